@@ -1,0 +1,164 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ExhibitError } from './errors.js';
+
+/** The well-known Azurite development account; public by design, not a secret. */
+export const AZURITE_ACCOUNT = {
+  name: 'devstoreaccount1',
+  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTwqlWLZHVa7Q==',
+};
+
+export const azuriteConnectionString = (host = '127.0.0.1', blobPort = 10000, queuePort = 10001) =>
+  `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT.name};AccountKey=${AZURITE_ACCOUNT.key};` +
+  `BlobEndpoint=http://${host}:${blobPort}/${AZURITE_ACCOUNT.name};QueueEndpoint=http://${host}:${queuePort}/${AZURITE_ACCOUNT.name};`;
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const intFrom = (def: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const envSchema = z.object({
+  EXHIBIT_DATA_DIR: optionalString,
+  EXHIBIT_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
+  /** A storage connection string (Azurite or an account with a key); switches off the embedded Azurite. */
+  EXHIBIT_STORAGE_CONNECTION_STRING: optionalString,
+  /** Azure: blob endpoint, used with managed identity. */
+  EXHIBIT_STORAGE_BLOB_URL: optionalString,
+  EXHIBIT_STORAGE_QUEUE_URL: optionalString,
+  EXHIBIT_BUS: z.enum(['storage-queue', 'service-bus']).optional().default('storage-queue'),
+  EXHIBIT_SERVICEBUS_CONNECTION_STRING: optionalString,
+  /** Azure: fully qualified namespace, used with managed identity. */
+  EXHIBIT_SERVICEBUS_NAMESPACE: optionalString,
+  DATABASE_URL: optionalString,
+  /** Azure: authenticate to PostgreSQL with an Entra token instead of a password. */
+  EXHIBIT_DATABASE_ENTRA_AUTH: z.enum(['true', 'false']).optional().default('false'),
+  EXHIBIT_API_HOST: z.string().optional().default('127.0.0.1'),
+  EXHIBIT_API_PORT: intFrom(7071, 1, 65535),
+  EXHIBIT_AZURITE_BLOB_PORT: intFrom(10000, 1, 65535),
+  EXHIBIT_AZURITE_QUEUE_PORT: intFrom(10001, 1, 65535),
+  EXHIBIT_CONCURRENCY: intFrom(4, 1, 64),
+  EXHIBIT_POLL_INTERVAL_MS: intFrom(1000, 50, 60_000),
+  EXHIBIT_INGEST_SAMPLES: z.enum(['true', 'false']).optional().default('true'),
+  FFMPEG_PATH: optionalString,
+  FFPROBE_PATH: optionalString,
+  EXHIBIT_KEY_VAULT_URL: optionalString,
+  EXHIBIT_CUSTODY_KEY_NAME: optionalString,
+  EXHIBIT_ENTRA_TENANT_ID: optionalString,
+  EXHIBIT_ENTRA_AUDIENCE: optionalString,
+  /** Local token signing and the local API's base URL for the CLI. */
+  EXHIBIT_API_URL: optionalString,
+  EXHIBIT_TOKEN: optionalString,
+});
+
+export interface ExhibitConfig {
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  storage:
+    | { kind: 'embedded-azurite'; connectionString: string; blobPort: number; queuePort: number; location: string }
+    | { kind: 'connection-string'; connectionString: string }
+    | { kind: 'managed-identity'; blobUrl: string; queueUrl: string | undefined };
+  bus:
+    | { kind: 'storage-queue' }
+    | { kind: 'service-bus'; connectionString: string }
+    | { kind: 'service-bus'; namespace: string };
+  database:
+    | { kind: 'pglite'; dataDir: string }
+    | { kind: 'postgres'; url: string; entraAuth: boolean };
+  containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
+  api: { host: string; port: number; baseUrl: string };
+  worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean };
+  media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
+  keyVault: { url: string; keyName: string } | undefined;
+  auth: { kind: 'local'; keyDir: string } | { kind: 'entra'; tenantId: string; audience: string };
+  cli: { token: string | undefined };
+}
+
+/** The one place that reads the environment. Everything else receives an ExhibitConfig. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?: string } = {}): ExhibitConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ExhibitError('invalid-config', `invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const cwd = options.cwd ?? process.cwd();
+  const dataDir = path.resolve(cwd, e.EXHIBIT_DATA_DIR ?? '.exhibit');
+
+  let storage: ExhibitConfig['storage'];
+  if (e.EXHIBIT_STORAGE_CONNECTION_STRING) {
+    storage = { kind: 'connection-string', connectionString: e.EXHIBIT_STORAGE_CONNECTION_STRING };
+  } else if (e.EXHIBIT_STORAGE_BLOB_URL) {
+    storage = { kind: 'managed-identity', blobUrl: e.EXHIBIT_STORAGE_BLOB_URL, queueUrl: e.EXHIBIT_STORAGE_QUEUE_URL };
+  } else {
+    storage = {
+      kind: 'embedded-azurite',
+      connectionString: azuriteConnectionString('127.0.0.1', e.EXHIBIT_AZURITE_BLOB_PORT, e.EXHIBIT_AZURITE_QUEUE_PORT),
+      blobPort: e.EXHIBIT_AZURITE_BLOB_PORT,
+      queuePort: e.EXHIBIT_AZURITE_QUEUE_PORT,
+      location: path.join(dataDir, 'azurite'),
+    };
+  }
+
+  let bus: ExhibitConfig['bus'];
+  if (e.EXHIBIT_BUS === 'service-bus') {
+    if (e.EXHIBIT_SERVICEBUS_CONNECTION_STRING) bus = { kind: 'service-bus', connectionString: e.EXHIBIT_SERVICEBUS_CONNECTION_STRING };
+    else if (e.EXHIBIT_SERVICEBUS_NAMESPACE) bus = { kind: 'service-bus', namespace: e.EXHIBIT_SERVICEBUS_NAMESPACE };
+    else throw new ExhibitError('invalid-config', 'EXHIBIT_BUS=service-bus needs EXHIBIT_SERVICEBUS_CONNECTION_STRING or EXHIBIT_SERVICEBUS_NAMESPACE');
+  } else {
+    if (storage.kind === 'managed-identity' && !storage.queueUrl) {
+      throw new ExhibitError('invalid-config', 'EXHIBIT_BUS=storage-queue with managed identity needs EXHIBIT_STORAGE_QUEUE_URL');
+    }
+    bus = { kind: 'storage-queue' };
+  }
+
+  const database: ExhibitConfig['database'] = e.DATABASE_URL
+    ? { kind: 'postgres', url: e.DATABASE_URL, entraAuth: e.EXHIBIT_DATABASE_ENTRA_AUTH === 'true' }
+    : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
+
+  let auth: ExhibitConfig['auth'];
+  if (e.EXHIBIT_ENTRA_TENANT_ID || e.EXHIBIT_ENTRA_AUDIENCE) {
+    if (!e.EXHIBIT_ENTRA_TENANT_ID || !e.EXHIBIT_ENTRA_AUDIENCE) {
+      throw new ExhibitError('invalid-config', 'Entra auth needs both EXHIBIT_ENTRA_TENANT_ID and EXHIBIT_ENTRA_AUDIENCE');
+    }
+    auth = { kind: 'entra', tenantId: e.EXHIBIT_ENTRA_TENANT_ID, audience: e.EXHIBIT_ENTRA_AUDIENCE };
+  } else {
+    auth = { kind: 'local', keyDir: path.join(dataDir, 'keys') };
+  }
+
+  const baseUrl = e.EXHIBIT_API_URL ?? `http://${e.EXHIBIT_API_HOST}:${e.EXHIBIT_API_PORT}/api`;
+  return {
+    dataDir,
+    logLevel: e.EXHIBIT_LOG_LEVEL,
+    storage,
+    bus,
+    database,
+    containers: { evidence: 'evidence', derived: 'derived', custody: 'custody' },
+    api: { host: e.EXHIBIT_API_HOST, port: e.EXHIBIT_API_PORT, baseUrl },
+    worker: {
+      concurrency: e.EXHIBIT_CONCURRENCY,
+      pollIntervalMs: e.EXHIBIT_POLL_INTERVAL_MS,
+      ingestSamples: e.EXHIBIT_INGEST_SAMPLES === 'true',
+    },
+    media: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH },
+    keyVault:
+      e.EXHIBIT_KEY_VAULT_URL && e.EXHIBIT_CUSTODY_KEY_NAME
+        ? { url: e.EXHIBIT_KEY_VAULT_URL, keyName: e.EXHIBIT_CUSTODY_KEY_NAME }
+        : undefined,
+    auth,
+    cli: { token: e.EXHIBIT_TOKEN },
+  };
+}

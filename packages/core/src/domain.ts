@@ -1,0 +1,116 @@
+/** Domain types shared by every package. Plain data, JSON-safe. */
+
+export interface EvidenceRef {
+  caseId: string;
+  evidenceId: string;
+}
+
+export interface BlobRef {
+  container: string;
+  name: string;
+}
+
+/** Lowercase hex digests. */
+export interface Hashes {
+  md5: string;
+  sha1: string;
+  sha256: string;
+}
+
+/** What the examiner declared at acquisition (blob metadata or CLI options). */
+export interface AcquisitionInfo {
+  examiner?: string;
+  exhibitRef?: string;
+  description?: string;
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+}
+
+export type FileKind = 'image' | 'video' | 'audio' | 'archive' | 'document' | 'other';
+
+/** What an archive entry is; only 'file' entries have content. */
+export type EntryKind =
+  | 'file'
+  | 'directory'
+  | 'symlink'
+  | 'hardlink'
+  | 'device'
+  | 'fifo'
+  | 'other';
+
+/**
+ * Where a file is in its own chain. A file moves forward only; 'failed' is
+ * terminal and carries a reason.
+ */
+export type FileStage = 'pending' | 'identified' | 'described' | 'thumbnailed' | 'indexed' | 'failed';
+
+export type StageName = 'ingest' | 'hash' | 'identify' | 'unpack' | 'metadata' | 'thumbnail' | 'index';
+
+export type UnpackState = 'n/a' | 'pending' | 'done' | 'failed';
+
+export type IntegrityVerdict = 'pending' | 'verified' | 'mismatch' | 'no-reference';
+
+/** A tool that produced a result, so the result can be reproduced. */
+export interface ToolVersion {
+  name: string;
+  version: string;
+}
+
+/**
+ * A timestamp exactly as the source recorded it. `local` keeps the recorded
+ * wall-clock text; `utc` is only set when the source also recorded an offset
+ * (or is defined as UTC), so nothing is shifted silently.
+ */
+export interface RecordedTime {
+  local: string;
+  offsetMinutes: number | null;
+  utc: string | null;
+  source: string;
+}
+
+export interface GeoPoint {
+  /** Signed decimal degrees, WGS84; south and west are negative. */
+  lat: number;
+  lon: number;
+  altM?: number;
+}
+
+/** Normalised metadata for images and videos. */
+export interface MediaMetadata {
+  takenAt?: RecordedTime;
+  gps?: GeoPoint;
+  make?: string;
+  model?: string;
+  software?: string;
+  width?: number;
+  height?: number;
+  orientation?: number;
+  durationSec?: number;
+  codecs?: string[];
+  /** JSON-safe dump of every tag read, for display and reproduction. */
+  raw: Record<string, unknown>;
+}
+
+/** Timestamps recorded by an archive for one member, as recorded. */
+export interface ArchiveTimes {
+  modified?: RecordedTime;
+  accessed?: RecordedTime;
+  changed?: RecordedTime;
+  created?: RecordedTime;
+}
+
+/** Flags raised about a file or archive entry; each is a finding, not an error. */
+export type FileFlag =
+  | 'ext-mismatch'
+  | 'path-traversal'
+  | 'absolute-path'
+  | 'odd-name'
+  | 'duplicate-name'
+  | 'link'
+  | 'device'
+  | 'encrypted'
+  | 'limit-exceeded'
+  | 'hash-mismatch'
+  | 'exif-preview-thumbnail'
+  | 'not-unpacked-depth';

@@ -1,0 +1,40 @@
+/**
+ * Named hard limits. Evidence is hostile: every size, count and depth read
+ * from a file is checked against one of these before it is trusted.
+ */
+export const LIMITS = {
+  /** Archive members per archive before unpacking stops with a recorded reason. */
+  maxArchiveEntries: 200_000,
+  /** Bytes expanded from one archive (all members, not counting nested archives). */
+  maxArchiveExpandedBytes: 256 * 1024 ** 3,
+  /** Bytes of one archive member. */
+  maxMemberBytes: 64 * 1024 ** 3,
+  /** Expanded/compressed ratio of one member beyond which it is treated as a bomb. */
+  maxCompressionRatio: 1000,
+  /** Ratio only applies above this expanded size, so tiny highly compressible files pass. */
+  compressionRatioMinBytes: 1024 * 1024,
+  /** Archives inside archives: the top-level evidence is depth 0. */
+  maxNestingDepth: 4,
+  /** Longest archive member name kept (bytes of UTF-8). */
+  maxEntryNameBytes: 4096,
+  /** Members at most this size are buffered in memory while hashing; larger ones are staged. */
+  maxBufferedMemberBytes: 8 * 1024 * 1024,
+  /** Pixels sharp may decode for one image. */
+  maxImagePixels: 268_402_689,
+  /** Bytes read from the start of a file for type identification. */
+  identifyHeadBytes: 4100,
+  /** Bytes exifr may read from an image before giving up on metadata. */
+  maxMetadataBytes: 16 * 1024 * 1024,
+  /** Longest ffprobe/ffmpeg run before it is killed. */
+  mediaToolTimeoutMs: 120_000,
+  /** Longest single-message body, below the Storage Queue 64 KiB limit after base64. */
+  maxMessageBytes: 45 * 1024,
+  /** Deliveries before a message is dead-lettered (matches host.json / Bicep). */
+  maxDeliveryCount: 5,
+  /** Thumbnail edge in pixels. */
+  thumbnailEdgePx: 320,
+  /** Frames on a video contact sheet. */
+  contactSheetFrames: 9,
+} as const;
+
+export type Limits = typeof LIMITS;

@@ -1,0 +1,26 @@
+import type { ExhibitErrorCode } from './errors.js';
+
+/**
+ * What a stage returns. Stages throw only retryable faults; everything that is
+ * a property of the evidence (corrupt, encrypted, over a limit) is an outcome.
+ */
+export type StageOutcome =
+  | { status: 'done'; summary?: Record<string, unknown> }
+  | { status: 'skipped'; reason: SkipReason }
+  | { status: 'failed'; code: ExhibitErrorCode; detail: string };
+
+export type SkipReason =
+  | 'already-done'
+  | 'already-analysed'
+  | 'not-applicable'
+  | 'superseded'
+  | 'unknown-subject';
+
+export const done = (summary?: Record<string, unknown>): StageOutcome =>
+  summary === undefined ? { status: 'done' } : { status: 'done', summary };
+export const skipped = (reason: SkipReason): StageOutcome => ({ status: 'skipped', reason });
+export const failed = (code: ExhibitErrorCode, detail: string): StageOutcome => ({
+  status: 'failed',
+  code,
+  detail,
+});

@@ -1,0 +1,210 @@
+import type {
+  AcquisitionInfo,
+  ArchiveTimes,
+  BlobRef,
+  EntryKind,
+  FileFlag,
+  FileKind,
+  FileStage,
+  Hashes,
+  IntegrityVerdict,
+  MediaMetadata,
+  StageName,
+  ToolVersion,
+  UnpackState,
+} from '../domain.js';
+import type { ExhibitErrorCode } from '../errors.js';
+
+/** One uploaded evidence blob, as received. */
+export interface UploadRecord {
+  caseId: string;
+  evidenceId: string;
+  blobName: string;
+  fileName: string;
+  rootFileId: string;
+  size: number;
+  etag: string;
+  versionId: string | null;
+  contentType: string | null;
+  lastModified: string;
+  receivedAt: string;
+  acquisition: AcquisitionInfo;
+  hashes: Hashes | null;
+  integrity: IntegrityVerdict;
+  /** Which acquisition hashes disagreed, e.g. ['sha256']. */
+  mismatches: string[];
+  hashedAt: string | null;
+}
+
+export interface NewUpload {
+  caseId: string;
+  evidenceId: string;
+  blobName: string;
+  fileName: string;
+  rootFileId: string;
+  size: number;
+  etag: string;
+  versionId: string | null;
+  contentType: string | null;
+  lastModified: string;
+  acquisition: AcquisitionInfo;
+}
+
+export interface FileFailure {
+  stage: StageName;
+  code: ExhibitErrorCode;
+  detail: string;
+}
+
+/** One occurrence of a file: a root upload or an archive member. */
+export interface FileRecord {
+  fileId: string;
+  caseId: string;
+  evidenceId: string;
+  parentId: string | null;
+  entryIndex: number | null;
+  depth: number;
+  /** Display path: `<upload name>` or `<archive path>!/<member path>`, possibly nested. */
+  path: string;
+  /** The member name exactly as recorded in the archive (for roots, the file name). */
+  recordedName: string;
+  name: string;
+  extension: string | null;
+  entryKind: EntryKind;
+  size: number | null;
+  sha256: string | null;
+  /** Where the bytes are; null for entries without content (directories, links, skipped). */
+  source: BlobRef | null;
+  archiveTimes: ArchiveTimes;
+  flags: FileFlag[];
+  stage: FileStage;
+  failure: FileFailure | null;
+  unpack: UnpackState;
+  memberCount: number | null;
+  createdAt: string;
+}
+
+export interface NewFile {
+  fileId: string;
+  caseId: string;
+  evidenceId: string;
+  parentId: string | null;
+  entryIndex: number | null;
+  depth: number;
+  path: string;
+  recordedName: string;
+  name: string;
+  extension: string | null;
+  entryKind: EntryKind;
+  size: number | null;
+  sha256: string | null;
+  source: BlobRef | null;
+  archiveTimes: ArchiveTimes;
+  flags: FileFlag[];
+  /** Entries that will never be processed (links, directories, encrypted) start as indexed or failed. */
+  stage: FileStage;
+  failure: FileFailure | null;
+}
+
+/** Analysis of one distinct content (by SHA-256); shared by all its occurrences. */
+export interface ContentRecord {
+  sha256: string;
+  md5: string;
+  sha1: string;
+  size: number;
+  source: BlobRef;
+  mime: string | null;
+  detectedExt: string | null;
+  kind: FileKind | null;
+  metadata: MediaMetadata | null;
+  metadataStatus: 'pending' | 'done' | 'failed' | 'n/a';
+  thumbnail: BlobRef | null;
+  thumbnailSource: 'image' | 'exif-preview' | 'contact-sheet' | null;
+  thumbnailStatus: 'pending' | 'done' | 'failed' | 'n/a';
+  failure: FileFailure | null;
+  /** Tool versions per stage, e.g. { identify: [...], metadata: [...] }. */
+  tools: Partial<Record<StageName, ToolVersion[]>>;
+}
+
+export interface EvidenceStatus {
+  caseId: string;
+  evidenceId: string;
+  uploads: UploadRecord[];
+  files: { total: number; byStage: Record<FileStage, number> };
+  /** Files that have passed each stage (done or not applicable). */
+  stages: Record<'hash' | 'identify' | 'unpack' | 'metadata' | 'thumbnail' | 'index', { done: number; failed: number; pending: number }>;
+  failures: Array<{ fileId: string; path: string } & FileFailure>;
+  findings: Array<{ fileId: string | null; path: string; flag: FileFlag | 'hash-mismatch'; detail: string }>;
+  complete: boolean;
+}
+
+export type SortKey = 'path' | 'takenAt' | 'size' | 'name';
+
+export interface SearchQuery {
+  caseId: string;
+  evidenceId?: string;
+  kind?: FileKind;
+  mime?: string;
+  takenFrom?: string;
+  takenTo?: string;
+  make?: string;
+  model?: string;
+  hasGps?: boolean;
+  /** [minLon, minLat, maxLon, maxLat] */
+  bbox?: [number, number, number, number];
+  /** MD5, SHA-1 or SHA-256, chosen by length. */
+  hash?: string;
+  pathText?: string;
+  extMismatch?: boolean;
+  stage?: FileStage;
+  sort?: SortKey;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+}
+
+export interface SearchHit {
+  file: FileRecord;
+  content: ContentRecord | null;
+}
+
+export interface SearchResult {
+  total: number;
+  items: SearchHit[];
+}
+
+/**
+ * The index: PostgreSQL (PGlite locally, Azure Database for PostgreSQL in the
+ * cloud). Every write is idempotent so redelivered messages are harmless.
+ */
+export interface IndexStore {
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Inserts the upload once; later calls return the first record and created=false. */
+  recordUpload(upload: NewUpload): Promise<{ created: boolean; record: UploadRecord }>;
+  getUpload(blobName: string): Promise<UploadRecord | null>;
+  listUploadNames(): Promise<Set<string>>;
+  recordUploadHashes(blobName: string, hashes: Hashes, integrity: IntegrityVerdict, mismatches: string[]): Promise<void>;
+
+  /** Inserts files that are not there yet (by fileId); returns how many were new. */
+  insertFiles(files: NewFile[]): Promise<number>;
+  getFile(fileId: string): Promise<FileRecord | null>;
+  listChildren(parentId: string): Promise<FileRecord[]>;
+  /** Moves a file forward; never backwards, never out of 'failed'. Returns false if it did not move. */
+  advanceFile(fileId: string, stage: FileStage, patch?: { sha256?: string; size?: number; source?: BlobRef; flags?: FileFlag[] }): Promise<boolean>;
+  failFile(fileId: string, failure: FileFailure): Promise<void>;
+  setUnpack(fileId: string, state: UnpackState, memberCount?: number | null): Promise<void>;
+  addFlags(fileId: string, flags: FileFlag[]): Promise<void>;
+
+  getContent(sha256: string): Promise<ContentRecord | null>;
+  /** Creates the content row if missing; returns the stored row (the first writer wins). */
+  ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: BlobRef }): Promise<ContentRecord>;
+  setIdentification(sha256: string, id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] }): Promise<void>;
+  setMetadata(sha256: string, result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[] }): Promise<void>;
+  setThumbnail(sha256: string, result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] }): Promise<void>;
+
+  evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null>;
+  listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;
+  search(query: SearchQuery): Promise<SearchResult>;
+}

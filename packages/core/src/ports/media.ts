@@ -1,0 +1,51 @@
+import type { FileKind, MediaMetadata, ToolVersion } from '../domain.js';
+
+/**
+ * Random access to one stored file. Media adapters read through this (ranged
+ * reads, or a short-lived URL for ffprobe/ffmpeg) so nothing is copied locally.
+ */
+export interface RandomAccessSource {
+  /** The occurrence's file name, for messages and extension checks only. */
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Buffer>;
+  /** Short-lived read-only URL for external tools; never logged. */
+  url(): Promise<string>;
+}
+
+export interface Identification {
+  mime: string | null;
+  detectedExt: string | null;
+  kind: FileKind;
+}
+
+export interface FileIdentifier {
+  tools(): Promise<ToolVersion[]>;
+  /** Type from the content signature; `head` is the first LIMITS.identifyHeadBytes bytes. */
+  identify(head: Buffer, options?: { abortSignal?: AbortSignal }): Promise<Identification>;
+  /** True when the name's extension does not fit the detected type. */
+  extensionMismatch(fileName: string, identification: Identification): boolean;
+}
+
+/** Errors: ExhibitError 'corrupt-file' | 'unsupported-format' | 'limit-exceeded' | 'tool-failed' | 'timeout'. */
+export interface MetadataExtractor {
+  tools(kind: 'image' | 'video'): Promise<ToolVersion[]>;
+  image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<MediaMetadata>;
+  video(source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<MediaMetadata>;
+}
+
+export interface Thumbnail {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  from: 'image' | 'exif-preview' | 'contact-sheet';
+}
+
+/** Errors: ExhibitError 'decode-failed' | 'limit-exceeded' | 'tool-failed' | 'timeout'. */
+export interface Thumbnailer {
+  tools(kind: 'image' | 'video'): Promise<ToolVersion[]>;
+  /** Name of the output recipe (edge size, format); part of the derived blob name. */
+  readonly recipe: string;
+  image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<Thumbnail>;
+  video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail>;
+}

@@ -1,0 +1,51 @@
+import type { Logger, QueueName, StageOutcome } from '@exhibit/core';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+/**
+ * How a function is triggered. Azure registration (functions/) and the local
+ * host both read the same table, so local runs exercise the same wiring.
+ */
+export type TriggerSpec =
+  /** Azure: blob-created events (Event Grid source) on the container; local: the host's blob watcher. */
+  | { kind: 'blob-created'; container: 'evidence' }
+  /** Azure: Service Bus queue trigger; local: Storage Queue poller. */
+  | { kind: 'queue'; queue: QueueName }
+  /** Azure: the queue's dead-letter sub-queue; local: the `<queue>-poison` queue. */
+  | { kind: 'dead-letter'; queue: QueueName }
+  /** Azure: one HTTP trigger with route `api/{*path}`; local: node:http on config.api. */
+  | { kind: 'http'; route: string; methods: HttpMethod[] }
+  /** Azure: NCRONTAB timer; local: every localIntervalMs. */
+  | { kind: 'timer'; schedule: string; localIntervalMs: number };
+
+/** Per invocation: ids for the child logger, cancellation. */
+export interface Invocation {
+  invocationId: string;
+  logger: Logger;
+  abortSignal?: AbortSignal;
+}
+
+export interface BlobCreatedInput {
+  container: string;
+  blobName: string;
+  /** Event Grid event id or local watcher id, for logs only. */
+  eventId?: string;
+}
+
+export interface QueueInput {
+  body: unknown;
+  messageId: string;
+  deliveryCount: number;
+  correlationId?: string;
+}
+
+export interface DeadLetterInput {
+  body: unknown;
+  messageId: string;
+  reason: string;
+  description: string;
+}
+
+export type IngestOutcome =
+  | { status: 'queued'; blobName: string; fileId: string }
+  | { status: 'skipped'; blobName: string; reason: 'already-ingested' | 'not-evidence-name' | 'not-found' | 'changed-after-ingest' };
