@@ -5,7 +5,7 @@ import { ExhibitError } from './errors.js';
 /** The well-known Azurite development account; public by design, not a secret. */
 export const AZURITE_ACCOUNT = {
   name: 'devstoreaccount1',
-  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTwqlWLZHVa7Q==',
+  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
 };
 
 export const azuriteConnectionString = (host = '127.0.0.1', blobPort = 10000, queuePort = 10001) =>

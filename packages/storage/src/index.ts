@@ -1,0 +1,2 @@
+export * from './blob-store.azure.js';
+export * from './errors.azure.js';

@@ -1,0 +1,78 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { isExhibitError } from '@exhibit/core';
+import { createAzureBlobStore } from '../src/index.js';
+
+const connectionString = inject('storageConnectionString');
+const container = `blobstore-${Date.now().toString(36)}`;
+
+describe('AzureBlobStore against Azurite', () => {
+  const store = createAzureBlobStore({ connectionString });
+  const guarded = createAzureBlobStore({ connectionString, readOnlyContainers: [container] });
+
+  beforeAll(async () => {
+    await store.ensureContainer(container);
+  });
+
+  it('uploads, reads properties, metadata and exact ranges', async () => {
+    const data = randomBytes(300_000);
+    await store.upload({ container, name: 'a/b.bin' }, data, { contentType: 'application/octet-stream', metadata: { examiner: 'jdoe' } });
+    const props = await store.getProperties({ container, name: 'a/b.bin' });
+    expect(props.size).toBe(data.length);
+    expect(props.metadata.examiner).toBe('jdoe');
+    expect(props.etag).not.toBe('');
+    const range = await store.readRange({ container, name: 'a/b.bin' }, 1000, 5000);
+    expect(range.equals(data.subarray(1000, 6000))).toBe(true);
+    const tail = await store.readRange({ container, name: 'a/b.bin' }, data.length - 10, 100);
+    expect(tail.equals(data.subarray(data.length - 10))).toBe(true);
+  });
+
+  it('streams a whole blob and streams an upload', async () => {
+    const data = randomBytes(9 * 1024 * 1024 + 17);
+    await store.upload({ container, name: 'stream.bin' }, Readable.from([data.subarray(0, 5_000_000), data.subarray(5_000_000)]));
+    const hash = createHash('sha256');
+    for await (const chunk of await store.openRead({ container, name: 'stream.bin' })) hash.update(chunk as Buffer);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('never overwrites with ifNotExists', async () => {
+    const ref = { container, name: 'once.txt' };
+    expect((await store.upload(ref, Buffer.from('first'), { ifNotExists: true })).created).toBe(true);
+    expect((await store.upload(ref, Buffer.from('second'), { ifNotExists: true })).created).toBe(false);
+    expect((await store.readRange(ref, 0, 100)).toString()).toBe('first');
+  });
+
+  it('refuses writes to read-only containers before touching storage', async () => {
+    await expect(guarded.upload({ container, name: 'x' }, Buffer.from('x'))).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden'));
+    await expect(guarded.delete({ container, name: 'once.txt' })).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden'));
+    expect(await store.exists({ container, name: 'once.txt' })).toBe(true);
+  });
+
+  it('copies server-side and lists with metadata', async () => {
+    await store.copy({ container, name: 'once.txt' }, { container, name: 'copy/once.txt' });
+    expect((await store.readRange({ container, name: 'copy/once.txt' }, 0, 100)).toString()).toBe('first');
+    await store.copy({ container, name: 'a/b.bin' }, { container, name: 'copy/once.txt' }, { ifNotExists: true });
+    expect((await store.readRange({ container, name: 'copy/once.txt' }, 0, 100)).toString()).toBe('first');
+    const names: string[] = [];
+    for await (const p of store.list(container, { prefix: 'a/' })) names.push(p.name);
+    expect(names).toEqual(['a/b.bin']);
+  });
+
+  it('translates missing blobs to not-found and checks ETags', async () => {
+    await expect(store.getProperties({ container, name: 'missing' })).rejects.toSatisfy((e) => isExhibitError(e, 'not-found'));
+    await expect(store.readRange({ container, name: 'once.txt' }, 0, 2, { ifMatch: '"0x0"' })).rejects.toSatisfy((e) =>
+      isExhibitError(e, 'precondition-failed'),
+    );
+  });
+
+  it('signs a read-only URL that fetch can read with ranges', async () => {
+    const url = await store.readUrl({ container, name: 'a/b.bin' }, { expiresInMs: 60_000 });
+    expect(url).toContain('sig=');
+    const res = await fetch(url, { headers: { range: 'bytes=0-9' } });
+    expect(res.status).toBe(206);
+    expect((await res.arrayBuffer()).byteLength).toBe(10);
+    const put = await fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: 'overwrite' });
+    expect(put.status).toBe(403);
+  });
+});
