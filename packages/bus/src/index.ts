@@ -1,0 +1,2 @@
+export * from './bus.storage-queue.js';
+export * from './envelope.js';
