@@ -11,3 +11,4 @@ export * from './ports/bus.js';
 export * from './ports/index-store.js';
 export * from './ports/media.js';
 export * from './ports/custody.js';
+export * from './ports/access-store.js';

@@ -1,0 +1,51 @@
+/**
+ * Who may see which case. The API reads it before touching any case data;
+ * the index package stores it (table case_assignments + history).
+ */
+export const ROLES = ['examiner', 'investigator', 'supervisor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+export interface CaseAssignment {
+  caseId: string;
+  user: string;
+  /**
+   * When set, the user acts on this case with this role only (it narrows the
+   * roles in their token, it never adds one). Null: the token's roles apply.
+   */
+  role: Role | null;
+  assignedBy: string;
+  assignedAt: string;
+}
+
+export interface AssignmentChange {
+  caseId: string;
+  user: string;
+  action: 'assigned' | 'role-changed' | 'unassigned';
+  role: Role | null;
+  previousRole: Role | null;
+  changedBy: string;
+  changedAt: string;
+}
+
+export interface AccessStore {
+  /** Creates or updates the assignment; `changed` is false when it was already exactly so. */
+  assign(
+    caseId: string,
+    user: string,
+    change: { role?: Role | null; by: string },
+  ): Promise<{ changed: boolean; assignment: CaseAssignment; previous: CaseAssignment | null }>;
+  /** Removes the assignment; `changed` is false when there was none. */
+  unassign(caseId: string, user: string, change: { by: string }): Promise<{ changed: boolean; previous: CaseAssignment | null }>;
+  isAssigned(caseId: string, user: string): Promise<boolean>;
+  getAssignment(caseId: string, user: string): Promise<CaseAssignment | null>;
+  /** The user's assignments, ordered by case id. */
+  casesFor(user: string): Promise<CaseAssignment[]>;
+  /** The case's assignments, ordered by user. */
+  listAssignments(caseId: string): Promise<CaseAssignment[]>;
+  /** Every change ever made to the case's assignments, oldest first. */
+  assignmentHistory(caseId: string): Promise<AssignmentChange[]>;
+}
