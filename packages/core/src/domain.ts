@@ -49,7 +49,7 @@ export type StageName = 'ingest' | 'hash' | 'identify' | 'unpack' | 'metadata' |
 
 export type UnpackState = 'n/a' | 'pending' | 'done' | 'failed';
 
-export type IntegrityVerdict = 'pending' | 'verified' | 'mismatch' | 'no-reference';
+export type IntegrityVerdict = 'pending' | 'verified' | 'mismatch' | 'no-reference' | 'failed';
 
 /** A tool that produced a result, so the result can be reproduced. */
 export interface ToolVersion {

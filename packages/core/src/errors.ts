@@ -26,6 +26,10 @@ export type ExhibitErrorCode =
   | 'hash-mismatch'
   | 'decode-failed'
   | 'tool-failed'
+  /** Delivery kept failing until the bus gave up on the message. */
+  | 'dead-lettered'
+  /** The evidence blob changed after it was received. */
+  | 'evidence-changed'
   // access
   | 'unauthenticated'
   | 'forbidden'

@@ -1,0 +1,66 @@
+import {
+  fileMessage,
+  hashMessage,
+  PIPELINE_ACTOR,
+  type EvidenceRef,
+  type FileFailure,
+  type QueueName,
+} from '@exhibit/core';
+import type { StageContext, StageDeps } from './stage.js';
+
+/**
+ * A message the bus gave up on. Its file is marked failed with the reason, so
+ * it shows in the evidence status instead of vanishing. Returns the evidence
+ * item it belonged to, or null when the body names nothing we know.
+ */
+export async function recordDeadLetter(
+  deps: StageDeps,
+  queue: QueueName,
+  input: { body: unknown; messageId: string; reason: string; description: string },
+  ctx: StageContext,
+): Promise<EvidenceRef | null> {
+  const failure: FileFailure = {
+    stage: queue,
+    code: 'dead-lettered',
+    detail: `${input.reason}: ${input.description}`.slice(0, 2000),
+  };
+  let ref: EvidenceRef | null = null;
+  let fileId: string | null = null;
+  if (queue === 'hash') {
+    const parsed = hashMessage.safeParse(input.body);
+    if (parsed.success) {
+      await deps.index.failUploadHash(parsed.data.blobName, failure);
+      fileId = parsed.data.fileId;
+      ref = parsed.data;
+    }
+  } else {
+    const parsed = fileMessage.safeParse(input.body);
+    if (parsed.success) {
+      fileId = parsed.data.fileId;
+      ref = parsed.data;
+      if (queue === 'unpack') {
+        const file = await deps.index.getFile(fileId);
+        await deps.index.setUnpack(fileId, 'failed', file?.memberCount ?? null);
+      }
+    }
+  }
+  if (!ref || !fileId) {
+    ctx.logger.error({ queue, messageId: input.messageId, reason: input.reason }, 'dead-lettered message names no known work');
+    return null;
+  }
+  const file = await deps.index.getFile(fileId);
+  if (!file || file.caseId !== ref.caseId) return null;
+  // unpack failing does not make the archive itself unreadable: its own chain continues.
+  if (queue !== 'unpack') await deps.index.failFile(fileId, failure);
+  await deps.custody.record({
+    caseId: ref.caseId,
+    evidenceId: ref.evidenceId,
+    action: 'stage-failed',
+    actor: PIPELINE_ACTOR,
+    subject: { fileId, ...(file.sha256 ? { sha256: file.sha256 } : {}) },
+    details: { stage: queue, reason: input.reason, description: input.description.slice(0, 2000), path: file.path },
+    eventKey: `dead-letter:${queue}:${fileId}`,
+  });
+  ctx.logger.error({ queue, fileId, reason: input.reason }, 'message dead-lettered; file recorded as failed');
+  return { caseId: ref.caseId, evidenceId: ref.evidenceId };
+}

@@ -1,0 +1,53 @@
+import { done, failed, skipped, type FileMessage } from '@exhibit/core';
+import { blobSource } from './file-source.js';
+import { analyse, isPast, loadFile } from './file-stage.js';
+import { sendFile } from './messaging.js';
+import type { Stage } from './stage.js';
+
+/**
+ * EXIF/GPS/XMP/IPTC for images, ffprobe for videos. Analysed once per
+ * SHA-256: a second occurrence of the same bytes reuses the first result.
+ */
+export const metadataStage: Stage<FileMessage> = async (deps, message, ctx) => {
+  const loaded = await loadFile(deps, message);
+  if (loaded === 'missing') return skipped('unknown-subject');
+  if (loaded === 'failed') return skipped('already-done');
+  const { file, content, source } = loaded;
+  if (isPast(file, 'described')) {
+    await sendFile(deps, 'thumbnail', message, { abortSignal: ctx.abortSignal });
+    return skipped('already-done');
+  }
+  const kind = content.kind;
+  if (kind !== 'image' && kind !== 'video') {
+    await deps.index.advanceFile(file.fileId, 'described');
+    await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
+    return skipped('not-applicable');
+  }
+
+  let reused = true;
+  if (content.metadataStatus === 'pending') {
+    reused = false;
+    const input = blobSource(deps.blobs, source, file.name, content.size);
+    const result = await analyse('metadata', ctx, () =>
+      kind === 'image'
+        ? deps.metadata.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
+        : deps.metadata.video(input, { abortSignal: ctx.abortSignal }),
+    );
+    const tools = [...(await deps.metadata.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
+    if (result.ok) {
+      await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools });
+    } else {
+      const failure = { stage: 'metadata' as const, code: result.error.code, detail: result.error.message };
+      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools });
+      await deps.index.failFile(file.fileId, failure);
+      return failed(failure.code, failure.detail);
+    }
+  } else if (content.metadataStatus === 'failed') {
+    const failure = content.failure ?? { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'metadata could not be read' };
+    await deps.index.failFile(file.fileId, failure);
+    return failed(failure.code, failure.detail);
+  }
+  await deps.index.advanceFile(file.fileId, 'described');
+  await sendFile(deps, 'thumbnail', message, { abortSignal: ctx.abortSignal });
+  return reused ? skipped('already-analysed') : done({ kind });
+};
