@@ -205,6 +205,14 @@ export interface IndexStore {
   setThumbnail(sha256: string, result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] }): Promise<void>;
 
   evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null>;
+  /**
+   * Cheap completeness probe for the hot path (called once per finished file):
+   * true while any upload is unhashed or any file is non-terminal or awaiting unpack.
+   * Must use an index, not a scan of the evidence item's files.
+   */
+  hasPendingWork(caseId: string, evidenceId: string): Promise<boolean>;
+  /** Marks an upload whose hash stage gave up (dead-lettered), so the evidence item can still complete. */
+  failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;
   search(query: SearchQuery): Promise<SearchResult>;
 }
