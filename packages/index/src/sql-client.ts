@@ -1,3 +1,6 @@
+import type { ExhibitConfig, Logger } from '@exhibit/core';
+import { ExhibitError } from '@exhibit/core';
+
 /**
  * The little SQL surface the index needs, implemented by PGlite (embedded) and
  * node-postgres (a real server). Parameters are positional ($1, $2, ...).
@@ -5,7 +8,32 @@
 export interface SqlClient {
   readonly dialect: 'pglite' | 'postgres';
   query<T extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows: number }>;
-  /** Runs fn in one transaction on one connection. */
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Runs fn in one transaction on one connection. Nested calls on the
+   * transaction's client become savepoints, so an inner failure that the
+   * caller catches does not poison the outer transaction.
+   */
   transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R>;
   close(): Promise<void>;
+}
+
+export interface OpenSqlClientOptions {
+  logger?: Logger;
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * Opens the configured database. Adapters are loaded on demand so a process
+ * talking to a real server never loads the PGlite WebAssembly bundle.
+ */
+export async function openSqlClient(db: ExhibitConfig['database'], options: OpenSqlClientOptions = {}): Promise<SqlClient> {
+  if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'opening the index was aborted');
+  if (db.kind === 'pglite') {
+    const { openPgliteClient } = await import('./sql-client.pglite.js');
+    return openPgliteClient(db.dataDir, options);
+  }
+  const { openPgClient } = await import('./sql-client.pg.js');
+  return openPgClient(db.url, { ...options, entraAuth: db.entraAuth });
 }

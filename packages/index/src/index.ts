@@ -1,0 +1,3 @@
+export type { SqlClient, OpenSqlClientOptions } from './sql-client.js';
+export { openSqlClient } from './sql-client.js';
+export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.js';

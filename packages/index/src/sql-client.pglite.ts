@@ -1,0 +1,101 @@
+import { mkdir } from 'node:fs/promises';
+import { Mutex, PGlite, type Transaction } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { ExhibitError } from '@exhibit/core';
+import type { OpenSqlClientOptions, SqlClient } from './sql-client.js';
+import { inSavepoint } from './sql-savepoint.js';
+import { translateSqlError } from './sql-errors.js';
+
+const MEMORY = 'memory://';
+
+/** Keeps int8 as a JS number while it is exact (sizes, counts); beyond that a string, never a silent rounding. */
+export function parseInt8(text: string): number | string {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : text;
+}
+
+function txClient(tx: Transaction): SqlClient {
+  const client: SqlClient = {
+    dialect: 'pglite',
+    async query<T extends Record<string, unknown>>(sql: string, params?: unknown[]) {
+      try {
+        const result = await tx.query<T>(sql, params);
+        return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+      } catch (err) {
+        throw translateSqlError(err, 'index query failed');
+      }
+    },
+    async exec(sql: string) {
+      try {
+        await tx.exec(sql);
+      } catch (err) {
+        throw translateSqlError(err, 'index script failed');
+      }
+    },
+    transaction: (fn) => inSavepoint(client, fn),
+    close: () => Promise.reject(new ExhibitError('invalid-argument', 'cannot close the index from inside a transaction')),
+  };
+  return client;
+}
+
+/**
+ * Embedded PostgreSQL. One connection per process: our own mutex makes every
+ * statement and transaction take turns, so concurrent callers never run
+ * inside someone else's transaction (PGlite queues internally too, but we do
+ * not rely on an undocumented detail for correctness).
+ *
+ * Only one process may open a data directory at a time.
+ */
+export async function openPgliteClient(dataDir: string, options: OpenSqlClientOptions = {}): Promise<SqlClient> {
+  const inMemory = dataDir === MEMORY || dataDir.startsWith(MEMORY);
+  let db: PGlite;
+  try {
+    if (!inMemory) await mkdir(dataDir, { recursive: true });
+    db = await PGlite.create({
+      ...(inMemory ? {} : { dataDir }),
+      extensions: { pg_trgm },
+      parsers: { 20: parseInt8 },
+    });
+  } catch (err) {
+    throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (options.abortSignal?.aborted) {
+    await db.close();
+    throw new ExhibitError('aborted', 'opening the index was aborted');
+  }
+  options.logger?.info({ dialect: 'pglite', inMemory }, 'index opened');
+
+  const mutex = new Mutex();
+  let closed = false;
+  const client: SqlClient = {
+    dialect: 'pglite',
+    query<T extends Record<string, unknown>>(sql: string, params?: unknown[]) {
+      return mutex.runExclusive(async () => {
+        try {
+          const result = await db.query<T>(sql, params);
+          return { rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+        } catch (err) {
+          throw translateSqlError(err, 'index query failed');
+        }
+      });
+    },
+    exec(sql: string) {
+      return mutex.runExclusive(async () => {
+        try {
+          await db.exec(sql);
+        } catch (err) {
+          throw translateSqlError(err, 'index script failed');
+        }
+      });
+    },
+    transaction<R>(fn: (tx: SqlClient) => Promise<R>) {
+      return mutex.runExclusive(() => db.transaction((tx) => fn(txClient(tx))));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await mutex.runExclusive(() => db.close());
+    },
+  };
+  return client;
+}
