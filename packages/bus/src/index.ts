@@ -1,2 +1,3 @@
 export * from './bus.storage-queue.js';
 export * from './envelope.js';
+export * from './bus.service-bus.js';

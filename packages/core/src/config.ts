@@ -162,3 +162,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
     cli: { token: e.EXHIBIT_TOKEN },
   };
 }
+
+/**
+ * Opt-in settings read only by test suites that talk to real Azure services
+ * (there is no local emulator for them). Unset means "skip those tests".
+ */
+export function loadTestSettings(env: NodeJS.ProcessEnv = process.env): { serviceBusConnectionString: string | undefined } {
+  const value = env.EXHIBIT_TEST_SERVICEBUS_CONNECTION_STRING?.trim();
+  return { serviceBusConnectionString: value ? value : undefined };
+}
