@@ -46,6 +46,4 @@ export interface DeadLetterInput {
   description: string;
 }
 
-export type IngestOutcome =
-  | { status: 'queued'; blobName: string; fileId: string }
-  | { status: 'skipped'; blobName: string; reason: 'already-ingested' | 'not-evidence-name' | 'not-found' | 'changed-after-ingest' };
+export type { IngestOutcome } from '@exhibit/pipeline';

@@ -1,2 +1,3 @@
 export * from './blob-store.azure.js';
 export * from './errors.azure.js';
+export * from './credential.azure.js';

@@ -1,0 +1,4 @@
+export * from './azurite.process.js';
+export * from './local-host.js';
+export * from './queue-worker.js';
+export * from './samples.ingest.js';

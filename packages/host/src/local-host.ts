@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { errorMessage, type ExhibitConfig, type Logger, type QueueName } from '@exhibit/core';
+import { createApp, FUNCTIONS, reconcile, type App, type FunctionDef } from '@exhibit/runtime';
+import { startHttpServer } from '@exhibit/api';
+import { startAzurite, type RunningAzurite } from './azurite.process.js';
+import { QueueWorker } from './queue-worker.js';
+
+/**
+ * Per-queue concurrency on the local stack. I/O-bound stages run wide; the
+ * CPU-bound ones (hashing, decoding images, ffmpeg) stay near the core count.
+ */
+export function localConcurrency(queue: QueueName, base: number): number {
+  switch (queue) {
+    case 'hash':
+      return Math.max(1, Math.ceil(base / 2));
+    case 'unpack':
+      return Math.max(1, Math.ceil(base / 2));
+    case 'thumbnail':
+      return base;
+    default:
+      return base * 2;
+  }
+}
+
+export interface LocalHost {
+  app: App;
+  apiUrl: string;
+  stop(): Promise<void>;
+  /** Runs one pass of the blob watcher now (tests use it instead of waiting for the interval). */
+  scanNow(): Promise<void>;
+}
+
+/**
+ * The embedded stack: Azurite, the index, every function of the function
+ * table served locally (workers for queues and dead-letter queues, a blob
+ * watcher for blob-created, intervals for timers, node:http for the API).
+ */
+export async function startLocalHost(config: ExhibitConfig, options: { logger: Logger; lockMs?: number }): Promise<LocalHost> {
+  const logger = options.logger;
+  let azurite: RunningAzurite | undefined;
+  if (config.storage.kind === 'embedded-azurite') {
+    azurite = await startAzurite({
+      location: config.storage.location,
+      blobPort: config.storage.blobPort,
+      queuePort: config.storage.queuePort,
+      logger,
+    });
+  }
+  let app: App;
+  try {
+    app = await createApp(config, { logger });
+    await app.ensureInfrastructure();
+  } catch (err) {
+    await azurite?.stop();
+    throw err;
+  }
+
+  const stoppers: Array<() => Promise<void>> = [];
+  const timers: NodeJS.Timeout[] = [];
+  const invocation = () => ({ invocationId: randomUUID(), logger });
+
+  const byKind = <K extends FunctionDef['trigger']['kind']>(kind: K) =>
+    FUNCTIONS.filter((f): f is Extract<FunctionDef, { trigger: { kind: K } }> => f.trigger.kind === kind);
+
+  for (const fn of byKind('queue')) {
+    const queue = fn.trigger.queue;
+    const worker = new QueueWorker(
+      app.bus,
+      queue,
+      (message, inv) =>
+        fn.handler(app, { body: message.body, messageId: message.messageId, deliveryCount: message.deliveryCount, ...(message.correlationId ? { correlationId: message.correlationId } : {}) }, inv),
+      logger.child({ function: fn.name }),
+      { concurrency: localConcurrency(queue, config.worker.concurrency), lockMs: options.lockMs ?? 30_000, idlePollMs: config.worker.pollIntervalMs },
+    );
+    worker.start();
+    stoppers.push(() => worker.stop());
+  }
+
+  // Dead-letter (poison) queues: record the failure, then remove the message.
+  const deadLetterFns = byKind('dead-letter');
+  let deadLetterBusy = false;
+  const drainDeadLetters = async () => {
+    if (deadLetterBusy) return;
+    deadLetterBusy = true;
+    try {
+      for (const fn of deadLetterFns) {
+        for (const dl of await app.bus.receiveDeadLettered(fn.trigger.queue, { maxMessages: 32 })) {
+          await fn.handler(app, { body: dl.body, messageId: dl.messageId, reason: dl.reason, description: dl.description }, invocation());
+          await dl.complete();
+        }
+      }
+    } catch (err) {
+      logger.warn({ err: errorMessage(err) }, 'dead-letter pass failed; will retry');
+    } finally {
+      deadLetterBusy = false;
+    }
+  };
+  timers.push(setInterval(() => void drainDeadLetters(), Math.max(1000, config.worker.pollIntervalMs * 2)));
+
+  // Blob-created: locally there is no Event Grid, so watch the container. On
+  // start, uploads received but never hashed (a crash in between) are re-queued once.
+  const blobFn = byKind('blob-created')[0];
+  if (!blobFn) throw new Error('function table has no blob-created function');
+  const known = await app.index.listUploadNames();
+  await reconcile(app, invocation(), { resendPendingAfterMs: 0, known });
+  let scanning: Promise<void> | undefined;
+  const scan = async () => {
+    if (scanning) return scanning;
+    scanning = (async () => {
+      try {
+        for await (const blob of app.blobs.list(config.containers.evidence)) {
+          if (known.has(blob.name)) continue;
+          try {
+            await blobFn.handler(app, { container: blob.container, blobName: blob.name, eventId: `watch:${blob.etag}` }, invocation());
+            known.add(blob.name);
+          } catch (err) {
+            logger.warn({ blobName: blob.name, err: errorMessage(err) }, 'ingest failed; will retry');
+          }
+        }
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'blob watch pass failed; will retry');
+      } finally {
+        scanning = undefined;
+      }
+    })();
+    return scanning;
+  };
+  timers.push(setInterval(() => void scan(), config.worker.pollIntervalMs));
+
+  for (const fn of byKind('timer')) {
+    timers.push(
+      setInterval(() => {
+        fn.handler(app, undefined, invocation()).catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'));
+      }, fn.trigger.localIntervalMs),
+    );
+  }
+
+  const httpFn = byKind('http')[0];
+  if (!httpFn) throw new Error('function table has no http function');
+  const server = await startHttpServer(
+    { handle: (req, opts) => httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }) },
+    { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
+  );
+
+  let stopped = false;
+  return {
+    app,
+    apiUrl: config.api.baseUrl,
+    scanNow: scan,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await server.close();
+      await Promise.all(stoppers.map((s) => s()));
+      await scanning;
+      await app.close();
+      await azurite?.stop();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus } from '@exhibit/core';
+import { createAzureBlobStore } from '@exhibit/storage';
+import { startLocalHost } from './local-host.js';
+import { ingestSamples } from './samples.ingest.js';
+
+/**
+ * `npm start`: the embedded stack in one process tree. Logs go to
+ * <data dir>/logs/host.log as JSON; the terminal gets a short human summary.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logDir = path.join(config.dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFile = path.join(logDir, 'host.log');
+  const logger = createRootLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
+  const say = (line = '') => process.stdout.write(`${line}\n`);
+
+  say(`Exhibit local stack — data in ${config.dataDir}`);
+  say(`  storage: ${config.storage.kind === 'embedded-azurite' ? `Azurite (blob :${config.storage.blobPort}, queue :${config.storage.queuePort})` : config.storage.kind}`);
+  say(`  index:   ${config.database.kind === 'pglite' ? 'PGlite (embedded PostgreSQL)' : 'PostgreSQL (DATABASE_URL)'}`);
+  say(`  logs:    ${logFile}`);
+  const host = await startLocalHost(config, { logger });
+  say(`  API:     ${host.apiUrl}  (OpenAPI: ${host.apiUrl}/openapi.json)`);
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    say(`\n${signal}: stopping (work in progress is finished or handed back to the queue)…`);
+    await host.stop();
+    logger.flush();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  if (!config.worker.ingestSamples) {
+    say('Ready. Upload evidence to container "evidence" as <caseId>/<evidenceId>/<file name>.');
+    return;
+  }
+  if (config.storage.kind === 'managed-identity') return;
+  const uploader = createAzureBlobStore({ connectionString: config.storage.connectionString });
+  const { manifest, uploaded } = await ingestSamples(uploader, config.containers.evidence, logger);
+  say(uploaded > 0 ? `Uploaded the sample extraction (case ${manifest.caseId}); processing…` : `Sample extraction already uploaded (case ${manifest.caseId}).`);
+  await host.scanNow();
+
+  const started = Date.now();
+  const statuses = new Map<string, EvidenceStatus>();
+  for (;;) {
+    let allComplete = true;
+    for (const ev of manifest.evidence) {
+      const status = await host.app.index.evidenceStatus(manifest.caseId, ev.evidenceId);
+      if (status) statuses.set(ev.evidenceId, status);
+      if (!status?.complete) allComplete = false;
+    }
+    if (allComplete || shuttingDown) break;
+    if (Date.now() - started > 10 * 60 * 1000) {
+      say('Still processing after 10 minutes; see the log and `npm run exhibit -- status`.');
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  say('');
+  say(`Case ${manifest.caseId} processed in ${((Date.now() - started) / 1000).toFixed(1)} s:`);
+  for (const [evidenceId, s] of statuses) {
+    const integrity = s.uploads.map((u) => `${u.fileName}: ${u.integrity}`).join(', ');
+    say(`  ${evidenceId}: ${s.files.total} files, ${s.files.byStage.indexed} indexed, ${s.files.byStage.failed} failed, ${s.findings.length} findings — ${s.complete ? 'complete' : 'incomplete'}`);
+    say(`    integrity: ${integrity}`);
+    for (const f of s.failures.slice(0, 5)) say(`    failed: ${f.path} (${f.stage}: ${f.code}) ${f.detail.slice(0, 100)}`);
+  }
+  say('');
+  say('Where to look (in another terminal):');
+  say(`  npm run exhibit -- login --user alice --role investigator`);
+  say(`  npm run exhibit -- status ${manifest.caseId}`);
+  say(`  npm run exhibit -- search ${manifest.caseId} --kind image --has-gps`);
+  say(`  npm run exhibit -- custody verify ${manifest.caseId}`);
+  say('Press Ctrl+C to stop; state is kept in the data folder and survives a restart.');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`exhibit: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import {
+  type BlobStore,
+  type Bus,
+  type BusReceiver,
+  type ExhibitConfig,
+  type IndexStore,
+  type Logger,
+  type QueueName,
+  LIMITS,
+} from '@exhibit/core';
+import { createServiceBusBus, createStorageQueueBus } from '@exhibit/bus';
+import { createPostgresIndex, createPostgresAccessStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
+import { createMediaTools } from '@exhibit/media';
+import type { StageDeps } from '@exhibit/pipeline';
+import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
+import { createCustodyLog, createKeyVaultSigner, createLocalSigner } from '@exhibit/custody';
+import { createApi, createTokenVerifier, type Api } from '@exhibit/api';
+
+/** Everything the functions need, built once per process from validated config. */
+export interface App {
+  config: ExhibitConfig;
+  logger: Logger;
+  /** Blob access for the pipeline: the evidence container is read-only. */
+  blobs: BlobStore;
+  bus: Bus & BusReceiver & { depth?(queue: QueueName): Promise<{ active: number; poison: number }> };
+  sql: SqlClient;
+  index: IndexStore;
+  stageDeps: StageDeps;
+  api: Api;
+  version: string;
+  /** Creates containers and queues; for the local stack and tests (in Azure, Bicep does it). */
+  ensureInfrastructure(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function pipelineVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function storageClients(config: ExhibitConfig) {
+  const readOnlyContainers = [config.containers.evidence];
+  const s = config.storage;
+  if (s.kind === 'managed-identity') {
+    const credential = azureCredential();
+    return {
+      blobs: createAzureBlobStore({ blobUrl: s.blobUrl, credential, readOnlyContainers }),
+      appendLog: createAzureAppendLog({ blobUrl: s.blobUrl, credential }),
+    };
+  }
+  return {
+    blobs: createAzureBlobStore({ connectionString: s.connectionString, readOnlyContainers }),
+    appendLog: createAzureAppendLog({ connectionString: s.connectionString }),
+  };
+}
+
+function busClient(config: ExhibitConfig, options: { queuePrefix?: string }): App['bus'] {
+  const b = config.bus;
+  if (b.kind === 'service-bus') {
+    const target = 'connectionString' in b ? { connectionString: b.connectionString } : { namespace: b.namespace, credential: azureCredential() };
+    return createServiceBusBus(target, { maxDeliveryCount: LIMITS.maxDeliveryCount, ...options });
+  }
+  const s = config.storage;
+  if (s.kind === 'managed-identity') {
+    if (!s.queueUrl) throw new Error('unreachable: config validated a queue URL');
+    return createStorageQueueBus({ queueUrl: s.queueUrl, credential: azureCredential(), ...options });
+  }
+  return createStorageQueueBus({ connectionString: s.connectionString, ...options });
+}
+
+/**
+ * The composition root: the only place that knows which adapter serves which
+ * port. No DI framework: plain construction in dependency order.
+ */
+export async function createApp(config: ExhibitConfig, options: { logger: Logger; queuePrefix?: string }): Promise<App> {
+  const logger = options.logger;
+  const version = pipelineVersion();
+  const { blobs, appendLog } = storageClients(config);
+  const bus = busClient(config, options.queuePrefix ? { queuePrefix: options.queuePrefix } : {});
+  const sql = await openSqlClient(config.database, { logger });
+  await migrate(sql, { logger });
+  const index = createPostgresIndex(sql);
+  const access = createPostgresAccessStore(sql);
+  const signer = config.keyVault
+    ? await createKeyVaultSigner({ vaultUrl: config.keyVault.url, keyName: config.keyVault.keyName, credential: azureCredential() })
+    : await createLocalSigner(config.auth.kind === 'local' ? config.auth.keyDir : `${config.dataDir}/keys`);
+  const custody = createCustodyLog({
+    appendLog,
+    blobs,
+    sql,
+    signer,
+    containers: { custody: config.containers.custody, evidence: config.containers.evidence },
+    logger: logger.child({ component: 'custody' }),
+    toolVersion: version,
+  });
+  const media = createMediaTools(config.media, { logger: logger.child({ component: 'media' }) });
+  const stageDeps: StageDeps = {
+    blobs,
+    bus,
+    index,
+    custody,
+    identifier: media.identifier,
+    metadata: media.metadata,
+    thumbnailer: media.thumbnailer,
+    containers: { evidence: config.containers.evidence, derived: config.containers.derived },
+    limits: LIMITS,
+    pipelineVersion: version,
+  };
+  const tokens = createTokenVerifier(config.auth, { logger });
+  const api = createApi({
+    index,
+    blobs,
+    access,
+    custody,
+    tokens,
+    containers: { evidence: config.containers.evidence, derived: config.containers.derived },
+    logger: logger.child({ component: 'api' }),
+    extensions: { custodyAudit: custody },
+  });
+
+  return {
+    config,
+    logger,
+    blobs,
+    bus,
+    sql,
+    index,
+    stageDeps,
+    api,
+    version,
+    async ensureInfrastructure() {
+      for (const c of Object.values(config.containers)) await blobs.ensureContainer(c);
+      await bus.ensureQueues();
+    },
+    async close() {
+      await bus.close();
+      await sql.close();
+    },
+  };
+}

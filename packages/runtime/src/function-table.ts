@@ -1,0 +1,54 @@
+import { QUEUES, type QueueName, type StageOutcome } from '@exhibit/core';
+import type { ApiRequest, ApiResponse } from '@exhibit/api';
+import type { App } from './app.js';
+import type {
+  BlobCreatedInput,
+  DeadLetterInput,
+  IngestOutcome,
+  Invocation,
+  QueueInput,
+  TriggerSpec,
+} from './function-table.types.js';
+import { handleBlobCreated, handleDeadLetter, handleHttp, handleQueueMessage, reconcile } from './handlers.js';
+
+export type FunctionDef =
+  | { name: string; trigger: Extract<TriggerSpec, { kind: 'blob-created' }>; handler: (app: App, input: BlobCreatedInput, inv: Invocation) => Promise<IngestOutcome> }
+  | { name: string; trigger: Extract<TriggerSpec, { kind: 'queue' }>; handler: (app: App, input: QueueInput, inv: Invocation) => Promise<StageOutcome> }
+  | { name: string; trigger: Extract<TriggerSpec, { kind: 'dead-letter' }>; handler: (app: App, input: DeadLetterInput, inv: Invocation) => Promise<void> }
+  | { name: string; trigger: Extract<TriggerSpec, { kind: 'http' }>; handler: (app: App, input: ApiRequest, inv: Invocation) => Promise<ApiResponse> }
+  | { name: string; trigger: Extract<TriggerSpec, { kind: 'timer' }>; handler: (app: App, input: undefined, inv: Invocation) => Promise<unknown> };
+
+/** Reconciliation re-queues hashes that have waited this long (a lost message, not a busy queue). */
+const RESEND_PENDING_AFTER_MS = 30 * 60 * 1000;
+
+const stageFunction = (queue: QueueName): FunctionDef => ({
+  name: `stage-${queue}`,
+  trigger: { kind: 'queue', queue },
+  handler: (app: App, input: QueueInput, inv: Invocation) => handleQueueMessage(app, queue, input, inv),
+});
+
+const deadLetterFunction = (queue: QueueName): FunctionDef => ({
+  name: `deadletter-${queue}`,
+  trigger: { kind: 'dead-letter', queue },
+  handler: (app: App, input: DeadLetterInput, inv: Invocation) => handleDeadLetter(app, queue, input, inv),
+});
+
+/**
+ * The app's functions: name, trigger, handler. functions/ registers each with
+ * Azure; the local host serves each with its local equivalent.
+ */
+export const FUNCTIONS: readonly FunctionDef[] = [
+  { name: 'ingest', trigger: { kind: 'blob-created', container: 'evidence' }, handler: handleBlobCreated },
+  ...QUEUES.map(stageFunction),
+  ...QUEUES.map(deadLetterFunction),
+  {
+    name: 'api',
+    trigger: { kind: 'http', route: 'api/{*path}', methods: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] },
+    handler: handleHttp,
+  },
+  {
+    name: 'reconcile',
+    trigger: { kind: 'timer', schedule: '0 */5 * * * *', localIntervalMs: 5 * 60 * 1000 },
+    handler: (app: App, _input: undefined, inv: Invocation) => reconcile(app, inv, { resendPendingAfterMs: RESEND_PENDING_AFTER_MS }),
+  },
+];
