@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { ToolVersion } from '../domain.js';
 
 export type CustodyAction =
@@ -42,3 +43,39 @@ export interface CustodyRecorder {
 
 /** The pipeline's own identity in custody entries. */
 export const PIPELINE_ACTOR = 'service:exhibit-pipeline';
+
+/** State of one append blob: what a conditional append must name. */
+export interface AppendLogHead {
+  /** Bytes committed; the next append must start here. */
+  length: number;
+  etag: string;
+  /** Committed append blocks (Azure allows 50,000 per blob). */
+  blockCount: number;
+}
+
+/**
+ * Append-only logs in one container (custody): one append = one block, and an
+ * append only lands at the position and ETag the writer last saw, so
+ * concurrent writers never fork a log. Errors: ExhibitError 'not-found',
+ * 'precondition-failed' (someone else wrote first), 'storage-unavailable'.
+ */
+export interface AppendLog {
+  readonly container: string;
+  head(name: string, options?: { abortSignal?: AbortSignal }): Promise<AppendLogHead | null>;
+  /** Creates an empty log; with ifNotExists an existing one is left alone (created=false). */
+  create(name: string, options?: { ifNotExists?: boolean; abortSignal?: AbortSignal }): Promise<{ created: boolean }>;
+  /** Appends one block; resolves with the state after it. */
+  append(name: string, bytes: Buffer, options: { appendPosition: number; ifMatch: string; abortSignal?: AbortSignal }): Promise<AppendLogHead>;
+  /** Streams the log (or a range of it), optionally pinned to an ETag. */
+  read(name: string, options?: { offset?: number; count?: number; ifMatch?: string; abortSignal?: AbortSignal }): Promise<Readable>;
+  /** Logs whose names start with prefix, in name order. */
+  list(prefix: string, options?: { abortSignal?: AbortSignal }): AsyncIterable<{ name: string; length: number; etag: string }>;
+  /** Small JSON documents kept beside the logs (a case's keys.json). */
+  getDocument(name: string, options?: { abortSignal?: AbortSignal }): Promise<{ bytes: Buffer; etag: string } | null>;
+  /** Writes a document only if it is unchanged since `ifMatch` (or absent, with ifNoneMatch '*'). */
+  putDocument(
+    name: string,
+    bytes: Buffer,
+    options: { ifMatch?: string; ifNoneMatch?: '*'; contentType?: string; abortSignal?: AbortSignal },
+  ): Promise<{ etag: string }>;
+}
