@@ -1,3 +1,4 @@
 export * from './blob-store.azure.js';
 export * from './errors.azure.js';
 export * from './credential.azure.js';
+export * from './append-log.azure.js';
