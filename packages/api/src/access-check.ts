@@ -1,0 +1,40 @@
+import { ExhibitError, type AccessStore, type Role } from '@exhibit/core';
+import type { AccessRule, CaseAccess, Principal } from './api.types.js';
+import { notFound } from './http-errors.js';
+
+/**
+ * Decides whether the caller may use a route, before any case data is read.
+ *
+ * - Global routes: a role in `rule.roles`, else 403 (nothing case-specific is revealed).
+ * - Case routes: no assignment (and no `anyCaseRoles` role) → 404, the same
+ *   answer as for a case that does not exist. Assigned but without a
+ *   permitted role → 403: the caller already knows the case.
+ * - An assignment with a role narrows the caller to that role on that case.
+ */
+export async function authorise(
+  rule: Exclude<AccessRule, 'public'>,
+  principal: Principal,
+  caseId: string | undefined,
+  access: AccessStore,
+): Promise<CaseAccess | null> {
+  if (!rule.caseScoped) {
+    if (!hasAny(principal.roles, rule.roles)) throw forbidden();
+    return null;
+  }
+  if (caseId === undefined) throw new Error('case-scoped route without a caseId parameter');
+  const assignment = await access.getAssignment(caseId, principal.user);
+  const unassignedRoles = principal.roles.filter((r) => rule.anyCaseRoles?.includes(r));
+  if (!assignment && unassignedRoles.length === 0) throw notFound();
+  const assignedRoles = assignment ? principal.roles.filter((r) => assignment.role === null || r === assignment.role) : [];
+  const roles = [...new Set([...assignedRoles, ...unassignedRoles])];
+  if (!hasAny(roles, rule.roles)) throw forbidden();
+  return { caseId, assignment, roles };
+}
+
+function hasAny(have: readonly Role[], allowed: readonly Role[]): boolean {
+  return have.some((r) => allowed.includes(r));
+}
+
+function forbidden(): ExhibitError {
+  return new ExhibitError('forbidden', 'your role does not allow this');
+}

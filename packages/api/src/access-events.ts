@@ -1,0 +1,34 @@
+import type { CustodyAction, CustodyEvent } from '@exhibit/core';
+import type { ApiDeps, Principal } from './api.types.js';
+
+/**
+ * Custody entries for what people do through the API. The custody log is
+ * per evidence item, so a case-wide action (a search over the whole case, an
+ * assignment change) is written to the log of every evidence item of the
+ * case: each item's chain then shows everyone who could see it.
+ *
+ * Handlers record before they return data: if the entry cannot be written
+ * the request fails (retryable) rather than show something unrecorded.
+ */
+export async function recordForCase(
+  deps: ApiDeps,
+  principal: Principal,
+  event: { caseId: string; evidenceIds?: string[]; action: CustodyAction; subject?: CustodyEvent['subject']; details: Record<string, unknown> },
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<number> {
+  const evidenceIds = event.evidenceIds ?? (await deps.index.listEvidence(event.caseId)).map((e) => e.evidenceId);
+  for (const evidenceId of evidenceIds) {
+    await deps.custody.record(
+      {
+        caseId: event.caseId,
+        evidenceId,
+        action: event.action,
+        actor: principal.user,
+        ...(event.subject ? { subject: event.subject } : {}),
+        details: { ...event.details, authKind: principal.authKind, roles: principal.roles },
+      },
+      options,
+    );
+  }
+  return evidenceIds.length;
+}

@@ -1,0 +1,24 @@
+import type { Role } from '@exhibit/core';
+
+/**
+ * Who may do what. Decisions (least privilege):
+ *
+ * - Case data (evidence lists, status, search, file details, thumbnails):
+ *   any role, but only on cases the user is assigned to. Admins are no
+ *   exception: they administer assignments and see case data only when
+ *   assigned themselves (which is itself recorded in custody).
+ * - Downloads of file content: examiners and supervisors only. Investigators
+ *   review results and thumbnails; copies of the bytes leave the system only
+ *   with someone who answers for their handling.
+ * - Assignments: supervisors of the case (assigned to it) and admins (any
+ *   case, without being assigned). Assignments only narrow: the role on an
+ *   assignment restricts the user to that role on that case; roles themselves
+ *   come from the token (Entra app roles or the local issuer).
+ * - Global routes (/me, /cases) show only the caller's own assignments.
+ */
+export const ANY_ROLE: readonly Role[] = ['examiner', 'investigator', 'supervisor', 'admin'];
+export const CASE_READERS: readonly Role[] = ANY_ROLE;
+export const CONTENT_DOWNLOADERS: readonly Role[] = ['examiner', 'supervisor'];
+export const ASSIGNMENT_MANAGERS: readonly Role[] = ['supervisor', 'admin'];
+/** Roles that manage assignments on any case without being assigned to it. */
+export const ASSIGNMENT_ADMINS: readonly Role[] = ['admin'];

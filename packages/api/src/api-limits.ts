@@ -1,0 +1,32 @@
+/**
+ * Named hard limits of the HTTP surface. Requests are hostile input too:
+ * every size and count a caller controls is bounded here.
+ */
+export const API_LIMITS = {
+  /** Largest request body read (JSON only; no route takes more than a few fields). */
+  maxBodyBytes: 64 * 1024,
+  /** Longest bearer token accepted before any parsing. */
+  maxTokenBytes: 16 * 1024,
+  /** Query parameters per request. */
+  maxQueryParams: 32,
+  /** Characters of one query parameter value. */
+  maxQueryValueChars: 1024,
+  /** Characters of a request path. */
+  maxPathChars: 2048,
+  /** Default and largest page of search results (the index caps at 500 too). */
+  defaultPageSize: 50,
+  maxPageSize: 500,
+  /** Deepest paging offset; beyond it, narrow the query instead. */
+  maxOffset: 1_000_000,
+  /** Lifetime of a download URL (the brief allows at most 15 minutes). */
+  downloadUrlTtlMs: 10 * 60 * 1000,
+  /** Local tokens: default and longest lifetime. */
+  defaultTokenTtlMs: 8 * 60 * 60 * 1000,
+  maxTokenTtlMs: 24 * 60 * 60 * 1000,
+  /** Clock skew tolerated when checking token times. */
+  tokenClockToleranceSec: 60,
+  /** Parent links followed when building provenance; archives nest LIMITS.maxNestingDepth deep. */
+  maxProvenanceLinks: 16,
+  /** Characters of a user name (UPNs are at most 113; leave room). */
+  maxUserChars: 256,
+} as const;

@@ -1,0 +1,167 @@
+import type { Readable } from 'node:stream';
+import type { z } from 'zod';
+import type {
+  AccessStore,
+  BlobStore,
+  CaseAssignment,
+  CustodyRecorder,
+  IndexStore,
+  Logger,
+  Role,
+} from '@exhibit/core';
+
+/**
+ * The framework-agnostic request. Adapters (node:http here, Azure Functions
+ * elsewhere) build it; `path` is what follows the `/api` prefix.
+ */
+export interface ApiRequest {
+  method: string;
+  /** e.g. '/cases/C1/files' (no '/api' prefix, no query string). */
+  path: string;
+  query: URLSearchParams;
+  /** Header names in lower case. */
+  headers: Record<string, string | undefined>;
+  /** Parsed JSON body, if the request had one. */
+  body?: unknown;
+  requestId?: string;
+}
+
+/**
+ * `body` is sent as JSON unless it is a Buffer or a Readable, which are sent
+ * as they are with the content-type the handler set.
+ */
+export interface ApiResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown | Buffer | Readable;
+}
+
+export interface Principal {
+  user: string;
+  /** Only roles this API knows; anything else in the token is dropped. */
+  roles: Role[];
+  authKind: 'local' | 'entra' | 'anonymous';
+  /** Entra object id, when the token came from Entra. */
+  objectId?: string;
+  expiresAt?: string;
+}
+
+export interface TokenVerifier {
+  /** Throws ExhibitError 'unauthenticated' for any bad token; retryable codes when keys cannot be fetched. */
+  verify(token: string, options?: { abortSignal?: AbortSignal }): Promise<Principal>;
+}
+
+/** Everything a handler may touch: ports only, built by the composition root. */
+export interface ApiDeps {
+  index: IndexStore;
+  blobs: BlobStore;
+  access: AccessStore;
+  custody: CustodyRecorder;
+  tokens: TokenVerifier;
+  containers: { evidence: string; derived: string };
+  logger: Logger;
+  /** Clock, for expiry times in responses. */
+  now?: () => Date;
+  /** Services for route modules added later; see ApiExtensions. */
+  extensions?: ApiExtensions;
+}
+
+/**
+ * Extension point for route modules that need a service the core routes do
+ * not (e.g. custody verification). A module augments this interface:
+ *   declare module '../api.types.js' { interface ApiExtensions { custodyAudit?: CustodyAudit } }
+ * and the composition root passes `extensions: { custodyAudit }` to createApi.
+ * Handlers answer 503 when their service was not provided.
+ */
+export interface ApiExtensions {}
+
+/**
+ * Who may call a route. Case-scoped routes check the caller's assignment to
+ * `{caseId}` before anything else; an unassigned caller gets the same 404 as
+ * for a case that does not exist. `anyCaseRoles` pass that check without an
+ * assignment (only admins managing assignments).
+ */
+export type AccessRule =
+  | 'public'
+  | { roles: readonly Role[]; caseScoped: false }
+  | { roles: readonly Role[]; caseScoped: true; anyCaseRoles?: readonly Role[] };
+
+/** What the case check found: the assignment (if any) and the roles the caller acts with on this case. */
+export interface CaseAccess {
+  caseId: string;
+  assignment: CaseAssignment | null;
+  roles: Role[];
+}
+
+export interface RouteContext<P, Q, B> {
+  deps: ApiDeps;
+  principal: Principal;
+  params: P;
+  query: Q;
+  body: B;
+  /** Set on case-scoped routes. */
+  caseAccess: CaseAccess | null;
+  requestId: string;
+  logger: Logger;
+  abortSignal?: AbortSignal;
+}
+
+export interface RouteResponseSpec {
+  description: string;
+  /** JSON body schema (documentation, and checked by the tests). */
+  schema?: z.ZodType;
+  /** For non-JSON bodies, e.g. 'image/jpeg'. */
+  contentType?: string;
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z.ZodType | undefined> {
+  method: HttpMethod;
+  /** Pattern after '/api', with `{name}` segments, e.g. '/cases/{caseId}/files/{fileId}'. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  access: AccessRule;
+  /** One key per `{name}` in the path. */
+  params: P;
+  /** Strict: unknown query parameters are rejected with 400. */
+  query: Q;
+  body?: B;
+  responses: Record<number, RouteResponseSpec>;
+  handler: (
+    ctx: RouteContext<z.output<P>, z.output<Q>, B extends z.ZodType ? z.output<B> : undefined>,
+  ) => Promise<ApiResponse>;
+}
+
+/** A route with its types erased, as the table holds it. */
+export interface RouteDef {
+  method: HttpMethod;
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  access: AccessRule;
+  params: AnyObject;
+  query: AnyObject;
+  body?: z.ZodType;
+  responses: Record<number, RouteResponseSpec>;
+  handler: (ctx: RouteContext<unknown, unknown, unknown>) => Promise<ApiResponse>;
+}
+
+export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): RouteDef {
+  return spec as unknown as RouteDef;
+}
+
+/** A group of routes; the route table is a list of these. */
+export type RouteModule = readonly RouteDef[];
+
+export interface Api {
+  readonly routes: readonly RouteDef[];
+  handle(req: ApiRequest, options?: { abortSignal?: AbortSignal }): Promise<ApiResponse>;
+}

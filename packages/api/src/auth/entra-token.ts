@@ -1,0 +1,63 @@
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { ExhibitError } from '@exhibit/core';
+import { API_LIMITS } from '../api-limits.js';
+import type { Principal, TokenVerifier } from '../api.types.js';
+import { principalClaims, translateJoseError } from './token-claims.js';
+
+export interface EntraVerifierOptions {
+  /** Key set URL; defaults to the tenant's. Tests point it at a local server. */
+  jwksUrl?: string | URL;
+  clockToleranceSec?: number;
+  /** Longest wait for the key set. */
+  jwksTimeoutMs?: number;
+  now?: () => Date;
+}
+
+const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/;
+
+/**
+ * Verifies Entra ID v2 access tokens for this API: RS256 signature by a key
+ * in the tenant's key set, issuer of the tenant (the tenant id must be the
+ * GUID, as it appears in `iss`), audience = the API's application id or URI,
+ * times. Roles come from the `roles` claim (app roles); the user is
+ * `preferred_username`, else `oid` (app-only tokens have no user name).
+ */
+export function createEntraTokenVerifier(
+  config: { tenantId: string; audience: string },
+  options: EntraVerifierOptions = {},
+): TokenVerifier {
+  if (!TENANT_RE.test(config.tenantId)) throw new ExhibitError('invalid-config', 'Entra tenant id is not a tenant id');
+  const issuer = `https://login.microsoftonline.com/${config.tenantId}/v2.0`;
+  const jwksUrl = new URL(options.jwksUrl ?? `https://login.microsoftonline.com/${config.tenantId}/discovery/v2.0/keys`);
+  const jwks = createRemoteJWKSet(jwksUrl, {
+    timeoutDuration: options.jwksTimeoutMs ?? 5000,
+    cooldownDuration: 30_000,
+    cacheMaxAge: 10 * 60_000,
+  });
+  return {
+    async verify(token: string): Promise<Principal> {
+      if (token.length > API_LIMITS.maxTokenBytes) throw new ExhibitError('unauthenticated', 'token too long');
+      try {
+        const { payload } = await jwtVerify(token, jwks, {
+          issuer,
+          audience: config.audience,
+          algorithms: ['RS256'],
+          requiredClaims: ['exp', 'iat'],
+          clockTolerance: options.clockToleranceSec ?? API_LIMITS.tokenClockToleranceSec,
+          ...(options.now ? { currentDate: options.now() } : {}),
+        });
+        const claims = principalClaims(payload);
+        if (claims.tid !== undefined && claims.tid.toLowerCase() !== config.tenantId.toLowerCase()) {
+          throw new ExhibitError('unauthenticated', 'token is for another tenant');
+        }
+        const user = claims.preferredUsername ?? claims.oid;
+        if (!user) throw new ExhibitError('unauthenticated', 'token names no user (no preferred_username or oid)');
+        const principal: Principal = { user, roles: claims.roles, authKind: 'entra', expiresAt: claims.expiresAt };
+        if (claims.oid) principal.objectId = claims.oid;
+        return principal;
+      } catch (err) {
+        throw translateJoseError(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { ROLES, type FileKind, type FileStage, type StageName } from '@exhibit/core';
+
+/**
+ * JSON shapes the API returns. They document the OpenAPI responses and the
+ * route tests parse real responses with them, so the document cannot drift
+ * from what is sent.
+ */
+
+export const FILE_KINDS = ['image', 'video', 'audio', 'archive', 'document', 'other'] as const satisfies readonly FileKind[];
+export const FILE_STAGES = ['pending', 'identified', 'described', 'thumbnailed', 'indexed', 'failed'] as const satisfies readonly FileStage[];
+const STAGE_NAMES = ['ingest', 'hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'] as const satisfies readonly StageName[];
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable error code, e.g. not-found, invalid-argument, unauthenticated, forbidden'),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+  })
+  .describe('Every error. A 404 has the same body whether the case or file is missing or the caller is not assigned.');
+
+const blobRef = z.object({ container: z.string(), name: z.string() });
+const toolVersion = z.object({ name: z.string(), version: z.string() });
+const recordedTime = z
+  .object({
+    local: z.string().describe('Wall-clock time exactly as recorded'),
+    offsetMinutes: z.number().nullable().describe('Offset from UTC when the source recorded one'),
+    utc: z.string().nullable().describe('UTC, only when the offset is known; never guessed'),
+    source: z.string(),
+  })
+  .describe('A timestamp as the source recorded it');
+const failure = z.object({ stage: z.enum(STAGE_NAMES), code: z.string(), detail: z.string() });
+
+export const fileRecordSchema = z.object({
+  fileId: z.string(),
+  caseId: z.string(),
+  evidenceId: z.string(),
+  parentId: z.string().nullable(),
+  entryIndex: z.number().nullable(),
+  depth: z.number(),
+  path: z.string().describe("Display path; archive members as '<archive>!/<member>'"),
+  recordedName: z.string(),
+  name: z.string(),
+  extension: z.string().nullable(),
+  entryKind: z.enum(['file', 'directory', 'symlink', 'hardlink', 'device', 'fifo', 'other']),
+  size: z.number().nullable(),
+  sha256: z.string().nullable(),
+  source: blobRef.nullable(),
+  archiveTimes: z.object({
+    modified: recordedTime.optional(),
+    accessed: recordedTime.optional(),
+    changed: recordedTime.optional(),
+    created: recordedTime.optional(),
+  }),
+  flags: z.array(z.string()),
+  stage: z.enum(FILE_STAGES),
+  failure: failure.nullable(),
+  unpack: z.enum(['n/a', 'pending', 'done', 'failed']),
+  memberCount: z.number().nullable(),
+  createdAt: z.string(),
+});
+
+export const contentRecordSchema = z.object({
+  sha256: z.string(),
+  md5: z.string(),
+  sha1: z.string(),
+  size: z.number(),
+  source: blobRef,
+  mime: z.string().nullable(),
+  detectedExt: z.string().nullable(),
+  kind: z.enum(FILE_KINDS).nullable(),
+  metadata: z
+    .object({
+      takenAt: recordedTime.optional(),
+      gps: z.object({ lat: z.number(), lon: z.number(), altM: z.number().optional() }).optional(),
+      make: z.string().optional(),
+      model: z.string().optional(),
+      software: z.string().optional(),
+      width: z.number().optional(),
+      height: z.number().optional(),
+      orientation: z.number().optional(),
+      durationSec: z.number().optional(),
+      codecs: z.array(z.string()).optional(),
+      raw: z.record(z.string(), z.unknown()),
+    })
+    .nullable(),
+  metadataStatus: z.enum(['pending', 'done', 'failed', 'n/a']),
+  thumbnail: blobRef.nullable(),
+  thumbnailSource: z.enum(['image', 'exif-preview', 'contact-sheet']).nullable(),
+  thumbnailStatus: z.enum(['pending', 'done', 'failed', 'n/a']),
+  failure: failure.nullable(),
+  tools: z.record(z.string(), z.array(toolVersion)).describe('Tool versions per stage'),
+});
+
+const uploadSchema = z.object({
+  caseId: z.string(),
+  evidenceId: z.string(),
+  blobName: z.string(),
+  fileName: z.string(),
+  rootFileId: z.string(),
+  size: z.number(),
+  etag: z.string(),
+  versionId: z.string().nullable(),
+  contentType: z.string().nullable(),
+  lastModified: z.string(),
+  receivedAt: z.string(),
+  acquisition: z.record(z.string(), z.string()),
+  hashes: z.object({ md5: z.string(), sha1: z.string(), sha256: z.string() }).nullable(),
+  integrity: z.enum(['pending', 'verified', 'mismatch', 'no-reference']),
+  mismatches: z.array(z.string()),
+  hashedAt: z.string().nullable(),
+});
+
+const stageCounts = z.object({ done: z.number(), failed: z.number(), pending: z.number() });
+export const evidenceStatusSchema = z.object({
+  caseId: z.string(),
+  evidenceId: z.string(),
+  uploads: z.array(uploadSchema),
+  files: z.object({ total: z.number(), byStage: z.record(z.enum(FILE_STAGES), z.number()) }),
+  stages: z.object({
+    hash: stageCounts,
+    identify: stageCounts,
+    unpack: stageCounts,
+    metadata: stageCounts,
+    thumbnail: stageCounts,
+    index: stageCounts,
+  }),
+  failures: z.array(z.object({ fileId: z.string(), path: z.string(), stage: z.string(), code: z.string(), detail: z.string() })),
+  findings: z.array(z.object({ fileId: z.string().nullable(), path: z.string(), flag: z.string(), detail: z.string() })),
+  complete: z.boolean(),
+});
+
+const evidenceSummary = z.object({
+  evidenceId: z.string(),
+  uploads: z.number(),
+  files: z.number(),
+  complete: z.boolean(),
+});
+
+export const evidenceListSchema = z.object({ caseId: z.string(), items: z.array(evidenceSummary) });
+
+export const caseListSchema = z.object({
+  cases: z.array(
+    z.object({
+      caseId: z.string(),
+      role: z.enum(ROLES).nullable().describe('Role on this case when the assignment narrows it; null = the token roles'),
+      assignedAt: z.string(),
+      evidence: z.number().describe('Evidence items with at least one upload'),
+      files: z.number(),
+      complete: z.boolean().describe('Every evidence item is fully processed (false when there is none)'),
+    }),
+  ),
+});
+
+export const meSchema = z.object({
+  user: z.string(),
+  roles: z.array(z.enum(ROLES)),
+  authKind: z.enum(['local', 'entra']),
+  expiresAt: z.string().optional(),
+  cases: z.array(z.string()),
+});
+
+export const searchResultSchema = z.object({
+  total: z.number(),
+  limit: z.number(),
+  offset: z.number(),
+  items: z.array(z.object({ file: fileRecordSchema, content: contentRecordSchema.nullable() })),
+});
+
+export const provenanceLinkSchema = z
+  .object({
+    fileId: z.string(),
+    path: z.string(),
+    name: z.string(),
+    depth: z.number(),
+    entryIndex: z.number().nullable(),
+    entryKind: z.string(),
+    sha256: z.string().nullable(),
+    size: z.number().nullable(),
+    source: blobRef.nullable(),
+    mime: z.string().nullable(),
+    tools: z.record(z.string(), z.array(toolVersion)),
+  })
+  .describe('One step of the chain: the file itself, then each archive it came out of');
+
+export const fileDetailSchema = z.object({
+  file: fileRecordSchema,
+  content: contentRecordSchema.nullable(),
+  provenance: z.object({
+    chain: z.array(provenanceLinkSchema).describe('From this file up to the uploaded evidence (last entry)'),
+    upload: uploadSchema.nullable().describe('The evidence blob as received, with acquisition and computed hashes'),
+    complete: z.boolean().describe('False if a parent could not be found or the chain was too long'),
+  }),
+});
+
+export const downloadSchema = z.object({
+  url: z.string().describe('Read-only URL for this one blob; do not log or share it'),
+  expiresAt: z.string(),
+  fileName: z.string(),
+  size: z.number().nullable(),
+  sha256: z.string().nullable(),
+});
+
+export const assignmentSchema = z.object({
+  caseId: z.string(),
+  user: z.string(),
+  role: z.enum(ROLES).nullable(),
+  assignedBy: z.string(),
+  assignedAt: z.string(),
+});
+
+export const assignmentListSchema = z.object({ caseId: z.string(), assignments: z.array(assignmentSchema) });
+export const assignResultSchema = z.object({ assignment: assignmentSchema, changed: z.boolean() });

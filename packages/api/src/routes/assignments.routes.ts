@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { ROLES } from '@exhibit/core';
+import { defineRoute, type RouteModule } from '../api.types.js';
+import { ASSIGNMENT_ADMINS, ASSIGNMENT_MANAGERS } from '../access-policy.js';
+import { recordForCase } from '../access-events.js';
+import { param } from '../query-params.js';
+import { assignmentListSchema, assignResultSchema } from '../response-schemas.js';
+
+const caseId = param.id('Case id');
+const access = { roles: ASSIGNMENT_MANAGERS, caseScoped: true, anyCaseRoles: ASSIGNMENT_ADMINS } as const;
+
+/**
+ * Assignment changes are written to the index (assignment + history, one
+ * transaction) and then to the custody log of every evidence item of the
+ * case. A case without evidence yet has no custody log; its history table
+ * still holds the change.
+ */
+export const assignmentsRoutes: RouteModule = [
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/assignments',
+    operationId: 'listAssignments',
+    summary: 'Who is assigned to the case',
+    access,
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({}),
+    responses: { 200: { description: 'Assignments, by user', schema: assignmentListSchema } },
+    async handler({ deps, params }) {
+      const assignments = await deps.access.listAssignments(params.caseId);
+      return { status: 200, body: { caseId: params.caseId, assignments } satisfies z.input<typeof assignmentListSchema> };
+    },
+  }),
+
+  defineRoute({
+    method: 'POST',
+    path: '/cases/{caseId}/assignments',
+    operationId: 'assignUser',
+    summary: 'Assign a user to the case, optionally narrowed to one role',
+    description: 'Idempotent: assigning again with the same role changes nothing (200, changed=false).',
+    access,
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({}),
+    body: z.strictObject({
+      user: param.user('User name as it appears in tokens (local name, or Entra preferred_username)'),
+      role: z.enum(ROLES).nullable().optional().describe('Role on this case; omit or null to use the roles in their token'),
+    }),
+    responses: {
+      201: { description: 'Newly assigned', schema: assignResultSchema },
+      200: { description: 'Role changed, or nothing to change', schema: assignResultSchema },
+    },
+    async handler({ deps, principal, params, body, abortSignal }) {
+      const result = await deps.access.assign(params.caseId, body.user, { role: body.role ?? null, by: principal.user });
+      if (result.changed) {
+        await recordForCase(
+          deps,
+          principal,
+          {
+            caseId: params.caseId,
+            action: 'assignment-change',
+            details: {
+              change: result.previous ? 'role-changed' : 'assigned',
+              user: body.user,
+              role: result.assignment.role,
+              previousRole: result.previous?.role ?? null,
+            },
+          },
+          abortSignal ? { abortSignal } : {},
+        );
+      }
+      return {
+        status: result.changed && !result.previous ? 201 : 200,
+        body: { assignment: result.assignment, changed: result.changed } satisfies z.input<typeof assignResultSchema>,
+      };
+    },
+  }),
+
+  defineRoute({
+    method: 'DELETE',
+    path: '/cases/{caseId}/assignments/{user}',
+    operationId: 'unassignUser',
+    summary: 'Remove a user from the case',
+    description: 'Idempotent: 204 also when the user was not assigned.',
+    access,
+    params: z.strictObject({ caseId, user: param.user('User name') }),
+    query: z.strictObject({}),
+    responses: { 204: { description: 'The user is not assigned (any more)' } },
+    async handler({ deps, principal, params, abortSignal }) {
+      const result = await deps.access.unassign(params.caseId, params.user, { by: principal.user });
+      if (result.changed) {
+        await recordForCase(
+          deps,
+          principal,
+          {
+            caseId: params.caseId,
+            action: 'assignment-change',
+            details: { change: 'unassigned', user: params.user, role: null, previousRole: result.previous?.role ?? null },
+          },
+          abortSignal ? { abortSignal } : {},
+        );
+      }
+      return { status: 204 };
+    },
+  }),
+];

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { defineRoute, type RouteModule } from '../api.types.js';
+import { ANY_ROLE, CASE_READERS } from '../access-policy.js';
+import { notFound } from '../http-errors.js';
+import { param } from '../query-params.js';
+import { caseListSchema, evidenceListSchema, evidenceStatusSchema } from '../response-schemas.js';
+
+const caseId = param.id('Case id');
+
+export const casesRoutes: RouteModule = [
+  defineRoute({
+    method: 'GET',
+    path: '/cases',
+    operationId: 'listCases',
+    summary: "The caller's cases (from assignments) with evidence counts",
+    access: { roles: ANY_ROLE, caseScoped: false },
+    params: z.strictObject({}),
+    query: z.strictObject({}),
+    responses: { 200: { description: 'Cases the caller is assigned to', schema: caseListSchema } },
+    async handler({ deps, principal }) {
+      const assignments = await deps.access.casesFor(principal.user);
+      const cases = [];
+      for (const a of assignments) {
+        const evidence = await deps.index.listEvidence(a.caseId);
+        cases.push({
+          caseId: a.caseId,
+          role: a.role,
+          assignedAt: a.assignedAt,
+          evidence: evidence.length,
+          files: evidence.reduce((n, e) => n + e.files, 0),
+          complete: evidence.length > 0 && evidence.every((e) => e.complete),
+        });
+      }
+      return { status: 200, body: { cases } satisfies z.input<typeof caseListSchema> };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/evidence',
+    operationId: 'listEvidence',
+    summary: 'Evidence items of a case, with counts and whether processing is complete',
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({}),
+    responses: { 200: { description: 'Evidence items (empty until something is uploaded)', schema: evidenceListSchema } },
+    async handler({ deps, params }) {
+      const items = (await deps.index.listEvidence(params.caseId))
+        .filter((e) => e.caseId === params.caseId)
+        .map(({ evidenceId, uploads, files, complete }) => ({ evidenceId, uploads, files, complete }))
+        .sort((a, b) => (a.evidenceId < b.evidenceId ? -1 : a.evidenceId > b.evidenceId ? 1 : 0));
+      return { status: 200, body: { caseId: params.caseId, items } satisfies z.input<typeof evidenceListSchema> };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/evidence/{evidenceId}/status',
+    operationId: 'getEvidenceStatus',
+    summary: 'Processing status of one evidence item: uploads, per-stage counts, failures, findings',
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId, evidenceId: param.id('Evidence id') }),
+    query: z.strictObject({}),
+    responses: { 200: { description: 'Status; `complete` is true when nothing is left to do', schema: evidenceStatusSchema } },
+    async handler({ deps, params }) {
+      const status = await deps.index.evidenceStatus(params.caseId, params.evidenceId);
+      if (!status) throw notFound();
+      return { status: 200, body: status };
+    },
+  }),
+];

@@ -1,0 +1,194 @@
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { FileRecord, SearchQuery } from '@exhibit/core';
+import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
+import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
+import { recordForCase } from '../access-events.js';
+import { API_LIMITS } from '../api-limits.js';
+import { notFound } from '../http-errors.js';
+import { buildProvenance } from '../provenance.js';
+import { param } from '../query-params.js';
+import { downloadSchema, FILE_KINDS, FILE_STAGES, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
+
+const caseId = param.id('Case id');
+const fileParams = z.strictObject({ caseId, fileId: param.fileId() });
+
+export const searchQuerySchema = z.strictObject({
+  evidenceId: param.id('Only this evidence item').optional(),
+  kind: z.enum(FILE_KINDS).optional().describe('File kind from the content signature'),
+  mime: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i, 'must be a MIME type')
+    .optional()
+    .describe('Detected MIME type, e.g. image/jpeg'),
+  takenFrom: param.time('Taken at or after (UTC when the offset is known, else as recorded)').optional(),
+  takenTo: param.time('Taken at or before').optional(),
+  make: param.text('Camera make (case-insensitive)', 128).optional(),
+  model: param.text('Camera model (case-insensitive)', 128).optional(),
+  hasGps: param.bool('Only files with (true) or without (false) GPS coordinates').optional(),
+  bbox: param.bbox().optional(),
+  hash: param.hash().optional(),
+  path: param.text('Case-insensitive substring of the display path', 1024).optional(),
+  extMismatch: param.bool('Only files whose extension does not fit their content').optional(),
+  stage: z.enum(FILE_STAGES).optional().describe('Processing stage of the occurrence'),
+  sort: z.enum(['path', 'takenAt', 'size', 'name']).optional().describe('Sort key (default path)'),
+  order: z.enum(['asc', 'desc']).optional(),
+  limit: param.int('Page size, default 50', 1, API_LIMITS.maxPageSize).optional(),
+  offset: param.int('Items to skip', 0, API_LIMITS.maxOffset).optional(),
+});
+
+/** A file of this case, or the one 404 (also when the id belongs to another case). */
+async function loadFile(deps: ApiDeps, caseIdValue: string, fileId: string): Promise<FileRecord> {
+  const file = await deps.index.getFile(fileId);
+  if (!file || file.caseId !== caseIdValue) throw notFound();
+  return file;
+}
+
+export const filesRoutes: RouteModule = [
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files',
+    operationId: 'searchFiles',
+    summary: 'Search the files of a case (every occurrence, archive members included)',
+    description: 'Each search is recorded in the custody log of every evidence item it covers.',
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId }),
+    query: searchQuerySchema,
+    responses: { 200: { description: 'One page of hits with the total', schema: searchResultSchema } },
+    async handler({ deps, principal, params, query, abortSignal }) {
+      const { path, limit = API_LIMITS.defaultPageSize, offset = 0, ...filters } = query;
+      const search: SearchQuery = { ...filters, caseId: params.caseId, limit, offset };
+      if (path !== undefined) search.pathText = path;
+      const result = await deps.index.search(search);
+      const evidence = (await deps.index.listEvidence(params.caseId)).map((e) => e.evidenceId);
+      await recordForCase(
+        deps,
+        principal,
+        {
+          caseId: params.caseId,
+          evidenceIds: query.evidenceId === undefined ? evidence : evidence.filter((e) => e === query.evidenceId),
+          action: 'search',
+          details: { query, total: result.total, returned: result.items.length },
+        },
+        abortSignal ? { abortSignal } : {},
+      );
+      return { status: 200, body: { total: result.total, limit, offset, items: result.items } };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}',
+    operationId: 'getFile',
+    summary: 'One file: the occurrence, its content analysis and its provenance up to the upload',
+    description: "Recorded as a 'view' in the evidence item's custody log.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({}),
+    responses: { 200: { description: 'The file', schema: fileDetailSchema } },
+    async handler({ deps, principal, params, abortSignal }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
+      const provenance = await buildProvenance(deps.index, file, content);
+      await recordForCase(
+        deps,
+        principal,
+        {
+          caseId: file.caseId,
+          evidenceIds: [file.evidenceId],
+          action: 'view',
+          subject: subjectOf(file),
+          details: { path: file.path },
+        },
+        abortSignal ? { abortSignal } : {},
+      );
+      return { status: 200, body: { file, content, provenance } };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/thumbnail',
+    operationId: 'getThumbnail',
+    summary: 'The JPEG thumbnail (or video contact sheet) of a file',
+    description: "404 when none was made. Recorded as a 'thumbnail-view'.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({}),
+    responses: { 200: { description: 'JPEG bytes', contentType: 'image/jpeg' } },
+    async handler({ deps, principal, params, abortSignal }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
+      if (!content?.thumbnail || content.thumbnailStatus !== 'done') throw notFound();
+      const stream: Readable = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
+      try {
+        await recordForCase(
+          deps,
+          principal,
+          {
+            caseId: file.caseId,
+            evidenceIds: [file.evidenceId],
+            action: 'thumbnail-view',
+            subject: subjectOf(file),
+            details: { path: file.path, thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource },
+          },
+          abortSignal ? { abortSignal } : {},
+        );
+      } catch (err) {
+        stream.destroy();
+        throw err;
+      }
+      return {
+        status: 200,
+        headers: { 'content-type': 'image/jpeg', 'cache-control': 'private, no-store' },
+        body: stream,
+      };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/download',
+    operationId: 'getDownloadUrl',
+    summary: "A short-lived, read-only URL for one file's bytes",
+    description: `Valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes, for this one blob only. Examiners and supervisors only. Recorded as a 'download'.`,
+    access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({}),
+    responses: { 200: { description: 'URL and expiry', schema: downloadSchema } },
+    async handler({ deps, principal, params, abortSignal }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
+      const source = file.source ?? content?.source ?? null;
+      if (file.entryKind !== 'file' || !source) throw notFound();
+      const now = deps.now?.() ?? new Date();
+      const url = await deps.blobs.readUrl(source, { expiresInMs: API_LIMITS.downloadUrlTtlMs });
+      const expiresAt = new Date(now.getTime() + API_LIMITS.downloadUrlTtlMs).toISOString();
+      await recordForCase(
+        deps,
+        principal,
+        {
+          caseId: file.caseId,
+          evidenceIds: [file.evidenceId],
+          action: 'download',
+          subject: subjectOf(file),
+          // The URL is a bearer secret: record what it grants, never the URL.
+          details: { path: file.path, container: source.container, blobName: source.name, expiresAt },
+        },
+        abortSignal ? { abortSignal } : {},
+      );
+      return {
+        status: 200,
+        headers: { 'cache-control': 'no-store' },
+        body: { url, expiresAt, fileName: file.name, size: file.size, sha256: file.sha256 } satisfies z.input<typeof downloadSchema>,
+      };
+    },
+  }),
+];
+
+function subjectOf(file: FileRecord): { fileId: string; sha256?: string; blobName?: string } {
+  const subject: { fileId: string; sha256?: string; blobName?: string } = { fileId: file.fileId };
+  if (file.sha256) subject.sha256 = file.sha256;
+  if (file.source) subject.blobName = file.source.name;
+  return subject;
+}
