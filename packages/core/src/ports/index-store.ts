@@ -77,6 +77,8 @@ export interface FileRecord {
   source: BlobRef | null;
   archiveTimes: ArchiveTimes;
   flags: FileFlag[];
+  /** Recorded target of a symbolic or hard link member (never followed); absent otherwise. */
+  linkTarget?: string | null;
   stage: FileStage;
   failure: FileFailure | null;
   unpack: UnpackState;
@@ -101,6 +103,8 @@ export interface NewFile {
   source: BlobRef | null;
   archiveTimes: ArchiveTimes;
   flags: FileFlag[];
+  /** Recorded target of a symbolic or hard link member (never followed); absent otherwise. */
+  linkTarget?: string | null;
   /** Entries that will never be processed (links, directories, encrypted) start as indexed or failed. */
   stage: FileStage;
   failure: FileFailure | null;
