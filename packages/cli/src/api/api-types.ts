@@ -1,0 +1,47 @@
+import type { ContentRecord, EvidenceStatus, FileRecord, SearchHit, UploadRecord } from '@exhibit/core';
+
+/**
+ * JSON bodies of the Exhibit API as the CLI reads them (the API documents
+ * them in /api/openapi.json; they are the core domain records as JSON).
+ */
+export type EvidenceStatusBody = EvidenceStatus;
+
+export interface EvidenceListBody {
+  caseId: string;
+  items: Array<{ evidenceId: string; uploads: number; files: number; complete: boolean }>;
+}
+
+export interface SearchResultBody {
+  total: number;
+  limit: number;
+  offset: number;
+  items: SearchHit[];
+}
+
+export interface ProvenanceLinkBody {
+  fileId: string;
+  path: string;
+  name: string;
+  depth: number;
+  entryIndex: number | null;
+  entryKind: string;
+  sha256: string | null;
+  size: number | null;
+  source: { container: string; name: string } | null;
+  mime: string | null;
+  tools: Record<string, Array<{ name: string; version: string }>>;
+}
+
+export interface FileDetailBody {
+  file: FileRecord;
+  content: ContentRecord | null;
+  provenance: { chain: ProvenanceLinkBody[]; upload: UploadRecord | null; complete: boolean };
+}
+
+export interface MeBody {
+  user: string;
+  roles: string[];
+  authKind: 'local' | 'entra';
+  expiresAt?: string;
+  cases: string[];
+}

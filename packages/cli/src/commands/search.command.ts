@@ -1,0 +1,87 @@
+import { Option, type Command } from 'commander';
+import { apiPath, type QueryValues } from '../api/api-client.js';
+import type { SearchResultBody } from '../api/api-types.js';
+import type { CliContext } from '../context.js';
+import { renderSearchResult } from '../render/search.render.js';
+import { bboxOption, idOption, intOption, isoDateOption } from './option-parsers.js';
+
+/** Bounds match the API's; a value outside them is a usage error here rather than a 400 there. */
+const MAX_PAGE = 500;
+const MAX_OFFSET = 1_000_000;
+
+export interface SearchOptions {
+  kind?: string;
+  mime?: string;
+  from?: string;
+  to?: string;
+  make?: string;
+  model?: string;
+  hasGps?: boolean;
+  bbox?: [number, number, number, number];
+  hash?: string;
+  path?: string;
+  mismatch?: boolean;
+  stage?: string;
+  evidence?: string;
+  sort?: string;
+  order?: string;
+  limit?: number;
+  offset?: number;
+  json?: boolean;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('search')
+    .description('search the files of a case')
+    .argument('<caseId>', 'case id', idOption('case'))
+    .addOption(new Option('--kind <kind>', 'file kind').choices(['image', 'video', 'audio', 'archive', 'document', 'other']))
+    .option('--mime <type>', 'detected MIME type, e.g. image/jpeg')
+    .option('--from <iso>', 'taken at or after (ISO 8601)', isoDateOption)
+    .option('--to <iso>', 'taken at or before (ISO 8601)', isoDateOption)
+    .option('--make <make>', 'camera/phone make')
+    .option('--model <model>', 'camera/phone model')
+    .option('--has-gps', 'only files with a GPS position')
+    .option('--bbox <minLon,minLat,maxLon,maxLat>', 'only positions inside this box', bboxOption)
+    .option('--hash <hex>', 'MD5, SHA-1 or SHA-256 of the content')
+    .option('--path <text>', 'text contained in the path')
+    .option('--mismatch', 'only files whose extension does not match their content')
+    .addOption(new Option('--stage <stage>', 'processing stage').choices(['pending', 'identified', 'described', 'thumbnailed', 'indexed', 'failed']))
+    .option('--evidence <evidenceId>', 'only this evidence item', idOption('evidence'))
+    .addOption(new Option('--sort <key>', 'sort key').choices(['path', 'takenAt', 'size', 'name']))
+    .addOption(new Option('--order <order>', 'sort order').choices(['asc', 'desc']))
+    .option('--limit <n>', `results per page (at most ${MAX_PAGE})`, intOption(1, MAX_PAGE))
+    .option('--offset <n>', 'results to skip', intOption(0, MAX_OFFSET))
+    .option('--json', 'print the API response as JSON')
+    .action(async (caseId: string, options: SearchOptions) => {
+      const api = await ctx.api();
+      const result = await api.getJson<SearchResultBody>(apiPath('cases', caseId, 'files'), {
+        query: searchQuery(options),
+        abortSignal: ctx.abortSignal,
+      });
+      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result));
+    });
+}
+
+/** CLI options → the API's query parameters. */
+export function searchQuery(o: SearchOptions): QueryValues {
+  return {
+    evidenceId: o.evidence,
+    kind: o.kind,
+    mime: o.mime,
+    takenFrom: o.from,
+    takenTo: o.to,
+    make: o.make,
+    model: o.model,
+    hasGps: o.hasGps ? true : undefined,
+    bbox: o.bbox?.join(','),
+    hash: o.hash?.trim().toLowerCase(),
+    path: o.path,
+    extMismatch: o.mismatch ? true : undefined,
+    stage: o.stage,
+    sort: o.sort,
+    order: o.order,
+    limit: o.limit,
+    offset: o.offset,
+  };
+}

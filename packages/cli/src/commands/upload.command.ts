@@ -1,0 +1,135 @@
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { errorMessage, ExhibitError, type AcquisitionInfo } from '@exhibit/core';
+import { exitCodeFor } from '../cli-error.js';
+import type { CliContext } from '../context.js';
+import { formatBytes, formatCount, printable } from '../render/format.js';
+import { createUploadProgressView } from '../render/upload-progress.view.js';
+import { parseHashHex } from '../upload/acquisition-metadata.js';
+import { UPLOAD_LIMITS, uploadEvidenceFile, type UploadResult } from '../upload/upload.service.js';
+import { idOption, intOption, positiveNumberOption } from './option-parsers.js';
+
+const MIB = 1024 * 1024;
+
+export interface UploadCommandOptions {
+  case: string;
+  evidence: string;
+  examiner?: string;
+  exhibitRef?: string;
+  description?: string;
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+  blockSizeMb?: number;
+  parallel: number;
+  json?: boolean;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('upload')
+    .description(
+      'upload evidence files to the evidence container as <case>/<evidence>/<file name>, hashing them (MD5, SHA-1, SHA-256) on the way; ' +
+        'an interrupted upload resumes when run again; existing evidence is never overwritten',
+    )
+    .argument('<file...>', 'files to upload (each is stored under its base name)')
+    .requiredOption('--case <caseId>', 'case id', idOption('case'))
+    .requiredOption('--evidence <evidenceId>', 'evidence item id', idOption('evidence'))
+    .option('--examiner <name>', 'examiner who acquired the evidence')
+    .option('--exhibit-ref <ref>', 'exhibit reference, e.g. a bag or seal number')
+    .option('--description <text>', 'what the evidence is')
+    .option('--md5 <hex>', 'MD5 recorded at acquisition; the upload is refused if the file does not match')
+    .option('--sha1 <hex>', 'SHA-1 recorded at acquisition; the upload is refused if the file does not match')
+    .option('--sha256 <hex>', 'SHA-256 recorded at acquisition; the upload is refused if the file does not match')
+    .addOption(
+      new Option('--block-size-mb <n>', `block size in MiB (default ${UPLOAD_LIMITS.defaultBlockBytes / MIB}, raised automatically for very large files)`).argParser(
+        positiveNumberOption(UPLOAD_LIMITS.maxBlockBytes / MIB),
+      ),
+    )
+    .option('--parallel <n>', 'blocks uploaded at once; memory use is about parallel x block size', intOption(1, UPLOAD_LIMITS.maxParallel), UPLOAD_LIMITS.defaultParallel)
+    .option('--json', 'print the results as JSON')
+    .addHelpText(
+      'after',
+      '\nMetadata: acquisition_md5/sha1/sha256 (given, else computed), acquisition_hash_origin, examiner, exhibit_ref, description.\n' +
+        'Text that is not printable ASCII is stored as encodeURIComponent(text); readers apply decodeURIComponent.\n' +
+        'Exit codes: 0 uploaded, 1 failed, 2 usage, 3 a given hash did not match (nothing committed).',
+    )
+    .action(async (files: string[], options: UploadCommandOptions) => {
+      await runUpload(ctx, files, options);
+    });
+}
+
+/** Builds the acquisition record from the options; usage errors surface before any file is read. */
+export function acquisitionFromOptions(files: string[], options: UploadCommandOptions): AcquisitionInfo {
+  const given = { md5: options.md5, sha1: options.sha1, sha256: options.sha256 };
+  const anyGiven = Object.values(given).some((v) => v !== undefined);
+  if (anyGiven && files.length > 1) {
+    throw new ExhibitError('invalid-argument', '--md5/--sha1/--sha256 describe one file: upload files with acquisition hashes one at a time');
+  }
+  const names = files.map((f) => path.basename(f));
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) {
+    throw new ExhibitError('invalid-argument', `two files share the name ${JSON.stringify(duplicate)}; each evidence item holds one file per name`);
+  }
+  const acquisition: AcquisitionInfo = {};
+  if (options.examiner) acquisition.examiner = options.examiner;
+  if (options.exhibitRef) acquisition.exhibitRef = options.exhibitRef;
+  if (options.description) acquisition.description = options.description;
+  if (given.md5 !== undefined) acquisition.md5 = parseHashHex('md5', given.md5);
+  if (given.sha1 !== undefined) acquisition.sha1 = parseHashHex('sha1', given.sha1);
+  if (given.sha256 !== undefined) acquisition.sha256 = parseHashHex('sha256', given.sha256);
+  return acquisition;
+}
+
+export function blockSizeBytesFromMb(mb: number | undefined): number | undefined {
+  // Rounded to whole KiB so a typed fraction such as 0.0625 gives exactly 64 KiB.
+  return mb === undefined ? undefined : Math.round(mb * 1024) * 1024;
+}
+
+async function runUpload(ctx: CliContext, files: string[], options: UploadCommandOptions): Promise<void> {
+  const acquisition = acquisitionFromOptions(files, options);
+  const blockSizeBytes = blockSizeBytesFromMb(options.blockSizeMb);
+  const container = ctx.config().containers.evidence;
+  const store = ctx.blockBlobs();
+  const results: UploadResult[] = [];
+  const errors: Array<{ file: string; code: string; message: string; details?: Record<string, unknown> }> = [];
+
+  for (const file of files) {
+    if (ctx.abortSignal.aborted) break;
+    const view = createUploadProgressView(ctx.stderr);
+    try {
+      const result = await uploadEvidenceFile(store, file, {
+        container,
+        caseId: options.case,
+        evidenceId: options.evidence,
+        acquisition,
+        ...(blockSizeBytes === undefined ? {} : { blockSizeBytes }),
+        parallel: options.parallel,
+        onProgress: (p) => view.update(p),
+        abortSignal: ctx.abortSignal,
+      });
+      view.finish();
+      results.push(result);
+      if (!options.json) ctx.stdout.write(renderUploadResult(container, result, acquisition));
+    } catch (err) {
+      view.finish();
+      ctx.setExitCode(exitCodeFor(err));
+      const code = err instanceof ExhibitError ? err.code : 'error';
+      const entry = { file, code, message: errorMessage(err), ...(err instanceof ExhibitError && err.details ? { details: err.details } : {}) };
+      errors.push(entry);
+      ctx.stderr.write(`exhibit upload: ${printable(file)}: ${entry.message}\n`);
+    }
+  }
+  if (options.json) ctx.stdout.write(JSON.stringify({ uploaded: results, failed: errors }, null, 2) + '\n');
+}
+
+export function renderUploadResult(container: string, r: UploadResult, acquisition: AcquisitionInfo): string {
+  const check = (alg: 'md5' | 'sha1' | 'sha256') => (acquisition[alg] === undefined ? '' : '  (matches the given acquisition hash)');
+  const lines = [
+    `uploaded ${printable(`${container}/${r.blobName}`)}`,
+    `  size      ${formatCount(r.size)} bytes (${formatBytes(r.size)}) in ${r.blocks} block${r.blocks === 1 ? '' : 's'} of ${formatBytes(r.blockSizeBytes)}`,
+  ];
+  if (r.reusedBlocks > 0) lines.push(`  resumed   ${r.reusedBlocks} block${r.reusedBlocks === 1 ? '' : 's'} reused from an interrupted upload, ${formatBytes(r.uploadedBytes)} sent now`);
+  lines.push(`  md5       ${r.hashes.md5}${check('md5')}`, `  sha1      ${r.hashes.sha1}${check('sha1')}`, `  sha256    ${r.hashes.sha256}${check('sha256')}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,121 @@
+import type { EvidenceListBody, EvidenceStatusBody } from '../api/api-types.js';
+import { formatBytes, formatCount, printable, renderTable } from './format.js';
+
+export const STATUS_STAGES = ['hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'] as const;
+export type StatusStage = (typeof STATUS_STAGES)[number];
+
+export function hasIntegrityMismatch(status: EvidenceStatusBody): boolean {
+  return status.uploads.some((u) => u.integrity === 'mismatch');
+}
+
+/** The full status of one evidence item, for people. */
+export function renderEvidenceStatus(status: EvidenceStatusBody): string {
+  const out: string[] = [];
+  const state = status.complete ? 'complete' : 'processing';
+  out.push(`Evidence ${printable(status.caseId)}/${printable(status.evidenceId)}: ${state}`);
+
+  out.push('', `Uploads (${status.uploads.length})`);
+  for (const u of status.uploads) {
+    out.push(`  ${printable(u.fileName)}  ${formatCount(u.size)} bytes (${formatBytes(u.size)})  integrity: ${u.integrity}`);
+    if (u.hashes) out.push(`    sha256 ${u.hashes.sha256}`, `    sha1   ${u.hashes.sha1}`, `    md5    ${u.hashes.md5}`);
+    if (u.integrity === 'mismatch') out.push(`    MISMATCH with the acquisition hash: ${u.mismatches.join(', ') || 'see custody log'}`);
+    const a = u.acquisition;
+    // The ingest stage has already decoded the metadata text; it is shown as stored.
+    const who = [a.examiner && `examiner ${a.examiner}`, a.exhibitRef && `exhibit ${a.exhibitRef}`]
+      .filter(Boolean)
+      .join(', ');
+    if (who) out.push(`    ${printable(who)}`);
+    if (a.description) out.push(`    ${printable(a.description)}`);
+    out.push(`    received ${u.receivedAt}${u.hashedAt ? `, hashed ${u.hashedAt}` : ''}`);
+  }
+
+  const s = status.files.byStage;
+  out.push(
+    '',
+    `Files: ${formatCount(status.files.total)} found` +
+      ` (indexed ${s.indexed ?? 0}, failed ${s.failed ?? 0}, in progress ${status.files.total - (s.indexed ?? 0) - (s.failed ?? 0)})`,
+  );
+  out.push(
+    '',
+    indent(
+      renderTable(
+        STATUS_STAGES.map((stage) => ({ stage, ...status.stages[stage] })),
+        [
+          { header: 'Stage', value: (r) => r.stage },
+          { header: 'Done', value: (r) => String(r.done), align: 'right' },
+          { header: 'Failed', value: (r) => String(r.failed), align: 'right' },
+          { header: 'Pending', value: (r) => String(r.pending), align: 'right' },
+        ],
+      ),
+    ),
+  );
+
+  if (status.failures.length > 0) {
+    out.push('', `Failures (${status.failures.length})`);
+    out.push(indent(renderTable(status.failures, [
+      { header: 'Path', value: (f) => f.path, maxWidth: 60 },
+      { header: 'Stage', value: (f) => f.stage },
+      { header: 'Reason', value: (f) => `${f.code}: ${f.detail}`, maxWidth: 100 },
+    ])));
+  }
+  if (status.findings.length > 0) {
+    out.push('', `Findings (${status.findings.length})`);
+    out.push(indent(renderTable(status.findings, [
+      { header: 'Path', value: (f) => f.path, maxWidth: 60 },
+      { header: 'Finding', value: (f) => f.flag },
+      { header: 'Detail', value: (f) => f.detail, maxWidth: 100 },
+    ])));
+  }
+  return out.join('\n') + '\n';
+}
+
+/** The evidence items of a case, one line each. */
+export function renderEvidenceList(list: EvidenceListBody): string {
+  if (list.items.length === 0) return `Case ${printable(list.caseId)}: no evidence uploaded yet\n`;
+  const done = list.items.filter((i) => i.complete).length;
+  return (
+    `Case ${printable(list.caseId)}: ${list.items.length} evidence item${list.items.length === 1 ? '' : 's'}, ${done} complete\n\n` +
+    renderTable(list.items, [
+      { header: 'Evidence', value: (i) => i.evidenceId },
+      { header: 'Uploads', value: (i) => String(i.uploads), align: 'right' },
+      { header: 'Files', value: (i) => String(i.files), align: 'right' },
+      { header: 'State', value: (i) => (i.complete ? 'complete' : 'processing') },
+    ]) +
+    '\n'
+  );
+}
+
+/** Counts per stage over one or more evidence items, for the --watch bars. */
+export function aggregateStages(statuses: readonly EvidenceStatusBody[]): Record<StatusStage, { done: number; failed: number; pending: number }> {
+  const totals = Object.fromEntries(STATUS_STAGES.map((s) => [s, { done: 0, failed: 0, pending: 0 }])) as Record<
+    StatusStage,
+    { done: number; failed: number; pending: number }
+  >;
+  for (const st of statuses) {
+    for (const stage of STATUS_STAGES) {
+      const c = st.stages[stage];
+      totals[stage].done += c.done;
+      totals[stage].failed += c.failed;
+      totals[stage].pending += c.pending;
+    }
+  }
+  return totals;
+}
+
+/** One line summarising progress, for --watch without a terminal. */
+export function renderProgressLine(statuses: readonly EvidenceStatusBody[]): string {
+  const stages = aggregateStages(statuses);
+  const parts = STATUS_STAGES.map((s) => {
+    const c = stages[s];
+    return `${s} ${c.done + c.failed}/${c.done + c.failed + c.pending}${c.failed ? ` (${c.failed} failed)` : ''}`;
+  });
+  const complete = statuses.length > 0 && statuses.every((s) => s.complete);
+  return `${complete ? 'complete' : 'processing'}: ${parts.join(', ')}\n`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
