@@ -26,3 +26,4 @@ export type {
 export type { AccessStore, CaseAssignment, AssignmentChange, Role } from '@exhibit/core';
 export { ROLES } from '@exhibit/core';
 export * as responseSchemas from './response-schemas.js';
+export { errorResponse } from './http-errors.js';
