@@ -39,11 +39,18 @@ CREATE TABLE uploads (
   -- Which declared hashes disagreed with the computed ones, e.g. {sha256}.
   mismatches    text[] NOT NULL DEFAULT '{}',
   hashed_at     timestamptz,
+  -- Set when the hash stage gave up (dead-lettered message), so the evidence
+  -- item can still complete with the reason on record.
+  hash_failure_stage  text,
+  hash_failure_code   text,
+  hash_failure_detail text,
+  CHECK ((hash_failure_stage IS NULL) = (hash_failure_code IS NULL) AND (hash_failure_detail IS NULL) = (hash_failure_code IS NULL)),
   CHECK ((md5 IS NULL) = (sha256 IS NULL) AND (sha1 IS NULL) = (sha256 IS NULL)),
   CHECK ((integrity = 'pending') = (sha256 IS NULL))
 );
 
 CREATE INDEX uploads_evidence_idx ON uploads (case_id, evidence_id);
+CREATE INDEX uploads_unhashed_idx ON uploads (case_id, evidence_id) WHERE integrity = 'pending' AND hash_failure_code IS NULL;
 
 -- One row per occurrence: the uploaded file itself (depth 0) or a member of an
 -- archive, however deeply nested. The same bytes appearing twice are two rows
@@ -94,6 +101,7 @@ CREATE INDEX files_evidence_idx ON files (case_id, evidence_id);
 CREATE INDEX files_sha256_idx ON files (sha256);
 -- Work still to do, for status and completeness checks.
 CREATE INDEX files_open_idx ON files (case_id, evidence_id, stage) WHERE stage NOT IN ('indexed', 'failed');
+CREATE INDEX files_unpack_open_idx ON files (case_id, evidence_id) WHERE unpack = 'pending';
 CREATE INDEX files_flags_idx ON files USING gin (flags);
 CREATE INDEX files_path_sort_idx ON files (case_id, (lower(path) COLLATE "C"), (path COLLATE "C"), file_id);
 

@@ -1,0 +1,153 @@
+import { ExhibitError, type AccessStore, type AssignmentChange, type CaseAssignment, type Role } from '@exhibit/core';
+import type { SqlClient } from './sql-client.js';
+
+interface AssignmentRow extends Record<string, unknown> {
+  case_id: string;
+  user_name: string;
+  role: Role | null;
+  assigned_by: string;
+  assigned_at: Date | string;
+}
+
+interface HistoryRow extends Record<string, unknown> {
+  case_id: string;
+  user_name: string;
+  action: AssignmentChange['action'];
+  role: Role | null;
+  previous_role: Role | null;
+  changed_by: string;
+  changed_at: Date | string;
+}
+
+const COLUMNS = 'case_id, user_name, role, assigned_by, assigned_at';
+
+const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
+
+function toAssignment(row: AssignmentRow): CaseAssignment {
+  return { caseId: row.case_id, user: row.user_name, role: row.role, assignedBy: row.assigned_by, assignedAt: iso(row.assigned_at) };
+}
+
+/**
+ * Case assignments in PostgreSQL. Each change and its history row are one
+ * transaction; the row lock on the assignment serialises concurrent changes
+ * to the same (case, user) so the history reads in the order things happened.
+ */
+export class PostgresAccessStore implements AccessStore {
+  constructor(private readonly sql: SqlClient) {}
+
+  async assign(caseId: string, user: string, change: { role?: Role | null; by: string }) {
+    const role = change.role ?? null;
+    return this.sql.transaction(async (tx) => {
+      let previous = await this.lockedAssignment(tx, caseId, user);
+      if (!previous) {
+        // A concurrent first assignment makes this insert wait and do nothing;
+        // the row is then read (and locked) as the previous state.
+        const inserted = await tx.query<AssignmentRow>(
+          `INSERT INTO case_assignments (case_id, user_name, role, assigned_by)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (case_id, user_name) DO NOTHING
+           RETURNING ${COLUMNS}`,
+          [caseId, user, role, change.by],
+        );
+        if (inserted.rows[0]) {
+          await this.addHistory(tx, caseId, user, 'assigned', role, null, change.by);
+          return { changed: true, assignment: toAssignment(inserted.rows[0]), previous: null };
+        }
+        previous = await this.lockedAssignment(tx, caseId, user);
+        if (!previous) throw new ExhibitError('conflict', 'assignment changed concurrently; try again');
+      }
+      if (previous.role === role) return { changed: false, assignment: previous, previous };
+      const { rows } = await tx.query<AssignmentRow>(
+        `UPDATE case_assignments SET role = $3, assigned_by = $4, assigned_at = now()
+          WHERE case_id = $1 AND user_name = $2
+          RETURNING ${COLUMNS}`,
+        [caseId, user, role, change.by],
+      );
+      await this.addHistory(tx, caseId, user, 'role-changed', role, previous.role, change.by);
+      return { changed: true, assignment: toAssignment(rows[0]!), previous };
+    });
+  }
+
+  async unassign(caseId: string, user: string, change: { by: string }) {
+    return this.sql.transaction(async (tx) => {
+      const previous = await this.lockedAssignment(tx, caseId, user);
+      if (!previous) return { changed: false, previous: null };
+      await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [caseId, user]);
+      await this.addHistory(tx, caseId, user, 'unassigned', null, previous.role, change.by);
+      return { changed: true, previous };
+    });
+  }
+
+  async isAssigned(caseId: string, user: string): Promise<boolean> {
+    return (await this.getAssignment(caseId, user)) !== null;
+  }
+
+  async getAssignment(caseId: string, user: string): Promise<CaseAssignment | null> {
+    const { rows } = await this.sql.query<AssignmentRow>(
+      `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND user_name = $2`,
+      [caseId, user],
+    );
+    return rows[0] ? toAssignment(rows[0]) : null;
+  }
+
+  async casesFor(user: string): Promise<CaseAssignment[]> {
+    const { rows } = await this.sql.query<AssignmentRow>(
+      `SELECT ${COLUMNS} FROM case_assignments WHERE user_name = $1 ORDER BY case_id COLLATE "C"`,
+      [user],
+    );
+    return rows.map(toAssignment);
+  }
+
+  async listAssignments(caseId: string): Promise<CaseAssignment[]> {
+    const { rows } = await this.sql.query<AssignmentRow>(
+      `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 ORDER BY user_name COLLATE "C"`,
+      [caseId],
+    );
+    return rows.map(toAssignment);
+  }
+
+  async assignmentHistory(caseId: string): Promise<AssignmentChange[]> {
+    const { rows } = await this.sql.query<HistoryRow>(
+      `SELECT case_id, user_name, action, role, previous_role, changed_by, changed_at
+         FROM case_assignment_history WHERE case_id = $1 ORDER BY change_id`,
+      [caseId],
+    );
+    return rows.map((r) => ({
+      caseId: r.case_id,
+      user: r.user_name,
+      action: r.action,
+      role: r.role,
+      previousRole: r.previous_role,
+      changedBy: r.changed_by,
+      changedAt: iso(r.changed_at),
+    }));
+  }
+
+  private async lockedAssignment(tx: SqlClient, caseId: string, user: string): Promise<CaseAssignment | null> {
+    const { rows } = await tx.query<AssignmentRow>(
+      `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND user_name = $2 FOR UPDATE`,
+      [caseId, user],
+    );
+    return rows[0] ? toAssignment(rows[0]) : null;
+  }
+
+  private async addHistory(
+    tx: SqlClient,
+    caseId: string,
+    user: string,
+    action: AssignmentChange['action'],
+    role: Role | null,
+    previousRole: Role | null,
+    by: string,
+  ): Promise<void> {
+    await tx.query(
+      `INSERT INTO case_assignment_history (case_id, user_name, action, role, previous_role, changed_by)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [caseId, user, action, role, previousRole, by],
+    );
+  }
+}
+
+export function createPostgresAccessStore(sql: SqlClient): AccessStore {
+  return new PostgresAccessStore(sql);
+}

@@ -1,0 +1,123 @@
+import { ExhibitError, type SearchQuery, type SortKey } from '@exhibit/core';
+import { parseTimeBound } from './index-store.columns.js';
+import { CONTENT_COLUMNS, FILE_COLUMNS, columnList } from './index-store.rows.js';
+
+export const SEARCH_DEFAULT_LIMIT = 50;
+export const SEARCH_MAX_LIMIT = 500;
+
+/** Escapes LIKE wildcards so user text matches literally (used with ESCAPE '\'). */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const HEX = /^[0-9a-f]+$/;
+
+/**
+ * Sort expressions, by byte order ("C" collation) so the same query returns
+ * the same order on every server whatever its locale. Taken-at sorts known
+ * instants and unzoned wall clocks on one axis, reading the latter as UTC: an
+ * approximation, but a stable one.
+ */
+const SORT_SQL: Record<SortKey, string[]> = {
+  path: ['lower(f.path) COLLATE "C"', 'f.path COLLATE "C"'],
+  name: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'],
+  size: ['f.size'],
+  takenAt: ["COALESCE(c.taken_at_utc AT TIME ZONE 'UTC', c.taken_at_local_ts)"],
+};
+
+export interface BuiltSearch {
+  countSql: string;
+  pageSql: string;
+  params: unknown[];
+  pageParams: unknown[];
+}
+
+function invalid(message: string): ExhibitError {
+  return new ExhibitError('invalid-argument', message);
+}
+
+/** Turns a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
+export function buildSearch(q: SearchQuery): BuiltSearch {
+  if (typeof q.caseId !== 'string' || q.caseId === '') throw invalid('search needs a caseId');
+  const params: unknown[] = [];
+  const p = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const where: string[] = [`f.case_id = ${p(q.caseId)}`];
+
+  if (q.evidenceId !== undefined) where.push(`f.evidence_id = ${p(q.evidenceId)}`);
+  if (q.kind !== undefined) where.push(`c.kind = ${p(q.kind)}`);
+  if (q.mime !== undefined) {
+    const mime = q.mime.trim().toLowerCase();
+    // `image/*` means any image type.
+    if (mime.endsWith('/*')) where.push(`lower(c.mime) LIKE ${p(escapeLike(mime.slice(0, -1)) + '%')} ESCAPE '\\'`);
+    else where.push(`lower(c.mime) = ${p(mime)}`);
+  }
+  if (q.takenFrom !== undefined) {
+    const b = parseTimeBound(q.takenFrom, 'from');
+    where.push(
+      `(c.taken_at_utc >= ${p(b.instant)}::timestamptz OR (c.taken_at_utc IS NULL AND c.taken_at_local_ts >= ${p(b.wallClock)}::timestamp))`,
+    );
+  }
+  if (q.takenTo !== undefined) {
+    const b = parseTimeBound(q.takenTo, 'to');
+    const op = b.exclusive ? '<' : '<=';
+    where.push(
+      `(c.taken_at_utc ${op} ${p(b.instant)}::timestamptz OR (c.taken_at_utc IS NULL AND c.taken_at_local_ts ${op} ${p(b.wallClock)}::timestamp))`,
+    );
+  }
+  // Case-insensitive prefix: "canon" finds "Canon", "Canon Inc." and "CANON".
+  if (q.make !== undefined) where.push(`lower(c.make) LIKE lower(${p(escapeLike(q.make.trim()) + '%')}) ESCAPE '\\'`);
+  if (q.model !== undefined) where.push(`lower(c.model) LIKE lower(${p(escapeLike(q.model.trim()) + '%')}) ESCAPE '\\'`);
+  if (q.hasGps === true) where.push('c.gps_lat IS NOT NULL');
+  if (q.hasGps === false) where.push('c.gps_lat IS NULL');
+  if (q.bbox !== undefined) {
+    const [minLon, minLat, maxLon, maxLat] = q.bbox;
+    const ok = (v: unknown, lim: number) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= lim;
+    if (q.bbox.length !== 4 || !ok(minLon, 180) || !ok(maxLon, 180) || !ok(minLat, 90) || !ok(maxLat, 90) || minLat > maxLat) {
+      throw invalid('bbox must be [minLon, minLat, maxLon, maxLat] in degrees');
+    }
+    where.push(`c.gps_lat BETWEEN ${p(minLat)}::float8 AND ${p(maxLat)}::float8`);
+    // A box whose west edge is east of its east edge crosses the antimeridian.
+    if (minLon <= maxLon) where.push(`c.gps_lon BETWEEN ${p(minLon)}::float8 AND ${p(maxLon)}::float8`);
+    else where.push(`(c.gps_lon >= ${p(minLon)}::float8 OR c.gps_lon <= ${p(maxLon)}::float8)`);
+  }
+  if (q.hash !== undefined) {
+    const hash = q.hash.trim().toLowerCase();
+    if (!HEX.test(hash)) throw invalid('hash must be hexadecimal');
+    if (hash.length === 32) where.push(`c.md5 = ${p(hash)}`);
+    else if (hash.length === 40) where.push(`c.sha1 = ${p(hash)}`);
+    else if (hash.length === 64) where.push(`f.sha256 = ${p(hash)}`);
+    else throw invalid('hash must be an MD5 (32), SHA-1 (40) or SHA-256 (64) hex digest');
+  }
+  if (q.pathText !== undefined && q.pathText !== '') {
+    where.push(`lower(f.path) LIKE lower(${p('%' + escapeLike(q.pathText) + '%')}) ESCAPE '\\'`);
+  }
+  if (q.extMismatch === true) where.push(`'ext-mismatch' = ANY (f.flags)`);
+  if (q.extMismatch === false) where.push(`NOT ('ext-mismatch' = ANY (f.flags))`);
+  if (q.stage !== undefined) where.push(`f.stage = ${p(q.stage)}`);
+
+  const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
+  const offset = q.offset ?? 0;
+  if (!Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
+  if (!Number.isInteger(offset) || offset < 0) throw invalid('offset must be a non-negative integer');
+  const sort = q.sort ?? 'path';
+  const sortExprs = SORT_SQL[sort];
+  if (!sortExprs) throw invalid(`unknown sort key ${JSON.stringify(sort)}`);
+  const dir = q.order === 'desc' ? 'DESC' : 'ASC';
+  if (q.order !== undefined && q.order !== 'asc' && q.order !== 'desc') throw invalid('order must be asc or desc');
+  // Files without a value sort last either way; file_id makes the order total, so pages never overlap.
+  const orderBy = [...sortExprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ');
+
+  const from = `FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE ${where.join(' AND ')}`;
+  const pageParams = [...params, Math.min(limit, SEARCH_MAX_LIMIT), offset];
+  return {
+    countSql: `SELECT count(*)::int AS total ${from}`,
+    pageSql:
+      `SELECT ${columnList(FILE_COLUMNS, 'f')}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')} ${from} ` +
+      `ORDER BY ${orderBy} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    params,
+    pageParams,
+  };
+}

@@ -1,0 +1,114 @@
+import type { EvidenceStatus, FileFlag, FileStage, StageName, UploadRecord } from '@exhibit/core';
+
+/** The order a file moves through; 'failed' is outside it (terminal). */
+export const FILE_STAGE_ORDER = ['pending', 'identified', 'described', 'thumbnailed', 'indexed'] as const;
+
+/** Pipeline order, used to place a failure: stages before it were passed, it and later ones cannot be. */
+const STAGE_ORDER: StageName[] = ['ingest', 'hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'];
+
+/** The file stage reached once a pipeline stage is passed. */
+const REACHED_AFTER: Record<'identify' | 'metadata' | 'thumbnail' | 'index', FileStage> = {
+  identify: 'identified',
+  metadata: 'described',
+  thumbnail: 'thumbnailed',
+  index: 'indexed',
+};
+
+type Counts = { done: number; failed: number; pending: number };
+const zero = (): Counts => ({ done: 0, failed: 0, pending: 0 });
+
+/** One group of files with the same state (from a GROUP BY). */
+export interface FileStateGroup {
+  hasContent: boolean;
+  stage: FileStage;
+  failureStage: StageName | null;
+  unpack: 'n/a' | 'pending' | 'done' | 'failed';
+  n: number;
+}
+
+export interface UploadState {
+  integrity: UploadRecord['integrity'];
+  /** The hash stage gave up on it (failUploadHash). */
+  hashFailed: boolean;
+  rootFailureStage: StageName | null;
+}
+
+/**
+ * Per-stage counts. Definitions (each file lands in exactly one of done,
+ * failed, pending for every file stage, so the three add up to the total):
+ * - hash counts uploads: done once hashed (verified, mismatch or no
+ *   reference); failed when the hash stage gave up on it or its root file
+ *   failed at ingest or hash.
+ * - identify, metadata, thumbnail, index count files. Entries without
+ *   content (directories, links, ...) are done for all of them, as are files
+ *   that reached the stage's file stage (a file created as 'indexed' because it
+ *   will never be processed has passed everything). A failed file has passed
+ *   the stages before its failure and counts as failed for that stage and
+ *   every later one, because it will never reach them.
+ * - unpack counts archives only (unpack state other than 'n/a').
+ */
+export function stageCounts(groups: FileStateGroup[], uploads: UploadState[]): EvidenceStatus['stages'] {
+  const stages: EvidenceStatus['stages'] = {
+    hash: zero(),
+    identify: zero(),
+    unpack: zero(),
+    metadata: zero(),
+    thumbnail: zero(),
+    index: zero(),
+  };
+  for (const u of uploads) {
+    if (u.integrity !== 'pending') stages.hash.done++;
+    else if (u.hashFailed || u.rootFailureStage === 'ingest' || u.rootFailureStage === 'hash') stages.hash.failed++;
+    else stages.hash.pending++;
+  }
+  for (const g of groups) {
+    for (const name of ['identify', 'metadata', 'thumbnail', 'index'] as const) {
+      const bucket = stages[name];
+      if (!g.hasContent) bucket.done += g.n;
+      else if (g.stage === 'failed') {
+        const failedAt = STAGE_ORDER.indexOf(g.failureStage ?? 'ingest');
+        if (failedAt > STAGE_ORDER.indexOf(name)) bucket.done += g.n;
+        else bucket.failed += g.n;
+      } else if (FILE_STAGE_ORDER.indexOf(g.stage) >= FILE_STAGE_ORDER.indexOf(REACHED_AFTER[name] as (typeof FILE_STAGE_ORDER)[number])) {
+        bucket.done += g.n;
+      } else bucket.pending += g.n;
+    }
+    if (g.unpack === 'done') stages.unpack.done += g.n;
+    else if (g.unpack === 'failed') stages.unpack.failed += g.n;
+    else if (g.unpack === 'pending') stages.unpack.pending += g.n;
+  }
+  return stages;
+}
+
+export function countByStage(groups: FileStateGroup[]): EvidenceStatus['files'] {
+  const byStage: Record<FileStage, number> = { pending: 0, identified: 0, described: 0, thumbnailed: 0, indexed: 0, failed: 0 };
+  let total = 0;
+  for (const g of groups) {
+    byStage[g.stage] += g.n;
+    total += g.n;
+  }
+  return { total, byStage };
+}
+
+const FLAG_DETAIL: Record<FileFlag, string> = {
+  'ext-mismatch': 'the name’s extension does not match the content',
+  'path-traversal': 'the archive path climbs out of the archive (..)',
+  'absolute-path': 'the archive path is absolute',
+  'odd-name': 'the name holds control or unusual characters',
+  'duplicate-name': 'another member of the archive has the same name',
+  link: 'a link; its target is recorded, not followed',
+  device: 'a device or special file; no content',
+  encrypted: 'encrypted; the content could not be read',
+  'limit-exceeded': 'a safety limit stopped processing',
+  'hash-mismatch': 'computed hashes differ from the declared ones',
+  'exif-preview-thumbnail': 'the thumbnail comes from the embedded EXIF preview, which may differ from the image',
+  'not-unpacked-depth': 'an archive nested too deeply to unpack',
+};
+
+export function flagDetail(flag: string, context: { extension: string | null; detectedExt: string | null; mime: string | null }): string {
+  if (flag === 'ext-mismatch' && context.detectedExt) {
+    const named = context.extension ? `.${context.extension}` : 'no extension';
+    return `named with ${named}, but the content is .${context.detectedExt}${context.mime ? ` (${context.mime})` : ''}`;
+  }
+  return FLAG_DETAIL[flag as FileFlag] ?? flag;
+}
