@@ -2,3 +2,4 @@ export type { SqlClient, OpenSqlClientOptions } from './sql-client.js';
 export { openSqlClient } from './sql-client.js';
 export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.js';
 export { PostgresIndex, createPostgresIndex } from './index-store.postgres.js';
+export { PostgresAccessStore, createPostgresAccessStore } from './access-store.postgres.js';

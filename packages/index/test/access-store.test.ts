@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccessStore } from '@exhibit/core';
+import { createPostgresAccessStore } from '../src/access-store.postgres.js';
+import { migrate } from '../src/migrate.js';
+import { openSqlClient, type SqlClient } from '../src/sql-client.js';
+
+/**
+ * Runs against in-memory PGlite always, and against a real PostgreSQL server
+ * (in a fresh database, dropped afterwards) when DATABASE_URL is set.
+ */
+interface Backend {
+  name: string;
+  open(): Promise<{ sql: SqlClient; dispose(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'pglite',
+    async open() {
+      const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+      return { sql, dispose: () => sql.close() };
+    },
+  },
+];
+
+const serverUrl = process.env.DATABASE_URL;
+if (serverUrl) {
+  backends.push({
+    name: 'postgres',
+    async open() {
+      const admin = await openSqlClient({ kind: 'postgres', url: serverUrl, entraAuth: false });
+      const db = `exhibit_access_${randomBytes(6).toString('hex')}`;
+      await admin.exec(`CREATE DATABASE ${db}`);
+      const url = new URL(serverUrl);
+      url.pathname = `/${db}`;
+      const sql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
+      return {
+        sql,
+        async dispose() {
+          await sql.close();
+          await admin.exec(`DROP DATABASE IF EXISTS ${db}`);
+          await admin.close();
+        },
+      };
+    },
+  });
+}
+
+describe.each(backends)('PostgresAccessStore on $name', (backend) => {
+  let sql: SqlClient;
+  let dispose: () => Promise<void>;
+  let access: AccessStore;
+
+  beforeAll(async () => {
+    ({ sql, dispose } = await backend.open());
+    await migrate(sql);
+    access = createPostgresAccessStore(sql);
+  });
+  afterAll(async () => {
+    await dispose();
+  });
+
+  it('assigns once, and a repeated identical assignment changes nothing', async () => {
+    const first = await access.assign('CASE-A', 'alice', { by: 'sup' });
+    expect(first.changed).toBe(true);
+    expect(first.previous).toBeNull();
+    expect(first.assignment).toMatchObject({ caseId: 'CASE-A', user: 'alice', role: null, assignedBy: 'sup' });
+    expect(Number.isNaN(Date.parse(first.assignment.assignedAt))).toBe(false);
+
+    const again = await access.assign('CASE-A', 'alice', { by: 'someone-else', role: null });
+    expect(again.changed).toBe(false);
+    expect(again.assignment.assignedBy).toBe('sup');
+    expect(await access.isAssigned('CASE-A', 'alice')).toBe(true);
+    expect(await access.isAssigned('CASE-A', 'bob')).toBe(false);
+    expect(await access.isAssigned('CASE-B', 'alice')).toBe(false);
+  });
+
+  it('changes the role and keeps the previous one in the result and the history', async () => {
+    await access.assign('CASE-R', 'carol', { by: 'sup', role: 'examiner' });
+    const changed = await access.assign('CASE-R', 'carol', { by: 'admin', role: 'investigator' });
+    expect(changed.changed).toBe(true);
+    expect(changed.previous?.role).toBe('examiner');
+    expect(changed.assignment).toMatchObject({ role: 'investigator', assignedBy: 'admin' });
+    expect((await access.getAssignment('CASE-R', 'carol'))?.role).toBe('investigator');
+
+    const removed = await access.unassign('CASE-R', 'carol', { by: 'admin' });
+    expect(removed).toMatchObject({ changed: true, previous: { role: 'investigator' } });
+    expect(await access.unassign('CASE-R', 'carol', { by: 'admin' })).toEqual({ changed: false, previous: null });
+    expect(await access.getAssignment('CASE-R', 'carol')).toBeNull();
+
+    const history = await access.assignmentHistory('CASE-R');
+    expect(history.map((h) => [h.action, h.role, h.previousRole, h.changedBy])).toEqual([
+      ['assigned', 'examiner', null, 'sup'],
+      ['role-changed', 'investigator', 'examiner', 'admin'],
+      ['unassigned', null, 'investigator', 'admin'],
+    ]);
+  });
+
+  it('lists cases per user and users per case in a stable order', async () => {
+    for (const c of ['Z-9', 'A-1', 'm-5']) await access.assign(c, 'dave', { by: 'sup' });
+    await access.assign('A-1', 'erin', { by: 'sup', role: 'supervisor' });
+    await access.assign('A-1', 'Bob', { by: 'sup' });
+    expect((await access.casesFor('dave')).map((a) => a.caseId)).toEqual(['A-1', 'Z-9', 'm-5']);
+    expect((await access.listAssignments('A-1')).map((a) => [a.user, a.role])).toEqual([
+      ['Bob', null],
+      ['dave', null],
+      ['erin', 'supervisor'],
+    ]);
+    expect(await access.casesFor('nobody')).toEqual([]);
+  });
+
+  it('compares user names exactly (no case folding)', async () => {
+    await access.assign('CASE-U', 'Frank@example.org', { by: 'sup' });
+    expect(await access.isAssigned('CASE-U', 'frank@example.org')).toBe(false);
+    expect(await access.isAssigned('CASE-U', 'Frank@example.org')).toBe(true);
+  });
+
+  it('records exactly one assignment when the same user is assigned concurrently', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => access.assign('CASE-C', 'gina', { by: 'sup', role: 'examiner' })));
+    expect(results.filter((r) => r.changed)).toHaveLength(1);
+    expect((await access.assignmentHistory('CASE-C')).map((h) => h.action)).toEqual(['assigned']);
+  });
+
+  it('refuses a role the schema does not know', async () => {
+    await expect(access.assign('CASE-X', 'hank', { by: 'sup', role: 'owner' as never })).rejects.toThrow();
+    expect(await access.isAssigned('CASE-X', 'hank')).toBe(false);
+  });
+});
