@@ -1,0 +1,119 @@
+import type { FileKind } from '@exhibit/core';
+
+/**
+ * Extensions that fit a detected type, keyed by file-type's `ext`. A type not
+ * listed here fits only its own extension.
+ */
+const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
+  jpg: ['jpg', 'jpeg', 'jpe', 'jfif', 'jfi', 'jif'],
+  tif: ['tif', 'tiff'],
+  heic: ['heic', 'heif', 'hif', 'heics', 'heifs'],
+  avif: ['avif', 'avifs'],
+  png: ['png'],
+  apng: ['apng', 'png'],
+  gif: ['gif'],
+  webp: ['webp'],
+  bmp: ['bmp', 'dib'],
+  ico: ['ico'],
+  jp2: ['jp2', 'j2k', 'jpf', 'jpg2'],
+  jpx: ['jpx', 'jpf'],
+  mov: ['mov', 'qt'],
+  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4'],
+  m4v: ['m4v', 'mp4'],
+  m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
+  '3gp': ['3gp', '3gpp'],
+  '3g2': ['3g2', '3gpp2', '3gp2'],
+  mkv: ['mkv', 'mka', 'mks', 'mk3d'],
+  mpg: ['mpg', 'mpeg', 'mpe', 'm1v', 'm2v', 'vob'],
+  mts: ['mts', 'm2ts', 'ts', 'm2t', 'tod'],
+  asf: ['asf', 'wmv', 'wma'],
+  avi: ['avi'],
+  wav: ['wav', 'wave'],
+  aif: ['aif', 'aiff', 'aifc'],
+  ogg: ['ogg', 'oga'],
+  ogv: ['ogv', 'ogg'],
+  oga: ['oga', 'ogg'],
+  opus: ['opus', 'ogg'],
+  mp3: ['mp3', 'mpga'],
+  gz: ['gz', 'gzip'],
+  'tar.gz': ['tar.gz', 'tgz', 'taz', 'gz'],
+  bz2: ['bz2', 'bzip2', 'tbz', 'tbz2'],
+  xz: ['xz', 'txz'],
+  zst: ['zst', 'zstd', 'tzst'],
+  zip: ['zip', 'zipx', 'cbz', 'kmz'],
+  rar: ['rar', 'cbr'],
+  '7z': ['7z', 'cb7'],
+  tar: ['tar', 'cbt'],
+  // Compound File Binary: legacy Office, Outlook, installers, thumbnail caches.
+  cfb: ['cfb', 'doc', 'dot', 'xls', 'xlt', 'ppt', 'pot', 'pps', 'msg', 'msi', 'msp', 'vsd', 'pub', 'db'],
+  exe: ['exe', 'dll', 'sys', 'scr', 'cpl', 'ocx', 'drv', 'efi', 'mui', 'com'],
+  elf: ['elf', 'so', 'o', 'ko', 'bin', 'axf', 'prx', 'out'],
+  sqlite: ['sqlite', 'sqlite3', 'db', 'db3', 's3db', 'sl3', 'sqlitedb', 'storedata'],
+  pdf: ['pdf', 'ai'],
+  ps: ['ps', 'eps'],
+  eps: ['eps', 'ps', 'epsf'],
+  mobi: ['mobi', 'prc', 'azw'],
+  ttc: ['ttc', 'otc'],
+};
+
+/** Types too generic for a name to contradict (many formats are XML). */
+const NEVER_MISMATCH = new Set(['xml']);
+
+export function fittingExtensions(detectedExt: string): readonly string[] {
+  return FITTING_EXTENSIONS[detectedExt] ?? [detectedExt];
+}
+
+/**
+ * The name's extension candidates, lower case: the last one and, for names
+ * like `x.tar.gz`, the last two joined. A name without an extension (or a
+ * dot file like `.profile`) has none.
+ */
+export function nameExtensions(fileName: string): string[] {
+  const base = fileName.split(/[\\/]/).pop() ?? '';
+  const parts = base.toLowerCase().split('.');
+  if (parts.length < 2 || (parts.length === 2 && parts[0] === '')) return [];
+  const last = parts[parts.length - 1] ?? '';
+  if (last === '') return [];
+  const out = [last];
+  if (parts.length >= 3 && parts[parts.length - 2] !== '') out.push(`${parts[parts.length - 2]}.${last}`);
+  return out;
+}
+
+/**
+ * True when the name has an extension and none of its candidates fits the
+ * detected type. No detected type, or no extension at all, is not a mismatch:
+ * there is nothing to contradict (extension-less files are common on phones).
+ */
+export function isExtensionMismatch(fileName: string, detectedExt: string | null): boolean {
+  if (!detectedExt || NEVER_MISMATCH.has(detectedExt)) return false;
+  const candidates = nameExtensions(fileName);
+  if (candidates.length === 0) return false;
+  const fits = fittingExtensions(detectedExt);
+  return !candidates.some((c) => fits.includes(c));
+}
+
+const ARCHIVE_EXTS = new Set([
+  'zip', 'tar', 'tar.gz', 'gz', 'bz2', '7z', 'rar', 'xz', 'zst', 'lz4', 'lzh', 'Z', 'lz', 'cab', 'cpio', 'ar', 'arj', 'ace',
+  'deb', 'rpm', 'jar', 'apk', 'xpi', 'crx', 'asar',
+]);
+
+/**
+ * Zip-based office and e-book formats are documents, not archives: we do not
+ * unpack them (IPED does, to reach embedded media; that can come later). Java
+ * and Android packages are plain zips to an examiner and are unpacked.
+ */
+const DOCUMENT_EXTS = new Set([
+  'pdf', 'rtf', 'epub', 'mobi', 'ps', 'eps', 'chm', 'cfb', 'xml', 'ics', 'vcf', 'vtt', 'pst',
+  'docx', 'docm', 'dotx', 'dotm', 'xlsx', 'xlsm', 'xltx', 'xltm', 'pptx', 'pptm', 'potx', 'potm', 'ppsx', 'ppsm',
+  'odt', 'ods', 'odp', 'odg', 'ott', 'ots', 'otp', 'otg', 'vsdx', '3mf',
+]);
+
+export function kindOf(detectedExt: string | null, mime: string | null): FileKind {
+  if (!detectedExt || !mime) return 'other';
+  if (ARCHIVE_EXTS.has(detectedExt)) return 'archive';
+  if (DOCUMENT_EXTS.has(detectedExt)) return 'document';
+  if (mime.startsWith('image/')) return 'image';
+  if (mime.startsWith('video/')) return 'video';
+  if (mime.startsWith('audio/')) return 'audio';
+  return 'other';
+}

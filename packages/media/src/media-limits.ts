@@ -1,0 +1,32 @@
+/**
+ * Limits specific to the media adapters, next to the shared LIMITS in
+ * @exhibit/core. Every size a tool or a file can make us hold is capped here.
+ */
+export const MEDIA_LIMITS = {
+  /** A thumbnail needs the whole image in memory; larger images fail with 'limit-exceeded'. */
+  maxImageSourceBytes: 256 * 1024 * 1024,
+  /** Bytes read per ranged request when loading a whole image. */
+  imageReadChunkBytes: 8 * 1024 * 1024,
+  /** First and follow-up ranged reads while exifr looks for metadata. */
+  metadataChunkBytes: 64 * 1024,
+  /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
+  maxProbeOutputBytes: 4 * 1024 * 1024,
+  /** One contact-sheet frame (PNG on stdout). */
+  maxFrameOutputBytes: 16 * 1024 * 1024,
+  /** Tail of a tool's stderr kept for error messages. */
+  maxStderrBytes: 16 * 1024,
+  /** `-version` runs while resolving tools. */
+  versionProbeTimeoutMs: 15_000,
+  /** Network stall inside ffmpeg/ffprobe before the read fails (the overall timeout still applies). */
+  networkStallTimeoutMs: 30_000,
+  /** The JSON dump kept in MediaMetadata.raw. */
+  maxRawMetadataBytes: 32 * 1024,
+  /** Longest string kept in the raw dump. */
+  maxRawStringChars: 2048,
+  /** Byte arrays up to this size are kept (base64) in the raw dump; longer ones only by length. */
+  maxRawBytesInline: 256,
+  /** Thumbnail JPEG quality; part of the recipe name. */
+  thumbnailJpegQuality: 80,
+  /** Columns of the video contact sheet. */
+  contactSheetColumns: 3,
+} as const;

@@ -1,0 +1,228 @@
+import exifr from 'exifr';
+import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+
+/**
+ * exifr reading through RandomAccessSource ranged reads.
+ *
+ * Why this way: exifr's own chunked mode is what we want (read 64 KiB, then
+ * only the ranges the parsers ask for), but its URL reader would fetch the SAS
+ * URL itself (no abort, no limits) and its buffer input means reading the whole
+ * file. So we subclass exifr's chunked URL reader and replace the transport
+ * with `source.read`, capped at LIMITS.maxMetadataBytes of address space.
+ *
+ * HEIC/AVIF: exifr 7.1.3 ignores the iloc base_offset (libheif writes the Exif
+ * item as base_offset + 0) and loops forever on a zero-length top-level box,
+ * so a corrected parser is set on each Exifr instance (no global registration).
+ * exifr reads no XMP from HEIF files.
+ */
+
+interface ExifrBufferView {
+  byteLength: number;
+  size: number | undefined;
+  chunked: boolean;
+  buffer: ArrayBufferLike;
+  byteOffset: number;
+  ranges: { list: Array<{ offset: number; length: number }> };
+  getUint8(offset: number): number;
+  getUint16(offset: number): number;
+  getUint32(offset: number): number;
+  getUintBytes(offset: number, size: number): number;
+  set(chunk: Uint8Array, offset: number, canExtend: boolean): unknown;
+  readChunk(offset: number, length?: number): Promise<unknown>;
+  ensureChunk(offset: number, length: number): Promise<void>;
+  read(): Promise<void>;
+}
+
+interface IsoBox {
+  offset: number;
+  length: number;
+  kind: string;
+  start: number;
+  version?: number;
+}
+
+interface HeifParserBase {
+  file: ExifrBufferView;
+  options: { icc: { enabled: boolean }; tiff: { enabled: boolean } };
+  parseBoxHead(offset: number): IsoBox;
+  parseBoxFullHead(box: IsoBox): void;
+  parseSubBoxes(box: IsoBox): void;
+  get8bits(offset: number): [number, number];
+  findIcc(meta: IsoBox): Promise<void>;
+  findExif(meta: IsoBox): Promise<void>;
+}
+
+type ReaderCtor = new (input: string, options: unknown) => ExifrBufferView;
+type HeifParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unknown) => HeifParserBase) & {
+  canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean;
+  type: string;
+};
+
+export interface ExifrInstance {
+  options: unknown;
+  file: ExifrBufferView;
+  fileParser: unknown;
+  parsers: Record<string, unknown>;
+  parse(): Promise<Record<string, unknown> | undefined>;
+  extractThumbnail(): Promise<Uint8Array | undefined>;
+}
+
+interface ExifrLib {
+  Exifr: new (options: object) => ExifrInstance;
+  fileReaders: Map<string, unknown>;
+  fileParsers: Map<string, unknown>;
+  thumbnailOnlyOptions: object;
+}
+
+const lib = exifr as unknown as ExifrLib;
+const UrlFetcher = lib.fileReaders.get('url') as ReaderCtor;
+const ExifrHeicParser = lib.fileParsers.get('heic') as HeifParserCtor;
+const ExifrAvifParser = lib.fileParsers.get('avif') as HeifParserCtor;
+
+/** Top-level boxes walked looking for `meta` before giving up. */
+const MAX_TOP_LEVEL_BOXES = 64;
+
+/** Reads the source on demand for exifr; never beyond `maxBytes` of the file. */
+class SourceReader extends UrlFetcher {
+  /** Set when exifr asked for bytes past the cap: the dump may be incomplete. */
+  limitReached = false;
+  bytesRead = 0;
+
+  constructor(
+    private readonly source: RandomAccessSource,
+    options: unknown,
+    private readonly maxBytes: number,
+    private readonly abortSignal: AbortSignal | undefined,
+  ) {
+    super('exhibit:source', options);
+    this.size = source.size;
+  }
+
+  async readWhole(): Promise<void> {
+    this.chunked = false;
+    await this._readChunk(0, undefined);
+  }
+
+  async _readChunk(offset: number, length: number | undefined): Promise<unknown> {
+    const wantedEnd = length === undefined ? this.source.size : offset + length;
+    const end = Math.min(wantedEnd, this.source.size, this.maxBytes);
+    if (wantedEnd > this.maxBytes && this.maxBytes < this.source.size) this.limitReached = true;
+    if (end <= offset) return undefined;
+    const chunk = await this.source.read(offset, end - offset, this.abortSignal ? { abortSignal: this.abortSignal } : {});
+    this.bytesRead += chunk.length;
+    if (offset + chunk.length < this.source.size && chunk.length < end - offset) {
+      throw new ExhibitError('storage-unavailable', `short read at ${offset}: ${chunk.length} of ${end - offset} bytes`);
+    }
+    return this.set(chunk, offset, true);
+  }
+
+  // Zero-filled growth: exifr's default (allocUnsafe) would leave holes between
+  // ranges holding stale process memory, which could surface in a dump.
+  _extend(newLength: number): { uintView: Uint8Array; dataView: DataView } {
+    const uintView = Buffer.alloc(newLength);
+    uintView.set(new Uint8Array(this.buffer, this.byteOffset, this.byteLength), 0);
+    return { uintView, dataView: new DataView(uintView.buffer, uintView.byteOffset, uintView.byteLength) };
+  }
+}
+
+function correctedHeifParser(Base: HeifParserCtor): HeifParserCtor {
+  class Corrected extends Base {
+    async parse(): Promise<void> {
+      let offset = this.file.getUint32(0);
+      for (let i = 0; i < MAX_TOP_LEVEL_BOXES; i++) {
+        await this.file.ensureChunk(offset, 16);
+        const box = this.parseBoxHead(offset);
+        if (box.kind === 'meta') {
+          await this.file.ensureChunk(box.offset, box.length);
+          this.parseBoxFullHead(box);
+          this.parseSubBoxes(box);
+          if (this.options.icc.enabled) await this.findIcc(box);
+          if (this.options.tiff.enabled) await this.findExif(box);
+          return;
+        }
+        if (box.length < 8) return;
+        offset += box.length;
+      }
+    }
+
+    /** ISO/IEC 14496-12 ItemLocationBox, versions 0-2; only single-extent, file-offset items. */
+    findExtentInIloc(box: IsoBox, wantedId: number): [number, number] | undefined {
+      this.parseBoxFullHead(box);
+      const f = this.file;
+      const v = box.version ?? 0;
+      const end = box.offset + box.length;
+      let o = box.start;
+      const [offsetSize, lengthSize] = this.get8bits(o++);
+      const [baseOffsetSize, indexOrReserved] = this.get8bits(o++);
+      const indexSize = v === 1 || v === 2 ? indexOrReserved : 0;
+      const idSize = v === 2 ? 4 : 2;
+      let count = f.getUintBytes(o, idSize);
+      o += idSize;
+      const uint = (at: number, size: number) => (size === 0 ? 0 : f.getUintBytes(at, size));
+      while (count-- > 0 && o < end) {
+        const id = f.getUintBytes(o, idSize);
+        o += idSize;
+        let method = 0;
+        if (v === 1 || v === 2) {
+          method = f.getUint16(o) & 0x0f;
+          o += 2;
+        }
+        o += 2; // data_reference_index
+        const base = uint(o, baseOffsetSize);
+        o += baseOffsetSize;
+        const extentCount = f.getUint16(o);
+        o += 2;
+        if (id === wantedId) {
+          if (method !== 0 || extentCount !== 1) return undefined;
+          o += indexSize;
+          return [base + uint(o, offsetSize), uint(o + offsetSize, lengthSize)];
+        }
+        o += extentCount * (indexSize + offsetSize + lengthSize);
+      }
+      return undefined;
+    }
+  }
+  return Corrected as unknown as HeifParserCtor;
+}
+
+const CorrectedHeic = correctedHeifParser(ExifrHeicParser);
+const CorrectedAvif = correctedHeifParser(ExifrAvifParser);
+
+export interface SourceExifr {
+  exifr: ExifrInstance;
+  reader: { limitReached: boolean; bytesRead: number };
+}
+
+/**
+ * An Exifr instance whose file is the source, first chunk already read.
+ * `maxBytes` caps the highest byte offset exifr may read.
+ */
+export async function openExifr(
+  source: RandomAccessSource,
+  options: object,
+  settings: { maxBytes?: number; abortSignal?: AbortSignal } = {},
+): Promise<SourceExifr> {
+  const instance = new lib.Exifr({
+    ...options,
+    chunked: true,
+    firstChunkSize: MEDIA_LIMITS.metadataChunkBytes,
+    chunkSize: MEDIA_LIMITS.metadataChunkBytes,
+    chunkLimit: Math.ceil((settings.maxBytes ?? LIMITS.maxMetadataBytes) / MEDIA_LIMITS.metadataChunkBytes),
+  });
+  const reader = new SourceReader(source, instance.options, settings.maxBytes ?? LIMITS.maxMetadataBytes, settings.abortSignal);
+  await reader.read();
+  instance.file = reader;
+  if (reader.byteLength >= 4) {
+    const marker = reader.getUint16(0);
+    for (const Parser of [CorrectedHeic, CorrectedAvif]) {
+      if (Parser.canHandle(reader, marker)) {
+        instance.fileParser = new Parser(instance.options, reader, instance.parsers);
+        break;
+      }
+    }
+  }
+  return { exifr: instance, reader };
+}
+
+export const exifrThumbnailOptions: object = lib.thumbnailOnlyOptions;

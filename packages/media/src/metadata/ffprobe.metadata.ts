@@ -1,0 +1,156 @@
+import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { classifyToolFailure, hardenedInputArgs } from '../tools/ffmpeg-input.js';
+import type { ResolvedTool } from '../tools/ffmpeg-path.js';
+import { runTool } from '../tools/run-tool.js';
+import { parseIso6709 } from './iso6709.js';
+import { toJsonSafe } from './json-safe.js';
+import { isoRecordedTime } from './recorded-time.js';
+
+/** The parts of ffprobe's JSON we read; everything else only goes into `raw`. */
+export interface ProbeResult {
+  format?: { format_name?: string; duration?: string; tags?: Record<string, unknown>; [k: string]: unknown };
+  streams?: Array<{
+    index?: number;
+    codec_type?: string;
+    codec_name?: string;
+    width?: number;
+    height?: number;
+    duration?: string;
+    disposition?: Record<string, unknown>;
+    tags?: Record<string, unknown>;
+    side_data_list?: Array<Record<string, unknown>>;
+    [k: string]: unknown;
+  }>;
+}
+
+/**
+ * Runs ffprobe on the source's short-lived URL (HTTP range requests, no local
+ * copy) with the protocol/format allowlists, a timeout and an output cap.
+ */
+export async function probe(
+  ffprobe: ResolvedTool,
+  source: RandomAccessSource,
+  options: { abortSignal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<ProbeResult> {
+  const url = await source.url();
+  const args = [
+    '-hide_banner',
+    '-v', 'error',
+    ...hardenedInputArgs(),
+    '-print_format', 'json',
+    '-show_format',
+    '-show_streams',
+    '-i', url,
+  ];
+  let stdout: Buffer;
+  try {
+    ({ stdout } = await runTool('ffprobe', ffprobe.path, args, {
+      timeoutMs: options.timeoutMs ?? LIMITS.mediaToolTimeoutMs,
+      maxStdoutBytes: MEDIA_LIMITS.maxProbeOutputBytes,
+      secrets: [url],
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    }));
+  } catch (err) {
+    throw classifyToolFailure(err);
+  }
+  try {
+    const parsed = JSON.parse(stdout.toString('utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+    return parsed as ProbeResult;
+  } catch (err) {
+    throw new ExhibitError('tool-failed', 'ffprobe printed no valid JSON', { cause: err });
+  }
+}
+
+const CREATION_TAGS = ['com.apple.quicktime.creationdate', 'creation_time', 'date'] as const;
+const LOCATION_TAGS = ['com.apple.quicktime.location.ISO6709', 'location', 'location-eng'] as const;
+const MAKE_TAGS = ['com.apple.quicktime.make', 'make', 'com.android.manufacturer', 'manufacturer'] as const;
+const MODEL_TAGS = ['com.apple.quicktime.model', 'model', 'com.android.model'] as const;
+const SOFTWARE_TAGS = ['com.apple.quicktime.software', 'software', 'com.android.version', 'encoder'] as const;
+
+/** ffprobe JSON → MediaMetadata. Pure. */
+export function normaliseProbe(result: ProbeResult): MediaMetadata {
+  const format = result.format ?? {};
+  const streams = Array.isArray(result.streams) ? result.streams : [];
+  const formatTags = tagsOf(format.tags);
+  const metadata: MediaMetadata = { raw: toJsonSafe({ format, streams }) };
+
+  const duration = seconds(format.duration) ?? maxOf(streams.map((s) => seconds(s.duration)));
+  if (duration !== undefined) metadata.durationSec = duration;
+
+  const codecs = [...new Set(streams.map((s) => s.codec_name).filter((c): c is string => typeof c === 'string' && c !== ''))];
+  if (codecs.length > 0) metadata.codecs = codecs;
+
+  const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
+  if (video && dimension(video.width) && dimension(video.height)) {
+    metadata.width = video.width!;
+    metadata.height = video.height!;
+  }
+
+  // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
+  const takenAt =
+    firstTime(formatTags, 'format.tags') ??
+    (video ? firstTime(tagsOf(video.tags), `streams[${video.index ?? 0}].tags`) : null);
+  if (takenAt) metadata.takenAt = takenAt;
+
+  const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
+  if (location) metadata.gps = location;
+
+  const make = firstText(formatTags, MAKE_TAGS);
+  if (make) metadata.make = make;
+  const model = firstText(formatTags, MODEL_TAGS);
+  if (model) metadata.model = model;
+  const software = firstText(formatTags, SOFTWARE_TAGS);
+  if (software) metadata.software = software;
+  return metadata;
+}
+
+function tagsOf(tags: unknown): Map<string, string> {
+  // Tag names are matched case-insensitively: muxers differ in case.
+  const out = new Map<string, string>();
+  if (typeof tags !== 'object' || tags === null) return out;
+  for (const [k, v] of Object.entries(tags)) if (typeof v === 'string') out.set(k.toLowerCase(), v);
+  return out;
+}
+
+function firstTime(tags: Map<string, string>, where: string): RecordedTime | null {
+  for (const name of CREATION_TAGS) {
+    const value = tags.get(name.toLowerCase());
+    const time = isoRecordedTime(value, `${where}.${name}`);
+    if (time) return time;
+  }
+  return null;
+}
+
+function firstLocation(tags: Map<string, string>): GeoPoint | null {
+  for (const name of LOCATION_TAGS) {
+    const point = parseIso6709(tags.get(name.toLowerCase()));
+    if (point) return point;
+  }
+  return null;
+}
+
+function firstText(tags: Map<string, string>, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    // eslint-disable-next-line no-control-regex
+    const value = tags.get(name.toLowerCase())?.replace(/[\u0000-\u001F]/g, '').trim();
+    if (value) return value.slice(0, 256);
+  }
+  return undefined;
+}
+
+function seconds(v: unknown): number | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function maxOf(values: Array<number | undefined>): number | undefined {
+  const defined = values.filter((v): v is number => v !== undefined);
+  return defined.length > 0 ? Math.max(...defined) : undefined;
+}
+
+function dimension(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 1_000_000;
+}

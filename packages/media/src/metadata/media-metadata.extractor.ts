@@ -1,0 +1,36 @@
+import type { Logger, MediaMetadata, MetadataExtractor, RandomAccessSource, ToolVersion } from '@exhibit/core';
+import { packageVersion } from '../package-version.js';
+import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
+import { readImageMetadata } from './exif.metadata.js';
+import { normaliseProbe, probe } from './ffprobe.metadata.js';
+
+/** Images through exifr (ranged reads), videos through ffprobe (the source's URL). */
+export class MediaMetadataExtractor implements MetadataExtractor {
+  private readonly logger: Logger | undefined;
+
+  constructor(
+    private readonly resolver: MediaToolResolver,
+    options: { logger?: Logger } = {},
+  ) {
+    this.logger = options.logger;
+  }
+
+  async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
+    if (kind === 'image') return [{ name: 'exifr', version: packageVersion('exifr') }];
+    return [await this.resolver.toolVersion('ffprobe')];
+  }
+
+  async image(source: RandomAccessSource, options: { mime?: string | null; abortSignal?: AbortSignal } = {}): Promise<MediaMetadata> {
+    const metadata = await readImageMetadata(source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    this.logger?.debug({ name: source.name, hasGps: metadata.gps !== undefined, hasTime: metadata.takenAt !== undefined }, 'image metadata read');
+    return metadata;
+  }
+
+  async video(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<MediaMetadata> {
+    const ffprobe = await this.resolver.resolve('ffprobe');
+    const result = await probe(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    const metadata = normaliseProbe(result);
+    this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs }, 'video metadata read');
+    return metadata;
+  }
+}

@@ -1,0 +1,121 @@
+import type { RecordedTime } from '@exhibit/core';
+
+/**
+ * Timestamps as recorded, never shifted. Parsing is pure text and integer
+ * arithmetic (no Date parsing of local times), so the machine's time zone
+ * cannot change a result.
+ *
+ * `local` is the recorded wall clock in ISO form `YYYY-MM-DDTHH:MM:SS[.fff]`
+ * (separators normalised, digits untouched, fraction kept to full recorded
+ * precision); the exact recorded text stays in the raw dump. `utc` is set only
+ * when an offset was recorded with the time (or the format defines it as UTC).
+ */
+
+interface WallClock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** Fraction digits as recorded, without the dot; '' when none. */
+  fraction: string;
+}
+
+const EXIF_RE = /^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*$/;
+const ISO_RE = /^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
+const OFFSET_RE = /^\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$/i;
+
+/** EXIF allows offsets from -12:00 to +14:00; anything beyond is not an offset. */
+const MAX_OFFSET_MINUTES = 14 * 60;
+
+/** Parses an offset such as `+02:00`, `-0500`, `+05` or `Z`; null when absent or invalid. */
+export function parseOffsetMinutes(text: string | undefined | null): number | null {
+  if (typeof text !== 'string') return null;
+  const m = OFFSET_RE.exec(text);
+  if (!m) return null;
+  if (m[1]) return 0;
+  const hours = Number(m[3]);
+  const minutes = m[4] === undefined ? 0 : Number(m[4]);
+  if (minutes > 59) return null;
+  const total = (m[2] === '-' ? -1 : 1) * (hours * 60 + minutes);
+  return Math.abs(total) > MAX_OFFSET_MINUTES ? null : total;
+}
+
+/** EXIF `YYYY:MM:DD HH:MM:SS` with optional SubSecTime digits and OffsetTime text. */
+export function exifRecordedTime(
+  text: unknown,
+  options: { source: string; subSec?: unknown; offset?: unknown },
+): RecordedTime | null {
+  if (typeof text !== 'string') return null;
+  const m = EXIF_RE.exec(text);
+  if (!m) return null;
+  let fraction = m[7] ?? '';
+  if (fraction === '' && typeof options.subSec === 'string' && /^\s*\d{1,9}\s*$/.test(options.subSec)) fraction = options.subSec.trim();
+  const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6], fraction);
+  if (!clock) return null;
+  const offset = typeof options.offset === 'string' ? parseOffsetMinutes(options.offset) : null;
+  return recorded(clock, offset, options.source);
+}
+
+/** ISO 8601-like text as written by cameras and muxers, e.g. `2024-05-01T12:20:30+0200`, `...Z`. */
+export function isoRecordedTime(text: unknown, source: string): RecordedTime | null {
+  if (typeof text !== 'string') return null;
+  const m = ISO_RE.exec(text);
+  if (!m) return null;
+  const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6] ?? '00', m[7] ?? '');
+  if (!clock) return null;
+  const offset = m[8] === undefined ? null : parseOffsetMinutes(m[8]);
+  if (m[8] !== undefined && offset === null) return null;
+  return recorded(clock, offset, source);
+}
+
+function wallClock(...parts: Array<string | undefined>): WallClock | null {
+  const [y, mo, d, h, mi, s, fraction = ''] = parts;
+  const clock: WallClock = {
+    year: Number(y),
+    month: Number(mo),
+    day: Number(d),
+    hour: Number(h),
+    minute: Number(mi),
+    second: Number(s),
+    fraction,
+  };
+  // Cameras write all-zero dates when the clock was never set: that is "no time".
+  if (clock.year < 1 || clock.month < 1 || clock.month > 12 || clock.day < 1) return null;
+  if (clock.day > daysInMonth(clock.year, clock.month)) return null;
+  if (clock.hour > 23 || clock.minute > 59 || clock.second > 59) return null;
+  return clock;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+function recorded(clock: WallClock, offsetMinutes: number | null, source: string): RecordedTime {
+  const local = format(clock);
+  if (offsetMinutes === null) return { local, offsetMinutes: null, utc: null, source };
+  // UTC calendar arithmetic only; no zone of this machine is involved. (setUTCFullYear,
+  // unlike Date.UTC, does not map years 0-99 to 1900-1999.)
+  const utcDate = new Date(0);
+  utcDate.setUTCFullYear(clock.year, clock.month - 1, clock.day);
+  utcDate.setUTCHours(clock.hour, clock.minute - offsetMinutes, clock.second, 0);
+  if (Number.isNaN(utcDate.getTime())) return { local, offsetMinutes, utc: null, source };
+  const utcClock: WallClock = {
+    year: utcDate.getUTCFullYear(),
+    month: utcDate.getUTCMonth() + 1,
+    day: utcDate.getUTCDate(),
+    hour: utcDate.getUTCHours(),
+    minute: utcDate.getUTCMinutes(),
+    second: utcDate.getUTCSeconds(),
+    fraction: clock.fraction,
+  };
+  return { local, offsetMinutes, utc: `${format(utcClock)}Z`, source };
+}
+
+function format(c: WallClock): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const base = `${p(c.year, 4)}-${p(c.month)}-${p(c.day)}T${p(c.hour)}:${p(c.minute)}:${p(c.second)}`;
+  return c.fraction ? `${base}.${c.fraction}` : base;
+}

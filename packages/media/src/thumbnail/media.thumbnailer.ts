@@ -1,0 +1,71 @@
+import { LIMITS, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
+import { packageVersion } from '../package-version.js';
+import { readWhole } from '../read-source.js';
+import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
+import { contactSheet, frameTimes } from './contact-sheet.js';
+import { heicDecoderVersions } from './heic.decoder.js';
+import { imageThumbnail, type ThumbnailSettings } from './image.thumbnail.js';
+import { configureSharp, sharpVersions } from './sharp.setup.js';
+
+/**
+ * Thumbnails with sharp (images), libheif via heic-decode (HEIC) and ffmpeg
+ * (video contact sheets). Output is deterministic: the same input and tool
+ * versions give the same bytes, named by `recipe`.
+ */
+export class MediaThumbnailer implements Thumbnailer {
+  readonly recipe: string;
+  private readonly settings: ThumbnailSettings;
+  private readonly logger: Logger | undefined;
+
+  constructor(
+    private readonly resolver: MediaToolResolver,
+    options: { logger?: Logger; edgePx?: number; quality?: number } = {},
+  ) {
+    configureSharp();
+    this.logger = options.logger;
+    this.settings = {
+      edgePx: options.edgePx ?? LIMITS.thumbnailEdgePx,
+      quality: options.quality ?? MEDIA_LIMITS.thumbnailJpegQuality,
+      maxPixels: LIMITS.maxImagePixels,
+    };
+    this.recipe = `t${this.settings.edgePx}q${this.settings.quality}`;
+  }
+
+  async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
+    if (kind === 'image') return [...sharpVersions(), ...heicDecoderVersions(), { name: 'exifr', version: packageVersion('exifr') }];
+    return [...sharpVersions(), await this.resolver.toolVersion('ffmpeg')];
+  }
+
+  async image(source: RandomAccessSource, options: { mime?: string | null; abortSignal?: AbortSignal } = {}): Promise<Thumbnail> {
+    const bytes = await readWhole(source, {
+      maxBytes: MEDIA_LIMITS.maxImageSourceBytes,
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+    const thumbnail = await imageThumbnail(bytes, this.settings, options.mime);
+    this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
+    return thumbnail;
+  }
+
+  async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {
+    const abort = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const started = Date.now();
+    const ffmpeg = await this.resolver.resolve('ffmpeg');
+    let durationSec = options.durationSec;
+    if (durationSec === undefined || !(durationSec > 0)) {
+      durationSec = normaliseProbe(await probe(await this.resolver.resolve('ffprobe'), source, abort)).durationSec;
+    }
+    const url = await source.url();
+    const sheet = await contactSheet(ffmpeg, url, frameTimes(durationSec, LIMITS.contactSheetFrames), {
+      frames: LIMITS.contactSheetFrames,
+      columns: MEDIA_LIMITS.contactSheetColumns,
+      tileEdgePx: this.settings.edgePx,
+      quality: this.settings.quality,
+      timeoutMs: Math.max(1, LIMITS.mediaToolTimeoutMs - (Date.now() - started)),
+      ...abort,
+    });
+    this.logger?.debug({ name: source.name, width: sheet.width, height: sheet.height }, 'video contact sheet made');
+    return { ...sheet, from: 'contact-sheet' };
+  }
+}

@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { ExhibitError, redactSecrets } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+
+export interface RunToolOptions {
+  /** The process is killed (SIGKILL) after this long and the run fails with 'timeout'. */
+  timeoutMs: number;
+  /** More stdout than this kills the process and fails with 'limit-exceeded'. */
+  maxStdoutBytes: number;
+  /** Strings (the SAS URL) replaced in stderr before it goes into any message. */
+  secrets?: string[];
+  abortSignal?: AbortSignal;
+}
+
+export interface RunToolResult {
+  stdout: Buffer;
+  /** Redacted tail of stderr. */
+  stderr: string;
+}
+
+/** Details carried by a 'tool-failed' error so callers can classify the failure. */
+export interface ToolFailureDetails {
+  tool: string;
+  exitCode: number | null;
+  signal: string | null;
+  stderr: string;
+}
+
+/** Removes secrets from tool output; the input URL is replaced as a whole. */
+export function redactToolOutput(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('<input>');
+  // Tools sometimes print a URL decoded or truncated; strip any query string left.
+  out = out.replace(/(https?:\/\/[^\s'"?]*)\?[^\s'"]*/gi, '$1?<redacted>');
+  return redactSecrets(out);
+}
+
+/**
+ * Runs an external tool without a shell, with a hard timeout and bounded
+ * output. Never logs or returns its arguments: they contain the SAS URL.
+ */
+export function runTool(name: string, file: string, args: readonly string[], options: RunToolOptions): Promise<RunToolResult> {
+  const { timeoutMs, maxStdoutBytes, secrets = [], abortSignal } = options;
+  if (abortSignal?.aborted) return Promise.reject(new ExhibitError('aborted', `${name} not started: aborted`));
+
+  return new Promise<RunToolResult>((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr = '';
+    let failure: ExhibitError | undefined;
+
+    const stop = (err: ExhibitError) => {
+      if (failure) return;
+      failure = err;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => stop(new ExhibitError('timeout', `${name} did not finish within ${timeoutMs} ms and was killed`)), timeoutMs);
+    const onAbort = () => stop(new ExhibitError('aborted', `${name} aborted`));
+    abortSignal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > maxStdoutBytes) {
+        stop(new ExhibitError('limit-exceeded', `${name} produced more than ${maxStdoutBytes} bytes of output`));
+        return;
+      }
+      stdout.push(chunk);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.length > MEDIA_LIMITS.maxStderrBytes * 2) stderr = stderr.slice(-MEDIA_LIMITS.maxStderrBytes);
+    });
+
+    const finish = () => {
+      clearTimeout(timer);
+      abortSignal?.removeEventListener('abort', onAbort);
+    };
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      finish();
+      if (err.code === 'ENOENT' || err.code === 'EACCES') {
+        reject(new ExhibitError('tool-unavailable', `${name} cannot be started (${err.code})`, { cause: err }));
+      } else {
+        reject(new ExhibitError('tool-failed', `${name} failed to start: ${err.message}`, { cause: err }));
+      }
+    });
+    child.on('close', (exitCode, signal) => {
+      finish();
+      const tail = redactToolOutput(stderr.slice(-MEDIA_LIMITS.maxStderrBytes), secrets).trim();
+      if (failure) {
+        reject(failure);
+        return;
+      }
+      if (exitCode !== 0) {
+        const details: ToolFailureDetails = { tool: name, exitCode, signal, stderr: tail };
+        const reason = lastLines(tail, 3) || (signal ? `killed by ${signal}` : `exit code ${exitCode}`);
+        reject(new ExhibitError('tool-failed', `${name} failed: ${reason}`, { details: { ...details } }));
+        return;
+      }
+      resolve({ stdout: Buffer.concat(stdout), stderr: tail });
+    });
+  });
+}
+
+function lastLines(text: string, count: number): string {
+  return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-count).join(' | ').slice(0, 600);
+}
