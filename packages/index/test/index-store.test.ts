@@ -1,0 +1,436 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isExhibitError, type IndexStore, type NewFile } from '@exhibit/core';
+import { createPostgresIndex, openSqlClient } from '../src/index.js';
+import { TOOLS, hashesOf, member, newUpload, photo, rootFile } from './fixtures.js';
+import { allTargets } from './targets.js';
+
+let caseSeq = 0;
+/** Every test works in its own case, so tests share one database without seeing each other. */
+const freshCase = () => `case-${++caseSeq}`;
+
+describe.each(allTargets())('PostgresIndex on $name', (target) => {
+  let index: IndexStore;
+  beforeAll(async () => {
+    index = createPostgresIndex(await openSqlClient(await target.create()));
+    await index.migrate();
+  });
+  afterAll(async () => {
+    await index?.close();
+    await target.dispose();
+  });
+
+  describe('uploads', () => {
+    it('records an upload once; later calls return the first record', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'phone.zip');
+      const first = await index.recordUpload(up);
+      expect(first.created).toBe(true);
+      expect(first.record).toMatchObject({
+        caseId: c,
+        evidenceId: 'ev1',
+        blobName: up.blobName,
+        fileName: 'phone.zip',
+        rootFileId: up.rootFileId,
+        size: 1234,
+        etag: up.etag,
+        versionId: up.versionId,
+        contentType: 'application/zip',
+        lastModified: '2024-05-01T10:00:00.000Z',
+        acquisition: up.acquisition,
+        hashes: null,
+        integrity: 'pending',
+        mismatches: [],
+        hashedAt: null,
+      });
+      expect(Date.parse(first.record.receivedAt)).not.toBeNaN();
+      const again = await index.recordUpload({ ...up, etag: '"0x8D0002"', size: 99 });
+      expect(again.created).toBe(false);
+      expect(again.record).toEqual(first.record);
+      expect(await index.getUpload(up.blobName)).toEqual(first.record);
+      expect(await index.getUpload(`${c}/ev1/missing.zip`)).toBeNull();
+      expect((await index.listUploadNames()).has(up.blobName)).toBe(true);
+    });
+
+    it('records hashes once, ignores the same hashes again and reports different ones', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'disk.e01');
+      await index.recordUpload(up);
+      const h = hashesOf('disk bytes');
+      await index.recordUploadHashes(up.blobName, { md5: h.md5.toUpperCase(), sha1: h.sha1, sha256: h.sha256 }, 'mismatch', ['sha256']);
+      const rec = await index.getUpload(up.blobName);
+      expect(rec).toMatchObject({ hashes: h, integrity: 'mismatch', mismatches: ['sha256'] });
+      expect(rec?.hashedAt).not.toBeNull();
+      await index.recordUploadHashes(up.blobName, h, 'mismatch', ['sha256']);
+      const other = hashesOf('other bytes');
+      const err = await index.recordUploadHashes(up.blobName, other, 'verified', []).catch((e: unknown) => e);
+      expect(isExhibitError(err, 'conflict')).toBe(true);
+      expect(await index.getUpload(up.blobName)).toEqual(rec);
+      await expect(index.recordUploadHashes(`${c}/ev1/none`, h, 'verified', [])).rejects.toMatchObject({ code: 'not-found' });
+      await expect(index.recordUploadHashes(up.blobName, h, 'pending', [])).rejects.toMatchObject({ code: 'invalid-argument' });
+    });
+
+    it('fails an upload whose hash stage gave up, and its root file, first reason kept', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'big.bin');
+      await index.recordUpload(up);
+      await index.insertFiles([rootFile(up)]);
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(true);
+      await index.failUploadHash(up.blobName, { stage: 'hash', code: 'storage-unavailable', detail: 'gave up after 5 deliveries' });
+      await index.failUploadHash(up.blobName, { stage: 'hash', code: 'timeout', detail: 'second reason' });
+      const root = await index.getFile(up.rootFileId);
+      expect(root?.stage).toBe('failed');
+      expect(root?.failure).toEqual({ stage: 'hash', code: 'storage-unavailable', detail: 'gave up after 5 deliveries' });
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(false);
+      const status = await index.evidenceStatus(c, 'ev1');
+      expect(status?.complete).toBe(true);
+      expect(status?.stages.hash).toEqual({ done: 0, failed: 1, pending: 0 });
+      await expect(index.failUploadHash(`${c}/ev1/none`, { stage: 'hash', code: 'timeout', detail: 'x' })).rejects.toMatchObject({ code: 'not-found' });
+    });
+
+    it('leaves the root file alone when a late hash failure arrives after hashing succeeded', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'late.bin');
+      await index.recordUpload(up);
+      await index.insertFiles([rootFile(up)]);
+      await index.recordUploadHashes(up.blobName, hashesOf('late'), 'no-reference', []);
+      await index.failUploadHash(up.blobName, { stage: 'hash', code: 'timeout', detail: 'dead-lettered copy' });
+      expect((await index.getFile(up.rootFileId))?.stage).toBe('pending');
+    });
+  });
+
+  describe('files', () => {
+    it('inserts files once and round-trips every field', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'a.zip');
+      const root = rootFile(up, { flags: ['odd-name', 'odd-name'] });
+      const m = member(root, 0, 'docs/letter.docx', {
+        flags: ['duplicate-name'],
+        archiveTimes: { modified: { local: '2020-01-02 03:04:05', offsetMinutes: 60, utc: '2020-01-02T02:04:05.000Z', source: 'zip-extended' } },
+      });
+      expect(await index.insertFiles([root, m])).toBe(2);
+      expect(await index.insertFiles([root, m])).toBe(0);
+      const got = await index.getFile(m.fileId);
+      expect(got).toEqual({
+        ...m,
+        unpack: 'n/a',
+        memberCount: null,
+        createdAt: got?.createdAt,
+      });
+      expect(Date.parse(got!.createdAt)).not.toBeNaN();
+      expect((await index.getFile(root.fileId))?.flags).toEqual(['odd-name']);
+      expect(await index.getFile('f-missing')).toBeNull();
+    });
+
+    it('inserts a batch of 1500 members in one call and counts only new rows', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'many.zip');
+      const root = rootFile(up);
+      await index.insertFiles([root]);
+      const members = Array.from({ length: 1500 }, (_, i) => member(root, i, `dir/file-${String(i).padStart(4, '0')}.txt`));
+      expect(await index.insertFiles(members.slice(0, 700))).toBe(700);
+      // A redelivered batch that overlaps what is there inserts only the rest.
+      expect(await index.insertFiles(members)).toBe(800);
+      const children = await index.listChildren(root.fileId);
+      expect(children).toHaveLength(1500);
+      expect(children.map((f) => f.entryIndex)).toEqual(members.map((_, i) => i));
+      expect(await index.listChildren('f-none')).toEqual([]);
+    });
+
+    it('inserts 5000 rows in chunks within one transaction', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'huge.zip'));
+      await index.insertFiles([root]);
+      const members = Array.from({ length: 5000 }, (_, i) => member(root, i, `f${i}`, { sha256: null }));
+      expect(await index.insertFiles(members)).toBe(5000);
+      expect(await index.insertFiles(members)).toBe(0);
+    });
+
+    it('stores a NUL in a recorded name as a visible symbol instead of failing the batch', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'nul.zip'));
+      const m = member(root, 0, 'evil\0name.jpg', { archiveTimes: { modified: { local: 'x\0y', offsetMinutes: null, utc: null, source: 'zip\0' } } });
+      expect(await index.insertFiles([root, m])).toBe(1 + 1);
+      const got = await index.getFile(m.fileId);
+      expect(got?.recordedName).toBe('evil\u2400name.jpg');
+      expect(got?.archiveTimes.modified?.local).toBe('x\u2400y');
+    });
+
+    it('moves a file forward only, never backwards and never out of failed', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'p.jpg'));
+      await index.insertFiles([root]);
+      expect(await index.advanceFile(root.fileId, 'identified')).toBe(true);
+      expect(await index.advanceFile(root.fileId, 'identified')).toBe(false);
+      expect(await index.advanceFile(root.fileId, 'pending')).toBe(false);
+      expect((await index.getFile(root.fileId))?.stage).toBe('identified');
+      expect(await index.advanceFile(root.fileId, 'thumbnailed')).toBe(true);
+      expect(await index.advanceFile(root.fileId, 'described')).toBe(false);
+      expect((await index.getFile(root.fileId))?.stage).toBe('thumbnailed');
+      await index.failFile(root.fileId, { stage: 'index', code: 'corrupt-file', detail: 'bad' });
+      expect(await index.advanceFile(root.fileId, 'indexed')).toBe(false);
+      expect((await index.getFile(root.fileId))?.stage).toBe('failed');
+      await expect(index.advanceFile(root.fileId, 'failed')).rejects.toMatchObject({ code: 'invalid-argument' });
+      await expect(index.advanceFile('f-missing', 'identified')).rejects.toMatchObject({ code: 'not-found' });
+    });
+
+    it('applies a patch only with a move, keeping values already set', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'q.bin'), { sha256: null, size: null, source: null, flags: ['odd-name'] });
+      await index.insertFiles([root]);
+      const h = hashesOf('q').sha256;
+      const src = { container: 'derived', name: `content/${h.slice(0, 2)}/${h}` };
+      expect(await index.advanceFile(root.fileId, 'identified', { sha256: h.toUpperCase(), size: 42, source: src, flags: ['ext-mismatch', 'odd-name', 'ext-mismatch'] })).toBe(true);
+      let got = await index.getFile(root.fileId);
+      expect(got).toMatchObject({ sha256: h, size: 42, source: src, flags: ['odd-name', 'ext-mismatch'] });
+      // Not a move: nothing changes.
+      expect(await index.advanceFile(root.fileId, 'identified', { flags: ['link'] })).toBe(false);
+      // A move with conflicting values keeps the first ones.
+      const other = hashesOf('other').sha256;
+      expect(await index.advanceFile(root.fileId, 'described', { sha256: other, size: 1, source: { container: 'x', name: 'y' }, flags: ['encrypted'] })).toBe(true);
+      got = await index.getFile(root.fileId);
+      expect(got).toMatchObject({ sha256: h, size: 42, source: src, flags: ['odd-name', 'ext-mismatch', 'encrypted'], stage: 'described' });
+    });
+
+    it('keeps the first failure when a failure is redelivered', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'r.jpg'));
+      await index.insertFiles([root]);
+      await index.failFile(root.fileId, { stage: 'metadata', code: 'corrupt-file', detail: 'truncated JPEG' });
+      await index.failFile(root.fileId, { stage: 'thumbnail', code: 'decode-failed', detail: 'later' });
+      expect((await index.getFile(root.fileId))?.failure).toEqual({ stage: 'metadata', code: 'corrupt-file', detail: 'truncated JPEG' });
+      await expect(index.failFile('f-missing', { stage: 'metadata', code: 'corrupt-file', detail: 'x' })).rejects.toMatchObject({ code: 'not-found' });
+    });
+
+    it('caps a very long failure detail', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'long.mp4'));
+      await index.insertFiles([root]);
+      await index.failFile(root.fileId, { stage: 'thumbnail', code: 'tool-failed', detail: 'x'.repeat(100_000) });
+      const detail = (await index.getFile(root.fileId))?.failure?.detail ?? '';
+      expect(detail.length).toBeLessThan(5000);
+      expect(detail.startsWith('xxxx')).toBe(true);
+    });
+
+    it('moves the unpack state forward only and records the member count', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'u.zip'));
+      await index.insertFiles([root]);
+      await index.setUnpack(root.fileId, 'pending');
+      expect((await index.getFile(root.fileId))?.unpack).toBe('pending');
+      await index.setUnpack(root.fileId, 'done', 17);
+      await index.setUnpack(root.fileId, 'pending');
+      await index.setUnpack(root.fileId, 'failed', 3);
+      expect(await index.getFile(root.fileId)).toMatchObject({ unpack: 'done', memberCount: 17 });
+      await expect(index.setUnpack('f-missing', 'pending')).rejects.toMatchObject({ code: 'not-found' });
+    });
+
+    it('adds flags as a set, in first-seen order', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'f.jpg'), { flags: ['odd-name'] });
+      await index.insertFiles([root]);
+      await index.addFlags(root.fileId, ['ext-mismatch', 'odd-name']);
+      await index.addFlags(root.fileId, ['ext-mismatch', 'limit-exceeded', 'limit-exceeded']);
+      expect((await index.getFile(root.fileId))?.flags).toEqual(['odd-name', 'ext-mismatch', 'limit-exceeded']);
+      await expect(index.addFlags('f-missing', ['link'])).rejects.toMatchObject({ code: 'not-found' });
+    });
+  });
+
+  describe('contents', () => {
+    const content = (seed: string) => {
+      const h = hashesOf(seed);
+      return { ...h, size: 2048, source: { container: 'derived', name: `content/${h.sha256.slice(0, 2)}/${h.sha256}` } };
+    };
+
+    it('creates a content once; the first writer wins', async () => {
+      const first = content(`c-${freshCase()}`);
+      const stored = await index.ensureContent(first);
+      expect(stored).toEqual({
+        ...first,
+        mime: null,
+        detectedExt: null,
+        kind: null,
+        metadata: null,
+        metadataStatus: 'pending',
+        thumbnail: null,
+        thumbnailSource: null,
+        thumbnailStatus: 'pending',
+        failure: null,
+        tools: {},
+      });
+      const again = await index.ensureContent({ ...first, size: 1, source: { container: 'derived', name: 'elsewhere' } });
+      expect(again).toEqual(stored);
+      expect(await index.getContent(first.sha256.toUpperCase())).toEqual(stored);
+      expect(await index.getContent(hashesOf('never').sha256)).toBeNull();
+    });
+
+    it('records identification, metadata and thumbnail once each, with tools per stage', async () => {
+      const ct = content(`d-${freshCase()}`);
+      await index.ensureContent(ct);
+      await index.setIdentification(ct.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }] });
+      await index.setIdentification(ct.sha256, { mime: 'image/png', detectedExt: 'png', kind: 'image', tools: [{ name: 'file-type', version: '99' }] });
+      const meta = photo();
+      await index.setMetadata(ct.sha256, { status: 'done', metadata: meta, tools: TOOLS });
+      await index.setMetadata(ct.sha256, { status: 'failed', metadata: null, failure: { stage: 'metadata', code: 'corrupt-file', detail: 'x' }, tools: [] });
+      const thumb = { container: 'derived', name: `thumbnails/${ct.sha256.slice(0, 2)}/${ct.sha256}.320.jpg` };
+      await index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'exif-preview', tools: [{ name: 'sharp', version: '0.34.0' }] });
+      await index.setThumbnail(ct.sha256, { status: 'failed', blob: null, source: null, tools: [] });
+      expect(await index.getContent(ct.sha256)).toEqual({
+        ...ct,
+        mime: 'image/jpeg',
+        detectedExt: 'jpg',
+        kind: 'image',
+        metadata: meta,
+        metadataStatus: 'done',
+        thumbnail: thumb,
+        thumbnailSource: 'exif-preview',
+        thumbnailStatus: 'done',
+        failure: null,
+        tools: { identify: [{ name: 'file-type', version: '21.0.0' }], metadata: TOOLS, thumbnail: [{ name: 'sharp', version: '0.34.0' }] },
+      });
+      await expect(index.setMetadata(hashesOf('nope').sha256, { status: 'n/a', metadata: null, tools: [] })).rejects.toMatchObject({ code: 'not-found' });
+      await expect(index.setIdentification(hashesOf('nope').sha256, { mime: null, detectedExt: null, kind: 'other', tools: [] })).rejects.toMatchObject({ code: 'not-found' });
+      await expect(index.setThumbnail(hashesOf('nope').sha256, { status: 'n/a', blob: null, source: null, tools: [] })).rejects.toMatchObject({ code: 'not-found' });
+    });
+
+    it('keeps the first analysis failure on a content', async () => {
+      const ct = content(`e-${freshCase()}`);
+      await index.ensureContent(ct);
+      await index.setMetadata(ct.sha256, { status: 'failed', metadata: null, failure: { stage: 'metadata', code: 'corrupt-file', detail: 'no EXIF segment end' }, tools: TOOLS });
+      await index.setThumbnail(ct.sha256, { status: 'failed', blob: null, source: null, failure: { stage: 'thumbnail', code: 'decode-failed', detail: 'later' }, tools: [] });
+      const got = await index.getContent(ct.sha256);
+      expect(got).toMatchObject({ metadataStatus: 'failed', thumbnailStatus: 'failed', failure: { stage: 'metadata', code: 'corrupt-file', detail: 'no EXIF segment end' } });
+    });
+
+    it('stores hostile metadata without failing: out-of-range GPS, impossible dates, NULs, huge numbers', async () => {
+      const ct = content(`h-${freshCase()}`);
+      await index.ensureContent(ct);
+      const meta = photo({
+        takenAt: { local: '0000:00:00 00:00:00', offsetMinutes: 99_999, utc: 'not a date', source: 'exif' },
+        gps: { lat: 200, lon: -0.1 },
+        make: 'Can\0on',
+        width: 2 ** 40,
+        durationSec: Number.POSITIVE_INFINITY,
+        raw: { 'Weird\0Key': 'v\0', big: 12 },
+      });
+      await index.setMetadata(ct.sha256, { status: 'done', metadata: meta, tools: TOOLS });
+      const got = await index.getContent(ct.sha256);
+      expect(got?.metadataStatus).toBe('done');
+      expect(got?.metadata?.gps).toEqual({ lat: 200, lon: -0.1 });
+      expect(got?.metadata?.make).toBe('Can\u2400on');
+      expect(got?.metadata?.raw).toEqual({ 'Weird\u2400Key': 'v\u2400', big: 12 });
+    });
+  });
+
+  describe('evidence status', () => {
+    it('is null for evidence nobody uploaded', async () => {
+      expect(await index.evidenceStatus(freshCase(), 'nothing')).toBeNull();
+    });
+
+    it('follows one evidence item to completion, counting every stage', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'holiday.zip');
+      await index.recordUpload(up);
+      let status = await index.evidenceStatus(c, 'ev1');
+      // Uploaded, root file not yet recorded: not complete even with nothing pending among files.
+      expect(status?.complete).toBe(false);
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(true);
+
+      const root = rootFile(up);
+      await index.insertFiles([root]);
+      await index.recordUploadHashes(up.blobName, hashesOf('holiday'), 'mismatch', ['sha256']);
+      await index.advanceFile(root.fileId, 'identified');
+      await index.setUnpack(root.fileId, 'pending');
+      await index.advanceFile(root.fileId, 'indexed');
+      status = await index.evidenceStatus(c, 'ev1');
+      expect(status?.complete).toBe(false);
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(true);
+
+      const jpg = member(root, 0, 'IMG_1.jpg');
+      const fake = member(root, 1, 'invoice.pdf', { flags: ['ext-mismatch'] });
+      const dir = member(root, 2, 'sub/', { entryKind: 'directory', sha256: null, size: null, stage: 'indexed' });
+      const locked = member(root, 3, 'secret.txt', { sha256: null, flags: ['encrypted'], stage: 'failed', failure: { stage: 'unpack', code: 'encrypted', detail: 'AES-256 entry' } });
+      const broken = member(root, 4, 'broken.png');
+      await index.insertFiles([jpg, fake, dir, locked, broken]);
+      await index.setUnpack(root.fileId, 'done', 5);
+      status = await index.evidenceStatus(c, 'ev1');
+      expect(status?.complete).toBe(false);
+      expect(status?.files).toEqual({ total: 6, byStage: { pending: 3, identified: 0, described: 0, thumbnailed: 0, indexed: 2, failed: 1 } });
+
+      const fakeContent = { ...hashesOf(`${root.fileId}/invoice.pdf`), size: 101, source: fake.source! };
+      await index.ensureContent(fakeContent);
+      await index.setIdentification(fakeContent.sha256, { mime: 'image/png', detectedExt: 'png', kind: 'image', tools: [] });
+      await index.advanceFile(jpg.fileId, 'indexed');
+      await index.advanceFile(fake.fileId, 'described');
+      await index.failFile(broken.fileId, { stage: 'identify', code: 'corrupt-file', detail: 'zero bytes' });
+      status = await index.evidenceStatus(c, 'ev1');
+      expect(status?.stages).toEqual({
+        hash: { done: 1, failed: 0, pending: 0 },
+        // root, jpg, fake, dir done; locked (failed at unpack) passed identify; broken failed it.
+        identify: { done: 5, failed: 1, pending: 0 },
+        unpack: { done: 1, failed: 0, pending: 0 },
+        metadata: { done: 4, failed: 2, pending: 0 },
+        thumbnail: { done: 3, failed: 2, pending: 1 },
+        index: { done: 3, failed: 2, pending: 1 },
+      });
+      expect(status?.complete).toBe(false);
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(true);
+
+      await index.advanceFile(fake.fileId, 'indexed');
+      status = await index.evidenceStatus(c, 'ev1');
+      expect(status?.complete).toBe(true);
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(false);
+      expect(status?.uploads.map((u) => u.blobName)).toEqual([up.blobName]);
+      expect(status?.failures).toEqual([
+        { fileId: broken.fileId, path: broken.path, stage: 'identify', code: 'corrupt-file', detail: 'zero bytes' },
+        { fileId: locked.fileId, path: locked.path, stage: 'unpack', code: 'encrypted', detail: 'AES-256 entry' },
+      ]);
+      expect(status?.findings.map((f) => [f.path, f.flag])).toEqual([
+        ['holiday.zip', 'hash-mismatch'],
+        [fake.path, 'ext-mismatch'],
+        [locked.path, 'encrypted'],
+      ]);
+      const ext = status?.findings.find((f) => f.flag === 'ext-mismatch');
+      expect(ext?.detail).toContain('.pdf');
+      expect(ext?.detail).toContain('png');
+      expect(status?.findings[0]?.detail).toContain('sha256');
+    });
+
+    it('lists evidence with counts and completeness, per case or for all', async () => {
+      const c = freshCase();
+      const a = newUpload(c, 'ev-a', 'a.bin');
+      const b1 = newUpload(c, 'ev-b', 'b1.bin');
+      const b2 = newUpload(c, 'ev-b', 'b2.bin');
+      for (const u of [a, b1, b2]) await index.recordUpload(u);
+      await index.insertFiles([rootFile(a, { stage: 'indexed' }), rootFile(b1), rootFile(b2, { stage: 'indexed' })]);
+      await index.recordUploadHashes(a.blobName, hashesOf('a'), 'verified', []);
+      const list = await index.listEvidence(c);
+      expect(list).toEqual([
+        { caseId: c, evidenceId: 'ev-a', uploads: 1, files: 1, complete: true },
+        { caseId: c, evidenceId: 'ev-b', uploads: 2, files: 2, complete: false },
+      ]);
+      const other = freshCase();
+      await index.recordUpload(newUpload(other, 'ev-z', 'z.bin'));
+      const everything = await index.listEvidence();
+      expect(everything.filter((e) => e.caseId === c || e.caseId === other).map((e) => `${e.caseId}/${e.evidenceId}`)).toEqual([
+        `${c}/ev-a`,
+        `${c}/ev-b`,
+        `${other}/ev-z`,
+      ]);
+      expect(await index.listEvidence(freshCase())).toEqual([]);
+    });
+
+    it('counts a file created as indexed (never to be processed) as done for every stage', async () => {
+      const c = freshCase();
+      const up = newUpload(c, 'ev1', 'link.zip');
+      await index.recordUpload(up);
+      const root = rootFile(up, { stage: 'indexed' });
+      const link: NewFile = member(root, 0, 'l', { entryKind: 'symlink', sha256: null, stage: 'indexed', flags: ['link'] });
+      const skipped: NewFile = member(root, 1, 'deep.zip', { stage: 'indexed', flags: ['not-unpacked-depth'] });
+      await index.insertFiles([root, link, skipped]);
+      await index.recordUploadHashes(up.blobName, hashesOf('l'), 'no-reference', []);
+      const status = await index.evidenceStatus(c, 'ev1');
+      for (const s of ['identify', 'metadata', 'thumbnail', 'index'] as const) expect(status?.stages[s]).toEqual({ done: 3, failed: 0, pending: 0 });
+      expect(status?.complete).toBe(true);
+    });
+  });
+});
