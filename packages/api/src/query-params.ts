@@ -88,7 +88,8 @@ export const param = {
       .string()
       .min(1)
       .max(API_LIMITS.maxUserChars)
-      .regex(/^[^\s\p{Cc}](?:[^\p{Cc}]*[^\s\p{Cc}])?$/u, 'must be a user name without control characters or surrounding spaces')
+      // Explicit control ranges rather than \p{Cc}: the pattern is published in the OpenAPI document and must work in any regex dialect.
+      .regex(/^[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$/, 'must be a user name without control characters or surrounding spaces')
       .describe(description),
 
   text: (description: string, maxChars = 256) => z.string().min(1).max(maxChars).describe(description),

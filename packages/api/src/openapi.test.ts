@@ -1,0 +1,52 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { describe, expect, it } from 'vitest';
+import type { RouteDef } from './api.types.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { ROUTE_TABLE } from './route-table.js';
+import { openApiRoutes } from './routes/openapi.routes.js';
+
+const routes: RouteDef[] = [];
+routes.push(...openApiRoutes(() => routes), ...ROUTE_TABLE.flat());
+const doc = buildOpenApiDocument(routes) as {
+  openapi: string;
+  paths: Record<string, Record<string, { operationId: string; security: unknown[]; parameters: Array<{ name: string; in: string; required: boolean }>; responses: Record<string, unknown>; requestBody?: unknown }>>;
+};
+
+describe('OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const result = await new Validator().validate(structuredClone(doc) as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toBe('3.1.0');
+  });
+
+  it('describes every route of the table with its path parameters and security', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(12);
+    const documented = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(documented.sort()).toEqual(routes.map((r) => `${r.method} ${r.path}`).sort());
+    for (const route of routes) {
+      const op = doc.paths[route.path]![route.method.toLowerCase()]!;
+      expect(op.operationId).toBe(route.operationId);
+      const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      expect(op.parameters.filter((p) => p.in === 'path').map((p) => p.name)).toEqual(pathParams);
+      expect(op.parameters.filter((p) => p.in === 'path').every((p) => p.required)).toBe(true);
+      expect(op.security).toEqual(route.access === 'public' ? [] : [{ bearer: [] }]);
+      if (route.access !== 'public') expect(Object.keys(op.responses)).toContain('401');
+      if (route.access !== 'public' && route.access.caseScoped) expect(Object.keys(op.responses)).toContain('404');
+      expect(Boolean(op.requestBody)).toBe(Boolean(route.body));
+    }
+  });
+
+  it('lists every search parameter as an optional query parameter', () => {
+    const search = doc.paths['/cases/{caseId}/files']!.get!;
+    const query = search.parameters.filter((p) => p.in === 'query');
+    expect(query.map((p) => p.name).sort()).toEqual(
+      ['evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'make', 'model', 'hasGps', 'bbox', 'hash', 'path', 'extMismatch', 'stage', 'sort', 'order', 'limit', 'offset'].sort(),
+    );
+    expect(query.every((p) => !p.required)).toBe(true);
+  });
+
+  it('is public only for itself', () => {
+    expect(routes.filter((r) => r.access === 'public').map((r) => r.path)).toEqual(['/openapi.json']);
+  });
+});
