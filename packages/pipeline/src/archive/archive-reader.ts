@@ -1,0 +1,71 @@
+import type { Readable } from 'node:stream';
+import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
+
+export type ArchiveFormat = 'zip' | 'tar' | 'tar.gz';
+
+/**
+ * One archive member as recorded, converted from the library's view into ours.
+ * Nothing here is trusted: sizes are what the archive claims, names are hostile.
+ */
+export interface ArchiveEntry {
+  /** Position in the archive (central directory order for ZIP, header order for TAR), from 0. */
+  index: number;
+  /** The name exactly as recorded, decoded (see entry-name.ts), at most LIMITS.maxEntryNameBytes. */
+  recordedName: string;
+  /** Normalised, relative, never escaping; what people see after `!/`. */
+  displayPath: string;
+  /** Last segment of displayPath. */
+  name: string;
+  /** Lower case, without the dot; null when there is none. */
+  extension: string | null;
+  kind: EntryKind;
+  /** Uncompressed size the archive declares; flowing bytes are counted separately. */
+  declaredSize: number | null;
+  /** Stored size the archive declares (ZIP only). */
+  compressedSize: number | null;
+  times: ArchiveTimes;
+  flags: FileFlag[];
+  /** Index of the first entry with the same normalised path, when this one repeats it. */
+  duplicateOf?: number;
+  /** Recorded target of a symbolic or hard link; never followed. */
+  linkTarget?: string;
+  encrypted: boolean;
+  /**
+   * The member's bytes (kind 'file' only). Stream errors are ExhibitErrors:
+   * 'corrupt-file' (bad CRC, bad deflate, truncated), 'encrypted',
+   * 'unsupported-format', 'limit-exceeded', or a retryable storage fault.
+   * Destroying the stream early is safe; the reader skips what is left.
+   */
+  open(): Promise<Readable>;
+}
+
+export interface ArchiveReader {
+  readonly format: ArchiveFormat;
+  /**
+   * Entries in archive order. Consume (or abandon) each entry's stream before
+   * asking for the next: TAR can only be read front to back. Errors are
+   * ExhibitErrors: 'corrupt-file' for a broken archive, 'limit-exceeded' for a
+   * decompression bomb, retryable codes for storage faults.
+   */
+  entries(options?: { abortSignal?: AbortSignal }): AsyncIterable<ArchiveEntry>;
+  close(): Promise<void>;
+}
+
+/** Library errors become evidence findings; our own errors (storage faults, limits) pass through. */
+export function asArchiveError(err: unknown, what: string, code: 'corrupt-file' | 'unsupported-format' = 'corrupt-file'): ExhibitError {
+  if (err instanceof ExhibitError) return err;
+  return new ExhibitError(code, `${what}: ${errorMessage(err)}`, { cause: err });
+}
+
+/** The archive itself is over an archive-wide limit: unpacking stops, members so far stay. */
+export function archiveLimitError(message: string): ExhibitError {
+  return new ExhibitError('limit-exceeded', message, { details: { scope: 'archive' } });
+}
+
+export function isArchiveLimitError(err: unknown): boolean {
+  return err instanceof ExhibitError && err.code === 'limit-exceeded' && err.details?.['scope'] === 'archive';
+}
+
+export function abortError(signal: AbortSignal | undefined): ExhibitError {
+  return new ExhibitError('aborted', 'unpack aborted', { cause: signal?.reason });
+}

@@ -1,0 +1,128 @@
+import { Readable } from 'node:stream';
+import { derivedNames, ExhibitError, type BlobRef, type BlobStore, type Hashes } from '@exhibit/core';
+import { MultiHasher } from '../multi-hash.js';
+import { archiveLimitError } from './archive-reader.js';
+
+/** Bytes expanded so far from one archive, shared by all its members. */
+export interface ExpansionBudget {
+  expandedBytes: number;
+  readonly maxExpandedBytes: number;
+}
+
+export interface StoredMember {
+  hashes: Hashes;
+  size: number;
+  blob: BlobRef;
+}
+
+export interface StoreMemberOptions {
+  /** The derived container; members are stored there under derivedNames.content(sha256). */
+  container: string;
+  /** Where a member too large to buffer is staged while it is hashed. */
+  stagingName: string;
+  /** Stored size the archive declares, for the compression-ratio guard; null when unknown (TAR). */
+  compressedSize: number | null;
+  /** From LIMITS / StageDeps.limits. */
+  limits: { maxMemberBytes: number; maxBufferedMemberBytes: number; maxCompressionRatio: number; compressionRatioMinBytes: number };
+  budget: ExpansionBudget;
+  /** For messages, e.g. `entry 12`. */
+  label: string;
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * Hashes one member while storing it content-addressed. Bytes are counted as
+ * they flow; declared sizes are never trusted. Small members are buffered and
+ * uploaded once (if not already there); larger ones stream to a staging blob
+ * and are then copied server-side to their content name, so memory stays
+ * bounded by maxBufferedMemberBytes plus the upload's block buffers.
+ *
+ * Errors: ExhibitError 'limit-exceeded' (member; with details.scope 'archive'
+ * when the archive-wide budget ran out), whatever the member stream reports
+ * ('corrupt-file', ...), or a retryable storage fault.
+ */
+export async function storeMember(blobs: BlobStore, member: Readable, options: StoreMemberOptions): Promise<StoredMember> {
+  const { limits, budget, label } = options;
+  const hasher = new MultiHasher();
+  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of member) {
+      const buf = chunk as Buffer;
+      budget.expandedBytes += buf.length;
+      if (hasher.bytes + buf.length > limits.maxMemberBytes) {
+        throw new ExhibitError('limit-exceeded', `${label}: larger than maxMemberBytes (${limits.maxMemberBytes} bytes)`);
+      }
+      if (budget.expandedBytes > budget.maxExpandedBytes) {
+        throw archiveLimitError(`archive expands beyond maxArchiveExpandedBytes (${budget.maxExpandedBytes} bytes); stopped at ${label}`);
+      }
+      hasher.update(buf);
+      const size = hasher.bytes;
+      if (
+        options.compressedSize !== null &&
+        size > limits.compressionRatioMinBytes &&
+        size > limits.maxCompressionRatio * Math.max(options.compressedSize, 1)
+      ) {
+        throw new ExhibitError(
+          'limit-exceeded',
+          `${label}: expands beyond ${limits.maxCompressionRatio}:1 (${size} bytes from ${options.compressedSize}); treated as a decompression bomb`,
+        );
+      }
+      yield buf;
+    }
+  }
+
+  const chunks = counted();
+  const buffered: Buffer[] = [];
+  let bufferedBytes = 0;
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) {
+      const hashes = hasher.digest();
+      const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
+      await blobs.upload(blob, Buffer.concat(buffered, bufferedBytes), { ifNotExists: true, ...signal });
+      return { hashes, size: bufferedBytes, blob };
+    }
+    buffered.push(next.value);
+    bufferedBytes += next.value.length;
+    if (bufferedBytes > limits.maxBufferedMemberBytes) break;
+  }
+
+  // Too large to buffer: stream the rest to a staging blob while hashing.
+  const staging = { container: options.container, name: options.stagingName };
+  let failure: unknown;
+  const body = Readable.from(
+    (async function* () {
+      try {
+        while (buffered.length > 0) yield buffered.shift()!;
+        for (;;) {
+          const next = await chunks.next();
+          if (next.done) return;
+          yield next.value;
+        }
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+    })(),
+  );
+  try {
+    // Overwrites a staging blob left by an earlier, interrupted attempt.
+    await blobs.upload(staging, body, signal);
+  } catch (err) {
+    // Stop reading: the member stream ends, the generator with it.
+    body.destroy();
+    member.destroy();
+    await blobs.delete(staging).catch(() => undefined);
+    throw failure ?? err;
+  }
+  if (failure !== undefined) {
+    await blobs.delete(staging).catch(() => undefined);
+    throw failure;
+  }
+  const hashes = hasher.digest();
+  const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
+  await blobs.copy(staging, blob, { ifNotExists: true, ...signal });
+  await blobs.delete(staging, signal);
+  return { hashes, size: hasher.bytes, blob };
+}

@@ -1,0 +1,77 @@
+import { ExhibitError, type BlobRef, type BlobStore } from '@exhibit/core';
+import type { ArchiveFormat, ArchiveReader } from './archive-reader.js';
+import { openTarReader } from './tar.reader.js';
+import { openZipReader } from './zip.reader.js';
+
+/** Bytes needed to recognise every format we read (one tar header block). */
+export const ARCHIVE_SNIFF_BYTES = 512;
+
+/** True when a 512-byte block is a tar header: its checksum (bytes 148..155 read as spaces) matches. */
+export function isTarHeader(block: Uint8Array): boolean {
+  if (block.length < 512) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i += 1) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+  const recorded = Number.parseInt(Buffer.from(block.subarray(148, 156)).toString('latin1').replace(/[\0 ]+/g, ' ').trim(), 8);
+  // An all-zero block has the "empty" sum 256 and is an end marker, not a header.
+  return sum !== 8 * 0x20 && recorded === sum;
+}
+
+/**
+ * The container format, from the content first and the identified MIME type
+ * second (a ZIP may carry a prefix, e.g. a self-extractor, so its first bytes
+ * are not "PK"). Gzip is assumed to hold a tar; the tar reader reports
+ * 'unsupported-format' if it does not.
+ */
+export function detectArchiveFormat(head: Uint8Array, mime: string | null): ArchiveFormat | null {
+  const b = head;
+  if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5 || b[2] === 7) && (b[3] === 4 || b[3] === 6 || b[3] === 8)) return 'zip';
+  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'tar.gz';
+  if (isTarHeader(b)) return 'tar';
+  switch (mime) {
+    case 'application/zip':
+    case 'application/x-zip-compressed':
+      return 'zip';
+    case 'application/x-tar':
+      return 'tar';
+    case 'application/gzip':
+    case 'application/x-gzip':
+      return 'tar.gz';
+    default:
+      return null;
+  }
+}
+
+export interface OpenArchiveOptions {
+  /** MIME type from identification; a hint when the content is not recognised. */
+  mime: string | null;
+  /** From LIMITS / StageDeps.limits. */
+  limits: { maxEntryNameBytes: number; maxCompressionRatio: number; compressionRatioMinBytes: number };
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * Opens the archive at `blob` for reading. Throws ExhibitError
+ * 'unsupported-format' when it is no format we read, 'corrupt-file' when its
+ * structure is unreadable, or a retryable storage fault.
+ */
+export async function openArchive(blobs: BlobStore, blob: BlobRef, options: OpenArchiveOptions): Promise<ArchiveReader> {
+  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const properties = await blobs.getProperties(blob, signal);
+  const head = await blobs.readRange(blob, 0, Math.min(ARCHIVE_SNIFF_BYTES, properties.size), { ifMatch: properties.etag, ...signal });
+  const format = detectArchiveFormat(head, options.mime);
+  const common = { etag: properties.etag, maxEntryNameBytes: options.limits.maxEntryNameBytes, ...signal };
+  switch (format) {
+    case 'zip':
+      return openZipReader(blobs, blob, { size: properties.size, ...common });
+    case 'tar':
+    case 'tar.gz':
+      return openTarReader(blobs, blob, {
+        gzip: format === 'tar.gz',
+        maxCompressionRatio: options.limits.maxCompressionRatio,
+        compressionRatioMinBytes: options.limits.compressionRatioMinBytes,
+        ...common,
+      });
+    case null:
+      throw new ExhibitError('unsupported-format', `not a ZIP, TAR or TAR.GZ archive (type ${options.mime ?? 'unknown'})`);
+  }
+}

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
+import type { ArchiveEntry } from './archive-reader.js';
+import { openTarReader } from './tar.reader.js';
+
+const LIMITS = { maxEntryNameBytes: 4096, maxCompressionRatio: 100, compressionRatioMinBytes: 1024 * 1024 };
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function read(archive: Buffer, options: { gzip?: boolean; openFiles?: boolean } = {}) {
+  const { store, ref } = MemoryBlobSource.of('a.tar', archive);
+  const reader = await openTarReader(store, ref, { gzip: options.gzip ?? false, ...LIMITS });
+  const entries: Array<ArchiveEntry & { content?: string; error?: string }> = [];
+  try {
+    for await (const e of reader.entries()) {
+      const item: ArchiveEntry & { content?: string; error?: string } = { ...e };
+      if (e.kind === 'file' && options.openFiles !== false) {
+        try {
+          item.content = createHash('sha256').update(await readAll(await e.open())).digest('hex');
+        } catch (err) {
+          item.error = (err as { code?: string }).code;
+        }
+      }
+      entries.push(item);
+    }
+  } finally {
+    await reader.close();
+  }
+  return entries;
+}
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('tar reader', () => {
+  it('reads files in order, including ones larger than a stream chunk', async () => {
+    const big = pseudoRandomBytes(200_000, 5);
+    const entries = await read(await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }, { name: 'dir', type: 'directory' }, { name: 'dir/big.bin', data: big }]));
+    expect(entries.map((e) => [e.index, e.displayPath, e.kind, e.declaredSize, e.content])).toEqual([
+      [0, 'a.txt', 'file', 5, sha('alpha')],
+      [1, 'dir', 'directory', 0, undefined],
+      [2, 'dir/big.bin', 'file', 200_000, sha(big)],
+    ]);
+  });
+
+  it('skips unread member data so the next entry still parses', async () => {
+    const entries = await read(await tarOf([{ name: 'skip.bin', data: pseudoRandomBytes(100_000) }, { name: 'next.txt', data: Buffer.from('n') }]), { openFiles: false });
+    expect(entries.map((e) => e.name)).toEqual(['skip.bin', 'next.txt']);
+  });
+
+  it('abandoning a member stream half way leaves the archive readable', async () => {
+    const { store, ref } = MemoryBlobSource.of('a.tar', await tarOf([{ name: 'a.bin', data: pseudoRandomBytes(500_000) }, { name: 'b.txt', data: Buffer.from('b') }]));
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: string[] = [];
+    for await (const e of reader.entries()) {
+      const stream = await e.open();
+      if (e.name === 'a.bin') {
+        for await (const _ of stream) break;
+        seen.push('a.bin abandoned');
+      } else seen.push((await readAll(stream)).toString());
+    }
+    expect(seen).toEqual(['a.bin abandoned', 'b']);
+  });
+
+  it('hardlink, symlink, character and block devices, fifo: kinds, flags and targets', async () => {
+    const entries = await read(
+      await tarOf([
+        { name: 'etc/passwd', data: Buffer.from('x') },
+        { name: 'hard', type: 'link', linkname: 'etc/passwd' },
+        { name: 'soft', type: 'symlink', linkname: '../../../etc/shadow' },
+        { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3 },
+        { name: 'dev/sda', type: 'block-device', devmajor: 8 },
+        { name: 'pipe', type: 'fifo' },
+      ]),
+    );
+    expect(entries.map((e) => [e.name, e.kind, e.flags, e.linkTarget])).toEqual([
+      ['passwd', 'file', [], undefined],
+      ['hard', 'hardlink', ['link'], 'etc/passwd'],
+      ['soft', 'symlink', ['link'], '../../../etc/shadow'],
+      ['null', 'device', ['device'], undefined],
+      ['sda', 'device', ['device'], undefined],
+      ['pipe', 'fifo', [], undefined],
+    ]);
+  });
+
+  it('hostile names: traversal, absolute, control characters, duplicates', async () => {
+    const entries = await read(
+      await tarOf([
+        { name: '../../etc/passwd', data: Buffer.from('1') },
+        { name: '/etc/shadow', data: Buffer.from('2') },
+        { name: 'bell\u0007.txt', data: Buffer.from('3') },
+        { name: 'etc/passwd', data: Buffer.from('4') },
+      ]),
+    );
+    expect(entries.map((e) => [e.recordedName, e.displayPath, e.flags])).toEqual([
+      ['../../etc/passwd', 'etc/passwd', ['path-traversal']],
+      ['/etc/shadow', 'etc/shadow', ['absolute-path']],
+      ['bell\u0007.txt', 'bell\\u{7}.txt', ['odd-name']],
+      ['etc/passwd', 'etc/passwd', ['duplicate-name']],
+    ]);
+    expect(entries[3]!.duplicateOf).toBe(0);
+  });
+
+  it('invalid UTF-8 in a header name: bytes kept (latin1), odd-name', async () => {
+    const tarball = replaceBytes(await tarOf([{ name: 'name-XX.txt', data: Buffer.from('x') }]), 'name-XX', Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x2d, 0xff, 0xfe]));
+    // The header checksum covers the name: recompute it as a writer would.
+    fixChecksum(tarball, 0);
+    const [e] = await read(tarball);
+    expect(Buffer.from(e!.recordedName, 'latin1')).toEqual(Buffer.from([0x6e, 0x61, 0x6d, 0x65, 0x2d, 0xff, 0xfe, 0x2e, 0x74, 0x78, 0x74]));
+    expect(e!.flags).toContain('odd-name');
+  });
+
+  it('long names via PAX headers are read as UTF-8', async () => {
+    const long = `${'verzeichnis-'.repeat(12)}/größe-日本.txt`;
+    const [e] = await read(await tarOf([{ name: long, data: Buffer.from('x') }]));
+    expect(e!.recordedName).toBe(long);
+    expect(e!.flags).toEqual([]);
+  });
+
+  it('mtime is UTC', async () => {
+    const [e] = await read(await tarOf([{ name: 'a', data: Buffer.from('a'), mtime: new Date('2020-02-03T04:05:06Z') }]));
+    expect(e!.times.modified).toEqual({ local: '2020-02-03T04:05:06.000', offsetMinutes: 0, utc: '2020-02-03T04:05:06.000Z', source: 'tar:header' });
+  });
+
+  it('tar.gz is read through gunzip', async () => {
+    const entries = await read(gzip(await tarOf([{ name: 'in.txt', data: Buffer.from('zipped') }])), { gzip: true });
+    expect(entries.map((e) => [e.name, e.content])).toEqual([['in.txt', sha('zipped')]]);
+  });
+
+  it('truncated tar: the member cut short fails corrupt-file, then the archive does', async () => {
+    const whole = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.bin', data: pseudoRandomBytes(50_000) }]);
+    const { store, ref } = MemoryBlobSource.of('a.tar', whole.subarray(0, 1024 + 20_000));
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of reader.entries()) {
+          try {
+            await readAll(await e.open());
+            seen.push(`${e.name} ok`);
+          } catch (err) {
+            seen.push(`${e.name} ${(err as { code?: string }).code}`);
+          }
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'corrupt-file' });
+    expect(seen).toEqual(['a.txt ok', 'b.bin corrupt-file']);
+  });
+
+  it('corrupt gzip: corrupt-file', async () => {
+    const gz = gzip(await tarOf([{ name: 'a.txt', data: pseudoRandomBytes(10_000) }]));
+    const damaged = Buffer.from(gz);
+    damaged.fill(0x00, 20, 200);
+    await expect(read(damaged, { gzip: true })).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  it('gzip that does not hold a tar: unsupported-format', async () => {
+    await expect(read(gzip(Buffer.from('just some text, not a tar archive '.repeat(40))), { gzip: true })).rejects.toMatchObject({
+      code: 'unsupported-format',
+    });
+  });
+
+  it('tar.gz bomb: expanding beyond the ratio stops the archive with limit-exceeded', async () => {
+    const bomb = gzip(await tarOf([{ name: 'zeros.bin', data: Buffer.alloc(4 * 1024 * 1024) }]));
+    const err = await read(bomb, { gzip: true }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'limit-exceeded', details: { scope: 'archive' } });
+  });
+
+  it('empty tar (end-of-archive blocks only): no entries', async () => {
+    expect(await read(Buffer.alloc(1024))).toEqual([]);
+  });
+});
+
+function fixChecksum(tarball: Buffer, headerOffset: number): void {
+  const block = tarball.subarray(headerOffset, headerOffset + 512);
+  block.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of block) sum += b;
+  block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+}

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { isExhibitError } from '@exhibit/core';
+import {
+  breakCentralHeader,
+  corruptCrc,
+  MemoryBlobSource,
+  markEncrypted,
+  pseudoRandomBytes,
+  replaceBytes,
+  zipOf,
+} from '../../test/fixtures/archives/archive-fixtures.js';
+import type { ArchiveEntry } from './archive-reader.js';
+import { openZipReader } from './zip.reader.js';
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function open(zip: Buffer) {
+  const { store, ref, source } = MemoryBlobSource.of('a.zip', zip);
+  const reader = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096 });
+  return { reader, source };
+}
+
+async function list(zip: Buffer): Promise<ArchiveEntry[]> {
+  const { reader } = await open(zip);
+  const out: ArchiveEntry[] = [];
+  for await (const e of reader.entries()) out.push(e);
+  await reader.close();
+  return out;
+}
+
+describe('zip reader', () => {
+  it('lists entries in central-directory order with kinds, sizes and content', async () => {
+    const data = pseudoRandomBytes(300_000, 7);
+    const zip = await zipOf([
+      { name: 'docs', directory: true },
+      { name: 'docs/a.txt', data: Buffer.from('hello') },
+      { name: 'docs/big.bin', data, compress: false },
+    ]);
+    const { reader } = await open(zip);
+    const seen: Array<Partial<ArchiveEntry> & { sha256?: string }> = [];
+    for await (const e of reader.entries()) {
+      const item: Partial<ArchiveEntry> & { sha256?: string } = { index: e.index, displayPath: e.displayPath, kind: e.kind, declaredSize: e.declaredSize };
+      if (e.kind === 'file') item.sha256 = createHash('sha256').update(await readAll(await e.open())).digest('hex');
+      seen.push(item);
+    }
+    await reader.close();
+    expect(seen).toEqual([
+      { index: 0, displayPath: 'docs', kind: 'directory', declaredSize: 0 },
+      { index: 1, displayPath: 'docs/a.txt', kind: 'file', declaredSize: 5, sha256: createHash('sha256').update('hello').digest('hex') },
+      { index: 2, displayPath: 'docs/big.bin', kind: 'file', declaredSize: 300_000, sha256: createHash('sha256').update(data).digest('hex') },
+    ]);
+  });
+
+  it('reads by ranges: a member near the start does not fetch the whole archive', async () => {
+    const zip = await zipOf([
+      { name: 'small.txt', data: Buffer.from('x') },
+      { name: 'huge.bin', data: pseudoRandomBytes(3_000_000, 3), compress: false },
+    ]);
+    const { reader, source } = await open(zip);
+    for await (const e of reader.entries()) {
+      if (e.name === 'small.txt') expect((await readAll(await e.open())).toString()).toBe('x');
+    }
+    await reader.close();
+    expect(source.bytesServed).toBeLessThan(zip.length / 2);
+  });
+
+  it('zip-slip ../../etc/passwd: recorded as written, displayed inside the archive, flagged', async () => {
+    const zip = replaceBytes(await zipOf([{ name: 'AAAAAAAAAAAAAAAA', data: Buffer.from('root:x:0:0') }]), 'AAAAAAAAAAAAAAAA', '../../etc/passwd');
+    const [e] = await list(zip);
+    expect(e).toMatchObject({ recordedName: '../../etc/passwd', displayPath: 'etc/passwd', name: 'passwd', kind: 'file' });
+    expect(e!.flags).toContain('path-traversal');
+  });
+
+  it('absolute path and backslash name: flagged, made relative', async () => {
+    const zip = replaceBytes(
+      await zipOf([
+        { name: 'AAAAAAAAAAA', data: Buffer.from('1') },
+        { name: 'BBBBBBBBBBBBBBBBBBB', data: Buffer.from('2') },
+      ]),
+      'BBBBBBBBBBBBBBBBBBB',
+      'C:\\Windows\\evil.dll',
+    );
+    const entries = await list(replaceBytes(zip, 'AAAAAAAAAAA', '/etc/shadow'));
+    expect(entries.map((e) => [e.recordedName, e.displayPath])).toEqual([
+      ['/etc/shadow', 'etc/shadow'],
+      ['C:\\Windows\\evil.dll', 'Windows/evil.dll'],
+    ]);
+    expect(entries[0]!.flags).toContain('absolute-path');
+    expect(entries[1]!.flags).toEqual(expect.arrayContaining(['absolute-path', 'odd-name']));
+  });
+
+  it('symlink (S_IFLNK in external attributes): kind symlink, flag link, target recorded, never followed', async () => {
+    const zip = await zipOf([{ name: 'link-to-shadow', data: Buffer.from('/etc/shadow'), mode: 0o120777 }]);
+    const [e] = await list(zip);
+    expect(e).toMatchObject({ kind: 'symlink', linkTarget: '/etc/shadow' });
+    expect(e!.flags).toContain('link');
+  });
+
+  it('encrypted entry: recorded with flag, never opened', async () => {
+    const zip = markEncrypted(await zipOf([{ name: 'secret.txt', data: Buffer.from('top secret'), compress: false }]), 0);
+    // Stored + encrypted means 12 header bytes more than the plain size; make the sizes consistent.
+    const [e] = await list(fixStoredEncryptedSizes(zip));
+    expect(e).toMatchObject({ kind: 'file', encrypted: true });
+    expect(e!.flags).toContain('encrypted');
+    await expect(e!.open()).rejects.toMatchObject({ code: 'encrypted' });
+  });
+
+  it('corrupt member CRC: that member fails as corrupt-file, the next one still reads', async () => {
+    const zip = corruptCrc(await zipOf([{ name: 'bad.txt', data: Buffer.from('bad bytes') }, { name: 'ok.txt', data: Buffer.from('ok') }]), 0);
+    const { reader } = await open(zip);
+    const results: string[] = [];
+    for await (const e of reader.entries()) {
+      try {
+        results.push((await readAll(await e.open())).toString());
+      } catch (err) {
+        expect(isExhibitError(err, 'corrupt-file')).toBe(true);
+        results.push(`failed: ${(err as Error).message}`);
+      }
+    }
+    expect(results[0]).toMatch(/^failed: .*CRC-32 mismatch/);
+    expect(results[1]).toBe('ok');
+  });
+
+  it('corrupt deflate data: that member fails as corrupt-file', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a'.repeat(10_000)) }]);
+    const [h] = (await import('../../test/fixtures/archives/archive-fixtures.js')).centralHeaders(zip);
+    const damaged = Buffer.from(zip);
+    const dataStart = h!.localOffset + 30 + damaged.readUInt16LE(h!.localOffset + 26) + damaged.readUInt16LE(h!.localOffset + 28);
+    damaged.fill(0xff, dataStart, dataStart + 8);
+    const [e] = await list(damaged);
+    await expect(e!.open().then(readAll)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  it('truncated archive (no end of central directory): corrupt-file', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    await expect(open(zip.subarray(0, zip.length - 30))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  it('corrupt central directory: entries before the damage are listed, then corrupt-file', async () => {
+    const zip = breakCentralHeader(await zipOf([1, 2, 3].map((i) => ({ name: `${i}.txt`, data: Buffer.from(String(i)) }))), 2);
+    const { reader } = await open(zip);
+    const names: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of reader.entries()) names.push(e.name);
+      })(),
+    ).rejects.toMatchObject({ code: 'corrupt-file' });
+    expect(names).toEqual(['1.txt', '2.txt']);
+  });
+
+  it('duplicate names: the repeat is flagged and points at the first', async () => {
+    const entries = await list(await zipOf([{ name: 'a.txt', data: Buffer.from('1') }, { name: 'b.txt' }, { name: 'a.txt', data: Buffer.from('2') }]));
+    expect(entries[0]!.flags).not.toContain('duplicate-name');
+    expect(entries[2]!.flags).toContain('duplicate-name');
+    expect(entries[2]!.duplicateOf).toBe(0);
+  });
+
+  it('ZIP64 end records are read', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('sixty-four'), forceZip64Format: true }], { forceZip64Format: true });
+    expect(zip.includes(Buffer.from([0x50, 0x4b, 0x06, 0x06]))).toBe(true);
+    const { reader } = await open(zip);
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push((await readAll(await e.open())).toString());
+    expect(out).toEqual(['sixty-four']);
+  });
+
+  it('empty archive: no entries', async () => {
+    expect(await list(await zipOf([]))).toEqual([]);
+  });
+
+  it('times: extended timestamp is UTC; DOS-only time is wall clock without zone', async () => {
+    const mtime = new Date('2021-05-06T07:08:10Z');
+    const [ut, dos] = await list(await zipOf([{ name: 'ut.txt', mtime }, { name: 'dos.txt', mtime, forceDosTimestamp: true }]));
+    expect(ut!.times.modified).toEqual({ local: '2021-05-06T07:08:10.000', offsetMinutes: 0, utc: '2021-05-06T07:08:10.000Z', source: 'zip:extended-timestamp' });
+    expect(dos!.times.modified).toMatchObject({ offsetMinutes: null, utc: null, source: 'zip:dos' });
+    expect(dos!.times.modified!.local).toMatch(/^2021-05-0[56]T\d\d:\d\d:\d\d$/);
+  });
+
+  it('unsupported compression method: the member fails as unsupported-format', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('abc'), compress: false }]);
+    const [h] = (await import('../../test/fixtures/archives/archive-fixtures.js')).centralHeaders(zip);
+    const patched = Buffer.from(zip);
+    patched.writeUInt16LE(12, h!.offset + 10); // bzip2
+    patched.writeUInt16LE(12, h!.localOffset + 8);
+    const [e] = await list(patched);
+    await expect(e!.open()).rejects.toMatchObject({ code: 'unsupported-format' });
+  });
+});
+
+/** yauzl checks stored sizes; an encrypted stored entry carries a 12-byte header, so declare it. */
+function fixStoredEncryptedSizes(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  const eocd = out.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const cd = out.readUInt32LE(eocd + 16);
+  out.writeUInt32LE(out.readUInt32LE(cd + 24) + 12, cd + 20);
+  return out;
+}
