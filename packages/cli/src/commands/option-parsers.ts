@@ -28,12 +28,18 @@ export function idOption(kind: 'case' | 'evidence') {
   };
 }
 
-/** An ISO 8601 date or date-time; kept as typed, the API interprets it. */
+const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * An ISO 8601 date or date-time (a space may stand for the 'T'). Without an
+ * offset the API compares it with the wall-clock time as recorded.
+ */
 export function isoDateOption(value: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new InvalidArgumentError('must be an ISO 8601 date or date-time, e.g. 2024-05-01 or 2024-05-01T12:00:00Z');
+  const normalised = value.trim().replace(' ', 'T');
+  if (!ISO_TIME_RE.test(normalised)) {
+    throw new InvalidArgumentError('must be YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM], e.g. 2024-05-01 or 2024-05-01T12:00:00Z');
   }
-  return value;
+  return normalised;
 }
 
 /** `caseId` or `caseId/evidenceId`. */
@@ -46,15 +52,18 @@ export function parseCaseTarget(value: string): { caseId: string; evidenceId?: s
   return evidenceId === undefined ? { caseId } : { caseId, evidenceId };
 }
 
-/** minLon,minLat,maxLon,maxLat in decimal degrees. */
-export function bboxOption(value: string): [number, number, number, number] {
-  const parts = value.split(',').map((p) => Number(p.trim()));
-  if (parts.length !== 4 || parts.some((n) => !Number.isFinite(n))) {
-    throw new InvalidArgumentError('expected minLon,minLat,maxLon,maxLat (decimal degrees)');
+const DEGREES_RE = /^-?\d{1,3}(?:\.\d{1,12})?$/;
+
+/** minLon,minLat,maxLon,maxLat in decimal degrees; returned as typed (normalised), never re-formatted. */
+export function bboxOption(value: string): string {
+  const parts = value.split(',').map((p) => p.trim());
+  if (parts.length !== 4 || parts.some((p) => !DEGREES_RE.test(p))) {
+    throw new InvalidArgumentError('expected minLon,minLat,maxLon,maxLat in decimal degrees, e.g. -0.5,51.3,0.3,51.7');
   }
-  const [minLon, minLat, maxLon, maxLat] = parts as [number, number, number, number];
-  if (minLon < -180 || maxLon > 180 || minLat < -90 || maxLat > 90 || minLat > maxLat) {
-    throw new InvalidArgumentError('longitudes must be within -180..180, latitudes within -90..90, and minLat <= maxLat');
+  const [minLon, minLat, maxLon, maxLat] = parts.map(Number) as [number, number, number, number];
+  if (minLon < -180 || maxLon > 180 || minLat < -90 || maxLat > 90) {
+    throw new InvalidArgumentError('longitudes must be within -180..180 and latitudes within -90..90');
   }
-  return [minLon, minLat, maxLon, maxLat];
+  if (minLon > maxLon || minLat > maxLat) throw new InvalidArgumentError('min must not exceed max');
+  return parts.join(',');
 }

@@ -17,7 +17,7 @@ export interface SearchOptions {
   make?: string;
   model?: string;
   hasGps?: boolean;
-  bbox?: [number, number, number, number];
+  bbox?: string;
   hash?: string;
   path?: string;
   mismatch?: boolean;
@@ -74,7 +74,7 @@ export function searchQuery(o: SearchOptions): QueryValues {
     make: o.make,
     model: o.model,
     hasGps: o.hasGps ? true : undefined,
-    bbox: o.bbox?.join(','),
+    bbox: o.bbox,
     hash: o.hash?.trim().toLowerCase(),
     path: o.path,
     extMismatch: o.mismatch ? true : undefined,

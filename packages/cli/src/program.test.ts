@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { EXIT } from './cli-error.js';
+import { createCliContext } from './context.js';
+import { loadCommandModules } from './main.js';
+import { runCli } from './program.js';
+import { CapturedStream } from './test-support.js';
+import { searchQuery } from './commands/search.command.js';
+import { bboxOption, isoDateOption, parseCaseTarget } from './commands/option-parsers.js';
+import { acquisitionFromOptions, blockSizeBytesFromMb } from './commands/upload.command.js';
+
+async function run(...argv: string[]) {
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  // Nothing in these runs may reach storage or the API: an unroutable address makes a slip fail loudly.
+  const ctx = createCliContext({ env: { EXHIBIT_API_URL: 'http://127.0.0.1:9/api', EXHIBIT_DATA_DIR: '/nonexistent' }, stdout, stderr });
+  const code = await runCli(argv, ctx, await Promise.all(loadCommandModules()));
+  return { code, out: stdout.text, err: stderr.text };
+}
+
+describe('command line parsing', () => {
+  it('prints help with exit 0 and lists every command', async () => {
+    const { code, out } = await run('--help');
+    expect(code).toBe(EXIT.ok);
+    for (const cmd of ['upload', 'login', 'status', 'search', 'show']) expect(out).toContain(cmd);
+  });
+
+  it.each([
+    [['upload', 'f.bin', '--evidence', 'E1'], /required option '--case/],
+    [['upload', 'f.bin', '--case', '../C1', '--evidence', 'E1'], /not a valid case id/],
+    [['upload', 'f.bin', '--case', 'C1', '--evidence', 'E1', '--parallel', '0'], /integer from 1 to 32/],
+    [['upload', 'f.bin', '--case', 'C1', '--evidence', 'E1', '--block-size-mb', 'lots'], /number above 0/],
+    [['upload', 'a/x.bin', 'b/y.bin', '--case', 'C1', '--evidence', 'E1', '--sha256', 'a'.repeat(64)], /one at a time/],
+    [['upload', 'a/x.bin', 'b/x.bin', '--case', 'C1', '--evidence', 'E1'], /share the name/],
+    [['upload', 'x.bin', '--case', 'C1', '--evidence', 'E1', '--md5', 'xyz'], /32 hexadecimal/],
+    [['status', 'C1/E1/extra'], /<caseId> or <caseId>\/<evidenceId>/],
+    [['search', 'C1', '--bbox', '1,2,3'], /minLon,minLat,maxLon,maxLat/],
+    [['search', 'C1', '--kind', 'banana'], /Allowed choices are image/],
+    [['search', 'C1', '--limit', '501'], /integer from 1 to 500/],
+    [['search', 'C1', '--from', 'yesterday'], /YYYY-MM-DD/],
+    [['show', 'C1', 'not a file id'], /not a file id/],
+    [['login', '--user', 'ana'], /at least one --role/],
+    [['login', '--user', 'ana', '--role', 'wizard'], /unknown role/],
+    [['frobnicate'], /unknown command/],
+  ])('%j is a usage error (exit 2)', async (argv, message) => {
+    const { code, err } = await run(...argv);
+    expect(err).toMatch(message);
+    expect(code).toBe(EXIT.usage);
+  });
+
+  it('reports an unreachable API with a hint and exit 1', async () => {
+    const { code, err } = await run('status', 'C1/E1');
+    expect(err).toMatch(/cannot reach the Exhibit API at http:\/\/127\.0\.0\.1:9\/api.*npm start/);
+    expect(code).toBe(EXIT.error);
+  });
+});
+
+describe('option values', () => {
+  it('maps search options onto the API query parameters', () => {
+    expect(
+      searchQuery({
+        kind: 'image',
+        from: '2023-01-01',
+        to: '2023-12-31T23:59:59Z',
+        make: 'Apple',
+        hasGps: true,
+        bbox: '-0.5,51.3,0.3,51.7',
+        hash: 'ABCDEF'.padEnd(64, '0'),
+        path: 'DCIM',
+        mismatch: true,
+        evidence: 'EX01',
+        sort: 'takenAt',
+        order: 'desc',
+        limit: 10,
+        offset: 20,
+      }),
+    ).toEqual({
+      evidenceId: 'EX01',
+      kind: 'image',
+      mime: undefined,
+      takenFrom: '2023-01-01',
+      takenTo: '2023-12-31T23:59:59Z',
+      make: 'Apple',
+      model: undefined,
+      hasGps: true,
+      bbox: '-0.5,51.3,0.3,51.7',
+      hash: 'abcdef'.padEnd(64, '0'),
+      path: 'DCIM',
+      extMismatch: true,
+      stage: undefined,
+      sort: 'takenAt',
+      order: 'desc',
+      limit: 10,
+      offset: 20,
+    });
+  });
+
+  it('parses targets, boxes and times', () => {
+    expect(parseCaseTarget('C1')).toEqual({ caseId: 'C1' });
+    expect(parseCaseTarget('C1/EX01')).toEqual({ caseId: 'C1', evidenceId: 'EX01' });
+    expect(bboxOption(' -43.3, -23.0 ,-43.1,-22.8')).toBe('-43.3,-23.0,-43.1,-22.8');
+    expect(() => bboxOption('10,0,-10,1')).toThrow(/min must not exceed max/);
+    expect(isoDateOption('2024-05-01 12:30')).toBe('2024-05-01T12:30');
+  });
+
+  it('turns --block-size-mb into whole KiB and builds the acquisition record', () => {
+    expect(blockSizeBytesFromMb(0.0625)).toBe(64 * 1024);
+    expect(blockSizeBytesFromMb(8)).toBe(8 * 1024 * 1024);
+    expect(blockSizeBytesFromMb(undefined)).toBeUndefined();
+    expect(
+      acquisitionFromOptions(['x.bin'], { case: 'C1', evidence: 'E1', parallel: 4, examiner: 'Ana', sha1: 'AB'.repeat(20) }),
+    ).toEqual({ examiner: 'Ana', sha1: 'ab'.repeat(20) });
+  });
+});
