@@ -81,10 +81,9 @@ export function normaliseExif(segments: Segments): MediaMetadata {
   const exif = segments.exif ?? {};
   const gps = segments.gps ?? {};
   const ihdr = segments.ihdr ?? {};
-  const xmp = segments.xmp ?? {};
 
   const metadata: MediaMetadata = { raw: toJsonSafe(withoutErrors(segments)) };
-  const takenAt = takenTime(ifd0, exif, xmp);
+  const takenAt = takenTime(segments);
   if (takenAt) metadata.takenAt = takenAt;
   const point = gpsPoint(gps);
   if (point) metadata.gps = point;
@@ -113,13 +112,18 @@ export function normaliseExif(segments: Segments): MediaMetadata {
  * ModifyDate, which software may have set elsewhere, so it is never borrowed
  * for the capture time. XMP dates are the last resort.
  */
-function takenTime(ifd0: Record<string, unknown>, exif: Record<string, unknown>, xmp: Record<string, unknown>): RecordedTime | null {
+function takenTime(segments: Segments): RecordedTime | null {
+  const ifd0 = segments.ifd0 ?? {};
+  const exif = segments.exif ?? {};
+  const xmp = segments.xmp ?? {};
+  const photoshop = segments.photoshop ?? {};
   return (
     exifRecordedTime(exif.DateTimeOriginal, { source: 'exif.DateTimeOriginal', subSec: exif.SubSecTimeOriginal, offset: exif.OffsetTimeOriginal }) ??
     exifRecordedTime(exif.CreateDate, { source: 'exif.CreateDate', subSec: exif.SubSecTimeDigitized, offset: exif.OffsetTimeDigitized }) ??
     exifRecordedTime(ifd0.ModifyDate, { source: 'ifd0.ModifyDate', subSec: exif.SubSecTime, offset: exif.OffsetTime }) ??
-    isoRecordedTime(xmp.DateTimeOriginal, 'xmp.exif:DateTimeOriginal') ??
-    isoRecordedTime(xmp.DateCreated, 'xmp.photoshop:DateCreated') ??
+    // exifr files XMP properties under their namespace prefix: exif:, photoshop:, xmp:.
+    isoRecordedTime(exif.DateTimeOriginal, 'xmp.exif:DateTimeOriginal') ??
+    isoRecordedTime(photoshop.DateCreated, 'xmp.photoshop:DateCreated') ??
     isoRecordedTime(xmp.CreateDate, 'xmp.xmp:CreateDate')
   );
 }
