@@ -1,0 +1,88 @@
+import type { FileKind, ToolVersion } from '@exhibit/core';
+
+/** The shape of samples/expected.json; samples/README.md explains every field. */
+export interface SampleManifest {
+  format: 'exhibit-samples/1';
+  caseId: string;
+  /** Tools whose versions decide the bytes of files marked reproducible: 'same-tools'. */
+  generatedWith: ToolVersion[];
+  evidence: SampleEvidence[];
+}
+
+export interface SampleEvidence {
+  evidenceId: string;
+  /** Blobs uploaded as `<caseId>/<evidenceId>/<fileName>`, read from samples/extraction/. */
+  uploads: SampleUpload[];
+  /** Every file occurrence the pipeline should index: the uploads and every archive member with content. */
+  files: SampleFile[];
+  /** Directory entries recorded inside archives (no content, nothing to hash). */
+  directories: SampleDirectory[];
+}
+
+export interface SampleUpload {
+  fileName: string;
+  md5: string;
+  sha1: string;
+  sha256: string;
+  size: number;
+}
+
+export type ThumbnailExpectation = 'image' | 'exif-preview' | 'contact-sheet' | 'none' | 'fail';
+
+export interface RecordedWallClock {
+  /** 'YYYY-MM-DDTHH:mm:ss' exactly as recorded. */
+  local: string;
+  /** null when the source recorded no offset. */
+  offsetMinutes: number | null;
+}
+
+export interface FileExpectation {
+  /** 0 for an upload, +1 per archive level. */
+  depth: number;
+  thumbnail: ThumbnailExpectation;
+  failure?: 'decode-failed';
+  /** The name's extension does not fit the content signature. */
+  extMismatch: boolean;
+  /** Capture time as recorded: EXIF DateTimeOriginal, or the QuickTime creation time (UTC). */
+  takenAtLocal?: string;
+  offsetMinutes?: number | null;
+  /** 'YYYY-MM-DDTHH:mm:ssZ' when the offset is known, else null. */
+  takenAtUtc?: string | null;
+  /** Signed decimal degrees (south and west negative). */
+  gps?: { lat: number; lon: number };
+  make?: string;
+  model?: string;
+  /** Stored pixel dimensions, before any EXIF orientation is applied. */
+  width?: number;
+  height?: number;
+  orientation?: number;
+  /** As ffprobe reports the container duration, rounded to milliseconds. */
+  durationSec?: number;
+  /** The member's modification time as its archive records it (zip: local DOS time; tar: UTC). */
+  archiveModified?: RecordedWallClock;
+  /** For archives: entries directly inside (not counting nested archives' contents). */
+  members?: { files: number; directories: number };
+}
+
+export interface SampleFile {
+  /** Display path: the upload's name, members as `<archive path>!/<member path>`. */
+  path: string;
+  sha256: string;
+  size: number;
+  kind: FileKind;
+  mime: string | null;
+  /**
+   * 'bytes': regenerating gives the same bytes wherever the locked npm
+   * packages are installed (sharp-made JPEGs, text). 'same-tools': only with
+   * the same ffmpeg/x264, libheif/x265 and zlib builds (see generatedWith).
+   */
+  reproducible: 'bytes' | 'same-tools';
+  expect: FileExpectation;
+}
+
+export interface SampleDirectory {
+  /** Display path without the trailing '/' the archive stores. */
+  path: string;
+  depth: number;
+  archiveModified: RecordedWallClock;
+}

@@ -1,0 +1,310 @@
+import sharp from 'sharp';
+import type { FileKind } from '@exhibit/core';
+import { writeTarGz, writeZip, type ArchiveEntry } from './archive.writers.js';
+import { STYLES, type CasePlan, type Content, type Member, type SceneSpec, type VideoPlan } from './case.plan.js';
+import { digests } from './digests.js';
+import { withExifThumbnail } from './exif-thumbnail.writer.js';
+import { encodeHeic } from './heic.encoder.js';
+import { destroyScan } from './jpeg.damager.js';
+import type {
+  FileExpectation,
+  RecordedWallClock,
+  SampleDirectory,
+  SampleFile,
+  SampleManifest,
+  ThumbnailExpectation,
+} from './manifest.types.js';
+import { encodeJpeg, encodePng, type CameraExif } from './photo.encoder.js';
+import { paintScene, type RawImage } from './scene.painter.js';
+import type { SampleTools } from './tools.js';
+import { encodeVideo, probeVideoBuffer } from './video.encoder.js';
+
+export interface BuiltCase {
+  manifest: SampleManifest;
+  /** Upload bytes keyed by `<caseId>/<evidenceId>/<fileName>`. */
+  uploads: Map<string, Buffer>;
+}
+
+interface Built {
+  bytes: Buffer;
+  /** Facts only known after encoding (e.g. the duration ffprobe measures). */
+  measured: { durationSec?: number };
+}
+
+function scenePixels(scene: SceneSpec): RawImage {
+  const style = STYLES[scene.style % STYLES.length]!;
+  return paintScene({
+    width: scene.width,
+    height: scene.height,
+    sky: style.sky,
+    ground: style.ground,
+    sun: { colour: style.sun, xPct: 62 + ((scene.style * 7) % 25), yPct: 22 + ((scene.style * 5) % 15), radiusPct: 10 + (scene.style % 4) * 2 },
+    seed: 1000 + scene.style * 7919 + scene.width,
+    blockColour: style.blocks,
+    label: scene.label,
+    labelColour: style.ink,
+  });
+}
+
+/** ISO 6709 as phones write it: ±DD.DDDD±DDD.DDDD[±AAA.AAA]/ */
+export function iso6709(location: VideoPlan['location']): string {
+  const signed = (v: number, intDigits: number, decimals: number) =>
+    (v < 0 ? '-' : '+') + Math.abs(v).toFixed(decimals).padStart(intDigits + 1 + decimals, '0');
+  const alt = location.altM === undefined ? '' : signed(location.altM, 3, 3);
+  return `${signed(location.lat, 2, 4)}${signed(location.lon, 3, 4)}${alt}/`;
+}
+
+function videoTags(video: VideoPlan): Record<string, string> {
+  return video.flavour === 'apple'
+    ? {
+        'com.apple.quicktime.make': video.make,
+        'com.apple.quicktime.model': video.model,
+        'com.apple.quicktime.location.ISO6709': iso6709(video.location),
+      }
+    : { location: iso6709(video.location), 'com.android.manufacturer': video.make, 'com.android.model': video.model };
+}
+
+class CaseBuilder {
+  private readonly cache = new Map<Content, Built>();
+
+  constructor(private readonly tools: SampleTools) {}
+
+  async build(content: Content): Promise<Built> {
+    const cached = this.cache.get(content);
+    if (cached) return cached;
+    const built = await this.encode(content);
+    this.cache.set(content, built);
+    return built;
+  }
+
+  private async encode(content: Content): Promise<Built> {
+    switch (content.type) {
+      case 'jpeg':
+        return { bytes: await encodeJpeg(scenePixels(content.scene), { quality: content.quality, exif: content.exif }), measured: {} };
+      case 'png':
+        return { bytes: await encodePng(scenePixels(content.scene)), measured: {} };
+      case 'heic': {
+        // The carrier JPEG is near-lossless; the HEVC encode decides the quality.
+        const carrier = await encodeJpeg(scenePixels(content.scene), { quality: 95, exif: content.exif });
+        return { bytes: await encodeHeic(carrier, { heifEnc: this.tools.heifEnc, quality: 50 }), measured: {} };
+      }
+      case 'video': {
+        const v = content.video;
+        const bytes = await encodeVideo(
+          { ...v, container: v.flavour === 'apple' ? 'mov' : 'mp4', tags: videoTags(v) },
+          { ffmpeg: this.tools.ffmpeg },
+        );
+        const probed = await probeVideoBuffer(bytes, v.flavour === 'apple' ? 'mov' : 'mp4', { ffprobe: this.tools.ffprobe });
+        return { bytes, measured: { durationSec: Math.round(probed.durationSec * 1000) / 1000 } };
+      }
+      case 'damaged-jpeg': {
+        const pixels = scenePixels(content.scene);
+        const photo = await encodeJpeg(pixels, { quality: content.quality, exif: content.exif });
+        const thumbnail = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
+          .resize({ width: content.thumbnailWidth })
+          .jpeg({ quality: 70, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
+          .toBuffer();
+        return { bytes: destroyScan(withExifThumbnail(photo, thumbnail), `damaged:${content.scene.label}`), measured: {} };
+      }
+      case 'corrupt-jpeg': {
+        // No EXIF, so no embedded preview to fall back to.
+        const photo = await encodeJpeg(scenePixels(content.scene), { quality: content.quality });
+        return { bytes: destroyScan(photo, `corrupt:${content.scene.label}`), measured: {} };
+      }
+      case 'text':
+        return { bytes: Buffer.from(content.text, 'utf8'), measured: {} };
+      case 'zip':
+      case 'tar.gz': {
+        const entries: ArchiveEntry[] = [];
+        for (const dir of archiveDirectories(content.members, content.emptyDirectories ?? [])) {
+          entries.push({ path: dir, mtime: content.directoryMtime });
+        }
+        for (const member of content.members) {
+          const built = await this.build(member.content);
+          entries.push({ path: member.path, mtime: member.mtime, data: built.bytes, compress: member.content.type === 'text' });
+        }
+        entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+        const bytes = content.type === 'zip' ? await writeZip(entries) : await writeTarGz(entries);
+        return { bytes, measured: {} };
+      }
+    }
+  }
+}
+
+/** Every parent directory of the members, plus the empty ones, each ending in '/'. */
+function archiveDirectories(members: readonly Member[], empty: readonly string[]): string[] {
+  const dirs = new Set<string>(empty);
+  for (const m of members) {
+    const parts = m.path.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(parts.slice(0, i).join('/') + '/');
+  }
+  return [...dirs].sort();
+}
+
+interface Signature {
+  kind: FileKind;
+  /** What content sniffing reports; null when the format has no signature. */
+  mime: string | null;
+  /** Extensions that fit the content (lower case). */
+  exts: string[];
+  thumbnail: ThumbnailExpectation;
+}
+
+const SIGNATURES: Record<Exclude<Content['type'], 'video'>, Signature> = {
+  jpeg: { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'image' },
+  'damaged-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'exif-preview' },
+  'corrupt-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'fail' },
+  png: { kind: 'image', mime: 'image/png', exts: ['png'], thumbnail: 'image' },
+  heic: { kind: 'image', mime: 'image/heic', exts: ['heic', 'heif'], thumbnail: 'image' },
+  // Plain text has no signature: nothing to detect, so nothing to contradict the name.
+  text: { kind: 'other', mime: null, exts: [], thumbnail: 'none' },
+  zip: { kind: 'archive', mime: 'application/zip', exts: ['zip'], thumbnail: 'none' },
+  'tar.gz': { kind: 'archive', mime: 'application/gzip', exts: ['gz', 'tgz'], thumbnail: 'none' },
+};
+
+function signatureOf(content: Content): Signature {
+  if (content.type === 'video') {
+    return content.video.flavour === 'apple'
+      ? { kind: 'video', mime: 'video/quicktime', exts: ['mov', 'qt'], thumbnail: 'contact-sheet' }
+      : { kind: 'video', mime: 'video/mp4', exts: ['mp4', 'm4v'], thumbnail: 'contact-sheet' };
+  }
+  return SIGNATURES[content.type];
+}
+
+const exifToIso = (exifTime: string) => exifTime.replace(/^(\d{4}):(\d{2}):(\d{2}) /, '$1-$2-$3T');
+
+function offsetToMinutes(offset: string): number {
+  const m = /^([+-])(\d{2}):(\d{2})$/.exec(offset);
+  if (!m) throw new Error(`bad offset ${offset}`);
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+}
+
+function utcOf(local: string, offsetMinutes: number): string {
+  const asUtc = Date.parse(`${local}Z`) - offsetMinutes * 60_000;
+  return new Date(asUtc).toISOString().replace('.000Z', 'Z');
+}
+
+function exifExpectation(exif: CameraExif): Partial<FileExpectation> {
+  const local = exifToIso(exif.dateTimeOriginal);
+  const offsetMinutes = exif.offsetTimeOriginal === undefined ? null : offsetToMinutes(exif.offsetTimeOriginal);
+  return {
+    takenAtLocal: local,
+    offsetMinutes,
+    takenAtUtc: offsetMinutes === null ? null : utcOf(local, offsetMinutes),
+    ...(exif.gps ? { gps: { lat: exif.gps.lat, lon: exif.gps.lon } } : {}),
+    make: exif.make,
+    model: exif.model,
+  };
+}
+
+function expectationOf(content: Content, built: Built, name: string, depth: number): FileExpectation {
+  const sig = signatureOf(content);
+  const ext = /\.([^./]+)$/.exec(name)?.[1]?.toLowerCase();
+  const expect: FileExpectation = {
+    depth,
+    thumbnail: sig.thumbnail,
+    extMismatch: sig.mime !== null && (ext === undefined || !sig.exts.includes(ext)),
+  };
+  switch (content.type) {
+    case 'jpeg':
+    case 'png':
+    case 'heic':
+      Object.assign(expect, { width: content.scene.width, height: content.scene.height });
+      if (content.type !== 'png' && content.exif) {
+        Object.assign(expect, exifExpectation(content.exif), { orientation: content.exif.orientation ?? 1 });
+      }
+      break;
+    case 'damaged-jpeg':
+      Object.assign(expect, exifExpectation(content.exif), { orientation: content.exif.orientation ?? 1 });
+      break;
+    case 'corrupt-jpeg':
+      expect.failure = 'decode-failed';
+      break;
+    case 'video': {
+      const v = content.video;
+      const local = v.creationTimeUtc.replace(/Z$/, '');
+      Object.assign(expect, {
+        takenAtLocal: local,
+        offsetMinutes: 0,
+        takenAtUtc: v.creationTimeUtc,
+        gps: { lat: v.location.lat, lon: v.location.lon },
+        make: v.make,
+        model: v.model,
+        width: v.width,
+        height: v.height,
+        durationSec: built.measured.durationSec,
+      });
+      break;
+    }
+    case 'zip':
+    case 'tar.gz':
+      expect.members = {
+        files: content.members.length,
+        directories: archiveDirectories(content.members, content.emptyDirectories ?? []).length,
+      };
+      break;
+    case 'text':
+      break;
+  }
+  return expect;
+}
+
+const REPRODUCIBLE_BYTES = new Set<Content['type']>(['jpeg', 'damaged-jpeg', 'corrupt-jpeg', 'text']);
+
+/** Builds the case in memory: upload bytes plus the manifest describing every file. */
+export async function buildCase(plan: CasePlan, tools: SampleTools): Promise<BuiltCase> {
+  const builder = new CaseBuilder(tools);
+  const uploads = new Map<string, Buffer>();
+  const manifest: SampleManifest = { format: 'exhibit-samples/1', caseId: plan.caseId, generatedWith: tools.versions, evidence: [] };
+
+  const describe = async (
+    content: Content,
+    displayPath: string,
+    depth: number,
+    archiveModified: RecordedWallClock | undefined,
+    files: SampleFile[],
+    directories: SampleDirectory[],
+  ): Promise<Buffer> => {
+    const built = await builder.build(content);
+    const expect = expectationOf(content, built, displayPath, depth);
+    if (archiveModified) expect.archiveModified = archiveModified;
+    const sig = signatureOf(content);
+    files.push({
+      path: displayPath,
+      sha256: digests(built.bytes).sha256,
+      size: built.bytes.length,
+      kind: sig.kind,
+      mime: sig.mime,
+      reproducible: REPRODUCIBLE_BYTES.has(content.type) ? 'bytes' : 'same-tools',
+      expect,
+    });
+    if (content.type === 'zip' || content.type === 'tar.gz') {
+      // Zip DOS times are local wall clock with no zone; tar times are UTC.
+      const offsetMinutes = content.type === 'zip' ? null : 0;
+      for (const dir of archiveDirectories(content.members, content.emptyDirectories ?? [])) {
+        directories.push({
+          path: `${displayPath}!/${dir.replace(/\/$/, '')}`,
+          depth: depth + 1,
+          archiveModified: { local: content.directoryMtime, offsetMinutes },
+        });
+      }
+      for (const member of content.members) {
+        await describe(member.content, `${displayPath}!/${member.path}`, depth + 1, { local: member.mtime, offsetMinutes }, files, directories);
+      }
+    }
+    return built.bytes;
+  };
+
+  for (const ev of plan.evidence) {
+    const files: SampleFile[] = [];
+    const directories: SampleDirectory[] = [];
+    const uploadRows = [];
+    for (const upload of ev.uploads) {
+      const bytes = await describe(upload.content, upload.fileName, 0, undefined, files, directories);
+      uploads.set(`${plan.caseId}/${ev.evidenceId}/${upload.fileName}`, bytes);
+      uploadRows.push({ fileName: upload.fileName, ...digests(bytes) });
+    }
+    manifest.evidence.push({ evidenceId: ev.evidenceId, uploads: uploadRows, files, directories });
+  }
+  return { manifest, uploads };
+}

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import type { ToolVersion } from '@exhibit/core';
+import sharp from 'sharp';
+
+const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+
+export interface SampleTools {
+  ffmpeg: string;
+  ffprobe: string;
+  heifEnc: string;
+  versions: ToolVersion[];
+}
+
+async function firstLine(file: string, args: string[]): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await run(file, args, { timeout: 30_000 });
+    return (stdout || stderr).split('\n')[0]?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The system ffmpeg (Debian's has libx264) when it is on the PATH, else the
+ * static build shipped by @ffmpeg-installer; the same for ffprobe.
+ */
+export async function locate(command: 'ffmpeg' | 'ffprobe'): Promise<{ path: string; banner: string }> {
+  const system = await firstLine(command, ['-version']);
+  if (system) return { path: command, banner: system };
+  const pkg = command === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe';
+  const path = (require(pkg) as { path: string }).path;
+  const bundled = await firstLine(path, ['-version']);
+  if (!bundled) throw new Error(`${command} not found on the PATH and ${pkg} does not run`);
+  return { path, banner: bundled };
+}
+
+/**
+ * heif-enc (Debian package libheif-examples) is only needed for the one HEIC
+ * sample: the prebuilt sharp has no HEVC encoder.
+ */
+export async function locateHeifEnc(): Promise<{ path: string; banner: string }> {
+  const banner = await firstLine('heif-enc', ['--help']);
+  if (!banner) throw new Error('heif-enc not found: install libheif-examples (apt-get install libheif-examples)');
+  return { path: 'heif-enc', banner };
+}
+
+export async function findTools(): Promise<SampleTools> {
+  const [ffmpeg, ffprobe, heifEnc] = await Promise.all([locate('ffmpeg'), locate('ffprobe'), locateHeifEnc()]);
+  const version = (banner: string, re: RegExp) => re.exec(banner)?.[1] ?? banner;
+  return {
+    ffmpeg: ffmpeg.path,
+    ffprobe: ffprobe.path,
+    heifEnc: heifEnc.path,
+    versions: [
+      { name: 'sharp', version: sharp.versions.sharp ?? 'unknown' },
+      { name: 'libvips', version: sharp.versions.vips },
+      { name: 'ffmpeg', version: version(ffmpeg.banner, /ffmpeg version (\S+)/) },
+      { name: 'libheif', version: version(heifEnc.banner, /libheif version:\s*(\S+)/) },
+      { name: 'zlib', version: process.versions.zlib ?? 'unknown' },
+    ],
+  };
+}
+
+export async function runTool(file: string, args: string[], options: { timeoutMs: number }): Promise<void> {
+  try {
+    await run(file, args, { timeout: options.timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new Error(`${file} ${args.join(' ')} failed: ${stderr.trim().split('\n').slice(-5).join(' | ')}`, { cause: err });
+  }
+}
+
+export async function runToolJson(file: string, args: string[], options: { timeoutMs: number }): Promise<unknown> {
+  const { stdout } = await run(file, args, { timeout: options.timeoutMs, maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout) as unknown;
+}
