@@ -138,7 +138,7 @@ export async function startLocalHost(config: ExhibitConfig, options: { logger: L
   const httpFn = byKind('http')[0];
   if (!httpFn) throw new Error('function table has no http function');
   const server = await startHttpServer(
-    { handle: (req, opts) => httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }) },
+    { routes: app.api.routes, handle: (req, opts) => httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }) },
     { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
   );
 

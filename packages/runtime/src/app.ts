@@ -46,12 +46,12 @@ function storageClients(config: ExhibitConfig) {
     const credential = azureCredential();
     return {
       blobs: createAzureBlobStore({ blobUrl: s.blobUrl, credential, readOnlyContainers }),
-      appendLog: createAzureAppendLog({ blobUrl: s.blobUrl, credential }),
+      appendLog: createAzureAppendLog({ blobUrl: s.blobUrl, credential, container: config.containers.custody }),
     };
   }
   return {
     blobs: createAzureBlobStore({ connectionString: s.connectionString, readOnlyContainers }),
-    appendLog: createAzureAppendLog({ connectionString: s.connectionString }),
+    appendLog: createAzureAppendLog({ connectionString: s.connectionString, container: config.containers.custody }),
   };
 }
 
@@ -107,7 +107,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     limits: LIMITS,
     pipelineVersion: version,
   };
-  const tokens = createTokenVerifier(config.auth, { logger });
+  const tokens = createTokenVerifier(config.auth);
   const api = createApi({
     index,
     blobs,

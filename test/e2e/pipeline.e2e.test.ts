@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
+import { ApiClient, readSampleManifest, SAMPLES_DIR, uploadSamples, uploadWithPlainClient, type SampleManifest } from '../support/e2e-client.js';
+
+/**
+ * The whole pipeline through the local host, as a user would run it: the
+ * bundled samples are uploaded with a plain blob client, the host notices them,
+ * and everything is checked through the HTTP API against what the sample
+ * generator wrote (samples/expected.json).
+ */
+interface ExpectedFile {
+  path: string;
+  sha256: string;
+  size: number;
+  kind: string;
+  mime: string | null;
+  expect: {
+    depth: number;
+    thumbnail: 'image' | 'exif-preview' | 'contact-sheet' | 'none' | 'fail';
+    failure?: string;
+    extMismatch?: boolean;
+    takenAtLocal?: string;
+    offsetMinutes?: number | null;
+    gps?: { lat: number; lon: number };
+    make?: string;
+    model?: string;
+    durationSec?: number;
+  };
+}
+
+const MISMATCH_EVIDENCE = 'EX99';
+
+describe('evidence pipeline end to end on the embedded stack', () => {
+  let h: HostProcessEnv;
+  let host: HostProcess;
+  let manifest: SampleManifest;
+  let investigator: ApiClient;
+  let caseId: string;
+  let statuses: Record<string, any>;
+  const hits = new Map<string, any>();
+
+  beforeAll(async () => {
+    manifest = await readSampleManifest();
+    caseId = manifest.caseId;
+    h = await allocateHostEnv();
+    host = await startHostProcess(h);
+    await uploadSamples(h.storageConnectionString, manifest);
+    // An upload whose declared hash does not match its bytes: a loud finding, processing goes on.
+    await uploadWithPlainClient(h.storageConnectionString, `${caseId}/${MISMATCH_EVIDENCE}/statement.txt`, Buffer.from('witness statement v2\n'), {
+      acquisition_sha256: createHash('sha256').update('witness statement v1\n').digest('hex'),
+    });
+
+    const admin = await ApiClient.login(h, 'e2e-admin', ['admin']);
+    await admin.json('POST', `/cases/${caseId}/assignments`, { user: 'ivy', role: 'investigator' });
+    investigator = await ApiClient.login(h, 'ivy', ['investigator']);
+    statuses = await investigator.waitComplete(caseId, [...manifest.evidence.map((e) => e.evidenceId), MISMATCH_EVIDENCE], 240_000);
+
+    for (const ev of manifest.evidence) {
+      const result = await investigator.get(`/cases/${caseId}/files?evidenceId=${ev.evidenceId}&limit=500&sort=path`);
+      for (const item of result.items) hits.set(item.file.path, item);
+    }
+  });
+
+  afterAll(async () => {
+    await host?.stop();
+    if (h) await removeHostEnv(h);
+  });
+
+  it('completes every evidence item', () => {
+    for (const s of Object.values(statuses)) expect(s.complete).toBe(true);
+  });
+
+  it('hashes uploads from storage and verifies them against independently computed hashes', async () => {
+    for (const ev of manifest.evidence) {
+      for (const up of ev.uploads) {
+        const bytes = await readFile(path.join(SAMPLES_DIR, 'extraction', caseId, ev.evidenceId, up.fileName));
+        const recorded = statuses[ev.evidenceId].uploads.find((u: any) => u.fileName === up.fileName);
+        expect(recorded.integrity).toBe('verified');
+        expect(recorded.hashes).toEqual({
+          md5: createHash('md5').update(bytes).digest('hex'),
+          sha1: createHash('sha1').update(bytes).digest('hex'),
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        });
+      }
+    }
+  });
+
+  it('flags an acquisition hash mismatch loudly and still processes the file', () => {
+    const s = statuses[MISMATCH_EVIDENCE];
+    expect(s.uploads[0].integrity).toBe('mismatch');
+    expect(s.uploads[0].mismatches).toEqual(['sha256']);
+    expect(s.findings.some((f: any) => f.flag === 'hash-mismatch')).toBe(true);
+    expect(s.files.byStage.indexed).toBe(1);
+  });
+
+  it('finds every generated file exactly once, at its path, with the generator’s SHA-256', () => {
+    for (const ev of manifest.evidence) {
+      const expected = ev.files as ExpectedFile[];
+      for (const f of expected) {
+        const hit = hits.get(f.path);
+        expect(hit, f.path).toBeDefined();
+        expect(hit.file.sha256, f.path).toBe(f.sha256);
+        expect(hit.file.size, f.path).toBe(f.size);
+        expect(hit.file.depth, f.path).toBe(f.expect.depth);
+      }
+      const contentPaths = [...hits.values()].filter((h) => h.file.evidenceId === ev.evidenceId && h.file.entryKind === 'file').map((h) => h.file.path);
+      expect(new Set(contentPaths).size).toBe(contentPaths.length);
+      expect(contentPaths.sort()).toEqual(expected.map((f) => f.path).sort());
+    }
+  });
+
+  it('identifies types from content and flags misleading extensions', () => {
+    for (const ev of manifest.evidence) {
+      for (const f of ev.files as ExpectedFile[]) {
+        const hit = hits.get(f.path);
+        expect(hit.content?.mime ?? null, f.path).toBe(f.mime);
+        expect(hit.content?.kind, f.path).toBe(f.kind);
+        expect(hit.file.flags.includes('ext-mismatch'), f.path).toBe(f.expect.extMismatch ?? false);
+      }
+    }
+  });
+
+  it('reads timestamps as recorded and GPS as signed decimal degrees', () => {
+    let checked = 0;
+    for (const ev of manifest.evidence) {
+      for (const f of ev.files as ExpectedFile[]) {
+        const md = hits.get(f.path).content?.metadata;
+        if (f.expect.takenAtLocal) {
+          expect(md?.takenAt?.local, f.path).toBe(f.expect.takenAtLocal);
+          expect(md?.takenAt?.offsetMinutes ?? null, f.path).toBe(f.expect.offsetMinutes ?? null);
+          checked += 1;
+        }
+        if (f.expect.gps) {
+          expect(md?.gps?.lat, f.path).toBeCloseTo(f.expect.gps.lat, 4);
+          expect(md?.gps?.lon, f.path).toBeCloseTo(f.expect.gps.lon, 4);
+        }
+        if (f.expect.make) expect(md?.make, f.path).toBe(f.expect.make);
+        if (f.expect.model) expect(md?.model, f.path).toBe(f.expect.model);
+        if (f.expect.durationSec !== undefined) expect(md?.durationSec, f.path).toBeCloseTo(f.expect.durationSec, 0);
+      }
+    }
+    expect(checked).toBeGreaterThan(5);
+  });
+
+  it('serves thumbnails that decode, from the image, the EXIF preview or a video contact sheet', async () => {
+    for (const ev of manifest.evidence) {
+      for (const f of ev.files as ExpectedFile[]) {
+        const hit = hits.get(f.path);
+        const res = await investigator.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/thumbnail`);
+        if (f.expect.thumbnail === 'none' || f.expect.thumbnail === 'fail') {
+          expect(res.status, f.path).toBe(404);
+          await res.body?.cancel();
+          continue;
+        }
+        expect(res.status, f.path).toBe(200);
+        expect(res.headers.get('content-type')).toBe('image/jpeg');
+        const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+        expect(meta.format, f.path).toBe('jpeg');
+        expect(Math.max(meta.width ?? 0, meta.height ?? 0), f.path).toBeGreaterThan(0);
+        expect(hit.content.thumbnailSource, f.path).toBe(f.expect.thumbnail);
+      }
+    }
+  });
+
+  it('records the corrupt file as a failure with its reason and completes everything else', () => {
+    const expectedFailures = manifest.evidence.flatMap((ev) => (ev.files as ExpectedFile[]).filter((f) => f.expect.thumbnail === 'fail'));
+    expect(expectedFailures.length).toBeGreaterThan(0);
+    for (const f of expectedFailures) {
+      const hit = hits.get(f.path);
+      expect(hit.file.stage, f.path).toBe('failed');
+      expect(hit.file.failure.code, f.path).toBe(f.expect.failure);
+      expect(hit.file.failure.detail.length, f.path).toBeGreaterThan(0);
+    }
+    const failedPaths = Object.values(statuses).flatMap((s: any) => s.failures.map((x: any) => x.path));
+    expect(failedPaths.sort()).toEqual(expectedFailures.map((f) => f.path).sort());
+    for (const hit of hits.values()) {
+      if (!expectedFailures.some((f) => f.path === hit.file.path)) expect(hit.file.stage, hit.file.path).toBe('indexed');
+    }
+  });
+
+  it('analyses identical content once and indexes every occurrence', () => {
+    const bySha = new Map<string, any[]>();
+    for (const hit of hits.values()) if (hit.file.sha256) bySha.set(hit.file.sha256, [...(bySha.get(hit.file.sha256) ?? []), hit]);
+    const dupes = [...bySha.values()].filter((list) => list.length > 1);
+    expect(dupes.length).toBeGreaterThan(0);
+    for (const list of dupes) {
+      const thumbs = new Set(list.map((h) => h.content.thumbnail?.name));
+      expect(thumbs.size).toBe(1);
+      expect(list.every((h) => h.file.stage === 'indexed')).toBe(true);
+    }
+  });
+
+  it('searches by device, GPS box, time range, hash and mismatch flag', async () => {
+    const q = (s: string) => investigator.get(`/cases/${caseId}/files?${s}`);
+    const all = (ManifestFiles(manifest) as ExpectedFile[]);
+    const withGps = all.filter((f) => f.expect.gps);
+    expect((await q('hasGps=true&limit=500')).total).toBe(withGps.length);
+    const south = withGps.filter((f) => f.expect.gps!.lat < 0);
+    expect((await q('bbox=-180,-90,180,0&limit=500')).total).toBe(south.length);
+    const one = all.find((f) => f.expect.make)!;
+    const byMake = await q(`make=${encodeURIComponent(one.expect.make!)}&limit=500`);
+    expect(byMake.total).toBe(all.filter((f) => f.expect.make?.toLowerCase() === one.expect.make!.toLowerCase()).length);
+    expect((await q('extMismatch=true&limit=500')).total).toBe(all.filter((f) => f.expect.extMismatch).length);
+    const byHash = await q(`hash=${one.sha256}`);
+    expect(byHash.items.map((i: any) => i.file.sha256)).toContain(one.sha256);
+    const utc = all.filter((f) => f.expect.takenAtLocal && f.expect.offsetMinutes !== null && f.expect.offsetMinutes !== undefined);
+    if (utc.length > 0) {
+      const page = await q('takenFrom=2000-01-01T00:00:00Z&takenTo=2100-01-01T00:00:00Z&limit=500&sort=takenAt');
+      expect(page.total).toBeGreaterThanOrEqual(utc.length);
+    }
+  });
+
+  it('keeps a user who is not assigned out of the case without revealing it exists', async () => {
+    const outsider = await ApiClient.login(h, 'mallory', ['investigator']);
+    const res = await outsider.request('GET', `/cases/${caseId}/files`);
+    expect(res.status).toBe(404);
+    const missing = await outsider.request('GET', `/cases/NO-SUCH-CASE/files`);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    const missingBody = (await missing.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe(missingBody.error.code);
+    expect(body.error.message.replaceAll(caseId, '?')).toBe(missingBody.error.message.replaceAll('NO-SUCH-CASE', '?'));
+    const anonymous = await fetch(`${h.apiUrl}/cases/${caseId}/files`);
+    expect(anonymous.status).toBe(401);
+  });
+});
+
+function ManifestFiles(manifest: SampleManifest): unknown[] {
+  return manifest.evidence.flatMap((e) => e.files);
+}
