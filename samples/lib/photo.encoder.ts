@@ -32,8 +32,6 @@ const JPEG_OPTIONS = {
 } as const;
 
 function rawInput(image: RawImage) {
-  // One thread: libvips is deterministic either way, but there is nothing to gain here.
-  sharp.concurrency(1);
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } });
 }
 
