@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isExhibitError } from '@exhibit/core';
+import { BufferSource } from '../test-support/buffer.source.js';
+import { testTools, testVideo } from '../test-support/fixtures.js';
+import { RangeServer } from '../test-support/range.server.js';
+import { runTool } from '../tools/run-tool.js';
+import { normaliseProbe, probe } from './ffprobe.metadata.js';
+
+describe('normaliseProbe', () => {
+  it('prefers Apple creationdate (wall clock + offset) and reads ISO 6709 locations and Android make/model', () => {
+    const m = normaliseProbe({
+      format: {
+        duration: '12.480000',
+        tags: {
+          creation_time: '2024-05-01T10:20:30.000000Z',
+          'com.apple.quicktime.creationdate': '2024-05-01T12:20:30+0200',
+          'com.apple.quicktime.location.ISO6709': '-33.8688+151.2093+058.000/',
+          'com.android.manufacturer': 'Google',
+          'com.android.model': 'Pixel 8',
+        },
+      },
+      streams: [
+        { index: 0, codec_type: 'video', codec_name: 'hevc', width: 1920, height: 1080 },
+        { index: 1, codec_type: 'audio', codec_name: 'aac' },
+        { index: 2, codec_type: 'video', codec_name: 'mjpeg', width: 320, height: 240, disposition: { attached_pic: 1 } },
+      ],
+    });
+    expect(m).toMatchObject({
+      durationSec: 12.48,
+      codecs: ['hevc', 'aac', 'mjpeg'],
+      width: 1920,
+      height: 1080,
+      make: 'Google',
+      model: 'Pixel 8',
+      gps: { lat: -33.8688, lon: 151.2093, altM: 58 },
+      takenAt: { local: '2024-05-01T12:20:30', offsetMinutes: 120, utc: '2024-05-01T10:20:30Z', source: 'format.tags.com.apple.quicktime.creationdate' },
+    });
+  });
+
+  it('treats creation_time with Z as UTC and ignores junk values', () => {
+    const m = normaliseProbe({
+      format: { duration: 'N/A', tags: { creation_time: '2024-05-01T10:20:30.000000Z', location: 'somewhere' } },
+      streams: [{ codec_type: 'video', codec_name: 'h264', width: -1, height: 0, duration: '3.5' }],
+    });
+    expect(m.takenAt).toEqual({ local: '2024-05-01T10:20:30.000000', offsetMinutes: 0, utc: '2024-05-01T10:20:30.000000Z', source: 'format.tags.creation_time' });
+    expect(m.durationSec).toBe(3.5);
+    expect(m.gps).toBeUndefined();
+    expect(m.width).toBeUndefined();
+  });
+});
+
+describe('probe (real ffprobe over HTTP range requests)', () => {
+  const server = new RangeServer();
+  let movBytes: Buffer;
+
+  beforeAll(async () => {
+    await server.start();
+    movBytes = await testVideo({
+      seconds: 3,
+      ext: 'mov',
+      metadata: {
+        'com.apple.quicktime.location.ISO6709': '+51.5074-000.1278+011.000/',
+        'com.apple.quicktime.make': 'Apple',
+        'com.apple.quicktime.model': 'iPhone 15',
+        'com.apple.quicktime.creationdate': '2024-05-01T12:20:30+0100',
+        creation_time: '2024-05-01T11:20:30Z',
+      },
+    });
+    server.put('/clip.mov', movBytes);
+    const mp4 = await testVideo({ seconds: 2, metadata: { location: '-22.9068-043.1729/', creation_time: '2023-12-31T23:59:59Z' } });
+    server.put('/clip.mp4', mp4);
+
+    // A segment a playlist can point at (server-side request forgery) and a local file.
+    server.put('/secret.mp4', mp4);
+    const playlist = (segment: string) => `#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n${segment}\n#EXT-X-ENDLIST\n`;
+    server.put('/ssrf.m3u8', playlist(server.url('/secret.mp4').split('?')[0]!));
+    server.put('/local.m3u8', playlist('file:///etc/passwd'));
+    server.put('/evil.ffconcat', "ffconcat version 1.0\nfile 'secret.mp4'\nfile 'file:/etc/passwd'\n");
+  }, 60_000);
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  const sourceAt = (path: string) => new BufferSource(Buffer.alloc(0), path.slice(1), () => server.url(path));
+
+  it('reads duration, codecs, size, creation time, location and make/model of a QuickTime movie', async () => {
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mov')));
+    expect(m.durationSec).toBeCloseTo(3, 1);
+    expect(m.codecs).toEqual(['mpeg4']);
+    expect(m).toMatchObject({ width: 320, height: 240, make: 'Apple', model: 'iPhone 15' });
+    expect(m.gps).toEqual({ lat: 51.5074, lon: -0.1278, altM: 11 });
+    expect(m.takenAt).toMatchObject({ local: '2024-05-01T12:20:30', offsetMinutes: 60, utc: '2024-05-01T11:20:30Z' });
+  });
+
+  it('reads the mp4 location and UTC creation_time', async () => {
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mp4')));
+    expect(m.gps).toEqual({ lat: -22.9068, lon: -43.1729 });
+    expect(m.takenAt).toMatchObject({ offsetMinutes: 0, utc: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?Z$/), source: 'format.tags.creation_time' });
+  });
+
+  it('control: without the allowlists ffprobe follows a playlist to another URL', async () => {
+    // Proves the playlist fixture is dangerous, so the refusal below means something.
+    const ffprobe = await testTools().resolve('ffprobe');
+    server.requests.length = 0;
+    // Async on purpose: the server runs in this process.
+    await runTool('ffprobe', ffprobe.path, ['-v', 'error', '-show_streams', server.url('/ssrf.m3u8')], { timeoutMs: 30_000, maxStdoutBytes: 1 << 20 }).catch(() => undefined);
+    expect(server.requests).toContain('/secret.mp4');
+  });
+
+  it('refuses HLS playlists that point at other URLs or at a local file', async () => {
+    const ffprobe = await testTools().resolve('ffprobe');
+    for (const path of ['/ssrf.m3u8', '/local.m3u8']) {
+      server.requests.length = 0;
+      const err = await probe(ffprobe, sourceAt(path)).catch((e: unknown) => e);
+      expect(isExhibitError(err, 'unsupported-format')).toBe(true);
+      expect(server.requests).toEqual([path]);
+      // The SAS signature never reaches an error message.
+      expect(String((err as Error).message)).not.toContain('SECRETSIGNATURE');
+    }
+  });
+
+  it('refuses a concat list that references a local file', async () => {
+    server.requests.length = 0;
+    const err = await probe(await testTools().resolve('ffprobe'), sourceAt('/evil.ffconcat')).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'unsupported-format')).toBe(true);
+    expect(server.requests).toEqual(['/evil.ffconcat']);
+  });
+
+  it('fails garbage as corrupt-file, not as a tool fault', async () => {
+    server.put('/garbage.mp4', Buffer.from('this is not a video '.repeat(100)));
+    const err = await probe(await testTools().resolve('ffprobe'), sourceAt('/garbage.mp4')).catch((e: unknown) => e);
+    expect(isExhibitError(err)).toBe(true);
+    expect((err as { code: string }).code).toMatch(/^(corrupt-file|unsupported-format)$/);
+  });
+});
