@@ -1,0 +1,242 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  createRootLogger,
+  derivedNames,
+  memberFileId,
+  rootFileId,
+  type AccessStore,
+  type BlobStore,
+  type CustodyEvent,
+  type CustodyRecorder,
+  type IndexStore,
+  type Logger,
+  type Role,
+} from '@exhibit/core';
+import { createPostgresAccessStore, createPostgresIndex, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
+import { createAzureBlobStore } from '@exhibit/storage';
+import { createLocalTokenVerifier, issueLocalToken } from '../src/auth/local-token.js';
+import type { ApiDeps } from '../src/api.types.js';
+
+/**
+ * Real parts for API tests: an in-memory PGlite index with every migration,
+ * Azurite blob storage (fresh containers per fixture), local tokens signed
+ * with a throw-away key.
+ */
+export interface ApiFixture {
+  deps: ApiDeps;
+  sql: SqlClient;
+  index: IndexStore;
+  blobs: BlobStore;
+  access: AccessStore;
+  /** Custody events in the order the API recorded them. */
+  custodyEvents: CustodyEvent[];
+  /** Methods of the index and blob store called since the last reset. */
+  touched: string[];
+  keyDir: string;
+  token(user: string, roles: Role[]): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Records into a list. The custody log (packages/custody) is built in
+ * parallel; this stands in for it until it can be wired here, and lets the
+ * tests read back exactly what the API asked to record.
+ */
+function listRecorder(events: CustodyEvent[]): CustodyRecorder {
+  return {
+    async record(event) {
+      events.push(structuredClone(event));
+    },
+  };
+}
+
+/** Passes every call through, noting its name: proves a denied request read nothing. */
+function noting<T extends object>(target: T, label: string, touched: string[]): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        touched.push(`${label}.${String(prop)}`);
+        return (value as (...a: unknown[]) => unknown).apply(obj, args);
+      };
+    },
+  });
+}
+
+export async function createApiFixture(connectionString: string, options: { logger?: Logger } = {}): Promise<ApiFixture> {
+  const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+  await migrate(sql);
+  const index = createPostgresIndex(sql);
+  const access = createPostgresAccessStore(sql);
+  const suffix = randomBytes(4).toString('hex');
+  const containers = { evidence: `evidence-${suffix}`, derived: `derived-${suffix}` };
+  const blobs = createAzureBlobStore({ connectionString });
+  await blobs.ensureContainer(containers.evidence);
+  await blobs.ensureContainer(containers.derived);
+  const keyDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-api-keys-'));
+  const custodyEvents: CustodyEvent[] = [];
+  const touched: string[] = [];
+  const deps: ApiDeps = {
+    index: noting(index, 'index', touched),
+    blobs: noting(blobs, 'blobs', touched),
+    access,
+    custody: listRecorder(custodyEvents),
+    tokens: createLocalTokenVerifier({ keyDir }),
+    containers,
+    logger: options.logger ?? createRootLogger({ level: 'silent' }),
+  };
+  return {
+    deps,
+    sql,
+    index,
+    blobs,
+    access,
+    custodyEvents,
+    touched,
+    keyDir,
+    token: async (user, roles) => (await issueLocalToken({ user, roles, ttlMs: 3_600_000 }, { keyDir })).token,
+    async dispose() {
+      await sql.close();
+      await rm(keyDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const hashes = (bytes: Buffer) => ({
+  md5: createHash('md5').update(bytes).digest('hex'),
+  sha1: createHash('sha1').update(bytes).digest('hex'),
+  sha256: createHash('sha256').update(bytes).digest('hex'),
+});
+
+export interface SeededCase {
+  caseId: string;
+  evidenceId: string;
+  blobName: string;
+  rootFileId: string;
+  rootSha256: string;
+  photoFileId: string;
+  photoSha256: string;
+  photoBytes: Buffer;
+  thumbnailBytes: Buffer;
+  /** A file that has no thumbnail (the archive itself). */
+  noThumbnailFileId: string;
+}
+
+/**
+ * One evidence item as the pipeline would leave it: an uploaded archive
+ * holding one photo that was identified, described and thumbnailed. Written
+ * through the IndexStore and BlobStore ports only.
+ */
+export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01'): Promise<SeededCase> {
+  const { index, blobs } = f;
+  const { evidence, derived } = f.deps.containers;
+  const fileName = 'phone.zip';
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  const archiveBytes = Buffer.from(`PK archive stand-in for ${blobName}`);
+  const photoBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`photo of ${caseId}`)]);
+  const thumbnailBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xdb]), Buffer.from(`thumbnail of ${caseId}`)]);
+  const archive = hashes(archiveBytes);
+  const photo = hashes(photoBytes);
+
+  const uploaded = await blobs.upload({ container: evidence, name: blobName }, archiveBytes, { contentType: 'application/zip' });
+  const rootId = rootFileId(blobName);
+  await index.recordUpload({
+    caseId,
+    evidenceId,
+    blobName,
+    fileName,
+    rootFileId: rootId,
+    size: archiveBytes.length,
+    etag: uploaded.etag,
+    versionId: null,
+    contentType: 'application/zip',
+    lastModified: new Date().toISOString(),
+    acquisition: { examiner: 'DC Test', exhibitRef: `${caseId}/1` },
+  });
+  await index.recordUploadHashes(blobName, archive, 'no-reference', []);
+
+  const photoId = memberFileId(rootId, 0);
+  const photoSource = { container: derived, name: derivedNames.content(photo.sha256) };
+  const thumbnail = { container: derived, name: derivedNames.thumbnail(photo.sha256, 't320q80') };
+  await blobs.upload(photoSource, photoBytes, { contentType: 'application/octet-stream' });
+  await blobs.upload(thumbnail, thumbnailBytes, { contentType: 'image/jpeg' });
+
+  await index.insertFiles([
+    {
+      fileId: rootId,
+      caseId,
+      evidenceId,
+      parentId: null,
+      entryIndex: null,
+      depth: 0,
+      path: fileName,
+      recordedName: fileName,
+      name: fileName,
+      extension: 'zip',
+      entryKind: 'file',
+      size: archiveBytes.length,
+      sha256: archive.sha256,
+      source: { container: evidence, name: blobName },
+      archiveTimes: {},
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+    {
+      fileId: photoId,
+      caseId,
+      evidenceId,
+      parentId: rootId,
+      entryIndex: 0,
+      depth: 1,
+      path: `${fileName}!/DCIM/IMG_0001.jpg`,
+      recordedName: 'DCIM/IMG_0001.jpg',
+      name: 'IMG_0001.jpg',
+      extension: 'jpg',
+      entryKind: 'file',
+      size: photoBytes.length,
+      sha256: photo.sha256,
+      source: photoSource,
+      archiveTimes: { modified: { local: '2023-07-14 09:30:00', offsetMinutes: null, utc: null, source: 'zip-dos' } },
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+  ]);
+  await index.ensureContent({ ...archive, size: archiveBytes.length, source: { container: evidence, name: blobName } });
+  await index.setIdentification(archive.sha256, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [{ name: 'file-type', version: '21.0.0' }] });
+  await index.ensureContent({ ...photo, size: photoBytes.length, source: photoSource });
+  await index.setIdentification(photo.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }] });
+  await index.setMetadata(photo.sha256, {
+    status: 'done',
+    metadata: {
+      takenAt: { local: '2023:07:14 09:30:00', offsetMinutes: 60, utc: '2023-07-14T08:30:00.000Z', source: 'exif:DateTimeOriginal' },
+      gps: { lat: -22.9068, lon: -43.1729 },
+      make: 'Canon',
+      model: 'Canon EOS 80D',
+      raw: { Make: 'Canon' },
+    },
+    tools: [{ name: 'exifr', version: '7.1.3' }],
+  });
+  await index.setThumbnail(photo.sha256, { status: 'done', blob: thumbnail, source: 'image', tools: [{ name: 'sharp', version: '0.34.0' }] });
+  await index.advanceFile(rootId, 'indexed');
+  await index.setUnpack(rootId, 'done', 1);
+  await index.advanceFile(photoId, 'indexed');
+  f.touched.length = 0;
+  return {
+    caseId,
+    evidenceId,
+    blobName,
+    rootFileId: rootId,
+    rootSha256: archive.sha256,
+    photoFileId: photoId,
+    photoSha256: photo.sha256,
+    photoBytes,
+    thumbnailBytes,
+    noThumbnailFileId: rootId,
+  };
+}

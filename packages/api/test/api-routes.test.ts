@@ -1,0 +1,274 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { Role } from '@exhibit/core';
+import { createApi } from '../src/api.js';
+import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
+import { NOT_FOUND_BODY } from '../src/http-errors.js';
+import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
+
+/** What the routes return and record, against a real index and blob storage. */
+let f: ApiFixture;
+let api: Api;
+let seed: SeededCase;
+let other: SeededCase;
+const tokenCache = new Map<string, string>();
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  api = createApi(f.deps);
+  seed = await seedCase(f, 'CASE-1');
+  // A second evidence item in the same case: case-wide actions reach both logs.
+  await seedCase(f, 'CASE-1', 'EX02');
+  other = await seedCase(f, 'CASE-2');
+  await f.access.assign('CASE-1', 'erin', { by: 'setup' });
+  await f.access.assign('CASE-1', 'ivan', { by: 'setup' });
+  await f.access.assign('CASE-1', 'sam', { by: 'setup' });
+  await f.access.assign('CASE-2', 'olga', { by: 'setup' });
+  // Holds two roles in the token but is on this case as investigator only.
+  await f.access.assign('CASE-1', 'nora', { by: 'setup', role: 'investigator' });
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+async function as(user: string, roles: Role[]): Promise<string> {
+  const k = `${user}:${roles.join(',')}`;
+  if (!tokenCache.has(k)) tokenCache.set(k, await f.token(user, roles));
+  return tokenCache.get(k)!;
+}
+
+async function call(req: Partial<ApiRequest> & { path: string }, bearer?: string): Promise<ApiResponse & { json: any; bytes?: Buffer }> {
+  const headers: Record<string, string | undefined> = {};
+  if (bearer) headers.authorization = `Bearer ${bearer}`;
+  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers, ...req });
+  if (res.body instanceof Readable) {
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    return { ...res, json: undefined, bytes: Buffer.concat(chunks) };
+  }
+  return { ...res, json: res.body };
+}
+
+const examiner = () => as('erin', ['examiner']);
+
+describe('not found means the same thing for everyone', () => {
+  it('answers an unassigned case, a missing case, a missing file and another case\'s file identically', async () => {
+    const responses = [
+      await call({ path: `/cases/CASE-2/evidence` }, await examiner()),
+      await call({ path: `/cases/NO-SUCH-CASE/evidence` }, await examiner()),
+      await call({ path: `/cases/CASE-1/files/f${'0'.repeat(31)}` }, await examiner()),
+      await call({ path: `/cases/CASE-1/files/${other.photoFileId}` }, await examiner()),
+      await call({ path: `/cases/CASE-1/files/${other.photoFileId}/thumbnail` }, await examiner()),
+      await call({ path: `/cases/CASE-1/evidence/NOPE/status` }, await examiner()),
+      await call({ path: `/cases/CASE-1/files/${seed.noThumbnailFileId}/thumbnail` }, await examiner()),
+    ];
+    for (const r of responses) {
+      expect(r.status).toBe(404);
+      expect(r.json).toEqual(NOT_FOUND_BODY);
+      expect(Object.keys(r.headers ?? {}).sort()).toEqual(['cache-control', 'x-request-id']);
+    }
+  });
+
+  it('does not validate parameters for a case the caller cannot see', async () => {
+    const res = await call({ path: '/cases/CASE-2/files', query: new URLSearchParams('colour=red') }, await examiner());
+    expect(res.status).toBe(404);
+    const own = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams('colour=red&size=9') }, await examiner());
+    expect(own.status).toBe(400);
+    expect(own.json.error.details).toEqual({ unknown: ['colour', 'size'] });
+  });
+});
+
+describe('cases and evidence', () => {
+  it('lists only the caller\'s cases with evidence counts', async () => {
+    const res = await call({ path: '/cases' }, await examiner());
+    expect(res.status).toBe(200);
+    expect(res.json.cases).toEqual([
+      { caseId: 'CASE-1', role: null, assignedAt: expect.any(String), evidence: 2, files: 4, complete: expect.any(Boolean) },
+    ]);
+    const me = await call({ path: '/me' }, await as('nora', ['examiner', 'investigator']));
+    expect(me.json).toMatchObject({ user: 'nora', roles: ['examiner', 'investigator'], authKind: 'local', cases: ['CASE-1'] });
+  });
+
+  it('lists evidence items and returns the status of one', async () => {
+    const list = await call({ path: '/cases/CASE-1/evidence' }, await examiner());
+    expect(list.json.items.map((i: { evidenceId: string }) => i.evidenceId)).toEqual(['EX01', 'EX02']);
+    const status = await call({ path: '/cases/CASE-1/evidence/EX01/status' }, await examiner());
+    expect(status.status).toBe(200);
+    expect(status.json).toMatchObject({ caseId: 'CASE-1', evidenceId: 'EX01', files: { total: 2 } });
+    expect(status.json.uploads[0].blobName).toBe(seed.blobName);
+  });
+});
+
+describe('search', () => {
+  it('passes the filters to the index and records the search in every evidence item it covers', async () => {
+    f.custodyEvents.length = 0;
+    const res = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams('kind=image&make=canon&bbox=-44,-23,-43,-22&limit=1') }, await examiner());
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ total: 2, limit: 1, offset: 0 });
+    expect(res.json.items).toHaveLength(1);
+    expect(res.json.items[0].content.metadata.gps).toEqual({ lat: -22.9068, lon: -43.1729 });
+    expect(f.custodyEvents.map((e) => [e.action, e.actor, e.caseId, e.evidenceId])).toEqual([
+      ['search', 'erin', 'CASE-1', 'EX01'],
+      ['search', 'erin', 'CASE-1', 'EX02'],
+    ]);
+    expect(f.custodyEvents[0]!.details).toMatchObject({ query: { kind: 'image', make: 'canon', bbox: [-44, -23, -43, -22], limit: 1 }, total: 2, returned: 1 });
+
+    f.custodyEvents.length = 0;
+    const one = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams('evidenceId=EX02&path=img_0001') }, await examiner());
+    expect(one.json.total).toBe(1);
+    expect(one.json.items[0].file.evidenceId).toBe('EX02');
+    expect(f.custodyEvents.map((e) => e.evidenceId)).toEqual(['EX02']);
+  });
+
+  it('finds by hash and never returns another case\'s files', async () => {
+    const res = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams(`hash=${other.photoSha256.toUpperCase()}`) }, await examiner());
+    expect(res.json.total).toBe(0);
+  });
+});
+
+describe('one file', () => {
+  it('returns the file, its content and provenance up to the upload, and records the view', async () => {
+    f.custodyEvents.length = 0;
+    const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}` }, await as('ivan', ['investigator']));
+    expect(res.status).toBe(200);
+    expect(res.json.file).toMatchObject({ fileId: seed.photoFileId, path: 'phone.zip!/DCIM/IMG_0001.jpg' });
+    expect(res.json.content).toMatchObject({ sha256: seed.photoSha256, mime: 'image/jpeg' });
+    const { provenance } = res.json;
+    expect(provenance.complete).toBe(true);
+    expect(provenance.chain.map((l: { fileId: string; sha256: string }) => [l.fileId, l.sha256])).toEqual([
+      [seed.photoFileId, seed.photoSha256],
+      [seed.rootFileId, seed.rootSha256],
+    ]);
+    expect(provenance.chain[0].tools).toMatchObject({ metadata: [{ name: 'exifr', version: '7.1.3' }] });
+    expect(provenance.upload).toMatchObject({ blobName: seed.blobName, hashes: { sha256: seed.rootSha256 }, acquisition: { examiner: 'DC Test' } });
+    expect(f.custodyEvents).toEqual([
+      expect.objectContaining({
+        action: 'view',
+        actor: 'ivan',
+        caseId: 'CASE-1',
+        evidenceId: 'EX01',
+        subject: { fileId: seed.photoFileId, sha256: seed.photoSha256, blobName: expect.stringContaining(seed.photoSha256) },
+      }),
+    ]);
+  });
+
+  it('streams the thumbnail bytes from the derived container and records it', async () => {
+    f.custodyEvents.length = 0;
+    const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}/thumbnail` }, await examiner());
+    expect(res.status).toBe(200);
+    expect(res.headers?.['content-type']).toBe('image/jpeg');
+    expect(res.bytes?.equals(seed.thumbnailBytes)).toBe(true);
+    expect(f.custodyEvents.map((e) => e.action)).toEqual(['thumbnail-view']);
+  });
+
+  it('hands out a short-lived read-only URL for exactly that blob, and records the download without the URL', async () => {
+    f.custodyEvents.length = 0;
+    const before = Date.now();
+    const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}/download` }, await as('sam', ['supervisor']));
+    expect(res.status).toBe(200);
+    const expiresAt = Date.parse(res.json.expiresAt);
+    expect(expiresAt - before).toBeGreaterThan(0);
+    expect(expiresAt - before).toBeLessThanOrEqual(15 * 60_000 + 1000);
+    const url = new URL(res.json.url);
+    expect(url.searchParams.get('sp')).toBe('r');
+    expect(url.searchParams.get('sr')).toBe('b');
+    const got = await fetch(url);
+    expect(got.status).toBe(200);
+    expect(Buffer.from(await got.arrayBuffer()).equals(seed.photoBytes)).toBe(true);
+    const write = await fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: 'overwritten' });
+    expect(write.status).toBe(403);
+    expect((await (await fetch(url)).arrayBuffer()).byteLength).toBe(seed.photoBytes.length);
+    expect(f.custodyEvents).toHaveLength(1);
+    expect(f.custodyEvents[0]).toMatchObject({ action: 'download', actor: 'sam', subject: { fileId: seed.photoFileId } });
+    expect(JSON.stringify(f.custodyEvents[0])).not.toContain('sig=');
+  });
+
+  it('lets an assignment narrow the roles of the token', async () => {
+    const nora = await as('nora', ['examiner', 'investigator']);
+    expect((await call({ path: `/cases/CASE-1/files/${seed.photoFileId}` }, nora)).status).toBe(200);
+    const download = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}/download` }, nora);
+    expect(download.status).toBe(403);
+    // Assigned with a role the token does not hold: nothing is allowed.
+    await f.access.assign('CASE-1', 'paul', { by: 'setup', role: 'supervisor' });
+    expect((await call({ path: '/cases/CASE-1/evidence' }, await as('paul', ['examiner']))).status).toBe(403);
+  });
+});
+
+describe('assignments', () => {
+  it('assigns, changes, lists and removes, recording each change once per evidence item', async () => {
+    const sup = await as('sam', ['supervisor']);
+    f.custodyEvents.length = 0;
+    const created = await call({ method: 'POST', path: '/cases/CASE-1/assignments', body: { user: 'quinn@example.org', role: 'investigator' } }, sup);
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ changed: true, assignment: { user: 'quinn@example.org', role: 'investigator', assignedBy: 'sam' } });
+    const again = await call({ method: 'POST', path: '/cases/CASE-1/assignments', body: { user: 'quinn@example.org', role: 'investigator' } }, sup);
+    expect(again.status).toBe(200);
+    expect(again.json.changed).toBe(false);
+    const changed = await call({ method: 'POST', path: '/cases/CASE-1/assignments', body: { user: 'quinn@example.org' } }, sup);
+    expect(changed.status).toBe(200);
+    expect(changed.json.assignment.role).toBeNull();
+
+    const list = await call({ path: '/cases/CASE-1/assignments' }, sup);
+    expect(list.json.assignments.map((a: { user: string }) => a.user)).toContain('quinn@example.org');
+
+    const removed = await call({ method: 'DELETE', path: `/cases/CASE-1/assignments/${encodeURIComponent('quinn@example.org')}` }, sup);
+    expect(removed.status).toBe(204);
+    expect(removed.body).toBeUndefined();
+    expect((await call({ method: 'DELETE', path: '/cases/CASE-1/assignments/quinn%40example.org' }, sup)).status).toBe(204);
+
+    expect(f.custodyEvents.map((e) => [e.action, e.evidenceId, e.details.change])).toEqual([
+      ['assignment-change', 'EX01', 'assigned'],
+      ['assignment-change', 'EX02', 'assigned'],
+      ['assignment-change', 'EX01', 'role-changed'],
+      ['assignment-change', 'EX02', 'role-changed'],
+      ['assignment-change', 'EX01', 'unassigned'],
+      ['assignment-change', 'EX02', 'unassigned'],
+    ]);
+    expect((await f.access.assignmentHistory('CASE-1')).filter((h) => h.user === 'quinn@example.org').map((h) => h.action)).toEqual([
+      'assigned',
+      'role-changed',
+      'unassigned',
+    ]);
+  });
+
+  it('lets an admin assign on a case with no evidence yet, and the assignee then sees it', async () => {
+    const admin = await as('ada', ['admin']);
+    const res = await call({ method: 'POST', path: '/cases/NEW-CASE/assignments', body: { user: 'erin' } }, admin);
+    expect(res.status).toBe(201);
+    expect((await call({ path: '/cases/NEW-CASE/evidence' }, await examiner())).json).toEqual({ caseId: 'NEW-CASE', items: [] });
+    // The admin manages the case but does not see its data without an assignment.
+    expect((await call({ path: '/cases/NEW-CASE/evidence' }, admin)).status).toBe(404);
+  });
+
+  it('rejects bad bodies and names the problems', async () => {
+    const sup = await as('sam', ['supervisor']);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ user: '' }, /user/],
+      [{ user: 'x', role: 'owner' }, /role/],
+      [{ user: 'x', extra: 1 }, /unknown body parameters: extra/],
+      [{ user: 'line\nbreak' }, /user/],
+      [undefined, /body/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await call({ method: 'POST', path: '/cases/CASE-1/assignments', ...(body === undefined ? {} : { body }) }, sup);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error.message).toMatch(message);
+    }
+  });
+});
+
+describe('requests that fit no route', () => {
+  it('answers 404 for unknown paths and 405 with Allow for a wrong method', async () => {
+    expect((await call({ path: '/nothing/here' })).json).toEqual(NOT_FOUND_BODY);
+    const wrong = await call({ method: 'PUT', path: '/cases/CASE-1/assignments' }, await examiner());
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers?.allow).toBe('GET, POST');
+  });
+
+  it('refuses a body on a route that takes none, and invalid path parameters', async () => {
+    expect((await call({ path: '/me', body: { a: 1 } }, await examiner())).status).toBe(400);
+    expect((await call({ path: '/cases/..%2F..%2Fetc/evidence' }, await examiner())).status).toBe(400);
+  });
+});

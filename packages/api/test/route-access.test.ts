@@ -1,0 +1,195 @@
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { ROLES, type Role } from '@exhibit/core';
+import { createApi } from '../src/api.js';
+import type { AccessRule, ApiDeps, ApiRequest, ApiResponse, RouteDef } from '../src/api.types.js';
+import { NOT_FOUND_BODY } from '../src/http-errors.js';
+import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
+
+/**
+ * The authorisation matrix, generated from the route table: every route ×
+ * every role × (assigned, not assigned, no token, bad token) against a real
+ * index and real blob storage.
+ *
+ * EXPECTATIONS states the intended policy of each route, written here and
+ * not read from the route, so a route whose declared rule drifts from the
+ * policy fails, and a route without an entry fails: a new route cannot ship
+ * without its access being decided and tested.
+ */
+interface Expectation {
+  policy: AccessRule;
+  request(seed: SeededCase): { path: string; query?: string; body?: unknown };
+  /** Statuses an allowed caller may get. */
+  ok: number[];
+}
+
+const ALL: Role[] = [...ROLES];
+
+const EXPECTATIONS: Record<string, Expectation> = {
+  'GET /openapi.json': { policy: 'public', request: () => ({ path: '/openapi.json' }), ok: [200] },
+  'GET /me': { policy: { roles: ALL, caseScoped: false }, request: () => ({ path: '/me' }), ok: [200] },
+  'GET /cases': { policy: { roles: ALL, caseScoped: false }, request: () => ({ path: '/cases' }), ok: [200] },
+  'GET /cases/{caseId}/evidence': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/evidence` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/evidence/{evidenceId}/status': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/evidence/${s.evidenceId}/status` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/files': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files`, query: 'kind=image&hasGps=true' }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/files/{fileId}': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/files/{fileId}/thumbnail': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/thumbnail` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/files/{fileId}/download': {
+    policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/download` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/assignments': {
+    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
+    request: (s) => ({ path: `/cases/${s.caseId}/assignments` }),
+    ok: [200],
+  },
+  'POST /cases/{caseId}/assignments': {
+    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
+    request: (s) => ({ path: `/cases/${s.caseId}/assignments`, body: { user: 'visitor', role: 'investigator' } }),
+    ok: [200, 201],
+  },
+  'DELETE /cases/{caseId}/assignments/{user}': {
+    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
+    request: (s) => ({ path: `/cases/${s.caseId}/assignments/visitor` }),
+    ok: [204],
+  },
+};
+
+type Scenario = 'assigned' | 'unassigned' | 'no-token' | 'bad-token';
+const SCENARIOS: Scenario[] = ['assigned', 'unassigned', 'no-token', 'bad-token'];
+
+/** What the policy says a caller should get: 'ok', or an error status. */
+function expectedOutcome(policy: AccessRule, role: Role, scenario: Scenario): 'ok' | 401 | 403 | 404 {
+  if (policy === 'public') return 'ok';
+  if (scenario === 'no-token' || scenario === 'bad-token') return 401;
+  const roleAllowed = policy.roles.includes(role);
+  if (!policy.caseScoped) return roleAllowed ? 'ok' : 403;
+  if (scenario === 'unassigned' && !(policy.anyCaseRoles ?? []).includes(role)) return 404;
+  return roleAllowed ? 'ok' : 403;
+}
+
+const key = (r: Pick<RouteDef, 'method' | 'path'>) => `${r.method} ${r.path}`;
+const userFor = (role: Role, scenario: Scenario) => `${role}-${scenario}`;
+
+// Filled in beforeAll; createApi only keeps the reference.
+const deps = {} as ApiDeps;
+const api = createApi(deps);
+
+let f: ApiFixture;
+let seed: SeededCase;
+let other: SeededCase;
+const tokens = new Map<string, string>();
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  Object.assign(deps, f.deps);
+  seed = await seedCase(f, 'CASE-1');
+  other = await seedCase(f, 'CASE-2');
+  for (const role of ROLES) {
+    await f.access.assign(seed.caseId, userFor(role, 'assigned'), { by: 'test-setup' });
+    for (const scenario of ['assigned', 'unassigned'] as const) tokens.set(userFor(role, scenario), await f.token(userFor(role, scenario), [role]));
+  }
+  // Everyone assigned to CASE-1 is a stranger to CASE-2 except this one, so CASE-2 is known to exist.
+  await f.access.assign(other.caseId, 'examiner-other', { by: 'test-setup' });
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+async function call(req: Partial<ApiRequest> & { path: string }, bearer?: string): Promise<ApiResponse & { json: unknown }> {
+  const headers: Record<string, string | undefined> = {};
+  if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`;
+  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers, ...req });
+  let json: unknown = res.body;
+  if (res.body instanceof Readable) {
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    json = Buffer.concat(chunks);
+  }
+  return { ...res, json };
+}
+
+describe('the route table', () => {
+  it('gives every route an access rule and every route an expectation, and nothing else', () => {
+    for (const route of api.routes) {
+      expect(route.access, `${key(route)} has no access rule`).toBeDefined();
+      expect(EXPECTATIONS[key(route)], `${key(route)} has no entry in EXPECTATIONS (route-access.test.ts)`).toBeDefined();
+    }
+    expect(Object.keys(EXPECTATIONS).sort()).toEqual(api.routes.map(key).sort());
+  });
+
+  it.each(api.routes.map((r) => [key(r), r] as const))('%s declares the intended policy', (_k, route) => {
+    expect(route.access).toEqual(EXPECTATIONS[key(route)]?.policy);
+  });
+});
+
+describe.each(api.routes.map((r) => [key(r), r] as const))('%s', (routeKey, route) => {
+  it.each(ROLES.flatMap((role) => SCENARIOS.map((scenario) => [role, scenario] as const)))('%s, %s', async (role, scenario) => {
+    const expectation = EXPECTATIONS[routeKey];
+    expect(expectation, `no expectation for ${routeKey}`).toBeDefined();
+    const { path, query, body } = expectation!.request(seed);
+    const bearer = scenario === 'no-token' ? undefined : scenario === 'bad-token' ? 'e30.e30.c2ln' : tokens.get(userFor(role, scenario));
+    f.touched.length = 0;
+    const res = await call({ method: route.method, path, query: new URLSearchParams(query ?? ''), ...(body ? { body } : {}) }, bearer);
+    const outcome = expectedOutcome(expectation!.policy, role, scenario);
+
+    if (outcome === 'ok') {
+      expect(expectation!.ok, `${role}/${scenario}: ${JSON.stringify(res.json)}`).toContain(res.status);
+      const schema = route.responses[res.status]?.schema;
+      if (schema) {
+        const parsed = schema.safeParse(res.json);
+        expect(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues).slice(0, 500)).toBe(true);
+      }
+      return;
+    }
+    expect(res.status, `${role}/${scenario}: ${JSON.stringify(res.json)}`).toBe(outcome);
+    // Denied before any evidence data or blob was read.
+    expect(f.touched).toEqual([]);
+    if (outcome === 404) expect(res.json).toEqual(NOT_FOUND_BODY);
+    if (outcome === 403) expect(res.json).toMatchObject({ error: { code: 'forbidden' } });
+    if (outcome === 401) {
+      expect(res.json).toMatchObject({ error: { code: 'unauthenticated' } });
+      expect(res.headers?.['www-authenticate']).toBe('Bearer');
+    }
+  });
+});
+
+describe('what the matrix left in the custody log', () => {
+  it('records data access only by assigned users with a permitted role', () => {
+    const dataActions = new Set(['search', 'view', 'thumbnail-view', 'download']);
+    const byAction = new Map<string, Set<string>>();
+    for (const e of f.custodyEvents.filter((e) => dataActions.has(e.action))) {
+      (byAction.get(e.action) ?? byAction.set(e.action, new Set()).get(e.action)!).add(e.actor);
+      expect(e.caseId).toBe(seed.caseId);
+      expect(e.evidenceId).toBe(seed.evidenceId);
+    }
+    const assigned = ROLES.map((r) => userFor(r, 'assigned'));
+    expect([...(byAction.get('search') ?? [])].sort()).toEqual([...assigned].sort());
+    expect([...(byAction.get('view') ?? [])].sort()).toEqual([...assigned].sort());
+    expect([...(byAction.get('thumbnail-view') ?? [])].sort()).toEqual([...assigned].sort());
+    expect([...(byAction.get('download') ?? [])].sort()).toEqual(['examiner-assigned', 'supervisor-assigned']);
+  });
+});
