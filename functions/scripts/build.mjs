@@ -1,16 +1,23 @@
 // Bundles the Functions app into dist/main.js (the workspace packages are
 // TypeScript sources; the bundle is plain ESM). Native and worker-provided
-// modules stay external and are installed next to the bundle. Copies the
-// repository's host.json here so this folder is a complete app root.
-import { copyFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+// modules stay external and are installed next to the bundle.
+//
+// Workspace code that reads files beside its source (`new URL('../migrations/',
+// import.meta.url)`) would look in the wrong place once bundled, so each such
+// file or folder is copied to assets/<path in the repository> and the URL is
+// rewritten to point there. The repository's host.json is copied here too, so
+// this folder is a complete Functions app root.
+import { cp, copyFile, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const appRoot = path.resolve(here, '..');
+const repoRoot = path.resolve(appRoot, '..');
+const assetsDir = path.join(appRoot, 'assets');
 
-export const EXTERNAL = [
+const EXTERNAL = [
   '@azure/functions',
   '@azure/functions-core',
   'sharp',
@@ -22,6 +29,34 @@ export const EXTERNAL = [
   'pg-native',
 ];
 
+const FILE_URL_RE = /new URL\((['"])(\.\.?\/[^'"]*)\1,\s*import\.meta\.url\)/g;
+
+/** Rewrites source-relative file URLs in workspace packages to the copied assets. */
+const sourceAssets = {
+  name: 'source-assets',
+  setup(b) {
+    const copies = new Map();
+    b.onLoad({ filter: /[\\/]packages[\\/][^\\/]+[\\/]src[\\/].*\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (!source.includes('import.meta.url')) return undefined;
+      const contents = source.replace(FILE_URL_RE, (_match, _quote, relative) => {
+        const target = path.resolve(path.dirname(args.path), relative);
+        const inRepo = path.relative(repoRoot, target);
+        if (inRepo.startsWith('..')) throw new Error(`${args.path} reads ${relative}, outside the repository`);
+        copies.set(target, path.join(assetsDir, inRepo));
+        const fromApp = `assets/${inRepo.split(path.sep).join('/')}${relative.endsWith('/') ? '/' : ''}`;
+        return `new URL(${JSON.stringify(fromApp)}, new URL('../', import.meta.url))`;
+      });
+      return { contents, loader: 'ts' };
+    });
+    b.onEnd(async () => {
+      for (const [from, to] of copies) await cp(from, to, { recursive: true });
+    });
+  },
+};
+
+await rm(path.join(appRoot, 'dist'), { recursive: true, force: true });
+await rm(assetsDir, { recursive: true, force: true });
 await build({
   entryPoints: [path.join(appRoot, 'src/main.ts')],
   outfile: path.join(appRoot, 'dist/main.js'),
@@ -31,9 +66,10 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   external: EXTERNAL,
+  plugins: [sourceAssets],
   // CommonJS dependencies inside an ESM bundle still call require().
   banner: { js: "import { createRequire as __exhibitCreateRequire } from 'node:module'; const require = __exhibitCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });
-await copyFile(path.resolve(appRoot, '../host.json'), path.join(appRoot, 'host.json'));
-console.log('built dist/main.js and copied host.json');
+await copyFile(path.join(repoRoot, 'host.json'), path.join(appRoot, 'host.json'));
+console.log('built dist/main.js, copied assets/ and host.json');
