@@ -276,7 +276,9 @@ export class PostgresIndex implements IndexStore {
   ): Promise<boolean> {
     if (stage === 'failed') throw new ExhibitError('invalid-argument', 'use failFile to fail a file');
     if (!FILE_STAGE_ORDER.includes(stage)) throw new ExhibitError('invalid-argument', `unknown stage ${String(stage)}`);
-    const { affectedRows } = await this.query(
+    // Same-stage calls apply the patch (the hash stage fills in a root's SHA-256 while it is
+    // still pending) but only a strictly forward move counts as moved.
+    const { rows } = await this.query<{ old_stage: FileStage }>(
       `UPDATE files SET
           stage = $2,
           sha256 = COALESCE(sha256, $3),
@@ -286,14 +288,16 @@ export class PostgresIndex implements IndexStore {
           flags = flags || ARRAY(SELECT x FROM unnest($7::text[]) WITH ORDINALITY AS t (x, i)
                                   WHERE x <> ALL (flags) ORDER BY i),
           updated_at = now()
+        FROM (SELECT stage AS old_stage FROM files WHERE file_id = $1) AS before
         WHERE file_id = $1 AND stage <> 'failed'
-          AND array_position($8::text[], stage) < array_position($8::text[], $2::text)`,
+          AND array_position($8::text[], stage) <= array_position($8::text[], $2::text)
+        RETURNING before.old_stage`,
       [
         fileId, stage, patch.sha256?.toLowerCase() ?? null, patch.size ?? null, patch.source?.container ?? null,
         patch.source?.name ?? null, uniqueFlags(patch.flags), [...FILE_STAGE_ORDER],
       ],
     );
-    if (affectedRows === 1) return true;
+    if (rows.length === 1) return rows[0]!.old_stage !== stage;
     await this.assertFile(fileId);
     return false;
   }

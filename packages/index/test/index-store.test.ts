@@ -173,7 +173,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       await expect(index.advanceFile('f-missing', 'identified')).rejects.toMatchObject({ code: 'not-found' });
     });
 
-    it('applies a patch only with a move, keeping values already set', async () => {
+    it('applies a patch on a move or a same-stage call, keeping values already set', async () => {
       const c = freshCase();
       const root = rootFile(newUpload(c, 'ev1', 'q.bin'), { sha256: null, size: null, source: null, flags: ['odd-name'] });
       await index.insertFiles([root]);
@@ -182,13 +182,15 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(await index.advanceFile(root.fileId, 'identified', { sha256: h.toUpperCase(), size: 42, source: src, flags: ['ext-mismatch', 'odd-name', 'ext-mismatch'] })).toBe(true);
       let got = await index.getFile(root.fileId);
       expect(got).toMatchObject({ sha256: h, size: 42, source: src, flags: ['odd-name', 'ext-mismatch'] });
-      // Not a move: nothing changes.
+      // Same stage: not a move, but the patch lands (the hash stage fills in a pending root's SHA-256).
       expect(await index.advanceFile(root.fileId, 'identified', { flags: ['link'] })).toBe(false);
+      // Backwards: refused, nothing changes.
+      expect(await index.advanceFile(root.fileId, 'pending', { flags: ['device'] })).toBe(false);
       // A move with conflicting values keeps the first ones.
       const other = hashesOf('other').sha256;
       expect(await index.advanceFile(root.fileId, 'described', { sha256: other, size: 1, source: { container: 'x', name: 'y' }, flags: ['encrypted'] })).toBe(true);
       got = await index.getFile(root.fileId);
-      expect(got).toMatchObject({ sha256: h, size: 42, source: src, flags: ['odd-name', 'ext-mismatch', 'encrypted'], stage: 'described' });
+      expect(got).toMatchObject({ sha256: h, size: 42, source: src, flags: ['odd-name', 'ext-mismatch', 'link', 'encrypted'], stage: 'described' });
     });
 
     it('keeps the first failure when a failure is redelivered', async () => {
