@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRootLogger, loadConfig } from '@exhibit/core';
+import { freePort, startLocalHost, type LocalHost } from '@exhibit/host';
+import { createPostgresAccessStore } from '@exhibit/index';
+import { EXIT } from '../src/cli-error.js';
+import { createCliContext } from '../src/context.js';
+import { loadCommandModules } from '../src/main.js';
+import { runCli } from '../src/program.js';
+import { CapturedStream } from '../src/test-support.js';
+import type { EvidenceStatusBody, FileDetailBody, SearchResultBody } from '../src/api/api-types.js';
+
+/**
+ * The CLI against the real local stack: its own Azurite (so no other test's
+ * workers consume these queues), the index, the pipeline and the HTTP API.
+ * Upload → watch until processed → search → show with thumbnail.
+ */
+const SAMPLES = fileURLToPath(new URL('../../../samples/', import.meta.url));
+
+interface ManifestFile {
+  path: string;
+  sha256: string;
+  size: number;
+  expect: { make?: string; model?: string; takenAtLocal?: string; offsetMinutes?: number | null; gps?: { lat: number; lon: number } };
+}
+
+describe('exhibit CLI against the local host', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let host: LocalHost;
+  let sample: { file: string; bytes: Buffer; manifest: ManifestFile };
+  const caseId = 'CLI-E2E';
+
+  async function cli(...argv: string[]) {
+    const stdout = new CapturedStream();
+    const stderr = new CapturedStream();
+    const code = await runCli(argv, createCliContext({ env, stdout, stderr }), await Promise.all(loadCommandModules()));
+    return { code, out: stdout.text, err: stderr.text };
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-cli-e2e-'));
+    env = {
+      EXHIBIT_DATA_DIR: path.join(dir, 'data'),
+      EXHIBIT_AZURITE_BLOB_PORT: String(await freePort()),
+      EXHIBIT_AZURITE_QUEUE_PORT: String(await freePort()),
+      EXHIBIT_API_PORT: String(await freePort()),
+      EXHIBIT_POLL_INTERVAL_MS: '200',
+      EXHIBIT_INGEST_SAMPLES: 'false',
+      EXHIBIT_LOG_LEVEL: 'silent',
+    };
+    host = await startLocalHost(loadConfig(env), { logger: createRootLogger({ level: 'silent' }) });
+
+    const manifest = JSON.parse(await readFile(path.join(SAMPLES, 'expected.json'), 'utf8')) as {
+      caseId: string;
+      evidence: Array<{ evidenceId: string; files: ManifestFile[] }>;
+    };
+    const loose = manifest.evidence.find((e) => e.evidenceId === 'EX02')!.files.find((f) => f.path === 'IMG_LOOSE_0001.jpg')!;
+    const file = path.join(SAMPLES, 'extraction', manifest.caseId, 'EX02', loose.path);
+    sample = { file, bytes: await readFile(file), manifest: loose };
+  }, 120_000);
+
+  afterAll(async () => {
+    await host?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('login stores a token readable by the owner only', async () => {
+    const { code, out } = await cli('login', '--user', 'ana@example.org', '--role', 'examiner', '--json');
+    expect(code).toBe(EXIT.ok);
+    const who = JSON.parse(out) as { user: string; roles: string[]; tokenFile: string };
+    expect(who).toMatchObject({ user: 'ana@example.org', roles: ['examiner'] });
+    expect((await stat(who.tokenFile)).mode & 0o777).toBe(0o600);
+    await createPostgresAccessStore(host.app.sql).assign(caseId, 'ana@example.org', { by: 'test-setup' });
+  });
+
+  it('uploads, follows processing to completion, finds the file and shows it with its thumbnail', async () => {
+    const sha256 = createHash('sha256').update(sample.bytes).digest('hex');
+    expect(sha256).toBe(sample.manifest.sha256);
+
+    const up = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E1', '--examiner', 'Zoë Ørsted', '--sha256', sha256, '--block-size-mb', '0.0625', '--json');
+    expect(up.err).toMatch(/^upload IMG_LOOSE_0001.jpg: 100% \(14.1 KiB of 14.1 KiB/m);
+    expect(up.code).toBe(EXIT.ok);
+    const uploaded = JSON.parse(up.out) as { uploaded: Array<{ blobName: string; blocks: number; hashes: { sha256: string } }> };
+    expect(uploaded.uploaded[0]).toMatchObject({ blobName: `${caseId}/E1/IMG_LOOSE_0001.jpg`, hashes: { sha256 } });
+    expect(uploaded.uploaded[0]!.blocks).toBe(Math.ceil(sample.bytes.length / 65536));
+
+    await host.scanNow();
+    const watched = await cli('status', `${caseId}/E1`, '--watch', '--interval-ms', '200', '--json');
+    expect(watched.code).toBe(EXIT.ok);
+    const status = JSON.parse(watched.out) as EvidenceStatusBody;
+    expect(status.complete).toBe(true);
+    expect(status.uploads[0]).toMatchObject({ integrity: 'verified', acquisition: { examiner: 'Zoë Ørsted', sha256 } });
+    expect(watched.err).toMatch(/complete: hash 1\/1/);
+
+    const human = await cli('status', `${caseId}/E1`);
+    expect(human.code).toBe(EXIT.ok);
+    expect(human.out).toContain(`Evidence ${caseId}/E1: complete`);
+    expect(human.out).toContain('examiner Zoë Ørsted');
+
+    const all = await cli('status', caseId);
+    expect(all.code).toBe(EXIT.ok);
+    expect(all.out).toContain(`Case ${caseId}: 1 evidence item, 1 complete`);
+
+    const found = await cli('search', caseId, '--kind', 'image', '--has-gps', '--json');
+    expect(found.code).toBe(EXIT.ok);
+    const result = JSON.parse(found.out) as SearchResultBody;
+    expect(result.total).toBe(1);
+    const hit = result.items[0]!;
+    expect(hit.file.sha256).toBe(sha256);
+    expect(hit.content?.metadata?.make).toBe(sample.manifest.expect.make);
+
+    const table = await cli('search', caseId, '--make', sample.manifest.expect.make!);
+    expect(table.code).toBe(EXIT.ok);
+    const row = table.out.split('\n').find((l) => l.includes('IMG_LOOSE_0001.jpg'))!;
+    expect(row).toContain(`${sample.manifest.expect.make} ${sample.manifest.expect.model}`);
+    expect(row).toContain(sha256.slice(0, 12));
+    expect(row).toContain(sample.manifest.expect.takenAtLocal!);
+
+    const thumb = path.join(dir, 'thumb.jpg');
+    const shown = await cli('show', caseId, hit.file.fileId, '--thumbnail', thumb);
+    expect(shown.code).toBe(EXIT.ok);
+    expect(shown.out).toContain(`sha256          ${sha256}`);
+    expect(shown.out).toContain(`uploaded as ${caseId}/E1/IMG_LOOSE_0001.jpg`);
+    const jpeg = await readFile(thumb);
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    const again = await cli('show', caseId, hit.file.fileId, '--thumbnail', thumb);
+    expect(again.err).toMatch(/already exists/);
+    expect(again.code).toBe(EXIT.error);
+
+    const detail = JSON.parse((await cli('show', caseId, hit.file.fileId, '--json')).out) as FileDetailBody;
+    expect(detail.provenance.upload?.blobName).toBe(`${caseId}/E1/IMG_LOOSE_0001.jpg`);
+  });
+
+  it('refuses to upload the same evidence twice (exit 1) and a wrong acquisition hash (exit 3)', async () => {
+    const twice = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E1');
+    expect(twice.err).toMatch(/already exists/);
+    expect(twice.code).toBe(EXIT.error);
+    const wrong = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E2', '--md5', '0'.repeat(32));
+    expect(wrong.err).toMatch(/does not match the acquisition hash; nothing was committed/);
+    expect(wrong.code).toBe(EXIT.integrity);
+  });
+
+  it('a user not assigned to the case gets not-found; without a token, a hint to log in', async () => {
+    expect((await cli('login', '--user', 'bob', '--role', 'investigator')).code).toBe(EXIT.ok);
+    const bob = await cli('status', `${caseId}/E1`);
+    expect(bob.err).toMatch(/not found.*not assigned/);
+    expect(bob.code).toBe(EXIT.error);
+
+    await rm(path.join(env.EXHIBIT_DATA_DIR!, 'cli-token'));
+    const anon = await cli('search', caseId);
+    expect(anon.err).toMatch(/exhibit login/);
+    expect(anon.code).toBe(EXIT.error);
+  });
+});
