@@ -27,7 +27,10 @@ export interface FileIdentifier {
   extensionMismatch(fileName: string, identification: Identification): boolean;
 }
 
-/** Errors: ExhibitError 'corrupt-file' | 'unsupported-format' | 'limit-exceeded' | 'tool-failed' | 'timeout'. */
+/**
+ * Errors: ExhibitError 'corrupt-file' | 'unsupported-format' | 'limit-exceeded' | 'tool-failed'
+ * (properties of the file), or the retryable 'timeout' | 'tool-unavailable' | 'storage-unavailable'.
+ */
 export interface MetadataExtractor {
   tools(kind: 'image' | 'video'): Promise<ToolVersion[]>;
   image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<MediaMetadata>;
@@ -41,11 +44,15 @@ export interface Thumbnail {
   from: 'image' | 'exif-preview' | 'contact-sheet';
 }
 
-/** Errors: ExhibitError 'decode-failed' | 'limit-exceeded' | 'tool-failed' | 'timeout'. */
+/**
+ * Errors: ExhibitError 'decode-failed' | 'unsupported-format' | 'corrupt-file' | 'limit-exceeded' |
+ * 'tool-failed' (properties of the file), or the retryable 'timeout' | 'tool-unavailable' | 'storage-unavailable'.
+ */
 export interface Thumbnailer {
   tools(kind: 'image' | 'video'): Promise<ToolVersion[]>;
   /** Name of the output recipe (edge size, format); part of the derived blob name. */
   readonly recipe: string;
   image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<Thumbnail>;
+  /** A contact sheet; without `durationSec` (e.g. from MetadataExtractor.video) the duration is probed first. */
   video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail>;
 }

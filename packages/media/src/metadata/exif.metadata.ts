@@ -170,7 +170,6 @@ function byteValue(v: unknown): number | null {
 
 function text(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
-  // eslint-disable-next-line no-control-regex
   const t = v.replace(/[\u0000-\u001F]/g, '').trim();
   return t === '' ? undefined : t.slice(0, 256);
 }

@@ -133,7 +133,6 @@ function firstLocation(tags: Map<string, string>): GeoPoint | null {
 
 function firstText(tags: Map<string, string>, names: readonly string[]): string | undefined {
   for (const name of names) {
-    // eslint-disable-next-line no-control-regex
     const value = tags.get(name.toLowerCase())?.replace(/[\u0000-\u001F]/g, '').trim();
     if (value) return value.slice(0, 256);
   }

@@ -68,7 +68,6 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 
 function capString(s: string): string {
   // Lone NULs and control characters survive JSON but break some viewers; keep tabs/newlines.
-  // eslint-disable-next-line no-control-regex
   const cleaned = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '');
   return cleaned.length > MEDIA_LIMITS.maxRawStringChars
     ? `${cleaned.slice(0, MEDIA_LIMITS.maxRawStringChars)}…[${cleaned.length - MEDIA_LIMITS.maxRawStringChars} more chars]`
