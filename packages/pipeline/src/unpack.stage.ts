@@ -1,0 +1,294 @@
+import { createRequire } from 'node:module';
+import {
+  derivedNames,
+  done,
+  ExhibitError,
+  failed,
+  memberFileId,
+  messageIdFor,
+  PIPELINE_ACTOR,
+  skipped,
+  type ExhibitErrorCode,
+  type FileMessage,
+  type FileRecord,
+  type NewFile,
+  type StageOutcome,
+  type ToolVersion,
+} from '@exhibit/core';
+import { isArchiveLimitError, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
+import { storeMember, type ExpansionBudget } from './archive/member-store.js';
+import { MerkleAccumulator } from './archive/merkle-root.js';
+import { openArchive } from './archive/open-archive.js';
+import type { Stage, StageContext, StageDeps } from './stage.js';
+
+/** Members inserted (and identify messages sent) per round trip. */
+export const UNPACK_BATCH_SIZE = 200;
+
+/** Evidence problems: recorded against the member or the archive, never retried. */
+const EVIDENCE_CODES: ReadonlySet<ExhibitErrorCode> = new Set(['corrupt-file', 'unsupported-format', 'encrypted', 'limit-exceeded', 'unsafe-entry', 'decode-failed']);
+
+const require = createRequire(import.meta.url);
+const libraryVersion = (name: string): string => {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+};
+const READER_TOOLS: Record<ArchiveFormat, ToolVersion[]> = {
+  zip: [{ name: 'yauzl', version: libraryVersion('yauzl') }],
+  tar: [{ name: 'tar-stream', version: libraryVersion('tar-stream') }],
+  'tar.gz': [
+    { name: 'tar-stream', version: libraryVersion('tar-stream') },
+    { name: 'node:zlib', version: process.versions.zlib ?? 'unknown' },
+  ],
+};
+
+/**
+ * Unpacks one archive into member files. Idempotent: member ids derive from
+ * (archive, entry index), inserts are keyed on them, content is stored by
+ * hash, and a re-run after a crash picks up where the index says it stopped.
+ */
+export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => {
+  const parent = await deps.index.getFile(message.fileId);
+  if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return skipped('unknown-subject');
+  if (parent.unpack === 'done' || parent.unpack === 'failed') return skipped('already-done');
+  if (parent.stage === 'failed' || !parent.source || !parent.sha256) return skipped('not-applicable');
+
+  const run = new UnpackRun(deps, parent, ctx);
+  // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
+  if (parent.depth >= deps.limits.maxNestingDepth) {
+    await deps.index.addFlags(parent.fileId, ['not-unpacked-depth']);
+    run.stop('limit-exceeded', `archive at depth ${parent.depth}: members would exceed maxNestingDepth ${deps.limits.maxNestingDepth}; not unpacked`);
+    return run.finish(null);
+  }
+
+  let reader: ArchiveReader;
+  try {
+    const content = await deps.index.getContent(parent.sha256);
+    reader = await openArchive(deps.blobs, parent.source, {
+      mime: content?.mime ?? null,
+      limits: deps.limits,
+      ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
+    });
+  } catch (err) {
+    if (!isEvidenceError(err)) throw err;
+    run.stop(err.code, err.message);
+    return run.finish(null);
+  }
+  try {
+    await run.unpack(reader);
+  } finally {
+    await reader.close();
+  }
+  return run.finish(reader.format);
+};
+
+function isEvidenceError(err: unknown): err is ExhibitError {
+  return err instanceof ExhibitError && EVIDENCE_CODES.has(err.code);
+}
+
+class UnpackRun {
+  private readonly batch: NewFile[] = [];
+  private readonly identify: string[] = [];
+  private readonly merkle = new MerkleAccumulator();
+  private readonly budget: ExpansionBudget;
+  private memberCount = 0;
+  private failedMembers = 0;
+  private resuming = false;
+  private stopped: { code: ExhibitErrorCode; detail: string } | null = null;
+
+  constructor(
+    private readonly deps: StageDeps,
+    private readonly parent: FileRecord,
+    private readonly ctx: StageContext,
+  ) {
+    this.budget = { expandedBytes: 0, maxExpandedBytes: deps.limits.maxArchiveExpandedBytes };
+  }
+
+  stop(code: ExhibitErrorCode, detail: string): void {
+    this.stopped ??= { code, detail };
+  }
+
+  async unpack(reader: ArchiveReader): Promise<void> {
+    // Members exist already only if an earlier attempt got this far; then each is checked.
+    this.resuming = (await this.deps.index.getFile(memberFileId(this.parent.fileId, 0))) !== null;
+    try {
+      for await (const entry of reader.entries(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {})) {
+        if (this.memberCount >= this.deps.limits.maxArchiveEntries) {
+          this.stop('limit-exceeded', `archive has more than maxArchiveEntries (${this.deps.limits.maxArchiveEntries}) entries; the rest were not unpacked`);
+          break;
+        }
+        await this.member(entry);
+        if (this.stopped) break;
+      }
+    } catch (err) {
+      if (!isEvidenceError(err)) {
+        // Keep what is done so a retry resumes rather than redoes; the original fault wins.
+        await this.flush().catch(() => undefined);
+        throw err;
+      }
+      this.stop(err.code, err.message);
+    }
+    await this.flush();
+  }
+
+  private async member(entry: ArchiveEntry): Promise<void> {
+    const { index } = this.deps;
+    const fileId = memberFileId(this.parent.fileId, entry.index);
+    this.memberCount += 1;
+    if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
+
+    if (this.resuming) {
+      const existing = await index.getFile(fileId);
+      if (existing) {
+        this.account(existing);
+        if (existing.stage === 'pending' && existing.sha256) this.identify.push(fileId);
+        return;
+      }
+    }
+    const file = await this.build(entry, fileId);
+    this.account(file);
+    this.batch.push(file);
+    if (file.stage === 'pending') this.identify.push(fileId);
+    if (this.batch.length >= UNPACK_BATCH_SIZE) await this.flush();
+  }
+
+  private async build(entry: ArchiveEntry, fileId: string): Promise<NewFile> {
+    const parent = this.parent;
+    const file: NewFile = {
+      fileId,
+      caseId: parent.caseId,
+      evidenceId: parent.evidenceId,
+      parentId: parent.fileId,
+      entryIndex: entry.index,
+      depth: parent.depth + 1,
+      path: `${parent.path}!/${entry.displayPath}`,
+      recordedName: entry.recordedName,
+      name: entry.name,
+      extension: entry.extension,
+      entryKind: entry.kind,
+      size: null,
+      sha256: null,
+      source: null,
+      archiveTimes: entry.times,
+      flags: [...entry.flags],
+      ...(entry.linkTarget !== undefined ? { linkTarget: entry.linkTarget.replaceAll('\0', '\u2400') } : {}),
+      // Directories, links, devices and fifos have nothing to process.
+      stage: 'indexed',
+      failure: null,
+    };
+    if (entry.kind !== 'file') return file;
+
+    const limits = this.deps.limits;
+    const label = `entry ${entry.index}`;
+    const declared = entry.declaredSize;
+    if (entry.encrypted) {
+      return failMember(file, 'encrypted', `${label} is encrypted (declared ${declared ?? '?'} bytes); not decrypted`);
+    }
+    if (declared !== null && declared > limits.maxMemberBytes) {
+      return failMember(file, 'limit-exceeded', `${label} declares ${declared} bytes, more than maxMemberBytes (${limits.maxMemberBytes})`);
+    }
+    if (
+      declared !== null &&
+      entry.compressedSize !== null &&
+      declared > limits.compressionRatioMinBytes &&
+      declared > limits.maxCompressionRatio * Math.max(entry.compressedSize, 1)
+    ) {
+      return failMember(
+        file,
+        'limit-exceeded',
+        `${label} declares ${declared} bytes from ${entry.compressedSize}, beyond ${limits.maxCompressionRatio}:1; treated as a decompression bomb`,
+      );
+    }
+    try {
+      const stream = await entry.open();
+      const stored = await storeMember(this.deps.blobs, stream, {
+        container: this.deps.containers.derived,
+        stagingName: derivedNames.staging(parent.fileId, entry.index),
+        compressedSize: entry.compressedSize,
+        limits,
+        budget: this.budget,
+        label,
+        ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}),
+      });
+      await this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob });
+      return { ...file, size: stored.size, sha256: stored.hashes.sha256, source: stored.blob, stage: 'pending' };
+    } catch (err) {
+      if (!isEvidenceError(err)) throw err;
+      if (isArchiveLimitError(err)) this.stop('limit-exceeded', err.message);
+      return failMember(file, err.code, err.message);
+    }
+  }
+
+  /** The first of two same-named members learns about the second only now. */
+  private async flagFirstOccurrence(firstIndex: number): Promise<void> {
+    const pending = this.batch.find((f) => f.entryIndex === firstIndex);
+    if (pending) {
+      if (!pending.flags.includes('duplicate-name')) pending.flags.push('duplicate-name');
+      return;
+    }
+    await this.deps.index.addFlags(memberFileId(this.parent.fileId, firstIndex), ['duplicate-name']);
+  }
+
+  private account(file: Pick<NewFile, 'sha256' | 'failure'>): void {
+    if (file.failure?.stage === 'unpack') this.failedMembers += 1;
+    else if (file.sha256) this.merkle.push(file.sha256);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length > 0) {
+      await this.deps.index.insertFiles(this.batch.splice(0));
+    }
+    while (this.identify.length > 0) {
+      const ids = this.identify.splice(0, UNPACK_BATCH_SIZE);
+      await this.deps.bus.send(
+        'identify',
+        ids.map((fileId) => ({
+          body: { caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId },
+          messageId: messageIdFor('identify', fileId),
+          correlationId: `${this.parent.caseId}/${this.parent.evidenceId}`,
+        })),
+        this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {},
+      );
+    }
+  }
+
+  /** Custody first, then the unpack state: a crash in between re-runs and the custody key dedupes. */
+  async finish(format: ArchiveFormat | null): Promise<StageOutcome> {
+    const { index, custody } = this.deps;
+    const parent = this.parent;
+    const merkleRoot = this.merkle.root();
+    const details: Record<string, unknown> = {
+      format,
+      memberCount: this.memberCount,
+      failedMembers: this.failedMembers,
+      hashedMembers: this.merkle.count,
+      merkleRoot,
+      merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
+      ...(this.stopped ? { stoppedBy: this.stopped } : {}),
+    };
+    await custody.record({
+      caseId: parent.caseId,
+      evidenceId: parent.evidenceId,
+      action: 'unpacked',
+      actor: PIPELINE_ACTOR,
+      subject: { fileId: parent.fileId, ...(parent.sha256 ? { sha256: parent.sha256 } : {}) },
+      details,
+      tools: [...(format ? READER_TOOLS[format] : []), { name: 'exhibit-pipeline', version: this.deps.pipelineVersion }],
+      eventKey: `unpacked:${parent.fileId}`,
+    });
+    if (this.stopped?.code === 'limit-exceeded') await index.addFlags(parent.fileId, ['limit-exceeded']);
+    await index.setUnpack(parent.fileId, this.stopped ? 'failed' : 'done', this.memberCount);
+    this.ctx.logger.info({ fileId: parent.fileId, ...details }, this.stopped ? 'unpack stopped' : 'unpacked');
+    if (this.stopped) return failed(this.stopped.code, this.stopped.detail);
+    return done({ format, memberCount: this.memberCount, failedMembers: this.failedMembers, merkleRoot });
+  }
+}
+
+function failMember(file: NewFile, code: ExhibitErrorCode, detail: string): NewFile {
+  const flags = [...file.flags];
+  if (code === 'limit-exceeded' && !flags.includes('limit-exceeded')) flags.push('limit-exceeded');
+  if (code === 'encrypted' && !flags.includes('encrypted')) flags.push('encrypted');
+  return { ...file, flags, stage: 'failed', failure: { stage: 'unpack', code, detail: detail.slice(0, 2000) } };
+}
