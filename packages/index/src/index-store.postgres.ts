@@ -265,9 +265,11 @@ export class PostgresIndex implements IndexStore {
   }
 
   /**
-   * Moves forward only, and the patch is applied only with a move, so a
-   * redelivered message changes nothing. Values already set (hash, size,
-   * source) are kept: the first writer wins.
+   * Moves forward only; never backwards, never out of 'failed'. The patch is
+   * applied with a move and also with a same-stage call (the hash stage fills
+   * in a pending root's SHA-256), never with a backwards one. Values already
+   * set (hash, size, source) are kept: the first writer wins. Returns true only
+   * for a strictly forward move.
    */
   async advanceFile(
     fileId: string,
@@ -276,28 +278,30 @@ export class PostgresIndex implements IndexStore {
   ): Promise<boolean> {
     if (stage === 'failed') throw new ExhibitError('invalid-argument', 'use failFile to fail a file');
     if (!FILE_STAGE_ORDER.includes(stage)) throw new ExhibitError('invalid-argument', `unknown stage ${String(stage)}`);
-    // Same-stage calls apply the patch (the hash stage fills in a root's SHA-256 while it is
-    // still pending) but only a strictly forward move counts as moved.
+    // The row is locked before its old stage is read, so of two concurrent
+    // identical calls exactly one reports the move (the other waits, then sees
+    // the new stage).
     const { rows } = await this.query<{ old_stage: FileStage }>(
-      `UPDATE files SET
+      `WITH before AS (SELECT file_id, stage AS old_stage FROM files WHERE file_id = $1 FOR UPDATE)
+       UPDATE files f SET
           stage = $2,
-          sha256 = COALESCE(sha256, $3),
-          size = COALESCE(size, $4::bigint),
-          source_name = CASE WHEN source_container IS NULL THEN $6 ELSE source_name END,
-          source_container = COALESCE(source_container, $5),
-          flags = flags || ARRAY(SELECT x FROM unnest($7::text[]) WITH ORDINALITY AS t (x, i)
-                                  WHERE x <> ALL (flags) ORDER BY i),
+          sha256 = COALESCE(f.sha256, $3),
+          size = COALESCE(f.size, $4::bigint),
+          source_name = CASE WHEN f.source_container IS NULL THEN $6 ELSE f.source_name END,
+          source_container = COALESCE(f.source_container, $5),
+          flags = f.flags || ARRAY(SELECT x FROM unnest($7::text[]) WITH ORDINALITY AS t (x, i)
+                                    WHERE x <> ALL (f.flags) ORDER BY i),
           updated_at = now()
-        FROM (SELECT stage AS old_stage FROM files WHERE file_id = $1) AS before
-        WHERE file_id = $1 AND stage <> 'failed'
-          AND array_position($8::text[], stage) <= array_position($8::text[], $2::text)
+         FROM before
+        WHERE f.file_id = before.file_id AND before.old_stage <> 'failed'
+          AND array_position($8::text[], before.old_stage) <= array_position($8::text[], $2::text)
         RETURNING before.old_stage`,
       [
         fileId, stage, patch.sha256?.toLowerCase() ?? null, patch.size ?? null, patch.source?.container ?? null,
         patch.source?.name ?? null, uniqueFlags(patch.flags), [...FILE_STAGE_ORDER],
       ],
     );
-    if (rows.length === 1) return rows[0]!.old_stage !== stage;
+    if (rows[0]) return rows[0].old_stage !== stage;
     await this.assertFile(fileId);
     return false;
   }

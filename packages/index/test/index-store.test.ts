@@ -193,6 +193,15 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(got).toMatchObject({ sha256: h, size: 42, source: src, flags: ['odd-name', 'ext-mismatch', 'link', 'encrypted'], stage: 'described' });
     });
 
+    it('reports a move once when the same message is handled twice at the same time', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'race.jpg'));
+      await index.insertFiles([root]);
+      const results = await Promise.all(Array.from({ length: 8 }, () => index.advanceFile(root.fileId, 'identified')));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect((await index.getFile(root.fileId))?.stage).toBe('identified');
+    });
+
     it('keeps the first failure when a failure is redelivered', async () => {
       const c = freshCase();
       const root = rootFile(newUpload(c, 'ev1', 'r.jpg'));
