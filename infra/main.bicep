@@ -19,7 +19,7 @@ param principalId string = ''
 param principalType string = 'User'
 
 @minLength(1)
-@description('Application ID URI of the Exhibit API app registration (e.g. api://exhibit-prod); tokens must carry it as audience.')
+@description('Application (client) id of the Exhibit API app registration: the audience of the v2 access tokens the API accepts.')
 param apiAudience string
 
 @description('Object id of the Entra group whose members upload evidence (write without delete on the evidence container). Empty skips.')
