@@ -72,7 +72,6 @@ interface ExifrLib {
   Exifr: new (options: object) => ExifrInstance;
   fileReaders: Map<string, unknown>;
   fileParsers: Map<string, unknown>;
-  thumbnailOnlyOptions: object;
 }
 
 const lib = exifr as unknown as ExifrLib;
@@ -156,6 +155,7 @@ function correctedHeifParser(Base: HeifParserCtor): HeifParserCtor {
       const [offsetSize, lengthSize] = this.get8bits(o++);
       const [baseOffsetSize, indexOrReserved] = this.get8bits(o++);
       const indexSize = v === 1 || v === 2 ? indexOrReserved : 0;
+      // item_ID and item_count are both 32-bit in version 2, 16-bit before.
       const idSize = v === 2 ? 4 : 2;
       let count = f.getUintBytes(o, idSize);
       o += idSize;
@@ -224,5 +224,3 @@ export async function openExifr(
   }
   return { exifr: instance, reader };
 }
-
-export const exifrThumbnailOptions: object = lib.thumbnailOnlyOptions;
