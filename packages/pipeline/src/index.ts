@@ -10,3 +10,8 @@ export * from './thumbnail.stage.js';
 export * from './index.stage.js';
 export * from './completion.js';
 export * from './dead-letter.js';
+export { unpackStage, UNPACK_BATCH_SIZE } from './unpack.stage.js';
+export type { ArchiveEntry, ArchiveFormat, ArchiveReader } from './archive/archive-reader.js';
+export { openArchive, detectArchiveFormat, type OpenArchiveOptions } from './archive/open-archive.js';
+export { merkleRoot, MerkleAccumulator } from './archive/merkle-root.js';
+export { analyseEntryName, type EntryNameAnalysis } from './archive/entry-name.js';

@@ -19,7 +19,7 @@ beforeAll(async () => {
 /** A stream that does not say how big it is, delivered in 16 KiB chunks. */
 const streamOf = (data: Buffer) => Readable.from(Array.from({ length: Math.ceil(data.length / 16384) }, (_, i) => data.subarray(i * 16384, (i + 1) * 16384)));
 
-function options(over: Partial<StoreMemberOptions> & { limits?: Partial<StoreMemberOptions['limits']> } = {}): StoreMemberOptions {
+function options(over: Omit<Partial<StoreMemberOptions>, 'limits'> & { limits?: Partial<StoreMemberOptions['limits']> } = {}): StoreMemberOptions {
   return {
     container,
     stagingName: `staging/test-${randomBytes(4).toString('hex')}/0`,
