@@ -1,0 +1,27 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { createMediaTools } from './index.js';
+import { BufferSource } from './test-support/buffer.source.js';
+
+describe('createMediaTools', () => {
+  it('wires the three adapters and lists every tool version once', async () => {
+    const media = createMediaTools({});
+    const versions = await media.versions();
+    expect(versions.map((v) => v.name).sort()).toEqual(['exifr', 'ffmpeg', 'ffprobe', 'file-type', 'heic-decode', 'libheif-js', 'libvips', 'sharp']);
+    expect(versions.every((v) => v.version !== '' && v.version !== 'unknown')).toBe(true);
+
+    const jpeg = await sharp({ create: { width: 500, height: 100, channels: 3, background: '#abc' } }).jpeg().toBuffer();
+    const id = await media.identifier.identify(jpeg);
+    expect(id.kind).toBe('image');
+    const source = new BufferSource(jpeg, 'x.jpg');
+    expect(await media.metadata.image(source, { mime: id.mime })).toMatchObject({ raw: {} });
+    expect(await media.thumbnailer.image(source, { mime: id.mime })).toMatchObject({ from: 'image', width: 320, height: 64 });
+  });
+
+  it('reports a missing configured tool only when it is needed', async () => {
+    const media = createMediaTools({ ffmpegPath: '/nonexistent/ffmpeg', ffprobePath: '/nonexistent/ffprobe' });
+    const names = (await media.versions()).map((v) => v.name);
+    expect(names).not.toContain('ffmpeg');
+    await expect(media.metadata.tools('video')).rejects.toMatchObject({ code: 'tool-unavailable' });
+  });
+});
