@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { FUNCTIONS } from '@exhibit/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BLOB_EVENTS_QUEUE, SERVICE_BUS_CONNECTION } from '../src/settings.js';
+
+const run = promisify(execFile);
+const appRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The deployment artifact itself: build dist/main.js, load it the way the
+ * Node.js worker does, and read what it registers. The worker is not
+ * available here, so a stand-in for its `@azure/functions-core` module
+ * records each registration; everything else (main.ts, app.setup, the
+ * library's conversion of our options into binding metadata) is the real code.
+ */
+const WORKER_STAND_IN = `
+const fs = require('node:fs');
+const registered = [];
+module.exports = {
+  setProgrammingModel() {},
+  getProgrammingModel() { return undefined; },
+  registerHook() { return { dispose() {} }; },
+  log() {},
+  registerFunction(metadata) { registered.push(metadata); return { dispose() {} }; },
+};
+process.on('exit', () => fs.writeFileSync(process.env.REGISTRATIONS_OUT, JSON.stringify(registered)));
+`;
+
+interface Binding {
+  type: string;
+  direction: string;
+  queueName?: string;
+  connection?: string;
+  route?: string;
+  methods?: string[];
+  authLevel?: string;
+  schedule?: string;
+}
+
+describe('the built Functions bundle', () => {
+  let tmp: string;
+  let registrations: Array<{ name: string; bindings: Record<string, Binding> }>;
+
+  beforeAll(async () => {
+    await run(process.execPath, [path.join(appRoot, 'scripts/build.mjs')], { cwd: appRoot });
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'exhibit-bundle-'));
+    const core = path.join(tmp, 'modules/@azure/functions-core');
+    await mkdir(core, { recursive: true });
+    await writeFile(path.join(core, 'package.json'), JSON.stringify({ name: '@azure/functions-core', main: 'index.js' }));
+    await writeFile(path.join(core, 'index.js'), WORKER_STAND_IN);
+    const out = path.join(tmp, 'registrations.json');
+    const entry = pathToFileURL(path.join(appRoot, 'dist/main.js')).href;
+    await run(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(entry)});`], {
+      cwd: tmp,
+      env: { PATH: process.env.PATH, NODE_PATH: path.join(tmp, 'modules'), REGISTRATIONS_OUT: out, EXHIBIT_DATA_DIR: path.join(tmp, 'data') },
+    });
+    registrations = JSON.parse(await readFile(out, 'utf8')) as typeof registrations;
+  }, 180_000);
+
+  afterAll(async () => {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  const trigger = (name: string): Binding => {
+    const r = registrations.find((x) => x.name === name);
+    if (!r) throw new Error(`${name} not registered`);
+    return Object.values(r.bindings).find((b) => b.direction === 'in' && b.type.endsWith('Trigger'))!;
+  };
+
+  it('registers every function of the table from main.ts', () => {
+    expect(registrations.map((r) => r.name).sort()).toEqual(FUNCTIONS.map((f) => f.name).sort());
+  });
+
+  it('binds stage, dead-letter and upload functions to Service Bus queues through the identity-based connection', () => {
+    for (const def of FUNCTIONS) {
+      const binding = trigger(def.name);
+      if (def.trigger.kind === 'queue') expect(binding).toMatchObject({ type: 'serviceBusTrigger', queueName: def.trigger.queue });
+      if (def.trigger.kind === 'dead-letter') expect(binding).toMatchObject({ type: 'serviceBusTrigger', queueName: `${def.trigger.queue}/$deadletterqueue` });
+      if (def.trigger.kind === 'blob-created') expect(binding).toMatchObject({ type: 'serviceBusTrigger', queueName: BLOB_EVENTS_QUEUE });
+      if (binding.type === 'serviceBusTrigger') expect(binding.connection).toBe(SERVICE_BUS_CONNECTION);
+    }
+  });
+
+  it('serves the API on one anonymous catch-all route and runs the timer on its schedule', () => {
+    const api = FUNCTIONS.find((f) => f.trigger.kind === 'http')!;
+    expect(trigger(api.name)).toMatchObject({ type: 'httpTrigger', route: 'api/{*path}', authLevel: 'anonymous' });
+    expect(trigger(api.name).methods?.map((m) => m.toUpperCase()).sort()).toEqual(['DELETE', 'GET', 'PATCH', 'POST', 'PUT']);
+    const timer = FUNCTIONS.find((f) => f.trigger.kind === 'timer')!;
+    expect(trigger(timer.name)).toMatchObject({ type: 'timerTrigger', schedule: (timer.trigger as { schedule: string }).schedule });
+  });
+
+  it('ships the files the bundled code reads', async () => {
+    const migrations = path.join(appRoot, 'assets/packages/index/migrations');
+    const original = path.resolve(appRoot, '../packages/index/migrations');
+    expect((await readdir(migrations)).sort()).toEqual((await readdir(original)).sort());
+    const version = JSON.parse(await readFile(path.join(appRoot, 'assets/package.json'), 'utf8')) as { version: string };
+    expect(version.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8'))).toEqual(
+      JSON.parse(await readFile(path.resolve(appRoot, '../host.json'), 'utf8')),
+    );
+  });
+});
