@@ -92,9 +92,12 @@ export class QueueWorker {
     const renew = setInterval(() => {
       message.renewLock().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'lock renewal failed'));
     }, Math.max(1000, Math.floor(this.options.lockMs / 3)));
+    const startedAt = performance.now();
     try {
-      await this.handler(message, { invocationId, logger, abortSignal: this.abort.signal });
+      const outcome = await this.handler(message, { invocationId, logger, abortSignal: this.abort.signal });
       await message.complete();
+      // Per-message timing at debug: the benchmark reads it to report time per stage.
+      logger.debug({ durationMs: Math.round(performance.now() - startedAt), status: (outcome as { status?: string } | undefined)?.status }, 'message processed');
     } catch (err) {
       const maxDeliveries = this.options.maxDeliveryCount ?? LIMITS.maxDeliveryCount;
       const code = err instanceof ExhibitError ? err.code : 'unexpected-error';

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import yazl from 'yazl';
+import { afterAll, describe, expect, it } from 'vitest';
+import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
+import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
+
+const CASE = 'CRASH-001';
+const EVIDENCE = 'EX01';
+const PHOTOS = 80;
+
+async function photo(i: number): Promise<Buffer> {
+  const width = 640;
+  const height = 480;
+  const raw = Buffer.alloc(width * height * 3);
+  for (let p = 0; p < raw.length; p += 3) {
+    const x = (p / 3) % width;
+    const y = Math.floor(p / 3 / width);
+    raw[p] = (x * (i + 1)) & 0xff;
+    raw[p + 1] = (y * 3 + i * 17) & 0xff;
+    raw[p + 2] = ((x ^ y) + i) & 0xff;
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+}
+
+async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const e of entries) zip.addBuffer(e.data, e.name, { mtime: new Date(Date.UTC(2025, 0, 1)) });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Pulling the plug on the local host mid-run (SIGKILL to the host and its
+ * Azurite) and starting it again must finish the job: no file lost, none twice.
+ */
+describe('crash and restart of the local host', () => {
+  let h: HostProcessEnv | undefined;
+  let host: HostProcess | undefined;
+
+  afterAll(async () => {
+    await host?.stop();
+    if (h) await removeHostEnv(h);
+  });
+
+  it('finishes after a kill -9 in the middle of processing with no file lost and no duplicates', async () => {
+    h = await allocateHostEnv();
+    const entries = await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => ({ name: `DCIM/IMG_${String(i).padStart(4, '0')}.jpg`, data: await photo(i) })));
+    const archive = await zipOf(entries);
+
+    host = await startHostProcess(h);
+    await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/phone.zip`, archive, {
+      acquisition_sha256: createHash('sha256').update(archive).digest('hex'),
+    });
+    const admin = await ApiClient.login(h, 'crash-admin', ['admin']);
+    await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'sam', role: 'supervisor' });
+    const sam = await ApiClient.login(h, 'sam', ['supervisor']);
+
+    // Wait until the unpack is under way or done and some files are finished, but not all.
+    let killedAt: any;
+    for (;;) {
+      const res = await sam.request('GET', `/cases/${CASE}/evidence/${EVIDENCE}/status`);
+      if (res.status === 200) {
+        const s = (await res.json()) as any;
+        if (s.complete) throw new Error('processing finished before the host could be killed; make the corpus larger');
+        if (s.files.byStage.indexed >= 3) {
+          killedAt = s;
+          break;
+        }
+      } else {
+        await res.body?.cancel();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await host.kill();
+    expect(killedAt.complete).toBe(false);
+
+    host = await startHostProcess(h);
+    const final = (await sam.waitComplete(CASE, [EVIDENCE], 240_000))[EVIDENCE];
+    expect(final.complete).toBe(true);
+    expect(final.failures).toEqual([]);
+    expect(final.uploads[0].integrity).toBe('verified');
+
+    const result = await sam.get(`/cases/${CASE}/files?evidenceId=${EVIDENCE}&limit=500&sort=path`);
+    const files = result.items.filter((i: any) => i.file.entryKind === 'file');
+    const paths = files.map((i: any) => i.file.path);
+    expect(new Set(paths).size).toBe(paths.length);
+    const expected = ['phone.zip', ...entries.map((e) => `phone.zip!/${e.name}`)].sort();
+    expect(paths.sort()).toEqual(expected);
+    for (const item of files) expect(item.file.stage, item.file.path).toBe('indexed');
+    for (const e of entries) {
+      const item = files.find((i: any) => i.file.path === `phone.zip!/${e.name}`);
+      expect(item.file.sha256).toBe(createHash('sha256').update(e.data).digest('hex'));
+      expect(item.content.thumbnailStatus).toBe('done');
+    }
+  });
+});
