@@ -170,6 +170,14 @@ describe('zip reader', () => {
     expect(out).toEqual(['sixty-four']);
   });
 
+  it('strong encryption (general-purpose bit 6) is reported as encrypted, not corrupt', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const [h] = (await import('../../test/fixtures/archives/archive-fixtures.js')).centralHeaders(zip);
+    const patched = Buffer.from(zip);
+    patched.writeUInt16LE(patched.readUInt16LE(h!.offset + 8) | 0x41, h!.offset + 8);
+    await expect(list(patched)).rejects.toMatchObject({ code: 'encrypted' });
+  });
+
   it('empty archive: no entries', async () => {
     expect(await list(await zipOf([]))).toEqual([]);
   });

@@ -82,7 +82,7 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
         validateEntrySizes: true,
         strictFileNames: false,
       },
-      (err, zip) => (err ? reject(asArchiveError(err, 'zip')) : resolve(zip)),
+      (err, zip) => (err ? reject(zipError(err, 'zip')) : resolve(zip)),
     );
   });
   return new ZipReader(zipfile, options);
@@ -115,7 +115,7 @@ class ZipReader implements ArchiveReader {
       };
       const onError = (err: unknown) => {
         cleanup();
-        reject(asArchiveError(err, 'zip central directory'));
+        reject(zipError(err, 'zip central directory'));
       };
       zip.on('entry', onEntry);
       zip.on('end', onEnd);
@@ -213,6 +213,14 @@ class ZipReader implements ArchiveReader {
   async close(): Promise<void> {
     this.zipfile.close();
   }
+}
+
+/** yauzl refuses a few legitimate-but-unsupported archives outright; say so rather than "corrupt". */
+function zipError(err: unknown, what: string): ExhibitError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err });
+  if (/multi-disk/i.test(message)) return asArchiveError(err, what, 'unsupported-format');
+  return asArchiveError(err, what);
 }
 
 /** The name bytes to decode and what the archive says their encoding is. */
