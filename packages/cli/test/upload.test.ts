@@ -113,7 +113,7 @@ describe('uploadEvidenceFile against Azurite', () => {
         },
       }),
     );
-    await expect(first).rejects.toSatisfy((err) => isExhibitError(err, 'aborted'));
+    await expect(first).rejects.toSatisfy((err) => isExhibitError(err, 'aborted') && /run the same command again to resume/.test((err as Error).message));
 
     const blob = raw.getBlockBlobClient('C1/' + ids.evidenceId + '/image.E01');
     expect(await blob.exists()).toBe(false);

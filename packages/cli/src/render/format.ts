@@ -19,7 +19,7 @@ export function formatCount(n: number): string {
 }
 
 export function formatRate(bytesPerSecond: number): string {
-  return `${(bytesPerSecond / (1024 * 1024)).toFixed(1)} MB/s`;
+  return `${(bytesPerSecond / (1024 * 1024)).toFixed(1)} MiB/s`;
 }
 
 export function formatDuration(seconds: number): string {

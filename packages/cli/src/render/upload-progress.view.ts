@@ -42,10 +42,9 @@ class BarView implements UploadProgressView {
       this.bar = new SingleBar(
         {
           stream: this.stream,
-          format: '{file} |{bar}| {percentage}% {done}/{size} {speed} ETA {eta}',
+          format: '{file} |{bar}| {percentage}% {done}/{size} {speed} ETA {remaining}',
           hideCursor: true,
           clearOnComplete: true,
-          etaBuffer: 50,
         },
         Presets.shades_classic,
       );
@@ -63,7 +62,7 @@ class BarView implements UploadProgressView {
       done: formatBytes(p.bytesStaged),
       size: formatBytes(p.totalBytes),
       speed: formatRate(bytesPerSecond),
-      eta: bytesPerSecond > 0 ? formatDuration(remaining / bytesPerSecond) : '?',
+      remaining: bytesPerSecond > 0 ? formatDuration(remaining / bytesPerSecond) : '?',
     };
   }
 

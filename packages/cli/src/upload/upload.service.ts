@@ -224,7 +224,8 @@ async function stageAllBlocks(
 
     const position = index * plan.blockSizeBytes;
     const length = Math.min(plan.blockSizeBytes, plan.size - position);
-    const buffer = free.pop() ?? Buffer.allocUnsafe(plan.blockSizeBytes);
+    // Every block but the last is full size; a file smaller than one block needs only its own size.
+    const buffer = free.pop() ?? Buffer.allocUnsafe(Math.min(plan.blockSizeBytes, plan.size));
     const block = buffer.subarray(0, length);
     await readExactly(file, block, position, plan.fileName);
     hasher.update(block);
@@ -263,7 +264,8 @@ async function stageAllBlocks(
   await Promise.all(inFlight);
 
   if (failure !== undefined) {
-    if (outerSignal?.aborted && !(failure instanceof ExhibitError && failure.code === 'aborted')) {
+    // Interrupted by the caller: whichever block noticed first, the message is the same and says what to do.
+    if (outerSignal?.aborted) {
       throw new ExhibitError('aborted', `upload of ${plan.fileName} was interrupted; run the same command again to resume`, { cause: failure });
     }
     throw failure;
