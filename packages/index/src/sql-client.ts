@@ -13,7 +13,8 @@ export interface SqlClient {
   /**
    * Runs fn in one transaction on one connection. Nested calls on the
    * transaction's client become savepoints, so an inner failure that the
-   * caller catches does not poison the outer transaction.
+   * caller catches does not poison the outer transaction. Inside fn use only
+   * `tx`: on PGlite the outer client waits for the transaction to end.
    */
   transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R>;
   close(): Promise<void>;
