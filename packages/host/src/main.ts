@@ -1,10 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus } from '@exhibit/core';
+import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus, type Role } from '@exhibit/core';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { startLocalHost } from './local-host.js';
 import { ingestSamples } from './samples.ingest.js';
+
+/** Local demo users assigned to the bundled sample case (never to any other case). */
+const DEMO_USERS: Array<[string, Role]> = [
+  ['alice', 'investigator'],
+  ['erin', 'examiner'],
+  ['sam', 'supervisor'],
+];
 
 /**
  * `npm start`: the embedded stack in one process tree. Logs go to
@@ -44,6 +51,11 @@ async function main(): Promise<void> {
   if (config.storage.kind === 'managed-identity') return;
   const uploader = createAzureBlobStore({ connectionString: config.storage.connectionString });
   const { manifest, uploaded } = await ingestSamples(uploader, config.containers.evidence, logger);
+  // So the commands printed below work on a fresh machine: demo users on the sample case only.
+  for (const [user, role] of DEMO_USERS) {
+    const { changed } = await host.app.access.assign(manifest.caseId, user, { role, by: 'local-host:sample-setup' });
+    if (changed) logger.info({ caseId: manifest.caseId, user, role }, 'demo user assigned to the sample case');
+  }
   say(uploaded > 0 ? `Uploaded the sample extraction (case ${manifest.caseId}); processing…` : `Sample extraction already uploaded (case ${manifest.caseId}).`);
   await host.scanNow();
 
@@ -72,10 +84,11 @@ async function main(): Promise<void> {
     for (const f of s.failures.slice(0, 5)) say(`    failed: ${f.path} (${f.stage}: ${f.code}) ${f.detail.slice(0, 100)}`);
   }
   say('');
-  say('Where to look (in another terminal):');
+  say('Where to look (in another terminal; demo users alice/investigator, erin/examiner, sam/supervisor are on this case):');
   say(`  npm run exhibit -- login --user alice --role investigator`);
   say(`  npm run exhibit -- status ${manifest.caseId}`);
   say(`  npm run exhibit -- search ${manifest.caseId} --kind image --has-gps`);
+  say(`  npm run exhibit -- login --user sam --role supervisor`);
   say(`  npm run exhibit -- custody verify ${manifest.caseId}`);
   say('Press Ctrl+C to stop; state is kept in the data folder and survives a restart.');
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
+  type AccessStore,
   type BlobStore,
   type Bus,
   type BusReceiver,
@@ -26,6 +27,7 @@ export interface App {
   bus: Bus & BusReceiver & { depth?(queue: QueueName): Promise<{ active: number; poison: number }> };
   sql: SqlClient;
   index: IndexStore;
+  access: AccessStore;
   stageDeps: StageDeps;
   api: Api;
   version: string;
@@ -126,6 +128,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     bus,
     sql,
     index,
+    access,
     stageDeps,
     api,
     version,
