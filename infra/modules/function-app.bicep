@@ -63,6 +63,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'FUNCTIONS_EXTENSION_VERSION', value: '~4' }
         { name: 'FUNCTIONS_WORKER_RUNTIME', value: 'node' }
         { name: 'WEBSITES_ENABLE_APP_SERVICE_STORAGE', value: 'false' }
+        // Pulled with the app's identity (acrUseManagedIdentityCreds); no registry password.
+        { name: 'DOCKER_REGISTRY_SERVER_URL', value: 'https://${registryLoginServer}' }
         { name: 'AzureWebJobsStorage__accountName', value: hostStorageAccountName }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFullyQualifiedNamespace }
         { name: 'AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls', value: string(maxConcurrentCalls) }
