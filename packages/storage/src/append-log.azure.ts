@@ -6,7 +6,8 @@ import { ExhibitError, type AppendLog, type AppendLogHead } from '@exhibit/core'
 import { translateStorageError } from './errors.azure.js';
 
 export type AzureAppendLogOptions = ({ connectionString: string } | { blobUrl: string; credential: TokenCredential }) & {
-  container: string;
+  /** Default 'custody', the container of the custody logs. */
+  container?: string;
 };
 
 /** keys.json and the like; anything bigger is not ours. */
@@ -29,8 +30,8 @@ export class AzureAppendLog implements AppendLog {
       'connectionString' in options
         ? BlobServiceClient.fromConnectionString(options.connectionString, { retryOptions: RETRY })
         : new BlobServiceClient(options.blobUrl, options.credential, { retryOptions: RETRY });
-    this.container = options.container;
-    this.client = service.getContainerClient(options.container);
+    this.container = options.container ?? 'custody';
+    this.client = service.getContainerClient(this.container);
   }
 
   async ensureContainer(): Promise<void> {

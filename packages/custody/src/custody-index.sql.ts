@@ -1,0 +1,102 @@
+import type { SqlClient } from '@exhibit/index';
+import type { CustodyEntry } from './custody-entry.js';
+
+/** The index copy of custody entries (migration 0200-custody.sql). */
+export type CustodySql = Pick<SqlClient, 'query'>;
+
+export interface IndexedEntry {
+  entry: CustodyEntry;
+  segment: number;
+  hash: string;
+}
+
+/** Rows already there (same seq, or same eventKey) are left as they are: the first copy wins. */
+export async function insertIndexedEntries(sql: CustodySql, rows: IndexedEntry[]): Promise<void> {
+  if (rows.length === 0) return;
+  const params: unknown[] = [];
+  const values: string[] = [];
+  for (const { entry, segment, hash } of rows) {
+    const p = params.length;
+    params.push(
+      entry.subject.caseId,
+      entry.subject.evidenceId,
+      entry.seq,
+      segment,
+      entry.time,
+      entry.actor,
+      entry.action,
+      JSON.stringify(entry.subject),
+      JSON.stringify(entry.details),
+      JSON.stringify(entry.tools),
+      entry.eventKey ?? null,
+      entry.keyId,
+      entry.prevHash,
+      hash,
+    );
+    const n = (i: number) => `$${p + i}`;
+    values.push(
+      `(${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, ${n(6)}, ${n(7)}, ${n(8)}::jsonb, ${n(9)}::jsonb, ${n(10)}::jsonb, ${n(11)}, ${n(12)}, ${n(13)}, ${n(14)})`,
+    );
+  }
+  await sql.query(
+    `INSERT INTO custody_entries
+       (case_id, evidence_id, seq, segment, time, actor, action, subject, details, tools, event_key, key_id, prev_hash, entry_hash)
+     VALUES ${values.join(',\n            ')}
+     ON CONFLICT DO NOTHING`,
+    params,
+  );
+}
+
+export async function hasEventKey(sql: CustodySql, caseId: string, evidenceId: string, eventKey: string): Promise<boolean> {
+  const { rows } = await sql.query(
+    `SELECT 1 FROM custody_entries WHERE case_id = $1 AND evidence_id = $2 AND event_key = $3`,
+    [caseId, evidenceId, eventKey],
+  );
+  return rows.length > 0;
+}
+
+export async function lastIndexedEntry(sql: CustodySql, caseId: string, evidenceId: string): Promise<{ seq: number; hash: string } | null> {
+  const { rows } = await sql.query<{ seq: number | string; entry_hash: string }>(
+    `SELECT seq, entry_hash FROM custody_entries
+      WHERE case_id = $1 AND evidence_id = $2
+      ORDER BY seq DESC
+      LIMIT 1`,
+    [caseId, evidenceId],
+  );
+  const row = rows[0];
+  return row ? { seq: Number(row.seq), hash: row.entry_hash } : null;
+}
+
+/** Entry hashes from `fromSeq` on, in seq order. */
+export async function indexedHashes(
+  sql: CustodySql,
+  caseId: string,
+  evidenceId: string,
+  fromSeq: number,
+  limit: number,
+): Promise<Array<{ seq: number; hash: string }>> {
+  const { rows } = await sql.query<{ seq: number | string; entry_hash: string }>(
+    `SELECT seq, entry_hash FROM custody_entries
+      WHERE case_id = $1 AND evidence_id = $2 AND seq >= $3
+      ORDER BY seq
+      LIMIT $4`,
+    [caseId, evidenceId, fromSeq, limit],
+  );
+  return rows.map((r) => ({ seq: Number(r.seq), hash: r.entry_hash }));
+}
+
+export async function indexedEvidenceIds(sql: CustodySql, caseId: string): Promise<string[]> {
+  const { rows } = await sql.query<{ evidence_id: string }>(
+    `SELECT DISTINCT evidence_id FROM custody_entries WHERE case_id = $1 ORDER BY evidence_id`,
+    [caseId],
+  );
+  return rows.map((r) => r.evidence_id);
+}
+
+export async function indexedCount(sql: CustodySql, caseId: string, evidenceId: string): Promise<number> {
+  const { rows } = await sql.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM custody_entries WHERE case_id = $1 AND evidence_id = $2`,
+    [caseId, evidenceId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

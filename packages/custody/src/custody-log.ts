@@ -1,0 +1,79 @@
+import { ExhibitError, type AppendLog, type BlobStore, type CustodyEvent, type CustodyRecorder, type Logger } from '@exhibit/core';
+import { CUSTODY_LIMITS } from './custody-entry.js';
+import type { CustodySql } from './custody-index.sql.js';
+import { verifyCustody, type CustodyVerification } from './custody-verify.js';
+import { CustodyWriter } from './custody-writer.js';
+import { registerKey } from './key-registry.js';
+import { publicKeyOf, type PublicKeyRecord, type Signer } from './signer.js';
+
+/** Verification and reports for the API and the CLI. */
+export interface CustodyAudit {
+  /** Verifies the case's logs (or one evidence item's) from storage. */
+  verify(options: { caseId: string; evidenceId?: string; checkEvidence?: boolean; abortSignal?: AbortSignal }): Promise<CustodyVerification>;
+  /** Verification with the verified entries included (up to CUSTODY_LIMITS.maxReportEntries per item), for reports. */
+  report(options: { caseId: string; evidenceId?: string; abortSignal?: AbortSignal }): Promise<CustodyVerification>;
+  /** The key this deployment signs with. */
+  publicKey(): PublicKeyRecord;
+}
+
+export interface CustodyLog extends CustodyRecorder, CustodyAudit {}
+
+export interface CustodyLogOptions {
+  appendLog: AppendLog;
+  blobs: BlobStore;
+  sql: CustodySql;
+  signer: Signer;
+  containers: { custody: string; evidence: string };
+  logger: Logger;
+  /** Start a new segment after this many entries (default 40,000; at most that). */
+  rolloverEntries?: number;
+  /** Start a new segment after this many bytes (default 150 MiB). */
+  rolloverBytes?: number;
+  /** Version recorded on the entries the log writes itself. */
+  toolVersion?: string;
+  now?: () => Date;
+}
+
+/**
+ * The custody log: a signed, hash-chained, append-only log per evidence item
+ * in the custody container, with a queryable copy in the index.
+ */
+export function createCustodyLog(options: CustodyLogOptions): CustodyLog {
+  if (options.appendLog.container !== options.containers.custody) {
+    throw new ExhibitError('invalid-config', `custody append log writes to ${options.appendLog.container}, expected ${options.containers.custody}`);
+  }
+  const key = publicKeyOf(options.signer);
+  const writer = new CustodyWriter(
+    {
+      appendLog: options.appendLog,
+      sql: options.sql,
+      signer: options.signer,
+      logger: options.logger,
+      ...(options.toolVersion ? { toolVersion: options.toolVersion } : {}),
+      ...(options.rolloverEntries ? { rolloverEntries: options.rolloverEntries } : {}),
+      ...(options.rolloverBytes ? { rolloverBytes: options.rolloverBytes } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    },
+    (caseId, o) => registerKey(options.appendLog, caseId, key, { ...o, ...(options.now ? { now: options.now } : {}) }),
+  );
+  const verify = (o: { caseId: string; evidenceId?: string; checkEvidence?: boolean; abortSignal?: AbortSignal }, collectEntries: number) =>
+    verifyCustody({
+      blobs: options.blobs,
+      log: options.appendLog,
+      sql: options.sql,
+      caseId: o.caseId,
+      ...(o.evidenceId ? { evidenceId: o.evidenceId } : {}),
+      containers: { evidence: options.containers.evidence },
+      additionalKeys: [key],
+      ...(o.checkEvidence === undefined ? {} : { checkEvidence: o.checkEvidence }),
+      collectEntries,
+      ...(options.now ? { now: options.now } : {}),
+      ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
+    });
+  return {
+    record: (event: CustodyEvent, o?: { abortSignal?: AbortSignal }) => writer.record(event, o),
+    verify: (o) => verify(o, 0),
+    report: (o) => verify(o, CUSTODY_LIMITS.maxReportEntries),
+    publicKey: () => key,
+  };
+}

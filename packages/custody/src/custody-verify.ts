@@ -1,0 +1,499 @@
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { ExhibitError, assertValidId, isExhibitError, isValidId, type AppendLog, type BlobStore, type ToolVersion } from '@exhibit/core';
+import {
+  CUSTODY_LIMITS,
+  GENESIS_HASH,
+  HASH_RECORDING_ACTIONS,
+  parseEntryText,
+  SEGMENT_START,
+  signingBytes,
+  unsignedPart,
+  type CustodyEntry,
+  type CustodySubject,
+} from './custody-entry.js';
+import { indexedEvidenceIds, indexedHashes, lastIndexedEntry, type CustodySql } from './custody-index.sql.js';
+import { readKeysDocument } from './key-registry.js';
+import { readLines } from './line-reader.js';
+import { casePrefix, evidencePrefix, parseSegmentName, segmentName } from './segment-names.js';
+import { sameKey, SignatureVerifier, type PublicKeyRecord } from './signer.js';
+
+/** Why a custody log does not verify; the first one found is reported. */
+export type CustodyBreakReason =
+  | 'unparseable'
+  | 'non-canonical'
+  | 'wrong-subject'
+  | 'unknown-key'
+  | 'bad-signature'
+  | 'inserted'
+  | 'index-mismatch'
+  | 'reordered'
+  | 'seq-gap'
+  | 'broken-link'
+  | 'time-regression'
+  | 'segment-chain'
+  | 'truncated'
+  | 'evidence-modified'
+  | 'evidence-missing';
+
+export interface CustodyBreak {
+  reason: CustodyBreakReason;
+  /** The entry at fault: its seq as written (null when it could not be read). */
+  seq: number | null;
+  /** The seq the chain expected at that point. */
+  expectedSeq: number | null;
+  segment: string | null;
+  /** 1-based line within the segment. */
+  line: number | null;
+  detail: string;
+}
+
+export interface VerifiedEntry {
+  seq: number;
+  time: string;
+  actor: string;
+  action: string;
+  subject: CustodySubject;
+  details: Record<string, unknown>;
+  tools: ToolVersion[];
+  eventKey?: string;
+  keyId: string;
+  alg: string;
+  prevHash: string;
+  hash: string;
+  segment: string;
+}
+
+export interface EvidenceHashCheck {
+  blobName: string;
+  /** The entry that recorded the hash. */
+  seq: number;
+  recordedSha256: string;
+  actualSha256: string | null;
+  ok: boolean;
+}
+
+export interface EvidenceCustodyVerification {
+  caseId: string;
+  evidenceId: string;
+  ok: boolean;
+  /** Entries read and verified before the first break (all of them when ok). */
+  verifiedEntries: number;
+  lastSeq: number | null;
+  /** Hash of the last verified entry: quote it to pin the log's state. */
+  headHash: string | null;
+  segments: Array<{ name: string; entries: number; bytes: number }>;
+  /** Entries in the index copy, or null when no index was compared. */
+  indexEntries: number | null;
+  keyIds: string[];
+  evidence: EvidenceHashCheck[];
+  firstBreak: CustodyBreak | null;
+  /** Up to `collectEntries` verified entries, for reports. */
+  entries?: VerifiedEntry[];
+  entriesOmitted?: number;
+}
+
+export interface CustodyVerification {
+  format: 'exhibit-custody-verification/1';
+  caseId: string;
+  verifiedAt: string;
+  ok: boolean;
+  keys: { source: 'trusted' | 'keys.json'; accepted: PublicKeyRecord[]; rejected: Array<{ keyId: string; reason: string }> };
+  items: EvidenceCustodyVerification[];
+}
+
+export interface VerifyCustodyOptions {
+  blobs: BlobStore;
+  log: AppendLog;
+  /** The index copy; without it, truncation at the end of a log cannot be detected. */
+  sql?: CustodySql | null;
+  caseId: string;
+  evidenceId?: string;
+  containers: { evidence: string };
+  /** Keys trusted out of band. When given, keys.json is not consulted. */
+  trustedKeys?: PublicKeyRecord[];
+  /** Keys trusted in addition to keys.json (e.g. this deployment's own signer). */
+  additionalKeys?: PublicKeyRecord[];
+  /** Re-hash the evidence blobs against the hashes recorded in the log (default true). */
+  checkEvidence?: boolean;
+  /** Return up to this many verified entries per evidence item (default 0). */
+  collectEntries?: number;
+  now?: () => Date;
+  abortSignal?: AbortSignal;
+}
+
+interface SegmentInfo {
+  number: number;
+  name: string;
+  length: number;
+}
+
+/**
+ * Re-verifies custody logs from storage: every line's form, signature, seq,
+ * link and time, the chaining of segments, agreement with the index copy,
+ * and the evidence blobs against the hashes the log recorded. Read-only.
+ */
+export async function verifyCustody(options: VerifyCustodyOptions): Promise<CustodyVerification> {
+  const caseId = assertValidId('case', options.caseId);
+  const verifiedAt = (options.now?.() ?? new Date()).toISOString();
+  let keySource: 'trusted' | 'keys.json' = 'trusted';
+  let records = options.trustedKeys;
+  const keyProblems: Array<{ keyId: string; reason: string }> = [];
+  if (!records) {
+    keySource = 'keys.json';
+    const doc = await readKeysDocument(options.log, caseId, { abortSignal: options.abortSignal });
+    records = [...(options.additionalKeys ?? []), ...(doc?.document.keys ?? [])];
+    keyProblems.push(...(doc?.problems ?? []).map((reason) => ({ keyId: '(unreadable)', reason })));
+  }
+  const verifier = new SignatureVerifier(records);
+
+  const segmentsByEvidence = new Map<string, SegmentInfo[]>();
+  const prefix = options.evidenceId ? evidencePrefix(caseId, options.evidenceId) : casePrefix(caseId);
+  for await (const item of options.log.list(prefix, { abortSignal: options.abortSignal })) {
+    const parsed = parseSegmentName(caseId, item.name);
+    if (!parsed) continue;
+    const list = segmentsByEvidence.get(parsed.evidenceId) ?? [];
+    list.push({ number: parsed.segment, name: item.name, length: item.length });
+    segmentsByEvidence.set(parsed.evidenceId, list);
+  }
+  const evidenceIds = new Set(segmentsByEvidence.keys());
+  if (options.sql) {
+    for (const id of await indexedEvidenceIds(options.sql, caseId)) if (isValidId(id)) evidenceIds.add(id);
+  }
+  if (options.evidenceId) {
+    const wanted = assertValidId('evidence', options.evidenceId);
+    if (!evidenceIds.has(wanted)) throw new ExhibitError('not-found', `no custody log for ${caseId}/${wanted}`);
+    evidenceIds.clear();
+    evidenceIds.add(wanted);
+  }
+  const items: EvidenceCustodyVerification[] = [];
+  for (const evidenceId of [...evidenceIds].sort()) {
+    const segments = (segmentsByEvidence.get(evidenceId) ?? []).sort((a, b) => a.number - b.number);
+    items.push(await verifyEvidence(options, verifier, caseId, evidenceId, segments));
+  }
+  return {
+    format: 'exhibit-custody-verification/1',
+    caseId,
+    verifiedAt,
+    ok: items.every((i) => i.ok),
+    keys: { source: keySource, accepted: verifier.records(), rejected: [...keyProblems, ...verifier.rejected] },
+    items,
+  };
+}
+
+interface ScannedLine {
+  segment: SegmentInfo;
+  segmentIndex: number;
+  line: number;
+  text: string | null;
+  terminated: boolean;
+  tooLong: boolean;
+}
+
+async function* scanLines(log: AppendLog, segments: SegmentInfo[], abortSignal?: AbortSignal): AsyncGenerator<ScannedLine | { emptySegment: SegmentInfo; segmentIndex: number }> {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    let line = 0;
+    for await (const l of readLines(await log.read(segment.name, { abortSignal }), CUSTODY_LIMITS.maxEntryBytes)) {
+      line++;
+      yield { segment, segmentIndex: i, line, text: l.text, terminated: l.terminated, tooLong: l.tooLong };
+    }
+    if (line === 0) yield { emptySegment: segment, segmentIndex: i };
+  }
+}
+
+/** Pages through the index copy's hashes in seq order, as the log is read in seq order. */
+class IndexHashes {
+  private rows = new Map<number, string>();
+  private from = 0;
+  private to = 0;
+  private static readonly PAGE = 5000;
+
+  constructor(
+    private readonly sql: CustodySql,
+    private readonly caseId: string,
+    private readonly evidenceId: string,
+  ) {}
+
+  async at(seq: number): Promise<string | undefined> {
+    if (seq < this.from || seq >= this.to) {
+      const page = await indexedHashes(this.sql, this.caseId, this.evidenceId, seq, IndexHashes.PAGE);
+      this.rows = new Map(page.map((r) => [r.seq, r.hash]));
+      this.from = seq;
+      this.to = page.length < IndexHashes.PAGE ? Number.MAX_SAFE_INTEGER : page[page.length - 1]!.seq + 1;
+    }
+    return this.rows.get(seq);
+  }
+}
+
+async function verifyEvidence(
+  options: VerifyCustodyOptions,
+  verifier: SignatureVerifier,
+  caseId: string,
+  evidenceId: string,
+  segments: SegmentInfo[],
+): Promise<EvidenceCustodyVerification> {
+  const index = options.sql ? new IndexHashes(options.sql, caseId, evidenceId) : null;
+  const indexLast = options.sql ? await lastIndexedEntry(options.sql, caseId, evidenceId) : null;
+  const collect = Math.min(options.collectEntries ?? 0, CUSTODY_LIMITS.maxReportEntries);
+  const result: EvidenceCustodyVerification = {
+    caseId,
+    evidenceId,
+    ok: false,
+    verifiedEntries: 0,
+    lastSeq: null,
+    headHash: null,
+    segments: segments.map((s) => ({ name: s.name, entries: 0, bytes: s.length })),
+    indexEntries: options.sql ? (indexLast ? indexLast.seq + 1 : 0) : null,
+    keyIds: [],
+    evidence: [],
+    firstBreak: null,
+    ...(collect > 0 ? { entries: [], entriesOmitted: 0 } : {}),
+  };
+  const keyIds = new Set<string>();
+  const recordedHashes = new Map<string, { seq: number; sha256: string }>();
+  let prev: { entry: CustodyEntry; hash: string; segmentIndex: number } | null = null;
+  let unindexed: { seq: number; at: ScannedLine } | null = null;
+
+  const scan = scanLines(options.log, segments, options.abortSignal)[Symbol.asyncIterator]();
+  /** Reads on past a suspected break, only to tell what kind of break it is. */
+  const laterLineMatches = async (test: (entry: CustodyEntry, hash: string) => boolean): Promise<boolean> => {
+    for (let next = await scan.next(); !next.done; next = await scan.next()) {
+      const v = next.value;
+      if ('emptySegment' in v || v.text === null) continue;
+      const parsed = parseEntryText(v.text);
+      if (parsed.ok && test(parsed.entry, parsed.hash)) return true;
+    }
+    return false;
+  };
+  const fail = (reason: CustodyBreakReason, at: ScannedLine | null, seq: number | null, detail: string): EvidenceCustodyVerification => {
+    result.firstBreak = {
+      reason,
+      seq,
+      expectedSeq: prev ? prev.entry.seq + 1 : 0,
+      segment: at?.segment.name ?? null,
+      line: at?.line ?? null,
+      detail,
+    };
+    return result;
+  };
+
+  const finish = async (): Promise<EvidenceCustodyVerification> => {
+    result.keyIds = [...keyIds].sort();
+    if (options.checkEvidence !== false) await checkEvidence(options, caseId, evidenceId, recordedHashes, result);
+    result.ok = result.firstBreak === null;
+    return result;
+  };
+
+  for (let next = await scan.next(); !next.done; next = await scan.next()) {
+    const v = next.value;
+    if ('emptySegment' in v) {
+      // Only the newest segment may be empty: a writer created it and has not written its start yet.
+      if (v.segmentIndex !== segments.length - 1) {
+        fail('segment-chain', null, null, `segment ${v.emptySegment.name} is empty but later segments exist`);
+        return finish();
+      }
+      continue;
+    }
+    const at = v;
+    if (at.segment.number !== at.segmentIndex) {
+      const missing = segmentName(caseId, evidenceId, at.segmentIndex);
+      fail('segment-chain', at, null, `segment ${missing} is missing`);
+      return finish();
+    }
+    if (at.tooLong) {
+      fail('unparseable', at, null, `line is longer than ${CUSTODY_LIMITS.maxEntryBytes} bytes`);
+      return finish();
+    }
+    if (at.text === null || !at.terminated) {
+      fail('unparseable', at, null, at.text === null ? 'line is not valid UTF-8' : 'last line has no newline (partial write or truncation)');
+      return finish();
+    }
+    const parsed = parseEntryText(at.text);
+    if (!parsed.ok) {
+      fail(parsed.reason, at, null, parsed.detail);
+      return finish();
+    }
+    const { entry, hash } = parsed;
+    const expectedSeq = prev ? prev.entry.seq + 1 : 0;
+    if (entry.subject.caseId !== caseId || entry.subject.evidenceId !== evidenceId) {
+      fail('wrong-subject', at, entry.seq, `entry belongs to ${entry.subject.caseId}/${entry.subject.evidenceId}`);
+      return finish();
+    }
+    const key = verifier.get(entry.keyId);
+    if (!key || key.algorithm !== entry.alg) {
+      fail('unknown-key', at, entry.seq, `signed with ${entry.alg} key ${entry.keyId}, which is not a trusted key of this case`);
+      return finish();
+    }
+    if (!verifier.verify(entry.keyId, entry.alg, signingBytes(unsignedPart(entry)), Buffer.from(entry.signature, 'base64url'))) {
+      fail('bad-signature', at, entry.seq, `signature does not verify with key ${entry.keyId}`);
+      return finish();
+    }
+    if (index) {
+      const indexed = await index.at(entry.seq);
+      if (indexed === undefined) {
+        if (indexLast && entry.seq <= indexLast.seq) {
+          fail('inserted', at, entry.seq, 'the index copy has no entry with this seq');
+          return finish();
+        }
+        // Possibly an append whose index row is still being written; looked at again at the end.
+        unindexed ??= { seq: entry.seq, at };
+      } else if (indexed !== hash) {
+        const original = indexed;
+        const displaced = await laterLineMatches((_e, h) => h === original);
+        fail(
+          displaced ? 'inserted' : 'index-mismatch',
+          at,
+          entry.seq,
+          displaced
+            ? 'this entry is not the one the index copy recorded at this seq; the recorded one follows later in the log'
+            : 'this entry differs from the one the index copy recorded at this seq',
+        );
+        return finish();
+      }
+    }
+    if (entry.seq !== expectedSeq) {
+      if (entry.seq < expectedSeq) {
+        fail('inserted', at, entry.seq, `seq ${entry.seq} appears again after seq ${expectedSeq - 1}`);
+        return finish();
+      }
+      const later = await laterLineMatches((e) => e.seq === expectedSeq);
+      fail(later ? 'reordered' : 'seq-gap', at, entry.seq, later ? `seq ${entry.seq} comes before seq ${expectedSeq}` : `seq ${expectedSeq}${entry.seq - expectedSeq > 1 ? `-${entry.seq - 1}` : ''} missing`);
+      return finish();
+    }
+    const isSegmentFirst = at.line === 1;
+    if (isSegmentFirst !== (entry.action === SEGMENT_START)) {
+      fail('segment-chain', at, entry.seq, isSegmentFirst ? 'segment does not begin with a segment-start entry' : 'segment-start entry in the middle of a segment');
+      return finish();
+    }
+    const expectedPrev = prev ? prev.hash : GENESIS_HASH;
+    if (entry.prevHash !== expectedPrev) {
+      fail(isSegmentFirst ? 'segment-chain' : 'broken-link', at, entry.seq, `prevHash ${entry.prevHash.slice(0, 16)}… does not match the previous entry (${expectedPrev.slice(0, 16)}…)`);
+      return finish();
+    }
+    if (isSegmentFirst) {
+      const problem = segmentStartProblem(entry, at, prev, caseId, evidenceId, key);
+      if (problem) {
+        fail(problem.reason, at, entry.seq, problem.detail);
+        return finish();
+      }
+    }
+    if (prev && entry.time < prev.entry.time) {
+      fail('time-regression', at, entry.seq, `time ${entry.time} is before the previous entry's ${prev.entry.time}`);
+      return finish();
+    }
+
+    keyIds.add(entry.keyId);
+    result.verifiedEntries++;
+    result.lastSeq = entry.seq;
+    result.headHash = hash;
+    result.segments[at.segmentIndex]!.entries++;
+    const sha = entry.subject.sha256;
+    if (HASH_RECORDING_ACTIONS.has(entry.action) && entry.subject.blobName && sha && /^[0-9a-f]{64}$/.test(sha)) {
+      recordedHashes.set(entry.subject.blobName, { seq: entry.seq, sha256: sha });
+    }
+    if (result.entries) {
+      if (result.entries.length < collect) result.entries.push(toVerified(entry, hash, at.segment.name));
+      else result.entriesOmitted = (result.entriesOmitted ?? 0) + 1;
+    }
+    prev = { entry, hash, segmentIndex: at.segmentIndex };
+  }
+
+  if (options.sql && indexLast && (prev === null || indexLast.seq > prev.entry.seq)) {
+    const from = prev ? prev.entry.seq + 1 : 0;
+    fail('truncated', null, null, `the index copy records seq ${from}${indexLast.seq > from ? `-${indexLast.seq}` : ''}, which the log no longer has`);
+    result.firstBreak!.segment = segments.at(-1)?.name ?? null;
+    return finish();
+  }
+  if (unindexed && options.sql && !(await new IndexHashes(options.sql, caseId, evidenceId).at(unindexed.seq))) {
+    const u = unindexed;
+    result.firstBreak = {
+      reason: 'inserted',
+      seq: u.seq,
+      expectedSeq: u.seq,
+      segment: u.at.segment.name,
+      line: u.at.line,
+      detail: 'the log has entries from this seq on that the index copy never recorded',
+    };
+  }
+  return finish();
+}
+
+function segmentStartProblem(
+  entry: CustodyEntry,
+  at: ScannedLine,
+  prev: { entry: CustodyEntry; hash: string; segmentIndex: number } | null,
+  caseId: string,
+  evidenceId: string,
+  key: PublicKeyRecord,
+): { reason: CustodyBreakReason; detail: string } | null {
+  const d = entry.details as Partial<{ segment: unknown; previousSegment: unknown; previousHash: unknown; key: PublicKeyRecord }>;
+  const previousSegment = prev ? segmentName(caseId, evidenceId, at.segmentIndex - 1) : null;
+  if (d.segment !== at.segmentIndex || d.previousSegment !== previousSegment || d.previousHash !== (prev ? prev.hash : null)) {
+    return { reason: 'segment-chain', detail: `segment-start does not name ${previousSegment ?? 'no previous segment'} and its last hash` };
+  }
+  if (!d.key || typeof d.key !== 'object' || !sameKey(d.key, key)) {
+    return { reason: 'unknown-key', detail: `segment-start publishes a key that is not the trusted key ${entry.keyId}` };
+  }
+  return null;
+}
+
+function toVerified(entry: CustodyEntry, hash: string, segment: string): VerifiedEntry {
+  return {
+    seq: entry.seq,
+    time: entry.time,
+    actor: entry.actor,
+    action: entry.action,
+    subject: entry.subject,
+    details: entry.details,
+    tools: entry.tools,
+    ...(entry.eventKey ? { eventKey: entry.eventKey } : {}),
+    keyId: entry.keyId,
+    alg: entry.alg,
+    prevHash: entry.prevHash,
+    hash,
+    segment,
+  };
+}
+
+async function sha256Of(options: VerifyCustodyOptions, name: string): Promise<string | null> {
+  const hash = createHash('sha256');
+  try {
+    const body = await options.blobs.openRead({ container: options.containers.evidence, name }, { abortSignal: options.abortSignal });
+    await pipeline(body, new Writable({ write: (chunk: Buffer, _e, cb) => (hash.update(chunk), cb()) }), { signal: options.abortSignal });
+  } catch (err) {
+    if (isExhibitError(err, 'not-found')) return null;
+    throw err;
+  }
+  return hash.digest('hex');
+}
+
+/** Re-hashes each evidence blob the log recorded a hash for, against the latest such entry. */
+async function checkEvidence(
+  options: VerifyCustodyOptions,
+  caseId: string,
+  evidenceId: string,
+  recorded: Map<string, { seq: number; sha256: string }>,
+  result: EvidenceCustodyVerification,
+): Promise<void> {
+  const prefix = evidencePrefix(caseId, evidenceId);
+  const ordered = [...recorded.entries()].sort((a, b) => a[1].seq - b[1].seq);
+  for (const [blobName, { seq, sha256 }] of ordered) {
+    // Only blobs of this evidence item: a name read from a log is not trusted to point elsewhere.
+    if (!blobName.startsWith(prefix)) continue;
+    const actual = await sha256Of(options, blobName);
+    const ok = actual === sha256;
+    result.evidence.push({ blobName, seq, recordedSha256: sha256, actualSha256: actual, ok });
+    if (!ok && result.firstBreak === null) {
+      result.firstBreak = {
+        reason: actual === null ? 'evidence-missing' : 'evidence-modified',
+        seq,
+        expectedSeq: null,
+        segment: null,
+        line: null,
+        detail: actual === null ? `evidence blob ${blobName} is gone` : `evidence blob ${blobName} now hashes to ${actual}, not the recorded ${sha256}`,
+      };
+    }
+  }
+}

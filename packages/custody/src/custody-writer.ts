@@ -1,0 +1,495 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buffer } from 'node:stream/consumers';
+import {
+  assertValidId,
+  ExhibitError,
+  isExhibitError,
+  type AppendLog,
+  type AppendLogHead,
+  type CustodyAction,
+  type CustodyEvent,
+  type Logger,
+  type ToolVersion,
+} from '@exhibit/core';
+import { toPlainJson } from './canonical-json.js';
+import {
+  CUSTODY_ACTOR,
+  CUSTODY_FORMAT,
+  CUSTODY_LIMITS,
+  encodeEntry,
+  GENESIS_HASH,
+  hashEntryText,
+  parseEntryText,
+  SEGMENT_START,
+  signingBytes,
+  type CustodyEntry,
+  type CustodySubject,
+  type SegmentStartDetails,
+  type UnsignedEntry,
+  unsignedPart,
+} from './custody-entry.js';
+import { hasEventKey, insertIndexedEntries, lastIndexedEntry, type CustodySql, type IndexedEntry } from './custody-index.sql.js';
+import { readLines } from './line-reader.js';
+import { evidencePrefix, segmentName } from './segment-names.js';
+import { publicKeyOf, SignatureVerifier, type Signer } from './signer.js';
+import { readKeysDocument } from './key-registry.js';
+
+const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
+  'received', 'acquisition-hashes', 'integrity-verified', 'integrity-mismatch', 'evidence-changed', 'unpacked',
+  'stage-completed', 'stage-failed', 'processing-complete', 'upload', 'search', 'view', 'thumbnail-view',
+  'download', 'export', 'assignment-change', 'verify',
+]);
+
+interface LastEntry {
+  seq: number;
+  hash: string;
+  time: string;
+  segment: number;
+}
+
+/** Where a writer believes the end of an evidence item's log is. */
+interface Tail {
+  caseId: string;
+  evidenceId: string;
+  segment: number;
+  name: string;
+  head: AppendLogHead;
+  /** Last entry of this segment; null while the segment is empty. */
+  last: LastEntry | null;
+  /** Last entry of the previous segment, which an empty segment's start entry chains to. */
+  before: LastEntry | null;
+  /**
+   * Seq of this segment's first entry. Fullness is counted from the log's own
+   * seqs, never from service metadata, so every writer reaches the same
+   * verdict from the same bytes and nobody appends to a segment once a
+   * successor may exist.
+   */
+  startSeq: number;
+}
+
+export interface CustodyWriterOptions {
+  appendLog: AppendLog;
+  sql: CustodySql;
+  signer: Signer;
+  logger: Logger;
+  /** Version recorded on the entries the log adds itself. */
+  toolVersion?: string;
+  /** Segment size limits; every writer of one log must use the same values. */
+  rolloverEntries?: number;
+  rolloverBytes?: number;
+  now?: () => Date;
+}
+
+/**
+ * Appends signed entries to per-evidence append blobs. Within a process,
+ * writes to one log take turns; across processes, conditional appends decide
+ * and the loser re-reads the tail, re-chains, re-signs and tries again.
+ */
+export class CustodyWriter {
+  private readonly tails = new Map<string, Tail>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly registeredCases = new Map<string, Promise<void>>();
+  private readonly rolloverEntries: number;
+  private readonly rolloverBytes: number;
+  private readonly now: () => Date;
+  private readonly tools: ToolVersion[];
+
+  constructor(
+    private readonly o: CustodyWriterOptions,
+    private readonly ensureKeyRegistered: (caseId: string, options: { abortSignal?: AbortSignal }) => Promise<void>,
+  ) {
+    this.rolloverEntries = Math.min(o.rolloverEntries ?? CUSTODY_LIMITS.rolloverEntries, CUSTODY_LIMITS.rolloverEntries);
+    this.rolloverBytes = Math.min(o.rolloverBytes ?? CUSTODY_LIMITS.rolloverBytes, CUSTODY_LIMITS.rolloverBytes);
+    if (this.rolloverEntries < 2) throw new ExhibitError('invalid-config', 'rolloverEntries must be at least 2');
+    this.now = o.now ?? (() => new Date());
+    this.tools = [{ name: 'exhibit-custody', version: o.toolVersion ?? 'unknown' }];
+  }
+
+  async record(event: CustodyEvent, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const checked = checkEvent(event);
+    const key = `${checked.caseId}/${checked.evidenceId}`;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.recordInTurn(checked, options));
+    this.queues.set(key, run);
+    try {
+      await run;
+    } finally {
+      if (this.queues.get(key) === run) this.queues.delete(key);
+    }
+  }
+
+  private async recordInTurn(event: CheckedEvent, options: { abortSignal?: AbortSignal }): Promise<void> {
+    const { caseId, evidenceId } = event;
+    await this.registerCase(caseId, options);
+    let tail = this.tails.get(`${caseId}/${evidenceId}`) ?? (await this.loadTail(caseId, evidenceId, { ...options, catchUp: true }));
+    if (event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) {
+      this.o.logger.debug({ caseId, evidenceId, eventKey: event.eventKey }, 'custody event already recorded');
+      return;
+    }
+    for (let attempt = 1; attempt <= CUSTODY_LIMITS.maxAppendAttempts; attempt++) {
+      // A successor may itself be full already (other writers went ahead): walk on to the newest.
+      while (this.isFull(tail)) tail = await this.nextSegment(tail, options);
+      // An empty segment first gets its start entry, then the event follows.
+      const isStart = tail.last === null;
+      const entry = await this.sign(isStart ? this.segmentStart(tail) : this.eventEntry(event, tail.last!), options);
+      const result = await this.tryAppend(tail, entry, isStart ? undefined : event.eventKey, options);
+      tail = result.tail;
+      // A tail whose index copy failed is forgotten, so the next write starts cold and catches the index up.
+      if (result.indexed === false) this.tails.delete(`${caseId}/${evidenceId}`);
+      else this.remember(tail);
+      if (result.status === 'recorded') {
+        if (isStart) continue;
+        return;
+      }
+      if (result.status === 'reloaded' && event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) return;
+      await sleep(backoffMs(attempt), undefined, { signal: options.abortSignal }).catch((err: unknown) => {
+        throw new ExhibitError('aborted', 'custody append aborted', { cause: err });
+      });
+    }
+    throw new ExhibitError('storage-unavailable', `custody log ${tail.name}: no append won after ${CUSTODY_LIMITS.maxAppendAttempts} attempts`, {
+      details: { reason: 'contention' },
+    });
+  }
+
+  private registerCase(caseId: string, options: { abortSignal?: AbortSignal }): Promise<void> {
+    let pending = this.registeredCases.get(caseId);
+    if (!pending) {
+      pending = this.ensureKeyRegistered(caseId, options);
+      this.registeredCases.set(caseId, pending);
+      pending.catch(() => this.registeredCases.delete(caseId));
+    }
+    return pending;
+  }
+
+  private isFull(tail: Tail): boolean {
+    const entries = tail.last ? tail.last.seq - tail.startSeq + 1 : 0;
+    return entries >= this.rolloverEntries || tail.head.length >= this.rolloverBytes;
+  }
+
+  private eventEntry(event: CheckedEvent, last: LastEntry): UnsignedEntry {
+    return {
+      v: 1,
+      seq: last.seq + 1,
+      time: this.timeAfter(last.time),
+      actor: event.actor,
+      action: event.action,
+      subject: event.subject,
+      details: event.details,
+      tools: event.tools,
+      ...(event.eventKey ? { eventKey: event.eventKey } : {}),
+      prevHash: last.hash,
+      keyId: this.o.signer.keyId,
+      alg: this.o.signer.algorithm,
+    };
+  }
+
+  private segmentStart(tail: Tail): UnsignedEntry {
+    const before = tail.before;
+    const details: SegmentStartDetails = {
+      format: CUSTODY_FORMAT,
+      canonicalization: 'RFC 8785',
+      hash: 'SHA-256',
+      segment: tail.segment,
+      previousSegment: before ? segmentName(tail.caseId, tail.evidenceId, before.segment) : null,
+      previousHash: before ? before.hash : null,
+      key: publicKeyOf(this.o.signer),
+    };
+    return {
+      v: 1,
+      seq: before ? before.seq + 1 : 0,
+      time: before ? this.timeAfter(before.time) : this.now().toISOString(),
+      actor: CUSTODY_ACTOR,
+      action: SEGMENT_START,
+      subject: { caseId: tail.caseId, evidenceId: tail.evidenceId },
+      details: details as unknown as Record<string, unknown>,
+      tools: this.tools,
+      prevHash: before ? before.hash : GENESIS_HASH,
+      keyId: this.o.signer.keyId,
+      alg: this.o.signer.algorithm,
+    };
+  }
+
+  /** Entry times never go backwards, even when writers' clocks disagree. */
+  private timeAfter(previous: string): string {
+    const now = this.now().toISOString();
+    return now < previous ? previous : now;
+  }
+
+  private async sign(unsigned: UnsignedEntry, options: { abortSignal?: AbortSignal }): Promise<CustodyEntry> {
+    const signature = await this.o.signer.sign(signingBytes(unsigned), options);
+    const entry: CustodyEntry = { ...unsigned, signature: Buffer.from(signature).toString('base64url') };
+    if (encodeEntry(entry).length > CUSTODY_LIMITS.maxEntryBytes) {
+      throw new ExhibitError('limit-exceeded', `custody entry for ${unsigned.subject.caseId}/${unsigned.subject.evidenceId} is larger than ${CUSTODY_LIMITS.maxEntryBytes} bytes`);
+    }
+    return entry;
+  }
+
+  /**
+   * One conditional append. 'recorded': the entry (or, for a redelivered
+   * event, an entry with its eventKey) is in the log. 'lost': someone else
+   * wrote first; the tail is updated. 'reloaded': the tail had to be read
+   * afresh, so the caller re-checks idempotency against the index.
+   */
+  private async tryAppend(
+    tail: Tail,
+    entry: CustodyEntry,
+    eventKey: string | undefined,
+    options: { abortSignal?: AbortSignal },
+  ): Promise<{ status: 'recorded' | 'lost' | 'reloaded'; tail: Tail; indexed?: boolean }> {
+    const line = encodeEntry(entry);
+    const hash = hashEntryText(line.toString('utf8', 0, line.length - 1));
+    try {
+      const head = await this.o.appendLog.append(tail.name, line, { appendPosition: tail.head.length, ifMatch: tail.head.etag, abortSignal: options.abortSignal });
+      const appended = { ...tail, head, last: { seq: entry.seq, hash, time: entry.time, segment: tail.segment } };
+      return { status: 'recorded', tail: appended, indexed: await this.index([{ entry, segment: tail.segment, hash }], appended) };
+    } catch (err) {
+      if (!isExhibitError(err, 'precondition-failed')) throw err;
+    }
+    // Someone else wrote first, or our own append landed and only the answer was lost (the SDK retried it).
+    const seen = await this.readSince(tail, options);
+    if (seen === null) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }) };
+    if (seen.lines.some((l) => l.hash === hash)) {
+      return { status: 'recorded', tail: seen.tail, indexed: await this.index([{ entry, segment: tail.segment, hash }], seen.tail) };
+    }
+    if (eventKey !== undefined && seen.lines.some((l) => l.eventKey === eventKey)) {
+      this.o.logger.debug({ log: tail.name, eventKey }, 'custody event recorded concurrently by another writer');
+      return { status: 'recorded', tail: seen.tail };
+    }
+    return { status: 'lost', tail: seen.tail };
+  }
+
+  /**
+   * What was appended since the writer last looked, so a lost race can tell
+   * whether the entry it wanted is there already. Null when the log was not
+   * simply appended to (rewritten, or too far ahead): the caller reloads.
+   */
+  private async readSince(
+    tail: Tail,
+    options: { abortSignal?: AbortSignal },
+  ): Promise<{ tail: Tail; lines: Array<{ hash: string; eventKey?: string }> } | null> {
+    const head = await this.o.appendLog.head(tail.name, options);
+    if (!head || head.length <= tail.head.length) {
+      if (head && head.length < tail.head.length) {
+        this.o.logger.error({ log: tail.name, was: tail.head.length, now: head.length }, 'custody log shrank; it was rewritten outside the custody writer');
+      }
+      return null;
+    }
+    const count = head.length - tail.head.length;
+    if (count > CUSTODY_LIMITS.maxDeltaReadBytes) return null;
+    let bytes: Buffer;
+    try {
+      bytes = await buffer(await this.o.appendLog.read(tail.name, { offset: tail.head.length, count, ifMatch: head.etag, abortSignal: options.abortSignal }));
+    } catch (err) {
+      if (isExhibitError(err, 'precondition-failed')) return null;
+      throw err;
+    }
+    const lines: Array<{ hash: string; eventKey?: string; entry: CustodyEntry }> = [];
+    for (const text of bytes.toString('utf8').split('\n').slice(0, -1)) {
+      const parsed = parseEntryText(text);
+      if (!parsed.ok) return null;
+      lines.push({ hash: parsed.hash, entry: parsed.entry, ...(parsed.entry.eventKey ? { eventKey: parsed.entry.eventKey } : {}) });
+    }
+    const lastLine = lines.at(-1);
+    if (!lastLine) return null;
+    const last = { seq: lastLine.entry.seq, hash: lastLine.hash, time: lastLine.entry.time, segment: tail.segment };
+    return { tail: { ...tail, head, last }, lines };
+  }
+
+  private async nextSegment(tail: Tail, options: { abortSignal?: AbortSignal }): Promise<Tail> {
+    const segment = tail.segment + 1;
+    const name = segmentName(tail.caseId, tail.evidenceId, segment);
+    await this.o.appendLog.create(name, { ifNotExists: true, abortSignal: options.abortSignal });
+    const head = await this.o.appendLog.head(name, options);
+    if (!head) throw new ExhibitError('storage-unavailable', `custody segment ${name} vanished after it was created`);
+    // Nobody appends to a full segment, so the last entry we know of it is its final one.
+    const before = tail.last ?? tail.before;
+    const startSeq = before ? before.seq + 1 : 0;
+    const last = head.length === 0 ? null : await this.readLastEntry(name, segment, head, options).catch((err: unknown) => {
+      if (isExhibitError(err, 'precondition-failed')) return undefined;
+      throw err;
+    });
+    // Appended to while we read it: start from a fresh look at the whole log.
+    if (last === undefined) return this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false });
+    return { caseId: tail.caseId, evidenceId: tail.evidenceId, segment, name, head, last, before, startSeq };
+  }
+
+  /** Finds the newest segment and its last entry; on a cold start, brings the index copy up to it. */
+  private async loadTail(caseId: string, evidenceId: string, options: { abortSignal?: AbortSignal; catchUp: boolean }): Promise<Tail> {
+    for (let attempt = 0; attempt < CUSTODY_LIMITS.maxAppendAttempts; attempt++) {
+      let segment = -1;
+      for await (const item of this.o.appendLog.list(evidencePrefix(caseId, evidenceId), options)) {
+        const m = /\/(\d{6})\.jsonl$/.exec(item.name);
+        if (m && item.name === segmentName(caseId, evidenceId, Number(m[1]))) segment = Math.max(segment, Number(m[1]));
+      }
+      if (segment < 0) {
+        segment = 0;
+        await this.o.appendLog.create(segmentName(caseId, evidenceId, 0), { ifNotExists: true, abortSignal: options.abortSignal });
+      }
+      const name = segmentName(caseId, evidenceId, segment);
+      const head = await this.o.appendLog.head(name, options);
+      if (!head) continue;
+      try {
+        const last = head.length === 0 ? null : await this.readLastEntry(name, segment, head, options);
+        const before = head.length === 0 && segment > 0 ? await this.lastEntryOf(caseId, evidenceId, segment - 1, options) : null;
+        const startSeq = last ? await this.firstSeqOf(name, head, options) : before ? before.seq + 1 : 0;
+        const tail: Tail = { caseId, evidenceId, segment, name, head, last, before, startSeq };
+        if (options.catchUp) await this.catchUpIndex(tail, options);
+        return tail;
+      } catch (err) {
+        if (!isExhibitError(err, 'precondition-failed')) throw err;
+      }
+    }
+    throw new ExhibitError('storage-unavailable', `custody log ${caseId}/${evidenceId}: tail kept changing while it was read`);
+  }
+
+  private async lastEntryOf(caseId: string, evidenceId: string, segment: number, options: { abortSignal?: AbortSignal }): Promise<LastEntry | null> {
+    const name = segmentName(caseId, evidenceId, segment);
+    const head = await this.o.appendLog.head(name, options);
+    if (!head || head.length === 0) {
+      throw new ExhibitError('conflict', `custody segment ${name} is missing or empty but a later segment exists; run custody verify`);
+    }
+    return this.readLastEntry(name, segment, head, options);
+  }
+
+  private async firstSeqOf(name: string, head: AppendLogHead, options: { abortSignal?: AbortSignal }): Promise<number> {
+    const count = Math.min(head.length, CUSTODY_LIMITS.maxEntryBytes);
+    const text = (await buffer(await this.o.appendLog.read(name, { offset: 0, count, ifMatch: head.etag, abortSignal: options.abortSignal }))).toString('utf8');
+    const parsed = text.includes('\n') ? parseEntryText(text.slice(0, text.indexOf('\n'))) : null;
+    if (!parsed?.ok) {
+      this.o.logger.error({ log: name }, 'custody log begins with an unreadable entry');
+      throw new ExhibitError('conflict', `custody log ${name} begins with an unreadable entry; run custody verify`);
+    }
+    return parsed.entry.seq;
+  }
+
+  private async readLastEntry(name: string, segment: number, head: AppendLogHead, options: { abortSignal?: AbortSignal }): Promise<LastEntry> {
+    const count = Math.min(head.length, CUSTODY_LIMITS.maxEntryBytes + 1);
+    const bytes = await buffer(await this.o.appendLog.read(name, { offset: head.length - count, count, ifMatch: head.etag, abortSignal: options.abortSignal }));
+    const text = bytes.toString('utf8');
+    const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : [];
+    const lastText = lines.at(-1);
+    const parsed = lastText === undefined || (lines.length === 1 && count < head.length) ? null : parseEntryText(lastText);
+    if (!parsed?.ok) {
+      this.o.logger.error({ log: name }, 'custody log ends in an unreadable entry');
+      throw new ExhibitError('conflict', `custody log ${name} ends in an unreadable entry; run custody verify`);
+    }
+    return { seq: parsed.entry.seq, hash: parsed.hash, time: parsed.entry.time, segment };
+  }
+
+  /**
+   * After a crash between an append and its index row, the blob is ahead of
+   * the index. Copies the missing entries, but only those that carry a valid
+   * signature and chain onto what the index already holds: the index must
+   * stay an independent witness, never a copy of a tampered tail.
+   */
+  private async catchUpIndex(tail: Tail, options: { abortSignal?: AbortSignal }): Promise<void> {
+    const newest = tail.last ?? tail.before;
+    if (!newest) return;
+    const indexed = await lastIndexedEntry(this.o.sql, tail.caseId, tail.evidenceId);
+    if (indexed && indexed.seq >= newest.seq) return;
+    const keys = await readKeysDocument(this.o.appendLog, tail.caseId, options).catch(() => null);
+    const verifier = new SignatureVerifier([publicKeyOf(this.o.signer), ...(keys?.document.keys ?? [])]);
+    const fromSeq = indexed ? indexed.seq + 1 : 0;
+    let prevHash = indexed ? indexed.hash : GENESIS_HASH;
+    const rows: IndexedEntry[] = [];
+    const firstSegment = indexed ? await this.segmentHolding(tail, newest.segment, fromSeq, options) : 0;
+    for (let segment = firstSegment; segment <= newest.segment; segment++) {
+      const name = segmentName(tail.caseId, tail.evidenceId, segment);
+      for await (const line of readLines(await this.o.appendLog.read(name, options), CUSTODY_LIMITS.maxEntryBytes)) {
+        const parsed = line.text !== null && line.terminated ? parseEntryText(line.text) : null;
+        if (!parsed?.ok) return this.stopCatchUp(tail, rows, 'unreadable entry');
+        const e = parsed.entry;
+        if (e.seq < fromSeq) continue;
+        if (e.seq !== fromSeq + rows.length || e.prevHash !== prevHash) return this.stopCatchUp(tail, rows, 'entry does not chain onto the index copy');
+        if (!verifier.verify(e.keyId, e.alg, signingBytes(unsignedPart(e)), Buffer.from(e.signature, 'base64url'))) {
+          return this.stopCatchUp(tail, rows, 'entry signature does not verify');
+        }
+        rows.push({ entry: e, segment, hash: parsed.hash });
+        prevHash = parsed.hash;
+      }
+    }
+    await this.stopCatchUp(tail, rows, null);
+  }
+
+  /** The newest segment whose first entry is at or before `seq`: earlier segments need not be read. */
+  private async segmentHolding(tail: Tail, newestSegment: number, seq: number, options: { abortSignal?: AbortSignal }): Promise<number> {
+    for (let segment = newestSegment; segment > 0; segment--) {
+      const name = segmentName(tail.caseId, tail.evidenceId, segment);
+      const head = await this.o.appendLog.head(name, options);
+      if (head && head.length > 0 && (await this.firstSeqOf(name, head, options)) <= seq) return segment;
+    }
+    return 0;
+  }
+
+  private async stopCatchUp(tail: Tail, rows: IndexedEntry[], problem: string | null): Promise<void> {
+    for (let i = 0; i < rows.length; i += 200) await insertIndexedEntries(this.o.sql, rows.slice(i, i + 200));
+    if (rows.length > 0) this.o.logger.warn({ caseId: tail.caseId, evidenceId: tail.evidenceId, entries: rows.length }, 'custody index copy caught up with the log');
+    if (problem) {
+      this.o.logger.error({ caseId: tail.caseId, evidenceId: tail.evidenceId, problem }, 'custody log has entries the index copy does not accept; run custody verify');
+    }
+  }
+
+  /** Index rows follow the blob; a failure here leaves the entry recorded and the index to catch up later. */
+  private async index(rows: IndexedEntry[], tail: Tail): Promise<boolean> {
+    try {
+      await insertIndexedEntries(this.o.sql, rows);
+      return true;
+    } catch (err) {
+      this.o.logger.error({ err, caseId: tail.caseId, evidenceId: tail.evidenceId }, 'custody entry recorded but its index copy failed; it will be copied on the next write');
+      return false;
+    }
+  }
+
+  private remember(tail: Tail): void {
+    const key = `${tail.caseId}/${tail.evidenceId}`;
+    this.tails.delete(key);
+    this.tails.set(key, tail);
+    if (this.tails.size > CUSTODY_LIMITS.maxCachedTails) {
+      const oldest = this.tails.keys().next().value;
+      if (oldest !== undefined) this.tails.delete(oldest);
+    }
+  }
+}
+
+/** Exponential with full jitter, so writers that collided do not collide again in step. */
+function backoffMs(attempt: number): number {
+  const ceiling = Math.min(CUSTODY_LIMITS.maxBackoffMs, 5 * 2 ** Math.min(attempt, 10));
+  return Math.floor(Math.random() * ceiling);
+}
+
+interface CheckedEvent {
+  caseId: string;
+  evidenceId: string;
+  action: CustodyAction;
+  actor: string;
+  subject: CustodySubject;
+  details: Record<string, unknown>;
+  tools: ToolVersion[];
+  eventKey?: string;
+}
+
+/** Events come from our own code, but what they carry comes from evidence and users: check it all. */
+function checkEvent(event: CustodyEvent): CheckedEvent {
+  const caseId = assertValidId('case', event.caseId);
+  const evidenceId = assertValidId('evidence', event.evidenceId);
+  if (!ACTIONS.has(event.action)) throw new ExhibitError('invalid-argument', `unknown custody action ${JSON.stringify(String(event.action)).slice(0, 80)}`);
+  if (typeof event.actor !== 'string' || event.actor.length === 0 || event.actor.length > 256) {
+    throw new ExhibitError('invalid-argument', 'custody actor must be 1-256 characters');
+  }
+  if (event.eventKey !== undefined && (typeof event.eventKey !== 'string' || event.eventKey.length === 0 || event.eventKey.length > 512)) {
+    throw new ExhibitError('invalid-argument', 'custody eventKey must be 1-512 characters');
+  }
+  const subject: CustodySubject = { caseId, evidenceId };
+  const s = event.subject ?? {};
+  for (const [k, max] of [['blobName', 1024], ['fileId', 128], ['sha256', 128]] as const) {
+    const v = s[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new ExhibitError('invalid-argument', `custody subject.${k} must be 1-${max} characters`);
+    subject[k] = v;
+  }
+  const tools = (event.tools ?? []).map((t) => ({ name: String(t.name).slice(0, 200), version: String(t.version).slice(0, 200) }));
+  if (tools.length > CUSTODY_LIMITS.maxTools) throw new ExhibitError('invalid-argument', `at most ${CUSTODY_LIMITS.maxTools} tool versions per custody entry`);
+  const details = toPlainJson(event.details ?? {});
+  if (details === null || typeof details !== 'object' || Array.isArray(details)) throw new ExhibitError('invalid-argument', 'custody details must be an object');
+  return { caseId, evidenceId, action: event.action, actor: event.actor, subject, details, tools, ...(event.eventKey ? { eventKey: event.eventKey } : {}) };
+}

@@ -1,0 +1,88 @@
+import { createHash, createPublicKey, verify as cryptoVerify, type JsonWebKey } from 'node:crypto';
+import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
+import { ExhibitError, errorMessage } from '@exhibit/core';
+import { keyIdFor, publicJwk, type Signer } from './signer.js';
+
+type TokenCredential = ConstructorParameters<typeof KeyClient>[1];
+
+/** The part of the SDK's CryptographyClient we use; tests hand in a local P-256 key behind it. */
+export interface KeyVaultSigningClient {
+  sign(algorithm: 'ES256', digest: Uint8Array, options?: { abortSignal?: AbortSignal }): Promise<{ result: Uint8Array; keyID?: string }>;
+}
+
+/** The public part of a Key Vault key, as KeyClient.getKey returns it. */
+export interface KeyVaultPublicKey {
+  id?: string;
+  key?: { kty?: string; crv?: string; x?: Uint8Array; y?: Uint8Array };
+}
+
+function translateKeyVaultError(err: unknown, what: string): ExhibitError {
+  if (err instanceof ExhibitError) return err;
+  const status = (err as { statusCode?: number } | null)?.statusCode;
+  const message = `${what}: ${errorMessage(err)}`;
+  if (err instanceof Error && err.name === 'AbortError') return new ExhibitError('aborted', message, { cause: err });
+  if (status === 401 || status === 403) return new ExhibitError('forbidden', message, { cause: err });
+  if (status === 404 || status === 400) return new ExhibitError('invalid-config', message, { cause: err });
+  // Throttling, outages, network: a later attempt may succeed.
+  return new ExhibitError('tool-unavailable', message, { cause: err });
+}
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+
+/**
+ * ES256 signer over a Key Vault key (P-256). Key Vault signs a SHA-256 digest
+ * we compute; the private key never leaves the vault. Each signature is
+ * checked against the public key before use, so a misconfigured key id can
+ * never put unverifiable entries into a custody log.
+ */
+export function keyVaultSigner(options: { key: KeyVaultPublicKey; client: KeyVaultSigningClient }): Signer {
+  const material = options.key.key;
+  if (!material || (material.kty !== 'EC' && material.kty !== 'EC-HSM') || material.crv !== 'P-256' || !material.x || !material.y) {
+    throw new ExhibitError('invalid-config', `Key Vault key ${options.key.id ?? '(no id)'} is not a P-256 EC key; custody signing needs ES256`);
+  }
+  const jwk: JsonWebKey = publicJwk({ kty: 'EC', crv: 'P-256', x: b64url(material.x), y: b64url(material.y) });
+  const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
+  const vaultKeyId = options.key.id;
+  return {
+    keyId: keyIdFor('ES256', jwk),
+    algorithm: 'ES256',
+    publicKeyJwk: jwk,
+    async sign(bytes: Uint8Array, signOptions: { abortSignal?: AbortSignal } = {}): Promise<Uint8Array> {
+      const digest = createHash('sha256').update(bytes).digest();
+      let result: Uint8Array;
+      try {
+        ({ result } = await options.client.sign('ES256', digest, { abortSignal: signOptions.abortSignal }));
+      } catch (err) {
+        throw translateKeyVaultError(err, `sign with Key Vault key ${vaultKeyId ?? ''}`.trim());
+      }
+      if (result.length !== 64 || !cryptoVerify('sha256', bytes, { key: publicKey, dsaEncoding: 'ieee-p1363' }, result)) {
+        throw new ExhibitError('tool-failed', `Key Vault key ${vaultKeyId ?? ''} returned a signature that does not verify with its public key`);
+      }
+      return result;
+    },
+  };
+}
+
+/**
+ * Looks the key up once (pinned to its current version, so every entry names
+ * the exact key that signed it) and signs remotely with it.
+ */
+export async function createKeyVaultSigner(options: {
+  vaultUrl: string;
+  keyName: string;
+  keyVersion?: string;
+  credential: TokenCredential;
+}): Promise<Signer> {
+  let key;
+  try {
+    key = await new KeyClient(options.vaultUrl, options.credential).getKey(
+      options.keyName,
+      options.keyVersion ? { version: options.keyVersion } : {},
+    );
+  } catch (err) {
+    throw translateKeyVaultError(err, `get Key Vault key ${options.keyName}`);
+  }
+  if (!key.id) throw new ExhibitError('invalid-config', `Key Vault key ${options.keyName} has no id`);
+  const client = new CryptographyClient(key.id, options.credential);
+  return keyVaultSigner({ key, client });
+}
