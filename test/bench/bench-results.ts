@@ -1,0 +1,147 @@
+import type { StageTiming } from './host-log.parser.js';
+import type { MemoryPeaks } from './process-memory.sampler.js';
+import type { ReferenceTiming } from './sha256sum.reference.js';
+
+/** What one run measured; written to bench-out/results.json as is. */
+export interface BenchResults {
+  command: string;
+  startedAt: string;
+  machine: {
+    nproc: number;
+    cpuModel: string;
+    totalRamBytes: number;
+    node: string;
+    kernel: string;
+    loadAvgAtStart: number[];
+    loadAvgAtEnd: number[];
+  };
+  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; cpuProfile: boolean };
+  corpus: {
+    archiveFile: string;
+    archiveBytes: number;
+    members: number;
+    memberBytes: number;
+    frame: { width: number; height: number };
+    photoBytes: { min: number; mean: number; max: number };
+    fromCache: boolean;
+    buildMs: number;
+  };
+  run: {
+    uploadMs: number;
+    /** From the end of the upload to the API reporting the evidence complete. */
+    processingMs: number;
+    /** From the start of the upload to complete: what the targets are measured on. */
+    endToEndMs: number;
+    filesPerSec: number;
+    memberMBPerSec: number;
+  };
+  check: {
+    complete: boolean;
+    filesInIndex: number;
+    indexed: number;
+    failed: number;
+    failures: unknown[];
+    /** Thumbnail status of the archive members. */
+    thumbnails: Record<string, number>;
+    sha256Mismatches: string[];
+    missingMembers: string[];
+    integrity: string[];
+  };
+  stages: StageTiming[];
+  logProblems: Record<string, number>;
+  memory: MemoryPeaks;
+  reference: {
+    members: ReferenceTiming;
+    archive: ReferenceTiming;
+    membersAndArchive: ReferenceTiming;
+    /** Exhibit member MB/s ÷ sha256sum member MB/s. */
+    ratio: number;
+  };
+  artefacts: { hostLog: string; dataDir: string | null; cpuProfileDir: string | null };
+}
+
+const MB = 1e6;
+const MiB = 1024 * 1024;
+
+const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
+const mib = (bytes: number | null) => (bytes === null ? 'n/a' : `${(bytes / MiB).toFixed(0)} MiB`);
+const sec = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function renderResults(r: BenchResults): string {
+  const out: string[] = [];
+  out.push('');
+  out.push(`Machine: ${r.machine.nproc} CPU (${r.machine.cpuModel}), ${(r.machine.totalRamBytes / 1024 ** 3).toFixed(1)} GiB RAM, node ${r.machine.node}; load average ${r.machine.loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${r.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} at end`);
+  out.push(
+    `Corpus:  ${r.parameters.photos} photos ${r.corpus.frame.width}x${r.corpus.frame.height} (${mb(r.corpus.photoBytes.min)}–${mb(r.corpus.photoBytes.max)}, mean ${mb(r.corpus.photoBytes.mean)}) + ${r.parameters.videos} videos; ` +
+      `${r.corpus.members} members, ${mb(r.corpus.memberBytes)}; ZIP ${r.parameters.deflate ? 'deflate' : 'store'} ${mb(r.corpus.archiveBytes)}`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['End to end', 'value'],
+      [
+        ['upload (plain blob client)', sec(r.run.uploadMs)],
+        ['processing (upload done → complete)', sec(r.run.processingMs)],
+        ['end to end (upload start → complete)', sec(r.run.endToEndMs)],
+        ['files/s (members)', r.run.filesPerSec.toFixed(2)],
+        ['MB/s (member bytes)', r.run.memberMBPerSec.toFixed(1)],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Stage (queue)', 'messages', 'total', 'mean', 'p50', 'p95', 'max', 'busy span', 'outcomes'],
+      r.stages.map((s) => [
+        s.queue,
+        String(s.count),
+        sec(s.totalMs),
+        `${s.meanMs.toFixed(0)} ms`,
+        `${s.p50Ms} ms`,
+        `${s.p95Ms} ms`,
+        `${s.maxMs} ms`,
+        sec(s.spanMs),
+        Object.entries(s.statuses)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Memory', 'peak RSS (100-ms samples)', 'VmHWM'],
+      [
+        ['host (pipeline, node)', mib(r.memory.hostPeakRssBytes), mib(r.memory.hostHwmBytes)],
+        ['Azurite (storage emulator)', mib(r.memory.azuritePeakRssBytes), mib(r.memory.azuriteHwmBytes)],
+        ['other children (ffmpeg/ffprobe)', mib(r.memory.toolsPeakRssBytes), ''],
+        ['whole tree (sum at one sample)', mib(r.memory.treePeakRssBytes), ''],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Reference (warm cache)', 'files', 'bytes', 'wall', 'MB/s'],
+      [r.reference.members, r.reference.archive, r.reference.membersAndArchive].map((t) => [t.command, String(t.files), mb(t.bytes), sec(t.wallMs), t.mbPerSec.toFixed(1)]),
+    ),
+  );
+  out.push(`Exhibit MB/s ÷ sha256sum MB/s (members): ${r.reference.ratio.toFixed(3)}`);
+  out.push('');
+  const c = r.check;
+  out.push(
+    `Check: ${c.complete ? 'complete' : 'NOT complete'}; ${c.filesInIndex} files in the index, ${c.indexed} indexed, ${c.failed} failed; ` +
+      `member thumbnails ${Object.entries(c.thumbnails).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
+      `${c.sha256Mismatches.length} SHA-256 mismatches, ${c.missingMembers.length} members missing; integrity ${c.integrity.join(', ')}`,
+  );
+  const problems = Object.entries(r.logProblems);
+  if (problems.length > 0) out.push(`Log warnings/errors: ${problems.map(([k, v]) => `${k} ×${v}`).join('; ')}`);
+  out.push(`Host log: ${r.artefacts.hostLog}${r.artefacts.cpuProfileDir ? `; CPU profiles: ${r.artefacts.cpuProfileDir}` : ''}${r.artefacts.dataDir ? `; data kept in ${r.artefacts.dataDir}` : ''}`);
+  return out.join('\n');
+}

@@ -1,0 +1,290 @@
+/**
+ * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --cpu-prof --keep --prepare]`
+ *
+ * `--prepare` only builds (and caches) the corpus; `--keep` keeps the host's
+ * data folder; `--cpu-prof` writes V8 CPU profiles of the host and Azurite.
+ *
+ * Throughput and memory of the local stack on a phone-extraction-like ZIP of
+ * camera-size JPEGs, against `sha256sum` on the same bytes as a yardstick.
+ * A benchmark, not a test: nothing here asserts a time. It exits non-zero
+ * only when the pipeline did not process every file correctly, because then
+ * the figures would mean nothing.
+ *
+ * Members are stored, not deflated, by default: phone extractions carry
+ * already-compressed media (JPEG, H.264) that deflate cannot shrink, and
+ * extraction tools commonly store them; `--deflate` measures the other case.
+ */
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { locate } from '../../samples/lib/tools.js';
+import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
+import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
+import { renderResults, type BenchResults } from './bench-results.js';
+import { buildCorpus, type Corpus } from './corpus.builder.js';
+import { summariseHostLog } from './host-log.parser.js';
+import { startMemorySampler } from './process-memory.sampler.js';
+import { timeSha256sum } from './sha256sum.reference.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const OUT_DIR = path.join(ROOT, 'bench-out');
+const CASE = 'BENCH-001';
+const EVIDENCE = 'PHONE01';
+const ARCHIVE_NAME = 'phone-extraction.zip';
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got ${value}`);
+  return n;
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      photos: { type: 'string' },
+      videos: { type: 'string' },
+      megapixels: { type: 'string' },
+      deflate: { type: 'boolean', default: false },
+      concurrency: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      prepare: { type: 'boolean', default: false },
+      'timeout-min': { type: 'string' },
+    },
+    strict: true,
+  });
+  const megapixels = Number(values.megapixels ?? 12);
+  if (!(megapixels > 0 && megapixels <= 50)) throw new Error(`--megapixels must be in (0, 50], got ${values.megapixels}`);
+  return {
+    photos: positiveInt('photos', values.photos, 150),
+    videos: positiveInt('videos', values.videos, 3),
+    megapixels,
+    deflate: values.deflate,
+    concurrency: values.concurrency === undefined ? null : positiveInt('concurrency', values.concurrency, 4),
+    cpuProfile: values['cpu-prof'],
+    keep: values.keep,
+    prepare: values.prepare,
+    timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
+  };
+}
+
+type Options = ReturnType<typeof parseOptions>;
+
+async function waitForCompletion(client: ApiClient, timeoutMs: number): Promise<{ completedAt: number; status: any }> {
+  const deadline = performance.now() + timeoutMs;
+  let lastReport = 0;
+  for (;;) {
+    const res = await client.request('GET', `/cases/${CASE}/evidence/${EVIDENCE}/status`);
+    const now = performance.now();
+    if (res.status === 200) {
+      const status = (await res.json()) as any;
+      if (status.complete) return { completedAt: now, status };
+      if (now - lastReport > 5000) {
+        lastReport = now;
+        const byStage = Object.entries(status.files.byStage as Record<string, number>)
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ');
+        say(`  … ${status.files.total} files known (${byStage})`);
+      }
+    } else {
+      await res.body?.cancel();
+    }
+    if (now > deadline) throw new Error(`evidence not complete after ${timeoutMs / 60_000} min`);
+    // Fine-grained, so the end-to-end time is not rounded up by the poll interval.
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function listFiles(client: ApiClient): Promise<any[]> {
+  const items: any[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await client.get(`/cases/${CASE}/files?evidenceId=${EVIDENCE}&limit=500&offset=${offset}&sort=path`);
+    items.push(...page.items);
+    if (page.items.length < 500) return items;
+  }
+}
+
+function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchResults['check'] {
+  const files = items.filter((i) => i.file.entryKind === 'file');
+  const byPath = new Map(files.map((i) => [i.file.path as string, i]));
+  const sha256Mismatches: string[] = [];
+  const missingMembers: string[] = [];
+  for (const m of corpus.members) {
+    const item = byPath.get(`${ARCHIVE_NAME}!/${m.name}`);
+    if (!item) missingMembers.push(m.name);
+    else if (item.file.sha256 !== m.sha256) sha256Mismatches.push(m.name);
+  }
+  const thumbnails: Record<string, number> = {};
+  for (const i of files.filter((f) => f.file.path !== ARCHIVE_NAME)) {
+    const t = String(i.content?.thumbnailStatus ?? 'none');
+    thumbnails[t] = (thumbnails[t] ?? 0) + 1;
+  }
+  return {
+    complete: Boolean(status.complete),
+    filesInIndex: files.length,
+    indexed: status.files.byStage.indexed,
+    failed: status.files.byStage.failed,
+    failures: status.failures,
+    thumbnails,
+    sha256Mismatches,
+    missingMembers,
+    integrity: status.uploads.map((u: any) => `${u.fileName}: ${u.integrity}`),
+  };
+}
+
+async function runHost(options: Options, corpus: Corpus, stamp: string) {
+  const cpuProfileDir = options.cpuProfile ? path.join(OUT_DIR, 'profiles', stamp) : null;
+  if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
+  const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug' };
+  if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
+  // Azurite inherits NODE_OPTIONS too, so its profile lands next to the host's.
+  if (cpuProfileDir) extraEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${cpuProfileDir}`.trim();
+  const h: HostProcessEnv = await allocateHostEnv(extraEnv);
+  let host: HostProcess | undefined;
+  const stopOnSignal = () => {
+    void (async () => {
+      await host?.stop();
+      if (!options.keep) await removeHostEnv(h);
+      process.exit(130);
+    })();
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    say(`starting the local host (data in ${h.dataDir})…`);
+    host = await startHostProcess(h);
+    const sampler = startMemorySampler(host.child.pid!);
+    const admin = await ApiClient.login(h, 'bench-admin', ['admin']);
+    await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'bench', role: 'supervisor' });
+    const client = await ApiClient.login(h, 'bench', ['supervisor']);
+    const archive = await readFile(corpus.archiveFile);
+
+    say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
+    const uploadStart = performance.now();
+    await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
+      examiner: 'bench',
+      acquisition_sha256: corpus.archiveSha256,
+    });
+    const uploadEnd = performance.now();
+    const { completedAt, status } = await waitForCompletion(client, options.timeoutMs);
+    const memory = sampler.stop();
+    const loadAvgAtEnd = os.loadavg();
+    say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);
+    const items = await listFiles(client);
+    await host.stop();
+    host = undefined;
+
+    const hostLog = path.join(OUT_DIR, 'runs', `${stamp}-host.log`);
+    await mkdir(path.dirname(hostLog), { recursive: true });
+    await copyFile(path.join(h.dataDir, 'logs', 'host.log'), hostLog);
+    const log = summariseHostLog(await readFile(hostLog, 'utf8'));
+    return {
+      uploadMs: uploadEnd - uploadStart,
+      processingMs: completedAt - uploadEnd,
+      endToEndMs: completedAt - uploadStart,
+      check: checkAgainstCorpus(corpus, status, items),
+      memory,
+      log,
+      loadAvgAtEnd,
+      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir },
+    };
+  } finally {
+    await host?.stop();
+    process.removeListener('SIGINT', stopOnSignal);
+    process.removeListener('SIGTERM', stopOnSignal);
+    if (!options.keep) await removeHostEnv(h);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.platform !== 'linux') throw new Error('the benchmark reads memory from /proc and needs Linux');
+  const options = parseOptions();
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const loadAvgAtStart = os.loadavg();
+  await mkdir(OUT_DIR, { recursive: true });
+
+  const ffmpeg = options.videos > 0 ? (await locate('ffmpeg')).path : 'ffmpeg';
+  const corpus = await buildCorpus({ ...options, cacheDir: path.join(OUT_DIR, 'corpus'), ffmpeg, log: say });
+  say(`corpus: ${corpus.members.length} members, ${(corpus.memberBytes / 1e6).toFixed(0)} MB ${corpus.fromCache ? '(cached)' : `(built in ${(corpus.buildMs / 1000).toFixed(0)} s)`}`);
+  if (options.prepare) return;
+
+  // The reference runs before the host starts, so the two never compete for the CPU.
+  say('timing sha256sum on the same bytes…');
+  const memberFiles = corpus.members.map((m) => m.file);
+  const reference = {
+    members: await timeSha256sum(memberFiles, { label: '<extracted members>' }),
+    archive: await timeSha256sum([corpus.archiveFile], { label: '<archive>' }),
+    membersAndArchive: await timeSha256sum([...memberFiles, corpus.archiveFile], { label: '<members + archive>' }),
+  };
+
+  const run = await runHost(options, corpus, stamp);
+  const seconds = run.endToEndMs / 1000;
+  const memberMBPerSec = corpus.memberBytes / 1e6 / seconds;
+  const photoSizes = corpus.members.filter((m) => m.kind === 'photo').map((m) => m.bytes);
+  const results: BenchResults = {
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: startedAt.toISOString(),
+    machine: {
+      nproc: os.availableParallelism(),
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      totalRamBytes: os.totalmem(),
+      node: process.version,
+      kernel: os.release(),
+      loadAvgAtStart,
+      loadAvgAtEnd: run.loadAvgAtEnd,
+    },
+    parameters: { photos: options.photos, videos: options.videos, megapixels: options.megapixels, deflate: options.deflate, concurrency: options.concurrency, cpuProfile: options.cpuProfile },
+    corpus: {
+      archiveFile: corpus.archiveFile,
+      archiveBytes: corpus.archiveBytes,
+      members: corpus.members.length,
+      memberBytes: corpus.memberBytes,
+      frame: corpus.frame,
+      photoBytes: {
+        min: photoSizes.length ? Math.min(...photoSizes) : 0,
+        mean: photoSizes.length ? photoSizes.reduce((s, b) => s + b, 0) / photoSizes.length : 0,
+        max: photoSizes.length ? Math.max(...photoSizes) : 0,
+      },
+      fromCache: corpus.fromCache,
+      buildMs: corpus.buildMs,
+    },
+    run: {
+      uploadMs: run.uploadMs,
+      processingMs: run.processingMs,
+      endToEndMs: run.endToEndMs,
+      filesPerSec: corpus.members.length / seconds,
+      memberMBPerSec,
+    },
+    check: run.check,
+    stages: run.log.stages,
+    logProblems: run.log.problems,
+    memory: run.memory,
+    reference: { ...reference, ratio: memberMBPerSec / reference.members.mbPerSec },
+    artefacts: run.artefacts,
+  };
+
+  const json = JSON.stringify(results, null, 2);
+  await writeFile(path.join(OUT_DIR, 'results.json'), json);
+  await writeFile(path.join(OUT_DIR, 'runs', `${stamp}-p${options.photos}.json`), json);
+  say(renderResults(results));
+  say(`\nwritten: ${path.relative(ROOT, path.join(OUT_DIR, 'results.json'))}`);
+
+  const c = results.check;
+  const correct = c.complete && c.failed === 0 && c.sha256Mismatches.length === 0 && c.missingMembers.length === 0 && c.filesInIndex === corpus.members.length + 1;
+  if (!correct) {
+    say('\nThe pipeline did not process every file correctly; the figures above are not a valid benchmark.');
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

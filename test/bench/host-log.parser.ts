@@ -1,0 +1,78 @@
+import { QUEUES } from '@exhibit/core';
+
+/**
+ * Per-stage timings from the host's JSON log: the queue worker logs
+ * `"msg":"message processed"` with `queue` and `durationMs` at debug level.
+ */
+
+export interface StageTiming {
+  queue: string;
+  count: number;
+  totalMs: number;
+  meanMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+  /** From the first message's start to the last one's end: how long the stage was busy at all. */
+  spanMs: number;
+  /** Outcomes as returned by the stage (done / skipped / failed …). */
+  statuses: Record<string, number>;
+}
+
+export interface HostLogSummary {
+  stages: StageTiming[];
+  /** Lines at warn (40) or above, by message, to spot retries that inflate the timings. */
+  problems: Record<string, number>;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function summariseHostLog(text: string): HostLogSummary {
+  const byQueue = new Map<string, { durations: number[]; starts: number[]; ends: number[]; statuses: Record<string, number> }>();
+  const problems: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let entry: { msg?: unknown; queue?: unknown; durationMs?: unknown; status?: unknown; time?: unknown; level?: unknown };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      continue; // a line cut by a kill
+    }
+    if (typeof entry.level === 'number' && entry.level >= 40) {
+      const key = String(entry.msg);
+      problems[key] = (problems[key] ?? 0) + 1;
+    }
+    if (entry.msg !== 'message processed' || typeof entry.queue !== 'string' || typeof entry.durationMs !== 'number') continue;
+    let q = byQueue.get(entry.queue);
+    if (!q) byQueue.set(entry.queue, (q = { durations: [], starts: [], ends: [], statuses: {} }));
+    q.durations.push(entry.durationMs);
+    const end = typeof entry.time === 'number' ? entry.time : Date.parse(String(entry.time));
+    q.ends.push(end);
+    q.starts.push(end - entry.durationMs);
+    const status = typeof entry.status === 'string' ? entry.status : 'none';
+    q.statuses[status] = (q.statuses[status] ?? 0) + 1;
+  }
+  const stages = [...byQueue].map(([queue, q]): StageTiming => {
+    const sorted = [...q.durations].sort((a, b) => a - b);
+    const totalMs = sorted.reduce((s, d) => s + d, 0);
+    return {
+      queue,
+      count: sorted.length,
+      totalMs,
+      meanMs: totalMs / sorted.length,
+      p50Ms: percentile(sorted, 50),
+      p95Ms: percentile(sorted, 95),
+      maxMs: sorted.at(-1) ?? 0,
+      spanMs: Math.max(...q.ends) - Math.min(...q.starts),
+      statuses: q.statuses,
+    };
+  });
+  // Pipeline order, so the table reads top to bottom like the data flows.
+  const order: readonly string[] = QUEUES;
+  const rank = (queue: string) => (order.includes(queue) ? order.indexOf(queue) : order.length);
+  stages.sort((a, b) => rank(a.queue) - rank(b.queue) || a.queue.localeCompare(b.queue));
+  return { stages, problems };
+}

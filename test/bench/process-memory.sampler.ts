@@ -1,0 +1,126 @@
+import { readFileSync, readdirSync } from 'node:fs';
+
+/**
+ * Resident memory of a process tree read from /proc (Linux only). The host
+ * node process is the pipeline; Azurite is its child and stands in for Azure
+ * Storage, so it is reported separately; anything else the host starts
+ * (ffmpeg, ffprobe) is counted as "tools".
+ */
+
+export interface MemoryPeaks {
+  /** Largest VmRSS seen in the 100-ms samples. */
+  hostPeakRssBytes: number;
+  azuritePeakRssBytes: number;
+  /** Largest sum of VmRSS over the other descendants at one sample. */
+  toolsPeakRssBytes: number;
+  /** Largest sum over the whole tree at one sample. */
+  treePeakRssBytes: number;
+  /** Kernel high-water marks (VmHWM), read when sampling stops: catches spikes between samples. */
+  hostHwmBytes: number | null;
+  azuriteHwmBytes: number | null;
+  samples: number;
+  /** One point per second (the largest of that second), to show whether memory grows with the run. */
+  series: Array<{ tSec: number; hostRssBytes: number; azuriteRssBytes: number; toolsRssBytes: number }>;
+}
+
+export interface MemorySampler {
+  stop(): MemoryPeaks;
+}
+
+function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null; // exited between listing and reading
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (text) for (const c of text.split(/\s+/)) out.push(Number(c));
+    }
+  } catch {
+    // process gone
+  }
+  return out;
+}
+
+function descendantsOf(pid: number): number[] {
+  const all: number[] = [];
+  const stack = childrenOf(pid);
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    all.push(p);
+    stack.push(...childrenOf(p));
+  }
+  return all;
+}
+
+function isAzurite(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('azurite');
+  } catch {
+    return false;
+  }
+}
+
+export function startMemorySampler(hostPid: number, options: { intervalMs?: number } = {}): MemorySampler {
+  const startedAt = performance.now();
+  const peaks: MemoryPeaks = {
+    hostPeakRssBytes: 0,
+    azuritePeakRssBytes: 0,
+    toolsPeakRssBytes: 0,
+    treePeakRssBytes: 0,
+    hostHwmBytes: null,
+    azuriteHwmBytes: null,
+    samples: 0,
+    series: [],
+  };
+  const azuritePids = new Set<number>();
+  const notAzurite = new Set<number>();
+
+  const sample = () => {
+    const host = statusField(hostPid, 'VmRSS') ?? 0;
+    let azurite = 0;
+    let tools = 0;
+    for (const pid of descendantsOf(hostPid)) {
+      // Classify each pid once: cmdline does not change, and reading it every 100 ms is waste.
+      if (!azuritePids.has(pid) && !notAzurite.has(pid)) (isAzurite(pid) ? azuritePids : notAzurite).add(pid);
+      const rss = statusField(pid, 'VmRSS') ?? 0;
+      if (azuritePids.has(pid)) azurite += rss;
+      else tools += rss;
+    }
+    peaks.samples += 1;
+    peaks.hostPeakRssBytes = Math.max(peaks.hostPeakRssBytes, host);
+    peaks.azuritePeakRssBytes = Math.max(peaks.azuritePeakRssBytes, azurite);
+    peaks.toolsPeakRssBytes = Math.max(peaks.toolsPeakRssBytes, tools);
+    peaks.treePeakRssBytes = Math.max(peaks.treePeakRssBytes, host + azurite + tools);
+    const tSec = Math.floor((performance.now() - startedAt) / 1000);
+    const last = peaks.series.at(-1);
+    if (last?.tSec === tSec) {
+      last.hostRssBytes = Math.max(last.hostRssBytes, host);
+      last.azuriteRssBytes = Math.max(last.azuriteRssBytes, azurite);
+      last.toolsRssBytes = Math.max(last.toolsRssBytes, tools);
+    } else {
+      peaks.series.push({ tSec, hostRssBytes: host, azuriteRssBytes: azurite, toolsRssBytes: tools });
+    }
+  };
+
+  sample();
+  const timer = setInterval(sample, options.intervalMs ?? 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      peaks.hostHwmBytes = statusField(hostPid, 'VmHWM');
+      const azuriteHwms = [...azuritePids].map((pid) => statusField(pid, 'VmHWM')).filter((v): v is number => v !== null);
+      peaks.azuriteHwmBytes = azuriteHwms.length > 0 ? Math.max(...azuriteHwms) : null;
+      return peaks;
+    },
+  };
+}
