@@ -1,6 +1,7 @@
 import type { RouteModule } from './api.types.js';
 import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { casesRoutes } from './routes/cases.routes.js';
+import { custodyRoutes } from './routes/custody.routes.js';
 import { filesRoutes } from './routes/files.routes.js';
 import { meRoutes } from './routes/me.routes.js';
 
@@ -19,4 +20,5 @@ export const ROUTE_TABLE: readonly RouteModule[] = [
   casesRoutes,
   filesRoutes,
   assignmentsRoutes,
+  custodyRoutes,
 ];

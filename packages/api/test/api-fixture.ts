@@ -16,7 +16,8 @@ import {
   type Role,
 } from '@exhibit/core';
 import { createPostgresAccessStore, createPostgresIndex, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
-import { createAzureBlobStore } from '@exhibit/storage';
+import { createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
+import { createCustodyLog, createLocalSigner, type CustodyLog } from '@exhibit/custody';
 import { createLocalTokenVerifier, issueLocalToken } from '../src/auth/local-token.js';
 import type { ApiDeps } from '../src/api.types.js';
 
@@ -33,6 +34,8 @@ export interface ApiFixture {
   access: AccessStore;
   /** Custody events in the order the API recorded them. */
   custodyEvents: CustodyEvent[];
+  /** A real custody log (own container), serving deps.extensions.custodyAudit. */
+  custodyLog: CustodyLog;
   /** Methods of the index and blob store called since the last reset. */
   touched: string[];
   keyDir: string;
@@ -80,6 +83,17 @@ export async function createApiFixture(connectionString: string, options: { logg
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-api-keys-'));
   const custodyEvents: CustodyEvent[] = [];
   const touched: string[] = [];
+  const custodyContainer = `custody-${suffix}`;
+  const appendLog = createAzureAppendLog({ connectionString, container: custodyContainer });
+  await appendLog.ensureContainer();
+  const custodyLog = createCustodyLog({
+    appendLog,
+    blobs,
+    sql,
+    signer: await createLocalSigner(path.join(keyDir, 'custody')),
+    containers: { custody: custodyContainer, evidence: containers.evidence },
+    logger: createRootLogger({ level: 'silent' }),
+  });
   const deps: ApiDeps = {
     index: noting(index, 'index', touched),
     blobs: noting(blobs, 'blobs', touched),
@@ -88,6 +102,7 @@ export async function createApiFixture(connectionString: string, options: { logg
     tokens: createLocalTokenVerifier({ keyDir }),
     containers,
     logger: options.logger ?? createRootLogger({ level: 'silent' }),
+    extensions: { custodyAudit: custodyLog },
   };
   return {
     deps,
@@ -96,6 +111,7 @@ export async function createApiFixture(connectionString: string, options: { logg
     blobs,
     access,
     custodyEvents,
+    custodyLog,
     touched,
     keyDir,
     token: async (user, roles) => (await issueLocalToken({ user, roles, ttlMs: 3_600_000 }, { keyDir })).token,

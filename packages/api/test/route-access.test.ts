@@ -75,6 +75,16 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: (s) => ({ path: `/cases/${s.caseId}/assignments/visitor` }),
     ok: [204],
   },
+  'GET /cases/{caseId}/custody/verify': {
+    policy: { roles: ['supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/custody/verify` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/custody/report': {
+    policy: { roles: ['supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/custody/report`, query: 'format=json' }),
+    ok: [200],
+  },
 };
 
 type Scenario = 'assigned' | 'unassigned' | 'no-token' | 'bad-token';

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { ExhibitError, type Role } from '@exhibit/core';
+import { renderCustodyReportHtml, type CustodyAudit, type CustodyVerification } from '@exhibit/custody';
+import { defineRoute, type ApiDeps, type ApiResponse, type Principal, type RouteModule } from '../api.types.js';
+import { param } from '../query-params.js';
+
+declare module '../api.types.js' {
+  interface ApiExtensions {
+    /** Custody verification and reports (packages/custody's createCustodyLog provides it). */
+    custodyAudit?: CustodyAudit;
+  }
+}
+
+/** Verifying custody reads every log and re-hashes every evidence blob: supervisors only. */
+const CUSTODY_AUDITORS: readonly Role[] = ['supervisor'];
+const caseId = param.id('Case id');
+
+const breakSchema = z.object({
+  reason: z.string().describe('bad-signature, broken-link, seq-gap, reordered, inserted, truncated, index-mismatch, unknown-key, unparseable, non-canonical, wrong-subject, time-regression, segment-chain, evidence-modified, evidence-missing'),
+  seq: z.number().nullable().describe('Seq of the entry at fault as written'),
+  expectedSeq: z.number().nullable(),
+  segment: z.string().nullable(),
+  line: z.number().nullable(),
+  detail: z.string(),
+});
+const keySchema = z.object({ keyId: z.string(), algorithm: z.enum(['Ed25519', 'ES256']), publicKeyJwk: z.record(z.string(), z.unknown()) });
+const entrySchema = z.object({
+  seq: z.number(),
+  time: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  subject: z.object({
+    caseId: z.string(),
+    evidenceId: z.string(),
+    blobName: z.string().optional(),
+    fileId: z.string().optional(),
+    sha256: z.string().optional(),
+  }),
+  details: z.record(z.string(), z.unknown()),
+  tools: z.array(z.object({ name: z.string(), version: z.string() })),
+  eventKey: z.string().optional(),
+  keyId: z.string(),
+  alg: z.string(),
+  prevHash: z.string(),
+  hash: z.string(),
+  segment: z.string(),
+});
+export const custodyVerificationSchema = z
+  .object({
+    format: z.literal('exhibit-custody-verification/1'),
+    caseId: z.string(),
+    verifiedAt: z.string(),
+    ok: z.boolean(),
+    keys: z.object({
+      source: z.enum(['trusted', 'keys.json']),
+      accepted: z.array(keySchema),
+      rejected: z.array(z.object({ keyId: z.string(), reason: z.string() })),
+    }),
+    items: z.array(
+      z.object({
+        caseId: z.string(),
+        evidenceId: z.string(),
+        ok: z.boolean(),
+        verifiedEntries: z.number(),
+        lastSeq: z.number().nullable(),
+        headHash: z.string().nullable(),
+        segments: z.array(z.object({ name: z.string(), entries: z.number(), bytes: z.number() })),
+        indexEntries: z.number().nullable(),
+        keyIds: z.array(z.string()),
+        evidence: z.array(
+          z.object({ blobName: z.string(), seq: z.number(), recordedSha256: z.string(), actualSha256: z.string().nullable(), ok: z.boolean() }),
+        ),
+        firstBreak: breakSchema.nullable(),
+        entries: z.array(entrySchema).optional(),
+        entriesOmitted: z.number().optional(),
+      }),
+    ),
+  })
+  .describe('Result of re-verifying the custody logs from storage; ok=false names the first broken link per evidence item');
+
+/** 503 (the standard body) when this deployment was composed without custody verification. */
+function audit(deps: ApiDeps): CustodyAudit {
+  const service = deps.extensions?.custodyAudit;
+  if (!service) throw new ExhibitError('tool-unavailable', 'custody verification is not configured');
+  return service;
+}
+
+/** Who looked is itself recorded, in each log that was looked at. */
+async function recordVerification(
+  deps: ApiDeps,
+  principal: Principal,
+  result: CustodyVerification,
+  kind: 'verify' | 'report',
+  abortSignal: AbortSignal | undefined,
+): Promise<void> {
+  for (const item of result.items) {
+    await deps.custody.record(
+      {
+        caseId: item.caseId,
+        evidenceId: item.evidenceId,
+        action: 'verify',
+        actor: principal.user,
+        details: {
+          kind,
+          ok: item.ok,
+          verifiedEntries: item.verifiedEntries,
+          headHash: item.headHash,
+          firstBreak: item.firstBreak ? { reason: item.firstBreak.reason, seq: item.firstBreak.seq } : null,
+          authKind: principal.authKind,
+          roles: principal.roles,
+        },
+      },
+      abortSignal ? { abortSignal } : {},
+    );
+  }
+}
+
+export const custodyRoutes: RouteModule = [
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/custody/verify',
+    operationId: 'verifyCustody',
+    summary: 'Re-verify the chain of custody of a case (or one evidence item) from storage',
+    description:
+      'Checks every entry\'s signature, hash link, sequence and time, segment chaining, agreement with the index copy, and re-hashes the evidence blobs. ' +
+      'A broken chain is a result (200, ok=false, firstBreak per item), not an error. Recorded as a custody \'verify\' entry in each log verified.',
+    access: { roles: CUSTODY_AUDITORS, caseScoped: true },
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({
+      evidenceId: param.id('Only this evidence item').optional(),
+      rehash: param.bool('Re-hash the evidence blobs (default true)').optional(),
+    }),
+    responses: { 200: { description: 'Verification result', schema: custodyVerificationSchema } },
+    async handler({ deps, principal, params, query, abortSignal }) {
+      const result = await audit(deps).verify({
+        caseId: params.caseId,
+        ...(query.evidenceId ? { evidenceId: query.evidenceId } : {}),
+        ...(query.rehash === undefined ? {} : { checkEvidence: query.rehash }),
+        ...(abortSignal ? { abortSignal } : {}),
+      });
+      await recordVerification(deps, principal, result, 'verify', abortSignal);
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: result satisfies z.input<typeof custodyVerificationSchema> };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/custody/report',
+    operationId: 'custodyReport',
+    summary: 'Chain-of-custody report: every entry with its hash, and the verification result',
+    description: 'format=html gives a self-contained printable page; format=json the verification with its entries. Recorded like a verification.',
+    access: { roles: CUSTODY_AUDITORS, caseScoped: true },
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({
+      format: z.enum(['json', 'html']).optional().describe('json (default) or html'),
+      evidenceId: param.id('Only this evidence item').optional(),
+    }),
+    responses: {
+      200: { description: 'The report (JSON, or text/html with format=html)', schema: custodyVerificationSchema },
+    },
+    async handler({ deps, principal, params, query, abortSignal }): Promise<ApiResponse> {
+      const result = await audit(deps).report({
+        caseId: params.caseId,
+        ...(query.evidenceId ? { evidenceId: query.evidenceId } : {}),
+        ...(abortSignal ? { abortSignal } : {}),
+      });
+      await recordVerification(deps, principal, result, 'report', abortSignal);
+      if (query.format === 'html') {
+        return {
+          status: 200,
+          headers: {
+            'content-type': 'text/html; charset=utf-8',
+            'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+            'x-content-type-options': 'nosniff',
+            'cache-control': 'private, no-store',
+          },
+          body: Buffer.from(renderCustodyReportHtml(result, { generatedBy: principal.user }), 'utf8'),
+        };
+      }
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: result satisfies z.input<typeof custodyVerificationSchema> };
+    },
+  }),
+];
