@@ -15,6 +15,7 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/status.command.js'),
   import('./commands/search.command.js'),
   import('./commands/show.command.js'),
+  import('./commands/custody.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {

@@ -29,4 +29,4 @@ export {
 } from './custody-entry.js';
 export { canonicalJson } from './canonical-json.js';
 export { keysDocumentName, segmentName } from './segment-names.js';
-export { addedKeyDocumentName, readKeysDocument, type KeysDocument } from './key-registry.js';
+export { addedKeyDocumentName, parseTrustedKeys, readKeysDocument, type KeysDocument } from './key-registry.js';

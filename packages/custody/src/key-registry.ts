@@ -105,3 +105,14 @@ export async function registerKey(log: AppendLog, caseId: string, key: PublicKey
   }
   throw new ExhibitError('storage-unavailable', `could not publish custody key ${key.keyId} for case ${caseId}`);
 }
+
+/**
+ * Keys handed to a verifier out of band: a keys.json, or a JSON array of
+ * { keyId, algorithm, publicKeyJwk }. Throws invalid-argument for anything else.
+ */
+export function parseTrustedKeys(value: unknown): PublicKeyRecord[] {
+  const list = Array.isArray(value) ? value : (value as { keys?: unknown } | null)?.keys;
+  const parsed = z.array(keyRecordSchema.partial({ addedAt: true })).min(1).max(MAX_ADDED_KEYS).safeParse(list);
+  if (!parsed.success) throw new ExhibitError('invalid-argument', 'not a list of custody public keys (expected keys.json or [{ keyId, algorithm, publicKeyJwk }])');
+  return parsed.data.map((k) => ({ keyId: k.keyId, algorithm: k.algorithm, publicKeyJwk: k.publicKeyJwk as PublicKeyRecord['publicKeyJwk'] }));
+}
