@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { azuriteConnectionString } from '@exhibit/core';
-import { freePort } from '../../packages/host/src/azurite.process.js';
+import { freePort, stopAzuriteFor } from '../../packages/host/src/azurite.process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -50,7 +50,7 @@ export async function allocateHostEnv(extra: NodeJS.ProcessEnv = {}): Promise<Ho
 export interface HostProcess {
   child: ChildProcess;
   output(): string;
-  /** Like pulling the plug: SIGKILL to the host and everything it started (Azurite). */
+  /** A crash of the host: SIGKILL to it and its process group. Azurite, in its own group, plays durable storage and survives. */
   kill(): Promise<void>;
   /** Graceful stop. */
   stop(): Promise<void>;
@@ -105,5 +105,7 @@ export async function startHostProcess(h: HostProcessEnv, options: { readyTimeou
 }
 
 export async function removeHostEnv(h: HostProcessEnv): Promise<void> {
+  // A host killed by a test leaves its Azurite running on purpose; stop it before removing its folder.
+  await stopAzuriteFor(path.join(h.dataDir, 'azurite'));
   await rm(h.dataDir, { recursive: true, force: true });
 }

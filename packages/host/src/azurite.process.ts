@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -18,10 +19,20 @@ export interface AzuriteOptions {
 export interface RunningAzurite {
   blobPort: number;
   queuePort: number;
+  pid: number;
+  /** True when an Azurite left running by an earlier host (e.g. after a crash) was reused. */
+  reused: boolean;
   stop(): Promise<void>;
 }
 
+interface PidFile {
+  pid: number;
+  blobPort: number;
+  queuePort: number;
+}
+
 const require = createRequire(import.meta.url);
+const PID_FILE = 'azurite.pid.json';
 
 function azuriteEntry(): string {
   const pkg = require.resolve('azurite/package.json');
@@ -52,12 +63,61 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Azurite this data folder's pid file names, if it is still running and is ours. */
+function readOwnAzurite(location: string): PidFile | null {
+  try {
+    const file = JSON.parse(readFileSync(path.join(location, PID_FILE), 'utf8')) as PidFile;
+    if (!Number.isInteger(file.pid) || !alive(file.pid)) return null;
+    // Guard against a recycled pid: it must be an Azurite serving this folder.
+    const cmdline = readFileSync(`/proc/${file.pid}/cmdline`, 'utf8');
+    return cmdline.includes('azurite') && cmdline.includes(location) ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+async function stopPid(pid: number, graceMs = 8000): Promise<void> {
+  if (!alive(pid)) return;
+  // SIGTERM lets Azurite flush its metadata database to disk.
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Stops the Azurite left running for a data folder, if any (tests clean up with it). */
+export async function stopAzuriteFor(location: string): Promise<void> {
+  const own = readOwnAzurite(location);
+  if (own) await stopPid(own.pid);
+}
+
 /**
- * Starts Azurite (blob + queue) as a child process with its data under
- * `location`, so state survives a restart of the host.
+ * Starts Azurite (blob + queue) with its data under `location`, so state
+ * survives a restart of the host. Azurite plays the storage account: it runs
+ * in its own process group and outlives a crash of the host, as Azure Storage
+ * outlives a crashed Functions worker. Azurite keeps part of its metadata in
+ * memory and saves it every few seconds, so it must not be killed hard itself;
+ * the next host start finds it through the pid file and carries on with it.
  */
 export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
   await mkdir(options.location, { recursive: true });
+  const own = readOwnAzurite(options.location);
+  if (own && own.blobPort === options.blobPort && own.queuePort === options.queuePort) {
+    if ((await portOpen(own.blobPort)) && (await portOpen(own.queuePort))) {
+      options.logger?.info({ pid: own.pid }, 'reusing the Azurite left running for this data folder');
+      return { blobPort: own.blobPort, queuePort: own.queuePort, pid: own.pid, reused: true, stop: () => stopOwn(options.location, own.pid) };
+    }
+  }
+  if (own) await stopPid(own.pid);
   if ((await portOpen(options.blobPort)) || (await portOpen(options.queuePort))) {
     throw new ExhibitError(
       'storage-unavailable',
@@ -76,41 +136,37 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     '--skipApiVersionCheck',
     '--loose',
   ];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
-  });
-  let exited = false;
-  child.once('exit', (code) => {
-    exited = true;
-    if (code !== 0 && code !== null) options.logger?.warn({ code, stderr }, 'azurite exited');
-  });
+  const logPath = path.join(options.location, 'azurite.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], detached: true });
+  closeSync(logFd);
+  child.unref();
+  const pid = child.pid;
+  if (pid === undefined) throw new ExhibitError('storage-unavailable', 'azurite could not be started');
+  await writeFile(path.join(options.location, PID_FILE), JSON.stringify({ pid, blobPort: options.blobPort, queuePort: options.queuePort }));
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
   while (!(await portOpen(options.blobPort)) || !(await portOpen(options.queuePort))) {
-    if (exited) throw new ExhibitError('storage-unavailable', `azurite failed to start: ${stderr.trim()}`);
+    if (!alive(pid)) {
+      let tail = '';
+      try {
+        tail = readFileSync(logPath, 'utf8').slice(-2000);
+      } catch {
+        // no log
+      }
+      throw new ExhibitError('storage-unavailable', `azurite failed to start: ${tail.trim()}`);
+    }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      await stopPid(pid, 0);
       throw new ExhibitError('timeout', 'azurite did not start in time');
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  options.logger?.info({ blobPort: options.blobPort, queuePort: options.queuePort }, 'azurite started');
+  options.logger?.info({ blobPort: options.blobPort, queuePort: options.queuePort, pid }, 'azurite started');
+  return { blobPort: options.blobPort, queuePort: options.queuePort, pid, reused: false, stop: () => stopOwn(options.location, pid) };
+}
 
-  return {
-    blobPort: options.blobPort,
-    queuePort: options.queuePort,
-    async stop() {
-      if (exited) return;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      });
-    },
-  };
+async function stopOwn(location: string, pid: number): Promise<void> {
+  await stopPid(pid);
+  await rm(path.join(location, PID_FILE), { force: true });
 }

@@ -221,20 +221,21 @@ export class PostgresIndex implements IndexStore {
         failure_stage: f.failure?.stage ?? null,
         failure_code: f.failure?.code ?? null,
         failure_detail: f.failure ? clampDetail(f.failure.detail) : null,
+        link_target: f.linkTarget ?? null,
       }));
       const { affectedRows } = await this.query(
         `INSERT INTO files (file_id, case_id, evidence_id, parent_id, entry_index, depth, path, recorded_name, name,
                             extension, entry_kind, size, sha256, source_container, source_name, archive_times, flags,
-                            stage, failure_stage, failure_code, failure_detail)
+                            stage, failure_stage, failure_code, failure_detail, link_target)
          SELECT r.file_id, r.case_id, r.evidence_id, r.parent_id, r.entry_index, r.depth, r.path, r.recorded_name,
                 r.name, r.extension, r.entry_kind, r.size, r.sha256, r.source_container, r.source_name,
                 COALESCE(r.archive_times, '{}'::jsonb), ARRAY(SELECT jsonb_array_elements_text(r.flags)),
-                r.stage, r.failure_stage, r.failure_code, r.failure_detail
+                r.stage, r.failure_stage, r.failure_code, r.failure_detail, r.link_target
            FROM jsonb_to_recordset($1::jsonb) AS r (
                   file_id text, case_id text, evidence_id text, parent_id text, entry_index integer, depth integer,
                   path text, recorded_name text, name text, extension text, entry_kind text, size bigint,
                   sha256 text, source_container text, source_name text, archive_times jsonb, flags jsonb,
-                  stage text, failure_stage text, failure_code text, failure_detail text)
+                  stage text, failure_stage text, failure_code text, failure_detail text, link_target text)
          ON CONFLICT (file_id) DO NOTHING`,
         [toJson(rows)],
         tx,

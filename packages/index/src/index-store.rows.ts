@@ -75,7 +75,7 @@ export const UPLOAD_COLUMNS = [
 export const FILE_COLUMNS = [
   'file_id', 'case_id', 'evidence_id', 'parent_id', 'entry_index', 'depth', 'path', 'recorded_name', 'name', 'extension',
   'entry_kind', 'size', 'sha256', 'source_container', 'source_name', 'archive_times', 'flags', 'stage', 'failure_stage',
-  'failure_code', 'failure_detail', 'unpack', 'member_count', 'created_at',
+  'failure_code', 'failure_detail', 'unpack', 'member_count', 'created_at', 'link_target',
 ] as const;
 
 export const CONTENT_COLUMNS = [
@@ -134,6 +134,7 @@ export function toFile(r: Row): FileRecord {
     unpack: str(r.unpack) as FileRecord['unpack'],
     memberCount: numOrNull(r.member_count),
     createdAt: iso(r.created_at),
+    linkTarget: strOrNull(r.link_target),
   };
 }
 

@@ -112,6 +112,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       const got = await index.getFile(m.fileId);
       expect(got).toEqual({
         ...m,
+        linkTarget: null,
         unpack: 'n/a',
         memberCount: null,
         createdAt: got?.createdAt,
@@ -119,6 +120,14 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(Date.parse(got!.createdAt)).not.toBeNaN();
       expect((await index.getFile(root.fileId))?.flags).toEqual(['odd-name']);
       expect(await index.getFile('f-missing')).toBeNull();
+    });
+
+    it('keeps the recorded target of a link member', async () => {
+      const c = freshCase();
+      const root = rootFile(newUpload(c, 'ev1', 'links.tar'));
+      const link = member(root, 0, 'etc/passwd-link', { entryKind: 'symlink', flags: ['link'], linkTarget: '../../etc/passwd', stage: 'indexed', sha256: null, size: null, source: null });
+      await index.insertFiles([root, link]);
+      expect((await index.getFile(link.fileId))?.linkTarget).toBe('../../etc/passwd');
     });
 
     it('inserts a batch of 1500 members in one call and counts only new rows', async () => {
