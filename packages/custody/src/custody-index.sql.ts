@@ -100,3 +100,53 @@ export async function indexedCount(sql: CustodySql, caseId: string, evidenceId: 
   );
   return Number(rows[0]?.n ?? 0);
 }
+
+/** A custody entry as the index copy holds it: for provenance views and audit lists, not for verification. */
+export interface IndexedCustodyEntry {
+  caseId: string;
+  evidenceId: string;
+  seq: number;
+  segment: number;
+  time: string;
+  actor: string;
+  action: string;
+  subject: Record<string, string>;
+  details: Record<string, unknown>;
+  tools: Array<{ name: string; version: string }>;
+  eventKey: string | null;
+  keyId: string;
+  entryHash: string;
+}
+
+/** Entries of a case, optionally only those about one evidence item, file occurrence or content, oldest first. */
+export async function listIndexedEntries(
+  sql: CustodySql,
+  filter: { caseId: string; evidenceId?: string; fileId?: string; sha256?: string; limit: number },
+): Promise<IndexedCustodyEntry[]> {
+  const { rows } = await sql.query<Record<string, unknown>>(
+    `SELECT case_id, evidence_id, seq, segment, time, actor, action, subject, details, tools, event_key, key_id, entry_hash
+       FROM custody_entries
+      WHERE case_id = $1
+        AND ($2::text IS NULL OR evidence_id = $2)
+        AND ($3::text IS NULL OR subject ->> 'fileId' = $3)
+        AND ($4::text IS NULL OR subject ->> 'sha256' = $4)
+      ORDER BY time, evidence_id, seq
+      LIMIT $5`,
+    [filter.caseId, filter.evidenceId ?? null, filter.fileId ?? null, filter.sha256 ?? null, filter.limit],
+  );
+  return rows.map((r) => ({
+    caseId: String(r.case_id),
+    evidenceId: String(r.evidence_id),
+    seq: Number(r.seq),
+    segment: Number(r.segment),
+    time: r.time instanceof Date ? r.time.toISOString() : new Date(String(r.time)).toISOString(),
+    actor: String(r.actor),
+    action: String(r.action),
+    subject: r.subject as Record<string, string>,
+    details: r.details as Record<string, unknown>,
+    tools: r.tools as Array<{ name: string; version: string }>,
+    eventKey: (r.event_key as string | null) ?? null,
+    keyId: String(r.key_id),
+    entryHash: String(r.entry_hash),
+  }));
+}

@@ -1,6 +1,6 @@
-import { ExhibitError, type AppendLog, type BlobStore, type CustodyEvent, type CustodyRecorder, type Logger } from '@exhibit/core';
+import { assertValidId, ExhibitError, type AppendLog, type BlobStore, type CustodyEvent, type CustodyRecorder, type Logger } from '@exhibit/core';
 import { CUSTODY_LIMITS } from './custody-entry.js';
-import type { CustodySql } from './custody-index.sql.js';
+import { listIndexedEntries, type CustodySql, type IndexedCustodyEntry } from './custody-index.sql.js';
 import { verifyCustody, type CustodyVerification } from './custody-verify.js';
 import { CustodyWriter } from './custody-writer.js';
 import { registerKey } from './key-registry.js';
@@ -12,6 +12,12 @@ export interface CustodyAudit {
   verify(options: { caseId: string; evidenceId?: string; checkEvidence?: boolean; abortSignal?: AbortSignal }): Promise<CustodyVerification>;
   /** Verification with the verified entries included (up to CUSTODY_LIMITS.maxReportEntries per item), for reports. */
   report(options: { caseId: string; evidenceId?: string; abortSignal?: AbortSignal }): Promise<CustodyVerification>;
+  /**
+   * Entries from the index copy (fast, for provenance and audit views), e.g.
+   * everything recorded about one file occurrence or one content hash.
+   * Verification always reads the blobs instead.
+   */
+  entries(filter: { caseId: string; evidenceId?: string; fileId?: string; sha256?: string; limit?: number }): Promise<IndexedCustodyEntry[]>;
   /** The key this deployment signs with. */
   publicKey(): PublicKeyRecord;
 }
@@ -74,6 +80,14 @@ export function createCustodyLog(options: CustodyLogOptions): CustodyLog {
     record: (event: CustodyEvent, o?: { abortSignal?: AbortSignal }) => writer.record(event, o),
     verify: (o) => verify(o, 0),
     report: (o) => verify(o, CUSTODY_LIMITS.maxReportEntries),
+    entries: (f) =>
+      listIndexedEntries(options.sql, {
+        caseId: assertValidId('case', f.caseId),
+        ...(f.evidenceId ? { evidenceId: f.evidenceId } : {}),
+        ...(f.fileId ? { fileId: f.fileId } : {}),
+        ...(f.sha256 ? { sha256: f.sha256 } : {}),
+        limit: Math.max(1, Math.min(f.limit ?? CUSTODY_LIMITS.maxReportEntries, CUSTODY_LIMITS.maxReportEntries)),
+      }),
     publicKey: () => key,
   };
 }

@@ -63,6 +63,12 @@ describe('custody log writer', () => {
     const keys = await readKeysDocument(fx.appendLog, 'C1');
     expect(keys?.document.keys.map((k) => k.keyId)).toEqual([fx.signer.keyId]);
 
+    // Provenance from the index copy: what was recorded about this file and this content.
+    const aboutFile = await log.entries({ caseId: 'C1', fileId: 'f1' });
+    expect(aboutFile.map((e) => [e.seq, e.action, e.tools])).toEqual([[1, 'integrity-verified', [{ name: 'node:crypto/openssl', version: '3.0.15' }]]]);
+    expect((await log.entries({ caseId: 'C1', sha256 })).map((e) => e.entryHash)).toEqual([createHash('sha256').update(lines[1]!).digest('hex')]);
+    expect((await log.entries({ caseId: 'C1', evidenceId: 'E1' })).map((e) => e.action)).toEqual(['segment-start', 'integrity-verified', 'view']);
+
     const verification = await log.verify({ caseId: 'C1', evidenceId: 'E1', checkEvidence: false });
     expect(verification.ok).toBe(true);
     expect(verification.items[0]).toMatchObject({ verifiedEntries: 3, lastSeq: 2, firstBreak: null, indexEntries: 3 });
