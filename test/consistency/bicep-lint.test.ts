@@ -16,7 +16,8 @@ interface Declarations {
 function declarations(file: string): Declarations {
   const src = stripComments(readBicep(file));
   const params = new Map<string, { required: boolean }>();
-  for (const m of src.matchAll(/^param\s+(\w+)\s+[^\n=]+?(=)?[^\n]*$/gm)) params.set(m[1]!, { required: !m[2] });
+  // A parameter with a default (`param x int = 365`) is optional.
+  for (const m of src.matchAll(/^param\s+(\w+)\s+([^\n]*)$/gm)) params.set(m[1]!, { required: !m[2]!.includes('=') });
   const outputs = new Set([...src.matchAll(/^output\s+(\w+)\s/gm)].map((m) => m[1]!));
   return { params, outputs };
 }
