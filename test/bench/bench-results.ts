@@ -1,4 +1,5 @@
 import type { StageTiming } from './host-log.parser.js';
+import type { CpuUsage } from './process-cpu.meter.js';
 import type { MemoryPeaks } from './process-memory.sampler.js';
 import type { ReferenceTiming } from './sha256sum.reference.js';
 
@@ -32,8 +33,17 @@ export interface BenchResults {
     processingMs: number;
     /** From the start of the upload to complete: what the targets are measured on. */
     endToEndMs: number;
+    /** When the host logged the evidence complete, from upload start: the API figure minus polling delay. */
+    completeLoggedMs: number | null;
     filesPerSec: number;
     memberMBPerSec: number;
+  };
+  /** CPU used from upload start to complete. */
+  cpu: CpuUsage & {
+    /** Host (with reaped ffmpeg/ffprobe) + Azurite CPU seconds per member file. */
+    perFileSec: number;
+    /** nproc ÷ perFileSec: files/s if the tree had every core to itself and kept them all busy. */
+    ceilingFilesPerSec: number;
   };
   check: {
     complete: boolean;
@@ -89,8 +99,23 @@ export function renderResults(r: BenchResults): string {
         ['upload (plain blob client)', sec(r.run.uploadMs)],
         ['processing (upload done → complete)', sec(r.run.processingMs)],
         ['end to end (upload start → complete)', sec(r.run.endToEndMs)],
+        ['  host logged completion at', r.run.completeLoggedMs === null ? 'n/a' : sec(r.run.completeLoggedMs)],
         ['files/s (members)', r.run.filesPerSec.toFixed(2)],
         ['MB/s (member bytes)', r.run.memberMBPerSec.toFixed(1)],
+      ],
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['CPU (upload start → complete)', 'value'],
+      [
+        ['host process (+ ffmpeg/ffprobe it ran)', sec(r.cpu.hostSec * 1000)],
+        ['Azurite', sec(r.cpu.azuriteSec * 1000)],
+        ['CPU per member file', `${(r.cpu.perFileSec * 1000).toFixed(0)} ms`],
+        [`ceiling on ${r.machine.nproc} cores (files/s)`, r.cpu.ceilingFilesPerSec.toFixed(1)],
+        ['machine busy (everyone)', `${(r.cpu.machineBusyShare * 100).toFixed(0)} %`],
+        ['of which this host tree', `${(r.cpu.treeShare * 100).toFixed(0)} %`],
       ],
     ),
   );

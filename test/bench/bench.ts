@@ -25,6 +25,7 @@ import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, typ
 import { renderResults, type BenchResults } from './bench-results.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { summariseHostLog } from './host-log.parser.js';
+import { cpuBetween, cpuSnapshot } from './process-cpu.meter.js';
 import { startMemorySampler } from './process-memory.sampler.js';
 import { timeSha256sum } from './sha256sum.reference.js';
 
@@ -96,8 +97,9 @@ async function waitForCompletion(client: ApiClient, timeoutMs: number): Promise<
       await res.body?.cancel();
     }
     if (now > deadline) throw new Error(`evidence not complete after ${timeoutMs / 60_000} min`);
-    // Fine-grained, so the end-to-end time is not rounded up by the poll interval.
-    await new Promise((r) => setTimeout(r, 200));
+    // Each status call costs the host index queries, so poll no faster than the
+    // e2e helper does; the host's own completion time is taken from its log.
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -143,8 +145,12 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
   if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug' };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
-  // Azurite inherits NODE_OPTIONS too, so its profile lands next to the host's.
-  if (cpuProfileDir) extraEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${cpuProfileDir}`.trim();
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS; a preload starts the profiler instead.
+  // Azurite inherits the environment too, so its profile lands next to the host's.
+  if (cpuProfileDir) {
+    extraEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'test/bench/cpu-profile.preload.mjs')}`.trim();
+    extraEnv.EXHIBIT_BENCH_PROFILE_DIR = cpuProfileDir;
+  }
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;
   const stopOnSignal = () => {
@@ -166,13 +172,17 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
     const archive = await readFile(corpus.archiveFile);
 
     say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
+    const hostPid = host.child.pid!;
+    const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
     const uploadStart = performance.now();
+    const uploadStartEpochMs = Date.now();
     await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
       examiner: 'bench',
       acquisition_sha256: corpus.archiveSha256,
     });
     const uploadEnd = performance.now();
     const { completedAt, status } = await waitForCompletion(client, options.timeoutMs);
+    const cpu = cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()));
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
     say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);
@@ -188,8 +198,10 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
       uploadMs: uploadEnd - uploadStart,
       processingMs: completedAt - uploadEnd,
       endToEndMs: completedAt - uploadStart,
+      completeLoggedMs: log.completeLoggedAt === null ? null : log.completeLoggedAt - uploadStartEpochMs,
       check: checkAgainstCorpus(corpus, status, items),
       memory,
+      cpu,
       log,
       loadAvgAtEnd,
       artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir },
@@ -259,8 +271,14 @@ async function main(): Promise<void> {
       uploadMs: run.uploadMs,
       processingMs: run.processingMs,
       endToEndMs: run.endToEndMs,
+      completeLoggedMs: run.completeLoggedMs,
       filesPerSec: corpus.members.length / seconds,
       memberMBPerSec,
+    },
+    cpu: {
+      ...run.cpu,
+      perFileSec: (run.cpu.hostSec + run.cpu.azuriteSec) / corpus.members.length,
+      ceilingFilesPerSec: (os.availableParallelism() * corpus.members.length) / (run.cpu.hostSec + run.cpu.azuriteSec),
     },
     check: run.check,
     stages: run.log.stages,

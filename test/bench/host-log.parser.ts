@@ -23,6 +23,8 @@ export interface HostLogSummary {
   stages: StageTiming[];
   /** Lines at warn (40) or above, by message, to spot retries that inflate the timings. */
   problems: Record<string, number>;
+  /** Epoch ms of the first 'evidence processing complete' line: the host's own end time, free of API polling. */
+  completeLoggedAt: number | null;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -33,6 +35,7 @@ function percentile(sorted: number[], p: number): number {
 export function summariseHostLog(text: string): HostLogSummary {
   const byQueue = new Map<string, { durations: number[]; starts: number[]; ends: number[]; statuses: Record<string, number> }>();
   const problems: Record<string, number> = {};
+  let completeLoggedAt: number | null = null;
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
     let entry: { msg?: unknown; queue?: unknown; durationMs?: unknown; status?: unknown; time?: unknown; level?: unknown };
@@ -45,6 +48,7 @@ export function summariseHostLog(text: string): HostLogSummary {
       const key = String(entry.msg);
       problems[key] = (problems[key] ?? 0) + 1;
     }
+    if (entry.msg === 'evidence processing complete' && completeLoggedAt === null && typeof entry.time === 'number') completeLoggedAt = entry.time;
     if (entry.msg !== 'message processed' || typeof entry.queue !== 'string' || typeof entry.durationMs !== 'number') continue;
     let q = byQueue.get(entry.queue);
     if (!q) byQueue.set(entry.queue, (q = { durations: [], starts: [], ends: [], statuses: {} }));
@@ -74,5 +78,5 @@ export function summariseHostLog(text: string): HostLogSummary {
   const order: readonly string[] = QUEUES;
   const rank = (queue: string) => (order.includes(queue) ? order.indexOf(queue) : order.length);
   stages.sort((a, b) => rank(a.queue) - rank(b.queue) || a.queue.localeCompare(b.queue));
-  return { stages, problems };
+  return { stages, problems, completeLoggedAt };
 }

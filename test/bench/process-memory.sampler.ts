@@ -24,6 +24,8 @@ export interface MemoryPeaks {
 }
 
 export interface MemorySampler {
+  /** Azurite's pid(s) seen so far, for the CPU meter. */
+  azuritePids(): number[];
   stop(): MemoryPeaks;
 }
 
@@ -114,6 +116,7 @@ export function startMemorySampler(hostPid: number, options: { intervalMs?: numb
   sample();
   const timer = setInterval(sample, options.intervalMs ?? 100);
   return {
+    azuritePids: () => [...azuritePids],
     stop() {
       clearInterval(timer);
       sample();
