@@ -86,29 +86,12 @@ export interface FileRecord {
   createdAt: string;
 }
 
-export interface NewFile {
-  fileId: string;
-  caseId: string;
-  evidenceId: string;
-  parentId: string | null;
-  entryIndex: number | null;
-  depth: number;
-  path: string;
-  recordedName: string;
-  name: string;
-  extension: string | null;
-  entryKind: EntryKind;
-  size: number | null;
-  sha256: string | null;
-  source: BlobRef | null;
-  archiveTimes: ArchiveTimes;
-  flags: FileFlag[];
-  /** Recorded target of a symbolic or hard link member (never followed); absent otherwise. */
-  linkTarget?: string | null;
-  /** Entries that will never be processed (links, directories, encrypted) start as indexed or failed. */
-  stage: FileStage;
-  failure: FileFailure | null;
-}
+/**
+ * A file as first recorded. Entries that will never be processed (links,
+ * directories, encrypted members) start as indexed or failed; the unpack state,
+ * member count and creation time are the index's to set.
+ */
+export type NewFile = Omit<FileRecord, 'unpack' | 'memberCount' | 'createdAt'>;
 
 /** Analysis of one distinct content (by SHA-256); shared by all its occurrences. */
 export interface ContentRecord {
