@@ -16,7 +16,7 @@ export interface BenchResults {
     loadAvgAtStart: number[];
     loadAvgAtEnd: number[];
   };
-  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; cpuProfile: boolean };
+  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; cpuProfile: boolean; sqlStats: boolean };
   corpus: {
     archiveFile: string;
     archiveBytes: number;
@@ -60,6 +60,8 @@ export interface BenchResults {
   stages: StageTiming[];
   logProblems: Record<string, number>;
   memory: MemoryPeaks;
+  /** With --sql-stats: statements sent to the embedded index, by text, most time first. */
+  sqlStats: Array<{ sql: string; count: number; totalMs: number }> | null;
   reference: {
     members: ReferenceTiming;
     archive: ReferenceTiming;
@@ -158,6 +160,15 @@ export function renderResults(r: BenchResults): string {
     ),
   );
   out.push(`Exhibit MB/s ÷ sha256sum MB/s (members): ${r.reference.ratio.toFixed(3)}`);
+  if (r.sqlStats) {
+    out.push('');
+    out.push(
+      table(
+        ['Index statements (--sql-stats; time holds the connection)', 'count', 'total', 'mean'],
+        r.sqlStats.slice(0, 20).map((q) => [q.sql.slice(0, 100), String(q.count), sec(q.totalMs), `${(q.totalMs / q.count).toFixed(1)} ms`]),
+      ),
+    );
+  }
   out.push('');
   const c = r.check;
   out.push(

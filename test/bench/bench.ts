@@ -1,8 +1,10 @@
 /**
- * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --cpu-prof --keep --prepare]`
+ * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --cpu-prof --sql-stats --keep --prepare]`
  *
  * `--prepare` only builds (and caches) the corpus; `--keep` keeps the host's
- * data folder; `--cpu-prof` writes V8 CPU profiles of the host and Azurite.
+ * data folder; `--cpu-prof` writes V8 CPU profiles of the host and Azurite
+ * (read them with cpu-profile.summary.ts); `--sql-stats` counts the index's
+ * SQL statements. Both perturb the timings: use them to find causes, not figures.
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against `sha256sum` on the same bytes as a yardstick.
@@ -14,7 +16,7 @@
  * already-compressed media (JPEG, H.264) that deflate cannot shrink, and
  * extraction tools commonly store them; `--deflate` measures the other case.
  */
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +55,7 @@ function parseOptions() {
       deflate: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'sql-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
@@ -68,6 +71,7 @@ function parseOptions() {
     deflate: values.deflate,
     concurrency: values.concurrency === undefined ? null : positiveInt('concurrency', values.concurrency, 4),
     cpuProfile: values['cpu-prof'],
+    sqlStats: values['sql-stats'],
     keep: values.keep,
     prepare: values.prepare,
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
@@ -140,16 +144,27 @@ function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchRes
   };
 }
 
+async function readSqlStats(dir: string): Promise<BenchResults['sqlStats']> {
+  const file = (await readdir(dir)).find((f) => f.startsWith('sql-stats-'));
+  return file ? (JSON.parse(await readFile(path.join(dir, file), 'utf8')) as NonNullable<BenchResults['sqlStats']>) : null;
+}
+
 async function runHost(options: Options, corpus: Corpus, stamp: string) {
-  const cpuProfileDir = options.cpuProfile ? path.join(OUT_DIR, 'profiles', stamp) : null;
-  if (cpuProfileDir) await mkdir(cpuProfileDir, { recursive: true });
+  const profileDir = options.cpuProfile || options.sqlStats ? path.join(OUT_DIR, 'profiles', stamp) : null;
+  if (profileDir) await mkdir(profileDir, { recursive: true });
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug' };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
-  // Node 20 refuses --cpu-prof in NODE_OPTIONS; a preload starts the profiler instead.
-  // Azurite inherits the environment too, so its profile lands next to the host's.
-  if (cpuProfileDir) {
-    extraEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'test/bench/cpu-profile.preload.mjs')}`.trim();
-    extraEnv.EXHIBIT_BENCH_PROFILE_DIR = cpuProfileDir;
+  if (profileDir) {
+    // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
+    // (and count SQL) instead. Azurite inherits the environment too, so its
+    // CPU profile lands next to the host's.
+    const preloads = [
+      ...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []),
+      ...(options.sqlStats ? ['test/bench/sql-stats.preload.mjs'] : []),
+    ].map((p) => `--import ${path.join(ROOT, p)}`);
+    extraEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS ?? '', ...preloads].join(' ').trim();
+    extraEnv.EXHIBIT_BENCH_PROFILE_DIR = profileDir;
+    if (options.sqlStats) extraEnv.EXHIBIT_BENCH_SQL_STATS = 'true';
   }
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;
@@ -204,7 +219,8 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
       cpu,
       log,
       loadAvgAtEnd,
-      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir },
+      sqlStats: profileDir && options.sqlStats ? await readSqlStats(profileDir) : null,
+      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: profileDir },
     };
   } finally {
     await host?.stop();
@@ -252,7 +268,15 @@ async function main(): Promise<void> {
       loadAvgAtStart,
       loadAvgAtEnd: run.loadAvgAtEnd,
     },
-    parameters: { photos: options.photos, videos: options.videos, megapixels: options.megapixels, deflate: options.deflate, concurrency: options.concurrency, cpuProfile: options.cpuProfile },
+    parameters: {
+      photos: options.photos,
+      videos: options.videos,
+      megapixels: options.megapixels,
+      deflate: options.deflate,
+      concurrency: options.concurrency,
+      cpuProfile: options.cpuProfile,
+      sqlStats: options.sqlStats,
+    },
     corpus: {
       archiveFile: corpus.archiveFile,
       archiveBytes: corpus.archiveBytes,
@@ -284,6 +308,7 @@ async function main(): Promise<void> {
     stages: run.log.stages,
     logProblems: run.log.problems,
     memory: run.memory,
+    sqlStats: run.sqlStats,
     reference: { ...reference, ratio: memberMBPerSec / reference.members.mbPerSec },
     artefacts: run.artefacts,
   };

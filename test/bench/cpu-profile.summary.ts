@@ -52,6 +52,7 @@ function summarise(profile: CpuProfile, top: number, bucketSec: number): string 
   const byPackage = new Map<string, number>();
   const byFunction = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const inclusivePackage = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const node = byId.get(id)!;
     const pkg = packageOf(node.callFrame.url, node.callFrame.functionName);
@@ -60,8 +61,14 @@ function summarise(profile: CpuProfile, top: number, bucketSec: number): string 
     byFunction.set(label, (byFunction.get(label) ?? 0) + us);
     // Inclusive: every distinct workspace frame on the stack gets the sample once.
     const seen = new Set<string>();
+    const seenPackages = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const n = byId.get(cur)!;
+      const p = packageOf(n.callFrame.url, n.callFrame.functionName);
+      if (!seenPackages.has(p) && p !== '(root)') {
+        seenPackages.add(p);
+        inclusivePackage.set(p, (inclusivePackage.get(p) ?? 0) + us);
+      }
       if (!/\/(packages|functions)\//.test(n.callFrame.url) || n.callFrame.url.includes('node_modules')) continue;
       const l = frameLabel(n);
       if (seen.has(l)) continue;
@@ -102,6 +109,7 @@ function summarise(profile: CpuProfile, top: number, bucketSec: number): string 
   return [
     `profile: ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s wall, ${(totalUs / 1e6).toFixed(1)} s sampled`,
     list('self time by package:', byPackage),
+    list('inclusive time by package (a sample counts for every package on its stack, e.g. file system calls made by PGlite):', inclusivePackage),
     list('self time by function:', byFunction),
     list('inclusive time of workspace functions (packages/*, functions/*):', inclusive),
     ...(timeline.length > 0 ? [timeline.join('\n')] : []),

@@ -1,0 +1,62 @@
+/**
+ * Loaded with NODE_OPTIONS="--import <this file>" by `npm run bench -- --sql-stats`:
+ * counts the statements the host sends to the embedded index (PGlite) and the
+ * time each holds the connection, and writes them on exit to
+ * $EXHIBIT_BENCH_PROFILE_DIR/sql-stats-<pid>.json. A measuring aid only: it
+ * wraps PGlite's query/exec/transaction in this process, never the product code.
+ * Times include JavaScript that runs while a statement awaits, so they are an
+ * upper bound of the statement's own cost; the counts are exact.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const dir = process.env.EXHIBIT_BENCH_PROFILE_DIR;
+const isAzurite = process.argv.some((a) => a.includes('azurite'));
+if (dir && process.env.EXHIBIT_BENCH_SQL_STATS === 'true' && !isAzurite) {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const stats = new Map();
+  const key = (sql) => String(sql).replace(/\s+/g, ' ').trim().slice(0, 160);
+  const record = (sql, ms) => {
+    const k = key(sql);
+    const s = stats.get(k) ?? { count: 0, totalMs: 0 };
+    s.count += 1;
+    s.totalMs += ms;
+    stats.set(k, s);
+  };
+  const timed = (fn) =>
+    async function (sql, ...rest) {
+      const started = performance.now();
+      try {
+        return await fn.call(this, sql, ...rest);
+      } finally {
+        record(sql, performance.now() - started);
+      }
+    };
+  const proto = PGlite.prototype;
+  const query = proto.query;
+  const exec = proto.exec;
+  const transaction = proto.transaction;
+  proto.query = timed(query);
+  proto.exec = timed(exec);
+  proto.transaction = async function (fn) {
+    const started = performance.now();
+    try {
+      return await transaction.call(this, (tx) =>
+        fn(
+          new Proxy(tx, {
+            get(target, prop, receiver) {
+              if (prop === 'query' || prop === 'exec') return timed((sql, ...rest) => target[prop](sql, ...rest));
+              return Reflect.get(target, prop, receiver);
+            },
+          }),
+        ),
+      );
+    } finally {
+      record('(transaction: BEGIN … COMMIT, whole)', performance.now() - started);
+    }
+  };
+  process.once('exit', () => {
+    const rows = [...stats].map(([sql, s]) => ({ sql, ...s })).sort((a, b) => b.totalMs - a.totalMs);
+    writeFileSync(path.join(dir, `sql-stats-${process.pid}.json`), JSON.stringify(rows, null, 2));
+  });
+}
