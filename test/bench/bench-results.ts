@@ -3,6 +3,21 @@ import type { CpuUsage } from './process-cpu.meter.js';
 import type { MemoryPeaks } from './process-memory.sampler.js';
 import type { ReferenceTiming } from './sha256sum.reference.js';
 
+export interface SqlStat {
+  sql: string;
+  count: number;
+  totalMs: number;
+}
+
+export interface AzuriteRequestStat {
+  /** `<service> <method> <operation>`, e.g. `queue GET queue messages (empty)`. */
+  kind: string;
+  count: number;
+  totalMs: number;
+  inBytes: number;
+  outBytes: number;
+}
+
 /** What one run measured; written to bench-out/results.json as is. */
 export interface BenchResults {
   command: string;
@@ -16,7 +31,7 @@ export interface BenchResults {
     loadAvgAtStart: number[];
     loadAvgAtEnd: number[];
   };
-  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; cpuProfile: boolean; sqlStats: boolean };
+  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; cpuProfile: boolean; ioStats: boolean };
   corpus: {
     archiveFile: string;
     archiveBytes: number;
@@ -60,8 +75,10 @@ export interface BenchResults {
   stages: StageTiming[];
   logProblems: Record<string, number>;
   memory: MemoryPeaks;
-  /** With --sql-stats: statements sent to the embedded index, by text, most time first. */
-  sqlStats: Array<{ sql: string; count: number; totalMs: number }> | null;
+  /** With --io-stats: statements sent to the embedded index, by text, most time first. */
+  sqlStats: SqlStat[] | null;
+  /** With --io-stats: requests Azurite served, by kind, most frequent first. */
+  azuriteRequests: AzuriteRequestStat[] | null;
   reference: {
     members: ReferenceTiming;
     archive: ReferenceTiming;
@@ -164,8 +181,17 @@ export function renderResults(r: BenchResults): string {
     out.push('');
     out.push(
       table(
-        ['Index statements (--sql-stats; time holds the connection)', 'count', 'total', 'mean'],
+        ['Index statements (--io-stats; time holds the connection)', 'count', 'total', 'mean'],
         r.sqlStats.slice(0, 20).map((q) => [q.sql.slice(0, 100), String(q.count), sec(q.totalMs), `${(q.totalMs / q.count).toFixed(1)} ms`]),
+      ),
+    );
+  }
+  if (r.azuriteRequests) {
+    out.push('');
+    out.push(
+      table(
+        ['Azurite requests (--io-stats)', 'count', 'in', 'out', 'total time'],
+        r.azuriteRequests.slice(0, 20).map((q) => [q.kind, String(q.count), mb(q.inBytes), mb(q.outBytes), sec(q.totalMs)]),
       ),
     );
   }

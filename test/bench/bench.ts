@@ -1,10 +1,10 @@
 /**
- * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --cpu-prof --sql-stats --keep --prepare]`
+ * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --cpu-prof --io-stats --keep --prepare]`
  *
  * `--prepare` only builds (and caches) the corpus; `--keep` keeps the host's
  * data folder; `--cpu-prof` writes V8 CPU profiles of the host and Azurite
- * (read them with cpu-profile.summary.ts); `--sql-stats` counts the index's
- * SQL statements. Both perturb the timings: use them to find causes, not figures.
+ * (read them with cpu-profile.summary.ts); `--io-stats` counts the index's
+ * SQL statements and Azurite's requests. Both perturb the timings: use them to find causes, not figures.
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against `sha256sum` on the same bytes as a yardstick.
@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
 import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
-import { renderResults, type BenchResults } from './bench-results.js';
+import { renderResults, type AzuriteRequestStat, type BenchResults, type SqlStat } from './bench-results.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { summariseHostLog } from './host-log.parser.js';
 import { cpuBetween, cpuSnapshot } from './process-cpu.meter.js';
@@ -55,7 +55,7 @@ function parseOptions() {
       deflate: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
-      'sql-stats': { type: 'boolean', default: false },
+      'io-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
@@ -71,7 +71,7 @@ function parseOptions() {
     deflate: values.deflate,
     concurrency: values.concurrency === undefined ? null : positiveInt('concurrency', values.concurrency, 4),
     cpuProfile: values['cpu-prof'],
-    sqlStats: values['sql-stats'],
+    ioStats: values['io-stats'],
     keep: values.keep,
     prepare: values.prepare,
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
@@ -144,13 +144,20 @@ function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchRes
   };
 }
 
-async function readSqlStats(dir: string): Promise<BenchResults['sqlStats']> {
-  const file = (await readdir(dir)).find((f) => f.startsWith('sql-stats-'));
-  return file ? (JSON.parse(await readFile(path.join(dir, file), 'utf8')) as NonNullable<BenchResults['sqlStats']>) : null;
+/** The JSON a measuring preload wrote on exit (see sql-stats.preload.mjs, azurite-requests.preload.mjs). */
+async function readPreloadStats<T>(dir: string, prefix: string): Promise<T[] | null> {
+  const file = (await readdir(dir)).find((f) => f.startsWith(prefix));
+  return file ? (JSON.parse(await readFile(path.join(dir, file), 'utf8')) as T[]) : null;
+}
+
+/** The preload only knows ports; the bench knows which is which. */
+function nameServices(rows: AzuriteRequestStat[] | null, h: HostProcessEnv): AzuriteRequestStat[] | null {
+  const names: Record<string, string> = { [h.blobPort]: 'blob', [h.queuePort]: 'queue' };
+  return rows?.map((r) => ({ ...r, kind: r.kind.replace(/^(\S+)/, (port) => names[port] ?? `port ${port}`) })) ?? null;
 }
 
 async function runHost(options: Options, corpus: Corpus, stamp: string) {
-  const profileDir = options.cpuProfile || options.sqlStats ? path.join(OUT_DIR, 'profiles', stamp) : null;
+  const profileDir = options.cpuProfile || options.ioStats ? path.join(OUT_DIR, 'profiles', stamp) : null;
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug' };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
@@ -160,11 +167,11 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
     // CPU profile lands next to the host's.
     const preloads = [
       ...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []),
-      ...(options.sqlStats ? ['test/bench/sql-stats.preload.mjs'] : []),
+      ...(options.ioStats ? ['test/bench/sql-stats.preload.mjs', 'test/bench/azurite-requests.preload.mjs'] : []),
     ].map((p) => `--import ${path.join(ROOT, p)}`);
     extraEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS ?? '', ...preloads].join(' ').trim();
     extraEnv.EXHIBIT_BENCH_PROFILE_DIR = profileDir;
-    if (options.sqlStats) extraEnv.EXHIBIT_BENCH_SQL_STATS = 'true';
+    if (options.ioStats) extraEnv.EXHIBIT_BENCH_IO_STATS = 'true';
   }
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;
@@ -219,7 +226,8 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
       cpu,
       log,
       loadAvgAtEnd,
-      sqlStats: profileDir && options.sqlStats ? await readSqlStats(profileDir) : null,
+      sqlStats: profileDir && options.ioStats ? await readPreloadStats<SqlStat>(profileDir, 'sql-stats-') : null,
+      azuriteRequests: profileDir && options.ioStats ? nameServices(await readPreloadStats<AzuriteRequestStat>(profileDir, 'azurite-requests-'), h) : null,
       artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: profileDir },
     };
   } finally {
@@ -275,7 +283,7 @@ async function main(): Promise<void> {
       deflate: options.deflate,
       concurrency: options.concurrency,
       cpuProfile: options.cpuProfile,
-      sqlStats: options.sqlStats,
+      ioStats: options.ioStats,
     },
     corpus: {
       archiveFile: corpus.archiveFile,
@@ -309,6 +317,7 @@ async function main(): Promise<void> {
     logProblems: run.log.problems,
     memory: run.memory,
     sqlStats: run.sqlStats,
+    azuriteRequests: run.azuriteRequests,
     reference: { ...reference, ratio: memberMBPerSec / reference.members.mbPerSec },
     artefacts: run.artefacts,
   };

@@ -1,5 +1,5 @@
 /**
- * Loaded with NODE_OPTIONS="--import <this file>" by `npm run bench -- --sql-stats`:
+ * Loaded with NODE_OPTIONS="--import <this file>" by `npm run bench -- --io-stats`:
  * counts the statements the host sends to the embedded index (PGlite) and the
  * time each holds the connection, and writes them on exit to
  * $EXHIBIT_BENCH_PROFILE_DIR/sql-stats-<pid>.json. A measuring aid only: it
@@ -12,7 +12,7 @@ import path from 'node:path';
 
 const dir = process.env.EXHIBIT_BENCH_PROFILE_DIR;
 const isAzurite = process.argv.some((a) => a.includes('azurite'));
-if (dir && process.env.EXHIBIT_BENCH_SQL_STATS === 'true' && !isAzurite) {
+if (dir && process.env.EXHIBIT_BENCH_IO_STATS === 'true' && !isAzurite) {
   const { PGlite } = await import('@electric-sql/pglite');
   const stats = new Map();
   const key = (sql) => String(sql).replace(/\s+/g, ' ').trim().slice(0, 160);
