@@ -31,7 +31,7 @@ export interface BenchResults {
     loadAvgAtStart: number[];
     loadAvgAtEnd: number[];
   };
-  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; cpuProfile: boolean; ioStats: boolean };
+  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean };
   corpus: {
     archiveFile: string;
     archiveBytes: number;
@@ -130,6 +130,10 @@ export function renderResults(r: BenchResults): string {
       ['CPU (upload start → complete)', 'value'],
       [
         ['host process (+ ffmpeg/ffprobe it ran)', sec(r.cpu.hostSec * 1000)],
+        ['  JavaScript thread (JS, PGlite, hashing)', sec(r.cpu.hostMainThreadSec * 1000)],
+        ['  libvips threads (sharp)', sec(r.cpu.hostLibvipsSec * 1000)],
+        ['  ffmpeg / ffprobe', sec(r.cpu.hostChildrenSec * 1000)],
+        ['  other threads (GC, libuv pool)', sec(r.cpu.hostOtherThreadsSec * 1000)],
         ['Azurite', sec(r.cpu.azuriteSec * 1000)],
         ['CPU per member file', `${(r.cpu.perFileSec * 1000).toFixed(0)} ms`],
         [`ceiling on ${r.machine.nproc} cores (files/s)`, r.cpu.ceilingFilesPerSec.toFixed(1)],

@@ -1,10 +1,5 @@
 /**
- * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --cpu-prof --io-stats --keep --prepare]`
- *
- * `--prepare` only builds (and caches) the corpus; `--keep` keeps the host's
- * data folder; `--cpu-prof` writes V8 CPU profiles of the host and Azurite
- * (read them with cpu-profile.summary.ts); `--io-stats` counts the index's
- * SQL statements and Azurite's requests. Both perturb the timings: use them to find causes, not figures.
+ * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against `sha256sum` on the same bytes as a yardstick.
@@ -15,6 +10,14 @@
  * Members are stored, not deflated, by default: phone extractions carry
  * already-compressed media (JPEG, H.264) that deflate cannot shrink, and
  * extraction tools commonly store them; `--deflate` measures the other case.
+ *
+ * `--concurrency` and `--poll-ms` set EXHIBIT_CONCURRENCY and
+ * EXHIBIT_POLL_INTERVAL_MS (default: the product's defaults). `--prepare`
+ * only builds (and caches) the corpus; `--keep` keeps the host's data folder.
+ * `--cpu-prof` writes V8 CPU profiles of the host and Azurite (read them with
+ * cpu-profile.summary.ts); `--io-stats` counts the index's SQL statements and
+ * Azurite's requests. Both perturb the timings: use them to find causes, not
+ * for the figures.
  */
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -54,6 +57,7 @@ function parseOptions() {
       megapixels: { type: 'string' },
       deflate: { type: 'boolean', default: false },
       concurrency: { type: 'string' },
+      'poll-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'io-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -70,6 +74,7 @@ function parseOptions() {
     megapixels,
     deflate: values.deflate,
     concurrency: values.concurrency === undefined ? null : positiveInt('concurrency', values.concurrency, 4),
+    pollMs: values['poll-ms'] === undefined ? null : positiveInt('poll-ms', values['poll-ms'], 1000),
     cpuProfile: values['cpu-prof'],
     ioStats: values['io-stats'],
     keep: values.keep,
@@ -159,7 +164,8 @@ function nameServices(rows: AzuriteRequestStat[] | null, h: HostProcessEnv): Azu
 async function runHost(options: Options, corpus: Corpus, stamp: string) {
   const profileDir = options.cpuProfile || options.ioStats ? path.join(OUT_DIR, 'profiles', stamp) : null;
   if (profileDir) await mkdir(profileDir, { recursive: true });
-  const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug' };
+  // The product's poll interval (config default), not the tests' faster one, unless asked.
+  const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
   if (profileDir) {
     // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
@@ -282,6 +288,7 @@ async function main(): Promise<void> {
       megapixels: options.megapixels,
       deflate: options.deflate,
       concurrency: options.concurrency,
+      pollMs: options.pollMs,
       cpuProfile: options.cpuProfile,
       ioStats: options.ioStats,
     },

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /**
  * CPU time of the host tree and of the whole machine, from /proc (Linux).
@@ -11,6 +11,10 @@ import { readFileSync } from 'node:fs';
 export interface CpuSnapshot {
   /** Host node process, plus the children it has reaped (ffmpeg, ffprobe). */
   hostSec: number;
+  /** Parts of hostSec: the JavaScript thread, libvips (sharp) workers, reaped children. */
+  hostMainThreadSec: number;
+  hostLibvipsSec: number;
+  hostChildrenSec: number;
   azuriteSec: number;
   /** All CPUs of the machine: time not idle, and all time. */
   machineBusySec: number;
@@ -19,6 +23,14 @@ export interface CpuSnapshot {
 
 export interface CpuUsage {
   hostSec: number;
+  /** The event loop thread: JavaScript, PGlite (WebAssembly), synchronous hashing. */
+  hostMainThreadSec: number;
+  /** sharp's libvips worker threads (decoding, resizing, encoding). */
+  hostLibvipsSec: number;
+  /** ffmpeg / ffprobe runs the host waited for. */
+  hostChildrenSec: number;
+  /** The rest: V8 GC and compiler helpers, the libuv pool, threads that have exited. */
+  hostOtherThreadsSec: number;
   azuriteSec: number;
   /** Share of the machine's CPU time that was busy, ours and everyone else's. */
   machineBusyShare: number;
@@ -38,19 +50,31 @@ function clockTicks(): number {
   return ticksPerSec;
 }
 
-/** utime + stime (+ cutime + cstime when `withReapedChildren`), in seconds; 0 for a process that is gone. */
-function processCpuSec(pid: number, withReapedChildren: boolean): number {
+/** Own (utime + stime) and reaped children's (cutime + cstime) CPU seconds from a /proc stat file; zeros if gone. */
+function statCpuSec(file: string): { own: number; children: number } {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(file, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
     const at = (field: number) => Number(fields[field - 3]);
-    const ticks = at(14) + at(15) + (withReapedChildren ? at(16) + at(17) : 0);
-    return ticks / clockTicks();
+    return { own: (at(14) + at(15)) / clockTicks(), children: (at(16) + at(17)) / clockTicks() };
   } catch {
-    return 0;
+    return { own: 0, children: 0 };
   }
+}
+
+function libvipsThreadsSec(pid: number): number {
+  let sec = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8');
+      if (comm.startsWith('libvips')) sec += statCpuSec(`/proc/${pid}/task/${tid}/stat`).own;
+    }
+  } catch {
+    // process gone
+  }
+  return sec;
 }
 
 function machineCpuSec(): { busy: number; total: number } {
@@ -64,9 +88,13 @@ function machineCpuSec(): { busy: number; total: number } {
 
 export function cpuSnapshot(hostPid: number, azuritePids: readonly number[]): CpuSnapshot {
   const machine = machineCpuSec();
+  const host = statCpuSec(`/proc/${hostPid}/stat`);
   return {
-    hostSec: processCpuSec(hostPid, true),
-    azuriteSec: azuritePids.reduce((s, pid) => s + processCpuSec(pid, false), 0),
+    hostSec: host.own + host.children,
+    hostMainThreadSec: statCpuSec(`/proc/${hostPid}/task/${hostPid}/stat`).own,
+    hostLibvipsSec: libvipsThreadsSec(hostPid),
+    hostChildrenSec: host.children,
+    azuriteSec: azuritePids.reduce((s, pid) => s + statCpuSec(`/proc/${pid}/stat`).own, 0),
     machineBusySec: machine.busy,
     machineTotalSec: machine.total,
   };
@@ -76,8 +104,16 @@ export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot): CpuUsage {
   const total = to.machineTotalSec - from.machineTotalSec;
   const hostSec = to.hostSec - from.hostSec;
   const azuriteSec = to.azuriteSec - from.azuriteSec;
+  const hostMainThreadSec = to.hostMainThreadSec - from.hostMainThreadSec;
+  // libvips workers may exit and be replaced; a negative difference means the pool was rebuilt.
+  const hostLibvipsSec = Math.max(0, to.hostLibvipsSec - from.hostLibvipsSec);
+  const hostChildrenSec = to.hostChildrenSec - from.hostChildrenSec;
   return {
     hostSec,
+    hostMainThreadSec,
+    hostLibvipsSec,
+    hostChildrenSec,
+    hostOtherThreadsSec: Math.max(0, hostSec - hostMainThreadSec - hostLibvipsSec - hostChildrenSec),
     azuriteSec,
     machineBusyShare: total > 0 ? (to.machineBusySec - from.machineBusySec) / total : 0,
     treeShare: total > 0 ? (hostSec + azuriteSec) / total : 0,
