@@ -30,7 +30,7 @@ import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, typ
 import { renderResults, type AzuriteRequestStat, type BenchResults, type SqlStat } from './bench-results.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { summariseHostLog } from './host-log.parser.js';
-import { cpuBetween, cpuSnapshot } from './process-cpu.meter.js';
+import { cpuBetween, cpuSnapshot, LibvipsThreadTracker } from './process-cpu.meter.js';
 import { startMemorySampler } from './process-memory.sampler.js';
 import { timeSha256sum } from './sha256sum.reference.js';
 
@@ -202,6 +202,7 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
     say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
     const hostPid = host.child.pid!;
     const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
+    const libvips = new LibvipsThreadTracker(hostPid);
     const uploadStart = performance.now();
     const uploadStartEpochMs = Date.now();
     await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
@@ -210,7 +211,7 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
     });
     const uploadEnd = performance.now();
     const { completedAt, status } = await waitForCompletion(client, options.timeoutMs);
-    const cpu = cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()));
+    const cpu = cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop());
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
     say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);

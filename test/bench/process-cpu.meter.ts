@@ -11,9 +11,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 export interface CpuSnapshot {
   /** Host node process, plus the children it has reaped (ffmpeg, ffprobe). */
   hostSec: number;
-  /** Parts of hostSec: the JavaScript thread, libvips (sharp) workers, reaped children. */
+  /** Parts of hostSec: the JavaScript thread and the reaped children. */
   hostMainThreadSec: number;
-  hostLibvipsSec: number;
   hostChildrenSec: number;
   azuriteSec: number;
   /** All CPUs of the machine: time not idle, and all time. */
@@ -64,17 +63,42 @@ function statCpuSec(file: string): { own: number; children: number } {
   }
 }
 
-function libvipsThreadsSec(pid: number): number {
-  let sec = 0;
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8');
-      if (comm.startsWith('libvips')) sec += statCpuSec(`/proc/${pid}/task/${tid}/stat`).own;
-    }
-  } catch {
-    // process gone
+/**
+ * libvips starts and retires worker threads as it goes, so a before/after
+ * snapshot misses most of them: sample every thread of the host every 100 ms
+ * and keep the last CPU time seen per thread. (A thread's last < 100 ms
+ * before it exits is lost; those seconds land in "other threads".)
+ */
+export class LibvipsThreadTracker {
+  private readonly seen = new Map<string, { baseline: number; last: number }>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number) {
+    this.sample(true);
+    this.timer = setInterval(() => this.sample(false), 100);
   }
-  return sec;
+
+  private sample(initial: boolean): void {
+    try {
+      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+        const comm = readFileSync(`/proc/${this.pid}/task/${tid}/comm`, 'utf8');
+        if (!comm.startsWith('libvips')) continue;
+        const cpu = statCpuSec(`/proc/${this.pid}/task/${tid}/stat`).own;
+        const entry = this.seen.get(tid);
+        // Threads born after the start count from zero; those already there from where they were.
+        if (entry) entry.last = Math.max(entry.last, cpu);
+        else this.seen.set(tid, { baseline: initial ? cpu : 0, last: cpu });
+      }
+    } catch {
+      // process or thread gone
+    }
+  }
+
+  stop(): number {
+    this.sample(false);
+    clearInterval(this.timer);
+    return [...this.seen.values()].reduce((sum, t) => sum + t.last - t.baseline, 0);
+  }
 }
 
 function machineCpuSec(): { busy: number; total: number } {
@@ -92,7 +116,6 @@ export function cpuSnapshot(hostPid: number, azuritePids: readonly number[]): Cp
   return {
     hostSec: host.own + host.children,
     hostMainThreadSec: statCpuSec(`/proc/${hostPid}/task/${hostPid}/stat`).own,
-    hostLibvipsSec: libvipsThreadsSec(hostPid),
     hostChildrenSec: host.children,
     azuriteSec: azuritePids.reduce((s, pid) => s + statCpuSec(`/proc/${pid}/stat`).own, 0),
     machineBusySec: machine.busy,
@@ -100,13 +123,11 @@ export function cpuSnapshot(hostPid: number, azuritePids: readonly number[]): Cp
   };
 }
 
-export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot): CpuUsage {
+export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot, hostLibvipsSec: number): CpuUsage {
   const total = to.machineTotalSec - from.machineTotalSec;
   const hostSec = to.hostSec - from.hostSec;
   const azuriteSec = to.azuriteSec - from.azuriteSec;
   const hostMainThreadSec = to.hostMainThreadSec - from.hostMainThreadSec;
-  // libvips workers may exit and be replaced; a negative difference means the pool was rebuilt.
-  const hostLibvipsSec = Math.max(0, to.hostLibvipsSec - from.hostLibvipsSec);
   const hostChildrenSec = to.hostChildrenSec - from.hostChildrenSec;
   return {
     hostSec,
