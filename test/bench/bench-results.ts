@@ -1,5 +1,5 @@
 import type { StageTiming } from './host-log.parser.js';
-import type { CpuUsage } from './process-cpu.meter.js';
+import type { CpuSeriesPoint, CpuUsage } from './process-cpu.meter.js';
 import type { MemoryPeaks } from './process-memory.sampler.js';
 import type { ReferenceTiming } from './sha256sum.reference.js';
 
@@ -59,6 +59,8 @@ export interface BenchResults {
     perFileSec: number;
     /** nproc ÷ perFileSec: files/s if the tree had every core to itself and kept them all busy. */
     ceilingFilesPerSec: number;
+    /** Once a second from upload start. */
+    series: CpuSeriesPoint[];
   };
   check: {
     complete: boolean;
@@ -72,7 +74,8 @@ export interface BenchResults {
     missingMembers: string[];
     integrity: string[];
   };
-  stages: StageTiming[];
+  /** fromSec/toSec: when the stage first started and last finished, in seconds after upload start. */
+  stages: Array<StageTiming & { fromSec: number; toSec: number }>;
   logProblems: Record<string, number>;
   memory: MemoryPeaks;
   /** With --io-stats: statements sent to the embedded index, by text, most time first. */
@@ -143,9 +146,16 @@ export function renderResults(r: BenchResults): string {
     ),
   );
   out.push('');
+  out.push(`CPU over time (5-s means, % of one core; ${r.machine.nproc * 100} % = all cores): host / Azurite / whole machine`);
+  for (let from = 0; from < r.cpu.series.length; from += 5) {
+    const slice = r.cpu.series.slice(from, from + 5);
+    const mean = (k: 'hostPct' | 'azuritePct' | 'machinePct') => Math.round(slice.reduce((s, p) => s + p[k], 0) / slice.length);
+    out.push(`  ${String(from).padStart(4)}–${String(from + slice.length).padEnd(4)} s  ${String(mean('hostPct')).padStart(4)} / ${String(mean('azuritePct')).padStart(4)} / ${String(mean('machinePct')).padStart(4)}`);
+  }
+  out.push('');
   out.push(
     table(
-      ['Stage (queue)', 'messages', 'total', 'mean', 'p50', 'p95', 'max', 'busy span', 'outcomes'],
+      ['Stage (queue)', 'messages', 'total', 'mean', 'p50', 'p95', 'max', 'active from–to (after upload start)', 'outcomes'],
       r.stages.map((s) => [
         s.queue,
         String(s.count),
@@ -154,7 +164,7 @@ export function renderResults(r: BenchResults): string {
         `${s.p50Ms} ms`,
         `${s.p95Ms} ms`,
         `${s.maxMs} ms`,
-        sec(s.spanMs),
+        `${s.fromSec.toFixed(1)}–${s.toSec.toFixed(1)} s`,
         Object.entries(s.statuses)
           .map(([k, v]) => `${k} ${v}`)
           .join(', '),

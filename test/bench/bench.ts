@@ -30,7 +30,7 @@ import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, typ
 import { renderResults, type AzuriteRequestStat, type BenchResults, type SqlStat } from './bench-results.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { summariseHostLog } from './host-log.parser.js';
-import { cpuBetween, cpuSnapshot, LibvipsThreadTracker } from './process-cpu.meter.js';
+import { cpuBetween, cpuSnapshot, LibvipsThreadTracker, startCpuSeries } from './process-cpu.meter.js';
 import { startMemorySampler } from './process-memory.sampler.js';
 import { timeSha256sum } from './sha256sum.reference.js';
 
@@ -203,6 +203,7 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
     const hostPid = host.child.pid!;
     const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
     const libvips = new LibvipsThreadTracker(hostPid);
+    const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids());
     const uploadStart = performance.now();
     const uploadStartEpochMs = Date.now();
     await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
@@ -211,7 +212,7 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
     });
     const uploadEnd = performance.now();
     const { completedAt, status } = await waitForCompletion(client, options.timeoutMs);
-    const cpu = cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop());
+    const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop()), series: cpuSeries.stop() };
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
     say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);
@@ -228,6 +229,7 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
       processingMs: completedAt - uploadEnd,
       endToEndMs: completedAt - uploadStart,
       completeLoggedMs: log.completeLoggedAt === null ? null : log.completeLoggedAt - uploadStartEpochMs,
+      uploadStartEpochMs,
       check: checkAgainstCorpus(corpus, status, items),
       memory,
       cpu,
@@ -321,7 +323,7 @@ async function main(): Promise<void> {
       ceilingFilesPerSec: (os.availableParallelism() * corpus.members.length) / (run.cpu.hostSec + run.cpu.azuriteSec),
     },
     check: run.check,
-    stages: run.log.stages,
+    stages: run.log.stages.map((st) => ({ ...st, fromSec: (st.firstStartAt - run.uploadStartEpochMs) / 1000, toSec: (st.lastEndAt - run.uploadStartEpochMs) / 1000 })),
     logProblems: run.log.problems,
     memory: run.memory,
     sqlStats: run.sqlStats,

@@ -15,6 +15,9 @@ export interface StageTiming {
   maxMs: number;
   /** From the first message's start to the last one's end: how long the stage was busy at all. */
   spanMs: number;
+  /** Epoch ms of the first message's start and the last one's end. */
+  firstStartAt: number;
+  lastEndAt: number;
   /** Outcomes as returned by the stage (done / skipped / failed …). */
   statuses: Record<string, number>;
 }
@@ -71,6 +74,8 @@ export function summariseHostLog(text: string): HostLogSummary {
       p95Ms: percentile(sorted, 95),
       maxMs: sorted.at(-1) ?? 0,
       spanMs: Math.max(...q.ends) - Math.min(...q.starts),
+      firstStartAt: Math.min(...q.starts),
+      lastEndAt: Math.max(...q.ends),
       statuses: q.statuses,
     };
   });

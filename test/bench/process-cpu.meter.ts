@@ -140,3 +140,44 @@ export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot, hostLibvipsSec: n
     treeShare: total > 0 ? (hostSec + azuriteSec) / total : 0,
   };
 }
+
+export interface CpuSeriesPoint {
+  tSec: number;
+  /** Percent of one core over the preceding second (200 = both cores of a 2-core machine). */
+  hostPct: number;
+  azuritePct: number;
+  /** All processes of the machine, same unit. */
+  machinePct: number;
+}
+
+/** CPU use once a second, to see which phase of a run leaves cores idle. */
+export function startCpuSeries(hostPid: number, azuritePids: () => readonly number[]): { stop(): CpuSeriesPoint[] } {
+  const points: CpuSeriesPoint[] = [];
+  const startedAt = performance.now();
+  let previous = cpuSnapshot(hostPid, azuritePids());
+  let previousAt = startedAt;
+  const tick = () => {
+    const now = performance.now();
+    const current = cpuSnapshot(hostPid, azuritePids());
+    const seconds = (now - previousAt) / 1000;
+    if (seconds > 0) {
+      const pct = (sec: number) => Math.round((100 * sec) / seconds);
+      points.push({
+        tSec: Math.round((now - startedAt) / 1000),
+        hostPct: pct(current.hostSec - previous.hostSec),
+        azuritePct: pct(current.azuriteSec - previous.azuriteSec),
+        machinePct: pct(current.machineBusySec - previous.machineBusySec),
+      });
+    }
+    previous = current;
+    previousAt = now;
+  };
+  const timer = setInterval(tick, 1000);
+  return {
+    stop() {
+      clearInterval(timer);
+      tick();
+      return points;
+    },
+  };
+}
