@@ -76,7 +76,11 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
   say('');
-  say(`Case ${manifest.caseId} processed in ${((Date.now() - started) / 1000).toFixed(1)} s:`);
+  say(
+    uploaded > 0
+      ? `Case ${manifest.caseId} processed in ${((Date.now() - started) / 1000).toFixed(1)} s:`
+      : `Case ${manifest.caseId} (kept from an earlier run):`,
+  );
   for (const [evidenceId, s] of statuses) {
     const integrity = s.uploads.map((u) => `${u.fileName}: ${u.integrity}`).join(', ');
     say(`  ${evidenceId}: ${s.files.total} files, ${s.files.byStage.indexed} indexed, ${s.files.byStage.failed} failed, ${s.findings.length} findings — ${s.complete ? 'complete' : 'incomplete'}`);
