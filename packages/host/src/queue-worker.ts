@@ -9,6 +9,8 @@ export interface QueueWorkerOptions {
   /** Longest sleep when the queue is empty. */
   idlePollMs: number;
   maxDeliveryCount?: number;
+  /** Back-off before redelivery of a failed attempt; defaults to retryDelayMs. */
+  retryDelayMs?: (deliveryCount: number) => number;
 }
 
 export type MessageHandler = (message: ReceivedMessage, invocation: { invocationId: string; logger: Logger; abortSignal: AbortSignal }) => Promise<unknown>;
@@ -111,7 +113,7 @@ export class QueueWorker {
           await message.deadLetter(code, `attempt ${message.deliveryCount}: ${errorMessage(err)}`);
         } else {
           logger.warn({ err: errorMessage(err), code, deliveryCount: message.deliveryCount }, 'attempt failed; will retry');
-          await message.abandon({ retryAfterMs: retryDelayMs(message.deliveryCount) });
+          await message.abandon({ retryAfterMs: (this.options.retryDelayMs ?? retryDelayMs)(message.deliveryCount) });
         }
       } catch (settleErr) {
         logger.warn({ err: errorMessage(settleErr) }, 'could not settle message; its lock will expire');
