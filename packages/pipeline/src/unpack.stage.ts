@@ -23,6 +23,11 @@ import type { Stage, StageContext, StageDeps } from './stage.js';
 
 /** Members inserted (and identify messages sent) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
+/**
+ * Also flush once this many member bytes were extracted, so later stages start
+ * on the first photos of a large archive instead of waiting for 200 of them.
+ */
+export const UNPACK_FLUSH_BYTES = 16 * 1024 * 1024;
 
 /** Evidence problems: recorded against the member or the archive, never retried. */
 const EVIDENCE_CODES: ReadonlySet<ExhibitErrorCode> = new Set(['corrupt-file', 'unsupported-format', 'encrypted', 'limit-exceeded', 'unsafe-entry', 'decode-failed']);
@@ -90,6 +95,7 @@ function isEvidenceError(err: unknown): err is ExhibitError {
 
 class UnpackRun {
   private readonly batch: NewFile[] = [];
+  private batchBytes = 0;
   private readonly identify: string[] = [];
   private readonly merkle = new MerkleAccumulator();
   private readonly budget: ExpansionBudget;
@@ -150,8 +156,9 @@ class UnpackRun {
     const file = await this.build(entry, fileId);
     this.account(file);
     this.batch.push(file);
+    this.batchBytes += file.size ?? 0;
     if (file.stage === 'pending') this.identify.push(fileId);
-    if (this.batch.length >= UNPACK_BATCH_SIZE) await this.flush();
+    if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
   private async build(entry: ArchiveEntry, fileId: string): Promise<NewFile> {
@@ -237,6 +244,7 @@ class UnpackRun {
   }
 
   private async flush(): Promise<void> {
+    this.batchBytes = 0;
     if (this.batch.length > 0) {
       await this.deps.index.insertFiles(this.batch.splice(0));
     }
