@@ -167,7 +167,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
  * Opt-in settings read only by test suites that talk to real Azure services
  * (there is no local emulator for them). Unset means "skip those tests".
  */
-export function loadTestSettings(env: NodeJS.ProcessEnv = process.env): { serviceBusConnectionString: string | undefined } {
+export function loadTestSettings(env: NodeJS.ProcessEnv = process.env): {
+  serviceBusConnectionString: string | undefined;
+  /** The real PostgreSQL server the index tests also run against, when set. */
+  databaseUrl: string | undefined;
+} {
   const value = env.EXHIBIT_TEST_SERVICEBUS_CONNECTION_STRING?.trim();
-  return { serviceBusConnectionString: value ? value : undefined };
+  const databaseUrl = env.DATABASE_URL?.trim();
+  return { serviceBusConnectionString: value ? value : undefined, databaseUrl: databaseUrl ? databaseUrl : undefined };
 }

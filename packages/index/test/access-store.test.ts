@@ -1,3 +1,4 @@
+import { loadTestSettings } from '@exhibit/core';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessStore } from '@exhibit/core';
@@ -24,7 +25,7 @@ const backends: Backend[] = [
   },
 ];
 
-const serverUrl = process.env.DATABASE_URL;
+const serverUrl = loadTestSettings().databaseUrl;
 if (serverUrl) {
   backends.push({
     name: 'postgres',

@@ -1,3 +1,4 @@
+import { loadTestSettings } from '@exhibit/core';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +20,7 @@ export interface Target {
 }
 
 // Tests may read the environment; the product reads it only in core/config.ts.
-export const DATABASE_URL = process.env.DATABASE_URL?.trim() || undefined;
+export const DATABASE_URL = loadTestSettings().databaseUrl;
 
 export function pgliteMemory(): Target {
   return { name: 'pglite (memory)', create: async () => ({ kind: 'pglite', dataDir: 'memory://' }), dispose: async () => {} };
