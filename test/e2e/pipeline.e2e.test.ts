@@ -214,6 +214,24 @@ describe('evidence pipeline end to end on the embedded stack', () => {
     }
   });
 
+  it('writes a custody log that verifies: signatures, links, index copy and re-hashed evidence', async () => {
+    const admin = await ApiClient.login(h, 'e2e-admin', ['admin']);
+    await admin.json('POST', `/cases/${caseId}/assignments`, { user: 'sam', role: 'supervisor' });
+    const sam = await ApiClient.login(h, 'sam', ['supervisor']);
+    const result = await sam.get(`/cases/${caseId}/custody/verify`);
+    expect(result.ok).toBe(true);
+    const items = new Map<string, any>(result.items.map((i: any) => [i.evidenceId, i]));
+    for (const ev of manifest.evidence) {
+      const item = items.get(ev.evidenceId);
+      expect(item?.ok, ev.evidenceId).toBe(true);
+      expect(item.verifiedEntries, ev.evidenceId).toBeGreaterThanOrEqual(3);
+      expect(item.evidence.length, ev.evidenceId).toBe(ev.uploads.length);
+      expect(item.evidence.every((e: any) => e.ok)).toBe(true);
+    }
+    // Investigators cannot run the supervisor's verification.
+    expect((await investigator.request('GET', `/cases/${caseId}/custody/verify`)).status).toBe(403);
+  });
+
   it('keeps a user who is not assigned out of the case without revealing it exists', async () => {
     const outsider = await ApiClient.login(h, 'mallory', ['investigator']);
     const res = await outsider.request('GET', `/cases/${caseId}/files`);
