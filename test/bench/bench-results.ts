@@ -31,7 +31,7 @@ export interface BenchResults {
     loadAvgAtStart: number[];
     loadAvgAtEnd: number[];
   };
-  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean };
+  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean; database: 'pglite' | 'postgres' };
   corpus: {
     archiveFile: string;
     archiveBytes: number;

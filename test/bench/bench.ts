@@ -63,6 +63,7 @@ function parseOptions() {
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
+      'database-url': { type: 'string' },
     },
     strict: true,
   });
@@ -80,6 +81,8 @@ function parseOptions() {
     keep: values.keep,
     prepare: values.prepare,
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
+    /** Index on a real PostgreSQL server instead of the embedded PGlite. */
+    databaseUrl: values['database-url'] ?? null,
   };
 }
 
@@ -167,6 +170,7 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
   // The product's poll interval (config default), not the tests' faster one, unless asked.
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
+  if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
   if (profileDir) {
     // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
     // (and count SQL) instead. Azurite inherits the environment too, so its
@@ -292,6 +296,7 @@ async function main(): Promise<void> {
       deflate: options.deflate,
       concurrency: options.concurrency,
       pollMs: options.pollMs,
+      database: options.databaseUrl === null ? 'pglite' : 'postgres',
       cpuProfile: options.cpuProfile,
       ioStats: options.ioStats,
     },
