@@ -8,6 +8,7 @@ import {
   type HashMessage,
 } from '@exhibit/core';
 import { acquisitionFromMetadata } from './acquisition.js';
+import { extensionOf } from './archive/entry-name.js';
 import type { StageContext, StageDeps } from './stage.js';
 
 export type IngestOutcome =
@@ -17,12 +18,6 @@ export type IngestOutcome =
       blobName: string;
       reason: 'already-ingested' | 'not-evidence-name' | 'not-found' | 'changed-after-ingest';
     };
-
-function extensionOf(name: string): string | null {
-  const base = name.slice(name.lastIndexOf('/') + 1);
-  const dot = base.lastIndexOf('.');
-  return dot > 0 && dot < base.length - 1 ? base.slice(dot + 1).toLowerCase().slice(0, 32) : null;
-}
 
 /**
  * A new blob in the evidence container: record it once, say so in the custody
@@ -79,6 +74,7 @@ export async function ingestBlob(
     return { status: 'skipped', blobName, reason: 'changed-after-ingest' };
   }
 
+  const baseName = parsed.fileName.slice(parsed.fileName.lastIndexOf('/') + 1);
   await deps.index.insertFiles([
     {
       fileId,
@@ -89,8 +85,8 @@ export async function ingestBlob(
       depth: 0,
       path: parsed.fileName,
       recordedName: parsed.fileName,
-      name: parsed.fileName.slice(parsed.fileName.lastIndexOf('/') + 1),
-      extension: extensionOf(parsed.fileName),
+      name: baseName,
+      extension: extensionOf(baseName),
       entryKind: 'file',
       size: props.size,
       sha256: null,
@@ -129,5 +125,5 @@ export async function ingestBlob(
     { abortSignal: ctx.abortSignal },
   );
   ctx.logger.info({ blobName, size: props.size, created }, 'evidence received');
-  return created ? { status: 'queued', blobName, fileId } : { status: 'queued', blobName, fileId };
+  return { status: 'queued', blobName, fileId };
 }

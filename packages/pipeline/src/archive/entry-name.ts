@@ -148,9 +148,13 @@ export function analyseEntryName(
   }
   const displayPath = segments.join('/');
   const name = segments[segments.length - 1]!;
-  const dot = name.lastIndexOf('.');
-  const extension = dot > 0 && dot < name.length - 1 ? name.slice(dot + 1).toLowerCase() : null;
-  return { recordedName: recorded, displayPath, name, extension, flags: [...flags] };
+  return { recordedName: recorded, displayPath, name, extension: extensionOf(name), flags: [...flags] };
+}
+
+/** Lower-cased extension of a file name (after the last dot, not a leading one), or null. */
+export function extensionOf(fileName: string): string | null {
+  const dot = fileName.lastIndexOf('.');
+  return dot > 0 && dot < fileName.length - 1 ? fileName.slice(dot + 1).toLowerCase() : null;
 }
 
 /**
