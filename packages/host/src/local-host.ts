@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { errorMessage, type ExhibitConfig, type Logger, type QueueName } from '@exhibit/core';
-import { createApp, FUNCTIONS, reconcile, type App, type FunctionDef } from '@exhibit/runtime';
+import { errorMessage, type BlobProperties, type ExhibitConfig, type Logger, type QueueName } from '@exhibit/core';
+import { createApp, FUNCTIONS, reconcile, type App, type FunctionDef, type Invocation } from '@exhibit/runtime';
 import { startHttpServer } from '@exhibit/api';
 import { startAzurite, type RunningAzurite } from './azurite.process.js';
 import { QueueWorker } from './queue-worker.js';
@@ -102,27 +102,17 @@ export async function startLocalHost(config: ExhibitConfig, options: { logger: L
   const blobFn = byKind('blob-created')[0];
   if (!blobFn) throw new Error('function table has no blob-created function');
   const known = await app.index.listUploadNames();
-  await reconcile(app, invocation(), { resendPendingAfterMs: 0, known });
+  const ingestWithTableFunction = (blob: BlobProperties, inv: Invocation) =>
+    blobFn.handler(app, { container: blob.container, blobName: blob.name, eventId: `watch:${blob.etag}` }, inv);
+  await reconcile(app, invocation(), { resendPendingAfterMs: 0, known, ingest: ingestWithTableFunction });
   let scanning: Promise<void> | undefined;
   const scan = async () => {
-    if (scanning) return scanning;
-    scanning = (async () => {
-      try {
-        for await (const blob of app.blobs.list(config.containers.evidence)) {
-          if (known.has(blob.name)) continue;
-          try {
-            await blobFn.handler(app, { container: blob.container, blobName: blob.name, eventId: `watch:${blob.etag}` }, invocation());
-            known.add(blob.name);
-          } catch (err) {
-            logger.warn({ blobName: blob.name, err: errorMessage(err) }, 'ingest failed; will retry');
-          }
-        }
-      } catch (err) {
-        logger.warn({ err: errorMessage(err) }, 'blob watch pass failed; will retry');
-      } finally {
+    scanning ??= reconcile(app, invocation(), { known, ingest: ingestWithTableFunction })
+      .then(() => undefined)
+      .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'blob watch pass failed; will retry'))
+      .finally(() => {
         scanning = undefined;
-      }
-    })();
+      });
     return scanning;
   };
   timers.push(setInterval(() => void scan(), config.worker.pollIntervalMs));

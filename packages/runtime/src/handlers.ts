@@ -1,5 +1,6 @@
 import {
   ExhibitError,
+  type BlobProperties,
   errorMessage,
   invocationLogger,
   messageSchemas,
@@ -103,7 +104,12 @@ export async function handleHttp(app: App, request: ApiRequest, inv: Invocation)
 export async function reconcile(
   app: App,
   inv: Invocation,
-  options: { resendPendingAfterMs?: number; known?: Set<string> } = {},
+  options: {
+    resendPendingAfterMs?: number;
+    known?: Set<string>;
+    /** How one blob is ingested; the local watcher passes the function table's blob-created handler. */
+    ingest?: (blob: BlobProperties, inv: Invocation) => Promise<IngestOutcome>;
+  } = {},
 ): Promise<{ listed: number; ingested: number; requeued: number }> {
   const logger = invocationLogger(inv.logger, { stage: 'reconcile', invocationId: inv.invocationId });
   const known = options.known ?? (await app.index.listUploadNames());
@@ -120,12 +126,14 @@ export async function reconcile(
     }
     if (!isNew) continue;
     try {
-      const outcome = await ingestBlob(app.stageDeps, { container: blob.container, blobName: blob.name, properties: blob }, {
-        logger,
-        messageId: `reconcile:${blob.name}`,
-        deliveryCount: 1,
-        ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
-      });
+      const outcome = options.ingest
+        ? await options.ingest(blob, inv)
+        : await ingestBlob(app.stageDeps, { container: blob.container, blobName: blob.name, properties: blob }, {
+            logger,
+            messageId: `reconcile:${blob.name}`,
+            deliveryCount: 1,
+            ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
+          });
       if (outcome.status === 'queued') ingested += 1;
       known.add(blob.name);
     } catch (err) {
