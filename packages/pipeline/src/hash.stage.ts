@@ -49,6 +49,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     const body = await deps.blobs.openRead(ref, { ifMatch: upload.etag, abortSignal: ctx.abortSignal });
     await pipeline(body, hashing, new Writable({ write: (_c, _e, cb) => cb() }), { signal: ctx.abortSignal });
   } catch (err) {
+    hashing.hasher.dispose();
     if (isExhibitError(err, 'precondition-failed') || isExhibitError(err, 'not-found')) {
       const detail = `evidence blob changed or disappeared after receipt (recorded ETag ${upload.etag})`;
       await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'evidence-changed', detail });
@@ -66,7 +67,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     }
     throw err;
   }
-  const hashes = hashing.hasher.digest();
+  const hashes = await hashing.hasher.digest();
   if (hashing.hasher.bytes !== upload.size) {
     // Storage returned a different length than it reported: retry rather than record a wrong hash.
     throw new ExhibitError('storage-unavailable', `read ${hashing.hasher.bytes} bytes of ${upload.blobName}, expected ${upload.size}`);

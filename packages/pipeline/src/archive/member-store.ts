@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { derivedNames, ExhibitError, type BlobRef, type BlobStore, type Hashes } from '@exhibit/core';
-import { MultiHasher } from '../multi-hash.js';
+import { ParallelHasher } from '../multi-hash.js';
 import { archiveLimitError } from './archive-reader.js';
 
 /** Bytes expanded so far from one archive, shared by all its members. */
@@ -42,8 +42,17 @@ export interface StoreMemberOptions {
  * ('corrupt-file', ...), or a retryable storage fault.
  */
 export async function storeMember(blobs: BlobStore, member: Readable, options: StoreMemberOptions): Promise<StoredMember> {
+  const hasher = new ParallelHasher();
+  try {
+    return await hashAndStore(blobs, member, options, hasher);
+  } catch (err) {
+    hasher.dispose();
+    throw err;
+  }
+}
+
+async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMemberOptions, hasher: ParallelHasher): Promise<StoredMember> {
   const { limits, budget, label } = options;
-  const hasher = new MultiHasher();
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
 
   async function* counted(): AsyncGenerator<Buffer> {
@@ -56,7 +65,7 @@ export async function storeMember(blobs: BlobStore, member: Readable, options: S
       if (budget.expandedBytes > budget.maxExpandedBytes) {
         throw archiveLimitError(`archive expands beyond maxArchiveExpandedBytes (${budget.maxExpandedBytes} bytes); stopped at ${label}`);
       }
-      hasher.update(buf);
+      await hasher.update(buf);
       const size = hasher.bytes;
       if (
         options.compressedSize !== null &&
@@ -78,7 +87,7 @@ export async function storeMember(blobs: BlobStore, member: Readable, options: S
   for (;;) {
     const next = await chunks.next();
     if (next.done) {
-      const hashes = hasher.digest();
+      const hashes = await hasher.digest();
       const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
       await blobs.upload(blob, Buffer.concat(buffered, bufferedBytes), { ifNotExists: true, ...signal });
       return { hashes, size: bufferedBytes, blob };
@@ -120,7 +129,7 @@ export async function storeMember(blobs: BlobStore, member: Readable, options: S
     await blobs.delete(staging).catch(() => undefined);
     throw failure;
   }
-  const hashes = hasher.digest();
+  const hashes = await hasher.digest();
   const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
   await blobs.copy(staging, blob, { ifNotExists: true, ...signal });
   await blobs.delete(staging, signal);
