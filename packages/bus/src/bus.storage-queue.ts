@@ -40,6 +40,7 @@ function translate(err: unknown, what: string): ExhibitError {
 export class StorageQueueBus implements Bus, BusReceiver {
   private readonly service: QueueServiceClient;
   private readonly prefix: string;
+  private readonly sentListeners: Array<(queue: QueueName) => void> = [];
 
   constructor(options: StorageQueueBusOptions) {
     this.service =
@@ -59,6 +60,10 @@ export class StorageQueueBus implements Bus, BusReceiver {
 
   private client(name: string): QueueClient {
     return this.service.getQueueClient(name);
+  }
+
+  onSent(listener: (queue: QueueName) => void): void {
+    this.sentListeners.push(listener);
   }
 
   async ensureQueues(): Promise<void> {
@@ -95,6 +100,7 @@ export class StorageQueueBus implements Bus, BusReceiver {
         }),
       );
     }
+    if (messages.length > 0) for (const listener of this.sentListeners) listener(queue);
   }
 
   async receive(

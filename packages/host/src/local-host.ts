@@ -62,6 +62,8 @@ export async function startLocalHost(config: ExhibitConfig, options: { logger: L
   const byKind = <K extends FunctionDef['trigger']['kind']>(kind: K) =>
     FUNCTIONS.filter((f): f is Extract<FunctionDef, { trigger: { kind: K } }> => f.trigger.kind === kind);
 
+  const workers = new Map<QueueName, QueueWorker>();
+  app.bus.onSent?.((queue) => workers.get(queue)?.nudge());
   for (const fn of byKind('queue')) {
     const queue = fn.trigger.queue;
     const worker = new QueueWorker(
@@ -73,6 +75,7 @@ export async function startLocalHost(config: ExhibitConfig, options: { logger: L
       { concurrency: localConcurrency(queue, config.worker.concurrency), lockMs: options.lockMs ?? 30_000, idlePollMs: config.worker.pollIntervalMs },
     );
     worker.start();
+    workers.set(queue, worker);
     stoppers.push(() => worker.stop());
   }
 

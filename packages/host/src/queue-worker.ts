@@ -31,6 +31,7 @@ export class QueueWorker {
   private readonly running = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private idleMs = 25;
   private readonly abort = new AbortController();
 
   constructor(
@@ -45,10 +46,20 @@ export class QueueWorker {
     this.loop = this.run();
   }
 
+  /** Messages were just sent to this queue: poll now rather than at the end of the idle back-off. */
+  nudge(): void {
+    this.idleMs = 25;
+    this.wake?.();
+  }
+
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
       this.wake = () => {
+        this.wake = undefined;
         clearTimeout(timer);
         resolve();
       };
@@ -56,7 +67,6 @@ export class QueueWorker {
   }
 
   private async run(): Promise<void> {
-    let idleMs = 25;
     while (!this.stopped) {
       const free = this.options.concurrency - this.inFlight;
       if (free <= 0) {
@@ -72,11 +82,12 @@ export class QueueWorker {
         continue;
       }
       if (messages.length === 0) {
-        await this.sleep(idleMs);
-        idleMs = Math.min(this.options.idlePollMs, idleMs * 2);
+        const sleepMs = this.idleMs;
+        this.idleMs = Math.min(this.options.idlePollMs, this.idleMs * 2);
+        await this.sleep(sleepMs);
         continue;
       }
-      idleMs = 25;
+      this.idleMs = 25;
       for (const message of messages) {
         const task = this.process(message).finally(() => {
           this.inFlight -= 1;

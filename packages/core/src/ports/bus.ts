@@ -51,4 +51,10 @@ export interface BusReceiver {
   ): Promise<DeadLetteredMessage[]>;
   ensureQueues(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Calls `listener` after this process sent messages to a queue, so a local
+   * poller can receive them now instead of after its idle back-off. Optional:
+   * Service Bus receivers are pushed their messages and need no hint.
+   */
+  onSent?(listener: (queue: QueueName) => void): void;
 }
