@@ -2,6 +2,7 @@ import type { StageTiming } from './host-log.parser.js';
 import type { CpuSeriesPoint, CpuUsage } from './process-cpu.meter.js';
 import type { MemoryPeaks } from './process-memory.sampler.js';
 import type { ReferenceTiming } from './sha256sum.reference.js';
+import type { WorkFloor } from './work-floor.reference.js';
 
 export interface SqlStat {
   sql: string;
@@ -88,6 +89,7 @@ export interface BenchResults {
     membersAndArchive: ReferenceTiming;
     /** Exhibit member MB/s ÷ sha256sum member MB/s. */
     ratio: number;
+    floor: WorkFloor;
   };
   artefacts: { hostLog: string; dataDir: string | null; cpuProfileDir: string | null };
 }
@@ -191,6 +193,20 @@ export function renderResults(r: BenchResults): string {
     ),
   );
   out.push(`Exhibit MB/s ÷ sha256sum MB/s (members): ${r.reference.ratio.toFixed(3)}`);
+  const f = r.reference.floor;
+  out.push('');
+  out.push(
+    table(
+      ['Work no pipeline can skip (one thread, this machine)', 'value'],
+      [
+        ['MD5 + SHA-1 + SHA-256, CPU per MB', `${f.hashCpuMsPerMB.toFixed(2)} ms`],
+        [`photo thumbnail decode, CPU per photo (${f.photosSampled} sampled)`, `${f.thumbnailCpuMsPerPhoto.toFixed(1)} ms`],
+        ['per member file (archive + member hashed, photo decoded)', `${f.cpuMsPerFile.toFixed(1)} ms`],
+        [`ceiling on ${f.cores} cores if storage, queues and index were free`, `${f.ceilingFilesPerSec.toFixed(1)} files/s`],
+        ['Exhibit end to end ÷ that ceiling', (r.run.filesPerSec / f.ceilingFilesPerSec).toFixed(2)],
+      ],
+    ),
+  );
   if (r.sqlStats) {
     out.push('');
     out.push(
