@@ -11,6 +11,19 @@ describe('runTool', () => {
     expect(stdout.toString()).toBe('hello');
   });
 
+  it('collects extra outputs on fds 3, 4, ... apart from stdout and from each other', async () => {
+    const script = 'const fs = require("fs"); fs.writeSync(4, "second"); fs.writeSync(3, "first"); process.stdout.write("out")';
+    const { stdout, outputs } = await runTool('node', node, ['-e', script], { ...opts, extraOutputs: 3 });
+    expect(stdout.toString()).toBe('out');
+    expect(outputs.map((b) => b.toString())).toEqual(['first', 'second', '']);
+  });
+
+  it('applies the output cap to each extra output', async () => {
+    const script = 'const fs = require("fs"); for (;;) fs.writeSync(4, "x".repeat(65536))';
+    const err = await runTool('node', node, ['-e', script], { ...opts, maxStdoutBytes: 100_000, extraOutputs: 2 }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
+  });
+
   it('kills a run that exceeds its timeout and fails with timeout', async () => {
     const err = await runTool('node', node, ['-e', 'setInterval(() => {}, 1000)'], { ...opts, timeoutMs: 300 }).catch((e: unknown) => e);
     expect(isExhibitError(err, 'timeout')).toBe(true);

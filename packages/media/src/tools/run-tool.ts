@@ -1,12 +1,18 @@
 import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { ExhibitError, redactSecrets } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 
 export interface RunToolOptions {
   /** The process is killed (SIGKILL) after this long and the run fails with 'timeout'. */
   timeoutMs: number;
-  /** More stdout than this kills the process and fails with 'limit-exceeded'. */
+  /** More than this on stdout, or on any one extra output, kills the process and fails with 'limit-exceeded'. */
   maxStdoutBytes: number;
+  /**
+   * Extra output pipes on fds 3, 4, ... (ffmpeg writes to them as `pipe:3`, ...),
+   * so one run can write several outputs that stay apart.
+   */
+  extraOutputs?: number;
   /** Strings (the SAS URL) replaced in stderr before it goes into any message. */
   secrets?: string[];
   abortSignal?: AbortSignal;
@@ -14,6 +20,8 @@ export interface RunToolOptions {
 
 export interface RunToolResult {
   stdout: Buffer;
+  /** What was written to each extra output, in fd order (fd 3 first). */
+  outputs: Buffer[];
   /** Redacted tail of stderr. */
   stderr: string;
 }
@@ -40,13 +48,12 @@ export function redactToolOutput(text: string, secrets: readonly string[] = []):
  * output. Never logs or returns its arguments: they contain the SAS URL.
  */
 export function runTool(name: string, file: string, args: readonly string[], options: RunToolOptions): Promise<RunToolResult> {
-  const { timeoutMs, maxStdoutBytes, secrets = [], abortSignal } = options;
+  const { timeoutMs, maxStdoutBytes, extraOutputs = 0, secrets = [], abortSignal } = options;
   if (abortSignal?.aborted) return Promise.reject(new ExhibitError('aborted', `${name} not started: aborted`));
 
   return new Promise<RunToolResult>((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
+    const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe', ...Array.from({ length: extraOutputs }, () => 'pipe' as const)];
+    const child = spawn(file, args, { stdio, windowsHide: true });
     let stderr = '';
     let failure: ExhibitError | undefined;
 
@@ -59,16 +66,23 @@ export function runTool(name: string, file: string, args: readonly string[], opt
     const onAbort = () => stop(new ExhibitError('aborted', `${name} aborted`));
     abortSignal?.addEventListener('abort', onAbort, { once: true });
 
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > maxStdoutBytes) {
-        stop(new ExhibitError('limit-exceeded', `${name} produced more than ${maxStdoutBytes} bytes of output`));
-        return;
-      }
-      stdout.push(chunk);
+    // Every output pipe (stdout, then fds 3, 4, ...) is collected apart, each under the cap.
+    const [, stdoutStream, stderrStream, ...extraStreams] = child.stdio as Array<Readable | null>;
+    const collectors = [stdoutStream, ...extraStreams].map((stream) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      stream?.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > maxStdoutBytes) {
+          stop(new ExhibitError('limit-exceeded', `${name} produced more than ${maxStdoutBytes} bytes of output`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      return chunks;
     });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
+    stderrStream?.setEncoding('utf8');
+    stderrStream?.on('data', (chunk: string) => {
       stderr += chunk;
       if (stderr.length > MEDIA_LIMITS.maxStderrBytes * 2) stderr = stderr.slice(-MEDIA_LIMITS.maxStderrBytes);
     });
@@ -98,7 +112,8 @@ export function runTool(name: string, file: string, args: readonly string[], opt
         reject(new ExhibitError('tool-failed', `${name} failed: ${reason}`, { details: { ...details } }));
         return;
       }
-      resolve({ stdout: Buffer.concat(stdout), stderr: tail });
+      const [stdout, ...outputs] = collectors.map((chunks) => Buffer.concat(chunks));
+      resolve({ stdout: stdout!, outputs, stderr: tail });
     });
   });
 }

@@ -1,0 +1,121 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isExhibitError } from '@exhibit/core';
+import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
+import { RangeServer } from '../test-support/range.server.js';
+import type { ResolvedTool } from '../tools/ffmpeg-path.js';
+import { contactSheet, frameTimes, type ContactSheetSettings } from './contact-sheet.js';
+
+/** The wrapper around ffmpeg that counts runs is a shell script. */
+const posix = process.platform !== 'win32';
+
+const settings: ContactSheetSettings = { frames: 9, columns: 3, tileEdgePx: 320, quality: 80, timeoutMs: 60_000 };
+
+/** Mean brightness (0..765) of each 320x240 tile of a 3x3 sheet, row by row. */
+async function tileBrightness(jpeg: Buffer): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    // stats() looks at the input, not the pipeline's result: extract to a buffer first.
+    const tile = await sharp(jpeg).extract({ left: (i % 3) * 320, top: Math.floor(i / 3) * 240, width: 320, height: 240 }).png().toBuffer();
+    const stats = await sharp(tile).stats();
+    out.push(stats.channels.slice(0, 3).reduce((sum, c) => sum + c.mean, 0));
+  }
+  return out;
+}
+
+/** An MP4 with its index in front whose media data is cut off after a few bytes, like an interrupted copy. */
+async function truncatedVideo(): Promise<Buffer> {
+  const whole = await makeWithFfmpeg(
+    ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=6', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
+    'mp4',
+  );
+  const mdat = whole.indexOf('mdat', 0, 'latin1');
+  if (mdat < 0) throw new Error('fixture has no mdat box');
+  return whole.subarray(0, mdat + 4 + 100);
+}
+
+describe('contactSheet', () => {
+  const server = new RangeServer();
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-sheet-'));
+  let ffmpeg: ResolvedTool;
+
+  /**
+   * ffmpeg behind a shell wrapper that logs how many inputs each run had, and
+   * optionally fails every run with more than one input (as a whole-run failure would).
+   */
+  function wrappedFfmpeg(name: string, failCombined: boolean): { tool: ResolvedTool; runs: () => number[] } {
+    const log = path.join(dir, `${name}.log`);
+    const script = path.join(dir, `${name}.sh`);
+    writeFileSync(log, '');
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        'n=0; for a in "$@"; do [ "$a" = "-i" ] && n=$((n+1)); done',
+        `echo "$n" >> '${log}'`,
+        failCombined ? 'if [ "$n" -gt 1 ]; then echo "simulated whole-run failure" >&2; exit 1; fi' : '',
+        `exec '${ffmpeg.path}' "$@"`,
+        '',
+      ].join('\n'),
+    );
+    chmodSync(script, 0o755);
+    const runs = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').map(Number);
+    return { tool: { ...ffmpeg, path: script }, runs };
+  }
+
+  beforeAll(async () => {
+    ffmpeg = await testTools().resolve('ffmpeg');
+    await server.start();
+    server.put('/clip.mp4', await testVideo({ seconds: 6, size: '320x240' }));
+    server.put('/truncated.mp4', await truncatedVideo());
+  }, 60_000);
+
+  afterAll(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.runIf(posix)('takes all nine frames in one ffmpeg run and lays them out 3x3', async () => {
+    const wrapped = wrappedFfmpeg('one-run', false);
+    const sheet = await contactSheet(wrapped.tool, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    expect(wrapped.runs()).toEqual([9]);
+    expect([sheet.width, sheet.height]).toEqual([960, 720]);
+    expect(await sharp(sheet.jpeg).metadata()).toMatchObject({ format: 'jpeg', width: 960, height: 720 });
+    // The test pattern is never black: every tile holds a frame.
+    for (const brightness of await tileBrightness(sheet.jpeg)) expect(brightness).toBeGreaterThan(60);
+  });
+
+  it('leaves black tiles for times past the real end and still makes the sheet', async () => {
+    // Told 18 s for a 6 s video: frames at 1, 3, 5 s exist, those at 7 ... 17 s do not.
+    const times = frameTimes(18, 9);
+    const sheet = await contactSheet(ffmpeg, server.url('/clip.mp4'), times, settings);
+    expect([sheet.width, sheet.height]).toEqual([960, 720]);
+    const brightness = await tileBrightness(sheet.jpeg);
+    times.forEach((t, i) => {
+      if (t < 6) expect(brightness[i], `tile ${i} at ${t} s`).toBeGreaterThan(60);
+      else expect(brightness[i], `tile ${i} at ${t} s`).toBeLessThan(5);
+    });
+  });
+
+  it('fails with decode-failed when no frame can be taken, without leaking the URL', async () => {
+    const err = await contactSheet(ffmpeg, server.url('/truncated.mp4'), frameTimes(6, 9), settings).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'decode-failed')).toBe(true);
+    expect(JSON.stringify(err) + (err as Error).message).not.toContain('SECRETSIGNATURE');
+  });
+
+  it.runIf(posix)('takes the frames one by one when the combined run fails as a whole', async () => {
+    const wrapped = wrappedFfmpeg('fallback', true);
+    const sheet = await contactSheet(wrapped.tool, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    expect(wrapped.runs()).toEqual([9, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    for (const brightness of await tileBrightness(sheet.jpeg)) expect(brightness).toBeGreaterThan(60);
+  });
+
+  it.runIf(posix)('gives the same sheet from the combined run as from the per-frame runs', async () => {
+    const together = await contactSheet(ffmpeg, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    const oneByOne = await contactSheet(wrappedFfmpeg('compare', true).tool, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    expect(together.jpeg.equals(oneByOne.jpeg)).toBe(true);
+  });
+});
