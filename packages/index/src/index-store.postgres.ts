@@ -2,14 +2,17 @@ import {
   ExhibitError,
   type BlobRef,
   type ContentRecord,
+  type EvidenceRef,
   type EvidenceStatus,
   type FileFailure,
   type FileFlag,
   type FileKind,
+  type FileMove,
   type FileRecord,
   type FileStage,
   type Hashes,
   type IndexStore,
+  type IndexedResult,
   type IntegrityVerdict,
   type Logger,
   type MediaMetadata,
@@ -37,7 +40,8 @@ import {
   type Row,
 } from './index-store.rows.js';
 import { buildSearch } from './index-store.search.js';
-import { FILE_STAGE_ORDER, countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
+import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
+import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -46,15 +50,9 @@ const INSERT_CHUNK_ROWS = 2000;
 /** Longest failures/findings list in a status; the full list is a search (stage 'failed') away. */
 export const STATUS_LIST_MAX = 1000;
 
-const UNPACK_RANK: Record<UnpackState, number> = { 'n/a': 0, pending: 1, done: 2, failed: 2 };
-
 const uploadCols = columnList(UPLOAD_COLUMNS, 'u');
 const fileCols = columnList(FILE_COLUMNS, 'f');
 const contentCols = columnList(CONTENT_COLUMNS, 'c');
-
-function uniqueFlags(flags: readonly FileFlag[] | undefined): FileFlag[] {
-  return [...new Set(flags ?? [])];
-}
 
 function notFound(what: string, id: string): ExhibitError {
   return new ExhibitError('not-found', `${what} ${id} is not in the index`, { details: { id } });
@@ -255,6 +253,18 @@ export class PostgresIndex implements IndexStore {
     return rows[0] ? toFile(rows[0]) : null;
   }
 
+  async getFileWithContent(fileId: string): Promise<{ file: FileRecord; content: ContentRecord | null } | null> {
+    const { rows } = await this.query(
+      `SELECT ${fileCols}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')}
+         FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
+        WHERE f.file_id = $1`,
+      [fileId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return { file: toFile(row), content: row.c_sha256 === null || row.c_sha256 === undefined ? null : toContent(row, 'c_') };
+  }
+
   async listChildren(parentId: string): Promise<FileRecord[]> {
     const { rows } = await this.query(`SELECT ${fileCols} FROM files f WHERE f.parent_id = $1 ORDER BY f.entry_index, f.file_id`, [parentId]);
     return rows.map(toFile);
@@ -266,65 +276,66 @@ export class PostgresIndex implements IndexStore {
   }
 
   /**
-   * Moves forward only; never backwards, never out of 'failed'. The patch is
-   * applied with a move and also with a same-stage call (the hash stage fills
-   * in a pending root's SHA-256), never with a backwards one. Values already
-   * set (hash, size, source) are kept: the first writer wins. Returns true only
-   * for a strictly forward move.
+   * Moves forward only (the rule is fileMoveCtes'). The patch is applied with
+   * a move and also with a same-stage call (the hash stage fills in a pending
+   * root's SHA-256), never with a backwards one. Values already set (hash,
+   * size, source) are kept: the first writer wins. Returns true only for a
+   * strictly forward move.
    */
   async advanceFile(
     fileId: string,
     stage: FileStage,
-    patch: { sha256?: string; size?: number; source?: BlobRef; flags?: FileFlag[] } = {},
+    patch: { sha256?: string; size?: number; source?: BlobRef; flags?: FileFlag[]; unpack?: 'pending' } = {},
   ): Promise<boolean> {
-    if (stage === 'failed') throw new ExhibitError('invalid-argument', 'use failFile to fail a file');
-    if (!FILE_STAGE_ORDER.includes(stage)) throw new ExhibitError('invalid-argument', `unknown stage ${String(stage)}`);
-    // The row is locked before its old stage is read, so of two concurrent
-    // identical calls exactly one reports the move (the other waits, then sees
-    // the new stage).
-    const { rows } = await this.query<{ old_stage: FileStage }>(
-      `WITH before AS (SELECT file_id, stage AS old_stage FROM files WHERE file_id = $1 FOR UPDATE)
-       UPDATE files f SET
-          stage = $2,
-          sha256 = COALESCE(f.sha256, $3),
-          size = COALESCE(f.size, $4::bigint),
-          source_name = CASE WHEN f.source_container IS NULL THEN $6 ELSE f.source_name END,
-          source_container = COALESCE(f.source_container, $5),
-          flags = f.flags || ARRAY(SELECT x FROM unnest($7::text[]) WITH ORDINALITY AS t (x, i)
-                                    WHERE x <> ALL (f.flags) ORDER BY i),
-          updated_at = now()
-         FROM before
-        WHERE f.file_id = before.file_id AND before.old_stage <> 'failed'
-          AND array_position($8::text[], before.old_stage) <= array_position($8::text[], $2::text)
-        RETURNING before.old_stage`,
-      [
-        fileId, stage, patch.sha256?.toLowerCase() ?? null, patch.size ?? null, patch.source?.container ?? null,
-        patch.source?.name ?? null, uniqueFlags(patch.flags), [...FILE_STAGE_ORDER],
-      ],
+    const p = new SqlParams();
+    const ctes = fileMoveCtes(p, { fileId, stage, ...patch });
+    const { rows } = await this.query<{ old_stage: FileStage | null; found: boolean }>(
+      `WITH ${ctes}
+       SELECT (SELECT old_stage FROM moved) AS old_stage, EXISTS (SELECT 1 FROM before) AS found`,
+      p.values,
     );
-    if (rows[0]) return rows[0].old_stage !== stage;
-    await this.assertFile(fileId);
-    return false;
+    const row = rows[0];
+    if (!row?.found) throw notFound('file', fileId);
+    return row.old_stage !== null && row.old_stage !== stage;
+  }
+
+  async markIndexed(ref: EvidenceRef & { fileId: string }): Promise<IndexedResult> {
+    const p = new SqlParams();
+    // A redelivery (already indexed) writes nothing.
+    const ctes = fileMoveCtes(p, { fileId: ref.fileId, stage: 'indexed', evidence: ref, onlyIf: "before.old_stage <> 'indexed'" });
+    // The probe runs only after a real move, with this file counted as done
+    // (see migration 0003 for why it takes a lock).
+    const { rows } = await this.query<{ stage: FileStage; open_work: boolean | null }>(
+      `WITH ${ctes}
+       SELECT b.old_stage AS stage,
+              CASE WHEN m.old_stage IS NOT NULL
+                   THEN evidence_open_work(${p.add(ref.caseId)}, ${p.add(ref.evidenceId)}, ${p.add(ref.fileId)}) END AS open_work
+         FROM before b LEFT JOIN moved m ON true`,
+      p.values,
+    );
+    const row = rows[0];
+    if (!row) return { moved: false, stage: null };
+    if (row.open_work === null) return { moved: false, stage: row.stage };
+    return { moved: true, openWork: row.open_work };
   }
 
   /** The first failure wins: a redelivered message cannot replace the recorded reason. */
   async failFile(fileId: string, failure: FileFailure): Promise<void> {
-    const { affectedRows } = await this.query(
-      `UPDATE files SET stage = 'failed', failure_stage = $2, failure_code = $3, failure_detail = $4, updated_at = now()
-        WHERE file_id = $1 AND stage <> 'failed'`,
-      [fileId, failure.stage, failure.code, clampDetail(failure.detail)],
+    const p = new SqlParams();
+    const cte = fileFailCte(p, fileId, failure);
+    const { rows } = await this.query<{ found: boolean }>(
+      `WITH ${cte} SELECT EXISTS (SELECT 1 FROM failed) OR EXISTS (SELECT 1 FROM files WHERE file_id = ${p.add(fileId)}) AS found`,
+      p.values,
     );
-    if (affectedRows === 0) await this.assertFile(fileId);
+    if (!rows[0]?.found) throw notFound('file', fileId);
   }
 
   /** n/a → pending → done | failed, forward only; done and failed are final. */
   async setUnpack(fileId: string, state: UnpackState, memberCount?: number | null): Promise<void> {
-    const rank = UNPACK_RANK[state];
-    if (rank === undefined) throw new ExhibitError('invalid-argument', `unknown unpack state ${String(state)}`);
+    const rank = unpackRank(state);
     const { affectedRows } = await this.query(
       `UPDATE files SET unpack = $2, member_count = COALESCE($3::integer, member_count), updated_at = now()
-        WHERE file_id = $1
-          AND (CASE unpack WHEN 'n/a' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END) < $4::integer`,
+        WHERE file_id = $1 AND ${unpackRankSql('unpack')} < $4::integer`,
       [fileId, state, memberCount ?? null, rank],
     );
     if (affectedRows === 0) await this.assertFile(fileId);
@@ -333,7 +344,7 @@ export class PostgresIndex implements IndexStore {
   async addFlags(fileId: string, flags: FileFlag[]): Promise<void> {
     const { affectedRows } = await this.query(
       `UPDATE files SET
-          flags = flags || ARRAY(SELECT x FROM unnest($2::text[]) WITH ORDINALITY AS t (x, i) WHERE x <> ALL (flags) ORDER BY i),
+          flags = ${addFlagsSql('flags', '$2')},
           updated_at = now()
         WHERE file_id = $1`,
       [fileId, uniqueFlags(flags)],
@@ -348,80 +359,117 @@ export class PostgresIndex implements IndexStore {
     return rows[0] ? toContent(rows[0]) : null;
   }
 
+  /**
+   * One statement: the insert reports a new row, a conflict falls through to
+   * the stored one. A row committed by a concurrent insert after this
+   * statement's snapshot is in neither; it is read again then.
+   */
   async ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: BlobRef }): Promise<ContentRecord> {
-    await this.query(
-      `INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (sha256) DO NOTHING`,
-      [content.sha256.toLowerCase(), content.md5.toLowerCase(), content.sha1.toLowerCase(), content.size, content.source.container, content.source.name],
+    const sha256 = content.sha256.toLowerCase();
+    const { rows } = await this.query(
+      `WITH inserted AS (
+         INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (sha256) DO NOTHING
+         RETURNING ${CONTENT_COLUMNS.join(', ')}
+       )
+       SELECT ${columnList(CONTENT_COLUMNS, 'i')} FROM inserted i
+       UNION ALL
+       SELECT ${contentCols} FROM contents c WHERE c.sha256 = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
+      [sha256, content.md5.toLowerCase(), content.sha1.toLowerCase(), content.size, content.source.container, content.source.name],
     );
-    const stored = await this.getContent(content.sha256);
-    if (!stored) throw notFound('content', content.sha256);
+    const stored = rows[0] ? toContent(rows[0]) : await this.getContent(sha256);
+    if (!stored) throw notFound('content', sha256);
     return stored;
-  }
-
-  private async assertContent(sha256: string): Promise<void> {
-    const { rows } = await this.query('SELECT 1 FROM contents WHERE sha256 = $1', [sha256.toLowerCase()]);
-    if (rows.length === 0) throw notFound('content', sha256);
   }
 
   /**
    * Each analysis is recorded once per content (first result wins), like a
    * file's failure: the same bytes give the same answer, and a redelivered
    * message must not rewrite what an examiner may already have relied on.
+   * `update` is the contents UPDATE (its WHERE holds only while the analysis
+   * is not recorded); the occurrence's move or failure, if any, rides in the
+   * same statement and happens only if the content exists.
    */
-  async setIdentification(sha256: string, id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] }): Promise<void> {
-    const { affectedRows } = await this.query(
-      `UPDATE contents SET mime = $2, detected_ext = $3, kind = $4,
-              tools = tools || jsonb_build_object('identify', $5::jsonb), updated_at = now()
-        WHERE sha256 = $1 AND kind IS NULL`,
-      [sha256.toLowerCase(), id.mime, id.detectedExt, id.kind, toJson(id.tools)],
+  private async writeAnalysis(p: SqlParams, sha256Param: string, sha256: string, update: string, file: FileMove | undefined): Promise<void> {
+    const contentExists = `EXISTS (SELECT 1 FROM contents WHERE sha256 = ${sha256Param})`;
+    const ctes = [`analysis AS (${update} RETURNING sha256)`];
+    let fileFound = 'true';
+    if (file) {
+      ctes.push(
+        'failure' in file
+          ? fileFailCte(p, file.fileId, file.failure, contentExists)
+          : fileMoveCtes(p, {
+              fileId: file.fileId,
+              stage: file.to,
+              ...(file.flags ? { flags: file.flags } : {}),
+              ...(file.unpack ? { unpack: file.unpack } : {}),
+              onlyIf: contentExists,
+            }),
+      );
+      fileFound = `EXISTS (SELECT 1 FROM files WHERE file_id = ${p.add(file.fileId)})`;
+    }
+    const { rows } = await this.query<{ content_found: boolean; file_found: boolean }>(
+      `WITH ${ctes.join(', ')}
+       SELECT ${contentExists} AS content_found, ${fileFound} AS file_found`,
+      p.values,
     );
-    if (affectedRows === 0) await this.assertContent(sha256);
+    if (!rows[0]?.content_found) throw notFound('content', sha256);
+    if (file && !rows[0].file_found) throw notFound('file', file.fileId);
+  }
+
+  async setIdentification(
+    sha256: string,
+    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] },
+    file?: FileMove,
+  ): Promise<void> {
+    const p = new SqlParams();
+    const sha = p.add(sha256.toLowerCase());
+    const update = `UPDATE contents SET mime = ${p.add(id.mime)}, detected_ext = ${p.add(id.detectedExt)}, kind = ${p.add(id.kind)},
+              tools = tools || jsonb_build_object('identify', ${p.add(toJson(id.tools))}::jsonb), updated_at = now()
+        WHERE sha256 = ${sha} AND kind IS NULL`;
+    await this.writeAnalysis(p, sha, sha256, update, file);
   }
 
   async setMetadata(
     sha256: string,
     result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[] },
+    file?: FileMove,
   ): Promise<void> {
     const s = searchColumns(result.metadata);
-    const { affectedRows } = await this.query(
-      `UPDATE contents SET
-          metadata_status = $2, metadata = $3::jsonb,
-          taken_at_utc = $4::timestamptz, taken_at_local = $5, taken_at_local_ts = $6::timestamp,
-          taken_offset_minutes = $7, gps_lat = $8, gps_lon = $9, make = $10, model = $11,
-          duration_sec = $12, width = $13, height = $14,
-          failure_stage = COALESCE(failure_stage, $15), failure_code = COALESCE(failure_code, $16),
-          failure_detail = COALESCE(failure_detail, $17),
-          tools = tools || jsonb_build_object('metadata', $18::jsonb), updated_at = now()
-        WHERE sha256 = $1 AND metadata_status = 'pending'`,
-      [
-        sha256.toLowerCase(), result.status, result.metadata === null ? null : toJson(result.metadata),
-        s.takenAtUtc, s.takenAtLocal, s.takenAtLocalTs, s.takenOffsetMinutes, s.gpsLat, s.gpsLon, s.make, s.model,
-        s.durationSec, s.width, s.height,
-        ...this.failureParams(result.failure), toJson(result.tools),
-      ],
-    );
-    if (affectedRows === 0) await this.assertContent(sha256);
+    const [failureStage, failureCode, failureDetail] = this.failureParams(result.failure);
+    const p = new SqlParams();
+    const sha = p.add(sha256.toLowerCase());
+    const update = `UPDATE contents SET
+          metadata_status = ${p.add(result.status)}, metadata = ${p.add(result.metadata === null ? null : toJson(result.metadata))}::jsonb,
+          taken_at_utc = ${p.add(s.takenAtUtc)}::timestamptz, taken_at_local = ${p.add(s.takenAtLocal)},
+          taken_at_local_ts = ${p.add(s.takenAtLocalTs)}::timestamp, taken_offset_minutes = ${p.add(s.takenOffsetMinutes)}::integer,
+          gps_lat = ${p.add(s.gpsLat)}::double precision, gps_lon = ${p.add(s.gpsLon)}::double precision,
+          make = ${p.add(s.make)}, model = ${p.add(s.model)}, duration_sec = ${p.add(s.durationSec)}::double precision,
+          width = ${p.add(s.width)}::integer, height = ${p.add(s.height)}::integer,
+          failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
+          failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
+          tools = tools || jsonb_build_object('metadata', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
+        WHERE sha256 = ${sha} AND metadata_status = 'pending'`;
+    await this.writeAnalysis(p, sha, sha256, update, file);
   }
 
   async setThumbnail(
     sha256: string,
     result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] },
+    file?: FileMove,
   ): Promise<void> {
-    const { affectedRows } = await this.query(
-      `UPDATE contents SET
-          thumbnail_status = $2, thumbnail_container = $3, thumbnail_name = $4, thumbnail_source = $5,
-          failure_stage = COALESCE(failure_stage, $6), failure_code = COALESCE(failure_code, $7),
-          failure_detail = COALESCE(failure_detail, $8),
-          tools = tools || jsonb_build_object('thumbnail', $9::jsonb), updated_at = now()
-        WHERE sha256 = $1 AND thumbnail_status = 'pending'`,
-      [
-        sha256.toLowerCase(), result.status, result.blob?.container ?? null, result.blob?.name ?? null, result.source,
-        ...this.failureParams(result.failure), toJson(result.tools),
-      ],
-    );
-    if (affectedRows === 0) await this.assertContent(sha256);
+    const [failureStage, failureCode, failureDetail] = this.failureParams(result.failure);
+    const p = new SqlParams();
+    const sha = p.add(sha256.toLowerCase());
+    const update = `UPDATE contents SET
+          thumbnail_status = ${p.add(result.status)}, thumbnail_container = ${p.add(result.blob?.container ?? null)},
+          thumbnail_name = ${p.add(result.blob?.name ?? null)}, thumbnail_source = ${p.add(result.source)},
+          failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
+          failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
+          tools = tools || jsonb_build_object('thumbnail', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
+        WHERE sha256 = ${sha} AND thumbnail_status = 'pending'`;
+    await this.writeAnalysis(p, sha, sha256, update, file);
   }
 
   /** Failure columns are set together or not at all (the first failure on a content wins). */
@@ -431,18 +479,13 @@ export class PostgresIndex implements IndexStore {
 
   // ---- status ----
 
-  /** Three index probes (uploads_unhashed_idx, files_open_idx, files_unpack_open_idx); no scan of the files. */
+  /**
+   * Index probes only (see migration 0003), under the evidence item's
+   * completion lock, so that a markIndexed probing before its own commit is
+   * never missed by this one nor this one by it.
+   */
   async hasPendingWork(caseId: string, evidenceId: string): Promise<boolean> {
-    const { rows } = await this.query<{ pending: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM uploads WHERE case_id = $1 AND evidence_id = $2
-                        AND integrity = 'pending' AND hash_failure_code IS NULL)
-           OR EXISTS (SELECT 1 FROM files WHERE case_id = $1 AND evidence_id = $2
-                        AND stage NOT IN ('indexed', 'failed'))
-           OR EXISTS (SELECT 1 FROM files WHERE case_id = $1 AND evidence_id = $2 AND unpack = 'pending')
-           OR EXISTS (SELECT 1 FROM uploads u WHERE u.case_id = $1 AND u.evidence_id = $2
-                        AND NOT EXISTS (SELECT 1 FROM files r WHERE r.file_id = u.root_file_id)) AS pending`,
-      [caseId, evidenceId],
-    );
+    const { rows } = await this.query<{ pending: boolean }>('SELECT evidence_open_work($1, $2) AS pending', [caseId, evidenceId]);
     return rows[0]?.pending === true;
   }
 

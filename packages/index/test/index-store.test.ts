@@ -1,8 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError, type IndexStore, type NewFile } from '@exhibit/core';
-import { createPostgresIndex, openSqlClient } from '../src/index.js';
+import { createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
 import { TOOLS, hashesOf, member, newUpload, photo, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
+
+/** Counts statements sent (a transaction's BEGIN and COMMIT included), to hold the hot paths to their cost. */
+function countingClient(sql: SqlClient, counter: { statements: number }): SqlClient {
+  return {
+    dialect: sql.dialect,
+    query(text, params) {
+      counter.statements += 1;
+      return sql.query(text, params);
+    },
+    exec(text) {
+      counter.statements += 1;
+      return sql.exec(text);
+    },
+    transaction(fn) {
+      counter.statements += 2;
+      return sql.transaction((tx) => fn(countingClient(tx, counter)));
+    },
+    close: () => sql.close(),
+  };
+}
 
 let caseSeq = 0;
 /** Every test works in its own case, so tests share one database without seeing each other. */
@@ -10,8 +30,15 @@ const freshCase = () => `case-${++caseSeq}`;
 
 describe.each(allTargets())('PostgresIndex on $name', (target) => {
   let index: IndexStore;
+  const counter = { statements: 0 };
+  /** Statements `fn` sends. */
+  const statementsOf = async (fn: () => Promise<unknown>) => {
+    const before = counter.statements;
+    await fn();
+    return counter.statements - before;
+  };
   beforeAll(async () => {
-    index = createPostgresIndex(await openSqlClient(await target.create()));
+    index = createPostgresIndex(countingClient(await openSqlClient(await target.create()), counter));
     await index.migrate();
   });
   afterAll(async () => {
@@ -338,6 +365,124 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(got?.metadata?.gps).toEqual({ lat: 200, lon: -0.1 });
       expect(got?.metadata?.make).toBe('Can\u2400on');
       expect(got?.metadata?.raw).toEqual({ 'Weird\u2400Key': 'v\u2400', big: 12 });
+    });
+  });
+
+  describe('stage writes', () => {
+    const content = (seed: string) => {
+      const h = hashesOf(seed);
+      return { ...h, size: 2048, source: { container: 'derived', name: `content/${h.sha256.slice(0, 2)}/${h.sha256}` } };
+    };
+    /** An upload, its root file (pending, content known) and that content, as the hash stage leaves them. */
+    const hashedRoot = async (c: string, fileName: string, evidenceId = 'ev1') => {
+      const up = newUpload(c, evidenceId, fileName);
+      const ct = content(`${c}/${fileName}`);
+      await index.recordUpload(up);
+      await index.insertFiles([rootFile(up, { sha256: ct.sha256, size: ct.size, source: ct.source })]);
+      await index.recordUploadHashes(up.blobName, ct, 'no-reference', []);
+      await index.ensureContent(ct);
+      return { fileId: up.rootFileId, caseId: c, evidenceId, sha256: ct.sha256, content: ct };
+    };
+    const identified = { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image' as const, tools: TOOLS };
+
+    it('reads a file with its content in one statement', async () => {
+      const c = freshCase();
+      const f = await hashedRoot(c, 'one.jpg');
+      let got: Awaited<ReturnType<IndexStore['getFileWithContent']>> = null;
+      expect(await statementsOf(async () => (got = await index.getFileWithContent(f.fileId)))).toBe(1);
+      expect(got).toEqual({ file: await index.getFile(f.fileId), content: await index.getContent(f.sha256) });
+      const bare = rootFile(newUpload(c, 'ev1', 'bare.bin'));
+      await index.insertFiles([bare]);
+      expect(await index.getFileWithContent(bare.fileId)).toEqual({ file: await index.getFile(bare.fileId), content: null });
+      expect(await index.getFileWithContent('f-missing')).toBeNull();
+    });
+
+    it('creates a content in one statement, and finds an existing one in one', async () => {
+      const ct = content(`ensure-${freshCase()}`);
+      expect(await statementsOf(() => index.ensureContent(ct))).toBe(1);
+      expect(await statementsOf(() => index.ensureContent({ ...ct, size: 1 }))).toBe(1);
+      expect((await index.getContent(ct.sha256))?.size).toBe(2048);
+    });
+
+    it('records an analysis and the file\'s move with its findings in one statement', async () => {
+      const c = freshCase();
+      const f = await hashedRoot(c, 'photo.png');
+      const n = await statementsOf(() =>
+        index.setIdentification(f.sha256, identified, { fileId: f.fileId, to: 'identified', flags: ['ext-mismatch', 'not-unpacked-depth', 'ext-mismatch'], unpack: 'pending' }),
+      );
+      expect(n).toBe(1);
+      expect(await index.getFileWithContent(f.fileId)).toMatchObject({
+        file: { stage: 'identified', flags: ['ext-mismatch', 'not-unpacked-depth'], unpack: 'pending' },
+        content: { kind: 'image', mime: 'image/jpeg', tools: { identify: TOOLS } },
+      });
+      // Redelivered: the first identification stands, the file stays where it is.
+      await index.setIdentification(f.sha256, { ...identified, mime: 'image/png' }, { fileId: f.fileId, to: 'identified', flags: ['ext-mismatch'] });
+      expect(await index.getFileWithContent(f.fileId)).toMatchObject({ file: { stage: 'identified' }, content: { mime: 'image/jpeg' } });
+
+      expect(await statementsOf(() => index.setMetadata(f.sha256, { status: 'done', metadata: photo(), tools: TOOLS }, { fileId: f.fileId, to: 'described' }))).toBe(1);
+      expect(await statementsOf(() => index.advanceFile(f.fileId, 'thumbnailed', { flags: ['exif-preview-thumbnail'] }))).toBe(1);
+      // A late message cannot move the file back, nor add its findings.
+      await index.setIdentification(f.sha256, identified, { fileId: f.fileId, to: 'identified', flags: ['link'], unpack: 'pending' });
+      expect(await index.getFile(f.fileId)).toMatchObject({ stage: 'thumbnailed', flags: ['ext-mismatch', 'not-unpacked-depth', 'exif-preview-thumbnail'] });
+    });
+
+    it('fails the file with its failed analysis, first failure kept, and never moves a failed file', async () => {
+      const c = freshCase();
+      const f = await hashedRoot(c, 'broken.jpg');
+      await index.setIdentification(f.sha256, identified, { fileId: f.fileId, to: 'identified' });
+      const failure = { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'truncated' };
+      expect(await statementsOf(() => index.setMetadata(f.sha256, { status: 'failed', metadata: null, failure, tools: TOOLS }, { fileId: f.fileId, failure }))).toBe(1);
+      const later = { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'later' };
+      await index.setThumbnail(f.sha256, { status: 'failed', blob: null, source: null, failure: later, tools: [] }, { fileId: f.fileId, failure: later });
+      await index.setThumbnail(f.sha256, { status: 'done', blob: null, source: null, tools: [] }, { fileId: f.fileId, to: 'thumbnailed' });
+      expect(await index.getFileWithContent(f.fileId)).toMatchObject({
+        file: { stage: 'failed', failure },
+        content: { metadataStatus: 'failed', thumbnailStatus: 'failed', failure },
+      });
+      expect(await index.markIndexed(f)).toEqual({ moved: false, stage: 'failed' });
+      expect((await index.getFile(f.fileId))?.stage).toBe('failed');
+    });
+
+    it('moves nothing when the content or the file is missing', async () => {
+      const c = freshCase();
+      const f = await hashedRoot(c, 'lost.jpg');
+      const ghost = hashesOf(`ghost-${c}`).sha256;
+      await expect(index.setIdentification(ghost, identified, { fileId: f.fileId, to: 'identified' })).rejects.toMatchObject({ code: 'not-found' });
+      const failure = { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'x' };
+      await expect(index.setMetadata(ghost, { status: 'failed', metadata: null, failure, tools: [] }, { fileId: f.fileId, failure })).rejects.toMatchObject({ code: 'not-found' });
+      expect((await index.getFile(f.fileId))?.stage).toBe('pending');
+      await expect(index.setThumbnail(f.sha256, { status: 'n/a', blob: null, source: null, tools: [] }, { fileId: 'f-missing', to: 'thumbnailed' })).rejects.toMatchObject({ code: 'not-found' });
+    });
+
+    it('indexes a file in one statement that also says whether its evidence item has work left', async () => {
+      const c = freshCase();
+      const a = await hashedRoot(c, 'a.jpg');
+      const b = await hashedRoot(c, 'b.jpg');
+      await index.advanceFile(b.fileId, 'thumbnailed');
+      let result: Awaited<ReturnType<IndexStore['markIndexed']>> | undefined;
+      expect(await statementsOf(async () => (result = await index.markIndexed(a)))).toBe(1);
+      expect(result).toEqual({ moved: true, openWork: true });
+      expect(await index.markIndexed(a)).toEqual({ moved: false, stage: 'indexed' });
+      expect(await index.markIndexed({ ...b, evidenceId: 'ev-other' })).toEqual({ moved: false, stage: null });
+      expect(await index.markIndexed({ ...b, fileId: 'f-missing' })).toEqual({ moved: false, stage: null });
+      expect(await index.markIndexed(b)).toEqual({ moved: true, openWork: false });
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(false);
+
+      // An archive indexed before its unpack ends leaves work open.
+      const zip = await hashedRoot(c, 'c.zip', 'ev2');
+      await index.advanceFile(zip.fileId, 'identified', { unpack: 'pending' });
+      expect(await index.markIndexed(zip)).toEqual({ moved: true, openWork: true });
+      await index.setUnpack(zip.fileId, 'done', 0);
+      expect(await index.hasPendingWork(c, 'ev2')).toBe(false);
+    });
+
+    it('tells exactly one of many files indexed at the same time that no work is left', async () => {
+      const c = freshCase();
+      const files = [];
+      for (let i = 0; i < 6; i++) files.push(await hashedRoot(c, `p${i}.jpg`));
+      const results = await Promise.all(files.map((f) => index.markIndexed(f)));
+      expect(results.every((r) => r.moved)).toBe(true);
+      expect(results.filter((r) => r.moved && !r.openWork)).toHaveLength(1);
     });
   });
 

@@ -3,6 +3,7 @@ import type {
   ArchiveTimes,
   BlobRef,
   EntryKind,
+  EvidenceRef,
   FileFlag,
   FileKind,
   FileStage,
@@ -113,6 +114,23 @@ export interface ContentRecord {
   tools: Partial<Record<StageName, ToolVersion[]>>;
 }
 
+/**
+ * A stage's verdict on one occurrence, written in the same statement as the
+ * stage's result on the content: either a move forward (under the same rule as
+ * IndexStore.advanceFile) with the occurrence's findings, or its failure (the
+ * first failure wins).
+ */
+export type FileMove =
+  | { fileId: string; to: Exclude<FileStage, 'failed' | 'indexed'>; flags?: FileFlag[]; unpack?: 'pending' }
+  | { fileId: string; failure: FileFailure };
+
+/** What IndexStore.markIndexed did. */
+export type IndexedResult =
+  /** The file moved to 'indexed'; openWork is the hasPendingWork answer once it has. */
+  | { moved: true; openWork: boolean }
+  /** Nothing moved: stage is where the file already was, null if the evidence item has no such file. */
+  | { moved: false; stage: FileStage | null };
+
 export interface EvidenceStatus {
   caseId: string;
   evidenceId: string;
@@ -177,9 +195,21 @@ export interface IndexStore {
   /** Inserts files that are not there yet (by fileId); returns how many were new. */
   insertFiles(files: NewFile[]): Promise<number>;
   getFile(fileId: string): Promise<FileRecord | null>;
+  /** A file and the content it holds (null if none is recorded yet), in one read. */
+  getFileWithContent(fileId: string): Promise<{ file: FileRecord; content: ContentRecord | null } | null>;
   listChildren(parentId: string): Promise<FileRecord[]>;
   /** Moves a file forward; never backwards, never out of 'failed'. Returns false if it did not move. */
-  advanceFile(fileId: string, stage: FileStage, patch?: { sha256?: string; size?: number; source?: BlobRef; flags?: FileFlag[] }): Promise<boolean>;
+  advanceFile(
+    fileId: string,
+    stage: FileStage,
+    patch?: { sha256?: string; size?: number; source?: BlobRef; flags?: FileFlag[]; unpack?: 'pending' },
+  ): Promise<boolean>;
+  /**
+   * A file's last move, to 'indexed', if it belongs to the evidence item; when
+   * it moves, the same statement answers hasPendingWork for the evidence item
+   * as it stands with this file indexed, so the last finisher needs no second probe.
+   */
+  markIndexed(ref: EvidenceRef & { fileId: string }): Promise<IndexedResult>;
   failFile(fileId: string, failure: FileFailure): Promise<void>;
   setUnpack(fileId: string, state: UnpackState, memberCount?: number | null): Promise<void>;
   addFlags(fileId: string, flags: FileFlag[]): Promise<void>;
@@ -187,15 +217,34 @@ export interface IndexStore {
   getContent(sha256: string): Promise<ContentRecord | null>;
   /** Creates the content row if missing; returns the stored row (the first writer wins). */
   ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: BlobRef }): Promise<ContentRecord>;
-  setIdentification(sha256: string, id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] }): Promise<void>;
-  setMetadata(sha256: string, result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[] }): Promise<void>;
-  setThumbnail(sha256: string, result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] }): Promise<void>;
+  /**
+   * Each analysis (identification, metadata, thumbnail) is recorded once per
+   * content: the first result wins. With `file`, the occurrence's move or
+   * failure is written in the same statement, and only if the content exists.
+   */
+  setIdentification(
+    sha256: string,
+    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] },
+    file?: FileMove,
+  ): Promise<void>;
+  setMetadata(
+    sha256: string,
+    result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[] },
+    file?: FileMove,
+  ): Promise<void>;
+  setThumbnail(
+    sha256: string,
+    result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] },
+    file?: FileMove,
+  ): Promise<void>;
 
   evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null>;
   /**
-   * Cheap completeness probe for the hot path (called once per finished file):
-   * true while any upload is unhashed or any file is non-terminal or awaiting unpack.
-   * Must use an index, not a scan of the evidence item's files.
+   * Cheap completeness probe (after a failure, an unpack, a dead letter, a
+   * redelivered index message): true while any upload is unhashed or any file
+   * is non-terminal or awaiting unpack. Must use an index, not a scan of the
+   * evidence item's files. Serialised with markIndexed's probe per evidence
+   * item, so two finishers can never both see the other's work as still open.
    */
   hasPendingWork(caseId: string, evidenceId: string): Promise<boolean>;
   /** Marks an upload whose hash stage gave up (dead-lettered), so the evidence item can still complete. */
