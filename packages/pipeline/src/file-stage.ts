@@ -23,17 +23,19 @@ export interface LoadedFile {
 }
 
 /**
- * Loads what a per-file stage needs, or says why there is nothing to do.
- * A file without content here is a pipeline bug or a hostile message: a typed, non-retryable error.
+ * Loads what a per-file stage needs (one read: the file with its content), or
+ * says why there is nothing to do. A file without content here is a pipeline
+ * bug or a hostile message: a typed, non-retryable error.
  */
 export async function loadFile(deps: StageDeps, message: FileMessage): Promise<LoadedFile | 'missing' | 'failed'> {
-  const file = await deps.index.getFile(message.fileId);
-  if (!file || file.caseId !== message.caseId || file.evidenceId !== message.evidenceId) return 'missing';
+  const loaded = await deps.index.getFileWithContent(message.fileId);
+  if (!loaded) return 'missing';
+  const { file, content } = loaded;
+  if (file.caseId !== message.caseId || file.evidenceId !== message.evidenceId) return 'missing';
   if (file.stage === 'failed') return 'failed';
   if (!file.sha256 || !file.source) {
     throw new ExhibitError('invalid-message', `file ${file.fileId} has no content to process`);
   }
-  const content = await deps.index.getContent(file.sha256);
   if (!content) throw new ExhibitError('index-unavailable', `content ${file.sha256} not found for ${file.fileId}`);
   return { file, content, source: content.source };
 }

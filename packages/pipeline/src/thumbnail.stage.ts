@@ -1,4 +1,4 @@
-import { derivedNames, done, failed, skipped, type FileMessage } from '@exhibit/core';
+import { derivedNames, done, failed, skipped, type FileFlag, type FileMessage } from '@exhibit/core';
 import { blobSource } from './file-source.js';
 import { analyse, isPast, loadFile } from './file-stage.js';
 import { sendFile } from './messaging.js';
@@ -8,6 +8,7 @@ import type { Stage } from './stage.js';
  * Thumbnails for images (EXIF preview when the image itself cannot be
  * decoded) and contact sheets for videos, stored content-addressed in the
  * derived container with the source SHA-256 and tool versions on the blob.
+ * The result and the occurrence's move (or failure) are one write.
  */
 export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => {
   const loaded = await loadFile(deps, message);
@@ -26,6 +27,7 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
   }
 
   let reused = true;
+  let from = content.thumbnailSource;
   if (content.thumbnailStatus === 'pending') {
     reused = false;
     const input = blobSource(deps.blobs, source, file.name, content.size);
@@ -40,8 +42,7 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
     const tools = [...(await deps.thumbnailer.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
     if (!result.ok) {
       const failure = { stage: 'thumbnail' as const, code: result.error.code, detail: result.error.message };
-      await deps.index.setThumbnail(content.sha256, { status: 'failed', blob: null, source: null, failure, tools });
-      await deps.index.failFile(file.fileId, failure);
+      await deps.index.setThumbnail(content.sha256, { status: 'failed', blob: null, source: null, failure, tools }, { fileId: file.fileId, failure });
       return failed(failure.code, failure.detail);
     }
     const thumb = result.value;
@@ -56,16 +57,17 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
         tools: tools.map((t) => `${t.name}@${t.version}`).join(',').replace(/[^\x20-\x7e]/g, '?').slice(0, 1024),
       },
     });
-    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: ref, source: thumb.from, tools });
-    if (thumb.from === 'exif-preview') await deps.index.addFlags(file.fileId, ['exif-preview-thumbnail']);
+    from = thumb.from;
+    const flags: FileFlag[] = thumb.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
+    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: ref, source: thumb.from, tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
   } else if (content.thumbnailStatus === 'failed') {
     const failure = content.failure ?? { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no thumbnail could be made' };
     await deps.index.failFile(file.fileId, failure);
     return failed(failure.code, failure.detail);
-  } else if (content.thumbnailSource === 'exif-preview' && !file.flags.includes('exif-preview-thumbnail')) {
-    await deps.index.addFlags(file.fileId, ['exif-preview-thumbnail']);
+  } else {
+    const flags: FileFlag[] = content.thumbnailSource === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
+    await deps.index.advanceFile(file.fileId, 'thumbnailed', { flags });
   }
-  await deps.index.advanceFile(file.fileId, 'thumbnailed');
   await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
-  return reused ? skipped('already-analysed') : done({ from: content.thumbnailSource });
+  return reused ? skipped('already-analysed') : done({ from });
 };

@@ -1,0 +1,297 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import {
+  createRootLogger,
+  ExhibitError,
+  LIMITS,
+  rootFileId,
+  type FileIdentifier,
+  type FileMessage,
+  type FileRecord,
+  type MetadataExtractor,
+  type StageOutcome,
+  type Thumbnailer,
+} from '@exhibit/core';
+import { createPostgresIndex, openSqlClient, type SqlClient } from '@exhibit/index';
+import { createAzureBlobStore } from '@exhibit/storage';
+import { recordCompletionIfDone } from '../src/completion.js';
+import { identifyStage } from '../src/identify.stage.js';
+import { indexStage } from '../src/index.stage.js';
+import { metadataStage } from '../src/metadata.stage.js';
+import type { Stage, StageContext, StageDeps } from '../src/stage.js';
+import { thumbnailStage } from '../src/thumbnail.stage.js';
+import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * The per-file stages (identify, metadata, thumbnail, index) against a real
+ * index (PGlite) and real blob storage (Azurite). The media adapters are
+ * stand-ins that answer from the bytes' first word, so each path (mismatch,
+ * failure, EXIF preview, archive) is chosen by the test; the real ones are
+ * tested in @exhibit/media and end to end.
+ */
+
+/** Counts the statements sent to the index, a transaction's BEGIN and COMMIT included (as the benchmark's --io-stats). */
+function countingClient(sql: SqlClient, counter: { statements: number }): SqlClient {
+  return {
+    dialect: sql.dialect,
+    query(text, params) {
+      counter.statements += 1;
+      return sql.query(text, params);
+    },
+    exec(text) {
+      counter.statements += 1;
+      return sql.exec(text);
+    },
+    transaction(fn) {
+      counter.statements += 2;
+      return sql.transaction((tx) => fn(countingClient(tx, counter)));
+    },
+    close: () => sql.close(),
+  };
+}
+
+const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' | 'archive' | 'document' }> = {
+  JPEG: { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image' },
+  PK: { mime: 'application/zip', detectedExt: 'zip', kind: 'archive' },
+  TEXT: { mime: 'text/plain', detectedExt: 'txt', kind: 'document' },
+};
+const tag = (bytes: Buffer) => bytes.toString('latin1').split(' ')[0] ?? '';
+const readAll = (source: { size: number; read(offset: number, length: number): Promise<Buffer> }) => source.read(0, source.size);
+
+const identifier: FileIdentifier = {
+  tools: async () => [{ name: 'stand-in-identifier', version: '1' }],
+  identify: async (head) => TYPES[tag(head)] ?? { mime: null, detectedExt: null, kind: 'other' },
+  extensionMismatch: (name, id) => id.detectedExt !== null && !name.endsWith(`.${id.detectedExt}`),
+};
+
+const metadata: MetadataExtractor = {
+  tools: async () => [{ name: 'stand-in-metadata', version: '1' }],
+  image: async (source) => {
+    const bytes = await readAll(source);
+    if (bytes.includes('BROKEN')) throw new ExhibitError('corrupt-file', 'no end of EXIF segment');
+    return { make: 'Canon', width: 4, height: 3, raw: { Make: 'Canon' } };
+  },
+  video: async () => {
+    throw new ExhibitError('unsupported-format', 'no videos here');
+  },
+};
+
+const thumbnailer: Thumbnailer = {
+  tools: async () => [{ name: 'stand-in-thumbnailer', version: '1' }],
+  recipe: 'test',
+  image: async (source) => {
+    const bytes = await readAll(source);
+    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image' };
+  },
+  video: async () => {
+    throw new ExhibitError('unsupported-format', 'no videos here');
+  },
+};
+
+const counter = { statements: 0 };
+let deps: StageDeps;
+let bus: RecordingBus;
+let custody: RecordingCustody;
+let close: () => Promise<void>;
+
+beforeAll(async () => {
+  const blobs = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+  const suffix = randomBytes(4).toString('hex');
+  const containers = { evidence: `evidence-${suffix}`, derived: `derived-${suffix}` };
+  await blobs.ensureContainer(containers.evidence);
+  await blobs.ensureContainer(containers.derived);
+  const index = createPostgresIndex(countingClient(await openSqlClient({ kind: 'pglite', dataDir: 'memory://' }), counter));
+  await index.migrate();
+  bus = new RecordingBus();
+  custody = new RecordingCustody();
+  deps = { blobs, bus, index, custody, identifier, metadata, thumbnailer, containers, limits: LIMITS, pipelineVersion: 'test' };
+  close = () => index.close();
+});
+
+afterAll(async () => {
+  await close?.();
+});
+
+beforeEach(() => {
+  deps.limits = LIMITS;
+});
+
+/** A fresh context per delivery, as the runtime makes one per message. */
+const newCtx = (): StageContext => ({ logger: createRootLogger({ level: 'silent' }), messageId: randomBytes(4).toString('hex'), deliveryCount: 1 });
+
+const ev = () => ({ caseId: 'case-1', evidenceId: `ev-${randomBytes(4).toString('hex')}` });
+
+/** Uploads `text` as evidence and records it as the hash stage leaves it: hashed, content known, file pending. */
+async function addUpload(ref: { caseId: string; evidenceId: string }, fileName: string, text: string): Promise<FileMessage> {
+  const data = Buffer.from(text);
+  const blobName = `${ref.caseId}/${ref.evidenceId}/${fileName}`;
+  const source = { container: deps.containers.evidence, name: blobName };
+  await deps.blobs.upload(source, data);
+  const h = (alg: string) => createHash(alg).update(data).digest('hex');
+  const hashes = { md5: h('md5'), sha1: h('sha1'), sha256: h('sha256') };
+  const fileId = rootFileId(blobName);
+  await deps.index.recordUpload({
+    ...ref,
+    blobName,
+    fileName,
+    rootFileId: fileId,
+    size: data.length,
+    etag: '"0x1"',
+    versionId: null,
+    contentType: null,
+    lastModified: '2024-05-01T10:00:00.000Z',
+    acquisition: {},
+  });
+  const dot = fileName.lastIndexOf('.');
+  await deps.index.insertFiles([
+    {
+      ...ref,
+      fileId,
+      parentId: null,
+      entryIndex: null,
+      depth: 0,
+      path: fileName,
+      recordedName: fileName,
+      name: fileName,
+      extension: dot > 0 ? fileName.slice(dot + 1) : null,
+      entryKind: 'file',
+      size: data.length,
+      sha256: hashes.sha256,
+      source,
+      archiveTimes: {},
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+  ]);
+  await deps.index.recordUploadHashes(blobName, hashes, 'no-reference', []);
+  await deps.index.ensureContent({ ...hashes, size: data.length, source });
+  return { ...ref, fileId };
+}
+
+/** Runs one stage as the runtime does (completion check after index and after a failure) and counts its statements. */
+async function run(stage: Stage<FileMessage>, message: FileMessage): Promise<{ outcome: StageOutcome; statements: number }> {
+  const before = counter.statements;
+  const ctx = newCtx();
+  const outcome = await stage(deps, message, ctx);
+  if (stage === indexStage || outcome.status === 'failed') await recordCompletionIfDone(deps, message, ctx);
+  return { outcome, statements: counter.statements - before };
+}
+
+async function file(message: FileMessage): Promise<FileRecord> {
+  const got = await deps.index.getFile(message.fileId);
+  if (!got) throw new Error(`no file ${message.fileId}`);
+  return got;
+}
+
+const completions = (ref: { evidenceId: string }) => custody.events.filter((e) => e.action === 'processing-complete' && e.evidenceId === ref.evidenceId);
+
+describe('per-file stages', () => {
+  it('cost one read and one write each, and the last file completes the evidence item', async () => {
+    const ref = ev();
+    const a = await addUpload(ref, 'a.jpg', 'JPEG photo a');
+    const b = await addUpload(ref, 'b.jpg', 'JPEG photo b');
+
+    for (const m of [a, b]) {
+      expect(await run(identifyStage, m)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
+      expect(await run(metadataStage, m)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
+      expect(await run(thumbnailStage, m)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
+    }
+    // b is still open: a's own move says so, and no completion probe follows.
+    expect(await run(indexStage, a)).toMatchObject({ outcome: { status: 'done' }, statements: 1 });
+    expect(completions(ref)).toHaveLength(0);
+    await run(indexStage, b);
+    expect(completions(ref)).toHaveLength(1);
+    expect(completions(ref)[0]?.details).toMatchObject({ files: 2, failures: 0 });
+
+    const got = await deps.index.getFileWithContent(a.fileId);
+    expect(got?.file).toMatchObject({ stage: 'indexed', flags: [] });
+    expect(got?.content).toMatchObject({ kind: 'image', metadataStatus: 'done', thumbnailStatus: 'done', thumbnailSource: 'image' });
+    expect(bus.ids('index')).toEqual(expect.arrayContaining([a.fileId, b.fileId].map((id) => expect.stringContaining(id))));
+  });
+
+  it('leaves everything as it was when every message is delivered again', async () => {
+    const ref = ev();
+    const m = await addUpload(ref, 'again.jpg', 'JPEG again');
+    for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) await run(stage, m);
+    const before = await deps.index.getFileWithContent(m.fileId);
+    expect(completions(ref)).toHaveLength(1);
+
+    for (const stage of [identifyStage, metadataStage, thumbnailStage]) {
+      expect((await run(stage, m)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    }
+    const index = await run(indexStage, m);
+    expect(index.outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(await deps.index.getFileWithContent(m.fileId)).toEqual(before);
+    expect(completions(ref)).toHaveLength(1);
+    // A message naming another evidence item touches nothing.
+    expect((await run(indexStage, { ...m, evidenceId: 'someone-else' })).outcome).toEqual({ status: 'skipped', reason: 'unknown-subject' });
+  });
+
+  it('fails the file in the same write as the failed analysis, and later stages leave it failed', async () => {
+    const ref = ev();
+    const first = await addUpload(ref, 'broken.jpg', 'JPEG BROKEN');
+    const copy = await addUpload(ref, 'copy.jpg', 'JPEG BROKEN');
+    await run(identifyStage, first);
+    const failedRun = await run(metadataStage, first);
+    expect(failedRun.outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(await file(first)).toMatchObject({ stage: 'failed', failure: { stage: 'metadata', code: 'corrupt-file', detail: 'no end of EXIF segment' } });
+    expect((await deps.index.getFileWithContent(first.fileId))?.content).toMatchObject({ metadataStatus: 'failed', failure: { stage: 'metadata' } });
+
+    // The same bytes elsewhere take the recorded failure without a second analysis.
+    await run(identifyStage, copy);
+    expect((await run(metadataStage, copy)).outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect((await file(copy)).stage).toBe('failed');
+    expect(completions(ref)).toHaveLength(1);
+
+    for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) {
+      expect((await run(stage, first)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    }
+    expect(await file(first)).toMatchObject({ stage: 'failed', failure: { stage: 'metadata' } });
+  });
+
+  it('writes the findings about an occurrence with its move', async () => {
+    const ref = ev();
+    const named = await addUpload(ref, 'holiday.png', 'JPEG PREVIEW');
+    const copy = await addUpload(ref, 'copy.jpg', 'JPEG PREVIEW');
+    for (const m of [named, copy]) {
+      await run(identifyStage, m);
+      await run(metadataStage, m);
+    }
+    expect((await file(named)).flags).toEqual(['ext-mismatch']);
+    expect((await file(copy)).flags).toEqual([]);
+    expect(await run(thumbnailStage, named)).toMatchObject({ outcome: { status: 'done', summary: { from: 'exif-preview' } }, statements: 2 });
+    // The second occurrence reuses the thumbnail: its flag and move are one write.
+    expect(await run(thumbnailStage, copy)).toMatchObject({ outcome: { status: 'skipped', reason: 'already-analysed' }, statements: 2 });
+    expect(await file(named)).toMatchObject({ stage: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'] });
+    expect(await file(copy)).toMatchObject({ stage: 'thumbnailed', flags: ['exif-preview-thumbnail'] });
+  });
+
+  it('marks an archive for unpacking in the identification write, or flags it when nested too deeply', async () => {
+    const ref = ev();
+    const zip = await addUpload(ref, 'phone.zip', 'PK archive');
+    expect(await run(identifyStage, zip)).toMatchObject({ outcome: { status: 'done', summary: { next: ['unpack', 'index'] } }, statements: 2 });
+    expect(await file(zip)).toMatchObject({ stage: 'identified', unpack: 'pending', flags: [] });
+    expect(bus.ids('unpack')).toContainEqual(expect.stringContaining(zip.fileId));
+    // Indexed while its unpack is still pending: the evidence item is not complete.
+    await run(indexStage, zip);
+    expect(completions(ref)).toHaveLength(0);
+
+    const deep = ev();
+    const nested = await addUpload(deep, 'deep.zip', 'PK deep');
+    deps.limits = limitsWith({ maxNestingDepth: 0 });
+    expect(await run(identifyStage, nested)).toMatchObject({ outcome: { summary: { next: ['index'] } }, statements: 2 });
+    expect(await file(nested)).toMatchObject({ stage: 'identified', unpack: 'n/a', flags: ['not-unpacked-depth'] });
+    await run(indexStage, nested);
+    expect(completions(deep)).toHaveLength(1);
+  });
+
+  it('routes a document straight to index after one write', async () => {
+    const ref = ev();
+    const doc = await addUpload(ref, 'notes.txt', 'TEXT notes');
+    expect(await run(identifyStage, doc)).toMatchObject({ outcome: { summary: { next: ['index'] } }, statements: 2 });
+    await run(indexStage, doc);
+    expect(await file(doc)).toMatchObject({ stage: 'indexed' });
+    expect(completions(ref)).toHaveLength(1);
+  });
+});
