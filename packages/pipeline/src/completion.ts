@@ -2,27 +2,19 @@ import { PIPELINE_ACTOR, type EvidenceRef } from '@exhibit/core';
 import type { StageContext, StageDeps } from './stage.js';
 
 /**
- * What a stage learnt about its evidence item's open work in its own last
- * write (IndexStore.markIndexed), per invocation. The probe there is the one
- * hasPendingWork makes, under the same lock, so it can stand in for it.
- */
-const openWorkSeen = new WeakMap<StageContext, boolean>();
-
-export function noteOpenWork(ctx: StageContext, openWork: boolean): void {
-  openWorkSeen.set(ctx, openWork);
-}
-
-/**
  * Records the processing summary in the custody log once an evidence item has
- * no work left. Cheap when work remains: no statement at all if the stage
- * already saw open work, one indexed probe otherwise; the full status is read
- * only at the end. The event key makes concurrent finishers write it once.
+ * no work left. Cheap when work remains: one indexed probe, skipped when the
+ * caller's own last write already answered it (`noOpenWork`, from
+ * IndexStore.markIndexed); the full status is read only at the end. The event
+ * key makes concurrent finishers write it once.
  */
-export async function recordCompletionIfDone(deps: StageDeps, ref: EvidenceRef, ctx: StageContext): Promise<boolean> {
-  const seen = openWorkSeen.get(ctx);
-  openWorkSeen.delete(ctx);
-  if (seen === true) return false;
-  if (seen === undefined && (await deps.index.hasPendingWork(ref.caseId, ref.evidenceId))) return false;
+export async function recordCompletionIfDone(
+  deps: StageDeps,
+  ref: EvidenceRef,
+  ctx: StageContext,
+  options: { noOpenWork?: boolean } = {},
+): Promise<boolean> {
+  if (!options.noOpenWork && (await deps.index.hasPendingWork(ref.caseId, ref.evidenceId))) return false;
   const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
   if (!status || !status.complete) return false;
   await deps.custody.record({

@@ -1,5 +1,5 @@
 import { done, skipped, type FileMessage } from '@exhibit/core';
-import { noteOpenWork } from './completion.js';
+import { recordCompletionIfDone } from './completion.js';
 import type { Stage } from './stage.js';
 
 /**
@@ -7,11 +7,17 @@ import type { Stage } from './stage.js';
  * searched by was written by the earlier stages, keyed by SHA-256, so
  * identical content is analysed once and indexed at every occurrence.
  * One write: the move, guarded by the message's evidence item, also tells
- * whether the evidence item has work left (passed on to the completion check).
+ * whether the evidence item has work left; the file that leaves none records
+ * the evidence item's completion.
  */
 export const indexStage: Stage<FileMessage> = async (deps, message, ctx) => {
   const result = await deps.index.markIndexed(message);
-  if (!result.moved) return skipped(result.stage === null ? 'unknown-subject' : 'already-done');
-  noteOpenWork(ctx, result.openWork);
-  return done();
+  if (result.moved) {
+    if (!result.openWork) await recordCompletionIfDone(deps, message, ctx, { noOpenWork: true });
+    return done();
+  }
+  if (result.stage === null) return skipped('unknown-subject');
+  // A redelivery may follow a crash between the move and the completion record: check again.
+  await recordCompletionIfDone(deps, message, ctx);
+  return skipped('already-done');
 };

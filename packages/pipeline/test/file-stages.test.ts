@@ -169,12 +169,12 @@ async function addUpload(ref: { caseId: string; evidenceId: string }, fileName: 
   return { ...ref, fileId };
 }
 
-/** Runs one stage as the runtime does (completion check after index and after a failure) and counts its statements. */
+/** Runs one stage as the runtime does (the index stage checks completion itself; the runtime checks after a failure) and counts its statements. */
 async function run(stage: Stage<FileMessage>, message: FileMessage): Promise<{ outcome: StageOutcome; statements: number }> {
   const before = counter.statements;
   const ctx = newCtx();
   const outcome = await stage(deps, message, ctx);
-  if (stage === indexStage || outcome.status === 'failed') await recordCompletionIfDone(deps, message, ctx);
+  if (stage !== indexStage && outcome.status === 'failed') await recordCompletionIfDone(deps, message, ctx);
   return { outcome, statements: counter.statements - before };
 }
 

@@ -78,8 +78,8 @@ export async function handleQueueMessage(app: App, queue: QueueName, input: Queu
       eventKey: `failed:${queue}:${body.fileId}`,
     });
   }
-  // A file can only end at index, by failing, or an archive by finishing its unpack.
-  if (queue === 'index' || queue === 'unpack' || outcome.status === 'failed') {
+  // A file can only end at index (which checks for itself), by failing, or an archive by finishing its unpack.
+  if (queue === 'unpack' || outcome.status === 'failed') {
     await recordCompletionIfDone(app.stageDeps, body, ctx);
   }
   return outcome;
