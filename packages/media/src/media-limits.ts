@@ -25,6 +25,18 @@ export const MEDIA_LIMITS = {
   maxRawStringChars: 2048,
   /** Byte arrays up to this size are kept (base64) in the raw dump; longer ones only by length. */
   maxRawBytesInline: 256,
+  /**
+   * One HEIC decode in its worker thread (a 12-MP photo takes under a second,
+   * a 67-MP one under two); past this the thread is stopped and the file fails
+   * with 'limit-exceeded', so a crafted file cannot hold a decoder thread for ever.
+   */
+  heicDecodeTimeoutMs: 60_000,
+  /**
+   * libheif's wasm heap grows to the largest image decoded and never shrinks
+   * (~120 MB held after 12 MP, ~540 MB after 67 MP): a decoder thread that
+   * decoded more pixels than this (a 24-MP photo is kept) is replaced.
+   */
+  heicThreadKeepMaxPixels: 25_000_000,
   /** Thumbnail JPEG quality; part of the recipe name. */
   thumbnailJpegQuality: 80,
   /** Columns of the video contact sheet. */

@@ -1,21 +1,8 @@
-import { ExhibitError, errorMessage } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 import { packageVersion } from '../package-version.js';
+import { heicDecoderPool, type RawImage } from './heic.pool.js';
 
-export interface RawImage {
-  /** Interleaved RGBA, 8 bits per channel. */
-  data: Buffer;
-  width: number;
-  height: number;
-}
-
-type HeicDecode = typeof import('heic-decode').default;
-let loaded: Promise<HeicDecode> | undefined;
-
-/** heic-decode pulls in a 3 MB wasm bundle; loaded on the first HEIC only. */
-function heicDecode(): Promise<HeicDecode> {
-  loaded ??= import('heic-decode').then((m) => m.default);
-  return loaded;
-}
+export type { RawImage } from './heic.pool.js';
 
 export function heicDecoderVersions(): Array<{ name: string; version: string }> {
   return [
@@ -30,40 +17,20 @@ export function heicDecoderVersions(): Array<{ name: string; version: string }> 
  * dimensions are read from the container and checked against `maxPixels`
  * before any pixel is decoded. libheif applies the HEIF transforms (irot/imir)
  * itself, so the result is already upright; EXIF orientation does not apply.
+ *
+ * The decode runs in one of the process's decoder threads (heic.pool.ts), so
+ * the event loop stays free. Failures: unreadable or undecodable data, or a
+ * thread that died twice on the file, 'decode-failed'; over `maxPixels` or
+ * longer than `timeoutMs`, 'limit-exceeded'; heic-decode missing or a thread
+ * that died while starting, 'tool-unavailable'; `abortSignal`, 'aborted'.
  */
-export async function decodeHeic(bytes: Buffer, options: { maxPixels: number }): Promise<RawImage> {
-  const decode = await heicDecode();
-  let images;
-  try {
-    images = await decode.all({ buffer: bytes });
-  } catch (err) {
-    throw new ExhibitError('decode-failed', `HEIF container unreadable: ${errorMessage(err)}`, { cause: err });
-  }
-  try {
-    const first = images[0];
-    if (!first) throw new ExhibitError('decode-failed', 'HEIF file holds no image');
-    const { width, height } = first;
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-      throw new ExhibitError('decode-failed', `HEIF image has invalid dimensions ${width}x${height}`);
-    }
-    if (width * height > options.maxPixels) {
-      throw new ExhibitError('limit-exceeded', `HEIF image is ${width}x${height} pixels, more than the ${options.maxPixels} allowed`);
-    }
-    let decoded;
-    try {
-      decoded = await first.decode();
-    } catch (err) {
-      throw new ExhibitError('decode-failed', `HEIF image data could not be decoded: ${errorMessage(err)}`, { cause: err });
-    }
-    if (decoded.data.byteLength !== decoded.width * decoded.height * 4) {
-      throw new ExhibitError('decode-failed', 'HEIF decoder returned an unexpected amount of pixel data');
-    }
-    return {
-      data: Buffer.from(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength),
-      width: decoded.width,
-      height: decoded.height,
-    };
-  } finally {
-    images.dispose();
-  }
+export async function decodeHeic(
+  bytes: Buffer,
+  options: { maxPixels: number; timeoutMs?: number; abortSignal?: AbortSignal },
+): Promise<RawImage> {
+  return heicDecoderPool().decode(bytes, {
+    maxPixels: options.maxPixels,
+    timeoutMs: options.timeoutMs ?? MEDIA_LIMITS.heicDecodeTimeoutMs,
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  });
 }

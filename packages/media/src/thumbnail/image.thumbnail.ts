@@ -28,10 +28,15 @@ export function isHeic(bytes: Buffer, mime?: string | null): boolean {
  * 'unsupported-format') with the decoder's reason. Over-limit images fail with
  * 'limit-exceeded' and get no fallback: the limit is about the file itself.
  */
-export async function imageThumbnail(bytes: Buffer, settings: ThumbnailSettings, mime?: string | null): Promise<Thumbnail> {
+export async function imageThumbnail(
+  bytes: Buffer,
+  settings: ThumbnailSettings,
+  mime?: string | null,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<Thumbnail> {
   let mainError: unknown;
   try {
-    return { ...(await mainImage(bytes, settings, mime)), from: 'image' };
+    return { ...(await mainImage(bytes, settings, mime, options.abortSignal)), from: 'image' };
   } catch (err) {
     if (!isExhibitError(err, 'decode-failed') && !isExhibitError(err, 'unsupported-format')) throw err;
     mainError = err;
@@ -41,11 +46,11 @@ export async function imageThumbnail(bytes: Buffer, settings: ThumbnailSettings,
   throw mainError;
 }
 
-async function mainImage(bytes: Buffer, settings: ThumbnailSettings, mime?: string | null): Promise<Rendered> {
+async function mainImage(bytes: Buffer, settings: ThumbnailSettings, mime: string | null | undefined, abortSignal: AbortSignal | undefined): Promise<Rendered> {
   if (!isHeic(bytes, mime)) return encodedImage(bytes, settings, true);
   let heicError: unknown;
   try {
-    const raw = await decodeHeic(bytes, { maxPixels: settings.maxPixels });
+    const raw = await decodeHeic(bytes, { maxPixels: settings.maxPixels, ...(abortSignal ? { abortSignal } : {}) });
     const input = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 }, limitInputPixels: settings.maxPixels });
     return await render(input, settings);
   } catch (err) {
