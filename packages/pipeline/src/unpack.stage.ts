@@ -28,6 +28,12 @@ export const UNPACK_BATCH_SIZE = 200;
  * on the first photos of a large archive instead of waiting for 200 of them.
  */
 export const UNPACK_FLUSH_BYTES = 16 * 1024 * 1024;
+/**
+ * Buffered members whose upload may still be running while the next member
+ * is read: overlaps storage writes with reading and hashing, and bounds the
+ * extra memory at this many times LIMITS.maxBufferedMemberBytes.
+ */
+export const UNPACK_UPLOADS_IN_FLIGHT = 4;
 
 /** Evidence problems: recorded against the member or the archive, never retried. */
 const EVIDENCE_CODES: ReadonlySet<ExhibitErrorCode> = new Set(['corrupt-file', 'unsupported-format', 'encrypted', 'limit-exceeded', 'unsafe-entry', 'decode-failed']);
@@ -97,6 +103,8 @@ class UnpackRun {
   private readonly batch: NewFile[] = [];
   private batchBytes = 0;
   private readonly identify: string[] = [];
+  /** Members stored but not yet recorded in contents (see UNPACK_UPLOADS_IN_FLIGHT). */
+  private readonly persisting: Array<Promise<void>> = [];
   private readonly merkle = new MerkleAccumulator();
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
@@ -219,7 +227,11 @@ class UnpackRun {
         label,
         ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}),
       });
-      await this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob });
+      // The content row names the blob, so it is written only once the blob is there.
+      const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
+      persisted.catch(() => undefined);
+      this.persisting.push(persisted);
+      if (this.persisting.length >= UNPACK_UPLOADS_IN_FLIGHT) await this.persisting.shift();
       return { ...file, size: stored.size, sha256: stored.hashes.sha256, source: stored.blob, stage: 'pending' };
     } catch (err) {
       if (!isEvidenceError(err)) throw err;
@@ -244,6 +256,8 @@ class UnpackRun {
   }
 
   private async flush(): Promise<void> {
+    // Files and identify messages refer to stored content: every upload of the batch must be done first.
+    await Promise.all(this.persisting.splice(0));
     this.batchBytes = 0;
     if (this.batch.length > 0) {
       await this.deps.index.insertFiles(this.batch.splice(0));

@@ -35,8 +35,10 @@ describe('storeMember (Azurite)', () => {
   it('small member: hashed, stored under its content name once', async () => {
     const data = Buffer.from('small member');
     const first = await storeMember(blobs, streamOf(data), options());
+    await first.uploaded;
     expect(first).toMatchObject({ size: data.length, hashes: { sha256: sha256(data) }, blob: { container, name: derivedNames.content(sha256(data)) } });
     const again = await storeMember(blobs, streamOf(data), options());
+    await again.uploaded;
     expect(again.blob).toEqual(first.blob);
     expect(await blobs.readRange(first.blob, 0, 100)).toEqual(data);
   });
@@ -45,6 +47,7 @@ describe('storeMember (Azurite)', () => {
     const data = pseudoRandomBytes(400_000, 21);
     const opts = options();
     const stored = await storeMember(blobs, streamOf(data), opts);
+    await stored.uploaded;
     expect(stored.size).toBe(data.length);
     expect(sha256(await blobs.readRange(stored.blob, 0, data.length))).toBe(sha256(data));
     expect(await blobs.exists({ container, name: opts.stagingName })).toBe(false);

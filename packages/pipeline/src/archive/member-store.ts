@@ -13,6 +13,12 @@ export interface StoredMember {
   hashes: Hashes;
   size: number;
   blob: BlobRef;
+  /**
+   * Settles once the content is in storage. A buffered member's upload runs
+   * on after storeMember returns, so the caller can read the next member
+   * meanwhile; it must await this before anything refers to the blob.
+   */
+  uploaded: Promise<void>;
 }
 
 export interface StoreMemberOptions {
@@ -33,7 +39,8 @@ export interface StoreMemberOptions {
 /**
  * Hashes one member while storing it content-addressed. Bytes are counted as
  * they flow; declared sizes are never trusted. Small members are buffered and
- * uploaded once (if not already there); larger ones stream to a staging blob
+ * uploaded once (if not already there), in the background (see
+ * StoredMember.uploaded); larger ones stream to a staging blob
  * and are then copied server-side to their content name, so memory stays
  * bounded by maxBufferedMemberBytes plus the upload's block buffers.
  *
@@ -89,8 +96,10 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
     if (next.done) {
       const hashes = await hasher.digest();
       const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
-      await blobs.upload(blob, Buffer.concat(buffered, bufferedBytes), { ifNotExists: true, ...signal });
-      return { hashes, size: bufferedBytes, blob };
+      const uploaded = blobs.upload(blob, Buffer.concat(buffered, bufferedBytes), { ifNotExists: true, ...signal }).then(() => undefined);
+      // Awaited by the caller; until then a failure must not count as unhandled.
+      uploaded.catch(() => undefined);
+      return { hashes, size: bufferedBytes, blob, uploaded };
     }
     buffered.push(next.value);
     bufferedBytes += next.value.length;
@@ -133,5 +142,5 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
   const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
   await blobs.copy(staging, blob, { ifNotExists: true, ...signal });
   await blobs.delete(staging, signal);
-  return { hashes, size: hasher.bytes, blob };
+  return { hashes, size: hasher.bytes, blob, uploaded: Promise.resolve() };
 }
