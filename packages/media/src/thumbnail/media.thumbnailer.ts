@@ -43,7 +43,7 @@ export class MediaThumbnailer implements Thumbnailer {
       maxBytes: MEDIA_LIMITS.maxImageSourceBytes,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    const thumbnail = await imageThumbnail(bytes, this.settings, options.mime);
+    const thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
     return thumbnail;
   }
