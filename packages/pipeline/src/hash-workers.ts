@@ -57,7 +57,8 @@ class HashWorker {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // No execArgv: a parent flag such as `--input-type=module` (node -e) would make the CommonJS source fail.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     worker.on('message', (reply: Reply) => {
       const job = this.jobs.get(reply.job);
       if (!job) return;
