@@ -28,6 +28,23 @@ export const HASH_BLOCK_BYTES = 1024 * 1024;
 export const HASH_MAX_BLOCKS_IN_FLIGHT = 4;
 
 /**
+ * Blocks whose bytes the hash threads have finished with, for reuse. Shared
+ * memory lives outside the JS heap, so a fresh 1 MiB block per send is
+ * collected late: hashing 1 GB that way let the process grow by ~700 MiB.
+ * Capped so an idle process keeps at most this many.
+ */
+const spareBlocks: SharedArrayBuffer[] = [];
+const MAX_SPARE_BLOCKS = 16;
+
+function takeBlock(): SharedArrayBuffer {
+  return spareBlocks.pop() ?? new SharedArrayBuffer(HASH_BLOCK_BYTES);
+}
+
+function returnBlock(block: SharedArrayBuffer): void {
+  if (spareBlocks.length < MAX_SPARE_BLOCKS) spareBlocks.push(block);
+}
+
+/**
  * MD5, SHA-1 and SHA-256 computed in the hash threads (see hash-workers.ts),
  * so large content neither blocks the event loop nor is limited to one core.
  * Results equal MultiHasher's. `update` resolves once the bytes are copied and
@@ -35,7 +52,7 @@ export const HASH_MAX_BLOCKS_IN_FLIGHT = 4;
  */
 export class ParallelHasher {
   bytes = 0;
-  private block = new SharedArrayBuffer(HASH_BLOCK_BYTES);
+  private block = takeBlock();
   private view = Buffer.from(this.block);
   private fill = 0;
   private job: WorkerHashJob | undefined;
@@ -55,11 +72,13 @@ export class ParallelHasher {
 
   private async send(): Promise<void> {
     this.job ??= openWorkerHashJob();
-    const sent = this.job.update(this.block, this.fill);
-    // Awaited later (or in digest); the no-op handler keeps an early failure from being "unhandled" meanwhile.
-    sent.catch(() => undefined);
+    const block = this.block;
+    const sent = this.job.update(block, this.fill);
+    // Reused only once every thread has hashed it; after a failure it is simply dropped.
+    // Awaited later (or in digest); the handler also keeps an early failure from being "unhandled" meanwhile.
+    sent.then(() => returnBlock(block), () => undefined);
     this.inFlight.push(sent);
-    this.block = new SharedArrayBuffer(HASH_BLOCK_BYTES);
+    this.block = takeBlock();
     this.view = Buffer.from(this.block);
     this.fill = 0;
     if (this.inFlight.length >= HASH_MAX_BLOCKS_IN_FLIGHT) await this.inFlight.shift();
@@ -69,9 +88,11 @@ export class ParallelHasher {
     if (!this.job) {
       const inline = new MultiHasher();
       inline.update(this.view.subarray(0, this.fill));
+      this.releaseBlock();
       return inline.digest();
     }
     if (this.fill > 0) await this.send();
+    this.releaseBlock();
     await Promise.all(this.inFlight.splice(0));
     const hex = await this.job.digest();
     this.job = undefined;
@@ -84,6 +105,14 @@ export class ParallelHasher {
   dispose(): void {
     this.job?.drop();
     this.job = undefined;
+  }
+
+  /** The block being filled goes back for reuse; this hasher takes no more bytes. */
+  private releaseBlock(): void {
+    returnBlock(this.block);
+    this.block = new SharedArrayBuffer(0);
+    this.view = Buffer.from(this.block);
+    this.fill = 0;
   }
 }
 
