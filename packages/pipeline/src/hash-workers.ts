@@ -131,6 +131,37 @@ export const HASH_GROUPS = [['sha256'], ['md5', 'sha1']] as const;
 let workers: HashWorker[] | undefined;
 let nextJob = 1;
 
+/**
+ * Which sent blocks every thread has hashed. Each thread answers its own
+ * blocks in order, but the threads run at different speeds, so a block is
+ * done only when the slowest thread has acknowledged it: counted per thread.
+ */
+export class BlockAcks {
+  private sent = 0;
+  private readonly acked: number[];
+  private readonly waiting: Array<{ seq: number; resolve: () => void; reject: (e: Error) => void }> = [];
+
+  constructor(threads: number) {
+    this.acked = Array.from({ length: threads }, () => 0);
+  }
+
+  /** A block went to every thread; resolves once each has acknowledged it. */
+  push(): Promise<void> {
+    const seq = ++this.sent;
+    return new Promise((resolve, reject) => this.waiting.push({ seq, resolve, reject }));
+  }
+
+  ack(thread: number): void {
+    this.acked[thread] = (this.acked[thread] ?? 0) + 1;
+    const done = Math.min(...this.acked);
+    while (this.waiting.length > 0 && this.waiting[0]!.seq <= done) this.waiting.shift()!.resolve();
+  }
+
+  failAll(err: Error): void {
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+}
+
 export interface WorkerHashJob {
   /** Sends one block to every group; resolves when every group has hashed it. */
   update(block: SharedArrayBuffer, length: number): Promise<void>;
@@ -144,30 +175,21 @@ export function openWorkerHashJob(): WorkerHashJob {
   const pool = workers;
   const job = nextJob++;
   let failure: Error | undefined;
-  const acks: Array<{ remaining: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  const acks = new BlockAcks(pool.length);
   const digests: Array<Record<string, string>> = [];
   let digestWaiter: { resolve: (hex: Record<string, string>) => void; reject: (e: Error) => void } | undefined;
 
   const fail = (err: Error) => {
     if (failure) return;
     failure = err;
-    for (const a of acks.splice(0)) a.reject(err);
+    acks.failAll(err);
     digestWaiter?.reject(err);
     for (const w of pool) w.drop(job);
   };
 
   HASH_GROUPS.forEach((algorithms, i) =>
     pool[i]!.open(job, algorithms, {
-      // Each worker answers in order, so the oldest waiting block is the one acknowledged.
-      ack: () => {
-        const head = acks[0];
-        if (!head) return;
-        head.remaining -= 1;
-        if (head.remaining === 0) {
-          acks.shift();
-          head.resolve();
-        }
-      },
+      ack: () => acks.ack(i),
       digest: (hex) => {
         digests.push(hex);
         if (digests.length === pool.length) digestWaiter?.resolve(Object.assign({}, ...digests) as Record<string, string>);
@@ -179,10 +201,9 @@ export function openWorkerHashJob(): WorkerHashJob {
   return {
     update(block, length) {
       if (failure) return Promise.reject(failure);
-      return new Promise<void>((resolve, reject) => {
-        acks.push({ remaining: pool.length, resolve, reject });
-        for (const w of pool) w.update(job, block, length);
-      });
+      const hashed = acks.push();
+      for (const w of pool) w.update(job, block, length);
+      return hashed;
     },
     digest() {
       if (failure) return Promise.reject(failure);

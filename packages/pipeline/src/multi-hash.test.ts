@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeHashWorkers } from './hash-workers.js';
+import { BlockAcks, closeHashWorkers } from './hash-workers.js';
 import { HASH_BLOCK_BYTES, MultiHasher, ParallelHasher } from './multi-hash.js';
 
 const reference = (data: Buffer) => ({
@@ -37,6 +37,14 @@ describe('ParallelHasher', () => {
     results.forEach((r, i) => expect(r.hashes).toEqual(reference(inputs[i]!)));
   });
 
+  // Regression: acknowledgements were counted per block, not per thread, so the fast MD5/SHA-1
+  // thread could release a block the SHA-256 thread had not read yet, and reused blocks were overwritten.
+  it('releases a block for reuse only after every thread has hashed it (acks-counted-per-block regression)', async () => {
+    const inputs = [0, 1, 2].map(() => randomBytes(24 * HASH_BLOCK_BYTES + 3));
+    const results = await Promise.all(inputs.map((d) => parallelHash(d, 1 << 16)));
+    results.forEach((r, i) => expect(r.hashes).toEqual(reference(inputs[i]!)));
+  });
+
   it('starts again cleanly after an abandoned job', async () => {
     const abandoned = new ParallelHasher();
     await abandoned.update(randomBytes(2 * HASH_BLOCK_BYTES));
@@ -50,5 +58,35 @@ describe('ParallelHasher', () => {
     const inline = new MultiHasher();
     inline.update(data);
     expect((await parallelHash(data, 1 << 20)).hashes).toEqual(inline.digest());
+  });
+});
+
+describe('BlockAcks', () => {
+  // Regression: acknowledgements were counted per block, not per thread, so two acks from the
+  // fast MD5/SHA-1 thread released a block the SHA-256 thread had not read yet; once blocks were
+  // reused, the archive's hash came out wrong in the benchmark (integrity: mismatch).
+  it('releases a block only when every thread has acknowledged it (acks-counted-per-block regression)', async () => {
+    const acks = new BlockAcks(2);
+    const released: number[] = [];
+    const blocks = [1, 2, 3].map((n) => acks.push().then(() => released.push(n)));
+    acks.ack(1);
+    acks.ack(1);
+    acks.ack(1);
+    await new Promise((r) => setImmediate(r));
+    expect(released).toEqual([]);
+    acks.ack(0);
+    await new Promise((r) => setImmediate(r));
+    expect(released).toEqual([1]);
+    acks.ack(0);
+    acks.ack(0);
+    await Promise.all(blocks);
+    expect(released).toEqual([1, 2, 3]);
+  });
+
+  it('fails every waiting block when a thread is lost', async () => {
+    const acks = new BlockAcks(2);
+    const waiting = [acks.push(), acks.push()];
+    acks.failAll(new Error('lost'));
+    for (const w of waiting) await expect(w).rejects.toThrow('lost');
   });
 });
