@@ -41,4 +41,10 @@ export const MEDIA_LIMITS = {
   thumbnailJpegQuality: 80,
   /** Columns of the video contact sheet. */
   contactSheetColumns: 3,
+  /**
+   * Contact sheets made at once per process. Each runs one decoder per frame
+   * (~160 MB for 720p, ~400 MB for 4K), so several at once would break the
+   * host's memory bound, and on a few cores they gain nothing.
+   */
+  maxConcurrentContactSheets: 1,
 } as const;

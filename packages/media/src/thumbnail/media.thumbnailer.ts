@@ -4,6 +4,7 @@ import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
 import { packageVersion } from '../package-version.js';
 import { readWhole } from '../read-source.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
+import { ToolSlots } from '../tools/tool-slots.js';
 import { contactSheet, frameTimes } from './contact-sheet.js';
 import { heicDecoderVersions } from './heic.decoder.js';
 import { imageThumbnail, type ThumbnailSettings } from './image.thumbnail.js';
@@ -14,6 +15,9 @@ import { configureSharp, sharpVersions } from './sharp.setup.js';
  * (video contact sheets). Output is deterministic: the same input and tool
  * versions give the same bytes, named by `recipe`.
  */
+/** Process-wide: every thumbnailer in the process shares the memory it bounds. */
+const contactSheetSlots = new ToolSlots(MEDIA_LIMITS.maxConcurrentContactSheets);
+
 export class MediaThumbnailer implements Thumbnailer {
   readonly recipe: string;
   private readonly settings: ThumbnailSettings;
@@ -50,9 +54,19 @@ export class MediaThumbnailer implements Thumbnailer {
 
   async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {
     const abort = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    // The wait for a slot is not charged to the tool timeout: it says nothing about this file.
+    const release = await contactSheetSlots.acquire(abort);
+    try {
+      return await this.contactSheet(source, options.durationSec, abort);
+    } finally {
+      release();
+    }
+  }
+
+  private async contactSheet(source: RandomAccessSource, knownDurationSec: number | undefined, abort: { abortSignal?: AbortSignal }): Promise<Thumbnail> {
     const started = Date.now();
     const ffmpeg = await this.resolver.resolve('ffmpeg');
-    let durationSec = options.durationSec;
+    let durationSec = knownDurationSec;
     if (durationSec === undefined || !(durationSec > 0)) {
       durationSec = normaliseProbe(await probe(await this.resolver.resolve('ffprobe'), source, abort)).durationSec;
     }
