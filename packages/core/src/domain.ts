@@ -10,6 +10,16 @@ export interface BlobRef {
   name: string;
 }
 
+/**
+ * Where a file's bytes are: a whole blob, or, with `offset`, the file's size
+ * in bytes starting that far into the blob. The second is a member stored
+ * uncompressed in a ZIP, read in place in the evidence blob instead of copied:
+ * its bytes are the archive's bytes, so a copy would only double the storage.
+ */
+export interface ContentSource extends BlobRef {
+  offset?: number;
+}
+
 /** Lowercase hex digests. */
 export interface Hashes {
   md5: string;

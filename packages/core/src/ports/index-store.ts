@@ -2,6 +2,7 @@ import type {
   AcquisitionInfo,
   ArchiveTimes,
   BlobRef,
+  ContentSource,
   EntryKind,
   EvidenceRef,
   FileFlag,
@@ -75,7 +76,7 @@ export interface FileRecord {
   size: number | null;
   sha256: string | null;
   /** Where the bytes are; null for entries without content (directories, links, skipped). */
-  source: BlobRef | null;
+  source: ContentSource | null;
   archiveTimes: ArchiveTimes;
   flags: FileFlag[];
   /** Recorded target of a symbolic or hard link member (never followed); absent otherwise. */
@@ -100,7 +101,7 @@ export interface ContentRecord {
   md5: string;
   sha1: string;
   size: number;
-  source: BlobRef;
+  source: ContentSource;
   mime: string | null;
   detectedExt: string | null;
   kind: FileKind | null;
@@ -202,7 +203,7 @@ export interface IndexStore {
   advanceFile(
     fileId: string,
     stage: FileStage,
-    patch?: { sha256?: string; size?: number; source?: BlobRef; flags?: FileFlag[]; unpack?: 'pending' },
+    patch?: { sha256?: string; size?: number; source?: ContentSource; flags?: FileFlag[]; unpack?: 'pending' },
   ): Promise<boolean>;
   /**
    * A file's last move, to 'indexed', if it belongs to the evidence item; when
@@ -216,7 +217,7 @@ export interface IndexStore {
 
   getContent(sha256: string): Promise<ContentRecord | null>;
   /** Creates the content row if missing; returns the stored row (the first writer wins). */
-  ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: BlobRef }): Promise<ContentRecord>;
+  ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: ContentSource }): Promise<ContentRecord>;
   /**
    * Each analysis (identification, metadata, thumbnail) is recorded once per
    * content: the first result wins. With `file`, the occurrence's move or

@@ -11,6 +11,12 @@ export interface RandomAccessSource {
   read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Buffer>;
   /** Short-lived read-only URL for external tools; never logged. */
   url(): Promise<string>;
+  /**
+   * Set when url() serves a larger blob that holds this content: the content
+   * is `size` bytes from this offset (a member stored uncompressed in an
+   * archive). Tools must read only that span.
+   */
+  readonly urlOffset?: number;
 }
 
 export interface Identification {
