@@ -1,6 +1,7 @@
 import {
   ExhibitError,
   type BlobRef,
+  type ContentSource,
   type ContentRecord,
   type EvidenceRef,
   type EvidenceStatus,
@@ -213,6 +214,7 @@ export class PostgresIndex implements IndexStore {
         sha256: f.sha256?.toLowerCase() ?? null,
         source_container: f.source?.container ?? null,
         source_name: f.source?.name ?? null,
+        source_offset: f.source?.offset ?? null,
         archive_times: f.archiveTimes ?? {},
         flags: uniqueFlags(f.flags),
         stage: f.stage,
@@ -223,16 +225,16 @@ export class PostgresIndex implements IndexStore {
       }));
       const { affectedRows } = await this.query(
         `INSERT INTO files (file_id, case_id, evidence_id, parent_id, entry_index, depth, path, recorded_name, name,
-                            extension, entry_kind, size, sha256, source_container, source_name, archive_times, flags,
-                            stage, failure_stage, failure_code, failure_detail, link_target)
+                            extension, entry_kind, size, sha256, source_container, source_name, source_offset,
+                            archive_times, flags, stage, failure_stage, failure_code, failure_detail, link_target)
          SELECT r.file_id, r.case_id, r.evidence_id, r.parent_id, r.entry_index, r.depth, r.path, r.recorded_name,
-                r.name, r.extension, r.entry_kind, r.size, r.sha256, r.source_container, r.source_name,
+                r.name, r.extension, r.entry_kind, r.size, r.sha256, r.source_container, r.source_name, r.source_offset,
                 COALESCE(r.archive_times, '{}'::jsonb), ARRAY(SELECT jsonb_array_elements_text(r.flags)),
                 r.stage, r.failure_stage, r.failure_code, r.failure_detail, r.link_target
            FROM jsonb_to_recordset($1::jsonb) AS r (
                   file_id text, case_id text, evidence_id text, parent_id text, entry_index integer, depth integer,
                   path text, recorded_name text, name text, extension text, entry_kind text, size bigint,
-                  sha256 text, source_container text, source_name text, archive_times jsonb, flags jsonb,
+                  sha256 text, source_container text, source_name text, source_offset bigint, archive_times jsonb, flags jsonb,
                   stage text, failure_stage text, failure_code text, failure_detail text, link_target text)
          ON CONFLICT (file_id) DO NOTHING`,
         [toJson(rows)],
@@ -364,19 +366,19 @@ export class PostgresIndex implements IndexStore {
    * the stored one. A row committed by a concurrent insert after this
    * statement's snapshot is in neither; it is read again then.
    */
-  async ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: BlobRef }): Promise<ContentRecord> {
+  async ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: ContentSource }): Promise<ContentRecord> {
     const sha256 = content.sha256.toLowerCase();
     const { rows } = await this.query(
       `WITH inserted AS (
-         INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name)
-         VALUES ($1, $2, $3, $4, $5, $6)
+         INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name, source_offset)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (sha256) DO NOTHING
          RETURNING ${CONTENT_COLUMNS.join(', ')}
        )
        SELECT ${columnList(CONTENT_COLUMNS, 'i')} FROM inserted i
        UNION ALL
        SELECT ${contentCols} FROM contents c WHERE c.sha256 = $1 AND NOT EXISTS (SELECT 1 FROM inserted)`,
-      [sha256, content.md5.toLowerCase(), content.sha1.toLowerCase(), content.size, content.source.container, content.source.name],
+      [sha256, content.md5.toLowerCase(), content.sha1.toLowerCase(), content.size, content.source.container, content.source.name, content.source.offset ?? null],
     );
     const stored = rows[0] ? toContent(rows[0]) : await this.getContent(sha256);
     if (!stored) throw notFound('content', sha256);

@@ -1,6 +1,7 @@
 import type {
   ArchiveTimes,
   BlobRef,
+  ContentSource,
   ContentRecord,
   FileFailure,
   FileRecord,
@@ -62,6 +63,12 @@ function blobRef(container: unknown, name: unknown): BlobRef | null {
     : { container: String(container), name: String(name) };
 }
 
+function contentSource(container: unknown, name: unknown, offset: unknown): ContentSource | null {
+  const ref = blobRef(container, name);
+  if (!ref) return null;
+  return offset === null || offset === undefined ? ref : { ...ref, offset: num(offset) };
+}
+
 function failure(stage: unknown, code: unknown, detail: unknown): FileFailure | null {
   if (code === null || code === undefined) return null;
   return { stage: str(stage), code: str(code), detail: str(detail ?? '') } as FileFailure;
@@ -75,13 +82,13 @@ export const UPLOAD_COLUMNS = [
 export const FILE_COLUMNS = [
   'file_id', 'case_id', 'evidence_id', 'parent_id', 'entry_index', 'depth', 'path', 'recorded_name', 'name', 'extension',
   'entry_kind', 'size', 'sha256', 'source_container', 'source_name', 'archive_times', 'flags', 'stage', 'failure_stage',
-  'failure_code', 'failure_detail', 'unpack', 'member_count', 'created_at', 'link_target',
+  'failure_code', 'failure_detail', 'unpack', 'member_count', 'created_at', 'link_target', 'source_offset',
 ] as const;
 
 export const CONTENT_COLUMNS = [
   'sha256', 'md5', 'sha1', 'size', 'source_container', 'source_name', 'mime', 'detected_ext', 'kind', 'metadata',
   'metadata_status', 'thumbnail_container', 'thumbnail_name', 'thumbnail_source', 'thumbnail_status', 'failure_stage',
-  'failure_code', 'failure_detail', 'tools',
+  'failure_code', 'failure_detail', 'tools', 'source_offset',
 ] as const;
 
 /** `alias.col, ...` or, with a prefix, `alias.col AS prefix_col, ...` (fixed names only, never input). */
@@ -126,7 +133,7 @@ export function toFile(r: Row): FileRecord {
     entryKind: str(r.entry_kind) as FileRecord['entryKind'],
     size: numOrNull(r.size),
     sha256: strOrNull(r.sha256),
-    source: blobRef(r.source_container, r.source_name),
+    source: contentSource(r.source_container, r.source_name, r.source_offset),
     archiveTimes: (r.archive_times ?? {}) as ArchiveTimes,
     flags: (r.flags ?? []) as FileRecord['flags'],
     stage: str(r.stage) as FileRecord['stage'],
@@ -146,7 +153,7 @@ export function toContent(r: Row, prefix = ''): ContentRecord {
     md5: str(g('md5')),
     sha1: str(g('sha1')),
     size: num(g('size')),
-    source: blobRef(g('source_container'), g('source_name')) as BlobRef,
+    source: contentSource(g('source_container'), g('source_name'), g('source_offset')) as ContentSource,
     mime: strOrNull(g('mime')),
     detectedExt: strOrNull(g('detected_ext')),
     kind: strOrNull(g('kind')) as ContentRecord['kind'],

@@ -1,4 +1,4 @@
-import { ExhibitError, type BlobRef, type EvidenceRef, type FileFailure, type FileFlag, type FileStage, type UnpackState } from '@exhibit/core';
+import { ExhibitError, type ContentSource, type EvidenceRef, type FileFailure, type FileFlag, type FileStage, type UnpackState } from '@exhibit/core';
 import { clampDetail } from './index-store.rows.js';
 import { FILE_STAGE_ORDER } from './index-store.status.js';
 
@@ -51,7 +51,7 @@ export interface FileMoveSpec {
   /** Values already set are kept: the first writer wins. */
   sha256?: string;
   size?: number;
-  source?: BlobRef;
+  source?: ContentSource;
   flags?: FileFlag[];
   unpack?: 'pending';
   /** Extra condition for the move, e.g. that the content it follows from exists. */
@@ -75,6 +75,7 @@ export function fileMoveCtes(p: SqlParams, m: FileMoveSpec): string {
   if (m.size !== undefined) set.push(`size = COALESCE(f.size, ${p.add(m.size)}::bigint)`);
   if (m.source !== undefined) {
     set.push(`source_name = CASE WHEN f.source_container IS NULL THEN ${p.add(m.source.name)} ELSE f.source_name END`);
+    set.push(`source_offset = CASE WHEN f.source_container IS NULL THEN ${p.add(m.source.offset ?? null)}::bigint ELSE f.source_offset END`);
     set.push(`source_container = COALESCE(f.source_container, ${p.add(m.source.container)})`);
   }
   const flags = uniqueFlags(m.flags);
