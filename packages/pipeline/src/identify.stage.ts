@@ -10,6 +10,7 @@ import {
   type QueueName,
   type ToolVersion,
 } from '@exhibit/core';
+import { blobSource } from './file-source.js';
 import { analyse, isPast, loadFile } from './file-stage.js';
 import { sendFile } from './messaging.js';
 import type { Stage, StageContext, StageDeps } from './stage.js';
@@ -65,7 +66,7 @@ export const identifyStage: Stage<FileMessage> = async (deps, message, ctx) => {
   let identification: (Identification & { tools: ToolVersion[] }) | null = null;
   if (content.kind === null) {
     const result = await analyse('identify', ctx, async () => {
-      const head = await deps.blobs.readRange(source, 0, Math.min(deps.limits.identifyHeadBytes, content.size), { abortSignal: ctx.abortSignal });
+      const head = await blobSource(deps.blobs, source, file.name, content.size).read(0, deps.limits.identifyHeadBytes, { abortSignal: ctx.abortSignal });
       return deps.identifier.identify(head, { abortSignal: ctx.abortSignal });
     });
     if (!result.ok) {

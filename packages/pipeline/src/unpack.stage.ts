@@ -79,6 +79,7 @@ export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => {
     const content = await deps.index.getContent(parent.sha256);
     reader = await openArchive(deps.blobs, parent.source, {
       mime: content?.mime ?? null,
+      ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
       ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
     });
@@ -109,6 +110,7 @@ class UnpackRun {
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
+  private readInPlace = 0;
   private resuming = false;
   private stopped: { code: ExhibitErrorCode; detail: string } | null = null;
 
@@ -218,7 +220,17 @@ class UnpackRun {
     }
     try {
       const stream = await entry.open();
+      const archive = parent.source;
       const stored = await storeMember(this.deps.blobs, stream, {
+        // Stored uncompressed: read in place from the archive, at the offset its own span (if any) starts from.
+        ...(entry.storedSpan && archive
+          ? {
+              inPlace: {
+                source: { container: archive.container, name: archive.name, offset: (archive.offset ?? 0) + entry.storedSpan.offset },
+                length: entry.storedSpan.length,
+              },
+            }
+          : {}),
         container: this.deps.containers.derived,
         stagingName: derivedNames.staging(parent.fileId, entry.index),
         compressedSize: entry.compressedSize,
@@ -227,6 +239,7 @@ class UnpackRun {
         label,
         ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}),
       });
+      if (stored.blob.offset !== undefined) this.readInPlace += 1;
       // The content row names the blob, so it is written only once the blob is there.
       const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
       persisted.catch(() => undefined);
@@ -286,6 +299,8 @@ class UnpackRun {
       memberCount: this.memberCount,
       failedMembers: this.failedMembers,
       hashedMembers: this.merkle.count,
+      // Stored uncompressed: their bytes are read from the archive itself, not from a copy.
+      membersReadInPlace: this.readInPlace,
       merkleRoot,
       merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
       ...(this.stopped ? { stoppedBy: this.stopped } : {}),

@@ -82,6 +82,16 @@ describe('storeMember (Azurite)', () => {
     });
   });
 
+  it('in place: hashed and checked, nothing written; a length other than the recorded one is corrupt-file', async () => {
+    const data = pseudoRandomBytes(100_000, 41);
+    const source = { container: 'evidence', name: 'case/ev/archive.zip', offset: 1234 };
+    const stored = await storeMember(blobs, streamOf(data), options({ inPlace: { source, length: data.length } }));
+    await stored.uploaded;
+    expect(stored).toMatchObject({ size: data.length, hashes: { sha256: sha256(data) }, blob: source });
+    expect(await blobs.exists({ container, name: derivedNames.content(sha256(data)) })).toBe(false);
+    await expect(storeMember(blobs, streamOf(data), options({ inPlace: { source, length: data.length + 1 } }))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
   it('a failing member stream is reported as its own error', async () => {
     const failing = new Readable({
       read() {

@@ -318,6 +318,59 @@ describe('unpack stage (Azurite + PGlite)', () => {
     expect(custody[0]!.details).toMatchObject({ merkleRoot: merkleRoot([]) });
   });
 
+  it('stored (uncompressed) members are read in place: a span of the evidence blob, no copy; deflated ones are copied', async () => {
+    const photo = pseudoRandomBytes(200_000, 31);
+    const zip = await zipOf([
+      { name: 'DCIM/IMG_0001.JPG', data: photo, compress: false },
+      { name: 'notes.txt', data: Buffer.from('deflated '.repeat(100)), compress: true },
+      { name: 'empty.bin', data: Buffer.alloc(0), compress: false },
+    ]);
+    const { archive, members } = await unpack('in-place.zip', zip);
+    const root = (await h.index.getFile(archive.fileId))!;
+    const [stored, deflated, empty] = members;
+    expect(stored!.source).toEqual({ container: root.source!.container, name: root.source!.name, offset: zip.indexOf(photo) });
+    expect(sha256(await h.deps.blobs.readRange(stored!.source!, stored!.source!.offset!, photo.length))).toBe(sha256(photo));
+    expect((await h.index.getContent(sha256(photo)))!.source).toEqual(stored!.source);
+    expect(await h.deps.blobs.exists({ container: h.deps.containers.derived, name: derivedNames.content(sha256(photo)) })).toBe(false);
+    expect(deflated!.source).toEqual({ container: h.deps.containers.derived, name: derivedNames.content(deflated!.sha256!) });
+    expect(empty).toMatchObject({ size: 0, sha256: sha256(Buffer.alloc(0)) });
+  });
+
+  it('a stored zip inside a stored zip: the inner members are spans of the outermost blob', async () => {
+    const deep = pseudoRandomBytes(50_000, 32);
+    const inner = await zipOf([{ name: 'deep.bin', data: deep, compress: false }]);
+    const outer = await zipOf([
+      { name: 'pad.bin', data: pseudoRandomBytes(10_000, 33), compress: false },
+      { name: 'inner.zip', data: inner, compress: false },
+    ]);
+    const { archive, members } = await unpack('nested-in-place.zip', outer);
+    const root = (await h.index.getFile(archive.fileId))!;
+    const innerFile = members[1]!;
+    expect(innerFile.source).toMatchObject({ name: root.source!.name, offset: outer.indexOf(inner) });
+    await h.index.setIdentification(innerFile.sha256!, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [] });
+    const outcome = await unpackStage(h.deps, { caseId: innerFile.caseId, evidenceId: innerFile.evidenceId, fileId: innerFile.fileId }, h.ctx);
+    expect(outcome.status).toBe('done');
+    const [deepFile] = await h.index.listChildren(innerFile.fileId);
+    expect(deepFile!.source).toEqual({ container: root.source!.container, name: root.source!.name, offset: outer.indexOf(deep) });
+    expect(sha256(await h.deps.blobs.readRange(deepFile!.source!, deepFile!.source!.offset!, deep.length))).toBe(sha256(deep));
+  });
+
+  it('a stored tar inside a stored zip is unpacked from its span', async () => {
+    const tar = await tarOf([{ name: 'in-tar.txt', data: Buffer.from('from a tar inside a zip') }]);
+    const outer = await zipOf([
+      { name: 'pad.bin', data: pseudoRandomBytes(3_000, 34), compress: false },
+      { name: 'inner.tar', data: tar, compress: false },
+    ]);
+    const { members } = await unpack('tar-in-zip.zip', outer);
+    const tarFile = members[1]!;
+    expect(tarFile.source!.offset).toBe(outer.indexOf(tar));
+    await h.index.setIdentification(tarFile.sha256!, { mime: 'application/x-tar', detectedExt: 'tar', kind: 'archive', tools: [] });
+    expect((await unpackStage(h.deps, { caseId: tarFile.caseId, evidenceId: tarFile.evidenceId, fileId: tarFile.fileId }, h.ctx)).status).toBe('done');
+    const [txt] = await h.index.listChildren(tarFile.fileId);
+    expect(txt).toMatchObject({ path: 'tar-in-zip.zip!/inner.tar!/in-tar.txt', sha256: sha256('from a tar inside a zip') });
+    expect(await blobText(txt!.source)).toBe('from a tar inside a zip');
+  });
+
   it('a member larger than the buffer is staged, copied to its content name, and the staging blob removed', async () => {
     const big = pseudoRandomBytes(300_000, 11);
     const zip = await zipOf([{ name: 'big.bin', data: big }]);

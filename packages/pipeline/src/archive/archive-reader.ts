@@ -37,6 +37,12 @@ export interface ArchiveEntry {
    * Destroying the stream early is safe; the reader skips what is left.
    */
   open(): Promise<Readable>;
+  /**
+   * Set by open() for a ZIP member stored uncompressed: where its bytes lie in
+   * the archive. Trust it only once the opened stream ended with exactly
+   * `length` bytes and a good CRC; then the member can be read in place.
+   */
+  storedSpan?: { offset: number; length: number };
 }
 
 export interface ArchiveReader {

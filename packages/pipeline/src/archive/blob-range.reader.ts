@@ -10,7 +10,10 @@ const CACHED_BLOCKS = 4;
 const SMALL_RANGE_BYTES = 64 * 1024;
 
 export interface BlobRangeReaderOptions {
+  /** Bytes of the archive (the span's length when `offset` is set). */
   size: number;
+  /** Where the archive starts in the blob: a ZIP stored inside another, read in place. */
+  offset?: number;
   /** Reads are pinned to this ETag, so a blob that changes mid-read fails instead of mixing versions. */
   etag?: string;
   abortSignal?: AbortSignal;
@@ -48,7 +51,7 @@ export class BlobRangeReader extends yauzl.RandomAccessReader {
     }
     const start = n * BLOCK_BYTES;
     const count = Math.min(BLOCK_BYTES, this.options.size - start);
-    const pending = this.blobs.readRange(this.blob, start, count, this.readOptions());
+    const pending = this.blobs.readRange(this.blob, (this.options.offset ?? 0) + start, count, this.readOptions());
     pending.catch(() => this.blocks.delete(n));
     this.blocks.set(n, pending);
     while (this.blocks.size > CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
@@ -95,7 +98,7 @@ export class BlobRangeReader extends yauzl.RandomAccessReader {
       return out;
     }
     const out = new PassThrough();
-    this.blobs.openRead(this.blob, { offset: start, count: end - start, ...this.readOptions() }).then(
+    this.blobs.openRead(this.blob, { offset: (this.options.offset ?? 0) + start, count: end - start, ...this.readOptions() }).then(
       (source) => {
         if (out.destroyed) {
           source.destroy();

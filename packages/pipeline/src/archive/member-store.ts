@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { derivedNames, ExhibitError, type BlobRef, type BlobStore, type Hashes } from '@exhibit/core';
+import { derivedNames, ExhibitError, type BlobStore, type ContentSource, type Hashes } from '@exhibit/core';
 import { ParallelHasher } from '../multi-hash.js';
 import { archiveLimitError } from './archive-reader.js';
 
@@ -12,7 +12,8 @@ export interface ExpansionBudget {
 export interface StoredMember {
   hashes: Hashes;
   size: number;
-  blob: BlobRef;
+  /** Where the member's bytes are now: its derived blob, or its span of the archive (`inPlace`). */
+  blob: ContentSource;
   /**
    * Settles once the content is in storage. A buffered member's upload runs
    * on after storeMember returns, so the caller can read the next member
@@ -33,6 +34,13 @@ export interface StoreMemberOptions {
   budget: ExpansionBudget;
   /** For messages, e.g. `entry 12`. */
   label: string;
+  /**
+   * The member's bytes already lie in storage, `length` bytes of `source` (a
+   * ZIP member stored uncompressed): they are hashed and counted as usual but
+   * nothing is written. If the stream does not yield exactly `length` bytes
+   * the member is 'corrupt-file'.
+   */
+  inPlace?: { source: ContentSource; length: number };
   abortSignal?: AbortSignal;
 }
 
@@ -89,6 +97,13 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
   }
 
   const chunks = counted();
+  if (options.inPlace) {
+    for (;;) if ((await chunks.next()).done) break;
+    if (hasher.bytes !== options.inPlace.length) {
+      throw new ExhibitError('corrupt-file', `${label}: ${hasher.bytes} bytes read where the archive records ${options.inPlace.length}`);
+    }
+    return { hashes: await hasher.digest(), size: hasher.bytes, blob: options.inPlace.source, uploaded: Promise.resolve() };
+  }
   const buffered: Buffer[] = [];
   let bufferedBytes = 0;
   for (;;) {

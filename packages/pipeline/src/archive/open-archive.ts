@@ -1,4 +1,4 @@
-import { ExhibitError, type BlobRef, type BlobStore } from '@exhibit/core';
+import { ExhibitError, type BlobStore, type ContentSource } from '@exhibit/core';
 import type { ArchiveFormat, ArchiveReader } from './archive-reader.js';
 import { openTarReader } from './tar.reader.js';
 import { openZipReader } from './zip.reader.js';
@@ -44,28 +44,38 @@ export function detectArchiveFormat(head: Uint8Array, mime: string | null): Arch
 export interface OpenArchiveOptions {
   /** MIME type from identification; a hint when the content is not recognised. */
   mime: string | null;
+  /** The archive's own size; required when `source` is a span of a larger blob (it has an offset). */
+  size?: number;
   /** From LIMITS / StageDeps.limits. */
   limits: { maxEntryNameBytes: number; maxCompressionRatio: number; compressionRatioMinBytes: number };
   abortSignal?: AbortSignal;
 }
 
 /**
- * Opens the archive at `blob` for reading. Throws ExhibitError
+ * Opens the archive at `source` (a blob, or a span of one) for reading. Throws ExhibitError
  * 'unsupported-format' when it is no format we read, 'corrupt-file' when its
  * structure is unreadable, or a retryable storage fault.
  */
-export async function openArchive(blobs: BlobStore, blob: BlobRef, options: OpenArchiveOptions): Promise<ArchiveReader> {
+export async function openArchive(blobs: BlobStore, source: ContentSource, options: OpenArchiveOptions): Promise<ArchiveReader> {
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const blob = { container: source.container, name: source.name };
   const properties = await blobs.getProperties(blob, signal);
-  const head = await blobs.readRange(blob, 0, Math.min(ARCHIVE_SNIFF_BYTES, properties.size), { ifMatch: properties.etag, ...signal });
+  const offset = source.offset ?? 0;
+  // A span must lie inside its blob; the index says where, storage says how big the blob is.
+  const size = source.offset === undefined ? properties.size : options.size;
+  if (size === undefined || !Number.isSafeInteger(offset) || offset < 0 || size < 0 || offset + size > properties.size) {
+    throw new ExhibitError('invalid-argument', `archive span ${offset}+${String(size)} does not fit in ${blob.container}/${blob.name} (${properties.size} bytes)`);
+  }
+  const head = await blobs.readRange(blob, offset, Math.min(ARCHIVE_SNIFF_BYTES, size), { ifMatch: properties.etag, ...signal });
   const format = detectArchiveFormat(head, options.mime);
   const common = { etag: properties.etag, maxEntryNameBytes: options.limits.maxEntryNameBytes, ...signal };
   switch (format) {
     case 'zip':
-      return openZipReader(blobs, blob, { size: properties.size, ...common });
+      return openZipReader(blobs, blob, { size, ...(source.offset !== undefined ? { offset } : {}), ...common });
     case 'tar':
     case 'tar.gz':
       return openTarReader(blobs, blob, {
+        ...(source.offset !== undefined ? { span: { offset, size } } : {}),
         gzip: format === 'tar.gz',
         maxCompressionRatio: options.limits.maxCompressionRatio,
         compressionRatioMinBytes: options.limits.compressionRatioMinBytes,

@@ -9,6 +9,8 @@ import { analyseEntryName, decodeRecordedBytes, DuplicateNameTracker } from './e
 export interface TarReaderOptions {
   gzip: boolean;
   etag?: string;
+  /** The archive is `size` bytes of the blob from `offset` (a TAR stored inside a ZIP, read in place). */
+  span?: { offset: number; size: number };
   maxEntryNameBytes: number;
   /** Whole-stream bomb guard for tar.gz: expanded/compressed beyond this fails the archive... */
   maxCompressionRatio: number;
@@ -75,6 +77,7 @@ class TarReader implements ArchiveReader {
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
     const source = await this.blobs.openRead(this.blob, {
+      ...(this.options.span ? { offset: this.options.span.offset, count: this.options.span.size } : {}),
       ...(this.options.etag ? { ifMatch: this.options.etag } : {}),
       ...(signal ? { abortSignal: signal } : {}),
     });

@@ -51,8 +51,10 @@ interface RawZipEntry {
 }
 
 export interface ZipReaderOptions {
-  /** Size of the blob, from its properties (never from the archive). */
+  /** Size of the blob, from its properties (never from the archive), or of the span when `offset` is set. */
   size: number;
+  /** Where the archive starts in the blob (a ZIP stored inside another, read in place). */
+  offset?: number;
   etag?: string;
   maxEntryNameBytes: number;
   abortSignal?: AbortSignal;
@@ -66,6 +68,7 @@ export interface ZipReaderOptions {
 export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: ZipReaderOptions): Promise<ArchiveReader> {
   const reader = new BlobRangeReader(blobs, blob, {
     size: options.size,
+    ...(options.offset !== undefined ? { offset: options.offset } : {}),
     ...(options.etag ? { etag: options.etag } : {}),
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
   });
@@ -163,7 +166,14 @@ class ZipReader implements ArchiveReader {
       flags: [...flags],
       ...(duplicateOf !== undefined ? { duplicateOf } : {}),
       encrypted,
-      open: () => this.openMember(raw, index),
+      open: async () => {
+        const { stream, dataStart } = await this.openMemberData(raw, index);
+        // Stored: the member's bytes are the archive's own, from dataStart (sizes must agree, as they must for stored data).
+        if (raw.compressionMethod === 0 && raw.compressedSize === raw.uncompressedSize) {
+          entry.storedSpan = { offset: dataStart, length: raw.compressedSize };
+        }
+        return stream;
+      },
     };
     if (kind === 'symlink' && !encrypted) {
       const target = await this.readLinkTarget(raw, index);
@@ -173,6 +183,15 @@ class ZipReader implements ArchiveReader {
   }
 
   private async openMember(raw: RawZipEntry, index: number): Promise<Readable> {
+    return (await this.openMemberData(raw, index)).stream;
+  }
+
+  /**
+   * The member's bytes, CRC-checked, and where its data starts in the archive.
+   * The local header is read once here (yauzl checks the data lies inside the
+   * archive) and the data opened at that offset, as openReadStream would.
+   */
+  private async openMemberData(raw: RawZipEntry, index: number): Promise<{ stream: Readable; dataStart: number }> {
     if ((raw.generalPurposeBitFlag & GP_ENCRYPTED) !== 0) {
       throw new ExhibitError('encrypted', `zip entry ${index} is encrypted; not decrypted`);
     }
@@ -180,12 +199,26 @@ class ZipReader implements ArchiveReader {
       const method = COMPRESSION_NAMES[raw.compressionMethod] ?? 'unknown';
       throw new ExhibitError('unsupported-format', `zip entry ${index}: compression method ${raw.compressionMethod} (${method}) is not supported`);
     }
+    const entry = raw as unknown as yauzl.Entry;
+    const label = `zip entry ${index}`;
+    let dataStart: number;
+    try {
+      ({ fileDataStart: dataStart } = await this.zipfile.readLocalFileHeaderPromise(entry, { minimal: true }));
+    } catch (err) {
+      throw asArchiveError(err, label);
+    }
     const source = await new Promise<Readable>((resolve, reject) => {
-      this.zipfile.openReadStream(raw as unknown as yauzl.Entry, (err, stream) =>
-        err ? reject(asArchiveError(err, `zip entry ${index}`)) : resolve(stream),
+      this.zipfile.openReadStreamLowLevel(
+        dataStart,
+        raw.compressedSize,
+        0,
+        raw.compressedSize,
+        raw.compressionMethod === 8,
+        raw.uncompressedSize,
+        (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(stream)),
       );
     });
-    return withCrcCheck(source, raw.crc32, `zip entry ${index}`);
+    return { stream: withCrcCheck(source, raw.crc32, label), dataStart };
   }
 
   /** Reads a small link target; a corrupt one is simply not recorded, storage faults still propagate. */
