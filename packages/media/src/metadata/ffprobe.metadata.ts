@@ -1,6 +1,6 @@
 import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { classifyToolFailure, hardenedInputArgs } from '../tools/ffmpeg-input.js';
+import { classifyToolFailure, toolInput } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
 import { runTool } from '../tools/run-tool.js';
 import { parseIso6709 } from './iso6709.js';
@@ -26,29 +26,30 @@ export interface ProbeResult {
 
 /**
  * Runs ffprobe on the source's short-lived URL (HTTP range requests, no local
- * copy) with the protocol/format allowlists, a timeout and an output cap.
+ * copy; a span of a larger blob through `subfile`) with the protocol/format
+ * allowlists, a timeout and an output cap.
  */
 export async function probe(
   ffprobe: ResolvedTool,
   source: RandomAccessSource,
   options: { abortSignal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<ProbeResult> {
-  const url = await source.url();
+  const input = await toolInput(source);
   const args = [
     '-hide_banner',
     '-v', 'error',
-    ...hardenedInputArgs(),
     '-print_format', 'json',
     '-show_format',
     '-show_streams',
-    '-i', url,
+    ...input.args,
+    '-i', input.url,
   ];
   let stdout: Buffer;
   try {
     ({ stdout } = await runTool('ffprobe', ffprobe.path, args, {
       timeoutMs: options.timeoutMs ?? LIMITS.mediaToolTimeoutMs,
       maxStdoutBytes: MEDIA_LIMITS.maxProbeOutputBytes,
-      secrets: [url],
+      secrets: [...input.secrets],
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     }));
   } catch (err) {
@@ -57,7 +58,10 @@ export async function probe(
   try {
     const parsed = JSON.parse(stdout.toString('utf8')) as unknown;
     if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-    return parsed as ProbeResult;
+    const result = parsed as ProbeResult;
+    // format.filename is the input: the SAS URL would end up in MediaMetadata.raw.
+    if (typeof result.format === 'object' && result.format !== null) delete result.format['filename'];
+    return result;
   } catch (err) {
     throw new ExhibitError('tool-failed', 'ffprobe printed no valid JSON', { cause: err });
   }

@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
  */
 export class RangeServer {
   readonly requests: string[] = [];
+  /** The Range header of each request, in the same order (undefined: none). */
+  readonly ranges: Array<string | undefined> = [];
   private readonly files = new Map<string, Buffer>();
   private server: Server | undefined;
   private port = 0;
@@ -27,6 +29,7 @@ export class RangeServer {
     this.server = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
       this.requests.push(path);
+      this.ranges.push(req.headers.range);
       const body = this.files.get(path);
       if (!body) {
         res.writeHead(404).end();

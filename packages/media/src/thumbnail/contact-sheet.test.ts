@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
 import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
+import { toolInputFor } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
 import { contactSheet, frameTimes, type ContactSheetSettings } from './contact-sheet.js';
 
@@ -80,7 +81,7 @@ describe('contactSheet', () => {
 
   it.runIf(posix)('takes all nine frames in one ffmpeg run and lays them out 3x3', async () => {
     const wrapped = wrappedFfmpeg('one-run', false);
-    const sheet = await contactSheet(wrapped.tool, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    const sheet = await contactSheet(wrapped.tool, toolInputFor(server.url('/clip.mp4')), frameTimes(6, 9), settings);
     expect(wrapped.runs()).toEqual([9]);
     expect([sheet.width, sheet.height]).toEqual([960, 720]);
     expect(await sharp(sheet.jpeg).metadata()).toMatchObject({ format: 'jpeg', width: 960, height: 720 });
@@ -91,7 +92,7 @@ describe('contactSheet', () => {
   it('leaves black tiles for times past the real end and still makes the sheet', async () => {
     // Told 18 s for a 6 s video: frames at 1, 3, 5 s exist, those at 7 ... 17 s do not.
     const times = frameTimes(18, 9);
-    const sheet = await contactSheet(ffmpeg, server.url('/clip.mp4'), times, settings);
+    const sheet = await contactSheet(ffmpeg, toolInputFor(server.url('/clip.mp4')), times, settings);
     expect([sheet.width, sheet.height]).toEqual([960, 720]);
     const brightness = await tileBrightness(sheet.jpeg);
     times.forEach((t, i) => {
@@ -101,21 +102,21 @@ describe('contactSheet', () => {
   });
 
   it('fails with decode-failed when no frame can be taken, without leaking the URL', async () => {
-    const err = await contactSheet(ffmpeg, server.url('/truncated.mp4'), frameTimes(6, 9), settings).catch((e: unknown) => e);
+    const err = await contactSheet(ffmpeg, toolInputFor(server.url('/truncated.mp4')), frameTimes(6, 9), settings).catch((e: unknown) => e);
     expect(isExhibitError(err, 'decode-failed')).toBe(true);
     expect(JSON.stringify(err) + (err as Error).message).not.toContain('SECRETSIGNATURE');
   });
 
   it.runIf(posix)('takes the frames one by one when the combined run fails as a whole', async () => {
     const wrapped = wrappedFfmpeg('fallback', true);
-    const sheet = await contactSheet(wrapped.tool, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    const sheet = await contactSheet(wrapped.tool, toolInputFor(server.url('/clip.mp4')), frameTimes(6, 9), settings);
     expect(wrapped.runs()).toEqual([9, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
     for (const brightness of await tileBrightness(sheet.jpeg)) expect(brightness).toBeGreaterThan(60);
   });
 
   it.runIf(posix)('gives the same sheet from the combined run as from the per-frame runs', async () => {
-    const together = await contactSheet(ffmpeg, server.url('/clip.mp4'), frameTimes(6, 9), settings);
-    const oneByOne = await contactSheet(wrappedFfmpeg('compare', true).tool, server.url('/clip.mp4'), frameTimes(6, 9), settings);
+    const together = await contactSheet(ffmpeg, toolInputFor(server.url('/clip.mp4')), frameTimes(6, 9), settings);
+    const oneByOne = await contactSheet(wrappedFfmpeg('compare', true).tool, toolInputFor(server.url('/clip.mp4')), frameTimes(6, 9), settings);
     expect(together.jpeg.equals(oneByOne.jpeg)).toBe(true);
   });
 });

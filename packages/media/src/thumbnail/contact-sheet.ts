@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { ExhibitError, isExhibitError, type Thumbnail } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { classifyToolFailure, hardenedInputArgs } from '../tools/ffmpeg-input.js';
+import { classifyToolFailure, type ToolInput } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
 import { runTool } from '../tools/run-tool.js';
 
@@ -33,7 +33,7 @@ export function frameTimes(durationSec: number | undefined, frames: number): num
 
 /**
  * A contact sheet, composed with sharp into one JPEG. All frames come from a
- * single ffmpeg run: the URL is opened once per frame, each input with its own
+ * single ffmpeg run: the input is opened once per frame, each input with its own
  * fast seek (`-ss` before `-i`, so only the data around each time is fetched
  * by range requests), and each frame goes to its own pipe, so a frame that
  * cannot be taken (past the end, a damaged region) is simply an empty output.
@@ -41,7 +41,7 @@ export function frameTimes(durationSec: number | undefined, frames: number): num
  * CPU-s, some 40 % of a short 720p clip's sheet when paid nine times.
  * Frames that cannot be taken stay black; if none can, 'decode-failed'.
  */
-export async function contactSheet(ffmpeg: ResolvedTool, url: string, times: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
+export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
   const deadline = Date.now() + settings.timeoutMs;
   const remainingMs = () => {
     const ms = deadline - Date.now();
@@ -50,14 +50,14 @@ export async function contactSheet(ffmpeg: ResolvedTool, url: string, times: num
   };
   let taking: FramesTaken;
   try {
-    taking = await extractFramesTogether(ffmpeg, url, times, settings.tileEdgePx, remainingMs(), settings.abortSignal);
+    taking = await extractFramesTogether(ffmpeg, input, times, settings.tileEdgePx, remainingMs(), settings.abortSignal);
   } catch (err) {
     const classified = classifyToolFailure(err);
     if (!isExhibitError(classified, 'tool-failed')) throw classified;
     // The run failed as a whole and cannot say which frame was at fault (e.g. a
     // damaged region pushed ffmpeg's decode-error rate over its limit): take the
     // frames one by one, so only the bad ones become gaps.
-    taking = await extractFramesOneByOne(ffmpeg, url, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
+    taking = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
   }
   const { frames, lastFailure } = taking;
   const taken = frames.filter((f): f is Frame => f !== null);
@@ -114,14 +114,14 @@ const ONE_THREAD = ['-threads', '1'];
 
 async function extractFramesTogether(
   ffmpeg: ResolvedTool,
-  url: string,
+  input: ToolInput,
   times: number[],
   edgePx: number,
   timeoutMs: number,
   abortSignal: AbortSignal | undefined,
 ): Promise<FramesTaken> {
   // Input options apply to the next `-i` only: every input gets the allowlists and its own seek.
-  const inputs = times.flatMap((t) => [...hardenedInputArgs(), ...ONE_THREAD, '-ss', t.toFixed(3), '-i', url]);
+  const inputs = times.flatMap((t) => [...input.args, ...ONE_THREAD, '-ss', t.toFixed(3), '-i', input.url]);
   const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + i}`)]);
   const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-filter_threads', '1', ...inputs, ...outputs];
   const { outputs: pngs } = await runTool('ffmpeg', ffmpeg.path, args, {
@@ -129,7 +129,7 @@ async function extractFramesTogether(
     // Applies to each frame's pipe: the same cap per frame as a run per frame had.
     maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,
     extraOutputs: times.length,
-    secrets: [url],
+    secrets: [...input.secrets],
     ...(abortSignal ? { abortSignal } : {}),
   });
   const taking: FramesTaken = { frames: [] };
@@ -147,7 +147,7 @@ async function extractFramesTogether(
 /** The fallback: one run per frame, so one frame's failure cannot take the others with it. */
 async function extractFramesOneByOne(
   ffmpeg: ResolvedTool,
-  url: string,
+  input: ToolInput,
   times: number[],
   edgePx: number,
   remainingMs: () => number,
@@ -156,11 +156,11 @@ async function extractFramesOneByOne(
   const taking: FramesTaken = { frames: [] };
   for (const t of times) {
     try {
-      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...hardenedInputArgs(), '-ss', t.toFixed(3), '-i', url, ...frameOutputArgs(0, edgePx, 'pipe:1')];
+      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1')];
       const { stdout } = await runTool('ffmpeg', ffmpeg.path, args, {
         timeoutMs: remainingMs(),
         maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,
-        secrets: [url],
+        secrets: [...input.secrets],
         ...(abortSignal ? { abortSignal } : {}),
       });
       taking.frames.push(await readFrame(stdout, edgePx));

@@ -3,6 +3,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
 import { packageVersion } from '../package-version.js';
 import { readWhole } from '../read-source.js';
+import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { ToolSlots } from '../tools/tool-slots.js';
 import { contactSheet, frameTimes } from './contact-sheet.js';
@@ -70,8 +71,7 @@ export class MediaThumbnailer implements Thumbnailer {
     if (durationSec === undefined || !(durationSec > 0)) {
       durationSec = normaliseProbe(await probe(await this.resolver.resolve('ffprobe'), source, abort)).durationSec;
     }
-    const url = await source.url();
-    const sheet = await contactSheet(ffmpeg, url, frameTimes(durationSec, LIMITS.contactSheetFrames), {
+    const sheet = await contactSheet(ffmpeg, await toolInput(source), frameTimes(durationSec, LIMITS.contactSheetFrames), {
       frames: LIMITS.contactSheetFrames,
       columns: MEDIA_LIMITS.contactSheetColumns,
       tileEdgePx: this.settings.edgePx,

@@ -1,4 +1,4 @@
-import { ExhibitError, isExhibitError, type ExhibitErrorCode } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type ExhibitErrorCode, type RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import type { ToolFailureDetails } from './run-tool.js';
 
@@ -8,6 +8,14 @@ import type { ToolFailureDetails } from './run-tool.js';
  * is refused, so a crafted input cannot make the tool read local files.
  */
 export const ALLOWED_PROTOCOLS = ['http', 'https', 'tcp', 'tls'] as const;
+
+/**
+ * Added to the allowlist only for an input that is a span of a larger blob.
+ * ffmpeg opens the URL inside `subfile` under the same allowlist, so it
+ * reaches nothing the allowlist does not already allow (no `file`, `pipe`,
+ * `concat`, nor another `subfile` over them).
+ */
+const SPAN_PROTOCOL = 'subfile';
 
 /**
  * Demuxers allowed to open the input. Playlist and indirection formats
@@ -27,12 +35,80 @@ export const VIDEO_DEMUXERS = [
   'dv',
 ] as const;
 
+/** One evidence input for ffmpeg/ffprobe. */
+export interface ToolInput {
+  /** The argument after `-i`. Holds the SAS URL: never log it. */
+  readonly url: string;
+  /** Options placed right before that `-i`; they apply to this input only. */
+  readonly args: readonly string[];
+  /** For runTool's `secrets`: the input as a whole, then the SAS URL alone (tools print either). */
+  readonly secrets: readonly string[];
+}
+
+/** Bytes [start, start + size) of the blob behind a URL. */
+export interface BlobSpan {
+  start: number;
+  size: number;
+}
+
+/**
+ * The input for a source: its URL, or, when the source is a span of a larger
+ * blob (`urlOffset`: a member stored uncompressed in an archive), ffmpeg's
+ * `subfile` protocol over that blob's URL, so the tools see only the span.
+ * The span is checked before a URL is asked for.
+ */
+export async function toolInput(source: RandomAccessSource): Promise<ToolInput> {
+  const span = source.urlOffset === undefined ? undefined : checkedSpan(source.urlOffset, source.size);
+  return toolInputFor(await source.url(), span);
+}
+
+/** toolInput's construction, for a URL in hand (tests; callers use toolInput). */
+export function toolInputFor(blobUrl: string, span?: BlobSpan): ToolInput {
+  if (span === undefined) {
+    return { url: blobUrl, args: hardenedInputArgs(ALLOWED_PROTOCOLS), secrets: [blobUrl] };
+  }
+  const { start, size } = checkedSpan(span.start, span.size);
+  // `end` is exclusive: subfile reads while position < end.
+  const url = `${SPAN_PROTOCOL},,start,${start},end,${start + size},,:${blobUrl}`;
+  return {
+    url,
+    args: [
+      ...hardenedInputArgs([SPAN_PROTOCOL, ...ALLOWED_PROTOCOLS]),
+      // http's initial offset, passed on by subfile: the first request starts at
+      // the span instead of at byte 0 of the archive, only to be dropped at once.
+      '-offset', String(start),
+    ],
+    secrets: [url, blobUrl],
+  };
+}
+
+/**
+ * Only whole numbers reach the command line: the span comes from an archive's
+ * headers, which are evidence.
+ */
+function checkedSpan(start: unknown, size: unknown): BlobSpan {
+  if (
+    typeof start !== 'number' || typeof size !== 'number' ||
+    !Number.isSafeInteger(start) || !Number.isSafeInteger(size) ||
+    start < 0 || size < 0 || !Number.isSafeInteger(start + size)
+  ) {
+    throw new ExhibitError('invalid-argument', 'the content span is not a pair of non-negative whole numbers', {
+      details: { urlOffset: String(start).slice(0, 32), size: String(size).slice(0, 32) },
+    });
+  }
+  // subfile takes end 0 as "to the end of the blob": an empty span at offset 0
+  // would expose the whole archive. An empty file holds no video either way.
+  if (size === 0) throw new ExhibitError('corrupt-file', 'the content is empty');
+  return { start, size };
+}
+
 /** Input options placed before `-i`; they apply to the evidence input only. */
-export function hardenedInputArgs(): string[] {
+function hardenedInputArgs(protocols: readonly string[]): string[] {
   return [
-    '-protocol_whitelist', ALLOWED_PROTOCOLS.join(','),
+    '-protocol_whitelist', protocols.join(','),
     '-format_whitelist', VIDEO_DEMUXERS.join(','),
     // microseconds; a stalled read fails instead of waiting for the overall timeout
+    // (a subfile passes it on to the http connection inside it)
     '-rw_timeout', String(MEDIA_LIMITS.networkStallTimeoutMs * 1000),
   ];
 }
