@@ -46,7 +46,49 @@ describe('OpenAPI document', () => {
     expect(query.every((p) => !p.required)).toBe(true);
   });
 
+  it("documents a download's byte range: the field, that it is required, and the Range header the client must send", () => {
+    const op = doc.paths['/cases/{caseId}/files/{fileId}/download']!.get! as unknown as { description: string; responses: Record<string, unknown> };
+    expect(op.description).toContain('Range: bytes={offset}-{offset+length-1}');
+    expect(op.description).toMatch(/grants the whole blob of the containing archive/);
+    const text = JSON.stringify(op.responses['200']);
+    const schema = findObjectWith(op.responses['200'], 'range') as { required?: string[]; properties: Record<string, unknown> };
+    expect(schema.required).toContain('range');
+    expect(JSON.stringify(schema.properties.range)).toMatch(/"offset".*"length"/);
+    expect(text).toContain('null');
+  });
+
+  it('shows the offset of a source wherever a source is shown', () => {
+    const detail = doc.paths['/cases/{caseId}/files/{fileId}']!.get!.responses['200'];
+    // Blob sources only (a recorded time's `source` is a string): file, content and provenance link.
+    const sources = collect(detail, 'source')
+      .map((s) => JSON.stringify(s))
+      .filter((s) => s.includes('"container"'));
+    expect(sources.length).toBeGreaterThanOrEqual(3);
+    for (const s of sources) expect(s).toContain('"offset"');
+  });
+
   it('is public only for itself', () => {
     expect(routes.filter((r) => r.access === 'public').map((r) => r.path)).toEqual(['/openapi.json']);
   });
 });
+
+/** The first JSON-schema object under `node` whose properties include `key`. */
+function findObjectWith(node: unknown, key: string): unknown {
+  if (!node || typeof node !== 'object') return undefined;
+  const props = (node as { properties?: Record<string, unknown> }).properties;
+  if (props && key in props) return node;
+  for (const v of Object.values(node)) {
+    const found = findObjectWith(v, key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Every schema found as property `key` of an object schema under `node`. */
+function collect(node: unknown, key: string, out: unknown[] = []): unknown[] {
+  if (!node || typeof node !== 'object') return out;
+  const props = (node as { properties?: Record<string, unknown> }).properties;
+  if (props && key in props && typeof props[key] === 'object') out.push(props[key]);
+  for (const v of Object.values(node)) collect(v, key, out);
+  return out;
+}

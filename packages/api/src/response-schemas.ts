@@ -22,6 +22,17 @@ export const errorSchema = z
   .describe('Every error. A 404 has the same body whether the case or file is missing or the caller is not assigned.');
 
 const blobRef = z.object({ container: z.string(), name: z.string() });
+/** Where a file's bytes are; the offset form is a ZIP member stored uncompressed, read in place in its archive's blob. */
+const contentSource = blobRef
+  .extend({
+    offset: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe("Set when the bytes are the file's size in bytes of this blob from this offset (a member read in place in its archive); absent when they are the whole blob"),
+  })
+  .describe('A blob, or a span of one');
 const toolVersion = z.object({ name: z.string(), version: z.string() });
 const recordedTime = z
   .object({
@@ -47,7 +58,7 @@ export const fileRecordSchema = z.object({
   entryKind: z.enum(['file', 'directory', 'symlink', 'hardlink', 'device', 'fifo', 'other']),
   size: z.number().nullable(),
   sha256: z.string().nullable(),
-  source: blobRef.nullable(),
+  source: contentSource.nullable(),
   archiveTimes: z.object({
     modified: recordedTime.optional(),
     accessed: recordedTime.optional(),
@@ -67,7 +78,7 @@ export const contentRecordSchema = z.object({
   md5: z.string(),
   sha1: z.string(),
   size: z.number(),
-  source: blobRef,
+  source: contentSource,
   mime: z.string().nullable(),
   detectedExt: z.string().nullable(),
   kind: z.enum(FILE_KINDS).nullable(),
@@ -179,7 +190,7 @@ export const provenanceLinkSchema = z
     entryKind: z.string(),
     sha256: z.string().nullable(),
     size: z.number().nullable(),
-    source: blobRef.nullable(),
+    source: contentSource.nullable(),
     mime: z.string().nullable(),
     tools: z.record(z.string(), z.array(toolVersion)),
   })
@@ -196,11 +207,23 @@ export const fileDetailSchema = z.object({
 });
 
 export const downloadSchema = z.object({
-  url: z.string().describe('Read-only URL for this one blob; do not log or share it'),
+  url: z
+    .string()
+    .describe("Read-only URL for the one blob that holds the file's bytes; when `range` is set that blob is the whole containing archive. Do not log or share it"),
   expiresAt: z.string(),
   fileName: z.string(),
-  size: z.number().nullable(),
-  sha256: z.string().nullable(),
+  size: z.number().nullable().describe('Size of the file itself (not of the blob when `range` is set)'),
+  sha256: z.string().nullable().describe('SHA-256 of the file itself: of the ranged bytes when `range` is set'),
+  range: z
+    .object({
+      offset: z.number().int().nonnegative(),
+      length: z.number().int().nonnegative(),
+    })
+    .nullable()
+    .describe(
+      'Null: the file is the whole blob. Set: the file is `length` bytes of the blob from `offset` (a member stored uncompressed in a ZIP, read in place); ' +
+        'the client must send `Range: bytes={offset}-{offset+length-1}` and gets the containing archive blob without it',
+    ),
 });
 
 export const assignmentSchema = z.object({

@@ -18,6 +18,8 @@ import {
 import { createPostgresAccessStore, createPostgresIndex, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
 import { createCustodyLog, createLocalSigner, type CustodyLog } from '@exhibit/custody';
+import yauzl from 'yauzl';
+import yazl from 'yazl';
 import { createLocalTokenVerifier, issueLocalToken } from '../src/auth/local-token.js';
 import type { ApiDeps } from '../src/api.types.js';
 
@@ -255,4 +257,145 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
     thumbnailBytes,
     noThumbnailFileId: rootId,
   };
+}
+
+export interface SeededStoredMember {
+  caseId: string;
+  evidenceId: string;
+  /** The uploaded ZIP in the evidence container. */
+  blobName: string;
+  zipBytes: Buffer;
+  rootFileId: string;
+  /** A member stored uncompressed, read in place: its source is a span of the ZIP. */
+  memberFileId: string;
+  memberSha256: string;
+  memberBytes: Buffer;
+  /** Where the member's data starts in the ZIP, as the archive's local header says. */
+  memberOffset: number;
+}
+
+/**
+ * One evidence item whose archive is a real ZIP of STORED members, the
+ * photo recorded as the pipeline records such a member: no copy, its file
+ * and content sources a span of the evidence blob. A text member comes first
+ * so the photo's offset is well inside the archive.
+ */
+export async function seedStoredMember(f: ApiFixture, caseId: string, evidenceId = 'EX01'): Promise<SeededStoredMember> {
+  const { index, blobs } = f;
+  const { evidence } = f.deps.containers;
+  const fileName = 'stored.zip';
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  const memberBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(3000), Buffer.from(`stored photo of ${caseId}`)]);
+  const { zip, members } = await storedZip([
+    { name: 'notes.txt', bytes: Buffer.from(`notes for ${caseId}\n`.repeat(20)) },
+    { name: 'DCIM/IMG_0002.jpg', bytes: memberBytes },
+  ]);
+  const member = members[1]!;
+  const archive = hashes(zip);
+  const photo = hashes(memberBytes);
+
+  const uploaded = await blobs.upload({ container: evidence, name: blobName }, zip, { contentType: 'application/zip' });
+  const rootId = rootFileId(blobName);
+  await index.recordUpload({
+    caseId,
+    evidenceId,
+    blobName,
+    fileName,
+    rootFileId: rootId,
+    size: zip.length,
+    etag: uploaded.etag,
+    versionId: null,
+    contentType: 'application/zip',
+    lastModified: new Date().toISOString(),
+    acquisition: { examiner: 'DC Test', exhibitRef: `${caseId}/2` },
+  });
+  await index.recordUploadHashes(blobName, archive, 'no-reference', []);
+  const archiveSource = { container: evidence, name: blobName };
+  const memberSource = { ...archiveSource, offset: member.start };
+  const memberId = memberFileId(rootId, 1);
+  await index.insertFiles([
+    {
+      fileId: rootId,
+      caseId,
+      evidenceId,
+      parentId: null,
+      entryIndex: null,
+      depth: 0,
+      path: fileName,
+      recordedName: fileName,
+      name: fileName,
+      extension: 'zip',
+      entryKind: 'file',
+      size: zip.length,
+      sha256: archive.sha256,
+      source: archiveSource,
+      archiveTimes: {},
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+    {
+      fileId: memberId,
+      caseId,
+      evidenceId,
+      parentId: rootId,
+      entryIndex: 1,
+      depth: 1,
+      path: `${fileName}!/DCIM/IMG_0002.jpg`,
+      recordedName: 'DCIM/IMG_0002.jpg',
+      name: 'IMG_0002.jpg',
+      extension: 'jpg',
+      entryKind: 'file',
+      size: memberBytes.length,
+      sha256: photo.sha256,
+      source: memberSource,
+      archiveTimes: {},
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+  ]);
+  await index.ensureContent({ ...archive, size: zip.length, source: archiveSource });
+  await index.ensureContent({ ...photo, size: memberBytes.length, source: memberSource });
+  await index.setIdentification(photo.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }] });
+  await index.advanceFile(rootId, 'indexed');
+  await index.setUnpack(rootId, 'done', 2);
+  await index.advanceFile(memberId, 'indexed');
+  f.touched.length = 0;
+  return {
+    caseId,
+    evidenceId,
+    blobName,
+    zipBytes: zip,
+    rootFileId: rootId,
+    memberFileId: memberId,
+    memberSha256: photo.sha256,
+    memberBytes,
+    memberOffset: member.start,
+  };
+}
+
+/**
+ * A ZIP whose members are all STORED, with where each member's data starts
+ * as yauzl reads it from the local header (not computed by the test itself).
+ */
+async function storedZip(members: Array<{ name: string; bytes: Buffer }>): Promise<{ zip: Buffer; members: Array<{ start: number; size: number }> }> {
+  const writer = new yazl.ZipFile();
+  for (const m of members) writer.addBuffer(m.bytes, m.name, { compress: false, mtime: new Date(Date.UTC(2024, 0, 1)) });
+  writer.end();
+  const chunks: Buffer[] = [];
+  for await (const chunk of writer.outputStream) chunks.push(chunk as Buffer);
+  const zip = Buffer.concat(chunks);
+  const reader = await yauzl.fromBufferPromise(zip, { lazyEntries: true });
+  const found: Array<{ start: number; size: number }> = [];
+  try {
+    for await (const entry of reader.eachEntry()) {
+      if (entry.compressionMethod !== 0) throw new Error(`${entry.fileName} is not stored`);
+      const { fileDataStart } = await reader.readLocalFileHeaderPromise(entry, { minimal: true });
+      found.push({ start: fileDataStart, size: entry.uncompressedSize });
+    }
+  } finally {
+    reader.close();
+  }
+  return { zip, members: found };
 }

@@ -174,6 +174,7 @@ describe('one file', () => {
     const url = new URL(res.json.url);
     expect(url.searchParams.get('sp')).toBe('r');
     expect(url.searchParams.get('sr')).toBe('b');
+    expect(res.json.range).toBeNull();
     const got = await fetch(url);
     expect(got.status).toBe(200);
     expect(Buffer.from(await got.arrayBuffer()).equals(seed.photoBytes)).toBe(true);
@@ -181,7 +182,7 @@ describe('one file', () => {
     expect(write.status).toBe(403);
     expect((await (await fetch(url)).arrayBuffer()).byteLength).toBe(seed.photoBytes.length);
     expect(f.custodyEvents).toHaveLength(1);
-    expect(f.custodyEvents[0]).toMatchObject({ action: 'download', actor: 'sam', subject: { fileId: seed.photoFileId } });
+    expect(f.custodyEvents[0]).toMatchObject({ action: 'download', actor: 'sam', subject: { fileId: seed.photoFileId }, details: { range: null } });
     expect(JSON.stringify(f.custodyEvents[0])).not.toContain('sig=');
   });
 

@@ -6,6 +6,7 @@ import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
+import { evidenceHoldsBlob, locateFileBytes } from '../file-bytes.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { downloadSchema, FILE_KINDS, FILE_STAGES, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
@@ -151,18 +152,30 @@ export const filesRoutes: RouteModule = [
     path: '/cases/{caseId}/files/{fileId}/download',
     operationId: 'getDownloadUrl',
     summary: "A short-lived, read-only URL for one file's bytes",
-    description: `Valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes, for this one blob only. Examiners and supervisors only. Recorded as a 'download'.`,
+    description:
+      `Valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes, for one blob only. Examiners and supervisors only. Recorded as a 'download' ` +
+      'with the container, blob and range granted. ' +
+      'When `range` is null the blob is the file. When it is set, the file is a ZIP member stored uncompressed and read in place: ' +
+      'the URL grants the whole blob of the containing archive (the evidence blob of this item, or the stored copy of an archive ' +
+      'unpacked from it) and the client must send ' +
+      '`Range: bytes={offset}-{offset+length-1}` to get the file; `size` and `sha256` describe the file, i.e. the ranged bytes ' +
+      '(a `length` of 0 is an empty file: there is nothing to fetch).',
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     params: fileParams,
     query: z.strictObject({}),
-    responses: { 200: { description: 'URL and expiry', schema: downloadSchema } },
+    responses: { 200: { description: 'URL, expiry, and the byte range of the file within the blob', schema: downloadSchema } },
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
-      const source = file.source ?? content?.source ?? null;
-      if (file.entryKind !== 'file' || !source) throw notFound();
+      const bytes = locateFileBytes(file, content);
+      if (!bytes) throw notFound();
+      // A span from the content row may lie in another case's archive: grant it only if this evidence item holds that archive.
+      if (bytes.range && bytes.from === 'content' && !(await evidenceHoldsBlob(deps.index, file, bytes.blob))) throw notFound();
       const now = deps.now?.() ?? new Date();
-      const url = await deps.blobs.readUrl(source, { expiresInMs: API_LIMITS.downloadUrlTtlMs });
+      // A SAS cannot be narrowed to a byte range: for a member read in place it
+      // grants the evidence archive, which this caller (an examiner or supervisor
+      // on the case) may download anyway. The custody entry says so exactly.
+      const url = await deps.blobs.readUrl(bytes.blob, { expiresInMs: API_LIMITS.downloadUrlTtlMs });
       const expiresAt = new Date(now.getTime() + API_LIMITS.downloadUrlTtlMs).toISOString();
       await recordForCase(
         deps,
@@ -173,14 +186,21 @@ export const filesRoutes: RouteModule = [
           action: 'download',
           subject: subjectOf(file),
           // The URL is a bearer secret: record what it grants, never the URL.
-          details: { path: file.path, container: source.container, blobName: source.name, expiresAt },
+          details: { path: file.path, container: bytes.blob.container, blobName: bytes.blob.name, range: bytes.range, expiresAt },
         },
         abortSignal ? { abortSignal } : {},
       );
       return {
         status: 200,
         headers: { 'cache-control': 'no-store' },
-        body: { url, expiresAt, fileName: file.name, size: file.size, sha256: file.sha256 } satisfies z.input<typeof downloadSchema>,
+        body: {
+          url,
+          expiresAt,
+          fileName: file.name,
+          size: file.size,
+          sha256: file.sha256,
+          range: bytes.range,
+        } satisfies z.input<typeof downloadSchema>,
       };
     },
   }),
@@ -189,6 +209,8 @@ export const filesRoutes: RouteModule = [
 function subjectOf(file: FileRecord): { fileId: string; sha256?: string; blobName?: string } {
   const subject: { fileId: string; sha256?: string; blobName?: string } = { fileId: file.fileId };
   if (file.sha256) subject.sha256 = file.sha256;
-  if (file.source) subject.blobName = file.source.name;
+  // A member read in place shares its blob with the whole archive: naming that
+  // blob next to the member's sha256 would read as the blob's hash.
+  if (file.source && file.source.offset == null) subject.blobName = file.source.name;
   return subject;
 }
