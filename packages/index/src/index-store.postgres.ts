@@ -18,7 +18,9 @@ import {
   type Logger,
   type MediaMetadata,
   type NewFile,
+  type NewRejectedBlob,
   type NewUpload,
+  type RejectedBlob,
   type SearchQuery,
   type SearchResult,
   type StageName,
@@ -40,6 +42,7 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
+import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
@@ -619,6 +622,26 @@ export class PostgresIndex implements IndexStore {
       total: Number(count.rows[0]?.total ?? 0),
       items: page.rows.map((r) => ({ file: toFile(r), content: r.c_sha256 === null || r.c_sha256 === undefined ? null : toContent(r, 'c_') })),
     };
+  }
+
+  // ---- rejected blobs ----
+
+  async recordRejectedBlob(blob: NewRejectedBlob): Promise<{ created: boolean; record: RejectedBlob }> {
+    const { rows } = await this.query(RECORD_REJECTED_SQL, recordRejectedParams(blob));
+    const row = rows[0];
+    if (!row) throw notFound('rejected blob', `${blob.container}/${blob.blobName}`);
+    const record = toRejectedBlob(row);
+    // Only the insert leaves the count at 1; every conflict adds to it.
+    return { created: record.seenCount === 1, record };
+  }
+
+  async listRejectedBlobs(page: { limit?: number; offset?: number } = {}): Promise<{ total: number; items: RejectedBlob[] }> {
+    const q = listRejectedQuery(page);
+    const [count, items] = await this.snapshot(async (tx) => [
+      await this.query<{ total: number }>(q.countSql, [], tx),
+      await this.query(q.pageSql, q.pageParams, tx),
+    ] as const);
+    return { total: Number(count.rows[0]?.total ?? 0), items: items.rows.map(toRejectedBlob) };
   }
 }
 

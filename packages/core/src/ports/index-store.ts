@@ -180,6 +180,36 @@ export interface SearchResult {
 }
 
 /**
+ * Why a blob in the evidence container was not taken in as evidence.
+ * - not-evidence-name: the name is not `<caseId>/<evidenceId>/<file name>`
+ *   (at the container root, an empty segment, an id outside the id alphabet).
+ * - not-evidence-container: offered for ingest from another container.
+ */
+export const REJECTED_BLOB_REASONS = ['not-evidence-name', 'not-evidence-container'] as const;
+export type RejectedBlobReason = (typeof REJECTED_BLOB_REASONS)[number];
+
+/**
+ * A blob that was seen but not ingested. It names no case, so it cannot go in
+ * a case's custody log; this record is how it is not silently lost. One row
+ * per (container, blobName, etag): seeing the same bytes again only counts.
+ */
+export interface RejectedBlob {
+  container: string;
+  blobName: string;
+  etag: string;
+  size: number;
+  lastModified: string;
+  reason: RejectedBlobReason;
+  /** What exactly is wrong, for the operator who has to move or re-upload it. */
+  detail: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  seenCount: number;
+}
+
+export type NewRejectedBlob = Omit<RejectedBlob, 'firstSeenAt' | 'lastSeenAt' | 'seenCount'>;
+
+/**
  * The index: PostgreSQL (PGlite locally, Azure Database for PostgreSQL in the
  * cloud). Every write is idempotent so redelivered messages are harmless.
  */
@@ -252,4 +282,13 @@ export interface IndexStore {
   failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;
   search(query: SearchQuery): Promise<SearchResult>;
+
+  /**
+   * Records a blob that was not ingested. The first sighting of a
+   * (container, blobName, etag) inserts it (created=true); later ones only
+   * move lastSeenAt and count, keeping the first reason and detail.
+   */
+  recordRejectedBlob(blob: NewRejectedBlob): Promise<{ created: boolean; record: RejectedBlob }>;
+  /** Rejected blobs, first seen newest first; limit is capped at 500. */
+  listRejectedBlobs(page?: { limit?: number; offset?: number }): Promise<{ total: number; items: RejectedBlob[] }>;
 }
