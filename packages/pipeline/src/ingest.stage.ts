@@ -1,11 +1,13 @@
 import {
   isExhibitError,
+  isValidId,
   messageIdFor,
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
   rootFileId,
   type BlobProperties,
   type HashMessage,
+  type RejectedBlobReason,
 } from '@exhibit/core';
 import { acquisitionFromMetadata } from './acquisition.js';
 import { extensionOf } from './archive/entry-name.js';
@@ -19,10 +21,73 @@ export type IngestOutcome =
       reason: 'already-ingested' | 'not-evidence-name' | 'not-found' | 'changed-after-ingest';
     };
 
+/** Longest piece of a bad name quoted in a rejection's detail; the full name is in its own column. */
+const MAX_QUOTED_SEGMENT_CHARS = 80;
+
+const quote = (segment: string) => JSON.stringify(segment.length > MAX_QUOTED_SEGMENT_CHARS ? `${segment.slice(0, MAX_QUOTED_SEGMENT_CHARS)}…` : segment);
+
+/** Says which part of `<caseId>/<evidenceId>/<file name>` a name gets wrong, for the operator who must rename it. */
+export function describeBadEvidenceName(blobName: string): string {
+  const [caseId = '', evidenceId, ...rest] = blobName.split('/');
+  if (evidenceId === undefined) return 'at the container root: the name has no <caseId>/<evidenceId>/ prefix';
+  if (caseId === '') return 'empty case id segment (the name starts with /)';
+  if (!isValidId(caseId)) return `case id ${quote(caseId)} is not an id (1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit, no ..)`;
+  if (rest.length === 0) return 'only one folder level: the name needs <caseId>/<evidenceId>/<file name>';
+  if (evidenceId === '') return 'empty evidence id segment (// after the case id)';
+  if (!isValidId(evidenceId)) return `evidence id ${quote(evidenceId)} is not an id (1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit, no ..)`;
+  return 'empty file name (nothing after <caseId>/<evidenceId>/)';
+}
+
+async function propertiesOf(deps: StageDeps, input: { container: string; blobName: string; properties?: BlobProperties }, ctx: StageContext) {
+  if (input.properties) return input.properties;
+  try {
+    return await deps.blobs.getProperties({ container: input.container, name: input.blobName }, { abortSignal: ctx.abortSignal });
+  } catch (err) {
+    if (isExhibitError(err, 'not-found')) return null;
+    throw err;
+  }
+}
+
+/**
+ * A blob that is not evidence names no case, so no custody log can hold it:
+ * the index's rejected_blobs table does, and GET /admin/rejected-blobs shows
+ * it. Recording is idempotent (a redelivery or the watcher's next pass only
+ * counts), and a bad name is never thrown: retrying cannot fix it.
+ */
+async function recordRejection(
+  deps: StageDeps,
+  input: { container: string; blobName: string },
+  props: BlobProperties,
+  rejection: { reason: RejectedBlobReason; detail: string },
+  ctx: StageContext,
+): Promise<void> {
+  const { created, record } = await deps.index.recordRejectedBlob({
+    container: input.container,
+    blobName: input.blobName,
+    etag: props.etag,
+    size: props.size,
+    lastModified: props.lastModified.toISOString(),
+    ...rejection,
+  });
+  ctx.logger.warn(
+    {
+      container: input.container,
+      blobName: input.blobName,
+      etag: props.etag,
+      reason: rejection.reason,
+      detail: rejection.detail,
+      seenCount: record.seenCount,
+      created,
+    },
+    'blob is not evidence: recorded as rejected, not ingested (see GET /admin/rejected-blobs)',
+  );
+}
+
 /**
  * A new blob in the evidence container: record it once, say so in the custody
  * log, and queue its hash. Called by the blob-created trigger, the local
  * watcher and the reconciliation timer, so it must be safe to call repeatedly.
+ * A blob that is not named as evidence is recorded as rejected instead.
  */
 export async function ingestBlob(
   deps: StageDeps,
@@ -32,18 +97,18 @@ export async function ingestBlob(
   const { blobName } = input;
   const parsed = parseEvidenceBlobName(blobName);
   if (!parsed || input.container !== deps.containers.evidence) {
-    ctx.logger.warn({ blobName }, 'blob name is not <caseId>/<evidenceId>/<file name>; not ingested');
+    const rejection: { reason: RejectedBlobReason; detail: string } =
+      input.container !== deps.containers.evidence
+        ? { reason: 'not-evidence-container', detail: `offered for ingest from container ${quote(input.container)}, not the evidence container` }
+        : { reason: 'not-evidence-name', detail: describeBadEvidenceName(blobName) };
+    const props = await propertiesOf(deps, input, ctx);
+    // Gone before we looked: nothing is left to record.
+    if (!props) return { status: 'skipped', blobName, reason: 'not-found' };
+    await recordRejection(deps, input, props, rejection, ctx);
     return { status: 'skipped', blobName, reason: 'not-evidence-name' };
   }
-  let props = input.properties;
-  if (!props) {
-    try {
-      props = await deps.blobs.getProperties({ container: input.container, name: blobName }, { abortSignal: ctx.abortSignal });
-    } catch (err) {
-      if (isExhibitError(err, 'not-found')) return { status: 'skipped', blobName, reason: 'not-found' };
-      throw err;
-    }
-  }
+  const props = await propertiesOf(deps, input, ctx);
+  if (!props) return { status: 'skipped', blobName, reason: 'not-found' };
   const fileId = rootFileId(blobName);
   const { created, record } = await deps.index.recordUpload({
     caseId: parsed.caseId,
