@@ -15,6 +15,9 @@ import type { Role } from '@exhibit/core';
  *   assignment restricts the user to that role on that case; roles themselves
  *   come from the token (Entra app roles or the local issuer).
  * - Global routes (/me, /cases) show only the caller's own assignments.
+ * - Operations routes (/admin/...): admins only. They show what the system
+ *   holds outside any case (blobs that were rejected as evidence names no
+ *   case), so no assignment applies; other roles get 403.
  */
 export const ANY_ROLE: readonly Role[] = ['examiner', 'investigator', 'supervisor', 'admin'];
 export const CASE_READERS: readonly Role[] = ANY_ROLE;
@@ -22,3 +25,5 @@ export const CONTENT_DOWNLOADERS: readonly Role[] = ['examiner', 'supervisor'];
 export const ASSIGNMENT_MANAGERS: readonly Role[] = ['supervisor', 'admin'];
 /** Roles that manage assignments on any case without being assigned to it. */
 export const ASSIGNMENT_ADMINS: readonly Role[] = ['admin'];
+/** Roles that see the system's own records outside any case (rejected blobs). */
+export const OPERATIONS_ADMINS: readonly Role[] = ['admin'];

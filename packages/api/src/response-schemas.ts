@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES, type FileKind, type FileStage, type StageName } from '@exhibit/core';
+import { REJECTED_BLOB_REASONS, ROLES, type FileKind, type FileStage, type StageName } from '@exhibit/core';
 
 /**
  * JSON shapes the API returns. They document the OpenAPI responses and the
@@ -236,3 +236,27 @@ export const assignmentSchema = z.object({
 
 export const assignmentListSchema = z.object({ caseId: z.string(), assignments: z.array(assignmentSchema) });
 export const assignResultSchema = z.object({ assignment: assignmentSchema, changed: z.boolean() });
+
+export const rejectedBlobSchema = z
+  .object({
+    container: z.string(),
+    blobName: z.string().describe('The name exactly as stored; may hold characters that need escaping before display'),
+    etag: z.string(),
+    size: z.number().int().nonnegative(),
+    lastModified: z.string(),
+    reason: z
+      .enum(REJECTED_BLOB_REASONS)
+      .describe('not-evidence-name: not <caseId>/<evidenceId>/<file name>; not-evidence-container: offered from another container'),
+    detail: z.string().describe('Which part of the name is wrong, as first recorded'),
+    firstSeenAt: z.string(),
+    lastSeenAt: z.string(),
+    seenCount: z.number().int().positive().describe('Sightings: upload events, redeliveries and reconciliation passes that found it'),
+  })
+  .describe('A blob that was seen in storage but not taken in as evidence; one per (container, blobName, etag)');
+
+export const rejectedBlobListSchema = z.object({
+  total: z.number(),
+  limit: z.number(),
+  offset: z.number(),
+  items: z.array(rejectedBlobSchema),
+});

@@ -1,4 +1,5 @@
 import type { RouteModule } from './api.types.js';
+import { adminRoutes } from './routes/admin.routes.js';
 import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { casesRoutes } from './routes/cases.routes.js';
 import { custodyRoutes } from './routes/custody.routes.js';
@@ -21,4 +22,5 @@ export const ROUTE_TABLE: readonly RouteModule[] = [
   filesRoutes,
   assignmentsRoutes,
   custodyRoutes,
+  adminRoutes,
 ];

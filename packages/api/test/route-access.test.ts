@@ -85,6 +85,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: (s) => ({ path: `/cases/${s.caseId}/custody/report`, query: 'format=json' }),
     ok: [200],
   },
+  'GET /admin/rejected-blobs': {
+    policy: { roles: ['admin'], caseScoped: false },
+    request: () => ({ path: '/admin/rejected-blobs', query: 'limit=10' }),
+    ok: [200],
+  },
 };
 
 type Scenario = 'assigned' | 'unassigned' | 'no-token' | 'bad-token';
@@ -123,6 +128,16 @@ beforeAll(async () => {
   }
   // Everyone assigned to CASE-1 is a stranger to CASE-2 except this one, so CASE-2 is known to exist.
   await f.access.assign(other.caseId, 'examiner-other', { by: 'test-setup' });
+  // Something for /admin/rejected-blobs to list (and for its schema to be checked against).
+  await f.index.recordRejectedBlob({
+    container: f.deps.containers.evidence,
+    blobName: 'IMG_0001.JPG',
+    etag: '"0x8DC0001"',
+    size: 10,
+    lastModified: '2024-05-01T10:00:00.000Z',
+    reason: 'not-evidence-name',
+    detail: 'at the container root: the name has no <caseId>/<evidenceId>/ prefix',
+  });
 });
 
 afterAll(async () => {
