@@ -16,6 +16,7 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/search.command.js'),
   import('./commands/show.command.js'),
   import('./commands/custody.command.js'),
+  import('./commands/admin.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {

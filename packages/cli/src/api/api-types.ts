@@ -1,4 +1,4 @@
-import type { ContentRecord, EvidenceStatus, FileRecord, SearchHit, UploadRecord } from '@exhibit/core';
+import type { ContentRecord, EvidenceStatus, FileRecord, RejectedBlob, SearchHit, UploadRecord } from '@exhibit/core';
 
 /**
  * JSON bodies of the Exhibit API as the CLI reads them (the API documents
@@ -44,4 +44,11 @@ export interface MeBody {
   authKind: 'local' | 'entra';
   expiresAt?: string;
   cases: string[];
+}
+
+export interface RejectedBlobListBody {
+  total: number;
+  limit: number;
+  offset: number;
+  items: RejectedBlob[];
 }
