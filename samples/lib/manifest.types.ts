@@ -74,8 +74,8 @@ export interface SampleFile {
   /**
    * 'bytes': regenerating gives the same bytes wherever the locked npm
    * packages are installed (sharp-made JPEGs, text). 'same-tools': only with
-   * the same ffmpeg/x264, libheif/x265 and zlib builds and the same CPU
-   * vector instruction set (see generatedWith).
+   * the same ffmpeg/x264, libheif/x265 and zlib builds on the same CPU model
+   * (see generatedWith).
    */
   reproducible: 'bytes' | 'same-tools';
   expect: FileExpectation;
