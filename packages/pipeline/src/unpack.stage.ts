@@ -106,6 +106,8 @@ class UnpackRun {
   private readonly identify: string[] = [];
   /** Members stored but not yet recorded in contents (see UNPACK_UPLOADS_IN_FLIGHT). */
   private readonly persisting: Array<Promise<void>> = [];
+  /** The first upload or content write that failed; once set, no member of the batch is recorded. */
+  private persistFailure: { error: unknown } | null = null;
   private readonly merkle = new MerkleAccumulator();
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
@@ -242,7 +244,9 @@ class UnpackRun {
       if (stored.blob.offset !== undefined) this.readInPlace += 1;
       // The content row names the blob, so it is written only once the blob is there.
       const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
-      persisted.catch(() => undefined);
+      persisted.catch((error: unknown) => {
+        this.persistFailure ??= { error };
+      });
       this.persisting.push(persisted);
       if (this.persisting.length >= UNPACK_UPLOADS_IN_FLIGHT) await this.persisting.shift();
       return { ...file, size: stored.size, sha256: stored.hashes.sha256, source: stored.blob, stage: 'pending' };
@@ -270,7 +274,15 @@ class UnpackRun {
 
   private async flush(): Promise<void> {
     // Files and identify messages refer to stored content: every upload of the batch must be done first.
-    await Promise.all(this.persisting.splice(0));
+    await Promise.allSettled(this.persisting.splice(0));
+    if (this.persistFailure) {
+      // Some member of this batch may have no content in storage. Record none of them: the
+      // redelivery resumes from the last recorded member and extracts these again.
+      this.batch.length = 0;
+      this.identify.length = 0;
+      this.batchBytes = 0;
+      throw this.persistFailure.error;
+    }
     this.batchBytes = 0;
     if (this.batch.length > 0) {
       await this.deps.index.insertFiles(this.batch.splice(0));

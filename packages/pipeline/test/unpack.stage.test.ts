@@ -405,6 +405,43 @@ describe('unpack stage (Azurite + PGlite)', () => {
     });
   });
 
+  it('regression: a copied member whose upload fails is never recorded without its content; the redelivery finishes', async () => {
+    const count = 12;
+    const zip = await zipOf(Array.from({ length: count }, (_, i) => ({ name: `d/${i}.txt`, data: Buffer.from(`deflated member ${i} `.repeat(50)) })));
+    const archive = await addArchive(h, 'upload-fails.zip', zip);
+    const blobs = h.deps.blobs;
+    let uploads = 0;
+    const upload: typeof blobs.upload = (ref, data, options) => {
+      uploads += 1;
+      // The fifth member's upload fails while others are still in flight.
+      if (uploads === 5) return Promise.reject(new ExhibitError('storage-unavailable', 'storage down'));
+      return blobs.upload(ref, data, options);
+    };
+    h.deps.blobs = new Proxy(blobs, {
+      get: (target, prop) => {
+        if (prop === 'upload') return upload;
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    try {
+      await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'storage-unavailable' });
+    } finally {
+      h.deps.blobs = blobs;
+    }
+    for (const m of await h.index.listChildren(archive.fileId)) {
+      expect(await h.index.getContent(m.sha256!)).not.toBeNull();
+      expect(await blobs.exists(m.source!)).toBe(true);
+    }
+    expect(await unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 2 })).toMatchObject({ status: 'done', summary: { memberCount: count } });
+    const members = await h.index.listChildren(archive.fileId);
+    expect(members).toHaveLength(count);
+    for (const m of members) {
+      expect(await h.index.getContent(m.sha256!)).not.toBeNull();
+      expect(await blobs.exists(m.source!)).toBe(true);
+    }
+  });
+
   it('unknown file or wrong evidence: skipped', async () => {
     expect(await unpackStage(h.deps, { caseId: 'case-1', evidenceId: 'nope', fileId: 'f-missing' }, h.ctx)).toEqual({ status: 'skipped', reason: 'unknown-subject' });
     const zip = await zipOf([{ name: 'a', data: Buffer.from('a') }]);
