@@ -8,11 +8,13 @@ import {
   memberFileId,
   rootFileId,
   type AccessStore,
+  type BlobRef,
   type BlobStore,
   type CustodyEvent,
   type CustodyRecorder,
   type IndexStore,
   type Logger,
+  type NewFile,
   type Role,
 } from '@exhibit/core';
 import { createPostgresAccessStore, createPostgresIndex, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
@@ -145,37 +147,70 @@ export interface SeededCase {
 }
 
 /**
+ * An archive uploaded to the evidence container and recorded as received and
+ * hashed, with its root file as the pipeline first records it.
+ */
+async function seedUpload(
+  f: ApiFixture,
+  upload: { caseId: string; evidenceId: string; fileName: string; bytes: Buffer; exhibitRef: string },
+): Promise<{ blobName: string; rootId: string; archive: ReturnType<typeof hashes>; source: BlobRef; root: NewFile }> {
+  const { caseId, evidenceId, fileName, bytes } = upload;
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  const source = { container: f.deps.containers.evidence, name: blobName };
+  const archive = hashes(bytes);
+  const uploaded = await f.blobs.upload(source, bytes, { contentType: 'application/zip' });
+  const rootId = rootFileId(blobName);
+  await f.index.recordUpload({
+    caseId,
+    evidenceId,
+    blobName,
+    fileName,
+    rootFileId: rootId,
+    size: bytes.length,
+    etag: uploaded.etag,
+    versionId: null,
+    contentType: 'application/zip',
+    lastModified: new Date().toISOString(),
+    acquisition: { examiner: 'DC Test', exhibitRef: upload.exhibitRef },
+  });
+  await f.index.recordUploadHashes(blobName, archive, 'no-reference', []);
+  const root: NewFile = {
+    fileId: rootId,
+    caseId,
+    evidenceId,
+    parentId: null,
+    entryIndex: null,
+    depth: 0,
+    path: fileName,
+    recordedName: fileName,
+    name: fileName,
+    extension: 'zip',
+    entryKind: 'file',
+    size: bytes.length,
+    sha256: archive.sha256,
+    source,
+    archiveTimes: {},
+    flags: [],
+    stage: 'pending',
+    failure: null,
+  };
+  return { blobName, rootId, archive, source, root };
+}
+
+/**
  * One evidence item as the pipeline would leave it: an uploaded archive
  * holding one photo that was identified, described and thumbnailed. Written
  * through the IndexStore and BlobStore ports only.
  */
 export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01'): Promise<SeededCase> {
   const { index, blobs } = f;
-  const { evidence, derived } = f.deps.containers;
+  const { derived } = f.deps.containers;
   const fileName = 'phone.zip';
-  const blobName = `${caseId}/${evidenceId}/${fileName}`;
-  const archiveBytes = Buffer.from(`PK archive stand-in for ${blobName}`);
+  const archiveBytes = Buffer.from(`PK archive stand-in for ${caseId}/${evidenceId}/${fileName}`);
   const photoBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`photo of ${caseId}`)]);
   const thumbnailBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xdb]), Buffer.from(`thumbnail of ${caseId}`)]);
-  const archive = hashes(archiveBytes);
   const photo = hashes(photoBytes);
-
-  const uploaded = await blobs.upload({ container: evidence, name: blobName }, archiveBytes, { contentType: 'application/zip' });
-  const rootId = rootFileId(blobName);
-  await index.recordUpload({
-    caseId,
-    evidenceId,
-    blobName,
-    fileName,
-    rootFileId: rootId,
-    size: archiveBytes.length,
-    etag: uploaded.etag,
-    versionId: null,
-    contentType: 'application/zip',
-    lastModified: new Date().toISOString(),
-    acquisition: { examiner: 'DC Test', exhibitRef: `${caseId}/1` },
-  });
-  await index.recordUploadHashes(blobName, archive, 'no-reference', []);
+  const { blobName, rootId, archive, source: archiveSource, root } = await seedUpload(f, { caseId, evidenceId, fileName, bytes: archiveBytes, exhibitRef: `${caseId}/1` });
 
   const photoId = memberFileId(rootId, 0);
   const photoSource = { container: derived, name: derivedNames.content(photo.sha256) };
@@ -184,26 +219,7 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
   await blobs.upload(thumbnail, thumbnailBytes, { contentType: 'image/jpeg' });
 
   await index.insertFiles([
-    {
-      fileId: rootId,
-      caseId,
-      evidenceId,
-      parentId: null,
-      entryIndex: null,
-      depth: 0,
-      path: fileName,
-      recordedName: fileName,
-      name: fileName,
-      extension: 'zip',
-      entryKind: 'file',
-      size: archiveBytes.length,
-      sha256: archive.sha256,
-      source: { container: evidence, name: blobName },
-      archiveTimes: {},
-      flags: [],
-      stage: 'pending',
-      failure: null,
-    },
+    root,
     {
       fileId: photoId,
       caseId,
@@ -225,7 +241,7 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
       failure: null,
     },
   ]);
-  await index.ensureContent({ ...archive, size: archiveBytes.length, source: { container: evidence, name: blobName } });
+  await index.ensureContent({ ...archive, size: archiveBytes.length, source: archiveSource });
   await index.setIdentification(archive.sha256, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [{ name: 'file-type', version: '21.0.0' }] });
   await index.ensureContent({ ...photo, size: photoBytes.length, source: photoSource });
   await index.setIdentification(photo.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }] });
@@ -281,59 +297,20 @@ export interface SeededStoredMember {
  * so the photo's offset is well inside the archive.
  */
 export async function seedStoredMember(f: ApiFixture, caseId: string, evidenceId = 'EX01'): Promise<SeededStoredMember> {
-  const { index, blobs } = f;
-  const { evidence } = f.deps.containers;
+  const { index } = f;
   const fileName = 'stored.zip';
-  const blobName = `${caseId}/${evidenceId}/${fileName}`;
   const memberBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(3000), Buffer.from(`stored photo of ${caseId}`)]);
   const { zip, members } = await storedZip([
     { name: 'notes.txt', bytes: Buffer.from(`notes for ${caseId}\n`.repeat(20)) },
     { name: 'DCIM/IMG_0002.jpg', bytes: memberBytes },
   ]);
   const member = members[1]!;
-  const archive = hashes(zip);
   const photo = hashes(memberBytes);
-
-  const uploaded = await blobs.upload({ container: evidence, name: blobName }, zip, { contentType: 'application/zip' });
-  const rootId = rootFileId(blobName);
-  await index.recordUpload({
-    caseId,
-    evidenceId,
-    blobName,
-    fileName,
-    rootFileId: rootId,
-    size: zip.length,
-    etag: uploaded.etag,
-    versionId: null,
-    contentType: 'application/zip',
-    lastModified: new Date().toISOString(),
-    acquisition: { examiner: 'DC Test', exhibitRef: `${caseId}/2` },
-  });
-  await index.recordUploadHashes(blobName, archive, 'no-reference', []);
-  const archiveSource = { container: evidence, name: blobName };
+  const { blobName, rootId, archive, source: archiveSource, root } = await seedUpload(f, { caseId, evidenceId, fileName, bytes: zip, exhibitRef: `${caseId}/2` });
   const memberSource = { ...archiveSource, offset: member.start };
   const memberId = memberFileId(rootId, 1);
   await index.insertFiles([
-    {
-      fileId: rootId,
-      caseId,
-      evidenceId,
-      parentId: null,
-      entryIndex: null,
-      depth: 0,
-      path: fileName,
-      recordedName: fileName,
-      name: fileName,
-      extension: 'zip',
-      entryKind: 'file',
-      size: zip.length,
-      sha256: archive.sha256,
-      source: archiveSource,
-      archiveTimes: {},
-      flags: [],
-      stage: 'pending',
-      failure: null,
-    },
+    root,
     {
       fileId: memberId,
       caseId,
