@@ -54,26 +54,45 @@ interface JobHandlers {
 class HashWorker {
   private worker: Worker | undefined;
   private readonly jobs = new Map<number, JobHandlers>();
+  /** Requests (updates, digests) the thread has not answered yet. */
+  private awaiting = 0;
+
+  /**
+   * Referenced only while someone waits for an answer: a process waiting on a
+   * digest must not exit, but neither an idle thread nor a job that was opened
+   * and then abandoned may keep a CLI or a test process alive.
+   */
+  private expect(worker: Worker): void {
+    if (this.awaiting++ === 0) worker.ref();
+  }
+
+  private answered(): void {
+    if (this.awaiting > 0 && --this.awaiting === 0) this.worker?.unref();
+  }
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
     // No execArgv: a parent flag such as `--input-type=module` (node -e) would make the CommonJS source fail.
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    worker.unref();
     worker.on('message', (reply: Reply) => {
+      // Every update and digest gets exactly one answer, also for a job dropped meanwhile.
+      this.answered();
       const job = this.jobs.get(reply.job);
       if (!job) return;
       if (reply.op === 'ack') job.ack();
       else if (reply.op === 'digest') {
-        this.forget(reply.job);
+        this.jobs.delete(reply.job);
         job.digest(reply.hex);
       } else {
-        this.forget(reply.job);
+        this.jobs.delete(reply.job);
         job.fail(new ExhibitError('tool-unavailable', `hash worker: ${reply.message}`));
       }
     });
     const lost = (err: Error) => {
       // A dead worker loses its contexts: every job on it must start over, so the fault is retryable.
       this.worker = undefined;
+      this.awaiting = 0;
       const pending = [...this.jobs.values()];
       this.jobs.clear();
       for (const job of pending) job.fail(new ExhibitError('tool-unavailable', `hash worker stopped: ${err.message}`, { cause: err }));
@@ -88,28 +107,23 @@ class HashWorker {
 
   open(job: number, algorithms: readonly string[], handlers: JobHandlers): void {
     this.jobs.set(job, handlers);
-    const worker = this.ensure();
-    // Referenced only while it holds work: a process waiting on a digest must not exit,
-    // an idle hash thread must not keep a CLI or a test process alive.
-    worker.ref();
-    worker.postMessage({ op: 'open', job, algorithms });
-  }
-
-  private forget(job: number): void {
-    this.jobs.delete(job);
-    if (this.jobs.size === 0) this.worker?.unref();
+    this.ensure().postMessage({ op: 'open', job, algorithms });
   }
 
   update(job: number, block: SharedArrayBuffer, length: number): void {
-    this.ensure().postMessage({ op: 'update', job, block, length });
+    const worker = this.ensure();
+    this.expect(worker);
+    worker.postMessage({ op: 'update', job, block, length });
   }
 
   digest(job: number): void {
-    this.ensure().postMessage({ op: 'digest', job });
+    const worker = this.ensure();
+    this.expect(worker);
+    worker.postMessage({ op: 'digest', job });
   }
 
   drop(job: number): void {
-    this.forget(job);
+    this.jobs.delete(job);
     this.worker?.postMessage({ op: 'drop', job });
   }
 
@@ -117,6 +131,7 @@ class HashWorker {
     const worker = this.worker;
     this.worker = undefined;
     this.jobs.clear();
+    this.awaiting = 0;
     if (worker) await worker.terminate();
   }
 }
@@ -218,7 +233,7 @@ export function openWorkerHashJob(): WorkerHashJob {
   };
 }
 
-/** Stops the hash threads (tests; a process that exits needs nothing: the threads are unref'd). */
+/** Stops the hash threads (tests; a process that exits needs nothing: idle threads are unref'd). */
 export async function closeHashWorkers(): Promise<void> {
   const pool = workers;
   workers = undefined;

@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BlockAcks, closeHashWorkers } from './hash-workers.js';
 import { HASH_BLOCK_BYTES, MultiHasher, ParallelHasher } from './multi-hash.js';
@@ -51,6 +54,24 @@ describe('ParallelHasher', () => {
     abandoned.dispose();
     const data = randomBytes(2 * HASH_BLOCK_BYTES + 9);
     expect((await parallelHash(data, 1 << 16)).hashes).toEqual(reference(data));
+  });
+
+  // Regression: the threads stayed referenced while a job was open, so a CLI upload that failed
+  // after hashing had started never exited.
+  it('keeps a process alive while it waits for a digest, not for a job it abandoned (abandoned-job-hang regression)', async () => {
+    const module = JSON.stringify(fileURLToPath(new URL('./multi-hash.ts', import.meta.url)));
+    const script = [
+      `import { ParallelHasher } from ${module};`,
+      `const abandoned = new ParallelHasher();`,
+      `await abandoned.update(Buffer.alloc(3 * 1024 * 1024, 1));`,
+      `const hasher = new ParallelHasher();`,
+      `hasher.update(Buffer.alloc(2 * 1024 * 1024, 2)).then(() => hasher.digest()).then((h) => console.log(h.sha256));`,
+    ].join('\n');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+      timeout: 15_000,
+    });
+    expect(stdout.trim()).toBe(createHash('sha256').update(Buffer.alloc(2 * 1024 * 1024, 2)).digest('hex'));
   });
 
   it('gives the same result as the inline MultiHasher', async () => {
