@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { evidenceBlobName, ExhibitError, type AcquisitionInfo, type Hashes } from '@exhibit/core';
-import { MultiHasher } from '@exhibit/pipeline';
+import { ParallelHasher } from '@exhibit/pipeline';
 import { acquisitionMetadata, hashMismatches, type HashComparison } from './acquisition-metadata.js';
 import type { BlockBlobStore, BlockBlobTarget } from './block-blob-target.port.js';
 import { blockId, MAX_BLOCKS_PER_BLOB } from './block-id.js';
@@ -124,6 +124,8 @@ export async function uploadEvidenceFile(
   if (abortSignal?.aborted) throw new ExhibitError('aborted', `upload of ${filePath} was interrupted before it started`);
 
   const file = await openRegularFile(filePath);
+  // MD5/SHA-1/SHA-256 of the file run in the hash threads while this thread reads and sends blocks.
+  const hasher = new ParallelHasher();
   try {
     const before = await file.stat();
     const plan = planUpload(filePath, before.size, options);
@@ -147,7 +149,7 @@ export async function uploadEvidenceFile(
     const report = () => options.onProgress?.({ ...progress });
     report();
 
-    const { ids, hashes, uploadedBytes } = await stageAllBlocks(target, file, plan, staged, parallel, progress, report, abortSignal);
+    const { ids, hashes, uploadedBytes } = await stageAllBlocks(hasher, target, file, plan, staged, parallel, progress, report, abortSignal);
 
     const after = await file.stat();
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
@@ -181,6 +183,8 @@ export async function uploadEvidenceFile(
       versionId: committed.versionId,
     };
   } finally {
+    // After a failure the hashing job is still open in the threads: free its contexts.
+    hasher.dispose();
     await file.close();
   }
 }
@@ -191,6 +195,7 @@ export async function uploadEvidenceFile(
  * block is read, so at most `parallel` block buffers exist at any time.
  */
 async function stageAllBlocks(
+  hasher: ParallelHasher,
   target: BlockBlobTarget,
   file: FileHandle,
   plan: UploadPlan,
@@ -200,7 +205,6 @@ async function stageAllBlocks(
   report: () => void,
   outerSignal: AbortSignal | undefined,
 ): Promise<{ ids: string[]; hashes: Hashes; uploadedBytes: number }> {
-  const hasher = new MultiHasher();
   const ids: string[] = [];
   const free: Buffer[] = [];
   const inFlight = new Set<Promise<void>>();
@@ -228,7 +232,7 @@ async function stageAllBlocks(
     const buffer = free.pop() ?? Buffer.allocUnsafe(Math.min(plan.blockSizeBytes, plan.size));
     const block = buffer.subarray(0, length);
     await readExactly(file, block, position, plan.fileName);
-    hasher.update(block);
+    await hasher.update(block);
     progress.bytesRead += length;
 
     const id = blockId(index, createHash('sha256').update(block).digest('hex'));
@@ -270,7 +274,7 @@ async function stageAllBlocks(
     }
     throw failure;
   }
-  return { ids, hashes: hasher.digest(), uploadedBytes: progress.bytesSent };
+  return { ids, hashes: await hasher.digest(), uploadedBytes: progress.bytesSent };
 }
 
 async function openRegularFile(filePath: string): Promise<FileHandle> {
