@@ -3,3 +3,4 @@ export { openSqlClient } from './sql-client.js';
 export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.js';
 export { PostgresIndex, createPostgresIndex } from './index-store.postgres.js';
 export { PostgresAccessStore, createPostgresAccessStore } from './access-store.postgres.js';
+export { countingSqlClient } from './sql-client.counting.js';

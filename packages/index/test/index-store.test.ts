@@ -1,28 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError, type IndexStore, type NewFile } from '@exhibit/core';
-import { createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
+import { countingSqlClient, createPostgresIndex, openSqlClient } from '../src/index.js';
 import { TOOLS, hashesOf, member, newUpload, photo, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
 
-/** Counts statements sent (a transaction's BEGIN and COMMIT included), to hold the hot paths to their cost. */
-function countingClient(sql: SqlClient, counter: { statements: number }): SqlClient {
-  return {
-    dialect: sql.dialect,
-    query(text, params) {
-      counter.statements += 1;
-      return sql.query(text, params);
-    },
-    exec(text) {
-      counter.statements += 1;
-      return sql.exec(text);
-    },
-    transaction(fn) {
-      counter.statements += 2;
-      return sql.transaction((tx) => fn(countingClient(tx, counter)));
-    },
-    close: () => sql.close(),
-  };
-}
 
 let caseSeq = 0;
 /** Every test works in its own case, so tests share one database without seeing each other. */
@@ -38,7 +19,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
     return counter.statements - before;
   };
   beforeAll(async () => {
-    index = createPostgresIndex(countingClient(await openSqlClient(await target.create()), counter));
+    index = createPostgresIndex(countingSqlClient(await openSqlClient(await target.create()), counter));
     await index.migrate();
   });
   afterAll(async () => {

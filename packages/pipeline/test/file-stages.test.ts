@@ -12,7 +12,7 @@ import {
   type StageOutcome,
   type Thumbnailer,
 } from '@exhibit/core';
-import { createPostgresIndex, openSqlClient, type SqlClient } from '@exhibit/index';
+import { countingSqlClient, createPostgresIndex, openSqlClient } from '@exhibit/index';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { recordCompletionIfDone } from '../src/completion.js';
 import { identifyStage } from '../src/identify.stage.js';
@@ -30,25 +30,6 @@ import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/
  * tested in @exhibit/media and end to end.
  */
 
-/** Counts the statements sent to the index, a transaction's BEGIN and COMMIT included (as the benchmark's --io-stats). */
-function countingClient(sql: SqlClient, counter: { statements: number }): SqlClient {
-  return {
-    dialect: sql.dialect,
-    query(text, params) {
-      counter.statements += 1;
-      return sql.query(text, params);
-    },
-    exec(text) {
-      counter.statements += 1;
-      return sql.exec(text);
-    },
-    transaction(fn) {
-      counter.statements += 2;
-      return sql.transaction((tx) => fn(countingClient(tx, counter)));
-    },
-    close: () => sql.close(),
-  };
-}
 
 const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' | 'archive' | 'document' }> = {
   JPEG: { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image' },
@@ -100,7 +81,7 @@ beforeAll(async () => {
   const containers = { evidence: `evidence-${suffix}`, derived: `derived-${suffix}` };
   await blobs.ensureContainer(containers.evidence);
   await blobs.ensureContainer(containers.derived);
-  const index = createPostgresIndex(countingClient(await openSqlClient({ kind: 'pglite', dataDir: 'memory://' }), counter));
+  const index = createPostgresIndex(countingSqlClient(await openSqlClient({ kind: 'pglite', dataDir: 'memory://' }), counter));
   await index.migrate();
   bus = new RecordingBus();
   custody = new RecordingCustody();
