@@ -123,4 +123,30 @@ export type FileFlag =
   | 'limit-exceeded'
   | 'hash-mismatch'
   | 'exif-preview-thumbnail'
-  | 'not-unpacked-depth';
+  | 'not-unpacked-depth'
+  // Findings about a content (its bytes, whatever the name): see ContentFinding.
+  | ContentFlag;
+
+/**
+ * Findings about the bytes themselves, recorded once per content with what
+ * exactly was seen (offsets, lengths, values) and shown at every occurrence.
+ * - unidentified: no known signature; the detail says what was looked at.
+ * - trailing-data: bytes after the end of a complete image (JPEG EOI, PNG IEND, GIF trailer).
+ * - embedded-archive: a ZIP directory at the end of a file of another type (a polyglot).
+ * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded.
+ * - no-content: the decoded image is one flat colour (blank, or a decode that produced nothing).
+ * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Orientation").
+ */
+export type ContentFlag =
+  | 'unidentified'
+  | 'trailing-data'
+  | 'embedded-archive'
+  | 'partially-decoded'
+  | 'no-content'
+  | 'orientation-conflict';
+
+export interface ContentFinding {
+  flag: ContentFlag;
+  /** Deterministic text: the same bytes give the same detail on every run. */
+  detail: string;
+}

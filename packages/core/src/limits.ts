@@ -21,8 +21,15 @@ export const LIMITS = {
   maxBufferedMemberBytes: 8 * 1024 * 1024,
   /** Pixels sharp may decode for one image. */
   maxImagePixels: 268_402_689,
-  /** Bytes read from the start of a file for type identification. */
-  identifyHeadBytes: 4100,
+  /**
+   * Bytes read from the start of a file for type identification. 64 KiB, not
+   * file-type's 4 KiB minimum: camera HEIF ftyp/meta boxes and TIFF headers sit
+   * early, but signatures after a prefix (and TIFF IFDs) need more; a format
+   * that needs bytes further in (a TIFF's first directory) reads them itself.
+   */
+  identifyHeadBytes: 64 * 1024,
+  /** Bytes read from the end of a file to find a ZIP directory appended to it (EOCD + the longest comment). */
+  identifyTailBytes: 64 * 1024 + 22,
   /** Bytes exifr may read from an image before giving up on metadata. */
   maxMetadataBytes: 16 * 1024 * 1024,
   /** Longest ffprobe/ffmpeg run before it is killed. */

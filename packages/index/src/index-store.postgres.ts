@@ -1,6 +1,7 @@
 import {
   ExhibitError,
   type BlobRef,
+  type ContentFinding,
   type ContentSource,
   type ContentRecord,
   type EvidenceRef,
@@ -425,12 +426,13 @@ export class PostgresIndex implements IndexStore {
 
   async setIdentification(
     sha256: string,
-    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] },
+    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[]; findings?: ContentFinding[] },
     file?: FileMove,
   ): Promise<void> {
     const p = new SqlParams();
     const sha = p.add(sha256.toLowerCase());
     const update = `UPDATE contents SET mime = ${p.add(id.mime)}, detected_ext = ${p.add(id.detectedExt)}, kind = ${p.add(id.kind)},
+              findings = findings || ${p.add(toJson(id.findings ?? []))}::jsonb,
               tools = tools || jsonb_build_object('identify', ${p.add(toJson(id.tools))}::jsonb), updated_at = now()
         WHERE sha256 = ${sha} AND kind IS NULL`;
     await this.writeAnalysis(p, sha, sha256, update, file);
@@ -461,7 +463,14 @@ export class PostgresIndex implements IndexStore {
 
   async setThumbnail(
     sha256: string,
-    result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] },
+    result: {
+      status: 'done' | 'failed' | 'n/a';
+      blob: BlobRef | null;
+      source: ContentRecord['thumbnailSource'];
+      failure?: FileFailure;
+      findings?: ContentFinding[];
+      tools: ToolVersion[];
+    },
     file?: FileMove,
   ): Promise<void> {
     const [failureStage, failureCode, failureDetail] = this.failureParams(result.failure);
@@ -470,6 +479,7 @@ export class PostgresIndex implements IndexStore {
     const update = `UPDATE contents SET
           thumbnail_status = ${p.add(result.status)}, thumbnail_container = ${p.add(result.blob?.container ?? null)},
           thumbnail_name = ${p.add(result.blob?.name ?? null)}, thumbnail_source = ${p.add(result.source)},
+          findings = findings || ${p.add(toJson(result.findings ?? []))}::jsonb,
           failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
           failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
           tools = tools || jsonb_build_object('thumbnail', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
@@ -537,12 +547,19 @@ export class PostgresIndex implements IndexStore {
         ev,
         tx,
       ),
+      // The occurrence's own flags, then the findings about its bytes (with their recorded detail).
       await this.query(
-        `SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime
-           FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
-           LEFT JOIN contents c ON c.sha256 = f.sha256
-          WHERE f.case_id = $1 AND f.evidence_id = $2
-          ORDER BY f.path COLLATE "C", f.file_id, flag COLLATE "C" LIMIT ${STATUS_LIST_MAX}`,
+        `SELECT * FROM (
+           SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime, NULL::text AS detail
+             FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
+             LEFT JOIN contents c ON c.sha256 = f.sha256
+            WHERE f.case_id = $1 AND f.evidence_id = $2
+           UNION ALL
+           SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, cf.value->>'detail'
+             FROM files f JOIN contents c ON c.sha256 = f.sha256
+             CROSS JOIN LATERAL jsonb_array_elements(c.findings) AS cf
+            WHERE f.case_id = $1 AND f.evidence_id = $2 AND c.findings <> '[]'::jsonb
+         ) x ORDER BY x.path COLLATE "C", x.file_id, x.flag COLLATE "C", x.detail COLLATE "C" LIMIT ${STATUS_LIST_MAX}`,
         ev,
         tx,
       ),
@@ -577,7 +594,7 @@ export class PostgresIndex implements IndexStore {
         fileId: String(r.file_id),
         path: String(r.path),
         flag: r.flag as FileFlag,
-        detail: flagDetail(String(r.flag), {
+        detail: typeof r.detail === 'string' ? r.detail : flagDetail(String(r.flag), {
           extension: (r.extension ?? null) as string | null,
           detectedExt: (r.detected_ext ?? null) as string | null,
           mime: (r.mime ?? null) as string | null,

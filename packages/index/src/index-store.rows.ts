@@ -88,7 +88,7 @@ export const FILE_COLUMNS = [
 export const CONTENT_COLUMNS = [
   'sha256', 'md5', 'sha1', 'size', 'source_container', 'source_name', 'mime', 'detected_ext', 'kind', 'metadata',
   'metadata_status', 'thumbnail_container', 'thumbnail_name', 'thumbnail_source', 'thumbnail_status', 'failure_stage',
-  'failure_code', 'failure_detail', 'tools', 'source_offset',
+  'failure_code', 'failure_detail', 'tools', 'source_offset', 'findings',
 ] as const;
 
 /** `alias.col, ...` or, with a prefix, `alias.col AS prefix_col, ...` (fixed names only, never input). */
@@ -163,6 +163,7 @@ export function toContent(r: Row, prefix = ''): ContentRecord {
     thumbnailSource: strOrNull(g('thumbnail_source')) as ContentRecord['thumbnailSource'],
     thumbnailStatus: str(g('thumbnail_status')) as ContentRecord['thumbnailStatus'],
     failure: failure(g('failure_stage'), g('failure_code'), g('failure_detail')),
+    findings: (g('findings') ?? []) as ContentRecord['findings'],
     tools: (g('tools') ?? {}) as ContentRecord['tools'],
   };
 }

@@ -103,6 +103,13 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'hash-mismatch': 'computed hashes differ from the declared ones',
   'exif-preview-thumbnail': 'the thumbnail comes from the embedded EXIF preview, which may differ from the image',
   'not-unpacked-depth': 'an archive nested too deeply to unpack',
+  // Content findings carry their own recorded detail; these are the fallbacks.
+  unidentified: 'no known file signature',
+  'trailing-data': 'data after the end of the image',
+  'embedded-archive': 'an archive is embedded in the file',
+  'partially-decoded': 'the image could be decoded only in part',
+  'no-content': 'the decoded image is one flat colour',
+  'orientation-conflict': 'HEIF transforms and EXIF orientation disagree',
 };
 
 export function flagDetail(flag: string, context: { extension: string | null; detectedExt: string | null; mime: string | null }): string {

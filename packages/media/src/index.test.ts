@@ -11,9 +11,9 @@ describe('createMediaTools', () => {
     expect(versions.every((v) => v.version !== '' && v.version !== 'unknown')).toBe(true);
 
     const jpeg = await sharp({ create: { width: 500, height: 100, channels: 3, background: '#abc' } }).jpeg().toBuffer();
-    const id = await media.identifier.identify(jpeg);
-    expect(id.kind).toBe('image');
     const source = new BufferSource(jpeg, 'x.jpg');
+    const id = await media.identifier.identify(source);
+    expect(id.kind).toBe('image');
     expect(await media.metadata.image(source, { mime: id.mime })).toMatchObject({ raw: {} });
     expect(await media.thumbnailer.image(source, { mime: id.mime })).toMatchObject({ from: 'image', width: 320, height: 64 });
   });

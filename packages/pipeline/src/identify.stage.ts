@@ -6,7 +6,7 @@ import {
   type FileKind,
   type FileMessage,
   type FileRecord,
-  type Identification,
+  type IdentificationResult,
   type QueueName,
   type ToolVersion,
 } from '@exhibit/core';
@@ -44,7 +44,9 @@ async function send(deps: StageDeps, route: Route, message: FileMessage, ctx: St
 }
 
 /**
- * Type from the content signature (first bytes only), plus the extension-mismatch flag per occurrence.
+ * Type from the content signature (bounded reads: head, tail, what a header points at), with the
+ * findings about the bytes (unidentified and why, an appended archive), plus the extension-mismatch
+ * flag per occurrence.
  * The identification, the occurrence's flags and unpack state and its move to 'identified' are one write.
  */
 export const identifyStage: Stage<FileMessage> = async (deps, message, ctx) => {
@@ -63,19 +65,20 @@ export const identifyStage: Stage<FileMessage> = async (deps, message, ctx) => {
     return skipped('already-done');
   }
 
-  let identification: (Identification & { tools: ToolVersion[] }) | null = null;
+  let identification: (IdentificationResult & { tools: ToolVersion[] }) | null = null;
   if (content.kind === null) {
-    const result = await analyse('identify', ctx, async () => {
-      const head = await blobSource(deps.blobs, source, file.name, content.size).read(0, deps.limits.identifyHeadBytes, { abortSignal: ctx.abortSignal });
-      return deps.identifier.identify(head, { abortSignal: ctx.abortSignal });
-    });
+    const result = await analyse('identify', ctx, () =>
+      deps.identifier.identify(blobSource(deps.blobs, source, file.name, content.size), { abortSignal: ctx.abortSignal }),
+    );
     if (!result.ok) {
       await deps.index.failFile(file.fileId, { stage: 'identify', code: result.error.code, detail: result.error.message });
       return failed(result.error.code, result.error.message);
     }
     const tools = [...(await deps.identifier.tools()), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
     identification = { ...result.value, tools };
-    content = { ...content, ...result.value };
+    const { findings: _findings, ...identified } = result.value;
+    content = { ...content, ...identified };
+    if (result.value.findings.length > 0) ctx.logger.info({ findings: result.value.findings.map((f) => f.flag) }, 'identification findings');
   }
   const mismatch = deps.identifier.extensionMismatch(file.name, { mime: content.mime, detectedExt: content.detectedExt, kind: content.kind ?? 'other' });
   if (mismatch) ctx.logger.info({ name: file.name, detected: content.detectedExt }, 'extension does not match content');

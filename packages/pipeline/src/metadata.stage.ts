@@ -7,7 +7,8 @@ import type { Stage } from './stage.js';
 /**
  * EXIF/GPS/XMP/IPTC for images, ffprobe for videos. Analysed once per
  * SHA-256: a second occurrence of the same bytes reuses the first result.
- * The result and the occurrence's move (or failure) are one write.
+ * The result and the occurrence's move are one write. A failure is recorded
+ * on the content and the file still goes on to its thumbnail.
  */
 export const metadataStage: Stage<FileMessage> = async (deps, message, ctx) => {
   const loaded = await loadFile(deps, message);
@@ -36,15 +37,14 @@ export const metadataStage: Stage<FileMessage> = async (deps, message, ctx) => {
     );
     const tools = [...(await deps.metadata.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
     if (!result.ok) {
+      // Recorded on the content (status, API and CLI list it) while the file goes on: a
+      // thumbnail does not need the metadata, so one failing must not cost the other.
       const failure = { stage: 'metadata' as const, code: result.error.code, detail: result.error.message };
-      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools }, { fileId: file.fileId, failure });
+      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools }, { fileId: file.fileId, to: 'described' });
+      await sendFile(deps, 'thumbnail', message, { abortSignal: ctx.abortSignal });
       return failed(failure.code, failure.detail);
     }
     await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools }, { fileId: file.fileId, to: 'described' });
-  } else if (content.metadataStatus === 'failed') {
-    const failure = content.failure ?? { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'metadata could not be read' };
-    await deps.index.failFile(file.fileId, failure);
-    return failed(failure.code, failure.detail);
   } else {
     await deps.index.advanceFile(file.fileId, 'described');
   }

@@ -59,7 +59,9 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
     });
     from = thumb.from;
     const flags: FileFlag[] = thumb.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
-    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: ref, source: thumb.from, tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
+    const findings = thumb.findings ?? [];
+    if (findings.length > 0) ctx.logger.info({ findings: findings.map((f) => f.flag) }, 'thumbnail findings');
+    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: ref, source: thumb.from, findings, tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
   } else if (content.thumbnailStatus === 'failed') {
     const failure = content.failure ?? { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no thumbnail could be made' };
     await deps.index.failFile(file.fileId, failure);

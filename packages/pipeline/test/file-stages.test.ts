@@ -41,7 +41,10 @@ const readAll = (source: { size: number; read(offset: number, length: number): P
 
 const identifier: FileIdentifier = {
   tools: async () => [{ name: 'stand-in-identifier', version: '1' }],
-  identify: async (head) => TYPES[tag(head)] ?? { mime: null, detectedExt: null, kind: 'other' },
+  identify: async (source) => {
+    const type = TYPES[tag(await source.read(0, 64))];
+    return type ? { ...type, findings: [] } : { mime: null, detectedExt: null, kind: 'other', findings: [{ flag: 'unidentified', detail: 'no known file signature in the test' }] };
+  },
   extensionMismatch: (name, id) => id.detectedExt !== null && !name.endsWith(`.${id.detectedExt}`),
 };
 

@@ -2,6 +2,7 @@ import type {
   AcquisitionInfo,
   ArchiveTimes,
   BlobRef,
+  ContentFinding,
   ContentSource,
   EntryKind,
   EvidenceRef,
@@ -111,6 +112,8 @@ export interface ContentRecord {
   thumbnailSource: 'image' | 'exif-preview' | 'contact-sheet' | null;
   thumbnailStatus: 'pending' | 'done' | 'failed' | 'n/a';
   failure: FileFailure | null;
+  /** Findings about these bytes (identification and thumbnail), shown at every occurrence; the index always sets it. */
+  findings?: ContentFinding[];
   /** Tool versions per stage, e.g. { identify: [...], metadata: [...] }. */
   tools: Partial<Record<StageName, ToolVersion[]>>;
 }
@@ -255,7 +258,7 @@ export interface IndexStore {
    */
   setIdentification(
     sha256: string,
-    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[] },
+    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[]; findings?: ContentFinding[] },
     file?: FileMove,
   ): Promise<void>;
   setMetadata(
@@ -265,7 +268,14 @@ export interface IndexStore {
   ): Promise<void>;
   setThumbnail(
     sha256: string,
-    result: { status: 'done' | 'failed' | 'n/a'; blob: BlobRef | null; source: ContentRecord['thumbnailSource']; failure?: FileFailure; tools: ToolVersion[] },
+    result: {
+      status: 'done' | 'failed' | 'n/a';
+      blob: BlobRef | null;
+      source: ContentRecord['thumbnailSource'];
+      failure?: FileFailure;
+      findings?: ContentFinding[];
+      tools: ToolVersion[];
+    },
     file?: FileMove,
   ): Promise<void>;
 

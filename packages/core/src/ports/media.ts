@@ -1,4 +1,4 @@
-import type { FileKind, MediaMetadata, ToolVersion } from '../domain.js';
+import type { ContentFinding, FileKind, MediaMetadata, ToolVersion } from '../domain.js';
 
 /**
  * Random access to one stored file. Media adapters read through this (ranged
@@ -25,10 +25,19 @@ export interface Identification {
   kind: FileKind;
 }
 
+/** An identification with what was noticed on the way (unidentified and why, polyglots). */
+export interface IdentificationResult extends Identification {
+  findings: ContentFinding[];
+}
+
 export interface FileIdentifier {
   tools(): Promise<ToolVersion[]>;
-  /** Type from the content signature; `head` is the first LIMITS.identifyHeadBytes bytes. */
-  identify(head: Buffer, options?: { abortSignal?: AbortSignal }): Promise<Identification>;
+  /**
+   * Type from the content signature. Reads are bounded: the first
+   * LIMITS.identifyHeadBytes, the last LIMITS.identifyTailBytes, and what a
+   * format's own header points at (a TIFF's first directory), nothing else.
+   */
+  identify(source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<IdentificationResult>;
   /** True when the name's extension does not fit the detected type. */
   extensionMismatch(fileName: string, identification: Identification): boolean;
 }
@@ -48,6 +57,8 @@ export interface Thumbnail {
   width: number;
   height: number;
   from: 'image' | 'exif-preview' | 'contact-sheet';
+  /** What decoding noticed about the content (partially decoded, no content, orientation conflict). */
+  findings?: ContentFinding[];
 }
 
 /**

@@ -56,8 +56,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   ttc: ['ttc', 'otc'],
 };
 
-/** Types too generic for a name to contradict (many formats are XML). */
-const NEVER_MISMATCH = new Set(['xml']);
+/** Types too generic for a name to contradict (many formats are XML or plain text). */
+const NEVER_MISMATCH = new Set(['xml', 'txt']);
 
 export function fittingExtensions(detectedExt: string): readonly string[] {
   return FITTING_EXTENSIONS[detectedExt] ?? [detectedExt];
@@ -103,7 +103,7 @@ const ARCHIVE_EXTS = new Set([
  * and Android packages are plain zips to an examiner and are unpacked.
  */
 const DOCUMENT_EXTS = new Set([
-  'pdf', 'rtf', 'epub', 'mobi', 'ps', 'eps', 'chm', 'cfb', 'xml', 'ics', 'vcf', 'vtt', 'pst',
+  'txt', 'pdf', 'rtf', 'epub', 'mobi', 'ps', 'eps', 'chm', 'cfb', 'xml', 'ics', 'vcf', 'vtt', 'pst',
   'docx', 'docm', 'dotx', 'dotm', 'xlsx', 'xlsm', 'xltx', 'xltm', 'pptx', 'pptm', 'potx', 'potm', 'ppsx', 'ppsm',
   'odt', 'ods', 'odp', 'odg', 'ott', 'ots', 'otp', 'otg', 'vsdx', '3mf',
 ]);

@@ -1,5 +1,6 @@
 import exifr from 'exifr';
 import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
+import { hasHeifBrand, MAX_FTYP_BYTES } from '../identify/heif-brands.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
 
 /**
@@ -127,6 +128,17 @@ class SourceReader extends UrlFetcher {
 
 function correctedHeifParser(Base: HeifParserCtor): HeifParserCtor {
   class Corrected extends Base {
+    /**
+     * exifr takes a file as HEIC only if 'heic' is among the compatible brands
+     * of an ftyp of at most 50 bytes; camera HEIF (Canon, Sony .HIF: heix,
+     * mif1, miaf, MiHB...) often lists no 'heic'. Any HEIF brand will do.
+     */
+    static override canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean {
+      if (Base.type !== 'heic') return Base.canHandle(file, firstTwoBytes);
+      const head = Buffer.from(file.buffer, file.byteOffset, Math.min(file.byteLength, MAX_FTYP_BYTES));
+      return hasHeifBrand(head);
+    }
+
     async parse(): Promise<void> {
       let offset = this.file.getUint32(0);
       for (let i = 0; i < MAX_TOP_LEVEL_BOXES; i++) {

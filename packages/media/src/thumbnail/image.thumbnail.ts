@@ -1,7 +1,10 @@
 import exifr from 'exifr';
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
-import { ExhibitError, errorMessage, isExhibitError, type Thumbnail } from '@exhibit/core';
+import { ExhibitError, errorMessage, isExhibitError, LIMITS, type ContentFinding, type Thumbnail } from '@exhibit/core';
+import { hasHeifBrand } from '../identify/heif-brands.js';
+import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
 import { decodeHeic } from './heic.decoder.js';
+import { heifExifOrientation, heifOrientationDecision, heifTransforms } from './heif-orientation.js';
 
 export interface ThumbnailSettings {
   /** The output fits in an edgePx × edgePx box; smaller images are not enlarged. */
@@ -10,16 +13,20 @@ export interface ThumbnailSettings {
   maxPixels: number;
 }
 
-type Rendered = Omit<Thumbnail, 'from'>;
+type Rendered = Omit<Thumbnail, 'from' | 'findings'> & { findings: ContentFinding[] };
 
-const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs', 'mif1', 'msf1']);
-
-/** HEIF with HEVC by mime or by ftyp brand (AVIF is left to sharp). */
+/** HEIF by mime or by any HEIF ftyp brand, major or compatible (AVIF is left to sharp). */
 export function isHeic(bytes: Buffer, mime?: string | null): boolean {
   if (mime === 'image/heic' || mime === 'image/heif' || mime === 'image/heic-sequence' || mime === 'image/heif-sequence') return true;
-  if (bytes.length < 12 || bytes.toString('latin1', 4, 8) !== 'ftyp') return false;
-  return HEIF_BRANDS.has(bytes.toString('latin1', 8, 12));
+  return hasHeifBrand(bytes);
 }
+
+/**
+ * A thumbnail whose every pixel is within this standard deviation of its
+ * channel's mean is "one flat colour": a blank image, or a decode that
+ * produced nothing (libheif gives flat grey for an image it cannot decode).
+ */
+const FLAT_STDEV = 1;
 
 /**
  * The thumbnail of an image held in memory. Order: the main image (HEIC via
@@ -34,40 +41,88 @@ export async function imageThumbnail(
   mime?: string | null,
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<Thumbnail> {
+  const findings: ContentFinding[] = [];
+  const end = imageEnd(bytes);
+  const trailing = end ? trailingDataFinding(end, bytes) : null;
+  if (trailing) findings.push(trailing);
   let mainError: unknown;
   try {
-    return { ...(await mainImage(bytes, settings, mime, options.abortSignal)), from: 'image' };
+    const main = await mainImage(bytes, settings, mime, options.abortSignal);
+    return { jpeg: main.jpeg, width: main.width, height: main.height, from: 'image', findings: [...findings, ...main.findings] };
   } catch (err) {
     if (!isExhibitError(err, 'decode-failed') && !isExhibitError(err, 'unsupported-format')) throw err;
     mainError = err;
   }
   const preview = await exifPreview(bytes, settings);
-  if (preview) return { ...preview, from: 'exif-preview' };
+  if (preview) return { jpeg: preview.jpeg, width: preview.width, height: preview.height, from: 'exif-preview', findings: [...findings, ...preview.findings] };
   throw mainError;
 }
 
 async function mainImage(bytes: Buffer, settings: ThumbnailSettings, mime: string | null | undefined, abortSignal: AbortSignal | undefined): Promise<Rendered> {
-  if (!isHeic(bytes, mime)) return encodedImage(bytes, settings, true);
+  if (!isHeic(bytes, mime)) return encodedImage(bytes, settings, { autoOrient: true, lenient: true });
   let heicError: unknown;
   try {
     const raw = await decodeHeic(bytes, { maxPixels: settings.maxPixels, ...(abortSignal ? { abortSignal } : {}) });
-    const input = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 }, limitInputPixels: settings.maxPixels });
-    return await render(input, settings);
+    const decision = heifOrientationDecision(heifTransforms(bytes), await heifExifOrientation(bytes, LIMITS.maxMetadataBytes));
+    const input = oriented(sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 }, limitInputPixels: settings.maxPixels }), decision.apply);
+    const rendered = await render(input, settings);
+    if (decision.finding) rendered.findings.unshift(decision.finding);
+    return rendered;
   } catch (err) {
     if (!isExhibitError(err, 'decode-failed')) throw err;
     heicError = err;
   }
   // A HEIF container may carry AV1 (or JPEG) instead of HEVC: sharp's libheif reads those.
   try {
-    return await encodedImage(bytes, settings, true);
+    return await encodedImage(bytes, settings, { autoOrient: true, lenient: false });
   } catch {
     throw heicError;
   }
 }
 
-/** sharp decoding with the pixel limit checked from the header first. */
-async function encodedImage(bytes: Buffer, settings: ThumbnailSettings, autoOrient: boolean): Promise<Rendered> {
-  const options: SharpOptions = { limitInputPixels: settings.maxPixels, failOn: 'error', sequentialRead: true };
+/** EXIF orientation 2-8 as sharp operations (sharp rotates before it mirrors). */
+function oriented(input: Sharp, orientation: number | null): Sharp {
+  switch (orientation) {
+    case 2: return input.flop();
+    case 3: return input.rotate(180);
+    case 4: return input.flip();
+    case 5: return input.rotate(90).flop();
+    case 6: return input.rotate(90);
+    case 7: return input.rotate(270).flop();
+    case 8: return input.rotate(270);
+    default: return input;
+  }
+}
+
+/**
+ * sharp decoding with the pixel limit checked from the header first. Strict
+ * first; if `lenient`, an image libvips can only decode with its checks off
+ * (truncated, damaged scan data) is rendered from what decodes, with a
+ * 'partially-decoded' finding, instead of failing outright. GIFs give their
+ * first frame (`pages: 1`).
+ */
+async function encodedImage(bytes: Buffer, settings: ThumbnailSettings, mode: { autoOrient: boolean; lenient: boolean }): Promise<Rendered> {
+  try {
+    return await decodeWith(bytes, settings, mode.autoOrient, 'error');
+  } catch (strictError) {
+    if (!mode.lenient || !isExhibitError(strictError, 'decode-failed')) throw strictError;
+    let rendered: Rendered;
+    try {
+      rendered = await decodeWith(bytes, settings, mode.autoOrient, 'none');
+    } catch {
+      throw strictError;
+    }
+    const reason = typeof strictError.details?.reason === 'string' ? strictError.details.reason : 'image data is damaged';
+    rendered.findings.unshift({
+      flag: 'partially-decoded',
+      detail: `${reason}; decoded with libvips' checks off, so parts of the image may be missing, grey or smeared`,
+    });
+    return rendered;
+  }
+}
+
+async function decodeWith(bytes: Buffer, settings: ThumbnailSettings, autoOrient: boolean, failOn: 'error' | 'none'): Promise<Rendered> {
+  const options: SharpOptions = { limitInputPixels: settings.maxPixels, failOn, sequentialRead: true, pages: 1, page: 0 };
   let header;
   try {
     header = await sharp(bytes, options).metadata();
@@ -80,17 +135,31 @@ async function encodedImage(bytes: Buffer, settings: ThumbnailSettings, autoOrie
     throw new ExhibitError('limit-exceeded', `image is ${width}x${height} pixels, more than the ${settings.maxPixels} allowed`);
   }
   const input = sharp(bytes, options);
-  return render(autoOrient ? input.rotate() : input, settings);
+  return render(autoOrient ? input.rotate() : input, settings, header.format);
 }
 
-async function render(input: Sharp, settings: ThumbnailSettings): Promise<Rendered> {
+/**
+ * Resized and flattened to 8-bit RGB, checked for content, then encoded.
+ * A result that is one flat colour is kept (it may be what the file holds)
+ * with a 'no-content' finding, never passed off as an ordinary thumbnail.
+ */
+async function render(input: Sharp, settings: ThumbnailSettings, format?: string): Promise<Rendered> {
   try {
     const { data, info } = await input
       .resize(settings.edgePx, settings.edgePx, { fit: 'inside', withoutEnlargement: true })
       .flatten({ background: '#ffffff' })
-      .jpeg({ quality: settings.quality, chromaSubsampling: '4:2:0', mozjpeg: false })
+      .removeAlpha()
+      .raw()
       .toBuffer({ resolveWithObject: true });
-    return { jpeg: data, width: info.width, height: info.height };
+    const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
+    const stats = await sharp(data, raw).stats();
+    const jpeg = await sharp(data, raw).jpeg({ quality: settings.quality, chromaSubsampling: '4:2:0', mozjpeg: false }).toBuffer();
+    const findings: ContentFinding[] = [];
+    if (stats.channels.every((c) => c.stdev < FLAT_STDEV)) {
+      const colour = stats.channels.map((c) => Math.round(c.mean)).join(',');
+      findings.push({ flag: 'no-content', detail: `the decoded ${format ? `${format} ` : ''}image is one flat colour (rgb ${colour}): blank, or a decode that produced nothing` });
+    }
+    return { jpeg, width: info.width, height: info.height, findings };
   } catch (err) {
     throw sharpError(err);
   }
@@ -119,16 +188,40 @@ async function exifPreview(bytes: Buffer, settings: ThumbnailSettings): Promise<
         .png()
         .toBuffer();
     }
-    return await encodedImage(upright, settings, true);
+    return await encodedImage(upright, settings, { autoOrient: true, lenient: false });
   } catch {
     return null;
   }
 }
 
-function sharpError(err: unknown): ExhibitError {
+/**
+ * libvips' error text is not a stable reason: its error buffer is shared by
+ * threads, so the same file can report a truncated message, another image's
+ * message appended, or "Unknown error". The recorded reason is therefore a
+ * fixed sentence per kind of failure; the tool's own text stays on `cause`
+ * for the logs.
+ */
+const DECODE_REASONS: Array<[RegExp, string]> = [
+  [/premature end|truncat|unexpected end|end of (file|data|stream)|not enough (image )?data|short read|EOF/i, 'image data ends before the image is complete (truncated)'],
+  [/missing SOS|no SOS|invalid JPEG file structure/i, 'JPEG structure is broken (no image scan follows the headers)'],
+  [/corrupt JPEG|huffman|bogus|invalid (component|marker|huffman)|marker 0x|quantization/i, 'JPEG image data is damaged'],
+  [/libspng|crc|checksum|IHDR|IDAT|zlib|inflate/i, 'PNG image data is damaged'],
+  [/gif/i, 'GIF image data is damaged'],
+  [/tiff|IFD|strip|tile/i, 'TIFF structure is damaged'],
+  [/webp|riff/i, 'WebP image data is damaged'],
+  [/heif|heic|hevc/i, 'HEIF image data is damaged'],
+];
+
+export function decodeReason(message: string): string {
+  for (const [pattern, reason] of DECODE_REASONS) if (pattern.test(message)) return reason;
+  return 'image data could not be decoded (libvips gave no usable reason)';
+}
+
+export function sharpError(err: unknown): ExhibitError {
   if (isExhibitError(err)) return err;
   const message = errorMessage(err);
-  if (/pixel limit/i.test(message)) return new ExhibitError('limit-exceeded', `image exceeds the pixel limit: ${message}`, { cause: err });
+  if (/pixel limit/i.test(message)) return new ExhibitError('limit-exceeded', 'image exceeds the pixel limit', { cause: err });
   if (/unsupported image format/i.test(message)) return new ExhibitError('unsupported-format', 'image format not supported for thumbnails', { cause: err });
-  return new ExhibitError('decode-failed', `image could not be decoded: ${message}`, { cause: err });
+  const reason = decodeReason(message);
+  return new ExhibitError('decode-failed', `image could not be decoded: ${reason}`, { cause: err, details: { reason } });
 }

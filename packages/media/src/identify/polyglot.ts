@@ -1,0 +1,207 @@
+import type { ContentFinding } from '@exhibit/core';
+
+/**
+ * Files that are two things at once. Pure functions over bytes already read:
+ * the tail of a file (a ZIP's end-of-central-directory record must end it) and
+ * a whole image in memory (where the image's own structure ends).
+ */
+
+const EOCD_SIGNATURE = 0x06054b50;
+const EOCD_BYTES = 22;
+const MAX_ZIP_COMMENT_BYTES = 0xffff;
+
+export interface ZipDirectory {
+  /** Where the end-of-central-directory record starts in the file. */
+  eocdOffset: number;
+  entries: number;
+  /**
+   * Where the archive starts if its offsets are relative to its own start
+   * (a ZIP concatenated to another file); 0 when they already count from the
+   * file's start; null when the record's numbers do not fit (ZIP64, damaged).
+   */
+  archiveStart: number | null;
+}
+
+/**
+ * The ZIP directory record that ends the file, if there is one. `tail` holds
+ * the file's bytes from `tailOffset` to its end (`size`). The record is taken
+ * only if its comment length brings it exactly to the end of the file, as a
+ * ZIP reader requires, so a stray "PK\5\6" inside other data is not enough.
+ */
+export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number): ZipDirectory | null {
+  if (tailOffset + tail.length !== size || tail.length < EOCD_BYTES) return null;
+  const lowest = Math.max(0, tail.length - EOCD_BYTES - MAX_ZIP_COMMENT_BYTES);
+  for (let i = tail.length - EOCD_BYTES; i >= lowest; i--) {
+    if (tail.readUInt32LE(i) !== EOCD_SIGNATURE) continue;
+    const commentLength = tail.readUInt16LE(i + 20);
+    if (i + EOCD_BYTES + commentLength !== tail.length) continue;
+    const entries = tail.readUInt16LE(i + 10);
+    const cdSize = tail.readUInt32LE(i + 12);
+    const cdOffset = tail.readUInt32LE(i + 16);
+    const eocdOffset = tailOffset + i;
+    const zip64 = entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
+    const start = eocdOffset - cdSize - cdOffset;
+    return { eocdOffset, entries, archiveStart: zip64 || start < 0 ? null : start };
+  }
+  return null;
+}
+
+/** Types whose own format is a ZIP (an archive at the end is what they are). */
+const ZIP_BASED = new Set([
+  'zip', 'jar', 'apk', 'xpi', 'docx', 'docm', 'dotx', 'dotm', 'xlsx', 'xlsm', 'xltx', 'xltm', 'pptx', 'pptm', 'potx', 'potm',
+  'ppsx', 'ppsm', 'odt', 'ods', 'odp', 'odg', 'ott', 'ots', 'otp', 'otg', 'epub', 'vsdx', '3mf', 'kmz', 'ipa', 'aar', 'whl',
+]);
+
+export function isZipBased(detectedExt: string | null, mime: string | null): boolean {
+  return (detectedExt !== null && ZIP_BASED.has(detectedExt)) || mime === 'application/zip';
+}
+
+/** The finding for a ZIP directory at the end of a file that is not itself a ZIP. */
+export function embeddedArchiveFinding(zip: ZipDirectory, detectedExt: string | null): ContentFinding {
+  const what = detectedExt ? `a .${detectedExt} file` : 'a file of unknown type';
+  const where =
+    zip.archiveStart === null
+      ? 'its start could not be computed from the directory'
+      : zip.archiveStart === 0
+        ? 'its offsets count from the start of the file'
+        : `it starts at byte ${zip.archiveStart}`;
+  return {
+    flag: 'embedded-archive',
+    detail: `a ZIP archive (${zip.entries} entries) ends ${what}: its directory record is at byte ${zip.eocdOffset}, ${where}`,
+  };
+}
+
+export interface ImageEnd {
+  format: 'jpeg' | 'png' | 'gif';
+  /** Offset just past the image's last byte (EOI, IEND chunk, GIF trailer); null if the image never ends (truncated). */
+  end: number | null;
+}
+
+/**
+ * Where a JPEG, PNG or GIF held in memory ends by its own structure. Walks
+ * segments/chunks/blocks by their lengths (never trusting one past the
+ * buffer), so the cost is one pass over the bytes at most. Null for other
+ * formats or when the start is not that format.
+ */
+export function imageEnd(bytes: Buffer): ImageEnd | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { format: 'jpeg', end: jpegWithMpfEnd(bytes) };
+  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) return { format: 'png', end: pngEnd(bytes) };
+  if (bytes.length >= 13 && /^GIF8[79]a$/.test(bytes.toString('latin1', 0, 6))) return { format: 'gif', end: gifEnd(bytes) };
+  return null;
+}
+
+/** Most images stored after a JPEG's end that its MPF (APP2 "MPF") segment declares, e.g. gain maps and depth maps. */
+const MAX_MPF_IMAGES = 16;
+
+/**
+ * A JPEG's end, past the further images it declares in an MPF segment
+ * (CIPA DC-007): phones store gain maps and depth maps after the primary
+ * image's EOI, and those are part of the file as written, not appended data.
+ */
+function jpegWithMpfEnd(b: Buffer): number | null {
+  const first = jpegEnd(b, 0);
+  if (first === null || !first.mpf) return first?.end ?? null;
+  let end = first.end;
+  for (let i = 0; i < MAX_MPF_IMAGES && end + 3 <= b.length && b[end] === 0xff && b[end + 1] === 0xd8 && b[end + 2] === 0xff; i++) {
+    const next = jpegEnd(b, end);
+    if (next === null) return end;
+    end = next.end;
+  }
+  return end;
+}
+
+function jpegEnd(b: Buffer, start: number): { end: number; mpf: boolean } | null {
+  let mpf = false;
+  let o = start + 2;
+  while (o + 4 <= b.length) {
+    if (b[o] !== 0xff) return null;
+    const marker = b[o + 1]!;
+    if (marker === 0xff) {
+      o++; // fill byte
+      continue;
+    }
+    if (marker === 0xd9) return { end: o + 2, mpf };
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      o += 2;
+      continue;
+    }
+    const length = b.readUInt16BE(o + 2);
+    if (length < 2) return null;
+    if (marker === 0xe2 && o + 8 <= b.length && b.toString('latin1', o + 4, o + 8) === 'MPF\0') mpf = true;
+    o += 2 + length;
+    if (marker === 0xda) {
+      // Entropy-coded data: runs to the next marker that is not a stuffed 0xFF00 or a restart marker.
+      while (o + 1 < b.length) {
+        if (b[o] === 0xff) {
+          const next = b[o + 1]!;
+          if (next !== 0x00 && !(next >= 0xd0 && next <= 0xd7) && next !== 0xff) break;
+        }
+        o++;
+      }
+    }
+  }
+  return null;
+}
+
+function pngEnd(b: Buffer): number | null {
+  let o = 8;
+  while (o + 12 <= b.length) {
+    const length = b.readUInt32BE(o);
+    const type = b.toString('latin1', o + 4, o + 8);
+    const next = o + 12 + length;
+    if (next > b.length) return null;
+    if (type === 'IEND') return next;
+    o = next;
+  }
+  return null;
+}
+
+function gifEnd(b: Buffer): number | null {
+  let o = 13;
+  const flags = b[10]!;
+  if (flags & 0x80) o += 3 * (1 << ((flags & 0x07) + 1));
+  const skipSubBlocks = (at: number): number | null => {
+    let p = at;
+    while (p < b.length) {
+      const n = b[p]!;
+      p += 1 + n;
+      if (n === 0) return p;
+    }
+    return null;
+  };
+  while (o < b.length) {
+    const introducer = b[o]!;
+    if (introducer === 0x3b) return o + 1;
+    if (introducer === 0x21) {
+      const after = skipSubBlocks(o + 2);
+      if (after === null) return null;
+      o = after;
+    } else if (introducer === 0x2c) {
+      if (o + 10 > b.length) return null;
+      const local = b[o + 9]!;
+      let p = o + 10;
+      if (local & 0x80) p += 3 * (1 << ((local & 0x07) + 1));
+      const after = skipSubBlocks(p + 1); // LZW minimum code size, then data sub-blocks
+      if (after === null) return null;
+      o = after;
+    } else {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** The finding for bytes after a complete image, or null if it ends at the end of the data (or only padding follows). */
+export function trailingDataFinding(image: ImageEnd, bytes: Buffer): ContentFinding | null {
+  const size = bytes.length;
+  if (image.end === null || image.end >= size) return null;
+  // Zero or 0xFF padding after the end (some cameras and card writers pad to a block) hides nothing.
+  let padding = true;
+  for (let i = image.end; i < size && padding; i++) padding = bytes[i] === 0x00 || bytes[i] === 0xff;
+  if (padding) return null;
+  const marker = image.format === 'jpeg' ? 'end-of-image marker' : image.format === 'png' ? 'IEND chunk' : 'trailer';
+  return {
+    flag: 'trailing-data',
+    detail: `${size - image.end} bytes follow the ${image.format.toUpperCase()} ${marker} at byte ${image.end}`,
+  };
+}
