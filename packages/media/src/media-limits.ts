@@ -39,6 +39,12 @@ export const MEDIA_LIMITS = {
   heicThreadKeepMaxPixels: 25_000_000,
   /** Thumbnail JPEG quality; part of the recipe name. */
   thumbnailJpegQuality: 80,
+  /**
+   * Least time between two contact-sheet frames: a clip shorter than
+   * frames × this gets fewer frames (a 0.2 s clip one), not nine seeks that
+   * mostly land past its last frame.
+   */
+  contactSheetMinFrameSpacingSec: 0.5,
   /** Columns of the video contact sheet. */
   contactSheetColumns: 3,
   /**

@@ -113,7 +113,7 @@ function jpegWithMpfEnd(b: Buffer): number | null {
 function jpegEnd(b: Buffer, start: number): { end: number; mpf: boolean } | null {
   let mpf = false;
   let o = start + 2;
-  while (o + 4 <= b.length) {
+  while (o + 2 <= b.length) {
     if (b[o] !== 0xff) return null;
     const marker = b[o + 1]!;
     if (marker === 0xff) {
@@ -125,6 +125,7 @@ function jpegEnd(b: Buffer, start: number): { end: number; mpf: boolean } | null
       o += 2;
       continue;
     }
+    if (o + 4 > b.length) return null;
     const length = b.readUInt16BE(o + 2);
     if (length < 2) return null;
     if (marker === 0xe2 && o + 8 <= b.length && b.toString('latin1', o + 4, o + 8) === 'MPF\0') mpf = true;

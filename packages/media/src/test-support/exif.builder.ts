@@ -20,6 +20,8 @@ export interface ExifSpec {
   gps?: Ifd;
   /** JPEG bytes stored as the IFD1 thumbnail. */
   thumbnail?: Buffer;
+  /** Bytes placed right after the header, before IFD0 (image data, so IFD0 lies as far in as this is long). */
+  dataBeforeIfd0?: Buffer;
 }
 
 export const TAGS = {
@@ -130,7 +132,7 @@ export function buildExif(spec: ExifSpec): Buffer {
     ? { [TAGS.Compression]: short(6), [TAGS.JpegOffset]: { type: 'long', value: [0] }, [TAGS.JpegLength]: { type: 'long', value: [spec.thumbnail.length] } }
     : undefined;
 
-  const ifd0At = 8;
+  const ifd0At = 8 + pad(spec.dataBeforeIfd0?.length ?? 0);
   const exifAt = ifd0At + ifdSize(ifd0);
   const gpsAt = exifAt + (exif ? ifdSize(exif) : 0);
   const ifd1At = gpsAt + (gps ? ifdSize(gps) : 0);
@@ -145,6 +147,7 @@ export function buildExif(spec: ExifSpec): Buffer {
   out.write('II', 0, 'latin1');
   out.writeUInt16LE(42, 2);
   out.writeUInt32LE(ifd0At, 4);
+  spec.dataBeforeIfd0?.copy(out, 8);
   writeIfd(out, ifd0At, ifd0, ifd1 ? ifd1At : 0);
   if (exif) writeIfd(out, exifAt, exif, 0);
   if (gps) writeIfd(out, gpsAt, gps, 0);

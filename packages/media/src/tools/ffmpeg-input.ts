@@ -130,7 +130,9 @@ export function classifyToolFailure(err: unknown): unknown {
   const details = err.details as Partial<ToolFailureDetails> | undefined;
   const stderr = details?.stderr ?? '';
   for (const [re, code] of PATTERNS) {
-    if (re.test(stderr)) return new ExhibitError(code, err.message, { cause: err, details: err.details ?? {} });
+    const match = re.exec(stderr);
+    // The matched phrase alone: the rest of stderr can differ from run to run.
+    if (match) return new ExhibitError(code, `${details?.tool ?? 'ffmpeg'} failed: ${match[0]}`, { cause: err, details: err.details ?? {} });
   }
   return err;
 }

@@ -118,6 +118,17 @@ export function runTool(name: string, file: string, args: readonly string[], opt
   });
 }
 
+/**
+ * The last lines of stderr without what changes from run to run on the same
+ * file (ffmpeg's context addresses, `[mov,mp4 @ 0x55d5c8a0e2c0]`), so the
+ * recorded reason is the same every run.
+ */
 function lastLines(text: string, count: number): string {
-  return text.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-count).join(' | ').slice(0, 600);
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/gi, ']'))
+    .filter((l) => l.trim() !== '')
+    .slice(-count)
+    .join(' | ')
+    .slice(0, 600);
 }

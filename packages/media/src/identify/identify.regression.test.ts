@@ -1,0 +1,168 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { LIMITS } from '@exhibit/core';
+import { BufferSource } from '../test-support/buffer.source.js';
+import { storedZipArchive, tiffWithIfdBeyond4KiB, unknownBinary } from '../test-support/formats.fixtures.js';
+import { FileTypeIdentifier } from './file-type.identifier.js';
+import { heifFromBrands } from './heif-brands.js';
+import { imageEnd, trailingDataFinding, zipDirectoryAtEnd } from './polyglot.js';
+
+/**
+ * Identification that does not give up at 4 KiB. Each case failed on the
+ * identifier that looked at the first 4100 bytes only: a TIFF whose first
+ * directory lies further in came out as mime null, with no finding; a ZIP
+ * appended to a photo, or after a long prefix, went unnoticed.
+ */
+describe('identification regressions', () => {
+  const identifier = new FileTypeIdentifier();
+
+  it('identifies a TIFF whose first IFD lies beyond 4 KiB, reading only the head and that IFD', async () => {
+    const tiff = tiffWithIfdBeyond4KiB();
+    const ifdOffset = tiff.readUInt32LE(4);
+    expect(ifdOffset).toBeGreaterThan(4100);
+    const source = new BufferSource(tiff, 'SCAN0001.TIF');
+    expect(await identifier.identify(source)).toEqual({ mime: 'image/tiff', detectedExt: 'tif', kind: 'image', findings: [] });
+    // Bounded: the head, the IFD's count and entries, the tail; nothing in between read twice.
+    expect(source.bytesRead).toBeLessThanOrEqual(Math.min(tiff.length, LIMITS.identifyHeadBytes) + 2 + 64 * 12 + LIMITS.identifyTailBytes);
+  });
+
+  it('identifies a TIFF whose IFD is megabytes in without reading the image data', async () => {
+    const tiff = tiffWithIfdBeyond4KiB(1200, 1000); // 3.6 MB of pixels before the IFD
+    const source = new BufferSource(tiff, 'scan.tif');
+    expect(await identifier.identify(source)).toMatchObject({ mime: 'image/tiff', kind: 'image', findings: [] });
+    expect(source.bytesRead).toBeLessThan(LIMITS.identifyHeadBytes + LIMITS.identifyTailBytes + 1024);
+  });
+
+  it('does not call bytes a TIFF when the IFD the header points at is not a directory', async () => {
+    // The header's IFD offset lies beyond the head: past the end of the file, then on bytes that are no directory.
+    for (const ifdOffset of [10_000_000, 80_000]) {
+      const offset = Buffer.alloc(4);
+      offset.writeUInt32LE(ifdOffset, 0);
+      const fake = Buffer.concat([Buffer.from('II*\0', 'latin1'), offset, unknownBinary(100_000)]);
+      const id = await identifier.identify(new BufferSource(fake));
+      expect(id, `IFD at ${ifdOffset}`).toMatchObject({ mime: null, kind: 'other' });
+      expect(id.findings.map((f) => f.flag)).toEqual(['unidentified']);
+    }
+  });
+
+  it('makes unidentified a finding with the reason, never a silent mime null', async () => {
+    const id = await identifier.identify(new BufferSource(unknownBinary(100_000)));
+    expect(id).toEqual({
+      mime: null,
+      detectedExt: null,
+      kind: 'other',
+      findings: [{ flag: 'unidentified', detail: `no known file signature in the first ${LIMITS.identifyHeadBytes} bytes (nor a TIFF header, a HEIF brand or plain text)` }],
+    });
+  });
+
+  it('finds a ZIP appended to a JPEG (a polyglot) and says where it starts', async () => {
+    const jpeg = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#345' } }).jpeg().toBuffer();
+    const zip = storedZipArchive('secret.txt', Buffer.from('hidden in plain sight'));
+    const polyglot = Buffer.concat([jpeg, zip]);
+    const id = await identifier.identify(new BufferSource(polyglot, 'IMG_0042.JPG'));
+    expect(id).toMatchObject({ mime: 'image/jpeg', kind: 'image' });
+    expect(id.findings).toEqual([
+      {
+        flag: 'embedded-archive',
+        detail: `a ZIP archive (1 entries) ends a .jpg file: its directory record is at byte ${polyglot.length - 22}, it starts at byte ${jpeg.length}`,
+      },
+    ]);
+    // The plain JPEG has no such finding.
+    expect((await identifier.identify(new BufferSource(jpeg))).findings).toEqual([]);
+  });
+
+  it('finds a ZIP after a 1 MiB prefix, reading only the head and the tail', async () => {
+    const prefix = unknownBinary(1024 * 1024);
+    const zip = storedZipArchive('DCIM/IMG_0001.JPG', Buffer.from('not really a photo'));
+    const blob = Buffer.concat([prefix, zip]);
+    const source = new BufferSource(blob, 'carved.bin');
+    const id = await identifier.identify(source);
+    expect(id.findings.map((f) => f.flag)).toEqual(['unidentified', 'embedded-archive']);
+    expect(id.findings[1]?.detail).toContain(`it starts at byte ${prefix.length}`);
+    expect(source.bytesRead).toBeLessThanOrEqual(LIMITS.identifyHeadBytes + LIMITS.identifyTailBytes);
+  });
+
+  it('does not call a ZIP (or a ZIP-based document) an embedded archive', async () => {
+    const zip = storedZipArchive('notes.txt', Buffer.from('hello'));
+    const id = await identifier.identify(new BufferSource(zip, 'a.zip'));
+    expect(id).toMatchObject({ detectedExt: 'zip', kind: 'archive', findings: [] });
+  });
+
+  it('takes plain text as text/plain, not unidentified', async () => {
+    const id = await identifier.identify(new BufferSource(Buffer.from('Name,Phone\nAlice,+44 20 7946 0000\nZoë,—\n'), 'contacts.csv'));
+    expect(id).toEqual({ mime: 'text/plain', detectedExt: 'txt', kind: 'document', findings: [] });
+    expect(identifier.extensionMismatch('contacts.csv', id)).toBe(false);
+  });
+});
+
+describe('camera HEIF brands', () => {
+  const ftyp = (major: string, ...compatible: string[]) => {
+    const size = 16 + compatible.length * 4;
+    const b = Buffer.alloc(size + 8);
+    b.writeUInt32BE(size, 0);
+    b.write(`ftyp${major}`, 4, 'latin1');
+    compatible.forEach((c, i) => b.write(c, 16 + i * 4, 'latin1'));
+    return b;
+  };
+
+  it('knows HEIF by any HEIF brand, not just a heic major brand', () => {
+    expect(heifFromBrands(ftyp('heix', 'mif1', 'heix', 'miaf', 'MiHB'))).toEqual({ ext: 'heic', mime: 'image/heic' });
+    expect(heifFromBrands(ftyp('miaf', 'mif1', 'heic'))).toEqual({ ext: 'heic', mime: 'image/heic' });
+    expect(heifFromBrands(ftyp('MiHE', 'mif1', 'MiHB'))).toEqual({ ext: 'heic', mime: 'image/heif' });
+    expect(heifFromBrands(ftyp('msf1', 'msf1', 'hevc'))).toEqual({ ext: 'heic', mime: 'image/heic-sequence' });
+    // Movies and AVIF are not HEIF images.
+    expect(heifFromBrands(ftyp('isom', 'isom', 'mif1', 'mp41'))).toBeNull();
+    expect(heifFromBrands(ftyp('avif', 'mif1', 'miaf'))).toBeNull();
+    expect(heifFromBrands(ftyp('qt  ', 'qt  '))).toBeNull();
+  });
+
+  it('identifies a HEIF whose major brand file-type does not know as an image, not an MP4 video', async () => {
+    const bytes = Buffer.concat([ftyp('MiHE', 'mif1', 'MiHB', 'heic'), Buffer.alloc(64)]);
+    expect(await identifier().identify(new BufferSource(bytes, 'DSC00001.HIF'))).toMatchObject({ mime: 'image/heic', detectedExt: 'heic', kind: 'image' });
+  });
+  const identifier = () => new FileTypeIdentifier();
+});
+
+describe('where an image ends', () => {
+  it('finds data after a JPEG EOI, a PNG IEND and a GIF trailer', async () => {
+    const base = sharp({ create: { width: 16, height: 16, channels: 3, background: '#0a0' } });
+    const extra = Buffer.from('appended: meet at the usual place');
+    for (const [format, bytes] of [
+      ['JPEG', await base.clone().jpeg().toBuffer()],
+      ['PNG', await base.clone().png().toBuffer()],
+      ['GIF', await base.clone().gif().toBuffer()],
+    ] as const) {
+      const end = imageEnd(Buffer.concat([bytes, extra]));
+      expect(end?.end, format).toBe(bytes.length);
+      expect(trailingDataFinding(end!, Buffer.concat([bytes, extra]))?.detail, format).toBe(`${extra.length} bytes follow the ${format} ${format === 'JPEG' ? 'end-of-image marker' : format === 'PNG' ? 'IEND chunk' : 'trailer'} at byte ${bytes.length}`);
+      // Nothing appended, or only padding: the image ends at its end, no finding.
+      expect(imageEnd(bytes)?.end, format).toBe(bytes.length);
+      expect(trailingDataFinding(imageEnd(bytes)!, bytes)).toBeNull();
+      const padded = Buffer.concat([bytes, Buffer.alloc(512)]);
+      expect(trailingDataFinding(imageEnd(padded)!, padded)).toBeNull();
+    }
+  });
+
+  it('counts the images a JPEG declares in its MPF segment (gain and depth maps) as part of it', async () => {
+    const primary = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#a00' } }).jpeg().toBuffer();
+    const gainMap = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#777' } }).jpeg().toBuffer();
+    const app2 = Buffer.concat([Buffer.from([0xff, 0xe2, 0x00, 0x0a]), Buffer.from('MPF\0', 'latin1'), Buffer.alloc(4)]);
+    const withMpf = Buffer.concat([primary.subarray(0, 2), app2, primary.subarray(2), gainMap]);
+    expect(imageEnd(withMpf)?.end).toBe(withMpf.length);
+    // Without the MPF segment, the same second JPEG is appended data.
+    const plain = Buffer.concat([primary, gainMap]);
+    expect(imageEnd(plain)?.end).toBe(primary.length);
+  });
+
+  it('says a truncated image never ends', async () => {
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#123' } }).jpeg().toBuffer();
+    expect(imageEnd(jpeg.subarray(0, jpeg.length - 10))?.end).toBeNull();
+  });
+
+  it('reads a ZIP directory only when it ends the file', () => {
+    const zip = storedZipArchive('a.txt', Buffer.from('x'));
+    expect(zipDirectoryAtEnd(zip, 0, zip.length)).toMatchObject({ entries: 1, archiveStart: 0 });
+    const followed = Buffer.concat([zip, Buffer.from('more')]);
+    expect(zipDirectoryAtEnd(followed, 0, followed.length)).toBeNull();
+  });
+});

@@ -1,0 +1,155 @@
+import sharp from 'sharp';
+import { ascii, buildExif, dms, short, TAGS, withExifSegment } from './exif.builder.js';
+import { heicFromJpeg } from './fixtures.js';
+
+/**
+ * Regression fixtures for the formats real devices make, each named after the
+ * failure it caught. Generated here, so every byte is explained.
+ */
+
+const TIFF_TAGS = {
+  ImageWidth: 0x0100,
+  ImageLength: 0x0101,
+  BitsPerSample: 0x0102,
+  Compression: 0x0103,
+  Photometric: 0x0106,
+  StripOffsets: 0x0111,
+  SamplesPerPixel: 0x0115,
+  RowsPerStrip: 0x0116,
+  StripByteCounts: 0x0117,
+  PlanarConfiguration: 0x011c,
+} as const;
+
+/**
+ * An uncompressed RGB TIFF whose pixel data comes first and whose first IFD
+ * (with Make, Model, DateTime and GPS) lies `pixels` bytes in, past the 4 KiB
+ * identification used to read, as scanners and some cameras write them.
+ * Left half red, right half blue.
+ */
+export function tiffWithIfdBeyond4KiB(width = 64, height = 48): Buffer {
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const o = (y * width + x) * 3;
+      if (x < width / 2) pixels[o] = 255;
+      else pixels[o + 2] = 255;
+    }
+  }
+  const long = (n: number) => ({ type: 'long' as const, value: [n] });
+  return buildExif({
+    dataBeforeIfd0: pixels,
+    ifd0: {
+      [TIFF_TAGS.ImageWidth]: long(width),
+      [TIFF_TAGS.ImageLength]: long(height),
+      [TIFF_TAGS.BitsPerSample]: short(8, 8, 8),
+      [TIFF_TAGS.Compression]: short(1),
+      [TIFF_TAGS.Photometric]: short(2),
+      [TIFF_TAGS.StripOffsets]: long(8),
+      [TIFF_TAGS.SamplesPerPixel]: short(3),
+      [TIFF_TAGS.RowsPerStrip]: long(height),
+      [TIFF_TAGS.StripByteCounts]: long(pixels.length),
+      [TIFF_TAGS.PlanarConfiguration]: short(1),
+      [TAGS.Make]: ascii('NIKON CORPORATION'),
+      [TAGS.Model]: ascii('NIKON D850'),
+      [TAGS.DateTime]: ascii('2024:03:09 17:45:12'),
+    },
+    exif: { [TAGS.DateTimeOriginal]: ascii('2024:03:09 17:45:10'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+    gps: {
+      [TAGS.GPSLatitudeRef]: ascii('N'),
+      [TAGS.GPSLatitude]: dms(48.8584),
+      [TAGS.GPSLongitudeRef]: ascii('E'),
+      [TAGS.GPSLongitude]: dms(2.2945),
+    },
+  });
+}
+
+/** A JPEG, left half red and right half blue, optionally with EXIF (Make, Orientation). */
+export async function twoToneJpegWithExif(width: number, height: number, exif: { make?: string; orientation?: number } = {}): Promise<Buffer> {
+  const left = await sharp({ create: { width: Math.floor(width / 2), height, channels: 3, background: '#ff0000' } }).png().toBuffer();
+  const jpeg = await sharp({ create: { width, height, channels: 3, background: '#0000ff' } })
+    .composite([{ input: left, left: 0, top: 0 }])
+    .jpeg({ quality: 90 })
+    .toBuffer();
+  if (exif.make === undefined && exif.orientation === undefined) return jpeg;
+  return withExifSegment(
+    jpeg,
+    buildExif({
+      ifd0: {
+        ...(exif.make ? { [TAGS.Make]: ascii(exif.make), [TAGS.Model]: ascii('EOS R5') } : {}),
+        ...(exif.orientation ? { [TAGS.Orientation]: short(exif.orientation) } : {}),
+      },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:00:00') },
+    }),
+  );
+}
+
+/**
+ * A camera HEIF like Canon's and Sony's `.HIF`: major brand `heix`, compatible
+ * brands `mif1 heix miaf` and no `heic`, which exifr required. Made with
+ * heif-enc, its ftyp rewritten in place (same length, so no offset moves).
+ * Null when heif-enc is not installed.
+ */
+export function cameraHif(jpeg: Buffer): Buffer | null {
+  const heic = heicFromJpeg(jpeg);
+  if (!heic) return null;
+  const size = heic.readUInt32BE(0);
+  if (heic.toString('latin1', 4, 8) !== 'ftyp' || size !== 28) throw new Error(`unexpected ftyp from heif-enc (${size} bytes)`);
+  const out = Buffer.from(heic);
+  out.write('heix', 8, 'latin1');
+  out.write('mif1heixmiaf', 16, 'latin1');
+  return out;
+}
+
+/** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */
+export function storedZipArchive(name: string, data: Buffer): Buffer {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt32LE(data.length, 18);
+  local.writeUInt32LE(data.length, 22);
+  local.writeUInt16LE(nameBytes.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt32LE(data.length, 20);
+  central.writeUInt32LE(data.length, 24);
+  central.writeUInt16LE(nameBytes.length, 28);
+  central.writeUInt32LE(0, 42);
+  const cdOffset = local.length + nameBytes.length + data.length;
+  const cdSize = central.length + nameBytes.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(cdSize, 12);
+  end.writeUInt32LE(cdOffset, 16);
+  return Buffer.concat([local, nameBytes, data, central, nameBytes, end]);
+}
+
+/** Deterministic bytes no identifier knows (no signature, not text). */
+export function unknownBinary(size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < size; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = x >>> 24;
+  }
+  // Never a signature: start with a byte no format in file-type starts with.
+  out[0] = 0x01;
+  out[1] = 0x02;
+  return out;
+}
+
+/** A GIF; `frames` > 1 makes an animated one whose first frame is red and later ones blue. */
+export async function gif(width: number, height: number, frames: number): Promise<Buffer> {
+  const frame = (colour: [number, number, number]) => {
+    const b = Buffer.alloc(width * height * 3);
+    for (let i = 0; i < b.length; i += 3) [b[i], b[i + 1], b[i + 2]] = colour;
+    return b;
+  };
+  const all = Buffer.concat(Array.from({ length: frames }, (_, i) => frame(i === 0 ? [255, 0, 0] : [0, 0, 255])));
+  return sharp(all, { raw: { width, height: height * frames, channels: 3, pageHeight: height } }).gif().toBuffer();
+}
+
