@@ -142,14 +142,19 @@ export function unknownBinary(size: number): Buffer {
   return out;
 }
 
-/** A GIF; `frames` > 1 makes an animated one whose first frame is red and later ones blue. */
+/** A GIF whose first frame is red on the left half and blue on the right; `frames` > 1 adds green frames (animated). */
 export async function gif(width: number, height: number, frames: number): Promise<Buffer> {
-  const frame = (colour: [number, number, number]) => {
+  const frame = (first: boolean) => {
     const b = Buffer.alloc(width * height * 3);
-    for (let i = 0; i < b.length; i += 3) [b[i], b[i + 1], b[i + 2]] = colour;
+    for (let p = 0; p < width * height; p++) {
+      const left = p % width < width / 2;
+      b[p * 3] = first && left ? 255 : 0;
+      b[p * 3 + 1] = first ? 0 : 255;
+      b[p * 3 + 2] = first && !left ? 255 : 0;
+    }
     return b;
   };
-  const all = Buffer.concat(Array.from({ length: frames }, (_, i) => frame(i === 0 ? [255, 0, 0] : [0, 0, 255])));
+  const all = Buffer.concat(Array.from({ length: frames }, (_, i) => frame(i === 0)));
   return sharp(all, { raw: { width, height: height * frames, channels: 3, pageHeight: height } }).gif().toBuffer();
 }
 

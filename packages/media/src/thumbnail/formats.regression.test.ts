@@ -1,0 +1,220 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isExhibitError } from '@exhibit/core';
+import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
+import { BufferSource } from '../test-support/buffer.source.js';
+import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
+import { cameraHif, gif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { RangeServer } from '../test-support/range.server.js';
+import { heifOrientationDecision } from './heif-orientation.js';
+import { heifTransforms } from './heif-transforms.js';
+import { decodeReason } from './image.thumbnail.js';
+import { MediaThumbnailer } from './media.thumbnailer.js';
+
+/**
+ * The images and video real devices make. Each case failed before: GIF and
+ * camera HEIF (.HIF) failed at metadata (so no thumbnail was tried), a
+ * truncated JPEG was rejected although libvips decodes it leniently, a HEIC
+ * with EXIF orientation 6 and no irot came out sideways, a flat grey decode
+ * was an ordinary thumbnail, a clip shorter than the first seek got no sheet.
+ */
+
+const HEIF_SKIP = `heif-enc is not installed (Debian package libheif-examples)`;
+const exiftoolAvailable = spawnSync('exiftool', ['-ver'], { encoding: 'utf8' }).error === undefined;
+
+/** Mean colour of a region of a JPEG, as [r, g, b]. */
+async function meanColour(jpeg: Buffer, region?: { left: number; top: number; width: number; height: number }): Promise<number[]> {
+  const img = region ? await sharp(jpeg).extract(region).png().toBuffer() : jpeg;
+  return (await sharp(img).stats()).channels.slice(0, 3).map((c) => Math.round(c.mean));
+}
+const isRed = (c: number[]) => c[0]! > 180 && c[2]! < 80;
+const isBlue = (c: number[]) => c[2]! > 180 && c[0]! < 80;
+
+/** exiftool's reading of a file, for comparison with ours (null when exiftool is absent). */
+function exiftool(bytes: Buffer, tags: string[]): Record<string, unknown> | null {
+  if (!exiftoolAvailable) return null;
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-exiftool-'));
+  try {
+    const file = path.join(dir, 'f');
+    writeFileSync(file, bytes);
+    const run = spawnSync('exiftool', ['-json', '-n', ...tags.map((t) => `-${t}`), file], { encoding: 'utf8' });
+    return (JSON.parse(run.stdout) as Array<Record<string, unknown>>)[0] ?? null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('images real devices make', () => {
+  const thumbnailer = new MediaThumbnailer(testTools());
+  const metadata = new MediaMetadataExtractor(testTools());
+
+  it('reads the GPS, make and date of a TIFF whose IFD lies beyond 4 KiB, and thumbnails it', async () => {
+    const tiff = tiffWithIfdBeyond4KiB();
+    const m = await metadata.image(new BufferSource(tiff, 'SCAN0001.TIF'), { mime: 'image/tiff' });
+    expect(m).toMatchObject({ make: 'NIKON CORPORATION', model: 'NIKON D850', takenAt: { local: '2024-03-09T17:45:10', offsetMinutes: 60 } });
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 4);
+    expect(m.gps?.lon).toBeCloseTo(2.2945, 4);
+    const reference = exiftool(tiff, ['Make', 'GPSLatitude', 'GPSLongitude', 'DateTimeOriginal']);
+    if (reference) {
+      expect(reference.Make).toBe(m.make);
+      expect(reference.GPSLatitude as number).toBeCloseTo(m.gps!.lat, 4);
+      expect(reference.GPSLongitude as number).toBeCloseTo(m.gps!.lon, 4);
+    } else {
+      console.info('exiftool comparison skipped: exiftool is not installed (Debian package libimage-exiftool-perl)');
+    }
+    const t = await thumbnailer.image(new BufferSource(tiff, 'SCAN0001.TIF'), { mime: 'image/tiff' });
+    expect(t).toMatchObject({ from: 'image', width: 64, height: 48, findings: [] });
+    expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 16, height: 48 }))).toBe(true);
+  });
+
+  it('gives a GIF its dimensions (no EXIF reader for GIF) and a thumbnail of its first frame', async () => {
+    for (const frames of [1, 3]) {
+      const bytes = await gif(40, 30, frames);
+      const m = await metadata.image(new BufferSource(bytes, 'anim.gif'), { mime: 'image/gif' });
+      expect(m, `${frames} frame(s)`).toMatchObject({ width: 40, height: 30 });
+      expect(m.raw._notes).toEqual(['no EXIF, XMP or IPTC reader for GIF; dimensions from the GIF header']);
+      const t = await thumbnailer.image(new BufferSource(bytes, 'anim.gif'), { mime: 'image/gif' });
+      expect(t, `${frames} frame(s)`).toMatchObject({ from: 'image', width: 40, height: 30, findings: [] });
+      expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 15, height: 30 }))).toBe(true);
+      expect(isBlue(await meanColour(t.jpeg, { left: 25, top: 0, width: 15, height: 30 }))).toBe(true);
+    }
+  });
+
+  it('thumbnails a truncated JPEG from what decodes, with a partially-decoded finding', async () => {
+    const whole = await twoToneJpegWithExif(600, 400);
+    const cut = whole.subarray(0, Math.floor(whole.length * 0.6));
+    const t = await thumbnailer.image(new BufferSource(cut, 'IMG_0099.JPG'), { mime: 'image/jpeg' });
+    expect(t.from).toBe('image');
+    expect([t.width, t.height]).toEqual([320, 213]);
+    expect(t.findings).toEqual([
+      {
+        flag: 'partially-decoded',
+        detail: "image data ends before the image is complete (truncated); decoded with libvips' checks off, so parts of the image may be missing, grey or smeared",
+      },
+    ]);
+    // The top (decoded) part is the photo: red on the left.
+    expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 100, height: 60 }))).toBe(true);
+  });
+
+  it('fails a JPEG with nothing to decode with the same reason every run', async () => {
+    const jpeg = await twoToneJpegWithExif(300, 200);
+    // Headers kept, everything from the scan on replaced by noise (as in the sample IMG_CORRUPT.jpg).
+    const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+    const broken = Buffer.concat([jpeg.subarray(0, sos), Buffer.alloc(4000, 0x5a)]);
+    const other = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(100, 7)]);
+    const messages = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      // Another failing decode in between, as concurrent files do: libvips' shared error text must not leak in.
+      const [err] = await Promise.all([
+        thumbnailer.image(new BufferSource(broken, 'IMG_CORRUPT.jpg')).catch((e: unknown) => e),
+        thumbnailer.image(new BufferSource(other, 'x.png')).catch((e: unknown) => e),
+      ]);
+      expect(isExhibitError(err, 'decode-failed')).toBe(true);
+      messages.add((err as Error).message);
+    }
+    expect([...messages]).toHaveLength(1);
+    expect([...messages][0]).toMatch(/^image could not be decoded: /);
+    expect([...messages][0]).not.toMatch(/Unknown error|VipsJpeg|\n/);
+  });
+
+  it('maps libvips messages to fixed reasons, whatever else the error buffer holds', () => {
+    expect(decodeReason('VipsJpeg: premature end of JPEG image')).toBe('image data ends before the image is complete (truncated)');
+    expect(decodeReason('Input buffer has corrupt header: VipsJpeg: premature end of JPEG image\nVipsJpeg: Invalid JPEG file structure: missing SOS marker')).toBe(
+      'image data ends before the image is complete (truncated)',
+    );
+    expect(decodeReason('pngload_buffer: libspng read error')).toBe('PNG image data is damaged');
+    expect(decodeReason('Unknown error')).toBe('image data could not be decoded (libvips gave no usable reason)');
+    expect(decodeReason('')).toBe('image data could not be decoded (libvips gave no usable reason)');
+  });
+
+  it('marks a flat image (blank, or a decode that produced nothing) with a no-content finding', async () => {
+    const grey = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#808080' } }).png().toBuffer();
+    const t = await thumbnailer.image(new BufferSource(grey, 'blank.png'));
+    expect(t.findings).toEqual([{ flag: 'no-content', detail: 'the decoded png image is one flat colour (rgb 128,128,128): blank, or a decode that produced nothing' }]);
+  });
+
+  it('marks a HEIF that decodes to flat grey with a no-content finding', async (ctx) => {
+    const flat = heicFromJpeg(await sharp({ create: { width: 128, height: 96, channels: 3, background: '#808080' } }).jpeg().toBuffer());
+    if (!flat) return ctx.skip(HEIF_SKIP);
+    const t = await thumbnailer.image(new BufferSource(flat, 'IMG_0001.HEIC'), { mime: 'image/heic' });
+    expect(t.findings?.map((f) => f.flag)).toEqual(['no-content']);
+    expect(t.findings?.[0]?.detail).toMatch(/^the decoded image is one flat colour \(rgb 12[6-9],12[6-9],12[6-9]\)/);
+  });
+
+  it('reads the metadata of a camera HEIF (.HIF, brand heix without heic) and thumbnails it', async (ctx) => {
+    if (!heifEncAvailable()) return ctx.skip(HEIF_SKIP);
+    const hif = cameraHif(await twoToneJpegWithExif(320, 240, { make: 'Canon' }))!;
+    expect(hif.toString('latin1', 4, 28)).toBe('ftypheix\0\0\0\0mif1heixmiaf');
+    const m = await metadata.image(new BufferSource(hif, 'IMG_0001.HIF'), { mime: 'image/heic' });
+    expect(m).toMatchObject({ make: 'Canon', model: 'EOS R5', takenAt: { local: '2024-05-01T12:00:00' } });
+    const t = await thumbnailer.image(new BufferSource(hif, 'IMG_0001.HIF'), { mime: 'image/heic' });
+    expect(t).toMatchObject({ from: 'image', width: 320, height: 240, findings: [] });
+    expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 100, height: 240 }))).toBe(true);
+  });
+
+  it('turns a HEIC with EXIF orientation 6 and no irot upright, and records the conflict', async (ctx) => {
+    if (!heifEncAvailable()) return ctx.skip(HEIF_SKIP);
+    // Stored landscape red|blue; EXIF 6 says "turn 90° clockwise": upright, red is on top.
+    const heic = heicFromJpeg(await twoToneJpegWithExif(320, 240, { orientation: 6 }))!;
+    expect(heifTransforms(heic)).toEqual({ rotationCcw: 0, mirrorAxis: null });
+    const t = await thumbnailer.image(new BufferSource(heic, 'IMG_0006.HEIC'), { mime: 'image/heic' });
+    expect([t.width, t.height]).toEqual([240, 320]);
+    expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 240, height: 100 }))).toBe(true);
+    expect(isBlue(await meanColour(t.jpeg, { left: 0, top: 220, width: 240, height: 100 }))).toBe(true);
+    expect(t.findings).toEqual([
+      {
+        flag: 'orientation-conflict',
+        detail:
+          'EXIF orientation 6 (rotated 90° clockwise) applied: the HEIF has no rotation or mirror of its own (no irot or imir), so viewers that follow the HEIF specification alone show it upright as stored',
+      },
+    ]);
+  });
+
+  it('applies HEIF transforms over EXIF orientation, and says so when they disagree', () => {
+    // irot 270° anticlockwise is EXIF 6: agreeing, nothing to say (what iPhones write).
+    expect(heifOrientationDecision({ rotationCcw: 270, mirrorAxis: null }, 6)).toEqual({ apply: null, finding: null });
+    expect(heifOrientationDecision({ rotationCcw: 0, mirrorAxis: null }, 1)).toEqual({ apply: null, finding: null });
+    expect(heifOrientationDecision({ rotationCcw: 0, mirrorAxis: null }, null)).toEqual({ apply: null, finding: null });
+    const conflict = heifOrientationDecision({ rotationCcw: 90, mirrorAxis: null }, 6);
+    expect(conflict.apply).toBeNull();
+    expect(conflict.finding?.detail).toBe(
+      'the HEIF transforms (irot 90° anticlockwise) were applied; they show the image rotated 90° anticlockwise, but EXIF orientation 6 (rotated 90° clockwise) says otherwise',
+    );
+  });
+
+  it('finds data appended after a JPEG while thumbnailing it', async () => {
+    const jpeg = await twoToneJpegWithExif(64, 48);
+    const t = await thumbnailer.image(new BufferSource(Buffer.concat([jpeg, Buffer.from('PK\x03\x04 not a photo')]), 'a.jpg'));
+    expect(t.findings).toEqual([{ flag: 'trailing-data', detail: `16 bytes follow the JPEG end-of-image marker at byte ${jpeg.length}` }]);
+  });
+});
+
+describe('contact sheets that fit the clip', () => {
+  const server = new RangeServer();
+  const thumbnailer = new MediaThumbnailer(testTools());
+  const sourceAt = (p: string) => new BufferSource(Buffer.alloc(0), p.slice(1), () => server.url(p));
+
+  beforeAll(async () => {
+    await server.start();
+    server.put('/short.mp4', await testVideo({ seconds: 0.2 }));
+    // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
+    server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
+  }, 60_000);
+  afterAll(() => server.stop());
+
+  it('makes a one-frame sheet for a 0.2 s clip', async () => {
+    const t = await thumbnailer.video(sourceAt('/short.mp4'), { durationSec: 0.2 });
+    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+    expect((await meanColour(t.jpeg)).reduce((a, b) => a + b, 0)).toBeGreaterThan(60);
+  });
+
+  it('makes a sheet for a single-frame clip, whose every seek misses', async () => {
+    const t = await thumbnailer.video(sourceAt('/one-frame.mp4'), { durationSec: 0.1 });
+    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+  });
+
+});
