@@ -41,10 +41,10 @@ export const MEDIA_LIMITS = {
   thumbnailJpegQuality: 80,
   /**
    * Least time between two contact-sheet frames: a clip shorter than
-   * frames × this gets fewer frames (a 0.2 s clip one), not nine seeks that
+   * frames × this gets fewer frames (a 0.2 s clip one, a 1 s clip three), not nine seeks that
    * mostly land past its last frame.
    */
-  contactSheetMinFrameSpacingSec: 0.5,
+  contactSheetMinFrameSpacingSec: 0.3,
   /** Columns of the video contact sheet. */
   contactSheetColumns: 3,
   /**

@@ -26,12 +26,14 @@ interface Frame {
  * Evenly spaced frame times, each in the middle of its slice of the video (so
  * neither the first black frame nor the very end), as many as fit: at most
  * `frames`, and no two closer than `minSpacingSec`, so a short clip gets a
- * sheet of fewer frames (down to one) instead of nine seeks past its few
- * frames. Unknown duration: one frame, the first.
+ * sheet of fewer frames (down to one, the first frame) instead of nine
+ * seeks past its few frames. Unknown duration: one frame, the first.
  */
 export function frameTimes(durationSec: number | undefined, frames: number, minSpacingSec: number = MEDIA_LIMITS.contactSheetMinFrameSpacingSec): number[] {
   if (durationSec === undefined || !Number.isFinite(durationSec) || durationSec <= 0) return [0];
   const count = Math.max(1, Math.min(frames, Math.floor(durationSec / minSpacingSec)));
+  // One frame: the first, without a seek. A clip of one or two frames has nothing at its middle.
+  if (count === 1) return [0];
   return Array.from({ length: count }, (_, i) => Number(((durationSec * (i + 0.5)) / count).toFixed(3)));
 }
 
@@ -43,8 +45,7 @@ export function frameTimes(durationSec: number | undefined, frames: number, minS
  * cannot be taken (past the end, a damaged region) is simply an empty output.
  * One process rather than one per frame: starting ffmpeg costs about 0.1
  * CPU-s, some 40 % of a short 720p clip's sheet when paid nine times.
- * Frames that cannot be taken stay black; if none can, the first frame alone
- * is tried; if that fails too, 'decode-failed'.
+ * Frames that cannot be taken stay black; if none can, 'decode-failed'.
  */
 export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
   const deadline = Date.now() + settings.timeoutMs;
@@ -64,14 +65,8 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times
     // frames one by one, so only the bad ones become gaps.
     taking = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
   }
-  let { frames, lastFailure } = taking;
-  let taken = frames.filter((f): f is Frame => f !== null);
-  if (taken.length === 0 && !(times.length === 1 && times[0] === 0)) {
-    // Every seek landed past the last frame (a clip of a frame or two, or a duration
-    // that overstates the stream): the first frame, without a seek, is still a sheet.
-    ({ frames, lastFailure } = await extractFramesOneByOne(ffmpeg, input, [0], settings.tileEdgePx, remainingMs, settings.abortSignal));
-    taken = frames.filter((f): f is Frame => f !== null);
-  }
+  const { frames, lastFailure } = taking;
+  const taken = frames.filter((f): f is Frame => f !== null);
   if (taken.length === 0) {
     throw new ExhibitError('decode-failed', 'no video frame could be extracted', lastFailure === undefined ? {} : { cause: lastFailure });
   }

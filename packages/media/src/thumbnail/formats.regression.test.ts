@@ -12,6 +12,7 @@ import { cameraHif, gif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../t
 import { RangeServer } from '../test-support/range.server.js';
 import { heifOrientationDecision } from './heif-orientation.js';
 import { heifTransforms } from './heif-transforms.js';
+import { frameTimes } from './contact-sheet.js';
 import { decodeReason } from './image.thumbnail.js';
 import { MediaThumbnailer } from './media.thumbnailer.js';
 
@@ -205,6 +206,16 @@ describe('contact sheets that fit the clip', () => {
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
   }, 60_000);
   afterAll(() => server.stop());
+
+  it('plans frames within the clip, fewer for a short one, down to the first frame alone', () => {
+    expect(frameTimes(0.2, 9)).toEqual([0]);
+    expect(frameTimes(0.1, 9)).toEqual([0]);
+    expect(frameTimes(1, 9)).toEqual([0.167, 0.5, 0.833]);
+    expect(frameTimes(6, 9)).toHaveLength(9);
+    for (const d of [0.35, 0.7, 1.3, 2.9, 3, 120]) {
+      for (const t of frameTimes(d, 9)) expect(t, `${t} s of ${d} s`).toBeLessThan(d);
+    }
+  });
 
   it('makes a one-frame sheet for a 0.2 s clip', async () => {
     const t = await thumbnailer.video(sourceAt('/short.mp4'), { durationSec: 0.2 });
