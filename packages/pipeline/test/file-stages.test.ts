@@ -65,7 +65,8 @@ const thumbnailer: Thumbnailer = {
   recipe: 'test',
   image: async (source) => {
     const bytes = await readAll(source);
-    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image' };
+    const findings = bytes.includes('FLAT') ? [{ flag: 'no-content' as const, detail: 'the decoded image is one flat colour (rgb 128,128,128)' }] : [];
+    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image', findings };
   },
   video: async () => {
     throw new ExhibitError('unsupported-format', 'no videos here');
@@ -212,26 +213,62 @@ describe('per-file stages', () => {
     expect((await run(indexStage, { ...m, evidenceId: 'someone-else' })).outcome).toEqual({ status: 'skipped', reason: 'unknown-subject' });
   });
 
-  it('fails the file in the same write as the failed analysis, and later stages leave it failed', async () => {
+  it('records a metadata failure on the content and still makes the thumbnail', async () => {
     const ref = ev();
     const first = await addUpload(ref, 'broken.jpg', 'JPEG BROKEN');
     const copy = await addUpload(ref, 'copy.jpg', 'JPEG BROKEN');
     await run(identifyStage, first);
     const failedRun = await run(metadataStage, first);
-    expect(failedRun.outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
-    expect(await file(first)).toMatchObject({ stage: 'failed', failure: { stage: 'metadata', code: 'corrupt-file', detail: 'no end of EXIF segment' } });
-    expect((await deps.index.getFileWithContent(first.fileId))?.content).toMatchObject({ metadataStatus: 'failed', failure: { stage: 'metadata' } });
+    // One write, plus the completion probe the runtime makes after any failed outcome.
+    expect(failedRun).toMatchObject({ outcome: { status: 'failed', code: 'corrupt-file' }, statements: 3 });
+    // The file goes on: a thumbnail does not need the metadata.
+    expect(await file(first)).toMatchObject({ stage: 'described', failure: null });
+    expect(bus.ids('thumbnail')).toContainEqual(expect.stringContaining(first.fileId));
+    expect((await deps.index.getFileWithContent(first.fileId))?.content).toMatchObject({
+      metadataStatus: 'failed',
+      failure: { stage: 'metadata', code: 'corrupt-file', detail: 'no end of EXIF segment' },
+    });
+    expect(await run(thumbnailStage, first)).toMatchObject({ outcome: { status: 'done' } });
+    await run(indexStage, first);
+    expect(await file(first)).toMatchObject({ stage: 'indexed' });
 
-    // The same bytes elsewhere take the recorded failure without a second analysis.
+    // The same bytes elsewhere take the recorded failure without a second analysis, and go on too.
     await run(identifyStage, copy);
-    expect((await run(metadataStage, copy)).outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
-    expect((await file(copy)).stage).toBe('failed');
+    expect((await run(metadataStage, copy)).outcome).toEqual({ status: 'skipped', reason: 'already-analysed' });
+    await run(thumbnailStage, copy);
+    await run(indexStage, copy);
     expect(completions(ref)).toHaveLength(1);
 
+    // Status shows the failure at both occurrences, with the recorded reason.
+    const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
+    expect(status?.failures.map((f) => [f.path, f.stage, f.code, f.detail])).toEqual([
+      ['broken.jpg', 'metadata', 'corrupt-file', 'no end of EXIF segment'],
+      ['copy.jpg', 'metadata', 'corrupt-file', 'no end of EXIF segment'],
+    ]);
     for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) {
       expect((await run(stage, first)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
     }
-    expect(await file(first)).toMatchObject({ stage: 'failed', failure: { stage: 'metadata' } });
+  });
+
+  it('shows an unidentified file and findings about its bytes in status, at every occurrence', async () => {
+    const ref = ev();
+    const blob = await addUpload(ref, 'carved.bin', 'QQQQ no signature here');
+    expect(await run(identifyStage, blob)).toMatchObject({ outcome: { status: 'done', summary: { mime: null, next: ['index'] } }, statements: 2 });
+    await run(indexStage, blob);
+    const flat = await addUpload(ref, 'grey.jpg', 'JPEG FLAT');
+    const flatCopy = await addUpload(ref, 'grey-copy.jpg', 'JPEG FLAT');
+    for (const m of [flat, flatCopy]) for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) await run(stage, m);
+
+    expect((await deps.index.getFileWithContent(blob.fileId))?.content?.findings).toEqual([
+      { flag: 'unidentified', detail: 'no known file signature in the test' },
+    ]);
+    const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
+    expect(status?.complete).toBe(true);
+    expect(status?.findings.map((f) => [f.path, f.flag, f.detail])).toEqual([
+      ['carved.bin', 'unidentified', 'no known file signature in the test'],
+      ['grey-copy.jpg', 'no-content', 'the decoded image is one flat colour (rgb 128,128,128)'],
+      ['grey.jpg', 'no-content', 'the decoded image is one flat colour (rgb 128,128,128)'],
+    ]);
   });
 
   it('writes the findings about an occurrence with its move', async () => {
