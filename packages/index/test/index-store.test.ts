@@ -283,6 +283,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         thumbnailSource: null,
         thumbnailStatus: 'pending',
         failure: null,
+        findings: [],
         tools: {},
       });
       const again = await index.ensureContent({ ...first, size: 1, source: { container: 'derived', name: 'elsewhere' } });
@@ -294,14 +295,22 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
     it('records identification, metadata and thumbnail once each, with tools per stage', async () => {
       const ct = content(`d-${freshCase()}`);
       await index.ensureContent(ct);
-      await index.setIdentification(ct.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }] });
-      await index.setIdentification(ct.sha256, { mime: 'image/png', detectedExt: 'png', kind: 'image', tools: [{ name: 'file-type', version: '99' }] });
+      const appended = { flag: 'embedded-archive' as const, detail: 'a ZIP archive (1 entries) ends a .jpg file' };
+      const flat = { flag: 'no-content' as const, detail: 'one flat colour' };
+      await index.setIdentification(ct.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }], findings: [appended] });
+      await index.setIdentification(ct.sha256, {
+        mime: 'image/png',
+        detectedExt: 'png',
+        kind: 'image',
+        tools: [{ name: 'file-type', version: '99' }],
+        findings: [{ flag: 'unidentified', detail: 'ignored: the first identification stands' }],
+      });
       const meta = photo();
       await index.setMetadata(ct.sha256, { status: 'done', metadata: meta, tools: TOOLS });
       await index.setMetadata(ct.sha256, { status: 'failed', metadata: null, failure: { stage: 'metadata', code: 'corrupt-file', detail: 'x' }, tools: [] });
       const thumb = { container: 'derived', name: `thumbnails/${ct.sha256.slice(0, 2)}/${ct.sha256}.320.jpg` };
-      await index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'exif-preview', tools: [{ name: 'sharp', version: '0.34.0' }] });
-      await index.setThumbnail(ct.sha256, { status: 'failed', blob: null, source: null, tools: [] });
+      await index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'exif-preview', findings: [flat], tools: [{ name: 'sharp', version: '0.34.0' }] });
+      await index.setThumbnail(ct.sha256, { status: 'failed', blob: null, source: null, findings: [flat], tools: [] });
       expect(await index.getContent(ct.sha256)).toEqual({
         ...ct,
         mime: 'image/jpeg',
@@ -313,6 +322,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         thumbnailSource: 'exif-preview',
         thumbnailStatus: 'done',
         failure: null,
+        findings: [appended, flat],
         tools: { identify: [{ name: 'file-type', version: '21.0.0' }], metadata: TOOLS, thumbnail: [{ name: 'sharp', version: '0.34.0' }] },
       });
       await expect(index.setMetadata(hashesOf('nope').sha256, { status: 'n/a', metadata: null, tools: [] })).rejects.toMatchObject({ code: 'not-found' });
