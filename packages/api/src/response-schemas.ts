@@ -102,6 +102,10 @@ export const contentRecordSchema = z.object({
   thumbnailSource: z.enum(['image', 'exif-preview', 'contact-sheet']).nullable(),
   thumbnailStatus: z.enum(['pending', 'done', 'failed', 'n/a']),
   failure: failure.nullable(),
+  findings: z
+    .array(z.object({ flag: z.string(), detail: z.string() }))
+    .optional()
+    .describe('Findings about these bytes: unidentified, trailing-data, embedded-archive, partially-decoded, no-content, orientation-conflict'),
   tools: z.record(z.string(), z.array(toolVersion)).describe('Tool versions per stage'),
 });
 

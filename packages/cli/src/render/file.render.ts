@@ -47,6 +47,7 @@ export function renderFileDetail(detail: FileDetailBody): string {
     row('metadata', content.metadataStatus);
     row('thumbnail', content.thumbnailStatus + (content.thumbnailSource ? ` (from ${content.thumbnailSource})` : ''));
     if (content.failure) row('failure', `${content.failure.stage}: ${content.failure.code}: ${content.failure.detail}`);
+    for (const f of content.findings ?? []) row('finding', `${f.flag}: ${f.detail}`);
     const tools = Object.entries(content.tools)
       .map(([stage, list]) => `${stage}: ${(list ?? []).map((t) => `${t.name} ${t.version}`).join(', ')}`)
       .join('; ');

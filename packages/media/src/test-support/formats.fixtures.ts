@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { ascii, buildExif, dms, short, TAGS, withExifSegment } from './exif.builder.js';
+import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
 import { heicFromJpeg } from './fixtures.js';
 
 /**
@@ -71,16 +71,13 @@ export async function twoToneJpegWithExif(width: number, height: number, exif: {
     .jpeg({ quality: 90 })
     .toBuffer();
   if (exif.make === undefined && exif.orientation === undefined) return jpeg;
-  return withExifSegment(
-    jpeg,
-    buildExif({
-      ifd0: {
-        ...(exif.make ? { [TAGS.Make]: ascii(exif.make), [TAGS.Model]: ascii('EOS R5') } : {}),
-        ...(exif.orientation ? { [TAGS.Orientation]: short(exif.orientation) } : {}),
-      },
-      exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:00:00') },
-    }),
-  );
+  const ifd0: Ifd = {};
+  if (exif.make) {
+    ifd0[TAGS.Make] = ascii(exif.make);
+    ifd0[TAGS.Model] = ascii('EOS R5');
+  }
+  if (exif.orientation) ifd0[TAGS.Orientation] = short(exif.orientation);
+  return withExifSegment(jpeg, buildExif({ ifd0, exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:00:00') } }));
 }
 
 /**
