@@ -156,8 +156,9 @@ const SIGNATURES: Record<Exclude<Content['type'], 'video'>, Signature> = {
   'corrupt-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'fail' },
   png: { kind: 'image', mime: 'image/png', exts: ['png'], thumbnail: 'image' },
   heic: { kind: 'image', mime: 'image/heic', exts: ['heic', 'heif'], thumbnail: 'image' },
-  // Plain text has no signature: nothing to detect, so nothing to contradict the name.
-  text: { kind: 'other', mime: null, exts: [], thumbnail: 'none' },
+  // Plain text has no signature; it is known by its bytes (UTF-8 without control characters),
+  // and no name contradicts it (notes, logs and CSV are all text).
+  text: { kind: 'document', mime: 'text/plain', exts: [], thumbnail: 'none' },
   zip: { kind: 'archive', mime: 'application/zip', exts: ['zip'], thumbnail: 'none' },
   'tar.gz': { kind: 'archive', mime: 'application/gzip', exts: ['gz', 'tgz'], thumbnail: 'none' },
 };
@@ -203,7 +204,7 @@ function expectationOf(content: Content, built: Built, name: string, depth: numb
   const expect: FileExpectation = {
     depth,
     thumbnail: sig.thumbnail,
-    extMismatch: sig.mime !== null && (ext === undefined || !sig.exts.includes(ext)),
+    extMismatch: sig.mime !== null && content.type !== 'text' && (ext === undefined || !sig.exts.includes(ext)),
   };
   switch (content.type) {
     case 'jpeg':
