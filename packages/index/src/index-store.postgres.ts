@@ -528,9 +528,11 @@ export class PostgresIndex implements IndexStore {
         tx,
       ),
       await this.query(
-        `SELECT entry_kind = 'file' AS has_content, stage, failure_stage, unpack, count(*)::int AS n
-           FROM files WHERE case_id = $1 AND evidence_id = $2
-          GROUP BY 1, 2, 3, 4`,
+        `SELECT f.entry_kind = 'file' AS has_content, f.stage, f.failure_stage, f.unpack,
+                COALESCE(c.metadata_status = 'failed', false) AS metadata_failed, count(*)::int AS n
+           FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
+          WHERE f.case_id = $1 AND f.evidence_id = $2
+          GROUP BY 1, 2, 3, 4, 5`,
         ev,
         tx,
       ),
@@ -572,6 +574,7 @@ export class PostgresIndex implements IndexStore {
       stage: r.stage as FileStage,
       failureStage: (r.failure_stage ?? null) as StageName | null,
       unpack: r.unpack as FileStateGroup['unpack'],
+      metadataFailed: r.metadata_failed === true,
       n: Number(r.n),
     }));
     const uploadRecords = uploads.rows.map(toUpload);

@@ -30,6 +30,13 @@ describe('stageCounts', () => {
     }
   });
 
+  it('counts a file that went on past a failed metadata read as failed for metadata only', () => {
+    const stages = stageCounts([g({ stage: 'indexed', metadataFailed: true, n: 2 }), g({ stage: 'identified', metadataFailed: false })], []);
+    expect(stages.metadata).toEqual({ done: 0, failed: 2, pending: 1 });
+    expect(stages.thumbnail).toEqual({ done: 2, failed: 0, pending: 1 });
+    expect(stages.index).toEqual({ done: 2, failed: 0, pending: 1 });
+  });
+
   it('counts a failure without a recorded stage as failing everything', () => {
     const stages = stageCounts([g({ stage: 'failed', failureStage: null })], []);
     expect(stages.identify).toEqual({ done: 0, failed: 1, pending: 0 });

@@ -23,6 +23,8 @@ export interface FileStateGroup {
   stage: FileStage;
   failureStage: StageName | null;
   unpack: 'n/a' | 'pending' | 'done' | 'failed';
+  /** The content's metadata failed while the file went on (its thumbnail does not need it). */
+  metadataFailed?: boolean;
   n: number;
 }
 
@@ -44,7 +46,8 @@ export interface UploadState {
  *   that reached the stage's file stage (a file created as 'indexed' because it
  *   will never be processed has passed everything). A failed file has passed
  *   the stages before its failure and counts as failed for that stage and
- *   every later one, because it will never reach them.
+ *   every later one, because it will never reach them. A file that went on
+ *   past a failed metadata read counts as failed for metadata only.
  * - unpack counts archives only (unpack state other than 'n/a').
  */
 export function stageCounts(groups: FileStateGroup[], uploads: UploadState[]): EvidenceStatus['stages'] {
@@ -65,7 +68,10 @@ export function stageCounts(groups: FileStateGroup[], uploads: UploadState[]): E
     for (const name of ['identify', 'metadata', 'thumbnail', 'index'] as const) {
       const bucket = stages[name];
       if (!g.hasContent) bucket.done += g.n;
-      else if (g.stage === 'failed') {
+      else if (name === 'metadata' && g.metadataFailed && g.stage !== 'failed' && g.stage !== 'pending' && g.stage !== 'identified') {
+        // Past metadata but without it: a failure of that stage, not a pass.
+        bucket.failed += g.n;
+      } else if (g.stage === 'failed') {
         const failedAt = STAGE_ORDER.indexOf(g.failureStage ?? 'ingest');
         if (failedAt > STAGE_ORDER.indexOf(name)) bucket.done += g.n;
         else bucket.failed += g.n;

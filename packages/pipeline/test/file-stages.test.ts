@@ -245,6 +245,8 @@ describe('per-file stages', () => {
       ['broken.jpg', 'metadata', 'corrupt-file', 'no end of EXIF segment'],
       ['copy.jpg', 'metadata', 'corrupt-file', 'no end of EXIF segment'],
     ]);
+    expect(status?.stages.metadata).toEqual({ done: 0, failed: 2, pending: 0 });
+    expect(status?.stages.thumbnail).toEqual({ done: 2, failed: 0, pending: 0 });
     for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) {
       expect((await run(stage, first)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
     }
