@@ -1,4 +1,5 @@
 import {
+  canonicalEtag,
   ExhibitError,
   type BlobRef,
   type ContentSource,
@@ -119,7 +120,7 @@ export class PostgresIndex implements IndexStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
        ON CONFLICT (blob_name) DO NOTHING`,
       [
-        upload.blobName, upload.caseId, upload.evidenceId, upload.fileName, upload.rootFileId, upload.size, upload.etag,
+        upload.blobName, upload.caseId, upload.evidenceId, upload.fileName, upload.rootFileId, upload.size, canonicalEtag(upload.etag),
         upload.versionId, upload.contentType, upload.lastModified, toJson(upload.acquisition ?? {}),
       ],
     );

@@ -5,6 +5,7 @@ import {
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
   rootFileId,
+  sameEtag,
   type BlobProperties,
   type HashMessage,
   type RejectedBlobReason,
@@ -124,7 +125,7 @@ export async function ingestBlob(
     acquisition: acquisitionFromMetadata(props.metadata),
   });
 
-  if (record.etag !== props.etag) {
+  if (!sameEtag(record.etag, props.etag)) {
     // Evidence must not change after receipt; a different ETag is a finding, never a reprocess.
     ctx.logger.error({ blobName, recordedEtag: record.etag, etag: props.etag }, 'evidence blob changed after it was received');
     await deps.custody.record({
