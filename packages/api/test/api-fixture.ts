@@ -40,6 +40,8 @@ export interface ApiFixture {
   custodyEvents: CustodyEvent[];
   /** A real custody log (own container), serving deps.extensions.custodyAudit. */
   custodyLog: CustodyLog;
+  /** The container holding custodyLog's segments (for tests that damage a log). */
+  custodyContainer: string;
   /** Methods of the index and blob store called since the last reset. */
   touched: string[];
   keyDir: string;
@@ -116,6 +118,7 @@ export async function createApiFixture(connectionString: string, options: { logg
     access,
     custodyEvents,
     custodyLog,
+    custodyContainer,
     touched,
     keyDir,
     token: async (user, roles) => (await issueLocalToken({ user, roles, ttlMs: 3_600_000 }, { keyDir })).token,
