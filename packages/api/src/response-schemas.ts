@@ -122,6 +122,15 @@ const uploadSchema = z.object({
   integrity: z.enum(['pending', 'verified', 'mismatch', 'no-reference']),
   mismatches: z.array(z.string()),
   hashedAt: z.string().nullable(),
+  changedAfterReceipt: z
+    .object({
+      etag: z.string().describe("The ETag now under the name; '' when the blob is gone"),
+      size: z.number().nullable(),
+      firstSeenAt: z.string(),
+      lastSeenAt: z.string(),
+    })
+    .nullable()
+    .describe('Set when the evidence blob was overwritten or deleted after receipt; the received record and hashes stand'),
 });
 
 const stageCounts = z.object({ done: z.number(), failed: z.number(), pending: z.number() });

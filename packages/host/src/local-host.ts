@@ -104,7 +104,7 @@ export async function startLocalHost(config: ExhibitConfig, options: { logger: L
   // start, uploads received but never hashed (a crash in between) are re-queued once.
   const blobFn = byKind('blob-created')[0];
   if (!blobFn) throw new Error('function table has no blob-created function');
-  const known = await app.index.listUploadNames();
+  const known = await app.index.listUploadEtags();
   const ingestWithTableFunction = (blob: BlobProperties, inv: Invocation) =>
     blobFn.handler(app, { container: blob.container, blobName: blob.name, eventId: `watch:${blob.etag}` }, inv);
   await reconcile(app, invocation(), { resendPendingAfterMs: 0, known, ingest: ingestWithTableFunction });

@@ -139,6 +139,24 @@ export class PostgresIndex implements IndexStore {
     return new Set(rows.map((r) => r.blob_name));
   }
 
+  async listUploadEtags(): Promise<Map<string, string>> {
+    const { rows } = await this.query<{ blob_name: string; etag: string }>('SELECT blob_name, etag FROM uploads');
+    return new Map(rows.map((r) => [r.blob_name, canonicalEtag(r.etag)]));
+  }
+
+  /** The first sighting's time stays; the latest ETag and size are what is there now. */
+  async recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void> {
+    await this.query(
+      `UPDATE uploads
+          SET changed_etag = $2,
+              changed_size = $3,
+              changed_first_seen_at = COALESCE(changed_first_seen_at, now()),
+              changed_last_seen_at = now()
+        WHERE blob_name = $1`,
+      [blobName, seen.etag === '' ? '' : canonicalEtag(seen.etag), seen.size],
+    );
+  }
+
   /**
    * Written once: the first computed hashes stand. A later call with the same
    * hashes is a redelivery (no-op); different hashes mean the bytes under this

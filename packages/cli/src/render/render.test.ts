@@ -37,6 +37,16 @@ describe('status rendering', () => {
     expect(renderEvidenceStatus(bad)).toContain('MISMATCH with the acquisition hash: sha256');
   });
 
+  it('says when evidence was overwritten or deleted after receipt, and counts it as an integrity problem', () => {
+    const at = '2024-05-02T09:00:00.000Z';
+    const overwritten = { ...status, uploads: status.uploads.map((u) => ({ ...u, changedAfterReceipt: { etag: '"0x9"', size: 1234, firstSeenAt: at, lastSeenAt: at } })) };
+    const gone = { ...status, uploads: status.uploads.map((u) => ({ ...u, changedAfterReceipt: { etag: '', size: null, firstSeenAt: at, lastSeenAt: at } })) };
+    expect(hasIntegrityMismatch(overwritten)).toBe(true);
+    expect(renderEvidenceStatus(overwritten)).toContain(`EVIDENCE CHANGED: the blob was overwritten after receipt (now 1,234 bytes, noticed ${at})`);
+    expect(renderEvidenceStatus(gone)).toContain(`EVIDENCE GONE: the blob was deleted from storage after receipt (noticed ${at})`);
+    expect(renderEvidenceStatus(status)).not.toContain('EVIDENCE');
+  });
+
   it('aggregates stages across evidence items for --watch', () => {
     const two = aggregateStages([status, status]);
     expect(two.thumbnail).toEqual({ done: 38, failed: 4, pending: 2 });
