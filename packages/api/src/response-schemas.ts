@@ -78,7 +78,7 @@ export const contentRecordSchema = z.object({
   md5: z.string(),
   sha1: z.string(),
   size: z.number(),
-  source: contentSource,
+  source: contentSource.nullable().describe("Where this occurrence's bytes are, in this case's own evidence or derived copies"),
   mime: z.string().nullable(),
   detectedExt: z.string().nullable(),
   kind: z.enum(FILE_KINDS).nullable(),

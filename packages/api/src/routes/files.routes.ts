@@ -4,6 +4,7 @@ import type { FileRecord, SearchQuery } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
+import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes } from '../file-bytes.js';
@@ -73,7 +74,8 @@ export const filesRoutes: RouteModule = [
         },
         abortSignal ? { abortSignal } : {},
       );
-      return { status: 200, body: { total: result.total, limit, offset, items: result.items } };
+      const items = result.items.map((hit) => ({ ...hit, content: contentForOccurrence(hit.file, hit.content) }));
+      return { status: 200, body: { total: result.total, limit, offset, items } };
     },
   }),
 
@@ -103,7 +105,7 @@ export const filesRoutes: RouteModule = [
         },
         abortSignal ? { abortSignal } : {},
       );
-      return { status: 200, body: { file, content, provenance } };
+      return { status: 200, body: { file, content: contentForOccurrence(file, content), provenance } };
     },
   }),
 
