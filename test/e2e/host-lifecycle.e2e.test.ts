@@ -91,13 +91,13 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
   const spawned: ChildProcess[] = [];
 
   afterEach(async () => {
+    // After a failure, whatever is left of a tree started here (its leader may be gone already).
     for (const c of spawned.splice(0)) {
-      if (c.exitCode === null && c.signalCode === null) {
+      for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
         try {
-          process.kill(-c.pid!, 'SIGCONT');
-          process.kill(-c.pid!, 'SIGKILL');
+          process.kill(-c.pid!, signal);
         } catch {
-          // gone
+          // nothing left in that group
         }
       }
     }
