@@ -49,9 +49,10 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   // `npm start` forwards SIGINT and SIGTERM to this process (its script execs node, so
-  // nothing sits in between); a Ctrl+C in the terminal delivers SIGINT here as well.
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // nothing sits in between); a Ctrl+C in the terminal delivers SIGINT here as well, and
+  // closing the terminal SIGHUP, after which the summary has nowhere to go (the log has it all).
+  process.stdout.on('error', () => undefined);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
 
   say(`Exhibit local stack — data in ${config.dataDir}`);
   if (lock.tookOverFrom) say(`  (the previous host, pid ${lock.tookOverFrom.pid}, did not stop cleanly; its lock was taken over)`);
