@@ -1,12 +1,13 @@
 /**
  * npm run validate -- <folder> [--json] [--fields make,model,...] [--strict]
- *                               [--max-files N] [--max-depth N] [--no-exiftool] [--no-ffprobe]
+ *                               [--max-files N] [--max-depth N]
+ *                               [--exiftool PATH | --no-exiftool] [--ffprobe PATH | --no-ffprobe]
  *
  * Reads every file under <folder> with Exhibit (as the pipeline does) and with
  * exiftool and ffprobe, and prints per-field agreement and every disagreement.
  * A developer's and examiner's instrument, not part of the product runtime.
  * Exit code: 0; 1 with --strict when any field misses (disagree, or a value on
- * one side only); 2 on bad usage.
+ * one side only); 2 on bad usage; 3 when the run itself fails.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,7 +15,8 @@ import { FIELDS, VERDICTS, type Field } from './fields.compare.js';
 import { DEFAULT_MAX_DEPTH, DEFAULT_MAX_FILES, runValidation, type ValidationReport } from './validation.runner.js';
 
 const USAGE = `usage: npm run validate -- <folder> [--json] [--strict] [--fields ${FIELDS.join(',')}]
-                             [--max-files N (${DEFAULT_MAX_FILES})] [--max-depth N (${DEFAULT_MAX_DEPTH})] [--no-exiftool] [--no-ffprobe]`;
+                             [--max-files N (${DEFAULT_MAX_FILES})] [--max-depth N (${DEFAULT_MAX_DEPTH})]
+                             [--exiftool PATH | --no-exiftool] [--ffprobe PATH | --no-ffprobe]`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -28,11 +30,16 @@ function positiveInt(text: string | undefined, name: string, fallback: number): 
   return n;
 }
 
+/** ffmpeg's version line without the repeated name and the copyright. */
+function shortVersion(name: string, version: string): string {
+  return version.replace(`${name} version `, '').replace(/\s+Copyright.*$/, '');
+}
+
 export function formatReport(report: ValidationReport): string {
   const lines: string[] = [];
   const t = report.tools;
   lines.push(`Exhibit validation of ${report.root}: ${report.files.length} files`);
-  lines.push(`  Exhibit: ${t.exhibit.map((x) => `${x.name} ${x.version}`).join(', ')}`);
+  lines.push(`  Exhibit: ${t.exhibit.map((x) => `${x.name} ${shortVersion(x.name, x.version)}`).join(', ')}`);
   lines.push(`  reference: exiftool ${t.exiftool ?? '(not installed)'}, ffprobe ${t.ffprobe ?? '(not installed)'}`);
   for (const n of report.notes) lines.push(`  note: ${n}`);
   lines.push('');
@@ -75,6 +82,8 @@ async function main(): Promise<void> {
         'max-depth': { type: 'string' },
         'no-exiftool': { type: 'boolean' },
         'no-ffprobe': { type: 'boolean' },
+        exiftool: { type: 'string' },
+        ffprobe: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -100,8 +109,8 @@ async function main(): Promise<void> {
     ...(fields ? { fields } : {}),
     maxFiles: positiveInt(values['max-files'], '--max-files', DEFAULT_MAX_FILES),
     maxDepth: positiveInt(values['max-depth'], '--max-depth', DEFAULT_MAX_DEPTH),
-    ...(values['no-exiftool'] ? { exiftoolPath: null } : {}),
-    ...(values['no-ffprobe'] ? { ffprobePath: null } : {}),
+    ...(values['no-exiftool'] ? { exiftoolPath: null } : values.exiftool ? { exiftoolPath: values.exiftool } : {}),
+    ...(values['no-ffprobe'] ? { ffprobePath: null } : values.ffprobe ? { ffprobePath: values.ffprobe } : {}),
     ...(progress ? { onFile: (i: number, n: number) => process.stderr.write(`\rreading ${i + 1}/${n}`) } : {}),
   });
   if (progress) process.stderr.write('\r\x1b[K');
