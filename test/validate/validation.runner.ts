@@ -5,7 +5,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { ToolVersion } from '@exhibit/core';
-import { ExhibitReader } from './exhibit.extraction.js';
+import { ExhibitReader, type ExhibitReading } from './exhibit.extraction.js';
 import {
   exhibitValues,
   exiftoolIsVideo,
@@ -124,7 +124,13 @@ export async function runValidation(options: ValidationOptions): Promise<Validat
   try {
     for (const [index, file] of files.entries()) {
       options.onFile?.(index, files.length, file);
-      const reading = await reader.read(file);
+      let reading: ExhibitReading;
+      try {
+        reading = await reader.read(file);
+      } catch (err) {
+        // Not Exhibit's verdict on the file (that would be an ExhibitError inside read): the file could not be opened or read here.
+        reading = { identification: { mime: null, detectedExt: null, kind: 'other' }, metadata: null, error: { code: 'validator-read-failed', message: (err as Error).message } };
+      }
       const exhibit = exhibitValues(reading.identification, reading.metadata);
       const record = records.get(file);
       const referenceNotes: string[] = [];
