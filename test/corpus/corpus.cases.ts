@@ -11,6 +11,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import yazl from 'yazl';
 import { SAMPLES_DIR } from '../../samples/generate.js';
@@ -121,6 +122,74 @@ function topBoxes(b: Buffer): Array<[number, number, string]> {
     o += size;
   }
   return out;
+}
+
+/**
+ * The HEIF with `box` inserted right after ftyp: every item's extent offset in
+ * iloc (ISO/IEC 14496-12 ItemLocationBox, versions 0-2, file-offset items)
+ * moves by the box's length, so the file stays valid.
+ */
+function insertAfterFtyp(heif: Buffer, box: Buffer): Buffer {
+  const boxes = topBoxes(heif);
+  const [ftypAt, ftypSize, ftypType] = boxes[0] ?? [0, 0, ''];
+  const meta = boxes.find(([, , type]) => type === 'meta');
+  if (ftypType !== 'ftyp' || ftypAt !== 0 || !meta) throw new Error('not a HEIF with ftyp and meta');
+  const out = Buffer.concat([heif.subarray(0, ftypSize), box, heif.subarray(ftypSize)]);
+  const delta = box.length;
+  const metaAt = meta[0] + delta;
+  // meta is a full box: 8-byte header + 4 bytes version/flags, then child boxes.
+  for (let o = metaAt + 12; o < metaAt + meta[1]; ) {
+    const size = out.readUInt32BE(o);
+    if (out.toString('latin1', o + 4, o + 8) === 'iloc') {
+      const version = out[o + 8]!;
+      let p = o + 12;
+      const offsetSize = out[p]! >> 4;
+      const lengthSize = out[p]! & 0x0f;
+      const baseSize = out[p + 1]! >> 4;
+      const indexSize = version >= 1 ? out[p + 1]! & 0x0f : 0;
+      p += 2;
+      const idSize = version === 2 ? 4 : 2;
+      const readN = (at: number, n: number) => (n === 0 ? 0 : n === 4 ? out.readUInt32BE(at) : n === 8 ? Number(out.readBigUInt64BE(at)) : NaN);
+      const writeN = (at: number, n: number, v: number) => (n === 4 ? out.writeUInt32BE(v, at) : out.writeBigUInt64BE(BigInt(v), at));
+      let count = idSize === 4 ? out.readUInt32BE(p) : out.readUInt16BE(p);
+      p += idSize;
+      while (count-- > 0) {
+        p += idSize;
+        const method = version >= 1 ? out.readUInt16BE(p) & 0x0f : 0;
+        if (version >= 1) p += 2;
+        p += 2; // data_reference_index
+        p += baseSize;
+        const extents = out.readUInt16BE(p);
+        p += 2;
+        for (let e = 0; e < extents; e++) {
+          p += indexSize;
+          if (method === 0) {
+            if (offsetSize === 0 || Number.isNaN(readN(p, offsetSize))) throw new Error('iloc extent offsets this patcher cannot move');
+            writeN(p, offsetSize, readN(p, offsetSize) + delta);
+          }
+          p += offsetSize + lengthSize;
+        }
+      }
+      return out;
+    }
+    if (size < 8) break;
+    o += size;
+  }
+  throw new Error('no iloc in meta');
+}
+
+/** A PNG with an eXIf chunk (PNG 1.5 extension; phones write it in screenshots) placed before the first IDAT. */
+async function pngWithExif(width: number, height: number, exif: ExifSpec): Promise<Buffer> {
+  const png = await sharp({ create: { width, height, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toBuffer();
+  const tiff = buildExif(exif);
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(tiff.length, 0);
+  head.write('eXIf', 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), tiff])), 0);
+  const idat = png.indexOf('IDAT', 8, 'latin1') - 4;
+  if (idat < 8) throw new Error('no IDAT');
+  return Buffer.concat([png.subarray(0, idat), head, tiff, crc, png.subarray(idat)]);
 }
 
 const fullExif = (make: string, model: string, width: number, height: number, gps = southWest.ifd): ExifSpec => ({
@@ -275,6 +344,17 @@ export const CORPUS: readonly CorpusCase[] = [
     expected: { type: 'image/png', pixelSize: { width: 30, height: 20 } },
   },
   {
+    name: 'png-exif-chunk-screenshot.png',
+    catches: 'EXIF in a PNG eXIf chunk (no JPEG APP1), as phones write in screenshots',
+    build: () =>
+      pngWithExif(30, 20, {
+        ifd0: { [TAGS.Make]: ascii('Apple'), [TAGS.Model]: ascii('iPhone 13') },
+        exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30'), [TAGS.OffsetTimeOriginal]: ascii('+02:00') },
+      }),
+    fields: IMAGE_FIELDS,
+    expected: { type: 'image/png', make: 'Apple', model: 'iPhone 13', takenAt: { local: '2024-05-01T12:20:30', offsetMinutes: 120 }, pixelSize: { width: 30, height: 20 } },
+  },
+  {
     name: 'jpeg-truncated.jpg',
     catches: 'a JPEG cut short (interrupted copy, carved file) still has every header; its metadata must survive',
     build: async () => {
@@ -320,6 +400,13 @@ export const CORPUS: readonly CorpusCase[] = [
     expected: SAMPLE_HEIC_EXPECTED,
   },
   {
+    name: 'heic-empty-free-box-after-ftyp.heic',
+    catches: 'a box with no payload between ftyp and meta (writers leave free/skip boxes as padding) must not stop a HEIF reader',
+    build: async () => insertAfterFtyp(await sampleHeic(), Buffer.from([0, 0, 0, 8, 0x66, 0x72, 0x65, 0x65])),
+    fields: IMAGE_FIELDS,
+    expected: SAMPLE_HEIC_EXPECTED,
+  },
+  {
     name: 'heic-major-brand-mif1.heic',
     catches: 'a HEIF whose major brand is the generic mif1 (heic only among the compatible brands), as some Android phones write',
     build: async () => {
@@ -360,6 +447,21 @@ export const CORPUS: readonly CorpusCase[] = [
       durationSec: 1,
       codecs: ['mpeg4'],
     },
+  },
+  {
+    name: 'video-mp4-no-creation-time-header-date-zero.mp4',
+    catches: 'a movie header date of 0 (1904-01-01, "not set") is no capture time',
+    build: () =>
+      makeWithFfmpeg(
+        [
+          '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1',
+          '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p',
+          '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact',
+        ],
+        'mp4',
+      ),
+    fields: VIDEO_FIELDS,
+    expected: { type: 'video/mp4', pixelSize: { width: 160, height: 120 }, durationSec: 1, codecs: ['mpeg4'] },
   },
   {
     name: 'control-video-mov-apple-creationdate-local-offset.mov',
