@@ -58,6 +58,11 @@ export function formatReport(report: ValidationReport): string {
     lines.push('', `Exhibit could not read the metadata of ${failed.length} file(s):`);
     for (const f of failed) lines.push(`  ${f.file}: ${f.exhibitError!.code}: ${f.exhibitError!.message}`);
   }
+  const refNotes = report.files.filter((f) => f.referenceNotes.length > 0);
+  if (refNotes.length > 0) {
+    lines.push('', `The reference tools said this about ${refNotes.length} file(s):`);
+    for (const f of refNotes) lines.push(`  ${f.file}: ${f.referenceNotes.join('; ')}`);
+  }
   if (report.disagreements.length === 0) {
     lines.push('', 'No disagreements.');
   } else {
