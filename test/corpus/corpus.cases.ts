@@ -124,49 +124,43 @@ function topBoxes(b: Buffer): Array<[number, number, string]> {
   return out;
 }
 
-/**
- * The HEIF with `box` inserted right after ftyp: every item's extent offset in
- * iloc (ISO/IEC 14496-12 ItemLocationBox, versions 0-2, file-offset items)
- * moves by the box's length, so the file stays valid.
- */
-function insertAfterFtyp(heif: Buffer, box: Buffer): Buffer {
-  const boxes = topBoxes(heif);
-  const [ftypAt, ftypSize, ftypType] = boxes[0] ?? [0, 0, ''];
-  const meta = boxes.find(([, , type]) => type === 'meta');
-  if (ftypType !== 'ftyp' || ftypAt !== 0 || !meta) throw new Error('not a HEIF with ftyp and meta');
-  const out = Buffer.concat([heif.subarray(0, ftypSize), box, heif.subarray(ftypSize)]);
-  const delta = box.length;
-  const metaAt = meta[0] + delta;
+interface IlocExtent {
+  method: number;
+  offsetAt: number;
+  offsetSize: number;
+  lengthAt: number;
+  lengthSize: number;
+}
+
+/** Where each extent's offset and length fields are in the iloc box (ISO/IEC 14496-12 ItemLocationBox, versions 0-2). */
+function ilocExtents(heif: Buffer): IlocExtent[] {
+  const meta = topBoxes(heif).find(([, , type]) => type === 'meta');
+  if (!meta) throw new Error('no meta box');
   // meta is a full box: 8-byte header + 4 bytes version/flags, then child boxes.
-  for (let o = metaAt + 12; o < metaAt + meta[1]; ) {
-    const size = out.readUInt32BE(o);
-    if (out.toString('latin1', o + 4, o + 8) === 'iloc') {
-      const version = out[o + 8]!;
+  for (let o = meta[0] + 12; o < meta[0] + meta[1]; ) {
+    const size = heif.readUInt32BE(o);
+    if (heif.toString('latin1', o + 4, o + 8) === 'iloc') {
+      const version = heif[o + 8]!;
       let p = o + 12;
-      const offsetSize = out[p]! >> 4;
-      const lengthSize = out[p]! & 0x0f;
-      const baseSize = out[p + 1]! >> 4;
-      const indexSize = version >= 1 ? out[p + 1]! & 0x0f : 0;
+      const offsetSize = heif[p]! >> 4;
+      const lengthSize = heif[p]! & 0x0f;
+      const baseSize = heif[p + 1]! >> 4;
+      const indexSize = version >= 1 ? heif[p + 1]! & 0x0f : 0;
       p += 2;
       const idSize = version === 2 ? 4 : 2;
-      const readN = (at: number, n: number) => (n === 0 ? 0 : n === 4 ? out.readUInt32BE(at) : n === 8 ? Number(out.readBigUInt64BE(at)) : NaN);
-      const writeN = (at: number, n: number, v: number) => (n === 4 ? out.writeUInt32BE(v, at) : out.writeBigUInt64BE(BigInt(v), at));
-      let count = idSize === 4 ? out.readUInt32BE(p) : out.readUInt16BE(p);
+      let count = idSize === 4 ? heif.readUInt32BE(p) : heif.readUInt16BE(p);
       p += idSize;
+      const out: IlocExtent[] = [];
       while (count-- > 0) {
         p += idSize;
-        const method = version >= 1 ? out.readUInt16BE(p) & 0x0f : 0;
+        const method = version >= 1 ? heif.readUInt16BE(p) & 0x0f : 0;
         if (version >= 1) p += 2;
-        p += 2; // data_reference_index
-        p += baseSize;
-        const extents = out.readUInt16BE(p);
+        p += 2 + baseSize; // data_reference_index, base_offset
+        const extents = heif.readUInt16BE(p);
         p += 2;
         for (let e = 0; e < extents; e++) {
           p += indexSize;
-          if (method === 0) {
-            if (offsetSize === 0 || Number.isNaN(readN(p, offsetSize))) throw new Error('iloc extent offsets this patcher cannot move');
-            writeN(p, offsetSize, readN(p, offsetSize) + delta);
-          }
+          out.push({ method, offsetAt: p, offsetSize, lengthAt: p + offsetSize, lengthSize });
           p += offsetSize + lengthSize;
         }
       }
@@ -176,6 +170,49 @@ function insertAfterFtyp(heif: Buffer, box: Buffer): Buffer {
     o += size;
   }
   throw new Error('no iloc in meta');
+}
+
+function readField(b: Buffer, at: number, size: number): number {
+  if (size === 4) return b.readUInt32BE(at);
+  if (size === 8) return Number(b.readBigUInt64BE(at));
+  throw new Error(`iloc field of ${size} bytes`);
+}
+
+function writeField(b: Buffer, at: number, size: number, value: number): void {
+  if (size === 4) b.writeUInt32BE(value, at);
+  else if (size === 8) b.writeBigUInt64BE(BigInt(value), at);
+  else throw new Error(`iloc field of ${size} bytes`);
+}
+
+/** The HEIF with `box` inserted right after ftyp; every file-offset extent moves by the box's length, so the file stays valid. */
+function insertAfterFtyp(heif: Buffer, box: Buffer): Buffer {
+  const [ftypAt, ftypSize, ftypType] = topBoxes(heif)[0] ?? [0, 0, ''];
+  if (ftypType !== 'ftyp' || ftypAt !== 0) throw new Error('not a HEIF starting with ftyp');
+  const out = Buffer.concat([heif.subarray(0, ftypSize), box, heif.subarray(ftypSize)]);
+  for (const e of ilocExtents(out)) {
+    if (e.method === 0) writeField(out, e.offsetAt, e.offsetSize, readField(out, e.offsetAt, e.offsetSize) + box.length);
+  }
+  return out;
+}
+
+/**
+ * The sample HEIC with its Exif item laid out as Apple writes it: a 4-byte
+ * offset of 6, then "Exif\0\0", then the TIFF structure (libheif writes
+ * offset 0 and the TIFF at once). The Exif item is the last bytes of the file
+ * and mdat the last box, so it grows in place.
+ */
+function withAppleExifHeader(heif: Buffer): Buffer {
+  const boxes = topBoxes(heif);
+  const mdat = boxes[boxes.length - 1];
+  const exif = ilocExtents(heif).find((e) => readField(heif, e.offsetAt, e.offsetSize) + readField(heif, e.lengthAt, e.lengthSize) === heif.length);
+  if (!mdat || mdat[2] !== 'mdat' || !exif) throw new Error('the sample HEIC does not end with its Exif item in mdat');
+  const at = readField(heif, exif.offsetAt, exif.offsetSize);
+  if (heif.readUInt32BE(at) !== 0 || heif.toString('latin1', at + 4, at + 8) !== 'II*\0') throw new Error('the last item is not an Exif item with offset 0');
+  const item = Buffer.concat([Buffer.from([0, 0, 0, 6]), Buffer.from('Exif\0\0', 'latin1'), heif.subarray(at + 4)]);
+  const out = Buffer.concat([heif.subarray(0, at), item]);
+  writeField(out, exif.lengthAt, exif.lengthSize, item.length);
+  out.writeUInt32BE(out.length - mdat[0], mdat[0]);
+  return out;
 }
 
 /** A PNG with an eXIf chunk (PNG 1.5 extension; phones write it in screenshots) placed before the first IDAT. */
@@ -403,6 +440,13 @@ export const CORPUS: readonly CorpusCase[] = [
     name: 'heic-empty-free-box-after-ftyp.heic',
     catches: 'a box with no payload between ftyp and meta (writers leave free/skip boxes as padding) must not stop a HEIF reader',
     build: async () => insertAfterFtyp(await sampleHeic(), Buffer.from([0, 0, 0, 8, 0x66, 0x72, 0x65, 0x65])),
+    fields: IMAGE_FIELDS,
+    expected: SAMPLE_HEIC_EXPECTED,
+  },
+  {
+    name: 'heic-exif-item-apple-header-offset-6.heic',
+    catches: 'the Exif item as iPhones write it (TIFF header offset 6, after "Exif\\0\\0"), not as libheif writes it',
+    build: async () => withAppleExifHeader(await sampleHeic()),
     fields: IMAGE_FIELDS,
     expected: SAMPLE_HEIC_EXPECTED,
   },
