@@ -58,6 +58,7 @@ export async function readImageMetadata(
   let output: Record<string, unknown> | undefined;
   let limitReached = false;
   let messages: string[] = [];
+  const sizeOptions = { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) };
   try {
     const opened = await openExifr(source, EXIFR_OPTIONS, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
     try {
@@ -69,13 +70,16 @@ export async function readImageMetadata(
   } catch (err) {
     if (isExhibitError(err)) throw err;
     if (/Unknown file format/i.test(errorMessage(err))) {
+      // exifr reads no GIF, WebP or BMP; their size is still known from the header.
+      const size = await readPixelSize(source, sizeOptions);
+      if (size) return normaliseExif({}, { size });
       throw new ExhibitError('unsupported-format', 'no metadata reader for this image format', { cause: err });
     }
     throw new ExhibitError('corrupt-file', `image metadata unreadable: ${errorMessage(err)}`, { cause: err });
   }
   const segments = (output ?? {}) as Segments;
   const hasTags = Object.keys(segments).some((k) => k !== 'errors');
-  const size = await readPixelSize(source, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+  const size = await readPixelSize(source, sizeOptions);
   if (!hasTags && limitReached && !size) {
     throw new ExhibitError('limit-exceeded', `no metadata within the first ${maxBytes} bytes`);
   }

@@ -90,6 +90,11 @@ describe('metadata values: right or absent', () => {
     expect(await read(progressive)).toMatchObject({ width: 37, height: 23 });
   });
 
+  it('regression: gif-without-metadata-reader — a GIF (no exifr reader) still gets its real size', async () => {
+    const gif = await sharp({ create: { width: 21, height: 13, channels: 3, background: '#123' } }).gif().toBuffer();
+    expect(await read(gif)).toEqual({ raw: {}, width: 21, height: 13 });
+  });
+
   it('regression: modify-date-taken-as-capture-time — a ModifyDate-only file has no taken-at', async () => {
     const m = await read(await jpeg(16, 12, { ifd0: { [TAGS.DateTime]: ascii('2023:03:04 05:06:07') }, exif: { [TAGS.OffsetTime]: ascii('+01:00'), [TAGS.SubSecTime]: ascii('5') } }));
     expect(m.takenAt).toBeUndefined();
