@@ -139,7 +139,7 @@ async function sampleImages(): Promise<ValueCase[]> {
       const members: ValueCase[] = [];
       extract.on('entry', (header, stream, next) => {
         const parts: Buffer[] = [];
-        stream.on('data', (d: Buffer) => parts.push(d));
+        stream.on('data', (d: unknown) => parts.push(d as Buffer));
         stream.on('end', () => {
           if (isImage(header.name)) members.push({ name: `${f.name}!/${header.name}`, bytes: Buffer.concat(parts) });
           next();

@@ -7,6 +7,24 @@ import { runTool } from '../tools/run-tool.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
 
 describe('normaliseProbe', () => {
+  it('regression: video-null-island-and-nul-padded-make — 0,0 is flagged, not a location; text ends at NUL', () => {
+    const m = normaliseProbe({
+      format: {
+        tags: {
+          'com.apple.quicktime.location.ISO6709': '+00.0000+000.0000/',
+          'com.apple.quicktime.make': 'Apple\u0000junk',
+          'com.apple.quicktime.model': 'iPhone\u000114',
+        },
+      },
+      streams: [],
+    });
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded).toEqual({ lat: 0, lon: 0, flag: 'gps-null-island' });
+    expect(m.make).toBe('Apple');
+    expect(m.model).toBe('iPhone\\x0114');
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-null-island', 'text-escaped']);
+  });
+
   it('prefers Apple creationdate (wall clock + offset) and reads ISO 6709 locations and Android make/model', () => {
     const m = normaliseProbe({
       format: {

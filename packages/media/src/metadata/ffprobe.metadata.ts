@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type MetadataFinding, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { classifyToolFailure, toolInput } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
@@ -6,6 +6,7 @@ import { runTool } from '../tools/run-tool.js';
 import { parseIso6709 } from './iso6709.js';
 import { toJsonSafe } from './json-safe.js';
 import { isoRecordedTime } from './recorded-time.js';
+import { displayText } from './recorded-text.js';
 
 /** The parts of ffprobe's JSON we read; everything else only goes into `raw`. */
 export interface ProbeResult {
@@ -79,6 +80,7 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   const streams = Array.isArray(result.streams) ? result.streams : [];
   const formatTags = tagsOf(format.tags);
   const metadata: MediaMetadata = { raw: toJsonSafe({ format, streams }) };
+  const findings: MetadataFinding[] = [];
 
   const duration = seconds(format.duration) ?? maxOf(streams.map((s) => seconds(s.duration)));
   if (duration !== undefined) metadata.durationSec = duration;
@@ -99,14 +101,30 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   if (takenAt) metadata.takenAt = takenAt;
 
   const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
-  if (location) metadata.gps = location;
+  if (location && location.lat === 0 && location.lon === 0) {
+    // 0,0 is a receiver without a fix: kept as recorded, flagged, never a location.
+    metadata.gpsRecorded = { ...location, flag: 'gps-null-island' };
+    findings.push({ flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' });
+  } else if (location) {
+    metadata.gps = location;
+  }
 
-  const make = firstText(formatTags, MAKE_TAGS);
-  if (make) metadata.make = make;
-  const model = firstText(formatTags, MODEL_TAGS);
-  if (model) metadata.model = model;
-  const software = firstText(formatTags, SOFTWARE_TAGS);
-  if (software) metadata.software = software;
+  const escaped: string[] = [];
+  for (const [field, names] of [
+    ['make', MAKE_TAGS],
+    ['model', MODEL_TAGS],
+    ['software', SOFTWARE_TAGS],
+  ] as const) {
+    const shown = firstText(formatTags, names);
+    if (!shown) continue;
+    metadata[field] = shown.text;
+    if (shown.escaped) escaped.push(field);
+  }
+  if (escaped.length > 0) {
+    metadata.escapedFields = escaped;
+    findings.push({ flag: 'text-escaped', detail: `unprintable bytes shown as \\xNN in: ${escaped.join(', ')}` });
+  }
+  if (findings.length > 0) metadata.findings = findings;
   return metadata;
 }
 
@@ -135,10 +153,11 @@ function firstLocation(tags: Map<string, string>): GeoPoint | null {
   return null;
 }
 
-function firstText(tags: Map<string, string>, names: readonly string[]): string | undefined {
+/** The first tag with text: cut at the first NUL, unprintable characters escaped (see recorded-text.ts). */
+function firstText(tags: Map<string, string>, names: readonly string[]): { text: string; escaped: boolean } | undefined {
   for (const name of names) {
-    const value = tags.get(name.toLowerCase())?.replace(/[\u0000-\u001F]/g, '').trim();
-    if (value) return value.slice(0, 256);
+    const shown = displayText(tags.get(name.toLowerCase()));
+    if (shown) return shown;
   }
   return undefined;
 }
