@@ -10,6 +10,7 @@ import {
   type RecordedGps,
   type RecordedTime,
 } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 import { exifrMessages, openExifr } from './exifr-source.js';
 import { readPixelSize, type PixelSize } from './pixel-size.js';
 import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
@@ -51,10 +52,12 @@ type Segments = Record<string, Record<string, unknown> | undefined>;
  * pixel size comes from the image's own header, not from EXIF.
  */
 export async function readImageMetadata(
-  source: RandomAccessSource,
+  evidence: RandomAccessSource,
   options: { abortSignal?: AbortSignal; maxBytes?: number } = {},
 ): Promise<MediaMetadata> {
   const maxBytes = options.maxBytes ?? LIMITS.maxMetadataBytes;
+  // exifr and the size reader both start with the first chunk: read it once (never past the cap).
+  const source = withCachedHead(evidence, Math.min(MEDIA_LIMITS.metadataChunkBytes, maxBytes));
   let output: Record<string, unknown> | undefined;
   let limitReached = false;
   let messages: string[] = [];
@@ -90,6 +93,25 @@ export async function readImageMetadata(
     metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: messages, _notes: notes });
   }
   return metadata;
+}
+
+/** The source, with reads inside its first `headBytes` served from one read of them. */
+function withCachedHead(source: RandomAccessSource, headBytes: number): RandomAccessSource {
+  const end = Math.min(headBytes, source.size);
+  let head: Promise<Buffer> | undefined;
+  return {
+    name: source.name,
+    size: source.size,
+    ...(source.urlOffset !== undefined ? { urlOffset: source.urlOffset } : {}),
+    url: () => source.url(),
+    read: (offset, length, readOptions) => {
+      if (offset >= 0 && length >= 0 && offset + length <= end) {
+        head ??= source.read(0, end, readOptions);
+        return head.then((bytes) => bytes.subarray(offset, offset + length));
+      }
+      return source.read(offset, length, readOptions);
+    },
+  };
 }
 
 function withoutErrors(segments: Segments): Record<string, unknown> {

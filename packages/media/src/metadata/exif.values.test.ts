@@ -61,6 +61,9 @@ describe('metadata values: right or absent', () => {
     expect(m.software).toBe('Gr\\xfcn');
     expect(m.escapedFields).toEqual(['make', 'model', 'software']);
     expect(m.findings).toEqual([{ flag: 'text-escaped', detail: 'unprintable bytes shown as \\xNN in: make, model, software' }]);
+    // The raw dump shows the same bytes the same way: PostgreSQL's jsonb refuses lone surrogates and NUL.
+    expect((m.raw.ifd0 as Record<string, unknown>).Make).toBe('Caf\\xe9');
+    expect(JSON.stringify(m.raw)).not.toMatch(/\\u(d[89a-f]|00[01])/i);
     // Valid UTF-8 stays as it is.
     const utf8 = await read(await jpeg(16, 12, { ifd0: { [TAGS.Make]: { type: 'undefined', value: Buffer.alloc(0) }, [TAGS.Model]: { type: 'raw', code: 2, count: 7, bytes: Buffer.from('Grün\0\0', 'utf8') } } }));
     expect(utf8.model).toBe('Grün');

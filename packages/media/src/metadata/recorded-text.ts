@@ -64,6 +64,11 @@ export function escapeUnprintable(s: string): { text: string; escaped: boolean }
   return { text, escaped };
 }
 
+/** For the raw dump: like escapeUnprintable, but tabs and line breaks stay as they are. */
+export function escapeForDump(s: string): string {
+  return s.replace(UNPRINTABLE, (ch) => (ch === '\t' || ch === '\n' || ch === '\r' ? ch : escapeChar(ch)));
+}
+
 /**
  * A text value for display and search: cut at the first NUL, trimmed,
  * unprintable characters escaped, capped. Undefined when nothing is left.
