@@ -150,12 +150,14 @@ export function normaliseExif(segments: Segments, context: { size?: PixelSize | 
   }
 
   const escaped: string[] = [];
-  for (const [field, value] of [
-    ['make', ifd0.Make],
-    ['model', ifd0.Model],
-    ['software', ifd0.Software],
+  // EXIF first; XMP's tiff: namespace only when EXIF has none (it is often an editor's copy).
+  const xmpTiff = xmpNs(segments, 'tiff');
+  for (const [field, tag] of [
+    ['make', 'Make'],
+    ['model', 'Model'],
+    ['software', 'Software'],
   ] as const) {
-    const shown = displayText(value);
+    const shown = displayText(ifd0[tag]) ?? displayText(xmpTiff[tag]);
     if (!shown) continue;
     metadata[field] = shown.text;
     if (shown.escaped) escaped.push(field);

@@ -126,8 +126,10 @@ describe('metadata values: right or absent', () => {
 
   it('XMP tiff:Make does not replace the EXIF Make', async () => {
     const base = await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Canon') } });
-    const m = await read(withXmp(base, 'tiff:Make="Photoshop"'));
+    const m = await read(withXmp(base, 'tiff:Make="Photoshop" tiff:Model="Scanner 9"'));
     expect(m.make).toBe('Canon');
+    // ...but fills in what EXIF does not record.
+    expect(m.model).toBe('Scanner 9');
   });
 
   it('regression: gps-null-island — 0,0 is kept as recorded, flagged, and not a location', async () => {

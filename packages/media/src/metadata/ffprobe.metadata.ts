@@ -68,7 +68,22 @@ export async function probe(
   }
 }
 
-const CREATION_TAGS = ['com.apple.quicktime.creationdate', 'creation_time', 'date'] as const;
+/**
+ * Capture-time tags, first found wins, with the name exiftool gives them in a
+ * QuickTime/MP4 file (`QuickTime:CreationDate` keeps Apple's local wall clock
+ * and offset; `creation_time` is the movie header's UTC time).
+ */
+const CREATION_TAGS = [
+  ['com.apple.quicktime.creationdate', 'CreationDate', 'CreationDate'],
+  ['creation_time', 'CreateDate', 'TrackCreateDate'],
+  ['date', 'ContentCreateDate', 'ContentCreateDate'],
+] as const;
+
+/**
+ * A QuickTime creation time of 0 (1904-01-01, the format's epoch) or a Unix
+ * time of 0 means "never set": no capture time, rather than a wrong one.
+ */
+const UNSET_TIMES = /^(1904|1970)-01-01T00:00:00(\.0+)?Z$/;
 const LOCATION_TAGS = ['com.apple.quicktime.location.ISO6709', 'location', 'location-eng'] as const;
 const MAKE_TAGS = ['com.apple.quicktime.make', 'make', 'com.android.manufacturer', 'manufacturer'] as const;
 const MODEL_TAGS = ['com.apple.quicktime.model', 'model', 'com.android.model'] as const;
@@ -79,6 +94,7 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   const format = result.format ?? {};
   const streams = Array.isArray(result.streams) ? result.streams : [];
   const formatTags = tagsOf(format.tags);
+  const quickTime = typeof format.format_name === 'string' && /(^|,)(mov|mp4)(,|$)/.test(format.format_name);
   const metadata: MediaMetadata = { raw: toJsonSafe({ format, streams }) };
   const findings: MetadataFinding[] = [];
 
@@ -96,8 +112,8 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
 
   // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
   const takenAt =
-    firstTime(formatTags, 'format.tags') ??
-    (video ? firstTime(tagsOf(video.tags), `streams[${video.index ?? 0}].tags`) : null);
+    firstTime(formatTags, quickTime ? null : 'ffprobe:format.tags', false) ??
+    (video ? firstTime(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true) : null);
   if (takenAt) metadata.takenAt = takenAt;
 
   const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
@@ -136,11 +152,12 @@ function tagsOf(tags: unknown): Map<string, string> {
   return out;
 }
 
-function firstTime(tags: Map<string, string>, where: string): RecordedTime | null {
-  for (const name of CREATION_TAGS) {
-    const value = tags.get(name.toLowerCase());
-    const time = isoRecordedTime(value, `${where}.${name}`);
-    if (time) return time;
+/** `where` null: QuickTime names (format level, or the track's when `stream`); else ffprobe's path to the tag. */
+function firstTime(tags: Map<string, string>, where: string | null, stream: boolean): RecordedTime | null {
+  for (const [name, movieTag, trackTag] of CREATION_TAGS) {
+    const source = where === null ? `QuickTime:${stream ? trackTag : movieTag}` : `${where}.${name}`;
+    const time = isoRecordedTime(tags.get(name.toLowerCase()), source);
+    if (time && !(time.utc && UNSET_TIMES.test(time.utc))) return time;
   }
   return null;
 }
