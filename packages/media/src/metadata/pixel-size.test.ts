@@ -20,6 +20,12 @@ describe('readPixelSize', () => {
     expect(await size(await canvas(58, 38).avif().toBuffer())).toEqual({ width: 58, height: 38, format: 'heif' });
   });
 
+  it("reads an Apple CgBI PNG's IHDR after its CgBI chunk", async () => {
+    const png = await canvas(61, 41).png().toBuffer();
+    const cgbi = Buffer.concat([png.subarray(0, 8), Buffer.from([0, 0, 0, 4]), Buffer.from('CgBI'), Buffer.from([0x50, 0, 0x20, 0x06]), Buffer.alloc(4), png.subarray(8)]);
+    expect(await size(cgbi)).toEqual({ width: 61, height: 41, format: 'png' });
+  });
+
   it('reads a real HEIC (libheif-written)', async () => {
     const heic = readFileSync(new URL('../thumbnail/two-tone-4032x3024.fixture.heic', import.meta.url));
     expect(await size(heic)).toEqual({ width: 4032, height: 3024, format: 'heif' });

@@ -78,7 +78,7 @@ export async function readPixelSize(
   options: { maxBytes: number; abortSignal?: AbortSignal },
 ): Promise<PixelSize | null> {
   const r = new BlockReader(source, options.maxBytes, options.abortSignal);
-  const head = await r.bytes(0, Math.min(32, source.size));
+  const head = await r.bytes(0, Math.min(64, source.size));
   if (!head || head.length < 12) return null;
   if (head[0] === 0xff && head[1] === 0xd8) return jpeg(r);
   if (head.readUInt32BE(0) === 0x89504e47 && head.readUInt32BE(4) === 0x0d0a1a0a) return png(head);
@@ -130,9 +130,11 @@ async function jpeg(r: BlockReader): Promise<PixelSize | null> {
 }
 
 function png(head: Buffer): PixelSize | null {
-  if (head.length < 24 || head.readUInt32BE(8) !== 13 || head.toString('latin1', 12, 16) !== 'IHDR') return null;
-  const width = head.readUInt32BE(16);
-  const height = head.readUInt32BE(20);
+  // Apple's "optimised" PNGs (CgBI) put a 4-byte CgBI chunk before IHDR.
+  const at = head.length >= 16 && head.toString('latin1', 12, 16) === 'CgBI' && head.readUInt32BE(8) === 4 ? 8 + 16 : 8;
+  if (head.length < at + 16 || head.readUInt32BE(at) !== 13 || head.toString('latin1', at + 4, at + 8) !== 'IHDR') return null;
+  const width = head.readUInt32BE(at + 8);
+  const height = head.readUInt32BE(at + 12);
   // PNG limits each to 2^31-1; the cap above is ours.
   return sized(width, height, 'png');
 }
