@@ -557,7 +557,7 @@ export class PostgresIndex implements IndexStore {
         tx,
       ),
       await this.query(
-        `SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime
+        `SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime, c.metadata -> 'findings' AS metadata_findings
            FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
            LEFT JOIN contents c ON c.sha256 = f.sha256
           WHERE f.case_id = $1 AND f.evidence_id = $2
@@ -600,6 +600,7 @@ export class PostgresIndex implements IndexStore {
           extension: (r.extension ?? null) as string | null,
           detectedExt: (r.detected_ext ?? null) as string | null,
           mime: (r.mime ?? null) as string | null,
+          metadataFindings: r.metadata_findings ?? null,
         }),
       });
     }

@@ -23,11 +23,11 @@ export const searchQuerySchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i, 'must be a MIME type')
     .optional()
     .describe('Detected MIME type, e.g. image/jpeg'),
-  takenFrom: param.time('Taken at or after (UTC when the offset is known, else as recorded)').optional(),
+  takenFrom: param.time('Captured at or after (UTC when the offset is known, else as recorded). Capture-time tags only: a file with only a modification time matches no time range').optional(),
   takenTo: param.time('Taken at or before').optional(),
   make: param.text('Camera make (case-insensitive)', 128).optional(),
   model: param.text('Camera model (case-insensitive)', 128).optional(),
-  hasGps: param.bool('Only files with (true) or without (false) GPS coordinates').optional(),
+  hasGps: param.bool('Only files with (true) or without (false) a usable GPS location; a position recorded as 0,0 or out of range (flag gps-null-island / gps-out-of-range) is not one').optional(),
   bbox: param.bbox().optional(),
   hash: param.hash().optional(),
   path: param.text('Case-insensitive substring of the display path', 1024).optional(),
