@@ -545,11 +545,5 @@ export const CORPUS: readonly CorpusCase[] = [
  * merged and the case passes (vitest then runs it with `it`).
  */
 export const KNOWN_FAILURES: Readonly<Record<string, string>> = {
-  'make-model-nul-terminated-garbage-after-nul.jpg': 'Make/Model keep the bytes after the NUL ("CanonEOS-1D junk"); fixed on h5-values',
-  'declared-size-differs-from-pixels.jpg': 'width/height are EXIF ExifImageWidth/Height (4032×3024), not the 64×48 frame; fixed on h5-values',
-  'pixel-size-only-in-frame-header-no-exif-size.jpg': 'no width/height without EXIF ExifImageWidth/Height; the SOF is not read; fixed on h5-values',
-  'modifydate-only-no-capture-time.jpg': 'taken-at falls back to IFD0 ModifyDate; fixed on h5-values',
-  'gps-null-island.jpg': 'GPS 0,0 reported as a location; fixed on h5-values',
   'tiff-first-ifd-beyond-4kib.tif': 'not identified (file-type reads only the first 4 KiB, IFD0 is after it), so no metadata is read; fixed on h6-formats',
-  'gif-static.gif': 'metadata fails with unsupported-format (exifr has no GIF reader), so the pixel size is lost; fixed on h5-values/h6-formats',
 };

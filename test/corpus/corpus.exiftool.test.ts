@@ -113,9 +113,8 @@ describe.skipIf(skipReason !== null)('the validator against exiftool and ffprobe
       });
     }
 
-    // it.fails: four sample JPEGs carry no EXIF ExifImageWidth/Height and Exhibit does not read the
-    // frame header, so it reports no pixel size (fixed on h5-values); flip to `it` after that merge.
-    it.fails('agrees 100 % on pixel size', () => {
+    // Four sample JPEGs carry no EXIF ExifImageWidth/Height: the size comes from their frame header.
+    it('agrees 100 % on pixel size', () => {
       expect(missesOf('pixelSize')).toEqual([]);
       expect(pct('pixelSize')).toBe(100);
     });

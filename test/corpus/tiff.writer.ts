@@ -22,10 +22,12 @@ function encode(v: TagValue): Buffer {
       return Buffer.concat(v.value.map((n) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; }));
     case 'rational':
       return Buffer.concat(v.value.map(([n, d]) => { const b = Buffer.alloc(8); b.writeUInt32LE(n); b.writeUInt32LE(d, 4); return b; }));
+    case 'raw':
+      return v.bytes;
   }
 }
 
-const count = (v: TagValue, bytes: Buffer) => (v.type === 'short' ? bytes.length / 2 : v.type === 'long' ? bytes.length / 4 : v.type === 'rational' ? bytes.length / 8 : bytes.length);
+const count = (v: TagValue, bytes: Buffer) => (v.type === 'raw' ? v.count : v.type === 'short' ? bytes.length / 2 : v.type === 'long' ? bytes.length / 4 : v.type === 'rational' ? bytes.length / 8 : bytes.length);
 
 /** One IFD with its out-of-line data right after it; returns the bytes to place at `at`. */
 function ifdBytes(ifd: Ifd, at: number): Buffer {
@@ -39,7 +41,7 @@ function ifdBytes(ifd: Ifd, at: number): Buffer {
     const bytes = encode(v);
     const e = 2 + i * 12;
     head.writeUInt16LE(tag, e);
-    head.writeUInt16LE(TYPE_CODE[v.type], e + 2);
+    head.writeUInt16LE(v.type === 'raw' ? v.code : TYPE_CODE[v.type], e + 2);
     head.writeUInt32LE(count(v, bytes), e + 4);
     if (bytes.length <= 4) bytes.copy(head, e + 8);
     else {
