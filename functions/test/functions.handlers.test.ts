@@ -272,6 +272,40 @@ describe('Azure Functions adapters against a real app', () => {
     expect((await app.index.getUpload(blobName))?.blobName).toBe(blobName);
   });
 
+  // Regression (custody and access): an overwritten evidence blob was caught by custody verify,
+  // but the pipeline never noticed and status kept saying "verified".
+  it('notices an overwritten and a deleted evidence blob on its reconciliation pass', async () => {
+    const reconcileNow = () =>
+      fns.timer.get('reconcile')!.handler({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, invocationContext('reconcile'));
+    const overwritten = `${caseId}/EV4/overwritten.jpg`;
+    const deleted = `${caseId}/EV4/deleted.jpg`;
+    await upload(overwritten, randomBytes(600));
+    await upload(deleted, randomBytes(700));
+    await reconcileNow();
+    const received = await app.index.getUpload(overwritten);
+    expect(received).toMatchObject({ changedAfterReceipt: null });
+    expect(await app.index.getUpload(deleted)).toMatchObject({ changedAfterReceipt: null });
+
+    await upload(overwritten, randomBytes(900));
+    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+    await writer.delete({ container: config.containers.evidence, name: deleted });
+    await reconcileNow();
+    await reconcileNow(); // a second pass reports nothing twice
+
+    const changed = await app.index.getUpload(overwritten);
+    expect(changed).toMatchObject({ etag: received!.etag, size: 600, changedAfterReceipt: { size: 900 } });
+    expect(changed!.changedAfterReceipt!.etag).not.toBe(received!.etag);
+    expect(await app.index.getUpload(deleted)).toMatchObject({ changedAfterReceipt: { etag: '', size: null } });
+
+    // The custody log's index copy: one evidence-changed entry per blob, none twice.
+    const { rows } = await app.sql.query<{ blob_name: string }>(
+      `SELECT subject->>'blobName' AS blob_name FROM custody_entries
+        WHERE case_id = $1 AND evidence_id = 'EV4' AND action = 'evidence-changed' ORDER BY seq`,
+      [caseId],
+    );
+    expect(rows.map((r) => r.blob_name).sort()).toEqual([deleted, overwritten].sort());
+  });
+
   it('answers HTTP like the local adapter: public routes, 401 without a token, bounded JSON bodies', async () => {
     const openapi = await callApi('GET', '/openapi.json', undefined);
     expect(openapi.status).toBe(200);

@@ -29,6 +29,8 @@ interface ExpectedFile {
     make?: string;
     model?: string;
     durationSec?: number;
+    width?: number;
+    height?: number;
   };
 }
 
@@ -141,6 +143,10 @@ describe('evidence pipeline end to end on the embedded stack', () => {
         if (f.expect.make) expect(md?.make, f.path).toBe(f.expect.make);
         if (f.expect.model) expect(md?.model, f.path).toBe(f.expect.model);
         if (f.expect.durationSec !== undefined) expect(md?.durationSec, f.path).toBeCloseTo(f.expect.durationSec, 0);
+        // The real pixel size, from the image's own header (EXIF-less WhatsApp images included).
+        if (f.kind === 'image' && f.expect.width !== undefined) expect([md?.width, md?.height], f.path).toEqual([f.expect.width, f.expect.height]);
+        // Capture times say which tag they came from.
+        if (f.kind === 'image' && md?.takenAt) expect(md.takenAt.source, f.path).toMatch(/^(EXIF|XMP):/);
       }
     }
     expect(checked).toBeGreaterThan(5);

@@ -33,8 +33,9 @@ async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Bu
 }
 
 /**
- * Pulling the plug on the local host mid-run (SIGKILL to the host and its
- * Azurite) and starting it again must finish the job: no file lost, none twice.
+ * Pulling the plug on the local host mid-run (SIGKILL to the host; its Azurite
+ * then saves its state and stops by itself) and starting it again must finish
+ * the job: no file lost, none twice.
  */
 describe('crash and restart of the local host', () => {
   let h: HostProcessEnv | undefined;

@@ -50,7 +50,10 @@ export async function allocateHostEnv(extra: NodeJS.ProcessEnv = {}): Promise<Ho
 export interface HostProcess {
   child: ChildProcess;
   output(): string;
-  /** A crash of the host: SIGKILL to it and its process group. Azurite, in its own group, plays durable storage and survives. */
+  /**
+   * A crash of the host: SIGKILL to it and its process group. Azurite, in its own group, is not
+   * killed: it notices its host is gone and stops by itself, saving its state as storage would.
+   */
   kill(): Promise<void>;
   /** Graceful stop. */
   stop(): Promise<void>;
@@ -105,7 +108,7 @@ export async function startHostProcess(h: HostProcessEnv, options: { readyTimeou
 }
 
 export async function removeHostEnv(h: HostProcessEnv): Promise<void> {
-  // A host killed by a test leaves its Azurite running on purpose; stop it before removing its folder.
+  // The Azurite of a host killed by a test may still be saving its state; let it finish before removing its folder.
   await stopAzuriteFor(path.join(h.dataDir, 'azurite'));
   await rm(h.dataDir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REJECTED_BLOB_REASONS, ROLES, type FileKind, type FileStage, type StageName } from '@exhibit/core';
+import { METADATA_FLAGS, REJECTED_BLOB_REASONS, ROLES, type FileKind, type FileStage, type StageName } from '@exhibit/core';
 
 /**
  * JSON shapes the API returns. They document the OpenAPI responses and the
@@ -78,22 +78,41 @@ export const contentRecordSchema = z.object({
   md5: z.string(),
   sha1: z.string(),
   size: z.number(),
-  source: contentSource,
+  source: contentSource.nullable().describe("Where this occurrence's bytes are, in this case's own evidence or derived copies"),
   mime: z.string().nullable(),
   detectedExt: z.string().nullable(),
   kind: z.enum(FILE_KINDS).nullable(),
   metadata: z
     .object({
-      takenAt: recordedTime.optional(),
-      gps: z.object({ lat: z.number(), lon: z.number(), altM: z.number().optional() }).optional(),
-      make: z.string().optional(),
+      takenAt: recordedTime
+        .optional()
+        .describe('Capture time, only from capture-time tags; `source` names the tag (e.g. EXIF:DateTimeOriginal, XMP:xmp:CreateDate). Absent when only a modification time was recorded'),
+      captureTimes: z.array(recordedTime).optional().describe('Every capture time read, in order of precedence (EXIF, then XMP); takenAt is the first'),
+      modifiedAt: recordedTime.optional().describe('Last modification by software (EXIF:ModifyDate, XMP:xmp:ModifyDate); never a capture time'),
+      gps: z
+        .object({ lat: z.number(), lon: z.number(), altM: z.number().optional() })
+        .optional()
+        .describe('A usable location; 0,0 and out-of-range positions are in gpsRecorded instead'),
+      gpsRecorded: z
+        .object({ lat: z.number().nullable(), lon: z.number().nullable(), altM: z.number().optional(), flag: z.enum(['gps-null-island', 'gps-out-of-range']) })
+        .optional()
+        .describe('A recorded position that is no location (0,0, out of range, not a number): kept as recorded, never plotted or counted as has-GPS'),
+      make: z.string().optional().describe('Text ends at the first NUL; unprintable bytes are shown as \\xNN (see escapedFields)'),
       model: z.string().optional(),
       software: z.string().optional(),
-      width: z.number().optional(),
+      width: z.number().optional().describe("The image's real pixel size from its own header (video: the stream), before orientation"),
       height: z.number().optional(),
+      declaredWidth: z.number().optional().describe('The size EXIF declares (PixelXDimension); a difference from width/height is a size-mismatch finding'),
+      declaredHeight: z.number().optional(),
       orientation: z.number().optional(),
       durationSec: z.number().optional(),
       codecs: z.array(z.string()).optional(),
+      escapedFields: z.array(z.string()).optional().describe('Text fields whose unprintable bytes were escaped'),
+      partial: z.array(z.string()).optional().describe("The parser's messages when metadata could be read only in part (finding metadata-partial)"),
+      findings: z
+        .array(z.object({ flag: z.enum(METADATA_FLAGS), detail: z.string() }))
+        .optional()
+        .describe("Problems found in the metadata; each is also a flag on the file's occurrences"),
       raw: z.record(z.string(), z.unknown()),
     })
     .nullable(),
@@ -126,6 +145,15 @@ const uploadSchema = z.object({
   integrity: z.enum(['pending', 'verified', 'mismatch', 'no-reference']),
   mismatches: z.array(z.string()),
   hashedAt: z.string().nullable(),
+  changedAfterReceipt: z
+    .object({
+      etag: z.string().describe("The ETag now under the name; '' when the blob is gone"),
+      size: z.number().nullable(),
+      firstSeenAt: z.string(),
+      lastSeenAt: z.string(),
+    })
+    .nullable()
+    .describe('Set when the evidence blob was overwritten or deleted after receipt; the received record and hashes stand'),
 });
 
 const stageCounts = z.object({ done: z.number(), failed: z.number(), pending: z.number() });

@@ -40,6 +40,8 @@ export interface ApiFixture {
   custodyEvents: CustodyEvent[];
   /** A real custody log (own container), serving deps.extensions.custodyAudit. */
   custodyLog: CustodyLog;
+  /** The container holding custodyLog's segments (for tests that damage a log). */
+  custodyContainer: string;
   /** Methods of the index and blob store called since the last reset. */
   touched: string[];
   keyDir: string;
@@ -116,6 +118,7 @@ export async function createApiFixture(connectionString: string, options: { logg
     access,
     custodyEvents,
     custodyLog,
+    custodyContainer,
     touched,
     keyDir,
     token: async (user, roles) => (await issueLocalToken({ user, roles, ttlMs: 3_600_000 }, { keyDir })).token,
@@ -248,10 +251,16 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
   await index.setMetadata(photo.sha256, {
     status: 'done',
     metadata: {
-      takenAt: { local: '2023:07:14 09:30:00', offsetMinutes: 60, utc: '2023-07-14T08:30:00.000Z', source: 'exif:DateTimeOriginal' },
+      takenAt: { local: '2023-07-14T09:30:00', offsetMinutes: 60, utc: '2023-07-14T08:30:00Z', source: 'EXIF:DateTimeOriginal' },
+      modifiedAt: { local: '2023-08-01T10:00:00', offsetMinutes: null, utc: null, source: 'EXIF:ModifyDate' },
       gps: { lat: -22.9068, lon: -43.1729 },
       make: 'Canon',
       model: 'Canon EOS 80D',
+      width: 480,
+      height: 360,
+      declaredWidth: 2272,
+      declaredHeight: 1704,
+      findings: [{ flag: 'size-mismatch', detail: 'EXIF declares 2272x1704; the image is 480x360' }],
       raw: { Make: 'Canon' },
     },
     tools: [{ name: 'exifr', version: '7.1.3' }],

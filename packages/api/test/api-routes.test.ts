@@ -135,6 +135,14 @@ describe('one file', () => {
     expect(res.status).toBe(200);
     expect(res.json.file).toMatchObject({ fileId: seed.photoFileId, path: 'phone.zip!/DCIM/IMG_0001.jpg' });
     expect(res.json.content).toMatchObject({ sha256: seed.photoSha256, mime: 'image/jpeg' });
+    // Where the capture time came from, the modification time apart, the declared size apart from the real one.
+    expect(res.json.content.metadata).toMatchObject({
+      takenAt: { source: 'EXIF:DateTimeOriginal' },
+      modifiedAt: { local: '2023-08-01T10:00:00', source: 'EXIF:ModifyDate' },
+      width: 480,
+      declaredWidth: 2272,
+      findings: [{ flag: 'size-mismatch', detail: 'EXIF declares 2272x1704; the image is 480x360' }],
+    });
     const { provenance } = res.json;
     expect(provenance.complete).toBe(true);
     expect(provenance.chain.map((l: { fileId: string; sha256: string }) => [l.fileId, l.sha256])).toEqual([

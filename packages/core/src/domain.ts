@@ -86,16 +86,63 @@ export interface GeoPoint {
   altM?: number;
 }
 
+/**
+ * Problems found while reading metadata. Each is also a file flag (a finding
+ * on every occurrence of the content), with `detail` saying what exactly.
+ * - metadata-partial: the parser reported errors; what it could read is kept.
+ * - text-escaped: a text field held control or invalid bytes, shown as \xNN.
+ * - size-mismatch: the size EXIF declares differs from the image's own header.
+ * - taken-at-conflict: EXIF and XMP record different capture times.
+ * - gps-null-island / gps-out-of-range: a recorded position that is not a
+ *   location (0,0, or outside ±90/±180, or not a number); kept, never plotted.
+ */
+export const METADATA_FLAGS = ['metadata-partial', 'text-escaped', 'size-mismatch', 'taken-at-conflict', 'gps-null-island', 'gps-out-of-range'] as const;
+export type MetadataFlag = (typeof METADATA_FLAGS)[number];
+
+export interface MetadataFinding {
+  flag: MetadataFlag;
+  /** Deterministic text: the same file gives the same detail every run. */
+  detail: string;
+}
+
+/** A GPS position as recorded that is not usable as a location. */
+export interface RecordedGps {
+  /** Signed decimal degrees as recorded; null when the value is not a number (e.g. 0/0). */
+  lat: number | null;
+  lon: number | null;
+  altM?: number;
+  flag: 'gps-null-island' | 'gps-out-of-range';
+}
+
 /** Normalised metadata for images and videos. */
 export interface MediaMetadata {
+  /**
+   * When the picture or video was captured, only from capture-time tags (never
+   * a modification time); `source` names the tag, e.g. `EXIF:DateTimeOriginal`.
+   */
   takenAt?: RecordedTime;
+  /** Every capture time read, in order of precedence (takenAt is the first). */
+  captureTimes?: RecordedTime[];
+  /** When the file was last modified by software (EXIF ModifyDate, XMP ModifyDate): not a capture time. */
+  modifiedAt?: RecordedTime;
+  /** A usable location only: 0,0 and out-of-range positions are in gpsRecorded instead. */
   gps?: GeoPoint;
+  gpsRecorded?: RecordedGps;
   make?: string;
   model?: string;
   software?: string;
+  /** The image's real pixel size, from its own header (or the video stream), before orientation is applied. */
   width?: number;
   height?: number;
+  /** The size EXIF declares (PixelXDimension / PixelYDimension); may differ from the real size. */
+  declaredWidth?: number;
+  declaredHeight?: number;
   orientation?: number;
+  /** Text fields (e.g. 'make') whose control or invalid bytes were escaped as \xNN. */
+  escapedFields?: string[];
+  /** The parser's messages when it could read only part of the metadata. */
+  partial?: string[];
+  findings?: MetadataFinding[];
   durationSec?: number;
   codecs?: string[];
   /** JSON-safe dump of every tag read, for display and reproduction. */
@@ -124,6 +171,7 @@ export type FileFlag =
   | 'hash-mismatch'
   | 'exif-preview-thumbnail'
   | 'not-unpacked-depth'
+  | MetadataFlag
   // Findings about a content (its bytes, whatever the name): see ContentFinding.
   | ContentFlag;
 

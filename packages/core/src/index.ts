@@ -3,6 +3,7 @@ export * from './outcome.js';
 export * from './limits.js';
 export * from './domain.js';
 export * from './ids.js';
+export * from './etag.js';
 export * from './messages.js';
 export * from './config.js';
 export * from './logger.js';

@@ -35,7 +35,9 @@ export type CustodyBreakReason =
   | 'segment-chain'
   | 'truncated'
   | 'evidence-modified'
-  | 'evidence-missing';
+  | 'evidence-missing'
+  /** The index knows the evidence item, but storage holds no segment of its log (deleted). */
+  | 'missing-log';
 
 export interface CustodyBreak {
   reason: CustodyBreakReason;
@@ -89,6 +91,8 @@ export interface EvidenceCustodyVerification {
   keyIds: string[];
   evidence: EvidenceHashCheck[];
   firstBreak: CustodyBreak | null;
+  /** Set by whoever records the verification in the item's own log: false when that log is too damaged to take it. */
+  auditRecorded?: boolean;
   /** Up to `collectEntries` verified entries, for reports. */
   entries?: VerifiedEntry[];
   entriesOmitted?: number;
@@ -285,6 +289,13 @@ async function verifyEvidence(
     result.ok = result.firstBreak === null;
     return result;
   };
+
+  if (segments.length === 0) {
+    // Only reached for an item the index knows (storage listed nothing for it): its log was
+    // deleted. Said as such, rather than as a truncation or a 404 that hides the item.
+    fail('missing-log', null, null, `no segment of the custody log of ${caseId}/${evidenceId} is in storage${indexLast ? `; the index copy has ${indexLast.seq + 1} entries` : ''}`);
+    return finish();
+  }
 
   for (let next = await scan.next(); !next.done; next = await scan.next()) {
     const v = next.value;

@@ -243,6 +243,9 @@ export class CustodyWriter {
       const appended = { ...tail, head, last: { seq: entry.seq, hash, time: entry.time, segment: tail.segment } };
       return { status: 'recorded', tail: appended, indexed: await this.index([{ entry, segment: tail.segment, hash }], appended) };
     } catch (err) {
+      // The segment this writer had open is gone (deleted under it): read the log afresh,
+      // which refuses to start a deleted log again.
+      if (isExhibitError(err, 'not-found')) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }) };
       if (!isExhibitError(err, 'precondition-failed')) throw err;
     }
     // Someone else wrote first, or our own append landed and only the answer was lost (the SDK retried it).
@@ -322,6 +325,13 @@ export class CustodyWriter {
         if (m && item.name === segmentName(caseId, evidenceId, Number(m[1]))) segment = Math.max(segment, Number(m[1]));
       }
       if (segment < 0) {
+        // No segment in storage. A new log, unless the index copy has entries: then the log
+        // was deleted, and starting it again at seq 0 would paper over the deletion.
+        const indexed = await lastIndexedEntry(this.o.sql, caseId, evidenceId);
+        if (indexed) {
+          this.o.logger.error({ caseId, evidenceId, indexedEntries: indexed.seq + 1 }, 'custody log is missing from storage');
+          throw new ExhibitError('conflict', `custody log ${caseId}/${evidenceId} is missing from storage but the index copy has ${indexed.seq + 1} entries; run custody verify`);
+        }
         segment = 0;
         await this.o.appendLog.create(segmentName(caseId, evidenceId, 0), { ifNotExists: true, abortSignal: options.abortSignal });
       }

@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExhibitError, type Logger } from '@exhibit/core';
 
 export interface AzuriteOptions {
@@ -20,8 +21,6 @@ export interface RunningAzurite {
   blobPort: number;
   queuePort: number;
   pid: number;
-  /** True when an Azurite left running by an earlier host (e.g. after a crash) was reused. */
-  reused: boolean;
   stop(): Promise<void>;
 }
 
@@ -33,6 +32,8 @@ interface PidFile {
 
 const require = createRequire(import.meta.url);
 const PID_FILE = 'azurite.pid.json';
+/** Loaded into the Azurite process: stops it when the channel to its host closes. */
+const PRELOAD = fileURLToPath(new URL('./azurite.preload.cjs', import.meta.url));
 
 function azuriteEntry(): string {
   const pkg = require.resolve('azurite/package.json');
@@ -94,7 +95,7 @@ async function stopPid(pid: number, graceMs = 8000): Promise<void> {
   if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
-/** Stops the Azurite left running for a data folder, if any (tests clean up with it). */
+/** Stops the Azurite still running for a data folder, if any (tests clean up with it). */
 export async function stopAzuriteFor(location: string): Promise<void> {
   const own = readOwnAzurite(location);
   if (own) await stopPid(own.pid);
@@ -102,22 +103,24 @@ export async function stopAzuriteFor(location: string): Promise<void> {
 
 /**
  * Starts Azurite (blob + queue) with its data under `location`, so state
- * survives a restart of the host. Azurite plays the storage account: it runs
- * in its own process group and outlives a crash of the host, as Azure Storage
- * outlives a crashed Functions worker. Azurite keeps part of its metadata in
- * memory and saves it every few seconds, so it must not be killed hard itself;
- * the next host start finds it through the pid file and carries on with it.
+ * survives a restart of the host.
+ *
+ * Azurite lives and dies with the process that started it. It runs in its own
+ * process group, so a Ctrl+C in the terminal reaches only the host, which
+ * finishes its work in progress before stopping Azurite. And it is tied to the
+ * host by an IPC channel (azurite.preload.cjs): when the host goes, however
+ * it goes (even SIGKILL), the channel closes and Azurite shuts down by itself,
+ * gracefully, since it keeps part of its metadata in memory and writes it on
+ * shutdown. An Azurite still found running for this folder (still shutting
+ * down after its host died, or left by an older version) is stopped first.
  */
 export async function startAzurite(options: AzuriteOptions): Promise<RunningAzurite> {
   await mkdir(options.location, { recursive: true });
-  const own = readOwnAzurite(options.location);
-  if (own && own.blobPort === options.blobPort && own.queuePort === options.queuePort) {
-    if ((await portOpen(own.blobPort)) && (await portOpen(own.queuePort))) {
-      options.logger?.info({ pid: own.pid }, 'reusing the Azurite left running for this data folder');
-      return { blobPort: own.blobPort, queuePort: own.queuePort, pid: own.pid, reused: true, stop: () => stopOwn(options.location, own.pid) };
-    }
+  const orphan = readOwnAzurite(options.location);
+  if (orphan) {
+    options.logger?.info({ pid: orphan.pid }, 'stopping the Azurite left running for this data folder by an earlier host');
+    await stopPid(orphan.pid);
   }
-  if (own) await stopPid(own.pid);
   if ((await portOpen(options.blobPort)) || (await portOpen(options.queuePort))) {
     throw new ExhibitError(
       'storage-unavailable',
@@ -126,6 +129,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   }
   const tablePort = options.tablePort ?? (await freePort());
   const args = [
+    '--require', PRELOAD,
     azuriteEntry(),
     '--location', options.location,
     '--blobPort', String(options.blobPort),
@@ -138,9 +142,12 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   ];
   const logPath = path.join(options.location, 'azurite.log');
   const logFd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd], detached: true });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', logFd, logFd, 'ipc'], detached: true });
   closeSync(logFd);
+  // Neither the process nor the channel (which exists only to close when this process ends) keeps the host alive.
   child.unref();
+  child.channel?.unref();
+  child.on('error', (err) => options.logger?.warn({ err: err.message }, 'azurite process channel error'));
   const pid = child.pid;
   if (pid === undefined) throw new ExhibitError('storage-unavailable', 'azurite could not be started');
   await writeFile(path.join(options.location, PID_FILE), JSON.stringify({ pid, blobPort: options.blobPort, queuePort: options.queuePort }));
@@ -163,7 +170,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     await new Promise((r) => setTimeout(r, 100));
   }
   options.logger?.info({ blobPort: options.blobPort, queuePort: options.queuePort, pid }, 'azurite started');
-  return { blobPort: options.blobPort, queuePort: options.queuePort, pid, reused: false, stop: () => stopOwn(options.location, pid) };
+  return { blobPort: options.blobPort, queuePort: options.queuePort, pid, stop: () => stopOwn(options.location, pid) };
 }
 
 async function stopOwn(location: string, pid: number): Promise<void> {

@@ -3,6 +3,7 @@ import { errorMessage, type BlobProperties, type ExhibitConfig, type Logger, typ
 import { createApp, FUNCTIONS, reconcile, type App, type FunctionDef, type Invocation } from '@exhibit/runtime';
 import { startHttpServer } from '@exhibit/api';
 import { startAzurite, type RunningAzurite } from './azurite.process.js';
+import { acquireDataFolderLock, type DataFolderLock, type DataFolderLockPorts } from './data-folder.lock.js';
 import { QueueWorker } from './queue-worker.js';
 
 /**
@@ -30,125 +31,151 @@ export interface LocalHost {
   scanNow(): Promise<void>;
 }
 
+/** What the data folder lock records about this stack, for the message a second start prints. */
+export function dataFolderLockPorts(config: ExhibitConfig): DataFolderLockPorts {
+  return config.storage.kind === 'embedded-azurite'
+    ? { api: config.api.port, blob: config.storage.blobPort, queue: config.storage.queuePort }
+    : { api: config.api.port };
+}
+
 /**
  * The embedded stack: Azurite, the index, every function of the function
  * table served locally (workers for queues and dead-letter queues, a blob
  * watcher for blob-created, intervals for timers, node:http for the API).
+ *
+ * One stack per data folder: it takes the folder's lock before opening
+ * anything there, unless the caller already holds it (`npm start` takes it
+ * before it opens its log file) and then releases it itself.
  */
-export async function startLocalHost(config: ExhibitConfig, options: { logger: Logger; lockMs?: number }): Promise<LocalHost> {
+export async function startLocalHost(
+  config: ExhibitConfig,
+  options: { logger: Logger; lockMs?: number; dataFolderLock?: DataFolderLock },
+): Promise<LocalHost> {
   const logger = options.logger;
+  const ownLock = options.dataFolderLock ? undefined : await acquireDataFolderLock(config.dataDir, dataFolderLockPorts(config));
   let azurite: RunningAzurite | undefined;
-  if (config.storage.kind === 'embedded-azurite') {
-    azurite = await startAzurite({
-      location: config.storage.location,
-      blobPort: config.storage.blobPort,
-      queuePort: config.storage.queuePort,
-      logger,
-    });
-  }
   let app: App;
   try {
+    if (config.storage.kind === 'embedded-azurite') {
+      azurite = await startAzurite({
+        location: config.storage.location,
+        blobPort: config.storage.blobPort,
+        queuePort: config.storage.queuePort,
+        logger,
+      });
+    }
     app = await createApp(config, { logger });
     await app.ensureInfrastructure();
   } catch (err) {
     await azurite?.stop();
+    ownLock?.release();
     throw err;
   }
 
   const stoppers: Array<() => Promise<void>> = [];
   const timers: NodeJS.Timeout[] = [];
   const invocation = () => ({ invocationId: randomUUID(), logger });
-
-  const byKind = <K extends FunctionDef['trigger']['kind']>(kind: K) =>
-    FUNCTIONS.filter((f): f is Extract<FunctionDef, { trigger: { kind: K } }> => f.trigger.kind === kind);
-
-  const workers = new Map<QueueName, QueueWorker>();
-  app.bus.onSent?.((queue) => workers.get(queue)?.nudge());
-  for (const fn of byKind('queue')) {
-    const queue = fn.trigger.queue;
-    const worker = new QueueWorker(
-      app.bus,
-      queue,
-      (message, inv) =>
-        fn.handler(app, { body: message.body, messageId: message.messageId, deliveryCount: message.deliveryCount, ...(message.correlationId ? { correlationId: message.correlationId } : {}) }, inv),
-      logger.child({ function: fn.name }),
-      { concurrency: localConcurrency(queue, config.worker.concurrency), lockMs: options.lockMs ?? 30_000, idlePollMs: config.worker.pollIntervalMs },
-    );
-    worker.start();
-    workers.set(queue, worker);
-    stoppers.push(() => worker.stop());
-  }
-
-  // Dead-letter (poison) queues: record the failure, then remove the message.
-  const deadLetterFns = byKind('dead-letter');
-  let deadLetterBusy = false;
-  const drainDeadLetters = async () => {
-    if (deadLetterBusy) return;
-    deadLetterBusy = true;
-    try {
-      for (const fn of deadLetterFns) {
-        for (const dl of await app.bus.receiveDeadLettered(fn.trigger.queue, { maxMessages: 32 })) {
-          await fn.handler(app, { body: dl.body, messageId: dl.messageId, reason: dl.reason, description: dl.description }, invocation());
-          await dl.complete();
-        }
-      }
-    } catch (err) {
-      logger.warn({ err: errorMessage(err) }, 'dead-letter pass failed; will retry');
-    } finally {
-      deadLetterBusy = false;
-    }
-  };
-  timers.push(setInterval(() => void drainDeadLetters(), Math.max(1000, config.worker.pollIntervalMs * 2)));
-
-  // Blob-created: locally there is no Event Grid, so watch the container. On
-  // start, uploads received but never hashed (a crash in between) are re-queued once.
-  const blobFn = byKind('blob-created')[0];
-  if (!blobFn) throw new Error('function table has no blob-created function');
-  const known = await app.index.listUploadNames();
-  const ingestWithTableFunction = (blob: BlobProperties, inv: Invocation) =>
-    blobFn.handler(app, { container: blob.container, blobName: blob.name, eventId: `watch:${blob.etag}` }, inv);
-  await reconcile(app, invocation(), { resendPendingAfterMs: 0, known, ingest: ingestWithTableFunction });
   let scanning: Promise<void> | undefined;
-  const scan = async () => {
-    scanning ??= reconcile(app, invocation(), { known, ingest: ingestWithTableFunction })
-      .then(() => undefined)
-      .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'blob watch pass failed; will retry'))
-      .finally(() => {
-        scanning = undefined;
-      });
-    return scanning;
+  let scan = async (): Promise<void> => {};
+  let server: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const t of timers) clearInterval(t);
+    await server?.close();
+    await Promise.all(stoppers.map((s) => s()));
+    await scanning;
+    await app.close();
+    await azurite?.stop();
+    ownLock?.release();
   };
-  timers.push(setInterval(() => void scan(), config.worker.pollIntervalMs));
 
-  for (const fn of byKind('timer')) {
-    timers.push(
-      setInterval(() => {
-        fn.handler(app, undefined, invocation()).catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'));
-      }, fn.trigger.localIntervalMs),
+  // A start that fails half-way (the API port taken, storage gone) stops what it started.
+  try {
+    const byKind = <K extends FunctionDef['trigger']['kind']>(kind: K) =>
+      FUNCTIONS.filter((f): f is Extract<FunctionDef, { trigger: { kind: K } }> => f.trigger.kind === kind);
+
+    const workers = new Map<QueueName, QueueWorker>();
+    app.bus.onSent?.((queue) => workers.get(queue)?.nudge());
+    for (const fn of byKind('queue')) {
+      const queue = fn.trigger.queue;
+      const worker = new QueueWorker(
+        app.bus,
+        queue,
+        (message, inv) =>
+          fn.handler(app, { body: message.body, messageId: message.messageId, deliveryCount: message.deliveryCount, ...(message.correlationId ? { correlationId: message.correlationId } : {}) }, inv),
+        logger.child({ function: fn.name }),
+        { concurrency: localConcurrency(queue, config.worker.concurrency), lockMs: options.lockMs ?? 30_000, idlePollMs: config.worker.pollIntervalMs },
+      );
+      worker.start();
+      workers.set(queue, worker);
+      stoppers.push(() => worker.stop());
+    }
+
+    // Dead-letter (poison) queues: record the failure, then remove the message.
+    const deadLetterFns = byKind('dead-letter');
+    let deadLetterBusy = false;
+    const drainDeadLetters = async () => {
+      if (deadLetterBusy) return;
+      deadLetterBusy = true;
+      try {
+        for (const fn of deadLetterFns) {
+          for (const dl of await app.bus.receiveDeadLettered(fn.trigger.queue, { maxMessages: 32 })) {
+            await fn.handler(app, { body: dl.body, messageId: dl.messageId, reason: dl.reason, description: dl.description }, invocation());
+            await dl.complete();
+          }
+        }
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'dead-letter pass failed; will retry');
+      } finally {
+        deadLetterBusy = false;
+      }
+    };
+    timers.push(setInterval(() => void drainDeadLetters(), Math.max(1000, config.worker.pollIntervalMs * 2)));
+
+    // Blob-created: locally there is no Event Grid, so watch the container. On
+    // start, uploads received but never hashed (a crash in between) are re-queued once.
+    const blobFn = byKind('blob-created')[0];
+    if (!blobFn) throw new Error('function table has no blob-created function');
+    const known = await app.index.listUploadEtags();
+    const ingestWithTableFunction = (blob: BlobProperties, inv: Invocation) =>
+      blobFn.handler(app, { container: blob.container, blobName: blob.name, eventId: `watch:${blob.etag}` }, inv);
+    await reconcile(app, invocation(), { resendPendingAfterMs: 0, known, ingest: ingestWithTableFunction });
+    scan = async () => {
+      scanning ??= reconcile(app, invocation(), { known, ingest: ingestWithTableFunction })
+        .then(() => undefined)
+        .catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'blob watch pass failed; will retry'))
+        .finally(() => {
+          scanning = undefined;
+        });
+      return scanning;
+    };
+    timers.push(setInterval(() => void scan(), config.worker.pollIntervalMs));
+
+    for (const fn of byKind('timer')) {
+      timers.push(
+        setInterval(() => {
+          fn.handler(app, undefined, invocation()).catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'));
+        }, fn.trigger.localIntervalMs),
+      );
+    }
+
+    const httpFn = byKind('http')[0];
+    if (!httpFn) throw new Error('function table has no http function');
+    server = await startHttpServer(
+      { routes: app.api.routes, handle: (req, opts) => httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }) },
+      { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
     );
+  } catch (err) {
+    await stop().catch((stopErr: unknown) => logger.warn({ err: errorMessage(stopErr) }, 'stopping a failed start failed'));
+    throw err;
   }
 
-  const httpFn = byKind('http')[0];
-  if (!httpFn) throw new Error('function table has no http function');
-  const server = await startHttpServer(
-    { routes: app.api.routes, handle: (req, opts) => httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }) },
-    { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
-  );
-
-  let stopped = false;
   return {
     app,
     apiUrl: config.api.baseUrl,
     scanNow: scan,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      for (const t of timers) clearInterval(t);
-      await server.close();
-      await Promise.all(stoppers.map((s) => s()));
-      await scanning;
-      await app.close();
-      await azurite?.stop();
-    },
+    stop,
   };
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus, type Role } from '@exhibit/core';
 import { createAzureBlobStore } from '@exhibit/storage';
-import { startLocalHost } from './local-host.js';
+import { acquireDataFolderLock } from './data-folder.lock.js';
+import { dataFolderLockPorts, startLocalHost, type LocalHost } from './local-host.js';
 import { ingestSamples } from './samples.ingest.js';
 
 /** Local demo users assigned to the bundled sample case (never to any other case). */
@@ -13,36 +14,55 @@ const DEMO_USERS: Array<[string, Role]> = [
   ['sam', 'supervisor'],
 ];
 
+let shuttingDown = false;
+
 /**
  * `npm start`: the embedded stack in one process tree. Logs go to
  * <data dir>/logs/host.log as JSON; the terminal gets a short human summary.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before anything in the data folder is opened (the log file included): a second
+  // start on a folder in use must leave it exactly as it was.
+  const lock = await acquireDataFolderLock(config.dataDir, dataFolderLockPorts(config));
+  process.on('exit', () => lock.release());
+
   const logDir = path.join(config.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, 'host.log');
   const logger = createRootLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, sync: false, mkdir: true }) });
   const say = (line = '') => process.stdout.write(`${line}\n`);
+  if (lock.tookOverFrom) {
+    logger.warn({ previous: lock.tookOverFrom }, 'took over the data folder lock of a host that did not stop cleanly');
+  }
 
-  say(`Exhibit local stack — data in ${config.dataDir}`);
-  say(`  storage: ${config.storage.kind === 'embedded-azurite' ? `Azurite (blob :${config.storage.blobPort}, queue :${config.storage.queuePort})` : config.storage.kind}`);
-  say(`  index:   ${config.database.kind === 'pglite' ? 'PGlite (embedded PostgreSQL)' : 'PostgreSQL (DATABASE_URL)'}`);
-  say(`  logs:    ${logFile}`);
-  const host = await startLocalHost(config, { logger });
-  say(`  API:     ${host.apiUrl}  (OpenAPI: ${host.apiUrl}/openapi.json)`);
-
-  let shuttingDown = false;
+  // Signals are handled from here on, so a stop requested while the stack is still
+  // starting waits for it to be up and then stops it cleanly (Azurite included).
+  let starting: Promise<LocalHost> | undefined;
   const shutdown = async (signal: string) => {
     if (shuttingDown) return;
     shuttingDown = true;
     say(`\n${signal}: stopping (work in progress is finished or handed back to the queue)…`);
-    await host.stop();
+    const host = await starting?.catch(() => undefined);
+    await host?.stop();
     logger.flush();
     process.exit(0);
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // `npm start` forwards SIGINT and SIGTERM to this process (its script execs node, so
+  // nothing sits in between); a Ctrl+C in the terminal delivers SIGINT here as well, and
+  // closing the terminal SIGHUP, after which the summary has nowhere to go (the log has it all).
+  process.stdout.on('error', () => undefined);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
+
+  say(`Exhibit local stack — data in ${config.dataDir}`);
+  if (lock.tookOverFrom) say(`  (the previous host, pid ${lock.tookOverFrom.pid}, did not stop cleanly; its lock was taken over)`);
+  say(`  storage: ${config.storage.kind === 'embedded-azurite' ? `Azurite (blob :${config.storage.blobPort}, queue :${config.storage.queuePort})` : config.storage.kind}`);
+  say(`  index:   ${config.database.kind === 'pglite' ? 'PGlite (embedded PostgreSQL)' : 'PostgreSQL (DATABASE_URL)'}`);
+  say(`  logs:    ${logFile}`);
+  starting = startLocalHost(config, { logger, dataFolderLock: lock });
+  const host = await starting;
+  if (shuttingDown) return;
+  say(`  API:     ${host.apiUrl}  (OpenAPI: ${host.apiUrl}/openapi.json)`);
 
   if (!config.worker.ingestSamples) {
     say('Ready. Upload evidence to container "evidence" as <caseId>/<evidenceId>/<file name>.');
@@ -75,6 +95,7 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
+  if (shuttingDown) return;
   say('');
   say(
     uploaded > 0
@@ -98,6 +119,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // Work cut short by a stop (the sample summary, say) is no failure; the stop exits.
+  if (shuttingDown) return;
   process.stderr.write(`exhibit: ${errorMessage(err)}\n`);
   process.exit(1);
 });

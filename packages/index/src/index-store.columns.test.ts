@@ -102,4 +102,17 @@ describe('searchColumns', () => {
     });
     expect(searchColumns(null).takenAtUtc).toBeNull();
   });
+
+  it('regression: gps-null-island-counted-as-has-gps — a flagged or 0,0 position is no location', () => {
+    // As the extractors record it now: gpsRecorded only.
+    const flagged = searchColumns({ gpsRecorded: { lat: 0, lon: 0, flag: 'gps-null-island' }, raw: {} });
+    expect([flagged.gpsLat, flagged.gpsLon]).toEqual([null, null]);
+    const outOfRange = searchColumns({ gpsRecorded: { lat: 95, lon: 10, flag: 'gps-out-of-range' }, raw: {} });
+    expect([outOfRange.gpsLat, outOfRange.gpsLon]).toEqual([null, null]);
+    // As an earlier extractor recorded it: gps 0,0.
+    const older = searchColumns({ gps: { lat: 0, lon: 0 }, raw: {} });
+    expect([older.gpsLat, older.gpsLon]).toEqual([null, null]);
+    // On the equator or the meridian alone is a real place.
+    expect(searchColumns({ gps: { lat: 0, lon: 32.5 }, raw: {} }).gpsLat).toBe(0);
+  });
 });

@@ -78,9 +78,10 @@ export function searchColumns(metadata: MediaMetadata | null): SearchColumns {
     takenAtLocal: local,
     takenAtLocalTs: local === null ? null : (parseWallClock(local)?.ts ?? null),
     takenOffsetMinutes: intIn(taken?.offsetMinutes, -24 * 60, 24 * 60),
-    // A point needs both halves.
-    gpsLat: lat !== null && lon !== null ? lat : null,
-    gpsLon: lat !== null && lon !== null ? lon : null,
+    // A point needs both halves; 0,0 is a receiver without a fix, never a location
+    // (the extractors keep it in gpsRecorded, flagged; this also covers older results).
+    gpsLat: lat !== null && lon !== null && !(lat === 0 && lon === 0) ? lat : null,
+    gpsLon: lat !== null && lon !== null && !(lat === 0 && lon === 0) ? lon : null,
     make: label(metadata?.make),
     model: label(metadata?.model),
     durationSec: finiteIn(metadata?.durationSec, 0, Number.MAX_VALUE),

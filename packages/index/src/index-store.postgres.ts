@@ -1,4 +1,5 @@
 import {
+  canonicalEtag,
   ExhibitError,
   type BlobRef,
   type ContentFinding,
@@ -120,7 +121,7 @@ export class PostgresIndex implements IndexStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
        ON CONFLICT (blob_name) DO NOTHING`,
       [
-        upload.blobName, upload.caseId, upload.evidenceId, upload.fileName, upload.rootFileId, upload.size, upload.etag,
+        upload.blobName, upload.caseId, upload.evidenceId, upload.fileName, upload.rootFileId, upload.size, canonicalEtag(upload.etag),
         upload.versionId, upload.contentType, upload.lastModified, toJson(upload.acquisition ?? {}),
       ],
     );
@@ -137,6 +138,24 @@ export class PostgresIndex implements IndexStore {
   async listUploadNames(): Promise<Set<string>> {
     const { rows } = await this.query<{ blob_name: string }>('SELECT blob_name FROM uploads');
     return new Set(rows.map((r) => r.blob_name));
+  }
+
+  async listUploadEtags(): Promise<Map<string, string>> {
+    const { rows } = await this.query<{ blob_name: string; etag: string }>('SELECT blob_name, etag FROM uploads');
+    return new Map(rows.map((r) => [r.blob_name, canonicalEtag(r.etag)]));
+  }
+
+  /** The first sighting's time stays; the latest ETag and size are what is there now. */
+  async recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void> {
+    await this.query(
+      `UPDATE uploads
+          SET changed_etag = $2,
+              changed_size = $3,
+              changed_first_seen_at = COALESCE(changed_first_seen_at, now()),
+              changed_last_seen_at = now()
+        WHERE blob_name = $1`,
+      [blobName, seen.etag === '' ? '' : canonicalEtag(seen.etag), seen.size],
+    );
   }
 
   /**
@@ -552,12 +571,12 @@ export class PostgresIndex implements IndexStore {
       // The occurrence's own flags, then the findings about its bytes (with their recorded detail).
       await this.query(
         `SELECT * FROM (
-           SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime, NULL::text AS detail
+           SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime, c.metadata -> 'findings' AS metadata_findings, NULL::text AS detail
              FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
              LEFT JOIN contents c ON c.sha256 = f.sha256
             WHERE f.case_id = $1 AND f.evidence_id = $2
            UNION ALL
-           SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, cf.value->>'detail'
+           SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, NULL::jsonb, cf.value->>'detail'
              FROM files f JOIN contents c ON c.sha256 = f.sha256
              CROSS JOIN LATERAL jsonb_array_elements(c.findings) AS cf
             WHERE f.case_id = $1 AND f.evidence_id = $2 AND c.findings <> '[]'::jsonb
@@ -601,6 +620,7 @@ export class PostgresIndex implements IndexStore {
           extension: (r.extension ?? null) as string | null,
           detectedExt: (r.detected_ext ?? null) as string | null,
           mime: (r.mime ?? null) as string | null,
+          metadataFindings: r.metadata_findings ?? null,
         }),
       });
     }

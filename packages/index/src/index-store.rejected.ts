@@ -1,4 +1,4 @@
-import { ExhibitError, type NewRejectedBlob, type RejectedBlob } from '@exhibit/core';
+import { canonicalEtag, ExhibitError, type NewRejectedBlob, type RejectedBlob } from '@exhibit/core';
 import { clampDetail, type Row } from './index-store.rows.js';
 
 /** Default and largest page of rejected blobs, as for search. */
@@ -25,7 +25,8 @@ export function recordRejectedParams(blob: NewRejectedBlob): unknown[] {
   if (!Number.isSafeInteger(blob.size) || blob.size < 0) {
     throw new ExhibitError('invalid-argument', `rejected blob size must be a non-negative integer, got ${blob.size}`);
   }
-  return [blob.container, blob.blobName, blob.etag, blob.size, blob.lastModified, blob.reason, clampDetail(blob.detail)];
+  // One form, whichever spelling the caller had (a listing gives ETags unquoted): see canonicalEtag.
+  return [blob.container, blob.blobName, canonicalEtag(blob.etag), blob.size, blob.lastModified, blob.reason, clampDetail(blob.detail)];
 }
 
 /** Newest first; the rest of the key makes the order total, so pages never overlap. */

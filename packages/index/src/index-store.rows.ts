@@ -77,6 +77,7 @@ function failure(stage: unknown, code: unknown, detail: unknown): FileFailure | 
 export const UPLOAD_COLUMNS = [
   'blob_name', 'case_id', 'evidence_id', 'file_name', 'root_file_id', 'size', 'etag', 'version_id', 'content_type',
   'last_modified', 'received_at', 'acquisition', 'md5', 'sha1', 'sha256', 'integrity', 'mismatches', 'hashed_at',
+  'changed_etag', 'changed_size', 'changed_first_seen_at', 'changed_last_seen_at',
 ] as const;
 
 export const FILE_COLUMNS = [
@@ -115,6 +116,15 @@ export function toUpload(r: Row): UploadRecord {
     integrity: str(r.integrity) as UploadRecord['integrity'],
     mismatches: (r.mismatches ?? []) as string[],
     hashedAt: isoOrNull(r.hashed_at),
+    changedAfterReceipt:
+      r.changed_first_seen_at === null || r.changed_first_seen_at === undefined
+        ? null
+        : {
+            etag: str(r.changed_etag ?? ''),
+            size: r.changed_size === null || r.changed_size === undefined ? null : num(r.changed_size),
+            firstSeenAt: iso(r.changed_first_seen_at),
+            lastSeenAt: iso(r.changed_last_seen_at),
+          },
   };
 }
 

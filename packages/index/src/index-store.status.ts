@@ -109,6 +109,12 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'hash-mismatch': 'computed hashes differ from the declared ones',
   'exif-preview-thumbnail': 'the thumbnail comes from the embedded EXIF preview, which may differ from the image',
   'not-unpacked-depth': 'an archive nested too deeply to unpack',
+  'metadata-partial': 'the metadata could be read only in part',
+  'text-escaped': 'a text field held unprintable bytes, shown escaped',
+  'size-mismatch': 'the size EXIF declares differs from the image’s real size',
+  'taken-at-conflict': 'EXIF and XMP record different capture times',
+  'gps-null-island': 'GPS position recorded as 0,0; not used as a location',
+  'gps-out-of-range': 'GPS position out of range; not used as a location',
   // Content findings carry their own recorded detail; these are the fallbacks.
   unidentified: 'no known file signature',
   'trailing-data': 'data after the end of the image',
@@ -118,10 +124,20 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'orientation-conflict': 'HEIF transforms and EXIF orientation disagree',
 };
 
-export function flagDetail(flag: string, context: { extension: string | null; detectedExt: string | null; mime: string | null }): string {
+export function flagDetail(
+  flag: string,
+  context: { extension: string | null; detectedExt: string | null; mime: string | null; metadataFindings?: unknown },
+): string {
   if (flag === 'ext-mismatch' && context.detectedExt) {
     const named = context.extension ? `.${context.extension}` : 'no extension';
     return `named with ${named}, but the content is .${context.detectedExt}${context.mime ? ` (${context.mime})` : ''}`;
+  }
+  // Metadata findings carry their own detail (which tags, which values) in the content's metadata.
+  if (Array.isArray(context.metadataFindings)) {
+    const details = context.metadataFindings
+      .filter((f): f is { flag: string; detail: string } => typeof f === 'object' && f !== null && (f as { flag?: unknown }).flag === flag && typeof (f as { detail?: unknown }).detail === 'string')
+      .map((f) => f.detail);
+    if (details.length > 0) return details.join('; ');
   }
   return FLAG_DETAIL[flag as FileFlag] ?? flag;
 }

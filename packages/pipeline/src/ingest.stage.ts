@@ -5,6 +5,7 @@ import {
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
   rootFileId,
+  sameEtag,
   type BlobProperties,
   type HashMessage,
   type RejectedBlobReason,
@@ -124,9 +125,11 @@ export async function ingestBlob(
     acquisition: acquisitionFromMetadata(props.metadata),
   });
 
-  if (record.etag !== props.etag) {
+  if (!sameEtag(record.etag, props.etag)) {
     // Evidence must not change after receipt; a different ETag is a finding, never a reprocess.
     ctx.logger.error({ blobName, recordedEtag: record.etag, etag: props.etag }, 'evidence blob changed after it was received');
+    // On the upload too, so status, API and CLI stop saying only "verified".
+    await deps.index.recordEvidenceChanged(blobName, { etag: props.etag, size: props.size });
     await deps.custody.record({
       caseId: parsed.caseId,
       evidenceId: parsed.evidenceId,

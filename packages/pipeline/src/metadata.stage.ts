@@ -1,4 +1,4 @@
-import { done, failed, skipped, type FileMessage } from '@exhibit/core';
+import { done, failed, skipped, type FileFlag, type FileMessage, type MediaMetadata } from '@exhibit/core';
 import { blobSource } from './file-source.js';
 import { analyse, isPast, loadFile } from './file-stage.js';
 import { sendFile } from './messaging.js';
@@ -44,10 +44,16 @@ export const metadataStage: Stage<FileMessage> = async (deps, message, ctx) => {
       await sendFile(deps, 'thumbnail', message, { abortSignal: ctx.abortSignal });
       return failed(failure.code, failure.detail);
     }
-    await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools }, { fileId: file.fileId, to: 'described' });
+    await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools }, { fileId: file.fileId, to: 'described', flags: metadataFlags(result.value) });
   } else {
-    await deps.index.advanceFile(file.fileId, 'described');
+    // Another occurrence of the same bytes: the same findings.
+    await deps.index.advanceFile(file.fileId, 'described', { flags: metadataFlags(content.metadata) });
   }
   await sendFile(deps, 'thumbnail', message, { abortSignal: ctx.abortSignal });
   return reused ? skipped('already-analysed') : done({ kind });
 };
+
+/** Findings about the metadata (partial read, escaped text, size, time, GPS) become the occurrence's flags. */
+function metadataFlags(metadata: MediaMetadata | null): FileFlag[] {
+  return [...new Set((metadata?.findings ?? []).map((f) => f.flag))];
+}

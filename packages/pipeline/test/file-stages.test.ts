@@ -53,6 +53,18 @@ const metadata: MetadataExtractor = {
   image: async (source) => {
     const bytes = await readAll(source);
     if (bytes.includes('BROKEN')) throw new ExhibitError('corrupt-file', 'no end of EXIF segment');
+    if (bytes.includes('NULLISLAND')) {
+      return {
+        make: 'Canon',
+        gpsRecorded: { lat: 0, lon: 0, flag: 'gps-null-island' },
+        partial: ['tiff: Invalid TIFF value type'],
+        findings: [
+          { flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' },
+          { flag: 'metadata-partial', detail: 'metadata read only in part: tiff: Invalid TIFF value type' },
+        ],
+        raw: { Make: 'Canon' },
+      };
+    }
     return { make: 'Canon', width: 4, height: 3, raw: { Make: 'Canon' } };
   },
   video: async () => {
@@ -288,6 +300,19 @@ describe('per-file stages', () => {
     expect(await run(thumbnailStage, copy)).toMatchObject({ outcome: { status: 'skipped', reason: 'already-analysed' }, statements: 2 });
     expect(await file(named)).toMatchObject({ stage: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'] });
     expect(await file(copy)).toMatchObject({ stage: 'thumbnailed', flags: ['exif-preview-thumbnail'] });
+  });
+
+  it('makes metadata findings the flags of every occurrence, with their detail in the status', async () => {
+    const ref = ev();
+    const first = await addUpload(ref, 'a.jpg', 'JPEG NULLISLAND');
+    const copy = await addUpload(ref, 'b.jpg', 'JPEG NULLISLAND');
+    for (const m of [first, copy]) await run(identifyStage, m);
+    expect(await run(metadataStage, first)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
+    expect(await run(metadataStage, copy)).toMatchObject({ outcome: { status: 'skipped', reason: 'already-analysed' } });
+    for (const m of [first, copy]) expect(await file(m)).toMatchObject({ stage: 'described', flags: ['gps-null-island', 'metadata-partial'] });
+    const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
+    expect(status?.findings).toContainEqual({ fileId: first.fileId, path: 'a.jpg', flag: 'metadata-partial', detail: 'metadata read only in part: tiff: Invalid TIFF value type' });
+    expect(status?.findings).toContainEqual({ fileId: copy.fileId, path: 'b.jpg', flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' });
   });
 
   it('marks an archive for unpacking in the identification write, or flags it when nested too deeply', async () => {

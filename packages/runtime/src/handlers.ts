@@ -1,9 +1,11 @@
 import {
   ExhibitError,
+  sameEtag,
   type BlobProperties,
   errorMessage,
   invocationLogger,
   messageSchemas,
+  parseEvidenceBlobName,
   PIPELINE_ACTOR,
   failed,
   type EvidenceRef,
@@ -100,31 +102,45 @@ export async function handleHttp(app: App, request: ApiRequest, inv: Invocation)
  * Finds evidence blobs that were never ingested (a missed event, a crash
  * between receipt and queueing) and ingests them. Uploads received but not yet
  * hashed for longer than `resendPendingAfterMs` have their hash re-queued.
+ * A received blob listed with another ETag was overwritten: it is offered to
+ * ingest again, which records `evidence-changed` (custody and the upload)
+ * rather than reprocessing it. In Azure, Event Grid's blob-created event for
+ * the overwrite does the same; locally this pass is the watcher.
  */
 export async function reconcile(
   app: App,
   inv: Invocation,
   options: {
     resendPendingAfterMs?: number;
-    known?: Set<string>;
+    /** Blob name → the ETag it was received (or last seen changed) with, kept between passes. */
+    known?: Map<string, string>;
     /** How one blob is ingested; the local watcher passes the function table's blob-created handler. */
     ingest?: (blob: BlobProperties, inv: Invocation) => Promise<IngestOutcome>;
   } = {},
-): Promise<{ listed: number; ingested: number; requeued: number }> {
+): Promise<{ listed: number; ingested: number; requeued: number; changed: number }> {
   const logger = invocationLogger(inv.logger, { stage: 'reconcile', invocationId: inv.invocationId });
-  const known = options.known ?? (await app.index.listUploadNames());
+  const known = options.known ?? (await app.index.listUploadEtags());
   let listed = 0;
   let ingested = 0;
   let requeued = 0;
+  let changed = 0;
+  const seen = new Set<string>();
   for await (const blob of app.blobs.list(app.config.containers.evidence, inv.abortSignal ? { abortSignal: inv.abortSignal } : {})) {
     listed += 1;
-    let isNew = !known.has(blob.name);
-    if (!isNew && options.resendPendingAfterMs !== undefined) {
-      const upload = await app.index.getUpload(blob.name);
-      isNew = upload !== null && upload.integrity === 'pending' && Date.now() - Date.parse(upload.receivedAt) >= options.resendPendingAfterMs;
-      if (isNew) requeued += 1;
+    seen.add(blob.name);
+    const knownEtag = known.get(blob.name);
+    let offer = knownEtag === undefined;
+    const isChanged = knownEtag !== undefined && !sameEtag(knownEtag, blob.etag);
+    if (isChanged) {
+      offer = true;
+      changed += 1;
     }
-    if (!isNew) continue;
+    if (!offer && options.resendPendingAfterMs !== undefined) {
+      const upload = await app.index.getUpload(blob.name);
+      offer = upload !== null && upload.integrity === 'pending' && Date.now() - Date.parse(upload.receivedAt) >= options.resendPendingAfterMs;
+      if (offer) requeued += 1;
+    }
+    if (!offer) continue;
     try {
       const outcome = options.ingest
         ? await options.ingest(blob, inv)
@@ -135,13 +151,34 @@ export async function reconcile(
             ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
           });
       if (outcome.status === 'queued') ingested += 1;
-      known.add(blob.name);
+      // A changed blob is remembered with the ETag now seen, so it is reported once per change.
+      known.set(blob.name, blob.etag);
     } catch (err) {
       // One blob that cannot be ingested now must not stop the others; the next pass retries it.
-      if (err instanceof ExhibitError && !err.retryable) known.add(blob.name);
+      if (err instanceof ExhibitError && !err.retryable) known.set(blob.name, blob.etag);
       logger.warn({ blobName: blob.name, err: errorMessage(err) }, 'could not ingest blob; will retry');
     }
   }
-  if (ingested > 0) logger.info({ listed, ingested, requeued }, 'reconciled evidence container');
-  return { listed, ingested, requeued };
+  // A complete listing that no longer has a received blob: the evidence is gone. Only
+  // after the loop ran to the end (an aborted or failed listing proves nothing).
+  for (const [blobName, etag] of known) {
+    if (seen.has(blobName) || etag === '') continue;
+    const parsed = parseEvidenceBlobName(blobName);
+    if (!parsed) continue;
+    changed += 1;
+    logger.error({ blobName, recordedEtag: etag }, 'evidence blob is gone from storage');
+    await app.index.recordEvidenceChanged(blobName, { etag: '', size: null });
+    await app.stageDeps.custody.record({
+      caseId: parsed.caseId,
+      evidenceId: parsed.evidenceId,
+      action: 'evidence-changed',
+      actor: PIPELINE_ACTOR,
+      subject: { blobName },
+      details: { recordedEtag: etag, etag: null, detail: 'the evidence blob is no longer in storage' },
+      eventKey: `evidence-changed:${blobName}:gone`,
+    });
+    known.set(blobName, '');
+  }
+  if (ingested > 0 || changed > 0) logger.info({ listed, ingested, requeued, changed }, 'reconciled evidence container');
+  return { listed, ingested, requeued, changed };
 }

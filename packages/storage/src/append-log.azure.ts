@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { ExhibitError, type AppendLog, type AppendLogHead } from '@exhibit/core';
+import { canonicalEtag, ExhibitError, type AppendLog, type AppendLogHead } from '@exhibit/core';
 import { translateStorageError } from './errors.azure.js';
 
 export type AzureAppendLogOptions = ({ connectionString: string } | { blobUrl: string; credential: TokenCredential }) & {
@@ -48,7 +48,7 @@ export class AzureAppendLog implements AppendLog {
       if (p.blobType !== 'AppendBlob') {
         throw new ExhibitError('conflict', `${this.container}/${name} is a ${p.blobType ?? 'unknown'} blob, not an append blob`);
       }
-      return { length: p.contentLength ?? 0, etag: p.etag ?? '', blockCount: p.blobCommittedBlockCount ?? 0 };
+      return { length: p.contentLength ?? 0, etag: canonicalEtag(p.etag ?? ''), blockCount: p.blobCommittedBlockCount ?? 0 };
     } catch (err) {
       const translated = translateStorageError(err, `get properties of ${this.container}/${name}`);
       if (translated.code === 'not-found') return null;
@@ -84,7 +84,7 @@ export class AzureAppendLog implements AppendLog {
         transactionalContentMD5: createHash('md5').update(bytes).digest(),
       });
       const offset = Number(r.blobAppendOffset ?? options.appendPosition);
-      return { length: offset + bytes.length, etag: r.etag ?? '', blockCount: r.blobCommittedBlockCount ?? 0 };
+      return { length: offset + bytes.length, etag: canonicalEtag(r.etag ?? ''), blockCount: r.blobCommittedBlockCount ?? 0 };
     } catch (err) {
       throw translateStorageError(err, `append to ${this.container}/${name}`);
     }
@@ -113,7 +113,7 @@ export class AzureAppendLog implements AppendLog {
     try {
       for await (const item of this.client.listBlobsFlat({ prefix })) {
         if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'list aborted');
-        yield { name: item.name, length: item.properties.contentLength ?? 0, etag: item.properties.etag ?? '' };
+        yield { name: item.name, length: item.properties.contentLength ?? 0, etag: canonicalEtag(item.properties.etag ?? '') };
       }
     } catch (err) {
       throw translateStorageError(err, `list ${this.container}/${prefix}`);
@@ -132,7 +132,7 @@ export class AzureAppendLog implements AppendLog {
           throw new ExhibitError('limit-exceeded', `${this.container}/${name} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
         }
       }
-      return { bytes: Buffer.concat(chunks, total), etag: r.etag ?? '' };
+      return { bytes: Buffer.concat(chunks, total), etag: canonicalEtag(r.etag ?? '') };
     } catch (err) {
       const translated = translateStorageError(err, `read ${this.container}/${name}`);
       if (translated.code === 'not-found') return null;
@@ -152,7 +152,7 @@ export class AzureAppendLog implements AppendLog {
         blobHTTPHeaders: { blobContentType: options.contentType ?? 'application/json' },
         conditions: { ifMatch: options.ifMatch, ifNoneMatch: options.ifNoneMatch },
       });
-      return { etag: r.etag ?? '' };
+      return { etag: canonicalEtag(r.etag ?? '') };
     } catch (err) {
       const translated = translateStorageError(err, `write ${this.container}/${name}`);
       // With If-None-Match: * the service answers 409 when the blob exists: the same lost race as a 412.

@@ -10,6 +10,7 @@ import {
   type UserDelegationKey,
 } from '@azure/storage-blob';
 import {
+  canonicalEtag,
   ExhibitError,
   type BlobProperties,
   type BlobRef,
@@ -80,7 +81,7 @@ export class AzureBlobStore implements BlobStore {
         container: ref.container,
         name: ref.name,
         size: p.contentLength ?? 0,
-        etag: p.etag ?? '',
+        etag: canonicalEtag(p.etag ?? ''),
         ...(p.versionId ? { versionId: p.versionId } : {}),
         ...(p.contentType ? { contentType: p.contentType } : {}),
         lastModified: p.lastModified ?? new Date(0),
@@ -160,7 +161,7 @@ export class AzureBlobStore implements BlobStore {
           container,
           name: item.name,
           size: p.contentLength ?? 0,
-          etag: p.etag ?? '',
+          etag: canonicalEtag(p.etag ?? ''),
           ...(item.versionId ? { versionId: item.versionId } : {}),
           ...(p.contentType ? { contentType: p.contentType } : {}),
           lastModified: p.lastModified,
@@ -186,7 +187,7 @@ export class AzureBlobStore implements BlobStore {
       const response = Buffer.isBuffer(data)
         ? await client.upload(data, data.length, common)
         : await client.uploadStream(data, UPLOAD_BLOCK_BYTES, UPLOAD_CONCURRENCY, common);
-      return { created: true, etag: response.etag ?? '' };
+      return { created: true, etag: canonicalEtag(response.etag ?? '') };
     } catch (err) {
       const translated = translateStorageError(err, `upload ${ref.container}/${ref.name}`);
       if (options.ifNotExists && (translated.code === 'conflict' || translated.code === 'precondition-failed')) {

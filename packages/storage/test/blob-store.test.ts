@@ -59,6 +59,19 @@ describe('AzureBlobStore against Azurite', () => {
     expect(names).toEqual(['a/b.bin']);
   });
 
+  // Regression: a listing gave the ETag unquoted and properties quoted, so the same blob was
+  // recorded twice as rejected (watcher vs reconciliation) and could look changed after receipt.
+  it('gives one ETag form from properties, listing and upload, and reads pinned to it', async () => {
+    const uploaded = await store.upload({ container, name: 'etag/one.bin' }, Buffer.from('etag'));
+    const props = await store.getProperties({ container, name: 'etag/one.bin' });
+    const listed: string[] = [];
+    for await (const p of store.list(container, { prefix: 'etag/' })) listed.push(p.etag);
+    expect(props.etag).toMatch(/^"[^"]+"$/);
+    expect(listed).toEqual([props.etag]);
+    expect(uploaded.etag).toBe(props.etag);
+    expect((await store.readRange({ container, name: 'etag/one.bin' }, 0, 4, { ifMatch: listed[0]! })).toString()).toBe('etag');
+  });
+
   it('translates missing blobs to not-found and checks ETags', async () => {
     await expect(store.getProperties({ container, name: 'missing' })).rejects.toSatisfy((e) => isExhibitError(e, 'not-found'));
     await expect(store.readRange({ container, name: 'once.txt' }, 0, 2, { ifMatch: '"0x0"' })).rejects.toSatisfy((e) =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ExhibitError, type Role } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type Role } from '@exhibit/core';
 import { renderCustodyReportHtml, type CustodyAudit, type CustodyVerification } from '@exhibit/custody';
 import { defineRoute, type ApiDeps, type ApiResponse, type Principal, type RouteModule } from '../api.types.js';
 import { param } from '../query-params.js';
@@ -16,7 +16,7 @@ const CUSTODY_AUDITORS: readonly Role[] = ['supervisor'];
 const caseId = param.id('Case id');
 
 const breakSchema = z.object({
-  reason: z.string().describe('bad-signature, broken-link, seq-gap, reordered, inserted, truncated, index-mismatch, unknown-key, unparseable, non-canonical, wrong-subject, time-regression, segment-chain, evidence-modified, evidence-missing'),
+  reason: z.string().describe('bad-signature, broken-link, seq-gap, reordered, inserted, truncated, index-mismatch, unknown-key, unparseable, non-canonical, wrong-subject, time-regression, segment-chain, evidence-modified, evidence-missing, missing-log'),
   seq: z.number().nullable().describe('Seq of the entry at fault as written'),
   expectedSeq: z.number().nullable(),
   segment: z.string().nullable(),
@@ -71,6 +71,10 @@ export const custodyVerificationSchema = z
           z.object({ blobName: z.string(), seq: z.number(), recordedSha256: z.string(), actualSha256: z.string().nullable(), ok: z.boolean() }),
         ),
         firstBreak: breakSchema.nullable(),
+        auditRecorded: z
+          .boolean()
+          .optional()
+          .describe("Whether this verification was written to the item's own log; false when the log is damaged so that it takes no further entries"),
         entries: z.array(entrySchema).optional(),
         entriesOmitted: z.number().optional(),
       }),
@@ -85,34 +89,54 @@ function audit(deps: ApiDeps): CustodyAudit {
   return service;
 }
 
-/** Who looked is itself recorded, in each log that was looked at. */
+/**
+ * Who looked is itself recorded, in each log that was looked at. A damaged log (cut in
+ * the middle of a line, an unreadable first entry, a missing segment) takes no further
+ * entries until it is dealt with: the writer refuses with 'conflict'. That refusal is
+ * this item's result, not the request's: the other logs still record the verification
+ * and the caller still gets every item's break (it once failed the whole case with 409).
+ */
 async function recordVerification(
   deps: ApiDeps,
   principal: Principal,
   result: CustodyVerification,
   kind: 'verify' | 'report',
   abortSignal: AbortSignal | undefined,
-): Promise<void> {
+): Promise<CustodyVerification> {
+  const items: CustodyVerification['items'] = [];
   for (const item of result.items) {
-    await deps.custody.record(
-      {
-        caseId: item.caseId,
-        evidenceId: item.evidenceId,
-        action: 'verify',
-        actor: principal.user,
-        details: {
-          kind,
-          ok: item.ok,
-          verifiedEntries: item.verifiedEntries,
-          headHash: item.headHash,
-          firstBreak: item.firstBreak ? { reason: item.firstBreak.reason, seq: item.firstBreak.seq } : null,
-          authKind: principal.authKind,
-          roles: principal.roles,
+    let auditRecorded = true;
+    try {
+      await deps.custody.record(
+        {
+          caseId: item.caseId,
+          evidenceId: item.evidenceId,
+          action: 'verify',
+          actor: principal.user,
+          details: {
+            kind,
+            ok: item.ok,
+            verifiedEntries: item.verifiedEntries,
+            headHash: item.headHash,
+            firstBreak: item.firstBreak ? { reason: item.firstBreak.reason, seq: item.firstBreak.seq } : null,
+            authKind: principal.authKind,
+            roles: principal.roles,
+          },
         },
-      },
-      abortSignal ? { abortSignal } : {},
-    );
+        abortSignal ? { abortSignal } : {},
+      );
+    } catch (err) {
+      // Only a log this verification found broken may refuse; anything else is a fault.
+      if (item.ok || !isExhibitError(err, 'conflict')) throw err;
+      auditRecorded = false;
+      deps.logger.warn(
+        { caseId: item.caseId, evidenceId: item.evidenceId, user: principal.user, kind, firstBreak: item.firstBreak?.reason, err: err.message },
+        'custody verification not recorded in a damaged log',
+      );
+    }
+    items.push({ ...item, auditRecorded });
   }
+  return { ...result, items };
 }
 
 export const custodyRoutes: RouteModule = [
@@ -138,8 +162,8 @@ export const custodyRoutes: RouteModule = [
         ...(query.rehash === undefined ? {} : { checkEvidence: query.rehash }),
         ...(abortSignal ? { abortSignal } : {}),
       });
-      await recordVerification(deps, principal, result, 'verify', abortSignal);
-      return { status: 200, headers: { 'cache-control': 'no-store' }, body: result satisfies z.input<typeof custodyVerificationSchema> };
+      const recorded = await recordVerification(deps, principal, result, 'verify', abortSignal);
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: recorded satisfies z.input<typeof custodyVerificationSchema> };
     },
   }),
 
@@ -164,7 +188,7 @@ export const custodyRoutes: RouteModule = [
         ...(query.evidenceId ? { evidenceId: query.evidenceId } : {}),
         ...(abortSignal ? { abortSignal } : {}),
       });
-      await recordVerification(deps, principal, result, 'report', abortSignal);
+      const recorded = await recordVerification(deps, principal, result, 'report', abortSignal);
       if (query.format === 'html') {
         return {
           status: 200,
@@ -174,10 +198,10 @@ export const custodyRoutes: RouteModule = [
             'x-content-type-options': 'nosniff',
             'cache-control': 'private, no-store',
           },
-          body: Buffer.from(renderCustodyReportHtml(result, { generatedBy: principal.user }), 'utf8'),
+          body: Buffer.from(renderCustodyReportHtml(recorded, { generatedBy: principal.user }), 'utf8'),
         };
       }
-      return { status: 200, headers: { 'cache-control': 'no-store' }, body: result satisfies z.input<typeof custodyVerificationSchema> };
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: recorded satisfies z.input<typeof custodyVerificationSchema> };
     },
   }),
 ];

@@ -4,6 +4,7 @@ import type { FileRecord, SearchQuery } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
+import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes } from '../file-bytes.js';
@@ -22,11 +23,11 @@ export const searchQuerySchema = z.strictObject({
     .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i, 'must be a MIME type')
     .optional()
     .describe('Detected MIME type, e.g. image/jpeg'),
-  takenFrom: param.time('Taken at or after (UTC when the offset is known, else as recorded)').optional(),
+  takenFrom: param.time('Captured at or after (UTC when the offset is known, else as recorded). Capture-time tags only: a file with only a modification time matches no time range').optional(),
   takenTo: param.time('Taken at or before').optional(),
   make: param.text('Camera make (case-insensitive)', 128).optional(),
   model: param.text('Camera model (case-insensitive)', 128).optional(),
-  hasGps: param.bool('Only files with (true) or without (false) GPS coordinates').optional(),
+  hasGps: param.bool('Only files with (true) or without (false) a usable GPS location; a position recorded as 0,0 or out of range (flag gps-null-island / gps-out-of-range) is not one').optional(),
   bbox: param.bbox().optional(),
   hash: param.hash().optional(),
   path: param.text('Case-insensitive substring of the display path', 1024).optional(),
@@ -73,7 +74,8 @@ export const filesRoutes: RouteModule = [
         },
         abortSignal ? { abortSignal } : {},
       );
-      return { status: 200, body: { total: result.total, limit, offset, items: result.items } };
+      const items = result.items.map((hit) => ({ ...hit, content: contentForOccurrence(hit.file, hit.content) }));
+      return { status: 200, body: { total: result.total, limit, offset, items } };
     },
   }),
 
@@ -103,7 +105,7 @@ export const filesRoutes: RouteModule = [
         },
         abortSignal ? { abortSignal } : {},
       );
-      return { status: 200, body: { file, content, provenance } };
+      return { status: 200, body: { file, content: contentForOccurrence(file, content), provenance } };
     },
   }),
 

@@ -36,10 +36,18 @@ export function renderFileDetail(detail: FileDetailBody): string {
     if (m) {
       if (m.takenAt) row('taken at', `${formatRecordedTime(m.takenAt, { long: true })} [${m.takenAt.source}]`);
       if (m.takenAt?.utc) row('taken at (UTC)', m.takenAt.utc);
+      for (const t of m.captureTimes?.slice(1) ?? []) row('also recorded', `${formatRecordedTime(t, { long: true })} [${t.source}]`);
+      if (m.modifiedAt) row('modified at', `${formatRecordedTime(m.modifiedAt, { long: true })} [${m.modifiedAt.source}]`);
       row('device', [m.make, m.model].filter(Boolean).join(' '));
       row('software', m.software);
       row('GPS', formatGps(m.gps));
+      if (m.gpsRecorded) {
+        const at = (n: number | null) => (n === null ? 'not a number' : n.toFixed(5));
+        row('GPS (recorded)', `${at(m.gpsRecorded.lat)},${at(m.gpsRecorded.lon)} ${m.gpsRecorded.flag}: not a location`);
+      }
       if (m.width !== undefined && m.height !== undefined) row('dimensions', `${m.width} x ${m.height}`);
+      if (m.declaredWidth !== undefined && m.declaredHeight !== undefined) row('declared size', `${m.declaredWidth} x ${m.declaredHeight} (EXIF)`);
+      for (const f of m.findings ?? []) row('finding', `${f.flag}: ${f.detail}`);
       row('orientation', m.orientation);
       row('duration', m.durationSec === undefined ? undefined : `${m.durationSec.toFixed(2)} s`);
       if (m.codecs?.length) row('codecs', m.codecs.join(', '));

@@ -32,6 +32,7 @@ export const status: EvidenceStatusBody = {
       integrity: 'verified',
       mismatches: [],
       hashedAt: '2024-05-01T10:00:03.000Z',
+      changedAfterReceipt: null,
     },
   ],
   files: { total: 24, byStage: { pending: 0, identified: 1, described: 0, thumbnailed: 0, indexed: 21, failed: 2 } },

@@ -37,6 +37,16 @@ describe('status rendering', () => {
     expect(renderEvidenceStatus(bad)).toContain('MISMATCH with the acquisition hash: sha256');
   });
 
+  it('says when evidence was overwritten or deleted after receipt, and counts it as an integrity problem', () => {
+    const at = '2024-05-02T09:00:00.000Z';
+    const overwritten = { ...status, uploads: status.uploads.map((u) => ({ ...u, changedAfterReceipt: { etag: '"0x9"', size: 1234, firstSeenAt: at, lastSeenAt: at } })) };
+    const gone = { ...status, uploads: status.uploads.map((u) => ({ ...u, changedAfterReceipt: { etag: '', size: null, firstSeenAt: at, lastSeenAt: at } })) };
+    expect(hasIntegrityMismatch(overwritten)).toBe(true);
+    expect(renderEvidenceStatus(overwritten)).toContain(`EVIDENCE CHANGED: the blob was overwritten after receipt (now 1,234 bytes, noticed ${at})`);
+    expect(renderEvidenceStatus(gone)).toContain(`EVIDENCE GONE: the blob was deleted from storage after receipt (noticed ${at})`);
+    expect(renderEvidenceStatus(status)).not.toContain('EVIDENCE');
+  });
+
   it('aggregates stages across evidence items for --watch', () => {
     const two = aggregateStages([status, status]);
     expect(two.thumbnail).toEqual({ done: 38, failed: 4, pending: 2 });
@@ -58,7 +68,7 @@ describe('search rendering', () => {
   const lines = text.split('\n');
 
   it('has a header and one row per hit with time as recorded (with offset), device, GPS, sha256 prefix, flags', () => {
-    expect(lines[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Make\/model\s+GPS\s+SHA-256\s+Flags$/);
+    expect(lines[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Taken from\s+Make\/model\s+GPS\s+SHA-256\s+Flags$/);
     const photo = lines.find((l) => l.includes('IMG_0001.jpg'))!;
     expect(photo).toContain('image/jpeg');
     expect(photo).toContain('2023-08-14T17:20:05 -03:00');
@@ -94,6 +104,32 @@ describe('file detail rendering', () => {
     expect(text).toMatch(/1\. phone-extraction\.zip\n\s+inside, sha256 5f0c/);
     expect(text).toContain('uploaded as C1/EX01/phone-extraction.zip, 4,823,117 bytes');
     expect(text).toContain(`examiner Zoë Ørsted, exhibit ZO/1, acquisition sha256 ${SHA.zip}`);
+  });
+
+  it('shows where each time came from, the declared size and the metadata findings', () => {
+    const m = fileDetail.content!.metadata!;
+    const flagged = renderFileDetail({
+      ...fileDetail,
+      content: {
+        ...fileDetail.content!,
+        metadata: {
+          ...m,
+          gps: undefined,
+          gpsRecorded: { lat: 0, lon: 0, flag: 'gps-null-island' },
+          captureTimes: [m.takenAt!, { local: '2023-08-14T18:20:05', offsetMinutes: null, utc: null, source: 'XMP:exif:DateTimeOriginal' }],
+          modifiedAt: { local: '2023-09-01T10:00:00', offsetMinutes: null, utc: null, source: 'EXIF:ModifyDate' },
+          declaredWidth: 4000,
+          declaredHeight: 3000,
+          findings: [{ flag: 'size-mismatch', detail: 'EXIF declares 4000x3000; the image is 2000x1500' }],
+        },
+      },
+    });
+    expect(flagged).toContain('also recorded   2023-08-14T18:20:05 (no UTC offset recorded) [XMP:exif:DateTimeOriginal]');
+    expect(flagged).toContain('modified at     2023-09-01T10:00:00 (no UTC offset recorded) [EXIF:ModifyDate]');
+    expect(flagged).toContain('GPS (recorded)  0.00000,0.00000 gps-null-island: not a location');
+    expect(flagged).not.toMatch(/^  GPS {13}/m);
+    expect(flagged).toContain('declared size   4000 x 3000 (EXIF)');
+    expect(flagged).toContain('finding         size-mismatch: EXIF declares 4000x3000; the image is 2000x1500');
   });
 
   it('marks an incomplete provenance chain', () => {

@@ -28,6 +28,7 @@ export function renderSearchResult(result: SearchResultBody): string {
     { header: 'Type', value: typeOf, maxWidth: 24 },
     { header: 'Size', value: (h) => (h.file.size === null ? '' : formatBytes(h.file.size)), align: 'right' },
     { header: 'Taken at (as recorded)', value: (h) => formatRecordedTime(h.content?.metadata?.takenAt) },
+    { header: 'Taken from', value: (h) => h.content?.metadata?.takenAt?.source ?? '', maxWidth: 26 },
     { header: 'Make/model', value: (h) => [h.content?.metadata?.make, h.content?.metadata?.model].filter(Boolean).join(' '), maxWidth: 32 },
     { header: 'GPS', value: (h) => formatGps(h.content?.metadata?.gps) },
     { header: 'SHA-256', value: (h) => (h.file.sha256 ?? '').slice(0, SHA_PREFIX) },

@@ -5,7 +5,7 @@ export const STATUS_STAGES = ['hash', 'identify', 'unpack', 'metadata', 'thumbna
 export type StatusStage = (typeof STATUS_STAGES)[number];
 
 export function hasIntegrityMismatch(status: EvidenceStatusBody): boolean {
-  return status.uploads.some((u) => u.integrity === 'mismatch');
+  return status.uploads.some((u) => u.integrity === 'mismatch' || u.changedAfterReceipt !== null);
 }
 
 /** The full status of one evidence item, for people. */
@@ -19,6 +19,14 @@ export function renderEvidenceStatus(status: EvidenceStatusBody): string {
     out.push(`  ${printable(u.fileName)}  ${formatCount(u.size)} bytes (${formatBytes(u.size)})  integrity: ${u.integrity}`);
     if (u.hashes) out.push(`    sha256 ${u.hashes.sha256}`, `    sha1   ${u.hashes.sha1}`, `    md5    ${u.hashes.md5}`);
     if (u.integrity === 'mismatch') out.push(`    MISMATCH with the acquisition hash: ${u.mismatches.join(', ') || 'see custody log'}`);
+    const change = u.changedAfterReceipt;
+    if (change) {
+      out.push(
+        change.etag === ''
+          ? `    EVIDENCE GONE: the blob was deleted from storage after receipt (noticed ${change.firstSeenAt})`
+          : `    EVIDENCE CHANGED: the blob was overwritten after receipt (now ${change.size === null ? '?' : formatCount(change.size)} bytes, noticed ${change.firstSeenAt}); the hashes above are of what was received`,
+      );
+    }
     const a = u.acquisition;
     // The ingest stage has already decoded the metadata text; it is shown as stored.
     const who = [a.examiner && `examiner ${a.examiner}`, a.exhibitRef && `exhibit ${a.exhibitRef}`]

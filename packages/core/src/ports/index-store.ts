@@ -37,6 +37,20 @@ export interface UploadRecord {
   /** Which acquisition hashes disagreed, e.g. ['sha256']. */
   mismatches: string[];
   hashedAt: string | null;
+  /**
+   * Set when the blob under this name was seen with other bytes (another ETag) after
+   * receipt, or vanished: evidence must never change, so this is shown wherever the
+   * upload's integrity is. The received record and its hashes stand unchanged.
+   */
+  changedAfterReceipt: EvidenceChange | null;
+}
+
+export interface EvidenceChange {
+  /** The ETag last seen under the name; '' when the blob was gone. */
+  etag: string;
+  size: number | null;
+  firstSeenAt: string;
+  lastSeenAt: string;
 }
 
 export interface NewUpload {
@@ -224,6 +238,10 @@ export interface IndexStore {
   recordUpload(upload: NewUpload): Promise<{ created: boolean; record: UploadRecord }>;
   getUpload(blobName: string): Promise<UploadRecord | null>;
   listUploadNames(): Promise<Set<string>>;
+  /** Every upload's blob name with the ETag it was received with (canonical form). */
+  listUploadEtags(): Promise<Map<string, string>>;
+  /** Records that the blob was seen changed (or gone, etag '') after receipt; idempotent per sighting. */
+  recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void>;
   recordUploadHashes(blobName: string, hashes: Hashes, integrity: IntegrityVerdict, mismatches: string[]): Promise<void>;
 
   /** Inserts files that are not there yet (by fileId); returns how many were new. */

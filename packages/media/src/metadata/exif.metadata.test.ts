@@ -56,7 +56,7 @@ describe('readImageMetadata', () => {
   it('round-trips EXIF and GPS: south latitude negative, below sea level negative', async () => {
     const source = new BufferSource(await jpegWithExif(SYDNEY), 'IMG_0001.JPG');
     const m = await readImageMetadata(source);
-    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.25', offsetMinutes: 600, utc: '2024-05-01T02:20:30.25Z', source: 'exif.DateTimeOriginal' });
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.25', offsetMinutes: 600, utc: '2024-05-01T02:20:30.25Z', source: 'EXIF:DateTimeOriginal' });
     expect(m.gps?.lat).toBeCloseTo(-33.8568, 4);
     expect(m.gps?.lon).toBeCloseTo(151.2153, 4);
     expect(m.gps?.altM).toBe(-12.5);
@@ -92,16 +92,17 @@ describe('readImageMetadata', () => {
         }),
       ),
     );
-    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: null, utc: null, source: 'exif.DateTimeOriginal' });
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: null, utc: null, source: 'EXIF:DateTimeOriginal' });
   });
 
-  it('falls back to CreateDate, then ModifyDate', async () => {
+  it('falls back to CreateDate; ModifyDate is a separate field, never the capture time', async () => {
     const created = await readImageMetadata(
       new BufferSource(await jpegWithExif({ exif: { [TAGS.CreateDate]: ascii('2020:01:02 03:04:05'), [TAGS.OffsetTimeDigitized]: ascii('-03:00') } })),
     );
-    expect(created.takenAt).toEqual({ local: '2020-01-02T03:04:05', offsetMinutes: -180, utc: '2020-01-02T06:04:05Z', source: 'exif.CreateDate' });
+    expect(created.takenAt).toEqual({ local: '2020-01-02T03:04:05', offsetMinutes: -180, utc: '2020-01-02T06:04:05Z', source: 'EXIF:CreateDate' });
     const modified = await readImageMetadata(new BufferSource(await jpegWithExif({ ifd0: { [TAGS.DateTime]: ascii('2019:09:09 09:09:09') } })));
-    expect(modified.takenAt).toMatchObject({ local: '2019-09-09T09:09:09', utc: null, source: 'ifd0.ModifyDate' });
+    expect(modified.takenAt).toBeUndefined();
+    expect(modified.modifiedAt).toMatchObject({ local: '2019-09-09T09:09:09', utc: null, source: 'EXIF:ModifyDate' });
   });
 
   it('gives the same result whatever the time zone of the machine', async () => {
@@ -122,7 +123,7 @@ describe('readImageMetadata', () => {
     expect(results[1]!.withOffset).toEqual(results[0]!.withOffset);
     expect(results[2]!.withOffset).toEqual(results[0]!.withOffset);
     expect(results[1]!.withoutOffset).toEqual(results[0]!.withoutOffset);
-    expect(results[0]!.withoutOffset.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: null, utc: null, source: 'exif.DateTimeOriginal' });
+    expect(results[0]!.withoutOffset.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: null, utc: null, source: 'EXIF:DateTimeOriginal' });
   });
 
   it('reads only the head of a large JPEG', async () => {
@@ -142,7 +143,7 @@ describe('readImageMetadata', () => {
       '</rdf:RDF></x:xmpmeta>';
     const withXmp = Buffer.concat([jpeg.subarray(0, 2), xmpSegment(xml), jpeg.subarray(2)]);
     const m = await readImageMetadata(new BufferSource(withXmp));
-    expect(m.takenAt).toEqual({ local: '2021-07-04T09:15:00', offsetMinutes: -240, utc: '2021-07-04T13:15:00Z', source: 'xmp.xmp:CreateDate' });
+    expect(m.takenAt).toEqual({ local: '2021-07-04T09:15:00', offsetMinutes: -240, utc: '2021-07-04T13:15:00Z', source: 'XMP:xmp:CreateDate' });
   });
 
   it('reports PNG dimensions from IHDR when there is no EXIF', async () => {

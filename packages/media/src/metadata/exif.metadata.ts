@@ -1,6 +1,20 @@
-import { ExhibitError, errorMessage, isExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
-import { openExifr } from './exifr-source.js';
+import {
+  ExhibitError,
+  errorMessage,
+  isExhibitError,
+  LIMITS,
+  type GeoPoint,
+  type MediaMetadata,
+  type MetadataFinding,
+  type RandomAccessSource,
+  type RecordedGps,
+  type RecordedTime,
+} from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { exifrMessages, openExifr } from './exifr-source.js';
+import { readPixelSize, type PixelSize } from './pixel-size.js';
 import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
+import { displayText } from './recorded-text.js';
 import { toJsonSafe } from './json-safe.js';
 
 /**
@@ -19,7 +33,7 @@ export const EXIFR_OPTIONS = {
   iptc: true,
   icc: false,
   jfif: false,
-  ihdr: true,
+  ihdr: false,
   makerNote: false,
   userComment: false,
   multiSegment: false,
@@ -33,14 +47,21 @@ export const EXIFR_OPTIONS = {
 
 type Segments = Record<string, Record<string, unknown> | undefined>;
 
-/** Reads EXIF, GPS, XMP and IPTC through ranged reads and normalises them. */
+/**
+ * Reads EXIF, GPS, XMP and IPTC through ranged reads and normalises them; the
+ * pixel size comes from the image's own header, not from EXIF.
+ */
 export async function readImageMetadata(
-  source: RandomAccessSource,
+  evidence: RandomAccessSource,
   options: { abortSignal?: AbortSignal; maxBytes?: number } = {},
 ): Promise<MediaMetadata> {
   const maxBytes = options.maxBytes ?? LIMITS.maxMetadataBytes;
+  // exifr and the size reader both start with the first chunk: read it once (never past the cap).
+  const source = withCachedHead(evidence, Math.min(MEDIA_LIMITS.metadataChunkBytes, maxBytes));
   let output: Record<string, unknown> | undefined;
   let limitReached = false;
+  let messages: string[] = [];
+  const sizeOptions = { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) };
   try {
     const opened = await openExifr(source, EXIFR_OPTIONS, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
     try {
@@ -48,26 +69,49 @@ export async function readImageMetadata(
     } finally {
       limitReached = opened.reader.limitReached;
     }
+    messages = exifrMessages(opened.exifr, output);
   } catch (err) {
     if (isExhibitError(err)) throw err;
     if (/Unknown file format/i.test(errorMessage(err))) {
+      // exifr reads no GIF, WebP or BMP; their size is still known from the header.
+      const size = await readPixelSize(source, sizeOptions);
+      if (size) return normaliseExif({}, { size });
       throw new ExhibitError('unsupported-format', 'no metadata reader for this image format', { cause: err });
     }
     throw new ExhibitError('corrupt-file', `image metadata unreadable: ${errorMessage(err)}`, { cause: err });
   }
   const segments = (output ?? {}) as Segments;
-  const errors = Array.isArray(segments.errors) ? (segments.errors as unknown[]).map(errorMessage) : [];
   const hasTags = Object.keys(segments).some((k) => k !== 'errors');
-  if (!hasTags && limitReached) {
+  const size = await readPixelSize(source, sizeOptions);
+  if (!hasTags && limitReached && !size) {
     throw new ExhibitError('limit-exceeded', `no metadata within the first ${maxBytes} bytes`);
   }
-  const metadata = normaliseExif(segments);
   const notes: string[] = [];
   if (limitReached) notes.push(`metadata beyond ${maxBytes} bytes was not read`);
-  if (errors.length > 0 || notes.length > 0) {
-    metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: errors, _notes: notes });
+  const metadata = normaliseExif(segments, { size, partial: [...messages, ...notes] });
+  if (messages.length > 0 || notes.length > 0) {
+    metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: messages, _notes: notes });
   }
   return metadata;
+}
+
+/** The source, with reads inside its first `headBytes` served from one read of them. */
+function withCachedHead(source: RandomAccessSource, headBytes: number): RandomAccessSource {
+  const end = Math.min(headBytes, source.size);
+  let head: Promise<Buffer> | undefined;
+  return {
+    name: source.name,
+    size: source.size,
+    ...(source.urlOffset !== undefined ? { urlOffset: source.urlOffset } : {}),
+    url: () => source.url(),
+    read: (offset, length, readOptions) => {
+      if (offset >= 0 && length >= 0 && offset + length <= end) {
+        head ??= source.read(0, end, readOptions);
+        return head.then((bytes) => bytes.subarray(offset, offset + length));
+      }
+      return source.read(offset, length, readOptions);
+    },
+  };
 }
 
 function withoutErrors(segments: Segments): Record<string, unknown> {
@@ -75,89 +119,212 @@ function withoutErrors(segments: Segments): Record<string, unknown> {
   return rest;
 }
 
-/** exifr output (segments kept apart, raw values) → MediaMetadata. Pure. */
-export function normaliseExif(segments: Segments): MediaMetadata {
+/**
+ * exifr output (segments kept apart, raw values, XMP under `xmp` by
+ * namespace) → MediaMetadata. Pure. `size` is the real pixel size read from
+ * the image's header; `partial` the parser's messages, if any.
+ */
+export function normaliseExif(segments: Segments, context: { size?: PixelSize | null; partial?: string[] } = {}): MediaMetadata {
   const ifd0 = segments.ifd0 ?? {};
   const exif = segments.exif ?? {};
   const gps = segments.gps ?? {};
-  const ihdr = segments.ihdr ?? {};
+  const findings: MetadataFinding[] = [];
 
   const metadata: MediaMetadata = { raw: toJsonSafe(withoutErrors(segments)) };
-  const takenAt = takenTime(segments);
-  if (takenAt) metadata.takenAt = takenAt;
-  const point = gpsPoint(gps);
-  if (point) metadata.gps = point;
-  const make = text(ifd0.Make);
-  if (make) metadata.make = make;
-  const model = text(ifd0.Model);
-  if (model) metadata.model = model;
-  const software = text(ifd0.Software);
-  if (software) metadata.software = software;
-  const width = dimension(exif.ExifImageWidth) ?? dimension(ifd0.ImageWidth) ?? dimension(ihdr.ImageWidth);
-  const height = dimension(exif.ExifImageHeight) ?? dimension(ifd0.ImageHeight) ?? dimension(ihdr.ImageHeight);
-  if (width !== undefined && height !== undefined) {
-    metadata.width = width;
-    metadata.height = height;
+
+  const times = captureTimes(segments);
+  if (times.all.length > 0) {
+    metadata.takenAt = times.all[0]!;
+    metadata.captureTimes = times.all;
   }
+  findings.push(...times.conflicts);
+  const modified = modifiedTime(segments);
+  if (modified) metadata.modifiedAt = modified;
+
+  const position = gpsPosition(gps);
+  if (position && 'flag' in position) {
+    metadata.gpsRecorded = position;
+    findings.push({ flag: position.flag, detail: gpsDetail(position) });
+  } else if (position) {
+    metadata.gps = position;
+  }
+
+  const escaped: string[] = [];
+  // EXIF first; XMP's tiff: namespace only when EXIF has none (it is often an editor's copy).
+  const xmpTiff = xmpNs(segments, 'tiff');
+  for (const [field, tag] of [
+    ['make', 'Make'],
+    ['model', 'Model'],
+    ['software', 'Software'],
+  ] as const) {
+    const shown = displayText(ifd0[tag]) ?? displayText(xmpTiff[tag]);
+    if (!shown) continue;
+    metadata[field] = shown.text;
+    if (shown.escaped) escaped.push(field);
+  }
+  if (escaped.length > 0) {
+    metadata.escapedFields = escaped;
+    findings.push({ flag: 'text-escaped', detail: `unprintable bytes shown as \\xNN in: ${escaped.join(', ')}` });
+  }
+
+  const size = context.size ?? null;
+  if (size) {
+    metadata.width = size.width;
+    metadata.height = size.height;
+  }
+  // A TIFF's IFD0 ImageWidth is the image's own header; in a JPEG's EXIF it is only a declaration.
+  const declaredWidth = dimension(exif.ExifImageWidth) ?? (size?.format === 'tiff' ? undefined : dimension(ifd0.ImageWidth));
+  const declaredHeight = dimension(exif.ExifImageHeight) ?? (size?.format === 'tiff' ? undefined : dimension(ifd0.ImageHeight));
+  if (declaredWidth !== undefined && declaredHeight !== undefined) {
+    metadata.declaredWidth = declaredWidth;
+    metadata.declaredHeight = declaredHeight;
+    if (size && (size.width !== declaredWidth || size.height !== declaredHeight)) {
+      findings.push({ flag: 'size-mismatch', detail: `EXIF declares ${declaredWidth}x${declaredHeight}; the image is ${size.width}x${size.height}` });
+    }
+  }
+
   const orientation = ifd0.Orientation;
   if (typeof orientation === 'number' && Number.isInteger(orientation) && orientation >= 1 && orientation <= 8) {
     metadata.orientation = orientation;
   }
+
+  const partial = context.partial ?? [];
+  if (partial.length > 0) {
+    metadata.partial = partial;
+    findings.push({ flag: 'metadata-partial', detail: `metadata read only in part: ${partial.join('; ')}`.slice(0, 1000) });
+  }
+  if (findings.length > 0) metadata.findings = findings;
   return metadata;
 }
 
+/** A capture-time tag and where to find it. */
+interface CaptureTag {
+  source: string;
+  /** Which EXIF capture tag it describes, for EXIF-vs-XMP comparison. */
+  kind: 'original' | 'digitized';
+  read(segments: Segments): RecordedTime | null;
+}
+
+const xmpNs = (segments: Segments, ns: string): Record<string, unknown> => {
+  const xmp = segments.xmp;
+  const value = xmp?.[ns];
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+};
+
 /**
- * DateTimeOriginal, then CreateDate (DateTimeDigitized), then ModifyDate
- * (DateTime), each with its own offset tag only: OffsetTime belongs to
- * ModifyDate, which software may have set elsewhere, so it is never borrowed
- * for the capture time. XMP dates are the last resort.
+ * Capture-time tags in order of precedence. EXIF first (the camera wrote it
+ * when the picture was taken, with its own sub-second and offset tags: the
+ * offset of ModifyDate, OffsetTime, is never borrowed), then XMP (often
+ * rewritten by editing software). ModifyDate is never a capture time.
  */
-function takenTime(segments: Segments): RecordedTime | null {
-  const ifd0 = segments.ifd0 ?? {};
+const CAPTURE_TAGS: CaptureTag[] = [
+  {
+    source: 'EXIF:DateTimeOriginal',
+    kind: 'original',
+    read: (s) => exifRecordedTime(s.exif?.DateTimeOriginal, { source: 'EXIF:DateTimeOriginal', subSec: s.exif?.SubSecTimeOriginal, offset: s.exif?.OffsetTimeOriginal }),
+  },
+  {
+    source: 'EXIF:CreateDate',
+    kind: 'digitized',
+    read: (s) => exifRecordedTime(s.exif?.CreateDate, { source: 'EXIF:CreateDate', subSec: s.exif?.SubSecTimeDigitized, offset: s.exif?.OffsetTimeDigitized }),
+  },
+  { source: 'XMP:exif:DateTimeOriginal', kind: 'original', read: (s) => isoRecordedTime(xmpNs(s, 'exif').DateTimeOriginal, 'XMP:exif:DateTimeOriginal') },
+  { source: 'XMP:photoshop:DateCreated', kind: 'original', read: (s) => isoRecordedTime(xmpNs(s, 'photoshop').DateCreated, 'XMP:photoshop:DateCreated') },
+  { source: 'XMP:exif:DateTimeDigitized', kind: 'digitized', read: (s) => isoRecordedTime(xmpNs(s, 'exif').DateTimeDigitized, 'XMP:exif:DateTimeDigitized') },
+  { source: 'XMP:xmp:CreateDate', kind: 'digitized', read: (s) => isoRecordedTime(xmpNs(s, 'xmp').CreateDate, 'XMP:xmp:CreateDate') },
+];
+
+function captureTimes(segments: Segments): { all: RecordedTime[]; conflicts: MetadataFinding[] } {
+  const read = CAPTURE_TAGS.map((tag) => ({ tag, time: tag.read(segments) })).filter((r): r is { tag: CaptureTag; time: RecordedTime } => r.time !== null);
+  const conflicts: MetadataFinding[] = [];
+  // Like for like: EXIF DateTimeOriginal against XMP's original-time tags, EXIF CreateDate against XMP's digitized ones.
+  for (const exifTime of read.filter((r) => r.tag.source.startsWith('EXIF:'))) {
+    for (const xmpTime of read.filter((r) => r.tag.source.startsWith('XMP:') && r.tag.kind === exifTime.tag.kind)) {
+      if (!sameInstant(exifTime.time, xmpTime.time)) {
+        conflicts.push({ flag: 'taken-at-conflict', detail: `${exifTime.time.source} ${describeTime(exifTime.time)} differs from ${xmpTime.time.source} ${describeTime(xmpTime.time)}` });
+      }
+    }
+  }
+  return { all: read.map((r) => r.time), conflicts };
+}
+
+/**
+ * Same moment as far as both record it, to the second: UTC when both have an
+ * offset, the wall clock otherwise (XMP often adds an offset EXIF lacks).
+ */
+function sameInstant(a: RecordedTime, b: RecordedTime): boolean {
+  const seconds = (t: string) => t.slice(0, 19);
+  if (a.utc !== null && b.utc !== null) return seconds(a.utc) === seconds(b.utc);
+  return seconds(a.local) === seconds(b.local);
+}
+
+function describeTime(t: RecordedTime): string {
+  if (t.offsetMinutes === null) return t.local;
+  const sign = t.offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(t.offsetMinutes);
+  return `${t.local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** EXIF ModifyDate (IFD0 DateTime, with SubSecTime and OffsetTime), else XMP xmp:ModifyDate. */
+function modifiedTime(segments: Segments): RecordedTime | null {
   const exif = segments.exif ?? {};
-  const xmp = segments.xmp ?? {};
-  const photoshop = segments.photoshop ?? {};
   return (
-    exifRecordedTime(exif.DateTimeOriginal, { source: 'exif.DateTimeOriginal', subSec: exif.SubSecTimeOriginal, offset: exif.OffsetTimeOriginal }) ??
-    exifRecordedTime(exif.CreateDate, { source: 'exif.CreateDate', subSec: exif.SubSecTimeDigitized, offset: exif.OffsetTimeDigitized }) ??
-    exifRecordedTime(ifd0.ModifyDate, { source: 'ifd0.ModifyDate', subSec: exif.SubSecTime, offset: exif.OffsetTime }) ??
-    // exifr files XMP properties under their namespace prefix: exif:, photoshop:, xmp:.
-    isoRecordedTime(exif.DateTimeOriginal, 'xmp.exif:DateTimeOriginal') ??
-    isoRecordedTime(photoshop.DateCreated, 'xmp.photoshop:DateCreated') ??
-    isoRecordedTime(xmp.CreateDate, 'xmp.xmp:CreateDate')
+    exifRecordedTime(segments.ifd0?.ModifyDate, { source: 'EXIF:ModifyDate', subSec: exif.SubSecTime, offset: exif.OffsetTime }) ??
+    isoRecordedTime(xmpNs(segments, 'xmp').ModifyDate, 'XMP:xmp:ModifyDate')
   );
 }
 
-/** GPSLatitude/Longitude as [deg, min, sec] with N/S/E/W refs; S and W are negative. */
-function gpsPoint(gps: Record<string, unknown>): GeoPoint | null {
-  const lat = degrees(gps.GPSLatitude, gps.GPSLatitudeRef, 'N', 'S', 90);
-  const lon = degrees(gps.GPSLongitude, gps.GPSLongitudeRef, 'E', 'W', 180);
-  if (lat === null || lon === null) return null;
-  const point: GeoPoint = { lat, lon };
+/**
+ * GPSLatitude/Longitude ([deg, min, sec] with N/S/E/W refs; S and W
+ * negative). A usable location, or the recorded values flagged when they are
+ * no location (0,0, out of range, not numbers), or null when absent or the
+ * references are missing.
+ */
+function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | null {
+  const lat = degrees(gps.GPSLatitude, gps.GPSLatitudeRef, 'N', 'S');
+  const lon = degrees(gps.GPSLongitude, gps.GPSLongitudeRef, 'E', 'W');
+  if (lat === undefined || lon === undefined) return null;
+  let altM: number | undefined;
   const alt = gps.GPSAltitude;
   if (typeof alt === 'number' && Number.isFinite(alt)) {
     const ref = byteValue(gps.GPSAltitudeRef);
     // Ref 1 = below sea level; absent means above.
-    point.altM = ref === 1 && alt !== 0 ? -alt : alt;
+    altM = ref === 1 && alt !== 0 ? -alt : alt;
   }
-  return point;
+  const usable = (v: number | null, max: number): v is number => v !== null && Number.isFinite(v) && Math.abs(v) <= max;
+  if (!usable(lat, 90) || !usable(lon, 180)) {
+    return { lat: lat !== null && Number.isFinite(lat) ? lat : null, lon: lon !== null && Number.isFinite(lon) ? lon : null, ...(altM !== undefined ? { altM } : {}), flag: 'gps-out-of-range' };
+  }
+  if (lat === 0 && lon === 0) return { lat, lon, ...(altM !== undefined ? { altM } : {}), flag: 'gps-null-island' };
+  return { lat, lon, ...(altM !== undefined ? { altM } : {}) };
 }
 
-function degrees(value: unknown, ref: unknown, positive: string, negative: string, max: number): number | null {
+function gpsDetail(p: RecordedGps): string {
+  const v = (n: number | null) => (n === null ? 'not a number' : String(n));
+  return p.flag === 'gps-null-island'
+    ? 'GPS position recorded as 0,0 (no fix); not used as a location'
+    : `GPS position ${v(p.lat)},${v(p.lon)} is outside -90..90 / -180..180; not used as a location`;
+}
+
+/**
+ * Decimal degrees as exiftool computes them (deg + min/60 + sec/3600, signed
+ * by the reference); null when the value is not a number; undefined when
+ * there is no value or no valid reference (nothing recorded to keep).
+ */
+function degrees(value: unknown, ref: unknown, positive: string, negative: string): number | null | undefined {
   let deg: number;
-  if (Array.isArray(value)) {
-    const [d, m = 0, s = 0] = value as unknown[];
-    if (![d, m, s].every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) return null;
-    if ((m as number) >= 60 || (s as number) >= 60) return null;
+  if (Array.isArray(value) || ArrayBuffer.isView(value)) {
+    const [d, m = 0, s = 0] = Array.from(value as ArrayLike<unknown>);
+    if (![d, m, s].every((n) => typeof n === 'number')) return undefined;
     deg = (d as number) + (m as number) / 60 + (s as number) / 3600;
-  } else if (typeof value === 'number' && Number.isFinite(value)) {
-    deg = Math.abs(value);
+  } else if (typeof value === 'number') {
+    deg = value;
   } else {
-    return null;
+    return undefined;
   }
-  const r = typeof ref === 'string' ? ref.trim().toUpperCase() : '';
-  if (r !== positive && r !== negative) return null;
-  if (deg > max) return null;
+  const r = typeof ref === 'string' ? ref.replace(/\0.*$/s, '').trim().toUpperCase() : '';
+  if (r !== positive && r !== negative) return undefined;
+  if (!Number.isFinite(deg)) return null;
   return r === negative && deg !== 0 ? -deg : deg;
 }
 
@@ -166,12 +333,6 @@ function byteValue(v: unknown): number | null {
   if (v instanceof Uint8Array && v.length > 0) return v[0] ?? null;
   if (typeof v === 'string' && /^\d$/.test(v)) return Number(v);
   return null;
-}
-
-function text(v: unknown): string | undefined {
-  if (typeof v !== 'string') return undefined;
-  const t = v.replace(/[\u0000-\u001F]/g, '').trim();
-  return t === '' ? undefined : t.slice(0, 256);
 }
 
 function dimension(v: unknown): number | undefined {

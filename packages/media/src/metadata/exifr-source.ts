@@ -2,6 +2,7 @@ import exifr from 'exifr';
 import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
 import { hasHeifBrand, MAX_FTYP_BYTES } from '../identify/heif-brands.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
+import { decodeRecordedText } from './recorded-text.js';
 
 /**
  * exifr reading through RandomAccessSource ranged reads.
@@ -65,6 +66,7 @@ export interface ExifrInstance {
   file: ExifrBufferView;
   fileParser: unknown;
   parsers: Record<string, unknown>;
+  setup(): void;
   parse(): Promise<Record<string, unknown> | undefined>;
   extractThumbnail(): Promise<Uint8Array | undefined>;
 }
@@ -73,12 +75,118 @@ interface ExifrLib {
   Exifr: new (options: object) => ExifrInstance;
   fileReaders: Map<string, unknown>;
   fileParsers: Map<string, unknown>;
+  segmentParsers: Map<string, unknown>;
 }
+
+/** The parts of exifr's segment parsers we touch. */
+interface SegmentParser {
+  errors: string[];
+  chunk: { getUint16(offset: number): number; getUint32(offset: number): number; getUint8Array(offset: number, length: number): Uint8Array; byteLength: number };
+  options: Record<string, { pick: Set<number>; skip: Set<number> }>;
+  localOptions?: { parse?: boolean };
+  parse(): Promise<unknown>;
+  parseTag(offset: number, tag: number, blockKey: string): unknown;
+  assignObjectToOutput(root: Record<string, unknown>, key: string, value: unknown): void;
+}
+type SegmentParserCtor = new (chunk: unknown, options: unknown, file: unknown) => SegmentParser;
 
 const lib = exifr as unknown as ExifrLib;
 const UrlFetcher = lib.fileReaders.get('url') as ReaderCtor;
 const ExifrHeicParser = lib.fileParsers.get('heic') as HeifParserCtor;
 const ExifrAvifParser = lib.fileParsers.get('avif') as HeifParserCtor;
+const ExifrTiffSegment = lib.segmentParsers.get('tiff') as SegmentParserCtor;
+const ExifrXmpSegment = lib.segmentParsers.get('xmp') as SegmentParserCtor;
+
+/** Messages kept per parser; a crafted IFD can hold 65535 bad entries. */
+const MAX_PARSER_MESSAGES = 16;
+const TIFF_ASCII = 2;
+
+/**
+ * exifr's TIFF parser gives up on a whole IFD at its first bad entry (an
+ * invalid value type, an offset outside the segment): one bad tag used to drop
+ * make, model, the dates and the pointers to the Exif and GPS IFDs. This one
+ * skips the bad entry, records exifr's message, and reads the rest. ASCII
+ * values end at the first NUL and keep invalid UTF-8 bytes recoverable (see
+ * recorded-text.ts) instead of exifr's "strip trailing NULs only".
+ */
+class TolerantTiffSegment extends ExifrTiffSegment {
+  private skipped = 0;
+
+  parseTags(offset: number, blockKey: string, block: Map<number, unknown> = new Map()): Map<number, unknown> {
+    const { pick: wanted, skip } = this.options[blockKey]!;
+    const pick = new Set(wanted);
+    const onlyPick = pick.size > 0;
+    const count = this.chunk.getUint16(offset);
+    offset += 2;
+    for (let i = 0; i < count; i++) {
+      let tag: number;
+      try {
+        tag = this.chunk.getUint16(offset);
+      } catch {
+        this.note(`${blockKey.toUpperCase()} directory ends outside the EXIF data after ${i} of ${count} entries`);
+        break;
+      }
+      const wantedTag = onlyPick ? pick.has(tag) : !skip.has(tag);
+      if (wantedTag) {
+        try {
+          const value = this.parseTag(offset, tag, blockKey);
+          if (value !== undefined) block.set(tag, value);
+        } catch (err) {
+          this.note(err instanceof Error ? err.message : String(err));
+        }
+        if (onlyPick) {
+          pick.delete(tag);
+          if (pick.size === 0) break;
+        }
+      }
+      offset += 12;
+    }
+    return block;
+  }
+
+  override parseTag(offset: number, tag: number, blockKey: string): unknown {
+    const type = this.chunk.getUint16(offset + 2);
+    if (type !== TIFF_ASCII) return super.parseTag(offset, tag, blockKey);
+    const count = this.chunk.getUint32(offset + 4);
+    const at = count <= 4 ? offset + 8 : this.chunk.getUint32(offset + 8);
+    if (at + count > this.chunk.byteLength) {
+      throw new Error(`Invalid TIFF value offset. block: ${blockKey.toUpperCase()}, tag: ${tag.toString(16)}, type: ${type}, offset ${at} is outside of chunk size ${this.chunk.byteLength}`);
+    }
+    const text = decodeRecordedText(this.chunk.getUint8Array(at, count));
+    return text.trim() === '' ? undefined : text;
+  }
+
+  private note(message: string): void {
+    if (this.errors.length < MAX_PARSER_MESSAGES) this.errors.push(message);
+    else if (++this.skipped === 1) this.errors.push('further EXIF errors not listed');
+  }
+}
+
+/**
+ * exifr merges XMP's tiff: and exif: namespaces into the EXIF blocks, so an
+ * XMP value silently replaced the EXIF one (or the other way round, whichever
+ * parser finished last). Here XMP stays under `xmp`, one object per namespace.
+ */
+class SeparateXmpSegment extends ExifrXmpSegment {
+  assignToOutput(root: Record<string, unknown>, xmp: unknown): void {
+    if (this.localOptions?.parse === false || typeof xmp !== 'object' || xmp === null) {
+      root.xmp = xmp;
+      return;
+    }
+    const namespaces: Record<string, unknown> = (root.xmp as Record<string, unknown> | undefined) ?? {};
+    for (const [ns, value] of Object.entries(xmp)) {
+      if (ns === 'xmlns') continue;
+      const existing = namespaces[ns];
+      namespaces[ns] = typeof existing === 'object' && existing !== null && typeof value === 'object' && value !== null ? { ...existing, ...value } : value;
+    }
+    root.xmp = namespaces;
+  }
+}
+
+const SEGMENT_OVERRIDES: Record<string, SegmentParserCtor> = {
+  tiff: TolerantTiffSegment as unknown as SegmentParserCtor,
+  xmp: SeparateXmpSegment as unknown as SegmentParserCtor,
+};
 
 /** Top-level boxes walked looking for `meta` before giving up. */
 const MAX_TOP_LEVEL_BOXES = 64;
@@ -234,5 +342,35 @@ export async function openExifr(
       }
     }
   }
+  // Throws "Unknown file format" for bytes no parser handles, as parse() would.
+  instance.setup();
+  useSegmentOverrides(instance);
   return { exifr: instance, reader };
+}
+
+/** Segment parsers for this instance only (exifr's global registry stays untouched). */
+function useSegmentOverrides(instance: ExifrInstance): void {
+  const fileParser = instance.fileParser as { options: unknown; file: unknown; parsers: Record<string, unknown>; createParser: (type: string, chunk: unknown) => unknown };
+  fileParser.createParser = (type: string, chunk: unknown) => {
+    const Parser = SEGMENT_OVERRIDES[type] ?? (lib.segmentParsers.get(type) as SegmentParserCtor);
+    const parser = new Parser(chunk, fileParser.options, fileParser.file);
+    fileParser.parsers[type] = parser;
+    return parser;
+  };
+}
+
+/**
+ * Every message exifr recorded: its own (file parser, failed segments) and
+ * those each segment parser kept for itself, which exifr never reports (an
+ * unreadable Exif or GPS IFD vanished without a word).
+ */
+export function exifrMessages(instance: ExifrInstance, output: Record<string, unknown> | undefined): string[] {
+  const messages: string[] = [];
+  const own = output?.errors;
+  if (Array.isArray(own)) for (const e of own) messages.push(e instanceof Error ? e.message : String(e));
+  for (const [type, parser] of Object.entries(instance.parsers)) {
+    const errors = (parser as { errors?: unknown }).errors;
+    if (Array.isArray(errors)) for (const e of errors) messages.push(`${type}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return [...new Set(messages)];
 }

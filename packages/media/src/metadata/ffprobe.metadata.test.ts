@@ -7,9 +7,28 @@ import { runTool } from '../tools/run-tool.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
 
 describe('normaliseProbe', () => {
+  it('regression: video-null-island-and-nul-padded-make — 0,0 is flagged, not a location; text ends at NUL', () => {
+    const m = normaliseProbe({
+      format: {
+        tags: {
+          'com.apple.quicktime.location.ISO6709': '+00.0000+000.0000/',
+          'com.apple.quicktime.make': 'Apple\u0000junk',
+          'com.apple.quicktime.model': 'iPhone\u000114',
+        },
+      },
+      streams: [],
+    });
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded).toEqual({ lat: 0, lon: 0, flag: 'gps-null-island' });
+    expect(m.make).toBe('Apple');
+    expect(m.model).toBe('iPhone\\x0114');
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-null-island', 'text-escaped']);
+  });
+
   it('prefers Apple creationdate (wall clock + offset) and reads ISO 6709 locations and Android make/model', () => {
     const m = normaliseProbe({
       format: {
+        format_name: 'mov,mp4,m4a,3gp,3g2,mj2',
         duration: '12.480000',
         tags: {
           creation_time: '2024-05-01T10:20:30.000000Z',
@@ -33,8 +52,17 @@ describe('normaliseProbe', () => {
       make: 'Google',
       model: 'Pixel 8',
       gps: { lat: -33.8688, lon: 151.2093, altM: 58 },
-      takenAt: { local: '2024-05-01T12:20:30', offsetMinutes: 120, utc: '2024-05-01T10:20:30Z', source: 'format.tags.com.apple.quicktime.creationdate' },
+      takenAt: { local: '2024-05-01T12:20:30', offsetMinutes: 120, utc: '2024-05-01T10:20:30Z', source: 'QuickTime:CreationDate' },
     });
+  });
+
+  it('regression: quicktime-creation-time-zero — an unset (1904 or 1970 epoch) creation time is no capture time', () => {
+    for (const zero of ['1904-01-01T00:00:00.000000Z', '1970-01-01T00:00:00.000000Z']) {
+      const m = normaliseProbe({ format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { creation_time: zero } }, streams: [{ index: 0, codec_type: 'video', tags: { creation_time: zero } }] });
+      expect(m.takenAt, zero).toBeUndefined();
+    }
+    const track = normaliseProbe({ format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { creation_time: '1904-01-01T00:00:00.000000Z' } }, streams: [{ index: 0, codec_type: 'video', tags: { creation_time: '2022-02-02T02:02:02.000000Z' } }] });
+    expect(track.takenAt).toMatchObject({ utc: '2022-02-02T02:02:02.000000Z', source: 'QuickTime:TrackCreateDate' });
   });
 
   it('treats creation_time with Z as UTC and ignores junk values', () => {
@@ -42,7 +70,7 @@ describe('normaliseProbe', () => {
       format: { duration: 'N/A', tags: { creation_time: '2024-05-01T10:20:30.000000Z', location: 'somewhere' } },
       streams: [{ codec_type: 'video', codec_name: 'h264', width: -1, height: 0, duration: '3.5' }],
     });
-    expect(m.takenAt).toEqual({ local: '2024-05-01T10:20:30.000000', offsetMinutes: 0, utc: '2024-05-01T10:20:30.000000Z', source: 'format.tags.creation_time' });
+    expect(m.takenAt).toEqual({ local: '2024-05-01T10:20:30.000000', offsetMinutes: 0, utc: '2024-05-01T10:20:30.000000Z', source: 'ffprobe:format.tags.creation_time' });
     expect(m.durationSec).toBe(3.5);
     expect(m.gps).toBeUndefined();
     expect(m.width).toBeUndefined();
@@ -96,7 +124,7 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
   it('reads the mp4 location and UTC creation_time', async () => {
     const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mp4')));
     expect(m.gps).toEqual({ lat: -22.9068, lon: -43.1729 });
-    expect(m.takenAt).toMatchObject({ offsetMinutes: 0, utc: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?Z$/), source: 'format.tags.creation_time' });
+    expect(m.takenAt).toMatchObject({ offsetMinutes: 0, utc: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?Z$/), source: 'QuickTime:CreateDate' });
   });
 
   it('control: without the allowlists ffprobe follows a playlist to another URL', async () => {

@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type MetadataFinding, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { classifyToolFailure, toolInput } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
@@ -6,6 +6,7 @@ import { runTool } from '../tools/run-tool.js';
 import { parseIso6709 } from './iso6709.js';
 import { toJsonSafe } from './json-safe.js';
 import { isoRecordedTime } from './recorded-time.js';
+import { displayText } from './recorded-text.js';
 
 /** The parts of ffprobe's JSON we read; everything else only goes into `raw`. */
 export interface ProbeResult {
@@ -67,7 +68,22 @@ export async function probe(
   }
 }
 
-const CREATION_TAGS = ['com.apple.quicktime.creationdate', 'creation_time', 'date'] as const;
+/**
+ * Capture-time tags, first found wins, with the name exiftool gives them in a
+ * QuickTime/MP4 file (`QuickTime:CreationDate` keeps Apple's local wall clock
+ * and offset; `creation_time` is the movie header's UTC time).
+ */
+const CREATION_TAGS = [
+  ['com.apple.quicktime.creationdate', 'CreationDate', 'CreationDate'],
+  ['creation_time', 'CreateDate', 'TrackCreateDate'],
+  ['date', 'ContentCreateDate', 'ContentCreateDate'],
+] as const;
+
+/**
+ * A QuickTime creation time of 0 (1904-01-01, the format's epoch) or a Unix
+ * time of 0 means "never set": no capture time, rather than a wrong one.
+ */
+const UNSET_TIMES = /^(1904|1970)-01-01T00:00:00(\.0+)?Z$/;
 const LOCATION_TAGS = ['com.apple.quicktime.location.ISO6709', 'location', 'location-eng'] as const;
 const MAKE_TAGS = ['com.apple.quicktime.make', 'make', 'com.android.manufacturer', 'manufacturer'] as const;
 const MODEL_TAGS = ['com.apple.quicktime.model', 'model', 'com.android.model'] as const;
@@ -78,7 +94,9 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   const format = result.format ?? {};
   const streams = Array.isArray(result.streams) ? result.streams : [];
   const formatTags = tagsOf(format.tags);
+  const quickTime = typeof format.format_name === 'string' && /(^|,)(mov|mp4)(,|$)/.test(format.format_name);
   const metadata: MediaMetadata = { raw: toJsonSafe({ format, streams }) };
+  const findings: MetadataFinding[] = [];
 
   const duration = seconds(format.duration) ?? maxOf(streams.map((s) => seconds(s.duration)));
   if (duration !== undefined) metadata.durationSec = duration;
@@ -94,19 +112,35 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
 
   // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
   const takenAt =
-    firstTime(formatTags, 'format.tags') ??
-    (video ? firstTime(tagsOf(video.tags), `streams[${video.index ?? 0}].tags`) : null);
+    firstTime(formatTags, quickTime ? null : 'ffprobe:format.tags', false) ??
+    (video ? firstTime(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true) : null);
   if (takenAt) metadata.takenAt = takenAt;
 
   const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
-  if (location) metadata.gps = location;
+  if (location && location.lat === 0 && location.lon === 0) {
+    // 0,0 is a receiver without a fix: kept as recorded, flagged, never a location.
+    metadata.gpsRecorded = { ...location, flag: 'gps-null-island' };
+    findings.push({ flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' });
+  } else if (location) {
+    metadata.gps = location;
+  }
 
-  const make = firstText(formatTags, MAKE_TAGS);
-  if (make) metadata.make = make;
-  const model = firstText(formatTags, MODEL_TAGS);
-  if (model) metadata.model = model;
-  const software = firstText(formatTags, SOFTWARE_TAGS);
-  if (software) metadata.software = software;
+  const escaped: string[] = [];
+  for (const [field, names] of [
+    ['make', MAKE_TAGS],
+    ['model', MODEL_TAGS],
+    ['software', SOFTWARE_TAGS],
+  ] as const) {
+    const shown = firstText(formatTags, names);
+    if (!shown) continue;
+    metadata[field] = shown.text;
+    if (shown.escaped) escaped.push(field);
+  }
+  if (escaped.length > 0) {
+    metadata.escapedFields = escaped;
+    findings.push({ flag: 'text-escaped', detail: `unprintable bytes shown as \\xNN in: ${escaped.join(', ')}` });
+  }
+  if (findings.length > 0) metadata.findings = findings;
   return metadata;
 }
 
@@ -118,11 +152,12 @@ function tagsOf(tags: unknown): Map<string, string> {
   return out;
 }
 
-function firstTime(tags: Map<string, string>, where: string): RecordedTime | null {
-  for (const name of CREATION_TAGS) {
-    const value = tags.get(name.toLowerCase());
-    const time = isoRecordedTime(value, `${where}.${name}`);
-    if (time) return time;
+/** `where` null: QuickTime names (format level, or the track's when `stream`); else ffprobe's path to the tag. */
+function firstTime(tags: Map<string, string>, where: string | null, stream: boolean): RecordedTime | null {
+  for (const [name, movieTag, trackTag] of CREATION_TAGS) {
+    const source = where === null ? `QuickTime:${stream ? trackTag : movieTag}` : `${where}.${name}`;
+    const time = isoRecordedTime(tags.get(name.toLowerCase()), source);
+    if (time && !(time.utc && UNSET_TIMES.test(time.utc))) return time;
   }
   return null;
 }
@@ -135,10 +170,11 @@ function firstLocation(tags: Map<string, string>): GeoPoint | null {
   return null;
 }
 
-function firstText(tags: Map<string, string>, names: readonly string[]): string | undefined {
+/** The first tag with text: cut at the first NUL, unprintable characters escaped (see recorded-text.ts). */
+function firstText(tags: Map<string, string>, names: readonly string[]): { text: string; escaped: boolean } | undefined {
   for (const name of names) {
-    const value = tags.get(name.toLowerCase())?.replace(/[\u0000-\u001F]/g, '').trim();
-    if (value) return value.slice(0, 256);
+    const shown = displayText(tags.get(name.toLowerCase()));
+    if (shown) return shown;
   }
   return undefined;
 }

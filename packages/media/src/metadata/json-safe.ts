@@ -1,4 +1,5 @@
 import { MEDIA_LIMITS } from '../media-limits.js';
+import { escapeForDump } from './recorded-text.js';
 
 /** How byte arrays appear in the raw dump. */
 export interface BytesValue {
@@ -67,8 +68,10 @@ function setOwn(target: Record<string, unknown>, key: string, value: unknown): v
 }
 
 function capString(s: string): string {
-  // Lone NULs and control characters survive JSON but break some viewers; keep tabs/newlines.
-  const cleaned = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F]/g, '');
+  // Control characters survive JSON but break some viewers, and PostgreSQL's jsonb
+  // refuses NUL and lone surrogates (invalid bytes kept by decodeRecordedText):
+  // all are shown as \xNN, never dropped; tabs and newlines stay.
+  const cleaned = escapeForDump(s);
   return cleaned.length > MEDIA_LIMITS.maxRawStringChars
     ? `${cleaned.slice(0, MEDIA_LIMITS.maxRawStringChars)}…[${cleaned.length - MEDIA_LIMITS.maxRawStringChars} more chars]`
     : cleaned;

@@ -10,7 +10,9 @@ export type TagValue =
   | { type: 'short'; value: number[] }
   | { type: 'long'; value: number[] }
   | { type: 'rational'; value: Array<[number, number]> }
-  | { type: 'undefined'; value: Buffer };
+  | { type: 'undefined'; value: Buffer }
+  /** Any type code and bytes, e.g. an invalid type (0 or 99) as a crafted or damaged file has. */
+  | { type: 'raw'; code: number; count: number; bytes: Buffer };
 
 export type Ifd = Record<number, TagValue>;
 
@@ -35,6 +37,11 @@ export const TAGS = {
   Compression: 0x0103,
   JpegOffset: 0x0201,
   JpegLength: 0x0202,
+  ImageWidth: 0x0100,
+  ImageLength: 0x0101,
+  PixelXDimension: 0xa002,
+  PixelYDimension: 0xa003,
+  SubSecTime: 0x9290,
   DateTimeOriginal: 0x9003,
   CreateDate: 0x9004,
   OffsetTime: 0x9010,
@@ -64,6 +71,8 @@ function encode(v: TagValue): { count: number; bytes: Buffer } {
     }
     case 'byte':
       return { count: v.value.length, bytes: Buffer.from(v.value) };
+    case 'raw':
+      return { count: v.count, bytes: v.bytes };
     case 'undefined':
       return { count: v.value.length, bytes: v.value };
     case 'short': {
@@ -107,7 +116,7 @@ function writeIfd(out: Buffer, at: number, ifd: Ifd, next: number): void {
     const { count, bytes } = encode(v);
     const e = at + 2 + i * 12;
     out.writeUInt16LE(tag, e);
-    out.writeUInt16LE(TYPE_CODE[v.type], e + 2);
+    out.writeUInt16LE(v.type === 'raw' ? v.code : TYPE_CODE[v.type], e + 2);
     out.writeUInt32LE(count, e + 4);
     if (bytes.length <= 4) {
       bytes.copy(out, e + 8);

@@ -77,7 +77,6 @@ describe('images real devices make', () => {
       const bytes = await gif(40, 30, frames);
       const m = await metadata.image(new BufferSource(bytes, 'anim.gif'), { mime: 'image/gif' });
       expect(m, `${frames} frame(s)`).toMatchObject({ width: 40, height: 30 });
-      expect(m.raw._notes).toEqual(['no EXIF, XMP or IPTC reader for GIF; dimensions from the GIF header']);
       const t = await thumbnailer.image(new BufferSource(bytes, 'anim.gif'), { mime: 'image/gif' });
       expect(t, `${frames} frame(s)`).toMatchObject({ from: 'image', width: 40, height: 30, findings: [] });
       expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 15, height: 30 }))).toBe(true);

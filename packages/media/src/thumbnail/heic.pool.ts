@@ -159,6 +159,16 @@ export class HeicDecoderPool {
     return this.slots.flatMap((s) => (s?.ready && s.job ? [s.worker] : []));
   }
 
+  /**
+   * The threads that hold a file, started or still starting. Set synchronously by
+   * decode(), so a test can tell that two files went to two threads without racing
+   * the decodes themselves (on a loaded machine one can finish before the other's
+   * thread has even loaded).
+   */
+  busyWorkers(): Worker[] {
+    return this.slots.flatMap((s) => (s?.job ? [s.worker] : []));
+  }
+
   /** Stops every thread; queued and running decodes fail with 'aborted'. */
   async close(): Promise<void> {
     const jobs = [...this.queue.splice(0), ...this.slots.flatMap((s) => (s?.job ? [s.job] : []))];

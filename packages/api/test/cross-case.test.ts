@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { derivedNames, memberFileId, type Role } from '@exhibit/core';
+import { createApi } from '../src/api.js';
+import type { Api, ApiRequest, RouteDef } from '../src/api.types.js';
+import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
+
+/**
+ * No response for one case carries anything of another case, even when the two
+ * hold the same content (identical content is analysed once, in one `contents`
+ * row, whose source is wherever it was first seen).
+ *
+ * Regression: case B's investigator saw `content.source.name` = `<case A>/…/stored.zip`,
+ * the name of another case's evidence, in the file view and in search.
+ *
+ * Generated from the route table: every case-scoped route is called for case B
+ * by a caller assigned to B in every role the route allows, and the response
+ * (JSON or bytes) must not contain any identifier of case A.
+ */
+let f: ApiFixture;
+let api: Api;
+let a: SeededStoredMember;
+let b: SeededCase;
+/** Case B's occurrence of the content case A holds in place inside its archive. */
+let sharedFileId: string;
+
+const CASE_A = 'ALPHA-CASE-7Q';
+const EVIDENCE_A = 'ALPHA-EX-9Z';
+const CASE_B = 'BRAVO-CASE-3K';
+const EVIDENCE_B = 'BRAVO-EX-5M';
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  api = createApi(f.deps);
+  a = await seedStoredMember(f, CASE_A, EVIDENCE_A);
+  b = await seedCase(f, CASE_B, EVIDENCE_B);
+  // B's archive holds the same bytes as A's stored member, copied out to derived/ as a
+  // deflated member would be: same SHA-256, so the one contents row (source: A's archive) serves both.
+  const copy = { container: f.deps.containers.derived, name: derivedNames.content(a.memberSha256) };
+  await f.blobs.upload(copy, a.memberBytes, { contentType: 'application/octet-stream' });
+  sharedFileId = memberFileId(b.rootFileId, 7);
+  await f.index.insertFiles([
+    {
+      fileId: sharedFileId,
+      caseId: CASE_B,
+      evidenceId: EVIDENCE_B,
+      parentId: b.rootFileId,
+      entryIndex: 7,
+      depth: 1,
+      path: 'phone.zip!/Pictures/same.jpg',
+      recordedName: 'Pictures/same.jpg',
+      name: 'same.jpg',
+      extension: 'jpg',
+      entryKind: 'file',
+      size: a.memberBytes.length,
+      sha256: a.memberSha256,
+      source: copy,
+      archiveTimes: {},
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+  ]);
+  await f.index.advanceFile(sharedFileId, 'indexed');
+  const thumbnail = { container: f.deps.containers.derived, name: derivedNames.thumbnail(a.memberSha256, 't320q80') };
+  await f.blobs.upload(thumbnail, Buffer.from([0xff, 0xd8, 0xff, 0xdb, 1, 2, 3]), { contentType: 'image/jpeg' });
+  await f.index.setThumbnail(a.memberSha256, { status: 'done', blob: thumbnail, source: 'image', tools: [{ name: 'sharp', version: '0.34.0' }] });
+  const content = await f.index.getContent(a.memberSha256);
+  // The premise: the shared row points into case A's archive.
+  expect(content?.source.name).toBe(a.blobName);
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+/** Everything that names case A: ids, blob names, file ids, its archive's name. */
+function caseAIdentifiers(): string[] {
+  return [CASE_A, EVIDENCE_A, a.blobName, a.rootFileId, a.memberFileId, 'stored.zip', 'IMG_0002.jpg'];
+}
+
+function requestFor(route: RouteDef): { path: string; query?: URLSearchParams; body?: unknown } | null {
+  const path = route.path
+    .replace('{caseId}', CASE_B)
+    .replace('{evidenceId}', EVIDENCE_B)
+    .replace('{fileId}', sharedFileId)
+    .replace('{user}', 'visitor');
+  if (path.includes('{')) throw new Error(`route ${route.method} ${route.path} has a parameter this test does not fill: add it`);
+  if (route.method === 'POST' && route.path.endsWith('/assignments')) return { path, body: { user: 'visitor', role: 'investigator' } };
+  if (route.method === 'GET' && route.path.endsWith('/files')) return { path, query: new URLSearchParams({ limit: '500' }) };
+  return { path };
+}
+
+function text(body: unknown): string {
+  if (body === undefined || body === null) return '';
+  if (Buffer.isBuffer(body)) return body.toString('latin1');
+  if (typeof body === 'object' && typeof (body as { pipe?: unknown }).pipe === 'function') return '(stream)';
+  return JSON.stringify(body);
+}
+
+async function drain(body: unknown): Promise<string> {
+  if (body && typeof body === 'object' && Symbol.asyncIterator in (body as object)) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+    return Buffer.concat(chunks).toString('latin1');
+  }
+  return text(body);
+}
+
+describe('no cross-case data in any response', () => {
+  it('every case-scoped route, for every role it allows, answers case B with nothing of case A', async () => {
+    const caseScoped = api.routes.filter((r) => r.access !== 'public' && r.access.caseScoped);
+    expect(caseScoped.length).toBeGreaterThan(8);
+    const checked: string[] = [];
+    for (const route of caseScoped) {
+      if (route.access === 'public') continue;
+      for (const role of route.access.roles as Role[]) {
+        const user = `b-${role}`;
+        await f.access.assign(CASE_B, user, { by: 'setup' });
+        const token = await f.token(user, [role]);
+        const req = requestFor(route);
+        if (!req) continue;
+        const res = await api.handle({
+          method: route.method,
+          path: req.path,
+          query: req.query ?? new URLSearchParams(),
+          headers: { authorization: `Bearer ${token}`, ...(req.body ? { 'content-type': 'application/json' } : {}) },
+          ...(req.body ? { body: req.body } : {}),
+        } as ApiRequest);
+        expect(res.status, `${route.method} ${route.path} as ${role}: ${text(res.body).slice(0, 300)}`).toBeLessThan(400);
+        const seen = (await drain(res.body)) + JSON.stringify(res.headers ?? {});
+        for (const id of caseAIdentifiers()) {
+          expect(seen.includes(id), `${route.method} ${route.path} as ${role} names case A (${id}): ${seen.slice(0, 400)}`).toBe(false);
+        }
+        checked.push(`${route.method} ${route.path} ${role}`);
+      }
+    }
+    // The routes that carry content are among those checked.
+    expect(checked.some((c) => c.startsWith('GET /cases/{caseId}/files/{fileId} '))).toBe(true);
+    expect(checked.some((c) => c.startsWith('GET /cases/{caseId}/files '))).toBe(true);
+  });
+
+  it("shows case B's own source for the shared content, where its bytes are for case B", async () => {
+    await f.access.assign(CASE_B, 'b-reader', { by: 'setup' });
+    const token = await f.token('b-reader', ['investigator']);
+    const res = await api.handle({
+      method: 'GET',
+      path: `/cases/${CASE_B}/files/${sharedFileId}`,
+      query: new URLSearchParams(),
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    const body = res.body as { file: { source: unknown }; content: { source: unknown; sha256: string } };
+    expect(body.content.sha256).toBe(a.memberSha256);
+    expect(body.content.source).toEqual(body.file.source);
+  });
+});

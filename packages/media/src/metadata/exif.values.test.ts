@@ -1,0 +1,181 @@
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { BufferSource } from '../test-support/buffer.source.js';
+import { ascii, buildExif, dms, rational, short, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { readImageMetadata } from './exif.metadata.js';
+
+/**
+ * Regressions for "values right or absent, never wrong": each test is named
+ * after the failure it caught and failed before the fix.
+ */
+
+async function jpeg(width: number, height: number, spec: ExifSpec): Promise<Buffer> {
+  const plain = await sharp({ create: { width, height, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+  return withExifSegment(plain, buildExif(spec));
+}
+
+/** SOI + APP1 (EXIF) + EOI: a file with EXIF and no image at all. */
+function exifOnlyJpeg(spec: ExifSpec): Buffer {
+  return withExifSegment(Buffer.from([0xff, 0xd8, 0xff, 0xd9]), buildExif(spec));
+}
+
+function xmpSegment(xml: string): Buffer {
+  const payload = Buffer.concat([Buffer.from('http://ns.adobe.com/xap/1.0/\0', 'latin1'), Buffer.from(xml)]);
+  const header = Buffer.alloc(4);
+  header.writeUInt16BE(0xffe1, 0);
+  header.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([header, payload]);
+}
+
+function withXmp(jpegBytes: Buffer, description: string): Buffer {
+  const xml =
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+    `<rdf:Description rdf:about="" xmlns:exif="http://ns.adobe.com/exif/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" ${description}/>` +
+    '</rdf:RDF></x:xmpmeta>';
+  // After the EXIF APP1 (SOI is 2 bytes, the EXIF segment follows).
+  const exifEnd = 2 + 2 + jpegBytes.readUInt16BE(4);
+  return Buffer.concat([jpegBytes.subarray(0, exifEnd), xmpSegment(xml), jpegBytes.subarray(exifEnd)]);
+}
+
+const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
+const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): ExifSpec['gps'] => ({
+  [TAGS.GPSLatitudeRef]: ascii(latRef),
+  [TAGS.GPSLatitude]: lat,
+  [TAGS.GPSLongitudeRef]: ascii(lonRef),
+  [TAGS.GPSLongitude]: lon,
+});
+
+describe('metadata values: right or absent', () => {
+  it('regression: make-model-bytes-after-nul (Trust.\\0Gemini11HH) end at the first NUL', async () => {
+    const m = await read(await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Trust.\0Gemini11HH'), [TAGS.Model]: ascii('MAVICA\x003ghx7y'), [TAGS.Software]: ascii('v1.0\0\0\0\0') } }));
+    expect(m).toMatchObject({ make: 'Trust.', model: 'MAVICA', software: 'v1.0' });
+    expect(m.escapedFields).toBeUndefined();
+    expect(m.findings).toBeUndefined();
+  });
+
+  it('regression: text-control-bytes escapes control and invalid UTF-8 bytes as \\xNN and flags the field', async () => {
+    const m = await read(await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Caf\xe9'), [TAGS.Model]: ascii('EOS\x01R5'), [TAGS.Software]: ascii('Gr\u00fcn') } }));
+    expect(m.make).toBe('Caf\\xe9');
+    expect(m.model).toBe('EOS\\x01R5');
+    // ü as latin1 (0xFC) is not UTF-8 either.
+    expect(m.software).toBe('Gr\\xfcn');
+    expect(m.escapedFields).toEqual(['make', 'model', 'software']);
+    expect(m.findings).toEqual([{ flag: 'text-escaped', detail: 'unprintable bytes shown as \\xNN in: make, model, software' }]);
+    // The raw dump shows the same bytes the same way: PostgreSQL's jsonb refuses lone surrogates and NUL.
+    expect((m.raw.ifd0 as Record<string, unknown>).Make).toBe('Caf\\xe9');
+    expect(JSON.stringify(m.raw)).not.toMatch(/\\u(d[89a-f]|00[01])/i);
+    // Valid UTF-8 stays as it is.
+    const utf8 = await read(await jpeg(16, 12, { ifd0: { [TAGS.Make]: { type: 'undefined', value: Buffer.alloc(0) }, [TAGS.Model]: { type: 'raw', code: 2, count: 7, bytes: Buffer.from('Grün\0\0', 'utf8') } } }));
+    expect(utf8.model).toBe('Grün');
+    expect(utf8.escapedFields).toBeUndefined();
+  });
+
+  it('regression: declared-size-not-real-size (480x360 JPEG declaring 2272x1704)', async () => {
+    const m = await read(await jpeg(48, 36, { exif: { [TAGS.PixelXDimension]: short(2272), [TAGS.PixelYDimension]: short(1704) } }));
+    expect(m).toMatchObject({ width: 48, height: 36, declaredWidth: 2272, declaredHeight: 1704 });
+    expect(m.findings).toEqual([{ flag: 'size-mismatch', detail: 'EXIF declares 2272x1704; the image is 48x36' }]);
+  });
+
+  it('regression: no-pixel-data-given-640x480 — EXIF without an image has no size', async () => {
+    const m = await read(exifOnlyJpeg({ ifd0: { [TAGS.Make]: ascii('Canon') }, exif: { [TAGS.PixelXDimension]: short(640), [TAGS.PixelYDimension]: short(480) } }));
+    expect(m.make).toBe('Canon');
+    expect(m.width).toBeUndefined();
+    expect(m.height).toBeUndefined();
+    expect(m).toMatchObject({ declaredWidth: 640, declaredHeight: 480 });
+    expect(m.findings).toBeUndefined();
+  });
+
+  it('regression: no-exif-size-tags — the size comes from the image header', async () => {
+    const m = await read(await jpeg(40, 30, { ifd0: { [TAGS.Make]: ascii('Canon') } }));
+    expect(m).toMatchObject({ width: 40, height: 30 });
+    expect(m.declaredWidth).toBeUndefined();
+    const progressive = await sharp({ create: { width: 37, height: 23, channels: 3, background: '#123' } }).jpeg({ progressive: true }).toBuffer();
+    expect(await read(progressive)).toMatchObject({ width: 37, height: 23 });
+  });
+
+  it('regression: gif-without-metadata-reader — a GIF (no exifr reader) still gets its real size', async () => {
+    const gif = await sharp({ create: { width: 21, height: 13, channels: 3, background: '#123' } }).gif().toBuffer();
+    expect(await read(gif)).toEqual({ raw: {}, width: 21, height: 13 });
+  });
+
+  it('regression: modify-date-taken-as-capture-time — a ModifyDate-only file has no taken-at', async () => {
+    const m = await read(await jpeg(16, 12, { ifd0: { [TAGS.DateTime]: ascii('2023:03:04 05:06:07') }, exif: { [TAGS.OffsetTime]: ascii('+01:00'), [TAGS.SubSecTime]: ascii('5') } }));
+    expect(m.takenAt).toBeUndefined();
+    expect(m.captureTimes).toBeUndefined();
+    expect(m.modifiedAt).toEqual({ local: '2023-03-04T05:06:07.5', offsetMinutes: 60, utc: '2023-03-04T04:06:07.5Z', source: 'EXIF:ModifyDate' });
+  });
+
+  it('regression: xmp-vs-exif-capture-time — EXIF wins, both are kept, the disagreement is a finding', async () => {
+    const base = await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30') } });
+    const m = await read(withXmp(base, 'exif:DateTimeOriginal="2024-05-01T13:20:30" photoshop:DateCreated="2024-05-01T12:20:30"'));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: null, utc: null, source: 'EXIF:DateTimeOriginal' });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['EXIF:DateTimeOriginal', 'XMP:exif:DateTimeOriginal', 'XMP:photoshop:DateCreated']);
+    expect(m.findings).toEqual([
+      { flag: 'taken-at-conflict', detail: 'EXIF:DateTimeOriginal 2024-05-01T12:20:30 differs from XMP:exif:DateTimeOriginal 2024-05-01T13:20:30' },
+    ]);
+    // XMP no longer overwrites EXIF values in the output (exifr merged XMP exif: into the EXIF block).
+    expect((m.raw.exif as Record<string, unknown>).DateTimeOriginal).toBe('2024:05:01 12:20:30');
+  });
+
+  it('an XMP capture time that agrees (an added offset, a fraction) is no conflict', async () => {
+    const base = await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30') } });
+    const m = await read(withXmp(base, 'exif:DateTimeOriginal="2024-05-01T12:20:30.25+02:00"'));
+    expect(m.findings).toBeUndefined();
+    expect(m.takenAt?.source).toBe('EXIF:DateTimeOriginal');
+  });
+
+  it('XMP tiff:Make does not replace the EXIF Make', async () => {
+    const base = await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Canon') } });
+    const m = await read(withXmp(base, 'tiff:Make="Photoshop" tiff:Model="Scanner 9"'));
+    expect(m.make).toBe('Canon');
+    // ...but fills in what EXIF does not record.
+    expect(m.model).toBe('Scanner 9');
+  });
+
+  it('regression: gps-null-island — 0,0 is kept as recorded, flagged, and not a location', async () => {
+    const zero = rational([0, 1], [0, 1], [0, 1]);
+    const m = await read(await jpeg(16, 12, { gps: gpsAt(zero, 'N', zero, 'E') }));
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded).toEqual({ lat: 0, lon: 0, flag: 'gps-null-island' });
+    expect(m.findings).toEqual([{ flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' }]);
+  });
+
+  it('regression: gps-out-of-range — |lat| > 90 or a 0/0 rational is kept, flagged, and not a location', async () => {
+    const m = await read(await jpeg(16, 12, { gps: gpsAt(dms(95.5), 'S', dms(10), 'E') }));
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded?.flag).toBe('gps-out-of-range');
+    expect(m.gpsRecorded?.lat).toBeCloseTo(-95.5, 6);
+    expect(m.gpsRecorded?.lon).toBeCloseTo(10, 6);
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-out-of-range']);
+    const nan = await read(await jpeg(16, 12, { gps: gpsAt(rational([0, 0], [0, 1], [0, 1]), 'N', dms(10), 'E') }));
+    expect(nan.gps).toBeUndefined();
+    expect(nan.gpsRecorded).toMatchObject({ lat: null, flag: 'gps-out-of-range' });
+    expect(nan.gpsRecorded?.lon).toBeCloseTo(10, 6);
+  });
+
+  it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
+    const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
+    const spec: ExifSpec = {
+      ifd0: { [TAGS.Make]: ascii('Apple'), [TAGS.Model]: ascii('iPhone 14'), 0x0131: bad },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+      gps: gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'),
+    };
+    const m = await read(await jpeg(16, 12, spec));
+    expect(m).toMatchObject({ make: 'Apple', model: 'iPhone 14', takenAt: { local: '2025-06-01T14:30:05', offsetMinutes: 60 } });
+    expect(m.gps?.lat).toBeCloseTo(51.5007, 3);
+    expect(m.gps?.lon).toBeCloseTo(-0.1246, 3);
+    expect(m.partial).toEqual(['tiff: Invalid TIFF value type. block: IFD0, tag: 131, type: 99, offset 1']);
+    expect(m.findings).toEqual([{ flag: 'metadata-partial', detail: 'metadata read only in part: tiff: Invalid TIFF value type. block: IFD0, tag: 131, type: 99, offset 1' }]);
+    // The same file gives the same messages every run.
+    expect((await read(await jpeg(16, 12, spec))).partial).toEqual(m.partial);
+  });
+
+  it('an Exif IFD pointing outside the data is reported, not silently dropped', async () => {
+    const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('Nikon'), [TAGS.ExifIfd]: { type: 'long', value: [60_000] } } });
+    const plain = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).jpeg().toBuffer();
+    const m = await read(withExifSegment(plain, tiff));
+    expect(m.make).toBe('Nikon');
+    expect(m.partial?.length).toBeGreaterThan(0);
+    expect(m.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+  });
+});

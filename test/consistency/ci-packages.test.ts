@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from './bicep.js';
+
+/**
+ * A brand-new machine has only what .ci/run installs: a test that calls a system tool
+ * missing from that list skips (or, once, crashed collection) on CI. docs/validation.md
+ * is where a developer looks for the list, so the two must not drift apart.
+ */
+const ciRun = readFileSync(path.join(repoRoot, '.ci/run'), 'utf8');
+const validationDoc = readFileSync(path.join(repoRoot, 'docs/validation.md'), 'utf8');
+
+function ciPackages(): string[] {
+  const block = /DEBIAN_PACKAGES=\(([\s\S]*?)\n\)/.exec(ciRun);
+  if (!block) throw new Error('.ci/run has no DEBIAN_PACKAGES=( … ) list');
+  return block[1]!
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter((line) => line.length > 0)
+    .sort();
+}
+
+function documentedPackages(): string[] {
+  const start = validationDoc.indexOf('### System packages the tests use');
+  if (start === -1) throw new Error('docs/validation.md has no "System packages the tests use" section');
+  const section = validationDoc.slice(start, validationDoc.indexOf('\n#', start + 1));
+  return [...section.matchAll(/^\| `([a-z0-9.+-]+)` \|/gm)].map((m) => m[1]!).sort();
+}
+
+/** Tests, test support, samples and validator sources: where a system tool may be spawned. */
+function sourcesThatRunTools(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, all: boolean) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full, all || entry.name === 'test' || entry.name === 'test-support');
+      else if (/\.(ts|mjs)$/.test(entry.name) && (all || /\.test\.ts$/.test(entry.name))) out.push(full);
+    }
+  };
+  walk(path.join(repoRoot, 'test'), true);
+  walk(path.join(repoRoot, 'samples'), true);
+  walk(path.join(repoRoot, 'packages'), false);
+  return out;
+}
+
+describe('.ci/run system packages', () => {
+  it('installs exactly the packages docs/validation.md lists', () => {
+    expect(ciPackages().length).toBeGreaterThan(0);
+    expect(ciPackages()).toEqual(documentedPackages());
+  });
+
+  it('installs every package whose command a test or script calls', () => {
+    const shippedBy: Record<string, string> = {
+      'heif-enc': 'libheif-examples',
+      exiftool: 'libimage-exiftool-perl',
+      vipsheader: 'libvips-tools',
+      vipsthumbnail: 'libvips-tools',
+      fls: 'sleuthkit',
+      chromium: 'chromium',
+    };
+    const called = new Set<string>();
+    for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {
+      const text = readFileSync(file, 'utf8');
+      for (const command of Object.keys(shippedBy)) if (new RegExp(`['"\`]${command}['"\`]`).test(text)) called.add(command);
+    }
+    for (const command of called) {
+      expect({ command, installed: ciPackages().includes(shippedBy[command]!) }).toEqual({ command, installed: true });
+    }
+  });
+});
