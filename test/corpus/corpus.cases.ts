@@ -544,6 +544,4 @@ export const CORPUS: readonly CorpusCase[] = [
  * corpus.test.ts runs these with `it.fails`; delete an entry once its fix is
  * merged and the case passes (vitest then runs it with `it`).
  */
-export const KNOWN_FAILURES: Readonly<Record<string, string>> = {
-  'tiff-first-ifd-beyond-4kib.tif': 'not identified (file-type reads only the first 4 KiB, IFD0 is after it), so no metadata is read; fixed on h6-formats',
-};
+export const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
