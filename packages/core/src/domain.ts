@@ -183,7 +183,7 @@ export type FileFlag =
  * - embedded-archive: a ZIP directory at the end of a file of another type (a polyglot).
  * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded.
  * - no-content: the decoded image is one flat colour (blank, or a decode that produced nothing).
- * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Orientation").
+ * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Identification, findings and orientation").
  */
 export type ContentFlag =
   | 'unidentified'

@@ -3,7 +3,7 @@ import { openExifr } from '../metadata/exifr-source.js';
 import { heifTransforms, orientationOfTransforms, type HeifTransforms } from './heif-transforms.js';
 
 /**
- * The one orientation rule for HEIF (docs/architecture.md, "Orientation"):
+ * The one orientation rule for HEIF (docs/architecture.md, "Identification, findings and orientation"):
  *
  * 1. The HEIF's own transforms (irot, imir) always apply; libheif applies them
  *    while decoding. The HEIF specification makes EXIF orientation

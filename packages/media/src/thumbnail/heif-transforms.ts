@@ -3,7 +3,7 @@
  * 23008-12 `irot` rotation and `imir` mirror properties, associated through
  * `ipma`), read from the `meta` box of bytes held in memory. libheif applies
  * them while decoding; this says whether there were any, so the EXIF
- * orientation can be weighed against them (docs/architecture.md, "Orientation").
+ * orientation can be weighed against them (docs/architecture.md, "Identification, findings and orientation").
  *
  * Pure and bounded: boxes are walked by their sizes inside the buffer, at
  * most MAX_BOXES of them; anything malformed gives null ("unknown").
