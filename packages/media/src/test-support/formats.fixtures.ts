@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
-import { heicFromJpeg } from './fixtures.js';
+import { heicFromJpeg, heifEncAvailable } from './fixtures.js';
 
 /**
  * Regression fixtures for the formats real devices make, each named after the
@@ -88,13 +92,43 @@ export async function twoToneJpegWithExif(width: number, height: number, exif: {
  */
 export function cameraHif(jpeg: Buffer): Buffer | null {
   const heic = heicFromJpeg(jpeg);
-  if (!heic) return null;
+  return heic ? asCameraHif(heic) : null;
+}
+
+/** heif-enc output with its ftyp rewritten to a camera's `heix` / `mif1 heix miaf`. */
+export function asCameraHif(heic: Buffer): Buffer {
   const size = heic.readUInt32BE(0);
   if (heic.toString('latin1', 4, 8) !== 'ftyp' || size !== 28) throw new Error(`unexpected ftyp from heif-enc (${size} bytes)`);
   const out = Buffer.from(heic);
   out.write('heix', 8, 'latin1');
   out.write('mif1heixmiaf', 16, 'latin1');
   return out;
+}
+
+/**
+ * A 10-bit 4:2:2 HEVC HEIF, as Canon and Sony write `.HIF` (heif-enc from a
+ * 16-bit PNG, x265 with chroma 4:2:2), left half red and right half blue,
+ * with a camera's brands. Null when heif-enc is not installed.
+ */
+export async function tenBit422Hif(width: number, height: number): Promise<Buffer | null> {
+  if (!heifEncAvailable()) return null;
+  const left = await sharp({ create: { width: Math.floor(width / 2), height, channels: 3, background: '#ff0000' } }).png().toBuffer();
+  const png16 = await sharp({ create: { width, height, channels: 3, background: '#0000ff' } })
+    .composite([{ input: left, left: 0, top: 0 }])
+    .toColourspace('rgb16')
+    .png()
+    .toBuffer();
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-hif-'));
+  try {
+    const input = path.join(dir, 'in.png');
+    const out = path.join(dir, 'out.heic');
+    writeFileSync(input, png16);
+    const run = spawnSync('heif-enc', ['-b', '10', '-p', 'chroma=422', '-q', '60', input, '-o', out], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`heif-enc failed: ${run.stderr}`);
+    return asCameraHif(readFileSync(out));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */

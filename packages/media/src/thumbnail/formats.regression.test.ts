@@ -8,7 +8,7 @@ import { isExhibitError } from '@exhibit/core';
 import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
-import { cameraHif, gif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { cameraHif, gif, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { heifOrientationDecision } from './heif-orientation.js';
 import { heifTransforms } from './heif-transforms.js';
@@ -154,6 +154,15 @@ describe('images real devices make', () => {
     const t = await thumbnailer.image(new BufferSource(hif, 'IMG_0001.HIF'), { mime: 'image/heic' });
     expect(t).toMatchObject({ from: 'image', width: 320, height: 240, findings: [] });
     expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 100, height: 240 }))).toBe(true);
+  });
+
+  it('decodes a 10-bit 4:2:2 HEVC camera HEIF (as Canon and Sony .HIF are coded)', async (ctx) => {
+    const hif = await tenBit422Hif(320, 240);
+    if (!hif) return ctx.skip(HEIF_SKIP);
+    const t = await thumbnailer.image(new BufferSource(hif, 'IMG_0002.HIF'), { mime: 'image/heic' });
+    expect(t).toMatchObject({ from: 'image', width: 320, height: 240, findings: [] });
+    expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 100, height: 240 }))).toBe(true);
+    expect(isBlue(await meanColour(t.jpeg, { left: 220, top: 0, width: 100, height: 240 }))).toBe(true);
   });
 
   it('turns a HEIC with EXIF orientation 6 and no irot upright, and records the conflict', async (ctx) => {
