@@ -51,7 +51,8 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times
   const deadline = Date.now() + settings.timeoutMs;
   const remainingMs = () => {
     const ms = deadline - Date.now();
-    if (ms <= 0) throw new ExhibitError('timeout', `contact sheet not finished within ${settings.timeoutMs} ms`);
+    // No number in the text: what is left of the budget differs from run to run, the reason must not.
+    if (ms <= 0) throw new ExhibitError('timeout', 'contact sheet not finished within the media tool time limit', { details: { timeoutMs: settings.timeoutMs } });
     return ms;
   };
   let taking: FramesTaken;

@@ -62,7 +62,8 @@ export function runTool(name: string, file: string, args: readonly string[], opt
       failure = err;
       child.kill('SIGKILL');
     };
-    const timer = setTimeout(() => stop(new ExhibitError('timeout', `${name} did not finish within ${timeoutMs} ms and was killed`)), timeoutMs);
+    // The budget is what a caller had left, which differs from run to run: it goes in details, not in the reason.
+    const timer = setTimeout(() => stop(new ExhibitError('timeout', `${name} did not finish within its time limit and was killed`, { details: { timeoutMs } })), timeoutMs);
     const onAbort = () => stop(new ExhibitError('aborted', `${name} aborted`));
     abortSignal?.addEventListener('abort', onAbort, { once: true });
 
