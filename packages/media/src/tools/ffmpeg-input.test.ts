@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isExhibitError } from '@exhibit/core';
+import { ExhibitError, isExhibitError } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { testTools, testVideo } from '../test-support/fixtures.js';
 import { ALLOWED_PROTOCOLS, classifyToolFailure, toolInput, toolInputFor } from './ffmpeg-input.js';
@@ -125,5 +125,19 @@ describe('the protocol allowlist of a span input (real ffprobe)', () => {
       const err = await ffprobe([...input.args, '-i', input.url]).catch((e: unknown) => e);
       expect(isExhibitError(classifyToolFailure(err), 'unsupported-format'), url).toBe(true);
     }
+  });
+
+  it('records the same reason for the same damaged video every run', async () => {
+    // The stderr of two runs on the same file differs in ffmpeg's context addresses.
+    const reasons = ['0x55d5c8a0e2c0', '0x5612aa01b940'].map((address) => {
+      const err = new ExhibitError('tool-failed', `ffprobe failed: [mov,mp4,m4a,3gp,3g2,mj2 @ ${address}] moov atom not found`, {
+        details: { tool: 'ffprobe', exitCode: 1, signal: null, stderr: `[mov,mp4,m4a,3gp,3g2,mj2 @ ${address}] moov atom not found\nclip: Invalid data found when processing input` },
+      });
+      return classifyToolFailure(err) as ExhibitError;
+    });
+    expect(reasons.map((r) => [r.code, r.message])).toEqual([
+      ['corrupt-file', 'ffprobe failed: moov atom not found'],
+      ['corrupt-file', 'ffprobe failed: moov atom not found'],
+    ]);
   });
 });
