@@ -1,5 +1,5 @@
 import { ExhibitError, errorMessage, isExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
-import { openExifr } from './exifr-source.js';
+import { parseExifrSandboxed } from '../sandbox/parse.pool.js';
 import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { toJsonSafe } from './json-safe.js';
 
@@ -42,12 +42,8 @@ export async function readImageMetadata(
   let output: Record<string, unknown> | undefined;
   let limitReached = false;
   try {
-    const opened = await openExifr(source, EXIFR_OPTIONS, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-    try {
-      output = await opened.exifr.parse();
-    } finally {
-      limitReached = opened.reader.limitReached;
-    }
+    // exifr runs in a parser thread with a time budget ('parse-timeout', 'parse-crashed'); its output is mapped here.
+    ({ output, limitReached } = await parseExifrSandboxed(source, EXIFR_OPTIONS, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) }));
   } catch (err) {
     if (isExhibitError(err)) throw err;
     if (/Unknown file format/i.test(errorMessage(err))) {
