@@ -10,8 +10,8 @@ import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput
  * limit, so one file can fail only itself (deadline-pool.ts says how).
  */
 
-// Kept in variables: functions/scripts/build.mjs rewrites literal
-// `new URL('./…', import.meta.url)` to copied assets, and neither file is an asset.
+// Kept in variables: functions/scripts/build.mjs rewrites a URL built from a
+// relative literal and import.meta.url into a copied asset, and neither file is one.
 const WORKER_TS = './parse.worker.ts';
 const WORKER_JS = './parse.worker.js';
 
