@@ -12,6 +12,7 @@ import {
   jpegManyAppSegmentsBeforeExif,
   tiffHugeValueCounts,
   tiffIfdLoopBackToIfd0,
+  tiffOverlappingValueArrays,
 } from './test-support/hostile.builders.js';
 
 /**
@@ -101,6 +102,14 @@ describe('crafted files fail only themselves', () => {
     expect(a.ok).toBe(true);
     expect(b).toEqual(a);
     expect(await outcome(tools.thumbnailer.image(new BufferSource(file, 'huge.tif'), { mime: 'image/tiff' }))).toMatchObject({ ok: false });
+    await servesASoundFile();
+  });
+
+  it("tiff-200-tags-sharing-7000-rationals: 1.4 million parsed values from 60 KB, more than a parser thread hands over, is 'limit-exceeded'", async () => {
+    const file = tiffOverlappingValueArrays(200, 7000);
+    expect(file.length).toBeLessThan(64 * 1024);
+    const a = await outcome(tools.metadata.image(new BufferSource(file, 'many.tif')));
+    expect(a).toEqual({ ok: false, code: 'limit-exceeded', message: 'image metadata holds more than 1000000 values' });
     await servesASoundFile();
   });
 

@@ -56,6 +56,13 @@ export const MEDIA_LIMITS = {
   parseThreadHeapMb: 96,
   /** V8 young-generation heap of a parser thread. */
   parseThreadYoungHeapMb: 16,
+  /**
+   * Values (array items, tags; long strings and byte arrays count one per 64
+   * characters or bytes) of the parse result a parser thread hands to the main
+   * thread; more and the file fails with 'limit-exceeded'. A camera file has
+   * a few hundred.
+   */
+  maxParsedValues: 1_000_000,
   /** A parser thread that has not loaded its parsers by then is a fault of the machine ('tool-unavailable', retried). */
   parseThreadStartTimeoutMs: 60_000,
   /** Thumbnail JPEG quality; part of the recipe name. */

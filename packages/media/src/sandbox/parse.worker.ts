@@ -1,6 +1,7 @@
 import { FileTypeParser } from 'file-type';
 import exifr from 'exifr';
-import type { RandomAccessSource } from '@exhibit/core';
+import { ExhibitError, type RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 import { openExifr } from '../metadata/exifr-source.js';
 import { serveTasks, type TaskContext } from './worker-runtime.js';
 import type { ExifPreviewInput, ExifrTaskInput, FileTypeInput, RangeRequest } from './parse.tasks.js';
@@ -31,6 +32,48 @@ class RemoteSource implements RandomAccessSource {
   }
 }
 
+/**
+ * exifr's output as the main thread should receive it: each byte value its
+ * own small buffer (a view would drag the whole read chunk, up to
+ * LIMITS.maxMetadataBytes, across with it), and no more values than
+ * MEDIA_LIMITS.maxParsedValues in all, so a file cannot make the main thread
+ * hold what the parser thread's heap limit allowed. Values are kept exactly
+ * or the parse fails; nothing is cut short.
+ */
+function compact(output: Record<string, unknown>): Record<string, unknown> {
+  let values = 0;
+  const count = (n: number) => {
+    values += n;
+    if (values > MEDIA_LIMITS.maxParsedValues) {
+      throw new ExhibitError('limit-exceeded', `image metadata holds more than ${MEDIA_LIMITS.maxParsedValues} values`);
+    }
+  };
+  const walk = (value: unknown): unknown => {
+    count(1);
+    if (typeof value === 'string') {
+      count(Math.floor(value.length / 64));
+      return value;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    if (ArrayBuffer.isView(value)) {
+      count(Math.floor(value.byteLength / 64));
+      // Same type, own buffer (a Buffer arrives as a Uint8Array, as it would cloned).
+      const own = (value.buffer as ArrayBuffer).slice(value.byteOffset, value.byteOffset + value.byteLength);
+      if (value instanceof DataView) return new DataView(own);
+      if (Buffer.isBuffer(value)) return new Uint8Array(own);
+      return new (value.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(own);
+    }
+    if (value instanceof ArrayBuffer) return value.slice(0);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value instanceof Date || value instanceof Error) return value;
+    const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of entries) Object.defineProperty(out, String(k), { value: walk(v), enumerable: true, writable: true, configurable: true });
+    return out;
+  };
+  return walk(output) as Record<string, unknown>;
+}
+
 const lib = exifr as unknown as { thumbnailOnlyOptions: object; orientationOnlyOptions: object };
 
 serveTasks({
@@ -39,7 +82,7 @@ serveTasks({
     const { name, size, options, maxBytes } = input as ExifrTaskInput;
     const opened = await openExifr(new RemoteSource(context, name, size), options, { maxBytes });
     const output = await opened.exifr.parse();
-    return { value: { output, limitReached: opened.reader.limitReached } };
+    return { value: { output: output === undefined ? undefined : compact(output), limitReached: opened.reader.limitReached } };
   },
 
   /** What exifr.thumbnail() and exifr.orientation() read, through the corrected HEIF parser. */

@@ -157,6 +157,21 @@ export function tiffHugeValueCounts(): Buffer {
 }
 
 /**
+ * IFD0 with `tags` entries of `countEach` RATIONAL values (0/1) each, all
+ * pointing at the same bytes: a small file whose parsed form holds
+ * tags × countEach numbers.
+ */
+export function tiffOverlappingValueArrays(tags: number, countEach: number): Buffer {
+  const data = 8 + 2 + tags * 12 + 4;
+  const file = Buffer.alloc(data + countEach * 8);
+  tiffHeader(file, 8);
+  const entries = Array.from({ length: tags }, (_, i) => ({ tag: 0xc000 + i, type: 5, count: countEach, value: data }));
+  writeIfd(file, 8, entries, 0);
+  for (let i = 0; i < countEach; i++) file.writeUInt32LE(1, data + i * 8 + 4);
+  return file;
+}
+
+/**
  * A JPEG with `count` empty APP15 segments (4 bytes each) before its APP1
  * Exif segment: a segment walk costs a step per segment, and the Exif lies
  * past the first chunks a chunked reader fetches.
