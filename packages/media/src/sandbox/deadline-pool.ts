@@ -50,7 +50,7 @@ const { workerData } = require('node:worker_threads');
 `;
 
 export interface DeadlinePoolOptions {
-  /** What the threads do, for failure messages ("image metadata parser"). */
+  /** The module each thread runs; it calls serveTasks (worker-runtime.ts). */
   entry: WorkerEntry;
   /** Threads, started when needed. */
   size: number;
