@@ -1,6 +1,6 @@
-import { FileTypeParser } from 'file-type';
-import { ExhibitError, LIMITS, type FileIdentifier, type Identification, type ToolVersion } from '@exhibit/core';
+import { ExhibitError, isExhibitError, LIMITS, type FileIdentifier, type Identification, type ToolVersion } from '@exhibit/core';
 import { packageVersion } from '../package-version.js';
+import { fileTypeSandboxed } from '../sandbox/parse.pool.js';
 import { isExtensionMismatch, kindOf } from './extensions.js';
 
 /**
@@ -15,14 +15,13 @@ export class FileTypeIdentifier implements FileIdentifier {
 
   async identify(head: Buffer, options: { abortSignal?: AbortSignal } = {}): Promise<Identification> {
     const bytes = head.subarray(0, LIMITS.identifyHeadBytes);
-    const parser = options.abortSignal ? new FileTypeParser({ signal: options.abortSignal }) : new FileTypeParser();
+    // In a parser thread with a time budget ('parse-timeout', 'parse-crashed'); a truncated structure there is "unknown".
     let result;
     try {
-      result = await parser.fromBuffer(bytes);
+      result = await fileTypeSandboxed(bytes, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     } catch (err) {
-      if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'identification aborted', { cause: err });
-      // file-type only throws on reads past the end of a truncated structure; that is "unknown".
-      result = undefined;
+      if (isExhibitError(err, 'aborted')) throw new ExhibitError('aborted', 'identification aborted', { cause: err });
+      throw err;
     }
     if (!result) return { mime: null, detectedExt: null, kind: 'other' };
     return { mime: result.mime, detectedExt: result.ext, kind: kindOf(result.ext, result.mime) };
