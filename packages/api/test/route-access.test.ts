@@ -60,6 +60,18 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/download` }),
     ok: [200],
   },
+  'GET /cases/{caseId}/files/{fileId}/content': {
+    policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/content` }),
+    ok: [200],
+  },
+  // newCaseRoles let an unassigned examiner in only on a case nobody knows; CASE-1 is known, so the matrix sees a 404
+  // (the new-case rule has its own tests in case-claims.test.ts).
+  'POST /cases/{caseId}/uploads': {
+    policy: { roles: ['examiner'], caseScoped: true, newCaseRoles: ['examiner'] },
+    request: (s) => ({ path: `/cases/${s.caseId}/uploads`, body: { evidenceId: 'EX09', fileName: 'matrix.bin', size: 3 } }),
+    ok: [200, 201],
+  },
   'GET /cases/{caseId}/assignments': {
     policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
     request: (s) => ({ path: `/cases/${s.caseId}/assignments` }),
