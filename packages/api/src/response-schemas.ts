@@ -122,6 +122,11 @@ const uploadSchema = z.object({
   integrity: z.enum(['pending', 'verified', 'mismatch', 'no-reference']),
   mismatches: z.array(z.string()),
   hashedAt: z.string().nullable(),
+  uploadedBy: z
+    .string()
+    .nullable()
+    .optional()
+    .describe('Who registered this upload through the API, from their token (POST …/uploads); null when it arrived without registration. `acquisition.examiner` is free text the uploader typed'),
 });
 
 const stageCounts = z.object({ done: z.number(), failed: z.number(), pending: z.number() });

@@ -151,6 +151,19 @@ describe('registering an upload', () => {
     expect((await f.access.listAssignments('RACE-1')).map((a) => a.user)).toEqual([winner]);
   });
 
+  it('shows the registered uploader in the status and provenance of what was received, null for evidence that came without', async () => {
+    await f.access.assign('ORPHAN-1', 'ivan', { by: 'ada' });
+    const orphan = await call('ivan', ['investigator'], { path: '/cases/ORPHAN-1/evidence/EX01/status' });
+    expect(orphan.json.uploads[0]).toMatchObject({ uploadedBy: null, acquisition: { examiner: 'DC Test' } });
+    // A registered upload that then arrived (seeded here as the pipeline records it).
+    expect((await register('erin', 'NEW-1', { evidenceId: 'EX03' })).status).toBe(201);
+    const seeded = await seedCase(f, 'NEW-1', 'EX03');
+    const status = await call('erin', ['examiner'], { path: '/cases/NEW-1/evidence/EX03/status' });
+    expect(status.json.uploads[0]).toMatchObject({ blobName: 'NEW-1/EX03/phone.zip', uploadedBy: 'erin' });
+    const detail = await call('erin', ['examiner'], { path: `/cases/NEW-1/files/${seeded.photoFileId}` });
+    expect(detail.json.provenance.upload).toMatchObject({ blobName: 'NEW-1/EX03/phone.zip', uploadedBy: 'erin' });
+  });
+
   it('validates the body: ids, a bare file name, a size', async () => {
     for (const body of [{ evidenceId: '../x' }, { fileName: 'a/b.zip' }, { fileName: '..' }, { fileName: 'a\u0000b' }, { size: -1 }, { size: 1.5 }, { extra: 1 }]) {
       const res = await register('erin', 'NEW-1', body);

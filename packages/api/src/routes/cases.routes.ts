@@ -81,7 +81,10 @@ export const casesRoutes: RouteModule = [
     async handler({ deps, params }) {
       const status = await deps.index.evidenceStatus(params.caseId, params.evidenceId);
       if (!status) throw notFound();
-      return { status: 200, body: status };
+      const uploads = await Promise.all(
+        status.uploads.map(async (u) => ({ ...u, uploadedBy: (await deps.access.getUploadRegistration(u.blobName))?.uploadedBy ?? null })),
+      );
+      return { status: 200, body: { ...status, uploads } };
     },
   }),
 ];

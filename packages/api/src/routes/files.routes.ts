@@ -115,7 +115,10 @@ export const filesRoutes: RouteModule = [
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
-      const provenance = await buildProvenance(deps.index, file, content);
+      const built = await buildProvenance(deps.index, file, content);
+      const provenance = built.upload
+        ? { ...built, upload: { ...built.upload, uploadedBy: (await deps.access.getUploadRegistration(built.upload.blobName))?.uploadedBy ?? null } }
+        : built;
       await recordForCase(
         deps,
         principal,
