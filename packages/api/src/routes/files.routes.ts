@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { FileRecord, SearchQuery } from '@exhibit/core';
+import { ExhibitError, type FileRecord, type SearchQuery } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
@@ -8,7 +8,6 @@ import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
 import { contentDisposition, materialiseMember, readVerifiedFile } from '../file-delivery.js';
-import { ExhibitError } from '@exhibit/core';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { downloadSchema, FILE_KINDS, FILE_STAGES, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
@@ -46,12 +45,12 @@ export const searchQuerySchema = z.strictObject({
  * another case's archive: it is used only if this evidence item holds that
  * archive.
  */
-async function fileBytesOf(deps: ApiDeps, file: FileRecord): Promise<{ bytes: FileBytes; content: Awaited<ReturnType<ApiDeps['index']['getContent']>> }> {
+async function fileBytesOf(deps: ApiDeps, file: FileRecord): Promise<FileBytes> {
   const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
   const bytes = locateFileBytes(file, content);
   if (!bytes) throw notFound();
   if (bytes.range && bytes.from === 'content' && !(await evidenceHoldsBlob(deps.index, file, bytes.blob))) throw notFound();
-  return { bytes, content };
+  return bytes;
 }
 
 /** What the bytes must be: the recorded size and SHA-256 (of the file, i.e. of the span for a member). */
@@ -193,7 +192,7 @@ export const filesRoutes: RouteModule = [
     responses: { 200: { description: 'URL and expiry of a blob holding exactly this file', schema: downloadSchema } },
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
-      const { bytes } = await fileBytesOf(deps, file);
+      const bytes = await fileBytesOf(deps, file);
       let blob = bytes.blob;
       let copied: { created: boolean } | null = null;
       if (bytes.range) {
@@ -252,7 +251,7 @@ export const filesRoutes: RouteModule = [
     responses: { 200: { description: "The file's bytes", contentType: 'application/octet-stream' } },
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
-      const { bytes } = await fileBytesOf(deps, file);
+      const bytes = await fileBytesOf(deps, file);
       const expected = expectedOf(file, bytes);
       const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
       try {
