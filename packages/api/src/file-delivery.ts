@@ -18,6 +18,14 @@ import type { FileBytes } from './file-bytes.js';
 /** Files up to this size are read and checked in full before the first byte is sent. */
 export const VERIFY_BEFORE_SEND_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Largest member copied to derived/ within one request for a download URL.
+ * The copy streams through the API; a bigger one could outlast the request
+ * (Azure's front end gives up after 230 s) and would then start over at every
+ * attempt. Bigger members are streamed instead (GET …/content).
+ */
+export const MATERIALISE_MAX_BYTES = 512 * 1024 * 1024;
+
 export interface ExpectedBytes {
   length: number;
   sha256: string;
@@ -114,13 +122,22 @@ export async function materialiseMember(
   derivedContainer: string,
   bytes: FileBytes,
   expected: ExpectedBytes,
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; maxBytes?: number } = {},
 ): Promise<{ blob: BlobRef; created: boolean }> {
   const blob: BlobRef = { container: derivedContainer, name: derivedNames.content(expected.sha256) };
   const existing = await sizeOf(blobs, blob, options.abortSignal);
   if (existing === expected.length) return { blob, created: false };
   if (existing !== null) {
     throw new ExhibitError('conflict', `${blob.name} exists with ${existing} bytes, not the recorded ${expected.length}`);
+  }
+  const maxBytes = options.maxBytes ?? MATERIALISE_MAX_BYTES;
+  if (expected.length > maxBytes) {
+    throw new ExhibitError(
+      'limit-exceeded',
+      `this file (${expected.length} bytes) is read in place from its archive and is too large to copy for a download URL (limit ${maxBytes}); ` +
+        'get its bytes with GET …/content (exhibit download) instead',
+      { details: { size: expected.length, maxBytes } },
+    );
   }
   const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
   const verifying = new VerifyingStream(expected);

@@ -7,7 +7,7 @@ import { createRootLogger, derivedNames, memberFileId, rootFileId, type Role } f
 import { createApi } from '../src/api.js';
 import { defineRoute, type Api, type ApiResponse } from '../src/api.types.js';
 import { locateFileBytes } from '../src/file-bytes.js';
-import { readVerifiedFile } from '../src/file-delivery.js';
+import { materialiseMember, readVerifiedFile } from '../src/file-delivery.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
 import { startHttpServer } from '../src/http-server.node.js';
 import { downloadSchema, fileDetailSchema } from '../src/response-schemas.js';
@@ -151,6 +151,19 @@ describe('download URL of a member read in place', () => {
     expect(f.touched).not.toContain('blobs.readUrl');
     expect(f.custodyEvents).toEqual([]);
     expect(await f.blobs.exists({ container: f.deps.containers.derived, name: derivedNames.content(wrongSha) })).toBe(false);
+  });
+});
+
+describe('copying a member for a URL', () => {
+  it('refuses a member too large to copy within a request, before reading or writing anything', async () => {
+    const file = (await f.index.getFile(stored.memberFileId))!;
+    const bytes = locateFileBytes(file, null)!;
+    f.touched.length = 0;
+    const err = await materialiseMember(f.deps.blobs, 'derived-never', bytes, { length: file.size!, sha256: file.sha256! }, { maxBytes: file.size! - 1 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'limit-exceeded', details: { size: file.size, maxBytes: file.size! - 1 } });
+    expect(f.touched).toEqual(['blobs.getProperties']);
   });
 });
 

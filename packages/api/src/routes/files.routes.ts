@@ -184,7 +184,8 @@ export const filesRoutes: RouteModule = [
       "Recorded as a 'download' with the container and blob granted. " +
       'A ZIP member stored uncompressed is read in place from its archive, and a URL cannot be narrowed to part of a blob: for such a ' +
       'member the API first copies its bytes once into the derived container under their SHA-256 (checked on the way; nothing is ' +
-      'stored if they do not match) and signs that copy, never the archive. `range` is always null (kept for older clients). ' +
+      'stored if they do not match) and signs that copy, never the archive; a member over 512 MiB is not copied (413: use …/content). ' +
+      '`range` is always null (kept for older clients). ' +
       'To get the bytes without a URL, use GET …/content.',
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     params: fileParams,
