@@ -85,7 +85,7 @@ describe('cases and evidence', () => {
     const res = await call({ path: '/cases' }, await examiner());
     expect(res.status).toBe(200);
     expect(res.json.cases).toEqual([
-      { caseId: 'CASE-1', role: null, assignedAt: expect.any(String), evidence: 2, files: 4, complete: expect.any(Boolean) },
+      { caseId: 'CASE-1', role: null, assignedAt: expect.any(String), assigned: true, evidence: 2, files: 4, complete: expect.any(Boolean) },
     ]);
     const me = await call({ path: '/me' }, await as('nora', ['examiner', 'investigator']));
     expect(me.json).toMatchObject({ user: 'nora', roles: ['examiner', 'investigator'], authKind: 'local', cases: ['CASE-1'] });

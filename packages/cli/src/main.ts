@@ -17,6 +17,9 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/show.command.js'),
   import('./commands/custody.command.js'),
   import('./commands/admin.command.js'),
+  import('./commands/cases.command.js'),
+  import('./commands/whoami.command.js'),
+  import('./commands/download.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {

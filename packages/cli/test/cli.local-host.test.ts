@@ -75,7 +75,8 @@ describe('exhibit CLI against the local host', () => {
     const who = JSON.parse(out) as { user: string; roles: string[]; tokenFile: string };
     expect(who).toMatchObject({ user: 'ana@example.org', roles: ['examiner'] });
     expect((await stat(who.tokenFile)).mode & 0o777).toBe(0o600);
-    await createPostgresAccessStore(host.app.sql).assign(caseId, 'ana@example.org', { by: 'test-setup' });
+    // Nobody is assigned to the case: ana's upload opens it for her (see the upload test).
+    expect(await createPostgresAccessStore(host.app.sql).listAssignments(caseId)).toEqual([]);
   });
 
   it('uploads, follows processing to completion, finds the file and shows it with its thumbnail', async () => {
@@ -84,6 +85,8 @@ describe('exhibit CLI against the local host', () => {
 
     const up = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E1', '--examiner', 'Zoë Ørsted', '--sha256', sha256, '--block-size-mb', '0.0625', '--json');
     expect(up.err).toMatch(/^upload IMG_LOOSE_0001.jpg: 100% \(14.1 KiB of 14.1 KiB/m);
+    expect(up.err).toContain(`opened new case ${caseId}: ana@example.org is assigned to it as examiner`);
+    expect(await createPostgresAccessStore(host.app.sql).getAssignment(caseId, 'ana@example.org')).toMatchObject({ role: 'examiner' });
     expect(up.code).toBe(EXIT.ok);
     const uploaded = JSON.parse(up.out) as { uploaded: Array<{ blobName: string; blocks: number; hashes: { sha256: string } }> };
     expect(uploaded.uploaded[0]).toMatchObject({ blobName: `${caseId}/E1/IMG_LOOSE_0001.jpg`, hashes: { sha256 } });
@@ -134,6 +137,31 @@ describe('exhibit CLI against the local host', () => {
 
     const detail = JSON.parse((await cli('show', caseId, hit.file.fileId, '--json')).out) as FileDetailBody;
     expect(detail.provenance.upload?.blobName).toBe(`${caseId}/E1/IMG_LOOSE_0001.jpg`);
+  });
+
+  it('first hour: an admin sees the new case and assigns an investigator, who finds the file; the examiner downloads it', async () => {
+    expect((await cli('login', '--user', 'ada', '--role', 'admin')).code).toBe(EXIT.ok);
+    const listed = await cli('cases');
+    expect(listed.code).toBe(EXIT.ok);
+    expect(listed.out).toMatch(new RegExp(`^${caseId}\\s+\\(not assigned\\)\\s+1\\s+ana@example.org\\s+1\\s+1\\s+complete$`, 'm'));
+    const assigned = await cli('assign', caseId, 'ivy', '--role', 'investigator');
+    expect(assigned.code).toBe(EXIT.ok);
+    expect(assigned.out).toMatch(new RegExp(`^assigned ivy on ${caseId} with investigator`));
+
+    expect((await cli('login', '--user', 'ivy', '--role', 'investigator')).code).toBe(EXIT.ok);
+    expect((await cli('whoami')).out).toContain(`  cases     ${caseId}\n`);
+    const found = JSON.parse((await cli('search', caseId, '--kind', 'image', '--json')).out) as SearchResultBody;
+    expect(found.total).toBe(1);
+    const fileId = found.items[0]!.file.fileId;
+    // Investigators review; they do not take copies of the bytes.
+    expect((await cli('download', caseId, fileId, '-o', path.join(dir, 'ivy.jpg'))).code).toBe(EXIT.error);
+
+    expect((await cli('login', '--user', 'ana@example.org', '--role', 'examiner')).code).toBe(EXIT.ok);
+    const out = path.join(dir, 'downloaded.jpg');
+    const saved = await cli('download', caseId, fileId, '-o', out);
+    expect(saved.code).toBe(EXIT.ok);
+    expect(saved.out).toContain(`sha256    ${sample.manifest.sha256}  (matches the recorded SHA-256)`);
+    expect((await readFile(out)).equals(sample.bytes)).toBe(true);
   });
 
   it('refuses to upload the same evidence twice (exit 1) and a wrong acquisition hash (exit 3)', async () => {
