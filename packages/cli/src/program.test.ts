@@ -5,7 +5,7 @@ import { loadCommandModules } from './main.js';
 import { runCli } from './program.js';
 import { CapturedStream } from './test-support.js';
 import { searchQuery } from './commands/search.command.js';
-import { bboxOption, isoDateOption, parseCaseTarget } from './commands/option-parsers.js';
+import { bboxOption, hashPrefixOption, isoDateOption, parseCaseTarget } from './commands/option-parsers.js';
 import { acquisitionFromOptions, blockSizeBytesFromMb } from './commands/upload.command.js';
 
 async function run(...argv: string[]) {
@@ -37,6 +37,9 @@ describe('command line parsing', () => {
     [['search', 'C1', '--kind', 'banana'], /Allowed choices are image/],
     [['search', 'C1', '--limit', '501'], /integer from 1 to 500/],
     [['search', 'C1', '--from', 'yesterday'], /YYYY-MM-DD/],
+    [['search', 'C1', '--hash', 'ecfc0bd'], /8 to 64 hex digits/],
+    [['search', 'C1', '--hash', 'ecfc0bd0830g'], /hexadecimal digits/],
+    [['search', 'C1', '--hash', 'a'.repeat(65)], /8 to 64 hex digits/],
     [['show', 'C1', 'not a file id'], /not a file id/],
     [['login', '--user', 'ana'], /at least one --role/],
     [['login', '--user', 'ana', '--role', 'wizard'], /unknown role/],
@@ -92,6 +95,11 @@ describe('option values', () => {
       limit: 10,
       offset: 20,
     });
+  });
+
+  it('takes the 12-digit SHA-256 prefix that search prints as --hash', () => {
+    expect(searchQuery({ hash: ' ECFC0BD08302 ' }).hash).toBe('ecfc0bd08302');
+    expect(hashPrefixOption('ecfc0bd0')).toBe('ecfc0bd0');
   });
 
   it('parses targets, boxes and times', () => {

@@ -67,3 +67,21 @@ export function bboxOption(value: string): string {
   if (minLon > maxLon || minLat > maxLat) throw new InvalidArgumentError('min must not exceed max');
   return parts.join(',');
 }
+
+/** Fewest hex digits `--hash` takes; the API refuses fewer too. */
+export const HASH_PREFIX_MIN_CHARS = 8;
+
+/**
+ * An MD5, SHA-1 or SHA-256, or its first 8 or more hex digits (the 12 that
+ * `search` prints are enough); lower-cased.
+ */
+export function hashPrefixOption(value: string): string {
+  const hex = value.trim().toLowerCase();
+  if (!/^[0-9a-f]+$/.test(hex)) throw new InvalidArgumentError('must be hexadecimal digits (0-9, a-f)');
+  if (hex.length < HASH_PREFIX_MIN_CHARS || hex.length > 64) {
+    throw new InvalidArgumentError(
+      `must be ${HASH_PREFIX_MIN_CHARS} to 64 hex digits: an MD5 (32), SHA-1 (40) or SHA-256 (64), or its first ${HASH_PREFIX_MIN_CHARS} or more digits`,
+    );
+  }
+  return hex;
+}
