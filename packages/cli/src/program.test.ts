@@ -6,6 +6,7 @@ import { runCli } from './program.js';
 import { CapturedStream } from './test-support.js';
 import { searchQuery } from './commands/search.command.js';
 import { bboxOption, hashPrefixOption, isoDateOption, parseCaseTarget } from './commands/option-parsers.js';
+import { DEFAULT_OUTPUT_WIDTH, outputWidth } from './render/output-width.js';
 import { acquisitionFromOptions, blockSizeBytesFromMb } from './commands/upload.command.js';
 
 async function run(...argv: string[]) {
@@ -38,6 +39,8 @@ describe('command line parsing', () => {
     [['search', 'C1', '--limit', '501'], /integer from 1 to 500/],
     [['search', 'C1', '--from', 'yesterday'], /YYYY-MM-DD/],
     [['search', 'C1', '--hash', 'ecfc0bd'], /8 to 64 hex digits/],
+    [['search', 'C1', '--width', '5'], /0 \(no limit\) or at least 20/],
+    [['status', 'C1', '--width', 'wide'], /integer from 0/],
     [['search', 'C1', '--hash', 'ecfc0bd0830g'], /hexadecimal digits/],
     [['search', 'C1', '--hash', 'a'.repeat(65)], /8 to 64 hex digits/],
     [['show', 'C1', 'not a file id'], /not a file id/],
@@ -100,6 +103,14 @@ describe('option values', () => {
   it('takes the 12-digit SHA-256 prefix that search prints as --hash', () => {
     expect(searchQuery({ hash: ' ECFC0BD08302 ' }).hash).toBe('ecfc0bd08302');
     expect(hashPrefixOption('ecfc0bd0')).toBe('ecfc0bd0');
+  });
+
+  it('takes the table width from --width (0: no limit), else the terminal, else 120 for a pipe or file', () => {
+    expect(outputWidth({ write: () => true, isTTY: true, columns: 97 })).toBe(97);
+    expect(outputWidth({ write: () => true, isTTY: true, columns: 97 }, 200)).toBe(200);
+    expect(outputWidth({ write: () => true, isTTY: true, columns: 97 }, 0)).toBe(Number.POSITIVE_INFINITY);
+    expect(outputWidth({ write: () => true, isTTY: false })).toBe(DEFAULT_OUTPUT_WIDTH);
+    expect(outputWidth({ write: () => true })).toBe(120);
   });
 
   it('parses targets, boxes and times', () => {

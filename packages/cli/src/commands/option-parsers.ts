@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { isValidId } from '@exhibit/core';
+import { DEFAULT_OUTPUT_WIDTH, MAX_OUTPUT_WIDTH } from '../render/output-width.js';
 
 /** Commander argument parsers: a bad value is a usage error (exit 2) before anything runs. */
 
@@ -85,3 +86,12 @@ export function hashPrefixOption(value: string): string {
   }
   return hex;
 }
+
+/** `--width <n>` for commands that print tables. */
+export const WIDTH_FLAGS = '--width <n>';
+export const WIDTH_DESCRIPTION = `widest a table line may be (default: the terminal's width, else ${DEFAULT_OUTPUT_WIDTH}; 0 for no limit)`;
+export const widthOption = (value: string): number => {
+  const n = intOption(0, MAX_OUTPUT_WIDTH)(value);
+  if (n !== 0 && n < 20) throw new InvalidArgumentError('must be 0 (no limit) or at least 20');
+  return n;
+};

@@ -3,7 +3,8 @@ import { apiPath, type QueryValues } from '../api/api-client.js';
 import type { SearchResultBody } from '../api/api-types.js';
 import type { CliContext } from '../context.js';
 import { renderSearchResult } from '../render/search.render.js';
-import { bboxOption, hashPrefixOption, idOption, intOption, isoDateOption } from './option-parsers.js';
+import { bboxOption, hashPrefixOption, idOption, intOption, isoDateOption, WIDTH_DESCRIPTION, WIDTH_FLAGS, widthOption } from './option-parsers.js';
+import { outputWidth } from '../render/output-width.js';
 
 /** Bounds match the API's; a value outside them is a usage error here rather than a 400 there. */
 const MAX_PAGE = 500;
@@ -27,6 +28,7 @@ export interface SearchOptions {
   order?: string;
   limit?: number;
   offset?: number;
+  width?: number;
   json?: boolean;
 }
 
@@ -52,6 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option('--order <order>', 'sort order').choices(['asc', 'desc']))
     .option('--limit <n>', `results per page (at most ${MAX_PAGE})`, intOption(1, MAX_PAGE))
     .option('--offset <n>', 'results to skip', intOption(0, MAX_OFFSET))
+    .option(WIDTH_FLAGS, WIDTH_DESCRIPTION, widthOption)
     .option('--json', 'print the API response as JSON')
     .action(async (caseId: string, options: SearchOptions) => {
       const api = await ctx.api();
@@ -59,7 +62,7 @@ export function register(program: Command, ctx: CliContext): void {
         query: searchQuery(options),
         abortSignal: ctx.abortSignal,
       });
-      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result));
+      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result, { width: outputWidth(ctx.stdout, options.width) }));
     });
 }
 
