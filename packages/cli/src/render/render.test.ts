@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderFileDetail } from './file.render.js';
+import { formatOrientation, formatToolVersion, renderFileDetail } from './file.render.js';
 import { fileDetail, searchResult, SHA, status } from './fixtures.test-data.js';
 import { displayWidth, ellipsizePath, formatBytes, layoutTable, printable, renderTable } from './format.js';
 import { renderSearchResult } from './search.render.js';
@@ -155,21 +155,76 @@ describe('search rendering', () => {
 
 describe('file detail rendering', () => {
   const text = renderFileDetail(fileDetail);
+  /** Column where the values start: after the longest label and two spaces. */
+  const valueColumn = (t: string) => t.split('\n').find((l) => l.startsWith('  path'))!.indexOf('phone-');
 
   it('shows the occurrence, content hashes, metadata as recorded and the provenance chain to the upload', () => {
     expect(text).toMatch(/^File fphoto0+1/);
     expect(text).toContain('phone-extraction.zip!/DCIM/Camera/IMG_0001.jpg');
-    expect(text).toContain('archive modified2023-08-14T16:20:05 (no UTC offset recorded) [zip:dos-time]');
-    expect(text).toContain(`sha256          ${SHA.photo}`);
-    expect(text).toContain('taken at        2023-08-14T17:20:05 -03:00 [exif:DateTimeOriginal+OffsetTimeOriginal]');
-    expect(text).toContain('taken at (UTC)  2023-08-14T20:20:05Z');
-    expect(text).toContain('device          samsung SM-G991B');
-    expect(text).toContain('GPS             -22.95192,-43.21049 710 m');
-    expect(text).toContain('tools           identify: file-type 21.0.0; metadata: exifr 7.1.3');
-    expect(text).toMatch(/0\. phone-extraction\.zip!\/DCIM\/Camera\/IMG_0001\.jpg\n\s+this file, entry #4/);
-    expect(text).toMatch(/1\. phone-extraction\.zip\n\s+inside, sha256 5f0c/);
-    expect(text).toContain('uploaded as C1/EX01/phone-extraction.zip, 4,823,117 bytes');
-    expect(text).toContain(`examiner Zoë Ørsted, exhibit ZO/1, acquisition sha256 ${SHA.zip}`);
+    expect(text).toContain(`  sha256            ${SHA.photo}`);
+    expect(text).toContain('  taken at          2023-08-14T17:20:05 -03:00 [exif:DateTimeOriginal+OffsetTimeOriginal]');
+    expect(text).toContain('  taken at (UTC)    2023-08-14T20:20:05Z');
+    expect(text).toContain('  device            samsung SM-G991B');
+    expect(text).toContain('  GPS               -22.95192,-43.21049 710 m');
+    expect(text).toMatch(/ {2}this file {9}phone-extraction\.zip!\/DCIM\/Camera\/IMG_0001\.jpg\n {20}entry #4, sha256 a3c1/);
+    expect(text).toMatch(/ {2}inside {12}phone-extraction\.zip\n {20}sha256 5f0c/);
+    expect(text).toContain('  uploaded as       C1/EX01/phone-extraction.zip\n                    4,823,117 bytes');
+    expect(text).toContain(`  acquisition       examiner Zoë Ørsted\n                    exhibit ZO/1\n                    sha256 ${SHA.zip}`);
+  });
+
+  it('keeps every label apart from its value, all values in one column', () => {
+    // The longest label ("archive modified") used to run into its value.
+    expect(text).toContain('  archive modified  2023-08-14T16:20:05 (no UTC offset recorded) [zip:dos-time]');
+    const column = valueColumn(text);
+    expect(column).toBe(20);
+    for (const line of text.split('\n').filter((l) => /^ {2}\S/.test(l))) {
+      expect(line.slice(column - 2, column), line).toBe('  ');
+      expect(line[column], line).not.toBe(' ');
+    }
+  });
+
+  it('names the EXIF orientation, with the recorded number', () => {
+    expect(text).toContain('  orientation       Rotate 90 CW (6)');
+    expect(text).not.toMatch(/orientation\s+6$/m);
+    expect(formatOrientation(1)).toBe('Horizontal (normal) (1)');
+    expect(formatOrientation(8)).toBe('Rotate 270 CW (8)');
+    expect(formatOrientation(9)).toBe('unknown value (9)');
+  });
+
+  it('shows tool versions as versions, one stage a line, even from records that kept the -version banner', () => {
+    const banner = {
+      ...fileDetail,
+      content: {
+        ...fileDetail.content!,
+        tools: {
+          ...fileDetail.content!.tools,
+          thumbnail: [
+            { name: 'sharp', version: '0.34.3' },
+            { name: 'ffmpeg', version: 'ffmpeg version 6.1.1-3ubuntu5 Copyright (c) 2000-2023 the FFmpeg developers' },
+          ],
+        },
+      },
+    };
+    const shown = renderFileDetail(banner);
+    expect(shown).toContain('  tools             identify: file-type 21.0.0\n                    metadata: exifr 7.1.3\n                    thumbnail: sharp 0.34.3, ffmpeg 6.1.1-3ubuntu5\n');
+    expect(shown).not.toContain('Copyright');
+    expect(formatToolVersion({ name: 'ffprobe', version: 'ffprobe version n7.0 Copyright (c) 2007-2024' })).toBe('ffprobe n7.0');
+    expect(formatToolVersion({ name: 'exifr', version: '7.1.3' })).toBe('exifr 7.1.3');
+  });
+
+  it('shows a failure once, and the content failure only when it differs', () => {
+    const failure = { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'JPEG data is corrupt' };
+    const failed = {
+      ...fileDetail,
+      file: { ...fileDetail.file, stage: 'failed' as const, failure },
+      content: { ...fileDetail.content!, thumbnailStatus: 'failed' as const, thumbnail: null, thumbnailSource: null, failure },
+    };
+    const shown = renderFileDetail(failed);
+    expect(shown.match(/decode-failed/g)).toHaveLength(1);
+    expect(shown).toContain('  failure           thumbnail: decode-failed: JPEG data is corrupt');
+    expect(shown).toContain('  thumbnail         failed');
+    const other = renderFileDetail({ ...failed, content: { ...failed.content, failure: { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'bad IFD' } } });
+    expect(other).toContain('  content failure   metadata: corrupt-file: bad IFD');
   });
 
   it('marks an incomplete provenance chain', () => {
