@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-error.js';
 import { createCliContext } from './context.js';
@@ -51,6 +54,34 @@ describe('command line parsing', () => {
     const { code, err } = await run(...argv);
     expect(err).toMatch(message);
     expect(code).toBe(EXIT.usage);
+  });
+
+  it('names a missing upload file once, in one clean line', async () => {
+    const { code, err, out } = await run('upload', '/nonexistent/evidence.zip', '--case', 'C1', '--evidence', 'E1');
+    expect(err).toBe('exhibit upload: /nonexistent/evidence.zip: no such file\n');
+    expect(out).toBe('');
+    expect(code).toBe(EXIT.error);
+    const folder = await run('upload', os.tmpdir(), '--case', 'C1', '--evidence', 'E1');
+    expect(folder.err).toBe(`exhibit upload: ${os.tmpdir()}: a folder, not a file (upload the files in it, or an archive of it)\n`);
+  });
+
+  it('refuses an existing --thumbnail file before any request (a view is recorded in custody), and leaves it alone', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-show-'));
+    try {
+      const taken = path.join(dir, 'thumb.jpg');
+      await writeFile(taken, 'mine');
+      // The API address is unreachable: had the command asked it first, this would say "cannot reach".
+      const { code, err } = await run('show', 'C1', 'f0123', '--thumbnail', taken);
+      expect(err).toBe(`exhibit: ${taken} already exists; choose another name (nothing was fetched)\n`);
+      expect(code).toBe(EXIT.error);
+      expect(await readFile(taken, 'utf8')).toBe('mine');
+      // A new name is created only for the fetch, and removed when the fetch fails.
+      const fresh = path.join(dir, 'new.jpg');
+      expect((await run('show', 'C1', 'f0123', '--thumbnail', fresh)).err).toMatch(/cannot reach the Exhibit API/);
+      await expect(readFile(fresh)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports an unreachable API with a hint and exit 1', async () => {

@@ -153,7 +153,7 @@ describe('exhibit CLI against the local host', () => {
 
     await rm(path.join(env.EXHIBIT_DATA_DIR!, 'cli-token'));
     const anon = await cli('search', caseId);
-    expect(anon.err).toMatch(/exhibit login/);
+    expect(anon.err).toContain('run `npm run exhibit -- login --user NAME --role ROLE`');
     expect(anon.code).toBe(EXIT.error);
   });
 });
