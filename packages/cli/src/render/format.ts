@@ -164,7 +164,7 @@ export interface Column<T> {
   minWidth?: number;
   /** How a cell too wide is cut: at its end (default), or in the middle keeping the file name (paths). */
   ellipsis?: 'end' | 'path';
-  /** Columns with a lower priority are narrowed first and, if optional, left out first (default 0). */
+  /** Optional columns with a lower priority are left out first; it also decides who gives up the odd leftover column (default 0). */
   priority?: number;
   /** May be left out when the table cannot fit its width otherwise. */
   optional?: boolean;
