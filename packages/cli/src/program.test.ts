@@ -84,6 +84,12 @@ describe('command line parsing', () => {
     }
   });
 
+  it('names a missing --keys file once', async () => {
+    const { code, err } = await run('custody', 'verify', 'C1', '--offline', '--keys', '/nonexistent/keys.json');
+    expect(err).toBe('exhibit: cannot read /nonexistent/keys.json: no such file\n');
+    expect(code).toBe(EXIT.usage);
+  });
+
   it('reports an unreachable API with a hint and exit 1', async () => {
     const { code, err } = await run('status', 'C1/E1');
     expect(err).toMatch(/cannot reach the Exhibit API at http:\/\/127\.0\.0\.1:9\/api.*npm start/);

@@ -106,7 +106,8 @@ async function verifyOffline(ctx: CliContext, target: Target, options: VerifyOpt
     try {
       text = await readFile(options.keys, 'utf8');
     } catch (err) {
-      throw new ExhibitError('invalid-argument', `cannot read ${printable(options.keys)}: ${(err as Error).message}`, { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ExhibitError('invalid-argument', `cannot read ${printable(options.keys)}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`, { cause: err });
     }
     try {
       trustedKeys = parseTrustedKeys(JSON.parse(text));
