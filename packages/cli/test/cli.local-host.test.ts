@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRootLogger, loadConfig } from '@exhibit/core';
 import { freePort, startLocalHost, type LocalHost } from '@exhibit/host';
@@ -13,6 +14,8 @@ import { loadCommandModules } from '../src/main.js';
 import { runCli } from '../src/program.js';
 import { CapturedStream } from '../src/test-support.js';
 import type { EvidenceStatusBody, FileDetailBody, SearchResultBody } from '../src/api/api-types.js';
+import { destroyScan } from '../../../samples/lib/jpeg.damager.js';
+import { closedPipe, runCliProcess } from './cli-process.js';
 
 /**
  * The CLI against the real local stack: its own Azurite (so no other test's
@@ -117,7 +120,10 @@ describe('exhibit CLI against the local host', () => {
     expect(hit.file.sha256).toBe(sha256);
     expect(hit.content?.metadata?.make).toBe(sample.manifest.expect.make);
 
-    const table = await cli('search', caseId, '--make', sample.manifest.expect.make!);
+    // Not a terminal here: the table is 120 wide unless told otherwise; --width 0 shows every column.
+    const narrow = await cli('search', caseId, '--make', sample.manifest.expect.make!);
+    expect(narrow.out).toMatch(/left out to fit 120 columns: GPS, Make\/model/);
+    const table = await cli('search', caseId, '--make', sample.manifest.expect.make!, '--width', '0');
     expect(table.code).toBe(EXIT.ok);
     const row = table.out.split('\n').find((l) => l.includes('IMG_LOOSE_0001.jpg'))!;
     expect(row).toContain(`${sample.manifest.expect.make} ${sample.manifest.expect.model}`);
@@ -127,8 +133,8 @@ describe('exhibit CLI against the local host', () => {
     const thumb = path.join(dir, 'thumb.jpg');
     const shown = await cli('show', caseId, hit.file.fileId, '--thumbnail', thumb);
     expect(shown.code).toBe(EXIT.ok);
-    expect(shown.out).toContain(`sha256          ${sha256}`);
-    expect(shown.out).toContain(`uploaded as ${caseId}/E1/IMG_LOOSE_0001.jpg`);
+    expect(shown.out).toMatch(new RegExp(`^ {2}sha256 {2,}${sha256}$`, 'm'));
+    expect(shown.out).toMatch(new RegExp(`^ {2}uploaded as {2,}${caseId}/E1/IMG_LOOSE_0001\\.jpg$`, 'm'));
     const jpeg = await readFile(thumb);
     expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
     const again = await cli('show', caseId, hit.file.fileId, '--thumbnail', thumb);
@@ -164,6 +170,44 @@ describe('exhibit CLI against the local host', () => {
     expect((await readFile(out)).equals(sample.bytes)).toBe(true);
   });
 
+  it('show --thumbnail on a file whose thumbnail failed says why, saves nothing, and a 12-digit --hash finds it', async () => {
+    // A JPEG whose scan is noise and which has no EXIF preview to fall back to: the thumbnail stage fails.
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const file = path.join(dir, 'IMG_BROKEN.jpg');
+    await writeFile(file, destroyScan(jpeg, 'cli-local-host'));
+    expect((await cli('upload', file, '--case', caseId, '--evidence', 'E3')).code).toBe(EXIT.ok);
+    await host.scanNow();
+    const watched = await cli('status', `${caseId}/E3`, '--watch', '--interval-ms', '200', '--json');
+    expect((JSON.parse(watched.out) as EvidenceStatusBody).failures).toMatchObject([{ path: 'IMG_BROKEN.jpg', stage: 'thumbnail' }]);
+
+    const sha256 = createHash('sha256').update(await readFile(file)).digest('hex');
+    const found = JSON.parse((await cli('search', caseId, '--hash', sha256.slice(0, 12), '--json')).out) as SearchResultBody;
+    expect(found.items.map((i) => i.file.path)).toEqual(['IMG_BROKEN.jpg']);
+    const fileId = found.items[0]!.file.fileId;
+
+    const out = path.join(dir, 'broken-thumb.jpg');
+    const shown = await cli('show', caseId, fileId, '--thumbnail', out);
+    expect(shown.code).toBe(EXIT.error);
+    expect(shown.err).toMatch(/^exhibit: no thumbnail for IMG_BROKEN\.jpg: it could not be made \(thumbnail: decode-failed: [^\n]+\)\n$/);
+    expect(shown.err).not.toMatch(/not assigned/);
+    // The detail is still shown, its failure once.
+    expect(shown.out.match(/decode-failed/g)).toHaveLength(1);
+    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('`status … | head`: a closed pipe ends the command quietly', async () => {
+    const pipe = await closedPipe();
+    try {
+      const res = await runCliProcess(['status', caseId], { stdout: pipe.end }, { ...env, EXHIBIT_API_URL: `http://127.0.0.1:${env.EXHIBIT_API_PORT}/api` });
+      expect(res.err).toBe('');
+      expect(res.signal).toBeNull();
+      // The command's own verdict (E3 holds a failed file, so not every item is clean: 0 or 3), never a crash.
+      expect([EXIT.ok, EXIT.integrity]).toContain(res.code);
+    } finally {
+      pipe.close();
+    }
+  }, 60_000);
+
   it('refuses to upload the same evidence twice (exit 1) and a wrong acquisition hash (exit 3)', async () => {
     const twice = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E1');
     expect(twice.err).toMatch(/already exists/);
@@ -181,7 +225,7 @@ describe('exhibit CLI against the local host', () => {
 
     await rm(path.join(env.EXHIBIT_DATA_DIR!, 'cli-token'));
     const anon = await cli('search', caseId);
-    expect(anon.err).toMatch(/exhibit login/);
+    expect(anon.err).toContain('run `npm run exhibit -- login --user NAME --role ROLE`');
     expect(anon.code).toBe(EXIT.error);
   });
 });

@@ -1,5 +1,6 @@
 import { ExhibitError } from '@exhibit/core';
 import { CliError } from '../cli-error.js';
+import { cliCommand } from '../cli-hint.js';
 
 export const API_CLIENT_LIMITS = {
   /** Longest wait for one response, headers and body. */
@@ -156,7 +157,7 @@ async function httpFailure(res: Response, path: string): Promise<Error> {
     case 401:
       return new ExhibitError(
         'unauthenticated',
-        'not signed in, or the token has expired: run `exhibit login --user NAME --role ROLE` (local stack) or set EXHIBIT_TOKEN',
+        `not signed in, or the token has expired: run ${cliCommand('login --user NAME --role ROLE')} (local stack) or set EXHIBIT_TOKEN`,
       );
     case 403:
       return new ExhibitError('forbidden', `not allowed: ${message}`);
