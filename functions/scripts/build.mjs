@@ -1,4 +1,5 @@
-// Bundles the Functions app into dist/main.js (the workspace packages are
+// Bundles the Functions app into dist/main.js and its parser-thread module
+// dist/parse.worker.js (the workspace packages are
 // TypeScript sources; the bundle is plain ESM). Native and worker-provided
 // modules stay external and are installed next to the bundle.
 //
@@ -58,8 +59,13 @@ const sourceAssets = {
 await rm(path.join(appRoot, 'dist'), { recursive: true, force: true });
 await rm(assetsDir, { recursive: true, force: true });
 await build({
-  entryPoints: [path.join(appRoot, 'src/main.ts')],
-  outfile: path.join(appRoot, 'dist/main.js'),
+  // The parser threads' module is its own entry (packages/media/src/sandbox/parse.pool.ts
+  // starts dist/parse.worker.js, beside main.js, when it is not running from sources).
+  entryPoints: {
+    main: path.join(appRoot, 'src/main.ts'),
+    'parse.worker': path.join(repoRoot, 'packages/media/src/sandbox/parse.worker.ts'),
+  },
+  outdir: path.join(appRoot, 'dist'),
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -72,4 +78,4 @@ await build({
   logLevel: 'warning',
 });
 await copyFile(path.join(repoRoot, 'host.json'), path.join(appRoot, 'host.json'));
-console.log('built dist/main.js, copied assets/ and host.json');
+console.log('built dist/main.js and dist/parse.worker.js, copied assets/ and host.json');

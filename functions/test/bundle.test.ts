@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { FUNCTIONS } from '@exhibit/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOB_EVENTS_QUEUE, SERVICE_BUS_CONNECTION } from '../src/settings.js';
@@ -103,5 +104,25 @@ describe('the built Functions bundle', () => {
     expect(JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8'))).toEqual(
       JSON.parse(await readFile(path.resolve(appRoot, '../host.json'), 'utf8')),
     );
+  });
+
+  it('ships the parser threads\' module, which runs exifr and file-type on its own', async () => {
+    // What packages/media/src/sandbox/parse.pool.ts starts beside main.js when bundled.
+    const worker = new Worker(path.join(appRoot, 'dist/parse.worker.js'), { execArgv: [] });
+    try {
+      const replies: unknown[] = [];
+      const done = new Promise<unknown>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: { op: string }) => {
+          replies.push(m);
+          if (m.op === 'ready') worker.postMessage({ op: 'run', id: 1, kind: 'file-type', input: { head: new Uint8Array([0xff, 0xd8, 0xff, 0xe0]).buffer } });
+          else resolve(m);
+        });
+      });
+      expect(await done).toEqual({ op: 'done', id: 1, value: { mime: 'image/jpeg', ext: 'jpg' } });
+      expect(replies[0]).toEqual({ op: 'ready' });
+    } finally {
+      await worker.terminate();
+    }
   });
 });

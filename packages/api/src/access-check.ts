@@ -10,6 +10,8 @@ import { notFound } from './http-errors.js';
  *   answer as for a case that does not exist. Assigned but without a
  *   permitted role → 403: the caller already knows the case.
  * - An assignment with a role narrows the caller to that role on that case.
+ * - `newCaseRoles`: without an assignment, such a caller passes only while the
+ *   case is new; 404 otherwise, exactly as for an unassigned caller.
  */
 export async function authorise(
   rule: Exclude<AccessRule, 'public'>,
@@ -24,7 +26,12 @@ export async function authorise(
   if (caseId === undefined) throw new Error('case-scoped route without a caseId parameter');
   const assignment = await access.getAssignment(caseId, principal.user);
   const unassignedRoles = principal.roles.filter((r) => rule.anyCaseRoles?.includes(r));
-  if (!assignment && unassignedRoles.length === 0) throw notFound();
+  if (!assignment && unassignedRoles.length === 0) {
+    // A case nobody knows yet reveals nothing: the caller may open it.
+    const newCaseRoles = principal.roles.filter((r) => rule.newCaseRoles?.includes(r) && rule.roles.includes(r));
+    if (newCaseRoles.length > 0 && (await access.isNewCase(caseId))) return { caseId, assignment: null, roles: newCaseRoles, newCase: true };
+    throw notFound();
+  }
   const assignedRoles = assignment ? principal.roles.filter((r) => assignment.role === null || r === assignment.role) : [];
   const roles = [...new Set([...assignedRoles, ...unassignedRoles])];
   if (!hasAny(roles, rule.roles)) throw forbidden();

@@ -14,7 +14,16 @@ import type { Role } from '@exhibit/core';
  *   case, without being assigned). Assignments only narrow: the role on an
  *   assignment restricts the user to that role on that case; roles themselves
  *   come from the token (Entra app roles or the local issuer).
- * - Global routes (/me, /cases) show only the caller's own assignments.
+ * - Uploads: examiners announce each upload (POST /cases/{caseId}/uploads)
+ *   on a case they are assigned to as examiners, or on a new case (nobody
+ *   assigned or claimed, no evidence received), which that makes theirs:
+ *   they are assigned to it with the examiner role and recorded as its
+ *   claimant. A case that already exists is never claimable, so nobody gains
+ *   a case by uploading to it.
+ * - Global routes (/me, /cases) show only the caller's own assignments;
+ *   admins' /cases also lists every case the system knows of, with how many
+ *   users are assigned, so an unassigned case cannot go unnoticed (listing
+ *   it reveals only its id and counts, no case data).
  * - Operations routes (/admin/...): admins only. They show what the system
  *   holds outside any case (blobs that were rejected as evidence names no
  *   case), so no assignment applies; other roles get 403.
@@ -27,3 +36,7 @@ export const ASSIGNMENT_MANAGERS: readonly Role[] = ['supervisor', 'admin'];
 export const ASSIGNMENT_ADMINS: readonly Role[] = ['admin'];
 /** Roles that see the system's own records outside any case (rejected blobs). */
 export const OPERATIONS_ADMINS: readonly Role[] = ['admin'];
+/** Roles that announce evidence uploads, and may open a new case by doing so. */
+export const EVIDENCE_UPLOADERS: readonly Role[] = ['examiner'];
+/** Roles that see every case id in /cases, assigned or not. */
+export const CASE_LISTERS: readonly Role[] = ['admin'];

@@ -79,18 +79,23 @@ export interface ApiExtensions {}
  * Who may call a route. Case-scoped routes check the caller's assignment to
  * `{caseId}` before anything else; an unassigned caller gets the same 404 as
  * for a case that does not exist. `anyCaseRoles` pass that check without an
- * assignment (only admins managing assignments).
+ * assignment (only admins managing assignments). `newCaseRoles` pass it
+ * without an assignment only while the case is new (nobody assigned or
+ * claimed, nothing received): the handler then claims it for the caller
+ * (examiners opening a case by uploading to it).
  */
 export type AccessRule =
   | 'public'
   | { roles: readonly Role[]; caseScoped: false }
-  | { roles: readonly Role[]; caseScoped: true; anyCaseRoles?: readonly Role[] };
+  | { roles: readonly Role[]; caseScoped: true; anyCaseRoles?: readonly Role[]; newCaseRoles?: readonly Role[] };
 
 /** What the case check found: the assignment (if any) and the roles the caller acts with on this case. */
 export interface CaseAccess {
   caseId: string;
   assignment: CaseAssignment | null;
   roles: Role[];
+  /** Let in through `newCaseRoles`: the case is new and the handler must claim it (AccessStore.claimNewCase). */
+  newCase?: boolean;
 }
 
 export interface RouteContext<P, Q, B> {

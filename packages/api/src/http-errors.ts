@@ -23,7 +23,7 @@ const STATUS: Partial<Record<ExhibitErrorCode, number>> = {
 };
 
 /** Codes whose message is safe to show the caller; anything else becomes a generic 500. */
-const CALLER_FACING: ReadonlySet<ExhibitErrorCode> = new Set(['invalid-argument', 'invalid-message', 'unauthenticated', 'forbidden', 'conflict', 'precondition-failed', 'limit-exceeded']);
+const CALLER_FACING: ReadonlySet<ExhibitErrorCode> = new Set(['invalid-argument', 'invalid-message', 'unauthenticated', 'forbidden', 'conflict', 'precondition-failed', 'limit-exceeded', 'hash-mismatch']);
 
 /**
  * One body for every "not found", whatever the cause (no such case, file, or

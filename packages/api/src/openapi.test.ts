@@ -46,15 +46,16 @@ describe('OpenAPI document', () => {
     expect(query.every((p) => !p.required)).toBe(true);
   });
 
-  it("documents a download's byte range: the field, that it is required, and the Range header the client must send", () => {
+  it('documents that a download URL never grants an archive, and the content route that streams the bytes', () => {
     const op = doc.paths['/cases/{caseId}/files/{fileId}/download']!.get! as unknown as { description: string; responses: Record<string, unknown> };
-    expect(op.description).toContain('Range: bytes={offset}-{offset+length-1}');
-    expect(op.description).toMatch(/grants the whole blob of the containing archive/);
-    const text = JSON.stringify(op.responses['200']);
+    expect(op.description).toMatch(/signs that copy, never the archive/);
     const schema = findObjectWith(op.responses['200'], 'range') as { required?: string[]; properties: Record<string, unknown> };
     expect(schema.required).toContain('range');
-    expect(JSON.stringify(schema.properties.range)).toMatch(/"offset".*"length"/);
-    expect(text).toContain('null');
+    expect(JSON.stringify(schema.properties.range)).toContain('"null"');
+    expect(JSON.stringify(schema.properties.range)).not.toMatch(/"offset"/);
+    const content = doc.paths['/cases/{caseId}/files/{fileId}/content']!.get! as unknown as { description: string; responses: Record<string, unknown> };
+    expect(content.description).toMatch(/no\s+Range header or parameter can widen it/);
+    expect(JSON.stringify(content.responses['200'])).toContain('application/octet-stream');
   });
 
   it('shows the offset of a source wherever a source is shown', () => {

@@ -83,7 +83,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[]): JsonSchema {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'Entra ID access token (app roles examiner, investigator, supervisor, admin) or, locally, an EdDSA token from `exhibit login`.',
+          description: 'Entra ID access token (app roles examiner, investigator, supervisor, admin) or, locally, an EdDSA token from `npm run exhibit -- login`.',
         },
       },
       schemas: { Error: jsonSchema(errorSchema, 'output') },

@@ -71,6 +71,10 @@ describe('search query parsing', () => {
       expect(parse(bad).ok, bad).toBe(false);
     }
     expect(parse('hash=' + 'A'.repeat(40))).toEqual({ ok: true, value: { hash: 'a'.repeat(40) } });
+    // A prefix of 8 or more hex digits (the 12 the CLI prints); shorter or longer than a SHA-256 is refused.
+    expect(parse('hash=ECFC0bd08302')).toEqual({ ok: true, value: { hash: 'ecfc0bd08302' } });
+    expect(parse('hash=ecfc0bd0')).toEqual({ ok: true, value: { hash: 'ecfc0bd0' } });
+    for (const bad of ['hash=ecfc0bd', 'hash=' + 'a'.repeat(65), 'hash=ecfc0bd0830z']) expect(parse(bad).ok, bad).toBe(false);
   });
 
   it('checks the calendar, not just the shape, of times', () => {

@@ -129,11 +129,14 @@ export const param = {
       })
       .describe('Bounding box minLon,minLat,maxLon,maxLat (decimal degrees, WGS84; west and south negative)'),
 
-  /** MD5, SHA-1 or SHA-256 in hex; the length says which. */
+  /**
+   * Hex digits an MD5, SHA-1 or SHA-256 starts with: at least 8 (so a prefix
+   * still picks out one content), up to a whole digest (an exact match).
+   */
   hash: () =>
     z
       .string()
-      .regex(/^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$/, 'must be an MD5, SHA-1 or SHA-256 hex digest')
+      .regex(/^[0-9a-fA-F]{8,64}$/, 'must be 8 to 64 hex digits: an MD5, SHA-1 or SHA-256, or the start of one')
       .transform((v) => v.toLowerCase())
-      .describe('MD5 (32 hex), SHA-1 (40) or SHA-256 (64) of the content'),
+      .describe('MD5 (32 hex), SHA-1 (40) or SHA-256 (64) of the content, or its first 8 or more hex digits (a prefix of any of the three)'),
 };

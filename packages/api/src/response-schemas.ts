@@ -154,6 +154,11 @@ const uploadSchema = z.object({
     })
     .nullable()
     .describe('Set when the evidence blob was overwritten or deleted after receipt; the received record and hashes stand'),
+  uploadedBy: z
+    .string()
+    .nullable()
+    .optional()
+    .describe('Who registered this upload through the API, from their token (POST …/uploads); null when it arrived without registration. `acquisition.examiner` is free text the uploader typed'),
 });
 
 const stageCounts = z.object({ done: z.number(), failed: z.number(), pending: z.number() });
@@ -189,7 +194,13 @@ export const caseListSchema = z.object({
     z.object({
       caseId: z.string(),
       role: z.enum(ROLES).nullable().describe('Role on this case when the assignment narrows it; null = the token roles'),
-      assignedAt: z.string(),
+      assignedAt: z
+        .string()
+        .nullable()
+        .describe("When the caller was assigned; null on a case an admin sees without being assigned (then `assigned` is false)"),
+      assigned: z.boolean().optional().describe('Whether the caller is assigned (always true except in an admin listing)'),
+      assignees: z.number().int().nonnegative().optional().describe('Users assigned to the case (admins only)'),
+      claimedBy: z.string().nullable().optional().describe('The examiner who opened the case by uploading to it (admins only)'),
       evidence: z.number().describe('Evidence items with at least one upload'),
       files: z.number(),
       complete: z.boolean().describe('Every evidence item is fully processed (false when there is none)'),
@@ -239,23 +250,14 @@ export const fileDetailSchema = z.object({
 });
 
 export const downloadSchema = z.object({
-  url: z
-    .string()
-    .describe("Read-only URL for the one blob that holds the file's bytes; when `range` is set that blob is the whole containing archive. Do not log or share it"),
+  url: z.string().describe("Read-only URL for one blob that holds exactly the file's bytes and nothing else. Do not log or share it"),
   expiresAt: z.string(),
   fileName: z.string(),
-  size: z.number().nullable().describe('Size of the file itself (not of the blob when `range` is set)'),
-  sha256: z.string().nullable().describe('SHA-256 of the file itself: of the ranged bytes when `range` is set'),
+  size: z.number().nullable().describe('Size of the file'),
+  sha256: z.string().nullable().describe('SHA-256 of the file'),
   range: z
-    .object({
-      offset: z.number().int().nonnegative(),
-      length: z.number().int().nonnegative(),
-    })
-    .nullable()
-    .describe(
-      'Null: the file is the whole blob. Set: the file is `length` bytes of the blob from `offset` (a member stored uncompressed in a ZIP, read in place); ' +
-        'the client must send `Range: bytes={offset}-{offset+length-1}` and gets the containing archive blob without it',
-    ),
+    .null()
+    .describe('Always null: the URL is for a blob that is the file (a ZIP member read in place is first copied to its own blob). Kept for older clients'),
 });
 
 export const assignmentSchema = z.object({
@@ -291,4 +293,15 @@ export const rejectedBlobListSchema = z.object({
   limit: z.number(),
   offset: z.number(),
   items: z.array(rejectedBlobSchema),
+});
+
+export const uploadRegistrationSchema = z.object({
+  blobName: z.string().describe('Where the bytes go in the evidence container: <caseId>/<evidenceId>/<fileName>'),
+  caseId: z.string(),
+  evidenceId: z.string(),
+  fileName: z.string(),
+  size: z.number().int().nonnegative(),
+  uploadedBy: z.string().describe('The registered uploader, from the token of whoever registered the blob first'),
+  registeredAt: z.string(),
+  claimedCase: z.boolean().describe('This registration opened the case: the caller was assigned to it as its examiner'),
 });

@@ -5,6 +5,7 @@ import { casesRoutes } from './routes/cases.routes.js';
 import { custodyRoutes } from './routes/custody.routes.js';
 import { filesRoutes } from './routes/files.routes.js';
 import { meRoutes } from './routes/me.routes.js';
+import { uploadsRoutes } from './routes/uploads.routes.js';
 
 /**
  * Every route module of the API. To add one:
@@ -23,4 +24,5 @@ export const ROUTE_TABLE: readonly RouteModule[] = [
   assignmentsRoutes,
   custodyRoutes,
   adminRoutes,
+  uploadsRoutes,
 ];

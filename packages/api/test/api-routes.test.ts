@@ -85,7 +85,7 @@ describe('cases and evidence', () => {
     const res = await call({ path: '/cases' }, await examiner());
     expect(res.status).toBe(200);
     expect(res.json.cases).toEqual([
-      { caseId: 'CASE-1', role: null, assignedAt: expect.any(String), evidence: 2, files: 4, complete: expect.any(Boolean) },
+      { caseId: 'CASE-1', role: null, assignedAt: expect.any(String), assigned: true, evidence: 2, files: 4, complete: expect.any(Boolean) },
     ]);
     const me = await call({ path: '/me' }, await as('nora', ['examiner', 'investigator']));
     expect(me.json).toMatchObject({ user: 'nora', roles: ['examiner', 'investigator'], authKind: 'local', cases: ['CASE-1'] });
@@ -125,6 +125,16 @@ describe('search', () => {
   it('finds by hash and never returns another case\'s files', async () => {
     const res = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams(`hash=${other.photoSha256.toUpperCase()}`) }, await examiner());
     expect(res.json.total).toBe(0);
+  });
+
+  it('finds by the first 12 hex digits of a SHA-256 (as the CLI prints it) and refuses fewer than 8 with a 400', async () => {
+    const res = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams(`hash=${seed.photoSha256.slice(0, 12)}`) }, await examiner());
+    expect(res.status).toBe(200);
+    expect(res.json.items.map((i: { file: { fileId: string } }) => i.file.fileId)).toContain(seed.photoFileId);
+    expect(res.json.items.every((i: { file: { sha256: string } }) => i.file.sha256.startsWith(seed.photoSha256.slice(0, 12)))).toBe(true);
+    const short = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams(`hash=${seed.photoSha256.slice(0, 7)}`) }, await examiner());
+    expect(short.status).toBe(400);
+    expect(short.json.error.message).toMatch(/hash: must be 8 to 64 hex digits/);
   });
 });
 

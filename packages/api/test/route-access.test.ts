@@ -5,7 +5,7 @@ import { ROLES, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { AccessRule, ApiDeps, ApiRequest, ApiResponse, RouteDef } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
-import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
+import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
 
 /**
  * The authorisation matrix, generated from the route table: every route ×
@@ -22,7 +22,12 @@ interface Expectation {
   request(seed: SeededCase): { path: string; query?: string; body?: unknown };
   /** Statuses an allowed caller may get. */
   ok: number[];
+  /** More checks on an allowed caller's response. */
+  verify?(res: ApiResponse & { json: unknown }): Promise<void>;
 }
+
+/** A ZIP member stored uncompressed in CASE-1 (read in place): what the download routes must give, byte for byte, and no more. */
+let member: SeededStoredMember;
 
 const ALL: Role[] = [...ROLES];
 
@@ -57,8 +62,30 @@ const EXPECTATIONS: Record<string, Expectation> = {
   },
   'GET /cases/{caseId}/files/{fileId}/download': {
     policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
-    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/download` }),
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${member.memberFileId}/download` }),
     ok: [200],
+    async verify(res) {
+      // Whatever the URL is asked for, it gives the member and nothing of the archive around it.
+      const url = (res.json as { url: string }).url;
+      const whole = Buffer.from(await (await fetch(url, { headers: { range: `bytes=0-${member.zipBytes.length}` } })).arrayBuffer());
+      expect(whole.equals(member.memberBytes)).toBe(true);
+    },
+  },
+  'GET /cases/{caseId}/files/{fileId}/content': {
+    policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${member.memberFileId}/content` }),
+    ok: [200],
+    async verify(res) {
+      expect(Buffer.isBuffer(res.json) && res.json.equals(member.memberBytes)).toBe(true);
+      expect(res.headers?.['content-length']).toBe(String(member.memberBytes.length));
+    },
+  },
+  // newCaseRoles let an unassigned examiner in only on a case nobody knows; CASE-1 is known, so the matrix sees a 404
+  // (the new-case rule has its own tests in case-claims.test.ts).
+  'POST /cases/{caseId}/uploads': {
+    policy: { roles: ['examiner'], caseScoped: true, newCaseRoles: ['examiner'] },
+    request: (s) => ({ path: `/cases/${s.caseId}/uploads`, body: { evidenceId: 'EX09', fileName: 'matrix.bin', size: 3 } }),
+    ok: [200, 201],
   },
   'GET /cases/{caseId}/assignments': {
     policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
@@ -121,6 +148,7 @@ beforeAll(async () => {
   f = await createApiFixture(inject('storageConnectionString'));
   Object.assign(deps, f.deps);
   seed = await seedCase(f, 'CASE-1');
+  member = await seedStoredMember(f, 'CASE-1', 'EX02');
   other = await seedCase(f, 'CASE-2');
   for (const role of ROLES) {
     await f.access.assign(seed.caseId, userFor(role, 'assigned'), { by: 'test-setup' });
@@ -188,6 +216,7 @@ describe.each(api.routes.map((r) => [key(r), r] as const))('%s', (routeKey, rout
         const parsed = schema.safeParse(res.json);
         expect(parsed.success, parsed.success ? '' : JSON.stringify(parsed.error.issues).slice(0, 500)).toBe(true);
       }
+      await expectation!.verify?.(res);
       return;
     }
     expect(res.status, `${role}/${scenario}: ${JSON.stringify(res.json)}`).toBe(outcome);
@@ -209,7 +238,7 @@ describe('what the matrix left in the custody log', () => {
     for (const e of f.custodyEvents.filter((e) => dataActions.has(e.action))) {
       (byAction.get(e.action) ?? byAction.set(e.action, new Set()).get(e.action)!).add(e.actor);
       expect(e.caseId).toBe(seed.caseId);
-      expect(e.evidenceId).toBe(seed.evidenceId);
+      expect([seed.evidenceId, member.evidenceId]).toContain(e.evidenceId);
     }
     const assigned = ROLES.map((r) => userFor(r, 'assigned'));
     expect([...(byAction.get('search') ?? [])].sort()).toEqual([...assigned].sort());

@@ -8,6 +8,8 @@ import { EXIT, type ExitCode } from './cli-error.js';
 export interface TextStream {
   write(chunk: string): unknown;
   isTTY?: boolean;
+  /** The terminal's width, when it is one. */
+  columns?: number;
 }
 
 /**

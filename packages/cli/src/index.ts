@@ -21,7 +21,23 @@ export {
   HASH_ORIGIN_METADATA_KEY,
   MAX_METADATA_BYTES,
 } from './upload/acquisition-metadata.js';
-export { formatBytes, formatCount, formatDuration, formatRate, printable, renderTable, truncate, type Column } from './render/format.js';
+export {
+  displayWidth,
+  ellipsizePath,
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatRate,
+  layoutTable,
+  printable,
+  renderTable,
+  truncate,
+  wrapText,
+  type Column,
+  type TableLayout,
+  type TableOptions,
+} from './render/format.js';
+export { outputWidth, DEFAULT_OUTPUT_WIDTH } from './render/output-width.js';
 export { formatRecordedTime, formatGps, formatOffset } from './render/time.js';
 export { renderEvidenceStatus, renderEvidenceList, renderProgressLine, aggregateStages, hasIntegrityMismatch } from './render/status.render.js';
 export { renderSearchResult } from './render/search.render.js';

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from './commands/command-module.js';
+import { EXIT } from './cli-error.js';
+import { tolerateClosedPipes } from './closed-pipe.js';
 import { createCliContext } from './context.js';
 import { runCli } from './program.js';
 
@@ -17,6 +19,9 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/show.command.js'),
   import('./commands/custody.command.js'),
   import('./commands/admin.command.js'),
+  import('./commands/cases.command.js'),
+  import('./commands/whoami.command.js'),
+  import('./commands/download.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
@@ -27,9 +32,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     interrupt.abort();
     process.once('SIGINT', () => process.exit(130));
   });
+  let outputFailed = false;
+  tolerateClosedPipes([process.stdout, process.stderr], () => {
+    outputFailed = true;
+  });
   const ctx = createCliContext({ abortSignal: interrupt.signal });
   const modules = await Promise.all(loadCommandModules());
-  return runCli(argv, ctx, modules);
+  const code = await runCli(argv, ctx, modules);
+  return outputFailed && code === EXIT.ok ? EXIT.error : code;
 }
 
 // Run when started directly (`tsx packages/cli/src/main.ts`); bin/exhibit.mjs calls main() itself.

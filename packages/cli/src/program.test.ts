@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from './cli-error.js';
 import { createCliContext } from './context.js';
@@ -5,7 +8,8 @@ import { loadCommandModules } from './main.js';
 import { runCli } from './program.js';
 import { CapturedStream } from './test-support.js';
 import { searchQuery } from './commands/search.command.js';
-import { bboxOption, isoDateOption, parseCaseTarget } from './commands/option-parsers.js';
+import { bboxOption, hashPrefixOption, isoDateOption, parseCaseTarget } from './commands/option-parsers.js';
+import { DEFAULT_OUTPUT_WIDTH, outputWidth } from './render/output-width.js';
 import { acquisitionFromOptions, blockSizeBytesFromMb } from './commands/upload.command.js';
 
 async function run(...argv: string[]) {
@@ -37,6 +41,11 @@ describe('command line parsing', () => {
     [['search', 'C1', '--kind', 'banana'], /Allowed choices are image/],
     [['search', 'C1', '--limit', '501'], /integer from 1 to 500/],
     [['search', 'C1', '--from', 'yesterday'], /YYYY-MM-DD/],
+    [['search', 'C1', '--hash', 'ecfc0bd'], /8 to 64 hex digits/],
+    [['search', 'C1', '--width', '5'], /0 \(no limit\) or at least 20/],
+    [['status', 'C1', '--width', 'wide'], /integer from 0/],
+    [['search', 'C1', '--hash', 'ecfc0bd0830g'], /hexadecimal digits/],
+    [['search', 'C1', '--hash', 'a'.repeat(65)], /8 to 64 hex digits/],
     [['show', 'C1', 'not a file id'], /not a file id/],
     [['login', '--user', 'ana'], /at least one --role/],
     [['login', '--user', 'ana', '--role', 'wizard'], /unknown role/],
@@ -44,6 +53,40 @@ describe('command line parsing', () => {
   ])('%j is a usage error (exit 2)', async (argv, message) => {
     const { code, err } = await run(...argv);
     expect(err).toMatch(message);
+    expect(code).toBe(EXIT.usage);
+  });
+
+  it('names a missing upload file once, in one clean line', async () => {
+    const { code, err, out } = await run('upload', '/nonexistent/evidence.zip', '--case', 'C1', '--evidence', 'E1');
+    expect(err).toBe('exhibit upload: /nonexistent/evidence.zip: no such file\n');
+    expect(out).toBe('');
+    expect(code).toBe(EXIT.error);
+    const folder = await run('upload', os.tmpdir(), '--case', 'C1', '--evidence', 'E1');
+    expect(folder.err).toBe(`exhibit upload: ${os.tmpdir()}: a folder, not a file (upload the files in it, or an archive of it)\n`);
+  });
+
+  it('refuses an existing --thumbnail file before any request (a view is recorded in custody), and leaves it alone', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-show-'));
+    try {
+      const taken = path.join(dir, 'thumb.jpg');
+      await writeFile(taken, 'mine');
+      // The API address is unreachable: had the command asked it first, this would say "cannot reach".
+      const { code, err } = await run('show', 'C1', 'f0123', '--thumbnail', taken);
+      expect(err).toBe(`exhibit: ${taken} already exists; choose another name (nothing was fetched)\n`);
+      expect(code).toBe(EXIT.error);
+      expect(await readFile(taken, 'utf8')).toBe('mine');
+      // A new name is created only for the fetch, and removed when the fetch fails.
+      const fresh = path.join(dir, 'new.jpg');
+      expect((await run('show', 'C1', 'f0123', '--thumbnail', fresh)).err).toMatch(/cannot reach the Exhibit API/);
+      await expect(readFile(fresh)).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a missing --keys file once', async () => {
+    const { code, err } = await run('custody', 'verify', 'C1', '--offline', '--keys', '/nonexistent/keys.json');
+    expect(err).toBe('exhibit: cannot read /nonexistent/keys.json: no such file\n');
     expect(code).toBe(EXIT.usage);
   });
 
@@ -92,6 +135,19 @@ describe('option values', () => {
       limit: 10,
       offset: 20,
     });
+  });
+
+  it('takes the 12-digit SHA-256 prefix that search prints as --hash', () => {
+    expect(searchQuery({ hash: ' ECFC0BD08302 ' }).hash).toBe('ecfc0bd08302');
+    expect(hashPrefixOption('ecfc0bd0')).toBe('ecfc0bd0');
+  });
+
+  it('takes the table width from --width (0: no limit), else the terminal, else 120 for a pipe or file', () => {
+    expect(outputWidth({ write: () => true, isTTY: true, columns: 97 })).toBe(97);
+    expect(outputWidth({ write: () => true, isTTY: true, columns: 97 }, 200)).toBe(200);
+    expect(outputWidth({ write: () => true, isTTY: true, columns: 97 }, 0)).toBe(Number.POSITIVE_INFINITY);
+    expect(outputWidth({ write: () => true, isTTY: false })).toBe(DEFAULT_OUTPUT_WIDTH);
+    expect(outputWidth({ write: () => true })).toBe(120);
   });
 
   it('parses targets, boxes and times', () => {

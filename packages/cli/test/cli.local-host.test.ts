@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRootLogger, loadConfig } from '@exhibit/core';
 import { freePort, startLocalHost, type LocalHost } from '@exhibit/host';
@@ -13,6 +14,8 @@ import { loadCommandModules } from '../src/main.js';
 import { runCli } from '../src/program.js';
 import { CapturedStream } from '../src/test-support.js';
 import type { EvidenceStatusBody, FileDetailBody, SearchResultBody } from '../src/api/api-types.js';
+import { destroyScan } from '../../../samples/lib/jpeg.damager.js';
+import { closedPipe, runCliProcess } from './cli-process.js';
 
 /**
  * The CLI against the real local stack: its own Azurite (so no other test's
@@ -75,7 +78,8 @@ describe('exhibit CLI against the local host', () => {
     const who = JSON.parse(out) as { user: string; roles: string[]; tokenFile: string };
     expect(who).toMatchObject({ user: 'ana@example.org', roles: ['examiner'] });
     expect((await stat(who.tokenFile)).mode & 0o777).toBe(0o600);
-    await createPostgresAccessStore(host.app.sql).assign(caseId, 'ana@example.org', { by: 'test-setup' });
+    // Nobody is assigned to the case: ana's upload opens it for her (see the upload test).
+    expect(await createPostgresAccessStore(host.app.sql).listAssignments(caseId)).toEqual([]);
   });
 
   it('uploads, follows processing to completion, finds the file and shows it with its thumbnail', async () => {
@@ -84,6 +88,8 @@ describe('exhibit CLI against the local host', () => {
 
     const up = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E1', '--examiner', 'Zoë Ørsted', '--sha256', sha256, '--block-size-mb', '0.0625', '--json');
     expect(up.err).toMatch(/^upload IMG_LOOSE_0001.jpg: 100% \(14.1 KiB of 14.1 KiB/m);
+    expect(up.err).toContain(`opened new case ${caseId}: ana@example.org is assigned to it as examiner`);
+    expect(await createPostgresAccessStore(host.app.sql).getAssignment(caseId, 'ana@example.org')).toMatchObject({ role: 'examiner' });
     expect(up.code).toBe(EXIT.ok);
     const uploaded = JSON.parse(up.out) as { uploaded: Array<{ blobName: string; blocks: number; hashes: { sha256: string } }> };
     expect(uploaded.uploaded[0]).toMatchObject({ blobName: `${caseId}/E1/IMG_LOOSE_0001.jpg`, hashes: { sha256 } });
@@ -114,7 +120,10 @@ describe('exhibit CLI against the local host', () => {
     expect(hit.file.sha256).toBe(sha256);
     expect(hit.content?.metadata?.make).toBe(sample.manifest.expect.make);
 
-    const table = await cli('search', caseId, '--make', sample.manifest.expect.make!);
+    // Not a terminal here: the table is 120 wide unless told otherwise; --width 0 shows every column.
+    const narrow = await cli('search', caseId, '--make', sample.manifest.expect.make!);
+    expect(narrow.out).toMatch(/left out to fit 120 columns: GPS, Make\/model/);
+    const table = await cli('search', caseId, '--make', sample.manifest.expect.make!, '--width', '0');
     expect(table.code).toBe(EXIT.ok);
     const row = table.out.split('\n').find((l) => l.includes('IMG_LOOSE_0001.jpg'))!;
     expect(row).toContain(`${sample.manifest.expect.make} ${sample.manifest.expect.model}`);
@@ -124,8 +133,8 @@ describe('exhibit CLI against the local host', () => {
     const thumb = path.join(dir, 'thumb.jpg');
     const shown = await cli('show', caseId, hit.file.fileId, '--thumbnail', thumb);
     expect(shown.code).toBe(EXIT.ok);
-    expect(shown.out).toContain(`sha256          ${sha256}`);
-    expect(shown.out).toContain(`uploaded as ${caseId}/E1/IMG_LOOSE_0001.jpg`);
+    expect(shown.out).toMatch(new RegExp(`^ {2}sha256 {2,}${sha256}$`, 'm'));
+    expect(shown.out).toMatch(new RegExp(`^ {2}uploaded as {2,}${caseId}/E1/IMG_LOOSE_0001\\.jpg$`, 'm'));
     const jpeg = await readFile(thumb);
     expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
     const again = await cli('show', caseId, hit.file.fileId, '--thumbnail', thumb);
@@ -135,6 +144,69 @@ describe('exhibit CLI against the local host', () => {
     const detail = JSON.parse((await cli('show', caseId, hit.file.fileId, '--json')).out) as FileDetailBody;
     expect(detail.provenance.upload?.blobName).toBe(`${caseId}/E1/IMG_LOOSE_0001.jpg`);
   });
+
+  it('first hour: an admin sees the new case and assigns an investigator, who finds the file; the examiner downloads it', async () => {
+    expect((await cli('login', '--user', 'ada', '--role', 'admin')).code).toBe(EXIT.ok);
+    const listed = await cli('cases');
+    expect(listed.code).toBe(EXIT.ok);
+    expect(listed.out).toMatch(new RegExp(`^${caseId}\\s+\\(not assigned\\)\\s+1\\s+ana@example.org\\s+1\\s+1\\s+complete$`, 'm'));
+    const assigned = await cli('assign', caseId, 'ivy', '--role', 'investigator');
+    expect(assigned.code).toBe(EXIT.ok);
+    expect(assigned.out).toMatch(new RegExp(`^assigned ivy on ${caseId} with investigator`));
+
+    expect((await cli('login', '--user', 'ivy', '--role', 'investigator')).code).toBe(EXIT.ok);
+    expect((await cli('whoami')).out).toContain(`  cases     ${caseId}\n`);
+    const found = JSON.parse((await cli('search', caseId, '--kind', 'image', '--json')).out) as SearchResultBody;
+    expect(found.total).toBe(1);
+    const fileId = found.items[0]!.file.fileId;
+    // Investigators review; they do not take copies of the bytes.
+    expect((await cli('download', caseId, fileId, '-o', path.join(dir, 'ivy.jpg'))).code).toBe(EXIT.error);
+
+    expect((await cli('login', '--user', 'ana@example.org', '--role', 'examiner')).code).toBe(EXIT.ok);
+    const out = path.join(dir, 'downloaded.jpg');
+    const saved = await cli('download', caseId, fileId, '-o', out);
+    expect(saved.code).toBe(EXIT.ok);
+    expect(saved.out).toContain(`sha256    ${sample.manifest.sha256}  (matches the recorded SHA-256)`);
+    expect((await readFile(out)).equals(sample.bytes)).toBe(true);
+  });
+
+  it('show --thumbnail on a file whose thumbnail failed says why, saves nothing, and a 12-digit --hash finds it', async () => {
+    // A JPEG whose scan is noise and which has no EXIF preview to fall back to: the thumbnail stage fails.
+    const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const file = path.join(dir, 'IMG_BROKEN.jpg');
+    await writeFile(file, destroyScan(jpeg, 'cli-local-host'));
+    expect((await cli('upload', file, '--case', caseId, '--evidence', 'E3')).code).toBe(EXIT.ok);
+    await host.scanNow();
+    const watched = await cli('status', `${caseId}/E3`, '--watch', '--interval-ms', '200', '--json');
+    expect((JSON.parse(watched.out) as EvidenceStatusBody).failures).toMatchObject([{ path: 'IMG_BROKEN.jpg', stage: 'thumbnail' }]);
+
+    const sha256 = createHash('sha256').update(await readFile(file)).digest('hex');
+    const found = JSON.parse((await cli('search', caseId, '--hash', sha256.slice(0, 12), '--json')).out) as SearchResultBody;
+    expect(found.items.map((i) => i.file.path)).toEqual(['IMG_BROKEN.jpg']);
+    const fileId = found.items[0]!.file.fileId;
+
+    const out = path.join(dir, 'broken-thumb.jpg');
+    const shown = await cli('show', caseId, fileId, '--thumbnail', out);
+    expect(shown.code).toBe(EXIT.error);
+    expect(shown.err).toMatch(/^exhibit: no thumbnail for IMG_BROKEN\.jpg: it could not be made \(thumbnail: decode-failed: [^\n]+\)\n$/);
+    expect(shown.err).not.toMatch(/not assigned/);
+    // The detail is still shown, its failure once.
+    expect(shown.out.match(/decode-failed/g)).toHaveLength(1);
+    await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('`status … | head`: a closed pipe ends the command quietly', async () => {
+    const pipe = await closedPipe();
+    try {
+      const res = await runCliProcess(['status', caseId], { stdout: pipe.end }, { ...env, EXHIBIT_API_URL: `http://127.0.0.1:${env.EXHIBIT_API_PORT}/api` });
+      expect(res.err).toBe('');
+      expect(res.signal).toBeNull();
+      // The command's own verdict (E3 holds a failed file, so not every item is clean: 0 or 3), never a crash.
+      expect([EXIT.ok, EXIT.integrity]).toContain(res.code);
+    } finally {
+      pipe.close();
+    }
+  }, 60_000);
 
   it('refuses to upload the same evidence twice (exit 1) and a wrong acquisition hash (exit 3)', async () => {
     const twice = await cli('upload', sample.file, '--case', caseId, '--evidence', 'E1');
@@ -153,7 +225,7 @@ describe('exhibit CLI against the local host', () => {
 
     await rm(path.join(env.EXHIBIT_DATA_DIR!, 'cli-token'));
     const anon = await cli('search', caseId);
-    expect(anon.err).toMatch(/exhibit login/);
+    expect(anon.err).toContain('run `npm run exhibit -- login --user NAME --role ROLE`');
     expect(anon.code).toBe(EXIT.error);
   });
 });

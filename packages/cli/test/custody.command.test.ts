@@ -128,6 +128,37 @@ describe('exhibit custody verify|report through the API', () => {
     expect((await cli(env, 'custody', 'report', caseId, '--html', out)).code).toBe(EXIT.error);
   });
 
+  it('refuses an existing --html file before asking the API, so the refusal leaves no entry in the custody log', async () => {
+    const out = path.join(dir, 'taken.html');
+    await writeFile(out, 'mine');
+    f.custodyEvents.length = 0;
+    const refused = await cli(env, 'custody', 'report', caseId, '--html', out);
+    expect(refused.code).toBe(EXIT.error);
+    expect(refused.err).toMatch(/taken\.html already exists; choose another name \(nothing was fetched\)/);
+    expect(await readFile(out, 'utf8')).toBe('mine');
+    expect(f.custodyEvents).toEqual([]);
+    // The same report to a new name is recorded (one 'verify' entry per evidence item).
+    expect((await cli(env, 'custody', 'report', caseId, '--html', path.join(dir, 'fresh.html'))).code).toBe(EXIT.ok);
+    expect(f.custodyEvents.map((e) => [e.action, e.details.kind])).toEqual([['verify', 'report']]);
+  });
+
+  it('prints the report as text by default: the verification, then every entry, unlike verify', async () => {
+    const report = await cli(env, 'custody', 'report', caseId, '--width', '200');
+    expect(report.code, report.err).toBe(EXIT.ok);
+    const verify = await cli(env, 'custody', 'verify', caseId);
+    expect(report.out).not.toBe(verify.out);
+    expect(report.out).toMatch(new RegExp(`^Chain-of-custody report: case ${caseId}\n\nCustody verification of case ${caseId}: VERIFIED`));
+    expect(report.out).toMatch(/Entries of CLI-CUST-API\/\S+ \(\d+\)/);
+    expect(report.out).toMatch(/Seq\s+Time \(UTC\)\s+Actor\s+Action\s+Subject\s+Tools\s+Entry hash \(SHA-256\)/);
+    expect(report.out).toMatch(/\d+\s+\d{4}-\d{2}-\d{2}T[\d:.]+Z\s+service:exhibit-pipeline\s+received\s+CLI-CUST-API\/\S+\s+[0-9a-f]{64}\n/);
+    for (const width of [80, 120, 200]) {
+      const at = await cli(env, 'custody', 'report', caseId, '--width', String(width));
+      // The entry tables fit; the verification above them keeps its hashes whole on one line.
+      for (const line of at.out.slice(at.out.indexOf('Entries of')).split('\n')) expect(line.length, line).toBeLessThanOrEqual(width);
+      expect(at.out).toMatch(/service:exhibit-pipeline\s+received/);
+    }
+  });
+
   it('is refused to someone who is not a supervisor', async () => {
     const res = await cli({ ...env, EXHIBIT_TOKEN: await f.token('erin', ['examiner']) }, 'custody', 'verify', caseId);
     expect(res.code).toBe(EXIT.error);

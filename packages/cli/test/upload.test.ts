@@ -122,8 +122,12 @@ describe('uploadEvidenceFile against Azurite', () => {
     expect(staged.length).toBeLessThan(21);
 
     const second = await uploadEvidenceFile(blobs, file, options(ids));
-    expect(second.reusedBlocks).toBe(staged.length);
-    expect(second.uploadedBytes).toBe(bytes.length - staged.reduce((s, b) => s + b.size, 0));
+    // At least the blocks listed; a stage request the client abandoned on abort may still land in
+    // storage after the list was read (seen under load), and is then reused too.
+    expect(second.reusedBlocks).toBeGreaterThanOrEqual(staged.length);
+    expect(second.reusedBlocks).toBeLessThan(21);
+    // Only the last block is short, and the interrupted run never reached it.
+    expect(second.uploadedBytes).toBe(bytes.length - second.reusedBlocks * BLOCK);
     expect(second.hashes).toEqual(hashesOf(bytes));
     expectSameBytes(await download(second.blobName), bytes);
   });

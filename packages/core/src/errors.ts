@@ -26,6 +26,10 @@ export type ExhibitErrorCode =
   | 'hash-mismatch'
   | 'decode-failed'
   | 'tool-failed'
+  /** A parser of the file's bytes ran past its time budget and its thread was stopped. */
+  | 'parse-timeout'
+  /** A parser's thread died on the file twice (its memory limit, or a crash). */
+  | 'parse-crashed'
   /** Delivery kept failing until the bus gave up on the message. */
   | 'dead-lettered'
   /** The evidence blob changed after it was received. */

@@ -1,4 +1,12 @@
-import { ExhibitError, type AccessStore, type AssignmentChange, type CaseAssignment, type Role } from '@exhibit/core';
+import {
+  ExhibitError,
+  type AccessStore,
+  type AssignmentChange,
+  type CaseAssignment,
+  type CaseOverview,
+  type Role,
+  type UploadRegistration,
+} from '@exhibit/core';
 import type { SqlClient } from './sql-client.js';
 
 interface AssignmentRow extends Record<string, unknown> {
@@ -19,7 +27,42 @@ interface HistoryRow extends Record<string, unknown> {
   changed_at: Date | string;
 }
 
+interface RegistrationRow extends Record<string, unknown> {
+  blob_name: string;
+  case_id: string;
+  evidence_id: string;
+  file_name: string;
+  size: string | number;
+  uploaded_by: string;
+  registered_at: Date | string;
+}
+
 const COLUMNS = 'case_id, user_name, role, assigned_by, assigned_at';
+const REGISTRATION_COLUMNS = 'blob_name, case_id, evidence_id, file_name, size, uploaded_by, registered_at';
+
+/**
+ * A case is new when nothing at all is known of it. `uploads` is the
+ * pipeline's table (same database): a case whose evidence arrived by another
+ * route (Storage Explorer, AzCopy) is not new, so nobody can claim evidence
+ * someone else put there; an admin assigns it.
+ */
+const NEW_CASE_CONDITION = `
+      NOT EXISTS (SELECT 1 FROM case_assignments WHERE case_id = $1)
+  AND NOT EXISTS (SELECT 1 FROM case_claims WHERE case_id = $1)
+  AND NOT EXISTS (SELECT 1 FROM upload_registrations WHERE case_id = $1)
+  AND NOT EXISTS (SELECT 1 FROM uploads WHERE case_id = $1)`;
+
+function toRegistration(row: RegistrationRow): UploadRegistration {
+  return {
+    blobName: row.blob_name,
+    caseId: row.case_id,
+    evidenceId: row.evidence_id,
+    fileName: row.file_name,
+    size: Number(row.size),
+    uploadedBy: row.uploaded_by,
+    registeredAt: iso(row.registered_at),
+  };
+}
 
 const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
 
@@ -121,6 +164,71 @@ export class PostgresAccessStore implements AccessStore {
       changedBy: r.changed_by,
       changedAt: iso(r.changed_at),
     }));
+  }
+
+  async isNewCase(caseId: string): Promise<boolean> {
+    const { rows } = await this.sql.query<{ fresh: boolean }>(`SELECT (${NEW_CASE_CONDITION}) AS fresh`, [caseId]);
+    return rows[0]?.fresh === true;
+  }
+
+  async claimNewCase(caseId: string, user: string, role: Role): Promise<boolean> {
+    return this.sql.transaction(async (tx) => {
+      // The claim's primary key serialises racing claimants: the loser's insert
+      // waits for the winner's commit, then conflicts and inserts nothing.
+      const { rows } = await tx.query<{ case_id: string }>(
+        `INSERT INTO case_claims (case_id, claimed_by)
+         SELECT $1, $2 WHERE ${NEW_CASE_CONDITION}
+         ON CONFLICT (case_id) DO NOTHING
+         RETURNING case_id`,
+        [caseId, user],
+      );
+      if (!rows[0]) return false;
+      await tx.query(
+        `INSERT INTO case_assignments (case_id, user_name, role, assigned_by) VALUES ($1, $2, $3, $2)`,
+        [caseId, user, role],
+      );
+      await this.addHistory(tx, caseId, user, 'assigned', role, null, user);
+      return true;
+    });
+  }
+
+  async registerUpload(r: Omit<UploadRegistration, 'registeredAt'>): Promise<{ created: boolean; registration: UploadRegistration }> {
+    const inserted = await this.sql.query<RegistrationRow>(
+      `INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (blob_name) DO NOTHING
+       RETURNING ${REGISTRATION_COLUMNS}`,
+      [r.blobName, r.caseId, r.evidenceId, r.fileName, r.size, r.uploadedBy],
+    );
+    if (inserted.rows[0]) return { created: true, registration: toRegistration(inserted.rows[0]) };
+    const existing = await this.getUploadRegistration(r.blobName);
+    if (!existing) throw new ExhibitError('conflict', 'upload registration changed concurrently; try again');
+    return { created: false, registration: existing };
+  }
+
+  async getUploadRegistration(blobName: string): Promise<UploadRegistration | null> {
+    const { rows } = await this.sql.query<RegistrationRow>(
+      `SELECT ${REGISTRATION_COLUMNS} FROM upload_registrations WHERE blob_name = $1`,
+      [blobName],
+    );
+    return rows[0] ? toRegistration(rows[0]) : null;
+  }
+
+  async listAllCases(): Promise<CaseOverview[]> {
+    const { rows } = await this.sql.query<{ case_id: string; assignees: string | number; claimed_by: string | null }>(
+      `WITH known AS (
+         SELECT case_id FROM case_assignments
+         UNION SELECT case_id FROM case_claims
+         UNION SELECT case_id FROM upload_registrations
+         UNION SELECT case_id FROM uploads
+       )
+       SELECT k.case_id,
+              (SELECT count(*) FROM case_assignments a WHERE a.case_id = k.case_id) AS assignees,
+              c.claimed_by
+         FROM known k LEFT JOIN case_claims c ON c.case_id = k.case_id
+        ORDER BY k.case_id COLLATE "C"`,
+    );
+    return rows.map((r) => ({ caseId: r.case_id, assignees: Number(r.assignees), claimedBy: r.claimed_by }));
   }
 
   private async lockedAssignment(tx: SqlClient, caseId: string, user: string): Promise<CaseAssignment | null> {

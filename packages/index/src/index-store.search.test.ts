@@ -35,10 +35,23 @@ describe('buildSearch', () => {
     expect(built.pageParams.slice(-2)).toEqual([50, 0]);
   });
 
-  it('picks the digest column by length', () => {
-    expect(buildSearch({ caseId: 'c', hash: 'a'.repeat(32) }).countSql).toContain('c.md5 =');
-    expect(buildSearch({ caseId: 'c', hash: 'a'.repeat(40) }).countSql).toContain('c.sha1 =');
-    expect(buildSearch({ caseId: 'c', hash: 'a'.repeat(64) }).countSql).toContain('f.sha256 =');
+  it('matches a whole digest exactly and a prefix of 8 or more hex digits by an index range on each digest column', () => {
+    expect(buildSearch({ caseId: 'c', hash: 'a'.repeat(64) }).countSql).toContain('f.sha256 = $2');
+    const md5 = buildSearch({ caseId: 'c', hash: 'a'.repeat(32) });
+    expect(md5.countSql).toContain('md5 = $2');
+    expect(md5.countSql).not.toContain('sha1 = ');
+    expect(buildSearch({ caseId: 'c', hash: 'a'.repeat(40) }).countSql).toContain('sha1 = $2');
+    const prefix = buildSearch({ caseId: 'c', hash: 'AB12cd34EF' });
+    expect(prefix.params).toEqual(['c', 'ab12cd34ef', 'ab12cd34efg', 10]);
+    for (const col of ['f2.sha256', 'md5', 'sha1']) expect(prefix.countSql).toContain(`(${col} >= $2 AND ${col} < $3 AND left(${col}, $4::int) = $2)`);
+    // Longer than a SHA-1: only a SHA-256 can start with it.
+    const long = buildSearch({ caseId: 'c', hash: 'b'.repeat(41) });
+    expect(long.countSql).toContain('(f.sha256 >= $2 AND f.sha256 < $3');
+    expect(long.countSql).not.toMatch(/md5|sha1/);
+  });
+
+  it.each([['abc1234'], ['a'.repeat(65)], ['0123456z'], ['12345678 9'], ['']])('refuses the hash %j', (hash) => {
+    expect(() => buildSearch({ caseId: 'c', hash })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 
   it('clamps the page size and rejects unknown sorts and orders', () => {

@@ -12,6 +12,45 @@ export function escapeLike(text: string): string {
 
 const HEX = /^[0-9a-f]+$/;
 
+/** Fewest hex digits a hash search takes: 32 bits, so a prefix still names one content among thousands. */
+export const HASH_PREFIX_MIN_CHARS = 8;
+
+const DIGEST_CHARS = { md5: 32, sha1: 40, sha256: 64 } as const;
+
+/**
+ * A hash search: files whose MD5, SHA-1 or SHA-256 starts with the given hex
+ * digits (at least HASH_PREFIX_MIN_CHARS), so a full digest is an exact match
+ * and the 12-digit prefix the CLI prints finds its file.
+ *
+ * Each digest column is searched by a range on its plain b-tree index
+ * (`col >= 'ab12cd34' AND col < 'ab12cd34g'`: every lower-case hex string
+ * with that prefix sorts inside it, and no other does), so no new index is
+ * needed, whatever the database collation; `left(col, n) = prefix` keeps the
+ * answer exact even under a collation that orders hex digits oddly.
+ */
+function hashCondition(raw: string, p: (value: unknown) => string): string {
+  const hash = raw.trim().toLowerCase();
+  if (!HEX.test(hash)) throw invalid('hash must be hexadecimal (0-9, a-f)');
+  if (hash.length < HASH_PREFIX_MIN_CHARS || hash.length > DIGEST_CHARS.sha256) {
+    throw invalid(`hash must be ${HASH_PREFIX_MIN_CHARS} to 64 hex digits: an MD5, SHA-1 or SHA-256, or the start of one`);
+  }
+  if (hash.length === DIGEST_CHARS.sha256) return `f.sha256 = ${p(hash)}`;
+  const value = p(hash);
+  const upper = p(`${hash}g`);
+  const n = p(hash.length);
+  const prefixOf = (col: string) => `(${col} >= ${value} AND ${col} < ${upper} AND left(${col}, ${n}::int) = ${value})`;
+  const sha256Prefix = prefixOf('f.sha256');
+  // MD5 and SHA-1 live on the content row; each arm is an index range scan and the union is tiny.
+  const arms: string[] = [];
+  if (hash.length === DIGEST_CHARS.md5) arms.push(`SELECT sha256 FROM contents WHERE md5 = ${value}`);
+  else if (hash.length < DIGEST_CHARS.md5) arms.push(`SELECT sha256 FROM contents WHERE ${prefixOf('md5')}`);
+  if (hash.length === DIGEST_CHARS.sha1) arms.push(`SELECT sha256 FROM contents WHERE sha1 = ${value}`);
+  else if (hash.length < DIGEST_CHARS.sha1) arms.push(`SELECT sha256 FROM contents WHERE ${prefixOf('sha1')}`);
+  if (arms.length === 0) return sha256Prefix;
+  // A file's SHA-256 may precede its content row, so its own column is searched too.
+  return `f.sha256 IN (SELECT f2.sha256 FROM files f2 WHERE ${prefixOf('f2.sha256')} UNION ${arms.join(' UNION ')})`;
+}
+
 /**
  * Sort expressions, by byte order ("C" collation) so the same query returns
  * the same order on every server whatever its locale. Taken-at sorts known
@@ -83,14 +122,7 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
     if (minLon <= maxLon) where.push(`c.gps_lon BETWEEN ${p(minLon)}::float8 AND ${p(maxLon)}::float8`);
     else where.push(`(c.gps_lon >= ${p(minLon)}::float8 OR c.gps_lon <= ${p(maxLon)}::float8)`);
   }
-  if (q.hash !== undefined) {
-    const hash = q.hash.trim().toLowerCase();
-    if (!HEX.test(hash)) throw invalid('hash must be hexadecimal');
-    if (hash.length === 32) where.push(`c.md5 = ${p(hash)}`);
-    else if (hash.length === 40) where.push(`c.sha1 = ${p(hash)}`);
-    else if (hash.length === 64) where.push(`f.sha256 = ${p(hash)}`);
-    else throw invalid('hash must be an MD5 (32), SHA-1 (40) or SHA-256 (64) hex digest');
-  }
+  if (q.hash !== undefined) where.push(hashCondition(q.hash, p));
   if (q.pathText !== undefined && q.pathText !== '') {
     where.push(`lower(f.path) LIKE lower(${p('%' + escapeLike(q.pathText) + '%')}) ESCAPE '\\'`);
   }

@@ -127,4 +127,60 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     await expect(access.assign('CASE-X', 'hank', { by: 'sup', role: 'owner' as never })).rejects.toThrow();
     expect(await access.isAssigned('CASE-X', 'hank')).toBe(false);
   });
+
+  describe('new cases, claims and upload registrations (0101)', () => {
+    it('a case is new until anyone is assigned, claims it, registers for it or evidence of it is received', async () => {
+      expect(await access.isNewCase('NEW-A')).toBe(true);
+      await access.assign('NEW-A', 'ivy', { by: 'ada' });
+      expect(await access.isNewCase('NEW-A')).toBe(false);
+      await access.unassign('NEW-A', 'ivy', { by: 'ada' });
+      // Assigned once, unassigned: still nobody's, so new again by this rule; only claims and evidence are for ever.
+      expect(await access.isNewCase('NEW-A')).toBe(true);
+
+      await sql.query(
+        `INSERT INTO uploads (blob_name, case_id, evidence_id, file_name, root_file_id, size, etag, last_modified)
+         VALUES ('NEW-B/E1/x.zip', 'NEW-B', 'E1', 'x.zip', 'fnewb', 1, '"e"', now())`,
+      );
+      expect(await access.isNewCase('NEW-B')).toBe(false);
+      expect(await access.claimNewCase('NEW-B', 'mallory', 'examiner')).toBe(false);
+      expect(await access.listAssignments('NEW-B')).toEqual([]);
+    });
+
+    it('claims a new case once: the claimant is assigned with the role and history; a claimed case stays claimed', async () => {
+      expect(await access.claimNewCase('NEW-C', 'erin', 'examiner')).toBe(true);
+      expect(await access.getAssignment('NEW-C', 'erin')).toMatchObject({ role: 'examiner', assignedBy: 'erin' });
+      expect(await access.assignmentHistory('NEW-C')).toMatchObject([{ user: 'erin', action: 'assigned', role: 'examiner', changedBy: 'erin' }]);
+      await access.unassign('NEW-C', 'erin', { by: 'ada' });
+      expect(await access.isNewCase('NEW-C')).toBe(false);
+      expect(await access.claimNewCase('NEW-C', 'mallory', 'examiner')).toBe(false);
+    });
+
+    it('gives a new case to exactly one of many concurrent claimants', async () => {
+      const users = Array.from({ length: 6 }, (_, i) => `racer-${i}`);
+      const results = await Promise.all(users.map((u) => access.claimNewCase('NEW-RACE', u, 'examiner')));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = users[results.indexOf(true)]!;
+      expect((await access.listAssignments('NEW-RACE')).map((a) => a.user)).toEqual([winner]);
+      expect(await access.assignmentHistory('NEW-RACE')).toHaveLength(1);
+    });
+
+    it('keeps the first registration of a blob name, whoever asks later', async () => {
+      const r = { blobName: 'NEW-C/E1/phone.zip', caseId: 'NEW-C', evidenceId: 'E1', fileName: 'phone.zip', size: 12 };
+      const first = await access.registerUpload({ ...r, uploadedBy: 'erin' });
+      expect(first).toMatchObject({ created: true, registration: { ...r, uploadedBy: 'erin' } });
+      const second = await access.registerUpload({ ...r, size: 99, uploadedBy: 'mallory' });
+      expect(second).toMatchObject({ created: false, registration: { uploadedBy: 'erin', size: 12 } });
+      expect(await access.getUploadRegistration(r.blobName)).toMatchObject({ uploadedBy: 'erin' });
+      expect(await access.getUploadRegistration('NEW-C/E1/other.zip')).toBeNull();
+    });
+
+    it('lists every known case with its assignees and claimant', async () => {
+      const all = await access.listAllCases();
+      const byId = Object.fromEntries(all.map((c) => [c.caseId, c]));
+      expect(byId['NEW-B']).toEqual({ caseId: 'NEW-B', assignees: 0, claimedBy: null });
+      expect(byId['NEW-C']).toEqual({ caseId: 'NEW-C', assignees: 0, claimedBy: 'erin' });
+      expect(byId['NEW-A']).toBeUndefined();
+      expect(all.map((c) => c.caseId)).toEqual([...all.map((c) => c.caseId)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    });
+  });
 });

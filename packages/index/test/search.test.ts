@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileKind, IndexStore, MediaMetadata, NewFile, SearchQuery } from '@exhibit/core';
-import { createPostgresIndex, openSqlClient } from '../src/index.js';
+import { createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
+import { buildSearch } from '../src/index-store.search.js';
 import { TOOLS, hashesOf, member, newUpload, photo, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
 
@@ -46,12 +47,14 @@ const SPECS: Spec[] = [
 
 describe.each(allTargets())('search on $name', (target) => {
   let index: IndexStore;
+  let sql: SqlClient;
   const ids = new Map<string, string>();
   const paths = (items: Array<{ file: { path: string } }>) => items.map((i) => i.file.path.replace('holiday.zip!/', ''));
   const find = async (q: Omit<SearchQuery, 'caseId'>) => paths((await index.search({ caseId: CASE, limit: 500, ...q })).items).sort();
 
   beforeAll(async () => {
-    index = createPostgresIndex(await openSqlClient(await target.create()));
+    sql = await openSqlClient(await target.create());
+    index = createPostgresIndex(sql);
     await index.migrate();
     const up = newUpload(CASE, 'ev1', 'holiday.zip');
     await index.recordUpload(up);
@@ -156,6 +159,42 @@ describe.each(allTargets())('search on $name', (target) => {
     expect(await find({ hash: h.sha256 })).toEqual([...expected, 'loose.jpg'].sort());
     await expect(index.search({ caseId: CASE, hash: 'abc' })).rejects.toMatchObject({ code: 'invalid-argument' });
     await expect(index.search({ caseId: CASE, hash: 'z'.repeat(32) })).rejects.toMatchObject({ code: 'invalid-argument' });
+  });
+
+  it('finds by a prefix of 8 or more hex digits of any digest (the 12 the CLI prints), and refuses shorter ones', async () => {
+    const h = hashesOf('IMG_0001.JPG');
+    const expected = ['IMG_0001.JPG', 'copy/IMG_0001.JPG', 'loose.jpg'];
+    expect(await find({ hash: h.sha256.slice(0, 12) })).toEqual(expected);
+    expect(await find({ hash: h.sha256.slice(0, 8).toUpperCase() })).toEqual(expected);
+    expect(await find({ hash: h.sha256.slice(0, 63) })).toEqual(expected);
+    expect(await find({ hash: h.md5.slice(0, 20) })).toEqual(expected);
+    expect(await find({ hash: h.sha1.slice(0, 33) })).toEqual(expected);
+    // One digit off is no match: a prefix match, never "close enough".
+    const last = h.sha256.slice(11, 12);
+    expect(await find({ hash: h.sha256.slice(0, 11) + (last === 'f' ? '0' : 'f') })).toEqual([]);
+    // Every file whose SHA-256 starts with the first 8 digits of some file's, and only those.
+    for (const s of SPECS.filter((x) => x.entryKind !== 'directory' && !x.sameAs)) {
+      const prefix = hashesOf(s.path).sha256.slice(0, 8);
+      const all = (await index.search({ caseId: CASE, limit: 500 })).items;
+      const want = all.filter((i) => i.file.sha256?.startsWith(prefix) || i.content?.md5.startsWith(prefix) || i.content?.sha1.startsWith(prefix));
+      expect(await find({ hash: prefix })).toEqual(paths(want).sort());
+    }
+    await expect(index.search({ caseId: CASE, hash: h.sha256.slice(0, 7) })).rejects.toMatchObject({ code: 'invalid-argument' });
+  });
+
+  it('searches hash prefixes through the existing digest indexes', async () => {
+    // Forced off the sequential scans a table this small would get, the plan shows which indexes can serve the query.
+    const prefix = hashesOf('IMG_0001.JPG').sha256.slice(0, 12);
+    const built = buildSearch({ caseId: CASE, hash: prefix });
+    const plan = await sql.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${built.countSql}`, built.params);
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
+    // Each digest is read as an index range (Index Cond), not as a whole index filtered row by row.
+    for (const [idx, col] of [['files_sha256_idx', 'sha256'], ['contents_md5_idx', 'md5'], ['contents_sha1_idx', 'sha1']]) {
+      expect(plan).toMatch(new RegExp(`using ${idx}[^\\n]*\\n\\s+Index Cond: \\(\\(${col} >= '${prefix}'::text\\) AND \\(${col} < '${prefix}g'::text\\)\\)`));
+    }
   });
 
   it('matches path text as a literal, case-insensitive substring (LIKE wildcards escaped)', async () => {

@@ -37,6 +37,34 @@ export const MEDIA_LIMITS = {
    * decoded more pixels than this (a 24-MP photo is kept) is replaced.
    */
   heicThreadKeepMaxPixels: 25_000_000,
+  /**
+   * Parser threads (exifr, file-type; sandbox/parse.pool.ts). Parsing metadata
+   * is light next to decoding, and the main thread waits on storage for most
+   * of it, so two are enough on any machine.
+   */
+  parseThreads: 2,
+  /**
+   * One parse's own time in its thread (waits for the main thread's reads are
+   * not counted). exifr reads a camera file's metadata in milliseconds and
+   * 16 MiB of TIFF directories in well under a second; past this the thread is
+   * stopped and the file fails with 'parse-timeout'. Wall-clock time of a
+   * thread that runs nothing else: near enough to CPU time, and the machine's
+   * load cannot bring a sound file anywhere close.
+   */
+  parseTimeoutMs: 30_000,
+  /** V8 old-generation heap of a parser thread; past it the thread dies and the file fails with 'parse-crashed'. */
+  parseThreadHeapMb: 96,
+  /** V8 young-generation heap of a parser thread. */
+  parseThreadYoungHeapMb: 16,
+  /**
+   * Values (array items, tags; long strings and byte arrays count one per 64
+   * characters or bytes) of the parse result a parser thread hands to the main
+   * thread; more and the file fails with 'limit-exceeded'. A camera file has
+   * a few hundred.
+   */
+  maxParsedValues: 1_000_000,
+  /** A parser thread that has not loaded its parsers by then is a fault of the machine ('tool-unavailable', retried). */
+  parseThreadStartTimeoutMs: 60_000,
   /** Thumbnail JPEG quality; part of the recipe name. */
   thumbnailJpegQuality: 80,
   /**

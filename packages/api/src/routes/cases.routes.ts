@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type RouteModule } from '../api.types.js';
-import { ANY_ROLE, CASE_READERS } from '../access-policy.js';
+import { ANY_ROLE, CASE_LISTERS, CASE_READERS } from '../access-policy.js';
 import { notFound } from '../http-errors.js';
 import { param } from '../query-params.js';
 import { caseListSchema, evidenceListSchema, evidenceStatusSchema } from '../response-schemas.js';
@@ -12,20 +12,36 @@ export const casesRoutes: RouteModule = [
     method: 'GET',
     path: '/cases',
     operationId: 'listCases',
-    summary: "The caller's cases (from assignments) with evidence counts",
+    summary: "The caller's cases (from assignments) with evidence counts; admins see every case",
+    description:
+      'For admins the list also holds every case the system knows of that they are not assigned to (`assigned: false`), ' +
+      'with its number of assignees, so a case nobody is assigned to cannot go unnoticed. Only ids and counts are shown.',
     access: { roles: ANY_ROLE, caseScoped: false },
     params: z.strictObject({}),
     query: z.strictObject({}),
-    responses: { 200: { description: 'Cases the caller is assigned to', schema: caseListSchema } },
+    responses: { 200: { description: 'Cases the caller is assigned to (admins: all cases)', schema: caseListSchema } },
     async handler({ deps, principal }) {
       const assignments = await deps.access.casesFor(principal.user);
-      const cases = [];
-      for (const a of assignments) {
-        const evidence = await deps.index.listEvidence(a.caseId);
+      const all = principal.roles.some((r) => CASE_LISTERS.includes(r)) ? await deps.access.listAllCases() : null;
+      const overview = new Map((all ?? []).map((c) => [c.caseId, c]));
+      const mine = new Map(assignments.map((a) => [a.caseId, a]));
+      const caseIds = all ? all.map((c) => c.caseId) : assignments.map((a) => a.caseId);
+      for (const a of assignments) if (!overview.has(a.caseId) && all) caseIds.push(a.caseId);
+      // Admins: one pass over the index for every case; others: their few cases one by one.
+      const evidenceByCase = new Map<string, Array<{ files: number; complete: boolean }>>();
+      const evidence = all ? await deps.index.listEvidence() : (await Promise.all(caseIds.map((id) => deps.index.listEvidence(id)))).flat();
+      for (const e of evidence) (evidenceByCase.get(e.caseId) ?? evidenceByCase.set(e.caseId, []).get(e.caseId)!).push(e);
+      const cases: z.input<typeof caseListSchema>['cases'] = [];
+      for (const id of [...new Set(caseIds)].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))) {
+        const a = mine.get(id);
+        const evidence = evidenceByCase.get(id) ?? [];
+        const c = overview.get(id);
         cases.push({
-          caseId: a.caseId,
-          role: a.role,
-          assignedAt: a.assignedAt,
+          caseId: id,
+          role: a?.role ?? null,
+          assignedAt: a?.assignedAt ?? null,
+          assigned: a !== undefined,
+          ...(all ? { assignees: c?.assignees ?? 0, claimedBy: c?.claimedBy ?? null } : {}),
           evidence: evidence.length,
           files: evidence.reduce((n, e) => n + e.files, 0),
           complete: evidence.length > 0 && evidence.every((e) => e.complete),
@@ -65,7 +81,10 @@ export const casesRoutes: RouteModule = [
     async handler({ deps, params }) {
       const status = await deps.index.evidenceStatus(params.caseId, params.evidenceId);
       if (!status) throw notFound();
-      return { status: 200, body: status };
+      const uploads = await Promise.all(
+        status.uploads.map(async (u) => ({ ...u, uploadedBy: (await deps.access.getUploadRegistration(u.blobName))?.uploadedBy ?? null })),
+      );
+      return { status: 200, body: { ...status, uploads } };
     },
   }),
 ];

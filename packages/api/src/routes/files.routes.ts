@@ -1,13 +1,14 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import type { FileRecord, SearchQuery } from '@exhibit/core';
+import { ExhibitError, type FileRecord, type SearchQuery } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
-import { evidenceHoldsBlob, locateFileBytes } from '../file-bytes.js';
+import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
+import { contentDisposition, materialiseMember, readVerifiedFile } from '../file-delivery.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { downloadSchema, FILE_KINDS, FILE_STAGES, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
@@ -38,6 +39,29 @@ export const searchQuerySchema = z.strictObject({
   limit: param.int('Page size, default 50', 1, API_LIMITS.maxPageSize).optional(),
   offset: param.int('Items to skip', 0, API_LIMITS.maxOffset).optional(),
 });
+
+/**
+ * The bytes of a file of this case, with what they must hash to; 404 when
+ * there are none to give. A span taken from the content row may lie in
+ * another case's archive: it is used only if this evidence item holds that
+ * archive.
+ */
+async function fileBytesOf(deps: ApiDeps, file: FileRecord): Promise<FileBytes> {
+  const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
+  const bytes = locateFileBytes(file, content);
+  if (!bytes) throw notFound();
+  if (bytes.range && bytes.from === 'content' && !(await evidenceHoldsBlob(deps.index, file, bytes.blob))) throw notFound();
+  return bytes;
+}
+
+/** What the bytes must be: the recorded size and SHA-256 (of the file, i.e. of the span for a member). */
+function expectedOf(file: FileRecord, bytes: FileBytes): { length: number; sha256: string } {
+  const length = bytes.range ? bytes.range.length : file.size;
+  if (!file.sha256 || length === null || length === undefined) {
+    throw new ExhibitError('conflict', 'this file has not been hashed yet; try again when its processing has moved on');
+  }
+  return { length, sha256: file.sha256 };
+}
 
 /** A file of this case, or the one 404 (also when the id belongs to another case). */
 async function loadFile(deps: ApiDeps, caseIdValue: string, fileId: string): Promise<FileRecord> {
@@ -92,7 +116,10 @@ export const filesRoutes: RouteModule = [
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
-      const provenance = await buildProvenance(deps.index, file, content);
+      const built = await buildProvenance(deps.index, file, content);
+      const provenance = built.upload
+        ? { ...built, upload: { ...built.upload, uploadedBy: (await deps.access.getUploadRegistration(built.upload.blobName))?.uploadedBy ?? null } }
+        : built;
       await recordForCase(
         deps,
         principal,
@@ -153,31 +180,31 @@ export const filesRoutes: RouteModule = [
     method: 'GET',
     path: '/cases/{caseId}/files/{fileId}/download',
     operationId: 'getDownloadUrl',
-    summary: "A short-lived, read-only URL for one file's bytes",
+    summary: "A short-lived, read-only URL for one file's bytes, and only that file's",
     description:
-      `Valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes, for one blob only. Examiners and supervisors only. Recorded as a 'download' ` +
-      'with the container, blob and range granted. ' +
-      'When `range` is null the blob is the file. When it is set, the file is a ZIP member stored uncompressed and read in place: ' +
-      'the URL grants the whole blob of the containing archive (the evidence blob of this item, or the stored copy of an archive ' +
-      'unpacked from it) and the client must send ' +
-      '`Range: bytes={offset}-{offset+length-1}` to get the file; `size` and `sha256` describe the file, i.e. the ranged bytes ' +
-      '(a `length` of 0 is an empty file: there is nothing to fetch).',
+      `Valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes, for one blob that holds this file and nothing else. Examiners and supervisors only. ` +
+      "Recorded as a 'download' with the container and blob granted. " +
+      'A ZIP member stored uncompressed is read in place from its archive, and a URL cannot be narrowed to part of a blob: for such a ' +
+      'member the API first copies its bytes once into the derived container under their SHA-256 (checked on the way; nothing is ' +
+      'stored if they do not match) and signs that copy, never the archive; a member over 512 MiB is not copied (413: use …/content). ' +
+      '`range` is always null (kept for older clients). ' +
+      'To get the bytes without a URL, use GET …/content.',
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     params: fileParams,
     query: z.strictObject({}),
-    responses: { 200: { description: 'URL, expiry, and the byte range of the file within the blob', schema: downloadSchema } },
+    responses: { 200: { description: 'URL and expiry of a blob holding exactly this file', schema: downloadSchema } },
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
-      const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
-      const bytes = locateFileBytes(file, content);
-      if (!bytes) throw notFound();
-      // A span from the content row may lie in another case's archive: grant it only if this evidence item holds that archive.
-      if (bytes.range && bytes.from === 'content' && !(await evidenceHoldsBlob(deps.index, file, bytes.blob))) throw notFound();
+      const bytes = await fileBytesOf(deps, file);
+      let blob = bytes.blob;
+      let copied: { created: boolean } | null = null;
+      if (bytes.range) {
+        const made = await materialiseMember(deps.blobs, deps.containers.derived, bytes, expectedOf(file, bytes), abortSignal ? { abortSignal } : {});
+        blob = made.blob;
+        copied = { created: made.created };
+      }
       const now = deps.now?.() ?? new Date();
-      // A SAS cannot be narrowed to a byte range: for a member read in place it
-      // grants the evidence archive, which this caller (an examiner or supervisor
-      // on the case) may download anyway. The custody entry says so exactly.
-      const url = await deps.blobs.readUrl(bytes.blob, { expiresInMs: API_LIMITS.downloadUrlTtlMs });
+      const url = await deps.blobs.readUrl(blob, { expiresInMs: API_LIMITS.downloadUrlTtlMs });
       const expiresAt = new Date(now.getTime() + API_LIMITS.downloadUrlTtlMs).toISOString();
       await recordForCase(
         deps,
@@ -188,21 +215,82 @@ export const filesRoutes: RouteModule = [
           action: 'download',
           subject: subjectOf(file),
           // The URL is a bearer secret: record what it grants, never the URL.
-          details: { path: file.path, container: bytes.blob.container, blobName: bytes.blob.name, range: bytes.range, expiresAt },
+          details: {
+            path: file.path,
+            delivery: 'url',
+            container: blob.container,
+            blobName: blob.name,
+            range: null,
+            ...(bytes.range && copied
+              ? { copiedFrom: { container: bytes.blob.container, blobName: bytes.blob.name, range: bytes.range }, copyCreated: copied.created }
+              : {}),
+            expiresAt,
+          },
         },
         abortSignal ? { abortSignal } : {},
       );
       return {
         status: 200,
         headers: { 'cache-control': 'no-store' },
-        body: {
-          url,
-          expiresAt,
-          fileName: file.name,
-          size: file.size,
-          sha256: file.sha256,
-          range: bytes.range,
-        } satisfies z.input<typeof downloadSchema>,
+        body: { url, expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null } satisfies z.input<typeof downloadSchema>,
+      };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/content',
+    operationId: 'getFileContent',
+    summary: "The file's bytes, exactly: checked against the recorded size and SHA-256 on the way",
+    description:
+      "Examiners and supervisors only. Recorded as a 'download' (delivery `stream`) before the first byte is sent. The body is the " +
+      'file and nothing else: for a ZIP member read in place, only its span of the archive is read (the span comes from the index; no ' +
+      'Range header or parameter can widen it). `X-Exhibit-SHA256` is the recorded hash. Files up to 16 MiB are checked in full ' +
+      "before anything is sent (a mismatch is a 500 'hash-mismatch'); larger ones are checked as they stream, and a mismatch cuts " +
+      'the connection before the end, so the body is shorter than Content-Length: clients must check both.',
+    access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({}),
+    responses: { 200: { description: "The file's bytes", contentType: 'application/octet-stream' } },
+    async handler({ deps, principal, params, abortSignal }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const bytes = await fileBytesOf(deps, file);
+      const expected = expectedOf(file, bytes);
+      const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
+      try {
+        await recordForCase(
+          deps,
+          principal,
+          {
+            caseId: file.caseId,
+            evidenceIds: [file.evidenceId],
+            action: 'download',
+            subject: subjectOf(file),
+            details: {
+              path: file.path,
+              delivery: 'stream',
+              container: bytes.blob.container,
+              blobName: bytes.blob.name,
+              range: bytes.range ?? { offset: 0, length: expected.length },
+              verifiedBeforeSend: Buffer.isBuffer(body),
+            },
+          },
+          abortSignal ? { abortSignal } : {},
+        );
+      } catch (err) {
+        if (!Buffer.isBuffer(body)) body.destroy();
+        throw err;
+      }
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(expected.length),
+          'content-disposition': contentDisposition(file.name),
+          'x-exhibit-sha256': expected.sha256,
+          'cache-control': 'private, no-store',
+        },
+        body,
       };
     },
   }),

@@ -77,7 +77,7 @@ describe('ApiClient', () => {
 
   it('turns HTTP errors into typed errors with readable messages', async () => {
     const api = createApiClient({ baseUrl, token: 't' });
-    await expect(api.getJson('/unauth')).rejects.toSatisfy((e) => isExhibitError(e, 'unauthenticated') && /exhibit login/.test((e as Error).message));
+    await expect(api.getJson('/unauth')).rejects.toSatisfy((e) => isExhibitError(e, 'unauthenticated') && /run `npm run exhibit -- login --user NAME --role ROLE`/.test((e as Error).message));
     await expect(api.getJson('/bad')).rejects.toSatisfy((e) => isExhibitError(e, 'invalid-argument') && /unknown parameter frob/.test((e as Error).message));
     await expect(api.getJson('/forbidden')).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden') && /supervisors only/.test((e as Error).message));
     await expect(api.getJson('/cases/C9/evidence/E9/status')).rejects.toSatisfy(

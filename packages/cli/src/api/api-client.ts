@@ -1,5 +1,6 @@
 import { ExhibitError } from '@exhibit/core';
 import { CliError } from '../cli-error.js';
+import { cliCommand } from '../cli-hint.js';
 
 export const API_CLIENT_LIMITS = {
   /** Longest wait for one response, headers and body. */
@@ -14,6 +15,14 @@ export interface ApiClient {
   readonly baseUrl: string;
   getJson<T>(path: string, options?: { query?: QueryValues; abortSignal?: AbortSignal }): Promise<T>;
   getBytes(path: string, options?: { abortSignal?: AbortSignal }): Promise<{ bytes: Buffer; contentType: string | null }>;
+  /** POST/DELETE with an optional JSON body; resolves with the status and the parsed body (undefined for 204). */
+  send<T>(method: 'POST' | 'DELETE', path: string, options?: { body?: unknown; abortSignal?: AbortSignal }): Promise<{ status: number; body: T }>;
+  /**
+   * A response whose body is left unread, for the caller to stream (file
+   * contents can be far larger than any JSON body). No overall timeout: the
+   * caller's signal stops it.
+   */
+  openStream(path: string, options?: { abortSignal?: AbortSignal }): Promise<Response>;
 }
 
 export interface ApiClientOptions {
@@ -38,16 +47,29 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const doFetch = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? API_CLIENT_LIMITS.requestTimeoutMs;
 
-  async function request(path: string, query: QueryValues | undefined, accept: string, abortSignal: AbortSignal | undefined): Promise<Response> {
+  async function request(
+    path: string,
+    query: QueryValues | undefined,
+    accept: string,
+    abortSignal: AbortSignal | undefined,
+    init: { method?: string; body?: unknown; noTimeout?: boolean } = {},
+  ): Promise<Response> {
     const url = new URL(baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = abortSignal ? AbortSignal.any([abortSignal, timeout]) : timeout;
+    const signals = [...(abortSignal ? [abortSignal] : []), ...(init.noTimeout ? [] : [timeout])];
+    const signal = signals.length === 1 ? signals[0] : signals.length > 1 ? AbortSignal.any(signals) : undefined;
     let res: Response;
     try {
-      res = await doFetch(url, { headers, signal });
+      res = await doFetch(url, {
+        headers,
+        ...(signal ? { signal } : {}),
+        ...(init.method ? { method: init.method } : {}),
+        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+      });
     } catch (err) {
       throw fetchFailure(err, baseUrl, timeout.aborted, timeoutMs);
     }
@@ -69,6 +91,19 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     async getBytes(path: string, opts: { abortSignal?: AbortSignal } = {}) {
       const res = await request(path, undefined, '*/*', opts.abortSignal);
       return { bytes: await readLimited(res), contentType: res.headers.get('content-type') };
+    },
+    async send<T>(method: 'POST' | 'DELETE', path: string, opts: { body?: unknown; abortSignal?: AbortSignal } = {}) {
+      const res = await request(path, undefined, 'application/json', opts.abortSignal, { method, body: opts.body });
+      if (res.status === 204) return { status: res.status, body: undefined as T };
+      const text = (await readLimited(res)).toString('utf8');
+      try {
+        return { status: res.status, body: JSON.parse(text) as T };
+      } catch (err) {
+        throw new CliError('api-error', `the API answered ${path} with something that is not JSON`, undefined, { cause: err });
+      }
+    },
+    async openStream(path: string, opts: { abortSignal?: AbortSignal } = {}) {
+      return request(path, undefined, 'application/octet-stream', opts.abortSignal, { noTimeout: true });
     },
   };
 }
@@ -114,19 +149,23 @@ async function httpFailure(res: Response, path: string): Promise<Error> {
   }
   const message = typeof body.error?.message === 'string' ? body.error.message : res.statusText;
   const details = body.error?.details;
+  // Stored bytes that no longer hash as recorded: an integrity finding (exit 3), not a transport error.
+  if (body.error?.code === 'hash-mismatch') return new ExhibitError('hash-mismatch', `the API refused to serve ${path}: ${message}`, details ? { details } : {});
   switch (res.status) {
     case 400:
       return new ExhibitError('invalid-argument', `the API rejected the request: ${message}`, details ? { details } : {});
     case 401:
       return new ExhibitError(
         'unauthenticated',
-        'not signed in, or the token has expired: run `exhibit login --user NAME --role ROLE` (local stack) or set EXHIBIT_TOKEN',
+        `not signed in, or the token has expired: run ${cliCommand('login --user NAME --role ROLE')} (local stack) or set EXHIBIT_TOKEN`,
       );
     case 403:
       return new ExhibitError('forbidden', `not allowed: ${message}`);
     case 404:
       // The API answers 404 alike for "missing" and "not assigned to this case" on purpose.
       return new ExhibitError('not-found', `not found: ${path} (it does not exist, or you are not assigned to this case)`);
+    case 409:
+      return new ExhibitError('conflict', message, details ? { details } : {});
     case 503:
       return new CliError('api-error', `the API is temporarily unavailable (${message}); try again shortly`);
     default:

@@ -52,3 +52,48 @@ export interface RejectedBlobListBody {
   offset: number;
   items: RejectedBlob[];
 }
+
+export interface CaseListBody {
+  cases: Array<{
+    caseId: string;
+    role: string | null;
+    assignedAt: string | null;
+    /** Absent from older APIs: then every listed case is the caller's. */
+    assigned?: boolean;
+    /** Admins only. */
+    assignees?: number;
+    claimedBy?: string | null;
+    evidence: number;
+    files: number;
+    complete: boolean;
+  }>;
+}
+
+export interface AssignmentBody {
+  caseId: string;
+  user: string;
+  role: string | null;
+  assignedBy: string;
+  assignedAt: string;
+}
+
+export interface AssignmentListBody {
+  caseId: string;
+  assignments: AssignmentBody[];
+}
+
+export interface AssignResultBody {
+  assignment: AssignmentBody;
+  changed: boolean;
+}
+
+export interface UploadRegistrationBody {
+  blobName: string;
+  caseId: string;
+  evidenceId: string;
+  fileName: string;
+  size: number;
+  uploadedBy: string;
+  registeredAt: string;
+  claimedCase: boolean;
+}

@@ -1,20 +1,17 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ExhibitError } from '@exhibit/core';
-import {
-  parseTrustedKeys,
-  renderCustodyReportHtml,
-  renderVerificationText,
-  verifyCustody,
-  type CustodyVerification,
-} from '@exhibit/custody';
+import { parseTrustedKeys, renderCustodyReportHtml, verifyCustody, type CustodyVerification } from '@exhibit/custody';
 import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
 import { apiPath, createApiClient, type ApiClient } from '../api/api-client.js';
 import { EXIT } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../render/format.js';
 import { readToken } from '../token-store.js';
-import { parseCaseTarget } from './option-parsers.js';
+import { parseCaseTarget, WIDTH_DESCRIPTION, WIDTH_FLAGS, widthOption } from './option-parsers.js';
+import { createNewOutputFile } from '../output-file.js';
+import { renderCustodyReportText, renderVerificationForTerminal } from '../render/custody-report.render.js';
+import { outputWidth } from '../render/output-width.js';
 
 /** Verification re-hashes every evidence blob of the case; it may take much longer than a page of search results. */
 const VERIFY_TIMEOUT_MS = 60 * 60 * 1000;
@@ -48,30 +45,43 @@ export function register(program: Command, ctx: CliContext): void {
             query: { evidenceId: target.evidenceId, rehash: options.rehash ? undefined : 'false' },
             abortSignal: ctx.abortSignal,
           });
-      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderVerificationText(result));
+      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderVerificationForTerminal(result));
       if (!result.ok) ctx.setExitCode(EXIT.integrity);
     });
 
   custody
     .command('report')
-    .description('chain-of-custody report of a case: every entry with its hash, and the verification result')
+    .description(
+      'chain-of-custody report of a case: the verification result and every entry (seq, time, actor, action, subject, hash); ' +
+        'as text unless --json or --html',
+    )
     .argument('<target>', '<caseId> or <caseId>/<evidenceId>', parseCaseTarget)
-    .option('--html <file>', 'save the printable HTML report to this file (never overwrites)')
+    .option('--html <file>', 'save the printable HTML report to this file (never overwrites); the summary is printed')
     .option('--json', 'print the report (verification with entries) as JSON')
+    .option(WIDTH_FLAGS, WIDTH_DESCRIPTION, widthOption)
     .addHelpText('after', '\nExit codes: 0 verified, 1 error, 3 a broken chain or modified evidence.')
-    .action(async (target: Target, options: { html?: string; json?: boolean }) => {
-      const api = await longApi(ctx);
-      const result = await api.getJson<CustodyVerification>(apiPath('cases', target.caseId, 'custody', 'report'), {
-        query: { evidenceId: target.evidenceId },
-        abortSignal: ctx.abortSignal,
-      });
-      if (options.html !== undefined) {
-        // Rendered here from the same JSON the API verified, so the report costs one verification.
-        await writeNew(options.html, Buffer.from(renderCustodyReportHtml(result), 'utf8'));
-        ctx.stderr.write(`report saved to ${printable(options.html)}\n`);
+    .action(async (target: Target, options: { html?: string; json?: boolean; width?: number }) => {
+      // Before the request: asking for a report is recorded in each custody log, so a name clash stops the command first.
+      const html = options.html === undefined ? undefined : await createNewOutputFile(options.html);
+      try {
+        const api = await longApi(ctx);
+        const result = await api.getJson<CustodyVerification>(apiPath('cases', target.caseId, 'custody', 'report'), {
+          query: { evidenceId: target.evidenceId },
+          abortSignal: ctx.abortSignal,
+        });
+        if (html) {
+          // Rendered here from the same JSON the API verified, so the report costs one verification.
+          await html.write(Buffer.from(renderCustodyReportHtml(result), 'utf8'));
+          ctx.stderr.write(`report saved to ${printable(html.path)}\n`);
+        }
+        if (options.json) ctx.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        // With --html the file is the report; the terminal gets the verdict.
+        else if (html) ctx.stdout.write(renderVerificationForTerminal(result));
+        else ctx.stdout.write(renderCustodyReportText(result, { width: outputWidth(ctx.stdout, options.width) }));
+        if (!result.ok) ctx.setExitCode(EXIT.integrity);
+      } finally {
+        await html?.discard();
       }
-      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderVerificationText(result));
-      if (!result.ok) ctx.setExitCode(EXIT.integrity);
     });
 }
 
@@ -96,7 +106,8 @@ async function verifyOffline(ctx: CliContext, target: Target, options: VerifyOpt
     try {
       text = await readFile(options.keys, 'utf8');
     } catch (err) {
-      throw new ExhibitError('invalid-argument', `cannot read ${printable(options.keys)}: ${(err as Error).message}`, { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ExhibitError('invalid-argument', `cannot read ${printable(options.keys)}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`, { cause: err });
     }
     try {
       trustedKeys = parseTrustedKeys(JSON.parse(text));
@@ -116,13 +127,4 @@ async function verifyOffline(ctx: CliContext, target: Target, options: VerifyOpt
     checkEvidence: options.rehash,
     abortSignal: ctx.abortSignal,
   });
-}
-
-async function writeNew(file: string, bytes: Buffer): Promise<void> {
-  try {
-    await writeFile(file, bytes, { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExhibitError('conflict', `${file} already exists; choose another name`, { cause: err });
-    throw err;
-  }
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { issueLocalToken } from '@exhibit/api';
 import { ExhibitError, ROLES, type Role } from '@exhibit/core';
+import { cliCommand } from '../cli-hint.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../render/format.js';
 import { positiveNumberOption } from './option-parsers.js';
@@ -20,7 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (options.role.length === 0) throw new ExhibitError('invalid-argument', `give at least one --role (${ROLES.join(', ')})`);
       const config = ctx.config();
       if (config.auth.kind !== 'local') {
-        throw new ExhibitError('invalid-argument', 'exhibit login is for the local stack; with Entra ID, get a token from Entra and set EXHIBIT_TOKEN');
+        throw new ExhibitError('invalid-argument', `${cliCommand('login')} is for the local stack; with Entra ID, get a token from Entra and set EXHIBIT_TOKEN`);
       }
       const issued = await issueLocalToken(
         { user: options.user, roles: options.role, ...(options.ttlHours === undefined ? {} : { ttlMs: Math.round(options.ttlHours * HOUR_MS) }) },

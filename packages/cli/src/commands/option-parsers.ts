@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { isValidId } from '@exhibit/core';
+import { DEFAULT_OUTPUT_WIDTH, MAX_OUTPUT_WIDTH } from '../render/output-width.js';
 
 /** Commander argument parsers: a bad value is a usage error (exit 2) before anything runs. */
 
@@ -67,3 +68,30 @@ export function bboxOption(value: string): string {
   if (minLon > maxLon || minLat > maxLat) throw new InvalidArgumentError('min must not exceed max');
   return parts.join(',');
 }
+
+/** Fewest hex digits `--hash` takes; the API refuses fewer too. */
+export const HASH_PREFIX_MIN_CHARS = 8;
+
+/**
+ * An MD5, SHA-1 or SHA-256, or its first 8 or more hex digits (the 12 that
+ * `search` prints are enough); lower-cased.
+ */
+export function hashPrefixOption(value: string): string {
+  const hex = value.trim().toLowerCase();
+  if (!/^[0-9a-f]+$/.test(hex)) throw new InvalidArgumentError('must be hexadecimal digits (0-9, a-f)');
+  if (hex.length < HASH_PREFIX_MIN_CHARS || hex.length > 64) {
+    throw new InvalidArgumentError(
+      `must be ${HASH_PREFIX_MIN_CHARS} to 64 hex digits: an MD5 (32), SHA-1 (40) or SHA-256 (64), or its first ${HASH_PREFIX_MIN_CHARS} or more digits`,
+    );
+  }
+  return hex;
+}
+
+/** `--width <n>` for commands that print tables. */
+export const WIDTH_FLAGS = '--width <n>';
+export const WIDTH_DESCRIPTION = `widest a table line may be (default: the terminal's width, else ${DEFAULT_OUTPUT_WIDTH}; 0 for no limit)`;
+export const widthOption = (value: string): number => {
+  const n = intOption(0, MAX_OUTPUT_WIDTH)(value);
+  if (n !== 0 && n < 20) throw new InvalidArgumentError('must be 0 (no limit) or at least 20');
+  return n;
+};

@@ -3,7 +3,8 @@ import { apiPath, type QueryValues } from '../api/api-client.js';
 import type { SearchResultBody } from '../api/api-types.js';
 import type { CliContext } from '../context.js';
 import { renderSearchResult } from '../render/search.render.js';
-import { bboxOption, idOption, intOption, isoDateOption } from './option-parsers.js';
+import { bboxOption, hashPrefixOption, idOption, intOption, isoDateOption, WIDTH_DESCRIPTION, WIDTH_FLAGS, widthOption } from './option-parsers.js';
+import { outputWidth } from '../render/output-width.js';
 
 /** Bounds match the API's; a value outside them is a usage error here rather than a 400 there. */
 const MAX_PAGE = 500;
@@ -27,6 +28,7 @@ export interface SearchOptions {
   order?: string;
   limit?: number;
   offset?: number;
+  width?: number;
   json?: boolean;
 }
 
@@ -43,7 +45,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--model <model>', 'camera/phone model')
     .option('--has-gps', 'only files with a GPS position')
     .option('--bbox <minLon,minLat,maxLon,maxLat>', 'only positions inside this box', bboxOption)
-    .option('--hash <hex>', 'MD5, SHA-1 or SHA-256 of the content')
+    .option('--hash <hex>', 'MD5, SHA-1 or SHA-256 of the content, or its first 8 or more hex digits (e.g. the 12 this table prints)', hashPrefixOption)
     .option('--path <text>', 'text contained in the path')
     .option('--mismatch', 'only files whose extension does not match their content')
     .addOption(new Option('--stage <stage>', 'processing stage').choices(['pending', 'identified', 'described', 'thumbnailed', 'indexed', 'failed']))
@@ -52,6 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option('--order <order>', 'sort order').choices(['asc', 'desc']))
     .option('--limit <n>', `results per page (at most ${MAX_PAGE})`, intOption(1, MAX_PAGE))
     .option('--offset <n>', 'results to skip', intOption(0, MAX_OFFSET))
+    .option(WIDTH_FLAGS, WIDTH_DESCRIPTION, widthOption)
     .option('--json', 'print the API response as JSON')
     .action(async (caseId: string, options: SearchOptions) => {
       const api = await ctx.api();
@@ -59,7 +62,7 @@ export function register(program: Command, ctx: CliContext): void {
         query: searchQuery(options),
         abortSignal: ctx.abortSignal,
       });
-      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result));
+      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result, { width: outputWidth(ctx.stdout, options.width) }));
     });
 }
 
@@ -75,7 +78,7 @@ export function searchQuery(o: SearchOptions): QueryValues {
     model: o.model,
     hasGps: o.hasGps ? true : undefined,
     bbox: o.bbox,
-    hash: o.hash?.trim().toLowerCase(),
+    hash: o.hash === undefined ? undefined : hashPrefixOption(o.hash),
     path: o.path,
     extMismatch: o.mismatch ? true : undefined,
     stage: o.stage,

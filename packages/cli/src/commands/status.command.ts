@@ -7,10 +7,12 @@ import { EXIT } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { createStatusProgressView } from '../render/status-progress.view.js';
 import { hasIntegrityMismatch, renderEvidenceList, renderEvidenceStatus } from '../render/status.render.js';
-import { intOption, parseCaseTarget } from './option-parsers.js';
+import { intOption, parseCaseTarget, WIDTH_DESCRIPTION, WIDTH_FLAGS, widthOption } from './option-parsers.js';
+import { outputWidth } from '../render/output-width.js';
 
 interface StatusOptions {
   watch?: boolean;
+  width?: number;
   json?: boolean;
   intervalMs: number;
 }
@@ -22,13 +24,14 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<target>', '<caseId> or <caseId>/<evidenceId>', parseCaseTarget)
     .option('--watch', 'keep polling, with a progress bar per stage, until processing is complete')
     .option('--json', 'print the API response as JSON')
+    .option(WIDTH_FLAGS, WIDTH_DESCRIPTION, widthOption)
     .option('--interval-ms <n>', 'polling interval for --watch', intOption(200, 60_000), 2000)
     .addHelpText('after', '\nExit codes: 0 complete, 1 error, 3 not complete yet or an integrity mismatch.')
     .action(async (target: { caseId: string; evidenceId?: string }, options: StatusOptions) => {
       const api = await ctx.api();
       const fetchAll = () => fetchStatuses(api, target, ctx.abortSignal);
       const statuses = options.watch ? await watch(ctx, fetchAll, options.intervalMs) : await fetchAll();
-      printStatuses(ctx, target, statuses, options.json === true);
+      printStatuses(ctx, target, statuses, options);
       const complete = statuses.statuses.every((s) => s.complete) && (target.evidenceId !== undefined || statuses.list?.items.every((i) => i.complete));
       if (!complete || statuses.statuses.some(hasIntegrityMismatch)) ctx.setExitCode(EXIT.integrity);
     });
@@ -83,12 +86,13 @@ async function watch(ctx: CliContext, fetchAll: () => Promise<Fetched>, interval
   }
 }
 
-function printStatuses(ctx: CliContext, target: { caseId: string; evidenceId?: string }, fetched: Fetched, json: boolean): void {
-  if (json) {
+function printStatuses(ctx: CliContext, target: { caseId: string; evidenceId?: string }, fetched: Fetched, options: StatusOptions): void {
+  if (options.json) {
     const body = target.evidenceId !== undefined ? fetched.statuses[0] : { caseId: target.caseId, items: fetched.list?.items ?? [], statuses: fetched.statuses };
     ctx.stdout.write(JSON.stringify(body ?? null, null, 2) + '\n');
     return;
   }
   if (fetched.list) ctx.stdout.write(renderEvidenceList(fetched.list));
-  for (const s of fetched.statuses) ctx.stdout.write((fetched.list ? '\n' : '') + renderEvidenceStatus(s));
+  const width = outputWidth(ctx.stdout, options.width);
+  for (const s of fetched.statuses) ctx.stdout.write((fetched.list ? '\n' : '') + renderEvidenceStatus(s, { width }));
 }

@@ -7,6 +7,8 @@ import { formatBytes, formatCount, printable } from '../render/format.js';
 import { createUploadProgressView } from '../render/upload-progress.view.js';
 import { parseHashHex } from '../upload/acquisition-metadata.js';
 import { UPLOAD_LIMITS, uploadEvidenceFile, type UploadResult } from '../upload/upload.service.js';
+import { registerUpload } from '../upload/upload-registration.js';
+import { renderCaseOpened } from '../render/upload-registration.render.js';
 import { idOption, intOption, positiveNumberOption } from './option-parsers.js';
 
 const MIB = 1024 * 1024;
@@ -30,12 +32,13 @@ export function register(program: Command, ctx: CliContext): void {
     .command('upload')
     .description(
       'upload evidence files to the evidence container as <case>/<evidence>/<file name>, hashing them (MD5, SHA-1, SHA-256) on the way; ' +
-        'an interrupted upload resumes when run again; existing evidence is never overwritten',
+        'an interrupted upload resumes when run again; existing evidence is never overwritten. Needs an examiner token (exhibit login): ' +
+        'each file is first registered with the API, which records you as its uploader and, on a case that does not exist yet, assigns you to it',
     )
     .argument('<file...>', 'files to upload (each is stored under its base name)')
     .requiredOption('--case <caseId>', 'case id', idOption('case'))
     .requiredOption('--evidence <evidenceId>', 'evidence item id', idOption('evidence'))
-    .option('--examiner <name>', 'examiner who acquired the evidence')
+    .option('--examiner <name>', 'examiner who acquired the evidence (free text; the uploader is recorded from your token)')
     .option('--exhibit-ref <ref>', 'exhibit reference, e.g. a bag or seal number')
     .option('--description <text>', 'what the evidence is')
     .option('--md5 <hex>', 'MD5 recorded at acquisition; the upload is refused if the file does not match')
@@ -94,10 +97,13 @@ async function runUpload(ctx: CliContext, files: string[], options: UploadComman
   const results: UploadResult[] = [];
   const errors: Array<{ file: string; code: string; message: string; details?: Record<string, unknown> }> = [];
 
+  const api = await ctx.api();
   for (const file of files) {
     if (ctx.abortSignal.aborted) break;
     const view = createUploadProgressView(ctx.stderr);
     try {
+      const registration = await registerUpload(api, file, { caseId: options.case, evidenceId: options.evidence, abortSignal: ctx.abortSignal });
+      if (registration.claimedCase) ctx.stderr.write(renderCaseOpened(registration));
       const result = await uploadEvidenceFile(store, file, {
         container,
         caseId: options.case,

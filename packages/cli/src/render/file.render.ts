@@ -1,24 +1,70 @@
+import type { FileFailure, ToolVersion } from '@exhibit/core';
 import type { FileDetailBody } from '../api/api-types.js';
 import { formatBytes, formatCount, printable } from './format.js';
 import { formatGps, formatRecordedTime } from './time.js';
 
-/** Everything recorded about one file, its content and where it came from. */
+/** EXIF Orientation values as exiftool names them. */
+const ORIENTATION_NAMES: Record<number, string> = {
+  1: 'Horizontal (normal)',
+  2: 'Mirror horizontal',
+  3: 'Rotate 180',
+  4: 'Mirror vertical',
+  5: 'Mirror horizontal and rotate 270 CW',
+  6: 'Rotate 90 CW',
+  7: 'Mirror horizontal and rotate 90 CW',
+  8: 'Rotate 270 CW',
+};
+
+/** `Rotate 90 CW (6)`; a value outside 1-8 is shown as recorded, said to be unknown. */
+export function formatOrientation(value: number | undefined | null): string {
+  if (value === undefined || value === null) return '';
+  const name = ORIENTATION_NAMES[value];
+  return name ? `${name} (${value})` : `unknown value (${value})`;
+}
+
+const VERSION_BANNER_RE = /^(\S+) version (\S+)/;
+
+/**
+ * A tool and its version, e.g. `ffprobe 6.1.1`. Older records kept the whole
+ * first line of `ffprobe -version` ("ffprobe version 6.1.1 Copyright (c) …")
+ * as the version; only the version is shown from it.
+ */
+export function formatToolVersion(tool: ToolVersion): string {
+  const banner = VERSION_BANNER_RE.exec(tool.version);
+  const version = banner && banner[1] === tool.name ? (banner[2] ?? tool.version) : tool.version;
+  return `${tool.name} ${version}`;
+}
+
+export function formatFailure(f: FileFailure): string {
+  return `${f.stage}: ${f.code}: ${f.detail}`;
+}
+
+const sameFailure = (a: FileFailure | null, b: FileFailure | null) => a !== null && b !== null && a.stage === b.stage && a.code === b.code && a.detail === b.detail;
+
+type Line = { heading: string } | { label: string; value: string[] };
+
+/**
+ * Everything recorded about one file, its content and where it came from:
+ * sections of labelled rows whose values start in one column.
+ */
 export function renderFileDetail(detail: FileDetailBody): string {
   const { file, content, provenance } = detail;
-  const out: string[] = [];
-  const row = (label: string, value: string | number | null | undefined) => {
-    if (value === undefined || value === null || value === '') return;
-    out.push(`  ${label.padEnd(16)}${printable(String(value))}`);
+  const lines: Line[] = [];
+  const heading = (text: string) => lines.push({ heading: text });
+  const row = (label: string, value: string | number | null | undefined | string[]) => {
+    const values = (Array.isArray(value) ? value : [value]).filter((v): v is string | number => v !== undefined && v !== null && v !== '');
+    if (values.length > 0) lines.push({ label, value: values.map((v) => printable(String(v))) });
   };
 
-  out.push(`File ${file.fileId}`);
+  heading(`File ${printable(file.fileId)}`);
   row('path', file.path);
   if (file.recordedName !== file.name) row('recorded name', file.recordedName);
   row('evidence', `${file.caseId}/${file.evidenceId}`);
   row('kind', file.entryKind);
+  if (file.linkTarget) row('link target', `${file.linkTarget} (recorded, not followed)`);
   row('size', file.size === null ? null : `${formatCount(file.size)} bytes (${formatBytes(file.size)})`);
   row('stage', file.stage);
-  if (file.failure) row('failure', `${file.failure.stage}: ${file.failure.code}: ${file.failure.detail}`);
+  if (file.failure) row('failure', formatFailure(file.failure));
   if (file.flags.length) row('flags', file.flags.join(', '));
   if (file.memberCount !== null) row('members', `${file.memberCount} (unpack ${file.unpack})`);
   for (const key of ['modified', 'accessed', 'changed', 'created'] as const) {
@@ -27,7 +73,7 @@ export function renderFileDetail(detail: FileDetailBody): string {
   }
 
   if (content) {
-    out.push('', 'Content');
+    heading('Content');
     row('sha256', content.sha256);
     row('sha1', content.sha1);
     row('md5', content.md5);
@@ -48,35 +94,57 @@ export function renderFileDetail(detail: FileDetailBody): string {
       if (m.width !== undefined && m.height !== undefined) row('dimensions', `${m.width} x ${m.height}`);
       if (m.declaredWidth !== undefined && m.declaredHeight !== undefined) row('declared size', `${m.declaredWidth} x ${m.declaredHeight} (EXIF)`);
       for (const f of m.findings ?? []) row('finding', `${f.flag}: ${f.detail}`);
-      row('orientation', m.orientation);
+      row('orientation', formatOrientation(m.orientation));
       row('duration', m.durationSec === undefined ? undefined : `${m.durationSec.toFixed(2)} s`);
       if (m.codecs?.length) row('codecs', m.codecs.join(', '));
     }
     row('metadata', content.metadataStatus);
     row('thumbnail', content.thumbnailStatus + (content.thumbnailSource ? ` (from ${content.thumbnailSource})` : ''));
-    if (content.failure) row('failure', `${content.failure.stage}: ${content.failure.code}: ${content.failure.detail}`);
+    // The content's failure is normally the file's own, already shown above.
+    if (content.failure && !sameFailure(content.failure, file.failure)) row('content failure', formatFailure(content.failure));
+    // Findings about the bytes (unidentified, embedded archive, partially decoded, ...).
     for (const f of content.findings ?? []) row('finding', `${f.flag}: ${f.detail}`);
-    const tools = Object.entries(content.tools)
-      .map(([stage, list]) => `${stage}: ${(list ?? []).map((t) => `${t.name} ${t.version}`).join(', ')}`)
-      .join('; ');
-    row('tools', tools);
+    row(
+      'tools',
+      Object.entries(content.tools)
+        .filter(([, list]) => (list ?? []).length > 0)
+        .map(([stage, list]) => `${stage}: ${(list ?? []).map(formatToolVersion).join(', ')}`),
+    );
   }
 
-  out.push('', `Provenance${provenance.complete ? '' : ' (INCOMPLETE: a parent could not be found)'}`);
+  heading(`Provenance${provenance.complete ? '' : ' (INCOMPLETE: a parent could not be found)'}`);
+  // From this file up to the uploaded blob it came out of.
   provenance.chain.forEach((link, i) => {
-    const what = i === 0 ? 'this file' : 'inside';
-    out.push(`  ${i}. ${printable(link.path)}`);
-    out.push(`       ${what}${link.entryIndex === null ? '' : `, entry #${link.entryIndex}`}, sha256 ${link.sha256 ?? '(none)'}${link.mime ? `, ${link.mime}` : ''}`);
+    const where = [link.entryIndex === null ? null : `entry #${link.entryIndex}`, `sha256 ${link.sha256 ?? '(none)'}`, link.mime].filter(Boolean).join(', ');
+    row(i === 0 ? 'this file' : 'inside', [link.path, where]);
   });
   const u = provenance.upload;
   if (u) {
-    out.push(`  uploaded as ${printable(u.blobName)}, ${formatCount(u.size)} bytes, received ${u.receivedAt}, integrity ${u.integrity}`);
-    if (u.hashes) out.push(`       sha256 ${u.hashes.sha256}`);
     const a = u.acquisition;
-    const acq = [a.examiner && `examiner ${a.examiner}`, a.exhibitRef && `exhibit ${a.exhibitRef}`, a.sha256 && `acquisition sha256 ${a.sha256}`]
-      .filter(Boolean)
-      .join(', ');
-    if (acq) out.push(`       ${printable(acq)}`);
+    row('uploaded as', [
+      u.blobName,
+      `${formatCount(u.size)} bytes, received ${u.receivedAt}, integrity ${u.integrity}`,
+      ...(u.hashes ? [`sha256 ${u.hashes.sha256}`] : []),
+    ]);
+    row(
+      'acquisition',
+      [a.examiner && `examiner ${a.examiner}`, a.exhibitRef && `exhibit ${a.exhibitRef}`, a.sha256 && `sha256 ${a.sha256}`].filter((v): v is string => Boolean(v)),
+    );
+  }
+  return layout(lines);
+}
+
+/** Labels in one column, at least two spaces before the values; continuation lines start under the value. */
+function layout(lines: Line[]): string {
+  const labelWidth = Math.max(0, ...lines.map((l) => ('label' in l ? l.label.length : 0))) + 2;
+  const out: string[] = [];
+  for (const l of lines) {
+    if ('heading' in l) {
+      if (out.length > 0) out.push('');
+      out.push(l.heading);
+      continue;
+    }
+    l.value.forEach((v, i) => out.push(`  ${(i === 0 ? l.label : '').padEnd(labelWidth)}${v}`));
   }
   return out.join('\n') + '\n';
 }

@@ -42,6 +42,15 @@ describe('rejected blobs rendering', () => {
     expect(text).toMatch(/C1\/\/x\.bin\s+12\s+not-evidence-name\s+empty evidence id segment/);
   });
 
+  it.each([60, 80, 120])('fits %i columns, keeping the blob name\'s file name', (width) => {
+    const deep = { ...page, items: [{ ...page.items[1]!, blobName: 'C1/EX01/Phone extraction from the suspect handset/whole-disk-image.E01' }] };
+    const text = renderRejectedBlobs(deep, { width });
+    for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(width);
+    const table = text.split('\n\n')[0]!;
+    expect(table).toContain('whole-disk-image.E01');
+    expect(table).toContain('not-evidence-name');
+  });
+
   it('never passes control characters from a blob name to the terminal', () => {
     expect(text).not.toContain('\u001b');
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { renderFileDetail } from './file.render.js';
+import { formatOrientation, formatToolVersion, renderFileDetail } from './file.render.js';
 import { fileDetail, searchResult, SHA, status } from './fixtures.test-data.js';
-import { formatBytes, printable, renderTable } from './format.js';
+import { displayWidth, ellipsizePath, formatBytes, layoutTable, printable, renderTable } from './format.js';
 import { renderSearchResult } from './search.render.js';
 import { aggregateStages, hasIntegrityMismatch, renderEvidenceList, renderEvidenceStatus, renderProgressLine } from './status.render.js';
 import { formatRecordedTime } from './time.js';
@@ -28,6 +28,20 @@ describe('status rendering', () => {
     expect(text).not.toContain('\u001b');
     expect(text).toContain('\\u001b[2Jevil.txt');
     expect(text).toMatch(/Findings \(1\)[\s\S]*notes\.txt\s+ext-mismatch\s+\.txt but image\/jpeg/);
+  });
+
+  it('fits its failure and finding tables to the width, keeping file names', () => {
+    const deep = {
+      ...status,
+      failures: status.failures.map((f, i) => (i === 0 ? { ...f, path: 'phone-extraction.zip!/Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/IMG_CORRUPT.jpg' } : f)),
+    };
+    for (const width of [60, 80, 120]) {
+      const text = renderEvidenceStatus(deep, { width });
+      const table = text.slice(text.indexOf('Failures'));
+      for (const line of table.split('\n')) expect(displayWidth(line), line).toBeLessThanOrEqual(width);
+      expect(table).toMatch(/…\/(?:[^\n]*\/)?IMG_CORRUPT\.jpg\s+thumbnail\s+decode-failed/);
+      expect(table).toMatch(/notes\.txt\s+ext-mismatch/);
+    }
   });
 
   it('flags an integrity mismatch', () => {
@@ -81,6 +95,68 @@ describe('search rendering', () => {
     expect(notes).toMatch(/ext-mismatch$/);
   });
 
+  describe('fits the width it is given', () => {
+    const whatsApp = 'phone-extraction.zip!/Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/IMG-20250601-WA0001.jpg';
+    const wide = { ...searchResult, items: searchResult.items.map((h, i) => (i === 0 ? { ...h, file: { ...h.file, path: whatsApp } } : h)) };
+    const tableLines = (text: string) => text.split('\n\n')[0]!.split('\n');
+
+    it.each([60, 80, 100, 120, 160, 200, 250])('at %i columns no line is wider, file names and ids stay whole', (width) => {
+      const text = renderSearchResult(wide, { width });
+      for (const line of text.split('\n')) expect(displayWidth(line), line).toBeLessThanOrEqual(width);
+      const [header, photo, notes] = tableLines(text);
+      expect(header).toMatch(/^File id\s+Path/);
+      expect(photo).toContain('fphoto00000000000000000000000001');
+      expect(photo).toContain('IMG-20250601-WA0001.jpg');
+      expect(notes).toContain('fnotes000000000000000000000000000');
+      expect(notes).toContain('notes.txt');
+      // Flags are left out whole, never cut.
+      if (header!.includes('Flags')) expect(notes).toMatch(/ext-mismatch$/);
+      else expect(text).toMatch(/left out to fit \d+ columns: [\s\S]*Flags/);
+    });
+
+    it('still fits a terminal too narrow for the file id and a path: the path is cut, then the line', () => {
+      for (const width of [20, 40, 50]) {
+        const text = renderSearchResult(wide, { width });
+        for (const line of text.split('\n')) expect(displayWidth(line), line).toBeLessThanOrEqual(width);
+      }
+      expect(tableLines(renderSearchResult(wide, { width: 50 }))[1]).toMatch(/^fphoto0+1 {3}…\/IMG-20…01\.jpg$/);
+    });
+
+    it('leaves out the lesser columns first and says which', () => {
+      const at80 = renderSearchResult(wide, { width: 80 });
+      expect(tableLines(at80)[0]).toMatch(/^File id\s+Path\s+Flags$/);
+      expect(at80).toContain('left out to fit 80 columns: GPS, Make/model, SHA-256, Type, Taken at (as\nrecorded), Size (--width N for more, --json for everything)');
+      expect(tableLines(renderSearchResult(wide, { width: 100 }))[0]).toMatch(/^File id\s+Path\s+Size\s+Flags$/);
+      const at120 = renderSearchResult(wide, { width: 120 });
+      expect(tableLines(at120)[0]).toMatch(/^File id\s+Path\s+Size\s+Taken at \(as recorded\)\s+Flags$/);
+      expect(tableLines(at120)[1]).toContain('2023-08-14T17:20:05 -03:00');
+      const at160 = renderSearchResult(wide, { width: 160 });
+      expect(tableLines(at160)[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Make\/model\s+SHA-256\s+Flags$/);
+      expect(at160).toContain('left out to fit 160 columns: GPS (');
+      const at250 = renderSearchResult(wide, { width: 250 });
+      expect(tableLines(at250)[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Make\/model\s+GPS\s+SHA-256\s+Flags$/);
+      expect(at250).not.toContain('left out');
+    });
+
+    it('cuts the path in its middle, keeping its start, whole parent folders that fit, and the file name', () => {
+      const photo = (width: number) => tableLines(renderSearchResult(wide, { width }))[1]!;
+      expect(photo(250)).toContain('phone-extraction.zip!/Android/media…/WhatsApp/Media/WhatsApp Images/IMG-20250601-WA0001.jpg');
+      expect(photo(120)).toMatch(/ phone-…\/IMG-20250601-WA0001\.jpg /);
+      expect(renderSearchResult(wide, { width: Number.POSITIVE_INFINITY })).toContain(whatsApp);
+      expect(renderSearchResult(wide)).toContain(whatsApp);
+    });
+
+    it('measures wide characters by the columns they take', () => {
+      const path = '证据.zip!/微信/图片/二〇二五年六月/旅行照片.jpg';
+      const cjk = { ...searchResult, items: [{ ...searchResult.items[0]!, file: { ...searchResult.items[0]!.file, path } }] };
+      const text = renderSearchResult(cjk, { width: 70 });
+      for (const line of text.split('\n')) expect(displayWidth(line), line).toBeLessThanOrEqual(70);
+      const row = tableLines(text)[1]!;
+      expect(row).toContain('…/旅行照片.jpg');
+      expect(displayWidth(row)).toBeGreaterThan(row.length);
+    });
+  });
+
   it('tells how to get the next page', () => {
     expect(text).toContain('files 1-2 of 3 (next page: --offset 2)');
     expect(renderSearchResult({ total: 0, limit: 50, offset: 0, items: [] })).toBe('no files match (total 0)\n');
@@ -89,21 +165,76 @@ describe('search rendering', () => {
 
 describe('file detail rendering', () => {
   const text = renderFileDetail(fileDetail);
+  /** Column where the values start: after the longest label and two spaces. */
+  const valueColumn = (t: string) => t.split('\n').find((l) => l.startsWith('  path'))!.indexOf('phone-');
 
   it('shows the occurrence, content hashes, metadata as recorded and the provenance chain to the upload', () => {
     expect(text).toMatch(/^File fphoto0+1/);
     expect(text).toContain('phone-extraction.zip!/DCIM/Camera/IMG_0001.jpg');
-    expect(text).toContain('archive modified2023-08-14T16:20:05 (no UTC offset recorded) [zip:dos-time]');
-    expect(text).toContain(`sha256          ${SHA.photo}`);
-    expect(text).toContain('taken at        2023-08-14T17:20:05 -03:00 [exif:DateTimeOriginal+OffsetTimeOriginal]');
-    expect(text).toContain('taken at (UTC)  2023-08-14T20:20:05Z');
-    expect(text).toContain('device          samsung SM-G991B');
-    expect(text).toContain('GPS             -22.95192,-43.21049 710 m');
-    expect(text).toContain('tools           identify: file-type 21.0.0; metadata: exifr 7.1.3');
-    expect(text).toMatch(/0\. phone-extraction\.zip!\/DCIM\/Camera\/IMG_0001\.jpg\n\s+this file, entry #4/);
-    expect(text).toMatch(/1\. phone-extraction\.zip\n\s+inside, sha256 5f0c/);
-    expect(text).toContain('uploaded as C1/EX01/phone-extraction.zip, 4,823,117 bytes');
-    expect(text).toContain(`examiner Zoë Ørsted, exhibit ZO/1, acquisition sha256 ${SHA.zip}`);
+    expect(text).toContain(`  sha256            ${SHA.photo}`);
+    expect(text).toContain('  taken at          2023-08-14T17:20:05 -03:00 [exif:DateTimeOriginal+OffsetTimeOriginal]');
+    expect(text).toContain('  taken at (UTC)    2023-08-14T20:20:05Z');
+    expect(text).toContain('  device            samsung SM-G991B');
+    expect(text).toContain('  GPS               -22.95192,-43.21049 710 m');
+    expect(text).toMatch(/ {2}this file {9}phone-extraction\.zip!\/DCIM\/Camera\/IMG_0001\.jpg\n {20}entry #4, sha256 a3c1/);
+    expect(text).toMatch(/ {2}inside {12}phone-extraction\.zip\n {20}sha256 5f0c/);
+    expect(text).toContain('  uploaded as       C1/EX01/phone-extraction.zip\n                    4,823,117 bytes');
+    expect(text).toContain(`  acquisition       examiner Zoë Ørsted\n                    exhibit ZO/1\n                    sha256 ${SHA.zip}`);
+  });
+
+  it('keeps every label apart from its value, all values in one column', () => {
+    // The longest label ("archive modified") used to run into its value.
+    expect(text).toContain('  archive modified  2023-08-14T16:20:05 (no UTC offset recorded) [zip:dos-time]');
+    const column = valueColumn(text);
+    expect(column).toBe(20);
+    for (const line of text.split('\n').filter((l) => /^ {2}\S/.test(l))) {
+      expect(line.slice(column - 2, column), line).toBe('  ');
+      expect(line[column], line).not.toBe(' ');
+    }
+  });
+
+  it('names the EXIF orientation, with the recorded number', () => {
+    expect(text).toContain('  orientation       Rotate 90 CW (6)');
+    expect(text).not.toMatch(/orientation\s+6$/m);
+    expect(formatOrientation(1)).toBe('Horizontal (normal) (1)');
+    expect(formatOrientation(8)).toBe('Rotate 270 CW (8)');
+    expect(formatOrientation(9)).toBe('unknown value (9)');
+  });
+
+  it('shows tool versions as versions, one stage a line, even from records that kept the -version banner', () => {
+    const banner = {
+      ...fileDetail,
+      content: {
+        ...fileDetail.content!,
+        tools: {
+          ...fileDetail.content!.tools,
+          thumbnail: [
+            { name: 'sharp', version: '0.34.3' },
+            { name: 'ffmpeg', version: 'ffmpeg version 6.1.1-3ubuntu5 Copyright (c) 2000-2023 the FFmpeg developers' },
+          ],
+        },
+      },
+    };
+    const shown = renderFileDetail(banner);
+    expect(shown).toContain('  tools             identify: file-type 21.0.0\n                    metadata: exifr 7.1.3\n                    thumbnail: sharp 0.34.3, ffmpeg 6.1.1-3ubuntu5\n');
+    expect(shown).not.toContain('Copyright');
+    expect(formatToolVersion({ name: 'ffprobe', version: 'ffprobe version n7.0 Copyright (c) 2007-2024' })).toBe('ffprobe n7.0');
+    expect(formatToolVersion({ name: 'exifr', version: '7.1.3' })).toBe('exifr 7.1.3');
+  });
+
+  it('shows a failure once, and the content failure only when it differs', () => {
+    const failure = { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'JPEG data is corrupt' };
+    const failed = {
+      ...fileDetail,
+      file: { ...fileDetail.file, stage: 'failed' as const, failure },
+      content: { ...fileDetail.content!, thumbnailStatus: 'failed' as const, thumbnail: null, thumbnailSource: null, failure },
+    };
+    const shown = renderFileDetail(failed);
+    expect(shown.match(/decode-failed/g)).toHaveLength(1);
+    expect(shown).toContain('  failure           thumbnail: decode-failed: JPEG data is corrupt');
+    expect(shown).toContain('  thumbnail         failed');
+    const other = renderFileDetail({ ...failed, content: { ...failed.content, failure: { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'bad IFD' } } });
+    expect(other).toContain('  content failure   metadata: corrupt-file: bad IFD');
   });
 
   it('shows where each time came from, the declared size and the metadata findings', () => {
@@ -148,6 +279,46 @@ describe('format helpers', () => {
 
   it('escapes terminal control and bidi characters', () => {
     expect(printable('a\u001b[31mb\u202ec\n')).toBe('a\\u001b[31mb\\u202ec\\u000a');
+  });
+
+  it('cuts a path to a width keeping the file name, and only a name too long on its own is cut in its middle', () => {
+    const p = 'phone-extraction.zip!/DCIM/Camera/WhatsApp Images/IMG-20250601-WA0001.jpg';
+    expect(ellipsizePath(p, 100)).toBe(p);
+    expect(ellipsizePath(p, 60)).toBe('phone-extraction.zi…/WhatsApp Images/IMG-20250601-WA0001.jpg');
+    expect(ellipsizePath(p, 40)).toBe('phone-extractio…/IMG-20250601-WA0001.jpg');
+    expect(ellipsizePath(p, 25)).toBe('…/IMG-20250601-WA0001.jpg');
+    // Too narrow for the whole name: "…/" still says folders were left out, the extension stays.
+    expect(ellipsizePath(p, 23)).toBe('…/IMG-202506…WA0001.jpg');
+    expect(ellipsizePath('IMG-20250601-WA0001.jpg', 12)).toBe('IMG-2…01.jpg');
+    expect(ellipsizePath('dir/sub/', 5)).toBe('…sub/');
+    for (let w = 1; w <= p.length; w++) {
+      const cut = ellipsizePath(p, w);
+      expect(displayWidth(cut)).toBeLessThanOrEqual(w);
+      if (w < p.length) expect(cut).toContain('…');
+    }
+    expect(displayWidth(ellipsizePath('写真/二〇二五年/旅行の写真ファイル.jpg', 20))).toBeLessThanOrEqual(20);
+    // Never splits a character made of two UTF-16 units.
+    expect(ellipsizePath('a/😀😀😀😀😀😀😀😀.jpg', 12)).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+  });
+
+  it('narrows columns in proportion to what they can spare, leaves out optional ones by priority, and never exceeds the width', () => {
+    const rows = [{ a: 'x'.repeat(40), b: 'y'.repeat(20), c: 'zz' }];
+    const cols = [
+      { header: 'A', value: (r: (typeof rows)[0]) => r.a, minWidth: 10, priority: 3 },
+      { header: 'B', value: (r: (typeof rows)[0]) => r.b, minWidth: 10, priority: 2 },
+      { header: 'C', value: (r: (typeof rows)[0]) => r.c, priority: 1, optional: true },
+    ];
+    // 40 + 20 + 2 + gaps 4 = 66; to 56: A (30 to spare) gives 7 or so, B (10) gives the rest.
+    const at56 = layoutTable(rows, cols, { width: 56 });
+    expect(at56.omitted).toEqual([]);
+    const [, row] = at56.text.split('\n');
+    expect(row).toBe(`${'x'.repeat(32)}…  ${'y'.repeat(16)}…  zz`);
+    // Minimums 10 + 10 + 2 + 4 = 26 do not fit 24: C goes.
+    const at24 = layoutTable(rows, cols, { width: 24 });
+    expect(at24.omitted).toEqual(['C']);
+    expect(at24.text.split('\n')[1]).toBe(`${'x'.repeat(11)}…  ${'y'.repeat(9)}…`);
+    // Nothing left to leave out: the line itself is cut.
+    for (const line of renderTable(rows, cols, { width: 15 }).split('\n')) expect(displayWidth(line)).toBeLessThanOrEqual(15);
   });
 
   it('aligns table columns and truncates long cells', () => {

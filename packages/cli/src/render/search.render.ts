@@ -1,6 +1,6 @@
 import type { SearchHit } from '@exhibit/core';
 import type { SearchResultBody } from '../api/api-types.js';
-import { formatBytes, printable, renderTable } from './format.js';
+import { formatBytes, layoutTable, printable, wrapText } from './format.js';
 import { formatGps, formatRecordedTime } from './time.js';
 
 const SHA_PREFIX = 12;
@@ -19,23 +19,38 @@ function flagsOf(hit: SearchHit): string {
   return flags.join(' ');
 }
 
-/** One row per hit: what an examiner scans first. Full detail is `exhibit show`. */
-export function renderSearchResult(result: SearchResultBody): string {
+/**
+ * One row per hit: what an examiner scans first; full detail is `show`. The
+ * table fits `width` (the terminal's): the path is cut in its middle so the
+ * file name stays, lesser columns are narrowed or left out, and a note says
+ * which were left out.
+ */
+export function renderSearchResult(result: SearchResultBody, options: { width?: number } = {}): string {
   if (result.items.length === 0) return `no files match (total ${result.total})\n`;
-  const table = renderTable(result.items, [
-    { header: 'File id', value: (h) => h.file.fileId },
-    { header: 'Path', value: (h) => h.file.path, maxWidth: 60 },
-    { header: 'Type', value: typeOf, maxWidth: 24 },
-    { header: 'Size', value: (h) => (h.file.size === null ? '' : formatBytes(h.file.size)), align: 'right' },
-    { header: 'Taken at (as recorded)', value: (h) => formatRecordedTime(h.content?.metadata?.takenAt) },
-    { header: 'Taken from', value: (h) => h.content?.metadata?.takenAt?.source ?? '', maxWidth: 26 },
-    { header: 'Make/model', value: (h) => [h.content?.metadata?.make, h.content?.metadata?.model].filter(Boolean).join(' '), maxWidth: 32 },
-    { header: 'GPS', value: (h) => formatGps(h.content?.metadata?.gps) },
-    { header: 'SHA-256', value: (h) => (h.file.sha256 ?? '').slice(0, SHA_PREFIX) },
-    { header: 'Flags', value: flagsOf, maxWidth: 40 },
-  ]);
+  const { text, omitted } = layoutTable(
+    result.items,
+    [
+      // `show` needs the whole id, so it is never cut.
+      { header: 'File id', value: (h) => h.file.fileId, priority: 100 },
+      { header: 'Path', value: (h) => h.file.path, ellipsis: 'path', minWidth: 24, priority: 90 },
+      { header: 'Type', value: typeOf, maxWidth: 24, minWidth: 10, priority: 35, optional: true },
+      { header: 'Size', value: (h) => (h.file.size === null ? '' : formatBytes(h.file.size)), align: 'right', priority: 60, optional: true },
+      // A time is never cut: without its offset it would say something else.
+      { header: 'Taken at (as recorded)', value: (h) => formatRecordedTime(h.content?.metadata?.takenAt), priority: 40, optional: true },
+      // Which tag the time came from (EXIF:DateTimeOriginal, XMP:…, QuickTime:…): a time without its source is not evidence.
+      { header: 'Taken from', value: (h) => h.content?.metadata?.takenAt?.source ?? '', maxWidth: 26, minWidth: 10, priority: 38, optional: true },
+      { header: 'Make/model', value: (h) => [h.content?.metadata?.make, h.content?.metadata?.model].filter(Boolean).join(' '), maxWidth: 32, minWidth: 12, priority: 20, optional: true },
+      { header: 'GPS', value: (h) => formatGps(h.content?.metadata?.gps), priority: 10, optional: true },
+      { header: 'SHA-256', value: (h) => (h.file.sha256 ?? '').slice(0, SHA_PREFIX), priority: 30, optional: true },
+      // 'ext-mismatch' and 'FAILED' stay whole.
+      { header: 'Flags', value: flagsOf, maxWidth: 40, minWidth: 12, priority: 70, optional: true },
+    ],
+    options,
+  );
   const first = result.offset + 1;
   const last = result.offset + result.items.length;
   const more = last < result.total ? ` (next page: --offset ${last})` : '';
-  return `${table}\n\n${printable(`files ${first}-${last} of ${result.total}${more}`)}\n`;
+  const notes = [printable(`files ${first}-${last} of ${result.total}${more}`)];
+  if (omitted.length > 0) notes.push(`left out to fit ${options.width} columns: ${omitted.join(', ')} (--width N for more, --json for everything)`);
+  return `${text}\n\n${notes.map((n) => wrapText(n, options.width)).join('\n')}\n`;
 }

@@ -8,9 +8,11 @@ export function hasIntegrityMismatch(status: EvidenceStatusBody): boolean {
   return status.uploads.some((u) => u.integrity === 'mismatch' || u.changedAfterReceipt !== null);
 }
 
-/** The full status of one evidence item, for people. */
-export function renderEvidenceStatus(status: EvidenceStatusBody): string {
+/** The full status of one evidence item, for people; its tables fit `width` (paths keep their file names). */
+export function renderEvidenceStatus(status: EvidenceStatusBody, options: { width?: number } = {}): string {
   const out: string[] = [];
+  // The tables are indented by two.
+  const table = options.width === undefined ? {} : { width: options.width - 2 };
   const state = status.complete ? 'complete' : 'processing';
   out.push(`Evidence ${printable(status.caseId)}/${printable(status.evidenceId)}: ${state}`);
 
@@ -61,18 +63,18 @@ export function renderEvidenceStatus(status: EvidenceStatusBody): string {
   if (status.failures.length > 0) {
     out.push('', `Failures (${status.failures.length})`);
     out.push(indent(renderTable(status.failures, [
-      { header: 'Path', value: (f) => f.path, maxWidth: 60 },
-      { header: 'Stage', value: (f) => f.stage },
-      { header: 'Reason', value: (f) => `${f.code}: ${f.detail}`, maxWidth: 100 },
-    ])));
+      { header: 'Path', value: (f) => f.path, ellipsis: 'path', maxWidth: 80, minWidth: 24, priority: 2 },
+      { header: 'Stage', value: (f) => f.stage, priority: 3 },
+      { header: 'Reason', value: (f) => `${f.code}: ${f.detail}`, maxWidth: 120, minWidth: 24, priority: 1 },
+    ], table)));
   }
   if (status.findings.length > 0) {
     out.push('', `Findings (${status.findings.length})`);
     out.push(indent(renderTable(status.findings, [
-      { header: 'Path', value: (f) => f.path, maxWidth: 60 },
-      { header: 'Finding', value: (f) => f.flag },
-      { header: 'Detail', value: (f) => f.detail, maxWidth: 100 },
-    ])));
+      { header: 'Path', value: (f) => f.path, ellipsis: 'path', maxWidth: 80, minWidth: 24, priority: 2 },
+      { header: 'Finding', value: (f) => f.flag, priority: 3 },
+      { header: 'Detail', value: (f) => f.detail, maxWidth: 120, minWidth: 24, priority: 1 },
+    ], table)));
   }
   return out.join('\n') + '\n';
 }

@@ -74,6 +74,9 @@ export interface UploadPlan {
   blocks: number;
 }
 
+/** Said when an upload stops on Ctrl-C; the command prints it after the file's path. */
+const INTERRUPTED = 'interrupted; run the same command again to resume the upload';
+
 /**
  * Where a file goes and how it is cut into blocks. The plan depends only on
  * the ids, the file name and size and the requested block size, so a rerun
@@ -81,7 +84,7 @@ export interface UploadPlan {
  */
 export function planUpload(filePath: string, size: number, options: { caseId: string; evidenceId: string; blockSizeBytes?: number }): UploadPlan {
   const fileName = path.basename(filePath);
-  if (fileName === '' || fileName === '.' || fileName === '..') throw new ExhibitError('invalid-argument', `not a file name: ${JSON.stringify(filePath)}`);
+  if (fileName === '' || fileName === '.' || fileName === '..') throw new ExhibitError('invalid-argument', 'not a file name');
   const blobName = evidenceBlobName(options.caseId, options.evidenceId, fileName);
   let blockSizeBytes = options.blockSizeBytes ?? UPLOAD_LIMITS.defaultBlockBytes;
   if (!Number.isInteger(blockSizeBytes) || blockSizeBytes < UPLOAD_LIMITS.minBlockBytes || blockSizeBytes > UPLOAD_LIMITS.maxBlockBytes) {
@@ -95,7 +98,7 @@ export function planUpload(filePath: string, size: number, options: { caseId: st
     if (options.blockSizeBytes !== undefined || needed > UPLOAD_LIMITS.maxBlockBytes) {
       throw new ExhibitError(
         'invalid-argument',
-        `${fileName} (${size} bytes) needs blocks of at least ${needed} bytes to stay within ${MAX_BLOCKS_PER_BLOB} blocks`,
+        `a file of ${size} bytes needs blocks of at least ${needed} bytes to stay within ${MAX_BLOCKS_PER_BLOB} blocks`,
       );
     }
     const mib = 1024 * 1024;
@@ -121,7 +124,7 @@ export async function uploadEvidenceFile(
     throw new ExhibitError('invalid-argument', `parallel must be an integer from 1 to ${UPLOAD_LIMITS.maxParallel}, got ${parallel}`);
   }
   const abortSignal = options.abortSignal;
-  if (abortSignal?.aborted) throw new ExhibitError('aborted', `upload of ${filePath} was interrupted before it started`);
+  if (abortSignal?.aborted) throw new ExhibitError('aborted', 'interrupted before the upload started');
 
   const file = await openRegularFile(filePath);
   // MD5/SHA-1/SHA-256 of the file run in the hash threads while this thread reads and sends blocks.
@@ -153,11 +156,11 @@ export async function uploadEvidenceFile(
 
     const after = await file.stat();
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-      throw new ExhibitError('precondition-failed', `${plan.fileName} changed while it was being read; nothing was committed`);
+      throw new ExhibitError('precondition-failed', 'the file changed while it was being read; nothing was committed');
     }
     const mismatches = hashMismatches(options.acquisition, hashes);
     if (mismatches.length > 0) {
-      throw new ExhibitError('hash-mismatch', describeMismatches(plan.fileName, mismatches), {
+      throw new ExhibitError('hash-mismatch', describeMismatches(mismatches), {
         details: { fileName: plan.fileName, mismatches },
       });
     }
@@ -222,7 +225,7 @@ async function stageAllBlocks(
     while (inFlight.size >= parallel) await Promise.race(inFlight);
     if (failure !== undefined) break;
     if (outerSignal?.aborted) {
-      fail(new ExhibitError('aborted', `upload of ${plan.fileName} was interrupted; run the same command again to resume`));
+      fail(new ExhibitError('aborted', INTERRUPTED));
       break;
     }
 
@@ -231,7 +234,7 @@ async function stageAllBlocks(
     // Every block but the last is full size; a file smaller than one block needs only its own size.
     const buffer = free.pop() ?? Buffer.allocUnsafe(Math.min(plan.blockSizeBytes, plan.size));
     const block = buffer.subarray(0, length);
-    await readExactly(file, block, position, plan.fileName);
+    await readExactly(file, block, position);
     await hasher.update(block);
     progress.bytesRead += length;
 
@@ -270,41 +273,45 @@ async function stageAllBlocks(
   if (failure !== undefined) {
     // Interrupted by the caller: whichever block noticed first, the message is the same and says what to do.
     if (outerSignal?.aborted) {
-      throw new ExhibitError('aborted', `upload of ${plan.fileName} was interrupted; run the same command again to resume`, { cause: failure });
+      throw new ExhibitError('aborted', INTERRUPTED, { cause: failure });
     }
     throw failure;
   }
   return { ids, hashes: await hasher.digest(), uploadedBytes: progress.bytesSent };
 }
 
+/**
+ * Opens the file to upload. Messages do not repeat its path: the command
+ * prints each failure after the path it was given.
+ */
 async function openRegularFile(filePath: string): Promise<FileHandle> {
   let file: FileHandle;
   try {
     file = await open(filePath, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ExhibitError('not-found', `no such file: ${filePath}`, { cause: err });
-    if (code === 'EACCES' || code === 'EPERM') throw new ExhibitError('forbidden', `cannot read ${filePath}: permission denied`, { cause: err });
-    throw new ExhibitError('invalid-argument', `cannot open ${filePath}: ${(err as Error).message}`, { cause: err });
+    if (code === 'ENOENT') throw new ExhibitError('not-found', 'no such file', { cause: err });
+    if (code === 'EACCES' || code === 'EPERM') throw new ExhibitError('forbidden', 'cannot read it: permission denied', { cause: err });
+    throw new ExhibitError('invalid-argument', `cannot open it${code ? ` (${code})` : ''}`, { cause: err });
   }
   const stat = await file.stat();
   if (!stat.isFile()) {
     await file.close();
-    throw new ExhibitError('invalid-argument', `not a regular file: ${filePath}`);
+    throw new ExhibitError('invalid-argument', stat.isDirectory() ? 'a folder, not a file (upload the files in it, or an archive of it)' : 'not a regular file');
   }
   return file;
 }
 
-async function readExactly(file: FileHandle, into: Buffer, position: number, fileName: string): Promise<void> {
+async function readExactly(file: FileHandle, into: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < into.length) {
     const { bytesRead } = await file.read(into, done, into.length - done, position + done);
-    if (bytesRead === 0) throw new ExhibitError('precondition-failed', `${fileName} became shorter while it was being read; nothing was committed`);
+    if (bytesRead === 0) throw new ExhibitError('precondition-failed', 'the file became shorter while it was being read; nothing was committed');
     done += bytesRead;
   }
 }
 
-function describeMismatches(fileName: string, mismatches: HashComparison[]): string {
+function describeMismatches(mismatches: HashComparison[]): string {
   const lines = mismatches.map((m) => `  ${m.algorithm}: given ${m.given}, computed ${m.computed}`);
-  return `${fileName}: the file does not match the acquisition hash; nothing was committed\n${lines.join('\n')}`;
+  return `the file does not match the acquisition hash; nothing was committed\n${lines.join('\n')}`;
 }

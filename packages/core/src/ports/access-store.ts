@@ -31,6 +31,25 @@ export interface AssignmentChange {
   changedAt: string;
 }
 
+/** An upload announced through the API by an authenticated user before its bytes were sent. */
+export interface UploadRegistration {
+  blobName: string;
+  caseId: string;
+  evidenceId: string;
+  fileName: string;
+  size: number;
+  /** From the caller's token, never from blob metadata. */
+  uploadedBy: string;
+  registeredAt: string;
+}
+
+/** A case as an admin sees it: whether anyone is assigned, and who opened it. */
+export interface CaseOverview {
+  caseId: string;
+  assignees: number;
+  claimedBy: string | null;
+}
+
 export interface AccessStore {
   /** Creates or updates the assignment; `changed` is false when it was already exactly so. */
   assign(
@@ -48,4 +67,26 @@ export interface AccessStore {
   listAssignments(caseId: string): Promise<CaseAssignment[]>;
   /** Every change ever made to the case's assignments, oldest first. */
   assignmentHistory(caseId: string): Promise<AssignmentChange[]>;
+  /**
+   * True when nobody is assigned to the case, nobody ever claimed it and no
+   * evidence of it was received: a case that does not exist yet.
+   */
+  isNewCase(caseId: string): Promise<boolean>;
+  /**
+   * Atomically: if the case is new (see isNewCase), record `user` as its
+   * claimant and assign them with `role` (history included). False when the
+   * case was not new, e.g. another user claimed it first.
+   */
+  claimNewCase(caseId: string, user: string, role: Role): Promise<boolean>;
+  /**
+   * Records who announced the upload of a blob; the first registration of a
+   * blob name stands (created=false returns the stored one, whoever asked).
+   */
+  registerUpload(registration: Omit<UploadRegistration, 'registeredAt'>): Promise<{ created: boolean; registration: UploadRegistration }>;
+  getUploadRegistration(blobName: string): Promise<UploadRegistration | null>;
+  /**
+   * Every case the system knows of (assigned, claimed, registered or with
+   * evidence received), ordered by case id, with its number of assignees.
+   */
+  listAllCases(): Promise<CaseOverview[]>;
 }

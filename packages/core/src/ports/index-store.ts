@@ -175,7 +175,7 @@ export interface SearchQuery {
   hasGps?: boolean;
   /** [minLon, minLat, maxLon, maxLat] */
   bbox?: [number, number, number, number];
-  /** MD5, SHA-1 or SHA-256, chosen by length. */
+  /** Hex digits an MD5, SHA-1 or SHA-256 starts with (at least 8; a whole digest is an exact match). */
   hash?: string;
   pathText?: string;
   extMismatch?: boolean;

@@ -1,6 +1,6 @@
-import { FileTypeParser } from 'file-type';
 import {
   ExhibitError,
+  isExhibitError,
   LIMITS,
   type ContentFinding,
   type FileIdentifier,
@@ -10,6 +10,7 @@ import {
   type ToolVersion,
 } from '@exhibit/core';
 import { packageVersion } from '../package-version.js';
+import { fileTypeSandboxed } from '../sandbox/parse.pool.js';
 import { isExtensionMismatch, kindOf } from './extensions.js';
 import { heifFromBrands } from './heif-brands.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
@@ -59,14 +60,13 @@ export class FileTypeIdentifier implements FileIdentifier {
   }
 }
 
+/** file-type on the head, in a parser thread with a time budget ('parse-timeout', 'parse-crashed'); a truncated structure there is "unknown". */
 async function fileTypeOf(head: Buffer, abortSignal: AbortSignal | undefined): Promise<{ ext: string; mime: string } | null> {
-  const parser = abortSignal ? new FileTypeParser({ signal: abortSignal }) : new FileTypeParser();
   try {
-    return (await parser.fromBuffer(head)) ?? null;
+    return await fileTypeSandboxed(head, abortSignal ? { abortSignal } : {});
   } catch (err) {
-    if (abortSignal?.aborted) throw new ExhibitError('aborted', 'identification aborted', { cause: err });
-    // file-type only throws on reads past the end of a truncated structure; that is "unknown".
-    return null;
+    if (isExhibitError(err, 'aborted')) throw new ExhibitError('aborted', 'identification aborted', { cause: err });
+    throw err;
   }
 }
 

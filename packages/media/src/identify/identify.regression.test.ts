@@ -5,7 +5,7 @@ import { BufferSource } from '../test-support/buffer.source.js';
 import { storedZipArchive, tiffWithIfdBeyond4KiB, unknownBinary } from '../test-support/formats.fixtures.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
 import { heifFromBrands } from './heif-brands.js';
-import { imageEnd, trailingDataFinding, zipDirectoryAtEnd } from './polyglot.js';
+import { imageEnd, MAX_IMAGE_END_STEPS, trailingDataFinding, zipDirectoryAtEnd } from './polyglot.js';
 
 /**
  * Identification that does not give up at 4 KiB. Each case failed on the
@@ -164,5 +164,18 @@ describe('where an image ends', () => {
     expect(zipDirectoryAtEnd(zip, 0, zip.length)).toMatchObject({ entries: 1, archiveStart: 0 });
     const followed = Buffer.concat([zip, Buffer.from('more')]);
     expect(zipDirectoryAtEnd(followed, 0, followed.length)).toBeNull();
+  });
+});
+
+describe('the walk to an image end on a crafted file', () => {
+  it('stops after MAX_IMAGE_END_STEPS steps instead of holding the thread', () => {
+    // A GIF of 1-byte sub-blocks: one step per two bytes, far more than real files need.
+    const header = Buffer.concat([Buffer.from('GIF89a', 'latin1'), Buffer.from([1, 0, 1, 0, 0, 0, 0]), Buffer.from([0x21, 0xfe])]);
+    const blocks = Buffer.alloc(2 * (MAX_IMAGE_END_STEPS + 10), 1); // 0x01 0x01 ...: sub-blocks of one byte
+    const crafted = Buffer.concat([header, blocks, Buffer.from([0x00, 0x3b])]);
+    expect(imageEnd(crafted)).toEqual({ format: 'gif', end: null });
+    // A real-sized walk still ends.
+    const small = Buffer.concat([header, Buffer.alloc(2000, 1), Buffer.from([0x00, 0x3b])]);
+    expect(imageEnd(small)).toEqual({ format: 'gif', end: small.length });
   });
 });

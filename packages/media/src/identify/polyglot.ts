@@ -71,9 +71,17 @@ export function embeddedArchiveFinding(zip: ZipDirectory, detectedExt: string | 
   };
 }
 
+/**
+ * Steps (segments, chunks, blocks, stuffed bytes) the walk to an image's end
+ * may take. Real files need a few thousand (a 12-MP JPEG ~20 000, an animated
+ * GIF ~40 000); a crafted one of tiny blocks could need hundreds of millions,
+ * on the thread that serves the queues. Past this the end is "not found".
+ */
+export const MAX_IMAGE_END_STEPS = 1_000_000;
+
 export interface ImageEnd {
   format: 'jpeg' | 'png' | 'gif';
-  /** Offset just past the image's last byte (EOI, IEND chunk, GIF trailer); null if the image never ends (truncated). */
+  /** Offset just past the image's last byte (EOI, IEND chunk, GIF trailer); null if the image never ends (truncated) or the walk ran out of steps. */
   end: number | null;
 }
 
@@ -84,9 +92,10 @@ export interface ImageEnd {
  * formats or when the start is not that format.
  */
 export function imageEnd(bytes: Buffer): ImageEnd | null {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { format: 'jpeg', end: jpegWithMpfEnd(bytes) };
-  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) return { format: 'png', end: pngEnd(bytes) };
-  if (bytes.length >= 13 && /^GIF8[79]a$/.test(bytes.toString('latin1', 0, 6))) return { format: 'gif', end: gifEnd(bytes) };
+  const budget = { left: MAX_IMAGE_END_STEPS };
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return { format: 'jpeg', end: jpegWithMpfEnd(bytes, budget) };
+  if (bytes.length >= 8 && bytes.readUInt32BE(0) === 0x89504e47 && bytes.readUInt32BE(4) === 0x0d0a1a0a) return { format: 'png', end: pngEnd(bytes, budget) };
+  if (bytes.length >= 13 && /^GIF8[79]a$/.test(bytes.toString('latin1', 0, 6))) return { format: 'gif', end: gifEnd(bytes, budget) };
   return null;
 }
 
@@ -98,22 +107,25 @@ const MAX_MPF_IMAGES = 16;
  * (CIPA DC-007): phones store gain maps and depth maps after the primary
  * image's EOI, and those are part of the file as written, not appended data.
  */
-function jpegWithMpfEnd(b: Buffer): number | null {
-  const first = jpegEnd(b, 0);
+type Budget = { left: number };
+
+function jpegWithMpfEnd(b: Buffer, budget: Budget): number | null {
+  const first = jpegEnd(b, 0, budget);
   if (first === null || !first.mpf) return first?.end ?? null;
   let end = first.end;
   for (let i = 0; i < MAX_MPF_IMAGES && end + 3 <= b.length && b[end] === 0xff && b[end + 1] === 0xd8 && b[end + 2] === 0xff; i++) {
-    const next = jpegEnd(b, end);
+    const next = jpegEnd(b, end, budget);
     if (next === null) return end;
     end = next.end;
   }
   return end;
 }
 
-function jpegEnd(b: Buffer, start: number): { end: number; mpf: boolean } | null {
+function jpegEnd(b: Buffer, start: number, budget: Budget): { end: number; mpf: boolean } | null {
   let mpf = false;
   let o = start + 2;
   while (o + 2 <= b.length) {
+    if (budget.left-- <= 0) return null;
     if (b[o] !== 0xff) return null;
     const marker = b[o + 1]!;
     if (marker === 0xff) {
@@ -134,6 +146,7 @@ function jpegEnd(b: Buffer, start: number): { end: number; mpf: boolean } | null
       // Entropy-coded data: runs to the next marker that is not a stuffed 0xFF00 or a restart
       // marker. indexOf (native, memchr-fast) keeps a large photo's scan off the JS loop's back.
       for (;;) {
+        if (budget.left-- <= 0) return null;
         o = b.indexOf(0xff, o);
         if (o < 0 || o + 1 >= b.length) return null;
         const next = b[o + 1]!;
@@ -145,9 +158,10 @@ function jpegEnd(b: Buffer, start: number): { end: number; mpf: boolean } | null
   return null;
 }
 
-function pngEnd(b: Buffer): number | null {
+function pngEnd(b: Buffer, budget: Budget): number | null {
   let o = 8;
   while (o + 12 <= b.length) {
+    if (budget.left-- <= 0) return null;
     const length = b.readUInt32BE(o);
     const type = b.toString('latin1', o + 4, o + 8);
     const next = o + 12 + length;
@@ -158,13 +172,14 @@ function pngEnd(b: Buffer): number | null {
   return null;
 }
 
-function gifEnd(b: Buffer): number | null {
+function gifEnd(b: Buffer, budget: Budget): number | null {
   let o = 13;
   const flags = b[10]!;
   if (flags & 0x80) o += 3 * (1 << ((flags & 0x07) + 1));
   const skipSubBlocks = (at: number): number | null => {
     let p = at;
     while (p < b.length) {
+      if (budget.left-- <= 0) return null;
       const n = b[p]!;
       p += 1 + n;
       if (n === 0) return p;
@@ -172,6 +187,7 @@ function gifEnd(b: Buffer): number | null {
     return null;
   };
   while (o < b.length) {
+    if (budget.left-- <= 0) return null;
     const introducer = b[o]!;
     if (introducer === 0x3b) return o + 1;
     if (introducer === 0x21) {

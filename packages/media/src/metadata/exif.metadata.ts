@@ -11,8 +11,8 @@ import {
   type RecordedTime,
 } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { exifrMessages, openExifr } from './exifr-source.js';
-import { readPixelSize, type PixelSize } from './pixel-size.js';
+import { parseExifrSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
+import type { PixelSize } from './pixel-size.js';
 import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
 import { toJsonSafe } from './json-safe.js';
@@ -63,18 +63,13 @@ export async function readImageMetadata(
   let messages: string[] = [];
   const sizeOptions = { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) };
   try {
-    const opened = await openExifr(source, EXIFR_OPTIONS, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-    try {
-      output = await opened.exifr.parse();
-    } finally {
-      limitReached = opened.reader.limitReached;
-    }
-    messages = exifrMessages(opened.exifr, output);
+    // exifr runs in a parser thread with a time budget ('parse-timeout', 'parse-crashed'); its output is mapped here.
+    ({ output, limitReached, messages } = await parseExifrSandboxed(source, EXIFR_OPTIONS, { maxBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) }));
   } catch (err) {
     if (isExhibitError(err)) throw err;
     if (/Unknown file format/i.test(errorMessage(err))) {
       // exifr reads no GIF, WebP or BMP; their size is still known from the header.
-      const size = await readPixelSize(source, sizeOptions);
+      const size = await pixelSizeSandboxed(source, sizeOptions);
       if (size) return normaliseExif({}, { size });
       throw new ExhibitError('unsupported-format', 'no metadata reader for this image format', { cause: err });
     }
@@ -82,7 +77,7 @@ export async function readImageMetadata(
   }
   const segments = (output ?? {}) as Segments;
   const hasTags = Object.keys(segments).some((k) => k !== 'errors');
-  const size = await readPixelSize(source, sizeOptions);
+  const size = await pixelSizeSandboxed(source, sizeOptions);
   if (!hasTags && limitReached && !size) {
     throw new ExhibitError('limit-exceeded', `no metadata within the first ${maxBytes} bytes`);
   }

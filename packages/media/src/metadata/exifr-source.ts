@@ -17,6 +17,9 @@ import { decodeRecordedText } from './recorded-text.js';
  * item as base_offset + 0) and loops forever on a zero-length top-level box,
  * so a corrected parser is set on each Exifr instance (no global registration).
  * exifr reads no XMP from HEIF files.
+ *
+ * Called in the parser threads only (sandbox/parse.worker.ts), where a loop
+ * this file does not foresee is stopped by a deadline, never on the main thread.
  */
 
 interface ExifrBufferView {

@@ -1,5 +1,5 @@
-import type { ContentFinding, RandomAccessSource } from '@exhibit/core';
-import { openExifr } from '../metadata/exifr-source.js';
+import { isExhibitError, type ContentFinding, type RandomAccessSource } from '@exhibit/core';
+import { parseExifrSandboxed } from '../sandbox/parse.pool.js';
 import { heifTransforms, orientationOfTransforms, type HeifTransforms } from './heif-transforms.js';
 
 /**
@@ -85,8 +85,13 @@ const ORIENTATION_OPTIONS = {
   silentErrors: true,
 } as const;
 
-/** The EXIF orientation of a HEIF held in memory (through the corrected HEIF parser), or null. */
-export async function heifExifOrientation(bytes: Buffer, maxBytes: number): Promise<number | null> {
+/**
+ * The EXIF orientation of a HEIF held in memory (through the corrected HEIF
+ * parser, in a parser thread with a time budget), or null. A parser stopped
+ * on this file, or an abort, is the file's failure; anything else unreadable
+ * is "no EXIF orientation".
+ */
+export async function heifExifOrientation(bytes: Buffer, maxBytes: number, abortSignal?: AbortSignal): Promise<number | null> {
   const source: RandomAccessSource = {
     name: 'heif',
     size: bytes.length,
@@ -96,11 +101,12 @@ export async function heifExifOrientation(bytes: Buffer, maxBytes: number): Prom
     },
   };
   try {
-    const opened = await openExifr(source, ORIENTATION_OPTIONS, { maxBytes });
-    const output = (await opened.exifr.parse()) as { ifd0?: { Orientation?: unknown } } | undefined;
-    const value = output?.ifd0?.Orientation;
+    const { output } = await parseExifrSandboxed(source, ORIENTATION_OPTIONS, { maxBytes: Math.min(maxBytes, bytes.length), ...(abortSignal ? { abortSignal } : {}) });
+    const value = (output as { ifd0?: { Orientation?: unknown } } | undefined)?.ifd0?.Orientation;
     return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 8 ? value : null;
-  } catch {
+  } catch (err) {
+    if (isExhibitError(err, 'parse-timeout') || isExhibitError(err, 'parse-crashed') || isExhibitError(err, 'aborted')) throw err;
+    if (isExhibitError(err) && err.retryable) throw err;
     return null;
   }
 }

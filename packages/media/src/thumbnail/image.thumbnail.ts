@@ -1,8 +1,8 @@
-import exifr from 'exifr';
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { ExhibitError, errorMessage, isExhibitError, LIMITS, type ContentFinding, type Thumbnail } from '@exhibit/core';
 import { hasHeifBrand } from '../identify/heif-brands.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
+import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
 import { decodeHeic } from './heic.decoder.js';
 import { heifExifOrientation, heifOrientationDecision, heifTransforms } from './heif-orientation.js';
 
@@ -53,7 +53,7 @@ export async function imageThumbnail(
     if (!isExhibitError(err, 'decode-failed') && !isExhibitError(err, 'unsupported-format')) throw err;
     mainError = err;
   }
-  const preview = await exifPreview(bytes, settings);
+  const preview = await exifPreview(bytes, settings, options.abortSignal);
   if (preview) return { jpeg: preview.jpeg, width: preview.width, height: preview.height, from: 'exif-preview', findings: [...findings, ...preview.findings] };
   throw mainError;
 }
@@ -63,7 +63,7 @@ async function mainImage(bytes: Buffer, settings: ThumbnailSettings, mime: strin
   let heicError: unknown;
   try {
     const raw = await decodeHeic(bytes, { maxPixels: settings.maxPixels, ...(abortSignal ? { abortSignal } : {}) });
-    const decision = heifOrientationDecision(heifTransforms(bytes), await heifExifOrientation(bytes, LIMITS.maxMetadataBytes));
+    const decision = heifOrientationDecision(heifTransforms(bytes), await heifExifOrientation(bytes, LIMITS.maxMetadataBytes, abortSignal));
     const input = oriented(sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 }, limitInputPixels: settings.maxPixels }), decision.apply);
     const rendered = await render(input, settings);
     if (decision.finding) rendered.findings.unshift(decision.finding);
@@ -168,14 +168,19 @@ async function render(input: Sharp, settings: ThumbnailSettings, format?: string
 /**
  * The EXIF thumbnail (IFD1) of a JPEG/TIFF, decoded with the same limits and
  * turned upright with the main image's orientation (the preview carries none).
+ * Throws only when the parser was stopped ('parse-timeout', 'parse-crashed'),
+ * aborted or could not run; anything else means no preview.
  */
-async function exifPreview(bytes: Buffer, settings: ThumbnailSettings): Promise<Rendered | null> {
+async function exifPreview(bytes: Buffer, settings: ThumbnailSettings, abortSignal: AbortSignal | undefined): Promise<Rendered | null> {
   let preview: Uint8Array | undefined;
   let orientation: number | undefined;
   try {
-    preview = await exifr.thumbnail(bytes);
-    orientation = await exifr.orientation(bytes);
-  } catch {
+    // In a parser thread: exifr on a hostile file may loop (see sandbox/deadline-pool.ts).
+    ({ preview, orientation } = await exifPreviewSandboxed(bytes, abortSignal ? { abortSignal } : {}));
+  } catch (err) {
+    // A parser stopped on this file is its failure; an unreadable preview is only no preview.
+    if (isExhibitError(err, 'parse-timeout') || isExhibitError(err, 'parse-crashed') || isExhibitError(err, 'aborted')) throw err;
+    if (isExhibitError(err) && err.retryable) throw err;
     return null;
   }
   if (!preview || preview.byteLength === 0) return null;

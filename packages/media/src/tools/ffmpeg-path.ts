@@ -13,8 +13,10 @@ export interface MediaToolConfig {
 export interface ResolvedTool {
   name: MediaToolName;
   path: string;
-  /** First line of `<tool> -version`. */
+  /** The version from `<tool> -version`, e.g. `6.1.1` or `5.1.9-0+deb12u1`: what derived items record. */
   version: string;
+  /** The whole first line of `<tool> -version`, for logs. */
+  banner: string;
   origin: 'config' | 'system' | 'bundled';
 }
 
@@ -59,37 +61,48 @@ export class MediaToolResolver {
   private async locate(name: MediaToolName): Promise<ResolvedTool> {
     const configured = name === 'ffmpeg' ? this.config.ffmpegPath : this.config.ffprobePath;
     if (configured) {
-      const version = await firstVersionLine(name, configured);
+      const version = await probeVersion(name, configured);
       if (version === null) {
         throw new ExhibitError('tool-unavailable', `${name} configured at ${configured} does not run`);
       }
-      return this.found({ name, path: configured, version, origin: 'config' });
+      return this.found({ name, path: configured, ...version, origin: 'config' });
     }
-    const system = await firstVersionLine(name, name);
-    if (system !== null) return this.found({ name, path: name, version: system, origin: 'system' });
+    const system = await probeVersion(name, name);
+    if (system !== null) return this.found({ name, path: name, ...system, origin: 'system' });
 
     const bundledPath = bundledBinary(name);
     if (bundledPath) {
-      const version = await firstVersionLine(name, bundledPath);
-      if (version !== null) return this.found({ name, path: bundledPath, version, origin: 'bundled' });
+      const version = await probeVersion(name, bundledPath);
+      if (version !== null) return this.found({ name, path: bundledPath, ...version, origin: 'bundled' });
     }
     throw new ExhibitError('tool-unavailable', `${name} not found: not configured, not on PATH, no working ${BUNDLED_PACKAGE[name]} binary`);
   }
 
   private found(tool: ResolvedTool): ResolvedTool {
-    this.logger?.debug({ tool: tool.name, origin: tool.origin, version: tool.version }, 'media tool resolved');
+    this.logger?.debug({ tool: tool.name, origin: tool.origin, version: tool.version, banner: tool.banner }, 'media tool resolved');
     return tool;
   }
 }
 
-async function firstVersionLine(name: MediaToolName, file: string): Promise<string | null> {
+/**
+ * The version in the first line of `<tool> -version`, which reads
+ * `ffprobe version 6.1.1-3ubuntu5 Copyright (c) 2007-2023 the FFmpeg developers`
+ * (or `… version n7.0 …`, `… version N-113684-g… …` for builds from git):
+ * the word after "version". Null when the line is not such a banner.
+ */
+export function parseVersionBanner(name: MediaToolName, firstLine: string): { version: string; banner: string } | null {
+  const banner = firstLine.trim();
+  const m = new RegExp(`^${name} version (\\S+)`).exec(banner);
+  return m?.[1] ? { version: m[1], banner } : null;
+}
+
+async function probeVersion(name: MediaToolName, file: string): Promise<{ version: string; banner: string } | null> {
   try {
     const { stdout } = await runTool(name, file, ['-version'], {
       timeoutMs: MEDIA_LIMITS.versionProbeTimeoutMs,
       maxStdoutBytes: 1024 * 1024,
     });
-    const line = stdout.toString('utf8').split(/\r?\n/, 1)[0]?.trim() ?? '';
-    return line.startsWith(`${name} version`) ? line : null;
+    return parseVersionBanner(name, stdout.toString('utf8').split(/\r?\n/, 1)[0] ?? '');
   } catch {
     return null;
   }

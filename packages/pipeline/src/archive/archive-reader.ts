@@ -75,3 +75,18 @@ export function isArchiveLimitError(err: unknown): boolean {
 export function abortError(signal: AbortSignal | undefined): ExhibitError {
   return new ExhibitError('aborted', 'unpack aborted', { cause: signal?.reason });
 }
+
+/**
+ * Entries listed between two turns of the event loop. Listing an entry is
+ * small, bounded work (one central-directory record or one 512-byte header,
+ * a name of bounded length), but when the bytes are already buffered (a ZIP's
+ * central directory block, a TAR's network chunk) nothing else would yield:
+ * thousands of directory entries would hold queues and the API for as long as
+ * they take. Every this many entries the listing lets the loop turn.
+ */
+export const ENTRIES_PER_TURN = 64;
+
+/** Lets the event loop turn (timers, I/O callbacks) before going on. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -2,7 +2,7 @@ import { PassThrough, Transform, type Readable, type TransformCallback } from 'n
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ExhibitError, errorMessage, type ArchiveTimes, type BlobRef, type BlobStore, type EntryKind, type FileFlag } from '@exhibit/core';
-import { abortError, archiveLimitError, asArchiveError, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
+import { abortError, archiveLimitError, asArchiveError, ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
 import { analyseEntryName, decodeRecordedBytes, DuplicateNameTracker } from './entry-name.js';
 
@@ -105,6 +105,7 @@ class TarReader implements ArchiveReader {
     let index = 0;
     try {
       for (;;) {
+        if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
         const next = await iterator.next();
         if (next.done) return;
         if (signal?.aborted) throw abortError(signal);

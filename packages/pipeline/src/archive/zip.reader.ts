@@ -10,7 +10,7 @@ import {
   type FileFlag,
   type RecordedTime,
 } from '@exhibit/core';
-import { abortError, asArchiveError, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
+import { abortError, asArchiveError, ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
 import { dosTime, filetime, utcTime } from './archive-times.js';
 import { BlobRangeReader } from './blob-range.reader.js';
 import { analyseEntryName, decodeRecordedBytes, DuplicateNameTracker, type NameEncoding } from './entry-name.js';
@@ -130,6 +130,7 @@ class ZipReader implements ArchiveReader {
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
     for (let index = 0; ; index += 1) {
+      if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
       if (signal?.aborted) throw abortError(signal);
       const raw = await this.nextRaw();
       if (raw === null) return;

@@ -1,0 +1,139 @@
+import os from 'node:os';
+import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { DeadlineWorkerPool, type ServeResult, type WorkerEntry } from './deadline-pool.js';
+import type { PixelSize } from '../metadata/pixel-size.js';
+import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, PixelSizeInput, RangeRequest } from './parse.tasks.js';
+
+/**
+ * The process's parser threads (parse.worker.ts): every exifr and file-type
+ * call on evidence bytes goes through here, with a time budget and a heap
+ * limit, so one file can fail only itself (deadline-pool.ts says how).
+ */
+
+// Kept in variables: functions/scripts/build.mjs rewrites a URL built from a
+// relative literal and import.meta.url into a copied asset, and neither file is one.
+const WORKER_TS = './parse.worker.ts';
+const WORKER_JS = './parse.worker.js';
+
+/**
+ * From TypeScript sources (tsx, vitest) this module is a .ts file and the
+ * worker is the .ts file beside it, run through tsx's loader; in the Functions
+ * bundle build.mjs emits the worker as its own entry, parse.worker.js, beside main.js.
+ */
+export function parseWorkerEntry(): WorkerEntry {
+  if (import.meta.url.endsWith('.ts')) {
+    return { url: new URL(WORKER_TS, import.meta.url), tsxApi: import.meta.resolve('tsx/esm/api') };
+  }
+  return { url: new URL(WORKER_JS, import.meta.url) };
+}
+
+export function createParsePool(size: number = Math.min(MEDIA_LIMITS.parseThreads, os.availableParallelism())): DeadlineWorkerPool {
+  return new DeadlineWorkerPool({
+    entry: parseWorkerEntry(),
+    size,
+    resourceLimits: {
+      maxOldGenerationSizeMb: MEDIA_LIMITS.parseThreadHeapMb,
+      maxYoungGenerationSizeMb: MEDIA_LIMITS.parseThreadYoungHeapMb,
+      stackSizeMb: 4,
+    },
+    startTimeoutMs: MEDIA_LIMITS.parseThreadStartTimeoutMs,
+  });
+}
+
+let shared: DeadlineWorkerPool | undefined;
+
+/** The shared parser threads, started on first use. */
+export function parsePool(): DeadlineWorkerPool {
+  shared ??= createParsePool();
+  return shared;
+}
+
+/** Stops the shared parser threads (tests; a process that exits needs nothing: idle threads are unref'd). */
+export async function closeParsePool(): Promise<void> {
+  const pool = shared;
+  shared = undefined;
+  if (pool) await pool.close();
+}
+
+export interface SandboxOptions {
+  abortSignal?: AbortSignal;
+  /** Parser time budget; MEDIA_LIMITS.parseTimeoutMs by default. */
+  timeoutMs?: number;
+  /** Another pool (tests). */
+  pool?: DeadlineWorkerPool;
+}
+
+/** Serves the worker's byte-range requests from `source`, never past `maxBytes` of it. */
+function rangeServer(source: RandomAccessSource, maxBytes: number) {
+  return async (request: unknown, options: { abortSignal?: AbortSignal }): Promise<ServeResult> => {
+    const { offset, length } = request as RangeRequest;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > maxBytes) {
+      throw new ExhibitError('invalid-argument', `parser thread asked for bytes ${offset}+${length}, outside the ${maxBytes} bytes it may read`);
+    }
+    const chunk = await source.read(offset, length, options);
+    // A copy the thread owns, moved rather than cloned (a Buffer may share its memory with others).
+    const bytes = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+    return { value: bytes, transfer: [bytes] };
+  };
+}
+
+function runOptions(label: string, options: SandboxOptions) {
+  return {
+    label,
+    timeoutMs: options.timeoutMs ?? MEDIA_LIMITS.parseTimeoutMs,
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  };
+}
+
+/** exifr's output for `source` with `exifrOptions`, parsed in a parser thread over ranged reads of at most `maxBytes`. */
+export function parseExifrSandboxed(
+  source: RandomAccessSource,
+  exifrOptions: object,
+  options: SandboxOptions & { maxBytes?: number } = {},
+): Promise<ExifrTaskOutput> {
+  const maxBytes = options.maxBytes ?? LIMITS.maxMetadataBytes;
+  const input: ExifrTaskInput = { name: source.name, size: source.size, options: exifrOptions, maxBytes };
+  // The reader may ask for up to a chunk past the cap (it clips what it keeps).
+  const served = Math.min(source.size, maxBytes);
+  return (options.pool ?? parsePool()).run<ExifrTaskOutput>('exifr', input, {
+    ...runOptions('image metadata parser', options),
+    serve: rangeServer(source, served),
+  });
+}
+
+/** The image's pixel size from its own header (metadata/pixel-size.ts), read in a parser thread over ranged reads of at most `maxBytes`. */
+export function pixelSizeSandboxed(source: RandomAccessSource, options: SandboxOptions & { maxBytes: number }): Promise<PixelSize | null> {
+  const input: PixelSizeInput = { name: source.name, size: source.size, maxBytes: options.maxBytes };
+  return (options.pool ?? parsePool()).run<PixelSize | null>('pixel-size', input, {
+    ...runOptions('image size reader', options),
+    serve: rangeServer(source, Math.min(source.size, options.maxBytes)),
+  });
+}
+
+/** The EXIF preview (IFD1 thumbnail) of an image in memory and the main image's orientation, parsed in a parser thread. */
+export async function exifPreviewSandboxed(bytes: Buffer, options: SandboxOptions = {}): Promise<{ preview?: Buffer; orientation?: number }> {
+  const source: RandomAccessSource = {
+    name: 'image',
+    size: bytes.length,
+    read: async (offset, length) => bytes.subarray(offset, Math.min(offset + length, bytes.length)),
+    url: async () => {
+      throw new Error('no URL for bytes in memory');
+    },
+  };
+  const result = await (options.pool ?? parsePool()).run<ExifPreviewOutput>('exif-preview', { name: source.name, size: source.size }, {
+    ...runOptions('EXIF preview parser', options),
+    serve: rangeServer(source, bytes.length),
+  });
+  return {
+    ...(result.preview ? { preview: Buffer.from(result.preview) } : {}),
+    ...(result.orientation !== undefined ? { orientation: result.orientation } : {}),
+  };
+}
+
+/** file-type's verdict on the head of a file, found in a parser thread. */
+export function fileTypeSandboxed(head: Buffer, options: SandboxOptions = {}): Promise<FileTypeOutput> {
+  // Cloned, not moved: a task whose thread died is sent again.
+  const copy = head.buffer.slice(head.byteOffset, head.byteOffset + head.byteLength) as ArrayBuffer;
+  return (options.pool ?? parsePool()).run<FileTypeOutput>('file-type', { head: copy }, runOptions('file type detection', options));
+}

@@ -1,0 +1,120 @@
+import { FileTypeParser } from 'file-type';
+import exifr from 'exifr';
+import { ExhibitError, type RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { exifrMessages, openExifr } from '../metadata/exifr-source.js';
+import { readPixelSize } from '../metadata/pixel-size.js';
+import { serveTasks, type TaskContext } from './worker-runtime.js';
+import type { ExifPreviewInput, ExifrTaskInput, FileTypeInput, PixelSizeInput, RangeRequest } from './parse.tasks.js';
+
+/**
+ * The parser thread (started by parse.pool.ts): exifr and file-type run here,
+ * never on the main thread. Bytes come from the main thread, range by range,
+ * as exifr asks for them: the source, its limits and its abort signal stay
+ * there, and the thread holds only what the parser reads.
+ */
+
+/** The file as the main thread serves it. */
+class RemoteSource implements RandomAccessSource {
+  constructor(
+    private readonly context: TaskContext,
+    readonly name: string,
+    readonly size: number,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const request: RangeRequest = { offset, length };
+    const bytes = (await this.context.request(request)) as ArrayBuffer;
+    return Buffer.from(bytes);
+  }
+
+  async url(): Promise<string> {
+    throw new Error('a parser thread has no URL of the file');
+  }
+}
+
+/**
+ * exifr's output as the main thread should receive it: each byte value its
+ * own small buffer (a view would drag the whole read chunk, up to
+ * LIMITS.maxMetadataBytes, across with it), and no more values than
+ * MEDIA_LIMITS.maxParsedValues in all, so a file cannot make the main thread
+ * hold what the parser thread's heap limit allowed. Values are kept exactly
+ * or the parse fails; nothing is cut short.
+ */
+function compact(output: Record<string, unknown>): Record<string, unknown> {
+  let values = 0;
+  const count = (n: number) => {
+    values += n;
+    if (values > MEDIA_LIMITS.maxParsedValues) {
+      throw new ExhibitError('limit-exceeded', `image metadata holds more than ${MEDIA_LIMITS.maxParsedValues} values`);
+    }
+  };
+  const walk = (value: unknown): unknown => {
+    count(1);
+    if (typeof value === 'string') {
+      count(Math.floor(value.length / 64));
+      return value;
+    }
+    if (value === null || typeof value !== 'object') return value;
+    if (ArrayBuffer.isView(value)) {
+      count(Math.floor(value.byteLength / 64));
+      // Same type, own buffer (a Buffer arrives as a Uint8Array, as it would cloned).
+      const own = (value.buffer as ArrayBuffer).slice(value.byteOffset, value.byteOffset + value.byteLength);
+      if (value instanceof DataView) return new DataView(own);
+      if (Buffer.isBuffer(value)) return new Uint8Array(own);
+      return new (value.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(own);
+    }
+    if (value instanceof ArrayBuffer) return value.slice(0);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value instanceof Date || value instanceof Error) return value;
+    const entries = value instanceof Map ? [...value.entries()] : Object.entries(value);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of entries) Object.defineProperty(out, String(k), { value: walk(v), enumerable: true, writable: true, configurable: true });
+    return out;
+  };
+  return walk(output) as Record<string, unknown>;
+}
+
+const lib = exifr as unknown as { thumbnailOnlyOptions: object; orientationOnlyOptions: object };
+
+serveTasks({
+  /** exifr's output object as it is; the main thread maps it (exif.metadata.ts). */
+  async exifr(input, context) {
+    const { name, size, options, maxBytes } = input as ExifrTaskInput;
+    const opened = await openExifr(new RemoteSource(context, name, size), options, { maxBytes });
+    const output = await opened.exifr.parse();
+    const messages = exifrMessages(opened.exifr, output);
+    return { value: { output: output === undefined ? undefined : compact(output), limitReached: opened.reader.limitReached, messages } };
+  },
+
+  /** The image's real pixel size from its own header (pixel-size.ts walks segments and boxes read from the file). */
+  async 'pixel-size'(input, context) {
+    const { name, size, maxBytes } = input as PixelSizeInput;
+    return { value: await readPixelSize(new RemoteSource(context, name, size), { maxBytes }) };
+  },
+
+  /** What exifr.thumbnail() and exifr.orientation() read, through the corrected HEIF parser. */
+  async 'exif-preview'(input, context) {
+    const { name, size } = input as ExifPreviewInput;
+    const source = new RemoteSource(context, name, size);
+    const thumbnail = await openExifr(source, lib.thumbnailOnlyOptions, { maxBytes: size });
+    const preview = await thumbnail.exifr.extractThumbnail();
+    if (!preview || preview.byteLength === 0) return { value: {} };
+    const oriented = await openExifr(source, lib.orientationOnlyOptions, { maxBytes: size });
+    const output = (await oriented.exifr.parse()) as { ifd0?: Record<number, unknown> } | undefined;
+    const orientation = output?.ifd0?.[274];
+    const bytes = preview.slice().buffer;
+    return { value: { preview: bytes, ...(typeof orientation === 'number' ? { orientation } : {}) }, transfer: [bytes] };
+  },
+
+  async 'file-type'(input) {
+    const { head } = input as FileTypeInput;
+    try {
+      const result = await new FileTypeParser().fromBuffer(new Uint8Array(head));
+      return { value: result ? { mime: result.mime, ext: result.ext } : null };
+    } catch {
+      // file-type only throws on reads past the end of a truncated structure; that is "unknown".
+      return { value: null };
+    }
+  },
+});

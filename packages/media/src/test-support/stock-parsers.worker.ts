@@ -1,0 +1,33 @@
+import exifr from 'exifr';
+import { serveTasks } from '../sandbox/worker-runtime.js';
+
+/**
+ * A parser thread for the deadline pool's tests: what the host ran on its
+ * main thread before parsers moved to threads (exifr 7.1.3 as shipped, on the
+ * whole file in memory), plus tasks that play a parser gone wrong. Test only.
+ */
+serveTasks({
+  /** The thumbnail fallback's old call: loops for ever on a zero-length box after ftyp. */
+  async 'stock-exifr-orientation'(input) {
+    const { bytes } = input as { bytes: ArrayBuffer };
+    return { value: (await exifr.orientation(Buffer.from(bytes))) ?? null };
+  },
+
+  /** A parser that builds a structure from a count it trusted until the heap is gone. */
+  async 'exhaust-heap'() {
+    const held: number[][] = [];
+    for (;;) held.push(Array.from({ length: 1_000_000 }, (_, i) => i));
+  },
+
+  /** Reads ranges from the main thread and sums their lengths. */
+  async 'read-ranges'(input, context) {
+    const { ranges } = input as { ranges: Array<{ offset: number; length: number }> };
+    let total = 0;
+    for (const range of ranges) total += ((await context.request(range)) as ArrayBuffer).byteLength;
+    return { value: total };
+  },
+
+  async echo(input) {
+    return { value: input };
+  },
+});
