@@ -103,6 +103,10 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'hash-mismatch': 'computed hashes differ from the declared ones',
   'exif-preview-thumbnail': 'the thumbnail comes from the embedded EXIF preview, which may differ from the image',
   'not-unpacked-depth': 'an archive nested too deeply to unpack',
+  'header-mismatch': 'the member’s local header disagrees with the archive’s central directory (name, sizes, method or flags); read as the central directory records it',
+  'archive-prefix': 'bytes precede the archive’s first member (a self-extractor stub, or hidden data)',
+  'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',
+  'overlapping-entries': 'archive entries share or overlap their bytes (a crafted decompression bomb); nothing was extracted',
 };
 
 export function flagDetail(flag: string, context: { extension: string | null; detectedExt: string | null; mime: string | null }): string {
