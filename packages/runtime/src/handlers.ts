@@ -57,14 +57,34 @@ export async function handleQueueMessage(app: App, queue: QueueName, input: Queu
   }
   const body = parsed.data;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
-  const ctx: StageContext = {
-    logger,
-    messageId: input.messageId,
-    deliveryCount: input.deliveryCount,
-    ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
-  };
+  // Every invocation has a deadline: its signal aborts the stage then, and if the stage has not
+  // wound down after the grace period the message is released anyway (a retryable timeout), so no
+  // worker stays busy on one message for good whatever the stage is waiting for.
+  const limits = app.stageDeps.limits;
+  const deadline = new AbortController();
+  const deadlineTimer = setTimeout(
+    () => deadline.abort(new ExhibitError('timeout', `the ${queue} stage ran past its deadline (stageDeadlineMs ${limits.stageDeadlineMs})`)),
+    limits.stageDeadlineMs,
+  );
+  const signal = inv.abortSignal ? AbortSignal.any([inv.abortSignal, deadline.signal]) : deadline.signal;
+  const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, abortSignal: signal };
   const stage = STAGES[queue] as Stage<typeof body>;
-  const outcome = await stage(app.stageDeps, body, ctx);
+  let graceTimer: NodeJS.Timeout | undefined;
+  let outcome: StageOutcome;
+  try {
+    outcome = await Promise.race([
+      stage(app.stageDeps, body, ctx),
+      new Promise<never>((_, reject) => {
+        graceTimer = setTimeout(
+          () => reject(new ExhibitError('timeout', `the ${queue} stage did not stop within stageDeadlineGraceMs after its deadline`)),
+          limits.stageDeadlineMs + limits.stageDeadlineGraceMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(deadlineTimer);
+    clearTimeout(graceTimer);
+  }
   logger.debug({ outcome }, 'stage finished');
   if (outcome.status === 'failed') {
     await app.stageDeps.custody.record({

@@ -55,7 +55,7 @@ export function renderEvidenceStatus(status: EvidenceStatusBody): string {
     out.push(indent(renderTable(status.failures, [
       { header: 'Path', value: (f) => f.path, maxWidth: 60 },
       { header: 'Stage', value: (f) => f.stage },
-      { header: 'Reason', value: (f) => `${f.code}: ${f.detail}`, maxWidth: 100 },
+      { header: 'Reason', value: (f) => (f.archive ? `unpack stopped (${f.archive.reason}), ${f.archive.membersRecorded} members recorded: ${f.code}: ${f.detail}` : `${f.code}: ${f.detail}`), maxWidth: 100 },
     ])));
   }
   if (status.findings.length > 0) {
