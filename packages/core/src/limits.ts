@@ -12,12 +12,12 @@ export const LIMITS = {
    * nesting depth: each counter may reach budgetFactor × the evidence item's
    * uploaded bytes, but never less than its floor nor more than its ceiling.
    */
-  expansionBudgetFactor: 200,
+  expansionBudgetFactor: 50,
   /** Bytes read out of archive members (expanded), floor and ceiling. */
-  minBudgetExpandedBytes: 4 * 1024 ** 3,
+  minBudgetExpandedBytes: 256 * 1024 ** 2,
   maxBudgetExpandedBytes: 2 * 1024 ** 4,
   /** Bytes written to derived/ as copied members, floor and ceiling (members read in place write nothing). */
-  minBudgetWrittenBytes: 4 * 1024 ** 3,
+  minBudgetWrittenBytes: 256 * 1024 ** 2,
   maxBudgetWrittenBytes: 2 * 1024 ** 4,
   /** Archive entries recorded, floor and ceiling (budgetFactor applies per KiB of evidence). */
   minBudgetEntries: 100_000,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
+import { ExhibitError, LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
 import { recordDeadLetter } from '../src/dead-letter.js';
 import { unpackStage } from '../src/unpack.stage.js';
 import { centralHeaders, gzip, pseudoRandomBytes, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
@@ -232,14 +232,16 @@ describe('hostile archives (Azurite + PGlite)', () => {
 
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {
     const tar = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }, { name: 'c.txt', data: Buffer.from('c') }]);
+    // Base-256 (first byte 0xff: two's complement): -1.
     const negative = Buffer.alloc(12, 0xff);
+    negative[11] = 0xfe;
     const nan = Buffer.from('zzzzzzzzzzz\0', 'latin1');
     for (const [label, field] of [['negative', negative], ['nan', nan]] as const) {
       const { outcome, stop, members } = await unpackOne(`${label}.tar`, setTarSize(tar, 1024, field), { mime: 'application/x-tar' });
       expect(outcome.status, label).toBe('failed');
       expect(stop?.archive?.reason, label).toBe('corrupt');
-      expect(members[0]?.name, label).toBe('a.txt');
-      expect(members.map((m) => m.name), label).not.toContain('c.txt');
+      expect(stop?.detail, label).toMatch(/impossible size/);
+      expect(members.map((m) => m.name), label).toEqual(['a.txt']);
     }
   });
 
@@ -271,5 +273,31 @@ describe('hostile archives (Azurite + PGlite)', () => {
       [memberFileId(archive.fileId, 0), 'pending'],
       [memberFileId(archive.fileId, 1), 'failed'],
     ]);
+  });
+
+  it('the runtime deadline firing during an unpack is a deadline-exceeded stop on the archive, not a retry', async () => {
+    const archive = await addArchive(h, 'deadline.zip', await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]));
+    const deadline = new AbortController();
+    deadline.abort(new ExhibitError('timeout', 'the unpack stage ran past its deadline'));
+    const outcome = await unpackStage(h.deps, archive, { ...h.ctx, abortSignal: deadline.signal });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+    const { stop } = await afterUnpack(archive);
+    expect(stop?.archive?.reason).toBe('deadline-exceeded');
+  });
+
+  it('a shutdown abort is retried (thrown), not recorded as a stop', async () => {
+    const archive = await addArchive(h, 'shutdown.zip', await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]));
+    const shutdown = new AbortController();
+    shutdown.abort();
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, abortSignal: shutdown.signal })).rejects.toBeInstanceOf(Error);
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('pending');
+  });
+
+  it('an evidence item whose unpack-time budget is used up stops its next archive with budget-exceeded', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 0, maxBudgetUnpackMs: 0 }, () => unpackOne('no-time.zip', zip));
+    expect(members).toEqual([]);
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 0 });
   });
 });

@@ -122,6 +122,13 @@ class TarReader implements ArchiveReader {
       }
     } catch (err) {
       if (err instanceof ExhibitError) throw err;
+      // tar-stream's word for a size that is negative, base-256 negative or not a number.
+      if (/^invalid header$/i.test(errorMessage(err))) {
+        throw new ExhibitError('corrupt-file', `${this.format}: entry ${index} declares an impossible size (negative or unreadable); the rest of the archive cannot be located`, {
+          cause: err,
+          details: { reason: 'corrupt' },
+        });
+      }
       if (isEndOfData(err)) throw truncatedError(`${this.format}: the archive ends inside a header or member (${errorMessage(err)})`, err);
       // A first header that does not parse means the stream is not a tar at all.
       if (index === 0 && /invalid tar header/i.test(errorMessage(err))) {
