@@ -300,4 +300,31 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(outcome.status).toBe('failed');
     expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 0 });
   });
+
+  it('data prepended without adjusting the offsets: read from where its offsets count, archive-prefix finding, spans point at the right bytes', async () => {
+    const photo = pseudoRandomBytes(5000, 31);
+    const zip = await zipOf([
+      { name: 'stored.bin', data: photo, compress: false },
+      { name: 'deflated.txt', data: Buffer.from('deflated text '.repeat(50)) },
+    ]);
+    const prefixed = Buffer.concat([Buffer.from('HIDDEN PREFIX '.repeat(37)), zip]);
+    const { outcome, parent, members } = await unpackOne('prefixed.zip', prefixed);
+    expect(outcome.status).toBe('done');
+    expect(parent.flags).toContain('archive-prefix');
+    expect(members.map((m) => m.name)).toEqual(['stored.bin', 'deflated.txt']);
+    const stored = members[0]!;
+    expect(stored.source?.offset).toBeGreaterThan(0);
+    // The recorded span must hold the member's bytes, not bytes shifted by the prefix.
+    const span = await h.deps.blobs.readRange(stored.source!, stored.source!.offset!, stored.size!);
+    expect(span.equals(photo)).toBe(true);
+  });
+
+  it('two concatenated ZIPs: the last one (which the end record describes) is read, the first is an archive-prefix finding', async () => {
+    const first = await zipOf([{ name: 'first.txt', data: Buffer.from('in the first archive') }]);
+    const second = await zipOf([{ name: 'second.txt', data: Buffer.from('in the second archive') }]);
+    const { outcome, parent, members } = await unpackOne('concatenated.zip', Buffer.concat([first, second]));
+    expect(outcome.status).toBe('done');
+    expect(parent.flags).toContain('archive-prefix');
+    expect(members.map((m) => m.name)).toEqual(['second.txt']);
+  });
 });

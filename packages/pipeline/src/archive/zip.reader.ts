@@ -116,12 +116,14 @@ async function archiveEndBefore(reader: BlobRangeReader, size: number): Promise<
  * record is found.
  */
 export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: ZipReaderOptions): Promise<ArchiveReader> {
-  const reader = new BlobRangeReader(blobs, blob, {
-    size: options.size,
-    ...(options.offset !== undefined ? { offset: options.offset } : {}),
-    ...(options.etag ? { etag: options.etag } : {}),
-    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-  });
+  const rangeReader = (prefix: number) =>
+    new BlobRangeReader(blobs, blob, {
+      size: options.size - prefix,
+      offset: (options.offset ?? 0) + prefix,
+      ...(options.etag ? { etag: options.etag } : {}),
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+  let reader = rangeReader(0);
   const findings: ZipArchiveFinding[] = [];
   let size = options.size;
   let zipfile: yauzl.ZipFile;
@@ -134,16 +136,46 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     findings.push('archive-trailing-data');
     zipfile = await openYauzl(reader, size);
   }
+  // Offsets that count from a later start: bytes were put in front of the archive (or it is the
+  // second of two concatenated archives). Read it from where its own offsets count.
+  const prefix = await unadjustedPrefix(reader, size);
+  if (prefix > 0) {
+    zipfile.close();
+    reader = rangeReader(prefix);
+    size -= prefix;
+    zipfile = await openYauzl(reader, size);
+  }
   const survey = await surveyCentralDirectory(zipfile, options.maxEntries ?? Number.MAX_SAFE_INTEGER);
   zipfile.close();
-  if (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0) findings.push('archive-prefix');
-  // Data after the last member and before the central directory: another archive or hidden bytes.
+  if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
   if (survey.overlap) {
     throw new ExhibitError('corrupt-file', `zip: ${survey.overlap}; nothing is extracted from an archive whose entries share bytes`, {
       details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
     });
   }
-  return new ZipReader(await openYauzl(reader, size), options, findings, survey.declared);
+  return new ZipReader(await openYauzl(reader, size), options, findings, survey.declared, prefix);
+}
+
+/**
+ * Bytes in front of an archive whose offsets do not account for them: the end
+ * record says its central directory (cdSize bytes) starts at cdOffset, so it
+ * should end where the end record starts; if it ends earlier, that much was
+ * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
+ */
+async function unadjustedPrefix(reader: BlobRangeReader, size: number): Promise<number> {
+  const window = Math.min(size, 22 + 0xffff);
+  const tail = await reader.readBytes(size - window, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
+    const eocd = size - window + at;
+    const prefix = eocd - cdSize - cdOffset;
+    return prefix > 0 ? prefix : 0;
+  }
+  return 0;
 }
 
 interface CentralSurvey {
@@ -234,6 +266,8 @@ class ZipReader implements ArchiveReader {
     readonly findings: ZipArchiveFinding[],
     /** Entries the end record declares. */
     readonly declaredEntries: number,
+    /** Bytes before the archive that its offsets do not count (prepended data); member spans add them. */
+    private readonly prefix: number,
   ) {}
 
   private nextRaw(): Promise<RawZipEntry | null> {
@@ -284,7 +318,7 @@ class ZipReader implements ArchiveReader {
         if (this.headerMismatches.has(index) && !entry.flags.includes('header-mismatch')) entry.flags.push('header-mismatch');
         // Stored: the member's bytes are the archive's own, from dataStart (sizes must agree, as they must for stored data).
         if (raw.compressionMethod === 0 && raw.compressedSize === raw.uncompressedSize) {
-          entry.storedSpan = { offset: dataStart, length: raw.compressedSize };
+          entry.storedSpan = { offset: this.prefix + dataStart, length: raw.compressedSize };
         }
         return stream;
       },
