@@ -26,6 +26,7 @@ import {
 } from '@exhibit/pipeline';
 import type { ApiRequest, ApiResponse } from '@exhibit/api';
 import type { App } from './app.js';
+import { withDeadline } from './stage-deadline.js';
 import type { BlobCreatedInput, DeadLetterInput, Invocation, QueueInput } from './function-table.types.js';
 
 const STAGES: { [Q in QueueName]: Stage<never> } = {
@@ -57,34 +58,24 @@ export async function handleQueueMessage(app: App, queue: QueueName, input: Queu
   }
   const body = parsed.data;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
-  // Every invocation has a deadline: its signal aborts the stage then, and if the stage has not
-  // wound down after the grace period the message is released anyway (a retryable timeout), so no
-  // worker stays busy on one message for good whatever the stage is waiting for.
+  // Every invocation has a deadline (see withDeadline): no worker stays busy on one message for good.
   const limits = app.stageDeps.limits;
-  const deadline = new AbortController();
-  const deadlineTimer = setTimeout(
-    () => deadline.abort(new ExhibitError('timeout', `the ${queue} stage ran past its deadline (stageDeadlineMs ${limits.stageDeadlineMs})`)),
-    limits.stageDeadlineMs,
-  );
-  const signal = inv.abortSignal ? AbortSignal.any([inv.abortSignal, deadline.signal]) : deadline.signal;
-  const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, abortSignal: signal };
   const stage = STAGES[queue] as Stage<typeof body>;
-  let graceTimer: NodeJS.Timeout | undefined;
-  let outcome: StageOutcome;
-  try {
-    outcome = await Promise.race([
-      stage(app.stageDeps, body, ctx),
-      new Promise<never>((_, reject) => {
-        graceTimer = setTimeout(
-          () => reject(new ExhibitError('timeout', `the ${queue} stage did not stop within stageDeadlineGraceMs after its deadline`)),
-          limits.stageDeadlineMs + limits.stageDeadlineGraceMs,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(deadlineTimer);
-    clearTimeout(graceTimer);
-  }
+  const outcome = await withDeadline(
+    (abortSignal) => stage(app.stageDeps, body, { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, abortSignal }),
+    {
+      ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
+      deadlineMs: limits.stageDeadlineMs,
+      graceMs: limits.stageDeadlineGraceMs,
+      label: `${queue} stage`,
+    },
+  );
+  const ctx: StageContext = {
+    logger,
+    messageId: input.messageId,
+    deliveryCount: input.deliveryCount,
+    ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
+  };
   logger.debug({ outcome }, 'stage finished');
   if (outcome.status === 'failed') {
     await app.stageDeps.custody.record({
