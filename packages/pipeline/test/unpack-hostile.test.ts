@@ -327,4 +327,47 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(parent.flags).toContain('archive-prefix');
     expect(members.map((m) => m.name)).toEqual(['second.txt']);
   });
+
+  it('a PAX size carried onto a GNU long-name header: the member declares more than the archive holds; truncated, members before kept', async () => {
+    const first = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const pax = Buffer.from('20 size=999999999\n', 'latin1');
+    const longName = Buffer.from(`long/${'n'.repeat(150)}\0`, 'latin1');
+    const tar = Buffer.concat([
+      first.subarray(0, 1024),
+      rawTarHeader('././@PaxHeader', 'x', pax.length),
+      padBlock(pax),
+      rawTarHeader('././@LongLink', 'L', longName.length),
+      padBlock(longName),
+      rawTarHeader('short', '0', 5),
+      padBlock(Buffer.from('hello')),
+      rawTarHeader('z.txt', '0', 1),
+      padBlock(Buffer.from('z')),
+      Buffer.alloc(1024),
+    ]);
+    const { outcome, stop, members } = await unpackOne('pax-on-gnu.tar', tar, { mime: 'application/x-tar' });
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toEqual({ reason: 'truncated', membersRecorded: 2, membersDeclared: null });
+    expect(members[1]?.failure?.detail).toMatch(/999999999 bytes \(a size from a PAX record/);
+    expect(members.map((m) => m.name)).toEqual(['a.txt', 'n'.repeat(150)]);
+  });
 });
+
+/** A ustar/GNU header written by hand, for header combinations no library will write. */
+function rawTarHeader(name: string, type: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'latin1');
+  h.write('0000644\0', 100, 'latin1');
+  h.write('0000000\0', 108, 'latin1');
+  h.write('0000000\0', 116, 'latin1');
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  h.write('14544233000\0', 136, 'latin1');
+  h.write(type, 156, 'latin1');
+  h.write('ustar  \0', 257, 'latin1');
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return h;
+}
+
+const padBlock = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);

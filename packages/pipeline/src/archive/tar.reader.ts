@@ -216,7 +216,7 @@ class TarReader implements ArchiveReader {
       open: async () => {
         if (kind !== 'file') throw new ExhibitError('invalid-argument', `tar entry ${index} is a ${kind}, it has no content`);
         if (member) throw new ExhibitError('invalid-argument', `tar entry ${index} was already opened; tar is read once, in order`);
-        member = memberStream(stream, index, state, declaredSize);
+        member = memberStream(stream, index, state, declaredSize, header.pax?.['size'] !== undefined);
         return member;
       },
     };
@@ -280,10 +280,13 @@ interface EntryState {
  * entry's state is tracked from its header on, and an entry that closed
  * without ending is a truncated member.
  */
-function memberStream(entry: TarEntryStream, index: number, state: EntryState, declaredSize: number | null): Readable {
+function memberStream(entry: TarEntryStream, index: number, state: EntryState, declaredSize: number | null, sizeFromPax: boolean): Readable {
   const out = new PassThrough();
   const truncated = (cause?: Error) =>
-    truncatedError(`tar entry ${index} ends before its declared ${declaredSize ?? '?'} bytes (the archive is truncated)`, cause);
+    truncatedError(
+      `tar entry ${index} ends before its declared ${declaredSize ?? '?'} bytes${sizeFromPax ? ' (a size from a PAX record, overriding its header)' : ''} (the archive is truncated)`,
+      cause,
+    );
   if (state.error || (state.closed && !state.ended)) {
     out.destroy(state.error && !isEndOfData(state.error) ? asArchiveError(state.error, `tar entry ${index}`) : truncated(state.error));
     return out;
