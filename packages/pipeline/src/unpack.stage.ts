@@ -196,8 +196,6 @@ class UnpackRun {
           this.stop('limit-exceeded', `archive has more than maxArchiveEntries (${this.deps.limits.maxArchiveEntries}) entries; the rest were not unpacked`);
           break;
         }
-        // Checked before the member is read: the evidence item's entry budget, across all its archives.
-        await this.evidenceBudget.take('entries', 1);
         await this.member(entry);
         if (this.stopped) break;
       }
@@ -224,6 +222,14 @@ class UnpackRun {
         if (existing.stage === 'pending' && existing.sha256) this.identify.push(fileId);
         return;
       }
+    }
+    // Checked before the member is read: the evidence item's entry budget, across all its archives
+    // (a member recorded by an earlier attempt was charged then).
+    try {
+      await this.evidenceBudget.take('entries', 1);
+    } catch (err) {
+      this.memberCount -= 1; // not recorded
+      throw err;
     }
     const file = await this.build(entry, fileId);
     // Findings the reader makes only once the member is opened (a local header that disagrees).

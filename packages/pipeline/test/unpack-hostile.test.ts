@@ -301,6 +301,14 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 0 });
   });
 
+  it('the evidence item\'s entry budget: entries past it are not recorded, the stop says how many were', async () => {
+    const zip = await zipOf([0, 1, 2, 3].map((i) => ({ name: `${i}.txt`, data: Buffer.from(String(i)) })));
+    const { stop, members, usage } = await withLimits({ minBudgetEntries: 2, maxBudgetEntries: 2 }, () => unpackOne('entries.zip', zip));
+    expect(stop?.archive).toEqual({ reason: 'budget-exceeded', membersRecorded: 2, membersDeclared: 4 });
+    expect(members.map((m) => m.name)).toEqual(['0.txt', '1.txt']);
+    expect(usage.used.entries).toBe(2);
+  });
+
   it('data prepended without adjusting the offsets: read from where its offsets count, archive-prefix finding, spans point at the right bytes', async () => {
     const photo = pseudoRandomBytes(5000, 31);
     const zip = await zipOf([
