@@ -601,10 +601,11 @@ export class PostgresIndex implements IndexStore {
              FROM files f WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.stage = 'failed'
            UNION ALL
            -- An archive whose unpack stopped (the archive's own file carries on): why, and how far it got.
-           -- Rows from before migration 0011 have no recorded reason; they still show, as such.
+           -- A stop from before migration 0011 that 0012 found no custody record for still shows,
+           -- without a reason (none is known), so it cannot hide behind 'complete'.
            SELECT f.file_id, f.path, 'unpack', COALESCE(f.unpack_failure_code, 'corrupt-file'),
-                  COALESCE(f.unpack_failure_detail, 'unpack stopped; its reason was recorded only in the custody log'),
-                  COALESCE(f.unpack_failure_reason, 'corrupt'), COALESCE(f.unpack_members_recorded, f.member_count, 0), f.unpack_members_declared
+                  COALESCE(f.unpack_failure_detail, 'unpack stopped before its reason was kept in the index; see the custody log'),
+                  f.unpack_failure_reason, COALESCE(f.unpack_members_recorded, f.member_count, 0), f.unpack_members_declared
              FROM files f WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.unpack = 'failed'
            UNION ALL
            SELECT f.file_id, f.path, c.failure_stage, c.failure_code, c.failure_detail, NULL, NULL, NULL
