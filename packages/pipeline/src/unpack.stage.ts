@@ -225,13 +225,15 @@ class UnpackRun {
     }
     // Checked before the member is read: the evidence item's entry budget, across all its archives
     // (a member recorded by an earlier attempt was charged then).
+    let file: NewFile;
     try {
       await this.evidenceBudget.take('entries', 1);
+      file = await this.build(entry, fileId);
     } catch (err) {
-      this.memberCount -= 1; // not recorded
+      // Not recorded (a budget ran out, an abort, a storage fault): it must not count as recorded.
+      this.memberCount -= 1;
       throw err;
     }
-    const file = await this.build(entry, fileId);
     // Findings the reader makes only once the member is opened (a local header that disagrees).
     for (const flag of entry.flags) if (!file.flags.includes(flag)) file.flags.push(flag);
     this.account(file);
