@@ -44,6 +44,23 @@ describe('status rendering', () => {
     }
   });
 
+  it('shows why an archive stopped unpacking and how many members were recorded before it', () => {
+    const stopped = {
+      ...status,
+      failures: [
+        {
+          fileId: 'f1',
+          path: 'cut.tar',
+          stage: 'unpack' as const,
+          code: 'corrupt-file' as const,
+          detail: 'tar entry 1 ends before its declared 8589934591 bytes',
+          archive: { reason: 'truncated' as const, membersRecorded: 2, membersDeclared: null },
+        },
+      ],
+    };
+    expect(renderEvidenceStatus(stopped)).toMatch(/cut\.tar\s+unpack\s+unpack stopped \(truncated\), 2 members recorded: corrupt-file: tar entry 1/);
+  });
+
   it('flags an integrity mismatch', () => {
     const bad = { ...status, uploads: status.uploads.map((u) => ({ ...u, integrity: 'mismatch' as const, mismatches: ['sha256'] })) };
     expect(hasIntegrityMismatch(bad)).toBe(true);
