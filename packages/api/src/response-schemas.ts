@@ -175,7 +175,26 @@ export const evidenceStatusSchema = z.object({
     thumbnail: stageCounts,
     index: stageCounts,
   }),
-  failures: z.array(z.object({ fileId: z.string(), path: z.string(), stage: z.string(), code: z.string(), detail: z.string() })),
+  failures: z.array(
+    z.object({
+      fileId: z.string(),
+      path: z.string(),
+      stage: z.string(),
+      code: z.string(),
+      detail: z.string(),
+      /** An archive whose unpack stopped: the typed reason and how far it got; members after it were not extracted. */
+      archive: z
+        .object({
+          reason: z.enum([
+            'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
+            'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered',
+          ]),
+          membersRecorded: z.number().int().nonnegative(),
+          membersDeclared: z.number().int().nonnegative().nullable(),
+        })
+        .optional(),
+    }),
+  ),
   findings: z.array(z.object({ fileId: z.string().nullable(), path: z.string(), flag: z.string(), detail: z.string() })),
   complete: z.boolean(),
 });

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import type { Role } from '@exhibit/core';
+import { memberFileId, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
+import { evidenceStatusSchema } from '../src/response-schemas.js';
 import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
 
 /** What the routes return and record, against a real index and blob storage. */
@@ -289,5 +290,52 @@ describe('requests that fit no route', () => {
   it('refuses a body on a route that takes none, and invalid path parameters', async () => {
     expect((await call({ path: '/me', body: { a: 1 } }, await examiner())).status).toBe(400);
     expect((await call({ path: '/cases/..%2F..%2Fetc/evidence' }, await examiner())).status).toBe(400);
+  });
+});
+
+describe('evidence status: an archive whose unpack stopped', () => {
+  it('lists the archive among the failures with its typed reason and how far it got, in the documented shape', async () => {
+    const nestedId = memberFileId(other.rootFileId, 7);
+    await f.index.insertFiles([
+      {
+        fileId: nestedId,
+        caseId: 'CASE-2',
+        evidenceId: 'EX01',
+        parentId: other.rootFileId,
+        entryIndex: 7,
+        depth: 1,
+        path: 'phone.zip!/backup.tar',
+        recordedName: 'backup.tar',
+        name: 'backup.tar',
+        extension: 'tar',
+        entryKind: 'file',
+        size: 4096,
+        sha256: other.rootSha256,
+        source: null,
+        archiveTimes: {},
+        flags: [],
+        stage: 'indexed',
+        failure: null,
+      },
+    ]);
+    await f.index.setUnpack(nestedId, 'pending');
+    await f.index.setUnpack(nestedId, 'failed', 1, {
+      code: 'corrupt-file',
+      reason: 'truncated',
+      detail: 'tar entry 1 ends before its declared 8589934591 bytes (the archive is truncated)',
+      membersRecorded: 1,
+      membersDeclared: null,
+    });
+    const status = await call({ path: '/cases/CASE-2/evidence/EX01/status' }, await as('olga', ['examiner']));
+    expect(status.status).toBe(200);
+    expect(evidenceStatusSchema.safeParse(status.json).success).toBe(true);
+    expect(status.json.failures).toContainEqual({
+      fileId: nestedId,
+      path: 'phone.zip!/backup.tar',
+      stage: 'unpack',
+      code: 'corrupt-file',
+      detail: 'tar entry 1 ends before its declared 8589934591 bytes (the archive is truncated)',
+      archive: { reason: 'truncated', membersRecorded: 1, membersDeclared: null },
+    });
   });
 });

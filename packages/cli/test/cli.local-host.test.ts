@@ -122,7 +122,7 @@ describe('exhibit CLI against the local host', () => {
 
     // Not a terminal here: the table is 120 wide unless told otherwise; --width 0 shows every column.
     const narrow = await cli('search', caseId, '--make', sample.manifest.expect.make!);
-    expect(narrow.out).toMatch(/left out to fit 120 columns: GPS, Make\/model/);
+    expect(narrow.out).toMatch(/left out to fit 120 columns: GPS, Taken from, Make\/model/);
     const table = await cli('search', caseId, '--make', sample.manifest.expect.make!, '--width', '0');
     expect(table.code).toBe(EXIT.ok);
     const row = table.out.split('\n').find((l) => l.includes('IMG_LOOSE_0001.jpg'))!;

@@ -171,9 +171,53 @@ export type FileFlag =
   | 'hash-mismatch'
   | 'exif-preview-thumbnail'
   | 'not-unpacked-depth'
+  /** A ZIP member's local header disagrees with its central directory record (name, sizes, method, flags). */
+  | 'header-mismatch'
+  /** Bytes before a ZIP's first local header (a self-extractor stub, or something hidden there). */
+  | 'archive-prefix'
+  /** Bytes after an archive's end record, or a second archive concatenated to the first. */
+  | 'archive-trailing-data'
+  /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
+  | 'overlapping-entries'
   | MetadataFlag
   // Findings about a content (its bytes, whatever the name): see ContentFinding.
   | ContentFlag;
+
+/**
+ * Why unpacking an archive stopped before its last member, as a type: each is
+ * shown on the archive in status, API and CLI with how many members were
+ * recorded before it; the members after it were not extracted.
+ */
+export type ArchiveStopReason =
+  /** The archive ends in the middle of a member or header (a short read, a cut-off gzip stream). */
+  | 'truncated'
+  /** Structure the reader cannot follow: broken central directory, bad header checksum, bad sizes. */
+  | 'corrupt'
+  /** ZIP entries share or overlap their bytes; none of the archive is extracted. */
+  | 'overlapping-entries'
+  /** A local header disagrees with the central directory, or a stored member's sizes disagree. */
+  | 'header-mismatch'
+  /** The whole archive (or its directory) is encrypted, e.g. PKWARE strong encryption. */
+  | 'encrypted'
+  /** A feature we do not read (multi-disk, not a tar inside a gzip). */
+  | 'unsupported'
+  /** The evidence item's expansion budget (bytes expanded, bytes written, entries or unpack time) ran out. */
+  | 'budget-exceeded'
+  /** maxArchiveEntries, maxNestingDepth or another per-archive limit. */
+  | 'limit-exceeded'
+  /** The unpack ran past its deadline. */
+  | 'deadline-exceeded'
+  /** Every delivery of the unpack message failed; the bus gave up on it. */
+  | 'dead-lettered';
+
+/** An archive's unpack stop, as recorded on the archive. */
+export interface ArchiveStop {
+  reason: ArchiveStopReason;
+  /** Members recorded (kept and processed) before the stop. */
+  membersRecorded: number;
+  /** Entries the archive declares (a ZIP's central directory), when it says; null for TAR. */
+  membersDeclared: number | null;
+}
 
 /**
  * Findings about the bytes themselves, recorded once per content with what

@@ -7,6 +7,28 @@ export const LIMITS = {
   maxArchiveEntries: 200_000,
   /** Bytes expanded from one archive (all members, not counting nested archives). */
   maxArchiveExpandedBytes: 256 * 1024 ** 3,
+  /**
+   * Expansion budget of one evidence item, across every archive in it at every
+   * nesting depth: each counter may reach budgetFactor × the evidence item's
+   * uploaded bytes, but never less than its floor nor more than its ceiling.
+   */
+  expansionBudgetFactor: 50,
+  /** Bytes read out of archive members (expanded), floor and ceiling. */
+  minBudgetExpandedBytes: 256 * 1024 ** 2,
+  maxBudgetExpandedBytes: 2 * 1024 ** 4,
+  /** Bytes written to derived/ as copied members, floor and ceiling (members read in place write nothing). */
+  minBudgetWrittenBytes: 256 * 1024 ** 2,
+  maxBudgetWrittenBytes: 2 * 1024 ** 4,
+  /** Archive entries recorded, floor and ceiling (budgetFactor applies per KiB of evidence). */
+  minBudgetEntries: 100_000,
+  maxBudgetEntries: 5_000_000,
+  /** Wall-clock milliseconds spent unpacking, floor and ceiling (budgetFactor applies per MiB of evidence). */
+  minBudgetUnpackMs: 30 * 60_000,
+  maxBudgetUnpackMs: 24 * 3600_000,
+  /** Longest single stage invocation; the runtime aborts it then (host.json functionTimeout is 30 min). */
+  stageDeadlineMs: 25 * 60_000,
+  /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
+  stageDeadlineGraceMs: 30_000,
   /** Bytes of one archive member. */
   maxMemberBytes: 64 * 1024 ** 3,
   /** Expanded/compressed ratio of one member beyond which it is treated as a bomb. */

@@ -1,8 +1,12 @@
 import {
   canonicalEtag,
   ExhibitError,
+  type ArchiveStopReason,
   type BlobRef,
   type ContentFinding,
+  type BudgetCounter,
+  type EvidenceBudgetUsage,
+  type UnpackFailure,
   type ContentSource,
   type ContentRecord,
   type EvidenceRef,
@@ -85,6 +89,14 @@ const EVIDENCE_SUMMARY_SQL = `
    WHERE ($1::text IS NULL OR u.case_id = $1) AND ($2::text IS NULL OR u.evidence_id = $2)
    GROUP BY u.case_id, u.evidence_id
    ORDER BY u.case_id COLLATE "C", u.evidence_id COLLATE "C"`;
+
+/** Budget counters and their columns (a fixed map: never a name from outside into SQL). */
+const BUDGET_COLUMN: Record<BudgetCounter, string> = {
+  expandedBytes: 'expanded_bytes',
+  writtenBytes: 'written_bytes',
+  entries: 'entries',
+  unpackMs: 'unpack_ms',
+};
 
 export class PostgresIndex implements IndexStore {
   constructor(
@@ -356,14 +368,70 @@ export class PostgresIndex implements IndexStore {
   }
 
   /** n/a → pending → done | failed, forward only; done and failed are final. */
-  async setUnpack(fileId: string, state: UnpackState, memberCount?: number | null): Promise<void> {
+  async setUnpack(fileId: string, state: UnpackState, memberCount?: number | null, failure?: UnpackFailure): Promise<void> {
     const rank = unpackRank(state);
+    const f = state === 'failed' ? failure : undefined;
     const { affectedRows } = await this.query(
-      `UPDATE files SET unpack = $2, member_count = COALESCE($3::integer, member_count), updated_at = now()
+      `UPDATE files SET unpack = $2, member_count = COALESCE($3::integer, member_count),
+              unpack_failure_code = $5, unpack_failure_reason = $6, unpack_failure_detail = $7,
+              unpack_members_recorded = $8, unpack_members_declared = $9, updated_at = now()
         WHERE file_id = $1 AND ${unpackRankSql('unpack')} < $4::integer`,
-      [fileId, state, memberCount ?? null, rank],
+      [
+        fileId, state, memberCount ?? null, rank,
+        f?.code ?? null, f?.reason ?? null, f ? clampDetail(f.detail) : null, f?.membersRecorded ?? null, f?.membersDeclared ?? null,
+      ],
     );
     if (affectedRows === 0) await this.assertFile(fileId);
+  }
+
+  // ---- expansion budget ----
+
+  async budgetUsage(ref: EvidenceRef): Promise<EvidenceBudgetUsage> {
+    const { rows } = await this.query(
+      `SELECT (SELECT COALESCE(sum(size), 0) FROM uploads WHERE case_id = $1 AND evidence_id = $2) AS evidence_bytes,
+              b.expanded_bytes, b.written_bytes, b.entries, b.unpack_ms
+         FROM (SELECT 1) one LEFT JOIN evidence_budgets b ON b.case_id = $1 AND b.evidence_id = $2`,
+      [ref.caseId, ref.evidenceId],
+    );
+    const r = rows[0] ?? {};
+    return {
+      evidenceBytes: Number(r.evidence_bytes ?? 0),
+      used: {
+        expandedBytes: Number(r.expanded_bytes ?? 0),
+        writtenBytes: Number(r.written_bytes ?? 0),
+        entries: Number(r.entries ?? 0),
+        unpackMs: Number(r.unpack_ms ?? 0),
+      },
+    };
+  }
+
+  async claimBudget(ref: EvidenceRef, counter: BudgetCounter, want: number, max: number): Promise<number> {
+    const col = BUDGET_COLUMN[counter];
+    if (!(want > 0)) return 0;
+    return this.sql.transaction(async (tx) => {
+      await this.query(`INSERT INTO evidence_budgets (case_id, evidence_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [ref.caseId, ref.evidenceId], tx);
+      // Row-locked read and update in one transaction: concurrent unpacks of the evidence item queue here.
+      const { rows } = await this.query<{ used: string | number }>(
+        `SELECT ${col} AS used FROM evidence_budgets WHERE case_id = $1 AND evidence_id = $2 FOR UPDATE`,
+        [ref.caseId, ref.evidenceId],
+        tx,
+      );
+      const used = Number(rows[0]?.used ?? 0);
+      const granted = Math.max(0, Math.min(Math.floor(want), Math.floor(max) - used));
+      if (granted > 0) {
+        await this.query(`UPDATE evidence_budgets SET ${col} = ${col} + $3 WHERE case_id = $1 AND evidence_id = $2`, [ref.caseId, ref.evidenceId, granted], tx);
+      }
+      return granted;
+    });
+  }
+
+  async releaseBudget(ref: EvidenceRef, counter: BudgetCounter, amount: number): Promise<void> {
+    if (!(amount > 0)) return;
+    const col = BUDGET_COLUMN[counter];
+    await this.query(
+      `UPDATE evidence_budgets SET ${col} = GREATEST(${col} - $3, 0) WHERE case_id = $1 AND evidence_id = $2`,
+      [ref.caseId, ref.evidenceId, Math.floor(amount)],
+    );
   }
 
   async addFlags(fileId: string, flags: FileFlag[]): Promise<void> {
@@ -559,9 +627,18 @@ export class PostgresIndex implements IndexStore {
       await this.query(
         `SELECT * FROM (
            SELECT f.file_id, f.path, f.failure_stage AS stage, f.failure_code AS code, f.failure_detail AS detail
+             , NULL::text AS reason, NULL::integer AS recorded, NULL::bigint AS declared
              FROM files f WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.stage = 'failed'
            UNION ALL
-           SELECT f.file_id, f.path, c.failure_stage, c.failure_code, c.failure_detail
+           -- An archive whose unpack stopped (the archive's own file carries on): why, and how far it got.
+           -- A stop from before migration 0011 that 0012 found no custody record for still shows,
+           -- without a reason (none is known), so it cannot hide behind 'complete'.
+           SELECT f.file_id, f.path, 'unpack', COALESCE(f.unpack_failure_code, 'corrupt-file'),
+                  COALESCE(f.unpack_failure_detail, 'unpack stopped before its reason was kept in the index; see the custody log'),
+                  f.unpack_failure_reason, COALESCE(f.unpack_members_recorded, f.member_count, 0), f.unpack_members_declared
+             FROM files f WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.unpack = 'failed'
+           UNION ALL
+           SELECT f.file_id, f.path, c.failure_stage, c.failure_code, c.failure_detail, NULL, NULL, NULL
              FROM files f JOIN contents c ON c.sha256 = f.sha256
             WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.stage <> 'failed' AND c.failure_code IS NOT NULL
          ) x ORDER BY x.path COLLATE "C", x.file_id LIMIT ${STATUS_LIST_MAX}`,
@@ -644,6 +721,15 @@ export class PostgresIndex implements IndexStore {
         stage: r.stage as StageName,
         code: r.code as FileFailure['code'],
         detail: String(r.detail ?? ''),
+        ...(r.reason !== null && r.reason !== undefined
+          ? {
+              archive: {
+                reason: r.reason as ArchiveStopReason,
+                membersRecorded: Number(r.recorded ?? 0),
+                membersDeclared: r.declared === null || r.declared === undefined ? null : Number(r.declared),
+              },
+            }
+          : {}),
       })),
       findings,
       complete: head !== undefined && head.hashed === true && head.roots_recorded === true && head.settled === true,

@@ -115,6 +115,10 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'taken-at-conflict': 'EXIF and XMP record different capture times',
   'gps-null-island': 'GPS position recorded as 0,0; not used as a location',
   'gps-out-of-range': 'GPS position out of range; not used as a location',
+  'header-mismatch': 'the member’s local header disagrees with the archive’s central directory (name, sizes, method or flags); read as the central directory records it',
+  'archive-prefix': 'bytes precede the archive’s first member (a self-extractor stub, or hidden data)',
+  'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',
+  'overlapping-entries': 'archive entries share or overlap their bytes (a crafted decompression bomb); nothing was extracted',
   // Content findings carry their own recorded detail; these are the fallbacks.
   unidentified: 'no known file signature',
   'trailing-data': 'data after the end of the image',

@@ -252,6 +252,47 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       await expect(index.setUnpack('f-missing', 'pending')).rejects.toMatchObject({ code: 'not-found' });
     });
 
+    it('an archive whose unpack stopped is listed in the status with its reason and how far it got', async () => {
+      const c = freshCase();
+      const upload = newUpload(c, 'ev1', 'cut.tar');
+      await index.recordUpload(upload);
+      const root = rootFile(upload);
+      await index.insertFiles([root]);
+      await index.setUnpack(root.fileId, 'pending');
+      await index.setUnpack(root.fileId, 'failed', 2, {
+        code: 'corrupt-file',
+        reason: 'truncated',
+        detail: 'tar entry 1 ends before its declared 8589934591 bytes',
+        membersRecorded: 2,
+        membersDeclared: null,
+      });
+      const status = (await index.evidenceStatus(c, 'ev1'))!;
+      expect(status.failures).toContainEqual({
+        fileId: root.fileId,
+        path: root.path,
+        stage: 'unpack',
+        code: 'corrupt-file',
+        detail: 'tar entry 1 ends before its declared 8589934591 bytes',
+        archive: { reason: 'truncated', membersRecorded: 2, membersDeclared: null },
+      });
+      expect(status.stages.unpack.failed).toBe(1);
+    });
+
+    it('claims budget atomically: concurrent claims never pass the maximum, releases give it back', async () => {
+      const c = freshCase();
+      const upload = newUpload(c, 'ev1', 'a.zip', { size: 1000 });
+      await index.recordUpload(upload);
+      const ref = { caseId: c, evidenceId: 'ev1' };
+      expect(await index.budgetUsage(ref)).toEqual({ evidenceBytes: 1000, used: { expandedBytes: 0, writtenBytes: 0, entries: 0, unpackMs: 0 } });
+      const granted = await Promise.all(Array.from({ length: 8 }, () => index.claimBudget(ref, 'expandedBytes', 300, 1000)));
+      expect(granted.reduce((a, b) => a + b, 0)).toBe(1000);
+      expect(await index.claimBudget(ref, 'expandedBytes', 1, 1000)).toBe(0);
+      await index.releaseBudget(ref, 'expandedBytes', 250);
+      expect((await index.budgetUsage(ref)).used.expandedBytes).toBe(750);
+      expect(await index.claimBudget(ref, 'entries', 5, 10)).toBe(5);
+      expect((await index.budgetUsage(ref)).used).toEqual({ expandedBytes: 750, writtenBytes: 0, entries: 5, unpackMs: 0 });
+    });
+
     it('adds flags as a set, in first-seen order', async () => {
       const c = freshCase();
       const root = rootFile(newUpload(c, 'ev1', 'f.jpg'), { flags: ['odd-name'] });

@@ -67,6 +67,38 @@ describe.each(allTargets())('migrate on $name', (target) => {
     expect(await migrate(sql!, { migrationsDir })).toEqual([]);
   });
 
+  it('0012 copies a stop recorded only in custody (before 0011) onto the archive', async () => {
+    const all = await loadMigrations();
+    const before = all.filter((m) => m.version < '0011' || m.version >= '0100');
+    const dirUrl = await scratchMigrations(Object.fromEntries(before.map((m) => [`${m.version}.sql`, m.sql])));
+    await migrate(sql!, { migrationsDir: dirUrl });
+    const file = (id: string) =>
+      `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, stage, unpack, member_count)
+       VALUES ('${id}', 'c', 'e', 0, '${id}.tar', '${id}.tar', '${id}.tar', 'file', 'indexed', 'failed', 3)`;
+    await sql!.query(file('fa'));
+    await sql!.query(file('fb'));
+    await sql!.query(file('fc'));
+    const custody = (seq: number, action: string, key: string, details: object) =>
+      sql!.query(
+        `INSERT INTO custody_entries (case_id, evidence_id, seq, segment, time, actor, action, subject, details, event_key, key_id, prev_hash, entry_hash)
+         VALUES ('c', 'e', $1, 0, now(), 'pipeline', $2, '{}'::jsonb, $3::jsonb, $4, 'k', $5, $5)`,
+        [seq, action, JSON.stringify(details), key, '0'.repeat(64)],
+      );
+    await custody(0, 'unpacked', 'unpacked:fa', { stoppedBy: { code: 'corrupt-file', detail: 'tar: Unexpected end of data' } });
+    await custody(1, 'stage-failed', 'dead-letter:unpack:fb', { stage: 'unpack', reason: 'timeout', description: 'attempt 5' });
+    await writeFile(new URL('0011-archive-budget.sql', dirUrl), all.find((m) => m.version === '0011-archive-budget')!.sql);
+    await writeFile(new URL('0012-archive-stop-backfill.sql', dirUrl), all.find((m) => m.version === '0012-archive-stop-backfill')!.sql);
+    expect(await migrate(sql!, { migrationsDir: dirUrl })).toEqual(['0011-archive-budget', '0012-archive-stop-backfill']);
+    const { rows } = await sql!.query(
+      'SELECT file_id, unpack_failure_code, unpack_failure_reason, unpack_failure_detail, unpack_members_recorded FROM files ORDER BY file_id',
+    );
+    expect(rows).toEqual([
+      { file_id: 'fa', unpack_failure_code: 'corrupt-file', unpack_failure_reason: 'corrupt', unpack_failure_detail: 'tar: Unexpected end of data', unpack_members_recorded: 3 },
+      { file_id: 'fb', unpack_failure_code: 'dead-lettered', unpack_failure_reason: 'dead-lettered', unpack_failure_detail: 'timeout: attempt 5', unpack_members_recorded: 3 },
+      { file_id: 'fc', unpack_failure_code: null, unpack_failure_reason: null, unpack_failure_detail: null, unpack_members_recorded: null },
+    ]);
+  });
+
   it('rolls a failing migration back completely and applies it once fixed', async () => {
     const migrationsDir = await scratchMigrations({
       '0001-a.sql': 'CREATE TABLE a (id integer);',

@@ -40,7 +40,17 @@ export async function recordDeadLetter(
       ref = parsed.data;
       if (queue === 'unpack') {
         const file = await deps.index.getFile(fileId);
-        await deps.index.setUnpack(fileId, 'failed', file?.memberCount ?? null);
+        if (file) {
+          const recorded = (await deps.index.listChildren(fileId)).length;
+          // On the archive, with its reason, so status lists it: a dead-lettered unpack never hides behind 'complete'.
+          await deps.index.setUnpack(fileId, 'failed', file.memberCount ?? null, {
+            code: 'dead-lettered',
+            reason: 'dead-lettered',
+            detail: `${failure.detail} (${recorded} member${recorded === 1 ? '' : 's'} recorded before it; any after not extracted)`.slice(0, 2000),
+            membersRecorded: recorded,
+            membersDeclared: null,
+          });
+        }
       }
     }
   }

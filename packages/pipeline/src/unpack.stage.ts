@@ -8,14 +8,17 @@ import {
   messageIdFor,
   PIPELINE_ACTOR,
   skipped,
+  type ArchiveStopReason,
   type ExhibitErrorCode,
+  type FileFlag,
   type FileMessage,
   type FileRecord,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
 } from '@exhibit/core';
-import { isArchiveLimitError, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
+import { isArchiveLimitError, stopReasonOf, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
+import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { storeMember, type ExpansionBudget } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
@@ -64,36 +67,64 @@ export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => {
   const parent = await deps.index.getFile(message.fileId);
   if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return skipped('unknown-subject');
   if (parent.unpack === 'done' || parent.unpack === 'failed') return skipped('already-done');
+  // Only identify marks an archive for unpacking: a message for any other file (a stray or forged
+  // one) is ignored without a trace in custody, since nothing was done.
+  if (parent.unpack !== 'pending') return skipped('not-applicable');
   if (parent.stage === 'failed' || !parent.source || !parent.sha256) return skipped('not-applicable');
 
-  const run = new UnpackRun(deps, parent, ctx);
-  // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
-  if (parent.depth >= deps.limits.maxNestingDepth) {
-    await deps.index.addFlags(parent.fileId, ['not-unpacked-depth']);
-    run.stop('limit-exceeded', `archive at depth ${parent.depth}: members would exceed maxNestingDepth ${deps.limits.maxNestingDepth}; not unpacked`);
-    return run.finish(null);
-  }
+  const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
+  // The evidence item's unpack time left bounds this run too; the runtime's deadline bounds every stage.
+  const budgetTimer = new AbortController();
+  const timer = setTimeout(() => budgetTimer.abort(budgetExceeded('the evidence item\'s unpack-time budget ran out')), budget.remainingMsAtStart());
+  const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, budgetTimer.signal]) : budgetTimer.signal;
+  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal);
+  const startedAt = Date.now();
+  try {
+    // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
+    if (parent.depth >= deps.limits.maxNestingDepth) {
+      await deps.index.addFlags(parent.fileId, ['not-unpacked-depth']);
+      run.stop('limit-exceeded', `archive at depth ${parent.depth}: members would exceed maxNestingDepth ${deps.limits.maxNestingDepth}; not unpacked`);
+      return await run.finish(null);
+    }
+    if (budget.remainingMsAtStart() <= 0) {
+      run.stop('limit-exceeded', `the evidence item's unpack-time budget (${budget.maxima.unpackMs} ms) is used up; not unpacked`, 'budget-exceeded');
+      return await run.finish(null);
+    }
 
-  let reader: ArchiveReader;
-  try {
-    const content = await deps.index.getContent(parent.sha256);
-    reader = await openArchive(deps.blobs, parent.source, {
-      mime: content?.mime ?? null,
-      ...(parent.size !== null ? { size: parent.size } : {}),
-      limits: deps.limits,
-      ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
-    });
-  } catch (err) {
-    if (!isEvidenceError(err)) throw err;
-    run.stop(err.code, err.message);
-    return run.finish(null);
-  }
-  try {
-    await run.unpack(reader);
+    let reader: ArchiveReader;
+    try {
+      const content = await deps.index.getContent(parent.sha256);
+      reader = await openArchive(deps.blobs, parent.source, {
+        mime: content?.mime ?? null,
+        ...(parent.size !== null ? { size: parent.size } : {}),
+        limits: deps.limits,
+        abortSignal: signal,
+      });
+    } catch (err) {
+      const stop = run.stopFor(err, budgetTimer.signal, ctx.abortSignal);
+      if (!stop) throw err;
+      const found = err instanceof ExhibitError ? err.details?.['findings'] : undefined;
+      if (Array.isArray(found)) await deps.index.addFlags(parent.fileId, found as FileFlag[]);
+      const declared = err instanceof ExhibitError ? err.details?.['membersDeclared'] : undefined;
+      if (typeof declared === 'number') run.declaredEntries = declared;
+      return await run.finish(null);
+    }
+    try {
+      if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
+      if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
+      await run.unpack(reader, budgetTimer.signal);
+    } finally {
+      await reader.close();
+    }
+    return await run.finish(reader.format);
   } finally {
-    await reader.close();
+    clearTimeout(timer);
+    // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
+    await deps.index
+      .claimBudget(parent, 'unpackMs', Date.now() - startedAt, Number.MAX_SAFE_INTEGER)
+      .then(() => budget.release())
+      .catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not settle the expansion budget'));
   }
-  return run.finish(reader.format);
 };
 
 function isEvidenceError(err: unknown): err is ExhibitError {
@@ -114,21 +145,49 @@ class UnpackRun {
   private failedMembers = 0;
   private readInPlace = 0;
   private resuming = false;
-  private stopped: { code: ExhibitErrorCode; detail: string } | null = null;
+  private stopped: { code: ExhibitErrorCode; detail: string; reason: ArchiveStopReason } | null = null;
+  /** Entries the archive declares, when it says (ZIP). */
+  declaredEntries: number | null = null;
 
   constructor(
     private readonly deps: StageDeps,
     private readonly parent: FileRecord,
     private readonly ctx: StageContext,
+    private readonly evidenceBudget: EvidenceBudget,
+    /** The runtime's signal (deadline, shutdown): writes already under way honour only this one. */
+    private readonly outerSignal: AbortSignal | undefined,
   ) {
-    this.budget = { expandedBytes: 0, maxExpandedBytes: deps.limits.maxArchiveExpandedBytes };
+    this.budget = { expandedBytes: 0, maxExpandedBytes: deps.limits.maxArchiveExpandedBytes, evidence: evidenceBudget };
   }
 
-  stop(code: ExhibitErrorCode, detail: string): void {
-    this.stopped ??= { code, detail };
+  stop(code: ExhibitErrorCode, detail: string, reason?: ArchiveStopReason): void {
+    this.stopped ??= { code, detail, reason: reason ?? stopReasonOf(new ExhibitError(code, detail)) };
   }
 
-  async unpack(reader: ArchiveReader): Promise<void> {
+  /**
+   * Whether an error stops this archive (recorded on it) rather than being
+   * retried: evidence errors, the unpack-time budget, and the runtime's
+   * deadline (a file that cannot be unpacked in time would time out on every
+   * delivery). A shutdown's abort is retried. Returns false to rethrow.
+   */
+  stopFor(err: unknown, budgetSignal: AbortSignal, outer: AbortSignal | undefined): boolean {
+    if (err instanceof ExhibitError && (err.code === 'aborted' || budgetSignal.aborted || outer?.aborted)) {
+      if (budgetSignal.aborted) {
+        this.stop('limit-exceeded', `${budgetSignal.reason instanceof Error ? budgetSignal.reason.message : 'unpack-time budget'}; stopped after ${this.memberCount} members`, 'budget-exceeded');
+        return true;
+      }
+      if (outer?.aborted && outer.reason instanceof ExhibitError && outer.reason.code === 'timeout') {
+        this.stop('limit-exceeded', `${outer.reason.message}; stopped after ${this.memberCount} members`, 'deadline-exceeded');
+        return true;
+      }
+      if (err.code === 'aborted') return false;
+    }
+    if (!isEvidenceError(err)) return false;
+    this.stop(err.code, err.message, stopReasonOf(err));
+    return true;
+  }
+
+  async unpack(reader: ArchiveReader, budgetSignal: AbortSignal): Promise<void> {
     // Members exist already only if an earlier attempt got this far; then each is checked.
     this.resuming = (await this.deps.index.getFile(memberFileId(this.parent.fileId, 0))) !== null;
     try {
@@ -141,12 +200,11 @@ class UnpackRun {
         if (this.stopped) break;
       }
     } catch (err) {
-      if (!isEvidenceError(err)) {
+      if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
         // Keep what is done so a retry resumes rather than redoes; the original fault wins.
         await this.flush().catch(() => undefined);
         throw err;
       }
-      this.stop(err.code, err.message);
     }
     await this.flush();
   }
@@ -165,7 +223,19 @@ class UnpackRun {
         return;
       }
     }
-    const file = await this.build(entry, fileId);
+    // Checked before the member is read: the evidence item's entry budget, across all its archives
+    // (a member recorded by an earlier attempt was charged then).
+    let file: NewFile;
+    try {
+      await this.evidenceBudget.take('entries', 1);
+      file = await this.build(entry, fileId);
+    } catch (err) {
+      // Not recorded (a budget ran out, an abort, a storage fault): it must not count as recorded.
+      this.memberCount -= 1;
+      throw err;
+    }
+    // Findings the reader makes only once the member is opened (a local header that disagrees).
+    for (const flag of entry.flags) if (!file.flags.includes(flag)) file.flags.push(flag);
     this.account(file);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
@@ -239,7 +309,8 @@ class UnpackRun {
         limits,
         budget: this.budget,
         label,
-        ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}),
+        // Reading stops through the reader when a budget runs out; what is already read is still stored.
+        ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
       });
       if (stored.blob.offset !== undefined) this.readInPlace += 1;
       // The content row names the blob, so it is written only once the blob is there.
@@ -252,7 +323,9 @@ class UnpackRun {
       return { ...file, size: stored.size, sha256: stored.hashes.sha256, source: stored.blob, stage: 'pending' };
     } catch (err) {
       if (!isEvidenceError(err)) throw err;
-      if (isArchiveLimitError(err)) this.stop('limit-exceeded', err.message);
+      if (isArchiveLimitError(err)) this.stop('limit-exceeded', err.message, stopReasonOf(err));
+      // The archive ends inside this member: nothing after it can be read.
+      else if (stopReasonOf(err) === 'truncated') this.stop(err.code, err.message, 'truncated');
       return failMember(file, err.code, err.message);
     }
   }
@@ -296,7 +369,7 @@ class UnpackRun {
           messageId: messageIdFor('identify', fileId),
           correlationId: `${this.parent.caseId}/${this.parent.evidenceId}`,
         })),
-        this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {},
+        this.outerSignal ? { abortSignal: this.outerSignal } : {},
       );
     }
   }
@@ -315,7 +388,7 @@ class UnpackRun {
       membersReadInPlace: this.readInPlace,
       merkleRoot,
       merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
-      ...(this.stopped ? { stoppedBy: this.stopped } : {}),
+      ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
     };
     await custody.record({
       caseId: parent.caseId,
@@ -328,7 +401,25 @@ class UnpackRun {
       eventKey: `unpacked:${parent.fileId}`,
     });
     if (this.stopped?.code === 'limit-exceeded') await index.addFlags(parent.fileId, ['limit-exceeded']);
-    await index.setUnpack(parent.fileId, this.stopped ? 'failed' : 'done', this.memberCount);
+    const stop = this.stopped;
+    await index.setUnpack(
+      parent.fileId,
+      stop ? 'failed' : 'done',
+      this.memberCount,
+      stop
+        ? {
+            code: stop.code,
+            reason: stop.reason,
+            detail: `${stop.detail} (${this.memberCount} member${this.memberCount === 1 ? '' : 's'} recorded before the stop${
+              this.declaredEntries !== null && this.declaredEntries > this.memberCount
+                ? `; ${this.declaredEntries - this.memberCount} of ${this.declaredEntries} declared not extracted`
+                : '; any after it not extracted'
+            })`,
+            membersRecorded: this.memberCount,
+            membersDeclared: this.declaredEntries,
+          }
+        : undefined,
+    );
     this.ctx.logger.info({ fileId: parent.fileId, ...details }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);
     return done({ format, memberCount: this.memberCount, failedMembers: this.failedMembers, merkleRoot });

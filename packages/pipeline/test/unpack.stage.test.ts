@@ -228,6 +228,8 @@ describe('unpack stage (Azurite + PGlite)', () => {
       expect(innerFile).toMatchObject({ path: 'outer.zip!/inner.zip', depth: 1 });
       // identify would not enqueue this; if asked anyway, unpack refuses.
       await h.index.setIdentification(innerFile.sha256!, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [] });
+      // identify marks an archive for unpacking with the same write that identifies it.
+      await h.index.setUnpack(innerFile.fileId, 'pending');
       const outcome = await unpackStage(h.deps, { caseId: innerFile.caseId, evidenceId: innerFile.evidenceId, fileId: innerFile.fileId }, h.ctx);
       expect(outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
       const after = (await h.index.getFile(innerFile.fileId))!;
@@ -238,6 +240,8 @@ describe('unpack stage (Azurite + PGlite)', () => {
     const { members } = await unpack('outer2.zip', outer);
     const innerFile = members[0]!;
     await h.index.setIdentification(innerFile.sha256!, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [] });
+    // identify marks an archive for unpacking with the same write that identifies it.
+    await h.index.setUnpack(innerFile.fileId, 'pending');
     expect((await unpackStage(h.deps, { caseId: innerFile.caseId, evidenceId: innerFile.evidenceId, fileId: innerFile.fileId }, h.ctx)).status).toBe('done');
     expect(await h.index.listChildren(innerFile.fileId)).toEqual([
       expect.objectContaining({ path: 'outer2.zip!/inner.zip!/deep.txt', depth: 2, sha256: sha256('deep') }),
@@ -348,6 +352,8 @@ describe('unpack stage (Azurite + PGlite)', () => {
     const innerFile = members[1]!;
     expect(innerFile.source).toMatchObject({ name: root.source!.name, offset: outer.indexOf(inner) });
     await h.index.setIdentification(innerFile.sha256!, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [] });
+    // identify marks an archive for unpacking with the same write that identifies it.
+    await h.index.setUnpack(innerFile.fileId, 'pending');
     const outcome = await unpackStage(h.deps, { caseId: innerFile.caseId, evidenceId: innerFile.evidenceId, fileId: innerFile.fileId }, h.ctx);
     expect(outcome.status).toBe('done');
     const [deepFile] = await h.index.listChildren(innerFile.fileId);
@@ -365,6 +371,7 @@ describe('unpack stage (Azurite + PGlite)', () => {
     const tarFile = members[1]!;
     expect(tarFile.source!.offset).toBe(outer.indexOf(tar));
     await h.index.setIdentification(tarFile.sha256!, { mime: 'application/x-tar', detectedExt: 'tar', kind: 'archive', tools: [] });
+    await h.index.setUnpack(tarFile.fileId, 'pending');
     expect((await unpackStage(h.deps, { caseId: tarFile.caseId, evidenceId: tarFile.evidenceId, fileId: tarFile.fileId }, h.ctx)).status).toBe('done');
     const [txt] = await h.index.listChildren(tarFile.fileId);
     expect(txt).toMatchObject({ path: 'tar-in-zip.zip!/inner.tar!/in-tar.txt', sha256: sha256('from a tar inside a zip') });

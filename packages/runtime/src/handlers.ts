@@ -28,6 +28,7 @@ import {
 } from '@exhibit/pipeline';
 import type { ApiRequest, ApiResponse } from '@exhibit/api';
 import type { App } from './app.js';
+import { withDeadline } from './stage-deadline.js';
 import type { BlobCreatedInput, DeadLetterInput, Invocation, QueueInput } from './function-table.types.js';
 
 const STAGES: { [Q in QueueName]: Stage<never> } = {
@@ -59,14 +60,24 @@ export async function handleQueueMessage(app: App, queue: QueueName, input: Queu
   }
   const body = parsed.data;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
+  // Every invocation has a deadline (see withDeadline): no worker stays busy on one message for good.
+  const limits = app.stageDeps.limits;
+  const stage = STAGES[queue] as Stage<typeof body>;
+  const outcome = await withDeadline(
+    (abortSignal) => stage(app.stageDeps, body, { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, abortSignal }),
+    {
+      ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
+      deadlineMs: limits.stageDeadlineMs,
+      graceMs: limits.stageDeadlineGraceMs,
+      label: `${queue} stage`,
+    },
+  );
   const ctx: StageContext = {
     logger,
     messageId: input.messageId,
     deliveryCount: input.deliveryCount,
     ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
   };
-  const stage = STAGES[queue] as Stage<typeof body>;
-  const outcome = await stage(app.stageDeps, body, ctx);
   logger.debug({ outcome }, 'stage finished');
   if (outcome.status === 'failed') {
     await app.stageDeps.custody.record({

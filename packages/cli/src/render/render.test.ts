@@ -44,6 +44,23 @@ describe('status rendering', () => {
     }
   });
 
+  it('shows why an archive stopped unpacking and how many members were recorded before it', () => {
+    const stopped = {
+      ...status,
+      failures: [
+        {
+          fileId: 'f1',
+          path: 'cut.tar',
+          stage: 'unpack' as const,
+          code: 'corrupt-file' as const,
+          detail: 'tar entry 1 ends before its declared 8589934591 bytes',
+          archive: { reason: 'truncated' as const, membersRecorded: 2, membersDeclared: null },
+        },
+      ],
+    };
+    expect(renderEvidenceStatus(stopped)).toMatch(/cut\.tar\s+unpack\s+unpack stopped \(truncated\), 2 members recorded: corrupt-file: tar entry 1/);
+  });
+
   it('flags an integrity mismatch', () => {
     const bad = { ...status, uploads: status.uploads.map((u) => ({ ...u, integrity: 'mismatch' as const, mismatches: ['sha256'] })) };
     expect(hasIntegrityMismatch(bad)).toBe(true);
@@ -125,22 +142,22 @@ describe('search rendering', () => {
     it('leaves out the lesser columns first and says which', () => {
       const at80 = renderSearchResult(wide, { width: 80 });
       expect(tableLines(at80)[0]).toMatch(/^File id\s+Path\s+Flags$/);
-      expect(at80).toContain('left out to fit 80 columns: GPS, Make/model, SHA-256, Type, Taken at (as\nrecorded), Size (--width N for more, --json for everything)');
+      expect(at80).toContain('left out to fit 80 columns: GPS, Taken from, Make/model, SHA-256, Type, Taken at\n(as recorded), Size (--width N for more, --json for everything)');
       expect(tableLines(renderSearchResult(wide, { width: 100 }))[0]).toMatch(/^File id\s+Path\s+Size\s+Flags$/);
       const at120 = renderSearchResult(wide, { width: 120 });
       expect(tableLines(at120)[0]).toMatch(/^File id\s+Path\s+Size\s+Taken at \(as recorded\)\s+Flags$/);
       expect(tableLines(at120)[1]).toContain('2023-08-14T17:20:05 -03:00');
       const at160 = renderSearchResult(wide, { width: 160 });
       expect(tableLines(at160)[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Make\/model\s+SHA-256\s+Flags$/);
-      expect(at160).toContain('left out to fit 160 columns: GPS (');
+      expect(at160).toContain('left out to fit 160 columns: GPS, Taken from (');
       const at250 = renderSearchResult(wide, { width: 250 });
-      expect(tableLines(at250)[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Make\/model\s+GPS\s+SHA-256\s+Flags$/);
+      expect(tableLines(at250)[0]).toMatch(/^File id\s+Path\s+Type\s+Size\s+Taken at \(as recorded\)\s+Taken from\s+Make\/model\s+GPS\s+SHA-256\s+Flags$/);
       expect(at250).not.toContain('left out');
     });
 
     it('cuts the path in its middle, keeping its start, whole parent folders that fit, and the file name', () => {
       const photo = (width: number) => tableLines(renderSearchResult(wide, { width }))[1]!;
-      expect(photo(250)).toContain('phone-extraction.zip!/Android/media…/WhatsApp/Media/WhatsApp Images/IMG-20250601-WA0001.jpg');
+      expect(photo(275)).toContain('phone-extraction.zip!/Android/media…/WhatsApp/Media/WhatsApp Images/IMG-20250601-WA0001.jpg');
       expect(photo(120)).toMatch(/ phone-…\/IMG-20250601-WA0001\.jpg /);
       expect(renderSearchResult(wide, { width: Number.POSITIVE_INFINITY })).toContain(whatsApp);
       expect(renderSearchResult(wide)).toContain(whatsApp);
@@ -255,12 +272,14 @@ describe('file detail rendering', () => {
         },
       },
     });
-    expect(flagged).toContain('also recorded   2023-08-14T18:20:05 (no UTC offset recorded) [XMP:exif:DateTimeOriginal]');
-    expect(flagged).toContain('modified at     2023-09-01T10:00:00 (no UTC offset recorded) [EXIF:ModifyDate]');
-    expect(flagged).toContain('GPS (recorded)  0.00000,0.00000 gps-null-island: not a location');
+    // Labels sit in one column as wide as the longest label ('archive modified').
+    const line = (label: string, value: string) => new RegExp(`^  ${label.replace(/[()]/g, '\\$&')} +${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm');
+    expect(flagged).toMatch(line('also recorded', '2023-08-14T18:20:05 (no UTC offset recorded) [XMP:exif:DateTimeOriginal]'));
+    expect(flagged).toMatch(line('modified at', '2023-09-01T10:00:00 (no UTC offset recorded) [EXIF:ModifyDate]'));
+    expect(flagged).toMatch(line('GPS (recorded)', '0.00000,0.00000 gps-null-island: not a location'));
     expect(flagged).not.toMatch(/^  GPS {13}/m);
-    expect(flagged).toContain('declared size   4000 x 3000 (EXIF)');
-    expect(flagged).toContain('finding         size-mismatch: EXIF declares 4000x3000; the image is 2000x1500');
+    expect(flagged).toMatch(line('declared size', '4000 x 3000 (EXIF)'));
+    expect(flagged).toMatch(line('finding', 'size-mismatch: EXIF declares 4000x3000; the image is 2000x1500'));
   });
 
   it('marks an incomplete provenance chain', () => {

@@ -38,7 +38,7 @@ export function renderSearchResult(result: SearchResultBody, options: { width?: 
       // A time is never cut: without its offset it would say something else.
       { header: 'Taken at (as recorded)', value: (h) => formatRecordedTime(h.content?.metadata?.takenAt), priority: 40, optional: true },
       // Which tag the time came from (EXIF:DateTimeOriginal, XMP:…, QuickTime:…): a time without its source is not evidence.
-      { header: 'Taken from', value: (h) => h.content?.metadata?.takenAt?.source ?? '', maxWidth: 26, minWidth: 10, priority: 38, optional: true },
+      { header: 'Taken from', value: (h) => h.content?.metadata?.takenAt?.source ?? '', maxWidth: 26, minWidth: 10, priority: 15, optional: true },
       { header: 'Make/model', value: (h) => [h.content?.metadata?.make, h.content?.metadata?.model].filter(Boolean).join(' '), maxWidth: 32, minWidth: 12, priority: 20, optional: true },
       { header: 'GPS', value: (h) => formatGps(h.content?.metadata?.gps), priority: 10, optional: true },
       { header: 'SHA-256', value: (h) => (h.file.sha256 ?? '').slice(0, SHA_PREFIX), priority: 30, optional: true },

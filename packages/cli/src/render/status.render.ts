@@ -65,7 +65,13 @@ export function renderEvidenceStatus(status: EvidenceStatusBody, options: { widt
     out.push(indent(renderTable(status.failures, [
       { header: 'Path', value: (f) => f.path, ellipsis: 'path', maxWidth: 80, minWidth: 24, priority: 2 },
       { header: 'Stage', value: (f) => f.stage, priority: 3 },
-      { header: 'Reason', value: (f) => `${f.code}: ${f.detail}`, maxWidth: 120, minWidth: 24, priority: 1 },
+      {
+        header: 'Reason',
+        value: (f) => (f.archive ? `unpack stopped (${f.archive.reason}), ${f.archive.membersRecorded} members recorded: ${f.code}: ${f.detail}` : `${f.code}: ${f.detail}`),
+        maxWidth: 120,
+        minWidth: 24,
+        priority: 1,
+      },
     ], table)));
   }
   if (status.findings.length > 0) {

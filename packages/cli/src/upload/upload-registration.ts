@@ -1,8 +1,7 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ExhibitError } from '@exhibit/core';
 import { apiPath, type ApiClient } from '../api/api-client.js';
 import type { UploadRegistrationBody } from '../api/api-types.js';
+import { openRegularFile } from './upload.service.js';
 
 /**
  * Announces an upload to the API before its bytes go to storage. The API
@@ -16,8 +15,14 @@ export async function registerUpload(
   file: string,
   options: { caseId: string; evidenceId: string; abortSignal?: AbortSignal },
 ): Promise<UploadRegistrationBody> {
-  const info = await stat(file);
-  if (!info.isFile()) throw new ExhibitError('invalid-argument', `${file} is not a regular file`);
+  // The same checks and words as the upload itself, so a missing file is named once, cleanly.
+  const handle = await openRegularFile(file);
+  let info;
+  try {
+    info = await handle.stat();
+  } finally {
+    await handle.close();
+  }
   const { body } = await api.send<UploadRegistrationBody>('POST', apiPath('cases', options.caseId, 'uploads'), {
     body: { evidenceId: options.evidenceId, fileName: path.basename(file), size: info.size },
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),

@@ -284,7 +284,7 @@ async function stageAllBlocks(
  * Opens the file to upload. Messages do not repeat its path: the command
  * prints each failure after the path it was given.
  */
-async function openRegularFile(filePath: string): Promise<FileHandle> {
+export async function openRegularFile(filePath: string): Promise<FileHandle> {
   let file: FileHandle;
   try {
     file = await open(filePath, 'r');

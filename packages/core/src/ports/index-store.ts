@@ -1,5 +1,6 @@
 import type {
   AcquisitionInfo,
+  ArchiveStop,
   ArchiveTimes,
   BlobRef,
   ContentFinding,
@@ -71,6 +72,22 @@ export interface FileFailure {
   stage: StageName;
   code: ExhibitErrorCode;
   detail: string;
+}
+
+/** Why an archive's unpack stopped, recorded on the archive (its own file carries on). */
+export interface UnpackFailure extends ArchiveStop {
+  code: ExhibitErrorCode;
+  detail: string;
+}
+
+/** The counters of an evidence item's expansion budget (LIMITS.expansionBudgetFactor and floors/ceilings). */
+export const BUDGET_COUNTERS = ['expandedBytes', 'writtenBytes', 'entries', 'unpackMs'] as const;
+export type BudgetCounter = (typeof BUDGET_COUNTERS)[number];
+
+export interface EvidenceBudgetUsage {
+  /** Bytes uploaded for the evidence item: what the budget is proportional to. */
+  evidenceBytes: number;
+  used: Record<BudgetCounter, number>;
 }
 
 /** One occurrence of a file: a root upload or an archive member. */
@@ -156,7 +173,8 @@ export interface EvidenceStatus {
   files: { total: number; byStage: Record<FileStage, number> };
   /** Files that have passed each stage (done or not applicable). */
   stages: Record<'hash' | 'identify' | 'unpack' | 'metadata' | 'thumbnail' | 'index', { done: number; failed: number; pending: number }>;
-  failures: Array<{ fileId: string; path: string } & FileFailure>;
+  /** A file's failure; an archive whose unpack stopped also says why and how far it got (`archive`). */
+  failures: Array<{ fileId: string; path: string; archive?: ArchiveStop } & FileFailure>;
   findings: Array<{ fileId: string | null; path: string; flag: FileFlag | 'hash-mismatch'; detail: string }>;
   complete: boolean;
 }
@@ -263,7 +281,18 @@ export interface IndexStore {
    */
   markIndexed(ref: EvidenceRef & { fileId: string }): Promise<IndexedResult>;
   failFile(fileId: string, failure: FileFailure): Promise<void>;
-  setUnpack(fileId: string, state: UnpackState, memberCount?: number | null): Promise<void>;
+  /** With `failure` (state 'failed'), why unpacking stopped: shown in the evidence status. */
+  setUnpack(fileId: string, state: UnpackState, memberCount?: number | null, failure?: UnpackFailure): Promise<void>;
+
+  /** What the evidence item's archives have used of its expansion budget so far. */
+  budgetUsage(ref: EvidenceRef): Promise<EvidenceBudgetUsage>;
+  /**
+   * Atomically takes up to `want` of a budget counter without passing `max`;
+   * returns how much was granted (0..want). Shared by every (nested) unpack of the evidence item.
+   */
+  claimBudget(ref: EvidenceRef, counter: BudgetCounter, want: number, max: number): Promise<number>;
+  /** Gives back what was claimed but not used. */
+  releaseBudget(ref: EvidenceRef, counter: BudgetCounter, amount: number): Promise<void>;
   addFlags(fileId: string, flags: FileFlag[]): Promise<void>;
 
   getContent(sha256: string): Promise<ContentRecord | null>;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
+import { ExhibitError, errorMessage, type ArchiveStopReason, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
 
 export type ArchiveFormat = 'zip' | 'tar' | 'tar.gz';
 
@@ -55,6 +55,10 @@ export interface ArchiveReader {
    */
   entries(options?: { abortSignal?: AbortSignal }): AsyncIterable<ArchiveEntry>;
   close(): Promise<void>;
+  /** Findings about the archive itself (ZIP: bytes before its first member or after its end record). */
+  readonly findings?: readonly FileFlag[];
+  /** Entries the archive declares before any is read (a ZIP's end record); absent when it does not say. */
+  readonly declaredEntries?: number;
 }
 
 /** Library errors become evidence findings; our own errors (storage faults, limits) pass through. */
@@ -71,6 +75,27 @@ export function archiveLimitError(message: string): ExhibitError {
 export function isArchiveLimitError(err: unknown): boolean {
   return err instanceof ExhibitError && err.code === 'limit-exceeded' && err.details?.['scope'] === 'archive';
 }
+
+/** Why an archive error stopped the unpack: the reader's own word (details.reason) or one read from the code. */
+export function stopReasonOf(err: ExhibitError): ArchiveStopReason {
+  const stated = err.details?.['reason'];
+  if (typeof stated === 'string' && (STOP_REASONS as readonly string[]).includes(stated)) return stated as ArchiveStopReason;
+  switch (err.code) {
+    case 'encrypted':
+      return 'encrypted';
+    case 'unsupported-format':
+      return 'unsupported';
+    case 'limit-exceeded':
+      return 'limit-exceeded';
+    default:
+      return 'corrupt';
+  }
+}
+
+const STOP_REASONS: readonly ArchiveStopReason[] = [
+  'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
+  'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered',
+];
 
 export function abortError(signal: AbortSignal | undefined): ExhibitError {
   return new ExhibitError('aborted', 'unpack aborted', { cause: signal?.reason });

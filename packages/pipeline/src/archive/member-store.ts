@@ -7,6 +7,12 @@ import { archiveLimitError } from './archive-reader.js';
 export interface ExpansionBudget {
   expandedBytes: number;
   readonly maxExpandedBytes: number;
+  /**
+   * The evidence item's budget across every archive and nesting level
+   * (EvidenceBudget): bytes are taken from it before they are expanded or
+   * written to derived/, so neither total can pass its maximum.
+   */
+  evidence?: { take(counter: 'expandedBytes' | 'writtenBytes', amount: number): Promise<void> };
 }
 
 export interface StoredMember {
@@ -74,6 +80,7 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
     for await (const chunk of member) {
       const buf = chunk as Buffer;
       budget.expandedBytes += buf.length;
+      await budget.evidence?.take('expandedBytes', buf.length);
       if (hasher.bytes + buf.length > limits.maxMemberBytes) {
         throw new ExhibitError('limit-exceeded', `${label}: larger than maxMemberBytes (${limits.maxMemberBytes} bytes)`);
       }
@@ -111,6 +118,7 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
     if (next.done) {
       const hashes = await hasher.digest();
       const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
+      await budget.evidence?.take('writtenBytes', bufferedBytes);
       const uploaded = blobs.upload(blob, Buffer.concat(buffered, bufferedBytes), { ifNotExists: true, ...signal }).then(() => undefined);
       // Awaited by the caller; until then a failure must not count as unhandled.
       uploaded.catch(() => undefined);
@@ -127,10 +135,15 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
   const body = Readable.from(
     (async function* () {
       try {
-        while (buffered.length > 0) yield buffered.shift()!;
+        while (buffered.length > 0) {
+          const chunk = buffered.shift()!;
+          await budget.evidence?.take('writtenBytes', chunk.length);
+          yield chunk;
+        }
         for (;;) {
           const next = await chunks.next();
           if (next.done) return;
+          await budget.evidence?.take('writtenBytes', next.value.length);
           yield next.value;
         }
       } catch (err) {

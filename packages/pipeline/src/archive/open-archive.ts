@@ -47,7 +47,7 @@ export interface OpenArchiveOptions {
   /** The archive's own size; required when `source` is a span of a larger blob (it has an offset). */
   size?: number;
   /** From LIMITS / StageDeps.limits. */
-  limits: { maxEntryNameBytes: number; maxCompressionRatio: number; compressionRatioMinBytes: number };
+  limits: { maxEntryNameBytes: number; maxCompressionRatio: number; compressionRatioMinBytes: number; maxArchiveEntries?: number };
   abortSignal?: AbortSignal;
 }
 
@@ -71,7 +71,12 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
   const common = { etag: properties.etag, maxEntryNameBytes: options.limits.maxEntryNameBytes, ...signal };
   switch (format) {
     case 'zip':
-      return openZipReader(blobs, blob, { size, ...(source.offset !== undefined ? { offset } : {}), ...common });
+      return openZipReader(blobs, blob, {
+        size,
+        ...(source.offset !== undefined ? { offset } : {}),
+        ...(options.limits.maxArchiveEntries !== undefined ? { maxEntries: options.limits.maxArchiveEntries } : {}),
+        ...common,
+      });
     case 'tar':
     case 'tar.gz':
       return openTarReader(blobs, blob, {

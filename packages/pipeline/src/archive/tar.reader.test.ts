@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
@@ -176,6 +176,54 @@ describe('tar reader', () => {
 
   it('empty tar (end-of-archive blocks only): no entries', async () => {
     expect(await read(Buffer.alloc(1024))).toEqual([]);
+  });
+
+  it('regression: a member declared larger than the archive (8 GiB, then 1 KiB) ends with a truncated error instead of waiting forever', async () => {
+    const full = await tarOf([{ name: 'first.txt', data: Buffer.from('hello') }, { name: 'huge.bin', data: Buffer.alloc(2048, 1) }]);
+    const cut = Buffer.from(full.subarray(0, 1024 + 512 + 1024));
+    cut.write('77777777777\0', 1024 + 124, 'latin1');
+    fixChecksum(cut, 1024);
+    const { store, ref } = MemoryBlobSource.of('cut.tar', cut);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: Array<[string, number | null, string | null]> = [];
+    const done = (async () => {
+      for await (const e of reader.entries()) {
+        // Opened late, as the unpack stage does after its own awaits: the archive has ended by then.
+        await new Promise((r) => setTimeout(r, 20));
+        try {
+          await readAll(await e.open());
+          seen.push([e.name, e.declaredSize, null]);
+        } catch (err) {
+          seen.push([e.name, e.declaredSize, (err as { details?: { reason?: string } }).details?.reason ?? 'other']);
+        }
+      }
+    })();
+    await expect(done).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+    await reader.close();
+    expect(seen).toEqual([
+      ['first.txt', 5, null],
+      ['huge.bin', 8 * 1024 ** 3 - 1, 'truncated'],
+    ]);
+  });
+
+  it('a stalled stream ends when the abort signal fires, wherever the reader waits', async () => {
+    const full = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.bin', data: Buffer.alloc(4096, 2) }]);
+    const stalled = new PassThrough();
+    stalled.write(full.subarray(0, 1024 + 512 + 100)); // never ended: storage that stops answering
+    const store = { openRead: async () => stalled } as unknown as Parameters<typeof openTarReader>[0];
+    const controller = new AbortController();
+    const reader = await openTarReader(store, { container: 'mem', name: 'a.tar' }, { gzip: false, ...LIMITS, abortSignal: controller.signal });
+    const seen: string[] = [];
+    const done = (async () => {
+      for await (const e of reader.entries()) {
+        seen.push(e.name);
+        if (e.kind === 'file') for await (const chunk of await e.open()) void chunk;
+      }
+    })();
+    setTimeout(() => controller.abort(), 50);
+    await expect(done).rejects.toMatchObject({ code: 'aborted' });
+    expect(seen).toEqual(['a.txt', 'b.bin']);
+    await reader.close();
   });
 });
 

@@ -93,13 +93,19 @@ class TarReader implements ArchiveReader {
     let input: Readable = source;
     if (this.options.gzip) {
       const gunzip = createGunzip();
-      gunzip.on('error', (err) => fail(new ExhibitError('corrupt-file', `gzip: ${errorMessage(err)}`, { cause: err })));
+      gunzip.on('error', (err) =>
+        fail(isEndOfData(err) ? truncatedError(`gzip: the compressed stream ends early (${errorMessage(err)})`, err) : new ExhibitError('corrupt-file', `gzip: ${errorMessage(err)}`, { cause: err })),
+      );
       const guard = this.ratioGuard(source);
       guard.on('error', (err) => fail(err as ExhibitError));
       source.pipe(gunzip).pipe(guard);
       input = guard;
     }
     input.pipe(extract);
+    // A deadline or shutdown ends the read wherever it waits: the iterator and the open member both fail.
+    const onAbort = () => fail(abortError(signal));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
 
     const iterator = (extract as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     let index = 0;
@@ -117,12 +123,21 @@ class TarReader implements ArchiveReader {
       }
     } catch (err) {
       if (err instanceof ExhibitError) throw err;
+      // tar-stream's word for a size that is negative, base-256 negative or not a number.
+      if (/^invalid header$/i.test(errorMessage(err))) {
+        throw new ExhibitError('corrupt-file', `${this.format}: entry ${index} declares an impossible size (negative or unreadable); the rest of the archive cannot be located`, {
+          cause: err,
+          details: { reason: 'corrupt' },
+        });
+      }
+      if (isEndOfData(err)) throw truncatedError(`${this.format}: the archive ends inside a header or member (${errorMessage(err)})`, err);
       // A first header that does not parse means the stream is not a tar at all.
       if (index === 0 && /invalid tar header/i.test(errorMessage(err))) {
         throw new ExhibitError('unsupported-format', `${this.format}: not a tar archive (${errorMessage(err)})`, { cause: err });
       }
       throw asArchiveError(err, this.format);
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       await iterator.return?.().catch(() => undefined);
     }
   }
@@ -156,17 +171,34 @@ class TarReader implements ArchiveReader {
       entryIndex: index,
     });
     const kind = (header.type && KIND_BY_TYPE[header.type]) || 'other';
+    if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
+      // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
+      throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {
+        details: { reason: 'corrupt' },
+      });
+    }
+    const declaredSize = typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null;
     const flags = new Set<FileFlag>(name.flags);
     if (kind === 'symlink' || kind === 'hardlink') flags.add('link');
     if (kind === 'device') flags.add('device');
     const duplicateOf = this.duplicates.check(name.displayPath, index);
     if (duplicateOf !== undefined) flags.add('duplicate-name');
 
-    // Listen from the start: a fully read entry may end before anyone asks.
+    // Listen from the start: a fully read entry may end, or the archive fail under it, before anyone asks.
+    const state: EntryState = { ended: false, closed: false, error: undefined };
     const settled = new Promise<void>((resolve) => {
-      stream.on('end', () => resolve());
-      stream.on('close', () => resolve());
-      stream.on('error', () => resolve());
+      stream.on('end', () => {
+        state.ended = true;
+        resolve();
+      });
+      stream.on('close', () => {
+        state.closed = true;
+        resolve();
+      });
+      stream.on('error', (err) => {
+        state.error = err;
+        resolve();
+      });
     });
     let member: Readable | undefined;
     const entry: ArchiveEntry = {
@@ -176,7 +208,7 @@ class TarReader implements ArchiveReader {
       name: name.name,
       extension: name.extension,
       kind,
-      declaredSize: typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null,
+      declaredSize,
       compressedSize: null,
       times: tarTimes(header),
       flags: [...flags],
@@ -185,7 +217,7 @@ class TarReader implements ArchiveReader {
       open: async () => {
         if (kind !== 'file') throw new ExhibitError('invalid-argument', `tar entry ${index} is a ${kind}, it has no content`);
         if (member) throw new ExhibitError('invalid-argument', `tar entry ${index} was already opened; tar is read once, in order`);
-        member = memberStream(stream, index);
+        member = memberStream(stream, index, state, declaredSize, header.pax?.['size'] !== undefined);
         return member;
       },
     };
@@ -230,13 +262,36 @@ function tarTimes(header: TarHeader): ArchiveTimes {
   return times;
 }
 
+interface EntryState {
+  ended: boolean;
+  closed: boolean;
+  error: Error | undefined;
+}
+
 /**
  * Hands the entry's data to the consumer with backpressure. If the consumer
  * stops early, the rest is discarded by resuming the entry, so the archive
  * can move on to the next header.
+ *
+ * The entry may already be over when it is opened: when the archive ends
+ * inside this member (a header declaring 8 GiB followed by 1 KiB), tar-stream
+ * destroys the entry as soon as the input ends, which can be before the
+ * consumer gets round to opening it. Listeners attached after that never
+ * fire, and the member (and the whole unpack) used to wait forever. So the
+ * entry's state is tracked from its header on, and an entry that closed
+ * without ending is a truncated member.
  */
-function memberStream(entry: TarEntryStream, index: number): Readable {
+function memberStream(entry: TarEntryStream, index: number, state: EntryState, declaredSize: number | null, sizeFromPax: boolean): Readable {
   const out = new PassThrough();
+  const truncated = (cause?: Error) =>
+    truncatedError(
+      `tar entry ${index} ends before its declared ${declaredSize ?? '?'} bytes${sizeFromPax ? ' (a size from a PAX record, overriding its header)' : ''} (the archive is truncated)`,
+      cause,
+    );
+  if (state.error || (state.closed && !state.ended)) {
+    out.destroy(state.error && !isEndOfData(state.error) ? asArchiveError(state.error, `tar entry ${index}`) : truncated(state.error));
+    return out;
+  }
   let finished = false;
   entry.on('data', (chunk: Buffer) => {
     if (out.destroyed) return;
@@ -251,12 +306,28 @@ function memberStream(entry: TarEntryStream, index: number): Readable {
   });
   entry.on('error', (err: Error) => {
     finished = true;
-    out.destroy(asArchiveError(err, `tar entry ${index}`));
+    out.destroy(isEndOfData(err) ? truncated(err) : asArchiveError(err, `tar entry ${index}`));
+  });
+  entry.on('close', () => {
+    // Closed without its end: the archive was cut off (or destroyed) under it.
+    if (!finished) {
+      finished = true;
+      out.destroy(truncated());
+    }
   });
   out.on('close', () => {
     if (!finished) entry.resume();
   });
   return out;
+}
+
+/** tar-stream's and zlib's words for an input that stops too early. */
+function isEndOfData(err: unknown): boolean {
+  return /unexpected end of (data|file)|premature close/i.test(errorMessage(err));
+}
+
+export function truncatedError(message: string, cause?: unknown): ExhibitError {
+  return new ExhibitError('corrupt-file', message, { ...(cause !== undefined ? { cause } : {}), details: { reason: 'truncated' } });
 }
 
 function storageError(err: unknown, blob: BlobRef): ExhibitError {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
 import {
   breakCentralHeader,
+  centralHeaders,
   corruptCrc,
   MemoryBlobSource,
   markEncrypted,
@@ -198,6 +199,35 @@ describe('zip reader', () => {
     patched.writeUInt16LE(12, h!.localOffset + 8);
     const [e] = await list(patched);
     await expect(e!.open()).rejects.toMatchObject({ code: 'unsupported-format' });
+  });
+
+  it('surveys the central directory before extracting: entries sharing a local header are refused as overlapping-entries', async () => {
+    const zip = Buffer.from(await zipOf([1, 2, 3].map((i) => ({ name: `${i}.bin`, data: Buffer.alloc(1000, i) }))));
+    const headers = centralHeaders(zip);
+    for (const h of headers.slice(1)) zip.writeUInt32LE(headers[0]!.localOffset, h.offset + 42);
+    const err = await open(zip).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'corrupt-file')).toBe(true);
+    expect((err as { details: unknown }).details).toMatchObject({ reason: 'overlapping-entries', membersDeclared: 3 });
+  });
+
+  it('adjacent entries are not overlapping; a well-formed archive has no findings', async () => {
+    const { reader } = await open(await zipOf([1, 2, 3].map((i) => ({ name: `${i}.bin`, data: pseudoRandomBytes(5000, i), compress: false }))));
+    expect(reader.findings).toEqual([]);
+    expect(reader.declaredEntries).toBe(3);
+    await reader.close();
+  });
+
+  it('a local header that disagrees with the central directory is flagged on the member once opened; content comes from the central record', async () => {
+    const zip = Buffer.from(await zipOf([{ name: 'innocent.txt', data: Buffer.from('payload') }]));
+    zip.write('evil/../x.sh', centralHeaders(zip)[0]!.localOffset + 30, 'latin1');
+    const { reader } = await open(zip);
+    for await (const e of reader.entries()) {
+      expect(e.flags).not.toContain('header-mismatch');
+      expect((await readAll(await e.open())).toString()).toBe('payload');
+      expect(e.flags).toContain('header-mismatch');
+      expect(e.name).toBe('innocent.txt');
+    }
+    await reader.close();
   });
 });
 

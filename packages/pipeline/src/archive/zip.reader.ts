@@ -48,6 +48,7 @@ interface RawZipEntry {
   compressedSize: number;
   uncompressedSize: number;
   externalFileAttributes: number;
+  relativeOffsetOfLocalHeader: number;
 }
 
 export interface ZipReaderOptions {
@@ -57,25 +58,22 @@ export interface ZipReaderOptions {
   offset?: number;
   etag?: string;
   maxEntryNameBytes: number;
+  /** Central directory entries read ahead for the overlap check; more stop the archive anyway (LIMITS.maxArchiveEntries). */
+  maxEntries?: number;
   abortSignal?: AbortSignal;
 }
 
-/**
- * Opens a ZIP (including ZIP64) for random access over ranged blob reads.
- * Throws ExhibitError 'corrupt-file' when no usable end-of-central-directory
- * record is found.
- */
-export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: ZipReaderOptions): Promise<ArchiveReader> {
-  const reader = new BlobRangeReader(blobs, blob, {
-    size: options.size,
-    ...(options.offset !== undefined ? { offset: options.offset } : {}),
-    ...(options.etag ? { etag: options.etag } : {}),
-    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-  });
-  const zipfile = await new Promise<yauzl.ZipFile>((resolve, reject) => {
+/** Findings about the archive as a whole, known once it is open. */
+export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data';
+
+/** Fewest bytes an entry can occupy from its local header offset: the fixed header and its data. */
+const LOCAL_HEADER_FIXED_BYTES = 30;
+
+function openYauzl(reader: BlobRangeReader, size: number): Promise<yauzl.ZipFile> {
+  return new Promise<yauzl.ZipFile>((resolve, reject) => {
     yauzl.fromRandomAccessReader(
       reader as unknown as yauzl.RandomAccessReader,
-      options.size,
+      size,
       {
         autoClose: false,
         lazyEntries: true,
@@ -88,43 +86,192 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
       (err, zip) => (err ? reject(zipError(err, 'zip')) : resolve(zip)),
     );
   });
-  return new ZipReader(zipfile, options);
+}
+
+/**
+ * yauzl wants the end record to end the file. When bytes follow it (appended
+ * data, or a trailing comment that lies about its length), find the last end
+ * record whose central directory ends right where the record starts, and read
+ * the archive as ending there; the rest is a finding, not a failure.
+ */
+async function archiveEndBefore(reader: BlobRangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, 1024 * 1024);
+  const tail = await reader.readBytes(size - window, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    const commentLength = tail.readUInt16LE(at + 20);
+    const eocd = size - window + at;
+    const end = eocd + 22 + commentLength;
+    const zip64 = cdOffset === 0xffffffff || cdSize === 0xffffffff;
+    if (end < size && end <= size && (zip64 || cdOffset + cdSize === eocd)) return end;
+  }
+  return null;
+}
+
+/**
+ * Opens a ZIP (including ZIP64) for random access over ranged blob reads.
+ * Throws ExhibitError 'corrupt-file' when no usable end-of-central-directory
+ * record is found.
+ */
+export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: ZipReaderOptions): Promise<ArchiveReader> {
+  const rangeReader = (prefix: number) =>
+    new BlobRangeReader(blobs, blob, {
+      size: options.size - prefix,
+      offset: (options.offset ?? 0) + prefix,
+      ...(options.etag ? { etag: options.etag } : {}),
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+  let reader = rangeReader(0);
+  const findings: ZipArchiveFinding[] = [];
+  let size = options.size;
+  let zipfile: yauzl.ZipFile;
+  try {
+    zipfile = await openYauzl(reader, size);
+  } catch (err) {
+    const end = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message) ? await archiveEndBefore(reader, size) : null;
+    if (end === null) throw err;
+    size = end;
+    findings.push('archive-trailing-data');
+    zipfile = await openYauzl(reader, size);
+  }
+  // Offsets that count from a later start: bytes were put in front of the archive (or it is the
+  // second of two concatenated archives). Read it from where its own offsets count.
+  const prefix = await unadjustedPrefix(reader, size);
+  if (prefix > 0) {
+    zipfile.close();
+    reader = rangeReader(prefix);
+    size -= prefix;
+    zipfile = await openYauzl(reader, size);
+  }
+  const survey = await surveyCentralDirectory(zipfile, options.maxEntries ?? Number.MAX_SAFE_INTEGER);
+  zipfile.close();
+  if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
+  if (survey.overlap) {
+    throw new ExhibitError('corrupt-file', `zip: ${survey.overlap}; nothing is extracted from an archive whose entries share bytes`, {
+      details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
+    });
+  }
+  return new ZipReader(await openYauzl(reader, size), options, findings, survey.declared, prefix);
+}
+
+/**
+ * Bytes in front of an archive whose offsets do not account for them: the end
+ * record says its central directory (cdSize bytes) starts at cdOffset, so it
+ * should end where the end record starts; if it ends earlier, that much was
+ * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
+ */
+async function unadjustedPrefix(reader: BlobRangeReader, size: number): Promise<number> {
+  const window = Math.min(size, 22 + 0xffff);
+  const tail = await reader.readBytes(size - window, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
+    const eocd = size - window + at;
+    const prefix = eocd - cdSize - cdOffset;
+    return prefix > 0 ? prefix : 0;
+  }
+  return 0;
+}
+
+interface CentralSurvey {
+  /** Entries the end record declares. */
+  declared: number;
+  firstLocalHeader: number | null;
+  /** Why entries overlap, when they do. */
+  overlap: string | null;
+}
+
+/**
+ * Reads the central directory once, before anything is extracted, keeping
+ * only each entry's [local header offset, least possible end) range: entries
+ * that share or overlap those ranges (one local header referenced 1,500
+ * times, or Fifield's overlapping deflate streams) expand the same bytes over
+ * and over. The end of each range is a lower bound (the fixed 30-byte local
+ * header plus the compressed size, without the name and extra field), so an
+ * overlap found here is real. A directory that breaks off is the reading
+ * pass's to report; the survey checks what it could read.
+ */
+async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number): Promise<CentralSurvey> {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const declared = Number(zipfile.entryCount);
+  for (let i = 0; i <= maxEntries; i += 1) {
+    let raw: RawZipEntry | null;
+    try {
+      raw = await nextEntry(zipfile);
+    } catch {
+      break;
+    }
+    if (raw === null) break;
+    starts.push(raw.relativeOffsetOfLocalHeader);
+    ends.push(raw.relativeOffsetOfLocalHeader + LOCAL_HEADER_FIXED_BYTES + raw.compressedSize);
+  }
+  const order = starts.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]! || a - b);
+  let overlap: string | null = null;
+  let shared = 0;
+  let overlapping = 0;
+  for (let k = 1; k < order.length; k += 1) {
+    const prev = order[k - 1]!;
+    const cur = order[k]!;
+    if (starts[cur] === starts[prev]) shared += 1;
+    else if (starts[cur]! < ends[prev]!) overlapping += 1;
+  }
+  if (shared > 0 || overlapping > 0) {
+    overlap = `${shared + overlapping} of ${order.length} entries overlap another (${shared} share a local header, ${overlapping} start inside another's data)`;
+  }
+  return { declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
+}
+
+function nextEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: unknown) => {
+      cleanup();
+      resolve(entry as RawZipEntry);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (err: unknown) => {
+      cleanup();
+      reject(zipError(err, 'zip central directory'));
+    };
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
 }
 
 class ZipReader implements ArchiveReader {
   readonly format = 'zip' as const;
   private readonly duplicates = new DuplicateNameTracker();
+  /** Entries whose local header disagrees with the central directory (read from the central directory, flagged). */
+  readonly headerMismatches = new Map<number, string>();
 
   constructor(
     private readonly zipfile: yauzl.ZipFile,
     private readonly options: ZipReaderOptions,
+    /** Findings about the whole archive (prepended or appended bytes). */
+    readonly findings: ZipArchiveFinding[],
+    /** Entries the end record declares. */
+    readonly declaredEntries: number,
+    /** Bytes before the archive that its offsets do not count (prepended data); member spans add them. */
+    private readonly prefix: number,
   ) {}
 
   private nextRaw(): Promise<RawZipEntry | null> {
-    const zip = this.zipfile;
-    return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        zip.off('entry', onEntry);
-        zip.off('end', onEnd);
-        zip.off('error', onError);
-      };
-      const onEntry = (entry: unknown) => {
-        cleanup();
-        resolve(entry as RawZipEntry);
-      };
-      const onEnd = () => {
-        cleanup();
-        resolve(null);
-      };
-      const onError = (err: unknown) => {
-        cleanup();
-        reject(zipError(err, 'zip central directory'));
-      };
-      zip.on('entry', onEntry);
-      zip.on('end', onEnd);
-      zip.on('error', onError);
-      zip.readEntry();
-    });
+    return nextEntry(this.zipfile);
   }
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
@@ -169,9 +316,10 @@ class ZipReader implements ArchiveReader {
       encrypted,
       open: async () => {
         const { stream, dataStart } = await this.openMemberData(raw, index);
+        if (this.headerMismatches.has(index) && !entry.flags.includes('header-mismatch')) entry.flags.push('header-mismatch');
         // Stored: the member's bytes are the archive's own, from dataStart (sizes must agree, as they must for stored data).
         if (raw.compressionMethod === 0 && raw.compressedSize === raw.uncompressedSize) {
-          entry.storedSpan = { offset: dataStart, length: raw.compressedSize };
+          entry.storedSpan = { offset: this.prefix + dataStart, length: raw.compressedSize };
         }
         return stream;
       },
@@ -203,11 +351,15 @@ class ZipReader implements ArchiveReader {
     const entry = raw as unknown as yauzl.Entry;
     const label = `zip entry ${index}`;
     let dataStart: number;
+    let local: yauzl.LocalFileHeader;
     try {
-      ({ fileDataStart: dataStart } = await this.zipfile.readLocalFileHeaderPromise(entry, { minimal: true }));
+      local = await this.zipfile.readLocalFileHeaderPromise(entry);
+      dataStart = local.fileDataStart;
     } catch (err) {
       throw asArchiveError(err, label);
     }
+    const disagreement = localHeaderDisagreement(raw, local as unknown as LocalHeader);
+    if (disagreement) this.headerMismatches.set(index, `local header disagrees with the central directory: ${disagreement}`);
     const source = await new Promise<Readable>((resolve, reject) => {
       this.zipfile.openReadStreamLowLevel(
         dataStart,
@@ -249,10 +401,43 @@ class ZipReader implements ArchiveReader {
   }
 }
 
+interface LocalHeader {
+  generalPurposeBitFlag: number;
+  compressionMethod: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  fileName: Buffer;
+}
+
+/**
+ * What the local header says differently from the central directory. The
+ * central directory is what we extract by (as every common tool does), so a
+ * local name like `../../evil.sh` behind an innocent central name is a
+ * finding about the member, not its path. Sizes and CRC are compared only
+ * when the local header carries them (no data descriptor, not ZIP64).
+ */
+function localHeaderDisagreement(central: RawZipEntry, local: LocalHeader): string | null {
+  const out: string[] = [];
+  if (Buffer.isBuffer(local.fileName) && !local.fileName.equals(central.fileName)) out.push('name');
+  if (local.compressionMethod !== central.compressionMethod) out.push('compression method');
+  if ((local.generalPurposeBitFlag & GP_ENCRYPTED) !== (central.generalPurposeBitFlag & GP_ENCRYPTED)) out.push('encryption flag');
+  const descriptor = (local.generalPurposeBitFlag & 0x0008) !== 0;
+  if (!descriptor) {
+    if (local.crc32 !== central.crc32) out.push('CRC-32');
+    if (local.compressedSize !== 0xffffffff && local.compressedSize !== central.compressedSize) out.push('compressed size');
+    if (local.uncompressedSize !== 0xffffffff && local.uncompressedSize !== central.uncompressedSize) out.push('uncompressed size');
+  }
+  return out.length > 0 ? out.join(', ') : null;
+}
+
 /** yauzl refuses a few legitimate-but-unsupported archives outright; say so rather than "corrupt". */
 function zipError(err: unknown, what: string): ExhibitError {
   const message = err instanceof Error ? err.message : String(err);
-  if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err });
+  if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err, details: { reason: 'encrypted' } });
+  if (/size mismatch for stored file/i.test(message)) {
+    return new ExhibitError('corrupt-file', `${what}: ${message}`, { cause: err, details: { reason: 'header-mismatch' } });
+  }
   if (/multi-disk/i.test(message)) return asArchiveError(err, what, 'unsupported-format');
   return asArchiveError(err, what);
 }

@@ -1,0 +1,86 @@
+import { ExhibitError, type BudgetCounter, type EvidenceRef, type IndexStore, type Limits } from '@exhibit/core';
+
+export type BudgetMaxima = Record<BudgetCounter, number>;
+
+const clamp = (value: number, floor: number, ceiling: number) => Math.min(ceiling, Math.max(floor, Math.floor(value)));
+
+/**
+ * The evidence item's budget: LIMITS.expansionBudgetFactor × its uploaded
+ * size, between each counter's floor and ceiling. Bytes expanded and written
+ * scale with bytes of evidence; entries with KiB of evidence; unpack time
+ * (milliseconds) with MiB of evidence.
+ */
+export function budgetMaxima(evidenceBytes: number, limits: Limits): BudgetMaxima {
+  const k = limits.expansionBudgetFactor;
+  return {
+    expandedBytes: clamp(k * evidenceBytes, limits.minBudgetExpandedBytes, limits.maxBudgetExpandedBytes),
+    writtenBytes: clamp(k * evidenceBytes, limits.minBudgetWrittenBytes, limits.maxBudgetWrittenBytes),
+    entries: clamp((k * evidenceBytes) / 1024, limits.minBudgetEntries, limits.maxBudgetEntries),
+    unpackMs: clamp((k * evidenceBytes) / (1024 * 1024), limits.minBudgetUnpackMs, limits.maxBudgetUnpackMs),
+  };
+}
+
+/** How much of a counter one claim asks for beyond what is needed now, to keep round trips rare. */
+const SLICE: BudgetMaxima = { expandedBytes: 16 * 1024 * 1024, writtenBytes: 16 * 1024 * 1024, entries: 256, unpackMs: 0 };
+
+/** The budget ran out: unpacking stops with reason 'budget-exceeded'; what was extracted stays. */
+export function budgetExceeded(message: string): ExhibitError {
+  return new ExhibitError('limit-exceeded', message, { details: { scope: 'archive', reason: 'budget-exceeded' } });
+}
+
+/**
+ * One unpack's view of the evidence item's budget. Allowance is claimed from
+ * the index in slices before it is used (so the shared total can never pass
+ * its maximum, however many nested unpacks run at once) and what is left is
+ * released at the end.
+ */
+export class EvidenceBudget {
+  private readonly held: BudgetMaxima = { expandedBytes: 0, writtenBytes: 0, entries: 0, unpackMs: 0 };
+
+  constructor(
+    private readonly index: IndexStore,
+    private readonly ref: EvidenceRef,
+    readonly maxima: BudgetMaxima,
+    /** Already used when this unpack began. */
+    readonly usedAtStart: BudgetMaxima,
+  ) {}
+
+  static async open(index: IndexStore, ref: EvidenceRef, limits: Limits): Promise<EvidenceBudget> {
+    const usage = await index.budgetUsage(ref);
+    return new EvidenceBudget(index, { caseId: ref.caseId, evidenceId: ref.evidenceId }, budgetMaxima(usage.evidenceBytes, limits), usage.used);
+  }
+
+  /** Takes `amount` of a counter or throws budgetExceeded (having taken nothing more). */
+  async take(counter: BudgetCounter, amount: number): Promise<void> {
+    if (amount <= 0) return;
+    if (this.held[counter] < amount) {
+      const want = amount - this.held[counter] + SLICE[counter];
+      this.held[counter] += await this.index.claimBudget(this.ref, counter, want, this.maxima[counter]);
+    }
+    if (this.held[counter] < amount) {
+      throw budgetExceeded(`the evidence item's ${DESCRIBE[counter]} budget (${this.maxima[counter]}) is used up`);
+    }
+    this.held[counter] -= amount;
+  }
+
+  /** Milliseconds of unpack time left to the evidence item when this unpack began. */
+  remainingMsAtStart(): number {
+    return Math.max(0, this.maxima.unpackMs - this.usedAtStart.unpackMs);
+  }
+
+  /** Returns unused allowance; best effort (a lost release only leaves the budget smaller). */
+  async release(): Promise<void> {
+    for (const counter of Object.keys(this.held) as BudgetCounter[]) {
+      const amount = this.held[counter];
+      this.held[counter] = 0;
+      if (amount > 0) await this.index.releaseBudget(this.ref, counter, amount);
+    }
+  }
+}
+
+const DESCRIBE: Record<BudgetCounter, string> = {
+  expandedBytes: 'expanded-bytes',
+  writtenBytes: 'derived-bytes-written',
+  entries: 'entries',
+  unpackMs: 'unpack-time (ms)',
+};

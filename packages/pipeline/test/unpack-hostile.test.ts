@@ -1,0 +1,381 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ExhibitError, LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
+import { recordDeadLetter } from '../src/dead-letter.js';
+import { unpackStage } from '../src/unpack.stage.js';
+import { centralHeaders, gzip, pseudoRandomBytes, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
+import { addArchive, createHarness, limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * One crafted archive per hostile case of issue 9: each must end with its
+ * typed reason on the archive in the evidence status, and never write more to
+ * derived/ than the evidence item's budget allows.
+ */
+let h: Harness;
+
+beforeAll(async () => {
+  h = await createHarness(inject('storageConnectionString'));
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+async function derivedBytes(): Promise<number> {
+  let total = 0;
+  for await (const blob of h.deps.blobs.list(h.deps.containers.derived)) total += blob.size;
+  return total;
+}
+
+async function unpackOne(fileName: string, data: Buffer, options: { mime?: string | null; evidenceId?: string } = {}) {
+  const before = await derivedBytes();
+  const archive = await addArchive(h, fileName, data, options);
+  const outcome = await unpackStage(h.deps, archive, h.ctx);
+  return { archive, outcome, ...(await afterUnpack(archive)), written: (await derivedBytes()) - before };
+}
+
+async function afterUnpack(archive: EvidenceRef & { fileId: string }) {
+  const parent = (await h.index.getFile(archive.fileId))!;
+  const members = (await h.index.listChildren(archive.fileId)).sort((a, b) => a.entryIndex! - b.entryIndex!);
+  const status = (await h.index.evidenceStatus(archive.caseId, archive.evidenceId))!;
+  const stop = status.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
+  const usage = await h.index.budgetUsage(archive);
+  return { parent, members, status, stop, usage };
+}
+
+/** Unpacks a member archive as identify would have queued it. */
+async function unpackMember(fileId: string, caseId: string, evidenceId: string) {
+  await h.index.setUnpack(fileId, 'pending');
+  return unpackStage(h.deps, { caseId, evidenceId, fileId }, h.ctx);
+}
+
+function withLimits<T>(overrides: Parameters<typeof limitsWith>[0], fn: () => Promise<T>): Promise<T> {
+  h.deps.limits = limitsWith(overrides);
+  return fn().finally(() => {
+    h.deps.limits = LIMITS;
+  });
+}
+
+/** Rewrites the central-directory local header offset of entry `index`. */
+function pointEntryAt(zip: Buffer, index: number, localOffset: number): Buffer {
+  const out = Buffer.from(zip);
+  out.writeUInt32LE(localOffset, centralHeaders(out)[index]!.offset + 42);
+  return out;
+}
+
+/** Sets the octal (or base-256) size field of the tar header at `headerOffset` and fixes its checksum. */
+function setTarSize(tar: Buffer, headerOffset: number, field: Buffer): Buffer {
+  const out = Buffer.from(tar);
+  const h = out.subarray(headerOffset, headerOffset + 512);
+  field.copy(h, 124);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i += 1) sum += h[i]!;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return out;
+}
+
+describe('hostile archives (Azurite + PGlite)', () => {
+  it('full overlap: 60 directory entries pointing at one local header: overlapping-entries, nothing written', async () => {
+    const names = Array.from({ length: 60 }, (_, i) => ({ name: `f${String(i).padStart(3, '0')}.bin`, data: Buffer.alloc(64 * 1024) }));
+    let zip = await zipOf(names);
+    const first = centralHeaders(zip)[0]!.localOffset;
+    for (let i = 1; i < names.length; i += 1) zip = pointEntryAt(zip, i, first);
+    const { outcome, parent, members, stop, written, status } = await unpackOne('overlap-full.zip', zip);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(stop?.archive).toEqual({ reason: 'overlapping-entries', membersRecorded: 0, membersDeclared: 60 });
+    expect(stop?.detail).toMatch(/59 of 60 entries overlap/);
+    expect(parent.flags).toContain('overlapping-entries');
+    expect(status.findings.some((f) => f.fileId === parent.fileId && f.flag === 'overlapping-entries')).toBe(true);
+    expect(members).toEqual([]);
+    expect(written).toBe(0);
+  });
+
+  it('Fifield-style overlap: an entry whose local header lies inside another entry\'s data: overlapping-entries', async () => {
+    const zip = await zipOf([
+      { name: 'outer.bin', data: pseudoRandomBytes(4096, 3), compress: false },
+      { name: 'inner.bin', data: pseudoRandomBytes(4096, 4), compress: false },
+    ]);
+    const outer = centralHeaders(zip)[0]!.localOffset;
+    const { outcome, stop, members, written } = await unpackOne('overlap-fifield.zip', pointEntryAt(zip, 1, outer + 30 + 'outer.bin'.length + 100));
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive?.reason).toBe('overlapping-entries');
+    expect(stop?.detail).toMatch(/start inside another's data/);
+    expect(members).toEqual([]);
+    expect(written).toBe(0);
+  });
+
+  it('42.zip-style nest: the evidence budget is shared by every nested archive; the level that runs out stops with budget-exceeded', async () => {
+    const leaf = await zipOf([{ name: 'zeros.bin', data: Buffer.alloc(1024 * 1024) }]);
+    const outer = await zipOf([0, 1, 2, 3].map((i) => ({ name: `leaf${i}.zip`, data: leaf })));
+    const budget = 2.5 * 1024 * 1024;
+    const limits = {
+      minBudgetExpandedBytes: budget,
+      maxBudgetExpandedBytes: budget,
+      minBudgetWrittenBytes: budget,
+      maxBudgetWrittenBytes: budget,
+    };
+    await withLimits(limits, async () => {
+      const before = await derivedBytes();
+      const archive = await addArchive(h, 'nest.zip', outer);
+      expect((await unpackStage(h.deps, archive, h.ctx)).status).toBe('done');
+      const leaves = (await h.index.listChildren(archive.fileId)).sort((a, b) => a.entryIndex! - b.entryIndex!);
+      const outcomes = [];
+      for (const l of leaves) {
+        await h.index.setIdentification(l.sha256!, { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', tools: [] });
+        outcomes.push(await unpackMember(l.fileId, archive.caseId, archive.evidenceId));
+      }
+      // Each leaf expands 1 MiB: two fit in 2.5 MiB (with the outer's ~4 KiB), the third does not.
+      expect(outcomes.map((o) => o.status)).toEqual(['done', 'done', 'failed', 'failed']);
+      const status = (await h.index.evidenceStatus(archive.caseId, archive.evidenceId))!;
+      const stops = status.failures.filter((f) => f.archive !== undefined);
+      expect(stops.map((f) => f.archive?.reason)).toEqual(['budget-exceeded', 'budget-exceeded']);
+      const usage = await h.index.budgetUsage(archive);
+      expect(usage.used.expandedBytes).toBeLessThanOrEqual(budget);
+      expect(usage.used.writtenBytes).toBeLessThanOrEqual(budget);
+      expect((await derivedBytes()) - before).toBeLessThanOrEqual(budget);
+    });
+  });
+
+  it('800:1 tar.gz under the ratio limit: stopped by the evidence budget, bytes written stay within it', async () => {
+    const bomb = gzip(await tarOf([{ name: 'first.txt', data: Buffer.from('first') }, { name: 'zeros.bin', data: Buffer.alloc(6 * 1024 * 1024) }]));
+    const budget = 2 * 1024 * 1024;
+    const { outcome, stop, members, written, usage } = await withLimits(
+      { minBudgetExpandedBytes: budget, maxBudgetExpandedBytes: budget, minBudgetWrittenBytes: budget, maxBudgetWrittenBytes: budget },
+      () => unpackOne('ratio.tar.gz', bomb, { mime: 'application/gzip' }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+    expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 2 });
+    expect(members.map((m) => [m.name, m.stage])).toEqual([
+      ['first.txt', 'pending'],
+      ['zeros.bin', 'failed'],
+    ]);
+    expect(usage.used.expandedBytes).toBeLessThanOrEqual(budget);
+    expect(written).toBeLessThanOrEqual(budget);
+  });
+
+  it('local header names ../../evil.sh behind an innocent central name: a header-mismatch finding, extracted by the central name', async () => {
+    const zip = await zipOf([{ name: 'aaaaaaaaaaaaa', data: Buffer.from('#!/bin/sh\n') }]);
+    const patched = Buffer.from(zip);
+    const local = centralHeaders(patched)[0]!.localOffset;
+    patched.write('../../evil.sh', local + 30, 'latin1');
+    const { outcome, members, status, written } = await unpackOne('local-name.zip', patched);
+    expect(outcome.status).toBe('done');
+    expect(members.map((m) => [m.path, m.flags.includes('header-mismatch')])).toEqual([['local-name.zip!/aaaaaaaaaaaaa', true]]);
+    expect(status.findings.some((f) => f.flag === 'header-mismatch')).toBe(true);
+    expect(written).toBeLessThanOrEqual(10);
+  });
+
+  it('stored member whose sizes disagree: header-mismatch stop, members before it kept, the rest not extracted', async () => {
+    const zip = await zipOf([
+      { name: 'a.txt', data: Buffer.from('aaaa'), compress: false },
+      { name: 'b.txt', data: Buffer.from('bbbb'), compress: false },
+      { name: 'c.txt', data: Buffer.from('cccc'), compress: false },
+    ]);
+    const out = Buffer.from(zip);
+    out.writeUInt32LE(99, centralHeaders(out)[1]!.offset + 20);
+    const { outcome, stop, members } = await unpackOne('stored-sizes.zip', out);
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toEqual({ reason: 'header-mismatch', membersRecorded: 1, membersDeclared: 3 });
+    expect(stop?.detail).toMatch(/2 of 3 declared not extracted/);
+    expect(members.map((m) => m.name)).toEqual(['a.txt']);
+  });
+
+  it('data appended after the end record: unpacked, archive-trailing-data finding', async () => {
+    const zip = Buffer.concat([await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]), Buffer.from('APPENDED DATA AFTER THE END RECORD')]);
+    const { outcome, parent, members, stop } = await unpackOne('appended.zip', zip);
+    expect(outcome.status).toBe('done');
+    expect(stop).toBeUndefined();
+    expect(parent.flags).toContain('archive-trailing-data');
+    expect(members.map((m) => m.name)).toEqual(['a.txt']);
+  });
+
+  it('end record claiming more entries than the directory holds: corrupt stop with the declared count', async () => {
+    const zip = Buffer.from(await zipOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }]));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(0xffff, eocd + 8);
+    zip.writeUInt16LE(0xffff, eocd + 10);
+    const { outcome, stop, members } = await unpackOne('claims-more.zip', zip);
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toEqual({ reason: 'corrupt', membersRecorded: 2, membersDeclared: 0xffff });
+    expect(members.map((m) => m.name)).toEqual(['a.txt', 'b.txt']);
+  });
+
+  it('strong-encryption bit: encrypted stop on the archive', async () => {
+    const zip = Buffer.from(await zipOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }]));
+    const h1 = centralHeaders(zip)[1]!;
+    zip.writeUInt16LE(zip.readUInt16LE(h1.offset + 8) | 0x40, h1.offset + 8);
+    const { outcome, stop, members } = await unpackOne('strong.zip', zip);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'encrypted' });
+    expect(stop?.archive).toEqual({ reason: 'encrypted', membersRecorded: 1, membersDeclared: 2 });
+    expect(members.map((m) => m.name)).toEqual(['a.txt']);
+  });
+
+  it('regression: a 4 KiB tar declaring an 8 GiB member that ends after 1 KiB completes with truncated (it hung the worker)', async () => {
+    const full = await tarOf([{ name: 'first.txt', data: Buffer.from('hello') }, { name: 'huge.bin', data: Buffer.alloc(2048, 7) }]);
+    const cut = setTarSize(full, 1024, Buffer.from('77777777777\0', 'latin1')).subarray(0, 1024 + 512 + 1024);
+    const { outcome, stop, members } = await unpackOne('truncated-8g.tar', Buffer.from(cut), { mime: 'application/x-tar' });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(stop?.archive).toEqual({ reason: 'truncated', membersRecorded: 2, membersDeclared: null });
+    expect(members.map((m) => [m.name, m.stage, m.failure?.code ?? null])).toEqual([
+      ['first.txt', 'pending', null],
+      ['huge.bin', 'failed', 'corrupt-file'],
+    ]);
+  });
+
+  it('truncated tar.gz: the valid members stay, truncated reason', async () => {
+    const tgz = gzip(await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'r.bin', data: pseudoRandomBytes(64 * 1024, 9) }]));
+    const { outcome, stop, members } = await unpackOne('cut.tar.gz', tgz.subarray(0, Math.floor(tgz.length / 2)), { mime: 'application/gzip' });
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive?.reason).toBe('truncated');
+    expect(members[0]).toMatchObject({ name: 'a.txt', stage: 'pending' });
+  });
+
+  it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {
+    const tar = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }, { name: 'c.txt', data: Buffer.from('c') }]);
+    // Base-256 (first byte 0xff: two's complement): -1.
+    const negative = Buffer.alloc(12, 0xff);
+    negative[11] = 0xfe;
+    const nan = Buffer.from('zzzzzzzzzzz\0', 'latin1');
+    for (const [label, field] of [['negative', negative], ['nan', nan]] as const) {
+      const { outcome, stop, members } = await unpackOne(`${label}.tar`, setTarSize(tar, 1024, field), { mime: 'application/x-tar' });
+      expect(outcome.status, label).toBe('failed');
+      expect(stop?.archive?.reason, label).toBe('corrupt');
+      expect(stop?.detail, label).toMatch(/impossible size/);
+      expect(members.map((m) => m.name), label).toEqual(['a.txt']);
+    }
+  });
+
+  it('an unpack message for a file that is not an archive is ignored without custody entries', async () => {
+    const archive = await addArchive(h, 'photo.jpg', Buffer.from('not an archive at all'), { mime: 'image/jpeg', markForUnpack: false });
+    const custodyBefore = h.custody.events.length;
+    expect(await unpackStage(h.deps, archive, h.ctx)).toEqual({ status: 'skipped', reason: 'not-applicable' });
+    expect(h.custody.events.length).toBe(custodyBefore);
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('n/a');
+  });
+
+  it('a dead-lettered unpack is a failure on the archive in status, so the evidence item cannot hide it behind complete', async () => {
+    const archive = await addArchive(h, 'dead.zip', await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]));
+    await recordDeadLetter(h.deps, 'unpack', { body: archive, messageId: 'm', reason: 'timeout', description: 'attempt 5: deadline' }, h.ctx);
+    const { stop, parent } = await afterUnpack(archive);
+    expect(parent.unpack).toBe('failed');
+    expect(stop).toMatchObject({ code: 'dead-lettered', archive: { reason: 'dead-lettered', membersRecorded: 0 } });
+  });
+
+  it('member ids stay deterministic under the budget: the member that ran out is recorded failed, later ones are not recorded', async () => {
+    const zip = await zipOf([0, 1, 2].map((i) => ({ name: `${i}.bin`, data: pseudoRandomBytes(600 * 1024, i + 20) })));
+    const budget = 1024 * 1024;
+    const { stop, members, archive } = await withLimits(
+      { minBudgetExpandedBytes: budget, maxBudgetExpandedBytes: budget },
+      () => unpackOne('budget-members.zip', zip),
+    );
+    expect(stop?.archive).toEqual({ reason: 'budget-exceeded', membersRecorded: 2, membersDeclared: 3 });
+    expect(members.map((m) => [m.fileId, m.stage])).toEqual([
+      [memberFileId(archive.fileId, 0), 'pending'],
+      [memberFileId(archive.fileId, 1), 'failed'],
+    ]);
+  });
+
+  it('the runtime deadline firing during an unpack is a deadline-exceeded stop on the archive, not a retry', async () => {
+    const archive = await addArchive(h, 'deadline.zip', await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]));
+    const deadline = new AbortController();
+    deadline.abort(new ExhibitError('timeout', 'the unpack stage ran past its deadline'));
+    const outcome = await unpackStage(h.deps, archive, { ...h.ctx, abortSignal: deadline.signal });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+    const { stop } = await afterUnpack(archive);
+    expect(stop?.archive?.reason).toBe('deadline-exceeded');
+  });
+
+  it('a shutdown abort is retried (thrown), not recorded as a stop', async () => {
+    const archive = await addArchive(h, 'shutdown.zip', await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]));
+    const shutdown = new AbortController();
+    shutdown.abort();
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, abortSignal: shutdown.signal })).rejects.toBeInstanceOf(Error);
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('pending');
+  });
+
+  it('an evidence item whose unpack-time budget is used up stops its next archive with budget-exceeded', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 0, maxBudgetUnpackMs: 0 }, () => unpackOne('no-time.zip', zip));
+    expect(members).toEqual([]);
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 0 });
+  });
+
+  it('the evidence item\'s entry budget: entries past it are not recorded, the stop says how many were', async () => {
+    const zip = await zipOf([0, 1, 2, 3].map((i) => ({ name: `${i}.txt`, data: Buffer.from(String(i)) })));
+    const { stop, members, usage } = await withLimits({ minBudgetEntries: 2, maxBudgetEntries: 2 }, () => unpackOne('entries.zip', zip));
+    expect(stop?.archive).toEqual({ reason: 'budget-exceeded', membersRecorded: 2, membersDeclared: 4 });
+    expect(members.map((m) => m.name)).toEqual(['0.txt', '1.txt']);
+    expect(usage.used.entries).toBe(2);
+  });
+
+  it('data prepended without adjusting the offsets: read from where its offsets count, archive-prefix finding, spans point at the right bytes', async () => {
+    const photo = pseudoRandomBytes(5000, 31);
+    const zip = await zipOf([
+      { name: 'stored.bin', data: photo, compress: false },
+      { name: 'deflated.txt', data: Buffer.from('deflated text '.repeat(50)) },
+    ]);
+    const prefixed = Buffer.concat([Buffer.from('HIDDEN PREFIX '.repeat(37)), zip]);
+    const { outcome, parent, members } = await unpackOne('prefixed.zip', prefixed);
+    expect(outcome.status).toBe('done');
+    expect(parent.flags).toContain('archive-prefix');
+    expect(members.map((m) => m.name)).toEqual(['stored.bin', 'deflated.txt']);
+    const stored = members[0]!;
+    expect(stored.source?.offset).toBeGreaterThan(0);
+    // The recorded span must hold the member's bytes, not bytes shifted by the prefix.
+    const span = await h.deps.blobs.readRange(stored.source!, stored.source!.offset!, stored.size!);
+    expect(span.equals(photo)).toBe(true);
+  });
+
+  it('two concatenated ZIPs: the last one (which the end record describes) is read, the first is an archive-prefix finding', async () => {
+    const first = await zipOf([{ name: 'first.txt', data: Buffer.from('in the first archive') }]);
+    const second = await zipOf([{ name: 'second.txt', data: Buffer.from('in the second archive') }]);
+    const { outcome, parent, members } = await unpackOne('concatenated.zip', Buffer.concat([first, second]));
+    expect(outcome.status).toBe('done');
+    expect(parent.flags).toContain('archive-prefix');
+    expect(members.map((m) => m.name)).toEqual(['second.txt']);
+  });
+
+  it('a PAX size carried onto a GNU long-name header: the member declares more than the archive holds; truncated, members before kept', async () => {
+    const first = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const pax = Buffer.from('20 size=999999999\n', 'latin1');
+    const longName = Buffer.from(`long/${'n'.repeat(150)}\0`, 'latin1');
+    const tar = Buffer.concat([
+      first.subarray(0, 1024),
+      rawTarHeader('././@PaxHeader', 'x', pax.length),
+      padBlock(pax),
+      rawTarHeader('././@LongLink', 'L', longName.length),
+      padBlock(longName),
+      rawTarHeader('short', '0', 5),
+      padBlock(Buffer.from('hello')),
+      rawTarHeader('z.txt', '0', 1),
+      padBlock(Buffer.from('z')),
+      Buffer.alloc(1024),
+    ]);
+    const { outcome, stop, members } = await unpackOne('pax-on-gnu.tar', tar, { mime: 'application/x-tar' });
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toEqual({ reason: 'truncated', membersRecorded: 2, membersDeclared: null });
+    expect(members[1]?.failure?.detail).toMatch(/999999999 bytes \(a size from a PAX record/);
+    expect(members.map((m) => m.name)).toEqual(['a.txt', 'n'.repeat(150)]);
+  });
+});
+
+/** A ustar/GNU header written by hand, for header combinations no library will write. */
+function rawTarHeader(name: string, type: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'latin1');
+  h.write('0000644\0', 100, 'latin1');
+  h.write('0000000\0', 108, 'latin1');
+  h.write('0000000\0', 116, 'latin1');
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  h.write('14544233000\0', 136, 'latin1');
+  h.write(type, 156, 'latin1');
+  h.write('ustar  \0', 257, 'latin1');
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return h;
+}
+
+const padBlock = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
