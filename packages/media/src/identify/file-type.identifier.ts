@@ -40,18 +40,22 @@ export class FileTypeIdentifier implements FileIdentifier {
     if (found === null) found = await identifyTiff(source, head, read);
     if (found === null) found = plainText(head);
 
-    const identification: Identification = found
-      ? { mime: found.mime, detectedExt: found.ext, kind: kindOf(found.ext, found.mime) }
-      : { mime: null, detectedExt: null, kind: 'other' };
     const findings: ContentFinding[] = [];
-    if (!found) findings.push(unidentified(source.size, head.length));
-
-    if (!isZipBased(identification.detectedExt, identification.mime) && source.size >= 22) {
+    if (!isZipBased(found?.ext ?? null, found?.mime ?? null) && source.size >= 22) {
       const tailOffset = Math.max(0, source.size - LIMITS.identifyTailBytes);
       const tail = head.length === source.size ? head.subarray(tailOffset) : await source.read(tailOffset, source.size - tailOffset, read);
       const zip = zipDirectoryAtEnd(tail, tailOffset, source.size);
-      if (zip) findings.push(embeddedArchiveFinding(zip, identification.detectedExt));
+      if (zip) {
+        findings.push(embeddedArchiveFinding(zip, found?.ext ?? null));
+        // Nothing else known about the bytes, and a whole ZIP ends them after a prefix (a
+        // self-extractor, a carved or disguised archive): it is a ZIP, and is unpacked as one.
+        if (!found && zip.archiveStart !== null && zip.archiveStart > 0) found = { ext: 'zip', mime: 'application/zip' };
+      }
     }
+    if (!found) findings.unshift(unidentified(source.size, head.length));
+    const identification: Identification = found
+      ? { mime: found.mime, detectedExt: found.ext, kind: kindOf(found.ext, found.mime) }
+      : { mime: null, detectedExt: null, kind: 'other' };
     return { ...identification, findings };
   }
 
