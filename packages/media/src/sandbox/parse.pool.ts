@@ -1,9 +1,10 @@
 import os from 'node:os';
-import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
+import { ExhibitError, LIMITS, type ContentFinding, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { DeadlineWorkerPool, type ServeResult, type WorkerEntry } from './deadline-pool.js';
 import type { PixelSize } from '../metadata/pixel-size.js';
-import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, PixelSizeInput, RangeRequest } from './parse.tasks.js';
+import type { HeifTransforms } from '../thumbnail/heif-transforms.js';
+import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
 /**
  * The process's parser threads (parse.worker.ts): every exifr and file-type
@@ -129,6 +130,28 @@ export async function exifPreviewSandboxed(bytes: Buffer, options: SandboxOption
     ...(result.preview ? { preview: Buffer.from(result.preview) } : {}),
     ...(result.orientation !== undefined ? { orientation: result.orientation } : {}),
   };
+}
+
+/** The identification of `source` (identify-source.ts: file-type, format checks, tail), found in a parser thread. */
+export function identifySandboxed(source: RandomAccessSource, options: SandboxOptions = {}): Promise<IdentificationResult> {
+  const input: IdentifyInput = { name: source.name, size: source.size };
+  return (options.pool ?? parsePool()).run<IdentificationResult>('identify', input, {
+    ...runOptions('file identification', options),
+    serve: rangeServer(source, source.size),
+  });
+}
+
+/** A finding about bytes after the end of a JPEG, PNG or GIF held in memory (polyglot.ts), found in a parser thread. */
+export function trailingDataSandboxed(bytes: Buffer, options: SandboxOptions = {}): Promise<ContentFinding | null> {
+  // Cloned, not moved: a task whose thread died is sent again, and the caller keeps its bytes.
+  const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return (options.pool ?? parsePool()).run<ContentFinding | null>('trailing-data', { bytes: copy } satisfies TrailingDataInput, runOptions('image end scan', options));
+}
+
+/** A HEIF's own rotation and mirror (thumbnail/heif-transforms.ts), found in a parser thread. */
+export function heifTransformsSandboxed(bytes: Buffer, options: SandboxOptions = {}): Promise<HeifTransforms | null> {
+  const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return (options.pool ?? parsePool()).run<HeifTransforms | null>('heif-transforms', { bytes: copy } satisfies TrailingDataInput, runOptions('HEIF transform reader', options));
 }
 
 /** file-type's verdict on the head of a file, found in a parser thread. */

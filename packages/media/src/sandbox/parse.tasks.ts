@@ -21,6 +21,15 @@ export interface ExifrTaskOutput {
   messages: string[];
 }
 
+export interface IdentifyInput {
+  name: string;
+  size: number;
+}
+
+export interface TrailingDataInput {
+  bytes: ArrayBuffer;
+}
+
 export interface PixelSizeInput {
   name: string;
   size: number;

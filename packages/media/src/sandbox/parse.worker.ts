@@ -5,7 +5,10 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { exifrMessages, openExifr } from '../metadata/exifr-source.js';
 import { readPixelSize } from '../metadata/pixel-size.js';
 import { serveTasks, type TaskContext } from './worker-runtime.js';
-import type { ExifPreviewInput, ExifrTaskInput, FileTypeInput, PixelSizeInput, RangeRequest } from './parse.tasks.js';
+import { identifyFromSource } from '../identify/identify-source.js';
+import { heifTransforms } from '../thumbnail/heif-transforms.js';
+import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
+import type { ExifPreviewInput, ExifrTaskInput, FileTypeInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
 /**
  * The parser thread (started by parse.pool.ts): exifr and file-type run here,
@@ -75,6 +78,16 @@ function compact(output: Record<string, unknown>): Record<string, unknown> {
   return walk(output) as Record<string, unknown>;
 }
 
+async function fileTypeOfHead(head: Buffer): Promise<{ ext: string; mime: string } | null> {
+  try {
+    const result = await new FileTypeParser().fromBuffer(new Uint8Array(head.buffer, head.byteOffset, head.byteLength));
+    return result ? { mime: result.mime, ext: result.ext } : null;
+  } catch {
+    // file-type only throws on reads past the end of a truncated structure; that is "unknown".
+    return null;
+  }
+}
+
 const lib = exifr as unknown as { thumbnailOnlyOptions: object; orientationOnlyOptions: object };
 
 serveTasks({
@@ -109,12 +122,24 @@ serveTasks({
 
   async 'file-type'(input) {
     const { head } = input as FileTypeInput;
-    try {
-      const result = await new FileTypeParser().fromBuffer(new Uint8Array(head));
-      return { value: result ? { mime: result.mime, ext: result.ext } : null };
-    } catch {
-      // file-type only throws on reads past the end of a truncated structure; that is "unknown".
-      return { value: null };
-    }
+    return { value: await fileTypeOfHead(Buffer.from(head)) };
+  },
+
+  /** The whole identification (identify-source.ts): file-type, then the format checks and the tail. */
+  async identify(input, context) {
+    const { name, size } = input as IdentifyInput;
+    return { value: await identifyFromSource(new RemoteSource(context, name, size), fileTypeOfHead) };
+  },
+
+  /** A HEIF's rotation and mirror on its primary item (heif-transforms.ts walks its boxes). */
+  async 'heif-transforms'(input) {
+    return { value: heifTransforms(Buffer.from((input as TrailingDataInput).bytes)) };
+  },
+
+  /** Where a JPEG, PNG or GIF ends by its own structure, and what follows it. */
+  async 'trailing-data'(input) {
+    const bytes = Buffer.from((input as TrailingDataInput).bytes);
+    const end = imageEnd(bytes);
+    return { value: end ? trailingDataFinding(end, bytes) : null };
   },
 });

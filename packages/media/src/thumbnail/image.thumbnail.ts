@@ -1,10 +1,9 @@
 import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { ExhibitError, errorMessage, isExhibitError, LIMITS, type ContentFinding, type Thumbnail } from '@exhibit/core';
 import { hasHeifBrand } from '../identify/heif-brands.js';
-import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
-import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
+import { exifPreviewSandboxed, heifTransformsSandboxed, trailingDataSandboxed } from '../sandbox/parse.pool.js';
 import { decodeHeic } from './heic.decoder.js';
-import { heifExifOrientation, heifOrientationDecision, heifTransforms } from './heif-orientation.js';
+import { heifExifOrientation, heifOrientationDecision } from './heif-orientation.js';
 
 export interface ThumbnailSettings {
   /** The output fits in an edgePx × edgePx box; smaller images are not enlarged. */
@@ -42,8 +41,8 @@ export async function imageThumbnail(
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<Thumbnail> {
   const findings: ContentFinding[] = [];
-  const end = imageEnd(bytes);
-  const trailing = end ? trailingDataFinding(end, bytes) : null;
+  // The walk over the image's segments/chunks runs in a parser thread, like every parser of evidence bytes.
+  const trailing = await trailingDataSandboxed(bytes, options.abortSignal ? { abortSignal: options.abortSignal } : {});
   if (trailing) findings.push(trailing);
   let mainError: unknown;
   try {
@@ -63,7 +62,7 @@ async function mainImage(bytes: Buffer, settings: ThumbnailSettings, mime: strin
   let heicError: unknown;
   try {
     const raw = await decodeHeic(bytes, { maxPixels: settings.maxPixels, ...(abortSignal ? { abortSignal } : {}) });
-    const decision = heifOrientationDecision(heifTransforms(bytes), await heifExifOrientation(bytes, LIMITS.maxMetadataBytes, abortSignal));
+    const decision = heifOrientationDecision(await heifTransformsSandboxed(bytes, abortSignal ? { abortSignal } : {}), await heifExifOrientation(bytes, LIMITS.maxMetadataBytes, abortSignal));
     const input = oriented(sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 }, limitInputPixels: settings.maxPixels }), decision.apply);
     const rendered = await render(input, settings);
     if (decision.finding) rendered.findings.unshift(decision.finding);

@@ -1,0 +1,50 @@
+import { LIMITS, type ContentFinding, type Identification, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
+import { kindOf } from './extensions.js';
+import { heifFromBrands } from './heif-brands.js';
+import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
+import { plainText } from './text-sniff.js';
+import { identifyTiff } from './tiff-header.js';
+
+/**
+ * The identification itself, over bounded reads of `source`: the head
+ * (LIMITS.identifyHeadBytes) to file-type (`fileTypeOf`), then the format's own
+ * header where file-type could not reach, then the tail for an appended ZIP.
+ * Called in the parser thread (parse.worker.ts), with the source served range
+ * by range from the main thread.
+ */
+export async function identifyFromSource(
+  source: RandomAccessSource,
+  fileTypeOf: (head: Buffer) => Promise<{ ext: string; mime: string } | null>,
+): Promise<IdentificationResult> {
+  const head = await source.read(0, Math.min(LIMITS.identifyHeadBytes, source.size));
+  let found = await fileTypeOf(head);
+  // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
+  const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
+  if (heif) found = heif;
+  if (found === null) found = await identifyTiff(source, head);
+  if (found === null) found = plainText(head);
+
+  const findings: ContentFinding[] = [];
+  if (!isZipBased(found?.ext ?? null, found?.mime ?? null) && source.size >= 22) {
+    const tailOffset = Math.max(0, source.size - LIMITS.identifyTailBytes);
+    const tail = head.length === source.size ? head.subarray(tailOffset) : await source.read(tailOffset, source.size - tailOffset);
+    const zip = zipDirectoryAtEnd(tail, tailOffset, source.size);
+    if (zip) {
+      findings.push(embeddedArchiveFinding(zip, found?.ext ?? null));
+      // Nothing else known about the bytes, and a whole ZIP ends them after a prefix (a
+      // self-extractor, a carved or disguised archive): it is a ZIP, and is unpacked as one.
+      if (!found && zip.archiveStart !== null && zip.archiveStart > 0) found = { ext: 'zip', mime: 'application/zip' };
+    }
+  }
+  if (!found) findings.unshift(unidentified(source.size, head.length));
+  const identification: Identification = found
+    ? { mime: found.mime, detectedExt: found.ext, kind: kindOf(found.ext, found.mime) }
+    : { mime: null, detectedExt: null, kind: 'other' };
+  return { ...identification, findings };
+}
+
+function unidentified(size: number, headBytes: number): ContentFinding {
+  if (size === 0) return { flag: 'unidentified', detail: 'empty file (0 bytes)' };
+  const looked = headBytes === size ? `in all ${size} bytes` : `in the first ${headBytes} bytes`;
+  return { flag: 'unidentified', detail: `no known file signature ${looked} (nor a TIFF header, a HEIF brand or plain text)` };
+}
