@@ -20,6 +20,16 @@ export const API_LIMITS = {
   maxOffset: 1_000_000,
   /** Lifetime of a download URL (the brief allows at most 15 minutes). */
   downloadUrlTtlMs: 10 * 60 * 1000,
+  /**
+   * Read audit (read-audit.ts): the first read of a case (per user, evidence
+   * item or whole case, and route) in this window is written to custody at
+   * once; repeats within it are counted and written as one summary.
+   */
+  readAuditWindowMs: 5 * 60 * 1000,
+  /** Open read-audit windows kept per process; past it every read is written as it happens. */
+  readAuditMaxWindows: 100_000,
+  /** Shortest interval between two sweeps that write the summaries of windows that have ended. */
+  readAuditSweepEveryMs: 30 * 1000,
   /** Local tokens: default and longest lifetime. */
   defaultTokenTtlMs: 8 * 60 * 60 * 1000,
   maxTokenTtlMs: 24 * 60 * 60 * 1000,

@@ -243,6 +243,9 @@ describe('assignments', () => {
       ['assignment-change', 'EX02', 'assigned'],
       ['assignment-change', 'EX01', 'role-changed'],
       ['assignment-change', 'EX02', 'role-changed'],
+      // The list is a read of the case (read-audit.test.ts covers those entries).
+      ['read', 'EX01', undefined],
+      ['read', 'EX02', undefined],
       ['assignment-change', 'EX01', 'unassigned'],
       ['assignment-change', 'EX02', 'unassigned'],
     ]);
