@@ -7,7 +7,7 @@ import { createRootLogger, derivedNames, memberFileId, rootFileId, type Role } f
 import { createApi } from '../src/api.js';
 import { defineRoute, type Api, type ApiResponse } from '../src/api.types.js';
 import { locateFileBytes } from '../src/file-bytes.js';
-import { materialiseMember, readVerifiedFile } from '../src/file-delivery.js';
+import { readVerifiedFile } from '../src/file-delivery.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
 import { startHttpServer } from '../src/http-server.node.js';
 import { downloadSchema, fileDetailSchema } from '../src/response-schemas.js';
@@ -186,19 +186,6 @@ describe('download URL of a member read in place', () => {
     expect(other.status).toBe(401);
     const garbage = await api.handle({ method: 'GET', path: u.pathname.slice(4), query: new URLSearchParams({ ticket: 'x'.repeat(43) }), headers: {} });
     expect(garbage.status).toBe(401);
-  });
-});
-
-describe('copying a member for a URL', () => {
-  it('refuses a member too large to copy within a request, before reading or writing anything', async () => {
-    const file = (await f.index.getFile(stored.memberFileId))!;
-    const bytes = locateFileBytes(file, null)!;
-    f.touched.length = 0;
-    const err = await materialiseMember(f.deps.blobs, 'derived-never', bytes, { length: file.size!, sha256: file.sha256! }, { maxBytes: file.size! - 1 }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toMatchObject({ code: 'limit-exceeded', details: { size: file.size, maxBytes: file.size! - 1 } });
-    expect(f.touched).toEqual(['blobs.getProperties']);
   });
 });
 
