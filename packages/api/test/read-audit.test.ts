@@ -188,3 +188,27 @@ describe('polling is summarised, and no read is lost', () => {
     expect(where(reads)).toEqual(['sam CASE-2/EX01 getEvidenceStatus']);
   });
 });
+
+describe('in the signed custody log', () => {
+  it("is a 'read' entry the real log accepts, verifies and reports, with its repeat count", async () => {
+    // The same API over the real, signed, hash-chained log instead of the list recorder.
+    const real = createApi({ ...f.deps, custody: f.custodyLog });
+    const as = async (path: string) =>
+      real.handle({ method: 'GET', path, query: new URLSearchParams(path.includes('report') ? 'format=json' : ''), headers: { authorization: `Bearer ${await token('sam', ['supervisor'])}` } });
+    expect((await as('/cases/CASE-1/evidence/EX02/status')).status).toBe(200);
+    advance(1000);
+    expect((await as('/cases/CASE-1/evidence/EX02/status')).status).toBe(200);
+    advance(WINDOW);
+    expect((await as('/cases/CASE-1/evidence/EX02/status')).status).toBe(200);
+    const report = await as('/cases/CASE-1/custody/report');
+    expect(report.status).toBe(200);
+    const body = report.body as { ok: boolean; items: Array<{ evidenceId: string; ok: boolean; entries?: Array<{ action: string; actor: string; details: Record<string, unknown> }> }> };
+    const item = body.items.find((i) => i.evidenceId === 'EX02')!;
+    expect(item.ok).toBe(true);
+    const reads = (item.entries ?? []).filter((e) => e.action === 'read');
+    expect(reads.map((e) => [e.actor, e.details.route, e.details.repeatsSincePrevious])).toEqual([
+      ['sam', 'getEvidenceStatus', 0],
+      ['sam', 'getEvidenceStatus', 1],
+    ]);
+  });
+});
