@@ -41,6 +41,8 @@ export const API_LIMITS = {
   readAuditWindowMs: 5 * 60 * 1000,
   /** Open read-audit windows kept per process; past it every read is written as it happens. */
   readAuditMaxWindows: 100_000,
+  /** Cases whose 'read' entries GET /cases writes at the same time (each case's logs are separate). */
+  readAuditParallelCases: 8,
   /** Shortest interval between two sweeps that write the summaries of windows that have ended. */
   readAuditSweepEveryMs: 30 * 1000,
   /** Local tokens: default and longest lifetime. */

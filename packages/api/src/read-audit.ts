@@ -58,6 +58,7 @@ export interface ReadAuditResult {
 export class ReadAudit {
   private readonly windows = new Map<string, Window>();
   private lastSweepMs = -Infinity;
+  private sweeping = false;
 
   constructor(
     private readonly deps: ApiDeps,
@@ -131,23 +132,33 @@ export class ReadAudit {
    * it does not fail the request that happened to run the sweep.
    */
   private async sweep(nowMs: number, current: ReadEvent, principal: Principal, logger: Logger | undefined): Promise<void> {
-    if (nowMs - this.lastSweepMs < this.limits.sweepEveryMs) return;
+    if (this.sweeping || nowMs - this.lastSweepMs < this.limits.sweepEveryMs) return;
     this.lastSweepMs = nowMs;
-    const currentKey = JSON.stringify([principal.user, current.caseId, current.evidenceId ?? '*', current.route]);
-    for (const [key, w] of [...this.windows]) {
-      if (w.pending || nowMs - w.startedAtMs < this.limits.windowMs) continue;
-      if (w.repeats === 0) {
-        this.windows.delete(key);
-        continue;
+    this.sweeping = true;
+    try {
+      const currentKey = JSON.stringify([principal.user, current.caseId, current.evidenceId ?? '*', current.route]);
+      for (const [key, w] of [...this.windows]) {
+        if (w.pending || nowMs - w.startedAtMs < this.limits.windowMs) continue;
+        if (w.repeats === 0) {
+          this.windows.delete(key);
+          continue;
+        }
+        // The caller's own group carries its count on the entry it is about to write.
+        if (key === currentKey) continue;
+        // Pending while written, so a read of the group meanwhile waits and then starts afresh instead of counting it twice.
+        w.pending = this.write(w.principal, w.event, { route: w.event.route, summary: true, ...repeatDetails(w) }, {}).then(() => {
+          this.windows.delete(key);
+        });
+        try {
+          await w.pending;
+        } catch (err) {
+          (logger ?? this.deps.logger).error({ err, caseId: w.event.caseId, route: w.event.route, user: w.principal.user }, 'read audit summary not written; kept for the next sweep');
+        } finally {
+          w.pending = null;
+        }
       }
-      // The caller's own group carries its count on the entry it is about to write.
-      if (key === currentKey) continue;
-      try {
-        await this.write(w.principal, w.event, { route: w.event.route, summary: true, ...repeatDetails(w) }, {});
-        this.windows.delete(key);
-      } catch (err) {
-        (logger ?? this.deps.logger).error({ err, caseId: w.event.caseId, route: w.event.route, user: w.principal.user }, 'read audit summary not written; kept for the next sweep');
-      }
+    } finally {
+      this.sweeping = false;
     }
   }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineRoute, type RouteModule } from '../api.types.js';
 import { ANY_ROLE, CASE_LISTERS, CASE_READERS } from '../access-policy.js';
+import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { readAuditOf } from '../read-audit.js';
 import { param } from '../query-params.js';
@@ -49,20 +50,25 @@ export const casesRoutes: RouteModule = [
           complete: evidence.length > 0 && evidence.every((e) => e.complete),
         });
       }
-      // Recorded before the list is returned: being shown a case is a read of it.
+      // Recorded before the list is returned: being shown a case is a read of it. Each case's logs
+      // are their own, so a few cases are written at a time (an admin's first list can name many).
       const audit = readAuditOf(deps);
-      for (const c of cases) {
-        await audit.record(
-          principal,
-          {
-            caseId: c.caseId,
-            route: 'listCases',
-            caseEvidenceIds: (evidenceByCase.get(c.caseId) ?? []).map((e) => e.evidenceId),
-            details: { assigned: c.assigned, evidence: c.evidence, files: c.files },
-          },
-          { logger, ...(abortSignal ? { abortSignal } : {}) },
-        );
-      }
+      const queue = [...cases];
+      const writer = async (): Promise<void> => {
+        for (let c = queue.shift(); c; c = queue.shift()) {
+          await audit.record(
+            principal,
+            {
+              caseId: c.caseId,
+              route: 'listCases',
+              caseEvidenceIds: (evidenceByCase.get(c.caseId) ?? []).map((e) => e.evidenceId),
+              details: { assigned: c.assigned, evidence: c.evidence, files: c.files },
+            },
+            { logger, ...(abortSignal ? { abortSignal } : {}) },
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(API_LIMITS.readAuditParallelCases, queue.length) }, writer));
       return { status: 200, body: { cases } satisfies z.input<typeof caseListSchema> };
     },
   }),
