@@ -5,6 +5,7 @@ import { authorise } from './access-check.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, notFound, statusFor } from './http-errors.js';
 import { redeemDownloadTicket } from './download-tickets.js';
+import { readAuditOf } from './read-audit.js';
 import { compilePattern, matchPattern, type CompiledPattern } from './path-pattern.js';
 import { queryToObject, validationError } from './query-params.js';
 import { ROUTE_TABLE } from './route-table.js';
@@ -102,6 +103,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
 
   return {
     routes,
+    flush: () => readAuditOf(deps).flush(),
     async handle(req, handleOptions = {}) {
       const requestId = req.requestId ?? randomUUID();
       let response: ApiResponse;

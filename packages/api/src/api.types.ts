@@ -191,4 +191,6 @@ export type RouteModule = readonly RouteDef[];
 export interface Api {
   readonly routes: readonly RouteDef[];
   handle(req: ApiRequest, options?: { abortSignal?: AbortSignal }): Promise<ApiResponse>;
+  /** Writes the read audit's pending repeat counts (read-audit.ts); call before the process stops. Never throws. */
+  flush(): Promise<void>;
 }

@@ -25,7 +25,7 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
  * the Azure Functions HTTP trigger). Port 0 picks a free port.
  */
 export async function startHttpServer(
-  api: Api,
+  api: Pick<Api, 'routes' | 'handle'>,
   options: { host: string; port: number; logger: Logger; maxBodyBytes?: number },
 ): Promise<HttpServerHandle> {
   const logger = options.logger.child({ component: 'http' });

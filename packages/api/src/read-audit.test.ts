@@ -87,6 +87,22 @@ describe('ReadAudit', () => {
     ]);
   });
 
+  it('writes every open count at shutdown, so a clean stop loses nothing', async () => {
+    const h = harness();
+    await h.audit.record(sam, status);
+    h.advance(5);
+    await h.audit.record(sam, status);
+    await h.audit.record(ivan, status);
+    await h.audit.flush();
+    expect(h.events.map((e) => [e.actor, e.details.summary ?? false, e.details.repeatsSincePrevious])).toEqual([
+      ['sam', false, 0],
+      ['ivan', false, 0],
+      ['sam', true, 1],
+    ]);
+    expect(h.events[2]!.details).toMatchObject({ atShutdown: true });
+    expect(h.audit.openWindows).toBe(0);
+  });
+
   it('writes every read once it holds as many open windows as it may, rather than drop any', async () => {
     const h = harness({ windowMs: 60_000, maxWindows: 2, sweepEveryMs: 1_000 });
     await h.audit.record(sam, { ...status, evidenceId: 'E1' });

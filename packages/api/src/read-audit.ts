@@ -21,8 +21,9 @@ import { API_LIMITS } from './api-limits.js';
  *   a summary entry (`summary: true`) by the first request to this process
  *   after the window ends (checked at most every `readAuditSweepEveryMs`).
  *
- * What can be lost: a process that stops (restart, scale-in) loses the
- * counts of its open windows, never a first look. Past
+ * What can be lost: `flush()` (Api.flush, called by the runtime's close)
+ * writes open counts on a clean stop; a process that stops otherwise
+ * (crash, scale-in) loses the counts of its open windows, never a first look. Past
  * `readAuditMaxWindows` open groups every read is written as it happens.
  */
 
@@ -124,6 +125,28 @@ export class ReadAudit {
       window.pending = null;
     }
     return { written: true, logs };
+  }
+
+  /**
+   * Writes the count of every open window now, as a summary entry (for a
+   * clean shutdown, so a restart loses nothing). Windows with no repeats are
+   * forgotten. A summary that cannot be written is logged and dropped.
+   */
+  async flush(): Promise<void> {
+    for (const [key, w] of [...this.windows]) {
+      if (w.pending) await w.pending.catch(() => undefined);
+      if (this.windows.get(key) !== w) continue;
+      this.windows.delete(key);
+      if (w.repeats === 0) continue;
+      try {
+        await this.write(w.principal, w.event, { route: w.event.route, summary: true, atShutdown: true, ...repeatDetails(w) }, {});
+      } catch (err) {
+        this.deps.logger.error(
+          { err, caseId: w.event.caseId, route: w.event.route, user: w.principal.user, repeats: w.repeats },
+          'read audit summary not written at shutdown',
+        );
+      }
+    }
   }
 
   /**
