@@ -43,6 +43,8 @@ export const API_LIMITS = {
   readAuditMaxWindows: 100_000,
   /** Cases whose 'read' entries GET /cases writes at the same time (each case's logs are separate). */
   readAuditParallelCases: 8,
+  /** Longest a clean stop waits to write the open read-audit counts. */
+  readAuditFlushTimeoutMs: 10 * 1000,
   /** Shortest interval between two sweeps that write the summaries of windows that have ended. */
   readAuditSweepEveryMs: 30 * 1000,
   /** Local tokens: default and longest lifetime. */

@@ -132,14 +132,17 @@ export class ReadAudit {
    * clean shutdown, so a restart loses nothing). Windows with no repeats are
    * forgotten. A summary that cannot be written is logged and dropped.
    */
-  async flush(): Promise<void> {
+  async flush(options: { timeoutMs?: number } = {}): Promise<void> {
+    // A stop must not hang on a storage outage: past the deadline the rest are dropped (and logged).
+    const abortSignal = AbortSignal.timeout(options.timeoutMs ?? API_LIMITS.readAuditFlushTimeoutMs);
     for (const [key, w] of [...this.windows]) {
       if (w.pending) await w.pending.catch(() => undefined);
       if (this.windows.get(key) !== w) continue;
       this.windows.delete(key);
       if (w.repeats === 0) continue;
       try {
-        await this.write(w.principal, w.event, { route: w.event.route, summary: true, atShutdown: true, ...repeatDetails(w) }, {});
+        if (abortSignal.aborted) throw new Error('read audit flush deadline passed');
+        await this.write(w.principal, w.event, { route: w.event.route, summary: true, atShutdown: true, ...repeatDetails(w) }, { abortSignal });
       } catch (err) {
         this.deps.logger.error(
           { err, caseId: w.event.caseId, route: w.event.route, user: w.principal.user, repeats: w.repeats },
