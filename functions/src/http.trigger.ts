@@ -58,7 +58,8 @@ export async function toApiRequest(request: HttpRequest, requestId: string): Pro
   request.headers.forEach((value, name) => {
     headers[name.toLowerCase()] = value;
   });
-  const out: ApiRequest = { method: request.method.toUpperCase(), path, query: url.searchParams, headers, requestId };
+  // Download links the API hands back point at the app as the caller reached it.
+  const out: ApiRequest = { method: request.method.toUpperCase(), path, query: url.searchParams, headers, requestId, baseUrl: `${url.origin}${API_PREFIX}` };
   const body = await readJsonBody(request);
   if (body !== undefined) out.body = body;
   return out;

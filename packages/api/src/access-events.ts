@@ -25,7 +25,7 @@ export async function recordForCase(
         action: event.action,
         actor: principal.user,
         ...(event.subject ? { subject: event.subject } : {}),
-        details: { ...event.details, authKind: principal.authKind, roles: principal.roles },
+        details: { ...event.details, authKind: principal.authKind, roles: principal.roles, ...(principal.ticketId ? { ticketId: principal.ticketId } : {}) },
       },
       options,
     );

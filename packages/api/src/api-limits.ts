@@ -18,8 +18,35 @@ export const API_LIMITS = {
   maxPageSize: 500,
   /** Deepest paging offset; beyond it, narrow the query instead. */
   maxOffset: 1_000_000,
-  /** Lifetime of a download URL (the brief allows at most 15 minutes). */
+  /**
+   * Lifetime of a download link (an API URL with a ticket, see
+   * download-tickets.ts; the brief allows at most 15 minutes). Unassignment
+   * ends it at once.
+   */
   downloadUrlTtlMs: 10 * 60 * 1000,
+  /**
+   * Whole-blob files larger than this get a storage SAS instead of an API
+   * link: a proxied download must finish within one HTTP response, and
+   * Azure's front end ends a Functions HTTP request after 230 s (1 GiB is
+   * about 4.5 MiB/s). A SAS cannot be revoked: it works until it expires.
+   */
+  downloadSasOverBytes: 1024 * 1024 * 1024,
+  /** Lifetime of such a SAS: the worst-case window after an unassignment in which a fetch can still start. */
+  downloadSasTtlMs: 5 * 60 * 1000,
+  /**
+   * Read audit (read-audit.ts): the first read of a case (per user, evidence
+   * item or whole case, and route) in this window is written to custody at
+   * once; repeats within it are counted and written as one summary.
+   */
+  readAuditWindowMs: 5 * 60 * 1000,
+  /** Open read-audit windows kept per process; past it every read is written as it happens. */
+  readAuditMaxWindows: 100_000,
+  /** Cases whose 'read' entries GET /cases writes at the same time (each case's logs are separate). */
+  readAuditParallelCases: 8,
+  /** Longest a clean stop waits to write the open read-audit counts. */
+  readAuditFlushTimeoutMs: 10 * 1000,
+  /** Shortest interval between two sweeps that write the summaries of windows that have ended. */
+  readAuditSweepEveryMs: 30 * 1000,
   /** Local tokens: default and longest lifetime. */
   defaultTokenTtlMs: 8 * 60 * 60 * 1000,
   maxTokenTtlMs: 24 * 60 * 60 * 1000,

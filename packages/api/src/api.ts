@@ -4,6 +4,8 @@ import type { Api, ApiDeps, ApiRequest, ApiResponse, Principal, RouteDef, RouteM
 import { authorise } from './access-check.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, notFound, statusFor } from './http-errors.js';
+import { redeemDownloadTicket } from './download-tickets.js';
+import { readAuditOf } from './read-audit.js';
 import { compilePattern, matchPattern, type CompiledPattern } from './path-pattern.js';
 import { queryToObject, validationError } from './query-params.js';
 import { ROUTE_TABLE } from './route-table.js';
@@ -51,11 +53,15 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
     }
     const { route } = match;
 
-    const principal = route.access === 'public' ? ANONYMOUS : await authenticate(req.headers.authorization, abortSignal);
+    // A download link carries a ticket instead of a token; a token, when sent, wins.
+    const ticket = route.acceptsDownloadTicket && !req.headers.authorization ? req.query.get('ticket') : null;
+    const tokenPrincipal = route.access === 'public' ? ANONYMOUS : ticket === null ? await authenticate(req.headers.authorization, abortSignal) : null;
 
     const params = route.params.safeParse(match.params);
     if (!params.success) throw validationError('path', params.error);
     const caseId = (params.data as { caseId?: string }).caseId;
+    // Bound to the file it was issued for; then checked against the assignment like any caller.
+    const principal = tokenPrincipal ?? (await redeemDownloadTicket(deps, ticket ?? '', params.data as { caseId?: string; fileId?: string }));
 
     const caseAccess = route.access === 'public' ? null : await authorise(route.access, principal, caseId, deps.access);
 
@@ -82,6 +88,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
       requestId,
       logger,
       ...(abortSignal ? { abortSignal } : {}),
+      ...(req.baseUrl ? { baseUrl: req.baseUrl } : {}),
     });
     return { response, route, principal };
   }
@@ -96,6 +103,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
 
   return {
     routes,
+    flush: () => readAuditOf(deps).flush(),
     async handle(req, handleOptions = {}) {
       const requestId = req.requestId ?? randomUUID();
       let response: ApiResponse;

@@ -24,6 +24,11 @@ export interface ApiRequest {
   /** Parsed JSON body, if the request had one. */
   body?: unknown;
   requestId?: string;
+  /**
+   * The API's base URL as the caller reached it, e.g. 'http://127.0.0.1:7071/api'
+   * (adapters set it), for links the API hands back. Without it they are relative ('/api/…').
+   */
+  baseUrl?: string;
 }
 
 /**
@@ -40,10 +45,13 @@ export interface Principal {
   user: string;
   /** Only roles this API knows; anything else in the token is dropped. */
   roles: Role[];
-  authKind: 'local' | 'entra' | 'anonymous';
+  /** 'ticket': a download link's ticket (download-tickets.ts), on the one route that takes one. */
+  authKind: 'local' | 'entra' | 'anonymous' | 'ticket';
   /** Entra object id, when the token came from Entra. */
   objectId?: string;
   expiresAt?: string;
+  /** With authKind 'ticket': which ticket (first 16 hex digits of its SHA-256), for custody entries. */
+  ticketId?: string;
 }
 
 export interface TokenVerifier {
@@ -62,6 +70,12 @@ export interface ApiDeps {
   logger: Logger;
   /** Clock, for expiry times in responses. */
   now?: () => Date;
+  /**
+   * Whole-blob files larger than this get a storage SAS from GET …/download
+   * instead of a revocable API link (default API_LIMITS.downloadSasOverBytes;
+   * tests lower it).
+   */
+  downloadSasOverBytes?: number;
   /** Services for route modules added later; see ApiExtensions. */
   extensions?: ApiExtensions;
 }
@@ -109,6 +123,8 @@ export interface RouteContext<P, Q, B> {
   requestId: string;
   logger: Logger;
   abortSignal?: AbortSignal;
+  /** See ApiRequest.baseUrl. */
+  baseUrl?: string;
 }
 
 export interface RouteResponseSpec {
@@ -131,6 +147,11 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   summary: string;
   description?: string;
   access: AccessRule;
+  /**
+   * Also accepts a download link's ticket (`?ticket=`) in place of a bearer
+   * token; the ticket's user then goes through the same access check.
+   */
+  acceptsDownloadTicket?: boolean;
   /** One key per `{name}` in the path. */
   params: P;
   /** Strict: unknown query parameters are rejected with 400. */
@@ -150,6 +171,7 @@ export interface RouteDef {
   summary: string;
   description?: string;
   access: AccessRule;
+  acceptsDownloadTicket?: boolean;
   params: AnyObject;
   query: AnyObject;
   body?: z.ZodType;
@@ -169,4 +191,6 @@ export type RouteModule = readonly RouteDef[];
 export interface Api {
   readonly routes: readonly RouteDef[];
   handle(req: ApiRequest, options?: { abortSignal?: AbortSignal }): Promise<ApiResponse>;
+  /** Writes the read audit's pending repeat counts (read-audit.ts); call before the process stops. Never throws. */
+  flush(): Promise<void>;
 }

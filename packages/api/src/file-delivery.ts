@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { derivedNames, ExhibitError, isExhibitError, type BlobRef, type BlobStore } from '@exhibit/core';
+import { ExhibitError, type BlobStore } from '@exhibit/core';
 import type { FileBytes } from './file-bytes.js';
 
 /**
@@ -10,21 +10,13 @@ import type { FileBytes } from './file-bytes.js';
  * A ZIP member stored uncompressed has no blob of its own: its bytes are a
  * span of the evidence archive. A read SAS cannot be narrowed to a span, so
  * one on the archive would let whoever downloads one photo read the whole
- * phone. Such a member is therefore either streamed through the API (the
- * span only, re-hashed on the way) or copied once into `derived/` under its
- * SHA-256, and that copy, which holds nothing else, is what gets signed.
+ * phone. Such a member is therefore only ever streamed through the API (the
+ * span only, re-hashed on the way): GET …/content, which download links
+ * (download-tickets.ts) point at.
  */
 
 /** Files up to this size are read and checked in full before the first byte is sent. */
 export const VERIFY_BEFORE_SEND_BYTES = 16 * 1024 * 1024;
-
-/**
- * Largest member copied to derived/ within one request for a download URL.
- * The copy streams through the API; a bigger one could outlast the request
- * (Azure's front end gives up after 230 s) and would then start over at every
- * attempt. Bigger members are streamed instead (GET …/content).
- */
-export const MATERIALISE_MAX_BYTES = 512 * 1024 * 1024;
 
 export interface ExpectedBytes {
   length: number;
@@ -109,55 +101,6 @@ export async function readVerifiedFile(
   }
   source.on('error', (err) => verifying.destroy(err));
   return source.pipe(verifying);
-}
-
-/**
- * The blob to sign for a member read in place: its content-addressed copy in
- * `derived/` (`content/<sha256>`), written once from the span with the bytes
- * checked on the way (nothing is committed unless the SHA-256 matches). A
- * copy already there, with the right size, is used as it is.
- */
-export async function materialiseMember(
-  blobs: BlobStore,
-  derivedContainer: string,
-  bytes: FileBytes,
-  expected: ExpectedBytes,
-  options: { abortSignal?: AbortSignal; maxBytes?: number } = {},
-): Promise<{ blob: BlobRef; created: boolean }> {
-  const blob: BlobRef = { container: derivedContainer, name: derivedNames.content(expected.sha256) };
-  const existing = await sizeOf(blobs, blob, options.abortSignal);
-  if (existing === expected.length) return { blob, created: false };
-  if (existing !== null) {
-    throw new ExhibitError('conflict', `${blob.name} exists with ${existing} bytes, not the recorded ${expected.length}`);
-  }
-  const maxBytes = options.maxBytes ?? MATERIALISE_MAX_BYTES;
-  if (expected.length > maxBytes) {
-    throw new ExhibitError(
-      'limit-exceeded',
-      `this file (${expected.length} bytes) is read in place from its archive and is too large to copy for a download URL (limit ${maxBytes}); ` +
-        'get its bytes with GET …/content (exhibit download) instead',
-      { details: { size: expected.length, maxBytes } },
-    );
-  }
-  const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
-  const verifying = new VerifyingStream(expected);
-  source.on('error', (err) => verifying.destroy(err));
-  const { created } = await blobs.upload(blob, source.pipe(verifying), {
-    ifNotExists: true,
-    contentType: 'application/octet-stream',
-    metadata: { source_sha256: expected.sha256, source_container: bytes.blob.container, source_offset: String(bytes.range?.offset ?? 0) },
-    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-  });
-  return { blob, created };
-}
-
-async function sizeOf(blobs: BlobStore, blob: BlobRef, abortSignal: AbortSignal | undefined): Promise<number | null> {
-  try {
-    return (await blobs.getProperties(blob, abortSignal ? { abortSignal } : {})).size;
-  } catch (err) {
-    if (isExhibitError(err, 'not-found')) return null;
-    throw err;
-  }
 }
 
 /** A Content-Disposition that survives any file name: an ASCII fallback plus RFC 5987 UTF-8. */

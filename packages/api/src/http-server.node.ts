@@ -16,6 +16,8 @@ export interface HttpServerHandle {
 }
 
 const PREFIX = '/api';
+/** A Host header that is only a host name or address and a port. */
+const HOST_RE = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
@@ -23,7 +25,7 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
  * the Azure Functions HTTP trigger). Port 0 picks a free port.
  */
 export async function startHttpServer(
-  api: Api,
+  api: Pick<Api, 'routes' | 'handle'>,
   options: { host: string; port: number; logger: Logger; maxBodyBytes?: number },
 ): Promise<HttpServerHandle> {
   const logger = options.logger.child({ component: 'http' });
@@ -72,6 +74,9 @@ export async function startHttpServer(
       headers,
       requestId,
     };
+    // Links the API hands back (download links) point where this caller reached it.
+    const host = header(req, 'host');
+    if (host && HOST_RE.test(host)) apiRequest.baseUrl = `http://${host}${PREFIX}`;
     if (body !== undefined) apiRequest.body = body;
     const response = await api.handle(apiRequest, { abortSignal: abort.signal });
     await send(res, response);

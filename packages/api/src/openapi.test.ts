@@ -46,9 +46,11 @@ describe('OpenAPI document', () => {
     expect(query.every((p) => !p.required)).toBe(true);
   });
 
-  it('documents that a download URL never grants an archive, and the content route that streams the bytes', () => {
+  it('documents that a download URL is a revocable API link, when a SAS is given instead, and the content route that streams the bytes', () => {
     const op = doc.paths['/cases/{caseId}/files/{fileId}/download']!.get! as unknown as { description: string; responses: Record<string, unknown> };
-    expect(op.description).toMatch(/signs that copy, never the archive/);
+    expect(op.description).toMatch(/unassigning them ends the link at\s+once/);
+    expect(op.description).toMatch(/Only whole-blob files over 1 GiB get a read-only storage SAS/);
+    expect(op.description).toMatch(/A SAS cannot be revoked/);
     const schema = findObjectWith(op.responses['200'], 'range') as { required?: string[]; properties: Record<string, unknown> };
     expect(schema.required).toContain('range');
     expect(JSON.stringify(schema.properties.range)).toContain('"null"');

@@ -269,14 +269,18 @@ export const fileDetailSchema = z.object({
 });
 
 export const downloadSchema = z.object({
-  url: z.string().describe("Read-only URL for one blob that holds exactly the file's bytes and nothing else. Do not log or share it"),
+  url: z
+    .string()
+    .describe(
+      'A link to exactly the file\'s bytes, to fetch without a token. api-ticket: an API URL (GET …/content?ticket=…) that ends at once when ' +
+        'you are unassigned, each fetch recorded; storage-sas: a read-only storage URL for a blob that is the file. A bearer secret: do not log or share it',
+    ),
+  kind: z.enum(['api-ticket', 'storage-sas']).describe('storage-sas only for whole-blob files over the proxy limit (1 GiB): it cannot be revoked before it expires'),
   expiresAt: z.string(),
   fileName: z.string(),
   size: z.number().nullable().describe('Size of the file'),
   sha256: z.string().nullable().describe('SHA-256 of the file'),
-  range: z
-    .null()
-    .describe('Always null: the URL is for a blob that is the file (a ZIP member read in place is first copied to its own blob). Kept for older clients'),
+  range: z.null().describe('Always null: the URL gives the file and nothing else. Kept for older clients'),
 });
 
 export const assignmentSchema = z.object({

@@ -182,7 +182,7 @@ describe('one file', () => {
     expect(f.custodyEvents.map((e) => e.action)).toEqual(['thumbnail-view']);
   });
 
-  it('hands out a short-lived read-only URL for exactly that blob, and records the download without the URL', async () => {
+  it('hands out a short-lived, read-only link to exactly that file, and records the download without the link', async () => {
     f.custodyEvents.length = 0;
     const before = Date.now();
     const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}/download` }, await as('sam', ['supervisor']));
@@ -190,19 +190,42 @@ describe('one file', () => {
     const expiresAt = Date.parse(res.json.expiresAt);
     expect(expiresAt - before).toBeGreaterThan(0);
     expect(expiresAt - before).toBeLessThanOrEqual(15 * 60_000 + 1000);
-    const url = new URL(res.json.url);
-    expect(url.searchParams.get('sp')).toBe('r');
-    expect(url.searchParams.get('sr')).toBe('b');
-    expect(res.json.range).toBeNull();
-    const got = await fetch(url);
+    expect(res.json).toMatchObject({ kind: 'api-ticket', range: null });
+    const url = new URL(res.json.url, 'http://api.invalid');
+    const path = url.pathname.replace(/^\/api/, '');
+    const got = await call({ path, query: url.searchParams });
     expect(got.status).toBe(200);
-    expect(Buffer.from(await got.arrayBuffer()).equals(seed.photoBytes)).toBe(true);
-    const write = await fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: 'overwritten' });
-    expect(write.status).toBe(403);
-    expect((await (await fetch(url)).arrayBuffer()).byteLength).toBe(seed.photoBytes.length);
-    expect(f.custodyEvents).toHaveLength(1);
+    // Small files come back checked in full, as a Buffer.
+    expect(Buffer.isBuffer(got.json) && got.json.equals(seed.photoBytes)).toBe(true);
+    // Read-only: the link names a GET route and nothing else.
+    expect((await call({ method: 'PUT', path, query: url.searchParams, body: 'overwritten' })).status).toBe(405);
+    expect(f.custodyEvents.map((e) => [e.action, e.details.delivery])).toEqual([
+      ['download', 'url'],
+      ['download', 'stream'],
+    ]);
     expect(f.custodyEvents[0]).toMatchObject({ action: 'download', actor: 'sam', subject: { fileId: seed.photoFileId }, details: { range: null } });
-    expect(JSON.stringify(f.custodyEvents[0])).not.toContain('sig=');
+    expect(JSON.stringify(f.custodyEvents)).not.toContain(url.searchParams.get('ticket')!);
+  });
+
+  it('signs a storage SAS, read-only and for that blob, only for whole-blob files over the proxy limit', async () => {
+    f.deps.downloadSasOverBytes = 0;
+    try {
+      f.custodyEvents.length = 0;
+      const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}/download` }, await as('sam', ['supervisor']));
+      expect(res.json.kind).toBe('storage-sas');
+      const url = new URL(res.json.url);
+      expect(url.searchParams.get('sp')).toBe('r');
+      expect(url.searchParams.get('sr')).toBe('b');
+      const got = await fetch(url);
+      expect(Buffer.from(await got.arrayBuffer()).equals(seed.photoBytes)).toBe(true);
+      const write = await fetch(url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: 'overwritten' });
+      expect(write.status).toBe(403);
+      expect((await (await fetch(url)).arrayBuffer()).byteLength).toBe(seed.photoBytes.length);
+      expect(f.custodyEvents).toHaveLength(1);
+      expect(JSON.stringify(f.custodyEvents[0])).not.toContain('sig=');
+    } finally {
+      delete f.deps.downloadSasOverBytes;
+    }
   });
 
   it('lets an assignment narrow the roles of the token', async () => {
@@ -243,6 +266,9 @@ describe('assignments', () => {
       ['assignment-change', 'EX02', 'assigned'],
       ['assignment-change', 'EX01', 'role-changed'],
       ['assignment-change', 'EX02', 'role-changed'],
+      // The list is a read of the case (read-audit.test.ts covers those entries).
+      ['read', 'EX01', undefined],
+      ['read', 'EX02', undefined],
       ['assignment-change', 'EX01', 'unassigned'],
       ['assignment-change', 'EX02', 'unassigned'],
     ]);

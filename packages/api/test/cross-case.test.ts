@@ -162,3 +162,28 @@ describe('no cross-case data in any response', () => {
     expect(body.content.source).toEqual(body.file.source);
   });
 });
+
+describe('download links stay in their case', () => {
+  it("a link to case B's file opens nothing of case A, even for a user assigned to both", async () => {
+    const user = 'both-cases-examiner';
+    await f.access.assign(CASE_A, user, { by: 'setup' });
+    await f.access.assign(CASE_B, user, { by: 'setup' });
+    const token = await f.token(user, ['examiner']);
+    const issued = await api.handle({
+      method: 'GET',
+      path: `/cases/${CASE_B}/files/${sharedFileId}/download`,
+      query: new URLSearchParams(),
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(issued.status).toBe(200);
+    const link = new URL((issued.body as { url: string }).url, 'http://api.invalid');
+    expect(link.pathname).not.toContain(CASE_A);
+    for (const path of [`/cases/${CASE_A}/files/${a.memberFileId}/content`, `/cases/${CASE_A}/files/${sharedFileId}/content`]) {
+      const res = await api.handle({ method: 'GET', path, query: link.searchParams, headers: {} });
+      expect(res.status, path).toBe(401);
+    }
+    const own = await api.handle({ method: 'GET', path: link.pathname.replace(/^\/api/, ''), query: link.searchParams, headers: {} });
+    expect(own.status).toBe(200);
+    await drain(own.body);
+  });
+});

@@ -7,7 +7,7 @@ import { createRootLogger, derivedNames, memberFileId, rootFileId, type Role } f
 import { createApi } from '../src/api.js';
 import { defineRoute, type Api, type ApiResponse } from '../src/api.types.js';
 import { locateFileBytes } from '../src/file-bytes.js';
-import { materialiseMember, readVerifiedFile } from '../src/file-delivery.js';
+import { readVerifiedFile } from '../src/file-delivery.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
 import { startHttpServer } from '../src/http-server.node.js';
 import { downloadSchema, fileDetailSchema } from '../src/response-schemas.js';
@@ -91,79 +91,101 @@ async function memberWithWrongHash(entryIndex: number): Promise<string> {
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
+/**
+ * Fetches a download link as a browser would, without a token: an API link
+ * (`/api/…?ticket=`) through the API, a storage SAS from storage.
+ */
+async function fetchLink(url: string): Promise<{ status: number; bytes: Buffer; body: unknown }> {
+  if (url.startsWith('/api/')) {
+    const u = new URL(url, 'http://api.invalid');
+    const res = await api.handle({ method: 'GET', path: u.pathname.slice('/api'.length), query: u.searchParams, headers: {} });
+    return { status: res.status, bytes: res.status === 200 ? await bodyBytes(res.body) : Buffer.alloc(0), body: res.body };
+  }
+  const res = await fetch(url);
+  return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()), body: undefined };
+}
+
 describe('download URL of a member read in place', () => {
-  it('signs a copy in derived/ that holds exactly the member, never the archive', async () => {
+  it('is an API link that gives exactly the member, never the archive, and copies nothing', async () => {
     f.custodyEvents.length = 0;
+    f.touched.length = 0;
     const res = await call(`/cases/CASE-3/files/${stored.memberFileId}/download`);
     expect(res.status).toBe(200);
     const body = downloadSchema.parse(res.json);
     expect(stored.memberOffset).toBeGreaterThan(0);
-    expect(body).toMatchObject({ fileName: 'IMG_0002.jpg', size: stored.memberBytes.length, sha256: stored.memberSha256, range: null });
-
-    const url = new URL(body.url);
-    expect(url.searchParams.get('sp')).toBe('r');
-    const signed = decodeURIComponent(url.pathname);
-    expect(signed).toMatch(new RegExp(`/${f.deps.containers.derived}/${derivedNames.content(stored.memberSha256)}$`));
-    expect(signed).not.toContain(stored.blobName);
-    const whole = Buffer.from(await (await fetch(url)).arrayBuffer());
-    expect(whole.equals(stored.memberBytes)).toBe(true);
-    // A Range header asking for more than the member gets at most the member: the blob holds nothing else.
-    const wide = await fetch(url, { headers: { range: `bytes=0-${stored.zipBytes.length * 2}` } });
-    const wideBytes = Buffer.from(await wide.arrayBuffer());
-    expect(wideBytes.equals(stored.memberBytes)).toBe(true);
-    // Nothing of the archive around the member (its neighbour's text) is readable through the URL.
-    expect(whole.includes(Buffer.from('notes for CASE-3'))).toBe(false);
+    expect(body).toMatchObject({ kind: 'api-ticket', fileName: 'IMG_0002.jpg', size: stored.memberBytes.length, sha256: stored.memberSha256, range: null });
+    expect(body.url).toMatch(new RegExp(`^/api/cases/CASE-3/files/${stored.memberFileId}/content\\?ticket=[A-Za-z0-9_-]{43}$`));
+    // Issuing reads and writes no blob: the bytes are read, and checked, when the link is fetched.
+    expect(f.touched.filter((t) => t.startsWith('blobs.'))).toEqual([]);
+    const fetched = await fetchLink(body.url);
+    expect(fetched.status).toBe(200);
+    expect(fetched.bytes.equals(stored.memberBytes)).toBe(true);
+    // Nothing of the archive around the member (its neighbour's text) comes through the link.
+    expect(fetched.bytes.includes(Buffer.from('notes for CASE-3'))).toBe(false);
+    expect(await f.blobs.exists({ container: f.deps.containers.derived, name: derivedNames.content(stored.memberSha256) })).toBe(false);
   });
 
-  it('records the blob granted and the span it was copied from; the copy is made once', async () => {
+  it('records the issue with the ticket id, and each fetch as a download of the span by the same user', async () => {
     f.custodyEvents.length = 0;
-    f.touched.length = 0;
-    expect((await call(`/cases/CASE-3/files/${stored.memberFileId}/download`, ['supervisor'])).status).toBe(200);
-    expect(f.touched).not.toContain('blobs.upload');
+    const res = await call(`/cases/CASE-3/files/${stored.memberFileId}/download`, ['supervisor']);
+    expect(res.status).toBe(200);
     expect(f.custodyEvents).toHaveLength(1);
-    const event = f.custodyEvents[0]!;
-    expect(event).toMatchObject({ action: 'download', caseId: 'CASE-3', evidenceId: 'EX01' });
+    const issued = f.custodyEvents[0]!;
+    expect(issued).toMatchObject({ action: 'download', actor: 'erin', caseId: 'CASE-3', evidenceId: 'EX01' });
     // The archive's name next to the member's hash would read as the archive's hash.
-    expect(event.subject).toEqual({ fileId: stored.memberFileId, sha256: stored.memberSha256 });
-    expect(event.details).toMatchObject({
-      delivery: 'url',
-      container: f.deps.containers.derived,
-      blobName: derivedNames.content(stored.memberSha256),
-      range: null,
-      copiedFrom: {
-        container: f.deps.containers.evidence,
-        blobName: stored.blobName,
-        range: { offset: stored.memberOffset, length: stored.memberBytes.length },
-      },
-      copyCreated: false,
-    });
-    expect(JSON.stringify(event)).not.toContain('sig=');
+    expect(issued.subject).toEqual({ fileId: stored.memberFileId, sha256: stored.memberSha256 });
+    expect(issued.details).toMatchObject({ delivery: 'url', kind: 'api-ticket', range: null, authKind: 'local' });
+    const ticketId = issued.details.issuedTicketId as string;
+    expect(ticketId).toMatch(/^[0-9a-f]{16}$/);
+    // The link itself is a bearer secret and is never recorded.
+    const ticket = new URL(res.json.url as string, 'http://api.invalid').searchParams.get('ticket')!;
+    expect(JSON.stringify(issued)).not.toContain(ticket);
+
+    for (let i = 0; i < 2; i += 1) expect((await fetchLink(res.json.url)).status).toBe(200);
+    const fetches = f.custodyEvents.slice(1);
+    expect(fetches).toHaveLength(2);
+    for (const e of fetches) {
+      expect(e).toMatchObject({
+        action: 'download',
+        actor: 'erin',
+        details: {
+          delivery: 'stream',
+          authKind: 'ticket',
+          ticketId,
+          roles: ['supervisor'],
+          container: f.deps.containers.evidence,
+          blobName: stored.blobName,
+          range: { offset: stored.memberOffset, length: stored.memberBytes.length },
+        },
+      });
+    }
   });
 
-  it('copies nothing, signs nothing and records nothing when the span does not hash to the recorded SHA-256', async () => {
+  it('fails the fetch, and records no download, when the span does not hash to the recorded SHA-256', async () => {
     const fileId = await memberWithWrongHash(21);
     const wrongSha = (await f.index.getFile(fileId))!.sha256!;
-    f.custodyEvents.length = 0;
-    f.touched.length = 0;
     const res = await call(`/cases/CASE-3/files/${fileId}/download`);
-    expect(res.status).toBe(500);
-    expect(res.json).toMatchObject({ error: { code: 'hash-mismatch' } });
-    expect(f.touched).not.toContain('blobs.readUrl');
+    expect(res.status).toBe(200);
+    f.custodyEvents.length = 0;
+    const fetched = await fetchLink(res.json.url);
+    expect(fetched.status).toBe(500);
+    expect(fetched.body).toMatchObject({ error: { code: 'hash-mismatch' } });
     expect(f.custodyEvents).toEqual([]);
     expect(await f.blobs.exists({ container: f.deps.containers.derived, name: derivedNames.content(wrongSha) })).toBe(false);
   });
-});
 
-describe('copying a member for a URL', () => {
-  it('refuses a member too large to copy within a request, before reading or writing anything', async () => {
-    const file = (await f.index.getFile(stored.memberFileId))!;
-    const bytes = locateFileBytes(file, null)!;
-    f.touched.length = 0;
-    const err = await materialiseMember(f.deps.blobs, 'derived-never', bytes, { length: file.size!, sha256: file.sha256! }, { maxBytes: file.size! - 1 }).catch(
-      (e: unknown) => e,
-    );
-    expect(err).toMatchObject({ code: 'limit-exceeded', details: { size: file.size, maxBytes: file.size! - 1 } });
-    expect(f.touched).toEqual(['blobs.getProperties']);
+  it('is good for that file only', async () => {
+    const res = await call(`/cases/CASE-3/files/${stored.memberFileId}/download`);
+    const u = new URL(res.json.url as string, 'http://api.invalid');
+    const other = await api.handle({
+      method: 'GET',
+      path: `/cases/CASE-3/files/${stored.rootFileId}/content`,
+      query: u.searchParams,
+      headers: {},
+    });
+    expect(other.status).toBe(401);
+    const garbage = await api.handle({ method: 'GET', path: u.pathname.slice(4), query: new URLSearchParams({ ticket: 'x'.repeat(43) }), headers: {} });
+    expect(garbage.status).toBe(401);
   });
 });
 
@@ -290,14 +312,35 @@ describe('the file a member sits in', () => {
     expect(body.provenance.complete).toBe(true);
   });
 
-  it("signs a file that is its whole blob as it is, and records that", async () => {
+  it('links a file that is its whole blob through the API too', async () => {
     f.custodyEvents.length = 0;
     const res = await call(`/cases/CASE-3/files/${stored.rootFileId}/download`);
-    expect(downloadSchema.parse(res.json).range).toBeNull();
-    expect(f.custodyEvents[0]!.details).toMatchObject({ blobName: stored.blobName, range: null, delivery: 'url' });
-    expect(f.custodyEvents[0]!.details).not.toHaveProperty('copiedFrom');
-    const whole = Buffer.from(await (await fetch(res.json.url)).arrayBuffer());
-    expect(sha256(whole)).toBe(res.json.sha256);
+    expect(downloadSchema.parse(res.json)).toMatchObject({ kind: 'api-ticket', range: null });
+    expect(f.custodyEvents[0]!.details).toMatchObject({ kind: 'api-ticket', range: null, delivery: 'url' });
+    const whole = await fetchLink(res.json.url);
+    expect(sha256(whole.bytes)).toBe(res.json.sha256);
+  });
+
+  it('signs a whole-blob file over the proxy limit with a storage SAS that expires sooner, and records the blob granted', async () => {
+    f.deps.downloadSasOverBytes = stored.zipBytes.length - 1;
+    try {
+      f.custodyEvents.length = 0;
+      const res = await call(`/cases/CASE-3/files/${stored.rootFileId}/download`);
+      const body = downloadSchema.parse(res.json);
+      expect(body.kind).toBe('storage-sas');
+      const url = new URL(body.url);
+      expect(url.searchParams.get('sp')).toBe('r');
+      expect(decodeURIComponent(url.pathname)).toMatch(new RegExp(`/${f.deps.containers.evidence}/${stored.blobName}$`));
+      expect(f.custodyEvents[0]!.details).toMatchObject({ kind: 'storage-sas', blobName: stored.blobName, range: null, delivery: 'url' });
+      expect(JSON.stringify(f.custodyEvents[0])).not.toContain('sig=');
+      expect(sha256((await fetchLink(body.url)).bytes)).toBe(body.sha256);
+      // A member is never signed, whatever its size: its blob is the whole archive.
+      f.deps.downloadSasOverBytes = 0;
+      const member = await call(`/cases/CASE-3/files/${stored.memberFileId}/download`);
+      expect(downloadSchema.parse(member.json).kind).toBe('api-ticket');
+    } finally {
+      delete f.deps.downloadSasOverBytes;
+    }
   });
 });
 
@@ -335,7 +378,7 @@ describe("a file with no source of its own, whose content is a span", () => {
     const res = await call(`/cases/CASE-3/files/${fileId}/download`);
     expect(res.status).toBe(200);
     expect(res.json.range).toBeNull();
-    expect(Buffer.from(await (await fetch(res.json.url)).arrayBuffer()).equals(stored.memberBytes)).toBe(true);
+    expect((await fetchLink(res.json.url)).bytes.equals(stored.memberBytes)).toBe(true);
     const content = await call(`/cases/CASE-3/files/${fileId}/content`);
     expect((await bodyBytes(content.body)).equals(stored.memberBytes)).toBe(true);
   });

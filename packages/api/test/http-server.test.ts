@@ -101,6 +101,19 @@ describe('node:http adapter', () => {
     }
   });
 
+  it('hands out download links to itself that work without a token, and never logs their tickets', async () => {
+    const res = await fetch(`${server.url}/cases/CASE-H/files/${seed.photoFileId}/download`, { headers: auth() });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { url: string; kind: string };
+    expect(body.kind).toBe('api-ticket');
+    expect(body.url.startsWith(`${server.url}/cases/CASE-H/files/${seed.photoFileId}/content?ticket=`)).toBe(true);
+    const fetched = await fetch(body.url);
+    expect(fetched.status).toBe(200);
+    expect(Buffer.from(await fetched.arrayBuffer()).equals(seed.photoBytes)).toBe(true);
+    const ticket = new URL(body.url).searchParams.get('ticket')!;
+    expect(logLines.join('')).not.toContain(ticket);
+  });
+
   it('logs requests without tokens or Authorization headers', () => {
     const text = logLines.join('');
     expect(text).toContain('"msg":"api request"');

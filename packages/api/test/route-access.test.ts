@@ -65,10 +65,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: (s) => ({ path: `/cases/${s.caseId}/files/${member.memberFileId}/download` }),
     ok: [200],
     async verify(res) {
-      // Whatever the URL is asked for, it gives the member and nothing of the archive around it.
-      const url = (res.json as { url: string }).url;
-      const whole = Buffer.from(await (await fetch(url, { headers: { range: `bytes=0-${member.zipBytes.length}` } })).arrayBuffer());
-      expect(whole.equals(member.memberBytes)).toBe(true);
+      // The link is fetched with no token, and gives the member and nothing of the archive around it (a Range header is ignored).
+      const url = new URL((res.json as { url: string }).url, 'http://api.invalid');
+      const fetched = await call({ path: url.pathname.replace(/^\/api/, ''), query: url.searchParams, headers: { range: `bytes=0-${member.zipBytes.length}` } });
+      expect(fetched.status).toBe(200);
+      expect(Buffer.isBuffer(fetched.json) && fetched.json.equals(member.memberBytes)).toBe(true);
     },
   },
   'GET /cases/{caseId}/files/{fileId}/content': {
@@ -173,9 +174,9 @@ afterAll(async () => {
 });
 
 async function call(req: Partial<ApiRequest> & { path: string }, bearer?: string): Promise<ApiResponse & { json: unknown }> {
-  const headers: Record<string, string | undefined> = {};
+  const headers: Record<string, string | undefined> = { ...req.headers };
   if (bearer !== undefined) headers.authorization = `Bearer ${bearer}`;
-  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers, ...req });
+  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), ...req, headers });
   let json: unknown = res.body;
   if (res.body instanceof Readable) {
     const chunks: Buffer[] = [];
@@ -245,5 +246,21 @@ describe('what the matrix left in the custody log', () => {
     expect([...(byAction.get('view') ?? [])].sort()).toEqual([...assigned].sort());
     expect([...(byAction.get('thumbnail-view') ?? [])].sort()).toEqual([...assigned].sort());
     expect([...(byAction.get('download') ?? [])].sort()).toEqual(['examiner-assigned', 'supervisor-assigned']);
+  });
+
+  it('records a read of the case for every allowed read of status, lists and /cases, and none for a refused one', () => {
+    const reads = f.custodyEvents.filter((e) => e.action === 'read');
+    const routesBy = new Map<string, Set<string>>();
+    for (const e of reads) (routesBy.get(e.actor) ?? routesBy.set(e.actor, new Set()).get(e.actor)!).add(`${e.caseId} ${String(e.details.route)}`);
+    const expected = new Map<string, string[]>();
+    for (const role of ROLES) {
+      const assigned = [`${seed.caseId} listCases`, `${seed.caseId} listEvidence`, `${seed.caseId} getEvidenceStatus`];
+      if (role === 'supervisor' || role === 'admin') assigned.push(`${seed.caseId} listAssignments`);
+      // Admins see every case in /cases, and manage assignments of cases they are not assigned to.
+      if (role === 'admin') assigned.push(`${other.caseId} listCases`);
+      expected.set(userFor(role, 'assigned'), assigned.sort());
+      if (role === 'admin') expected.set(userFor(role, 'unassigned'), [`${seed.caseId} listCases`, `${other.caseId} listCases`, `${seed.caseId} listAssignments`].sort());
+    }
+    expect(new Map([...routesBy].map(([user, set]) => [user, [...set].sort()]))).toEqual(expected);
   });
 });

@@ -37,7 +37,7 @@ import { readKeysDocument } from './key-registry.js';
 const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
   'received', 'acquisition-hashes', 'integrity-verified', 'integrity-mismatch', 'evidence-changed', 'unpacked',
   'stage-completed', 'stage-failed', 'processing-complete', 'upload', 'search', 'view', 'thumbnail-view',
-  'download', 'export', 'assignment-change', 'verify',
+  'download', 'export', 'assignment-change', 'verify', 'read',
 ]);
 
 interface LastEntry {

@@ -1,9 +1,11 @@
 import {
   ExhibitError,
+  isRole,
   type AccessStore,
   type AssignmentChange,
   type CaseAssignment,
   type CaseOverview,
+  type DownloadTicket,
   type Role,
   type UploadRegistration,
 } from '@exhibit/core';
@@ -116,6 +118,8 @@ export class PostgresAccessStore implements AccessStore {
       const previous = await this.lockedAssignment(tx, caseId, user);
       if (!previous) return { changed: false, previous: null };
       await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [caseId, user]);
+      // Their download links die with the assignment, and stay dead if they are assigned again.
+      await tx.query('DELETE FROM download_tickets WHERE case_id = $1 AND user_name = $2', [caseId, user]);
       await this.addHistory(tx, caseId, user, 'unassigned', null, previous.role, change.by);
       return { changed: true, previous };
     });
@@ -229,6 +233,41 @@ export class PostgresAccessStore implements AccessStore {
         ORDER BY k.case_id COLLATE "C"`,
     );
     return rows.map((r) => ({ caseId: r.case_id, assignees: Number(r.assignees), claimedBy: r.claimed_by }));
+  }
+
+  async issueDownloadTicket(t: DownloadTicket): Promise<void> {
+    await this.sql.query('DELETE FROM download_tickets WHERE expires_at < $1', [t.issuedAt]);
+    await this.sql.query(
+      `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt],
+    );
+  }
+
+  async getDownloadTicket(ticketSha256: string): Promise<DownloadTicket | null> {
+    const { rows } = await this.sql.query<{
+      ticket_sha256: string;
+      user_name: string;
+      case_id: string;
+      file_id: string;
+      roles: Role[];
+      issued_at: Date | string;
+      expires_at: Date | string;
+    }>(
+      `SELECT ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at FROM download_tickets WHERE ticket_sha256 = $1`,
+      [ticketSha256],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      ticketSha256: r.ticket_sha256,
+      user: r.user_name,
+      caseId: r.case_id,
+      fileId: r.file_id,
+      roles: r.roles.filter(isRole),
+      issuedAt: iso(r.issued_at),
+      expiresAt: iso(r.expires_at),
+    };
   }
 
   private async lockedAssignment(tx: SqlClient, caseId: string, user: string): Promise<CaseAssignment | null> {

@@ -128,6 +128,48 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     expect(await access.isAssigned('CASE-X', 'hank')).toBe(false);
   });
 
+  describe('download tickets (0102)', () => {
+    const ticket = (n: number, over: Partial<{ user: string; caseId: string; issuedAt: string; expiresAt: string }> = {}) => ({
+      ticketSha256: n.toString(16).padStart(64, '0'),
+      user: 'erin',
+      caseId: 'CASE-T',
+      fileId: `f${n}`,
+      roles: ['examiner' as const, 'supervisor' as const],
+      issuedAt: '2026-01-01T10:00:00.000Z',
+      expiresAt: '2026-01-01T10:10:00.000Z',
+      ...over,
+    });
+
+    it('stores a ticket by its hash and reads it back', async () => {
+      await access.issueDownloadTicket(ticket(1));
+      expect(await access.getDownloadTicket(ticket(1).ticketSha256)).toEqual(ticket(1));
+      expect(await access.getDownloadTicket(ticket(999).ticketSha256)).toBeNull();
+    });
+
+    it("deletes a user's tickets for the case when they are unassigned, and only theirs", async () => {
+      await access.assign('CASE-T', 'erin', { by: 'ada' });
+      await access.issueDownloadTicket(ticket(2));
+      await access.issueDownloadTicket(ticket(3, { user: 'sam' }));
+      await access.issueDownloadTicket(ticket(4, { caseId: 'CASE-U' }));
+      await access.unassign('CASE-T', 'erin', { by: 'ada' });
+      expect(await access.getDownloadTicket(ticket(2).ticketSha256)).toBeNull();
+      expect(await access.getDownloadTicket(ticket(3).ticketSha256)).not.toBeNull();
+      expect(await access.getDownloadTicket(ticket(4).ticketSha256)).not.toBeNull();
+    });
+
+    it('clears expired tickets when issuing', async () => {
+      await access.issueDownloadTicket(ticket(5));
+      await access.issueDownloadTicket(ticket(6, { issuedAt: '2026-01-02T00:00:00.000Z', expiresAt: '2026-01-02T00:10:00.000Z' }));
+      expect(await access.getDownloadTicket(ticket(5).ticketSha256)).toBeNull();
+      expect(await access.getDownloadTicket(ticket(6).ticketSha256)).not.toBeNull();
+    });
+
+    it('refuses a malformed hash or an expiry before the issue', async () => {
+      await expect(access.issueDownloadTicket({ ...ticket(7), ticketSha256: 'not-a-hash' })).rejects.toThrow();
+      await expect(access.issueDownloadTicket(ticket(8, { expiresAt: '2025-12-31T00:00:00.000Z' }))).rejects.toThrow();
+    });
+  });
+
   describe('new cases, claims and upload registrations (0101)', () => {
     it('a case is new until anyone is assigned, claims it, registers for it or evidence of it is received', async () => {
       expect(await access.isNewCase('NEW-A')).toBe(true);

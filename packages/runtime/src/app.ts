@@ -137,6 +137,8 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
       await bus.ensureQueues();
     },
     async close() {
+      // Pending read-audit counts go to custody while the index and storage are still open.
+      await api.flush();
       await bus.close();
       await sql.close();
     },

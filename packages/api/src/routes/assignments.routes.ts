@@ -4,6 +4,7 @@ import { defineRoute, type RouteModule } from '../api.types.js';
 import { ASSIGNMENT_ADMINS, ASSIGNMENT_MANAGERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { param } from '../query-params.js';
+import { readAuditOf } from '../read-audit.js';
 import { assignmentListSchema, assignResultSchema } from '../response-schemas.js';
 
 const caseId = param.id('Case id');
@@ -21,12 +22,18 @@ export const assignmentsRoutes: RouteModule = [
     path: '/cases/{caseId}/assignments',
     operationId: 'listAssignments',
     summary: 'Who is assigned to the case',
+    description: "Recorded as a 'read' (route listAssignments) in the custody log of every evidence item, rate-limited (see GET /cases).",
     access,
     params: z.strictObject({ caseId }),
     query: z.strictObject({}),
     responses: { 200: { description: 'Assignments, by user', schema: assignmentListSchema } },
-    async handler({ deps, params }) {
+    async handler({ deps, principal, params, logger, abortSignal }) {
       const assignments = await deps.access.listAssignments(params.caseId);
+      await readAuditOf(deps).record(
+        principal,
+        { caseId: params.caseId, route: 'listAssignments', details: { assignments: assignments.length } },
+        { logger, ...(abortSignal ? { abortSignal } : {}) },
+      );
       return { status: 200, body: { caseId: params.caseId, assignments } satisfies z.input<typeof assignmentListSchema> };
     },
   }),

@@ -8,7 +8,8 @@ import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
-import { contentDisposition, materialiseMember, readVerifiedFile } from '../file-delivery.js';
+import { contentDisposition, readVerifiedFile } from '../file-delivery.js';
+import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { downloadSchema, FILE_KINDS, FILE_STAGES, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
@@ -180,32 +181,43 @@ export const filesRoutes: RouteModule = [
     method: 'GET',
     path: '/cases/{caseId}/files/{fileId}/download',
     operationId: 'getDownloadUrl',
-    summary: "A short-lived, read-only URL for one file's bytes, and only that file's",
+    summary: "A short-lived URL for one file's bytes, and only that file's; unassignment revokes it",
     description:
-      `Valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes, for one blob that holds this file and nothing else. Examiners and supervisors only. ` +
-      "Recorded as a 'download' with the container and blob granted. " +
-      'A ZIP member stored uncompressed is read in place from its archive, and a URL cannot be narrowed to part of a blob: for such a ' +
-      'member the API first copies its bytes once into the derived container under their SHA-256 (checked on the way; nothing is ' +
-      'stored if they do not match) and signs that copy, never the archive; a member over 512 MiB is not copied (413: use …/content). ' +
-      '`range` is always null (kept for older clients). ' +
-      'To get the bytes without a URL, use GET …/content.',
+      `Examiners and supervisors only. The URL is an API link, \`…/files/{fileId}/content?ticket=…\`, valid for ${API_LIMITS.downloadUrlTtlMs / 60_000} minutes ` +
+      'and fetched without a token: each fetch checks the ticket\'s user against their current assignment (unassigning them ends the link at ' +
+      "once) and is recorded as a 'download' (delivery `stream`, with the `ticketId`), like GET …/content. The issue is recorded as a " +
+      "'download' (delivery `url`). Only whole-blob files over " +
+      `${API_LIMITS.downloadSasOverBytes / 1024 ** 3} GiB get a read-only storage SAS instead (\`kind: storage-sas\`), valid for ` +
+      `${API_LIMITS.downloadSasTtlMs / 60_000} minutes, for the blob that is the file: an API response cannot outlast Azure's 230-second ` +
+      'front-end limit. A SAS cannot be revoked: after an unassignment it can still start a fetch until it expires, and its fetches go ' +
+      'straight to storage, unrecorded. `range` is always null (kept for older clients).',
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     params: fileParams,
     query: z.strictObject({}),
-    responses: { 200: { description: 'URL and expiry of a blob holding exactly this file', schema: downloadSchema } },
-    async handler({ deps, principal, params, abortSignal }) {
+    responses: { 200: { description: 'URL and expiry of a link to exactly this file', schema: downloadSchema } },
+    async handler({ deps, principal, params, caseAccess, baseUrl, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const bytes = await fileBytesOf(deps, file);
-      let blob = bytes.blob;
-      let copied: { created: boolean } | null = null;
-      if (bytes.range) {
-        const made = await materialiseMember(deps.blobs, deps.containers.derived, bytes, expectedOf(file, bytes), abortSignal ? { abortSignal } : {});
-        blob = made.blob;
-        copied = { created: made.created };
-      }
+      const expected = expectedOf(file, bytes);
       const now = deps.now?.() ?? new Date();
-      const url = await deps.blobs.readUrl(blob, { expiresInMs: API_LIMITS.downloadUrlTtlMs });
-      const expiresAt = new Date(now.getTime() + API_LIMITS.downloadUrlTtlMs).toISOString();
+      const sasOverBytes = deps.downloadSasOverBytes ?? API_LIMITS.downloadSasOverBytes;
+      let body: z.input<typeof downloadSchema>;
+      let granted: Record<string, unknown>;
+      if (!bytes.range && expected.length > sasOverBytes) {
+        const url = await deps.blobs.readUrl(bytes.blob, { expiresInMs: API_LIMITS.downloadSasTtlMs });
+        const expiresAt = new Date(now.getTime() + API_LIMITS.downloadSasTtlMs).toISOString();
+        body = { url, kind: 'storage-sas', expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };
+        // The URL is a bearer secret: record what it grants, never the URL.
+        granted = { kind: 'storage-sas', container: bytes.blob.container, blobName: bytes.blob.name, expiresAt };
+      } else {
+        // The roles the caller downloads with on this case (the assignment may narrow the token's).
+        const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
+        const issued = await issueDownloadTicket(deps, { user: principal.user, roles, caseId: file.caseId, fileId: file.fileId });
+        const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/content`;
+        const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
+        body = { url, kind: 'api-ticket', expiresAt: issued.expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };
+        granted = { kind: 'api-ticket', issuedTicketId: issued.ticketId, expiresAt: issued.expiresAt };
+      }
       await recordForCase(
         deps,
         principal,
@@ -214,26 +226,11 @@ export const filesRoutes: RouteModule = [
           evidenceIds: [file.evidenceId],
           action: 'download',
           subject: subjectOf(file),
-          // The URL is a bearer secret: record what it grants, never the URL.
-          details: {
-            path: file.path,
-            delivery: 'url',
-            container: blob.container,
-            blobName: blob.name,
-            range: null,
-            ...(bytes.range && copied
-              ? { copiedFrom: { container: bytes.blob.container, blobName: bytes.blob.name, range: bytes.range }, copyCreated: copied.created }
-              : {}),
-            expiresAt,
-          },
+          details: { path: file.path, delivery: 'url', range: null, ...granted },
         },
         abortSignal ? { abortSignal } : {},
       );
-      return {
-        status: 200,
-        headers: { 'cache-control': 'no-store' },
-        body: { url, expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null } satisfies z.input<typeof downloadSchema>,
-      };
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body };
     },
   }),
 
@@ -247,10 +244,15 @@ export const filesRoutes: RouteModule = [
       'file and nothing else: for a ZIP member read in place, only its span of the archive is read (the span comes from the index; no ' +
       'Range header or parameter can widen it). `X-Exhibit-SHA256` is the recorded hash. Files up to 16 MiB are checked in full ' +
       "before anything is sent (a mismatch is a 500 'hash-mismatch'); larger ones are checked as they stream, and a mismatch cuts " +
-      'the connection before the end, so the body is shorter than Content-Length: clients must check both.',
+      'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
+      'Instead of a bearer token, a `ticket` from GET …/download may be given (a download link): the ticket\'s user must still be ' +
+      "assigned with a role that may download, checked on every fetch, and the entry carries the `ticketId`.",
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
+    acceptsDownloadTicket: true,
     params: fileParams,
-    query: z.strictObject({}),
+    query: z.strictObject({
+      ticket: z.string().max(64).optional().describe('A download link\'s ticket (from GET …/download), used when no Authorization header is sent'),
+    }),
     responses: { 200: { description: "The file's bytes", contentType: 'application/octet-stream' } },
     async handler({ deps, principal, params, abortSignal }) {
       const file = await loadFile(deps, params.caseId, params.fileId);

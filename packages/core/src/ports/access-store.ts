@@ -50,6 +50,21 @@ export interface CaseOverview {
   claimedBy: string | null;
 }
 
+/**
+ * A download link's ticket, as stored: only the SHA-256 of the secret part
+ * of the link. It names one file of one case for one user until it expires;
+ * the API checks the user's assignment again whenever it is used.
+ */
+export interface DownloadTicket {
+  ticketSha256: string;
+  user: string;
+  caseId: string;
+  fileId: string;
+  roles: Role[];
+  issuedAt: string;
+  expiresAt: string;
+}
+
 export interface AccessStore {
   /** Creates or updates the assignment; `changed` is false when it was already exactly so. */
   assign(
@@ -89,4 +104,8 @@ export interface AccessStore {
    * evidence received), ordered by case id, with its number of assignees.
    */
   listAllCases(): Promise<CaseOverview[]>;
+  /** Stores a new ticket, and deletes tickets that expired before `ticket.issuedAt`. */
+  issueDownloadTicket(ticket: DownloadTicket): Promise<void>;
+  /** The ticket with this hash, expired or not; null when unknown or deleted (unassign deletes the user's tickets for the case). */
+  getDownloadTicket(ticketSha256: string): Promise<DownloadTicket | null>;
 }

@@ -18,7 +18,9 @@ export type CustodyAction =
   | 'download'
   | 'export'
   | 'assignment-change'
-  | 'verify';
+  | 'verify'
+  /** A read of case data other than a file: status, evidence and assignment lists, the case in /cases (rate-limited, see the API's read-audit). */
+  | 'read';
 
 export interface CustodyEvent {
   caseId: string;
