@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type JsonWebKey } from 'node:crypto';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { ExhibitError, errorMessage } from '@exhibit/core';
-import { keyIdFor, publicJwk, type Signer } from './signer.js';
+import { keyIdFor, publicJwk, type PublicKeyRecord, type Signer } from './signer.js';
 
 type TokenCredential = ConstructorParameters<typeof KeyClient>[1];
 
@@ -85,4 +85,29 @@ export async function createKeyVaultSigner(options: {
   if (!key.id) throw new ExhibitError('invalid-config', `Key Vault key ${options.keyName} has no id`);
   const client = new CryptographyClient(key.id, options.credential);
   return keyVaultSigner({ key, client });
+}
+
+/**
+ * The trusted keys in Azure: the public keys of every version of the custody
+ * Key Vault key. Key Vault, not the custody container, is the registry, so a
+ * key written beside the logs is never among them. A version whose material
+ * is not P-256 is skipped (it could never have signed an entry).
+ */
+export async function listKeyVaultPublicKeys(options: { vaultUrl: string; keyName: string; credential: TokenCredential; abortSignal?: AbortSignal }): Promise<PublicKeyRecord[]> {
+  const client = new KeyClient(options.vaultUrl, options.credential);
+  const out: PublicKeyRecord[] = [];
+  try {
+    for await (const version of client.listPropertiesOfKeyVersions(options.keyName, { abortSignal: options.abortSignal })) {
+      if (!version.version) continue;
+      const key = await client.getKey(options.keyName, { version: version.version, abortSignal: options.abortSignal });
+      const m = key.key;
+      if (!m || (m.kty !== 'EC' && m.kty !== 'EC-HSM') || m.crv !== 'P-256' || !m.x || !m.y) continue;
+      const jwk: JsonWebKey = publicJwk({ kty: 'EC', crv: 'P-256', x: b64url(m.x), y: b64url(m.y) });
+      out.push({ keyId: keyIdFor('ES256', jwk), algorithm: 'ES256', publicKeyJwk: jwk });
+    }
+  } catch (err) {
+    throw translateKeyVaultError(err, `list versions of Key Vault key ${options.keyName}`);
+  }
+  if (out.length === 0) throw new ExhibitError('invalid-config', `Key Vault key ${options.keyName} has no P-256 version to trust`);
+  return out;
 }
