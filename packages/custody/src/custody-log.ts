@@ -100,7 +100,15 @@ export function createCustodyLog(options: CustodyLogOptions): CustodyLog {
       ...(o.abortSignal ? { abortSignal: o.abortSignal } : {}),
     });
   return {
-    record: (event: CustodyEvent, o?: { abortSignal?: AbortSignal }) => writer.record(event, o),
+    record: async (event: CustodyEvent, o?: { abortSignal?: AbortSignal }) => {
+      await writer.record(event, o);
+      // The end of processing is a natural moment to pin the heads; the timer covers everything else.
+      if (event.action === 'processing-complete' && checkpointStore) {
+        await writeCheckpoints({ sql: options.sql, store: checkpointStore, signer: options.signer, caseId: event.caseId, ...(options.now ? { now: options.now } : {}) }).catch(
+          (err: unknown) => options.logger.warn({ err, caseId: event.caseId }, 'custody checkpoint after processing failed; the checkpoint timer will write it'),
+        );
+      }
+    },
     verify: (o) => verify(o, 0),
     report: (o) => verify(o, CUSTODY_LIMITS.maxReportEntries),
     entries: (f) =>

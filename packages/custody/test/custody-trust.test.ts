@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addedKeyDocumentName,
+  appendLogCheckpointStore,
   createFileCheckpointStore,
   encodeEntry,
   exportCustodyBundle,
@@ -21,6 +22,7 @@ import {
   type CustodyLog,
   type Signer,
 } from '../src/index.js';
+import { createAzureAppendLog } from '@exhibit/storage';
 import { custodyFixture, stageEvent, type CustodyFixture } from './custody-fixture.js';
 
 /**
@@ -138,6 +140,14 @@ describe('signed checkpoints', () => {
     expect(v.items[0]!.checkpoint).toMatchObject({ entries: 4, lastSeq: 3 });
   });
 
+  it('are written for the case when processing completes', async () => {
+    await seed('cp-done', 2);
+    await log.record({ caseId: CASE, evidenceId: 'cp-done', action: 'processing-complete', actor: 'service:exhibit-pipeline', details: {} });
+    const v = await offline('cp-done');
+    expect(v.items[0]!.checkpoint).toMatchObject({ entries: 3, lastSeq: 2 });
+    expect((await log.checkpoint({ caseId: CASE })).written.flatMap((w) => w.evidenceIds)).not.toContain('cp-done');
+  });
+
   it('a truncated tail is detected offline from a checkpoint', async () => {
     const { name, lines } = await seed('cp-trunc');
     await log.checkpoint({ caseId: CASE });
@@ -183,6 +193,23 @@ describe('signed checkpoints', () => {
     expect(v.checkpoints?.rejected).toContainEqual(expect.objectContaining({ evidenceId: 'cp-forged', reason: 'signature does not verify' }));
     // The forged checkpoint is not believed: the log itself still verifies.
     expect(v.items[0]!.ok).toBe(true);
+  });
+});
+
+describe('checkpoints in an append blob (the Azure store)', () => {
+  it('appends per case, and detects a deleted log from them', async () => {
+    const blobLog = createAzureAppendLog({ connectionString: fx.connectionString, container: `${fx.containers.custody}-cp` });
+    await blobLog.ensureContainer();
+    const blobStore = appendLogCheckpointStore(blobLog);
+    const azureLog = fx.newLog({ checkpoints: blobStore });
+    for (let n = 1; n <= 3; n++) await azureLog.record(stageEvent('AZ1', 'E1', n));
+    expect((await azureLog.checkpoint({ caseId: 'AZ1' })).checkpoints).toBe(1);
+    await azureLog.record(stageEvent('AZ1', 'E1', 4));
+    expect((await azureLog.checkpoint({ caseId: 'AZ1' })).checkpoints).toBe(1);
+    expect((await blobStore.read('AZ1'))!.toString('utf8').trimEnd().split('\n')).toHaveLength(2);
+    await fx.raw.getBlobClient(segmentName('AZ1', 'E1', 0)).delete();
+    const v = await verifyCustody({ log: fx.appendLog, sql: null, caseId: 'AZ1', containers: fx.containers, trustedKeys: [publicKeyOf(fx.signer)], checkpoints: blobStore });
+    expect(v.items).toEqual([expect.objectContaining({ evidenceId: 'E1', firstBreak: expect.objectContaining({ reason: 'missing-log', detail: expect.stringMatching(/records 5/) }) })]);
   });
 });
 
