@@ -145,6 +145,9 @@ describe('exhibit custody: pinned keys, checkpoints, export and verify --bundle'
     expect(exported.code, exported.err).toBe(EXIT.ok);
     expect(JSON.parse(await readFile(keysFile, 'utf8'))).toMatchObject({ format: 'exhibit-custody-trusted-keys/1', keys: [{ keyId: log.publicKey().keyId }] });
     expect((await cli(env(), 'custody', 'trust', 'add', keysFile)).out).toBe('every key was already trusted\n');
+    expect((await cli(env(), 'custody', 'trust', 'add')).code).toBe(EXIT.usage);
+    const noSigner = await cli(env(), 'custody', 'trust', 'add', '--signer');
+    expect(noSigner.err).toMatch(/no custody signing key in/);
 
     const mallory = await createLocalSigner(path.join(dir, 'mallory'));
     await appendLog.putDocument(addedKeyDocumentName(caseId, mallory.keyId), Buffer.from(JSON.stringify({ ...publicKeyOf(mallory), addedAt: new Date().toISOString() })), { ifNoneMatch: '*' });

@@ -1,10 +1,15 @@
+import { existsSync } from 'node:fs';
 import { open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { ExhibitError, type ExhibitConfig } from '@exhibit/core';
 import {
   addTrustedKeys,
   appendLogCheckpointStore,
   createFileCheckpointStore,
+  createLocalSigner,
+  LOCAL_KEY_FILE,
+  publicKeyOf,
   exportCustodyBundle,
   listKeyVaultPublicKeys,
   parseTrustedKeys,
@@ -136,11 +141,22 @@ export function register(program: Command, ctx: CliContext): void {
     .description('the pinned key set of the data folder (local deployments; Azure trusts Key Vault\'s key versions)')
     .command('add')
     .description('add public keys (e.g. a new signing key\'s, exported with `custody keys export`) to the pinned set; only this command adds keys')
-    .argument('<file>', 'public keys: a key bundle, a keys.json, or a JSON array of keys')
-    .action(async (file: string) => {
+    .argument('[file]', 'public keys: a key bundle, a keys.json, or a JSON array of keys')
+    .option('--signer', "add the public key of this data folder's current signing key (keys/custody-ed25519.pem), e.g. after replacing it on purpose")
+    .action(async (file: string | undefined, options: { signer?: boolean }) => {
       const cfg = ctx.config();
       if (cfg.keyVault) throw new ExhibitError('invalid-argument', 'this deployment signs with Key Vault: its trusted keys are the Key Vault key\'s versions, not a pinned file');
-      const added = await addTrustedKeys(cfg.custodyTrust.trustFile, await readKeysFile(file));
+      if ((file === undefined) === !options.signer) throw new ExhibitError('invalid-argument', 'give a key file or --signer (one of them)');
+      let keys: PublicKeyRecord[];
+      if (options.signer) {
+        const keyDir = cfg.auth.kind === 'local' ? cfg.auth.keyDir : path.join(cfg.dataDir, 'keys');
+        // Never create a key here: only an existing one is pinned.
+        if (!existsSync(path.join(keyDir, LOCAL_KEY_FILE))) throw new ExhibitError('invalid-argument', `no custody signing key in ${printable(keyDir)}`);
+        keys = [publicKeyOf(await createLocalSigner(keyDir))];
+      } else {
+        keys = await readKeysFile(file!);
+      }
+      const added = await addTrustedKeys(cfg.custodyTrust.trustFile, keys);
       ctx.stdout.write(added.length === 0 ? 'every key was already trusted\n' : `now trusted: ${added.join(', ')}\n`);
     });
 
