@@ -169,6 +169,10 @@ describe('exhibit custody: pinned keys, checkpoints, export and verify --bundle'
     expect(exported.code, exported.err).toBe(EXIT.ok);
     expect(exported.err).toMatch(/2 log segments, checkpoints, 1 public key/);
     expect((await cli(env(), 'custody', 'export', caseId, '-o', bundle)).code).toBe(EXIT.error);
+    const none = path.join(dir, 'none.bundle.jsonl');
+    const empty = await cli(env(), 'custody', 'export', 'NO-SUCH-CASE', '-o', none);
+    expect(empty.err).toMatch(/no custody logs/);
+    await expect(readFile(none)).rejects.toMatchObject({ code: 'ENOENT' });
 
     const ok = await cli(bare(), 'custody', 'verify', caseId, '--bundle', bundle);
     expect(ok.code, ok.err + ok.out).toBe(EXIT.ok);

@@ -101,6 +101,7 @@ export async function exportCustodyBundle(options: {
     const body = await options.log.read(item.name, { abortSignal: options.abortSignal });
     await emit('segment', item.name, body as AsyncIterable<Buffer>);
   }
+  if (!parts.some((p) => p.kind !== 'keys')) throw new ExhibitError('not-found', `case ${caseId} has no custody logs and no checkpoints to export`);
   await options.write(JSON.stringify({ type: 'manifest', format: BUNDLE_FORMAT, caseId, parts }) + '\n');
   return { parts };
 }

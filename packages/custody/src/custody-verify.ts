@@ -184,7 +184,9 @@ export async function verifyCustody(options: VerifyCustodyOptions): Promise<Cust
   if (options.checkpoints) {
     const read = parseCheckpoints(caseId, await options.checkpoints.read(caseId, { abortSignal: options.abortSignal }), verifier);
     latestCheckpoints = read.latest;
-    checkpointSummary = { location: options.checkpoints.location, verified: read.count, rejected: read.problems };
+    // Verifying one item: another item's bad checkpoint is not this item's concern; an unattributable line is.
+    const rejected = options.evidenceId ? read.problems.filter((p) => p.evidenceId === null || p.evidenceId === options.evidenceId) : read.problems;
+    checkpointSummary = { location: options.checkpoints.location, verified: read.count, rejected };
   }
 
   const segmentsByEvidence = new Map<string, SegmentInfo[]>();
