@@ -28,6 +28,8 @@ export interface CustodyBundle {
 
 /** Bytes per chunk line: small enough to stream, big enough to keep the file compact. */
 const CHUNK_BYTES = 768 * 1024;
+/** Longest line read back: a chunk line, or a manifest listing many segments. */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
 /** Largest bundle read back; it is held in memory while verified. */
 export const MAX_BUNDLE_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -73,21 +75,26 @@ export async function exportCustodyBundle(options: {
     let bytes = 0;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    const flush = async () => {
+    /** Emits whole CHUNK_BYTES lines (and, at the end, the rest), so no line outgrows a chunk whatever the source yields. */
+    const flush = async (all: boolean) => {
       if (pendingBytes === 0) return;
-      const data = Buffer.concat(pending, pendingBytes);
-      pending = [];
-      pendingBytes = 0;
-      await options.write(JSON.stringify({ type: 'chunk', kind, name, data: data.toString('base64') }) + '\n');
+      let data = Buffer.concat(pending, pendingBytes);
+      while (data.length >= CHUNK_BYTES || (all && data.length > 0)) {
+        const piece = data.subarray(0, CHUNK_BYTES);
+        data = data.subarray(piece.length);
+        await options.write(JSON.stringify({ type: 'chunk', kind, name, data: piece.toString('base64') }) + '\n');
+      }
+      pending = data.length > 0 ? [data] : [];
+      pendingBytes = data.length;
     };
     for await (const chunk of source) {
       hash.update(chunk);
       bytes += chunk.length;
       pending.push(chunk);
       pendingBytes += chunk.length;
-      if (pendingBytes >= CHUNK_BYTES) await flush();
+      if (pendingBytes >= CHUNK_BYTES) await flush(false);
     }
-    await flush();
+    await flush(true);
     parts.push({ kind, name, bytes, sha256: hash.digest('hex') });
   };
   const once = (b: Buffer) => (async function* () {
@@ -118,8 +125,15 @@ function bad(detail: string): ExhibitError {
  */
 export function readCustodyBundle(bytes: Buffer): CustodyBundle {
   if (bytes.length > MAX_BUNDLE_BYTES) throw bad(`larger than ${MAX_BUNDLE_BYTES} bytes`);
-  const lines = bytes.toString('utf8').split('\n');
-  if (lines.pop() !== '') throw bad('the last line has no newline (cut short)');
+  if (bytes.length === 0 || bytes[bytes.length - 1] !== 0x0a) throw bad('the last line has no newline (cut short)');
+  // Line by line from the buffer: a whole bundle may be longer than a JavaScript string can be.
+  const lines: string[] = [];
+  for (let start = 0; start < bytes.length; ) {
+    const nl = bytes.indexOf(0x0a, start);
+    if (nl - start > MAX_LINE_BYTES) throw bad(`line ${lines.length + 1} is longer than ${MAX_LINE_BYTES} bytes`);
+    lines.push(bytes.toString('utf8', start, nl));
+    start = nl + 1;
+  }
   const json = (line: string, n: number): unknown => {
     try {
       return JSON.parse(line);
