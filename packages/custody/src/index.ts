@@ -26,7 +26,7 @@ export {
 } from './custody-verify.js';
 export { renderCustodyReportHtml, renderVerificationText } from './custody-report.js';
 export { createLocalSigner, LOCAL_KEY_FILE } from './signer.local.js';
-export { createKeyVaultSigner, keyVaultSigner, listKeyVaultPublicKeys, type KeyVaultPublicKey, type KeyVaultSigningClient } from './signer.key-vault.js';
+export { createKeyVaultSigner, keyVaultPublicKeys, keyVaultSigner, listKeyVaultPublicKeys, type KeyVaultVersionsClient, type KeyVaultPublicKey, type KeyVaultSigningClient } from './signer.key-vault.js';
 export { keyIdFor, jwkThumbprint, publicKeyOf, SignatureVerifier, type PublicKeyRecord, type SignatureAlgorithm, type Signer } from './signer.js';
 export {
   CUSTODY_ACTOR,
