@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -304,6 +304,23 @@ describe('Azure Functions adapters against a real app', () => {
       [caseId],
     );
     expect(rows.map((r) => r.blob_name).sort()).toEqual([deleted, overwritten].sort());
+  });
+
+  it('writes signed custody checkpoints from its timer, pinned to the data folder\'s trusted key, and nothing new on a second run', async () => {
+    const runTimer = () =>
+      fns.timer.get('custody-checkpoint')!.handler({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } }, invocationContext('custody-checkpoint'));
+    await runTimer();
+    const file = path.join(dataDir, 'custody-checkpoints', `${caseId}.jsonl`);
+    const first = await readFile(file, 'utf8');
+    const lines = first.trimEnd().split('\n').map((l) => JSON.parse(l) as { evidenceId: string; keyId: string; format: string });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines[0]).toMatchObject({ format: 'exhibit-custody-checkpoint/1', keyId: app.custody.publicKey().keyId });
+    const trusted = JSON.parse(await readFile(path.join(dataDir, 'trust', 'custody-keys.json'), 'utf8')) as { keys: Array<{ keyId: string }> };
+    expect(trusted.keys.map((k) => k.keyId)).toEqual([app.custody.publicKey().keyId]);
+    await runTimer();
+    expect(await readFile(file, 'utf8')).toBe(first);
+    const verified = await app.custody.verify({ caseId, checkEvidence: false });
+    expect(verified.checkpoints).toMatchObject({ verified: lines.length, rejected: [] });
   });
 
   it('answers HTTP like the local adapter: public routes, 401 without a token, bounded JSON bodies', async () => {

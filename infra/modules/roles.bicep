@@ -50,6 +50,11 @@ resource custodyContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   name: 'custody'
 }
 
+resource checkpointContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: evidenceBlobs
+  name: 'custody-checkpoints'
+}
+
 resource hostAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageAccountName
 }
@@ -101,6 +106,17 @@ resource writeDerived 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 resource writeCustody 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(custodyContainer.id, pipelinePrincipalId, roles.storageBlobDataContributor)
   scope: custodyContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: pipelinePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Signed checkpoints of the custody logs' heads (append blobs under WORM with protected appends).
+resource appendCheckpoints 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(checkpointContainer.id, pipelinePrincipalId, roles.storageBlobDataContributor)
+  scope: checkpointContainer
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
     principalId: pipelinePrincipalId

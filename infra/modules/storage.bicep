@@ -80,6 +80,25 @@ resource custodyRetention 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
+// Signed checkpoints of every custody log's head (entry count and head hash), one append blob per case.
+// Kept apart from the logs and WORM with protected appends: the pipeline adds blocks, never rewrites or
+// deletes them, so a log cut short, re-signed or deleted in the custody container no longer matches.
+resource checkpointContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'custody-checkpoints'
+  properties: { publicAccess: 'None' }
+}
+
+// Unlocked like the custody policy; lock both together (docs/deploy.md).
+resource checkpointRetention 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = {
+  parent: checkpointContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: custodyRetentionDays
+    allowProtectedAppendWrites: true
+  }
+}
+
 output accountName string = account.name
 output accountId string = account.id
 output blobEndpoint string = account.properties.primaryEndpoints.blob

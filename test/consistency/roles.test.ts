@@ -28,6 +28,7 @@ const REQUIRED: Array<{ operation: string; role: string; scope: Scope }> = [
   { operation: 'read evidence (ingest, hash, identify, metadata, thumbnail, unpack)', role: 'storageBlobDataReader', scope: container('evidence') },
   { operation: 'write derived blobs (unpacked members, thumbnails, staging)', role: 'storageBlobDataContributor', scope: container('derived') },
   { operation: 'append custody logs and write keys.json', role: 'storageBlobDataContributor', scope: container('custody') },
+  { operation: 'append signed custody checkpoints', role: 'storageBlobDataContributor', scope: container('custody-checkpoints') },
   { operation: 'request a user delegation key for read-only SAS URLs', role: 'storageBlobDelegator', scope: { type: 'Microsoft.Storage/storageAccounts', name: 'evidenceAccountName' } },
   { operation: 'keep Functions host leases, timers and keys (AzureWebJobsStorage)', role: 'storageBlobDataOwner', scope: { type: 'Microsoft.Storage/storageAccounts', name: 'hostStorageAccountName' } },
   { operation: 'send stage messages', role: 'serviceBusDataSender', scope: { type: 'Microsoft.ServiceBus/namespaces', name: 'serviceBusNamespaceName' } },

@@ -2,10 +2,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { text as streamText } from 'node:stream/consumers';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger } from '@exhibit/core';
 import { createApi, startHttpServer, type HttpServerHandle } from '@exhibit/api';
-import { createCustodyLog, createLocalSigner, publicKeyOf } from '@exhibit/custody';
+import {
+  addedKeyDocumentName,
+  createCustodyLog,
+  createFileCheckpointStore,
+  createLocalSigner,
+  pinSignerKey,
+  publicKeyOf,
+  segmentName,
+  trustFileOf,
+} from '@exhibit/custody';
 import { freePort } from '@exhibit/host';
 import { migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
@@ -57,6 +68,7 @@ describe('exhibit custody verify --offline', () => {
     const signer = await createLocalSigner(path.join(dir, 'keys'));
     await writeFile(path.join(dir, 'trusted.json'), JSON.stringify([publicKeyOf(signer)]));
     await writeFile(path.join(dir, 'other.json'), JSON.stringify([publicKeyOf(await createLocalSigner(path.join(dir, 'other-keys')))]));
+    await pinSignerKey(trustFileOf(path.join(dir, 'offline')), publicKeyOf(signer));
     const log = createCustodyLog({ appendLog, blobs, sql, signer, containers: { custody: 'custody', evidence: 'evidence' }, logger: createRootLogger({ level: 'silent' }) });
     await log.record({
       caseId,
@@ -68,7 +80,7 @@ describe('exhibit custody verify --offline', () => {
     });
   });
 
-  it('verifies with the published keys, and with keys handed over out of band', async () => {
+  it('verifies with the pinned keys of the data folder, and with keys handed over out of band', async () => {
     const published = await cli(env(), 'custody', 'verify', caseId, '--offline');
     expect(published.code, published.err).toBe(EXIT.ok);
     expect(published.out).toContain(`Custody verification of case ${caseId}: VERIFIED`);
@@ -90,6 +102,107 @@ describe('exhibit custody verify --offline', () => {
     expect(res.out).toContain('evidence-modified at seq 1');
     expect((await cli(env(), 'custody', 'verify', caseId, '--offline', '--no-rehash')).code).toBe(EXIT.ok);
     expect((await cli(env(), 'custody', 'verify', caseId, '--keys', 'x.json')).code).toBe(EXIT.usage);
+  });
+});
+
+describe('exhibit custody: pinned keys, checkpoints, export and verify --bundle', () => {
+  const caseId = `CLI-TRUST-${randomBytes(3).toString('hex')}`;
+  const dataDir = () => path.join(dir, 'trust');
+  const env = () => ({ EXHIBIT_STORAGE_CONNECTION_STRING: connectionString, EXHIBIT_DATA_DIR: dataDir(), EXHIBIT_LOG_LEVEL: 'silent' });
+  /** No storage, no API: what a third party has. */
+  const bare = () => ({ EXHIBIT_DATA_DIR: path.join(dir, 'third-party'), EXHIBIT_LOG_LEVEL: 'silent' });
+  const appendLog = createAzureAppendLog({ connectionString, container: 'custody' });
+  let log: ReturnType<typeof createCustodyLog>;
+
+  beforeAll(async () => {
+    await appendLog.ensureContainer();
+    const signer = await createLocalSigner(path.join(dir, 'trust-keys'));
+    log = createCustodyLog({
+      appendLog,
+      blobs: createAzureBlobStore({ connectionString }),
+      sql,
+      signer,
+      containers: { custody: 'custody', evidence: 'evidence' },
+      logger: createRootLogger({ level: 'silent' }),
+      checkpoints: createFileCheckpointStore(path.join(dataDir(), 'custody-checkpoints')),
+    });
+    for (const ev of ['EX01', 'EX02']) {
+      for (let n = 0; n < 4; n++) await log.record({ caseId, evidenceId: ev, action: 'stage-completed', actor: 'service:exhibit-pipeline', subject: { fileId: `f${n}` }, details: { n } });
+    }
+    await log.checkpoint({ caseId });
+  });
+
+  it('refuses offline verification with no trusted keys rather than trust the keys beside the logs', async () => {
+    const res = await cli(env(), 'custody', 'verify', caseId, '--offline');
+    expect(res.code).toBe(EXIT.usage);
+    expect(res.err).toMatch(/no trusted custody keys: .*custody-keys\.json does not exist.*--keys/s);
+  });
+
+  it('exports the pinned keys, adds keys only by `trust add`, and reports a key added beside the logs as untrusted', async () => {
+    await pinSignerKey(trustFileOf(dataDir()), log.publicKey());
+    const keysFile = path.join(dir, 'trust-public-keys.json');
+    const exported = await cli(env(), 'custody', 'keys', 'export', '-o', keysFile);
+    expect(exported.code, exported.err).toBe(EXIT.ok);
+    expect(JSON.parse(await readFile(keysFile, 'utf8'))).toMatchObject({ format: 'exhibit-custody-trusted-keys/1', keys: [{ keyId: log.publicKey().keyId }] });
+    expect((await cli(env(), 'custody', 'trust', 'add', keysFile)).out).toBe('every key was already trusted\n');
+    expect((await cli(env(), 'custody', 'trust', 'add')).code).toBe(EXIT.usage);
+    const noSigner = await cli(env(), 'custody', 'trust', 'add', '--signer');
+    expect(noSigner.err).toMatch(/no custody signing key in/);
+
+    const mallory = await createLocalSigner(path.join(dir, 'mallory'));
+    await appendLog.putDocument(addedKeyDocumentName(caseId, mallory.keyId), Buffer.from(JSON.stringify({ ...publicKeyOf(mallory), addedAt: new Date().toISOString() })), { ifNoneMatch: '*' });
+    const res = await cli(env(), 'custody', 'verify', caseId, '--offline', '--no-rehash');
+    expect(res.code, res.err).toBe(EXIT.ok);
+    expect(res.out).toContain(`rejected key ${mallory.keyId}: untrusted: published only beside the logs`);
+    expect(res.out).toMatch(/Checkpoints \(.*custody-checkpoints\): 2 verified, 0 rejected/);
+
+    const malloryFile = path.join(dir, 'mallory.json');
+    await writeFile(malloryFile, JSON.stringify([publicKeyOf(mallory)]));
+    expect((await cli(env(), 'custody', 'trust', 'add', malloryFile)).out).toBe(`now trusted: ${mallory.keyId}\n`);
+    const after = await cli(env(), 'custody', 'verify', caseId, '--offline', '--no-rehash', '--json');
+    expect(JSON.parse(after.out).keys.accepted.map((k: { keyId: string }) => k.keyId).sort()).toEqual([log.publicKey().keyId, mallory.keyId].sort());
+  });
+
+  it('exports a bundle that verifies with nothing else; a damaged bundle is refused and a cut log fails', async () => {
+    const bundle = path.join(dir, 'case.bundle.jsonl');
+    const exported = await cli(env(), 'custody', 'export', caseId, '-o', bundle, '--keys', path.join(dir, 'trust-public-keys.json'));
+    expect(exported.code, exported.err).toBe(EXIT.ok);
+    expect(exported.err).toMatch(/2 log segments, checkpoints, 1 public key/);
+    expect((await cli(env(), 'custody', 'export', caseId, '-o', bundle)).code).toBe(EXIT.error);
+    const none = path.join(dir, 'none.bundle.jsonl');
+    const empty = await cli(env(), 'custody', 'export', 'NO-SUCH-CASE', '-o', none);
+    expect(empty.err).toMatch(/no custody logs/);
+    await expect(readFile(none)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const ok = await cli(bare(), 'custody', 'verify', caseId, '--bundle', bundle);
+    expect(ok.code, ok.err + ok.out).toBe(EXIT.ok);
+    expect(ok.out).toContain('VERIFIED');
+    expect(ok.out).toContain('evidence not re-hashed');
+    expect((await cli(bare(), 'custody', 'verify', 'OTHER', '--bundle', bundle)).code).toBe(EXIT.usage);
+
+    const text = await readFile(bundle, 'utf8');
+    const cut = path.join(dir, 'cut.bundle.jsonl');
+    await writeFile(cut, text.slice(0, text.lastIndexOf('{"type":"manifest"')));
+    const refused = await cli(bare(), 'custody', 'verify', caseId, '--bundle', cut);
+    expect(refused.code).toBe(EXIT.usage);
+    expect(refused.err).toMatch(/no closing manifest/);
+
+    // A log cut after its checkpoint: the next export carries the cut log and the checkpoint that exposes it.
+    const name = segmentName(caseId, 'EX02', 0);
+    const lines = (await streamText(await appendLog.read(name))).split('\n');
+    const raw = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('custody').getAppendBlobClient(name);
+    await raw.delete();
+    await raw.create();
+    for (const line of lines.slice(0, 2)) await raw.appendBlock(line + '\n', Buffer.byteLength(line) + 1);
+    const truncated = path.join(dir, 'truncated.bundle.jsonl');
+    expect((await cli(env(), 'custody', 'export', caseId, '-o', truncated, '--keys', path.join(dir, 'trust-public-keys.json'))).code).toBe(EXIT.ok);
+    const broken = await cli(bare(), 'custody', 'verify', caseId, '--bundle', truncated);
+    expect(broken.code).toBe(EXIT.integrity);
+    expect(broken.out).toContain('FIRST BREAK truncated');
+    // And offline from storage, with the checkpoints in the data folder.
+    const offline = await cli(env(), 'custody', 'verify', `${caseId}/EX02`, '--offline', '--no-rehash');
+    expect(offline.code).toBe(EXIT.integrity);
+    expect(offline.out).toMatch(/FIRST BREAK truncated.*checkpoint of .* records 5 entries/);
   });
 });
 

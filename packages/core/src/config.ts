@@ -57,6 +57,8 @@ const envSchema = z.object({
   FFPROBE_PATH: optionalString,
   EXHIBIT_KEY_VAULT_URL: optionalString,
   EXHIBIT_CUSTODY_KEY_NAME: optionalString,
+  /** Local custody checkpoints: an append-only directory outside the data folder's reach of the pipeline (default <data>/custody-checkpoints). */
+  EXHIBIT_CUSTODY_CHECKPOINT_DIR: optionalString,
   EXHIBIT_ENTRA_TENANT_ID: optionalString,
   EXHIBIT_ENTRA_AUDIENCE: optionalString,
   /** Local token signing and the local API's base URL for the CLI. */
@@ -83,6 +85,15 @@ export interface ExhibitConfig {
   worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean };
   media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
   keyVault: { url: string; keyName: string } | undefined;
+  /**
+   * Trust for custody verification, outside the custody container: the pinned
+   * key set (local; Key Vault's key versions in Azure) and where signed head
+   * checkpoints are appended (an immutable container in Azure, a directory locally).
+   */
+  custodyTrust: {
+    trustFile: string;
+    checkpoints: { kind: 'directory'; dir: string } | { kind: 'container'; container: 'custody-checkpoints' };
+  };
   auth: { kind: 'local'; keyDir: string } | { kind: 'entra'; tenantId: string; audience: string };
   cli: { token: string | undefined };
 }
@@ -158,6 +169,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
       e.EXHIBIT_KEY_VAULT_URL && e.EXHIBIT_CUSTODY_KEY_NAME
         ? { url: e.EXHIBIT_KEY_VAULT_URL, keyName: e.EXHIBIT_CUSTODY_KEY_NAME }
         : undefined,
+    custodyTrust: {
+      trustFile: path.join(dataDir, 'trust', 'custody-keys.json'),
+      checkpoints:
+        storage.kind === 'managed-identity' && !e.EXHIBIT_CUSTODY_CHECKPOINT_DIR
+          ? { kind: 'container', container: 'custody-checkpoints' }
+          : { kind: 'directory', dir: path.resolve(cwd, e.EXHIBIT_CUSTODY_CHECKPOINT_DIR ?? path.join(dataDir, 'custody-checkpoints')) },
+    },
     auth,
     cli: { token: e.EXHIBIT_TOKEN },
   };

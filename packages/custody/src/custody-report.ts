@@ -22,12 +22,19 @@ export function renderVerificationText(v: CustodyVerification): string {
   lines.push(`Custody verification of case ${v.caseId}: ${v.ok ? 'VERIFIED' : 'FAILED'} (${v.verifiedAt})`);
   lines.push(`Keys (${v.keys.source}): ${v.keys.accepted.map((k) => `${k.keyId} [${k.algorithm}]`).join(', ') || 'none'}`);
   for (const r of v.keys.rejected) lines.push(`  rejected key ${r.keyId}: ${r.reason}`);
+  if (v.checkpoints) {
+    lines.push(`Checkpoints (${v.checkpoints.location}): ${v.checkpoints.verified} verified, ${v.checkpoints.rejected.length} rejected`);
+    for (const r of v.checkpoints.rejected) lines.push(`  rejected checkpoint line ${r.line}${r.evidenceId ? ` (${r.evidenceId})` : ''}: ${r.reason}`);
+  }
+  for (const note of v.notes ?? []) lines.push(`Note: ${note}`);
   if (v.items.length === 0) lines.push('No custody logs.');
   for (const item of v.items) {
     lines.push('');
     lines.push(`${item.caseId}/${item.evidenceId}: ${item.ok ? 'OK' : 'BROKEN'}`);
     lines.push(`  ${itemSummary(item)}`);
     if (item.headHash) lines.push(`  head: seq ${item.lastSeq} sha256 ${item.headHash}`);
+    if (item.checkpoint) lines.push(`  checkpoint ${item.checkpoint.time}: ${item.checkpoint.entries} entries, head sha256 ${item.checkpoint.headHash}`);
+    else if (item.checkpoint === null) lines.push('  no checkpoint yet');
     if (item.firstBreak) lines.push(`  FIRST BREAK ${describeBreak(item.firstBreak)}`);
     for (const e of item.evidence.filter((x) => !x.ok)) {
       lines.push(`  evidence ${e.blobName}: recorded ${e.recordedSha256} (seq ${e.seq}), now ${e.actualSha256 ?? 'missing'}`);
@@ -98,7 +105,13 @@ pre{margin:0;white-space:pre-wrap;word-break:break-all;font-size:8.5pt}.muted{co
 <p>Result: ${v.ok ? '<span class="ok">VERIFIED</span>' : '<span class="bad">FAILED</span>'}. Verified at ${h(v.verifiedAt)}${options.generatedBy ? ` for ${h(options.generatedBy)}` : ''}.</p>
 <p>Each entry is canonical JSON (RFC 8785) signed by the key named in it; each entry's hash (SHA-256 of its canonical bytes) is repeated as the next entry's prev hash.
 The logs are append blobs <span class="mono">custody/${h(v.caseId)}/&lt;evidence&gt;/&lt;segment&gt;.jsonl</span>; the public keys are in <span class="mono">custody/${h(v.caseId)}/keys.json</span>.</p>
-<h3>Keys (${h(v.keys.source)})</h3><ul>${keys || '<li>none</li>'}${rejected}</ul>
+<h3>Keys (${h(v.keys.source)})</h3><ul>${keys || '<li>none</li>'}${rejected}</ul>${
+  v.checkpoints
+    ? `<h3>Checkpoints</h3><p>${h(v.checkpoints.location)}: ${h(v.checkpoints.verified)} verified, ${h(v.checkpoints.rejected.length)} rejected</p><ul>${v.checkpoints.rejected
+        .map((r) => `<li class="bad">line ${h(r.line)}${r.evidenceId ? ` (${h(r.evidenceId)})` : ''}: ${h(r.reason)}</li>`)
+        .join('')}</ul>`
+    : ''
+}${(v.notes ?? []).map((n) => `<p>${h(n)}</p>`).join('')}
 ${v.items.map(itemSection).join('\n') || '<p>No custody logs for this case.</p>'}
 </body></html>
 `;

@@ -14,6 +14,7 @@ import {
   type CustodySubject,
 } from './custody-entry.js';
 import { indexedEvidenceIds, indexedHashes, lastIndexedEntry, type CustodySql } from './custody-index.sql.js';
+import { parseCheckpoints, type CheckpointProblem, type CheckpointStore, type CustodyCheckpoint } from './custody-checkpoint.js';
 import { readKeysDocument } from './key-registry.js';
 import { readLines } from './line-reader.js';
 import { casePrefix, evidencePrefix, parseSegmentName, segmentName } from './segment-names.js';
@@ -36,8 +37,10 @@ export type CustodyBreakReason =
   | 'truncated'
   | 'evidence-modified'
   | 'evidence-missing'
-  /** The index knows the evidence item, but storage holds no segment of its log (deleted). */
-  | 'missing-log';
+  /** The index or a checkpoint knows the evidence item, but storage holds no segment of its log (deleted). */
+  | 'missing-log'
+  /** The entry at a checkpoint's seq is not the one the checkpoint signed (the log was rewritten). */
+  | 'checkpoint-mismatch';
 
 export interface CustodyBreak {
   reason: CustodyBreakReason;
@@ -91,6 +94,8 @@ export interface EvidenceCustodyVerification {
   keyIds: string[];
   evidence: EvidenceHashCheck[];
   firstBreak: CustodyBreak | null;
+  /** The latest trusted checkpoint of this log, when checkpoints were read. */
+  checkpoint?: { entries: number; lastSeq: number; headHash: string; time: string; keyId: string } | null;
   /** Set by whoever records the verification in the item's own log: false when that log is too damaged to take it. */
   auditRecorded?: boolean;
   /** Up to `collectEntries` verified entries, for reports. */
@@ -104,21 +109,35 @@ export interface CustodyVerification {
   verifiedAt: string;
   ok: boolean;
   keys: { source: 'trusted' | 'keys.json'; accepted: PublicKeyRecord[]; rejected: Array<{ keyId: string; reason: string }> };
+  /** Checkpoints read (when a checkpoint store was given); a rejected checkpoint fails the verification. */
+  checkpoints?: { location: string; verified: number; rejected: CheckpointProblem[] };
+  /** What this verification could not check, e.g. evidence re-hashing from a bundle. */
+  notes?: string[];
   items: EvidenceCustodyVerification[];
 }
 
+/** Why a key found beside the logs (keys.json, keys/*.json) is not used when the verifier has a trusted set. */
+export const UNTRUSTED_PUBLISHED_KEY = 'untrusted: published only beside the logs';
+
 export interface VerifyCustodyOptions {
-  blobs: BlobStore;
+  /** The evidence blobs; without them the evidence is not re-hashed (a bundle carries no evidence). */
+  blobs?: BlobStore | null;
   log: AppendLog;
   /** The index copy; without it, truncation at the end of a log cannot be detected. */
   sql?: CustodySql | null;
   caseId: string;
   evidenceId?: string;
   containers: { evidence: string };
-  /** Keys trusted out of band. When given, keys.json is not consulted. */
+  /**
+   * Keys trusted out of band (the pinned set, Key Vault's key versions, a key
+   * bundle). When given, keys published beside the logs are not trusted:
+   * those not in this set are listed in keys.rejected.
+   */
   trustedKeys?: PublicKeyRecord[];
-  /** Keys trusted in addition to keys.json (e.g. this deployment's own signer). */
+  /** Only without trustedKeys: keys trusted in addition to keys.json (legacy, trusts what is beside the logs). */
   additionalKeys?: PublicKeyRecord[];
+  /** Signed checkpoints of the logs' heads: with them a cut-off tail or a deleted log is found without the index. */
+  checkpoints?: CheckpointStore | null;
   /** Re-hash the evidence blobs against the hashes recorded in the log (default true). */
   checkEvidence?: boolean;
   /** Return up to this many verified entries per evidence item (default 0). */
@@ -144,13 +163,31 @@ export async function verifyCustody(options: VerifyCustodyOptions): Promise<Cust
   let keySource: 'trusted' | 'keys.json' = 'trusted';
   let records = options.trustedKeys;
   const keyProblems: Array<{ keyId: string; reason: string }> = [];
+  const doc = await readKeysDocument(options.log, caseId, { abortSignal: options.abortSignal });
+  keyProblems.push(...(doc?.problems ?? []).map((reason) => ({ keyId: '(unreadable)', reason })));
   if (!records) {
     keySource = 'keys.json';
-    const doc = await readKeysDocument(options.log, caseId, { abortSignal: options.abortSignal });
     records = [...(options.additionalKeys ?? []), ...(doc?.document.keys ?? [])];
-    keyProblems.push(...(doc?.problems ?? []).map((reason) => ({ keyId: '(unreadable)', reason })));
+  } else {
+    // Anyone who can write beside the logs can publish a key there; with a trusted set it is only reported.
+    const trusted = records;
+    const seen = new Set<string>();
+    for (const k of doc?.document.keys ?? []) {
+      if (seen.has(k.keyId)) continue;
+      seen.add(k.keyId);
+      if (!trusted.some((t) => sameKey(t, k))) keyProblems.push({ keyId: k.keyId, reason: UNTRUSTED_PUBLISHED_KEY });
+    }
   }
   const verifier = new SignatureVerifier(records);
+  let checkpointSummary: CustodyVerification['checkpoints'];
+  let latestCheckpoints = new Map<string, CustodyCheckpoint>();
+  if (options.checkpoints) {
+    const read = parseCheckpoints(caseId, await options.checkpoints.read(caseId, { abortSignal: options.abortSignal }), verifier);
+    latestCheckpoints = read.latest;
+    // Verifying one item: another item's bad checkpoint is not this item's concern; an unattributable line is.
+    const rejected = options.evidenceId ? read.problems.filter((p) => p.evidenceId === null || p.evidenceId === options.evidenceId) : read.problems;
+    checkpointSummary = { location: options.checkpoints.location, verified: read.count, rejected };
+  }
 
   const segmentsByEvidence = new Map<string, SegmentInfo[]>();
   const prefix = options.evidenceId ? evidencePrefix(caseId, options.evidenceId) : casePrefix(caseId);
@@ -165,6 +202,8 @@ export async function verifyCustody(options: VerifyCustodyOptions): Promise<Cust
   if (options.sql) {
     for (const id of await indexedEvidenceIds(options.sql, caseId)) if (isValidId(id)) evidenceIds.add(id);
   }
+  // A checkpointed item whose log is gone is a missing log, index or not.
+  for (const id of latestCheckpoints.keys()) if (!options.evidenceId || id === options.evidenceId) evidenceIds.add(id);
   if (options.evidenceId) {
     const wanted = assertValidId('evidence', options.evidenceId);
     if (!evidenceIds.has(wanted)) throw new ExhibitError('not-found', `no custody log for ${caseId}/${wanted}`);
@@ -174,14 +213,19 @@ export async function verifyCustody(options: VerifyCustodyOptions): Promise<Cust
   const items: EvidenceCustodyVerification[] = [];
   for (const evidenceId of [...evidenceIds].sort()) {
     const segments = (segmentsByEvidence.get(evidenceId) ?? []).sort((a, b) => a.number - b.number);
-    items.push(await verifyEvidence(options, verifier, caseId, evidenceId, segments));
+    const checkpoint = options.checkpoints ? (latestCheckpoints.get(evidenceId) ?? null) : undefined;
+    items.push(await verifyEvidence(options, verifier, caseId, evidenceId, segments, checkpoint));
   }
+  const notes: string[] = [];
+  if (!options.blobs && options.checkEvidence !== false) notes.push('evidence not re-hashed: no access to the evidence blobs (not possible offline from a bundle)');
   return {
     format: 'exhibit-custody-verification/1',
     caseId,
     verifiedAt,
-    ok: items.every((i) => i.ok),
+    ok: items.every((i) => i.ok) && (checkpointSummary?.rejected.length ?? 0) === 0,
     keys: { source: keySource, accepted: verifier.records(), rejected: [...keyProblems, ...verifier.rejected] },
+    ...(checkpointSummary ? { checkpoints: checkpointSummary } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
     items,
   };
 }
@@ -237,6 +281,7 @@ async function verifyEvidence(
   caseId: string,
   evidenceId: string,
   segments: SegmentInfo[],
+  checkpoint: CustodyCheckpoint | null | undefined,
 ): Promise<EvidenceCustodyVerification> {
   const index = options.sql ? new IndexHashes(options.sql, caseId, evidenceId) : null;
   const indexLast = options.sql ? await lastIndexedEntry(options.sql, caseId, evidenceId) : null;
@@ -253,6 +298,9 @@ async function verifyEvidence(
     keyIds: [],
     evidence: [],
     firstBreak: null,
+    ...(checkpoint !== undefined
+      ? { checkpoint: checkpoint && { entries: checkpoint.entries, lastSeq: checkpoint.lastSeq, headHash: checkpoint.headHash, time: checkpoint.time, keyId: checkpoint.keyId } }
+      : {}),
     ...(collect > 0 ? { entries: [], entriesOmitted: 0 } : {}),
   };
   const keyIds = new Set<string>();
@@ -285,7 +333,7 @@ async function verifyEvidence(
 
   const finish = async (): Promise<EvidenceCustodyVerification> => {
     result.keyIds = [...keyIds].sort();
-    if (options.checkEvidence !== false) await checkEvidence(options, caseId, evidenceId, recordedHashes, result);
+    if (options.checkEvidence !== false && options.blobs) await checkEvidence(options, caseId, evidenceId, recordedHashes, result);
     result.ok = result.firstBreak === null;
     return result;
   };
@@ -293,7 +341,8 @@ async function verifyEvidence(
   if (segments.length === 0) {
     // Only reached for an item the index knows (storage listed nothing for it): its log was
     // deleted. Said as such, rather than as a truncation or a 404 that hides the item.
-    fail('missing-log', null, null, `no segment of the custody log of ${caseId}/${evidenceId} is in storage${indexLast ? `; the index copy has ${indexLast.seq + 1} entries` : ''}`);
+    const known = [indexLast ? `the index copy has ${indexLast.seq + 1} entries` : null, checkpoint ? `the checkpoint of ${checkpoint.time} records ${checkpoint.entries}` : null].filter(Boolean);
+    fail('missing-log', null, null, `no segment of the custody log of ${caseId}/${evidenceId} is in storage${known.length > 0 ? `; ${known.join('; ')}` : ''}`);
     return finish();
   }
 
@@ -395,6 +444,11 @@ async function verifyEvidence(
       return finish();
     }
 
+    if (checkpoint && entry.seq === checkpoint.lastSeq && hash !== checkpoint.headHash) {
+      fail('checkpoint-mismatch', at, entry.seq, `this entry is not the one the checkpoint of ${checkpoint.time} signed as seq ${checkpoint.lastSeq} (the log was rewritten)`);
+      return finish();
+    }
+
     keyIds.add(entry.keyId);
     result.verifiedEntries++;
     result.lastSeq = entry.seq;
@@ -414,6 +468,12 @@ async function verifyEvidence(
   if (options.sql && indexLast && (prev === null || indexLast.seq > prev.entry.seq)) {
     const from = prev ? prev.entry.seq + 1 : 0;
     fail('truncated', null, null, `the index copy records seq ${from}${indexLast.seq > from ? `-${indexLast.seq}` : ''}, which the log no longer has`);
+    result.firstBreak!.segment = segments.at(-1)?.name ?? null;
+    return finish();
+  }
+  if (checkpoint && (prev === null || prev.entry.seq < checkpoint.lastSeq)) {
+    const from = prev ? prev.entry.seq + 1 : 0;
+    fail('truncated', null, null, `the checkpoint of ${checkpoint.time} records ${checkpoint.entries} entries (seq ${from}${checkpoint.lastSeq > from ? `-${checkpoint.lastSeq}` : ''} missing from the log)`);
     result.firstBreak!.segment = segments.at(-1)?.name ?? null;
     return finish();
   }
@@ -470,6 +530,7 @@ function toVerified(entry: CustodyEntry, hash: string, segment: string): Verifie
 
 async function sha256Of(options: VerifyCustodyOptions, name: string): Promise<string | null> {
   const hash = createHash('sha256');
+  if (!options.blobs) return null;
   try {
     const body = await options.blobs.openRead({ container: options.containers.evidence, name }, { abortSignal: options.abortSignal });
     await pipeline(body, new Writable({ write: (chunk: Buffer, _e, cb) => (hash.update(chunk), cb()) }), { signal: options.abortSignal });

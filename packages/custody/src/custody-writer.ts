@@ -31,8 +31,7 @@ import {
 import { hasEventKey, insertIndexedEntries, lastIndexedEntry, type CustodySql, type IndexedEntry } from './custody-index.sql.js';
 import { readLines } from './line-reader.js';
 import { evidencePrefix, segmentName } from './segment-names.js';
-import { publicKeyOf, SignatureVerifier, type Signer } from './signer.js';
-import { readKeysDocument } from './key-registry.js';
+import { publicKeyOf, SignatureVerifier, type PublicKeyRecord, type Signer } from './signer.js';
 
 const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
   'received', 'acquisition-hashes', 'integrity-verified', 'integrity-mismatch', 'evidence-changed', 'unpacked',
@@ -72,6 +71,8 @@ export interface CustodyWriterOptions {
   sql: CustodySql;
   signer: Signer;
   logger: Logger;
+  /** Keys whose entries the index copy accepts when catching up (never keys found beside the logs). */
+  trustedKeys?: PublicKeyRecord[];
   /** Version recorded on the entries the log adds itself. */
   toolVersion?: string;
   /** Segment size limits; every writer of one log must use the same values. */
@@ -397,8 +398,8 @@ export class CustodyWriter {
     if (!newest) return;
     const indexed = await lastIndexedEntry(this.o.sql, tail.caseId, tail.evidenceId);
     if (indexed && indexed.seq >= newest.seq) return;
-    const keys = await readKeysDocument(this.o.appendLog, tail.caseId, options).catch(() => null);
-    const verifier = new SignatureVerifier([publicKeyOf(this.o.signer), ...(keys?.document.keys ?? [])]);
+    // Only trusted keys: a key published beside the logs could have signed anything.
+    const verifier = new SignatureVerifier([publicKeyOf(this.o.signer), ...(this.o.trustedKeys ?? [])]);
     const fromSeq = indexed ? indexed.seq + 1 : 0;
     let prevHash = indexed ? indexed.hash : GENESIS_HASH;
     const rows: IndexedEntry[] = [];

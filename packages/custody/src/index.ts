@@ -1,5 +1,20 @@
 export { createCustodyLog, type CustodyAudit, type CustodyLog, type CustodyLogOptions } from './custody-log.js';
 export {
+  appendLogCheckpointStore,
+  CHECKPOINT_FORMAT,
+  createFileCheckpointStore,
+  parseCheckpoints,
+  signCheckpoint,
+  writeCheckpoints,
+  type CheckpointProblem,
+  type CheckpointRun,
+  type CheckpointStore,
+  type CustodyCheckpoint,
+} from './custody-checkpoint.js';
+export { addTrustedKeys, pinSignerKey, publicKeyBundle, readTrustedKeys, TRUST_FILE, trustFileOf, type TrustedKeysDocument } from './trust-store.js';
+export { exportCustodyBundle, readCustodyBundle, verifyCustodyBundle, BUNDLE_FORMAT, type CustodyBundle } from './custody-bundle.js';
+export {
+  UNTRUSTED_PUBLISHED_KEY,
   verifyCustody,
   type CustodyBreak,
   type CustodyBreakReason,
@@ -11,7 +26,7 @@ export {
 } from './custody-verify.js';
 export { renderCustodyReportHtml, renderVerificationText } from './custody-report.js';
 export { createLocalSigner, LOCAL_KEY_FILE } from './signer.local.js';
-export { createKeyVaultSigner, keyVaultSigner, type KeyVaultPublicKey, type KeyVaultSigningClient } from './signer.key-vault.js';
+export { createKeyVaultSigner, keyVaultPublicKeys, keyVaultSigner, listKeyVaultPublicKeys, type KeyVaultVersionsClient, type KeyVaultPublicKey, type KeyVaultSigningClient } from './signer.key-vault.js';
 export { keyIdFor, jwkThumbprint, publicKeyOf, SignatureVerifier, type PublicKeyRecord, type SignatureAlgorithm, type Signer } from './signer.js';
 export {
   CUSTODY_ACTOR,

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type JsonWebKey } from 'node:crypto';
 import { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import { ExhibitError, errorMessage } from '@exhibit/core';
-import { keyIdFor, publicJwk, type Signer } from './signer.js';
+import { keyIdFor, publicJwk, type PublicKeyRecord, type Signer } from './signer.js';
 
 type TokenCredential = ConstructorParameters<typeof KeyClient>[1];
 
@@ -85,4 +85,39 @@ export async function createKeyVaultSigner(options: {
   if (!key.id) throw new ExhibitError('invalid-config', `Key Vault key ${options.keyName} has no id`);
   const client = new CryptographyClient(key.id, options.credential);
   return keyVaultSigner({ key, client });
+}
+
+/** The part of the SDK's KeyClient that lists a key's versions; tests hand in their own. */
+export interface KeyVaultVersionsClient {
+  listPropertiesOfKeyVersions(name: string, options?: { abortSignal?: AbortSignal }): AsyncIterable<{ version?: string; enabled?: boolean }>;
+  getKey(name: string, options?: { version?: string; abortSignal?: AbortSignal }): Promise<KeyVaultPublicKey>;
+}
+
+/**
+ * The trusted keys in Azure: the public keys of every version of the custody
+ * Key Vault key. Key Vault, not the custody container, is the registry, so a
+ * key written beside the logs is never among them. Disabled versions stay
+ * trusted (they may have signed); a version whose material is not P-256 is
+ * skipped (it could never have signed an entry).
+ */
+export async function keyVaultPublicKeys(client: KeyVaultVersionsClient, keyName: string, options: { abortSignal?: AbortSignal } = {}): Promise<PublicKeyRecord[]> {
+  const out: PublicKeyRecord[] = [];
+  try {
+    for await (const version of client.listPropertiesOfKeyVersions(keyName, options)) {
+      if (!version.version) continue;
+      const key = await client.getKey(keyName, { version: version.version, ...options });
+      const m = key.key;
+      if (!m || (m.kty !== 'EC' && m.kty !== 'EC-HSM') || m.crv !== 'P-256' || !m.x || !m.y) continue;
+      const jwk: JsonWebKey = publicJwk({ kty: 'EC', crv: 'P-256', x: b64url(m.x), y: b64url(m.y) });
+      out.push({ keyId: keyIdFor('ES256', jwk), algorithm: 'ES256', publicKeyJwk: jwk });
+    }
+  } catch (err) {
+    throw translateKeyVaultError(err, `list versions of Key Vault key ${keyName}`);
+  }
+  if (out.length === 0) throw new ExhibitError('invalid-config', `Key Vault key ${keyName} has no P-256 version to trust`);
+  return out;
+}
+
+export function listKeyVaultPublicKeys(options: { vaultUrl: string; keyName: string; credential: TokenCredential; abortSignal?: AbortSignal }): Promise<PublicKeyRecord[]> {
+  return keyVaultPublicKeys(new KeyClient(options.vaultUrl, options.credential), options.keyName, options.abortSignal ? { abortSignal: options.abortSignal } : {});
 }

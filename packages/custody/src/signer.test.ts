@@ -6,7 +6,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdFor, SignatureVerifier, publicKeyOf, type Signer } from './signer.js';
 import { createLocalSigner, LOCAL_KEY_FILE } from './signer.local.js';
-import { keyVaultSigner, type KeyVaultSigningClient } from './signer.key-vault.js';
+import { keyVaultPublicKeys, keyVaultSigner, type KeyVaultSigningClient } from './signer.key-vault.js';
 
 let tmp: string;
 beforeAll(async () => {
@@ -144,5 +144,38 @@ describe('keyVaultSigner', () => {
       },
     };
     await expect(keyVaultSigner({ key: kv.key, client: failing }).sign(Buffer.from('a'))).rejects.toMatchObject({ code: 'tool-unavailable' });
+  });
+});
+
+describe('keyVaultPublicKeys (the trusted keys in Azure)', () => {
+  it("lists every version's public key, each verifying what that version signed", async () => {
+    const v1 = localKeyVault();
+    const v2 = localKeyVault();
+    const versions: Record<string, ReturnType<typeof localKeyVault>> = { a: v1, b: v2 };
+    const client = {
+      async *listPropertiesOfKeyVersions() {
+        yield { version: 'a' };
+        yield { version: 'b', enabled: false };
+        yield {};
+      },
+      getKey: async (_name: string, o?: { version?: string }) => versions[o!.version!]!.key,
+    };
+    const keys = await keyVaultPublicKeys(client, 'custody-signing');
+    const signers = [keyVaultSigner(v1), keyVaultSigner(v2)];
+    expect(keys.map((k) => k.keyId)).toEqual(signers.map((s) => s.keyId));
+    expect(keys.map((k) => k.algorithm)).toEqual(['ES256', 'ES256']);
+  });
+
+  it('refuses a key with no P-256 version, and translates SDK errors', async () => {
+    const none = { async *listPropertiesOfKeyVersions() { yield { version: 'x' }; }, getKey: async () => ({ id: 'x', key: { kty: 'RSA' } }) };
+    await expect(keyVaultPublicKeys(none, 'k')).rejects.toMatchObject({ code: 'invalid-config' });
+    const denied = {
+      // eslint-disable-next-line require-yield
+      async *listPropertiesOfKeyVersions(): AsyncGenerator<{ version?: string }> {
+        throw Object.assign(new Error('Forbidden'), { statusCode: 403 });
+      },
+      getKey: async () => ({}),
+    };
+    await expect(keyVaultPublicKeys(denied, 'k')).rejects.toMatchObject({ code: 'forbidden' });
   });
 });

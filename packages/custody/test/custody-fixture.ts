@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { createRootLogger, type CustodyEvent } from '@exhibit/core';
 import { migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
-import { createCustodyLog, createLocalSigner, type CustodyLog, type Signer } from '../src/index.js';
+import { createCustodyLog, createLocalSigner, type CheckpointStore, type CustodyLog, type PublicKeyRecord, type Signer } from '../src/index.js';
 
 export interface CustodyFixture {
   connectionString: string;
@@ -17,7 +17,7 @@ export interface CustodyFixture {
   sql: SqlClient;
   signer: Signer;
   /** A new writer, as another process would be: nothing cached. */
-  newLog(options?: { rolloverEntries?: number; signer?: Signer }): CustodyLog;
+  newLog(options?: { rolloverEntries?: number; signer?: Signer; checkpoints?: CheckpointStore; trustedKeys?: PublicKeyRecord[] }): CustodyLog;
   raw: ReturnType<BlobServiceClient['getContainerClient']>;
   rawEvidence: ReturnType<BlobServiceClient['getContainerClient']>;
   readLog(name: string): Promise<string[]>;
@@ -63,6 +63,8 @@ export async function custodyFixture(): Promise<CustodyFixture> {
         logger,
         toolVersion: '0.0.0-test',
         ...(options.rolloverEntries ? { rolloverEntries: options.rolloverEntries } : {}),
+        ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}),
+        ...(options.trustedKeys ? { trustedKeys: options.trustedKeys } : {}),
       }),
     async readLog(name) {
       const body = await raw.getBlobClient(name).downloadToBuffer();

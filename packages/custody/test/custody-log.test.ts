@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GENESIS_HASH, parseEntryText, readKeysDocument, segmentName, type CustodyEntry } from '../src/index.js';
+import { GENESIS_HASH, parseEntryText, publicKeyOf, readKeysDocument, segmentName, UNTRUSTED_PUBLISHED_KEY, type CustodyEntry } from '../src/index.js';
 import { custodyFixture, stageEvent, type CustodyFixture } from './custody-fixture.js';
 
 let fx: CustodyFixture;
@@ -147,7 +147,7 @@ describe('custody log writer', () => {
     expect(item.verifiedEntries).toBe(60 + item.segments.length);
   });
 
-  it('publishes a second key when the signing key changes, and verifies entries under both', async () => {
+  it('publishes a second key when the signing key changes; entries under both verify once both are trusted', async () => {
     const first = fx.newLog();
     await first.record(stageEvent('C6', 'E1', 1));
     const rotated = await fx.newSigner();
@@ -155,7 +155,13 @@ describe('custody log writer', () => {
     await second.record(stageEvent('C6', 'E1', 2));
     const keys = await readKeysDocument(fx.appendLog, 'C6');
     expect(keys?.document.keys.map((k) => k.keyId).sort()).toEqual([fx.signer.keyId, rotated.keyId].sort());
-    const verification = await first.verify({ caseId: 'C6', checkEvidence: false });
+    // Published beside the logs is not trusted: rotation is an explicit act (the pinned set, Key Vault's versions).
+    const unpinned = await first.verify({ caseId: 'C6', checkEvidence: false });
+    expect(unpinned.ok).toBe(false);
+    expect(unpinned.items[0]!.firstBreak).toMatchObject({ reason: 'unknown-key', seq: 2 });
+    expect(unpinned.keys.rejected).toContainEqual({ keyId: rotated.keyId, reason: UNTRUSTED_PUBLISHED_KEY });
+    const pinned = fx.newLog({ trustedKeys: [publicKeyOf(fx.signer), publicKeyOf(rotated)] });
+    const verification = await pinned.verify({ caseId: 'C6', checkEvidence: false });
     expect(verification.ok).toBe(true);
     expect(verification.items[0]!.keyIds.sort()).toEqual([fx.signer.keyId, rotated.keyId].sort());
   });

@@ -15,7 +15,20 @@ import { createPostgresIndex, createPostgresAccessStore, migrate, openSqlClient,
 import { createMediaTools } from '@exhibit/media';
 import type { StageDeps } from '@exhibit/pipeline';
 import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
-import { createCustodyLog, createKeyVaultSigner, createLocalSigner } from '@exhibit/custody';
+import {
+  appendLogCheckpointStore,
+  createCustodyLog,
+  createFileCheckpointStore,
+  createKeyVaultSigner,
+  createLocalSigner,
+  listKeyVaultPublicKeys,
+  pinSignerKey,
+  publicKeyOf,
+  type CheckpointStore,
+  type CustodyLog,
+  type PublicKeyRecord,
+  type Signer,
+} from '@exhibit/custody';
 import { createApi, createTokenVerifier, type Api } from '@exhibit/api';
 
 /** Everything the functions need, built once per process from validated config. */
@@ -29,6 +42,8 @@ export interface App {
   index: IndexStore;
   access: AccessStore;
   stageDeps: StageDeps;
+  /** The custody log, its verification and its checkpoints. */
+  custody: CustodyLog;
   api: Api;
   version: string;
   /** Creates containers and queues; for the local stack and tests (in Azure, Bicep does it). */
@@ -72,6 +87,28 @@ function busClient(config: ExhibitConfig, options: { queuePrefix?: string }): Ap
 }
 
 /**
+ * Trust for custody verification comes from outside the custody container:
+ * Key Vault's versions of the signing key in Azure, the pinned set in the
+ * data folder locally (created with the first key; a changed key stops here).
+ */
+async function custodyTrust(config: ExhibitConfig, signer: Signer): Promise<{ trustedKeys: PublicKeyRecord[]; checkpoints: CheckpointStore }> {
+  const trustedKeys = config.keyVault
+    ? await listKeyVaultPublicKeys({ vaultUrl: config.keyVault.url, keyName: config.keyVault.keyName, credential: azureCredential() })
+    : await pinSignerKey(config.custodyTrust.trustFile, publicKeyOf(signer));
+  const where = config.custodyTrust.checkpoints;
+  const s = config.storage;
+  const checkpoints =
+    where.kind === 'directory'
+      ? createFileCheckpointStore(where.dir)
+      : appendLogCheckpointStore(
+          s.kind === 'managed-identity'
+            ? createAzureAppendLog({ blobUrl: s.blobUrl, credential: azureCredential(), container: where.container })
+            : createAzureAppendLog({ connectionString: s.connectionString, container: where.container }),
+        );
+  return { trustedKeys, checkpoints };
+}
+
+/**
  * The composition root: the only place that knows which adapter serves which
  * port. No DI framework: plain construction in dependency order.
  */
@@ -92,6 +129,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     blobs,
     sql,
     signer,
+    ...(await custodyTrust(config, signer)),
     containers: { custody: config.containers.custody, evidence: config.containers.evidence },
     logger: logger.child({ component: 'custody' }),
     toolVersion: version,
@@ -130,6 +168,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     index,
     access,
     stageDeps,
+    custody,
     api,
     version,
     async ensureInfrastructure() {

@@ -51,4 +51,13 @@ export const FUNCTIONS: readonly FunctionDef[] = [
     trigger: { kind: 'timer', schedule: '0 */5 * * * *', localIntervalMs: 5 * 60 * 1000 },
     handler: (app: App, _input: undefined, inv: Invocation) => reconcile(app, inv, { resendPendingAfterMs: RESEND_PENDING_AFTER_MS }),
   },
+  {
+    // Signed checkpoints of every custody log whose head moved, appended where the pipeline cannot rewrite them.
+    name: 'custody-checkpoint',
+    trigger: { kind: 'timer', schedule: '30 */5 * * * *', localIntervalMs: 5 * 60 * 1000 },
+    handler: async (app: App, _input: undefined, inv: Invocation) => {
+      const run = await app.custody.checkpoint(inv.abortSignal ? { abortSignal: inv.abortSignal } : {});
+      return { checkpoints: run.checkpoints, cases: run.written.length };
+    },
+  },
 ];

@@ -16,7 +16,7 @@ const CUSTODY_AUDITORS: readonly Role[] = ['supervisor'];
 const caseId = param.id('Case id');
 
 const breakSchema = z.object({
-  reason: z.string().describe('bad-signature, broken-link, seq-gap, reordered, inserted, truncated, index-mismatch, unknown-key, unparseable, non-canonical, wrong-subject, time-regression, segment-chain, evidence-modified, evidence-missing, missing-log'),
+  reason: z.string().describe('bad-signature, broken-link, seq-gap, reordered, inserted, truncated, index-mismatch, unknown-key, unparseable, non-canonical, wrong-subject, time-regression, segment-chain, evidence-modified, evidence-missing, missing-log, checkpoint-mismatch'),
   seq: z.number().nullable().describe('Seq of the entry at fault as written'),
   expectedSeq: z.number().nullable(),
   segment: z.string().nullable(),
@@ -54,8 +54,17 @@ export const custodyVerificationSchema = z
     keys: z.object({
       source: z.enum(['trusted', 'keys.json']),
       accepted: z.array(keySchema),
-      rejected: z.array(z.object({ keyId: z.string(), reason: z.string() })),
+      rejected: z.array(z.object({ keyId: z.string(), reason: z.string() })).describe("Keys not used, with why; a key found only beside the logs is 'untrusted: published only beside the logs'"),
     }),
+    checkpoints: z
+      .object({
+        location: z.string(),
+        verified: z.number(),
+        rejected: z.array(z.object({ line: z.number(), evidenceId: z.string().nullable(), keyId: z.string().nullable(), reason: z.string() })),
+      })
+      .optional()
+      .describe('Signed head checkpoints read; a rejected one (bad signature, untrusted key) fails the verification'),
+    notes: z.array(z.string()).optional(),
     items: z.array(
       z.object({
         caseId: z.string(),
@@ -71,6 +80,11 @@ export const custodyVerificationSchema = z
           z.object({ blobName: z.string(), seq: z.number(), recordedSha256: z.string(), actualSha256: z.string().nullable(), ok: z.boolean() }),
         ),
         firstBreak: breakSchema.nullable(),
+        checkpoint: z
+          .object({ entries: z.number(), lastSeq: z.number(), headHash: z.string(), time: z.string(), keyId: z.string() })
+          .nullable()
+          .optional()
+          .describe('The latest trusted checkpoint of this log (null: none yet)'),
         auditRecorded: z
           .boolean()
           .optional()
