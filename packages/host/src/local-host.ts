@@ -171,10 +171,19 @@ export async function startLocalHost(
     timers.push(setInterval(() => void scan(), config.worker.pollIntervalMs));
 
     for (const fn of byKind('timer')) {
+      const everyMs = typeof fn.trigger.localIntervalMs === 'function' ? fn.trigger.localIntervalMs(config) : fn.trigger.localIntervalMs;
+      // One run at a time: a pass slower than its interval (storage down, a large index) is not stacked up.
+      let running = false;
       timers.push(
         setInterval(() => {
-          fn.handler(app, undefined, invocation()).catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'));
-        }, fn.trigger.localIntervalMs),
+          if (running) return;
+          running = true;
+          fn.handler(app, undefined, invocation())
+            .catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'))
+            .finally(() => {
+              running = false;
+            });
+        }, everyMs),
       );
     }
 
