@@ -24,6 +24,12 @@ export interface AzuriteSupervisorOptions extends AzuriteOptions {
   restartDelayMs?: (attempt: number) => number;
   /** Storage cannot be brought back: the host must stop, loudly. */
   onGiveUp(reason: string): void;
+  /**
+   * Runs after a restart, before storage is reported up again: Azurite saves its state every few
+   * seconds, so a hard kill can lose containers and queues created just before it; the host makes
+   * them again here. A throw counts as a failed restart attempt.
+   */
+  afterRestart?: () => Promise<void>;
   /** How Azurite is started (tests substitute a process of their own). */
   start?: (options: AzuriteOptions) => Promise<RunningAzurite>;
 }
@@ -120,11 +126,17 @@ export async function superviseAzurite(options: AzuriteSupervisorOptions): Promi
           await next.stop();
           return;
         }
+        try {
+          if (options.afterRestart) await options.afterRestart();
+        } catch (err) {
+          await next.stop();
+          throw err;
+        }
         current = next;
+        watch(next);
         health = { ...health, restarts: health.restarts + 1 };
         setState({ state: 'up', pid: next.pid });
         logger?.warn({ pid: next.pid, attempt, restarts: health.restarts, after: reason }, 'azurite restarted on the same data folder');
-        watch(next);
         return;
       } catch (err) {
         logger?.error({ attempt, err: errorMessage(err) }, 'azurite restart failed');

@@ -74,6 +74,12 @@ export async function startLocalHost(
         blobPort: config.storage.blobPort,
         queuePort: config.storage.queuePort,
         logger,
+        // Containers and queues created in Azurite's last seconds may be gone after a hard kill.
+        afterRestart: async () => {
+          await app.ensureInfrastructure();
+          logger.warn('storage is back: containers and queues ensured; lost work is re-driven by reconciliation and the watchdog');
+          void scan();
+        },
         onGiveUp: (reason) => {
           if (options.onStorageLost) options.onStorageLost(reason);
           else void stopHost().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'stopping after storage was lost failed'));
