@@ -115,7 +115,7 @@ describe('kill -9 of Azurite under a running host', () => {
     expect(isRunning(second!)).toBe(true);
     expect(host.child.exitCode).toBeNull();
 
-    const final = (await sam.waitComplete(CASE, [EVIDENCE], 60_000))[EVIDENCE];
+    const final = (await sam.waitComplete(CASE, [EVIDENCE], 120_000))[EVIDENCE];
     expect(final.complete).toBe(true);
     expect(final.failures).toEqual([]);
     expect(final.uploads[0].integrity).toBe('verified');
