@@ -22,3 +22,19 @@ CREATE INDEX files_evidence_progress_idx ON files (case_id, evidence_id, updated
 
 -- The derived-blob check walks contents with a thumbnail in key order, a page per pass.
 CREATE INDEX contents_thumbnail_done_idx ON contents (sha256) WHERE thumbnail_status = 'done';
+
+-- The signed custody lines exactly as appended, beside the index copy of their
+-- fields (custody_entries, created by a later migration, holds no signature).
+-- Storage that loses its last writes in a crash (Azurite killed hard) can lose
+-- the tail of a custody log while its index rows stay; the custody writer then
+-- appends these lines again, byte for byte, after checking each one's hash
+-- against its custody_entries row, its signature and its link to the log's
+-- last entry, so the log is what it was and verifies.
+CREATE TABLE custody_lines (
+  case_id     text    NOT NULL,
+  evidence_id text    NOT NULL,
+  seq         bigint  NOT NULL CHECK (seq >= 0),
+  segment     integer NOT NULL CHECK (segment >= 0),
+  line        text    NOT NULL,
+  PRIMARY KEY (case_id, evidence_id, seq)
+);

@@ -18,7 +18,9 @@ export type CustodyAction =
   | 'download'
   | 'export'
   | 'assignment-change'
-  | 'verify';
+  | 'verify'
+  /** Storage lost the newest entries of a log (a crash); the same signed lines were appended again from the index. */
+  | 'log-restored';
 
 export interface CustodyEvent {
   caseId: string;
