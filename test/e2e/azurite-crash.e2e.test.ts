@@ -157,7 +157,8 @@ describe('kill -9 of Azurite under a running host', () => {
     // What the crash cost and what made up for it, for whoever reads the test output.
     console.log(
       `azurite crash: ${count('work stalled; re-sent its stage message')} re-drives, ` +
-        `${count('thumbnail recorded as done is missing')} missing thumbnails found, ${count('attempt failed; will retry')} retried attempts`,
+        `${count('thumbnail recorded as done is missing')} missing thumbnails found, ${count('attempt failed; will retry')} retried attempts, ` +
+        `${count('custody log in storage had lost its newest entries')} custody logs restored`,
     );
     expect(log).toContain('azurite exited unexpectedly');
     expect(log).toContain('azurite restarted on the same data folder');
