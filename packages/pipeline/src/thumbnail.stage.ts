@@ -15,7 +15,7 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
   const loaded = await loadFile(deps, message);
   if (loaded === 'missing') return skipped('unknown-subject');
   if (loaded === 'failed') return skipped('already-done');
-  const { file, content, source } = loaded;
+  const { file, content } = loaded;
   const kind = content.kind;
   if (isPast(file, 'thumbnailed')) {
     // A redelivery, or the watchdog re-driving a thumbnail whose blob is gone (storage lost its
@@ -23,7 +23,8 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
     if (content.thumbnailStatus === 'done' && content.thumbnail && (kind === 'image' || kind === 'video')) {
       if (!(await deps.blobs.exists(content.thumbnail, { abortSignal: ctx.abortSignal }))) {
         ctx.logger.warn({ blob: content.thumbnail.name }, 'thumbnail recorded as done is missing from storage; making it again');
-        const made = await makeThumbnail(deps, loaded, kind, ctx);
+        // Under the name the index records (a later recipe would name it differently).
+        const made = await makeThumbnail(deps, loaded, kind, ctx, content.thumbnail);
         if (!made.ok) {
           // The same bytes and tools made it before; failing now is a fault to retry, not a finding.
           throw new ExhibitError('tool-unavailable', `could not make the missing thumbnail again: ${made.failure.detail}`);
@@ -68,7 +69,7 @@ type Made =
   | { ok: false; failure: FileFailure; tools: ToolVersion[] };
 
 /** Makes the thumbnail (or contact sheet) and stores it under its content-addressed name. */
-async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, kind: 'image' | 'video', ctx: StageContext): Promise<Made> {
+async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, kind: 'image' | 'video', ctx: StageContext, at?: BlobRef): Promise<Made> {
   const { file, content, source } = loaded;
   const input = blobSource(deps.blobs, source, file.name, content.size);
   const result = await analyse('thumbnail', ctx, () =>
@@ -82,7 +83,7 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, kind: 'image' 
   const tools = [...(await deps.thumbnailer.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
   if (!result.ok) return { ok: false, failure: { stage: 'thumbnail', code: result.error.code, detail: result.error.message }, tools };
   const thumb = result.value;
-  const ref = { container: deps.containers.derived, name: derivedNames.thumbnail(content.sha256, deps.thumbnailer.recipe) };
+  const ref = at ?? { container: deps.containers.derived, name: derivedNames.thumbnail(content.sha256, deps.thumbnailer.recipe) };
   await deps.blobs.upload(ref, thumb.jpeg, {
     contentType: 'image/jpeg',
     ifNotExists: true,
