@@ -53,6 +53,12 @@ const envSchema = z.object({
   EXHIBIT_CONCURRENCY: intFrom(4, 1, 64),
   EXHIBIT_POLL_INTERVAL_MS: intFrom(1000, 50, 60_000),
   EXHIBIT_INGEST_SAMPLES: z.enum(['true', 'false']).optional().default('true'),
+  /** Watchdog (docs/operations.md): no progress for this long is a stall (default: a stage deadline plus its grace and more). */
+  EXHIBIT_WATCHDOG_STALL_MS: intFrom(30 * 60_000, 1000, 24 * 3600_000),
+  /** How often the local host runs the watchdog (Azure: its timer schedule). */
+  EXHIBIT_WATCHDOG_INTERVAL_MS: intFrom(5 * 60_000, 500, 3600_000),
+  /** Re-drives without progress before the work is failed as `stuck`. */
+  EXHIBIT_WATCHDOG_MAX_REDRIVES: intFrom(3, 1, 100),
   FFMPEG_PATH: optionalString,
   FFPROBE_PATH: optionalString,
   EXHIBIT_KEY_VAULT_URL: optionalString,
@@ -83,6 +89,8 @@ export interface ExhibitConfig {
   containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
   api: { host: string; port: number; baseUrl: string };
   worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean };
+  /** The watchdog's thresholds (packages/runtime/src/watchdog.ts). */
+  watchdog: { stallMs: number; intervalMs: number; maxRedrives: number };
   media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
   keyVault: { url: string; keyName: string } | undefined;
   /**
@@ -164,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
       pollIntervalMs: e.EXHIBIT_POLL_INTERVAL_MS,
       ingestSamples: e.EXHIBIT_INGEST_SAMPLES === 'true',
     },
+    watchdog: { stallMs: e.EXHIBIT_WATCHDOG_STALL_MS, intervalMs: e.EXHIBIT_WATCHDOG_INTERVAL_MS, maxRedrives: e.EXHIBIT_WATCHDOG_MAX_REDRIVES },
     media: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH },
     keyVault:
       e.EXHIBIT_KEY_VAULT_URL && e.EXHIBIT_CUSTODY_KEY_NAME

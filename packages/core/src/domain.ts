@@ -208,7 +208,9 @@ export type ArchiveStopReason =
   /** The unpack ran past its deadline. */
   | 'deadline-exceeded'
   /** Every delivery of the unpack message failed; the bus gave up on it. */
-  | 'dead-lettered';
+  | 'dead-lettered'
+  /** The unpack never moved although the watchdog re-drove it (see docs/operations.md). */
+  | 'stuck';
 
 /** An archive's unpack stop, as recorded on the archive. */
 export interface ArchiveStop {

@@ -32,6 +32,8 @@ export type ExhibitErrorCode =
   | 'parse-crashed'
   /** Delivery kept failing until the bus gave up on the message. */
   | 'dead-lettered'
+  /** The watchdog re-drove the work several times and it never moved (a lost message, a stage that hangs). */
+  | 'stuck'
   /** The evidence blob changed after it was received. */
   | 'evidence-changed'
   // access

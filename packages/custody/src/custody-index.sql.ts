@@ -1,5 +1,5 @@
 import type { SqlClient } from '@exhibit/index';
-import type { CustodyEntry } from './custody-entry.js';
+import { encodeEntry, type CustodyEntry } from './custody-entry.js';
 
 /** The index copy of custody entries (migration 0200-custody.sql). */
 export type CustodySql = Pick<SqlClient, 'query'>;
@@ -45,6 +45,39 @@ export async function insertIndexedEntries(sql: CustodySql, rows: IndexedEntry[]
      ON CONFLICT DO NOTHING`,
     params,
   );
+  // The signed lines themselves, so a log whose tail storage lost can be restored (migration 0014).
+  const lineParams: unknown[] = [];
+  const lineValues: string[] = [];
+  for (const { entry, segment } of rows) {
+    const p = lineParams.length;
+    const line = encodeEntry(entry).toString('utf8');
+    lineParams.push(entry.subject.caseId, entry.subject.evidenceId, entry.seq, segment, line.endsWith('\n') ? line.slice(0, -1) : line);
+    lineValues.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5})`);
+  }
+  await sql.query(
+    `INSERT INTO custody_lines (case_id, evidence_id, seq, segment, line) VALUES ${lineValues.join(', ')} ON CONFLICT DO NOTHING`,
+    lineParams,
+  );
+}
+
+/** Signed lines the index holds after `afterSeq`, with the entry hash their custody_entries row records. */
+export async function indexedLinesAfter(
+  sql: CustodySql,
+  caseId: string,
+  evidenceId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<Array<{ seq: number; segment: number; line: string | null; hash: string }>> {
+  const { rows } = await sql.query<{ seq: number | string; segment: number | string; line: string | null; entry_hash: string }>(
+    `SELECT e.seq, e.segment, l.line, e.entry_hash
+       FROM custody_entries e
+       LEFT JOIN custody_lines l ON l.case_id = e.case_id AND l.evidence_id = e.evidence_id AND l.seq = e.seq
+      WHERE e.case_id = $1 AND e.evidence_id = $2 AND e.seq > $3
+      ORDER BY e.seq
+      LIMIT $4`,
+    [caseId, evidenceId, afterSeq, limit],
+  );
+  return rows.map((r) => ({ seq: Number(r.seq), segment: Number(r.segment), line: r.line, hash: r.entry_hash }));
 }
 
 export async function hasEventKey(sql: CustodySql, caseId: string, evidenceId: string, eventKey: string): Promise<boolean> {

@@ -28,7 +28,7 @@ import {
   type UnsignedEntry,
   unsignedPart,
 } from './custody-entry.js';
-import { hasEventKey, insertIndexedEntries, lastIndexedEntry, type CustodySql, type IndexedEntry } from './custody-index.sql.js';
+import { hasEventKey, indexedLinesAfter, insertIndexedEntries, lastIndexedEntry, type CustodySql, type IndexedEntry } from './custody-index.sql.js';
 import { readLines } from './line-reader.js';
 import { evidencePrefix, segmentName } from './segment-names.js';
 import { publicKeyOf, SignatureVerifier, type PublicKeyRecord, type Signer } from './signer.js';
@@ -36,7 +36,7 @@ import { publicKeyOf, SignatureVerifier, type PublicKeyRecord, type Signer } fro
 const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
   'received', 'acquisition-hashes', 'integrity-verified', 'integrity-mismatch', 'evidence-changed', 'unpacked',
   'stage-completed', 'stage-failed', 'processing-complete', 'upload', 'search', 'view', 'thumbnail-view',
-  'download', 'export', 'assignment-change', 'verify', 'read',
+  'download', 'export', 'assignment-change', 'verify', 'read', 'log-restored',
 ]);
 
 interface LastEntry {
@@ -90,6 +90,8 @@ export class CustodyWriter {
   private readonly tails = new Map<string, Tail>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly registeredCases = new Map<string, Promise<void>>();
+  /** Restorations done while loading a tail, recorded in the log itself after the write that found them. */
+  private readonly restorations = new Map<string, { segment: number; fromSeq: number; entries: number }>();
   private readonly rolloverEntries: number;
   private readonly rolloverBytes: number;
   private readonly now: () => Date;
@@ -110,7 +112,10 @@ export class CustodyWriter {
     const checked = checkEvent(event);
     const key = `${checked.caseId}/${checked.evidenceId}`;
     const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.recordInTurn(checked, options));
+    const run = previous
+      .catch(() => undefined)
+      .then(() => this.recordInTurn(checked, options))
+      .then(() => this.recordRestoration(key, options));
     this.queues.set(key, run);
     try {
       await run;
@@ -123,6 +128,12 @@ export class CustodyWriter {
     const { caseId, evidenceId } = event;
     await this.registerCase(caseId, options);
     let tail = this.tails.get(`${caseId}/${evidenceId}`) ?? (await this.loadTail(caseId, evidenceId, { ...options, catchUp: true }));
+    if (this.restorations.has(`${caseId}/${evidenceId}`)) {
+      // Lines were just restored: say so in the log before anything else is appended to it.
+      this.remember(tail);
+      await this.recordRestoration(`${caseId}/${evidenceId}`, options);
+      tail = this.tails.get(`${caseId}/${evidenceId}`) ?? tail;
+    }
     if (event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) {
       this.o.logger.debug({ caseId, evidenceId, eventKey: event.eventKey }, 'custody event already recorded');
       return;
@@ -150,6 +161,31 @@ export class CustodyWriter {
     throw new ExhibitError('storage-unavailable', `custody log ${tail.name}: no append won after ${CUSTODY_LIMITS.maxAppendAttempts} attempts`, {
       details: { reason: 'contention' },
     });
+  }
+
+  /** A restored tail is itself an event of the log: the entry says which lines were appended again, and why. */
+  private async recordRestoration(key: string, options: { abortSignal?: AbortSignal }): Promise<void> {
+    const restored = this.restorations.get(key);
+    if (!restored) return;
+    this.restorations.delete(key);
+    const [caseId, evidenceId] = key.split('/') as [string, string];
+    await this.recordInTurn(
+      checkEvent({
+        caseId,
+        evidenceId,
+        action: 'log-restored',
+        actor: CUSTODY_ACTOR,
+        details: {
+          segment: restored.segment,
+          fromSeq: restored.fromSeq,
+          entries: restored.entries,
+          reason: 'storage had lost the newest entries of this log (a crash); the same signed lines were appended again from the index copy',
+        },
+        tools: this.tools,
+        eventKey: `log-restored:${restored.segment}:${restored.fromSeq}`,
+      }),
+      options,
+    );
   }
 
   private registerCase(caseId: string, options: { abortSignal?: AbortSignal }): Promise<void> {
@@ -343,7 +379,7 @@ export class CustodyWriter {
         const last = head.length === 0 ? null : await this.readLastEntry(name, segment, head, options);
         const before = head.length === 0 && segment > 0 ? await this.lastEntryOf(caseId, evidenceId, segment - 1, options) : null;
         const startSeq = last ? await this.firstSeqOf(name, head, options) : before ? before.seq + 1 : 0;
-        const tail: Tail = { caseId, evidenceId, segment, name, head, last, before, startSeq };
+        const tail = await this.restoreLostTail({ caseId, evidenceId, segment, name, head, last, before, startSeq }, options);
         if (options.catchUp) await this.catchUpIndex(tail, options);
         return tail;
       } catch (err) {
@@ -385,6 +421,53 @@ export class CustodyWriter {
       throw new ExhibitError('conflict', `custody log ${name} ends in an unreadable entry; run custody verify`);
     }
     return { seq: parsed.entry.seq, hash: parsed.hash, time: parsed.entry.time, segment };
+  }
+
+  /**
+   * Storage lost the newest entries of this segment (Azurite killed hard loses its last
+   * writes) while their index rows stayed: the index is ahead of the blob. The signed lines
+   * the index kept (custody_lines) are appended again, byte for byte, but only each one whose
+   * hash is its custody_entries row's, whose signature verifies and which links onto the
+   * log's last entry: the log becomes what it was, never something the index made up. Lines
+   * of another segment, or missing lines (rows written before they were kept), are left to
+   * custody verify to report.
+   */
+  private async restoreLostTail(tail: Tail, options: { abortSignal?: AbortSignal }): Promise<Tail> {
+    const newest = tail.last ?? tail.before;
+    if (!newest) return tail;
+    const indexed = await lastIndexedEntry(this.o.sql, tail.caseId, tail.evidenceId);
+    if (!indexed || indexed.seq <= newest.seq) return tail;
+    const rows = await indexedLinesAfter(this.o.sql, tail.caseId, tail.evidenceId, newest.seq, 10_000);
+    // Only trusted keys, never keys published beside the logs (which whoever cut the log could write).
+    const verifier = new SignatureVerifier([publicKeyOf(this.o.signer), ...(this.o.trustedKeys ?? [])]);
+    let restored = tail;
+    let prev = { seq: newest.seq, hash: newest.hash };
+    for (const row of rows) {
+      if (row.segment !== tail.segment || row.line === null || row.seq !== prev.seq + 1) break;
+      const parsed = parseEntryText(row.line);
+      if (!parsed.ok || parsed.hash !== row.hash || parsed.entry.seq !== row.seq || parsed.entry.prevHash !== prev.hash) break;
+      const e = parsed.entry;
+      if (!verifier.verify(e.keyId, e.alg, signingBytes(unsignedPart(e)), Buffer.from(e.signature, 'base64url'))) break;
+      const head = await this.o.appendLog.append(restored.name, Buffer.from(`${row.line}\n`, 'utf8'), {
+        appendPosition: restored.head.length,
+        ifMatch: restored.head.etag,
+        abortSignal: options.abortSignal,
+      });
+      restored = { ...restored, head, last: { seq: e.seq, hash: parsed.hash, time: e.time, segment: tail.segment } };
+      prev = { seq: e.seq, hash: parsed.hash };
+    }
+    const count = prev.seq - newest.seq;
+    if (count > 0) {
+      this.restorations.set(`${tail.caseId}/${tail.evidenceId}`, { segment: tail.segment, fromSeq: newest.seq + 1, entries: count });
+      this.o.logger.error(
+        { caseId: tail.caseId, evidenceId: tail.evidenceId, log: tail.name, restored: count, fromSeq: newest.seq + 1 },
+        'custody log in storage had lost its newest entries (storage crash); appended the same signed lines again from the index',
+      );
+    }
+    if (prev.seq < indexed.seq) {
+      this.o.logger.error({ caseId: tail.caseId, evidenceId: tail.evidenceId, log: tail.name, blobSeq: prev.seq, indexSeq: indexed.seq }, 'custody log is behind its index copy and could not be restored; run custody verify');
+    }
+    return restored;
   }
 
   /**

@@ -21,6 +21,8 @@ export interface RunningAzurite {
   blobPort: number;
   queuePort: number;
   pid: number;
+  /** Settles when the process ends, however it ends (its exit code, or the signal that ended it). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stop(): Promise<void>;
 }
 
@@ -148,6 +150,9 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   child.unref();
   child.channel?.unref();
   child.on('error', (err) => options.logger?.warn({ err: err.message }, 'azurite process channel error'));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const pid = child.pid;
   if (pid === undefined) throw new ExhibitError('storage-unavailable', 'azurite could not be started');
   await writeFile(path.join(options.location, PID_FILE), JSON.stringify({ pid, blobPort: options.blobPort, queuePort: options.queuePort }));
@@ -170,7 +175,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
     await new Promise((r) => setTimeout(r, 100));
   }
   options.logger?.info({ blobPort: options.blobPort, queuePort: options.queuePort, pid }, 'azurite started');
-  return { blobPort: options.blobPort, queuePort: options.queuePort, pid, stop: () => stopOwn(options.location, pid) };
+  return { blobPort: options.blobPort, queuePort: options.queuePort, pid, exited, stop: () => stopOwn(options.location, pid) };
 }
 
 async function stopOwn(location: string, pid: number): Promise<void> {

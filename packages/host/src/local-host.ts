@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { errorMessage, type BlobProperties, type ExhibitConfig, type Logger, type QueueName } from '@exhibit/core';
 import { createApp, FUNCTIONS, reconcile, type App, type FunctionDef, type Invocation } from '@exhibit/runtime';
-import { startHttpServer } from '@exhibit/api';
-import { startAzurite, type RunningAzurite } from './azurite.process.js';
+import { startHttpServer, type ApiResponse } from '@exhibit/api';
+import { superviseAzurite, type StorageHealth, type SupervisedAzurite } from './azurite.supervisor.js';
 import { acquireDataFolderLock, type DataFolderLock, type DataFolderLockPorts } from './data-folder.lock.js';
 import { QueueWorker } from './queue-worker.js';
 
@@ -29,6 +29,8 @@ export interface LocalHost {
   stop(): Promise<void>;
   /** Runs one pass of the blob watcher now (tests use it instead of waiting for the interval). */
   scanNow(): Promise<void>;
+  /** The embedded Azurite's state; null when storage is not embedded. */
+  storageHealth(): StorageHealth | null;
 }
 
 /** What the data folder lock records about this stack, for the message a second start prints. */
@@ -49,19 +51,39 @@ export function dataFolderLockPorts(config: ExhibitConfig): DataFolderLockPorts 
  */
 export async function startLocalHost(
   config: ExhibitConfig,
-  options: { logger: Logger; lockMs?: number; dataFolderLock?: DataFolderLock },
+  options: {
+    logger: Logger;
+    lockMs?: number;
+    dataFolderLock?: DataFolderLock;
+    /**
+     * The embedded Azurite died and could not be kept running (see superviseAzurite). `npm start`
+     * stops the host with a non-zero exit; without a handler the host stops itself.
+     */
+    onStorageLost?: (reason: string) => void;
+  },
 ): Promise<LocalHost> {
   const logger = options.logger;
   const ownLock = options.dataFolderLock ? undefined : await acquireDataFolderLock(config.dataDir, dataFolderLockPorts(config));
-  let azurite: RunningAzurite | undefined;
+  let azurite: SupervisedAzurite | undefined;
   let app: App;
+  let stopHost: () => Promise<void> = async () => {};
   try {
     if (config.storage.kind === 'embedded-azurite') {
-      azurite = await startAzurite({
+      azurite = await superviseAzurite({
         location: config.storage.location,
         blobPort: config.storage.blobPort,
         queuePort: config.storage.queuePort,
         logger,
+        // Containers and queues created in Azurite's last seconds may be gone after a hard kill.
+        afterRestart: async () => {
+          await app.ensureInfrastructure();
+          logger.warn('storage is back: containers and queues ensured; lost work is re-driven by reconciliation and the watchdog');
+          void scan();
+        },
+        onGiveUp: (reason) => {
+          if (options.onStorageLost) options.onStorageLost(reason);
+          else void stopHost().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'stopping after storage was lost failed'));
+        },
       });
     }
     app = await createApp(config, { logger });
@@ -90,6 +112,7 @@ export async function startLocalHost(
     await azurite?.stop();
     ownLock?.release();
   };
+  stopHost = stop;
 
   // A start that fails half-way (the API port taken, storage gone) stops what it started.
   try {
@@ -154,17 +177,41 @@ export async function startLocalHost(
     timers.push(setInterval(() => void scan(), config.worker.pollIntervalMs));
 
     for (const fn of byKind('timer')) {
+      const everyMs = typeof fn.trigger.localIntervalMs === 'function' ? fn.trigger.localIntervalMs(config) : fn.trigger.localIntervalMs;
+      // One run at a time: a pass slower than its interval (storage down, a large index) is not stacked up.
+      let running = false;
       timers.push(
         setInterval(() => {
-          fn.handler(app, undefined, invocation()).catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'));
-        }, fn.trigger.localIntervalMs),
+          if (running) return;
+          running = true;
+          fn.handler(app, undefined, invocation())
+            .catch((err: unknown) => logger.warn({ fn: fn.name, err: errorMessage(err) }, 'timer function failed'))
+            .finally(() => {
+              running = false;
+            });
+        }, everyMs),
       );
     }
 
     const httpFn = byKind('http')[0];
     if (!httpFn) throw new Error('function table has no http function');
+    // While the embedded storage is down (restarting), every answer would be stale or fail
+    // half-way: say so with 503 and the reason instead of showing progress that is not moving.
+    const storageDown = (): ApiResponse | null => {
+      const health = azurite?.health();
+      if (!health || health.state === 'up') return null;
+      return {
+        status: 503,
+        headers: { 'retry-after': '5' },
+        body: { error: { code: 'storage-unavailable', message: `storage is ${health.state}: ${health.reason ?? 'unknown reason'}`, details: { storage: health } } },
+      };
+    };
     server = await startHttpServer(
-      { routes: app.api.routes, handle: (req, opts) => httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }) },
+      {
+        routes: app.api.routes,
+        handle: async (req, opts) =>
+          storageDown() ?? httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }),
+      },
       { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
     );
   } catch (err) {
@@ -176,6 +223,7 @@ export async function startLocalHost(
     app,
     apiUrl: config.api.baseUrl,
     scanNow: scan,
+    storageHealth: () => azurite?.health() ?? null,
     stop,
   };
 }

@@ -59,7 +59,23 @@ async function main(): Promise<void> {
   say(`  storage: ${config.storage.kind === 'embedded-azurite' ? `Azurite (blob :${config.storage.blobPort}, queue :${config.storage.queuePort})` : config.storage.kind}`);
   say(`  index:   ${config.database.kind === 'pglite' ? 'PGlite (embedded PostgreSQL)' : 'PostgreSQL (DATABASE_URL)'}`);
   say(`  logs:    ${logFile}`);
-  starting = startLocalHost(config, { logger, dataFolderLock: lock });
+  starting = startLocalHost(config, {
+    logger,
+    dataFolderLock: lock,
+    // Storage died and would not stay up: stop loudly with a non-zero exit rather than serve frozen progress.
+    onStorageLost: (reason) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      process.stderr.write(`exhibit: storage (Azurite) could not be kept running: ${reason}\nexhibit: stopping; see ${logFile} and the Azurite log in ${config.dataDir}/azurite/azurite.log\n`);
+      void starting
+        ?.then((host) => host.stop())
+        .catch(() => undefined)
+        .finally(() => {
+          logger.flush();
+          process.exit(1);
+        });
+    },
+  });
   const host = await starting;
   if (shuttingDown) return;
   say(`  API:     ${host.apiUrl}  (OpenAPI: ${host.apiUrl}/openapi.json)`);

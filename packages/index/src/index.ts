@@ -4,3 +4,4 @@ export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migra
 export { PostgresIndex, createPostgresIndex } from './index-store.postgres.js';
 export { PostgresAccessStore, createPostgresAccessStore } from './access-store.postgres.js';
 export { countingSqlClient } from './sql-client.counting.js';
+export { createWatchdogStore, type WatchdogStore, type StalledFile, type DoneThumbnail } from './index-store.watchdog.js';

@@ -12,16 +12,21 @@ import type { StageContext, StageDeps } from './stage.js';
  * A message the bus gave up on. Its file is marked failed with the reason, so
  * it shows in the evidence status instead of vanishing. Returns the evidence
  * item it belonged to, or null when the body names nothing we know.
+ *
+ * The watchdog gives up on work the same way (`code: 'stuck'`): work that never
+ * moved although its message was sent again and again.
  */
 export async function recordDeadLetter(
   deps: StageDeps,
   queue: QueueName,
   input: { body: unknown; messageId: string; reason: string; description: string },
   ctx: StageContext,
+  options: { code?: 'dead-lettered' | 'stuck' } = {},
 ): Promise<EvidenceRef | null> {
+  const code = options.code ?? 'dead-lettered';
   const failure: FileFailure = {
     stage: queue,
-    code: 'dead-lettered',
+    code,
     detail: `${input.reason}: ${input.description}`.slice(0, 2000),
   };
   let ref: EvidenceRef | null = null;
@@ -44,8 +49,8 @@ export async function recordDeadLetter(
           const recorded = (await deps.index.listChildren(fileId)).length;
           // On the archive, with its reason, so status lists it: a dead-lettered unpack never hides behind 'complete'.
           await deps.index.setUnpack(fileId, 'failed', file.memberCount ?? null, {
-            code: 'dead-lettered',
-            reason: 'dead-lettered',
+            code,
+            reason: code,
             detail: `${failure.detail} (${recorded} member${recorded === 1 ? '' : 's'} recorded before it; any after not extracted)`.slice(0, 2000),
             membersRecorded: recorded,
             membersDeclared: null,
@@ -69,8 +74,8 @@ export async function recordDeadLetter(
     actor: PIPELINE_ACTOR,
     subject: { fileId, ...(file.sha256 ? { sha256: file.sha256 } : {}) },
     details: { stage: queue, reason: input.reason, description: input.description.slice(0, 2000), path: file.path },
-    eventKey: `dead-letter:${queue}:${fileId}`,
+    eventKey: `${code === 'stuck' ? 'stuck' : 'dead-letter'}:${queue}:${fileId}`,
   });
-  ctx.logger.error({ queue, fileId, reason: input.reason }, 'message dead-lettered; file recorded as failed');
+  ctx.logger.error({ queue, fileId, reason: input.reason, code }, code === 'stuck' ? 'work stuck; file recorded as failed' : 'message dead-lettered; file recorded as failed');
   return { caseId: ref.caseId, evidenceId: ref.evidenceId };
 }

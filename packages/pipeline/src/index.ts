@@ -15,3 +15,4 @@ export type { ArchiveEntry, ArchiveFormat, ArchiveReader } from './archive/archi
 export { openArchive, detectArchiveFormat, type OpenArchiveOptions } from './archive/open-archive.js';
 export { merkleRoot, MerkleAccumulator } from './archive/merkle-root.js';
 export { analyseEntryName, type EntryNameAnalysis } from './archive/entry-name.js';
+export * from './messaging.js';

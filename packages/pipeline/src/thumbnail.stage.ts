@@ -1,8 +1,9 @@
-import { derivedNames, done, failed, skipped, type FileFlag, type FileMessage } from '@exhibit/core';
+import { derivedNames, done, ExhibitError, failed, skipped, type BlobRef, type ContentFinding, type FileFailure, type FileFlag, type FileMessage, type ToolVersion } from '@exhibit/core';
 import { blobSource } from './file-source.js';
 import { analyse, isPast, loadFile } from './file-stage.js';
 import { sendFile } from './messaging.js';
-import type { Stage } from './stage.js';
+import type { Stage, StageContext, StageDeps } from './stage.js';
+import type { LoadedFile } from './file-stage.js';
 
 /**
  * Thumbnails for images (EXIF preview when the image itself cannot be
@@ -14,12 +15,25 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
   const loaded = await loadFile(deps, message);
   if (loaded === 'missing') return skipped('unknown-subject');
   if (loaded === 'failed') return skipped('already-done');
-  const { file, content, source } = loaded;
+  const { file, content } = loaded;
+  const kind = content.kind;
   if (isPast(file, 'thumbnailed')) {
+    // A redelivery, or the watchdog re-driving a thumbnail whose blob is gone (storage lost its
+    // latest writes in a crash): the index says done, so the blob must exist; make it again if not.
+    if (content.thumbnailStatus === 'done' && content.thumbnail && (kind === 'image' || kind === 'video')) {
+      if (!(await deps.blobs.exists(content.thumbnail, { abortSignal: ctx.abortSignal }))) {
+        ctx.logger.warn({ blob: content.thumbnail.name }, 'thumbnail recorded as done is missing from storage; making it again');
+        // Under the name the index records (a later recipe would name it differently).
+        const made = await makeThumbnail(deps, loaded, kind, ctx, content.thumbnail);
+        if (!made.ok) {
+          // The same bytes and tools made it before; failing now is a fault to retry, not a finding.
+          throw new ExhibitError('tool-unavailable', `could not make the missing thumbnail again: ${made.failure.detail}`);
+        }
+      }
+    }
     await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
     return skipped('already-done');
   }
-  const kind = content.kind;
   if (kind !== 'image' && kind !== 'video') {
     await deps.index.advanceFile(file.fileId, 'thumbnailed');
     await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
@@ -30,38 +44,15 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
   let from = content.thumbnailSource;
   if (content.thumbnailStatus === 'pending') {
     reused = false;
-    const input = blobSource(deps.blobs, source, file.name, content.size);
-    const result = await analyse('thumbnail', ctx, () =>
-      kind === 'image'
-        ? deps.thumbnailer.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
-        : deps.thumbnailer.video(input, {
-            ...(content.metadata?.durationSec !== undefined ? { durationSec: content.metadata.durationSec } : {}),
-            abortSignal: ctx.abortSignal,
-          }),
-    );
-    const tools = [...(await deps.thumbnailer.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
-    if (!result.ok) {
-      const failure = { stage: 'thumbnail' as const, code: result.error.code, detail: result.error.message };
-      await deps.index.setThumbnail(content.sha256, { status: 'failed', blob: null, source: null, failure, tools }, { fileId: file.fileId, failure });
-      return failed(failure.code, failure.detail);
+    const made = await makeThumbnail(deps, loaded, kind, ctx);
+    if (!made.ok) {
+      await deps.index.setThumbnail(content.sha256, { status: 'failed', blob: null, source: null, failure: made.failure, tools: made.tools }, { fileId: file.fileId, failure: made.failure });
+      return failed(made.failure.code, made.failure.detail);
     }
-    const thumb = result.value;
-    const ref = { container: deps.containers.derived, name: derivedNames.thumbnail(content.sha256, deps.thumbnailer.recipe) };
-    await deps.blobs.upload(ref, thumb.jpeg, {
-      contentType: 'image/jpeg',
-      ifNotExists: true,
-      abortSignal: ctx.abortSignal,
-      metadata: {
-        source_sha256: content.sha256,
-        derived_from: thumb.from,
-        tools: tools.map((t) => `${t.name}@${t.version}`).join(',').replace(/[^\x20-\x7e]/g, '?').slice(0, 1024),
-      },
-    });
-    from = thumb.from;
-    const flags: FileFlag[] = thumb.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
-    const findings = thumb.findings ?? [];
-    if (findings.length > 0) ctx.logger.info({ findings: findings.map((f) => f.flag) }, 'thumbnail findings');
-    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: ref, source: thumb.from, findings, tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
+    from = made.from;
+    const flags: FileFlag[] = made.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
+    if (made.findings.length > 0) ctx.logger.info({ findings: made.findings.map((f) => f.flag) }, 'thumbnail findings');
+    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: made.ref, source: made.from, findings: made.findings, tools: made.tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
   } else if (content.thumbnailStatus === 'failed') {
     const failure = content.failure ?? { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no thumbnail could be made' };
     await deps.index.failFile(file.fileId, failure);
@@ -73,3 +64,36 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
   await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
   return reused ? skipped('already-analysed') : done({ from });
 };
+
+type Made =
+  | { ok: true; ref: BlobRef; from: 'image' | 'exif-preview' | 'contact-sheet'; findings: ContentFinding[]; tools: ToolVersion[] }
+  | { ok: false; failure: FileFailure; tools: ToolVersion[] };
+
+/** Makes the thumbnail (or contact sheet) and stores it under its content-addressed name. */
+async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, kind: 'image' | 'video', ctx: StageContext, at?: BlobRef): Promise<Made> {
+  const { file, content, source } = loaded;
+  const input = blobSource(deps.blobs, source, file.name, content.size);
+  const result = await analyse('thumbnail', ctx, () =>
+    kind === 'image'
+      ? deps.thumbnailer.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
+      : deps.thumbnailer.video(input, {
+          ...(content.metadata?.durationSec !== undefined ? { durationSec: content.metadata.durationSec } : {}),
+          abortSignal: ctx.abortSignal,
+        }),
+  );
+  const tools = [...(await deps.thumbnailer.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
+  if (!result.ok) return { ok: false, failure: { stage: 'thumbnail', code: result.error.code, detail: result.error.message }, tools };
+  const thumb = result.value;
+  const ref = at ?? { container: deps.containers.derived, name: derivedNames.thumbnail(content.sha256, deps.thumbnailer.recipe) };
+  await deps.blobs.upload(ref, thumb.jpeg, {
+    contentType: 'image/jpeg',
+    ifNotExists: true,
+    abortSignal: ctx.abortSignal,
+    metadata: {
+      source_sha256: content.sha256,
+      derived_from: thumb.from,
+      tools: tools.map((t) => `${t.name}@${t.version}`).join(',').replace(/[^\x20-\x7e]/g, '?').slice(0, 1024),
+    },
+  });
+  return { ok: true, ref, from: thumb.from, findings: thumb.findings ?? [], tools };
+}

@@ -10,6 +10,7 @@ import type {
   TriggerSpec,
 } from './function-table.types.js';
 import { handleBlobCreated, handleDeadLetter, handleHttp, handleQueueMessage, reconcile } from './handlers.js';
+import { watchdog } from './watchdog.js';
 
 export type FunctionDef =
   | { name: string; trigger: Extract<TriggerSpec, { kind: 'blob-created' }>; handler: (app: App, input: BlobCreatedInput, inv: Invocation) => Promise<IngestOutcome> }
@@ -59,5 +60,13 @@ export const FUNCTIONS: readonly FunctionDef[] = [
       const run = await app.custody.checkpoint(inv.abortSignal ? { abortSignal: inv.abortSignal } : {});
       return { checkpoints: run.checkpoints, cases: run.written.length };
     },
+  },
+  {
+    // No work waits for good: re-drives what stopped moving, fails it as `stuck` in the end,
+    // and makes again the thumbnails storage lost (docs/operations.md, "Watchdog").
+    name: 'watchdog',
+    trigger: { kind: 'timer', schedule: '30 */5 * * * *', localIntervalMs: (config) => config.watchdog.intervalMs },
+    handler: (app: App, _input: undefined, inv: Invocation) =>
+      watchdog(app, inv, { stallMs: app.config.watchdog.stallMs, maxRedrives: app.config.watchdog.maxRedrives }),
   },
 ];

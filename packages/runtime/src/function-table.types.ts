@@ -1,4 +1,4 @@
-import type { Logger, QueueName, StageOutcome } from '@exhibit/core';
+import type { ExhibitConfig, Logger, QueueName, StageOutcome } from '@exhibit/core';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -15,8 +15,8 @@ export type TriggerSpec =
   | { kind: 'dead-letter'; queue: QueueName }
   /** Azure: one HTTP trigger with route `api/{*path}`; local: node:http on config.api. */
   | { kind: 'http'; route: string; methods: HttpMethod[] }
-  /** Azure: NCRONTAB timer; local: every localIntervalMs. */
-  | { kind: 'timer'; schedule: string; localIntervalMs: number };
+  /** Azure: NCRONTAB timer; local: every localIntervalMs (a number, or read from the config). */
+  | { kind: 'timer'; schedule: string; localIntervalMs: number | ((config: ExhibitConfig) => number) };
 
 /** Per invocation: ids for the child logger, cancellation. */
 export interface Invocation {

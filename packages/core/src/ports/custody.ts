@@ -20,7 +20,9 @@ export type CustodyAction =
   | 'assignment-change'
   | 'verify'
   /** A read of case data other than a file: status, evidence and assignment lists, the case in /cases (rate-limited, see the API's read-audit). */
-  | 'read';
+  | 'read'
+  /** Storage lost the newest entries of a log (a crash); the same signed lines were appended again from the index. */
+  | 'log-restored';
 
 export interface CustodyEvent {
   caseId: string;

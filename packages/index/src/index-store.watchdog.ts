@@ -1,0 +1,123 @@
+import type { FileStage, UnpackState } from '@exhibit/core';
+import type { SqlClient } from './sql-client.js';
+
+/** A file whose work stopped moving (see migration 0014). */
+export interface StalledFile {
+  fileId: string;
+  caseId: string;
+  evidenceId: string;
+  parentId: string | null;
+  stage: FileStage;
+  unpack: UnpackState;
+  /** Re-drives since the file last moved. */
+  redrives: number;
+  /** Set for an upload's root file: the upload's blob and whether its hash is still to do. */
+  upload: { blobName: string; hashPending: boolean } | null;
+  /** Last progress (ISO 8601). */
+  updatedAt: string;
+}
+
+/** A content whose thumbnail is recorded as made, with one occurrence to re-drive it through. */
+export interface DoneThumbnail {
+  sha256: string;
+  blob: { container: string; name: string };
+  file: { fileId: string; caseId: string; evidenceId: string } | null;
+}
+
+/** The queries of the watchdog, kept out of the IndexStore port: only the runtime's watchdog uses them. */
+export interface WatchdogStore {
+  /**
+   * Open work (a file short of indexed/failed, or an unpack pending) whose last progress and last
+   * re-drive are both older than `stallMs`, in evidence items where no file moved for `stallMs`
+   * either (a long queue behind a big item is not a stall). Oldest first.
+   */
+  listStalledFiles(options: { stallMs: number; limit: number }): Promise<StalledFile[]>;
+  /** Counts a re-drive; a file that moved since its last re-drive starts counting again. */
+  markRedriven(fileIds: string[]): Promise<void>;
+  /** Thumbnails recorded as done, in sha256 order after `after`, a page at a time. */
+  listDoneThumbnails(options: { after: string; limit: number }): Promise<DoneThumbnail[]>;
+}
+
+export function createWatchdogStore(sql: SqlClient): WatchdogStore {
+  return {
+    async listStalledFiles({ stallMs, limit }) {
+      const { rows } = await sql.query<{
+        file_id: string;
+        case_id: string;
+        evidence_id: string;
+        parent_id: string | null;
+        stage: FileStage;
+        unpack: UnpackState;
+        redrives: number;
+        redriven_at: Date | string | null;
+        updated_at: Date | string;
+        blob_name: string | null;
+        hash_pending: boolean | null;
+      }>(
+        `SELECT f.file_id, f.case_id, f.evidence_id, f.parent_id, f.stage, f.unpack, f.updated_at,
+                CASE WHEN f.redriven_at IS NOT NULL AND f.redriven_at >= f.updated_at THEN f.redrives ELSE 0 END AS redrives,
+                u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending
+           FROM files f
+           LEFT JOIN uploads u ON u.root_file_id = f.file_id
+          WHERE (f.stage NOT IN ('indexed', 'failed') OR f.unpack = 'pending')
+            AND f.updated_at < now() - make_interval(secs => $1::double precision / 1000)
+            AND (f.redriven_at IS NULL OR f.redriven_at < now() - make_interval(secs => $1::double precision / 1000))
+            AND NOT EXISTS (SELECT 1 FROM files g
+                             WHERE g.case_id = f.case_id AND g.evidence_id = f.evidence_id
+                               AND g.updated_at >= now() - make_interval(secs => $1::double precision / 1000))
+          ORDER BY f.updated_at, f.file_id
+          LIMIT $2`,
+        [stallMs, limit],
+      );
+      return rows.map((r) => ({
+        fileId: r.file_id,
+        caseId: r.case_id,
+        evidenceId: r.evidence_id,
+        parentId: r.parent_id,
+        stage: r.stage,
+        unpack: r.unpack,
+        redrives: Number(r.redrives),
+        upload: r.blob_name === null ? null : { blobName: r.blob_name, hashPending: r.hash_pending === true },
+        updatedAt: new Date(r.updated_at).toISOString(),
+      }));
+    },
+
+    async markRedriven(fileIds) {
+      if (fileIds.length === 0) return;
+      // updated_at is progress, so it is left alone: a re-drive is not a move.
+      await sql.query(
+        `UPDATE files
+            SET redrives = CASE WHEN redriven_at IS NOT NULL AND redriven_at >= updated_at THEN redrives + 1 ELSE 1 END,
+                redriven_at = now()
+          WHERE file_id = ANY($1::text[])`,
+        [fileIds],
+      );
+    },
+
+    async listDoneThumbnails({ after, limit }) {
+      const { rows } = await sql.query<{
+        sha256: string;
+        thumbnail_container: string;
+        thumbnail_name: string;
+        file_id: string | null;
+        case_id: string | null;
+        evidence_id: string | null;
+      }>(
+        `SELECT c.sha256, c.thumbnail_container, c.thumbnail_name, f.file_id, f.case_id, f.evidence_id
+           FROM contents c
+           LEFT JOIN LATERAL (SELECT file_id, case_id, evidence_id FROM files
+                               WHERE sha256 = c.sha256 AND stage <> 'failed'
+                               ORDER BY file_id LIMIT 1) f ON true
+          WHERE c.thumbnail_status = 'done' AND c.thumbnail_name IS NOT NULL AND c.sha256 > $1
+          ORDER BY c.sha256
+          LIMIT $2`,
+        [after, limit],
+      );
+      return rows.map((r) => ({
+        sha256: r.sha256,
+        blob: { container: r.thumbnail_container, name: r.thumbnail_name },
+        file: r.file_id && r.case_id && r.evidence_id ? { fileId: r.file_id, caseId: r.case_id, evidenceId: r.evidence_id } : null,
+      }));
+    },
+  };
+}
