@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcessEnv } from '../support/host-process.js';
 import { descendants, eventually, isRunning, portListening } from '../support/process-tree.js';
+import { folderSnapshot } from '../support/folder-snapshot.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOCK = 'host.lock';
@@ -49,25 +49,6 @@ function azuritePid(h: HostProcessEnv): number {
   return (JSON.parse(readFileSync(path.join(h.dataDir, 'azurite', 'azurite.pid.json'), 'utf8')) as { pid: number }).pid;
 }
 
-/** Every file and folder of the data folder with size, mtime and content hash: any write by anyone shows. */
-function snapshot(dir: string): string {
-  const lines: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) {
-        lines.push(`${p}/ ${st.mtimeMs}`);
-        walk(p);
-      } else {
-        lines.push(`${p} ${st.size} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
-      }
-    }
-  };
-  lines.push(`${dir}/ ${statSync(dir).mtimeMs}`);
-  walk(dir);
-  return lines.join('\n');
-}
 
 /** Nothing of the stack is left: no process of its tree runs, nothing listens on its ports. */
 async function expectNothingLeft(h: HostProcessEnv, pids: number[]): Promise<void> {
@@ -125,12 +106,12 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     let before: string;
     let after: string;
     try {
-      before = snapshot(h.dataDir);
+      before = folderSnapshot(h.dataDir);
       const second = npmStart(h);
       spawned.push(second.child);
       refusedExit = await second.exited;
       refusedOutput = second.output();
-      after = snapshot(h.dataDir);
+      after = folderSnapshot(h.dataDir);
     } finally {
       process.kill(azurite, 'SIGCONT');
       process.kill(hostPid, 'SIGCONT');

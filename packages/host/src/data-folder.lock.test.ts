@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExhibitError } from '@exhibit/core';
 import { acquireDataFolderLock, DATA_FOLDER_LOCK_FILE, type DataFolderLock, type DataFolderLockRecord } from './data-folder.lock.js';
+import { folderSnapshot } from '../../../test/support/folder-snapshot.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const LOCK_MODULE = new URL('./data-folder.lock.ts', import.meta.url).href;
@@ -39,25 +39,6 @@ function readLock(dir: string): DataFolderLockRecord {
   return JSON.parse(readFileSync(path.join(dir, DATA_FOLDER_LOCK_FILE), 'utf8')) as DataFolderLockRecord;
 }
 
-/** Every entry under `dir` with its size, mtime and content hash: any write shows. */
-function snapshot(dir: string): string {
-  const lines: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = path.join(d, name);
-      const st = statSync(p);
-      if (st.isDirectory()) {
-        lines.push(`${p}/ ${st.mtimeMs}`);
-        walk(p);
-      } else {
-        lines.push(`${p} ${st.size} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
-      }
-    }
-  };
-  lines.push(`${dir}/ ${statSync(dir).mtimeMs}`);
-  walk(dir);
-  return lines.join('\n');
-}
 
 async function refusal(promise: Promise<unknown>): Promise<ExhibitError> {
   const err = await promise.then(
@@ -133,14 +114,14 @@ describe('data folder lock (one local stack per data folder)', () => {
     const dir = await tempDir();
     await acquire(dir);
     writeFileSync(path.join(dir, 'index.db'), 'state of the running stack');
-    const before = snapshot(dir);
+    const before = folderSnapshot(dir);
     const err = await refusal(acquireDataFolderLock(dir, { api: 1, blob: 2, queue: 3 }));
     expect(err.message).toContain(`pid ${process.pid}`);
     expect(err.message).toContain('API port 7171');
     expect(err.message).toContain('Azurite blob port 10100');
     expect(err.message).toContain('queue port 10101');
     expect(err.message).toContain(dir);
-    expect(snapshot(dir)).toBe(before);
+    expect(folderSnapshot(dir)).toBe(before);
   });
 
   it('is removed on release, after which the next start takes it', async () => {
