@@ -30,7 +30,7 @@ export async function runCliProcess(argv: string[], stdio: { stdout?: Writable; 
   const child = spawn(process.execPath, [BIN, ...argv], {
     stdio: ['ignore', stdio.stdout ?? 'pipe', stdio.stderr ?? 'pipe'],
     // By default nothing reaches a real API or storage; `env` may point at one.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, EXHIBIT_API_URL: 'http://127.0.0.1:9/api', EXHIBIT_DATA_DIR: '/nonexistent', ...env },
+    env: { EXHIBIT_API_URL: 'http://127.0.0.1:9/api', EXHIBIT_DATA_DIR: '/nonexistent', ...env },
   });
   let out = '';
   let err = '';
