@@ -66,3 +66,13 @@ describe('renderCustodyReportHtml', () => {
     expect(html).toContain('FAILED');
   });
 });
+
+describe('evidence re-hash in the text summary', () => {
+  it('says the evidence was not re-hashed rather than that no hashes were recorded', () => {
+    const v = verification();
+    const notChecked = { ...v, items: v.items.map((i) => ({ ...i, evidence: [], evidenceChecked: false })) };
+    expect(renderVerificationText(notChecked)).toContain('index copy 5, evidence not re-hashed');
+    const noneRecorded = { ...v, items: v.items.map((i) => ({ ...i, evidence: [], evidenceChecked: true })) };
+    expect(renderVerificationText(noneRecorded)).toContain('index copy 5, no evidence hashes recorded');
+  });
+});

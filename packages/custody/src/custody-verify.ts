@@ -98,6 +98,8 @@ export interface EvidenceCustodyVerification {
   checkpoint?: { entries: number; lastSeq: number; headHash: string; time: string; keyId: string } | null;
   /** Set by whoever records the verification in the item's own log: false when that log is too damaged to take it. */
   auditRecorded?: boolean;
+  /** False when the evidence blobs were not re-hashed (asked not to, or no access: a bundle). */
+  evidenceChecked?: boolean;
   /** Up to `collectEntries` verified entries, for reports. */
   entries?: VerifiedEntry[];
   entriesOmitted?: number;
@@ -333,7 +335,8 @@ async function verifyEvidence(
 
   const finish = async (): Promise<EvidenceCustodyVerification> => {
     result.keyIds = [...keyIds].sort();
-    if (options.checkEvidence !== false && options.blobs) await checkEvidence(options, caseId, evidenceId, recordedHashes, result);
+    result.evidenceChecked = options.checkEvidence !== false && !!options.blobs;
+    if (result.evidenceChecked) await checkEvidence(options, caseId, evidenceId, recordedHashes, result);
     result.ok = result.firstBreak === null;
     return result;
   };

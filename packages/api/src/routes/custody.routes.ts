@@ -85,6 +85,7 @@ export const custodyVerificationSchema = z
           .nullable()
           .optional()
           .describe('The latest trusted checkpoint of this log (null: none yet)'),
+        evidenceChecked: z.boolean().optional().describe('False when the evidence blobs were not re-hashed (rehash=false)'),
         auditRecorded: z
           .boolean()
           .optional()
