@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError, type FileRecord, type SearchQuery } from '@exhibit/core';
-import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
+import { ExhibitError, type CustodyAction, type FileRecord, type SearchQuery } from '@exhibit/core';
+import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { contentForOccurrence } from '../case-scope.js';
@@ -121,18 +121,7 @@ export const filesRoutes: RouteModule = [
       const provenance = built.upload
         ? { ...built, upload: { ...built.upload, uploadedBy: (await deps.access.getUploadRegistration(built.upload.blobName))?.uploadedBy ?? null } }
         : built;
-      await recordForCase(
-        deps,
-        principal,
-        {
-          caseId: file.caseId,
-          evidenceIds: [file.evidenceId],
-          action: 'view',
-          subject: subjectOf(file),
-          details: { path: file.path },
-        },
-        abortSignal ? { abortSignal } : {},
-      );
+      await recordForFile(deps, principal, file, 'view', { path: file.path }, abortSignal);
       return { status: 200, body: { file, content: contentForOccurrence(file, content), provenance } };
     },
   }),
@@ -153,18 +142,8 @@ export const filesRoutes: RouteModule = [
       if (!content?.thumbnail || content.thumbnailStatus !== 'done') throw notFound();
       const stream: Readable = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
       try {
-        await recordForCase(
-          deps,
-          principal,
-          {
-            caseId: file.caseId,
-            evidenceIds: [file.evidenceId],
-            action: 'thumbnail-view',
-            subject: subjectOf(file),
-            details: { path: file.path, thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource },
-          },
-          abortSignal ? { abortSignal } : {},
-        );
+        const details = { path: file.path, thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource };
+        await recordForFile(deps, principal, file, 'thumbnail-view', details, abortSignal);
       } catch (err) {
         stream.destroy();
         throw err;
@@ -218,18 +197,7 @@ export const filesRoutes: RouteModule = [
         body = { url, kind: 'api-ticket', expiresAt: issued.expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };
         granted = { kind: 'api-ticket', issuedTicketId: issued.ticketId, expiresAt: issued.expiresAt };
       }
-      await recordForCase(
-        deps,
-        principal,
-        {
-          caseId: file.caseId,
-          evidenceIds: [file.evidenceId],
-          action: 'download',
-          subject: subjectOf(file),
-          details: { path: file.path, delivery: 'url', range: null, ...granted },
-        },
-        abortSignal ? { abortSignal } : {},
-      );
+      await recordForFile(deps, principal, file, 'download', { path: file.path, delivery: 'url', range: null, ...granted }, abortSignal);
       return { status: 200, headers: { 'cache-control': 'no-store' }, body };
     },
   }),
@@ -260,24 +228,20 @@ export const filesRoutes: RouteModule = [
       const expected = expectedOf(file, bytes);
       const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
       try {
-        await recordForCase(
+        await recordForFile(
           deps,
           principal,
+          file,
+          'download',
           {
-            caseId: file.caseId,
-            evidenceIds: [file.evidenceId],
-            action: 'download',
-            subject: subjectOf(file),
-            details: {
-              path: file.path,
-              delivery: 'stream',
-              container: bytes.blob.container,
-              blobName: bytes.blob.name,
-              range: bytes.range ?? { offset: 0, length: expected.length },
-              verifiedBeforeSend: Buffer.isBuffer(body),
-            },
+            path: file.path,
+            delivery: 'stream',
+            container: bytes.blob.container,
+            blobName: bytes.blob.name,
+            range: bytes.range ?? { offset: 0, length: expected.length },
+            verifiedBeforeSend: Buffer.isBuffer(body),
           },
-          abortSignal ? { abortSignal } : {},
+          abortSignal,
         );
       } catch (err) {
         if (!Buffer.isBuffer(body)) body.destroy();
@@ -297,6 +261,18 @@ export const filesRoutes: RouteModule = [
     },
   }),
 ];
+
+/** A custody entry about one file, in its own evidence item's log. */
+function recordForFile(
+  deps: ApiDeps,
+  principal: Principal,
+  file: FileRecord,
+  action: CustodyAction,
+  details: Record<string, unknown>,
+  abortSignal: AbortSignal | undefined,
+): Promise<number> {
+  return recordForCase(deps, principal, { caseId: file.caseId, evidenceIds: [file.evidenceId], action, subject: subjectOf(file), details }, abortSignal ? { abortSignal } : {});
+}
 
 function subjectOf(file: FileRecord): { fileId: string; sha256?: string; blobName?: string } {
   const subject: { fileId: string; sha256?: string; blobName?: string } = { fileId: file.fileId };
