@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import sharp from 'sharp';
-import yazl from 'yazl';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
+import { allFilesOf, crashPhoto, crashZip } from '../support/crash-corpus.js';
 import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
 import { isRunning } from '../support/process-tree.js';
 import { startAzurite } from '../../packages/host/src/azurite.process.js';
@@ -17,29 +16,6 @@ const EVIDENCE = 'EX01';
  */
 const PHOTOS = Number(process.env.EXHIBIT_E2E_CRASH_PHOTOS ?? 60);
 
-async function photo(i: number): Promise<Buffer> {
-  const width = 480;
-  const height = 360;
-  const raw = Buffer.alloc(width * height * 3);
-  for (let p = 0; p < raw.length; p += 3) {
-    const x = (p / 3) % width;
-    const y = Math.floor(p / 3 / width);
-    raw[p] = (x * (i + 3)) & 0xff;
-    raw[p + 1] = (y * 5 + i * 13) & 0xff;
-    raw[p + 2] = ((x ^ y) + i * 7) & 0xff;
-  }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
-}
-
-/** Half the members deflated (copied to derived/), half stored (read in place), as phone extractions mix them. */
-async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  entries.forEach((e, i) => zip.addBuffer(e.data, e.name, { mtime: new Date(Date.UTC(2025, 0, 1)), compress: i % 2 === 0 }));
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function azuritePid(h: HostProcessEnv): number | null {
   try {
@@ -74,8 +50,8 @@ describe('kill -9 of Azurite under a running host', () => {
       EXHIBIT_WATCHDOG_INTERVAL_MS: '1500',
       EXHIBIT_WATCHDOG_MAX_REDRIVES: '40',
     });
-    const entries = await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => ({ name: `DCIM/IMG_${String(i).padStart(4, '0')}.jpg`, data: await photo(i) })));
-    const archive = await zipOf(entries);
+    const entries = await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => ({ name: `DCIM/IMG_${String(i).padStart(4, '0')}.jpg`, data: await crashPhoto(i, { width: 480, height: 360 }) })));
+    const archive = await crashZip(entries, (i) => i % 2 === 0);
 
     // The evidence is on disk before the host starts (uploaded to an Azurite of the test's own on
     // the host's folder, stopped cleanly): a hard kill loses Azurite's last few seconds of writes, and
@@ -123,13 +99,7 @@ describe('kill -9 of Azurite under a running host', () => {
     expect(final.failures).toEqual([]);
     expect(final.uploads[0].integrity).toBe('verified');
 
-    const listed: any[] = [];
-    for (let offset = 0; ; offset += 500) {
-      const page = await sam.get(`/cases/${CASE}/files?evidenceId=${EVIDENCE}&limit=500&offset=${offset}&sort=path`);
-      listed.push(...page.items);
-      if (page.items.length < 500) break;
-    }
-    const files = listed.filter((i: any) => i.file.entryKind === 'file');
+    const files = (await allFilesOf(sam, CASE, EVIDENCE)).filter((i: any) => i.file.entryKind === 'file');
     const paths = files.map((i: any) => i.file.path);
     expect(new Set(paths).size).toBe(paths.length);
     expect([...paths].sort()).toEqual(['phone.zip', ...entries.map((e) => `phone.zip!/${e.name}`)].sort());

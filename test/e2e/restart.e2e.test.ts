@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
-import yazl from 'yazl';
 import { afterAll, describe, expect, it } from 'vitest';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
+import { allFilesOf, crashPhoto, crashZip } from '../support/crash-corpus.js';
 import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
 
 const CASE = 'CRASH-001';
@@ -10,28 +9,6 @@ const EVIDENCE = 'EX01';
 /** EXHIBIT_E2E_CRASH_PHOTOS=2500 runs the issue's size once, by hand (minutes long, not part of npm test). */
 const PHOTOS = Number(process.env.EXHIBIT_E2E_CRASH_PHOTOS ?? 80);
 
-async function photo(i: number): Promise<Buffer> {
-  const width = 640;
-  const height = 480;
-  const raw = Buffer.alloc(width * height * 3);
-  for (let p = 0; p < raw.length; p += 3) {
-    const x = (p / 3) % width;
-    const y = Math.floor(p / 3 / width);
-    raw[p] = (x * (i + 1)) & 0xff;
-    raw[p + 1] = (y * 3 + i * 17) & 0xff;
-    raw[p + 2] = ((x ^ y) + i) & 0xff;
-  }
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
-}
-
-async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const e of entries) zip.addBuffer(e.data, e.name, { mtime: new Date(Date.UTC(2025, 0, 1)) });
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /**
  * Pulling the plug on the local host mid-run (SIGKILL to the host; its Azurite
@@ -49,8 +26,8 @@ describe('crash and restart of the local host', () => {
 
   it('finishes after a kill -9 in the middle of processing with no file lost and no duplicates', async () => {
     h = await allocateHostEnv();
-    const entries = await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => ({ name: `DCIM/IMG_${String(i).padStart(4, '0')}.jpg`, data: await photo(i) })));
-    const archive = await zipOf(entries);
+    const entries = await Promise.all(Array.from({ length: PHOTOS }, async (_, i) => ({ name: `DCIM/IMG_${String(i).padStart(4, '0')}.jpg`, data: await crashPhoto(i, { width: 640, height: 480 }) })));
+    const archive = await crashZip(entries);
 
     host = await startHostProcess(h);
     await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/phone.zip`, archive, {
@@ -85,13 +62,7 @@ describe('crash and restart of the local host', () => {
     expect(final.failures).toEqual([]);
     expect(final.uploads[0].integrity).toBe('verified');
 
-    const listed: any[] = [];
-    for (let offset = 0; ; offset += 500) {
-      const page = await sam.get(`/cases/${CASE}/files?evidenceId=${EVIDENCE}&limit=500&offset=${offset}&sort=path`);
-      listed.push(...page.items);
-      if (page.items.length < 500) break;
-    }
-    const files = listed.filter((i: any) => i.file.entryKind === 'file');
+    const files = (await allFilesOf(sam, CASE, EVIDENCE)).filter((i: any) => i.file.entryKind === 'file');
     const paths = files.map((i: any) => i.file.path);
     expect(new Set(paths).size).toBe(paths.length);
     const expected = ['phone.zip', ...entries.map((e) => `phone.zip!/${e.name}`)].sort();
