@@ -1,0 +1,86 @@
+import type { ArchiveTimes, RecordedTime } from '@exhibit/core';
+
+/**
+ * The contracts shared by the disk-image readers (issue 15): containers (raw,
+ * split raw, EWF, VHD) expose the media as a ByteSource, volume systems (MBR,
+ * GPT) cut it into volumes, and file systems (FAT, exFAT, NTFS, ext) list
+ * entries. Everything read through these is hostile evidence: no offset,
+ * size, count or name from the image is trusted before a named limit checks it.
+ */
+
+/** Random-access bytes: a blob, a local file, an EWF image's media, one partition. */
+export interface ByteSource {
+  /** Bytes this source holds; reads must lie inside [0, size). */
+  readonly size: number;
+  /**
+   * Exactly `length` bytes from `offset`. A range outside the source is an
+   * ExhibitError 'corrupt-file' (never a short read, never a read outside);
+   * storage faults are retryable ExhibitErrors.
+   */
+  read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array>;
+  /**
+   * Where [offset, offset+length) lies contiguously and unchanged in the
+   * underlying evidence blob (raw image, fixed VHD, a partition of those), so a
+   * member can be recorded as a span of the blob; null when it does not (EWF
+   * chunks, dynamic VHD blocks that are not contiguous, sparse runs).
+   */
+  spanInBase?(offset: number, length: number): { offset: number; length: number } | null;
+}
+
+/** One volume of a disk: a partition, or the whole media when there is no partition table. */
+export interface DiskVolume {
+  /** Position in the volume system's own order (MBR slot / logical chain, GPT entry), from 0. */
+  index: number;
+  /** Byte offset of the volume on the media. */
+  offset: number;
+  size: number;
+  /** 'mbr' | 'gpt' | 'none' (a file system with no partition table). */
+  scheme: 'mbr' | 'gpt' | 'none';
+  /** The type as recorded: MBR type byte as '0x0c', GPT type GUID in lower case. */
+  type: string;
+  /** GPT partition name, MBR description of the type; may be empty. */
+  label: string;
+  source: ByteSource;
+}
+
+export type FileSystemType = 'fat12' | 'fat16' | 'fat32' | 'exfat' | 'ntfs' | 'ext2' | 'ext3' | 'ext4';
+
+/** The times a file system records, as recorded (FAT: local time, offset unknown; never shifted). */
+export type FileSystemTimes = ArchiveTimes & { deleted?: RecordedTime };
+
+export interface FileSystemEntry {
+  /**
+   * Full path from the file-system root, '/'-separated, without a leading
+   * slash, in the form The Sleuth Kit's `fls -r -p` prints (NTFS alternate
+   * data streams as `path:stream`).
+   */
+  path: string;
+  /** The entry's address as TSK prints it (inode, MFT record, FAT directory-entry address). */
+  entryId: string;
+  /** Allocated in the file system; false for a deleted entry whose metadata is still there. */
+  allocated: boolean;
+  /** Set for deleted entries whose data was read back as far as the structures describe it. */
+  recovered: boolean;
+  kind: 'file' | 'directory' | 'symlink' | 'other';
+  /** Size the file system records for the data read by open(). */
+  size: number;
+  times: FileSystemTimes;
+  /** NTFS alternate data stream name, when this entry is one. */
+  stream?: string;
+  /** Why this entry's data could not be read (cross-linked, run outside the volume…), when it could not. */
+  problem?: { code: 'corrupt-file' | 'limit-exceeded' | 'unsupported-format'; message: string };
+  /** The data as random access (sparse runs read as zeros); absent for directories and unreadable entries. */
+  data?(): ByteSource;
+}
+
+export interface FileSystemReader {
+  readonly type: FileSystemType;
+  /** Volume label as recorded, when the file system has one. */
+  readonly label?: string;
+  /**
+   * Every entry reachable from the root, allocated and deleted, in a stable
+   * order (depth first, directory order). Loops, cross-links and absurd counts
+   * end a branch with a problem on the affected entry, never a hang.
+   */
+  entries(options?: { abortSignal?: AbortSignal }): AsyncIterable<FileSystemEntry>;
+}
