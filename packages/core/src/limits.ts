@@ -64,6 +64,31 @@ export const LIMITS = {
   thumbnailEdgePx: 320,
   /** Frames on a video contact sheet. */
   contactSheetFrames: 9,
+
+  // Disk images (issue 15): containers, volume systems, FAT. Every count and
+  // size an image states is checked against one of these before it is used.
+  /** Largest single read a disk reader makes (one EWF chunk, one FAT, one directory). */
+  maxDiskReadBytes: 64 * 1024 * 1024,
+  /** Block size and count of the ranged-read cache in front of an image blob. */
+  diskCacheBlockBytes: 1024 * 1024,
+  diskCacheBlocks: 8,
+  /** Decompressed EWF chunks kept in memory per image. */
+  ewfCachedChunks: 16,
+  /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */
+  maxEwfChunkBytes: 16 * 1024 * 1024,
+  /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971). */
+  maxImageSegments: 15_000,
+  /** Largest media size an image may declare (64 TiB). */
+  maxMediaBytes: 64 * 1024 ** 4,
+  /** Logical partitions followed along one MBR extended chain. */
+  maxMbrLogicalPartitions: 128,
+  /** GPT partition entries read (the usual array has 128). */
+  maxGptEntries: 1024,
+  /** Entries in one directory, and directories deep, before a FAT branch stops with a problem. */
+  maxDirectoryEntries: 1_000_000,
+  maxDirectoryDepth: 256,
+  /** Entries listed from one file system. */
+  maxFileSystemEntries: 5_000_000,
 } as const;
 
 export type Limits = typeof LIMITS;

@@ -1,0 +1,437 @@
+import { inflateSync } from 'node:zlib';
+import { ExhibitError, LIMITS, errorMessage, type RecordedTime } from '@exhibit/core';
+import { ascii, checkRange, readPieces, u64, view } from './byte-source.js';
+import type { ByteSource } from './disk-reader.types.js';
+
+/**
+ * EWF version 1 (EnCase .E01 and its split segments E02 …), written from the
+ * format description (libewf's "Expert Witness Compression Format"), no
+ * library: each segment is a chain of 76-byte section descriptors, each with
+ * an Adler-32; `table` sections list the chunks of media that the `sectors`
+ * sections hold, each zlib-compressed (top bit of its 32-bit offset) or stored
+ * with an Adler-32 after it. The media is read chunk by chunk through a small
+ * cache; nothing is copied. Ex01 (EWF2) and L01 are recognised and refused.
+ */
+
+export const EWF1_SIGNATURE = Uint8Array.from([0x45, 0x56, 0x46, 0x09, 0x0d, 0x0a, 0xff, 0x00]);
+export const EWF2_SIGNATURE = Uint8Array.from([0x45, 0x56, 0x46, 0x32, 0x0d, 0x0a, 0x81, 0x00]);
+export const LEF1_SIGNATURE = Uint8Array.from([0x4c, 0x56, 0x46, 0x09, 0x0d, 0x0a, 0xff, 0x00]);
+export const LEF2_SIGNATURE = Uint8Array.from([0x4c, 0x45, 0x46, 0x32, 0x0d, 0x0a, 0x81, 0x00]);
+
+const FILE_HEADER_BYTES = 13;
+const SECTION_BYTES = 76;
+const TABLE_HEADER_BYTES = 24;
+
+export function startsWith(bytes: Uint8Array, signature: Uint8Array): boolean {
+  return bytes.length >= signature.length && signature.every((b, i) => bytes[i] === b);
+}
+
+/** Adler-32 (RFC 1950), the checksum EWF puts on descriptors, tables and stored chunks. */
+export function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  const NMAX = 5552;
+  for (let i = 0; i < bytes.length; ) {
+    const end = Math.min(i + NMAX, bytes.length);
+    for (; i < end; i += 1) {
+      a += bytes[i]!;
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/** What the acquiring examiner typed and the tool recorded, as stored (header2 preferred to header). */
+export interface EwfHeader {
+  caseNumber?: string;
+  evidenceNumber?: string;
+  description?: string;
+  examiner?: string;
+  notes?: string;
+  /** The acquisition date: header2 stores Unix seconds (UTC); header stores the acquiring machine's wall clock. */
+  acquisitionDate?: RecordedTime;
+  systemDate?: RecordedTime;
+  acquiringSoftware?: string;
+  acquiringSoftwareVersion?: string;
+  operatingSystem?: string;
+  /** Every key/value pair as stored (c, n, a, e, t, av, ov, m, u, p, r …). */
+  values: Record<string, string>;
+}
+
+export interface EwfStoredHashes {
+  md5?: string;
+  sha1?: string;
+}
+
+interface Section {
+  type: string;
+  offset: number;
+  size: number;
+}
+
+/** One `table` section: the chunks it lists and where their data ends. */
+interface ChunkTable {
+  segment: number;
+  firstChunk: number;
+  count: number;
+  /** Offset of the entry array in the segment. */
+  entriesOffset: number;
+  /** The table2 copy, used when the table's checksum fails. */
+  mirrorEntriesOffset?: number;
+  base: number;
+  /** End of the sectors data the last chunk of this table runs to. */
+  dataEnd: number;
+}
+
+interface ChunkLocation {
+  segment: number;
+  offset: number;
+  size: number;
+  compressed: boolean;
+}
+
+export class EwfImage implements ByteSource {
+  readonly size: number;
+  readonly chunkBytes: number;
+  readonly bytesPerSector: number;
+  readonly header: EwfHeader;
+  readonly storedHashes: EwfStoredHashes;
+  private readonly chunkCache = new Map<number, Promise<Uint8Array>>();
+  private readonly tableCache = new Map<number, Promise<ChunkLocation[]>>();
+
+  private constructor(
+    private readonly segments: readonly ByteSource[],
+    private readonly tables: ChunkTable[],
+    private readonly chunkCount: number,
+    geometry: { size: number; chunkBytes: number; bytesPerSector: number },
+    header: EwfHeader,
+    hashes: EwfStoredHashes,
+  ) {
+    this.size = geometry.size;
+    this.chunkBytes = geometry.chunkBytes;
+    this.bytesPerSector = geometry.bytesPerSector;
+    this.header = header;
+    this.storedHashes = hashes;
+  }
+
+  /** Opens the segments (in any order; each carries its number) and reads their section chains. */
+  static async open(segmentSources: readonly ByteSource[], options: { abortSignal?: AbortSignal } = {}): Promise<EwfImage> {
+    if (segmentSources.length > LIMITS.maxImageSegments) {
+      throw new ExhibitError('limit-exceeded', `${segmentSources.length} EWF segments exceed ${LIMITS.maxImageSegments}`);
+    }
+    const numbered: { number: number; source: ByteSource }[] = [];
+    for (const source of segmentSources) {
+      if (source.size < FILE_HEADER_BYTES + SECTION_BYTES) throw new ExhibitError('corrupt-file', 'EWF segment is truncated before its first section');
+      const head = await source.read(0, FILE_HEADER_BYTES, options);
+      if (startsWith(head, EWF2_SIGNATURE) || startsWith(head, LEF2_SIGNATURE)) {
+        throw new ExhibitError('unsupported-format', 'EWF version 2 (Ex01/Lx01) images are not supported');
+      }
+      if (startsWith(head, LEF1_SIGNATURE)) throw new ExhibitError('unsupported-format', 'EWF logical evidence files (L01) are not supported');
+      if (!startsWith(head, EWF1_SIGNATURE)) throw new ExhibitError('corrupt-file', 'EWF segment without the EVF signature');
+      numbered.push({ number: view(head).getUint16(9, true), source });
+    }
+    numbered.sort((a, b) => a.number - b.number);
+    numbered.forEach((s, i) => {
+      if (s.number !== i + 1) {
+        throw new ExhibitError('corrupt-file', `EWF segment ${i + 1} is missing (found segment ${s.number} in its place)`);
+      }
+    });
+    const segments = numbered.map((s) => s.source);
+
+    let geometry: { chunkCount: number; chunkBytes: number; bytesPerSector: number; sectorCount: number } | undefined;
+    let header: EwfHeader | undefined;
+    let header2: EwfHeader | undefined;
+    const hashes: EwfStoredHashes = {};
+    const tables: ChunkTable[] = [];
+    let chunkCount = 0;
+    let sawDone = false;
+
+    for (let s = 0; s < segments.length; s += 1) {
+      const source = segments[s]!;
+      const sections = await readSectionChain(source, s + 1, options);
+      let lastSectorsEnd: number | undefined;
+      let lastTable: ChunkTable | undefined;
+      for (const section of sections) {
+        const dataOffset = section.offset + SECTION_BYTES;
+        const dataSize = section.size - SECTION_BYTES;
+        switch (section.type) {
+          case 'header2':
+          case 'header': {
+            if (dataSize <= 0 || dataSize > LIMITS.maxDiskReadBytes) throw new ExhibitError('corrupt-file', `EWF ${section.type} section of ${dataSize} bytes`);
+            const parsed = parseHeaderSection(await source.read(dataOffset, dataSize, options), section.type === 'header2');
+            if (section.type === 'header2') header2 ??= parsed;
+            else header ??= parsed;
+            break;
+          }
+          case 'volume':
+          case 'disk':
+          case 'data': {
+            if (dataSize < 24) throw new ExhibitError('corrupt-file', `EWF ${section.type} section too small (${dataSize} bytes)`);
+            const dv = view(await source.read(dataOffset, 24, options));
+            const read = {
+              chunkCount: dv.getUint32(4, true),
+              chunkBytes: dv.getUint32(8, true) * dv.getUint32(12, true),
+              bytesPerSector: dv.getUint32(12, true),
+              sectorCount: u64(dv, 16),
+            };
+            geometry ??= read;
+            break;
+          }
+          case 'sectors':
+            lastSectorsEnd = section.offset + section.size;
+            break;
+          case 'table': {
+            const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset, options);
+            tables.push(table);
+            lastTable = table;
+            chunkCount += table.count;
+            if (chunkCount > LIMITS.maxMediaBytes / 512) throw new ExhibitError('limit-exceeded', `EWF chunk count ${chunkCount} is absurd`);
+            break;
+          }
+          case 'table2':
+            if (lastTable && dataSize >= TABLE_HEADER_BYTES + lastTable.count * 4) lastTable.mirrorEntriesOffset = dataOffset + TABLE_HEADER_BYTES;
+            break;
+          case 'hash': {
+            if (dataSize >= 16) hashes.md5 ??= hex(await source.read(dataOffset, 16, options));
+            break;
+          }
+          case 'digest': {
+            if (dataSize >= 36) {
+              const bytes = await source.read(dataOffset, 36, options);
+              hashes.md5 = hex(bytes.subarray(0, 16));
+              hashes.sha1 = hex(bytes.subarray(16, 36));
+            }
+            break;
+          }
+          case 'done':
+            sawDone = true;
+            break;
+          default:
+            break;
+        }
+      }
+    }
+    if (!geometry) throw new ExhibitError('corrupt-file', 'EWF image without a volume section');
+    if (!sawDone) throw new ExhibitError('corrupt-file', 'EWF image ends without a done section: a segment is truncated or missing');
+    const { chunkBytes, bytesPerSector, sectorCount } = geometry;
+    if (bytesPerSector === 0 || bytesPerSector > 65536 || chunkBytes === 0 || chunkBytes > LIMITS.maxEwfChunkBytes) {
+      throw new ExhibitError('limit-exceeded', `EWF chunk of ${chunkBytes} bytes (${bytesPerSector}-byte sectors) is outside the limits`);
+    }
+    const size = sectorCount * bytesPerSector;
+    if (!Number.isSafeInteger(size) || size > LIMITS.maxMediaBytes) throw new ExhibitError('limit-exceeded', `EWF media of ${size} bytes exceeds ${LIMITS.maxMediaBytes}`);
+    const needed = Math.ceil(size / chunkBytes);
+    if (chunkCount < needed) {
+      throw new ExhibitError('corrupt-file', `EWF chunk tables list ${chunkCount} chunks; the media of ${size} bytes needs ${needed}`);
+    }
+    const merged: EwfHeader = { ...(header ?? { values: {} }), ...(header2 ?? {}) };
+    merged.values = { ...(header?.values ?? {}), ...(header2?.values ?? {}) };
+    return new EwfImage(segments, tables, chunkCount, { size, chunkBytes, bytesPerSector }, merged, hashes);
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  private tableOf(chunk: number): number {
+    let lo = 0;
+    let hi = this.tables.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.tables[mid]!.firstChunk <= chunk) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  private locations(tableIndex: number, options?: { abortSignal?: AbortSignal }): Promise<ChunkLocation[]> {
+    const cached = this.tableCache.get(tableIndex);
+    if (cached) return cached;
+    const pending = readTableEntries(this.segments[this.tables[tableIndex]!.segment]!, this.tables[tableIndex]!, this.chunkBytes, options);
+    pending.catch(() => this.tableCache.delete(tableIndex));
+    this.tableCache.set(tableIndex, pending);
+    while (this.tableCache.size > 4) this.tableCache.delete(this.tableCache.keys().next().value!);
+    return pending;
+  }
+
+  /** Chunk `n` of the media, decompressed and checked. */
+  chunk(n: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+    const cached = this.chunkCache.get(n);
+    if (cached) {
+      this.chunkCache.delete(n);
+      this.chunkCache.set(n, cached);
+      return cached;
+    }
+    const pending = this.loadChunk(n, options);
+    pending.catch(() => this.chunkCache.delete(n));
+    this.chunkCache.set(n, pending);
+    while (this.chunkCache.size > LIMITS.ewfCachedChunks) this.chunkCache.delete(this.chunkCache.keys().next().value!);
+    return pending;
+  }
+
+  private async loadChunk(n: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+    if (n < 0 || n >= this.chunkCount) throw new ExhibitError('corrupt-file', `EWF chunk ${n} is not in the chunk tables`);
+    const tableIndex = this.tableOf(n);
+    const table = this.tables[tableIndex]!;
+    const location = (await this.locations(tableIndex, options))[n - table.firstChunk]!;
+    const segment = this.segments[location.segment]!;
+    const expected = Math.min(this.chunkBytes, this.size - n * this.chunkBytes);
+    const stored = await segment.read(location.offset, location.size, options);
+    if (location.compressed) {
+      let data: Buffer;
+      try {
+        data = inflateSync(stored, { maxOutputLength: this.chunkBytes });
+      } catch (err) {
+        throw new ExhibitError('corrupt-file', `EWF chunk ${n}: compressed data does not inflate (${errorMessage(err)})`, { cause: err });
+      }
+      if (data.length < expected) throw new ExhibitError('corrupt-file', `EWF chunk ${n} inflates to ${data.length} bytes, expected ${expected}`);
+      return data.subarray(0, expected);
+    }
+    if (location.size < expected + 4) throw new ExhibitError('corrupt-file', `EWF chunk ${n} holds ${location.size} bytes, expected ${expected} and its checksum`);
+    const data = stored.subarray(0, location.size - 4);
+    const checksum = view(stored).getUint32(location.size - 4, true);
+    if (adler32(data) !== checksum) throw new ExhibitError('corrupt-file', `EWF chunk ${n}: Adler-32 mismatch`);
+    return data.subarray(0, expected);
+  }
+
+  read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+    checkRange(this.size, offset, length, 'EWF media');
+    return readPieces(offset, length, this.chunkBytes, async (index, within, count) =>
+      (await this.chunk(index, options)).subarray(within, within + count),
+    );
+  }
+
+  /** EWF data is compressed or interleaved with checksums: never a plain span of a segment. */
+  spanInBase(): null {
+    return null;
+  }
+}
+
+async function readSectionChain(source: ByteSource, segmentNumber: number, options: { abortSignal?: AbortSignal }): Promise<Section[]> {
+  const sections: Section[] = [];
+  let offset = FILE_HEADER_BYTES;
+  for (;;) {
+    if (offset + SECTION_BYTES > source.size) {
+      throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber} is truncated: section descriptor at ${offset} lies past its end (${source.size} bytes)`);
+    }
+    const bytes = await source.read(offset, SECTION_BYTES, options);
+    const dv = view(bytes);
+    if (adler32(bytes.subarray(0, 72)) !== dv.getUint32(72, true)) {
+      throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section descriptor at ${offset} fails its Adler-32`);
+    }
+    const type = ascii(bytes.subarray(0, 16)).replace(/\0.*$/s, '');
+    const next = u64(dv, 16);
+    const size = u64(dv, 24);
+    sections.push({ type, offset, size });
+    if (type === 'done' || type === 'next') break;
+    if (size < SECTION_BYTES || offset + size > source.size) {
+      throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated`);
+    }
+    // Strictly forward: a chain that points back (a loop) or nowhere ends the image as corrupt.
+    if (next <= offset) throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' points back to ${next}`);
+    offset = next;
+    if (sections.length > 1_000_000) throw new ExhibitError('limit-exceeded', `EWF segment ${segmentNumber} has more than a million sections`);
+  }
+  return sections;
+}
+
+async function readTableHeader(
+  source: ByteSource,
+  segment: number,
+  dataOffset: number,
+  dataSize: number,
+  firstChunk: number,
+  dataEnd: number,
+  options: { abortSignal?: AbortSignal },
+): Promise<ChunkTable> {
+  if (dataSize < TABLE_HEADER_BYTES) throw new ExhibitError('corrupt-file', `EWF table section too small (${dataSize} bytes)`);
+  const bytes = await source.read(dataOffset, TABLE_HEADER_BYTES, options);
+  const dv = view(bytes);
+  if (adler32(bytes.subarray(0, 20)) !== dv.getUint32(20, true)) throw new ExhibitError('corrupt-file', `EWF table header at ${dataOffset} fails its Adler-32`);
+  const count = dv.getUint32(0, true);
+  if (count === 0 || TABLE_HEADER_BYTES + count * 4 > dataSize) {
+    throw new ExhibitError('corrupt-file', `EWF table at ${dataOffset} lists ${count} chunks in a ${dataSize}-byte section`);
+  }
+  return { segment, firstChunk, count, entriesOffset: dataOffset + TABLE_HEADER_BYTES, base: u64(dv, 8), dataEnd };
+}
+
+/** The table's entries as chunk locations, checked: table2 stands in when the table's checksum fails. */
+async function readTableEntries(source: ByteSource, table: ChunkTable, chunkBytes: number, options?: { abortSignal?: AbortSignal }): Promise<ChunkLocation[]> {
+  const bytesOf = async (at: number) => {
+    const bytes = await source.read(at, table.count * 4 + 4, options);
+    return adler32(bytes.subarray(0, table.count * 4)) === view(bytes).getUint32(table.count * 4, true) ? bytes : null;
+  };
+  const entries = (await bytesOf(table.entriesOffset)) ?? (table.mirrorEntriesOffset !== undefined ? await bytesOf(table.mirrorEntriesOffset) : null);
+  if (!entries) throw new ExhibitError('corrupt-file', `EWF chunk table of segment ${table.segment + 1} fails its Adler-32 (and has no good table2)`);
+  const dv = view(entries);
+  const locations: ChunkLocation[] = [];
+  for (let i = 0; i < table.count; i += 1) {
+    const raw = dv.getUint32(i * 4, true);
+    // The top bit flags compression; the remaining 31 bits are the offset from the table's base.
+    const offset = table.base + (raw & 0x7fffffff);
+    const end = i + 1 < table.count ? table.base + (dv.getUint32((i + 1) * 4, true) & 0x7fffffff) : table.dataEnd;
+    const size = end - offset;
+    if (size <= 0 || size > chunkBytes + 4 + 1024 || end > source.size) {
+      throw new ExhibitError('corrupt-file', `EWF chunk ${table.firstChunk + i}: table gives ${size} bytes at ${offset} (segment of ${source.size} bytes)`);
+    }
+    locations.push({ segment: table.segment, offset, size, compressed: (raw & 0x80000000) !== 0 });
+  }
+  return locations;
+}
+
+function parseHeaderSection(compressed: Uint8Array, utf16: boolean): EwfHeader {
+  let bytes: Buffer;
+  try {
+    bytes = inflateSync(compressed, { maxOutputLength: 1024 * 1024 });
+  } catch (err) {
+    throw new ExhibitError('corrupt-file', `EWF header does not inflate: ${errorMessage(err)}`, { cause: err });
+  }
+  let text = utf16 ? bytes.toString('utf16le') : bytes.toString('latin1');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split(/\r?\n/);
+  const keys = (lines[2] ?? '').split('\t');
+  const values = (lines[3] ?? '').split('\t');
+  const pairs: Record<string, string> = {};
+  keys.forEach((key, i) => {
+    if (key) pairs[key] = values[i] ?? '';
+  });
+  const nonEmpty = (key: string) => (pairs[key] ? pairs[key] : undefined);
+  const header: EwfHeader = { values: pairs };
+  const assign = <K extends keyof EwfHeader>(field: K, value: EwfHeader[K] | undefined) => {
+    if (value !== undefined) header[field] = value;
+  };
+  assign('caseNumber', nonEmpty('c'));
+  assign('evidenceNumber', nonEmpty('n'));
+  assign('description', nonEmpty('a'));
+  assign('examiner', nonEmpty('e'));
+  assign('notes', nonEmpty('t'));
+  assign('acquiringSoftwareVersion', nonEmpty('av'));
+  assign('operatingSystem', nonEmpty('ov'));
+  assign('acquisitionDate', headerDate(pairs['m'], 'ewf-header:m'));
+  assign('systemDate', headerDate(pairs['u'], 'ewf-header:u'));
+  if (pairs['av']) header.acquiringSoftware = `${pairs['av']}`;
+  return header;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** header2: Unix seconds (UTC). header: "YYYY M D h m s", the acquiring machine's wall clock, zone unknown. */
+function headerDate(value: string | undefined, source: string): RecordedTime | undefined {
+  if (!value) return undefined;
+  if (/^\d{1,12}$/.test(value.trim())) {
+    const date = new Date(Number(value.trim()) * 1000);
+    if (Number.isNaN(date.getTime())) return undefined;
+    const utc = date.toISOString().replace('.000Z', 'Z');
+    return { local: utc.slice(0, -1), offsetMinutes: 0, utc, source };
+  }
+  const parts = value.trim().split(/\s+/).map(Number);
+  if (parts.length !== 6 || parts.some((p) => !Number.isInteger(p))) return undefined;
+  const [y, mo, d, h, mi, s] = parts as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return undefined;
+  return { local: `${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}`, offsetMinutes: null, utc: null, source };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}

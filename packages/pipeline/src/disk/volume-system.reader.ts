@@ -1,0 +1,247 @@
+import { ExhibitError, LIMITS } from '@exhibit/core';
+import { SliceByteSource, u64, view } from './byte-source.js';
+import type { ByteSource, DiskVolume } from './disk-reader.types.js';
+
+/**
+ * Volume systems: GPT (protective MBR + header with CRC-32 + entry array),
+ * MBR with its extended partitions (the EBR chain, loop-safe), or none (a file
+ * system starting at sector 0). A partition the table places outside the disk
+ * is reported as a problem and skipped; it is never read.
+ */
+
+export const SECTOR_BYTES = 512;
+
+export interface VolumeProblem {
+  /** Which entry: 'mbr 2', 'ebr 3', 'gpt 17', 'gpt header'. */
+  where: string;
+  code: 'corrupt-file' | 'limit-exceeded';
+  message: string;
+}
+
+export interface VolumeSystem {
+  scheme: 'mbr' | 'gpt' | 'none';
+  volumes: DiskVolume[];
+  problems: VolumeProblem[];
+}
+
+const MBR_TYPES: Record<number, string> = {
+  0x01: 'FAT12',
+  0x04: 'FAT16 <32M',
+  0x06: 'FAT16',
+  0x07: 'NTFS / exFAT',
+  0x0b: 'FAT32 (CHS)',
+  0x0c: 'FAT32 (LBA)',
+  0x0e: 'FAT16 (LBA)',
+  0x83: 'Linux',
+  0xee: 'GPT protective',
+};
+const EXTENDED = new Set([0x05, 0x0f, 0x85]);
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n += 1) {
+    let c = n;
+    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (IEEE 802.3), as GPT uses it. */
+export function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i += 1) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+export function guidText(bytes: Uint8Array): string {
+  const hex = (from: number, to: number, reverse: boolean) => {
+    const part = Array.from(bytes.subarray(from, to));
+    return (reverse ? part.reverse() : part).map((b) => b.toString(16).padStart(2, '0')).join('');
+  };
+  return `${hex(0, 4, true)}-${hex(4, 6, true)}-${hex(6, 8, true)}-${hex(8, 10, false)}-${hex(10, 16, false)}`;
+}
+
+/**
+ * The volumes of `media`. `looksLikeFileSystem` says whether sector 0 is a
+ * file system's boot sector (a FAT/NTFS/exFAT BPB also ends in 0x55AA, so the
+ * signature alone cannot tell an MBR from a partitionless volume).
+ */
+export async function readVolumeSystem(
+  media: ByteSource,
+  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<VolumeSystem> {
+  const whole = (): VolumeSystem => ({
+    scheme: 'none',
+    volumes: [{ index: 0, offset: 0, size: media.size, scheme: 'none', type: '', label: '', source: media }],
+    problems: [],
+  });
+  if (media.size < SECTOR_BYTES * 2) return whole();
+  const mbr = await media.read(0, SECTOR_BYTES, options);
+  const hasSignature = mbr[510] === 0x55 && mbr[511] === 0xaa;
+  const entries = hasSignature ? mbrEntries(mbr) : [];
+  if (entries.some((e) => e.type === 0xee)) {
+    const gpt = await readGpt(media, options);
+    if (gpt) return gpt;
+  }
+  if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
+  return readMbr(media, entries, options);
+}
+
+interface MbrEntry {
+  slot: number;
+  status: number;
+  type: number;
+  start: number;
+  sectors: number;
+}
+
+function mbrEntries(sector: Uint8Array): MbrEntry[] {
+  const dv = view(sector);
+  const out: MbrEntry[] = [];
+  for (let slot = 0; slot < 4; slot += 1) {
+    const at = 446 + slot * 16;
+    out.push({ slot, status: sector[at]!, type: sector[at + 4]!, start: dv.getUint32(at + 8, true), sectors: dv.getUint32(at + 12, true) });
+  }
+  return out;
+}
+
+/** Status bytes are 0x00 or 0x80 and at least one entry is used: otherwise this is no partition table. */
+function plausibleMbr(entries: MbrEntry[]): boolean {
+  return entries.every((e) => e.status === 0 || e.status === 0x80) && entries.some((e) => e.type !== 0 && e.sectors > 0);
+}
+
+function volume(media: ByteSource, index: number, scheme: 'mbr' | 'gpt', startSector: number, sectors: number, type: string, label: string, where: string, problems: VolumeProblem[]): DiskVolume | null {
+  const offset = startSector * SECTOR_BYTES;
+  const size = sectors * SECTOR_BYTES;
+  if (sectors === 0) return null;
+  if (!Number.isSafeInteger(offset + size) || offset + size > media.size || offset < SECTOR_BYTES) {
+    problems.push({
+      where,
+      code: 'corrupt-file',
+      message: `partition at sector ${startSector} of ${sectors} sectors lies outside the ${media.size}-byte disk`,
+    });
+    return null;
+  }
+  return { index, offset, size, scheme, type, label, source: new SliceByteSource(media, offset, size) };
+}
+
+async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortSignal?: AbortSignal }): Promise<VolumeSystem> {
+  const volumes: DiskVolume[] = [];
+  const problems: VolumeProblem[] = [];
+  let index = 0;
+  const typeText = (t: number) => `0x${t.toString(16).padStart(2, '0')}`;
+  for (const entry of entries) {
+    if (entry.type === 0 || entry.sectors === 0) continue;
+    if (EXTENDED.has(entry.type)) continue;
+    const v = volume(media, index, 'mbr', entry.start, entry.sectors, typeText(entry.type), MBR_TYPES[entry.type] ?? '', `mbr ${entry.slot}`, problems);
+    if (v) volumes.push(v);
+    index += 1;
+  }
+  // Logical partitions: each EBR holds one partition (relative to the EBR) and a link to the next EBR
+  // (relative to the extended partition). Visited EBRs are remembered so a chain that loops ends.
+  for (const extended of entries.filter((e) => EXTENDED.has(e.type))) {
+    const visited = new Set<number>();
+    let ebr = extended.start;
+    let n = 0;
+    while (ebr !== 0) {
+      const where = `ebr ${n}`;
+      if (visited.has(ebr)) {
+        problems.push({ where, code: 'corrupt-file', message: `extended partition chain loops back to sector ${ebr}` });
+        break;
+      }
+      if (visited.size >= LIMITS.maxMbrLogicalPartitions) {
+        problems.push({ where, code: 'limit-exceeded', message: `more than ${LIMITS.maxMbrLogicalPartitions} logical partitions` });
+        break;
+      }
+      visited.add(ebr);
+      if ((ebr + 1) * SECTOR_BYTES > media.size) {
+        problems.push({ where, code: 'corrupt-file', message: `extended boot record at sector ${ebr} lies outside the disk` });
+        break;
+      }
+      const sector = await media.read(ebr * SECTOR_BYTES, SECTOR_BYTES, options);
+      if (sector[510] !== 0x55 || sector[511] !== 0xaa) {
+        problems.push({ where, code: 'corrupt-file', message: `extended boot record at sector ${ebr} has no 0x55AA signature` });
+        break;
+      }
+      const [logical, link] = mbrEntries(sector);
+      if (logical && logical.type !== 0 && logical.sectors > 0) {
+        const v = volume(media, index, 'mbr', ebr + logical.start, logical.sectors, typeText(logical.type), MBR_TYPES[logical.type] ?? '', where, problems);
+        if (v) volumes.push(v);
+        index += 1;
+      }
+      ebr = link && EXTENDED.has(link.type) && link.sectors > 0 ? extended.start + link.start : 0;
+      n += 1;
+    }
+  }
+  return { scheme: 'mbr', volumes, problems };
+}
+
+async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem | null> {
+  const problems: VolumeProblem[] = [];
+  const lastLba = Math.floor(media.size / SECTOR_BYTES) - 1;
+  let header: DataView | null = null;
+  for (const [lba, which] of [[1, 'primary'], [lastLba, 'backup']] as const) {
+    const bytes = await media.read(lba * SECTOR_BYTES, SECTOR_BYTES, options);
+    if (Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== 'EFI PART') {
+      problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header has no EFI PART signature` });
+      continue;
+    }
+    const dv = view(bytes);
+    const headerSize = dv.getUint32(12, true);
+    if (headerSize < 92 || headerSize > SECTOR_BYTES) {
+      problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header size ${headerSize}` });
+      continue;
+    }
+    const copy = Uint8Array.from(bytes.subarray(0, headerSize));
+    copy.fill(0, 16, 20);
+    if (crc32(copy) !== dv.getUint32(16, true)) {
+      problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header CRC-32 mismatch` });
+      continue;
+    }
+    header = dv;
+    break;
+  }
+  if (!header) return problems.length ? { scheme: 'gpt', volumes: [], problems } : null;
+  const entriesLba = u64(header, 72);
+  const count = header.getUint32(80, true);
+  const entryBytes = header.getUint32(84, true);
+  if (entryBytes < 128 || entryBytes % 8 !== 0 || entryBytes > 4096) {
+    problems.push({ where: 'gpt header', code: 'corrupt-file', message: `GPT entry size ${entryBytes}` });
+    return { scheme: 'gpt', volumes: [], problems };
+  }
+  if (count > LIMITS.maxGptEntries) {
+    problems.push({ where: 'gpt header', code: 'limit-exceeded', message: `GPT declares ${count} entries, more than ${LIMITS.maxGptEntries}` });
+    return { scheme: 'gpt', volumes: [], problems };
+  }
+  if ((entriesLba * SECTOR_BYTES) + count * entryBytes > media.size) {
+    problems.push({ where: 'gpt header', code: 'corrupt-file', message: `GPT entry array at LBA ${entriesLba} lies outside the disk` });
+    return { scheme: 'gpt', volumes: [], problems };
+  }
+  const array = await media.read(entriesLba * SECTOR_BYTES, count * entryBytes, options);
+  if (crc32(array) !== header.getUint32(88, true)) {
+    problems.push({ where: 'gpt entries', code: 'corrupt-file', message: 'GPT entry array CRC-32 mismatch; entries read anyway' });
+  }
+  const volumes: DiskVolume[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const entry = array.subarray(i * entryBytes, (i + 1) * entryBytes);
+    if (entry.subarray(0, 16).every((b) => b === 0)) continue;
+    const dv = view(entry);
+    const first = u64(dv, 32);
+    const last = u64(dv, 40);
+    const name = Buffer.from(entry.subarray(56, 128)).toString('utf16le').replace(/\0.*$/s, '');
+    if (last < first) {
+      problems.push({ where: `gpt ${i}`, code: 'corrupt-file', message: `GPT entry ends (LBA ${last}) before it starts (LBA ${first})` });
+      continue;
+    }
+    const v = volume(media, i, 'gpt', first, last - first + 1, guidText(entry.subarray(0, 16)), name, `gpt ${i}`, problems);
+    if (v) volumes.push(v);
+  }
+  return { scheme: 'gpt', volumes, problems };
+}
+
+/** Throws unless the media is big enough to hold a volume system at all (used by callers that need one). */
+export function assertMedia(media: ByteSource): void {
+  if (media.size < SECTOR_BYTES) throw new ExhibitError('corrupt-file', `media of ${media.size} bytes holds no sector`);
+}
