@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS } from '@exhibit/core';
+import { LIMITS } from '@exhibit/core';
 import { SliceByteSource, u64, view } from './byte-source.js';
 import type { ByteSource, DiskVolume } from './disk-reader.types.js';
 
@@ -239,9 +239,4 @@ async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }
     if (v) volumes.push(v);
   }
   return { scheme: 'gpt', volumes, problems };
-}
-
-/** Throws unless the media is big enough to hold a volume system at all (used by callers that need one). */
-export function assertMedia(media: ByteSource): void {
-  if (media.size < SECTOR_BYTES) throw new ExhibitError('corrupt-file', `media of ${media.size} bytes holds no sector`);
 }

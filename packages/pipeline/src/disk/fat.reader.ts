@@ -1,0 +1,535 @@
+import { ExhibitError, LIMITS, type RecordedTime } from '@exhibit/core';
+import { dosTime } from '../archive/archive-times.js';
+import { ascii, functionSource, readPieces, view } from './byte-source.js';
+import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes, FileSystemType } from './disk-reader.types.js';
+
+/**
+ * FAT12/16/32, written from Microsoft's FAT specification. Entries are listed
+ * as The Sleuth Kit's `fls -r -p` prints them: the address of a directory
+ * entry is (its sector − the first sector after the FATs) × entries per sector
+ * + its slot + 3, the root being 2; deleted names start with '_'; long names
+ * (VFAT) are used when their checksum matches the short entry. Deleted files
+ * are read back as TSK does: from the first cluster, over the clusters no file
+ * holds, for the recorded size. FAT times are the writer's local wall clock:
+ * kept as local text with no offset, never shifted.
+ */
+
+const ATTR_VOLUME = 0x08;
+const ATTR_DIRECTORY = 0x10;
+const ATTR_LFN = 0x0f;
+const DELETED = 0xe5;
+const FIRST_ENTRY_ID = 3;
+const ENTRY_BYTES = 32;
+const FAT_BLOCK_BYTES = 64 * 1024;
+const FAT_CACHED_BLOCKS = 64;
+
+type Problem = NonNullable<FileSystemEntry['problem']>;
+
+interface BootSector {
+  type: 'fat12' | 'fat16' | 'fat32';
+  sectorBytes: number;
+  clusterBytes: number;
+  reservedSectors: number;
+  fatCount: number;
+  fatSectors: number;
+  rootEntries: number;
+  totalSectors: number;
+  rootCluster: number;
+  /** First sector after the FATs: the FAT12/16 root directory, or cluster 2 on FAT32. */
+  firstDataSector: number;
+  firstClusterSector: number;
+  /** Highest valid cluster number. */
+  lastCluster: number;
+  label?: string;
+}
+
+const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
+
+/** Parses and checks the BPB; null when sector 0 is not a FAT boot sector. */
+export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): BootSector | null {
+  if (sector.length < 512 || !(sector[0] === 0xeb || sector[0] === 0xe9)) return null;
+  const oem = ascii(sector.subarray(3, 11));
+  if (oem === 'NTFS    ' || oem === 'EXFAT   ') return null;
+  const dv = view(sector);
+  const sectorBytes = dv.getUint16(11, true);
+  const sectorsPerCluster = sector[13]!;
+  const reservedSectors = dv.getUint16(14, true);
+  const fatCount = sector[16]!;
+  const rootEntries = dv.getUint16(17, true);
+  const totalSectors = dv.getUint16(19, true) || dv.getUint32(32, true);
+  const fatSectors = dv.getUint16(22, true) || dv.getUint32(36, true);
+  if (!isPowerOfTwo(sectorBytes) || sectorBytes < 512 || sectorBytes > 4096) return null;
+  if (!isPowerOfTwo(sectorsPerCluster) || reservedSectors === 0 || fatCount === 0 || fatCount > 4 || fatSectors === 0 || totalSectors === 0) return null;
+  const rootSectors = Math.ceil((rootEntries * ENTRY_BYTES) / sectorBytes);
+  const firstDataSector = reservedSectors + fatCount * fatSectors;
+  const firstClusterSector = firstDataSector + rootSectors;
+  if (firstClusterSector >= totalSectors) return null;
+  const clusterCount = Math.floor((totalSectors - firstClusterSector) / sectorsPerCluster);
+  const type = clusterCount < 4085 ? 'fat12' : clusterCount < 65525 ? 'fat16' : 'fat32';
+  if (type === 'fat32' && rootEntries !== 0) return null;
+  if (type !== 'fat32' && rootEntries === 0) return null;
+  // The FAT must be able to describe every cluster.
+  const fatBits = type === 'fat12' ? 12 : type === 'fat16' ? 16 : 32;
+  if (fatSectors * sectorBytes * 8 < (clusterCount + 2) * fatBits) return null;
+  // A volume shorter than its BPB claims is read as far as it goes; clusters past its end are "beyond the volume".
+  const volumeSectors = Math.min(totalSectors, Math.floor(volumeBytes / sectorBytes));
+  if (firstClusterSector > volumeSectors) return null;
+  const labelAt = type === 'fat32' ? 71 : 43;
+  const signatureAt = type === 'fat32' ? 66 : 38;
+  const label = sector[signatureAt] === 0x29 ? ascii(sector.subarray(labelAt, labelAt + 11)).trimEnd() : undefined;
+  return {
+    type,
+    sectorBytes,
+    clusterBytes: sectorsPerCluster * sectorBytes,
+    reservedSectors,
+    fatCount,
+    fatSectors,
+    rootEntries,
+    totalSectors,
+    rootCluster: type === 'fat32' ? dv.getUint32(44, true) : 0,
+    firstDataSector,
+    firstClusterSector,
+    lastCluster: clusterCount + 1,
+    ...(label && label !== 'NO NAME' ? { label } : {}),
+  };
+}
+
+export async function probeFat(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+  if (source.size < 512) return false;
+  return parseFatBootSector(await source.read(0, 512, options), source.size) !== null;
+}
+
+export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<FatReader> {
+  if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
+  const boot = parseFatBootSector(await source.read(0, 512, options), source.size);
+  if (!boot) throw new ExhibitError('corrupt-file', 'not a FAT boot sector');
+  return new FatReader(source, boot);
+}
+
+/** A directory entry as read, before it becomes a FileSystemEntry. */
+interface RawEntry {
+  name: string;
+  entryId: number;
+  attributes: number;
+  firstCluster: number;
+  size: number;
+  deleted: boolean;
+  times: FileSystemTimes;
+}
+
+interface Run {
+  fileOffset: number;
+  volumeOffset: number;
+  length: number;
+}
+
+export class FatReader implements FileSystemReader {
+  readonly type: FileSystemType;
+  readonly label?: string;
+  private readonly fatBlocks = new Map<number, Promise<Uint8Array>>();
+  /** One bit per cluster: held by an allocated file or directory already listed (cross-link detection). */
+  private owned: Uint8Array = new Uint8Array(0);
+
+  constructor(
+    private readonly source: ByteSource,
+    private readonly boot: BootSector,
+  ) {
+    this.type = boot.type;
+    if (boot.label) this.label = boot.label;
+  }
+
+  private get entriesPerSector(): number {
+    return this.boot.sectorBytes / ENTRY_BYTES;
+  }
+
+  private clusterOffset(cluster: number): number {
+    return (this.boot.firstClusterSector + (cluster - 2) * (this.boot.clusterBytes / this.boot.sectorBytes)) * this.boot.sectorBytes;
+  }
+
+  /** The cluster's bytes lie inside the volume (not just inside the BPB's claim). */
+  private clusterInVolume(cluster: number): boolean {
+    return cluster >= 2 && cluster <= this.boot.lastCluster && this.clusterOffset(cluster) + this.boot.clusterBytes <= this.source.size;
+  }
+
+  private fatBlock(n: number): Promise<Uint8Array> {
+    const cached = this.fatBlocks.get(n);
+    if (cached) return cached;
+    const fatBytes = this.boot.fatSectors * this.boot.sectorBytes;
+    const start = this.boot.reservedSectors * this.boot.sectorBytes + n * FAT_BLOCK_BYTES;
+    const length = Math.min(FAT_BLOCK_BYTES, fatBytes - n * FAT_BLOCK_BYTES, this.source.size - start);
+    const pending = length > 0 ? this.source.read(start, length) : Promise.resolve(new Uint8Array(0));
+    pending.catch(() => this.fatBlocks.delete(n));
+    this.fatBlocks.set(n, pending);
+    while (this.fatBlocks.size > FAT_CACHED_BLOCKS) this.fatBlocks.delete(this.fatBlocks.keys().next().value!);
+    return pending;
+  }
+
+  private async fatByte(at: number): Promise<number> {
+    const block = await this.fatBlock(Math.floor(at / FAT_BLOCK_BYTES));
+    const byte = block[at % FAT_BLOCK_BYTES];
+    if (byte === undefined) throw new ExhibitError('corrupt-file', `FAT entry at byte ${at} lies outside the volume`);
+    return byte;
+  }
+
+  /** The FAT's value for `cluster`, normalised to 32-bit meanings (end of chain ≥ 0x0ffffff8, bad = 0x0ffffff7). */
+  async next(cluster: number): Promise<number> {
+    switch (this.boot.type) {
+      case 'fat12': {
+        const at = Math.floor(cluster * 1.5);
+        const pair = (await this.fatByte(at)) | ((await this.fatByte(at + 1)) << 8);
+        const value = cluster & 1 ? pair >> 4 : pair & 0xfff;
+        return value >= 0xff7 ? value + 0x0ffff000 : value;
+      }
+      case 'fat16': {
+        const value = (await this.fatByte(cluster * 2)) | ((await this.fatByte(cluster * 2 + 1)) << 8);
+        return value >= 0xfff7 ? value + 0x0fff0000 : value;
+      }
+      default: {
+        const at = cluster * 4;
+        const bytes = [await this.fatByte(at), await this.fatByte(at + 1), await this.fatByte(at + 2), await this.fatByte(at + 3)];
+        return ((bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0) & 0x0fffffff;
+      }
+    }
+  }
+
+  /**
+   * The clusters of an allocated chain, at most `maxClusters`; a loop, a free
+   * or bad cluster, or a cluster beyond the volume ends it with a problem.
+   */
+  private async chain(first: number, maxClusters: number, options?: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; problem?: Problem }> {
+    const clusters: number[] = [];
+    const seen = new Set<number>();
+    let cluster = first;
+    while (clusters.length < maxClusters) {
+      if (cluster >= 0x0ffffff8) break;
+      if (!this.clusterInVolume(cluster)) {
+        return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches cluster ${cluster}, beyond the volume (last cluster ${this.boot.lastCluster})` } };
+      }
+      if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops back to cluster ${cluster}` } };
+      seen.add(cluster);
+      clusters.push(cluster);
+      if (clusters.length % 4096 === 0) options?.abortSignal?.throwIfAborted();
+      const value = await this.next(cluster);
+      if (value === 0x0ffffff7) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches bad cluster after ${cluster}` } };
+      if (value === 0) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches a free cluster after ${cluster}` } };
+      cluster = value;
+    }
+    return { clusters };
+  }
+
+  /** Marks the clusters as held; the first already held by an earlier entry is a cross-link. */
+  private claim(clusters: number[]): Problem | undefined {
+    for (const cluster of clusters) {
+      const byte = cluster >> 3;
+      const bit = 1 << (cluster & 7);
+      if (this.owned[byte]! & bit) return { code: 'corrupt-file', message: `cross-linked: cluster ${cluster} also belongs to an entry listed earlier` };
+    }
+    for (const cluster of clusters) this.owned[cluster >> 3]! |= 1 << (cluster & 7);
+    return undefined;
+  }
+
+  private runsOf(clusters: number[], size: number): Run[] {
+    const runs: Run[] = [];
+    const cb = this.boot.clusterBytes;
+    clusters.forEach((cluster, i) => {
+      const length = Math.min(cb, size - i * cb);
+      if (length <= 0) return;
+      const last = runs[runs.length - 1];
+      const volumeOffset = this.clusterOffset(cluster);
+      if (last && last.volumeOffset + last.length === volumeOffset && last.length % cb === 0) last.length += length;
+      else runs.push({ fileOffset: i * cb, volumeOffset, length });
+    });
+    return runs;
+  }
+
+  private dataOf(runs: Run[], size: number): ByteSource {
+    const source = this.source;
+    const find = (offset: number) => {
+      let lo = 0;
+      let hi = runs.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (runs[mid]!.fileOffset <= offset) lo = mid;
+        else hi = mid - 1;
+      }
+      return runs[lo]!;
+    };
+    return functionSource(
+      size,
+      async (offset, length, options) => {
+        const out = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const run = find(offset + done);
+          const within = offset + done - run.fileOffset;
+          const count = Math.min(run.length - within, length - done);
+          out.set(await source.read(run.volumeOffset + within, count, options), done);
+          done += count;
+        }
+        return out;
+      },
+      (offset, length) => {
+        if (length === 0 || runs.length === 0) return null;
+        const run = find(offset);
+        if (offset + length > run.fileOffset + run.length) return null;
+        return source.spanInBase?.(run.volumeOffset + offset - run.fileOffset, length) ?? null;
+      },
+    );
+  }
+
+  /** Deleted file: from the first cluster, the clusters no allocated file holds, until the size is covered (TSK's approach). */
+  private async recoverDeleted(first: number, size: number): Promise<{ runs?: Run[]; problem?: Problem }> {
+    if (size === 0) return { runs: [] };
+    if (!this.clusterInVolume(first)) return { problem: { code: 'corrupt-file', message: `first cluster ${first} lies beyond the volume` } };
+    if ((await this.next(first)) !== 0) return { problem: { code: 'corrupt-file', message: `first cluster ${first} has been reused by an allocated file` } };
+    const needed = Math.ceil(size / this.boot.clusterBytes);
+    const clusters: number[] = [];
+    for (let cluster = first; clusters.length < needed; cluster += 1) {
+      if (!this.clusterInVolume(cluster)) return { problem: { code: 'corrupt-file', message: `recorded size runs past the end of the volume from cluster ${first}` } };
+      if ((await this.next(cluster)) === 0) clusters.push(cluster);
+    }
+    return { runs: this.runsOf(clusters, size) };
+  }
+
+  /** Reads a directory's entries from its bytes; `entryIdOf(i)` gives the address of slot i. */
+  private parseDirectory(bytes: Uint8Array, entryIdOf: (slot: number) => number, parentDeleted: boolean): RawEntry[] {
+    const out: RawEntry[] = [];
+    let lfnParts: string[] = [];
+    let lfnChecksum = -1;
+    const slots = Math.floor(bytes.length / ENTRY_BYTES);
+    for (let slot = 0; slot < slots; slot += 1) {
+      const e = bytes.subarray(slot * ENTRY_BYTES, (slot + 1) * ENTRY_BYTES);
+      const first = e[0]!;
+      if (first === 0x00) {
+        // End of directory for allocated entries; TSK keeps scanning the rest for deleted ones.
+        lfnParts = [];
+        continue;
+      }
+      const attributes = e[11]!;
+      if ((attributes & 0x3f) === ATTR_LFN) {
+        const checksum = e[13]!;
+        if (first !== DELETED && first & 0x40) lfnParts = [];
+        else if (lfnParts.length && checksum !== lfnChecksum) lfnParts = [];
+        lfnChecksum = checksum;
+        lfnParts.push(lfnText(e));
+        continue;
+      }
+      const deleted = first === DELETED || parentDeleted;
+      const name = shortName(e);
+      if (name === '.' || name === '..' || (attributes & ATTR_VOLUME && !(attributes & ATTR_DIRECTORY))) {
+        lfnParts = [];
+        continue;
+      }
+      if (!plausibleShortEntry(e)) {
+        lfnParts = [];
+        continue;
+      }
+      let fullName = name;
+      if (lfnParts.length && lfnMatches(e, lfnChecksum)) fullName = lfnParts.reverse().join('');
+      lfnParts = [];
+      const dv = view(e);
+      const highCluster = this.boot.type === 'fat32' ? dv.getUint16(20, true) : 0;
+      out.push({
+        name: fullName,
+        entryId: entryIdOf(slot),
+        attributes,
+        firstCluster: (highCluster << 16) | dv.getUint16(26, true),
+        size: dv.getUint32(28, true),
+        deleted,
+        times: fatTimes(e),
+      });
+    }
+    return out;
+  }
+
+  async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<FileSystemEntry> {
+    const boot = this.boot;
+    this.owned = new Uint8Array(Math.ceil((boot.lastCluster + 1) / 8));
+    let listed = 0;
+    const bump = () => {
+      listed += 1;
+      if (listed > LIMITS.maxFileSystemEntries) throw new ExhibitError('limit-exceeded', `more than ${LIMITS.maxFileSystemEntries} entries in one file system`);
+    };
+
+    // The root: a fixed area on FAT12/16, a cluster chain on FAT32.
+    let rootEntries: RawEntry[];
+    if (boot.type === 'fat32') {
+      const dir = await this.readDirectoryChain(boot.rootCluster, options);
+      if (dir.problem) throw new ExhibitError(dir.problem.code, `root directory: ${dir.problem.message}`);
+      rootEntries = dir.entries(false);
+    } else {
+      const rootBytes = boot.rootEntries * ENTRY_BYTES;
+      const offset = boot.firstDataSector * boot.sectorBytes;
+      if (offset + rootBytes > this.source.size) throw new ExhibitError('corrupt-file', 'the root directory lies beyond the volume');
+      const bytes = await this.source.read(offset, rootBytes, options);
+      rootEntries = this.parseDirectory(bytes, (slot) => FIRST_ENTRY_ID + slot, false);
+    }
+
+    const ancestors = new Set<number>(boot.type === 'fat32' ? [boot.rootCluster] : []);
+    const walk = async function* (this: FatReader, list: RawEntry[], prefix: string, depth: number): AsyncGenerator<FileSystemEntry> {
+      for (const raw of list) {
+        options.abortSignal?.throwIfAborted();
+        bump();
+        const path = prefix + raw.name;
+        const isDirectory = (raw.attributes & ATTR_DIRECTORY) !== 0;
+        const base = {
+          path,
+          entryId: String(raw.entryId),
+          allocated: !raw.deleted,
+          times: raw.times,
+        };
+        if (!isDirectory) {
+          yield await this.fileEntry(raw, base, options);
+          continue;
+        }
+        // Directory: read it (allocated: its chain; deleted: its first cluster, if no file holds it now).
+        let children: RawEntry[] = [];
+        let problem: Problem | undefined;
+        let size = 0;
+        if (depth + 1 > LIMITS.maxDirectoryDepth) {
+          problem = { code: 'limit-exceeded', message: `directories nested deeper than ${LIMITS.maxDirectoryDepth}` };
+        } else if (ancestors.has(raw.firstCluster)) {
+          problem = { code: 'corrupt-file', message: `directory loop: cluster ${raw.firstCluster} is this directory's own ancestor` };
+        } else if (raw.firstCluster < 2) {
+          if (!raw.deleted) problem = { code: 'corrupt-file', message: `directory with first cluster ${raw.firstCluster}` };
+        } else if (!raw.deleted) {
+          const dir = await this.readDirectoryChain(raw.firstCluster, options);
+          size = dir.bytes;
+          problem = dir.problem ?? this.claim(dir.clusters);
+          if (!problem) children = dir.entries(false);
+        } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
+          const dir = await this.readClusters([raw.firstCluster], options);
+          size = dir.bytes;
+          children = dir.entries(true);
+        }
+        yield { ...base, recovered: raw.deleted && children.length > 0, kind: 'directory', size, ...(problem ? { problem } : {}) };
+        if (problem) continue;
+        ancestors.add(raw.firstCluster);
+        yield* walk.call(this, children, `${path}/`, depth + 1);
+        ancestors.delete(raw.firstCluster);
+      }
+    };
+    yield* walk.call(this, rootEntries, '', 0);
+  }
+
+  private async fileEntry(raw: RawEntry, base: Pick<FileSystemEntry, 'path' | 'entryId' | 'allocated' | 'times'>, options: { abortSignal?: AbortSignal }): Promise<FileSystemEntry> {
+    const entry: FileSystemEntry = { ...base, recovered: false, kind: 'file', size: raw.size };
+    if (raw.deleted) {
+      const { runs, problem } = await this.recoverDeleted(raw.firstCluster, raw.size);
+      if (problem) return { ...entry, problem };
+      const data = this.dataOf(runs!, raw.size);
+      return { ...entry, recovered: true, data: () => data };
+    }
+    if (raw.size === 0) {
+      const data = this.dataOf([], 0);
+      return { ...entry, data: () => data };
+    }
+    const needed = Math.ceil(raw.size / this.boot.clusterBytes);
+    const { clusters, problem } = await this.chain(raw.firstCluster, needed, options);
+    if (problem) return { ...entry, problem };
+    if (clusters.length < needed) {
+      return { ...entry, problem: { code: 'corrupt-file', message: `cluster chain holds ${clusters.length} clusters; the size needs ${needed}` } };
+    }
+    const crossLink = this.claim(clusters);
+    if (crossLink) return { ...entry, problem: crossLink };
+    const data = this.dataOf(this.runsOf(clusters, raw.size), raw.size);
+    return { ...entry, data: () => data };
+  }
+
+  private async readDirectoryChain(first: number, options: { abortSignal?: AbortSignal }) {
+    const maxClusters = Math.ceil((LIMITS.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
+    const { clusters, problem } = await this.chain(first, maxClusters + 1, options);
+    if (!problem && clusters.length > maxClusters) {
+      return { clusters, bytes: 0, problem: { code: 'limit-exceeded', message: `directory longer than ${LIMITS.maxDirectoryEntries} entries` } as Problem, entries: () => [] };
+    }
+    if (problem) return { clusters, bytes: 0, problem, entries: () => [] as RawEntry[] };
+    return { ...(await this.readClusters(clusters, options)), problem: undefined as Problem | undefined };
+  }
+
+  private async readClusters(clusters: number[], options: { abortSignal?: AbortSignal }) {
+    const cb = this.boot.clusterBytes;
+    const bytes = await readPieces(0, clusters.length * cb, cb, (i, within, count) => this.source.read(this.clusterOffset(clusters[i]!) + within, count, options));
+    const perCluster = cb / ENTRY_BYTES;
+    const entryIdOf = (slot: number) => {
+      const cluster = clusters[Math.floor(slot / perCluster)]!;
+      const sector = this.clusterOffset(cluster) / this.boot.sectorBytes + Math.floor((slot % perCluster) / this.entriesPerSector);
+      return (sector - this.boot.firstDataSector) * this.entriesPerSector + (slot % this.entriesPerSector) + FIRST_ENTRY_ID;
+    };
+    return { clusters, bytes: bytes.length, entries: (deleted: boolean) => this.parseDirectory(bytes, entryIdOf, deleted) };
+  }
+}
+
+/** The 8.3 name as TSK prints it: base and extension trimmed, lower-cased where the NT flags say so, 0xE5 as '_'. */
+function shortName(e: Uint8Array): string {
+  const chars = Array.from(e.subarray(0, 11));
+  if (chars[0] === DELETED) chars[0] = 0x5f;
+  else if (chars[0] === 0x05) chars[0] = 0xe5;
+  let base = Buffer.from(chars.slice(0, 8)).toString('latin1').trimEnd();
+  let ext = Buffer.from(chars.slice(8, 11)).toString('latin1').trimEnd();
+  if (e[12]! & 0x08) base = base.toLowerCase();
+  if (e[12]! & 0x10) ext = ext.toLowerCase();
+  return ext ? `${base}.${ext}` : base;
+}
+
+function lfnText(e: Uint8Array): string {
+  const units: number[] = [];
+  for (const [from, to] of [[1, 11], [14, 26], [28, 32]] as const) {
+    for (let i = from; i < to; i += 2) units.push(e[i]! | (e[i + 1]! << 8));
+  }
+  const end = units.indexOf(0);
+  return String.fromCharCode(...(end === -1 ? units : units.slice(0, end)).filter((u) => u !== 0xffff));
+}
+
+function sfnChecksum(name: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < 11; i += 1) sum = (((sum & 1) << 7) + (sum >> 1) + name[i]!) & 0xff;
+  return sum;
+}
+
+/** A long name belongs to the short entry when their checksums agree (a deleted entry lost its first byte: any will do). */
+function lfnMatches(e: Uint8Array, checksum: number): boolean {
+  if (e[0] !== DELETED) return sfnChecksum(e) === checksum;
+  const copy = Uint8Array.from(e.subarray(0, 11));
+  for (let b = 0x20; b < 0x100; b += 1) {
+    copy[0] = b;
+    if (sfnChecksum(copy) === checksum) return true;
+  }
+  return false;
+}
+
+/** Rejects slack that is not a directory entry (TSK applies similar checks before listing deleted entries). */
+function plausibleShortEntry(e: Uint8Array): boolean {
+  if (e[11]! & 0xc0) return false;
+  for (let i = 0; i < 11; i += 1) {
+    const c = e[i]!;
+    if (i === 0 && (c === DELETED || c === 0x05)) continue;
+    if (c < 0x20 || c === 0x22 || c === 0x2a || c === 0x2b || c === 0x2c || c === 0x2f || c === 0x3a || c === 0x3b || c === 0x3c || c === 0x3d || c === 0x3e || c === 0x3f || c === 0x5c || c === 0x7c) return false;
+  }
+  return e[0] !== 0x20;
+}
+
+function fatTimes(e: Uint8Array): FileSystemTimes {
+  const dv = view(e);
+  const times: FileSystemTimes = {};
+  const modified = dosTime(dv.getUint16(24, true), dv.getUint16(22, true), 'fat:written');
+  if (modified) times.modified = modified;
+  const accessDate = dv.getUint16(18, true);
+  const accessed = accessDate ? dosTime(accessDate, 0, 'fat:accessed') : undefined;
+  if (accessed) times.accessed = accessed;
+  const created = dosTime(dv.getUint16(16, true), dv.getUint16(14, true), 'fat:created');
+  if (created) times.created = withHundredths(created, e[13]!);
+  return times;
+}
+
+/** The creation time's 10-ms count (0–199) adds up to two seconds to the 2-second DOS time. */
+function withHundredths(time: RecordedTime, tens: number): RecordedTime {
+  if (tens === 0 || tens > 199) return time;
+  const extraSeconds = Math.floor(tens / 100);
+  const hundredths = tens % 100;
+  const [date, clock] = time.local.split('T') as [string, string];
+  const [h, m, s] = clock.split(':').map(Number) as [number, number, number];
+  const seconds = s + extraSeconds;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return { ...time, local: `${date}T${pad(h)}:${pad(m)}:${pad(seconds)}.${pad(hundredths)}0` };
+}
+

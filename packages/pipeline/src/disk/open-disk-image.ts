@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
+import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
+import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
+import { openFat, probeFat } from './fat.reader.js';
+import { RawImage } from './raw-image.container.js';
+import { readVolumeSystem, type VolumeSystem } from './volume-system.reader.js';
+import { VHD_FOOTER_BYTES, VhdImage, isVhdFooter, isVhdx } from './vhd-image.container.js';
+
+/**
+ * The one entry point for a disk image: segment sources in → container
+ * detected from content (never the extension) → volumes → a file-system
+ * reader per volume, chosen by the probes in FILE_SYSTEMS.
+ */
+
+type Options = { abortSignal?: AbortSignal };
+
+/** A file-system implementation: `probe` reads only the boot sector/superblock; `open` checks it properly. */
+export interface FileSystemModule {
+  /** Short name for reports ('fat', 'exfat', 'ntfs', 'ext'). */
+  type: string;
+  probe(source: ByteSource, options?: Options): Promise<boolean>;
+  open(source: ByteSource, options?: Options): Promise<FileSystemReader>;
+}
+
+/** The file systems tried on each volume, in order. Add a reader by adding its module here. */
+export const FILE_SYSTEMS: FileSystemModule[] = [{ type: 'fat', probe: probeFat, open: openFat }];
+
+export type ContainerFormat = 'raw' | 'split-raw' | 'ewf' | 'vhd-fixed' | 'vhd-dynamic';
+
+export interface DiskImage {
+  format: ContainerFormat;
+  /** The media (the disk as acquired). */
+  media: ByteSource;
+  segmentCount: number;
+  /** EWF only: what the acquisition recorded. */
+  ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number };
+  volumeSystem: VolumeSystem;
+}
+
+export type OpenedFileSystem =
+  | { volume: DiskVolume; type: string; reader: FileSystemReader }
+  | { volume: DiskVolume; type?: string; problem: { code: 'corrupt-file' | 'unsupported-format' | 'limit-exceeded'; message: string } };
+
+/**
+ * Which container the segments are. Throws 'unsupported-format' with the
+ * reason for formats recognised but not read (Ex01/EWF2, L01, VHDX, differencing VHD).
+ */
+export async function detectContainer(segments: readonly ByteSource[], options: Options = {}): Promise<'ewf' | 'vhd' | 'raw'> {
+  if (segments.length === 0) throw new ExhibitError('invalid-argument', 'a disk image needs at least one segment');
+  const first = segments[0]!;
+  const head = first.size >= 16 ? await first.read(0, 16, options) : new Uint8Array(0);
+  if (startsWith(head, EWF2_SIGNATURE) || startsWith(head, LEF2_SIGNATURE)) {
+    throw new ExhibitError('unsupported-format', 'EWF version 2 (Ex01/Lx01) images are not supported');
+  }
+  if (startsWith(head, LEF1_SIGNATURE)) throw new ExhibitError('unsupported-format', 'EWF logical evidence files (L01) are not supported');
+  if (startsWith(head, EWF1_SIGNATURE)) return 'ewf';
+  if (isVhdx(head)) throw new ExhibitError('unsupported-format', 'VHDX images are not supported (only VHD)');
+  if (segments.length === 1 && first.size >= VHD_FOOTER_BYTES) {
+    const tail = await first.read(first.size - VHD_FOOTER_BYTES, 8, options);
+    if (isVhdFooter(tail)) return 'vhd';
+  }
+  // A blank disk or one whose first sector is random is still raw: raw is what remains.
+  return 'raw';
+}
+
+/** Opens the container and reads the volume system; file systems are opened by fileSystems(). */
+export async function openDiskImage(segments: readonly ByteSource[], options: Options = {}): Promise<DiskImage> {
+  const kind = await detectContainer(segments, options);
+  let image: Omit<DiskImage, 'volumeSystem'>;
+  if (kind === 'ewf') {
+    const ewf = await EwfImage.open(segments, options);
+    image = {
+      format: 'ewf',
+      media: ewf,
+      segmentCount: ewf.segmentCount,
+      ewf: { header: ewf.header, storedHashes: ewf.storedHashes, chunkBytes: ewf.chunkBytes, bytesPerSector: ewf.bytesPerSector },
+    };
+  } else if (kind === 'vhd') {
+    const vhd = await VhdImage.open(segments[0]!, options);
+    image = { format: vhd.diskType === 'fixed' ? 'vhd-fixed' : 'vhd-dynamic', media: vhd, segmentCount: 1 };
+  } else {
+    image = { format: segments.length > 1 ? 'split-raw' : 'raw', media: new RawImage(segments), segmentCount: segments.length };
+  }
+  const volumeSystem = await readVolumeSystem(image.media, (volume) => probeAny(volume, options), options);
+  return { ...image, volumeSystem };
+}
+
+async function probeAny(source: ByteSource, options: Options): Promise<boolean> {
+  for (const module of FILE_SYSTEMS) {
+    try {
+      if (await module.probe(source, options)) return true;
+    } catch (err) {
+      if (!isExhibitError(err) || err.retryable) throw err;
+    }
+  }
+  return false;
+}
+
+/** Each volume with its file-system reader, or the reason it has none; one bad volume never stops the rest. */
+export async function* fileSystems(image: DiskImage, options: Options = {}): AsyncGenerator<OpenedFileSystem> {
+  for (const volume of image.volumeSystem.volumes) {
+    let matched: FileSystemModule | undefined;
+    for (const module of FILE_SYSTEMS) {
+      try {
+        if (await module.probe(volume.source, options)) {
+          matched = module;
+          break;
+        }
+      } catch (err) {
+        if (!isExhibitError(err) || err.retryable) throw err;
+      }
+    }
+    if (!matched) {
+      yield { volume, problem: { code: 'unsupported-format', message: `no supported file system in volume ${volume.index} (type ${volume.type || 'none'})` } };
+      continue;
+    }
+    try {
+      yield { volume, type: matched.type, reader: await matched.open(volume.source, options) };
+    } catch (err) {
+      if (!isExhibitError(err) || err.retryable) throw err;
+      const code = err.code === 'limit-exceeded' || err.code === 'unsupported-format' ? err.code : 'corrupt-file';
+      yield { volume, type: matched.type, problem: { code, message: errorMessage(err) } };
+    }
+  }
+}
+
+export interface MediaHashes {
+  md5: string;
+  sha1: string;
+  bytes: number;
+}
+
+/** MD5 and SHA-1 of the media as read through the container: what an EWF's stored hashes are checked against. */
+export async function hashMedia(media: ByteSource, options: Options & { chunkBytes?: number } = {}): Promise<MediaHashes> {
+  const md5 = createHash('md5');
+  const sha1 = createHash('sha1');
+  const step = options.chunkBytes ?? 4 * 1024 * 1024;
+  for (let at = 0; at < media.size; at += step) {
+    options.abortSignal?.throwIfAborted();
+    const bytes = await media.read(at, Math.min(step, media.size - at), options);
+    md5.update(bytes);
+    sha1.update(bytes);
+  }
+  return { md5: md5.digest('hex'), sha1: sha1.digest('hex'), bytes: media.size };
+}
+
+export interface StoredHashCheck {
+  stored: EwfStoredHashes;
+  computed: MediaHashes;
+  /** null when the image stores no such hash. */
+  md5Matches: boolean | null;
+  sha1Matches: boolean | null;
+}
+
+/** Hashes an EWF image's media and compares with the hashes stored at acquisition. */
+export async function verifyStoredHashes(image: DiskImage, options: Options = {}): Promise<StoredHashCheck> {
+  const stored = image.ewf?.storedHashes ?? {};
+  const computed = await hashMedia(image.media, options);
+  return {
+    stored,
+    computed,
+    md5Matches: stored.md5 ? stored.md5 === computed.md5 : null,
+    sha1Matches: stored.sha1 ? stored.sha1 === computed.sha1 : null,
+  };
+}
