@@ -16,3 +16,19 @@ export { openArchive, detectArchiveFormat, type OpenArchiveOptions } from './arc
 export { merkleRoot, MerkleAccumulator } from './archive/merkle-root.js';
 export { analyseEntryName, type EntryNameAnalysis } from './archive/entry-name.js';
 export * from './messaging.js';
+export type { ByteSource, DiskVolume, FileSystemEntry, FileSystemReader, FileSystemType } from './disk/disk-reader.types.js';
+export { FileByteSource, BlobByteSource, SliceByteSource } from './disk/byte-source.js';
+export {
+  openDiskImage,
+  fileSystems,
+  detectContainer,
+  hashMedia,
+  verifyStoredHashes,
+  FILE_SYSTEMS,
+  type DiskImage,
+  type ContainerFormat,
+  type FileSystemModule,
+  type OpenedFileSystem,
+  type StoredHashCheck,
+} from './disk/open-disk-image.js';
+export type { EwfHeader, EwfStoredHashes } from './disk/ewf-image.container.js';
