@@ -1,0 +1,282 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileByteSource } from './byte-source.js';
+import type { FileSystemEntry } from './disk-reader.types.js';
+import {
+  SECTOR,
+  fls,
+  icatMd5,
+  istatTimes,
+  md5,
+  mbrSector,
+  missingTools,
+  mmls,
+  pseudoRandom,
+  run,
+  writeAt,
+  writeDynamicVhd,
+  writeFixedVhd,
+  writeGpt,
+  type TskEntry,
+} from './disk-image.test-support.js';
+import { fileSystems, openDiskImage, verifyStoredHashes, type DiskImage } from './open-disk-image.js';
+
+/**
+ * The oracle: images built with dosfstools/mtools, wrapped with ewfacquire,
+ * split, and our own VHD writer; Exhibit's listing must equal TSK's
+ * `fls -r -p` (allocated and deleted), each file's MD5 `icat`'s, each time
+ * `istat`'s, volumes `mmls`'s, and EWF stored hashes `ewfinfo`'s.
+ */
+
+const missing = missingTools();
+if (missing.length) console.warn(`disk oracle tests skipped: ${missing.join(', ')} not found (apt-get install sleuthkit ewf-tools dosfstools mtools)`);
+
+let dir = '';
+const p = (name: string) => path.join(dir, name);
+
+// card.img: 48 MiB MBR disk — FAT32 primary, an extended partition holding two logical volumes (FAT12, FAT16).
+const CARD_SECTORS = 98_304;
+const FAT32_START = 2048;
+const FAT32_SECTORS = 73_728;
+const EXT_START = FAT32_START + FAT32_SECTORS;
+const LOGICAL1 = { ebr: EXT_START, start: EXT_START + 2048, sectors: 4096 };
+const LOGICAL2 = { ebr: EXT_START + 6144, start: EXT_START + 8192, sectors: 8192 };
+
+function buildCard(): void {
+  const img = p('card.img');
+  writeFileSync(img, Buffer.alloc(0));
+  truncateSync(img, CARD_SECTORS * SECTOR);
+  writeAt(img, 0, mbrSector([{ type: 0x0c, startSector: FAT32_START, sectors: FAT32_SECTORS }, { type: 0x05, startSector: EXT_START, sectors: CARD_SECTORS - EXT_START }]));
+  writeAt(img, LOGICAL1.ebr * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: LOGICAL1.sectors }, { type: 0x05, startSector: LOGICAL2.ebr - EXT_START, sectors: 8192 + 2048 }]));
+  writeAt(img, LOGICAL2.ebr * SECTOR, mbrSector([{ type: 0x06, startSector: 2048, sectors: LOGICAL2.sectors }]));
+  run('mkfs.fat', ['-F', '32', '-s', '1', '-n', 'CARD', '--offset', String(FAT32_START), img, String(FAT32_SECTORS / 2)]);
+  run('mkfs.fat', ['-F', '12', '-n', 'LOGICAL1', '--offset', String(LOGICAL1.start), img, String(LOGICAL1.sectors / 2)]);
+  run('mkfs.fat', ['-F', '16', '-s', '1', '-n', 'LOGICAL2', '--offset', String(LOGICAL2.start), img, String(LOGICAL2.sectors / 2)]);
+  const fat32 = `${img}@@${FAT32_START * SECTOR}`;
+  const put = (image: string, name: string, bytes: Buffer) => {
+    writeFileSync(p('payload'), bytes);
+    run('mcopy', ['-i', image, p('payload'), `::${name}`]);
+  };
+  run('mmd', ['-i', fat32, '::/DCIM', '::/DCIM/100CANON', '::/Old folder']);
+  put(fat32, '/DCIM/100CANON/IMG_0001.JPG', pseudoRandom(40_000, 1));
+  put(fat32, '/DCIM/100CANON/IMG_0002.JPG', pseudoRandom(3_000, 2));
+  put(fat32, '/DCIM/100CANON/IMG_0003.JPG', pseudoRandom(30_000, 3)); // deleted below
+  put(fat32, '/DCIM/100CANON/Holiday photo with a long name.jpg', pseudoRandom(70_000, 4));
+  put(fat32, '/DCIM/100CANON/A deleted long name.jpg', pseudoRandom(12_345, 5)); // deleted below
+  put(fat32, '/Old folder/inside.txt', pseudoRandom(5_000, 6));
+  put(fat32, '/Old folder/notes.TXT', pseudoRandom(700, 7));
+  put(fat32, '/gap.bin', pseudoRandom(9_000, 8)); // deleted
+  put(fat32, '/after.bin', pseudoRandom(2_000, 9));
+  put(fat32, '/empty.txt', Buffer.alloc(0));
+  run('mdel', ['-i', fat32, '::/DCIM/100CANON/IMG_0003.JPG', '::/DCIM/100CANON/A deleted long name.jpg', '::/gap.bin']);
+  run('mdeltree', ['-i', fat32, '::/Old folder']);
+  const l1 = `${img}@@${LOGICAL1.start * SECTOR}`;
+  run('mmd', ['-i', l1, '::/docs']);
+  put(l1, '/docs/readme.txt', Buffer.from('logical partition one\n'));
+  const l2 = `${img}@@${LOGICAL2.start * SECTOR}`;
+  put(l2, '/video.mp4', pseudoRandom(100_000, 11));
+  // On FAT16 mtools allocates from the first free cluster: a file written after a deletion fills the gap and continues further on.
+  put(l2, '/gap.bin', pseudoRandom(9_000, 8));
+  put(l2, '/after.bin', pseudoRandom(2_000, 9));
+  run('mdel', ['-i', l2, '::/gap.bin']);
+  put(l2, '/fragmented.bin', pseudoRandom(20_000, 10));
+}
+
+// flat.img: 6 MiB FAT16 with no partition table; a 2.5 MiB incompressible file spreads its E01 over segments.
+function buildFlat(): void {
+  const img = p('flat.img');
+  run('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'FLAT', img, '6144']);
+  writeFileSync(p('payload'), pseudoRandom(2_600_000, 20));
+  run('mcopy', ['-i', img, p('payload'), '::/big.bin']);
+  writeFileSync(p('payload'), Buffer.from('small\n'));
+  run('mcopy', ['-i', img, p('payload'), '::/Small file.txt']);
+  run('mcopy', ['-i', img, p('payload'), '::/gone.txt']);
+  run('mdel', ['-i', img, '::/gone.txt']);
+}
+
+// gpt.img: 12 MiB GPT disk with one FAT16 partition.
+const GPT_SECTORS = 24_576;
+function buildGpt(): void {
+  const img = p('gpt.img');
+  writeFileSync(img, Buffer.alloc(0));
+  truncateSync(img, GPT_SECTORS * SECTOR);
+  writeGpt(img, GPT_SECTORS, [{ first: 2048, last: 2048 + 16_384 - 1, name: 'Basic data' }]);
+  run('mkfs.fat', ['-F', '16', '-s', '1', '-n', 'GPTVOL', '--offset', '2048', img, '8192']);
+  writeFileSync(p('payload'), pseudoRandom(50_000, 30));
+  run('mcopy', ['-i', `${img}@@${2048 * SECTOR}`, p('payload'), '::/photo.jpg']);
+}
+
+/** Sources stay open until the suite ends, so entries listed by a check can still be read by the test. */
+const openSources: FileByteSource[] = [];
+
+async function open(files: string[]): Promise<{ image: DiskImage }> {
+  const sources = await Promise.all(files.map((f) => FileByteSource.open(f)));
+  openSources.push(...sources);
+  return { image: await openDiskImage(sources) };
+}
+
+interface Listed {
+  volumeSector: number;
+  entries: FileSystemEntry[];
+}
+
+async function list(image: DiskImage): Promise<Listed[]> {
+  const out: Listed[] = [];
+  for await (const fs of fileSystems(image)) {
+    if (!('reader' in fs)) throw new Error(`volume ${fs.volume.index}: ${fs.problem.message}`);
+    const entries: FileSystemEntry[] = [];
+    for await (const e of fs.reader.entries()) entries.push(e);
+    out.push({ volumeSector: fs.volume.offset / SECTOR, entries });
+  }
+  return out;
+}
+
+async function dataMd5(entry: FileSystemEntry): Promise<string> {
+  const data = entry.data!();
+  return md5(await data.read(0, data.size));
+}
+
+const asTsk = (e: FileSystemEntry): TskEntry => ({
+  type: e.kind === 'directory' ? 'd/d' : 'r/r',
+  deleted: !e.allocated,
+  entryId: e.entryId,
+  path: e.path,
+});
+
+/**
+ * Exhibit against TSK for every volume of an image: the listing, every MD5
+ * of a file Exhibit could read (allocated or recovered), and (with times) istat.
+ */
+async function checkAgainstTsk(files: string[], tsk: { imageType?: string; times?: boolean } = {}) {
+  const { image } = await open(files);
+  {
+    const volumes = await list(image);
+    let compared = 0;
+    let deletedCompared = 0;
+    for (const volume of volumes) {
+      const opts = { sectorOffset: volume.volumeSector, ...(tsk.imageType ? { imageType: tsk.imageType } : {}) };
+      expect(volume.entries.map(asTsk)).toEqual(fls(files, opts));
+      for (const entry of volume.entries) {
+        if (entry.kind !== 'file' || !entry.data) continue;
+        expect({ path: entry.path, md5: await dataMd5(entry) }).toEqual({ path: entry.path, md5: icatMd5(files, entry.entryId, opts) });
+        compared += 1;
+        if (!entry.allocated) deletedCompared += 1;
+        if (tsk.times) {
+          const t = istatTimes(files, entry.entryId, { sectorOffset: volume.volumeSector });
+          expect({ path: entry.path, written: entry.times.modified?.local, accessed: entry.times.accessed?.local, created: entry.times.created?.local.slice(0, 19) }).toEqual({
+            path: entry.path,
+            written: t['Written'],
+            accessed: t['Accessed'],
+            created: t['Created'],
+          });
+          expect(entry.times.modified?.offsetMinutes).toBeNull();
+          expect(entry.times.modified?.utc).toBeNull();
+        }
+      }
+    }
+    return { image, volumes, compared, deletedCompared };
+  }
+}
+
+describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'exhibit-disk-'));
+    buildCard();
+    buildFlat();
+    buildGpt();
+    run('ewfacquire', ['-u', '-t', p('card'), '-c', 'fast', '-C', 'CASE-15', '-E', 'EV-3', '-e', 'Examiner Jones', '-N', 'memory card from drawer', '-D', 'SD card', '-d', 'sha1', p('card.img')]);
+    run('ewfacquire', ['-u', '-t', p('flat'), '-c', 'none', '-S', '1MiB', '-d', 'sha1', p('flat.img')]);
+    run('split', ['-b', '2500000', '-d', '-a', '3', '--numeric-suffixes=1', p('flat.img'), p('flat.raw.')]);
+    writeFixedVhd(p('card.img'), p('card-fixed.vhd'));
+    writeDynamicVhd(p('card.img'), p('card-dynamic.vhd'));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(openSources.map((s) => s.close()));
+    if (dir && !process.env["KEEP_DISK_TEST_DIR"]) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('raw MBR disk: volumes equal mmls; FAT32 and the logical FAT12/FAT16 equal fls, icat and istat, deleted files included', async () => {
+    const { image, volumes, compared, deletedCompared } = await checkAgainstTsk([p('card.img')], { times: true });
+    expect(image.format).toBe('raw');
+    expect(image.volumeSystem.scheme).toBe('mbr');
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([p('card.img')]));
+    expect(volumes.map((v) => v.volumeSector)).toEqual([FAT32_START, LOGICAL1.start, LOGICAL2.start]);
+    const fat32 = volumes[0]!.entries;
+    const byPath = new Map(fat32.map((e) => [e.path, e]));
+    // Both deleted photos are read back and flagged; the deleted folder and its files are listed deleted.
+    expect(byPath.get('DCIM/100CANON/A deleted long name.jpg')).toMatchObject({ allocated: false, recovered: true });
+    expect(byPath.get('DCIM/100CANON/_MG_0003.JPG')).toMatchObject({ allocated: false, recovered: true });
+    expect(byPath.get('Old folder')).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(byPath.get('Old folder/_nside.txt')).toMatchObject({ allocated: false });
+    expect(byPath.get('_ap.bin')).toMatchObject({ allocated: false, recovered: true });
+    // On the FAT16 volume gap.bin's clusters went to fragmented.bin: not recoverable, said so, never mixed up with the allocated file.
+    const fat16 = new Map(volumes[2]!.entries.map((e) => [e.path, e]));
+    expect(fat16.get('_ap.bin')).toMatchObject({ allocated: false, recovered: false, problem: { code: 'corrupt-file' } });
+    const fragmented = fat16.get('fragmented.bin')!.data!();
+    expect(md5(await fragmented.read(0, fragmented.size))).toBe(md5(pseudoRandom(20_000, 10)));
+    expect(fragmented.spanInBase!(0, 20_000)).toBeNull();
+    expect(fragmented.spanInBase!(0, 512)).not.toBeNull();
+    const contiguous = byPath.get('DCIM/100CANON/IMG_0001.JPG')!.data!();
+    const span = contiguous.spanInBase!(0, contiguous.size)!;
+    expect(span.length).toBe(40_000);
+    expect(compared).toBeGreaterThanOrEqual(10);
+    expect(deletedCompared).toBeGreaterThanOrEqual(3);
+  });
+
+  it('E01: same listing and MD5s as fls/icat on the E01; header and stored hashes equal ewfinfo; the media hash verifies', async () => {
+    const { image } = await checkAgainstTsk([p('card.E01')], { imageType: 'ewf' });
+    expect(image.format).toBe('ewf');
+    const info = run('ewfinfo', [p('card.E01')]).toString();
+    const field = (label: string) => new RegExp(`${label}:\\s+(.*)`).exec(info)?.[1]?.trim();
+    expect(image.ewf!.header).toMatchObject({ caseNumber: 'CASE-15', evidenceNumber: 'EV-3', examiner: 'Examiner Jones', notes: 'memory card from drawer', description: 'SD card' });
+    expect(image.ewf!.header.caseNumber).toBe(field('Case number'));
+    expect(image.ewf!.header.acquiringSoftware).toBe(field('Software version used'));
+    expect(image.ewf!.storedHashes).toEqual({ md5: field('MD5'), sha1: field('SHA1') });
+    const check = await verifyStoredHashes(image);
+    expect(check).toMatchObject({ md5Matches: true, sha1Matches: true });
+    expect(run('ewfverify', ['-q', '-d', 'sha1', p('card.E01')]).toString()).toContain(`MD5 hash calculated over data:\t\t${check.computed.md5}`);
+  });
+
+  it('split E01 with stored (uncompressed, Adler-32) chunks: listing and MD5s equal TSK on the segments', async () => {
+    const segments = readdirSync(dir).filter((f) => /^flat\.E\d\d$/.test(f)).sort().map(p);
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    const { image, compared } = await checkAgainstTsk(segments, { imageType: 'ewf' });
+    expect(image).toMatchObject({ format: 'ewf', segmentCount: segments.length });
+    expect(image.volumeSystem.scheme).toBe('none');
+    expect(compared).toBeGreaterThanOrEqual(2);
+    const { image: again } = await open([...segments].reverse()); // order given does not matter: segments are numbered
+    expect(await verifyStoredHashes(again)).toMatchObject({ md5Matches: true, sha1Matches: true, computed: { md5: md5(readFileSync(p('flat.img'))) } });
+  });
+
+  it('split raw: listing and MD5s equal fls/icat over the same pieces; spans stay within one segment', async () => {
+    const pieces = readdirSync(dir).filter((f) => f.startsWith('flat.raw.')).sort().map(p);
+    expect(pieces.length).toBe(3);
+    const { image, volumes } = await checkAgainstTsk(pieces, { times: false });
+    expect(image.format).toBe('split-raw');
+    const big = volumes[0]!.entries.find((e) => e.path === 'big.bin')!;
+    // big.bin is contiguous but crosses the 2,500,000-byte segment boundary: no single span of one blob.
+    expect(big.data!().spanInBase!(0, big.size)).toBeNull();
+    expect(big.data!().spanInBase!(0, 4096)).toMatchObject({ segment: 0, length: 4096 });
+  });
+
+  it('fixed and dynamic VHD: listing and MD5s equal TSK reading the VHD (libvhdi); fixed VHD spans are spans of the file', async () => {
+    const fixed = await checkAgainstTsk([p('card-fixed.vhd')], { imageType: 'vhd' });
+    expect(fixed.image.format).toBe('vhd-fixed');
+    const dynamic = await checkAgainstTsk([p('card-dynamic.vhd')], { imageType: 'vhd' });
+    expect(dynamic.image.format).toBe('vhd-dynamic');
+    expect(dynamic.volumes.map((v) => v.entries.length)).toEqual(fixed.volumes.map((v) => v.entries.length));
+    const raw = await open([p('card.img')]);
+    const dyn = await open([p('card-dynamic.vhd')]);
+    expect((await verifyStoredHashes(dyn.image)).computed).toEqual((await verifyStoredHashes(raw.image)).computed);
+  });
+
+  it('GPT disk: the partition equals mmls (header CRC checked), its files equal fls/icat', async () => {
+    const { image } = await checkAgainstTsk([p('gpt.img')], { times: true });
+    expect(image.volumeSystem.scheme).toBe('gpt');
+    expect(image.volumeSystem.problems).toEqual([]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([p('gpt.img')]));
+    expect(image.volumeSystem.volumes[0]).toMatchObject({ type: 'ebd0a0a2-b9e5-4433-87c0-68b6b72699c7', label: 'Basic data' });
+  });
+});
