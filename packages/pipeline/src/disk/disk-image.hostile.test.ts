@@ -60,6 +60,9 @@ async function listAll(image: Buffer | MemorySource): Promise<{ disk: DiskImage;
   return { disk, entries, source };
 }
 
+/** XORs one byte in place. */
+const flip = (bytes: Buffer, at: number, mask: number) => bytes.writeUInt8(bytes.readUInt8(at) ^ mask, at);
+
 const byPath = (entries: FileSystemEntry[]) => new Map(entries.map((e) => [e.path, e]));
 
 /** The sections of one EWF segment: [type, descriptor offset, size]. */
@@ -198,11 +201,11 @@ describe.skipIf(missing.length > 0)('hostile disk images', () => {
     writeGpt(p('gpt.img'), 12_288, [{ first: 2048, last: 2048 + fat16.length / SECTOR - 1, name: 'data' }]);
     const gpt = readFileSync(p('gpt.img'));
     fat16.copy(gpt, 2048 * SECTOR);
-    gpt[SECTOR + 40] ^= 0xff; // first usable LBA changed: the CRC no longer matches
+    flip(gpt, SECTOR + 40, 0xff); // first usable LBA changed: the CRC no longer matches
     const one = await listAll(Buffer.from(gpt));
     expect(one.disk.volumeSystem.problems.map((x) => x.message)).toEqual(['primary GPT header CRC-32 mismatch']);
     expect(one.disk.volumeSystem.volumes).toHaveLength(1);
-    gpt[(12_288 - 1) * SECTOR + 40] ^= 0xff;
+    flip(gpt, (12_288 - 1) * SECTOR + 40, 0xff);
     const none = await listAll(Buffer.from(gpt));
     expect(none.disk.volumeSystem).toMatchObject({ scheme: 'gpt', volumes: [] });
     expect(none.disk.volumeSystem.problems).toHaveLength(2);
@@ -213,7 +216,7 @@ describe.skipIf(missing.length > 0)('hostile disk images', () => {
     expect(segments.length).toBeGreaterThanOrEqual(2);
     const damaged = segments.map((s) => Buffer.from(s));
     const [, sectorsAt] = ewfSections(damaged[0]!).find(([type]) => type === 'sectors')!;
-    damaged[0]![sectorsAt + 76 + 100] ^= 0x01; // inside chunk 0
+    flip(damaged[0]!, sectorsAt + 76 + 100, 0x01); // inside chunk 0
     const image = await EwfImage.open(damaged.map((s) => new MemorySource(s)));
     await expectCode(image.read(0, 512), 'corrupt-file', /Adler-32/);
     expect(Buffer.from(await image.read(32 * 1024, 512))).toEqual(pseudoRandom(1_600_000, 9).subarray(32 * 1024, 32 * 1024 + 512));
@@ -225,12 +228,12 @@ describe.skipIf(missing.length > 0)('hostile disk images', () => {
     const [, tableAt] = sections.find(([type]) => type === 'table')!;
     const [, table2At] = sections.find(([type]) => type === 'table2')!;
     const oneBad = Buffer.from(segment);
-    oneBad[tableAt + 76 + 24] ^= 0x40; // chunk 0's offset
+    flip(oneBad, tableAt + 76 + 24, 0x40); // chunk 0's offset
     const rest = readdirSync(dir).filter((f) => /^stored\.E0[2-9]$/.test(f)).sort().map((f) => new MemorySource(readFileSync(p(f))));
     const rescued = await EwfImage.open([new MemorySource(oneBad), ...rest]);
     expect(Buffer.from(await rescued.read(0, 4096))).toEqual(pseudoRandom(1_600_000, 9).subarray(0, 4096));
     const bothBad = Buffer.from(oneBad);
-    bothBad[table2At + 76 + 24] ^= 0x40;
+    flip(bothBad, table2At + 76 + 24, 0x40);
     const broken = await EwfImage.open([new MemorySource(bothBad), ...rest]);
     await expectCode(broken.read(0, 4096), 'corrupt-file', /table/);
   });
@@ -239,7 +242,7 @@ describe.skipIf(missing.length > 0)('hostile disk images', () => {
     const segment = readFileSync(p('packed.E01'));
     const [, sectorsAt] = ewfSections(segment).find(([type]) => type === 'sectors')!;
     const damaged = Buffer.from(segment);
-    for (let i = 0; i < 16; i += 1) damaged[sectorsAt + 76 + 2 + i] ^= 0xff; // into the first deflate stream
+    for (let i = 0; i < 16; i += 1) flip(damaged, sectorsAt + 76 + 2 + i, 0xff); // into the first deflate stream
     const image = await EwfImage.open([new MemorySource(damaged)]);
     await expectCode(image.read(0, 512), 'corrupt-file', /chunk 0/);
     const absurd = Buffer.from(segment);
