@@ -58,6 +58,18 @@ describe('.ci/run system packages', () => {
       'heif-enc': 'libheif-examples',
       exiftool: 'libimage-exiftool-perl',
       ffprobe: 'ffmpeg',
+      fls: 'sleuthkit',
+      icat: 'sleuthkit',
+      istat: 'sleuthkit',
+      mmls: 'sleuthkit',
+      ewfacquire: 'ewf-tools',
+      ewfinfo: 'ewf-tools',
+      ewfverify: 'ewf-tools',
+      'mkfs.fat': 'dosfstools',
+      mcopy: 'mtools',
+      mmd: 'mtools',
+      mdel: 'mtools',
+      mdeltree: 'mtools',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {

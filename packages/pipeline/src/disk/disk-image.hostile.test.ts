@@ -5,7 +5,7 @@ import { ExhibitError } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRange } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
-import { SECTOR, mbrSector, missingTools, pseudoRandom, run, writeDynamicVhd, writeGpt } from './disk-image.test-support.js';
+import { SECTOR, mbrSector, missingTools, pseudoRandom, run, writeDynamicVhd, writeGpt } from './test-support/disk-image.builder.js';
 import { EwfImage } from './ewf-image.container.js';
 import { parseFatBootSector } from './fat.reader.js';
 import { fileSystems, openDiskImage, type DiskImage } from './open-disk-image.js';

@@ -20,7 +20,7 @@ import {
   writeFixedVhd,
   writeGpt,
   type TskEntry,
-} from './disk-image.test-support.js';
+} from './test-support/disk-image.builder.js';
 import { fileSystems, openDiskImage, verifyStoredHashes, type DiskImage } from './open-disk-image.js';
 
 /**

@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { crc32 } from './volume-system.reader.js';
-import { vhdChecksum } from './vhd-image.container.js';
+import { crc32 } from '../volume-system.reader.js';
+import { vhdChecksum } from '../vhd-image.container.js';
 
 /**
  * Test support (not a test): builds disk images with the real tools

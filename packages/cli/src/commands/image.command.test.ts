@@ -1,0 +1,75 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../cli-error.js';
+import { createCliContext } from '../context.js';
+import { loadCommandModules } from '../main.js';
+import { runCli } from '../program.js';
+import { CapturedStream } from '../test-support.js';
+import type { ImageFileSystemRow } from './image.command.js';
+
+const tools = ['mkfs.fat', 'mcopy', 'mdel', 'ewfacquire'];
+const missing = tools.filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+
+async function run(...argv: string[]) {
+  const stdout = new CapturedStream();
+  const stderr = new CapturedStream();
+  // A local command: nothing may reach storage or the API.
+  const ctx = createCliContext({ env: { EXHIBIT_API_URL: 'http://127.0.0.1:9/api', EXHIBIT_DATA_DIR: '/nonexistent' }, stdout, stderr });
+  const code = await runCli(argv, ctx, await Promise.all(loadCommandModules()));
+  return { code, out: stdout.text, err: stderr.text };
+}
+
+describe.skipIf(missing.length > 0)('exhibit image ls', () => {
+  let dir = '';
+  const photo = Buffer.from('not really a jpeg, but bytes with a known hash\n'.repeat(200));
+  const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'exhibit-image-ls-'));
+    const img = path.join(dir, 'card.img');
+    const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, stdio: 'pipe' });
+    sh('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'CARD', img, '4096']);
+    writeFileSync(path.join(dir, 'photo'), photo);
+    sh('mcopy', ['-i', img, path.join(dir, 'photo'), '::/Holiday photo.jpg']);
+    sh('mcopy', ['-i', img, path.join(dir, 'photo'), '::/removed.jpg']);
+    sh('mdel', ['-i', img, '::/removed.jpg']);
+    sh('ewfacquire', ['-u', '-t', path.join(dir, 'card'), '-c', 'fast', '-C', 'CASE-9', '-e', 'J. Smith', '-d', 'sha1', img]);
+  }, 30_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--json --md5 prints one object per file system with its files, allocated and deleted, and their MD5s', async () => {
+    const { code, out } = await run('image', 'ls', path.join(dir, 'card.img'), '--json', '--md5');
+    expect(code).toBe(EXIT.ok);
+    const rows = JSON.parse(out) as ImageFileSystemRow[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ image: { format: 'raw', scheme: 'none' }, fileSystem: 'fat16', label: 'CARD' });
+    expect(rows[0]!.files.map((f) => ({ path: f.path, allocated: f.allocated, recovered: f.recovered, size: f.size, md5: f.md5 }))).toEqual([
+      { path: 'Holiday photo.jpg', allocated: true, recovered: false, size: photo.length, md5: md5(photo) },
+      { path: '_emoved.jpg', allocated: false, recovered: true, size: photo.length, md5: md5(photo) },
+    ]);
+    // FAT times are the camera's wall clock: printed without a zone.
+    expect(rows[0]!.files[0]!.modified).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/);
+  });
+
+  it('on an E01 prints the acquisition header and, with --verify, checks the stored hashes', async () => {
+    const { code, out } = await run('image', 'ls', path.join(dir, 'card.E01'), '--verify');
+    expect(code).toBe(EXIT.ok);
+    expect(out).toContain('case number: CASE-9');
+    expect(out).toContain('examiner: J. Smith');
+    expect(out).toMatch(/media MD5 [0-9a-f]{32} \(matches\), SHA-1 [0-9a-f]{40} \(matches\)/);
+    expect(out).toContain('Holiday photo.jpg');
+  });
+
+  it('an unreadable image is a typed error with exit 1, not a crash', async () => {
+    const bad = path.join(dir, 'bad.E01');
+    writeFileSync(bad, Buffer.concat([Buffer.from([0x45, 0x56, 0x46, 0x09, 0x0d, 0x0a, 0xff, 0x00, 0x01, 0x01, 0, 0, 0]), Buffer.alloc(200)]));
+    const { code, err } = await run('image', 'ls', bad);
+    expect(code).toBe(EXIT.error);
+    expect(err).toMatch(/corrupt-file/);
+  });
+});
