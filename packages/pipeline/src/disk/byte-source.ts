@@ -118,7 +118,7 @@ export class SliceByteSource implements ByteSource {
     if (offset + size > base.size) throw new ExhibitError('corrupt-file', `slice of ${size} bytes at ${offset} lies outside its ${base.size}-byte source`);
   }
 
-  read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+  async read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
     checkRange(this.size, offset, length, 'slice');
     return this.base.read(this.offset + offset, length, options);
   }
@@ -137,7 +137,7 @@ export function functionSource(
 ): ByteSource {
   return {
     size,
-    read(offset, length, options) {
+    async read(offset, length, options) {
       checkRange(size, offset, length, 'data');
       return read(offset, length, options);
     },

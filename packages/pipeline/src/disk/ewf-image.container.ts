@@ -295,7 +295,7 @@ export class EwfImage implements ByteSource {
     return data.subarray(0, expected);
   }
 
-  read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+  async read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
     checkRange(this.size, offset, length, 'EWF media');
     return readPieces(offset, length, this.chunkBytes, async (index, within, count) =>
       (await this.chunk(index, options)).subarray(within, within + count),

@@ -111,7 +111,7 @@ export class VhdImage implements ByteSource {
     return pending;
   }
 
-  read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+  async read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
     checkRange(this.size, offset, length, 'VHD media');
     if (!this.dynamic) return this.base.read(offset, length, options);
     // Per block; within it, runs of sectors whose bitmap bit is set are read, the rest are zeros.

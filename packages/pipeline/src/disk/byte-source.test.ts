@@ -1,0 +1,86 @@
+import { ExhibitError, LIMITS, type BlobStore } from '@exhibit/core';
+import { deflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { BlobByteSource, SliceByteSource } from './byte-source.js';
+import type { ByteSource } from './disk-reader.types.js';
+import { adler32 } from './ewf-image.container.js';
+import { RawImage } from './raw-image.container.js';
+import { crc32, guidText } from './volume-system.reader.js';
+
+const bytes = (n: number, seed = 1) => {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 1) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+};
+
+const memory = (data: Uint8Array): ByteSource => ({
+  size: data.length,
+  read: async (offset, length) => {
+    if (offset < 0 || offset + length > data.length) throw new ExhibitError('corrupt-file', 'outside');
+    return data.slice(offset, offset + length);
+  },
+  spanInBase: (offset, length) => ({ offset, length }),
+});
+
+describe('checksums', () => {
+  it('Adler-32 and CRC-32 give the published check values', () => {
+    const check = new TextEncoder().encode('123456789');
+    expect(adler32(check)).toBe(0x091e01de);
+    expect(crc32(check)).toBe(0xcbf43926);
+    expect(adler32(new TextEncoder().encode('Wikipedia'))).toBe(0x11e60398);
+    // Long input crosses Adler-32's 5552-byte reduction boundary; zlib's stream trailer is the reference.
+    const long = new Uint8Array(100_000).fill(0xff);
+    const stream = deflateSync(long);
+    expect(adler32(long)).toBe(stream.readUInt32BE(stream.length - 4));
+  });
+
+  it('GPT GUIDs print with their first three fields little-endian', () => {
+    const raw = Uint8Array.from([0xa2, 0xa0, 0xd0, 0xeb, 0xe5, 0xb9, 0x33, 0x44, 0x87, 0xc0, 0x68, 0xb6, 0xb7, 0x26, 0x99, 0xc7]);
+    expect(guidText(raw)).toBe('ebd0a0a2-b9e5-4433-87c0-68b6b72699c7');
+  });
+});
+
+describe('split raw', () => {
+  it('reads across segment boundaries, and gives spans only within one segment', async () => {
+    const whole = bytes(10_000);
+    const image = new RawImage([memory(whole.slice(0, 3000)), memory(whole.slice(3000, 3000)), memory(whole.slice(3000, 7001)), memory(whole.slice(7001))]);
+    expect(image.size).toBe(10_000);
+    expect(await image.read(2990, 4100)).toEqual(whole.slice(2990, 7090));
+    expect(image.spanInBase(3100, 100)).toEqual({ segment: 2, offset: 100, length: 100 });
+    expect(image.spanInBase(2990, 20)).toBeNull();
+    await expect(image.read(9990, 11)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  it('a slice (a partition) never reads outside itself or its base', async () => {
+    const base = memory(bytes(4096));
+    expect(() => new SliceByteSource(base, 4000, 200)).toThrow(ExhibitError);
+    const slice = new SliceByteSource(base, 1024, 1024);
+    await expect(slice.read(1000, 25)).rejects.toMatchObject({ code: 'corrupt-file' });
+    expect(slice.spanInBase(10, 10)).toEqual({ offset: 1034, length: 10 });
+  });
+});
+
+describe('blob byte source', () => {
+  it('serves reads from a bounded LRU of fixed blocks and stays within the blob', async () => {
+    const data = bytes(LIMITS.diskCacheBlockBytes * 20 + 123);
+    const requests: [number, number][] = [];
+    // Only readRange is used by BlobByteSource; the rest of the port is not needed here.
+    const store = {
+      readRange: async (_ref: unknown, offset: number, count: number) => {
+        requests.push([offset, count]);
+        return Buffer.from(data.subarray(offset, offset + count));
+      },
+    } as unknown as BlobStore;
+    const source = new BlobByteSource(store, { container: 'evidence', name: 'disk.img' }, data.length);
+    const B = LIMITS.diskCacheBlockBytes;
+    expect(await source.read(B - 10, 20)).toEqual(data.slice(B - 10, B + 10));
+    expect(await source.read(B + 5, 10)).toEqual(data.slice(B + 5, B + 15));
+    expect(requests).toEqual([[0, B], [B, B]]);
+    expect(await source.read(data.length - 23, 23)).toEqual(data.slice(-23));
+    expect(requests.at(-1)).toEqual([20 * B, 123]);
+    for (let i = 0; i < 20; i += 1) await source.read(i * B, 1);
+    expect(requests.length).toBeLessThanOrEqual(3 + 20);
+    await expect(source.read(data.length - 1, 2)).rejects.toMatchObject({ code: 'corrupt-file' });
+    expect(Math.max(...requests.map(([o, c]) => o + c))).toBeLessThanOrEqual(data.length);
+  });
+});
