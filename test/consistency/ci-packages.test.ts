@@ -66,6 +66,7 @@ describe('.ci/run system packages', () => {
       ewfinfo: 'ewf-tools',
       ewfverify: 'ewf-tools',
       'mkfs.fat': 'dosfstools',
+      'mkfs.exfat': 'exfatprogs',
       mcopy: 'mtools',
       mmd: 'mtools',
       mdel: 'mtools',

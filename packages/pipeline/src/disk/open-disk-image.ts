@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
 import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
+import { openExfat, probeExfat } from './exfat.reader.js';
 import { openFat, probeFat } from './fat.reader.js';
 import { RawImage } from './raw-image.container.js';
 import { readVolumeSystem, type VolumeSystem } from './volume-system.reader.js';
@@ -24,7 +25,10 @@ export interface FileSystemModule {
 }
 
 /** The file systems tried on each volume, in order. Add a reader by adding its module here. */
-export const FILE_SYSTEMS: FileSystemModule[] = [{ type: 'fat', probe: probeFat, open: openFat }];
+export const FILE_SYSTEMS: FileSystemModule[] = [
+  { type: 'fat', probe: probeFat, open: openFat },
+  { type: 'exfat', probe: probeExfat, open: openExfat },
+];
 
 export type ContainerFormat = 'raw' | 'split-raw' | 'ewf' | 'vhd-fixed' | 'vhd-dynamic';
 

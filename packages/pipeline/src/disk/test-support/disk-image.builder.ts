@@ -17,7 +17,7 @@ export function hasTool(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
-export const TOOLS = ['mkfs.fat', 'mcopy', 'mmd', 'mdel', 'mdeltree', 'fls', 'icat', 'istat', 'mmls', 'ewfacquire', 'ewfinfo', 'ewfverify', 'split'];
+export const TOOLS = ['mkfs.fat', 'mkfs.exfat', 'mcopy', 'mmd', 'mdel', 'mdeltree', 'fls', 'icat', 'istat', 'mmls', 'ewfacquire', 'ewfinfo', 'ewfverify', 'split'];
 export const missingTools = () => TOOLS.filter((t) => !hasTool(t));
 
 export function run(command: string, args: string[], options: { input?: string } = {}): Buffer {
@@ -207,7 +207,11 @@ export interface TskEntry {
   path: string;
 }
 
-/** `fls -r -p` without the volume label entry and TSK's virtual files ($MBR, $FAT1, $FAT2, $OrphanFiles and below). */
+/**
+ * `fls -r -p` without the volume label entry, TSK's virtual files ($MBR, $FAT1, $FAT2,
+ * $OrphanFiles and below) and the exFAT metadata files TSK lists ($ALLOC_BITMAP, $UPCASE_TABLE):
+ * file-system structures, not files.
+ */
 export function fls(images: string[], options: { sectorOffset?: number; imageType?: string } = {}): TskEntry[] {
   const args = ['-r', '-p', ...(options.imageType ? ['-i', options.imageType] : []), ...(options.sectorOffset ? ['-o', String(options.sectorOffset)] : []), ...images];
   const out: TskEntry[] = [];
@@ -215,7 +219,7 @@ export function fls(images: string[], options: { sectorOffset?: number; imageTyp
     const m = /^(\S+) (\* )?(\d+(?:-\d+-\d+)?):\t(.*)$/.exec(line);
     if (!m) continue;
     const [, type, star, entryId, path] = m;
-    if (path!.endsWith('(Volume Label Entry)') || /^\$(MBR|FAT1|FAT2|OrphanFiles)(\/|$)/.test(path!)) continue;
+    if (path!.endsWith('(Volume Label Entry)') || /^\$(MBR|FAT1|FAT2|OrphanFiles|ALLOC_BITMAP|UPCASE_TABLE)(\/|$)/.test(path!)) continue;
     out.push({ type: type!, deleted: !!star, entryId: entryId!, path: path! });
   }
   return out;
