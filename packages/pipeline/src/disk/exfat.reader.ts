@@ -81,8 +81,8 @@ interface Run {
 export class ExfatReader implements FileSystemReader {
   readonly type = 'exfat' as const;
   label?: string;
-  private bitmap = new Uint8Array(0);
-  private owned = new Uint8Array(0);
+  private bitmap: Uint8Array = new Uint8Array(0);
+  private owned: Uint8Array = new Uint8Array(0);
 
   constructor(
     private readonly source: ByteSource,
