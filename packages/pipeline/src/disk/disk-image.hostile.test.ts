@@ -5,6 +5,7 @@ import { ExhibitError } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRange } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
+import { addExfatFiles } from './test-support/exfat-image.builder.js';
 import { SECTOR, mbrSector, missingTools, pseudoRandom, run, writeDynamicVhd, writeGpt } from './test-support/disk-image.builder.js';
 import { EwfImage } from './ewf-image.container.js';
 import { parseFatBootSector } from './fat.reader.js';
@@ -172,6 +173,34 @@ describe.skipIf(missing.length > 0)('hostile disk images', () => {
     expect(entries.some((e) => e.problem?.message.match(/beyond the volume/))).toBe(true);
     expect(entries.some((e) => e.kind === 'file' && !e.problem)).toBe(true);
     expect(source.furthest).toBeLessThanOrEqual(cut.length);
+  });
+
+  it('exFAT: a directory loop, a chain leaving the volume and an absurd data length each fail only their entry', async () => {
+    const img = p('exfat.img');
+    writeFileSync(img, Buffer.alloc(4 * 1024 * 1024));
+    run('mkfs.exfat', [img]);
+    addExfatFiles(img, [
+      { path: 'DIR', directory: true },
+      { path: 'DIR/SUB', directory: true },
+      { path: 'DIR/chained.bin', data: pseudoRandom(20_000, 1), fragmented: true },
+      { path: 'huge.bin', data: pseudoRandom(5_000, 2) },
+      { path: 'fine.bin', data: pseudoRandom(5_000, 3) },
+    ]);
+    const image = readFileSync(img);
+    /** The stream-extension entry of the entry set named `name`: the entry before its first name entry. */
+    const streamOf = (name: string) => image.indexOf(Buffer.from(name, 'utf16le')) - 2 - 32;
+    image.writeUInt32LE(image.readUInt32LE(streamOf('DIR') + 20), streamOf('SUB') + 20); // SUB → DIR's cluster
+    const chained = image.readUInt32LE(streamOf('chained.bin') + 20);
+    const fatAt = image.readUInt32LE(80) * 512 + chained * 4;
+    image.writeUInt32LE(0x7ffffff0, fatAt); // the chain's second link points past the volume
+    image.writeBigUInt64LE(1n << 50n, streamOf('huge.bin') + 24);
+    const { entries, source } = await listAll(image);
+    const files = byPath(entries);
+    expect(files.get('DIR/SUB')?.problem?.message).toMatch(/directory loop/);
+    expect(files.get('DIR/chained.bin')?.problem?.message).toMatch(/beyond the volume/);
+    expect(files.get('huge.bin')).toMatchObject({ size: 2 ** 50, problem: { code: 'corrupt-file' } });
+    expect(files.get('fine.bin')?.problem).toBeUndefined();
+    expect(source.furthest).toBeLessThanOrEqual(image.length);
   });
 
   it('partition tables pointing outside the disk, and an EBR chain that loops, are problems; the good partition is still read', async () => {
