@@ -173,23 +173,29 @@ export class FatReader implements FileSystemReader {
 
   /** The FAT's value for `cluster`, normalised to 32-bit meanings (end of chain ≥ 0x0ffffff8, bad = 0x0ffffff7). */
   async next(cluster: number): Promise<number> {
-    switch (this.boot.type) {
-      case 'fat12': {
-        const at = Math.floor(cluster * 1.5);
-        const pair = (await this.fatByte(at)) | ((await this.fatByte(at + 1)) << 8);
-        const value = cluster & 1 ? pair >> 4 : pair & 0xfff;
-        return value >= 0xff7 ? value + 0x0ffff000 : value;
-      }
-      case 'fat16': {
-        const value = (await this.fatByte(cluster * 2)) | ((await this.fatByte(cluster * 2 + 1)) << 8);
-        return value >= 0xfff7 ? value + 0x0fff0000 : value;
-      }
-      default: {
-        const at = cluster * 4;
-        const bytes = [await this.fatByte(at), await this.fatByte(at + 1), await this.fatByte(at + 2), await this.fatByte(at + 3)];
-        return ((bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0) & 0x0fffffff;
-      }
+    const type = this.boot.type;
+    const at = type === 'fat12' ? Math.floor(cluster * 1.5) : type === 'fat16' ? cluster * 2 : cluster * 4;
+    const width = type === 'fat32' ? 4 : 2;
+    const within = at % FAT_BLOCK_BYTES;
+    let bytes: Uint8Array;
+    if (within + width <= FAT_BLOCK_BYTES) {
+      // One block holds the whole entry (always, but for a FAT12 pair straddling a block edge).
+      bytes = (await this.fatBlock(Math.floor(at / FAT_BLOCK_BYTES))).subarray(within, within + width);
+      if (bytes.length < width) throw new ExhibitError('corrupt-file', `FAT entry of cluster ${cluster} lies outside the FAT or the volume`);
+    } else {
+      bytes = new Uint8Array(width);
+      for (let i = 0; i < width; i += 1) bytes[i] = await this.fatByte(at + i);
     }
+    if (type === 'fat12') {
+      const pair = bytes[0]! | (bytes[1]! << 8);
+      const value = cluster & 1 ? pair >> 4 : pair & 0xfff;
+      return value >= 0xff7 ? value + 0x0ffff000 : value;
+    }
+    if (type === 'fat16') {
+      const value = bytes[0]! | (bytes[1]! << 8);
+      return value >= 0xfff7 ? value + 0x0fff0000 : value;
+    }
+    return ((bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0) & 0x0fffffff;
   }
 
   /**
