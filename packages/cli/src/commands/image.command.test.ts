@@ -23,7 +23,7 @@ async function run(...argv: string[]) {
   return { code, out: stdout.text, err: stderr.text };
 }
 
-describe.skipIf(missing.length > 0)('exhibit image ls', () => {
+describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () => {
   let dir = '';
   const photo = Buffer.from('not really a jpeg, but bytes with a known hash\n'.repeat(200));
   const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');

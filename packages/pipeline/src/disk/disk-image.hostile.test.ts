@@ -90,7 +90,7 @@ async function expectCode(promise: Promise<unknown>, code: string, message?: Reg
   if (message) expect((err as ExhibitError).message).toMatch(message);
 }
 
-describe.skipIf(missing.length > 0)('hostile disk images', () => {
+describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-hostile-'));
     run('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'HOSTILE', p('fat16.img'), '4096']);

@@ -197,7 +197,7 @@ async function checkAgainstTsk(files: string[], tsk: { imageType?: string; times
   }
 }
 
-describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', () => {
+describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { timeout: 60_000 }, () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-disk-'));
     buildCard();
