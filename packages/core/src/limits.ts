@@ -72,8 +72,8 @@ export const LIMITS = {
   /** Block size and count of the ranged-read cache in front of an image blob. */
   diskCacheBlockBytes: 1024 * 1024,
   diskCacheBlocks: 8,
-  /** Decompressed EWF chunks kept in memory per image. */
-  ewfCachedChunks: 16,
+  /** Bytes of decompressed EWF chunks kept in memory per image (at least one chunk). */
+  ewfChunkCacheBytes: 8 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */
   maxEwfChunkBytes: 16 * 1024 * 1024,
   /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971). */

@@ -266,7 +266,8 @@ export class EwfImage implements ByteSource {
     const pending = this.loadChunk(n, options);
     pending.catch(() => this.chunkCache.delete(n));
     this.chunkCache.set(n, pending);
-    while (this.chunkCache.size > LIMITS.ewfCachedChunks) this.chunkCache.delete(this.chunkCache.keys().next().value!);
+    const cachedChunks = Math.max(1, Math.floor(LIMITS.ewfChunkCacheBytes / this.chunkBytes));
+    while (this.chunkCache.size > cachedChunks) this.chunkCache.delete(this.chunkCache.keys().next().value!);
     return pending;
   }
 
