@@ -26,6 +26,8 @@ import {
 } from '../export-render.js';
 
 const caseId = param.id('Case id');
+/** Bytes an export renders ahead of the caller. */
+export const EXPORT_BUFFER_BYTES = 16 * 1024;
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   html: 'text/html; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
@@ -151,7 +153,8 @@ function hashedExport(
       await source.return(undefined);
     }
   }
-  return Readable.from(run(), { objectMode: false, highWaterMark: 64 * 1024 });
+  // Read-ahead is bounded by the buffer: the next page is fetched only once the caller has taken about this much.
+  return Readable.from(run(), { objectMode: false, highWaterMark: EXPORT_BUFFER_BYTES });
 }
 
 function exportFileName(caseIdValue: string, exportId: string, format: ExportFormat): string {
