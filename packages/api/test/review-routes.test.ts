@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { ExhibitError, type CustodyRecorder } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
-import { accessEventListSchema, apiIndexSchema, exportRecordSchema, mapResultSchema, tagListSchema, tagResultSchema, timelineResultSchema } from '../src/response-schemas.js';
+import { accessEventListSchema, apiIndexSchema, fileCustodySchema, exportRecordSchema, mapResultSchema, tagListSchema, tagResultSchema, timelineResultSchema } from '../src/response-schemas.js';
 import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
 
 /**
@@ -284,6 +284,30 @@ describe('access events and discovery', () => {
     expect(byUser.byActor.map((b) => b.action)).toEqual(expect.arrayContaining(['bookmark', 'export', 'thumbnail-view', 'view']));
     expect((await call('ivy', { path: `/cases/${seed.caseId}/access-events` })).status).toBe(403);
     expect((await call('sue', { path: `/cases/${seed.caseId}/access-events`, query: new URLSearchParams({ action: 'received' }) })).status).toBe(400);
+  });
+
+  it("shows a file's custody entries: the pipeline's and tag changes to everyone on the case, people's access to supervisors", async () => {
+    await f.custodyLog.record({
+      caseId: seed.caseId,
+      evidenceId: seed.evidenceId,
+      action: 'stage-completed',
+      actor: 'service:exhibit-pipeline',
+      subject: { fileId: seed.photoFileId, sha256: seed.photoSha256 },
+      details: { stage: 'thumbnail' },
+      tools: [{ name: 'sharp', version: '0.34.0' }],
+    });
+    const path = `/cases/${seed.caseId}/files/${seed.photoFileId}/custody`;
+    const mine = fileCustodySchema.parse((await call('ivy', { path })).body);
+    expect(mine.entries.map((e) => e.action)).toContain('stage-completed');
+    expect(mine.entries.map((e) => e.action)).toContain('bookmark');
+    expect(mine.entries.every((e) => e.actor.startsWith('service:') || e.action === 'bookmark')).toBe(true);
+    expect(mine.omitted).toBeGreaterThan(0);
+    const sup = fileCustodySchema.parse((await call('sue', { path })).body);
+    expect(sup.omitted).toBe(0);
+    expect(sup.entries.length).toBe(mine.entries.length + mine.omitted);
+    expect(sup.entries.some((e) => e.action === 'view' && e.actor === 'ivy')).toBe(true);
+    expect(sup.entries.some((e) => e.action === 'thumbnail-view' && e.subject.sha256 === seed.photoSha256)).toBe(true);
+    expect((await call('olga', { path })).status).toBe(404);
   });
 
   it('answers /api with an index and /api/docs with a self-contained page', async () => {
