@@ -232,6 +232,17 @@ describe('exports', () => {
     expect((await call('ivy', { path: `/cases/${seed.caseId}/exports/${exportId}` })).status).toBe(200);
   });
 
+  it('says so in the report when a recorded thumbnail is missing from storage, instead of failing it', async () => {
+    const lost = await seedCase(f, 'REV-3');
+    await f.access.assign(lost.caseId, 'ivy', { by: 'setup' });
+    const content = await f.index.getContent(lost.photoSha256);
+    await f.blobs.delete(content!.thumbnail!);
+    const res = await call('ivy', { path: `/cases/${lost.caseId}/export`, query: new URLSearchParams({ format: 'html', kind: 'image' }) });
+    expect(res.status).toBe(200);
+    expect(res.bytes!.toString('utf8')).toContain('Thumbnail recorded but not found in storage');
+    expect(res.bytes!.toString('utf8')).toContain('</html>');
+  });
+
   it('refuses an export for admins and strangers, before reading anything', async () => {
     f.touched.length = 0;
     expect((await call('adam', { path: `/cases/${seed.caseId}/export` })).status).toBe(403);
