@@ -132,6 +132,9 @@ class ExtFs {
     const descSize = is64 ? u16(sb, 0xfe) : 32;
     if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) fail('corrupt-file', `ext: group descriptor size ${descSize} is impossible`);
     const gdtOffset = (firstDataBlock + 1) * blockSize;
+    if (gdtOffset + groupCount * descSize > source.size) {
+      fail('corrupt-file', `ext: ${groupCount} group descriptors (from ${totalBlocks} blocks) do not fit the ${source.size}-byte volume`);
+    }
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
@@ -444,6 +447,9 @@ class ExtFs {
             entry.problem = { code: 'corrupt-file', message: `deleted name: inode ${n.ino} now belongs to another file` };
           } else if (inode.sizeProblem) {
             entry.problem = inode.sizeProblem;
+          } else if (!n.allocated && !inode.allocated && inode.size === 0 && inode.dtime !== 0 && entry.kind === 'file') {
+            // What the ext4 driver leaves of a deleted file: the name, times and an emptied extent tree.
+            entry.problem = { code: 'corrupt-file', message: 'deleted: the file system cleared the size and block map; the data is no longer described' };
           } else if (entry.kind === 'file' || entry.kind === 'symlink') {
             try {
               const data = await this.data(inode);
