@@ -38,7 +38,7 @@ beforeAll(() => {
   // A size of 128 TiB.
   debugfs(image, 'sif /huge.txt size 0x7fffffffffff');
   // Deleted the way the ext4 driver leaves it: size 0, extent tree emptied.
-  const ino = execFileSync('debugfs', ['-R', 'stat /wiped.txt', image], { encoding: 'utf8' }).match(/Inode: (\d+)/)![1]!;
+  const ino = execFileSync('debugfs', ['-R', 'stat /wiped.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).match(/Inode: (\d+)/)![1]!;
   debugfs(image, 'rm /wiped.txt');
   debugfs(image, `sif <${ino}> size 0`);
   debugfs(image, `sif <${ino}> block[0] 0x0000f30a`);

@@ -46,7 +46,8 @@ export function bytesByteSource(bytes: Uint8Array): ByteSource {
     size: bytes.length,
     async read(offset, length) {
       checkRange(bytes.length, offset, length, 'buffer');
-      return bytes.slice(offset, offset + length);
+      // A copy, never a view (Buffer#slice shares memory): readers apply NTFS fixups in place.
+      return Uint8Array.prototype.slice.call(bytes, offset, offset + length);
     },
   };
 }
