@@ -58,6 +58,9 @@ describe('.ci/run system packages', () => {
       'heif-enc': 'libheif-examples',
       exiftool: 'libimage-exiftool-perl',
       ffprobe: 'ffmpeg',
+      fls: 'sleuthkit',
+      mkntfs: 'ntfs-3g',
+      mke2fs: 'e2fsprogs',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {
