@@ -47,7 +47,7 @@ function sourceTree(): string {
   truncateSync(sparse, 2 * 1024 * 1024);
   symlinkSync('hello.txt', path.join(dir, 'short-link'));
   symlinkSync(`${'long/'.repeat(30)}target`, path.join(dir, 'long-link'));
-  for (let i = 0; i < 24; i++) writeFileSync(path.join(dir, 'docs', `file-with-a-long-name-${String(i).padStart(3, '0')}.txt`), `${i}\n`);
+  for (let i = 0; i < 10; i++) writeFileSync(path.join(dir, 'docs', `file-with-a-long-name-${String(i).padStart(3, '0')}.txt`), `${i}\n`);
   const when = new Date(Date.UTC(2021, 2, 4, 5, 6, 7, 123));
   utimesSync(path.join(dir, 'hello.txt'), when, when);
   return dir;
@@ -61,6 +61,9 @@ function makeImage(type: 'ext2' | 'ext3' | 'ext4', tree: string, extra: string[]
   // Deletions the way an examiner meets them: debugfs unlinks the name and frees the inode.
   execFileSync('debugfs', ['-w', '-R', 'rm /docs/gone.txt', image], { stdio: 'ignore' });
   execFileSync('debugfs', ['-w', '-R', 'rm /gone-too.bin', image], { stdio: 'ignore' });
+  // A deleted folder with its files: the name unlinked, the inode and its blocks freed; its entries still name the files.
+  execFileSync('debugfs', ['-w', '-R', 'kill_file /docs/deep', image], { stdio: 'ignore' });
+  execFileSync('debugfs', ['-w', '-R', 'unlink /docs/deep', image], { stdio: 'ignore' });
   // mke2fs -d copies whole seconds only: give one file a modification time with nanoseconds (ext4's large inodes hold them).
   if (type === 'ext4') execFileSync('debugfs', ['-w', '-R', `sif /hello.txt mtime_extra ${123_456_789 << 2}`, image], { stdio: 'ignore' });
   return image;
@@ -94,16 +97,24 @@ describe.skipIf(!haveTools)('ext reader against The Sleuth Kit', () => {
       // The deleted files are there, flagged, and their data read back (debugfs leaves the block map).
       const gone = listed.find((l) => l.entry.path === 'docs/gone.txt')!;
       expect(gone.entry).toMatchObject({ allocated: false, recovered: true });
+      // Inside a deleted folder every name is deleted, as TSK shows it; names whose inodes are still
+      // allocated (TSK: "(realloc)") get no data and are not followed.
+      expect(listed.find((l) => l.entry.path === 'docs/deep')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+      expect(listed.find((l) => l.entry.path === 'docs/deep/deeper')?.entry).toMatchObject({ allocated: false, problem: { code: 'corrupt-file' } });
       let compared = 0;
       const ids = [...new Set(listed.filter((l) => l.entry.kind !== 'directory').map((l) => l.entry.entryId))];
       const icat = icatMd5Many(image, ids);
-      const istat = istatMany(image, ids);
+      // istat for every file on ext4; on ext2/ext3 (the same code path for times) a sample keeps the test fast.
+      const links = listed.filter((l) => l.entry.kind === 'symlink').map((l) => l.entry.entryId);
+      const istat = istatMany(image, type === 'ext4' ? ids : [...new Set([...links, ...ids.slice(0, 6)])]);
       for (const { entry, md5, error } of listed) {
-        if (entry.kind === 'directory') continue;
+        if (entry.kind === 'directory' || entry.path.startsWith('docs/deep/')) continue;
         expect({ path: entry.path, error }).toEqual({ path: entry.path, error: undefined });
-        const stat = istat.get(entry.entryId)!;
-        const expected = (entry.kind === 'symlink' ? linkTargetMd5(stat) : undefined) ?? icat.get(entry.entryId);
+        const stat = istat.get(entry.entryId);
+        const expected = (entry.kind === 'symlink' && stat ? linkTargetMd5(stat) : undefined) ?? icat.get(entry.entryId);
         expect({ path: entry.path, md5 }).toEqual({ path: entry.path, md5: expected });
+        compared++;
+        if (stat === undefined) continue;
         const t = timesOf(stat);
         // TSK reads the inode's extra time fields (nanoseconds, creation) only on ext4; the inode
         // records them on ext2/ext3 with 256-byte inodes too, and Exhibit keeps them: there the
@@ -118,9 +129,8 @@ describe.skipIf(!haveTools)('ext reader against The Sleuth Kit', () => {
           c: t['Inode Modified'],
           cr: t['File Created'],
         });
-        compared++;
       }
-      expect(compared).toBeGreaterThan(30);
+      expect(compared).toBeGreaterThan(15);
       const hello = listed.find((l) => l.entry.path === 'hello.txt')!.entry;
       expect(hello.times.modified?.utc).toBe(type === 'ext4' ? '2021-03-04T05:06:07.123456789Z' : '2021-03-04T05:06:07.000Z');
       expect(listed.find((l) => l.entry.path === 'short-link')!.entry.kind).toBe('symlink');

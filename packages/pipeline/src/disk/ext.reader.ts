@@ -444,7 +444,7 @@ class ExtFs {
           entry.times = inode.times;
           const reallocated = !n.allocated && inode.allocated;
           if (reallocated) {
-            entry.problem = { code: 'corrupt-file', message: `deleted name: inode ${n.ino} now belongs to another file` };
+            entry.problem = { code: 'corrupt-file', message: `deleted name: inode ${n.ino} is allocated (reused, or never freed), so its data is not this name's` };
           } else if (inode.sizeProblem) {
             entry.problem = inode.sizeProblem;
           } else if (!n.allocated && !inode.allocated && inode.size === 0 && inode.dtime !== 0 && entry.kind === 'file') {
