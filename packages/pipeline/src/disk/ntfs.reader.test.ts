@@ -101,12 +101,15 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
-  it('resident and non-resident files, an index spilling into $INDEX_ALLOCATION, alternate data streams: listing, MD5 and times equal TSK', async () => {
+  it('resident and non-resident files, an index spilling into $INDEX_ALLOCATION, alternate data streams, an $ATTRIBUTE_LIST: listing, MD5 and times equal TSK', async () => {
     const image = makeVolume('plain.img', false);
     copyIn(image, file('small.txt', 'resident data\n'), 'small.txt');
     copyIn(image, file('photo.jpg', bytes(300_000, 1)), 'IMG_0001.JPG');
     copyIn(image, file('ads.bin', bytes(5000, 2)), 'IMG_0001.JPG', 'Zone.Identifier');
     copyIn(image, file('tiny-ads.txt', '[ZoneTransfer]\r\nZoneId=3\r\n'), 'small.txt', 'Zone.Identifier');
+    // Six more streams overflow the 1 KiB record: ntfs-3g moves attributes out and writes an $ATTRIBUTE_LIST.
+    copyIn(image, file('listed.bin', bytes(400, 7)), 'many-streams.txt');
+    for (let i = 1; i <= 6; i++) copyIn(image, file(`s${i}.bin`, bytes(300, 20 + i)), 'many-streams.txt', `stream${i}`);
     for (let i = 0; i < 10; i++) copyIn(image, file(`n${i}.txt`, bytes(100 + i * 37, 10 + i)), `document-with-a-long-file-name-${String(i).padStart(2, '0')}.txt`);
     const { label, listed } = await readImage(image);
     expect(label).toBe('plain');
@@ -115,6 +118,11 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     const ads = listed.find((l) => l.entry.path === 'IMG_0001.JPG:Zone.Identifier')!.entry;
     expect(ads).toMatchObject({ stream: 'Zone.Identifier', size: 5000, allocated: true });
     expect(listed.some((l) => l.entry.path.startsWith('$Extend/'))).toBe(true);
+    expect(listed.filter((l) => l.entry.path.startsWith('many-streams.txt')).map((l) => l.entry.path)).toEqual([
+      'many-streams.txt',
+      ...[1, 2, 3, 4, 5, 6].map((i) => `many-streams.txt:stream${i}`),
+    ]);
+    expect(execFileSync('istat', [image, listed.find((l) => l.entry.path === 'many-streams.txt')!.entry.entryId], { encoding: 'utf8' })).toContain('$ATTRIBUTE_LIST');
   });
 
   it('LZNT1-compressed files and a deleted file (record freed, name removed from its index) equal TSK; the deleted one is flagged and recovered', async () => {
