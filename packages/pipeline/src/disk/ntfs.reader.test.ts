@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteFile } from '../../test/fixtures/disk/ntfs-craft.js';
+import { deleteFile, editRecord } from '../../test/fixtures/disk/ntfs-craft.js';
 import { fls, hasTool, icatMd5Many, istatMany, listAll, nineDigits, timesOf, type FlsLine, type Listed } from '../../test/fixtures/disk/tsk-oracle.js';
 import { openFileByteSource } from './file-byte-source.js';
 import { open, probe } from './ntfs.reader.js';
@@ -71,7 +71,7 @@ function oracleLines(oracle: FlsLine[], listed: Listed[]): string[] {
 }
 
 function compareWithOracle(image: string, listed: Listed[]): number {
-  expect(lines(listed)).toEqual(oracleLines(fls(image), listed));
+  expect(lines(listed)).toEqual(oracleLines(fls(image, { orphans: true }), listed));
   const withData = listed.filter((l) => l.entry.kind === 'file');
   const ids = withData.map((l) => l.entry.entryId);
   const icat = icatMd5Many(image, ids);
@@ -125,15 +125,25 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(execFileSync('istat', [image, listed.find((l) => l.entry.path === 'many-streams.txt')!.entry.entryId], { encoding: 'utf8' })).toContain('$ATTRIBUTE_LIST');
   });
 
-  it('LZNT1-compressed files and a deleted file (record freed, name removed from its index) equal TSK; the deleted one is flagged and recovered', async () => {
+  it('LZNT1-compressed files, a deleted file (record freed, name removed from its index) and an orphan equal TSK; deleted ones are flagged and recovered', async () => {
     const image = makeVolume('compressed.img', true);
     const text = Buffer.from('forensic evidence compresses well. '.repeat(3000));
     copyIn(image, file('text.txt', text), 'report.txt');
     copyIn(image, file('mixed.bin', Buffer.concat([bytes(40_000, 3), Buffer.alloc(70_000), text.subarray(0, 30_000)])), 'mixed.bin');
     copyIn(image, file('gone.jpg', bytes(50_000, 4)), 'gone.jpg');
+    copyIn(image, file('orphan.jpg', bytes(9_000, 5)), 'orphan.jpg');
     deleteFile(image, idOf(image, 'gone.jpg'));
+    // A deleted file whose folder is gone (its parent reference's sequence no longer matches): TSK's $OrphanFiles.
+    const orphan = idOf(image, 'orphan.jpg');
+    deleteFile(image, orphan);
+    editRecord(image, orphan, (r) => {
+      for (let pos = r.readUInt16LE(0x14); r.readUInt32LE(pos) !== 0xffffffff; pos += r.readUInt32LE(pos + 4)) {
+        if (r.readUInt32LE(pos) === 0x30) r.writeUInt16LE(99, pos + r.readUInt16LE(pos + 0x14) + 6);
+      }
+    });
     const { listed } = await readImage(image);
     compareWithOracle(image, listed);
+    expect(listed.find((l) => l.entry.path === '$OrphanFiles/orphan.jpg')?.entry).toMatchObject({ allocated: false, recovered: true, size: 9000 });
     const gone = listed.find((l) => l.entry.path === 'gone.jpg')!;
     expect(gone.entry).toMatchObject({ allocated: false, recovered: true });
     const report = listed.find((l) => l.entry.path === 'report.txt')!;

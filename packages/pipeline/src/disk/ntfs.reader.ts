@@ -117,6 +117,8 @@ class NtfsFs {
   private mftRuns: DataRun[] = [];
   private recordCount = 0;
   private deletedChildren: Map<number, DirName[]> | null = null;
+  /** Free base records with a FILE signature: candidates for TSK's $OrphanFiles, with their first name. */
+  private freeRecords: Array<{ record: number; name: string | null }> = [];
 
   private constructor(
     private readonly source: ByteSource,
@@ -416,11 +418,15 @@ class NtfsFs {
         } catch {
           continue; // a damaged free record names nothing
         }
-        if (rec.baseRecord !== 0) continue;
+        // Extension records belong to their base; a record without attributes was never used (TSK skips both).
+        if (rec.baseRecord !== 0 || rec.attrs.length === 0) continue;
+        const free: { record: number; name: string | null } = { record: rec.number, name: null };
+        this.freeRecords.push(free);
         for (const a of rec.attrs) {
           if (a.type !== ATTR_FILE_NAME || !a.value) continue;
           const fn = parseFileName(a.value);
           if (!fn || fn.namespace === NAMESPACE_DOS) continue;
+          free.name ??= fn.name;
           const list = map.get(fn.parent.record) ?? [];
           list.push({ record: rec.number, seq: fn.parent.seq, name: fn.name, fromIndex: false });
           map.set(fn.parent.record, list);
@@ -435,7 +441,9 @@ class NtfsFs {
     const root = await this.record(ROOT_RECORD);
     if (!root.directory) fail('corrupt-file', 'ntfs: record 5 is not the root directory');
     const visited = new Set<number>([ROOT_RECORD]);
-    let count = 0;
+    /** Records some listed name reaches; the free records left over are TSK's orphans. */
+    const reached = new Set<number>([ROOT_RECORD]);
+    const counter = { count: 0 };
     const self = this;
     const namesOf = async (dir: MftRecord): Promise<DirName[]> => {
       const names = await self.indexNames(dir);
@@ -449,6 +457,7 @@ class NtfsFs {
       for (const n of names) {
         if (n.name === '.' || (prefix === '' && n.record === ROOT_RECORD)) continue;
         if (signal?.aborted) throw new ExhibitError('timeout', 'ntfs: listing aborted');
+        reached.add(n.record);
         const path = prefix + n.name;
         let rec: MftRecord | undefined;
         let problem: Problem | undefined;
@@ -459,39 +468,13 @@ class NtfsFs {
         }
         const allocated = n.fromIndex && (rec === undefined || rec.inUse);
         if (!rec) {
-          if (++count > LIMITS.maxFsEntries) fail('limit-exceeded', 'ntfs: more than LIMITS.maxFsEntries entries');
+          self.countEntry(counter);
           yield { path, entryId: String(n.record), allocated, recovered: false, kind: 'other', size: 0, times: {}, ...(problem ? { problem } : {}) };
           continue;
         }
-        const times = timesOf(rec);
-        const what = `MFT record ${rec.number}`;
-        let printed = false;
         let children: DirName[] | undefined;
-        for (const attr of rec.attrs) {
-          if (attr.type !== ATTR_DATA && attr.type !== ATTR_INDEX_ROOT) continue;
-          printed = true;
-          if (++count > LIMITS.maxFsEntries) fail('limit-exceeded', 'ntfs: more than LIMITS.maxFsEntries entries');
-          const isI30 = attr.type === ATTR_INDEX_ROOT && attr.name === '$I30';
-          const streamName = attr.name !== '' && !isI30 ? attr.name : undefined;
-          const entry: FileSystemEntry = {
-            path: streamName ? `${path}:${streamName}` : path,
-            entryId: `${rec.number}-${attr.type}-${attr.id}`,
-            allocated,
-            recovered: false,
-            kind: attr.type === ATTR_DATA ? 'file' : isI30 && rec.directory ? 'directory' : 'other',
-            size: attr.type === ATTR_DATA ? attr.realSize : 0,
-            times,
-            ...(streamName && attr.type === ATTR_DATA ? { stream: streamName } : {}),
-          };
-          if (attr.type === ATTR_DATA) {
-            try {
-              const data = self.dataOf(attr, what);
-              entry.data = () => data;
-              if (!allocated) entry.recovered = true;
-            } catch (err) {
-              entry.problem = problemOf(err);
-            }
-          } else if (entry.kind === 'directory') {
+        for (const entry of self.recordEntries(rec, path, allocated, counter)) {
+          if (entry.kind === 'directory' && !entry.problem) {
             if (visited.has(rec.number)) {
               entry.problem = { code: 'corrupt-file', message: `directory loop: record ${rec.number} is already listed above or elsewhere` };
             } else if (depth + 1 > LIMITS.maxFsDirectoryDepth) {
@@ -507,14 +490,72 @@ class NtfsFs {
           }
           yield entry;
         }
-        if (!printed) {
-          if (++count > LIMITS.maxFsEntries) fail('limit-exceeded', 'ntfs: more than LIMITS.maxFsEntries entries');
-          yield { path, entryId: String(rec.number), allocated, recovered: false, kind: rec.directory ? 'directory' : 'other', size: 0, times };
-        }
         if (children) yield* walk(children, `${path}/`, depth + 1);
       }
     }
     yield* walk(await namesOf(root), '', 0);
+    // Free records no surviving directory names, under TSK's virtual folder and names.
+    await this.deletedByParent();
+    for (const free of this.freeRecords) {
+      if (reached.has(free.record)) continue;
+      if (signal?.aborted) throw new ExhibitError('timeout', 'ntfs: listing aborted');
+      let rec: MftRecord;
+      const path = `$OrphanFiles/${free.name ?? `OrphanFile-${free.record}`}`;
+      try {
+        rec = await this.record(free.record);
+      } catch (err) {
+        this.countEntry(counter);
+        yield { path, entryId: String(free.record), allocated: false, recovered: false, kind: 'other', size: 0, times: {}, problem: problemOf(err) };
+        continue;
+      }
+      yield* this.recordEntries(rec, path, false, counter);
+    }
+  }
+
+  private countEntry(counter: { count: number }): void {
+    if (++counter.count > LIMITS.maxFsEntries) fail('limit-exceeded', 'ntfs: more than LIMITS.maxFsEntries entries');
+  }
+
+  /**
+   * The entries of one record under one name, as fls prints them: one per
+   * $DATA stream and per index root ($I30 as the name itself, others as
+   * `name:index`), or the bare record when it has neither.
+   */
+  private recordEntries(rec: MftRecord, path: string, allocated: boolean, counter: { count: number }): FileSystemEntry[] {
+    const times = timesOf(rec);
+    const what = `MFT record ${rec.number}`;
+    const out: FileSystemEntry[] = [];
+    for (const attr of rec.attrs) {
+      if (attr.type !== ATTR_DATA && attr.type !== ATTR_INDEX_ROOT) continue;
+      this.countEntry(counter);
+      const isI30 = attr.type === ATTR_INDEX_ROOT && attr.name === '$I30';
+      const streamName = attr.name !== '' && !isI30 ? attr.name : undefined;
+      const entry: FileSystemEntry = {
+        path: streamName ? `${path}:${streamName}` : path,
+        entryId: `${rec.number}-${attr.type}-${attr.id}`,
+        allocated,
+        recovered: false,
+        kind: attr.type === ATTR_DATA ? 'file' : isI30 && rec.directory ? 'directory' : 'other',
+        size: attr.type === ATTR_DATA ? attr.realSize : 0,
+        times,
+        ...(streamName && attr.type === ATTR_DATA ? { stream: streamName } : {}),
+      };
+      if (attr.type === ATTR_DATA) {
+        try {
+          const data = this.dataOf(attr, what);
+          entry.data = () => data;
+          if (!allocated) entry.recovered = true;
+        } catch (err) {
+          entry.problem = problemOf(err);
+        }
+      }
+      out.push(entry);
+    }
+    if (out.length === 0) {
+      this.countEntry(counter);
+      out.push({ path, entryId: String(rec.number), allocated, recovered: false, kind: rec.directory ? 'directory' : 'other', size: 0, times });
+    }
+    return out;
   }
 }
 
