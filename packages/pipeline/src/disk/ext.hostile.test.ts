@@ -78,6 +78,21 @@ describe.skipIf(!haveTools)('ext reader on hostile images', () => {
     await expect(open(bytesByteSource(damaged(0x04, 0xffffffff)))).rejects.toMatchObject({ code: 'corrupt-file' });
   });
 
+  it('an aborted listing stops with a typed aborted error', async () => {
+    const controller = new AbortController();
+    const reader = await open(bytesByteSource(readFileSync(image)));
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of reader.entries({ abortSignal: controller.signal })) {
+          seen.push(e.path);
+          controller.abort();
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'aborted' });
+    expect(seen).toHaveLength(1);
+  });
+
   it('garbage directory blocks (record lengths past the block, zero, unaligned) end without a hang', async () => {
     const b = Buffer.from(readFileSync(image));
     // Overwrite every directory block's bytes after the first entry with a repeating pattern.

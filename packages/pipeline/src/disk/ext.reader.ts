@@ -142,7 +142,7 @@ class ExtFs {
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
-    if (this.signal?.aborted) throw new ExhibitError('timeout', 'ext: listing aborted');
+    if (this.signal?.aborted) throw new ExhibitError('aborted', 'ext: listing aborted', { cause: this.signal.reason });
     return this.source.read(offset, length, { abortSignal: this.signal });
   }
 
@@ -416,7 +416,7 @@ class ExtFs {
     const walk = async function* (this: ExtFs, names: DirName[], prefix: string, deletedDir: boolean, depth: number): AsyncGenerator<FileSystemEntry> {
       for (const n of names) {
         if (n.name === '.' || n.name === '..') continue;
-        if (signal?.aborted) throw new ExhibitError('timeout', 'ext: listing aborted');
+        if (signal?.aborted) throw new ExhibitError('aborted', 'ext: listing aborted', { cause: signal.reason });
         if (++count > LIMITS.maxFsEntries) fail('limit-exceeded', `ext: more than LIMITS.maxFsEntries entries`);
         const path = prefix + n.name;
         const entry: FileSystemEntry = {

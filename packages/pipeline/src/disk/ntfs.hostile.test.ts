@@ -88,6 +88,21 @@ describe.skipIf(!haveTools)('NTFS reader on hostile volumes', () => {
     expect(fine.entry.size).toBe(20_000);
   });
 
+  it('an aborted listing stops with a typed aborted error', async () => {
+    const controller = new AbortController();
+    const reader = await open(bytesByteSource(readFileSync(image)));
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of reader.entries({ abortSignal: controller.signal })) {
+          seen.push(e.path);
+          controller.abort();
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'aborted' });
+    expect(seen.length).toBeLessThan(4);
+  });
+
   it('absurd MFT record sizes and an MFT outside the volume are typed failures of the volume', async () => {
     const base = readFileSync(image);
     const withByte = (offset: number, value: number) => {

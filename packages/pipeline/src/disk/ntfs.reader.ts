@@ -179,7 +179,7 @@ class NtfsFs {
   }
 
   private readRaw(offset: number, length: number): Promise<Uint8Array> {
-    if (this.signal?.aborted) throw new ExhibitError('timeout', 'ntfs: listing aborted');
+    if (this.signal?.aborted) throw new ExhibitError('aborted', 'ntfs: listing aborted', { cause: this.signal.reason });
     if (offset + length > this.source.size) fail('corrupt-file', `ntfs: ${length} bytes at ${offset} lie beyond the volume`);
     return this.source.read(offset, length, { abortSignal: this.signal });
   }
@@ -456,7 +456,7 @@ class NtfsFs {
     async function* walk(names: DirName[], prefix: string, depth: number): AsyncGenerator<FileSystemEntry> {
       for (const n of names) {
         if (n.name === '.' || (prefix === '' && n.record === ROOT_RECORD)) continue;
-        if (signal?.aborted) throw new ExhibitError('timeout', 'ntfs: listing aborted');
+        if (signal?.aborted) throw new ExhibitError('aborted', 'ntfs: listing aborted', { cause: signal.reason });
         reached.add(n.record);
         const path = prefix + n.name;
         let rec: MftRecord | undefined;
@@ -498,7 +498,7 @@ class NtfsFs {
     await this.deletedByParent();
     for (const free of this.freeRecords) {
       if (reached.has(free.record)) continue;
-      if (signal?.aborted) throw new ExhibitError('timeout', 'ntfs: listing aborted');
+      if (signal?.aborted) throw new ExhibitError('aborted', 'ntfs: listing aborted', { cause: signal.reason });
       let rec: MftRecord;
       const path = `$OrphanFiles/${free.name ?? `OrphanFile-${free.record}`}`;
       try {
