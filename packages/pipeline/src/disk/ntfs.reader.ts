@@ -23,6 +23,7 @@ const ATTR_FILE_NAME = 0x30;
 const ATTR_DATA = 0x80;
 const ATTR_INDEX_ROOT = 0x90;
 const ATTR_INDEX_ALLOCATION = 0xa0;
+const ATTR_BITMAP = 0xb0;
 const ATTR_END = 0xffffffff;
 const RECORD_IN_USE = 0x1;
 const RECORD_DIRECTORY = 0x2;
@@ -370,7 +371,16 @@ class NtfsFs {
       }
       if (alloc.realSize > LIMITS.maxFsDirectoryBytes) fail('limit-exceeded', `${what}: index of ${alloc.realSize} bytes is beyond LIMITS.maxFsDirectoryBytes`);
       const data = runsByteSource(this.source, this.runsOf(alloc, what), alloc.realSize);
+      // $BITMAP says which index records are in use; a free one may still hold a stale copy of live names.
+      const bitmapAttr = dir.attrs.find((a) => a.type === ATTR_BITMAP && a.name === '$I30');
+      let bitmap: Uint8Array | null = null;
+      if (bitmapAttr?.resident) bitmap = bitmapAttr.value!;
+      else if (bitmapAttr && bitmapAttr.realSize <= LIMITS.maxFsDirectoryBytes) {
+        bitmap = await this.dataOf(bitmapAttr, what).read(0, bitmapAttr.realSize, { abortSignal: this.signal });
+      }
       for (let offset = 0; offset + indexRecordSize <= alloc.realSize; offset += indexRecordSize) {
+        const index = offset / indexRecordSize;
+        if (bitmap && ((bitmap[index >> 3] ?? 0) & (1 << (index & 7))) === 0) continue;
         const b = await data.read(offset, indexRecordSize, { abortSignal: this.signal });
         if (Buffer.from(b.subarray(0, 4)).toString('latin1') !== 'INDX') continue; // never used
         this.fixup(b, 'INDX', `${what}: index record at ${offset}`);
