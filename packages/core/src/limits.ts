@@ -78,6 +78,8 @@ export const LIMITS = {
   maxExtExtentDepth: 5,
   /** ext block groups of one file system. */
   maxExtGroups: 4 * 1024 * 1024,
+  /** ext inodes read looking for orphans (free, used inodes no name points to): 1 GiB of 256-byte inodes. */
+  maxExtOrphanScanInodes: 4 * 1024 * 1024,
   /** NTFS MFT records scanned (a 64 TiB volume with 1 KiB records of ~4 KiB files). */
   maxNtfsMftRecords: 16 * 1024 * 1024,
   /** Bytes of one NTFS $ATTRIBUTE_LIST. */

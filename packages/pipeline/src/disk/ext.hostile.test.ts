@@ -62,7 +62,7 @@ describe.skipIf(!haveTools)('ext reader on hostile images', () => {
     expect(wiped.data).toBeUndefined();
     expect(listed.find((l) => l.entry.path === 'fine.txt')!.md5).toBeDefined();
     // TSK lists the loop once without following it, like Exhibit.
-    expect(asFlsLines(listed)).toEqual(flsAsLines(fls(image)));
+    expect(asFlsLines(listed)).toEqual(flsAsLines(fls(image, { orphans: true })));
   });
 
   it('an absurd inode count, block size or group count is a typed failure of the file system', async () => {

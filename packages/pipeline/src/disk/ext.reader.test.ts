@@ -39,6 +39,7 @@ function sourceTree(withMany: boolean): string {
   writeFileSync(path.join(dir, 'docs/gone.txt'), bytes(5000, 4));
   writeFileSync(path.join(dir, 'gone-too.bin'), bytes(20_000, 5));
   writeFileSync(path.join(dir, 'zero'), '');
+  writeFileSync(path.join(dir, 'docs/victim.txt'), bytes(2500, 8));
   // A sparse file: 2 MiB with data only in the middle.
   const sparse = path.join(dir, 'sparse.bin');
   const fd = openSync(sparse, 'w');
@@ -61,8 +62,14 @@ function makeImage(type: 'ext2' | 'ext3' | 'ext4', tree: string, extra: string[]
   execFileSync('mke2fs', ['-q', '-F', '-t', type, '-b', '1024', '-L', `vol-${type}`, '-E', 'root_owner=0:0', ...extra, '-d', tree, image, '8M'], {
     env: { ...process.env, E2FSPROGS_FAKE_TIME: '' },
   });
+  // An orphan: the file's inode freed and its name overwritten by a later name of the same length,
+  // so no name points to it any more (TSK: $OrphanFiles/OrphanFile-<inode>).
+  const commands = path.join(work, `orphan-${type}.cmd`);
+  const victim = /Inode: (\d+)/.exec(execFileSync('debugfs', ['-R', 'stat /docs/victim.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1];
+  writeFileSync(commands, `unlink /docs/victim.txt\ncd /docs\nwrite ${path.join(tree, 'hello.txt')} newcomer.t\nkill_file <${victim}>\n`);
   // Rebuild the big folder as an htree (hash-indexed) directory, as the kernel would have made it.
   if (type === 'ext4') execFileSync('e2fsck', ['-fyD', image], { stdio: 'ignore' });
+  execFileSync('debugfs', ['-w', '-f', commands, image], { stdio: 'ignore' });
   // Deletions the way an examiner meets them: debugfs unlinks the name and frees the inode.
   execFileSync('debugfs', ['-w', '-R', 'rm /docs/gone.txt', image], { stdio: 'ignore' });
   execFileSync('debugfs', ['-w', '-R', 'rm /gone-too.bin', image], { stdio: 'ignore' });
@@ -98,7 +105,9 @@ describe.skipIf(!haveTools)('ext reader against The Sleuth Kit', () => {
       expect(read).toBe(type);
       if (type === 'ext4') expect(execFileSync('debugfs', ['-R', 'htree_dump /many', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toContain('Root node dump');
       expect(label).toBe(`vol-${type}`);
-      const oracle = fls(image);
+      const oracle = fls(image, { orphans: true });
+      expect(oracle.some((l) => l.path.startsWith('$OrphanFiles/OrphanFile-'))).toBe(true);
+      expect(listed.find((l) => l.entry.path.startsWith('$OrphanFiles/OrphanFile-'))?.entry).toMatchObject({ allocated: false, recovered: true, size: 2500 });
       expect(asFlsLines(listed)).toEqual(flsAsLines(oracle));
       // The deleted files are there, flagged, and their data read back (debugfs leaves the block map).
       const gone = listed.find((l) => l.entry.path === 'docs/gone.txt')!;

@@ -27,6 +27,8 @@ const INODE_FLAG_EXTENTS = 0x80000;
 const INODE_FLAG_INLINE_DATA = 0x10000000;
 const EXTENT_MAGIC = 0xf30a;
 const BG_INODE_UNINIT = 0x1;
+const RO_COMPAT_GDT_CSUM = 0x10;
+const RO_COMPAT_METADATA_CSUM = 0x400;
 const MAX_NAME = 255;
 
 type Problem = NonNullable<FileSystemEntry['problem']>;
@@ -82,7 +84,7 @@ interface DirName {
 }
 
 class ExtFs {
-  private readonly groupDescs = new Map<number, { inodeTable: number; inodeBitmap: number; flags: number }>();
+  private readonly groupDescs = new Map<number, { inodeTable: number; inodeBitmap: number; flags: number; itableUnused: number }>();
   private readonly bitmaps = new Map<number, Uint8Array>();
 
   private constructor(
@@ -98,6 +100,7 @@ class ExtFs {
     private readonly descSize: number,
     private readonly gdtOffset: number,
     private readonly incompat: number,
+    private readonly roCompat: number,
     private readonly signal: AbortSignal | undefined,
   ) {}
 
@@ -138,7 +141,7 @@ class ExtFs {
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
-    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, signal);
+    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), signal);
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
@@ -155,6 +158,7 @@ class ExtFs {
         inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
         inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
         flags: u16(b, 0x12),
+        itableUnused: u16(b, 0x1c),
       };
       this.groupDescs.set(group, desc);
     }
@@ -407,15 +411,50 @@ class ExtFs {
     return out;
   }
 
+  /**
+   * Free inodes that were used (a change time is set) and that no name points
+   * to: what TSK lists under $OrphanFiles. Groups the kernel never used
+   * (INODE_UNINIT, and the unused tail the group descriptor records when
+   * checksums are on) are skipped, and at most LIMITS.maxExtOrphanScanInodes
+   * inodes are read.
+   */
+  private async *freeUsedInodes(named: Set<number>): AsyncGenerator<number> {
+    const trustUnused = (this.roCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
+    let budget = LIMITS.maxExtOrphanScanInodes;
+    for (let group = 0; group < this.groupCount && budget > 0; group++) {
+      const desc = await this.groupDesc(group);
+      if (desc.flags & BG_INODE_UNINIT) continue;
+      const used = Math.min(this.inodesPerGroup - (trustUnused ? Math.min(desc.itableUnused, this.inodesPerGroup) : 0), budget);
+      budget -= used;
+      const tableOffset = desc.inodeTable * this.blockSize;
+      if (used <= 0 || desc.inodeTable >= this.totalBlocks || tableOffset + used * this.inodeSize > this.source.size) continue;
+      const perRead = Math.max(1, Math.floor((1024 * 1024) / this.inodeSize));
+      for (let first = 0; first < used; first += perRead) {
+        const count = Math.min(perRead, used - first);
+        const table = await this.read(tableOffset + first * this.inodeSize, count * this.inodeSize);
+        for (let i = 0; i < count; i++) {
+          const ino = group * this.inodesPerGroup + first + i + 1;
+          if (ino > this.inodesCount) return;
+          if (named.has(ino) || u32(table, i * this.inodeSize + 0x0c) === 0) continue;
+          if (await this.inodeAllocated(ino)) continue;
+          yield ino;
+        }
+      }
+    }
+  }
+
   async *entries(signal?: AbortSignal): AsyncGenerator<FileSystemEntry> {
     const root = await this.inode(2);
     if ((root.mode & 0xf000) !== 0x4000) fail('corrupt-file', 'ext: inode 2 is not a directory');
     const visited = new Set<number>([2]);
+    /** Inodes some name (live or deleted) points to; free, used inodes outside it are TSK's orphans. */
+    const named = new Set<number>([2]);
     let count = 0;
     // Depth first, directory order; a directory's names are read before it is yielded, so an unreadable one carries the problem.
     const walk = async function* (this: ExtFs, names: DirName[], prefix: string, deletedDir: boolean, depth: number): AsyncGenerator<FileSystemEntry> {
       for (const n of names) {
         if (n.name === '.' || n.name === '..') continue;
+        named.add(n.ino);
         if (signal?.aborted) throw new ExhibitError('aborted', 'ext: listing aborted', { cause: signal.reason });
         if (++count > LIMITS.maxFsEntries) fail('limit-exceeded', `ext: more than LIMITS.maxFsEntries entries`);
         const path = prefix + n.name;
@@ -478,6 +517,9 @@ class ExtFs {
       }
     };
     yield* walk.call(this, await this.readDirectory(root, false), '', false, 0);
+    const orphans: DirName[] = [];
+    for await (const ino of this.freeUsedInodes(named)) orphans.push({ ino, name: `OrphanFile-${ino}`, fileType: 0, allocated: false });
+    yield* walk.call(this, orphans, '$OrphanFiles/', true, 0);
   }
 }
 
