@@ -71,6 +71,8 @@ describe('.ci/run system packages', () => {
       mmd: 'mtools',
       mdel: 'mtools',
       mdeltree: 'mtools',
+      mkntfs: 'ntfs-3g',
+      mke2fs: 'e2fsprogs',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {

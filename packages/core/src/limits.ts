@@ -60,6 +60,30 @@ export const LIMITS = {
   maxMessageBytes: 45 * 1024,
   /** Deliveries before a message is dead-lettered (matches host.json / Bicep). */
   maxDeliveryCount: 5,
+  /**
+   * NTFS and ext file systems inside disk images (issue 15): every size, count
+   * and depth the image records is checked against these before it is used.
+   */
+  /** Entries (names, streams) listed from one file system before listing stops with a reason. */
+  maxFsEntries: 5_000_000,
+  /** Directory nesting below the root before a branch ends with a reason. */
+  maxFsDirectoryDepth: 512,
+  /** Bytes of one directory's data (ext directory blocks, NTFS index) read to list it. */
+  maxFsDirectoryBytes: 256 * 1024 * 1024,
+  /** Runs (NTFS run list entries, ext extents or mapped blocks) of one file's data. */
+  maxFsDataRuns: 1_000_000,
+  /** Largest file-system block or cluster, and NTFS MFT/index record, in bytes. */
+  maxFsBlockBytes: 2 * 1024 * 1024,
+  /** ext extent tree depth (ext4 itself allows 5). */
+  maxExtExtentDepth: 5,
+  /** ext block groups of one file system. */
+  maxExtGroups: 4 * 1024 * 1024,
+  /** ext inodes read looking for orphans (free, used inodes no name points to): 1 GiB of 256-byte inodes. */
+  maxExtOrphanScanInodes: 4 * 1024 * 1024,
+  /** NTFS MFT records scanned (a 64 TiB volume with 1 KiB records of ~4 KiB files). */
+  maxNtfsMftRecords: 16 * 1024 * 1024,
+  /** Bytes of one NTFS $ATTRIBUTE_LIST. */
+  maxNtfsAttributeListBytes: 1024 * 1024,
   /** Thumbnail edge in pixels. */
   thumbnailEdgePx: 320,
   /** Frames on a video contact sheet. */

@@ -3,7 +3,9 @@ import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
 import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
 import { openExfat, probeExfat } from './exfat.reader.js';
+import { extFileSystem } from './ext.reader.js';
 import { openFat, probeFat } from './fat.reader.js';
+import { ntfsFileSystem } from './ntfs.reader.js';
 import { RawImage } from './raw-image.container.js';
 import { readVolumeSystem, type VolumeSystem } from './volume-system.reader.js';
 import { VHD_FOOTER_BYTES, VhdImage, isVhdFooter, isVhdx } from './vhd-image.container.js';
@@ -26,8 +28,11 @@ export interface FileSystemModule {
 
 /** The file systems tried on each volume, in order. Add a reader by adding its module here. */
 export const FILE_SYSTEMS: FileSystemModule[] = [
+  // NTFS first: its boot sector also ends in 0x55AA (FAT and exFAT reject the 'NTFS    ' OEM name too).
+  ntfsFileSystem,
   { type: 'fat', probe: probeFat, open: openFat },
   { type: 'exfat', probe: probeExfat, open: openExfat },
+  extFileSystem,
 ];
 
 export type ContainerFormat = 'raw' | 'split-raw' | 'ewf' | 'vhd-fixed' | 'vhd-dynamic';

@@ -1,0 +1,109 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asFlsLines, fls, flsAsLines, hasTool, listAll } from '../../test/fixtures/disk/tsk-oracle.js';
+import { open } from './ext.reader.js';
+import { bytesByteSource } from './file-byte-source.js';
+
+/**
+ * Hostile ext images: each damage ends with a typed problem on the affected
+ * entry (or a typed failure of the whole file system), never a hang or a read
+ * outside the volume; the rest of the volume is still listed.
+ */
+const haveTools = hasTool('mke2fs') && hasTool('debugfs') && hasTool('fls');
+if (!haveTools) console.warn('ext hostile tests skipped: mke2fs or debugfs (e2fsprogs) or fls (sleuthkit) not found');
+
+let work: string;
+let image: string;
+
+function debugfs(img: string, command: string): void {
+  execFileSync('debugfs', ['-w', '-R', command, img], { stdio: 'ignore' });
+}
+
+beforeAll(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'exhibit-ext-hostile-'));
+  const tree = path.join(work, 'tree');
+  mkdirSync(path.join(tree, 'docs/deep'), { recursive: true });
+  for (const name of ['run-beyond.txt', 'deep-extents.txt', 'huge.txt', 'fine.txt', 'wiped.txt']) writeFileSync(path.join(tree, name), `${name}\n`.repeat(50));
+  image = path.join(work, 'hostile.img');
+  execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-d', tree, image, '4M']);
+  // A directory that contains its own parent: a loop.
+  debugfs(image, 'ln /docs /docs/deep/back');
+  // First extent's start block far beyond the 4 MiB volume.
+  debugfs(image, 'sif /run-beyond.txt block[5] 9999999');
+  // Extent header claiming depth 40.
+  debugfs(image, 'sif /deep-extents.txt block[1] 0x00280004');
+  // A size of 128 TiB.
+  debugfs(image, 'sif /huge.txt size 0x7fffffffffff');
+  // Deleted the way the ext4 driver leaves it: size 0, extent tree emptied.
+  const ino = execFileSync('debugfs', ['-R', 'stat /wiped.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).match(/Inode: (\d+)/)![1]!;
+  debugfs(image, 'rm /wiped.txt');
+  debugfs(image, `sif <${ino}> size 0`);
+  debugfs(image, `sif <${ino}> block[0] 0x0000f30a`);
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function list(bytes: Uint8Array) {
+  return listAll(await open(bytesByteSource(bytes)));
+}
+
+describe.skipIf(!haveTools)('ext reader on hostile images', () => {
+  it('a directory loop, an extent beyond the volume, an absurd extent depth and size, a wiped deleted file: typed problems on those entries, the rest listed as TSK lists it', async () => {
+    const listed = await list(readFileSync(image));
+    const problem = (p: string) => listed.find((l) => l.entry.path === p)?.entry.problem;
+    expect(problem('docs/deep/back')).toMatchObject({ code: 'corrupt-file', message: expect.stringContaining('directory loop') });
+    expect(problem('run-beyond.txt')).toMatchObject({ code: 'corrupt-file', message: expect.stringContaining('beyond the volume') });
+    expect(problem('deep-extents.txt')).toMatchObject({ code: 'limit-exceeded', message: expect.stringContaining('LIMITS.maxExtExtentDepth') });
+    expect(problem('huge.txt')).toMatchObject({ code: 'limit-exceeded', message: expect.stringContaining('LIMITS.maxMemberBytes') });
+    const wiped = listed.find((l) => l.entry.path === 'wiped.txt')!.entry;
+    expect(wiped).toMatchObject({ allocated: false, recovered: false, problem: { code: 'corrupt-file' } });
+    expect(wiped.data).toBeUndefined();
+    expect(listed.find((l) => l.entry.path === 'fine.txt')!.md5).toBeDefined();
+    // TSK lists the loop once without following it, like Exhibit.
+    expect(asFlsLines(listed)).toEqual(flsAsLines(fls(image, { orphans: true })));
+  });
+
+  it('an absurd inode count, block size or group count is a typed failure of the file system', async () => {
+    const base = readFileSync(image);
+    const damaged = (offset: number, value: number) => {
+      const b = Buffer.from(base);
+      b.writeUInt32LE(value, 1024 + offset);
+      return b;
+    };
+    await expect(open(bytesByteSource(damaged(0x00, 0xffffffff)))).rejects.toMatchObject({ code: 'corrupt-file' });
+    await expect(open(bytesByteSource(damaged(0x18, 20)))).rejects.toMatchObject({ code: 'limit-exceeded' });
+    await expect(open(bytesByteSource(damaged(0x20, 0)))).rejects.toMatchObject({ code: 'corrupt-file' });
+    await expect(open(bytesByteSource(damaged(0x04, 0xffffffff)))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  it('an aborted listing stops with a typed aborted error', async () => {
+    const controller = new AbortController();
+    const reader = await open(bytesByteSource(readFileSync(image)));
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const e of reader.entries({ abortSignal: controller.signal })) {
+          seen.push(e.path);
+          controller.abort();
+        }
+      })(),
+    ).rejects.toMatchObject({ code: 'aborted' });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('garbage directory blocks (record lengths past the block, zero, unaligned) end without a hang', async () => {
+    const b = Buffer.from(readFileSync(image));
+    // Overwrite every directory block's bytes after the first entry with a repeating pattern.
+    const listedBefore = await list(b);
+    expect(listedBefore.length).toBeGreaterThan(5);
+    for (let i = 0; i < b.length; i += 1024) {
+      if (b.readUInt32LE(i) === 2 && b.readUInt16LE(i + 4) === 12 && b.toString('latin1', i + 8, i + 9) === '.') {
+        for (let j = i + 24; j < i + 1024; j += 4) b.writeUInt32LE(j % 3 === 0 ? 0xfffffff0 : 0x00070001, j);
+      }
+    }
+    const listed = await list(b);
+    expect(Array.isArray(listed)).toBe(true);
+  });
+});

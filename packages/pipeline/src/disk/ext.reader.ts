@@ -1,0 +1,555 @@
+import { ExhibitError, LIMITS } from '@exhibit/core';
+import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes, FileSystemType } from './disk-reader.types.js';
+import { bytesByteSource, runsByteSource, type DataRun } from './file-byte-source.js';
+import { preciseUtcTime } from './ext-time.js';
+
+/**
+ * ext2/ext3/ext4 read from the volume's bytes: superblock, group descriptors
+ * (32- and 64-bit), inodes, block maps and extent trees, directories read
+ * linearly (htree interior blocks look like empty entries), symlinks as
+ * recorded and never followed. Deleted names are found the way The Sleuth
+ * Kit finds them — in the slack after each live directory entry — so the
+ * listing equals `fls -r -p`; a deleted inode's data is read back only as
+ * far as its block map or extents still describe it (the ext4 kernel driver
+ * clears them on deletion; debugfs does not).
+ */
+
+const SUPERBLOCK_OFFSET = 1024;
+const EXT_MAGIC = 0xef53;
+const INCOMPAT_FILETYPE = 0x2;
+const INCOMPAT_META_BG = 0x10;
+const INCOMPAT_EXTENTS = 0x40;
+const INCOMPAT_64BIT = 0x80;
+const INCOMPAT_FLEX_BG = 0x200;
+const INCOMPAT_INLINE_DATA = 0x8000;
+const COMPAT_HAS_JOURNAL = 0x4;
+const INODE_FLAG_EXTENTS = 0x80000;
+const INODE_FLAG_INLINE_DATA = 0x10000000;
+const EXTENT_MAGIC = 0xf30a;
+const BG_INODE_UNINIT = 0x1;
+const RO_COMPAT_GDT_CSUM = 0x10;
+const RO_COMPAT_METADATA_CSUM = 0x400;
+const MAX_NAME = 255;
+
+type Problem = NonNullable<FileSystemEntry['problem']>;
+
+interface Inode {
+  ino: number;
+  mode: number;
+  size: number;
+  /** Set when the recorded size is beyond what a number or LIMITS.maxMemberBytes holds. */
+  sizeProblem?: Problem;
+  flags: number;
+  links: number;
+  blocks512: number;
+  fileAcl: number;
+  block: Uint8Array;
+  times: FileSystemTimes;
+  allocated: boolean;
+  dtime: number;
+}
+
+const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
+const u32 = (b: Uint8Array, o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+const i32 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+
+function fail(code: Problem['code'], message: string): never {
+  throw new ExhibitError(code, message);
+}
+
+/** True when the bytes at 1024 hold an ext superblock. */
+export async function probe(source: ByteSource): Promise<boolean> {
+  if (source.size < SUPERBLOCK_OFFSET + 1024) return false;
+  const sb = await source.read(SUPERBLOCK_OFFSET, 1024);
+  return u16(sb, 0x38) === EXT_MAGIC && u32(sb, 0x18) <= 6 && u32(sb, 0x28) > 0;
+}
+
+export async function open(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<FileSystemReader> {
+  const fs = await ExtFs.mount(source, options.abortSignal);
+  return {
+    type: fs.type,
+    ...(fs.label ? { label: fs.label } : {}),
+    entries: (o) => fs.entries(o?.abortSignal ?? options.abortSignal),
+  };
+}
+
+/** The registry entry for the disk-image dispatcher. */
+export const extFileSystem = { type: 'ext' as const, probe, open };
+
+interface DirName {
+  ino: number;
+  name: string;
+  fileType: number;
+  allocated: boolean;
+}
+
+class ExtFs {
+  private readonly groupDescs = new Map<number, { inodeTable: number; inodeBitmap: number; flags: number; itableUnused: number }>();
+  private readonly bitmaps = new Map<number, Uint8Array>();
+
+  private constructor(
+    private readonly source: ByteSource,
+    readonly type: FileSystemType,
+    readonly label: string,
+    private readonly blockSize: number,
+    private readonly totalBlocks: number,
+    private readonly groupCount: number,
+    private readonly inodesPerGroup: number,
+    private readonly inodeSize: number,
+    private readonly inodesCount: number,
+    private readonly descSize: number,
+    private readonly gdtOffset: number,
+    private readonly incompat: number,
+    private readonly roCompat: number,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  static async mount(source: ByteSource, signal?: AbortSignal): Promise<ExtFs> {
+    if (source.size < SUPERBLOCK_OFFSET + 1024) fail('corrupt-file', 'ext: volume too small for a superblock');
+    const sb = await source.read(SUPERBLOCK_OFFSET, 1024, { abortSignal: signal });
+    if (u16(sb, 0x38) !== EXT_MAGIC) fail('corrupt-file', 'ext: no superblock magic');
+    const logBlock = u32(sb, 0x18);
+    if (logBlock > 6) fail('limit-exceeded', `ext: block size 2^${10 + logBlock} is beyond LIMITS.maxFsBlockBytes`);
+    const blockSize = 1024 << logBlock;
+    if (blockSize > LIMITS.maxFsBlockBytes) fail('limit-exceeded', `ext: block size ${blockSize} is beyond LIMITS.maxFsBlockBytes`);
+    const incompat = u32(sb, 0x60);
+    const compat = u32(sb, 0x5c);
+    const is64 = (incompat & INCOMPAT_64BIT) !== 0;
+    const totalBlocks = u32(sb, 0x04) + (is64 ? u32(sb, 0x150) * 2 ** 32 : 0);
+    const firstDataBlock = u32(sb, 0x14);
+    const blocksPerGroup = u32(sb, 0x20);
+    const inodesPerGroup = u32(sb, 0x28);
+    const inodesCount = u32(sb, 0x00);
+    const revLevel = u32(sb, 0x4c);
+    const inodeSize = revLevel === 0 ? 128 : u16(sb, 0x58);
+    if (blocksPerGroup === 0 || blocksPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${blocksPerGroup} blocks per group is impossible`);
+    if (inodesPerGroup === 0 || inodesPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${inodesPerGroup} inodes per group is impossible`);
+    if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) fail('corrupt-file', `ext: inode size ${inodeSize} is impossible`);
+    if (totalBlocks <= firstDataBlock) fail('corrupt-file', `ext: ${totalBlocks} blocks is impossible`);
+    const groupCount = Math.ceil((totalBlocks - firstDataBlock) / blocksPerGroup);
+    if (groupCount > LIMITS.maxExtGroups) fail('limit-exceeded', `ext: ${groupCount} block groups is beyond LIMITS.maxExtGroups`);
+    if (inodesCount === 0 || inodesCount > groupCount * inodesPerGroup) {
+      fail('corrupt-file', `ext: ${inodesCount} inodes do not fit ${groupCount} groups of ${inodesPerGroup}`);
+    }
+    if (incompat & INCOMPAT_META_BG) fail('unsupported-format', 'ext: meta_bg group descriptor layout is not supported');
+    const descSize = is64 ? u16(sb, 0xfe) : 32;
+    if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) fail('corrupt-file', `ext: group descriptor size ${descSize} is impossible`);
+    const gdtOffset = (firstDataBlock + 1) * blockSize;
+    if (gdtOffset + groupCount * descSize > source.size) {
+      fail('corrupt-file', `ext: ${groupCount} group descriptors (from ${totalBlocks} blocks) do not fit the ${source.size}-byte volume`);
+    }
+    const type: FileSystemType =
+      incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
+    const label = latin1Name(sb.subarray(0x78, 0x88));
+    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), signal);
+  }
+
+  private read(offset: number, length: number): Promise<Uint8Array> {
+    if (this.signal?.aborted) throw new ExhibitError('aborted', 'ext: listing aborted', { cause: this.signal.reason });
+    return this.source.read(offset, length, { abortSignal: this.signal });
+  }
+
+  private async groupDesc(group: number) {
+    let desc = this.groupDescs.get(group);
+    if (!desc) {
+      const b = await this.read(this.gdtOffset + group * this.descSize, this.descSize);
+      const wide = this.descSize >= 64;
+      desc = {
+        inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
+        inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
+        flags: u16(b, 0x12),
+        itableUnused: u16(b, 0x1c),
+      };
+      this.groupDescs.set(group, desc);
+    }
+    return desc;
+  }
+
+  private async inodeAllocated(ino: number): Promise<boolean> {
+    const group = Math.floor((ino - 1) / this.inodesPerGroup);
+    const index = (ino - 1) % this.inodesPerGroup;
+    const desc = await this.groupDesc(group);
+    if (desc.flags & BG_INODE_UNINIT) return false;
+    let bitmap = this.bitmaps.get(group);
+    if (!bitmap) {
+      if (desc.inodeBitmap >= this.totalBlocks) return false;
+      bitmap = await this.read(desc.inodeBitmap * this.blockSize, Math.ceil(this.inodesPerGroup / 8));
+      this.bitmaps.set(group, bitmap);
+    }
+    return (bitmap[index >> 3]! & (1 << (index & 7))) !== 0;
+  }
+
+  async inode(ino: number): Promise<Inode> {
+    if (ino < 1 || ino > this.inodesCount) fail('corrupt-file', `inode ${ino} is outside 1…${this.inodesCount}`);
+    const group = Math.floor((ino - 1) / this.inodesPerGroup);
+    const desc = await this.groupDesc(group);
+    const offset = desc.inodeTable * this.blockSize + ((ino - 1) % this.inodesPerGroup) * this.inodeSize;
+    if (desc.inodeTable >= this.totalBlocks || offset + this.inodeSize > this.source.size) {
+      fail('corrupt-file', `inode ${ino}: inode table of group ${group} lies outside the volume`);
+    }
+    const b = await this.read(offset, this.inodeSize);
+    const mode = u16(b, 0x00);
+    const sizeHigh = u32(b, 0x6c);
+    let size = u32(b, 0x04);
+    let sizeProblem: Problem | undefined;
+    const isFileOrDir = (mode & 0xf000) === 0x8000 || (mode & 0xf000) === 0x4000;
+    if (isFileOrDir && sizeHigh !== 0) {
+      const big = BigInt(sizeHigh) * 2n ** 32n + BigInt(size);
+      if (big > BigInt(LIMITS.maxMemberBytes)) {
+        sizeProblem = { code: 'limit-exceeded', message: `recorded size ${big} bytes is beyond LIMITS.maxMemberBytes` };
+        size = 0;
+      } else size = Number(big);
+    }
+    const extra = this.inodeSize > 128 ? u16(b, 0x80) : 0;
+    const time = (secOffset: number, extraOffset: number | null, name: string) => {
+      const seconds = i32(b, secOffset);
+      let epoch = 0n;
+      let nanos = 0;
+      if (extraOffset !== null && extra >= extraOffset - 0x80 + 4) {
+        const x = u32(b, extraOffset);
+        epoch = BigInt(x & 3);
+        nanos = x >>> 2;
+      } else if (seconds === 0) return undefined;
+      return preciseUtcTime(BigInt(seconds) + (epoch << 32n), nanos, `ext:${name}`);
+    };
+    const times: FileSystemTimes = {};
+    const set = (key: keyof FileSystemTimes, value: ReturnType<typeof time>) => {
+      if (value) times[key] = value;
+    };
+    set('accessed', time(0x08, 0x8c, 'atime'));
+    set('changed', time(0x0c, 0x84, 'ctime'));
+    set('modified', time(0x10, 0x88, 'mtime'));
+    if (extra >= 0x94 - 0x80 + 4) set('created', time(0x90, 0x94, 'crtime'));
+    const dtime = u32(b, 0x14);
+    if (dtime !== 0) set('deleted', preciseUtcTime(BigInt(dtime), 0, 'ext:dtime'));
+    return {
+      ino,
+      mode,
+      size,
+      ...(sizeProblem ? { sizeProblem } : {}),
+      flags: u32(b, 0x20),
+      links: u16(b, 0x1a),
+      blocks512: u32(b, 0x1c),
+      fileAcl: u32(b, 0x68),
+      block: b.slice(0x28, 0x28 + 60),
+      times,
+      allocated: await this.inodeAllocated(ino),
+      dtime,
+    };
+  }
+
+  /** The inode's data as runs of bytes over the volume; throws a typed ExhibitError when the map is unusable. */
+  async dataRuns(inode: Inode): Promise<DataRun[]> {
+    const runs: DataRun[] = [];
+    const bs = this.blockSize;
+    const push = (logicalBlock: number, count: number, physicalBlock: number | null) => {
+      if (physicalBlock !== null && (physicalBlock + count > this.totalBlocks || (physicalBlock + count) * bs > this.source.size)) {
+        fail('corrupt-file', `inode ${inode.ino}: blocks ${physicalBlock}…${physicalBlock + count - 1} lie beyond the volume`);
+      }
+      const last = runs[runs.length - 1];
+      if (last && physicalBlock !== null && last.physical !== null && last.logical + last.length === logicalBlock * bs && last.physical + last.length === physicalBlock * bs) {
+        last.length += count * bs;
+        return;
+      }
+      if (runs.length >= LIMITS.maxFsDataRuns) fail('limit-exceeded', `inode ${inode.ino}: more than LIMITS.maxFsDataRuns runs`);
+      runs.push({ logical: logicalBlock * bs, length: count * bs, physical: physicalBlock === null ? null : physicalBlock * bs });
+    };
+    const fileBlocks = Math.ceil(inode.size / bs);
+    if (inode.flags & INODE_FLAG_EXTENTS) {
+      await this.walkExtents(inode, inode.block, LIMITS.maxExtExtentDepth + 1, null, push, { nodes: 0 });
+      runs.sort((a, b) => a.logical - b.logical);
+      for (let i = 1; i < runs.length; i++) {
+        if (runs[i]!.logical < runs[i - 1]!.logical + runs[i - 1]!.length) fail('corrupt-file', `inode ${inode.ino}: extents overlap`);
+      }
+    } else {
+      const budget = { mapped: 0 };
+      const ptrs = Math.floor(bs / 4);
+      // Direct blocks 0–11, then single, double and triple indirect trees.
+      for (let i = 0; i < 12 && i < fileBlocks; i++) {
+        const p = u32(inode.block, i * 4);
+        if (p !== 0) push(i, 1, p);
+      }
+      let base = 12;
+      for (let level = 1; level <= 3 && base < fileBlocks; level++) {
+        const p = u32(inode.block, (11 + level) * 4);
+        if (p !== 0) await this.walkIndirect(inode, p, level, base, fileBlocks, push, budget);
+        base += ptrs ** level;
+      }
+    }
+    return runs;
+  }
+
+  private async walkIndirect(
+    inode: Inode,
+    block: number,
+    level: number,
+    firstLogical: number,
+    fileBlocks: number,
+    push: (l: number, c: number, p: number | null) => void,
+    budget: { mapped: number },
+  ): Promise<void> {
+    if (block >= this.totalBlocks || (block + 1) * this.blockSize > this.source.size) {
+      fail('corrupt-file', `inode ${inode.ino}: indirect block ${block} lies beyond the volume`);
+    }
+    if (++budget.mapped > this.totalBlocks) fail('corrupt-file', `inode ${inode.ino}: block map names more blocks than the volume holds`);
+    const b = await this.read(block * this.blockSize, this.blockSize);
+    const ptrs = this.blockSize / 4;
+    const span = ptrs ** (level - 1);
+    for (let i = 0; i < ptrs; i++) {
+      const logical = firstLogical + i * span;
+      if (logical >= fileBlocks) break;
+      const p = u32(b, i * 4);
+      if (p === 0) continue;
+      if (level === 1) {
+        if (++budget.mapped > this.totalBlocks) fail('corrupt-file', `inode ${inode.ino}: block map names more blocks than the volume holds`);
+        push(logical, 1, p);
+      } else await this.walkIndirect(inode, p, level - 1, logical, fileBlocks, push, budget);
+    }
+  }
+
+  private async walkExtents(
+    inode: Inode,
+    node: Uint8Array,
+    depthLeft: number,
+    expectDepth: number | null,
+    push: (l: number, c: number, p: number | null) => void,
+    budget: { nodes: number },
+  ): Promise<void> {
+    if (u16(node, 0) !== EXTENT_MAGIC) fail('corrupt-file', `inode ${inode.ino}: no extent header (extents cleared)`);
+    const entries = u16(node, 2);
+    const max = u16(node, 4);
+    const depth = u16(node, 6);
+    if (depth > LIMITS.maxExtExtentDepth || depthLeft <= 0) fail('limit-exceeded', `inode ${inode.ino}: extent tree deeper than LIMITS.maxExtExtentDepth`);
+    if (expectDepth !== null && depth !== expectDepth) fail('corrupt-file', `inode ${inode.ino}: extent node depth ${depth}, expected ${expectDepth}`);
+    if (entries > max || 12 + entries * 12 > node.length) fail('corrupt-file', `inode ${inode.ino}: extent node holds ${entries} of at most ${max} entries`);
+    for (let i = 0; i < entries; i++) {
+      const e = 12 + i * 12;
+      const logical = u32(node, e);
+      if (depth === 0) {
+        let len = u16(node, e + 4);
+        const uninit = len > 32768;
+        if (uninit) len -= 32768;
+        const start = u16(node, e + 6) * 2 ** 32 + u32(node, e + 8);
+        if (len === 0) continue;
+        push(logical, len, uninit ? null : start);
+      } else {
+        const leaf = u32(node, e + 4) + u16(node, e + 8) * 2 ** 32;
+        if (leaf >= this.totalBlocks || (leaf + 1) * this.blockSize > this.source.size) {
+          fail('corrupt-file', `inode ${inode.ino}: extent node at block ${leaf} lies beyond the volume`);
+        }
+        if (++budget.nodes > this.totalBlocks) fail('corrupt-file', `inode ${inode.ino}: extent tree names more nodes than the volume holds`);
+        const child = await this.read(leaf * this.blockSize, this.blockSize);
+        await this.walkExtents(inode, child, depthLeft - 1, depth - 1, push, budget);
+      }
+    }
+  }
+
+  /** The inode's data as a ByteSource (inline data, fast symlink, or mapped blocks). */
+  async data(inode: Inode): Promise<ByteSource> {
+    const kind = inode.mode & 0xf000;
+    if (kind === 0xa000 && this.isFastSymlink(inode)) return bytesByteSource(inode.block.slice(0, Math.min(inode.size, 60)));
+    if (inode.flags & INODE_FLAG_INLINE_DATA) {
+      if (inode.size > 60) fail('unsupported-format', `inode ${inode.ino}: inline data beyond the inode's block field (system.data) is not read`);
+      return bytesByteSource(inode.block.slice(0, inode.size));
+    }
+    const runs = await this.dataRuns(inode);
+    return runsByteSource(this.source, runs, inode.size);
+  }
+
+  private isFastSymlink(inode: Inode): boolean {
+    const aclBlocks = inode.fileAcl !== 0 ? this.blockSize / 512 : 0;
+    return inode.size < 60 && inode.blocks512 - aclBlocks <= 0 && !(inode.flags & INODE_FLAG_EXTENTS);
+  }
+
+  /**
+   * Names in one directory block, the way TSK's ext2fs_dent_parse_block reads
+   * them: live entries, then whatever still parses in the slack each live
+   * entry's record length leaves behind (deleted names).
+   */
+  private parseDirBlock(b: Uint8Array, deletedDir: boolean, out: DirName[]): void {
+    const withType = (this.incompat & INCOMPAT_FILETYPE) !== 0;
+    let dellen = 0;
+    let minreclen = 4;
+    for (let idx = 0; idx + 12 <= b.length; idx += minreclen) {
+      const ino = u32(b, idx);
+      const reclen = u16(b, idx + 4);
+      const namelen = withType ? b[idx + 6]! : u16(b, idx + 6);
+      const fileType = withType ? b[idx + 7]! : 0;
+      minreclen = (namelen + 8 + 3) & ~3;
+      if (ino > this.inodesCount || namelen > MAX_NAME || namelen === 0 || reclen < minreclen || reclen % 4 !== 0 || idx + reclen > b.length) {
+        minreclen = 4;
+        if (dellen > 0) dellen -= 4;
+        continue;
+      }
+      if (dellen > 0 && dellen < minreclen) {
+        minreclen = 4;
+        dellen -= 4;
+        continue;
+      }
+      const name = Buffer.from(b.subarray(idx + 8, idx + 8 + namelen)).toString('utf8');
+      let allocated: boolean;
+      if (dellen > 0 || ino === 0 || deletedDir) {
+        allocated = false;
+        if (dellen > 0) dellen -= minreclen;
+      } else {
+        allocated = true;
+        if (reclen > minreclen) dellen = reclen - minreclen;
+      }
+      out.push({ ino, name, fileType, allocated });
+    }
+  }
+
+  private async readDirectory(inode: Inode, deletedDir: boolean): Promise<DirName[]> {
+    if (inode.size > LIMITS.maxFsDirectoryBytes) fail('limit-exceeded', `directory inode ${inode.ino}: ${inode.size} bytes is beyond LIMITS.maxFsDirectoryBytes`);
+    if (inode.flags & INODE_FLAG_INLINE_DATA) fail('unsupported-format', `directory inode ${inode.ino}: inline-data directories are not read`);
+    const source = await this.data(inode);
+    const out: DirName[] = [];
+    for (let offset = 0; offset < source.size; offset += this.blockSize) {
+      const length = Math.min(this.blockSize, source.size - offset);
+      this.parseDirBlock(await source.read(offset, length, { abortSignal: this.signal }), deletedDir, out);
+    }
+    return out;
+  }
+
+  /**
+   * Free inodes that were used (a change time is set) and that no name points
+   * to: what TSK lists under $OrphanFiles. Groups the kernel never used
+   * (INODE_UNINIT, and the unused tail the group descriptor records when
+   * checksums are on) are skipped, and at most LIMITS.maxExtOrphanScanInodes
+   * inodes are read.
+   */
+  private async *freeUsedInodes(named: Set<number>): AsyncGenerator<number> {
+    const trustUnused = (this.roCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
+    let budget = LIMITS.maxExtOrphanScanInodes;
+    for (let group = 0; group < this.groupCount && budget > 0; group++) {
+      const desc = await this.groupDesc(group);
+      if (desc.flags & BG_INODE_UNINIT) continue;
+      const used = Math.min(this.inodesPerGroup - (trustUnused ? Math.min(desc.itableUnused, this.inodesPerGroup) : 0), budget);
+      budget -= used;
+      const tableOffset = desc.inodeTable * this.blockSize;
+      if (used <= 0 || desc.inodeTable >= this.totalBlocks || tableOffset + used * this.inodeSize > this.source.size) continue;
+      const perRead = Math.max(1, Math.floor((1024 * 1024) / this.inodeSize));
+      for (let first = 0; first < used; first += perRead) {
+        const count = Math.min(perRead, used - first);
+        const table = await this.read(tableOffset + first * this.inodeSize, count * this.inodeSize);
+        for (let i = 0; i < count; i++) {
+          const ino = group * this.inodesPerGroup + first + i + 1;
+          if (ino > this.inodesCount) return;
+          if (named.has(ino) || u32(table, i * this.inodeSize + 0x0c) === 0) continue;
+          if (await this.inodeAllocated(ino)) continue;
+          yield ino;
+        }
+      }
+    }
+  }
+
+  async *entries(signal?: AbortSignal): AsyncGenerator<FileSystemEntry> {
+    const root = await this.inode(2);
+    if ((root.mode & 0xf000) !== 0x4000) fail('corrupt-file', 'ext: inode 2 is not a directory');
+    const visited = new Set<number>([2]);
+    /** Inodes some name (live or deleted) points to; free, used inodes outside it are TSK's orphans. */
+    const named = new Set<number>([2]);
+    let count = 0;
+    // Depth first, directory order; a directory's names are read before it is yielded, so an unreadable one carries the problem.
+    const walk = async function* (this: ExtFs, names: DirName[], prefix: string, deletedDir: boolean, depth: number): AsyncGenerator<FileSystemEntry> {
+      for (const n of names) {
+        if (n.name === '.' || n.name === '..') continue;
+        named.add(n.ino);
+        if (signal?.aborted) throw new ExhibitError('aborted', 'ext: listing aborted', { cause: signal.reason });
+        if (++count > LIMITS.maxFsEntries) fail('limit-exceeded', `ext: more than LIMITS.maxFsEntries entries`);
+        const path = prefix + n.name;
+        const entry: FileSystemEntry = {
+          path,
+          entryId: String(n.ino),
+          allocated: n.allocated,
+          recovered: false,
+          kind: kindOfDirType(n.fileType),
+          size: 0,
+          times: {},
+        };
+        let inode: Inode | undefined;
+        if (n.ino !== 0) {
+          try {
+            inode = await this.inode(n.ino);
+          } catch (err) {
+            entry.problem = problemOf(err);
+          }
+        }
+        let children: DirName[] | undefined;
+        if (inode) {
+          const mkind = kindOfMode(inode.mode);
+          if (mkind) entry.kind = mkind;
+          entry.size = inode.size;
+          entry.times = inode.times;
+          const reallocated = !n.allocated && inode.allocated;
+          if (reallocated) {
+            entry.problem = { code: 'corrupt-file', message: `deleted name: inode ${n.ino} is allocated (reused, or never freed), so its data is not this name's` };
+          } else if (inode.sizeProblem) {
+            entry.problem = inode.sizeProblem;
+          } else if (!n.allocated && !inode.allocated && inode.size === 0 && inode.dtime !== 0 && entry.kind === 'file') {
+            // What the ext4 driver leaves of a deleted file: the name, times and an emptied extent tree.
+            entry.problem = { code: 'corrupt-file', message: 'deleted: the file system cleared the size and block map; the data is no longer described' };
+          } else if (entry.kind === 'file' || entry.kind === 'symlink') {
+            try {
+              const data = await this.data(inode);
+              entry.data = () => data;
+              if (!n.allocated) entry.recovered = true;
+            } catch (err) {
+              entry.problem = problemOf(err, n.allocated ? undefined : 'deleted: data no longer described');
+            }
+          } else if (entry.kind === 'directory') {
+            if (visited.has(n.ino)) {
+              entry.problem = { code: 'corrupt-file', message: `directory loop: inode ${n.ino} is already listed above or elsewhere` };
+            } else if (depth + 1 > LIMITS.maxFsDirectoryDepth) {
+              entry.problem = { code: 'limit-exceeded', message: `directory deeper than LIMITS.maxFsDirectoryDepth` };
+            } else {
+              visited.add(n.ino);
+              try {
+                children = await this.readDirectory(inode, deletedDir || !n.allocated);
+              } catch (err) {
+                entry.problem = problemOf(err);
+              }
+            }
+          }
+        }
+        yield entry;
+        if (children) yield* walk.call(this, children, `${path}/`, deletedDir || !n.allocated, depth + 1);
+      }
+    };
+    yield* walk.call(this, await this.readDirectory(root, false), '', false, 0);
+    const orphans: DirName[] = [];
+    for await (const ino of this.freeUsedInodes(named)) orphans.push({ ino, name: `OrphanFile-${ino}`, fileType: 0, allocated: false });
+    yield* walk.call(this, orphans, '$OrphanFiles/', true, 0);
+  }
+}
+
+function kindOfMode(mode: number): FileSystemEntry['kind'] | null {
+  switch (mode & 0xf000) {
+    case 0x8000:
+      return 'file';
+    case 0x4000:
+      return 'directory';
+    case 0xa000:
+      return 'symlink';
+    case 0:
+      return null;
+    default:
+      return 'other';
+  }
+}
+
+function kindOfDirType(t: number): FileSystemEntry['kind'] {
+  return t === 1 ? 'file' : t === 2 ? 'directory' : t === 7 ? 'symlink' : 'other';
+}
+
+function problemOf(err: unknown, prefix?: string): Problem {
+  if (err instanceof ExhibitError && (err.code === 'corrupt-file' || err.code === 'limit-exceeded' || err.code === 'unsupported-format')) {
+    return { code: err.code, message: prefix ? `${prefix}: ${err.message}` : err.message };
+  }
+  throw err;
+}
+
+function latin1Name(bytes: Uint8Array): string {
+  const end = bytes.indexOf(0);
+  return Buffer.from(end === -1 ? bytes : bytes.subarray(0, end)).toString('utf8');
+}
