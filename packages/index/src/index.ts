@@ -5,3 +5,4 @@ export { PostgresIndex, createPostgresIndex } from './index-store.postgres.js';
 export { PostgresAccessStore, createPostgresAccessStore } from './access-store.postgres.js';
 export { countingSqlClient } from './sql-client.counting.js';
 export { createWatchdogStore, type WatchdogStore, type StalledFile, type DoneThumbnail } from './index-store.watchdog.js';
+export { PDQ_SEARCH_DEFAULT_LIMIT, PDQ_SEARCH_MAX_LIMIT, PDQ_SEARCH_FILES_PER_CONTENT, type PdqRow, type SimilarQuery, type SimilarContent, type SimilarResult } from './index-store.pdq.js';
