@@ -42,6 +42,11 @@ export interface SimilarContent {
 }
 
 export interface SimilarResult {
+  /**
+   * 'hnsw': the HNSW index was there for the planner to use (it does when the
+   * cases hold many pictures; for a small case it computes exact distances
+   * from the case's files instead). 'scan': exact distances, no index.
+   */
   method: 'hnsw' | 'scan';
   items: SimilarContent[];
 }
