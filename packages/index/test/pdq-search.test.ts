@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewFile } from '@exhibit/core';
-import { createPostgresIndex, openSqlClient, type PostgresIndex, type SqlClient } from '../src/index.js';
+import { openSqlClient, PostgresIndex, type SqlClient } from '../src/index.js';
 import { hashesOf, member, newUpload, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
 
@@ -61,7 +61,7 @@ describe.each(allTargets())('PDQ storage and similar-image search on $name', (ta
 
   beforeAll(async () => {
     sql = await openSqlClient(await target.create());
-    index = createPostgresIndex(sql);
+    index = new PostgresIndex(sql);
     await index.migrate();
     const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::integer AS n FROM pg_class WHERE relname = 'content_pdq_hnsw_idx'`);
     const { rows: available } = await sql.query<{ n: number }>(`SELECT count(*)::integer AS n FROM pg_available_extensions WHERE name = 'vector'`);
