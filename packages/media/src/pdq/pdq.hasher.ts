@@ -43,6 +43,9 @@ export interface PdqDihedral {
   flipMinus1: string;
 }
 
+/** Raised whenever a change could alter any hash or quality this module gives. */
+export const PDQ_IMPLEMENTATION_VERSION = '1';
+
 /** The reference squashes anything larger on either side to exactly this square before hashing (pdqio.cpp). */
 export const PDQ_SQUASH_EDGE_PX = 512;
 /** Either side below this: an all-zero hash with quality 0. */

@@ -1,9 +1,9 @@
 import sharp, { type SharpOptions } from 'sharp';
-import { ExhibitError, isExhibitError, LIMITS } from '@exhibit/core';
-import { decodeHeic } from '../thumbnail/heic.decoder.js';
+import { ExhibitError, isExhibitError, LIMITS, type ToolVersion } from '@exhibit/core';
+import { decodeHeic, heicDecoderVersions } from '../thumbnail/heic.decoder.js';
 import { isHeic, sharpError } from '../thumbnail/image.thumbnail.js';
-import { configureSharp } from '../thumbnail/sharp.setup.js';
-import { pdqDihedralFromPixels, pdqFromPixels, type PdqDihedral, type PdqHash, type PdqPixels } from './pdq.hasher.js';
+import { configureSharp, sharpVersions } from '../thumbnail/sharp.setup.js';
+import { PDQ_IMPLEMENTATION_VERSION, pdqDihedralFromPixels, pdqFromPixels, type PdqDihedral, type PdqHash, type PdqPixels } from './pdq.hasher.js';
 
 export interface PdqDecodeOptions {
   /** Larger images fail with 'limit-exceeded' before any pixel is decoded; LIMITS.maxImagePixels by default. */
@@ -72,6 +72,14 @@ export async function pdqFromImage(bytes: Buffer, options: PdqDecodeOptions = {}
 /** The eight dihedral hashes of an image file as the reference tool's --pdqdih gives them. */
 export async function pdqDihedralFromImage(bytes: Buffer, options: PdqDecodeOptions = {}): Promise<PdqDihedral> {
   return pdqDihedralFromPixels(await pdqPixelsFromImage(bytes, options));
+}
+
+/**
+ * The tools behind a PDQ hash, for the record every derived value keeps:
+ * this port (its version changes whenever its output could) and the decoders.
+ */
+export function pdqToolVersions(): ToolVersion[] {
+  return [{ name: 'exhibit-pdq', version: `${PDQ_IMPLEMENTATION_VERSION} (bit-exact with facebook/ThreatExchange pdq/cpp baefb4ed)` }, ...sharpVersions(), ...heicDecoderVersions()];
 }
 
 type RawOutput = { data: Buffer; info: { width: number; height: number; channels: number } };

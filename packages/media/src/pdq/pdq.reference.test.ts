@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { pdqDistance } from './pdq.hasher.js';
-import { pdqDihedralFromImage, pdqFromImage } from './pdq.pixels.js';
+import { pdqDihedralFromImage, pdqFromImage, pdqToolVersions } from './pdq.pixels.js';
 
 /**
  * Meta's reference PDQ tool against ours on test/fixtures/pdq-reference
@@ -94,4 +94,10 @@ describe('PDQ against the reference fixtures', () => {
       }
     }
   }, 180_000);
+
+  it('names the port and the decoders behind a hash', () => {
+    const names = pdqToolVersions().map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['exhibit-pdq', 'sharp', 'libvips', 'heic-decode']));
+    expect(pdqToolVersions()[0]!.version).toMatch(/^1 \(bit-exact with facebook\/ThreatExchange/);
+  });
 });
