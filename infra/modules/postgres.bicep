@@ -35,6 +35,17 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   properties: { charset: 'UTF8', collation: 'en_US.utf8' }
 }
 
+// Extensions the index's migrations may create (Azure's allow-list): pg_trgm
+// for path search (0001), vector (pgvector) for the HNSW index of PDQ hashes
+// (0025). Without them the migrations still apply and those searches scan.
+// After the database, so the server is not busy with two changes at once.
+resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+  parent: server
+  name: 'azure.extensions'
+  properties: { value: 'PG_TRGM,VECTOR', source: 'user-defined' }
+  dependsOn: [database]
+}
+
 // Without private endpoints, only Azure services may connect (0.0.0.0 is Azure's own rule), and every login needs an Entra token.
 resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (!privateEndpoints) {
   parent: server

@@ -48,6 +48,7 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
+import { getPdq, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
@@ -748,6 +749,22 @@ export class PostgresIndex implements IndexStore {
       total: Number(count.rows[0]?.total ?? 0),
       items: page.rows.map((r) => ({ file: toFile(r), content: r.c_sha256 === null || r.c_sha256 === undefined ? null : toContent(r, 'c_') })),
     };
+  }
+
+  // ---- PDQ perceptual hashes (index-store.pdq.ts) ----
+
+  /** Records a content's PDQ hashes (frame 0 for a picture), replacing an earlier run's. */
+  setPdq(sha256: string, rows: readonly PdqRow[]): Promise<void> {
+    return setPdq(this.sql, sha256, rows);
+  }
+
+  getPdq(sha256: string): Promise<PdqRow[]> {
+    return getPdq(this.sql, sha256);
+  }
+
+  /** Contents of the given cases within a Hamming distance of a PDQ hash, nearest first. */
+  similarByPdq(query: SimilarQuery): Promise<SimilarResult> {
+    return similarByPdq(this.sql, query);
   }
 
   // ---- rejected blobs ----

@@ -6,3 +6,4 @@ export { PostgresAccessStore, createPostgresAccessStore } from './access-store.p
 export { countingSqlClient } from './sql-client.counting.js';
 export { createWatchdogStore, type WatchdogStore, type StalledFile, type DoneThumbnail } from './index-store.watchdog.js';
 export { PostgresReviewStore, createPostgresReviewStore, chooseBucket } from './review-store.postgres.js';
+export { PDQ_SEARCH_DEFAULT_LIMIT, PDQ_SEARCH_MAX_LIMIT, PDQ_SEARCH_FILES_PER_CONTENT, type PdqRow, type SimilarQuery, type SimilarContent, type SimilarResult } from './index-store.pdq.js';

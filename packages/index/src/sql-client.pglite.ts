@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Mutex, PGlite, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { vector } from '@electric-sql/pglite/vector';
 import { ExhibitError } from '@exhibit/core';
 import type { OpenSqlClientOptions, SqlClient } from './sql-client.js';
 import { inSavepoint } from './sql-savepoint.js';
@@ -53,7 +54,8 @@ export async function openPgliteClient(dataDir: string, options: OpenSqlClientOp
     if (!inMemory) await mkdir(dataDir, { recursive: true });
     db = await PGlite.create({
       ...(inMemory ? {} : { dataDir }),
-      extensions: { pg_trgm },
+      // vector: pgvector, for the HNSW index of PDQ hashes (migration 0025).
+      extensions: { pg_trgm, vector },
       parsers: { 20: parseInt8 },
     });
   } catch (err) {

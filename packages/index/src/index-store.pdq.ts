@@ -1,0 +1,179 @@
+import { ExhibitError } from '@exhibit/core';
+import type { SqlClient } from './sql-client.js';
+
+/**
+ * PDQ hashes per content (migration 0025) and similar-image search by Hamming
+ * distance, limited to the cases the caller may see.
+ *
+ * Two queries, one answer: where the HNSW index exists (pgvector) the nearest
+ * hashes come from it, ordered by distance, with pgvector's iterative scan so a
+ * case filter does not starve the result; elsewhere an exact scan of
+ * bit_count(pdq # query) over the cases' contents. HNSW is approximate: on large
+ * sets it can miss a hash the scan would find (never return a wrong one), so
+ * every result says which method produced it.
+ */
+
+export interface PdqRow {
+  /** 0 for a picture; the sampled frame's number for a video. */
+  frame: number;
+  /** 64 hex digits. */
+  hash: string;
+  quality: number;
+}
+
+export interface SimilarQuery {
+  /** 64 hex digits. */
+  hash: string;
+  /** Only files of these cases; an empty list finds nothing. */
+  caseIds: readonly string[];
+  /** 0–256; 31 is the usual "likely the same picture". */
+  maxDistance: number;
+  /** Contents returned at most; PDQ_SEARCH_MAX_LIMIT caps it. */
+  limit?: number;
+}
+
+export interface SimilarContent {
+  sha256: string;
+  frame: number;
+  quality: number;
+  distance: number;
+  /** Where the content occurs in the given cases. */
+  files: Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>;
+}
+
+export interface SimilarResult {
+  /**
+   * 'hnsw': the HNSW index was there for the planner to use (it does when the
+   * cases hold many pictures; for a small case it computes exact distances
+   * from the case's files instead). 'scan': exact distances, no index.
+   */
+  method: 'hnsw' | 'scan';
+  items: SimilarContent[];
+}
+
+export const PDQ_SEARCH_DEFAULT_LIMIT = 100;
+export const PDQ_SEARCH_MAX_LIMIT = 1000;
+/** Occurrences listed per similar content (one content may sit in many archives). */
+export const PDQ_SEARCH_FILES_PER_CONTENT = 100;
+/** Index tuples pgvector's iterative scan may visit before it gives up (its default is 20,000). */
+const HNSW_MAX_SCAN_TUPLES = 100_000;
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function bitsLiteral(hash: string): string {
+  const hex = hash.toLowerCase();
+  if (!HEX64.test(hex)) throw new ExhibitError('invalid-argument', 'a PDQ hash is 64 hex digits');
+  return 'x' + hex;
+}
+
+function hexOfBits(bits: string): string {
+  let hex = '';
+  for (let i = 0; i < bits.length; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
+  return hex;
+}
+
+/** Records a content's PDQ hashes, replacing what an earlier run recorded (idempotent). */
+export async function setPdq(sql: SqlClient, sha256: string, rows: readonly PdqRow[]): Promise<void> {
+  for (const row of rows) {
+    if (!Number.isSafeInteger(row.frame) || row.frame < 0) throw new ExhibitError('invalid-argument', `PDQ frame must be a whole number from 0, not ${row.frame}`);
+    if (!Number.isInteger(row.quality) || row.quality < 0 || row.quality > 100) throw new ExhibitError('invalid-argument', `PDQ quality is 0-100, not ${row.quality}`);
+  }
+  await sql.transaction(async (tx) => {
+    await tx.query('DELETE FROM content_pdq WHERE sha256 = $1', [sha256]);
+    for (const row of rows) {
+      await tx.query('INSERT INTO content_pdq (sha256, frame, pdq, quality) VALUES ($1, $2, $3::bit(256), $4)', [sha256, row.frame, bitsLiteral(row.hash), row.quality]);
+    }
+  });
+}
+
+export async function getPdq(sql: SqlClient, sha256: string): Promise<PdqRow[]> {
+  const { rows } = await sql.query<{ frame: number; bits: string; quality: number }>(
+    'SELECT frame, pdq::text AS bits, quality FROM content_pdq WHERE sha256 = $1 ORDER BY frame',
+    [sha256],
+  );
+  return rows.map((r) => ({ frame: Number(r.frame), hash: hexOfBits(r.bits), quality: Number(r.quality) }));
+}
+
+/** The schema pgvector lives in, when the HNSW index of migration 0025 exists; else null (search scans). */
+async function hnswSchema(sql: SqlClient): Promise<string | null> {
+  const { rows } = await sql.query<{ schema: string }>(
+    `SELECT n.nspname AS schema
+       FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+      WHERE e.extname = 'vector'
+        AND EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'content_pdq_hnsw_idx' AND c.relkind = 'i')`,
+  );
+  return rows[0]?.schema ?? null;
+}
+
+function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+/** Contents of the given cases whose PDQ hash is within maxDistance of the query, nearest first. */
+export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise<SimilarResult> {
+  const target = bitsLiteral(query.hash);
+  if (!Number.isInteger(query.maxDistance) || query.maxDistance < 0 || query.maxDistance > 256) {
+    throw new ExhibitError('invalid-argument', `PDQ distance is 0-256, not ${query.maxDistance}`);
+  }
+  const limit = Math.min(query.limit ?? PDQ_SEARCH_DEFAULT_LIMIT, PDQ_SEARCH_MAX_LIMIT);
+  if (!Number.isInteger(limit) || limit < 1) throw new ExhibitError('invalid-argument', `limit must be a whole number from 1, not ${query.limit}`);
+  const caseIds = [...new Set(query.caseIds)];
+  const schema = await hnswSchema(sql);
+  if (caseIds.length === 0) return { method: schema ? 'hnsw' : 'scan', items: [] };
+  const inCases = 'EXISTS (SELECT 1 FROM files f WHERE f.sha256 = p.sha256 AND f.case_id = ANY($2::text[]))';
+  return sql.transaction(async (tx) => {
+    let rows: Array<{ sha256: string; frame: number; quality: number; distance: number }>;
+    if (schema) {
+      // Strict order: pgvector keeps scanning the graph past filtered-out rows, and results stay nearest first.
+      await tx.query(`SET LOCAL hnsw.iterative_scan = strict_order`);
+      await tx.query(`SET LOCAL hnsw.max_scan_tuples = ${HNSW_MAX_SCAN_TUPLES}`);
+      await tx.query(`SET LOCAL hnsw.ef_search = ${Math.max(40, Math.min(limit, 1000))}`);
+      const op = `OPERATOR(${quoteIdent(schema)}.<~>)`;
+      ({ rows } = await tx.query(
+        `SELECT sha256, frame, quality, distance FROM (
+           SELECT p.sha256, p.frame, p.quality, (p.pdq ${op} $1::bit(256))::integer AS distance
+             FROM content_pdq p
+            WHERE ${inCases}
+            ORDER BY p.pdq ${op} $1::bit(256)
+            LIMIT $4
+         ) nearest
+         WHERE distance <= $3
+         ORDER BY distance, sha256, frame`,
+        [target, caseIds, query.maxDistance, limit],
+      ));
+    } else {
+      ({ rows } = await tx.query(
+        `SELECT p.sha256, p.frame, p.quality, bit_count(p.pdq # $1::bit(256))::integer AS distance
+           FROM content_pdq p
+          WHERE ${inCases} AND bit_count(p.pdq # $1::bit(256)) <= $3
+          ORDER BY distance, p.sha256, p.frame
+          LIMIT $4`,
+        [target, caseIds, query.maxDistance, limit],
+      ));
+    }
+    const shas = [...new Set(rows.map((r) => r.sha256))];
+    const { rows: files } = shas.length === 0
+      ? { rows: [] as Array<{ sha256: string; file_id: string; case_id: string; evidence_id: string; path: string }> }
+      : await tx.query<{ sha256: string; file_id: string; case_id: string; evidence_id: string; path: string }>(
+        `SELECT sha256, file_id, case_id, evidence_id, path FROM (
+           SELECT f.sha256, f.file_id, f.case_id, f.evidence_id, f.path,
+                  row_number() OVER (PARTITION BY f.sha256 ORDER BY f.case_id, f.path, f.file_id) AS n
+             FROM files f
+            WHERE f.sha256 = ANY($1::text[]) AND f.case_id = ANY($2::text[])
+         ) occurrences
+         WHERE n <= $3
+         ORDER BY sha256, n`,
+        [shas, caseIds, PDQ_SEARCH_FILES_PER_CONTENT],
+      );
+    const bySha = new Map<string, SimilarContent['files']>();
+    for (const f of files) {
+      const list = bySha.get(f.sha256) ?? [];
+      list.push({ fileId: f.file_id, caseId: f.case_id, evidenceId: f.evidence_id, path: f.path });
+      bySha.set(f.sha256, list);
+    }
+    return {
+      method: schema ? 'hnsw' : 'scan',
+      items: rows.map((r) => ({ sha256: r.sha256, frame: Number(r.frame), quality: Number(r.quality), distance: Number(r.distance), files: bySha.get(r.sha256) ?? [] })),
+    };
+  });
+}
