@@ -13,7 +13,6 @@
 export interface CountedRow {
   count: number;
   totalMs: number;
-  [field: string]: unknown;
 }
 
 /**
@@ -24,14 +23,14 @@ export function diffRows<T extends CountedRow>(before: readonly T[] | null, afte
   const earlier = new Map((before ?? []).map((r) => [keyOf(r), r]));
   const out: T[] = [];
   for (const row of after) {
-    const was = earlier.get(keyOf(row));
-    const diff = { ...row };
+    const was = earlier.get(keyOf(row)) as Record<string, unknown> | undefined;
+    const diff: Record<string, unknown> = { ...(row as unknown as Record<string, unknown>) };
     if (was) {
       for (const [field, value] of Object.entries(row)) {
-        if (typeof value === 'number' && typeof was[field] === 'number') (diff as Record<string, unknown>)[field] = value - (was[field] as number);
+        if (typeof value === 'number' && typeof was[field] === 'number') diff[field] = value - was[field];
       }
     }
-    if (diff.count > 0) out.push(diff);
+    if ((diff.count as number) > 0) out.push(diff as unknown as T);
   }
   return out;
 }
