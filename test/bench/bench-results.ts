@@ -214,6 +214,7 @@ export function renderResults(r: BenchResults): string {
       ]),
     ),
   );
+  if (r.stages.length === 0) out.push("No 'message processed' lines with a queue and durationMs in the host log: no per-stage breakdown (has the stage runner's log line changed? see host-log.parser.ts).");
   out.push('');
   out.push(
     table(
