@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'functions/src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/consistency/**/*.test.ts', 'test/validate/**/*.test.ts', 'test/corpus/**/*.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'functions/src/**/*.test.ts', 'test/unit/**/*.test.ts', 'test/consistency/**/*.test.ts', 'test/validate/**/*.test.ts', 'test/corpus/**/*.test.ts', 'test/bench/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -1,10 +1,12 @@
 /**
- * Loaded with NODE_OPTIONS="--import <this file>" by `npm run bench -- --io-stats`
- * (with the SQL counter): in the Azurite process only, counts
- * HTTP requests by kind (service, method, operation, empty or not) and their
- * body bytes, and writes them on exit to
- * $EXHIBIT_BENCH_PROFILE_DIR/azurite-requests-<pid>.json. Tells how much of
- * Azurite's CPU goes to data and how much to polling. A measuring aid only.
+ * Loaded with NODE_OPTIONS="--import <this file>" by `npm run bench` (with the
+ * SQL counter): in the Azurite process only, counts HTTP requests by kind
+ * (service, method, operation, empty or not) and their body bytes, and writes
+ * them on exit to $EXHIBIT_BENCH_PROFILE_DIR/azurite-requests-<pid>.json, and
+ * on SIGUSR2 to mark-<n>-azurite-requests-<pid>.json (n = 1, 2, …) so the
+ * bench can count between two moments. Gives the bytes read from storage,
+ * the queue operations, and how much of Azurite's CPU goes to data and how
+ * much to polling. A measuring aid only.
  */
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -70,8 +72,13 @@ if (dir && process.env.EXHIBIT_BENCH_IO_STATS === 'true' && isAzurite) {
   };
   // As in cpu-profile.preload.mjs: a second SIGTERM would kill Azurite before 'exit'.
   process.on('SIGTERM', () => undefined);
+  const rows = () => [...stats].map(([kind, s]) => ({ kind, ...s })).sort((a, b) => b.count - a.count);
+  let marks = 0;
+  process.on('SIGUSR2', () => {
+    marks += 1;
+    writeFileSync(path.join(dir, `mark-${marks}-azurite-requests-${process.pid}.json`), JSON.stringify(rows(), null, 2));
+  });
   process.once('exit', () => {
-    const rows = [...stats].map(([kind, s]) => ({ kind, ...s })).sort((a, b) => b.count - a.count);
-    writeFileSync(path.join(dir, `azurite-requests-${process.pid}.json`), JSON.stringify(rows, null, 2));
+    writeFileSync(path.join(dir, `azurite-requests-${process.pid}.json`), JSON.stringify(rows(), null, 2));
   });
 }

@@ -1,6 +1,9 @@
 import type { StageTiming } from './host-log.parser.js';
+import type { IndexStatements, QueueOperations, StorageReads } from './io-figures.summary.js';
+import { formatRatio, median, pairRatio, ratioLine } from './pair-ratios.summary.js';
 import type { CpuSeriesPoint, CpuUsage } from './process-cpu.meter.js';
 import type { MemoryPeaks } from './process-memory.sampler.js';
+import type { BaselineStep } from './shell-baseline.parser.js';
 import type { ReferenceTiming } from './sha256sum.reference.js';
 import type { WorkFloor } from './work-floor.reference.js';
 
@@ -19,7 +22,38 @@ export interface AzuriteRequestStat {
   outBytes: number;
 }
 
-/** What one run measured; written to bench-out/results.json as is. */
+/** Counted between upload start and completion (see io-figures.summary.ts). */
+export interface IoFigures {
+  storage: StorageReads;
+  queue: QueueOperations;
+  index: IndexStatements & {
+    /** Status calls the bench made while waiting, and what one costs the index (measured after completion). */
+    statusPolls: number;
+    statementsPerStatusPoll: number;
+    /** statements − statusPolls × statementsPerStatusPoll: the pipeline's own. */
+    pipelineStatements: number;
+  };
+}
+
+/** One shell baseline run and the Exhibit run after it. */
+export interface PairResult {
+  /** Null when the baseline's tools are missing. */
+  baseline: { wallMs: number; filesPerSec: number; cpuMsPerFile: number | null; steps: BaselineStep[]; failures: Record<string, number> } | null;
+  exhibit: {
+    endToEndMs: number;
+    filesPerSec: number;
+    /** Host process (with the ffmpeg/ffprobe it ran) CPU ms per member. */
+    hostCpuMsPerFile: number;
+    hostAndAzuriteCpuMsPerFile: number;
+    io: IoFigures;
+    hostPeakRssBytes: number;
+    hostHwmBytes: number | null;
+    azuritePeakRssBytes: number;
+    correct: boolean;
+  };
+}
+
+/** What one bench measured; written to bench-out/results.json as is. The single-run sections are those of the median pair. */
 export interface BenchResults {
   command: string;
   startedAt: string;
@@ -32,7 +66,7 @@ export interface BenchResults {
     loadAvgAtStart: number[];
     loadAvgAtEnd: number[];
   };
-  parameters: { photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean; database: 'pglite' | 'postgres' };
+  parameters: { pairs: number; photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean; database: 'pglite' | 'postgres' };
   corpus: {
     archiveFile: string;
     archiveBytes: number;
@@ -43,6 +77,8 @@ export interface BenchResults {
     fromCache: boolean;
     buildMs: number;
   };
+  /** Which pair (from 1) the single-run sections below describe. */
+  detailedPair: number;
   run: {
     uploadMs: number;
     /** From the end of the upload to the API reporting the evidence complete. */
@@ -79,6 +115,7 @@ export interface BenchResults {
   stages: Array<StageTiming & { fromSec: number; toSec: number }>;
   logProblems: Record<string, number>;
   memory: MemoryPeaks;
+  io: IoFigures;
   /** With --io-stats: statements sent to the embedded index, by text, most time first. */
   sqlStats: SqlStat[] | null;
   /** With --io-stats: requests Azurite served, by kind, most frequent first. */
@@ -91,6 +128,8 @@ export interface BenchResults {
     ratio: number;
     floor: WorkFloor;
   };
+  baseline: { missingTools: string[] | null; ffmpeg: string };
+  pairs: PairResult[];
   artefacts: { hostLog: string; dataDir: string | null; cpuProfileDir: string | null };
 }
 
@@ -115,6 +154,8 @@ export function renderResults(r: BenchResults): string {
     `Corpus:  ${r.parameters.photos} photos ${r.corpus.frame.width}x${r.corpus.frame.height} (${mb(r.corpus.photoBytes.min)}–${mb(r.corpus.photoBytes.max)}, mean ${mb(r.corpus.photoBytes.mean)}) + ${r.parameters.videos} videos; ` +
       `${r.corpus.members} members, ${mb(r.corpus.memberBytes)}; ZIP ${r.parameters.deflate ? 'deflate' : 'store'} ${mb(r.corpus.archiveBytes)}`,
   );
+  out.push('');
+  out.push(`Pair ${r.detailedPair} of ${r.pairs.length} (the median one) in full:`);
   out.push('');
   out.push(
     table(
@@ -173,6 +214,7 @@ export function renderResults(r: BenchResults): string {
       ]),
     ),
   );
+  if (r.stages.length === 0) out.push("No 'message processed' lines with a queue and durationMs in the host log: no per-stage breakdown (has the stage runner's log line changed? see host-log.parser.ts).");
   out.push('');
   out.push(
     table(
@@ -211,7 +253,7 @@ export function renderResults(r: BenchResults): string {
     out.push('');
     out.push(
       table(
-        ['Index statements (--io-stats; time holds the connection)', 'count', 'total', 'mean'],
+        ['Index statements, upload start → complete (--io-stats; time holds the connection)', 'count', 'total', 'mean'],
         r.sqlStats.slice(0, 20).map((q) => [q.sql.slice(0, 100), String(q.count), sec(q.totalMs), `${(q.totalMs / q.count).toFixed(1)} ms`]),
       ),
     );
@@ -220,7 +262,7 @@ export function renderResults(r: BenchResults): string {
     out.push('');
     out.push(
       table(
-        ['Azurite requests (--io-stats)', 'count', 'in', 'out', 'total time'],
+        ['Azurite requests, upload start → complete (--io-stats)', 'count', 'in', 'out', 'total time'],
         r.azuriteRequests.slice(0, 20).map((q) => [q.kind, String(q.count), mb(q.inBytes), mb(q.outBytes), sec(q.totalMs)]),
       ),
     );
@@ -235,5 +277,102 @@ export function renderResults(r: BenchResults): string {
   const problems = Object.entries(r.logProblems);
   if (problems.length > 0) out.push(`Log warnings/errors: ${problems.map(([k, v]) => `${k} ×${v}`).join('; ')}`);
   out.push(`Host log: ${r.artefacts.hostLog}${r.artefacts.cpuProfileDir ? `; CPU profiles: ${r.artefacts.cpuProfileDir}` : ''}${r.artefacts.dataDir ? `; data kept in ${r.artefacts.dataDir}` : ''}`);
+  return out.join('\n');
+}
+
+const ms = (v: number | null) => (v === null ? 'n/a' : `${v.toFixed(0)} ms`);
+const perFile = (n: number, files: number) => (n / files).toFixed(2);
+
+/**
+ * The comparison with the shell baseline, over all pairs, and the per-file
+ * figures the issue's targets are read from; ends with the ratio line.
+ */
+export function renderComparison(r: BenchResults, skipped: string | null): string {
+  const out: string[] = [];
+  const files = r.corpus.members;
+  const withBaseline = r.pairs.every((p) => p.baseline !== null);
+  out.push(`Shell baseline and Exhibit, alternately on the same corpus (${files} members, ZIP ${r.parameters.deflate ? 'deflate' : 'store'}, index ${r.parameters.database}).`);
+  out.push(`This machine's ${r.machine.nproc} cores are shared with other work: load average ${r.machine.loadAvgAtStart.map((l) => l.toFixed(1)).join(' ')} at start. Read single pairs as noisy; the medians less so.`);
+  out.push('');
+  out.push(
+    table(
+      ['pair', 'baseline', 'files/s', 'CPU/file', 'Exhibit', 'files/s', 'host CPU/file', 'ratio', 'read ÷ evidence', 'queue ops/file', 'statements/file', 'host peak RSS'],
+      r.pairs.map((p, i) => [
+        String(i + 1),
+        p.baseline ? sec(p.baseline.wallMs) : 'skipped',
+        p.baseline ? p.baseline.filesPerSec.toFixed(2) : '',
+        p.baseline ? ms(p.baseline.cpuMsPerFile) : '',
+        sec(p.exhibit.endToEndMs),
+        p.exhibit.filesPerSec.toFixed(2),
+        ms(p.exhibit.hostCpuMsPerFile),
+        p.baseline ? formatRatio(pairRatio({ baselineFilesPerSec: p.baseline.filesPerSec, exhibitFilesPerSec: p.exhibit.filesPerSec })) : '',
+        (p.exhibit.io.storage.bytes / r.corpus.archiveBytes).toFixed(2),
+        perFile(p.exhibit.io.queue.total, files),
+        perFile(p.exhibit.io.index.pipelineStatements, files),
+        mib(p.exhibit.hostPeakRssBytes),
+      ]),
+    ),
+  );
+  const steps = r.pairs.filter((p) => p.baseline).map((p) => p.baseline!.steps);
+  if (steps.length > 0) {
+    out.push('');
+    const names = steps[0]!.map((st) => st.name);
+    out.push(
+      table(
+        ['Shell baseline steps (one after another)', 'median wall', 'share'],
+        names.map((name) => {
+          const wall = median(steps.map((run) => run.find((st) => st.name === name)?.wallMs ?? 0));
+          const total = median(r.pairs.map((p) => p.baseline!.wallMs));
+          return [name, sec(wall), `${((100 * wall) / total).toFixed(0)} %`];
+        }),
+      ),
+    );
+    const failures = r.pairs.flatMap((p) => Object.entries(p.baseline!.failures).map(([k, v]) => `${k} ×${v}`));
+    if (failures.length > 0) out.push(`Shell baseline failures: ${failures.join(', ')}`);
+  }
+
+  const m = (pick: (p: PairResult) => number) => median(r.pairs.map(pick));
+  const floorMs = r.reference.floor.cpuMsPerFile;
+  const hostCpu = m((p) => p.exhibit.hostCpuMsPerFile);
+  const treeCpu = m((p) => p.exhibit.hostAndAzuriteCpuMsPerFile);
+  const read = m((p) => p.exhibit.io.storage.bytes);
+  const d = r.pairs[r.detailedPair - 1]!.exhibit.io;
+  const byContainer = Object.entries(d.storage.byContainer)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, b]) => `${c} ${mb(b)}`)
+    .join(', ');
+  out.push('');
+  out.push('Per file (medians of the pairs; Exhibit counted from upload start to completion):');
+  const exhibitFps = m((p) => p.exhibit.filesPerSec);
+  if (withBaseline) {
+    const baselineFps = m((p) => p.baseline!.filesPerSec);
+    out.push(`  files/s: Exhibit ${exhibitFps.toFixed(2)}, shell baseline ${baselineFps.toFixed(2)}; pair ratios ${r.pairs.map((p) => formatRatio(pairRatio({ baselineFilesPerSec: p.baseline!.filesPerSec, exhibitFilesPerSec: p.exhibit.filesPerSec }))).join(', ')}`);
+    const baselineCpu = r.pairs.every((p) => p.baseline!.cpuMsPerFile !== null) ? m((p) => p.baseline!.cpuMsPerFile!) : null;
+    out.push(`  CPU per file: shell baseline tools ${ms(baselineCpu)}`);
+  } else {
+    out.push(`  files/s: Exhibit ${exhibitFps.toFixed(2)}; shell baseline skipped`);
+  }
+  out.push(`  host CPU per file ÷ work floor per file: ${hostCpu.toFixed(0)} ms ÷ ${floorMs.toFixed(1)} ms = ${(hostCpu / floorMs).toFixed(2)} (host + Azurite ${treeCpu.toFixed(0)} ms: ${(treeCpu / floorMs).toFixed(2)})`);
+  out.push(
+    `  bytes read from storage ÷ evidence bytes: ${mb(read)} ÷ ${mb(r.corpus.archiveBytes)} = ${(read / r.corpus.archiveBytes).toFixed(2)} ` +
+      `(pair ${r.detailedPair}: ${d.storage.requests} blob GETs, ${mb(d.storage.rangedBytes)} of them ranged; by container ${byContainer || 'none'})`,
+  );
+  out.push(
+    `  queue operations per file: ${perFile(m((p) => p.exhibit.io.queue.total), files)} ` +
+      `(pair ${r.detailedPair}: ${d.queue.sends} sends, ${d.queue.receives} receives with messages, ${d.queue.deletes} deletes, ${d.queue.updates} updates; ` +
+      `not counted: ${d.queue.emptyReceives} empty receives (polling), ${d.queue.other} other)`,
+  );
+  out.push(
+    `  index statements per file: ${perFile(m((p) => p.exhibit.io.index.pipelineStatements), files)} ` +
+      `(pair ${r.detailedPair}: ${d.index.statements} statements in ${d.index.transactions} transactions, less the bench's ${d.index.statusPolls} status polls × ${d.index.statementsPerStatusPoll.toFixed(1)} statements)`,
+  );
+  const peak = Math.max(...r.pairs.map((p) => p.exhibit.hostPeakRssBytes));
+  const hwms = r.pairs.map((p) => p.exhibit.hostHwmBytes).filter((v): v is number => v !== null);
+  out.push(
+    `  peak memory: host RSS ${mib(peak)} (largest of ${r.pairs.length} runs; VmHWM ${hwms.length ? mib(Math.max(...hwms)) : 'n/a'}); ` +
+      `Azurite ${mib(Math.max(...r.pairs.map((p) => p.exhibit.azuritePeakRssBytes)))}`,
+  );
+  out.push('');
+  out.push(withBaseline ? ratioLine(r.pairs.map((p) => ({ baselineFilesPerSec: p.baseline!.filesPerSec, exhibitFilesPerSec: p.exhibit.filesPerSec }))) : (skipped ?? 'shell baseline skipped'));
   return out.join('\n');
 }

@@ -1,25 +1,34 @@
 /**
- * `npm run bench [-- --photos N --videos M --megapixels 12 --deflate --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
- * camera-size JPEGs, against `sha256sum` on the same bytes as a yardstick.
- * A benchmark, not a test: nothing here asserts a time. It exits non-zero
- * only when the pipeline did not process every file correctly, because then
- * the figures would mean nothing.
+ * camera-size JPEGs, against a shell baseline doing the same work with
+ * standard tools (shell-baseline.sh: hashdeep, unzip, exiftool,
+ * vipsthumbnail, ffmpeg), run alternately with Exhibit in `--pairs` pairs on
+ * the same corpus; the median of the pairs' ratios is printed last, on a line
+ * of its own. `sha256sum` on the same bytes and the work floor
+ * (work-floor.reference.ts) are the other yardsticks. Per file it also prints
+ * CPU against the work floor, bytes read from storage against the evidence
+ * bytes, queue operations and index statements (counted by the preloads
+ * between upload start and completion), and peak memory. docs/benchmarks.md
+ * explains every figure. A benchmark, not a test: nothing here asserts a
+ * time. It exits non-zero only when the pipeline did not process every file
+ * correctly, because then the figures would mean nothing.
  *
  * Members are stored, not deflated, by default: phone extractions carry
  * already-compressed media (JPEG, H.264) that deflate cannot shrink, and
  * extraction tools commonly store them; `--deflate` measures the other case.
  *
- * `--concurrency` and `--poll-ms` set EXHIBIT_CONCURRENCY and
+ * `--database-url` runs the index on that PostgreSQL server instead of the
+ * embedded PGlite. `--concurrency` and `--poll-ms` set EXHIBIT_CONCURRENCY and
  * EXHIBIT_POLL_INTERVAL_MS (default: the product's defaults). `--prepare`
  * only builds (and caches) the corpus; `--keep` keeps the host's data folder.
  * `--cpu-prof` writes V8 CPU profiles of the host and Azurite (read them with
- * cpu-profile.summary.ts); `--io-stats` counts the index's SQL statements and
- * Azurite's requests. Both perturb the timings: use them to find causes, not
- * for the figures.
+ * cpu-profile.summary.ts): it perturbs the timings, so use it to find causes,
+ * not for the figures. The statement and request counters always run (they
+ * cost a map update per call); `--io-stats` prints their full tables.
  */
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,11 +36,15 @@ import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
 import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
-import { renderResults, type AzuriteRequestStat, type BenchResults, type SqlStat } from './bench-results.js';
+import { renderComparison, renderResults, type AzuriteRequestStat, type BenchResults, type IoFigures, type PairResult, type SqlStat } from './bench-results.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { summariseHostLog } from './host-log.parser.js';
+import { diffRows, indexStatements, queueOperations, storageReads } from './io-figures.summary.js';
+import { medianPairIndex } from './pair-ratios.summary.js';
 import { cpuBetween, cpuSnapshot, LibvipsThreadTracker, startCpuSeries } from './process-cpu.meter.js';
 import { startMemorySampler } from './process-memory.sampler.js';
+import { missingToolsMessage } from './shell-baseline.parser.js';
+import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
 import { timeSha256sum } from './sha256sum.reference.js';
 import { measureWorkFloor } from './work-floor.reference.js';
 
@@ -53,6 +66,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 function parseOptions() {
   const { values } = parseArgs({
     options: {
+      pairs: { type: 'string' },
       photos: { type: 'string' },
       videos: { type: 'string' },
       megapixels: { type: 'string' },
@@ -70,7 +84,11 @@ function parseOptions() {
   });
   const megapixels = Number(values.megapixels ?? 12);
   if (!(megapixels > 0 && megapixels <= 50)) throw new Error(`--megapixels must be in (0, 50], got ${values.megapixels}`);
+  const pairs = positiveInt('pairs', values.pairs, 3);
+  if (pairs < 1) throw new Error('--pairs must be at least 1');
   return {
+    /** Shell baseline and Exhibit runs, alternately. */
+    pairs,
     photos: positiveInt('photos', values.photos, 150),
     videos: positiveInt('videos', values.videos, 3),
     megapixels,
@@ -89,15 +107,15 @@ function parseOptions() {
 
 type Options = ReturnType<typeof parseOptions>;
 
-async function waitForCompletion(client: ApiClient, timeoutMs: number): Promise<{ completedAt: number; status: any }> {
+async function waitForCompletion(client: ApiClient, timeoutMs: number): Promise<{ completedAt: number; status: any; polls: number }> {
   const deadline = performance.now() + timeoutMs;
   let lastReport = 0;
-  for (;;) {
+  for (let polls = 1; ; polls++) {
     const res = await client.request('GET', `/cases/${CASE}/evidence/${EVIDENCE}/status`);
     const now = performance.now();
     if (res.status === 200) {
       const status = (await res.json()) as any;
-      if (status.complete) return { completedAt: now, status };
+      if (status.complete) return { completedAt: now, status, polls };
       if (now - lastReport > 5000) {
         lastReport = now;
         const byStage = Object.entries(status.files.byStage as Record<string, number>)
@@ -153,10 +171,32 @@ function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchRes
   };
 }
 
-/** The JSON a measuring preload wrote on exit (see sql-stats.preload.mjs, azurite-requests.preload.mjs). */
-async function readPreloadStats<T>(dir: string, prefix: string): Promise<T[] | null> {
-  const file = (await readdir(dir)).find((f) => f.startsWith(prefix));
-  return file ? (JSON.parse(await readFile(path.join(dir, file), 'utf8')) as T[]) : null;
+/**
+ * Asks the measuring preloads of the host and Azurite for a snapshot of their
+ * counters (SIGUSR2; they install the handler, see the preloads) and reads it.
+ * Only processes that loaded the preloads are signalled: without the handler,
+ * SIGUSR2 would end them.
+ */
+async function markCounters(dir: string, n: number, hostPid: number, azuritePids: readonly number[]) {
+  process.kill(hostPid, 'SIGUSR2');
+  for (const pid of azuritePids) process.kill(pid, 'SIGUSR2');
+  const read = async <T>(file: string): Promise<T[]> => {
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      try {
+        await access(file);
+        return JSON.parse(await readFile(file, 'utf8')) as T[];
+      } catch (err) {
+        // Written synchronously by the handler, so a half-written file is not seen twice in a row.
+        if (performance.now() > deadline) throw new Error(`no counter snapshot ${file}: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const sql = await read<SqlStat>(path.join(dir, `mark-${n}-sql-stats-${hostPid}.json`));
+  const requests: AzuriteRequestStat[] = [];
+  for (const pid of azuritePids) requests.push(...(await read<AzuriteRequestStat>(path.join(dir, `mark-${n}-azurite-requests-${pid}.json`))));
+  return { sql, requests };
 }
 
 /** The preload only knows ports; the bench knows which is which. */
@@ -166,23 +206,25 @@ function nameServices(rows: AzuriteRequestStat[] | null, h: HostProcessEnv): Azu
 }
 
 async function runHost(options: Options, corpus: Corpus, stamp: string) {
-  const profileDir = options.cpuProfile || options.ioStats ? path.join(OUT_DIR, 'profiles', stamp) : null;
-  if (profileDir) await mkdir(profileDir, { recursive: true });
+  // The statement and request counters run in every run: the per-file figures come from them.
+  const profileDir = path.join(OUT_DIR, 'profiles', stamp);
+  await mkdir(profileDir, { recursive: true });
   // The product's poll interval (config default), not the tests' faster one, unless asked.
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
   if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
-  if (profileDir) {
+  {
     // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
-    // (and count SQL) instead. Azurite inherits the environment too, so its
-    // CPU profile lands next to the host's.
+    // and count SQL and requests instead. Azurite inherits the environment
+    // too, so its CPU profile and request counts land next to the host's.
     const preloads = [
       ...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []),
-      ...(options.ioStats ? ['test/bench/sql-stats.preload.mjs', 'test/bench/azurite-requests.preload.mjs'] : []),
+      'test/bench/sql-stats.preload.mjs',
+      'test/bench/azurite-requests.preload.mjs',
     ].map((p) => `--import ${path.join(ROOT, p)}`);
     extraEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS ?? '', ...preloads].join(' ').trim();
     extraEnv.EXHIBIT_BENCH_PROFILE_DIR = profileDir;
-    if (options.ioStats) extraEnv.EXHIBIT_BENCH_IO_STATS = 'true';
+    extraEnv.EXHIBIT_BENCH_IO_STATS = 'true';
   }
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;
@@ -206,6 +248,9 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
 
     say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
     const hostPid = host.child.pid!;
+    const azuritePids = sampler.azuritePids();
+    if (azuritePids.length === 0) throw new Error('no Azurite process found under the host');
+    const atStart = await markCounters(profileDir, 1, hostPid, azuritePids);
     const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
     const libvips = new LibvipsThreadTracker(hostPid);
     const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids());
@@ -216,10 +261,24 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
       acquisition_sha256: corpus.archiveSha256,
     });
     const uploadEnd = performance.now();
-    const { completedAt, status } = await waitForCompletion(client, options.timeoutMs);
+    const { completedAt, status, polls } = await waitForCompletion(client, options.timeoutMs);
     const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop()), series: cpuSeries.stop() };
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
+    const atComplete = await markCounters(profileDir, 2, hostPid, azuritePids);
+    // What one status call costs the index, to tell the bench's own polling from the pipeline's statements.
+    const probeCalls = 3;
+    for (let i = 0; i < probeCalls; i++) await client.get(`/cases/${CASE}/evidence/${EVIDENCE}/status`);
+    const afterProbe = await markCounters(profileDir, 3, hostPid, azuritePids);
+    const sqlInRun = diffRows(atStart.sql, atComplete.sql, (r) => r.sql);
+    const requestsInRun = nameServices(diffRows(atStart.requests, atComplete.requests, (r) => r.kind), h)!;
+    const index = indexStatements(sqlInRun);
+    const perStatusPoll = indexStatements(diffRows(atComplete.sql, afterProbe.sql, (r) => r.sql)).statements / probeCalls;
+    const io: IoFigures = {
+      storage: storageReads(requestsInRun),
+      queue: queueOperations(requestsInRun),
+      index: { ...index, statusPolls: polls, statementsPerStatusPoll: perStatusPoll, pipelineStatements: Math.max(0, index.statements - polls * perStatusPoll) },
+    };
     say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);
     const items = await listFiles(client);
     await host.stop();
@@ -240,9 +299,10 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
       cpu,
       log,
       loadAvgAtEnd,
-      sqlStats: profileDir && options.ioStats ? await readPreloadStats<SqlStat>(profileDir, 'sql-stats-') : null,
-      azuriteRequests: profileDir && options.ioStats ? nameServices(await readPreloadStats<AzuriteRequestStat>(profileDir, 'azurite-requests-'), h) : null,
-      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: profileDir },
+      io,
+      sqlStats: options.ioStats ? sqlInRun : null,
+      azuriteRequests: options.ioStats ? requestsInRun : null,
+      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: options.cpuProfile ? profileDir : null },
     };
   } finally {
     await host?.stop();
@@ -276,7 +336,52 @@ async function main(): Promise<void> {
   say('timing the work no pipeline can skip (hashing twice, decoding photos)…');
   const floor = await measureWorkFloor(corpus.members, corpus.archiveBytes, { photoSample: 20 });
 
-  const run = await runHost(options, corpus, stamp);
+  // Alternately, so that the machine's drift (other work on a shared machine) hits both sides alike.
+  const baselineFfmpeg = await locate('ffmpeg').then(
+    (f) => f.path,
+    () => 'ffmpeg',
+  );
+  let baselineMissing: string[] | null = null;
+  const runs: Array<{ run: Awaited<ReturnType<typeof runHost>>; baseline: BaselineRun | null }> = [];
+  for (let i = 1; i <= options.pairs; i++) {
+    let baseline: BaselineRun | null = null;
+    if (baselineMissing === null) {
+      say(`pair ${i}/${options.pairs}: shell baseline…`);
+      const outcome = await runShellBaseline(corpus.archiveFile, { workDir: path.join(OUT_DIR, 'baseline-work'), ffmpeg: baselineFfmpeg, members: corpus.members.length });
+      if (outcome.kind === 'missing-tools') {
+        baselineMissing = outcome.missingTools;
+        say(missingToolsMessage(baselineMissing));
+      } else {
+        baseline = outcome.run;
+        say(`  ${(baseline.wallMs / 1000).toFixed(1)} s, ${baseline.filesPerSec.toFixed(2)} files/s (${baseline.report.steps.map((st) => `${st.name} ${(st.wallMs / 1000).toFixed(1)} s`).join(', ')})`);
+      }
+    }
+    say(`pair ${i}/${options.pairs}: Exhibit…`);
+    const run = await runHost(options, corpus, `${stamp}-pair${i}`);
+    say(`  ${(run.endToEndMs / 1000).toFixed(1)} s, ${(corpus.members.length / (run.endToEndMs / 1000)).toFixed(2)} files/s`);
+    runs.push({ run, baseline });
+  }
+
+  const pairs: PairResult[] = runs.map(({ run, baseline }) => ({
+    baseline: baseline === null ? null : { wallMs: baseline.wallMs, filesPerSec: baseline.filesPerSec, cpuMsPerFile: baseline.cpuMsPerFile, steps: baseline.report.steps, failures: baseline.report.failures },
+    exhibit: {
+      endToEndMs: run.endToEndMs,
+      filesPerSec: corpus.members.length / (run.endToEndMs / 1000),
+      hostCpuMsPerFile: (run.cpu.hostSec * 1000) / corpus.members.length,
+      hostAndAzuriteCpuMsPerFile: ((run.cpu.hostSec + run.cpu.azuriteSec) * 1000) / corpus.members.length,
+      io: run.io,
+      hostPeakRssBytes: run.memory.hostPeakRssBytes,
+      hostHwmBytes: run.memory.hostHwmBytes,
+      azuritePeakRssBytes: run.memory.azuritePeakRssBytes,
+      correct: isCorrect(run.check, corpus),
+    },
+  }));
+  // The run printed in full: the one whose ratio is the median (or, without a baseline, whose files/s is).
+  const detailed =
+    baselineMissing === null
+      ? medianPairIndex(pairs.map((p) => ({ baselineFilesPerSec: p.baseline!.filesPerSec, exhibitFilesPerSec: p.exhibit.filesPerSec })))
+      : medianPairIndex(pairs.map((p) => ({ baselineFilesPerSec: 1, exhibitFilesPerSec: p.exhibit.filesPerSec })));
+  const run = runs[detailed]!.run;
   const seconds = run.endToEndMs / 1000;
   const memberMBPerSec = corpus.memberBytes / 1e6 / seconds;
   const photoSizes = corpus.members.filter((m) => m.kind === 'photo').map((m) => m.bytes);
@@ -293,6 +398,7 @@ async function main(): Promise<void> {
       loadAvgAtEnd: run.loadAvgAtEnd,
     },
     parameters: {
+      pairs: options.pairs,
       photos: options.photos,
       videos: options.videos,
       megapixels: options.megapixels,
@@ -317,6 +423,7 @@ async function main(): Promise<void> {
       fromCache: corpus.fromCache,
       buildMs: corpus.buildMs,
     },
+    detailedPair: detailed + 1,
     run: {
       uploadMs: run.uploadMs,
       processingMs: run.processingMs,
@@ -334,9 +441,12 @@ async function main(): Promise<void> {
     stages: run.log.stages.map((st) => ({ ...st, fromSec: (st.firstStartAt - run.uploadStartEpochMs) / 1000, toSec: (st.lastEndAt - run.uploadStartEpochMs) / 1000 })),
     logProblems: run.log.problems,
     memory: run.memory,
+    io: run.io,
     sqlStats: run.sqlStats,
     azuriteRequests: run.azuriteRequests,
     reference: { ...reference, ratio: memberMBPerSec / reference.members.mbPerSec, floor },
+    baseline: { missingTools: baselineMissing, ffmpeg: baselineFfmpeg },
+    pairs,
     artefacts: run.artefacts,
   };
 
@@ -345,13 +455,18 @@ async function main(): Promise<void> {
   await writeFile(path.join(OUT_DIR, 'runs', `${stamp}-p${options.photos}.json`), json);
   say(renderResults(results));
   say(`\nwritten: ${path.relative(ROOT, path.join(OUT_DIR, 'results.json'))}`);
+  say('');
+  // Last, so the ratio line ends the output.
+  say(renderComparison(results, baselineMissing === null ? null : missingToolsMessage(baselineMissing)));
 
-  const c = results.check;
-  const correct = c.complete && c.failed === 0 && c.sha256Mismatches.length === 0 && c.missingMembers.length === 0 && c.filesInIndex === corpus.members.length + 1;
-  if (!correct) {
-    say('\nThe pipeline did not process every file correctly; the figures above are not a valid benchmark.');
+  if (pairs.some((p) => !p.exhibit.correct)) {
+    say('\nThe pipeline did not process every file correctly in every run; the figures above are not a valid benchmark.');
     process.exitCode = 1;
   }
+}
+
+function isCorrect(c: BenchResults['check'], corpus: Corpus): boolean {
+  return c.complete && c.failed === 0 && c.sha256Mismatches.length === 0 && c.missingMembers.length === 0 && c.filesInIndex === corpus.members.length + 1;
 }
 
 main().catch((err: unknown) => {

@@ -1,8 +1,8 @@
-import { QUEUES } from '@exhibit/core';
-
 /**
  * Per-stage timings from the host's JSON log: the queue worker logs
  * `"msg":"message processed"` with `queue` and `durationMs` at debug level.
+ * Stage names come from the log alone, so renamed or merged stages need no
+ * change here.
  */
 
 export interface StageTiming {
@@ -79,9 +79,7 @@ export function summariseHostLog(text: string): HostLogSummary {
       statuses: q.statuses,
     };
   });
-  // Pipeline order, so the table reads top to bottom like the data flows.
-  const order: readonly string[] = QUEUES;
-  const rank = (queue: string) => (order.includes(queue) ? order.indexOf(queue) : order.length);
-  stages.sort((a, b) => rank(a.queue) - rank(b.queue) || a.queue.localeCompare(b.queue));
+  // By when each stage first started, so the table reads top to bottom roughly as the data flows.
+  stages.sort((a, b) => a.firstStartAt - b.firstStartAt || a.queue.localeCompare(b.queue));
   return { stages, problems, completeLoggedAt };
 }

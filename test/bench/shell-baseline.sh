@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# What an examiner without Exhibit would run on a phone extraction, with
+# standard tools, timed step by step: the shell baseline of `npm run bench`
+# (see docs/benchmarks.md). Usage:
+#
+#   test/bench/shell-baseline.sh ARCHIVE.zip WORK_DIR
+#
+# WORK_DIR must be empty or absent; the members, hash lists, metadata and
+# thumbnails are written there (the bench removes it afterwards). FFMPEG names
+# the ffmpeg to run (default: ffmpeg on the PATH), so both sides of the bench
+# can use the same build.
+#
+# The steps run one after another, as a script would: hash the archive (MD5,
+# SHA-1, SHA-256), unzip it, hash the members with two threads, read every
+# member's metadata with exiftool, thumbnail the photos two vipsthumbnail
+# processes at a time (320 px on the longer edge), and take one frame of each
+# video with ffmpeg. Output, one record a line, for test/bench/shell-baseline.parser.ts:
+#
+#   baseline-step NAME MS       wall milliseconds of one step
+#   baseline-files N            regular files unzipped
+#   baseline-total MS           wall milliseconds of all steps
+#   baseline-missing TOOL       a tool is not on the PATH (exit status 3)
+#   baseline-failed STEP N      N invocations of a step failed (the run goes on)
+#
+# and, last, the output of the shell's `times` builtin (CPU of the shell and
+# of all the tools it waited for).
+set -euo pipefail
+
+if [ "$#" -ne 2 ]; then
+  echo "usage: $0 ARCHIVE.zip WORK_DIR" >&2
+  exit 2
+fi
+archive=$1
+work=$2
+ffmpeg=${FFMPEG:-ffmpeg}
+
+missing=0
+for tool in hashdeep unzip exiftool vipsthumbnail "$ffmpeg"; do
+  if ! command -v "$tool" > /dev/null 2>&1; then
+    echo "baseline-missing $tool"
+    missing=1
+  fi
+done
+[ "$missing" -eq 0 ] || exit 3
+
+if [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
+  echo "$0: $work is not empty" >&2
+  exit 2
+fi
+mkdir -p "$work/members" "$work/thumbnails"
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+started=$(now_ms)
+step_started=$started
+step_done() {
+  local t
+  t=$(now_ms)
+  echo "baseline-step $1 $((t - step_started))"
+  step_started=$t
+}
+
+hashdeep -c md5,sha1,sha256 -b "$archive" > "$work/archive.hashdeep"
+step_done hash-archive
+
+unzip -q "$archive" -d "$work/members"
+step_done unzip
+echo "baseline-files $(find "$work/members" -type f | wc -l)"
+
+# -l: paths relative to the members folder, as an examiner would file them.
+(cd "$work/members" && hashdeep -c md5,sha1,sha256 -j2 -r -l . > "$work/members.hashdeep")
+step_done hash-members
+
+exiftool -json -r -q -q "$work/members" > "$work/metadata.json" || echo "baseline-failed exiftool 1"
+step_done exiftool
+
+# xargs exits 123 when some invocation failed: count those files, do not stop.
+photos=$(find "$work/members" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.heic' -o -iname '*.tif' -o -iname '*.tiff' -o -iname '*.webp' \) | wc -l)
+find "$work/members" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.heic' -o -iname '*.tif' -o -iname '*.tiff' -o -iname '*.webp' \) -print0 |
+  xargs -0 -r -n 10 -P 2 vipsthumbnail -s 320 -o "$work/thumbnails/%s.jpg" || true
+thumbs=$(find "$work/thumbnails" -type f -name '*.jpg' | wc -l)
+[ "$thumbs" -ge "$photos" ] || echo "baseline-failed vipsthumbnail $((photos - thumbs))"
+step_done thumbnails
+
+videos=$(find "$work/members" -type f \( -iname '*.mp4' -o -iname '*.mov' -o -iname '*.m4v' -o -iname '*.3gp' \) | wc -l)
+export ffmpeg work
+find "$work/members" -type f \( -iname '*.mp4' -o -iname '*.mov' -o -iname '*.m4v' -o -iname '*.3gp' \) -print0 |
+  xargs -0 -r -n 1 -P 2 sh -c '"$ffmpeg" -nostdin -v error -i "$1" -frames:v 1 -vf "scale=320:320:force_original_aspect_ratio=decrease" -y "$work/thumbnails/$(basename "$1").frame.jpg"' frame || true
+frames=$(find "$work/thumbnails" -type f -name '*.frame.jpg' | wc -l)
+[ "$frames" -ge "$videos" ] || echo "baseline-failed ffmpeg $((videos - frames))"
+step_done video-frames
+
+echo "baseline-total $(($(now_ms) - started))"
+times
