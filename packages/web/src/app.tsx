@@ -2,6 +2,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { loadAppConfig, type AppConfig } from './lib/app-config';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { hasRole, setSession, useSession } from './lib/session';
+import { useApi } from './lib/use-api';
 import { AccessScreen } from './screens/access.screen';
 import { AssignmentsScreen } from './screens/assignments.screen';
 import { BookmarksScreen } from './screens/bookmarks.screen';
@@ -35,6 +36,9 @@ export function App() {
   const [configError, setConfigError] = useState<string | null>(null);
   const session = useSession();
   const { pathname, search } = useLocation();
+  // The cases this user is on (no custody entry: /me reads only the assignments). A case outside
+  // it shows nothing of itself, not even its name in the navigation.
+  const me = useApi<{ cases: string[] }>(session ? '/me' : null, { key: session?.token ?? '' });
 
   useEffect(() => {
     loadAppConfig()
@@ -85,11 +89,16 @@ export function App() {
   else {
     for (const r of CASE_ROUTES) {
       const p = matchPath(r.pattern, pathname);
-      if (p) {
-        caseId = p.caseId!;
+      if (!p) continue;
+      const assigned = me.data?.cases.includes(p.caseId!) ?? false;
+      // Admins manage assignments of cases they are not on; nothing else of such a case is shown.
+      const adminOnly = !assigned && hasRole(session, 'admin') && r.pattern.endsWith('/assignments');
+      if (!me.data) content = <p>Loading…</p>;
+      else if (assigned || adminOnly) {
+        caseId = assigned ? p.caseId! : null;
         content = r.render(p);
-        break;
       }
+      break;
     }
   }
 

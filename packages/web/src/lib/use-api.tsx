@@ -9,7 +9,7 @@ export interface Loaded<T> {
 }
 
 /** GET a route, again whenever `path` changes (null: nothing yet); optional polling while `pollMs` is set. */
-export function useApi<T>(path: string | null, options: { pollMs?: number | null; pollWhile?: (data: T) => boolean } = {}): Loaded<T> {
+export function useApi<T>(path: string | null, options: { pollMs?: number | null; pollWhile?: (data: T) => boolean; key?: string } = {}): Loaded<T> {
   const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({ data: null, error: null, loading: path !== null });
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
@@ -24,7 +24,7 @@ export function useApi<T>(path: string | null, options: { pollMs?: number | null
         setState((s) => ({ data: s.data, error: error instanceof Error ? error : new Error(String(error)), loading: false }));
       });
     return () => abort.abort();
-  }, [path, tick]);
+  }, [path, tick, options.key]);
   const polling = !!options.pollMs && path !== null && !(state.data !== null && options.pollWhile && !options.pollWhile(state.data));
   useEffect(() => {
     if (!polling || !options.pollMs) return;
