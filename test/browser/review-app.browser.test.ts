@@ -123,7 +123,7 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
     const thumbnailed = files.filter((f) => f.expect.thumbnail && !['none', 'fail'].includes(f.expect.thumbnail)).length;
     // Every thumbnail on screen decoded (naturalWidth > 0), and there are as many as samples with one.
     await expect
-      .poll(async () => page.locator('.grid-scroll img').evaluateAll((imgs) => imgs.filter((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0).length), {
+      .poll(async () => page.locator('.grid-scroll img').evaluateAll((imgs) => imgs.filter((i) => (i as any).complete && (i as any).naturalWidth > 0).length), {
         timeout: 30_000,
       })
       .toBeGreaterThanOrEqual(Math.min(thumbnailed, 15));
@@ -146,7 +146,7 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
     await expect.poll(resultCount).toBe(all);
     await page.locator('.cell-link[tabindex="0"]').focus();
     await page.keyboard.press('ArrowRight');
-    const second = await page.evaluate(() => document.activeElement?.getAttribute('data-index'));
+    const second = await page.evaluate(() => (globalThis as any).document.activeElement?.getAttribute('data-index'));
     expect(second).toBe('1');
     await page.keyboard.press('Enter');
     await page.getByTestId('hashes').waitFor();
@@ -169,7 +169,7 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
       const provenance = (await page.getByTestId('provenance').textContent()) ?? '';
       const outer = f.path.split('!/')[0]!;
       expect(provenance).toContain(outer);
-      await expect.poll(() => page.getByTestId('preview').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+      await expect.poll(() => page.getByTestId('preview').evaluate((i) => (i as any).naturalWidth)).toBeGreaterThan(0);
     }
     await checkA11y('detail');
   });
@@ -184,7 +184,7 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
     await expect.poll(() => page.locator('.leaflet-overlay-pane path').count()).toBeGreaterThan(0); // the land
     await checkA11y('map');
 
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
     const box = await page.getByTestId('map').boundingBox();
     await page.getByRole('button', { name: 'Draw a box' }).click();
     const mapSize = box!;
