@@ -24,6 +24,13 @@ import type { Role } from '@exhibit/core';
  *   admins' /cases also lists every case the system knows of, with how many
  *   users are assigned, so an unassigned case cannot go unnoticed (listing
  *   it reveals only its id and counts, no case data).
+ * - Review (issue 13): map and timeline aggregates and content-addressed
+ *   thumbnails are case data like search (any role, assigned). Tags with
+ *   notes are read by everyone on the case and written by the roles that
+ *   review evidence (investigators, examiners, supervisors), not by admins,
+ *   who administer. Exports (reports) take evidence data out of the system:
+ *   the same reviewing roles, each export recorded with its SHA-256. Who saw
+ *   what (access events) is the supervisors' to read, like custody.
  * - Operations routes (/admin/...): admins only. They show what the system
  *   holds outside any case (blobs that were rejected as evidence names no
  *   case), so no assignment applies; other roles get 403.
@@ -40,3 +47,9 @@ export const OPERATIONS_ADMINS: readonly Role[] = ['admin'];
 export const EVIDENCE_UPLOADERS: readonly Role[] = ['examiner'];
 /** Roles that see every case id in /cases, assigned or not. */
 export const CASE_LISTERS: readonly Role[] = ['admin'];
+/** Roles that add, change and remove tags (bookmarks with notes) on a case they are assigned to. */
+export const TAG_WRITERS: readonly Role[] = ['investigator', 'examiner', 'supervisor'];
+/** Roles that export reports (HTML, CSV, JSON) of a case they are assigned to. */
+export const EXPORTERS: readonly Role[] = ['investigator', 'examiner', 'supervisor'];
+/** Roles that read who viewed, downloaded and exported what on a case they are assigned to. */
+export const ACCESS_AUDITORS: readonly Role[] = ['supervisor'];

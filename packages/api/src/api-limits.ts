@@ -56,4 +56,17 @@ export const API_LIMITS = {
   maxProvenanceLinks: 16,
   /** Characters of a user name (UPNs are at most 113; leave room). */
   maxUserChars: 256,
+  /** Finest map zoom (cells of about 2 m at the equator); and most cells one map answer holds. */
+  mapMaxZoom: 22,
+  mapMaxClusters: 5000,
+  /** Most buckets a timeline chooses by itself (a forced `bucket` may give more, one per non-empty unit). */
+  timelineMaxBuckets: 200,
+  /** Most files one export holds: past it the filter must be narrowed. */
+  exportMaxFiles: 100_000,
+  /** Files read from the index per page while an export streams (bounds its memory with the thumbnail cap). */
+  exportPageFiles: 100,
+  /** Largest thumbnail embedded in an HTML report; a larger one is named, not embedded. */
+  exportThumbnailMaxBytes: 1024 * 1024,
+  /** Characters of a tag's note. */
+  maxNoteChars: 4000,
 } as const;

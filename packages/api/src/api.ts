@@ -89,6 +89,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
       logger,
       ...(abortSignal ? { abortSignal } : {}),
       ...(req.baseUrl ? { baseUrl: req.baseUrl } : {}),
+      requestHeaders: req.headers,
     });
     return { response, route, principal };
   }

@@ -125,6 +125,8 @@ export interface RouteContext<P, Q, B> {
   abortSignal?: AbortSignal;
   /** See ApiRequest.baseUrl. */
   baseUrl?: string;
+  /** The request's headers (lower-case names), e.g. for If-None-Match. */
+  requestHeaders?: Record<string, string | undefined>;
 }
 
 export interface RouteResponseSpec {

@@ -6,6 +6,8 @@ export { loadLocalSigningKey, LOCAL_KEY_FILE, LOCAL_PUBLIC_JWK_FILE, type LocalS
 export { createEntraTokenVerifier, type EntraVerifierOptions } from './auth/entra-token.js';
 export { createTokenVerifier } from './auth/token-verifier.js';
 export { buildOpenApiDocument } from './openapi.js';
+export { renderOpenApiHtml } from './openapi-html.js';
+export { reviewOf } from './review-deps.js';
 export { ROUTE_TABLE } from './route-table.js';
 export { API_LIMITS } from './api-limits.js';
 export { defineRoute } from './api.types.js';

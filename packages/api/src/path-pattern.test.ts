@@ -27,4 +27,11 @@ describe('route patterns', () => {
     expect(() => compilePattern('/cases/{case-id}')).toThrow(/bad route pattern/);
     expect(() => compilePattern('cases')).toThrow(/start with/);
   });
+
+  it('has a root pattern that matches only the root', () => {
+    const root = compilePattern('/');
+    expect(matchPattern(root, '/')).toEqual({});
+    expect(matchPattern(root, '/cases')).toBeNull();
+    expect(matchPattern(root, '')).toBeNull();
+  });
 });

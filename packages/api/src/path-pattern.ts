@@ -11,6 +11,8 @@ export interface CompiledPattern {
 
 export function compilePattern(pattern: string): CompiledPattern {
   if (!pattern.startsWith('/')) throw new Error(`route pattern must start with '/': ${pattern}`);
+  // The root itself ('/api' with nothing after it).
+  if (pattern === '/') return { pattern, segments: [], paramNames: [] };
   const segments = pattern
     .slice(1)
     .split('/')
@@ -32,6 +34,7 @@ export function compilePattern(pattern: string): CompiledPattern {
 export function matchPattern(compiled: CompiledPattern, path: string): Record<string, string> | null {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   if (!trimmed.startsWith('/')) return null;
+  if (compiled.segments.length === 0) return trimmed === '/' ? {} : null;
   const parts = trimmed.slice(1).split('/');
   if (parts.length !== compiled.segments.length) return null;
   const params: Record<string, string> = {};

@@ -328,3 +328,102 @@ export const uploadRegistrationSchema = z.object({
   registeredAt: z.string(),
   claimedCase: z.boolean().describe('This registration opened the case: the caller was assigned to it as its examiner'),
 });
+
+export const mapResultSchema = z.object({
+  caseId: z.string(),
+  cellDeg: z.number().describe('Grid cell size in degrees'),
+  total: z.number().int().describe('Files with a usable GPS position matching the filter'),
+  clusters: z.array(
+    z.object({
+      lat: z.number().describe('Mean latitude of the cell\'s files'),
+      lon: z.number(),
+      count: z.number().int().positive(),
+      bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]).describe('minLon, minLat, maxLon, maxLat of the cell\'s files'),
+      fileId: z.string().nullable().describe('The file, when the cell holds exactly one'),
+      sha256: z.string().nullable(),
+    }),
+  ),
+  truncated: z.boolean().describe('More cells than the limit: only the fullest are listed'),
+});
+
+export const timelineResultSchema = z.object({
+  caseId: z.string(),
+  bucket: z.enum(['minute', 'hour', 'day', 'week', 'month', 'year']),
+  from: z.string().nullable().describe('Start of the first bucket, recorded wall clock (no offset)'),
+  to: z.string().nullable().describe('End of the last bucket (exclusive)'),
+  buckets: z.array(
+    z.object({
+      start: z.string(),
+      end: z.string(),
+      withOffset: z.number().int().describe('Files whose capture time has a recorded offset'),
+      withoutOffset: z.number().int().describe('Files whose capture time has no recorded offset'),
+    }),
+  ),
+  total: z.number().int(),
+  withTakenAt: z.number().int(),
+  withoutTakenAt: z.number().int(),
+});
+
+export const fileTagSchema = z.object({
+  tagId: z.string(),
+  caseId: z.string(),
+  fileId: z.string(),
+  evidenceId: z.string(),
+  path: z.string(),
+  sha256: z.string().nullable(),
+  tag: z.string(),
+  note: z.string(),
+  createdBy: z.string(),
+  createdAt: z.string(),
+  updatedBy: z.string(),
+  updatedAt: z.string(),
+});
+
+export const tagListSchema = z.object({
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  items: z.array(fileTagSchema),
+  counts: z.array(z.object({ tag: z.string(), count: z.number().int() })).describe('Every tag of the case with its number of files'),
+});
+
+export const tagResultSchema = z.object({ tag: fileTagSchema });
+
+export const exportRecordSchema = z.object({
+  exportId: z.string(),
+  caseId: z.string(),
+  format: z.string(),
+  sha256: z.string().describe('SHA-256 of exactly the bytes sent'),
+  bytes: z.number().int(),
+  items: z.number().int(),
+  producedBy: z.string(),
+  producedAt: z.string(),
+});
+
+export const accessEventListSchema = z.object({
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  items: z.array(
+    z.object({
+      time: z.string(),
+      actor: z.string(),
+      action: z.string(),
+      evidenceId: z.string(),
+      seq: z.number().int(),
+      fileId: z.string().nullable(),
+      sha256: z.string().nullable(),
+      path: z.string().nullable(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  byActor: z.array(z.object({ actor: z.string(), action: z.string(), count: z.number().int(), last: z.string() })),
+});
+
+export const apiIndexSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  openapi: z.string(),
+  docs: z.string(),
+  routes: z.array(z.object({ method: z.string(), path: z.string(), summary: z.string() })),
+});

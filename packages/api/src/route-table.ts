@@ -6,6 +6,10 @@ import { custodyRoutes } from './routes/custody.routes.js';
 import { filesRoutes } from './routes/files.routes.js';
 import { meRoutes } from './routes/me.routes.js';
 import { uploadsRoutes } from './routes/uploads.routes.js';
+import { reviewRoutes } from './routes/review.routes.js';
+import { tagsRoutes } from './routes/tags.routes.js';
+import { exportsRoutes } from './routes/exports.routes.js';
+import { accessEventsRoutes } from './routes/access-events.routes.js';
 
 /**
  * Every route module of the API. To add one:
@@ -15,7 +19,7 @@ import { uploadsRoutes } from './routes/uploads.routes.js';
  *   3. add an expectation per route in packages/api/test/route-access.test.ts — that test fails
  *      for any route without one, so a new route cannot ship without its access being tested.
  * Services a module needs beyond ApiDeps go in ApiExtensions (see api.types.ts).
- * `/openapi.json` is added by createApi itself (it describes this table).
+ * `/openapi.json`, `/docs` and `/` are added by createApi itself (they describe this table).
  */
 export const ROUTE_TABLE: readonly RouteModule[] = [
   meRoutes,
@@ -25,4 +29,8 @@ export const ROUTE_TABLE: readonly RouteModule[] = [
   custodyRoutes,
   adminRoutes,
   uploadsRoutes,
+  reviewRoutes,
+  tagsRoutes,
+  exportsRoutes,
+  accessEventsRoutes,
 ];

@@ -17,7 +17,7 @@ import {
   type NewFile,
   type Role,
 } from '@exhibit/core';
-import { createPostgresAccessStore, createPostgresIndex, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
+import { createPostgresAccessStore, createPostgresIndex, createPostgresReviewStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
 import { createCustodyLog, createLocalSigner, type CustodyLog } from '@exhibit/custody';
 import yauzl from 'yauzl';
@@ -108,7 +108,7 @@ export async function createApiFixture(connectionString: string, options: { logg
     tokens: createLocalTokenVerifier({ keyDir }),
     containers,
     logger: options.logger ?? createRootLogger({ level: 'silent' }),
-    extensions: { custodyAudit: custodyLog },
+    extensions: { custodyAudit: custodyLog, review: noting(createPostgresReviewStore(sql), 'review', touched) },
   };
   return {
     deps,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { ROLES, type Role } from '@exhibit/core';
+import { ROLES, type FileTag, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { AccessRule, ApiDeps, ApiRequest, ApiResponse, RouteDef } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
@@ -31,8 +31,94 @@ let member: SeededStoredMember;
 
 const ALL: Role[] = [...ROLES];
 
+/** A tag the PATCH and DELETE rows act on (DELETE puts it back after each allowed call). */
+let matrixTag: FileTag;
+/** An export recorded in the real custody log (and so in its index copy). */
+const MATRIX_EXPORT_ID = '0b7f4c1e-8d1a-4c39-9a51-4a5e2f1d0c77';
+const TAG_WRITERS: Role[] = ['investigator', 'examiner', 'supervisor'];
+
 const EXPECTATIONS: Record<string, Expectation> = {
   'GET /openapi.json': { policy: 'public', request: () => ({ path: '/openapi.json' }), ok: [200] },
+  'GET /docs': {
+    policy: 'public',
+    request: () => ({ path: '/docs' }),
+    ok: [200],
+    async verify(res) {
+      expect(res.headers?.['content-type']).toMatch(/^text\/html/);
+      expect(String(res.json)).toContain('/cases/{caseId}/map');
+    },
+  },
+  'GET /': { policy: 'public', request: () => ({ path: '/' }), ok: [200] },
+  'GET /cases/{caseId}/map': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/map`, query: 'kind=image&zoom=3' }),
+    ok: [200],
+    async verify(res) {
+      expect(res.json).toMatchObject({ total: 1, clusters: [{ count: 1, fileId: seed.photoFileId }] });
+    },
+  },
+  'GET /cases/{caseId}/timeline': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/timeline`, query: 'bucket=day' }),
+    ok: [200],
+    async verify(res) {
+      expect(res.json).toMatchObject({ bucket: 'day', withTakenAt: 1, buckets: [{ start: '2023-07-14T00:00:00', withOffset: 1, withoutOffset: 0 }] });
+    },
+  },
+  'GET /cases/{caseId}/contents/{sha256}/thumbnail': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/contents/${s.photoSha256}/thumbnail` }),
+    ok: [200],
+    async verify(res) {
+      expect(Buffer.isBuffer(res.json) && res.json.equals(seed.thumbnailBytes)).toBe(true);
+      expect(res.headers?.['cache-control']).toBe('private, max-age=31536000, immutable');
+    },
+  },
+  'GET /cases/{caseId}/tags': { policy: { roles: ALL, caseScoped: true }, request: (s) => ({ path: `/cases/${s.caseId}/tags` }), ok: [200] },
+  // Every allowed role adds the same tag: the first gets 201, the others 409 (the file already has it).
+  'POST /cases/{caseId}/tags': {
+    policy: { roles: TAG_WRITERS, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/tags`, body: { fileId: s.photoFileId, tag: 'matrix-added', note: 'seen' } }),
+    ok: [201, 409],
+  },
+  'PATCH /cases/{caseId}/tags/{tagId}': {
+    policy: { roles: TAG_WRITERS, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/tags/${matrixTag.tagId}`, body: { note: 'changed by the matrix' } }),
+    ok: [200],
+  },
+  'DELETE /cases/{caseId}/tags/{tagId}': {
+    policy: { roles: TAG_WRITERS, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/tags/${matrixTag.tagId}` }),
+    ok: [204],
+    async verify() {
+      await f.deps.extensions!.review!.restoreTag(matrixTag);
+    },
+  },
+  'GET /cases/{caseId}/export': {
+    policy: { roles: TAG_WRITERS, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/export`, query: 'format=csv&kind=image' }),
+    ok: [200],
+    async verify(res) {
+      // The header, then the two images of CASE-1 (the photo and the stored member) in path order.
+      const lines = String(res.json).trim().split('\r\n');
+      expect(lines).toHaveLength(3);
+      expect(lines[1]).toContain(seed.photoSha256);
+      expect(lines[2]).toContain(member.memberSha256);
+    },
+  },
+  'GET /cases/{caseId}/exports/{exportId}': {
+    policy: { roles: TAG_WRITERS, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/exports/${MATRIX_EXPORT_ID}` }),
+    ok: [200],
+  },
+  'GET /cases/{caseId}/access-events': {
+    policy: { roles: ['supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/access-events`, query: 'action=export' }),
+    ok: [200],
+    async verify(res) {
+      expect((res.json as { items: Array<{ details: { exportId?: string } }> }).items.some((i) => i.details.exportId === MATRIX_EXPORT_ID)).toBe(true);
+    },
+  },
   'GET /me': { policy: { roles: ALL, caseScoped: false }, request: () => ({ path: '/me' }), ok: [200] },
   'GET /cases': { policy: { roles: ALL, caseScoped: false }, request: () => ({ path: '/cases' }), ok: [200] },
   'GET /cases/{caseId}/evidence': {
@@ -157,6 +243,14 @@ beforeAll(async () => {
   }
   // Everyone assigned to CASE-1 is a stranger to CASE-2 except this one, so CASE-2 is known to exist.
   await f.access.assign(other.caseId, 'examiner-other', { by: 'test-setup' });
+  matrixTag = await f.deps.extensions!.review!.addTag({ caseId: seed.caseId, fileId: seed.photoFileId, tag: 'matrix', note: 'for PATCH and DELETE', by: 'test-setup' });
+  await f.custodyLog.record({
+    caseId: seed.caseId,
+    evidenceId: seed.evidenceId,
+    action: 'export',
+    actor: 'test-setup',
+    details: { exportId: MATRIX_EXPORT_ID, format: 'csv', sha256: 'a'.repeat(64), bytes: 10, items: 1, producedAt: '2026-01-01T00:00:00.000Z' },
+  });
   // Something for /admin/rejected-blobs to list (and for its schema to be checked against).
   await f.index.recordRejectedBlob({
     container: f.deps.containers.evidence,
@@ -234,7 +328,7 @@ describe.each(api.routes.map((r) => [key(r), r] as const))('%s', (routeKey, rout
 
 describe('what the matrix left in the custody log', () => {
   it('records data access only by assigned users with a permitted role', () => {
-    const dataActions = new Set(['search', 'view', 'thumbnail-view', 'download']);
+    const dataActions = new Set(['search', 'view', 'thumbnail-view', 'download', 'export']);
     const byAction = new Map<string, Set<string>>();
     for (const e of f.custodyEvents.filter((e) => dataActions.has(e.action))) {
       (byAction.get(e.action) ?? byAction.set(e.action, new Set()).get(e.action)!).add(e.actor);
@@ -246,6 +340,13 @@ describe('what the matrix left in the custody log', () => {
     expect([...(byAction.get('view') ?? [])].sort()).toEqual([...assigned].sort());
     expect([...(byAction.get('thumbnail-view') ?? [])].sort()).toEqual([...assigned].sort());
     expect([...(byAction.get('download') ?? [])].sort()).toEqual(['examiner-assigned', 'supervisor-assigned']);
+    expect([...(byAction.get('export') ?? [])].sort()).toEqual(['examiner-assigned', 'investigator-assigned', 'supervisor-assigned']);
+    const bookmarks = f.custodyEvents.filter((e) => e.action === 'bookmark');
+    expect(new Set(bookmarks.map((e) => e.actor))).toEqual(new Set(['examiner-assigned', 'investigator-assigned', 'supervisor-assigned']));
+    // One add (the first POST), one change and one remove per allowed role.
+    expect(bookmarks.filter((e) => e.details.op === 'add')).toHaveLength(1);
+    expect(bookmarks.filter((e) => e.details.op === 'change')).toHaveLength(3);
+    expect(bookmarks.filter((e) => e.details.op === 'remove')).toHaveLength(3);
   });
 
   it('records a read of the case for every allowed read of status, lists and /cases, and none for a refused one', () => {
@@ -254,8 +355,16 @@ describe('what the matrix left in the custody log', () => {
     for (const e of reads) (routesBy.get(e.actor) ?? routesBy.set(e.actor, new Set()).get(e.actor)!).add(`${e.caseId} ${String(e.details.route)}`);
     const expected = new Map<string, string[]>();
     for (const role of ROLES) {
-      const assigned = [`${seed.caseId} listCases`, `${seed.caseId} listEvidence`, `${seed.caseId} getEvidenceStatus`];
+      const assigned = [
+        `${seed.caseId} listCases`,
+        `${seed.caseId} listEvidence`,
+        `${seed.caseId} getEvidenceStatus`,
+        `${seed.caseId} mapFiles`,
+        `${seed.caseId} timelineFiles`,
+        `${seed.caseId} listTags`,
+      ];
       if (role === 'supervisor' || role === 'admin') assigned.push(`${seed.caseId} listAssignments`);
+      if (role === 'supervisor') assigned.push(`${seed.caseId} listAccessEvents`);
       // Admins see every case in /cases, and manage assignments of cases they are not assigned to.
       if (role === 'admin') assigned.push(`${other.caseId} listCases`);
       expected.set(userFor(role, 'assigned'), assigned.sort());

@@ -13,3 +13,4 @@ export * from './ports/index-store.js';
 export * from './ports/media.js';
 export * from './ports/custody.js';
 export * from './ports/access-store.js';
+export * from './ports/review-store.js';

@@ -62,6 +62,9 @@ const SORT_SQL: Record<SortKey, string[]> = {
   name: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'],
   size: ['f.size'],
   takenAt: ["COALESCE(c.taken_at_utc AT TIME ZONE 'UTC', c.taken_at_local_ts)"],
+  sha256: ['f.sha256'],
+  mime: ['c.mime COLLATE "C"'],
+  added: ['f.created_at'],
 };
 
 export interface BuiltSearch {
@@ -75,8 +78,25 @@ function invalid(message: string): ExhibitError {
   return new ExhibitError('invalid-argument', message);
 }
 
-/** Turns a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
-export function buildSearch(q: SearchQuery): BuiltSearch {
+/** A filter as SQL: conditions on `files f LEFT JOIN contents c`, with their bound parameters. */
+export interface BuiltFilter {
+  where: string[];
+  params: unknown[];
+  /** Binds one more value, returning its placeholder. */
+  p: (value: unknown) => string;
+}
+
+/** Wall clock 'YYYY-MM-DD[THH:MM[:SS[.fff]]]' (no offset: the recorded time itself) for a timestamp parameter. */
+function wallClockBound(text: string, name: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$/.exec(text.trim());
+  if (!m) throw invalid(`${name} must be a recorded wall-clock time YYYY-MM-DD[THH:MM[:SS]] without an offset`);
+  const iso = `${m[1]}T${m[2] ?? '00:00'}`;
+  if (Number.isNaN(Date.parse(`${iso}Z`)) || new Date(`${iso}Z`).toISOString().slice(0, 10) !== m[1]) throw invalid(`${name} is not a real date`);
+  return `${m[1]} ${m[2] ?? '00:00:00'}`;
+}
+
+/** Turns the filter part of a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
+export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'offset'>): BuiltFilter {
   if (typeof q.caseId !== 'string' || q.caseId === '') throw invalid('search needs a caseId');
   const params: unknown[] = [];
   const p = (value: unknown) => {
@@ -129,7 +149,27 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
   if (q.extMismatch === true) where.push(`'ext-mismatch' = ANY (f.flags)`);
   if (q.extMismatch === false) where.push(`NOT ('ext-mismatch' = ANY (f.flags))`);
   if (q.stage !== undefined) where.push(`f.stage = ${p(q.stage)}`);
+  if (q.takenLocalFrom !== undefined) where.push(`c.taken_at_local_ts >= ${p(wallClockBound(q.takenLocalFrom, 'takenLocalFrom'))}::timestamp`);
+  if (q.takenLocalTo !== undefined) where.push(`c.taken_at_local_ts < ${p(wallClockBound(q.takenLocalTo, 'takenLocalTo'))}::timestamp`);
+  // With an offset the instant is known (taken_at_utc); without one only the wall clock is.
+  if (q.takenOffset === 'recorded') where.push('c.taken_at_utc IS NOT NULL');
+  else if (q.takenOffset === 'missing') where.push('c.taken_at_utc IS NULL AND c.taken_at_local_ts IS NOT NULL');
+  else if (q.takenOffset !== undefined) throw invalid('takenOffset must be recorded or missing');
+  // Both read files_case_sha256_idx: the other occurrences of the same content in this case.
+  if (q.duplicates === 'only') {
+    where.push('f.sha256 IS NOT NULL AND EXISTS (SELECT 1 FROM files d WHERE d.case_id = f.case_id AND d.sha256 = f.sha256 AND d.file_id <> f.file_id)');
+  } else if (q.duplicates === 'collapse') {
+    where.push('(f.sha256 IS NULL OR NOT EXISTS (SELECT 1 FROM files d WHERE d.case_id = f.case_id AND d.sha256 = f.sha256 AND d.file_id < f.file_id))');
+  } else if (q.duplicates !== undefined) throw invalid('duplicates must be only or collapse');
+  if (q.tag !== undefined) where.push(`EXISTS (SELECT 1 FROM file_tags t WHERE t.case_id = f.case_id AND t.file_id = f.file_id AND t.tag = ${p(q.tag)})`);
+  if (q.tagged === true) where.push('EXISTS (SELECT 1 FROM file_tags t WHERE t.case_id = f.case_id AND t.file_id = f.file_id)');
+  if (q.tagged === false) where.push('NOT EXISTS (SELECT 1 FROM file_tags t WHERE t.case_id = f.case_id AND t.file_id = f.file_id)');
+  return { where, params, p };
+}
 
+/** Turns a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
+export function buildSearch(q: SearchQuery): BuiltSearch {
+  const { where, params } = buildFilter(q);
   const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
   if (!Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');

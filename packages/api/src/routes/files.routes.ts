@@ -12,30 +12,18 @@ import { contentDisposition, readVerifiedFile } from '../file-delivery.js';
 import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
-import { downloadSchema, FILE_KINDS, FILE_STAGES, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
+import { FILTER_SHAPE, toFilter } from '../review-filter.js';
+import { downloadSchema, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
 
 const caseId = param.id('Case id');
 const fileParams = z.strictObject({ caseId, fileId: param.fileId() });
 
 export const searchQuerySchema = z.strictObject({
-  evidenceId: param.id('Only this evidence item').optional(),
-  kind: z.enum(FILE_KINDS).optional().describe('File kind from the content signature'),
-  mime: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i, 'must be a MIME type')
+  ...FILTER_SHAPE,
+  sort: z
+    .enum(['path', 'takenAt', 'size', 'name', 'sha256', 'mime', 'added'])
     .optional()
-    .describe('Detected MIME type, e.g. image/jpeg'),
-  takenFrom: param.time('Captured at or after (UTC when the offset is known, else as recorded). Capture-time tags only: a file with only a modification time matches no time range').optional(),
-  takenTo: param.time('Taken at or before').optional(),
-  make: param.text('Camera make (case-insensitive)', 128).optional(),
-  model: param.text('Camera model (case-insensitive)', 128).optional(),
-  hasGps: param.bool('Only files with (true) or without (false) a usable GPS location; a position recorded as 0,0 or out of range (flag gps-null-island / gps-out-of-range) is not one').optional(),
-  bbox: param.bbox().optional(),
-  hash: param.hash().optional(),
-  path: param.text('Case-insensitive substring of the display path', 1024).optional(),
-  extMismatch: param.bool('Only files whose extension does not fit their content').optional(),
-  stage: z.enum(FILE_STAGES).optional().describe('Processing stage of the occurrence'),
-  sort: z.enum(['path', 'takenAt', 'size', 'name']).optional().describe('Sort key (default path)'),
+    .describe('Sort key (default path); sha256 puts identical content side by side, added is when the file was recorded'),
   order: z.enum(['asc', 'desc']).optional(),
   limit: param.int('Page size, default 50', 1, API_LIMITS.maxPageSize).optional(),
   offset: param.int('Items to skip', 0, API_LIMITS.maxOffset).optional(),
@@ -83,9 +71,10 @@ export const filesRoutes: RouteModule = [
     query: searchQuerySchema,
     responses: { 200: { description: 'One page of hits with the total', schema: searchResultSchema } },
     async handler({ deps, principal, params, query, abortSignal }) {
-      const { path, limit = API_LIMITS.defaultPageSize, offset = 0, ...filters } = query;
-      const search: SearchQuery = { ...filters, caseId: params.caseId, limit, offset };
-      if (path !== undefined) search.pathText = path;
+      const { sort, order, limit = API_LIMITS.defaultPageSize, offset = 0, ...filters } = query;
+      const search: SearchQuery = { ...toFilter(params.caseId, filters), limit, offset };
+      if (sort !== undefined) search.sort = sort;
+      if (order !== undefined) search.order = order;
       const result = await deps.index.search(search);
       const evidence = (await deps.index.listEvidence(params.caseId)).map((e) => e.evidenceId);
       await recordForCase(

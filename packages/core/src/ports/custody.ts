@@ -17,6 +17,8 @@ export type CustodyAction =
   | 'thumbnail-view'
   | 'download'
   | 'export'
+  /** A tag (bookmark) with its note added to, changed on or removed from a file by a reviewer. */
+  | 'bookmark'
   | 'assignment-change'
   | 'verify'
   /** A read of case data other than a file: status, evidence and assignment lists, the case in /cases (rate-limited, see the API's read-audit). */

@@ -179,7 +179,8 @@ export interface EvidenceStatus {
   complete: boolean;
 }
 
-export type SortKey = 'path' | 'takenAt' | 'size' | 'name';
+/** `sha256` groups identical content together; `added` is when the occurrence was recorded. */
+export type SortKey = 'path' | 'takenAt' | 'size' | 'name' | 'sha256' | 'mime' | 'added';
 
 export interface SearchQuery {
   caseId: string;
@@ -198,6 +199,23 @@ export interface SearchQuery {
   pathText?: string;
   extMismatch?: boolean;
   stage?: FileStage;
+  /**
+   * Capture time as recorded wall clock, whatever its offset (the timeline's
+   * axis): from inclusive, to exclusive.
+   */
+  takenLocalFrom?: string;
+  takenLocalTo?: string;
+  /** Files whose capture time has a recorded offset ('recorded') or has none ('missing'). */
+  takenOffset?: 'recorded' | 'missing';
+  /**
+   * 'only': files whose content occurs more than once in the case;
+   * 'collapse': one file per distinct content (the smallest fileId).
+   */
+  duplicates?: 'only' | 'collapse';
+  /** Files carrying this tag (ReviewStore tags). */
+  tag?: string;
+  /** Files with (true) or without (false) any tag. */
+  tagged?: boolean;
   sort?: SortKey;
   order?: 'asc' | 'desc';
   limit?: number;

@@ -1,0 +1,137 @@
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { defineRoute, type RouteModule } from '../api.types.js';
+import { CASE_READERS } from '../access-policy.js';
+import { recordForCase } from '../access-events.js';
+import { API_LIMITS } from '../api-limits.js';
+import { notFound } from '../http-errors.js';
+import { param } from '../query-params.js';
+import { readAuditOf } from '../read-audit.js';
+import { reviewOf } from '../review-deps.js';
+import { FILTER_SHAPE, filterOf, toFilter } from '../review-filter.js';
+import { mapResultSchema, timelineResultSchema } from '../response-schemas.js';
+
+const caseId = param.id('Case id');
+
+/**
+ * Grid cell size of the map: at zoom z a 256-pixel tile spans 360/2^z
+ * degrees of longitude; a cell of a quarter tile (about 64 pixels) keeps
+ * markers apart without hiding places. Without a zoom, a box is cut into
+ * about 32 cells along its larger side.
+ */
+export function cellSizeDeg(zoom: number | undefined, bbox: [number, number, number, number] | undefined): number {
+  if (zoom !== undefined) return 360 / 2 ** zoom / 4;
+  if (bbox) {
+    const [minLon, minLat, maxLon, maxLat] = bbox;
+    const side = Math.max(maxLon - minLon, maxLat - minLat);
+    // A point-sized box still has cells: never below the finest zoom's.
+    return Math.min(90, Math.max(side / 32, 360 / 2 ** API_LIMITS.mapMaxZoom / 4));
+  }
+  return 90;
+}
+
+/** An immutable thumbnail answers If-None-Match with 304 and no body (nothing delivered, nothing recorded). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*');
+}
+
+export const reviewRoutes: RouteModule = [
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/map',
+    operationId: 'mapFiles',
+    summary: 'GPS-tagged files of the current filter, clustered on a grid in SQL',
+    description:
+      `Cell size: 360 / 2^zoom / 4 degrees with \`zoom\`; else the larger side of \`bbox\` / 32; else 90°. At most ${API_LIMITS.mapMaxClusters} cells ` +
+      "(the fullest; `truncated` says so). Takes the search filter. Recorded as a 'read' (route mapFiles), rate-limited like status reads.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({ ...FILTER_SHAPE, zoom: param.int('Map zoom level', 0, API_LIMITS.mapMaxZoom).optional() }),
+    responses: { 200: { description: 'Clusters of the files with a usable GPS position', schema: mapResultSchema } },
+    async handler({ deps, principal, params, query, logger, abortSignal }) {
+      const { zoom, ...filterQuery } = query;
+      const filter = toFilter(params.caseId, filterQuery);
+      const cellDeg = cellSizeDeg(zoom, filter.bbox);
+      const result = await reviewOf(deps).mapClusters({ ...filter, cellDeg, maxClusters: API_LIMITS.mapMaxClusters });
+      await readAuditOf(deps).record(
+        principal,
+        { caseId: params.caseId, route: 'mapFiles', details: { filter: filterOf(filterQuery), zoom: zoom ?? null, total: result.total } },
+        { logger, ...(abortSignal ? { abortSignal } : {}) },
+      );
+      return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: { caseId: params.caseId, ...result } satisfies z.input<typeof mapResultSchema> };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/timeline',
+    operationId: 'timelineFiles',
+    summary: 'Capture times of the current filter as recorded, in buckets counted in SQL',
+    description:
+      'Buckets of the recorded wall clock (never shifted by an offset); each counts files with and without a recorded offset separately. ' +
+      `Without \`bucket\` the smallest size giving at most ${API_LIMITS.timelineMaxBuckets} buckets is chosen. A brush from one bucket's start to another's end ` +
+      "selects exactly those files with takenLocalFrom/takenLocalTo. Recorded as a 'read' (route timelineFiles), rate-limited.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId }),
+    query: z.strictObject({
+      ...FILTER_SHAPE,
+      bucket: z.enum(['minute', 'hour', 'day', 'week', 'month', 'year']).optional().describe('Bucket size (default: chosen from the range)'),
+    }),
+    responses: { 200: { description: 'Non-empty buckets in time order', schema: timelineResultSchema } },
+    async handler({ deps, principal, params, query, logger, abortSignal }) {
+      const { bucket, ...filterQuery } = query;
+      const filter = toFilter(params.caseId, filterQuery);
+      const result = await reviewOf(deps).timeline({ ...filter, ...(bucket ? { bucket } : {}), maxBuckets: API_LIMITS.timelineMaxBuckets });
+      await readAuditOf(deps).record(
+        principal,
+        { caseId: params.caseId, route: 'timelineFiles', details: { filter: filterOf(filterQuery), bucket: result.bucket, total: result.total } },
+        { logger, ...(abortSignal ? { abortSignal } : {}) },
+      );
+      return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: { caseId: params.caseId, ...result } satisfies z.input<typeof timelineResultSchema> };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/contents/{sha256}/thumbnail',
+    operationId: 'getContentThumbnail',
+    summary: 'The thumbnail of a content, by its SHA-256: cacheable for ever',
+    description:
+      'The thumbnail of a content is made once and never replaced, so this URL (which names the content) answers with ' +
+      '`Cache-Control: private, max-age=31536000, immutable` and `ETag: "<sha256>"`; If-None-Match gives 304. 404 unless the case holds a file ' +
+      "with this content and a thumbnail was made. Recorded as a 'thumbnail-view' (subject sha256) in the log of every evidence item of the case holding it.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId, sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in lower-case hex').describe('SHA-256 of the content') }),
+    query: z.strictObject({}),
+    responses: { 200: { description: 'JPEG bytes', contentType: 'image/jpeg' }, 304: { description: 'Not modified (the caller holds it)' } },
+    async handler({ deps, principal, params, requestHeaders, abortSignal }) {
+      const hits = await deps.index.search({ caseId: params.caseId, hash: params.sha256, limit: API_LIMITS.maxPageSize });
+      const content = hits.items[0]?.content;
+      if (hits.total === 0 || !content?.thumbnail || content.thumbnailStatus !== 'done') throw notFound();
+      const etag = `"${params.sha256}"`;
+      const caching = { 'cache-control': 'private, max-age=31536000, immutable', etag };
+      if (matchesEtag(requestHeaders?.['if-none-match'], etag)) return { status: 304, headers: caching };
+      const stream: Readable = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
+      try {
+        const evidenceIds = [...new Set(hits.items.map((h) => h.file.evidenceId))].sort();
+        await recordForCase(
+          deps,
+          principal,
+          {
+            caseId: params.caseId,
+            evidenceIds,
+            action: 'thumbnail-view',
+            subject: { sha256: params.sha256 },
+            details: { thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource, occurrences: hits.total, route: 'getContentThumbnail' },
+          },
+          abortSignal ? { abortSignal } : {},
+        );
+      } catch (err) {
+        stream.destroy();
+        throw err;
+      }
+      return { status: 200, headers: { 'content-type': 'image/jpeg', ...caching }, body: stream };
+    },
+  }),
+];

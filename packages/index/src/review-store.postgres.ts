@@ -1,0 +1,363 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ExhibitError,
+  TIMELINE_BUCKETS,
+  type AccessEvent,
+  type AccessEventQuery,
+  type ExportCursor,
+  type ExportRecord,
+  type ExportRow,
+  type FileTag,
+  type MapResult,
+  type ReviewFilter,
+  type ReviewStore,
+  type TimelineBucket,
+  type TimelineResult,
+} from '@exhibit/core';
+import { buildFilter } from './index-store.search.js';
+import { CONTENT_COLUMNS, FILE_COLUMNS, cleanParams, columnList, toContent, toFile } from './index-store.rows.js';
+import type { SqlClient } from './sql-client.js';
+
+type Row = Record<string, unknown>;
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
+const FROM = 'FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256';
+/** Recorded wall clock as the API shows it: no offset, never shifted. */
+const WALL_CLOCK = `'YYYY-MM-DD"T"HH24:MI:SS'`;
+
+/** Nominal bucket lengths, only to choose a bucket size for a range (the buckets themselves are calendar units from date_trunc). */
+const BUCKET_MS: Record<TimelineBucket, number> = {
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+  week: 7 * 86_400_000,
+  month: 31 * 86_400_000,
+  year: 366 * 86_400_000,
+};
+
+/** The smallest bucket that covers [min, max] in at most maxBuckets buckets (a year when none does). */
+export function chooseBucket(minMs: number, maxMs: number, maxBuckets: number): TimelineBucket {
+  for (const bucket of TIMELINE_BUCKETS) {
+    if (Math.floor((maxMs - minMs) / BUCKET_MS[bucket]) + 2 <= maxBuckets) return bucket;
+  }
+  return 'year';
+}
+
+function toTag(r: Row): FileTag {
+  return {
+    tagId: String(r.tag_id),
+    caseId: String(r.case_id),
+    fileId: String(r.file_id),
+    evidenceId: String(r.evidence_id),
+    path: String(r.path),
+    sha256: r.sha256 === null || r.sha256 === undefined ? null : String(r.sha256),
+    tag: String(r.tag),
+    note: String(r.note),
+    createdBy: String(r.created_by),
+    createdAt: iso(r.created_at),
+    updatedBy: String(r.updated_by),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+const TAG_SELECT = `SELECT t.tag_id, t.case_id, t.file_id, f.evidence_id, f.path, f.sha256, t.tag, t.note, t.created_by, t.created_at, t.updated_by, t.updated_at
+  FROM file_tags t JOIN files f ON f.file_id = t.file_id`;
+
+/** The review app's reads and writes on the index (migration 0015-review.sql, and the custody index of 0200). */
+export class PostgresReviewStore implements ReviewStore {
+  constructor(private readonly sql: SqlClient) {}
+
+  private query<T extends Row = Row>(text: string, params: unknown[] = [], on: SqlClient = this.sql) {
+    return on.query<T>(text, cleanParams(params));
+  }
+
+  /** Reads that must agree (a count with its page): one snapshot. */
+  private snapshot<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+    return this.sql.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return fn(tx);
+    });
+  }
+
+  async mapClusters(q: ReviewFilter & { cellDeg: number; maxClusters: number }): Promise<MapResult> {
+    const { cellDeg, maxClusters, ...filter } = q;
+    if (!(Number.isFinite(cellDeg) && cellDeg > 0 && cellDeg <= 360)) throw new ExhibitError('invalid-argument', 'cell size must be within (0, 360] degrees');
+    const { where, params, p } = buildFilter(filter);
+    where.push('c.gps_lat IS NOT NULL');
+    const cell = p(cellDeg);
+    const { rows } = await this.query(
+      `WITH g AS (
+         SELECT floor(c.gps_lon / ${cell}::float8)::bigint AS gx, floor(c.gps_lat / ${cell}::float8)::bigint AS gy,
+                c.gps_lat, c.gps_lon, f.file_id, f.sha256
+         ${FROM} WHERE ${where.join(' AND ')}
+       )
+       SELECT count(*)::int AS n, avg(gps_lat) AS lat, avg(gps_lon) AS lon,
+              min(gps_lat) AS min_lat, max(gps_lat) AS max_lat, min(gps_lon) AS min_lon, max(gps_lon) AS max_lon,
+              min(file_id) AS file_id, min(sha256) AS sha256,
+              (sum(count(*)) OVER ())::bigint AS total, (count(*) OVER ())::int AS cells
+         FROM g GROUP BY gx, gy
+        ORDER BY n DESC, gx, gy
+        LIMIT ${p(maxClusters)}`,
+      params,
+    );
+    const first = rows[0];
+    return {
+      cellDeg,
+      total: first ? Number(first.total) : 0,
+      truncated: first ? Number(first.cells) > rows.length : false,
+      clusters: rows.map((r) => {
+        const count = Number(r.n);
+        return {
+          lat: Number(r.lat),
+          lon: Number(r.lon),
+          count,
+          bbox: [Number(r.min_lon), Number(r.min_lat), Number(r.max_lon), Number(r.max_lat)],
+          fileId: count === 1 ? String(r.file_id) : null,
+          sha256: count === 1 && r.sha256 !== null ? String(r.sha256) : null,
+        };
+      }),
+    };
+  }
+
+  async timeline(q: ReviewFilter & { bucket?: TimelineBucket; maxBuckets: number }): Promise<TimelineResult> {
+    const { bucket: wanted, maxBuckets, ...filter } = q;
+    if (wanted !== undefined && !TIMELINE_BUCKETS.includes(wanted)) throw new ExhibitError('invalid-argument', `bucket must be one of ${TIMELINE_BUCKETS.join(', ')}`);
+    return this.snapshot(async (tx) => {
+      const range = buildFilter(filter);
+      const { rows: head } = await this.query(
+        `SELECT count(*)::int AS total, count(c.taken_at_local_ts)::int AS with_taken,
+                to_char(min(c.taken_at_local_ts), ${WALL_CLOCK}) AS min_ts, to_char(max(c.taken_at_local_ts), ${WALL_CLOCK}) AS max_ts
+           ${FROM} WHERE ${range.where.join(' AND ')}`,
+        range.params,
+        tx,
+      );
+      const h = head[0] ?? {};
+      const total = Number(h.total ?? 0);
+      const withTakenAt = Number(h.with_taken ?? 0);
+      const minTs = h.min_ts === null || h.min_ts === undefined ? null : String(h.min_ts);
+      const maxTs = h.max_ts === null || h.max_ts === undefined ? null : String(h.max_ts);
+      const bucket = wanted ?? (minTs && maxTs ? chooseBucket(Date.parse(`${minTs}Z`), Date.parse(`${maxTs}Z`), maxBuckets) : 'day');
+      if (withTakenAt === 0) return { bucket, from: null, to: null, buckets: [], total, withTakenAt, withoutTakenAt: total };
+
+      const { where, params, p } = buildFilter(filter);
+      where.push('c.taken_at_local_ts IS NOT NULL');
+      const unit = p(bucket);
+      const { rows } = await this.query(
+        `SELECT to_char(b, ${WALL_CLOCK}) AS start, to_char(b + ('1 ' || ${unit})::interval, ${WALL_CLOCK}) AS "end",
+                with_offset, without_offset
+           FROM (SELECT date_trunc(${unit}, c.taken_at_local_ts) AS b,
+                        (count(*) FILTER (WHERE c.taken_at_utc IS NOT NULL))::int AS with_offset,
+                        (count(*) FILTER (WHERE c.taken_at_utc IS NULL))::int AS without_offset
+                   ${FROM} WHERE ${where.join(' AND ')}
+                  GROUP BY 1) s
+          ORDER BY b`,
+        params,
+        tx,
+      );
+      const buckets = rows.map((r) => ({ start: String(r.start), end: String(r.end), withOffset: Number(r.with_offset), withoutOffset: Number(r.without_offset) }));
+      return {
+        bucket,
+        from: buckets[0]?.start ?? null,
+        to: buckets.at(-1)?.end ?? null,
+        buckets,
+        total,
+        withTakenAt,
+        withoutTakenAt: total - withTakenAt,
+      };
+    });
+  }
+
+  async countFiles(filter: ReviewFilter, cap: number): Promise<number> {
+    const { where, params, p } = buildFilter(filter);
+    const { rows } = await this.query(`SELECT count(*)::int AS n FROM (SELECT 1 ${FROM} WHERE ${where.join(' AND ')} LIMIT ${p(cap + 1)}) s`, params);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async exportPage(filter: ReviewFilter, after: ExportCursor | null, limit: number): Promise<{ rows: ExportRow[]; next: ExportCursor | null }> {
+    const { where, params, p } = buildFilter(filter);
+    // Keyset on the path sort index (files_path_sort_idx): every page is an index range, however deep.
+    if (after) {
+      where.push(
+        `(lower(f.path) COLLATE "C", f.path COLLATE "C", f.file_id) > (${p(after.lowerPath)} COLLATE "C", ${p(after.path)} COLLATE "C", ${p(after.fileId)})`,
+      );
+    }
+    const { rows } = await this.query(
+      `SELECT ${columnList(FILE_COLUMNS, 'f')}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')}, lower(f.path) AS k_lower
+         ${FROM} WHERE ${where.join(' AND ')}
+        ORDER BY lower(f.path) COLLATE "C", f.path COLLATE "C", f.file_id
+        LIMIT ${p(limit)}`,
+      params,
+    );
+    const files = rows.map((r) => ({ file: toFile(r), content: r.c_sha256 === null || r.c_sha256 === undefined ? null : toContent(r, 'c_') }));
+    const tags = new Map<string, FileTag[]>();
+    if (files.length > 0) {
+      const { rows: tagRows } = await this.query(`${TAG_SELECT} WHERE t.case_id = $1 AND t.file_id = ANY($2::text[]) ORDER BY t.tag COLLATE "C", t.tag_id`, [
+        filter.caseId,
+        files.map((x) => x.file.fileId),
+      ]);
+      for (const r of tagRows) {
+        const t = toTag(r);
+        (tags.get(t.fileId) ?? tags.set(t.fileId, []).get(t.fileId)!).push(t);
+      }
+    }
+    const last = rows.at(-1);
+    return {
+      rows: files.map((x) => ({ ...x, tags: tags.get(x.file.fileId) ?? [] })),
+      next: last && rows.length === limit ? { lowerPath: String(last.k_lower), path: String(last.path), fileId: String(last.file_id) } : null,
+    };
+  }
+
+  async listTags(q: { caseId: string; fileId?: string; tag?: string; limit: number; offset: number }) {
+    const params: unknown[] = [q.caseId];
+    const where = ['t.case_id = $1'];
+    if (q.fileId !== undefined) where.push(`t.file_id = $${params.push(q.fileId)}`);
+    if (q.tag !== undefined) where.push(`t.tag = $${params.push(q.tag)}`);
+    return this.snapshot(async (tx) => {
+      const { rows: count } = await this.query(`SELECT count(*)::int AS n FROM file_tags t WHERE ${where.join(' AND ')}`, params, tx);
+      const { rows } = await this.query(
+        `${TAG_SELECT} WHERE ${where.join(' AND ')} ORDER BY t.updated_at DESC, t.tag_id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, q.limit, q.offset],
+        tx,
+      );
+      const { rows: counts } = await this.query(
+        `SELECT tag, count(*)::int AS n FROM file_tags WHERE case_id = $1 GROUP BY tag ORDER BY tag COLLATE "C"`,
+        [q.caseId],
+        tx,
+      );
+      return {
+        total: Number(count[0]?.n ?? 0),
+        items: rows.map(toTag),
+        counts: counts.map((r) => ({ tag: String(r.tag), count: Number(r.n) })),
+      };
+    });
+  }
+
+  async getTag(caseId: string, tagId: string): Promise<FileTag | null> {
+    const { rows } = await this.query(`${TAG_SELECT} WHERE t.case_id = $1 AND t.tag_id = $2`, [caseId, tagId]);
+    return rows[0] ? toTag(rows[0]) : null;
+  }
+
+  async addTag(t: { caseId: string; fileId: string; tag: string; note: string; by: string }): Promise<FileTag> {
+    const tagId = randomUUID();
+    const { rows } = await this.query(
+      `INSERT INTO file_tags (tag_id, case_id, file_id, tag, note, created_by, updated_by)
+       SELECT $1, f.case_id, f.file_id, $4, $5, $6, $6 FROM files f WHERE f.file_id = $3 AND f.case_id = $2
+       ON CONFLICT (case_id, file_id, tag) DO NOTHING
+       RETURNING tag_id`,
+      [tagId, t.caseId, t.fileId, t.tag, t.note, t.by],
+    );
+    if (rows.length === 0) {
+      const { rows: file } = await this.query('SELECT 1 FROM files WHERE file_id = $1 AND case_id = $2', [t.fileId, t.caseId]);
+      if (file.length === 0) throw new ExhibitError('not-found', 'no such file in this case');
+      throw new ExhibitError('conflict', `the file already has the tag ${JSON.stringify(t.tag)}; change that one instead`);
+    }
+    const added = await this.getTag(t.caseId, tagId);
+    if (!added) throw new ExhibitError('conflict', 'the tag was removed while it was being added');
+    return added;
+  }
+
+  async updateTag(caseId: string, tagId: string, patch: { tag?: string; note?: string; by: string }): Promise<{ before: FileTag; after: FileTag }> {
+    return this.sql.transaction(async (tx) => {
+      const { rows: locked } = await this.query(`${TAG_SELECT} WHERE t.case_id = $1 AND t.tag_id = $2 FOR UPDATE OF t`, [caseId, tagId], tx);
+      if (!locked[0]) throw new ExhibitError('not-found', 'no such tag in this case');
+      const before = toTag(locked[0]);
+      await this.query(
+        `UPDATE file_tags SET tag = COALESCE($3, tag), note = COALESCE($4, note), updated_by = $5, updated_at = now()
+          WHERE case_id = $1 AND tag_id = $2`,
+        [caseId, tagId, patch.tag ?? null, patch.note ?? null, patch.by],
+        tx,
+      );
+      const { rows } = await this.query(`${TAG_SELECT} WHERE t.case_id = $1 AND t.tag_id = $2`, [caseId, tagId], tx);
+      return { before, after: toTag(rows[0]!) };
+    });
+  }
+
+  async removeTag(caseId: string, tagId: string): Promise<FileTag> {
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await this.query(`${TAG_SELECT} WHERE t.case_id = $1 AND t.tag_id = $2 FOR UPDATE OF t`, [caseId, tagId], tx);
+      if (!rows[0]) throw new ExhibitError('not-found', 'no such tag in this case');
+      await this.query('DELETE FROM file_tags WHERE case_id = $1 AND tag_id = $2', [caseId, tagId], tx);
+      return toTag(rows[0]);
+    });
+  }
+
+  async restoreTag(t: FileTag): Promise<void> {
+    await this.query(
+      `INSERT INTO file_tags (tag_id, case_id, file_id, tag, note, created_by, created_at, updated_by, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8, $9::timestamptz) ON CONFLICT DO NOTHING`,
+      [t.tagId, t.caseId, t.fileId, t.tag, t.note, t.createdBy, t.createdAt, t.updatedBy, t.updatedAt],
+    );
+  }
+
+  async accessEvents(q: AccessEventQuery) {
+    const params: unknown[] = [q.caseId, q.actions];
+    const where = ['case_id = $1', 'action = ANY($2::text[])'];
+    if (q.user !== undefined) where.push(`actor = $${params.push(q.user)}`);
+    if (q.fileId !== undefined) where.push(`subject ? 'fileId' AND subject ->> 'fileId' = $${params.push(q.fileId)}`);
+    if (q.sha256 !== undefined) where.push(`subject ? 'sha256' AND subject ->> 'sha256' = $${params.push(q.sha256)}`);
+    if (q.from !== undefined) where.push(`time >= $${params.push(q.from)}::timestamptz`);
+    if (q.to !== undefined) where.push(`time <= $${params.push(q.to)}::timestamptz`);
+    const w = where.join(' AND ');
+    return this.snapshot(async (tx) => {
+      const { rows: count } = await this.query(`SELECT count(*)::int AS n FROM custody_entries WHERE ${w}`, params, tx);
+      const { rows } = await this.query(
+        `SELECT time, actor, action, evidence_id, seq, subject, details FROM custody_entries WHERE ${w}
+          ORDER BY time DESC, evidence_id COLLATE "C", seq DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+        [...params, q.limit, q.offset],
+        tx,
+      );
+      const { rows: by } = await this.query(
+        `SELECT actor, action, count(*)::int AS n, max(time) AS last FROM custody_entries WHERE ${w}
+          GROUP BY actor, action ORDER BY actor COLLATE "C", action COLLATE "C"`,
+        params,
+        tx,
+      );
+      const items: AccessEvent[] = rows.map((r) => {
+        const subject = (typeof r.subject === 'string' ? JSON.parse(r.subject) : r.subject) as Record<string, unknown>;
+        const details = (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as Record<string, unknown>;
+        return {
+          time: iso(r.time),
+          actor: String(r.actor),
+          action: String(r.action),
+          evidenceId: String(r.evidence_id),
+          seq: Number(r.seq),
+          fileId: typeof subject.fileId === 'string' ? subject.fileId : null,
+          sha256: typeof subject.sha256 === 'string' ? subject.sha256 : null,
+          path: typeof details.path === 'string' ? details.path : null,
+          details,
+        };
+      });
+      return {
+        total: Number(count[0]?.n ?? 0),
+        items,
+        byActor: by.map((r) => ({ actor: String(r.actor), action: String(r.action), count: Number(r.n), last: iso(r.last) })),
+      };
+    });
+  }
+
+  async getExport(caseId: string, exportId: string): Promise<ExportRecord | null> {
+    const { rows } = await this.query(
+      `SELECT actor, time, details FROM custody_entries
+        WHERE case_id = $1 AND action = 'export' AND details ->> 'exportId' = $2
+        ORDER BY time, evidence_id COLLATE "C", seq LIMIT 1`,
+      [caseId, exportId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const d = (typeof r.details === 'string' ? JSON.parse(r.details) : r.details) as Record<string, unknown>;
+    return {
+      exportId,
+      caseId,
+      format: String(d.format),
+      sha256: String(d.sha256),
+      bytes: Number(d.bytes),
+      items: Number(d.items),
+      producedBy: String(r.actor),
+      producedAt: typeof d.producedAt === 'string' ? d.producedAt : iso(r.time),
+    };
+  }
+}
+
+export function createPostgresReviewStore(sql: SqlClient): ReviewStore {
+  return new PostgresReviewStore(sql);
+}
