@@ -38,9 +38,10 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
   };
 
   async function signIn(user: string): Promise<void> {
+    // A fresh tab's state: the session lives in sessionStorage only.
     await page.goto(appUrl);
-    const signOut = page.getByRole('button', { name: 'Sign out' });
-    if (await signOut.isVisible().catch(() => false)) await signOut.click();
+    await page.evaluate(() => (globalThis as any).sessionStorage.clear());
+    await page.reload();
     await page.locator(`button[data-user="${user}"]`).click();
     await page.getByRole('heading', { name: 'Your cases' }).waitFor();
   }
@@ -75,6 +76,8 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
   });
 
   afterAll(async () => {
+    // A host that stopped on its own is a failure of its own: say why.
+    if (host && host.child.exitCode !== null) console.error(`the host exited (${host.child.exitCode}):\n${host.output().slice(-4000)}`);
     await browser?.close();
     await host?.stop();
     if (h) await removeHostEnv(h);

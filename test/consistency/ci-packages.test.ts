@@ -58,6 +58,7 @@ describe('.ci/run system packages', () => {
       'heif-enc': 'libheif-examples',
       exiftool: 'libimage-exiftool-perl',
       ffprobe: 'ffmpeg',
+      chromium: 'chromium',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {
