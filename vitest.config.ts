@@ -39,6 +39,8 @@ export default defineConfig({
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
           globalSetup: ['test/support/web-build.global-setup.ts'],
+          // A page settles in a few requests; on a busy machine that is more than expect.poll's default second.
+          expect: { poll: { timeout: 20_000, interval: 100 } },
           testTimeout: 120_000,
           hookTimeout: 300_000,
           fileParallelism: false,

@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { loadAppConfig, type AppConfig } from './lib/app-config';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { hasRole, setSession, useSession } from './lib/session';
@@ -10,11 +10,13 @@ import { CaseScreen, CasesScreen } from './screens/cases.screen';
 import { CustodyScreen } from './screens/custody.screen';
 import { FileDetailScreen } from './screens/file-detail.screen';
 import { GalleryScreen } from './screens/gallery.screen';
-import { MapScreen } from './screens/map.screen';
 import { RejectedBlobsScreen } from './screens/rejected-blobs.screen';
 import { ReportsScreen } from './screens/reports.screen';
 import { SignInScreen } from './screens/sign-in.screen';
 import { TimelineScreen } from './screens/timeline.screen';
+
+// The map carries the bundled basemap (about 0.5 MB): loaded only when it is opened.
+const MapScreen = lazy(() => import('./screens/map.screen').then((m) => ({ default: m.MapScreen })));
 
 type CaseRoute = { pattern: string; label: string | null; render: (p: Record<string, string>) => ReactNode; supervisor?: boolean };
 
@@ -147,7 +149,7 @@ export function App() {
         </nav>
       )}
       <main id="main-content" className="content">
-        {content}
+        <Suspense fallback={<p>Loading…</p>}>{content}</Suspense>
       </main>
     </div>
   );
