@@ -3,6 +3,7 @@
 // source is built once and an unchanged one costs nothing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,7 +22,7 @@ export function buildIfStale() {
   const index = path.join(WEB, 'dist', 'index.html');
   const sources = Math.max(newest(path.join(WEB, 'src')), ...['index.html', 'vite.config.ts', 'package.json'].map((f) => statSync(path.join(WEB, f)).mtimeMs));
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return false;
-  const vite = fileURLToPath(import.meta.resolve('vite/bin/vite.js'));
+  const vite = createRequire(path.join(WEB, 'package.json')).resolve('vite/bin/vite.js');
   execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: WEB, stdio: 'inherit' });
   return true;
 }
