@@ -41,9 +41,20 @@ describe('OpenAPI document', () => {
     const search = doc.paths['/cases/{caseId}/files']!.get!;
     const query = search.parameters.filter((p) => p.in === 'query');
     expect(query.map((p) => p.name).sort()).toEqual(
-      ['evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'make', 'model', 'hasGps', 'bbox', 'hash', 'path', 'extMismatch', 'stage', 'sort', 'order', 'limit', 'offset'].sort(),
+      [
+        'evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'takenLocalFrom', 'takenLocalTo', 'takenOffset', 'make', 'model', 'hasGps', 'bbox', 'hash',
+        'path', 'extMismatch', 'stage', 'duplicates', 'tag', 'tagged', 'sort', 'order', 'limit', 'offset',
+      ].sort(),
     );
     expect(query.every((p) => !p.required)).toBe(true);
+  });
+
+  it('gives map, timeline and export exactly the search filter, plus their own parameters', () => {
+    const names = (path: string) => doc.paths[path]!.get!.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+    const filter = names('/cases/{caseId}/files').filter((n) => !['sort', 'order', 'limit', 'offset'].includes(n)).sort();
+    expect(names('/cases/{caseId}/map').sort()).toEqual([...filter, 'zoom'].sort());
+    expect(names('/cases/{caseId}/timeline').sort()).toEqual([...filter, 'bucket'].sort());
+    expect(names('/cases/{caseId}/export').sort()).toEqual([...filter, 'format'].sort());
   });
 
   it('documents that a download URL is a revocable API link, when a SAS is given instead, and the content route that streams the bytes', () => {
@@ -70,8 +81,8 @@ describe('OpenAPI document', () => {
     for (const s of sources) expect(s).toContain('"offset"');
   });
 
-  it('is public only for itself', () => {
-    expect(routes.filter((r) => r.access === 'public').map((r) => r.path)).toEqual(['/openapi.json']);
+  it('is public only for itself: the document, its HTML rendering and the index at /api', () => {
+    expect(routes.filter((r) => r.access === 'public').map((r) => r.path).sort()).toEqual(['/', '/docs', '/openapi.json']);
   });
 });
 

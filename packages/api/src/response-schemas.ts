@@ -427,3 +427,22 @@ export const apiIndexSchema = z.object({
   docs: z.string(),
   routes: z.array(z.object({ method: z.string(), path: z.string(), summary: z.string() })),
 });
+
+export const fileCustodySchema = z.object({
+  fileId: z.string(),
+  sha256: z.string().nullable(),
+  entries: z.array(
+    z.object({
+      evidenceId: z.string(),
+      seq: z.number().int(),
+      time: z.string(),
+      actor: z.string(),
+      action: z.string(),
+      subject: z.record(z.string(), z.string()),
+      details: z.record(z.string(), z.unknown()),
+      tools: z.array(z.object({ name: z.string(), version: z.string() })),
+      entryHash: z.string(),
+    }),
+  ),
+  omitted: z.number().int().describe("Entries about people's access, left out for roles other than supervisor"),
+});

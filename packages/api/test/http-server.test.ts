@@ -46,6 +46,29 @@ describe('node:http adapter', () => {
     expect(Object.keys(doc.paths)).toContain('/cases/{caseId}/files/{fileId}/thumbnail');
   });
 
+  it('answers /api itself with an index and /api/docs with a readable page, without a token', async () => {
+    for (const url of [server.url, `${server.url}/`]) {
+      const index = await fetch(url);
+      expect(index.status).toBe(200);
+      expect(await index.json()).toMatchObject({ openapi: '/api/openapi.json', docs: '/api/docs' });
+    }
+    const docs = await fetch(`${server.url}/docs`);
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await docs.text()).toContain('GET /cases/{caseId}/timeline');
+  });
+
+  it('streams an export over HTTP, its SHA-256 matching the custody entry', async () => {
+    const before = f.custodyEvents.length;
+    const res = await fetch(`${server.url}/cases/CASE-H/export?format=csv`, { headers: auth() });
+    expect(res.status).toBe(200);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const { createHash } = await import('node:crypto');
+    const exports = f.custodyEvents.slice(before).filter((e) => e.action === 'export');
+    expect(exports).toHaveLength(1);
+    expect(exports[0]!.details).toMatchObject({ exportId: res.headers.get('x-exhibit-export-id'), sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, complete: true });
+  });
+
   it('answers 401 in JSON without a token, and the caller with one', async () => {
     const anonymous = await fetch(`${server.url}/me`);
     expect(anonymous.status).toBe(401);

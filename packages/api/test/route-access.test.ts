@@ -74,6 +74,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
       expect(res.headers?.['cache-control']).toBe('private, max-age=31536000, immutable');
     },
   },
+  'GET /cases/{caseId}/files/{fileId}/custody': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/custody` }),
+    ok: [200],
+  },
   'GET /cases/{caseId}/tags': { policy: { roles: ALL, caseScoped: true }, request: (s) => ({ path: `/cases/${s.caseId}/tags` }), ok: [200] },
   // Every allowed role adds the same tag: the first gets 201, the others 409 (the file already has it).
   'POST /cases/{caseId}/tags': {
@@ -362,6 +367,7 @@ describe('what the matrix left in the custody log', () => {
         `${seed.caseId} mapFiles`,
         `${seed.caseId} timelineFiles`,
         `${seed.caseId} listTags`,
+        `${seed.caseId} getFileCustody`,
       ];
       if (role === 'supervisor' || role === 'admin') assigned.push(`${seed.caseId} listAssignments`);
       if (role === 'supervisor') assigned.push(`${seed.caseId} listAccessEvents`);

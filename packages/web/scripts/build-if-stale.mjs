@@ -3,7 +3,6 @@
 // source is built once and an unchanged one costs nothing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,7 +21,9 @@ export function buildIfStale() {
   const index = path.join(WEB, 'dist', 'index.html');
   const sources = Math.max(newest(path.join(WEB, 'src')), ...['index.html', 'vite.config.ts', 'package.json'].map((f) => statSync(path.join(WEB, f)).mtimeMs));
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return false;
-  const vite = createRequire(path.join(WEB, 'package.json')).resolve('vite/bin/vite.js');
+  // Where npm put vite (hoisted to the root, or under this workspace); its bin is not an export.
+  const vite = [path.join(WEB, 'node_modules/vite/bin/vite.js'), path.join(WEB, '../../node_modules/vite/bin/vite.js')].find((f) => existsSync(f));
+  if (!vite) throw new Error('vite is not installed: run npm install');
   execFileSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: WEB, stdio: 'inherit' });
   return true;
 }

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError, type ContentRecord, type ReviewFilter } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type ContentRecord, type ReviewFilter } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { EXPORTERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
@@ -26,6 +26,8 @@ import {
 } from '../export-render.js';
 
 const caseId = param.id('Case id');
+/** Bytes an export renders ahead of the caller. */
+export const EXPORT_BUFFER_BYTES = 16 * 1024;
 const CONTENT_TYPES: Record<ExportFormat, string> = {
   html: 'text/html; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
@@ -56,7 +58,14 @@ async function custodySummary(deps: ApiDeps, caseIdValue: string, abortSignal: A
 /** A thumbnail to embed, read whole but never past the cap; or why there is none. */
 async function thumbnailOf(deps: ApiDeps, content: ContentRecord | null, abortSignal: AbortSignal | undefined): Promise<Buffer | string> {
   if (!content?.thumbnail || content.thumbnailStatus !== 'done') return 'No thumbnail.';
-  const stream = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
+  let stream: Readable;
+  try {
+    stream = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
+  } catch (err) {
+    // A thumbnail storage lost (the watchdog makes it again) must not end the report: it says so instead.
+    if (isExhibitError(err, 'not-found')) return 'Thumbnail recorded but not found in storage (it will be made again).';
+    throw err;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   try {
@@ -151,7 +160,8 @@ function hashedExport(
       await source.return(undefined);
     }
   }
-  return Readable.from(run(), { objectMode: false, highWaterMark: 64 * 1024 });
+  // Read-ahead is bounded by the buffer: the next page is fetched only once the caller has taken about this much.
+  return Readable.from(run(), { objectMode: false, highWaterMark: EXPORT_BUFFER_BYTES });
 }
 
 function exportFileName(caseIdValue: string, exportId: string, format: ExportFormat): string {

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
+import { ExhibitError } from '@exhibit/core';
 import { defineRoute, type RouteModule } from '../api.types.js';
-import { CASE_READERS } from '../access-policy.js';
+import { ACCESS_AUDITORS, CASE_READERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
@@ -9,7 +10,7 @@ import { param } from '../query-params.js';
 import { readAuditOf } from '../read-audit.js';
 import { reviewOf } from '../review-deps.js';
 import { FILTER_SHAPE, filterOf, toFilter } from '../review-filter.js';
-import { mapResultSchema, timelineResultSchema } from '../response-schemas.js';
+import { fileCustodySchema, mapResultSchema, timelineResultSchema } from '../response-schemas.js';
 
 const caseId = param.id('Case id');
 
@@ -36,7 +37,62 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*');
 }
 
+/** Most entries the file custody view returns (per subject: the occurrence, and its content). */
+const FILE_CUSTODY_LIMIT = 500;
+
 export const reviewRoutes: RouteModule = [
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/custody',
+    operationId: 'getFileCustody',
+    summary: "This file's custody entries, oldest first: about the occurrence and about its content in this case",
+    description:
+      `From the index copy of the logs (verification reads the logs themselves), at most ${FILE_CUSTODY_LIMIT} per subject. Everyone on the case sees ` +
+      "what the pipeline recorded (actor service:…) and the tag changes (tags are shared on the case); who viewed or downloaded it is for " +
+      "supervisors (GET …/access-events), so for other roles those entries are left out and counted in `omitted`. Recorded as a 'read' " +
+      '(route getFileCustody), rate-limited.',
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: z.strictObject({ caseId, fileId: param.fileId() }),
+    query: z.strictObject({}),
+    responses: { 200: { description: 'Entries in time order', schema: fileCustodySchema } },
+    async handler({ deps, principal, params, caseAccess, logger, abortSignal }) {
+      const file = await deps.index.getFile(params.fileId);
+      if (!file || file.caseId !== params.caseId) throw notFound();
+      const audit = deps.extensions?.custodyAudit;
+      if (!audit) throw new ExhibitError('tool-unavailable', 'custody is not configured');
+      const about = await audit.entries({ caseId: params.caseId, fileId: file.fileId, limit: FILE_CUSTODY_LIMIT });
+      const aboutContent = file.sha256 ? await audit.entries({ caseId: params.caseId, sha256: file.sha256, limit: FILE_CUSTODY_LIMIT }) : [];
+      const seen = new Set<string>();
+      const all = [...about, ...aboutContent]
+        .filter((e) => {
+          const k = `${e.evidenceId}/${e.seq}`;
+          if (seen.has(k)) return false;
+          seen.add(k);
+          return true;
+        })
+        .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.evidenceId < b.evidenceId ? -1 : a.evidenceId > b.evidenceId ? 1 : a.seq - b.seq));
+      const auditor = (caseAccess?.roles ?? []).some((r) => ACCESS_AUDITORS.includes(r));
+      const shown = auditor ? all : all.filter((e) => e.actor.startsWith('service:') || e.action === 'bookmark');
+      await readAuditOf(deps).record(
+        principal,
+        { caseId: params.caseId, evidenceId: file.evidenceId, route: 'getFileCustody', details: { fileId: file.fileId, entries: shown.length } },
+        { logger, ...(abortSignal ? { abortSignal } : {}) },
+      );
+      const entries = shown.map((e) => ({
+        evidenceId: e.evidenceId,
+        seq: e.seq,
+        time: e.time,
+        actor: e.actor,
+        action: e.action,
+        subject: e.subject,
+        details: e.details,
+        tools: e.tools,
+        entryHash: e.entryHash,
+      }));
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body: { fileId: file.fileId, sha256: file.sha256, entries, omitted: all.length - shown.length } satisfies z.input<typeof fileCustodySchema> };
+    },
+  }),
+
   defineRoute({
     method: 'GET',
     path: '/cases/{caseId}/map',

@@ -22,7 +22,7 @@ export interface ApiClient {
    * contents can be far larger than any JSON body). No overall timeout: the
    * caller's signal stops it.
    */
-  openStream(path: string, options?: { abortSignal?: AbortSignal }): Promise<Response>;
+  openStream(path: string, options?: { query?: QueryValues; abortSignal?: AbortSignal }): Promise<Response>;
 }
 
 export interface ApiClientOptions {
@@ -102,8 +102,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         throw new CliError('api-error', `the API answered ${path} with something that is not JSON`, undefined, { cause: err });
       }
     },
-    async openStream(path: string, opts: { abortSignal?: AbortSignal } = {}) {
-      return request(path, undefined, 'application/octet-stream', opts.abortSignal, { noTimeout: true });
+    async openStream(path: string, opts: { query?: QueryValues; abortSignal?: AbortSignal } = {}) {
+      return request(path, opts.query, 'application/octet-stream', opts.abortSignal, { noTimeout: true });
     },
   };
 }

@@ -1,0 +1,335 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { ExhibitError, type CustodyRecorder } from '@exhibit/core';
+import { createApi } from '../src/api.js';
+import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
+import { accessEventListSchema, apiIndexSchema, fileCustodySchema, exportRecordSchema, mapResultSchema, tagListSchema, tagResultSchema, timelineResultSchema } from '../src/response-schemas.js';
+import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
+
+/**
+ * The review routes over a real custody log (Azurite append blobs with the
+ * PGlite index copy), so "recorded exactly once" is read back from custody
+ * itself, and export hashes from the entries it holds.
+ */
+let f: ApiFixture;
+let api: Api;
+let seed: SeededCase;
+let other: SeededCase;
+const tokens: Record<string, string> = {};
+const BULK = 2000;
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  api = createApi({ ...f.deps, custody: f.custodyLog });
+  seed = await seedCase(f, 'REV-1');
+  other = await seedCase(f, 'REV-2');
+  await f.access.assign(seed.caseId, 'ivy', { by: 'setup' });
+  await f.access.assign(seed.caseId, 'sue', { by: 'setup' });
+  await f.access.assign(seed.caseId, 'adam', { by: 'setup' });
+  await f.access.assign(other.caseId, 'olga', { by: 'setup' });
+  tokens.ivy = await f.token('ivy', ['investigator']);
+  tokens.sue = await f.token('sue', ['supervisor']);
+  tokens.adam = await f.token('adam', ['admin']);
+  tokens.olga = await f.token('olga', ['investigator']);
+  // Many plain files in a second evidence item, for exports that must stream.
+  await f.sql.query(
+    `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, stage)
+     SELECT 'bulk' || lpad(g::text, 6, '0'), $1, 'EX02', 0, 'bulk/' || lpad(g::text, 6, '0') || '.txt', 'x', 'x', 'file', 'indexed'
+       FROM generate_series(1, ${BULK}) g`,
+    [seed.caseId],
+  );
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+async function call(user: string, req: Partial<ApiRequest> & { path: string }, deps?: Api): Promise<ApiResponse & { bytes?: Buffer }> {
+  const headers = { authorization: `Bearer ${tokens[user]}`, ...req.headers };
+  const res = await (deps ?? api).handle({ method: 'GET', query: new URLSearchParams(), ...req, headers });
+  if (res.body instanceof Readable) {
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) chunks.push(c as Buffer);
+    return { ...res, bytes: Buffer.concat(chunks) };
+  }
+  return res;
+}
+
+async function custodyRows(action: string, caseId = seed.caseId): Promise<Array<{ evidence_id: string; actor: string; details: Record<string, unknown>; subject: Record<string, unknown> }>> {
+  const { rows } = await f.sql.query<{ evidence_id: string; actor: string; details: Record<string, unknown>; subject: Record<string, unknown> }>(
+    `SELECT evidence_id, actor, details, subject FROM custody_entries WHERE case_id = $1 AND action = $2 ORDER BY time, evidence_id, seq`,
+    [caseId, action],
+  );
+  return rows.map((r) => ({
+    ...r,
+    details: typeof r.details === 'string' ? JSON.parse(r.details) : r.details,
+    subject: typeof r.subject === 'string' ? JSON.parse(r.subject) : r.subject,
+  }));
+}
+
+describe('tags', () => {
+  it('round-trips a tag with its note, recording add, change and remove once each', async () => {
+    const added = await call('ivy', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: 'weapon', note: 'knife\non the table' } });
+    expect(added.status).toBe(201);
+    const { tag } = tagResultSchema.parse(added.body);
+    expect(tag).toMatchObject({ fileId: seed.photoFileId, sha256: seed.photoSha256, tag: 'weapon', note: 'knife\non the table', createdBy: 'ivy' });
+
+    const dup = await call('sue', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: 'weapon' } });
+    expect(dup.status).toBe(409);
+
+    const changed = await call('sue', { method: 'PATCH', path: `/cases/${seed.caseId}/tags/${tag.tagId}`, body: { note: 'a kitchen knife' } });
+    expect(changed.status).toBe(200);
+    expect(tagResultSchema.parse(changed.body).tag).toMatchObject({ note: 'a kitchen knife', updatedBy: 'sue', createdBy: 'ivy' });
+
+    const list = await call('sue', { path: `/cases/${seed.caseId}/tags` });
+    expect(tagListSchema.parse(list.body)).toMatchObject({ total: 1, counts: [{ tag: 'weapon', count: 1 }] });
+
+    const removed = await call('ivy', { method: 'DELETE', path: `/cases/${seed.caseId}/tags/${tag.tagId}` });
+    expect(removed.status).toBe(204);
+    expect((await call('ivy', { method: 'DELETE', path: `/cases/${seed.caseId}/tags/${tag.tagId}` })).status).toBe(404);
+
+    const entries = (await custodyRows('bookmark')).filter((e) => e.details.tagId === tag.tagId);
+    expect(entries.map((e) => [e.actor, e.details.op, e.evidence_id])).toEqual([
+      ['ivy', 'add', seed.evidenceId],
+      ['sue', 'change', seed.evidenceId],
+      ['ivy', 'remove', seed.evidenceId],
+    ]);
+    expect(entries[0]!.subject).toMatchObject({ fileId: seed.photoFileId, sha256: seed.photoSha256 });
+    expect(entries[1]!.details).toMatchObject({ note: 'a kitchen knife', previous: { note: 'knife\non the table' } });
+    expect(entries[2]!.details).toMatchObject({ tag: 'weapon', note: 'a kitchen knife' });
+  });
+
+  it('refuses strangers and admins without writing anything, and tags only files of the case', async () => {
+    const before = (await custodyRows('bookmark')).length;
+    const stranger = await call('olga', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: 'x' } });
+    expect(stranger.status).toBe(404);
+    const admin = await call('adam', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: 'x' } });
+    expect(admin.status).toBe(403);
+    // A file of another case, named on this case: not found.
+    const cross = await call('ivy', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: other.photoFileId, tag: 'x' } });
+    expect(cross.status).toBe(404);
+    const bad = await call('ivy', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: 'bad\u0007tag' } });
+    expect(bad.status).toBe(400);
+    expect((await custodyRows('bookmark')).length).toBe(before);
+  });
+
+  it('undoes a tag whose custody entry cannot be written', async () => {
+    const failing: CustodyRecorder = {
+      async record() {
+        throw new ExhibitError('storage-unavailable', 'custody container unreachable');
+      },
+    };
+    const broken = createApi({ ...f.deps, custody: failing });
+    const res = await call('ivy', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: 'unrecorded' } }, broken);
+    expect(res.status).toBe(503);
+    const list = tagListSchema.parse((await call('ivy', { path: `/cases/${seed.caseId}/tags`, query: new URLSearchParams({ tag: 'unrecorded' }) })).body);
+    expect(list.total).toBe(0);
+  });
+});
+
+describe('exports', () => {
+  it.each(['csv', 'json', 'html'] as const)('streams a %s export whose SHA-256 is recorded once per evidence item', async (format) => {
+    await call('ivy', { method: 'POST', path: `/cases/${seed.caseId}/tags`, body: { fileId: seed.photoFileId, tag: `report-${format}`, note: `<b>note</b> for ${format}` } });
+    const res = await call('ivy', { path: `/cases/${seed.caseId}/export`, query: new URLSearchParams({ format, tagged: 'true' }) });
+    expect(res.status).toBe(200);
+    const exportId = res.headers?.['x-exhibit-export-id'];
+    expect(exportId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers?.['content-disposition']).toBe(`attachment; filename="${seed.caseId}-export-${exportId}.${format}"`);
+    const sha256 = createHash('sha256').update(res.bytes!).digest('hex');
+    const entries = (await custodyRows('export')).filter((e) => e.details.exportId === exportId);
+    // Case-wide: once in the log of each evidence item (EX01 from the seed; EX02 holds the bulk files but has no upload, so no log is listed for it).
+    const evidence = (await f.index.listEvidence(seed.caseId)).map((e) => e.evidenceId).sort();
+    expect(entries.map((e) => e.evidence_id).sort()).toEqual(evidence);
+    for (const e of entries) expect(e.details).toMatchObject({ sha256, bytes: res.bytes!.length, items: 1, complete: true, format, producedBy: 'ivy' });
+    const record = await call('ivy', { path: `/cases/${seed.caseId}/exports/${exportId}` });
+    expect(exportRecordSchema.parse(record.body)).toMatchObject({ exportId, sha256, bytes: res.bytes!.length, items: 1, producedBy: 'ivy', format });
+
+    const text = res.bytes!.toString('utf8');
+    if (format === 'json') {
+      const doc = JSON.parse(text) as { format: string; items: Array<{ file: { fileId: string }; tags: Array<{ note: string }> }>; count: number; custody: { available: boolean } };
+      expect(doc).toMatchObject({ format: 'exhibit-export/1', count: 1, custody: { available: true } });
+      expect(doc.items[0]?.file.fileId).toBe(seed.photoFileId);
+      expect(doc.items[0]?.tags.some((t) => t.note === '<b>note</b> for json')).toBe(true);
+    }
+    if (format === 'csv') {
+      const [header, row] = text.trim().split('\r\n');
+      expect(header?.startsWith('fileId,evidenceId,path,size,sha256')).toBe(true);
+      expect(row).toContain(seed.photoSha256);
+      expect(row).toContain('2023-07-14T09:30:00');
+    }
+    if (format === 'html') {
+      expect(res.headers?.['content-security-policy']).toContain("default-src 'none'");
+      expect(text).toContain(`data:image/jpeg;base64,${seed.thumbnailBytes.toString('base64')}`);
+      expect(text).toContain(seed.photoSha256);
+      expect(text).toContain('&lt;b&gt;note&lt;/b&gt; for html');
+      expect(text).not.toContain('<b>note</b>');
+      expect(text).toContain('2023-07-14T09:30:00 (UTC+01:00');
+      expect(text).toContain('Produced by</th><td>ivy');
+      expect(text).toContain('Chain of custody');
+      // Nothing to fetch from anywhere: every image is inline.
+      expect(text).not.toMatch(/src="(?!data:)/);
+    }
+  });
+
+  it('streams a large export page by page: the index is read as the caller reads, not before', async () => {
+    const res = await api.handle({
+      method: 'GET',
+      path: `/cases/${seed.caseId}/export`,
+      query: new URLSearchParams({ format: 'csv', evidenceId: 'EX02' }),
+      headers: { authorization: `Bearer ${tokens.ivy}` },
+    });
+    expect(res.body).toBeInstanceOf(Readable);
+    const stream = res.body as Readable;
+    f.touched.length = 0;
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(first.done).toBe(false);
+    const pagesAtFirstChunk = f.touched.filter((t) => t === 'review.exportPage').length;
+    // 2000 files are 20 pages of 100 (about 6.5 KiB of CSV each); before the caller reads on, only
+    // what fits the stream's 16 KiB read-ahead (plus the piece held back and the page being read)
+    // has been rendered: a few pages, not the export.
+    expect(pagesAtFirstChunk).toBeGreaterThanOrEqual(1);
+    expect(pagesAtFirstChunk).toBeLessThanOrEqual(8);
+    const chunks: Buffer[] = [first.value as Buffer];
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) chunks.push(next.value as Buffer);
+    const bytes = Buffer.concat(chunks);
+    expect(f.touched.filter((t) => t === 'review.exportPage').length).toBeGreaterThanOrEqual(BULK / 100);
+    expect(bytes.toString('utf8').trim().split('\r\n')).toHaveLength(BULK + 1);
+    const exportId = res.headers?.['x-exhibit-export-id'];
+    const entries = (await custodyRows('export')).filter((e) => e.details.exportId === exportId);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) expect(e.details).toMatchObject({ sha256: createHash('sha256').update(bytes).digest('hex'), items: BULK, complete: true });
+  });
+
+  it('records an export the caller abandoned as incomplete, once', async () => {
+    const whole = await call('ivy', { path: `/cases/${seed.caseId}/export`, query: new URLSearchParams({ format: 'json', evidenceId: 'EX02' }) });
+    const res = await api.handle({
+      method: 'GET',
+      path: `/cases/${seed.caseId}/export`,
+      query: new URLSearchParams({ format: 'json', evidenceId: 'EX02' }),
+      headers: { authorization: `Bearer ${tokens.ivy}` },
+    });
+    const stream = res.body as Readable;
+    const exportId = res.headers?.['x-exhibit-export-id'];
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    await iterator.return?.();
+    let entries: Awaited<ReturnType<typeof custodyRows>> = [];
+    for (let i = 0; i < 50 && entries.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      entries = (await custodyRows('export')).filter((e) => e.details.exportId === exportId);
+    }
+    const evidence = (await f.index.listEvidence(seed.caseId)).length;
+    expect(entries).toHaveLength(evidence);
+    for (const e of entries) {
+      expect(e.details.complete).toBe(false);
+      expect(Number(e.details.bytes)).toBeGreaterThanOrEqual((first.value as Buffer).length);
+      // What was rendered before the caller left: the read-ahead, a small part of the whole export.
+      expect(Number(e.details.bytes)).toBeLessThan(whole.bytes!.length / 4);
+    }
+    expect((await call('ivy', { path: `/cases/${seed.caseId}/exports/${exportId}` })).status).toBe(200);
+  });
+
+  it('says so in the report when a recorded thumbnail is missing from storage, instead of failing it', async () => {
+    const lost = await seedCase(f, 'REV-3');
+    await f.access.assign(lost.caseId, 'ivy', { by: 'setup' });
+    const content = await f.index.getContent(lost.photoSha256);
+    await f.blobs.delete(content!.thumbnail!);
+    const res = await call('ivy', { path: `/cases/${lost.caseId}/export`, query: new URLSearchParams({ format: 'html', kind: 'image' }) });
+    expect(res.status).toBe(200);
+    expect(res.bytes!.toString('utf8')).toContain('Thumbnail recorded but not found in storage');
+    expect(res.bytes!.toString('utf8')).toContain('</html>');
+  });
+
+  it('refuses an export for admins and strangers, before reading anything', async () => {
+    f.touched.length = 0;
+    expect((await call('adam', { path: `/cases/${seed.caseId}/export` })).status).toBe(403);
+    expect((await call('olga', { path: `/cases/${seed.caseId}/export` })).status).toBe(404);
+    expect(f.touched).toEqual([]);
+  });
+});
+
+describe('map, timeline and thumbnails', () => {
+  it('clusters the case on the map and counts its timeline through the routes', async () => {
+    const map = await call('ivy', { path: `/cases/${seed.caseId}/map`, query: new URLSearchParams({ zoom: '5' }) });
+    expect(map.status).toBe(200);
+    expect(mapResultSchema.parse(map.body)).toMatchObject({ cellDeg: 360 / 32 / 4, total: 1, clusters: [{ count: 1, lat: -22.9068, lon: -43.1729, fileId: seed.photoFileId }] });
+    const boxed = await call('ivy', { path: `/cases/${seed.caseId}/map`, query: new URLSearchParams({ bbox: '0,0,10,10' }) });
+    expect(mapResultSchema.parse(boxed.body)).toMatchObject({ total: 0, clusters: [], cellDeg: 10 / 32 });
+    expect((await call('ivy', { path: `/cases/${seed.caseId}/map`, query: new URLSearchParams({ zoom: '99' }) })).status).toBe(400);
+
+    const tl = await call('ivy', { path: `/cases/${seed.caseId}/timeline` });
+    expect(timelineResultSchema.parse(tl.body)).toMatchObject({ bucket: 'minute', withTakenAt: 1, buckets: [{ start: '2023-07-14T09:30:00', end: '2023-07-14T09:31:00', withOffset: 1, withoutOffset: 0 }] });
+    const brushed = await call('ivy', { path: `/cases/${seed.caseId}/files`, query: new URLSearchParams({ takenLocalFrom: '2023-07-14T09:30:00', takenLocalTo: '2023-07-14T09:31:00' }) });
+    expect((brushed.body as { total: number }).total).toBe(1);
+  });
+
+  it('serves thumbnails by content hash with immutable caching, 304 on revalidation, 404 for another case\'s content', async () => {
+    const path = `/cases/${seed.caseId}/contents/${seed.photoSha256}/thumbnail`;
+    const before = (await custodyRows('thumbnail-view')).length;
+    const res = await call('ivy', { path });
+    expect(res.status).toBe(200);
+    expect(res.bytes?.equals(seed.thumbnailBytes)).toBe(true);
+    expect(res.headers).toMatchObject({ 'cache-control': 'private, max-age=31536000, immutable', etag: `"${seed.photoSha256}"`, 'content-type': 'image/jpeg' });
+    const again = await call('ivy', { path, headers: { 'if-none-match': `"${seed.photoSha256}"` } });
+    expect(again.status).toBe(304);
+    const views = (await custodyRows('thumbnail-view')).slice(before);
+    expect(views).toHaveLength(1);
+    expect(views[0]).toMatchObject({ actor: 'ivy', subject: { sha256: seed.photoSha256 } });
+    expect((await call('ivy', { path: `/cases/${seed.caseId}/contents/${other.photoSha256}/thumbnail` })).status).toBe(404);
+    expect((await call('olga', { path })).status).toBe(404);
+  });
+});
+
+describe('access events and discovery', () => {
+  it('lists who viewed and exported what, by user and by file, for supervisors only', async () => {
+    await call('ivy', { path: `/cases/${seed.caseId}/files/${seed.photoFileId}` });
+    const byFile = await call('sue', { path: `/cases/${seed.caseId}/access-events`, query: new URLSearchParams({ fileId: seed.photoFileId, action: 'view' }) });
+    expect(byFile.status).toBe(200);
+    const parsed = accessEventListSchema.parse(byFile.body);
+    expect(parsed.items[0]).toMatchObject({ actor: 'ivy', action: 'view', fileId: seed.photoFileId, path: 'phone.zip!/DCIM/IMG_0001.jpg' });
+    const byUser = accessEventListSchema.parse((await call('sue', { path: `/cases/${seed.caseId}/access-events`, query: new URLSearchParams({ user: 'ivy' }) })).body);
+    expect(byUser.items.every((i) => i.actor === 'ivy')).toBe(true);
+    expect(byUser.byActor.map((b) => b.action)).toEqual(expect.arrayContaining(['bookmark', 'export', 'thumbnail-view', 'view']));
+    expect((await call('ivy', { path: `/cases/${seed.caseId}/access-events` })).status).toBe(403);
+    expect((await call('sue', { path: `/cases/${seed.caseId}/access-events`, query: new URLSearchParams({ action: 'received' }) })).status).toBe(400);
+  });
+
+  it("shows a file's custody entries: the pipeline's and tag changes to everyone on the case, people's access to supervisors", async () => {
+    await f.custodyLog.record({
+      caseId: seed.caseId,
+      evidenceId: seed.evidenceId,
+      action: 'stage-completed',
+      actor: 'service:exhibit-pipeline',
+      subject: { fileId: seed.photoFileId, sha256: seed.photoSha256 },
+      details: { stage: 'thumbnail' },
+      tools: [{ name: 'sharp', version: '0.34.0' }],
+    });
+    const path = `/cases/${seed.caseId}/files/${seed.photoFileId}/custody`;
+    const mine = fileCustodySchema.parse((await call('ivy', { path })).body);
+    expect(mine.entries.map((e) => e.action)).toContain('stage-completed');
+    expect(mine.entries.map((e) => e.action)).toContain('bookmark');
+    expect(mine.entries.every((e) => e.actor.startsWith('service:') || e.action === 'bookmark')).toBe(true);
+    expect(mine.omitted).toBeGreaterThan(0);
+    const sup = fileCustodySchema.parse((await call('sue', { path })).body);
+    expect(sup.omitted).toBe(0);
+    expect(sup.entries.length).toBe(mine.entries.length + mine.omitted);
+    expect(sup.entries.some((e) => e.action === 'view' && e.actor === 'ivy')).toBe(true);
+    expect(sup.entries.some((e) => e.action === 'thumbnail-view' && e.subject.sha256 === seed.photoSha256)).toBe(true);
+    expect((await call('olga', { path })).status).toBe(404);
+  });
+
+  it('answers /api with an index and /api/docs with a self-contained page', async () => {
+    const index = await api.handle({ method: 'GET', path: '/', query: new URLSearchParams(), headers: {} });
+    expect(index.status).toBe(200);
+    const body = apiIndexSchema.parse(index.body);
+    expect(body.routes.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(['GET /api/cases/{caseId}/map', 'GET /api/docs', 'GET /api']));
+    const docs = await api.handle({ method: 'GET', path: '/docs', query: new URLSearchParams(), headers: {} });
+    const html = (docs.body as Buffer).toString('utf8');
+    expect(docs.headers?.['content-security-policy']).toContain("default-src 'none'");
+    expect(html).toContain('exportFiles');
+    expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+  });
+});

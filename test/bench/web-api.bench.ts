@@ -1,0 +1,168 @@
+/**
+ * Review API latency at scale (issue 13): seeds one case of N files (default
+ * 100,000) into a throw-away database on the PostgreSQL server named by
+ * DATABASE_URL, then times the requests the browser app makes (search pages,
+ * map clusters, timeline buckets) through the real API (routing, token,
+ * access check, read audit) and prints p50/p95 per request, with a plain
+ * indexed count over the same case as the reference measured in the same run.
+ *
+ *   npm run bench:web -- [--files=100000] [--runs=40] [--keep]
+ *
+ * A script, not a test: it asserts nothing about time. Custody entries go to
+ * an in-memory recorder here (the append-blob write of a search's custody
+ * entry is storage latency, measured by the pipeline bench, not index work).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { createRootLogger, loadTestSettings, type CustodyEvent } from '@exhibit/core';
+import { createPostgresAccessStore, createPostgresIndex, createPostgresReviewStore, migrate, openSqlClient } from '@exhibit/index';
+import { createApi, createLocalTokenVerifier, issueLocalToken } from '@exhibit/api';
+import type { BlobStore } from '@exhibit/core';
+
+const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string | undefined]));
+const FILES = Number(args.get('files') ?? 100_000);
+const RUNS = Number(args.get('runs') ?? 40);
+const KEEP = args.has('keep');
+const CASE = 'BENCH-WEB';
+
+function percentile(sorted: number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+async function main(): Promise<void> {
+  const baseUrl = loadTestSettings().databaseUrl;
+  if (!baseUrl) throw new Error('set DATABASE_URL to a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/test)');
+  const db = `exhibit_bench_web_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const url = new URL(baseUrl);
+  url.pathname = `/${db}`;
+  const keyDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-bench-web-'));
+  const sql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
+  try {
+    await migrate(sql);
+    const index = createPostgresIndex(sql);
+    const access = createPostgresAccessStore(sql);
+    const seedStart = performance.now();
+    await seed(sql, index);
+    const seedMs = performance.now() - seedStart;
+    await access.assign(CASE, 'ivy', { by: 'bench' });
+    const events: CustodyEvent[] = [];
+    const api = createApi({
+      index,
+      access,
+      blobs: {} as BlobStore, // no route timed here reads a blob
+      custody: { record: async (e) => void events.push(e) },
+      tokens: createLocalTokenVerifier({ keyDir }),
+      containers: { evidence: 'evidence', derived: 'derived' },
+      logger: createRootLogger({ level: 'silent' }),
+      extensions: { review: createPostgresReviewStore(sql) },
+    });
+    const token = (await issueLocalToken({ user: 'ivy', roles: ['investigator'], ttlMs: 3_600_000 }, { keyDir })).token;
+
+    const requests: Array<[string, string, Record<string, string>]> = [
+      ['search page (path order)', `/cases/${CASE}/files`, { limit: '200' }],
+      ['search images with GPS by taken-at', `/cases/${CASE}/files`, { kind: 'image', hasGps: 'true', sort: 'takenAt', order: 'desc', limit: '200' }],
+      ['search page 200 deep (offset 20000)', `/cases/${CASE}/files`, { limit: '200', offset: '20000' }],
+      ['search duplicates grouped', `/cases/${CASE}/files`, { duplicates: 'only', sort: 'sha256', limit: '200' }],
+      ['map world (zoom 2)', `/cases/${CASE}/map`, { zoom: '2' }],
+      ['map city box (zoom 11)', `/cases/${CASE}/map`, { zoom: '11', bbox: '-0.5,51.3,0.3,51.7' }],
+      ['timeline (auto bucket)', `/cases/${CASE}/timeline`, {}],
+      ['timeline of a brushed month', `/cases/${CASE}/timeline`, { takenLocalFrom: '2023-03-01', takenLocalTo: '2023-04-01' }],
+    ];
+    const reference = async () => {
+      const t = performance.now();
+      await sql.query('SELECT count(*) FROM files f JOIN contents c ON c.sha256 = f.sha256 WHERE f.case_id = $1', [CASE]);
+      return performance.now() - t;
+    };
+    const refTimes: number[] = [];
+    console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; ${RUNS} runs per request after 3 warm-up runs`);
+    console.log(['request'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status'].join(' '));
+    for (let i = 0; i < 3; i++) refTimes.push(await reference());
+    refTimes.length = 0;
+    for (let i = 0; i < RUNS; i++) refTimes.push(await reference());
+    refTimes.sort((a, b) => a - b);
+    const refP95 = percentile(refTimes, 95);
+    for (const [name, p, query] of requests) {
+      const times: number[] = [];
+      let status = 0;
+      for (let i = 0; i < RUNS + 3; i++) {
+        const t = performance.now();
+        const res = await api.handle({ method: 'GET', path: p, query: new URLSearchParams(query), headers: { authorization: `Bearer ${token}` } });
+        const ms = performance.now() - t;
+        status = res.status;
+        if (res.status !== 200) throw new Error(`${name}: ${res.status} ${JSON.stringify(res.body)}`);
+        if (i >= 3) times.push(ms);
+      }
+      times.sort((a, b) => a - b);
+      console.log([name.padEnd(40), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status)].join(' '));
+    }
+    console.log(['reference: indexed count of the case'.padEnd(40), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
+    console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory)`);
+  } finally {
+    await sql.close();
+    await rm(keyDir, { recursive: true, force: true });
+    if (!KEEP) {
+      const c = new pg.Client({ connectionString: baseUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await c.end();
+    } else console.log(`kept database ${db}`);
+  }
+}
+
+/**
+ * One upload of FILES photos, written in bulk by SQL: positions around three
+ * cities, capture times over two years (a quarter without a recorded offset),
+ * one in twenty a copy of another's content.
+ */
+async function seed(sql: Awaited<ReturnType<typeof openSqlClient>>, index: ReturnType<typeof createPostgresIndex>): Promise<void> {
+  await index.recordUpload({
+    caseId: CASE,
+    evidenceId: 'EX01',
+    blobName: `${CASE}/EX01/phone.zip`,
+    fileName: 'phone.zip',
+    rootFileId: 'benchroot',
+    size: 1,
+    etag: '"0x1"',
+    versionId: null,
+    contentType: 'application/zip',
+    lastModified: '2024-01-01T00:00:00.000Z',
+    acquisition: {},
+  });
+  await sql.query(
+    `INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name, mime, detected_ext, kind, metadata, metadata_status,
+                           taken_at_utc, taken_at_local, taken_at_local_ts, taken_offset_minutes, gps_lat, gps_lon, make, model, thumbnail_status)
+     SELECT encode(sha256(('c' || g)::bytea), 'hex'), md5('c' || g), left(encode(sha256(('s' || g)::bytea), 'hex'), 40), 1000 + g % 5000,
+            'derived', 'content/' || g, 'image/jpeg', 'jpg', 'image', '{}'::jsonb, 'done',
+            CASE WHEN g % 4 = 0 THEN NULL ELSE ts - interval '1 hour' END, to_char(ts, 'YYYY:MM:DD HH24:MI:SS'), ts,
+            CASE WHEN g % 4 = 0 THEN NULL ELSE 60 END,
+            CASE WHEN g % 9 = 0 THEN NULL ELSE (ARRAY[51.5, -22.9, 35.7])[1 + g % 3] + ((g * 0.000137) % 0.9) - 0.45 END,
+            CASE WHEN g % 9 = 0 THEN NULL ELSE (ARRAY[-0.12, -43.17, 139.65])[1 + g % 3] + ((g * 0.000291) % 1.7) - 0.85 END,
+            (ARRAY['Canon', 'Apple', 'SAMSUNG'])[1 + g % 3], 'model ' || (g % 7), 'n/a'
+       FROM (SELECT g, timestamp '2023-01-01' + (g * interval '10 minutes') * (730.0 * 144 / $1) AS ts FROM generate_series(1, $1::int) g) s`,
+    [FILES],
+  );
+  await sql.query(
+    `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, extension, entry_kind, size, sha256, stage)
+     SELECT 'bench' || lpad(g::text, 8, '0'), $2, 'EX01', 0, 'phone/DCIM/' || (g % 100) || '/IMG_' || lpad(g::text, 8, '0') || '.jpg',
+            'x', 'IMG_' || g || '.jpg', 'jpg', 'file', 1000, encode(sha256(('c' || CASE WHEN g % 20 = 0 THEN g - 1 ELSE g END)::bytea), 'hex'), 'indexed'
+       FROM generate_series(1, $1::int) g`,
+    [FILES, CASE],
+  );
+  await sql.query(`INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, stage) VALUES ('benchroot', $1, 'EX01', 0, 'phone.zip', 'phone.zip', 'phone.zip', 'file', 'indexed')`, [CASE]);
+  await index.recordUploadHashes(`${CASE}/EX01/phone.zip`, { md5: '0'.repeat(32), sha1: '0'.repeat(40), sha256: '0'.repeat(64) }, 'no-reference', []);
+  await sql.exec('ANALYZE');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
