@@ -255,7 +255,10 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
     await signIn('sam');
     await page.goto(`${appUrl}cases/${caseId}/custody`);
     const row = page.locator('[data-testid="custody-entries"] tr[data-action="bookmark"]').first();
-    await row.waitFor();
+    await row.waitFor({ timeout: 60_000 }).catch(async (err: unknown) => {
+      const shown = ((await page.locator('main').textContent()) ?? '').slice(0, 1500);
+      throw new Error(`no bookmark entry in the custody screen: ${String(err)}\nscreen: ${shown}`);
+    });
     await row.locator('summary').click();
     await expect.poll(() => row.textContent()).toContain(note);
     await page.getByRole('button', { name: /Verify the custody log/ }).click();
