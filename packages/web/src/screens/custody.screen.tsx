@@ -78,6 +78,14 @@ export function CustodyScreen({ caseId }: { caseId: string }) {
             </label>
             <span>{entries.length.toLocaleString('en')} entries, newest first</span>
           </div>
+          {data.items
+            .filter((i) => i.firstBreak)
+            .map((i) => (
+              <p key={i.evidenceId} className="error" role="note">
+                {i.evidenceId}: the log could not be verified past entry {i.firstBreak!.seq ?? '?'} ({i.firstBreak!.reason}); later entries of this item are not shown
+                here. The “Who saw what” screen lists them from the custody index.
+              </p>
+            ))}
           <table className="grid-table" data-testid="custody-entries">
             <caption className="sr-only">Custody entries</caption>
             <thead>

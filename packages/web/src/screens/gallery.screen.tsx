@@ -212,7 +212,6 @@ function Cell({ caseId, index, hit, active, onFocus, query }: { caseId: string; 
         data-file-id={file.fileId}
         onFocus={onFocus}
         className={active ? 'cell-link active' : 'cell-link'}
-        aria-label={`${file.path}${failed ? ' (failed)' : ''}`}
       >
         <div className="thumb">
           {hasThumb && url ? (
@@ -222,6 +221,8 @@ function Cell({ caseId, index, hit, active, onFocus, query }: { caseId: string; 
           )}
         </div>
         <span className="name">{file.name}</span>
+        {/* The whole path for screen readers, after the visible name (which stays the start of the link's name). */}
+        <span className="sr-only">, {file.path}</span>
         <span className="badges">
           {failed && <span className="badge bad">failed</span>}
           {mismatch && <span className="badge warn">ext mismatch</span>}
