@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * Three tiers: unit tests sit next to the code (src/**), integration tests
  * talk to Azurite and PostgreSQL (packages/<pkg>/test/**), end-to-end tests
- * drive the local host with the bundled samples (test/e2e/**).
+ * drive the local host with the bundled samples (test/e2e/**); browser tests
+ * drive the built review app in Chromium against the local host (test/browser/**).
  */
 export default defineConfig({
   test: {
@@ -29,6 +30,18 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          globalSetup: ['test/support/web-build.global-setup.ts'],
+          // A page settles in a few requests; on a busy machine that is more than expect.poll's default second.
+          expect: { poll: { timeout: 20_000, interval: 100 } },
+          testTimeout: 120_000,
           hookTimeout: 300_000,
           fileParallelism: false,
         },

@@ -73,6 +73,7 @@ describe('.ci/run system packages', () => {
       mdeltree: 'mtools',
       mkntfs: 'ntfs-3g',
       mke2fs: 'e2fsprogs',
+      chromium: 'chromium',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {

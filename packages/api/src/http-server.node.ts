@@ -7,6 +7,7 @@ import { ExhibitError, type Logger } from '@exhibit/core';
 import type { Api, ApiRequest, ApiResponse } from './api.types.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, NOT_FOUND_BODY } from './http-errors.js';
+import type { SiteHandler } from './static-site.node.js';
 
 export interface HttpServerHandle {
   /** e.g. 'http://127.0.0.1:7071/api' */
@@ -26,7 +27,14 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
  */
 export async function startHttpServer(
   api: Pick<Api, 'routes' | 'handle'>,
-  options: { host: string; port: number; logger: Logger; maxBodyBytes?: number },
+  options: {
+    host: string;
+    port: number;
+    logger: Logger;
+    maxBodyBytes?: number;
+    /** Answers everything outside /api (the review app); without it such paths are 404. */
+    site?: SiteHandler;
+  },
 ): Promise<HttpServerHandle> {
   const logger = options.logger.child({ component: 'http' });
   const maxBodyBytes = options.maxBodyBytes ?? API_LIMITS.maxBodyBytes;
@@ -45,6 +53,20 @@ export async function startHttpServer(
     const incomingId = header(req, 'x-request-id');
     const requestId = incomingId && REQUEST_ID_RE.test(incomingId) ? incomingId : randomUUID();
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`) && options.site) {
+      let siteBody: unknown;
+      try {
+        siteBody = await readJsonBody(req, maxBodyBytes);
+      } catch (err) {
+        await send(res, withRequestId(errorResponse(err), requestId));
+        return;
+      }
+      const headers = flatHeaders(req);
+      const response = await options.site({ method: req.method ?? 'GET', path: url.pathname, headers, ...(siteBody === undefined ? {} : { body: siteBody }) });
+      if (response.status >= 400) logger.info({ requestId, method: req.method, status: response.status }, 'site request failed');
+      await send(res, withRequestId(response, requestId));
+      return;
+    }
     if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) {
       logger.info({ requestId, method: req.method, status: 404 }, 'request outside /api');
       await send(res, { status: 404, headers: { 'x-request-id': requestId }, body: NOT_FOUND_BODY });
@@ -63,10 +85,7 @@ export async function startHttpServer(
       return;
     }
 
-    const headers: Record<string, string | undefined> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
+    const headers = flatHeaders(req);
     const apiRequest: ApiRequest = {
       method: req.method ?? 'GET',
       path: url.pathname.slice(PREFIX.length) || '/',
@@ -101,6 +120,12 @@ export async function startHttpServer(
         server.closeAllConnections();
       }),
   };
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  return headers;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

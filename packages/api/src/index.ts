@@ -1,5 +1,6 @@
 export { createApi, ANONYMOUS } from './api.js';
 export { startHttpServer, type HttpServerHandle } from './http-server.node.js';
+export { createStaticSite, siteSecurityHeaders, safeRelativePath, type SiteHandler, type SiteRequest } from './static-site.node.js';
 export { issueLocalToken, createLocalTokenVerifier, LOCAL_TOKEN_ISSUER, LOCAL_TOKEN_AUDIENCE, type IssuedToken } from './auth/local-token.js';
 export { loadLocalSigningKey, LOCAL_KEY_FILE, LOCAL_PUBLIC_JWK_FILE, type LocalSigningKey } from './auth/local-key.js';
 export { createEntraTokenVerifier, type EntraVerifierOptions } from './auth/entra-token.js';

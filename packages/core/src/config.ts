@@ -67,6 +67,10 @@ const envSchema = z.object({
   EXHIBIT_CUSTODY_CHECKPOINT_DIR: optionalString,
   EXHIBIT_ENTRA_TENANT_ID: optionalString,
   EXHIBIT_ENTRA_AUDIENCE: optionalString,
+  /** The review app's Entra app registration (SPA platform); default: the API's own (EXHIBIT_ENTRA_AUDIENCE as a client id). */
+  EXHIBIT_ENTRA_SPA_CLIENT_ID: optionalString,
+  /** The delegated scope the review app asks for; default api://<audience>/access_as_user. */
+  EXHIBIT_ENTRA_API_SCOPE: optionalString,
   /** Local token signing and the local API's base URL for the CLI. */
   EXHIBIT_API_URL: optionalString,
   EXHIBIT_TOKEN: optionalString,
@@ -102,7 +106,9 @@ export interface ExhibitConfig {
     trustFile: string;
     checkpoints: { kind: 'directory'; dir: string } | { kind: 'container'; container: 'custody-checkpoints' };
   };
-  auth: { kind: 'local'; keyDir: string } | { kind: 'entra'; tenantId: string; audience: string };
+  auth:
+    | { kind: 'local'; keyDir: string }
+    | { kind: 'entra'; tenantId: string; audience: string; web?: { clientId: string; scope: string } };
   cli: { token: string | undefined };
 }
 
@@ -153,7 +159,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
     if (!e.EXHIBIT_ENTRA_TENANT_ID || !e.EXHIBIT_ENTRA_AUDIENCE) {
       throw new ExhibitError('invalid-config', 'Entra auth needs both EXHIBIT_ENTRA_TENANT_ID and EXHIBIT_ENTRA_AUDIENCE');
     }
-    auth = { kind: 'entra', tenantId: e.EXHIBIT_ENTRA_TENANT_ID, audience: e.EXHIBIT_ENTRA_AUDIENCE };
+    const audience = e.EXHIBIT_ENTRA_AUDIENCE;
+    const apiUri = audience.startsWith('api://') ? audience : `api://${audience}`;
+    auth = {
+      kind: 'entra',
+      tenantId: e.EXHIBIT_ENTRA_TENANT_ID,
+      audience,
+      web: {
+        clientId: e.EXHIBIT_ENTRA_SPA_CLIENT_ID ?? audience.replace(/^api:\/\//, ''),
+        scope: e.EXHIBIT_ENTRA_API_SCOPE ?? `${apiUri}/access_as_user`,
+      },
+    };
   } else {
     auth = { kind: 'local', keyDir: path.join(dataDir, 'keys') };
   }

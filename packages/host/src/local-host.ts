@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { errorMessage, type BlobProperties, type ExhibitConfig, type Logger, type QueueName } from '@exhibit/core';
 import { createApp, FUNCTIONS, reconcile, type App, type FunctionDef, type Invocation } from '@exhibit/runtime';
 import { startHttpServer, type ApiResponse } from '@exhibit/api';
 import { superviseAzurite, type StorageHealth, type SupervisedAzurite } from './azurite.supervisor.js';
 import { acquireDataFolderLock, type DataFolderLock, type DataFolderLockPorts } from './data-folder.lock.js';
 import { QueueWorker } from './queue-worker.js';
+import { createReviewAppSite, REVIEW_APP_DIST } from './review-app.site.js';
 
 /**
  * Per-queue concurrency on the local stack. I/O-bound stages run wide; the
@@ -26,6 +29,10 @@ export function localConcurrency(queue: QueueName, base: number): number {
 export interface LocalHost {
   app: App;
   apiUrl: string;
+  /** The review app, same origin as the API. */
+  appUrl: string;
+  /** Whether packages/web has been built (else the address answers 503 with how to build it). */
+  appBuilt: boolean;
   stop(): Promise<void>;
   /** Runs one pass of the blob watcher now (tests use it instead of waiting for the interval). */
   scanNow(): Promise<void>;
@@ -212,7 +219,7 @@ export async function startLocalHost(
         handle: async (req, opts) =>
           storageDown() ?? httpFn.handler(app, req, { ...invocation(), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }),
       },
-      { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
+      { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }), site: createReviewAppSite(config) },
     );
   } catch (err) {
     await stop().catch((stopErr: unknown) => logger.warn({ err: errorMessage(stopErr) }, 'stopping a failed start failed'));
@@ -222,6 +229,8 @@ export async function startLocalHost(
   return {
     app,
     apiUrl: config.api.baseUrl,
+    appUrl: config.api.baseUrl.replace(/\/api$/, '/'),
+    appBuilt: existsSync(path.join(REVIEW_APP_DIST, 'index.html')),
     scanNow: scan,
     storageHealth: () => azurite?.health() ?? null,
     stop,

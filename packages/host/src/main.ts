@@ -1,18 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus, type Role } from '@exhibit/core';
+import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus } from '@exhibit/core';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { acquireDataFolderLock } from './data-folder.lock.js';
 import { dataFolderLockPorts, startLocalHost, type LocalHost } from './local-host.js';
+import { DEMO_USERS } from './review-app.site.js';
 import { ingestSamples } from './samples.ingest.js';
 
-/** Local demo users assigned to the bundled sample case (never to any other case). */
-const DEMO_USERS: Array<[string, Role]> = [
-  ['alice', 'investigator'],
-  ['erin', 'examiner'],
-  ['sam', 'supervisor'],
-];
 
 let shuttingDown = false;
 
@@ -79,6 +74,7 @@ async function main(): Promise<void> {
   const host = await starting;
   if (shuttingDown) return;
   say(`  API:     ${host.apiUrl}  (OpenAPI: ${host.apiUrl}/openapi.json)`);
+  say(`  review:  ${host.appUrl}${host.appBuilt ? '' : '  (not built yet: run `npm run build`)'}`);
 
   if (!config.worker.ingestSamples) {
     say('Ready. Upload evidence to container "evidence" as <caseId>/<evidenceId>/<file name>.');
@@ -125,6 +121,7 @@ async function main(): Promise<void> {
     for (const f of s.failures.slice(0, 5)) say(`    failed: ${f.path} (${f.stage}: ${f.code}) ${f.detail.slice(0, 100)}`);
   }
   say('');
+  say(`Open ${host.appUrl} in a browser and sign in as alice, erin or sam; or, in another terminal:`);
   say('Where to look (in another terminal; demo users alice/investigator, erin/examiner, sam/supervisor are on this case):');
   say(`  npm run exhibit -- login --user alice --role investigator`);
   say(`  npm run exhibit -- status ${manifest.caseId}`);

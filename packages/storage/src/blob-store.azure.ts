@@ -115,7 +115,14 @@ export class AzureBlobStore implements BlobStore {
         });
       const body = response.readableStreamBody;
       if (!body) throw new ExhibitError('storage-unavailable', `no body for ${ref.container}/${ref.name}`);
-      return body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>);
+      const stream = body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>);
+      // A caller may hold the stream a while before reading it (an API route records custody
+      // first); if the request is aborted meanwhile, the SDK's stream errors with nobody
+      // listening yet, and an unhandled 'error' event ends the process: the local host died
+      // whenever a browser left a page while thumbnails were loading. Whoever reads the stream
+      // (pipeline, for await) still gets the error; this listener only keeps it from being fatal.
+      stream.on('error', () => undefined);
+      return stream;
     } catch (err) {
       throw translateStorageError(err, `read ${ref.container}/${ref.name}`);
     }

@@ -1,0 +1,36 @@
+import type { RecordedTime } from './api-types';
+
+/** "+02:00" for an offset in minutes. */
+export function offsetText(minutes: number): string {
+  const sign = minutes < 0 ? '-' : '+';
+  const m = Math.abs(minutes);
+  return `${sign}${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+}
+
+/**
+ * A time exactly as the source recorded it: its wall clock and its offset,
+ * never converted to the viewer's zone. Without an offset it says so.
+ */
+export function recordedText(t: RecordedTime): string {
+  const local = t.local.replace('T', ' ');
+  return t.offsetMinutes === null ? `${local} (no offset recorded)` : `${local} UTC${offsetText(t.offsetMinutes)}`;
+}
+
+export function bytesText(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]} (${n.toLocaleString('en')} B)`;
+}
+
+/** An instant the system itself recorded (always UTC), shown as UTC so it reads the same for everyone. */
+export function instantText(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
+}
