@@ -9,7 +9,7 @@ param namespaceName string
 param privateEndpoints bool
 
 // Must equal QUEUES in packages/core/src/ports/bus.ts (test/consistency checks).
-var stageQueues = ['hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index']
+var stageQueues = ['hash', 'unpack', 'analyse', 'index']
 // Must equal BLOB_EVENTS_QUEUE in functions/src/settings.ts.
 var blobEventsQueueName = 'evidence-events'
 // Must equal LIMITS.maxDeliveryCount.

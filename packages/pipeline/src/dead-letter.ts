@@ -2,6 +2,8 @@ import {
   fileMessage,
   hashMessage,
   PIPELINE_ACTOR,
+  QUEUE_STEPS,
+  stepAwaited,
   type EvidenceRef,
   type FileFailure,
   type QueueName,
@@ -24,8 +26,9 @@ export async function recordDeadLetter(
   options: { code?: 'dead-lettered' | 'stuck' } = {},
 ): Promise<EvidenceRef | null> {
   const code = options.code ?? 'dead-lettered';
+  // The queue's step; for analyse (several steps), the one the file is waiting on is set below.
   const failure: FileFailure = {
-    stage: queue,
+    stage: QUEUE_STEPS[queue][0],
     code,
     detail: `${input.reason}: ${input.description}`.slice(0, 2000),
   };
@@ -65,6 +68,8 @@ export async function recordDeadLetter(
   }
   const file = await deps.index.getFile(fileId);
   if (!file || file.caseId !== ref.caseId) return null;
+  // A file given up on in analyse failed in the step its state says it was waiting on, as when each step had its queue.
+  if (queue === 'analyse') failure.stage = stepAwaited(file.stage) ?? 'identify';
   // unpack failing does not make the archive itself unreadable: its own chain continues.
   if (queue !== 'unpack') await deps.index.failFile(fileId, failure);
   await deps.custody.record({
@@ -73,7 +78,7 @@ export async function recordDeadLetter(
     action: 'stage-failed',
     actor: PIPELINE_ACTOR,
     subject: { fileId, ...(file.sha256 ? { sha256: file.sha256 } : {}) },
-    details: { stage: queue, reason: input.reason, description: input.description.slice(0, 2000), path: file.path },
+    details: { stage: failure.stage, ...(failure.stage !== queue ? { queue } : {}), reason: input.reason, description: input.description.slice(0, 2000), path: file.path },
     eventKey: `${code === 'stuck' ? 'stuck' : 'dead-letter'}:${queue}:${fileId}`,
   });
   ctx.logger.error({ queue, fileId, reason: input.reason, code }, code === 'stuck' ? 'work stuck; file recorded as failed' : 'message dead-lettered; file recorded as failed');

@@ -1,0 +1,15 @@
+import { startHttpServer } from '@exhibit/api';
+import { newInvocation, type LocalDef, type LocalServing } from './local-trigger.js';
+
+/** The API: node:http on config.api, answering 503 while the embedded storage is down. */
+export async function serveHttp(fn: LocalDef<'http'>, s: LocalServing): Promise<void> {
+  const { app, config, logger } = s;
+  const server = await startHttpServer(
+    {
+      routes: app.api.routes,
+      handle: async (req, opts) => s.storageDown() ?? fn.handler(app, req, { ...newInvocation(logger), ...(opts?.abortSignal ? { abortSignal: opts.abortSignal } : {}) }),
+    },
+    { host: config.api.host, port: config.api.port, logger: logger.child({ component: 'http' }) },
+  );
+  s.first.push(() => server.close());
+}
