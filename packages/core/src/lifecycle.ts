@@ -93,3 +93,12 @@ export const PIPELINE_CUSTODY_ACTIONS = [
   'stage-failed',
   'processing-complete',
 ] as const;
+
+/**
+ * When an evidence item is complete, decided here for the index's status and
+ * list and for the pipeline's completion record: every upload hashed (or given
+ * up on), every upload's root file recorded, and no file or unpack left open.
+ */
+export function isEvidenceComplete(state: { hashed: unknown; rootsRecorded: unknown; settled: unknown }): boolean {
+  return state.hashed === true && state.rootsRecorded === true && state.settled === true;
+}
