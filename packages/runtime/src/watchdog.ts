@@ -48,7 +48,7 @@ export function queuesFor(file: StalledFile): QueueName[] {
  *
  * It also checks, a bounded sample per pass, that thumbnails the index
  * records as made exist in storage; one that does not is re-driven through
- * the thumbnail stage, which makes it again.
+ * its analyse, whose thumbnail step makes it again.
  */
 export async function watchdog(app: App, inv: Invocation, options: WatchdogOptions): Promise<WatchdogResult> {
   const logger = invocationLogger(inv.logger, { stage: 'watchdog', invocationId: inv.invocationId });
