@@ -51,7 +51,7 @@ describe('QueueWorker on Storage Queues (the local stand-in for the Functions tr
     });
     await worker.stop();
     expect(attempts).toBe(3);
-    expect(dead).toMatchObject({ messageId: 'thumbnail:f1', reason: 'tool-unavailable', body: { fileId: 'f1' } });
+    expect(dead).toMatchObject({ messageId: 'analyse:f1', reason: 'tool-unavailable', body: { fileId: 'f1' } });
     expect(dead!.description).toContain('attempt 3: ffmpeg went away (attempt 3)');
     await dead!.complete();
   });
