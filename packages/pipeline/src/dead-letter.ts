@@ -5,10 +5,13 @@ import {
   QUEUE_STEPS,
   stepAwaited,
   type EvidenceRef,
+  type FileKind,
+  type FileStage,
   type FileFailure,
   type QueueName,
 } from '@exhibit/core';
 import type { StageContext, StageDeps } from './stage.js';
+import { isMedia } from './stage-graph.js';
 
 /**
  * A message the bus gave up on. Its file is marked failed with the reason, so
@@ -68,8 +71,8 @@ export async function recordDeadLetter(
   }
   const file = await deps.index.getFile(fileId);
   if (!file || file.caseId !== ref.caseId) return null;
-  // A file given up on in analyse failed in the step its state says it was waiting on, as when each step had its queue.
-  if (queue === 'analyse') failure.stage = stepAwaited(file.stage) ?? 'identify';
+  // A file given up on in analyse failed in the step its state says it was at, as when each step had its queue.
+  if (queue === 'analyse') failure.stage = analyseStepAt(file.stage, (await deps.index.getFileWithContent(fileId))?.content?.kind ?? null);
   // unpack failing does not make the archive itself unreadable: its own chain continues.
   if (queue !== 'unpack') await deps.index.failFile(fileId, failure);
   await deps.custody.record({
@@ -83,4 +86,15 @@ export async function recordDeadLetter(
   });
   ctx.logger.error({ queue, fileId, reason: input.reason, code }, code === 'stuck' ? 'work stuck; file recorded as failed' : 'message dead-lettered; file recorded as failed');
   return { caseId: ref.caseId, evidenceId: ref.evidenceId };
+}
+
+/**
+ * The analyse step a file was at: the one its state waits on, for images and
+ * videos; identify for anything else (it has no other analyse step), and the
+ * last step, thumbnail, for a media file past it (only its re-check was left).
+ */
+export function analyseStepAt(state: FileStage, kind: FileKind | null): 'identify' | 'metadata' | 'thumbnail' {
+  if (!isMedia(kind)) return 'identify';
+  const step = stepAwaited(state);
+  return step === 'identify' || step === 'metadata' || step === 'thumbnail' ? step : state === 'pending' ? 'identify' : 'thumbnail';
 }
