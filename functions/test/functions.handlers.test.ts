@@ -179,7 +179,9 @@ describe('Azure Functions adapters against a real app', () => {
     const { delivered, failures } = await drainStages();
     expect(failures).toEqual([]);
     expect(delivered.hash).toBe(1);
-    expect(delivered.thumbnail).toBe(1);
+    // identify, metadata and thumbnail in one analyse message, then index: three hops for a photo.
+    expect(delivered.analyse).toBe(1);
+    expect(delivered.index).toBe(1);
 
     const hashed = await app.index.getUpload(blobName);
     expect(hashed?.hashes?.sha256).toBe(createHash('sha256').update(jpeg).digest('hex'));
@@ -216,11 +218,11 @@ describe('Azure Functions adapters against a real app', () => {
 
   it('completes a message whose outcome is failed, logging the reason with the invocation', async () => {
     const lines: LogLine[] = [];
-    const context = invocationContext('stage-identify', { messageId: 'identify:bogus', deliveryCount: 1 }, lines);
-    await expect(fns.serviceBus.get('stage-identify')!.handler('not json at all', context)).resolves.toBeUndefined();
+    const context = invocationContext('stage-analyse', { messageId: 'analyse:bogus', deliveryCount: 1 }, lines);
+    await expect(fns.serviceBus.get('stage-analyse')!.handler('not json at all', context)).resolves.toBeUndefined();
     const settled = lines.find((l) => l.text.includes('stage message settled'));
     expect(settled).toBeDefined();
-    expect(JSON.parse(settled!.text)).toMatchObject({ messageId: 'identify:bogus', outcome: { status: 'failed', code: 'invalid-message' }, invocationId: context.invocationId });
+    expect(JSON.parse(settled!.text)).toMatchObject({ messageId: 'analyse:bogus', outcome: { status: 'failed', code: 'invalid-message' }, invocationId: context.invocationId });
   });
 
   it('rethrows a retryable fault so Service Bus redelivers, and builds the app again on the next delivery', async () => {
@@ -233,9 +235,9 @@ describe('Azure Functions adapters against a real app', () => {
       }),
     );
     const body = { caseId, evidenceId: 'EV1', fileId: 'f-unknown' };
-    const first = flaky.serviceBus.get('stage-metadata')!.handler(body, invocationContext('stage-metadata', { messageId: 'm1', deliveryCount: 1 }));
+    const first = flaky.serviceBus.get('stage-analyse')!.handler(body, invocationContext('stage-analyse', { messageId: 'm1', deliveryCount: 1 }));
     await expect(first).rejects.toMatchObject({ code: 'index-unavailable' });
-    await expect(flaky.serviceBus.get('stage-metadata')!.handler(body, invocationContext('stage-metadata', { messageId: 'm1', deliveryCount: 2 }))).resolves.toBeUndefined();
+    await expect(flaky.serviceBus.get('stage-analyse')!.handler(body, invocationContext('stage-analyse', { messageId: 'm1', deliveryCount: 2 }))).resolves.toBeUndefined();
     expect(builds).toBe(2);
   });
 

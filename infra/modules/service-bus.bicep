@@ -8,8 +8,9 @@ param tags object
 param namespaceName string
 param privateEndpoints bool
 
-// Must equal QUEUES in packages/core/src/ports/bus.ts (test/consistency checks).
-var stageQueues = ['hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index']
+// Must equal QUEUES in packages/core/src/lifecycle.ts, the queues the stage graph
+// (packages/pipeline/src/stage-graph.ts) reaches (test/consistency checks both).
+var stageQueues = ['hash', 'unpack', 'analyse', 'index']
 // Must equal BLOB_EVENTS_QUEUE in functions/src/settings.ts.
 var blobEventsQueueName = 'evidence-events'
 // Must equal LIMITS.maxDeliveryCount.

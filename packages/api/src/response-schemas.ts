@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { METADATA_FLAGS, REJECTED_BLOB_REASONS, ROLES, type FileKind, type FileStage, type StageName } from '@exhibit/core';
+import { FILE_STAGES, METADATA_FLAGS, REJECTED_BLOB_REASONS, ROLES, STAGE_NAMES, type FileKind } from '@exhibit/core';
 
 /**
  * JSON shapes the API returns. They document the OpenAPI responses and the
@@ -8,8 +8,8 @@ import { METADATA_FLAGS, REJECTED_BLOB_REASONS, ROLES, type FileKind, type FileS
  */
 
 export const FILE_KINDS = ['image', 'video', 'audio', 'archive', 'document', 'other'] as const satisfies readonly FileKind[];
-export const FILE_STAGES = ['pending', 'identified', 'described', 'thumbnailed', 'indexed', 'failed'] as const satisfies readonly FileStage[];
-const STAGE_NAMES = ['ingest', 'hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'] as const satisfies readonly StageName[];
+// A file's states and the step names of failures are the lifecycle's (@exhibit/core lifecycle.ts).
+export { FILE_STAGES };
 
 export const errorSchema = z
   .object({

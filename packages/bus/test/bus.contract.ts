@@ -26,7 +26,7 @@ export function busContract(name: string, makeBus: () => Promise<TestBus>, optio
   const lockMs = options.lockMs ?? 2_000;
   const lockExpiryMs = options.lockExpiryMs ?? lockMs;
   const patienceMs = options.patienceMs ?? Math.max(20_000, lockExpiryMs * 3);
-  const queue: QueueName = 'identify';
+  const queue: QueueName = 'analyse';
 
   describe(`bus contract: ${name}`, () => {
     const open: TestBus[] = [];
@@ -197,10 +197,10 @@ export function busContract(name: string, makeBus: () => Promise<TestBus>, optio
 
     it('keeps queues apart', async () => {
       const bus = await freshBus();
-      await bus.send('metadata', [{ body: { q: 'metadata' }, messageId: 'm-apart' }]);
-      await expectEmpty(bus, 'thumbnail');
-      const [m] = await receiveAtLeast(bus, 'metadata', 1);
-      expect(m!.body).toEqual({ q: 'metadata' });
+      await bus.send('unpack', [{ body: { q: 'unpack' }, messageId: 'm-apart' }]);
+      await expectEmpty(bus, 'index');
+      const [m] = await receiveAtLeast(bus, 'unpack', 1);
+      expect(m!.body).toEqual({ q: 'unpack' });
       await m!.complete();
     });
   });

@@ -49,13 +49,7 @@ export type EntryKind =
   | 'fifo'
   | 'other';
 
-/**
- * Where a file is in its own chain. A file moves forward only; 'failed' is
- * terminal and carries a reason.
- */
-export type FileStage = 'pending' | 'identified' | 'described' | 'thumbnailed' | 'indexed' | 'failed';
-
-export type StageName = 'ingest' | 'hash' | 'identify' | 'unpack' | 'metadata' | 'thumbnail' | 'index';
+// Where a file is in its chain (FileStage) and the names of the steps (StageName): lifecycle.ts.
 
 export type UnpackState = 'n/a' | 'pending' | 'done' | 'failed';
 

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './outcome.js';
 export * from './limits.js';
 export * from './domain.js';
+export * from './lifecycle.js';
 export * from './ids.js';
 export * from './etag.js';
 export * from './messages.js';

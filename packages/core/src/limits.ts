@@ -52,6 +52,13 @@ export const LIMITS = {
   identifyHeadBytes: 64 * 1024,
   /** Bytes read from the end of a file to find a ZIP directory appended to it (EOCD + the longest comment). */
   identifyTailBytes: 64 * 1024 + 22,
+  /**
+   * An image at most this large is read from storage whole, once, in the
+   * analyse stage, and metadata and thumbnail read that memory; a larger one
+   * is read per range. Bounds memory per analyse at this (the thumbnailer
+   * holds the whole image anyway); concurrency × this is the most held.
+   */
+  analyseWholeReadBytes: 64 * 1024 * 1024,
   /** Bytes exifr may read from an image before giving up on metadata. */
   maxMetadataBytes: 16 * 1024 * 1024,
   /** Longest ffprobe/ffmpeg run before it is killed. */

@@ -24,10 +24,8 @@ export type FileMessage = z.infer<typeof fileMessage>;
 
 export const messageSchemas = {
   hash: hashMessage,
-  identify: fileMessage,
   unpack: fileMessage,
-  metadata: fileMessage,
-  thumbnail: fileMessage,
+  analyse: fileMessage,
   index: fileMessage,
 } as const satisfies Record<QueueName, z.ZodType>;
 

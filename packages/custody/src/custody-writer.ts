@@ -4,6 +4,7 @@ import {
   assertValidId,
   ExhibitError,
   isExhibitError,
+  PIPELINE_CUSTODY_ACTIONS,
   type AppendLog,
   type AppendLogHead,
   type CustodyAction,
@@ -34,8 +35,9 @@ import { evidencePrefix, segmentName } from './segment-names.js';
 import { publicKeyOf, SignatureVerifier, type PublicKeyRecord, type Signer } from './signer.js';
 
 const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
-  'received', 'acquisition-hashes', 'integrity-verified', 'integrity-mismatch', 'evidence-changed', 'unpacked',
-  'stage-completed', 'stage-failed', 'processing-complete', 'upload', 'search', 'view', 'thumbnail-view',
+  // The pipeline's, as the lifecycle lists them (core lifecycle.ts).
+  ...PIPELINE_CUSTODY_ACTIONS,
+  'stage-completed', 'upload', 'search', 'view', 'thumbnail-view',
   'download', 'export', 'bookmark', 'assignment-change', 'verify', 'read', 'log-restored',
 ]);
 

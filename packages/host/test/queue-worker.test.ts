@@ -35,7 +35,7 @@ describe('QueueWorker on Storage Queues (the local stand-in for the Functions tr
     let attempts = 0;
     const worker = new QueueWorker(
       bus,
-      'thumbnail',
+      'analyse',
       async () => {
         attempts += 1;
         throw new ExhibitError('tool-unavailable', `ffmpeg went away (attempt ${attempts})`);
@@ -44,14 +44,14 @@ describe('QueueWorker on Storage Queues (the local stand-in for the Functions tr
       { concurrency: 1, lockMs: 5000, idlePollMs: 50, maxDeliveryCount: 3, retryDelayMs: () => 0 },
     );
     worker.start();
-    await bus.send('thumbnail', [{ body: { caseId: 'C', evidenceId: 'E', fileId: 'f1' }, messageId: 'thumbnail:f1' }]);
+    await bus.send('analyse', [{ body: { caseId: 'C', evidenceId: 'E', fileId: 'f1' }, messageId: 'analyse:f1' }]);
     const [dead] = await until(async () => {
-      const got = await bus.receiveDeadLettered('thumbnail', { maxMessages: 1 });
+      const got = await bus.receiveDeadLettered('analyse', { maxMessages: 1 });
       return got.length > 0 ? got : undefined;
     });
     await worker.stop();
     expect(attempts).toBe(3);
-    expect(dead).toMatchObject({ messageId: 'thumbnail:f1', reason: 'tool-unavailable', body: { fileId: 'f1' } });
+    expect(dead).toMatchObject({ messageId: 'analyse:f1', reason: 'tool-unavailable', body: { fileId: 'f1' } });
     expect(dead!.description).toContain('attempt 3: ffmpeg went away (attempt 3)');
     await dead!.complete();
   });

@@ -1,6 +1,7 @@
 import {
   canonicalEtag,
   ExhibitError,
+  isEvidenceComplete,
   type ArchiveStopReason,
   type BlobRef,
   type ContentFinding,
@@ -599,7 +600,7 @@ export class PostgresIndex implements IndexStore {
       evidenceId: String(r.evidence_id),
       uploads: Number(r.uploads),
       files: Number(r.files),
-      complete: r.hashed === true && r.roots_recorded === true && r.settled === true,
+      complete: isEvidenceComplete({ hashed: r.hashed, rootsRecorded: r.roots_recorded, settled: r.settled }),
     }));
   }
 
@@ -733,7 +734,7 @@ export class PostgresIndex implements IndexStore {
           : {}),
       })),
       findings,
-      complete: head !== undefined && head.hashed === true && head.roots_recorded === true && head.settled === true,
+      complete: head !== undefined && isEvidenceComplete({ hashed: head.hashed, rootsRecorded: head.roots_recorded, settled: head.settled }),
     };
   }
 

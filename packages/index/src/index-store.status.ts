@@ -1,18 +1,10 @@
-import type { EvidenceStatus, FileFlag, FileStage, StageName, UploadRecord } from '@exhibit/core';
+import { FILE_STAGES, FILE_STATES, hasReached, STAGE_NAMES, STATE_AFTER, type EvidenceStatus, type FileFlag, type FileStage, type StageName, type UploadRecord } from '@exhibit/core';
 
-/** The order a file moves through; 'failed' is outside it (terminal). */
-export const FILE_STAGE_ORDER = ['pending', 'identified', 'described', 'thumbnailed', 'indexed'] as const;
+/** The order a file moves through; 'failed' is outside it (terminal). The lifecycle's (core lifecycle.ts). */
+export const FILE_STAGE_ORDER = FILE_STATES;
 
 /** Pipeline order, used to place a failure: stages before it were passed, it and later ones cannot be. */
-const STAGE_ORDER: StageName[] = ['ingest', 'hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'];
-
-/** The file stage reached once a pipeline stage is passed. */
-const REACHED_AFTER: Record<'identify' | 'metadata' | 'thumbnail' | 'index', FileStage> = {
-  identify: 'identified',
-  metadata: 'described',
-  thumbnail: 'thumbnailed',
-  index: 'indexed',
-};
+const STAGE_ORDER: readonly string[] = STAGE_NAMES;
 
 type Counts = { done: number; failed: number; pending: number };
 const zero = (): Counts => ({ done: 0, failed: 0, pending: 0 });
@@ -75,7 +67,7 @@ export function stageCounts(groups: FileStateGroup[], uploads: UploadState[]): E
         const failedAt = STAGE_ORDER.indexOf(g.failureStage ?? 'ingest');
         if (failedAt > STAGE_ORDER.indexOf(name)) bucket.done += g.n;
         else bucket.failed += g.n;
-      } else if (FILE_STAGE_ORDER.indexOf(g.stage) >= FILE_STAGE_ORDER.indexOf(REACHED_AFTER[name] as (typeof FILE_STAGE_ORDER)[number])) {
+      } else if (hasReached(g.stage, STATE_AFTER[name])) {
         bucket.done += g.n;
       } else bucket.pending += g.n;
     }
@@ -87,7 +79,7 @@ export function stageCounts(groups: FileStateGroup[], uploads: UploadState[]): E
 }
 
 export function countByStage(groups: FileStateGroup[]): EvidenceStatus['files'] {
-  const byStage: Record<FileStage, number> = { pending: 0, identified: 0, described: 0, thumbnailed: 0, indexed: 0, failed: 0 };
+  const byStage = Object.fromEntries(FILE_STAGES.map((s) => [s, 0])) as Record<FileStage, number>;
   let total = 0;
   for (const g of groups) {
     byStage[g.stage] += g.n;

@@ -2,11 +2,16 @@ import {
   fileMessage,
   hashMessage,
   PIPELINE_ACTOR,
+  QUEUE_STEPS,
+  stepAwaited,
   type EvidenceRef,
+  type FileKind,
+  type FileStage,
   type FileFailure,
   type QueueName,
 } from '@exhibit/core';
 import type { StageContext, StageDeps } from './stage.js';
+import { isMedia } from './stage-graph.js';
 
 /**
  * A message the bus gave up on. Its file is marked failed with the reason, so
@@ -24,8 +29,9 @@ export async function recordDeadLetter(
   options: { code?: 'dead-lettered' | 'stuck' } = {},
 ): Promise<EvidenceRef | null> {
   const code = options.code ?? 'dead-lettered';
+  // The queue's step; for analyse (several steps), the one the file is waiting on is set below.
   const failure: FileFailure = {
-    stage: queue,
+    stage: QUEUE_STEPS[queue][0],
     code,
     detail: `${input.reason}: ${input.description}`.slice(0, 2000),
   };
@@ -65,6 +71,8 @@ export async function recordDeadLetter(
   }
   const file = await deps.index.getFile(fileId);
   if (!file || file.caseId !== ref.caseId) return null;
+  // A file given up on in analyse failed in the step its state says it was at, as when each step had its queue.
+  if (queue === 'analyse') failure.stage = analyseStepAt(file.stage, (await deps.index.getFileWithContent(fileId))?.content?.kind ?? null);
   // unpack failing does not make the archive itself unreadable: its own chain continues.
   if (queue !== 'unpack') await deps.index.failFile(fileId, failure);
   await deps.custody.record({
@@ -73,9 +81,20 @@ export async function recordDeadLetter(
     action: 'stage-failed',
     actor: PIPELINE_ACTOR,
     subject: { fileId, ...(file.sha256 ? { sha256: file.sha256 } : {}) },
-    details: { stage: queue, reason: input.reason, description: input.description.slice(0, 2000), path: file.path },
+    details: { stage: failure.stage, ...(failure.stage !== queue ? { queue } : {}), reason: input.reason, description: input.description.slice(0, 2000), path: file.path },
     eventKey: `${code === 'stuck' ? 'stuck' : 'dead-letter'}:${queue}:${fileId}`,
   });
   ctx.logger.error({ queue, fileId, reason: input.reason, code }, code === 'stuck' ? 'work stuck; file recorded as failed' : 'message dead-lettered; file recorded as failed');
   return { caseId: ref.caseId, evidenceId: ref.evidenceId };
+}
+
+/**
+ * The analyse step a file was at: the one its state waits on, for images and
+ * videos; identify for anything else (it has no other analyse step), and the
+ * last step, thumbnail, for a media file past it (only its re-check was left).
+ */
+export function analyseStepAt(state: FileStage, kind: FileKind | null): 'identify' | 'metadata' | 'thumbnail' {
+  if (!isMedia(kind)) return 'identify';
+  const step = stepAwaited(state);
+  return step === 'identify' || step === 'metadata' || step === 'thumbnail' ? step : state === 'pending' ? 'identify' : 'thumbnail';
 }

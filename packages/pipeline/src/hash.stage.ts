@@ -12,9 +12,8 @@ import {
   type HashMessage,
   type IntegrityVerdict,
 } from '@exhibit/core';
-import { sendFile } from './messaging.js';
 import { HashingTransform } from './multi-hash.js';
-import type { Stage } from './stage.js';
+import { only, type Stage, type StageResult } from './stage.js';
 
 export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { integrity: IntegrityVerdict; mismatches: string[] } {
   const mismatches: string[] = [];
@@ -36,12 +35,12 @@ export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { in
  */
 export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   const upload = await deps.index.getUpload(message.blobName);
-  if (!upload) return skipped('unknown-subject');
-  const next = { caseId: upload.caseId, evidenceId: upload.evidenceId, fileId: upload.rootFileId };
+  if (!upload) return only(skipped('unknown-subject'));
+  // The root file goes on to be analysed; what it is is not known yet.
+  const forward: StageResult['forward'] = { file: { caseId: upload.caseId, evidenceId: upload.evidenceId, fileId: upload.rootFileId }, facts: { kind: null, unpack: 'n/a' } };
   if (upload.integrity !== 'pending') {
-    // Done before; a redelivery may mean the crash came before the next send, so send again (identify is idempotent).
-    if (upload.integrity !== 'failed') await sendFile(deps, 'identify', next, { abortSignal: ctx.abortSignal });
-    return skipped('already-done');
+    // Done before; a redelivery may mean the crash came before the next send, so it is routed again (analyse is idempotent).
+    return upload.integrity !== 'failed' ? { outcome: skipped('already-done'), forward } : only(skipped('already-done'));
   }
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   const hashing = new HashingTransform();
@@ -63,7 +62,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
         details: { recordedEtag: upload.etag, detail },
         eventKey: `evidence-changed:${upload.blobName}:hash`,
       });
-      return failed('evidence-changed', detail);
+      return only(failed('evidence-changed', detail));
     }
     throw err;
   }
@@ -94,6 +93,5 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     tools,
     eventKey: `hash:${upload.blobName}:${upload.etag}`,
   });
-  await sendFile(deps, 'identify', next, { abortSignal: ctx.abortSignal });
-  return done({ integrity, mismatches, sha256: hashes.sha256, bytes: upload.size });
+  return { outcome: done({ integrity, mismatches, sha256: hashes.sha256, bytes: upload.size }), forward };
 };

@@ -1,12 +1,17 @@
 export * from './stage.js';
+export * from './stage-graph.js';
+export * from './stage-runner.js';
+export * from './stage-deadline.js';
 export * from './multi-hash.js';
 export * from './acquisition.js';
 export * from './file-source.js';
+export * from './read-once-source.js';
 export * from './ingest.stage.js';
 export * from './hash.stage.js';
-export * from './identify.stage.js';
-export * from './metadata.stage.js';
-export * from './thumbnail.stage.js';
+export * from './analyse.stage.js';
+export { identifyStep } from './identify.step.js';
+export { metadataStep } from './metadata.step.js';
+export { thumbnailStep } from './thumbnail.step.js';
 export * from './index.stage.js';
 export * from './completion.js';
 export * from './dead-letter.js';
@@ -15,7 +20,6 @@ export type { ArchiveEntry, ArchiveFormat, ArchiveReader } from './archive/archi
 export { openArchive, detectArchiveFormat, type OpenArchiveOptions } from './archive/open-archive.js';
 export { merkleRoot, MerkleAccumulator } from './archive/merkle-root.js';
 export { analyseEntryName, type EntryNameAnalysis } from './archive/entry-name.js';
-export * from './messaging.js';
 export type { ByteSource, DiskVolume, FileSystemEntry, FileSystemReader, FileSystemType } from './disk/disk-reader.types.js';
 export { FileByteSource, BlobByteSource, SliceByteSource } from './disk/byte-source.js';
 export {

@@ -1,7 +1,6 @@
 import {
   isExhibitError,
   isValidId,
-  messageIdFor,
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
   rootFileId,
@@ -15,7 +14,8 @@ import { extensionOf } from './archive/entry-name.js';
 import type { StageContext, StageDeps } from './stage.js';
 
 export type IngestOutcome =
-  | { status: 'queued'; blobName: string; fileId: string }
+  /** Recorded and not hashed yet: its hash is queued (by the stage runner, which sends `hash`). */
+  | { status: 'queued'; blobName: string; fileId: string; hash: HashMessage }
   | {
       status: 'skipped';
       blobName: string;
@@ -86,7 +86,7 @@ async function recordRejection(
 
 /**
  * A new blob in the evidence container: record it once, say so in the custody
- * log, and queue its hash. Called by the blob-created trigger, the local
+ * log, and say its hash is to be queued (the stage runner's runIngest sends it). Called by the blob-created trigger, the local
  * watcher and the reconciliation timer, so it must be safe to call repeatedly.
  * A blob that is not named as evidence is recorded as rejected instead.
  */
@@ -185,13 +185,8 @@ export async function ingestBlob(
   if (!created && record.integrity !== 'pending') {
     return { status: 'skipped', blobName, reason: 'already-ingested' };
   }
-  // Recorded but not yet hashed (first time, or a crash before the send): queue it. Hashing is idempotent.
-  const message: HashMessage = { caseId: parsed.caseId, evidenceId: parsed.evidenceId, blobName, fileId };
-  await deps.bus.send(
-    'hash',
-    [{ body: message, messageId: messageIdFor('hash', fileId), correlationId: `${parsed.caseId}/${parsed.evidenceId}` }],
-    { abortSignal: ctx.abortSignal },
-  );
+  // Recorded but not yet hashed (first time, or a crash before the send): the runner queues it. Hashing is idempotent.
+  const hash: HashMessage = { caseId: parsed.caseId, evidenceId: parsed.evidenceId, blobName, fileId };
   ctx.logger.info({ blobName, size: props.size, created }, 'evidence received');
-  return { status: 'queued', blobName, fileId };
+  return { status: 'queued', blobName, fileId, hash };
 }

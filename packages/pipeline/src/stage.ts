@@ -1,20 +1,24 @@
 import type {
   BlobStore,
-  Bus,
   CustodyRecorder,
   FileIdentifier,
+  FileMessage,
   IndexStore,
   Limits,
   Logger,
   MetadataExtractor,
+  StageName,
   StageOutcome,
   Thumbnailer,
 } from '@exhibit/core';
+import type { RouteFacts } from './stage-graph.js';
 
-/** Everything a stage may touch: ports only, built by the composition root. */
+/**
+ * Everything a stage may touch: ports only, built by the composition root.
+ * No bus: stages report what they did and the stage runner sends the next work.
+ */
 export interface StageDeps {
   blobs: BlobStore;
-  bus: Bus;
   index: IndexStore;
   custody: CustodyRecorder;
   identifier: FileIdentifier;
@@ -32,6 +36,31 @@ export interface StageContext {
   messageId: string;
   deliveryCount: number;
   abortSignal?: AbortSignal;
+  /**
+   * Hands files that are ready for their next step to the runner while the
+   * stage still runs (an archive's members, as they are recorded), so they
+   * are analysed before the archive is finished. The runner routes them by
+   * the stage graph; a throw is a retryable fault of the stage.
+   */
+  handOff?(files: FileMessage[], options?: { abortSignal?: AbortSignal }): Promise<void>;
 }
 
-export type Stage<M> = (deps: StageDeps, message: M, ctx: StageContext) => Promise<StageOutcome>;
+/** What a stage did: its outcome, and what the runner needs to route and complete. */
+export interface StageResult {
+  outcome: StageOutcome;
+  /** Per step, when one message runs several (analyse): failures are recorded per step. */
+  steps?: Partial<Record<StageName, StageOutcome>>;
+  /**
+   * The file whose chain goes on, with what the graph routes on. Also reported
+   * when the work was found already done, so a redelivery after a crash
+   * between the write and the send sends again. Absent when nothing follows.
+   */
+  forward?: { file: FileMessage; facts: RouteFacts };
+  /** The stage's write may have left the evidence item without work (index); `noOpenWork` when the write said so. */
+  settles?: { noOpenWork: boolean };
+}
+
+export type Stage<M> = (deps: StageDeps, message: M, ctx: StageContext) => Promise<StageResult>;
+
+/** A result with nothing to route. */
+export const only = (outcome: StageOutcome): StageResult => ({ outcome });

@@ -5,7 +5,6 @@ import {
   ExhibitError,
   failed,
   memberFileId,
-  messageIdFor,
   PIPELINE_ACTOR,
   skipped,
   type ArchiveStopReason,
@@ -22,9 +21,9 @@ import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { storeMember, type ExpansionBudget } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
-import type { Stage, StageContext, StageDeps } from './stage.js';
+import { only, type Stage, type StageContext, type StageDeps } from './stage.js';
 
-/** Members inserted (and identify messages sent) per round trip. */
+/** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
 /**
  * Also flush once this many member bytes were extracted, so later stages start
@@ -63,7 +62,9 @@ const READER_TOOLS: Record<ArchiveFormat, ToolVersion[]> = {
  * (archive, entry index), inserts are keyed on them, content is stored by
  * hash, and a re-run after a crash picks up where the index says it stopped.
  */
-export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => {
+export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => only(await unpackArchive(deps, message, ctx));
+
+async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageContext): Promise<StageOutcome> {
   const parent = await deps.index.getFile(message.fileId);
   if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return skipped('unknown-subject');
   if (parent.unpack === 'done' || parent.unpack === 'failed') return skipped('already-done');
@@ -125,7 +126,7 @@ export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => {
       .then(() => budget.release())
       .catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not settle the expansion budget'));
   }
-};
+}
 
 function isEvidenceError(err: unknown): err is ExhibitError {
   return err instanceof ExhibitError && EVIDENCE_CODES.has(err.code);
@@ -362,13 +363,10 @@ class UnpackRun {
     }
     while (this.identify.length > 0) {
       const ids = this.identify.splice(0, UNPACK_BATCH_SIZE);
-      await this.deps.bus.send(
-        'identify',
-        ids.map((fileId) => ({
-          body: { caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId },
-          messageId: messageIdFor('identify', fileId),
-          correlationId: `${this.parent.caseId}/${this.parent.evidenceId}`,
-        })),
+      // The runner sends them on (stage-graph.ts: an archive's members go to analyse).
+      if (!this.ctx.handOff) throw new ExhibitError('invalid-argument', 'the unpack stage runs only with a runner that takes its members');
+      await this.ctx.handOff(
+        ids.map((fileId) => ({ caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId })),
         this.outerSignal ? { abortSignal: this.outerSignal } : {},
       );
     }

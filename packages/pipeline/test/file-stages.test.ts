@@ -14,20 +14,19 @@ import {
 } from '@exhibit/core';
 import { countingSqlClient, createPostgresIndex, openSqlClient } from '@exhibit/index';
 import { createAzureBlobStore } from '@exhibit/storage';
-import { recordCompletionIfDone } from '../src/completion.js';
-import { identifyStage } from '../src/identify.stage.js';
-import { indexStage } from '../src/index.stage.js';
-import { metadataStage } from '../src/metadata.stage.js';
-import type { Stage, StageContext, StageDeps } from '../src/stage.js';
-import { thumbnailStage } from '../src/thumbnail.stage.js';
+import { loadFile } from '../src/file-stage.js';
+import { identifyStep } from '../src/identify.step.js';
+import type { StageContext } from '../src/stage.js';
+import { runMessage, type RunnerDeps } from '../src/stage-runner.js';
 import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/unpack-harness.js';
 
 /**
- * The per-file stages (identify, metadata, thumbnail, index) against a real
- * index (PGlite) and real blob storage (Azurite). The media adapters are
- * stand-ins that answer from the bytes' first word, so each path (mismatch,
- * failure, EXIF preview, archive) is chosen by the test; the real ones are
- * tested in @exhibit/media and end to end.
+ * The per-file stages (analyse: identify, metadata and thumbnail on one read;
+ * then index) through the stage runner, against a real index (PGlite) and
+ * real blob storage (Azurite). The media adapters are stand-ins that answer
+ * from the bytes' first word, so each path (mismatch, failure, EXIF preview,
+ * archive) is chosen by the test; the real ones are tested in @exhibit/media
+ * and end to end.
  */
 
 
@@ -39,9 +38,11 @@ const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' |
 const tag = (bytes: Buffer) => bytes.toString('latin1').split(' ')[0] ?? '';
 const readAll = (source: { size: number; read(offset: number, length: number): Promise<Buffer> }) => source.read(0, source.size);
 
+const identifications = { count: 0 };
 const identifier: FileIdentifier = {
   tools: async () => [{ name: 'stand-in-identifier', version: '1' }],
   identify: async (source) => {
+    identifications.count += 1;
     const type = TYPES[tag(await source.read(0, 64))];
     return type ? { ...type, findings: [] } : { mime: null, detectedExt: null, kind: 'other', findings: [{ flag: 'unidentified', detail: 'no known file signature in the test' }] };
   },
@@ -86,13 +87,23 @@ const thumbnailer: Thumbnailer = {
 };
 
 const counter = { statements: 0 };
-let deps: StageDeps;
+/** Ranged reads of blob storage (each a GET). */
+const storageReads = { count: 0 };
+let deps: RunnerDeps;
 let bus: RecordingBus;
 let custody: RecordingCustody;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const blobs = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+  const store = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+  const blobs: typeof store = Object.create(store, {
+    readRange: {
+      value: (...args: Parameters<typeof store.readRange>) => {
+        storageReads.count += 1;
+        return store.readRange(...args);
+      },
+    },
+  }) as typeof store;
   const suffix = randomBytes(4).toString('hex');
   const containers = { evidence: `evidence-${suffix}`, derived: `derived-${suffix}` };
   await blobs.ensureContainer(containers.evidence);
@@ -113,8 +124,6 @@ beforeEach(() => {
   deps.limits = LIMITS;
 });
 
-/** A fresh context per delivery, as the runtime makes one per message. */
-const newCtx = (): StageContext => ({ logger: createRootLogger({ level: 'silent' }), messageId: randomBytes(4).toString('hex'), deliveryCount: 1 });
 
 const ev = () => ({ caseId: 'case-1', evidenceId: `ev-${randomBytes(4).toString('hex')}` });
 
@@ -166,13 +175,12 @@ async function addUpload(ref: { caseId: string; evidenceId: string }, fileName: 
   return { ...ref, fileId };
 }
 
-/** Runs one stage as the runtime does (the index stage checks completion itself; the runtime checks after a failure) and counts its statements. */
-async function run(stage: Stage<FileMessage>, message: FileMessage): Promise<{ outcome: StageOutcome; statements: number }> {
+/** Runs one message through the stage runner, as the runtime does, and counts its statements and storage reads. */
+async function run(queue: 'analyse' | 'index', message: FileMessage): Promise<{ outcome: StageOutcome; statements: number; reads: number }> {
   const before = counter.statements;
-  const ctx = newCtx();
-  const outcome = await stage(deps, message, ctx);
-  if (stage !== indexStage && outcome.status === 'failed') await recordCompletionIfDone(deps, message, ctx);
-  return { outcome, statements: counter.statements - before };
+  const readsBefore = storageReads.count;
+  const outcome = await runMessage(deps, queue, { body: message, messageId: randomBytes(4).toString('hex'), deliveryCount: 1 }, { invocationId: 'test', logger: createRootLogger({ level: 'silent' }) });
+  return { outcome, statements: counter.statements - before, reads: storageReads.count - readsBefore };
 }
 
 async function file(message: FileMessage): Promise<FileRecord> {
@@ -182,22 +190,22 @@ async function file(message: FileMessage): Promise<FileRecord> {
 }
 
 const completions = (ref: { evidenceId: string }) => custody.events.filter((e) => e.action === 'processing-complete' && e.evidenceId === ref.evidenceId);
+const failuresRecorded = (m: FileMessage) => custody.events.filter((e) => e.action === 'stage-failed' && e.subject?.fileId === m.fileId);
 
 describe('per-file stages', () => {
-  it('cost one read and one write each, and the last file completes the evidence item', async () => {
+  it('analyse a photo from one storage read with one index read and one write per step, and the last file completes the evidence item', async () => {
     const ref = ev();
     const a = await addUpload(ref, 'a.jpg', 'JPEG photo a');
     const b = await addUpload(ref, 'b.jpg', 'JPEG photo b');
 
     for (const m of [a, b]) {
-      expect(await run(identifyStage, m)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
-      expect(await run(metadataStage, m)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
-      expect(await run(thumbnailStage, m)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
+      // One read of the file and its content; identify, metadata and thumbnail each write once.
+      expect(await run('analyse', m)).toMatchObject({ outcome: { status: 'done' }, statements: 4, reads: 1 });
     }
     // b is still open: a's own move says so, and no completion probe follows.
-    expect(await run(indexStage, a)).toMatchObject({ outcome: { status: 'done' }, statements: 1 });
+    expect(await run('index', a)).toMatchObject({ outcome: { status: 'done' }, statements: 1 });
     expect(completions(ref)).toHaveLength(0);
-    await run(indexStage, b);
+    await run('index', b);
     expect(completions(ref)).toHaveLength(1);
     expect(completions(ref)[0]?.details).toMatchObject({ files: 2, failures: 0 });
 
@@ -205,50 +213,68 @@ describe('per-file stages', () => {
     expect(got?.file).toMatchObject({ stage: 'indexed', flags: [] });
     expect(got?.content).toMatchObject({ kind: 'image', metadataStatus: 'done', thumbnailStatus: 'done', thumbnailSource: 'image' });
     expect(bus.ids('index')).toEqual(expect.arrayContaining([a.fileId, b.fileId].map((id) => expect.stringContaining(id))));
+    expect(bus.ids('unpack').filter((id) => id.includes(a.fileId) || id.includes(b.fileId))).toEqual([]);
   });
 
-  it('leaves everything as it was when every message is delivered again', async () => {
+  it('leaves everything as it was when every message is delivered again, and routes again', async () => {
     const ref = ev();
     const m = await addUpload(ref, 'again.jpg', 'JPEG again');
-    for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) await run(stage, m);
+    await run('analyse', m);
+    await run('index', m);
     const before = await deps.index.getFileWithContent(m.fileId);
     expect(completions(ref)).toHaveLength(1);
+    const sentBefore = bus.ids('index').filter((id) => id.includes(m.fileId)).length;
 
-    for (const stage of [identifyStage, metadataStage, thumbnailStage]) {
-      expect((await run(stage, m)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
-    }
-    const index = await run(indexStage, m);
+    expect((await run('analyse', m)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    // The crash may have come before the send: the runner sends the next step again (its id is the same, so the bus drops it).
+    expect(bus.ids('index').filter((id) => id.includes(m.fileId))).toHaveLength(sentBefore + 1);
+    const index = await run('index', m);
     expect(index.outcome).toEqual({ status: 'skipped', reason: 'already-done' });
     expect(await deps.index.getFileWithContent(m.fileId)).toEqual(before);
     expect(completions(ref)).toHaveLength(1);
     // A message naming another evidence item touches nothing.
-    expect((await run(indexStage, { ...m, evidenceId: 'someone-else' })).outcome).toEqual({ status: 'skipped', reason: 'unknown-subject' });
+    expect((await run('index', { ...m, evidenceId: 'someone-else' })).outcome).toEqual({ status: 'skipped', reason: 'unknown-subject' });
+    expect((await run('analyse', { ...m, evidenceId: 'someone-else' })).outcome).toEqual({ status: 'skipped', reason: 'unknown-subject' });
+  });
+
+  it('does only the missing steps when redelivered after a crash between them', async () => {
+    const ref = ev();
+    const m = await addUpload(ref, 'half.jpg', 'JPEG half done');
+    // identify ran and wrote, then the process died before metadata.
+    const loaded = await loadFile(deps, m);
+    if (typeof loaded === 'string') throw new Error(loaded);
+    const ctx: StageContext = { logger: createRootLogger({ level: 'silent' }), messageId: 'crashed', deliveryCount: 1 };
+    await identifyStep(deps, loaded, { name: 'half.jpg', size: loaded.content.size, read: (o, l) => deps.blobs.readRange(loaded.source, o, l), url: () => deps.blobs.readUrl(loaded.source, { expiresInMs: 1000 }) }, ctx);
+    expect(await file(m)).toMatchObject({ stage: 'identified' });
+    const identified = identifications.count;
+
+    const again = await run('analyse', m);
+    expect(again.outcome).toMatchObject({ status: 'done', summary: { identify: 'already-done', metadata: { kind: 'image' }, thumbnail: { from: 'image' } } });
+    expect(identifications.count).toBe(identified);
+    expect(await file(m)).toMatchObject({ stage: 'thumbnailed' });
   });
 
   it('records a metadata failure on the content and still makes the thumbnail', async () => {
     const ref = ev();
     const first = await addUpload(ref, 'broken.jpg', 'JPEG BROKEN');
     const copy = await addUpload(ref, 'copy.jpg', 'JPEG BROKEN');
-    await run(identifyStage, first);
-    const failedRun = await run(metadataStage, first);
-    // One write, plus the completion probe the runtime makes after any failed outcome.
-    expect(failedRun).toMatchObject({ outcome: { status: 'failed', code: 'corrupt-file' }, statements: 3 });
-    // The file goes on: a thumbnail does not need the metadata.
-    expect(await file(first)).toMatchObject({ stage: 'described', failure: null });
-    expect(bus.ids('thumbnail')).toContainEqual(expect.stringContaining(first.fileId));
+    const analysed = await run('analyse', first);
+    // The file goes on: a thumbnail does not need the metadata. No completion probe: the file's chain is not over.
+    expect(analysed).toMatchObject({ outcome: { status: 'done', summary: { metadata: 'corrupt-file', thumbnail: { from: 'image' } } }, statements: 4 });
+    expect(await file(first)).toMatchObject({ stage: 'thumbnailed', failure: null });
+    expect(bus.ids('index')).toContainEqual(expect.stringContaining(first.fileId));
+    // The failure is in custody, under its own step's name, once.
+    expect(failuresRecorded(first).map((e) => e.details)).toEqual([{ stage: 'metadata', code: 'corrupt-file', detail: 'no end of EXIF segment' }]);
     expect((await deps.index.getFileWithContent(first.fileId))?.content).toMatchObject({
       metadataStatus: 'failed',
       failure: { stage: 'metadata', code: 'corrupt-file', detail: 'no end of EXIF segment' },
     });
-    expect(await run(thumbnailStage, first)).toMatchObject({ outcome: { status: 'done' } });
-    await run(indexStage, first);
+    await run('index', first);
     expect(await file(first)).toMatchObject({ stage: 'indexed' });
 
     // The same bytes elsewhere take the recorded failure without a second analysis, and go on too.
-    await run(identifyStage, copy);
-    expect((await run(metadataStage, copy)).outcome).toEqual({ status: 'skipped', reason: 'already-analysed' });
-    await run(thumbnailStage, copy);
-    await run(indexStage, copy);
+    expect((await run('analyse', copy)).outcome).toMatchObject({ summary: { metadata: 'already-analysed', thumbnail: 'already-analysed' } });
+    await run('index', copy);
     expect(completions(ref)).toHaveLength(1);
 
     // Status shows the failure at both occurrences, with the recorded reason.
@@ -259,19 +285,39 @@ describe('per-file stages', () => {
     ]);
     expect(status?.stages.metadata).toEqual({ done: 0, failed: 2, pending: 0 });
     expect(status?.stages.thumbnail).toEqual({ done: 2, failed: 0, pending: 0 });
-    for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) {
-      expect((await run(stage, first)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    for (const queue of ['analyse', 'index'] as const) {
+      expect((await run(queue, first)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
     }
+    expect(failuresRecorded(first)).toHaveLength(1);
+  });
+
+  it('fails a file whose identification fails, records it in custody once, and completes the evidence item', async () => {
+    const ref = ev();
+    const m = await addUpload(ref, 'bad.jpg', 'JPEG x');
+    const saved = deps.identifier;
+    deps.identifier = { ...saved, identify: async () => { throw new ExhibitError('parse-crashed', 'the parser thread died on it twice'); } };
+    try {
+      expect(await run('analyse', m)).toMatchObject({ outcome: { status: 'failed', code: 'parse-crashed' } });
+    } finally {
+      deps.identifier = saved;
+    }
+    expect(await file(m)).toMatchObject({ stage: 'failed', failure: { stage: 'identify', code: 'parse-crashed' } });
+    expect(bus.ids('index').filter((id) => id.includes(m.fileId))).toEqual([]);
+    expect(failuresRecorded(m).map((e) => e.details)).toEqual([{ stage: 'identify', code: 'parse-crashed', detail: 'the parser thread died on it twice' }]);
+    expect(completions(ref)).toHaveLength(1);
+    expect((await run('analyse', m)).outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(failuresRecorded(m)).toHaveLength(1);
   });
 
   it('shows an unidentified file and findings about its bytes in status, at every occurrence', async () => {
     const ref = ev();
     const blob = await addUpload(ref, 'carved.bin', 'QQQQ no signature here');
-    expect(await run(identifyStage, blob)).toMatchObject({ outcome: { status: 'done', summary: { mime: null, next: ['index'] } }, statements: 2 });
-    await run(indexStage, blob);
+    expect(await run('analyse', blob)).toMatchObject({ outcome: { status: 'done', summary: { identify: { mime: null } } }, statements: 2 });
+    expect(bus.ids('index')).toContainEqual(expect.stringContaining(blob.fileId));
+    await run('index', blob);
     const flat = await addUpload(ref, 'grey.jpg', 'JPEG FLAT');
     const flatCopy = await addUpload(ref, 'grey-copy.jpg', 'JPEG FLAT');
-    for (const m of [flat, flatCopy]) for (const stage of [identifyStage, metadataStage, thumbnailStage, indexStage]) await run(stage, m);
+    for (const m of [flat, flatCopy]) for (const queue of ['analyse', 'index'] as const) await run(queue, m);
 
     expect((await deps.index.getFileWithContent(blob.fileId))?.content?.findings).toEqual([
       { flag: 'unidentified', detail: 'no known file signature in the test' },
@@ -285,19 +331,13 @@ describe('per-file stages', () => {
     ]);
   });
 
-  it('writes the findings about an occurrence with its move', async () => {
+  it('writes the findings about an occurrence with its moves', async () => {
     const ref = ev();
     const named = await addUpload(ref, 'holiday.png', 'JPEG PREVIEW');
     const copy = await addUpload(ref, 'copy.jpg', 'JPEG PREVIEW');
-    for (const m of [named, copy]) {
-      await run(identifyStage, m);
-      await run(metadataStage, m);
-    }
-    expect((await file(named)).flags).toEqual(['ext-mismatch']);
-    expect((await file(copy)).flags).toEqual([]);
-    expect(await run(thumbnailStage, named)).toMatchObject({ outcome: { status: 'done', summary: { from: 'exif-preview' } }, statements: 2 });
-    // The second occurrence reuses the thumbnail: its flag and move are one write.
-    expect(await run(thumbnailStage, copy)).toMatchObject({ outcome: { status: 'skipped', reason: 'already-analysed' }, statements: 2 });
+    expect(await run('analyse', named)).toMatchObject({ outcome: { status: 'done', summary: { thumbnail: { from: 'exif-preview' } } }, statements: 4 });
+    // The second occurrence reuses the analysis: each step's flags and move are one write.
+    expect(await run('analyse', copy)).toMatchObject({ outcome: { summary: { metadata: 'already-analysed', thumbnail: 'already-analysed' } }, statements: 4, reads: 0 });
     expect(await file(named)).toMatchObject({ stage: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'] });
     expect(await file(copy)).toMatchObject({ stage: 'thumbnailed', flags: ['exif-preview-thumbnail'] });
   });
@@ -306,39 +346,41 @@ describe('per-file stages', () => {
     const ref = ev();
     const first = await addUpload(ref, 'a.jpg', 'JPEG NULLISLAND');
     const copy = await addUpload(ref, 'b.jpg', 'JPEG NULLISLAND');
-    for (const m of [first, copy]) await run(identifyStage, m);
-    expect(await run(metadataStage, first)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
-    expect(await run(metadataStage, copy)).toMatchObject({ outcome: { status: 'skipped', reason: 'already-analysed' } });
-    for (const m of [first, copy]) expect(await file(m)).toMatchObject({ stage: 'described', flags: ['gps-null-island', 'metadata-partial'] });
+    expect(await run('analyse', first)).toMatchObject({ outcome: { status: 'done', summary: { metadata: { kind: 'image' } } }, statements: 4 });
+    expect(await run('analyse', copy)).toMatchObject({ outcome: { summary: { metadata: 'already-analysed' } } });
+    for (const m of [first, copy]) expect(await file(m)).toMatchObject({ stage: 'thumbnailed', flags: ['gps-null-island', 'metadata-partial'] });
     const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
     expect(status?.findings).toContainEqual({ fileId: first.fileId, path: 'a.jpg', flag: 'metadata-partial', detail: 'metadata read only in part: tiff: Invalid TIFF value type' });
     expect(status?.findings).toContainEqual({ fileId: copy.fileId, path: 'b.jpg', flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' });
   });
 
-  it('marks an archive for unpacking in the identification write, or flags it when nested too deeply', async () => {
+  it('marks an archive for unpacking in the identification write and routes it to unpack and index, or flags it when nested too deeply', async () => {
     const ref = ev();
     const zip = await addUpload(ref, 'phone.zip', 'PK archive');
-    expect(await run(identifyStage, zip)).toMatchObject({ outcome: { status: 'done', summary: { next: ['unpack', 'index'] } }, statements: 2 });
+    expect(await run('analyse', zip)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
     expect(await file(zip)).toMatchObject({ stage: 'identified', unpack: 'pending', flags: [] });
     expect(bus.ids('unpack')).toContainEqual(expect.stringContaining(zip.fileId));
+    expect(bus.ids('index')).toContainEqual(expect.stringContaining(zip.fileId));
     // Indexed while its unpack is still pending: the evidence item is not complete.
-    await run(indexStage, zip);
+    await run('index', zip);
     expect(completions(ref)).toHaveLength(0);
 
     const deep = ev();
     const nested = await addUpload(deep, 'deep.zip', 'PK deep');
     deps.limits = limitsWith({ maxNestingDepth: 0 });
-    expect(await run(identifyStage, nested)).toMatchObject({ outcome: { summary: { next: ['index'] } }, statements: 2 });
+    expect(await run('analyse', nested)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
     expect(await file(nested)).toMatchObject({ stage: 'identified', unpack: 'n/a', flags: ['not-unpacked-depth'] });
-    await run(indexStage, nested);
+    expect(bus.ids('unpack').filter((id) => id.includes(nested.fileId))).toEqual([]);
+    await run('index', nested);
     expect(completions(deep)).toHaveLength(1);
   });
 
   it('routes a document straight to index after one write', async () => {
     const ref = ev();
     const doc = await addUpload(ref, 'notes.txt', 'TEXT notes');
-    expect(await run(identifyStage, doc)).toMatchObject({ outcome: { summary: { next: ['index'] } }, statements: 2 });
-    await run(indexStage, doc);
+    expect(await run('analyse', doc)).toMatchObject({ outcome: { status: 'done' }, statements: 2 });
+    expect(bus.ids('index')).toContainEqual(expect.stringContaining(doc.fileId));
+    await run('index', doc);
     expect(await file(doc)).toMatchObject({ stage: 'indexed' });
     expect(completions(ref)).toHaveLength(1);
   });

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { createRootLogger, LIMITS, rootFileId, type BlobStore, type FileIdentifier, type IndexStore, type MetadataExtractor, type Thumbnailer } from '@exhibit/core';
 import { createPostgresIndex, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureBlobStore } from '@exhibit/storage';
-import { ingestBlob } from '../src/ingest.stage.js';
-import type { StageContext, StageDeps } from '../src/stage.js';
+import { runIngest, type RunnerDeps } from '../src/stage-runner.js';
+import type { StageContext } from '../src/stage.js';
 import { RecordingBus, RecordingCustody } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -26,7 +26,7 @@ let index: IndexStore;
 let blobs: BlobStore;
 let bus: RecordingBus;
 let custody: RecordingCustody;
-let deps: StageDeps;
+let deps: RunnerDeps;
 let containers: { evidence: string; derived: string };
 /** Log lines written at warn and above, parsed. */
 let warnings: Array<Record<string, unknown>>;
@@ -86,12 +86,12 @@ async function put(name: string, text: string) {
   return blobs.upload({ container: containers.evidence, name }, Buffer.from(text));
 }
 
-describe('ingestBlob with a name that is not <caseId>/<evidenceId>/<file name>', () => {
+describe('ingest (through the stage runner) with a name that is not <caseId>/<evidenceId>/<file name>', () => {
   it('records the blob as rejected once, with its properties, and returns skipped without queueing anything', async () => {
     const name = `IMG_${randomBytes(3).toString('hex')}.JPG`;
     const { etag } = await put(name, 'dropped at the root by Storage Explorer');
 
-    const outcome = await ingestBlob(deps, { container: containers.evidence, blobName: name }, newCtx());
+    const outcome = await runIngest(deps, { container: containers.evidence, blobName: name }, newCtx());
 
     expect(outcome).toEqual({ status: 'skipped', blobName: name, reason: 'not-evidence-name' });
     const rows = await rejectedRows(name);
@@ -110,10 +110,10 @@ describe('ingestBlob with a name that is not <caseId>/<evidenceId>/<file name>',
   it('counts a second sighting of the same blob (watcher pass, redelivered event) instead of adding a row', async () => {
     const name = `C1//${randomBytes(3).toString('hex')}.bin`;
     await put(name, 'empty evidence id segment');
-    const first = await ingestBlob(deps, { container: containers.evidence, blobName: name }, newCtx());
+    const first = await runIngest(deps, { container: containers.evidence, blobName: name }, newCtx());
     // The watcher passes the listed properties; the event path looks them up. Both land on the same row.
     const props = await blobs.getProperties({ container: containers.evidence, name });
-    const second = await ingestBlob(deps, { container: containers.evidence, blobName: name, properties: props }, newCtx());
+    const second = await runIngest(deps, { container: containers.evidence, blobName: name, properties: props }, newCtx());
 
     expect(first).toEqual(second);
     const rows = await rejectedRows(name);
@@ -125,15 +125,15 @@ describe('ingestBlob with a name that is not <caseId>/<evidenceId>/<file name>',
   it('records an overwritten bad blob (new ETag) as a new row', async () => {
     const name = `loose-${randomBytes(3).toString('hex')}.zip`;
     await put(name, 'first bytes');
-    await ingestBlob(deps, { container: containers.evidence, blobName: name }, newCtx());
+    await runIngest(deps, { container: containers.evidence, blobName: name }, newCtx());
     await put(name, 'other bytes, same name');
-    await ingestBlob(deps, { container: containers.evidence, blobName: name }, newCtx());
+    await runIngest(deps, { container: containers.evidence, blobName: name }, newCtx());
     expect((await rejectedRows(name)).map((r) => r.seen_count)).toEqual([1, 1]);
   });
 
   it('skips a blob that vanished before it was looked at as not-found, recording nothing', async () => {
     const name = `gone-${randomBytes(3).toString('hex')}.jpg`;
-    const outcome = await ingestBlob(deps, { container: containers.evidence, blobName: name }, newCtx());
+    const outcome = await runIngest(deps, { container: containers.evidence, blobName: name }, newCtx());
     expect(outcome).toEqual({ status: 'skipped', blobName: name, reason: 'not-found' });
     expect(await rejectedRows(name)).toEqual([]);
   });
@@ -141,7 +141,7 @@ describe('ingestBlob with a name that is not <caseId>/<evidenceId>/<file name>',
   it('records a blob offered from another container under its own reason', async () => {
     const name = `C1/E1/${randomBytes(3).toString('hex')}.jpg`;
     await blobs.upload({ container: containers.derived, name }, Buffer.from('not evidence'));
-    const outcome = await ingestBlob(deps, { container: containers.derived, blobName: name }, newCtx());
+    const outcome = await runIngest(deps, { container: containers.derived, blobName: name }, newCtx());
     expect(outcome).toEqual({ status: 'skipped', blobName: name, reason: 'not-evidence-name' });
     const { rows } = await sql.query<{ reason: string }>('SELECT reason FROM rejected_blobs WHERE container = $1 AND blob_name = $2', [containers.derived, name]);
     expect(rows).toEqual([{ reason: 'not-evidence-container' }]);
@@ -149,13 +149,13 @@ describe('ingestBlob with a name that is not <caseId>/<evidenceId>/<file name>',
   });
 });
 
-describe('ingestBlob with an evidence name', () => {
+describe('ingest (through the stage runner) with an evidence name', () => {
   it('ingests and records no rejection', async () => {
     const caseId = `C-${randomBytes(3).toString('hex')}`;
     const name = `${caseId}/E1/photo.jpg`;
     await put(name, 'a photo');
-    const outcome = await ingestBlob(deps, { container: containers.evidence, blobName: name }, newCtx());
-    expect(outcome).toEqual({ status: 'queued', blobName: name, fileId: rootFileId(name) });
+    const outcome = await runIngest(deps, { container: containers.evidence, blobName: name }, newCtx());
+    expect(outcome).toEqual({ status: 'queued', blobName: name, fileId: rootFileId(name), hash: { caseId, evidenceId: 'E1', blobName: name, fileId: rootFileId(name) } });
     expect(await rejectedRows(name)).toEqual([]);
     expect(bus.sent.map((s) => s.queue)).toEqual(['hash']);
     expect(warnings).toEqual([]);

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ExhibitError, LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
 import { recordDeadLetter } from '../src/dead-letter.js';
-import { unpackStage } from '../src/unpack.stage.js';
 import { centralHeaders, gzip, pseudoRandomBytes, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
-import { addArchive, createHarness, limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, limitsWith, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * One crafted archive per hostile case of issue 9: each must end with its

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { derivedNames, ExhibitError, LIMITS, memberFileId, messageIdFor, type FileRecord } from '@exhibit/core';
 import { merkleRoot } from '../src/archive/merkle-root.js';
-import { unpackStage, UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
+import { UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
 import {
   breakCentralHeader,
   corruptCrc,
@@ -13,7 +13,7 @@ import {
   tarOf,
   zipOf,
 } from './fixtures/archives/archive-fixtures.js';
-import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, limitsWith, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
 
 let h: Harness;
 
@@ -70,12 +70,12 @@ describe('unpack stage (Azurite + PGlite)', () => {
     expect(a).toMatchObject({ name: 'a.txt', extension: 'txt', recordedName: 'docs/a.txt' });
     expect(a.archiveTimes.modified?.source).toBe('zip:extended-timestamp');
 
-    expect(h.bus.sent.filter((s) => s.queue === 'identify' && members.some((m) => m.fileId === (s.message.body as { fileId: string }).fileId))).toEqual(
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && members.some((m) => m.fileId === (s.message.body as { fileId: string }).fileId))).toEqual(
       [1, 2].map((i) => ({
-        queue: 'identify',
+        queue: 'analyse',
         message: {
           body: { caseId: archive.caseId, evidenceId: archive.evidenceId, fileId: memberFileId(archive.fileId, i) },
-          messageId: messageIdFor('identify', memberFileId(archive.fileId, i)),
+          messageId: messageIdFor('analyse', memberFileId(archive.fileId, i)),
           correlationId: `${archive.caseId}/${archive.evidenceId}`,
         },
       })),
@@ -403,8 +403,8 @@ describe('unpack stage (Azurite + PGlite)', () => {
     const members = await h.index.listChildren(archive.fileId);
     expect(members).toHaveLength(count);
     expect(new Set(members.map((m) => m.entryIndex))).toEqual(new Set(Array.from({ length: count }, (_, i) => i)));
-    const identifyIds = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'identify').map((s) => s.message.messageId);
-    expect(new Set(identifyIds)).toEqual(new Set(members.map((m) => messageIdFor('identify', m.fileId))));
+    const identifyIds = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'analyse').map((s) => s.message.messageId);
+    expect(new Set(identifyIds)).toEqual(new Set(members.map((m) => messageIdFor('analyse', m.fileId))));
     const custody = h.custody.events.filter((e) => e.eventKey === `unpacked:${archive.fileId}`);
     expect(custody[0]!.details).toMatchObject({
       memberCount: count,

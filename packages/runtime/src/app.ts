@@ -13,7 +13,7 @@ import {
 import { createServiceBusBus, createStorageQueueBus } from '@exhibit/bus';
 import { createPostgresIndex, createPostgresAccessStore, createPostgresReviewStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createMediaTools } from '@exhibit/media';
-import type { StageDeps } from '@exhibit/pipeline';
+import type { RunnerDeps } from '@exhibit/pipeline';
 import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
 import {
   appendLogCheckpointStore,
@@ -41,7 +41,8 @@ export interface App {
   sql: SqlClient;
   index: IndexStore;
   access: AccessStore;
-  stageDeps: StageDeps;
+  /** The stages' ports, with the bus the stage runner sends with. */
+  stageDeps: RunnerDeps;
   /** The custody log, its verification and its checkpoints. */
   custody: CustodyLog;
   api: Api;
@@ -135,7 +136,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     toolVersion: version,
   });
   const media = createMediaTools(config.media, { logger: logger.child({ component: 'media' }) });
-  const stageDeps: StageDeps = {
+  const stageDeps: RunnerDeps = {
     blobs,
     bus,
     index,

@@ -1,4 +1,4 @@
-import type { ExhibitConfig, Logger, QueueName, StageOutcome } from '@exhibit/core';
+import type { ExhibitConfig, QueueName } from '@exhibit/core';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -18,12 +18,8 @@ export type TriggerSpec =
   /** Azure: NCRONTAB timer; local: every localIntervalMs (a number, or read from the config). */
   | { kind: 'timer'; schedule: string; localIntervalMs: number | ((config: ExhibitConfig) => number) };
 
-/** Per invocation: ids for the child logger, cancellation. */
-export interface Invocation {
-  invocationId: string;
-  logger: Logger;
-  abortSignal?: AbortSignal;
-}
+// What triggers hand over; the stage runner defines them, since it is what receives them.
+export type { DeadLetterInput, IngestOutcome, Invocation, QueueInput } from '@exhibit/pipeline';
 
 export interface BlobCreatedInput {
   container: string;
@@ -31,19 +27,3 @@ export interface BlobCreatedInput {
   /** Event Grid event id or local watcher id, for logs only. */
   eventId?: string;
 }
-
-export interface QueueInput {
-  body: unknown;
-  messageId: string;
-  deliveryCount: number;
-  correlationId?: string;
-}
-
-export interface DeadLetterInput {
-  body: unknown;
-  messageId: string;
-  reason: string;
-  description: string;
-}
-
-export type { IngestOutcome } from '@exhibit/pipeline';

@@ -4,105 +4,33 @@ import {
   type BlobProperties,
   errorMessage,
   invocationLogger,
-  messageSchemas,
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
-  failed,
-  type EvidenceRef,
   type QueueName,
   type StageOutcome,
 } from '@exhibit/core';
-import {
-  hashStage,
-  identifyStage,
-  indexStage,
-  ingestBlob,
-  metadataStage,
-  recordCompletionIfDone,
-  recordDeadLetter,
-  thumbnailStage,
-  unpackStage,
-  type IngestOutcome,
-  type Stage,
-  type StageContext,
-} from '@exhibit/pipeline';
+import { runDeadLetter, runIngest, runMessage, type IngestOutcome } from '@exhibit/pipeline';
 import type { ApiRequest, ApiResponse } from '@exhibit/api';
 import type { App } from './app.js';
-import { withDeadline } from './stage-deadline.js';
 import type { BlobCreatedInput, DeadLetterInput, Invocation, QueueInput } from './function-table.types.js';
 
-const STAGES: { [Q in QueueName]: Stage<never> } = {
-  hash: hashStage,
-  identify: identifyStage,
-  unpack: unpackStage,
-  metadata: metadataStage,
-  thumbnail: thumbnailStage,
-  index: indexStage,
-};
+/*
+ * The function table's handlers: each hands its trigger's input to the stage
+ * runner (@exhibit/pipeline, stage-runner.ts), which owns the flow between stages.
+ */
 
 export async function handleBlobCreated(app: App, input: BlobCreatedInput, inv: Invocation): Promise<IngestOutcome> {
   const logger = invocationLogger(inv.logger, { stage: 'ingest', invocationId: inv.invocationId });
-  return ingestBlob(app.stageDeps, input, { logger, messageId: input.eventId ?? inv.invocationId, deliveryCount: 1, ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}) });
+  return runIngest(app.stageDeps, input, { logger, messageId: input.eventId ?? inv.invocationId, deliveryCount: 1, ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}) });
 }
 
-/**
- * One stage message: validate, run, record what matters. Returns the outcome;
- * throws only retryable faults, which the trigger turns into redelivery and,
- * in the end, dead-lettering.
- */
-export async function handleQueueMessage(app: App, queue: QueueName, input: QueueInput, inv: Invocation): Promise<StageOutcome> {
-  const parsed = messageSchemas[queue].safeParse(input.body);
-  const baseLogger = invocationLogger(inv.logger, { stage: queue, messageId: input.messageId, invocationId: inv.invocationId });
-  if (!parsed.success) {
-    // Not retryable and names no file: log loudly and drop rather than poison the queue forever.
-    baseLogger.error({ issues: parsed.error.issues.slice(0, 5) }, 'invalid message body');
-    return failed('invalid-message', parsed.error.message.slice(0, 500));
-  }
-  const body = parsed.data;
-  const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
-  // Every invocation has a deadline (see withDeadline): no worker stays busy on one message for good.
-  const limits = app.stageDeps.limits;
-  const stage = STAGES[queue] as Stage<typeof body>;
-  const outcome = await withDeadline(
-    (abortSignal) => stage(app.stageDeps, body, { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, abortSignal }),
-    {
-      ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
-      deadlineMs: limits.stageDeadlineMs,
-      graceMs: limits.stageDeadlineGraceMs,
-      label: `${queue} stage`,
-    },
-  );
-  const ctx: StageContext = {
-    logger,
-    messageId: input.messageId,
-    deliveryCount: input.deliveryCount,
-    ...(inv.abortSignal ? { abortSignal: inv.abortSignal } : {}),
-  };
-  logger.debug({ outcome }, 'stage finished');
-  if (outcome.status === 'failed') {
-    await app.stageDeps.custody.record({
-      caseId: body.caseId,
-      evidenceId: body.evidenceId,
-      action: 'stage-failed',
-      actor: PIPELINE_ACTOR,
-      subject: { fileId: body.fileId },
-      details: { stage: queue, code: outcome.code, detail: outcome.detail },
-      tools: [{ name: 'exhibit-pipeline', version: app.version }],
-      eventKey: `failed:${queue}:${body.fileId}`,
-    });
-  }
-  // A file can only end at index (which checks for itself), by failing, or an archive by finishing its unpack.
-  if (queue === 'unpack' || outcome.status === 'failed') {
-    await recordCompletionIfDone(app.stageDeps, body, ctx);
-  }
-  return outcome;
+/** One stage message; throws only retryable faults, which the trigger turns into redelivery and, in the end, dead-lettering. */
+export function handleQueueMessage(app: App, queue: QueueName, input: QueueInput, inv: Invocation): Promise<StageOutcome> {
+  return runMessage(app.stageDeps, queue, input, inv);
 }
 
-export async function handleDeadLetter(app: App, queue: QueueName, input: DeadLetterInput, inv: Invocation): Promise<void> {
-  const logger = invocationLogger(inv.logger, { stage: `${queue}-dead-letter`, messageId: input.messageId, invocationId: inv.invocationId });
-  const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: 0 };
-  const ref: EvidenceRef | null = await recordDeadLetter(app.stageDeps, queue, input, ctx);
-  if (ref) await recordCompletionIfDone(app.stageDeps, ref, ctx);
+export function handleDeadLetter(app: App, queue: QueueName, input: DeadLetterInput, inv: Invocation): Promise<void> {
+  return runDeadLetter(app.stageDeps, queue, input, inv);
 }
 
 export async function handleHttp(app: App, request: ApiRequest, inv: Invocation): Promise<ApiResponse> {
@@ -155,7 +83,7 @@ export async function reconcile(
     try {
       const outcome = options.ingest
         ? await options.ingest(blob, inv)
-        : await ingestBlob(app.stageDeps, { container: blob.container, blobName: blob.name, properties: blob }, {
+        : await runIngest(app.stageDeps, { container: blob.container, blobName: blob.name, properties: blob }, {
             logger,
             messageId: `reconcile:${blob.name}`,
             deliveryCount: 1,

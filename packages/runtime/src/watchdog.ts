@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { errorMessage, invocationLogger, messageIdFor, type QueueName } from '@exhibit/core';
-import { recordCompletionIfDone, recordDeadLetter, sendFile, type StageContext } from '@exhibit/pipeline';
+import { errorMessage, invocationLogger, type QueueName } from '@exhibit/core';
+import { queuesAwaited, recordCompletionIfDone, recordDeadLetter, redrive, sendWork, type StageContext } from '@exhibit/pipeline';
 import { createWatchdogStore, type StalledFile } from '@exhibit/index';
 import type { App } from './app.js';
 import type { Invocation } from './function-table.types.js';
@@ -30,28 +30,9 @@ export interface WatchdogResult {
  */
 let thumbnailCursor: string | undefined;
 
-/** The queues a stalled file is waiting on: what its state says comes next. */
+/** The queues a stalled file is waiting on: what its state says comes next (the stage graph decides). */
 export function queuesFor(file: StalledFile): QueueName[] {
-  const queues: QueueName[] = [];
-  switch (file.stage) {
-    case 'pending':
-      queues.push(file.upload?.hashPending ? 'hash' : 'identify');
-      break;
-    // identify, found done, re-sends its route (metadata or index, and unpack when pending).
-    case 'identified':
-      queues.push('identify');
-      break;
-    case 'described':
-      queues.push('thumbnail');
-      break;
-    case 'thumbnailed':
-      queues.push('index');
-      break;
-    default:
-      break;
-  }
-  if (file.unpack === 'pending' && file.stage !== 'identified' && file.stage !== 'pending') queues.push('unpack');
-  return queues;
+  return queuesAwaited({ stage: file.stage, unpack: file.unpack, hashPending: file.upload?.hashPending ?? false });
 }
 
 /**
@@ -67,7 +48,7 @@ export function queuesFor(file: StalledFile): QueueName[] {
  *
  * It also checks, a bounded sample per pass, that thumbnails the index
  * records as made exist in storage; one that does not is re-driven through
- * the thumbnail stage, which makes it again.
+ * its analyse, whose thumbnail step makes it again.
  */
 export async function watchdog(app: App, inv: Invocation, options: WatchdogOptions): Promise<WatchdogResult> {
   const logger = invocationLogger(inv.logger, { stage: 'watchdog', invocationId: inv.invocationId });
@@ -94,15 +75,7 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
         logger.error({ fileId: file.fileId, caseId: file.caseId, evidenceId: file.evidenceId, queues, redrives: file.redrives }, 'work stuck; failed it with code stuck');
         continue;
       }
-      for (const queue of queues) {
-        if (queue === 'hash' && file.upload) {
-          await deps.bus.send('hash', [
-            { body: { ...ref, blobName: file.upload.blobName }, messageId: messageIdFor('hash', file.fileId), correlationId: `${file.caseId}/${file.evidenceId}` },
-          ]);
-        } else {
-          await sendFile(deps, queue, ref);
-        }
-      }
+      await redrive(deps, { ...ref, ...(file.upload ? { blobName: file.upload.blobName } : {}) }, queues);
       redriven.push(file.fileId);
       logger.warn({ fileId: file.fileId, caseId: file.caseId, evidenceId: file.evidenceId, stage: file.stage, unpack: file.unpack, queues, since: file.updatedAt, redrive: file.redrives + 1 }, 'work stalled; re-sent its stage message');
     } catch (err) {
@@ -127,8 +100,9 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
       if (await deps.blobs.exists(thumb.blob)) continue;
       result.thumbnailsMissing += 1;
       if (!thumb.file) continue;
-      logger.warn({ sha256: thumb.sha256, blob: thumb.blob.name, fileId: thumb.file.fileId }, 'thumbnail recorded as done is missing; re-driving the thumbnail stage');
-      await sendFile(deps, 'thumbnail', thumb.file);
+      logger.warn({ sha256: thumb.sha256, blob: thumb.blob.name, fileId: thumb.file.fileId }, 'thumbnail recorded as done is missing; re-driving its analyse');
+      // analyse finds the file past its thumbnail and makes the missing blob again (thumbnail.step.ts).
+      await sendWork(deps, 'analyse', [thumb.file]);
     }
     if (page.length < sample) thumbnailCursor = '';
   }

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { FILE_STAGES } from '@exhibit/core';
 import { apiPath, type QueryValues } from '../api/api-client.js';
 import type { SearchResultBody } from '../api/api-types.js';
 import type { CliContext } from '../context.js';
@@ -48,7 +49,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--hash <hex>', 'MD5, SHA-1 or SHA-256 of the content, or its first 8 or more hex digits (e.g. the 12 this table prints)', hashPrefixOption)
     .option('--path <text>', 'text contained in the path')
     .option('--mismatch', 'only files whose extension does not match their content')
-    .addOption(new Option('--stage <stage>', 'processing stage').choices(['pending', 'identified', 'described', 'thumbnailed', 'indexed', 'failed']))
+    .addOption(new Option('--stage <stage>', 'processing stage').choices([...FILE_STAGES]))
     .option('--evidence <evidenceId>', 'only this evidence item', idOption('evidence'))
     .addOption(new Option('--sort <key>', 'sort key').choices(['path', 'takenAt', 'size', 'name']))
     .addOption(new Option('--order <order>', 'sort order').choices(['asc', 'desc']))

@@ -1,6 +1,7 @@
-/** The stage queues. Storage Queues locally, Service Bus in Azure; same names. */
-export const QUEUES = ['hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'] as const;
-export type QueueName = (typeof QUEUES)[number];
+import type { QueueName } from '../lifecycle.js';
+
+/** The stage queues are part of the lifecycle (lifecycle.ts). */
+export { QUEUES, type QueueName } from '../lifecycle.js';
 
 export interface OutgoingMessage {
   body: unknown;

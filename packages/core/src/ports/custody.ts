@@ -1,16 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { ToolVersion } from '../domain.js';
+import type { PIPELINE_CUSTODY_ACTIONS } from '../lifecycle.js';
+
+type PipelineCustodyAction = (typeof PIPELINE_CUSTODY_ACTIONS)[number];
 
 export type CustodyAction =
-  | 'received'
-  | 'acquisition-hashes'
-  | 'integrity-verified'
-  | 'integrity-mismatch'
-  | 'evidence-changed'
-  | 'unpacked'
+  /** What the pipeline records, listed with the lifecycle. */
+  | PipelineCustodyAction
   | 'stage-completed'
-  | 'stage-failed'
-  | 'processing-complete'
   | 'upload'
   | 'search'
   | 'view'

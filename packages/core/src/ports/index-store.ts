@@ -9,14 +9,13 @@ import type {
   EvidenceRef,
   FileFlag,
   FileKind,
-  FileStage,
   Hashes,
   IntegrityVerdict,
   MediaMetadata,
-  StageName,
   ToolVersion,
   UnpackState,
 } from '../domain.js';
+import type { FileStage, StageName } from '../lifecycle.js';
 import type { ExhibitErrorCode } from '../errors.js';
 
 /** One uploaded evidence blob, as received. */

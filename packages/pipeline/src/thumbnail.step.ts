@@ -1,20 +1,36 @@
-import { derivedNames, done, ExhibitError, failed, skipped, type BlobRef, type ContentFinding, type FileFailure, type FileFlag, type FileMessage, type ToolVersion } from '@exhibit/core';
-import { blobSource } from './file-source.js';
-import { analyse, isPast, loadFile } from './file-stage.js';
-import { sendFile } from './messaging.js';
-import type { Stage, StageContext, StageDeps } from './stage.js';
-import type { LoadedFile } from './file-stage.js';
+import {
+  derivedNames,
+  done,
+  ExhibitError,
+  failed,
+  skipped,
+  type BlobRef,
+  type ContentFinding,
+  type FileFailure,
+  type FileFlag,
+  type RandomAccessSource,
+  type StageOutcome,
+  type ToolVersion,
+} from '@exhibit/core';
+import { analyse, isPast, type LoadedFile } from './file-stage.js';
+import type { StageContext, StageDeps } from './stage.js';
 
 /**
  * Thumbnails for images (EXIF preview when the image itself cannot be
  * decoded) and contact sheets for videos, stored content-addressed in the
  * derived container with the source SHA-256 and tool versions on the blob.
- * The result and the occurrence's move (or failure) are one write.
+ * The result and the occurrence's move (or failure) are one write. Runs in the
+ * analyse stage on the bytes identify and metadata already read (`input`).
+ *
+ * Perceptual hashing belongs next to makeThumbnail: the image is decoded
+ * there, once, and a hash of the same decode needs no second read.
  */
-export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => {
-  const loaded = await loadFile(deps, message);
-  if (loaded === 'missing') return skipped('unknown-subject');
-  if (loaded === 'failed') return skipped('already-done');
+export async function thumbnailStep(
+  deps: StageDeps,
+  loaded: LoadedFile,
+  input: RandomAccessSource,
+  ctx: StageContext,
+): Promise<{ outcome: StageOutcome; loaded: LoadedFile }> {
   const { file, content } = loaded;
   const kind = content.kind;
   if (isPast(file, 'thumbnailed')) {
@@ -24,30 +40,26 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
       if (!(await deps.blobs.exists(content.thumbnail, { abortSignal: ctx.abortSignal }))) {
         ctx.logger.warn({ blob: content.thumbnail.name }, 'thumbnail recorded as done is missing from storage; making it again');
         // Under the name the index records (a later recipe would name it differently).
-        const made = await makeThumbnail(deps, loaded, kind, ctx, content.thumbnail);
+        const made = await makeThumbnail(deps, loaded, input, kind, ctx, content.thumbnail);
         if (!made.ok) {
           // The same bytes and tools made it before; failing now is a fault to retry, not a finding.
           throw new ExhibitError('tool-unavailable', `could not make the missing thumbnail again: ${made.failure.detail}`);
         }
       }
     }
-    await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
-    return skipped('already-done');
+    return { outcome: skipped('already-done'), loaded };
   }
-  if (kind !== 'image' && kind !== 'video') {
-    await deps.index.advanceFile(file.fileId, 'thumbnailed');
-    await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
-    return skipped('not-applicable');
-  }
+  // The analyse stage runs this step for images and videos only.
+  if (kind !== 'image' && kind !== 'video') return { outcome: skipped('not-applicable'), loaded };
 
   let reused = true;
   let from = content.thumbnailSource;
   if (content.thumbnailStatus === 'pending') {
     reused = false;
-    const made = await makeThumbnail(deps, loaded, kind, ctx);
+    const made = await makeThumbnail(deps, loaded, input, kind, ctx);
     if (!made.ok) {
       await deps.index.setThumbnail(content.sha256, { status: 'failed', blob: null, source: null, failure: made.failure, tools: made.tools }, { fileId: file.fileId, failure: made.failure });
-      return failed(made.failure.code, made.failure.detail);
+      return { outcome: failed(made.failure.code, made.failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure: made.failure } } };
     }
     from = made.from;
     const flags: FileFlag[] = made.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
@@ -56,23 +68,21 @@ export const thumbnailStage: Stage<FileMessage> = async (deps, message, ctx) => 
   } else if (content.thumbnailStatus === 'failed') {
     const failure = content.failure ?? { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no thumbnail could be made' };
     await deps.index.failFile(file.fileId, failure);
-    return failed(failure.code, failure.detail);
+    return { outcome: failed(failure.code, failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure } } };
   } else {
     const flags: FileFlag[] = content.thumbnailSource === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
     await deps.index.advanceFile(file.fileId, 'thumbnailed', { flags });
   }
-  await sendFile(deps, 'index', message, { abortSignal: ctx.abortSignal });
-  return reused ? skipped('already-analysed') : done({ from });
-};
+  return { outcome: reused ? skipped('already-analysed') : done({ from }), loaded: { ...loaded, file: { ...file, stage: 'thumbnailed' } } };
+}
 
 type Made =
   | { ok: true; ref: BlobRef; from: 'image' | 'exif-preview' | 'contact-sheet'; findings: ContentFinding[]; tools: ToolVersion[] }
   | { ok: false; failure: FileFailure; tools: ToolVersion[] };
 
 /** Makes the thumbnail (or contact sheet) and stores it under its content-addressed name. */
-async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, kind: 'image' | 'video', ctx: StageContext, at?: BlobRef): Promise<Made> {
-  const { file, content, source } = loaded;
-  const input = blobSource(deps.blobs, source, file.name, content.size);
+async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomAccessSource, kind: 'image' | 'video', ctx: StageContext, at?: BlobRef): Promise<Made> {
+  const { content } = loaded;
   const result = await analyse('thumbnail', ctx, () =>
     kind === 'image'
       ? deps.thumbnailer.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })

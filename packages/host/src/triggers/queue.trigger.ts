@@ -1,0 +1,35 @@
+import type { QueueName } from '@exhibit/core';
+import { QueueWorker } from '../queue-worker.js';
+import type { LocalDef, LocalServing } from './local-trigger.js';
+
+/**
+ * Per-queue concurrency on the local stack. I/O-bound stages run wide; the
+ * CPU-bound ones (hashing, unpacking, analysing: decoding images, ffmpeg) stay near the core count.
+ */
+export function localConcurrency(queue: QueueName, base: number): number {
+  switch (queue) {
+    case 'hash':
+    case 'unpack':
+      return Math.max(1, Math.ceil(base / 2));
+    case 'analyse':
+      return base;
+    default:
+      return base * 2;
+  }
+}
+
+/** A stage queue: the local stand-in for the Service Bus trigger (receive, lock, complete, abandon, dead-letter). */
+export function serveQueue(fn: LocalDef<'queue'>, s: LocalServing): QueueWorker {
+  const queue = fn.trigger.queue;
+  const worker = new QueueWorker(
+    s.app.bus,
+    queue,
+    (message, inv) =>
+      fn.handler(s.app, { body: message.body, messageId: message.messageId, deliveryCount: message.deliveryCount, ...(message.correlationId ? { correlationId: message.correlationId } : {}) }, inv),
+    s.logger.child({ function: fn.name }),
+    { concurrency: localConcurrency(queue, s.config.worker.concurrency), lockMs: s.lockMs, idlePollMs: s.config.worker.pollIntervalMs },
+  );
+  worker.start();
+  s.stoppers.push(() => worker.stop());
+  return worker;
+}

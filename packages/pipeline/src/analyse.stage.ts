@@ -1,0 +1,82 @@
+import { done, skipped, type FileMessage, type StageName, type StageOutcome } from '@exhibit/core';
+import { blobSource } from './file-source.js';
+import { isPast, loadFile, type LoadedFile } from './file-stage.js';
+import { identifyStep } from './identify.step.js';
+import { metadataStep } from './metadata.step.js';
+import { ReadOnceSource } from './read-once-source.js';
+import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+import { isMedia } from './stage-graph.js';
+import { thumbnailStep } from './thumbnail.step.js';
+
+/**
+ * Everything about one file's bytes, from one read of them: identify, then,
+ * for images and videos, metadata and thumbnail, in one message. The file is
+ * loaded from the index once; each step writes its result with the
+ * occurrence's move (as the separate stages did, so a crash between steps is
+ * resumed from the state the index records), and a failure keeps the step's
+ * own name and reason (status, API and CLI show them as before).
+ *
+ * The bytes come through a ReadOnceSource: identify's head and tail reads are
+ * kept, an image is then fetched whole (only the ranges not read yet), and
+ * the metadata parser and the thumbnailer read that memory. The parsers
+ * themselves still run in the media adapters' deadline-killable workers.
+ */
+export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
+  const first = await loadFile(deps, message);
+  if (first === 'missing') return only(skipped('unknown-subject'));
+  if (first === 'failed') return only(skipped('already-done'));
+  let loaded: LoadedFile = first;
+  const input = new ReadOnceSource(blobSource(deps.blobs, loaded.source, loaded.file.name, loaded.content.size), {
+    maxWholeBytes: deps.limits.analyseWholeReadBytes,
+  });
+  const steps: Partial<Record<StageName, StageOutcome>> = {};
+
+  const identified = await identifyStep(deps, loaded, input, ctx);
+  steps.identify = identified.outcome;
+  loaded = identified.loaded;
+  if (loaded.file.stage !== 'failed' && isMedia(loaded.content.kind)) {
+    // Images are read whole once for metadata and thumbnail; a video's tools read it by URL.
+    if (loaded.content.kind === 'image' && needsBytes(loaded)) await input.loadWhole({ ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
+    const described = await metadataStep(deps, loaded, input, ctx);
+    steps.metadata = described.outcome;
+    loaded = described.loaded;
+    const thumbnailed = await thumbnailStep(deps, loaded, input, ctx);
+    steps.thumbnail = thumbnailed.outcome;
+    loaded = thumbnailed.loaded;
+  }
+  if (input.fetches > 0) ctx.logger.debug({ bytesFetched: input.bytesFetched, fetches: input.fetches, size: input.size }, 'analysed from one read');
+
+  const outcome = overall(steps, loaded);
+  if (loaded.file.stage === 'failed') return { outcome, steps };
+  return {
+    outcome,
+    steps,
+    forward: { file: message, facts: { kind: loaded.content.kind, unpack: loaded.file.unpack } },
+  };
+};
+
+/** Whether metadata or thumbnail will read the bytes (not when both were analysed for another occurrence). */
+function needsBytes(loaded: LoadedFile): boolean {
+  if (isPast(loaded.file, 'thumbnailed')) return false;
+  return loaded.content.metadataStatus === 'pending' || loaded.content.thumbnailStatus === 'pending';
+}
+
+/**
+ * One outcome for the message: the failure that ended the file's chain, else
+ * 'done' when any step did work (a metadata failure is work done: the file
+ * goes on), else the last step's skip (already-done on a redelivery).
+ */
+function overall(steps: Partial<Record<StageName, StageOutcome>>, loaded: LoadedFile): StageOutcome {
+  const ran = (['identify', 'metadata', 'thumbnail'] as const).map((s) => steps[s]).filter((o): o is StageOutcome => o !== undefined);
+  if (loaded.file.stage === 'failed') {
+    const failure = ran.find((o) => o.status === 'failed' && o.code === loaded.file.failure?.code) ?? ran.findLast((o) => o.status === 'failed');
+    if (failure) return failure;
+  }
+  if (ran.some((o) => o.status === 'done' || o.status === 'failed')) {
+    const summary: Record<string, unknown> = {};
+    for (const [step, o] of Object.entries(steps)) summary[step] = o.status === 'done' ? (o.summary ?? 'done') : o.status === 'skipped' ? o.reason : o.code;
+    return done(summary);
+  }
+  return ran.at(-1) ?? skipped('already-done');
+}
+

@@ -1,0 +1,59 @@
+import { done, failed, skipped, type FileFlag, type MediaMetadata, type RandomAccessSource, type StageOutcome } from '@exhibit/core';
+import { analyse, isPast, type LoadedFile } from './file-stage.js';
+import type { StageContext, StageDeps } from './stage.js';
+
+/**
+ * EXIF/GPS/XMP/IPTC for images, ffprobe for videos. Analysed once per
+ * SHA-256: a second occurrence of the same bytes reuses the first result.
+ * The result and the occurrence's move are one write. A failure is recorded
+ * on the content and the file still goes on to its thumbnail. Runs in the
+ * analyse stage on the bytes identify already read (`input`).
+ */
+export async function metadataStep(
+  deps: StageDeps,
+  loaded: LoadedFile,
+  input: RandomAccessSource,
+  ctx: StageContext,
+): Promise<{ outcome: StageOutcome; loaded: LoadedFile }> {
+  const { file, content } = loaded;
+  if (isPast(file, 'described')) return { outcome: skipped('already-done'), loaded };
+  const kind = content.kind;
+  // The analyse stage runs this step for images and videos only.
+  if (kind !== 'image' && kind !== 'video') return { outcome: skipped('not-applicable'), loaded };
+
+  if (content.metadataStatus === 'pending') {
+    const result = await analyse('metadata', ctx, () =>
+      kind === 'image'
+        ? deps.metadata.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
+        : deps.metadata.video(input, { abortSignal: ctx.abortSignal }),
+    );
+    const tools = [...(await deps.metadata.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
+    if (!result.ok) {
+      // Recorded on the content (status, API and CLI list it) while the file goes on: a
+      // thumbnail does not need the metadata, so one failing must not cost the other.
+      const failure = { stage: 'metadata' as const, code: result.error.code, detail: result.error.message };
+      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools }, { fileId: file.fileId, to: 'described' });
+      return {
+        outcome: failed(failure.code, failure.detail),
+        loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'failed', metadata: null, failure: content.failure ?? failure } },
+      };
+    }
+    await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools }, { fileId: file.fileId, to: 'described', flags: metadataFlags(result.value) });
+    return {
+      outcome: done({ kind }),
+      loaded: { ...loaded, file: withFlags({ ...file, stage: 'described' }, metadataFlags(result.value)), content: { ...content, metadataStatus: 'done', metadata: result.value } },
+    };
+  }
+  // Another occurrence of the same bytes: the same findings.
+  await deps.index.advanceFile(file.fileId, 'described', { flags: metadataFlags(content.metadata) });
+  return { outcome: skipped('already-analysed'), loaded: { ...loaded, file: withFlags({ ...file, stage: 'described' }, metadataFlags(content.metadata)) } };
+}
+
+function withFlags<T extends { flags: FileFlag[] }>(file: T, flags: FileFlag[]): T {
+  return { ...file, flags: [...new Set([...file.flags, ...flags])] };
+}
+
+/** Findings about the metadata (partial read, escaped text, size, time, GPS) become the occurrence's flags. */
+function metadataFlags(metadata: MediaMetadata | null): FileFlag[] {
+  return [...new Set((metadata?.findings ?? []).map((f) => f.flag))];
+}

@@ -1,0 +1,90 @@
+import {
+  queueOfStep,
+  stepAwaited,
+  type FileKind,
+  type FileStage,
+  type Limits,
+  type QueueName,
+  type UnpackState,
+} from '@exhibit/core';
+
+/**
+ * The flow of the pipeline, in one place: which queue's work follows which,
+ * by kind of file and depth. The stage runner (stage-runner.ts) is the only
+ * reader that sends; stages report what they did and never name a queue.
+ *
+ *   blob-created ──ingest──▶ hash ──▶ analyse ─┬─▶ index            (every file)
+ *                                      ▲       └─▶ unpack (archives above the depth limit)
+ *                                      └───────────── members ◀─┘
+ *
+ * `analyse` runs identify, metadata and thumbnail on one read of the file's
+ * bytes (core's QUEUE_STEPS); `index` is the end of a file's chain and may
+ * complete its evidence item, as may an unpack finishing or any failure.
+ */
+
+/** What the graph routes on, as a stage reports it about the file it worked on. */
+export interface RouteFacts {
+  kind: FileKind | null;
+  /** The file's unpack state after the stage (analyse marks archives 'pending'). */
+  unpack: UnpackState;
+}
+
+export interface StageNode {
+  /** The message body the queue carries: an upload (hash) or one file. */
+  body: 'upload' | 'file';
+  /** The queues the reported file goes to next; empty at the end of its chain. */
+  next(facts: RouteFacts): QueueName[];
+  /** Where the files a stage hands off while it runs go (an archive's members). */
+  members?: QueueName;
+  /**
+   * After which outcomes the runner checks whether the evidence item has work
+   * left and records its completion: 'always' (an unpack finishing, in any
+   * way), or 'reported' (only when the stage says its write may have been the
+   * last). A failed outcome is always checked.
+   */
+  completes: 'always' | 'reported' | 'never';
+}
+
+export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
+  hash: { body: 'upload', next: () => ['analyse'], completes: 'never' },
+  analyse: {
+    body: 'file',
+    // An archive marked for unpacking is unpacked and indexed side by side: its members do not wait for it.
+    next: (facts) => (facts.unpack === 'pending' ? ['unpack', 'index'] : ['index']),
+    completes: 'never',
+  },
+  unpack: { body: 'file', next: () => [], members: 'analyse', completes: 'always' },
+  index: { body: 'file', next: () => [], completes: 'reported' },
+};
+
+/** The queue a new upload's work starts on. */
+export const FIRST_QUEUE: QueueName = 'hash';
+
+/**
+ * Whether an archive at `depth` is unpacked: its members would sit one level
+ * deeper, and nothing deeper than maxNestingDepth is opened (it is flagged
+ * 'not-unpacked-depth' instead).
+ */
+export function unpacks(kind: FileKind | null, depth: number, limits: Pick<Limits, 'maxNestingDepth'>): boolean {
+  return kind === 'archive' && depth < limits.maxNestingDepth;
+}
+
+/** Whether the analyse queue goes on to metadata and thumbnail for this kind (images and videos only). */
+export function isMedia(kind: FileKind | null): kind is 'image' | 'video' {
+  return kind === 'image' || kind === 'video';
+}
+
+/**
+ * The queues a file that stopped moving waits on, from its state: what the
+ * watchdog re-sends. Every stage is idempotent, so re-sending the queue of
+ * the step it waits on continues it from where the index says it is.
+ */
+export function queuesAwaited(file: { stage: FileStage; unpack: UnpackState; hashPending: boolean }): QueueName[] {
+  const queues: QueueName[] = [];
+  const step = stepAwaited(file.stage);
+  if (file.stage === 'pending' && file.hashPending) queues.push('hash');
+  else if (step) queues.push(queueOfStep(step));
+  // An archive identified as one whose unpack has not run: analyse, found done, routes it to unpack again.
+  if (file.unpack === 'pending' && !queues.includes('analyse')) queues.push('unpack');
+  return queues;
+}
