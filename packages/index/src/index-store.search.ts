@@ -75,6 +75,30 @@ function invalid(message: string): ExhibitError {
   return new ExhibitError('invalid-argument', message);
 }
 
+const KNOWN_KIND = { bad: 'known-bad', notable: 'notable', good: 'known-good' } as const;
+
+/** Files whose content matches an enabled set in force of one of these kinds (migration 0020). */
+function matchedAs(kinds: string[]): string {
+  return `EXISTS (SELECT 1 FROM hash_set_matches m JOIN hash_sets s ON s.set_id = m.set_id
+                   WHERE m.sha256 = f.sha256 AND s.enabled AND s.state = 'active' AND s.kind IN (${kinds.map((k) => `'${k}'`).join(', ')}))`;
+}
+
+/**
+ * The hash-set filter, and the default that hides known-good files: a file
+ * in a known-good set is left out unless it is also in a known-bad or
+ * notable set (a bad match always shows), or the caller asks for it.
+ */
+function knownConditions(q: SearchQuery): string[] {
+  if (q.known !== undefined) {
+    if (q.known === 'unknown') return [`NOT ${matchedAs(['known-bad', 'notable', 'known-good'])}`];
+    const kind = KNOWN_KIND[q.known];
+    if (!kind) throw invalid('known must be bad, notable, good or unknown');
+    return [matchedAs([kind])];
+  }
+  if (q.includeKnownGood === true) return [];
+  return [`(NOT ${matchedAs(['known-good'])} OR ${matchedAs(['known-bad', 'notable'])})`];
+}
+
 /** Turns a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
 export function buildSearch(q: SearchQuery): BuiltSearch {
   if (typeof q.caseId !== 'string' || q.caseId === '') throw invalid('search needs a caseId');
@@ -129,6 +153,7 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
   if (q.extMismatch === true) where.push(`'ext-mismatch' = ANY (f.flags)`);
   if (q.extMismatch === false) where.push(`NOT ('ext-mismatch' = ANY (f.flags))`);
   if (q.stage !== undefined) where.push(`f.stage = ${p(q.stage)}`);
+  where.push(...knownConditions(q));
 
   const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
   const offset = q.offset ?? 0;

@@ -11,7 +11,9 @@ export const HASH_SET_FORMATS: readonly HashSetFormat[] = [
   'nsrl-rds-v3', 'vics-json', 'icse-csv', 'hashdeep', 'hashkeeper', 'checksum-list', 'hash-list',
 ];
 
-export type HashSetKind = 'known-good' | 'known-bad' | 'notable';
+import type { HashSetKind } from '@exhibit/core';
+
+export type { HashSetKind };
 export const HASH_SET_KINDS: readonly HashSetKind[] = ['known-good', 'known-bad', 'notable'];
 
 /** One known file: at least one digest, lower-case hex. */

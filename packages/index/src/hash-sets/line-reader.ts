@@ -22,7 +22,7 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * (bounded by maxLineBytes) plus one chunk. Endings are reported, not hidden,
  * so a reader can apply the CRLF rule.
  */
-export async function* readLines(source: AsyncIterable<Buffer | string>, maxLineBytes: number = HASH_SET_LIMITS.maxLineBytes): AsyncGenerator<TextLine> {
+export async function* readLines(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxLineBytes: number = HASH_SET_LIMITS.maxLineBytes): AsyncGenerator<TextLine> {
   let parts: Buffer[] = [];
   let held = 0;
   let tooLong = false;

@@ -66,7 +66,7 @@ export function nsrlRdsReader(path: string): HashSetReader {
           n += 1;
           if (n % ROWS_PER_YIELD === 0) {
             await yieldToLoop();
-            if (abortSignal?.aborted) throw abortSignal.reason ?? new ExhibitError('aborted', 'import aborted');
+            if (abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
           }
           const row: HashSetRow = { md5: null, sha1: null, sha256: null, category: null, size: null, extra: null };
           let bad: RowError | null = null;

@@ -1,3 +1,4 @@
+import { ExhibitError } from '@exhibit/core';
 import { DIGEST_HEX_CHARS, type HashSetFormat, type HashSetReader, type HashSetRow, type RowError } from './hash-set.types.js';
 import { readLines, type TextLine } from './line-reader.js';
 
@@ -96,7 +97,7 @@ function lineReader(format: HashSetFormat, open: () => AsyncIterable<Buffer | st
     async *rows(onError, abortSignal) {
       const parse = makeParser();
       for await (const line of checkedLines(open(), onError)) {
-        if (abortSignal?.aborted) throw abortSignal.reason ?? new Error('aborted');
+        if (abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
         const row = parse(line, onError);
         if (row) yield row;
       }
@@ -222,6 +223,7 @@ function headedCsvReader(format: 'hashkeeper' | 'icse-csv', sep: string, open: (
         } else if (col === 'size' || col === 'category') {
           if (value === '') continue;
           if (!/^\d{1,15}$/.test(value)) return void onError(rowError(line.number, 'bad-value', `${col} is not a number: ${JSON.stringify(value.slice(0, 40))}`)), null;
+          if (col === 'category' && Number(value) > 32767) return void onError(rowError(line.number, 'bad-value', `category ${value} is out of range`)), null;
           row[col] = Number(value);
         }
       }

@@ -146,6 +146,7 @@ export function vicsJsonReader(open: () => Readable, head: string): HashSetReade
         failure ??= err;
       }
       await done.catch(() => undefined);
+      if (abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
       if (failure) throw failure instanceof ExhibitError ? failure : new ExhibitError('corrupt-file', `not valid JSON: ${errorMessage(failure)}`, { cause: failure });
       if (count === 0) throw new ExhibitError('corrupt-file', 'the VICS document has no entries in its "value" array');
     },
