@@ -36,7 +36,7 @@ import { publicKeyOf, SignatureVerifier, type PublicKeyRecord, type Signer } fro
 const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
   'received', 'acquisition-hashes', 'integrity-verified', 'integrity-mismatch', 'evidence-changed', 'unpacked',
   'stage-completed', 'stage-failed', 'processing-complete', 'upload', 'search', 'view', 'thumbnail-view',
-  'download', 'export', 'assignment-change', 'verify', 'read', 'log-restored',
+  'download', 'export', 'assignment-change', 'verify', 'read', 'log-restored', 'known-file-match',
 ]);
 
 interface LastEntry {

@@ -797,11 +797,8 @@ export class PostgresIndex implements IndexStore {
   // ---- hash sets (migration 0020, docs/known-files.md) ----
 
   async matchFileAgainstHashSets(fileId: string): Promise<KnownFileMatch[]> {
-    const { rows } = await this.query<{ sha256: string | null }>('SELECT sha256 FROM files WHERE file_id = $1', [fileId]);
-    if (rows.length === 0) throw notFound('file', fileId);
-    const sha256 = rows[0]?.sha256;
-    if (!sha256) return [];
-    return new HashSetStore(this.sql).matchContents([sha256]);
+    // One statement; an unknown file or one without content has nothing to match.
+    return new HashSetStore(this.sql).matchFile(fileId);
   }
 
   async knownFileMatches(fileId: string): Promise<KnownFileMatch[]> {

@@ -5,3 +5,7 @@ export { PostgresIndex, createPostgresIndex } from './index-store.postgres.js';
 export { PostgresAccessStore, createPostgresAccessStore } from './access-store.postgres.js';
 export { countingSqlClient } from './sql-client.counting.js';
 export { createWatchdogStore, type WatchdogStore, type StalledFile, type DoneThumbnail } from './index-store.watchdog.js';
+export { HashSetStore, type HashSetRecord, type HashSetState, type ImportHashSetOptions, type ImportHashSetResult, type ImportProgress, type ImportPhase } from './hash-sets/hash-set-store.js';
+export { HASH_SET_FORMATS, HASH_SET_KINDS, type HashSetFormat, type RowError } from './hash-sets/hash-set.types.js';
+export { HASH_SET_LIMITS } from './hash-sets/hash-set-limits.js';
+export { knownFileDetail } from './hash-sets/known-file-detail.js';

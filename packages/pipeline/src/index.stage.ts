@@ -1,5 +1,6 @@
 import { done, skipped, type FileMessage } from '@exhibit/core';
 import { recordCompletionIfDone } from './completion.js';
+import { recordKnownFileMatches } from './known-files.js';
 import type { Stage } from './stage.js';
 
 /**
@@ -11,6 +12,8 @@ import type { Stage } from './stage.js';
  * the evidence item's completion.
  */
 export const indexStage: Stage<FileMessage> = async (deps, message, ctx) => {
+  // Before the move, so a redelivery after a crash matches again (idempotent) and completion counts the matches.
+  await recordKnownFileMatches(deps, message, ctx);
   const result = await deps.index.markIndexed(message);
   if (result.moved) {
     if (!result.openWork) await recordCompletionIfDone(deps, message, ctx, { noOpenWork: true });

@@ -439,6 +439,30 @@ export class HashSetStore {
     return this.matchesOf(lower);
   }
 
+  /**
+   * matchContents for one file's content, in one statement (the index
+   * stage's per-file cost): the matches it records and those already there.
+   */
+  async matchFile(fileId: string): Promise<HashSetMatch[]> {
+    const { rows } = await this.sql.query(
+      `WITH f AS (SELECT sha256 FROM files WHERE file_id = $1 AND sha256 IS NOT NULL),
+       ins AS (
+         INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
+         ${matchSelect('c.sha256 = (SELECT sha256 FROM f)', `s.enabled AND s.state IN ('active', 'matching')`)}
+         ON CONFLICT DO NOTHING
+         RETURNING sha256, set_id, matched_on, category
+       ), found AS (
+         SELECT sha256, set_id, matched_on, category FROM hash_set_matches WHERE sha256 = (SELECT sha256 FROM f)
+         UNION SELECT sha256, set_id, matched_on, category FROM ins
+       )
+       SELECT ${MATCH_OUT} FROM found m JOIN hash_sets s ON s.set_id = m.set_id
+        WHERE s.enabled AND s.state = 'active'
+        ORDER BY s.name COLLATE "C", s.set_id`,
+      [fileId],
+    );
+    return rows.map(toMatch);
+  }
+
   /** Recorded matches of these contents against enabled sets in force. */
   async matchesOf(sha256s: string[]): Promise<HashSetMatch[]> {
     const { rows } = await this.sql.query(
