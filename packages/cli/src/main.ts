@@ -22,6 +22,7 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/cases.command.js'),
   import('./commands/whoami.command.js'),
   import('./commands/download.command.js'),
+  import('./commands/hashset.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
