@@ -35,6 +35,11 @@ export const searchQuerySchema = z.strictObject({
   path: param.text('Case-insensitive substring of the display path', 1024).optional(),
   extMismatch: param.bool('Only files whose extension does not fit their content').optional(),
   stage: z.enum(FILE_STAGES).optional().describe('Processing stage of the occurrence'),
+  known: z
+    .enum(['bad', 'notable', 'good', 'unknown'])
+    .optional()
+    .describe('Only files whose content matches an enabled hash set of this kind (known-bad, notable, known-good), or (unknown) none; docs/known-files.md'),
+  includeKnownGood: param.bool('Also return known-good files (content in a known-good set and in no known-bad or notable one), which are hidden by default').optional(),
   sort: z.enum(['path', 'takenAt', 'size', 'name']).optional().describe('Sort key (default path)'),
   order: z.enum(['asc', 'desc']).optional(),
   limit: param.int('Page size, default 50', 1, API_LIMITS.maxPageSize).optional(),
