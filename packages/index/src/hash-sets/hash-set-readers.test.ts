@@ -24,7 +24,7 @@ async function readFile(file: string) {
   const reader = await openHashSetFile(file);
   const rows: HashSetRow[] = [];
   const errors: RowError[] = [];
-  for await (const row of reader.rows((e) => errors.push(e))) rows.push(row);
+  for await (const batch of reader.rows((e) => errors.push(e))) rows.push(...batch);
   return { format: reader.info.format, version: reader.info.sourceVersion, rows, errors };
 }
 const reasons = (errors: RowError[]) => errors.map((e) => `${e.line}:${e.reason}`);

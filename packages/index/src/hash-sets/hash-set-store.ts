@@ -206,6 +206,7 @@ export class HashSetStore {
     const info = await stat(file);
     if (!info.isFile()) throw new ExhibitError('invalid-argument', `${file} is not a file`);
     const reader = await openHashSetFile(file);
+    onProgress?.({ phase: 'hashing', done: 0, total: info.size });
     const sourceSha256 = await fileSha256(file, info.size, onProgress, abortSignal);
 
     // An unfinished build of this name: resume it if it is the same file, else discard it.
@@ -310,6 +311,7 @@ export class HashSetStore {
     let good = 0;
     let chunk: string[] = [];
     const flush = async () => {
+      if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
       if (chunk.length === 0) return;
       const data = chunk.join('');
       const n = chunk.length;
@@ -324,13 +326,16 @@ export class HashSetStore {
       rejected += 1;
       if (errors.length < HASH_SET_LIMITS.maxErrorsListed) errors.push(e);
     };
-    for await (const row of reader.rows(onError, options.abortSignal)) {
+    options.onProgress?.({ phase: 'loading', done: 0, total: null });
+    for await (const batch of reader.rows(onError, options.abortSignal)) {
       if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
-      good += 1;
-      if (good > HASH_SET_LIMITS.maxRows) throw new ExhibitError('limit-exceeded', `a hash set may hold at most ${HASH_SET_LIMITS.maxRows} rows`);
-      if (good <= skipRows) continue;
-      chunk.push(copyLine(row));
-      if (chunk.length >= (options.copyChunkRows ?? COPY_CHUNK_ROWS)) await flush();
+      for (const row of batch) {
+        good += 1;
+        if (good > HASH_SET_LIMITS.maxRows) throw new ExhibitError('limit-exceeded', `a hash set may hold at most ${HASH_SET_LIMITS.maxRows} rows`);
+        if (good <= skipRows) continue;
+        chunk.push(copyLine(row));
+        if (chunk.length >= (options.copyChunkRows ?? COPY_CHUNK_ROWS)) await flush();
+      }
     }
     await flush();
     return { total: good, rejected };

@@ -58,8 +58,12 @@ export interface SourceInfo {
 
 export interface HashSetReader {
   info: SourceInfo;
-  /** Rows in source order; errors are reported through onError and never stop the read. */
-  rows(onError: (e: RowError) => void, abortSignal?: AbortSignal): AsyncIterable<HashSetRow>;
+  /**
+   * Rows in source order, in batches (one await per batch keeps a
+   * multi-million-row read fast); errors are reported through onError and
+   * never stop the read.
+   */
+  rows(onError: (e: RowError) => void, abortSignal?: AbortSignal): AsyncIterable<HashSetRow[]>;
 }
 
 export const DIGEST_HEX_CHARS = { md5: 32, sha1: 40, sha256: 64 } as const;

@@ -23,13 +23,18 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  * so a reader can apply the CRLF rule.
  */
 export async function* readLines(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxLineBytes: number = HASH_SET_LIMITS.maxLineBytes): AsyncGenerator<TextLine> {
+  for await (const batch of readLineBatches(source, maxLineBytes)) yield* batch;
+}
+
+/** readLines by the chunk: the lines each chunk completes, as one array (one await per chunk, not per line). */
+export async function* readLineBatches(source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, maxLineBytes: number = HASH_SET_LIMITS.maxLineBytes): AsyncGenerator<TextLine[]> {
   let parts: Buffer[] = [];
   let held = 0;
   let tooLong = false;
   let number = 0;
   const finish = (): TextLine => {
     number += 1;
-    let buf = tooLong ? Buffer.alloc(0) : Buffer.concat(parts, held);
+    let buf = tooLong ? Buffer.alloc(0) : parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, held);
     parts = [];
     held = 0;
     const wasTooLong = tooLong;
@@ -46,6 +51,7 @@ export async function* readLines(source: AsyncIterable<Buffer | string> | Iterab
   };
   for await (const raw of source) {
     const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    const out: TextLine[] = [];
     let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(LF, start);
@@ -62,9 +68,10 @@ export async function* readLines(source: AsyncIterable<Buffer | string> | Iterab
         }
       }
       if (nl === -1) break;
-      yield finish();
+      out.push(finish());
       start = nl + 1;
     }
+    if (out.length > 0) yield out;
   }
-  if (held > 0 || tooLong) yield finish();
+  if (held > 0 || tooLong) yield [finish()];
 }

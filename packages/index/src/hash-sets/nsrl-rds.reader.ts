@@ -62,9 +62,12 @@ export function nsrlRdsReader(path: string): HashSetReader {
       try {
         const stmt = db.prepare(`SELECT ${distinct}sha256, sha1, md5 FROM "${source.replace(/"/g, '""')}"`).raw(true);
         let n = 0;
+        let batch: HashSetRow[] = [];
         for (const raw of stmt.iterate() as IterableIterator<unknown[]>) {
           n += 1;
           if (n % ROWS_PER_YIELD === 0) {
+            if (batch.length > 0) yield batch;
+            batch = [];
             await yieldToLoop();
             if (abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
           }
@@ -79,8 +82,9 @@ export function nsrlRdsReader(path: string): HashSetReader {
           });
           if (bad) onError(bad);
           else if (!row.md5 && !row.sha1 && !row.sha256) onError({ line: n, unit: 'row', reason: 'no-hash', detail: 'row has no hash' });
-          else yield row;
+          else batch.push(row);
         }
+        if (batch.length > 0) yield batch;
       } finally {
         db.close();
       }

@@ -1,6 +1,6 @@
 import { ExhibitError } from '@exhibit/core';
 import { DIGEST_HEX_CHARS, type HashSetFormat, type HashSetReader, type HashSetRow, type RowError } from './hash-set.types.js';
-import { readLines, type TextLine } from './line-reader.js';
+import { readLineBatches, type TextLine } from './line-reader.js';
 
 type Digest = 'md5' | 'sha1' | 'sha256';
 const HEX = /^[0-9a-fA-F]+$/;
@@ -32,25 +32,25 @@ function emptyRow(): HashSetRow {
  * by its first line, and a CR in a file of LF lines (or a lone CR inside a
  * line) is a malformed row; a line over the length limit is a malformed row.
  */
-async function* checkedLines(source: AsyncIterable<Buffer | string>, onError: (e: RowError) => void): AsyncGenerator<TextLine> {
+function lineChecker(onError: (e: RowError) => void): (line: TextLine) => boolean {
   let crlfFile: boolean | null = null;
-  for await (const line of readLines(source)) {
+  return (line) => {
     if (line.tooLong) {
       onError(rowError(line.number, 'line-too-long', 'line is longer than the limit'));
-      continue;
+      return false;
     }
     if (line.bom && line.number !== 1) {
       onError(rowError(line.number, 'bom', 'byte-order mark inside the file (two files joined?)'));
-      continue;
+      return false;
     }
     crlfFile ??= line.cr;
     const loneCr = line.text.includes('\r');
     if (loneCr || (line.cr && !crlfFile)) {
       onError(rowError(line.number, 'crlf', loneCr ? 'carriage return inside the line' : 'CR LF ending in a file of LF lines'));
-      continue;
+      return false;
     }
-    yield line;
-  }
+    return true;
+  };
 }
 
 /** Splits one CSV line on `sep`, honouring double quotes ("" inside quotes is a quote). Null if the quoting is broken. */
@@ -96,10 +96,16 @@ function lineReader(format: HashSetFormat, open: () => AsyncIterable<Buffer | st
     info: { format, sourceVersion: null },
     async *rows(onError, abortSignal) {
       const parse = makeParser();
-      for await (const line of checkedLines(open(), onError)) {
+      const ok = lineChecker(onError);
+      for await (const lines of readLineBatches(open())) {
         if (abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
-        const row = parse(line, onError);
-        if (row) yield row;
+        const rows: HashSetRow[] = [];
+        for (const line of lines) {
+          if (!ok(line)) continue;
+          const row = parse(line, onError);
+          if (row) rows.push(row);
+        }
+        if (rows.length > 0) yield rows;
       }
     },
   };

@@ -140,7 +140,8 @@ export function vicsJsonReader(open: () => Readable, head: string): HashSetReade
       try {
         for await (const item of entries as AsyncIterable<{ key: number; value: unknown }>) {
           count += 1;
-          for (const row of entryRow(item.value, item.key + 1, onError)) yield row;
+          const rows = entryRow(item.value, item.key + 1, onError);
+          if (rows.length > 0) yield rows;
         }
       } catch (err) {
         failure ??= err;
