@@ -58,6 +58,8 @@ describe('.ci/run system packages', () => {
       'heif-enc': 'libheif-examples',
       exiftool: 'libimage-exiftool-perl',
       ffprobe: 'ffmpeg',
+      hashdeep: 'hashdeep',
+      sqlite3: 'sqlite3',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {
