@@ -41,7 +41,7 @@ describe('OpenAPI document', () => {
     const search = doc.paths['/cases/{caseId}/files']!.get!;
     const query = search.parameters.filter((p) => p.in === 'query');
     expect(query.map((p) => p.name).sort()).toEqual(
-      ['evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'make', 'model', 'hasGps', 'bbox', 'hash', 'path', 'extMismatch', 'stage', 'sort', 'order', 'limit', 'offset'].sort(),
+      ['evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'make', 'model', 'hasGps', 'bbox', 'hash', 'path', 'extMismatch', 'stage', 'known', 'includeKnownGood', 'sort', 'order', 'limit', 'offset'].sort(),
     );
     expect(query.every((p) => !p.required)).toBe(true);
   });

@@ -11,7 +11,7 @@ import {
   LIMITS,
 } from '@exhibit/core';
 import { createServiceBusBus, createStorageQueueBus } from '@exhibit/bus';
-import { createPostgresIndex, createPostgresAccessStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
+import { createPostgresIndex, createPostgresAccessStore, HashSetStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createMediaTools } from '@exhibit/media';
 import type { StageDeps } from '@exhibit/pipeline';
 import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
@@ -156,7 +156,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     tokens,
     containers: { evidence: config.containers.evidence, derived: config.containers.derived },
     logger: logger.child({ component: 'api' }),
-    extensions: { custodyAudit: custody },
+    extensions: { custodyAudit: custody, hashSets: new HashSetStore(sql) },
   });
 
   return {
