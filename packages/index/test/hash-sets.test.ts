@@ -116,7 +116,7 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
       sets.import(f, {
         name: 'Police list', kind: 'known-bad', version: '8', importedBy: 'dc.jones', copyChunkRows: 10, abortSignal: stop.signal,
         onProgress: (p) => {
-          if (p.phase === 'loading' && p.done > 0) {
+          if (p.phase === 'loading' && p.done > 0 && loaded === 0) {
             loaded = p.done;
             stop.abort();
           }

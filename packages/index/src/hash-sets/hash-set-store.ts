@@ -310,23 +310,43 @@ export class HashSetStore {
     let rejected = 0;
     let good = 0;
     let chunk: string[] = [];
+    // One chunk is copied while the next is parsed (the server and this process work side by side);
+    // chunks still commit in order, each with the resume point.
+    let inFlight: Promise<void> = Promise.resolve();
     const flush = async () => {
-      if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
+      if (options.abortSignal?.aborted) {
+        await inFlight.catch(() => undefined);
+        throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
+      }
       if (chunk.length === 0) return;
       const data = chunk.join('');
       const n = chunk.length;
+      const doneSoFar = good;
       chunk = [];
-      await this.sql.transaction(async (tx) => {
+      await inFlight;
+      inFlight = this.sql.transaction(async (tx) => {
         await tx.copyFrom(`COPY ${t} (${COPY_COLUMNS}) FROM STDIN`, data);
         await tx.query('UPDATE hash_sets SET row_count = row_count + $2 WHERE set_id = $1', [setId, n]);
-      });
-      options.onProgress?.({ phase: 'loading', done: good, total: null });
+      }).then(() => options.onProgress?.({ phase: 'loading', done: doneSoFar, total: null }));
+      // A failed copy surfaces at the next flush or at the end, never unhandled.
+      inFlight.catch(() => undefined);
     };
     const onError = (e: RowError) => {
       rejected += 1;
       if (errors.length < HASH_SET_LIMITS.maxErrorsListed) errors.push(e);
     };
     options.onProgress?.({ phase: 'loading', done: 0, total: null });
+    try {
+      await readAll();
+    } finally {
+      // Never leave a copy running behind a failure.
+      await inFlight.catch(() => undefined);
+    }
+    await flush();
+    await inFlight;
+    return { total: good, rejected };
+
+    async function readAll(): Promise<void> {
     for await (const batch of reader.rows(onError, options.abortSignal)) {
       if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
       for (const row of batch) {
@@ -337,8 +357,7 @@ export class HashSetStore {
         if (chunk.length >= (options.copyChunkRows ?? COPY_CHUNK_ROWS)) await flush();
       }
     }
-    await flush();
-    return { total: good, rejected };
+    }
   }
 
   /** Removes a set (any state) and its hashes and matches. */
