@@ -74,6 +74,8 @@ describe('.ci/run system packages', () => {
       mkntfs: 'ntfs-3g',
       mke2fs: 'e2fsprogs',
       chromium: 'chromium',
+      hashdeep: 'hashdeep',
+      sqlite3: 'sqlite3',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {

@@ -43,7 +43,7 @@ describe('OpenAPI document', () => {
     expect(query.map((p) => p.name).sort()).toEqual(
       [
         'evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'takenLocalFrom', 'takenLocalTo', 'takenOffset', 'make', 'model', 'hasGps', 'bbox', 'hash',
-        'path', 'extMismatch', 'stage', 'duplicates', 'tag', 'tagged', 'sort', 'order', 'limit', 'offset',
+        'path', 'extMismatch', 'stage', 'duplicates', 'tag', 'tagged', 'known', 'includeKnownGood', 'sort', 'order', 'limit', 'offset',
       ].sort(),
     );
     expect(query.every((p) => !p.required)).toBe(true);

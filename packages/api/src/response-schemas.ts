@@ -196,6 +196,9 @@ export const evidenceStatusSchema = z.object({
     }),
   ),
   findings: z.array(z.object({ fileId: z.string().nullable(), path: z.string(), flag: z.string(), detail: z.string() })),
+  knownFiles: z
+    .object({ knownBad: z.number().int(), notable: z.number().int(), knownGood: z.number().int() })
+    .describe('Files whose content matches an enabled hash set, by the set kind (docs/known-files.md); known-bad and notable matches are also listed in findings'),
   complete: z.boolean(),
 });
 

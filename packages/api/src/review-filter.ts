@@ -50,6 +50,11 @@ export const FILTER_SHAPE = {
     .describe('only: files whose content occurs more than once in the case; collapse: one file per distinct content (the smallest fileId)'),
   tag: tagText('Files carrying this tag').optional(),
   tagged: param.bool('Files with (true) or without (false) any tag: the bookmarks').optional(),
+  known: z
+    .enum(['bad', 'notable', 'good', 'unknown'])
+    .optional()
+    .describe('Only files whose content matches an enabled hash set of this kind (known-bad, notable, known-good), or (unknown) none; docs/known-files.md'),
+  includeKnownGood: param.bool('Also return known-good files (content in a known-good set and in no known-bad or notable one), which are hidden by default').optional(),
 };
 
 const filterObject = z.strictObject(FILTER_SHAPE);

@@ -4,6 +4,7 @@ import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { casesRoutes } from './routes/cases.routes.js';
 import { custodyRoutes } from './routes/custody.routes.js';
 import { filesRoutes } from './routes/files.routes.js';
+import { hashSetsRoutes } from './routes/hash-sets.routes.js';
 import { meRoutes } from './routes/me.routes.js';
 import { uploadsRoutes } from './routes/uploads.routes.js';
 import { reviewRoutes } from './routes/review.routes.js';
@@ -33,4 +34,5 @@ export const ROUTE_TABLE: readonly RouteModule[] = [
   tagsRoutes,
   exportsRoutes,
   accessEventsRoutes,
+  hashSetsRoutes,
 ];

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { HashSetStore } from '@exhibit/index';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { ROLES, type FileTag, type Role } from '@exhibit/core';
@@ -209,6 +213,30 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: () => ({ path: '/admin/rejected-blobs', query: 'limit=10' }),
     ok: [200],
   },
+  'GET /admin/hash-sets': {
+    policy: { roles: ['admin'], caseScoped: false },
+    request: () => ({ path: '/admin/hash-sets' }),
+    ok: [200],
+    async verify(res) {
+      expect((res.json as { items: Array<{ name: string }> }).items.map((s) => s.name)).toEqual(['Route list']);
+    },
+  },
+  'POST /admin/hash-sets/{name}/enable': {
+    policy: { roles: ['admin'], caseScoped: false },
+    request: () => ({ path: '/admin/hash-sets/Route%20list/enable' }),
+    ok: [202],
+  },
+  'POST /admin/hash-sets/{name}/disable': {
+    policy: { roles: ['admin'], caseScoped: false },
+    request: () => ({ path: '/admin/hash-sets/Route%20list/disable' }),
+    ok: [200],
+  },
+  // A name that is not there: the set the other routes use stays (removal itself is tested in packages/index/test/hash-sets.test.ts).
+  'DELETE /admin/hash-sets/{name}': {
+    policy: { roles: ['admin'], caseScoped: false },
+    request: () => ({ path: '/admin/hash-sets/No%20such%20set' }),
+    ok: [404],
+  },
 };
 
 type Scenario = 'assigned' | 'unassigned' | 'no-token' | 'bad-token';
@@ -256,6 +284,13 @@ beforeAll(async () => {
     actor: 'test-setup',
     details: { exportId: MATRIX_EXPORT_ID, format: 'csv', sha256: 'a'.repeat(64), bytes: 10, items: 1, producedAt: '2026-01-01T00:00:00.000Z' },
   });
+  // A hash set for the /admin/hash-sets routes.
+  const hashSets = new HashSetStore(f.sql);
+  deps.extensions = { ...deps.extensions, hashSets };
+  const setDir = mkdtempSync(path.join(tmpdir(), 'route-access-set-'));
+  writeFileSync(path.join(setDir, 'list.txt'), 'd41d8cd98f00b204e9800998ecf8427e\n');
+  await hashSets.import(path.join(setDir, 'list.txt'), { name: 'Route list', kind: 'known-bad', importedBy: 'test-setup' });
+  rmSync(setDir, { recursive: true, force: true });
   // Something for /admin/rejected-blobs to list (and for its schema to be checked against).
   await f.index.recordRejectedBlob({
     container: f.deps.containers.evidence,

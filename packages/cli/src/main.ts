@@ -25,6 +25,7 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/image.command.js'),
   import('./commands/export.command.js'),
   import('./commands/pdq.command.js'),
+  import('./commands/hashset.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {

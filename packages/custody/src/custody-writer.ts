@@ -38,7 +38,7 @@ const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
   // The pipeline's, as the lifecycle lists them (core lifecycle.ts).
   ...PIPELINE_CUSTODY_ACTIONS,
   'stage-completed', 'upload', 'search', 'view', 'thumbnail-view',
-  'download', 'export', 'bookmark', 'assignment-change', 'verify', 'read', 'log-restored',
+  'download', 'export', 'bookmark', 'assignment-change', 'verify', 'read', 'log-restored', 'known-file-match',
 ]);
 
 interface LastEntry {

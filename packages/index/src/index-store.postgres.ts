@@ -22,6 +22,7 @@ import {
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
+  type KnownFileMatch,
   type Logger,
   type MediaMetadata,
   type NewFile,
@@ -55,6 +56,8 @@ import { buildSearch } from './index-store.search.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
+import { HashSetStore } from './hash-sets/hash-set-store.js';
+import { knownFileDetail } from './hash-sets/known-file-detail.js';
 import type { SqlClient } from './sql-client.js';
 
 /** Rows per INSERT statement; larger batches are split inside one transaction. */
@@ -65,6 +68,19 @@ export const STATUS_LIST_MAX = 1000;
 const uploadCols = columnList(UPLOAD_COLUMNS, 'u');
 const fileCols = columnList(FILE_COLUMNS, 'f');
 const contentCols = columnList(CONTENT_COLUMNS, 'c');
+
+function toKnownMatch(r: Row): KnownFileMatch {
+  return {
+    sha256: String(r.sha256),
+    setId: Number(r.set_id),
+    name: String(r.name),
+    version: (r.version ?? null) as string | null,
+    kind: r.kind as KnownFileMatch['kind'],
+    category: r.category === null || r.category === undefined ? null : Number(r.category),
+    categoryName: (r.category_name ?? null) as string | null,
+    matchedOn: r.matched_on as KnownFileMatch['matchedOn'],
+  };
+}
 
 function notFound(what: string, id: string): ExhibitError {
   return new ExhibitError('not-found', `${what} ${id} is not in the index`, { details: { id } });
@@ -606,7 +622,7 @@ export class PostgresIndex implements IndexStore {
 
   async evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null> {
     const ev = [caseId, evidenceId];
-    const [summary, uploads, groups, failures, flagged] = await this.snapshot(async (tx) => [
+    const [summary, uploads, groups, failures, flagged, known, knownCounts] = await this.snapshot(async (tx) => [
       await this.query(EVIDENCE_SUMMARY_SQL, ev, tx),
       await this.query(
         `SELECT ${uploadCols}, u.hash_failure_code, r.failure_stage AS root_failure_stage, r.path AS root_path, r.flags AS root_flags
@@ -663,6 +679,27 @@ export class PostgresIndex implements IndexStore {
         ev,
         tx,
       ),
+      // Known-bad and notable matches (migration 0020) are findings; known-good ones are only counted.
+      await this.query(
+        `SELECT f.file_id, f.path, m.sha256, m.set_id, m.matched_on, m.category, s.name, s.version, s.kind,
+                s.category_names ->> m.category::text AS category_name
+           FROM files f JOIN hash_set_matches m ON m.sha256 = f.sha256
+           JOIN hash_sets s ON s.set_id = m.set_id AND s.enabled AND s.state = 'active' AND s.kind <> 'known-good'
+          WHERE f.case_id = $1 AND f.evidence_id = $2
+          ORDER BY f.path COLLATE "C", f.file_id, s.name COLLATE "C" LIMIT ${STATUS_LIST_MAX}`,
+        ev,
+        tx,
+      ),
+      await this.query<{ known_bad: number; notable: number; known_good: number }>(
+        `SELECT count(DISTINCT f.file_id) FILTER (WHERE s.kind = 'known-bad')::int AS known_bad,
+                count(DISTINCT f.file_id) FILTER (WHERE s.kind = 'notable')::int AS notable,
+                count(DISTINCT f.file_id) FILTER (WHERE s.kind = 'known-good')::int AS known_good
+           FROM files f JOIN hash_set_matches m ON m.sha256 = f.sha256
+           JOIN hash_sets s ON s.set_id = m.set_id AND s.enabled AND s.state = 'active'
+          WHERE f.case_id = $1 AND f.evidence_id = $2`,
+        ev,
+        tx,
+      ),
     ]);
     const head = summary.rows[0];
     if (!head && groups.rows.length === 0) return null;
@@ -704,9 +741,16 @@ export class PostgresIndex implements IndexStore {
       });
     }
 
+    for (const r of known.rows) {
+      const match = toKnownMatch(r);
+      findings.push({ fileId: String(r.file_id), path: String(r.path), flag: match.kind === 'known-bad' ? 'known-bad' : 'notable', detail: knownFileDetail(match) });
+    }
+    const counts = knownCounts.rows[0];
+
     return {
       caseId,
       evidenceId,
+      knownFiles: { knownBad: Number(counts?.known_bad ?? 0), notable: Number(counts?.notable ?? 0), knownGood: Number(counts?.known_good ?? 0) },
       uploads: uploadRecords,
       files: countByStage(fileGroups),
       stages: stageCounts(
@@ -766,6 +810,20 @@ export class PostgresIndex implements IndexStore {
   /** Contents of the given cases within a Hamming distance of a PDQ hash, nearest first. */
   similarByPdq(query: SimilarQuery): Promise<SimilarResult> {
     return similarByPdq(this.sql, query);
+  }
+
+  // ---- hash sets (migration 0020, docs/known-files.md) ----
+
+  async matchFileAgainstHashSets(fileId: string): Promise<KnownFileMatch[]> {
+    // One statement; an unknown file or one without content has nothing to match.
+    return new HashSetStore(this.sql).matchFile(fileId);
+  }
+
+  async knownFileMatches(fileId: string): Promise<KnownFileMatch[]> {
+    const { rows } = await this.query<{ sha256: string | null }>('SELECT sha256 FROM files WHERE file_id = $1', [fileId]);
+    const sha256 = rows[0]?.sha256;
+    if (!sha256) return [];
+    return new HashSetStore(this.sql).matchesOf([sha256]);
   }
 
   // ---- rejected blobs ----

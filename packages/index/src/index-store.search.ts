@@ -95,6 +95,31 @@ function wallClockBound(text: string, name: string): string {
   return `${m[1]} ${m[2] ?? '00:00:00'}`;
 }
 
+const KNOWN_KIND = { bad: 'known-bad', notable: 'notable', good: 'known-good' } as const;
+
+/** Files whose content matches an enabled set in force of one of these kinds (migration 0020). */
+function matchedAs(kinds: string[]): string {
+  return `EXISTS (SELECT 1 FROM hash_set_matches m JOIN hash_sets s ON s.set_id = m.set_id
+                   WHERE m.sha256 = f.sha256 AND s.enabled AND s.state = 'active' AND s.kind IN (${kinds.map((k) => `'${k}'`).join(', ')}))`;
+}
+
+/**
+ * The hash-set filter, and the default that hides known-good files: a file
+ * in a known-good set is left out unless it is also in a known-bad or
+ * notable set (a bad match always shows), or the caller asks for it.
+ */
+function knownConditions(q: Pick<SearchQuery, 'known' | 'includeKnownGood'>): string[] {
+  if (q.known !== undefined) {
+    if (q.known === 'unknown') return [`NOT ${matchedAs(['known-bad', 'notable', 'known-good'])}`];
+    const kind = KNOWN_KIND[q.known];
+    if (!kind) throw invalid('known must be bad, notable, good or unknown');
+    return [matchedAs([kind])];
+  }
+  if (q.includeKnownGood === true) return [];
+  return [`(NOT ${matchedAs(['known-good'])} OR ${matchedAs(['known-bad', 'notable'])})`];
+}
+
+
 /** Turns the filter part of a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
 export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'offset'>): BuiltFilter {
   if (typeof q.caseId !== 'string' || q.caseId === '') throw invalid('search needs a caseId');
@@ -164,6 +189,7 @@ export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'o
   if (q.tag !== undefined) where.push(`EXISTS (SELECT 1 FROM file_tags t WHERE t.case_id = f.case_id AND t.file_id = f.file_id AND t.tag = ${p(q.tag)})`);
   if (q.tagged === true) where.push('EXISTS (SELECT 1 FROM file_tags t WHERE t.case_id = f.case_id AND t.file_id = f.file_id)');
   if (q.tagged === false) where.push('NOT EXISTS (SELECT 1 FROM file_tags t WHERE t.case_id = f.case_id AND t.file_id = f.file_id)');
+  where.push(...knownConditions(q));
   return { where, params, p };
 }
 

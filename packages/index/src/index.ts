@@ -7,3 +7,7 @@ export { countingSqlClient } from './sql-client.counting.js';
 export { createWatchdogStore, type WatchdogStore, type StalledFile, type DoneThumbnail } from './index-store.watchdog.js';
 export { PostgresReviewStore, createPostgresReviewStore, chooseBucket } from './review-store.postgres.js';
 export { PDQ_SEARCH_DEFAULT_LIMIT, PDQ_SEARCH_MAX_LIMIT, PDQ_SEARCH_FILES_PER_CONTENT, type PdqRow, type SimilarQuery, type SimilarContent, type SimilarResult } from './index-store.pdq.js';
+export { HashSetStore, type HashSetRecord, type HashSetState, type ImportHashSetOptions, type ImportHashSetResult, type ImportProgress, type ImportPhase } from './hash-sets/hash-set-store.js';
+export { HASH_SET_FORMATS, HASH_SET_KINDS, type HashSetFormat, type RowError } from './hash-sets/hash-set.types.js';
+export { HASH_SET_LIMITS } from './hash-sets/hash-set-limits.js';
+export { knownFileDetail } from './hash-sets/known-file-detail.js';

@@ -16,6 +16,10 @@ export function countingSqlClient(sql: SqlClient, counter: { statements: number 
       counter.statements += 1;
       return sql.exec(text);
     },
+    copyFrom(copySql, data) {
+      counter.statements += 1;
+      return sql.copyFrom(copySql, data);
+    },
     transaction(fn) {
       counter.statements += 2;
       return sql.transaction((tx) => fn(countingSqlClient(tx, counter)));

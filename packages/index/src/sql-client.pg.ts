@@ -1,5 +1,6 @@
 import { DefaultAzureCredential, type AccessToken, type TokenCredential } from '@azure/identity';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import { ExhibitError, errorMessage } from '@exhibit/core';
 import type { OpenSqlClientOptions, SqlClient } from './sql-client.js';
 import { parseInt8 } from './sql-client.pglite.js';
@@ -49,7 +50,18 @@ function poolConfig(url: string, entraAuth: boolean): pg.PoolConfig {
   return { ...base, connectionString: parsed.toString(), password: entraPassword(), ssl: { rejectUnauthorized: true } };
 }
 
-function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>): Omit<SqlClient, 'transaction' | 'close'> {
+/** COPY FROM STDIN on one connection (pg-copy-streams); resolves with the rows copied. */
+async function copyOn(conn: pg.PoolClient, copySql: string, data: string): Promise<number> {
+  const stream = conn.query(copyFromStdin(copySql));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('error', reject);
+    stream.on('finish', resolve);
+    stream.end(data);
+  });
+  return stream.rowCount ?? 0;
+}
+
+function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>, copy: (copySql: string, data: string) => Promise<number>): Omit<SqlClient, 'transaction' | 'close'> {
   return {
     dialect: 'postgres',
     async query<T extends Record<string, unknown>>(sql: string, params?: unknown[]) {
@@ -58,6 +70,13 @@ function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryRe
         return { rows: result.rows as T[], affectedRows: result.rowCount ?? 0 };
       } catch (err) {
         throw translateSqlError(err, 'index query failed');
+      }
+    },
+    async copyFrom(copySql: string, data: string) {
+      try {
+        return await copy(copySql, data);
+      } catch (err) {
+        throw translateSqlError(err, 'index bulk load failed');
       }
     },
     async exec(sql: string) {
@@ -96,7 +115,21 @@ export async function openPgClient(
 
   let closed = false;
   const client: SqlClient = {
-    ...wrapClient((sql, params) => pool.query(sql, params)),
+    ...wrapClient(
+      (sql, params) => pool.query(sql, params),
+      async (copySql, data) => {
+        const conn = await pool.connect();
+        let broken = false;
+        try {
+          return await copyOn(conn, copySql, data);
+        } catch (err) {
+          broken = true;
+          throw err;
+        } finally {
+          conn.release(broken ? true : undefined);
+        }
+      },
+    ),
     async transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
       let conn: pg.PoolClient;
       try {
@@ -105,7 +138,7 @@ export async function openPgClient(
         throw translateSqlError(err, 'cannot get an index connection');
       }
       const tx: SqlClient = {
-        ...wrapClient((sql, params) => conn.query(sql, params)),
+        ...wrapClient((sql, params) => conn.query(sql, params), (copySql, data) => copyOn(conn, copySql, data)),
         transaction: (inner) => inSavepoint(tx, inner),
         close: () => Promise.reject(new ExhibitError('invalid-argument', 'cannot close the index from inside a transaction')),
       };

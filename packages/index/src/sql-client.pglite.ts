@@ -5,6 +5,12 @@ import { vector } from '@electric-sql/pglite/vector';
 import { ExhibitError } from '@exhibit/core';
 import type { OpenSqlClientOptions, SqlClient } from './sql-client.js';
 import { inSavepoint } from './sql-savepoint.js';
+
+/** PGlite reads COPY data from a Blob it exposes as /dev/blob. */
+function pgliteCopy(copySql: string): string {
+  if (!/\bFROM STDIN\b/i.test(copySql)) throw new ExhibitError('invalid-argument', 'copyFrom needs a COPY ... FROM STDIN statement');
+  return copySql.replace(/\bFROM STDIN\b/i, "FROM '/dev/blob'");
+}
 import { translateSqlError } from './sql-errors.js';
 
 const MEMORY = 'memory://';
@@ -31,6 +37,14 @@ function txClient(tx: Transaction): SqlClient {
         await tx.exec(sql);
       } catch (err) {
         throw translateSqlError(err, 'index script failed');
+      }
+    },
+    async copyFrom(copySql: string, data: string) {
+      try {
+        const result = await tx.query(pgliteCopy(copySql), [], { blob: new Blob([data]) });
+        return result.affectedRows ?? 0;
+      } catch (err) {
+        throw translateSqlError(err, 'index bulk load failed');
       }
     },
     transaction: (fn) => inSavepoint(client, fn),
@@ -87,6 +101,16 @@ export async function openPgliteClient(dataDir: string, options: OpenSqlClientOp
           await db.exec(sql);
         } catch (err) {
           throw translateSqlError(err, 'index script failed');
+        }
+      });
+    },
+    copyFrom(copySql: string, data: string) {
+      return mutex.runExclusive(async () => {
+        try {
+          const result = await db.query(pgliteCopy(copySql), [], { blob: new Blob([data]) });
+          return result.affectedRows ?? 0;
+        } catch (err) {
+          throw translateSqlError(err, 'index bulk load failed');
         }
       });
     },

@@ -1,4 +1,5 @@
 import { done, skipped, type FileMessage } from '@exhibit/core';
+import { recordKnownFileMatches } from './known-files.js';
 import { only, type Stage } from './stage.js';
 
 /**
@@ -9,7 +10,9 @@ import { only, type Stage } from './stage.js';
  * whether the evidence item has work left; the file that leaves none settles
  * it, and the runner records the evidence item's completion.
  */
-export const indexStage: Stage<FileMessage> = async (deps, message) => {
+export const indexStage: Stage<FileMessage> = async (deps, message, ctx) => {
+  // Before the move, so a redelivery after a crash matches again (idempotent) and completion counts the matches.
+  await recordKnownFileMatches(deps, message, ctx);
   const result = await deps.index.markIndexed(message);
   if (result.moved) return result.openWork ? only(done()) : { outcome: done(), settles: { noOpenWork: true } };
   if (result.stage === null) return only(skipped('unknown-subject'));

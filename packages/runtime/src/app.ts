@@ -11,7 +11,7 @@ import {
   LIMITS,
 } from '@exhibit/core';
 import { createServiceBusBus, createStorageQueueBus } from '@exhibit/bus';
-import { createPostgresIndex, createPostgresAccessStore, createPostgresReviewStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
+import { createPostgresIndex, createPostgresAccessStore, createPostgresReviewStore, HashSetStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createMediaTools } from '@exhibit/media';
 import type { RunnerDeps } from '@exhibit/pipeline';
 import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
@@ -157,7 +157,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     tokens,
     containers: { evidence: config.containers.evidence, derived: config.containers.derived },
     logger: logger.child({ component: 'api' }),
-    extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql) },
+    extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql) },
   });
 
   return {

@@ -24,6 +24,8 @@ export interface SearchOptions {
   path?: string;
   mismatch?: boolean;
   stage?: string;
+  known?: 'bad' | 'notable' | 'good' | 'unknown';
+  includeKnownGood?: boolean;
   evidence?: string;
   sort?: string;
   order?: string;
@@ -50,6 +52,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--path <text>', 'text contained in the path')
     .option('--mismatch', 'only files whose extension does not match their content')
     .addOption(new Option('--stage <stage>', 'processing stage').choices([...FILE_STAGES]))
+    .addOption(new Option('--known <kind>', 'only files in an enabled hash set of this kind, or in none (unknown)').choices(['bad', 'notable', 'good', 'unknown']))
+    .option('--include-known-good', 'also show known-good files (hidden by default)')
     .option('--evidence <evidenceId>', 'only this evidence item', idOption('evidence'))
     .addOption(new Option('--sort <key>', 'sort key').choices(['path', 'takenAt', 'size', 'name']))
     .addOption(new Option('--order <order>', 'sort order').choices(['asc', 'desc']))
@@ -83,6 +87,8 @@ export function searchQuery(o: SearchOptions): QueryValues {
     path: o.path,
     extMismatch: o.mismatch ? true : undefined,
     stage: o.stage,
+    known: o.known,
+    includeKnownGood: o.includeKnownGood ? true : undefined,
     sort: o.sort,
     order: o.order,
     limit: o.limit,

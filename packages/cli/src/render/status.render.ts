@@ -74,6 +74,10 @@ export function renderEvidenceStatus(status: EvidenceStatusBody, options: { widt
       },
     ], table)));
   }
+  const known = status.knownFiles;
+  if (known && known.knownBad + known.notable + known.knownGood > 0) {
+    out.push('', `Known files (hash sets): ${known.knownBad} known-bad, ${known.notable} notable, ${known.knownGood} known-good (hidden from search by default)`);
+  }
   if (status.findings.length > 0) {
     out.push('', `Findings (${status.findings.length})`);
     out.push(indent(renderTable(status.findings, [

@@ -21,7 +21,9 @@ export type CustodyAction =
   /** A read of case data other than a file: status, evidence and assignment lists, the case in /cases (rate-limited, see the API's read-audit). */
   | 'read'
   /** Storage lost the newest entries of a log (a crash); the same signed lines were appended again from the index. */
-  | 'log-restored';
+  | 'log-restored'
+  /** A file's content matched a known-bad or notable hash set (docs/known-files.md). */
+  | 'known-file-match';
 
 export interface CustodyEvent {
   caseId: string;

@@ -165,6 +165,26 @@ export type IndexedResult =
   /** Nothing moved: stage is where the file already was, null if the evidence item has no such file. */
   | { moved: false; stage: FileStage | null };
 
+/** What an examiner says a hash set lists (docs/known-files.md). */
+export type HashSetKind = 'known-good' | 'known-bad' | 'notable';
+
+/** A file's content matches an enabled hash set: which set, which category, and which digest matched. */
+export interface KnownFileMatch {
+  sha256: string;
+  setId: number;
+  name: string;
+  version: string | null;
+  kind: HashSetKind;
+  /** The set's category number for the hash (VICS, ICSE), and its name where the set maps one. */
+  category: number | null;
+  categoryName: string | null;
+  /** The strongest digest that matched: SHA-256, then SHA-1, then MD5. */
+  matchedOn: 'sha256' | 'sha1' | 'md5';
+}
+
+/** The search filter on hash-set matches: `unknown` is in no enabled set. */
+export type KnownFilter = 'bad' | 'notable' | 'good' | 'unknown';
+
 export interface EvidenceStatus {
   caseId: string;
   evidenceId: string;
@@ -174,7 +194,9 @@ export interface EvidenceStatus {
   stages: Record<'hash' | 'identify' | 'unpack' | 'metadata' | 'thumbnail' | 'index', { done: number; failed: number; pending: number }>;
   /** A file's failure; an archive whose unpack stopped also says why and how far it got (`archive`). */
   failures: Array<{ fileId: string; path: string; archive?: ArchiveStop } & FileFailure>;
-  findings: Array<{ fileId: string | null; path: string; flag: FileFlag | 'hash-mismatch'; detail: string }>;
+  findings: Array<{ fileId: string | null; path: string; flag: FileFlag | 'hash-mismatch' | 'known-bad' | 'notable'; detail: string }>;
+  /** Files whose content matches an enabled hash set, by the set's kind. */
+  knownFiles: { knownBad: number; notable: number; knownGood: number };
   complete: boolean;
 }
 
@@ -197,6 +219,10 @@ export interface SearchQuery {
   hash?: string;
   pathText?: string;
   extMismatch?: boolean;
+  /** Only files whose content matches an enabled set of this kind (or, `unknown`, none). */
+  known?: KnownFilter;
+  /** Known-good files (in a known-good set and in no known-bad or notable one) are left out unless this is true or `known` is set. */
+  includeKnownGood?: boolean;
   stage?: FileStage;
   /**
    * Capture time as recorded wall clock, whatever its offset (the timeline's
@@ -356,6 +382,14 @@ export interface IndexStore {
   failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;
   search(query: SearchQuery): Promise<SearchResult>;
+  /**
+   * Matches the file's content (its recorded MD5, SHA-1 and SHA-256: no read
+   * of the bytes) against the enabled hash sets, records the matches once,
+   * and returns them. [] for a file without content.
+   */
+  matchFileAgainstHashSets(fileId: string): Promise<KnownFileMatch[]>;
+  /** The recorded matches of a file's content against enabled sets in force. */
+  knownFileMatches(fileId: string): Promise<KnownFileMatch[]>;
 
   /**
    * Records a blob that was not ingested. The first sighting of a

@@ -1,0 +1,500 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ExhibitError, type KnownFileMatch, type Logger } from '@exhibit/core';
+import type { SqlClient } from '../sql-client.js';
+import { COPY_COLUMNS, copyLine } from './hash-set-copy.js';
+import { openHashSetFile } from './hash-set-file.js';
+import { HASH_SET_LIMITS } from './hash-set-limits.js';
+import type { HashSetFormat, HashSetKind, RowError } from './hash-set.types.js';
+
+/** Rows per COPY chunk: each chunk commits with the set's resume point. */
+const COPY_CHUNK_ROWS = 100_000;
+/** Contents per re-match batch: each batch commits with the job's resume point. */
+export const MATCH_BATCH_CONTENTS = 5_000;
+
+export type HashSetState = 'loading' | 'matching' | 'active' | 'superseded';
+
+export interface HashSetRecord {
+  setId: number;
+  name: string;
+  version: string | null;
+  kind: HashSetKind;
+  format: HashSetFormat;
+  sourceVersion: string | null;
+  categoryNames: Record<string, string>;
+  sourceFileName: string;
+  sourceSha256: string;
+  sourceSize: number;
+  rowCount: number;
+  rejectedRows: number;
+  importedBy: string;
+  importedAt: string;
+  activatedAt: string | null;
+  state: HashSetState;
+  enabled: boolean;
+  matchDone: boolean;
+  /** Distinct contents (across all cases) that match the set. */
+  matchedContents: number;
+}
+
+export type ImportPhase = 'hashing' | 'loading' | 'indexing' | 'matching' | 'switching';
+export interface ImportProgress {
+  phase: ImportPhase;
+  /** Bytes hashed, rows loaded, or contents matched so far. */
+  done: number;
+  /** The total when known (file size, contents to match), else null. */
+  total: number | null;
+}
+
+export interface ImportHashSetOptions {
+  name: string;
+  kind: HashSetKind;
+  version?: string;
+  categoryNames?: Record<string, string>;
+  importedBy: string;
+  /** Import the good rows of a file with malformed rows, recording how many were left out. */
+  skipBadRows?: boolean;
+  onProgress?: (p: ImportProgress) => void;
+  abortSignal?: AbortSignal;
+  logger?: Logger;
+  /** Rows per committed chunk (the resume granularity); default COPY_CHUNK_ROWS. */
+  copyChunkRows?: number;
+}
+
+export interface ImportHashSetResult {
+  set: HashSetRecord;
+  /** The build resumed an interrupted import of the same file. */
+  resumed: boolean;
+  /** The active set of the same name this one replaced, if any. */
+  replacedSetId: number | null;
+  rejectedRows: number;
+  /** The first malformed rows (at most HASH_SET_LIMITS.maxErrorsListed). */
+  errors: RowError[];
+}
+
+/** A content that matches an enabled set. */
+export type HashSetMatch = KnownFileMatch;
+
+const SET_COLUMNS = `s.set_id, s.name, s.version, s.kind, s.format, s.source_version, s.category_names, s.source_file_name, s.source_sha256,
+  s.source_size, s.row_count, s.rejected_rows, s.imported_by, s.imported_at, s.activated_at, s.state, s.enabled, s.match_done,
+  (SELECT count(*) FROM hash_set_matches m WHERE m.set_id = s.set_id)::bigint AS matched_contents`;
+
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
+
+function toSet(r: Record<string, unknown>): HashSetRecord {
+  return {
+    setId: Number(r.set_id),
+    name: String(r.name),
+    version: (r.version ?? null) as string | null,
+    kind: r.kind as HashSetKind,
+    format: r.format as HashSetFormat,
+    sourceVersion: (r.source_version ?? null) as string | null,
+    categoryNames: (r.category_names ?? {}) as Record<string, string>,
+    sourceFileName: String(r.source_file_name),
+    sourceSha256: String(r.source_sha256),
+    sourceSize: Number(r.source_size),
+    rowCount: Number(r.row_count),
+    rejectedRows: Number(r.rejected_rows),
+    importedBy: String(r.imported_by),
+    importedAt: iso(r.imported_at) ?? '',
+    activatedAt: iso(r.activated_at),
+    state: r.state as HashSetState,
+    enabled: r.enabled === true,
+    matchDone: r.match_done === true,
+    matchedContents: Number(r.matched_contents ?? 0),
+  };
+}
+
+/** The partition of one set; set ids are integers from the database, never text from outside. */
+function partition(setId: number): string {
+  if (!Number.isSafeInteger(setId) || setId < 1) throw new ExhibitError('invalid-argument', `bad hash set id ${setId}`);
+  return `hash_set_hashes_${setId}`;
+}
+
+async function fileSha256(file: string, size: number, onProgress?: (p: ImportProgress) => void, abortSignal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  let done = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024, ...(abortSignal ? { signal: abortSignal } : {}) })) {
+    hash.update(chunk as Buffer);
+    done += (chunk as Buffer).length;
+    onProgress?.({ phase: 'hashing', done, total: size });
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * The rows that match: each content against each enabled set that is in
+ * force or being built, keeping the strongest digest that matched
+ * (SHA-256, then SHA-1, then MD5). `contentFilter` picks the contents
+ * (a WHERE on `c`), `setFilter` the sets (a WHERE on `s`).
+ */
+function matchSelect(contentFilter: string, setFilter: string): string {
+  return `
+    SELECT DISTINCT ON (c.sha256, s.set_id) c.sha256, s.set_id, x.matched_on, x.category
+      FROM contents c
+      CROSS JOIN LATERAL (
+        SELECT h.set_id, 'sha256' AS matched_on, h.category, 1 AS rank FROM hash_set_hashes h
+         WHERE h.sha256 = decode(c.sha256, 'hex') AND h.sha256 IS NOT NULL
+        UNION ALL
+        SELECT h.set_id, 'sha1', h.category, 2 FROM hash_set_hashes h
+         WHERE h.sha1 = decode(c.sha1, 'hex') AND h.sha1 IS NOT NULL
+        UNION ALL
+        SELECT h.set_id, 'md5', h.category, 3 FROM hash_set_hashes h
+         WHERE h.md5 = decode(c.md5, 'hex') AND h.md5 IS NOT NULL
+      ) x
+      JOIN hash_sets s ON s.set_id = x.set_id
+     WHERE (${contentFilter}) AND (${setFilter})
+     ORDER BY c.sha256, s.set_id, x.rank`;
+}
+
+const MATCH_OUT = `m.sha256, m.set_id, m.matched_on, m.category, s.name, s.version, s.kind,
+  s.category_names ->> m.category::text AS category_name`;
+
+function toMatch(r: Record<string, unknown>): HashSetMatch {
+  return {
+    sha256: String(r.sha256),
+    setId: Number(r.set_id),
+    name: String(r.name),
+    version: (r.version ?? null) as string | null,
+    kind: r.kind as HashSetKind,
+    category: r.category === null || r.category === undefined ? null : Number(r.category),
+    categoryName: (r.category_name ?? null) as string | null,
+    matchedOn: r.matched_on as HashSetMatch['matchedOn'],
+  };
+}
+
+/** Hash sets in the index: import, list, enable/disable, remove, and matching contents against them. */
+export class HashSetStore {
+  constructor(private readonly sql: SqlClient) {}
+
+  async list(options: { includeSuperseded?: boolean } = {}): Promise<HashSetRecord[]> {
+    const { rows } = await this.sql.query(
+      `SELECT ${SET_COLUMNS} FROM hash_sets s WHERE $1::boolean OR s.state <> 'superseded'
+        ORDER BY s.name COLLATE "C", s.set_id`,
+      [options.includeSuperseded === true],
+    );
+    return rows.map(toSet);
+  }
+
+  async get(name: string): Promise<HashSetRecord | null> {
+    const { rows } = await this.sql.query(`SELECT ${SET_COLUMNS} FROM hash_sets s WHERE s.name = $1 AND s.state = 'active'`, [name]);
+    return rows[0] ? toSet(rows[0]) : null;
+  }
+
+  private async mustGet(name: string): Promise<HashSetRecord> {
+    const set = await this.get(name);
+    if (!set) throw new ExhibitError('not-found', `no hash set named ${JSON.stringify(name)}`, { details: { name } });
+    return set;
+  }
+
+  /**
+   * Imports a file as the set `name`. The rule for malformed rows
+   * (docs/known-files.md): a file with any is refused whole, with every
+   * error's line listed, unless skipBadRows, which imports the good rows and
+   * records how many were left out. Never half silently.
+   *
+   * Resumable: rows are committed in chunks with the set's row count; an
+   * import of the same file under the same name after an interruption
+   * continues from there. A set already in force under the name stays in
+   * force until the new one is loaded and matched, then one transaction
+   * swaps them.
+   */
+  async import(file: string, options: ImportHashSetOptions): Promise<ImportHashSetResult> {
+    const { onProgress, abortSignal } = options;
+    const info = await stat(file);
+    if (!info.isFile()) throw new ExhibitError('invalid-argument', `${file} is not a file`);
+    const reader = await openHashSetFile(file);
+    onProgress?.({ phase: 'hashing', done: 0, total: info.size });
+    const sourceSha256 = await fileSha256(file, info.size, onProgress, abortSignal);
+
+    // An unfinished build of this name: resume it if it is the same file, else discard it.
+    let setId: number | null = null;
+    let resumeRows = 0;
+    let resumed = false;
+    const { rows: building } = await this.sql.query<{ set_id: number; source_sha256: string; row_count: number; state: HashSetState }>(
+      `SELECT set_id, source_sha256, row_count, state FROM hash_sets WHERE name = $1 AND state IN ('loading', 'matching')`,
+      [options.name],
+    );
+    for (const b of building) {
+      if (b.source_sha256 === sourceSha256 && setId === null) {
+        setId = Number(b.set_id);
+        resumeRows = b.state === 'loading' ? Number(b.row_count) : -1;
+        resumed = true;
+      } else await this.dropSet(Number(b.set_id));
+    }
+
+    let rejectedRows = 0;
+    const errors: RowError[] = [];
+    if (setId === null) {
+      const { rows } = await this.sql.query<{ set_id: number }>(
+        `INSERT INTO hash_sets (name, version, kind, format, source_version, category_names, source_file_name, source_sha256, source_size, imported_by)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) RETURNING set_id`,
+        [
+          options.name, options.version ?? reader.info.sourceVersion, options.kind, reader.info.format, reader.info.sourceVersion,
+          JSON.stringify(options.categoryNames ?? {}), path.basename(file), sourceSha256, info.size, options.importedBy,
+        ],
+      );
+      setId = Number(rows[0]?.set_id);
+      const t = partition(setId);
+      await this.sql.exec(
+        `CREATE TABLE ${t} (LIKE hash_set_hashes INCLUDING CONSTRAINTS);
+         ALTER TABLE ${t} ALTER COLUMN set_id SET DEFAULT ${setId};
+         ALTER TABLE ${t} ADD CONSTRAINT ${t}_set CHECK (set_id = ${setId});`,
+      );
+    }
+
+    if (resumeRows >= 0) {
+      const loaded = await this.load(setId, reader, resumeRows, errors, options);
+      rejectedRows = loaded.rejected;
+      if (rejectedRows > 0 && options.skipBadRows !== true) {
+        await this.dropSet(setId);
+        const first = errors.slice(0, 5).map((e) => `${e.unit} ${e.line}: ${e.detail}`).join('; ');
+        throw new ExhibitError(
+          'corrupt-file',
+          `${rejectedRows} malformed row(s), nothing imported (${first}${rejectedRows > 5 ? '; …' : ''}). ` +
+            'Fix the file, or import its good rows with --skip-bad-rows (the rejected count is recorded with the set)',
+          { details: { rejectedRows, errors } },
+        );
+      }
+      if (loaded.total === 0) {
+        await this.dropSet(setId);
+        throw new ExhibitError('corrupt-file', 'the file holds no hashes; nothing imported', { details: { rejectedRows, errors } });
+      }
+      onProgress?.({ phase: 'indexing', done: 0, total: null });
+      const t = partition(setId);
+      await this.sql.exec(
+        `CREATE INDEX ${t}_md5_idx ON ${t} (md5) WHERE md5 IS NOT NULL;
+         CREATE INDEX ${t}_sha1_idx ON ${t} (sha1) WHERE sha1 IS NOT NULL;
+         CREATE INDEX ${t}_sha256_idx ON ${t} (sha256) WHERE sha256 IS NOT NULL;
+         ANALYZE ${t};`,
+      );
+      await this.sql.transaction(async (tx) => {
+        await tx.exec(`ALTER TABLE hash_set_hashes ATTACH PARTITION ${t} FOR VALUES IN (${setId})`);
+        await tx.query(`UPDATE hash_sets SET state = 'matching', row_count = $2, rejected_rows = $3 WHERE set_id = $1`, [setId, loaded.total, rejectedRows]);
+      });
+    }
+
+    await this.rematch(setId, { ...(onProgress ? { onProgress } : {}), ...(abortSignal ? { abortSignal } : {}) });
+
+    onProgress?.({ phase: 'switching', done: 0, total: null });
+    const replacedSetId = await this.sql.transaction(async (tx) => {
+      const { rows: old } = await tx.query<{ set_id: number }>(
+        `SELECT set_id FROM hash_sets WHERE name = $1 AND state = 'active' FOR UPDATE`,
+        [options.name],
+      );
+      const oldId = old[0] ? Number(old[0].set_id) : null;
+      if (oldId !== null) {
+        await tx.query(`UPDATE hash_sets SET state = 'superseded' WHERE set_id = $1`, [oldId]);
+        await tx.query('DELETE FROM hash_set_matches WHERE set_id = $1', [oldId]);
+        await tx.exec(`DROP TABLE IF EXISTS ${partition(oldId)}`);
+      }
+      await tx.query(`UPDATE hash_sets SET state = 'active', activated_at = now() WHERE set_id = $1`, [setId]);
+      return oldId;
+    });
+    const { rows } = await this.sql.query(`SELECT ${SET_COLUMNS} FROM hash_sets s WHERE s.set_id = $1`, [setId]);
+    const set = toSet(rows[0] ?? {});
+    return { set, resumed, replacedSetId, rejectedRows: set.rejectedRows, errors };
+  }
+
+  /** Streams the reader's rows into the set's partition in COPY chunks, each committed with the resume point. */
+  private async load(
+    setId: number,
+    reader: Awaited<ReturnType<typeof openHashSetFile>>,
+    skipRows: number,
+    errors: RowError[],
+    options: ImportHashSetOptions,
+  ): Promise<{ total: number; rejected: number }> {
+    const t = partition(setId);
+    let rejected = 0;
+    let good = 0;
+    let chunk: string[] = [];
+    // One chunk is copied while the next is parsed (the server and this process work side by side);
+    // chunks still commit in order, each with the resume point.
+    let inFlight: Promise<void> = Promise.resolve();
+    const flush = async () => {
+      if (options.abortSignal?.aborted) {
+        await inFlight.catch(() => undefined);
+        throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
+      }
+      if (chunk.length === 0) return;
+      const data = chunk.join('');
+      const n = chunk.length;
+      const doneSoFar = good;
+      chunk = [];
+      await inFlight;
+      inFlight = this.sql.transaction(async (tx) => {
+        await tx.copyFrom(`COPY ${t} (${COPY_COLUMNS}) FROM STDIN`, data);
+        await tx.query('UPDATE hash_sets SET row_count = row_count + $2 WHERE set_id = $1', [setId, n]);
+      }).then(() => options.onProgress?.({ phase: 'loading', done: doneSoFar, total: null }));
+      // A failed copy surfaces at the next flush or at the end, never unhandled.
+      inFlight.catch(() => undefined);
+    };
+    const onError = (e: RowError) => {
+      rejected += 1;
+      if (errors.length < HASH_SET_LIMITS.maxErrorsListed) errors.push(e);
+    };
+    options.onProgress?.({ phase: 'loading', done: 0, total: null });
+    try {
+      await readAll();
+    } finally {
+      // Never leave a copy running behind a failure.
+      await inFlight.catch(() => undefined);
+    }
+    await flush();
+    await inFlight;
+    return { total: good, rejected };
+
+    async function readAll(): Promise<void> {
+    for await (const batch of reader.rows(onError, options.abortSignal)) {
+      if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
+      for (const row of batch) {
+        good += 1;
+        if (good > HASH_SET_LIMITS.maxRows) throw new ExhibitError('limit-exceeded', `a hash set may hold at most ${HASH_SET_LIMITS.maxRows} rows`);
+        if (good <= skipRows) continue;
+        chunk.push(copyLine(row));
+        if (chunk.length >= (options.copyChunkRows ?? COPY_CHUNK_ROWS)) await flush();
+      }
+    }
+    }
+  }
+
+  /** Removes a set (any state) and its hashes and matches. */
+  private async dropSet(setId: number): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.exec(`DROP TABLE IF EXISTS ${partition(setId)}`);
+      await tx.query('DELETE FROM hash_sets WHERE set_id = $1', [setId]);
+    });
+  }
+
+  /**
+   * The re-match job for one set: every content in the index, in SHA-256
+   * order, in batches that each commit with the set's resume point, so it can
+   * stop anywhere and continue. Idempotent (a match is recorded once).
+   * Returns the matches it added.
+   */
+  async rematch(setId: number, options: { onProgress?: (p: ImportProgress) => void; abortSignal?: AbortSignal; batchContents?: number } = {}): Promise<number> {
+    const batch = options.batchContents ?? MATCH_BATCH_CONTENTS;
+    const { rows: totals } = await this.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM contents');
+    const total = Number(totals[0]?.n ?? 0);
+    let added = 0;
+    let done = 0;
+    for (;;) {
+      if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'matching was stopped; run it again to continue');
+      const step = await this.sql.transaction(async (tx) => {
+        const { rows: head } = await tx.query<{ match_cursor: string | null; enabled: boolean; match_done: boolean }>(
+          'SELECT match_cursor, enabled, match_done FROM hash_sets WHERE set_id = $1 FOR UPDATE',
+          [setId],
+        );
+        const h = head[0];
+        if (!h || !h.enabled || h.match_done) return null;
+        const { rows } = await tx.query<{ last: string | null; n: number; added: number }>(
+          `WITH batch AS (
+             SELECT sha256 FROM contents WHERE $2::text IS NULL OR sha256 > $2 ORDER BY sha256 LIMIT $3
+           ), ins AS (
+             INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
+             ${matchSelect('c.sha256 IN (SELECT sha256 FROM batch)', 's.set_id = $1')}
+             ON CONFLICT DO NOTHING RETURNING 1
+           )
+           SELECT (SELECT max(sha256) FROM batch) AS last, (SELECT count(*) FROM batch)::int AS n, (SELECT count(*) FROM ins)::int AS added`,
+          [setId, h.match_cursor, batch],
+        );
+        const r = rows[0];
+        const n = Number(r?.n ?? 0);
+        await tx.query('UPDATE hash_sets SET match_cursor = COALESCE($2, match_cursor), match_done = $3 WHERE set_id = $1', [
+          setId, r?.last ?? null, n < batch,
+        ]);
+        return { n, added: Number(r?.added ?? 0), finished: n < batch };
+      });
+      if (!step) break;
+      added += step.added;
+      done += step.n;
+      options.onProgress?.({ phase: 'matching', done, total });
+      if (step.finished) break;
+    }
+    return added;
+  }
+
+  /** Sets whose matching has not finished (an enable, an interrupted import): what a background job resumes. */
+  async pendingMatchJobs(): Promise<number[]> {
+    const { rows } = await this.sql.query<{ set_id: number }>(
+      `SELECT set_id FROM hash_sets WHERE enabled AND NOT match_done AND state IN ('matching', 'active') ORDER BY set_id`,
+    );
+    return rows.map((r) => Number(r.set_id));
+  }
+
+  /** Disabling withdraws the set's matches at once; enabling starts its re-match (run rematch to do it). */
+  async setEnabled(name: string, enabled: boolean): Promise<HashSetRecord> {
+    const set = await this.mustGet(name);
+    await this.sql.transaction(async (tx) => {
+      if (enabled) {
+        await tx.query(`UPDATE hash_sets SET enabled = true, match_done = false, match_cursor = NULL WHERE set_id = $1 AND NOT enabled`, [set.setId]);
+      } else {
+        await tx.query('UPDATE hash_sets SET enabled = false, match_done = false, match_cursor = NULL WHERE set_id = $1', [set.setId]);
+        await tx.query('DELETE FROM hash_set_matches WHERE set_id = $1', [set.setId]);
+      }
+    });
+    return this.mustGet(name);
+  }
+
+  /** Removes the set of this name, with any build of it in progress, its hashes and its matches. */
+  async remove(name: string): Promise<number> {
+    const { rows } = await this.sql.query<{ set_id: number }>(`SELECT set_id FROM hash_sets WHERE name = $1 AND state <> 'superseded'`, [name]);
+    if (rows.length === 0) throw new ExhibitError('not-found', `no hash set named ${JSON.stringify(name)}`, { details: { name } });
+    for (const r of rows) await this.dropSet(Number(r.set_id));
+    return rows.length;
+  }
+
+  /**
+   * Matches contents as they are indexed (the pipeline's call): records a
+   * match for every enabled set in force or being built, and returns the
+   * matches of sets in force. Idempotent.
+   */
+  async matchContents(sha256s: string[]): Promise<HashSetMatch[]> {
+    if (sha256s.length === 0) return [];
+    const lower = sha256s.map((s) => s.toLowerCase());
+    await this.sql.query(
+      `INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
+       ${matchSelect('c.sha256 = ANY($1::text[])', `s.enabled AND s.state IN ('active', 'matching')`)}
+       ON CONFLICT DO NOTHING`,
+      [lower],
+    );
+    return this.matchesOf(lower);
+  }
+
+  /**
+   * matchContents for one file's content, in one statement (the index
+   * stage's per-file cost): the matches it records and those already there.
+   */
+  async matchFile(fileId: string): Promise<HashSetMatch[]> {
+    const { rows } = await this.sql.query(
+      `WITH f AS (SELECT sha256 FROM files WHERE file_id = $1 AND sha256 IS NOT NULL),
+       ins AS (
+         INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
+         ${matchSelect('c.sha256 = (SELECT sha256 FROM f)', `s.enabled AND s.state IN ('active', 'matching')`)}
+         ON CONFLICT DO NOTHING
+         RETURNING sha256, set_id, matched_on, category
+       ), found AS (
+         SELECT sha256, set_id, matched_on, category FROM hash_set_matches WHERE sha256 = (SELECT sha256 FROM f)
+         UNION SELECT sha256, set_id, matched_on, category FROM ins
+       )
+       SELECT ${MATCH_OUT} FROM found m JOIN hash_sets s ON s.set_id = m.set_id
+        WHERE s.enabled AND s.state = 'active'
+        ORDER BY s.name COLLATE "C", s.set_id`,
+      [fileId],
+    );
+    return rows.map(toMatch);
+  }
+
+  /** Recorded matches of these contents against enabled sets in force. */
+  async matchesOf(sha256s: string[]): Promise<HashSetMatch[]> {
+    const { rows } = await this.sql.query(
+      `SELECT ${MATCH_OUT} FROM hash_set_matches m JOIN hash_sets s ON s.set_id = m.set_id
+        WHERE m.sha256 = ANY($1::text[]) AND s.enabled AND s.state = 'active'
+        ORDER BY m.sha256, s.name COLLATE "C"`,
+      [sha256s.map((s) => s.toLowerCase())],
+    );
+    return rows.map(toMatch);
+  }
+}
