@@ -9,11 +9,18 @@ import type { ApiDeps, Principal } from './api.types.js';
  *
  * Handlers record before they return data: if the entry cannot be written
  * the request fails (retryable) rather than show something unrecorded.
+ *
+ * The request's abort signal is deliberately not passed here: a client that goes
+ * away mid-write (a browser cancelling thumbnail loads as the user scrolls)
+ * must not cancel a write that may already have landed in some logs, or have
+ * reached storage without its answer, leaving the read half recorded. The
+ * custody writer bounds its own retries.
  */
 export async function recordForCase(
   deps: ApiDeps,
   principal: Principal,
   event: { caseId: string; evidenceIds?: string[]; action: CustodyAction; subject?: CustodyEvent['subject']; details: Record<string, unknown> },
+  /** A deadline of the caller's own (a shutdown's), never the request's. */
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<number> {
   const evidenceIds = event.evidenceIds ?? (await deps.index.listEvidence(event.caseId)).map((e) => e.evidenceId);

@@ -84,7 +84,7 @@ export class ReadAudit {
    * window, else counted. Throws (so the request fails, retryable) when the
    * entry that must be written cannot be.
    */
-  async record(principal: Principal, event: ReadEvent, options: { abortSignal?: AbortSignal; logger?: Logger } = {}): Promise<ReadAuditResult> {
+  async record(principal: Principal, event: ReadEvent, options: { logger?: Logger } = {}): Promise<ReadAuditResult> {
     const now = this.now();
     const nowMs = now.getTime();
     await this.sweep(nowMs, event, principal, options.logger);

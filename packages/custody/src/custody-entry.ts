@@ -22,6 +22,8 @@ export const CUSTODY_LIMITS = {
   maxCachedTails: 10_000,
   /** Entries returned with a verification for display. */
   maxReportEntries: 5_000,
+  /** How long verification waits for the index rows of a log's newest entries (written just after their append). */
+  indexGraceMs: 5_000,
   /** Tool versions on one entry. */
   maxTools: 64,
 } as const;

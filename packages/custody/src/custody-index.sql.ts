@@ -100,6 +100,18 @@ export async function lastIndexedEntry(sql: CustodySql, caseId: string, evidence
   return row ? { seq: Number(row.seq), hash: row.entry_hash } : null;
 }
 
+/** The newest index row of each evidence item of a case (or of one item). */
+export async function lastIndexedEntries(sql: CustodySql, caseId: string, evidenceId?: string): Promise<Map<string, { seq: number; hash: string }>> {
+  const { rows } = await sql.query<{ evidence_id: string; seq: number | string; entry_hash: string }>(
+    `SELECT DISTINCT ON (evidence_id) evidence_id, seq, entry_hash
+       FROM custody_entries
+      WHERE case_id = $1 AND ($2::text IS NULL OR evidence_id = $2)
+      ORDER BY evidence_id, seq DESC`,
+    [caseId, evidenceId ?? null],
+  );
+  return new Map(rows.map((r) => [r.evidence_id, { seq: Number(r.seq), hash: r.entry_hash }]));
+}
+
 /** Entry hashes from `fromSeq` on, in seq order. */
 export async function indexedHashes(
   sql: CustodySql,

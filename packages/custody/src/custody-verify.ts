@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { ExhibitError, assertValidId, isExhibitError, isValidId, type AppendLog, type BlobStore, type ToolVersion } from '@exhibit/core';
@@ -13,7 +14,7 @@ import {
   type CustodyEntry,
   type CustodySubject,
 } from './custody-entry.js';
-import { indexedEvidenceIds, indexedHashes, lastIndexedEntry, type CustodySql } from './custody-index.sql.js';
+import { indexedEvidenceIds, indexedHashes, lastIndexedEntries, type CustodySql } from './custody-index.sql.js';
 import { parseCheckpoints, type CheckpointProblem, type CheckpointStore, type CustodyCheckpoint } from './custody-checkpoint.js';
 import { readKeysDocument } from './key-registry.js';
 import { readLines } from './line-reader.js';
@@ -100,6 +101,12 @@ export interface EvidenceCustodyVerification {
   auditRecorded?: boolean;
   /** False when the evidence blobs were not re-hashed (asked not to, or no access: a bundle). */
   evidenceChecked?: boolean;
+  /**
+   * Runs of entries the index copy has no row for although a later entry it records vouches
+   * for them through the hash chain (a writer's index copy never written): not tampering,
+   * but the index's listings lack them until a writer catches it up.
+   */
+  indexGaps?: Array<{ fromSeq: number; toSeq: number }>;
   /** Up to `collectEntries` verified entries, for reports. */
   entries?: VerifiedEntry[];
   entriesOmitted?: number;
@@ -142,6 +149,11 @@ export interface VerifyCustodyOptions {
   checkpoints?: CheckpointStore | null;
   /** Re-hash the evidence blobs against the hashes recorded in the log (default true). */
   checkEvidence?: boolean;
+  /**
+   * How long to wait for the index rows of the newest entries, which writers copy just after
+   * appending, before calling them never recorded (default CUSTODY_LIMITS.indexGraceMs).
+   */
+  indexGraceMs?: number;
   /** Return up to this many verified entries per evidence item (default 0). */
   collectEntries?: number;
   now?: () => Date;
@@ -191,6 +203,10 @@ export async function verifyCustody(options: VerifyCustodyOptions): Promise<Cust
     checkpointSummary = { location: options.checkpoints.location, verified: read.count, rejected };
   }
 
+  // The index copy's heads are read before the log is listed: a row is only written after its
+  // line was appended, so every entry they name is in the listed log, and entries appended while
+  // this runs (beyond the listed lengths) are left to the next verification.
+  const indexHeads = options.sql ? await lastIndexedEntries(options.sql, caseId, options.evidenceId) : null;
   const segmentsByEvidence = new Map<string, SegmentInfo[]>();
   const prefix = options.evidenceId ? evidencePrefix(caseId, options.evidenceId) : casePrefix(caseId);
   for await (const item of options.log.list(prefix, { abortSignal: options.abortSignal })) {
@@ -216,7 +232,8 @@ export async function verifyCustody(options: VerifyCustodyOptions): Promise<Cust
   for (const evidenceId of [...evidenceIds].sort()) {
     const segments = (segmentsByEvidence.get(evidenceId) ?? []).sort((a, b) => a.number - b.number);
     const checkpoint = options.checkpoints ? (latestCheckpoints.get(evidenceId) ?? null) : undefined;
-    items.push(await verifyEvidence(options, verifier, caseId, evidenceId, segments, checkpoint));
+    const indexLast = indexHeads ? (indexHeads.get(evidenceId) ?? null) : null;
+    items.push(await verifyEvidence(options, verifier, caseId, evidenceId, segments, checkpoint, indexLast));
   }
   const notes: string[] = [];
   if (!options.blobs && options.checkEvidence !== false) notes.push('evidence not re-hashed: no access to the evidence blobs (not possible offline from a bundle)');
@@ -245,7 +262,9 @@ async function* scanLines(log: AppendLog, segments: SegmentInfo[], abortSignal?:
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     let line = 0;
-    for await (const l of readLines(await log.read(segment.name, { abortSignal }), CUSTODY_LIMITS.maxEntryBytes)) {
+    // Only the bytes the listing saw: a consistent snapshot with the index heads read before it.
+    const body = await log.read(segment.name, { offset: 0, count: segment.length, abortSignal });
+    for await (const l of readLines(body, CUSTODY_LIMITS.maxEntryBytes)) {
       line++;
       yield { segment, segmentIndex: i, line, text: l.text, terminated: l.terminated, tooLong: l.tooLong };
     }
@@ -284,9 +303,9 @@ async function verifyEvidence(
   evidenceId: string,
   segments: SegmentInfo[],
   checkpoint: CustodyCheckpoint | null | undefined,
+  indexLast: { seq: number; hash: string } | null,
 ): Promise<EvidenceCustodyVerification> {
   const index = options.sql ? new IndexHashes(options.sql, caseId, evidenceId) : null;
-  const indexLast = options.sql ? await lastIndexedEntry(options.sql, caseId, evidenceId) : null;
   const collect = Math.min(options.collectEntries ?? 0, CUSTODY_LIMITS.maxReportEntries);
   const result: EvidenceCustodyVerification = {
     caseId,
@@ -309,6 +328,8 @@ async function verifyEvidence(
   const recordedHashes = new Map<string, { seq: number; sha256: string }>();
   let prev: { entry: CustodyEntry; hash: string; segmentIndex: number } | null = null;
   let unindexed: { seq: number; at: ScannedLine } | null = null;
+  /** Entries within the index copy's range that it has no row for, until an indexed entry vouches for them. */
+  let gap: { fromSeq: number; at: ScannedLine } | null = null;
 
   const scan = scanLines(options.log, segments, options.abortSignal)[Symbol.asyncIterator]();
   /** Reads on past a suspected break, only to tell what kind of break it is. */
@@ -393,15 +414,21 @@ async function verifyEvidence(
       fail('bad-signature', at, entry.seq, `signature does not verify with key ${entry.keyId}`);
       return finish();
     }
+    let vouched = false;
     if (index) {
       const indexed = await index.at(entry.seq);
+      vouched = indexed === hash;
       if (indexed === undefined) {
         if (indexLast && entry.seq <= indexLast.seq) {
-          fail('inserted', at, entry.seq, 'the index copy has no entry with this seq');
-          return finish();
+          // A row missing inside the index's range (a writer whose answer was lost never wrote
+          // it): not an insertion unless the next indexed entry disagrees. Its row records the
+          // hash of that entry, which the chain ties to this one, so an entry put in here could
+          // only pass by matching the original's hash.
+          gap ??= { fromSeq: entry.seq, at };
+        } else {
+          // Possibly an append whose index row is still being written; looked at again at the end.
+          unindexed ??= { seq: entry.seq, at };
         }
-        // Possibly an append whose index row is still being written; looked at again at the end.
-        unindexed ??= { seq: entry.seq, at };
       } else if (indexed !== hash) {
         const original = indexed;
         const displaced = await laterLineMatches((_e, h) => h === original);
@@ -452,6 +479,10 @@ async function verifyEvidence(
       return finish();
     }
 
+    if (gap && vouched) {
+      (result.indexGaps ??= []).push({ fromSeq: gap.fromSeq, toSeq: entry.seq - 1 });
+      gap = null;
+    }
     keyIds.add(entry.keyId);
     result.verifiedEntries++;
     result.lastSeq = entry.seq;
@@ -480,7 +511,12 @@ async function verifyEvidence(
     result.firstBreak!.segment = segments.at(-1)?.name ?? null;
     return finish();
   }
-  if (unindexed && options.sql && !(await new IndexHashes(options.sql, caseId, evidenceId).at(unindexed.seq))) {
+  if (gap) {
+    fail('inserted', gap.at, gap.fromSeq, 'the index copy has no entry with this seq, and no later entry it records vouches for it');
+    result.firstBreak!.expectedSeq = gap.fromSeq;
+    return finish();
+  }
+  if (unindexed && options.sql && !(await indexCaughtUp(options, caseId, evidenceId, unindexed.seq))) {
     const u = unindexed;
     result.firstBreak = {
       reason: 'inserted',
@@ -492,6 +528,22 @@ async function verifyEvidence(
     };
   }
   return finish();
+}
+
+/**
+ * Whether the index copy has a row at `seq`, waiting up to the grace period for one: a
+ * writer appends first and copies to the index just after, so the newest entries may be
+ * seconds ahead of their rows on an intact log. Past the grace they were never recorded.
+ */
+async function indexCaughtUp(options: VerifyCustodyOptions, caseId: string, evidenceId: string, seq: number): Promise<boolean> {
+  const graceMs = Math.max(0, options.indexGraceMs ?? CUSTODY_LIMITS.indexGraceMs);
+  const deadline = Date.now() + graceMs;
+  for (let waitMs = 25; ; waitMs = Math.min(waitMs * 2, 500)) {
+    if (await new IndexHashes(options.sql!, caseId, evidenceId).at(seq)) return true;
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(waitMs, left), undefined, options.abortSignal ? { signal: options.abortSignal } : {});
+  }
 }
 
 function segmentStartProblem(

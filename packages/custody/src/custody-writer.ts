@@ -155,6 +155,9 @@ export class CustodyWriter {
         if (isStart) continue;
         return;
       }
+      // Lines another writer appended could not be copied to the index: catch it up from the log
+      // before appending after them, so a later row never lands before theirs.
+      if (result.status === 'lost' && result.indexed === false) tail = await this.loadTail(caseId, evidenceId, { ...options, catchUp: true });
       if (result.status === 'reloaded' && event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) return;
       await sleep(backoffMs(attempt), undefined, { signal: options.abortSignal }).catch((err: unknown) => {
         throw new ExhibitError('aborted', 'custody append aborted', { cause: err });
@@ -277,8 +280,11 @@ export class CustodyWriter {
   ): Promise<{ status: 'recorded' | 'lost' | 'reloaded'; tail: Tail; indexed?: boolean }> {
     const line = encodeEntry(entry);
     const hash = hashEntryText(line.toString('utf8', 0, line.length - 1));
+    if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'custody append aborted', { cause: options.abortSignal.reason });
     try {
-      const head = await this.o.appendLog.append(tail.name, line, { appendPosition: tail.head.length, ifMatch: tail.head.etag, abortSignal: options.abortSignal });
+      // Not cancellable once sent: an append cut off mid-request may still land, and a line whose
+      // writer never learnt so would reach the index copy only when some later writer adopts it.
+      const head = await this.o.appendLog.append(tail.name, line, { appendPosition: tail.head.length, ifMatch: tail.head.etag });
       const appended = { ...tail, head, last: { seq: entry.seq, hash, time: entry.time, segment: tail.segment } };
       return { status: 'recorded', tail: appended, indexed: await this.index([{ entry, segment: tail.segment, hash }], appended) };
     } catch (err) {
@@ -290,14 +296,16 @@ export class CustodyWriter {
     // Someone else wrote first, or our own append landed and only the answer was lost (the SDK retried it).
     const seen = await this.readSince(tail, options);
     if (seen === null) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }) };
-    if (seen.lines.some((l) => l.hash === hash)) {
-      return { status: 'recorded', tail: seen.tail, indexed: await this.index([{ entry, segment: tail.segment, hash }], seen.tail) };
-    }
+    // Every line seen here is copied to the index before anything is appended after it: the
+    // writer that appended it may be gone, or its answer lost, and a later row landing first
+    // would leave a hole that verification must read as an insertion.
+    const indexed = await this.index(this.adoptable(tail, seen.lines), seen.tail);
+    if (seen.lines.some((l) => l.hash === hash)) return { status: 'recorded', tail: seen.tail, indexed };
     if (eventKey !== undefined && seen.lines.some((l) => l.eventKey === eventKey)) {
       this.o.logger.debug({ log: tail.name, eventKey }, 'custody event recorded concurrently by another writer');
-      return { status: 'recorded', tail: seen.tail };
+      return { status: 'recorded', tail: seen.tail, indexed };
     }
-    return { status: 'lost', tail: seen.tail };
+    return { status: 'lost', tail: seen.tail, indexed };
   }
 
   /**
@@ -308,7 +316,7 @@ export class CustodyWriter {
   private async readSince(
     tail: Tail,
     options: { abortSignal?: AbortSignal },
-  ): Promise<{ tail: Tail; lines: Array<{ hash: string; eventKey?: string }> } | null> {
+  ): Promise<{ tail: Tail; lines: SeenLine[] } | null> {
     const head = await this.o.appendLog.head(tail.name, options);
     if (!head || head.length <= tail.head.length) {
       if (head && head.length < tail.head.length) {
@@ -325,7 +333,7 @@ export class CustodyWriter {
       if (isExhibitError(err, 'precondition-failed')) return null;
       throw err;
     }
-    const lines: Array<{ hash: string; eventKey?: string; entry: CustodyEntry }> = [];
+    const lines: SeenLine[] = [];
     for (const text of bytes.toString('utf8').split('\n').slice(0, -1)) {
       const parsed = parseEntryText(text);
       if (!parsed.ok) return null;
@@ -335,6 +343,27 @@ export class CustodyWriter {
     if (!lastLine) return null;
     const last = { seq: lastLine.entry.seq, hash: lastLine.hash, time: lastLine.entry.time, segment: tail.segment };
     return { tail: { ...tail, head, last }, lines };
+  }
+
+  /**
+   * The lines another writer appended since this tail that the index copy may take: those
+   * that chain onto the tail and carry a trusted signature (as catchUpIndex accepts).
+   */
+  private adoptable(tail: Tail, lines: SeenLine[]): IndexedEntry[] {
+    const verifier = new SignatureVerifier([publicKeyOf(this.o.signer), ...(this.o.trustedKeys ?? [])]);
+    const start = tail.last ?? tail.before;
+    let prev = start ? { seq: start.seq, hash: start.hash } : { seq: -1, hash: GENESIS_HASH };
+    const rows: IndexedEntry[] = [];
+    for (const { entry: e, hash } of lines) {
+      if (e.seq !== prev.seq + 1 || e.prevHash !== prev.hash) break;
+      if (!verifier.verify(e.keyId, e.alg, signingBytes(unsignedPart(e)), Buffer.from(e.signature, 'base64url'))) break;
+      rows.push({ entry: e, segment: tail.segment, hash });
+      prev = { seq: e.seq, hash };
+    }
+    if (rows.length < lines.length) {
+      this.o.logger.error({ log: tail.name, seq: lines[rows.length]!.entry.seq }, 'custody log has an appended entry the index copy does not accept; run custody verify');
+    }
+    return rows;
   }
 
   private async nextSegment(tail: Tail, options: { abortSignal?: AbortSignal }): Promise<Tail> {
@@ -545,6 +574,12 @@ export class CustodyWriter {
       if (oldest !== undefined) this.tails.delete(oldest);
     }
   }
+}
+
+interface SeenLine {
+  hash: string;
+  eventKey?: string;
+  entry: CustodyEntry;
 }
 
 /** Exponential with full jitter, so writers that collided do not collide again in step. */

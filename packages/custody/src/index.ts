@@ -43,6 +43,6 @@ export {
   type UnsignedEntry,
 } from './custody-entry.js';
 export { canonicalJson } from './canonical-json.js';
-export type { IndexedCustodyEntry } from './custody-index.sql.js';
+export type { CustodySql, IndexedCustodyEntry } from './custody-index.sql.js';
 export { keysDocumentName, segmentName } from './segment-names.js';
 export { addedKeyDocumentName, parseTrustedKeys, readKeysDocument, type KeysDocument } from './key-registry.js';

@@ -60,7 +60,7 @@ export const accessEventsRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, route: 'listAccessEvents', details: { user: query.user ?? null, fileId: query.fileId ?? null, total: result.total } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, headers: { 'cache-control': 'no-store' }, body: { ...result, limit, offset } satisfies z.input<typeof accessEventListSchema> };
     },

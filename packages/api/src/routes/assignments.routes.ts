@@ -32,7 +32,7 @@ export const assignmentsRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, route: 'listAssignments', details: { assignments: assignments.length } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, body: { caseId: params.caseId, assignments } satisfies z.input<typeof assignmentListSchema> };
     },
@@ -71,7 +71,6 @@ export const assignmentsRoutes: RouteModule = [
               previousRole: result.previous?.role ?? null,
             },
           },
-          abortSignal ? { abortSignal } : {},
         );
       }
       return {
@@ -102,7 +101,6 @@ export const assignmentsRoutes: RouteModule = [
             action: 'assignment-change',
             details: { change: 'unassigned', user: params.user, role: null, previousRole: result.previous?.role ?? null },
           },
-          abortSignal ? { abortSignal } : {},
         );
       }
       return { status: 204 };

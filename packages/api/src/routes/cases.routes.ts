@@ -64,7 +64,7 @@ export const casesRoutes: RouteModule = [
               caseEvidenceIds: (evidenceByCase.get(c.caseId) ?? []).map((e) => e.evidenceId),
               details: { assigned: c.assigned, evidence: c.evidence, files: c.files },
             },
-            { logger, ...(abortSignal ? { abortSignal } : {}) },
+            { logger },
           );
         }
       };
@@ -91,7 +91,7 @@ export const casesRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, route: 'listEvidence', caseEvidenceIds: items.map((e) => e.evidenceId), details: { items: items.length } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, body: { caseId: params.caseId, items } satisfies z.input<typeof evidenceListSchema> };
     },
@@ -116,7 +116,7 @@ export const casesRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, evidenceId: params.evidenceId, route: 'getEvidenceStatus', details: { complete: status.complete } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, body: { ...status, uploads } };
     },

@@ -116,12 +116,12 @@ async function recordVerification(
   principal: Principal,
   result: CustodyVerification,
   kind: 'verify' | 'report',
-  abortSignal: AbortSignal | undefined,
 ): Promise<CustodyVerification> {
   const items: CustodyVerification['items'] = [];
   for (const item of result.items) {
     let auditRecorded = true;
     try {
+      // Not under the request's abort signal: a verification that ran is recorded even if its client left.
       await deps.custody.record(
         {
           caseId: item.caseId,
@@ -138,7 +138,6 @@ async function recordVerification(
             roles: principal.roles,
           },
         },
-        abortSignal ? { abortSignal } : {},
       );
     } catch (err) {
       // Only a log this verification found broken may refuse; anything else is a fault.
@@ -177,7 +176,7 @@ export const custodyRoutes: RouteModule = [
         ...(query.rehash === undefined ? {} : { checkEvidence: query.rehash }),
         ...(abortSignal ? { abortSignal } : {}),
       });
-      const recorded = await recordVerification(deps, principal, result, 'verify', abortSignal);
+      const recorded = await recordVerification(deps, principal, result, 'verify');
       return { status: 200, headers: { 'cache-control': 'no-store' }, body: recorded satisfies z.input<typeof custodyVerificationSchema> };
     },
   }),
@@ -203,7 +202,7 @@ export const custodyRoutes: RouteModule = [
         ...(query.evidenceId ? { evidenceId: query.evidenceId } : {}),
         ...(abortSignal ? { abortSignal } : {}),
       });
-      const recorded = await recordVerification(deps, principal, result, 'report', abortSignal);
+      const recorded = await recordVerification(deps, principal, result, 'report');
       if (query.format === 'html') {
         return {
           status: 200,

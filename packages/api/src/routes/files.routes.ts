@@ -86,7 +86,6 @@ export const filesRoutes: RouteModule = [
           action: 'search',
           details: { query, total: result.total, returned: result.items.length },
         },
-        abortSignal ? { abortSignal } : {},
       );
       const items = result.items.map((hit) => ({ ...hit, content: contentForOccurrence(hit.file, hit.content) }));
       return { status: 200, body: { total: result.total, limit, offset, items } };
@@ -110,7 +109,7 @@ export const filesRoutes: RouteModule = [
       const provenance = built.upload
         ? { ...built, upload: { ...built.upload, uploadedBy: (await deps.access.getUploadRegistration(built.upload.blobName))?.uploadedBy ?? null } }
         : built;
-      await recordForFile(deps, principal, file, 'view', { path: file.path }, abortSignal);
+      await recordForFile(deps, principal, file, 'view', { path: file.path });
       return { status: 200, body: { file, content: contentForOccurrence(file, content), provenance } };
     },
   }),
@@ -132,7 +131,7 @@ export const filesRoutes: RouteModule = [
       const stream: Readable = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
       try {
         const details = { path: file.path, thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource };
-        await recordForFile(deps, principal, file, 'thumbnail-view', details, abortSignal);
+        await recordForFile(deps, principal, file, 'thumbnail-view', details);
       } catch (err) {
         stream.destroy();
         throw err;
@@ -186,7 +185,7 @@ export const filesRoutes: RouteModule = [
         body = { url, kind: 'api-ticket', expiresAt: issued.expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };
         granted = { kind: 'api-ticket', issuedTicketId: issued.ticketId, expiresAt: issued.expiresAt };
       }
-      await recordForFile(deps, principal, file, 'download', { path: file.path, delivery: 'url', range: null, ...granted }, abortSignal);
+      await recordForFile(deps, principal, file, 'download', { path: file.path, delivery: 'url', range: null, ...granted });
       return { status: 200, headers: { 'cache-control': 'no-store' }, body };
     },
   }),
@@ -258,9 +257,8 @@ function recordForFile(
   file: FileRecord,
   action: CustodyAction,
   details: Record<string, unknown>,
-  abortSignal: AbortSignal | undefined,
 ): Promise<number> {
-  return recordForCase(deps, principal, { caseId: file.caseId, evidenceIds: [file.evidenceId], action, subject: subjectOf(file), details }, abortSignal ? { abortSignal } : {});
+  return recordForCase(deps, principal, { caseId: file.caseId, evidenceIds: [file.evidenceId], action, subject: subjectOf(file), details });
 }
 
 function subjectOf(file: FileRecord): { fileId: string; sha256?: string; blobName?: string } {

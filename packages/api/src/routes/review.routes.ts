@@ -76,7 +76,7 @@ export const reviewRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, evidenceId: file.evidenceId, route: 'getFileCustody', details: { fileId: file.fileId, entries: shown.length } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       const entries = shown.map((e) => ({
         evidenceId: e.evidenceId,
@@ -113,7 +113,7 @@ export const reviewRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, route: 'mapFiles', details: { filter: filterOf(filterQuery), zoom: zoom ?? null, total: result.total } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: { caseId: params.caseId, ...result } satisfies z.input<typeof mapResultSchema> };
     },
@@ -142,7 +142,7 @@ export const reviewRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, route: 'timelineFiles', details: { filter: filterOf(filterQuery), bucket: result.bucket, total: result.total } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: { caseId: params.caseId, ...result } satisfies z.input<typeof timelineResultSchema> };
     },
@@ -181,7 +181,6 @@ export const reviewRoutes: RouteModule = [
             subject: { sha256: params.sha256 },
             details: { thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource, occurrences: hits.total, route: 'getContentThumbnail' },
           },
-          abortSignal ? { abortSignal } : {},
         );
       } catch (err) {
         stream.destroy();

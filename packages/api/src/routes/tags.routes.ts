@@ -94,7 +94,7 @@ export const tagsRoutes: RouteModule = [
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, route: 'listTags', details: { total: page.total } },
-        { logger, ...(abortSignal ? { abortSignal } : {}) },
+        { logger },
       );
       return { status: 200, body: { ...page, limit, offset } satisfies z.input<typeof tagListSchema> };
     },

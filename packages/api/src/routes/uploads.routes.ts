@@ -90,7 +90,6 @@ export const uploadsRoutes: RouteModule = [
             subject: { blobName },
             details: { registered: true, fileName: body.fileName, size: body.size, claimedCase },
           },
-          abortSignal ? { abortSignal } : {},
         );
       }
       return {
