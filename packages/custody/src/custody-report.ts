@@ -11,7 +11,11 @@ function describeBreak(b: CustodyBreak): string {
 
 function itemSummary(item: EvidenceCustodyVerification): string {
   const segments = `${item.segments.length} segment${item.segments.length === 1 ? '' : 's'}`;
-  const index = item.indexEntries === null ? 'no index copy compared' : `index copy ${item.indexEntries}`;
+  const gaps = (item.indexGaps ?? []).map((g) => (g.fromSeq === g.toSeq ? `${g.fromSeq}` : `${g.fromSeq}-${g.toSeq}`));
+  const index =
+    item.indexEntries === null
+      ? 'no index copy compared'
+      : `index copy ${item.indexEntries}${gaps.length > 0 ? ` (lacks seq ${gaps.join(', ')}, vouched for by the hash chain)` : ''}`;
   const evidence =
     item.evidenceChecked === false ? 'evidence not re-hashed' : item.evidence.length === 0 ? 'no evidence hashes recorded' : `${item.evidence.filter((e) => e.ok).length}/${item.evidence.length} evidence blobs match`;
   return `${item.verifiedEntries} entries verified, ${segments}, ${index}, ${evidence}`;
