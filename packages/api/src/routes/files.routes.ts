@@ -229,7 +229,6 @@ export const filesRoutes: RouteModule = [
             range: bytes.range ?? { offset: 0, length: expected.length },
             verifiedBeforeSend: Buffer.isBuffer(body),
           },
-          abortSignal,
         );
       } catch (err) {
         if (!Buffer.isBuffer(body)) body.destroy();
