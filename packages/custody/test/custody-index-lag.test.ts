@@ -130,6 +130,14 @@ describe('custody verification while the index copy lags the log', () => {
     expect(item).toMatchObject({ ok: true, verifiedEntries: 3, lastSeq: 2 });
   });
 
+  it('a hole left in the index copy by an earlier writer is vouched for by the next indexed entry, and reported as such', async () => {
+    const log = writer();
+    for (let n = 1; n <= 5; n++) await log.record(stageEvent(CASE, 'old-hole', n));
+    await fx.sql.query(`DELETE FROM custody_entries WHERE case_id = $1 AND evidence_id = $2 AND seq = 3`, [CASE, 'old-hole']);
+    const item = await verifyOne('old-hole');
+    expect(item).toMatchObject({ ok: true, firstBreak: null, verifiedEntries: 6, indexGaps: [{ fromSeq: 3, toSeq: 3 }] });
+  });
+
   it('an entry appended at the end that the index copy never records is still reported', async () => {
     await writer().record(stageEvent(CASE, 'never-indexed', 1));
     const slow = heldIndex();
