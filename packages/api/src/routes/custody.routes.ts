@@ -90,6 +90,10 @@ export const custodyVerificationSchema = z
           .boolean()
           .optional()
           .describe("Whether this verification was written to the item's own log; false when the log is damaged so that it takes no further entries"),
+        indexGaps: z
+          .array(z.object({ fromSeq: z.number(), toSeq: z.number() }))
+          .optional()
+          .describe('Entries the index copy has no row for, vouched for by the next entry it records (hash chain): not tampering'),
         entries: z.array(entrySchema).optional(),
         entriesOmitted: z.number().optional(),
       }),
