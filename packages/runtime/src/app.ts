@@ -157,7 +157,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     tokens,
     containers: { evidence: config.containers.evidence, derived: config.containers.derived },
     logger: logger.child({ component: 'api' }),
-    extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql) },
+    extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql, { custody, toolVersion: version }) },
   });
 
   return {
