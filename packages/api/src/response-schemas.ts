@@ -261,9 +261,23 @@ export const provenanceLinkSchema = z
   })
   .describe('One step of the chain: the file itself, then each archive it came out of');
 
+export const knownFileMatchSchema = z
+  .object({
+    sha256: z.string().describe('The content that matched'),
+    setId: z.number().int().describe('The set version (a new import of a set name is a new id)'),
+    name: z.string().describe('The hash set'),
+    version: z.string().nullable(),
+    kind: z.enum(['known-bad', 'notable', 'known-good']),
+    category: z.number().int().nullable().describe("The set's category number for the hash, as the source grades it"),
+    categoryName: z.string().nullable().describe("The category's name in the set's own map, if it names one"),
+    matchedOn: z.enum(['sha256', 'sha1', 'md5']).describe('The strongest digest that matched; an MD5- or SHA-1-only match should be confirmed'),
+  })
+  .describe('A match of the content against an enabled hash set in force (docs/known-files.md)');
+
 export const fileDetailSchema = z.object({
   file: fileRecordSchema,
   content: contentRecordSchema.nullable(),
+  knownFileMatches: z.array(knownFileMatchSchema).describe('Enabled hash sets in force that list this content; empty if none'),
   provenance: z.object({
     chain: z.array(provenanceLinkSchema).describe('From this file up to the uploaded evidence (last entry)'),
     upload: uploadSchema.nullable().describe('The evidence blob as received, with acquisition and computed hashes'),

@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { memberFileId, type Role } from '@exhibit/core';
+import { HashSetStore } from '@exhibit/index';
 import { createApi } from '../src/api.js';
 import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
@@ -363,5 +367,32 @@ describe('evidence status: an archive whose unpack stopped', () => {
       detail: 'tar entry 1 ends before its declared 8589934591 bytes (the archive is truncated)',
       archive: { reason: 'truncated', membersRecorded: 1, membersDeclared: null },
     });
+  });
+});
+
+describe('known-file matches on the file detail', () => {
+  it('lists the hash sets the content is in (set, version, kind, category, digest), after a re-match wrote their custody entries', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-api-known-'));
+    const list = path.join(dir, 'series.csv');
+    writeFileSync(list, `MD5;SHA256;Category\n;${seed.photoSha256};2\n`);
+    const sets = new HashSetStore(f.sql, { custody: f.deps.custody, toolVersion: 'test' });
+    f.custodyEvents.length = 0;
+    try {
+      const { set } = await sets.import(list, { name: 'Series', kind: 'notable', version: '3', categoryNames: { '2': 'Series B' }, importedBy: 'dc.smith' });
+      // The re-match over the existing case wrote the match's custody entry for this file.
+      expect(f.custodyEvents).toContainEqual(
+        expect.objectContaining({ action: 'known-file-match', caseId: 'CASE-1', subject: { fileId: seed.photoFileId, sha256: seed.photoSha256 }, eventKey: `known:${seed.photoFileId}:${set.setId}` }),
+      );
+      const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}` }, await as('ivan', ['investigator']));
+      expect(res.status).toBe(200);
+      expect(res.json.knownFileMatches).toEqual([
+        { sha256: seed.photoSha256, setId: set.setId, name: 'Series', version: '3', kind: 'notable', category: 2, categoryName: 'Series B', matchedOn: 'sha256' },
+      ]);
+      const root = await call({ path: `/cases/CASE-1/files/${seed.rootFileId}` }, await as('ivan', ['investigator']));
+      expect(root.json.knownFileMatches).toEqual([]);
+    } finally {
+      await sets.remove('Series');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -285,7 +285,7 @@ beforeAll(async () => {
     details: { exportId: MATRIX_EXPORT_ID, format: 'csv', sha256: 'a'.repeat(64), bytes: 10, items: 1, producedAt: '2026-01-01T00:00:00.000Z' },
   });
   // A hash set for the /admin/hash-sets routes.
-  const hashSets = new HashSetStore(f.sql);
+  const hashSets = new HashSetStore(f.sql, { custody: f.deps.custody, toolVersion: 'test' });
   deps.extensions = { ...deps.extensions, hashSets };
   const setDir = mkdtempSync(path.join(tmpdir(), 'route-access-set-'));
   writeFileSync(path.join(setDir, 'list.txt'), 'd41d8cd98f00b204e9800998ecf8427e\n');

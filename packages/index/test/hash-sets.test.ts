@@ -36,7 +36,9 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     sql = await openSqlClient(await target.create());
     index = createPostgresIndex(sql);
     await index.migrate();
-    sets = new HashSetStore(sql);
+    // Entries kept by event key, as the custody writer keeps them (hash-set-custody.test.ts checks them).
+    const keys = new Set<string>();
+    sets = new HashSetStore(sql, { custody: { record: async (e) => void keys.add(e.eventKey ?? '') }, toolVersion: 'test' });
     const up = newUpload(CASE, 'ev1', 'phone.zip');
     await index.recordUpload(up);
     const root = rootFile(up);

@@ -109,6 +109,47 @@ async function custodyTrust(config: ExhibitConfig, signer: Signer): Promise<{ tr
   return { trustedKeys, checkpoints };
 }
 
+/** The custody log with its signer and trust, as every writer of this deployment builds it. */
+async function custodyLog(
+  config: ExhibitConfig,
+  parts: { appendLog: ReturnType<typeof storageClients>['appendLog']; blobs: BlobStore; sql: SqlClient; logger: Logger; version: string },
+): Promise<CustodyLog> {
+  const signer = config.keyVault
+    ? await createKeyVaultSigner({ vaultUrl: config.keyVault.url, keyName: config.keyVault.keyName, credential: azureCredential() })
+    : await createLocalSigner(config.auth.kind === 'local' ? config.auth.keyDir : `${config.dataDir}/keys`);
+  return createCustodyLog({
+    appendLog: parts.appendLog,
+    blobs: parts.blobs,
+    sql: parts.sql,
+    signer,
+    ...(await custodyTrust(config, signer)),
+    containers: { custody: config.containers.custody, evidence: config.containers.evidence },
+    logger: parts.logger.child({ component: 'custody' }),
+    toolVersion: parts.version,
+  });
+}
+
+/**
+ * The hash sets with the deployment's custody log, for `exhibit hashset`,
+ * which works on the index database directly (an NSRL release is read where
+ * it lies, not uploaded): the matches its re-match job finds get the same
+ * custody entries as the pipeline's. Needs the index database and the
+ * custody storage (and, locally, the signing key in the data folder).
+ */
+export async function openHashSets(config: ExhibitConfig, options: { logger: Logger }): Promise<{ sets: HashSetStore; close(): Promise<void> }> {
+  const version = pipelineVersion();
+  const { blobs, appendLog } = storageClients(config);
+  const sql = await openSqlClient(config.database, { logger: options.logger });
+  try {
+    await migrate(sql, { logger: options.logger });
+    const custody = await custodyLog(config, { appendLog, blobs, sql, logger: options.logger, version });
+    return { sets: new HashSetStore(sql, { custody, toolVersion: version }), close: () => sql.close() };
+  } catch (err) {
+    await sql.close();
+    throw err;
+  }
+}
+
 /**
  * The composition root: the only place that knows which adapter serves which
  * port. No DI framework: plain construction in dependency order.
@@ -122,19 +163,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
   await migrate(sql, { logger });
   const index = createPostgresIndex(sql);
   const access = createPostgresAccessStore(sql);
-  const signer = config.keyVault
-    ? await createKeyVaultSigner({ vaultUrl: config.keyVault.url, keyName: config.keyVault.keyName, credential: azureCredential() })
-    : await createLocalSigner(config.auth.kind === 'local' ? config.auth.keyDir : `${config.dataDir}/keys`);
-  const custody = createCustodyLog({
-    appendLog,
-    blobs,
-    sql,
-    signer,
-    ...(await custodyTrust(config, signer)),
-    containers: { custody: config.containers.custody, evidence: config.containers.evidence },
-    logger: logger.child({ component: 'custody' }),
-    toolVersion: version,
-  });
+  const custody = await custodyLog(config, { appendLog, blobs, sql, logger, version });
   const media = createMediaTools(config.media, { logger: logger.child({ component: 'media' }) });
   const stageDeps: RunnerDeps = {
     blobs,
@@ -157,7 +186,7 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     tokens,
     containers: { evidence: config.containers.evidence, derived: config.containers.derived },
     logger: logger.child({ component: 'api' }),
-    extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql) },
+    extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql, { custody, toolVersion: version }) },
   });
 
   return {

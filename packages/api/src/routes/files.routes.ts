@@ -109,8 +109,9 @@ export const filesRoutes: RouteModule = [
       const provenance = built.upload
         ? { ...built, upload: { ...built.upload, uploadedBy: (await deps.access.getUploadRegistration(built.upload.blobName))?.uploadedBy ?? null } }
         : built;
+      const knownFileMatches = file.sha256 ? await deps.index.knownFileMatches(file.fileId) : [];
       await recordForFile(deps, principal, file, 'view', { path: file.path });
-      return { status: 200, body: { file, content: contentForOccurrence(file, content), provenance } };
+      return { status: 200, body: { file, content: contentForOccurrence(file, content), knownFileMatches, provenance } };
     },
   }),
 

@@ -32,9 +32,22 @@ export interface ProvenanceLinkBody {
   tools: Record<string, Array<{ name: string; version: string }>>;
 }
 
+export interface KnownFileMatchBody {
+  sha256: string;
+  setId: number;
+  name: string;
+  version: string | null;
+  kind: 'known-bad' | 'notable' | 'known-good';
+  category: number | null;
+  categoryName: string | null;
+  matchedOn: 'sha256' | 'sha1' | 'md5';
+}
+
 export interface FileDetailBody {
   file: FileRecord;
   content: ContentRecord | null;
+  /** Absent from servers older than the hash sets. */
+  knownFileMatches?: KnownFileMatchBody[];
   provenance: { chain: ProvenanceLinkBody[]; upload: UploadRecord | null; complete: boolean };
 }
 

@@ -1,8 +1,8 @@
 import { userInfo } from 'node:os';
 import { Option, type Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
-import { ExhibitError } from '@exhibit/core';
-import { HASH_SET_KINDS, HashSetStore, openSqlClient, type HashSetRecord, type ImportProgress, type SqlClient } from '@exhibit/index';
+import { createRootLogger, ExhibitError } from '@exhibit/core';
+import { HASH_SET_KINDS, type HashSetRecord, type HashSetStore, type ImportProgress } from '@exhibit/index';
 import { CliError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 
@@ -119,17 +119,24 @@ function collectCategory(value: string, previous: Record<string, string>): Recor
   return { ...previous, [String(Number(m[1]))]: m[2]!.trim() };
 }
 
+/**
+ * The sets through the composition root (packages/runtime openHashSets), so
+ * a re-match writes its custody entries to the deployment's custody log.
+ */
 async function withSets(ctx: CliContext, fn: (sets: HashSetStore) => Promise<void>): Promise<void> {
-  let sql: SqlClient;
+  // Loaded here, not at start: the composition root pulls in every adapter, which the other commands never need.
+  const { openHashSets } = await import('@exhibit/runtime');
+  let opened: Awaited<ReturnType<typeof openHashSets>>;
   try {
-    sql = await openSqlClient(ctx.config().database, { abortSignal: ctx.abortSignal });
+    opened = await openHashSets(ctx.config(), { logger: createRootLogger({ level: 'warn', destination: ctx.stderr }) });
   } catch (err) {
-    throw new ExhibitError('index-unavailable', `cannot open the index database (with PGlite, stop the local host first): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    if (err instanceof ExhibitError && err.code !== 'index-unavailable') throw err;
+    throw new ExhibitError('index-unavailable', `cannot open the index database and custody log (with PGlite, stop the local host first): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   try {
-    await fn(new HashSetStore(sql));
+    await fn(opened.sets);
   } finally {
-    await sql.close();
+    await opened.close();
   }
 }
 

@@ -41,6 +41,8 @@ export function formatFailure(f: FileFailure): string {
 
 const sameFailure = (a: FileFailure | null, b: FileFailure | null) => a !== null && b !== null && a.stage === b.stage && a.code === b.code && a.detail === b.detail;
 
+const DIGEST_NAMES = { sha256: 'SHA-256', sha1: 'SHA-1', md5: 'MD5' } as const;
+
 type Line = { heading: string } | { label: string; value: string[] };
 
 /**
@@ -110,6 +112,16 @@ export function renderFileDetail(detail: FileDetailBody): string {
         .filter(([, list]) => (list ?? []).length > 0)
         .map(([stage, list]) => `${stage}: ${(list ?? []).map(formatToolVersion).join(', ')}`),
     );
+  }
+
+  const known = detail.knownFileMatches ?? [];
+  if (known.length > 0) {
+    heading('Known files');
+    // One row per set: what the set lists it as, which set and version, the source's category, and the digest that matched.
+    for (const m of known) {
+      const category = m.category === null ? null : `category ${m.category}${m.categoryName ? ` (${m.categoryName})` : ''}`;
+      row(m.kind, `"${m.name}"${m.version ? ` version ${m.version}` : ''}${category ? `, ${category}` : ''}; matched on ${DIGEST_NAMES[m.matchedOn]}`);
+    }
   }
 
   heading(`Provenance${provenance.complete ? '' : ' (INCOMPLETE: a parent could not be found)'}`);

@@ -182,6 +182,21 @@ describe('search rendering', () => {
 
 describe('file detail rendering', () => {
   const text = renderFileDetail(fileDetail);
+
+  it('shows the hash sets the content is in: kind, set, version, category and the digest that matched', () => {
+    const known = renderFileDetail({
+      ...fileDetail,
+      knownFileMatches: [
+        { sha256: SHA.photo, setId: 4, name: 'CAID', version: '2026-11', kind: 'known-bad', category: 1, categoryName: 'Category A', matchedOn: 'md5' },
+        { sha256: SHA.photo, setId: 7, name: 'Local list', version: null, kind: 'notable', category: null, categoryName: null, matchedOn: 'sha256' },
+      ],
+    });
+    expect(known).toMatch(/\nKnown files\n {2}known-bad {9}"CAID" version 2026-11, category 1 \(Category A\); matched on MD5\n {2}notable {11}"Local list"; matched on SHA-256\n/);
+    expect(known.indexOf('Known files')).toBeLessThan(known.indexOf('Provenance'));
+    // Nothing in any set (or an older server without the field): no section.
+    expect(text).not.toContain('Known files');
+    expect(renderFileDetail({ ...fileDetail, knownFileMatches: [] })).toBe(text);
+  });
   /** Column where the values start: after the longest label and two spaces. */
   const valueColumn = (t: string) => t.split('\n').find((l) => l.startsWith('  path'))!.indexOf('phone-');
 

@@ -23,7 +23,9 @@ export type CustodyAction =
   /** Storage lost the newest entries of a log (a crash); the same signed lines were appended again from the index. */
   | 'log-restored'
   /** A file's content matched a known-bad or notable hash set (docs/known-files.md). */
-  | 'known-file-match';
+  | 'known-file-match'
+  /** A known-file match was withdrawn because its hash set was disabled. */
+  | 'known-file-match-withdrawn';
 
 export interface CustodyEvent {
   caseId: string;

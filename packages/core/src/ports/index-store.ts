@@ -385,7 +385,8 @@ export interface IndexStore {
   /**
    * Matches the file's content (its recorded MD5, SHA-1 and SHA-256: no read
    * of the bytes) against the enabled hash sets, records the matches once,
-   * and returns them. [] for a file without content.
+   * and returns them: sets in force and sets being built (whose re-match job
+   * may already have passed this content). [] for a file without content.
    */
   matchFileAgainstHashSets(fileId: string): Promise<KnownFileMatch[]>;
   /** The recorded matches of a file's content against enabled sets in force. */

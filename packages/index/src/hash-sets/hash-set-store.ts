@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ExhibitError, type KnownFileMatch, type Logger } from '@exhibit/core';
+import { ExhibitError, PIPELINE_ACTOR, type CustodyRecorder, type KnownFileMatch, type Logger } from '@exhibit/core';
 import type { SqlClient } from '../sql-client.js';
 import { COPY_COLUMNS, copyLine } from './hash-set-copy.js';
 import { openHashSetFile } from './hash-set-file.js';
@@ -165,9 +165,71 @@ function toMatch(r: Record<string, unknown>): HashSetMatch {
   };
 }
 
+/** Where the re-match job and a disable write their custody entries (docs/known-files.md). */
+export interface HashSetCustodyOptions {
+  custody?: CustodyRecorder;
+  /** The running Exhibit version, recorded as the tool of each entry. */
+  toolVersion?: string;
+}
+
+/**
+ * The custody entry of a known-bad or notable match of one file: the same
+ * action, details and event key as the pipeline's (packages/pipeline
+ * known-files.ts), so a match is written once per file and set version
+ * whichever of the two finds it first.
+ */
+export function knownFileMatchEvent(
+  file: { fileId: string; caseId: string; evidenceId: string },
+  m: HashSetMatch,
+  toolVersion: string,
+): Parameters<CustodyRecorder['record']>[0] {
+  return {
+    caseId: file.caseId,
+    evidenceId: file.evidenceId,
+    action: 'known-file-match',
+    actor: PIPELINE_ACTOR,
+    subject: { fileId: file.fileId, sha256: m.sha256 },
+    details: { set: m.name, setId: m.setId, version: m.version, kind: m.kind, category: m.category, categoryName: m.categoryName, matchedOn: m.matchedOn },
+    tools: [{ name: 'exhibit-pipeline', version: toolVersion }],
+    eventKey: `known:${file.fileId}:${m.setId}`,
+  };
+}
+
+/** Files (in every case) whose content has a recorded match with the set, in a SHA-256 range. */
+const FILES_OF_MATCHES = `SELECT f.file_id, f.case_id, f.evidence_id, ${MATCH_OUT}
+  FROM hash_set_matches m JOIN hash_sets s ON s.set_id = m.set_id JOIN files f ON f.sha256 = m.sha256
+ WHERE m.set_id = $1 AND ($2::text IS NULL OR m.sha256 > $2) AND ($3::text IS NULL OR m.sha256 <= $3)
+ ORDER BY m.sha256, f.file_id`;
+
 /** Hash sets in the index: import, list, enable/disable, remove, and matching contents against them. */
 export class HashSetStore {
-  constructor(private readonly sql: SqlClient) {}
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly options: HashSetCustodyOptions = {},
+  ) {}
+
+  /**
+   * Writes the custody entries of the set's recorded matches with contents in
+   * (after, upTo]: one per file. Known-good sets have none. Entries carry
+   * event keys, so writing a range again (a resumed job) adds nothing.
+   */
+  private async recordMatchCustody(setId: number, kind: HashSetKind, after: string | null, upTo: string | null, abortSignal?: AbortSignal): Promise<number> {
+    if (kind === 'known-good') return 0;
+    const custody = this.requireCustody();
+    const { rows } = await this.sql.query(FILES_OF_MATCHES, [setId, after, upTo]);
+    for (const r of rows) {
+      const file = { fileId: String(r.file_id), caseId: String(r.case_id), evidenceId: String(r.evidence_id) };
+      await custody.record(knownFileMatchEvent(file, toMatch(r), this.options.toolVersion ?? 'unknown'), abortSignal ? { abortSignal } : undefined);
+    }
+    return rows.length;
+  }
+
+  private requireCustody(): CustodyRecorder {
+    if (!this.options.custody) {
+      throw new ExhibitError('invalid-argument', 'known-bad and notable matches need a custody recorder: build HashSetStore with { custody }');
+    }
+    return this.options.custody;
+  }
 
   async list(options: { includeSuperseded?: boolean } = {}): Promise<HashSetRecord[]> {
     const { rows } = await this.sql.query(
@@ -203,6 +265,7 @@ export class HashSetStore {
    */
   async import(file: string, options: ImportHashSetOptions): Promise<ImportHashSetResult> {
     const { onProgress, abortSignal } = options;
+    if (options.kind !== 'known-good') this.requireCustody();
     const info = await stat(file);
     if (!info.isFile()) throw new ExhibitError('invalid-argument', `${file} is not a file`);
     const reader = await openHashSetFile(file);
@@ -378,10 +441,15 @@ export class HashSetStore {
     const batch = options.batchContents ?? MATCH_BATCH_CONTENTS;
     const { rows: totals } = await this.sql.query<{ n: number }>('SELECT count(*)::bigint AS n FROM contents');
     const total = Number(totals[0]?.n ?? 0);
+    const { rows: kinds } = await this.sql.query<{ kind: HashSetKind }>('SELECT kind FROM hash_sets WHERE set_id = $1', [setId]);
+    const kind = kinds[0]?.kind;
+    // Fail before any work rather than record matches without their custody entries.
+    if (kind !== undefined && kind !== 'known-good') this.requireCustody();
     let added = 0;
     let done = 0;
     for (;;) {
       if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'matching was stopped; run it again to continue');
+      // 1. Record the batch's matches (the resume point stays where it was).
       const step = await this.sql.transaction(async (tx) => {
         const { rows: head } = await tx.query<{ match_cursor: string | null; enabled: boolean; match_done: boolean }>(
           'SELECT match_cursor, enabled, match_done FROM hash_sets WHERE set_id = $1 FOR UPDATE',
@@ -402,12 +470,21 @@ export class HashSetStore {
         );
         const r = rows[0];
         const n = Number(r?.n ?? 0);
-        await tx.query('UPDATE hash_sets SET match_cursor = COALESCE($2, match_cursor), match_done = $3 WHERE set_id = $1', [
-          setId, r?.last ?? null, n < batch,
-        ]);
-        return { n, added: Number(r?.added ?? 0), finished: n < batch };
+        return { cursor: h.match_cursor, last: r?.last ?? null, n, added: Number(r?.added ?? 0), finished: n < batch };
       });
       if (!step) break;
+      // 2. A custody entry per matching file, for every match in the batch's range, including those the
+      //    pipeline recorded while the set was being built. Written before the resume point moves, so an
+      //    interruption repeats the range, and the event keys keep the entries single.
+      if (kind !== undefined) {
+        await this.recordMatchCustody(setId, kind, step.cursor, step.finished ? null : step.last, options.abortSignal);
+      }
+      // 3. Move the resume point (only if no other run of the job moved it meanwhile).
+      await this.sql.query(
+        `UPDATE hash_sets SET match_cursor = COALESCE($3, match_cursor), match_done = match_done OR $4
+          WHERE set_id = $1 AND match_cursor IS NOT DISTINCT FROM $2`,
+        [setId, step.cursor, step.last, step.finished],
+      );
       added += step.added;
       done += step.n;
       options.onProgress?.({ phase: 'matching', done, total });
@@ -427,6 +504,22 @@ export class HashSetStore {
   /** Disabling withdraws the set's matches at once; enabling starts its re-match (run rematch to do it). */
   async setEnabled(name: string, enabled: boolean): Promise<HashSetRecord> {
     const set = await this.mustGet(name);
+    if (!enabled && set.enabled && set.kind !== 'known-good') {
+      // The withdrawal is recorded before the matches go: an interrupted disable, run again, finishes
+      // the removal and (by the event keys) adds no second entry.
+      const custody = this.requireCustody();
+      const { rows } = await this.sql.query(FILES_OF_MATCHES, [set.setId, null, null]);
+      for (const r of rows) {
+        const m = toMatch(r);
+        const event = knownFileMatchEvent({ fileId: String(r.file_id), caseId: String(r.case_id), evidenceId: String(r.evidence_id) }, m, this.options.toolVersion ?? 'unknown');
+        await custody.record({
+          ...event,
+          action: 'known-file-match-withdrawn',
+          details: { ...event.details, reason: 'hash set disabled' },
+          eventKey: `known-withdrawn:${r.file_id}:${m.setId}`,
+        });
+      }
+    }
     await this.sql.transaction(async (tx) => {
       if (enabled) {
         await tx.query(`UPDATE hash_sets SET enabled = true, match_done = false, match_cursor = NULL WHERE set_id = $1 AND NOT enabled`, [set.setId]);
@@ -465,7 +558,10 @@ export class HashSetStore {
 
   /**
    * matchContents for one file's content, in one statement (the index
-   * stage's per-file cost): the matches it records and those already there.
+   * stage's per-file cost): the matches it records and those already there,
+   * with sets in force and sets being built. The pipeline writes the custody
+   * entries of both: the re-match job of a set being built may already have
+   * passed this content, so nobody else would.
    */
   async matchFile(fileId: string): Promise<HashSetMatch[]> {
     const { rows } = await this.sql.query(
@@ -480,7 +576,7 @@ export class HashSetStore {
          UNION SELECT sha256, set_id, matched_on, category FROM ins
        )
        SELECT ${MATCH_OUT} FROM found m JOIN hash_sets s ON s.set_id = m.set_id
-        WHERE s.enabled AND s.state = 'active'
+        WHERE s.enabled AND s.state IN ('active', 'matching')
         ORDER BY s.name COLLATE "C", s.set_id`,
       [fileId],
     );
