@@ -463,3 +463,25 @@ export const fileCustodySchema = z.object({
   ),
   omitted: z.number().int().describe("Entries about people's access, left out for roles other than supervisor"),
 });
+
+/** GET /cases/{caseId}/files/{fileId}/similar (docs/pdq.md). */
+export const similarResultSchema = z.object({
+  fileId: z.string(),
+  /** The file's PDQ hash (frame 0); null when none was recorded (not an image, or not decodable the reference's way). */
+  hash: z.string().nullable(),
+  quality: z.number().int().nullable(),
+  maxDistance: z.number().int(),
+  scope: z.enum(['case', 'assigned']),
+  /** The cases searched: this one, or every case the caller is assigned to with a role that may read it. */
+  caseIds: z.array(z.string()),
+  method: z.enum(['hnsw', 'scan']).nullable(),
+  items: z.array(
+    z.object({
+      sha256: z.string(),
+      frame: z.number().int(),
+      quality: z.number().int(),
+      distance: z.number().int(),
+      files: z.array(z.object({ fileId: z.string(), caseId: z.string(), evidenceId: z.string(), path: z.string() })),
+    }),
+  ),
+});

@@ -150,6 +150,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}` }),
     ok: [200],
   },
+  'GET /cases/{caseId}/files/{fileId}/similar': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/similar`, query: 'maxDistance=31&scope=assigned' }),
+    ok: [200],
+  },
   'GET /cases/{caseId}/files/{fileId}/thumbnail': {
     policy: { roles: ALL, caseScoped: true },
     request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/thumbnail` }),

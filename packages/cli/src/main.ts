@@ -25,6 +25,7 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/image.command.js'),
   import('./commands/export.command.js'),
   import('./commands/pdq.command.js'),
+  import('./commands/similar.command.js'),
   import('./commands/hashset.command.js'),
 ];
 

@@ -56,6 +56,15 @@ export type UnpackState = 'n/a' | 'pending' | 'done' | 'failed';
 export type IntegrityVerdict = 'pending' | 'verified' | 'mismatch' | 'no-reference' | 'failed';
 
 /** A tool that produced a result, so the result can be reproduced. */
+/** A PDQ perceptual hash (docs/pdq.md): frame 0 for a picture, the sampled frame's number for a video. */
+export interface PdqFrameHash {
+  frame: number;
+  /** 64 lowercase hex digits. */
+  hash: string;
+  /** 0–100; under 50 the picture has too little structure for the hash to mean much. */
+  quality: number;
+}
+
 export interface ToolVersion {
   name: string;
   version: string;

@@ -1,4 +1,4 @@
-import { ExhibitError } from '@exhibit/core';
+import { ExhibitError, type PdqFrameHash, type SimilarContent, type SimilarQuery, type SimilarResult } from '@exhibit/core';
 import type { SqlClient } from './sql-client.js';
 
 /**
@@ -13,43 +13,9 @@ import type { SqlClient } from './sql-client.js';
  * every result says which method produced it.
  */
 
-export interface PdqRow {
-  /** 0 for a picture; the sampled frame's number for a video. */
-  frame: number;
-  /** 64 hex digits. */
-  hash: string;
-  quality: number;
-}
-
-export interface SimilarQuery {
-  /** 64 hex digits. */
-  hash: string;
-  /** Only files of these cases; an empty list finds nothing. */
-  caseIds: readonly string[];
-  /** 0–256; 31 is the usual "likely the same picture". */
-  maxDistance: number;
-  /** Contents returned at most; PDQ_SEARCH_MAX_LIMIT caps it. */
-  limit?: number;
-}
-
-export interface SimilarContent {
-  sha256: string;
-  frame: number;
-  quality: number;
-  distance: number;
-  /** Where the content occurs in the given cases. */
-  files: Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>;
-}
-
-export interface SimilarResult {
-  /**
-   * 'hnsw': the HNSW index was there for the planner to use (it does when the
-   * cases hold many pictures; for a small case it computes exact distances
-   * from the case's files instead). 'scan': exact distances, no index.
-   */
-  method: 'hnsw' | 'scan';
-  items: SimilarContent[];
-}
+/** The port's types (packages/core), under the names this module has exported. */
+export type PdqRow = PdqFrameHash;
+export type { SimilarQuery, SimilarContent, SimilarResult };
 
 export const PDQ_SEARCH_DEFAULT_LIMIT = 100;
 export const PDQ_SEARCH_MAX_LIMIT = 1000;

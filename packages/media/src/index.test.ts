@@ -1,13 +1,13 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createMediaTools } from './index.js';
+import { createMediaTools, pdqFromImage } from './index.js';
 import { BufferSource } from './test-support/buffer.source.js';
 
 describe('createMediaTools', () => {
   it('wires the three adapters and lists every tool version once', async () => {
     const media = createMediaTools({});
     const versions = await media.versions();
-    expect(versions.map((v) => v.name).sort()).toEqual(['exifr', 'ffmpeg', 'ffprobe', 'file-type', 'heic-decode', 'libheif-js', 'libvips', 'sharp']);
+    expect(versions.map((v) => v.name).sort()).toEqual(['exhibit-pdq', 'exifr', 'ffmpeg', 'ffprobe', 'file-type', 'heic-decode', 'libheif-js', 'libvips', 'sharp']);
     expect(versions.every((v) => v.version !== '' && v.version !== 'unknown')).toBe(true);
 
     const jpeg = await sharp({ create: { width: 500, height: 100, channels: 3, background: '#abc' } }).jpeg().toBuffer();
@@ -15,7 +15,10 @@ describe('createMediaTools', () => {
     const id = await media.identifier.identify(source);
     expect(id.kind).toBe('image');
     expect(await media.metadata.image(source, { mime: id.mime })).toMatchObject({ raw: {} });
-    expect(await media.thumbnailer.image(source, { mime: id.mime })).toMatchObject({ from: 'image', width: 320, height: 64 });
+    const thumbnail = await media.thumbnailer.image(source, { mime: id.mime });
+    expect(thumbnail).toMatchObject({ from: 'image', width: 320, height: 64 });
+    // The image's PDQ hash comes with its thumbnail, from the file's own pixels (not the thumbnail's).
+    expect(thumbnail.pdq).toEqual([{ frame: 0, ...(await pdqFromImage(jpeg)) }]);
   });
 
   it('reports a missing configured tool only when it is needed', async () => {

@@ -8,6 +8,7 @@ import {
   type ContentFinding,
   type FileFailure,
   type FileFlag,
+  type PdqFrameHash,
   type RandomAccessSource,
   type StageOutcome,
   type ToolVersion,
@@ -22,8 +23,9 @@ import type { StageContext, StageDeps } from './stage.js';
  * The result and the occurrence's move (or failure) are one write. Runs in the
  * analyse stage on the bytes identify and metadata already read (`input`).
  *
- * Perceptual hashing belongs next to makeThumbnail: the image is decoded
- * there, once, and a hash of the same decode needs no second read.
+ * An image's PDQ hash comes with its thumbnail (the thumbnailer hashes the
+ * same bytes, no second read) and is recorded before the thumbnail's write.
+ * Videos get none yet (docs/pdq.md).
  */
 export async function thumbnailStep(
   deps: StageDeps,
@@ -62,6 +64,10 @@ export async function thumbnailStep(
       return { outcome: failed(made.failure.code, made.failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure: made.failure } } };
     }
     from = made.from;
+    // Before the thumbnail's write, which moves the file on: a crash between the two leaves the
+    // thumbnail pending, and the redelivery replaces these rows (setPdq is idempotent).
+    if (made.pdq) await deps.index.setPdq(content.sha256, made.pdq);
+    else if (made.pdqFailure) ctx.logger.info({ reason: made.pdqFailure }, 'no PDQ hash for this image');
     const flags: FileFlag[] = made.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
     if (made.findings.length > 0) ctx.logger.info({ findings: made.findings.map((f) => f.flag) }, 'thumbnail findings');
     await deps.index.setThumbnail(content.sha256, { status: 'done', blob: made.ref, source: made.from, findings: made.findings, tools: made.tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
@@ -77,7 +83,7 @@ export async function thumbnailStep(
 }
 
 type Made =
-  | { ok: true; ref: BlobRef; from: 'image' | 'exif-preview' | 'contact-sheet'; findings: ContentFinding[]; tools: ToolVersion[] }
+  | { ok: true; ref: BlobRef; from: 'image' | 'exif-preview' | 'contact-sheet'; findings: ContentFinding[]; tools: ToolVersion[]; pdq?: PdqFrameHash[]; pdqFailure?: string }
   | { ok: false; failure: FileFailure; tools: ToolVersion[] };
 
 /** Makes the thumbnail (or contact sheet) and stores it under its content-addressed name. */
@@ -105,5 +111,13 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomA
       tools: tools.map((t) => `${t.name}@${t.version}`).join(',').replace(/[^\x20-\x7e]/g, '?').slice(0, 1024),
     },
   });
-  return { ok: true, ref, from: thumb.from, findings: thumb.findings ?? [], tools };
+  return {
+    ok: true,
+    ref,
+    from: thumb.from,
+    findings: thumb.findings ?? [],
+    tools,
+    ...(thumb.pdq ? { pdq: thumb.pdq } : {}),
+    ...(thumb.pdqFailure ? { pdqFailure: thumb.pdqFailure } : {}),
+  };
 }

@@ -13,7 +13,7 @@ import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { FILTER_SHAPE, toFilter } from '../review-filter.js';
-import { downloadSchema, fileDetailSchema, searchResultSchema } from '../response-schemas.js';
+import { downloadSchema, fileDetailSchema, searchResultSchema, similarResultSchema } from '../response-schemas.js';
 
 const caseId = param.id('Case id');
 const fileParams = z.strictObject({ caseId, fileId: param.fileId() });
@@ -112,6 +112,56 @@ export const filesRoutes: RouteModule = [
       const knownFileMatches = file.sha256 ? await deps.index.knownFileMatches(file.fileId) : [];
       await recordForFile(deps, principal, file, 'view', { path: file.path });
       return { status: 200, body: { file, content: contentForOccurrence(file, content), knownFileMatches, provenance } };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/similar',
+    operationId: 'similarFiles',
+    summary: "Files whose picture is within a PDQ distance of this file's (near-duplicates: resized, recompressed)",
+    description:
+      "scope=case searches this case; scope=assigned every case the caller is assigned to with a role that may read it, never others " +
+      "(an admin's unassigned view of a case does not count). A match is a lead for a person to look at, not proof (docs/pdq.md). " +
+      "A file without a PDQ hash answers with hash null and no items. Recorded as a 'search' in the custody log of every evidence item searched.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({
+      maxDistance: param.int('Largest Hamming distance of 256 bits, default 31 (likely the same picture)', 0, 256).optional(),
+      scope: z.enum(['case', 'assigned']).optional().describe('case (default) or every case the caller is assigned to'),
+      limit: param.int('Contents returned at most, default 100', 1, 1000).optional(),
+    }),
+    responses: { 200: { description: 'Similar contents, nearest first, with their files in the cases searched', schema: similarResultSchema } },
+    async handler({ deps, principal, params, query, abortSignal }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const maxDistance = query.maxDistance ?? 31;
+      const scope = query.scope ?? 'case';
+      const caseIds = [params.caseId];
+      if (scope === 'assigned') {
+        for (const a of await deps.access.casesFor(principal.user)) {
+          const roles = principal.roles.filter((r) => a.role === null || r === a.role);
+          if (a.caseId !== params.caseId && roles.some((r) => CASE_READERS.includes(r))) caseIds.push(a.caseId);
+        }
+      }
+      const own = file.sha256 ? (await deps.index.getPdq(file.sha256)).find((p) => p.frame === 0) : undefined;
+      const result = own ? await deps.index.similarByPdq({ hash: own.hash, caseIds, maxDistance, ...(query.limit !== undefined ? { limit: query.limit } : {}) }) : null;
+      const items = result?.items ?? [];
+      // Custody: this case, and every other case whose files are shown.
+      const shown = new Set(items.flatMap((i) => i.files.map((f) => f.caseId)));
+      for (const id of caseIds) {
+        if (id !== params.caseId && !shown.has(id)) continue;
+        const evidenceIds = (await deps.index.listEvidence(id)).map((e) => e.evidenceId);
+        await recordForCase(
+          deps,
+          principal,
+          { caseId: id, evidenceIds, action: 'search', subject: subjectOf(file), details: { similarTo: file.fileId, fromCase: params.caseId, maxDistance, scope, returned: items.length } },
+          abortSignal ? { abortSignal } : {},
+        );
+      }
+      return {
+        status: 200,
+        body: { fileId: file.fileId, hash: own?.hash ?? null, quality: own?.quality ?? null, maxDistance, scope, caseIds, method: result?.method ?? null, items },
+      };
     },
   }),
 

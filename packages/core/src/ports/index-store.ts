@@ -1,5 +1,6 @@
 import type {
   AcquisitionInfo,
+  PdqFrameHash,
   ArchiveStop,
   ArchiveTimes,
   BlobRef,
@@ -400,4 +401,41 @@ export interface IndexStore {
   recordRejectedBlob(blob: NewRejectedBlob): Promise<{ created: boolean; record: RejectedBlob }>;
   /** Rejected blobs, first seen newest first; limit is capped at 500. */
   listRejectedBlobs(page?: { limit?: number; offset?: number }): Promise<{ total: number; items: RejectedBlob[] }>;
+
+  /** Records a content's PDQ hashes (docs/pdq.md), replacing what an earlier run recorded (idempotent). */
+  setPdq(sha256: string, rows: readonly PdqFrameHash[]): Promise<void>;
+  /** A content's PDQ hashes, by frame; [] when none were recorded. */
+  getPdq(sha256: string): Promise<PdqFrameHash[]>;
+  /** Contents of the given cases whose PDQ hash is within maxDistance of the query, nearest first. */
+  similarByPdq(query: SimilarQuery): Promise<SimilarResult>;
+}
+
+export interface SimilarQuery {
+  /** 64 hex digits. */
+  hash: string;
+  /** Only files of these cases; an empty list finds nothing. */
+  caseIds: readonly string[];
+  /** 0–256; 31 is the usual "likely the same picture". */
+  maxDistance: number;
+  /** Contents returned at most (the index caps it). */
+  limit?: number;
+}
+
+export interface SimilarContent {
+  sha256: string;
+  frame: number;
+  quality: number;
+  distance: number;
+  /** Where the content occurs in the given cases. */
+  files: Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>;
+}
+
+export interface SimilarResult {
+  /**
+   * 'hnsw': the HNSW index was there for the planner to use (it does when the
+   * cases hold many pictures; for a small case it computes exact distances
+   * from the case's files instead). 'scan': exact distances, no index.
+   */
+  method: 'hnsw' | 'scan';
+  items: SimilarContent[];
 }

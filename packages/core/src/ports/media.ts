@@ -1,4 +1,4 @@
-import type { ContentFinding, FileKind, MediaMetadata, ToolVersion } from '../domain.js';
+import type { ContentFinding, FileKind, MediaMetadata, PdqFrameHash, ToolVersion } from '../domain.js';
 
 /**
  * Random access to one stored file. Media adapters read through this (ranged
@@ -59,6 +59,13 @@ export interface Thumbnail {
   from: 'image' | 'exif-preview' | 'contact-sheet';
   /** What decoding noticed about the content (partially decoded, no content, orientation conflict). */
   findings?: ContentFinding[];
+  /**
+   * PDQ hashes of the content (docs/pdq.md), from the same bytes: one (frame 0)
+   * for an image whose pixels decode the way Meta's reference reads them; absent
+   * when they do not (then `pdqFailure` says why). Never computed from the thumbnail.
+   */
+  pdq?: PdqFrameHash[];
+  pdqFailure?: string;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { LIMITS, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
+import { isExhibitError, LIMITS, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
 import { packageVersion } from '../package-version.js';
+import { pdqFromImage, pdqToolVersions } from '../pdq/pdq.pixels.js';
 import { readWhole } from '../read-source.js';
 import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
@@ -16,6 +17,34 @@ import { configureSharp, sharpVersions } from './sharp.setup.js';
  * (video contact sheets). Output is deterministic: the same input and tool
  * versions give the same bytes, named by `recipe`.
  */
+/**
+ * The image's PDQ hash from the same bytes (no second read). It takes a second
+ * decode: the thumbnail's pixels are resized, turned upright and flattened,
+ * and a hash of them would not match the reference's (docs/pdq.md). A file the
+ * reference's way of decoding refuses (damaged, unusual sample types) gets no
+ * hash, with the reason; the thumbnail stands.
+ */
+async function imagePdq(bytes: Buffer, maxPixels: number, options: { mime?: string | null; abortSignal?: AbortSignal }): Promise<Pick<Thumbnail, 'pdq' | 'pdqFailure'>> {
+  try {
+    const { hash, quality } = await pdqFromImage(bytes, {
+      maxPixels,
+      mime: options.mime ?? null,
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    });
+    return { pdq: [{ frame: 0, hash, quality }] };
+  } catch (err) {
+    if (isExhibitError(err, 'decode-failed') || isExhibitError(err, 'unsupported-format') || isExhibitError(err, 'limit-exceeded')) {
+      return { pdqFailure: `${err.code}: ${err.message}` };
+    }
+    throw err;
+  }
+}
+
+/** pdqToolVersions without the decoders the image tools already list. */
+function pdqOwnVersions(): ToolVersion[] {
+  return pdqToolVersions().filter((t) => t.name === 'exhibit-pdq');
+}
+
 /** Process-wide: every thumbnailer in the process shares the memory it bounds. */
 const contactSheetSlots = new ToolSlots(MEDIA_LIMITS.maxConcurrentContactSheets);
 
@@ -39,7 +68,8 @@ export class MediaThumbnailer implements Thumbnailer {
   }
 
   async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
-    if (kind === 'image') return [...sharpVersions(), ...heicDecoderVersions(), { name: 'exifr', version: packageVersion('exifr') }];
+    // An image's thumbnail comes with its PDQ hash: the hasher's version is part of the record.
+    if (kind === 'image') return [...sharpVersions(), ...heicDecoderVersions(), { name: 'exifr', version: packageVersion('exifr') }, ...pdqOwnVersions()];
     return [...sharpVersions(), await this.resolver.toolVersion('ffmpeg')];
   }
 
@@ -50,7 +80,8 @@ export class MediaThumbnailer implements Thumbnailer {
     });
     const thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
-    return thumbnail;
+    if (thumbnail.from !== 'image') return { ...thumbnail, pdqFailure: 'the image itself could not be decoded (thumbnail from its EXIF preview)' };
+    return { ...thumbnail, ...(await imagePdq(bytes, this.settings.maxPixels, options)) };
   }
 
   async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {

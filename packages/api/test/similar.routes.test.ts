@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApi } from '../src/api.js';
+import type { Api, ApiRequest } from '../src/api.types.js';
+import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
+
+/**
+ * GET /cases/{caseId}/files/{fileId}/similar against a real index (PGlite):
+ * three cases each hold a near-duplicate of the same picture; the caller is
+ * assigned to two. Neither scope ever returns the third case's file.
+ */
+let f: ApiFixture;
+let api: Api;
+let one: SeededCase;
+let two: SeededCase;
+let other: SeededCase;
+
+const HASH = '0f'.repeat(32);
+/** The hash with `bits` of its low bits flipped. */
+const near = (bits: number) => (BigInt('0x' + HASH) ^ ((1n << BigInt(bits)) - 1n)).toString(16).padStart(64, '0');
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  api = createApi(f.deps);
+  one = await seedCase(f, 'SIM-ONE');
+  two = await seedCase(f, 'SIM-TWO');
+  other = await seedCase(f, 'SIM-OTHER');
+  await f.index.setPdq(one.photoSha256, [{ frame: 0, hash: HASH, quality: 90 }]);
+  await f.index.setPdq(two.photoSha256, [{ frame: 0, hash: near(5), quality: 90 }]);
+  await f.index.setPdq(other.photoSha256, [{ frame: 0, hash: near(3), quality: 90 }]);
+  await f.access.assign('SIM-ONE', 'ivy', { by: 'setup' });
+  await f.access.assign('SIM-TWO', 'ivy', { by: 'setup' });
+  await f.access.assign('SIM-OTHER', 'olga', { by: 'setup' });
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+async function similar(user: string, caseId: string, fileId: string, query: Record<string, string>) {
+  const token = await f.token(user, ['investigator']);
+  return api.handle({ method: 'GET', path: `/cases/${caseId}/files/${fileId}/similar`, query: new URLSearchParams(query), headers: { authorization: `Bearer ${token}` } } as ApiRequest);
+}
+
+type Body = { hash: string | null; caseIds: string[]; items: Array<{ distance: number; files: Array<{ caseId: string; fileId: string }> }> };
+
+describe('similar-image search', () => {
+  it('scope=case finds the file itself only; scope=assigned adds the assigned case, never the unassigned one', async () => {
+    const inCase = await similar('ivy', 'SIM-ONE', one.photoFileId, {});
+    expect(inCase.status).toBe(200);
+    const byCase = inCase.body as Body;
+    expect(byCase.hash).toBe(HASH);
+    expect(byCase.items.map((i) => [i.distance, i.files.map((x) => x.caseId)])).toEqual([[0, ['SIM-ONE']]]);
+
+    const assigned = (await similar('ivy', 'SIM-ONE', one.photoFileId, { scope: 'assigned', maxDistance: '31' })).body as Body;
+    expect(assigned.caseIds.sort()).toEqual(['SIM-ONE', 'SIM-TWO']);
+    expect(assigned.items.map((i) => [i.distance, i.files.map((x) => x.fileId)])).toEqual([[0, [one.photoFileId]], [5, [two.photoFileId]]]);
+    expect(JSON.stringify(assigned)).not.toContain('SIM-OTHER');
+
+    // The other case's near-duplicate (3 bits) is there for the user assigned to it.
+    const olga = (await similar('olga', 'SIM-OTHER', other.photoFileId, { scope: 'assigned' })).body as Body;
+    expect(olga.items.map((i) => i.files.map((x) => x.caseId))).toEqual([['SIM-OTHER']]);
+  });
+
+  it('honours maxDistance, and an unassigned caller gets the one 404', async () => {
+    const tight = (await similar('ivy', 'SIM-ONE', one.photoFileId, { scope: 'assigned', maxDistance: '4' })).body as Body;
+    expect(tight.items.map((i) => i.distance)).toEqual([0]);
+    expect((await similar('ivy', 'SIM-OTHER', other.photoFileId, { scope: 'assigned' })).status).toBe(404);
+    expect((await similar('ivy', 'SIM-ONE', one.photoFileId, { maxDistance: '257' })).status).toBe(400);
+  });
+
+  it('answers a file without a PDQ hash with none and no items', async () => {
+    const res = await similar('ivy', 'SIM-ONE', one.rootFileId, {});
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ hash: null, items: [] });
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { renderSimilar } from './similar.command.js';
+
+describe('exhibit similar: output', () => {
+  const body = {
+    fileId: 'f1',
+    hash: 'ab'.repeat(32),
+    quality: 92,
+    maxDistance: 31,
+    scope: 'assigned' as const,
+    caseIds: ['C1', 'C2'],
+    method: 'scan' as const,
+    items: [
+      { sha256: 'a'.repeat(64), frame: 0, quality: 92, distance: 0, files: [{ fileId: 'f1', caseId: 'C1', evidenceId: 'E1', path: 'a.jpg' }] },
+      { sha256: 'b'.repeat(64), frame: 0, quality: 88, distance: 12, files: [{ fileId: 'f9', caseId: 'C2', evidenceId: 'E2', path: 'x.zip!/b.jpg' }] },
+    ],
+  };
+
+  it('lists every occurrence with its distance, nearest first as the API gives them', () => {
+    expect(renderSimilar(body).split('\n')).toEqual([`PDQ ${'ab'.repeat(32)} quality 92 — within 31 bits in C1, C2:`, '  0  C1  f1  a.jpg', ' 12  C2  f9  x.zip!/b.jpg', '']);
+  });
+
+  it('says when the file has no hash, and when nothing is near', () => {
+    expect(renderSimilar({ ...body, hash: null, quality: null, items: [] })).toMatch(/no PDQ hash recorded/);
+    expect(renderSimilar({ ...body, items: [] })).toMatch(/\n {2}none\n$/);
+  });
+});

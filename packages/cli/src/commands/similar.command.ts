@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import { apiPath } from '../api/api-client.js';
+import type { CliContext } from '../context.js';
+import { idOption, intOption } from './option-parsers.js';
+
+/** What GET /cases/{caseId}/files/{fileId}/similar answers (packages/api response-schemas.ts similarResultSchema). */
+interface SimilarBody {
+  fileId: string;
+  hash: string | null;
+  quality: number | null;
+  maxDistance: number;
+  scope: 'case' | 'assigned';
+  caseIds: string[];
+  method: 'hnsw' | 'scan' | null;
+  items: Array<{ sha256: string; frame: number; quality: number; distance: number; files: Array<{ fileId: string; caseId: string; evidenceId: string; path: string }> }>;
+}
+
+/** `exhibit similar <case> <file>`: near-duplicate pictures by PDQ distance, through the API (recorded in custody). */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('similar')
+    .description('files whose picture is within a PDQ distance of this file (resized or recompressed copies); a lead, not proof')
+    .argument('<caseId>', 'case id', idOption('case'))
+    .argument('<fileId>', 'file id, as `exhibit search` shows it')
+    .option('--max-distance <bits>', 'largest Hamming distance of 256 bits (31: likely the same picture)', intOption(0, 256), 31)
+    .option('--all-cases', 'search every case you are assigned to, not only this one')
+    .option('--json', 'print the API response as JSON')
+    .action(async (caseId: string, fileId: string, options: { maxDistance: number; allCases?: boolean; json?: boolean }) => {
+      const api = await ctx.api();
+      const body = await api.getJson<SimilarBody>(apiPath('cases', caseId, 'files', fileId, 'similar'), {
+        query: { maxDistance: String(options.maxDistance), scope: options.allCases ? 'assigned' : 'case' },
+        abortSignal: ctx.abortSignal,
+      });
+      ctx.stdout.write(options.json ? JSON.stringify(body, null, 2) + '\n' : renderSimilar(body));
+    });
+}
+
+export function renderSimilar(body: SimilarBody): string {
+  if (body.hash === null) return `${body.fileId}: no PDQ hash recorded (not a picture, or not decodable the reference's way)\n`;
+  const lines = [`PDQ ${body.hash} quality ${body.quality} — within ${body.maxDistance} bits in ${body.caseIds.join(', ')}:`];
+  for (const item of body.items) {
+    for (const f of item.files) lines.push(`${String(item.distance).padStart(3)}  ${f.caseId}  ${f.fileId}  ${f.path}`);
+  }
+  if (body.items.length === 0) lines.push('  none');
+  return lines.join('\n') + '\n';
+}

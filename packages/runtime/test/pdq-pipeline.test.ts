@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import pino from 'pino';
+import { ExhibitError, loadConfig, QUEUES } from '@exhibit/core';
+import { pdqDistance, pdqFromImage } from '@exhibit/media';
+import { createAzureBlobStore } from '@exhibit/storage';
+import { createApp, handleQueueMessage, reconcile, type App } from '../src/index.js';
+
+/**
+ * PDQ through the whole pipeline (Azurite + PGlite, the real media adapters):
+ * the hash the analyse stage stores for a photo is the one `pdqFromImage`
+ * (bit-exact with Meta's reference) gives for the same file, and a copy that
+ * ffmpeg resized and recompressed is found as similar.
+ */
+
+const logger = pino({ level: 'silent' });
+const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
+const FIXTURE = path.resolve(import.meta.dirname, '../../../test/fixtures/pdq-reference/images/B-meadow.jpg');
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('PDQ in the analyse stage (Azurite + PGlite)', () => {
+  let dataDir: string;
+  let app: App;
+  const caseId = `PQ${randomBytes(3).toString('hex')}`;
+  let original: Buffer;
+  let copy: Buffer;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-pdq-'));
+    original = await readFile(FIXTURE);
+    // Resized to 700 px wide and recompressed at a low quality by an independent encoder.
+    const copyPath = path.join(dataDir, 'copy.jpg');
+    await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-i', FIXTURE, '-vf', 'scale=700:-1', '-q:v', '12', copyPath]);
+    copy = await readFile(copyPath);
+    const config = loadConfig(
+      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
+      { cwd: dataDir },
+    );
+    app = await createApp(config, { logger, queuePrefix: `pq${randomBytes(3).toString('hex')}-` });
+    await app.ensureInfrastructure();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function upload(blobName: string, bytes: Buffer): Promise<void> {
+    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+    await writer.upload({ container: app.config.containers.evidence, name: blobName }, bytes, { contentType: 'application/octet-stream' });
+  }
+
+  /** Delivers every queued message until none is left (a throw fails the test: nothing here should retry). */
+  async function drain(): Promise<void> {
+    for (let round = 0; round < 60; round++) {
+      let any = false;
+      for (const queue of QUEUES) {
+        for (const m of await app.bus.receive(queue, { maxMessages: 16, lockMs: 120_000 })) {
+          any = true;
+          await handleQueueMessage(app, queue, { body: m.body, messageId: m.messageId, deliveryCount: m.deliveryCount }, inv());
+          await m.complete();
+        }
+      }
+      if (!any) return;
+    }
+    throw new ExhibitError('timeout', 'queues did not drain');
+  }
+
+  it('stores the reference-compatible hash of each photo, and the resized, recompressed copy is within 31 bits', async () => {
+    await upload(`${caseId}/EV1/meadow.jpg`, original);
+    await upload(`${caseId}/EV1/meadow-small.jpg`, copy);
+    await reconcile(app, inv());
+    await drain();
+
+    const expected = await pdqFromImage(original);
+    const stored = await app.index.getPdq(sha256(original));
+    expect(stored).toEqual([{ frame: 0, hash: expected.hash, quality: expected.quality }]);
+    const storedCopy = await app.index.getPdq(sha256(copy));
+    expect(storedCopy).toEqual([{ frame: 0, ...(await pdqFromImage(copy)) }]);
+    expect(pdqDistance(stored[0]!.hash, storedCopy[0]!.hash)).toBeLessThanOrEqual(31);
+
+    // The hasher's version is in the record of the thumbnail it came with.
+    const content = await app.index.getContent(sha256(original));
+    expect(content?.thumbnailStatus).toBe('done');
+    expect(content?.tools.thumbnail?.map((t) => t.name)).toContain('exhibit-pdq');
+
+    const similar = await app.index.similarByPdq({ hash: stored[0]!.hash, caseIds: [caseId], maxDistance: 31 });
+    expect(similar.items.map((i) => i.files.map((f) => f.path)).flat()).toEqual(['meadow.jpg', 'meadow-small.jpg']);
+    expect(similar.items[0]!.distance).toBe(0);
+  });
+
+  it('keeps the same hashes when the same bytes arrive again (another evidence item, a redelivery)', async () => {
+    const before = await app.index.getPdq(sha256(original));
+    await upload(`${caseId}/EV2/again.jpg`, original);
+    await reconcile(app, inv());
+    await drain();
+    expect(await app.index.getPdq(sha256(original))).toEqual(before);
+  });
+});
