@@ -116,7 +116,7 @@ describe('images real devices make', () => {
       expect(isExhibitError(err, 'decode-failed')).toBe(true);
       messages.add((err as Error).message);
     }
-    expect([...messages]).toHaveLength(1);
+    expect([...messages], [...messages].join(" || ")).toHaveLength(1);
     expect([...messages][0]).toMatch(/^image could not be decoded: /);
     expect([...messages][0]).not.toMatch(/Unknown error|VipsJpeg|\n/);
   });
