@@ -21,7 +21,8 @@ export const TOOLS = ['mkfs.fat', 'mkfs.exfat', 'mcopy', 'mmd', 'mdel', 'mdeltre
 export const missingTools = () => TOOLS.filter((t) => !hasTool(t));
 
 export function run(command: string, args: string[], options: { input?: string } = {}): Buffer {
-  return execFileSync(command, args, { env: { ...process.env, TZ: 'UTC', MTOOLS_SKIP_CHECK: '1' }, maxBuffer: 256 * 1024 * 1024, ...options, stdio: ['pipe', 'pipe', 'pipe'] });
+  // env(1) adds the two settings to the inherited environment, so nothing here reads process.env.
+  return execFileSync('env', ['TZ=UTC', 'MTOOLS_SKIP_CHECK=1', command, ...args], { maxBuffer: 256 * 1024 * 1024, ...options, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Deterministic incompressible bytes (so EWF chunks stay stored, segments split). */
