@@ -60,7 +60,7 @@ export async function pdqPixelsFromImage(bytes: Buffer, options: PdqDecodeOption
     const { data, info } = await sharp(bytes, input).keepIccProfile().raw().toBuffer({ resolveWithObject: true });
     return { width: info.width, height: info.height, channels: channelsOf(info.channels), data };
   } catch (err) {
-    throw sharpError(err);
+    throw sharpError(err, bytes);
   }
 }
 

@@ -2,6 +2,7 @@ import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { ExhibitError, errorMessage, isExhibitError, LIMITS, type ContentFinding, type Thumbnail } from '@exhibit/core';
 import { hasHeifBrand } from '../identify/heif-brands.js';
 import { exifPreviewSandboxed, heifTransformsSandboxed, trailingDataSandboxed } from '../sandbox/parse.pool.js';
+import { decodeReasonOf } from './decode-reason.js';
 import { decodeHeic } from './heic.decoder.js';
 import { heifExifOrientation, heifOrientationDecision } from './heif-orientation.js';
 
@@ -64,7 +65,7 @@ async function mainImage(bytes: Buffer, settings: ThumbnailSettings, mime: strin
     const raw = await decodeHeic(bytes, { maxPixels: settings.maxPixels, ...(abortSignal ? { abortSignal } : {}) });
     const decision = heifOrientationDecision(await heifTransformsSandboxed(bytes, abortSignal ? { abortSignal } : {}), await heifExifOrientation(bytes, LIMITS.maxMetadataBytes, abortSignal));
     const input = oriented(sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 }, limitInputPixels: settings.maxPixels }), decision.apply);
-    const rendered = await render(input, settings);
+    const rendered = await render(input, settings, undefined, bytes);
     if (decision.finding) rendered.findings.unshift(decision.finding);
     return rendered;
   } catch (err) {
@@ -126,7 +127,7 @@ async function decodeWith(bytes: Buffer, settings: ThumbnailSettings, autoOrient
   try {
     header = await sharp(bytes, options).metadata();
   } catch (err) {
-    throw sharpError(err);
+    throw sharpError(err, bytes);
   }
   const { width, height } = header;
   if (!width || !height) throw new ExhibitError('decode-failed', `${header.format ?? 'image'} header has no dimensions`);
@@ -134,7 +135,7 @@ async function decodeWith(bytes: Buffer, settings: ThumbnailSettings, autoOrient
     throw new ExhibitError('limit-exceeded', `image is ${width}x${height} pixels, more than the ${settings.maxPixels} allowed`);
   }
   const input = sharp(bytes, options);
-  return render(autoOrient ? input.rotate() : input, settings, header.format);
+  return render(autoOrient ? input.rotate() : input, settings, header.format, bytes);
 }
 
 /**
@@ -142,7 +143,7 @@ async function decodeWith(bytes: Buffer, settings: ThumbnailSettings, autoOrient
  * A result that is one flat colour is kept (it may be what the file holds)
  * with a 'no-content' finding, never passed off as an ordinary thumbnail.
  */
-async function render(input: Sharp, settings: ThumbnailSettings, format?: string): Promise<Rendered> {
+async function render(input: Sharp, settings: ThumbnailSettings, format: string | undefined, bytes: Uint8Array): Promise<Rendered> {
   try {
     const { data, info } = await input
       .resize(settings.edgePx, settings.edgePx, { fit: 'inside', withoutEnlargement: true })
@@ -160,7 +161,7 @@ async function render(input: Sharp, settings: ThumbnailSettings, format?: string
     }
     return { jpeg, width: info.width, height: info.height, findings };
   } catch (err) {
-    throw sharpError(err);
+    throw sharpError(err, bytes);
   }
 }
 
@@ -199,33 +200,16 @@ async function exifPreview(bytes: Buffer, settings: ThumbnailSettings, abortSign
 }
 
 /**
- * libvips' error text is not a stable reason: its error buffer is shared by
- * threads, so the same file can report a truncated message, another image's
- * message appended, or "Unknown error". The recorded reason is therefore a
- * fixed sentence per kind of failure; the tool's own text stays on `cause`
- * for the logs.
+ * A sharp failure as a typed error. The pixel-limit and unsupported-format
+ * texts are sharp's own (never libvips' shared error buffer); every other
+ * failure's reason is read off the file's bytes (decode-reason.ts), so it is
+ * the same every run whatever else was decoding at the time.
  */
-const DECODE_REASONS: Array<[RegExp, string]> = [
-  [/premature end|truncat|unexpected end|end of (file|data|stream)|not enough (image )?data|short read|EOF/i, 'image data ends before the image is complete (truncated)'],
-  [/missing SOS|no SOS|invalid JPEG file structure/i, 'JPEG structure is broken (no image scan follows the headers)'],
-  [/corrupt JPEG|huffman|bogus|invalid (component|marker|huffman)|marker 0x|quantization/i, 'JPEG image data is damaged'],
-  [/libspng|crc|checksum|IHDR|IDAT|zlib|inflate/i, 'PNG image data is damaged'],
-  [/gif/i, 'GIF image data is damaged'],
-  [/tiff|IFD|strip|tile/i, 'TIFF structure is damaged'],
-  [/webp|riff/i, 'WebP image data is damaged'],
-  [/heif|heic|hevc/i, 'HEIF image data is damaged'],
-];
-
-export function decodeReason(message: string): string {
-  for (const [pattern, reason] of DECODE_REASONS) if (pattern.test(message)) return reason;
-  return 'image data could not be decoded (libvips gave no usable reason)';
-}
-
-export function sharpError(err: unknown): ExhibitError {
+export function sharpError(err: unknown, bytes: Uint8Array): ExhibitError {
   if (isExhibitError(err)) return err;
   const message = errorMessage(err);
   if (/pixel limit/i.test(message)) return new ExhibitError('limit-exceeded', 'image exceeds the pixel limit', { cause: err });
   if (/unsupported image format/i.test(message)) return new ExhibitError('unsupported-format', 'image format not supported for thumbnails', { cause: err });
-  const reason = decodeReason(message);
+  const reason = decodeReasonOf(bytes);
   return new ExhibitError('decode-failed', `image could not be decoded: ${reason}`, { cause: err, details: { reason } });
 }
