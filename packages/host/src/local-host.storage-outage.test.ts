@@ -19,10 +19,11 @@ describe('the local host when its Azurite dies', () => {
   let host: LocalHost | undefined;
   let dataDir: string | undefined;
 
+  // Stopping drains the workers and stops Azurite: seconds on a loaded machine, past the unit tier's 10 s hook default.
   afterAll(async () => {
     await host?.stop();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('answers 503 with the reason while storage is down, restarts it, and answers again', async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-outage-'));
