@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
 import { open, rm, type FileHandle } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ExhibitError } from '@exhibit/core';
 import { printable } from './render/format.js';
 
@@ -7,7 +11,16 @@ export interface NewOutputFile {
   readonly path: string;
   /** Writes the content and closes the file; it is then kept. */
   write(bytes: Buffer): Promise<void>;
-  /** Closes and removes the file, unless write() completed. */
+  /**
+   * Streams a response body into the file, hashing it on the way, and closes
+   * the file. It is kept only once the caller has checked the hash and called
+   * keep(): a download or report that does not match its record is discarded.
+   */
+  stream(body: WebReadableStream<Uint8Array> | null, abortSignal: AbortSignal): Promise<{ bytes: number; sha256: string }>;
+  /** Bytes stream() has written so far (also after it failed). */
+  readonly bytesWritten: number;
+  keep(): void;
+  /** Closes and removes the file, unless write() completed or keep() was called. */
   discard(): Promise<void>;
 }
 
@@ -17,10 +30,10 @@ export interface NewOutputFile {
  * clash must stop the command before the API is asked, not after. Creating
  * (rather than checking) also keeps the name from being taken meanwhile.
  */
-export async function createNewOutputFile(file: string): Promise<NewOutputFile> {
+export async function createNewOutputFile(file: string, options: { mode?: number } = {}): Promise<NewOutputFile> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(file, 'wx', 0o644);
+    handle = await open(file, 'wx', options.mode ?? 0o644);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new ExhibitError('conflict', `${printable(file)} already exists; choose another name (nothing was fetched)`, { cause: err });
@@ -29,8 +42,35 @@ export async function createNewOutputFile(file: string): Promise<NewOutputFile> 
     throw new ExhibitError('invalid-argument', `cannot create ${printable(file)}: ${(err as Error).message}`, { cause: err });
   }
   let kept = false;
+  let bytesWritten = 0;
   return {
     path: file,
+    get bytesWritten() {
+      return bytesWritten;
+    },
+    async stream(body, abortSignal) {
+      if (!handle) throw new Error(`${file} was already closed`);
+      const h = handle;
+      handle = undefined;
+      const hash = createHash('sha256');
+      const counting = new Transform({
+        transform(chunk: Buffer, _enc, callback) {
+          bytesWritten += chunk.length;
+          hash.update(chunk);
+          callback(null, chunk);
+        },
+      });
+      try {
+        // The write stream closes the handle when it finishes (or fails).
+        await pipeline(body ? Readable.fromWeb(body) : Readable.from([]), counting, h.createWriteStream({ flush: true }), { signal: abortSignal });
+      } finally {
+        await h.close().catch(() => undefined);
+      }
+      return { bytes: bytesWritten, sha256: hash.digest('hex') };
+    },
+    keep() {
+      kept = true;
+    },
     async write(bytes) {
       if (!handle) throw new Error(`${file} was already closed`);
       const h = handle;

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ExhibitError } from '@exhibit/core';
 import { apiPath } from '../api/api-client.js';
 import { CliError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
+import { createNewOutputFile } from '../output-file.js';
 import { renderDownloadResult } from '../render/access.render.js';
 import { idOption } from './option-parsers.js';
 
@@ -49,14 +47,8 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 export async function downloadFile(ctx: CliContext, caseId: string, fileId: string, output: string): Promise<DownloadResult> {
-  let handle;
-  try {
-    handle = await open(output, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExhibitError('conflict', `${output} already exists; choose another name`, { cause: err });
-    throw err;
-  }
-  let kept = false;
+  // Evidence bytes: readable by the examiner only.
+  const file = await createNewOutputFile(output, { mode: 0o600 });
   try {
     const api = await ctx.api();
     const res = await api.openStream(apiPath('cases', caseId, 'files', fileId, 'content'), { abortSignal: ctx.abortSignal });
@@ -65,39 +57,27 @@ export async function downloadFile(ctx: CliContext, caseId: string, fileId: stri
     if (!SHA256_RE.test(recorded) || !Number.isSafeInteger(declared)) {
       throw new ExhibitError('invalid-argument', 'the API did not say the size and SHA-256 of the file; is it an Exhibit API?');
     }
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const counting = new Transform({
-      transform(chunk: Buffer, _enc, callback) {
-        bytes += chunk.length;
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
+    let saved;
     try {
-      const body = res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
-      // The write stream closes the handle when it finishes (or fails).
-      await pipeline(body, counting, handle.createWriteStream({ flush: true }), { signal: ctx.abortSignal });
+      saved = await file.stream(res.body as WebReadableStream<Uint8Array> | null, ctx.abortSignal);
     } catch (err) {
       if (ctx.abortSignal.aborted) throw new ExhibitError('aborted', 'interrupted; nothing was kept', { cause: err });
       throw new CliError(
         'api-error',
-        `the download stopped after ${bytes} of ${declared} bytes: the API cuts a file off when its bytes do not match the recorded SHA-256, or the connection broke; nothing was kept`,
+        `the download stopped after ${file.bytesWritten} of ${declared} bytes: the API cuts a file off when its bytes do not match the recorded SHA-256, or the connection broke; nothing was kept`,
         undefined,
         { cause: err },
       );
     }
-    const actual = hash.digest('hex');
+    const { bytes, sha256: actual } = saved;
     if (bytes !== declared || actual !== recorded) {
       throw new ExhibitError('hash-mismatch', `received ${bytes} bytes with SHA-256 ${actual}; the recorded file has ${declared} bytes, SHA-256 ${recorded}; nothing was kept`, {
         details: { expectedSha256: recorded, actualSha256: actual, expectedBytes: declared, bytes },
       });
     }
-    kept = true;
+    file.keep();
     return { caseId, fileId, file: output, bytes, sha256: actual };
   } finally {
-    // Already closed by the write stream if the body was read; closing again is harmless.
-    await handle.close().catch(() => undefined);
-    if (!kept) await rm(output, { force: true });
+    await file.discard();
   }
 }

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Option, type Command } from 'commander';
 import { ExhibitError } from '@exhibit/core';
 import { apiPath } from '../api/api-client.js';
 import { CliError } from '../cli-error.js';
 import type { CliContext } from '../context.js';
+import { createNewOutputFile } from '../output-file.js';
 import { bboxOption, idOption, isoDateOption } from './option-parsers.js';
 import { searchQuery, type SearchOptions } from './search.command.js';
 
@@ -62,14 +60,8 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 export async function exportReport(ctx: CliContext, caseId: string, options: ExportOptions): Promise<ExportResult> {
-  let handle;
-  try {
-    handle = await open(options.output, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new ExhibitError('conflict', `${options.output} already exists; choose another name`, { cause: err });
-    throw err;
-  }
-  let kept = false;
+  // A report holds evidence details: readable by its author only.
+  const file = await createNewOutputFile(options.output, { mode: 0o600 });
   try {
     const api = await ctx.api();
     const { sort: _sort, order: _order, limit: _limit, offset: _offset, ...filter } = searchQuery(options);
@@ -77,33 +69,23 @@ export async function exportReport(ctx: CliContext, caseId: string, options: Exp
     const res = await api.openStream(apiPath('cases', caseId, 'export'), { query, abortSignal: ctx.abortSignal });
     const exportId = res.headers.get('x-exhibit-export-id') ?? '';
     if (!/^[0-9a-f-]{36}$/.test(exportId)) throw new ExhibitError('invalid-argument', 'the API did not name the export; is it an Exhibit API?');
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const counting = new Transform({
-      transform(chunk: Buffer, _enc, callback) {
-        bytes += chunk.length;
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
+    let saved;
     try {
-      const body = res.body ? Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
-      await pipeline(body, counting, handle.createWriteStream({ flush: true }), { signal: ctx.abortSignal });
+      saved = await file.stream(res.body as WebReadableStream<Uint8Array> | null, ctx.abortSignal);
     } catch (err) {
       if (ctx.abortSignal.aborted) throw new ExhibitError('aborted', 'interrupted; nothing was kept', { cause: err });
-      throw new CliError('api-error', `the export stopped after ${bytes} bytes (the connection broke, or the API could not record it); nothing was kept`, undefined, { cause: err });
+      throw new CliError('api-error', `the export stopped after ${file.bytesWritten} bytes (the connection broke, or the API could not record it); nothing was kept`, undefined, { cause: err });
     }
-    const actual = hash.digest('hex');
+    const { bytes, sha256: actual } = saved;
     const recorded = await api.getJson<{ sha256: string; bytes: number; items: number; format: string }>(apiPath('cases', caseId, 'exports', exportId), { abortSignal: ctx.abortSignal });
     if (recorded.sha256 !== actual || recorded.bytes !== bytes) {
       throw new ExhibitError('hash-mismatch', `saved ${bytes} bytes with SHA-256 ${actual}; custody records ${recorded.bytes} bytes, SHA-256 ${recorded.sha256}; nothing was kept`, {
         details: { expectedSha256: recorded.sha256, actualSha256: actual },
       });
     }
-    kept = true;
+    file.keep();
     return { caseId, exportId, format: recorded.format, file: options.output, bytes, items: recorded.items, sha256: actual };
   } finally {
-    await handle.close().catch(() => undefined);
-    if (!kept) await rm(options.output, { force: true });
+    await file.discard();
   }
 }
