@@ -203,16 +203,23 @@ export interface EvidenceStatus {
   complete: boolean;
 }
 
-/** One volume of a disk image as unpack read it. */
-export interface DiskImageVolume {
+/** Where a volume of a disk image lies and what its table says it is. */
+export interface DiskVolumeInfo {
+  /** Position in the volume system's own order (MBR slot / logical chain, GPT entry), from 0. */
   index: number;
-  /** Byte offset on the media and size in bytes. */
+  /** Byte offset of the volume on the media. */
   offset: number;
   size: number;
+  /** 'mbr' | 'gpt' | 'none' (a file system with no partition table). */
   scheme: 'mbr' | 'gpt' | 'none';
-  /** As recorded: MBR type byte ('0x0c'), GPT type GUID. */
+  /** The type as recorded: MBR type byte as '0x0c', GPT type GUID in lower case. */
   type: string;
+  /** GPT partition name, MBR description of the type; may be empty. */
   label: string;
+}
+
+/** One volume of a disk image as unpack read it. */
+export interface DiskImageVolume extends DiskVolumeInfo {
   /** The file system read ('fat32', 'ntfs', …), or null when none was. */
   fileSystem: string | null;
   /** Why the volume was not read, or stopped (typed code and message). */

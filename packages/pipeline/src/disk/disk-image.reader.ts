@@ -123,22 +123,20 @@ class BlobDiskImageReader implements DiskImageReader {
   }
 
   private async toArchiveEntry(entry: FileSystemEntry, index: number, prefix: string, duplicates: DuplicateNameTracker): Promise<ArchiveEntry> {
-    const name = analyseEntryName(`${prefix}${entry.path}`, { maxNameBytes: this.maxEntryNameBytes, entryIndex: index });
-    const flags = new Set<FileFlag>(name.flags);
+    // The readers' paths are hostile text like any archive's names: normalised and escaped the same way.
+    const { flags: nameFlags, ...naming } = analyseEntryName(`${prefix}${entry.path}`, { maxNameBytes: this.maxEntryNameBytes, entryIndex: index });
+    const flags = new Set<FileFlag>(nameFlags);
     if (!entry.allocated) flags.add('deleted');
     if (entry.recovered) flags.add('recovered');
     if (entry.problem?.code === 'limit-exceeded') flags.add('limit-exceeded');
-    const duplicateOf = duplicates.check(name.displayPath, index);
+    const duplicateOf = duplicates.check(naming.displayPath, index);
     if (duplicateOf !== undefined) flags.add('duplicate-name');
     const { deleted: _deleted, ...times } = entry.times;
     const kind = entry.kind;
     const imageOffset = this.imageOffset;
     const out: ArchiveEntry = {
+      ...naming,
       index,
-      recordedName: name.recordedName,
-      displayPath: name.displayPath,
-      name: name.name,
-      extension: name.extension,
       kind,
       declaredSize: entry.size,
       compressedSize: null,
