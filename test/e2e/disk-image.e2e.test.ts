@@ -125,7 +125,8 @@ describe.skipIf(missing.length > 0)('disk images end to end on the embedded stac
       ewfHeader: { caseNumber: CARD_HEADER.caseNumber, evidenceNumber: CARD_HEADER.evidenceNumber, examiner: CARD_HEADER.examiner, notes: CARD_HEADER.notes },
       volumes: [{ scheme: 'none', fileSystem: 'fat32', problem: null, entries: 5 }],
     });
-    expect(image.computedHashes).toEqual({ md5: image.storedHashes.md5, sha1: image.storedHashes.sha1 });
+    expect(image.computedHashes).toMatchObject({ md5: image.storedHashes.md5, sha1: image.storedHashes.sha1 });
+    expect(image.computedHashes.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(statuses[CARD].findings.filter((f: any) => f.flag === 'image-hash-mismatch')).toEqual([]);
   });
 

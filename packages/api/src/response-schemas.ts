@@ -225,7 +225,7 @@ export const evidenceStatusSchema = z.object({
         volumeProblems: z.array(z.string()),
         ewfHeader: z.record(z.string(), z.unknown()).nullable(),
         storedHashes: z.object({ md5: z.string().optional(), sha1: z.string().optional() }).nullable(),
-        computedHashes: z.object({ md5: z.string(), sha1: z.string() }).nullable(),
+        computedHashes: z.object({ md5: z.string(), sha1: z.string(), sha256: z.string() }).nullable(),
         integrity: z.enum(['verified', 'mismatch', 'no-reference', 'failed', 'pending']),
         mismatches: z.array(z.string()),
         integrityDetail: z.string().nullable(),

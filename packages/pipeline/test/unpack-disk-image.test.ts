@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DISK_IMAGE_MIMES, memberFileId, type FileRecord } from '@exhibit/core';
-import { hasTool, run, SECTOR } from '../src/disk/test-support/disk-image.builder.js';
+import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
 import { addArchive, createHarness, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
 
@@ -95,7 +95,7 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
       integrity: 'verified',
       mismatches: [],
       storedHashes: { md5: createHash('md5').update(raw).digest('hex'), sha1: createHash('sha1').update(raw).digest('hex') },
-      computedHashes: { md5: createHash('md5').update(raw).digest('hex'), sha1: createHash('sha1').update(raw).digest('hex') },
+      computedHashes: { md5: createHash('md5').update(raw).digest('hex'), sha1: createHash('sha1').update(raw).digest('hex'), sha256: sha256(raw) },
       ewfHeader: { caseNumber: CARD_HEADER.caseNumber, evidenceNumber: CARD_HEADER.evidenceNumber, examiner: CARD_HEADER.examiner, notes: CARD_HEADER.notes },
       volumes: [{ index: 0, scheme: 'none', fileSystem: 'fat32', problem: null, entries: 5 }],
     });
@@ -127,6 +127,21 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(m.source?.offset).toBe(offsetInImage(card.raw, photos[0]!.bytes));
     expect(raw.subarray(m.source!.offset!, m.source!.offset! + m.size!).equals(photos[0]!.bytes)).toBe(true);
     expect(image).toMatchObject({ format: 'raw', integrity: 'no-reference', ewfHeader: null });
+  });
+
+  it('VHD: a fixed disk\'s contiguous files are spans of the blob; a dynamic disk\'s are copies; both hash as the card', async () => {
+    const fixed = path.join(dir, 'card-fixed.vhd');
+    const dynamic = path.join(dir, 'card-dynamic.vhd');
+    writeFixedVhd(card.raw, fixed);
+    writeDynamicVhd(card.raw, dynamic);
+    const f = await unpack('card-fixed.vhd', readFileSync(fixed), DISK_IMAGE_MIMES.vhd);
+    const d = await unpack('card-dynamic.vhd', readFileSync(dynamic), DISK_IMAGE_MIMES.vhd);
+    expect(f.image?.format).toBe('vhd-fixed');
+    expect(d.image?.format).toBe('vhd-dynamic');
+    const photoOf = (members: FileRecord[]) => members.find((m) => m.name === 'IMG_0001.JPG')!;
+    expect(photoOf(f.members).source).toMatchObject({ container: h.deps.containers.evidence, offset: offsetInImage(card.raw, photos[0]!.bytes) });
+    expect(photoOf(d.members).source?.container).toBe(h.deps.containers.derived);
+    expect(f.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags])).toEqual(d.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags]));
   });
 
   it('ext4 volume: files with their paths and UTC times', async () => {

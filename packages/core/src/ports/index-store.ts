@@ -248,8 +248,8 @@ export interface DiskImageRecord {
   ewfHeader: Record<string, unknown> | null;
   /** EWF: the hashes the acquisition stored in the image. */
   storedHashes: { md5?: string; sha1?: string } | null;
-  /** EWF: MD5 and SHA-1 of the media data read through the image. */
-  computedHashes: { md5: string; sha1: string } | null;
+  /** EWF: MD5, SHA-1 (compared with the stored ones) and SHA-256 of the media data read through the image. */
+  computedHashes: { md5: string; sha1: string; sha256: string } | null;
   /** 'verified' / 'mismatch' (stored vs computed), 'no-reference' (nothing stored, or not EWF), 'failed' (the media could not be read whole). */
   integrity: IntegrityVerdict;
   /** Which stored hashes disagreed, e.g. ['md5']. */

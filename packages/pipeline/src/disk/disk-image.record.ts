@@ -28,7 +28,7 @@ export async function recordDiskImage(
   if (ewf && (ewf.storedHashes.md5 || ewf.storedHashes.sha1)) {
     try {
       const check = await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
-      computed = { md5: check.computed.md5, sha1: check.computed.sha1 };
+      computed = { md5: check.computed.md5, sha1: check.computed.sha1, sha256: check.computed.sha256 };
       mismatches = [...(check.md5Matches === false ? ['md5'] : []), ...(check.sha1Matches === false ? ['sha1'] : [])];
       integrity = mismatches.length > 0 ? 'mismatch' : 'verified';
     } catch (err) {
