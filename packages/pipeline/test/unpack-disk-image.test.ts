@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DISK_IMAGE_MIMES, memberFileId, type FileRecord } from '@exhibit/core';
 import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
+import { zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -142,6 +143,23 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(photoOf(f.members).source).toMatchObject({ container: h.deps.containers.evidence, offset: offsetInImage(card.raw, photos[0]!.bytes) });
     expect(photoOf(d.members).source?.container).toBe(h.deps.containers.derived);
     expect(f.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags])).toEqual(d.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags]));
+  });
+
+  it('a raw image stored uncompressed in a ZIP: its files are spans of the ZIP blob, at the member\'s offset plus theirs', async () => {
+    const raw = readFileSync(card.raw);
+    const zip = await zipOf([{ name: 'README.txt', data: Buffer.from('seized card\n') }, { name: 'images/card.img', data: raw, compress: false }]);
+    const outer = await unpack('extraction.zip', zip, 'application/zip');
+    const inner = outer.members.find((m) => m.name === 'card.img')!;
+    expect(inner.source?.offset).toBeGreaterThan(0);
+    // As analyse would: the member is identified as a disk image and marked for unpacking.
+    await h.index.setIdentification(inner.sha256!, { mime: DISK_IMAGE_MIMES.raw, detectedExt: 'img', kind: 'archive', tools: [] }, { fileId: inner.fileId, to: 'identified', unpack: 'pending', flags: [] });
+    const outcome = await unpackStage(h.deps, { caseId: inner.caseId, evidenceId: inner.evidenceId, fileId: inner.fileId }, h.ctx);
+    expect(outcome).toMatchObject({ status: 'done' });
+    const photo = (await h.index.listChildren(inner.fileId)).find((m) => m.name === 'IMG_0001.JPG')!;
+    expect(photo.path).toBe('extraction.zip!/images/card.img!/DCIM/100MEDIA/IMG_0001.JPG');
+    expect(photo.depth).toBe(2);
+    expect(photo.source).toMatchObject({ container: h.deps.containers.evidence, offset: inner.source!.offset! + offsetInImage(card.raw, photos[0]!.bytes) });
+    expect(zip.subarray(photo.source!.offset!, photo.source!.offset! + photo.size!).equals(photos[0]!.bytes)).toBe(true);
   });
 
   it('ext4 volume: files with their paths and UTC times', async () => {
