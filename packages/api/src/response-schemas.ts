@@ -199,6 +199,39 @@ export const evidenceStatusSchema = z.object({
   knownFiles: z
     .object({ knownBad: z.number().int(), notable: z.number().int(), knownGood: z.number().int() })
     .describe('Files whose content matches an enabled hash set, by the set kind (docs/known-files.md); known-bad and notable matches are also listed in findings'),
+  diskImages: z
+    .array(
+      z.object({
+        fileId: z.string(),
+        caseId: z.string(),
+        evidenceId: z.string(),
+        path: z.string(),
+        format: z.string(),
+        mediaBytes: z.number(),
+        segmentCount: z.number().int(),
+        volumes: z.array(
+          z.object({
+            index: z.number().int(),
+            offset: z.number(),
+            size: z.number(),
+            scheme: z.enum(['mbr', 'gpt', 'none']),
+            type: z.string(),
+            label: z.string(),
+            fileSystem: z.string().nullable(),
+            problem: z.object({ code: z.string(), message: z.string() }).nullable(),
+            entries: z.number().int(),
+          }),
+        ),
+        volumeProblems: z.array(z.string()),
+        ewfHeader: z.record(z.string(), z.unknown()).nullable(),
+        storedHashes: z.object({ md5: z.string().optional(), sha1: z.string().optional() }).nullable(),
+        computedHashes: z.object({ md5: z.string(), sha1: z.string(), sha256: z.string() }).nullable(),
+        integrity: z.enum(['verified', 'mismatch', 'no-reference', 'failed', 'pending']),
+        mismatches: z.array(z.string()),
+        integrityDetail: z.string().nullable(),
+      }),
+    )
+    .describe('Disk images unpacked in this evidence item (docs/disk-images.md): container, volumes and, for EWF, the acquisition header and the check of the hashes stored in the image against the media data read'),
   complete: z.boolean(),
 });
 

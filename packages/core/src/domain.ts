@@ -39,6 +39,24 @@ export interface AcquisitionInfo {
 
 export type FileKind = 'image' | 'video' | 'audio' | 'archive' | 'document' | 'other';
 
+/**
+ * MIME types identification gives disk images (docs/disk-images.md). A disk
+ * image is kind 'archive': it is unpacked into its files like one. EWF 2,
+ * L01 and VHDX are recognised so that unpack can record them as unsupported.
+ */
+export const DISK_IMAGE_MIMES = {
+  ewf: 'application/x-ewf',
+  ewf2: 'application/x-ewf2',
+  lef: 'application/x-lef',
+  vhd: 'application/x-vhd',
+  vhdx: 'application/x-vhdx',
+  raw: 'application/x-raw-disk-image',
+} as const;
+
+export function isDiskImageMime(mime: string | null | undefined): boolean {
+  return mime !== null && mime !== undefined && (Object.values(DISK_IMAGE_MIMES) as string[]).includes(mime);
+}
+
 /** What an archive entry is; only 'file' entries have content. */
 export type EntryKind =
   | 'file'
@@ -182,6 +200,12 @@ export type FileFlag =
   | 'archive-trailing-data'
   /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
   | 'overlapping-entries'
+  /** A file-system entry that is deleted (its directory entry, MFT record or inode is free); never mixed up with allocated files. */
+  | 'deleted'
+  /** A deleted entry whose data was read back as far as the file system still describes it (the clusters may since have been reused). */
+  | 'recovered'
+  /** A disk image's acquisition hash (stored in the EWF image) differs from the hash of the media data read (docs/disk-images.md). */
+  | 'image-hash-mismatch'
   | MetadataFlag
   // Findings about a content (its bytes, whatever the name): see ContentFinding.
   | ContentFlag;

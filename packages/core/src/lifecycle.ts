@@ -90,6 +90,9 @@ export const PIPELINE_CUSTODY_ACTIONS = [
   'integrity-mismatch',
   'evidence-changed',
   'unpacked',
+  /** A disk image's stored acquisition hashes (EWF) checked against the media data read: agree, or not. */
+  'image-hash-verified',
+  'image-hash-mismatch',
   'stage-failed',
   'processing-complete',
 ] as const;

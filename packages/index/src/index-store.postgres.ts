@@ -6,6 +6,7 @@ import {
   type BlobRef,
   type ContentFinding,
   type BudgetCounter,
+  type DiskImageRecord,
   type EvidenceBudgetUsage,
   type UnpackFailure,
   type ContentSource,
@@ -50,6 +51,7 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
+import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
 import { getPdq, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
@@ -622,7 +624,7 @@ export class PostgresIndex implements IndexStore {
 
   async evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null> {
     const ev = [caseId, evidenceId];
-    const [summary, uploads, groups, failures, flagged, known, knownCounts] = await this.snapshot(async (tx) => [
+    const [summary, uploads, groups, failures, flagged, known, knownCounts, diskImages] = await this.snapshot(async (tx) => [
       await this.query(EVIDENCE_SUMMARY_SQL, ev, tx),
       await this.query(
         `SELECT ${uploadCols}, u.hash_failure_code, r.failure_stage AS root_failure_stage, r.path AS root_path, r.flags AS root_flags
@@ -700,6 +702,7 @@ export class PostgresIndex implements IndexStore {
         ev,
         tx,
       ),
+      await this.query(EVIDENCE_DISK_IMAGES_SQL, ev, tx),
     ]);
     const head = summary.rows[0];
     if (!head && groups.rows.length === 0) return null;
@@ -752,6 +755,7 @@ export class PostgresIndex implements IndexStore {
       evidenceId,
       knownFiles: { knownBad: Number(counts?.known_bad ?? 0), notable: Number(counts?.notable ?? 0), knownGood: Number(counts?.known_good ?? 0) },
       uploads: uploadRecords,
+      diskImages: diskImages.rows.map((r) => ({ ...toDiskImage(r), path: String(r['path']) })),
       files: countByStage(fileGroups),
       stages: stageCounts(
         fileGroups,
@@ -799,6 +803,14 @@ export class PostgresIndex implements IndexStore {
   // ---- PDQ perceptual hashes (index-store.pdq.ts) ----
 
   /** Records a content's PDQ hashes (frame 0 for a picture), replacing an earlier run's. */
+  recordDiskImage(record: DiskImageRecord): Promise<void> {
+    return recordDiskImage(this.sql, record);
+  }
+
+  getDiskImage(fileId: string): Promise<DiskImageRecord | null> {
+    return getDiskImage(this.sql, fileId);
+  }
+
   setPdq(sha256: string, rows: readonly PdqRow[]): Promise<void> {
     return setPdq(this.sql, sha256, rows);
   }

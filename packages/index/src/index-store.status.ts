@@ -111,6 +111,9 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'archive-prefix': 'bytes precede the archive’s first member (a self-extractor stub, or hidden data)',
   'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',
   'overlapping-entries': 'archive entries share or overlap their bytes (a crafted decompression bomb); nothing was extracted',
+  deleted: 'a deleted file-system entry (its directory entry, MFT record or inode is free)',
+  recovered: 'deleted, with its data read back as far as the file system still describes it; the clusters may since have been reused',
+  'image-hash-mismatch': 'the acquisition hash stored in the disk image differs from the hash of the media data read',
   // Content findings carry their own recorded detail; these are the fallbacks.
   unidentified: 'no known file signature',
   'trailing-data': 'data after the end of the image',

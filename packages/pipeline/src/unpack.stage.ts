@@ -21,6 +21,8 @@ import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { storeMember, type ExpansionBudget } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
+import type { DiskImageReader } from './disk/disk-image.reader.js';
+import { recordDiskImage } from './disk/disk-image.record.js';
 import { only, type Stage, type StageContext, type StageDeps } from './stage.js';
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
@@ -55,6 +57,8 @@ const READER_TOOLS: Record<ArchiveFormat, ToolVersion[]> = {
     { name: 'tar-stream', version: libraryVersion('tar-stream') },
     { name: 'node:zlib', version: process.versions.zlib ?? 'unknown' },
   ],
+  // Exhibit's own readers (packages/pipeline/src/disk, versioned with exhibit-pipeline); zlib inflates EWF chunks.
+  'disk-image': [{ name: 'node:zlib', version: process.versions.zlib ?? 'unknown' }],
 };
 
 /**
@@ -114,6 +118,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
       if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
       await run.unpack(reader, budgetTimer.signal);
+      if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, budgetTimer.signal);
     } finally {
       await reader.close();
     }
@@ -149,6 +154,8 @@ class UnpackRun {
   private stopped: { code: ExhibitErrorCode; detail: string; reason: ArchiveStopReason } | null = null;
   /** Entries the archive declares, when it says (ZIP). */
   declaredEntries: number | null = null;
+  /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
+  private afterStop: string | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -208,6 +215,27 @@ class UnpackRun {
       }
     }
     await this.flush();
+  }
+
+  /**
+   * After a disk image's files: a volume that could not be read (or stopped on a
+   * hostile structure) stops the image with its typed reason, the other volumes
+   * having been read in full; then the image's record and EWF stored-hash check.
+   */
+  async diskImage(reader: DiskImageReader, budgetSignal: AbortSignal): Promise<void> {
+    const broken = reader.volumes().filter((v) => v.problem !== null);
+    if (!this.stopped && broken.length > 0) {
+      const first = broken[0]!.problem!;
+      const code: ExhibitErrorCode = EVIDENCE_CODES.has(first.code as ExhibitErrorCode) ? (first.code as ExhibitErrorCode) : 'corrupt-file';
+      const list = broken.map((v) => `volume ${v.index}${v.fileSystem ? ` (${v.fileSystem})` : ''}: ${v.problem!.message}`).join('; ');
+      this.stop(code, `${list}; the image's other volumes were read`);
+      this.afterStop = 'the other volumes were read in full';
+    }
+    try {
+      await recordDiskImage(this.deps, this.parent, reader, { ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}), logger: this.ctx.logger });
+    } catch (err) {
+      if (!this.stopFor(err, budgetSignal, this.outerSignal)) throw err;
+    }
   }
 
   private async member(entry: ArchiveEntry): Promise<void> {
@@ -411,7 +439,7 @@ class UnpackRun {
             detail: `${stop.detail} (${this.memberCount} member${this.memberCount === 1 ? '' : 's'} recorded before the stop${
               this.declaredEntries !== null && this.declaredEntries > this.memberCount
                 ? `; ${this.declaredEntries - this.memberCount} of ${this.declaredEntries} declared not extracted`
-                : '; any after it not extracted'
+                : `; ${this.afterStop ?? 'any after it not extracted'}`
             })`,
             membersRecorded: this.memberCount,
             membersDeclared: this.declaredEntries,

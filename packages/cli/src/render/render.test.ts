@@ -68,6 +68,29 @@ describe('status rendering', () => {
     expect(renderEvidenceStatus(bad)).toContain('MISMATCH with the acquisition hash: sha256');
   });
 
+  it('shows a disk image with its EWF header, stored-hash check and volumes; a mismatch is an integrity problem', () => {
+    const image = {
+      fileId: 'f1', caseId: status.caseId, evidenceId: status.evidenceId, path: 'card.E01', format: 'ewf', mediaBytes: 34_816_000, segmentCount: 1,
+      volumes: [
+        { index: 0, offset: 1_048_576, size: 33_554_432, scheme: 'mbr' as const, type: '0x0c', label: 'FAT32 (LBA)', fileSystem: 'fat32', problem: null, entries: 5 },
+        { index: 1, offset: 34_603_008, size: 1_048_576, scheme: 'mbr' as const, type: '0x83', label: '', fileSystem: null, problem: { code: 'corrupt-file', message: 'ext: 0 blocks per group is impossible' }, entries: 0 },
+      ],
+      volumeProblems: [],
+      ewfHeader: { caseNumber: 'CASE-15', evidenceNumber: 'CARD-1', examiner: 'Examiner Jones', notes: 'from the camera bag', acquisitionDate: { local: '2026-12-04T16:00:00', offsetMinutes: 0, utc: '2026-12-04T16:00:00Z', source: 'header2' } },
+      storedHashes: { md5: 'a'.repeat(32) }, computedHashes: { md5: 'b'.repeat(32), sha1: 'c'.repeat(40), sha256: 'd'.repeat(64) },
+      integrity: 'mismatch' as const, mismatches: ['md5'], integrityDetail: null,
+    };
+    const text = renderEvidenceStatus({ ...status, diskImages: [image] });
+    expect(text).toContain('card.E01  ewf, 34,816,000 bytes of media');
+    expect(text).toContain('stored hashes: mismatch');
+    expect(text).toContain('MISMATCH with the hash stored in the image: md5');
+    expect(text).toContain('case CASE-15, evidence CARD-1, examiner Examiner Jones, acquired 2026-12-04T16:00:00');
+    expect(text).toMatch(/volume 0 \(mbr 0x0c\) at 1,048,576, .*: fat32, 5 entries/);
+    expect(text).toContain('volume 1 (mbr 0x83) at 34,603,008, 1.0 MiB: not read: ext: 0 blocks per group is impossible');
+    expect(hasIntegrityMismatch({ ...status, diskImages: [image] })).toBe(true);
+    expect(hasIntegrityMismatch({ ...status, diskImages: [{ ...image, integrity: 'verified', mismatches: [] }] })).toBe(false);
+  });
+
   it('says when evidence was overwritten or deleted after receipt, and counts it as an integrity problem', () => {
     const at = '2024-05-02T09:00:00.000Z';
     const overwritten = { ...status, uploads: status.uploads.map((u) => ({ ...u, changedAfterReceipt: { etag: '"0x9"', size: 1234, firstSeenAt: at, lastSeenAt: at } })) };

@@ -5,7 +5,34 @@ export const STATUS_STAGES = ['hash', 'identify', 'unpack', 'metadata', 'thumbna
 export type StatusStage = (typeof STATUS_STAGES)[number];
 
 export function hasIntegrityMismatch(status: EvidenceStatusBody): boolean {
-  return status.uploads.some((u) => u.integrity === 'mismatch' || u.changedAfterReceipt !== null);
+  return status.uploads.some((u) => u.integrity === 'mismatch' || u.changedAfterReceipt !== null) || (status.diskImages ?? []).some((d) => d.integrity === 'mismatch');
+}
+
+/** A disk image's container, acquisition header and stored-hash check, and each volume (docs/disk-images.md). */
+function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] {
+  const out = [`  ${printable(d.path)}  ${d.format}, ${formatCount(d.mediaBytes)} bytes of media (${formatBytes(d.mediaBytes)})  stored hashes: ${d.integrity}`];
+  if (d.integrity === 'mismatch') out.push(`    MISMATCH with the hash stored in the image: ${d.mismatches.join(', ')}`);
+  if (d.integrityDetail) out.push(`    ${printable(d.integrityDetail)}`);
+  const h = d.ewfHeader as Record<string, unknown> | null;
+  if (h) {
+    const text = (key: string) => (typeof h[key] === 'string' ? printable(h[key] as string) : undefined);
+    const taken = h['acquisitionDate'] as { local?: string; offsetMinutes?: number | null } | undefined;
+    const fields = [
+      text('caseNumber') && `case ${text('caseNumber')}`,
+      text('evidenceNumber') && `evidence ${text('evidenceNumber')}`,
+      text('examiner') && `examiner ${text('examiner')}`,
+      taken?.local && `acquired ${printable(taken.local)}${taken.offsetMinutes === null ? ' (local time of the acquiring machine)' : ''}`,
+      text('acquiringSoftware') && `with ${text('acquiringSoftware')} ${text('acquiringSoftwareVersion') ?? ''}`.trim(),
+    ].filter(Boolean);
+    if (fields.length > 0) out.push(`    ${fields.join(', ')}`);
+    if (text('notes')) out.push(`    notes: ${text('notes')}`);
+  }
+  for (const v of d.volumes) {
+    const what = v.fileSystem ?? (v.problem ? `not read: ${printable(v.problem.message)}` : 'not read');
+    out.push(`    volume ${v.index} (${v.scheme}${v.type ? ` ${printable(v.type)}` : ''}) at ${formatCount(v.offset)}, ${formatBytes(v.size)}: ${what}${v.fileSystem ? `, ${formatCount(v.entries)} entries` : ''}`);
+  }
+  for (const p of d.volumeProblems) out.push(`    ${printable(p)}`);
+  return out;
 }
 
 /** The full status of one evidence item, for people; its tables fit `width` (paths keep their file names). */
@@ -38,6 +65,9 @@ export function renderEvidenceStatus(status: EvidenceStatusBody, options: { widt
     if (a.description) out.push(`    ${printable(a.description)}`);
     out.push(`    received ${u.receivedAt}${u.hashedAt ? `, hashed ${u.hashedAt}` : ''}`);
   }
+
+  const images = status.diskImages ?? [];
+  if (images.length > 0) out.push('', `Disk images (${images.length})`, ...images.flatMap(renderDiskImage));
 
   const s = status.files.byStage;
   out.push(

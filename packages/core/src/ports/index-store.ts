@@ -198,7 +198,64 @@ export interface EvidenceStatus {
   findings: Array<{ fileId: string | null; path: string; flag: FileFlag | 'hash-mismatch' | 'known-bad' | 'notable'; detail: string }>;
   /** Files whose content matches an enabled hash set, by the set's kind. */
   knownFiles: { knownBad: number; notable: number; knownGood: number };
+  /** Disk images unpacked in this evidence item: container, volumes, and for EWF the acquisition header and stored-hash check. */
+  diskImages: Array<DiskImageRecord & { path: string }>;
   complete: boolean;
+}
+
+/** Where a volume of a disk image lies and what its table says it is. */
+export interface DiskVolumeInfo {
+  /** Position in the volume system's own order (MBR slot / logical chain, GPT entry), from 0. */
+  index: number;
+  /** Byte offset of the volume on the media. */
+  offset: number;
+  size: number;
+  /** 'mbr' | 'gpt' | 'none' (a file system with no partition table). */
+  scheme: 'mbr' | 'gpt' | 'none';
+  /** The type as recorded: MBR type byte as '0x0c', GPT type GUID in lower case. */
+  type: string;
+  /** GPT partition name, MBR description of the type; may be empty. */
+  label: string;
+}
+
+/** One volume of a disk image as unpack read it. */
+export interface DiskImageVolume extends DiskVolumeInfo {
+  /** The file system read ('fat32', 'ntfs', …), or null when none was. */
+  fileSystem: string | null;
+  /** Why the volume was not read, or stopped (typed code and message). */
+  problem: { code: string; message: string } | null;
+  /** Entries recorded from this volume. */
+  entries: number;
+}
+
+/**
+ * A disk image read by the unpack stage (docs/disk-images.md): its container,
+ * volumes and, for EWF, the header the acquisition wrote and the check of the
+ * MD5/SHA-1 stored in the image against a hash of the media data read.
+ */
+export interface DiskImageRecord {
+  fileId: string;
+  caseId: string;
+  evidenceId: string;
+  /** 'raw' | 'split-raw' | 'ewf' | 'vhd-fixed' | 'vhd-dynamic'. */
+  format: string;
+  mediaBytes: number;
+  segmentCount: number;
+  volumes: DiskImageVolume[];
+  /** Partitions the table places outside the disk, loops in an EBR chain… (never read). */
+  volumeProblems: string[];
+  /** EWF: the header as stored (case number, evidence number, examiner, notes, acquisition date, software…). */
+  ewfHeader: Record<string, unknown> | null;
+  /** EWF: the hashes the acquisition stored in the image. */
+  storedHashes: { md5?: string; sha1?: string } | null;
+  /** EWF: MD5, SHA-1 (compared with the stored ones) and SHA-256 of the media data read through the image. */
+  computedHashes: { md5: string; sha1: string; sha256: string } | null;
+  /** 'verified' / 'mismatch' (stored vs computed), 'no-reference' (nothing stored, or not EWF), 'failed' (the media could not be read whole). */
+  integrity: IntegrityVerdict;
+  /** Which stored hashes disagreed, e.g. ['md5']. */
+  mismatches: string[];
+  /** Why the check failed, when it did. */
+  integrityDetail: string | null;
 }
 
 /** `sha256` groups identical content together; `added` is when the occurrence was recorded. */
@@ -338,6 +395,9 @@ export interface IndexStore {
   /** Gives back what was claimed but not used. */
   releaseBudget(ref: EvidenceRef, counter: BudgetCounter, amount: number): Promise<void>;
   addFlags(fileId: string, flags: FileFlag[]): Promise<void>;
+  /** Records (or replaces, on a re-run) what unpack read about a disk image (migration 0030). */
+  recordDiskImage(record: DiskImageRecord): Promise<void>;
+  getDiskImage(fileId: string): Promise<DiskImageRecord | null>;
 
   getContent(sha256: string): Promise<ContentRecord | null>;
   /** Creates the content row if missing; returns the stored row (the first writer wins). */

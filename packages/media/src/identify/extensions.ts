@@ -54,6 +54,14 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   eps: ['eps', 'ps', 'epsf'],
   mobi: ['mobi', 'prc', 'azw'],
   ttc: ['ttc', 'otc'],
+  // Disk images (disk-image-sniff.ts): EWF segments, VHD, and raw images under their usual names.
+  e01: ['e01', 'ewf'],
+  ex01: ['ex01'],
+  l01: ['l01'],
+  lx01: ['lx01'],
+  vhd: ['vhd'],
+  vhdx: ['vhdx'],
+  img: ['img', 'dd', 'raw', 'bin', 'ima', 'dsk', '001'],
 };
 
 /** Types too generic for a name to contradict (many formats are XML or plain text). */
@@ -95,6 +103,8 @@ export function isExtensionMismatch(fileName: string, detectedExt: string | null
 const ARCHIVE_EXTS = new Set([
   'zip', 'tar', 'tar.gz', 'gz', 'bz2', '7z', 'rar', 'xz', 'zst', 'lz4', 'lzh', 'Z', 'lz', 'cab', 'cpio', 'ar', 'arj', 'ace',
   'deb', 'rpm', 'jar', 'apk', 'xpi', 'crx', 'asar',
+  // Disk images are unpacked into their files like archives (docs/disk-images.md).
+  'e01', 'ex01', 'l01', 'lx01', 'vhd', 'vhdx', 'img',
 ]);
 
 /**

@@ -1,5 +1,6 @@
 import { LIMITS, type ContentFinding, type Identification, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
 import { kindOf } from './extensions.js';
+import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
@@ -22,6 +23,7 @@ export async function identifyFromSource(
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
   if (found === null) found = await identifyTiff(source, head);
+  if (found === null) found = await diskImageOf(source, head);
   if (found === null) found = plainText(head);
 
   const findings: ContentFinding[] = [];

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
 import { ExhibitError, errorMessage, type ArchiveStopReason, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
 
-export type ArchiveFormat = 'zip' | 'tar' | 'tar.gz';
+/** 'disk-image': raw, EWF or VHD, read through disk/disk-image.reader.ts. */
+export type ArchiveFormat = 'zip' | 'tar' | 'tar.gz' | 'disk-image';
 
 /**
  * One archive member as recorded, converted from the library's view into ours.

@@ -1,4 +1,5 @@
-import { ExhibitError, type BlobStore, type ContentSource } from '@exhibit/core';
+import { ExhibitError, isDiskImageMime, type BlobStore, type ContentSource } from '@exhibit/core';
+import { openDiskImageReader } from '../disk/disk-image.reader.js';
 import type { ArchiveFormat, ArchiveReader } from './archive-reader.js';
 import { openTarReader } from './tar.reader.js';
 import { openZipReader } from './zip.reader.js';
@@ -22,7 +23,7 @@ export function isTarHeader(block: Uint8Array): boolean {
  * are not "PK"). Gzip is assumed to hold a tar; the tar reader reports
  * 'unsupported-format' if it does not.
  */
-export function detectArchiveFormat(head: Uint8Array, mime: string | null): ArchiveFormat | null {
+export function detectArchiveFormat(head: Uint8Array, mime: string | null): Exclude<ArchiveFormat, 'disk-image'> | null {
   const b = head;
   if (b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 3 || b[2] === 5 || b[2] === 7) && (b[3] === 4 || b[3] === 6 || b[3] === 8)) return 'zip';
   if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return 'tar.gz';
@@ -65,6 +66,16 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
   const size = source.offset === undefined ? properties.size : options.size;
   if (size === undefined || !Number.isSafeInteger(offset) || offset < 0 || size < 0 || offset + size > properties.size) {
     throw new ExhibitError('invalid-argument', `archive span ${offset}+${String(size)} does not fit in ${blob.container}/${blob.name} (${properties.size} bytes)`);
+  }
+  // Identification named it a disk image from its content (an EWF or VHD signature, a partition table, a boot sector).
+  if (isDiskImageMime(options.mime)) {
+    return openDiskImageReader(blobs, blob, properties.size, {
+      ...(source.offset !== undefined ? { offset } : {}),
+      size,
+      etag: properties.etag,
+      maxEntryNameBytes: options.limits.maxEntryNameBytes,
+      ...signal,
+    });
   }
   const head = await blobs.readRange(blob, offset, Math.min(ARCHIVE_SNIFF_BYTES, size), { ifMatch: properties.etag, ...signal });
   const format = detectArchiveFormat(head, options.mime);

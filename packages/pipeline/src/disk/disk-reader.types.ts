@@ -1,4 +1,4 @@
-import type { ArchiveTimes, RecordedTime } from '@exhibit/core';
+import type { ArchiveTimes, DiskVolumeInfo, RecordedTime } from '@exhibit/core';
 
 /**
  * The contracts shared by the disk-image readers (issue 15): containers (raw,
@@ -27,19 +27,8 @@ export interface ByteSource {
   spanInBase?(offset: number, length: number): { offset: number; length: number } | null;
 }
 
-/** One volume of a disk: a partition, or the whole media when there is no partition table. */
-export interface DiskVolume {
-  /** Position in the volume system's own order (MBR slot / logical chain, GPT entry), from 0. */
-  index: number;
-  /** Byte offset of the volume on the media. */
-  offset: number;
-  size: number;
-  /** 'mbr' | 'gpt' | 'none' (a file system with no partition table). */
-  scheme: 'mbr' | 'gpt' | 'none';
-  /** The type as recorded: MBR type byte as '0x0c', GPT type GUID in lower case. */
-  type: string;
-  /** GPT partition name, MBR description of the type; may be empty. */
-  label: string;
+/** One volume of a disk: a partition, or the whole media when there is no partition table (its place, core's DiskVolumeInfo). */
+export interface DiskVolume extends DiskVolumeInfo {
   source: ByteSource;
 }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
+import { ParallelHasher } from '../multi-hash.js';
 import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
 import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
 import { openExfat, probeExfat } from './exfat.reader.js';
@@ -137,21 +137,28 @@ export async function* fileSystems(image: DiskImage, options: Options = {}): Asy
 export interface MediaHashes {
   md5: string;
   sha1: string;
+  sha256: string;
   bytes: number;
 }
 
-/** MD5 and SHA-1 of the media as read through the container: what an EWF's stored hashes are checked against. */
+/**
+ * MD5, SHA-1 and SHA-256 of the media as read through the container: what an
+ * EWF's stored hashes are checked against. Hashed in the hash threads
+ * (multi-hash.ts), so a large image does not hold the event loop.
+ */
 export async function hashMedia(media: ByteSource, options: Options & { chunkBytes?: number } = {}): Promise<MediaHashes> {
-  const md5 = createHash('md5');
-  const sha1 = createHash('sha1');
+  const hasher = new ParallelHasher();
   const step = options.chunkBytes ?? 4 * 1024 * 1024;
-  for (let at = 0; at < media.size; at += step) {
-    options.abortSignal?.throwIfAborted();
-    const bytes = await media.read(at, Math.min(step, media.size - at), options);
-    md5.update(bytes);
-    sha1.update(bytes);
+  try {
+    for (let at = 0; at < media.size; at += step) {
+      options.abortSignal?.throwIfAborted();
+      await hasher.update(await media.read(at, Math.min(step, media.size - at), options));
+    }
+    return { ...(await hasher.digest()), bytes: media.size };
+  } catch (err) {
+    hasher.dispose();
+    throw err;
   }
-  return { md5: md5.digest('hex'), sha1: sha1.digest('hex'), bytes: media.size };
 }
 
 export interface StoredHashCheck {

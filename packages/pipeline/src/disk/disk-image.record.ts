@@ -1,0 +1,87 @@
+import { errorMessage, isExhibitError, PIPELINE_ACTOR, type DiskImageRecord, type FileRecord, type IntegrityVerdict, type Logger } from '@exhibit/core';
+import type { StageDeps } from '../stage.js';
+import type { DiskImageReader } from './disk-image.reader.js';
+
+/**
+ * What unpack records about a disk image once its files are listed
+ * (migration 0030, docs/disk-images.md): container, volumes and, for EWF, the
+ * acquisition header and the check examiners rely on (`ewfverify`): the
+ * MD5/SHA-1 stored in the image against a hash of the media data read through
+ * it. The check is a custody entry (image-hash-verified / image-hash-mismatch)
+ * like the acquisition-hash check of an upload, and a mismatch is a finding
+ * on the image file; a media that cannot be read whole is recorded as
+ * 'failed' with the reason. Idempotent: a redelivery recomputes the same facts, the
+ * custody key dedupes the entry and the row is replaced with the same values.
+ */
+export async function recordDiskImage(
+  deps: StageDeps,
+  parent: FileRecord,
+  reader: DiskImageReader,
+  options: { abortSignal?: AbortSignal; logger: Logger },
+): Promise<DiskImageRecord> {
+  const { image } = reader;
+  const ewf = image.ewf;
+  let integrity: IntegrityVerdict = 'no-reference';
+  let mismatches: string[] = [];
+  let computed: DiskImageRecord['computedHashes'] = null;
+  let detail: string | null = null;
+  if (ewf && (ewf.storedHashes.md5 || ewf.storedHashes.sha1)) {
+    try {
+      const check = await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      computed = { md5: check.computed.md5, sha1: check.computed.sha1, sha256: check.computed.sha256 };
+      mismatches = [...(check.md5Matches === false ? ['md5'] : []), ...(check.sha1Matches === false ? ['sha1'] : [])];
+      integrity = mismatches.length > 0 ? 'mismatch' : 'verified';
+    } catch (err) {
+      // A chunk that fails its checksum or cannot be inflated: the media cannot be read whole, so nothing is verified.
+      if (!isExhibitError(err) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+      integrity = 'failed';
+      detail = `the media could not be read whole to check the stored hashes: ${errorMessage(err)}`;
+    }
+  }
+  const record: DiskImageRecord = {
+    fileId: parent.fileId,
+    caseId: parent.caseId,
+    evidenceId: parent.evidenceId,
+    format: image.format,
+    mediaBytes: image.media.size,
+    segmentCount: image.segmentCount,
+    volumes: reader.volumes(),
+    volumeProblems: image.volumeSystem.problems.map((p) => `${p.where}: ${p.message}`),
+    ewfHeader: ewf ? { ...ewf.header } : null,
+    storedHashes: ewf ? { ...ewf.storedHashes } : null,
+    computedHashes: computed,
+    integrity,
+    mismatches,
+    integrityDetail: detail,
+  };
+  if (ewf && (integrity === 'verified' || integrity === 'mismatch')) {
+    if (integrity === 'mismatch') {
+      options.logger.error({ fileId: parent.fileId, stored: ewf.storedHashes, computed, mismatches }, 'DISK IMAGE STORED HASH MISMATCH');
+      await deps.index.addFlags(parent.fileId, ['image-hash-mismatch']);
+    }
+    await deps.custody.record({
+      caseId: parent.caseId,
+      evidenceId: parent.evidenceId,
+      action: integrity === 'mismatch' ? 'image-hash-mismatch' : 'image-hash-verified',
+      actor: PIPELINE_ACTOR,
+      subject: { fileId: parent.fileId, ...(parent.sha256 ? { sha256: parent.sha256 } : {}) },
+      details: {
+        format: image.format,
+        integrity,
+        mismatches,
+        stored: ewf.storedHashes,
+        computed,
+        mediaBytes: image.media.size,
+        header: ewf.header,
+        ...(detail ? { detail } : {}),
+      },
+      tools: [
+        { name: 'exhibit-pipeline', version: deps.pipelineVersion },
+        { name: 'node:crypto/openssl', version: process.versions.openssl ?? 'unknown' },
+      ],
+      eventKey: `image-hash:${parent.fileId}`,
+    });
+  }
+  await deps.index.recordDiskImage(record);
+  return record;
+}

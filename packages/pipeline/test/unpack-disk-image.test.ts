@@ -1,0 +1,236 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DISK_IMAGE_MIMES, memberFileId, type FileRecord } from '@exhibit/core';
+import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
+import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
+import { zipOf } from './fixtures/archives/archive-fixtures.js';
+import { addArchive, createHarness, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * The unpack stage on disk images (Azurite + PGlite): an E01 of a FAT32
+ * memory card and the same card raw, an ext4 volume, a tampered E01, an
+ * unsupported EWF 2 and a card whose second partition is hostile. Members are
+ * checked against the bytes written to the card; the raw image's files must be
+ * spans of the evidence blob, the E01's copies in derived/.
+ */
+
+const TOOLS = ['mkfs.fat', 'mmd', 'mcopy', 'mdel', 'ewfacquire', 'mke2fs', 'unzip'];
+const missing = TOOLS.filter((t) => !hasTool(t));
+const SAMPLE_ZIP = path.resolve(import.meta.dirname, '../../../samples/extraction/DEMO-2026-001/EX01/phone-extraction.zip');
+
+const photo = (member: string, cardPath: string, modified: string): CardPhoto => ({
+  path: cardPath,
+  bytes: run('unzip', ['-p', SAMPLE_ZIP, member]),
+  modified: new Date(modified),
+});
+
+describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length > 0 ? ` (missing ${missing.join(', ')})` : ''}`, () => {
+  let h: Harness;
+  let dir: string;
+  let photos: CardPhoto[];
+  let card: ReturnType<typeof buildMemoryCard>;
+
+  beforeAll(async () => {
+    h = await createHarness(inject('storageConnectionString'));
+    dir = mkdtempSync(path.join(tmpdir(), 'exhibit-disk-unpack-'));
+    photos = [
+      photo('DCIM/Camera/IMG_0001.JPG', 'DCIM/100MEDIA/IMG_0001.JPG', '2025-06-01T14:30:10Z'),
+      photo('DCIM/Camera/IMG_0002.JPG', 'DCIM/100MEDIA/IMG_0002.JPG', '2025-06-07T16:45:20Z'),
+      photo('DCIM/Camera/PXL_20250604_081500123.jpg', 'DCIM/100MEDIA/PXL_20250604_081500123.jpg', '2025-06-04T08:15:02Z'),
+    ];
+    card = buildMemoryCard(dir, photos, ['DCIM/100MEDIA/IMG_0002.JPG']);
+  }, 60_000);
+
+  afterAll(async () => {
+    await h?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function unpack(fileName: string, data: Buffer, mime: string) {
+    const archive = await addArchive(h, fileName, data, { mime });
+    const outcome = await unpackStage(h.deps, archive, h.ctx);
+    const parent = (await h.index.getFile(archive.fileId))!;
+    const members = (await h.index.listChildren(archive.fileId)).sort((a, b) => a.entryIndex! - b.entryIndex!);
+    const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+    const stop = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
+    return { archive, outcome, parent, members, stop, status, image: await h.index.getDiskImage(archive.fileId) };
+  }
+
+  const byPath = (members: FileRecord[]) => new Map(members.map((m) => [m.path, m]));
+
+  it('E01 of a FAT32 card: every file a member with its path and FAT times (local, unshifted), the deleted photo flagged and recovered, copies in derived/, the stored hashes verified', async () => {
+    const data = readFileSync(card.e01);
+    const { archive, outcome, parent, members, image } = await unpack('card.E01', data, DISK_IMAGE_MIMES.ewf);
+    expect(outcome).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+    expect(parent.unpack).toBe('done');
+    const files = byPath(members);
+    expect([...files.keys()].sort()).toEqual(
+      ['card.E01!/DCIM', 'card.E01!/DCIM/100MEDIA', 'card.E01!/DCIM/100MEDIA/IMG_0001.JPG', 'card.E01!/DCIM/100MEDIA/_MG_0002.JPG', 'card.E01!/DCIM/100MEDIA/PXL_20250604_081500123.jpg'].sort(),
+    );
+    for (const [i, p] of photos.entries()) {
+      const shown = i === 1 ? 'card.E01!/DCIM/100MEDIA/_MG_0002.JPG' : `card.E01!/${p.path}`;
+      const m = files.get(shown)!;
+      expect(m.sha256, shown).toBe(sha256(p.bytes));
+      expect(m.size).toBe(p.bytes.length);
+      expect(m.stage).toBe('pending');
+      // EWF data is never a span: the member is a copy in derived/.
+      expect(m.source?.container).toBe(h.deps.containers.derived);
+      expect(m.source?.offset).toBeUndefined();
+      // FAT records the writer's wall clock (the card was written with TZ=UTC), kept local with no offset.
+      expect(m.archiveTimes.modified).toMatchObject({ local: p.modified.toISOString().slice(0, 19), offsetMinutes: null, utc: null });
+      expect(m.flags.includes('deleted'), shown).toBe(i === 1);
+      expect(m.flags.includes('recovered'), shown).toBe(i === 1);
+    }
+    expect(files.get('card.E01!/DCIM')!.entryKind).toBe('directory');
+    // Members are handed on to analysis like any archive's.
+    const analysed = h.bus.sent.filter((s) => s.queue === 'analyse').map((s) => (s.message.body as { fileId: string }).fileId);
+    for (const m of members.filter((x) => x.entryKind === 'file')) expect(analysed).toContain(memberFileId(archive.fileId, m.entryIndex!));
+
+    const raw = readFileSync(card.raw);
+    expect(image).toMatchObject({
+      format: 'ewf',
+      mediaBytes: raw.length,
+      integrity: 'verified',
+      mismatches: [],
+      storedHashes: { md5: createHash('md5').update(raw).digest('hex'), sha1: createHash('sha1').update(raw).digest('hex') },
+      computedHashes: { md5: createHash('md5').update(raw).digest('hex'), sha1: createHash('sha1').update(raw).digest('hex'), sha256: sha256(raw) },
+      ewfHeader: { caseNumber: CARD_HEADER.caseNumber, evidenceNumber: CARD_HEADER.evidenceNumber, examiner: CARD_HEADER.examiner, notes: CARD_HEADER.notes },
+      volumes: [{ index: 0, scheme: 'none', fileSystem: 'fat32', problem: null, entries: 5 }],
+    });
+    expect((image!.ewfHeader as { acquisitionDate?: unknown }).acquisitionDate).toBeDefined();
+    const check = h.custody.events.find((e) => e.eventKey === `image-hash:${archive.fileId}`);
+    expect(check).toMatchObject({ action: 'image-hash-verified', details: { integrity: 'verified' } });
+  });
+
+  it('is idempotent: a redelivery changes nothing and records nothing twice', async () => {
+    const data = readFileSync(card.e01);
+    const first = await unpack('again.E01', data, DISK_IMAGE_MIMES.ewf);
+    await h.index.setUnpack(first.archive.fileId, 'pending');
+    const sentBefore = h.bus.sent.length;
+    const custodyBefore = h.custody.events.length;
+    await unpackStage(h.deps, first.archive, h.ctx);
+    const members = (await h.index.listChildren(first.archive.fileId)).sort((a, b) => a.entryIndex! - b.entryIndex!);
+    expect(members.map((m) => [m.fileId, m.sha256])).toEqual(first.members.map((m) => [m.fileId, m.sha256]));
+    expect(h.custody.events.length).toBe(custodyBefore);
+    // The pending members are handed on again (their analysis may not have been sent before a crash).
+    expect(h.bus.sent.length).toBeGreaterThanOrEqual(sentBefore);
+  });
+
+  it('raw image: a file contiguous in the image is a span of the evidence blob, not a copy', async () => {
+    const raw = readFileSync(card.raw);
+    const { outcome, members, image } = await unpack('card.img', raw, DISK_IMAGE_MIMES.raw);
+    expect(outcome).toMatchObject({ status: 'done' });
+    const m = members.find((x) => x.name === 'IMG_0001.JPG')!;
+    expect(m.source?.container).toBe(h.deps.containers.evidence);
+    expect(m.source?.offset).toBe(offsetInImage(card.raw, photos[0]!.bytes));
+    expect(raw.subarray(m.source!.offset!, m.source!.offset! + m.size!).equals(photos[0]!.bytes)).toBe(true);
+    expect(image).toMatchObject({ format: 'raw', integrity: 'no-reference', ewfHeader: null });
+  });
+
+  it('VHD: a fixed disk\'s contiguous files are spans of the blob; a dynamic disk\'s are copies; both hash as the card', async () => {
+    const fixed = path.join(dir, 'card-fixed.vhd');
+    const dynamic = path.join(dir, 'card-dynamic.vhd');
+    writeFixedVhd(card.raw, fixed);
+    writeDynamicVhd(card.raw, dynamic);
+    const f = await unpack('card-fixed.vhd', readFileSync(fixed), DISK_IMAGE_MIMES.vhd);
+    const d = await unpack('card-dynamic.vhd', readFileSync(dynamic), DISK_IMAGE_MIMES.vhd);
+    expect(f.image?.format).toBe('vhd-fixed');
+    expect(d.image?.format).toBe('vhd-dynamic');
+    const photoOf = (members: FileRecord[]) => members.find((m) => m.name === 'IMG_0001.JPG')!;
+    expect(photoOf(f.members).source).toMatchObject({ container: h.deps.containers.evidence, offset: offsetInImage(card.raw, photos[0]!.bytes) });
+    expect(photoOf(d.members).source?.container).toBe(h.deps.containers.derived);
+    expect(f.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags])).toEqual(d.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags]));
+  });
+
+  it('a raw image stored uncompressed in a ZIP: its files are spans of the ZIP blob, at the member\'s offset plus theirs', async () => {
+    const raw = readFileSync(card.raw);
+    const zip = await zipOf([{ name: 'README.txt', data: Buffer.from('seized card\n') }, { name: 'images/card.img', data: raw, compress: false }]);
+    const outer = await unpack('extraction.zip', zip, 'application/zip');
+    const inner = outer.members.find((m) => m.name === 'card.img')!;
+    expect(inner.source?.offset).toBeGreaterThan(0);
+    // As analyse would: the member is identified as a disk image and marked for unpacking.
+    await h.index.setIdentification(inner.sha256!, { mime: DISK_IMAGE_MIMES.raw, detectedExt: 'img', kind: 'archive', tools: [] }, { fileId: inner.fileId, to: 'identified', unpack: 'pending', flags: [] });
+    const outcome = await unpackStage(h.deps, { caseId: inner.caseId, evidenceId: inner.evidenceId, fileId: inner.fileId }, h.ctx);
+    expect(outcome).toMatchObject({ status: 'done' });
+    const photo = (await h.index.listChildren(inner.fileId)).find((m) => m.name === 'IMG_0001.JPG')!;
+    expect(photo.path).toBe('extraction.zip!/images/card.img!/DCIM/100MEDIA/IMG_0001.JPG');
+    expect(photo.depth).toBe(2);
+    expect(photo.source).toMatchObject({ container: h.deps.containers.evidence, offset: inner.source!.offset! + offsetInImage(card.raw, photos[0]!.bytes) });
+    expect(zip.subarray(photo.source!.offset!, photo.source!.offset! + photo.size!).equals(photos[0]!.bytes)).toBe(true);
+  });
+
+  it('ext4 volume: files with their paths and UTC times', async () => {
+    const files = { 'photos/holiday.jpg': photos[0]!.bytes, 'notes.txt': Buffer.from('ext4 note\n') };
+    const img = buildExt4(dir, files);
+    const { outcome, members } = await unpack('stick.img', readFileSync(img), DISK_IMAGE_MIMES.raw);
+    expect(outcome).toMatchObject({ status: 'done' });
+    const found = byPath(members);
+    expect(found.get('stick.img!/photos/holiday.jpg')?.sha256).toBe(sha256(photos[0]!.bytes));
+    expect(found.get('stick.img!/notes.txt')?.sha256).toBe(sha256(files['notes.txt']));
+    expect(found.get('stick.img!/photos/holiday.jpg')?.archiveTimes.modified?.offsetMinutes).toBe(0);
+  });
+
+  it('regression: ewf-media-byte-flipped — an E01 whose media changed after acquisition is a mismatch, recorded and flagged; its files are still listed', async () => {
+    const plain = mkdtempSync(path.join(dir, 'plain-'));
+    const stored = buildMemoryCard(plain, photos, [], { compression: 'none' });
+    const at = offsetInImage(stored.raw, photos[2]!.bytes) + 100;
+    const tampered = path.join(plain, 'tampered.E01');
+    tamperEwfMedia(stored.e01, stored.raw, tampered, at);
+    const { archive, outcome, parent, members, image } = await unpack('tampered.E01', readFileSync(tampered), DISK_IMAGE_MIMES.ewf);
+    expect(outcome).toMatchObject({ status: 'done' });
+    expect(image).toMatchObject({ integrity: 'mismatch', mismatches: ['md5', 'sha1'] });
+    expect(parent.flags).toContain('image-hash-mismatch');
+    expect(h.custody.events.find((e) => e.eventKey === `image-hash:${archive.fileId}`)).toMatchObject({ action: 'image-hash-mismatch' });
+    const changed = members.find((m) => m.name === photos[2]!.path.split('/').pop());
+    expect(changed?.sha256).not.toBe(sha256(photos[2]!.bytes));
+    expect(members.find((m) => m.name === 'IMG_0001.JPG')?.sha256).toBe(sha256(photos[0]!.bytes));
+  });
+
+  it('EWF 2 (Ex01) is recognised and recorded as unsupported with that reason', async () => {
+    const ex01 = Buffer.alloc(4096);
+    Buffer.from([0x45, 0x56, 0x46, 0x32, 0x0d, 0x0a, 0x81, 0x00]).copy(ex01);
+    const { outcome, parent, members, stop } = await unpack('disk.Ex01', ex01, DISK_IMAGE_MIMES.ewf2);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'unsupported-format' });
+    expect(parent.unpack).toBe('failed');
+    expect(stop).toMatchObject({ code: 'unsupported-format', archive: { reason: 'unsupported' } });
+    expect(stop?.detail).toContain('EWF version 2 (Ex01/Lx01) images are not supported');
+    expect(members).toEqual([]);
+  });
+
+  it('regression: hostile-second-partition — a volume whose superblock is absurd fails the image with a typed reason; the first volume is still read', async () => {
+    // MBR: partition 1 is the card's FAT32 volume, partition 2 an ext4 volume whose superblock claims 0 blocks per group.
+    const fat = readFileSync(card.raw);
+    const ext = Buffer.from(readFileSync(buildExt4(mkdtempSync(path.join(dir, 'ext-')), { 'a.txt': Buffer.from('a\n') })));
+    ext.writeUInt32LE(0, 1024 + 0x20);
+    const first = 2048;
+    const second = first + fat.length / SECTOR;
+    const disk = Buffer.alloc((second + ext.length / SECTOR) * SECTOR);
+    fat.copy(disk, first * SECTOR);
+    ext.copy(disk, second * SECTOR);
+    const mbr = disk.subarray(0, SECTOR);
+    const entry = (slot: number, type: number, start: number, sectors: number) => {
+      const at = 446 + slot * 16;
+      mbr[at + 4] = type;
+      mbr.writeUInt32LE(start, at + 8);
+      mbr.writeUInt32LE(sectors, at + 12);
+    };
+    entry(0, 0x0c, first, fat.length / SECTOR);
+    entry(1, 0x83, second, ext.length / SECTOR);
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    const { outcome, members, image, stop } = await unpack('two-volumes.img', disk, DISK_IMAGE_MIMES.raw);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(stop?.archive?.reason).toBe('corrupt');
+    expect(stop?.detail).toMatch(/^volume 1: ext: 0 blocks per group is impossible/);
+    expect(stop?.detail).toContain('the other volumes were read in full');
+    // Several volumes: paths are volume-qualified.
+    expect(members.find((m) => m.path === 'two-volumes.img!/vol0/DCIM/100MEDIA/IMG_0001.JPG')?.sha256).toBe(sha256(photos[0]!.bytes));
+    expect(image?.volumes.map((v) => [v.index, v.scheme, v.fileSystem, v.problem?.code ?? null])).toEqual([
+      [0, 'mbr', 'fat32', null],
+      [1, 'mbr', null, 'corrupt-file'],
+    ]);
+  });
+});
