@@ -20,7 +20,7 @@ export function requestIdFor(request: HttpRequest, invocationId: string): string
 const API_PREFIX = '/api';
 
 /** Reads a JSON request body, refusing more than API_LIMITS.maxBodyBytes without buffering the rest. */
-async function readJsonBody(request: HttpRequest): Promise<unknown> {
+export async function readJsonBody(request: HttpRequest): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (!request.body || (declared === 0 && !request.headers.has('transfer-encoding'))) return undefined;
   if (declared > API_LIMITS.maxBodyBytes) {

@@ -18,6 +18,10 @@ param databaseName string
 param keyVaultUrl string
 param custodyKeyName string
 param apiAudience string
+@description('The review app\'s client id (SPA registration); empty: the API\'s own (loadConfig\'s default).')
+param reviewAppClientId string
+@description('The scope the review app asks for; empty: api://<audience>/access_as_user (loadConfig\'s default).')
+param reviewAppApiScope string
 param appInsightsConnectionString string
 param maxConcurrentCalls int
 param maximumElasticWorkerCount int
@@ -84,6 +88,9 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'EXHIBIT_CUSTODY_KEY_NAME', value: custodyKeyName }
         { name: 'EXHIBIT_ENTRA_TENANT_ID', value: tenant().tenantId }
         { name: 'EXHIBIT_ENTRA_AUDIENCE', value: apiAudience }
+        // The review app (the `site` function) reports these in /app-config.json; empty means loadConfig's default.
+        { name: 'EXHIBIT_ENTRA_SPA_CLIENT_ID', value: reviewAppClientId }
+        { name: 'EXHIBIT_ENTRA_API_SCOPE', value: reviewAppApiScope }
         { name: 'FFMPEG_PATH', value: '/usr/bin/ffmpeg' }
         { name: 'FFPROBE_PATH', value: '/usr/bin/ffprobe' }
       ]
