@@ -2,18 +2,14 @@ import type { HttpFunctionOptions, HttpRequest, InvocationContext } from '@azure
 import { errorResponse, type SiteRequest } from '@exhibit/api';
 import type { FunctionDef } from '@exhibit/runtime';
 import type { FunctionsHost } from './app-instance.js';
-import { readJsonBody, requestIdFor, toHttpResponse } from './http.trigger.js';
+import { headersOf, readJsonBody, requestIdFor, withRequestId } from './http.trigger.js';
 import { runInvocation } from './invocation-log.js';
 
 type SiteDef = Extract<FunctionDef, { trigger: { kind: 'site' } }>;
 
 export async function toSiteRequest(request: HttpRequest): Promise<SiteRequest> {
-  const headers: Record<string, string> = {};
-  request.headers.forEach((value, name) => {
-    headers[name.toLowerCase()] = value;
-  });
   // The path still percent-encoded, as the local server hands it over: the site decodes and checks it itself.
-  const out: SiteRequest = { method: request.method.toUpperCase(), path: new URL(request.url).pathname, headers };
+  const out: SiteRequest = { method: request.method.toUpperCase(), path: new URL(request.url).pathname, headers: headersOf(request) };
   const body = request.method.toUpperCase() === 'POST' ? await readJsonBody(request) : undefined;
   if (body !== undefined) out.body = body;
   return out;
@@ -35,12 +31,10 @@ export function siteTrigger(def: SiteDef, host: FunctionsHost): HttpFunctionOpti
       runInvocation(context, host.logger, async (inv) => {
         const requestId = requestIdFor(request, context.invocationId);
         try {
-          const response = await def.handler(host.getConfig(), await toSiteRequest(request), inv);
-          return toHttpResponse({ ...response, headers: { ...response.headers, 'x-request-id': requestId } });
+          return withRequestId(await def.handler(host.getConfig(), await toSiteRequest(request), inv), requestId);
         } catch (err) {
           inv.logger.error({ err }, 'site request failed');
-          const response = errorResponse(err);
-          return toHttpResponse({ ...response, headers: { ...response.headers, 'x-request-id': requestId } });
+          return withRequestId(errorResponse(err), requestId);
         }
       }),
   };
