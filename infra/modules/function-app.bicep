@@ -70,6 +70,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         // Pulled with the app's identity (acrUseManagedIdentityCreds); no registry password.
         { name: 'DOCKER_REGISTRY_SERVER_URL', value: 'https://${registryLoginServer}' }
         { name: 'AzureWebJobsStorage__accountName', value: hostStorageAccountName }
+        // `/` belongs to the review app (the `site` function's catch-all route), never to the host's own home page.
+        { name: 'AzureWebJobsDisableHomepage', value: 'true' }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFullyQualifiedNamespace }
         { name: 'AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls', value: string(maxConcurrentCalls) }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }

@@ -35,6 +35,9 @@ const KEEP = args.has('keep');
 const BROWSER = args.has('browser');
 const CASE = 'BENCH-WEB';
 
+/** On a shared machine the figures mean little without it. */
+const loadAverage = () => `load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')} on ${os.cpus().length} cores`;
+
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
@@ -89,7 +92,7 @@ async function main(): Promise<void> {
       return performance.now() - t;
     };
     const refTimes: number[] = [];
-    console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; ${RUNS} runs per request after 3 warm-up runs`);
+    console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; ${RUNS} runs per request after 3 warm-up runs; ${loadAverage()}`);
     console.log(['request'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status'].join(' '));
     for (let i = 0; i < 3; i++) refTimes.push(await reference());
     refTimes.length = 0;
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
       console.log([name.padEnd(40), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status)].join(' '));
     }
     console.log(['reference: indexed count of the case'.padEnd(40), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
-    console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory)`);
+    console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory); ${loadAverage()}`);
     if (BROWSER) {
       const g = await measureGallery({ databaseUrl: url.toString(), caseId: CASE, user: 'ivy', expectedFiles: FILES });
       console.log(`\ngallery in Chromium (1280x900, local host on this database): ${g.resultCount.toLocaleString('en')} files; first result cells ${g.firstCellsMs.toFixed(0)} ms after navigation; ${g.searchRequests} search requests during the run`);
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
             String(f.over33Ms).padStart(6), `${f.longTasks} (${f.longTaskMs.toFixed(0)} ms)`.padStart(10), String(f.rowsScrolled).padStart(4), String(f.placeholdersAtEnd).padStart(19)].join('  '),
         );
       }
+      console.log(loadAverage());
     }
   } finally {
     await sql.close();
