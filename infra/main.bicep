@@ -22,6 +22,12 @@ param principalType string = 'User'
 @description('Application (client) id of the Exhibit API app registration: the audience of the v2 access tokens the API accepts.')
 param apiAudience string
 
+@description('Application (client) id of the review app\'s own app registration (Single-page application platform, redirect URI = output EXHIBIT_REVIEW_APP_REDIRECT_URI). Empty: the API\'s registration (apiAudience) is also the review app\'s.')
+param reviewAppClientId string = ''
+
+@description('Delegated scope the review app asks for. Empty: api://<apiAudience>/access_as_user.')
+param reviewAppApiScope string = ''
+
 @description('Object id of the Entra group whose members upload evidence (write without delete on the evidence container). Empty skips.')
 param examinerGroupObjectId string = ''
 
@@ -74,6 +80,8 @@ module resources 'resources.bicep' = {
     principalId: principalId
     principalType: principalType
     apiAudience: apiAudience
+    reviewAppClientId: reviewAppClientId
+    reviewAppApiScope: reviewAppApiScope
     examinerGroupObjectId: examinerGroupObjectId
     privateEndpoints: privateEndpoints
     functionsImage: functionsImage
@@ -93,6 +101,9 @@ output AZURE_CONTAINER_REGISTRY_NAME string = resources.outputs.registryName
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = resources.outputs.registryLoginServer
 output FUNCTION_APP_NAME string = resources.outputs.functionAppName
 output EXHIBIT_API_URL string = resources.outputs.apiUrl
+// The review app is served by the Function app itself (same origin as the API); its sign-in comes back here.
+output EXHIBIT_REVIEW_APP_URL string = resources.outputs.reviewAppUrl
+output EXHIBIT_REVIEW_APP_REDIRECT_URI string = resources.outputs.reviewAppUrl
 output EXHIBIT_STORAGE_BLOB_URL string = resources.outputs.evidenceBlobUrl
 output EXHIBIT_SERVICEBUS_NAMESPACE string = resources.outputs.serviceBusNamespace
 output EXHIBIT_KEY_VAULT_URL string = resources.outputs.keyVaultUrl

@@ -7,6 +7,8 @@ param tags object
 param principalId string
 param principalType string
 param apiAudience string
+param reviewAppClientId string
+param reviewAppApiScope string
 param examinerGroupObjectId string
 param privateEndpoints bool
 param functionsImage string
@@ -124,6 +126,8 @@ module functionApp 'modules/function-app.bicep' = {
     keyVaultUrl: keyVault.outputs.vaultUri
     custodyKeyName: custodyKeyName
     apiAudience: apiAudience
+    reviewAppClientId: reviewAppClientId
+    reviewAppApiScope: reviewAppApiScope
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     maxConcurrentCalls: maxConcurrentCalls
     maximumElasticWorkerCount: maximumElasticWorkerCount
@@ -161,6 +165,7 @@ output registryName string = registry.outputs.registryName
 output registryLoginServer string = registry.outputs.loginServer
 output functionAppName string = functionApp.outputs.name
 output apiUrl string = 'https://${functionApp.outputs.defaultHostName}/api'
+output reviewAppUrl string = 'https://${functionApp.outputs.defaultHostName}/'
 output evidenceBlobUrl string = storage.outputs.blobEndpoint
 output evidenceAccountName string = storage.outputs.accountName
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace

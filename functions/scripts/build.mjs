@@ -8,10 +8,16 @@
 // file or folder is copied to assets/<path in the repository> and the URL is
 // rewritten to point there. The repository's host.json is copied here too, so
 // this folder is a complete Functions app root.
+//
+// The review app (packages/web) is built first when stale: the runtime serves
+// it from `new URL('../../web/dist/', import.meta.url)`, so its build lands in
+// assets/packages/web/dist/ like any other file the code reads, and the `site`
+// function serves it from the deployment itself.
 import { cp, copyFile, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildIfStale } from '../../packages/web/scripts/build-if-stale.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const appRoot = path.resolve(here, '..');
@@ -56,6 +62,7 @@ const sourceAssets = {
   },
 };
 
+buildIfStale();
 await rm(path.join(appRoot, 'dist'), { recursive: true, force: true });
 await rm(assetsDir, { recursive: true, force: true });
 await build({
@@ -78,4 +85,4 @@ await build({
   logLevel: 'warning',
 });
 await copyFile(path.join(repoRoot, 'host.json'), path.join(appRoot, 'host.json'));
-console.log('built dist/main.js and dist/parse.worker.js, copied assets/ and host.json');
+console.log('built dist/main.js and dist/parse.worker.js, copied assets/ (with the review app) and host.json');

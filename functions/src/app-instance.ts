@@ -2,9 +2,11 @@ import { loadConfig, type ExhibitConfig, type Logger } from '@exhibit/core';
 import { createApp, type App } from '@exhibit/runtime';
 import { createFunctionsLogger } from './invocation-log.js';
 
-/** What every trigger adapter needs: the app (built on first use) and the root logger. */
+/** What every trigger adapter needs: the app (built on first use), the configuration and the root logger. */
 export interface FunctionsHost {
   getApp(): Promise<App>;
+  /** The configuration alone, for what needs no app (the review app's files): no database on the way to a page. */
+  getConfig(): ExhibitConfig;
   logger: Logger;
 }
 
@@ -13,10 +15,11 @@ export interface FunctionsHost {
  * start that cannot reach PostgreSQL yet fails that invocation (retried by the
  * trigger) instead of the whole worker; a failed build is retried next time.
  */
-export function lazyHost(logger: Logger, build: () => Promise<App>): FunctionsHost {
+export function lazyHost(logger: Logger, build: () => Promise<App>, config: () => ExhibitConfig): FunctionsHost {
   let pending: Promise<App> | undefined;
   return {
     logger,
+    getConfig: config,
     getApp() {
       if (!pending) {
         pending = build().catch((err: unknown) => {
@@ -44,8 +47,9 @@ export function defaultHost(): FunctionsHost {
   }
   const logger = createFunctionsLogger(config?.logLevel ?? 'info');
   if (!config) logger.error({ err: configError }, 'invalid configuration: every invocation fails until the app settings are fixed');
-  return lazyHost(logger, async () => {
+  const settings = (): ExhibitConfig => {
     if (!config) throw configError;
-    return createApp(config, { logger });
-  });
+    return config;
+  };
+  return lazyHost(logger, async () => createApp(settings(), { logger }), settings);
 }

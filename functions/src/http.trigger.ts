@@ -20,7 +20,7 @@ export function requestIdFor(request: HttpRequest, invocationId: string): string
 const API_PREFIX = '/api';
 
 /** Reads a JSON request body, refusing more than API_LIMITS.maxBodyBytes without buffering the rest. */
-async function readJsonBody(request: HttpRequest): Promise<unknown> {
+export async function readJsonBody(request: HttpRequest): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (!request.body || (declared === 0 && !request.headers.has('transfer-encoding'))) return undefined;
   if (declared > API_LIMITS.maxBodyBytes) {
@@ -51,13 +51,19 @@ async function readJsonBody(request: HttpRequest): Promise<unknown> {
   }
 }
 
-export async function toApiRequest(request: HttpRequest, requestId: string): Promise<ApiRequest> {
-  const url = new URL(request.url);
-  const path = url.pathname === API_PREFIX || url.pathname.startsWith(`${API_PREFIX}/`) ? url.pathname.slice(API_PREFIX.length) || '/' : url.pathname;
+/** Request headers by lower-case name, as both HTTP adapters hand them over. */
+export function headersOf(request: HttpRequest): Record<string, string> {
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => {
     headers[name.toLowerCase()] = value;
   });
+  return headers;
+}
+
+export async function toApiRequest(request: HttpRequest, requestId: string): Promise<ApiRequest> {
+  const url = new URL(request.url);
+  const path = url.pathname === API_PREFIX || url.pathname.startsWith(`${API_PREFIX}/`) ? url.pathname.slice(API_PREFIX.length) || '/' : url.pathname;
+  const headers = headersOf(request);
   // Download links the API hands back point at the app as the caller reached it.
   const out: ApiRequest = { method: request.method.toUpperCase(), path, query: url.searchParams, headers, requestId, baseUrl: `${url.origin}${API_PREFIX}` };
   const body = await readJsonBody(request);
@@ -82,6 +88,11 @@ export function toHttpResponse(response: ApiResponse): HttpResponseInit {
   return out;
 }
 
+/** The answer with the request id every HTTP answer carries. */
+export function withRequestId(response: ApiResponse, requestId: string): HttpResponseInit {
+  return toHttpResponse({ ...response, headers: { ...response.headers, 'x-request-id': requestId } });
+}
+
 export function httpTrigger(def: HttpDef, host: FunctionsHost): HttpFunctionOptions {
   return {
     route: def.trigger.route,
@@ -95,8 +106,7 @@ export function httpTrigger(def: HttpDef, host: FunctionsHost): HttpFunctionOpti
         try {
           apiRequest = await toApiRequest(request, requestId);
         } catch (err) {
-          const response = errorResponse(err);
-          return toHttpResponse({ ...response, headers: { ...response.headers, 'x-request-id': requestId } });
+          return withRequestId(errorResponse(err), requestId);
         }
         const app = await host.getApp();
         return toHttpResponse(await def.handler(app, apiRequest, inv));

@@ -5,6 +5,7 @@ import { blobCreatedTrigger } from './blob-created.trigger.js';
 import { deadLetterTrigger } from './dead-letter.trigger.js';
 import { httpTrigger } from './http.trigger.js';
 import { queueTrigger } from './queue.trigger.js';
+import { siteTrigger } from './site.trigger.js';
 import { timerTrigger } from './timer.trigger.js';
 
 /** The part of `@azure/functions`' `app` we register with; tests pass a recorder with the same shape. */
@@ -32,6 +33,9 @@ export function registerFunctions(registrar: FunctionRegistrar, table: readonly 
         break;
       case 'http':
         registrar.http(def.name, httpTrigger(def as Extract<FunctionDef, { trigger: { kind: 'http' } }>, host));
+        break;
+      case 'site':
+        registrar.http(def.name, siteTrigger(def as Extract<FunctionDef, { trigger: { kind: 'site' } }>, host));
         break;
       case 'timer':
         registrar.timer(def.name, timerTrigger(def as Extract<FunctionDef, { trigger: { kind: 'timer' } }>, host));

@@ -106,6 +106,18 @@ describe('the built Functions bundle', () => {
     );
   });
 
+  it('serves the review app on the catch-all route and ships its build, every asset index.html names', async () => {
+    expect(trigger('site')).toMatchObject({ type: 'httpTrigger', route: '{*path}', authLevel: 'anonymous' });
+    expect(trigger('site').methods?.map((m) => m.toUpperCase()).sort()).toEqual(['GET', 'HEAD', 'POST']);
+    const web = path.join(appRoot, 'assets/packages/web/dist');
+    const html = await readFile(path.join(web, 'index.html'), 'utf8');
+    const named = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(1);
+    for (const asset of named) expect((await readFile(path.join(web, asset))).length, asset).toBeGreaterThan(0);
+    // The bundled runtime reads that copy, not the workspace's packages/web/dist.
+    expect(await readFile(path.join(appRoot, 'dist/main.js'), 'utf8')).toContain('assets/packages/web/dist/');
+  });
+
   it('ships the parser threads\' module, which runs exifr and file-type on its own', async () => {
     // What packages/media/src/sandbox/parse.pool.ts starts beside main.js when bundled.
     const worker = new Worker(path.join(appRoot, 'dist/parse.worker.js'), { execArgv: [] });

@@ -112,7 +112,7 @@ describe('Azure Functions adapters against a real app', () => {
     const logger = createFunctionsLogger('info');
     app = await createApp(config, { logger, queuePrefix: `fn${randomBytes(3).toString('hex')}-` });
     await app.ensureInfrastructure();
-    fns = register(lazyHost(logger, async () => app));
+    fns = register(lazyHost(logger, async () => app, () => config));
     blobEndpoint = /BlobEndpoint=([^;]+)/.exec(connectionString)![1]!.replace(/\/$/, '');
   });
 
@@ -232,7 +232,7 @@ describe('Azure Functions adapters against a real app', () => {
         builds += 1;
         if (builds === 1) throw new ExhibitError('index-unavailable', 'PostgreSQL is not reachable yet');
         return app;
-      }),
+      }, () => config),
     );
     const body = { caseId, evidenceId: 'EV1', fileId: 'f-unknown' };
     const first = flaky.serviceBus.get('stage-analyse')!.handler(body, invocationContext('stage-analyse', { messageId: 'm1', deliveryCount: 1 }));

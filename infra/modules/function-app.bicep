@@ -18,6 +18,10 @@ param databaseName string
 param keyVaultUrl string
 param custodyKeyName string
 param apiAudience string
+@description('The review app\'s client id (SPA registration); empty: the API\'s own (loadConfig\'s default).')
+param reviewAppClientId string
+@description('The scope the review app asks for; empty: api://<audience>/access_as_user (loadConfig\'s default).')
+param reviewAppApiScope string
 param appInsightsConnectionString string
 param maxConcurrentCalls int
 param maximumElasticWorkerCount int
@@ -66,6 +70,8 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         // Pulled with the app's identity (acrUseManagedIdentityCreds); no registry password.
         { name: 'DOCKER_REGISTRY_SERVER_URL', value: 'https://${registryLoginServer}' }
         { name: 'AzureWebJobsStorage__accountName', value: hostStorageAccountName }
+        // `/` belongs to the review app (the `site` function's catch-all route), never to the host's own home page.
+        { name: 'AzureWebJobsDisableHomepage', value: 'true' }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusFullyQualifiedNamespace }
         { name: 'AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls', value: string(maxConcurrentCalls) }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
@@ -84,6 +90,9 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'EXHIBIT_CUSTODY_KEY_NAME', value: custodyKeyName }
         { name: 'EXHIBIT_ENTRA_TENANT_ID', value: tenant().tenantId }
         { name: 'EXHIBIT_ENTRA_AUDIENCE', value: apiAudience }
+        // The review app (the `site` function) reports these in /app-config.json; empty means loadConfig's default.
+        { name: 'EXHIBIT_ENTRA_SPA_CLIENT_ID', value: reviewAppClientId }
+        { name: 'EXHIBIT_ENTRA_API_SCOPE', value: reviewAppApiScope }
         { name: 'FFMPEG_PATH', value: '/usr/bin/ffmpeg' }
         { name: 'FFPROBE_PATH', value: '/usr/bin/ffprobe' }
       ]

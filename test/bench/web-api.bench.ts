@@ -6,7 +6,11 @@
  * access check, read audit) and prints p50/p95 per request, with a plain
  * indexed count over the same case as the reference measured in the same run.
  *
- *   npm run bench:web -- [--files=100000] [--runs=40] [--keep]
+ *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--browser]
+ *
+ * --browser: then the review app itself in Debian's Chromium over the same
+ * database (gallery-scroll.meter.ts): time to the first result cells and
+ * frame times while the virtualised grid scrolls.
  *
  * A script, not a test: it asserts nothing about time. Custody entries go to
  * an in-memory recorder here (the append-blob write of a search's custody
@@ -22,12 +26,17 @@ import { createRootLogger, loadTestSettings, type CustodyEvent } from '@exhibit/
 import { createPostgresAccessStore, createPostgresIndex, createPostgresReviewStore, migrate, openSqlClient } from '@exhibit/index';
 import { createApi, createLocalTokenVerifier, issueLocalToken } from '@exhibit/api';
 import type { BlobStore } from '@exhibit/core';
+import { measureGallery } from './gallery-scroll.meter.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string | undefined]));
 const FILES = Number(args.get('files') ?? 100_000);
 const RUNS = Number(args.get('runs') ?? 40);
 const KEEP = args.has('keep');
+const BROWSER = args.has('browser');
 const CASE = 'BENCH-WEB';
+
+/** On a shared machine the figures mean little without it. */
+const loadAverage = () => `load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')} on ${os.cpus().length} cores`;
 
 function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -83,7 +92,7 @@ async function main(): Promise<void> {
       return performance.now() - t;
     };
     const refTimes: number[] = [];
-    console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; ${RUNS} runs per request after 3 warm-up runs`);
+    console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; ${RUNS} runs per request after 3 warm-up runs; ${loadAverage()}`);
     console.log(['request'.padEnd(40), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status'].join(' '));
     for (let i = 0; i < 3; i++) refTimes.push(await reference());
     refTimes.length = 0;
@@ -105,7 +114,19 @@ async function main(): Promise<void> {
       console.log([name.padEnd(40), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status)].join(' '));
     }
     console.log(['reference: indexed count of the case'.padEnd(40), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
-    console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory)`);
+    console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory); ${loadAverage()}`);
+    if (BROWSER) {
+      const g = await measureGallery({ databaseUrl: url.toString(), caseId: CASE, user: 'ivy', expectedFiles: FILES });
+      console.log(`\ngallery in Chromium (1280x900, local host on this database): ${g.resultCount.toLocaleString('en')} files; first result cells ${g.firstCellsMs.toFixed(0)} ms after navigation; ${g.searchRequests} search requests during the run`);
+      console.log(['scroll'.padEnd(26), 'px/frame', 'frames', 'p50 ms', 'p95 ms', 'max ms', '>33 ms', 'long tasks', 'rows', 'placeholders at end'].join('  '));
+      for (const f of g.scroll) {
+        console.log(
+          [f.label.padEnd(26), String(f.pxPerFrame).padStart(8), String(f.frames).padStart(6), f.p50Ms.toFixed(1).padStart(6), f.p95Ms.toFixed(1).padStart(6), f.maxMs.toFixed(1).padStart(6),
+            String(f.over33Ms).padStart(6), `${f.longTasks} (${f.longTaskMs.toFixed(0)} ms)`.padStart(10), String(f.rowsScrolled).padStart(4), String(f.placeholdersAtEnd).padStart(19)].join('  '),
+        );
+      }
+      console.log(loadAverage());
+    }
   } finally {
     await sql.close();
     await rm(keyDir, { recursive: true, force: true });

@@ -62,6 +62,17 @@ describe('Function App settings in infra/ match loadConfig', () => {
     expect(config.worker.ingestSamples).toBe(false);
   });
 
+  it('hands the review app its Entra registration, with loadConfig\'s defaults when the parameters are left empty', () => {
+    const byName = new Map(settings.map((s) => [s.name, s.expression]));
+    expect(byName.get('EXHIBIT_ENTRA_SPA_CLIENT_ID')).toBe('reviewAppClientId');
+    expect(byName.get('EXHIBIT_ENTRA_API_SCOPE')).toBe('reviewAppApiScope');
+    const empty = loadConfig({ ...env, EXHIBIT_ENTRA_AUDIENCE: 'api-app-id', EXHIBIT_ENTRA_SPA_CLIENT_ID: '', EXHIBIT_ENTRA_API_SCOPE: '' }, { cwd: '/' });
+    expect(empty.auth).toMatchObject({ kind: 'entra', web: { clientId: 'api-app-id', scope: 'api://api-app-id/access_as_user' } });
+    const parameters = readFileSync(path.join(infraDir, 'main.parameters.json'), 'utf8');
+    expect(parameters).toContain('"reviewAppClientId": { "value": "${EXHIBIT_ENTRA_SPA_CLIENT_ID=}" }');
+    expect(parameters).toContain('"reviewAppApiScope": { "value": "${EXHIBIT_ENTRA_API_SCOPE=}" }');
+  });
+
   it('spells every Exhibit setting the way loadConfig reads it', () => {
     const known = configSettingNames();
     expect(known.has('EXHIBIT_STORAGE_BLOB_URL')).toBe(true);

@@ -10,7 +10,13 @@ import { infraDir, repoRoot, stringArray, variable } from './bicep.js';
 
 function recordRegistrations() {
   const registered = new Map<string, { kind: 'serviceBusQueue' | 'http' | 'timer'; options: unknown }>();
-  const host = lazyHost(createRootLogger({ level: 'silent' }), () => Promise.reject(new Error('not started in this test')));
+  const host = lazyHost(
+    createRootLogger({ level: 'silent' }),
+    () => Promise.reject(new Error('not started in this test')),
+    () => {
+      throw new Error('no configuration in this test');
+    },
+  );
   registerFunctions(
     {
       serviceBusQueue: (name: string, options: ServiceBusQueueFunctionOptions) => registered.set(name, { kind: 'serviceBusQueue', options }),
@@ -41,8 +47,16 @@ describe('functions/ registers the runtime function table', () => {
     const queues = [...registered.values()]
       .filter((r) => r.kind === 'serviceBusQueue')
       .map((r) => (r.options as ServiceBusQueueFunctionOptions).queueName);
-    expect(queues.length).toBe(FUNCTIONS.filter((f) => f.trigger.kind !== 'http' && f.trigger.kind !== 'timer').length);
+    expect(queues.length).toBe(FUNCTIONS.filter((f) => !['http', 'site', 'timer'].includes(f.trigger.kind)).length);
     for (const q of queues) expect(declared, `queue ${q}`).toContain(q.replace(/\/\$deadletterqueue$/, ''));
+  });
+
+  it('serves the review app on the catch-all route beside the API, from the same origin', () => {
+    const http = [...registered.entries()].filter(([, r]) => r.kind === 'http').map(([name, r]) => [name, (r.options as HttpFunctionOptions).route] as const);
+    expect(new Map(http)).toEqual(new Map([['api', 'api/{*path}'], ['site', '{*path}']]));
+    // Both routes are relative to the host root only because host.json empties the prefix.
+    const hostJson = JSON.parse(readFileSync(path.join(repoRoot, 'host.json'), 'utf8')) as { extensions: { http: { routePrefix: string } } };
+    expect(hostJson.extensions.http.routePrefix).toBe('');
   });
 
   it('gives every timer a six-field NCRONTAB schedule', () => {

@@ -30,8 +30,19 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
  * 127.0.0.1 is refused and remembered (the app must load nothing from
  * elsewhere: no CDN, fonts or tiles).
  */
-export async function guardedContext(browser: Browser, options: { acceptDownloads?: boolean } = {}): Promise<{ context: BrowserContext; offHost: string[] }> {
-  const context = await browser.newContext({ acceptDownloads: options.acceptDownloads ?? true, viewport: { width: 1280, height: 900 } });
+export async function guardedContext(
+  browser: Browser,
+  options: {
+    acceptDownloads?: boolean;
+    /** Accept a self-signed certificate (the local OpenID Connect issuer's, test/support/oidc-issuer.ts). */
+    ignoreHTTPSErrors?: boolean;
+  } = {},
+): Promise<{ context: BrowserContext; offHost: string[] }> {
+  const context = await browser.newContext({
+    acceptDownloads: options.acceptDownloads ?? true,
+    viewport: { width: 1280, height: 900 },
+    ...(options.ignoreHTTPSErrors ? { ignoreHTTPSErrors: true } : {}),
+  });
   const offHost: string[] = [];
   await context.route('**/*', async (route) => {
     const url = new URL(route.request().url());

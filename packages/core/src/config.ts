@@ -71,6 +71,12 @@ const envSchema = z.object({
   EXHIBIT_ENTRA_SPA_CLIENT_ID: optionalString,
   /** The delegated scope the review app asks for; default api://<audience>/access_as_user. */
   EXHIBIT_ENTRA_API_SCOPE: optionalString,
+  /**
+   * Where Entra ID signs in and publishes its keys: https://login.microsoftonline.com (default),
+   * a national cloud's (https://login.microsoftonline.us, https://login.chinacloudapi.cn), or a
+   * test issuer with the same layout (test/support/oidc-issuer.ts).
+   */
+  EXHIBIT_ENTRA_AUTHORITY_HOST: optionalString,
   /** Local token signing and the local API's base URL for the CLI. */
   EXHIBIT_API_URL: optionalString,
   EXHIBIT_TOKEN: optionalString,
@@ -108,8 +114,32 @@ export interface ExhibitConfig {
   };
   auth:
     | { kind: 'local'; keyDir: string }
-    | { kind: 'entra'; tenantId: string; audience: string; web?: { clientId: string; scope: string } };
+    | {
+        kind: 'entra';
+        tenantId: string;
+        audience: string;
+        /** Origin of the authority: tokens are issued by `${authorityHost}/${tenantId}/v2.0`. */
+        authorityHost: string;
+        web?: { clientId: string; scope: string };
+      };
   cli: { token: string | undefined };
+}
+
+const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+
+/** An https origin and nothing else: the issuer, the key set and the browser's sign-in all hang off it. */
+function authorityHost(value: string | undefined): string {
+  if (value === undefined) return DEFAULT_AUTHORITY_HOST;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ExhibitError('invalid-config', 'EXHIBIT_ENTRA_AUTHORITY_HOST is not a URL');
+  }
+  if (url.protocol !== 'https:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username || url.password) {
+    throw new ExhibitError('invalid-config', 'EXHIBIT_ENTRA_AUTHORITY_HOST must be an https origin such as https://login.microsoftonline.com');
+  }
+  return url.origin;
 }
 
 /** The one place that reads the environment. Everything else receives an ExhibitConfig. */
@@ -165,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
       kind: 'entra',
       tenantId: e.EXHIBIT_ENTRA_TENANT_ID,
       audience,
+      authorityHost: authorityHost(e.EXHIBIT_ENTRA_AUTHORITY_HOST),
       web: {
         clientId: e.EXHIBIT_ENTRA_SPA_CLIENT_ID ?? audience.replace(/^api:\/\//, ''),
         scope: e.EXHIBIT_ENTRA_API_SCOPE ?? `${apiUri}/access_as_user`,

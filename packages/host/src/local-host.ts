@@ -6,7 +6,7 @@ import type { ApiResponse } from '@exhibit/api';
 import { superviseAzurite, type StorageHealth, type SupervisedAzurite } from './azurite.supervisor.js';
 import { acquireDataFolderLock, type DataFolderLock, type DataFolderLockPorts } from './data-folder.lock.js';
 import { serveFunctions } from './triggers/serve-functions.js';
-import { REVIEW_APP_DIST } from './review-app.site.js';
+import { REVIEW_APP_DIST } from '@exhibit/runtime';
 
 export { localConcurrency } from './triggers/queue.trigger.js';
 

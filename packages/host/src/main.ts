@@ -5,7 +5,7 @@ import { createRootLogger, errorMessage, loadConfig, type EvidenceStatus } from 
 import { createAzureBlobStore } from '@exhibit/storage';
 import { acquireDataFolderLock } from './data-folder.lock.js';
 import { dataFolderLockPorts, startLocalHost, type LocalHost } from './local-host.js';
-import { DEMO_USERS } from './review-app.site.js';
+import { DEMO_USERS } from '@exhibit/runtime';
 import { ingestSamples } from './samples.ingest.js';
 
 

@@ -1,5 +1,5 @@
-import { QUEUES, type QueueName, type StageOutcome } from '@exhibit/core';
-import type { ApiRequest, ApiResponse } from '@exhibit/api';
+import { QUEUES, type ExhibitConfig, type QueueName, type StageOutcome } from '@exhibit/core';
+import type { ApiRequest, ApiResponse, SiteRequest } from '@exhibit/api';
 import type { App } from './app.js';
 import type {
   BlobCreatedInput,
@@ -10,6 +10,7 @@ import type {
   TriggerSpec,
 } from './function-table.types.js';
 import { handleBlobCreated, handleDeadLetter, handleHttp, handleQueueMessage, reconcile } from './handlers.js';
+import { handleSite } from './review-app.site.js';
 import { watchdog } from './watchdog.js';
 
 export type FunctionDef =
@@ -17,6 +18,7 @@ export type FunctionDef =
   | { name: string; trigger: Extract<TriggerSpec, { kind: 'queue' }>; handler: (app: App, input: QueueInput, inv: Invocation) => Promise<StageOutcome> }
   | { name: string; trigger: Extract<TriggerSpec, { kind: 'dead-letter' }>; handler: (app: App, input: DeadLetterInput, inv: Invocation) => Promise<void> }
   | { name: string; trigger: Extract<TriggerSpec, { kind: 'http' }>; handler: (app: App, input: ApiRequest, inv: Invocation) => Promise<ApiResponse> }
+  | { name: string; trigger: Extract<TriggerSpec, { kind: 'site' }>; handler: (config: ExhibitConfig, input: SiteRequest, inv: Invocation) => Promise<ApiResponse> }
   | { name: string; trigger: Extract<TriggerSpec, { kind: 'timer' }>; handler: (app: App, input: undefined, inv: Invocation) => Promise<unknown> };
 
 /** Reconciliation re-queues hashes that have waited this long (a lost message, not a busy queue). */
@@ -46,6 +48,12 @@ export const FUNCTIONS: readonly FunctionDef[] = [
     name: 'api',
     trigger: { kind: 'http', route: 'api/{*path}', methods: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] },
     handler: handleHttp,
+  },
+  {
+    // The review app (packages/web): POST only for the local stack's sign-in, absent with Entra ID.
+    name: 'site',
+    trigger: { kind: 'site', route: '{*path}', methods: ['GET', 'HEAD', 'POST'] },
+    handler: handleSite,
   },
   {
     name: 'reconcile',

@@ -1,6 +1,7 @@
 import type { ExhibitConfig, QueueName } from '@exhibit/core';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+export type SiteMethod = 'GET' | 'HEAD' | 'POST';
 
 /**
  * How a function is triggered. Azure registration (functions/) and the local
@@ -15,6 +16,12 @@ export type TriggerSpec =
   | { kind: 'dead-letter'; queue: QueueName }
   /** Azure: one HTTP trigger with route `api/{*path}`; local: node:http on config.api. */
   | { kind: 'http'; route: string; methods: HttpMethod[] }
+  /**
+   * The review app's files and /app-config.json, same origin as the API. Azure: an HTTP trigger on a
+   * catch-all route, which the API's literal `api/` route outranks; local: mounted beside /api on the
+   * API's node:http server. Needs only the configuration, never the app (no database for a page).
+   */
+  | { kind: 'site'; route: string; methods: SiteMethod[] }
   /** Azure: NCRONTAB timer; local: every localIntervalMs (a number, or read from the config). */
   | { kind: 'timer'; schedule: string; localIntervalMs: number | ((config: ExhibitConfig) => number) };
 

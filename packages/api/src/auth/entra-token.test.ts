@@ -83,8 +83,16 @@ describe('Entra ID tokens', () => {
   });
 
   it('is reached through createTokenVerifier for entra config', async () => {
-    const v = createTokenVerifier({ kind: 'entra', tenantId: TENANT, audience: AUDIENCE }, { jwksUrl });
+    const v = createTokenVerifier({ kind: 'entra', tenantId: TENANT, audience: AUDIENCE, authorityHost: 'https://login.microsoftonline.com' }, { jwksUrl });
     expect((await v.verify(await token({ oid: 'x', roles: [] }))).roles).toEqual([]);
+  });
+
+  it('takes the issuer from the configured authority host (national clouds)', async () => {
+    const v = createEntraTokenVerifier({ tenantId: TENANT, audience: AUDIENCE, authorityHost: 'https://login.microsoftonline.us' }, { jwksUrl });
+    const us = await v.verify(await token({ oid: 'x' }, { iss: `https://login.microsoftonline.us/${TENANT}/v2.0` }));
+    expect(us.user).toBe('x');
+    const global = await rejection(v.verify(await token({ oid: 'x' })));
+    expect(global.message).toMatch(/'iss'/);
   });
 
   it('rejects another issuer, audience or tenant', async () => {

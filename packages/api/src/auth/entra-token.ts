@@ -13,6 +13,7 @@ export interface EntraVerifierOptions {
   now?: () => Date;
 }
 
+const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
 const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/;
 
 /**
@@ -23,12 +24,14 @@ const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/;
  * `preferred_username`, else `oid` (app-only tokens have no user name).
  */
 export function createEntraTokenVerifier(
-  config: { tenantId: string; audience: string },
+  config: { tenantId: string; audience: string; authorityHost?: string },
   options: EntraVerifierOptions = {},
 ): TokenVerifier {
   if (!TENANT_RE.test(config.tenantId)) throw new ExhibitError('invalid-config', 'Entra tenant id is not a tenant id');
-  const issuer = `https://login.microsoftonline.com/${config.tenantId}/v2.0`;
-  const jwksUrl = new URL(options.jwksUrl ?? `https://login.microsoftonline.com/${config.tenantId}/discovery/v2.0/keys`);
+  // Entra's layout under its authority host (a national cloud's, or a test issuer's).
+  const authority = `${config.authorityHost ?? DEFAULT_AUTHORITY_HOST}/${config.tenantId}`;
+  const issuer = `${authority}/v2.0`;
+  const jwksUrl = new URL(options.jwksUrl ?? `${authority}/discovery/v2.0/keys`);
   const jwks = createRemoteJWKSet(jwksUrl, {
     timeoutDuration: options.jwksTimeoutMs ?? 5000,
     cooldownDuration: 30_000,

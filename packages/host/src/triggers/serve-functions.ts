@@ -18,7 +18,9 @@ export async function serveFunctions(table: readonly FunctionDef[], s: LocalServ
   const workers = new Map<QueueName, QueueWorker>();
   s.app.bus.onSent?.((queue) => workers.get(queue)?.nudge());
   let scan: (() => Promise<void>) | undefined;
-  let http = false;
+  let http: LocalDef<'http'> | undefined;
+  // The review app shares the API's server (same origin), so it is mounted once both are known.
+  let site: LocalDef<'site'> | undefined;
   for (const def of table) {
     if (names.has(def.name)) throw new Error(`function ${def.name} is defined twice`);
     names.add(def.name);
@@ -36,8 +38,12 @@ export async function serveFunctions(table: readonly FunctionDef[], s: LocalServ
         serveTimer(def as LocalDef<'timer'>, s);
         break;
       case 'http':
-        await serveHttp(def as LocalDef<'http'>, s);
-        http = true;
+        if (http) throw new Error(`function ${def.name}: the local host serves one http function`);
+        http = def as LocalDef<'http'>;
+        break;
+      case 'site':
+        if (site) throw new Error(`function ${def.name}: the local host serves one site function`);
+        site = def as LocalDef<'site'>;
         break;
       default: {
         const unknown: never = def.trigger;
@@ -47,5 +53,6 @@ export async function serveFunctions(table: readonly FunctionDef[], s: LocalServ
   }
   if (!scan) throw new Error('function table has no blob-created function');
   if (!http) throw new Error('function table has no http function');
+  await serveHttp(http, site, s);
   return { scan };
 }

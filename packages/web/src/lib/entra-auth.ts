@@ -12,6 +12,14 @@ export interface EntraSettings {
   tenantId: string;
   clientId: string;
   scopes: string[];
+  /** `<authority host>/<tenant>`: login.microsoftonline.com's, a national cloud's, or a test issuer's. */
+  authority: string;
+  /**
+   * Hosts to trust as they are. Empty for Microsoft's clouds (MSAL carries their metadata);
+   * any other host (a test issuer) is named here, or MSAL would ask login.microsoftonline.com's
+   * instance discovery about it, a request outside the deployment that it then refuses.
+   */
+  knownAuthorities: string[];
 }
 
 let pca: PublicClientApplication | null = null;
@@ -21,7 +29,8 @@ async function client(settings: EntraSettings): Promise<PublicClientApplication>
   pca = new PublicClientApplication({
     auth: {
       clientId: settings.clientId,
-      authority: `https://login.microsoftonline.com/${encodeURIComponent(settings.tenantId)}`,
+      authority: settings.authority,
+      ...(settings.knownAuthorities.length > 0 ? { knownAuthorities: settings.knownAuthorities } : {}),
       redirectUri: `${window.location.origin}/`,
     },
     cache: { cacheLocation: 'sessionStorage' },

@@ -1,10 +1,15 @@
 import { fileURLToPath } from 'node:url';
-import { createStaticSite, issueLocalToken, siteSecurityHeaders, type ApiResponse, type SiteHandler } from '@exhibit/api';
+import { createStaticSite, issueLocalToken, siteSecurityHeaders, type ApiResponse, type SiteHandler, type SiteRequest } from '@exhibit/api';
 import { ExhibitError, ROLES, type ExhibitConfig, type Role } from '@exhibit/core';
 import { z } from 'zod';
+import type { Invocation } from './function-table.types.js';
 
-/** Where `npm run build` (packages/web) writes the review app. */
-export const REVIEW_APP_DIST = fileURLToPath(new URL('../../web/dist', import.meta.url));
+/**
+ * Where `npm run build` (packages/web) writes the review app. In the Functions
+ * bundle this URL is rewritten to the copy under assets/ (functions/scripts/build.mjs),
+ * so both hosts serve the same build from the same code.
+ */
+export const REVIEW_APP_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 /** Local demo users assigned to the bundled sample case (never to any other case). */
 export const DEMO_USERS: ReadonlyArray<readonly [string, Role]> = [
@@ -24,19 +29,56 @@ const signInBody = z.strictObject({
 /** What the app needs to know before anyone signs in (served as /app-config.json). */
 export type ReviewAppConfig =
   | { auth: { kind: 'local'; users: Array<{ user: string; role: Role }>; roles: readonly Role[] } }
-  | { auth: { kind: 'entra'; tenantId: string; clientId: string; scopes: string[] } };
+  | {
+      auth: {
+        kind: 'entra';
+        tenantId: string;
+        clientId: string;
+        scopes: string[];
+        /** `${authorityHost}/${tenantId}`: where MSAL signs in. */
+        authority: string;
+        /**
+         * Hosts MSAL is to trust without asking login.microsoftonline.com's instance discovery:
+         * empty for Microsoft's own clouds (MSAL knows them), the authority's host otherwise.
+         */
+        knownAuthorities: string[];
+      };
+    };
+
+/** Authority hosts MSAL carries metadata for; any other needs `knownAuthorities`. */
+const MICROSOFT_AUTHORITY_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.windows.net', 'login.microsoft.com', 'sts.windows.net']);
 
 export function reviewAppConfig(config: ExhibitConfig): ReviewAppConfig {
   if (config.auth.kind === 'entra') {
-    const { tenantId, audience } = config.auth;
+    const { tenantId, audience, authorityHost } = config.auth;
     const web = config.auth.web ?? { clientId: audience.replace(/^api:\/\//, ''), scope: `${audience.startsWith('api://') ? audience : `api://${audience}`}/access_as_user` };
-    return { auth: { kind: 'entra', tenantId, clientId: web.clientId, scopes: [web.scope] } };
+    const host = new URL(authorityHost).host;
+    return {
+      auth: {
+        kind: 'entra',
+        tenantId,
+        clientId: web.clientId,
+        scopes: [web.scope],
+        authority: `${authorityHost}/${tenantId}`,
+        knownAuthorities: MICROSOFT_AUTHORITY_HOSTS.has(host) ? [] : [host],
+      },
+    };
   }
   return { auth: { kind: 'local', users: DEMO_USERS.map(([user, role]) => ({ user, role })), roles: ROLES } };
 }
 
 /**
- * The review app as the local host serves it beside /api: the built files,
+ * The headers of every page of the app on this deployment: its CSP lets the
+ * page talk to the Entra authority (MSAL fetches its metadata and redeems the
+ * code there), and to nothing else but itself.
+ */
+export function reviewAppSecurityHeaders(config: ExhibitConfig): Record<string, string> {
+  return siteSecurityHeaders({ connectSrc: config.auth.kind === 'entra' ? [config.auth.authorityHost] : [] });
+}
+
+/**
+ * The review app as both hosts serve it beside /api (the local host on its
+ * node:http server, Azure through the `site` HTTP function): the built files,
  * /app-config.json, and — on the local stack only — POST /auth/local/token,
  * the browser's `exhibit login`: the same local key signs the same tokens.
  * Anyone who can reach the local host can sign in as anyone, exactly as
@@ -46,8 +88,7 @@ export function reviewAppConfig(config: ExhibitConfig): ReviewAppConfig {
  * a token through the user's browser.
  */
 export function createReviewAppSite(config: ExhibitConfig, options: { distDir?: string } = {}): SiteHandler {
-  const entraAuthority = config.auth.kind === 'entra' ? ['https://login.microsoftonline.com'] : [];
-  const headers = siteSecurityHeaders({ connectSrc: entraAuthority });
+  const headers = reviewAppSecurityHeaders(config);
   const files = createStaticSite({ rootDir: options.distDir ?? REVIEW_APP_DIST, headers });
   const appConfig = reviewAppConfig(config);
 
@@ -77,6 +118,18 @@ export function createReviewAppSite(config: ExhibitConfig, options: { distDir?: 
     }
     return files(req);
   };
+}
+
+const sites = new WeakMap<ExhibitConfig, SiteHandler>();
+
+/** The `site` function of the table: one site per configuration, built on its first request. */
+export function handleSite(config: ExhibitConfig, req: SiteRequest, _inv?: Invocation): Promise<ApiResponse> {
+  let site = sites.get(config);
+  if (!site) {
+    site = createReviewAppSite(config);
+    sites.set(config, site);
+  }
+  return site(req);
 }
 
 function methodNotAllowed(allow: string): ApiResponse {

@@ -6,7 +6,7 @@ import { loadConfig } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReviewAppSite, isLoopbackHost, sameOrigin } from './review-app.site.js';
 
-describe('review app site of the local host', () => {
+describe('review app site (both hosts)', () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-review-site-'));
@@ -52,8 +52,31 @@ describe('review app site of the local host', () => {
     expect(token.status).not.toBe(200);
     const app = await site({ method: 'GET', path: '/app-config.json', headers: {} });
     expect(app.body).toEqual({
-      auth: { kind: 'entra', tenantId: '00000000-0000-0000-0000-000000000001', clientId: 'exhibit-prod', scopes: ['api://exhibit-prod/access_as_user'] },
+      auth: {
+        kind: 'entra',
+        tenantId: '00000000-0000-0000-0000-000000000001',
+        clientId: 'exhibit-prod',
+        scopes: ['api://exhibit-prod/access_as_user'],
+        authority: 'https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001',
+        knownAuthorities: [],
+      },
     });
-    expect(app.headers?.['content-security-policy']).toContain('connect-src \'self\' https://login.microsoftonline.com');
+    expect(app.headers?.['content-security-policy']).toContain('connect-src \'self\' https://login.microsoftonline.com;');
+  });
+
+  it('follows the configured authority host: a national cloud MSAL knows, any other host named as known', async () => {
+    const tenant = '00000000-0000-0000-0000-000000000001';
+    const at = async (host: string) => {
+      const config = loadConfig({ EXHIBIT_DATA_DIR: dataDir, EXHIBIT_ENTRA_TENANT_ID: tenant, EXHIBIT_ENTRA_AUDIENCE: 'api://exhibit-prod', EXHIBIT_ENTRA_AUTHORITY_HOST: host });
+      const r = await createReviewAppSite(config, { distDir: path.join(dataDir, 'none') })({ method: 'GET', path: '/app-config.json', headers: {} });
+      return { auth: (r.body as { auth: { authority: string; knownAuthorities: string[] } }).auth, csp: r.headers?.['content-security-policy'] ?? '' };
+    };
+    const us = await at('https://login.microsoftonline.us/');
+    expect(us.auth).toMatchObject({ authority: `https://login.microsoftonline.us/${tenant}`, knownAuthorities: [] });
+    expect(us.csp).toContain("connect-src 'self' https://login.microsoftonline.us;");
+    const test = await at('https://127.0.0.1:8443');
+    expect(test.auth).toMatchObject({ authority: `https://127.0.0.1:8443/${tenant}`, knownAuthorities: ['127.0.0.1:8443'] });
+    expect(() => loadConfig({ EXHIBIT_ENTRA_TENANT_ID: tenant, EXHIBIT_ENTRA_AUDIENCE: 'x', EXHIBIT_ENTRA_AUTHORITY_HOST: 'http://login.example' })).toThrow(/https origin/);
+    expect(() => loadConfig({ EXHIBIT_ENTRA_TENANT_ID: tenant, EXHIBIT_ENTRA_AUDIENCE: 'x', EXHIBIT_ENTRA_AUTHORITY_HOST: 'https://login.example/tenant' })).toThrow(/https origin/);
   });
 });
