@@ -74,6 +74,7 @@ describe('.ci/run system packages', () => {
       mkntfs: 'ntfs-3g',
       mke2fs: 'e2fsprogs',
       chromium: 'chromium',
+      openssl: 'openssl',
       hashdeep: 'hashdeep',
       sqlite3: 'sqlite3',
     };
