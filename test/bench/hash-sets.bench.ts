@@ -3,7 +3,8 @@
  * prints figures, asserts nothing about time.
  *
  *   npm run bench:hashsets -- [--db postgres://postgres@127.0.0.1:5432/test] [--rows 1000000]
- *                             [--files 2000] [--pdq 100000] [--queries 200] [--skip import,match,pdq]
+ *                             [--files 2000] [--pdq 100000] [--queries 200]
+ *                             [--skip import,match,pdq,pdq-server,pdq-pglite]
  *
  * 1. Import rate (rows/s) of a generated md5sum list and of a generated
  *    SQLite database in the NSRL RDS v3 layout, each `--rows` rows, into a
@@ -246,19 +247,22 @@ if (!skip.has('pdq')) {
     );
   }
   console.log(`PDQ similar-image search, maxDistance 31, limit 100, one case of ${fmt(PDQ)} pictures:`);
-  const pgSql = await freshServerDb();
-  try {
-    await queryPdq('PostgreSQL server', pgSql, await loadPdq(pgSql));
-  } finally {
-    await pgSql.close();
+  if (!skip.has('pdq-server')) {
+    const pgSql = await freshServerDb();
+    try {
+      await queryPdq('PostgreSQL server', pgSql, await loadPdq(pgSql));
+    } finally {
+      await pgSql.close();
+    }
   }
-  const pgliteDir = path.join(dir, 'pglite');
-  const lite = await openSqlClient({ kind: 'pglite', dataDir: pgliteDir });
-  try {
-    await new PostgresIndex(lite).migrate();
-    await queryPdq('PGlite', lite, await loadPdq(lite));
-  } finally {
-    await lite.close();
+  if (!skip.has('pdq-pglite')) {
+    const lite = await openSqlClient({ kind: 'pglite', dataDir: path.join(dir, 'pglite') });
+    try {
+      await new PostgresIndex(lite).migrate();
+      await queryPdq('PGlite', lite, await loadPdq(lite));
+    } finally {
+      await lite.close();
+    }
   }
 }
 
