@@ -124,7 +124,7 @@ export const contentRecordSchema = z.object({
   findings: z
     .array(z.object({ flag: z.string(), detail: z.string() }))
     .optional()
-    .describe('Findings about these bytes: unidentified, trailing-data, embedded-archive, partially-decoded, no-content, orientation-conflict'),
+    .describe('Findings about these bytes: unidentified, trailing-data, embedded-archive, partially-decoded, no-content, orientation-conflict, preview-differs (the embedded EXIF preview no longer shows the image: a hint of editing)'),
   tools: z.record(z.string(), z.array(toolVersion)).describe('Tool versions per stage'),
 });
 

@@ -257,6 +257,7 @@ export interface ArchiveStop {
  * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded.
  * - no-content: the decoded image is one flat colour (blank, or a decode that produced nothing).
  * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Identification, findings and orientation").
+ * - preview-differs: a JPEG/HEIC's embedded EXIF preview (IFD1 thumbnail) no longer shows the image: a hint of editing (docs/pdq.md, "The edited-image hint").
  */
 export type ContentFlag =
   | 'unidentified'
@@ -264,7 +265,8 @@ export type ContentFlag =
   | 'embedded-archive'
   | 'partially-decoded'
   | 'no-content'
-  | 'orientation-conflict';
+  | 'orientation-conflict'
+  | 'preview-differs';
 
 export interface ContentFinding {
   flag: ContentFlag;

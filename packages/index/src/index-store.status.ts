@@ -121,6 +121,7 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'partially-decoded': 'the image could be decoded only in part',
   'no-content': 'the decoded image is one flat colour',
   'orientation-conflict': 'HEIF transforms and EXIF orientation disagree',
+  'preview-differs': 'the embedded EXIF preview differs from the image (it may have been edited after the preview was made)',
 };
 
 export function flagDetail(

@@ -7,7 +7,7 @@ describe('createMediaTools', () => {
   it('wires the three adapters and lists every tool version once', async () => {
     const media = createMediaTools({});
     const versions = await media.versions();
-    expect(versions.map((v) => v.name).sort()).toEqual(['exhibit-pdq', 'exifr', 'ffmpeg', 'ffprobe', 'file-type', 'heic-decode', 'libheif-js', 'libvips', 'sharp']);
+    expect(versions.map((v) => v.name).sort()).toEqual(['exhibit-pdq', 'exhibit-preview-compare', 'exifr', 'ffmpeg', 'ffprobe', 'file-type', 'heic-decode', 'libheif-js', 'libvips', 'sharp']);
     expect(versions.every((v) => v.version !== '' && v.version !== 'unknown')).toBe(true);
 
     const jpeg = await sharp({ create: { width: 500, height: 100, channels: 3, background: '#abc' } }).jpeg().toBuffer();

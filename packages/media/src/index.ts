@@ -51,4 +51,4 @@ export { ALLOWED_PROTOCOLS, VIDEO_DEMUXERS } from './tools/ffmpeg-input.js';
 export { MEDIA_LIMITS } from './media-limits.js';
 export { pdqFromPixels, pdqDihedralFromPixels, PDQ_IMPLEMENTATION_VERSION, pdqDistance, pdqHexToBytes, isPdqHex, PDQ_SQUASH_EDGE_PX, PDQ_MIN_EDGE_PX, type PdqPixels, type PdqHash, type PdqDihedral } from './pdq/pdq.hasher.js';
 export { pdqPixelsFromImage, pdqFromImage, pdqDihedralFromImage, pdqToolVersions, type PdqDecodeOptions } from './pdq/pdq.pixels.js';
-export { compareEmbeddedPreview, PREVIEW_DIFFERS_CELL_DIFFERENCE, PREVIEW_COMPARE_EDGE_PX, PREVIEW_COMPARE_CELLS, PREVIEW_MIN_EDGE_PX, type PreviewComparison } from './preview/embedded-preview.compare.js';
+export { compareEmbeddedPreview, PREVIEW_COMPARE_VERSION, PREVIEW_DIFFERS_CELL_DIFFERENCE, PREVIEW_COMPARE_EDGE_PX, PREVIEW_COMPARE_CELLS, PREVIEW_MIN_EDGE_PX, type PreviewComparison } from './preview/embedded-preview.compare.js';

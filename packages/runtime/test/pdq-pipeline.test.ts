@@ -10,12 +10,15 @@ import { ExhibitError, loadConfig, QUEUES } from '@exhibit/core';
 import { pdqDistance, pdqFromImage } from '@exhibit/media';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { createApp, handleQueueMessage, reconcile, type App } from '../src/index.js';
+import { cameraPair, exiftoolVersion } from '../../media/src/preview/exiftool-camera.test-support.js';
 
 /**
- * PDQ through the whole pipeline (Azurite + PGlite, the real media adapters):
- * the hash the analyse stage stores for a photo is the one `pdqFromImage`
- * (bit-exact with Meta's reference) gives for the same file, and a copy that
- * ffmpeg resized and recompressed is found as similar.
+ * PDQ and the edited-image hint through the whole pipeline (Azurite + PGlite,
+ * the real media adapters): the hash the analyse stage stores for a photo is
+ * the one `pdqFromImage` (bit-exact with Meta's reference) gives for the same
+ * file, and a copy that ffmpeg resized and recompressed is found as similar; a
+ * photo whose EXIF preview (written by exiftool) no longer shows it gets a
+ * `preview-differs` finding, the unedited photo none.
  */
 
 const logger = pino({ level: 'silent' });
@@ -23,7 +26,7 @@ const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
 const FIXTURE = path.resolve(import.meta.dirname, '../../../test/fixtures/pdq-reference/images/B-meadow.jpg');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('PDQ in the analyse stage (Azurite + PGlite)', () => {
+describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)', () => {
   let dataDir: string;
   let app: App;
   const caseId = `PQ${randomBytes(3).toString('hex')}`;
@@ -100,5 +103,28 @@ describe('PDQ in the analyse stage (Azurite + PGlite)', () => {
     await reconcile(app, inv());
     await drain();
     expect(await app.index.getPdq(sha256(original))).toEqual(before);
+  });
+
+  it.skipIf(!exiftoolVersion)('flags the photo edited under its old preview, and only that one', async () => {
+    const { unedited, edited } = await cameraPair(original);
+    await upload(`${caseId}/EV3/DCIM/unedited.jpg`, unedited);
+    await upload(`${caseId}/EV3/DCIM/edited.jpg`, edited);
+    await reconcile(app, inv());
+    await drain();
+
+    const clean = await app.index.getContent(sha256(unedited));
+    expect(clean?.thumbnailStatus).toBe('done');
+    expect(clean?.thumbnailSource).toBe('image');
+    expect(clean?.findings ?? []).toEqual([]);
+
+    const changed = await app.index.getContent(sha256(edited));
+    expect(changed?.thumbnailStatus).toBe('done');
+    expect(changed?.findings).toEqual([{ flag: 'preview-differs', detail: expect.stringMatching(/^the embedded EXIF preview \(160x120\) differs from the image/) }]);
+    expect(changed?.tools.thumbnail?.map((t) => t.name)).toContain('exhibit-preview-compare');
+
+    const status = await app.index.evidenceStatus(caseId, 'EV3');
+    const flagged = status?.findings.filter((f) => f.flag === 'preview-differs') ?? [];
+    expect(flagged.map((f) => f.path)).toEqual(['DCIM/edited.jpg']);
+    expect(flagged[0]!.detail).toBe(changed!.findings![0]!.detail);
   });
 });

@@ -21,19 +21,19 @@ export function register(program: Command, ctx: CliContext): void {
     .description('import a hash-set file (format detected from its content); a new version of an existing name replaces it once loaded')
     .requiredOption('--name <name>', 'the set name (letters, digits, space . _ ( ) -)')
     .addOption(new Option('--kind <kind>', 'what the set lists').choices([...HASH_SET_KINDS]).makeOptionMandatory())
-    .option('--version <version>', 'the set version (default: what the file states, if anything)')
+    .option('--set-version <version>', 'the set version (default: what the file states, if anything); not --version, which is the program\'s own')
     .option('--category <n=name>', 'name a category number, e.g. --category "1=Category A" (repeatable)', collectCategory, {})
     .option('--skip-bad-rows', 'import the good rows of a file with malformed rows, recording how many were left out (default: refuse the file)')
     .option('--by <name>', 'who imports it, as recorded with the set', userInfo().username)
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, options: { name: string; kind: HashSetRecord['kind']; version?: string; category: Record<string, string>; skipBadRows?: boolean; by: string; json?: boolean }) => {
+    .action(async (file: string, options: { name: string; kind: HashSetRecord['kind']; setVersion?: string; category: Record<string, string>; skipBadRows?: boolean; by: string; json?: boolean }) => {
       await withSets(ctx, async (sets) => {
         const progress = progressView(ctx);
         try {
           const result = await sets.import(file, {
             name: options.name,
             kind: options.kind,
-            ...(options.version ? { version: options.version } : {}),
+            ...(options.setVersion ? { version: options.setVersion } : {}),
             categoryNames: options.category,
             importedBy: options.by,
             skipBadRows: options.skipBadRows === true,

@@ -13,6 +13,8 @@ import { configureSharp } from '../thumbnail/sharp.setup.js';
  * what was changed, nor by whom; docs/pdq.md gives the measured basis.
  */
 
+/** Raised whenever the comparison or its threshold changes: recorded with every thumbnail whose finding it decides. */
+export const PREVIEW_COMPARE_VERSION = '1';
 /** Both pictures are compared at this size (RGB), after the preview is turned upright and any letterbox bars are cut off. */
 export const PREVIEW_COMPARE_EDGE_PX = 32;
 /** Cells of the comparison grid per side (4×4 px each): a local edit shows in its cell long before it moves the overall mean. */

@@ -144,7 +144,7 @@ describe('MediaThumbnailer.image', () => {
 
   it('reports the tools used', async () => {
     const names = (await thumbnailer.tools('image')).map((t) => t.name);
-    expect(names).toEqual(['sharp', 'libvips', 'heic-decode', 'libheif-js', 'exifr', 'exhibit-pdq']);
+    expect(names).toEqual(['sharp', 'libvips', 'heic-decode', 'libheif-js', 'exifr', 'exhibit-pdq', 'exhibit-preview-compare']);
   });
 });
 

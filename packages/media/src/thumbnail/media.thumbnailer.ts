@@ -1,8 +1,9 @@
-import { isExhibitError, LIMITS, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
+import { isExhibitError, LIMITS, type ContentFinding, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
 import { packageVersion } from '../package-version.js';
 import { pdqFromImage, pdqToolVersions } from '../pdq/pdq.pixels.js';
+import { compareEmbeddedPreview, PREVIEW_COMPARE_VERSION, PREVIEW_DIFFERS_CELL_DIFFERENCE } from '../preview/embedded-preview.compare.js';
 import { readWhole } from '../read-source.js';
 import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
@@ -40,6 +41,43 @@ async function imagePdq(bytes: Buffer, maxPixels: number, options: { mime?: stri
   }
 }
 
+/** The formats whose embedded EXIF preview (IFD1) the edited-image hint compares: cameras write one into JPEG and HEIC. */
+const PREVIEW_HINT_MIMES = new Set(['image/jpeg', 'image/heic', 'image/heif']);
+
+/**
+ * The edited-image hint (docs/pdq.md): a `preview-differs` finding when the
+ * file's embedded EXIF preview no longer shows the picture. Compared against
+ * the thumbnail just made (the main image already decoded and turned upright),
+ * so the picture is not decoded again; the preview is extracted in the parser
+ * thread, from the bytes already read. A preview that cannot be extracted in
+ * time gives no finding (logged): the thumbnail stands, and the hint is a hint.
+ */
+async function previewHint(
+  bytes: Buffer,
+  upright: Buffer,
+  maxPixels: number,
+  options: { mime?: string | null; abortSignal?: AbortSignal },
+  logger: Logger | undefined,
+): Promise<ContentFinding[]> {
+  if (!options.mime || !PREVIEW_HINT_MIMES.has(options.mime)) return [];
+  try {
+    const comparison = await compareEmbeddedPreview(bytes, upright, { maxPixels, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+    if (!comparison?.differs) return [];
+    return [{ flag: 'preview-differs', detail: comparison.detail }];
+  } catch (err) {
+    if (isExhibitError(err, 'parse-timeout') || isExhibitError(err, 'parse-crashed')) {
+      logger?.warn({ reason: err.code }, 'embedded preview not compared');
+      return [];
+    }
+    throw err;
+  }
+}
+
+/** The comparator's version, recorded with an image thumbnail (its finding comes with it). */
+function previewCompareVersion(): ToolVersion {
+  return { name: 'exhibit-preview-compare', version: `${PREVIEW_COMPARE_VERSION} (worst cell >= ${PREVIEW_DIFFERS_CELL_DIFFERENCE}/255)` };
+}
+
 /** pdqToolVersions without the decoders the image tools already list. */
 function pdqOwnVersions(): ToolVersion[] {
   return pdqToolVersions().filter((t) => t.name === 'exhibit-pdq');
@@ -69,7 +107,7 @@ export class MediaThumbnailer implements Thumbnailer {
 
   async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
     // An image's thumbnail comes with its PDQ hash: the hasher's version is part of the record.
-    if (kind === 'image') return [...sharpVersions(), ...heicDecoderVersions(), { name: 'exifr', version: packageVersion('exifr') }, ...pdqOwnVersions()];
+    if (kind === 'image') return [...sharpVersions(), ...heicDecoderVersions(), { name: 'exifr', version: packageVersion('exifr') }, ...pdqOwnVersions(), previewCompareVersion()];
     return [...sharpVersions(), await this.resolver.toolVersion('ffmpeg')];
   }
 
@@ -81,7 +119,9 @@ export class MediaThumbnailer implements Thumbnailer {
     const thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
     if (thumbnail.from !== 'image') return { ...thumbnail, pdqFailure: 'the image itself could not be decoded (thumbnail from its EXIF preview)' };
-    return { ...thumbnail, ...(await imagePdq(bytes, this.settings.maxPixels, options)) };
+    const hint = await previewHint(bytes, thumbnail.jpeg, this.settings.maxPixels, options, this.logger);
+    const findings = [...(thumbnail.findings ?? []), ...hint];
+    return { ...thumbnail, ...(findings.length > 0 ? { findings } : {}), ...(await imagePdq(bytes, this.settings.maxPixels, options)) };
   }
 
   async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {
