@@ -37,20 +37,15 @@ export const EWF_SECTOR_BYTES = 512;
 export const EWF_SECTORS_PER_CHUNK = 64;
 const CHUNK_BYTES = EWF_SECTOR_BYTES * EWF_SECTORS_PER_CHUNK;
 
-/** Adler-32 (RFC 1950), as EWF puts it on descriptors, tables and stored chunks. */
+/**
+ * Adler-32 (RFC 1950), as EWF puts it on descriptors, tables and stored
+ * chunks. A zlib stream ends with the Adler-32 of its data (big-endian), so
+ * zlib computes it: no second copy of the pipeline reader's checksum code,
+ * and libewf checking the result is an independent check of both.
+ */
 export function adler32(bytes: Uint8Array): number {
-  let a = 1;
-  let b = 0;
-  for (let i = 0; i < bytes.length; ) {
-    const end = Math.min(i + 3800, bytes.length);
-    for (; i < end; i += 1) {
-      a += bytes[i]!;
-      b += a;
-    }
-    a %= 65521;
-    b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
+  const stream = deflateSync(bytes, { level: 0 });
+  return stream.readUInt32BE(stream.length - 4);
 }
 
 /** Data followed by its Adler-32, little-endian: how volume, table, digest and hash sections end. */
