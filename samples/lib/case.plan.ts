@@ -39,7 +39,34 @@ export type Content =
   | { type: 'corrupt-jpeg'; scene: SceneSpec; quality: number }
   | { type: 'text'; text: string }
   | { type: 'zip'; members: Member[]; emptyDirectories?: string[]; directoryMtime: string }
-  | { type: 'tar.gz'; members: Member[]; emptyDirectories?: string[]; directoryMtime: string };
+  | { type: 'tar.gz'; members: Member[]; emptyDirectories?: string[]; directoryMtime: string }
+  /** A FAT32 memory card wrapped as E01; `deleted` (member paths) are removed with mdel after writing. */
+  | { type: 'fat32-e01'; card: FatCardPlan; ewf: EwfPlan; members: Member[]; deleted: string[]; directoryMtime: string }
+  /** A raw ext4 volume (no partition table), as `dd` of a USB stick gives it. */
+  | { type: 'ext4-raw'; volume: Ext4Plan; members: Member[]; directoryMtime: string };
+
+export interface FatCardPlan {
+  label: string;
+  volumeId: string;
+  sizeKiB: number;
+}
+
+export interface Ext4Plan {
+  label: string;
+  uuid: string;
+  sizeKiB: number;
+}
+
+/** What the acquiring examiner typed into the imaging tool; the acquisition date is fixed so the E01 regenerates. */
+export interface EwfPlan {
+  caseNumber: string;
+  evidenceNumber: string;
+  description: string;
+  examiner: string;
+  notes: string;
+  /** UTC, 'YYYY-MM-DDTHH:mm:ssZ'. */
+  acquiredAt: string;
+}
 
 export interface Member {
   path: string;
@@ -291,6 +318,100 @@ const phoneExtraction: Content = {
   ],
 };
 
+const canonR6 = { make: 'Canon', model: 'Canon EOS R6', software: 'Firmware Version 1.8.1' } as const;
+
+/** A camera's SD card: four photos in DCIM/100CANON, IMG_0103.JPG deleted (8.3 name, so no long-name entry). */
+const memoryCard: Content = {
+  type: 'fat32-e01',
+  card: { label: 'EOS_DIGITAL', volumeId: '20250610', sizeKiB: 34_000 },
+  ewf: {
+    caseNumber: 'DEMO-2026-001',
+    evidenceNumber: 'EX03',
+    description: 'SD card from the Canon camera',
+    examiner: 'Sam Ple',
+    notes: 'Generated sample: no real acquisition',
+    acquiredAt: '2025-06-12T08:30:00Z',
+  },
+  directoryMtime: '2025-06-10T07:00:00',
+  deleted: ['DCIM/100CANON/IMG_0103.JPG'],
+  members: [
+    {
+      path: 'DCIM/100CANON/IMG_0101.JPG',
+      mtime: '2025-06-10T07:12:04',
+      content: {
+        type: 'jpeg',
+        quality: 70,
+        scene: { width: 1200, height: 800, style: 0, label: '101' },
+        exif: { ...canonR6, dateTimeOriginal: '2025:06:10 07:12:03', offsetTimeOriginal: '+02:00', gps: { lat: 45.4642, lon: 9.19 } },
+      },
+    },
+    {
+      path: 'DCIM/100CANON/IMG_0102.JPG',
+      mtime: '2025-06-10T07:15:40',
+      content: {
+        type: 'jpeg',
+        quality: 70,
+        scene: { width: 1200, height: 800, style: 5, label: '102' },
+        exif: { ...canonR6, dateTimeOriginal: '2025:06:10 07:15:39', offsetTimeOriginal: '+02:00', gps: { lat: 45.4654, lon: 9.1866 } },
+      },
+    },
+    {
+      path: 'DCIM/100CANON/IMG_0103.JPG',
+      mtime: '2025-06-10T07:20:12',
+      content: {
+        type: 'jpeg',
+        quality: 70,
+        scene: { width: 1200, height: 800, style: 9, label: '103' },
+        exif: { ...canonR6, dateTimeOriginal: '2025:06:10 07:20:11', offsetTimeOriginal: '+02:00', gps: { lat: 45.4408, lon: 12.3155 } },
+      },
+    },
+    {
+      path: 'DCIM/100CANON/IMG_0104.JPG',
+      mtime: '2025-06-11T18:02:30',
+      content: {
+        type: 'jpeg',
+        quality: 70,
+        scene: { width: 800, height: 1200, style: 11, label: '104' },
+        exif: { ...canonR6, dateTimeOriginal: '2025:06:11 18:02:29', offsetTimeOriginal: '+02:00', gps: { lat: 43.7696, lon: 11.2558 } },
+      },
+    },
+  ],
+};
+
+/** A USB stick imaged with dd: ext4 straight on the device, two photos and a note. */
+const usbStick: Content = {
+  type: 'ext4-raw',
+  volume: { label: 'USBSTICK', uuid: '2025d15c-0612-4000-8000-000000000015', sizeKiB: 1024 },
+  directoryMtime: '2025-06-12T19:00:00',
+  members: [
+    {
+      path: 'Photos/IMG_20250612_101500.jpg',
+      mtime: '2025-06-12T10:15:02',
+      content: {
+        type: 'jpeg',
+        quality: 70,
+        scene: { width: 1024, height: 768, style: 6, label: '201' },
+        exif: { ...pixel7, dateTimeOriginal: '2025:06:12 10:15:00', offsetTimeOriginal: '+02:00', gps: { lat: 41.9028, lon: 12.4964 } },
+      },
+    },
+    {
+      path: 'Photos/IMG_20250612_103000.jpg',
+      mtime: '2025-06-12T10:30:01',
+      content: {
+        type: 'jpeg',
+        quality: 70,
+        scene: { width: 1024, height: 768, style: 7, label: '202' },
+        exif: { ...pixel7, dateTimeOriginal: '2025:06:12 10:30:00', offsetTimeOriginal: '+02:00', gps: { lat: 41.8902, lon: 12.4922 } },
+      },
+    },
+    {
+      path: 'handover.txt',
+      mtime: '2025-06-12T18:45:10',
+      content: { type: 'text', text: 'Handover moved to Rome, 13 June, 09:00, same bag.\n' },
+    },
+  ],
+};
+
 export const CASE_PLAN: CasePlan = {
   caseId: 'DEMO-2026-001',
   evidence: [
@@ -327,5 +448,7 @@ export const CASE_PLAN: CasePlan = {
         },
       ],
     },
+    { evidenceId: 'EX03', uploads: [{ fileName: 'sd-card.E01', content: memoryCard }] },
+    { evidenceId: 'EX04', uploads: [{ fileName: 'usb-stick.dd', content: usbStick }] },
   ],
 };

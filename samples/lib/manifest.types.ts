@@ -60,8 +60,27 @@ export interface FileExpectation {
   durationSec?: number;
   /** The member's modification time as its archive records it (zip: local DOS time; tar: UTC). */
   archiveModified?: RecordedWallClock;
-  /** For archives: entries directly inside (not counting nested archives' contents). */
+  /** For archives and disk images: entries directly inside (not counting nested archives' contents). */
   members?: { files: number; directories: number };
+  /** A member whose directory entry was deleted (FAT: first byte 0xE5, so its name starts with '_'). */
+  deleted?: boolean;
+  /** Its data was read back from where the deleted entry says it was. */
+  recovered?: boolean;
+  /** For disk images: what the pipeline should find about the image itself. */
+  disk?: DiskExpectation;
+}
+
+export interface DiskExpectation {
+  format: 'ewf' | 'raw';
+  /** One volume, no partition table. */
+  fileSystem: 'fat32' | 'ext4';
+  label: string;
+  /** Entries listed (files, deleted files and directories; not the volume label or TSK's virtual files). */
+  entries: number;
+  /** The media (the disk the E01 holds): its hashes, which the E01 also stores. */
+  media: { md5: string; sha1: string; sha256: string; size: number };
+  /** EWF: the header as written. */
+  ewfHeader?: { caseNumber: string; evidenceNumber: string; description: string; examiner: string; notes: string; acquiredAt: string };
 }
 
 export interface SampleFile {

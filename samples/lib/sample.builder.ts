@@ -3,10 +3,13 @@ import type { FileKind } from '@exhibit/core';
 import { writeTarGz, writeZip, type ArchiveEntry } from './archive.writers.js';
 import { STYLES, type CasePlan, type Content, type Member, type SceneSpec, type VideoPlan } from './case.plan.js';
 import { digests } from './digests.js';
+import { buildExt4Volume, buildFatCard, type DiskFile } from './disk.builder.js';
+import { writeEwf } from './ewf.writer.js';
 import { withExifThumbnail } from './exif-thumbnail.writer.js';
 import { encodeHeic } from './heic.encoder.js';
 import { destroyScan } from './jpeg.damager.js';
 import type {
+  DiskExpectation,
   FileExpectation,
   RecordedWallClock,
   SampleDirectory,
@@ -27,9 +30,12 @@ export interface BuiltCase {
 
 interface Built {
   bytes: Buffer;
-  /** Facts only known after encoding (e.g. the duration ffprobe measures). */
-  measured: { durationSec?: number };
+  /** Facts only known after encoding (e.g. the duration ffprobe measures, a disk image's media hashes). */
+  measured: { durationSec?: number; media?: DiskExpectation['media'] };
 }
+
+/** The version the E01 header records as the acquiring software: this generator, not a real acquisition. */
+export const EWF_SOFTWARE = { version: 'exhibit-samples 1', os: 'none (generated)' };
 
 function scenePixels(scene: SceneSpec): RawImage {
   const style = STYLES[scene.style % STYLES.length]!;
@@ -68,6 +74,12 @@ class CaseBuilder {
   private readonly cache = new Map<Content, Built>();
 
   constructor(private readonly tools: SampleTools) {}
+
+  private async diskFiles(members: readonly Member[]): Promise<DiskFile[]> {
+    const files: DiskFile[] = [];
+    for (const m of members) files.push({ path: m.path, mtime: m.mtime, bytes: (await this.build(m.content)).bytes });
+    return files;
+  }
 
   async build(content: Content): Promise<Built> {
     const cached = this.cache.get(content);
@@ -127,11 +139,44 @@ class CaseBuilder {
         const bytes = content.type === 'zip' ? await writeZip(entries) : await writeTarGz(entries);
         return { bytes, measured: {} };
       }
+      case 'fat32-e01': {
+        const files = await this.diskFiles(content.members);
+        const media = await buildFatCard(files, { ...content.card, directoryMtime: content.directoryMtime, deleted: content.deleted });
+        const e = content.ewf;
+        const bytes = writeEwf(media, {
+          caseNumber: e.caseNumber,
+          evidenceNumber: e.evidenceNumber,
+          description: e.description,
+          examiner: e.examiner,
+          notes: e.notes,
+          acquiredAt: new Date(e.acquiredAt),
+          mediaType: 'removable',
+          software: EWF_SOFTWARE,
+        });
+        return { bytes, measured: { media: digests(media) } };
+      }
+      case 'ext4-raw': {
+        const bytes = await buildExt4Volume(await this.diskFiles(content.members), { ...content.volume, directoryMtime: content.directoryMtime });
+        return { bytes, measured: { media: digests(bytes) } };
+      }
     }
   }
 }
 
 /** Every parent directory of the members, plus the empty ones, each ending in '/'. */
+export function diskDirectories(content: Extract<Content, { type: 'fat32-e01' | 'ext4-raw' }>): string[] {
+  const dirs = archiveDirectories(content.members, []);
+  // mke2fs makes lost+found on every ext volume.
+  return content.type === 'ext4-raw' ? [...dirs, 'lost+found/'].sort() : dirs;
+}
+
+/** The path the file system lists: a deleted FAT entry has lost its first byte, shown as '_' (as TSK shows it). */
+export function listedPath(content: Content, member: Member): string {
+  if (content.type !== 'fat32-e01' || !content.deleted.includes(member.path)) return member.path;
+  const slash = member.path.lastIndexOf('/');
+  return `${member.path.slice(0, slash + 1)}_${member.path.slice(slash + 2)}`;
+}
+
 function archiveDirectories(members: readonly Member[], empty: readonly string[]): string[] {
   const dirs = new Set<string>(empty);
   for (const m of members) {
@@ -161,6 +206,9 @@ const SIGNATURES: Record<Exclude<Content['type'], 'video'>, Signature> = {
   text: { kind: 'document', mime: 'text/plain', exts: [], thumbnail: 'none' },
   zip: { kind: 'archive', mime: 'application/zip', exts: ['zip'], thumbnail: 'none' },
   'tar.gz': { kind: 'archive', mime: 'application/gzip', exts: ['gz', 'tgz'], thumbnail: 'none' },
+  // No file-type signature: the pipeline's own sniffing names them (packages/media/src/identify/disk-image-sniff.ts).
+  'fat32-e01': { kind: 'archive', mime: 'application/x-ewf', exts: ['e01'], thumbnail: 'none' },
+  'ext4-raw': { kind: 'archive', mime: 'application/x-raw-disk-image', exts: ['dd', 'img', 'raw', '001'], thumbnail: 'none' },
 };
 
 function signatureOf(content: Content): Signature {
@@ -244,6 +292,21 @@ function expectationOf(content: Content, built: Built, name: string, depth: numb
         directories: archiveDirectories(content.members, content.emptyDirectories ?? []).length,
       };
       break;
+    case 'fat32-e01':
+    case 'ext4-raw': {
+      const directories = diskDirectories(content).length;
+      expect.members = { files: content.members.length, directories };
+      const e = content.type === 'fat32-e01' ? content.ewf : undefined;
+      expect.disk = {
+        format: content.type === 'fat32-e01' ? 'ewf' : 'raw',
+        fileSystem: content.type === 'fat32-e01' ? 'fat32' : 'ext4',
+        label: content.type === 'fat32-e01' ? content.card.label : content.volume.label,
+        entries: content.members.length + directories,
+        media: built.measured.media!,
+        ...(e ? { ewfHeader: { ...e } } : {}),
+      };
+      break;
+    }
     case 'text':
       break;
   }
@@ -279,6 +342,19 @@ export async function buildCase(plan: CasePlan, tools: SampleTools): Promise<Bui
       reproducible: REPRODUCIBLE_BYTES.has(content.type) ? 'bytes' : 'same-tools',
       expect,
     });
+    if (content.type === 'fat32-e01' || content.type === 'ext4-raw') {
+      // FAT keeps the device's wall clock with no zone; ext4 keeps UTC seconds.
+      const offsetMinutes = content.type === 'fat32-e01' ? null : 0;
+      for (const dir of diskDirectories(content)) {
+        directories.push({ path: `${displayPath}!/${dir.replace(/\/$/, '')}`, depth: depth + 1, archiveModified: { local: content.directoryMtime, offsetMinutes } });
+      }
+      for (const member of content.members) {
+        const memberPath = `${displayPath}!/${listedPath(content, member)}`;
+        const before = files.length;
+        await describe(member.content, memberPath, depth + 1, { local: member.mtime, offsetMinutes }, files, directories);
+        if (content.type === 'fat32-e01' && content.deleted.includes(member.path)) Object.assign(files[before]!.expect, { deleted: true, recovered: true });
+      }
+    }
     if (content.type === 'zip' || content.type === 'tar.gz') {
       // Zip DOS times are local wall clock with no zone; tar times are UTC.
       const offsetMinutes = content.type === 'zip' ? null : 0;

@@ -63,8 +63,39 @@ export function cpuModel(): string {
   }
 }
 
+/** A line of a tool's output matching `re` (some print their version only inside --help or -V). */
+async function versionLine(file: string, args: string[], re: RegExp): Promise<string | undefined> {
+  try {
+    const { stdout, stderr } = await run(file, args, { timeout: 30_000 });
+    return re.exec(stdout + stderr)?.[1];
+  } catch (err) {
+    const out = err as { stdout?: string; stderr?: string; code?: unknown };
+    if (typeof out.code === 'string') return undefined; // not installed (ENOENT)
+    return re.exec(`${out.stdout ?? ''}${out.stderr ?? ''}`)?.[1];
+  }
+}
+
+/**
+ * The disk images are made with dosfstools, mtools and e2fsprogs (Debian
+ * packages of those names); their versions decide the images' bytes.
+ */
+export async function locateDiskTools(): Promise<ToolVersion[]> {
+  const [dosfstools, mtools, e2fsprogs] = await Promise.all([
+    versionLine('mkfs.fat', ['--help'], /mkfs\.fat (\S+)/),
+    versionLine('mtools', ['--version'], /mtools\) (\S+)/),
+    versionLine('mke2fs', ['-V'], /mke2fs (\S+)/),
+  ]);
+  const missing = [!dosfstools && 'mkfs.fat (dosfstools)', !mtools && 'mtools', !e2fsprogs && 'mke2fs (e2fsprogs)'].filter(Boolean);
+  if (missing.length > 0) throw new Error(`${missing.join(', ')} not found: install dosfstools, mtools and e2fsprogs`);
+  return [
+    { name: 'dosfstools', version: dosfstools! },
+    { name: 'mtools', version: mtools! },
+    { name: 'e2fsprogs', version: e2fsprogs! },
+  ];
+}
+
 export async function findTools(): Promise<SampleTools> {
-  const [ffmpeg, ffprobe, heifEnc] = await Promise.all([locate('ffmpeg'), locate('ffprobe'), locateHeifEnc()]);
+  const [ffmpeg, ffprobe, heifEnc, diskTools] = await Promise.all([locate('ffmpeg'), locate('ffprobe'), locateHeifEnc(), locateDiskTools()]);
   const version = (banner: string, re: RegExp) => re.exec(banner)?.[1] ?? banner;
   return {
     ffmpeg: ffmpeg.path,
@@ -76,6 +107,7 @@ export async function findTools(): Promise<SampleTools> {
       { name: 'ffmpeg', version: version(ffmpeg.banner, /ffmpeg version (\S+)/) },
       { name: 'libheif', version: version(heifEnc.banner, /libheif version:\s*(\S+)/) },
       { name: 'zlib', version: process.versions.zlib ?? 'unknown' },
+      ...diskTools,
       { name: 'cpu', version: cpuModel() },
     ],
   };

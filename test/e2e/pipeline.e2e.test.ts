@@ -31,6 +31,17 @@ interface ExpectedFile {
     durationSec?: number;
     width?: number;
     height?: number;
+    archiveModified?: { local: string; offsetMinutes: number | null };
+    deleted?: boolean;
+    recovered?: boolean;
+    disk?: {
+      format: 'ewf' | 'raw';
+      fileSystem: string;
+      label: string;
+      entries: number;
+      media: { md5: string; sha1: string; sha256: string; size: number };
+      ewfHeader?: { caseNumber: string; evidenceNumber: string; description: string; examiner: string; notes: string; acquiredAt: string };
+    };
   };
 }
 
@@ -197,6 +208,91 @@ describe('evidence pipeline end to end on the embedded stack', () => {
       const thumbs = new Set(list.map((h) => h.content.thumbnail?.name));
       expect(thumbs.size).toBe(1);
       expect(list.every((h) => h.file.stage === 'indexed')).toBe(true);
+    }
+  });
+
+  /** The sample disk images (issue 15): each upload with `expect.disk`, its evidence item and its members. */
+  const diskImages = () =>
+    manifest.evidence.flatMap((ev) =>
+      (ev.files as ExpectedFile[])
+        .filter((f) => f.expect.disk)
+        .map((image) => ({
+          evidenceId: ev.evidenceId,
+          image,
+          members: (ev.files as ExpectedFile[]).filter((f) => f.path.startsWith(`${image.path}!/`)),
+          directories: (ev as unknown as { directories: Array<{ path: string; archiveModified: { local: string; offsetMinutes: number | null } }> }).directories.filter((d) =>
+            d.path.startsWith(`${image.path}!/`),
+          ),
+        })),
+    );
+
+  it("lists the sample disk images' files in search at their paths, with the file system's times as recorded", () => {
+    const disks = diskImages();
+    expect(disks.map((d) => [d.image.path, d.image.expect.disk!.fileSystem])).toEqual([
+      ['sd-card.E01', 'fat32'],
+      ['usb-stick.dd', 'ext4'],
+    ]);
+    for (const { image, members, directories } of disks) {
+      expect(hits.get(image.path).file.unpack, image.path).toBe('done');
+      const photos = members.filter((m) => m.kind === 'image');
+      expect(photos.length, image.path).toBeGreaterThanOrEqual(2);
+      for (const m of members) {
+        const hit = hits.get(m.path);
+        expect(hit.file.stage, m.path).toBe('indexed');
+        // FAT: the camera's wall clock, no zone, never shifted; ext4: UTC seconds.
+        const recorded = m.expect.archiveModified!;
+        // ext4 records nanoseconds, so its times carry a fraction (here .000); FAT's have none.
+        expect(hit.file.archiveTimes.modified, m.path).toMatchObject({
+          local: recorded.offsetMinutes === null ? recorded.local : expect.stringMatching(new RegExp(`^${recorded.local}(\\.0+)?$`)),
+          offsetMinutes: recorded.offsetMinutes,
+          utc: recorded.offsetMinutes === null ? null : expect.stringMatching(new RegExp(`^${recorded.local}(\\.0+)?Z$`)),
+        });
+      }
+      for (const d of directories) {
+        expect(hits.get(d.path)?.file.entryKind, d.path).toBe('directory');
+        expect(hits.get(d.path).file.archiveTimes.modified.local, d.path).toMatch(new RegExp(`^${d.archiveModified.local}(\\.0+)?$`));
+      }
+    }
+  });
+
+  it('flags the photo deleted from the card deleted and recovered, and only it, with its thumbnail', async () => {
+    const flagged = [...hits.values()].filter((h) => h.file.flags.includes('deleted')).map((h) => h.file.path);
+    const expected = diskImages().flatMap((d) => d.members.filter((m) => m.expect.deleted));
+    expect(expected.map((m) => m.path)).toEqual(['sd-card.E01!/DCIM/100CANON/_MG_0103.JPG']);
+    expect(flagged).toEqual(expected.map((m) => m.path));
+    const hit = hits.get(expected[0]!.path);
+    expect(hit.file.flags).toContain('recovered');
+    expect(hit.file.sha256).toBe(expected[0]!.sha256);
+    expect(hit.content.metadata.takenAt.local).toBe(expected[0]!.expect.takenAtLocal);
+    const res = await investigator.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/thumbnail`);
+    expect(res.status).toBe(200);
+    expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).format).toBe('jpeg');
+  });
+
+  it('verifies the hashes stored in the sample E01 against the card read through it, and records its header', () => {
+    for (const { evidenceId, image } of diskImages()) {
+      const disk = image.expect.disk!;
+      const [recorded] = statuses[evidenceId].diskImages;
+      expect(recorded, image.path).toMatchObject({
+        path: image.path,
+        format: disk.format,
+        volumes: [{ scheme: 'none', fileSystem: disk.fileSystem, problem: null, entries: disk.entries }],
+      });
+      if (disk.format !== 'ewf') {
+        // A raw image stores no hash of itself: only the upload's acquisition hashes check it.
+        expect(recorded.integrity, image.path).toBe('no-reference');
+        continue;
+      }
+      // Computed from the card read through the E01, equal to the generator's hashes of the card.
+      expect(recorded.computedHashes, image.path).toEqual({ md5: disk.media.md5, sha1: disk.media.sha1, sha256: disk.media.sha256 });
+      const h = disk.ewfHeader!;
+      expect(recorded).toMatchObject({
+        integrity: 'verified',
+        mismatches: [],
+        storedHashes: { md5: disk.media.md5, sha1: disk.media.sha1 },
+        ewfHeader: { caseNumber: h.caseNumber, evidenceNumber: h.evidenceNumber, examiner: h.examiner, notes: h.notes, description: h.description },
+      });
+      expect(statuses[evidenceId].findings.filter((f: any) => f.flag === 'image-hash-mismatch')).toEqual([]);
     }
   });
 

@@ -14,13 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSamples, SAMPLES_DIR } from '../../samples/generate.js';
 import { digests } from '../../samples/lib/digests.js';
 import type { SampleFile, SampleManifest } from '../../samples/lib/manifest.types.js';
-import { walkUpload, type WalkedEntry } from '../../samples/lib/sample.reader.js';
+import { isSampleDiskImage, walkUpload, type WalkedEntry } from '../../samples/lib/sample.reader.js';
+import { execFileSync } from 'node:child_process';
 import { findTools, locate, type SampleTools } from '../../samples/lib/tools.js';
 import { probeVideoBuffer } from '../../samples/lib/video.encoder.js';
 
 const manifest = JSON.parse(await readFile(path.join(SAMPLES_DIR, 'expected.json'), 'utf8')) as SampleManifest;
 const ffprobe = (await locate('ffprobe')).path;
-// Regeneration needs ffmpeg and heif-enc (Debian libheif-examples, installed by .ci/run).
+// Regeneration needs ffmpeg, heif-enc (Debian libheif-examples), dosfstools, mtools and
+// e2fsprogs (all installed by .ci/run).
 // Without them the regeneration tests skip with the reason printed here, rather than
 // failing: the committed samples are still checked against independent readers above.
 const found = await findTools().then(
@@ -101,6 +103,7 @@ describe('committed samples', () => {
           depth: f.expect.depth,
         });
         expect(entry.archiveModified).toEqual(f.expect.archiveModified);
+        expect({ path: f.path, deleted: entry.deleted ?? false }).toEqual({ path: f.path, deleted: f.expect.deleted ?? false });
       }
       const dirs = entries.filter((e) => e.type === 'directory').map((e) => ({ path: e.path, depth: e.depth, archiveModified: e.archiveModified }));
       expect(dirs.sort((a, b) => a.path.localeCompare(b.path))).toEqual([...ev.directories].sort((a, b) => a.path.localeCompare(b.path)));
@@ -125,10 +128,27 @@ describe('committed samples', () => {
     expect([...bySha.values()].some((n) => n >= 2)).toBe(true);
     expect(files.map((f) => f.expect.thumbnail)).toEqual(expect.arrayContaining(['image', 'exif-preview', 'contact-sheet', 'none', 'fail']));
     expect(files.filter((f) => f.expect.extMismatch).length).toBe(2);
+    // Issue 15: a memory card as E01 (FAT32, one deleted photo) and a raw ext4 volume.
+    expect(files.filter((f) => f.expect.disk).map((f) => [f.expect.disk!.format, f.expect.disk!.fileSystem])).toEqual([
+      ['ewf', 'fat32'],
+      ['raw', 'ext4'],
+    ]);
+    expect(files.filter((f) => f.expect.deleted).map((f) => [f.kind, f.expect.recovered])).toEqual([['image', true]]);
   });
 
   it('has the content types the manifest states, detected from the bytes', async () => {
     for (const { ev, file } of allFiles()) {
+      if (file.expect.disk) {
+        // file-type knows no disk image; the EWF signature or the ext superblock magic says what it is.
+        const bytes = bytesOf(ev, file);
+        const ewf = bytes.subarray(0, 8).equals(Buffer.from('455646090d0aff00', 'hex'));
+        expect({ path: file.path, disk: isSampleDiskImage(bytes), mime: ewf ? 'application/x-ewf' : 'application/x-raw-disk-image' }).toEqual({
+          path: file.path,
+          disk: true,
+          mime: file.mime,
+        });
+        continue;
+      }
       const detected = await fileTypeFromBuffer(bytesOf(ev, file));
       // file-type knows signatures only; plain text (strict UTF-8, no control characters) has none.
       const text = detected === undefined && isPlainText(bytesOf(ev, file)) ? 'text/plain' : null;
@@ -235,6 +255,52 @@ describe('committed samples', () => {
   });
 });
 
+describe('committed disk images, read by libewf and The Sleuth Kit', () => {
+  const tsk = (command: string, args: string[]) => execFileSync('env', ['TZ=UTC', command, ...args], { maxBuffer: 64 * 1024 * 1024 }).toString('utf8');
+  const disks = () => allFiles().filter(({ file }) => file.expect.disk);
+  const fileOf = (ev: string, file: SampleFile) => path.join(SAMPLES_DIR, 'extraction', manifest.caseId, ev, file.path);
+
+  it('stores in the E01 the hashes of the card it holds, which ewfverify recomputes', () => {
+    const [card] = disks().filter(({ file }) => file.expect.disk!.format === 'ewf');
+    const disk = card!.file.expect.disk!;
+    const verify = tsk('ewfverify', ['-q', '-d', 'sha1', fileOf(card!.ev, card!.file)]);
+    expect(verify).toContain('ewfverify: SUCCESS');
+    expect(verify).toMatch(new RegExp(`MD5 hash stored in file:\\s+${disk.media.md5}`));
+    expect(verify).toMatch(new RegExp(`SHA1 hash stored in file:\\s+${disk.media.sha1}`));
+    const info = tsk('ewfinfo', [fileOf(card!.ev, card!.file)]);
+    const field = (name: string) => new RegExp(`${name}:\\s+(.*)`).exec(info)?.[1]?.trim();
+    const h = disk.ewfHeader!;
+    expect([field('Case number'), field('Evidence number'), field('Description'), field('Examiner name'), field('Notes'), field('Media size')]).toEqual([
+      h.caseNumber,
+      h.evidenceNumber,
+      h.description,
+      h.examiner,
+      h.notes,
+      expect.stringContaining(`(${disk.media.size} bytes)`),
+    ]);
+    expect(new Date(`${field('Acquisition date')} UTC`).toISOString()).toBe(new Date(h.acquiredAt).toISOString());
+  });
+
+  it('has the file system, label and number of entries the manifest states', () => {
+    for (const { ev, file } of disks()) {
+      const disk = file.expect.disk!;
+      const image = fileOf(ev, file);
+      expect({ path: file.path, type: tsk('fsstat', ['-t', image]).trim() }).toEqual({ path: file.path, type: disk.fileSystem });
+      expect(tsk('fsstat', [image])).toMatch(new RegExp(`^(Volume Label \\(Boot Sector\\)|Volume Name): ${disk.label}\\s*$`, 'm'));
+      const entries = committed.get(ev)!;
+      const inside = [...entries.values()].filter((e) => e.depth === 1 && e.path.startsWith(`${file.path}!/`));
+      expect(inside.length).toBe(disk.entries);
+      if (disk.format === 'raw') expect(digests(bytesOf(ev, file))).toEqual(disk.media);
+    }
+  });
+
+  it('keeps the deleted photo recoverable whole: TSK reads back the bytes the manifest lists', () => {
+    const deleted = allFiles().filter(({ file }) => file.expect.deleted);
+    expect(deleted.length).toBe(1);
+    for (const { ev, file } of deleted) expect(digests(bytesOf(ev, file)).sha256).toBe(file.sha256);
+  });
+});
+
 describe.skipIf(tools === null)('regeneration (needs ffmpeg and heif-enc)', () => {
   let outDir = '';
   let regenerated: SampleManifest;
@@ -279,7 +345,7 @@ describe.skipIf(tools === null)('regeneration (needs ffmpeg and heif-enc)', () =
 
   // Found when samples made on another machine with the same tool versions were regenerated
   // here: one MOV came out 13 bytes longer (see cpuModel in samples/lib/tools.ts).
-  it.runIf(versionsMatch(['sharp', 'libvips', 'ffmpeg', 'libheif', 'zlib', 'cpu']))('reproduces every file byte for byte with the same tools on the same CPU model', () => {
+  it.runIf(versionsMatch(['sharp', 'libvips', 'ffmpeg', 'libheif', 'zlib', 'dosfstools', 'mtools', 'e2fsprogs', 'cpu']))('reproduces every file byte for byte with the same tools on the same CPU model', () => {
     expect(regenerated).toEqual(manifest);
   });
 });
