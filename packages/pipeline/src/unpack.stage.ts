@@ -135,7 +135,7 @@ function isEvidenceError(err: unknown): err is ExhibitError {
 class UnpackRun {
   private readonly batch: NewFile[] = [];
   private batchBytes = 0;
-  private readonly identify: string[] = [];
+  private readonly identify: Array<{ fileId: string; bytes: number | null }> = [];
   /** Members stored but not yet recorded in contents (see UNPACK_UPLOADS_IN_FLIGHT). */
   private readonly persisting: Array<Promise<void>> = [];
   /** The first upload or content write that failed; once set, no member of the batch is recorded. */
@@ -220,7 +220,7 @@ class UnpackRun {
       const existing = await index.getFile(fileId);
       if (existing) {
         this.account(existing);
-        if (existing.stage === 'pending' && existing.sha256) this.identify.push(fileId);
+        if (existing.stage === 'pending' && existing.sha256) this.identify.push({ fileId, bytes: existing.size });
         return;
       }
     }
@@ -240,7 +240,7 @@ class UnpackRun {
     this.account(file);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
-    if (file.stage === 'pending') this.identify.push(fileId);
+    if (file.stage === 'pending') this.identify.push({ fileId, bytes: file.size ?? null });
     if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
@@ -366,7 +366,7 @@ class UnpackRun {
       // The runner sends them on (stage-graph.ts: an archive's members go to analyse).
       if (!this.ctx.handOff) throw new ExhibitError('invalid-argument', 'the unpack stage runs only with a runner that takes its members');
       await this.ctx.handOff(
-        ids.map((fileId) => ({ caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId })),
+        ids.map(({ fileId, bytes }) => ({ caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId, bytes })),
         this.outerSignal ? { abortSignal: this.outerSignal } : {},
       );
     }
