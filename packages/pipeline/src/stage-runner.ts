@@ -302,8 +302,16 @@ async function runFiles(deps: RunnerDeps, queue: QueueName, files: FileMessage[]
       // The files' records in one read (analyse loads each through loadFile, which takes them from here).
       preloaded ??= await deps.index.getFilesWithContent(run.map((f) => f.fileId));
       const stage = STAGES[queue] as Stage<FileMessage>;
+      const analysed = new Set<string>();
       for (const [i, f] of run.entries()) {
         const fileLogger = batch ? invocationLogger(logger, { fileId: f.fileId }) : logger;
+        // The same bytes twice in one batch: read the second again, so it reuses what the first recorded.
+        const sha256 = preloaded.get(f.fileId)?.file.sha256;
+        if (sha256 && analysed.has(sha256)) {
+          const fresh = await deps.index.getFileWithContent(f.fileId);
+          if (fresh) preloaded.set(f.fileId, fresh);
+        }
+        if (sha256) analysed.add(sha256);
         try {
           results.set(f.fileId, await stage(deps, f, { ...runCtx, logger: fileLogger, preloaded }));
         } catch (err) {

@@ -496,6 +496,16 @@ describe('batches of files (stage-runner.ts)', () => {
     expect(sentSince(sent, 'index').map((m) => m.body)).toEqual([{ ...ref, fileIds: [one.fileId, three.fileId] }]);
   });
 
+  it('analyses the same bytes once when they come twice in one batch', async () => {
+    const ref = ev();
+    const first = await addUpload(ref, 'twin-a.jpg', 'JPEG twins in one batch');
+    const second = await addUpload(ref, 'twin-b.jpg', 'JPEG twins in one batch');
+    const identified = identifications.count;
+    expect((await runBatch('analyse', [first, second])).outcome).toMatchObject({ status: 'done', summary: { files: 2, done: 2 } });
+    expect(identifications.count).toBe(identified + 1);
+    for (const f of [first, second]) expect(await file(f)).toMatchObject({ stage: 'thumbnailed' });
+  });
+
   it('dead-letters per file: a batch given up on fails none of its files and sends each alone', async () => {
     const ref = ev();
     const files = await Promise.all([1, 2].map((i) => addUpload(ref, `d${i}.jpg`, `JPEG dead-lettered batch ${i}`)));
