@@ -4,6 +4,7 @@ import {
   done,
   ExhibitError,
   failed,
+  LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
   skipped,
@@ -28,8 +29,10 @@ export const UNPACK_BATCH_SIZE = 200;
 /**
  * Also flush once this many member bytes were extracted, so later stages start
  * on the first photos of a large archive instead of waiting for 200 of them.
+ * As much as one analyse batch message takes (LIMITS.batchMaxBytes): a smaller
+ * flush would cut every batch short (docs/benchmarks.md, "Batches").
  */
-export const UNPACK_FLUSH_BYTES = 16 * 1024 * 1024;
+export const UNPACK_FLUSH_BYTES = LIMITS.batchMaxBytes;
 /**
  * Buffered members whose upload may still be running while the next member
  * is read: overlaps storage writes with reading and hashing, and bounds the
