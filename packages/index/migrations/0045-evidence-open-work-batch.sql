@@ -1,7 +1,8 @@
 -- evidence_open_work (0003) for a batch of files indexed in one statement
 -- (IndexStore.markIndexedBatch): the same lock, the same fresh snapshot and
 -- the same probes, with every file of the batch counted as done, since the
--- statement's own moves are not visible to the probe inside it.
+-- statement's own moves are not visible to the probe inside it. The one-file
+-- form now calls this one, so the probes are defined once.
 CREATE FUNCTION evidence_open_work_except(p_case_id text, p_evidence_id text, p_finishing_file_ids text[])
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
@@ -20,5 +21,16 @@ BEGIN
       OR EXISTS (SELECT 1 FROM uploads u
                   WHERE u.case_id = p_case_id AND u.evidence_id = p_evidence_id
                     AND NOT EXISTS (SELECT 1 FROM files r WHERE r.file_id = u.root_file_id));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION evidence_open_work(p_case_id text, p_evidence_id text, p_finishing_file_id text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+  RETURN evidence_open_work_except(
+    p_case_id, p_evidence_id,
+    CASE WHEN p_finishing_file_id IS NULL THEN '{}'::text[] ELSE ARRAY[p_finishing_file_id] END);
 END
 $$;

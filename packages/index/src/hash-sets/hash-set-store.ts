@@ -564,28 +564,12 @@ export class HashSetStore {
    * passed this content, so nobody else would.
    */
   async matchFile(fileId: string): Promise<HashSetMatch[]> {
-    const { rows } = await this.sql.query(
-      `WITH f AS (SELECT sha256 FROM files WHERE file_id = $1 AND sha256 IS NOT NULL),
-       ins AS (
-         INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
-         ${matchSelect('c.sha256 = (SELECT sha256 FROM f)', `s.enabled AND s.state IN ('active', 'matching')`)}
-         ON CONFLICT DO NOTHING
-         RETURNING sha256, set_id, matched_on, category
-       ), found AS (
-         SELECT sha256, set_id, matched_on, category FROM hash_set_matches WHERE sha256 = (SELECT sha256 FROM f)
-         UNION SELECT sha256, set_id, matched_on, category FROM ins
-       )
-       SELECT ${MATCH_OUT} FROM found m JOIN hash_sets s ON s.set_id = m.set_id
-        WHERE s.enabled AND s.state IN ('active', 'matching')
-        ORDER BY s.name COLLATE "C", s.set_id`,
-      [fileId],
-    );
-    return rows.map(toMatch);
+    return (await this.matchFiles([fileId])).get(fileId) ?? [];
   }
 
   /**
    * matchFile for the files of a batch message, in one statement: the
-   * matches of each file's content (files sharing content share them).
+   * matches of each file's content (files sharing content share them), by file.
    */
   async matchFiles(fileIds: readonly string[]): Promise<Map<string, HashSetMatch[]>> {
     const byFile = new Map<string, HashSetMatch[]>(fileIds.map((id) => [id, []]));
