@@ -8,7 +8,9 @@ import { SERVICE_BUS_CONNECTION } from './settings.js';
 type QueueDef = Extract<FunctionDef, { trigger: { kind: 'queue' } }>;
 
 /**
- * A stage queue. Returning completes the message: 'done', 'skipped' and
+ * A stage queue; on analyse and index one message is a batch of files
+ * (cardinality 'one': the batch is the unit, and the runner splits it when a
+ * file throws). Returning completes the message: 'done', 'skipped' and
  * 'failed' outcomes alike, since a failure is a property of the evidence and
  * is already recorded in the index. Throwing (only retryable faults) abandons
  * it, so Service Bus redelivers and dead-letters after maxDeliveryCount.

@@ -43,6 +43,9 @@ resource networkRules 'Microsoft.ServiceBus/namespaces/networkRuleSets@2022-10-0
 var queueProperties = {
   maxDeliveryCount: maxDeliveryCount
   // The Functions host renews the lock while a message runs (host.json maxAutoLockRenewalDuration).
+  // A batch message of the analyse and index queues (up to LIMITS.batchMaxFiles files) runs under one
+  // stage deadline, LIMITS.stageDeadlineMs plus its grace, shorter than that renewal (test/consistency).
+  // Its body names at most batchMaxFiles ids: far below LIMITS.maxMessageBytes and the 256 KB of Standard.
   lockDuration: 'PT5M'
   requiresDuplicateDetection: true
   duplicateDetectionHistoryTimeWindow: 'PT1H'

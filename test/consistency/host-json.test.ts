@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { LIMITS } from '@exhibit/core';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './bicep.js';
 
@@ -21,6 +22,13 @@ describe('host.json', () => {
     const renewal = seconds(hostJson.extensions.serviceBus.maxAutoLockRenewalDuration);
     expect(renewal).toBeGreaterThanOrEqual(30 * 60);
     expect(renewal).toBeGreaterThanOrEqual(seconds(hostJson.functionTimeout));
+  });
+
+  it('keeps a batch message locked, and its function alive, until its stage deadline and grace are over', () => {
+    // A batch message's files run under one deadline (stage-runner.ts); past it the runner releases the message itself.
+    const batchMs = LIMITS.stageDeadlineMs + LIMITS.stageDeadlineGraceMs;
+    expect(batchMs).toBeLessThan(seconds(hostJson.extensions.serviceBus.maxAutoLockRenewalDuration) * 1000);
+    expect(batchMs).toBeLessThan(seconds(hostJson.functionTimeout) * 1000);
   });
 
   it('completes on return and abandons on throw, which the trigger adapters rely on', () => {

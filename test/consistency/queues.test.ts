@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { LIMITS, QUEUES } from '@exhibit/core';
+import { batchMessageIdFor, fileBatchMessage, LIMITS, QUEUES } from '@exhibit/core';
+import { encodeEnvelope } from '../../packages/bus/src/envelope.js';
 import { describe, expect, it } from 'vitest';
 import { BLOB_EVENTS_QUEUE } from '../../functions/src/settings.js';
 import { infraDir, resources, stringArray, topLevelProperty, unquote, variable } from './bicep.js';
@@ -30,6 +31,19 @@ describe('Service Bus queues in infra/ match the code', () => {
     expect(props).toMatch(/maxDeliveryCount:\s*maxDeliveryCount\b/);
     expect(props).toMatch(/requiresDuplicateDetection:\s*true/);
     expect(props).toMatch(/deadLetteringOnMessageExpiration:\s*true/);
+  });
+
+  it('carries a full batch message of the longest ids within the message size limit (Storage Queues, Service Bus Standard)', () => {
+    const longest = (c: string) => c.repeat(128);
+    const body = { caseId: longest('c'), evidenceId: longest('e'), fileIds: Array.from({ length: LIMITS.batchMaxFiles }, (_, i) => `${i}`.padStart(128, 'f')) };
+    expect(fileBatchMessage.safeParse(body).success).toBe(true);
+    expect(fileBatchMessage.safeParse({ ...body, fileIds: [...body.fileIds, 'one-more'] }).success).toBe(false);
+    const messageId = batchMessageIdFor('analyse', body.fileIds);
+    expect(messageId.length).toBeLessThanOrEqual(128);
+    // encodeEnvelope throws over LIMITS.maxMessageBytes, which is below Service Bus Standard's 256 KB.
+    const encoded = encodeEnvelope({ v: 1, messageId, correlationId: `${body.caseId}/${body.evidenceId}`, body });
+    expect(Buffer.byteLength(encoded)).toBeLessThan(64 * 1024);
+    expect(LIMITS.maxMessageBytes).toBeLessThan(256 * 1024);
   });
 
   it('routes the evidence container BlobCreated events, and only those, to the blob-events queue', () => {

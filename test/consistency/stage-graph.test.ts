@@ -84,6 +84,24 @@ describe('the stage graph (packages/pipeline/src/stage-graph.ts)', () => {
     expect(queuesAwaited({ stage: 'indexed', unpack: 'done', hashPending: false })).toEqual([]);
   });
 
+  it('batches per-file work only, and says for every batched queue when a file is done there', () => {
+    const batched = QUEUES.filter((q) => STAGE_GRAPH[q].body === 'files');
+    expect([...batched].sort()).toEqual(['analyse', 'index']);
+    for (const q of QUEUES) expect(typeof STAGE_GRAPH[q].done === 'function', q).toBe(STAGE_GRAPH[q].body === 'files');
+    // Only analyse reads the files' bytes, so only its batches are bounded by bytes.
+    expect(QUEUES.filter((q) => STAGE_GRAPH[q].batchBytes)).toEqual(['analyse']);
+    // Done on a queue means the file waits on none of that queue's steps any more (queuesAwaited reads the
+    // state only, as for an image or a video: another kind, once identified, has no analyse step left).
+    for (const stage of [...FILE_STATES, 'failed'] as const) {
+      for (const kind of ['image', 'video'] as const) {
+        const waits = queuesAwaited({ stage, unpack: 'n/a', hashPending: false });
+        for (const q of batched) {
+          if (STAGE_GRAPH[q].done!({ stage }, { kind })) expect(waits, `${stage}/${kind} done on ${q}`).not.toContain(q);
+        }
+      }
+    }
+  });
+
   it('unpacks archives only above the nesting limit', () => {
     expect(unpacks('archive', LIMITS.maxNestingDepth - 1, LIMITS)).toBe(true);
     expect(unpacks('archive', LIMITS.maxNestingDepth, LIMITS)).toBe(false);

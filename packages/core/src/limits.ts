@@ -65,6 +65,21 @@ export const LIMITS = {
   mediaToolTimeoutMs: 120_000,
   /** Longest single-message body, below the Storage Queue 64 KiB limit after base64. */
   maxMessageBytes: 45 * 1024,
+  /**
+   * Per-file work (the analyse and index queues) travels in batch messages of
+   * at most this many files of one evidence item, so a file costs a fraction of
+   * a send, a receive and a delete instead of one each (docs/benchmarks.md,
+   * "Batches", for how it was chosen). A batch runs its files one after another
+   * under one stage deadline; a file that throws or crashes its worker is split
+   * off into a message of its own (stage-runner.ts).
+   */
+  batchMaxFiles: 16,
+  /**
+   * Evidence bytes the files of one analyse batch may hold together (as known
+   * when the batch is formed): an analyse message reads all of them within
+   * one deadline. A single file over it still travels, alone.
+   */
+  batchMaxBytes: 48 * 1024 * 1024,
   /** Deliveries before a message is dead-lettered (matches host.json / Bicep). */
   maxDeliveryCount: 5,
   /**

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { LIMITS } from './limits.js';
 import type { QueueName } from './ports/bus.js';
 
 /**
@@ -22,11 +24,35 @@ export const fileMessage = z.object({
 });
 export type FileMessage = z.infer<typeof fileMessage>;
 
+/**
+ * Several files of one evidence item for the same per-file work (analyse,
+ * index): LIMITS.batchMaxFiles at most. A batch of one travels as a
+ * FileMessage, so a single file's message is the same as before batches.
+ */
+export const fileBatchMessage = z
+  .object({
+    caseId: id,
+    evidenceId: id,
+    fileIds: z.array(id).min(1).max(LIMITS.batchMaxFiles),
+  })
+  .refine((m) => new Set(m.fileIds).size === m.fileIds.length, { message: 'a batch names each file once' });
+export type FileBatchMessage = z.infer<typeof fileBatchMessage>;
+
+/** A queue that carries per-file work takes one file or a batch of them. */
+export const fileWorkMessage = z.union([fileMessage, fileBatchMessage]);
+export type FileWorkMessage = z.infer<typeof fileWorkMessage>;
+
+/** The files a per-file work message names, in its order. */
+export function filesOf(body: FileWorkMessage): FileMessage[] {
+  if ('fileId' in body) return [{ caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId }];
+  return body.fileIds.map((fileId) => ({ caseId: body.caseId, evidenceId: body.evidenceId, fileId }));
+}
+
 export const messageSchemas = {
   hash: hashMessage,
   unpack: fileMessage,
-  analyse: fileMessage,
-  index: fileMessage,
+  analyse: fileWorkMessage,
+  index: fileWorkMessage,
 } as const satisfies Record<QueueName, z.ZodType>;
 
 export type MessageBody<Q extends QueueName> = z.infer<(typeof messageSchemas)[Q]>;
@@ -34,4 +60,14 @@ export type MessageBody<Q extends QueueName> = z.infer<(typeof messageSchemas)[Q
 /** Deterministic message id: one per (queue, unit of work). */
 export function messageIdFor(queue: QueueName, subjectId: string): string {
   return `${queue}:${subjectId}`;
+}
+
+/**
+ * Deterministic message id of a batch: the same files in the same order get
+ * the same id (Service Bus drops the repeat), and any other grouping of them,
+ * such as the messages a split sends, gets another.
+ */
+export function batchMessageIdFor(queue: QueueName, fileIds: readonly string[]): string {
+  if (fileIds.length === 1) return messageIdFor(queue, fileIds[0]!);
+  return `${queue}:batch:${createHash('sha256').update(fileIds.join('\n')).digest('hex').slice(0, 40)}`;
 }

@@ -322,6 +322,22 @@ export class PostgresIndex implements IndexStore {
     return { file: toFile(row), content: row.c_sha256 === null || row.c_sha256 === undefined ? null : toContent(row, 'c_') };
   }
 
+  async getFilesWithContent(fileIds: readonly string[]): Promise<Map<string, { file: FileRecord; content: ContentRecord | null }>> {
+    const found = new Map<string, { file: FileRecord; content: ContentRecord | null }>();
+    if (fileIds.length === 0) return found;
+    const { rows } = await this.query(
+      `SELECT ${fileCols}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')}
+         FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
+        WHERE f.file_id = ANY($1::text[])`,
+      [[...fileIds]],
+    );
+    for (const row of rows) {
+      const file = toFile(row);
+      found.set(file.fileId, { file, content: row.c_sha256 === null || row.c_sha256 === undefined ? null : toContent(row, 'c_') });
+    }
+    return found;
+  }
+
   async listChildren(parentId: string): Promise<FileRecord[]> {
     const { rows } = await this.query(`SELECT ${fileCols} FROM files f WHERE f.parent_id = $1 ORDER BY f.entry_index, f.file_id`, [parentId]);
     return rows.map(toFile);
@@ -374,6 +390,39 @@ export class PostgresIndex implements IndexStore {
     if (!row) return { moved: false, stage: null };
     if (row.open_work === null) return { moved: false, stage: row.stage };
     return { moved: true, openWork: row.open_work };
+  }
+
+  /**
+   * One statement for a batch message's files: the moves (forward only, a
+   * redelivery of an indexed file writes nothing), then, when any moved, one
+   * probe of the evidence item with all the batch's files counted as done
+   * (migration 0045; the lock and the fresh snapshot are 0003's).
+   */
+  async markIndexedBatch(ref: EvidenceRef, fileIds: readonly string[]): Promise<Map<string, IndexedResult>> {
+    const results = new Map<string, IndexedResult>(fileIds.map((id) => [id, { moved: false, stage: null }]));
+    if (fileIds.length === 0) return results;
+    const { rows } = await this.query<{ file_id: string; stage: FileStage; moved: boolean; open_work: boolean | null }>(
+      `WITH before AS (
+         SELECT file_id, stage AS old_stage FROM files
+          WHERE file_id = ANY($1::text[]) AND case_id = $2 AND evidence_id = $3
+          ORDER BY file_id
+          FOR UPDATE
+       ), moved AS (
+         UPDATE files f SET stage = 'indexed', updated_at = now()
+           FROM before
+          WHERE f.file_id = before.file_id AND before.old_stage NOT IN ('failed', 'indexed')
+         RETURNING f.file_id
+       ), probe AS (
+         SELECT CASE WHEN EXISTS (SELECT 1 FROM moved) THEN evidence_open_work_except($2, $3, $1::text[]) END AS open_work
+       )
+       SELECT b.file_id, b.old_stage AS stage, (m.file_id IS NOT NULL) AS moved, p.open_work
+         FROM before b LEFT JOIN moved m ON m.file_id = b.file_id CROSS JOIN probe p`,
+      [[...fileIds], ref.caseId, ref.evidenceId],
+    );
+    for (const row of rows) {
+      results.set(row.file_id, row.moved ? { moved: true, openWork: row.open_work === true } : { moved: false, stage: row.stage });
+    }
+    return results;
   }
 
   /** The first failure wins: a redelivered message cannot replace the recorded reason. */
@@ -829,6 +878,10 @@ export class PostgresIndex implements IndexStore {
   async matchFileAgainstHashSets(fileId: string): Promise<KnownFileMatch[]> {
     // One statement; an unknown file or one without content has nothing to match.
     return new HashSetStore(this.sql).matchFile(fileId);
+  }
+
+  async matchFilesAgainstHashSets(fileIds: readonly string[]): Promise<Map<string, KnownFileMatch[]>> {
+    return new HashSetStore(this.sql).matchFiles(fileIds);
   }
 
   async knownFileMatches(fileId: string): Promise<KnownFileMatch[]> {

@@ -96,6 +96,14 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     expect(matches).toEqual([{ sha256: LATE.sha256, setId: expect.any(Number), name: 'ICSE', version: null, kind: 'notable', category: 1, categoryName: 'Series X', matchedOn: 'sha1' }]);
     expect(await index.matchFileAgainstHashSets(ids.get('late.jpg')!)).toEqual(matches);
     expect((await index.evidenceStatus(CASE, 'ev1'))?.knownFiles).toEqual({ knownBad: 1, notable: 1, knownGood: 1 });
+    // A batch message's files in one statement: each file's matches as the per-file call gives them.
+    const batch = ['late.jpg', 'bad.jpg', 'holiday.jpg', 'system.dll'].map((name) => ids.get(name)!);
+    const byFile = await index.matchFilesAgainstHashSets([...batch, 'f-missing']);
+    expect([...byFile.keys()]).toEqual([...batch, 'f-missing']);
+    for (const id of batch) expect(byFile.get(id)).toEqual(await index.matchFileAgainstHashSets(id));
+    expect(byFile.get(ids.get('late.jpg')!)).toEqual(matches);
+    expect(byFile.get(ids.get('bad.jpg')!)).toHaveLength(1);
+    expect(byFile.get('f-missing')).toEqual([]);
   });
 
   it('disabling withdraws the matches; enabling re-matches', async () => {

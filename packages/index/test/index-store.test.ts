@@ -516,6 +516,56 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(results.every((r) => r.moved)).toBe(true);
       expect(results.filter((r) => r.moved && !r.openWork)).toHaveLength(1);
     });
+
+    it('indexes a batch of files in one statement, answering for each, and says once whether work is left', async () => {
+      const c = freshCase();
+      const files = [];
+      for (let i = 0; i < 4; i++) files.push(await hashedRoot(c, `batch${i}.jpg`));
+      const [a, b, d, e] = files as [(typeof files)[number], (typeof files)[number], (typeof files)[number], (typeof files)[number]];
+      await index.failFile(d.fileId, { stage: 'thumbnail', code: 'decode-failed', detail: 'x' });
+      let first: Awaited<ReturnType<IndexStore['markIndexedBatch']>> | undefined;
+      // e is still open: work is left.
+      expect(await statementsOf(async () => (first = await index.markIndexedBatch({ caseId: c, evidenceId: 'ev1' }, [a.fileId, b.fileId, d.fileId, 'f-missing'])))).toBe(1);
+      expect(first && Object.fromEntries(first)).toEqual({
+        [a.fileId]: { moved: true, openWork: true },
+        [b.fileId]: { moved: true, openWork: true },
+        [d.fileId]: { moved: false, stage: 'failed' },
+        'f-missing': { moved: false, stage: null },
+      });
+      // Another evidence item's batch moves nothing of this one.
+      expect(Object.fromEntries(await index.markIndexedBatch({ caseId: c, evidenceId: 'ev-other' }, [e.fileId]))).toEqual({ [e.fileId]: { moved: false, stage: null } });
+      // The batch with the last open file: no work left, told in the same statement; a repeat moves nothing.
+      expect(Object.fromEntries(await index.markIndexedBatch({ caseId: c, evidenceId: 'ev1' }, [a.fileId, e.fileId]))).toEqual({
+        [a.fileId]: { moved: false, stage: 'indexed' },
+        [e.fileId]: { moved: true, openWork: false },
+      });
+      expect(await index.hasPendingWork(c, 'ev1')).toBe(false);
+      expect(Object.fromEntries(await index.markIndexedBatch({ caseId: c, evidenceId: 'ev1' }, [e.fileId]))).toEqual({ [e.fileId]: { moved: false, stage: 'indexed' } });
+    });
+
+    it('tells exactly one of many batches indexed at the same time that no work is left', async () => {
+      const c = freshCase();
+      const files = [];
+      for (let i = 0; i < 8; i++) files.push(await hashedRoot(c, `race${i}.jpg`));
+      const batches = [files.slice(0, 3), files.slice(3, 5), files.slice(5)];
+      const results = await Promise.all(batches.map((batch) => index.markIndexedBatch({ caseId: c, evidenceId: 'ev1' }, batch.map((f) => f.fileId))));
+      const all = results.flatMap((r) => [...r.values()]);
+      expect(all.every((r) => r.moved)).toBe(true);
+      // Every file of the batch that finished last says so; those of the others do not.
+      expect(results.filter((r) => [...r.values()].some((x) => x.moved && !x.openWork))).toHaveLength(1);
+    });
+
+    it('reads a batch of files with their contents in one statement', async () => {
+      const c = freshCase();
+      const a = await hashedRoot(c, 'read-a.jpg');
+      const b = await hashedRoot(c, 'read-b.jpg');
+      let got: Awaited<ReturnType<IndexStore['getFilesWithContent']>> | undefined;
+      expect(await statementsOf(async () => (got = await index.getFilesWithContent([a.fileId, b.fileId, 'f-missing'])))).toBe(1);
+      expect([...got!.keys()].sort()).toEqual([a.fileId, b.fileId].sort());
+      expect(got!.get(a.fileId)).toEqual(await index.getFileWithContent(a.fileId));
+      expect(got!.get(b.fileId)).toEqual(await index.getFileWithContent(b.fileId));
+      expect((await index.getFilesWithContent([])).size).toBe(0);
+    });
   });
 
   describe('evidence status', () => {

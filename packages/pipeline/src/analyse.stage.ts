@@ -22,7 +22,7 @@ import { thumbnailStep } from './thumbnail.step.js';
  * themselves still run in the media adapters' deadline-killable workers.
  */
 export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
-  const first = await loadFile(deps, message);
+  const first = await loadFile(deps, message, ctx);
   if (first === 'missing') return only(skipped('unknown-subject'));
   if (first === 'failed') return only(skipped('already-done'));
   let loaded: LoadedFile = first;

@@ -27,8 +27,8 @@ export interface LoadedFile {
  * says why there is nothing to do. A file without content here is a pipeline
  * bug or a hostile message: a typed, non-retryable error.
  */
-export async function loadFile(deps: StageDeps, message: FileMessage): Promise<LoadedFile | 'missing' | 'failed'> {
-  const loaded = await deps.index.getFileWithContent(message.fileId);
+export async function loadFile(deps: StageDeps, message: FileMessage, ctx?: Pick<StageContext, 'preloaded'>): Promise<LoadedFile | 'missing' | 'failed'> {
+  const loaded = ctx?.preloaded ? (ctx.preloaded.get(message.fileId) ?? null) : await deps.index.getFileWithContent(message.fileId);
   if (!loaded) return 'missing';
   const { file, content } = loaded;
   if (file.caseId !== message.caseId || file.evidenceId !== message.evidenceId) return 'missing';

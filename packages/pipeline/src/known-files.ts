@@ -9,8 +9,14 @@ import type { StageContext, StageDeps } from './stage.js';
  * Known-good matches are recorded (search hides those files) but are not
  * custody events: they say nothing about the case.
  */
-export async function recordKnownFileMatches(deps: StageDeps, message: FileMessage, ctx: StageContext): Promise<KnownFileMatch[]> {
-  const matches = await deps.index.matchFileAgainstHashSets(message.fileId);
+export async function recordKnownFileMatches(
+  deps: StageDeps,
+  message: FileMessage,
+  ctx: StageContext,
+  /** Already matched (a batch matches all its files in one statement). */
+  matched?: KnownFileMatch[],
+): Promise<KnownFileMatch[]> {
+  const matches = matched ?? (await deps.index.matchFileAgainstHashSets(message.fileId));
   for (const m of matches) {
     if (m.kind === 'known-good') continue;
     await deps.custody.record({

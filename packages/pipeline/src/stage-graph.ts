@@ -1,4 +1,5 @@
 import {
+  hasReached,
   queueOfStep,
   stepAwaited,
   type FileKind,
@@ -30,8 +31,21 @@ export interface RouteFacts {
 }
 
 export interface StageNode {
-  /** The message body the queue carries: an upload (hash) or one file. */
-  body: 'upload' | 'file';
+  /**
+   * The message body the queue carries: an upload (hash), one file (unpack:
+   * an archive's unpack is long work of its own), or files: one, or a batch of
+   * up to LIMITS.batchMaxFiles of one evidence item (core's fileWorkMessage).
+   */
+  body: 'upload' | 'file' | 'files';
+  /** For 'files': whether a batch is also bounded by the bytes of its files (LIMITS.batchMaxBytes), because the stage reads them. */
+  batchBytes?: boolean;
+  /**
+   * For 'files': whether the file's work on this queue is over, from its
+   * record alone (no bytes read). A batch redelivered after a crash runs only
+   * these itself (cheap: they skip and are routed again) and splits the rest
+   * off, each file into its own message.
+   */
+  done?(file: { stage: FileStage }, content: { kind: FileKind | null } | null): boolean;
   /** The queues the reported file goes to next; empty at the end of its chain. */
   next(facts: RouteFacts): QueueName[];
   /** Where the files a stage hands off while it runs go (an archive's members). */
@@ -48,13 +62,17 @@ export interface StageNode {
 export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
   hash: { body: 'upload', next: () => ['analyse'], completes: 'never' },
   analyse: {
-    body: 'file',
+    body: 'files',
+    batchBytes: true,
+    // Identify, then (images and videos) metadata and thumbnail: over once the last of them has run.
+    done: (file, content) =>
+      file.stage === 'failed' || hasReached(file.stage, 'thumbnailed') || (hasReached(file.stage, 'identified') && !isMedia(content?.kind ?? null)),
     // An archive marked for unpacking is unpacked and indexed side by side: its members do not wait for it.
     next: (facts) => (facts.unpack === 'pending' ? ['unpack', 'index'] : ['index']),
     completes: 'never',
   },
   unpack: { body: 'file', next: () => [], members: 'analyse', completes: 'always' },
-  index: { body: 'file', next: () => [], completes: 'reported' },
+  index: { body: 'files', done: (file) => file.stage === 'failed' || file.stage === 'indexed', next: () => [], completes: 'reported' },
 };
 
 /** The queue a new upload's work starts on. */

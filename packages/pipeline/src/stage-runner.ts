@@ -1,16 +1,26 @@
 import {
+  batchMessageIdFor,
+  done,
+  errorMessage,
   failed,
+  fileBatchMessage,
+  filesOf,
   invocationLogger,
+  LIMITS,
   messageIdFor,
   messageSchemas,
   PIPELINE_ACTOR,
   QUEUE_STEPS,
   type BlobProperties,
   type Bus,
+  type ContentRecord,
   type EvidenceRef,
   type FileMessage,
+  type FileRecord,
+  type FileWorkMessage,
   type HashMessage,
   type Logger,
+  type OutgoingMessage,
   type QueueName,
   type StageName,
   type StageOutcome,
@@ -19,9 +29,9 @@ import { analyseStage } from './analyse.stage.js';
 import { recordCompletionIfDone } from './completion.js';
 import { recordDeadLetter } from './dead-letter.js';
 import { hashStage } from './hash.stage.js';
-import { indexStage } from './index.stage.js';
+import { indexBatchStage, indexStage } from './index.stage.js';
 import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
-import type { Stage, StageContext, StageDeps, StageResult } from './stage.js';
+import type { HandOffFile, Stage, StageContext, StageDeps, StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
 import { unpackStage } from './unpack.stage.js';
@@ -70,19 +80,87 @@ export interface DeadLetterInput {
   description: string;
 }
 
-/** Sends units of work to a queue. Message ids are deterministic, so Service Bus drops repeats. */
+/**
+ * Files split off a batch after a throw are sent again this long after: a
+ * retry with a pause, as the trigger's abandon gives a single file's message.
+ */
+export const SPLIT_RETRY_DELAY_MS = 1000;
+
+/**
+ * Sends units of work to a queue. Message ids are deterministic, so Service
+ * Bus drops repeats. A queue that carries files (stage-graph.ts) gets them in
+ * batch messages of one evidence item each, bounded by LIMITS.batchMaxFiles
+ * and, where the stage reads the files, by LIMITS.batchMaxBytes; `alone`
+ * sends every file in its own message (a split).
+ */
 export async function sendWork(
   deps: Pick<RunnerDeps, 'bus'>,
   queue: QueueName,
-  bodies: Array<FileMessage | HashMessage>,
-  options: { abortSignal?: AbortSignal } = {},
+  bodies: Array<HandOffFile | HashMessage>,
+  options: { abortSignal?: AbortSignal; alone?: boolean; delayMs?: number } = {},
 ): Promise<void> {
   if (bodies.length === 0) return;
-  await deps.bus.send(
-    queue,
-    bodies.map((body) => ({ body, messageId: messageIdFor(queue, body.fileId), correlationId: `${body.caseId}/${body.evidenceId}` })),
-    options,
-  );
+  const node = STAGE_GRAPH[queue];
+  const scheduledAt = options.delayMs ? { scheduledAt: new Date(Date.now() + options.delayMs) } : {};
+  const messages: OutgoingMessage[] =
+    node.body === 'files' && !options.alone
+      ? batchesOf(bodies as HandOffFile[], { maxFiles: LIMITS.batchMaxFiles, maxBytes: node.batchBytes ? LIMITS.batchMaxBytes : Infinity }).map((batch) => ({
+          ...batchMessage(queue, batch),
+          ...scheduledAt,
+        }))
+      : bodies.map((b) => ({ ...batchMessage(queue, [b]), ...scheduledAt }));
+  await deps.bus.send(queue, messages, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+}
+
+/** One message: a single file (or upload) as before batches, else a batch naming its files. */
+function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>): OutgoingMessage {
+  const first = files[0]!;
+  const correlationId = `${first.caseId}/${first.evidenceId}`;
+  if (files.length === 1) {
+    const body: FileMessage | HashMessage =
+      'blobName' in first
+        ? { caseId: first.caseId, evidenceId: first.evidenceId, blobName: first.blobName, fileId: first.fileId }
+        : { caseId: first.caseId, evidenceId: first.evidenceId, fileId: first.fileId };
+    return { body, messageId: messageIdFor(queue, first.fileId), correlationId };
+  }
+  const fileIds = files.map((f) => f.fileId);
+  return { body: { caseId: first.caseId, evidenceId: first.evidenceId, fileIds }, messageId: batchMessageIdFor(queue, fileIds), correlationId };
+}
+
+/**
+ * Groups files into batches: by evidence item (in the order they came), then
+ * in order up to `maxFiles` and `maxBytes` (a file of unknown size counts 0;
+ * a file over `maxBytes` goes alone). The same files in the same order give
+ * the same batches, so the same message ids.
+ */
+export function batchesOf(files: HandOffFile[], limits: { maxFiles: number; maxBytes: number }): HandOffFile[][] {
+  const groups = new Map<string, HandOffFile[]>();
+  const seen = new Set<string>();
+  for (const f of files) {
+    const key = `${f.caseId}\0${f.evidenceId}`;
+    if (seen.has(`${key}\0${f.fileId}`)) continue;
+    seen.add(`${key}\0${f.fileId}`);
+    const group = groups.get(key) ?? [];
+    group.push(f);
+    groups.set(key, group);
+  }
+  const batches: HandOffFile[][] = [];
+  for (const group of groups.values()) {
+    let batch: HandOffFile[] = [];
+    let bytes = 0;
+    for (const f of group) {
+      const size = Math.max(0, f.bytes ?? 0);
+      if (batch.length > 0 && (batch.length >= limits.maxFiles || bytes + size > limits.maxBytes)) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(f);
+      bytes += size;
+    }
+    if (batch.length > 0) batches.push(batch);
+  }
+  return batches;
 }
 
 /**
@@ -113,7 +191,8 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     baseLogger.error({ issues: parsed.error.issues.slice(0, 5) }, 'invalid message body');
     return failed('invalid-message', parsed.error.message.slice(0, 500));
   }
-  const body = parsed.data;
+  if (node.body === 'files') return runFiles(deps, queue, filesOf(parsed.data as FileWorkMessage), input, inv, baseLogger);
+  const body = parsed.data as FileMessage | HashMessage;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
   const signal = inv.abortSignal ? { abortSignal: inv.abortSignal } : {};
   const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, ...signal };
@@ -140,24 +219,149 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   if (result.forward) {
     for (const next of node.next(result.forward.facts)) await sendWork(deps, next, [result.forward.file], signal);
   }
-  for (const [step, stepOutcome] of stepOutcomes(queue, result)) {
-    if (stepOutcome.status !== 'failed') continue;
-    await deps.custody.record({
-      caseId: body.caseId,
-      evidenceId: body.evidenceId,
-      action: 'stage-failed',
-      actor: PIPELINE_ACTOR,
-      subject: { fileId: body.fileId },
-      details: { stage: step, code: stepOutcome.code, detail: stepOutcome.detail },
-      tools: [{ name: 'exhibit-pipeline', version: deps.pipelineVersion }],
-      eventKey: `failed:${step}:${body.fileId}`,
-    });
-  }
+  await recordStepFailures(deps, queue, body, result);
   // A file ends at index (which reports it), by failing, or an archive by finishing its unpack.
   if (outcome.status === 'failed' || node.completes === 'always' || (node.completes === 'reported' && result.settles)) {
     await recordCompletionIfDone(deps, body, ctx, result.settles?.noOpenWork ? { noOpenWork: true } : {});
   }
   return outcome;
+}
+
+/** A failed step's custody entry, once per file and step (the event key). */
+async function recordStepFailures(deps: RunnerDeps, queue: QueueName, file: FileMessage, result: StageResult): Promise<void> {
+  for (const [step, stepOutcome] of stepOutcomes(queue, result)) {
+    if (stepOutcome.status !== 'failed') continue;
+    await deps.custody.record({
+      caseId: file.caseId,
+      evidenceId: file.evidenceId,
+      action: 'stage-failed',
+      actor: PIPELINE_ACTOR,
+      subject: { fileId: file.fileId },
+      details: { stage: step, code: stepOutcome.code, detail: stepOutcome.detail },
+      tools: [{ name: 'exhibit-pipeline', version: deps.pipelineVersion }],
+      eventKey: `failed:${step}:${file.fileId}`,
+    });
+  }
+}
+
+/**
+ * A message of a queue that carries files: one file, or a batch of one
+ * evidence item's files, run one after another under one stage deadline.
+ *
+ * A file fails alone. A file whose stage throws (a retryable fault) is split
+ * off: sent again in a message of its own, after a pause, while its siblings'
+ * results stand and are routed; only a message of a single file throws, so
+ * redelivery and dead-lettering stay per file, as before batches. A batch
+ * delivered again (its last attempt was cut off: a crash of the process,
+ * perhaps by one of its files, the deadline, a shutdown) runs only the files
+ * its record says are over (they skip, cheaply, and are routed again, as any
+ * already-done redelivery is) and splits every other file off into its own
+ * message, so a file that kills its process can only take itself down.
+ */
+async function runFiles(deps: RunnerDeps, queue: QueueName, files: FileMessage[], input: QueueInput, inv: Invocation, baseLogger: Logger): Promise<StageOutcome> {
+  const node = STAGE_GRAPH[queue];
+  const ref: EvidenceRef = { caseId: files[0]!.caseId, evidenceId: files[0]!.evidenceId };
+  const batch = files.length > 1;
+  const logger = batch ? invocationLogger(baseLogger, ref).child({ files: files.length }) : invocationLogger(baseLogger, { ...ref, fileId: files[0]!.fileId });
+  const signal = inv.abortSignal ? { abortSignal: inv.abortSignal } : {};
+  const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, ...signal };
+
+  let run = files;
+  const splitOff: FileMessage[] = [];
+  let preloaded: Map<string, { file: FileRecord; content: ContentRecord | null }> | undefined;
+  if (batch && input.deliveryCount > 1) {
+    preloaded = await deps.index.getFilesWithContent(files.map((f) => f.fileId));
+    run = [];
+    for (const f of files) {
+      const loaded = preloaded.get(f.fileId);
+      // Not found: the stage says so (unknown-subject) at no cost.
+      if (!loaded || node.done?.(loaded.file, loaded.content)) run.push(f);
+      else splitOff.push(f);
+    }
+    logger.warn({ deliveryCount: input.deliveryCount, finished: run.length, splitOff: splitOff.length }, 'batch delivered again: routing its finished files, splitting off the rest');
+    // Sent before anything else: a crash from here on redelivers the batch, which splits again (same ids).
+    await sendWork(deps, queue, splitOff, { ...signal, alone: true });
+  }
+
+  const results = new Map<string, StageResult>();
+  const thrown = new Map<string, unknown>();
+  await withDeadline(
+    async (abortSignal) => {
+      const runCtx: StageContext = { ...ctx, abortSignal };
+      if (run.length === 0) return;
+      if (queue === 'index') {
+        // One statement for the hash-set matches and one for the moves, for the whole batch.
+        try {
+          for (const [id, r] of await indexBatchStage(deps, ref, run, runCtx)) results.set(id, r);
+        } catch (err) {
+          if (abortSignal.aborted || !batch) throw err;
+          for (const f of run) thrown.set(f.fileId, err);
+        }
+        return;
+      }
+      // The files' records in one read (analyse loads each through loadFile, which takes them from here).
+      preloaded ??= await deps.index.getFilesWithContent(run.map((f) => f.fileId));
+      const stage = STAGES[queue] as Stage<FileMessage>;
+      const analysed = new Set<string>();
+      for (const [i, f] of run.entries()) {
+        const fileLogger = batch ? invocationLogger(logger, { fileId: f.fileId }) : logger;
+        // The same bytes twice in one batch: read the second again, so it reuses what the first recorded.
+        const sha256 = preloaded.get(f.fileId)?.file.sha256;
+        if (sha256 && analysed.has(sha256)) {
+          const fresh = await deps.index.getFileWithContent(f.fileId);
+          if (fresh) preloaded.set(f.fileId, fresh);
+        }
+        if (sha256) analysed.add(sha256);
+        try {
+          results.set(f.fileId, await stage(deps, f, { ...runCtx, logger: fileLogger, preloaded }));
+        } catch (err) {
+          // Past the deadline or shutting down: the whole message goes back (and splits when it returns).
+          if (abortSignal.aborted || !batch) throw err;
+          fileLogger.warn({ err: errorMessage(err) }, 'file of a batch failed with a retryable fault; splitting it off');
+          thrown.set(f.fileId, err);
+        }
+        if (batch) fileLogger.debug({ file: i + 1, of: run.length }, 'batch file finished');
+      }
+    },
+    {
+      ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
+      deadlineMs: deps.limits.stageDeadlineMs,
+      graceMs: deps.limits.stageDeadlineGraceMs,
+      label: `${queue} stage`,
+    },
+  );
+
+  // Routed together: every next queue gets the batch's files in as few messages as the limits allow.
+  const next = new Map<QueueName, HandOffFile[]>();
+  let anyFailed = false;
+  let settles: { noOpenWork: boolean } | undefined;
+  for (const f of run) {
+    const result = results.get(f.fileId);
+    if (!result) continue;
+    logger.debug({ fileId: f.fileId, outcome: result.outcome }, 'stage finished');
+    if (result.forward) {
+      for (const q of node.next(result.forward.facts)) next.set(q, [...(next.get(q) ?? []), result.forward.file]);
+    }
+    await recordStepFailures(deps, queue, f, result);
+    if (result.outcome.status === 'failed') anyFailed = true;
+    if (result.settles) settles = { noOpenWork: (settles?.noOpenWork ?? false) || result.settles.noOpenWork };
+  }
+  for (const [q, forward] of next) await sendWork(deps, q, forward, signal);
+  if (thrown.size > 0) {
+    await sendWork(deps, queue, run.filter((f) => thrown.has(f.fileId)), { ...signal, alone: true, delayMs: SPLIT_RETRY_DELAY_MS });
+  }
+  if (anyFailed || node.completes === 'always' || (node.completes === 'reported' && settles)) {
+    await recordCompletionIfDone(deps, ref, ctx, settles?.noOpenWork ? { noOpenWork: true } : {});
+  }
+  if (!batch) {
+    const only = results.get(files[0]!.fileId);
+    return only?.outcome ?? done();
+  }
+  const counts = { done: 0, skipped: 0, failed: 0 };
+  for (const r of results.values()) counts[r.outcome.status] += 1;
+  const summary = { files: files.length, ...counts, splitOff: splitOff.length + thrown.size };
+  logger.debug(summary, 'batch finished');
+  return done(summary);
 }
 
 /** The outcome of each step the message ran, named as failures are (identify, metadata, thumbnail, ...). */
@@ -170,6 +374,17 @@ function stepOutcomes(queue: QueueName, result: StageResult): Array<[StageName, 
 export async function runDeadLetter(deps: RunnerDeps, queue: QueueName, input: DeadLetterInput, inv: Invocation): Promise<void> {
   const logger = invocationLogger(inv.logger, { stage: `${queue}-dead-letter`, messageId: input.messageId, invocationId: inv.invocationId });
   const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: 0 };
+  const batch = STAGE_GRAPH[queue].body === 'files' ? fileBatchMessage.safeParse(input.body) : null;
+  if (batch?.success) {
+    const files = filesOf(batch.data);
+    if (files.length > 1) {
+      // Dead-lettering is per file: a batch given up on fails none of its files; each goes on in a message of its own.
+      logger.warn({ files: files.length, reason: input.reason }, 'batch message dead-lettered; sending each of its files alone');
+      await sendWork(deps, queue, files, { alone: true });
+      return;
+    }
+    input = { ...input, body: files[0] };
+  }
   const ref: EvidenceRef | null = await recordDeadLetter(deps, queue, input, ctx);
   if (ref) await recordCompletionIfDone(deps, ref, ctx);
 }

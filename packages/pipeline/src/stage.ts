@@ -1,8 +1,10 @@
 import type {
   BlobStore,
+  ContentRecord,
   CustodyRecorder,
   FileIdentifier,
   FileMessage,
+  FileRecord,
   IndexStore,
   Limits,
   Logger,
@@ -42,8 +44,17 @@ export interface StageContext {
    * are analysed before the archive is finished. The runner routes them by
    * the stage graph; a throw is a retryable fault of the stage.
    */
-  handOff?(files: FileMessage[], options?: { abortSignal?: AbortSignal }): Promise<void>;
+  handOff?(files: HandOffFile[], options?: { abortSignal?: AbortSignal }): Promise<void>;
+  /**
+   * The files of a batch message as the runner read them in one statement
+   * before running the stage on each: loadFile takes the file from here
+   * instead of reading it again. A file absent from the map was not found.
+   */
+  preloaded?: ReadonlyMap<string, { file: FileRecord; content: ContentRecord | null }>;
 }
+
+/** A file handed off, with its size when known: the runner bounds a batch message's bytes by it (LIMITS.batchMaxBytes). */
+export type HandOffFile = FileMessage & { bytes?: number | null };
 
 /** What a stage did: its outcome, and what the runner needs to route and complete. */
 export interface StageResult {

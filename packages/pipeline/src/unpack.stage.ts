@@ -4,6 +4,7 @@ import {
   done,
   ExhibitError,
   failed,
+  LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
   skipped,
@@ -30,8 +31,10 @@ export const UNPACK_BATCH_SIZE = 200;
 /**
  * Also flush once this many member bytes were extracted, so later stages start
  * on the first photos of a large archive instead of waiting for 200 of them.
+ * As much as one analyse batch message takes (LIMITS.batchMaxBytes): a smaller
+ * flush would cut every batch short (docs/benchmarks.md, "Batches").
  */
-export const UNPACK_FLUSH_BYTES = 16 * 1024 * 1024;
+export const UNPACK_FLUSH_BYTES = LIMITS.batchMaxBytes;
 /**
  * Buffered members whose upload may still be running while the next member
  * is read: overlaps storage writes with reading and hashing, and bounds the
@@ -140,7 +143,7 @@ function isEvidenceError(err: unknown): err is ExhibitError {
 class UnpackRun {
   private readonly batch: NewFile[] = [];
   private batchBytes = 0;
-  private readonly identify: string[] = [];
+  private readonly identify: Array<{ fileId: string; bytes: number | null }> = [];
   /** Members stored but not yet recorded in contents (see UNPACK_UPLOADS_IN_FLIGHT). */
   private readonly persisting: Array<Promise<void>> = [];
   /** The first upload or content write that failed; once set, no member of the batch is recorded. */
@@ -248,7 +251,7 @@ class UnpackRun {
       const existing = await index.getFile(fileId);
       if (existing) {
         this.account(existing);
-        if (existing.stage === 'pending' && existing.sha256) this.identify.push(fileId);
+        if (existing.stage === 'pending' && existing.sha256) this.identify.push({ fileId, bytes: existing.size });
         return;
       }
     }
@@ -268,7 +271,7 @@ class UnpackRun {
     this.account(file);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
-    if (file.stage === 'pending') this.identify.push(fileId);
+    if (file.stage === 'pending') this.identify.push({ fileId, bytes: file.size ?? null });
     if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
@@ -394,7 +397,7 @@ class UnpackRun {
       // The runner sends them on (stage-graph.ts: an archive's members go to analyse).
       if (!this.ctx.handOff) throw new ExhibitError('invalid-argument', 'the unpack stage runs only with a runner that takes its members');
       await this.ctx.handOff(
-        ids.map((fileId) => ({ caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId })),
+        ids.map(({ fileId, bytes }) => ({ caseId: this.parent.caseId, evidenceId: this.parent.evidenceId, fileId, bytes })),
         this.outerSignal ? { abortSignal: this.outerSignal } : {},
       );
     }

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import {
+  batchMessageIdFor,
   createRootLogger,
   ExhibitError,
+  messageIdFor,
   LIMITS,
   rootFileId,
   type FileIdentifier,
@@ -17,7 +19,7 @@ import { createAzureBlobStore } from '@exhibit/storage';
 import { loadFile } from '../src/file-stage.js';
 import { identifyStep } from '../src/identify.step.js';
 import type { StageContext } from '../src/stage.js';
-import { runMessage, type RunnerDeps } from '../src/stage-runner.js';
+import { batchesOf, runDeadLetter, runMessage, type RunnerDeps } from '../src/stage-runner.js';
 import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -384,5 +386,137 @@ describe('per-file stages', () => {
     await run('index', doc);
     expect(await file(doc)).toMatchObject({ stage: 'indexed' });
     expect(completions(ref)).toHaveLength(1);
+  });
+});
+
+describe('batches of files (stage-runner.ts)', () => {
+  const silent = { invocationId: 'test', logger: createRootLogger({ level: 'silent' }) };
+  /** Runs one batch message through the runner, counting statements and storage reads. */
+  async function runBatch(queue: 'analyse' | 'index', files: FileMessage[], options: { deliveryCount?: number } = {}) {
+    const before = counter.statements;
+    const readsBefore = storageReads.count;
+    const body = { caseId: files[0]!.caseId, evidenceId: files[0]!.evidenceId, fileIds: files.map((f) => f.fileId) };
+    const outcome = await runMessage(deps, queue, { body, messageId: randomBytes(4).toString('hex'), deliveryCount: options.deliveryCount ?? 1 }, silent);
+    return { outcome, statements: counter.statements - before, reads: storageReads.count - readsBefore };
+  }
+  const sentSince = (from: number, queue: string) => bus.sent.slice(from).filter((s) => s.queue === queue).map((s) => s.message);
+
+  it('groups files into batch messages by evidence item, file count and bytes', () => {
+    const a = { caseId: 'c', evidenceId: 'a' };
+    const b = { caseId: 'c', evidenceId: 'b' };
+    const files = [
+      { ...a, fileId: 'a1', bytes: 10 },
+      { ...b, fileId: 'b1', bytes: 10 },
+      { ...a, fileId: 'a2', bytes: 10 },
+      { ...a, fileId: 'a3', bytes: 90 },
+      { ...a, fileId: 'a4', bytes: 500 },
+      { ...a, fileId: 'a5' },
+      { ...a, fileId: 'a1', bytes: 10 },
+    ];
+    expect(batchesOf(files, { maxFiles: 3, maxBytes: 100 }).map((batch) => batch.map((f) => f.fileId))).toEqual([['a1', 'a2'], ['a3'], ['a4'], ['a5'], ['b1']]);
+    expect(batchesOf(files, { maxFiles: 2, maxBytes: Infinity }).map((batch) => batch.map((f) => f.fileId))).toEqual([['a1', 'a2'], ['a3', 'a4'], ['a5'], ['b1']]);
+  });
+
+  it('analyses a batch with one read of its files, routes them on in one index message, and indexes it in two statements', async () => {
+    const ref = ev();
+    const files = await Promise.all([1, 2, 3, 4].map((i) => addUpload(ref, `p${i}.jpg`, `JPEG photo ${i} of a batch`)));
+    const doc = await addUpload(ref, 'n.txt', 'TEXT a note in the batch');
+    const all = [...files, doc];
+    const sent = bus.sent.length;
+    // One read of the five files; three writes per photo, one per document.
+    const analysed = await runBatch('analyse', all);
+    expect(analysed).toMatchObject({ outcome: { status: 'done', summary: { files: 5, done: 5, skipped: 0, failed: 0, splitOff: 0 } }, statements: 1 + 4 * 3 + 1, reads: 5 });
+    const toIndex = sentSince(sent, 'index');
+    expect(toIndex).toEqual([
+      { body: { ...ref, fileIds: all.map((f) => f.fileId) }, messageId: batchMessageIdFor('index', all.map((f) => f.fileId)), correlationId: `${ref.caseId}/${ref.evidenceId}` },
+    ]);
+    // A whole batch: one statement matches the hash sets, one moves the files and probes the evidence item (the note is still open).
+    const indexed = await runBatch('index', files);
+    expect(indexed).toMatchObject({ outcome: { status: 'done', summary: { files: 4, done: 4 } }, statements: 2 });
+    expect(completions(ref)).toHaveLength(0);
+    // The batch with the last open file: its write leaves no open work, and completion is recorded once.
+    expect((await runBatch('index', all)).outcome).toMatchObject({ status: 'done', summary: { files: 5, done: 1, skipped: 4 } });
+    for (const f of all) expect(await file(f)).toMatchObject({ stage: 'indexed' });
+    expect(completions(ref)).toHaveLength(1);
+    expect(completions(ref)[0]?.details).toMatchObject({ files: 5, failures: 0 });
+    // Delivered again: nothing changes, nothing is recorded twice.
+    expect((await runBatch('index', all)).outcome).toMatchObject({ status: 'done', summary: { files: 5, done: 0, skipped: 5 } });
+    expect(completions(ref)).toHaveLength(1);
+  });
+
+  it('splits off a file whose stage throws, into a message of its own, and its siblings go on', async () => {
+    const ref = ev();
+    const files = await Promise.all([1, 2, 3].map((i) => addUpload(ref, `s${i}.jpg`, `JPEG sibling ${i}${i === 2 ? ' STORAGEDOWN' : ''}`)));
+    const saved = deps.thumbnailer;
+    deps.thumbnailer = {
+      ...saved,
+      image: async (source, options) => {
+        if ((await readAll(source)).includes('STORAGEDOWN')) throw new ExhibitError('storage-unavailable', 'the derived container did not answer');
+        return saved.image(source, options);
+      },
+    };
+    const sent = bus.sent.length;
+    try {
+      expect((await runBatch('analyse', files)).outcome).toMatchObject({ status: 'done', summary: { files: 3, done: 2, splitOff: 1 } });
+    } finally {
+      deps.thumbnailer = saved;
+    }
+    const [one, two, three] = files as [FileMessage, FileMessage, FileMessage];
+    expect(await file(one)).toMatchObject({ stage: 'thumbnailed' });
+    expect(await file(three)).toMatchObject({ stage: 'thumbnailed' });
+    // The thrown file is not failed: it waits where it was, with no failure recorded.
+    expect(await file(two)).toMatchObject({ stage: 'described' });
+    expect(failuresRecorded(two)).toEqual([]);
+    expect(sentSince(sent, 'index').map((m) => m.body)).toEqual([{ ...ref, fileIds: [one.fileId, three.fileId] }]);
+    const again = sentSince(sent, 'analyse');
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ body: two, messageId: messageIdFor('analyse', two.fileId), scheduledAt: expect.any(Date) });
+    // Alone, it runs its missing step, and a throw of a single file's message goes to the trigger (redelivery, dead letter) as before.
+    expect((await run('analyse', two)).outcome).toMatchObject({ status: 'done', summary: { identify: 'already-done', metadata: 'already-done', thumbnail: { from: 'image' } } });
+  });
+
+  it('redelivered half done, routes the finished files again without reading them and splits off every other file', async () => {
+    const ref = ev();
+    const files = await Promise.all([1, 2, 3, 4].map((i) => addUpload(ref, `h${i}.jpg`, `JPEG half-done batch ${i}`)));
+    const [one, two, three, four] = files as [FileMessage, FileMessage, FileMessage, FileMessage];
+    // The first attempt analysed two files, then its process died.
+    await run('analyse', one);
+    await run('analyse', three);
+    const identified = identifications.count;
+    const sent = bus.sent.length;
+    const again = await runBatch('analyse', files, { deliveryCount: 2 });
+    expect(again.outcome).toMatchObject({ status: 'done', summary: { files: 4, done: 0, skipped: 2, splitOff: 2 } });
+    // One read of the four files' records, and no bytes: the finished files skip, the others are not run here.
+    expect(again).toMatchObject({ statements: 1, reads: 0 });
+    expect(identifications.count).toBe(identified);
+    expect(await file(two)).toMatchObject({ stage: 'pending' });
+    expect(sentSince(sent, 'analyse')).toEqual(
+      [two, four].map((f) => ({ body: f, messageId: messageIdFor('analyse', f.fileId), correlationId: `${ref.caseId}/${ref.evidenceId}` })),
+    );
+    expect(sentSince(sent, 'index').map((m) => m.body)).toEqual([{ ...ref, fileIds: [one.fileId, three.fileId] }]);
+  });
+
+  it('analyses the same bytes once when they come twice in one batch', async () => {
+    const ref = ev();
+    const first = await addUpload(ref, 'twin-a.jpg', 'JPEG twins in one batch');
+    const second = await addUpload(ref, 'twin-b.jpg', 'JPEG twins in one batch');
+    const identified = identifications.count;
+    expect((await runBatch('analyse', [first, second])).outcome).toMatchObject({ status: 'done', summary: { files: 2, done: 2 } });
+    expect(identifications.count).toBe(identified + 1);
+    for (const f of [first, second]) expect(await file(f)).toMatchObject({ stage: 'thumbnailed' });
+  });
+
+  it('dead-letters per file: a batch given up on fails none of its files and sends each alone', async () => {
+    const ref = ev();
+    const files = await Promise.all([1, 2].map((i) => addUpload(ref, `d${i}.jpg`, `JPEG dead-lettered batch ${i}`)));
+    const sent = bus.sent.length;
+    const body = { ...ref, fileIds: files.map((f) => f.fileId) };
+    await runDeadLetter(deps, 'analyse', { body, messageId: batchMessageIdFor('analyse', body.fileIds), reason: 'MaxDeliveryCountExceeded', description: 'five attempts' }, silent);
+    for (const f of files) expect(await file(f)).toMatchObject({ stage: 'pending', failure: null });
+    expect(sentSince(sent, 'analyse').map((m) => m.messageId)).toEqual(files.map((f) => messageIdFor('analyse', f.fileId)));
+    // A single file's dead letter records its failure with the reason, as before batches.
+    await runDeadLetter(deps, 'analyse', { body: files[0], messageId: messageIdFor('analyse', files[0]!.fileId), reason: 'MaxDeliveryCountExceeded', description: 'five attempts' }, silent);
+    expect(await file(files[0]!)).toMatchObject({ stage: 'failed', failure: { stage: 'identify', code: 'dead-lettered', detail: 'MaxDeliveryCountExceeded: five attempts' } });
+    expect(await file(files[1]!)).toMatchObject({ stage: 'pending' });
   });
 });

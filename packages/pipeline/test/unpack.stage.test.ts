@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { derivedNames, ExhibitError, LIMITS, memberFileId, messageIdFor, type FileRecord } from '@exhibit/core';
+import { batchMessageIdFor, derivedNames, ExhibitError, filesOf, LIMITS, memberFileId, type FileRecord, type FileWorkMessage } from '@exhibit/core';
 import { merkleRoot } from '../src/archive/merkle-root.js';
 import { UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
 import {
@@ -70,16 +70,18 @@ describe('unpack stage (Azurite + PGlite)', () => {
     expect(a).toMatchObject({ name: 'a.txt', extension: 'txt', recordedName: 'docs/a.txt' });
     expect(a.archiveTimes.modified?.source).toBe('zip:extended-timestamp');
 
-    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && members.some((m) => m.fileId === (s.message.body as { fileId: string }).fileId))).toEqual(
-      [1, 2].map((i) => ({
+    // Handed off together, the two files travel in one batch message with a deterministic id.
+    const handedOff = [1, 2].map((i) => memberFileId(archive.fileId, i));
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && filesOf(s.message.body as FileWorkMessage).some((f) => members.some((m) => m.fileId === f.fileId)))).toEqual([
+      {
         queue: 'analyse',
         message: {
-          body: { caseId: archive.caseId, evidenceId: archive.evidenceId, fileId: memberFileId(archive.fileId, i) },
-          messageId: messageIdFor('analyse', memberFileId(archive.fileId, i)),
+          body: { caseId: archive.caseId, evidenceId: archive.evidenceId, fileIds: handedOff },
+          messageId: batchMessageIdFor('analyse', handedOff),
           correlationId: `${archive.caseId}/${archive.evidenceId}`,
         },
-      })),
-    );
+      },
+    ]);
     expect(custody).toHaveLength(1);
     expect(custody[0]).toMatchObject({
       action: 'unpacked',
@@ -403,8 +405,16 @@ describe('unpack stage (Azurite + PGlite)', () => {
     const members = await h.index.listChildren(archive.fileId);
     expect(members).toHaveLength(count);
     expect(new Set(members.map((m) => m.entryIndex))).toEqual(new Set(Array.from({ length: count }, (_, i) => i)));
-    const identifyIds = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'analyse').map((s) => s.message.messageId);
-    expect(new Set(identifyIds)).toEqual(new Set(members.map((m) => messageIdFor('analyse', m.fileId))));
+    // Every member handed off once, in batch messages of at most batchMaxFiles, each with its files' deterministic id.
+    const analyse = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'analyse');
+    const identifyIds = analyse.flatMap((s) => filesOf(s.message.body as FileWorkMessage).map((f) => f.fileId));
+    expect(identifyIds.length).toBe(new Set(identifyIds).size);
+    expect(new Set(identifyIds)).toEqual(new Set(members.map((m) => m.fileId)));
+    for (const s of analyse) {
+      const ids = filesOf(s.message.body as FileWorkMessage).map((f) => f.fileId);
+      expect(ids.length).toBeLessThanOrEqual(LIMITS.batchMaxFiles);
+      expect(s.message.messageId).toBe(batchMessageIdFor('analyse', ids));
+    }
     const custody = h.custody.events.filter((e) => e.eventKey === `unpacked:${archive.fileId}`);
     expect(custody[0]!.details).toMatchObject({
       memberCount: count,

@@ -24,6 +24,7 @@ export type FunctionDef =
 /** Reconciliation re-queues hashes that have waited this long (a lost message, not a busy queue). */
 const RESEND_PENDING_AFTER_MS = 30 * 60 * 1000;
 
+/** A stage queue's function; on the queues that carry files (analyse, index) each invocation is a batch of them (stage-runner.ts). */
 const stageFunction = (queue: QueueName): FunctionDef => ({
   name: `stage-${queue}`,
   trigger: { kind: 'queue', queue },

@@ -368,6 +368,11 @@ export interface IndexStore {
   getFile(fileId: string): Promise<FileRecord | null>;
   /** A file and the content it holds (null if none is recorded yet), in one read. */
   getFileWithContent(fileId: string): Promise<{ file: FileRecord; content: ContentRecord | null } | null>;
+  /**
+   * getFileWithContent for the files of a batch message, in one read: the map
+   * has an entry for every file found (missing ids have none).
+   */
+  getFilesWithContent(fileIds: readonly string[]): Promise<Map<string, { file: FileRecord; content: ContentRecord | null }>>;
   listChildren(parentId: string): Promise<FileRecord[]>;
   /** Moves a file forward; never backwards, never out of 'failed'. Returns false if it did not move. */
   advanceFile(
@@ -381,6 +386,12 @@ export interface IndexStore {
    * as it stands with this file indexed, so the last finisher needs no second probe.
    */
   markIndexed(ref: EvidenceRef & { fileId: string }): Promise<IndexedResult>;
+  /**
+   * markIndexed for the files of a batch message of one evidence item, in one
+   * statement: each file's result, with openWork (when any moved) answered
+   * once for the item as it stands with all of them indexed.
+   */
+  markIndexedBatch(ref: EvidenceRef, fileIds: readonly string[]): Promise<Map<string, IndexedResult>>;
   failFile(fileId: string, failure: FileFailure): Promise<void>;
   /** With `failure` (state 'failed'), why unpacking stopped: shown in the evidence status. */
   setUnpack(fileId: string, state: UnpackState, memberCount?: number | null, failure?: UnpackFailure): Promise<void>;
@@ -450,6 +461,8 @@ export interface IndexStore {
    * may already have passed this content). [] for a file without content.
    */
   matchFileAgainstHashSets(fileId: string): Promise<KnownFileMatch[]>;
+  /** matchFileAgainstHashSets for the files of a batch message, in one statement; every file id is a key. */
+  matchFilesAgainstHashSets(fileIds: readonly string[]): Promise<Map<string, KnownFileMatch[]>>;
   /** The recorded matches of a file's content against enabled sets in force. */
   knownFileMatches(fileId: string): Promise<KnownFileMatch[]>;
 

@@ -564,23 +564,34 @@ export class HashSetStore {
    * passed this content, so nobody else would.
    */
   async matchFile(fileId: string): Promise<HashSetMatch[]> {
+    return (await this.matchFiles([fileId])).get(fileId) ?? [];
+  }
+
+  /**
+   * matchFile for the files of a batch message, in one statement: the
+   * matches of each file's content (files sharing content share them), by file.
+   */
+  async matchFiles(fileIds: readonly string[]): Promise<Map<string, HashSetMatch[]>> {
+    const byFile = new Map<string, HashSetMatch[]>(fileIds.map((id) => [id, []]));
+    if (fileIds.length === 0) return byFile;
     const { rows } = await this.sql.query(
-      `WITH f AS (SELECT sha256 FROM files WHERE file_id = $1 AND sha256 IS NOT NULL),
+      `WITH f AS (SELECT file_id, sha256 FROM files WHERE file_id = ANY($1::text[]) AND sha256 IS NOT NULL),
        ins AS (
          INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
-         ${matchSelect('c.sha256 = (SELECT sha256 FROM f)', `s.enabled AND s.state IN ('active', 'matching')`)}
+         ${matchSelect('c.sha256 IN (SELECT sha256 FROM f)', `s.enabled AND s.state IN ('active', 'matching')`)}
          ON CONFLICT DO NOTHING
          RETURNING sha256, set_id, matched_on, category
        ), found AS (
-         SELECT sha256, set_id, matched_on, category FROM hash_set_matches WHERE sha256 = (SELECT sha256 FROM f)
+         SELECT sha256, set_id, matched_on, category FROM hash_set_matches WHERE sha256 IN (SELECT sha256 FROM f)
          UNION SELECT sha256, set_id, matched_on, category FROM ins
        )
-       SELECT ${MATCH_OUT} FROM found m JOIN hash_sets s ON s.set_id = m.set_id
+       SELECT f.file_id, ${MATCH_OUT} FROM found m JOIN f ON f.sha256 = m.sha256 JOIN hash_sets s ON s.set_id = m.set_id
         WHERE s.enabled AND s.state IN ('active', 'matching')
-        ORDER BY s.name COLLATE "C", s.set_id`,
-      [fileId],
+        ORDER BY f.file_id, s.name COLLATE "C", s.set_id`,
+      [[...fileIds]],
     );
-    return rows.map(toMatch);
+    for (const r of rows) byFile.get(String(r.file_id))?.push(toMatch(r));
+    return byFile;
   }
 
   /** Recorded matches of these contents against enabled sets in force. */
