@@ -57,12 +57,12 @@ describe.skipIf(missing.length > 0)('unpack stage: disk parser deadline', () => 
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function unpack(fileName: string, data: Buffer, limits: Partial<Harness['deps']['limits']> = {}) {
+  async function unpack(fileName: string, data: Buffer, limits: Partial<Record<keyof Harness['deps']['limits'], number>> = {}) {
     const archive = await addArchive(h, fileName, data, { mime: DISK_IMAGE_MIMES.raw });
     let ticks = 0;
     const ticker = setInterval(() => (ticks += 1), 1);
     try {
-      const outcome = await unpackStage({ ...h.deps, limits: { ...h.deps.limits, ...limits } }, archive, h.ctx);
+      const outcome = await unpackStage({ ...h.deps, limits: { ...h.deps.limits, ...limits } as Harness['deps']['limits'] }, archive, h.ctx);
       const members = await h.index.listChildren(archive.fileId);
       const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
       const stop = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
