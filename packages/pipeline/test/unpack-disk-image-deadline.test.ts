@@ -118,4 +118,25 @@ describe.skipIf(missing.length > 0)('unpack stage: disk parser deadline', () => 
       await pool.close();
     }
   }, 120_000);
+
+  it('a listing left early (the stage stops at a limit) ends its thread\'s task: the thread is free for the next image', async () => {
+    const blobs = { readRange: async (_blob: unknown, offset: number, length: number) => crowded.subarray(offset, offset + length) } as unknown as BlobStore;
+    const pool = createDiskPool(1);
+    try {
+      const open = () => openDiskImageReader(blobs, { container: 'evidence', name: 'crowded.img' }, crowded.length, { size: crowded.length, maxEntryNameBytes: 1024, pool });
+      const reader = await open();
+      const names: string[] = [];
+      for await (const entry of reader.entries()) {
+        names.push(entry.name);
+        if (names.length === 3) break;
+      }
+      expect(names).toEqual(['F0000000.TXT', 'F0000001.TXT', 'F0000002.TXT']);
+      expect(pool.busyWorkers()).toHaveLength(0);
+      // One thread: had the task not ended, this would wait for it for ever.
+      expect((await open()).image.volumes).toHaveLength(1);
+      expect(pool.started).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  }, 120_000);
 });

@@ -139,9 +139,13 @@ class Session {
 
   /** Tells the thread to stop (if it waits for an answer) and waits for the task to settle. */
   async end(): Promise<void> {
-    await this.queue;
-    const waiting = this.pending;
-    if (waiting?.reply) waiting.reply({ op: 'end' });
+    // What the thread asks next (it may still be working on it), or how the task ended.
+    const last = await this.exchange(null);
+    if (last.t !== 'done' && last.t !== 'failed') {
+      const waiting = this.pending;
+      this.pending = undefined;
+      waiting?.reply?.({ op: 'end' });
+    }
     await this.task.catch(() => undefined);
   }
 }
