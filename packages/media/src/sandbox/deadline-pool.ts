@@ -39,6 +39,18 @@ export interface WorkerEntry {
   tsxApi?: string;
 }
 
+/**
+ * The worker module `name` beside the module at `moduleUrl` (its import.meta.url):
+ * from TypeScript sources (tsx, vitest) the .ts file, run through tsx's loader;
+ * in the Functions bundle functions/scripts/build.mjs emits each worker as its
+ * own entry, `<name>.js`, beside main.js. Built from a variable, not a relative
+ * literal: build.mjs rewrites those into copied assets.
+ */
+export function workerEntryBeside(moduleUrl: string, name: string): WorkerEntry {
+  if (moduleUrl.endsWith('.ts')) return { url: new URL(`./${name}.ts`, moduleUrl), tsxApi: import.meta.resolve('tsx/esm/api') };
+  return { url: new URL(`./${name}.js`, moduleUrl) };
+}
+
 /** Loads tsx into the thread, then the TypeScript worker module; an error here is a thread that cannot start. */
 const TSX_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');

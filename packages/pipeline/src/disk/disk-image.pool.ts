@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { LIMITS } from '@exhibit/core';
-import { DeadlineWorkerPool, type WorkerEntry } from '@exhibit/media/deadline-pool';
+import { DeadlineWorkerPool, workerEntryBeside, type WorkerEntry } from '@exhibit/media/deadline-pool';
 
 /**
  * The process's disk parser threads (disk-image.worker.ts): every disk-image
@@ -9,21 +9,9 @@ import { DeadlineWorkerPool, type WorkerEntry } from '@exhibit/media/deadline-po
  * that makes a reader loop or grow fails only itself.
  */
 
-// Kept in variables: functions/scripts/build.mjs rewrites a URL built from a
-// relative literal and import.meta.url into a copied asset, and neither file is one.
-const WORKER_TS = './disk-image.worker.ts';
-const WORKER_JS = './disk-image.worker.js';
-
-/**
- * From TypeScript sources (tsx, vitest) the worker is the .ts file beside this
- * one, run through tsx's loader; in the Functions bundle build.mjs emits it as
- * its own entry, disk-image.worker.js, beside main.js.
- */
+/** The disk parser thread's module, disk-image.worker.ts (dist/disk-image.worker.js in the Functions bundle). */
 export function diskWorkerEntry(): WorkerEntry {
-  if (import.meta.url.endsWith('.ts')) {
-    return { url: new URL(WORKER_TS, import.meta.url), tsxApi: import.meta.resolve('tsx/esm/api') };
-  }
-  return { url: new URL(WORKER_JS, import.meta.url) };
+  return workerEntryBeside(import.meta.url, 'disk-image.worker');
 }
 
 export function createDiskPool(size: number = Math.min(LIMITS.diskParseThreads, Math.max(2, os.availableParallelism()))): DeadlineWorkerPool {
