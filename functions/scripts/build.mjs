@@ -66,11 +66,13 @@ buildIfStale();
 await rm(path.join(appRoot, 'dist'), { recursive: true, force: true });
 await rm(assetsDir, { recursive: true, force: true });
 await build({
-  // The parser threads' module is its own entry (packages/media/src/sandbox/parse.pool.ts
-  // starts dist/parse.worker.js, beside main.js, when it is not running from sources).
+  // The parser threads' modules are their own entries (packages/media/src/sandbox/parse.pool.ts
+  // starts dist/parse.worker.js, packages/pipeline/src/disk/disk-image.pool.ts dist/disk-image.worker.js,
+  // beside main.js, when not running from sources).
   entryPoints: {
     main: path.join(appRoot, 'src/main.ts'),
     'parse.worker': path.join(repoRoot, 'packages/media/src/sandbox/parse.worker.ts'),
+    'disk-image.worker': path.join(repoRoot, 'packages/pipeline/src/disk/disk-image.worker.ts'),
   },
   outdir: path.join(appRoot, 'dist'),
   bundle: true,
@@ -85,4 +87,4 @@ await build({
   logLevel: 'warning',
 });
 await copyFile(path.join(repoRoot, 'host.json'), path.join(appRoot, 'host.json'));
-console.log('built dist/main.js and dist/parse.worker.js, copied assets/ (with the review app) and host.json');
+console.log('built dist/main.js, dist/parse.worker.js and dist/disk-image.worker.js, copied assets/ (with the review app) and host.json');

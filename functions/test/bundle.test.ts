@@ -137,4 +137,23 @@ describe('the built Functions bundle', () => {
       await worker.terminate();
     }
   });
+
+  it('ships the disk parser threads\' module, which reads a disk image over bytes the main thread serves', async () => {
+    // What packages/pipeline/src/disk/disk-image.pool.ts starts beside main.js when bundled.
+    const worker = new Worker(path.join(appRoot, 'dist/disk-image.worker.js'), { execArgv: [] });
+    const image = new Uint8Array(64 * 1024);
+    try {
+      const done = new Promise<unknown>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: { op: string; id: number; seq: number; request: { offset: number; length: number } }) => {
+          if (m.op === 'ready') worker.postMessage({ op: 'run', id: 1, kind: 'disk-open', input: { blobSize: image.length, offset: 0, size: image.length } });
+          else if (m.op === 'request') worker.postMessage({ op: 'response', id: 1, seq: m.seq, value: image.slice(m.request.offset, m.request.offset + m.request.length).buffer });
+          else resolve(m);
+        });
+      });
+      expect(await done).toMatchObject({ op: 'done', id: 1, value: { format: 'raw', mediaBytes: image.length, segmentCount: 1 } });
+    } finally {
+      await worker.terminate();
+    }
+  });
 });

@@ -118,6 +118,21 @@ export const LIMITS = {
   /** Block size and count of the ranged-read cache in front of an image blob. */
   diskCacheBlockBytes: 1024 * 1024,
   diskCacheBlocks: 8,
+  /**
+   * Disk-image parser threads (packages/pipeline/src/disk/disk-image.pool.ts):
+   * containers, volume systems and file systems are read there, never on the
+   * event loop. Budgets count the parser's own time only (waits for bytes
+   * excluded); past one, the thread is stopped and the image or volume fails
+   * with 'parse-timeout'.
+   */
+  /** Opening an image: container, volume system, file-system probes. */
+  diskOpenTimeoutMs: 60_000,
+  /** One step of a volume's listing or of reading the media: from one entry (or chunk) to the next. */
+  diskParseStepMs: 60_000,
+  /** V8 old-generation heap of each disk parser thread; past it the thread dies ('parse-crashed'). */
+  diskParseThreadHeapMb: 1024,
+  /** Disk parser threads (each listing a volume holds one while it runs). */
+  diskParseThreads: 4,
   /** Bytes of decompressed EWF chunks kept in memory per image (at least one chunk). */
   ewfChunkCacheBytes: 8 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */

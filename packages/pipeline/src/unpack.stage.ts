@@ -43,7 +43,11 @@ export const UNPACK_FLUSH_BYTES = LIMITS.batchMaxBytes;
 export const UNPACK_UPLOADS_IN_FLIGHT = 4;
 
 /** Evidence problems: recorded against the member or the archive, never retried. */
-const EVIDENCE_CODES: ReadonlySet<ExhibitErrorCode> = new Set(['corrupt-file', 'unsupported-format', 'encrypted', 'limit-exceeded', 'unsafe-entry', 'decode-failed']);
+const EVIDENCE_CODES: ReadonlySet<ExhibitErrorCode> = new Set([
+  'corrupt-file', 'unsupported-format', 'encrypted', 'limit-exceeded', 'unsafe-entry', 'decode-failed',
+  // A disk parser thread stopped on the image's structures (disk/disk-image.reader.ts): its budget ran out, or it died twice.
+  'parse-timeout', 'parse-crashed',
+]);
 
 const require = createRequire(import.meta.url);
 const libraryVersion = (name: string): string => {

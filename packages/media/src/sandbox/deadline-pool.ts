@@ -39,6 +39,18 @@ export interface WorkerEntry {
   tsxApi?: string;
 }
 
+/**
+ * The worker module `name` beside the module at `moduleUrl` (its import.meta.url):
+ * from TypeScript sources (tsx, vitest) the .ts file, run through tsx's loader;
+ * in the Functions bundle functions/scripts/build.mjs emits each worker as its
+ * own entry, `<name>.js`, beside main.js. Built from a variable, not a relative
+ * literal: build.mjs rewrites those into copied assets.
+ */
+export function workerEntryBeside(moduleUrl: string, name: string): WorkerEntry {
+  if (moduleUrl.endsWith('.ts')) return { url: new URL(`./${name}.ts`, moduleUrl), tsxApi: import.meta.resolve('tsx/esm/api') };
+  return { url: new URL(`./${name}.js`, moduleUrl) };
+}
+
 /** Loads tsx into the thread, then the TypeScript worker module; an error here is a thread that cannot start. */
 const TSX_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
@@ -63,6 +75,14 @@ export interface DeadlinePoolOptions {
 export interface ServeResult {
   value: unknown;
   transfer?: Transferable[];
+  /**
+   * The task made progress (a disk image's entry listed, a chunk of a member
+   * produced): its budget starts again in full. A task that lists a whole file
+   * system is then bounded per step, so a parser stuck between two steps is
+   * stopped, while a large image that keeps making progress is not. Byte
+   * ranges served never renew it (a loop that only reads would never end).
+   */
+  renew?: boolean;
 }
 
 export interface RunOptions {
@@ -73,6 +93,13 @@ export interface RunOptions {
   abortSignal?: AbortSignal;
   /** Answers a request the worker makes while it runs the task (byte ranges); rejecting ends the task with that error. */
   serve?(request: unknown, options: { abortSignal?: AbortSignal }): Promise<ServeResult>;
+  /**
+   * Asked when the task's thread died the first time: false blames the file
+   * at once instead of running the task again. For tasks whose requests had
+   * effects on the main thread (entries already handed on) that a fresh
+   * start would repeat. Run again when absent.
+   */
+  mayRunAgain?(): boolean;
 }
 
 interface Job {
@@ -259,10 +286,11 @@ export class DeadlineWorkerPool {
       ? serve(request, job.options.abortSignal ? { abortSignal: job.options.abortSignal } : {})
       : Promise.reject(new ExhibitError('invalid-argument', `${job.options.label}: the worker asked for data this task does not serve`));
     served.then(
-      ({ value, transfer }) => {
+      ({ value, transfer, renew }) => {
         if (job.settled || slot.job !== job) return;
         const reply: ToWorker = { op: 'response', id: job.id, seq, value };
         slot.worker.postMessage(reply, transfer ?? []);
+        if (renew) job.remainingMs = job.options.timeoutMs;
         this.startClock(job);
       },
       (err: unknown) => {
@@ -282,6 +310,8 @@ export class DeadlineWorkerPool {
     this.slots[index] = undefined;
     clearTimeout(slot.startTimer);
     const job = slot.job;
+    // An answer still being fetched for the dead thread must not restart the task's clock.
+    slot.job = undefined;
     if (job) {
       this.stopClock(job);
       job.slot = undefined;
@@ -289,6 +319,8 @@ export class DeadlineWorkerPool {
         this.settle(job, new ExhibitError('tool-unavailable', `${job.options.label}: parser thread stopped while starting: ${err.message}`, { cause: err }));
       } else if (++job.deaths >= DEATHS_BEFORE_BLAME) {
         this.settle(job, new ExhibitError('parse-crashed', `${job.options.label} thread ${deathCause(err, this.options.resourceLimits)} on this file, twice`, { cause: err }));
+      } else if (job.options.mayRunAgain && !job.options.mayRunAgain()) {
+        this.settle(job, new ExhibitError('parse-crashed', `${job.options.label} thread ${deathCause(err, this.options.resourceLimits)} on this file after handing on part of its results`, { cause: err }));
       } else {
         // Back to the head of the queue, with a full budget, in a fresh thread.
         job.remainingMs = job.options.timeoutMs;

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { ExhibitError, LIMITS, type ContentFinding, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { DeadlineWorkerPool, type ServeResult, type WorkerEntry } from './deadline-pool.js';
+import { DeadlineWorkerPool, workerEntryBeside, type ServeResult, type WorkerEntry } from './deadline-pool.js';
 import type { PixelSize } from '../metadata/pixel-size.js';
 import type { HeifTransforms } from '../thumbnail/heif-transforms.js';
 import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
@@ -12,21 +12,9 @@ import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput
  * limit, so one file can fail only itself (deadline-pool.ts says how).
  */
 
-// Kept in variables: functions/scripts/build.mjs rewrites a URL built from a
-// relative literal and import.meta.url into a copied asset, and neither file is one.
-const WORKER_TS = './parse.worker.ts';
-const WORKER_JS = './parse.worker.js';
-
-/**
- * From TypeScript sources (tsx, vitest) this module is a .ts file and the
- * worker is the .ts file beside it, run through tsx's loader; in the Functions
- * bundle build.mjs emits the worker as its own entry, parse.worker.js, beside main.js.
- */
+/** The parser thread's module, parse.worker.ts (dist/parse.worker.js in the Functions bundle). */
 export function parseWorkerEntry(): WorkerEntry {
-  if (import.meta.url.endsWith('.ts')) {
-    return { url: new URL(WORKER_TS, import.meta.url), tsxApi: import.meta.resolve('tsx/esm/api') };
-  }
-  return { url: new URL(WORKER_JS, import.meta.url) };
+  return workerEntryBeside(import.meta.url, 'parse.worker');
 }
 
 export function createParsePool(size: number = Math.min(MEDIA_LIMITS.parseThreads, os.availableParallelism())): DeadlineWorkerPool {

@@ -4,8 +4,8 @@ import type { ToMain, ToWorker, WireError } from './wire.js';
 
 /** What a task handler can ask of the main thread while it runs. */
 export interface TaskContext {
-  /** Sends `request` to the main thread's `serve` and waits for its answer (byte ranges). */
-  request(request: unknown): Promise<unknown>;
+  /** Sends `request` to the main thread's `serve` and waits for its answer (byte ranges); `transfer` is moved, not cloned. */
+  request(request: unknown, transfer?: Transferable[]): Promise<unknown>;
 }
 
 export interface TaskResult {
@@ -40,11 +40,11 @@ export function serveTasks(handlers: Record<string, TaskHandler>): void {
     }
     const { id, kind, input } = message;
     const context: TaskContext = {
-      request(request) {
+      request(request, transfer) {
         const seq = nextSeq++;
         return new Promise((resolve) => {
           waiting.set(seq, resolve);
-          post({ op: 'request', id, seq, request });
+          post({ op: 'request', id, seq, request }, transfer ?? []);
         });
       },
     };

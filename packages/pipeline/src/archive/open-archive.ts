@@ -48,7 +48,15 @@ export interface OpenArchiveOptions {
   /** The archive's own size; required when `source` is a span of a larger blob (it has an offset). */
   size?: number;
   /** From LIMITS / StageDeps.limits. */
-  limits: { maxEntryNameBytes: number; maxCompressionRatio: number; compressionRatioMinBytes: number; maxArchiveEntries?: number };
+  limits: {
+    maxEntryNameBytes: number;
+    maxCompressionRatio: number;
+    compressionRatioMinBytes: number;
+    maxArchiveEntries?: number;
+    /** Disk-image parser thread budgets (LIMITS by default). */
+    diskOpenTimeoutMs?: number;
+    diskParseStepMs?: number;
+  };
   abortSignal?: AbortSignal;
 }
 
@@ -74,6 +82,8 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
       size,
       etag: properties.etag,
       maxEntryNameBytes: options.limits.maxEntryNameBytes,
+      ...(options.limits.diskOpenTimeoutMs !== undefined ? { diskOpenTimeoutMs: options.limits.diskOpenTimeoutMs } : {}),
+      ...(options.limits.diskParseStepMs !== undefined ? { diskParseStepMs: options.limits.diskParseStepMs } : {}),
       ...signal,
     });
   }

@@ -60,7 +60,8 @@ export class BlobByteSource implements ByteSource {
   private readonly blockBytes = LIMITS.diskCacheBlockBytes;
 
   constructor(
-    private readonly blobs: BlobStore,
+    /** The storage port, or (in a disk parser thread) ranged reads the main thread serves. */
+    private readonly blobs: Pick<BlobStore, 'readRange'>,
     private readonly blob: BlobRef,
     readonly size: number,
     private readonly options: { etag?: string; abortSignal?: AbortSignal } = {},

@@ -1,34 +1,39 @@
 import { Readable } from 'node:stream';
-import { ExhibitError, errorMessage, isExhibitError, type BlobRef, type BlobStore, type DiskImageVolume, type FileFlag } from '@exhibit/core';
+import { ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
+import type { DeadlineWorkerPool, ServeResult } from '@exhibit/media/deadline-pool';
 import { ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from '../archive/archive-reader.js';
 import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js';
-import { BlobByteSource, SliceByteSource } from './byte-source.js';
-import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
-import { fileSystems, openDiskImage, verifyStoredHashes, type DiskImage, type StoredHashCheck } from './open-disk-image.js';
+import { ParallelHasher } from '../multi-hash.js';
+import { diskPool } from './disk-image.pool.js';
+import type { DiskAnswer, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
+import type { MediaHashes, StoredHashCheck } from './open-disk-image.js';
 
 /**
  * A disk image seen as an archive (docs/disk-images.md, "In the pipeline"):
  * every entry the file-system readers list, volume after volume, becomes an
  * ArchiveEntry, so the unpack stage stores, counts, budgets and hands off its
- * files exactly as it does a ZIP's members. The image is read through ranged
- * reads of the evidence blob (BlobByteSource: a few cached blocks), never
- * copied; a file lying contiguous in a raw or fixed-VHD image is a span of
- * the blob (`storedSpan`, like a stored ZIP member), anything else (EWF
- * chunks, fragmented or compressed data) is read through the readers and
+ * files exactly as it does a ZIP's members.
+ *
+ * The readers themselves never run here: containers, volume systems and file
+ * systems are parsed in the disk parser threads (disk-image.worker.ts, under
+ * the budgets LIMITS.diskOpenTimeoutMs and LIMITS.diskParseStepMs and a heap
+ * limit). This side does the I/O (ranged reads of the evidence blob, pinned
+ * to its ETag), and takes entries and member bytes one at a time: the thread
+ * waits for each answer, so at most one chunk (DISK_CHUNK_BYTES) of a member
+ * is in flight. A file lying contiguous in a raw or fixed-VHD image is a span
+ * of the blob (`storedSpan`, like a stored ZIP member); anything else (EWF
+ * chunks, fragmented or compressed data) is produced by the thread and
  * copied to derived/ by the member store.
  *
- * One bad volume never stops the others: its failure is kept (volumes()) and
- * the listing goes on with the next volume.
+ * One bad volume never stops the others: its failure (a hostile structure,
+ * or the thread stopped: 'parse-timeout', 'parse-crashed') is kept
+ * (volumes()) and the listing goes on with the next volume.
  */
-
-/** Bytes read from a file's data per chunk of its stream (below LIMITS.maxDiskReadBytes). */
-const MEMBER_CHUNK_BYTES = 1024 * 1024;
-/** Longest symlink target read as the link's recorded target. */
-const MAX_LINK_TARGET_BYTES = 4096;
 
 export interface DiskImageReader extends ArchiveReader {
   readonly format: 'disk-image';
-  readonly image: DiskImage;
+  /** What the image is (container, media size, EWF header), as the parser thread found it. */
+  readonly image: DiskImageFacts;
   /** Each volume with the file system read and entries listed so far, or why it was not read. */
   volumes(): DiskImageVolume[];
   /** Hashes the media through the container and compares with what an EWF image stores. */
@@ -42,138 +47,319 @@ export interface OpenDiskImageOptions {
   etag?: string;
   maxEntryNameBytes: number;
   abortSignal?: AbortSignal;
+  /** Parser budgets (LIMITS by default; tests shrink them). */
+  diskOpenTimeoutMs?: number;
+  diskParseStepMs?: number;
+  /** Another pool (tests). */
+  pool?: DeadlineWorkerPool;
 }
 
-/** Opens the container and volume system (the file systems are opened as entries() reaches them). */
+/** Opens the container and volume system in a parser thread (the file systems are read as entries() reaches them). */
 export async function openDiskImageReader(blobs: BlobStore, blob: BlobRef, blobSize: number, options: OpenDiskImageOptions): Promise<DiskImageReader> {
-  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  const whole = new BlobByteSource(blobs, blob, blobSize, { ...(options.etag ? { etag: options.etag } : {}), ...signal });
-  const offset = options.offset ?? 0;
-  const source: ByteSource = offset === 0 && options.size === blobSize ? whole : new SliceByteSource(whole, offset, options.size);
-  const image = await openDiskImage([source], signal);
-  return new BlobDiskImageReader(image, offset, options.maxEntryNameBytes);
+  const input: DiskTaskInput = { blobSize, offset: options.offset ?? 0, size: options.size };
+  const reader = new ThreadedDiskImageReader(blobs, blob, input, options);
+  await reader.open();
+  return reader;
 }
 
-class BlobDiskImageReader implements DiskImageReader {
+interface Message {
+  request: Exclude<DiskRequest, { t: 'read' }> | { t: 'done'; value: unknown } | { t: 'failed'; error: Error };
+  reply?: (answer: DiskAnswer) => void;
+}
+
+/**
+ * One task's conversation with its thread. The thread asks one thing at a
+ * time (an entry, a chunk) and waits; `exchange` answers what it asked and
+ * waits for what it asks next (or for the task's end). Exchanges run one
+ * after another, so a member stream abandoned mid-read and the listing that
+ * goes on cannot answer the same request twice.
+ */
+class Session {
+  private pending: Message | undefined;
+  private waiter: ((message: Message) => void) | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Requests taken from the thread: a thread that dies after the first cannot be started again (the pool's mayRunAgain). */
+  taken = 0;
+  readonly task: Promise<unknown>;
+
+  constructor(pool: DeadlineWorkerPool, kind: string, input: unknown, options: { label: string; timeoutMs: number; abortSignal?: AbortSignal; read: (offset: number, length: number) => Promise<ServeResult> }) {
+    this.task = pool.run(kind, input, {
+      label: options.label,
+      timeoutMs: options.timeoutMs,
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      mayRunAgain: () => this.taken === 0,
+      serve: (raw) => {
+        const request = raw as DiskRequest;
+        if (request.t === 'read') return options.read(request.offset, request.length);
+        this.taken += 1;
+        // Entries and chunks are progress: the step budget starts again with each answer.
+        return new Promise<ServeResult>((resolve) => this.deliver({ request, reply: (answer) => resolve({ value: answer, renew: true }) }));
+      },
+    });
+    this.task.then(
+      (value) => this.deliver({ request: { t: 'done', value } }),
+      (error: unknown) => this.deliver({ request: { t: 'failed', error: error instanceof Error ? error : new Error(String(error)) } }),
+    );
+  }
+
+  private deliver(message: Message): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter) waiter(message);
+    else this.pending = message;
+  }
+
+  /** Answers the request waiting (if any) with `answer`, then waits for the next one. */
+  exchange(answer: DiskAnswer | null): Promise<Message['request']> {
+    const turn = this.queue.then(async () => {
+      const waiting = this.pending;
+      this.pending = undefined;
+      if (waiting && (waiting.request.t === 'done' || waiting.request.t === 'failed')) {
+        this.pending = waiting;
+        return waiting.request;
+      }
+      const next = new Promise<Message>((resolve) => (this.waiter = resolve));
+      if (waiting) {
+        // Nothing was asked yet (the first turn): wait without answering.
+        if (answer) waiting.reply?.(answer);
+        else {
+          this.waiter = undefined;
+          this.pending = waiting;
+          return waiting.request;
+        }
+      }
+      const message = await next;
+      // Kept so the next exchange answers it (and an ended task stays ended).
+      this.pending = message;
+      return message.request;
+    });
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Tells the thread to stop (if it waits for an answer) and waits for the task to settle. */
+  async end(): Promise<void> {
+    // What the thread asks next (it may still be working on it), or how the task ended.
+    const last = await this.exchange(null);
+    if (last.t !== 'done' && last.t !== 'failed') {
+      const waiting = this.pending;
+      this.pending = undefined;
+      waiting?.reply?.({ op: 'end' });
+    }
+    await this.task.catch(() => undefined);
+  }
+}
+
+class ThreadedDiskImageReader implements DiskImageReader {
   readonly format = 'disk-image' as const;
+  image!: DiskImageFacts;
   private readonly listed: DiskImageVolume[] = [];
+  private readonly pool: DeadlineWorkerPool;
 
   constructor(
-    readonly image: DiskImage,
-    /** Where the image starts in its blob: spans are given relative to the image, as a ZIP's are. */
-    private readonly imageOffset: number,
-    private readonly maxEntryNameBytes: number,
-  ) {}
+    private readonly blobs: BlobStore,
+    private readonly blob: BlobRef,
+    private readonly input: DiskTaskInput,
+    private readonly options: OpenDiskImageOptions,
+  ) {
+    this.pool = options.pool ?? diskPool();
+  }
+
+  /** Serves the thread's ranged reads of the blob: the only bytes it gets, checked against the blob, pinned to its ETag. */
+  private read = async (offset: number, length: number, abortSignal?: AbortSignal): Promise<ServeResult> => {
+    const { blobSize } = this.input;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > blobSize || length > LIMITS.maxDiskReadBytes) {
+      throw new ExhibitError('invalid-argument', `disk parser thread asked for bytes ${offset}+${length}, outside the ${blobSize}-byte image blob`);
+    }
+    const chunk = await this.blobs.readRange(this.blob, offset, length, {
+      ...(this.options.etag ? { ifMatch: this.options.etag } : {}),
+      ...(abortSignal ? { abortSignal } : {}),
+    });
+    const bytes = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+    return { value: bytes, transfer: [bytes] };
+  };
+
+  private session(kind: string, input: unknown, label: string, timeoutMs: number, abortSignal: AbortSignal | undefined): Session {
+    const signal = abortSignal ?? this.options.abortSignal;
+    return new Session(this.pool, kind, input, {
+      label,
+      timeoutMs,
+      ...(signal ? { abortSignal: signal } : {}),
+      read: (offset, length) => this.read(offset, length, signal),
+    });
+  }
+
+  async open(): Promise<void> {
+    this.image = await this.pool.run<DiskImageFacts>('disk-open', this.input, {
+      label: 'disk image reader (container and volumes)',
+      timeoutMs: this.options.diskOpenTimeoutMs ?? LIMITS.diskOpenTimeoutMs,
+      ...(this.options.abortSignal ? { abortSignal: this.options.abortSignal } : {}),
+      serve: (raw) => {
+        const request = raw as DiskRequest;
+        if (request.t !== 'read') return Promise.reject(new ExhibitError('invalid-argument', `disk parser thread sent '${request.t}' while opening the image`));
+        return this.read(request.offset, request.length, this.options.abortSignal);
+      },
+    });
+  }
 
   volumes(): DiskImageVolume[] {
     const seen = new Set(this.listed.map((v) => v.index));
     // Volumes entries() never reached (a stop before them) are listed unread.
-    const unread = this.image.volumeSystem.volumes
+    const unread = this.image.volumes
       .filter((v) => !seen.has(v.index))
-      .map((v) => ({ index: v.index, offset: v.offset, size: v.size, scheme: v.scheme, type: v.type, label: v.label, fileSystem: null, problem: null, entries: 0 }));
+      .map((v) => ({ ...v, fileSystem: null, problem: null, entries: 0 }));
     return [...this.listed, ...unread].map((v) => ({ ...v }));
   }
 
-  verify(options: { abortSignal?: AbortSignal } = {}): Promise<StoredHashCheck> {
-    return verifyStoredHashes(this.image, options);
+  async verify(options: { abortSignal?: AbortSignal } = {}): Promise<StoredHashCheck> {
+    const stored = this.image.ewf?.storedHashes ?? {};
+    const computed = await this.hashMedia(options.abortSignal);
+    return {
+      stored,
+      computed,
+      md5Matches: stored.md5 ? stored.md5 === computed.md5 : null,
+      sha1Matches: stored.sha1 ? stored.sha1 === computed.sha1 : null,
+    };
+  }
+
+  /** MD5, SHA-1 and SHA-256 of the media as the thread reads it through the container, hashed in the hash threads (multi-hash.ts). */
+  private async hashMedia(abortSignal: AbortSignal | undefined): Promise<MediaHashes> {
+    const session = this.session('disk-hash', this.input, 'disk image reader (media)', this.options.diskParseStepMs ?? LIMITS.diskParseStepMs, abortSignal);
+    const hasher = new ParallelHasher();
+    try {
+      for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'more' })) {
+        if (request.t === 'failed') throw request.error;
+        if (request.t !== 'chunk') throw new ExhibitError('corrupt-file', `the disk parser thread ended the media after ${hasher.bytes} of ${this.image.mediaBytes} bytes`);
+        if (request.bytes.byteLength > 0) await hasher.update(new Uint8Array(request.bytes));
+        if (request.last) break;
+      }
+      await session.end();
+      return { ...(await hasher.digest()), bytes: this.image.mediaBytes };
+    } catch (err) {
+      hasher.dispose();
+      await session.end();
+      throw err;
+    }
   }
 
   async close(): Promise<void> {}
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<ArchiveEntry> {
-    const several = this.image.volumeSystem.volumes.length > 1;
+    const several = this.image.volumes.length > 1;
     const duplicates = new DuplicateNameTracker();
+    const stepMs = this.options.diskParseStepMs ?? LIMITS.diskParseStepMs;
     let index = 0;
-    for await (const fs of fileSystems(this.image, options)) {
-      const v = fs.volume;
-      const listed: DiskImageVolume = {
-        index: v.index,
-        offset: v.offset,
-        size: v.size,
-        scheme: v.scheme,
-        type: v.type,
-        label: v.label,
-        fileSystem: null,
-        problem: null,
-        entries: 0,
-      };
+    for (const v of this.image.volumes) {
+      const listed: DiskImageVolume = { ...v, fileSystem: null, problem: null, entries: 0 };
       this.listed.push(listed);
-      if ('problem' in fs) {
-        listed.problem = { ...fs.problem };
-        continue;
-      }
-      listed.fileSystem = fs.reader.type;
+      const input: DiskVolumeTaskInput = { ...this.input, volumeIndex: v.index };
+      const session = this.session('disk-volume', input, `disk image reader (volume ${v.index})`, stepMs, options.abortSignal);
       try {
-        for await (const entry of fs.reader.entries(options)) {
+        for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
+          if (request.t === 'failed') {
+            const err = request.error;
+            // A thread stopped on this volume's structures fails the volume, like a hostile structure does.
+            if (err instanceof ExhibitError && (err.code === 'parse-timeout' || err.code === 'parse-crashed')) {
+              listed.problem = { code: err.code, message: err.message };
+              break;
+            }
+            throw err;
+          }
+          if (request.t === 'done') {
+            const result = request.value as DiskVolumeResult;
+            listed.fileSystem = result.fileSystem;
+            listed.problem = result.problem;
+            break;
+          }
+          // Chunks of a member the stage stopped reading early: 'next' tells the thread to skip the rest.
+          if (request.t !== 'entry') continue;
           if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
           options.abortSignal?.throwIfAborted();
           const prefix = several ? `vol${v.index}/` : '';
-          const member = await this.toArchiveEntry(entry, index, prefix, duplicates);
+          const member = this.toArchiveEntry(request.entry, index, prefix, duplicates, session);
           index += 1;
           listed.entries += 1;
           yield member;
         }
-      } catch (err) {
-        // A hostile structure ends this volume only; storage faults and aborts end the unpack.
-        if (!isExhibitError(err) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
-        if (err.details?.['scope'] === 'archive') throw err;
-        listed.problem = { code: err.code, message: errorMessage(err) };
+      } finally {
+        await session.end();
       }
     }
   }
 
-  private async toArchiveEntry(entry: FileSystemEntry, index: number, prefix: string, duplicates: DuplicateNameTracker): Promise<ArchiveEntry> {
+  private toArchiveEntry(entry: WireEntry, index: number, prefix: string, duplicates: DuplicateNameTracker, session: Session): ArchiveEntry {
     // The readers' paths are hostile text like any archive's names: normalised and escaped the same way.
-    const { flags: nameFlags, ...naming } = analyseEntryName(`${prefix}${entry.path}`, { maxNameBytes: this.maxEntryNameBytes, entryIndex: index });
+    const { flags: nameFlags, ...naming } = analyseEntryName(`${prefix}${entry.path}`, { maxNameBytes: this.options.maxEntryNameBytes, entryIndex: index });
     const flags = new Set<FileFlag>(nameFlags);
     if (!entry.allocated) flags.add('deleted');
     if (entry.recovered) flags.add('recovered');
-    if (entry.problem?.code === 'limit-exceeded') flags.add('limit-exceeded');
+    if (entry.problemCode === 'limit-exceeded') flags.add('limit-exceeded');
     const duplicateOf = duplicates.check(naming.displayPath, index);
     if (duplicateOf !== undefined) flags.add('duplicate-name');
-    const { deleted: _deleted, ...times } = entry.times;
-    const kind = entry.kind;
-    const imageOffset = this.imageOffset;
+    const imageOffset = this.input.offset;
     const out: ArchiveEntry = {
       ...naming,
       index,
-      kind,
+      kind: entry.kind,
       declaredSize: entry.size,
       compressedSize: null,
-      times,
+      times: entry.times,
       flags: [...flags],
       ...(duplicateOf !== undefined ? { duplicateOf } : {}),
+      ...(entry.kind === 'symlink' && entry.linkTarget !== undefined ? { linkTarget: entry.linkTarget } : {}),
       encrypted: false,
       async open() {
-        if (entry.problem) throw new ExhibitError(entry.problem.code, `${entry.path}: ${entry.problem.message}`);
-        if (!entry.data) throw new ExhibitError('corrupt-file', `${entry.path}: the file system describes no data for this entry`);
-        const data = entry.data();
-        const span = data.size > 0 ? data.spanInBase?.(0, data.size) : null;
+        const first = await session.exchange({ op: 'open' });
+        if (first.t === 'data-error') throw new ExhibitError(first.code as ExhibitErrorCode, first.message);
+        if (first.t === 'failed') throw first.error;
+        if (first.t !== 'chunk') throw new ExhibitError('corrupt-file', `${entry.path}: the disk parser thread sent no data for this entry`);
+        const span = first.span;
         // A raw image split over several blobs gives the segment index; only the first segment is this blob.
-        if (span && ((span as { segment?: number }).segment ?? 0) === 0 && span.offset >= imageOffset) {
+        if (span && (span.segment ?? 0) === 0 && span.offset >= imageOffset) {
           out.storedSpan = { offset: span.offset - imageOffset, length: span.length };
         }
-        return Readable.from(chunksOf(data));
+        return memberStream(session, first);
       },
     };
-    if (kind === 'symlink') {
-      out.flags.push('link');
-      // The target as recorded (ext keeps it as the link's data); never followed.
-      if (entry.data && !entry.problem && entry.size <= MAX_LINK_TARGET_BYTES) {
-        try {
-          out.linkTarget = Buffer.from(await entry.data().read(0, entry.size)).toString('utf8');
-        } catch (err) {
-          if (!isExhibitError(err) || err.retryable) throw err;
-        }
-      }
-    }
+    if (entry.kind === 'symlink') out.flags.push('link');
     return out;
   }
 }
 
-async function* chunksOf(data: ByteSource): AsyncGenerator<Buffer> {
-  for (let at = 0; at < data.size; at += MEMBER_CHUNK_BYTES) {
-    const bytes = await data.read(at, Math.min(MEMBER_CHUNK_BYTES, data.size - at));
-    yield Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
+/**
+ * A member's bytes as the thread sends them: the next chunk is asked for only
+ * when the stream wants more (its buffer drained), so memory stays at a chunk
+ * or two whatever the member's size.
+ */
+function memberStream(session: Session, first: Extract<DiskRequest, { t: 'chunk' }>): Readable {
+  let ended = first.last;
+  const stream = new Readable({
+    highWaterMark: 0,
+    read() {
+      if (ended) return;
+      session.exchange({ op: 'more' }).then(
+        (request) => {
+          if (stream.destroyed) return;
+          if (request.t === 'chunk') {
+            ended = request.last;
+            if (request.bytes.byteLength > 0) stream.push(Buffer.from(request.bytes));
+            if (ended) stream.push(null);
+          } else if (request.t === 'data-error') {
+            ended = true;
+            stream.destroy(new ExhibitError(request.code as ExhibitErrorCode, request.message));
+          } else if (request.t === 'failed') {
+            ended = true;
+            stream.destroy(request.error);
+          } else {
+            ended = true;
+            stream.destroy(new ExhibitError('corrupt-file', 'the disk parser thread ended a member before its last byte'));
+          }
+        },
+        (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
+  });
+  if (first.bytes.byteLength > 0) stream.push(Buffer.from(first.bytes));
+  if (first.last) stream.push(null);
+  return stream;
 }

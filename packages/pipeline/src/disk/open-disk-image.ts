@@ -108,29 +108,31 @@ async function probeAny(source: ByteSource, options: Options): Promise<boolean> 
 
 /** Each volume with its file-system reader, or the reason it has none; one bad volume never stops the rest. */
 export async function* fileSystems(image: DiskImage, options: Options = {}): AsyncGenerator<OpenedFileSystem> {
-  for (const volume of image.volumeSystem.volumes) {
-    let matched: FileSystemModule | undefined;
-    for (const module of FILE_SYSTEMS) {
-      try {
-        if (await module.probe(volume.source, options)) {
-          matched = module;
-          break;
-        }
-      } catch (err) {
-        if (!isExhibitError(err) || err.retryable) throw err;
-      }
-    }
-    if (!matched) {
-      yield { volume, problem: { code: 'unsupported-format', message: `no supported file system in volume ${volume.index} (type ${volume.type || 'none'})` } };
-      continue;
-    }
+  for (const volume of image.volumeSystem.volumes) yield await openFileSystem(volume, options);
+}
+
+/** The file-system reader of one volume, chosen by the probes in FILE_SYSTEMS, or the reason it has none. */
+export async function openFileSystem(volume: DiskVolume, options: Options = {}): Promise<OpenedFileSystem> {
+  let matched: FileSystemModule | undefined;
+  for (const module of FILE_SYSTEMS) {
     try {
-      yield { volume, type: matched.type, reader: await matched.open(volume.source, options) };
+      if (await module.probe(volume.source, options)) {
+        matched = module;
+        break;
+      }
     } catch (err) {
       if (!isExhibitError(err) || err.retryable) throw err;
-      const code = err.code === 'limit-exceeded' || err.code === 'unsupported-format' ? err.code : 'corrupt-file';
-      yield { volume, type: matched.type, problem: { code, message: errorMessage(err) } };
     }
+  }
+  if (!matched) {
+    return { volume, problem: { code: 'unsupported-format', message: `no supported file system in volume ${volume.index} (type ${volume.type || 'none'})` } };
+  }
+  try {
+    return { volume, type: matched.type, reader: await matched.open(volume.source, options) };
+  } catch (err) {
+    if (!isExhibitError(err) || err.retryable) throw err;
+    const code = err.code === 'limit-exceeded' || err.code === 'unsupported-format' ? err.code : 'corrupt-file';
+    return { volume, type: matched.type, problem: { code, message: errorMessage(err) } };
   }
 }
 

@@ -1,0 +1,65 @@
+import type { ArchiveTimes, DiskVolumeInfo } from '@exhibit/core';
+import type { EwfHeader, EwfStoredHashes } from './ewf-image.container.js';
+import type { ContainerFormat } from './open-disk-image.js';
+
+/**
+ * What crosses between the unpack stage (disk-image.reader.ts, main thread)
+ * and the disk parser threads (disk-image.worker.ts). Plain data only: the
+ * thread never sees the blob store, the main thread never sees a parser.
+ */
+
+/** Which image a task reads: the whole blob, or a span of it (an image stored in a ZIP). */
+export interface DiskTaskInput {
+  blobSize: number;
+  /** Where the image starts in its blob. */
+  offset: number;
+  /** The image's own bytes. */
+  size: number;
+}
+
+export interface DiskVolumeTaskInput extends DiskTaskInput {
+  /** The volume to list (DiskVolumeInfo.index). */
+  volumeIndex: number;
+}
+
+/** What the image is, as the thread found it when opening it ('disk-open'). */
+export interface DiskImageFacts {
+  format: ContainerFormat;
+  mediaBytes: number;
+  segmentCount: number;
+  ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number };
+  volumes: DiskVolumeInfo[];
+  /** The volume system's problems, "where: message". */
+  volumeProblems: string[];
+}
+
+/** A file-system entry as listed in the thread; names are still hostile text (checked on the main thread). */
+export interface WireEntry {
+  path: string;
+  kind: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  allocated: boolean;
+  recovered: boolean;
+  times: ArchiveTimes;
+  problemCode?: string;
+  linkTarget?: string;
+}
+
+/** Requests a disk parser thread makes of the main thread (the pool's `serve`). */
+export type DiskRequest =
+  /** Bytes of the blob (one cache block), relative to the blob. */
+  | { t: 'read'; offset: number; length: number }
+  /** The next entry of the volume: answered 'open' (send its bytes), 'next' or 'end'. */
+  | { t: 'entry'; entry: WireEntry }
+  /** A chunk of the opened entry's data (or of the media, 'disk-hash'): answered 'more', 'next' (no more of it) or 'end'. */
+  | { t: 'chunk'; bytes: ArrayBuffer; last: boolean; span?: { offset: number; length: number; segment?: number } | null }
+  /** The opened entry's data cannot be read: a hostile structure, typed. Answered like a last chunk. */
+  | { t: 'data-error'; code: string; message: string };
+
+export type DiskAnswer = { op: 'open' } | { op: 'more' } | { op: 'next' } | { op: 'end' };
+
+/** How a volume's listing ended ('disk-volume'). */
+export interface DiskVolumeResult {
+  fileSystem: string | null;
+  problem: { code: string; message: string } | null;
+}

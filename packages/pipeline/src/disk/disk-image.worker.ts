@@ -1,0 +1,131 @@
+import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
+import { serveTasks, type TaskContext } from '@exhibit/media/worker-runtime';
+import { BlobByteSource, SliceByteSource } from './byte-source.js';
+import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
+import type { DiskAnswer, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
+import { openDiskImage, openFileSystem, type DiskImage } from './open-disk-image.js';
+
+/**
+ * The disk parser thread (started by disk-image.pool.ts): containers (EWF
+ * chunk tables and inflation, VHD block maps), volume systems and the FAT,
+ * exFAT, NTFS and ext readers run here, never on the main thread. Bytes of
+ * the evidence blob come from the main thread block by block (the block
+ * cache, BlobByteSource, lives here); entries and member bytes go back one at
+ * a time, each answered before the next is made (disk-image.tasks.ts).
+ */
+
+/** Bytes of a member's data (or of the media) per chunk sent to the main thread. */
+export const DISK_CHUNK_BYTES = 1024 * 1024;
+/** Longest symlink target read as the link's recorded target. */
+const MAX_LINK_TARGET_BYTES = 4096;
+
+/** A chunk's buffer is a fresh copy the thread gives up: moved, not cloned. */
+const ask = (context: TaskContext, request: DiskRequest, transfer?: ArrayBuffer): Promise<DiskAnswer> =>
+  context.request(request, transfer ? [transfer] : []) as Promise<DiskAnswer>;
+
+async function open(input: DiskTaskInput, context: TaskContext): Promise<DiskImage> {
+  const blobs = {
+    async readRange(_blob: unknown, offset: number, length: number): Promise<Buffer> {
+      const bytes = (await context.request({ t: 'read', offset, length } satisfies DiskRequest)) as ArrayBuffer;
+      return Buffer.from(bytes);
+    },
+  };
+  const whole = new BlobByteSource(blobs, { container: 'evidence', name: 'image' }, input.blobSize);
+  const source: ByteSource = input.offset === 0 && input.size === input.blobSize ? whole : new SliceByteSource(whole, input.offset, input.size);
+  return openDiskImage([source]);
+}
+
+function facts(image: DiskImage): DiskImageFacts {
+  return {
+    format: image.format,
+    mediaBytes: image.media.size,
+    segmentCount: image.segmentCount,
+    ...(image.ewf ? { ewf: image.ewf } : {}),
+    volumes: image.volumeSystem.volumes.map((v) => ({ index: v.index, offset: v.offset, size: v.size, scheme: v.scheme, type: v.type, label: v.label })),
+    volumeProblems: image.volumeSystem.problems.map((p) => `${p.where}: ${p.message}`),
+  };
+}
+
+/** A hostile structure, recorded against the entry or the volume; anything else (storage, abort) ends the task. */
+function hostile(err: unknown): err is ExhibitError {
+  return isExhibitError(err) && !err.retryable && err.code !== 'aborted' && err.code !== 'timeout' && err.details?.['scope'] !== 'archive';
+}
+
+async function wireEntry(entry: FileSystemEntry): Promise<WireEntry> {
+  const { deleted: _deleted, ...times } = entry.times;
+  const out: WireEntry = { path: entry.path, kind: entry.kind, size: entry.size, allocated: entry.allocated, recovered: entry.recovered, times };
+  if (entry.problem) out.problemCode = entry.problem.code;
+  // The target as recorded (ext keeps it as the link's data); never followed.
+  if (entry.kind === 'symlink' && entry.data && !entry.problem && entry.size <= MAX_LINK_TARGET_BYTES) {
+    try {
+      out.linkTarget = Buffer.from(await entry.data().read(0, entry.size)).toString('utf8');
+    } catch (err) {
+      if (!isExhibitError(err) || err.retryable) throw err;
+    }
+  }
+  return out;
+}
+
+/** Sends `data` chunk by chunk, each once the main thread asked for more; false when told to end the task. */
+async function sendData(context: TaskContext, data: ByteSource, span: { offset: number; length: number } | null): Promise<boolean> {
+  for (let at = 0; ; at += DISK_CHUNK_BYTES) {
+    const length = Math.min(DISK_CHUNK_BYTES, data.size - at);
+    const read = length > 0 ? await data.read(at, length) : new Uint8Array(0);
+    const bytes = read.buffer.slice(read.byteOffset, read.byteOffset + read.byteLength) as ArrayBuffer;
+    const last = at + length >= data.size;
+    const answer = await ask(context, { t: 'chunk', bytes, last, ...(at === 0 ? { span } : {}) }, bytes);
+    if (answer.op === 'end') return false;
+    if (last || answer.op !== 'more') return true;
+  }
+}
+
+async function sendEntryData(context: TaskContext, entry: FileSystemEntry): Promise<boolean> {
+  let data: ByteSource;
+  let span: { offset: number; length: number } | null;
+  try {
+    if (entry.problem) throw new ExhibitError(entry.problem.code, `${entry.path}: ${entry.problem.message}`);
+    if (!entry.data) throw new ExhibitError('corrupt-file', `${entry.path}: the file system describes no data for this entry`);
+    data = entry.data();
+    span = data.size > 0 ? (data.spanInBase?.(0, data.size) ?? null) : null;
+    return await sendData(context, data, span);
+  } catch (err) {
+    if (!hostile(err)) throw err;
+    return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err) })).op !== 'end';
+  }
+}
+
+serveTasks({
+  async 'disk-open'(input, context) {
+    return { value: facts(await open(input as DiskTaskInput, context)) };
+  },
+
+  /** Lists one volume, entry by entry, sending each entry's bytes when asked. */
+  async 'disk-volume'(input, context) {
+    const { volumeIndex } = input as DiskVolumeTaskInput;
+    const image = await open(input as DiskTaskInput, context);
+    const volume = image.volumeSystem.volumes.find((v) => v.index === volumeIndex);
+    if (!volume) throw new ExhibitError('invalid-argument', `the image has no volume ${volumeIndex}`);
+    const fs = await openFileSystem(volume);
+    if ('problem' in fs) return { value: { fileSystem: null, problem: { ...fs.problem } } satisfies DiskVolumeResult };
+    const result: DiskVolumeResult = { fileSystem: fs.reader.type, problem: null };
+    try {
+      for await (const entry of fs.reader.entries()) {
+        const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
+        if (answer.op === 'end') break;
+        if (answer.op === 'open' && !(await sendEntryData(context, entry))) break;
+      }
+    } catch (err) {
+      // A hostile structure ends this volume only; storage faults and aborts end the unpack.
+      if (!hostile(err)) throw err;
+      result.problem = { code: err.code, message: errorMessage(err) };
+    }
+    return { value: result };
+  },
+
+  /** The media as read through the container, chunk by chunk, for the main thread to hash. */
+  async 'disk-hash'(input, context) {
+    const image = await open(input as DiskTaskInput, context);
+    await sendData(context, image.media, null);
+    return { value: null };
+  },
+});
