@@ -11,6 +11,8 @@ import type { HashSetFormat, HashSetKind, PositionedSource, RowError } from './h
 
 /** Rows per COPY chunk: each chunk commits with the set's resume point. */
 const COPY_CHUNK_ROWS = 100_000;
+/** Sort memory of the NSRL de-duplication (per import, on the database server or in PGlite). */
+const DISTINCT_WORK_MEM = '64MB';
 /** Contents per re-match batch: each batch commits with the job's resume point. */
 export const MATCH_BATCH_CONTENTS = 5_000;
 
@@ -519,7 +521,8 @@ export class HashSetStore {
     const t = partition(setId);
     const d = `${t}_distinct`;
     return this.sql.transaction(async (tx) => {
-      await tx.exec(`DROP TABLE IF EXISTS ${d}; ${createPartitionSql(setId, d)}`);
+      // More sort memory than PostgreSQL's default 4 MB (fewer merge passes on disk), still a fixed bound.
+      await tx.exec(`SET LOCAL work_mem = '${DISTINCT_WORK_MEM}'; DROP TABLE IF EXISTS ${d}; ${createPartitionSql(setId, d)}`);
       const { affectedRows } = await tx.query(
         `INSERT INTO ${d} (${COPY_COLUMNS}) SELECT DISTINCT ${COPY_COLUMNS} FROM ${t}`,
       );
