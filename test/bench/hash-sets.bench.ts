@@ -4,7 +4,7 @@
  *
  *   npm run bench:hashsets -- [--db postgres://postgres@127.0.0.1:5432/test] [--rows 1000000]
  *                             [--files 2000] [--pdq 100000] [--queries 200]
- *                             [--skip import,match,pdq,pdq-server,pdq-pglite]
+ *                             [--skip import,match,nsrl,pdq,pdq-server,pdq-pglite] [--import-on server|pglite|both]
  *
  * 1. Import rate (rows/s) of a generated md5sum list and of a generated
  *    SQLite database in the NSRL RDS v3 layout, each `--rows` rows, into a
@@ -38,6 +38,8 @@ const { values } = parseArgs({
     pdq: { type: 'string', default: '100000' },
     queries: { type: 'string', default: '200' },
     skip: { type: 'string', default: '' },
+    // Where the import part runs: the PostgreSQL server, the embedded PGlite, or both (matching runs on the first).
+    'import-on': { type: 'string', default: 'server' },
   },
 });
 const ROWS = Number(values.rows);
@@ -117,14 +119,27 @@ try {
         yield { sha256: hex('sha256', s), sha1: hex('sha1', s), md5: hex('md5', s), fileName: `system32/file_${i}.dll`, size: i, packageId: i % 1000 };
       }
     }
-    writeNsrlRdsV3(nsrlDb, { version: '2026.12.1', buildSet: 'bench', releaseDate: '2026-12-01', description: 'synthetic' }, nsrlRows());
-    console.log(`generated ${fmt(ROWS)}-row md5sum list and NSRL-RDS-v3-layout SQLite in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    if (!skip.has('nsrl')) writeNsrlRdsV3(nsrlDb, { version: '2026.12.1', buildSet: 'bench', releaseDate: '2026-12-01', description: 'synthetic' }, nsrlRows());
+    console.log(`generated ${fmt(ROWS)}-row md5sum list${skip.has('nsrl') ? '' : ' and NSRL-RDS-v3-layout SQLite'} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-    server = await freshServerDb();
+    const targets = values['import-on'] === 'both' ? ['server', 'pglite'] : [values['import-on']!];
+    for (const target of targets.slice(1)) {
+      const lite = await openSqlClient({ kind: 'pglite', dataDir: path.join(dir, `pglite-import-${target}`) });
+      try {
+        await new PostgresIndex(lite).migrate();
+        console.log('import into PGlite:');
+        await timedImport(new HashSetStore(lite), md5List, 'bench-md5sum');
+        if (!skip.has('nsrl')) await timedImport(new HashSetStore(lite), nsrlDb, 'bench-nsrl');
+      } finally {
+        await lite.close();
+      }
+    }
+    server = targets[0] === 'pglite' ? await openSqlClient({ kind: 'pglite', dataDir: path.join(dir, 'pglite-import') }) : await freshServerDb();
+    if (targets[0] === 'pglite') await new PostgresIndex(server).migrate();
     const sets = new HashSetStore(server);
-    console.log(`import into PostgreSQL (${values.db}):`);
+    console.log(targets[0] === 'pglite' ? 'import into PGlite:' : `import into PostgreSQL (${values.db}):`);
     await timedImport(sets, md5List, 'bench-md5sum');
-    await timedImport(sets, nsrlDb, 'bench-nsrl');
+    if (!skip.has('nsrl')) await timedImport(sets, nsrlDb, 'bench-nsrl');
     console.log(`  peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 
     if (!skip.has('match')) {

@@ -7,10 +7,12 @@ import type { SqlClient } from '../sql-client.js';
 import { COPY_COLUMNS, copyLine } from './hash-set-copy.js';
 import { openHashSetFile } from './hash-set-file.js';
 import { HASH_SET_LIMITS } from './hash-set-limits.js';
-import type { HashSetFormat, HashSetKind, RowError } from './hash-set.types.js';
+import type { HashSetFormat, HashSetKind, PositionedSource, RowError } from './hash-set.types.js';
 
 /** Rows per COPY chunk: each chunk commits with the set's resume point. */
 const COPY_CHUNK_ROWS = 100_000;
+/** Sort memory of the NSRL de-duplication (per import, on the database server or in PGlite). */
+const DISTINCT_WORK_MEM = '64MB';
 /** Contents per re-match batch: each batch commits with the job's resume point. */
 export const MATCH_BATCH_CONTENTS = 5_000;
 
@@ -105,6 +107,20 @@ function toSet(r: Record<string, unknown>): HashSetRecord {
     matchDone: r.match_done === true,
     matchedContents: Number(r.matched_contents ?? 0),
   };
+}
+
+/** Where an interrupted load stands: rows and rejected rows committed, and the source position reached (positioned sources). */
+interface ResumePoint {
+  rows: number;
+  rejected: number;
+  cursor: number | null;
+}
+
+/** The table a set's rows are loaded into before it is attached as the partition of `setId`. */
+function createPartitionSql(setId: number, table: string): string {
+  return `CREATE TABLE ${table} (LIKE hash_set_hashes INCLUDING CONSTRAINTS);
+     ALTER TABLE ${table} ALTER COLUMN set_id SET DEFAULT ${setId};
+     ALTER TABLE ${table} ADD CONSTRAINT ${partition(setId)}_set CHECK (set_id = ${setId});`;
 }
 
 /** The partition of one set; set ids are integers from the database, never text from outside. */
@@ -275,15 +291,19 @@ export class HashSetStore {
     // An unfinished build of this name: resume it if it is the same file, else discard it.
     let setId: number | null = null;
     let resumeRows = 0;
+    let resumePoint: ResumePoint = { rows: 0, rejected: 0, cursor: null };
     let resumed = false;
-    const { rows: building } = await this.sql.query<{ set_id: number; source_sha256: string; row_count: number; state: HashSetState }>(
-      `SELECT set_id, source_sha256, row_count, state FROM hash_sets WHERE name = $1 AND state IN ('loading', 'matching')`,
+    const { rows: building } = await this.sql.query<{
+      set_id: number; source_sha256: string; row_count: number; rejected_rows: number; load_cursor: string | number | null; state: HashSetState;
+    }>(
+      `SELECT set_id, source_sha256, row_count, rejected_rows, load_cursor, state FROM hash_sets WHERE name = $1 AND state IN ('loading', 'matching')`,
       [options.name],
     );
     for (const b of building) {
       if (b.source_sha256 === sourceSha256 && setId === null) {
         setId = Number(b.set_id);
         resumeRows = b.state === 'loading' ? Number(b.row_count) : -1;
+        resumePoint = { rows: Number(b.row_count), rejected: Number(b.rejected_rows), cursor: b.load_cursor === null ? null : Number(b.load_cursor) };
         resumed = true;
       } else await this.dropSet(Number(b.set_id));
     }
@@ -300,16 +320,13 @@ export class HashSetStore {
         ],
       );
       setId = Number(rows[0]?.set_id);
-      const t = partition(setId);
-      await this.sql.exec(
-        `CREATE TABLE ${t} (LIKE hash_set_hashes INCLUDING CONSTRAINTS);
-         ALTER TABLE ${t} ALTER COLUMN set_id SET DEFAULT ${setId};
-         ALTER TABLE ${t} ADD CONSTRAINT ${t}_set CHECK (set_id = ${setId});`,
-      );
+      await this.sql.exec(createPartitionSql(setId, partition(setId)));
     }
 
     if (resumeRows >= 0) {
-      const loaded = await this.load(setId, reader, resumeRows, errors, options);
+      const loaded = reader.positioned
+        ? await this.loadPositioned(setId, reader.positioned, resumePoint, errors, options)
+        : await this.load(setId, reader, resumeRows, errors, options);
       rejectedRows = loaded.rejected;
       if (rejectedRows > 0 && options.skipBadRows !== true) {
         await this.dropSet(setId);
@@ -327,15 +344,20 @@ export class HashSetStore {
       }
       onProgress?.({ phase: 'indexing', done: 0, total: null });
       const t = partition(setId);
+      // A source that repeats rows (NSRL: one row per file name and package) was loaded as it is; the
+      // set keeps its distinct rows, sorted out here by the database (on disk beyond work_mem, so a
+      // release of hundreds of millions of rows needs no memory of its size in this process or SQLite).
+      const total = reader.positioned?.duplicates ? await this.keepDistinct(setId) : loaded.total;
+      // IF NOT EXISTS: an import interrupted after this step and before the attach runs it again.
       await this.sql.exec(
-        `CREATE INDEX ${t}_md5_idx ON ${t} (md5) WHERE md5 IS NOT NULL;
-         CREATE INDEX ${t}_sha1_idx ON ${t} (sha1) WHERE sha1 IS NOT NULL;
-         CREATE INDEX ${t}_sha256_idx ON ${t} (sha256) WHERE sha256 IS NOT NULL;
+        `CREATE INDEX IF NOT EXISTS ${t}_md5_idx ON ${t} (md5) WHERE md5 IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS ${t}_sha1_idx ON ${t} (sha1) WHERE sha1 IS NOT NULL;
+         CREATE INDEX IF NOT EXISTS ${t}_sha256_idx ON ${t} (sha256) WHERE sha256 IS NOT NULL;
          ANALYZE ${t};`,
       );
       await this.sql.transaction(async (tx) => {
         await tx.exec(`ALTER TABLE hash_set_hashes ATTACH PARTITION ${t} FOR VALUES IN (${setId})`);
-        await tx.query(`UPDATE hash_sets SET state = 'matching', row_count = $2, rejected_rows = $3 WHERE set_id = $1`, [setId, loaded.total, rejectedRows]);
+        await tx.query(`UPDATE hash_sets SET state = 'matching', row_count = $2, rejected_rows = $3 WHERE set_id = $1`, [setId, total, rejectedRows]);
       });
     }
 
@@ -421,6 +443,92 @@ export class HashSetStore {
       }
     }
     }
+  }
+
+  /**
+   * Reads a positioned source (NSRL) from just after the last committed
+   * position: each COPY chunk commits with the rows and rejected rows it adds
+   * and the position it reached, so a resumed import neither re-reads nor
+   * re-counts what is in. Chunks end on the reader's batch boundaries (the
+   * positions it reports).
+   */
+  private async loadPositioned(
+    setId: number,
+    source: PositionedSource,
+    resume: ResumePoint,
+    errors: RowError[],
+    options: ImportHashSetOptions,
+  ): Promise<{ total: number; rejected: number }> {
+    const t = partition(setId);
+    const chunkRows = options.copyChunkRows ?? COPY_CHUNK_ROWS;
+    let rejected = resume.rejected;
+    let committedRejected = rejected;
+    let good = resume.rows;
+    let chunk: string[] = [];
+    let inFlight: Promise<void> = Promise.resolve();
+    const flush = async (position: number) => {
+      if (chunk.length === 0 && rejected === committedRejected) return;
+      const data = chunk.join('');
+      const n = chunk.length;
+      const newlyRejected = rejected - committedRejected;
+      committedRejected = rejected;
+      const doneSoFar = good;
+      chunk = [];
+      await inFlight;
+      // Stopped while the previous chunk was committing: this one is not started.
+      if (options.abortSignal?.aborted) throw stopped();
+      inFlight = this.sql.transaction(async (tx) => {
+        if (n > 0) await tx.copyFrom(`COPY ${t} (${COPY_COLUMNS}) FROM STDIN`, data);
+        await tx.query(
+          'UPDATE hash_sets SET row_count = row_count + $2, rejected_rows = rejected_rows + $3, load_cursor = $4 WHERE set_id = $1',
+          [setId, n, newlyRejected, position],
+        );
+      }).then(() => options.onProgress?.({ phase: 'loading', done: doneSoFar, total: null }));
+      inFlight.catch(() => undefined);
+    };
+    const onError = (e: RowError) => {
+      rejected += 1;
+      if (errors.length < HASH_SET_LIMITS.maxErrorsListed) errors.push(e);
+    };
+    const stopped = () => new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
+    options.onProgress?.({ phase: 'loading', done: good, total: null });
+    let position: number | null = resume.cursor;
+    try {
+      for await (const batch of source.rows(onError, { after: resume.cursor, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
+        if (options.abortSignal?.aborted) throw stopped();
+        for (const row of batch.rows) chunk.push(copyLine(row));
+        good += batch.rows.length;
+        if (good > HASH_SET_LIMITS.maxRows) throw new ExhibitError('limit-exceeded', `a hash set may hold at most ${HASH_SET_LIMITS.maxRows} rows`);
+        position = batch.last;
+        if (chunk.length >= chunkRows) await flush(position);
+      }
+      if (options.abortSignal?.aborted) throw stopped();
+      if (position !== null) await flush(position);
+    } finally {
+      // Never leave a copy running behind a failure.
+      await inFlight.catch(() => undefined);
+    }
+    await inFlight;
+    return { total: good, rejected };
+  }
+
+  /**
+   * Replaces the set's loaded table with its distinct rows, in one
+   * transaction (an interruption leaves the loaded table as it was, and the
+   * resumed import does this again). Returns the distinct row count.
+   */
+  private async keepDistinct(setId: number): Promise<number> {
+    const t = partition(setId);
+    const d = `${t}_distinct`;
+    return this.sql.transaction(async (tx) => {
+      // More sort memory than PostgreSQL's default 4 MB (fewer merge passes on disk), still a fixed bound.
+      await tx.exec(`SET LOCAL work_mem = '${DISTINCT_WORK_MEM}'; DROP TABLE IF EXISTS ${d}; ${createPartitionSql(setId, d)}`);
+      const { affectedRows } = await tx.query(
+        `INSERT INTO ${d} (${COPY_COLUMNS}) SELECT DISTINCT ${COPY_COLUMNS} FROM ${t}`,
+      );
+      await tx.exec(`DROP TABLE ${t}; ALTER TABLE ${d} RENAME TO ${t};`);
+      return affectedRows;
+    });
   }
 
   /** Removes a set (any state) and its hashes and matches. */

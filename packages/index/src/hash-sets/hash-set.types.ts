@@ -64,6 +64,27 @@ export interface HashSetReader {
    * never stop the read.
    */
   rows(onError: (e: RowError) => void, abortSignal?: AbortSignal): AsyncIterable<HashSetRow[]>;
+  /**
+   * The importer's read of a source that has stable row positions (NSRL's
+   * SQLite tables: the rowid): every row as stored, duplicates included, in
+   * position order from just after `after`, each batch with the position of
+   * the last source row it covers (bad rows included). The importer
+   * de-duplicates in the index and resumes from the last committed position.
+   * Absent for sources without positions.
+   */
+  positioned?: PositionedSource;
+}
+
+export interface PositionedBatch {
+  rows: HashSetRow[];
+  /** Position (rowid) of the last source row this batch read. */
+  last: number;
+}
+
+export interface PositionedSource {
+  /** The rows may repeat (one per file name and package): the importer keeps the distinct ones. */
+  duplicates: boolean;
+  rows(onError: (e: RowError) => void, options: { after: number | null; abortSignal?: AbortSignal }): AsyncIterable<PositionedBatch>;
 }
 
 export const DIGEST_HEX_CHARS = { md5: 32, sha1: 40, sha256: 64 } as const;
