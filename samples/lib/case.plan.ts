@@ -37,6 +37,18 @@ export type Content =
   | { type: 'damaged-jpeg'; scene: SceneSpec; quality: number; exif: CameraExif; thumbnailWidth: number }
   /** No EXIF; JPEG headers (tables, frame header) intact, noise from the scan on: nothing to decode, no preview. */
   | { type: 'corrupt-jpeg'; scene: SceneSpec; quality: number }
+  /**
+   * A camera JPEG whose EXIF carries an IFD1 preview (thumbnailWidth px) made from the same exposure.
+   * `paintOver` is an edit made afterwards: a rectangle (percent of the picture) painted over the main
+   * image only, as an editor that keeps the EXIF block leaves it, so the preview still shows the original.
+   */
+  | { type: 'camera-jpeg'; scene: SceneSpec; quality: number; exif: CameraExif; thumbnailWidth: number; paintOver?: PaintOver }
+  /**
+   * `original` (a JPEG of this plan) decoded, resized to width x height and re-encoded at `quality` with no
+   * metadata, as a messaging app sends a photo on: a near-duplicate, found by PDQ, not by hash.
+   * `originalPath` is the original's display path in the manifest.
+   */
+  | { type: 'resent-jpeg'; original: Content; originalPath: string; width: number; height: number; quality: number }
   | { type: 'text'; text: string }
   | { type: 'zip'; members: Member[]; emptyDirectories?: string[]; directoryMtime: string }
   | { type: 'tar.gz'; members: Member[]; emptyDirectories?: string[]; directoryMtime: string }
@@ -44,6 +56,14 @@ export type Content =
   | { type: 'fat32-e01'; card: FatCardPlan; ewf: EwfPlan; members: Member[]; deleted: string[]; directoryMtime: string }
   /** A raw ext4 volume (no partition table), as `dd` of a USB stick gives it. */
   | { type: 'ext4-raw'; volume: Ext4Plan; members: Member[]; directoryMtime: string };
+
+export interface PaintOver {
+  xPct: number;
+  yPct: number;
+  wPct: number;
+  hPct: number;
+  colour: Rgb;
+}
 
 export interface FatCardPlan {
   label: string;
@@ -412,6 +432,37 @@ const usbStick: Content = {
   ],
 };
 
+/** The loose Pixel photo of EX02; its messaging-app copy sits beside it. */
+const loosePhoto: Content = {
+  type: 'jpeg',
+  quality: 72,
+  scene: { width: 1024, height: 768, style: 2, label: '12' },
+  exif: { ...pixel7, dateTimeOriginal: '2025:06:09 12:00:00', offsetTimeOriginal: '-04:00', gps: { lat: -33.4489, lon: -70.6693 } },
+};
+
+/** Untouched: its 160x120 EXIF preview shows the picture (no `preview-differs`). */
+const previewPhoto: Content = {
+  type: 'camera-jpeg',
+  quality: 80,
+  thumbnailWidth: 160,
+  scene: { width: 1600, height: 1200, style: 8, label: '13' },
+  exif: { ...galaxyS21, dateTimeOriginal: '2025:06:09 12:10:00', offsetTimeOriginal: '-04:00', gps: { lat: -33.4372, lon: -70.6506 } },
+};
+
+/**
+ * Edited: the sun (style 7: centre at 86 %, 27 %, radius 16 % of the height, see scenePixels in
+ * sample.builder.ts) painted over with a sky-coloured box after the camera wrote the preview, which still
+ * shows it (`preview-differs`).
+ */
+const editedPhoto: Content = {
+  type: 'camera-jpeg',
+  quality: 80,
+  thumbnailWidth: 160,
+  scene: { width: 1600, height: 1200, style: 7, label: '14' },
+  exif: { ...galaxyS21, dateTimeOriginal: '2025:06:09 12:20:00', offsetTimeOriginal: '-04:00', gps: { lat: -33.4263, lon: -70.6200 } },
+  paintOver: { xPct: 72, yPct: 8, wPct: 28, hPct: 38, colour: [100, 100, 180] },
+};
+
 export const CASE_PLAN: CasePlan = {
   caseId: 'DEMO-2026-001',
   evidence: [
@@ -419,15 +470,15 @@ export const CASE_PLAN: CasePlan = {
     {
       evidenceId: 'EX02',
       uploads: [
+        { fileName: 'IMG_LOOSE_0001.jpg', content: loosePhoto },
+        // The loose photo again, as a messaging app sent it on: 62.5 %, quality 50, no EXIF (docs/pdq.md).
         {
-          fileName: 'IMG_LOOSE_0001.jpg',
-          content: {
-            type: 'jpeg',
-            quality: 72,
-            scene: { width: 1024, height: 768, style: 2, label: '12' },
-            exif: { ...pixel7, dateTimeOriginal: '2025:06:09 12:00:00', offsetTimeOriginal: '-04:00', gps: { lat: -33.4489, lon: -70.6693 } },
-          },
+          fileName: 'IMG-20250610-WA0003.jpg',
+          content: { type: 'resent-jpeg', original: loosePhoto, originalPath: 'IMG_LOOSE_0001.jpg', width: 640, height: 480, quality: 50 },
         },
+        // Two camera JPEGs with their EXIF preview: one as the camera wrote it, one edited afterwards.
+        { fileName: 'IMG_LOOSE_0002.jpg', content: previewPhoto },
+        { fileName: 'IMG_LOOSE_0003.jpg', content: editedPhoto },
         {
           fileName: 'VID_LOOSE_0001.mp4',
           content: {

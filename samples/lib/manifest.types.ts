@@ -60,6 +60,13 @@ export interface FileExpectation {
   durationSec?: number;
   /** The member's modification time as its archive records it (zip: local DOS time; tar: UTC). */
   archiveModified?: RecordedWallClock;
+  /**
+   * Camera JPEGs with an EXIF preview that decodes: true when the main image was edited after
+   * the preview was made (the pipeline's `preview-differs` finding), false when it is as taken.
+   */
+  previewDiffers?: boolean;
+  /** This file is a resized, recompressed copy of that one (display path, same evidence item): PDQ finds the pair with `similar`. */
+  nearDuplicateOf?: string;
   /** For archives and disk images: entries directly inside (not counting nested archives' contents). */
   members?: { files: number; directories: number };
   /** A member whose directory entry was deleted (FAT: first byte 0xE5, so its name starts with '_'). */

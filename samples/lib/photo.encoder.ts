@@ -75,6 +75,18 @@ export async function encodeJpeg(image: RawImage, options: { quality: number; ex
   return pipeline.toBuffer();
 }
 
+/**
+ * What a messaging app does to a photo it sends on: decode, resize, re-encode
+ * smaller. sharp writes no metadata unless asked, so EXIF, ICC and the
+ * preview are gone, as they are from WhatsApp's copies.
+ */
+export async function reencodeJpeg(jpeg: Buffer, options: { width: number; height: number; quality: number }): Promise<Buffer> {
+  return sharp(jpeg, { failOn: 'error' })
+    .resize({ width: options.width, height: options.height, fit: 'fill', kernel: 'lanczos3' })
+    .jpeg({ quality: options.quality, ...JPEG_OPTIONS })
+    .toBuffer();
+}
+
 export async function encodePng(image: RawImage): Promise<Buffer> {
   return rawInput(image).png({ compressionLevel: 9, adaptiveFiltering: false, palette: false, progressive: false }).toBuffer();
 }

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { FileKind } from '@exhibit/core';
 import { writeTarGz, writeZip, type ArchiveEntry } from './archive.writers.js';
-import { STYLES, type CasePlan, type Content, type Member, type SceneSpec, type VideoPlan } from './case.plan.js';
+import { STYLES, type CasePlan, type Content, type Member, type PaintOver, type SceneSpec, type VideoPlan } from './case.plan.js';
 import { digests } from './digests.js';
 import { buildExt4Volume, buildFatCard, type DiskFile } from './disk.builder.js';
 import { writeEwf } from './ewf.writer.js';
@@ -17,7 +17,7 @@ import type {
   SampleManifest,
   ThumbnailExpectation,
 } from './manifest.types.js';
-import { encodeJpeg, encodePng, type CameraExif } from './photo.encoder.js';
+import { encodeJpeg, encodePng, reencodeJpeg, type CameraExif } from './photo.encoder.js';
 import { paintScene, type RawImage } from './scene.painter.js';
 import type { SampleTools } from './tools.js';
 import { encodeVideo, probeVideoBuffer } from './video.encoder.js';
@@ -50,6 +50,31 @@ function scenePixels(scene: SceneSpec): RawImage {
     label: scene.label,
     labelColour: style.ink,
   });
+}
+
+/** A copy of `image` with a solid rectangle painted over it (percent of the picture, clipped to it). */
+function paintedOver(image: RawImage, box: PaintOver): RawImage {
+  const data = Buffer.from(image.data);
+  const x0 = Math.floor((image.width * box.xPct) / 100);
+  const y0 = Math.floor((image.height * box.yPct) / 100);
+  const x1 = Math.min(image.width, x0 + Math.floor((image.width * box.wPct) / 100));
+  const y1 = Math.min(image.height, y0 + Math.floor((image.height * box.hPct) / 100));
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const at = (y * image.width + x) * 3;
+      data[at] = box.colour[0];
+      data[at + 1] = box.colour[1];
+      data[at + 2] = box.colour[2];
+    }
+  }
+  return { ...image, data };
+}
+
+async function exifPreview(pixels: RawImage, width: number): Promise<Buffer> {
+  return sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
+    .resize({ width })
+    .jpeg({ quality: 70, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
+    .toBuffer();
 }
 
 /** ISO 6709 as phones write it: ±DD.DDDD±DDD.DDDD[±AAA.AAA]/ */
@@ -112,11 +137,20 @@ class CaseBuilder {
       case 'damaged-jpeg': {
         const pixels = scenePixels(content.scene);
         const photo = await encodeJpeg(pixels, { quality: content.quality, exif: content.exif });
-        const thumbnail = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } })
-          .resize({ width: content.thumbnailWidth })
-          .jpeg({ quality: 70, chromaSubsampling: '4:2:0', optimiseCoding: true, mozjpeg: false })
-          .toBuffer();
+        const thumbnail = await exifPreview(pixels, content.thumbnailWidth);
         return { bytes: destroyScan(withExifThumbnail(photo, thumbnail), `damaged:${content.scene.label}`), measured: {} };
+      }
+      case 'camera-jpeg': {
+        // The preview is made from the exposure; an edit (paintOver) changes only the main image.
+        const pixels = scenePixels(content.scene);
+        const thumbnail = await exifPreview(pixels, content.thumbnailWidth);
+        const main = content.paintOver ? paintedOver(pixels, content.paintOver) : pixels;
+        const photo = await encodeJpeg(main, { quality: content.quality, exif: content.exif });
+        return { bytes: withExifThumbnail(photo, thumbnail), measured: {} };
+      }
+      case 'resent-jpeg': {
+        const original = await this.build(content.original);
+        return { bytes: await reencodeJpeg(original.bytes, content), measured: {} };
       }
       case 'corrupt-jpeg': {
         // No EXIF, so no embedded preview to fall back to.
@@ -198,6 +232,8 @@ interface Signature {
 const SIGNATURES: Record<Exclude<Content['type'], 'video'>, Signature> = {
   jpeg: { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'image' },
   'damaged-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'exif-preview' },
+  'camera-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'image' },
+  'resent-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'image' },
   'corrupt-jpeg': { kind: 'image', mime: 'image/jpeg', exts: ['jpg', 'jpeg'], thumbnail: 'fail' },
   png: { kind: 'image', mime: 'image/png', exts: ['png'], thumbnail: 'image' },
   heic: { kind: 'image', mime: 'image/heic', exts: ['heic', 'heif'], thumbnail: 'image' },
@@ -266,6 +302,15 @@ function expectationOf(content: Content, built: Built, name: string, depth: numb
     case 'damaged-jpeg':
       Object.assign(expect, exifExpectation(content.exif), { orientation: content.exif.orientation ?? 1 });
       break;
+    case 'camera-jpeg':
+      Object.assign(expect, { width: content.scene.width, height: content.scene.height }, exifExpectation(content.exif), {
+        orientation: content.exif.orientation ?? 1,
+        previewDiffers: content.paintOver !== undefined,
+      });
+      break;
+    case 'resent-jpeg':
+      Object.assign(expect, { width: content.width, height: content.height, nearDuplicateOf: content.originalPath });
+      break;
     case 'corrupt-jpeg':
       expect.failure = 'decode-failed';
       break;
@@ -313,7 +358,7 @@ function expectationOf(content: Content, built: Built, name: string, depth: numb
   return expect;
 }
 
-const REPRODUCIBLE_BYTES = new Set<Content['type']>(['jpeg', 'damaged-jpeg', 'corrupt-jpeg', 'text']);
+const REPRODUCIBLE_BYTES = new Set<Content['type']>(['jpeg', 'damaged-jpeg', 'camera-jpeg', 'resent-jpeg', 'corrupt-jpeg', 'text']);
 
 /** Builds the case in memory: upload bytes plus the manifest describing every file. */
 export async function buildCase(plan: CasePlan, tools: SampleTools): Promise<BuiltCase> {

@@ -29,6 +29,8 @@ interface ExpectedFile {
     make?: string;
     model?: string;
     durationSec?: number;
+    previewDiffers?: boolean;
+    nearDuplicateOf?: string;
     width?: number;
     height?: number;
     archiveModified?: { local: string; offsetMinutes: number | null };
@@ -208,6 +210,46 @@ describe('evidence pipeline end to end on the embedded stack', () => {
       const thumbs = new Set(list.map((h) => h.content.thumbnail?.name));
       expect(thumbs.size).toBe(1);
       expect(list.every((h) => h.file.stage === 'indexed')).toBe(true);
+    }
+  });
+
+  it('finds the messaging-app copy with `similar` from its original, within the default distance (issue 14)', async () => {
+    const copies = ManifestFiles(manifest).filter((f) => (f as ExpectedFile).expect.nearDuplicateOf) as ExpectedFile[];
+    expect(copies.map((f) => f.path)).toEqual(['IMG-20250610-WA0003.jpg']);
+    for (const copy of copies) {
+      const original = hits.get(copy.expect.nearDuplicateOf!);
+      const body = await investigator.get(`/cases/${caseId}/files/${original.file.fileId}/similar`);
+      expect(body.maxDistance).toBe(31);
+      expect(body.hash).toMatch(/^[0-9a-f]{64}$/);
+      const found = body.items.find((i: any) => i.sha256 === copy.sha256);
+      expect(found, copy.path).toBeDefined();
+      expect(found.files.map((f: any) => f.path)).toEqual([copy.path]);
+      // Different bytes, the same picture: a few bits apart (4 when generated), far inside the default 31.
+      expect(found.distance).toBeGreaterThan(0);
+      expect(found.distance).toBeLessThanOrEqual(10);
+      // Nothing else in the case is as close: the pair stands out from the other photos.
+      const others = body.items.filter((i: any) => i.sha256 !== copy.sha256 && i.sha256 !== original.file.sha256);
+      for (const other of others) expect(other.distance, other.files[0]?.path).toBeGreaterThan(found.distance);
+      // And the other way round: the copy finds its original.
+      const back = await investigator.get(`/cases/${caseId}/files/${hits.get(copy.path).file.fileId}/similar`);
+      expect(back.items.find((i: any) => i.sha256 === original.file.sha256)?.distance).toBe(found.distance);
+    }
+  });
+
+  it('finds the edited photo (preview-differs) and not the untouched photos (issue 14)', () => {
+    const flagged = [...hits.values()].filter((h) => (h.content?.findings ?? []).some((f: any) => f.flag === 'preview-differs')).map((h) => h.file.path);
+    const edited = (ManifestFiles(manifest) as ExpectedFile[]).filter((f) => f.expect.previewDiffers === true).map((f) => f.path);
+    expect(edited).toEqual(['IMG_LOOSE_0003.jpg']);
+    expect(flagged.sort()).toEqual(edited);
+    const finding = hits.get(edited[0]!).content.findings.find((f: any) => f.flag === 'preview-differs');
+    expect(finding.detail).toMatch(/^the embedded EXIF preview \(160x120\) differs from the image/);
+    // The untouched camera photo has a preview too: it was compared, and matched.
+    const untouched = (ManifestFiles(manifest) as ExpectedFile[]).filter((f) => f.expect.previewDiffers === false);
+    expect(untouched.length).toBe(1);
+    for (const f of untouched) {
+      const hit = hits.get(f.path);
+      expect(hit.content.thumbnailSource, f.path).toBe('image');
+      expect(JSON.stringify(hit.content.tools), f.path).toContain('exhibit-preview-compare');
     }
   });
 

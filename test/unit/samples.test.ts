@@ -134,6 +134,12 @@ describe('committed samples', () => {
       ['raw', 'ext4'],
     ]);
     expect(files.filter((f) => f.expect.deleted).map((f) => [f.kind, f.expect.recovered])).toEqual([['image', true]]);
+    // Issue 14: a near-duplicate pair for `similar`, and an edited photo beside an untouched one, both with EXIF previews.
+    expect(files.filter((f) => f.expect.nearDuplicateOf).map((f) => [f.path, f.expect.nearDuplicateOf])).toEqual([['IMG-20250610-WA0003.jpg', 'IMG_LOOSE_0001.jpg']]);
+    expect(files.filter((f) => f.expect.previewDiffers !== undefined).map((f) => [f.path, f.expect.previewDiffers])).toEqual([
+      ['IMG_LOOSE_0002.jpg', false],
+      ['IMG_LOOSE_0003.jpg', true],
+    ]);
   });
 
   it('has the content types the manifest states, detected from the bytes', async () => {
@@ -221,6 +227,52 @@ describe('committed samples', () => {
         default:
           throw new Error(`${file.path}: unexpected thumbnail expectation ${file.expect.thumbnail} for an image`);
       }
+    }
+  });
+
+  it('keeps an EXIF preview that shows the picture on the untouched photo and not on the edited one; no other decodable photo has one', async () => {
+    for (const { ev, file } of allFiles().filter(({ file }) => file.kind === 'image' && file.expect.thumbnail === 'image')) {
+      const bytes = bytesOf(ev, file);
+      const preview = file.mime === 'image/jpeg' ? await exifr.thumbnail(bytes) : undefined;
+      if (file.expect.previewDiffers === undefined) {
+        expect({ path: file.path, preview: preview === undefined }).toEqual({ path: file.path, preview: true });
+        continue;
+      }
+      expect(preview, file.path).toBeDefined();
+      // Worst mean difference of an 8x8 grid over both pictures squashed to 32x32 (sharp, not the pipeline's comparator).
+      const grid = async (image: Buffer) => (await sharp(image).resize(32, 32, { fit: 'fill' }).removeAlpha().raw().toBuffer()) as Buffer;
+      const [a, b] = [await grid(Buffer.from(preview!)), await grid(bytes)];
+      let worst = 0;
+      for (let cy = 0; cy < 8; cy++) {
+        for (let cx = 0; cx < 8; cx++) {
+          let sum = 0;
+          for (let y = cy * 4; y < cy * 4 + 4; y++) for (let x = cx * 4; x < cx * 4 + 4; x++) for (let c = 0; c < 3; c++) sum += Math.abs(a[(y * 32 + x) * 3 + c]! - b[(y * 32 + x) * 3 + c]!);
+          worst = Math.max(worst, sum / 48);
+        }
+      }
+      if (file.expect.previewDiffers) expect(worst, file.path).toBeGreaterThan(40);
+      else expect(worst, file.path).toBeLessThan(8);
+    }
+  });
+
+  it('holds a near-duplicate: its original resized and recompressed, with no EXIF', async () => {
+    const copies = allFiles().filter(({ file }) => file.expect.nearDuplicateOf);
+    expect(copies.length).toBe(1);
+    for (const { ev, file } of copies) {
+      const original = manifest.evidence.find((e) => e.evidenceId === ev)!.files.find((f) => f.path === file.expect.nearDuplicateOf)!;
+      expect(original, file.path).toBeDefined();
+      expect(file.sha256).not.toBe(original.sha256);
+      expect(file.size).toBeLessThan(original.size);
+      const bytes = bytesOf(ev, file);
+      expect(await exifr.parse(bytes)).toBeUndefined();
+      const copy = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
+      expect([copy.info.width, copy.info.height]).toEqual([file.expect.width, file.expect.height]);
+      expect(file.expect.width! / original.expect.width!).toBeLessThan(0.7);
+      // Same picture: the original brought to the copy's size differs by a few levels on average.
+      const scaled = await sharp(bytesOf(ev, original)).resize(copy.info.width, copy.info.height, { fit: 'fill' }).raw().toBuffer();
+      let sum = 0;
+      for (let i = 0; i < scaled.length; i++) sum += Math.abs(scaled[i]! - copy.data[i]!);
+      expect(sum / scaled.length).toBeLessThan(4);
     }
   });
 
