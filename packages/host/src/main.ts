@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   );
   for (const [evidenceId, s] of statuses) {
     const integrity = s.uploads.map((u) => `${u.fileName}: ${u.integrity}`).join(', ');
-    say(`  ${evidenceId}: ${s.files.total} files, ${s.files.byStage.indexed} indexed, ${s.files.byStage.failed} failed, ${s.findings.length} findings — ${s.complete ? 'complete' : 'incomplete'}`);
+    say(`  ${evidenceId}: ${s.files.total} files, ${s.files.byStage.indexed} indexed, ${s.files.byStage.failed} failed, ${s.findings.length} ${s.findings.length === 1 ? 'finding' : 'findings'} — ${s.complete ? 'complete' : 'incomplete'}`);
     say(`    integrity: ${integrity}`);
     for (const f of s.failures.slice(0, 5)) say(`    failed: ${f.path} (${f.stage}: ${f.code}) ${f.detail.slice(0, 100)}`);
   }
