@@ -6,7 +6,10 @@
  * access check, read audit) and prints p50/p95 per request, with a plain
  * indexed count over the same case as the reference measured in the same run.
  *
- *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--browser]
+ *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--browser] [--pglite]
+ *
+ * --pglite: the same on an in-memory PGlite (the local host's database)
+ * instead of the server; DATABASE_URL is then not needed.
  *
  * --browser: then the review app itself in Debian's Chromium over the same
  * database (gallery-scroll.meter.ts): time to the first result cells and
@@ -33,6 +36,7 @@ const FILES = Number(args.get('files') ?? 100_000);
 const RUNS = Number(args.get('runs') ?? 40);
 const KEEP = args.has('keep');
 const BROWSER = args.has('browser');
+const PGLITE = args.has('pglite');
 const CASE = 'BENCH-WEB';
 
 /** On a shared machine the figures mean little without it. */
@@ -45,16 +49,19 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const baseUrl = loadTestSettings().databaseUrl;
-  if (!baseUrl) throw new Error('set DATABASE_URL to a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/test)');
-  const db = `exhibit_bench_web_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${db}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${db}`;
+  if (PGLITE && BROWSER) throw new Error('--browser needs the PostgreSQL server (the local host opens the same database)');
+  if (!baseUrl && !PGLITE) throw new Error('set DATABASE_URL to a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/test), or pass --pglite');
+  const db = PGLITE ? 'pglite (memory)' : `exhibit_bench_web_${randomBytes(4).toString('hex')}`;
+  const url = new URL(baseUrl ?? 'postgres://unused/');
+  if (!PGLITE) {
+    const admin = new pg.Client({ connectionString: baseUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${db}`);
+    await admin.end();
+    url.pathname = `/${db}`;
+  }
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-bench-web-'));
-  const sql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
+  const sql = await openSqlClient(PGLITE ? { kind: 'pglite', dataDir: 'memory://' } : { kind: 'postgres', url: url.toString(), entraAuth: false });
   try {
     await migrate(sql);
     const index = createPostgresIndex(sql);
@@ -130,7 +137,9 @@ async function main(): Promise<void> {
   } finally {
     await sql.close();
     await rm(keyDir, { recursive: true, force: true });
-    if (!KEEP) {
+    if (PGLITE) {
+      // nothing to drop: the in-memory database went with its client
+    } else if (!KEEP) {
       const c = new pg.Client({ connectionString: baseUrl });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
@@ -180,7 +189,8 @@ async function seed(sql: Awaited<ReturnType<typeof openSqlClient>>, index: Retur
   );
   await sql.query(`INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, stage) VALUES ('benchroot', $1, 'EX01', 0, 'phone.zip', 'phone.zip', 'phone.zip', 'file', 'indexed')`, [CASE]);
   await index.recordUploadHashes(`${CASE}/EX01/phone.zip`, { md5: '0'.repeat(32), sha1: '0'.repeat(40), sha256: '0'.repeat(64) }, 'no-reference', []);
-  await sql.exec('ANALYZE');
+  // What autovacuum does after a bulk load: statistics, and the visibility map that lets index-only scans skip the heap.
+  await sql.exec('VACUUM ANALYZE');
 }
 
 main().catch((err: unknown) => {

@@ -35,7 +35,11 @@ const BUCKET_MS: Record<TimelineBucket, number> = {
   year: 366 * 86_400_000,
 };
 
-/** The smallest bucket that covers [min, max] in at most maxBuckets buckets (a year when none does). */
+/**
+ * The smallest bucket that covers [min, max] in at most maxBuckets buckets (a
+ * year when none does). timeline() applies the same rule in SQL, from the
+ * same BUCKET_MS; the tests hold the two to the same answers.
+ */
 export function chooseBucket(minMs: number, maxMs: number, maxBuckets: number): TimelineBucket {
   for (const bucket of TIMELINE_BUCKETS) {
     if (Math.floor((maxMs - minMs) / BUCKET_MS[bucket]) + 2 <= maxBuckets) return bucket;
@@ -79,13 +83,33 @@ export class PostgresReviewStore implements ReviewStore {
     });
   }
 
+  /**
+   * A whole-case aggregate (map, timeline): one read-only statement whose join
+   * of files to contents runs as a merge of two index-only scans ordered by
+   * sha256 (files_case_sha256_idx and the covering indexes of migration
+   * 0050). The planner prices the hash join of the whole case's contents as
+   * cheaper, but building that hash table of 100,000 text keys took twice the
+   * time of the merge at bench:web scale (docs/benchmarks.md), so hash joins
+   * are ruled out for this one transaction. work_mem lets the grouping hash
+   * its rows in memory instead of sorting them to disk; the groups (map cells,
+   * buckets) are few, the planner just cannot know how few.
+   */
+  private aggregate<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
+    return this.snapshot(async (tx) => {
+      await tx.query('SET LOCAL enable_hashjoin = off');
+      await tx.query("SET LOCAL work_mem = '32MB'");
+      return fn(tx);
+    });
+  }
+
   async mapClusters(q: ReviewFilter & { cellDeg: number; maxClusters: number }): Promise<MapResult> {
     const { cellDeg, maxClusters, ...filter } = q;
     if (!(Number.isFinite(cellDeg) && cellDeg > 0 && cellDeg <= 360)) throw new ExhibitError('invalid-argument', 'cell size must be within (0, 360] degrees');
     const { where, params, p } = buildFilter(filter);
     where.push('c.gps_lat IS NOT NULL');
     const cell = p(cellDeg);
-    const { rows } = await this.query(
+    // min(file_id), min(sha256) are read only for single-file cells, where any order gives the same value: byte order is the cheapest.
+    const { rows } = await this.aggregate((tx) => this.query(
       `WITH g AS (
          SELECT floor(c.gps_lon / ${cell}::float8)::bigint AS gx, floor(c.gps_lat / ${cell}::float8)::bigint AS gy,
                 c.gps_lat, c.gps_lon, f.file_id, f.sha256
@@ -93,13 +117,14 @@ export class PostgresReviewStore implements ReviewStore {
        )
        SELECT count(*)::int AS n, avg(gps_lat) AS lat, avg(gps_lon) AS lon,
               min(gps_lat) AS min_lat, max(gps_lat) AS max_lat, min(gps_lon) AS min_lon, max(gps_lon) AS max_lon,
-              min(file_id) AS file_id, min(sha256) AS sha256,
+              min(file_id COLLATE "C") AS file_id, min(sha256 COLLATE "C") AS sha256,
               (sum(count(*)) OVER ())::bigint AS total, (count(*) OVER ())::int AS cells
          FROM g GROUP BY gx, gy
         ORDER BY n DESC, gx, gy
         LIMIT ${p(maxClusters)}`,
       params,
-    );
+      tx,
+    ));
     const first = rows[0];
     return {
       cellDeg,
@@ -122,49 +147,61 @@ export class PostgresReviewStore implements ReviewStore {
   async timeline(q: ReviewFilter & { bucket?: TimelineBucket; maxBuckets: number }): Promise<TimelineResult> {
     const { bucket: wanted, maxBuckets, ...filter } = q;
     if (wanted !== undefined && !TIMELINE_BUCKETS.includes(wanted)) throw new ExhibitError('invalid-argument', `bucket must be one of ${TIMELINE_BUCKETS.join(', ')}`);
-    return this.snapshot(async (tx) => {
-      const range = buildFilter(filter);
-      const { rows: head } = await this.query(
-        `SELECT count(*)::int AS total, count(c.taken_at_local_ts)::int AS with_taken,
-                to_char(min(c.taken_at_local_ts), ${WALL_CLOCK}) AS min_ts, to_char(max(c.taken_at_local_ts), ${WALL_CLOCK}) AS max_ts
-           ${FROM} WHERE ${range.where.join(' AND ')}`,
-        range.params,
-        tx,
-      );
-      const h = head[0] ?? {};
-      const total = Number(h.total ?? 0);
-      const withTakenAt = Number(h.with_taken ?? 0);
-      const minTs = h.min_ts === null || h.min_ts === undefined ? null : String(h.min_ts);
-      const maxTs = h.max_ts === null || h.max_ts === undefined ? null : String(h.max_ts);
-      const bucket = wanted ?? (minTs && maxTs ? chooseBucket(Date.parse(`${minTs}Z`), Date.parse(`${maxTs}Z`), maxBuckets) : 'day');
-      if (withTakenAt === 0) return { bucket, from: null, to: null, buckets: [], total, withTakenAt, withoutTakenAt: total };
-
-      const { where, params, p } = buildFilter(filter);
-      where.push('c.taken_at_local_ts IS NOT NULL');
-      const unit = p(bucket);
-      const { rows } = await this.query(
-        `SELECT to_char(b, ${WALL_CLOCK}) AS start, to_char(b + ('1 ' || ${unit})::interval, ${WALL_CLOCK}) AS "end",
-                with_offset, without_offset
-           FROM (SELECT date_trunc(${unit}, c.taken_at_local_ts) AS b,
-                        (count(*) FILTER (WHERE c.taken_at_utc IS NOT NULL))::int AS with_offset,
-                        (count(*) FILTER (WHERE c.taken_at_utc IS NULL))::int AS without_offset
-                   ${FROM} WHERE ${where.join(' AND ')}
-                  GROUP BY 1) s
-          ORDER BY b`,
+    if (!(Number.isInteger(maxBuckets) && maxBuckets > 0)) throw new ExhibitError('invalid-argument', 'maxBuckets must be a positive integer');
+    const { where, params, p } = buildFilter(filter);
+    // One pass over the case: the filtered rows are read once (r), then counted
+    // (h), the bucket size chosen from their range by chooseBucket's rule (u,
+    // on the range truncated to whole seconds as the API shows it), and
+    // bucketed (b). Formerly a second statement re-read and re-joined them.
+    const sizes = TIMELINE_BUCKETS.map((b, i) => `(${i}, '${b}', ${BUCKET_MS[b]})`).join(', ');
+    const { rows } = await this.aggregate((tx) =>
+      this.query(
+        `WITH r AS MATERIALIZED (
+           SELECT c.taken_at_local_ts AS ts, c.taken_at_utc IS NOT NULL AS has_offset
+             ${FROM} WHERE ${where.join(' AND ')}
+         ), h AS (
+           SELECT count(*)::int AS total, count(ts)::int AS with_taken,
+                  date_trunc('second', min(ts)) AS min_ts, date_trunc('second', max(ts)) AS max_ts
+             FROM r
+         ), u AS (
+           SELECT COALESCE(${p(wanted ?? null)}::text,
+                           CASE WHEN h.min_ts IS NULL THEN 'day'
+                                ELSE COALESCE((SELECT v.unit FROM (VALUES ${sizes}) v (i, unit, ms)
+                                                WHERE floor(extract(epoch FROM h.max_ts - h.min_ts) * 1000 / v.ms) + 2 <= ${p(maxBuckets)}::int
+                                                ORDER BY v.i LIMIT 1), 'year') END) AS unit
+             FROM h
+         ), b AS (
+           SELECT date_trunc(u.unit, r.ts) AS b,
+                  (count(*) FILTER (WHERE r.has_offset))::int AS with_offset,
+                  (count(*) FILTER (WHERE NOT r.has_offset))::int AS without_offset
+             FROM r CROSS JOIN u WHERE r.ts IS NOT NULL
+            GROUP BY 1
+         )
+         SELECT h.total, h.with_taken, u.unit,
+                to_char(b.b, ${WALL_CLOCK}) AS start, to_char(b.b + ('1 ' || u.unit)::interval, ${WALL_CLOCK}) AS "end",
+                b.with_offset, b.without_offset
+           FROM h CROSS JOIN u LEFT JOIN b ON true
+          ORDER BY b.b`,
         params,
         tx,
-      );
-      const buckets = rows.map((r) => ({ start: String(r.start), end: String(r.end), withOffset: Number(r.with_offset), withoutOffset: Number(r.without_offset) }));
-      return {
-        bucket,
-        from: buckets[0]?.start ?? null,
-        to: buckets.at(-1)?.end ?? null,
-        buckets,
-        total,
-        withTakenAt,
-        withoutTakenAt: total - withTakenAt,
-      };
-    });
+      ),
+    );
+    const h = rows[0] ?? {};
+    const total = Number(h.total ?? 0);
+    const withTakenAt = Number(h.with_taken ?? 0);
+    const bucket = (h.unit === undefined ? (wanted ?? 'day') : String(h.unit)) as TimelineBucket;
+    const buckets = rows
+      .filter((r) => r.start !== null && r.start !== undefined)
+      .map((r) => ({ start: String(r.start), end: String(r.end), withOffset: Number(r.with_offset), withoutOffset: Number(r.without_offset) }));
+    return {
+      bucket,
+      from: buckets[0]?.start ?? null,
+      to: buckets.at(-1)?.end ?? null,
+      buckets,
+      total,
+      withTakenAt,
+      withoutTakenAt: total - withTakenAt,
+    };
   }
 
   async countFiles(filter: ReviewFilter, cap: number): Promise<number> {

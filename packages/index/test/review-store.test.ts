@@ -181,6 +181,29 @@ describe.each(allTargets())('review store on $name', (target) => {
     expect(none).toMatchObject({ from: null, to: null, buckets: [], total: 0, withTakenAt: 0 });
   });
 
+  it('chooses the bucket in SQL exactly as chooseBucket does, across ranges and bucket limits', async () => {
+    // The recorded wall clocks of the sample (duplicates share their original's), as chooseBucket reads them.
+    const times: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const local = specOf(i - (specOf(i).sameAsPrevious ? 1 : 0)).meta?.takenAt?.local;
+      if (local) times.push(Date.parse(`${local.replace(/^(\d{4}):(\d{2}):(\d{2}) /, '$1-$2-$3T')}Z`));
+    }
+    const wall = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+    const sorted = [...times].sort((a, b) => a - b);
+    const windows: Array<[number, number] | null> = [null, [sorted[0]!, sorted[1]! + 1000], [sorted[3]!, sorted[9]! + 1000], [sorted[0]!, sorted[40]! + 1000]];
+    let checked = 0;
+    for (const w of windows) {
+      const inside = w ? sorted.filter((t) => t >= w[0] && t < w[1]) : sorted;
+      for (const maxBuckets of [2, 3, 5, 12, 30, 104, 200, 731, 5000, 200_000]) {
+        const result = await review.timeline({ caseId: CASE, ...(w ? { takenLocalFrom: wall(w[0]), takenLocalTo: wall(w[1]) } : {}), maxBuckets });
+        expect(result.withTakenAt).toBe(inside.length);
+        expect(result.bucket, `window ${w ? w.map(wall).join('..') : 'all'}, at most ${maxBuckets}`).toBe(chooseBucket(inside[0]!, inside.at(-1)!, maxBuckets));
+        checked++;
+      }
+    }
+    expect(checked).toBe(40);
+  });
+
   it('finds duplicates within the case, and collapses them to one file per content', async () => {
     const all = (await index.search({ caseId: CASE, limit: 500 })).items;
     const bySha = new Map<string, string[]>();
