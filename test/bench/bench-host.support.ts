@@ -7,6 +7,7 @@
 import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../support/e2e-client.js';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
 import type { AzuriteRequestStat, IoFigures, SqlStat } from './bench-results.js';
@@ -16,6 +17,18 @@ import { cpuBetween, cpuSnapshot, LibvipsThreadTracker, startCpuSeries } from '.
 import { startMemorySampler } from './process-memory.sampler.js';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
+
+export const BENCH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Where the benches write results, run logs, profiles and cached corpora (git-ignored). */
+export const BENCH_OUT_DIR = path.join(BENCH_ROOT, 'bench-out');
+
+/** The start of a bench run: Linux only (memory and CPU come from /proc), its time stamp and load average, bench-out/runs made. */
+export async function startBenchRun(): Promise<{ startedAt: Date; stamp: string; loadAvgAtStart: number[] }> {
+  if (process.platform !== 'linux') throw new Error('the benchmark reads memory from /proc and needs Linux');
+  const startedAt = new Date();
+  await mkdir(path.join(BENCH_OUT_DIR, 'runs'), { recursive: true });
+  return { startedAt, stamp: startedAt.toISOString().replace(/[:.]/g, '-'), loadAvgAtStart: os.loadavg() };
+}
 
 /** Polls the evidence status until complete; `completedAt` is performance.now() at the poll that saw it. */
 export async function waitForCompletion(
@@ -110,8 +123,6 @@ export function measuringEnv(root: string, profileDir: string, options: { cpuPro
 }
 
 export interface MeasuredHostOptions<Check> {
-  root: string;
-  outDir: string;
   /** Names the run's profile folder and host log copy. */
   stamp: string;
   caseId: string;
@@ -136,7 +147,8 @@ export interface MeasuredHostOptions<Check> {
  * start and completion, the per-stage table of the host log, and the check.
  */
 export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>) {
-  const { caseId: CASE, evidenceId: EVIDENCE, outDir: OUT_DIR } = options;
+  const { caseId: CASE, evidenceId: EVIDENCE } = options;
+  const OUT_DIR = BENCH_OUT_DIR;
   // The statement and request counters run in every run: the per-file figures come from them.
   const profileDir = path.join(OUT_DIR, 'profiles', options.stamp);
   await mkdir(profileDir, { recursive: true });
@@ -144,7 +156,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
   if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
-  Object.assign(extraEnv, measuringEnv(options.root, profileDir, { cpuProfile: options.cpuProfile }));
+  Object.assign(extraEnv, measuringEnv(BENCH_ROOT, profileDir, { cpuProfile: options.cpuProfile }));
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;
   const stopOnSignal = () => {

@@ -28,15 +28,14 @@
  * not for the figures. The statement and request counters always run (they
  * cost a map update per call); `--io-stats` prints their full tables.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
 import { uploadWithPlainClient } from '../support/e2e-client.js';
 import { renderComparison, renderResults, type BenchResults, type PairResult } from './bench-results.js';
-import { runMeasuredHost } from './bench-host.support.js';
+import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { medianPairIndex } from './pair-ratios.summary.js';
 import { missingToolsMessage } from './shell-baseline.parser.js';
@@ -44,8 +43,8 @@ import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.j
 import { timeSha256sum } from './sha256sum.reference.js';
 import { measureWorkFloor } from './work-floor.reference.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT_DIR = path.join(ROOT, 'bench-out');
+const ROOT = BENCH_ROOT;
+const OUT_DIR = BENCH_OUT_DIR;
 const CASE = 'BENCH-001';
 const EVIDENCE = 'PHONE01';
 const ARCHIVE_NAME = 'phone-extraction.zip';
@@ -136,8 +135,6 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
   const archive = await readFile(corpus.archiveFile);
   return runMeasuredHost({
     ...options,
-    root: ROOT,
-    outDir: OUT_DIR,
     stamp,
     caseId: CASE,
     evidenceId: EVIDENCE,
@@ -153,12 +150,8 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
 }
 
 async function main(): Promise<void> {
-  if (process.platform !== 'linux') throw new Error('the benchmark reads memory from /proc and needs Linux');
   const options = parseOptions();
-  const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const loadAvgAtStart = os.loadavg();
-  await mkdir(OUT_DIR, { recursive: true });
+  const { startedAt, stamp, loadAvgAtStart } = await startBenchRun();
 
   const ffmpeg = options.videos > 0 ? (await locate('ffmpeg')).path : 'ffmpeg';
   const corpus = await buildCorpus({ ...options, cacheDir: path.join(OUT_DIR, 'corpus'), ffmpeg, log: say });

@@ -12,37 +12,18 @@
 # baseline-total MS, baseline-missing TOOL; then bash's `times`.
 set -euo pipefail
 
-if [ "$#" -ne 2 ]; then
-  echo "usage: $0 IMAGE WORK_DIR" >&2
-  exit 2
-fi
+# shellcheck source=test/bench/baseline-steps.lib.sh
+source "${BASH_SOURCE[0]%/*}/baseline-steps.lib.sh"
+require_args "IMAGE WORK_DIR" "$@"
 image=$1
 work=$2
 
-missing=0
-for tool in tsk_recover hashdeep; do
-  if ! command -v "$tool" > /dev/null 2>&1; then
-    echo "baseline-missing $tool"
-    missing=1
-  fi
-done
-[ "$missing" -eq 0 ] || exit 3
+require_tools tsk_recover hashdeep
 
-if [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
-  echo "$0: $work is not empty" >&2
-  exit 2
-fi
+require_empty_work "$work"
 mkdir -p "$work/recovered"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-started=$(now_ms)
-step_started=$started
-step_done() {
-  local t
-  t=$(now_ms)
-  echo "baseline-step $1 $((t - step_started))"
-  step_started=$t
-}
+start_steps
 
 # -a: allocated files only (the image has no deleted files; -e would add unallocated space).
 tsk_recover -a "$image" "$work/recovered" > /dev/null
@@ -52,5 +33,5 @@ echo "baseline-files $(find "$work/recovered" -type f | wc -l)"
 hashdeep -c md5,sha1,sha256 -j 2 -r "$work/recovered" > "$work/recovered.hashdeep"
 step_done hashdeep
 
-echo "baseline-total $(($(now_ms) - started))"
+steps_total
 times

@@ -13,21 +13,19 @@
  * measures it (bench-host.support.ts). A benchmark, not a test: it exits
  * non-zero only when the pipeline did not list every file with its SHA-256.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { uploadFileWithPlainClient } from '../support/e2e-client.js';
 import { renderStageTable } from './bench-results.js';
-import { runMeasuredHost } from './bench-host.support.js';
+import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
 import { buildDiskCorpus, type DiskCorpus } from './disk-corpus.builder.js';
 import { checkImageFiles, HOST_PEAK_RSS_GOAL_BYTES, medianWallPairIndex, READ_PER_IMAGE_BYTE_GOAL, readPerImageByte, wallRatioLine } from './disk-figures.summary.js';
 import { missingToolsMessage } from './shell-baseline.parser.js';
 import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT_DIR = path.join(ROOT, 'bench-out');
 const SCRIPT = fileURLToPath(new URL('./disk-baseline.sh', import.meta.url));
 const CASE = 'BENCH-DISK';
 const EVIDENCE = 'DISK01';
@@ -78,8 +76,6 @@ type Options = ReturnType<typeof parseOptions>;
 function runHost(options: Options, corpus: DiskCorpus, stamp: string) {
   return runMeasuredHost({
     ...options,
-    root: ROOT,
-    outDir: OUT_DIR,
     stamp,
     caseId: CASE,
     evidenceId: EVIDENCE,
@@ -98,14 +94,10 @@ const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / MiB).toFixed(0)}
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main(): Promise<void> {
-  if (process.platform !== 'linux') throw new Error('the benchmark reads memory from /proc and needs Linux');
   const options = parseOptions();
-  const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const loadAvgAtStart = os.loadavg();
-  await mkdir(path.join(OUT_DIR, 'runs'), { recursive: true });
+  const { startedAt, stamp, loadAvgAtStart } = await startBenchRun();
 
-  const corpus = await buildDiskCorpus({ imageBytes: Math.round(options.sizeGiB * GiB), files: options.files, cacheDir: path.join(OUT_DIR, 'disk'), log: say });
+  const corpus = await buildDiskCorpus({ imageBytes: Math.round(options.sizeGiB * GiB), files: options.files, cacheDir: path.join(BENCH_OUT_DIR, 'disk'), log: say });
   say(
     `image: ${corpus.imageFile}, ${(corpus.imageBytes / GiB).toFixed(2)} GiB, ${corpus.files.length} files ` +
       `(${corpus.plan.photos} photos, ${((100 * corpus.photoBytes) / corpus.imageBytes).toFixed(0)}% of the image; ${corpus.plan.documents} documents; ${corpus.plan.paddingFiles} padding files) ` +
@@ -119,7 +111,7 @@ async function main(): Promise<void> {
     let baseline: BaselineRun | null = null;
     if (missing === null) {
       say(`pair ${i}/${options.pairs}: shell baseline (tsk_recover -a, hashdeep)…`);
-      const outcome = await runShellBaseline(corpus.imageFile, { workDir: path.join(OUT_DIR, 'disk-baseline-work'), members: corpus.files.length, script: SCRIPT });
+      const outcome = await runShellBaseline(corpus.imageFile, { workDir: path.join(BENCH_OUT_DIR, 'disk-baseline-work'), members: corpus.files.length, script: SCRIPT });
       if (outcome.kind === 'missing-tools') {
         missing = outcome.missingTools;
         say(missingToolsMessage(missing));
@@ -170,8 +162,8 @@ async function main(): Promise<void> {
     },
   };
   const json = JSON.stringify(results, null, 2);
-  await writeFile(path.join(OUT_DIR, 'disk-results.json'), json);
-  await writeFile(path.join(OUT_DIR, 'runs', `${stamp}-disk-${options.sizeGiB}gib-f${options.files}.json`), json);
+  await writeFile(path.join(BENCH_OUT_DIR, 'disk-results.json'), json);
+  await writeFile(path.join(BENCH_OUT_DIR, 'runs', `${stamp}-disk-${options.sizeGiB}gib-f${options.files}.json`), json);
 
   say('');
   say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
@@ -188,7 +180,7 @@ async function main(): Promise<void> {
   say('');
   say(`host peak RSS (largest of the pairs): ${mib(Math.max(...pairRows.map((p) => p.hostPeakRssBytes)))} (goal < ${mib(HOST_PEAK_RSS_GOAL_BYTES)})`);
   say(`storage bytes read ÷ image bytes (median pair): ${pairRows[detailed]!.readPerImageByte.toFixed(2)} (goal ≤ ${READ_PER_IMAGE_BYTE_GOAL})`);
-  say(`written: ${path.relative(ROOT, path.join(OUT_DIR, 'disk-results.json'))}`);
+  say(`written: ${path.relative(BENCH_ROOT, path.join(BENCH_OUT_DIR, 'disk-results.json'))}`);
   say(missing === null ? wallRatioLine(wallPairs) : missingToolsMessage(missing));
   if (pairRows.some((p) => !p.correct)) {
     say('\nThe pipeline did not list every file of the image with its SHA-256 in every run; the figures above are not a valid benchmark.');
