@@ -146,6 +146,27 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** The per-stage table of the host log (host-log.parser.ts), times from upload start; a note when the log had none. */
+export function renderStageTable(stages: BenchResults['stages']): string {
+  if (stages.length === 0) return "No 'message processed' lines with a queue and durationMs in the host log: no per-stage breakdown (has the stage runner's log line changed? see host-log.parser.ts).";
+  return table(
+    ['Stage (queue)', 'messages', 'total', 'mean', 'p50', 'p95', 'max', 'active from–to (after upload start)', 'outcomes'],
+    stages.map((s) => [
+      s.queue,
+      String(s.count),
+      sec(s.totalMs),
+      `${s.meanMs.toFixed(0)} ms`,
+      `${s.p50Ms} ms`,
+      `${s.p95Ms} ms`,
+      `${s.maxMs} ms`,
+      `${s.fromSec.toFixed(1)}–${s.toSec.toFixed(1)} s`,
+      Object.entries(s.statuses)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ]),
+  );
+}
+
 export function renderResults(r: BenchResults): string {
   const out: string[] = [];
   out.push('');
@@ -196,25 +217,7 @@ export function renderResults(r: BenchResults): string {
     out.push(`  ${String(from).padStart(4)}–${String(from + slice.length).padEnd(4)} s  ${String(mean('hostPct')).padStart(4)} / ${String(mean('azuritePct')).padStart(4)} / ${String(mean('machinePct')).padStart(4)}`);
   }
   out.push('');
-  out.push(
-    table(
-      ['Stage (queue)', 'messages', 'total', 'mean', 'p50', 'p95', 'max', 'active from–to (after upload start)', 'outcomes'],
-      r.stages.map((s) => [
-        s.queue,
-        String(s.count),
-        sec(s.totalMs),
-        `${s.meanMs.toFixed(0)} ms`,
-        `${s.p50Ms} ms`,
-        `${s.p95Ms} ms`,
-        `${s.maxMs} ms`,
-        `${s.fromSec.toFixed(1)}–${s.toSec.toFixed(1)} s`,
-        Object.entries(s.statuses)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', '),
-      ]),
-    ),
-  );
-  if (r.stages.length === 0) out.push("No 'message processed' lines with a queue and durationMs in the host log: no per-stage breakdown (has the stage runner's log line changed? see host-log.parser.ts).");
+  out.push(renderStageTable(r.stages));
   out.push('');
   out.push(
     table(

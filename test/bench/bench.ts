@@ -28,28 +28,23 @@
  * not for the figures. The statement and request counters always run (they
  * cost a map update per call); `--io-stats` prints their full tables.
  */
-import { access, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
-import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
-import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
-import { renderComparison, renderResults, type AzuriteRequestStat, type BenchResults, type IoFigures, type PairResult, type SqlStat } from './bench-results.js';
+import { uploadWithPlainClient } from '../support/e2e-client.js';
+import { renderComparison, renderResults, type BenchResults, type PairResult } from './bench-results.js';
+import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
-import { summariseHostLog } from './host-log.parser.js';
-import { diffRows, indexStatements, queueOperations, storageReads } from './io-figures.summary.js';
 import { medianPairIndex } from './pair-ratios.summary.js';
-import { cpuBetween, cpuSnapshot, LibvipsThreadTracker, startCpuSeries } from './process-cpu.meter.js';
-import { startMemorySampler } from './process-memory.sampler.js';
 import { missingToolsMessage } from './shell-baseline.parser.js';
 import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
 import { timeSha256sum } from './sha256sum.reference.js';
 import { measureWorkFloor } from './work-floor.reference.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUT_DIR = path.join(ROOT, 'bench-out');
+const ROOT = BENCH_ROOT;
+const OUT_DIR = BENCH_OUT_DIR;
 const CASE = 'BENCH-001';
 const EVIDENCE = 'PHONE01';
 const ARCHIVE_NAME = 'phone-extraction.zip';
@@ -107,42 +102,6 @@ function parseOptions() {
 
 type Options = ReturnType<typeof parseOptions>;
 
-async function waitForCompletion(client: ApiClient, timeoutMs: number): Promise<{ completedAt: number; status: any; polls: number }> {
-  const deadline = performance.now() + timeoutMs;
-  let lastReport = 0;
-  for (let polls = 1; ; polls++) {
-    const res = await client.request('GET', `/cases/${CASE}/evidence/${EVIDENCE}/status`);
-    const now = performance.now();
-    if (res.status === 200) {
-      const status = (await res.json()) as any;
-      if (status.complete) return { completedAt: now, status, polls };
-      if (now - lastReport > 5000) {
-        lastReport = now;
-        const byStage = Object.entries(status.files.byStage as Record<string, number>)
-          .filter(([, n]) => n > 0)
-          .map(([k, n]) => `${k} ${n}`)
-          .join(', ');
-        say(`  … ${status.files.total} files known (${byStage})`);
-      }
-    } else {
-      await res.body?.cancel();
-    }
-    if (now > deadline) throw new Error(`evidence not complete after ${timeoutMs / 60_000} min`);
-    // Each status call costs the host index queries, so poll no faster than the
-    // e2e helper does; the host's own completion time is taken from its log.
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-async function listFiles(client: ApiClient): Promise<any[]> {
-  const items: any[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await client.get(`/cases/${CASE}/files?evidenceId=${EVIDENCE}&limit=500&offset=${offset}&sort=path`);
-    items.push(...page.items);
-    if (page.items.length < 500) return items;
-  }
-}
-
 function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchResults['check'] {
   const files = items.filter((i) => i.file.entryKind === 'file');
   const byPath = new Map(files.map((i) => [i.file.path as string, i]));
@@ -171,154 +130,28 @@ function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchRes
   };
 }
 
-/**
- * Asks the measuring preloads of the host and Azurite for a snapshot of their
- * counters (SIGUSR2; they install the handler, see the preloads) and reads it.
- * Only processes that loaded the preloads are signalled: without the handler,
- * SIGUSR2 would end them.
- */
-async function markCounters(dir: string, n: number, hostPid: number, azuritePids: readonly number[]) {
-  process.kill(hostPid, 'SIGUSR2');
-  for (const pid of azuritePids) process.kill(pid, 'SIGUSR2');
-  const read = async <T>(file: string): Promise<T[]> => {
-    const deadline = performance.now() + 10_000;
-    for (;;) {
-      try {
-        await access(file);
-        return JSON.parse(await readFile(file, 'utf8')) as T[];
-      } catch (err) {
-        // Written synchronously by the handler, so a half-written file is not seen twice in a row.
-        if (performance.now() > deadline) throw new Error(`no counter snapshot ${file}: ${String(err)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  };
-  const sql = await read<SqlStat>(path.join(dir, `mark-${n}-sql-stats-${hostPid}.json`));
-  const requests: AzuriteRequestStat[] = [];
-  for (const pid of azuritePids) requests.push(...(await read<AzuriteRequestStat>(path.join(dir, `mark-${n}-azurite-requests-${pid}.json`))));
-  return { sql, requests };
-}
-
-/** The preload only knows ports; the bench knows which is which. */
-function nameServices(rows: AzuriteRequestStat[] | null, h: HostProcessEnv): AzuriteRequestStat[] | null {
-  const names: Record<string, string> = { [h.blobPort]: 'blob', [h.queuePort]: 'queue' };
-  return rows?.map((r) => ({ ...r, kind: r.kind.replace(/^(\S+)/, (port) => names[port] ?? `port ${port}`) })) ?? null;
-}
-
 async function runHost(options: Options, corpus: Corpus, stamp: string) {
-  // The statement and request counters run in every run: the per-file figures come from them.
-  const profileDir = path.join(OUT_DIR, 'profiles', stamp);
-  await mkdir(profileDir, { recursive: true });
-  // The product's poll interval (config default), not the tests' faster one, unless asked.
-  const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
-  if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
-  if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
-  {
-    // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
-    // and count SQL and requests instead. Azurite inherits the environment
-    // too, so its CPU profile and request counts land next to the host's.
-    const preloads = [
-      ...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []),
-      'test/bench/sql-stats.preload.mjs',
-      'test/bench/azurite-requests.preload.mjs',
-    ].map((p) => `--import ${path.join(ROOT, p)}`);
-    extraEnv.NODE_OPTIONS = [process.env.NODE_OPTIONS ?? '', ...preloads].join(' ').trim();
-    extraEnv.EXHIBIT_BENCH_PROFILE_DIR = profileDir;
-    extraEnv.EXHIBIT_BENCH_IO_STATS = 'true';
-  }
-  const h: HostProcessEnv = await allocateHostEnv(extraEnv);
-  let host: HostProcess | undefined;
-  const stopOnSignal = () => {
-    void (async () => {
-      await host?.stop();
-      if (!options.keep) await removeHostEnv(h);
-      process.exit(130);
-    })();
-  };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
-  try {
-    say(`starting the local host (data in ${h.dataDir})…`);
-    host = await startHostProcess(h);
-    const sampler = startMemorySampler(host.child.pid!);
-    const admin = await ApiClient.login(h, 'bench-admin', ['admin']);
-    await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'bench', role: 'supervisor' });
-    const client = await ApiClient.login(h, 'bench', ['supervisor']);
-    const archive = await readFile(corpus.archiveFile);
-
-    say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
-    const hostPid = host.child.pid!;
-    const azuritePids = sampler.azuritePids();
-    if (azuritePids.length === 0) throw new Error('no Azurite process found under the host');
-    const atStart = await markCounters(profileDir, 1, hostPid, azuritePids);
-    const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
-    const libvips = new LibvipsThreadTracker(hostPid);
-    const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids());
-    const uploadStart = performance.now();
-    const uploadStartEpochMs = Date.now();
-    await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
-      examiner: 'bench',
-      acquisition_sha256: corpus.archiveSha256,
-    });
-    const uploadEnd = performance.now();
-    const { completedAt, status, polls } = await waitForCompletion(client, options.timeoutMs);
-    const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop()), series: cpuSeries.stop() };
-    const memory = sampler.stop();
-    const loadAvgAtEnd = os.loadavg();
-    const atComplete = await markCounters(profileDir, 2, hostPid, azuritePids);
-    // What one status call costs the index, to tell the bench's own polling from the pipeline's statements.
-    const probeCalls = 3;
-    for (let i = 0; i < probeCalls; i++) await client.get(`/cases/${CASE}/evidence/${EVIDENCE}/status`);
-    const afterProbe = await markCounters(profileDir, 3, hostPid, azuritePids);
-    const sqlInRun = diffRows(atStart.sql, atComplete.sql, (r) => r.sql);
-    const requestsInRun = nameServices(diffRows(atStart.requests, atComplete.requests, (r) => r.kind), h)!;
-    const index = indexStatements(sqlInRun);
-    const perStatusPoll = indexStatements(diffRows(atComplete.sql, afterProbe.sql, (r) => r.sql)).statements / probeCalls;
-    const io: IoFigures = {
-      storage: storageReads(requestsInRun),
-      queue: queueOperations(requestsInRun),
-      index: { ...index, statusPolls: polls, statementsPerStatusPoll: perStatusPoll, pipelineStatements: Math.max(0, index.statements - polls * perStatusPoll) },
-    };
-    say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);
-    const items = await listFiles(client);
-    await host.stop();
-    host = undefined;
-
-    const hostLog = path.join(OUT_DIR, 'runs', `${stamp}-host.log`);
-    await mkdir(path.dirname(hostLog), { recursive: true });
-    await copyFile(path.join(h.dataDir, 'logs', 'host.log'), hostLog);
-    const log = summariseHostLog(await readFile(hostLog, 'utf8'));
-    return {
-      uploadMs: uploadEnd - uploadStart,
-      processingMs: completedAt - uploadEnd,
-      endToEndMs: completedAt - uploadStart,
-      completeLoggedMs: log.completeLoggedAt === null ? null : log.completeLoggedAt - uploadStartEpochMs,
-      uploadStartEpochMs,
-      check: checkAgainstCorpus(corpus, status, items),
-      memory,
-      cpu,
-      log,
-      loadAvgAtEnd,
-      io,
-      sqlStats: options.ioStats ? sqlInRun : null,
-      azuriteRequests: options.ioStats ? requestsInRun : null,
-      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: options.cpuProfile ? profileDir : null },
-    };
-  } finally {
-    await host?.stop();
-    process.removeListener('SIGINT', stopOnSignal);
-    process.removeListener('SIGTERM', stopOnSignal);
-    if (!options.keep) await removeHostEnv(h);
-  }
+  // Read before the clock starts: the upload is timed, reading the local copy is not.
+  const archive = await readFile(corpus.archiveFile);
+  return runMeasuredHost({
+    ...options,
+    stamp,
+    caseId: CASE,
+    evidenceId: EVIDENCE,
+    upload: async (h) => {
+      say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
+      await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
+        examiner: 'bench',
+        acquisition_sha256: corpus.archiveSha256,
+      });
+    },
+    check: (status, items) => checkAgainstCorpus(corpus, status, items),
+  });
 }
 
 async function main(): Promise<void> {
-  if (process.platform !== 'linux') throw new Error('the benchmark reads memory from /proc and needs Linux');
   const options = parseOptions();
-  const startedAt = new Date();
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const loadAvgAtStart = os.loadavg();
-  await mkdir(OUT_DIR, { recursive: true });
+  const { startedAt, stamp, loadAvgAtStart } = await startBenchRun();
 
   const ffmpeg = options.videos > 0 ? (await locate('ffmpeg')).path : 'ffmpeg';
   const corpus = await buildCorpus({ ...options, cacheDir: path.join(OUT_DIR, 'corpus'), ffmpeg, log: say });

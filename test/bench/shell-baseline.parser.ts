@@ -89,6 +89,7 @@ export const BASELINE_DEBIAN_PACKAGES: Record<string, string> = {
   exiftool: 'libimage-exiftool-perl',
   vipsthumbnail: 'libvips-tools',
   ffmpeg: 'ffmpeg',
+  tsk_recover: 'sleuthkit',
 };
 
 /** The message the bench prints instead of a ratio when tools are missing. */

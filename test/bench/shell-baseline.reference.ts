@@ -17,15 +17,19 @@ export interface BaselineRun {
 export type BaselineOutcome = { kind: 'ran'; run: BaselineRun } | { kind: 'missing-tools'; missingTools: string[] };
 
 /**
- * Runs test/bench/shell-baseline.sh on the archive in a fresh work folder,
+ * Runs test/bench/shell-baseline.sh (or `script`, which prints the same
+ * records: disk-baseline.sh) on the evidence file in a fresh work folder,
  * removed afterwards. `ffmpeg` is the build Exhibit's side uses, so both
  * sides decode video with the same code.
  */
-export async function runShellBaseline(archiveFile: string, options: { workDir: string; ffmpeg: string; members: number }): Promise<BaselineOutcome> {
+export async function runShellBaseline(
+  evidenceFile: string,
+  options: { workDir: string; ffmpeg?: string; members: number; script?: string },
+): Promise<BaselineOutcome> {
   await rm(options.workDir, { recursive: true, force: true });
   try {
-    const child = spawn('bash', [SCRIPT, archiveFile, options.workDir], {
-      env: { ...process.env, FFMPEG: options.ffmpeg },
+    const child = spawn('bash', [options.script ?? SCRIPT, evidenceFile, options.workDir], {
+      env: { ...process.env, ...(options.ffmpeg === undefined ? {} : { FFMPEG: options.ffmpeg }) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -39,7 +43,7 @@ export async function runShellBaseline(archiveFile: string, options: { workDir: 
     const report = parseShellBaselineOutput(stdout);
     if (report.missingTools.length > 0) return { kind: 'missing-tools', missingTools: report.missingTools };
     if (code !== 0 || report.totalMs === null) throw new Error(`the shell baseline failed (exit ${code}):\n${stderr.slice(-4000)}`);
-    if (report.files !== options.members) throw new Error(`the shell baseline unzipped ${report.files} files, the corpus has ${options.members}`);
+    if (report.files !== options.members) throw new Error(`the shell baseline extracted ${report.files} files, the corpus has ${options.members}`);
     const wallMs = report.totalMs;
     const cpuSec = report.childrenCpuSec === null ? null : report.childrenCpuSec + (report.shellCpuSec ?? 0);
     return {

@@ -26,38 +26,19 @@
 # of all the tools it waited for).
 set -euo pipefail
 
-if [ "$#" -ne 2 ]; then
-  echo "usage: $0 ARCHIVE.zip WORK_DIR" >&2
-  exit 2
-fi
+# shellcheck source=test/bench/baseline-steps.lib.sh
+source "${BASH_SOURCE[0]%/*}/baseline-steps.lib.sh"
+require_args "ARCHIVE.zip WORK_DIR" "$@"
 archive=$1
 work=$2
 ffmpeg=${FFMPEG:-ffmpeg}
 
-missing=0
-for tool in hashdeep unzip exiftool vipsthumbnail "$ffmpeg"; do
-  if ! command -v "$tool" > /dev/null 2>&1; then
-    echo "baseline-missing $tool"
-    missing=1
-  fi
-done
-[ "$missing" -eq 0 ] || exit 3
+require_tools hashdeep unzip exiftool vipsthumbnail "$ffmpeg"
 
-if [ -e "$work" ] && [ -n "$(ls -A "$work")" ]; then
-  echo "$0: $work is not empty" >&2
-  exit 2
-fi
+require_empty_work "$work"
 mkdir -p "$work/members" "$work/thumbnails"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-started=$(now_ms)
-step_started=$started
-step_done() {
-  local t
-  t=$(now_ms)
-  echo "baseline-step $1 $((t - step_started))"
-  step_started=$t
-}
+start_steps
 
 hashdeep -c md5,sha1,sha256 -b "$archive" > "$work/archive.hashdeep"
 step_done hash-archive
@@ -89,5 +70,5 @@ frames=$(find "$work/thumbnails" -type f -name '*.frame.jpg' | wc -l)
 [ "$frames" -ge "$videos" ] || echo "baseline-failed ffmpeg $((videos - frames))"
 step_done video-frames
 
-echo "baseline-total $(($(now_ms) - started))"
+steps_total
 times

@@ -21,6 +21,14 @@ export async function uploadWithPlainClient(
   await container.getBlockBlobClient(blobName).uploadData(data, { metadata });
 }
 
+/** The same, streamed from a local file: for evidence too large to hold in memory (a disk image of several GiB). */
+export async function uploadFileWithPlainClient(connectionString: string, blobName: string, file: string, metadata: Record<string, string>): Promise<void> {
+  const service = BlobServiceClient.fromConnectionString(connectionString);
+  const container = service.getContainerClient('evidence');
+  await container.createIfNotExists();
+  await container.getBlockBlobClient(blobName).uploadFile(file, { metadata, blockSize: 8 * 1024 * 1024, concurrency: 4 });
+}
+
 export async function uploadSamples(connectionString: string, manifest: SampleManifest): Promise<void> {
   for (const ev of manifest.evidence) {
     for (const up of ev.uploads) {

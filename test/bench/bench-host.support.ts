@@ -1,0 +1,238 @@
+/**
+ * What the benches share about a measured local host: waiting for an evidence
+ * item to complete, and the counter snapshots of the measuring preloads
+ * (sql-stats.preload.mjs, azurite-requests.preload.mjs) with Azurite's ports
+ * named. Used by bench.ts (ZIP of camera photos) and disk-image.bench.ts.
+ */
+import { access, copyFile, mkdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient } from '../support/e2e-client.js';
+import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
+import type { AzuriteRequestStat, IoFigures, SqlStat } from './bench-results.js';
+import { summariseHostLog } from './host-log.parser.js';
+import { diffRows, indexStatements, queueOperations, storageReads } from './io-figures.summary.js';
+import { cpuBetween, cpuSnapshot, LibvipsThreadTracker, startCpuSeries } from './process-cpu.meter.js';
+import { startMemorySampler } from './process-memory.sampler.js';
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+export const BENCH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Where the benches write results, run logs, profiles and cached corpora (git-ignored). */
+export const BENCH_OUT_DIR = path.join(BENCH_ROOT, 'bench-out');
+
+/** The start of a bench run: Linux only (memory and CPU come from /proc), its time stamp and load average, bench-out/runs made. */
+export async function startBenchRun(): Promise<{ startedAt: Date; stamp: string; loadAvgAtStart: number[] }> {
+  if (process.platform !== 'linux') throw new Error('the benchmark reads memory from /proc and needs Linux');
+  const startedAt = new Date();
+  await mkdir(path.join(BENCH_OUT_DIR, 'runs'), { recursive: true });
+  return { startedAt, stamp: startedAt.toISOString().replace(/[:.]/g, '-'), loadAvgAtStart: os.loadavg() };
+}
+
+/** Polls the evidence status until complete; `completedAt` is performance.now() at the poll that saw it. */
+export async function waitForCompletion(
+  client: ApiClient,
+  caseId: string,
+  evidenceId: string,
+  timeoutMs: number,
+): Promise<{ completedAt: number; status: any; polls: number }> {
+  const deadline = performance.now() + timeoutMs;
+  let lastReport = 0;
+  for (let polls = 1; ; polls++) {
+    const res = await client.request('GET', `/cases/${caseId}/evidence/${evidenceId}/status`);
+    const now = performance.now();
+    if (res.status === 200) {
+      const status = (await res.json()) as any;
+      if (status.complete) return { completedAt: now, status, polls };
+      if (now - lastReport > 5000) {
+        lastReport = now;
+        const byStage = Object.entries(status.files.byStage as Record<string, number>)
+          .filter(([, n]) => n > 0)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ');
+        say(`  … ${status.files.total} files known (${byStage})`);
+      }
+    } else {
+      await res.body?.cancel();
+    }
+    if (now > deadline) throw new Error(`evidence not complete after ${timeoutMs / 60_000} min`);
+    // Each status call costs the host index queries, so poll no faster than the
+    // e2e helper does; the host's own completion time is taken from its log.
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Every file of an evidence item, by pages of 500, sorted by path. */
+export async function listFiles(client: ApiClient, caseId: string, evidenceId: string): Promise<any[]> {
+  const items: any[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await client.get(`/cases/${caseId}/files?evidenceId=${evidenceId}&limit=500&offset=${offset}&sort=path`);
+    items.push(...page.items);
+    if (page.items.length < 500) return items;
+  }
+}
+
+/**
+ * Asks the measuring preloads of the host and Azurite for a snapshot of their
+ * counters (SIGUSR2; they install the handler, see the preloads) and reads it.
+ * Only processes that loaded the preloads are signalled: without the handler,
+ * SIGUSR2 would end them.
+ */
+export async function markCounters(dir: string, n: number, hostPid: number, azuritePids: readonly number[]) {
+  process.kill(hostPid, 'SIGUSR2');
+  for (const pid of azuritePids) process.kill(pid, 'SIGUSR2');
+  const read = async <T>(file: string): Promise<T[]> => {
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      try {
+        await access(file);
+        return JSON.parse(await readFile(file, 'utf8')) as T[];
+      } catch (err) {
+        // Written synchronously by the handler, so a half-written file is not seen twice in a row.
+        if (performance.now() > deadline) throw new Error(`no counter snapshot ${file}: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const sql = await read<SqlStat>(path.join(dir, `mark-${n}-sql-stats-${hostPid}.json`));
+  const requests: AzuriteRequestStat[] = [];
+  for (const pid of azuritePids) requests.push(...(await read<AzuriteRequestStat>(path.join(dir, `mark-${n}-azurite-requests-${pid}.json`))));
+  return { sql, requests };
+}
+
+/** The preload only knows ports; the bench knows which is which. */
+export function nameServices(rows: AzuriteRequestStat[] | null, h: HostProcessEnv): AzuriteRequestStat[] | null {
+  const names: Record<string, string> = { [h.blobPort]: 'blob', [h.queuePort]: 'queue' };
+  return rows?.map((r) => ({ ...r, kind: r.kind.replace(/^(\S+)/, (port) => names[port] ?? `port ${port}`) })) ?? null;
+}
+
+/** NODE_OPTIONS and variables that load the counting preloads (and the CPU profiler when asked) into the host and Azurite. */
+export function measuringEnv(root: string, profileDir: string, options: { cpuProfile: boolean }): NodeJS.ProcessEnv {
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
+  // and count SQL and requests instead. Azurite inherits the environment
+  // too, so its CPU profile and request counts land next to the host's.
+  const preloads = [...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []), 'test/bench/sql-stats.preload.mjs', 'test/bench/azurite-requests.preload.mjs'].map(
+    (p) => `--import ${path.join(root, p)}`,
+  );
+  return {
+    NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...preloads].join(' ').trim(),
+    EXHIBIT_BENCH_PROFILE_DIR: profileDir,
+    EXHIBIT_BENCH_IO_STATS: 'true',
+  };
+}
+
+export interface MeasuredHostOptions<Check> {
+  /** Names the run's profile folder and host log copy. */
+  stamp: string;
+  caseId: string;
+  evidenceId: string;
+  pollMs: number | null;
+  concurrency: number | null;
+  databaseUrl: string | null;
+  cpuProfile: boolean;
+  ioStats: boolean;
+  keep: boolean;
+  timeoutMs: number;
+  /** Uploads the evidence; timed from its start to the evidence's completion. */
+  upload: (h: HostProcessEnv) => Promise<void>;
+  /** Checks the pipeline's results against what the bench built. */
+  check: (status: any, items: any[]) => Check;
+}
+
+/**
+ * One measured run of the local host: start it with the counting preloads,
+ * upload, wait for completion, then take memory (100-ms samples of the host and
+ * Azurite), CPU, the preloads' storage/queue/index counters between upload
+ * start and completion, the per-stage table of the host log, and the check.
+ */
+export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>) {
+  const { caseId: CASE, evidenceId: EVIDENCE } = options;
+  const OUT_DIR = BENCH_OUT_DIR;
+  // The statement and request counters run in every run: the per-file figures come from them.
+  const profileDir = path.join(OUT_DIR, 'profiles', options.stamp);
+  await mkdir(profileDir, { recursive: true });
+  // The product's poll interval (config default), not the tests' faster one, unless asked.
+  const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
+  if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
+  if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
+  Object.assign(extraEnv, measuringEnv(BENCH_ROOT, profileDir, { cpuProfile: options.cpuProfile }));
+  const h: HostProcessEnv = await allocateHostEnv(extraEnv);
+  let host: HostProcess | undefined;
+  const stopOnSignal = () => {
+    void (async () => {
+      await host?.stop();
+      if (!options.keep) await removeHostEnv(h);
+      process.exit(130);
+    })();
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    say(`starting the local host (data in ${h.dataDir})…`);
+    host = await startHostProcess(h);
+    const sampler = startMemorySampler(host.child.pid!);
+    const admin = await ApiClient.login(h, 'bench-admin', ['admin']);
+    await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'bench', role: 'supervisor' });
+    const client = await ApiClient.login(h, 'bench', ['supervisor']);
+    const hostPid = host.child.pid!;
+    const azuritePids = sampler.azuritePids();
+    if (azuritePids.length === 0) throw new Error('no Azurite process found under the host');
+    const atStart = await markCounters(profileDir, 1, hostPid, azuritePids);
+    const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
+    const libvips = new LibvipsThreadTracker(hostPid);
+    const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids());
+    const uploadStart = performance.now();
+    const uploadStartEpochMs = Date.now();
+    await options.upload(h);
+    const uploadEnd = performance.now();
+    const { completedAt, status, polls } = await waitForCompletion(client, CASE, EVIDENCE, options.timeoutMs);
+    const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop()), series: cpuSeries.stop() };
+    const memory = sampler.stop();
+    const loadAvgAtEnd = os.loadavg();
+    const atComplete = await markCounters(profileDir, 2, hostPid, azuritePids);
+    // What one status call costs the index, to tell the bench's own polling from the pipeline's statements.
+    const probeCalls = 3;
+    for (let i = 0; i < probeCalls; i++) await client.get(`/cases/${CASE}/evidence/${EVIDENCE}/status`);
+    const afterProbe = await markCounters(profileDir, 3, hostPid, azuritePids);
+    const sqlInRun = diffRows(atStart.sql, atComplete.sql, (r) => r.sql);
+    const requestsInRun = nameServices(diffRows(atStart.requests, atComplete.requests, (r) => r.kind), h)!;
+    const index = indexStatements(sqlInRun);
+    const perStatusPoll = indexStatements(diffRows(atComplete.sql, afterProbe.sql, (r) => r.sql)).statements / probeCalls;
+    const io: IoFigures = {
+      storage: storageReads(requestsInRun),
+      queue: queueOperations(requestsInRun),
+      index: { ...index, statusPolls: polls, statementsPerStatusPoll: perStatusPoll, pipelineStatements: Math.max(0, index.statements - polls * perStatusPoll) },
+    };
+    say(`complete after ${((completedAt - uploadStart) / 1000).toFixed(1)} s; checking results…`);
+    const items = await listFiles(client, CASE, EVIDENCE);
+    await host.stop();
+    host = undefined;
+
+    const hostLog = path.join(OUT_DIR, 'runs', `${options.stamp}-host.log`);
+    await mkdir(path.dirname(hostLog), { recursive: true });
+    await copyFile(path.join(h.dataDir, 'logs', 'host.log'), hostLog);
+    const log = summariseHostLog(await readFile(hostLog, 'utf8'));
+    return {
+      uploadMs: uploadEnd - uploadStart,
+      processingMs: completedAt - uploadEnd,
+      endToEndMs: completedAt - uploadStart,
+      completeLoggedMs: log.completeLoggedAt === null ? null : log.completeLoggedAt - uploadStartEpochMs,
+      uploadStartEpochMs,
+      check: options.check(status, items),
+      memory,
+      cpu,
+      log,
+      loadAvgAtEnd,
+      io,
+      sqlStats: options.ioStats ? sqlInRun : null,
+      azuriteRequests: options.ioStats ? requestsInRun : null,
+      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: options.cpuProfile ? profileDir : null },
+    };
+  } finally {
+    await host?.stop();
+    process.removeListener('SIGINT', stopOnSignal);
+    process.removeListener('SIGTERM', stopOnSignal);
+    if (!options.keep) await removeHostEnv(h);
+  }
+}

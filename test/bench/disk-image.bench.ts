@@ -1,0 +1,194 @@
+/**
+ * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --concurrency C --poll-ms P --timeout-min M --cpu-prof --io-stats --keep --prepare]`
+ *
+ * Issue 15's disk-image benchmark: a raw ext4 image of `--size-gib` GiB with
+ * `--files` files, mostly photos (disk-corpus.builder.ts; cached under
+ * bench-out/disk), processed end to end by the local host, against a shell
+ * baseline on the same image in the same run (disk-baseline.sh:
+ * `tsk_recover -a`, then `hashdeep -c md5,sha1,sha256 -j 2 -r`), the two run
+ * alternately in `--pairs` pairs. Prints per pair both wall times, the host's
+ * peak RSS and bytes read from storage per image byte, then the median pair's
+ * stage table, and last the line `Exhibit wall time ÷ shell baseline wall
+ * time (median of N pairs): R`. The host is measured as `npm run bench`
+ * measures it (bench-host.support.ts). A benchmark, not a test: it exits
+ * non-zero only when the pipeline did not list every file with its SHA-256.
+ */
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { uploadFileWithPlainClient } from '../support/e2e-client.js';
+import { renderStageTable } from './bench-results.js';
+import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
+import { buildDiskCorpus, type DiskCorpus } from './disk-corpus.builder.js';
+import { checkImageFiles, HOST_PEAK_RSS_GOAL_BYTES, medianWallPairIndex, READ_PER_IMAGE_BYTE_GOAL, readPerImageByte, wallRatioLine } from './disk-figures.summary.js';
+import { missingToolsMessage } from './shell-baseline.parser.js';
+import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
+
+const SCRIPT = fileURLToPath(new URL('./disk-baseline.sh', import.meta.url));
+const CASE = 'BENCH-DISK';
+const EVIDENCE = 'DISK01';
+const IMAGE_NAME = 'disk.img';
+const GiB = 1024 ** 3;
+const MiB = 1024 * 1024;
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      'size-gib': { type: 'string' },
+      files: { type: 'string' },
+      pairs: { type: 'string' },
+      concurrency: { type: 'string' },
+      'poll-ms': { type: 'string' },
+      'timeout-min': { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'io-stats': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      prepare: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const num = (name: string, value: string | undefined, fallback: number, whole = true) => {
+    const n = value === undefined ? fallback : Number(value);
+    if (!(n > 0) || (whole && !Number.isInteger(n))) throw new Error(`--${name} must be a positive ${whole ? 'whole ' : ''}number, got ${value}`);
+    return n;
+  };
+  return {
+    sizeGiB: num('size-gib', values['size-gib'], 4, false),
+    files: num('files', values.files, 20_000),
+    pairs: num('pairs', values.pairs, 3),
+    concurrency: values.concurrency === undefined ? null : num('concurrency', values.concurrency, 4),
+    pollMs: values['poll-ms'] === undefined ? null : num('poll-ms', values['poll-ms'], 1000),
+    timeoutMs: num('timeout-min', values['timeout-min'], 120) * 60_000,
+    cpuProfile: values['cpu-prof'],
+    ioStats: values['io-stats'],
+    keep: values.keep,
+    prepare: values.prepare,
+    databaseUrl: null,
+  };
+}
+
+type Options = ReturnType<typeof parseOptions>;
+
+function runHost(options: Options, corpus: DiskCorpus, stamp: string) {
+  return runMeasuredHost({
+    ...options,
+    stamp,
+    caseId: CASE,
+    evidenceId: EVIDENCE,
+    upload: async (h) => {
+      say(`uploading ${IMAGE_NAME} (${(corpus.imageBytes / GiB).toFixed(2)} GiB) and waiting for the pipeline…`);
+      await uploadFileWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${IMAGE_NAME}`, corpus.imageFile, {
+        examiner: 'bench',
+        acquisition_sha256: corpus.imageSha256,
+      });
+    },
+    check: (status, items) => checkImageFiles(IMAGE_NAME, corpus.files, status, items),
+  });
+}
+
+const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / MiB).toFixed(0)} MiB`);
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const { startedAt, stamp, loadAvgAtStart } = await startBenchRun();
+
+  const corpus = await buildDiskCorpus({ imageBytes: Math.round(options.sizeGiB * GiB), files: options.files, cacheDir: path.join(BENCH_OUT_DIR, 'disk'), log: say });
+  say(
+    `image: ${corpus.imageFile}, ${(corpus.imageBytes / GiB).toFixed(2)} GiB, ${corpus.files.length} files ` +
+      `(${corpus.plan.photos} photos, ${((100 * corpus.photoBytes) / corpus.imageBytes).toFixed(0)}% of the image; ${corpus.plan.documents} documents; ${corpus.plan.paddingFiles} padding files) ` +
+      `${corpus.fromCache ? '(cached)' : `(built in ${(corpus.buildMs / 1000).toFixed(0)} s)`}`,
+  );
+  if (options.prepare) return;
+
+  let missing: string[] | null = null;
+  const runs: Array<{ baseline: BaselineRun | null; run: Awaited<ReturnType<typeof runHost>> }> = [];
+  for (let i = 1; i <= options.pairs; i++) {
+    let baseline: BaselineRun | null = null;
+    if (missing === null) {
+      say(`pair ${i}/${options.pairs}: shell baseline (tsk_recover -a, hashdeep)…`);
+      const outcome = await runShellBaseline(corpus.imageFile, { workDir: path.join(BENCH_OUT_DIR, 'disk-baseline-work'), members: corpus.files.length, script: SCRIPT });
+      if (outcome.kind === 'missing-tools') {
+        missing = outcome.missingTools;
+        say(missingToolsMessage(missing));
+      } else {
+        baseline = outcome.run;
+        say(`  ${s(baseline.wallMs)} (${baseline.report.steps.map((st) => `${st.name} ${s(st.wallMs)}`).join(', ')})`);
+      }
+    }
+    say(`pair ${i}/${options.pairs}: Exhibit…`);
+    const run = await runHost(options, corpus, `${stamp}-disk-pair${i}`);
+    say(`  ${s(run.endToEndMs)} (upload ${s(run.uploadMs)}), host peak RSS ${mib(run.memory.hostPeakRssBytes)}, correct: ${run.check.correct}`);
+    runs.push({ baseline, run });
+  }
+
+  const wallPairs = runs.filter((r) => r.baseline !== null).map((r) => ({ baselineMs: r.baseline!.wallMs, exhibitMs: r.run.endToEndMs }));
+  const detailed = wallPairs.length === runs.length ? medianWallPairIndex(wallPairs) : 0;
+  const pairRows = runs.map(({ baseline, run }, i) => ({
+    pair: i + 1,
+    baselineMs: baseline?.wallMs ?? null,
+    baselineSteps: baseline?.report.steps ?? null,
+    exhibitMs: run.endToEndMs,
+    uploadMs: run.uploadMs,
+    hostPeakRssBytes: run.memory.hostPeakRssBytes,
+    hostHwmBytes: run.memory.hostHwmBytes,
+    azuritePeakRssBytes: run.memory.azuritePeakRssBytes,
+    storageReadBytes: run.io.storage.bytes,
+    readPerImageByte: readPerImageByte(run.io.storage.bytes, corpus.imageBytes),
+    hostCpuSec: run.cpu.hostSec,
+    azuriteCpuSec: run.cpu.azuriteSec,
+    correct: run.check.correct,
+  }));
+  const run = runs[detailed]!.run;
+  const results = {
+    command: `npm run bench:disk -- ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: startedAt.toISOString(),
+    machine: { nproc: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', totalRamBytes: os.totalmem(), node: process.version, loadAvgAtStart, loadAvgAtEnd: os.loadavg() },
+    image: { file: corpus.imageFile, bytes: corpus.imageBytes, files: corpus.files.length, plan: corpus.plan, fileBytes: corpus.fileBytes, photoBytes: corpus.photoBytes },
+    pairs: pairRows,
+    detailedPair: detailed + 1,
+    detailed: {
+      check: run.check,
+      memory: run.memory,
+      cpu: { ...run.cpu, series: undefined },
+      io: run.io,
+      stages: run.log.stages.map((st) => ({ ...st, fromSec: (st.firstStartAt - run.uploadStartEpochMs) / 1000, toSec: (st.lastEndAt - run.uploadStartEpochMs) / 1000 })),
+      logProblems: run.log.problems,
+      artefacts: run.artefacts,
+    },
+  };
+  const json = JSON.stringify(results, null, 2);
+  await writeFile(path.join(BENCH_OUT_DIR, 'disk-results.json'), json);
+  await writeFile(path.join(BENCH_OUT_DIR, 'runs', `${stamp}-disk-${options.sizeGiB}gib-f${options.files}.json`), json);
+
+  say('');
+  say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
+  say('| pair | baseline | Exhibit | of which upload | host peak RSS | Azurite peak RSS | read ÷ image | correct |');
+  say('|---|---|---|---|---|---|---|---|');
+  for (const p of pairRows) {
+    say(`| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.azuritePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.correct} |`);
+  }
+  say('');
+  say(`pair ${detailed + 1} in detail: host CPU ${run.cpu.hostSec.toFixed(0)} s (main thread ${run.cpu.hostMainThreadSec.toFixed(0)} s, libvips ${run.cpu.hostLibvipsSec.toFixed(0)} s), Azurite CPU ${run.cpu.azuriteSec.toFixed(0)} s`);
+  say(`storage reads ${(run.io.storage.bytes / GiB).toFixed(2)} GiB in ${run.io.storage.requests} GETs (${Object.entries(run.io.storage.byContainer).map(([c, b]) => `${c} ${(b / GiB).toFixed(2)} GiB`).join(', ')}); queue ops ${run.io.queue.total}; index statements ${run.io.index.statements}`);
+  say(`files in the index under the image: ${run.check.filesInIndex}; missing ${run.check.missing.length}; SHA-256 mismatches ${run.check.sha256Mismatches.length}; failed ${run.check.failed}`);
+  say(renderStageTable(results.detailed.stages));
+  say('');
+  say(`host peak RSS (largest of the pairs): ${mib(Math.max(...pairRows.map((p) => p.hostPeakRssBytes)))} (goal < ${mib(HOST_PEAK_RSS_GOAL_BYTES)})`);
+  say(`storage bytes read ÷ image bytes (median pair): ${pairRows[detailed]!.readPerImageByte.toFixed(2)} (goal ≤ ${READ_PER_IMAGE_BYTE_GOAL})`);
+  say(`written: ${path.relative(BENCH_ROOT, path.join(BENCH_OUT_DIR, 'disk-results.json'))}`);
+  say(missing === null ? wallRatioLine(wallPairs) : missingToolsMessage(missing));
+  if (pairRows.some((p) => !p.correct)) {
+    say('\nThe pipeline did not list every file of the image with its SHA-256 in every run; the figures above are not a valid benchmark.');
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:disk: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
