@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DISK_IMAGE_MIMES, memberFileId, type FileRecord } from '@exhibit/core';
+import { DISK_IMAGE_MIMES, filesOf, memberFileId, type FileRecord, type FileWorkMessage } from '@exhibit/core';
 import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
@@ -86,7 +86,7 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     }
     expect(files.get('card.E01!/DCIM')!.entryKind).toBe('directory');
     // Members are handed on to analysis like any archive's.
-    const analysed = h.bus.sent.filter((s) => s.queue === 'analyse').map((s) => (s.message.body as { fileId: string }).fileId);
+    const analysed = h.bus.sent.filter((s) => s.queue === 'analyse').flatMap((s) => filesOf(s.message.body as FileWorkMessage).map((f) => f.fileId));
     for (const m of members.filter((x) => x.entryKind === 'file')) expect(analysed).toContain(memberFileId(archive.fileId, m.entryIndex!));
 
     const raw = readFileSync(card.raw);
