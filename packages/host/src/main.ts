@@ -121,8 +121,8 @@ async function main(): Promise<void> {
     for (const f of s.failures.slice(0, 5)) say(`    failed: ${f.path} (${f.stage}: ${f.code}) ${f.detail.slice(0, 100)}`);
   }
   say('');
-  say(`Open ${host.appUrl} in a browser and sign in as alice, erin or sam; or, in another terminal:`);
-  say('Where to look (in another terminal; demo users alice/investigator, erin/examiner, sam/supervisor are on this case):');
+  say(`Open ${host.appUrl} in a browser and sign in as alice, erin or sam (the demo users on this case);`);
+  say('or, in another terminal:');
   say(`  npm run exhibit -- login --user alice --role investigator`);
   say(`  npm run exhibit -- status ${manifest.caseId}`);
   say(`  npm run exhibit -- search ${manifest.caseId} --kind image --has-gps`);
