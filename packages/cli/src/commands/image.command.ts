@@ -130,7 +130,7 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     field('description', h.description);
     field('notes', h.notes);
     field('acquired', h.acquisitionDate ? (h.acquisitionDate.utc ?? `${h.acquisitionDate.local} (local, zone unknown)`) : undefined);
-    field('acquiring software', h.acquiringSoftware);
+    field('acquiring software version', h.acquiringSoftwareVersion);
     field('stored MD5', image.ewf.storedHashes.md5);
     field('stored SHA-1', image.ewf.storedHashes.sha1);
   }

@@ -22,7 +22,7 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
       text('evidenceNumber') && `evidence ${text('evidenceNumber')}`,
       text('examiner') && `examiner ${text('examiner')}`,
       taken?.local && `acquired ${printable(taken.local)}${taken.offsetMinutes === null ? ' (local time of the acquiring machine)' : ''}`,
-      text('acquiringSoftware') && `with ${text('acquiringSoftware')} ${text('acquiringSoftwareVersion') ?? ''}`.trim(),
+      text('acquiringSoftwareVersion') && `with software version ${text('acquiringSoftwareVersion')}`,
     ].filter(Boolean);
     if (fields.length > 0) out.push(`    ${fields.join(', ')}`);
     if (text('notes')) out.push(`    notes: ${text('notes')}`);

@@ -250,7 +250,7 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     const field = (label: string) => new RegExp(`${label}:\\s+(.*)`).exec(info)?.[1]?.trim();
     expect(image.ewf!.header).toMatchObject({ caseNumber: 'CASE-15', evidenceNumber: 'EV-3', examiner: 'Examiner Jones', notes: 'memory card from drawer', description: 'SD card' });
     expect(image.ewf!.header.caseNumber).toBe(field('Case number'));
-    expect(image.ewf!.header.acquiringSoftware).toBe(field('Software version used'));
+    expect(image.ewf!.header.acquiringSoftwareVersion).toBe(field('Software version used'));
     expect(image.ewf!.storedHashes).toEqual({ md5: field('MD5'), sha1: field('SHA1') });
     expect(await verifyStoredHashes(image)).toMatchObject({ md5Matches: true, sha1Matches: true, computed: { md5: md5(readFileSync(p('card.img'))) } });
   });

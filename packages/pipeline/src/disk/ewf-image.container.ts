@@ -53,7 +53,7 @@ export interface EwfHeader {
   /** The acquisition date: header2 stores Unix seconds (UTC); header stores the acquiring machine's wall clock. */
   acquisitionDate?: RecordedTime;
   systemDate?: RecordedTime;
-  acquiringSoftware?: string;
+  /** `av`: EWF stores only the acquiring software's version string (e.g. "6.19" for EnCase, a date for ewfacquire), no name. */
   acquiringSoftwareVersion?: string;
   operatingSystem?: string;
   /** Every key/value pair as stored (c, n, a, e, t, av, ov, m, u, p, r …). */
@@ -411,7 +411,6 @@ function parseHeaderSection(compressed: Uint8Array, utf16: boolean): EwfHeader {
   assign('operatingSystem', nonEmpty('ov'));
   assign('acquisitionDate', headerDate(pairs['m'], 'ewf-header:m'));
   assign('systemDate', headerDate(pairs['u'], 'ewf-header:u'));
-  if (pairs['av']) header.acquiringSoftware = `${pairs['av']}`;
   return header;
 }
 
