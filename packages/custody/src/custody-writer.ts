@@ -160,9 +160,7 @@ export class CustodyWriter {
       // before appending after them, so a later row never lands before theirs.
       if (result.status === 'lost' && result.indexed === false) tail = await this.loadTail(caseId, evidenceId, { ...options, catchUp: true });
       if (result.status === 'reloaded' && event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) return;
-      await sleep(backoffMs(attempt), undefined, { signal: options.abortSignal }).catch((err: unknown) => {
-        throw new ExhibitError('aborted', 'custody append aborted', { cause: err });
-      });
+      await pause(attempt, options.abortSignal);
     }
     throw new ExhibitError('storage-unavailable', `custody log ${tail.name}: no append won after ${CUSTODY_LIMITS.maxAppendAttempts} attempts`, {
       details: { reason: 'contention' },
@@ -406,7 +404,10 @@ export class CustodyWriter {
       }
       const name = segmentName(caseId, evidenceId, segment);
       const head = await this.o.appendLog.head(name, options);
-      if (!head) continue;
+      if (!head) {
+        await pause(attempt + 1, options.abortSignal);
+        continue;
+      }
       try {
         const last = head.length === 0 ? null : await this.readLastEntry(name, segment, head, options);
         const before = head.length === 0 && segment > 0 ? await this.lastEntryOf(caseId, evidenceId, segment - 1, options) : null;
@@ -417,6 +418,9 @@ export class CustodyWriter {
       } catch (err) {
         if (!isExhibitError(err, 'precondition-failed')) throw err;
       }
+      // Other writers appended while we read: back off as an append does, or busy writers
+      // (8 at once in the tests) keep invalidating every read and exhaust the attempts.
+      await pause(attempt + 1, options.abortSignal);
     }
     throw new ExhibitError('storage-unavailable', `custody log ${caseId}/${evidenceId}: tail kept changing while it was read`);
   }
@@ -581,6 +585,13 @@ interface SeenLine {
   hash: string;
   eventKey?: string;
   entry: CustodyEntry;
+}
+
+/** Waits before the next attempt after losing a race to other writers. */
+async function pause(attempt: number, abortSignal: AbortSignal | undefined): Promise<void> {
+  await sleep(backoffMs(attempt), undefined, { signal: abortSignal }).catch((err: unknown) => {
+    throw new ExhibitError('aborted', 'custody append aborted', { cause: err });
+  });
 }
 
 /** Exponential with full jitter, so writers that collided do not collide again in step. */
