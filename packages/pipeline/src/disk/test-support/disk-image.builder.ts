@@ -21,7 +21,7 @@ export const TOOLS = ['mkfs.fat', 'mkfs.exfat', 'mcopy', 'mmd', 'mdel', 'mdeltre
 export const missingTools = () => TOOLS.filter((t) => !hasTool(t));
 
 export function run(command: string, args: string[], options: { input?: string } = {}): Buffer {
-  // env(1) adds the two settings to the inherited environment, so nothing here reads process.env.
+  // env(1) adds the two settings to the inherited environment, so this module reads no environment variables itself.
   return execFileSync('env', ['TZ=UTC', 'MTOOLS_SKIP_CHECK=1', command, ...args], { maxBuffer: 256 * 1024 * 1024, ...options, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
