@@ -36,7 +36,7 @@ function sourcesThatRunTools(): string[] {
       if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(full, all || entry.name === 'test' || entry.name === 'test-support');
-      else if (/\.(ts|mjs)$/.test(entry.name) && (all || /\.test\.ts$/.test(entry.name))) out.push(full);
+      else if (/\.(ts|mjs|sh)$/.test(entry.name) && (all || /\.test\.ts$/.test(entry.name))) out.push(full);
     }
   };
   walk(path.join(repoRoot, 'test'), true);
@@ -79,13 +79,16 @@ describe('.ci/run system packages', () => {
       debugfs: 'e2fsprogs',
       chromium: 'chromium',
       openssl: 'openssl',
+      vipsthumbnail: 'libvips-tools',
       hashdeep: 'hashdeep',
       sqlite3: 'sqlite3',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {
       const text = readFileSync(file, 'utf8');
-      for (const command of Object.keys(shippedBy)) if (new RegExp(`['"\`]${command}['"\`]`).test(text)) called.add(command);
+      // TypeScript spawns a tool by a quoted name; a shell script names it as a word at the start of a command.
+      const call = (command: string) => (file.endsWith('.sh') ? new RegExp(`(^|[\\s;|&(])${command}(\\s|$)`, 'm') : new RegExp(`['"\`]${command}['"\`]`));
+      for (const command of Object.keys(shippedBy)) if (call(command).test(text)) called.add(command);
     }
     expect([...called].sort()).toEqual(Object.keys(shippedBy).sort());
     for (const command of called) {
