@@ -187,7 +187,7 @@ export const evidenceStatusSchema = z.object({
         .object({
           reason: z.enum([
             'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
-            'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck',
+            'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
           ]),
           membersRecorded: z.number().int().nonnegative(),
           membersDeclared: z.number().int().nonnegative().nullable(),

@@ -237,7 +237,9 @@ export type ArchiveStopReason =
   /** Every delivery of the unpack message failed; the bus gave up on it. */
   | 'dead-lettered'
   /** The unpack never moved although the watchdog re-drove it (see docs/operations.md). */
-  | 'stuck';
+  | 'stuck'
+  /** The uploaded archive's blob changed or vanished during the read that hashes and unpacks it. */
+  | 'evidence-changed';
 
 /** An archive's unpack stop, as recorded on the archive. */
 export interface ArchiveStop {

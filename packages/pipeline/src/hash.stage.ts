@@ -3,17 +3,26 @@ import { Writable } from 'node:stream';
 import {
   ExhibitError,
   failed,
+  isDiskImageMime,
   isExhibitError,
+  isRetryable,
   PIPELINE_ACTOR,
   skipped,
   done,
   type AcquisitionInfo,
+  type FileKind,
   type Hashes,
   type HashMessage,
   type IntegrityVerdict,
+  type StageOutcome,
+  type UploadRecord,
 } from '@exhibit/core';
+import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
+import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
-import { only, type Stage, type StageResult } from './stage.js';
+import { ReadOnceSource } from './read-once-source.js';
+import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+import { unpacks } from './stage-graph.js';
 
 export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { integrity: IntegrityVerdict; mismatches: string[] } {
   const mismatches: string[] = [];
@@ -32,6 +41,13 @@ export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { in
  * MD5, SHA-1 and SHA-256 of an uploaded evidence blob in one streaming read
  * from storage, pinned to the ETag seen at receipt, then compared with the
  * acquisition hashes. A mismatch is recorded loudly; processing continues.
+ *
+ * An archive that will be unpacked is not read here: a small head read
+ * identifies it, its unpack is marked pending and the hash is taken in the
+ * unpack's own read of the blob (unpack.stage.ts, archive/single-read.source.ts),
+ * so its bytes are read once. Should that read end without the hash (the
+ * unpack was stopped by its deadline, or dead-lettered), the unpack is over
+ * and the upload comes back here, where it is hashed as any other file.
  */
 export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   const upload = await deps.index.getUpload(message.blobName);
@@ -39,8 +55,18 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   // The root file goes on to be analysed; what it is is not known yet.
   const forward: StageResult['forward'] = { file: { caseId: upload.caseId, evidenceId: upload.evidenceId, fileId: upload.rootFileId }, facts: { kind: null, unpack: 'n/a' } };
   if (upload.integrity !== 'pending') {
+    if (upload.integrity === 'failed') return only(skipped('already-done'));
+    // Hashed in its unpack's read, which is still running: the unpack sends the archive on when it ends.
+    const root = await deps.index.getFile(upload.rootFileId);
+    if (root?.unpack === 'pending' && root.stage === 'pending') return only(skipped('already-done'));
     // Done before; a redelivery may mean the crash came before the next send, so it is routed again (analyse is idempotent).
-    return upload.integrity !== 'failed' ? { outcome: skipped('already-done'), forward } : only(skipped('already-done'));
+    return { outcome: skipped('already-done'), forward };
+  }
+  if (await hashedInUnpack(deps, upload, ctx)) {
+    return {
+      outcome: done({ hashedBy: 'unpack', kind: 'archive' }),
+      forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
+    };
   }
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   const hashing = new HashingTransform();
@@ -49,21 +75,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     await pipeline(body, hashing, new Writable({ write: (_c, _e, cb) => cb() }), { signal: ctx.abortSignal });
   } catch (err) {
     hashing.hasher.dispose();
-    if (isExhibitError(err, 'precondition-failed') || isExhibitError(err, 'not-found')) {
-      const detail = `evidence blob changed or disappeared after receipt (recorded ETag ${upload.etag})`;
-      await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'evidence-changed', detail });
-      await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'evidence-changed', detail });
-      await deps.custody.record({
-        caseId: upload.caseId,
-        evidenceId: upload.evidenceId,
-        action: 'evidence-changed',
-        actor: PIPELINE_ACTOR,
-        subject: { blobName: upload.blobName, fileId: upload.rootFileId },
-        details: { recordedEtag: upload.etag, detail },
-        eventKey: `evidence-changed:${upload.blobName}:hash`,
-      });
-      return only(failed('evidence-changed', detail));
-    }
+    if (isEvidenceChange(err)) return only(await recordEvidenceChanged(deps, upload));
     throw err;
   }
   const hashes = await hashing.hasher.digest();
@@ -71,6 +83,46 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     // Storage returned a different length than it reported: retry rather than record a wrong hash.
     throw new ExhibitError('storage-unavailable', `read ${hashing.hasher.bytes} bytes of ${upload.blobName}, expected ${upload.size}`);
   }
+  const { integrity, mismatches } = await recordUploadHash(deps, upload, hashes, ctx);
+  return { outcome: done({ integrity, mismatches, sha256: hashes.sha256, bytes: upload.size }), forward };
+};
+
+/** The blob under the upload's name is not the one received: another ETag, or gone. */
+export function isEvidenceChange(err: unknown): boolean {
+  return isExhibitError(err, 'precondition-failed') || isExhibitError(err, 'not-found');
+}
+
+/** The upload's bytes changed after receipt: its hash fails, its root file fails, custody says so (once). */
+export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecord): Promise<StageOutcome> {
+  const detail = `evidence blob changed or disappeared after receipt (recorded ETag ${upload.etag})`;
+  await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'evidence-changed', detail });
+  await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'evidence-changed', detail });
+  await deps.custody.record({
+    caseId: upload.caseId,
+    evidenceId: upload.evidenceId,
+    action: 'evidence-changed',
+    actor: PIPELINE_ACTOR,
+    subject: { blobName: upload.blobName, fileId: upload.rootFileId },
+    details: { recordedEtag: upload.etag, detail },
+    // The same key whichever read found it (this stage's, or the unpack's single read): one entry per event.
+    eventKey: `evidence-changed:${upload.blobName}:hash`,
+  });
+  return failed('evidence-changed', detail);
+}
+
+/**
+ * Records an upload's hashes, wherever they were computed (this stage, or the
+ * unpack's single read of an archive): the content, the root file's hash, the
+ * upload's integrity verdict and its custody entry (keyed on the blob and its
+ * ETag: once, whichever read wrote it).
+ */
+export async function recordUploadHash(
+  deps: StageDeps,
+  upload: UploadRecord,
+  hashes: Hashes,
+  ctx: Pick<StageContext, 'logger'>,
+): Promise<{ integrity: IntegrityVerdict; mismatches: string[] }> {
+  const ref = { container: deps.containers.evidence, name: upload.blobName };
   const { integrity, mismatches } = compareHashes(hashes, upload.acquisition);
   await deps.index.ensureContent({ ...hashes, size: upload.size, source: ref });
   await deps.index.advanceFile(upload.rootFileId, 'pending', { sha256: hashes.sha256, size: upload.size });
@@ -93,5 +145,36 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     tools,
     eventKey: `hash:${upload.blobName}:${upload.etag}`,
   });
-  return { outcome: done({ integrity, mismatches, sha256: hashes.sha256, bytes: upload.size }), forward };
-};
+  return { integrity, mismatches };
+}
+
+/**
+ * Whether the upload's hash is left to its unpack's single read: an archive
+ * we unpack (ZIP, TAR, TAR.GZ recognised by its first bytes; disk images are
+ * read by their own readers and hashed here), decided once from a small head
+ * read and kept as the root's unpack state ('pending'). An unpack already over
+ * (done or failed) ended without the hash: it is taken here.
+ */
+async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<boolean> {
+  const root = await deps.index.getFile(upload.rootFileId);
+  if (!root || root.stage === 'failed') return false;
+  if (root.unpack === 'pending') return true;
+  if (root.unpack !== 'n/a' || !unpacks('archive', root.depth, deps.limits)) return false;
+  const ref = { container: deps.containers.evidence, name: upload.blobName };
+  const input = new ReadOnceSource(blobSource(deps.blobs, ref, upload.fileName, upload.size), { maxWholeBytes: 0 });
+  let identified: { kind: FileKind | null; mime: string | null };
+  try {
+    identified = await deps.identifier.identify(input, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
+  } catch (err) {
+    if (isRetryable(err)) throw err;
+    // Not identifiable: hashed here; analyse identifies it again and records why it could not.
+    return false;
+  }
+  if (identified.kind !== 'archive' || isDiskImageMime(identified.mime)) return false;
+  // Only a format the first bytes name (a ZIP with a prefix is found by its tail: hashed here, unpacked as before).
+  const head = await input.read(0, ARCHIVE_SNIFF_BYTES, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
+  if (detectArchiveFormat(head, null) === null) return false;
+  await deps.index.setUnpack(root.fileId, 'pending');
+  ctx.logger.info({ blobName: upload.blobName, mime: identified.mime }, 'archive: hashed in the unpack\'s read of it');
+  return true;
+}

@@ -18,6 +18,10 @@ import {
  *                                      ▲       └─▶ unpack (archives above the depth limit)
  *                                      └───────────── members ◀─┘
  *
+ * An uploaded ZIP/TAR is hashed in its unpack's single read: hash ──▶ unpack
+ * (members to analyse as above) ──▶ analyse for the archive itself, or back to
+ * hash when that read ended without the hash (deadline, dead letter).
+ *
  * `analyse` runs identify, metadata and thumbnail on one read of the file's
  * bytes (core's QUEUE_STEPS); `index` is the end of a file's chain and may
  * complete its evidence item, as may an unpack finishing or any failure.
@@ -26,8 +30,14 @@ import {
 /** What the graph routes on, as a stage reports it about the file it worked on. */
 export interface RouteFacts {
   kind: FileKind | null;
-  /** The file's unpack state after the stage (analyse marks archives 'pending'). */
+  /** The file's unpack state after the stage (analyse marks archives 'pending'; hash, an uploaded archive it leaves to unpack). */
   unpack: UnpackState;
+  /**
+   * Set by unpack for an uploaded archive it was to hash in the same read:
+   * true when the read ended without the hash (the upload goes back to hash),
+   * false when it is recorded (the archive goes on to be analysed).
+   */
+  hashPending?: boolean;
 }
 
 export interface StageNode {
@@ -60,7 +70,8 @@ export interface StageNode {
 }
 
 export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
-  hash: { body: 'upload', next: () => ['analyse'], completes: 'never' },
+  // An uploaded archive is hashed in its unpack's read (unpack.stage.ts): hash marks it and sends it there first.
+  hash: { body: 'upload', next: (facts) => (facts.unpack === 'pending' ? ['unpack'] : ['analyse']), completes: 'never' },
   analyse: {
     body: 'files',
     batchBytes: true,
@@ -71,7 +82,13 @@ export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
     next: (facts) => (facts.unpack === 'pending' ? ['unpack', 'index'] : ['index']),
     completes: 'never',
   },
-  unpack: { body: 'file', next: () => [], members: 'analyse', completes: 'always' },
+  // Only an uploaded archive hashed in the unpack's read goes on from here (to analyse, or back to hash without its hash).
+  unpack: {
+    body: 'file',
+    next: (facts) => (facts.hashPending === undefined ? [] : facts.hashPending ? ['hash'] : ['analyse']),
+    members: 'analyse',
+    completes: 'always',
+  },
   index: { body: 'files', done: (file) => file.stage === 'failed' || file.stage === 'indexed', next: () => [], completes: 'reported' },
 };
 

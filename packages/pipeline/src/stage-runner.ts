@@ -34,7 +34,7 @@ import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
 import type { HandOffFile, Stage, StageContext, StageDeps, StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
-import { unpackStage } from './unpack.stage.js';
+import { AFTER_UNPACK_KEY, unpackStage, uploadLeftToHash } from './unpack.stage.js';
 
 /**
  * The stage runner: the one place that receives stage work, runs the stage
@@ -97,7 +97,7 @@ export async function sendWork(
   deps: Pick<RunnerDeps, 'bus'>,
   queue: QueueName,
   bodies: Array<HandOffFile | HashMessage>,
-  options: { abortSignal?: AbortSignal; alone?: boolean; delayMs?: number } = {},
+  options: { abortSignal?: AbortSignal; alone?: boolean; delayMs?: number; messageKey?: string } = {},
 ): Promise<void> {
   if (bodies.length === 0) return;
   const node = STAGE_GRAPH[queue];
@@ -108,12 +108,12 @@ export async function sendWork(
           ...batchMessage(queue, batch),
           ...scheduledAt,
         }))
-      : bodies.map((b) => ({ ...batchMessage(queue, [b]), ...scheduledAt }));
+      : bodies.map((b) => ({ ...batchMessage(queue, [b], options.messageKey), ...scheduledAt }));
   await deps.bus.send(queue, messages, options.abortSignal ? { abortSignal: options.abortSignal } : {});
 }
 
 /** One message: a single file (or upload) as before batches, else a batch naming its files. */
-function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>): OutgoingMessage {
+function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>, messageKey?: string): OutgoingMessage {
   const first = files[0]!;
   const correlationId = `${first.caseId}/${first.evidenceId}`;
   if (files.length === 1) {
@@ -121,7 +121,8 @@ function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>)
       'blobName' in first
         ? { caseId: first.caseId, evidenceId: first.evidenceId, blobName: first.blobName, fileId: first.fileId }
         : { caseId: first.caseId, evidenceId: first.evidenceId, fileId: first.fileId };
-    return { body, messageId: messageIdFor(queue, first.fileId), correlationId };
+    // A second message for the same work on purpose (messageKey) must not be dropped as a repeat of the first.
+    return { body, messageId: messageIdFor(queue, messageKey ? `${first.fileId}:${messageKey}` : first.fileId), correlationId };
   }
   const fileIds = files.map((f) => f.fileId);
   return { body: { caseId: first.caseId, evidenceId: first.evidenceId, fileIds }, messageId: batchMessageIdFor(queue, fileIds), correlationId };
@@ -217,7 +218,8 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   logger.debug({ outcome }, 'stage finished');
 
   if (result.forward) {
-    for (const next of node.next(result.forward.facts)) await sendWork(deps, next, [result.forward.file], signal);
+    const key = result.forward.messageKey ? { messageKey: result.forward.messageKey } : {};
+    for (const next of node.next(result.forward.facts)) await sendWork(deps, next, [result.forward.file], { ...signal, ...key });
   }
   await recordStepFailures(deps, queue, body, result);
   // A file ends at index (which reports it), by failing, or an archive by finishing its unpack.
@@ -386,6 +388,11 @@ export async function runDeadLetter(deps: RunnerDeps, queue: QueueName, input: D
     input = { ...input, body: files[0] };
   }
   const ref: EvidenceRef | null = await recordDeadLetter(deps, queue, input, ctx);
+  if (ref && queue === 'unpack') {
+    // An uploaded archive whose hash was left to this unpack's read: hashed by the hash stage instead.
+    const upload = await uploadLeftToHash(deps, (input.body as FileMessage).fileId);
+    if (upload) await sendWork(deps, 'hash', [upload], { messageKey: AFTER_UNPACK_KEY });
+  }
   if (ref) await recordCompletionIfDone(deps, ref, ctx);
 }
 

@@ -66,7 +66,12 @@ export interface StageResult {
    * when the work was found already done, so a redelivery after a crash
    * between the write and the send sends again. Absent when nothing follows.
    */
-  forward?: { file: FileMessage; facts: RouteFacts };
+  forward?: {
+    file: FileMessage;
+    facts: RouteFacts;
+    /** Sends under another message id than the file's usual one for that queue: a second message for the same work, on purpose. */
+    messageKey?: string;
+  };
   /** The stage's write may have left the evidence item without work (index); `noOpenWork` when the write said so. */
   settles?: { noOpenWork: boolean };
 }

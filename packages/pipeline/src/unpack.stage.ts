@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import {
   derivedNames,
   done,
+  errorMessage,
   ExhibitError,
   failed,
   LIMITS,
@@ -9,22 +10,30 @@ import {
   PIPELINE_ACTOR,
   skipped,
   type ArchiveStopReason,
+  type BlobStore,
+  type ContentSource,
   type ExhibitErrorCode,
   type FileFlag,
   type FileMessage,
   type FileRecord,
+  type HashMessage,
+  type Hashes,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
+  type UploadRecord,
 } from '@exhibit/core';
 import { isArchiveLimitError, stopReasonOf, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
 import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { storeMember, type ExpansionBudget } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
+import { SingleReadSource, type SingleReadCounts } from './archive/single-read.source.js';
 import type { DiskImageReader } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
-import { only, type Stage, type StageContext, type StageDeps } from './stage.js';
+import { isEvidenceChange, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { ParallelHasher } from './multi-hash.js';
+import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
@@ -73,16 +82,23 @@ const READER_TOOLS: Record<ArchiveFormat, ToolVersion[]> = {
  * (archive, entry index), inserts are keyed on them, content is stored by
  * hash, and a re-run after a crash picks up where the index says it stopped.
  */
-export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => only(await unpackArchive(deps, message, ctx));
+export const unpackStage: Stage<FileMessage> = async (deps, message, ctx) => unpackArchive(deps, message, ctx);
 
-async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageContext): Promise<StageOutcome> {
+async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageContext): Promise<StageResult> {
   const parent = await deps.index.getFile(message.fileId);
-  if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return skipped('unknown-subject');
-  if (parent.unpack === 'done' || parent.unpack === 'failed') return skipped('already-done');
-  // Only identify marks an archive for unpacking: a message for any other file (a stray or forged
-  // one) is ignored without a trace in custody, since nothing was done.
-  if (parent.unpack !== 'pending') return skipped('not-applicable');
-  if (parent.stage === 'failed' || !parent.source || !parent.sha256) return skipped('not-applicable');
+  if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return only(skipped('unknown-subject'));
+  const upload = await uploadOfRoot(deps, parent);
+  if (parent.unpack === 'done' || parent.unpack === 'failed') {
+    // Routed again: the crash may have come between the unpack's end and the send of its upload.
+    return { outcome: skipped('already-done'), ...afterUnpack(upload, parent) };
+  }
+  // Only identify (or, for an upload's archive, the hash stage) marks an archive for unpacking: a message
+  // for any other file (a stray or forged one) is ignored without a trace in custody, since nothing was done.
+  if (parent.unpack !== 'pending') return only(skipped('not-applicable'));
+  // An uploaded archive whose hash is still to take: this unpack reads it once, for both (single-read.source.ts).
+  const hashHere = upload !== null && upload.integrity === 'pending';
+  if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere)) return only(skipped('not-applicable'));
+  const source = parent.source;
 
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too; the runtime's deadline bounds every stage.
@@ -91,52 +107,194 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, budgetTimer.signal]) : budgetTimer.signal;
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal);
   const startedAt = Date.now();
+  // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
+  const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
+  const blobs = pass ? pass.source.blobStore() : deps.blobs;
   try {
-    // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
-    if (parent.depth >= deps.limits.maxNestingDepth) {
-      await deps.index.addFlags(parent.fileId, ['not-unpacked-depth']);
-      run.stop('limit-exceeded', `archive at depth ${parent.depth}: members would exceed maxNestingDepth ${deps.limits.maxNestingDepth}; not unpacked`);
-      return await run.finish(null);
-    }
-    if (budget.remainingMsAtStart() <= 0) {
-      run.stop('limit-exceeded', `the evidence item's unpack-time budget (${budget.maxima.unpackMs} ms) is used up; not unpacked`, 'budget-exceeded');
-      return await run.finish(null);
-    }
-
-    let reader: ArchiveReader;
+    let format: ArchiveFormat | null = null;
     try {
-      const content = await deps.index.getContent(parent.sha256);
-      reader = await openArchive(deps.blobs, parent.source, {
-        mime: content?.mime ?? null,
-        ...(parent.size !== null ? { size: parent.size } : {}),
-        limits: deps.limits,
-        abortSignal: signal,
-      });
+      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: budgetTimer.signal, outer: ctx.abortSignal, budget });
     } catch (err) {
-      const stop = run.stopFor(err, budgetTimer.signal, ctx.abortSignal);
-      if (!stop) throw err;
-      const found = err instanceof ExhibitError ? err.details?.['findings'] : undefined;
-      if (Array.isArray(found)) await deps.index.addFlags(parent.fileId, found as FileFlag[]);
-      const declared = err instanceof ExhibitError ? err.details?.['membersDeclared'] : undefined;
-      if (typeof declared === 'number') run.declaredEntries = declared;
-      return await run.finish(null);
+      // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
+      if (!pass || !isEvidenceChange(err)) throw err;
+      pass.changed = err;
     }
-    try {
-      if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
-      if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
-      await run.unpack(reader, budgetTimer.signal);
-      if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, budgetTimer.signal);
-    } finally {
-      await reader.close();
-    }
-    return await run.finish(reader.format);
+    if (!pass) return only(await run.finish(format));
+    const hashed = await pass.settle();
+    if (hashed === 'changed') run.stop('evidence-changed', `the archive's blob changed or vanished while it was read (recorded ETag ${upload!.etag}); unpacking stopped`, 'evidence-changed');
+    else if (hashed) run.rootSha256 = hashed.sha256;
+    const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts });
+    const after = await deps.index.getFile(parent.fileId);
+    const now = await deps.index.getUpload(upload!.blobName);
+    return { outcome, ...(after ? afterUnpack(now, after) : {}) };
   } finally {
+    pass?.close();
     clearTimeout(timer);
     // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
     await deps.index
       .claimBudget(parent, 'unpackMs', Date.now() - startedAt, Number.MAX_SAFE_INTEGER)
       .then(() => budget.release())
       .catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not settle the expansion budget'));
+  }
+}
+
+/** The archive's depth and budget checks, its opening and its members: returns the format read, if any. */
+async function unpackWith(
+  deps: StageDeps,
+  blobs: BlobStore,
+  run: UnpackRun,
+  parent: FileRecord,
+  source: ContentSource,
+  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget },
+): Promise<ArchiveFormat | null> {
+  // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
+  if (parent.depth >= deps.limits.maxNestingDepth) {
+    await deps.index.addFlags(parent.fileId, ['not-unpacked-depth']);
+    run.stop('limit-exceeded', `archive at depth ${parent.depth}: members would exceed maxNestingDepth ${deps.limits.maxNestingDepth}; not unpacked`);
+    return null;
+  }
+  if (options.budget.remainingMsAtStart() <= 0) {
+    run.stop('limit-exceeded', `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; not unpacked`, 'budget-exceeded');
+    return null;
+  }
+
+  let reader: ArchiveReader;
+  try {
+    // An upload hashed in this read has no content record yet: its format is named by its first bytes (hash.stage.ts checked).
+    const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
+    reader = await openArchive(blobs, source, {
+      mime: content?.mime ?? null,
+      ...(parent.size !== null ? { size: parent.size } : {}),
+      limits: deps.limits,
+      abortSignal: options.signal,
+    });
+  } catch (err) {
+    const stop = run.stopFor(err, options.budgetSignal, options.outer);
+    if (!stop) throw err;
+    const found = err instanceof ExhibitError ? err.details?.['findings'] : undefined;
+    if (Array.isArray(found)) await deps.index.addFlags(parent.fileId, found as FileFlag[]);
+    const declared = err instanceof ExhibitError ? err.details?.['membersDeclared'] : undefined;
+    if (typeof declared === 'number') run.declaredEntries = declared;
+    return null;
+  }
+  try {
+    if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
+    if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
+    await run.unpack(reader, options.budgetSignal);
+    if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, options.budgetSignal);
+  } finally {
+    await reader.close();
+  }
+  return reader.format;
+}
+
+/**
+ * The upload whose root file `file` is, or null (a member, or a root whose
+ * upload is not recorded).
+ */
+async function uploadOfRoot(deps: StageDeps, file: FileRecord): Promise<UploadRecord | null> {
+  if (file.parentId !== null || !file.source || file.source.offset !== undefined || file.source.container !== deps.containers.evidence) return null;
+  const upload = await deps.index.getUpload(file.source.name);
+  return upload && upload.rootFileId === file.fileId ? upload : null;
+}
+
+/**
+ * Where an uploaded archive goes once its unpack is over, when that unpack
+ * was also to hash it: on to analyse when its hash is recorded (the root has
+ * not been identified yet), back to hash when the read ended without it.
+ * Nothing for an archive analysed before its unpack (members, disk images).
+ */
+function afterUnpack(upload: UploadRecord | null, root: FileRecord): Pick<StageResult, 'forward'> {
+  if (!upload || upload.integrity === 'failed' || root.stage === 'failed') return {};
+  const file = { caseId: root.caseId, evidenceId: root.evidenceId, fileId: root.fileId };
+  if (upload.integrity === 'pending') {
+    return {
+      forward: { file: { ...file, blobName: upload.blobName } as FileMessage, facts: { kind: 'archive', unpack: root.unpack, hashPending: true }, messageKey: AFTER_UNPACK_KEY },
+    };
+  }
+  if (root.stage !== 'pending') return {};
+  return { forward: { file, facts: { kind: 'archive', unpack: root.unpack, hashPending: false } } };
+}
+
+/** The message key of an upload's second hash message, after an unpack that ended without its hash (not a repeat of the first). */
+export const AFTER_UNPACK_KEY = 'after-unpack';
+
+/**
+ * The hash message of the upload whose archive `fileId` is, when its hash was
+ * left to that archive's unpack and is still to take (a dead-lettered unpack):
+ * the hash stage then reads it as any other upload.
+ */
+export async function uploadLeftToHash(deps: StageDeps, fileId: string): Promise<HashMessage | null> {
+  const file = await deps.index.getFile(fileId);
+  if (!file || file.stage === 'failed') return null;
+  const upload = await uploadOfRoot(deps, file);
+  if (!upload || upload.integrity !== 'pending') return null;
+  return { caseId: upload.caseId, evidenceId: upload.evidenceId, blobName: upload.blobName, fileId: upload.rootFileId };
+}
+
+/**
+ * The single read of an uploaded archive (archive/single-read.source.ts) and
+ * the hash it feeds. `settle` reads what the unpack did not, digests, and
+ * records the upload's hashes as the hash stage does (the same custody key).
+ */
+class UploadPass {
+  readonly source: SingleReadSource;
+  private readonly hasher = new ParallelHasher();
+  changed: unknown = null;
+
+  constructor(
+    private readonly deps: StageDeps,
+    private readonly upload: UploadRecord | null,
+    private readonly ctx: StageContext,
+  ) {
+    const record = upload!;
+    this.source = new SingleReadSource(
+      deps.blobs,
+      { container: deps.containers.evidence, name: record.blobName },
+      {
+        size: record.size,
+        etag: record.etag,
+        consume: (chunk) => this.hasher.update(chunk),
+        ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
+      },
+    );
+  }
+
+  /**
+   * The upload's hashes, recorded; 'changed' when the blob changed (recorded as
+   * evidence-changed); null when the read was cut off by the stage's deadline
+   * (the upload goes back to the hash stage). Other faults are thrown (retried).
+   */
+  async settle(): Promise<Hashes | 'changed' | null> {
+    const upload = this.upload!;
+    if (!this.changed) {
+      try {
+        await this.source.drain();
+      } catch (err) {
+        if (isEvidenceChange(err)) this.changed = err;
+        else if (this.ctx.abortSignal?.aborted && this.ctx.abortSignal.reason instanceof ExhibitError && this.ctx.abortSignal.reason.code === 'timeout') {
+          this.ctx.logger.warn({ blobName: upload.blobName, read: this.source.counts }, 'the unpack\'s read of its upload was cut off by the deadline; the hash stage hashes it');
+          return null;
+        } else throw err;
+      }
+    }
+    if (this.changed) {
+      this.ctx.logger.error({ blobName: upload.blobName, err: errorMessage(this.changed) }, 'evidence blob changed during its single read');
+      await recordEvidenceChanged(this.deps, upload);
+      return 'changed';
+    }
+    const hashes = await this.hasher.digest();
+    if (this.hasher.bytes !== upload.size) {
+      throw new ExhibitError('storage-unavailable', `read ${this.hasher.bytes} bytes of ${upload.blobName}, expected ${upload.size}`);
+    }
+    await recordUploadHash(this.deps, upload, hashes, this.ctx);
+    this.ctx.logger.info({ blobName: upload.blobName, read: this.source.counts }, 'upload hashed in its unpack\'s read');
+    return hashes;
+  }
+
+  close(): void {
+    this.source.close();
+    this.hasher.dispose();
   }
 }
 
@@ -163,6 +321,8 @@ class UnpackRun {
   declaredEntries: number | null = null;
   /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
   private afterStop: string | null = null;
+  /** An uploaded archive hashed in this unpack's read: its SHA-256, recorded after the members. */
+  rootSha256: string | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -408,9 +568,9 @@ class UnpackRun {
   }
 
   /** Custody first, then the unpack state: a crash in between re-runs and the custody key dedupes. */
-  async finish(format: ArchiveFormat | null): Promise<StageOutcome> {
+  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }): Promise<StageOutcome> {
     const { index, custody } = this.deps;
-    const parent = this.parent;
+    const parent = this.rootSha256 ? { ...this.parent, sha256: this.rootSha256 } : this.parent;
     const merkleRoot = this.merkle.root();
     const details: Record<string, unknown> = {
       format,
@@ -422,6 +582,8 @@ class UnpackRun {
       merkleRoot,
       merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
+      // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
+      ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
     };
     await custody.record({
       caseId: parent.caseId,
@@ -453,7 +615,7 @@ class UnpackRun {
           }
         : undefined,
     );
-    this.ctx.logger.info({ fileId: parent.fileId, ...details }, this.stopped ? 'unpack stopped' : 'unpacked');
+    this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}) }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);
     return done({ format, memberCount: this.memberCount, failedMembers: this.failedMembers, merkleRoot });
   }
