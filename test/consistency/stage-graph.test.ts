@@ -18,7 +18,13 @@ function walk(): { reached: Set<QueueName>; edges: Array<[QueueName, QueueName]>
     const from = todo.pop()!;
     const node = STAGE_GRAPH[from];
     const targets = new Set<QueueName>(node.members ? [node.members] : []);
-    for (const kind of KINDS) for (const unpack of UNPACK_STATES) for (const q of node.next({ kind, unpack })) targets.add(q);
+    for (const kind of KINDS) {
+      for (const unpack of UNPACK_STATES) {
+        for (const hashPending of [undefined, false, true]) {
+          for (const q of node.next({ kind, unpack, ...(hashPending !== undefined ? { hashPending } : {}) })) targets.add(q);
+        }
+      }
+    }
     for (const to of targets) {
       edges.push([from, to]);
       if (!reached.has(to)) {
@@ -44,9 +50,16 @@ describe('the stage graph (packages/pipeline/src/stage-graph.ts)', () => {
     expect([...reached].sort()).toEqual([...QUEUES].sort());
     expect(Object.keys(STAGE_GRAPH).sort()).toEqual([...QUEUES].sort());
     expect(Object.keys(STAGES).sort()).toEqual([...QUEUES].sort());
-    // hash → analyse → {unpack, index}; unpack's members → analyse; index ends a chain.
-    expect(edges.map(([a, b]) => `${a}>${b}`).sort()).toEqual(['analyse>index', 'analyse>unpack', 'hash>analyse', 'unpack>analyse']);
+    // hash → analyse → {unpack, index}; unpack's members → analyse; index ends a chain. An uploaded
+    // archive hashed in its unpack's read: hash → unpack → analyse, or back to hash when the read ended without the hash.
+    expect(edges.map(([a, b]) => `${a}>${b}`).sort()).toEqual(['analyse>index', 'analyse>unpack', 'hash>analyse', 'hash>unpack', 'unpack>analyse', 'unpack>hash']);
     expect(STAGE_GRAPH.index.next({ kind: 'image', unpack: 'n/a' })).toEqual([]);
+    expect(STAGE_GRAPH.hash.next({ kind: null, unpack: 'n/a' })).toEqual(['analyse']);
+    expect(STAGE_GRAPH.hash.next({ kind: 'archive', unpack: 'pending' })).toEqual(['unpack']);
+    // A nested archive's unpack sends nothing on; only an uploaded archive it hashed goes on.
+    expect(STAGE_GRAPH.unpack.next({ kind: 'archive', unpack: 'done' })).toEqual([]);
+    expect(STAGE_GRAPH.unpack.next({ kind: 'archive', unpack: 'done', hashPending: false })).toEqual(['analyse']);
+    expect(STAGE_GRAPH.unpack.next({ kind: 'archive', unpack: 'failed', hashPending: true })).toEqual(['hash']);
   });
 
   it('runs every step of the lifecycle in exactly one queue, in lifecycle order', () => {

@@ -1,0 +1,214 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRootLogger, memberFileId, rootFileId, type BlobStore, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { FileTypeIdentifier } from '@exhibit/media';
+import { AFTER_UNPACK_KEY, UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
+import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { zipOf, tarOf } from './fixtures/archives/archive-fixtures.js';
+import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * An uploaded archive is hashed and unpacked in the same read of its blob
+ * (issue 12): through the stage runner, against Azurite and PGlite, with the
+ * real identifier. The hash stage leaves the archive to unpack, whose single
+ * read records the upload's hashes (integrity, custody once) and its members;
+ * the archive then goes on to analyse. Bytes read from storage are counted.
+ */
+let h: Harness;
+/** Body bytes of every blob read (streams and ranged reads both open a stream). */
+const reads = { bytes: 0 };
+
+beforeAll(async () => {
+  h = await createHarness(inject('storageConnectionString'));
+  const store = h.deps.blobs;
+  h.deps.blobs = Object.create(store, {
+    openRead: {
+      value: async (...args: Parameters<BlobStore['openRead']>) => {
+        const stream: Readable = await store.openRead(...args);
+        stream.on('data', (c: Buffer) => {
+          reads.bytes += c.length;
+        });
+        return stream;
+      },
+    },
+  }) as BlobStore;
+  h.deps.identifier = new FileTypeIdentifier();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: 'silent' }) });
+
+async function upload(fileName: string, data: Buffer, acquisitionSha256?: string): Promise<HashMessage> {
+  const caseId = 'case-1';
+  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, {
+    metadata: { acquisition_sha256: acquisitionSha256 ?? sha256(data) },
+  });
+  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+}
+
+async function deliver(queue: 'hash' | 'unpack', body: FileMessage | HashMessage, options: { abortSignal?: AbortSignal; deliveryCount?: number } = {}): Promise<StageOutcome> {
+  return runMessage(h.deps, queue, { body, messageId: `${queue}:${body.fileId}`, deliveryCount: options.deliveryCount ?? 1 }, { ...inv(), ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
+}
+
+const sentFor = (queue: string, fileId: string) =>
+  h.bus.sent.filter((s) => s.queue === queue && (s.message.body as { fileId?: string; fileIds?: string[] }).fileId === fileId);
+const custodyOf = (evidenceId: string, action: string) => h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === action);
+
+const photos = (n: number, bytes = 200_000) => Array.from({ length: n }, (_, i) => ({ name: `DCIM/IMG_${i}.jpg`, data: randomBytes(bytes + i), compress: false }));
+
+describe('an uploaded archive hashed in its unpack\'s read', () => {
+  it('ZIP: hash leaves it to unpack, which hashes every byte once, records members, integrity and custody once, and sends it to analyse', async () => {
+    const members = photos(20);
+    const zip = await zipOf(members);
+    const message = await upload('phone.zip', zip);
+    const before = reads.bytes;
+
+    expect(await deliver('hash', message)).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    expect(sentFor('unpack', message.fileId)).toHaveLength(1);
+    expect(sentFor('analyse', message.fileId)).toHaveLength(0);
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    // Identified from a bounded head (and tail) read, not hashed.
+    expect(reads.bytes - before).toBeLessThan(200_000);
+
+    const outcome = await deliver('unpack', message);
+    expect(outcome).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 20, failedMembers: 0 } });
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toEqual({
+      md5: createHash('md5').update(zip).digest('hex'),
+      sha1: createHash('sha1').update(zip).digest('hex'),
+      sha256: sha256(zip),
+    });
+    const root = (await h.index.getFile(message.fileId))!;
+    expect(root).toMatchObject({ sha256: sha256(zip), size: zip.length, stage: 'pending', unpack: 'done', memberCount: 20 });
+    const children = await h.index.listChildren(message.fileId);
+    expect(children.map((c) => c.sha256).sort()).toEqual(members.map((m) => sha256(m.data)).sort());
+    // The whole pass (identification, hash and unpack) read the blob about once.
+    expect((reads.bytes - before) / zip.length).toBeLessThan(1.2);
+
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ subject: { fileId: message.fileId, sha256: sha256(zip) }, details: { integrity: 'verified' } });
+    const unpacked = custodyOf(message.evidenceId, 'unpacked');
+    expect(unpacked).toHaveLength(1);
+    expect(unpacked[0]).toMatchObject({ subject: { fileId: message.fileId, sha256: sha256(zip) }, details: { memberCount: 20, uploadHashedInThisRead: true } });
+    // On to analyse (the archive itself was not identified yet), once, under its usual id.
+    expect(sentFor('analyse', message.fileId).map((s) => s.message.messageId)).toEqual([`analyse:${message.fileId}`]);
+
+    // Redelivered: nothing is done again; each routes again (the crash may have come before its send).
+    expect(await deliver('unpack', message)).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(sentFor('analyse', message.fileId)).toHaveLength(2);
+    expect(await deliver('hash', message)).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+  });
+
+  it('TAR: the same, and a mismatch found at the end of the read is recorded loudly while the members stay', async () => {
+    const members = photos(6);
+    const tar = await tarOf(members);
+    const message = await upload('card.tar', tar, sha256(Buffer.from('what the examiner declared')));
+    await deliver('hash', message);
+    const before = reads.bytes;
+    const outcome = await deliver('unpack', message);
+    expect(outcome).toMatchObject({ status: 'done', summary: { format: 'tar', memberCount: 6 } });
+    expect(reads.bytes - before).toBe(tar.length);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up).toMatchObject({ integrity: 'mismatch', mismatches: ['sha256'] });
+    expect(custodyOf(message.evidenceId, 'integrity-mismatch')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    // The members recorded before the verdict stay; their upload's integrity is the item's verdict.
+    const children = await h.index.listChildren(message.fileId);
+    expect(children.filter((c) => c.stage === 'pending')).toHaveLength(6);
+  });
+
+  it('hashes anything else in the hash stage, as before', async () => {
+    const text = Buffer.from('witness statement\n');
+    const message = await upload('statement.txt', text);
+    expect(await deliver('hash', message)).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(text) } });
+    expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+    expect(sentFor('unpack', message.fileId)).toHaveLength(0);
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('n/a');
+  });
+
+  it('resumes after an unpack cut off midway: members once, the hash from a second read of every byte, custody once', async () => {
+    // More than one hand-off batch (UNPACK_BATCH_SIZE members), so the cut falls between two.
+    const members = photos(UNPACK_BATCH_SIZE + 50, 20_000);
+    const zip = await zipOf(members);
+    const message = await upload('resume.zip', zip);
+    await deliver('hash', message);
+    // A shutdown after a few members: the unpack throws (retryable) and keeps what it recorded.
+    const controller = new AbortController();
+    const handOff = h.bus.send.bind(h.bus);
+    let sends = 0;
+    h.bus.send = async (queue, messages) => {
+      await handOff(queue, messages);
+      if (queue === 'analyse' && ++sends === 1) controller.abort(new Error('shutdown'));
+    };
+    const beforeFirst = reads.bytes;
+    try {
+      await expect(deliver('unpack', message, { abortSignal: controller.signal })).rejects.toBeDefined();
+    } finally {
+      h.bus.send = handOff;
+    }
+    const kept = await h.index.listChildren(message.fileId);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(members.length);
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+
+    const beforeSecond = reads.bytes;
+    const outcome = await deliver('unpack', message, { deliveryCount: 2 });
+    expect(outcome).toMatchObject({ status: 'done', summary: { memberCount: members.length, failedMembers: 0 } });
+    // The resumed pass reads the blob from its start again for the hash: about once more, never twice.
+    expect((reads.bytes - beforeSecond) / zip.length).toBeLessThan(1.2);
+    expect(reads.bytes - beforeFirst).toBeGreaterThan(zip.length);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes!.sha256).toBe(sha256(zip));
+    const children = await h.index.listChildren(message.fileId);
+    expect(children.map((c) => c.fileId).sort()).toEqual(members.map((_, i) => memberFileId(message.fileId, i)).sort());
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+  });
+
+  it('records evidence-changed once when the blob changes under the read: upload and archive failed, unpack stopped with that reason', async () => {
+    const zip = await zipOf(photos(8));
+    const message = await upload('swapped.zip', zip);
+    await deliver('hash', message);
+    // The bytes under the name change after receipt (another ETag).
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, await zipOf(photos(8)));
+    const outcome = await deliver('unpack', message);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    // No hash is recorded for bytes that are not the ones received; the upload's hash failed (as in the hash stage).
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toBeNull();
+    expect(up.integrity).not.toMatch(/verified|mismatch/);
+    const root = (await h.index.getFile(message.fileId))!;
+    expect(root).toMatchObject({ stage: 'failed', failure: { code: 'evidence-changed' }, unpack: 'failed' });
+    expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')[0]).toMatchObject({ details: { stoppedBy: { code: 'evidence-changed', reason: 'evidence-changed' } } });
+    // Nothing goes on from a failed upload, and a redelivery records nothing twice.
+    expect(await deliver('unpack', message)).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
+    expect(sentFor('analyse', message.fileId)).toHaveLength(0);
+  });
+
+  it('a dead-lettered unpack sends the upload back to hash under its own message id, which hashes it there', async () => {
+    const zip = await zipOf(photos(3));
+    const message = await upload('dead.zip', zip);
+    await deliver('hash', message);
+    const sentBefore = h.bus.sent.length;
+    await runDeadLetter(h.deps, 'unpack', { body: { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId }, messageId: `unpack:${message.fileId}`, reason: 'MaxDeliveryCountExceeded', description: 'test' }, inv());
+    expect((await h.index.getFile(message.fileId))!).toMatchObject({ unpack: 'failed', stage: 'pending' });
+    const again = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'hash');
+    expect(again.map((s) => s.message.messageId)).toEqual([`hash:${message.fileId}:${AFTER_UNPACK_KEY}`]);
+    expect(await deliver('hash', again[0]!.message.body as HashMessage)).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(zip) } });
+    expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+});
