@@ -107,6 +107,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, budgetTimer.signal]) : budgetTimer.signal;
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal);
   const startedAt = Date.now();
+  let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
   const blobs = pass ? pass.source.blobStore() : deps.blobs;
@@ -120,7 +121,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       pass.changed = err;
     }
     if (!pass) return only(await run.finish(format));
+    // Reading the rest of the blob for the hash is the hash's time, not the unpack's: not charged to the item's unpack budget.
+    const settling = Date.now();
     const hashed = await pass.settle();
+    hashingMs = Date.now() - settling;
     if (hashed === 'changed') run.stop('evidence-changed', `the archive's blob changed or vanished while it was read (recorded ETag ${upload!.etag}); unpacking stopped`, 'evidence-changed');
     else if (hashed) run.rootSha256 = hashed.sha256;
     const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts });
@@ -132,7 +136,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     clearTimeout(timer);
     // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
     await deps.index
-      .claimBudget(parent, 'unpackMs', Date.now() - startedAt, Number.MAX_SAFE_INTEGER)
+      .claimBudget(parent, 'unpackMs', Date.now() - startedAt - hashingMs, Number.MAX_SAFE_INTEGER)
       .then(() => budget.release())
       .catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not settle the expansion budget'));
   }
