@@ -72,10 +72,10 @@ describe('archive parser threads: a parser that hangs or dies fails only its arc
 
   it('ZIP: a parser stuck between two entries is stopped at the step budget (parse-timeout), the same reason every run; the entries before it were listed; the next archive reads', async () => {
     const zip = await zipOf([file('a.txt'), file('hang-here'), file('c.txt')]);
-    const first = await listAll(await zipReader(zip, pool, { archiveParseStepMs: 500 }));
+    const first = await listAll(await zipReader(zip, pool, { archiveParseStepMs: 2000 }));
     expect(first.names).toEqual(['a.txt']);
-    expect(reason(first.error)).toBe('parse-timeout: zip reader (entries) did not finish within its 500 ms budget and was stopped');
-    const second = await listAll(await zipReader(zip, pool, { archiveParseStepMs: 500 }));
+    expect(reason(first.error)).toBe('parse-timeout: zip reader (entries) did not finish within its 2000 ms budget and was stopped');
+    const second = await listAll(await zipReader(zip, pool, { archiveParseStepMs: 2000 }));
     expect(second).toEqual(first);
     // The stuck thread was replaced; the next archive is read in full.
     expect(await listAll(await zipReader(await zipOf([file('x.txt'), file('y.txt')]), pool))).toEqual({ names: ['x.txt', 'y.txt'], error: null });
@@ -101,9 +101,9 @@ describe('archive parser threads: a parser that hangs or dies fails only its arc
 
   it('TAR: a stuck parser is stopped (parse-timeout) and a dying thread blamed (parse-crashed), the same reasons every run', async () => {
     const hang = await tarOf([file('a.txt'), file('hang-here'), file('c.txt')]);
-    const timeouts = [await listAll(await tarReader(hang, pool, 500)), await listAll(await tarReader(hang, pool, 500))];
+    const timeouts = [await listAll(await tarReader(hang, pool, 2000)), await listAll(await tarReader(hang, pool, 2000))];
     expect(timeouts[0]!.names).toEqual(['a.txt']);
-    expect(reason(timeouts[0]!.error)).toBe('parse-timeout: tar reader did not finish within its 500 ms budget and was stopped');
+    expect(reason(timeouts[0]!.error)).toBe('parse-timeout: tar reader did not finish within its 2000 ms budget and was stopped');
     expect(timeouts[1]).toEqual(timeouts[0]);
 
     const crash = await tarOf([file('a.txt'), file('crash-here')]);
