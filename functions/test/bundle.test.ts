@@ -156,4 +156,23 @@ describe('the built Functions bundle', () => {
       await worker.terminate();
     }
   });
+
+  it('ships the archive parser threads\' module, which opens a ZIP over bytes the main thread serves', async () => {
+    // What packages/pipeline/src/archive/archive.pool.ts starts beside main.js when bundled. An empty ZIP: its end record only.
+    const worker = new Worker(path.join(appRoot, 'dist/archive.worker.js'), { execArgv: [] });
+    const zip = Buffer.from([0x50, 0x4b, 0x05, 0x06, ...new Array<number>(18).fill(0)]);
+    try {
+      const done = new Promise<unknown>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: { op: string; id: number; seq: number; request: { offset: number; length: number } }) => {
+          if (m.op === 'ready') worker.postMessage({ op: 'run', id: 1, kind: 'zip-open', input: { size: zip.length, maxEntries: 10 } });
+          else if (m.op === 'request') worker.postMessage({ op: 'response', id: 1, seq: m.seq, value: Uint8Array.from(zip.subarray(m.request.offset, m.request.offset + m.request.length)).buffer });
+          else resolve(m);
+        });
+      });
+      expect(await done).toEqual({ op: 'done', id: 1, value: { prefix: 0, size: zip.length, findings: [], declared: 0 } });
+    } finally {
+      await worker.terminate();
+    }
+  });
 });

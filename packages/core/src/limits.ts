@@ -133,6 +133,19 @@ export const LIMITS = {
   diskParseThreadHeapMb: 1024,
   /** Disk parser threads (each listing a volume holds one while it runs). */
   diskParseThreads: 4,
+  /**
+   * ZIP and TAR parser threads (packages/pipeline/src/archive/archive.pool.ts):
+   * yauzl, tar-stream, inflate, gunzip and CRC checks run there, never on the
+   * event loop. Budgets as for disk images: the parser's own time only.
+   */
+  /** Opening a ZIP: finding its end record and surveying its whole central directory. */
+  archiveOpenTimeoutMs: 60_000,
+  /** One step of a ZIP or TAR listing: from one entry (or member chunk) handed over to the next. */
+  archiveParseStepMs: 60_000,
+  /** V8 old-generation heap of each archive parser thread; past it the thread dies ('parse-crashed'). */
+  archiveParseThreadHeapMb: 512,
+  /** Archive parser threads (each archive being listed holds one while it is listed). */
+  archiveParseThreads: 4,
   /** Bytes of decompressed EWF chunks kept in memory per image (at least one chunk). */
   ewfChunkCacheBytes: 8 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */

@@ -118,6 +118,33 @@ describe('DeadlineWorkerPool', () => {
     expect(total).toBe(8);
   });
 
+  it('keeps the clock stopped while any of several requests in flight waits for the main thread', async () => {
+    pool = testPool();
+    let served = 0;
+    const total = await pool.run<number>(
+      'read-ranges-together',
+      { ranges: [{ offset: 0, length: 4 }, { offset: 4, length: 4 }] },
+      {
+        label: 'parser',
+        timeoutMs: 1000,
+        // The first answer comes at once, the second after longer than the whole budget: still storage's time, not the file's.
+        serve: async (request) => {
+          if (served++ > 0) await new Promise((resolve) => setTimeout(resolve, 1500));
+          const bytes = new ArrayBuffer((request as { length: number }).length);
+          return { value: bytes, transfer: [bytes] };
+        },
+      },
+    );
+    expect(total).toBe(8);
+  });
+
+  it('hands a typed failure back with its code, message and details', async () => {
+    pool = testPool();
+    const err = await pool.run('typed-failure', null, { label: 'parser', timeoutMs: 30_000 }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'corrupt-file')).toBe(true);
+    expect(err).toMatchObject({ message: 'entries overlap', details: { reason: 'overlapping-entries', membersDeclared: 3, findings: ['archive-prefix'] } });
+  });
+
   it("ends a task with the main thread's read error (retryable) and replaces the thread that waited for it", async () => {
     pool = testPool();
     const err = await pool

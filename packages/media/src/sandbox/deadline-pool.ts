@@ -19,7 +19,8 @@ import type { ToMain, ToWorker, WireError } from './wire.js';
  *
  * - The budget counts only the parser's own time. While the worker waits for
  *   bytes the main thread is fetching for it (`serve`), the clock is stopped,
- *   so slow storage is never blamed on a file.
+ *   so slow storage is never blamed on a file; with several requests waiting
+ *   at once it starts again only when the last is answered.
  * - Failures carry no timing: 'parse-timeout' names the budget, not the time
  *   taken; 'parse-crashed' names the cause class (memory limit or exit), so
  *   the same file gives the same recorded reason every run.
@@ -113,6 +114,8 @@ interface Job {
   /** Budget left; the clock runs only while the worker computes. */
   remainingMs: number;
   runningSince: number | undefined;
+  /** Requests of the worker the main thread is still answering; the clock runs only while there are none. */
+  waiting: number;
   onAbort: (() => void) | undefined;
   settled: boolean;
   resolve(value: unknown): void;
@@ -154,6 +157,7 @@ export class DeadlineWorkerPool {
         timer: undefined,
         remainingMs: options.timeoutMs,
         runningSince: undefined,
+        waiting: 0,
         onAbort: undefined,
         settled: false,
         resolve: resolve as (value: unknown) => void,
@@ -280,6 +284,8 @@ export class DeadlineWorkerPool {
   }
 
   private serve(slot: Slot, job: Job, seq: number, request: unknown): void {
+    // A worker may wait on several requests at once (a stream reading ahead while a result waits to be taken).
+    job.waiting += 1;
     this.stopClock(job);
     const serve = job.options.serve;
     const served = serve
@@ -291,7 +297,8 @@ export class DeadlineWorkerPool {
         const reply: ToWorker = { op: 'response', id: job.id, seq, value };
         slot.worker.postMessage(reply, transfer ?? []);
         if (renew) job.remainingMs = job.options.timeoutMs;
-        this.startClock(job);
+        job.waiting -= 1;
+        if (job.waiting === 0) this.startClock(job);
       },
       (err: unknown) => {
         if (job.settled || slot.job !== job) return;
@@ -324,6 +331,8 @@ export class DeadlineWorkerPool {
       } else {
         // Back to the head of the queue, with a full budget, in a fresh thread.
         job.remainingMs = job.options.timeoutMs;
+        // The dead thread's requests are void (their answers are dropped).
+        job.waiting = 0;
         this.queue.unshift(job);
       }
     }
@@ -374,9 +383,9 @@ function deathCause(err: Error, limits: ResourceLimits): string {
   return 'stopped unexpectedly';
 }
 
-/** A worker's error back to its type: typed codes stay ExhibitErrors, anything else a plain Error with the parser's message. */
+/** A worker's error back to its type: typed codes stay ExhibitErrors (with their details), anything else a plain Error with the parser's message. */
 function fromWire(error: WireError): Error {
-  if (error.code !== undefined) return new ExhibitError(error.code as ExhibitErrorCode, error.message);
+  if (error.code !== undefined) return new ExhibitError(error.code as ExhibitErrorCode, error.message, error.details ? { details: error.details } : {});
   const err = new Error(error.message);
   err.name = error.name;
   return err;

@@ -1,10 +1,11 @@
 /** Messages between a deadline pool (deadline-pool.ts) and its worker threads (worker-runtime.ts). */
 
-/** An error as it crosses the thread boundary: an ExhibitError keeps its code. */
+/** An error as it crosses the thread boundary: an ExhibitError keeps its code and its details (scope, reason, findings). */
 export interface WireError {
   name: string;
   message: string;
   code?: string;
+  details?: Record<string, unknown>;
 }
 
 export type ToWorker =

@@ -65,7 +65,20 @@ export function serveTasks(handlers: Record<string, TaskHandler>): void {
 }
 
 function toWire(err: unknown): WireError {
-  if (isExhibitError(err)) return { name: err.name, message: err.message, code: err.code };
+  if (isExhibitError(err)) {
+    const details = cloneable(err.details);
+    return { name: err.name, message: err.message, code: err.code, ...(details ? { details } : {}) };
+  }
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: 'Error', message: String(err) };
+}
+
+/** Details as plain data (what structured clone keeps); details that cannot be cloned are left behind, never the error. */
+function cloneable(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!details) return undefined;
+  try {
+    return structuredClone(details);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import exifr from 'exifr';
+import { ExhibitError } from '@exhibit/core';
 import { serveTasks } from '../sandbox/worker-runtime.js';
 
 /**
@@ -25,6 +26,18 @@ serveTasks({
     let total = 0;
     for (const range of ranges) total += ((await context.request(range)) as ArrayBuffer).byteLength;
     return { value: total };
+  },
+
+  /** Asks for all its ranges at once (a stream reading ahead) and sums their lengths. */
+  async 'read-ranges-together'(input, context) {
+    const { ranges } = input as { ranges: Array<{ offset: number; length: number }> };
+    const got = await Promise.all(ranges.map((range) => context.request(range) as Promise<ArrayBuffer>));
+    return { value: got.reduce((sum, bytes) => sum + bytes.byteLength, 0) };
+  },
+
+  /** Fails with a typed error and its details, as a reader does for a hostile archive. */
+  async 'typed-failure'() {
+    throw new ExhibitError('corrupt-file', 'entries overlap', { details: { reason: 'overlapping-entries', membersDeclared: 3, findings: ['archive-prefix'] } });
   },
 
   async echo(input) {

@@ -103,12 +103,12 @@ export function abortError(signal: AbortSignal | undefined): ExhibitError {
 }
 
 /**
- * Entries listed between two turns of the event loop. Listing an entry is
- * small, bounded work (one central-directory record or one 512-byte header,
- * a name of bounded length), but when the bytes are already buffered (a ZIP's
- * central directory block, a TAR's network chunk) nothing else would yield:
- * thousands of directory entries would hold queues and the API for as long as
- * they take. Every this many entries the listing lets the loop turn.
+ * Entries taken between two turns of the event loop. Parsing happens in the
+ * parser threads (archive.pool.ts, disk-image.pool.ts), but taking an entry
+ * on the main thread is work too (names, duplicates, the unpack stage's
+ * bookkeeping), and a run of entries answered in promise continuations only
+ * would hold queues and the API for as long as it takes. Every this many
+ * entries the main-thread side of a reader lets the loop turn.
  */
 export const ENTRIES_PER_TURN = 64;
 

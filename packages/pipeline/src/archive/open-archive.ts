@@ -56,6 +56,9 @@ export interface OpenArchiveOptions {
     /** Disk-image parser thread budgets (LIMITS by default). */
     diskOpenTimeoutMs?: number;
     diskParseStepMs?: number;
+    /** ZIP and TAR parser thread budgets (LIMITS by default). */
+    archiveOpenTimeoutMs?: number;
+    archiveParseStepMs?: number;
   };
   abortSignal?: AbortSignal;
 }
@@ -89,13 +92,19 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
   }
   const head = await blobs.readRange(blob, offset, Math.min(ARCHIVE_SNIFF_BYTES, size), { ifMatch: properties.etag, ...signal });
   const format = detectArchiveFormat(head, options.mime);
-  const common = { etag: properties.etag, maxEntryNameBytes: options.limits.maxEntryNameBytes, ...signal };
+  const common = {
+    etag: properties.etag,
+    maxEntryNameBytes: options.limits.maxEntryNameBytes,
+    ...(options.limits.archiveParseStepMs !== undefined ? { archiveParseStepMs: options.limits.archiveParseStepMs } : {}),
+    ...signal,
+  };
   switch (format) {
     case 'zip':
       return openZipReader(blobs, blob, {
         size,
         ...(source.offset !== undefined ? { offset } : {}),
         ...(options.limits.maxArchiveEntries !== undefined ? { maxEntries: options.limits.maxArchiveEntries } : {}),
+        ...(options.limits.archiveOpenTimeoutMs !== undefined ? { archiveOpenTimeoutMs: options.limits.archiveOpenTimeoutMs } : {}),
         ...common,
       });
     case 'tar':

@@ -1,55 +1,14 @@
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { crc32 } from 'node:zlib';
-import yauzl from 'yauzl';
-import {
-  ExhibitError,
-  type ArchiveTimes,
-  type BlobRef,
-  type BlobStore,
-  type EntryKind,
-  type FileFlag,
-  type RecordedTime,
-} from '@exhibit/core';
-import { abortError, asArchiveError, ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
-import { dosTime, filetime, utcTime } from './archive-times.js';
-import { BlobRangeReader } from './blob-range.reader.js';
-import { analyseEntryName, decodeRecordedBytes, DuplicateNameTracker, type NameEncoding } from './entry-name.js';
+import type { Readable } from 'node:stream';
+import { ExhibitError, LIMITS, type BlobRef, type BlobStore, type FileFlag } from '@exhibit/core';
+import type { DeadlineWorkerPool } from '@exhibit/media/deadline-pool';
+import { abortError, ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
+import { ArchiveThreadSession, memberStream, openFailure } from './archive-thread.session.js';
+import { archivePool } from './archive.pool.js';
+import type { WireArchiveEntry, ZipArchiveFinding, ZipFacts, ZipListInput, ZipMemberInput, ZipOpenInput } from './archive.tasks.js';
+import { serveRange } from './blob-bytes.server.js';
+import { DuplicateNameTracker } from './entry-name.js';
 
-/** Symbolic link targets are read only up to this size; anything larger is not a plausible path. */
-export const MAX_LINK_TARGET_BYTES = 4096;
-
-const GP_ENCRYPTED = 0x0001;
-const GP_UTF8 = 0x0800;
-const EXTRA_UNICODE_PATH = 0x7075;
-const EXTRA_EXTENDED_TIMESTAMP = 0x5455;
-const EXTRA_NTFS = 0x000a;
-const MADE_BY_UNIX = 3;
-const MADE_BY_MACOS = 19;
-const DOS_ATTR_DIRECTORY = 0x10;
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
-const S_IFDIR = 0o040000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFIFO = 0o010000;
-const S_IFSOCK = 0o140000;
-const COMPRESSION_NAMES: Record<number, string> = { 9: 'deflate64', 12: 'bzip2', 14: 'lzma', 93: 'zstd', 95: 'xz', 98: 'ppmd', 99: 'aes' };
-
-/** yauzl's entry with decodeStrings:false (names stay bytes); @types/yauzl does not model that. */
-interface RawZipEntry {
-  fileName: Buffer;
-  extraFields: Array<{ id: number; data: Buffer }>;
-  versionMadeBy: number;
-  generalPurposeBitFlag: number;
-  compressionMethod: number;
-  lastModFileTime: number;
-  lastModFileDate: number;
-  crc32: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  externalFileAttributes: number;
-  relativeOffsetOfLocalHeader: number;
-}
+export type { ZipArchiveFinding } from './archive.tasks.js';
 
 export interface ZipReaderOptions {
   /** Size of the blob, from its properties (never from the archive), or of the span when `offset` is set. */
@@ -61,504 +20,147 @@ export interface ZipReaderOptions {
   /** Central directory entries read ahead for the overlap check; more stop the archive anyway (LIMITS.maxArchiveEntries). */
   maxEntries?: number;
   abortSignal?: AbortSignal;
-}
-
-/** Findings about the archive as a whole, known once it is open. */
-export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data';
-
-/** Fewest bytes an entry can occupy from its local header offset: the fixed header and its data. */
-const LOCAL_HEADER_FIXED_BYTES = 30;
-
-function openYauzl(reader: BlobRangeReader, size: number): Promise<yauzl.ZipFile> {
-  return new Promise<yauzl.ZipFile>((resolve, reject) => {
-    yauzl.fromRandomAccessReader(
-      reader as unknown as yauzl.RandomAccessReader,
-      size,
-      {
-        autoClose: false,
-        lazyEntries: true,
-        // Names stay raw bytes: yauzl would otherwise reject the whole archive for
-        // one `../` name, and we want the recorded bytes, not its interpretation.
-        decodeStrings: false,
-        validateEntrySizes: true,
-        strictFileNames: false,
-      },
-      (err, zip) => (err ? reject(zipError(err, 'zip')) : resolve(zip)),
-    );
-  });
+  /** Parser budgets (LIMITS by default; tests shrink them). */
+  archiveOpenTimeoutMs?: number;
+  archiveParseStepMs?: number;
+  /** Another pool (tests). */
+  pool?: DeadlineWorkerPool;
 }
 
 /**
- * yauzl wants the end record to end the file. When bytes follow it (appended
- * data, or a trailing comment that lies about its length), find the last end
- * record whose central directory ends right where the record starts, and read
- * the archive as ending there; the rest is a finding, not a failure.
- */
-async function archiveEndBefore(reader: BlobRangeReader, size: number): Promise<number | null> {
-  const window = Math.min(size, 1024 * 1024);
-  const tail = await reader.readBytes(size - window, window);
-  for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
-    const cdSize = tail.readUInt32LE(at + 12);
-    const cdOffset = tail.readUInt32LE(at + 16);
-    const commentLength = tail.readUInt16LE(at + 20);
-    const eocd = size - window + at;
-    const end = eocd + 22 + commentLength;
-    const zip64 = cdOffset === 0xffffffff || cdSize === 0xffffffff;
-    if (end < size && end <= size && (zip64 || cdOffset + cdSize === eocd)) return end;
-  }
-  return null;
-}
-
-/**
- * Opens a ZIP (including ZIP64) for random access over ranged blob reads.
- * Throws ExhibitError 'corrupt-file' when no usable end-of-central-directory
- * record is found.
+ * A ZIP (including ZIP64), read for the unpack stage. yauzl never runs here:
+ * the end record, the central-directory survey, names, times, local headers,
+ * inflate and CRC-32 run in an archive parser thread (zip.parser.ts) under
+ * the budgets LIMITS.archiveOpenTimeoutMs (opening) and
+ * LIMITS.archiveParseStepMs (each step of the listing) and a heap limit.
+ * This side serves the thread's ranged reads of the blob (checked against
+ * the archive's bytes, pinned to its ETag, under the abort signal), keeps the
+ * duplicate-name check, and takes entries and member chunks one at a time.
+ *
+ * Opening throws ExhibitError 'corrupt-file' when no usable end record is
+ * found or entries overlap (details: reason, membersDeclared, findings),
+ * 'parse-timeout' / 'parse-crashed' when the thread was stopped, or a
+ * retryable storage fault.
  */
 export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: ZipReaderOptions): Promise<ArchiveReader> {
-  const rangeReader = (prefix: number) =>
-    new BlobRangeReader(blobs, blob, {
-      size: options.size - prefix,
-      offset: (options.offset ?? 0) + prefix,
-      ...(options.etag ? { etag: options.etag } : {}),
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-    });
-  let reader = rangeReader(0);
-  const findings: ZipArchiveFinding[] = [];
-  let size = options.size;
-  let zipfile: yauzl.ZipFile;
-  try {
-    zipfile = await openYauzl(reader, size);
-  } catch (err) {
-    const end = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message) ? await archiveEndBefore(reader, size) : null;
-    if (end === null) throw err;
-    size = end;
-    findings.push('archive-trailing-data');
-    zipfile = await openYauzl(reader, size);
-  }
-  // Offsets that count from a later start: bytes were put in front of the archive (or it is the
-  // second of two concatenated archives). Read it from where its own offsets count.
-  const prefix = await unadjustedPrefix(reader, size);
-  if (prefix > 0) {
-    zipfile.close();
-    reader = rangeReader(prefix);
-    size -= prefix;
-    zipfile = await openYauzl(reader, size);
-  }
-  const survey = await surveyCentralDirectory(zipfile, options.maxEntries ?? Number.MAX_SAFE_INTEGER);
-  zipfile.close();
-  if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
-  if (survey.overlap) {
-    throw new ExhibitError('corrupt-file', `zip: ${survey.overlap}; nothing is extracted from an archive whose entries share bytes`, {
-      details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
-    });
-  }
-  return new ZipReader(await openYauzl(reader, size), options, findings, survey.declared, prefix);
-}
-
-/**
- * Bytes in front of an archive whose offsets do not account for them: the end
- * record says its central directory (cdSize bytes) starts at cdOffset, so it
- * should end where the end record starts; if it ends earlier, that much was
- * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
- */
-async function unadjustedPrefix(reader: BlobRangeReader, size: number): Promise<number> {
-  const window = Math.min(size, 22 + 0xffff);
-  const tail = await reader.readBytes(size - window, window);
-  for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
-    if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
-    const cdSize = tail.readUInt32LE(at + 12);
-    const cdOffset = tail.readUInt32LE(at + 16);
-    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
-    const eocd = size - window + at;
-    const prefix = eocd - cdSize - cdOffset;
-    return prefix > 0 ? prefix : 0;
-  }
-  return 0;
-}
-
-interface CentralSurvey {
-  /** Entries the end record declares. */
-  declared: number;
-  firstLocalHeader: number | null;
-  /** Why entries overlap, when they do. */
-  overlap: string | null;
-}
-
-/**
- * Reads the central directory once, before anything is extracted, keeping
- * only each entry's [local header offset, least possible end) range: entries
- * that share or overlap those ranges (one local header referenced 1,500
- * times, or Fifield's overlapping deflate streams) expand the same bytes over
- * and over. The end of each range is a lower bound (the fixed 30-byte local
- * header plus the compressed size, without the name and extra field), so an
- * overlap found here is real. A directory that breaks off is the reading
- * pass's to report; the survey checks what it could read.
- */
-async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number): Promise<CentralSurvey> {
-  const starts: number[] = [];
-  const ends: number[] = [];
-  const declared = Number(zipfile.entryCount);
-  for (let i = 0; i <= maxEntries; i += 1) {
-    let raw: RawZipEntry | null;
-    try {
-      raw = await nextEntry(zipfile);
-    } catch {
-      break;
-    }
-    if (raw === null) break;
-    starts.push(raw.relativeOffsetOfLocalHeader);
-    ends.push(raw.relativeOffsetOfLocalHeader + LOCAL_HEADER_FIXED_BYTES + raw.compressedSize);
-  }
-  const order = starts.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]! || a - b);
-  let overlap: string | null = null;
-  let shared = 0;
-  let overlapping = 0;
-  for (let k = 1; k < order.length; k += 1) {
-    const prev = order[k - 1]!;
-    const cur = order[k]!;
-    if (starts[cur] === starts[prev]) shared += 1;
-    else if (starts[cur]! < ends[prev]!) overlapping += 1;
-  }
-  if (shared > 0 || overlapping > 0) {
-    overlap = `${shared + overlapping} of ${order.length} entries overlap another (${shared} share a local header, ${overlapping} start inside another's data)`;
-  }
-  return { declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
-}
-
-function nextEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
-  return new Promise((resolve, reject) => {
-    const cleanup = () => {
-      zip.off('entry', onEntry);
-      zip.off('end', onEnd);
-      zip.off('error', onError);
-    };
-    const onEntry = (entry: unknown) => {
-      cleanup();
-      resolve(entry as RawZipEntry);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(null);
-    };
-    const onError = (err: unknown) => {
-      cleanup();
-      reject(zipError(err, 'zip central directory'));
-    };
-    zip.on('entry', onEntry);
-    zip.on('end', onEnd);
-    zip.on('error', onError);
-    zip.readEntry();
+  const pool = options.pool ?? archivePool();
+  const read = serveRange(blobs, blob, {
+    offset: options.offset ?? 0,
+    size: options.size,
+    ...(options.etag ? { etag: options.etag } : {}),
   });
+  const input: ZipOpenInput = { size: options.size, maxEntries: options.maxEntries ?? Number.MAX_SAFE_INTEGER };
+  const facts = await pool.run<ZipFacts>('zip-open', input, {
+    label: 'zip reader (end record and central directory)',
+    timeoutMs: options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs,
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+    serve: (request) => read(request, options.abortSignal),
+  });
+  // Plain data from the thread, still checked: the archive must lie inside its bytes.
+  if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > options.size) {
+    throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${options.size} bytes`);
+  }
+  return new ThreadedZipReader(pool, read, facts, options);
 }
 
-class ZipReader implements ArchiveReader {
+class ThreadedZipReader implements ArchiveReader {
   readonly format = 'zip' as const;
-  private readonly duplicates = new DuplicateNameTracker();
-  /** Entries whose local header disagrees with the central directory (read from the central directory, flagged). */
-  readonly headerMismatches = new Map<number, string>();
+  readonly findings: ZipArchiveFinding[];
+  readonly declaredEntries: number;
 
   constructor(
-    private readonly zipfile: yauzl.ZipFile,
+    private readonly pool: DeadlineWorkerPool,
+    private readonly read: ReturnType<typeof serveRange>,
+    private readonly facts: ZipFacts,
     private readonly options: ZipReaderOptions,
-    /** Findings about the whole archive (prepended or appended bytes). */
-    readonly findings: ZipArchiveFinding[],
-    /** Entries the end record declares. */
-    readonly declaredEntries: number,
-    /** Bytes before the archive that its offsets do not count (prepended data); member spans add them. */
-    private readonly prefix: number,
-  ) {}
-
-  private nextRaw(): Promise<RawZipEntry | null> {
-    return nextEntry(this.zipfile);
+  ) {
+    this.findings = [...facts.findings];
+    this.declaredEntries = facts.declared;
   }
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
-    for (let index = 0; ; index += 1) {
-      if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
-      if (signal?.aborted) throw abortError(signal);
-      const raw = await this.nextRaw();
-      if (raw === null) return;
-      yield await this.describe(raw, index);
+    const input: ZipListInput = { prefix: this.facts.prefix, size: this.facts.size, maxEntryNameBytes: this.options.maxEntryNameBytes };
+    const session = this.session('zip-list', input, 'zip reader (entries)', signal);
+    const duplicates = new DuplicateNameTracker();
+    let index = 0;
+    try {
+      for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
+        if (request.t === 'failed') throw request.error;
+        if (request.t === 'done') return;
+        // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
+        if (request.t !== 'entry') continue;
+        if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
+        if (signal?.aborted) throw abortError(signal);
+        const listed = { session, current: true };
+        try {
+          yield this.toArchiveEntry(request.entry, index, duplicates, listed, signal);
+        } finally {
+          listed.current = false;
+        }
+        index += 1;
+      }
+    } finally {
+      await session.end();
     }
   }
 
-  private async describe(raw: RawZipEntry, index: number): Promise<ArchiveEntry> {
-    const decoded = decodeRecordedBytes(...nameBytes(raw));
-    const name = analyseEntryName(decoded.text, {
-      maxNameBytes: this.options.maxEntryNameBytes,
-      validEncoding: decoded.validEncoding,
-      entryIndex: index,
+  private session(kind: string, input: unknown, label: string, signal: AbortSignal | undefined): ArchiveThreadSession {
+    return new ArchiveThreadSession(this.pool, kind, input, {
+      label,
+      timeoutMs: this.options.archiveParseStepMs ?? LIMITS.archiveParseStepMs,
+      ...(signal ? { abortSignal: signal } : {}),
+      serveBytes: (request) => this.read(request, signal),
     });
-    const encrypted = (raw.generalPurposeBitFlag & GP_ENCRYPTED) !== 0;
-    const kind = entryKind(raw, decoded.text);
-    const flags = new Set<FileFlag>(name.flags);
-    if (encrypted) flags.add('encrypted');
-    if (kind === 'symlink') flags.add('link');
-    if (kind === 'device') flags.add('device');
-    const duplicateOf = this.duplicates.check(name.displayPath, index);
-    if (duplicateOf !== undefined) flags.add('duplicate-name');
+  }
 
+  private toArchiveEntry(
+    wire: WireArchiveEntry,
+    index: number,
+    duplicates: DuplicateNameTracker,
+    listed: { session: ArchiveThreadSession; current: boolean },
+    signal: AbortSignal | undefined,
+  ): ArchiveEntry {
+    const flags: FileFlag[] = [...wire.flags];
+    const duplicateOf = duplicates.check(wire.displayPath, index);
+    if (duplicateOf !== undefined) flags.push('duplicate-name');
+    const archiveSize = this.facts.prefix + this.facts.size;
+    const label = `zip entry ${index}`;
     const entry: ArchiveEntry = {
       index,
-      recordedName: name.recordedName,
-      displayPath: name.displayPath,
-      name: name.name,
-      extension: name.extension,
-      kind,
-      declaredSize: raw.uncompressedSize,
-      compressedSize: raw.compressedSize,
-      times: zipTimes(raw),
-      flags: [...flags],
+      recordedName: wire.recordedName,
+      displayPath: wire.displayPath,
+      name: wire.name,
+      extension: wire.extension,
+      kind: wire.kind,
+      declaredSize: wire.declaredSize,
+      compressedSize: wire.compressedSize,
+      times: wire.times,
+      flags,
       ...(duplicateOf !== undefined ? { duplicateOf } : {}),
-      encrypted,
-      open: async () => {
-        const { stream, dataStart } = await this.openMemberData(raw, index);
-        if (this.headerMismatches.has(index) && !entry.flags.includes('header-mismatch')) entry.flags.push('header-mismatch');
-        // Stored: the member's bytes are the archive's own, from dataStart (sizes must agree, as they must for stored data).
-        if (raw.compressionMethod === 0 && raw.compressedSize === raw.uncompressedSize) {
-          entry.storedSpan = { offset: this.prefix + dataStart, length: raw.compressedSize };
+      ...(wire.linkTarget !== undefined ? { linkTarget: wire.linkTarget } : {}),
+      encrypted: wire.encrypted,
+      open: async (): Promise<Readable> => {
+        // The listing's thread sends the member while the entry is the current one; later, a thread of its own does.
+        const current = listed.current;
+        const session = current ? listed.session : this.session('zip-member', { prefix: this.facts.prefix, size: this.facts.size, index } satisfies ZipMemberInput, 'zip reader (member)', signal);
+        const opened = await session.exchange(current ? { op: 'open' } : null);
+        if (opened.t !== 'opened') {
+          if (!current) await session.end();
+          throw openFailure(opened, label);
         }
+        if (opened.headerMismatch && !entry.flags.includes('header-mismatch')) entry.flags.push('header-mismatch');
+        const span = opened.storedSpan;
+        if (span && Number.isSafeInteger(span.offset) && Number.isSafeInteger(span.length) && span.offset >= 0 && span.length >= 0 && span.offset + span.length <= archiveSize) {
+          entry.storedSpan = { offset: span.offset, length: span.length };
+        }
+        const stream = memberStream(session, label);
+        if (!current) stream.on('close', () => void session.end());
         return stream;
       },
     };
-    if (kind === 'symlink' && !encrypted) {
-      const target = await this.readLinkTarget(raw, index);
-      if (target !== undefined) entry.linkTarget = target;
-    }
     return entry;
   }
 
-  private async openMember(raw: RawZipEntry, index: number): Promise<Readable> {
-    return (await this.openMemberData(raw, index)).stream;
-  }
-
-  /**
-   * The member's bytes, CRC-checked, and where its data starts in the archive.
-   * The local header is read once here (yauzl checks the data lies inside the
-   * archive) and the data opened at that offset, as openReadStream would.
-   */
-  private async openMemberData(raw: RawZipEntry, index: number): Promise<{ stream: Readable; dataStart: number }> {
-    if ((raw.generalPurposeBitFlag & GP_ENCRYPTED) !== 0) {
-      throw new ExhibitError('encrypted', `zip entry ${index} is encrypted; not decrypted`);
-    }
-    if (raw.compressionMethod !== 0 && raw.compressionMethod !== 8) {
-      const method = COMPRESSION_NAMES[raw.compressionMethod] ?? 'unknown';
-      throw new ExhibitError('unsupported-format', `zip entry ${index}: compression method ${raw.compressionMethod} (${method}) is not supported`);
-    }
-    const entry = raw as unknown as yauzl.Entry;
-    const label = `zip entry ${index}`;
-    let dataStart: number;
-    let local: yauzl.LocalFileHeader;
-    try {
-      local = await this.zipfile.readLocalFileHeaderPromise(entry);
-      dataStart = local.fileDataStart;
-    } catch (err) {
-      throw asArchiveError(err, label);
-    }
-    const disagreement = localHeaderDisagreement(raw, local as unknown as LocalHeader);
-    if (disagreement) this.headerMismatches.set(index, `local header disagrees with the central directory: ${disagreement}`);
-    const source = await new Promise<Readable>((resolve, reject) => {
-      this.zipfile.openReadStreamLowLevel(
-        dataStart,
-        raw.compressedSize,
-        0,
-        raw.compressedSize,
-        raw.compressionMethod === 8,
-        raw.uncompressedSize,
-        (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(stream)),
-      );
-    });
-    return { stream: withCrcCheck(source, raw.crc32, label), dataStart };
-  }
-
-  /** Reads a small link target; a corrupt one is simply not recorded, storage faults still propagate. */
-  private async readLinkTarget(raw: RawZipEntry, index: number): Promise<string | undefined> {
-    if (raw.uncompressedSize > MAX_LINK_TARGET_BYTES || raw.compressedSize > MAX_LINK_TARGET_BYTES * 2) return undefined;
-    try {
-      const stream = await this.openMember(raw, index);
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for await (const chunk of stream) {
-        chunks.push(chunk as Buffer);
-        total += (chunk as Buffer).length;
-        if (total > MAX_LINK_TARGET_BYTES) {
-          stream.destroy();
-          return undefined;
-        }
-      }
-      return decodeRecordedBytes(Buffer.concat(chunks), nameBytes(raw)[1]).text;
-    } catch (err) {
-      if (err instanceof ExhibitError && err.retryable) throw err;
-      return undefined;
-    }
-  }
-
-  async close(): Promise<void> {
-    this.zipfile.close();
-  }
+  async close(): Promise<void> {}
 }
-
-interface LocalHeader {
-  generalPurposeBitFlag: number;
-  compressionMethod: number;
-  crc32: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  fileName: Buffer;
-}
-
-/**
- * What the local header says differently from the central directory. The
- * central directory is what we extract by (as every common tool does), so a
- * local name like `../../evil.sh` behind an innocent central name is a
- * finding about the member, not its path. Sizes and CRC are compared only
- * when the local header carries them (no data descriptor, not ZIP64).
- */
-function localHeaderDisagreement(central: RawZipEntry, local: LocalHeader): string | null {
-  const out: string[] = [];
-  if (Buffer.isBuffer(local.fileName) && !local.fileName.equals(central.fileName)) out.push('name');
-  if (local.compressionMethod !== central.compressionMethod) out.push('compression method');
-  if ((local.generalPurposeBitFlag & GP_ENCRYPTED) !== (central.generalPurposeBitFlag & GP_ENCRYPTED)) out.push('encryption flag');
-  const descriptor = (local.generalPurposeBitFlag & 0x0008) !== 0;
-  if (!descriptor) {
-    if (local.crc32 !== central.crc32) out.push('CRC-32');
-    if (local.compressedSize !== 0xffffffff && local.compressedSize !== central.compressedSize) out.push('compressed size');
-    if (local.uncompressedSize !== 0xffffffff && local.uncompressedSize !== central.uncompressedSize) out.push('uncompressed size');
-  }
-  return out.length > 0 ? out.join(', ') : null;
-}
-
-/** yauzl refuses a few legitimate-but-unsupported archives outright; say so rather than "corrupt". */
-function zipError(err: unknown, what: string): ExhibitError {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err, details: { reason: 'encrypted' } });
-  if (/size mismatch for stored file/i.test(message)) {
-    return new ExhibitError('corrupt-file', `${what}: ${message}`, { cause: err, details: { reason: 'header-mismatch' } });
-  }
-  if (/multi-disk/i.test(message)) return asArchiveError(err, what, 'unsupported-format');
-  return asArchiveError(err, what);
-}
-
-/** The name bytes to decode and what the archive says their encoding is. */
-function nameBytes(raw: RawZipEntry): [Buffer, NameEncoding] {
-  // Info-ZIP Unicode Path: a UTF-8 name, valid only while it matches the CRC of the plain name.
-  for (const field of raw.extraFields) {
-    if (field.id !== EXTRA_UNICODE_PATH || field.data.length < 6 || field.data[0] !== 1) continue;
-    if (field.data.readUInt32LE(1) !== crc32(raw.fileName)) continue;
-    return [field.data.subarray(5), 'utf8'];
-  }
-  return [raw.fileName, (raw.generalPurposeBitFlag & GP_UTF8) !== 0 ? 'utf8' : 'cp437'];
-}
-
-function entryKind(raw: RawZipEntry, name: string): EntryKind {
-  const host = raw.versionMadeBy >> 8;
-  const mode = host === MADE_BY_UNIX || host === MADE_BY_MACOS ? (raw.externalFileAttributes >>> 16) & 0xffff : 0;
-  switch (mode & S_IFMT) {
-    case S_IFLNK:
-      return 'symlink';
-    case S_IFCHR:
-    case S_IFBLK:
-      return 'device';
-    case S_IFIFO:
-      return 'fifo';
-    case S_IFSOCK:
-      return 'other';
-  }
-  const looksLikeDirectory =
-    (mode & S_IFMT) === S_IFDIR || name.endsWith('/') || name.endsWith('\\') || (mode === 0 && (raw.externalFileAttributes & DOS_ATTR_DIRECTORY) !== 0);
-  // A "directory" that carries data is treated as a file so the data is not silently skipped.
-  return looksLikeDirectory && raw.uncompressedSize === 0 ? 'directory' : 'file';
-}
-
-function zipTimes(raw: RawZipEntry): ArchiveTimes {
-  let ntfs: { modified?: RecordedTime; accessed?: RecordedTime; created?: RecordedTime } | undefined;
-  let unix: { modified?: RecordedTime; accessed?: RecordedTime; created?: RecordedTime } | undefined;
-  for (const { id, data } of raw.extraFields) {
-    if (id === EXTRA_NTFS) ntfs ??= parseNtfsExtra(data);
-    if (id === EXTRA_EXTENDED_TIMESTAMP) unix ??= parseExtendedTimestamp(data);
-  }
-  const times: ArchiveTimes = {};
-  // Most precise first: NTFS (100 ns, UTC), extended timestamp (1 s, UTC), DOS (2 s, zone unknown).
-  const modified = ntfs?.modified ?? unix?.modified ?? dosTime(raw.lastModFileDate, raw.lastModFileTime, 'zip:dos');
-  const accessed = ntfs?.accessed ?? unix?.accessed;
-  const created = ntfs?.created ?? unix?.created;
-  if (modified) times.modified = modified;
-  if (accessed) times.accessed = accessed;
-  if (created) times.created = created;
-  return times;
-}
-
-/** Info-ZIP extended timestamp (0x5455): flags byte, then the int32 UTC seconds it announces, as far as present. */
-function parseExtendedTimestamp(data: Buffer) {
-  if (data.length < 1) return undefined;
-  const flags = data[0]!;
-  const out: { modified?: RecordedTime; accessed?: RecordedTime; created?: RecordedTime } = {};
-  let pos = 1;
-  const take = (): RecordedTime | undefined => {
-    // The central directory copy carries only mtime even when the flags announce more.
-    if (pos + 4 > data.length) return undefined;
-    const seconds = data.readInt32LE(pos);
-    pos += 4;
-    return utcTime(seconds * 1000, 'zip:extended-timestamp');
-  };
-  if (flags & 1) out.modified = take();
-  if (flags & 2) out.accessed = take();
-  if (flags & 4) out.created = take();
-  return stripUndefined(out);
-}
-
-/** NTFS extra (0x000a): 4 reserved bytes, then tagged attributes; tag 1 holds mtime, atime, ctime (creation) FILETIMEs. */
-function parseNtfsExtra(data: Buffer) {
-  let pos = 4;
-  while (pos + 4 <= data.length) {
-    const tag = data.readUInt16LE(pos);
-    const size = data.readUInt16LE(pos + 2);
-    pos += 4;
-    if (pos + size > data.length) return undefined;
-    if (tag === 1 && size >= 24) {
-      return stripUndefined({
-        modified: filetime(data.readBigUInt64LE(pos), 'zip:ntfs'),
-        accessed: filetime(data.readBigUInt64LE(pos + 8), 'zip:ntfs'),
-        created: filetime(data.readBigUInt64LE(pos + 16), 'zip:ntfs'),
-      });
-    }
-    pos += size;
-  }
-  return undefined;
-}
-
-function stripUndefined<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
-}
-
-/**
- * yauzl checks sizes but not CRC-32; we do, so a damaged member is reported
- * as corrupt rather than stored as if it were the recorded content.
- */
-function withCrcCheck(source: Readable, expected: number, label: string): Readable {
-  let crc = 0;
-  const out = new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
-      crc = crc32(chunk, crc);
-      callback(null, chunk);
-    },
-    flush(callback: TransformCallback) {
-      if (crc >>> 0 !== expected >>> 0) {
-        callback(new ExhibitError('corrupt-file', `${label}: CRC-32 mismatch (recorded ${hex(expected)}, computed ${hex(crc)})`));
-        return;
-      }
-      callback();
-    },
-  });
-  source.on('error', (err) => out.destroy(asArchiveError(err, label)));
-  out.on('close', () => {
-    if (!source.destroyed) source.destroy();
-  });
-  source.pipe(out);
-  return out;
-}
-
-const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');

@@ -1,0 +1,303 @@
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import tar from 'tar-stream';
+import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
+import type { TaskHandler } from '@exhibit/media/worker-runtime';
+import { archiveLimitError, asArchiveError } from './archive-reader.js';
+import { decimalSecondsTime, utcTime } from './archive-times.js';
+import type { TarListInput, WireArchiveEntry } from './archive.tasks.js';
+import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
+import { sendMemberData } from './member-data.sender.js';
+import { ThreadLink } from './thread-link.js';
+
+/**
+ * The TAR and TAR.GZ parser, in an archive parser thread (archive.worker.ts;
+ * the main thread's side is tar.reader.ts): tar-stream, gunzip and the
+ * whole-stream bomb guard, fed with the archive's bytes piece by piece as
+ * the main thread reads them from the blob ('feed'). Entries and member
+ * chunks go to the main thread one at a time, each answered before the next
+ * is made. Entries are taken in order: before the next entry is produced,
+ * whatever is left of the previous entry's data is read and discarded (never
+ * destroyed: destroying a tar-stream entry aborts the whole archive).
+ */
+
+/** What tar-stream gives us per header (after PAX and GNU long names are applied). */
+interface TarHeader {
+  name: string;
+  size?: number;
+  mtime?: Date;
+  type?: string | null;
+  linkname?: string | null;
+  pax?: Record<string, string> | null;
+}
+
+/** A tar-stream entry stream (streamx); only what we use of it. */
+interface TarEntryStream {
+  header: TarHeader;
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+}
+
+const KIND_BY_TYPE: Record<string, EntryKind> = {
+  file: 'file',
+  'contiguous-file': 'file',
+  directory: 'directory',
+  symlink: 'symlink',
+  link: 'hardlink',
+  'character-device': 'device',
+  'block-device': 'device',
+  fifo: 'fifo',
+};
+
+/** Lists the archive front to back, sending a member's bytes when the main thread opens it. */
+async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
+  const format = input.gzip ? 'tar.gz' : 'tar';
+  // The archive's bytes, asked for only when tar-stream (or gunzip) wants more.
+  const source = new Readable({
+    highWaterMark: 0,
+    read() {
+      link.feed().then(
+        (bytes) => this.push(bytes),
+        (err: unknown) => this.destroy(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
+  });
+  // latin1 keeps header names as raw bytes (one char per byte); we decode them ourselves.
+  // (tar-stream's own typings omit its extract options.)
+  const extractOptions = { filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0];
+  const extract = tar.extract(extractOptions);
+  const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
+  let piped: Readable = source;
+  if (input.gzip) {
+    const gunzip = createGunzip();
+    gunzip.on('error', (err) =>
+      fail(isEndOfData(err) ? truncatedError(`gzip: the compressed stream ends early (${errorMessage(err)})`, err) : new ExhibitError('corrupt-file', `gzip: ${errorMessage(err)}`, { cause: err })),
+    );
+    const guard = ratioGuard(source, input);
+    guard.on('error', (err) => fail(err as ExhibitError));
+    source.pipe(gunzip).pipe(guard);
+    piped = guard;
+  }
+  piped.pipe(extract);
+
+  const iterator = (extract as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let index = 0;
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      const current = describe(next.value as TarEntryStream, index, input);
+      const answer = await link.ask({ t: 'entry', entry: current.entry });
+      if (answer.op === 'end') return;
+      if (answer.op === 'open' && current.entry.kind === 'file') {
+        const opened = await link.ask({ t: 'opened' });
+        if (opened.op === 'end') return;
+        // Made only now, read at once: a member already over (or failed) must have its reader before its error is emitted.
+        if (opened.op === 'more' && !(await sendMemberData(link, current.open(), `tar entry ${index}`))) return;
+      }
+      index += 1;
+      // Before the next header can be parsed, this entry's data must be gone.
+      await current.skipRest();
+    }
+  } catch (err) {
+    if (err instanceof ExhibitError) throw err;
+    // tar-stream's word for a size that is negative, base-256 negative or not a number.
+    if (/^invalid header$/i.test(errorMessage(err))) {
+      throw new ExhibitError('corrupt-file', `${format}: entry ${index} declares an impossible size (negative or unreadable); the rest of the archive cannot be located`, {
+        cause: err,
+        details: { reason: 'corrupt' },
+      });
+    }
+    if (isEndOfData(err)) throw truncatedError(`${format}: the archive ends inside a header or member (${errorMessage(err)})`, err);
+    // A first header that does not parse means the stream is not a tar at all.
+    if (index === 0 && /invalid tar header/i.test(errorMessage(err))) {
+      throw new ExhibitError('unsupported-format', `${format}: not a tar archive (${errorMessage(err)})`, { cause: err });
+    }
+    throw asArchiveError(err, format);
+  } finally {
+    await iterator.return?.().catch(() => undefined);
+    source.destroy();
+  }
+}
+
+/** Counts compressed bytes in and expanded bytes out; a stream far beyond the ratio is a bomb. */
+function ratioGuard(compressedSource: Readable, options: TarListInput): Transform {
+  let compressed = 0;
+  compressedSource.on('data', (chunk: Buffer) => {
+    compressed += chunk.length;
+  });
+  let expanded = 0;
+  const { maxCompressionRatio, compressionRatioMinBytes } = options;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
+      expanded += chunk.length;
+      if (expanded > compressionRatioMinBytes && expanded > maxCompressionRatio * Math.max(compressed, 1)) {
+        callback(archiveLimitError(`tar.gz expands beyond ${maxCompressionRatio}:1 (${expanded} bytes from ${compressed}); treated as a decompression bomb`));
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+}
+
+function describe(stream: TarEntryStream, index: number, input: TarListInput): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
+  const header = stream.header;
+  const decoded = decodeName(header.name, header.pax?.['path'] !== undefined);
+  const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
+  const kind = (header.type && KIND_BY_TYPE[header.type]) || 'other';
+  if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
+    // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
+    throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {
+      details: { reason: 'corrupt' },
+    });
+  }
+  const declaredSize = typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null;
+  const flags = new Set<FileFlag>(name.flags);
+  if (kind === 'symlink' || kind === 'hardlink') flags.add('link');
+  if (kind === 'device') flags.add('device');
+
+  // Listen from the start: a fully read entry may end, or the archive fail under it, before anyone asks.
+  const state: EntryState = { ended: false, closed: false, error: undefined };
+  const settled = new Promise<void>((resolve) => {
+    stream.on('end', () => {
+      state.ended = true;
+      resolve();
+    });
+    stream.on('close', () => {
+      state.closed = true;
+      resolve();
+    });
+    stream.on('error', (err) => {
+      state.error = err;
+      resolve();
+    });
+  });
+  let member: Readable | undefined;
+  const entry: WireArchiveEntry = {
+    recordedName: name.recordedName,
+    displayPath: name.displayPath,
+    name: name.name,
+    extension: name.extension,
+    kind,
+    declaredSize,
+    compressedSize: null,
+    times: tarTimes(header),
+    flags: [...flags],
+    encrypted: false,
+  };
+  if ((kind === 'symlink' || kind === 'hardlink') && header.linkname) {
+    entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined).text;
+  }
+  const open = () => {
+    member = memberStream(stream, index, state, declaredSize, header.pax?.['size'] !== undefined);
+    return member;
+  };
+  const skipRest = async () => {
+    // tar-stream never attaches data to a directory entry, so its stream would never end.
+    if (header.type === 'directory') return;
+    member?.destroy();
+    stream.resume();
+    await settled;
+  };
+  return { entry, open, skipRest };
+}
+
+/** Header names arrive as latin1 (raw bytes); PAX names are already UTF-8 text. */
+function decodeName(text: string, fromPax: boolean) {
+  if (fromPax) return { text, validEncoding: !text.includes('\ufffd') };
+  return decodeRecordedBytes(Buffer.from(text, 'latin1'), 'unknown');
+}
+
+function tarTimes(header: TarHeader): ArchiveTimes {
+  const times: ArchiveTimes = {};
+  const pax = header.pax ?? {};
+  const modified =
+    (pax['mtime'] !== undefined ? decimalSecondsTime(pax['mtime'], 'tar:pax') : undefined) ??
+    (header.mtime ? utcTime(header.mtime.getTime(), 'tar:header') : undefined);
+  if (modified) times.modified = modified;
+  const accessed = pax['atime'] !== undefined ? decimalSecondsTime(pax['atime'], 'tar:pax') : undefined;
+  if (accessed) times.accessed = accessed;
+  // POSIX ctime is the inode change time, not creation.
+  const changed = pax['ctime'] !== undefined ? decimalSecondsTime(pax['ctime'], 'tar:pax') : undefined;
+  if (changed) times.changed = changed;
+  return times;
+}
+
+interface EntryState {
+  ended: boolean;
+  closed: boolean;
+  error: Error | undefined;
+}
+
+/**
+ * Hands the entry's data to the consumer with backpressure. If the consumer
+ * stops early, the rest is discarded by resuming the entry, so the archive
+ * can move on to the next header.
+ *
+ * The entry may already be over when it is opened: when the archive ends
+ * inside this member (a header declaring 8 GiB followed by 1 KiB), tar-stream
+ * destroys the entry as soon as the input ends, which can be before the
+ * consumer gets round to opening it. Listeners attached after that never
+ * fire, and the member (and the whole unpack) used to wait forever. So the
+ * entry's state is tracked from its header on, and an entry that closed
+ * without ending is a truncated member.
+ */
+function memberStream(entry: TarEntryStream, index: number, state: EntryState, declaredSize: number | null, sizeFromPax: boolean): Readable {
+  const out = new PassThrough();
+  const truncated = (cause?: Error) =>
+    truncatedError(
+      `tar entry ${index} ends before its declared ${declaredSize ?? '?'} bytes${sizeFromPax ? ' (a size from a PAX record, overriding its header)' : ''} (the archive is truncated)`,
+      cause,
+    );
+  if (state.error || (state.closed && !state.ended)) {
+    out.destroy(state.error && !isEndOfData(state.error) ? asArchiveError(state.error, `tar entry ${index}`) : truncated(state.error));
+    return out;
+  }
+  let finished = false;
+  entry.on('data', (chunk: Buffer) => {
+    if (out.destroyed) return;
+    if (!out.write(chunk)) {
+      entry.pause();
+      out.once('drain', () => entry.resume());
+    }
+  });
+  entry.on('end', () => {
+    finished = true;
+    out.end();
+  });
+  entry.on('error', (err: Error) => {
+    finished = true;
+    out.destroy(isEndOfData(err) ? truncated(err) : asArchiveError(err, `tar entry ${index}`));
+  });
+  entry.on('close', () => {
+    // Closed without its end: the archive was cut off (or destroyed) under it.
+    if (!finished) {
+      finished = true;
+      out.destroy(truncated());
+    }
+  });
+  out.on('close', () => {
+    if (!finished) entry.resume();
+  });
+  return out;
+}
+
+/** tar-stream's and zlib's words for an input that stops too early. */
+function isEndOfData(err: unknown): boolean {
+  return /unexpected end of (data|file)|premature close/i.test(errorMessage(err));
+}
+
+export function truncatedError(message: string, cause?: unknown): ExhibitError {
+  return new ExhibitError('corrupt-file', message, { ...(cause !== undefined ? { cause } : {}), details: { reason: 'truncated' } });
+}
+
+/** The TAR tasks of the archive parser threads (archive.worker.ts). */
+export const TAR_TASKS: Record<'tar-list', TaskHandler> = {
+  async 'tar-list'(input, context) {
+    await listTar(new ThreadLink(context), input as TarListInput);
+    return { value: null };
+  },
+};

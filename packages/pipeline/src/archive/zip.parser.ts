@@ -1,0 +1,576 @@
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import yauzl from 'yauzl';
+import { ExhibitError, type ArchiveTimes, type EntryKind, type FileFlag, type RecordedTime } from '@exhibit/core';
+import type { TaskHandler } from '@exhibit/media/worker-runtime';
+import { asArchiveError } from './archive-reader.js';
+import { dosTime, filetime, utcTime } from './archive-times.js';
+import { toWireError, type WireArchiveEntry, type ZipArchiveFinding, type ZipFacts, type ZipListInput, type ZipMemberInput, type ZipOpenInput } from './archive.tasks.js';
+import { analyseEntryName, decodeRecordedBytes, type NameEncoding } from './entry-name.js';
+import { sendMemberData } from './member-data.sender.js';
+import { RangeReader } from './range.reader.js';
+import { ThreadLink } from './thread-link.js';
+
+/**
+ * The ZIP parser, in an archive parser thread (archive.worker.ts; the main
+ * thread's side is zip.reader.ts): yauzl over ranged reads the main thread
+ * serves, the central-directory survey, entry names, kinds and times, local
+ * headers, inflate and CRC-32. Entries and member chunks go to the main
+ * thread one at a time, each answered before the next is made.
+ */
+/** Symbolic link targets are read only up to this size; anything larger is not a plausible path. */
+export const MAX_LINK_TARGET_BYTES = 4096;
+
+const GP_ENCRYPTED = 0x0001;
+const GP_UTF8 = 0x0800;
+const EXTRA_UNICODE_PATH = 0x7075;
+const EXTRA_EXTENDED_TIMESTAMP = 0x5455;
+const EXTRA_NTFS = 0x000a;
+const MADE_BY_UNIX = 3;
+const MADE_BY_MACOS = 19;
+const DOS_ATTR_DIRECTORY = 0x10;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+const S_IFSOCK = 0o140000;
+const COMPRESSION_NAMES: Record<number, string> = { 9: 'deflate64', 12: 'bzip2', 14: 'lzma', 93: 'zstd', 95: 'xz', 98: 'ppmd', 99: 'aes' };
+
+/** yauzl's entry with decodeStrings:false (names stay bytes); @types/yauzl does not model that. */
+interface RawZipEntry {
+  fileName: Buffer;
+  extraFields: Array<{ id: number; data: Buffer }>;
+  versionMadeBy: number;
+  generalPurposeBitFlag: number;
+  compressionMethod: number;
+  lastModFileTime: number;
+  lastModFileDate: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  externalFileAttributes: number;
+  relativeOffsetOfLocalHeader: number;
+}
+
+/** Fewest bytes an entry can occupy from its local header offset: the fixed header and its data. */
+const LOCAL_HEADER_FIXED_BYTES = 30;
+
+function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
+  return new Promise<yauzl.ZipFile>((resolve, reject) => {
+    yauzl.fromRandomAccessReader(
+      reader as unknown as yauzl.RandomAccessReader,
+      size,
+      {
+        autoClose: false,
+        lazyEntries: true,
+        // Names stay raw bytes: yauzl would otherwise reject the whole archive for
+        // one `../` name, and we want the recorded bytes, not its interpretation.
+        decodeStrings: false,
+        validateEntrySizes: true,
+        strictFileNames: false,
+      },
+      (err, zip) => (err ? reject(zipError(err, 'zip')) : resolve(zip)),
+    );
+  });
+}
+
+/**
+ * yauzl wants the end record to end the file. When bytes follow it (appended
+ * data, or a trailing comment that lies about its length), find the last end
+ * record whose central directory ends right where the record starts, and read
+ * the archive as ending there; the rest is a finding, not a failure.
+ */
+async function archiveEndBefore(reader: RangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, 1024 * 1024);
+  const tail = await reader.readBytes(size - window, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    const commentLength = tail.readUInt16LE(at + 20);
+    const eocd = size - window + at;
+    const end = eocd + 22 + commentLength;
+    const zip64 = cdOffset === 0xffffffff || cdSize === 0xffffffff;
+    if (end < size && end <= size && (zip64 || cdOffset + cdSize === eocd)) return end;
+  }
+  return null;
+}
+
+/**
+ * Bytes in front of an archive whose offsets do not account for them: the end
+ * record says its central directory (cdSize bytes) starts at cdOffset, so it
+ * should end where the end record starts; if it ends earlier, that much was
+ * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
+ */
+async function unadjustedPrefix(reader: RangeReader, size: number): Promise<number> {
+  const window = Math.min(size, 22 + 0xffff);
+  const tail = await reader.readBytes(size - window, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
+    const eocd = size - window + at;
+    const prefix = eocd - cdSize - cdOffset;
+    return prefix > 0 ? prefix : 0;
+  }
+  return 0;
+}
+
+interface CentralSurvey {
+  /** Entries the end record declares. */
+  declared: number;
+  firstLocalHeader: number | null;
+  /** Why entries overlap, when they do. */
+  overlap: string | null;
+}
+
+/**
+ * Reads the central directory once, before anything is extracted, keeping
+ * only each entry's [local header offset, least possible end) range: entries
+ * that share or overlap those ranges (one local header referenced 1,500
+ * times, or Fifield's overlapping deflate streams) expand the same bytes over
+ * and over. The end of each range is a lower bound (the fixed 30-byte local
+ * header plus the compressed size, without the name and extra field), so an
+ * overlap found here is real. A directory that breaks off is the reading
+ * pass's to report; the survey checks what it could read.
+ */
+async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number): Promise<CentralSurvey> {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const declared = Number(zipfile.entryCount);
+  for (let i = 0; i <= maxEntries; i += 1) {
+    let raw: RawZipEntry | null;
+    try {
+      raw = await nextEntry(zipfile);
+    } catch {
+      break;
+    }
+    if (raw === null) break;
+    starts.push(raw.relativeOffsetOfLocalHeader);
+    ends.push(raw.relativeOffsetOfLocalHeader + LOCAL_HEADER_FIXED_BYTES + raw.compressedSize);
+  }
+  const order = starts.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]! || a - b);
+  let overlap: string | null = null;
+  let shared = 0;
+  let overlapping = 0;
+  for (let k = 1; k < order.length; k += 1) {
+    const prev = order[k - 1]!;
+    const cur = order[k]!;
+    if (starts[cur] === starts[prev]) shared += 1;
+    else if (starts[cur]! < ends[prev]!) overlapping += 1;
+  }
+  if (shared > 0 || overlapping > 0) {
+    overlap = `${shared + overlapping} of ${order.length} entries overlap another (${shared} share a local header, ${overlapping} start inside another's data)`;
+  }
+  return { declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
+}
+
+function nextEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: unknown) => {
+      cleanup();
+      resolve(entry as RawZipEntry);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(null);
+    };
+    const onError = (err: unknown) => {
+      cleanup();
+      reject(zipError(err, 'zip central directory'));
+    };
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+/**
+ * Finds the archive in its bytes and surveys its central directory. Throws
+ * ExhibitError 'corrupt-file' when no usable end-of-central-directory record
+ * is found, or when entries overlap (details: reason, membersDeclared, findings).
+ */
+async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts> {
+  const rangeReader = (prefix: number) => new RangeReader((offset, length) => link.read(prefix + offset, length), input.size - prefix);
+  let reader = rangeReader(0);
+  const findings: ZipArchiveFinding[] = [];
+  let size = input.size;
+  let zipfile: yauzl.ZipFile;
+  try {
+    zipfile = await openYauzl(reader, size);
+  } catch (err) {
+    const end = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message) ? await archiveEndBefore(reader, size) : null;
+    if (end === null) throw err;
+    size = end;
+    findings.push('archive-trailing-data');
+    zipfile = await openYauzl(reader, size);
+  }
+  // Offsets that count from a later start: bytes were put in front of the archive (or it is the
+  // second of two concatenated archives). Read it from where its own offsets count.
+  const prefix = await unadjustedPrefix(reader, size);
+  if (prefix > 0) {
+    zipfile.close();
+    reader = rangeReader(prefix);
+    size -= prefix;
+    zipfile = await openYauzl(reader, size);
+  }
+  const survey = await surveyCentralDirectory(zipfile, input.maxEntries);
+  zipfile.close();
+  if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
+  if (survey.overlap) {
+    throw new ExhibitError('corrupt-file', `zip: ${survey.overlap}; nothing is extracted from an archive whose entries share bytes`, {
+      details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
+    });
+  }
+  return { prefix, size, findings, declared: survey.declared };
+}
+
+/** Lists the archive entry by entry, sending a member's bytes when the main thread opens it. */
+async function listZip(link: ThreadLink, input: ZipListInput): Promise<void> {
+  const reader = new RangeReader((offset, length) => link.read(input.prefix + offset, length), input.size);
+  const zipfile = await openYauzl(reader, input.size);
+  try {
+    for (let index = 0; ; index += 1) {
+      const raw = await nextEntry(zipfile);
+      if (raw === null) return;
+      const answer = await link.ask({ t: 'entry', entry: await describe(zipfile, raw, index, input) });
+      if (answer.op === 'end') return;
+      if (answer.op === 'open' && !(await sendMember(link, zipfile, raw, index, input.prefix))) return;
+    }
+  } finally {
+    zipfile.close();
+  }
+}
+
+async function describe(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: number, input: ZipListInput): Promise<WireArchiveEntry> {
+  const decoded = decodeRecordedBytes(...nameBytes(raw));
+  const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
+  const encrypted = (raw.generalPurposeBitFlag & GP_ENCRYPTED) !== 0;
+  const kind = entryKind(raw, decoded.text);
+  const flags = new Set<FileFlag>(name.flags);
+  if (encrypted) flags.add('encrypted');
+  if (kind === 'symlink') flags.add('link');
+  if (kind === 'device') flags.add('device');
+  const entry: WireArchiveEntry = {
+    recordedName: name.recordedName,
+    displayPath: name.displayPath,
+    name: name.name,
+    extension: name.extension,
+    kind,
+    declaredSize: raw.uncompressedSize,
+    compressedSize: raw.compressedSize,
+    times: zipTimes(raw),
+    flags: [...flags],
+    encrypted,
+  };
+  if (kind === 'symlink' && !encrypted) {
+    const target = await readLinkTarget(zipfile, raw, index);
+    if (target !== undefined) entry.linkTarget = target;
+  }
+  return entry;
+}
+
+/** Opens the member (local header, then its data) and sends it; an error opening it is its 'data-error'. */
+async function sendMember(link: ThreadLink, zipfile: yauzl.ZipFile, raw: RawZipEntry, index: number, prefix: number): Promise<boolean> {
+  const label = `zip entry ${index}`;
+  const fail = async (err: unknown) => (await link.ask({ t: 'data-error', error: toWireError(asArchiveError(err, label)) })).op !== 'end';
+  let member: MemberData;
+  try {
+    member = await openMemberData(zipfile, raw, index);
+  } catch (err) {
+    return fail(err);
+  }
+  // Stored: the member's bytes are the archive's own, from dataStart (sizes must agree, as they must for stored data).
+  const stored = raw.compressionMethod === 0 && raw.compressedSize === raw.uncompressedSize;
+  const answer = await link.ask({
+    t: 'opened',
+    ...(member.headerMismatch ? { headerMismatch: true } : {}),
+    ...(stored ? { storedSpan: { offset: prefix + member.dataStart, length: raw.compressedSize } } : {}),
+  });
+  if (answer.op !== 'more') return answer.op !== 'end';
+  let stream: Readable;
+  try {
+    // Made only now, read at once: an error of its first bytes must have a reader to go to.
+    stream = await member.stream();
+  } catch (err) {
+    return fail(err);
+  }
+  return sendMemberData(link, stream, label);
+}
+
+interface MemberData {
+  dataStart: number;
+  /** The local header disagrees with the central directory (read from the central directory, flagged). */
+  headerMismatch: boolean;
+  /** The member's bytes, inflated if deflated, CRC-checked at their end. */
+  stream(): Promise<Readable>;
+}
+
+/**
+ * Reads the member's local header (yauzl checks the data lies inside the
+ * archive): where its data starts and whether the header agrees with the
+ * central directory; its data is opened at that offset, as openReadStream would.
+ */
+async function openMemberData(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: number): Promise<MemberData> {
+  if ((raw.generalPurposeBitFlag & GP_ENCRYPTED) !== 0) {
+    throw new ExhibitError('encrypted', `zip entry ${index} is encrypted; not decrypted`);
+  }
+  if (raw.compressionMethod !== 0 && raw.compressionMethod !== 8) {
+    const method = COMPRESSION_NAMES[raw.compressionMethod] ?? 'unknown';
+    throw new ExhibitError('unsupported-format', `zip entry ${index}: compression method ${raw.compressionMethod} (${method}) is not supported`);
+  }
+  const entry = raw as unknown as yauzl.Entry;
+  const label = `zip entry ${index}`;
+  let local: yauzl.LocalFileHeader;
+  try {
+    local = await zipfile.readLocalFileHeaderPromise(entry);
+  } catch (err) {
+    throw asArchiveError(err, label);
+  }
+  const dataStart = local.fileDataStart;
+  return {
+    dataStart,
+    headerMismatch: localHeaderDisagreement(raw, local as unknown as LocalHeader) !== null,
+    stream: () =>
+      new Promise<Readable>((resolve, reject) => {
+        zipfile.openReadStreamLowLevel(
+          dataStart,
+          raw.compressedSize,
+          0,
+          raw.compressedSize,
+          raw.compressionMethod === 8,
+          raw.uncompressedSize,
+          (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(withCrcCheck(stream, raw.crc32, label))),
+        );
+      }),
+  };
+}
+
+/** Reads a small link target; a corrupt one is simply not recorded. */
+async function readLinkTarget(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: number): Promise<string | undefined> {
+  if (raw.uncompressedSize > MAX_LINK_TARGET_BYTES || raw.compressedSize > MAX_LINK_TARGET_BYTES * 2) return undefined;
+  try {
+    const stream = await (await openMemberData(zipfile, raw, index)).stream();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of stream) {
+      chunks.push(chunk as Buffer);
+      total += (chunk as Buffer).length;
+      if (total > MAX_LINK_TARGET_BYTES) {
+        stream.destroy();
+        return undefined;
+      }
+    }
+    return decodeRecordedBytes(Buffer.concat(chunks), nameBytes(raw)[1]).text;
+  } catch (err) {
+    if (err instanceof ExhibitError && err.retryable) throw err;
+    return undefined;
+  }
+}
+
+/**
+ * One member, opened after the listing moved past it (a reader may open its
+ * entries in any order, ZIP being random access): the central directory is
+ * read up to the entry again, then the member is sent like a listed one.
+ */
+async function sendListedMember(link: ThreadLink, input: ZipMemberInput): Promise<void> {
+  const reader = new RangeReader((offset, length) => link.read(input.prefix + offset, length), input.size);
+  const zipfile = await openYauzl(reader, input.size);
+  try {
+    let raw: RawZipEntry | null = null;
+    for (let i = 0; i <= input.index; i += 1) {
+      raw = await nextEntry(zipfile);
+      if (raw === null) throw new ExhibitError('corrupt-file', `zip: the central directory ends before entry ${input.index}`);
+    }
+    await sendMember(link, zipfile, raw!, input.index, input.prefix);
+  } finally {
+    zipfile.close();
+  }
+}
+
+/** The ZIP tasks of the archive parser threads (archive.worker.ts). */
+export const ZIP_TASKS: Record<'zip-open' | 'zip-list' | 'zip-member', TaskHandler> = {
+  async 'zip-open'(input, context) {
+    return { value: await openZip(new ThreadLink(context), input as ZipOpenInput) };
+  },
+  async 'zip-list'(input, context) {
+    await listZip(new ThreadLink(context), input as ZipListInput);
+    return { value: null };
+  },
+  async 'zip-member'(input, context) {
+    await sendListedMember(new ThreadLink(context), input as ZipMemberInput);
+    return { value: null };
+  },
+};
+
+interface LocalHeader {
+  generalPurposeBitFlag: number;
+  compressionMethod: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  fileName: Buffer;
+}
+
+/**
+ * What the local header says differently from the central directory. The
+ * central directory is what we extract by (as every common tool does), so a
+ * local name like `../../evil.sh` behind an innocent central name is a
+ * finding about the member, not its path. Sizes and CRC are compared only
+ * when the local header carries them (no data descriptor, not ZIP64).
+ */
+function localHeaderDisagreement(central: RawZipEntry, local: LocalHeader): string | null {
+  const out: string[] = [];
+  if (Buffer.isBuffer(local.fileName) && !local.fileName.equals(central.fileName)) out.push('name');
+  if (local.compressionMethod !== central.compressionMethod) out.push('compression method');
+  if ((local.generalPurposeBitFlag & GP_ENCRYPTED) !== (central.generalPurposeBitFlag & GP_ENCRYPTED)) out.push('encryption flag');
+  const descriptor = (local.generalPurposeBitFlag & 0x0008) !== 0;
+  if (!descriptor) {
+    if (local.crc32 !== central.crc32) out.push('CRC-32');
+    if (local.compressedSize !== 0xffffffff && local.compressedSize !== central.compressedSize) out.push('compressed size');
+    if (local.uncompressedSize !== 0xffffffff && local.uncompressedSize !== central.uncompressedSize) out.push('uncompressed size');
+  }
+  return out.length > 0 ? out.join(', ') : null;
+}
+
+/** yauzl refuses a few legitimate-but-unsupported archives outright; say so rather than "corrupt". */
+function zipError(err: unknown, what: string): ExhibitError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err, details: { reason: 'encrypted' } });
+  if (/size mismatch for stored file/i.test(message)) {
+    return new ExhibitError('corrupt-file', `${what}: ${message}`, { cause: err, details: { reason: 'header-mismatch' } });
+  }
+  if (/multi-disk/i.test(message)) return asArchiveError(err, what, 'unsupported-format');
+  return asArchiveError(err, what);
+}
+
+/** The name bytes to decode and what the archive says their encoding is. */
+function nameBytes(raw: RawZipEntry): [Buffer, NameEncoding] {
+  // Info-ZIP Unicode Path: a UTF-8 name, valid only while it matches the CRC of the plain name.
+  for (const field of raw.extraFields) {
+    if (field.id !== EXTRA_UNICODE_PATH || field.data.length < 6 || field.data[0] !== 1) continue;
+    if (field.data.readUInt32LE(1) !== crc32(raw.fileName)) continue;
+    return [field.data.subarray(5), 'utf8'];
+  }
+  return [raw.fileName, (raw.generalPurposeBitFlag & GP_UTF8) !== 0 ? 'utf8' : 'cp437'];
+}
+
+function entryKind(raw: RawZipEntry, name: string): EntryKind {
+  const host = raw.versionMadeBy >> 8;
+  const mode = host === MADE_BY_UNIX || host === MADE_BY_MACOS ? (raw.externalFileAttributes >>> 16) & 0xffff : 0;
+  switch (mode & S_IFMT) {
+    case S_IFLNK:
+      return 'symlink';
+    case S_IFCHR:
+    case S_IFBLK:
+      return 'device';
+    case S_IFIFO:
+      return 'fifo';
+    case S_IFSOCK:
+      return 'other';
+  }
+  const looksLikeDirectory =
+    (mode & S_IFMT) === S_IFDIR || name.endsWith('/') || name.endsWith('\\') || (mode === 0 && (raw.externalFileAttributes & DOS_ATTR_DIRECTORY) !== 0);
+  // A "directory" that carries data is treated as a file so the data is not silently skipped.
+  return looksLikeDirectory && raw.uncompressedSize === 0 ? 'directory' : 'file';
+}
+
+function zipTimes(raw: RawZipEntry): ArchiveTimes {
+  let ntfs: { modified?: RecordedTime; accessed?: RecordedTime; created?: RecordedTime } | undefined;
+  let unix: { modified?: RecordedTime; accessed?: RecordedTime; created?: RecordedTime } | undefined;
+  for (const { id, data } of raw.extraFields) {
+    if (id === EXTRA_NTFS) ntfs ??= parseNtfsExtra(data);
+    if (id === EXTRA_EXTENDED_TIMESTAMP) unix ??= parseExtendedTimestamp(data);
+  }
+  const times: ArchiveTimes = {};
+  // Most precise first: NTFS (100 ns, UTC), extended timestamp (1 s, UTC), DOS (2 s, zone unknown).
+  const modified = ntfs?.modified ?? unix?.modified ?? dosTime(raw.lastModFileDate, raw.lastModFileTime, 'zip:dos');
+  const accessed = ntfs?.accessed ?? unix?.accessed;
+  const created = ntfs?.created ?? unix?.created;
+  if (modified) times.modified = modified;
+  if (accessed) times.accessed = accessed;
+  if (created) times.created = created;
+  return times;
+}
+
+/** Info-ZIP extended timestamp (0x5455): flags byte, then the int32 UTC seconds it announces, as far as present. */
+function parseExtendedTimestamp(data: Buffer) {
+  if (data.length < 1) return undefined;
+  const flags = data[0]!;
+  const out: { modified?: RecordedTime; accessed?: RecordedTime; created?: RecordedTime } = {};
+  let pos = 1;
+  const take = (): RecordedTime | undefined => {
+    // The central directory copy carries only mtime even when the flags announce more.
+    if (pos + 4 > data.length) return undefined;
+    const seconds = data.readInt32LE(pos);
+    pos += 4;
+    return utcTime(seconds * 1000, 'zip:extended-timestamp');
+  };
+  if (flags & 1) out.modified = take();
+  if (flags & 2) out.accessed = take();
+  if (flags & 4) out.created = take();
+  return stripUndefined(out);
+}
+
+/** NTFS extra (0x000a): 4 reserved bytes, then tagged attributes; tag 1 holds mtime, atime, ctime (creation) FILETIMEs. */
+function parseNtfsExtra(data: Buffer) {
+  let pos = 4;
+  while (pos + 4 <= data.length) {
+    const tag = data.readUInt16LE(pos);
+    const size = data.readUInt16LE(pos + 2);
+    pos += 4;
+    if (pos + size > data.length) return undefined;
+    if (tag === 1 && size >= 24) {
+      return stripUndefined({
+        modified: filetime(data.readBigUInt64LE(pos), 'zip:ntfs'),
+        accessed: filetime(data.readBigUInt64LE(pos + 8), 'zip:ntfs'),
+        created: filetime(data.readBigUInt64LE(pos + 16), 'zip:ntfs'),
+      });
+    }
+    pos += size;
+  }
+  return undefined;
+}
+
+function stripUndefined<T extends Record<string, unknown>>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+/**
+ * yauzl checks sizes but not CRC-32; we do, so a damaged member is reported
+ * as corrupt rather than stored as if it were the recorded content.
+ */
+function withCrcCheck(source: Readable, expected: number, label: string): Readable {
+  let crc = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
+      crc = crc32(chunk, crc);
+      callback(null, chunk);
+    },
+    flush(callback: TransformCallback) {
+      if (crc >>> 0 !== expected >>> 0) {
+        callback(new ExhibitError('corrupt-file', `${label}: CRC-32 mismatch (recorded ${hex(expected)}, computed ${hex(crc)})`));
+        return;
+      }
+      callback();
+    },
+  });
+  source.on('error', (err) => out.destroy(asArchiveError(err, label)));
+  out.on('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(out);
+  return out;
+}
+
+const hex = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
