@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { ExhibitError } from '@exhibit/core';
-import type { DeadlineWorkerPool, ServeResult } from '@exhibit/media/deadline-pool';
+import type { DeadlineWorkerPool, ServeResult } from '@exhibit/core/deadline-pool';
 import { fromWireError, type ArchiveAnswer, type ArchiveRequest } from './archive.tasks.js';
 
 /** What the thread hands over (entries, member state, chunks); reads and feeds are served directly. */

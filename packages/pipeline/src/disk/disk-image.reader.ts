@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
-import type { DeadlineWorkerPool, ServeResult } from '@exhibit/media/deadline-pool';
+import type { DeadlineWorkerPool, ServeResult } from '@exhibit/core/deadline-pool';
 import { ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from '../archive/archive-reader.js';
 import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js';
 import { ParallelHasher } from '../multi-hash.js';
