@@ -11,11 +11,10 @@ import type { ToMain, ToWorker, WireError } from './wire.js';
  * process for good, since no timer can fire. Here it holds one thread, which
  * the main thread stops when the task's budget runs out and replaces.
  *
- * Same rules as the HEIC decoder threads (heic.pool.ts): one task per thread
- * so a death can be blamed on the task it held; a thread referenced only while
- * it holds a task; a thread that dies is retried once in a fresh thread (the
- * death may have had another cause, e.g. the machine), a second death is the
- * file's failure. What is new here:
+ * One task per thread so a death can be blamed on the task it held; a thread
+ * referenced only while it holds a task; a thread that dies is retried once in
+ * a fresh thread (the death may have had another cause, e.g. the machine), a
+ * second death is the file's failure. Besides:
  *
  * - The budget counts only the parser's own time. While the worker waits for
  *   bytes the main thread is fetching for it (`serve`), the clock is stopped,
@@ -71,6 +70,8 @@ export interface DeadlinePoolOptions {
   resourceLimits: ResourceLimits;
   /** A thread that does not report ready within this many ms is a fault of the machine ('tool-unavailable'). */
   startTimeoutMs: number;
+  /** Plain data every thread gets as its `workerData` (the HEIC decoder's: where heic-decode is installed). */
+  workerData?: Record<string, unknown>;
 }
 
 export interface ServeResult {
@@ -101,6 +102,16 @@ export interface RunOptions {
    * start would repeat. Run again when absent.
    */
   mayRunAgain?(): boolean;
+  /**
+   * Asked with the task's value when it is done: true stops the thread
+   * instead of keeping it for the next task (a decoder whose heap grew to
+   * the largest image it decoded and never shrinks).
+   */
+  recycleThread?(value: unknown): boolean;
+  /** The task's own error for a budget that ran out, in place of 'parse-timeout' (the HEIC decoder's 'limit-exceeded'). Stable: no timings. */
+  timeoutError?(): Error;
+  /** The task's own error for a thread that died on it for good, in place of 'parse-crashed': `cause` is the death's stable cause class, `err` the death itself. */
+  crashError?(cause: string, err: Error): Error;
 }
 
 interface Job {
@@ -177,6 +188,15 @@ export class DeadlineWorkerPool {
     return this.slots.flatMap((s) => (s?.ready && s.job ? [s.worker] : []));
   }
 
+  /**
+   * The threads a task went to, started or still starting. Set synchronously
+   * by run(), so a test can tell that two tasks went to two threads without
+   * racing the tasks themselves.
+   */
+  assignedWorkers(): Worker[] {
+    return this.slots.flatMap((s) => (s?.job ? [s.worker] : []));
+  }
+
   /** Stops every thread; queued and running tasks fail with 'aborted'. */
   async close(): Promise<void> {
     const jobs = [...this.queue.splice(0), ...this.slots.flatMap((s) => (s?.job ? [s.job] : []))];
@@ -234,17 +254,18 @@ export class DeadlineWorkerPool {
     if (job.slot) this.retire(job.slot);
     this.settle(
       job,
-      new ExhibitError('parse-timeout', `${job.options.label} did not finish within its ${job.options.timeoutMs} ms budget and was stopped`),
+      job.options.timeoutError?.() ??
+        new ExhibitError('parse-timeout', `${job.options.label} did not finish within its ${job.options.timeoutMs} ms budget and was stopped`),
     );
     this.pump();
   }
 
   private spawn(index: number): Slot {
-    const { entry, resourceLimits } = this.options;
+    const { entry, resourceLimits, workerData } = this.options;
     // No execArgv: the parent's flags (a tsx loader, `--input-type=module`) are not the thread's business.
     const worker = entry.tsxApi
-      ? new Worker(TSX_BOOTSTRAP, { eval: true, execArgv: [], resourceLimits, workerData: { tsxApi: entry.tsxApi, entry: entry.url.href } })
-      : new Worker(entry.url, { execArgv: [], resourceLimits });
+      ? new Worker(TSX_BOOTSTRAP, { eval: true, execArgv: [], resourceLimits, workerData: { ...workerData, tsxApi: entry.tsxApi, entry: entry.url.href } })
+      : new Worker(entry.url, { execArgv: [], resourceLimits, ...(workerData ? { workerData } : {}) });
     this.started++;
     worker.unref();
     const slot: Slot = { worker, ready: false, job: undefined, startTimer: undefined };
@@ -277,7 +298,8 @@ export class DeadlineWorkerPool {
       this.serve(slot, job, message.seq, message.request);
       return;
     }
-    this.release(slot);
+    if (message.op === 'done' && job.options.recycleThread?.(message.value)) this.retire(slot);
+    else this.release(slot);
     if (message.op === 'done') this.settle(job, message.value);
     else this.settle(job, fromWire(message.error));
     this.pump();
@@ -325,9 +347,11 @@ export class DeadlineWorkerPool {
       if (!slot.ready) {
         this.settle(job, new ExhibitError('tool-unavailable', `${job.options.label}: parser thread stopped while starting: ${err.message}`, { cause: err }));
       } else if (++job.deaths >= DEATHS_BEFORE_BLAME) {
-        this.settle(job, new ExhibitError('parse-crashed', `${job.options.label} thread ${deathCause(err, this.options.resourceLimits)} on this file, twice`, { cause: err }));
+        const cause = deathCause(err, this.options.resourceLimits);
+        this.settle(job, job.options.crashError?.(cause, err) ?? new ExhibitError('parse-crashed', `${job.options.label} thread ${cause} on this file, twice`, { cause: err }));
       } else if (job.options.mayRunAgain && !job.options.mayRunAgain()) {
-        this.settle(job, new ExhibitError('parse-crashed', `${job.options.label} thread ${deathCause(err, this.options.resourceLimits)} on this file after handing on part of its results`, { cause: err }));
+        const cause = deathCause(err, this.options.resourceLimits);
+        this.settle(job, job.options.crashError?.(cause, err) ?? new ExhibitError('parse-crashed', `${job.options.label} thread ${cause} on this file after handing on part of its results`, { cause: err }));
       } else {
         // Back to the head of the queue, with a full budget, in a fresh thread.
         job.remainingMs = job.options.timeoutMs;
