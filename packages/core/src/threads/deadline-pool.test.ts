@@ -117,4 +117,38 @@ describe('DeadlineWorkerPool', () => {
     await expect(pool.run('echo', 'after', { label: 'parser', timeoutMs: 30_000 })).resolves.toBe('after');
     expect(pool.started).toBe(2);
   });
+
+  it('stops the thread of a task that asks to recycle it, and keeps it otherwise', async () => {
+    pool = testPool();
+    const recycleThread = (value: unknown) => value === 'large';
+    await pool.run('echo', 'small', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    await pool.run('echo', 'small', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    expect(pool.started).toBe(1);
+    await pool.run('echo', 'large', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    await pool.run('echo', 'small', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    expect(pool.started).toBe(2);
+  });
+
+  it("fails with the task's own errors in place of 'parse-timeout' and 'parse-crashed', the same every run", async () => {
+    pool = testPool({ resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const reasons: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const stuck = await pool
+        .run('loop', null, { label: 'decoder', timeoutMs: 500, timeoutError: () => new ExhibitError('limit-exceeded', 'took longer than 500 ms') })
+        .catch((e: unknown) => e);
+      const crashed = await pool
+        .run('exhaust-heap', null, { label: 'decoder', timeoutMs: 60_000, crashError: (cause) => new ExhibitError('decode-failed', `died twice (${cause})`) })
+        .catch((e: unknown) => e);
+      reasons.push(`${(stuck as ExhibitError).code}: ${(stuck as Error).message} / ${(crashed as ExhibitError).code}: ${(crashed as Error).message}`);
+    }
+    expect(reasons).toEqual(['limit-exceeded: took longer than 500 ms / decode-failed: died twice (ran out of its 32 MiB heap)', reasons[0]]);
+  });
+
+  it('gives every thread the workerData it was created with, and tells which threads a task went to before they start', async () => {
+    pool = testPool({ workerData: { heicDecodePath: '/somewhere/heic-decode' } });
+    const running = pool.run('worker-data', null, { label: 'decoder', timeoutMs: 30_000 });
+    expect(pool.assignedWorkers()).toHaveLength(1);
+    await expect(running).resolves.toEqual({ heicDecodePath: '/somewhere/heic-decode' });
+    expect(pool.assignedWorkers()).toHaveLength(0);
+  });
 });

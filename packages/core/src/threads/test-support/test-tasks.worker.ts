@@ -1,3 +1,4 @@
+import { workerData } from 'node:worker_threads';
 import { ExhibitError } from '../../errors.js';
 import { serveTasks } from '../worker-runtime.js';
 
@@ -30,6 +31,17 @@ serveTasks({
   /** Fails with a typed error and its details, as a reader does for a hostile archive. */
   async 'typed-failure'() {
     throw new ExhibitError('corrupt-file', 'entries overlap', { details: { reason: 'overlapping-entries', membersDeclared: 3, findings: ['archive-prefix'] } });
+  },
+
+  /** A parser stuck on a structure: it never returns. */
+  async loop() {
+    for (;;);
+  },
+
+  /** What the pool gave every thread as its workerData (the tsx bootstrap's own fields left out). */
+  async 'worker-data'() {
+    const { tsxApi: _tsx, entry: _entry, ...data } = (workerData ?? {}) as Record<string, unknown>;
+    return { value: data };
   },
 
   async echo(input) {
