@@ -68,12 +68,14 @@ await rm(assetsDir, { recursive: true, force: true });
 await build({
   // The parser threads' modules are their own entries (packages/media/src/sandbox/parse.pool.ts
   // starts dist/parse.worker.js, packages/pipeline/src/disk/disk-image.pool.ts dist/disk-image.worker.js,
-  // packages/pipeline/src/archive/archive.pool.ts dist/archive.worker.js, beside main.js, when not running from sources).
+  // packages/pipeline/src/archive/archive.pool.ts dist/archive.worker.js, packages/media/src/thumbnail/heic.pool.ts
+  // dist/heic.worker.js, beside main.js, when not running from sources).
   entryPoints: {
     main: path.join(appRoot, 'src/main.ts'),
     'parse.worker': path.join(repoRoot, 'packages/media/src/sandbox/parse.worker.ts'),
     'disk-image.worker': path.join(repoRoot, 'packages/pipeline/src/disk/disk-image.worker.ts'),
     'archive.worker': path.join(repoRoot, 'packages/pipeline/src/archive/archive.worker.ts'),
+    'heic.worker': path.join(repoRoot, 'packages/media/src/thumbnail/heic.worker.ts'),
   },
   outdir: path.join(appRoot, 'dist'),
   bundle: true,
@@ -88,4 +90,4 @@ await build({
   logLevel: 'warning',
 });
 await copyFile(path.join(repoRoot, 'host.json'), path.join(appRoot, 'host.json'));
-console.log('built dist/main.js, dist/parse.worker.js, dist/disk-image.worker.js and dist/archive.worker.js, copied assets/ (with the review app) and host.json');
+console.log('built dist/main.js, dist/parse.worker.js, dist/disk-image.worker.js, dist/archive.worker.js and dist/heic.worker.js, copied assets/ (with the review app) and host.json');

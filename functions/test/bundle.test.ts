@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -171,6 +172,27 @@ describe('the built Functions bundle', () => {
         });
       });
       expect(await done).toEqual({ op: 'done', id: 1, value: { prefix: 0, size: zip.length, findings: [], declared: 0 } });
+    } finally {
+      await worker.terminate();
+    }
+  });
+
+  it('ships the HEIC decoder threads\' module, which decodes a HEIC with the heic-decode it is pointed at', async () => {
+    // What packages/media/src/thumbnail/heic.pool.ts starts beside main.js when bundled (heic-decode stays external).
+    const heicDecodePath = createRequire(import.meta.url).resolve('heic-decode');
+    const worker = new Worker(path.join(appRoot, 'dist/heic.worker.js'), { execArgv: [], workerData: { heicDecodePath } });
+    const heic = await readFile(path.resolve(appRoot, '../packages/media/src/thumbnail/two-tone-4032x3024.fixture.heic'));
+    try {
+      const done = new Promise<{ op: string; value?: { width: number; height: number; pixels: ArrayBuffer } }>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('message', (m: { op: string }) => {
+          if (m.op === 'ready') worker.postMessage({ op: 'run', id: 1, kind: 'heic-decode', input: { bytes: Uint8Array.from(heic).buffer, maxPixels: 268_402_689 } });
+          else resolve(m);
+        });
+      });
+      const reply = await done;
+      expect(reply).toMatchObject({ op: 'done', value: { width: 4032, height: 3024 } });
+      expect(reply.value?.pixels.byteLength).toBe(4032 * 3024 * 4);
     } finally {
       await worker.terminate();
     }

@@ -22,7 +22,7 @@ import {
  * the whole host: its loop held the event loop, so not even a timeout could
  * fire). After every file, a sound one is still served. The parser threads
  * themselves (budget, heap limit, replacement) are tested in
- * sandbox/deadline-pool.test.ts.
+ * packages/core/src/threads/deadline-pool.test.ts and sandbox/stock-exifr.deadline.test.ts.
  */
 
 const tools: MediaTools = createMediaTools({});

@@ -63,7 +63,7 @@ export const MEDIA_LIMITS = {
    * a few hundred.
    */
   maxParsedValues: 1_000_000,
-  /** A parser thread that has not loaded its parsers by then is a fault of the machine ('tool-unavailable', retried). */
+  /** A parser or HEIC decoder thread that has not loaded its parsers (libheif) by then is a fault of the machine ('tool-unavailable', retried). */
   parseThreadStartTimeoutMs: 60_000,
   /** Thumbnail JPEG quality; part of the recipe name. */
   thumbnailJpegQuality: 80,

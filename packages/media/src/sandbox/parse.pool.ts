@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { ExhibitError, LIMITS, type ContentFinding, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { DeadlineWorkerPool, workerEntryBeside, type ServeResult, type WorkerEntry } from './deadline-pool.js';
+import { DeadlineWorkerPool, workerEntryBeside, type ServeResult, type WorkerEntry } from '@exhibit/core/deadline-pool';
 import type { PixelSize } from '../metadata/pixel-size.js';
 import type { HeifTransforms } from '../thumbnail/heif-transforms.js';
 import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
@@ -9,7 +9,7 @@ import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput
 /**
  * The process's parser threads (parse.worker.ts): every exifr and file-type
  * call on evidence bytes goes through here, with a time budget and a heap
- * limit, so one file can fail only itself (deadline-pool.ts says how).
+ * limit, so one file can fail only itself (@exhibit/core/deadline-pool says how).
  */
 
 /** The parser thread's module, parse.worker.ts (dist/parse.worker.js in the Functions bundle). */

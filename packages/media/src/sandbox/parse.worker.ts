@@ -4,7 +4,7 @@ import { ExhibitError, type RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { exifrMessages, openExifr } from '../metadata/exifr-source.js';
 import { readPixelSize } from '../metadata/pixel-size.js';
-import { serveTasks, type TaskContext } from './worker-runtime.js';
+import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { identifyFromSource } from '../identify/identify-source.js';
 import { heifTransforms } from '../thumbnail/heif-transforms.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';

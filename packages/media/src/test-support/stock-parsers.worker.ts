@@ -1,43 +1,17 @@
 import exifr from 'exifr';
-import { ExhibitError } from '@exhibit/core';
-import { serveTasks } from '../sandbox/worker-runtime.js';
+import { serveTasks } from '@exhibit/core/worker-runtime';
 
 /**
- * A parser thread for the deadline pool's tests: what the host ran on its
- * main thread before parsers moved to threads (exifr 7.1.3 as shipped, on the
- * whole file in memory), plus tasks that play a parser gone wrong. Test only.
+ * A parser thread for the deadline pool's regression tests
+ * (sandbox/stock-exifr.deadline.test.ts): what the host ran on its main
+ * thread before parsers moved to threads (exifr 7.1.3 as shipped, on the
+ * whole file in memory). Test only.
  */
 serveTasks({
   /** The thumbnail fallback's old call: loops for ever on a zero-length box after ftyp. */
   async 'stock-exifr-orientation'(input) {
     const { bytes } = input as { bytes: ArrayBuffer };
     return { value: (await exifr.orientation(Buffer.from(bytes))) ?? null };
-  },
-
-  /** A parser that builds a structure from a count it trusted until the heap is gone. */
-  async 'exhaust-heap'() {
-    const held: number[][] = [];
-    for (;;) held.push(Array.from({ length: 1_000_000 }, (_, i) => i));
-  },
-
-  /** Reads ranges from the main thread and sums their lengths. */
-  async 'read-ranges'(input, context) {
-    const { ranges } = input as { ranges: Array<{ offset: number; length: number }> };
-    let total = 0;
-    for (const range of ranges) total += ((await context.request(range)) as ArrayBuffer).byteLength;
-    return { value: total };
-  },
-
-  /** Asks for all its ranges at once (a stream reading ahead) and sums their lengths. */
-  async 'read-ranges-together'(input, context) {
-    const { ranges } = input as { ranges: Array<{ offset: number; length: number }> };
-    const got = await Promise.all(ranges.map((range) => context.request(range) as Promise<ArrayBuffer>));
-    return { value: got.reduce((sum, bytes) => sum + bytes.byteLength, 0) };
-  },
-
-  /** Fails with a typed error and its details, as a reader does for a hostile archive. */
-  async 'typed-failure'() {
-    throw new ExhibitError('corrupt-file', 'entries overlap', { details: { reason: 'overlapping-entries', membersDeclared: 3, findings: ['archive-prefix'] } });
   },
 
   async echo(input) {

@@ -175,7 +175,7 @@ async function exifPreview(bytes: Buffer, settings: ThumbnailSettings, abortSign
   let preview: Uint8Array | undefined;
   let orientation: number | undefined;
   try {
-    // In a parser thread: exifr on a hostile file may loop (see sandbox/deadline-pool.ts).
+    // In a parser thread: exifr on a hostile file may loop (see @exhibit/core/deadline-pool).
     ({ preview, orientation } = await exifPreviewSandboxed(bytes, abortSignal ? { abortSignal } : {}));
   } catch (err) {
     // A parser stopped on this file is its failure; an unreadable preview is only no preview.

@@ -1,5 +1,5 @@
 import { ExhibitError, isExhibitError } from '@exhibit/core';
-import type { DeadlineWorkerPool } from '@exhibit/media/deadline-pool';
+import type { DeadlineWorkerPool } from '@exhibit/core/deadline-pool';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBlobSource, tarOf, zipOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveReader } from './archive-reader.js';

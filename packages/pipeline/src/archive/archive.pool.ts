@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { LIMITS } from '@exhibit/core';
-import { DeadlineWorkerPool, workerEntryBeside, type WorkerEntry } from '@exhibit/media/deadline-pool';
+import { DeadlineWorkerPool, workerEntryBeside, type WorkerEntry } from '@exhibit/core/deadline-pool';
 
 /**
  * The process's archive parser threads (archive.worker.ts): every ZIP, TAR

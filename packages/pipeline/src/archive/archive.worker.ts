@@ -1,4 +1,4 @@
-import { serveTasks } from '@exhibit/media/worker-runtime';
+import { serveTasks } from '@exhibit/core/worker-runtime';
 import { TAR_TASKS } from './tar.parser.js';
 import { ZIP_TASKS } from './zip.parser.js';
 

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ExhibitError, errorMessage, type BlobRef, type BlobStore } from '@exhibit/core';
-import type { ServeResult } from '@exhibit/media/deadline-pool';
+import type { ServeResult } from '@exhibit/core/deadline-pool';
 import { ARCHIVE_READ_BYTES, type ArchiveRequest } from './archive.tasks.js';
 
 /**

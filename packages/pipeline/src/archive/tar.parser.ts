@@ -2,7 +2,7 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
-import type { TaskHandler } from '@exhibit/media/worker-runtime';
+import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
 import type { TarListInput, WireArchiveEntry } from './archive.tasks.js';

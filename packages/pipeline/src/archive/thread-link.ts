@@ -1,4 +1,4 @@
-import type { TaskContext } from '@exhibit/media/worker-runtime';
+import type { TaskContext } from '@exhibit/core/worker-runtime';
 import type { ArchiveAnswer, ArchiveRequest } from './archive.tasks.js';
 
 /**

@@ -2,7 +2,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import { ExhibitError, type ArchiveTimes, type EntryKind, type FileFlag, type RecordedTime } from '@exhibit/core';
-import type { TaskHandler } from '@exhibit/media/worker-runtime';
+import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { asArchiveError } from './archive-reader.js';
 import { dosTime, filetime, utcTime } from './archive-times.js';
 import { toWireError, type WireArchiveEntry, type ZipArchiveFinding, type ZipFacts, type ZipListInput, type ZipMemberInput, type ZipOpenInput } from './archive.tasks.js';

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ExhibitError, LIMITS, type BlobRef, type BlobStore, type FileFlag } from '@exhibit/core';
-import type { DeadlineWorkerPool } from '@exhibit/media/deadline-pool';
+import type { DeadlineWorkerPool } from '@exhibit/core/deadline-pool';
 import { abortError, ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
 import { ArchiveThreadSession, memberStream, openFailure } from './archive-thread.session.js';
 import { archivePool } from './archive.pool.js';

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { LIMITS } from '@exhibit/core';
-import { DeadlineWorkerPool, workerEntryBeside, type WorkerEntry } from '@exhibit/media/deadline-pool';
+import { DeadlineWorkerPool, workerEntryBeside, type WorkerEntry } from '@exhibit/core/deadline-pool';
 
 /**
  * The process's disk parser threads (disk-image.worker.ts): every disk-image

@@ -1,11 +1,12 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
-import type { DeadlineWorkerPool, ServeResult } from '@exhibit/media/deadline-pool';
+import type { DeadlineWorkerPool, ServeResult } from '@exhibit/core/deadline-pool';
 import { ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from '../archive/archive-reader.js';
 import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js';
 import { ParallelHasher } from '../multi-hash.js';
+import { memberChunkStream, ParserThreadSession } from '../parser-thread.session.js';
 import { diskPool } from './disk-image.pool.js';
-import type { DiskAnswer, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
+import type { DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
 import type { MediaHashes, StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -62,93 +63,8 @@ export async function openDiskImageReader(blobs: BlobStore, blob: BlobRef, blobS
   return reader;
 }
 
-interface Message {
-  request: Exclude<DiskRequest, { t: 'read' }> | { t: 'done'; value: unknown } | { t: 'failed'; error: Error };
-  reply?: (answer: DiskAnswer) => void;
-}
-
-/**
- * One task's conversation with its thread. The thread asks one thing at a
- * time (an entry, a chunk) and waits; `exchange` answers what it asked and
- * waits for what it asks next (or for the task's end). Exchanges run one
- * after another, so a member stream abandoned mid-read and the listing that
- * goes on cannot answer the same request twice.
- */
-class Session {
-  private pending: Message | undefined;
-  private waiter: ((message: Message) => void) | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
-  /** Requests taken from the thread: a thread that dies after the first cannot be started again (the pool's mayRunAgain). */
-  taken = 0;
-  readonly task: Promise<unknown>;
-
-  constructor(pool: DeadlineWorkerPool, kind: string, input: unknown, options: { label: string; timeoutMs: number; abortSignal?: AbortSignal; read: (offset: number, length: number) => Promise<ServeResult> }) {
-    this.task = pool.run(kind, input, {
-      label: options.label,
-      timeoutMs: options.timeoutMs,
-      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-      mayRunAgain: () => this.taken === 0,
-      serve: (raw) => {
-        const request = raw as DiskRequest;
-        if (request.t === 'read') return options.read(request.offset, request.length);
-        this.taken += 1;
-        // Entries and chunks are progress: the step budget starts again with each answer.
-        return new Promise<ServeResult>((resolve) => this.deliver({ request, reply: (answer) => resolve({ value: answer, renew: true }) }));
-      },
-    });
-    this.task.then(
-      (value) => this.deliver({ request: { t: 'done', value } }),
-      (error: unknown) => this.deliver({ request: { t: 'failed', error: error instanceof Error ? error : new Error(String(error)) } }),
-    );
-  }
-
-  private deliver(message: Message): void {
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    if (waiter) waiter(message);
-    else this.pending = message;
-  }
-
-  /** Answers the request waiting (if any) with `answer`, then waits for the next one. */
-  exchange(answer: DiskAnswer | null): Promise<Message['request']> {
-    const turn = this.queue.then(async () => {
-      const waiting = this.pending;
-      this.pending = undefined;
-      if (waiting && (waiting.request.t === 'done' || waiting.request.t === 'failed')) {
-        this.pending = waiting;
-        return waiting.request;
-      }
-      const next = new Promise<Message>((resolve) => (this.waiter = resolve));
-      if (waiting) {
-        // Nothing was asked yet (the first turn): wait without answering.
-        if (answer) waiting.reply?.(answer);
-        else {
-          this.waiter = undefined;
-          this.pending = waiting;
-          return waiting.request;
-        }
-      }
-      const message = await next;
-      // Kept so the next exchange answers it (and an ended task stays ended).
-      this.pending = message;
-      return message.request;
-    });
-    this.queue = turn.catch(() => undefined);
-    return turn;
-  }
-
-  /** Tells the thread to stop (if it waits for an answer) and waits for the task to settle. */
-  async end(): Promise<void> {
-    // What the thread asks next (it may still be working on it), or how the task ended.
-    const last = await this.exchange(null);
-    if (last.t !== 'done' && last.t !== 'failed') {
-      const waiting = this.pending;
-      this.pending = undefined;
-      waiting?.reply?.({ op: 'end' });
-    }
-    await this.task.catch(() => undefined);
-  }
-}
+/** One task's conversation with its disk parser thread (parser-thread.session.ts); the thread's reads of the blob are served directly. */
+class Session extends ParserThreadSession<DiskRequest, Extract<DiskRequest, { t: 'read' }>> {}
 
 class ThreadedDiskImageReader implements DiskImageReader {
   readonly format = 'disk-image' as const;
@@ -185,7 +101,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
       label,
       timeoutMs,
       ...(signal ? { abortSignal: signal } : {}),
-      read: (offset, length) => this.read(offset, length, signal),
+      served: ['read'],
+      serve: (request) => this.read(request.offset, request.length, signal),
     });
   }
 
@@ -326,40 +243,14 @@ class ThreadedDiskImageReader implements DiskImageReader {
   }
 }
 
-/**
- * A member's bytes as the thread sends them: the next chunk is asked for only
- * when the stream wants more (its buffer drained), so memory stays at a chunk
- * or two whatever the member's size.
- */
+/** A member's bytes as the thread sends them, after the first chunk (the answer to 'open'), a chunk at a time. */
 function memberStream(session: Session, first: Extract<DiskRequest, { t: 'chunk' }>): Readable {
-  let ended = first.last;
-  const stream = new Readable({
-    highWaterMark: 0,
-    read() {
-      if (ended) return;
-      session.exchange({ op: 'more' }).then(
-        (request) => {
-          if (stream.destroyed) return;
-          if (request.t === 'chunk') {
-            ended = request.last;
-            if (request.bytes.byteLength > 0) stream.push(Buffer.from(request.bytes));
-            if (ended) stream.push(null);
-          } else if (request.t === 'data-error') {
-            ended = true;
-            stream.destroy(new ExhibitError(request.code as ExhibitErrorCode, request.message));
-          } else if (request.t === 'failed') {
-            ended = true;
-            stream.destroy(request.error);
-          } else {
-            ended = true;
-            stream.destroy(new ExhibitError('corrupt-file', 'the disk parser thread ended a member before its last byte'));
-          }
-        },
-        (err: unknown) => stream.destroy(err instanceof Error ? err : new Error(String(err))),
-      );
+  return memberChunkStream(session, {
+    first,
+    failure: (event) => {
+      if (event.t === 'data-error') return new ExhibitError(event.code as ExhibitErrorCode, event.message);
+      if (event.t === 'failed') return event.error;
+      return new ExhibitError('corrupt-file', 'the disk parser thread ended a member before its last byte');
     },
   });
-  if (first.bytes.byteLength > 0) stream.push(Buffer.from(first.bytes));
-  if (first.last) stream.push(null);
-  return stream;
 }

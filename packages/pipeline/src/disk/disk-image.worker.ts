@@ -1,5 +1,5 @@
 import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
-import { serveTasks, type TaskContext } from '@exhibit/media/worker-runtime';
+import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { BlobByteSource, SliceByteSource } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
 import type { DiskAnswer, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';

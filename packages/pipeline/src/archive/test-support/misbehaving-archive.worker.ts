@@ -1,4 +1,4 @@
-import { serveTasks, type TaskContext, type TaskHandler } from '@exhibit/media/worker-runtime';
+import { serveTasks, type TaskContext, type TaskHandler } from '@exhibit/core/worker-runtime';
 import type { ArchiveRequest } from '../archive.tasks.js';
 import { TAR_TASKS } from '../tar.parser.js';
 import { ZIP_TASKS } from '../zip.parser.js';

@@ -1,13 +1,12 @@
 import type { Worker } from 'node:worker_threads';
-import { ExhibitError, isExhibitError } from '@exhibit/core';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { heicZeroLengthBoxAfterFtyp } from '../test-support/hostile.builders.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ExhibitError, isExhibitError } from '../errors.js';
 import { DeadlineWorkerPool, type DeadlinePoolOptions } from './deadline-pool.js';
 
-/** Threads running stock exifr and misbehaving parsers (test-support/stock-parsers.worker.ts). */
+/** Threads running misbehaving parsers (test-support/test-tasks.worker.ts); stock exifr's loop is tested in packages/media (sandbox/stock-exifr.deadline.test.ts). */
 function testPool(options: Partial<DeadlinePoolOptions> = {}): DeadlineWorkerPool {
   return new DeadlineWorkerPool({
-    entry: { url: new URL('../test-support/stock-parsers.worker.ts', import.meta.url), tsxApi: import.meta.resolve('tsx/esm/api') },
+    entry: { url: new URL('./test-support/test-tasks.worker.ts', import.meta.url), tsxApi: import.meta.resolve('tsx/esm/api') },
     size: 1,
     resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
     startTimeoutMs: 60_000,
@@ -21,49 +20,7 @@ afterEach(async () => {
   pool = undefined;
 });
 
-/** Counts event-loop turns of the main thread while `work` runs. */
-async function ticking<T>(work: () => Promise<T>): Promise<{ result: T | Error; ticks: number }> {
-  let ticks = 0;
-  const interval = setInterval(() => ticks++, 5);
-  try {
-    return { result: await work().catch((err: unknown) => err as Error), ticks };
-  } finally {
-    clearInterval(interval);
-  }
-}
-
-const bytesOf = (b: Buffer) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-
 describe('DeadlineWorkerPool', () => {
-  it('regression: heic-zero-length-box-after-ftyp-hangs-event-loop — the loop holds only its thread, which is stopped at the budget; the main thread keeps running and serves the next file', async () => {
-    pool = testPool();
-    const file = heicZeroLengthBoxAfterFtyp();
-    expect(file.length).toBe(80);
-    const { result, ticks } = await ticking(() =>
-      pool!.run('stock-exifr-orientation', { bytes: bytesOf(file) }, { label: 'EXIF preview parser', timeoutMs: 1000 }),
-    );
-    expect(isExhibitError(result, 'parse-timeout')).toBe(true);
-    expect((result as Error).message).toBe('EXIF preview parser did not finish within its 1000 ms budget and was stopped');
-    // The budget's timer is a main-thread timer set after the interval's: it fired, so the loop was free, and the interval ran first.
-    expect(ticks).toBeGreaterThan(0);
-
-    // The next file gets a fresh thread.
-    await expect(pool.run('echo', 'next file', { label: 'parser', timeoutMs: 30_000 })).resolves.toBe('next file');
-    expect(pool.started).toBe(2);
-  });
-
-  it('records the same reason for the same file on every run', async () => {
-    pool = testPool();
-    const file = bytesOf(heicZeroLengthBoxAfterFtyp());
-    const reasons: string[] = [];
-    for (let run = 0; run < 2; run++) {
-      const err = await pool.run('stock-exifr-orientation', { bytes: file }, { label: 'EXIF preview parser', timeoutMs: 500 }).catch((e: unknown) => e);
-      expect(isExhibitError(err)).toBe(true);
-      reasons.push(`${(err as ExhibitError).code}: ${(err as ExhibitError).message}`);
-    }
-    expect(reasons[0]).toBe(reasons[1]);
-  });
-
   it("blames the file with 'parse-crashed' when its thread runs out of heap twice, and serves the next task", async () => {
     pool = testPool({ resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
     const err = await pool.run('exhaust-heap', null, { label: 'image metadata parser', timeoutMs: 60_000 }).catch((e: unknown) => e);
@@ -161,15 +118,37 @@ describe('DeadlineWorkerPool', () => {
     expect(pool.started).toBe(2);
   });
 
-  it("stops a looping parser on abort with 'aborted'", async () => {
+  it('stops the thread of a task that asks to recycle it, and keeps it otherwise', async () => {
     pool = testPool();
-    const controller = new AbortController();
-    const running = pool
-      .run('stock-exifr-orientation', { bytes: bytesOf(heicZeroLengthBoxAfterFtyp()) }, { label: 'parser', timeoutMs: 60_000, abortSignal: controller.signal })
-      .catch((e: unknown) => e);
-    await vi.waitFor(() => expect(pool!.busyWorkers()).toHaveLength(1), { timeout: 60_000, interval: 10 });
-    controller.abort();
-    expect(isExhibitError(await running, 'aborted')).toBe(true);
-    await expect(pool.run('echo', 2, { label: 'parser', timeoutMs: 30_000 })).resolves.toBe(2);
+    const recycleThread = (value: unknown) => value === 'large';
+    await pool.run('echo', 'small', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    await pool.run('echo', 'small', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    expect(pool.started).toBe(1);
+    await pool.run('echo', 'large', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    await pool.run('echo', 'small', { label: 'decoder', timeoutMs: 30_000, recycleThread });
+    expect(pool.started).toBe(2);
+  });
+
+  it("fails with the task's own errors in place of 'parse-timeout' and 'parse-crashed', the same every run", async () => {
+    pool = testPool({ resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+    const reasons: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const stuck = await pool
+        .run('loop', null, { label: 'decoder', timeoutMs: 500, timeoutError: () => new ExhibitError('limit-exceeded', 'took longer than 500 ms') })
+        .catch((e: unknown) => e);
+      const crashed = await pool
+        .run('exhaust-heap', null, { label: 'decoder', timeoutMs: 60_000, crashError: (cause) => new ExhibitError('decode-failed', `died twice (${cause})`) })
+        .catch((e: unknown) => e);
+      reasons.push(`${(stuck as ExhibitError).code}: ${(stuck as Error).message} / ${(crashed as ExhibitError).code}: ${(crashed as Error).message}`);
+    }
+    expect(reasons).toEqual(['limit-exceeded: took longer than 500 ms / decode-failed: died twice (ran out of its 32 MiB heap)', reasons[0]]);
+  });
+
+  it('gives every thread the workerData it was created with, and tells which threads a task went to before they start', async () => {
+    pool = testPool({ workerData: { heicDecodePath: '/somewhere/heic-decode' } });
+    const running = pool.run('worker-data', null, { label: 'decoder', timeoutMs: 30_000 });
+    expect(pool.assignedWorkers()).toHaveLength(1);
+    await expect(running).resolves.toEqual({ heicDecodePath: '/somewhere/heic-decode' });
+    expect(pool.assignedWorkers()).toHaveLength(0);
   });
 });
