@@ -303,7 +303,18 @@ export const knownFileMatchSchema = z
     kind: z.enum(['known-bad', 'notable', 'known-good']),
     category: z.number().int().nullable().describe("The set's category number for the hash, as the source grades it"),
     categoryName: z.string().nullable().describe("The category's name in the set's own map, if it names one"),
-    matchedOn: z.enum(['sha256', 'sha1', 'md5']).describe('The strongest digest that matched; an MD5- or SHA-1-only match should be confirmed'),
+    matchedOn: z.enum(['sha256', 'sha1', 'md5', 'pdq']).describe("The strongest digest that matched (an MD5- or SHA-1-only match should be confirmed), or 'pdq': a PDQ list matched by distance, a lead to look at"),
+    pdq: z
+      .object({
+        distance: z.number().int().describe("Bits (of 256) between the content's PDQ hash and the listed one"),
+        maxDistance: z.number().int().describe("The set's limit"),
+        frame: z.number().int().describe("The content's frame that matched: 0 for a picture, the contact-sheet frame of a video"),
+        timeMs: z.number().int().nullable().describe('Where in the video that frame is; null for a picture'),
+        listedHash: z.string().describe('The listed PDQ hash that matched'),
+        label: z.string().nullable().describe("The list's label for it, if any"),
+      })
+      .optional()
+      .describe("Only for matchedOn 'pdq'"),
   })
   .describe('A match of the content against an enabled hash set in force (docs/known-files.md)');
 

@@ -32,7 +32,8 @@ function bitsLiteral(hash: string): string {
   return 'x' + hex;
 }
 
-function hexOfBits(bits: string): string {
+/** bit(256)'s text form (256 binary digits) as 64 hex digits. */
+export function hexOfBits(bits: string): string {
   let hex = '';
   for (let i = 0; i < bits.length; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
   return hex;
@@ -43,21 +44,32 @@ export async function setPdq(sql: SqlClient, sha256: string, rows: readonly PdqR
   for (const row of rows) {
     if (!Number.isSafeInteger(row.frame) || row.frame < 0) throw new ExhibitError('invalid-argument', `PDQ frame must be a whole number from 0, not ${row.frame}`);
     if (!Number.isInteger(row.quality) || row.quality < 0 || row.quality > 100) throw new ExhibitError('invalid-argument', `PDQ quality is 0-100, not ${row.quality}`);
+    if (row.timeMs !== undefined && (!Number.isSafeInteger(row.timeMs) || row.timeMs < 0 || row.timeMs > 2 ** 31 - 1)) {
+      throw new ExhibitError('invalid-argument', `PDQ frame time must be whole milliseconds from 0, not ${row.timeMs}`);
+    }
   }
   await sql.transaction(async (tx) => {
     await tx.query('DELETE FROM content_pdq WHERE sha256 = $1', [sha256]);
     for (const row of rows) {
-      await tx.query('INSERT INTO content_pdq (sha256, frame, pdq, quality) VALUES ($1, $2, $3::bit(256), $4)', [sha256, row.frame, bitsLiteral(row.hash), row.quality]);
+      await tx.query(
+        'INSERT INTO content_pdq (sha256, frame, pdq, quality, time_ms) VALUES ($1, $2, $3::bit(256), $4, $5)',
+        [sha256, row.frame, bitsLiteral(row.hash), row.quality, row.timeMs ?? null],
+      );
     }
   });
 }
 
 export async function getPdq(sql: SqlClient, sha256: string): Promise<PdqRow[]> {
-  const { rows } = await sql.query<{ frame: number; bits: string; quality: number }>(
-    'SELECT frame, pdq::text AS bits, quality FROM content_pdq WHERE sha256 = $1 ORDER BY frame',
+  const { rows } = await sql.query<{ frame: number; bits: string; quality: number; time_ms: number | null }>(
+    'SELECT frame, pdq::text AS bits, quality, time_ms FROM content_pdq WHERE sha256 = $1 ORDER BY frame',
     [sha256],
   );
-  return rows.map((r) => ({ frame: Number(r.frame), hash: hexOfBits(r.bits), quality: Number(r.quality) }));
+  return rows.map((r) => ({
+    frame: Number(r.frame),
+    hash: hexOfBits(r.bits),
+    quality: Number(r.quality),
+    ...(r.time_ms === null || r.time_ms === undefined ? {} : { timeMs: Number(r.time_ms) }),
+  }));
 }
 
 /** The schema pgvector lives in, when the HNSW index of migration 0025 exists; else null (search scans). */

@@ -3,8 +3,8 @@ import type { StageContext, StageDeps } from './stage.js';
 
 /**
  * Matches a file's content against the enabled hash sets as it is indexed,
- * from the MD5, SHA-1 and SHA-256 the hash stage recorded (no read of the
- * bytes), and writes one custody entry per known-bad or notable match.
+ * from the MD5, SHA-1 and SHA-256 the hash stage recorded and the PDQ hashes
+ * the thumbnail step recorded (PDQ lists, by distance; no read of the bytes), and writes one custody entry per known-bad or notable match.
  * Idempotent: matches are recorded once, and each entry has an event key.
  * Known-good matches are recorded (search hides those files) but are not
  * custody events: they say nothing about the case.
@@ -25,7 +25,11 @@ export async function recordKnownFileMatches(
       action: 'known-file-match',
       actor: PIPELINE_ACTOR,
       subject: { fileId: message.fileId, sha256: m.sha256 },
-      details: { set: m.name, setId: m.setId, version: m.version, kind: m.kind, category: m.category, categoryName: m.categoryName, matchedOn: m.matchedOn },
+      // As the re-match job writes them (knownFileMatchDetails in packages/index): a PDQ match adds its distance, frame and listed hash.
+      details: {
+        set: m.name, setId: m.setId, version: m.version, kind: m.kind, category: m.category, categoryName: m.categoryName, matchedOn: m.matchedOn,
+        ...(m.pdq ? { pdq: { ...m.pdq } } : {}),
+      },
       tools: [{ name: 'exhibit-pipeline', version: deps.pipelineVersion }],
       eventKey: `known:${message.fileId}:${m.setId}`,
     });

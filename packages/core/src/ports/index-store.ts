@@ -179,8 +179,25 @@ export interface KnownFileMatch {
   /** The set's category number for the hash (VICS, ICSE), and its name where the set maps one. */
   category: number | null;
   categoryName: string | null;
-  /** The strongest digest that matched: SHA-256, then SHA-1, then MD5. */
-  matchedOn: 'sha256' | 'sha1' | 'md5';
+  /** The strongest digest that matched: SHA-256, then SHA-1, then MD5; 'pdq' for a PDQ list (by distance). */
+  matchedOn: 'sha256' | 'sha1' | 'md5' | 'pdq';
+  /** Only for matchedOn 'pdq': how near, on which frame, and what the list holds. */
+  pdq?: PdqMatchDetail;
+}
+
+/** A PDQ list match (docs/known-files.md, "PDQ hash lists"): a lead to look at, never proof. */
+export interface PdqMatchDetail {
+  /** Bits (of 256) between the content's PDQ hash and the listed one. */
+  distance: number;
+  /** The set's limit the distance was within. */
+  maxDistance: number;
+  /** The content's frame that matched: 0 for a picture, the contact-sheet frame of a video. */
+  frame: number;
+  /** Where in a video that frame is, in milliseconds; null for a picture. */
+  timeMs: number | null;
+  /** The listed PDQ hash that matched (64 hex digits) and its label, if the list gives one. */
+  listedHash: string;
+  label: string | null;
 }
 
 /** The search filter on hash-set matches: `unknown` is in no enabled set. */
