@@ -514,6 +514,8 @@ export const similarResultSchema = z.object({
   /** The file's PDQ hash (frame 0); null when none was recorded (not an image, or not decodable the reference's way). */
   hash: z.string().nullable(),
   quality: z.number().int().nullable(),
+  /** Every PDQ hash of the file, each searched: frame 0 of a picture, one per contact-sheet frame of a video (with its time). */
+  frames: z.array(z.object({ frame: z.number().int(), hash: z.string(), quality: z.number().int(), timeMs: z.number().int().optional() })),
   maxDistance: z.number().int(),
   scope: z.enum(['case', 'assigned']),
   /** The cases searched: this one, or every case the caller is assigned to with a role that may read it. */
@@ -522,9 +524,12 @@ export const similarResultSchema = z.object({
   items: z.array(
     z.object({
       sha256: z.string(),
-      frame: z.number().int(),
+      frame: z.number().int().describe("The content's frame that is near: 0 for a picture, a contact-sheet frame of a video"),
+      timeMs: z.number().int().optional().describe('Where in the video that frame is'),
+      fromFrame: z.number().int().describe("The searched file's frame it is near to (0 for a picture)"),
+      fromTimeMs: z.number().int().optional().describe("Where in the searched video that frame is"),
       quality: z.number().int(),
-      distance: z.number().int(),
+      distance: z.number().int().describe('Nearest distance between any frame of the two'),
       files: z.array(z.object({ fileId: z.string(), caseId: z.string(), evidenceId: z.string(), path: z.string() })),
     }),
   ),

@@ -100,7 +100,7 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
   if (caseIds.length === 0) return { method: schema ? 'hnsw' : 'scan', items: [] };
   const inCases = 'EXISTS (SELECT 1 FROM files f WHERE f.sha256 = p.sha256 AND f.case_id = ANY($2::text[]))';
   return sql.transaction(async (tx) => {
-    let rows: Array<{ sha256: string; frame: number; quality: number; distance: number }>;
+    let rows: Array<{ sha256: string; frame: number; quality: number; distance: number; time_ms: number | null }>;
     if (schema) {
       // Strict order: pgvector keeps scanning the graph past filtered-out rows, and results stay nearest first.
       await tx.query(`SET LOCAL hnsw.iterative_scan = strict_order`);
@@ -108,8 +108,8 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
       await tx.query(`SET LOCAL hnsw.ef_search = ${Math.max(40, Math.min(limit, 1000))}`);
       const op = `OPERATOR(${quoteIdent(schema)}.<~>)`;
       ({ rows } = await tx.query(
-        `SELECT sha256, frame, quality, distance FROM (
-           SELECT p.sha256, p.frame, p.quality, (p.pdq ${op} $1::bit(256))::integer AS distance
+        `SELECT sha256, frame, quality, distance, time_ms FROM (
+           SELECT p.sha256, p.frame, p.quality, p.time_ms, (p.pdq ${op} $1::bit(256))::integer AS distance
              FROM content_pdq p
             WHERE ${inCases}
             ORDER BY p.pdq ${op} $1::bit(256)
@@ -121,7 +121,7 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
       ));
     } else {
       ({ rows } = await tx.query(
-        `SELECT p.sha256, p.frame, p.quality, bit_count(p.pdq # $1::bit(256))::integer AS distance
+        `SELECT p.sha256, p.frame, p.quality, p.time_ms, bit_count(p.pdq # $1::bit(256))::integer AS distance
            FROM content_pdq p
           WHERE ${inCases} AND bit_count(p.pdq # $1::bit(256)) <= $3
           ORDER BY distance, p.sha256, p.frame
@@ -151,7 +151,14 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
     }
     return {
       method: schema ? 'hnsw' : 'scan',
-      items: rows.map((r) => ({ sha256: r.sha256, frame: Number(r.frame), quality: Number(r.quality), distance: Number(r.distance), files: bySha.get(r.sha256) ?? [] })),
+      items: rows.map((r) => ({
+        sha256: r.sha256,
+        frame: Number(r.frame),
+        ...(r.time_ms === null || r.time_ms === undefined ? {} : { timeMs: Number(r.time_ms) }),
+        quality: Number(r.quality),
+        distance: Number(r.distance),
+        files: bySha.get(r.sha256) ?? [],
+      })),
     };
   });
 }

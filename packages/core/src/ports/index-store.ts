@@ -513,7 +513,9 @@ export interface SimilarQuery {
 
 export interface SimilarContent {
   sha256: string;
+  /** The content's frame that is near: 0 for a picture, a contact-sheet frame of a video (with its time). */
   frame: number;
+  timeMs?: number;
   quality: number;
   distance: number;
   /** Where the content occurs in the given cases. */
