@@ -97,6 +97,32 @@ describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)'
     expect(similar.items[0]!.distance).toBe(0);
   });
 
+  it("hashes each contact-sheet frame of a video, and similar finds the video's frame from the photo", async () => {
+    // The photo as a 4 s MPEG-4 video, made by ffmpeg (an independent encoder).
+    const videoPath = path.join(dataDir, 'meadow.mp4');
+    await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-loop', '1', '-i', FIXTURE, '-t', '4', '-r', '10', '-c:v', 'mpeg4', '-q:v', '4', '-pix_fmt', 'yuv420p', videoPath]);
+    const video = await readFile(videoPath);
+    await upload(`${caseId}/EV4/meadow.mp4`, video);
+    await reconcile(app, inv());
+    await drain();
+
+    const frames = await app.index.getPdq(sha256(video));
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.map((f) => f.frame)).toEqual(frames.map((_, i) => i));
+    for (const f of frames) expect(f.timeMs).toBeGreaterThanOrEqual(0);
+    const content = await app.index.getContent(sha256(video));
+    expect(content?.thumbnailSource).toBe('contact-sheet');
+    expect(content?.tools.thumbnail?.map((t) => t.name)).toContain('exhibit-pdq');
+
+    const photo = await pdqFromImage(original);
+    const similar = await app.index.similarByPdq({ hash: photo.hash, caseIds: [caseId], maxDistance: 31 });
+    const hits = similar.items.filter((i) => i.sha256 === sha256(video));
+    // Every frame of the still video is near the photo, each with its frame number and time.
+    expect(hits.map((h) => h.frame).sort((a, b) => a - b)).toEqual(frames.map((f) => f.frame));
+    for (const h of hits) expect(h.timeMs).toBe(frames[h.frame]!.timeMs);
+    expect(hits[0]!.files.map((f) => f.path)).toEqual(['meadow.mp4']);
+  });
+
   it('keeps the same hashes when the same bytes arrive again (another evidence item, a redelivery)', async () => {
     const before = await app.index.getPdq(sha256(original));
     await upload(`${caseId}/EV2/again.jpg`, original);
