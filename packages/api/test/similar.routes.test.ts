@@ -78,7 +78,7 @@ describe('similar-image search', () => {
     // The case's archive stands in for a video: two contact-sheet frames, the second 7 bits from the photo's hash.
     const far = 'f0'.repeat(32);
     await f.index.setPdq(two.rootSha256, [{ frame: 0, hash: far, quality: 90, timeMs: 1500 }, { frame: 1, hash: near(7), quality: 90, timeMs: 4500 }]);
-    type VideoBody = Body & { frames: Array<{ frame: number; timeMs?: number }>; items: Array<{ sha256: string; frame: number; timeMs?: number; fromFrame: number; fromTimeMs?: number; distance: number }> };
+    type VideoBody = Omit<Body, 'items'> & { frames: Array<{ frame: number; timeMs?: number }>; items: Array<{ sha256: string; frame: number; timeMs?: number; fromFrame: number; fromTimeMs?: number; distance: number }> };
     const fromVideo = (await similar('ivy', 'SIM-TWO', two.rootFileId, { scope: 'assigned' })).body as VideoBody;
     expect(fromVideo.frames.map((x) => [x.frame, x.timeMs])).toEqual([[0, 1500], [1, 4500]]);
     // Each content once, at its nearest: the video itself (0), the case's photo (near(5): 2 bits from frame 1), the other case's (7).

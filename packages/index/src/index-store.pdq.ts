@@ -162,3 +162,37 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
     };
   });
 }
+
+/** Pictures and videos whose thumbnail came from themselves, with no PDQ hash and no backfill attempt (migration 0066). */
+const BACKFILL_CANDIDATE = `c.pdq_backfilled_at IS NULL AND c.thumbnail_status = 'done' AND c.kind IN ('image', 'video')
+  AND c.thumbnail_source IN ('image', 'contact-sheet')
+  AND NOT EXISTS (SELECT 1 FROM content_pdq p WHERE p.sha256 = c.sha256)`;
+
+export async function pdqBackfillCandidates(sql: SqlClient, options: { after: string | null; limit: number }): Promise<string[]> {
+  const { rows } = await sql.query<{ sha256: string }>(
+    `SELECT c.sha256 FROM contents c WHERE ${BACKFILL_CANDIDATE} AND ($1::text IS NULL OR c.sha256 > $1) ORDER BY c.sha256 LIMIT $2`,
+    [options.after, options.limit],
+  );
+  return rows.map((r) => r.sha256);
+}
+
+export async function pdqBackfillPending(sql: SqlClient): Promise<number> {
+  const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::bigint AS n FROM contents c WHERE ${BACKFILL_CANDIDATE}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** The hashes and the attempt in one transaction: a crash leaves the content a candidate, and the next run redoes it. */
+export async function recordPdqBackfill(sql: SqlClient, sha256: string, result: { pdq: readonly PdqRow[] } | { failure: string }): Promise<void> {
+  await sql.transaction(async (tx) => {
+    if ('pdq' in result) await setPdq(tx, sha256, result.pdq);
+    await tx.query('UPDATE contents SET pdq_backfilled_at = now(), pdq_backfill_failure = $2 WHERE sha256 = $1', [sha256, 'failure' in result ? result.failure.slice(0, 2000) : null]);
+  });
+}
+
+export async function filesOfContent(sql: SqlClient, sha256: string, limit: number): Promise<Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>> {
+  const { rows } = await sql.query<{ file_id: string; case_id: string; evidence_id: string; path: string }>(
+    'SELECT file_id, case_id, evidence_id, path FROM files WHERE sha256 = $1 ORDER BY case_id, evidence_id, file_id LIMIT $2',
+    [sha256, limit],
+  );
+  return rows.map((r) => ({ fileId: r.file_id, caseId: r.case_id, evidenceId: r.evidence_id, path: r.path }));
+}

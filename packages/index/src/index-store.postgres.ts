@@ -52,7 +52,7 @@ import {
   type Row,
 } from './index-store.rows.js';
 import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
-import { getPdq, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
+import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
@@ -857,6 +857,22 @@ export class PostgresIndex implements IndexStore {
   /** Contents of the given cases within a Hamming distance of a PDQ hash, nearest first. */
   similarByPdq(query: SimilarQuery): Promise<SimilarResult> {
     return similarByPdq(this.sql, query);
+  }
+
+  pdqBackfillCandidates(options: { after: string | null; limit: number }): Promise<string[]> {
+    return pdqBackfillCandidates(this.sql, options);
+  }
+
+  pdqBackfillPending(): Promise<number> {
+    return pdqBackfillPending(this.sql);
+  }
+
+  recordPdqBackfill(sha256: string, result: { pdq: readonly PdqRow[] } | { failure: string }): Promise<void> {
+    return recordPdqBackfill(this.sql, sha256, result);
+  }
+
+  filesOfContent(sha256: string, limit: number): Promise<Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>> {
+    return filesOfContent(this.sql, sha256, limit);
   }
 
   // ---- hash sets (migration 0020, docs/known-files.md) ----

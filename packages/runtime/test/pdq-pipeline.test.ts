@@ -9,6 +9,10 @@ import pino from 'pino';
 import { ExhibitError, loadConfig, QUEUES } from '@exhibit/core';
 import { pdqDistance, pdqFromImage } from '@exhibit/media';
 import { createAzureBlobStore } from '@exhibit/storage';
+import { HashSetStore } from '@exhibit/index';
+import { runPdqBackfill } from '@exhibit/pipeline';
+import { writeFile } from 'node:fs/promises';
+import type { CustodyEvent } from '@exhibit/core';
 import { createApp, handleQueueMessage, reconcile, type App } from '../src/index.js';
 import { cameraPair, exiftoolVersion } from '../../media/src/preview/exiftool-camera.test-support.js';
 
@@ -152,5 +156,42 @@ describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)'
     const flagged = status?.findings.filter((f) => f.flag === 'preview-differs') ?? [];
     expect(flagged.map((f) => f.path)).toEqual(['DCIM/edited.jpg']);
     expect(flagged[0]!.detail).toBe(changed!.findings![0]!.detail);
+  });
+
+  it('backfills the PDQ hashes of contents indexed before PDQ existed, from their originals, once, with custody and PDQ-list matching', async () => {
+    const photo = sha256(original);
+    const video = sha256(await readFile(path.join(dataDir, 'meadow.mp4')));
+    const expectedPhoto = await app.index.getPdq(photo);
+    const expectedVideo = await app.index.getPdq(video);
+    // As before PDQ existed: thumbnails done, no hashes.
+    await app.sql.query('DELETE FROM content_pdq WHERE sha256 = ANY($1::text[])', [[photo, video]]);
+    // A PDQ list of the photo, enabled meanwhile: nothing of this case matches yet (no hash to match).
+    const list = path.join(dataDir, 'list.pdq');
+    await writeFile(list, `${expectedPhoto[0]!.hash},100,meadow\n`);
+    const sets = new HashSetStore(app.sql, { custody: app.stageDeps.custody, toolVersion: 'test' });
+    await sets.import(list, { name: 'meadow-list', kind: 'notable', importedBy: 'test' });
+    const photoFile = (await app.index.search({ caseId })).items.find((i) => i.file.path === 'meadow.jpg')!.file;
+    expect(await app.index.knownFileMatches(photoFile.fileId)).toEqual([]);
+
+    const entries: CustodyEvent[] = [];
+    const custody = { record: async (e: CustodyEvent, o?: { abortSignal?: AbortSignal }) => { entries.push(e); await app.stageDeps.custody.record(e, o); } };
+    const deps = { index: app.index, blobs: app.blobs, thumbnailer: app.stageDeps.thumbnailer, custody, pipelineVersion: 'test', logger };
+    expect(await app.index.pdqBackfillPending()).toBe(2);
+    // Stopped after one content, then resumed: each content is tried once.
+    expect(await runPdqBackfill(deps, { maxContents: 1 })).toMatchObject({ tried: 1, hashed: 1, total: 2 });
+    expect(await runPdqBackfill(deps)).toMatchObject({ tried: 1, hashed: 1, failed: 0, total: 1 });
+    expect(await runPdqBackfill(deps)).toMatchObject({ tried: 0, total: 0 });
+
+    // The same hashes the pipeline computes: from the original's full decode, not the stored thumbnail.
+    expect(await app.index.getPdq(photo)).toEqual(expectedPhoto);
+    expect(await app.index.getPdq(video)).toEqual(expectedVideo);
+    const backfill = entries.filter((e) => e.action === 'pdq-backfill');
+    // The photo is in two files (EV1 and EV2), the video in one.
+    expect(backfill.map((e) => e.subject?.sha256).sort()).toEqual([photo, photo, video].sort());
+    expect(backfill[0]!.details).toMatchObject({ read: 'original' });
+    expect(backfill.every((e) => e.eventKey === `pdq-backfill:${e.subject?.fileId}`)).toBe(true);
+    // Matched against the PDQ list as the index stage would have, with its custody entry.
+    expect((await app.index.knownFileMatches(photoFile.fileId)).map((m) => [m.name, m.matchedOn, m.pdq?.distance])).toEqual([['meadow-list', 'pdq', 0]]);
+    expect(entries.filter((e) => e.action === 'known-file-match').map((e) => e.subject?.fileId)).toContain(photoFile.fileId);
   });
 });

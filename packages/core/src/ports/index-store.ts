@@ -498,6 +498,18 @@ export interface IndexStore {
   getPdq(sha256: string): Promise<PdqFrameHash[]>;
   /** Contents of the given cases whose PDQ hash is within maxDistance of the query, nearest first. */
   similarByPdq(query: SimilarQuery): Promise<SimilarResult>;
+  /**
+   * The PDQ backfill's work list (docs/pdq.md): pictures and videos with a
+   * thumbnail made from the picture or the video itself, no PDQ hash and no
+   * backfill attempt yet, in SHA-256 order after `after`.
+   */
+  pdqBackfillCandidates(options: { after: string | null; limit: number }): Promise<string[]>;
+  /** How many contents the backfill has still to try. */
+  pdqBackfillPending(): Promise<number>;
+  /** Records a backfill attempt: the hashes (as setPdq), or why there are none; never tried again either way. */
+  recordPdqBackfill(sha256: string, result: { pdq: readonly PdqFrameHash[] } | { failure: string }): Promise<void>;
+  /** Where a content occurs: every file with its case and evidence item (for the backfill's custody entries). */
+  filesOfContent(sha256: string, limit: number): Promise<Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>>;
 }
 
 export interface SimilarQuery {
