@@ -730,10 +730,23 @@ export class HashSetStore {
    * matches of each file's content (files sharing content share them), by file.
    */
   async matchFiles(fileIds: readonly string[]): Promise<Map<string, HashSetMatch[]>> {
-    const byFile = new Map<string, HashSetMatch[]>(fileIds.map((id) => [id, []]));
-    if (fileIds.length === 0) return byFile;
-    // PDQ lists first, so the statement below returns their matches with the others.
+    if (fileIds.length === 0) return new Map();
+    const first = await this.matchFilesOnce(fileIds);
+    if (first.pdqLists === 0) return first.byFile;
+    // PDQ lists are enabled: match the contents' PDQ hashes against each (one statement per list),
+    // then read every match again. Without PDQ lists the one statement above is all (the index
+    // stage's per-file cost stays one statement).
     await this.matchPdq('p.sha256 IN (SELECT sha256 FROM files WHERE file_id = ANY($1::text[]) AND sha256 IS NOT NULL)', [[...fileIds]]);
+    return (await this.matchFilesOnce(fileIds)).byFile;
+  }
+
+  /**
+   * One statement: records the digest matches of the files' contents, returns
+   * every recorded match (digest and PDQ) of sets in force or being built, and
+   * how many PDQ lists are enabled (a row even when nothing matches).
+   */
+  private async matchFilesOnce(fileIds: readonly string[]): Promise<{ byFile: Map<string, HashSetMatch[]>; pdqLists: number }> {
+    const byFile = new Map<string, HashSetMatch[]>(fileIds.map((id) => [id, []]));
     const { rows } = await this.sql.query(
       `WITH f AS (SELECT file_id, sha256 FROM files WHERE file_id = ANY($1::text[]) AND sha256 IS NOT NULL),
        ins AS (
@@ -747,13 +760,18 @@ export class HashSetStore {
          UNION ALL
          SELECT sha256, set_id, matched_on, category, NULL::smallint, NULL::integer, NULL::bit(256), NULL::text FROM ins
        )
-       SELECT f.file_id, ${MATCH_OUT} FROM found m JOIN f ON f.sha256 = m.sha256 JOIN hash_sets s ON s.set_id = m.set_id
-        WHERE s.enabled AND s.state IN ('active', 'matching')
-        ORDER BY f.file_id, s.name COLLATE "C", s.set_id`,
+       SELECT x.*,
+              (SELECT count(*)::int FROM hash_sets ps WHERE ps.format = 'pdq-list' AND ps.enabled AND ps.state IN ('active', 'matching')) AS pdq_lists
+         FROM (SELECT 1) one
+         LEFT JOIN (
+           SELECT f.file_id, ${MATCH_OUT} FROM found m JOIN f ON f.sha256 = m.sha256 JOIN hash_sets s ON s.set_id = m.set_id
+            WHERE s.enabled AND s.state IN ('active', 'matching')
+         ) x ON true
+        ORDER BY x.file_id, x.name COLLATE "C", x.set_id`,
       [[...fileIds]],
     );
-    for (const r of rows) byFile.get(String(r.file_id))?.push(toMatch(r));
-    return byFile;
+    for (const r of rows) if (r.file_id !== null && r.file_id !== undefined) byFile.get(String(r.file_id))?.push(toMatch(r));
+    return { byFile, pdqLists: Number(rows[0]?.pdq_lists ?? 0) };
   }
 
   /**
