@@ -31,3 +31,23 @@ ALTER TABLE hash_set_matches ADD COLUMN pdq_listed bit(256);
 ALTER TABLE hash_set_matches ADD COLUMN pdq_label text;
 ALTER TABLE hash_set_matches ADD CONSTRAINT hash_set_matches_pdq_fields
   CHECK ((matched_on = 'pdq') = (pdq_distance IS NOT NULL AND pdq_frame IS NOT NULL AND pdq_listed IS NOT NULL));
+
+-- A build interrupted before this migration has its table loaded but not yet
+-- attached (state 'loading'): it did not get the new columns and check from the
+-- parent, and the resumed import copies into them and attaches the table (which
+-- needs the same check under the same name). Give it both.
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOR t IN
+    SELECT c.relname FROM hash_sets s JOIN pg_class c ON c.relname = 'hash_set_hashes_' || s.set_id
+     WHERE s.state = 'loading' AND NOT c.relispartition
+  LOOP
+    EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS pdq bit(256), ADD COLUMN IF NOT EXISTS pdq_quality smallint', t);
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT hash_set_hashes_pdq_quality_check CHECK (pdq_quality BETWEEN 0 AND 100)', t);
+    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT IF EXISTS hash_set_hashes_check', t);
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT hash_set_hashes_check CHECK (md5 IS NOT NULL OR sha1 IS NOT NULL OR sha256 IS NOT NULL OR pdq IS NOT NULL)', t);
+  END LOOP;
+END
+$$;
