@@ -180,7 +180,8 @@ describe('known files end to end on the embedded stack', () => {
     await uploadWithPlainClient(h.storageConnectionString, `${caseId}/${LATE}/sent.jpg`, caseBytes.get(SAMPLE_HASH_SETS.knownBad.path)!, { examiner: 'e2e' });
     await uploadWithPlainClient(h.storageConnectionString, `${caseId}/${LATE}/other.jpg`, bytes, { examiner: 'e2e' });
     const done = await investigator.waitComplete(caseId, [LATE], 120_000);
-    // The other photo is the PDQ list's: matched by the pipeline from the PDQ hash its thumbnail step recorded.
+    // The other photo has the PDQ list's photo's bytes: its content's match shows at the new file, whose
+    // custody entry the pipeline writes.
     expect(done[LATE].knownFiles).toEqual({ knownBad: 1, notable: 1, knownGood: 0 });
     expect(done[LATE].findings.filter((f: any) => f.flag === 'known-bad').map((f: any) => f.path)).toEqual(['sent.jpg']);
     expect(done[LATE].findings.filter((f: any) => f.flag === 'notable').map((f: any) => f.path)).toEqual(['other.jpg']);
