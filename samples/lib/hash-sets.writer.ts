@@ -1,5 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pdqFromImage } from '@exhibit/media';
 import { digests } from './digests.js';
 import { writeNsrlRdsV3 } from './nsrl-rds.writer.js';
 
@@ -8,8 +9,10 @@ import { writeNsrlRdsV3 } from './nsrl-rds.writer.js';
  * files so that importing them shows what a match does (docs/known-files.md):
  * an md5sum list that marks one photo known-bad, a Project VIC (VICS 2.0) JSON
  * that grades another (present twice in the extraction), and an NSRL-style
- * RDS v3 database that lists a text file as known-good. Every set also lists
- * digests of no sample file (decoys), as real sets do.
+ * RDS v3 database that lists a text file as known-good, and a PDQ list (the
+ * reference tool's `<hash>,<quality>,<path>` lines) with the loose photo's
+ * perceptual hash, which also matches its resized, recompressed copy. Every
+ * set also lists hashes of no sample file (decoys), as real sets do.
  */
 export const SAMPLE_HASH_SETS = {
   knownBad: {
@@ -27,6 +30,12 @@ export const SAMPLE_HASH_SETS = {
     file: 'demo-nsrl-rds.db',
     /** Imported with --kind known-good: hidden from search by default. */
     path: 'phone-extraction.zip!/Documents/shopping-list.txt',
+  },
+  pdq: {
+    file: 'demo-pdq.txt',
+    /** Imported with --kind notable: matches this photo (distance 0) and its near-duplicate by distance. */
+    path: 'IMG_LOOSE_0001.jpg',
+    nearDuplicate: 'IMG-20250610-WA0003.jpg',
   },
 } as const;
 
@@ -78,5 +87,15 @@ export async function writeSampleHashSets(outDir: string, files: ReadonlyMap<str
     { ...good, fileName: baseName(SAMPLE_HASH_SETS.nsrl.path), packageId: 2 },
     { ...decoy('nsrl', 2), fileName: 'notepad.exe', packageId: 1 },
   ]);
-  return [SAMPLE_HASH_SETS.knownBad.file, SAMPLE_HASH_SETS.vics.file, SAMPLE_HASH_SETS.nsrl.file];
+
+  // The PDQ hash as `exhibit pdq` prints it (Meta's reference decoding); decoys are random 256-bit values,
+  // about 128 bits from any picture.
+  const listed = await pdqFromImage(bytesOf(SAMPLE_HASH_SETS.pdq.path));
+  const pdqLines = [
+    `${decoy('pdq', 1).sha256},100,seized/scan_0413.jpg`,
+    `${listed.hash},${listed.quality},${baseName(SAMPLE_HASH_SETS.pdq.path)}`,
+    `${decoy('pdq', 2).sha256},92,seized/frame 0007.png`,
+  ];
+  await writeFile(path.join(dir, SAMPLE_HASH_SETS.pdq.file), pdqLines.join('\n') + '\n');
+  return [SAMPLE_HASH_SETS.knownBad.file, SAMPLE_HASH_SETS.vics.file, SAMPLE_HASH_SETS.nsrl.file, SAMPLE_HASH_SETS.pdq.file];
 }

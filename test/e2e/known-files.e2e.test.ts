@@ -15,7 +15,8 @@ import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, typ
  * (docs/known-files.md): the sample case is processed; the host is stopped
  * (one process per PGlite folder) and the sample hash sets are imported with
  * `exhibit hashset import` (an md5sum list and a Project VIC JSON, known-bad;
- * an NSRL-style database, known-good), which re-matches the processed case;
+ * an NSRL-style database, known-good; a PDQ list, notable, matched by
+ * distance), which re-matches the processed case;
  * the host is started again and everything is checked through the HTTP API:
  * findings, counts, the search filter, known-good hidden by default, custody
  * entries, matching of evidence uploaded afterwards, and a disable through the
@@ -83,6 +84,7 @@ describe('known files end to end on the embedded stack', () => {
         await cli('hashset', 'import', path.join(SETS_DIR, SAMPLE_HASH_SETS.vics.file), '--name', 'demo-vics', '--kind', 'known-bad', '--set-version', '2026-12', '--category', '1=Category A', '--category', '2=Category B', '--by', 'e2e-admin'),
       );
       imports.push(await cli('hashset', 'import', path.join(SETS_DIR, SAMPLE_HASH_SETS.nsrl.file), '--name', 'demo-nsrl', '--kind', 'known-good', '--by', 'e2e-admin'));
+      imports.push(await cli('hashset', 'import', path.join(SETS_DIR, SAMPLE_HASH_SETS.pdq.file), '--name', 'demo-pdq', '--kind', 'notable', '--max-distance', '31', '--by', 'e2e-admin'));
     } finally {
       await azurite.stop();
     }
@@ -96,7 +98,7 @@ describe('known files end to end on the embedded stack', () => {
     if (h) await removeHostEnv(h);
   });
 
-  it('imports the three sample sets with the CLI, which re-matches the processed case', () => {
+  it('imports the four sample sets with the CLI, which re-matches the processed case', () => {
     expect(imports[0]).toMatch(/^demo-md5 1 {2}\[known-bad\] {2}enabled/);
     expect(imports[0]).toMatch(/3 hashes from demo-known-bad\.md5 \(checksum-list\)/);
     expect(imports[0]).toMatch(/matches 1 content\(s\)/);
@@ -104,6 +106,9 @@ describe('known files end to end on the embedded stack', () => {
     expect(imports[1]).toMatch(/matches 1 content\(s\)/);
     expect(imports[2]).toMatch(/demo-nsrl 2026\.12\.1-demo modern 2026-12-01 {2}\[known-good\]/);
     expect(imports[2]).toMatch(/matches 1 content\(s\)/);
+    expect(imports[3]).toMatch(/3 hashes from demo-pdq\.txt \(pdq-list\)/);
+    expect(imports[3]).toMatch(/matches 2 content\(s\)/);
+    expect(imports[3]).toMatch(/PDQ: a content within 31 of 256 bits/);
   });
 
   it('lists the known-bad files as findings and counts every match in the evidence status', async () => {
@@ -118,8 +123,27 @@ describe('known files end to end on the embedded stack', () => {
     expect(known.find((f: any) => display(f.path) === BAD_MD5).detail).toMatch(/demo-md5.*MD5/);
     // Known-good is counted, never a finding.
     expect(s.findings.some((f: any) => display(f.path) === GOOD)).toBe(false);
-    // The loose evidence item holds none of them.
-    expect((await status('EX02')).knownFiles).toEqual({ knownBad: 0, notable: 0, knownGood: 0 });
+    // The loose evidence item holds none of them, but the PDQ list's photo and its resized, recompressed copy.
+    const loose = await status('EX02');
+    expect(loose.knownFiles).toEqual({ knownBad: 0, notable: 2, knownGood: 0 });
+    const notable = loose.findings.filter((f: any) => f.flag === 'notable');
+    expect(notable.map((f: any) => f.path).sort()).toEqual([SAMPLE_HASH_SETS.pdq.nearDuplicate, SAMPLE_HASH_SETS.pdq.path].sort());
+    for (const f of notable) expect(f.detail).toMatch(/"demo-pdq"; matched on PDQ, distance \d+ of 256 bits \(set limit 31\) on the picture, listed hash 484f6007/);
+  });
+
+  it('shows a PDQ match with its distance in the file detail, the notable filter and custody', async () => {
+    const items = (await investigator.get(`/cases/${caseId}/files?evidenceId=EX02&known=notable&limit=500`)).items;
+    expect(items.map((i: any) => i.file.path).sort()).toEqual([SAMPLE_HASH_SETS.pdq.nearDuplicate, SAMPLE_HASH_SETS.pdq.path].sort());
+    const byPath = new Map<string, any>();
+    for (const i of items) byPath.set(i.file.path, (await investigator.get(`/cases/${caseId}/files/${i.file.fileId}`)).knownFileMatches);
+    expect(byPath.get(SAMPLE_HASH_SETS.pdq.path)).toEqual([expect.objectContaining({ name: 'demo-pdq', kind: 'notable', matchedOn: 'pdq', pdq: expect.objectContaining({ distance: 0, maxDistance: 31, frame: 0, label: 'IMG_LOOSE_0001.jpg' }) })]);
+    const copy = byPath.get(SAMPLE_HASH_SETS.pdq.nearDuplicate)[0];
+    expect(copy).toMatchObject({ name: 'demo-pdq', matchedOn: 'pdq' });
+    // The distance `exhibit similar` reports between the pair (docs/pdq.md).
+    expect(copy.pdq.distance).toBeGreaterThan(0);
+    expect(copy.pdq.distance).toBeLessThanOrEqual(31);
+    const entries = (await custody('EX02')).filter((e) => e.action === 'known-file-match');
+    expect(entries.map((e) => (e.details.pdq as { distance: number }).distance).sort((a, b) => a - b)).toEqual([0, copy.pdq.distance]);
   });
 
   it('filters the search by known-bad, hides known-good by default and shows it on request', async () => {
@@ -156,9 +180,12 @@ describe('known files end to end on the embedded stack', () => {
     await uploadWithPlainClient(h.storageConnectionString, `${caseId}/${LATE}/sent.jpg`, caseBytes.get(SAMPLE_HASH_SETS.knownBad.path)!, { examiner: 'e2e' });
     await uploadWithPlainClient(h.storageConnectionString, `${caseId}/${LATE}/other.jpg`, bytes, { examiner: 'e2e' });
     const done = await investigator.waitComplete(caseId, [LATE], 120_000);
-    expect(done[LATE].knownFiles).toEqual({ knownBad: 1, notable: 0, knownGood: 0 });
+    // The other photo has the PDQ list's photo's bytes: its content's match shows at the new file, whose
+    // custody entry the pipeline writes.
+    expect(done[LATE].knownFiles).toEqual({ knownBad: 1, notable: 1, knownGood: 0 });
     expect(done[LATE].findings.filter((f: any) => f.flag === 'known-bad').map((f: any) => f.path)).toEqual(['sent.jpg']);
-    expect((await custody(LATE)).filter((e) => e.action === 'known-file-match')).toHaveLength(1);
+    expect(done[LATE].findings.filter((f: any) => f.flag === 'notable').map((f: any) => f.path)).toEqual(['other.jpg']);
+    expect((await custody(LATE)).filter((e) => e.action === 'known-file-match')).toHaveLength(2);
   });
 
   it('withdraws the set’s matches when an admin disables it through the API', async () => {
@@ -177,7 +204,7 @@ describe('known files end to end on the embedded stack', () => {
     expect(withdrawn.map((e) => e.subject.fileId)).toEqual([hit.file.fileId]);
     expect(withdrawn[0]!.details.reason).toBe('hash set disabled');
     // The other evidence item's copy is withdrawn too: the set is off for every case.
-    expect((await status(LATE)).knownFiles).toEqual({ knownBad: 0, notable: 0, knownGood: 0 });
+    expect((await status(LATE)).knownFiles).toEqual({ knownBad: 0, notable: 1, knownGood: 0 });
 
     const sets = await admin.get('/admin/hash-sets');
     const list = Array.isArray(sets) ? sets : sets.items ?? sets.sets;

@@ -2,6 +2,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pdqDistance, pdqFromImage } from '../../packages/media/src/index.js';
 import { openHashSetFile } from '../../packages/index/src/hash-sets/hash-set-file.js';
 import type { HashSetRow, RowError } from '../../packages/index/src/hash-sets/hash-set.types.js';
 import { caseFiles, committedUploads, SAMPLES_DIR } from '../../samples/generate.js';
@@ -69,5 +70,24 @@ describe('sample hash sets', () => {
     expect(r.errors).toEqual([]);
     expect(r.rows).toHaveLength(3);
     expect(r.rows.flatMap((row) => inCase(row))).toEqual([SAMPLE_HASH_SETS.nsrl.path]);
+  });
+
+  it('the PDQ list holds the loose photo’s PDQ hash, within the default distance of its near-duplicate and far from every other picture', async () => {
+    const r = await rowsOf(committed(SAMPLE_HASH_SETS.pdq.file));
+    expect(r.format).toBe('pdq-list');
+    expect(r.errors).toEqual([]);
+    expect(r.rows).toHaveLength(3);
+    const listed = r.rows.map((row) => row.pdq!);
+    const original = await pdqFromImage(files.get(SAMPLE_HASH_SETS.pdq.path)!);
+    expect(r.rows[1]).toMatchObject({ pdq: original.hash, pdqQuality: original.quality, extra: { label: SAMPLE_HASH_SETS.pdq.path } });
+    expect(pdqDistance(listed[1]!, (await pdqFromImage(files.get(SAMPLE_HASH_SETS.pdq.nearDuplicate)!)).hash)).toBeLessThanOrEqual(31);
+    // Within 31 bits of a listed hash: only the pair (every JPEG and PNG of the case hashed).
+    const near: string[] = [];
+    for (const [p, bytes] of files) {
+      if (!/\.(jpe?g|png)$/i.test(p)) continue;
+      const h = await pdqFromImage(bytes).catch(() => null);
+      if (h && h.quality >= 50 && listed.some((l) => pdqDistance(l, h.hash) <= 31)) near.push(p);
+    }
+    expect(near.sort()).toEqual([SAMPLE_HASH_SETS.pdq.nearDuplicate, SAMPLE_HASH_SETS.pdq.path].sort());
   });
 });

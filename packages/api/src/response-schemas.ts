@@ -303,7 +303,18 @@ export const knownFileMatchSchema = z
     kind: z.enum(['known-bad', 'notable', 'known-good']),
     category: z.number().int().nullable().describe("The set's category number for the hash, as the source grades it"),
     categoryName: z.string().nullable().describe("The category's name in the set's own map, if it names one"),
-    matchedOn: z.enum(['sha256', 'sha1', 'md5']).describe('The strongest digest that matched; an MD5- or SHA-1-only match should be confirmed'),
+    matchedOn: z.enum(['sha256', 'sha1', 'md5', 'pdq']).describe("The strongest digest that matched (an MD5- or SHA-1-only match should be confirmed), or 'pdq': a PDQ list matched by distance, a lead to look at"),
+    pdq: z
+      .object({
+        distance: z.number().int().describe("Bits (of 256) between the content's PDQ hash and the listed one"),
+        maxDistance: z.number().int().describe("The set's limit"),
+        frame: z.number().int().describe("The content's frame that matched: 0 for a picture, the contact-sheet frame of a video"),
+        timeMs: z.number().int().nullable().describe('Where in the video that frame is; null for a picture'),
+        listedHash: z.string().describe('The listed PDQ hash that matched'),
+        label: z.string().nullable().describe("The list's label for it, if any"),
+      })
+      .optional()
+      .describe("Only for matchedOn 'pdq'"),
   })
   .describe('A match of the content against an enabled hash set in force (docs/known-files.md)');
 
@@ -503,6 +514,8 @@ export const similarResultSchema = z.object({
   /** The file's PDQ hash (frame 0); null when none was recorded (not an image, or not decodable the reference's way). */
   hash: z.string().nullable(),
   quality: z.number().int().nullable(),
+  /** Every PDQ hash of the file, each searched: frame 0 of a picture, one per contact-sheet frame of a video (with its time). */
+  frames: z.array(z.object({ frame: z.number().int(), hash: z.string(), quality: z.number().int(), timeMs: z.number().int().optional() })),
   maxDistance: z.number().int(),
   scope: z.enum(['case', 'assigned']),
   /** The cases searched: this one, or every case the caller is assigned to with a role that may read it. */
@@ -511,9 +524,12 @@ export const similarResultSchema = z.object({
   items: z.array(
     z.object({
       sha256: z.string(),
-      frame: z.number().int(),
+      frame: z.number().int().describe("The content's frame that is near: 0 for a picture, a contact-sheet frame of a video"),
+      timeMs: z.number().int().optional().describe('Where in the video that frame is'),
+      fromFrame: z.number().int().describe("The searched file's frame it is near to (0 for a picture)"),
+      fromTimeMs: z.number().int().optional().describe("Where in the searched video that frame is"),
       quality: z.number().int(),
-      distance: z.number().int(),
+      distance: z.number().int().describe('Nearest distance between any frame of the two'),
       files: z.array(z.object({ fileId: z.string(), caseId: z.string(), evidenceId: z.string(), path: z.string() })),
     }),
   ),

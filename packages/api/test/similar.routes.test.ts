@@ -73,4 +73,22 @@ describe('similar-image search', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ hash: null, items: [] });
   });
+
+  it("searches every frame of a video, and says which frames are near (the searched video's and the one found)", async () => {
+    // The case's archive stands in for a video: two contact-sheet frames, the second 7 bits from the photo's hash.
+    const far = 'f0'.repeat(32);
+    await f.index.setPdq(two.rootSha256, [{ frame: 0, hash: far, quality: 90, timeMs: 1500 }, { frame: 1, hash: near(7), quality: 90, timeMs: 4500 }]);
+    type VideoBody = Omit<Body, 'items'> & { frames: Array<{ frame: number; timeMs?: number }>; items: Array<{ sha256: string; frame: number; timeMs?: number; fromFrame: number; fromTimeMs?: number; distance: number }> };
+    const fromVideo = (await similar('ivy', 'SIM-TWO', two.rootFileId, { scope: 'assigned' })).body as VideoBody;
+    expect(fromVideo.frames.map((x) => [x.frame, x.timeMs])).toEqual([[0, 1500], [1, 4500]]);
+    // Each content once, at its nearest: the video itself (0), the case's photo (near(5): 2 bits from frame 1), the other case's (7).
+    expect(fromVideo.items.map((i) => [i.sha256, i.distance, i.frame, i.fromFrame, i.fromTimeMs])).toEqual([
+      [two.rootSha256, 0, 0, 0, 1500],
+      [two.photoSha256, 2, 0, 1, 4500],
+      [one.photoSha256, 7, 0, 1, 4500],
+    ]);
+    // From the photo, the video is found by its frame 1, with that frame's time.
+    const fromPhoto = (await similar('ivy', 'SIM-ONE', one.photoFileId, { scope: 'assigned' })).body as VideoBody;
+    expect(fromPhoto.items.find((i) => i.sha256 === two.rootSha256)).toMatchObject({ distance: 7, frame: 1, timeMs: 4500, fromFrame: 0 });
+  });
 });

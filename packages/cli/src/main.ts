@@ -27,6 +27,7 @@ export const loadCommandModules = (): Array<Promise<CommandModule>> => [
   import('./commands/pdq.command.js'),
   import('./commands/similar.command.js'),
   import('./commands/hashset.command.js'),
+  import('./commands/pdq-backfill.command.js'),
 ];
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {

@@ -81,6 +81,8 @@ export interface PdqFrameHash {
   hash: string;
   /** 0–100; under 50 the picture has too little structure for the hash to mean much. */
   quality: number;
+  /** A video's frame: where it was taken, in milliseconds from the start (absent for a picture). */
+  timeMs?: number;
 }
 
 export interface ToolVersion {

@@ -39,7 +39,7 @@ const ACTIONS: ReadonlySet<CustodyAction> = new Set<CustodyAction>([
   ...PIPELINE_CUSTODY_ACTIONS,
   'stage-completed', 'upload', 'search', 'view', 'thumbnail-view',
   'download', 'export', 'bookmark', 'assignment-change', 'verify', 'read', 'log-restored', 'known-file-match',
-  'known-file-match-withdrawn',
+  'known-file-match-withdrawn', 'pdq-backfill',
 ]);
 
 interface LastEntry {

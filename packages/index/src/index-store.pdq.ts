@@ -32,7 +32,8 @@ function bitsLiteral(hash: string): string {
   return 'x' + hex;
 }
 
-function hexOfBits(bits: string): string {
+/** bit(256)'s text form (256 binary digits) as 64 hex digits. */
+export function hexOfBits(bits: string): string {
   let hex = '';
   for (let i = 0; i < bits.length; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
   return hex;
@@ -43,21 +44,32 @@ export async function setPdq(sql: SqlClient, sha256: string, rows: readonly PdqR
   for (const row of rows) {
     if (!Number.isSafeInteger(row.frame) || row.frame < 0) throw new ExhibitError('invalid-argument', `PDQ frame must be a whole number from 0, not ${row.frame}`);
     if (!Number.isInteger(row.quality) || row.quality < 0 || row.quality > 100) throw new ExhibitError('invalid-argument', `PDQ quality is 0-100, not ${row.quality}`);
+    if (row.timeMs !== undefined && (!Number.isSafeInteger(row.timeMs) || row.timeMs < 0 || row.timeMs > 2 ** 31 - 1)) {
+      throw new ExhibitError('invalid-argument', `PDQ frame time must be whole milliseconds from 0, not ${row.timeMs}`);
+    }
   }
   await sql.transaction(async (tx) => {
     await tx.query('DELETE FROM content_pdq WHERE sha256 = $1', [sha256]);
     for (const row of rows) {
-      await tx.query('INSERT INTO content_pdq (sha256, frame, pdq, quality) VALUES ($1, $2, $3::bit(256), $4)', [sha256, row.frame, bitsLiteral(row.hash), row.quality]);
+      await tx.query(
+        'INSERT INTO content_pdq (sha256, frame, pdq, quality, time_ms) VALUES ($1, $2, $3::bit(256), $4, $5)',
+        [sha256, row.frame, bitsLiteral(row.hash), row.quality, row.timeMs ?? null],
+      );
     }
   });
 }
 
 export async function getPdq(sql: SqlClient, sha256: string): Promise<PdqRow[]> {
-  const { rows } = await sql.query<{ frame: number; bits: string; quality: number }>(
-    'SELECT frame, pdq::text AS bits, quality FROM content_pdq WHERE sha256 = $1 ORDER BY frame',
+  const { rows } = await sql.query<{ frame: number; bits: string; quality: number; time_ms: number | null }>(
+    'SELECT frame, pdq::text AS bits, quality, time_ms FROM content_pdq WHERE sha256 = $1 ORDER BY frame',
     [sha256],
   );
-  return rows.map((r) => ({ frame: Number(r.frame), hash: hexOfBits(r.bits), quality: Number(r.quality) }));
+  return rows.map((r) => ({
+    frame: Number(r.frame),
+    hash: hexOfBits(r.bits),
+    quality: Number(r.quality),
+    ...(r.time_ms === null || r.time_ms === undefined ? {} : { timeMs: Number(r.time_ms) }),
+  }));
 }
 
 /** The schema pgvector lives in, when the HNSW index of migration 0025 exists; else null (search scans). */
@@ -88,7 +100,7 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
   if (caseIds.length === 0) return { method: schema ? 'hnsw' : 'scan', items: [] };
   const inCases = 'EXISTS (SELECT 1 FROM files f WHERE f.sha256 = p.sha256 AND f.case_id = ANY($2::text[]))';
   return sql.transaction(async (tx) => {
-    let rows: Array<{ sha256: string; frame: number; quality: number; distance: number }>;
+    let rows: Array<{ sha256: string; frame: number; quality: number; distance: number; time_ms: number | null }>;
     if (schema) {
       // Strict order: pgvector keeps scanning the graph past filtered-out rows, and results stay nearest first.
       await tx.query(`SET LOCAL hnsw.iterative_scan = strict_order`);
@@ -96,8 +108,8 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
       await tx.query(`SET LOCAL hnsw.ef_search = ${Math.max(40, Math.min(limit, 1000))}`);
       const op = `OPERATOR(${quoteIdent(schema)}.<~>)`;
       ({ rows } = await tx.query(
-        `SELECT sha256, frame, quality, distance FROM (
-           SELECT p.sha256, p.frame, p.quality, (p.pdq ${op} $1::bit(256))::integer AS distance
+        `SELECT sha256, frame, quality, distance, time_ms FROM (
+           SELECT p.sha256, p.frame, p.quality, p.time_ms, (p.pdq ${op} $1::bit(256))::integer AS distance
              FROM content_pdq p
             WHERE ${inCases}
             ORDER BY p.pdq ${op} $1::bit(256)
@@ -109,7 +121,7 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
       ));
     } else {
       ({ rows } = await tx.query(
-        `SELECT p.sha256, p.frame, p.quality, bit_count(p.pdq # $1::bit(256))::integer AS distance
+        `SELECT p.sha256, p.frame, p.quality, p.time_ms, bit_count(p.pdq # $1::bit(256))::integer AS distance
            FROM content_pdq p
           WHERE ${inCases} AND bit_count(p.pdq # $1::bit(256)) <= $3
           ORDER BY distance, p.sha256, p.frame
@@ -139,7 +151,48 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery): Promise
     }
     return {
       method: schema ? 'hnsw' : 'scan',
-      items: rows.map((r) => ({ sha256: r.sha256, frame: Number(r.frame), quality: Number(r.quality), distance: Number(r.distance), files: bySha.get(r.sha256) ?? [] })),
+      items: rows.map((r) => ({
+        sha256: r.sha256,
+        frame: Number(r.frame),
+        ...(r.time_ms === null || r.time_ms === undefined ? {} : { timeMs: Number(r.time_ms) }),
+        quality: Number(r.quality),
+        distance: Number(r.distance),
+        files: bySha.get(r.sha256) ?? [],
+      })),
     };
   });
+}
+
+/** Pictures and videos whose thumbnail came from themselves, with no PDQ hash and no backfill attempt (migration 0066). */
+const BACKFILL_CANDIDATE = `c.pdq_backfilled_at IS NULL AND c.thumbnail_status = 'done' AND c.kind IN ('image', 'video')
+  AND c.thumbnail_source IN ('image', 'contact-sheet')
+  AND NOT EXISTS (SELECT 1 FROM content_pdq p WHERE p.sha256 = c.sha256)`;
+
+export async function pdqBackfillCandidates(sql: SqlClient, options: { after: string | null; limit: number }): Promise<string[]> {
+  const { rows } = await sql.query<{ sha256: string }>(
+    `SELECT c.sha256 FROM contents c WHERE ${BACKFILL_CANDIDATE} AND ($1::text IS NULL OR c.sha256 > $1) ORDER BY c.sha256 LIMIT $2`,
+    [options.after, options.limit],
+  );
+  return rows.map((r) => r.sha256);
+}
+
+export async function pdqBackfillPending(sql: SqlClient): Promise<number> {
+  const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::bigint AS n FROM contents c WHERE ${BACKFILL_CANDIDATE}`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** The hashes and the attempt in one transaction: a crash leaves the content a candidate, and the next run redoes it. */
+export async function recordPdqBackfill(sql: SqlClient, sha256: string, result: { pdq: readonly PdqRow[] } | { failure: string }): Promise<void> {
+  await sql.transaction(async (tx) => {
+    if ('pdq' in result) await setPdq(tx, sha256, result.pdq);
+    await tx.query('UPDATE contents SET pdq_backfilled_at = now(), pdq_backfill_failure = $2 WHERE sha256 = $1', [sha256, 'failure' in result ? result.failure.slice(0, 2000) : null]);
+  });
+}
+
+export async function filesOfContent(sql: SqlClient, sha256: string, limit: number): Promise<Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>> {
+  const { rows } = await sql.query<{ file_id: string; case_id: string; evidence_id: string; path: string }>(
+    'SELECT file_id, case_id, evidence_id, path FROM files WHERE sha256 = $1 ORDER BY case_id, evidence_id, file_id LIMIT $2',
+    [sha256, limit],
+  );
+  return rows.map((r) => ({ fileId: r.file_id, caseId: r.case_id, evidenceId: r.evidence_id, path: r.path }));
 }

@@ -52,13 +52,13 @@ import {
   type Row,
 } from './index-store.rows.js';
 import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
-import { getPdq, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
+import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
-import { HashSetStore } from './hash-sets/hash-set-store.js';
+import { HashSetStore, MATCH_OUT, toMatch } from './hash-sets/hash-set-store.js';
 import { knownFileDetail } from './hash-sets/known-file-detail.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -70,19 +70,6 @@ export const STATUS_LIST_MAX = 1000;
 const uploadCols = columnList(UPLOAD_COLUMNS, 'u');
 const fileCols = columnList(FILE_COLUMNS, 'f');
 const contentCols = columnList(CONTENT_COLUMNS, 'c');
-
-function toKnownMatch(r: Row): KnownFileMatch {
-  return {
-    sha256: String(r.sha256),
-    setId: Number(r.set_id),
-    name: String(r.name),
-    version: (r.version ?? null) as string | null,
-    kind: r.kind as KnownFileMatch['kind'],
-    category: r.category === null || r.category === undefined ? null : Number(r.category),
-    categoryName: (r.category_name ?? null) as string | null,
-    matchedOn: r.matched_on as KnownFileMatch['matchedOn'],
-  };
-}
 
 function notFound(what: string, id: string): ExhibitError {
   return new ExhibitError('not-found', `${what} ${id} is not in the index`, { details: { id } });
@@ -732,8 +719,7 @@ export class PostgresIndex implements IndexStore {
       ),
       // Known-bad and notable matches (migration 0020) are findings; known-good ones are only counted.
       await this.query(
-        `SELECT f.file_id, f.path, m.sha256, m.set_id, m.matched_on, m.category, s.name, s.version, s.kind,
-                s.category_names ->> m.category::text AS category_name
+        `SELECT f.file_id, f.path, ${MATCH_OUT}
            FROM files f JOIN hash_set_matches m ON m.sha256 = f.sha256
            JOIN hash_sets s ON s.set_id = m.set_id AND s.enabled AND s.state = 'active' AND s.kind <> 'known-good'
           WHERE f.case_id = $1 AND f.evidence_id = $2
@@ -794,7 +780,7 @@ export class PostgresIndex implements IndexStore {
     }
 
     for (const r of known.rows) {
-      const match = toKnownMatch(r);
+      const match = toMatch(r);
       findings.push({ fileId: String(r.file_id), path: String(r.path), flag: match.kind === 'known-bad' ? 'known-bad' : 'notable', detail: knownFileDetail(match) });
     }
     const counts = knownCounts.rows[0];
@@ -871,6 +857,22 @@ export class PostgresIndex implements IndexStore {
   /** Contents of the given cases within a Hamming distance of a PDQ hash, nearest first. */
   similarByPdq(query: SimilarQuery): Promise<SimilarResult> {
     return similarByPdq(this.sql, query);
+  }
+
+  pdqBackfillCandidates(options: { after: string | null; limit: number }): Promise<string[]> {
+    return pdqBackfillCandidates(this.sql, options);
+  }
+
+  pdqBackfillPending(): Promise<number> {
+    return pdqBackfillPending(this.sql);
+  }
+
+  recordPdqBackfill(sha256: string, result: { pdq: readonly PdqRow[] } | { failure: string }): Promise<void> {
+    return recordPdqBackfill(this.sql, sha256, result);
+  }
+
+  filesOfContent(sha256: string, limit: number): Promise<Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>> {
+    return filesOfContent(this.sql, sha256, limit);
   }
 
   // ---- hash sets (migration 0020, docs/known-files.md) ----

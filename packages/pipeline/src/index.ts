@@ -15,6 +15,7 @@ export { thumbnailStep } from './thumbnail.step.js';
 export * from './index.stage.js';
 export * from './completion.js';
 export * from './dead-letter.js';
+export { runPdqBackfill, type PdqBackfillDeps, type PdqBackfillProgress } from './pdq-backfill.js';
 export { unpackStage, UNPACK_BATCH_SIZE } from './unpack.stage.js';
 export type { ArchiveEntry, ArchiveFormat, ArchiveReader } from './archive/archive-reader.js';
 export { openArchive, detectArchiveFormat, type OpenArchiveOptions } from './archive/open-archive.js';

@@ -24,8 +24,9 @@ import type { StageContext, StageDeps } from './stage.js';
  * analyse stage on the bytes identify and metadata already read (`input`).
  *
  * An image's PDQ hash comes with its thumbnail (the thumbnailer hashes the
- * same bytes, no second read) and is recorded before the thumbnail's write.
- * Videos get none yet (docs/pdq.md).
+ * same bytes, no second read), a video's with its contact sheet (one per
+ * frame, from the same ffmpeg run); they are recorded before the thumbnail's
+ * write (docs/pdq.md).
  */
 export async function thumbnailStep(
   deps: StageDeps,
@@ -67,7 +68,7 @@ export async function thumbnailStep(
     // Before the thumbnail's write, which moves the file on: a crash between the two leaves the
     // thumbnail pending, and the redelivery replaces these rows (setPdq is idempotent).
     if (made.pdq) await deps.index.setPdq(content.sha256, made.pdq);
-    else if (made.pdqFailure) ctx.logger.info({ reason: made.pdqFailure }, 'no PDQ hash for this image');
+    else if (made.pdqFailure) ctx.logger.info({ reason: made.pdqFailure }, `no PDQ hash for this ${kind}`);
     const flags: FileFlag[] = made.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
     if (made.findings.length > 0) ctx.logger.info({ findings: made.findings.map((f) => f.flag) }, 'thumbnail findings');
     await deps.index.setThumbnail(content.sha256, { status: 'done', blob: made.ref, source: made.from, findings: made.findings, tools: made.tools }, { fileId: file.fileId, to: 'thumbnailed', flags });

@@ -13,7 +13,7 @@ import {
 import { createServiceBusBus, createStorageQueueBus } from '@exhibit/bus';
 import { createPostgresIndex, createPostgresAccessStore, createPostgresReviewStore, HashSetStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createMediaTools } from '@exhibit/media';
-import type { RunnerDeps } from '@exhibit/pipeline';
+import { runPdqBackfill, type PdqBackfillProgress, type RunnerDeps } from '@exhibit/pipeline';
 import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
 import {
   appendLogCheckpointStore,
@@ -144,6 +144,33 @@ export async function openHashSets(config: ExhibitConfig, options: { logger: Log
     await migrate(sql, { logger: options.logger });
     const custody = await custodyLog(config, { appendLog, blobs, sql, logger: options.logger, version });
     return { sets: new HashSetStore(sql, { custody, toolVersion: version }), close: () => sql.close() };
+  } catch (err) {
+    await sql.close();
+    throw err;
+  }
+}
+
+/**
+ * The PDQ backfill (docs/pdq.md, "Backfill") with the deployment's index,
+ * storage, media tools and custody log, for `exhibit pdq-backfill`: contents
+ * thumbnailed before PDQ existed are hashed from their original bytes (read
+ * again from storage), each file gets a `pdq-backfill` custody entry, and the
+ * new hashes are matched against the enabled PDQ lists. Resumable: run again.
+ */
+export async function openPdqBackfill(
+  config: ExhibitConfig,
+  options: { logger: Logger },
+): Promise<{ pending(): Promise<number>; run(options?: { abortSignal?: AbortSignal; onProgress?: (p: PdqBackfillProgress) => void; maxContents?: number }): Promise<PdqBackfillProgress>; close(): Promise<void> }> {
+  const version = pipelineVersion();
+  const { blobs, appendLog } = storageClients(config);
+  const sql = await openSqlClient(config.database, { logger: options.logger });
+  try {
+    await migrate(sql, { logger: options.logger });
+    const custody = await custodyLog(config, { appendLog, blobs, sql, logger: options.logger, version });
+    const index = createPostgresIndex(sql);
+    const media = createMediaTools(config.media, { logger: options.logger.child({ component: 'media' }) });
+    const deps = { index, blobs, thumbnailer: media.thumbnailer, custody, pipelineVersion: version, logger: options.logger };
+    return { pending: () => index.pdqBackfillPending(), run: (o = {}) => runPdqBackfill(deps, o), close: () => sql.close() };
   } catch (err) {
     await sql.close();
     throw err;

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError, type CustodyAction, type FileRecord, type SearchQuery } from '@exhibit/core';
+import { ExhibitError, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
@@ -143,8 +143,9 @@ export const filesRoutes: RouteModule = [
           if (a.caseId !== params.caseId && roles.some((r) => CASE_READERS.includes(r))) caseIds.push(a.caseId);
         }
       }
-      const own = file.sha256 ? (await deps.index.getPdq(file.sha256)).find((p) => p.frame === 0) : undefined;
-      const result = own ? await deps.index.similarByPdq({ hash: own.hash, caseIds, maxDistance, ...(query.limit !== undefined ? { limit: query.limit } : {}) }) : null;
+      const frames = file.sha256 ? await deps.index.getPdq(file.sha256) : [];
+      const own = frames.find((p) => p.frame === 0) ?? frames[0];
+      const result = frames.length > 0 ? await similarToFrames(deps, frames, { caseIds, maxDistance, ...(query.limit !== undefined ? { limit: query.limit } : {}) }) : null;
       const items = result?.items ?? [];
       // Custody: this case, and every other case whose files are shown.
       const shown = new Set(items.flatMap((i) => i.files.map((f) => f.caseId)));
@@ -160,7 +161,7 @@ export const filesRoutes: RouteModule = [
       }
       return {
         status: 200,
-        body: { fileId: file.fileId, hash: own?.hash ?? null, quality: own?.quality ?? null, maxDistance, scope, caseIds, method: result?.method ?? null, items },
+        body: { fileId: file.fileId, hash: own?.hash ?? null, quality: own?.quality ?? null, frames, maxDistance, scope, caseIds, method: result?.method ?? null, items },
       };
     },
   }),
@@ -319,3 +320,35 @@ function subjectOf(file: FileRecord): { fileId: string; sha256?: string; blobNam
   if (file.source && file.source.offset == null) subject.blobName = file.source.name;
   return subject;
 }
+
+/** The index's default (PDQ_SEARCH_DEFAULT_LIMIT), for the merged list of a video's frames. */
+const SIMILAR_DEFAULT_LIMIT = 100;
+
+type SimilarItem = SimilarContent & { fromFrame: number; fromTimeMs?: number };
+
+/**
+ * Contents near any of the file's PDQ hashes: one for a picture, one per
+ * contact-sheet frame for a video (docs/pdq.md, "Videos"). Each content once,
+ * at its nearest: the distance, its frame (and time) that is near, and the
+ * queried file's frame it is near to. Nearest first, then by content and frame.
+ */
+async function similarToFrames(
+  deps: ApiDeps,
+  frames: readonly PdqFrameHash[],
+  query: { caseIds: string[]; maxDistance: number; limit?: number },
+): Promise<{ method: SimilarResult['method']; items: SimilarItem[] }> {
+  const best = new Map<string, SimilarItem>();
+  let method: SimilarResult['method'] = 'scan';
+  for (const f of frames) {
+    const result = await deps.index.similarByPdq({ hash: f.hash, ...query });
+    method = result.method;
+    for (const item of result.items) {
+      const prev = best.get(item.sha256);
+      if (prev && (prev.distance < item.distance || (prev.distance === item.distance && prev.frame <= item.frame))) continue;
+      best.set(item.sha256, { ...item, fromFrame: f.frame, ...(f.timeMs !== undefined ? { fromTimeMs: f.timeMs } : {}) });
+    }
+  }
+  const items = [...best.values()].sort((a, b) => a.distance - b.distance || (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0));
+  return { method, items: items.slice(0, query.limit ?? SIMILAR_DEFAULT_LIMIT) };
+}
+

@@ -37,6 +37,7 @@ const hashSetSchema = z.object({
   state: z.enum(['loading', 'matching', 'active', 'superseded']),
   enabled: z.boolean(),
   matchDone: z.boolean().describe('False while the re-match of existing cases is still running (or was interrupted)'),
+  maxDistance: z.number().int().nullable().optional().describe("A PDQ list's limit in bits (a content within it matches); null for exact-digest sets"),
   matchedContents: z.number().describe('Distinct contents, across all cases, that match the set'),
 });
 type HashSetView = z.input<typeof hashSetSchema>;

@@ -40,7 +40,9 @@ export interface KnownFileMatchBody {
   kind: 'known-bad' | 'notable' | 'known-good';
   category: number | null;
   categoryName: string | null;
-  matchedOn: 'sha256' | 'sha1' | 'md5';
+  matchedOn: 'sha256' | 'sha1' | 'md5' | 'pdq';
+  /** Only for a PDQ list's match (by distance). */
+  pdq?: { distance: number; maxDistance: number; frame: number; timeMs: number | null; listedHash: string; label: string | null };
 }
 
 export interface FileDetailBody {

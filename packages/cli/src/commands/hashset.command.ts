@@ -24,9 +24,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--set-version <version>', 'the set version (default: what the file states, if anything); not --version, which is the program\'s own')
     .option('--category <n=name>', 'name a category number, e.g. --category "1=Category A" (repeatable)', collectCategory, {})
     .option('--skip-bad-rows', 'import the good rows of a file with malformed rows, recording how many were left out (default: refuse the file)')
+    .addOption(new Option('--format <format>', 'read the file as a PDQ list (needed only for a list of bare 64-hex hashes, which reads as SHA-256 otherwise)').choices(['pdq']))
+    .option('--max-distance <bits>', 'PDQ lists: a content within this many bits (of 256) of a listed hash matches (default 31)', parseBits)
     .option('--by <name>', 'who imports it, as recorded with the set', userInfo().username)
     .option('--json', 'print the result as JSON')
-    .action(async (file: string, options: { name: string; kind: HashSetRecord['kind']; setVersion?: string; category: Record<string, string>; skipBadRows?: boolean; by: string; json?: boolean }) => {
+    .action(async (file: string, options: { name: string; kind: HashSetRecord['kind']; setVersion?: string; category: Record<string, string>; skipBadRows?: boolean; format?: 'pdq'; maxDistance?: number; by: string; json?: boolean }) => {
       await withSets(ctx, async (sets) => {
         const progress = progressView(ctx);
         try {
@@ -37,6 +39,8 @@ export function register(program: Command, ctx: CliContext): void {
             categoryNames: options.category,
             importedBy: options.by,
             skipBadRows: options.skipBadRows === true,
+            ...(options.format === 'pdq' ? { format: 'pdq-list' as const } : {}),
+            ...(options.maxDistance !== undefined ? { maxDistance: options.maxDistance } : {}),
             onProgress: progress.update,
             abortSignal: ctx.abortSignal,
           });
@@ -113,6 +117,11 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+function parseBits(value: string): number {
+  if (!/^\d{1,3}$/.test(value) || Number(value) > 256) throw new CliError('usage', `--max-distance takes a whole number of bits from 0 to 256, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 function collectCategory(value: string, previous: Record<string, string>): Record<string, string> {
   const m = /^(\d{1,5})=(.+)$/.exec(value);
   if (!m) throw new CliError('usage', `--category takes <number>=<name>, got ${JSON.stringify(value)}`);
@@ -146,6 +155,7 @@ export function renderSet(s: HashSetRecord): string {
     `${s.name}${s.version ? ` ${s.version}` : ''}  [${s.kind}]  ${s.enabled ? 'enabled' : 'DISABLED'}${s.state === 'active' ? '' : `  (${s.state})`}`,
     `  ${s.rowCount.toLocaleString('en-GB')} hashes from ${s.sourceFileName} (${s.format}${s.sourceVersion ? `, ${s.sourceVersion}` : ''}), sha256 ${s.sourceSha256}`,
     `  imported by ${s.importedBy} at ${s.importedAt}; ${s.rejectedRows} malformed row(s) left out; matches ${s.matchedContents} content(s)${s.matchDone ? '' : ' so far (re-match unfinished: exhibit hashset rematch)'}`,
+    ...(s.maxDistance !== null ? [`  PDQ: a content within ${s.maxDistance} of 256 bits of a listed hash matches (a lead to look at, not proof)`] : []),
     ...(categories ? [`  categories: ${categories}`] : []),
   ].join('\n') + '\n';
 }

@@ -8,11 +8,22 @@ interface SimilarBody {
   fileId: string;
   hash: string | null;
   quality: number | null;
+  /** Every hash searched (one per contact-sheet frame of a video); absent from older servers. */
+  frames?: Array<{ frame: number; hash: string; quality: number; timeMs?: number }>;
   maxDistance: number;
   scope: 'case' | 'assigned';
   caseIds: string[];
   method: 'hnsw' | 'scan' | null;
-  items: Array<{ sha256: string; frame: number; quality: number; distance: number; files: Array<{ fileId: string; caseId: string; evidenceId: string; path: string }> }>;
+  items: Array<{
+    sha256: string;
+    frame: number;
+    timeMs?: number;
+    fromFrame?: number;
+    fromTimeMs?: number;
+    quality: number;
+    distance: number;
+    files: Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>;
+  }>;
 }
 
 /** `exhibit similar <case> <file>`: near-duplicate pictures by PDQ distance, through the API (recorded in custody). */
@@ -37,10 +48,20 @@ export function register(program: Command, ctx: CliContext): void {
 
 export function renderSimilar(body: SimilarBody): string {
   if (body.hash === null) return `${body.fileId}: no PDQ hash recorded (not a picture, or not decodable the reference's way)\n`;
-  const lines = [`PDQ ${body.hash} quality ${body.quality} — within ${body.maxDistance} bits in ${body.caseIds.join(', ')}:`];
+  const video = (body.frames ?? []).some((f) => f.timeMs !== undefined);
+  const lines = video
+    ? [`PDQ of ${body.frames!.length} video frame(s) — within ${body.maxDistance} bits in ${body.caseIds.join(', ')}:`]
+    : [`PDQ ${body.hash} quality ${body.quality} — within ${body.maxDistance} bits in ${body.caseIds.join(', ')}:`];
   for (const item of body.items) {
-    for (const f of item.files) lines.push(`${String(item.distance).padStart(3)}  ${f.caseId}  ${f.fileId}  ${f.path}`);
+    // Which frames are near: of the searched video, and of the file found (when it is a video).
+    const where = [
+      video && item.fromFrame !== undefined ? `frame ${item.fromFrame}${at(item.fromTimeMs)}` : null,
+      item.timeMs !== undefined ? `its frame ${item.frame}${at(item.timeMs)}` : null,
+    ].filter((w): w is string => w !== null);
+    for (const f of item.files) lines.push(`${String(item.distance).padStart(3)}  ${f.caseId}  ${f.fileId}  ${f.path}${where.length > 0 ? `  (${where.join(' ~ ')})` : ''}`);
   }
   if (body.items.length === 0) lines.push('  none');
   return lines.join('\n') + '\n';
 }
+
+const at = (ms: number | undefined) => (ms === undefined ? '' : ` at ${(ms / 1000).toFixed(1)} s`);

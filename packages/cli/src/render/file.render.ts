@@ -1,5 +1,5 @@
 import type { FileFailure, ToolVersion } from '@exhibit/core';
-import type { FileDetailBody } from '../api/api-types.js';
+import type { FileDetailBody, KnownFileMatchBody } from '../api/api-types.js';
 import { formatBytes, formatCount, printable } from './format.js';
 import { formatGps, formatRecordedTime } from './time.js';
 
@@ -41,7 +41,13 @@ export function formatFailure(f: FileFailure): string {
 
 const sameFailure = (a: FileFailure | null, b: FileFailure | null) => a !== null && b !== null && a.stage === b.stage && a.code === b.code && a.detail === b.detail;
 
-const DIGEST_NAMES = { sha256: 'SHA-256', sha1: 'SHA-1', md5: 'MD5' } as const;
+const DIGEST_NAMES = { sha256: 'SHA-256', sha1: 'SHA-1', md5: 'MD5', pdq: 'PDQ' } as const;
+
+/** A PDQ list's match: how near, where in the file, and what the list holds. */
+function pdqMatchText(p: NonNullable<KnownFileMatchBody['pdq']>): string {
+  const where = p.timeMs !== null ? `video frame ${p.frame} at ${(p.timeMs / 1000).toFixed(3)} s` : p.frame === 0 ? 'the picture' : `frame ${p.frame}`;
+  return `, distance ${p.distance}/256 (set limit ${p.maxDistance}) on ${where}; listed ${p.listedHash}${p.label !== null ? ` "${printable(p.label)}"` : ''}`;
+}
 
 type Line = { heading: string } | { label: string; value: string[] };
 
@@ -120,7 +126,7 @@ export function renderFileDetail(detail: FileDetailBody): string {
     // One row per set: what the set lists it as, which set and version, the source's category, and the digest that matched.
     for (const m of known) {
       const category = m.category === null ? null : `category ${m.category}${m.categoryName ? ` (${m.categoryName})` : ''}`;
-      row(m.kind, `"${m.name}"${m.version ? ` version ${m.version}` : ''}${category ? `, ${category}` : ''}; matched on ${DIGEST_NAMES[m.matchedOn]}`);
+      row(m.kind, `"${m.name}"${m.version ? ` version ${m.version}` : ''}${category ? `, ${category}` : ''}; matched on ${DIGEST_NAMES[m.matchedOn]}${m.pdq ? pdqMatchText(m.pdq) : ''}`);
     }
   }
 

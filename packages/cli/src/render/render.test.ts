@@ -220,6 +220,18 @@ describe('file detail rendering', () => {
     expect(text).not.toContain('Known files');
     expect(renderFileDetail({ ...fileDetail, knownFileMatches: [] })).toBe(text);
   });
+
+  it('shows a PDQ list match with its distance, the frame (and time) of a video, and the listed hash and label', () => {
+    const listed = 'ab'.repeat(32);
+    const known = renderFileDetail({
+      ...fileDetail,
+      knownFileMatches: [
+        { sha256: SHA.photo, setId: 9, name: 'PDQ list', version: '3', kind: 'notable', category: null, categoryName: null, matchedOn: 'pdq',
+          pdq: { distance: 12, maxDistance: 31, frame: 2, timeMs: 7500, listedHash: listed, label: 'scene\u001b[2J 12' } },
+      ],
+    });
+    expect(known).toContain(`"PDQ list" version 3; matched on PDQ, distance 12/256 (set limit 31) on video frame 2 at 7.500 s; listed ${listed} "scene\\u001b[2J 12"`);
+  });
   /** Column where the values start: after the longest label and two spaces. */
   const valueColumn = (t: string) => t.split('\n').find((l) => l.startsWith('  path'))!.indexOf('phone-');
 

@@ -25,7 +25,9 @@ export type CustodyAction =
   /** A file's content matched a known-bad or notable hash set (docs/known-files.md). */
   | 'known-file-match'
   /** A known-file match was withdrawn because its hash set was disabled. */
-  | 'known-file-match-withdrawn';
+  | 'known-file-match-withdrawn'
+  /** A content indexed before PDQ existed got its PDQ hashes from its original bytes (docs/pdq.md, "Backfill"). */
+  | 'pdq-backfill';
 
 export interface CustodyEvent {
   caseId: string;

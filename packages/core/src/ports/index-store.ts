@@ -179,8 +179,25 @@ export interface KnownFileMatch {
   /** The set's category number for the hash (VICS, ICSE), and its name where the set maps one. */
   category: number | null;
   categoryName: string | null;
-  /** The strongest digest that matched: SHA-256, then SHA-1, then MD5. */
-  matchedOn: 'sha256' | 'sha1' | 'md5';
+  /** The strongest digest that matched: SHA-256, then SHA-1, then MD5; 'pdq' for a PDQ list (by distance). */
+  matchedOn: 'sha256' | 'sha1' | 'md5' | 'pdq';
+  /** Only for matchedOn 'pdq': how near, on which frame, and what the list holds. */
+  pdq?: PdqMatchDetail;
+}
+
+/** A PDQ list match (docs/known-files.md, "PDQ hash lists"): a lead to look at, never proof. */
+export interface PdqMatchDetail {
+  /** Bits (of 256) between the content's PDQ hash and the listed one. */
+  distance: number;
+  /** The set's limit the distance was within. */
+  maxDistance: number;
+  /** The content's frame that matched: 0 for a picture, the contact-sheet frame of a video. */
+  frame: number;
+  /** Where in a video that frame is, in milliseconds; null for a picture. */
+  timeMs: number | null;
+  /** The listed PDQ hash that matched (64 hex digits) and its label, if the list gives one. */
+  listedHash: string;
+  label: string | null;
 }
 
 /** The search filter on hash-set matches: `unknown` is in no enabled set. */
@@ -481,6 +498,18 @@ export interface IndexStore {
   getPdq(sha256: string): Promise<PdqFrameHash[]>;
   /** Contents of the given cases whose PDQ hash is within maxDistance of the query, nearest first. */
   similarByPdq(query: SimilarQuery): Promise<SimilarResult>;
+  /**
+   * The PDQ backfill's work list (docs/pdq.md): pictures and videos with a
+   * thumbnail made from the picture or the video itself, no PDQ hash and no
+   * backfill attempt yet, in SHA-256 order after `after`.
+   */
+  pdqBackfillCandidates(options: { after: string | null; limit: number }): Promise<string[]>;
+  /** How many contents the backfill has still to try. */
+  pdqBackfillPending(): Promise<number>;
+  /** Records a backfill attempt: the hashes (as setPdq), or why there are none; never tried again either way. */
+  recordPdqBackfill(sha256: string, result: { pdq: readonly PdqFrameHash[] } | { failure: string }): Promise<void>;
+  /** Where a content occurs: every file with its case and evidence item (for the backfill's custody entries). */
+  filesOfContent(sha256: string, limit: number): Promise<Array<{ fileId: string; caseId: string; evidenceId: string; path: string }>>;
 }
 
 export interface SimilarQuery {
@@ -496,7 +525,9 @@ export interface SimilarQuery {
 
 export interface SimilarContent {
   sha256: string;
+  /** The content's frame that is near: 0 for a picture, a contact-sheet frame of a video (with its time). */
   frame: number;
+  timeMs?: number;
   quality: number;
   distance: number;
   /** Where the content occurs in the given cases. */

@@ -3,6 +3,8 @@ import type { HashSetFormat } from './hash-set.types.js';
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const HEX_LINE = /^[0-9a-fA-F]{32}([0-9a-fA-F]{8})?([0-9a-fA-F]{24})?\s*$/;
+/** A PDQ list line with its comma fields (`exhibit pdq` and the reference tool print `<hash>,<quality>,<path>`). */
+const PDQ_LINE = /^[0-9a-fA-F]{64},/;
 const CHECKSUM_LINE = /^(\\?[0-9a-fA-F]{32,64} [ *].+|(MD5|SHA1|SHA256) \(.*\) = [0-9a-fA-F]+)$/;
 
 /**
@@ -31,6 +33,8 @@ export function detectHashSetFormat(head: Buffer): HashSetFormat {
   const firstData = lines.find((l) => l.trim() !== '' && !l.startsWith('#'));
   if (firstData === undefined) throw unknown('an empty file');
   if (CHECKSUM_LINE.test(firstData)) return 'checksum-list';
+  // A bare 64-hex line is a SHA-256 as far as content can tell; a PDQ list of bare hashes needs --format pdq.
+  if (PDQ_LINE.test(firstData.trim())) return 'pdq-list';
   if (HEX_LINE.test(firstData.trim())) return 'hash-list';
   throw unknown(`its first line (${JSON.stringify(firstData.slice(0, 60))}) is no known layout`);
 }
@@ -39,6 +43,6 @@ function unknown(why: string): ExhibitError {
   return new ExhibitError(
     'unsupported-format',
     `not a supported hash-set file: ${why}. Supported: NSRL RDS v3 (SQLite), Project VIC / CAID VICS JSON, Interpol ICSE CSV (;), ` +
-      'md5sum/sha1sum/sha256sum output, hashdeep, HashKeeper, one hash per line',
+      'md5sum/sha1sum/sha256sum output, hashdeep, HashKeeper, one hash per line, PDQ lists (<hash>,<quality>,<label>)',
   );
 }

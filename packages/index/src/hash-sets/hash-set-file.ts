@@ -4,13 +4,18 @@ import { detectHashSetFormat } from './format-detect.js';
 import { HASH_SET_LIMITS } from './hash-set-limits.js';
 import type { HashSetReader } from './hash-set.types.js';
 import { nsrlRdsReader } from './nsrl-rds.reader.js';
-import { checksumListReader, hashdeepReader, hashkeeperReader, hashListReader, icseCsvReader } from './text-formats.reader.js';
+import { checksumListReader, hashdeepReader, hashkeeperReader, hashListReader, icseCsvReader, pdqListReader } from './text-formats.reader.js';
 import { vicsJsonReader } from './vics-json.reader.js';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** Opens a hash-set file with the reader its first bytes call for. */
-export async function openHashSetFile(path: string): Promise<HashSetReader> {
+/**
+ * Opens a hash-set file with the reader its first bytes call for. `format:
+ * 'pdq-list'` reads it as a PDQ list whatever it looks like: a list of bare
+ * 64-hex lines is a SHA-256 list by its content, and only the examiner can say
+ * it holds PDQ hashes (its rows are still checked as PDQ rows).
+ */
+export async function openHashSetFile(path: string, options: { format?: 'pdq-list' } = {}): Promise<HashSetReader> {
   const fh = await open(path, 'r');
   let head: Buffer;
   try {
@@ -20,7 +25,7 @@ export async function openHashSetFile(path: string): Promise<HashSetReader> {
   } finally {
     await fh.close();
   }
-  const format = detectHashSetFormat(head);
+  const format = options.format ?? detectHashSetFormat(head);
   const stream = () => createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   switch (format) {
     case 'nsrl-rds-v3':
@@ -37,5 +42,7 @@ export async function openHashSetFile(path: string): Promise<HashSetReader> {
       return checksumListReader(stream);
     case 'hash-list':
       return hashListReader(stream);
+    case 'pdq-list':
+      return pdqListReader(stream);
   }
 }

@@ -178,6 +178,71 @@ describe('NSRL RDS v3', () => {
   });
 });
 
+describe('PDQ hash lists', () => {
+  const P1 = '484f6007e00fe16bf9683efc16b496961e0b6f366b947c3c9f6991698169c297';
+  const P2 = 'f'.repeat(64);
+  const readPdq = async (content: string) => {
+    const file = path.join(dir, `pdq${n++}`);
+    writeFileSync(file, content);
+    const reader = await openHashSetFile(file, { format: 'pdq-list' });
+    const rows: HashSetRow[] = [];
+    const errors: RowError[] = [];
+    for await (const batch of reader.rows((e) => errors.push(e))) rows.push(...batch);
+    return { format: reader.info.format, rows, errors };
+  };
+  const pdqOf = (rows: HashSetRow[]) => rows.map((r) => [r.pdq, r.pdqQuality, r.extra?.label ?? null, r.md5, r.sha1, r.sha256]);
+
+  it("detects the reference tool's <hash>,<quality>,<path> layout (what exhibit pdq prints), paths with commas kept whole", async () => {
+    const r = await read(`${P1.toUpperCase()},100,/cases/a, b/IMG_0001.jpg\n# comment\n\n${P2},49,x.png\n`);
+    expect(r.format).toBe('pdq-list');
+    expect(r.errors).toEqual([]);
+    expect(pdqOf(r.rows)).toEqual([[P1, 100, '/cases/a, b/IMG_0001.jpg', null, null, null], [P2, 49, 'x.png', null, null, null]]);
+  });
+
+  it('reads <hash>,<quality>, <hash>,<label> and bare hashes in one list', async () => {
+    const r = await read(`${P1},87\n${P2},series 12: scene\n${P1}\n`);
+    expect(r.format).toBe('pdq-list');
+    expect(r.errors).toEqual([]);
+    expect(pdqOf(r.rows)).toEqual([[P1, 87, null, null, null, null], [P2, null, 'series 12: scene', null, null, null], [P1, null, null, null, null, null]]);
+  });
+
+  it('reads bare 64-hex lines as SHA-256 unless told they are PDQ (content cannot tell them apart)', async () => {
+    expect((await read(`${P1}\n${P2}\n`)).format).toBe('hash-list');
+    const r = await readPdq(`${P1}\n${P2}\n`);
+    expect(r.format).toBe('pdq-list');
+    expect(pdqOf(r.rows)).toEqual([[P1, null, null, null, null, null], [P2, null, null, null, null, null]]);
+  });
+
+  it('reports each malformed row with its line number', async () => {
+    const r = await read(
+      [
+        `${P1},100,ok.jpg`,
+        `${P1.slice(0, 63)}z,100,bad-hex.jpg`,
+        `${P1.slice(0, 62)},100,short.jpg`,
+        `${P1}00,100,long.jpg`,
+        `${P1},101,quality-over.jpg`,
+        `${P1},0100,four-digits.jpg`,
+        `${P1},`,
+        `${P1},50,`,
+        `\ufeff${P1},100,bom.jpg`,
+        `${P1},100,${'p'.repeat(5000)}`,
+        `${P1},100,crlf.jpg\r`,
+        `${P2},0,flat.png`,
+        '',
+      ].join('\n'),
+    );
+    expect(r.format).toBe('pdq-list');
+    expect(reasons(r.errors)).toEqual(['2:bad-hex', '3:wrong-length', '4:wrong-length', '5:bad-value', '6:bad-value', '7:field-count', '8:field-count', '9:bom', '10:bad-value', '11:crlf']);
+    expect(pdqOf(r.rows)).toEqual([[P1, 100, 'ok.jpg', null, null, null], [P2, 0, 'flat.png', null, null, null]]);
+  });
+
+  it('reports MD5 and SHA-1 lengths in a list read as PDQ', async () => {
+    const r = await readPdq(`${MD5}\n${SHA1}\n${P1}\n`);
+    expect(reasons(r.errors)).toEqual(['1:wrong-length', '2:wrong-length']);
+    expect(r.rows).toHaveLength(1);
+  });
+});
+
 describe('format detection', () => {
   it('refuses unknown content with the list of supported formats, and UTF-16 with how to convert', async () => {
     await expect(read('hello world\n')).rejects.toThrow(/not a supported hash-set file.*Supported: NSRL/);

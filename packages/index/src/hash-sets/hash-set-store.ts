@@ -3,11 +3,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExhibitError, PIPELINE_ACTOR, type CustodyRecorder, type KnownFileMatch, type Logger } from '@exhibit/core';
+import { hexOfBits } from '../index-store.pdq.js';
 import type { SqlClient } from '../sql-client.js';
 import { COPY_COLUMNS, copyLine } from './hash-set-copy.js';
 import { openHashSetFile } from './hash-set-file.js';
 import { HASH_SET_LIMITS } from './hash-set-limits.js';
 import type { HashSetFormat, HashSetKind, PositionedSource, RowError } from './hash-set.types.js';
+import { checkMaxDistance, DEFAULT_PDQ_MAX_DISTANCE, indexPdqSet, PDQ_MATCH_COLUMNS, pdqMatchSelect, pdqSets, type PdqSet } from './pdq-match.js';
 
 /** Rows per COPY chunk: each chunk commits with the set's resume point. */
 const COPY_CHUNK_ROWS = 100_000;
@@ -37,6 +39,8 @@ export interface HashSetRecord {
   state: HashSetState;
   enabled: boolean;
   matchDone: boolean;
+  /** A PDQ list's distance limit in bits (a content within it matches); null for exact-digest sets. */
+  maxDistance: number | null;
   /** Distinct contents (across all cases) that match the set. */
   matchedContents: number;
 }
@@ -63,6 +67,10 @@ export interface ImportHashSetOptions {
   logger?: Logger;
   /** Rows per committed chunk (the resume granularity); default COPY_CHUNK_ROWS. */
   copyChunkRows?: number;
+  /** Read the file as a PDQ list (a list of bare 64-hex lines is SHA-256 by its content). */
+  format?: 'pdq-list';
+  /** A PDQ list's distance limit in bits, 0-256 (default 31); refused for exact-digest sets. */
+  maxDistance?: number;
 }
 
 export interface ImportHashSetResult {
@@ -80,7 +88,7 @@ export interface ImportHashSetResult {
 export type HashSetMatch = KnownFileMatch;
 
 const SET_COLUMNS = `s.set_id, s.name, s.version, s.kind, s.format, s.source_version, s.category_names, s.source_file_name, s.source_sha256,
-  s.source_size, s.row_count, s.rejected_rows, s.imported_by, s.imported_at, s.activated_at, s.state, s.enabled, s.match_done,
+  s.source_size, s.row_count, s.rejected_rows, s.imported_by, s.imported_at, s.activated_at, s.state, s.enabled, s.match_done, s.max_distance,
   (SELECT count(*) FROM hash_set_matches m WHERE m.set_id = s.set_id)::bigint AS matched_contents`;
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : v === null || v === undefined ? null : String(v));
@@ -105,6 +113,7 @@ function toSet(r: Record<string, unknown>): HashSetRecord {
     state: r.state as HashSetState,
     enabled: r.enabled === true,
     matchDone: r.match_done === true,
+    maxDistance: r.max_distance === null || r.max_distance === undefined ? null : Number(r.max_distance),
     matchedContents: Number(r.matched_contents ?? 0),
   };
 }
@@ -165,10 +174,26 @@ function matchSelect(contentFilter: string, setFilter: string): string {
      ORDER BY c.sha256, s.set_id, x.rank`;
 }
 
-const MATCH_OUT = `m.sha256, m.set_id, m.matched_on, m.category, s.name, s.version, s.kind,
-  s.category_names ->> m.category::text AS category_name`;
+/** A match's columns (m: hash_set_matches or a row of the same shape, s: hash_sets), as toMatch reads them. */
+export const MATCH_OUT = `m.sha256, m.set_id, m.matched_on, m.category, s.name, s.version, s.kind,
+  s.category_names ->> m.category::text AS category_name,
+  m.pdq_distance, m.pdq_frame, m.pdq_listed::text AS pdq_listed_bits, m.pdq_label, s.max_distance,
+  (SELECT cp.time_ms FROM content_pdq cp WHERE cp.sha256 = m.sha256 AND cp.frame = m.pdq_frame) AS pdq_time_ms`;
 
-function toMatch(r: Record<string, unknown>): HashSetMatch {
+/** A row of MATCH_OUT as the port's match. */
+export function toMatch(r: Record<string, unknown>): HashSetMatch {
+  const pdq = r.matched_on === 'pdq' && r.pdq_distance !== null && r.pdq_distance !== undefined
+    ? {
+        pdq: {
+          distance: Number(r.pdq_distance),
+          maxDistance: Number(r.max_distance),
+          frame: Number(r.pdq_frame),
+          timeMs: r.pdq_time_ms === null || r.pdq_time_ms === undefined ? null : Number(r.pdq_time_ms),
+          listedHash: hexOfBits(String(r.pdq_listed_bits)),
+          label: (r.pdq_label ?? null) as string | null,
+        },
+      }
+    : {};
   return {
     sha256: String(r.sha256),
     setId: Number(r.set_id),
@@ -178,6 +203,7 @@ function toMatch(r: Record<string, unknown>): HashSetMatch {
     category: r.category === null || r.category === undefined ? null : Number(r.category),
     categoryName: (r.category_name ?? null) as string | null,
     matchedOn: r.matched_on as HashSetMatch['matchedOn'],
+    ...pdq,
   };
 }
 
@@ -205,9 +231,20 @@ export function knownFileMatchEvent(
     action: 'known-file-match',
     actor: PIPELINE_ACTOR,
     subject: { fileId: file.fileId, sha256: m.sha256 },
-    details: { set: m.name, setId: m.setId, version: m.version, kind: m.kind, category: m.category, categoryName: m.categoryName, matchedOn: m.matchedOn },
+    details: knownFileMatchDetails(m),
     tools: [{ name: 'exhibit-pipeline', version: toolVersion }],
     eventKey: `known:${file.fileId}:${m.setId}`,
+  };
+}
+
+/**
+ * A match's custody details, the same for the pipeline and the re-match job.
+ * A PDQ match adds how near it was, on which frame, and what the list holds.
+ */
+export function knownFileMatchDetails(m: HashSetMatch): Record<string, unknown> {
+  return {
+    set: m.name, setId: m.setId, version: m.version, kind: m.kind, category: m.category, categoryName: m.categoryName, matchedOn: m.matchedOn,
+    ...(m.pdq ? { pdq: { ...m.pdq } } : {}),
   };
 }
 
@@ -284,7 +321,12 @@ export class HashSetStore {
     if (options.kind !== 'known-good') this.requireCustody();
     const info = await stat(file);
     if (!info.isFile()) throw new ExhibitError('invalid-argument', `${file} is not a file`);
-    const reader = await openHashSetFile(file);
+    const reader = await openHashSetFile(file, options.format ? { format: options.format } : {});
+    const isPdq = reader.info.format === 'pdq-list';
+    if (options.maxDistance !== undefined && !isPdq) {
+      throw new ExhibitError('invalid-argument', `--max-distance applies to PDQ lists only; this file is read as ${reader.info.format}`);
+    }
+    const maxDistance = isPdq ? checkMaxDistance(options.maxDistance ?? DEFAULT_PDQ_MAX_DISTANCE) : null;
     onProgress?.({ phase: 'hashing', done: 0, total: info.size });
     const sourceSha256 = await fileSha256(file, info.size, onProgress, abortSignal);
 
@@ -294,13 +336,14 @@ export class HashSetStore {
     let resumePoint: ResumePoint = { rows: 0, rejected: 0, cursor: null };
     let resumed = false;
     const { rows: building } = await this.sql.query<{
-      set_id: number; source_sha256: string; row_count: number; rejected_rows: number; load_cursor: string | number | null; state: HashSetState;
+      set_id: number; source_sha256: string; format: HashSetFormat; row_count: number; rejected_rows: number; load_cursor: string | number | null; state: HashSetState;
     }>(
-      `SELECT set_id, source_sha256, row_count, rejected_rows, load_cursor, state FROM hash_sets WHERE name = $1 AND state IN ('loading', 'matching')`,
+      `SELECT set_id, source_sha256, format, row_count, rejected_rows, load_cursor, state FROM hash_sets WHERE name = $1 AND state IN ('loading', 'matching')`,
       [options.name],
     );
     for (const b of building) {
-      if (b.source_sha256 === sourceSha256 && setId === null) {
+      // The same file read the same way (a file imported as SHA-256 and again with --format pdq is a new build).
+      if (b.source_sha256 === sourceSha256 && b.format === reader.info.format && setId === null) {
         setId = Number(b.set_id);
         resumeRows = b.state === 'loading' ? Number(b.row_count) : -1;
         resumePoint = { rows: Number(b.row_count), rejected: Number(b.rejected_rows), cursor: b.load_cursor === null ? null : Number(b.load_cursor) };
@@ -312,11 +355,11 @@ export class HashSetStore {
     const errors: RowError[] = [];
     if (setId === null) {
       const { rows } = await this.sql.query<{ set_id: number }>(
-        `INSERT INTO hash_sets (name, version, kind, format, source_version, category_names, source_file_name, source_sha256, source_size, imported_by)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10) RETURNING set_id`,
+        `INSERT INTO hash_sets (name, version, kind, format, source_version, category_names, source_file_name, source_sha256, source_size, imported_by, max_distance)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11) RETURNING set_id`,
         [
           options.name, options.version ?? reader.info.sourceVersion, options.kind, reader.info.format, reader.info.sourceVersion,
-          JSON.stringify(options.categoryNames ?? {}), path.basename(file), sourceSha256, info.size, options.importedBy,
+          JSON.stringify(options.categoryNames ?? {}), path.basename(file), sourceSha256, info.size, options.importedBy, maxDistance,
         ],
       );
       setId = Number(rows[0]?.set_id);
@@ -355,6 +398,7 @@ export class HashSetStore {
          CREATE INDEX IF NOT EXISTS ${t}_sha256_idx ON ${t} (sha256) WHERE sha256 IS NOT NULL;
          ANALYZE ${t};`,
       );
+      if (isPdq) await indexPdqSet(this.sql, t);
       await this.sql.transaction(async (tx) => {
         await tx.exec(`ALTER TABLE hash_set_hashes ATTACH PARTITION ${t} FOR VALUES IN (${setId})`);
         await tx.query(`UPDATE hash_sets SET state = 'matching', row_count = $2, rejected_rows = $3 WHERE set_id = $1`, [setId, total, rejectedRows]);
@@ -551,6 +595,12 @@ export class HashSetStore {
     const total = Number(totals[0]?.n ?? 0);
     const { rows: kinds } = await this.sql.query<{ kind: HashSetKind }>('SELECT kind FROM hash_sets WHERE set_id = $1', [setId]);
     const kind = kinds[0]?.kind;
+    // A PDQ list matches contents' PDQ hashes by distance; any other set their digests.
+    const [pdqSet] = await pdqSets(this.sql, 's.set_id = $1', [setId]);
+    const batchMatches = pdqSet
+      ? // The set id is in the query's text; `$1` is named too so both queries take the same parameters.
+        `INSERT INTO hash_set_matches (${PDQ_MATCH_COLUMNS}) ${pdqMatchSelect(pdqSet, `p.sha256 IN (SELECT sha256 FROM batch) AND $1::bigint = ${pdqSet.setId}`)}`
+      : `INSERT INTO hash_set_matches (sha256, set_id, matched_on, category) ${matchSelect('c.sha256 IN (SELECT sha256 FROM batch)', 's.set_id = $1')}`;
     // Fail before any work rather than record matches without their custody entries.
     if (kind !== undefined && kind !== 'known-good') this.requireCustody();
     let added = 0;
@@ -569,8 +619,7 @@ export class HashSetStore {
           `WITH batch AS (
              SELECT sha256 FROM contents WHERE $2::text IS NULL OR sha256 > $2 ORDER BY sha256 LIMIT $3
            ), ins AS (
-             INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
-             ${matchSelect('c.sha256 IN (SELECT sha256 FROM batch)', 's.set_id = $1')}
+             ${batchMatches}
              ON CONFLICT DO NOTHING RETURNING 1
            )
            SELECT (SELECT max(sha256) FROM batch) AS last, (SELECT count(*) FROM batch)::int AS n, (SELECT count(*) FROM ins)::int AS added`,
@@ -655,6 +704,7 @@ export class HashSetStore {
   async matchContents(sha256s: string[]): Promise<HashSetMatch[]> {
     if (sha256s.length === 0) return [];
     const lower = sha256s.map((s) => s.toLowerCase());
+    await this.matchPdq('p.sha256 = ANY($1::text[])', [lower]);
     await this.sql.query(
       `INSERT INTO hash_set_matches (sha256, set_id, matched_on, category)
        ${matchSelect('c.sha256 = ANY($1::text[])', `s.enabled AND s.state IN ('active', 'matching')`)}
@@ -680,8 +730,23 @@ export class HashSetStore {
    * matches of each file's content (files sharing content share them), by file.
    */
   async matchFiles(fileIds: readonly string[]): Promise<Map<string, HashSetMatch[]>> {
+    if (fileIds.length === 0) return new Map();
+    const first = await this.matchFilesOnce(fileIds);
+    if (first.pdqLists === 0) return first.byFile;
+    // PDQ lists are enabled: match the contents' PDQ hashes against each (one statement per list),
+    // then read every match again. Without PDQ lists the one statement above is all (the index
+    // stage's per-file cost stays one statement).
+    await this.matchPdq('p.sha256 IN (SELECT sha256 FROM files WHERE file_id = ANY($1::text[]) AND sha256 IS NOT NULL)', [[...fileIds]]);
+    return (await this.matchFilesOnce(fileIds)).byFile;
+  }
+
+  /**
+   * One statement: records the digest matches of the files' contents, returns
+   * every recorded match (digest and PDQ) of sets in force or being built, and
+   * how many PDQ lists are enabled (a row even when nothing matches).
+   */
+  private async matchFilesOnce(fileIds: readonly string[]): Promise<{ byFile: Map<string, HashSetMatch[]>; pdqLists: number }> {
     const byFile = new Map<string, HashSetMatch[]>(fileIds.map((id) => [id, []]));
-    if (fileIds.length === 0) return byFile;
     const { rows } = await this.sql.query(
       `WITH f AS (SELECT file_id, sha256 FROM files WHERE file_id = ANY($1::text[]) AND sha256 IS NOT NULL),
        ins AS (
@@ -690,16 +755,36 @@ export class HashSetStore {
          ON CONFLICT DO NOTHING
          RETURNING sha256, set_id, matched_on, category
        ), found AS (
-         SELECT sha256, set_id, matched_on, category FROM hash_set_matches WHERE sha256 IN (SELECT sha256 FROM f)
-         UNION SELECT sha256, set_id, matched_on, category FROM ins
+         SELECT sha256, set_id, matched_on, category, pdq_distance, pdq_frame, pdq_listed, pdq_label
+           FROM hash_set_matches WHERE sha256 IN (SELECT sha256 FROM f)
+         UNION ALL
+         SELECT sha256, set_id, matched_on, category, NULL::smallint, NULL::integer, NULL::bit(256), NULL::text FROM ins
        )
-       SELECT f.file_id, ${MATCH_OUT} FROM found m JOIN f ON f.sha256 = m.sha256 JOIN hash_sets s ON s.set_id = m.set_id
-        WHERE s.enabled AND s.state IN ('active', 'matching')
-        ORDER BY f.file_id, s.name COLLATE "C", s.set_id`,
+       SELECT x.*,
+              (SELECT count(*)::int FROM hash_sets ps WHERE ps.format = 'pdq-list' AND ps.enabled AND ps.state IN ('active', 'matching')) AS pdq_lists
+         FROM (SELECT 1) one
+         LEFT JOIN (
+           SELECT f.file_id, ${MATCH_OUT} FROM found m JOIN f ON f.sha256 = m.sha256 JOIN hash_sets s ON s.set_id = m.set_id
+            WHERE s.enabled AND s.state IN ('active', 'matching')
+         ) x ON true
+        ORDER BY x.file_id, x.name COLLATE "C", x.set_id`,
       [[...fileIds]],
     );
-    for (const r of rows) byFile.get(String(r.file_id))?.push(toMatch(r));
-    return byFile;
+    for (const r of rows) if (r.file_id !== null && r.file_id !== undefined) byFile.get(String(r.file_id))?.push(toMatch(r));
+    return { byFile, pdqLists: Number(rows[0]?.pdq_lists ?? 0) };
+  }
+
+  /**
+   * Records the PDQ-list matches of the contents a filter on `p`
+   * (content_pdq) picks, against every enabled PDQ list in force or being
+   * built: one statement per list (each list is its own table, with or without
+   * its HNSW index). Nothing when no PDQ list is enabled, or the contents have
+   * no PDQ hash. Idempotent.
+   */
+  private async matchPdq(contentFilter: string, params: unknown[]): Promise<void> {
+    for (const set of await pdqSets(this.sql, `s.enabled AND s.state IN ('active', 'matching')`)) {
+      await this.sql.query(`INSERT INTO hash_set_matches (${PDQ_MATCH_COLUMNS}) ${pdqMatchSelect(set, contentFilter)} ON CONFLICT DO NOTHING`, params);
+    }
   }
 
   /** Recorded matches of these contents against enabled sets in force. */

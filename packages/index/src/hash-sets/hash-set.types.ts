@@ -5,10 +5,10 @@
  * docs/known-files.md, whether the set is taken.
  */
 
-export type HashSetFormat = 'nsrl-rds-v3' | 'vics-json' | 'icse-csv' | 'hashdeep' | 'hashkeeper' | 'checksum-list' | 'hash-list';
+export type HashSetFormat = 'nsrl-rds-v3' | 'vics-json' | 'icse-csv' | 'hashdeep' | 'hashkeeper' | 'checksum-list' | 'hash-list' | 'pdq-list';
 
 export const HASH_SET_FORMATS: readonly HashSetFormat[] = [
-  'nsrl-rds-v3', 'vics-json', 'icse-csv', 'hashdeep', 'hashkeeper', 'checksum-list', 'hash-list',
+  'nsrl-rds-v3', 'vics-json', 'icse-csv', 'hashdeep', 'hashkeeper', 'checksum-list', 'hash-list', 'pdq-list',
 ];
 
 import type { HashSetKind } from '@exhibit/core';
@@ -24,8 +24,12 @@ export interface HashSetRow {
   /** The source's category number (VICS, ICSE), or null. */
   category: number | null;
   size: number | null;
-  /** Further fields kept as data (VICS Series, VictimIdentified, Tags, PhotoDNA): never interpreted. */
+  /** Further fields kept as data (VICS Series, VictimIdentified, Tags, PhotoDNA; a PDQ list's label): never interpreted. */
   extra: Record<string, unknown> | null;
+  /** A PDQ list's hash (64 lower-case hex digits); absent for exact-digest formats. */
+  pdq?: string | null;
+  /** The quality a PDQ list states for the hash (0-100), if it states one. */
+  pdqQuality?: number | null;
 }
 
 export type RowErrorReason =

@@ -241,3 +241,42 @@ function headedCsvReader(format: 'hashkeeper' | 'icse-csv', sep: string, open: (
 
 export const hashkeeperReader = (open: () => AsyncIterable<Buffer | string>) => headedCsvReader('hashkeeper', ',', open);
 export const icseCsvReader = (open: () => AsyncIterable<Buffer | string>) => headedCsvReader('icse-csv', ';', open);
+
+/** The longest label a PDQ list row may carry (the reference tool's third field is a file path). */
+export const PDQ_LABEL_MAX_CHARS = 4096;
+const PDQ_HEX_CHARS = 64;
+
+/**
+ * A PDQ hash list: one 64-hex PDQ hash per line, optionally followed by
+ * `,<quality>` and/or `,<label>`; the reference tool's (and `exhibit pdq`'s)
+ * `<hash>,<quality>,<path>` is the full form. A second field of digits only is
+ * the quality and must be 0-100; anything else there starts the label, which
+ * runs to the end of the line (a path may hold commas). Blank lines and `#`
+ * comments are skipped. The label is kept as data (`extra.label`).
+ */
+export function pdqListReader(open: () => AsyncIterable<Buffer | string>): HashSetReader {
+  return lineReader('pdq-list', open, () => (line, onError) => {
+    const text = line.text;
+    if (text.trim() === '' || text.startsWith('#')) return null;
+    const comma = text.indexOf(',');
+    const rawHash = (comma === -1 ? text : text.slice(0, comma)).trim();
+    if (rawHash === '' || !HEX.test(rawHash)) return void onError(rowError(line.number, 'bad-hex', `not hexadecimal: ${JSON.stringify(rawHash.slice(0, 80))}`)), null;
+    if (rawHash.length !== PDQ_HEX_CHARS) return void onError(rowError(line.number, 'wrong-length', `a PDQ hash is ${PDQ_HEX_CHARS} hex digits, got ${rawHash.length}`)), null;
+    const row: HashSetRow = { ...emptyRow(), pdq: rawHash.toLowerCase(), pdqQuality: null };
+    if (comma === -1) return row;
+    let rest = text.slice(comma + 1);
+    const next = rest.indexOf(',');
+    const second = (next === -1 ? rest : rest.slice(0, next)).trim();
+    if (/^\d+$/.test(second)) {
+      const quality = Number(second);
+      if (second.length > 3 || quality > 100) return void onError(rowError(line.number, 'bad-value', `PDQ quality is 0-100, got ${JSON.stringify(second.slice(0, 20))}`)), null;
+      row.pdqQuality = quality;
+      if (next === -1) return row;
+      rest = rest.slice(next + 1);
+    }
+    if (rest.trim() === '') return void onError(rowError(line.number, 'field-count', 'empty field after a comma (expected a quality 0-100 or a label)')), null;
+    if (rest.length > PDQ_LABEL_MAX_CHARS) return void onError(rowError(line.number, 'bad-value', `label longer than ${PDQ_LABEL_MAX_CHARS} characters`)), null;
+    row.extra = { label: rest };
+    return row;
+  });
+}

@@ -4,6 +4,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
+import { pdqDistance } from '../pdq/pdq.hasher.js';
+import { pdqFromImage } from '../pdq/pdq.pixels.js';
 import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { toolInputFor } from '../tools/ffmpeg-input.js';
@@ -118,5 +120,33 @@ describe('contactSheet', () => {
     const together = await contactSheet(ffmpeg, toolInputFor(server.url('/clip.mp4')), frameTimes(6, 9), settings);
     const oneByOne = await contactSheet(wrappedFfmpeg('compare', true).tool, toolInputFor(server.url('/clip.mp4')), frameTimes(6, 9), settings);
     expect(together.jpeg.equals(oneByOne.jpeg)).toBe(true);
+    expect(together.pdq).toEqual(oneByOne.pdq);
+  });
+
+  it('hashes every frame taken, from the same run, with its place and time; none for frames past the end', async () => {
+    const sheet = await contactSheet(ffmpeg, toolInputFor(server.url('/clip.mp4')), frameTimes(18, 9), settings);
+    // Frames at 1, 3 and 5 s exist; those past 6 s are black gaps with no hash.
+    expect(sheet.pdq?.map((p) => [p.frame, p.timeMs])).toEqual([[0, 1000], [1, 3000], [2, 5000]]);
+    for (const p of sheet.pdq ?? []) expect(p.hash).toMatch(/^[0-9a-f]{64}$/);
+    // The test pattern moves: its frames are different pictures.
+    expect(new Set(sheet.pdq?.map((p) => p.hash)).size).toBe(3);
+  });
+
+  it("gives a video made from a still picture frames within 31 bits of the picture's own PDQ hash", async () => {
+    // A photograph-like reference picture (the PDQ reference set), as an MPEG-4 video of 1280x720 (larger than
+    // the 512 px the hasher squashes to, so the frame is scaled down by ffmpeg, not the hasher).
+    const still = readFileSync(new URL('../../../../test/fixtures/pdq-reference/images/A-harbour.jpg', import.meta.url));
+    const picture = path.join(dir, 'harbour.jpg');
+    writeFileSync(picture, still);
+    const video = await makeWithFfmpeg(['-loop', '1', '-i', picture, '-t', '3', '-r', '10', '-vf', 'scale=1280:720', '-c:v', 'mpeg4', '-q:v', '4', '-pix_fmt', 'yuv420p'], 'mp4');
+    server.put('/still.mp4', video);
+    const sheet = await contactSheet(ffmpeg, toolInputFor(server.url('/still.mp4')), frameTimes(3, 9), settings);
+    const own = await pdqFromImage(still);
+    expect(sheet.pdq?.length).toBe(9);
+    const distances = (sheet.pdq ?? []).map((p) => pdqDistance(p.hash, own.hash));
+    for (const d of distances) expect(d).toBeLessThanOrEqual(31);
+    // And an unrelated picture stays far from every frame.
+    const other = await pdqFromImage(readFileSync(new URL('../../../../test/fixtures/pdq-reference/images/B-meadow.jpg', import.meta.url)));
+    for (const p of sheet.pdq ?? []) expect(pdqDistance(p.hash, other.hash)).toBeGreaterThan(64);
   });
 });

@@ -1,6 +1,8 @@
 import sharp from 'sharp';
-import { ExhibitError, isExhibitError, type Thumbnail } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type PdqFrameHash, type Thumbnail } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
+import { PDQ_SQUASH_EDGE_PX } from '../pdq/pdq.hasher.js';
+import { pdqFromImage } from '../pdq/pdq.pixels.js';
 import { classifyToolFailure, type ToolInput } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
 import { runTool } from '../tools/run-tool.js';
@@ -20,6 +22,8 @@ interface Frame {
   png: Buffer;
   width: number;
   height: number;
+  /** The same decoded frame at up to PDQ_SQUASH_EDGE_PX a side, for its PDQ hash; null if ffmpeg gave none. */
+  pdqPng: Buffer | null;
 }
 
 /**
@@ -48,6 +52,8 @@ export function frameTimes(durationSec: number | undefined, frames: number, minS
  * Frames that cannot be taken stay black; if none can, 'decode-failed'.
  */
 export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
+  // Each frame also goes out a second time for its PDQ hash (docs/pdq.md, "Videos"): from the same decode,
+  // on a second pipe, scaled down to at most the reference's 512 px a side (never up), aspect kept.
   const deadline = Date.now() + settings.timeoutMs;
   const remainingMs = () => {
     const ms = deadline - Date.now();
@@ -91,7 +97,36 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times
     .composite(composite)
     .jpeg({ quality: settings.quality, chromaSubsampling: '4:2:0', mozjpeg: false })
     .toBuffer({ resolveWithObject: true });
-  return { jpeg: data, width: info.width, height: info.height };
+  const pdq = await framePdq(frames, times, settings.abortSignal);
+  return { jpeg: data, width: info.width, height: info.height, ...pdq };
+}
+
+/**
+ * A PDQ hash per frame taken (frame = its place in the sheet, with its time),
+ * from the frame's second output. A frame whose PDQ output is missing or does
+ * not decode gets no hash (the sheet stands); the reason is given when no frame
+ * got one.
+ */
+async function framePdq(frames: Array<Frame | null>, times: number[], abortSignal: AbortSignal | undefined): Promise<Pick<Thumbnail, 'pdq' | 'pdqFailure'>> {
+  const pdq: PdqFrameHash[] = [];
+  let failure: string | null = null;
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i];
+    if (!frame) continue;
+    if (!frame.pdqPng) {
+      failure = `frame ${i}: ffmpeg gave no frame for the PDQ hash`;
+      continue;
+    }
+    try {
+      const { hash, quality } = await pdqFromImage(frame.pdqPng, { mime: 'image/png', ...(abortSignal ? { abortSignal } : {}) });
+      pdq.push({ frame: i, hash, quality, timeMs: Math.round((times[i] ?? 0) * 1000) });
+    } catch (err) {
+      if (!(isExhibitError(err, 'decode-failed') || isExhibitError(err, 'unsupported-format') || isExhibitError(err, 'limit-exceeded'))) throw err;
+      failure = `frame ${i}: ${err.code}: ${err.message}`;
+    }
+  }
+  if (pdq.length > 0) return { pdq };
+  return { pdqFailure: failure ?? 'no frame was taken' };
 }
 
 interface FramesTaken {
@@ -100,15 +135,29 @@ interface FramesTaken {
   lastFailure?: unknown;
 }
 
-function frameOutputArgs(inputIndex: number, edgePx: number, output: string): string[] {
-  return [
+/**
+ * Two outputs of one input's first frame after its seek: the tile, and the
+ * frame for its PDQ hash. ffmpeg decodes an input stream once and feeds each
+ * output's filter from that decode, so the second output costs a scale and a
+ * PNG encode, not a decode. The PDQ frame is scaled to fit the reference's
+ * 512 px (a larger picture would be squashed to 512 x 512 by the hasher), with
+ * area averaging, and never enlarged.
+ */
+function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string): string[] {
+  const out = (vf: string, output: string) => [
     '-map', `${inputIndex}:v:0`,
     '-frames:v', '1',
     '-an', '-sn', '-dn',
-    '-vf', `scale=w=${edgePx}:h=${edgePx}:force_original_aspect_ratio=decrease`,
+    '-vf', vf,
     '-f', 'image2pipe',
     '-c:v', 'png',
     output,
+  ];
+  const pdqEdge = PDQ_SQUASH_EDGE_PX;
+  return [
+    ...out(`scale=w=${edgePx}:h=${edgePx}:force_original_aspect_ratio=decrease`, tileOutput),
+    ...ONE_THREAD,
+    ...out(`scale=w='min(${pdqEdge},iw)':h='min(${pdqEdge},ih)':force_original_aspect_ratio=decrease:flags=area`, pdqOutput),
   ];
 }
 
@@ -129,20 +178,21 @@ async function extractFramesTogether(
 ): Promise<FramesTaken> {
   // Input options apply to the next `-i` only: every input gets the allowlists and its own seek.
   const inputs = times.flatMap((t) => [...input.args, ...ONE_THREAD, '-ss', t.toFixed(3), '-i', input.url]);
-  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + i}`)]);
+  // Frame i's tile goes to pipe 3 + 2i, its PDQ frame to pipe 4 + 2i.
+  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + 2 * i}`, `pipe:${4 + 2 * i}`)]);
   const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-filter_threads', '1', ...inputs, ...outputs];
   const { outputs: pngs } = await runTool('ffmpeg', ffmpeg.path, args, {
     timeoutMs,
     // Applies to each frame's pipe: the same cap per frame as a run per frame had.
     maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,
-    extraOutputs: times.length,
+    extraOutputs: 2 * times.length,
     secrets: [...input.secrets],
     ...(abortSignal ? { abortSignal } : {}),
   });
   const taking: FramesTaken = { frames: [] };
-  for (const png of pngs) {
+  for (let i = 0; i < times.length; i++) {
     try {
-      taking.frames.push(await readFrame(png, edgePx));
+      taking.frames.push(await readFrame(pngs[2 * i] ?? Buffer.alloc(0), pngs[2 * i + 1] ?? null, edgePx));
     } catch (err) {
       taking.lastFailure = err;
       taking.frames.push(null);
@@ -163,14 +213,15 @@ async function extractFramesOneByOne(
   const taking: FramesTaken = { frames: [] };
   for (const t of times) {
     try {
-      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1')];
-      const { stdout } = await runTool('ffmpeg', ffmpeg.path, args, {
+      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3')];
+      const { stdout, outputs } = await runTool('ffmpeg', ffmpeg.path, args, {
         timeoutMs: remainingMs(),
         maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,
+        extraOutputs: 1,
         secrets: [...input.secrets],
         ...(abortSignal ? { abortSignal } : {}),
       });
-      taking.frames.push(await readFrame(stdout, edgePx));
+      taking.frames.push(await readFrame(stdout, outputs[0] ?? null, edgePx));
     } catch (err) {
       const classified = classifyToolFailure(err);
       // Only a failure of this one frame (e.g. a damaged region) leaves a gap; anything
@@ -184,7 +235,7 @@ async function extractFramesOneByOne(
 }
 
 /** Seeking past the last frame yields no output: a gap, not an error. */
-async function readFrame(png: Buffer, edgePx: number): Promise<Frame | null> {
+async function readFrame(png: Buffer, pdqPng: Buffer | null, edgePx: number): Promise<Frame | null> {
   if (png.length === 0) return null;
   const meta = await sharp(png, { failOn: 'error' })
     .metadata()
@@ -194,5 +245,6 @@ async function readFrame(png: Buffer, edgePx: number): Promise<Frame | null> {
   if (meta.format !== 'png' || !meta.width || !meta.height || meta.width > edgePx || meta.height > edgePx) {
     throw new ExhibitError('tool-failed', 'ffmpeg returned an unexpected frame');
   }
-  return { png, width: meta.width, height: meta.height };
+  // The PDQ frame is checked when it is hashed (pdqFromImage refuses what does not decode).
+  return { png, width: meta.width, height: meta.height, pdqPng: pdqPng && pdqPng.length > 0 ? pdqPng : null };
 }

@@ -108,7 +108,8 @@ export class MediaThumbnailer implements Thumbnailer {
   async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
     // An image's thumbnail comes with its PDQ hash: the hasher's version is part of the record.
     if (kind === 'image') return [...sharpVersions(), ...heicDecoderVersions(), { name: 'exifr', version: packageVersion('exifr') }, ...pdqOwnVersions(), previewCompareVersion()];
-    return [...sharpVersions(), await this.resolver.toolVersion('ffmpeg')];
+    // A contact sheet comes with a PDQ hash per frame, from the same ffmpeg run (docs/pdq.md, "Videos").
+    return [...sharpVersions(), await this.resolver.toolVersion('ffmpeg'), ...pdqOwnVersions()];
   }
 
   async image(source: RandomAccessSource, options: { mime?: string | null; abortSignal?: AbortSignal } = {}): Promise<Thumbnail> {
@@ -150,7 +151,7 @@ export class MediaThumbnailer implements Thumbnailer {
       timeoutMs: Math.max(1, LIMITS.mediaToolTimeoutMs - (Date.now() - started)),
       ...abort,
     });
-    this.logger?.debug({ name: source.name, width: sheet.width, height: sheet.height }, 'video contact sheet made');
+    this.logger?.debug({ name: source.name, width: sheet.width, height: sheet.height, pdqFrames: sheet.pdq?.length ?? 0 }, 'video contact sheet made');
     return { ...sheet, from: 'contact-sheet' };
   }
 }
