@@ -236,6 +236,14 @@ describe('file detail rendering', () => {
     expect(text).not.toContain('Known files');
     expect(renderFileDetail({ ...fileDetail, knownFileMatches: [] })).toBe(text);
   });
+  it('says when the embedded EXIF preview is kept, and how to save it', () => {
+    const withPreview = renderFileDetail({
+      ...fileDetail,
+      content: { ...fileDetail.content!, embeddedPreview: { container: 'derived', name: `previews/${SHA.photo.slice(0, 2)}/${SHA.photo}.exif-ifd1.jpg` } },
+    });
+    expect(withPreview).toMatch(/\n {2}embedded preview +kept \(`npm run exhibit -- show \S+ fphoto0+1 --preview out\.jpg` saves it\)\n/);
+    expect(text).not.toContain('embedded preview');
+  });
   /** Column where the values start: after the longest label and two spaces. */
   const valueColumn = (t: string) => t.split('\n').find((l) => l.startsWith('  path'))!.indexOf('phone-');
 
