@@ -9,10 +9,14 @@
  * 1. Import rate (rows/s) of a generated md5sum list and of a generated
  *    SQLite database in the NSRL RDS v3 layout, each `--rows` rows, into a
  *    fresh database on the PostgreSQL server, through the HashSetStore the CLI
- *    uses (hashing, parse + COPY, indexing, re-match).
+ *    uses (hashing, parse + COPY, indexing, re-match). Reference in the same
+ *    run: `psql \copy` of the same md5sum file into a one-column table of the
+ *    same database (the server's COPY of those bytes, with no parsing).
  * 2. Matching overhead per file: the index stage's one statement
- *    (matchFileAgainstHashSets) for `--files` files with both large sets
- *    enabled, against the same files with no set enabled.
+ *    (matchFileAgainstHashSets) for `--files` files with the large sets
+ *    enabled, against the same files with no set enabled, in `--rounds`
+ *    alternating rounds (disabling a set withdraws its matches, so each
+ *    enabled round matches afresh); prints the median slowdown.
  * 3. PDQ similar-image query latency (p50/p95, maxDistance 31) over `--pdq`
  *    stored hashes in one case: on the server (no pgvector here: exact scan)
  *    and on PGlite (pgvector HNSW).
@@ -37,6 +41,7 @@ const { values } = parseArgs({
     files: { type: 'string', default: '2000' },
     pdq: { type: 'string', default: '100000' },
     queries: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '5' },
     skip: { type: 'string', default: '' },
     // Where the import part runs: the PostgreSQL server, the embedded PGlite, or both (matching runs on the first).
     'import-on': { type: 'string', default: 'server' },
@@ -46,6 +51,7 @@ const ROWS = Number(values.rows);
 const FILES = Number(values.files);
 const PDQ = Number(values.pdq);
 const QUERIES = Number(values.queries);
+const ROUNDS = Math.max(1, Number(values.rounds));
 const skip = new Set(values.skip!.split(',').filter(Boolean));
 const seed = randomBytes(8).toString('hex');
 const hex = (alg: string, s: string) => createHash(alg).update(s).digest('hex');
@@ -59,12 +65,15 @@ const dir = await mkdtemp(path.join(tmpdir(), 'exhibit-hashsets-bench-'));
 const admin = new pg.Client({ connectionString: values.db });
 await admin.connect();
 const created: string[] = [];
+/** The URL of the last database freshServerDb made (the psql reference copies into it). */
+let freshUrl = '';
 async function freshServerDb(): Promise<SqlClient> {
   const name = `exhibit_bench_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);
   created.push(name);
   const url = new URL(values.db!);
   url.pathname = `/${name}`;
+  freshUrl = url.toString();
   const sql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
   await new PostgresIndex(sql).migrate();
   return sql;
@@ -83,7 +92,8 @@ async function writeText(file: string, rows: number, line: (i: number) => string
   await once(out, 'finish');
 }
 
-async function timedImport(sets: HashSetStore, file: string, name: string): Promise<void> {
+/** Imports `file` as the set `name`, prints its rate and phases; returns the whole import's wall time (ms). */
+async function timedImport(sets: HashSetStore, file: string, name: string): Promise<number> {
   const phases = new Map<string, number>();
   let phase: string | null = null;
   let at = performance.now();
@@ -104,6 +114,27 @@ async function timedImport(sets: HashSetStore, file: string, name: string): Prom
       `${fmt(ROWS / (total / 1000))} rows/s overall, load (parse + COPY) ${fmt(ROWS / (load / 1000))} rows/s; ` +
       [...phases].map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`).join(', '),
   );
+  return total;
+}
+
+/**
+ * The reference for the import rate: psql's \copy of the same file into a
+ * one-column text table (each line one value; the generated lines hold no tab
+ * or backslash), so the server's COPY of the same bytes with no parsing, in
+ * the same database and run. Null when psql is not installed.
+ */
+async function psqlCopyReference(file: string, url: string): Promise<number | null> {
+  const { spawnSync } = await import('node:child_process');
+  const run = (command: string) => spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-q', '-c', command], { encoding: 'utf8' });
+  const created = run('CREATE TABLE bench_copy_reference (line text)');
+  if (created.error) return null;
+  if (created.status !== 0) throw new Error(`psql: ${created.stderr}`);
+  const t = performance.now();
+  const copied = run(`\\copy bench_copy_reference (line) FROM '${file.replace(/'/g, "''")}'`);
+  const ms = performance.now() - t;
+  if (copied.status !== 0) throw new Error(`psql \\copy: ${copied.stderr}`);
+  run('DROP TABLE bench_copy_reference');
+  return ms;
 }
 
 const md5List = path.join(dir, 'list.md5');
@@ -138,7 +169,13 @@ try {
     if (targets[0] === 'pglite') await new PostgresIndex(server).migrate();
     const sets = new HashSetStore(server);
     console.log(targets[0] === 'pglite' ? 'import into PGlite:' : `import into PostgreSQL (${values.db}):`);
-    await timedImport(sets, md5List, 'bench-md5sum');
+    const importMs = await timedImport(sets, md5List, 'bench-md5sum');
+    if (targets[0] === 'server') {
+      const refMs = await psqlCopyReference(md5List, freshUrl);
+      console.log(refMs === null
+        ? '  reference: psql not found, none measured'
+        : `  reference, psql \\copy of the same file into a one-column table: ${(refMs / 1000).toFixed(1)} s (${fmt(ROWS / (refMs / 1000))} rows/s); the import takes ${(importMs / refMs).toFixed(2)} × its time`);
+    }
     if (!skip.has('nsrl')) await timedImport(sets, nsrlDb, 'bench-nsrl');
     console.log(`  peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 
@@ -173,19 +210,47 @@ try {
         }
         return { times, matched, mean: times.reduce((a, b) => a + b, 0) / times.length };
       };
-      const withSets = await pass();
-      await sets.setEnabled('bench-md5sum', false);
-      await sets.setEnabled('bench-nsrl', false);
-      const none = await pass();
-      await sets.setEnabled('bench-md5sum', true);
-      await sets.setEnabled('bench-nsrl', true);
+      const setNames = skip.has('nsrl') ? ['bench-md5sum'] : ['bench-md5sum', 'bench-nsrl'];
+      const toggle = async (on: boolean) => {
+        for (const name of setNames) await sets.setEnabled(name, on);
+      };
+      // Alternating rounds, each order in turn, so drift of the shared machine's load hits both sides alike.
+      const rounds: Array<{ withSets: Awaited<ReturnType<typeof pass>>; none: Awaited<ReturnType<typeof pass>> }> = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        let withSets: Awaited<ReturnType<typeof pass>>;
+        let none: Awaited<ReturnType<typeof pass>>;
+        if (r % 2 === 0) {
+          withSets = await pass();
+          await toggle(false);
+          none = await pass();
+          await toggle(true);
+        } else {
+          await toggle(false);
+          none = await pass();
+          await toggle(true);
+          withSets = await pass();
+        }
+        rounds.push({ withSets, none });
+      }
+      await pass(); // records the matches again if the last round ended with their withdrawal
       const again = await pass();
+      const median = (xs: number[]) => pct(xs, 50);
       const ms = (x: { times: number[]; mean: number }) => `mean ${x.mean.toFixed(3)} ms, p50 ${pct(x.times, 50).toFixed(3)} ms, p95 ${pct(x.times, 95).toFixed(3)} ms`;
-      console.log(`matching per file (matchFileAgainstHashSets, ${fmt(FILES)} files, ${fmt(2 * ROWS)} hashes in 2 sets):`);
-      console.log(`  sets enabled, first match: ${ms(withSets)} (${withSets.matched} files matched)`);
-      console.log(`  no set enabled:            ${ms(none)} (${none.matched} matched)`);
+      const hashes = setNames.length * ROWS;
+      console.log(`matching per file (matchFileAgainstHashSets, ${fmt(FILES)} files, ${fmt(hashes)} hashes in ${setNames.length} set(s), ${ROUNDS} alternating rounds):`);
+      rounds.forEach(({ withSets, none }, r) => {
+        console.log(`  round ${r + 1}: sets enabled (first match) ${ms(withSets)} (${withSets.matched} files matched); no set enabled ${ms(none)} (${none.matched} matched)`);
+      });
       console.log(`  sets enabled, matches already recorded (a redelivery): ${ms(again)}`);
-      console.log(`  overhead of ${fmt(2 * ROWS)} known hashes: ${(withSets.mean - none.mean).toFixed(3)} ms per file`);
+      // Means follow the slowest statements (the shared machine's stalls); the per-round medians less so: both are printed.
+      for (const [label, of] of [['mean', (x: { mean: number }) => x.mean], ['p50', (x: { times: number[] }) => pct(x.times, 50)]] as const) {
+        const diffs = rounds.map(({ withSets, none }) => of(withSets) - of(none));
+        const slowdowns = rounds.map(({ withSets, none }) => (of(withSets) / of(none) - 1) * 100);
+        console.log(
+          `  median over rounds (per-file ${label}): ${fmt(hashes)} known hashes cost ${median(diffs).toFixed(3)} ms per file ` +
+            `(${median(slowdowns).toFixed(1)} % of the statement itself; rounds from ${Math.min(...diffs).toFixed(3)} to ${Math.max(...diffs).toFixed(3)} ms)`,
+        );
+      }
     }
   }
 } finally {

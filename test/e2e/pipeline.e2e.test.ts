@@ -253,6 +253,47 @@ describe('evidence pipeline end to end on the embedded stack', () => {
     }
   });
 
+  it("serves the embedded EXIF preview beside the thumbnail, as the file stores it: the edited photo's differs from its picture (issue 14)", async () => {
+    /** The served preview and thumbnail, and their mean difference (0–255) at 32x24 pixels. */
+    const both = async (name: string) => {
+      const hit = hits.get(name);
+      const res = await investigator.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/embedded-preview`);
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/jpeg');
+      const preview = Buffer.from(await res.arrayBuffer());
+      const thumbRes = await investigator.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/thumbnail`);
+      expect(thumbRes.status, name).toBe(200);
+      const thumbnail = Buffer.from(await thumbRes.arrayBuffer());
+      const meta = await sharp(preview).metadata();
+      expect([meta.format, meta.width, meta.height], name).toEqual(['jpeg', 160, 120]);
+      const pixels = (b: Buffer) => sharp(b).resize(32, 24, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+      const [a, b] = [await pixels(preview), await pixels(thumbnail)];
+      let sum = 0;
+      for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+      return { preview, hit, meanDifference: sum / a.length };
+    };
+    const files = ManifestFiles(manifest) as ExpectedFile[];
+    const edited = files.find((f) => f.expect.previewDiffers === true)!;
+    const untouched = files.find((f) => f.expect.previewDiffers === false)!;
+    expect(edited.path).toBe('IMG_LOOSE_0003.jpg');
+    const e = await both(edited.path);
+    const u = await both(untouched.path);
+    // Byte for byte the preview the file stores (a copy out of it, not a rendering).
+    const evidenceId = manifest.evidence.find((ev) => (ev.files as ExpectedFile[]).some((f) => f.path === edited.path))!.evidenceId;
+    const original = await readFile(path.join(SAMPLES_DIR, 'extraction', caseId, evidenceId, edited.path));
+    expect(original.indexOf(e.preview)).toBeGreaterThan(0);
+    // The edited photo's preview shows another picture than its thumbnail; the untouched one's the same.
+    expect(e.meanDifference).toBeGreaterThan(3 * u.meanDifference);
+    expect(e.hit.content.embeddedPreview?.name).toMatch(/\.exif-ifd1\.jpg$/);
+    // A file without a preview (a video, a document) has none to serve.
+    const other = [...hits.values()].find((h) => h.content?.kind === 'video');
+    if (other) {
+      const res = await investigator.request('GET', `/cases/${caseId}/files/${other.file.fileId}/embedded-preview`);
+      expect(res.status).toBe(404);
+      await res.body?.cancel();
+    }
+  });
+
   /** The sample disk images (issue 15): each upload with `expect.disk`, its evidence item and its members. */
   const diskImages = () =>
     manifest.evidence.flatMap((ev) =>

@@ -120,6 +120,10 @@ export const contentRecordSchema = z.object({
   thumbnail: blobRef.nullable(),
   thumbnailSource: z.enum(['image', 'exif-preview', 'contact-sheet']).nullable(),
   thumbnailStatus: z.enum(['pending', 'done', 'failed', 'n/a']),
+  embeddedPreview: blobRef
+    .nullable()
+    .optional()
+    .describe("The image's embedded EXIF preview as stored beside its thumbnail (GET …/files/{fileId}/embedded-preview); null when it has none"),
   failure: failure.nullable(),
   findings: z
     .array(z.object({ flag: z.string(), detail: z.string() }))

@@ -145,6 +145,8 @@ export interface SeededCase {
   photoSha256: string;
   photoBytes: Buffer;
   thumbnailBytes: Buffer;
+  /** The photo's embedded EXIF preview as stored beside its thumbnail. */
+  previewBytes: Buffer;
   /** A file that has no thumbnail (the archive itself). */
   noThumbnailFileId: string;
 }
@@ -212,6 +214,7 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
   const archiveBytes = Buffer.from(`PK archive stand-in for ${caseId}/${evidenceId}/${fileName}`);
   const photoBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`photo of ${caseId}`)]);
   const thumbnailBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xdb]), Buffer.from(`thumbnail of ${caseId}`)]);
+  const previewBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xdb]), Buffer.from(`embedded preview of ${caseId}`)]);
   const photo = hashes(photoBytes);
   const { blobName, rootId, archive, source: archiveSource, root } = await seedUpload(f, { caseId, evidenceId, fileName, bytes: archiveBytes, exhibitRef: `${caseId}/1` });
 
@@ -220,6 +223,8 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
   const thumbnail = { container: derived, name: derivedNames.thumbnail(photo.sha256, 't320q80') };
   await blobs.upload(photoSource, photoBytes, { contentType: 'application/octet-stream' });
   await blobs.upload(thumbnail, thumbnailBytes, { contentType: 'image/jpeg' });
+  const preview = { container: derived, name: derivedNames.embeddedPreview(photo.sha256) };
+  await blobs.upload(preview, previewBytes, { contentType: 'image/jpeg' });
 
   await index.insertFiles([
     root,
@@ -265,7 +270,7 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
     },
     tools: [{ name: 'exifr', version: '7.1.3' }],
   });
-  await index.setThumbnail(photo.sha256, { status: 'done', blob: thumbnail, source: 'image', tools: [{ name: 'sharp', version: '0.34.0' }] });
+  await index.setThumbnail(photo.sha256, { status: 'done', blob: thumbnail, source: 'image', preview, tools: [{ name: 'sharp', version: '0.34.0' }] });
   await index.advanceFile(rootId, 'indexed');
   await index.setUnpack(rootId, 'done', 1);
   await index.advanceFile(photoId, 'indexed');
@@ -280,6 +285,7 @@ export async function seedCase(f: ApiFixture, caseId: string, evidenceId = 'EX01
     photoSha256: photo.sha256,
     photoBytes,
     thumbnailBytes,
+    previewBytes,
     noThumbnailFileId: rootId,
   };
 }

@@ -68,6 +68,8 @@ describe('not found means the same thing for everyone', () => {
       await call({ path: `/cases/CASE-1/files/${other.photoFileId}/thumbnail` }, await examiner()),
       await call({ path: `/cases/CASE-1/evidence/NOPE/status` }, await examiner()),
       await call({ path: `/cases/CASE-1/files/${seed.noThumbnailFileId}/thumbnail` }, await examiner()),
+      await call({ path: `/cases/CASE-1/files/${other.photoFileId}/embedded-preview` }, await examiner()),
+      await call({ path: `/cases/CASE-1/files/${seed.noThumbnailFileId}/embedded-preview` }, await examiner()),
     ];
     for (const r of responses) {
       expect(r.status).toBe(404);
@@ -184,6 +186,17 @@ describe('one file', () => {
     expect(res.headers?.['content-type']).toBe('image/jpeg');
     expect(res.bytes?.equals(seed.thumbnailBytes)).toBe(true);
     expect(f.custodyEvents.map((e) => e.action)).toEqual(['thumbnail-view']);
+  });
+
+  it('streams the embedded EXIF preview stored beside the thumbnail, records it as a thumbnail-view of the preview, and shows where it is', async () => {
+    f.custodyEvents.length = 0;
+    const res = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}/embedded-preview` }, await examiner());
+    expect(res.status).toBe(200);
+    expect(res.headers?.['content-type']).toBe('image/jpeg');
+    expect(res.bytes?.equals(seed.previewBytes)).toBe(true);
+    expect(f.custodyEvents.map((e) => [e.action, e.details.image])).toEqual([['thumbnail-view', 'embedded-preview']]);
+    const detail = await call({ path: `/cases/CASE-1/files/${seed.photoFileId}` }, await examiner());
+    expect(detail.json.content.embeddedPreview).toEqual({ container: expect.any(String), name: expect.stringMatching(/^previews\/.+\.exif-ifd1\.jpg$/) });
   });
 
   it('hands out a short-lived, read-only link to exactly that file, and records the download without the link', async () => {

@@ -160,6 +160,15 @@ const EXPECTATIONS: Record<string, Expectation> = {
     request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/thumbnail` }),
     ok: [200],
   },
+  'GET /cases/{caseId}/files/{fileId}/embedded-preview': {
+    policy: { roles: ALL, caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/embedded-preview` }),
+    ok: [200],
+    async verify(res) {
+      expect(res.headers?.['content-type']).toBe('image/jpeg');
+      expect(Buffer.isBuffer(res.json) && res.json.equals(seed.previewBytes)).toBe(true);
+    },
+  },
   'GET /cases/{caseId}/files/{fileId}/download': {
     policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
     request: (s) => ({ path: `/cases/${s.caseId}/files/${member.memberFileId}/download` }),

@@ -53,5 +53,7 @@ export function memberFileId(parentFileId: string, entryIndex: number): string {
 export const derivedNames = {
   content: (sha256: string) => `content/${sha256.slice(0, 2)}/${sha256}`,
   thumbnail: (sourceSha256: string, recipe: string) => `thumbnails/${sourceSha256.slice(0, 2)}/${sourceSha256}.${recipe}.jpg`,
+  /** The embedded EXIF preview (IFD1 JPEG) of an image, its bytes as the file stores them. */
+  embeddedPreview: (sourceSha256: string) => `previews/${sourceSha256.slice(0, 2)}/${sourceSha256}.exif-ifd1.jpg`,
   staging: (fileId: string, entryIndex: number) => `staging/${fileId}/${entryIndex}`,
 } as const;

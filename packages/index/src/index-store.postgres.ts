@@ -610,6 +610,7 @@ export class PostgresIndex implements IndexStore {
       status: 'done' | 'failed' | 'n/a';
       blob: BlobRef | null;
       source: ContentRecord['thumbnailSource'];
+      preview?: BlobRef | null;
       failure?: FileFailure;
       findings?: ContentFinding[];
       tools: ToolVersion[];
@@ -622,6 +623,7 @@ export class PostgresIndex implements IndexStore {
     const update = `UPDATE contents SET
           thumbnail_status = ${p.add(result.status)}, thumbnail_container = ${p.add(result.blob?.container ?? null)},
           thumbnail_name = ${p.add(result.blob?.name ?? null)}, thumbnail_source = ${p.add(result.source)},
+          preview_container = ${p.add(result.preview?.container ?? null)}, preview_name = ${p.add(result.preview?.name ?? null)},
           findings = findings || ${p.add(toJson(result.findings ?? []))}::jsonb,
           failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
           failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),

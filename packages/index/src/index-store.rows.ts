@@ -89,7 +89,7 @@ export const FILE_COLUMNS = [
 export const CONTENT_COLUMNS = [
   'sha256', 'md5', 'sha1', 'size', 'source_container', 'source_name', 'mime', 'detected_ext', 'kind', 'metadata',
   'metadata_status', 'thumbnail_container', 'thumbnail_name', 'thumbnail_source', 'thumbnail_status', 'failure_stage',
-  'failure_code', 'failure_detail', 'tools', 'source_offset', 'findings',
+  'failure_code', 'failure_detail', 'tools', 'source_offset', 'findings', 'preview_container', 'preview_name',
 ] as const;
 
 /** `alias.col, ...` or, with a prefix, `alias.col AS prefix_col, ...` (fixed names only, never input). */
@@ -172,6 +172,7 @@ export function toContent(r: Row, prefix = ''): ContentRecord {
     thumbnail: blobRef(g('thumbnail_container'), g('thumbnail_name')),
     thumbnailSource: strOrNull(g('thumbnail_source')) as ContentRecord['thumbnailSource'],
     thumbnailStatus: str(g('thumbnail_status')) as ContentRecord['thumbnailStatus'],
+    embeddedPreview: blobRef(g('preview_container'), g('preview_name')),
     failure: failure(g('failure_stage'), g('failure_code'), g('failure_detail')),
     findings: (g('findings') ?? []) as ContentRecord['findings'],
     tools: (g('tools') ?? {}) as ContentRecord['tools'],

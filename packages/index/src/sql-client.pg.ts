@@ -51,7 +51,7 @@ function poolConfig(url: string, entraAuth: boolean): pg.PoolConfig {
 }
 
 /** COPY FROM STDIN on one connection (pg-copy-streams); resolves with the rows copied. */
-async function copyOn(conn: pg.PoolClient, copySql: string, data: string): Promise<number> {
+async function copyOn(conn: pg.PoolClient, copySql: string, data: string | Uint8Array): Promise<number> {
   const stream = conn.query(copyFromStdin(copySql));
   await new Promise<void>((resolve, reject) => {
     stream.on('error', reject);
@@ -61,7 +61,7 @@ async function copyOn(conn: pg.PoolClient, copySql: string, data: string): Promi
   return stream.rowCount ?? 0;
 }
 
-function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>, copy: (copySql: string, data: string) => Promise<number>): Omit<SqlClient, 'transaction' | 'close'> {
+function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryResult>, copy: (copySql: string, data: string | Uint8Array) => Promise<number>): Omit<SqlClient, 'transaction' | 'close'> {
   return {
     dialect: 'postgres',
     async query<T extends Record<string, unknown>>(sql: string, params?: unknown[]) {
@@ -72,7 +72,7 @@ function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryRe
         throw translateSqlError(err, 'index query failed');
       }
     },
-    async copyFrom(copySql: string, data: string) {
+    async copyFrom(copySql: string, data: string | Uint8Array) {
       try {
         return await copy(copySql, data);
       } catch (err) {

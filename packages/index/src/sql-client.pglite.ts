@@ -39,7 +39,7 @@ function txClient(tx: Transaction): SqlClient {
         throw translateSqlError(err, 'index script failed');
       }
     },
-    async copyFrom(copySql: string, data: string) {
+    async copyFrom(copySql: string, data: string | Uint8Array) {
       try {
         const result = await tx.query(pgliteCopy(copySql), [], { blob: new Blob([data]) });
         return result.affectedRows ?? 0;
@@ -104,7 +104,7 @@ export async function openPgliteClient(dataDir: string, options: OpenSqlClientOp
         }
       });
     },
-    copyFrom(copySql: string, data: string) {
+    copyFrom(copySql: string, data: string | Uint8Array) {
       return mutex.runExclusive(async () => {
         try {
           const result = await db.query(pgliteCopy(copySql), [], { blob: new Blob([data]) });

@@ -12,11 +12,11 @@ export interface SqlClient {
   exec(sql: string): Promise<void>;
   /**
    * Bulk load: `COPY <table> (<columns>) FROM STDIN` fed with `data` in
-   * PostgreSQL's text format (tab-separated, \\N for null, one row a line).
-   * Returns the rows copied. Bulk imports (hash sets) use it: one round trip
-   * per chunk instead of one per row.
+   * PostgreSQL's text format (tab-separated, \\N for null, one row a line),
+   * as text or as its UTF-8 bytes. Returns the rows copied. Bulk imports
+   * (hash sets) use it: one round trip per chunk instead of one per row.
    */
-  copyFrom(copySql: string, data: string): Promise<number>;
+  copyFrom(copySql: string, data: string | Uint8Array): Promise<number>;
   /**
    * Runs fn in one transaction on one connection. Nested calls on the
    * transaction's client become savepoints, so an inner failure that the

@@ -323,6 +323,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         thumbnail: null,
         thumbnailSource: null,
         thumbnailStatus: 'pending',
+        embeddedPreview: null,
         failure: null,
         findings: [],
         tools: {},
@@ -350,8 +351,9 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       await index.setMetadata(ct.sha256, { status: 'done', metadata: meta, tools: TOOLS });
       await index.setMetadata(ct.sha256, { status: 'failed', metadata: null, failure: { stage: 'metadata', code: 'corrupt-file', detail: 'x' }, tools: [] });
       const thumb = { container: 'derived', name: `thumbnails/${ct.sha256.slice(0, 2)}/${ct.sha256}.320.jpg` };
-      await index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'exif-preview', findings: [flat], tools: [{ name: 'sharp', version: '0.34.0' }] });
-      await index.setThumbnail(ct.sha256, { status: 'failed', blob: null, source: null, findings: [flat], tools: [] });
+      const preview = { container: 'derived', name: `previews/${ct.sha256.slice(0, 2)}/${ct.sha256}.exif-ifd1.jpg` };
+      await index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'exif-preview', preview, findings: [flat], tools: [{ name: 'sharp', version: '0.34.0' }] });
+      await index.setThumbnail(ct.sha256, { status: 'failed', blob: null, source: null, preview: null, findings: [flat], tools: [] });
       expect(await index.getContent(ct.sha256)).toEqual({
         ...ct,
         mime: 'image/jpeg',
@@ -362,6 +364,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         thumbnail: thumb,
         thumbnailSource: 'exif-preview',
         thumbnailStatus: 'done',
+        embeddedPreview: preview,
         failure: null,
         findings: [appended, flat],
         tools: { identify: [{ name: 'file-type', version: '21.0.0' }], metadata: TOOLS, thumbnail: [{ name: 'sharp', version: '0.34.0' }] },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   derivedNames,
   done,
@@ -71,7 +72,11 @@ export async function thumbnailStep(
     else if (made.pdqFailure) ctx.logger.info({ reason: made.pdqFailure }, `no PDQ hash for this ${kind}`);
     const flags: FileFlag[] = made.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
     if (made.findings.length > 0) ctx.logger.info({ findings: made.findings.map((f) => f.flag) }, 'thumbnail findings');
-    await deps.index.setThumbnail(content.sha256, { status: 'done', blob: made.ref, source: made.from, findings: made.findings, tools: made.tools }, { fileId: file.fileId, to: 'thumbnailed', flags });
+    await deps.index.setThumbnail(
+      content.sha256,
+      { status: 'done', blob: made.ref, source: made.from, preview: made.preview ?? null, findings: made.findings, tools: made.tools },
+      { fileId: file.fileId, to: 'thumbnailed', flags },
+    );
   } else if (content.thumbnailStatus === 'failed') {
     const failure = content.failure ?? { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no thumbnail could be made' };
     await deps.index.failFile(file.fileId, failure);
@@ -84,7 +89,17 @@ export async function thumbnailStep(
 }
 
 type Made =
-  | { ok: true; ref: BlobRef; from: 'image' | 'exif-preview' | 'contact-sheet'; findings: ContentFinding[]; tools: ToolVersion[]; pdq?: PdqFrameHash[]; pdqFailure?: string }
+  | {
+      ok: true;
+      ref: BlobRef;
+      from: 'image' | 'exif-preview' | 'contact-sheet';
+      findings: ContentFinding[];
+      tools: ToolVersion[];
+      pdq?: PdqFrameHash[];
+      pdqFailure?: string;
+      /** The stored embedded EXIF preview (images that have one). */
+      preview?: BlobRef;
+    }
   | { ok: false; failure: FileFailure; tools: ToolVersion[] };
 
 /** Makes the thumbnail (or contact sheet) and stores it under its content-addressed name. */
@@ -102,6 +117,24 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomA
   if (!result.ok) return { ok: false, failure: { stage: 'thumbnail', code: result.error.code, detail: result.error.message }, tools };
   const thumb = result.value;
   const ref = at ?? { container: deps.containers.derived, name: derivedNames.thumbnail(content.sha256, deps.thumbnailer.recipe) };
+  const toolsText = tools.map((t) => `${t.name}@${t.version}`).join(',').replace(/[^\x20-\x7e]/g, '?').slice(0, 1024);
+  // The embedded preview first: the thumbnail's record, written after both, names it. Its bytes are the
+  // file's own (a copy, not a rendering), so its name needs no recipe; ifNotExists keeps the first copy.
+  let preview: BlobRef | undefined;
+  if (thumb.embeddedPreview) {
+    preview = { container: deps.containers.derived, name: derivedNames.embeddedPreview(content.sha256) };
+    await deps.blobs.upload(preview, thumb.embeddedPreview.jpeg, {
+      contentType: 'image/jpeg',
+      ifNotExists: true,
+      abortSignal: ctx.abortSignal,
+      metadata: {
+        source_sha256: content.sha256,
+        derived_from: 'exif-ifd1-preview',
+        preview_sha256: createHash('sha256').update(thumb.embeddedPreview.jpeg).digest('hex'),
+        tools: toolsText,
+      },
+    });
+  }
   await deps.blobs.upload(ref, thumb.jpeg, {
     contentType: 'image/jpeg',
     ifNotExists: true,
@@ -109,7 +142,7 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomA
     metadata: {
       source_sha256: content.sha256,
       derived_from: thumb.from,
-      tools: tools.map((t) => `${t.name}@${t.version}`).join(',').replace(/[^\x20-\x7e]/g, '?').slice(0, 1024),
+      tools: toolsText,
     },
   });
   return {
@@ -120,5 +153,6 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomA
     tools,
     ...(thumb.pdq ? { pdq: thumb.pdq } : {}),
     ...(thumb.pdqFailure ? { pdqFailure: thumb.pdqFailure } : {}),
+    ...(preview ? { preview } : {}),
   };
 }

@@ -136,7 +136,7 @@ describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)'
   });
 
   it.skipIf(!exiftoolVersion)('flags the photo edited under its old preview, and only that one', async () => {
-    const { unedited, edited } = await cameraPair(original);
+    const { unedited, edited, preview } = await cameraPair(original);
     await upload(`${caseId}/EV3/DCIM/unedited.jpg`, unedited);
     await upload(`${caseId}/EV3/DCIM/edited.jpg`, edited);
     await reconcile(app, inv());
@@ -151,6 +151,20 @@ describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)'
     expect(changed?.thumbnailStatus).toBe('done');
     expect(changed?.findings).toEqual([{ flag: 'preview-differs', detail: expect.stringMatching(/^the embedded EXIF preview \(160x120\) differs from the image/) }]);
     expect(changed?.tools.thumbnail?.map((t) => t.name)).toContain('exhibit-preview-compare');
+
+    // Both pictures are kept: the embedded preview, byte for byte the one exiftool wrote, beside the thumbnail,
+    // with the source's SHA-256 and the tools on the blob; the unedited photo's preview too.
+    const reader = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+    for (const content of [changed, clean]) {
+      const ref = content?.embeddedPreview;
+      expect(ref?.name).toBe(`previews/${content!.sha256.slice(0, 2)}/${content!.sha256}.exif-ifd1.jpg`);
+      const chunks: Buffer[] = [];
+      for await (const c of await reader.openRead(ref!)) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks).equals(preview)).toBe(true);
+      const props = await reader.getProperties(ref!);
+      expect(props.metadata).toMatchObject({ source_sha256: content!.sha256, derived_from: 'exif-ifd1-preview', preview_sha256: sha256(preview) });
+      expect(props.metadata.tools).toContain('exhibit-preview-compare');
+    }
 
     const status = await app.index.evidenceStatus(caseId, 'EV3');
     const flagged = status?.findings.filter((f) => f.flag === 'preview-differs') ?? [];

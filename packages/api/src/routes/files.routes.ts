@@ -198,6 +198,39 @@ export const filesRoutes: RouteModule = [
 
   defineRoute({
     method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/embedded-preview',
+    operationId: 'getEmbeddedPreview',
+    summary: "The embedded EXIF preview of a JPEG/HEIC file: the picture a 'preview-differs' finding compares with the image",
+    description:
+      'The preview (EXIF IFD1 JPEG) as the file stores it, byte for byte, kept beside the thumbnail when it was made; the main ' +
+      "image's picture is GET …/thumbnail. 404 when the file has none (or was analysed before previews were kept). Recorded " +
+      "as a 'thumbnail-view' with `image: embedded-preview`.",
+    access: { roles: CASE_READERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({}),
+    responses: { 200: { description: 'JPEG bytes as stored in the file', contentType: 'image/jpeg' } },
+    async handler({ deps, principal, params, abortSignal }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
+      const preview = content?.embeddedPreview;
+      if (!preview || content.thumbnailStatus !== 'done') throw notFound();
+      const stream: Readable = await deps.blobs.openRead(preview, abortSignal ? { abortSignal } : {});
+      try {
+        await recordForFile(deps, principal, file, 'thumbnail-view', { path: file.path, image: 'embedded-preview', preview: preview.name });
+      } catch (err) {
+        stream.destroy();
+        throw err;
+      }
+      return {
+        status: 200,
+        headers: { 'content-type': 'image/jpeg', 'cache-control': 'private, no-store' },
+        body: stream,
+      };
+    },
+  }),
+
+  defineRoute({
+    method: 'GET',
     path: '/cases/{caseId}/files/{fileId}/download',
     operationId: 'getDownloadUrl',
     summary: "A short-lived URL for one file's bytes, and only that file's; unassignment revokes it",

@@ -19,11 +19,14 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<fileId>', `file id (from ${cliCommand('search')})`)
     .option('--json', 'print the API response as JSON')
     .option('--thumbnail <out.jpg>', 'also save the thumbnail to this file (never overwrites)')
-    .action(async (caseId: string, fileId: string, options: { json?: boolean; thumbnail?: string }) => {
+    .option('--preview <out.jpg>', "also save the image's embedded EXIF preview, as the file stores it, to this file (never overwrites)")
+    .action(async (caseId: string, fileId: string, options: { json?: boolean; thumbnail?: string; preview?: string }) => {
       if (!FILE_ID_RE.test(fileId)) throw new ExhibitError('invalid-argument', `not a file id: ${JSON.stringify(fileId).slice(0, 80)}`);
       // Before any request: viewing a file is recorded in custody, so an existing output file must stop the command first.
       const out = options.thumbnail === undefined ? undefined : await createNewOutputFile(options.thumbnail);
+      let previewOut: Awaited<ReturnType<typeof createNewOutputFile>> | undefined;
       try {
+        previewOut = options.preview === undefined ? undefined : await createNewOutputFile(options.preview);
         const api = await ctx.api();
         const detail = await api.getJson<FileDetailBody>(apiPath('cases', caseId, 'files', fileId), { abortSignal: ctx.abortSignal });
         ctx.stdout.write(options.json ? JSON.stringify(detail, null, 2) + '\n' : renderFileDetail(detail));
@@ -34,8 +37,17 @@ export function register(program: Command, ctx: CliContext): void {
           await out.write(bytes);
           ctx.stderr.write(`thumbnail saved to ${printable(out.path)} (${formatBytes(bytes.length)})\n`);
         }
+        if (previewOut) {
+          if (!detail.content?.embeddedPreview) {
+            throw new ExhibitError('not-found', `no embedded EXIF preview kept for ${printable(detail.file.path)} (only JPEG/HEIC images that hold one, analysed since previews are kept)`);
+          }
+          const { bytes } = await api.getBytes(apiPath('cases', caseId, 'files', fileId, 'embedded-preview'), { abortSignal: ctx.abortSignal });
+          await previewOut.write(bytes);
+          ctx.stderr.write(`embedded preview saved to ${printable(previewOut.path)} (${formatBytes(bytes.length)})\n`);
+        }
       } finally {
         await out?.discard();
+        await previewOut?.discard();
       }
     });
 }

@@ -2,6 +2,7 @@ import type { FileFailure, ToolVersion } from '@exhibit/core';
 import type { FileDetailBody, KnownFileMatchBody } from '../api/api-types.js';
 import { formatBytes, formatCount, printable } from './format.js';
 import { formatGps, formatRecordedTime } from './time.js';
+import { cliCommand } from '../cli-hint.js';
 
 /** EXIF Orientation values as exiftool names them. */
 const ORIENTATION_NAMES: Record<number, string> = {
@@ -108,6 +109,8 @@ export function renderFileDetail(detail: FileDetailBody): string {
     }
     row('metadata', content.metadataStatus);
     row('thumbnail', content.thumbnailStatus + (content.thumbnailSource ? ` (from ${content.thumbnailSource})` : ''));
+    // The picture a preview-differs finding compares with the image: kept, to be looked at beside the thumbnail.
+    if (content.embeddedPreview) row('embedded preview', `kept (${cliCommand(`show ${file.caseId} ${file.fileId} --preview out.jpg`)} saves it)`);
     // The content's failure is normally the file's own, already shown above.
     if (content.failure && !sameFailure(content.failure, file.failure)) row('content failure', formatFailure(content.failure));
     // Findings about the bytes (unidentified, embedded archive, partially decoded, ...).

@@ -135,6 +135,22 @@ describe('search rendering', () => {
     expect(notes).toMatch(/ext-mismatch$/);
   });
 
+  it("shows the findings about a file's bytes in Flags (preview-differs, as status shows it), each once", () => {
+    const photo = searchResult.items[0]!;
+    const edited = {
+      ...searchResult,
+      items: [{
+        ...photo,
+        file: { ...photo.file, flags: ['exif-preview-thumbnail' as const] },
+        content: { ...photo.content!, findings: [{ flag: 'preview-differs' as const, detail: 'the embedded EXIF preview (160x120) differs from the image' }] },
+      }],
+    };
+    const row = renderSearchResult(edited, { width: 400 }).split('\n')[1]!;
+    expect(row).toMatch(/exif-preview-thumbnail preview-differs$/);
+    const unedited = renderSearchResult({ ...searchResult, items: [photo] }, { width: 400 }).split('\n')[1]!;
+    expect(unedited).not.toContain('preview-differs');
+  });
+
   describe('fits the width it is given', () => {
     const whatsApp = 'phone-extraction.zip!/Android/media/com.whatsapp/WhatsApp/Media/WhatsApp Images/IMG-20250601-WA0001.jpg';
     const wide = { ...searchResult, items: searchResult.items.map((h, i) => (i === 0 ? { ...h, file: { ...h.file, path: whatsApp } } : h)) };
@@ -231,6 +247,14 @@ describe('file detail rendering', () => {
       ],
     });
     expect(known).toContain(`"PDQ list" version 3; matched on PDQ, distance 12/256 (set limit 31) on video frame 2 at 7.500 s; listed ${listed} "scene\\u001b[2J 12"`);
+  });
+  it('says when the embedded EXIF preview is kept, and how to save it', () => {
+    const withPreview = renderFileDetail({
+      ...fileDetail,
+      content: { ...fileDetail.content!, embeddedPreview: { container: 'derived', name: `previews/${SHA.photo.slice(0, 2)}/${SHA.photo}.exif-ifd1.jpg` } },
+    });
+    expect(withPreview).toMatch(/\n {2}embedded preview +kept \(`npm run exhibit -- show \S+ fphoto0+1 --preview out\.jpg` saves it\)\n/);
+    expect(text).not.toContain('embedded preview');
   });
   /** Column where the values start: after the longest label and two spaces. */
   const valueColumn = (t: string) => t.split('\n').find((l) => l.startsWith('  path'))!.indexOf('phone-');

@@ -12,8 +12,14 @@ function typeOf(hit: SearchHit): string {
   return c.mime ?? c.kind ?? '?';
 }
 
+/**
+ * The occurrence's flags, then the findings about its bytes (preview-differs,
+ * trailing-data, ...: recorded once per content, shown at every occurrence, as
+ * `status` and `show` do), each once.
+ */
 function flagsOf(hit: SearchHit): string {
   const flags: string[] = [...hit.file.flags];
+  for (const f of hit.content?.findings ?? []) if (!flags.includes(f.flag)) flags.push(f.flag);
   if (hit.file.stage === 'failed') flags.push('FAILED');
   else if (hit.file.stage !== 'indexed') flags.push(`(${hit.file.stage})`);
   return flags.join(' ');

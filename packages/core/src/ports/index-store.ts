@@ -142,6 +142,12 @@ export interface ContentRecord {
   thumbnail: BlobRef | null;
   thumbnailSource: 'image' | 'exif-preview' | 'contact-sheet' | null;
   thumbnailStatus: 'pending' | 'done' | 'failed' | 'n/a';
+  /**
+   * The image's embedded EXIF preview (IFD1 JPEG) as stored in the derived
+   * container with the thumbnail, when the file has one that decodes; null
+   * otherwise (and for contents analysed before it was kept).
+   */
+  embeddedPreview?: BlobRef | null;
   failure: FileFailure | null;
   /** Findings about these bytes (identification and thumbnail), shown at every occurrence; the index always sets it. */
   findings?: ContentFinding[];
@@ -451,6 +457,8 @@ export interface IndexStore {
       status: 'done' | 'failed' | 'n/a';
       blob: BlobRef | null;
       source: ContentRecord['thumbnailSource'];
+      /** The stored embedded EXIF preview, recorded with the thumbnail. */
+      preview?: BlobRef | null;
       failure?: FileFailure;
       findings?: ContentFinding[];
       tools: ToolVersion[];

@@ -66,6 +66,13 @@ export interface Thumbnail {
    */
   pdq?: PdqFrameHash[];
   pdqFailure?: string;
+  /**
+   * The image's embedded EXIF preview (IFD1 JPEG), its bytes exactly as the
+   * file stores them, when it has one that decodes as a JPEG: stored beside
+   * the thumbnail so a `preview-differs` finding can be looked at (both
+   * pictures). Width and height as stored (before any EXIF orientation).
+   */
+  embeddedPreview?: { jpeg: Buffer; width: number; height: number };
 }
 
 /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ExhibitError, PIPELINE_ACTOR, type CustodyRecorder, type KnownFileMatch, type Logger } from '@exhibit/core';
 import { hexOfBits } from '../index-store.pdq.js';
 import type { SqlClient } from '../sql-client.js';
-import { COPY_COLUMNS, copyLine } from './hash-set-copy.js';
+import { COPY_COLUMNS, CopyChunk } from './hash-set-copy.js';
 import { openHashSetFile } from './hash-set-file.js';
 import { HASH_SET_LIMITS } from './hash-set-limits.js';
 import type { HashSetFormat, HashSetKind, PositionedSource, RowError } from './hash-set.types.js';
@@ -438,7 +438,7 @@ export class HashSetStore {
     const t = partition(setId);
     let rejected = 0;
     let good = 0;
-    let chunk: string[] = [];
+    const chunk = new CopyChunk();
     // One chunk is copied while the next is parsed (the server and this process work side by side);
     // chunks still commit in order, each with the resume point.
     let inFlight: Promise<void> = Promise.resolve();
@@ -447,11 +447,9 @@ export class HashSetStore {
         await inFlight.catch(() => undefined);
         throw new ExhibitError('aborted', 'import stopped; run it again with the same file to continue');
       }
-      if (chunk.length === 0) return;
-      const data = chunk.join('');
-      const n = chunk.length;
+      if (chunk.rows === 0) return;
+      const { data, rows: n } = chunk.take();
       const doneSoFar = good;
-      chunk = [];
       await inFlight;
       inFlight = this.sql.transaction(async (tx) => {
         await tx.copyFrom(`COPY ${t} (${COPY_COLUMNS}) FROM STDIN`, data);
@@ -482,8 +480,8 @@ export class HashSetStore {
         good += 1;
         if (good > HASH_SET_LIMITS.maxRows) throw new ExhibitError('limit-exceeded', `a hash set may hold at most ${HASH_SET_LIMITS.maxRows} rows`);
         if (good <= skipRows) continue;
-        chunk.push(copyLine(row));
-        if (chunk.length >= (options.copyChunkRows ?? COPY_CHUNK_ROWS)) await flush();
+        chunk.push(row);
+        if (chunk.rows >= (options.copyChunkRows ?? COPY_CHUNK_ROWS)) await flush();
       }
     }
     }
@@ -508,16 +506,14 @@ export class HashSetStore {
     let rejected = resume.rejected;
     let committedRejected = rejected;
     let good = resume.rows;
-    let chunk: string[] = [];
+    const chunk = new CopyChunk();
     let inFlight: Promise<void> = Promise.resolve();
     const flush = async (position: number) => {
-      if (chunk.length === 0 && rejected === committedRejected) return;
-      const data = chunk.join('');
-      const n = chunk.length;
+      if (chunk.rows === 0 && rejected === committedRejected) return;
+      const { data, rows: n } = chunk.take();
       const newlyRejected = rejected - committedRejected;
       committedRejected = rejected;
       const doneSoFar = good;
-      chunk = [];
       await inFlight;
       // Stopped while the previous chunk was committing: this one is not started.
       if (options.abortSignal?.aborted) throw stopped();
@@ -540,11 +536,11 @@ export class HashSetStore {
     try {
       for await (const batch of source.rows(onError, { after: resume.cursor, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
         if (options.abortSignal?.aborted) throw stopped();
-        for (const row of batch.rows) chunk.push(copyLine(row));
+        for (const row of batch.rows) chunk.push(row);
         good += batch.rows.length;
         if (good > HASH_SET_LIMITS.maxRows) throw new ExhibitError('limit-exceeded', `a hash set may hold at most ${HASH_SET_LIMITS.maxRows} rows`);
         position = batch.last;
-        if (chunk.length >= chunkRows) await flush(position);
+        if (chunk.rows >= chunkRows) await flush(position);
       }
       if (options.abortSignal?.aborted) throw stopped();
       if (position !== null) await flush(position);

@@ -36,6 +36,12 @@ const LETTERBOX_MAX_MEAN = 20;
 export interface PreviewComparison {
   /** The preview as stored, before it is turned upright. */
   preview: { width: number; height: number; orientation: number | null };
+  /**
+   * The preview's bytes exactly as the file stores them, when they are a JPEG
+   * (what EXIF IFD1 holds; sharp decoded them above): kept as a derived item
+   * so the finding can be looked at. Null for any other encoding.
+   */
+  jpeg: Buffer | null;
   /** Black bars were cut off the preview so that its shape matches the picture's. */
   letterboxed: boolean;
   /** Mean absolute difference of all RGB samples at 32×32, 0–255. */
@@ -85,11 +91,11 @@ export async function compareEmbeddedPreview(
   }
   if (!found.preview || found.preview.byteLength === 0) return null;
   const orientation = typeof found.orientation === 'number' && found.orientation >= 1 && found.orientation <= 8 ? found.orientation : null;
-  let stored: { width: number; height: number };
+  let stored: { width: number; height: number; format: string | undefined };
   let preview: Rgb;
   try {
     const header = await sharp(found.preview, { limitInputPixels: maxPixels, failOn: 'error' }).metadata();
-    stored = { width: header.width ?? 0, height: header.height ?? 0 };
+    stored = { width: header.width ?? 0, height: header.height ?? 0, format: header.format };
     preview = await rgb(oriented(sharp(found.preview, { limitInputPixels: maxPixels, failOn: 'error' }), orientation));
   } catch {
     return null;
@@ -112,7 +118,8 @@ export async function compareEmbeddedPreview(
     ? `the embedded EXIF preview (${stored.width}x${stored.height}) differs from the image: worst ${PREVIEW_COMPARE_CELLS}x${PREVIEW_COMPARE_CELLS}-grid cell ${round(worst)}/255 apart (threshold ${PREVIEW_DIFFERS_CELL_DIFFERENCE}), mean ${round(mean)}, PDQ distance ${distance}; the image may have been edited after the preview was made`
     : `the embedded EXIF preview (${stored.width}x${stored.height}) matches the image: worst cell ${round(worst)}/255 apart (threshold ${PREVIEW_DIFFERS_CELL_DIFFERENCE}), PDQ distance ${distance}`;
   return {
-    preview: { ...stored, orientation },
+    preview: { width: stored.width, height: stored.height, orientation },
+    jpeg: stored.format === 'jpeg' ? found.preview : null,
     letterboxed,
     meanDifference: mean,
     worstCellDifference: worst,

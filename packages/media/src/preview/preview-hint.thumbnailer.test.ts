@@ -36,6 +36,10 @@ describe.skipIf(!exiftoolVersion)(`the edited-image hint in the thumbnailer (exi
     expect(changed.findings).toEqual([{ flag: 'preview-differs', detail: expect.stringMatching(/^the embedded EXIF preview \(160x120\) differs from the image: worst 8x8-grid cell [\d.]+\/255 apart \(threshold 12\)/) }]);
     // The PDQ hash still comes with the thumbnail; the hint is additional.
     expect(changed.pdq).toHaveLength(1);
+    // The embedded preview comes with the thumbnail, byte for byte what exiftool extracts, with or without a finding.
+    expect(changed.embeddedPreview?.jpeg.equals(preview)).toBe(true);
+    expect(clean.embeddedPreview?.jpeg.equals(preview)).toBe(true);
+    expect(changed.embeddedPreview).toMatchObject({ width: 160, height: 120 });
     // Deterministic: the same bytes give the same finding.
     const again = await thumbnailer.image(new BufferSource(Buffer.from(edited), 'edited.jpg'), { mime: 'image/jpeg' });
     expect(again.findings).toEqual(changed.findings);
@@ -45,10 +49,14 @@ describe.skipIf(!exiftoolVersion)(`the edited-image hint in the thumbnailer (exi
     const { edited } = await cameraPair(await readFile(SCENE));
     // A PNG holding the same pixels has no EXIF preview to compare.
     const png = await sharp(edited).png().toBuffer();
-    expect((await thumbnailer.image(new BufferSource(png, 'x.png'), { mime: 'image/png' })).findings ?? []).toEqual([]);
+    const fromPng = await thumbnailer.image(new BufferSource(png, 'x.png'), { mime: 'image/png' });
+    expect(fromPng.findings ?? []).toEqual([]);
+    expect(fromPng.embeddedPreview).toBeUndefined();
     const bare = await sharp(edited).jpeg().toBuffer();
     expect(exiftoolPreview(bare)).toBeNull();
-    expect((await thumbnailer.image(new BufferSource(bare, 'bare.jpg'), { mime: 'image/jpeg' })).findings ?? []).toEqual([]);
+    const fromBare = await thumbnailer.image(new BufferSource(bare, 'bare.jpg'), { mime: 'image/jpeg' });
+    expect(fromBare.findings ?? []).toEqual([]);
+    expect(fromBare.embeddedPreview).toBeUndefined();
   });
 
   it('records the comparator with the image tools', async () => {

@@ -58,16 +58,18 @@ async function previewHint(
   maxPixels: number,
   options: { mime?: string | null; abortSignal?: AbortSignal },
   logger: Logger | undefined,
-): Promise<ContentFinding[]> {
-  if (!options.mime || !PREVIEW_HINT_MIMES.has(options.mime)) return [];
+): Promise<{ findings: ContentFinding[]; preview?: NonNullable<Thumbnail['embeddedPreview']> }> {
+  if (!options.mime || !PREVIEW_HINT_MIMES.has(options.mime)) return { findings: [] };
   try {
     const comparison = await compareEmbeddedPreview(bytes, upright, { maxPixels, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-    if (!comparison?.differs) return [];
-    return [{ flag: 'preview-differs', detail: comparison.detail }];
+    if (!comparison) return { findings: [] };
+    // The preview is kept whenever there is one (JPEG), so a reviewer can look at it with or without a finding.
+    const preview = comparison.jpeg ? { preview: { jpeg: comparison.jpeg, width: comparison.preview.width, height: comparison.preview.height } } : {};
+    return { findings: comparison.differs ? [{ flag: 'preview-differs', detail: comparison.detail }] : [], ...preview };
   } catch (err) {
     if (isExhibitError(err, 'parse-timeout') || isExhibitError(err, 'parse-crashed')) {
       logger?.warn({ reason: err.code }, 'embedded preview not compared');
-      return [];
+      return { findings: [] };
     }
     throw err;
   }
@@ -121,8 +123,13 @@ export class MediaThumbnailer implements Thumbnailer {
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
     if (thumbnail.from !== 'image') return { ...thumbnail, pdqFailure: 'the image itself could not be decoded (thumbnail from its EXIF preview)' };
     const hint = await previewHint(bytes, thumbnail.jpeg, this.settings.maxPixels, options, this.logger);
-    const findings = [...(thumbnail.findings ?? []), ...hint];
-    return { ...thumbnail, ...(findings.length > 0 ? { findings } : {}), ...(await imagePdq(bytes, this.settings.maxPixels, options)) };
+    const findings = [...(thumbnail.findings ?? []), ...hint.findings];
+    return {
+      ...thumbnail,
+      ...(findings.length > 0 ? { findings } : {}),
+      ...(hint.preview ? { embeddedPreview: hint.preview } : {}),
+      ...(await imagePdq(bytes, this.settings.maxPixels, options)),
+    };
   }
 
   async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {

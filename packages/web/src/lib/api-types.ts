@@ -56,6 +56,8 @@ export interface ContentRecord {
   } | null;
   thumbnailStatus: string;
   thumbnailSource: string | null;
+  /** The image's embedded EXIF preview kept beside the thumbnail (GET …/files/{fileId}/embedded-preview). */
+  embeddedPreview?: { container: string; name: string } | null;
   findings?: Array<{ flag: string; detail: string }>;
   tools: Record<string, ToolVersion[]>;
 }

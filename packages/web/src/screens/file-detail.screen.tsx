@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { FileDetail, RecordedTime, SearchResult } from '../lib/api-types';
-import { apiGet, apiSend, ApiError, enc } from '../lib/api';
+import { apiBlob, apiGet, apiSend, ApiError, enc } from '../lib/api';
 import { filterParams, queryString } from '../lib/filters';
 import { bytesText, instantText, recordedText } from '../lib/format';
 import { Link, navigate, useLocation } from '../lib/router';
@@ -9,6 +9,38 @@ import type { AccessEventList, TagList } from '../lib/tags';
 import { useThumbnail } from '../lib/thumbnails';
 import { ErrorNote, useApi } from '../lib/use-api';
 import { DetailsView } from './details-view';
+
+/**
+ * The image's embedded EXIF preview, beside its thumbnail: the picture a
+ * preview-differs finding compares with the image. Fetched on request (each
+ * fetch is recorded in custody as a view of the preview).
+ */
+function EmbeddedPreview({ caseId, fileId, differs }: { caseId: string; fileId: string; differs: boolean }) {
+  const [url, setUrl] = useState<string | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => () => void (url && URL.revokeObjectURL(url)), [url]);
+  if (url) {
+    return (
+      <figure className="embedded-preview">
+        <img src={url} alt="Embedded EXIF preview, as the file stores it" data-testid="embedded-preview" />
+        <figcaption>Embedded EXIF preview, as the file stores it{differs ? ': it differs from the image' : ''}</figcaption>
+      </figure>
+    );
+  }
+  const show = () => {
+    apiBlob(`/cases/${enc(caseId)}/files/${enc(fileId)}/embedded-preview`)
+      .then(({ blob }) => setUrl(URL.createObjectURL(blob)))
+      .catch(() => setFailed(true));
+  };
+  return (
+    <p>
+      <button type="button" onClick={show}>
+        Show the embedded EXIF preview{differs ? ' (it differs from the image)' : ''}
+      </button>
+      {failed && <span role="alert"> The preview could not be loaded.</span>}
+    </p>
+  );
+}
 
 export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: string }) {
   const session = useSession();
@@ -57,6 +89,9 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
             <span>No preview ({content?.thumbnailStatus ?? 'not identified'})</span>
           )}
           {content?.thumbnailSource && <figcaption>Preview made from: {content.thumbnailSource}</figcaption>}
+          {content?.embeddedPreview && (
+            <EmbeddedPreview caseId={caseId} fileId={fileId} differs={(content.findings ?? []).some((f) => f.flag === 'preview-differs')} />
+          )}
         </figure>
         <div>
           <h2>File</h2>
