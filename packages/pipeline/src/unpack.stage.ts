@@ -4,6 +4,7 @@ import {
   done,
   ExhibitError,
   failed,
+  isDiskImageMime,
   LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
@@ -24,6 +25,7 @@ import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
 import type { DiskImageReader } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
+import { laterSegmentOf } from './disk/image-segments.js';
 import { only, type Stage, type StageContext, type StageDeps } from './stage.js';
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
@@ -106,6 +108,14 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     let reader: ArchiveReader;
     try {
       const content = await deps.index.getContent(parent.sha256);
+      // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
+      if (parent.parentId === null && parent.source.offset === undefined && isDiskImageMime(content?.mime ?? null)) {
+        const first = await laterSegmentOf(deps.blobs, parent.source, { abortSignal: signal });
+        if (first) {
+          run.segmentOf = first;
+          return await run.finish(null);
+        }
+      }
       reader = await openArchive(deps.blobs, parent.source, {
         mime: content?.mime ?? null,
         ...(parent.size !== null ? { size: parent.size } : {}),
@@ -161,6 +171,8 @@ class UnpackRun {
   private stopped: { code: ExhibitErrorCode; detail: string; reason: ArchiveStopReason } | null = null;
   /** Entries the archive declares, when it says (ZIP). */
   declaredEntries: number | null = null;
+  /** Set when this blob is a later segment of a split image: the first segment's blob name, whose unpack reads it. */
+  segmentOf: string | null = null;
   /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
   private afterStop: string | null = null;
 
@@ -422,6 +434,7 @@ class UnpackRun {
       merkleRoot,
       merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
+      ...(this.segmentOf ? { imageSegmentOf: this.segmentOf } : {}),
     };
     await custody.record({
       caseId: parent.caseId,

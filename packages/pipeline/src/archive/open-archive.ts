@@ -1,5 +1,6 @@
 import { ExhibitError, isDiskImageMime, type BlobStore, type ContentSource } from '@exhibit/core';
 import { openDiskImageReader } from '../disk/disk-image.reader.js';
+import { findImageSegments } from '../disk/image-segments.js';
 import type { ArchiveFormat, ArchiveReader } from './archive-reader.js';
 import { openTarReader } from './tar.reader.js';
 import { openZipReader } from './zip.reader.js';
@@ -77,7 +78,10 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
   }
   // Identification named it a disk image from its content (an EWF or VHD signature, a partition table, a boot sector).
   if (isDiskImageMime(options.mime)) {
+    // A first segment (card.E01, disk.001) whose siblings are in the evidence item: one image over all of them.
+    const moreSegments = source.offset === undefined ? await findImageSegments(blobs, properties, signal) : null;
     return openDiskImageReader(blobs, blob, properties.size, {
+      ...(moreSegments ? { moreSegments } : {}),
       ...(source.offset !== undefined ? { offset } : {}),
       size,
       etag: properties.etag,
