@@ -23,7 +23,7 @@ import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { storeMember, type ExpansionBudget } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
-import type { DiskImageReader } from './disk/disk-image.reader.js';
+import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { only, type Stage, type StageContext, type StageDeps } from './stage.js';
@@ -134,6 +134,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     try {
       if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
       if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
+      if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
       await run.unpack(reader, budgetTimer.signal);
       if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, budgetTimer.signal);
     } finally {
@@ -173,6 +174,8 @@ class UnpackRun {
   declaredEntries: number | null = null;
   /** Set when this blob is a later segment of a split image: the first segment's blob name, whose unpack reads it. */
   segmentOf: string | null = null;
+  /** A split image's segments, in order (name, size, the ETag reads were pinned to): recorded with the unpack. */
+  imageSegments: ImageSegmentRecord[] | null = null;
   /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
   private afterStop: string | null = null;
 
@@ -435,6 +438,7 @@ class UnpackRun {
       merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
       ...(this.segmentOf ? { imageSegmentOf: this.segmentOf } : {}),
+      ...(this.imageSegments ? { segments: this.imageSegments } : {}),
     };
     await custody.record({
       caseId: parent.caseId,
