@@ -64,6 +64,7 @@ export const fileRecordSchema = z.object({
     accessed: recordedTime.optional(),
     changed: recordedTime.optional(),
     created: recordedTime.optional(),
+    deleted: recordedTime.optional(),
   }),
   flags: z.array(z.string()),
   stage: z.enum(FILE_STAGES),

@@ -57,8 +57,7 @@ function hostile(err: unknown): err is ExhibitError {
 }
 
 async function wireEntry(entry: FileSystemEntry): Promise<WireEntry> {
-  const { deleted: _deleted, ...times } = entry.times;
-  const out: WireEntry = { path: entry.path, kind: entry.kind, size: entry.size, allocated: entry.allocated, recovered: entry.recovered, times };
+  const out: WireEntry = { path: entry.path, kind: entry.kind, size: entry.size, allocated: entry.allocated, recovered: entry.recovered, times: { ...entry.times } };
   if (entry.problem) out.problemCode = entry.problem.code;
   // The target as recorded (ext keeps it as the link's data); never followed.
   if (entry.kind === 'symlink' && entry.data && !entry.problem && entry.size <= MAX_LINK_TARGET_BYTES) {
