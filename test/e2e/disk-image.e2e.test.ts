@@ -170,6 +170,7 @@ describe.skipIf(missing.length > 0)('disk images end to end on the embedded stac
       path: 'card.E01',
       format: 'ewf',
       segmentCount: segmentNames.length,
+      segments: segmentNames.map((n) => expect.objectContaining({ name: `${CASE}/${SPLIT}/${n}` })),
       mediaBytes: media.length,
       integrity: 'verified',
       computedHashes: { sha256: sha256(media) },

@@ -210,6 +210,7 @@ export const evidenceStatusSchema = z.object({
         format: z.string(),
         mediaBytes: z.number(),
         segmentCount: z.number().int(),
+        segments: z.array(z.object({ name: z.string(), size: z.number(), etag: z.string().nullable() })),
         volumes: z.array(
           z.object({
             index: z.number().int(),

@@ -106,6 +106,7 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     expect(image).toMatchObject({
       format: 'ewf',
       segmentCount: names.length,
+      segments: names.map((n) => ({ name: `case-1/${first.evidenceId}/${n}`, size: readFileSync(p(n)).length, etag: expect.any(String) })),
       mediaBytes: media.length,
       integrity: 'verified',
       computedHashes: { md5: createHash('md5').update(media).digest('hex'), sha1: createHash('sha1').update(media).digest('hex'), sha256: sha256(media) },
