@@ -123,3 +123,25 @@ export async function findImageSegments(blobs: BlobStore, first: BlobProperties,
   }
   return ordered.slice(1).map((props) => ({ blob: { container: props.container, name: props.name }, size: props.size, etag: props.etag }));
 }
+
+/**
+ * Local segment files (`exhibit image ls disk.002 disk.001`) in the order of
+ * their numbers when every name is a segment of one set: raw segments carry no
+ * number inside them, so the names are all there is to order them by. A gap or
+ * a repeat is the named failure; anything else is returned as given.
+ */
+export function orderSegmentFiles(names: readonly string[]): string[] {
+  const parsed = names.map((name) => ({ name, segment: parseSegmentName(name) }));
+  if (parsed.length < 2 || parsed.some((p) => !p.segment)) return [...names];
+  const key = (s: SegmentName) => `${s.kind}:${s.stem}:${s.extension.length}`;
+  const first = key(parsed[0]!.segment!);
+  if (parsed.some((p) => key(p.segment!) !== first)) return [...names];
+  parsed.sort((a, b) => a.segment!.number - b.segment!.number);
+  parsed.forEach((p, i) => {
+    if (i > 0 && parsed[i - 1]!.segment!.number === p.segment!.number) {
+      throw segmentError('segment-duplicated', `segment ${p.segment!.number} was given twice (${parsed[i - 1]!.name}, ${p.name})`);
+    }
+    if (p.segment!.number !== i + 1) throw segmentError('segment-missing', `segment ${i + 1} of ${parsed[0]!.name} was not given`);
+  });
+  return parsed.map((p) => p.name);
+}
