@@ -121,6 +121,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
         ...(parent.size !== null ? { size: parent.size } : {}),
         limits: deps.limits,
         abortSignal: signal,
+        receivedEtag: async (blobName) => (await deps.index.getUpload(blobName))?.etag ?? null,
       });
     } catch (err) {
       const stop = run.stopFor(err, budgetTimer.signal, ctx.abortSignal);

@@ -58,7 +58,7 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
    * Stores the segments as one evidence item (the first last, as `exhibit upload` does) and
    * unpacks the first; `data` replaces a segment's bytes (damage), `skip` leaves one out.
    */
-  async function unpackSet(names: string[], mime: string, options: { data?: Record<string, Buffer>; declared?: number } = {}) {
+  async function unpackSet(names: string[], mime: string, options: { data?: Record<string, Buffer>; declared?: number; beforeUnpack?: (evidenceId: string) => Promise<void> } = {}) {
     const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
     const bytesOf = (name: string) => options.data?.[name] ?? readFileSync(p(name));
     const segments: Array<{ name: string; fileId: string }> = [];
@@ -73,6 +73,7 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
         metadata: { [IMAGE_SEGMENTS_METADATA]: String(options.declared) },
       });
     }
+    await options.beforeUnpack?.(evidenceId);
     const outcome = await unpackStage(h.deps, first, h.ctx);
     const members = (await h.index.listChildren(first.fileId)).sort((a, b) => a.entryIndex! - b.entryIndex!);
     const status = await h.index.evidenceStatus(first.caseId, evidenceId);
@@ -138,7 +139,7 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     expect(big.source?.offset).toBeUndefined();
   }, 120_000);
 
-  it('hostile sets: a missing middle segment, a truncated segment, a segment of another image, fewer segments than declared are typed failures with the named reason', async () => {
+  it('hostile sets: a missing middle segment, a truncated segment, a segment of another image, a segment changed after receipt, fewer segments than declared are typed failures with the named reason', async () => {
     const ewf = files(/^flat\.E\d\d$/);
     const raw = files(/^flat\.raw\.\d{3}$/);
     const expectStop = (result: Awaited<ReturnType<typeof unpackSet>>, reason: string, detail: RegExp) => {
@@ -155,6 +156,15 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     expectStop(await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[1]!]: rawCut } }), 'segment-truncated', /segment 2 of .*flat\.raw\.001 .* holds 1000000 bytes, the first holds 2500000/);
     const foreign = readFileSync(p('other.E02'));
     expectStop(await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { data: { [ewf[1]!]: foreign } }), 'segment-from-another-image', /EWF segment 2 is from another image/);
+    // A segment received (and hashed) as one blob, then overwritten: the image is not read from the replacement.
+    const received = async (evidenceId: string) => {
+      const blobName = `case-1/${evidenceId}/${ewf[1]}`;
+      await h.index.recordUpload({
+        caseId: 'case-1', evidenceId, blobName, fileName: ewf[1]!, rootFileId: `received-${evidenceId}`, size: 1, etag: '"0xRECEIVED"',
+        versionId: null, contentType: null, lastModified: new Date(0).toISOString(), acquisition: {},
+      });
+    };
+    expectStop(await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { beforeUnpack: received }), 'segment-changed-after-receipt', /segment 2 of .*flat\.E01 .* changed after it was received/);
     expectStop(await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { declared: ewf.length + 1 }), 'segment-missing', new RegExp(`segment ${ewf.length + 1} of .* is not in the evidence item \\(the upload declared ${ewf.length + 1} segments\\)`));
   }, 180_000);
 });

@@ -96,7 +96,7 @@ interface ChunkLocation {
  * Why a set of segments is not one image, named so the item's failure says
  * which (the message says which segment too).
  */
-export type ImageSegmentProblem = 'segment-missing' | 'segment-truncated' | 'segment-duplicated' | 'segment-from-another-image';
+export type ImageSegmentProblem = 'segment-missing' | 'segment-truncated' | 'segment-duplicated' | 'segment-from-another-image' | 'segment-changed-after-receipt';
 
 export function segmentError(reason: ImageSegmentProblem, message: string): ExhibitError {
   return new ExhibitError('corrupt-file', `${message} [${reason}]`, { details: { reason } });

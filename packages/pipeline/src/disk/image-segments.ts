@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS, type BlobProperties, type BlobRef, type BlobStore } from '@exhibit/core';
+import { ExhibitError, LIMITS, sameEtag, type BlobProperties, type BlobRef, type BlobStore } from '@exhibit/core';
 import { segmentError } from './ewf-image.container.js';
 import type { ImageSegmentBlob } from './disk-image.reader.js';
 
@@ -83,11 +83,15 @@ export async function laterSegmentOf(blobs: BlobStore, blob: BlobRef, options: {
  * is shorter than the first is a typed failure of the image naming the
  * segment: 'segment-missing', 'segment-truncated'.
  */
-export async function findImageSegments(blobs: BlobStore, first: BlobProperties, options: { abortSignal?: AbortSignal } = {}): Promise<ImageSegmentBlob[] | null> {
+export async function findImageSegments(
+  blobs: BlobStore,
+  first: BlobProperties,
+  options: { abortSignal?: AbortSignal; receivedEtag?: ReceivedEtag } = {},
+): Promise<ImageSegmentBlob[] | null> {
   const segment = parseSegmentName(first.name);
   if (!segment || segment.number !== 1) return null;
   const found = new Map<number, BlobProperties>([[1, first]]);
-  for await (const props of blobs.list(first.container, { prefix: segment.stem, ...options })) {
+  for await (const props of blobs.list(first.container, { prefix: segment.stem, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
     const sibling = parseSegmentName(props.name);
     if (!sibling || sibling.stem !== segment.stem || sibling.kind !== segment.kind || sibling.number === 1) continue;
     if (sibling.extension.length !== segment.extension.length) continue;
@@ -121,8 +125,20 @@ export async function findImageSegments(blobs: BlobStore, first: BlobProperties,
       throw segmentError('segment-truncated', `the last segment of ${first.name} (${last.name}) holds ${last.size} bytes; a split image's last segment holds 1 to ${first.size}`);
     }
   }
-  return ordered.slice(1).map((props) => ({ blob: { container: props.container, name: props.name }, size: props.size, etag: props.etag }));
+  // Each segment is read pinned to the ETag it was received (and hashed) with; one replaced since is not this evidence.
+  const out: ImageSegmentBlob[] = [];
+  for (const [i, props] of ordered.entries()) {
+    const received = options.receivedEtag ? await options.receivedEtag(props.name) : null;
+    if (received !== null && !sameEtag(received, props.etag)) {
+      throw segmentError('segment-changed-after-receipt', `segment ${i + 1} of ${first.name} (${props.name}) changed after it was received (ETag ${props.etag}, received as ${received})`);
+    }
+    if (i > 0) out.push({ blob: { container: props.container, name: props.name }, size: props.size, etag: received ?? props.etag });
+  }
+  return out;
 }
+
+/** The ETag a blob was received with (the index's upload record), or null when it has not been received yet. */
+export type ReceivedEtag = (blobName: string) => Promise<string | null>;
 
 /**
  * Local segment files (`exhibit image ls disk.002 disk.001`) in the order of
