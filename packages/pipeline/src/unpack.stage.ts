@@ -110,9 +110,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       const content = await deps.index.getContent(parent.sha256);
       // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
       if (parent.parentId === null && parent.source.offset === undefined && isDiskImageMime(content?.mime ?? null)) {
-        const first = await laterSegmentOf(deps.blobs, parent.source, { abortSignal: signal });
-        if (first) {
-          run.segmentOf = first;
+        const segment = await laterSegmentOf(deps.blobs, parent.source, { abortSignal: signal });
+        if (segment) {
+          run.segmentOf = segment;
           return await run.finish(null);
         }
       }
@@ -173,8 +173,8 @@ class UnpackRun {
   private stopped: { code: ExhibitErrorCode; detail: string; reason: ArchiveStopReason } | null = null;
   /** Entries the archive declares, when it says (ZIP). */
   declaredEntries: number | null = null;
-  /** Set when this blob is a later segment of a split image: the first segment's blob name, whose unpack reads it. */
-  segmentOf: string | null = null;
+  /** Set when this blob is a later segment of a split image: the first segment's blob name (whose unpack reads it), and whether it is in the item yet. */
+  segmentOf: { first: string; firstPresent: boolean } | null = null;
   /** A split image's segments, in order (name, size, the ETag reads were pinned to): recorded with the unpack. */
   imageSegments: ImageSegmentRecord[] | null = null;
   /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
@@ -438,7 +438,7 @@ class UnpackRun {
       merkleRoot,
       merkleConstruction: 'sha256; leaf=H(0x00||sha256), node=H(0x01||left||right), odd node promoted; extracted members in entry order',
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
-      ...(this.segmentOf ? { imageSegmentOf: this.segmentOf } : {}),
+      ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
       ...(this.imageSegments ? { segments: this.imageSegments } : {}),
     };
     await custody.record({

@@ -119,8 +119,15 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     const second = await unpackStage(h.deps, { ...first, fileId: segments[1]!.fileId }, h.ctx);
     expect(second).toMatchObject({ status: 'done', summary: { memberCount: 0 } });
     const secondUnpacked = h.custody.events.find((e) => e.action === 'unpacked' && e.subject?.fileId === segments[1]!.fileId);
-    expect(secondUnpacked?.details).toMatchObject({ memberCount: 0, imageSegmentOf: `case-1/${first.evidenceId}/${names[0]}` });
+    expect(secondUnpacked?.details).toMatchObject({ memberCount: 0, imageSegmentOf: `case-1/${first.evidenceId}/${names[0]}`, firstSegmentReceived: true });
     expect(await h.index.listChildren(segments[1]!.fileId)).toEqual([]);
+    // A later segment reaching unpack before its first segment is uploaded (the CLI sends the first last) is not unpacked alone, nor failed.
+    const early = await addArchive(h, names[2]!, readFileSync(p(names[2]!)), { mime: DISK_IMAGE_MIMES.ewf });
+    expect(await unpackStage(h.deps, early, h.ctx)).toMatchObject({ status: 'done', summary: { memberCount: 0 } });
+    expect(h.custody.events.find((e) => e.action === 'unpacked' && e.subject?.fileId === early.fileId)?.details).toMatchObject({
+      imageSegmentOf: `case-1/${early.evidenceId}/${names[0]}`,
+      firstSegmentReceived: false,
+    });
   }, 120_000);
 
   it('split raw (.001 …): listing and SHA-256s equal fls/icat over the pieces; a file inside the first segment is a span of its blob', async () => {

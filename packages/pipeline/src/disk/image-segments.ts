@@ -64,15 +64,22 @@ export function firstSegmentName(segment: SegmentName): string {
 }
 
 /**
- * When `blob` is a later segment (E02 …, .002 …) and the first segment is in
- * the same evidence item, the first segment's blob name: its unpack reads this
- * blob, so this one is not unpacked on its own.
+ * When `blob` is a later segment (E02 …, .002 …): the first segment's blob
+ * name, and whether it is in the evidence item now. Its unpack reads this
+ * blob, so this one is never unpacked on its own, even before the first
+ * arrives (`exhibit upload` sends the first segment last: the later ones are
+ * received, identified and reach unpack first). Alone, an EWF segment after
+ * the first cannot be read anyway.
  */
-export async function laterSegmentOf(blobs: BlobStore, blob: BlobRef, options: { abortSignal?: AbortSignal } = {}): Promise<string | null> {
+export async function laterSegmentOf(
+  blobs: BlobStore,
+  blob: BlobRef,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<{ first: string; firstPresent: boolean } | null> {
   const segment = parseSegmentName(blob.name);
   if (!segment || segment.number === 1) return null;
   const first = firstSegmentName(segment);
-  return (await blobs.exists({ container: blob.container, name: first }, options)) ? first : null;
+  return { first, firstPresent: await blobs.exists({ container: blob.container, name: first }, options) };
 }
 
 /**
