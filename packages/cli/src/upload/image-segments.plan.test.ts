@@ -9,7 +9,7 @@ describe('planImageSegments: a split image is uploaded whole, its first segment 
   const p = (name: string) => path.join(dir, name);
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-segments-'));
-    for (const name of ['card.E01', 'card.E02', 'card.E03', 'disk.001', 'disk.002', 'gap.E01', 'gap.E03', 'notes.txt', 'other.E01']) writeFileSync(p(name), name);
+    for (const name of ['card.E01', 'card.E02', 'card.E03', 'disk.001', 'disk.002', 'gap.E01', 'gap.E03', 'notes.txt', 'other.E01', 'other.img']) writeFileSync(p(name), name);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -21,6 +21,7 @@ describe('planImageSegments: a split image is uploaded whole, its first segment 
   });
 
   it('a first segment given alone brings the segments beside it; a single-segment image stays one file', async () => {
+    // other.img beside other.E01 is another file (.img fits EWF's letter sequence, which starts only after E99).
     const plan = await planImageSegments([p('disk.001'), p('other.E01')]);
     expect(plan.files).toEqual([p('disk.002'), p('disk.001'), p('other.E01')]);
     expect(plan.added).toEqual([p('disk.002')]);

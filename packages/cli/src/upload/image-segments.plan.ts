@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ExhibitError } from '@exhibit/core';
-import { parseSegmentName } from '@exhibit/pipeline';
+import { segmentSets } from '@exhibit/pipeline';
 
 /**
  * A split disk image (card.E01, card.E02 …; disk.001, disk.002 …) is uploaded
@@ -23,12 +23,6 @@ export interface UploadOrder {
   added: string[];
 }
 
-/** Files of one set share the folder, the name before the extension and the kind of extension. */
-const setKey = (file: string) => {
-  const s = parseSegmentName(path.resolve(file));
-  return s ? { key: `${s.kind}:${s.stem}:${s.extension.length}`, segment: s } : null;
-};
-
 /**
  * Orders the files for upload. A first segment given without its siblings
  * brings the siblings found beside it (same name, next numbers); a set given
@@ -36,46 +30,39 @@ const setKey = (file: string) => {
  * byte is sent.
  */
 export async function planImageSegments(files: string[]): Promise<UploadOrder> {
-  const given = new Set(files.map((f) => path.resolve(f)));
+  const resolved = (f: string) => path.resolve(f);
+  const given = new Set(files.map(resolved));
   const added: string[] = [];
   const all = [...files];
-  for (const file of files) {
-    const own = setKey(file);
-    if (!own || own.segment.number !== 1) continue;
-    const siblingsGiven = files.some((f) => f !== file && setKey(f)?.key === own.key);
-    if (siblingsGiven) continue;
+  const givenSets = segmentSets(files, resolved);
+  for (const [key, set] of givenSets) {
+    if (set.length !== 1 || set[0]!.segment.number !== 1) continue;
+    const file = set[0]!.item;
     const folder = path.dirname(file);
-    for (const name of (await readdir(folder)).sort()) {
-      const full = path.join(folder, name);
-      const sibling = setKey(full);
-      if (!sibling || sibling.key !== own.key || sibling.segment.number === 1) continue;
-      if (!given.has(path.resolve(full))) {
-        all.push(full);
-        added.push(full);
+    const beside = (await readdir(folder)).sort().map((name) => path.join(folder, name));
+    const found = segmentSets(beside, resolved).get(key) ?? [];
+    for (const { item, segment } of found) {
+      if (segment.number !== 1 && !given.has(resolved(item))) {
+        all.push(item);
+        added.push(item);
       }
     }
-  }
-  const sets = new Map<string, Array<{ file: string; number: number }>>();
-  for (const file of all) {
-    const s = setKey(file);
-    if (!s) continue;
-    sets.set(s.key, [...(sets.get(s.key) ?? []), { file, number: s.segment.number }]);
   }
   const segmentCounts = new Map<string, number>();
   const laterSegments = new Map<string, string[]>();
   const later = new Set<string>();
-  for (const members of sets.values()) {
-    if (members.length < 2) continue;
-    members.sort((a, b) => a.number - b.number);
+  for (const set of segmentSets(all, resolved).values()) {
+    if (set.length < 2) continue;
+    const members = [...set].sort((a, b) => a.segment.number - b.segment.number);
     members.forEach((m, i) => {
-      if (m.number !== i + 1) {
-        const named = members[0]!.number === 1 ? path.basename(members[0]!.file) : `the set of ${path.basename(m.file)}`;
+      if (m.segment.number !== i + 1) {
+        const named = members[0]!.segment.number === 1 ? path.basename(members[0]!.item) : `the set of ${path.basename(m.item)}`;
         throw new ExhibitError('invalid-argument', `segment ${i + 1} of ${named} is not among the files given: a split image is uploaded whole, every segment`);
       }
     });
-    segmentCounts.set(members[0]!.file, members.length);
-    laterSegments.set(members[0]!.file, members.slice(1).map((m) => m.file));
-    for (const m of members.slice(1)) later.add(m.file);
+    segmentCounts.set(members[0]!.item, members.length);
+    laterSegments.set(members[0]!.item, members.slice(1).map((m) => m.item));
+    for (const m of members.slice(1)) later.add(m.item);
   }
   // Later segments first (in the order given), then everything else: a first segment arrives after its set.
   const ordered = [...all.filter((f) => later.has(f)), ...all.filter((f) => !later.has(f))];

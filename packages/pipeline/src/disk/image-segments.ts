@@ -25,15 +25,19 @@ export interface SegmentName {
   kind: 'ewf' | 'raw';
   /** 1 for E01 and .001. */
   number: number;
+  /** EWF's letter form after E99 (EAA …), which ordinary extensions (.img, .vhd, .exe) also fit. */
+  lettered: boolean;
 }
 
 const A = 'A'.charCodeAt(0);
 
 /**
- * The segment a name is, from its extension: EWF `E01`–`E99` then `EAA`–`ZZZ`
- * (libewf's and EnCase's sequence), raw `.001` upward (three or more digits).
+ * The segment a name is, from its extension: EWF `E01`–`E99`, raw `.001`
+ * upward (three to six digits); with `lettered`, also EWF's `EAA`–`ZZZ` after
+ * E99 (libewf's and EnCase's sequence), which only segmentSets() may accept,
+ * since `.img`, `.vhd` or `.exe` fit it too.
  */
-export function parseSegmentName(name: string): SegmentName | null {
+export function parseSegmentName(name: string, options: { lettered?: boolean } = {}): SegmentName | null {
   const dot = name.lastIndexOf('.');
   if (dot < 0 || name.lastIndexOf('/') > dot) return null;
   const stem = name.slice(0, dot + 1);
@@ -42,19 +46,47 @@ export function parseSegmentName(name: string): SegmentName | null {
   let m = /^E(\d\d)$/.exec(upper);
   if (m) {
     const number = Number(m[1]);
-    return number >= 1 ? { stem, extension, kind: 'ewf', number } : null;
+    return number >= 1 ? { stem, extension, kind: 'ewf', number, lettered: false } : null;
   }
-  m = /^([E-Z])([A-Z])([A-Z])$/.exec(upper);
+  m = options.lettered ? /^([E-Z])([A-Z])([A-Z])$/.exec(upper) : null;
   if (m) {
     const [x, y, z] = [m[1]!, m[2]!, m[3]!].map((c) => c.charCodeAt(0) - A) as [number, number, number];
-    return { stem, extension, kind: 'ewf', number: 100 + (x - 4) * 676 + y * 26 + z };
+    return { stem, extension, kind: 'ewf', number: 100 + (x - 4) * 676 + y * 26 + z, lettered: true };
   }
   m = /^(\d{3,6})$/.exec(extension);
   if (m) {
     const number = Number(m[1]);
-    return number >= 1 ? { stem, extension, kind: 'raw', number } : null;
+    return number >= 1 ? { stem, extension, kind: 'raw', number, lettered: false } : null;
   }
   return null;
+}
+
+/** Names of one set share the stem, the kind and the width of the extension. */
+export const segmentSetKey = (s: SegmentName) => `${s.kind}:${s.stem}:${s.extension.length}`;
+
+/**
+ * Groups names into segment sets (`nameOf` gives each item's name). A lettered
+ * name (EAA …) joins a set only when every segment before it is in it (E01–E99,
+ * EAA …), where the EWF sequence puts it; otherwise it is not a segment
+ * (card.img beside card.E01 is another file, not segment 2,868 of the E01).
+ */
+export function segmentSets<T>(items: readonly T[], nameOf: (item: T) => string): Map<string, Array<{ item: T; segment: SegmentName }>> {
+  const sets = new Map<string, Array<{ item: T; segment: SegmentName }>>();
+  const lettered: Array<{ item: T; segment: SegmentName }> = [];
+  for (const item of items) {
+    const segment = parseSegmentName(nameOf(item), { lettered: true });
+    if (!segment) continue;
+    if (segment.lettered) lettered.push({ item, segment });
+    else sets.set(segmentSetKey(segment), [...(sets.get(segmentSetKey(segment)) ?? []), { item, segment }]);
+  }
+  // In number order, each joining only right after the one before it: EAA after E99, EAB after EAA … (card.img never).
+  for (const entry of lettered.sort((a, b) => a.segment.number - b.segment.number)) {
+    const set = sets.get(segmentSetKey(entry.segment));
+    if (!set) continue;
+    const numbers = new Set(set.map((s) => s.segment.number));
+    if ([...Array(entry.segment.number - 1).keys()].every((i) => numbers.has(i + 1))) set.push(entry);
+  }
+  return sets;
 }
 
 /** The first segment's name for a segment name (same stem, same case, same digit width). */
@@ -76,10 +108,16 @@ export async function laterSegmentOf(
   blob: BlobRef,
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<{ first: string; firstPresent: boolean } | null> {
-  const segment = parseSegmentName(blob.name);
+  const segment = parseSegmentName(blob.name, { lettered: true });
   if (!segment || segment.number === 1) return null;
   const first = firstSegmentName(segment);
-  return { first, firstPresent: await blobs.exists({ container: blob.container, name: first }, options) };
+  const firstPresent = await blobs.exists({ container: blob.container, name: first }, options);
+  if (segment.lettered) {
+    // EAA … is a segment only in a set that reached E99 (else it is card.img or card.vhd: unpacked as what it is).
+    const e99 = `${segment.stem}${first.endsWith('e01') ? 'e99' : 'E99'}`;
+    if (!firstPresent || !(await blobs.exists({ container: blob.container, name: e99 }, options))) return null;
+  }
+  return { first, firstPresent };
 }
 
 /**
@@ -97,16 +135,19 @@ export async function findImageSegments(
 ): Promise<ImageSegmentBlob[] | null> {
   const segment = parseSegmentName(first.name);
   if (!segment || segment.number !== 1) return null;
-  const found = new Map<number, BlobProperties>([[1, first]]);
+  const listed: BlobProperties[] = [first];
   for await (const props of blobs.list(first.container, { prefix: segment.stem, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
-    const sibling = parseSegmentName(props.name);
-    if (!sibling || sibling.stem !== segment.stem || sibling.kind !== segment.kind || sibling.number === 1) continue;
-    if (sibling.extension.length !== segment.extension.length) continue;
-    if (found.has(sibling.number)) {
-      throw segmentError('segment-duplicated', `segment ${sibling.number} of ${first.name} is in the evidence item twice (${found.get(sibling.number)!.name}, ${props.name})`);
+    if (props.name === first.name || props.name.slice(segment.stem.length).includes('/')) continue;
+    listed.push(props);
+    if (listed.length > LIMITS.maxImageSegments) throw new ExhibitError('limit-exceeded', `${first.name} has more than ${LIMITS.maxImageSegments} segments`);
+  }
+  const set = segmentSets(listed, (p) => p.name).get(segmentSetKey(segment)) ?? [];
+  const found = new Map<number, BlobProperties>();
+  for (const { item: props, segment: s } of set) {
+    if (found.has(s.number)) {
+      throw segmentError('segment-duplicated', `segment ${s.number} of ${first.name} is in the evidence item twice (${found.get(s.number)!.name}, ${props.name})`);
     }
-    found.set(sibling.number, props);
-    if (found.size > LIMITS.maxImageSegments) throw new ExhibitError('limit-exceeded', `${first.name} has more than ${LIMITS.maxImageSegments} segments`);
+    found.set(s.number, props);
   }
   const declaredText = first.metadata[IMAGE_SEGMENTS_METADATA];
   const declared = declaredText !== undefined && /^\d{1,6}$/.test(declaredText) ? Number(declaredText) : null;
@@ -154,17 +195,15 @@ export type ReceivedEtag = (blobName: string) => Promise<string | null>;
  * a repeat is the named failure; anything else is returned as given.
  */
 export function orderSegmentFiles(names: readonly string[]): string[] {
-  const parsed = names.map((name) => ({ name, segment: parseSegmentName(name) }));
-  if (parsed.length < 2 || parsed.some((p) => !p.segment)) return [...names];
-  const key = (s: SegmentName) => `${s.kind}:${s.stem}:${s.extension.length}`;
-  const first = key(parsed[0]!.segment!);
-  if (parsed.some((p) => key(p.segment!) !== first)) return [...names];
-  parsed.sort((a, b) => a.segment!.number - b.segment!.number);
+  const sets = segmentSets(names, (n) => n);
+  const [set] = [...sets.values()];
+  if (names.length < 2 || sets.size !== 1 || set!.length !== names.length) return [...names];
+  const parsed = [...set!].sort((a, b) => a.segment.number - b.segment.number);
   parsed.forEach((p, i) => {
-    if (i > 0 && parsed[i - 1]!.segment!.number === p.segment!.number) {
-      throw segmentError('segment-duplicated', `segment ${p.segment!.number} was given twice (${parsed[i - 1]!.name}, ${p.name})`);
+    if (i > 0 && parsed[i - 1]!.segment.number === p.segment.number) {
+      throw segmentError('segment-duplicated', `segment ${p.segment.number} was given twice (${parsed[i - 1]!.item}, ${p.item})`);
     }
-    if (p.segment!.number !== i + 1) throw segmentError('segment-missing', `segment ${i + 1} of ${parsed[0]!.name} was not given`);
+    if (p.segment.number !== i + 1) throw segmentError('segment-missing', `segment ${i + 1} of ${parsed[0]!.item} was not given`);
   });
-  return parsed.map((p) => p.name);
+  return parsed.map((p) => p.item);
 }
