@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -21,6 +21,7 @@ import { ApiClient, SAMPLES_DIR, uploadWithPlainClient } from '../support/e2e-cl
 const CASE = 'DISK-2026-015';
 const CARD = 'EX10';
 const TAMPERED = 'EX11';
+const SPLIT = 'EX12';
 const TOOLS = ['mkfs.fat', 'mmd', 'mcopy', 'mdel', 'ewfacquire', 'unzip'];
 const missing = TOOLS.filter((t) => !hasTool(t));
 const SAMPLE_ZIP = path.join(SAMPLES_DIR, 'extraction', 'DEMO-2026-001', 'EX01', 'phone-extraction.zip');
@@ -36,6 +37,8 @@ describe.skipIf(missing.length > 0)('disk images end to end on the embedded stac
   let investigator: ApiClient;
   let statuses: Record<string, any>;
   const hits = new Map<string, any>();
+  let segmentNames: string[] = [];
+  let plainRaw = '';
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-e2e-disk-'));
@@ -49,6 +52,11 @@ describe.skipIf(missing.length > 0)('disk images end to end on the embedded stac
     const plain = buildMemoryCard(plainDir, photos, [], { compression: 'none' });
     const tampered = path.join(plainDir, 'tampered.E01');
     tamperEwfMedia(plain.e01, plain.raw, tampered, offsetInImage(plain.raw, photos[2]!.bytes) + 100);
+    // The same card acquired into 8 MiB segments (card.E01 … card.E05), uploaded as one evidence item.
+    plainRaw = plain.raw;
+    const splitDir = mkdtempSync(path.join(dir, 'split-'));
+    run('ewfacquire', ['-u', '-t', path.join(splitDir, 'card'), '-c', 'none', '-S', '8MiB', '-d', 'sha1', plain.raw]);
+    segmentNames = readdirSync(splitDir).filter((f) => /^card\.E\d\d$/.test(f)).sort();
 
     h = await allocateHostEnv();
     host = await startHostProcess(h);
@@ -57,11 +65,19 @@ describe.skipIf(missing.length > 0)('disk images end to end on the embedded stac
     await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${CARD}/sd-card.E01`, e01, { acquisition_sha256: sha256(e01) });
     const bad = readFileSync(tampered);
     await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${TAMPERED}/sd-card-copy.E01`, bad, {});
+    // As `exhibit upload card.E01` sends them: the later segments first, each with its own acquisition hash; the first last, with the count.
+    for (const name of [...segmentNames.slice(1), segmentNames[0]!]) {
+      const bytes = readFileSync(path.join(splitDir, name));
+      await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${SPLIT}/${name}`, bytes, {
+        acquisition_sha256: sha256(bytes),
+        ...(name === segmentNames[0] ? { imagesegments: String(segmentNames.length) } : {}),
+      });
+    }
 
     const admin = await ApiClient.login(h, 'e2e-admin', ['admin']);
     await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'ivy', role: 'investigator' });
     investigator = await ApiClient.login(h, 'ivy', ['investigator']);
-    statuses = await investigator.waitComplete(CASE, [CARD, TAMPERED], 180_000);
+    statuses = await investigator.waitComplete(CASE, [CARD, TAMPERED, SPLIT], 240_000);
     const result = await investigator.get(`/cases/${CASE}/files?evidenceId=${CARD}&limit=500&sort=path`);
     for (const item of result.items) hits.set(item.file.path, item);
   });
@@ -138,6 +154,37 @@ describe.skipIf(missing.length > 0)('disk images end to end on the embedded stac
     const files = await investigator.get(`/cases/${CASE}/files?evidenceId=${TAMPERED}&limit=500&sort=path`);
     const paths = files.items.map((i: any) => i.file.path);
     expect(paths).toContain('sd-card-copy.E01!/DCIM/100MEDIA/IMG_0001.JPG');
+  });
+
+  it('a split E01 uploaded as one item (one blob per segment) is one image: its photos in search, each segment hashed and checked, the stored hashes verified over the joined media', async () => {
+    const s = statuses[SPLIT];
+    expect(segmentNames.length).toBeGreaterThanOrEqual(3);
+    expect(s.complete).toBe(true);
+    expect(s.failures).toEqual([]);
+    // Every segment is hashed and checked against its own acquisition hash; each is marked unpacked, the first reads them all.
+    expect(s.uploads.map((u: any) => [u.blobName.split('/').pop(), u.integrity]).sort()).toEqual(segmentNames.map((n) => [n, 'verified']));
+    expect(s.stages.unpack).toEqual({ done: segmentNames.length, failed: 0, pending: 0 });
+    expect(s.diskImages).toHaveLength(1);
+    const media = readFileSync(plainRaw);
+    expect(s.diskImages[0]).toMatchObject({
+      path: 'card.E01',
+      format: 'ewf',
+      segmentCount: segmentNames.length,
+      segments: segmentNames.map((n) => expect.objectContaining({ name: `${CASE}/${SPLIT}/${n}` })),
+      mediaBytes: media.length,
+      integrity: 'verified',
+      computedHashes: { sha256: sha256(media) },
+    });
+    const files = await investigator.get(`/cases/${CASE}/files?evidenceId=${SPLIT}&limit=500&sort=path`);
+    const byPath = new Map<string, any>(files.items.map((i: any) => [i.file.path, i]));
+    for (const p of photos) {
+      const hit = byPath.get(`card.E01!/${p.path}`);
+      expect(hit, p.path).toBeDefined();
+      expect(hit.file.sha256).toBe(sha256(p.bytes));
+      expect(hit.file.stage).toBe('indexed');
+    }
+    // Nothing is listed under the later segments: they are bytes of the one image.
+    expect([...byPath.keys()].filter((k) => /^card\.E0[2-9]!/.test(k))).toEqual([]);
   });
 
   it('records the check in a custody log that verifies', async () => {

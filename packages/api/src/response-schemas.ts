@@ -64,6 +64,7 @@ export const fileRecordSchema = z.object({
     accessed: recordedTime.optional(),
     changed: recordedTime.optional(),
     created: recordedTime.optional(),
+    deleted: recordedTime.optional(),
   }),
   flags: z.array(z.string()),
   stage: z.enum(FILE_STAGES),
@@ -213,6 +214,7 @@ export const evidenceStatusSchema = z.object({
         format: z.string(),
         mediaBytes: z.number(),
         segmentCount: z.number().int(),
+        segments: z.array(z.object({ name: z.string(), size: z.number(), etag: z.string().nullable() })),
         volumes: z.array(
           z.object({
             index: z.number().int(),

@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,6 +24,8 @@ import { closedPipe, runCliProcess } from './cli-process.js';
  * Upload → watch until processed → search → show with thumbnail.
  */
 const SAMPLES = fileURLToPath(new URL('../../../samples/', import.meta.url));
+/** The split-image test builds its FAT volume with dosfstools and mtools. */
+const FAT_TOOLS = ['mkfs.fat', 'mcopy', 'split'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
 
 interface ManifestFile {
   path: string;
@@ -194,6 +197,36 @@ describe('exhibit CLI against the local host', () => {
     expect(shown.out.match(/decode-failed/g)).toHaveLength(1);
     await expect(stat(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
+
+  it.skipIf(!FAT_TOOLS)('upload of a split image\'s first segment sends every segment as one item, the first last; the image is read whole, its files searchable', async () => {
+    // A 4 MiB FAT16 volume cut into three raw pieces (split -b), the photo inside the second.
+    const img = path.join(dir, 'stick.img');
+    execFileSync('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'STICK', img, '4096'], { stdio: 'pipe' });
+    await writeFile(path.join(dir, 'filler.bin'), Buffer.alloc(1_600_000, 7));
+    execFileSync('mcopy', ['-i', img, path.join(dir, 'filler.bin'), '::/filler.bin'], { stdio: 'pipe', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    execFileSync('mcopy', ['-i', img, sample.file, '::/IMG_LOOSE_0001.jpg'], { stdio: 'pipe', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    const pieces = await mkdtemp(path.join(dir, 'pieces-'));
+    execFileSync('split', ['-b', '1500000', '-d', '-a', '3', '--numeric-suffixes=1', img, path.join(pieces, 'stick.')], { stdio: 'pipe' });
+    const up = await cli('upload', path.join(pieces, 'stick.001'), '--case', caseId, '--evidence', 'E4', '--json');
+    expect(up.code).toBe(EXIT.ok);
+    expect(up.err).toContain('adding');
+    const uploaded = JSON.parse(up.out) as { uploaded: Array<{ blobName: string; metadata: Record<string, string> }> };
+    // The later pieces first, the first last with the number of segments.
+    expect(uploaded.uploaded.map((u) => u.blobName)).toEqual([`${caseId}/E4/stick.002`, `${caseId}/E4/stick.003`, `${caseId}/E4/stick.001`]);
+    expect(uploaded.uploaded[2]!.metadata['imagesegments']).toBe('3');
+    await host.scanNow();
+    const watched = await cli('status', `${caseId}/E4`, '--watch', '--interval-ms', '200', '--json');
+    const status = JSON.parse(watched.out) as EvidenceStatusBody;
+    expect(status.failures).toEqual([]);
+    expect(status.uploads.map((u) => u.integrity)).toEqual(['verified', 'verified', 'verified']);
+    expect(status.diskImages).toHaveLength(1);
+    expect(status.diskImages[0]).toMatchObject({ path: 'stick.001', format: 'split-raw', segmentCount: 3, mediaBytes: (await stat(img)).size });
+    expect(status.diskImages[0]!.segments.map((s) => s.name)).toEqual(['001', '002', '003'].map((n) => `${caseId}/E4/stick.${n}`));
+    const text = await cli('status', `${caseId}/E4`);
+    expect(text.out).toContain('3 segments read as one image: stick.001, stick.002, stick.003');
+    const found = JSON.parse((await cli('search', caseId, '--hash', sample.manifest.sha256.slice(0, 12), '--json')).out) as SearchResultBody;
+    expect(found.items.map((i) => i.file.path)).toContain('stick.001!/IMG_LOOSE_0001.jpg');
+  }, 120_000);
 
   it('`status … | head`: a closed pipe ends the command quietly', async () => {
     const pipe = await closedPipe();

@@ -178,6 +178,8 @@ export interface ArchiveTimes {
   accessed?: RecordedTime;
   changed?: RecordedTime;
   created?: RecordedTime;
+  /** When the file system recorded the file's deletion (ext `dtime`); only deleted entries have it. */
+  deleted?: RecordedTime;
 }
 
 /** Flags raised about a file or archive entry; each is a finding, not an error. */

@@ -37,3 +37,4 @@ export {
   type StoredHashCheck,
 } from './disk/open-disk-image.js';
 export type { EwfHeader, EwfStoredHashes } from './disk/ewf-image.container.js';
+export { IMAGE_SEGMENTS_METADATA, orderSegmentFiles, parseSegmentName, segmentSets, type SegmentName } from './disk/image-segments.js';

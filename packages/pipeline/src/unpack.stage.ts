@@ -5,6 +5,7 @@ import {
   errorMessage,
   ExhibitError,
   failed,
+  isDiskImageMime,
   LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
@@ -29,8 +30,9 @@ import { storeMember, type ExpansionBudget } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
 import { SingleReadSource, type SingleReadCounts } from './archive/single-read.source.js';
-import type { DiskImageReader } from './disk/disk-image.reader.js';
+import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
+import { laterSegmentOf } from './disk/image-segments.js';
 import { isEvidenceChange, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { ParallelHasher } from './multi-hash.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
@@ -166,11 +168,20 @@ async function unpackWith(
   try {
     // An upload hashed in this read has no content record yet: its format is named by its first bytes (hash.stage.ts checked).
     const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
+    // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
+    if (parent.parentId === null && source.offset === undefined && isDiskImageMime(content?.mime ?? null)) {
+      const segment = await laterSegmentOf(deps.blobs, source, { abortSignal: options.signal });
+      if (segment) {
+        run.segmentOf = segment;
+        return null;
+      }
+    }
     reader = await openArchive(blobs, source, {
       mime: content?.mime ?? null,
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
       abortSignal: options.signal,
+      receivedEtag: async (blobName) => (await deps.index.getUpload(blobName))?.etag ?? null,
     });
   } catch (err) {
     const stop = run.stopFor(err, options.budgetSignal, options.outer);
@@ -184,6 +195,7 @@ async function unpackWith(
   try {
     if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
     if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
+    if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
     await run.unpack(reader, options.budgetSignal);
     if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, options.budgetSignal);
   } finally {
@@ -323,6 +335,10 @@ class UnpackRun {
   private stopped: { code: ExhibitErrorCode; detail: string; reason: ArchiveStopReason } | null = null;
   /** Entries the archive declares, when it says (ZIP). */
   declaredEntries: number | null = null;
+  /** Set when this blob is a later segment of a split image: the first segment's blob name (whose unpack reads it), and whether it is in the item yet. */
+  segmentOf: { first: string; firstPresent: boolean } | null = null;
+  /** A split image's segments, in order (name, size, the ETag reads were pinned to): recorded with the unpack. */
+  imageSegments: ImageSegmentRecord[] | null = null;
   /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
   private afterStop: string | null = null;
   /** An uploaded archive hashed in this unpack's read: its SHA-256, recorded after the members. */
@@ -588,6 +604,8 @@ class UnpackRun {
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
       // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
       ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
+      ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
+      ...(this.imageSegments ? { segments: this.imageSegments } : {}),
     };
     await custody.record({
       caseId: parent.caseId,

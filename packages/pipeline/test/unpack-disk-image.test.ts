@@ -17,7 +17,7 @@ import { addArchive, createHarness, sha256, unpackStage, type Harness } from './
  * spans of the evidence blob, the E01's copies in derived/.
  */
 
-const TOOLS = ['mkfs.fat', 'mmd', 'mcopy', 'mdel', 'ewfacquire', 'mke2fs', 'unzip'];
+const TOOLS = ['mkfs.fat', 'mmd', 'mcopy', 'mdel', 'ewfacquire', 'mke2fs', 'debugfs', 'unzip'];
 const missing = TOOLS.filter((t) => !hasTool(t));
 const SAMPLE_ZIP = path.resolve(import.meta.dirname, '../../../samples/extraction/DEMO-2026-001/EX01/phone-extraction.zip');
 
@@ -164,13 +164,21 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
 
   it('ext4 volume: files with their paths and UTC times', async () => {
     const files = { 'photos/holiday.jpg': photos[0]!.bytes, 'notes.txt': Buffer.from('ext4 note\n') };
-    const img = buildExt4(dir, files);
+    const img = buildExt4(dir, { ...files, 'gone.txt': Buffer.from('deleted before seizure\n') });
+    // Deleted as the kernel does it: the inode keeps its deletion time (dtime), which the member carries.
+    const inode = /Inode: (\d+)/.exec(run('debugfs', ['-R', 'stat /gone.txt', img]).toString())![1]!;
+    run('debugfs', ['-w', '-R', 'rm /gone.txt', img]);
+    const dtime = Number.parseInt(/dtime: 0x([0-9a-f]+)/.exec(run('debugfs', ['-R', `stat <${inode}>`, img]).toString())![1]!, 16);
     const { outcome, members } = await unpack('stick.img', readFileSync(img), DISK_IMAGE_MIMES.raw);
     expect(outcome).toMatchObject({ status: 'done' });
     const found = byPath(members);
     expect(found.get('stick.img!/photos/holiday.jpg')?.sha256).toBe(sha256(photos[0]!.bytes));
     expect(found.get('stick.img!/notes.txt')?.sha256).toBe(sha256(files['notes.txt']));
     expect(found.get('stick.img!/photos/holiday.jpg')?.archiveTimes.modified?.offsetMinutes).toBe(0);
+    expect(found.get('stick.img!/notes.txt')?.archiveTimes.deleted).toBeUndefined();
+    const gone = found.get('stick.img!/gone.txt')!;
+    expect(gone.flags).toContain('deleted');
+    expect(gone.archiveTimes.deleted).toMatchObject({ utc: new Date(dtime * 1000).toISOString(), offsetMinutes: 0, source: 'ext:dtime' });
   });
 
   it('regression: ewf-media-byte-flipped — an E01 whose media changed after acquisition is a mismatch, recorded and flagged; its files are still listed', async () => {

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +37,7 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     sh('mcopy', ['-i', img, path.join(dir, 'photo'), '::/removed.jpg']);
     sh('mdel', ['-i', img, '::/removed.jpg']);
     sh('ewfacquire', ['-u', '-t', path.join(dir, 'card'), '-c', 'fast', '-C', 'CASE-9', '-e', 'J. Smith', '-d', 'sha1', img]);
+    sh('split', ['-b', '1500000', '-d', '-a', '3', '--numeric-suffixes=1', img, path.join(dir, 'card.raw.')]);
   }, 30_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -63,6 +64,21 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     expect(out).toContain('examiner: J. Smith');
     expect(out).toMatch(/media MD5 [0-9a-f]{32} \(matches\), SHA-1 [0-9a-f]{40} \(matches\)/);
     expect(out).toContain('Holiday photo.jpg');
+  });
+
+  it('split raw given in any order is read in the order of its numbers; a missing piece is refused with its reason', async () => {
+    const piece = (n: number) => path.join(dir, `card.raw.00${n}`);
+    const whole = await run('image', 'ls', path.join(dir, 'card.img'), '--json', '--md5');
+    const shuffled = await run('image', 'ls', piece(3), piece(1), piece(2), '--json', '--md5');
+    expect(shuffled.code).toBe(EXIT.ok);
+    const rows = JSON.parse(shuffled.out) as ImageFileSystemRow[];
+    expect(rows[0]!.image).toMatchObject({ format: 'split-raw', segments: 3 });
+    expect(rows[0]!.files).toEqual((JSON.parse(whole.out) as ImageFileSystemRow[])[0]!.files);
+    // Exactly three pieces: the whole image, no fourth left behind.
+    expect(readdirSync(dir).filter((f) => f.startsWith('card.raw.'))).toHaveLength(3);
+    const gap = await run('image', 'ls', piece(1), piece(3));
+    expect(gap.code).toBe(EXIT.error);
+    expect(gap.err).toMatch(/segment 2 of .*card\.raw\.001 was not given \[segment-missing\]/);
   });
 
   it('an unreadable image is a typed error with exit 1, not a crash', async () => {

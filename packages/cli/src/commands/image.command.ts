@@ -5,6 +5,7 @@ import {
   FileByteSource,
   fileSystems,
   openDiskImage,
+  orderSegmentFiles,
   verifyStoredHashes,
   type DiskImage,
   type FileSystemEntry,
@@ -60,7 +61,8 @@ export async function listImage(
   paths: readonly string[],
   options: { md5?: boolean; verify?: boolean; abortSignal: AbortSignal },
 ): Promise<{ rows: ImageFileSystemRow[]; image: DiskImage; verification?: StoredHashCheck }> {
-  const sources = await Promise.all(paths.map((p) => FileByteSource.open(p)));
+  // Split raw (.001 …) given in any order is read in the order of its numbers; a gap is refused.
+  const sources = await Promise.all(orderSegmentFiles(paths).map((p) => FileByteSource.open(p)));
   try {
     const image = await openDiskImage(sources, { abortSignal: options.abortSignal });
     const verification = options.verify && image.ewf ? await verifyStoredHashes(image, { abortSignal: options.abortSignal }) : undefined;

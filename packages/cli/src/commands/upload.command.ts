@@ -8,6 +8,7 @@ import { createUploadProgressView } from '../render/upload-progress.view.js';
 import { parseHashHex } from '../upload/acquisition-metadata.js';
 import { UPLOAD_LIMITS, uploadEvidenceFile, type UploadResult } from '../upload/upload.service.js';
 import { registerUpload } from '../upload/upload-registration.js';
+import { planImageSegments } from '../upload/image-segments.plan.js';
 import { renderCaseOpened } from '../render/upload-registration.render.js';
 import { idOption, intOption, positiveNumberOption } from './option-parsers.js';
 
@@ -35,7 +36,7 @@ export function register(program: Command, ctx: CliContext): void {
         'an interrupted upload resumes when run again; existing evidence is never overwritten. Needs an examiner token (exhibit login): ' +
         'each file is first registered with the API, which records you as its uploader and, on a case that does not exist yet, assigns you to it',
     )
-    .argument('<file...>', 'files to upload (each is stored under its base name)')
+    .argument('<file...>', 'files to upload (each is stored under its base name); a split disk image (card.E01 card.E02 …, disk.001 disk.002 …) is uploaded whole, its first segment last, and a first segment given alone brings the segments beside it')
     .requiredOption('--case <caseId>', 'case id', idOption('case'))
     .requiredOption('--evidence <evidenceId>', 'evidence item id', idOption('evidence'))
     .option('--examiner <name>', 'examiner who acquired the evidence (free text; the uploader is recorded from your token)')
@@ -89,7 +90,11 @@ export function blockSizeBytesFromMb(mb: number | undefined): number | undefined
   return mb === undefined ? undefined : Math.round(mb * 1024) * 1024;
 }
 
-async function runUpload(ctx: CliContext, files: string[], options: UploadCommandOptions): Promise<void> {
+async function runUpload(ctx: CliContext, given: string[], options: UploadCommandOptions): Promise<void> {
+  // A split disk image goes up whole, its first segment last (image-segments.plan.ts).
+  const order = await planImageSegments(given);
+  for (const file of order.added) ctx.stderr.write(`exhibit upload: adding ${printable(file)}, a segment of the same split image\n`);
+  const files = order.files;
   const acquisition = acquisitionFromOptions(files, options);
   const blockSizeBytes = blockSizeBytesFromMb(options.blockSizeMb);
   const container = ctx.config().containers.evidence;
@@ -100,6 +105,13 @@ async function runUpload(ctx: CliContext, files: string[], options: UploadComman
   const api = await ctx.api();
   for (const file of files) {
     if (ctx.abortSignal.aborted) break;
+    // A first segment after a failed segment of its set would be read as a short image: it waits for the next run.
+    if (order.laterSegments.get(file)?.some((segment) => errors.some((e) => e.file === segment))) {
+      errors.push({ file, code: 'precondition-failed', message: 'not uploaded: a segment of its split image failed; run the same command again' });
+      ctx.stderr.write(`exhibit upload: ${printable(file)}: not uploaded: a segment of its split image failed; run the same command again\n`);
+      ctx.setExitCode(1);
+      continue;
+    }
     const view = createUploadProgressView(ctx.stderr);
     try {
       const registration = await registerUpload(api, file, { caseId: options.case, evidenceId: options.evidence, abortSignal: ctx.abortSignal });
@@ -109,6 +121,7 @@ async function runUpload(ctx: CliContext, files: string[], options: UploadComman
         caseId: options.case,
         evidenceId: options.evidence,
         acquisition,
+        ...(order.segmentCounts.has(file) ? { imageSegments: order.segmentCounts.get(file)! } : {}),
         ...(blockSizeBytes === undefined ? {} : { blockSizeBytes }),
         parallel: options.parallel,
         onProgress: (p) => view.update(p),

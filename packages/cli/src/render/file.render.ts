@@ -76,7 +76,7 @@ export function renderFileDetail(detail: FileDetailBody): string {
   if (file.failure) row('failure', formatFailure(file.failure));
   if (file.flags.length) row('flags', file.flags.join(', '));
   if (file.memberCount !== null) row('members', `${file.memberCount} (unpack ${file.unpack})`);
-  for (const key of ['modified', 'accessed', 'changed', 'created'] as const) {
+  for (const key of ['modified', 'accessed', 'changed', 'created', 'deleted'] as const) {
     const t = file.archiveTimes[key];
     if (t) row(`archive ${key}`, `${formatRecordedTime(t, { long: true })} [${t.source}]`);
   }

@@ -71,6 +71,7 @@ describe('status rendering', () => {
   it('shows a disk image with its EWF header, stored-hash check and volumes; a mismatch is an integrity problem', () => {
     const image = {
       fileId: 'f1', caseId: status.caseId, evidenceId: status.evidenceId, path: 'card.E01', format: 'ewf', mediaBytes: 34_816_000, segmentCount: 1,
+      segments: [{ name: 'CASE-15/CARD-1/card.E01', size: 20_000_000, etag: '"0x1"' }],
       volumes: [
         { index: 0, offset: 1_048_576, size: 33_554_432, scheme: 'mbr' as const, type: '0x0c', label: 'FAT32 (LBA)', fileSystem: 'fat32', problem: null, entries: 5 },
         { index: 1, offset: 34_603_008, size: 1_048_576, scheme: 'mbr' as const, type: '0x83', label: '', fileSystem: null, problem: { code: 'corrupt-file', message: 'ext: 0 blocks per group is impossible' }, entries: 0 },
@@ -87,7 +88,10 @@ describe('status rendering', () => {
     expect(text).toContain('case CASE-15, evidence CARD-1, examiner Examiner Jones, acquired 2026-12-04T16:00:00');
     expect(text).toMatch(/volume 0 \(mbr 0x0c\) at 1,048,576, .*: fat32, 5 entries/);
     expect(text).toContain('volume 1 (mbr 0x83) at 34,603,008, 1.0 MiB: not read: ext: 0 blocks per group is impossible');
+    expect(text).not.toContain('segments read as one image');
     expect(hasIntegrityMismatch({ ...status, diskImages: [image] })).toBe(true);
+    const split = { ...image, segmentCount: 3, segments: ['card.E01', 'card.E02', 'card.E03'].map((n) => ({ name: `CASE-15/CARD-1/${n}`, size: 1_000_000, etag: null })) };
+    expect(renderEvidenceStatus({ ...status, diskImages: [split] })).toContain('3 segments read as one image: card.E01, card.E02, card.E03');
     expect(hasIntegrityMismatch({ ...status, diskImages: [{ ...image, integrity: 'verified', mismatches: [] }] })).toBe(false);
   });
 

@@ -11,6 +11,10 @@ export function hasIntegrityMismatch(status: EvidenceStatusBody): boolean {
 /** A disk image's container, acquisition header and stored-hash check, and each volume (docs/disk-images.md). */
 function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] {
   const out = [`  ${printable(d.path)}  ${d.format}, ${formatCount(d.mediaBytes)} bytes of media (${formatBytes(d.mediaBytes)})  stored hashes: ${d.integrity}`];
+  if (d.segments.length > 1) {
+    const names = d.segments.map((s) => printable(s.name.slice(s.name.lastIndexOf('/') + 1)));
+    out.push(`    ${d.segments.length} segments read as one image: ${names.length > 6 ? `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]}` : names.join(', ')}`);
+  }
   if (d.integrity === 'mismatch') out.push(`    MISMATCH with the hash stored in the image: ${d.mismatches.join(', ')}`);
   if (d.integrityDetail) out.push(`    ${printable(d.integrityDetail)}`);
   const h = d.ewfHeader as Record<string, unknown> | null;

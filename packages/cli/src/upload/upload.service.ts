@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { evidenceBlobName, ExhibitError, type AcquisitionInfo, type Hashes } from '@exhibit/core';
-import { ParallelHasher } from '@exhibit/pipeline';
+import { IMAGE_SEGMENTS_METADATA, ParallelHasher } from '@exhibit/pipeline';
 import { acquisitionMetadata, hashMismatches, type HashComparison } from './acquisition-metadata.js';
 import type { BlockBlobStore, BlockBlobTarget } from './block-blob-target.port.js';
 import { blockId, MAX_BLOCKS_PER_BLOB } from './block-id.js';
@@ -45,6 +45,8 @@ export interface UploadFileOptions {
   blockSizeBytes?: number;
   /** Blocks in flight; memory use is bounded by parallel x block size. */
   parallel?: number;
+  /** The first segment of a split disk image: how many segments the upload holds (blob metadata `imagesegments`). */
+  imageSegments?: number;
   onProgress?: (progress: UploadProgress) => void;
   abortSignal?: AbortSignal;
 }
@@ -166,6 +168,7 @@ export async function uploadEvidenceFile(
     }
 
     const metadata = acquisitionMetadata(options.acquisition, hashes);
+    if (options.imageSegments !== undefined) metadata[IMAGE_SEGMENTS_METADATA] = String(options.imageSegments);
     const committed = await target.commit(ids, {
       metadata,
       contentType: EVIDENCE_CONTENT_TYPE,

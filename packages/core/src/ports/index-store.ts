@@ -264,6 +264,8 @@ export interface DiskImageRecord {
   format: string;
   mediaBytes: number;
   segmentCount: number;
+  /** The blobs read, in order (each segment of a split image), with their sizes and the ETags reads were pinned to; [] before migration 0075. */
+  segments: Array<{ name: string; size: number; etag: string | null }>;
   volumes: DiskImageVolume[];
   /** Partitions the table places outside the disk, loops in an EBR chain… (never read). */
   volumeProblems: string[];

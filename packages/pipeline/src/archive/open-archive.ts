@@ -1,5 +1,6 @@
 import { ExhibitError, isDiskImageMime, type BlobStore, type ContentSource } from '@exhibit/core';
 import { openDiskImageReader } from '../disk/disk-image.reader.js';
+import { findImageSegments, type ReceivedEtag } from '../disk/image-segments.js';
 import type { ArchiveFormat, ArchiveReader } from './archive-reader.js';
 import { openTarReader } from './tar.reader.js';
 import { openZipReader } from './zip.reader.js';
@@ -61,6 +62,8 @@ export interface OpenArchiveOptions {
     archiveParseStepMs?: number;
   };
   abortSignal?: AbortSignal;
+  /** A split disk image's segments are pinned to the ETags they were received with (the index's upload records). */
+  receivedEtag?: ReceivedEtag;
 }
 
 /**
@@ -80,7 +83,13 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
   }
   // Identification named it a disk image from its content (an EWF or VHD signature, a partition table, a boot sector).
   if (isDiskImageMime(options.mime)) {
+    // A first segment (card.E01, disk.001) whose siblings are in the evidence item: one image over all of them.
+    const moreSegments =
+      source.offset === undefined
+        ? await findImageSegments(blobs, properties, { ...signal, ...(options.receivedEtag ? { receivedEtag: options.receivedEtag } : {}) })
+        : null;
     return openDiskImageReader(blobs, blob, properties.size, {
+      ...(moreSegments ? { moreSegments } : {}),
       ...(source.offset !== undefined ? { offset } : {}),
       size,
       etag: properties.etag,

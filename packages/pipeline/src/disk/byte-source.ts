@@ -54,9 +54,16 @@ export class FileByteSource implements ByteSource {
   }
 }
 
+/**
+ * Blocks of one or more blobs, least recently used first. The segments of a
+ * split image share one, so the cache stays at LIMITS.diskCacheBlocks blocks
+ * whatever the number of segments.
+ */
+export type BlockCache = Map<string, Promise<Uint8Array>>;
+
 /** An evidence blob read by ranges, pinned to its ETag, through an LRU of a few fixed blocks. */
 export class BlobByteSource implements ByteSource {
-  private readonly blocks = new Map<number, Promise<Uint8Array>>();
+  private readonly blocks: BlockCache;
   private readonly blockBytes = LIMITS.diskCacheBlockBytes;
 
   constructor(
@@ -64,14 +71,17 @@ export class BlobByteSource implements ByteSource {
     private readonly blobs: Pick<BlobStore, 'readRange'>,
     private readonly blob: BlobRef,
     readonly size: number,
-    private readonly options: { etag?: string; abortSignal?: AbortSignal } = {},
-  ) {}
+    private readonly options: { etag?: string; abortSignal?: AbortSignal; cache?: BlockCache } = {},
+  ) {
+    this.blocks = options.cache ?? new Map();
+  }
 
   private block(n: number): Promise<Uint8Array> {
-    const cached = this.blocks.get(n);
+    const key = `${this.blob.container}/${this.blob.name}#${n}`;
+    const cached = this.blocks.get(key);
     if (cached) {
-      this.blocks.delete(n);
-      this.blocks.set(n, cached);
+      this.blocks.delete(key);
+      this.blocks.set(key, cached);
       return cached;
     }
     const start = n * this.blockBytes;
@@ -82,11 +92,11 @@ export class BlobByteSource implements ByteSource {
         ...(this.options.abortSignal ? { abortSignal: this.options.abortSignal } : {}),
       })
       .catch((err: unknown) => {
-        this.blocks.delete(n);
+        this.blocks.delete(key);
         if (err instanceof ExhibitError) throw err;
         throw new ExhibitError('storage-unavailable', `read ${this.blob.container}/${this.blob.name}: ${errorMessage(err)}`, { cause: err });
       });
-    this.blocks.set(n, pending);
+    this.blocks.set(key, pending);
     while (this.blocks.size > LIMITS.diskCacheBlocks) this.blocks.delete(this.blocks.keys().next().value!);
     return pending;
   }

@@ -106,6 +106,9 @@ describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, 
     writeFileSync(p('media.raw'), pseudoRandom(1_600_000, 9));
     run('ewfacquire', ['-u', '-t', p('stored'), '-c', 'none', '-S', '1MiB', '-b', '64', p('media.raw')]);
     run('ewfacquire', ['-u', '-t', p('packed'), '-c', 'fast', p('fat16.img')]);
+    // Another image split the same way, for segments mixed from two images.
+    writeFileSync(p('other.raw'), pseudoRandom(2_200_000, 10));
+    run('ewfacquire', ['-u', '-t', p('other'), '-c', 'none', '-S', '1MiB', '-b', '64', p('other.raw')]);
   }, 60_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -288,7 +291,46 @@ describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, 
     if (segments.length >= 3) {
       await expectCode(EwfImage.open([segments[0]!, segments[2]!].map((s) => new MemorySource(s))), 'corrupt-file', /segment 2 is missing/);
     }
-    await expectCode(EwfImage.open(segments.slice(0, -1).map((s) => new MemorySource(s))), 'corrupt-file', /done section/);
+    await expectCode(EwfImage.open(segments.slice(0, -1).map((s) => new MemorySource(s))), 'corrupt-file', new RegExp(`ends with 'next': segment ${segments.length} is missing`));
+  });
+
+  it('EWF segments: a repeated segment, a segment of another image (its geometry or set identifier), a segment after the done section are typed failures naming the segment', async () => {
+    const load = (stem: string) => readdirSync(dir).filter((f) => new RegExp(`^${stem}\\.E\\d\\d$`).test(f)).sort().map((f) => readFileSync(p(f)));
+    const stored = load('stored');
+    const other = load('other');
+    expect(stored.length).toBeGreaterThanOrEqual(2);
+    expect(other.length).toBeGreaterThanOrEqual(3);
+    const open = async (segments: Buffer[]) => {
+      const sources = segments.map((s) => new MemorySource(s));
+      const result = await EwfImage.open(sources).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      sources.forEach((s, i) => expect(s.furthest).toBeLessThanOrEqual(segments[i]!.length));
+      return result as ExhibitError | null;
+    };
+    const reasonOf = async (segments: Buffer[]) => {
+      const err = await open(segments);
+      expect(err).toBeInstanceOf(ExhibitError);
+      expect(err!.code).toBe('corrupt-file');
+      return { reason: err!.details?.['reason'], message: err!.message };
+    };
+    expect(await open(stored)).toBeNull();
+    expect(await open([...stored].reverse())).toBeNull();
+    expect(await reasonOf([stored[0]!, stored[1]!, stored[1]!])).toMatchObject({ reason: 'segment-duplicated', message: expect.stringMatching(/segment 2 was given twice/) });
+    // other.E02 in the place of stored.E02: its data section describes another media.
+    expect(await reasonOf([stored[0]!, other[1]!])).toMatchObject({ reason: 'segment-from-another-image', message: expect.stringMatching(/EWF segment 2 is from another image: its sectorCount/) });
+    // Same geometry, another set identifier (EnCase writes one; ewfacquire 2014 writes zeros): patched into stored.E02's data section.
+    const foreign = Buffer.from(stored[1]!);
+    const [, dataAt] = ewfSections(foreign).find(([type]) => type === 'data')!;
+    Buffer.from('0123456789abcdef0123456789abcdef', 'hex').copy(foreign, dataAt + 76 + 64);
+    expect(await reasonOf([stored[0]!, foreign])).toMatchObject({ reason: 'segment-from-another-image', message: expect.stringMatching(/set identifier 0123456789abcdef/) });
+    // A complete image followed by another image's third segment.
+    expect(await reasonOf([...stored, other[stored.length]!])).toMatchObject({ reason: 'segment-from-another-image', message: expect.stringMatching(/done section/) });
+    // Missing middle and truncated segments name their reason too.
+    expect(await reasonOf([other[0]!, other[2]!])).toMatchObject({ reason: 'segment-missing', message: expect.stringMatching(/segment 2 is missing/) });
+    expect(await reasonOf([other[0]!, other[1]!.subarray(0, 500_000), other[2]!])).toMatchObject({ reason: 'segment-truncated', message: expect.stringMatching(/segment 2.*truncated/) });
+    expect(await reasonOf([other[0]!, other[1]!])).toMatchObject({ reason: 'segment-missing', message: expect.stringMatching(/segment 3 is missing/) });
   });
 
   it('Ex01 (EWF2), VHDX and differencing VHD are recognised and refused as unsupported, with the reason', async () => {

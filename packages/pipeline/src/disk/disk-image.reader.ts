@@ -37,6 +37,8 @@ export interface DiskImageReader extends ArchiveReader {
   readonly image: DiskImageFacts;
   /** Each volume with the file system read and entries listed so far, or why it was not read. */
   volumes(): DiskImageVolume[];
+  /** The blobs the image was read from, in order: one, or each segment of a split image. */
+  readonly segmentBlobs: ImageSegmentRecord[];
   /** Hashes the media through the container and compares with what an EWF image stores. */
   verify(options?: { abortSignal?: AbortSignal }): Promise<StoredHashCheck>;
 }
@@ -53,11 +55,38 @@ export interface OpenDiskImageOptions {
   diskParseStepMs?: number;
   /** Another pool (tests). */
   pool?: DeadlineWorkerPool;
+  /**
+   * The segments after the first of a split image (E02 …, .002 …), each its
+   * own blob, in the item's order, each read pinned to its own ETag. The
+   * first segment is `blob`, whole.
+   */
+  moreSegments?: ImageSegmentBlob[];
+}
+
+/** A segment as recorded with the image (disk_images.segments, custody). */
+export interface ImageSegmentRecord {
+  name: string;
+  size: number;
+  etag: string | null;
+}
+
+/** One segment of a split image: its blob, size and the ETag its reads are pinned to. */
+export interface ImageSegmentBlob {
+  blob: BlobRef;
+  size: number;
+  etag?: string;
 }
 
 /** Opens the container and volume system in a parser thread (the file systems are read as entries() reaches them). */
 export async function openDiskImageReader(blobs: BlobStore, blob: BlobRef, blobSize: number, options: OpenDiskImageOptions): Promise<DiskImageReader> {
-  const input: DiskTaskInput = { blobSize, offset: options.offset ?? 0, size: options.size };
+  const more = options.moreSegments ?? [];
+  if (more.length > 0 && ((options.offset ?? 0) !== 0 || options.size !== blobSize)) {
+    throw new ExhibitError('invalid-argument', 'a split disk image is read from whole segment blobs, never from a span of one');
+  }
+  if (more.length + 1 > LIMITS.maxImageSegments) {
+    throw new ExhibitError('limit-exceeded', `${more.length + 1} image segments exceed ${LIMITS.maxImageSegments}`);
+  }
+  const input: DiskTaskInput = { blobSize, offset: options.offset ?? 0, size: options.size, ...(more.length > 0 ? { moreSegmentBytes: more.map((s) => s.size) } : {}) };
   const reader = new ThreadedDiskImageReader(blobs, blob, input, options);
   await reader.open();
   return reader;
@@ -81,14 +110,22 @@ class ThreadedDiskImageReader implements DiskImageReader {
     this.pool = options.pool ?? diskPool();
   }
 
-  /** Serves the thread's ranged reads of the blob: the only bytes it gets, checked against the blob, pinned to its ETag. */
-  private read = async (offset: number, length: number, abortSignal?: AbortSignal): Promise<ServeResult> => {
-    const { blobSize } = this.input;
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > blobSize || length > LIMITS.maxDiskReadBytes) {
-      throw new ExhibitError('invalid-argument', `disk parser thread asked for bytes ${offset}+${length}, outside the ${blobSize}-byte image blob`);
+  /**
+   * Serves the thread's ranged reads of the blob (or of segment `segment` of a
+   * split image): the only bytes it gets, checked against that blob, pinned to
+   * its ETag. A segment the item does not have is refused, never guessed.
+   */
+  private read = async (offset: number, length: number, abortSignal: AbortSignal | undefined, segment = 0): Promise<ServeResult> => {
+    const more = this.options.moreSegments ?? [];
+    if (!Number.isSafeInteger(segment) || segment < 0 || segment > more.length) {
+      throw new ExhibitError('invalid-argument', `disk parser thread asked for segment ${segment + 1} of an image of ${more.length + 1}`);
     }
-    const chunk = await this.blobs.readRange(this.blob, offset, length, {
-      ...(this.options.etag ? { ifMatch: this.options.etag } : {}),
+    const target = segment === 0 ? { blob: this.blob, size: this.input.blobSize, etag: this.options.etag } : more[segment - 1]!;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > target.size || length > LIMITS.maxDiskReadBytes) {
+      throw new ExhibitError('invalid-argument', `disk parser thread asked for bytes ${offset}+${length}, outside the ${target.size}-byte image blob${more.length > 0 ? ` (segment ${segment + 1})` : ''}`);
+    }
+    const chunk = await this.blobs.readRange(target.blob, offset, length, {
+      ...(target.etag ? { ifMatch: target.etag } : {}),
       ...(abortSignal ? { abortSignal } : {}),
     });
     const bytes = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
@@ -102,7 +139,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
       timeoutMs,
       ...(signal ? { abortSignal: signal } : {}),
       served: ['read'],
-      serve: (request) => this.read(request.offset, request.length, signal),
+      serve: (request) => this.read(request.offset, request.length, signal, request.segment ?? 0),
     });
   }
 
@@ -114,9 +151,14 @@ class ThreadedDiskImageReader implements DiskImageReader {
       serve: (raw) => {
         const request = raw as DiskRequest;
         if (request.t !== 'read') return Promise.reject(new ExhibitError('invalid-argument', `disk parser thread sent '${request.t}' while opening the image`));
-        return this.read(request.offset, request.length, this.options.abortSignal);
+        return this.read(request.offset, request.length, this.options.abortSignal, request.segment ?? 0);
       },
     });
+  }
+
+  get segmentBlobs(): ImageSegmentRecord[] {
+    const first = { name: this.blob.name, size: this.input.blobSize, etag: this.options.etag ?? null };
+    return [first, ...(this.options.moreSegments ?? []).map((s) => ({ name: s.blob.name, size: s.size, etag: s.etag ?? null }))];
   }
 
   volumes(): DiskImageVolume[] {

@@ -45,6 +45,7 @@ export async function recordDiskImage(
     format: image.format,
     mediaBytes: image.mediaBytes,
     segmentCount: image.segmentCount,
+    segments: reader.segmentBlobs,
     volumes: reader.volumes(),
     volumeProblems: image.volumeProblems,
     ewfHeader: ewf ? { ...ewf.header } : null,
@@ -72,6 +73,8 @@ export async function recordDiskImage(
         stored: ewf.storedHashes,
         computed,
         mediaBytes: image.mediaBytes,
+        // The hash covers the media joined from these blobs, in this order.
+        segments: reader.segmentBlobs,
         header: ewf.header,
         ...(detail ? { detail } : {}),
       },

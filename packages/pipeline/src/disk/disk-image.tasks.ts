@@ -15,6 +15,12 @@ export interface DiskTaskInput {
   offset: number;
   /** The image's own bytes. */
   size: number;
+  /**
+   * A split image (E01 + E02 …, .001 + .002 …) held as one blob per segment:
+   * the sizes of the segments after the first, in the item's order. The first
+   * segment is the blob above (whole: a split image is never a span).
+   */
+  moreSegmentBytes?: number[];
 }
 
 export interface DiskVolumeTaskInput extends DiskTaskInput {
@@ -47,8 +53,8 @@ export interface WireEntry {
 
 /** Requests a disk parser thread makes of the main thread (the pool's `serve`). */
 export type DiskRequest =
-  /** Bytes of the blob (one cache block), relative to the blob. */
-  | { t: 'read'; offset: number; length: number }
+  /** Bytes of the blob (one cache block), relative to the blob; `segment` (0 when absent) says which segment's blob. */
+  | { t: 'read'; offset: number; length: number; segment?: number }
   /** The next entry of the volume: answered 'open' (send its bytes), 'next' or 'end'. */
   | { t: 'entry'; entry: WireEntry }
   /** A chunk of the opened entry's data (or of the media, 'disk-hash'): answered 'more', 'next' (no more of it) or 'end'. */

@@ -1,6 +1,6 @@
 import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
-import { BlobByteSource, SliceByteSource } from './byte-source.js';
+import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
 import type { DiskAnswer, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
 import { openDiskImage, openFileSystem, type DiskImage } from './open-disk-image.js';
@@ -24,15 +24,20 @@ const ask = (context: TaskContext, request: DiskRequest, transfer?: ArrayBuffer)
   context.request(request, transfer ? [transfer] : []) as Promise<DiskAnswer>;
 
 async function open(input: DiskTaskInput, context: TaskContext): Promise<DiskImage> {
-  const blobs = {
+  const blobsOf = (segment: number) => ({
     async readRange(_blob: unknown, offset: number, length: number): Promise<Buffer> {
-      const bytes = (await context.request({ t: 'read', offset, length } satisfies DiskRequest)) as ArrayBuffer;
-      return Buffer.from(bytes);
+      const request: DiskRequest = { t: 'read', offset, length, ...(segment > 0 ? { segment } : {}) };
+      return Buffer.from((await context.request(request)) as ArrayBuffer);
     },
-  };
-  const whole = new BlobByteSource(blobs, { container: 'evidence', name: 'image' }, input.blobSize);
-  const source: ByteSource = input.offset === 0 && input.size === input.blobSize ? whole : new SliceByteSource(whole, input.offset, input.size);
-  return openDiskImage([source]);
+  });
+  // One block cache for every segment: memory stays at LIMITS.diskCacheBlocks blocks however many there are.
+  const cache: BlockCache = new Map();
+  const whole = new BlobByteSource(blobsOf(0), { container: 'evidence', name: 'segment-1' }, input.blobSize, { cache });
+  const first: ByteSource = input.offset === 0 && input.size === input.blobSize ? whole : new SliceByteSource(whole, input.offset, input.size);
+  const more = (input.moreSegmentBytes ?? []).map(
+    (size, i) => new BlobByteSource(blobsOf(i + 1), { container: 'evidence', name: `segment-${i + 2}` }, size, { cache }),
+  );
+  return openDiskImage([first, ...more]);
 }
 
 function facts(image: DiskImage): DiskImageFacts {
@@ -52,8 +57,7 @@ function hostile(err: unknown): err is ExhibitError {
 }
 
 async function wireEntry(entry: FileSystemEntry): Promise<WireEntry> {
-  const { deleted: _deleted, ...times } = entry.times;
-  const out: WireEntry = { path: entry.path, kind: entry.kind, size: entry.size, allocated: entry.allocated, recovered: entry.recovered, times };
+  const out: WireEntry = { path: entry.path, kind: entry.kind, size: entry.size, allocated: entry.allocated, recovered: entry.recovered, times: { ...entry.times } };
   if (entry.problem) out.problemCode = entry.problem.code;
   // The target as recorded (ext keeps it as the link's data); never followed.
   if (entry.kind === 'symlink' && entry.data && !entry.problem && entry.size <= MAX_LINK_TARGET_BYTES) {

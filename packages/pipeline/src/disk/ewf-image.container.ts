@@ -92,6 +92,40 @@ interface ChunkLocation {
   compressed: boolean;
 }
 
+/**
+ * Why a set of segments is not one image, named so the item's failure says
+ * which (the message says which segment too).
+ */
+export type ImageSegmentProblem = 'segment-missing' | 'segment-truncated' | 'segment-duplicated' | 'segment-from-another-image' | 'segment-changed-after-receipt';
+
+export function segmentError(reason: ImageSegmentProblem, message: string): ExhibitError {
+  return new ExhibitError('corrupt-file', `${message} [${reason}]`, { details: { reason } });
+}
+
+interface SegmentIdentity {
+  chunkCount: number;
+  chunkBytes: number;
+  bytesPerSector: number;
+  sectorCount: number;
+  /** Hex of the 16-byte set identifier; all zeros when the acquiring tool wrote none (ewfacquire 2014 does not). */
+  setIdentifier: string | null;
+}
+
+/** A later segment's data section repeats segment 1's volume section: a difference means another image's segment. */
+function checkSameImage(first: SegmentIdentity, other: SegmentIdentity, segment: number): void {
+  if (first.setIdentifier !== null && other.setIdentifier !== null && first.setIdentifier !== other.setIdentifier) {
+    throw segmentError(
+      'segment-from-another-image',
+      `EWF segment ${segment} is from another image: its set identifier ${other.setIdentifier} differs from segment 1's ${first.setIdentifier}`,
+    );
+  }
+  const fields = ['sectorCount', 'bytesPerSector', 'chunkBytes', 'chunkCount'] as const;
+  const differs = fields.find((f) => first[f] !== other[f]);
+  if (differs) {
+    throw segmentError('segment-from-another-image', `EWF segment ${segment} is from another image: its ${differs} ${other[differs]} differs from segment 1's ${first[differs]}`);
+  }
+}
+
 export class EwfImage implements ByteSource {
   readonly size: number;
   readonly chunkBytes: number;
@@ -121,21 +155,29 @@ export class EwfImage implements ByteSource {
     if (segmentSources.length > LIMITS.maxImageSegments) {
       throw new ExhibitError('limit-exceeded', `${segmentSources.length} EWF segments exceed ${LIMITS.maxImageSegments}`);
     }
-    const numbered: { number: number; source: ByteSource }[] = [];
-    for (const source of segmentSources) {
-      if (source.size < FILE_HEADER_BYTES + SECTION_BYTES) throw new ExhibitError('corrupt-file', 'EWF segment is truncated before its first section');
+    const numbered: { number: number; source: ByteSource; given: number }[] = [];
+    for (const [given, source] of segmentSources.entries()) {
+      if (source.size < FILE_HEADER_BYTES + SECTION_BYTES) {
+        throw segmentError('segment-truncated', `EWF segment ${given + 1} of those given (${source.size} bytes) is truncated before its first section`);
+      }
       const head = await source.read(0, FILE_HEADER_BYTES, options);
       if (startsWith(head, EWF2_SIGNATURE) || startsWith(head, LEF2_SIGNATURE)) {
         throw new ExhibitError('unsupported-format', 'EWF version 2 (Ex01/Lx01) images are not supported');
       }
       if (startsWith(head, LEF1_SIGNATURE)) throw new ExhibitError('unsupported-format', 'EWF logical evidence files (L01) are not supported');
-      if (!startsWith(head, EWF1_SIGNATURE)) throw new ExhibitError('corrupt-file', 'EWF segment without the EVF signature');
-      numbered.push({ number: view(head).getUint16(9, true), source });
+      if (!startsWith(head, EWF1_SIGNATURE)) {
+        throw segmentError('segment-from-another-image', `EWF segment ${given + 1} of those given has no EVF signature: it is not a segment of this image`);
+      }
+      numbered.push({ number: view(head).getUint16(9, true), source, given });
     }
-    numbered.sort((a, b) => a.number - b.number);
+    // Segments carry their number (EWF file header): the order given does not matter, a gap or a repeat does.
+    numbered.sort((a, b) => a.number - b.number || a.given - b.given);
     numbered.forEach((s, i) => {
+      if (i > 0 && numbered[i - 1]!.number === s.number) {
+        throw segmentError('segment-duplicated', `EWF segment ${s.number} was given twice (segments ${numbered[i - 1]!.given + 1} and ${s.given + 1} of those given)`);
+      }
       if (s.number !== i + 1) {
-        throw new ExhibitError('corrupt-file', `EWF segment ${i + 1} is missing (found segment ${s.number} in its place)`);
+        throw segmentError('segment-missing', `EWF segment ${i + 1} is missing (found segment ${s.number} in its place)`);
       }
     });
     const segments = numbered.map((s) => s.source);
@@ -147,10 +189,16 @@ export class EwfImage implements ByteSource {
     const tables: ChunkTable[] = [];
     let chunkCount = 0;
     let sawDone = false;
+    /** Segment 1's volume section: every later segment's data section must describe the same media and set. */
+    let identity: SegmentIdentity | undefined;
 
     for (let s = 0; s < segments.length; s += 1) {
       const source = segments[s]!;
+      if (sawDone) {
+        throw segmentError('segment-from-another-image', `EWF segment ${s} ends the image (done section) but segment ${s + 1} follows: the segments are from different images`);
+      }
       const sections = await readSectionChain(source, s + 1, options);
+      let checkedSegment = false;
       let lastSectorsEnd: number | undefined;
       let lastTable: ChunkTable | undefined;
       for (const section of sections) {
@@ -169,13 +217,22 @@ export class EwfImage implements ByteSource {
           case 'disk':
           case 'data': {
             if (dataSize < 24) throw new ExhibitError('corrupt-file', `EWF ${section.type} section too small (${dataSize} bytes)`);
-            const dv = view(await source.read(dataOffset, 24, options));
+            // The set identifier (a GUID at 64) is in the EnCase-style volume of 1052 bytes, not the 94-byte SMART one.
+            const bytes = await source.read(dataOffset, dataSize >= 80 ? 80 : 24, options);
+            const dv = view(bytes);
             const read = {
               chunkCount: dv.getUint32(4, true),
               chunkBytes: dv.getUint32(8, true) * dv.getUint32(12, true),
               bytesPerSector: dv.getUint32(12, true),
               sectorCount: u64(dv, 16),
             };
+            const mine: SegmentIdentity = { ...read, setIdentifier: bytes.length >= 80 ? hex(bytes.subarray(64, 80)) : null };
+            // Segment 1's first volume section is the reference; each later segment's first data section must repeat it.
+            if (s === 0) identity ??= mine;
+            else if (!checkedSegment && identity) {
+              checkSameImage(identity, mine, s + 1);
+              checkedSegment = true;
+            }
             geometry ??= read;
             break;
           }
@@ -212,9 +269,12 @@ export class EwfImage implements ByteSource {
             break;
         }
       }
+      if (sections[sections.length - 1]!.type === 'next' && s === segments.length - 1) {
+        throw segmentError('segment-missing', `EWF segment ${s + 1} is the last given but ends with 'next': segment ${s + 2} is missing`);
+      }
     }
     if (!geometry) throw new ExhibitError('corrupt-file', 'EWF image without a volume section');
-    if (!sawDone) throw new ExhibitError('corrupt-file', 'EWF image ends without a done section: a segment is truncated or missing');
+    if (!sawDone) throw segmentError('segment-missing', 'EWF image ends without a done section: a segment is truncated or missing');
     const { chunkBytes, bytesPerSector, sectorCount } = geometry;
     if (bytesPerSector === 0 || bytesPerSector > 65536 || chunkBytes === 0 || chunkBytes > LIMITS.maxEwfChunkBytes) {
       throw new ExhibitError('limit-exceeded', `EWF chunk of ${chunkBytes} bytes (${bytesPerSector}-byte sectors) is outside the limits`);
@@ -314,7 +374,7 @@ async function readSectionChain(source: ByteSource, segmentNumber: number, optio
   let offset = FILE_HEADER_BYTES;
   for (;;) {
     if (offset + SECTION_BYTES > source.size) {
-      throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber} is truncated: section descriptor at ${offset} lies past its end (${source.size} bytes)`);
+      throw segmentError('segment-truncated', `EWF segment ${segmentNumber} is truncated: section descriptor at ${offset} lies past its end (${source.size} bytes)`);
     }
     const bytes = await source.read(offset, SECTION_BYTES, options);
     const dv = view(bytes);
@@ -327,7 +387,7 @@ async function readSectionChain(source: ByteSource, segmentNumber: number, optio
     sections.push({ type, offset, size });
     if (type === 'done' || type === 'next') break;
     if (size < SECTION_BYTES || offset + size > source.size) {
-      throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated`);
+      throw segmentError('segment-truncated', `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated`);
     }
     // Strictly forward: a chain that points back (a loop) or nowhere ends the image as corrupt.
     if (next <= offset) throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' points back to ${next}`);

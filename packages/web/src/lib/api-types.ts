@@ -26,7 +26,7 @@ export interface FileRecord {
   entryKind: string;
   size: number | null;
   sha256: string | null;
-  archiveTimes: Partial<Record<'modified' | 'accessed' | 'changed' | 'created', RecordedTime>>;
+  archiveTimes: Partial<Record<'modified' | 'accessed' | 'changed' | 'created' | 'deleted', RecordedTime>>;
   flags: string[];
   stage: string;
   failure: Failure | null;
