@@ -55,7 +55,7 @@ import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } 
 import { getPdq, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
-import { refreshIfStaleAndQuiet, summaryCount, summaryDims, summaryState } from './review-summary.js';
+import { refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
@@ -837,6 +837,10 @@ export class PostgresIndex implements IndexStore {
   }
 
   // ---- search ----
+
+  refreshReviewSummary(caseId: string): Promise<boolean> {
+    return refreshReviewSummary(this.sql, caseId);
+  }
 
   async search(query: SearchQuery): Promise<SearchResult> {
     const built = buildSearch(query);
