@@ -6,7 +6,7 @@
  * access check, read audit) and prints p50/p95 per request, with a plain
  * indexed count over the same case as the reference measured in the same run.
  *
- *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--browser] [--pglite]
+ *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--browser] [--pglite] [--only=map,timeline]
  *
  * --pglite: the same on an in-memory PGlite (the local host's database)
  * instead of the server; DATABASE_URL is then not needed.
@@ -37,6 +37,8 @@ const RUNS = Number(args.get('runs') ?? 40);
 const KEEP = args.has('keep');
 const BROWSER = args.has('browser');
 const PGLITE = args.has('pglite');
+/** --only=map,timeline: just the requests whose name contains one of these words. */
+const ONLY = args.get('only')?.split(',').filter(Boolean);
 const CASE = 'BENCH-WEB';
 
 /** On a shared machine the figures mean little without it. */
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) refTimes.push(await reference());
     refTimes.sort((a, b) => a - b);
     const refP95 = percentile(refTimes, 95);
-    for (const [name, p, query] of requests) {
+    for (const [name, p, query] of requests.filter(([n]) => !ONLY || ONLY.some((w) => n.includes(w)))) {
       const bodies: string[] = [];
       for (const [from, api] of apis) {
         const times: number[] = [];

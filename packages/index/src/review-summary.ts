@@ -141,22 +141,40 @@ export async function refreshReviewSummary(
            SELECT $1, evidence_id, kind, gps_lat IS NOT NULL, hidden, count(*), count(ts), min(ts), max(ts)
              FROM r GROUP BY evidence_id, kind, gps_lat IS NOT NULL, hidden
            RETURNING files
+         ), fine AS (
+           -- Cells at the finest kept zoom, each file's position read once. A cell at
+           -- zoom z is 2^(max - z) fine cells on a side: lon / (2c) is exactly
+           -- (lon / c) / 2 in floating point, so floor(lon / cell_z) is exactly
+           -- floor(lon / cell_max) >> (max - z), and the coarser cells below are sums
+           -- of these, exact (numeric sums, min/max, counts).
+           SELECT r.evidence_id, r.kind, r.hidden,
+                  floor(r.gps_lon / (360::float8 / power(2::float8, $2::int) / 4))::bigint AS gx,
+                  floor(r.gps_lat / (360::float8 / power(2::float8, $2::int) / 4))::bigint AS gy,
+                  count(*) AS files, sum(r.gps_lat::text::numeric) AS sum_lat, sum(r.gps_lon::text::numeric) AS sum_lon,
+                  min(r.gps_lat) AS min_lat, max(r.gps_lat) AS max_lat, min(r.gps_lon) AS min_lon, max(r.gps_lon) AS max_lon,
+                  min(r.file_id COLLATE "C") AS file_id, min(r.sha256 COLLATE "C") AS sha256
+             FROM r WHERE r.gps_lat IS NOT NULL
+            GROUP BY r.evidence_id, r.kind, r.hidden, 4, 5
          ), m AS (
            INSERT INTO review_summary_cells (case_id, evidence_id, kind, hidden, zoom, gx, gy, files, sum_lat, sum_lon, min_lat, max_lat, min_lon, max_lon, file_id, sha256)
-           SELECT $1, r.evidence_id, r.kind, r.hidden, z.zoom, floor(r.gps_lon / z.cell)::bigint, floor(r.gps_lat / z.cell)::bigint, count(*),
-                  sum(r.gps_lat::text::numeric), sum(r.gps_lon::text::numeric), min(r.gps_lat), max(r.gps_lat), min(r.gps_lon), max(r.gps_lon),
-                  min(r.file_id COLLATE "C"), min(r.sha256 COLLATE "C")
-             FROM r CROSS JOIN (SELECT g AS zoom, 360::float8 / power(2::float8, g) / 4 AS cell FROM generate_series(0, $2::int) g) z
-            WHERE r.gps_lat IS NOT NULL
-            GROUP BY r.evidence_id, r.kind, r.hidden, z.zoom, floor(r.gps_lon / z.cell)::bigint, floor(r.gps_lat / z.cell)::bigint
+           SELECT $1, f.evidence_id, f.kind, f.hidden, z.zoom, f.gx >> ($2::int - z.zoom), f.gy >> ($2::int - z.zoom), sum(f.files),
+                  sum(f.sum_lat), sum(f.sum_lon), min(f.min_lat), max(f.max_lat), min(f.min_lon), max(f.max_lon),
+                  min(f.file_id COLLATE "C"), min(f.sha256 COLLATE "C")
+             FROM fine f CROSS JOIN generate_series(0, $2::int) z (zoom)
+            GROUP BY f.evidence_id, f.kind, f.hidden, z.zoom, f.gx >> ($2::int - z.zoom), f.gy >> ($2::int - z.zoom)
            RETURNING 1
+         ), minutes AS (
+           -- Minute buckets, each capture time read once; every larger unit is a
+           -- date_trunc of a minute's start (date_trunc(u, date_trunc('minute', t)) = date_trunc(u, t)).
+           SELECT r.evidence_id, r.kind, r.hidden, date_trunc('minute', r.ts) AS start,
+                  count(*) FILTER (WHERE r.has_offset) AS with_offset, count(*) FILTER (WHERE NOT r.has_offset) AS without_offset
+             FROM r WHERE r.ts IS NOT NULL
+            GROUP BY r.evidence_id, r.kind, r.hidden, date_trunc('minute', r.ts)
          ), b AS (
            INSERT INTO review_summary_buckets (case_id, evidence_id, kind, hidden, unit, start, with_offset, without_offset)
-           SELECT $1, r.evidence_id, r.kind, r.hidden, u.unit, date_trunc(u.unit, r.ts),
-                  count(*) FILTER (WHERE r.has_offset), count(*) FILTER (WHERE NOT r.has_offset)
-             FROM r CROSS JOIN unnest($3::text[]) u (unit)
-            WHERE r.ts IS NOT NULL
-            GROUP BY r.evidence_id, r.kind, r.hidden, u.unit, date_trunc(u.unit, r.ts)
+           SELECT $1, x.evidence_id, x.kind, x.hidden, u.unit, date_trunc(u.unit, x.start), sum(x.with_offset), sum(x.without_offset)
+             FROM minutes x CROSS JOIN unnest($3::text[]) u (unit)
+            GROUP BY x.evidence_id, x.kind, x.hidden, u.unit, date_trunc(u.unit, x.start)
            RETURNING 1
          )
          SELECT (SELECT COALESCE(sum(files), 0) FROM n) AS files, (SELECT count(*) FROM m) AS cells, (SELECT count(*) FROM b) AS buckets`,
