@@ -55,6 +55,7 @@ import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } 
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { buildSearch } from './index-store.search.js';
+import { refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
@@ -108,7 +109,7 @@ const BUDGET_COLUMN: Record<BudgetCounter, string> = {
 export class PostgresIndex implements IndexStore {
   constructor(
     private readonly sql: SqlClient,
-    private readonly options: { logger?: Logger } = {},
+    private readonly options: { logger?: Logger; /** false: never read the review summary (tests and benches compare with it) */ reviewSummary?: boolean } = {},
   ) {}
 
   private query<T extends Row = Row>(text: string, params: unknown[] = [], on: SqlClient = this.sql) {
@@ -825,14 +826,25 @@ export class PostgresIndex implements IndexStore {
 
   // ---- search ----
 
+  refreshReviewSummary(caseId: string): Promise<boolean> {
+    return refreshReviewSummary(this.sql, caseId);
+  }
+
   async search(query: SearchQuery): Promise<SearchResult> {
     const built = buildSearch(query);
-    const [count, page] = await this.snapshot(async (tx) => [
-      await this.query<{ total: number }>(built.countSql, built.params, tx),
+    const { sort: _sort, order: _order, limit: _limit, offset: _offset, ...filter } = query;
+    // The total from the case's review summary when the filter is one it keeps
+    // (review-summary.ts): a few rows instead of counting every match.
+    const dims = this.options.reviewSummary === false ? null : summaryDims(filter, true);
+    if (dims) await refreshIfStaleAndQuiet(this.sql, dims.caseId);
+    const [total, page] = await this.snapshot(async (tx) => [
+      dims && (await summaryState(tx, dims.caseId))?.fresh
+        ? await summaryCount(tx, dims)
+        : Number((await this.query<{ total: number }>(built.countSql, built.params, tx)).rows[0]?.total ?? 0),
       await this.query(built.pageSql, built.pageParams, tx),
     ] as const);
     return {
-      total: Number(count.rows[0]?.total ?? 0),
+      total,
       items: page.rows.map((r) => ({ file: toFile(r), content: r.c_sha256 === null || r.c_sha256 === undefined ? null : toContent(r, 'c_') })),
     };
   }
@@ -916,6 +928,6 @@ export class PostgresIndex implements IndexStore {
   }
 }
 
-export function createPostgresIndex(sql: SqlClient, options: { logger?: Logger } = {}): IndexStore {
+export function createPostgresIndex(sql: SqlClient, options: { logger?: Logger; reviewSummary?: boolean } = {}): IndexStore {
   return new PostgresIndex(sql, options);
 }

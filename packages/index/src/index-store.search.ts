@@ -98,7 +98,7 @@ function wallClockBound(text: string, name: string): string {
 const KNOWN_KIND = { bad: 'known-bad', notable: 'notable', good: 'known-good' } as const;
 
 /** Files whose content matches an enabled set in force of one of these kinds (migration 0020). */
-function matchedAs(kinds: string[]): string {
+export function matchedAs(kinds: string[]): string {
   return `EXISTS (SELECT 1 FROM hash_set_matches m JOIN hash_sets s ON s.set_id = m.set_id
                    WHERE m.sha256 = f.sha256 AND s.enabled AND s.state = 'active' AND s.kind IN (${kinds.map((k) => `'${k}'`).join(', ')}))`;
 }

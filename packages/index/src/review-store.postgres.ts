@@ -17,6 +17,7 @@ import {
 import { buildFilter } from './index-store.search.js';
 import { CONTENT_COLUMNS, FILE_COLUMNS, cleanParams, columnList, toContent, toFile } from './index-store.rows.js';
 import type { SqlClient } from './sql-client.js';
+import { dimsWhere, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState, zoomOfCell, type SummaryDims } from './review-summary.js';
 
 type Row = Record<string, unknown>;
 
@@ -47,6 +48,71 @@ export function chooseBucket(minMs: number, maxMs: number, maxBuckets: number): 
   return 'year';
 }
 
+/** Map rows (count, mean, box, first file, total and cell count over all cells) as the API's answer. */
+function mapResultOf(cellDeg: number, rows: Row[]): MapResult {
+  const first = rows[0];
+  return {
+    cellDeg,
+    total: first ? Number(first.total) : 0,
+    truncated: first ? Number(first.cells) > rows.length : false,
+    clusters: rows.map((r) => {
+      const count = Number(r.n);
+      return {
+        lat: Number(r.lat),
+        lon: Number(r.lon),
+        count,
+        bbox: [Number(r.min_lon), Number(r.min_lat), Number(r.max_lon), Number(r.max_lat)],
+        fileId: count === 1 ? String(r.file_id) : null,
+        sha256: count === 1 && r.sha256 !== null ? String(r.sha256) : null,
+      };
+    }),
+  };
+}
+
+/**
+ * The timeline's bucket size (CTE u) from its range (CTE h: min_ts, max_ts),
+ * by chooseBucket's rule, or the one asked for: one text for the direct and
+ * the summary queries.
+ */
+function unitChooser(wanted: string, maxBuckets: string): string {
+  const sizes = TIMELINE_BUCKETS.map((b, i) => `(${i}, '${b}', ${BUCKET_MS[b]})`).join(', ');
+  return `u AS (
+           SELECT COALESCE(${wanted}::text,
+                           CASE WHEN h.min_ts IS NULL THEN 'day'
+                                ELSE COALESCE((SELECT v.unit FROM (VALUES ${sizes}) v (i, unit, ms)
+                                                WHERE floor(extract(epoch FROM h.max_ts - h.min_ts) * 1000 / v.ms) + 2 <= ${maxBuckets}::int
+                                                ORDER BY v.i LIMIT 1), 'year') END) AS unit
+             FROM h
+         )`;
+}
+
+/** The timeline's answer rows from CTEs h (totals), u (unit) and b (buckets). */
+const TIMELINE_SELECT = `SELECT h.total, h.with_taken, u.unit,
+                to_char(b.b, ${WALL_CLOCK}) AS start, to_char(b.b + ('1 ' || u.unit)::interval, ${WALL_CLOCK}) AS "end",
+                b.with_offset, b.without_offset
+           FROM h CROSS JOIN u LEFT JOIN b ON true
+          ORDER BY b.b`;
+
+function timelineResultOf(rows: Row[], wanted: TimelineBucket | undefined): TimelineResult {
+  const h = rows[0] ?? {};
+  const total = Number(h.total ?? 0);
+  const withTakenAt = Number(h.with_taken ?? 0);
+  const bucket = (h.unit === undefined ? (wanted ?? 'day') : String(h.unit)) as TimelineBucket;
+  const buckets = rows
+    .filter((r) => r.start !== null && r.start !== undefined)
+    .map((r) => ({ start: String(r.start), end: String(r.end), withOffset: Number(r.with_offset), withoutOffset: Number(r.without_offset) }));
+  return {
+    bucket,
+    from: buckets[0]?.start ?? null,
+    to: buckets.at(-1)?.end ?? null,
+    buckets,
+    total,
+    withTakenAt,
+    withoutTakenAt: total - withTakenAt,
+  };
+}
+
+
 function toTag(r: Row): FileTag {
   return {
     tagId: String(r.tag_id),
@@ -69,7 +135,11 @@ const TAG_SELECT = `SELECT t.tag_id, t.case_id, t.file_id, f.evidence_id, f.path
 
 /** The review app's reads and writes on the index (migration 0015-review.sql, and the custody index of 0200). */
 export class PostgresReviewStore implements ReviewStore {
-  constructor(private readonly sql: SqlClient) {}
+  constructor(
+    private readonly sql: SqlClient,
+    /** reviewSummary false: always ask the files (tests and benches compare the two). */
+    private readonly options: { reviewSummary?: boolean } = {},
+  ) {}
 
   private query<T extends Row = Row>(text: string, params: unknown[] = [], on: SqlClient = this.sql) {
     return on.query<T>(text, cleanParams(params));
@@ -98,6 +168,8 @@ export class PostgresReviewStore implements ReviewStore {
     return this.snapshot(async (tx) => {
       await tx.query('SET LOCAL enable_hashjoin = off');
       await tx.query("SET LOCAL work_mem = '32MB'");
+      // Floats as text are their shortest exact form (the map's means read them so).
+      await tx.query('SET LOCAL extra_float_digits = 1');
       return fn(tx);
     });
   }
@@ -105,9 +177,20 @@ export class PostgresReviewStore implements ReviewStore {
   async mapClusters(q: ReviewFilter & { cellDeg: number; maxClusters: number }): Promise<MapResult> {
     const { cellDeg, maxClusters, ...filter } = q;
     if (!(Number.isFinite(cellDeg) && cellDeg > 0 && cellDeg <= 360)) throw new ExhibitError('invalid-argument', 'cell size must be within (0, 360] degrees');
+    const dims = summaryDims(filter, false);
+    const zoom = zoomOfCell(cellDeg);
+    if (dims && zoom !== null) {
+      const fromSummary = await this.fromSummary(dims.caseId, (tx, state) => (zoom <= state.mapMaxZoom ? this.mapFromSummary(tx, dims, zoom, cellDeg, maxClusters) : null));
+      if (fromSummary) return fromSummary;
+    }
     const { where, params, p } = buildFilter(filter);
     where.push('c.gps_lat IS NOT NULL');
     const cell = p(cellDeg);
+    // The mean is of exact decimals (a float's shortest text, which reads back
+    // as the same float), so it is the same number whichever order the rows
+    // come in, and the summary's sums of the same decimals give it too. (A
+    // plain ::numeric keeps only 15 digits: one point's "mean" could fall
+    // outside its own box.)
     // min(file_id), min(sha256) are read only for single-file cells, where any order gives the same value: byte order is the cheapest.
     const { rows } = await this.aggregate((tx) => this.query(
       `WITH g AS (
@@ -115,7 +198,7 @@ export class PostgresReviewStore implements ReviewStore {
                 c.gps_lat, c.gps_lon, f.file_id, f.sha256
          ${FROM} WHERE ${where.join(' AND ')}
        )
-       SELECT count(*)::int AS n, avg(gps_lat) AS lat, avg(gps_lon) AS lon,
+       SELECT count(*)::int AS n, avg(gps_lat::text::numeric)::float8 AS lat, avg(gps_lon::text::numeric)::float8 AS lon,
               min(gps_lat) AS min_lat, max(gps_lat) AS max_lat, min(gps_lon) AS min_lon, max(gps_lon) AS max_lon,
               min(file_id COLLATE "C") AS file_id, min(sha256 COLLATE "C") AS sha256,
               (sum(count(*)) OVER ())::bigint AS total, (count(*) OVER ())::int AS cells
@@ -125,35 +208,97 @@ export class PostgresReviewStore implements ReviewStore {
       params,
       tx,
     ));
-    const first = rows[0];
-    return {
-      cellDeg,
-      total: first ? Number(first.total) : 0,
-      truncated: first ? Number(first.cells) > rows.length : false,
-      clusters: rows.map((r) => {
-        const count = Number(r.n);
-        return {
-          lat: Number(r.lat),
-          lon: Number(r.lon),
-          count,
-          bbox: [Number(r.min_lon), Number(r.min_lat), Number(r.max_lon), Number(r.max_lat)],
-          fileId: count === 1 ? String(r.file_id) : null,
-          sha256: count === 1 && r.sha256 !== null ? String(r.sha256) : null,
-        };
-      }),
-    };
+    return mapResultOf(cellDeg, rows);
+  }
+
+  /**
+   * Reads the summary in one snapshot if that snapshot's summary is fresh;
+   * null when it is not (or `read` declines). A stale summary is remade first
+   * when the case has been quiet (REVIEW_SUMMARY.quietMs), then read again.
+   */
+  private async fromSummary<R>(caseId: string, read: (tx: SqlClient, state: { mapMaxZoom: number }) => Promise<R> | null): Promise<R | null> {
+    if (this.options.reviewSummary === false) return null;
+    const attempt = () =>
+      this.snapshot(async (tx) => {
+        const state = await summaryState(tx, caseId);
+        if (!state) return { stale: true as const };
+        if (!state.fresh) return { stale: true as const };
+        const answer = read(tx, state);
+        return answer === null ? { stale: false as const, answer: null } : { stale: false as const, answer: await answer };
+      });
+    const first = await attempt();
+    if (!first.stale) return first.answer;
+    if (!(await refreshIfStaleAndQuiet(this.sql, caseId))) return null;
+    const second = await attempt();
+    return second.stale ? null : second.answer;
+  }
+
+  /** Remakes the case's review summary now (after an ingest, say); false when another refresh is running. */
+  refreshSummary(caseId: string): Promise<boolean> {
+    return refreshReviewSummary(this.sql, caseId);
+  }
+
+  private async mapFromSummary(tx: SqlClient, dims: SummaryDims, zoom: number, cellDeg: number, maxClusters: number): Promise<MapResult> {
+    const { where, params, p } = dimsWhere(dims, 's');
+    // The same numbers as the direct query: counts add, exact numeric sums add then divide as avg() does, min/max combine.
+    const { rows } = await this.query(
+      `WITH g AS (
+         SELECT s.gx, s.gy, sum(s.files)::int AS n, sum(s.sum_lat) AS sum_lat, sum(s.sum_lon) AS sum_lon,
+                min(s.min_lat) AS min_lat, max(s.max_lat) AS max_lat, min(s.min_lon) AS min_lon, max(s.max_lon) AS max_lon,
+                min(s.file_id COLLATE "C") AS file_id, min(s.sha256 COLLATE "C") AS sha256
+           FROM review_summary_cells s
+          WHERE ${where.join(' AND ')} AND s.zoom = ${p(zoom)}
+          GROUP BY s.gx, s.gy
+       )
+       SELECT n, (sum_lat / n)::float8 AS lat, (sum_lon / n)::float8 AS lon, min_lat, max_lat, min_lon, max_lon, file_id, sha256,
+              (sum(n) OVER ())::bigint AS total, (count(*) OVER ())::int AS cells
+         FROM g
+        ORDER BY n DESC, gx, gy
+        LIMIT ${p(maxClusters)}`,
+      params,
+      tx,
+    );
+    return mapResultOf(cellDeg, rows);
   }
 
   async timeline(q: ReviewFilter & { bucket?: TimelineBucket; maxBuckets: number }): Promise<TimelineResult> {
     const { bucket: wanted, maxBuckets, ...filter } = q;
     if (wanted !== undefined && !TIMELINE_BUCKETS.includes(wanted)) throw new ExhibitError('invalid-argument', `bucket must be one of ${TIMELINE_BUCKETS.join(', ')}`);
     if (!(Number.isInteger(maxBuckets) && maxBuckets > 0)) throw new ExhibitError('invalid-argument', 'maxBuckets must be a positive integer');
+    const dims = summaryDims(filter, false);
+    if (dims) {
+      const fromSummary = await this.fromSummary(dims.caseId, (tx) => this.timelineFromSummary(tx, dims, wanted, maxBuckets));
+      if (fromSummary) return fromSummary;
+    }
+    return this.timelineDirect(filter, wanted, maxBuckets);
+  }
+
+  private async timelineFromSummary(tx: SqlClient, dims: SummaryDims, wanted: TimelineBucket | undefined, maxBuckets: number): Promise<TimelineResult> {
+    const { where, params, p } = dimsWhere(dims, 's');
+    const w = where.join(' AND ');
+    const { rows } = await this.query(
+      `WITH h AS (
+         SELECT COALESCE(sum(s.files), 0)::int AS total, COALESCE(sum(s.with_taken), 0)::int AS with_taken,
+                date_trunc('second', min(s.min_taken)) AS min_ts, date_trunc('second', max(s.max_taken)) AS max_ts
+           FROM review_summary_counts s WHERE ${w}
+       ), ${unitChooser(p(wanted ?? null), p(maxBuckets))}, b AS (
+         SELECT s.start AS b, sum(s.with_offset)::int AS with_offset, sum(s.without_offset)::int AS without_offset
+           FROM review_summary_buckets s CROSS JOIN u WHERE ${w} AND s.unit = u.unit
+          GROUP BY s.start
+       )
+       ${TIMELINE_SELECT}`,
+      params,
+      tx,
+    );
+    return timelineResultOf(rows, wanted);
+  }
+
+  private async timelineDirect(filter: ReviewFilter, wanted: TimelineBucket | undefined, maxBuckets: number): Promise<TimelineResult> {
     const { where, params, p } = buildFilter(filter);
     // One pass over the case: the filtered rows are read once (r), then counted
     // (h), the bucket size chosen from their range by chooseBucket's rule (u,
     // on the range truncated to whole seconds as the API shows it), and
     // bucketed (b). Formerly a second statement re-read and re-joined them.
-    const sizes = TIMELINE_BUCKETS.map((b, i) => `(${i}, '${b}', ${BUCKET_MS[b]})`).join(', ');
     const { rows } = await this.aggregate((tx) =>
       this.query(
         `WITH r AS MATERIALIZED (
@@ -163,48 +308,27 @@ export class PostgresReviewStore implements ReviewStore {
            SELECT count(*)::int AS total, count(ts)::int AS with_taken,
                   date_trunc('second', min(ts)) AS min_ts, date_trunc('second', max(ts)) AS max_ts
              FROM r
-         ), u AS (
-           SELECT COALESCE(${p(wanted ?? null)}::text,
-                           CASE WHEN h.min_ts IS NULL THEN 'day'
-                                ELSE COALESCE((SELECT v.unit FROM (VALUES ${sizes}) v (i, unit, ms)
-                                                WHERE floor(extract(epoch FROM h.max_ts - h.min_ts) * 1000 / v.ms) + 2 <= ${p(maxBuckets)}::int
-                                                ORDER BY v.i LIMIT 1), 'year') END) AS unit
-             FROM h
-         ), b AS (
+         ), ${unitChooser(p(wanted ?? null), p(maxBuckets))}, b AS (
            SELECT date_trunc(u.unit, r.ts) AS b,
                   (count(*) FILTER (WHERE r.has_offset))::int AS with_offset,
                   (count(*) FILTER (WHERE NOT r.has_offset))::int AS without_offset
              FROM r CROSS JOIN u WHERE r.ts IS NOT NULL
             GROUP BY 1
          )
-         SELECT h.total, h.with_taken, u.unit,
-                to_char(b.b, ${WALL_CLOCK}) AS start, to_char(b.b + ('1 ' || u.unit)::interval, ${WALL_CLOCK}) AS "end",
-                b.with_offset, b.without_offset
-           FROM h CROSS JOIN u LEFT JOIN b ON true
-          ORDER BY b.b`,
+         ${TIMELINE_SELECT}`,
         params,
         tx,
       ),
     );
-    const h = rows[0] ?? {};
-    const total = Number(h.total ?? 0);
-    const withTakenAt = Number(h.with_taken ?? 0);
-    const bucket = (h.unit === undefined ? (wanted ?? 'day') : String(h.unit)) as TimelineBucket;
-    const buckets = rows
-      .filter((r) => r.start !== null && r.start !== undefined)
-      .map((r) => ({ start: String(r.start), end: String(r.end), withOffset: Number(r.with_offset), withoutOffset: Number(r.without_offset) }));
-    return {
-      bucket,
-      from: buckets[0]?.start ?? null,
-      to: buckets.at(-1)?.end ?? null,
-      buckets,
-      total,
-      withTakenAt,
-      withoutTakenAt: total - withTakenAt,
-    };
+    return timelineResultOf(rows, wanted);
   }
 
   async countFiles(filter: ReviewFilter, cap: number): Promise<number> {
+    const dims = summaryDims(filter, true);
+    if (dims) {
+      const n = await this.fromSummary(dims.caseId, (tx) => summaryCount(tx, dims));
+      if (n !== null) return Math.min(n, cap + 1);
+    }
     const { where, params, p } = buildFilter(filter);
     const { rows } = await this.query(`SELECT count(*)::int AS n FROM (SELECT 1 ${FROM} WHERE ${where.join(' AND ')} LIMIT ${p(cap + 1)}) s`, params);
     return Number(rows[0]?.n ?? 0);
@@ -395,6 +519,6 @@ export class PostgresReviewStore implements ReviewStore {
   }
 }
 
-export function createPostgresReviewStore(sql: SqlClient): ReviewStore {
-  return new PostgresReviewStore(sql);
+export function createPostgresReviewStore(sql: SqlClient, options: { reviewSummary?: boolean } = {}): PostgresReviewStore {
+  return new PostgresReviewStore(sql, options);
 }

@@ -34,5 +34,13 @@ export async function recordCompletionIfDone(
     eventKey: `complete:${ref.caseId}/${ref.evidenceId}:${status.uploads.length}:${status.files.total}`,
   });
   ctx.logger.info({ files: status.files.total, failures: status.failures.length }, 'evidence processing complete');
+  // The review app's whole-case answers come from the case's summary once it
+  // is remade; a refresh that fails only leaves them to the files (and to the
+  // next quiet read), so it never fails the stage.
+  try {
+    await deps.index.refreshReviewSummary?.(ref.caseId);
+  } catch (err) {
+    ctx.logger.warn({ err }, 'review summary not refreshed');
+  }
   return true;
 }

@@ -477,6 +477,13 @@ export interface IndexStore {
    * item, so two finishers can never both see the other's work as still open.
    */
   hasPendingWork(caseId: string, evidenceId: string): Promise<boolean>;
+  /**
+   * Remakes the case's review summary (the map, timeline and search totals'
+   * cache, docs/review-api.md) now, e.g. once an evidence item is complete;
+   * false when another refresh was running. Optional: a store without one
+   * answers every review request from the files.
+   */
+  refreshReviewSummary?(caseId: string): Promise<boolean>;
   /** Marks an upload whose hash stage gave up (dead-lettered), so the evidence item can still complete. */
   failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;

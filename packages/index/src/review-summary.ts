@@ -1,0 +1,219 @@
+import { TIMELINE_BUCKETS, type ReviewFilter } from '@exhibit/core';
+import { matchedAs } from './index-store.search.js';
+import type { SqlClient } from './sql-client.js';
+
+/**
+ * The per-case review summary (migration 0060-review-summary.sql): counts,
+ * map cells and timeline buckets per (evidence item, kind, has a position,
+ * hidden as known-good), so the whole-case map, timeline and search total
+ * read a few hundred rows instead of every file of the case.
+ *
+ * It is a cache with an exact rule: used only when the reader's snapshot
+ * shows a summary, no change row for the case and the hash-set version the
+ * summary was made under. It is made in one snapshot by the same expressions
+ * as the direct queries, so its answers are the direct queries' answers (the
+ * tests compare the two on PGlite and PostgreSQL).
+ */
+export const REVIEW_SUMMARY = {
+  /** Map cells are kept for zooms 0..12 (cells down to 0.022°); deeper zooms ask the files. */
+  mapMaxZoom: 12,
+  /**
+   * A stale summary is remade by a read only when nothing in the case has
+   * changed for this long, so a busy ingest is not re-summarised on every
+   * read (those reads ask the files, as before).
+   */
+  quietMs: 5_000,
+} as const;
+
+/** Second key of the refresh's advisory lock (the first is the case id's hash). */
+const REFRESH_LOCK_KEY = 6_000_601;
+
+/** What a summary can answer: the case, optionally narrowed by these. */
+export interface SummaryDims {
+  caseId: string;
+  evidenceId?: string;
+  kind?: string;
+  hasGps?: boolean;
+  includeKnownGood: boolean;
+}
+
+/**
+ * The filter as summary dimensions, or null when it narrows by anything the
+ * summary does not keep (those requests ask the files). `hasGps` only where
+ * the caller allows it (counts keep it; map and timeline rows do not).
+ */
+export function summaryDims(filter: ReviewFilter, allowHasGps: boolean): SummaryDims | null {
+  for (const [key, value] of Object.entries(filter)) {
+    if (value === undefined) continue;
+    if (key === 'caseId' || key === 'evidenceId' || key === 'kind' || key === 'includeKnownGood') continue;
+    if (key === 'hasGps' && allowHasGps) continue;
+    // buildFilter ignores an empty path text too.
+    if (key === 'pathText' && value === '') continue;
+    return null;
+  }
+  const dims: SummaryDims = { caseId: filter.caseId, includeKnownGood: filter.includeKnownGood === true };
+  if (filter.evidenceId !== undefined) dims.evidenceId = filter.evidenceId;
+  if (filter.kind !== undefined) dims.kind = filter.kind;
+  if (filter.hasGps !== undefined) dims.hasGps = filter.hasGps;
+  return dims;
+}
+
+/** The zoom whose map cell (360 / 2^zoom / 4 degrees, as the API computes it) is exactly cellDeg, if any. */
+export function zoomOfCell(cellDeg: number): number | null {
+  for (let z = 0; z <= 22; z++) if (360 / 2 ** z / 4 === cellDeg) return z;
+  return null;
+}
+
+/** The WHERE of a summary table for these dimensions, with its parameters. */
+export function dimsWhere(dims: SummaryDims, alias: string): { where: string[]; params: unknown[]; p: (v: unknown) => string } {
+  const params: unknown[] = [];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const where = [`${alias}.case_id = ${p(dims.caseId)}`];
+  if (dims.evidenceId !== undefined) where.push(`${alias}.evidence_id = ${p(dims.evidenceId)}`);
+  if (dims.kind !== undefined) where.push(`${alias}.kind = ${p(dims.kind)}`);
+  if (dims.hasGps !== undefined) where.push(`${alias}.has_gps = ${p(dims.hasGps)}`);
+  if (!dims.includeKnownGood) where.push(`NOT ${alias}.hidden`);
+  return { where, params, p };
+}
+
+/**
+ * Whether this snapshot holds a summary of exactly its own data for the case
+ * (and map cells down to which zoom). Call inside the transaction that then
+ * reads the summary.
+ */
+export async function summaryState(tx: SqlClient, caseId: string): Promise<{ fresh: boolean; mapMaxZoom: number } | null> {
+  const { rows } = await tx.query<{ fresh: boolean; map_max_zoom: number }>(
+    `SELECT s.map_max_zoom,
+            (s.sets_version = v.version AND NOT EXISTS (SELECT 1 FROM review_summary_changes c WHERE c.case_id = s.case_id)) AS fresh
+       FROM review_summary_state s CROSS JOIN review_summary_sets_version v
+      WHERE s.case_id = $1`,
+    [caseId],
+  );
+  const r = rows[0];
+  return r ? { fresh: r.fresh === true, mapMaxZoom: Number(r.map_max_zoom) } : null;
+}
+
+/** Whether a stale (or missing) summary may be remade now: nothing in the case changed for REVIEW_SUMMARY.quietMs. */
+export async function quietSince(sql: SqlClient, caseId: string, quietMs: number): Promise<boolean> {
+  const { rows } = await sql.query<{ quiet: boolean }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM review_summary_changes
+                         WHERE case_id = $1 AND changed_at > clock_timestamp() - make_interval(secs => $2::float8 / 1000)) AS quiet`,
+    [caseId, quietMs],
+  );
+  return rows[0]?.quiet === true;
+}
+
+/**
+ * Remakes the case's summary from one snapshot and removes the change rows
+ * that snapshot saw (a change committed meanwhile keeps its row, so the new
+ * summary is not used until the next refresh). Returns false when another
+ * refresh of the case is running or this one lost a race (nothing changed).
+ */
+export async function refreshReviewSummary(
+  sql: SqlClient,
+  caseId: string,
+  options: { mapMaxZoom?: number; /** Runs once the refresh's snapshot is taken (the tests commit a change there). */ afterSnapshot?: () => Promise<void> } = {},
+): Promise<boolean> {
+  const mapMaxZoom = options.mapMaxZoom ?? REVIEW_SUMMARY.mapMaxZoom;
+  const started = performance.now();
+  try {
+    return await sql.transaction(async (tx) => {
+      await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), $2) AS ok', [caseId, REFRESH_LOCK_KEY]);
+      if (lock[0]?.ok !== true) return false;
+      await options.afterSnapshot?.();
+      // Many groups (cells of every zoom): let them hash in memory.
+      await tx.query("SET LOCAL work_mem = '64MB'");
+      // Positions are summed as the decimals of their shortest exact text, as the direct map query averages them.
+      await tx.query('SET LOCAL extra_float_digits = 1');
+      for (const table of ['review_summary_counts', 'review_summary_cells', 'review_summary_buckets', 'review_summary_changes']) {
+        await tx.query(`DELETE FROM ${table} WHERE case_id = $1`, [caseId]);
+      }
+      const hidden = `(${matchedAs(['known-good'])} AND NOT ${matchedAs(['known-bad', 'notable'])})`;
+      const { rows } = await tx.query<{ files: string | number }>(
+        `WITH r AS MATERIALIZED (
+           SELECT f.evidence_id, c.kind, c.gps_lat, c.gps_lon, c.taken_at_local_ts AS ts, c.taken_at_utc IS NOT NULL AS has_offset,
+                  f.file_id, f.sha256, ${hidden} AS hidden
+             FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
+            WHERE f.case_id = $1
+         ), n AS (
+           INSERT INTO review_summary_counts (case_id, evidence_id, kind, has_gps, hidden, files, with_taken, min_taken, max_taken)
+           SELECT $1, evidence_id, kind, gps_lat IS NOT NULL, hidden, count(*), count(ts), min(ts), max(ts)
+             FROM r GROUP BY evidence_id, kind, gps_lat IS NOT NULL, hidden
+           RETURNING files
+         ), fine AS (
+           -- Cells at the finest kept zoom, each file's position read once. A cell at
+           -- zoom z is 2^(max - z) fine cells on a side: lon / (2c) is exactly
+           -- (lon / c) / 2 in floating point, so floor(lon / cell_z) is exactly
+           -- floor(lon / cell_max) >> (max - z), and the coarser cells below are sums
+           -- of these, exact (numeric sums, min/max, counts).
+           SELECT r.evidence_id, r.kind, r.hidden,
+                  floor(r.gps_lon / (360::float8 / power(2::float8, $2::int) / 4))::bigint AS gx,
+                  floor(r.gps_lat / (360::float8 / power(2::float8, $2::int) / 4))::bigint AS gy,
+                  count(*) AS files, sum(r.gps_lat::text::numeric) AS sum_lat, sum(r.gps_lon::text::numeric) AS sum_lon,
+                  min(r.gps_lat) AS min_lat, max(r.gps_lat) AS max_lat, min(r.gps_lon) AS min_lon, max(r.gps_lon) AS max_lon,
+                  min(r.file_id COLLATE "C") AS file_id, min(r.sha256 COLLATE "C") AS sha256
+             FROM r WHERE r.gps_lat IS NOT NULL
+            GROUP BY r.evidence_id, r.kind, r.hidden, 4, 5
+         ), m AS (
+           INSERT INTO review_summary_cells (case_id, evidence_id, kind, hidden, zoom, gx, gy, files, sum_lat, sum_lon, min_lat, max_lat, min_lon, max_lon, file_id, sha256)
+           SELECT $1, f.evidence_id, f.kind, f.hidden, z.zoom, f.gx >> ($2::int - z.zoom), f.gy >> ($2::int - z.zoom), sum(f.files),
+                  sum(f.sum_lat), sum(f.sum_lon), min(f.min_lat), max(f.max_lat), min(f.min_lon), max(f.max_lon),
+                  min(f.file_id COLLATE "C"), min(f.sha256 COLLATE "C")
+             FROM fine f CROSS JOIN generate_series(0, $2::int) z (zoom)
+            GROUP BY f.evidence_id, f.kind, f.hidden, z.zoom, f.gx >> ($2::int - z.zoom), f.gy >> ($2::int - z.zoom)
+           RETURNING 1
+         ), minutes AS (
+           -- Minute buckets, each capture time read once; every larger unit is a
+           -- date_trunc of a minute's start (date_trunc(u, date_trunc('minute', t)) = date_trunc(u, t)).
+           SELECT r.evidence_id, r.kind, r.hidden, date_trunc('minute', r.ts) AS start,
+                  count(*) FILTER (WHERE r.has_offset) AS with_offset, count(*) FILTER (WHERE NOT r.has_offset) AS without_offset
+             FROM r WHERE r.ts IS NOT NULL
+            GROUP BY r.evidence_id, r.kind, r.hidden, date_trunc('minute', r.ts)
+         ), b AS (
+           INSERT INTO review_summary_buckets (case_id, evidence_id, kind, hidden, unit, start, with_offset, without_offset)
+           SELECT $1, x.evidence_id, x.kind, x.hidden, u.unit, date_trunc(u.unit, x.start), sum(x.with_offset), sum(x.without_offset)
+             FROM minutes x CROSS JOIN unnest($3::text[]) u (unit)
+            GROUP BY x.evidence_id, x.kind, x.hidden, u.unit, date_trunc(u.unit, x.start)
+           RETURNING 1
+         )
+         SELECT (SELECT COALESCE(sum(files), 0) FROM n) AS files, (SELECT count(*) FROM m) AS cells, (SELECT count(*) FROM b) AS buckets`,
+        [caseId, mapMaxZoom, [...TIMELINE_BUCKETS]],
+      );
+      await tx.query(
+        `INSERT INTO review_summary_state (case_id, refreshed_at, map_max_zoom, files, sets_version, refresh_ms)
+         SELECT $1, now(), $2, $3, version, $4 FROM review_summary_sets_version
+         ON CONFLICT (case_id) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at, map_max_zoom = EXCLUDED.map_max_zoom,
+                                             files = EXCLUDED.files, sets_version = EXCLUDED.sets_version, refresh_ms = EXCLUDED.refresh_ms`,
+        [caseId, mapMaxZoom, Number(rows[0]?.files ?? 0), Math.round(performance.now() - started)],
+      );
+      return true;
+    });
+  } catch (err) {
+    // A concurrent refresh or writer won (serialization failure, unique
+    // violation on a first summary): the summary stays as it was, stale or not.
+    const state = (err as { cause?: { code?: unknown }; code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+    if (state === '40001' || state === '23505' || state === '40P01') return false;
+    const details = (err as { details?: { sqlState?: unknown } }).details?.sqlState;
+    if (details === '40001' || details === '23505' || details === '40P01') return false;
+    throw err;
+  }
+}
+
+/** The number of files of these dimensions, from a fresh summary (check summaryState in the same transaction first). */
+export async function summaryCount(tx: SqlClient, dims: SummaryDims): Promise<number> {
+  const { where, params } = dimsWhere(dims, 's');
+  const { rows } = await tx.query<{ n: string | number }>(`SELECT COALESCE(sum(s.files), 0)::bigint AS n FROM review_summary_counts s WHERE ${where.join(' AND ')}`, params);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Remakes the case's summary when it is stale (or missing) and the case has
+ * been quiet for REVIEW_SUMMARY.quietMs; true when a fresh summary was made.
+ */
+export async function refreshIfStaleAndQuiet(sql: SqlClient, caseId: string): Promise<boolean> {
+  const state = await summaryState(sql, caseId);
+  if (state?.fresh) return false;
+  if (!(await quietSince(sql, caseId, REVIEW_SUMMARY.quietMs))) return false;
+  return refreshReviewSummary(sql, caseId);
+}
