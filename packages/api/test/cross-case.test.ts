@@ -64,7 +64,10 @@ beforeAll(async () => {
   await f.index.advanceFile(sharedFileId, 'indexed');
   const thumbnail = { container: f.deps.containers.derived, name: derivedNames.thumbnail(a.memberSha256, 't320q80') };
   await f.blobs.upload(thumbnail, Buffer.from([0xff, 0xd8, 0xff, 0xdb, 1, 2, 3]), { contentType: 'image/jpeg' });
-  await f.index.setThumbnail(a.memberSha256, { status: 'done', blob: thumbnail, source: 'image', tools: [{ name: 'sharp', version: '0.34.0' }] });
+  // An embedded EXIF preview too, so the preview route has something of the shared content to answer with.
+  const preview = { container: f.deps.containers.derived, name: derivedNames.embeddedPreview(a.memberSha256) };
+  await f.blobs.upload(preview, Buffer.from([0xff, 0xd8, 0xff, 0xdb, 4, 5, 6]), { contentType: 'image/jpeg' });
+  await f.index.setThumbnail(a.memberSha256, { status: 'done', blob: thumbnail, source: 'image', preview, tools: [{ name: 'sharp', version: '0.34.0' }] });
   const content = await f.index.getContent(a.memberSha256);
   // The premise: the shared row points into case A's archive.
   expect(content?.source.name).toBe(a.blobName);
