@@ -214,6 +214,38 @@ describe.skipIf(!haveTools)('ext4-htree-index-block-read-as-deleted-entry', () =
     await check(REPRODUCING[0]!, true);
   });
 
+  it('a well-formed entry planted in the index bytes of an htree root and of an interior (dx_node) block is not listed; TSK lists it', async () => {
+    const image = makeImage('ext4', tree, REPRODUCING[0]);
+    const block = (logical: number) => Number(execFileSync('debugfs', ['-R', `bmap /many ${logical}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const hello = /Inode: (\d+)/.exec(execFileSync('debugfs', ['-R', 'stat /hello.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]!;
+    const entry = (name: string) => {
+      const b = Buffer.alloc((name.length + 8 + 3) & ~3);
+      b.writeUInt32LE(Number(hello), 0);
+      b.writeUInt16LE(b.length, 4);
+      b[6] = name.length;
+      b[7] = 1;
+      b.write(name, 8, 'latin1');
+      return b;
+    };
+    // The first leaf block made a dx_node: inode 0 and name length 0 covering the block, limit/count, zeros.
+    const node = Buffer.alloc(1024);
+    node.writeUInt16LE(1024, 4);
+    node.writeUInt16LE((1024 - 8 - 8) / 8, 8);
+    node.writeUInt16LE(1, 10);
+    const fd = openSync(image, 'r+');
+    try {
+      writeSync(fd, entry('planted-in-root'), 0, undefined, block(0) * 1024 + 0x200);
+      writeSync(fd, node, 0, undefined, block(1) * 1024);
+      writeSync(fd, entry('planted-in-node'), 0, undefined, block(1) * 1024 + 0x200);
+    } finally {
+      closeSync(fd);
+    }
+    const tsk = fls(image).map((l) => l.path);
+    expect(tsk).toEqual(expect.arrayContaining(['many/planted-in-root', 'many/planted-in-node']));
+    const { listed } = await readImage(image);
+    expect(listed.map((l) => l.entry.path).filter((p) => p.includes('planted'))).toEqual([]);
+  });
+
   it('every reproducing seed and a few others: listing equals fls -r -p less the names TSK reads from index bytes', async () => {
     for (const seed of REPRODUCING.slice(1)) await check(seed, true);
     for (const seed of ['00000000-0000-4000-8000-000000000001', '11111111-2222-4333-8444-555555555555', DEFAULT_SEED]) await check(seed, false);
