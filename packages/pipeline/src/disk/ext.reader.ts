@@ -6,10 +6,12 @@ import { preciseUtcTime } from './ext-time.js';
 /**
  * ext2/ext3/ext4 read from the volume's bytes: superblock, group descriptors
  * (32- and 64-bit), inodes, block maps and extent trees, directories read
- * linearly (htree interior blocks look like empty entries), symlinks as
- * recorded and never followed. Deleted names are found the way The Sleuth
- * Kit finds them — in the slack after each live directory entry — so the
- * listing equals `fls -r -p`; a deleted inode's data is read back only as
+ * linearly (htree index bytes are skipped), symlinks as recorded and never
+ * followed. Deleted names are found the way The Sleuth Kit finds them — in
+ * the slack after each live directory entry — so the listing equals
+ * `fls -r -p`, except for slack 'names' that cannot be real (htree index
+ * bytes, reserved inodes, NUL/control bytes, invalid UTF-8), which TSK lists
+ * and Exhibit leaves out; a deleted inode's data is read back only as
  * far as its block map or extents still describe it (the ext4 kernel driver
  * clears them on deletion; debugfs does not).
  */
