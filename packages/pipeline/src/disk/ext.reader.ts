@@ -6,10 +6,12 @@ import { preciseUtcTime } from './ext-time.js';
 /**
  * ext2/ext3/ext4 read from the volume's bytes: superblock, group descriptors
  * (32- and 64-bit), inodes, block maps and extent trees, directories read
- * linearly (htree interior blocks look like empty entries), symlinks as
- * recorded and never followed. Deleted names are found the way The Sleuth
- * Kit finds them — in the slack after each live directory entry — so the
- * listing equals `fls -r -p`; a deleted inode's data is read back only as
+ * linearly (htree index bytes are skipped), symlinks as recorded and never
+ * followed. Deleted names are found the way The Sleuth Kit finds them — in
+ * the slack after each live directory entry — so the listing equals
+ * `fls -r -p`, except for slack 'names' that cannot be real (htree index
+ * bytes, reserved inodes, NUL/control bytes, invalid UTF-8), which TSK lists
+ * and Exhibit leaves out; a deleted inode's data is read back only as
  * far as its block map or extents still describe it (the ext4 kernel driver
  * clears them on deletion; debugfs does not).
  */
@@ -30,6 +32,7 @@ const BG_INODE_UNINIT = 0x1;
 const RO_COMPAT_GDT_CSUM = 0x10;
 const RO_COMPAT_METADATA_CSUM = 0x400;
 const MAX_NAME = 255;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 type Problem = NonNullable<FileSystemEntry['problem']>;
 
@@ -101,6 +104,8 @@ class ExtFs {
     private readonly gdtOffset: number,
     private readonly incompat: number,
     private readonly roCompat: number,
+    /** The first inode a file may have; those below it (but the root, 2) are reserved. */
+    private readonly firstIno: number,
     private readonly signal: AbortSignal | undefined,
   ) {}
 
@@ -141,7 +146,7 @@ class ExtFs {
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
-    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), signal);
+    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), revLevel === 0 ? 11 : u32(sb, 0x54), signal);
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
@@ -362,15 +367,81 @@ class ExtFs {
   }
 
   /**
+   * Where htree index bytes begin in a directory block, or the block's length
+   * when it holds none. An indexed directory's first block (dx_root) is '.'
+   * and '..' with '..' covering the rest, then dx_root_info (zero, hash
+   * version, info length 8, levels) and the count/limit header; an interior
+   * block (dx_node) is a fake entry with inode 0 and name length 0 covering
+   * the whole block, then count/limit. The {hash, block} pairs that follow
+   * are not names: read as directory slack they parse as garbage 'deleted
+   * names' (TSK lists them, as '^'). The shape is checked, not the inode's
+   * index flag, so a directory whose flag was cleared (its old index bytes
+   * still there) is read the same way.
+   */
+  private dxIndexStart(b: Uint8Array): number {
+    const bs = b.length;
+    if (bs !== this.blockSize) return bs;
+    const withType = (this.incompat & INCOMPAT_FILETYPE) !== 0;
+    const nameLen = (o: number) => (withType ? b[o + 6]! : u16(b, o + 6));
+    // The limit is the number of 8-byte entries that fit; a checksum tail (metadata_csum) takes 8 bytes.
+    const limitFits = (header: number) => {
+      const limit = u16(b, header);
+      const count = u16(b, header + 2);
+      const room = (bs - header) / 8;
+      return (limit === room || limit === room - 1) && count >= 1 && count <= limit;
+    };
+    const dotAt = (o: number, dots: number) => nameLen(o) === dots && b[o + 8] === 0x2e && (dots === 1 || b[o + 9] === 0x2e);
+    const recLen = (o: number) => {
+      const r = u16(b, o + 4);
+      return bs === 65536 && (r === 0 || r === 65535) ? 65536 : r;
+    };
+    if (
+      u32(b, 0) !== 0 &&
+      recLen(0) === 12 &&
+      dotAt(0, 1) &&
+      recLen(12) === bs - 12 &&
+      dotAt(12, 2) &&
+      u32(b, 24) === 0 &&
+      b[29] === 8 &&
+      b[30]! <= 3 &&
+      limitFits(32)
+    ) {
+      return 24;
+    }
+    if (u32(b, 0) === 0 && recLen(0) === bs && nameLen(0) === 0 && limitFits(8)) return 0;
+    return bs;
+  }
+
+  /**
+   * A name found in slack is listed only when it could be a real entry:
+   * its inode is 0, the root or a non-reserved inode, and its bytes are
+   * UTF-8 with no NUL, '/' or control character. Slack holds old bytes of
+   * every kind; a 'name' failing these is absent rather than wrong (TSK
+   * prints such names with '^' for the bytes it cannot show).
+   */
+  private plausibleRecoveredName(ino: number, name: Uint8Array): string | undefined {
+    if (ino !== 0 && ino !== 2 && ino < this.firstIno) return undefined;
+    for (const c of name) if (c < 0x20 || c === 0x7f || c === 0x2f) return undefined;
+    try {
+      return STRICT_UTF8.decode(name);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * Names in one directory block, the way TSK's ext2fs_dent_parse_block reads
    * them: live entries, then whatever still parses in the slack each live
-   * entry's record length leaves behind (deleted names).
+   * entry's record length leaves behind (deleted names) — except htree index
+   * bytes, which are never names, and slack 'names' that cannot be real
+   * (plausibleRecoveredName).
    */
   private parseDirBlock(b: Uint8Array, deletedDir: boolean, out: DirName[]): void {
     const withType = (this.incompat & INCOMPAT_FILETYPE) !== 0;
+    const indexStart = this.dxIndexStart(b);
     let dellen = 0;
     let minreclen = 4;
-    for (let idx = 0; idx + 12 <= b.length; idx += minreclen) {
+    for (let idx = 0; idx + 12 <= b.length && idx < indexStart; idx += minreclen) {
       const ino = u32(b, idx);
       const reclen = u16(b, idx + 4);
       const namelen = withType ? b[idx + 6]! : u16(b, idx + 6);
@@ -386,12 +457,21 @@ class ExtFs {
         dellen -= 4;
         continue;
       }
-      const name = Buffer.from(b.subarray(idx + 8, idx + 8 + namelen)).toString('utf8');
+      const nameBytes = b.subarray(idx + 8, idx + 8 + namelen);
+      let name: string;
       let allocated: boolean;
       if (dellen > 0 || ino === 0 || deletedDir) {
+        const recovered = this.plausibleRecoveredName(ino, nameBytes);
+        if (recovered === undefined) {
+          minreclen = 4;
+          if (dellen > 0) dellen -= 4;
+          continue;
+        }
+        name = recovered;
         allocated = false;
         if (dellen > 0) dellen -= minreclen;
       } else {
+        name = Buffer.from(nameBytes).toString('utf8');
         allocated = true;
         if (reclen > minreclen) dellen = reclen - minreclen;
       }
