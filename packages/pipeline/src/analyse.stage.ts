@@ -62,13 +62,15 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
 
 /**
  * The file's bytes from the member-bytes cache, when this process's unpack just
- * read them (taken out: an entry serves one analyse). Asked under the source
- * the index records and the content's SHA-256, so they are the file's bytes or
- * nothing. Taken even when no step will need them, to give their room back.
+ * read them (taken out: an entry serves one analyse). Asked under this
+ * occurrence's own span (where unpack read it; a duplicate's content names the
+ * first occurrence's) and the SHA-256 the index records, so they are the
+ * file's bytes or nothing. Taken even when no step will need them (content
+ * already analysed for another occurrence), to give their room back.
  */
 function takeMemberBytes(deps: StageDeps, loaded: LoadedFile): Buffer | null {
-  if (!deps.memberBytes) return null;
-  const { container, name, offset } = loaded.source;
+  if (!deps.memberBytes || !loaded.file.source) return null;
+  const { container, name, offset } = loaded.file.source;
   return deps.memberBytes.take({ container, name, offset: offset ?? 0, length: loaded.content.size, sha256: loaded.content.sha256 });
 }
 
