@@ -283,7 +283,7 @@ export function renderResults(r: BenchResults): string {
   if (mc) {
     const at = mc.atLastUnpack;
     out.push(
-      `Member-bytes cache: ${mc.hits} hits (${(mc.hitBytes / 1e6).toFixed(1)} MB not read again), ${mc.misses} misses (${(mc.missBytes / 1e6).toFixed(1)} MB); ` +
+      `Member-bytes cache: ${mc.hits} hits (${(mc.hitBytes / 1e6).toFixed(1)} MB not read again), ${mc.misses} misses (${(mc.missBytes / 1e6).toFixed(1)} MB read from storage by analyse); ` +
         `hit rate ${mc.hits + mc.misses > 0 ? ((100 * mc.hits) / (mc.hits + mc.misses)).toFixed(0) : '-'} %` +
         (at ? `; at the last unpack: ${Object.entries(at).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
     );

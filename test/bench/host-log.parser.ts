@@ -37,10 +37,10 @@ export interface HostLogSummary {
 }
 
 export interface MemberCacheFigures {
-  /** Files analysed from the cache, and the bytes they did not read from storage. */
+  /** Members analysed from the cache (a redelivered batch's again), and their sizes: bytes not read from storage again. */
   hits: number;
   hitBytes: number;
-  /** Files analysed without it (their bytes read from storage as far as the steps needed). */
+  /** Members analysed without it, and the bytes analyse read from storage for them (a video's tools, reading by URL, not counted). */
   misses: number;
   missBytes: number;
   /** The cache's counters when the last archive finished unpacking (offered, refused, expired, held). */
@@ -59,7 +59,7 @@ export function summariseHostLog(text: string): HostLogSummary {
   let memberCache: MemberCacheFigures | null = null;
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
-    let entry: { msg?: unknown; queue?: unknown; durationMs?: unknown; status?: unknown; time?: unknown; level?: unknown; memberCache?: unknown; size?: unknown };
+    let entry: { msg?: unknown; queue?: unknown; durationMs?: unknown; status?: unknown; time?: unknown; level?: unknown; memberCache?: unknown; size?: unknown; bytesFetched?: unknown };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
@@ -71,13 +71,12 @@ export function summariseHostLog(text: string): HostLogSummary {
     }
     if (entry.memberCache !== undefined) {
       memberCache ??= { hits: 0, hitBytes: 0, misses: 0, missBytes: 0, atLastUnpack: null };
-      const size = typeof entry.size === 'number' ? entry.size : 0;
       if (entry.memberCache === 'hit') {
         memberCache.hits += 1;
-        memberCache.hitBytes += size;
+        memberCache.hitBytes += typeof entry.size === 'number' ? entry.size : 0;
       } else if (entry.memberCache === 'miss') {
         memberCache.misses += 1;
-        memberCache.missBytes += size;
+        memberCache.missBytes += typeof entry.bytesFetched === 'number' ? entry.bytesFetched : 0;
       } else if (typeof entry.memberCache === 'object' && entry.memberCache !== null) {
         memberCache.atLastUnpack = entry.memberCache as Record<string, number>;
       }

@@ -47,7 +47,8 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
     loaded = thumbnailed.loaded;
   }
   if (input.fetches > 0 || deps.memberBytes) {
-    const memberCache = deps.memberBytes ? { memberCache: cached ? 'hit' : 'miss' } : {};
+    // Only members are offered to the cache (by their unpack): an upload is never a miss.
+    const memberCache = deps.memberBytes && loaded.file.parentId !== null ? { memberCache: cached ? 'hit' : 'miss' } : {};
     ctx.logger.debug({ bytesFetched: input.bytesFetched, fetches: input.fetches, size: input.size, ...memberCache }, 'analysed from one read');
   }
 
@@ -69,7 +70,7 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
  * already analysed for another occurrence), to give their room back.
  */
 function takeMemberBytes(deps: StageDeps, loaded: LoadedFile): Buffer | null {
-  if (!deps.memberBytes || !loaded.file.source) return null;
+  if (!deps.memberBytes || !loaded.file.source || loaded.file.parentId === null) return null;
   const { container, name, offset } = loaded.file.source;
   return deps.memberBytes.take({ container, name, offset: offset ?? 0, length: loaded.content.size, sha256: loaded.content.sha256 });
 }
