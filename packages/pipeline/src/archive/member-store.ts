@@ -122,6 +122,7 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
       if (next.done) break;
       keptBytes += next.value.length;
       if (keptBytes <= keepUpTo) kept.push(next.value);
+      else kept.length = 0; // too large to keep: let go of what was gathered
     }
     if (hasher.bytes !== options.inPlace.length) {
       throw new ExhibitError('corrupt-file', `${label}: ${hasher.bytes} bytes read where the archive records ${options.inPlace.length}`);
