@@ -69,10 +69,10 @@ export const LIMITS = {
    * All the member bytes the cache holds at once. Offers beyond it are refused
    * (those members are read from storage by analyse), never the oldest dropped:
    * analyse takes members in the order unpack offers them, so the oldest are
-   * the next ones needed. It adds up to this much to the host's RSS (docs/benchmarks.md:
-   * 128 MiB took the bench's peak over 1 GiB).
+   * the next ones needed. It adds at least this much to the host's RSS (docs/benchmarks.md:
+   * 128 MiB and 64 MiB each took the bench's peak over 1 GiB in one run).
    */
-  memberCacheBudgetBytes: 64 * 1024 * 1024,
+  memberCacheBudgetBytes: 32 * 1024 * 1024,
   /** An entry not taken within this time (its file was analysed elsewhere, or not at all) gives its room to new offers. */
   memberCacheMaxAgeMs: 10 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */

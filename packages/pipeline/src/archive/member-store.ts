@@ -115,19 +115,21 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
   const chunks = counted();
   const keepUpTo = options.keepBytesUpTo ?? -1;
   if (options.inPlace) {
-    const kept: Buffer[] = [];
+    // Copied as they flow into one buffer of the recorded length (no second copy at the end);
+    // kept only if the stream filled it exactly, which the check below requires anyway.
+    let kept = options.inPlace.length <= keepUpTo ? Buffer.alloc(options.inPlace.length) : null;
     let keptBytes = 0;
     for (;;) {
       const next = await chunks.next();
       if (next.done) break;
+      if (kept && keptBytes + next.value.length <= kept.length) next.value.copy(kept, keptBytes);
+      else kept = null;
       keptBytes += next.value.length;
-      if (keptBytes <= keepUpTo) kept.push(next.value);
-      else kept.length = 0; // too large to keep: let go of what was gathered
     }
     if (hasher.bytes !== options.inPlace.length) {
       throw new ExhibitError('corrupt-file', `${label}: ${hasher.bytes} bytes read where the archive records ${options.inPlace.length}`);
     }
-    const bytes = keptBytes <= keepUpTo ? { bytes: Buffer.concat(kept, keptBytes) } : {};
+    const bytes = kept && keptBytes === kept.length ? { bytes: kept } : {};
     return { hashes: await hasher.digest(), size: hasher.bytes, blob: options.inPlace.source, uploaded: Promise.resolve(), ...bytes };
   }
   const buffered: Buffer[] = [];
