@@ -70,7 +70,7 @@ export const LIMITS = {
    * (those members are read from storage by analyse), never the oldest dropped:
    * analyse takes members in the order unpack offers them, so the oldest are
    * the next ones needed. It adds at least this much to the host's RSS (docs/benchmarks.md:
-   * 128 MiB and 64 MiB each took the bench's peak over 1 GiB in one run).
+   * 128 MiB and 64 MiB took the bench's peak over 1 GiB; 32 MiB stayed at 966 MiB).
    */
   memberCacheBudgetBytes: 32 * 1024 * 1024,
   /** An entry not taken within this time (its file was analysed elsewhere, or not at all) gives its room to new offers. */
