@@ -1,4 +1,4 @@
-import type { StageTiming } from './host-log.parser.js';
+import type { MemberCacheFigures, StageTiming } from './host-log.parser.js';
 import type { IndexStatements, QueueOperations, StorageReads } from './io-figures.summary.js';
 import { formatRatio, median, pairRatio, ratioLine } from './pair-ratios.summary.js';
 import type { CpuSeriesPoint, CpuUsage } from './process-cpu.meter.js';
@@ -114,6 +114,8 @@ export interface BenchResults {
   /** fromSec/toSec: when the stage first started and last finished, in seconds after upload start. */
   stages: Array<StageTiming & { fromSec: number; toSec: number }>;
   logProblems: Record<string, number>;
+  /** The member-bytes cache's hits and misses in analyse (host-log.parser.ts); null when the log had none. */
+  memberCache?: MemberCacheFigures | null;
   memory: MemoryPeaks;
   io: IoFigures;
   /** With --io-stats: statements sent to the embedded index, by text, most time first. */
@@ -277,6 +279,15 @@ export function renderResults(r: BenchResults): string {
       `member thumbnails ${Object.entries(c.thumbnails).map(([k, v]) => `${k} ${v}`).join(', ')}; ` +
       `${c.sha256Mismatches.length} SHA-256 mismatches, ${c.missingMembers.length} members missing; integrity ${c.integrity.join(', ')}`,
   );
+  const mc = r.memberCache;
+  if (mc) {
+    const at = mc.atLastUnpack;
+    out.push(
+      `Member-bytes cache: ${mc.hits} hits (${(mc.hitBytes / 1e6).toFixed(1)} MB not read again), ${mc.misses} misses (${(mc.missBytes / 1e6).toFixed(1)} MB read from storage by analyse); ` +
+        `hit rate ${mc.hits + mc.misses > 0 ? ((100 * mc.hits) / (mc.hits + mc.misses)).toFixed(0) : '-'} %` +
+        (at ? `; at the last unpack: ${Object.entries(at).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
+    );
+  }
   const problems = Object.entries(r.logProblems);
   if (problems.length > 0) out.push(`Log warnings/errors: ${problems.map(([k, v]) => `${k} ×${v}`).join('; ')}`);
   out.push(`Host log: ${r.artefacts.hostLog}${r.artefacts.cpuProfileDir ? `; CPU profiles: ${r.artefacts.cpuProfileDir}` : ''}${r.artefacts.dataDir ? `; data kept in ${r.artefacts.dataDir}` : ''}`);

@@ -273,6 +273,7 @@ async function main(): Promise<void> {
     check: run.check,
     stages: run.log.stages.map((st) => ({ ...st, fromSec: (st.firstStartAt - run.uploadStartEpochMs) / 1000, toSec: (st.lastEndAt - run.uploadStartEpochMs) / 1000 })),
     logProblems: run.log.problems,
+    memberCache: run.log.memberCache,
     memory: run.memory,
     io: run.io,
     sqlStats: run.sqlStats,

@@ -28,6 +28,23 @@ export interface HostLogSummary {
   problems: Record<string, number>;
   /** Epoch ms of the first 'evidence processing complete' line: the host's own end time, free of API polling. */
   completeLoggedAt: number | null;
+  /**
+   * The member-bytes cache (issue 12), from analyse's 'analysed from one read'
+   * lines (debug) and the cache's own counters on the last 'unpacked' line;
+   * null when no line carried them (no cache, or an older host).
+   */
+  memberCache: MemberCacheFigures | null;
+}
+
+export interface MemberCacheFigures {
+  /** Members analysed from the cache (a redelivered batch's again), and their sizes: bytes not read from storage again. */
+  hits: number;
+  hitBytes: number;
+  /** Members analysed without it, and the bytes analyse read from storage for them (a video's tools, reading by URL, not counted). */
+  misses: number;
+  missBytes: number;
+  /** The cache's counters when the last archive finished unpacking (offered, refused, expired, held). */
+  atLastUnpack: Record<string, number> | null;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -39,9 +56,10 @@ export function summariseHostLog(text: string): HostLogSummary {
   const byQueue = new Map<string, { durations: number[]; starts: number[]; ends: number[]; statuses: Record<string, number> }>();
   const problems: Record<string, number> = {};
   let completeLoggedAt: number | null = null;
+  let memberCache: MemberCacheFigures | null = null;
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
-    let entry: { msg?: unknown; queue?: unknown; durationMs?: unknown; status?: unknown; time?: unknown; level?: unknown };
+    let entry: { msg?: unknown; queue?: unknown; durationMs?: unknown; status?: unknown; time?: unknown; level?: unknown; memberCache?: unknown; size?: unknown; bytesFetched?: unknown };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
@@ -50,6 +68,18 @@ export function summariseHostLog(text: string): HostLogSummary {
     if (typeof entry.level === 'number' && entry.level >= 40) {
       const key = String(entry.msg);
       problems[key] = (problems[key] ?? 0) + 1;
+    }
+    if (entry.memberCache !== undefined) {
+      memberCache ??= { hits: 0, hitBytes: 0, misses: 0, missBytes: 0, atLastUnpack: null };
+      if (entry.memberCache === 'hit') {
+        memberCache.hits += 1;
+        memberCache.hitBytes += typeof entry.size === 'number' ? entry.size : 0;
+      } else if (entry.memberCache === 'miss') {
+        memberCache.misses += 1;
+        memberCache.missBytes += typeof entry.bytesFetched === 'number' ? entry.bytesFetched : 0;
+      } else if (typeof entry.memberCache === 'object' && entry.memberCache !== null) {
+        memberCache.atLastUnpack = entry.memberCache as Record<string, number>;
+      }
     }
     if (entry.msg === 'evidence processing complete' && completeLoggedAt === null && typeof entry.time === 'number') completeLoggedAt = entry.time;
     if (entry.msg !== 'message processed' || typeof entry.queue !== 'string' || typeof entry.durationMs !== 'number') continue;
@@ -81,5 +111,5 @@ export function summariseHostLog(text: string): HostLogSummary {
   });
   // By when each stage first started, so the table reads top to bottom roughly as the data flows.
   stages.sort((a, b) => a.firstStartAt - b.firstStartAt || a.queue.localeCompare(b.queue));
-  return { stages, problems, completeLoggedAt };
+  return { stages, problems, completeLoggedAt, memberCache };
 }

@@ -15,3 +15,4 @@ export * from './ports/media.js';
 export * from './ports/custody.js';
 export * from './ports/access-store.js';
 export * from './ports/review-store.js';
+export * from './ports/member-bytes-cache.js';

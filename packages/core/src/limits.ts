@@ -59,6 +59,22 @@ export const LIMITS = {
    * holds the whole image anyway); concurrency × this is the most held.
    */
   analyseWholeReadBytes: 64 * 1024 * 1024,
+  /**
+   * The member-bytes cache (issue 12): an archive member at most this large is
+   * kept in memory by the unpack stage, once read, for the analyse stage of the
+   * same process, so that it is not read from storage a second time.
+   */
+  memberCacheMaxMemberBytes: 16 * 1024 * 1024,
+  /**
+   * All the member bytes the cache holds at once. Offers beyond it are refused
+   * (those members are read from storage by analyse), never the oldest dropped:
+   * analyse takes members in the order unpack offers them, so the oldest are
+   * the next ones needed. It adds at least this much to the host's RSS (docs/benchmarks.md:
+   * 128 MiB and 64 MiB took the bench's peak over 1 GiB; 32 MiB stayed at 966 MiB).
+   */
+  memberCacheBudgetBytes: 32 * 1024 * 1024,
+  /** An entry not taken within this time (its file was analysed elsewhere, or not at all) gives its room to new offers. */
+  memberCacheMaxAgeMs: 10 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */
   maxMetadataBytes: 16 * 1024 * 1024,
   /** Longest ffprobe/ffmpeg run before it is killed. */

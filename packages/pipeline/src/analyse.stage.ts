@@ -26,8 +26,10 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
   if (first === 'missing') return only(skipped('unknown-subject'));
   if (first === 'failed') return only(skipped('already-done'));
   let loaded: LoadedFile = first;
+  const cached = takeMemberBytes(deps, loaded);
   const input = new ReadOnceSource(blobSource(deps.blobs, loaded.source, loaded.file.name, loaded.content.size), {
     maxWholeBytes: deps.limits.analyseWholeReadBytes,
+    whole: cached,
   });
   const steps: Partial<Record<StageName, StageOutcome>> = {};
 
@@ -44,7 +46,11 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
     steps.thumbnail = thumbnailed.outcome;
     loaded = thumbnailed.loaded;
   }
-  if (input.fetches > 0) ctx.logger.debug({ bytesFetched: input.bytesFetched, fetches: input.fetches, size: input.size }, 'analysed from one read');
+  if (input.fetches > 0 || deps.memberBytes) {
+    // Only members are offered to the cache (by their unpack): an upload is never a miss.
+    const memberCache = deps.memberBytes && loaded.file.parentId !== null ? { memberCache: cached ? 'hit' : 'miss' } : {};
+    ctx.logger.debug({ bytesFetched: input.bytesFetched, fetches: input.fetches, size: input.size, ...memberCache }, 'analysed from one read');
+  }
 
   const outcome = overall(steps, loaded);
   if (loaded.file.stage === 'failed') return { outcome, steps };
@@ -54,6 +60,20 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
     forward: { file: message, facts: { kind: loaded.content.kind, unpack: loaded.file.unpack } },
   };
 };
+
+/**
+ * The file's bytes from the member-bytes cache, when this process's unpack just
+ * read them (taken out: an entry serves one analyse). Asked under this
+ * occurrence's own span (where unpack read it; a duplicate's content names the
+ * first occurrence's) and the SHA-256 the index records, so they are the
+ * file's bytes or nothing. Taken even when no step will need them (content
+ * already analysed for another occurrence), to give their room back.
+ */
+function takeMemberBytes(deps: StageDeps, loaded: LoadedFile): Buffer | null {
+  if (!deps.memberBytes || !loaded.file.source || loaded.file.parentId === null) return null;
+  const { container, name, offset } = loaded.file.source;
+  return deps.memberBytes.take({ container, name, offset: offset ?? 0, length: loaded.content.size, sha256: loaded.content.sha256 });
+}
 
 /** Whether metadata or thumbnail will read the bytes (not when both were analysed for another occurrence). */
 function needsBytes(loaded: LoadedFile): boolean {

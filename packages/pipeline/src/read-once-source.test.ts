@@ -28,6 +28,25 @@ describe('ReadOnceSource', () => {
     expect(reads).toEqual([[0, 4096]]);
   });
 
+  it('serves every read from bytes it was given whole (the member-bytes cache), reading storage for none', async () => {
+    const data = randomBytes(200_000);
+    const { source, reads } = recording(data);
+    const once = new ReadOnceSource(source, { maxWholeBytes: 1_000_000, whole: Buffer.from(data) });
+    expect(await once.read(0, 65_536)).toEqual(data.subarray(0, 65_536));
+    expect(await once.loadWhole()).toBe(true);
+    expect(await once.read(0, data.length)).toEqual(data);
+    expect(reads).toEqual([]);
+    expect(once.fetches).toBe(0);
+  });
+
+  it('ignores given bytes of another length than the file\'s, and reads storage', async () => {
+    const data = randomBytes(10_000);
+    const { source, reads } = recording(data);
+    const once = new ReadOnceSource(source, { maxWholeBytes: 1_000_000, whole: data.subarray(0, 9_999) });
+    expect(await once.read(0, 10_000)).toEqual(data);
+    expect(reads).toEqual([[0, 10_000]]);
+  });
+
   it('loads the whole file by fetching only the gaps, then reads memory', async () => {
     const data = randomBytes(300_000);
     const { source, reads } = recording(data);

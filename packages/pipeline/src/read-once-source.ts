@@ -21,13 +21,19 @@ export class ReadOnceSource implements RandomAccessSource {
   bytesFetched = 0;
   fetches = 0;
 
+  /**
+   * `whole`: the file's bytes already in memory (the member-bytes cache), all
+   * `inner.size` of them; every read is then served from it. Bytes of any
+   * other length are ignored and storage is read as usual.
+   */
   constructor(
     private readonly inner: RandomAccessSource,
-    private readonly options: { maxWholeBytes: number },
+    private readonly options: { maxWholeBytes: number; whole?: Buffer | null },
   ) {
     this.name = inner.name;
     this.size = inner.size;
     if (inner.urlOffset !== undefined) this.urlOffset = inner.urlOffset;
+    if (options.whole && options.whole.length === this.size && this.size > 0) this.segments = [{ offset: 0, bytes: options.whole }];
   }
 
   url(): Promise<string> {

@@ -7,6 +7,7 @@ import type {
   FileRecord,
   IndexStore,
   Limits,
+  MemberBytesCache,
   Logger,
   MetadataExtractor,
   StageName,
@@ -30,6 +31,11 @@ export interface StageDeps {
   limits: Limits;
   /** Version of this pipeline, recorded with every derived item. */
   pipelineVersion: string;
+  /**
+   * Members' bytes just read by unpack, for analyse in the same process
+   * (issue 12); absent, analyse reads every member from storage.
+   */
+  memberBytes?: MemberBytesCache;
 }
 
 /** Per invocation: who is running, and how to stop. */

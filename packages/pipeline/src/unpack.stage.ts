@@ -19,6 +19,7 @@ import {
   type FileRecord,
   type HashMessage,
   type Hashes,
+  type MemberBytesCache,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
@@ -26,7 +27,7 @@ import {
 } from '@exhibit/core';
 import { isArchiveLimitError, stopReasonOf, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
 import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
-import { storeMember, type ExpansionBudget } from './archive/member-store.js';
+import { storeMember, type ExpansionBudget, type StoredMember } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
 import { SingleReadSource, type SingleReadCounts } from './archive/single-read.source.js';
@@ -525,10 +526,13 @@ class UnpackRun {
         limits,
         budget: this.budget,
         label,
+        ...(this.deps.memberBytes ? { keepBytesUpTo: limits.memberCacheMaxMemberBytes } : {}),
         // Reading stops through the reader when a budget runs out; what is already read is still stored.
         ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
       });
       if (stored.blob.offset !== undefined) this.readInPlace += 1;
+      // Kept for this member's analyse (analyse.stage.ts), under the digest just computed from these bytes.
+      if (stored.bytes) offerMemberBytes(this.deps.memberBytes, stored);
       // The content row names the blob, so it is written only once the blob is there.
       const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
       persisted.catch((error: unknown) => {
@@ -637,10 +641,17 @@ class UnpackRun {
           }
         : undefined,
     );
-    this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}) }, this.stopped ? 'unpack stopped' : 'unpacked');
+    const memberCache = this.deps.memberBytes ? { memberCache: this.deps.memberBytes.stats() } : {};
+    this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}), ...memberCache }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);
     return done({ format, memberCount: this.memberCount, failedMembers: this.failedMembers, merkleRoot });
   }
+}
+
+function offerMemberBytes(cache: MemberBytesCache | undefined, stored: StoredMember): void {
+  if (!cache || !stored.bytes) return;
+  const { container, name, offset } = stored.blob;
+  cache.offer({ container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 }, stored.bytes);
 }
 
 function failMember(file: NewFile, code: ExhibitErrorCode, detail: string): NewFile {

@@ -53,6 +53,24 @@ describe('storeMember (Azurite)', () => {
     expect(await blobs.exists({ container, name: opts.stagingName })).toBe(false);
   });
 
+  it('keepBytesUpTo: gives a buffered or in-place member\'s exact bytes for the member-bytes cache, none for a larger one', async () => {
+    const small = pseudoRandomBytes(40_000, 31);
+    const buffered = await storeMember(blobs, streamOf(small), options({ keepBytesUpTo: 50_000 }));
+    await buffered.uploaded;
+    expect(buffered.bytes).toEqual(small);
+    const source = { container, name: 'evidence.zip', offset: 1234 };
+    const inPlace = await storeMember(blobs, streamOf(small), options({ keepBytesUpTo: 50_000, inPlace: { source, length: small.length } }));
+    expect(inPlace.bytes).toEqual(small);
+    expect(inPlace.blob).toEqual(source);
+    // Over the limit (in place), or staged because too large to buffer: not kept.
+    expect((await storeMember(blobs, streamOf(small), options({ keepBytesUpTo: 39_999, inPlace: { source, length: small.length } }))).bytes).toBeUndefined();
+    const large = pseudoRandomBytes(100_000, 32);
+    const staged = await storeMember(blobs, streamOf(large), options({ keepBytesUpTo: 1 << 20 }));
+    expect(staged.bytes).toBeUndefined();
+    // Not asked: nothing kept.
+    expect((await storeMember(blobs, streamOf(small), options())).bytes).toBeUndefined();
+  });
+
   it('maxMemberBytes is enforced on bytes as they flow, whatever was declared', async () => {
     const data = pseudoRandomBytes(300_000, 22);
     const opts = options({ limits: { maxMemberBytes: 200_000 } });

@@ -14,7 +14,7 @@ import { createServiceBusBus, createStorageQueueBus } from '@exhibit/bus';
 import { createPostgresIndex, createPostgresAccessStore, createPostgresReviewStore, HashSetStore, migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createMediaTools } from '@exhibit/media';
 import { runPdqBackfill, type PdqBackfillProgress, type RunnerDeps } from '@exhibit/pipeline';
-import { azureCredential, createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
+import { azureCredential, createAzureAppendLog, createAzureBlobStore, MemoryMemberBytesCache } from '@exhibit/storage';
 import {
   appendLogCheckpointStore,
   createCustodyLog,
@@ -203,6 +203,12 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     containers: { evidence: config.containers.evidence, derived: config.containers.derived },
     limits: LIMITS,
     pipelineVersion: version,
+    // Per process: unpack leaves small members' bytes here for analyse (issue 12); a miss reads storage.
+    memberBytes: new MemoryMemberBytesCache({
+      maxMemberBytes: LIMITS.memberCacheMaxMemberBytes,
+      budgetBytes: LIMITS.memberCacheBudgetBytes,
+      maxAgeMs: LIMITS.memberCacheMaxAgeMs,
+    }),
   };
   const tokens = createTokenVerifier(config.auth);
   const api = createApi({

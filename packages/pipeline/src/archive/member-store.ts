@@ -26,6 +26,8 @@ export interface StoredMember {
    * meanwhile; it must await this before anything refers to the blob.
    */
   uploaded: Promise<void>;
+  /** The member's bytes, when asked for (`keepBytesUpTo`) and no larger: for the member-bytes cache. */
+  bytes?: Buffer;
 }
 
 export interface StoreMemberOptions {
@@ -47,6 +49,13 @@ export interface StoreMemberOptions {
    * the member is 'corrupt-file'.
    */
   inPlace?: { source: ContentSource; length: number };
+  /**
+   * Return the member's bytes (StoredMember.bytes) when it is at most this
+   * large, for the member-bytes cache: a buffered member's are those uploaded
+   * (no copy); an in-place member's are gathered as they are hashed. Members
+   * too large to buffer are not kept.
+   */
+  keepBytesUpTo?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -104,12 +113,24 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
   }
 
   const chunks = counted();
+  const keepUpTo = options.keepBytesUpTo ?? -1;
   if (options.inPlace) {
-    for (;;) if ((await chunks.next()).done) break;
+    // Copied as they flow into one buffer of the recorded length (no second copy at the end);
+    // kept only if the stream filled it exactly, which the check below requires anyway.
+    let kept = options.inPlace.length <= keepUpTo ? Buffer.alloc(options.inPlace.length) : null;
+    let keptBytes = 0;
+    for (;;) {
+      const next = await chunks.next();
+      if (next.done) break;
+      if (kept && keptBytes + next.value.length <= kept.length) next.value.copy(kept, keptBytes);
+      else kept = null;
+      keptBytes += next.value.length;
+    }
     if (hasher.bytes !== options.inPlace.length) {
       throw new ExhibitError('corrupt-file', `${label}: ${hasher.bytes} bytes read where the archive records ${options.inPlace.length}`);
     }
-    return { hashes: await hasher.digest(), size: hasher.bytes, blob: options.inPlace.source, uploaded: Promise.resolve() };
+    const bytes = kept && keptBytes === kept.length ? { bytes: kept } : {};
+    return { hashes: await hasher.digest(), size: hasher.bytes, blob: options.inPlace.source, uploaded: Promise.resolve(), ...bytes };
   }
   const buffered: Buffer[] = [];
   let bufferedBytes = 0;
@@ -119,10 +140,11 @@ async function hashAndStore(blobs: BlobStore, member: Readable, options: StoreMe
       const hashes = await hasher.digest();
       const blob = { container: options.container, name: derivedNames.content(hashes.sha256) };
       await budget.evidence?.take('writtenBytes', bufferedBytes);
-      const uploaded = blobs.upload(blob, Buffer.concat(buffered, bufferedBytes), { ifNotExists: true, ...signal }).then(() => undefined);
+      const whole = Buffer.concat(buffered, bufferedBytes);
+      const uploaded = blobs.upload(blob, whole, { ifNotExists: true, ...signal }).then(() => undefined);
       // Awaited by the caller; until then a failure must not count as unhandled.
       uploaded.catch(() => undefined);
-      return { hashes, size: bufferedBytes, blob, uploaded };
+      return { hashes, size: bufferedBytes, blob, uploaded, ...(bufferedBytes <= keepUpTo ? { bytes: whole } : {}) };
     }
     buffered.push(next.value);
     bufferedBytes += next.value.length;

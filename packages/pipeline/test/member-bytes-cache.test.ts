@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  createRootLogger,
+  rootFileId,
+  type BlobStore,
+  type FileIdentifier,
+  type HashMessage,
+  type MetadataExtractor,
+  type StageOutcome,
+  type Thumbnailer,
+} from '@exhibit/core';
+import { MemoryMemberBytesCache } from '@exhibit/storage';
+import { runIngest, runMessage } from '../src/stage-runner.js';
+import { zipOf } from './fixtures/archives/archive-fixtures.js';
+import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * Issue 12: the members of an unpacked archive are analysed from the bytes the
+ * unpack just read (the member-bytes cache), not read from storage again.
+ * Through the stage runner against Azurite and PGlite; the media adapters are
+ * stand-ins that read the whole file (as sharp and exifr do for an image), so
+ * every byte analyse needs goes through the source it is given.
+ */
+let h: Harness;
+/** Body bytes of every blob read (ranged reads open a stream too). */
+const reads = { bytes: 0 };
+
+const identifier: FileIdentifier = {
+  tools: async () => [{ name: 'stand-in-identifier', version: '1' }],
+  identify: async (source) => {
+    const head = (await source.read(0, 4)).toString('latin1');
+    if (head === 'JPEG') return { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', findings: [] };
+    if (head.startsWith('PK')) return { mime: 'application/zip', detectedExt: 'zip', kind: 'archive', findings: [] };
+    return { mime: null, detectedExt: null, kind: 'other', findings: [] };
+  },
+  extensionMismatch: () => false,
+};
+const readAll = (source: { size: number; read(offset: number, length: number): Promise<Buffer> }) => source.read(0, source.size);
+const metadata: MetadataExtractor = {
+  tools: async () => [{ name: 'stand-in-metadata', version: '1' }],
+  image: async (source) => {
+    const bytes = await readAll(source);
+    return { make: `bytes ${sha256(bytes).slice(0, 16)}`, raw: {} };
+  },
+  video: async () => ({ raw: {} }),
+};
+const thumbnailer: Thumbnailer = {
+  tools: async () => [{ name: 'stand-in-thumbnailer', version: '1' }],
+  recipe: 'test',
+  image: async (source) => {
+    await readAll(source);
+    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: 'image', findings: [] };
+  },
+  video: async () => ({ jpeg: Buffer.from('thumb'), width: 4, height: 3, from: 'image', findings: [] }),
+};
+
+beforeAll(async () => {
+  h = await createHarness(inject('storageConnectionString'));
+  const store = h.deps.blobs;
+  h.deps.blobs = Object.create(store, {
+    openRead: {
+      value: async (...args: Parameters<BlobStore['openRead']>) => {
+        const stream: Readable = await store.openRead(...args);
+        stream.on('data', (c: Buffer) => {
+          reads.bytes += c.length;
+        });
+        return stream;
+      },
+    },
+  }) as BlobStore;
+  h.deps.identifier = identifier;
+  h.deps.metadata = metadata;
+  h.deps.thumbnailer = thumbnailer;
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: 'silent' }) });
+
+async function upload(fileName: string, data: Buffer): Promise<HashMessage> {
+  const caseId = 'case-1';
+  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+}
+
+const deliver = (queue: 'hash' | 'unpack' | 'analyse', body: object, id: string): Promise<StageOutcome> =>
+  runMessage(h.deps, queue, { body, messageId: `${queue}:${id}`, deliveryCount: 1 }, inv());
+
+/** Hashes and unpacks the upload, then runs every analyse message unpack's members were sent in; the bytes analyse read. */
+async function unpackThenAnalyse(message: HashMessage): Promise<number> {
+  await deliver('hash', message, message.fileId);
+  const sentBefore = h.bus.sent.length;
+  expect(await deliver('unpack', message, message.fileId)).toMatchObject({ status: 'done' });
+  const batches = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'analyse' && (s.message.body as { fileIds?: string[] }).fileIds);
+  expect(batches.length).toBeGreaterThan(0);
+  const before = reads.bytes;
+  for (const batch of batches) expect(await deliver('analyse', batch.message.body as object, batch.message.messageId)).toMatchObject({ status: 'done' });
+  return reads.bytes - before;
+}
+
+const members = () => [
+  // Stored: read in place from the evidence blob.
+  ...Array.from({ length: 6 }, (_, i) => ({ name: `DCIM/IMG_${i}.jpg`, data: Buffer.concat([Buffer.from('JPEG'), randomBytes(150_000 + i)]), compress: false })),
+  // Deflated: stored in derived/ by unpack.
+  ...Array.from({ length: 3 }, (_, i) => ({ name: `docs/note-${i}.txt`, data: Buffer.from(`note ${i} `.repeat(20_000)), compress: true })),
+  { name: 'DCIM/IMG_D.jpg', data: Buffer.concat([Buffer.from('JPEG'), Buffer.alloc(300_000, 7)]), compress: true },
+];
+
+describe('members analysed from the unpack\'s read (member-bytes cache)', () => {
+  it('a ZIP\'s members, stored and deflated, are analysed with no read of storage when the cache holds them', async () => {
+    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 64 * 1024 * 1024, maxAgeMs: 600_000 });
+    h.deps.memberBytes = cache;
+    const entries = members();
+    // A duplicate, stored: its content names the first copy's span, its own entry is taken all the same.
+    entries.push({ name: 'DCIM/copy/IMG_0.jpg', data: entries[0]!.data, compress: false });
+    const message = await upload('phone.zip', await zipOf(entries));
+
+    expect(await unpackThenAnalyse(message)).toBe(0);
+    expect(cache.stats()).toMatchObject({ hits: entries.length, misses: 0, offered: entries.length, refused: 0, heldBytes: 0, heldEntries: 0 });
+    // Analysed from the right bytes: the stand-in metadata names the digest of what it read.
+    for (const child of await h.index.listChildren(message.fileId)) {
+      const entry = entries.find((e) => child.path.endsWith(e.name))!;
+      const content = (await h.index.getContent(child.sha256!))!;
+      expect(content.sha256).toBe(sha256(entry.data));
+      if (entry.name.endsWith('.jpg')) expect(content.metadata).toMatchObject({ make: `bytes ${sha256(entry.data).slice(0, 16)}` });
+      expect(child.stage).not.toBe('failed');
+    }
+  });
+
+  it('without room in the cache, members are read from storage, with the same results', async () => {
+    // A budget smaller than any member: every offer is refused.
+    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 1000, maxAgeMs: 600_000 });
+    h.deps.memberBytes = cache;
+    const entries = members().map((e) => ({ ...e, data: Buffer.concat([e.data, Buffer.from('2')]) }));
+    const message = await upload('card.zip', await zipOf(entries));
+
+    const read = await unpackThenAnalyse(message);
+    expect(cache.stats()).toMatchObject({ hits: 0, misses: entries.length, refused: entries.length });
+    // The images were read whole, the others' heads at least.
+    expect(read).toBeGreaterThan(entries.filter((e) => e.name.endsWith('.jpg')).reduce((n, e) => n + e.data.length, 0));
+    for (const child of await h.index.listChildren(message.fileId)) {
+      const entry = entries.find((e) => child.path.endsWith(e.name))!;
+      const content = (await h.index.getContent(child.sha256!))!;
+      if (entry.name.endsWith('.jpg')) expect(content.metadata).toMatchObject({ make: `bytes ${sha256(entry.data).slice(0, 16)}` });
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import type { MemberBytesKey } from '@exhibit/core';
+import { describe, expect, it } from 'vitest';
+import { MemoryMemberBytesCache } from './member-bytes.memory.js';
+
+const key = (over: Partial<MemberBytesKey> = {}, length = 1000): MemberBytesKey => ({
+  container: 'evidence',
+  name: 'case/ev/phone.zip',
+  offset: 4096,
+  length,
+  sha256: 'a'.repeat(64),
+  ...over,
+});
+
+function cache(options: { budgetBytes?: number; maxMemberBytes?: number; maxAgeMs?: number } = {}) {
+  let now = 1_000_000;
+  const c = new MemoryMemberBytesCache({ maxMemberBytes: 4000, budgetBytes: 10_000, maxAgeMs: 60_000, ...options, now: () => now });
+  return { c, advance: (ms: number) => (now += ms) };
+}
+
+describe('MemoryMemberBytesCache', () => {
+  it('gives the bytes back once under the exact key, then forgets them', () => {
+    const { c } = cache();
+    const bytes = randomBytes(1000);
+    expect(c.offer(key(), bytes)).toBe(true);
+    expect(c.take(key())).toBe(bytes);
+    expect(c.take(key())).toBeNull();
+    expect(c.stats()).toMatchObject({ hits: 1, misses: 1, offered: 1, refused: 0, heldBytes: 0, heldEntries: 0 });
+  });
+
+  it('never answers for another digest, offset, length, blob or container', () => {
+    const { c } = cache();
+    expect(c.offer(key(), randomBytes(1000))).toBe(true);
+    // A different version of the bytes: the same span of a blob that changed.
+    expect(c.take(key({ sha256: 'b'.repeat(64) }))).toBeNull();
+    expect(c.take(key({ offset: 4097 }))).toBeNull();
+    expect(c.take(key({}, 999))).toBeNull();
+    expect(c.take(key({ name: 'case/ev/phone.zip ' }))).toBeNull();
+    expect(c.take(key({ container: 'derived' }))).toBeNull();
+    expect(c.stats()).toMatchObject({ hits: 0, misses: 5, heldEntries: 1 });
+    // A digest differing only in case is the same digest (the index stores lowercase hex).
+    expect(c.take(key({ sha256: 'A'.repeat(64) }))).not.toBeNull();
+  });
+
+  it('refuses bytes whose length is not the key\'s, and members over the size limit', () => {
+    const { c } = cache({ maxMemberBytes: 1500 });
+    expect(c.offer(key({}, 1000), randomBytes(999))).toBe(false);
+    expect(c.offer(key({}, 1501), randomBytes(1501))).toBe(false);
+    expect(c.offer(key({}, 1500), randomBytes(1500))).toBe(true);
+    expect(c.stats()).toMatchObject({ offered: 3, refused: 2, heldBytes: 1500 });
+  });
+
+  it('keeps within its byte budget by refusing new offers, not by dropping live entries', () => {
+    const { c } = cache({ budgetBytes: 3000 });
+    const first = randomBytes(1000);
+    expect(c.offer(key({ offset: 0 }), first)).toBe(true);
+    expect(c.offer(key({ offset: 1000 }), randomBytes(1000))).toBe(true);
+    expect(c.offer(key({ offset: 2000 }), randomBytes(1000))).toBe(true);
+    expect(c.offer(key({ offset: 3000 }), randomBytes(1000))).toBe(false);
+    expect(c.stats()).toMatchObject({ heldBytes: 3000, heldEntries: 3, refused: 1 });
+    // The oldest is still there: it is the next one analyse asks for.
+    expect(c.take(key({ offset: 0 }))).toBe(first);
+    // Its room is free again.
+    expect(c.offer(key({ offset: 3000 }), randomBytes(1000))).toBe(true);
+    expect(c.stats().heldBytes).toBe(3000);
+  });
+
+  it('gives the room of entries nobody took back once they are older than maxAgeMs', () => {
+    const { c, advance } = cache({ budgetBytes: 2000, maxAgeMs: 60_000 });
+    expect(c.offer(key({ offset: 0 }), randomBytes(1000))).toBe(true);
+    advance(30_000);
+    expect(c.offer(key({ offset: 1000 }), randomBytes(1000))).toBe(true);
+    advance(29_999);
+    expect(c.offer(key({ offset: 2000 }), randomBytes(1000))).toBe(false);
+    advance(1);
+    // The first entry is now 60 s old: dropped; the second (30 s) stays.
+    expect(c.offer(key({ offset: 2000 }), randomBytes(1000))).toBe(true);
+    expect(c.take(key({ offset: 0 }))).toBeNull();
+    expect(c.take(key({ offset: 1000 }))).not.toBeNull();
+    expect(c.stats()).toMatchObject({ expired: 1, heldEntries: 1, heldBytes: 1000 });
+  });
+
+  it('counts an offer of bytes it already holds once in the budget', () => {
+    const { c } = cache();
+    const bytes = randomBytes(1000);
+    expect(c.offer(key(), bytes)).toBe(true);
+    expect(c.offer(key(), Buffer.from(bytes))).toBe(true);
+    expect(c.stats()).toMatchObject({ heldBytes: 1000, heldEntries: 1 });
+  });
+});
