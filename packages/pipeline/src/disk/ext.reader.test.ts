@@ -251,3 +251,20 @@ describe.skipIf(!haveTools)('ext4-htree-index-block-read-as-deleted-entry', () =
     for (const seed of ['00000000-0000-4000-8000-000000000001', '11111111-2222-4333-8444-555555555555', DEFAULT_SEED]) await check(seed, false);
   });
 });
+
+describe.skipIf(!haveTools)('ext-live-orphan-inode-dtime-read-as-deletion-time', () => {
+  it("a live inode whose dtime holds the next orphan's inode number (a truncate in progress) gets no deletion time", async () => {
+    const tree = path.join(work, 'orphan-list-tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(path.join(tree, 'live.txt'), 'still here\n');
+    const image = path.join(work, 'orphan-list.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '4M']);
+    // ext3/4 chain orphan-list inodes through dtime: here it names inode 212, as after a crash mid-truncate.
+    execFileSync('debugfs', ['-w', '-R', 'sif /live.txt dtime 212', image], { stdio: 'ignore' });
+    const { listed } = await readImage(image);
+    const live = listed.find((l) => l.entry.path.replace(/^\//, '') === 'live.txt')?.entry;
+    expect(live?.allocated).toBe(true);
+    expect(live?.times.modified).toBeDefined();
+    expect(live?.times.deleted).toBeUndefined();
+  });
+});

@@ -560,7 +560,10 @@ class ExtFs {
           const mkind = kindOfMode(inode.mode);
           if (mkind) entry.kind = mkind;
           entry.size = inode.size;
-          entry.times = inode.times;
+          // A deletion time only for an inode the bitmap says is free: ext3/4 reuse dtime on a live orphan-list inode
+          // (a truncate or unlink in progress) for the next orphan's inode number, which is no time at all.
+          const { deleted, ...live } = inode.times;
+          entry.times = inode.allocated || !deleted ? live : { ...live, deleted };
           const reallocated = !n.allocated && inode.allocated;
           if (reallocated) {
             entry.problem = { code: 'corrupt-file', message: `deleted name: inode ${n.ino} is allocated (reused, or never freed), so its data is not this name's` };
