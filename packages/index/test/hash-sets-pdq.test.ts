@@ -110,6 +110,8 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
   it('refuses --max-distance for an exact-digest set, and a distance out of range', async () => {
     await expect(sets.import(file(`${CONTENT['far.jpg'].md5}\n`), { name: 'md5s', kind: 'known-bad', importedBy: 'x', maxDistance: 10 })).rejects.toThrow(/PDQ lists only/);
     await expect(sets.import(file(`${LISTED},100,a.jpg\n`), { name: 'PDQ list', kind: 'known-bad', importedBy: 'x', maxDistance: 257 })).rejects.toThrow(/0 to 256/);
+    // Likeness is no identity: a PDQ list may never hide files as known-good.
+    await expect(sets.import(file(`${LISTED},100,a.jpg\n`), { name: 'Stock photos', kind: 'known-good', importedBy: 'x' })).rejects.toThrow(/cannot be imported as known-good/);
     expect(await sets.list({ includeSuperseded: true })).toEqual([]);
   });
 

@@ -323,6 +323,10 @@ export class HashSetStore {
     if (!info.isFile()) throw new ExhibitError('invalid-argument', `${file} is not a file`);
     const reader = await openHashSetFile(file, options.format ? { format: options.format } : {});
     const isPdq = reader.info.format === 'pdq-list';
+    // A PDQ match is likeness, not identity: a known-good PDQ list would hide, by default, an edit of a listed picture.
+    if (isPdq && options.kind === 'known-good') {
+      throw new ExhibitError('invalid-argument', 'a PDQ list cannot be imported as known-good: a near match only says two pictures look alike, and hiding files by likeness could hide an edited picture of interest; import it as notable or known-bad');
+    }
     if (options.maxDistance !== undefined && !isPdq) {
       throw new ExhibitError('invalid-argument', `--max-distance applies to PDQ lists only; this file is read as ${reader.info.format}`);
     }
