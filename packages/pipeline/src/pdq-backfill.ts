@@ -141,7 +141,8 @@ async function hashContent(
   } catch (err) {
     // Stopped by the caller, or storage unavailable: nothing is recorded, the next run tries again.
     if (abortSignal?.aborted || isRetryable(err)) throw err;
-    if (deadline.aborted) return { failure: `timeout: not hashed within the stage deadline (${LIMITS.stageDeadlineMs} ms)` };
+    // Out of time says how busy this host was, not what the file is: nothing is recorded (no custody either), the next run tries again.
+    if (deadline.aborted) throw new ExhibitError('timeout', `PDQ backfill of ${content.sha256}: not hashed within the stage deadline (${LIMITS.stageDeadlineMs} ms); run it again`, { cause: err });
     if (isExhibitError(err)) return { failure: `${err.code}: ${err.message}` };
     throw err;
   }
