@@ -34,7 +34,7 @@ import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
 import type { HandOffFile, Stage, StageContext, StageDeps, StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
-import { AFTER_UNPACK_KEY, unpackStage, uploadLeftToHash } from './unpack.stage.js';
+import { AFTER_UNPACK_KEY, rootLeftToAnalyse, unpackStage, uploadLeftToHash } from './unpack.stage.js';
 
 /**
  * The stage runner: the one place that receives stage work, runs the stage
@@ -390,8 +390,14 @@ export async function runDeadLetter(deps: RunnerDeps, queue: QueueName, input: D
   const ref: EvidenceRef | null = await recordDeadLetter(deps, queue, input, ctx);
   if (ref && queue === 'unpack') {
     // An uploaded archive whose hash was left to this unpack's read: hashed by the hash stage instead.
-    const upload = await uploadLeftToHash(deps, (input.body as FileMessage).fileId);
+    const fileId = (input.body as FileMessage).fileId;
+    const upload = await uploadLeftToHash(deps, fileId);
     if (upload) await sendWork(deps, 'hash', [upload], { messageKey: AFTER_UNPACK_KEY });
+    else {
+      // Hashed in the unpack's read, but given up on before the archive itself went on: it would wait for the watchdog.
+      const root = await rootLeftToAnalyse(deps, fileId);
+      if (root) await sendWork(deps, 'analyse', [root]);
+    }
   }
   if (ref) await recordCompletionIfDone(deps, ref, ctx);
 }

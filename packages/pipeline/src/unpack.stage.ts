@@ -233,6 +233,19 @@ function afterUnpack(upload: UploadRecord | null, root: FileRecord): Pick<StageR
   return { forward: { file, facts: { kind: 'archive', unpack: root.unpack, hashPending: false } } };
 }
 
+/**
+ * The uploaded archive whose unpack recorded its hash in the same read but was
+ * given up on (dead-lettered) before sending the archive on: its own chain
+ * (analyse, then index) starts from here, as afterUnpack would have started it.
+ */
+export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promise<FileMessage | null> {
+  const file = await deps.index.getFile(fileId);
+  if (!file) return null;
+  const upload = await uploadOfRoot(deps, file);
+  if (!upload || upload.integrity === 'pending') return null;
+  return afterUnpack(upload, file).forward?.file ?? null;
+}
+
 /** The message key of an upload's second hash message, after an unpack that ended without its hash (not a repeat of the first). */
 export const AFTER_UNPACK_KEY = 'after-unpack';
 

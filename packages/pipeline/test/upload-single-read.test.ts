@@ -198,6 +198,22 @@ describe('an uploaded archive hashed in its unpack\'s read', () => {
     expect(sentFor('analyse', message.fileId)).toHaveLength(0);
   });
 
+  it('an unpack given up on after its read recorded the hash sends the archive itself on to analyse (not left to the watchdog)', async () => {
+    const zip = await zipOf(photos(2));
+    const message = await upload('late-dead.zip', zip);
+    await deliver('hash', message);
+    const unpackMessage = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    await deliver('unpack', unpackMessage);
+    // The hash is recorded and the archive not yet identified: as if the forward after the read never got out.
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('verified');
+    expect((await h.index.getFile(message.fileId))!.stage).toBe('pending');
+    const sentBefore = h.bus.sent.length;
+    await runDeadLetter(h.deps, 'unpack', { body: unpackMessage, messageId: `unpack:${message.fileId}`, reason: 'MaxDeliveryCountExceeded', description: 'test' }, inv());
+    const after = h.bus.sent.slice(sentBefore);
+    expect(after.filter((s) => s.queue === 'hash')).toHaveLength(0);
+    expect(after.filter((s) => s.queue === 'analyse' && JSON.stringify(s.message.body).includes(message.fileId))).toHaveLength(1);
+  });
+
   it('a dead-lettered unpack sends the upload back to hash under its own message id, which hashes it there', async () => {
     const zip = await zipOf(photos(3));
     const message = await upload('dead.zip', zip);
