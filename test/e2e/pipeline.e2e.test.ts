@@ -253,11 +253,18 @@ describe('evidence pipeline end to end on the embedded stack', () => {
     }
   });
 
-  it("serves the embedded EXIF preview beside the thumbnail, as the file stores it: the edited photo's differs from its picture (issue 14)", async () => {
+  it("serves the embedded EXIF preview beside the thumbnail, as the file stores it, to the roles that may copy evidence bytes: the edited photo's differs from its picture (issue 14)", async () => {
+    const admin = await ApiClient.login(h, 'e2e-admin', ['admin']);
+    await admin.json('POST', `/cases/${caseId}/assignments`, { user: 'eve', role: 'examiner' });
+    const examiner = await ApiClient.login(h, 'eve', ['examiner']);
     /** The served preview and thumbnail, and their mean difference (0–255) at 32x24 pixels. */
     const both = async (name: string) => {
       const hit = hits.get(name);
-      const res = await investigator.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/embedded-preview`);
+      // The preview is bytes of the evidence file: an investigator sees the thumbnail and the finding, not the copy.
+      const refused = await investigator.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/embedded-preview`);
+      expect(refused.status, name).toBe(403);
+      await refused.body?.cancel();
+      const res = await examiner.request('GET', `/cases/${caseId}/files/${hit.file.fileId}/embedded-preview`);
       expect(res.status, name).toBe(200);
       expect(res.headers.get('content-type')).toBe('image/jpeg');
       const preview = Buffer.from(await res.arrayBuffer());
@@ -288,7 +295,7 @@ describe('evidence pipeline end to end on the embedded stack', () => {
     // A file without a preview (a video, a document) has none to serve.
     const other = [...hits.values()].find((h) => h.content?.kind === 'video');
     if (other) {
-      const res = await investigator.request('GET', `/cases/${caseId}/files/${other.file.fileId}/embedded-preview`);
+      const res = await examiner.request('GET', `/cases/${caseId}/files/${other.file.fileId}/embedded-preview`);
       expect(res.status).toBe(404);
       await res.body?.cancel();
     }

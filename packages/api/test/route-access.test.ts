@@ -161,7 +161,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ok: [200],
   },
   'GET /cases/{caseId}/files/{fileId}/embedded-preview': {
-    policy: { roles: ALL, caseScoped: true },
+    policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
     request: (s) => ({ path: `/cases/${s.caseId}/files/${s.photoFileId}/embedded-preview` }),
     ok: [200],
     async verify(res) {

@@ -202,10 +202,11 @@ export const filesRoutes: RouteModule = [
     operationId: 'getEmbeddedPreview',
     summary: "The embedded EXIF preview of a JPEG/HEIC file: the picture a 'preview-differs' finding compares with the image",
     description:
-      'The preview (EXIF IFD1 JPEG) as the file stores it, byte for byte, kept beside the thumbnail when it was made; the main ' +
+      'Examiners and supervisors (the preview is bytes of the evidence file). The preview (EXIF IFD1 JPEG) as the file stores it, byte for byte, kept beside the thumbnail when it was made; the main ' +
       "image's picture is GET …/thumbnail. 404 when the file has none (or was analysed before previews were kept). Recorded " +
       "as a 'thumbnail-view' with `image: embedded-preview`.",
-    access: { roles: CASE_READERS, caseScoped: true },
+    // The preview's bytes are part of the evidence file, copied as stored: the roles that may copy evidence bytes (access-policy.ts).
+    access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     params: fileParams,
     query: z.strictObject({}),
     responses: { 200: { description: 'JPEG bytes as stored in the file', contentType: 'image/jpeg' } },

@@ -89,7 +89,7 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
             <span>No preview ({content?.thumbnailStatus ?? 'not identified'})</span>
           )}
           {content?.thumbnailSource && <figcaption>Preview made from: {content.thumbnailSource}</figcaption>}
-          {content?.embeddedPreview && (
+          {content?.embeddedPreview && hasRole(session, 'examiner', 'supervisor') && (
             <EmbeddedPreview caseId={caseId} fileId={fileId} differs={(content.findings ?? []).some((f) => f.flag === 'preview-differs')} />
           )}
         </figure>
