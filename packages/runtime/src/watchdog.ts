@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { errorMessage, invocationLogger, type QueueName } from '@exhibit/core';
+import { errorMessage, invocationLogger, isExhibitError, isRetryable, type BlobRef, type BlobStore, type QueueName } from '@exhibit/core';
 import { queuesAwaited, recordCompletionIfDone, recordDeadLetter, redrive, sendWork, type StageContext } from '@exhibit/pipeline';
 import { createWatchdogStore, type StalledFile } from '@exhibit/index';
 import type { App } from './app.js';
@@ -97,10 +97,13 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
       seen.add(thumb.sha256);
       result.thumbnailsChecked += 1;
       thumbnailCursor = thumb.sha256;
-      if (await deps.blobs.exists(thumb.blob)) continue;
+      const state = await derivedBlobState(deps.blobs, thumb.blob);
+      if (state === 'readable') continue;
       result.thumbnailsMissing += 1;
       if (!thumb.file) continue;
-      logger.warn({ sha256: thumb.sha256, blob: thumb.blob.name, fileId: thumb.file.fileId }, 'thumbnail recorded as done is missing; re-driving its analyse');
+      // A record without its data is removed (a derived blob, made again from the evidence), so analyse sees it missing.
+      if (state === 'unreadable') await deps.blobs.delete(thumb.blob);
+      logger.warn({ sha256: thumb.sha256, blob: thumb.blob.name, fileId: thumb.file.fileId, state }, 'thumbnail recorded as done is missing or unreadable; re-driving its analyse');
       // analyse finds the file past its thumbnail and makes the missing blob again (thumbnail.step.ts).
       await sendWork(deps, 'analyse', [thumb.file]);
     }
@@ -108,4 +111,23 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
   }
   if (result.stalled > 0 || result.thumbnailsMissing > 0) logger.info({ ...result }, 'watchdog pass');
   return result;
+}
+
+/**
+ * Whether a derived blob the index records can be read: 'missing' when storage
+ * says it is not there, 'unreadable' when it is listed but its first bytes
+ * cannot be read while storage answers (Azurite killed mid-write can keep a
+ * blob's record without its data). Storage that does not answer throws.
+ */
+export async function derivedBlobState(blobs: BlobStore, ref: BlobRef, abortSignal?: AbortSignal): Promise<'readable' | 'missing' | 'unreadable'> {
+  const signal = abortSignal ? { abortSignal } : {};
+  try {
+    await blobs.readRange(ref, 0, 2, signal);
+    return 'readable';
+  } catch (err) {
+    if (isExhibitError(err, 'not-found')) return 'missing';
+    if (!isRetryable(err)) throw err;
+    // Listed, yet its bytes cannot be read: lost data. If storage is down, this throws as well.
+    return (await blobs.exists(ref, signal)) ? 'unreadable' : 'missing';
+  }
 }

@@ -9,6 +9,7 @@ import pino from 'pino';
 import { derivedNames, ExhibitError, loadConfig, QUEUES, type BlobRef, type BlobStore, type EvidenceStatus } from '@exhibit/core';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { createApp, handleDeadLetter, handleQueueMessage, reconcile, watchdog, type App } from '../src/index.js';
+import { derivedBlobState } from '../src/watchdog.js';
 
 const logger = pino({ level: 'silent' });
 const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
@@ -162,6 +163,26 @@ describe('no stuck work, nothing hidden (Azurite + PGlite)', () => {
     expect(pass.stuck).toBe(0);
     await drain({ caseId, evidenceId });
     expect((await app.index.evidenceStatus(caseId, evidenceId))!.complete).toBe(true);
+  });
+
+  it('regression: azurite-killed-mid-write-keeps-a-thumbnail-record-without-its-data — a listed blob whose bytes cannot be read is unreadable, not present', async () => {
+    const ref: BlobRef = { container: app.config.containers.derived, name: `thumbnails/probe-${randomBytes(4).toString('hex')}.jpg` };
+    await app.blobs.upload(ref, Buffer.from([0xff, 0xd8, 0xff, 0xd9]), { contentType: 'image/jpeg' });
+    expect(await derivedBlobState(app.blobs, ref)).toBe('readable');
+    // Azurite after kill -9: the blob's record survived, its data did not (a read answers 500).
+    const lostData: BlobStore = Object.assign(Object.create(app.blobs) as BlobStore, {
+      readRange: async (r: BlobRef, ...rest: Parameters<BlobStore['readRange']> extends [BlobRef, ...infer T] ? T : never) =>
+        r.name === ref.name ? Promise.reject(new ExhibitError('storage-unavailable', `download ${r.name}: 500 InternalError`)) : app.blobs.readRange(r, ...rest),
+    });
+    expect(await derivedBlobState(lostData, ref)).toBe('unreadable');
+    await app.blobs.delete(ref);
+    expect(await derivedBlobState(app.blobs, ref)).toBe('missing');
+    // Storage not answering at all is a fault to retry, never a verdict on the blob.
+    const down: BlobStore = Object.assign(Object.create(app.blobs) as BlobStore, {
+      readRange: async () => Promise.reject(new ExhibitError('storage-unavailable', 'connect ECONNREFUSED')),
+      exists: async () => Promise.reject(new ExhibitError('storage-unavailable', 'connect ECONNREFUSED')),
+    });
+    await expect(derivedBlobState(down, ref)).rejects.toMatchObject({ code: 'storage-unavailable' });
   });
 
   it('a thumbnail the index records as done but storage lost is made again', async () => {
