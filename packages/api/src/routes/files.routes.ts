@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
+import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
@@ -180,19 +180,8 @@ export const filesRoutes: RouteModule = [
       const file = await loadFile(deps, params.caseId, params.fileId);
       const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
       if (!content?.thumbnail || content.thumbnailStatus !== 'done') throw notFound();
-      const stream: Readable = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
-      try {
-        const details = { path: file.path, thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource };
-        await recordForFile(deps, principal, file, 'thumbnail-view', details);
-      } catch (err) {
-        stream.destroy();
-        throw err;
-      }
-      return {
-        status: 200,
-        headers: { 'content-type': 'image/jpeg', 'cache-control': 'private, no-store' },
-        body: stream,
-      };
+      const details = { path: file.path, thumbnail: content.thumbnail.name, thumbnailSource: content.thumbnailSource };
+      return auditedJpeg(deps, principal, file, content.thumbnail, details, abortSignal);
     },
   }),
 
@@ -215,18 +204,7 @@ export const filesRoutes: RouteModule = [
       const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
       const preview = content?.embeddedPreview;
       if (!preview || content.thumbnailStatus !== 'done') throw notFound();
-      const stream: Readable = await deps.blobs.openRead(preview, abortSignal ? { abortSignal } : {});
-      try {
-        await recordForFile(deps, principal, file, 'thumbnail-view', { path: file.path, image: 'embedded-preview', preview: preview.name });
-      } catch (err) {
-        stream.destroy();
-        throw err;
-      }
-      return {
-        status: 200,
-        headers: { 'content-type': 'image/jpeg', 'cache-control': 'private, no-store' },
-        body: stream,
-      };
+      return auditedJpeg(deps, principal, file, preview, { path: file.path, image: 'embedded-preview', preview: preview.name }, abortSignal);
     },
   }),
 
@@ -344,6 +322,29 @@ function recordForFile(
   details: Record<string, unknown>,
 ): Promise<number> {
   return recordForCase(deps, principal, { caseId: file.caseId, evidenceIds: [file.evidenceId], action, subject: subjectOf(file), details });
+}
+
+/**
+ * A derived JPEG of a file (thumbnail, embedded preview), recorded as a 'thumbnail-view' before
+ * it is sent: the stream is opened first (a missing blob answers before anything is recorded) and
+ * let go of when the record fails, so nothing is served unrecorded.
+ */
+async function auditedJpeg(
+  deps: ApiDeps,
+  principal: Principal,
+  file: FileRecord,
+  ref: BlobRef,
+  details: Record<string, unknown>,
+  abortSignal: AbortSignal | undefined,
+): Promise<{ status: 200; headers: Record<string, string>; body: Readable }> {
+  const stream: Readable = await deps.blobs.openRead(ref, abortSignal ? { abortSignal } : {});
+  try {
+    await recordForFile(deps, principal, file, 'thumbnail-view', details);
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
+  return { status: 200, headers: { 'content-type': 'image/jpeg', 'cache-control': 'private, no-store' }, body: stream };
 }
 
 function subjectOf(file: FileRecord): { fileId: string; sha256?: string; blobName?: string } {
