@@ -238,6 +238,22 @@ export const evidenceStatusSchema = z.object({
       }),
     )
     .describe('Disk images unpacked in this evidence item (docs/disk-images.md): container, volumes and, for EWF, the acquisition header and the check of the hashes stored in the image against the media data read'),
+  imageSegments: z
+    .object({
+      declared: z.array(
+        z.object({
+          firstSegment: z.string(),
+          declaredBy: z.string(),
+          declaredAt: z.string(),
+          segments: z.array(z.object({ fileName: z.string(), size: z.number(), received: z.boolean() })),
+          missing: z.array(z.string()).describe('Declared segments not received yet, in order: the image is not read until they are (or the wait ends with segment-missing)'),
+        }),
+      ),
+      orphans: z
+        .array(z.object({ fileName: z.string(), firstSegment: z.string() }))
+        .describe("Later segments received whose set's first segment was not: waiting for it, no image read from them"),
+    })
+    .describe('Split disk images (docs/disk-images.md, "Split images"): sets declared with a segment manifest at registration, and orphan later segments'),
   complete: z.boolean(),
 });
 
@@ -394,6 +410,10 @@ export const uploadRegistrationSchema = z.object({
   uploadedBy: z.string().describe('The registered uploader, from the token of whoever registered the blob first'),
   registeredAt: z.string(),
   claimedCase: z.boolean().describe('This registration opened the case: the caller was assigned to it as its examiner'),
+  segments: z
+    .array(z.object({ fileName: z.string(), size: z.number(), md5: z.string().optional(), sha1: z.string().optional(), sha256: z.string().optional() }))
+    .optional()
+    .describe('The split image\'s segment manifest as stored, when this registration declared one'),
 });
 
 export const mapResultSchema = z.object({

@@ -5,6 +5,8 @@ export * from './domain.js';
 export * from './lifecycle.js';
 export * from './ids.js';
 export * from './etag.js';
+export * from './image-segment-names.js';
+export * from './segment-manifest.js';
 export * from './messages.js';
 export * from './config.js';
 export * from './logger.js';

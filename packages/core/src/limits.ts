@@ -168,6 +168,21 @@ export const LIMITS = {
   maxEwfChunkBytes: 16 * 1024 * 1024,
   /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971). */
   maxImageSegments: 15_000,
+  /**
+   * Segments a manifest may declare at upload registration (docs/disk-images.md, "Split images"):
+   * 1,000 covers a 2 TB disk in 2 GB segments. The API's request body limit (64 KiB) caps it lower when
+   * every segment carries hashes (about 300 with MD5 and SHA-256).
+   */
+  maxDeclaredImageSegments: 1_000,
+  /**
+   * How long the first segment of a declared split image waits for the rest, counted from the latest
+   * receipt of any of its segments: past it the image fails with `segment-missing` naming the missing
+   * ones. Kept below the watchdog's default stall time × re-drives (30 min × 3 after the last move),
+   * so a waiting image ends with its own reason, never `stuck`.
+   */
+  segmentSetWaitMs: 60 * 60_000,
+  /** Between two re-checks of a waiting first segment (a scheduled unpack message). */
+  segmentSetRecheckMs: 30_000,
   /** Largest media size an image may declare (64 TiB). */
   maxMediaBytes: 64 * 1024 ** 4,
   /** Logical partitions followed along one MBR extended chain. */

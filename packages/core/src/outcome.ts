@@ -14,6 +14,8 @@ export type SkipReason =
   | 'already-analysed'
   | 'not-applicable'
   | 'superseded'
+  /** Not yet: the work waits for something else to arrive and runs again later (a split image's first segment, its set). */
+  | 'waiting'
   | 'unknown-subject';
 
 export const done = (summary?: Record<string, unknown>): StageOutcome =>

@@ -36,6 +36,8 @@ import {
   type ToolVersion,
   type UnpackState,
   type UploadRecord,
+  type SegmentManifestEntry,
+  imageSegmentsStatus,
 } from '@exhibit/core';
 import { searchColumns } from './index-store.columns.js';
 import {
@@ -51,6 +53,7 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
+import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, listSegmentManifests } from './index-store.segment-manifests.js';
 import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
@@ -153,6 +156,18 @@ export class PostgresIndex implements IndexStore {
   async getUpload(blobName: string): Promise<UploadRecord | null> {
     const { rows } = await this.query(`SELECT ${uploadCols} FROM uploads u WHERE u.blob_name = $1`, [blobName]);
     return rows[0] ? toUpload(rows[0]) : null;
+  }
+
+  declareSegmentManifest(entries: ReadonlyArray<Omit<SegmentManifestEntry, 'declaredAt'>>): Promise<{ created: boolean; manifest: SegmentManifestEntry[] }> {
+    return declareSegmentManifest(this.sql, entries);
+  }
+
+  getSegmentManifest(firstBlobName: string): Promise<SegmentManifestEntry[]> {
+    return getSegmentManifest(this.sql, firstBlobName);
+  }
+
+  getDeclaredSegment(blobName: string): Promise<SegmentManifestEntry | null> {
+    return getDeclaredSegment(this.sql, blobName);
   }
 
   async listUploadNames(): Promise<Set<string>> {
@@ -663,7 +678,7 @@ export class PostgresIndex implements IndexStore {
 
   async evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null> {
     const ev = [caseId, evidenceId];
-    const [summary, uploads, groups, failures, flagged, known, knownCounts, diskImages] = await this.snapshot(async (tx) => [
+    const [summary, uploads, groups, failures, flagged, known, knownCounts, diskImages, manifests] = await this.snapshot(async (tx) => [
       await this.query(EVIDENCE_SUMMARY_SQL, ev, tx),
       await this.query(
         `SELECT ${uploadCols}, u.hash_failure_code, r.failure_stage AS root_failure_stage, r.path AS root_path, r.flags AS root_flags
@@ -741,6 +756,7 @@ export class PostgresIndex implements IndexStore {
         tx,
       ),
       await this.query(EVIDENCE_DISK_IMAGES_SQL, ev, tx),
+      await listSegmentManifests(tx, caseId, evidenceId),
     ]);
     const head = summary.rows[0];
     if (!head && groups.rows.length === 0) return null;
@@ -794,6 +810,7 @@ export class PostgresIndex implements IndexStore {
       knownFiles: { knownBad: Number(counts?.known_bad ?? 0), notable: Number(counts?.notable ?? 0), knownGood: Number(counts?.known_good ?? 0) },
       uploads: uploadRecords,
       diskImages: diskImages.rows.map((r) => ({ ...toDiskImage(r), path: String(r['path']) })),
+      imageSegments: imageSegmentsStatus(uploadRecords.map((u) => u.fileName), manifests),
       files: countByStage(fileGroups),
       stages: stageCounts(
         fileGroups,

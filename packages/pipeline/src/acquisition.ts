@@ -1,4 +1,4 @@
-import type { AcquisitionInfo } from '@exhibit/core';
+import { SEGMENT_HASH_ALGORITHMS, type AcquisitionInfo, type DeclaredSegment } from '@exhibit/core';
 
 /**
  * Blob metadata keys for what the examiner declared. Metadata values must be
@@ -49,4 +49,18 @@ export function acquisitionFromMetadata(metadata: Record<string, string>): Acqui
   if (sha1) info.sha1 = sha1;
   if (sha256) info.sha256 = sha256;
   return info;
+}
+
+/**
+ * A split image's segment declared in a manifest at registration: the hashes
+ * declared there are its acquisition hashes (the hash stage checks them as any
+ * upload's). They replace the blob metadata's for the same algorithm, since the
+ * manifest came through the API under the registering user's token and blob
+ * metadata is whatever the writer set.
+ */
+export function withDeclaredHashes(info: AcquisitionInfo, declared: DeclaredSegment | null): AcquisitionInfo {
+  if (!declared) return info;
+  const out = { ...info };
+  for (const alg of SEGMENT_HASH_ALGORITHMS) if (declared[alg] !== undefined) out[alg] = declared[alg];
+  return out;
 }

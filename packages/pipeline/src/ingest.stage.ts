@@ -9,7 +9,7 @@ import {
   type HashMessage,
   type RejectedBlobReason,
 } from '@exhibit/core';
-import { acquisitionFromMetadata } from './acquisition.js';
+import { acquisitionFromMetadata, withDeclaredHashes } from './acquisition.js';
 import { extensionOf } from './archive/entry-name.js';
 import type { StageContext, StageDeps } from './stage.js';
 
@@ -122,7 +122,7 @@ export async function ingestBlob(
     versionId: props.versionId ?? null,
     contentType: props.contentType ?? null,
     lastModified: props.lastModified.toISOString(),
-    acquisition: acquisitionFromMetadata(props.metadata),
+    acquisition: withDeclaredHashes(acquisitionFromMetadata(props.metadata), await deps.index.getDeclaredSegment(blobName)),
   });
 
   if (!sameEtag(record.etag, props.etag)) {

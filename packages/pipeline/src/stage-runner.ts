@@ -221,6 +221,7 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     const key = result.forward.messageKey ? { messageKey: result.forward.messageKey } : {};
     for (const next of node.next(result.forward.facts)) await sendWork(deps, next, [result.forward.file], { ...signal, ...key });
   }
+  if (result.again) await sendWork(deps, queue, [body], { ...signal, delayMs: result.again.afterMs, messageKey: result.again.messageKey });
   await recordStepFailures(deps, queue, body, result);
   // A file ends at index (which reports it), by failing, or an archive by finishing its unpack.
   if (outcome.status === 'failed' || node.completes === 'always' || (node.completes === 'reported' && result.settles)) {

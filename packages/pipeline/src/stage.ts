@@ -78,6 +78,12 @@ export interface StageResult {
     /** Sends under another message id than the file's usual one for that queue: a second message for the same work, on purpose. */
     messageKey?: string;
   };
+  /**
+   * Run this same message again after `afterMs`: the work waits for something
+   * to arrive (a split image's first segment, its declared set). Sent under
+   * `messageKey`, so it is not dropped as a repeat of the message that ran.
+   */
+  again?: { afterMs: number; messageKey: string };
   /** The stage's write may have left the evidence item without work (index); `noOpenWork` when the write said so. */
   settles?: { noOpenWork: boolean };
 }

@@ -34,6 +34,7 @@ import { SingleReadSource, type SingleReadCounts } from './archive/single-read.s
 import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
 import { laterSegmentOf } from './disk/image-segments.js';
+import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { ParallelHasher } from './multi-hash.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
@@ -102,6 +103,12 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const hashHere = upload !== null && upload.integrity === 'pending';
   if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere)) return only(skipped('not-applicable'));
   const source = parent.source;
+  // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
+  const set = await declaredSet(deps, parent, source);
+  if (set.kind === 'waiting') {
+    ctx.logger.info({ blobName: source.name, missing: set.missing.slice(0, 20), recheckInMs: set.recheckInMs }, 'split image waits for its declared segments');
+    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: `segment-wait:${Math.floor(Date.now() / deps.limits.segmentSetRecheckMs)}` } };
+  }
 
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too; the runtime's deadline bounds every stage.
@@ -117,7 +124,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   try {
     let format: ArchiveFormat | null = null;
     try {
-      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: budgetTimer.signal, outer: ctx.abortSignal, budget });
+      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: budgetTimer.signal, outer: ctx.abortSignal, budget, set });
     } catch (err) {
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
@@ -152,7 +159,7 @@ async function unpackWith(
   run: UnpackRun,
   parent: FileRecord,
   source: ContentSource,
-  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget },
+  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget; set: Exclude<SegmentSetState, { kind: 'waiting' }> },
 ): Promise<ArchiveFormat | null> {
   // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
   if (parent.depth >= deps.limits.maxNestingDepth) {
@@ -177,8 +184,10 @@ async function unpackWith(
         return null;
       }
     }
+    if (options.set.kind === 'failed') throw options.set.error;
     reader = await openArchive(blobs, source, {
       mime: content?.mime ?? null,
+      ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
       abortSignal: options.signal,
@@ -203,6 +212,12 @@ async function unpackWith(
     await reader.close();
   }
   return reader.format;
+}
+
+/** The declared segment set this root blob is the first segment of, and whether it may be read now; 'undeclared' for anything else. */
+async function declaredSet(deps: StageDeps, parent: FileRecord, source: ContentSource): Promise<SegmentSetState> {
+  if (parent.parentId !== null || source.offset !== undefined || source.container !== deps.containers.evidence) return { kind: 'undeclared' };
+  return segmentSetState(deps.index, source.name, deps.limits);
 }
 
 /**

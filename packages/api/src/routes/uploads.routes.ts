@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ExhibitError, evidenceBlobName } from '@exhibit/core';
-import { defineRoute, type RouteModule } from '../api.types.js';
+import { ExhibitError, evidenceBlobName, LIMITS, validateSegmentManifest, type DeclaredSegment, type SegmentManifestEntry } from '@exhibit/core';
+import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
 import { EVIDENCE_UPLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { notFound } from '../http-errors.js';
@@ -15,6 +15,29 @@ const fileName = z
   .regex(/^[^/\\\x00-\x1f\x7f]+$/, 'must be a file name without folders or control characters')
   .refine((n) => n !== '.' && n !== '..', { message: 'must be a file name' })
   .describe('File name, stored as <caseId>/<evidenceId>/<fileName>');
+
+const hex = (digits: number, what: string) => z.string().regex(new RegExp(`^[0-9a-fA-F]{${digits}}$`), `must be ${digits} hex digits`).optional().describe(what);
+
+/** A split image's segments, declared with its first segment's registration (docs/disk-images.md, "Split images"). */
+const segmentManifest = z
+  .array(
+    z.strictObject({
+      fileName,
+      size: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).describe('Size in bytes of the segment'),
+      md5: hex(32, 'Acquisition MD5 of the segment, as the imaging tool wrote it'),
+      sha1: hex(40, 'Acquisition SHA-1 of the segment'),
+      sha256: hex(64, 'Acquisition SHA-256 of the segment'),
+    }),
+  )
+  .min(2)
+  .max(LIMITS.maxDeclaredImageSegments)
+  .optional()
+  .describe(
+    'Only with the registration of a split disk image\'s first segment (card.E01, disk.001), before any segment\'s bytes are sent: every segment of the set in order (1, 2, 3 …, ' +
+      `at most ${LIMITS.maxDeclaredImageSegments}), its size and optional per-segment acquisition hashes. The pipeline waits for every declared segment before reading the image, ` +
+      'checks each segment against its declared hashes (a mismatch is that upload\'s acquisition-hash mismatch) and size, and fails the image with segment-missing, naming them, ' +
+      'when segments are still missing after the wait (docs/disk-images.md).',
+  );
 
 /**
  * Examiners announce an upload here before sending its bytes to storage.
@@ -37,7 +60,9 @@ export const uploadsRoutes: RouteModule = [
       'Call before writing the blob `<caseId>/<evidenceId>/<fileName>` to the evidence container. Records the caller (from the token) as its ' +
       "uploader and writes an 'upload' entry to the evidence item's custody log. On a case that does not exist yet (nobody assigned or " +
       'claimed, nothing received) the caller is assigned to it as examiner (201, `claimedCase: true`). Idempotent for the same caller; ' +
-      '409 when another user registered that blob, or when the blob was received without registration.',
+      '409 when another user registered that blob, or when the blob was received without registration. With `segments` (a split disk image\'s first segment) the set\'s ' +
+      'manifest is declared too: 400 when it is not a valid set (names, order, count, sizes, hashes, or its first entry is not this file), 409 when one of its segments was ' +
+      'received before the set was declared or the set was declared otherwise before; the same manifest again is idempotent.',
     access: { roles: EVIDENCE_UPLOADERS, caseScoped: true, newCaseRoles: EVIDENCE_UPLOADERS },
     params: z.strictObject({ caseId: param.id('Case id') }),
     query: z.strictObject({}),
@@ -45,6 +70,7 @@ export const uploadsRoutes: RouteModule = [
       evidenceId: param.id('Evidence item id'),
       fileName,
       size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).describe('Size in bytes of the file to be uploaded'),
+      segments: segmentManifest,
     }),
     responses: {
       201: { description: 'Registered (and, with claimedCase, the case opened for the caller)', schema: uploadRegistrationSchema },
@@ -52,6 +78,7 @@ export const uploadsRoutes: RouteModule = [
     },
     async handler({ deps, principal, params, body, caseAccess, abortSignal }) {
       const blobName = evidenceBlobName(params.caseId, body.evidenceId, body.fileName);
+      const segments = body.segments ? checkedManifest(body.segments, body.fileName, body.size) : null;
       let claimedCase = false;
       if (caseAccess?.newCase) {
         // Another examiner may have claimed it since the access check: then this caller is a stranger to it.
@@ -65,6 +92,11 @@ export const uploadsRoutes: RouteModule = [
       if (!existing && (await deps.index.getUpload(blobName))) {
         throw new ExhibitError('conflict', `${blobName} was already received; evidence is never overwritten`);
       }
+      const declared = await deps.index.getDeclaredSegment(blobName);
+      if (declared && declared.size !== body.size) {
+        throw new ExhibitError('conflict', `${blobName} is declared in the segment manifest of ${declared.firstBlobName} with ${declared.size} bytes, not ${body.size}`);
+      }
+      const manifest = segments ? await declareManifest(deps, params.caseId, body.evidenceId, segments, principal.user) : null;
       const { created, registration } = existing
         ? { created: false, registration: existing }
         : await deps.access.registerUpload({
@@ -79,7 +111,7 @@ export const uploadsRoutes: RouteModule = [
       if (!created && registration.uploadedBy !== principal.user) {
         throw new ExhibitError('conflict', `${blobName} was registered for upload by another user`);
       }
-      if (created) {
+      if (created || manifest?.created) {
         await recordForCase(
           deps,
           principal,
@@ -88,14 +120,67 @@ export const uploadsRoutes: RouteModule = [
             evidenceIds: [body.evidenceId],
             action: 'upload',
             subject: { blobName },
-            details: { registered: true, fileName: body.fileName, size: body.size, claimedCase },
+            details: {
+              registered: true,
+              fileName: body.fileName,
+              size: body.size,
+              claimedCase,
+              ...(manifest?.created ? { segmentManifest: manifest.manifest.map(declaredOf) } : {}),
+            },
           },
         );
       }
       return {
         status: created ? 201 : 200,
-        body: { ...registration, claimedCase } satisfies z.input<typeof uploadRegistrationSchema>,
+        body: {
+          ...registration,
+          claimedCase,
+          ...(manifest ? { segments: manifest.manifest.map(declaredOf) } : {}),
+        } satisfies z.input<typeof uploadRegistrationSchema>,
       };
     },
   }),
 ];
+
+/** The manifest as hostile input (core's checks), and its first entry must be the file being registered. */
+function checkedManifest(segments: DeclaredSegment[], fileName: string, size: number): DeclaredSegment[] {
+  const checked = validateSegmentManifest(segments.map(withoutUndefined));
+  if (checked[0]!.fileName !== fileName || checked[0]!.size !== size) {
+    throw new ExhibitError('invalid-argument', `segments[0] must be the file registered (${fileName}, ${size} bytes): a manifest is declared with its first segment`);
+  }
+  return checked;
+}
+
+/**
+ * Declares the set unless it is already declared the same way. A segment
+ * received before its set was declared was read without the manifest's
+ * hashes: refused, so every declared hash is checked when its segment is.
+ */
+async function declareManifest(
+  deps: Pick<ApiDeps, 'index'>,
+  caseId: string,
+  evidenceId: string,
+  segments: DeclaredSegment[],
+  user: string,
+): Promise<{ created: boolean; manifest: SegmentManifestEntry[] }> {
+  const firstBlobName = evidenceBlobName(caseId, evidenceId, segments[0]!.fileName);
+  const entries = segments.map((s, i) => ({ ...s, caseId, evidenceId, blobName: evidenceBlobName(caseId, evidenceId, s.fileName), firstBlobName, position: i + 1, declaredBy: user }));
+  if ((await deps.index.getSegmentManifest(firstBlobName)).length === 0) {
+    for (const e of entries) {
+      if (await deps.index.getUpload(e.blobName)) {
+        throw new ExhibitError('conflict', `${e.blobName} was received before its set was declared; declare the set with its first segment's registration before sending any segment`);
+      }
+    }
+  }
+  return deps.index.declareSegmentManifest(entries);
+}
+
+const declaredOf = (e: DeclaredSegment): DeclaredSegment => withoutUndefined({ fileName: e.fileName, size: e.size, md5: e.md5, sha1: e.sha1, sha256: e.sha256 });
+
+function withoutUndefined(s: { fileName: string; size: number; md5?: string | undefined; sha1?: string | undefined; sha256?: string | undefined }): DeclaredSegment {
+  const out: DeclaredSegment = { fileName: s.fileName, size: s.size };
+  if (s.md5 !== undefined) out.md5 = s.md5;
+  if (s.sha1 !== undefined) out.sha1 = s.sha1;
+  if (s.sha256 !== undefined) out.sha256 = s.sha256;
+  return out;
+}

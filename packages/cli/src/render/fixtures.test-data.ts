@@ -63,6 +63,7 @@ export const status: EvidenceStatusBody = {
   findings: [{ fileId: 'fnotes000000000000000000000000000', path: 'phone-extraction.zip!/Documents/notes.txt', flag: 'ext-mismatch', detail: '.txt but image/jpeg' }],
   knownFiles: { knownBad: 0, notable: 0, knownGood: 0 },
   diskImages: [],
+  imageSegments: { declared: [], orphans: [] },
   complete: false,
 };
 

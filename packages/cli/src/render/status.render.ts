@@ -39,6 +39,20 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
   return out;
 }
 
+/** Declared split images still waiting for segments, and later segments waiting for their first (docs/disk-images.md, "Split images"). */
+function renderImageSegments(segments: EvidenceStatusBody['imageSegments'] | undefined): string[] {
+  const waiting = (segments?.declared ?? []).filter((d) => d.missing.length > 0);
+  const orphans = segments?.orphans ?? [];
+  if (waiting.length === 0 && orphans.length === 0) return [];
+  const out = ['', 'Split images waiting'];
+  const list = (names: string[]) => (names.length > 6 ? `${names.slice(0, 5).map(printable).join(', ')} … (${names.length})` : names.map(printable).join(', '));
+  for (const d of waiting) {
+    out.push(`  ${printable(d.firstSegment)}: ${d.segments.length - d.missing.length} of ${d.segments.length} declared segments received; waiting for ${list(d.missing)}`);
+  }
+  for (const o of orphans) out.push(`  ${printable(o.fileName)}: orphan segment, waiting for its first segment ${printable(o.firstSegment)} (no image read from it yet)`);
+  return out;
+}
+
 /** The full status of one evidence item, for people; its tables fit `width` (paths keep their file names). */
 export function renderEvidenceStatus(status: EvidenceStatusBody, options: { width?: number } = {}): string {
   const out: string[] = [];
@@ -72,6 +86,7 @@ export function renderEvidenceStatus(status: EvidenceStatusBody, options: { widt
 
   const images = status.diskImages ?? [];
   if (images.length > 0) out.push('', `Disk images (${images.length})`, ...images.flatMap(renderDiskImage));
+  out.push(...renderImageSegments(status.imageSegments));
 
   const s = status.files.byStage;
   out.push(

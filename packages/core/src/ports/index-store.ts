@@ -18,6 +18,7 @@ import type {
 } from '../domain.js';
 import type { FileStage, StageName } from '../lifecycle.js';
 import type { ExhibitErrorCode } from '../errors.js';
+import type { ImageSegmentsStatus, SegmentManifestEntry } from '../segment-manifest.js';
 
 /** One uploaded evidence blob, as received. */
 export interface UploadRecord {
@@ -223,6 +224,8 @@ export interface EvidenceStatus {
   knownFiles: { knownBad: number; notable: number; knownGood: number };
   /** Disk images unpacked in this evidence item: container, volumes, and for EWF the acquisition header and stored-hash check. */
   diskImages: Array<DiskImageRecord & { path: string }>;
+  /** Split images declared with a manifest, and later segments whose first segment is not here ("Split images"). */
+  imageSegments: ImageSegmentsStatus;
   complete: boolean;
 }
 
@@ -387,6 +390,17 @@ export interface IndexStore {
   /** Records that the blob was seen changed (or gone, etag '') after receipt; idempotent per sighting. */
   recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void>;
   recordUploadHashes(blobName: string, hashes: Hashes, integrity: IntegrityVerdict, mismatches: string[]): Promise<void>;
+
+  /**
+   * Declares a split image's segment manifest (at upload registration), all
+   * or nothing: created=false when the same set was declared before; a
+   * 'conflict' when it, or one of its segments, was declared otherwise.
+   */
+  declareSegmentManifest(entries: ReadonlyArray<Omit<SegmentManifestEntry, 'declaredAt'>>): Promise<{ created: boolean; manifest: SegmentManifestEntry[] }>;
+  /** The manifest whose first segment is `firstBlobName`, in order; empty when none was declared. */
+  getSegmentManifest(firstBlobName: string): Promise<SegmentManifestEntry[]>;
+  /** The declared segment under this blob name, whichever set declared it. */
+  getDeclaredSegment(blobName: string): Promise<SegmentManifestEntry | null>;
 
   /** Inserts files that are not there yet (by fileId); returns how many were new. */
   insertFiles(files: NewFile[]): Promise<number>;

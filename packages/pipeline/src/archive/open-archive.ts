@@ -64,6 +64,8 @@ export interface OpenArchiveOptions {
   abortSignal?: AbortSignal;
   /** A split disk image's segments are pinned to the ETags they were received with (the index's upload records). */
   receivedEtag?: ReceivedEtag;
+  /** A split image declared with a manifest: its segments' blob names in order (the first is `source`'s). */
+  declaredSegments?: string[];
 }
 
 /**
@@ -86,7 +88,11 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
     // A first segment (card.E01, disk.001) whose siblings are in the evidence item: one image over all of them.
     const moreSegments =
       source.offset === undefined
-        ? await findImageSegments(blobs, properties, { ...signal, ...(options.receivedEtag ? { receivedEtag: options.receivedEtag } : {}) })
+        ? await findImageSegments(blobs, properties, {
+            ...signal,
+            ...(options.receivedEtag ? { receivedEtag: options.receivedEtag } : {}),
+            ...(options.declaredSegments ? { declared: options.declaredSegments } : {}),
+          })
         : null;
     return openDiskImageReader(blobs, blob, properties.size, {
       ...(moreSegments ? { moreSegments } : {}),

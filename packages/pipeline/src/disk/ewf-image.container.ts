@@ -96,7 +96,14 @@ interface ChunkLocation {
  * Why a set of segments is not one image, named so the item's failure says
  * which (the message says which segment too).
  */
-export type ImageSegmentProblem = 'segment-missing' | 'segment-truncated' | 'segment-duplicated' | 'segment-from-another-image' | 'segment-changed-after-receipt';
+export type ImageSegmentProblem =
+  | 'segment-missing'
+  | 'segment-truncated'
+  | 'segment-duplicated'
+  | 'segment-from-another-image'
+  | 'segment-changed-after-receipt'
+  /** A received segment's size is not the one its manifest declared (segment-set.wait.ts). */
+  | 'segment-size-mismatch';
 
 export function segmentError(reason: ImageSegmentProblem, message: string): ExhibitError {
   return new ExhibitError('corrupt-file', `${message} [${reason}]`, { details: { reason } });

@@ -1,4 +1,15 @@
-import { ExhibitError, LIMITS, sameEtag, type BlobProperties, type BlobRef, type BlobStore } from '@exhibit/core';
+import {
+  ExhibitError,
+  firstImageSegmentName,
+  imageSegmentSetKey as segmentSetKey,
+  LIMITS,
+  parseImageSegmentName as parseSegmentName,
+  sameEtag,
+  type BlobProperties,
+  type BlobRef,
+  type BlobStore,
+  type ImageSegmentName as SegmentName,
+} from '@exhibit/core';
 import { segmentError } from './ewf-image.container.js';
 import type { ImageSegmentBlob } from './disk-image.reader.js';
 
@@ -17,52 +28,8 @@ import type { ImageSegmentBlob } from './disk-image.reader.js';
 /** Blob metadata key the CLI sets on the first segment: how many segments the upload holds. */
 export const IMAGE_SEGMENTS_METADATA = 'imagesegments';
 
-export interface SegmentName {
-  /** Folder and name up to and including the last dot ("case/ev/card."). */
-  stem: string;
-  /** The extension as written ("E02", "e02", "002"). */
-  extension: string;
-  kind: 'ewf' | 'raw';
-  /** 1 for E01 and .001. */
-  number: number;
-  /** EWF's letter form after E99 (EAA …), which ordinary extensions (.img, .vhd, .exe) also fit. */
-  lettered: boolean;
-}
-
-const A = 'A'.charCodeAt(0);
-
-/**
- * The segment a name is, from its extension: EWF `E01`–`E99`, raw `.001`
- * upward (three to six digits); with `lettered`, also EWF's `EAA`–`ZZZ` after
- * E99 (libewf's and EnCase's sequence), which only segmentSets() may accept,
- * since `.img`, `.vhd` or `.exe` fit it too.
- */
-export function parseSegmentName(name: string, options: { lettered?: boolean } = {}): SegmentName | null {
-  const dot = name.lastIndexOf('.');
-  if (dot < 0 || name.lastIndexOf('/') > dot) return null;
-  const stem = name.slice(0, dot + 1);
-  const extension = name.slice(dot + 1);
-  const upper = extension.toUpperCase();
-  let m = /^E(\d\d)$/.exec(upper);
-  if (m) {
-    const number = Number(m[1]);
-    return number >= 1 ? { stem, extension, kind: 'ewf', number, lettered: false } : null;
-  }
-  m = options.lettered ? /^([E-Z])([A-Z])([A-Z])$/.exec(upper) : null;
-  if (m) {
-    const [x, y, z] = [m[1]!, m[2]!, m[3]!].map((c) => c.charCodeAt(0) - A) as [number, number, number];
-    return { stem, extension, kind: 'ewf', number: 100 + (x - 4) * 676 + y * 26 + z, lettered: true };
-  }
-  m = /^(\d{3,6})$/.exec(extension);
-  if (m) {
-    const number = Number(m[1]);
-    return number >= 1 ? { stem, extension, kind: 'raw', number, lettered: false } : null;
-  }
-  return null;
-}
-
-/** Names of one set share the stem, the kind and the width of the extension. */
-export const segmentSetKey = (s: SegmentName) => `${s.kind}:${s.stem}:${s.extension.length}`;
+/** Moved to core (the API validates declared manifests with them); re-exported for the pipeline's callers. */
+export { parseSegmentName, segmentSetKey, type SegmentName };
 
 /**
  * Groups names into segment sets (`nameOf` gives each item's name). A lettered
@@ -90,10 +57,7 @@ export function segmentSets<T>(items: readonly T[], nameOf: (item: T) => string)
 }
 
 /** The first segment's name for a segment name (same stem, same case, same digit width). */
-export function firstSegmentName(segment: SegmentName): string {
-  if (segment.kind === 'raw') return `${segment.stem}${'1'.padStart(segment.extension.length, '0')}`;
-  return `${segment.stem}${segment.extension[0] === 'e' ? 'e01' : 'E01'}`;
-}
+export const firstSegmentName = firstImageSegmentName;
 
 /**
  * When `blob` is a later segment (E02 …, .002 …): the first segment's blob
@@ -131,7 +95,12 @@ export async function laterSegmentOf(
 export async function findImageSegments(
   blobs: BlobStore,
   first: BlobProperties,
-  options: { abortSignal?: AbortSignal; receivedEtag?: ReceivedEtag } = {},
+  options: {
+    abortSignal?: AbortSignal;
+    receivedEtag?: ReceivedEtag;
+    /** The set's blob names in order, as its manifest declared them (segment-set.wait.ts): the set is exactly these. */
+    declared?: readonly string[];
+  } = {},
 ): Promise<ImageSegmentBlob[] | null> {
   const segment = parseSegmentName(first.name);
   if (!segment || segment.number !== 1) return null;
@@ -150,7 +119,15 @@ export async function findImageSegments(
     found.set(s.number, props);
   }
   const declaredText = first.metadata[IMAGE_SEGMENTS_METADATA];
-  const declared = declaredText !== undefined && /^\d{1,6}$/.test(declaredText) ? Number(declaredText) : null;
+  // A manifest declared at registration says how many; else the CLI's count in the first segment's metadata, if any.
+  const declared = options.declared ? options.declared.length : declaredText !== undefined && /^\d{1,6}$/.test(declaredText) ? Number(declaredText) : null;
+  if (options.declared) {
+    for (const [n, props] of found) {
+      if (props.name !== options.declared[n - 1]) {
+        throw segmentError('segment-from-another-image', `${props.name} is in the evidence item but not in the set declared for ${first.name} (${options.declared.length} segments)`);
+      }
+    }
+  }
   if (found.size === 1 && (declared === null || declared === 1)) return null;
   const numbers = [...found.keys()].sort((a, b) => a - b);
   const count = Math.max(numbers[numbers.length - 1]!, declared ?? 0);

@@ -1,0 +1,61 @@
+import type { IndexStore, Limits, SegmentManifestEntry, UploadRecord } from '@exhibit/core';
+import { segmentError } from './ewf-image.container.js';
+
+/**
+ * Whether the first segment of a split image declared with a manifest
+ * (docs/disk-images.md, "Split images") may be read now. Its unpack waits
+ * until every declared segment has been received and hashed (so each was
+ * checked against its declared hashes first); it is re-checked every
+ * `segmentSetRecheckMs`; and once no declared segment has arrived for
+ * `segmentSetWaitMs` with some still missing, the image fails with
+ * `segment-missing` naming them, in order (the same names on every run, as
+ * long as nothing arrives).
+ */
+export type SegmentSetState =
+  /** No manifest names this blob as a first segment: the names and blob metadata decide, as before manifests. */
+  | { kind: 'undeclared' }
+  | { kind: 'waiting'; missing: string[]; recheckInMs: number }
+  /** Every declared segment is here and hashed: the image is read over exactly these, in order. */
+  | { kind: 'ready'; manifest: SegmentManifestEntry[] }
+  /** The image is not read: the error says why (segment-missing after the wait, segment-size-mismatch). */
+  | { kind: 'failed'; error: Error };
+
+export async function segmentSetState(
+  index: Pick<IndexStore, 'getSegmentManifest' | 'getUpload'>,
+  firstBlobName: string,
+  limits: Pick<Limits, 'segmentSetWaitMs' | 'segmentSetRecheckMs'>,
+  now = Date.now(),
+): Promise<SegmentSetState> {
+  const manifest = await index.getSegmentManifest(firstBlobName);
+  if (manifest.length === 0) return { kind: 'undeclared' };
+  const uploads = new Map<string, UploadRecord>();
+  for (const entry of manifest) {
+    const upload = await index.getUpload(entry.blobName);
+    if (upload) uploads.set(entry.blobName, upload);
+  }
+  // Hashed: any verdict (a failed hash is the upload's own failure, shown with it; the reader then refuses a changed segment).
+  const missing = manifest.filter((e) => uploads.get(e.blobName)?.integrity === 'pending' || !uploads.has(e.blobName));
+  if (missing.length > 0) {
+    const latest = Math.max(...[...uploads.values()].map((u) => Date.parse(u.receivedAt)));
+    const waited = now - latest;
+    const names = missing.map((e) => `${e.fileName}${uploads.has(e.blobName) ? ' (received, not hashed yet)' : ''}`);
+    if (waited < limits.segmentSetWaitMs) {
+      return { kind: 'waiting', missing: names, recheckInMs: Math.max(1, Math.min(limits.segmentSetRecheckMs, limits.segmentSetWaitMs - waited)) };
+    }
+    const wait = limits.segmentSetWaitMs < 60_000 ? `${Math.round(limits.segmentSetWaitMs / 1000)} s` : `${Math.round(limits.segmentSetWaitMs / 60_000)} min`;
+    return {
+      kind: 'failed',
+      error: segmentError(
+        'segment-missing',
+        `${missing.length} of the ${manifest.length} segments declared for ${manifest[0]!.fileName} did not arrive within ${wait} of the last one received: ${names.join(', ')}`,
+      ),
+    };
+  }
+  for (const e of manifest) {
+    const size = uploads.get(e.blobName)!.size;
+    if (size !== e.size) {
+      return { kind: 'failed', error: segmentError('segment-size-mismatch', `segment ${e.position} of ${manifest[0]!.fileName} (${e.fileName}) holds ${size} bytes; its manifest declared ${e.size}`) };
+    }
+  }
+  return { kind: 'ready', manifest };
+}
