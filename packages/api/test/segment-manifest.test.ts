@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { LIMITS, type Role } from '@exhibit/core';
+import { createApi } from '../src/api.js';
+import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
+import { uploadRegistrationSchema } from '../src/response-schemas.js';
+import { createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
+
+/**
+ * A split disk image's segment manifest, declared with its first segment's
+ * registration (POST /cases/{caseId}/uploads, `segments`; docs/disk-images.md,
+ * "Split images"): stored for the pipeline, idempotent, and refused as hostile
+ * input when it is not one set in order within the limits.
+ */
+let f: ApiFixture;
+let api: Api;
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  api = createApi(f.deps);
+  await f.access.assign('SEG-1', 'erin', { by: 'setup', role: 'examiner' });
+  await seedCase(f, 'SEG-1', 'RECEIVED');
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+async function call(user: string, roles: Role[], req: Partial<ApiRequest> & { path: string }): Promise<ApiResponse & { json: any }> {
+  const token = await f.token(user, roles);
+  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, ...req });
+  return { ...res, json: res.body };
+}
+
+const md5 = (c: string) => c.repeat(32);
+const set = (n = 3, stem = 'card.E') => Array.from({ length: n }, (_, i) => ({ fileName: `${stem}${String(i + 1).padStart(2, '0')}`, size: 1000 - (i === n - 1 ? 1 : 0) }));
+const register = (body: Record<string, unknown>, evidenceId = 'EX01', user = 'erin') =>
+  call(user, ['examiner'], { method: 'POST', path: '/cases/SEG-1/uploads', body: { evidenceId, ...body } });
+
+describe('a segment manifest at registration', () => {
+  it('is stored with the first segment, with per-segment hashes (lower-cased), idempotent, and in the upload custody entry', async () => {
+    const segments = set().map((s, i) => ({ ...s, md5: md5('ABCDEF'[i]!) }));
+    f.custodyEvents.length = 0;
+    const res = await register({ fileName: 'card.E01', size: 1000, segments });
+    expect(res.status).toBe(201);
+    expect(f.custodyEvents.find((e) => e.action === 'upload')?.details).toMatchObject({
+      registered: true,
+      segmentManifest: segments.map((s) => ({ ...s, md5: s.md5.toLowerCase() })),
+    });
+    const body = uploadRegistrationSchema.parse(res.json);
+    expect(body.segments).toEqual(segments.map((s) => ({ ...s, md5: s.md5.toLowerCase() })));
+    const stored = await f.index.getSegmentManifest('SEG-1/EX01/card.E01');
+    expect(stored.map((e) => [e.blobName, e.position, e.size, e.md5, e.declaredBy])).toEqual(
+      segments.map((s, i) => [`SEG-1/EX01/${s.fileName}`, i + 1, s.size, s.md5.toLowerCase(), 'erin']),
+    );
+    const again = await register({ fileName: 'card.E01', size: 1000, segments });
+    expect(again.status).toBe(200);
+    // The later segments are registered as before; one with another size than declared is refused.
+    expect((await register({ fileName: 'card.E02', size: 1000 })).status).toBe(201);
+    const wrongSize = await register({ fileName: 'card.E03', size: 5 });
+    expect(wrongSize.status).toBe(409);
+    expect(wrongSize.json.error.message).toMatch(/declared in the segment manifest of SEG-1\/EX01\/card\.E01 with 999 bytes/);
+    // Declared otherwise: a conflict, never a change.
+    const other = await register({ fileName: 'card.E01', size: 1000, segments: set(4) });
+    expect(other.status).toBe(409);
+    expect((await f.index.getSegmentManifest('SEG-1/EX01/card.E01')).length).toBe(3);
+  });
+
+  it('is refused when a segment was received before the set was declared', async () => {
+    await seedCase(f, 'SEG-1', 'LATE');
+    // seedCase received phone.zip; a set naming it cannot be declared (and phone.zip is no segment name anyway: declare a received raw set).
+    await f.index.recordUpload({
+      caseId: 'SEG-1', evidenceId: 'LATE', blobName: 'SEG-1/LATE/disk.002', fileName: 'disk.002', rootFileId: 'late-2', size: 10, etag: '"0x1"',
+      versionId: null, contentType: null, lastModified: new Date(0).toISOString(), acquisition: {},
+    });
+    const res = await register({ fileName: 'disk.001', size: 10, segments: [{ fileName: 'disk.001', size: 10 }, { fileName: 'disk.002', size: 10 }] }, 'LATE');
+    expect(res.status).toBe(409);
+    expect(res.json.error.message).toMatch(/SEG-1\/LATE\/disk\.002 was received before its set was declared/);
+    expect(await f.index.getSegmentManifest('SEG-1/LATE/disk.001')).toEqual([]);
+  });
+
+  it('validates the manifest as hostile input: names, order, one set, duplicates, sizes, hashes, count, first entry', async () => {
+    const first = { fileName: 'disk.001', size: 10 };
+    const cases: Array<[string, unknown[], RegExp]> = [
+      ['one segment', [first], /at least 2|too_small|>=2/i],
+      ['a gap', [first, { fileName: 'disk.003', size: 10 }], /segment 3; the manifest lists segments 1, 2, 3/],
+      ['out of order', [first, { fileName: 'disk.003', size: 10 }, { fileName: 'disk.002', size: 10 }], /is segment 3/],
+      ['another set', [first, { fileName: 'other.002', size: 10 }], /not a segment of the set of disk\.001/],
+      ['another width', [first, { fileName: 'disk.0002', size: 10 }], /not a segment of the set/],
+      ['a repeat', [first, first], /declared twice/],
+      ['not a segment name', [first, { fileName: 'disk.img', size: 10 }], /not a segment of the set/],
+      ['a folder in a name', [first, { fileName: '../disk.002', size: 10 }], /file name/],
+      ['an empty segment', [first, { fileName: 'disk.002', size: 0 }], /too_small|positive|>0/i],
+      ['a bad hash', [first, { fileName: 'disk.002', size: 10, sha256: 'zz' }], /64 hex digits/],
+      ['an unknown field', [first, { fileName: 'disk.002', size: 10, crc: '1' }], /unrecognized|crc/i],
+      ['first entry not the file', [{ fileName: 'disk.001', size: 11 }, { fileName: 'disk.002', size: 10 }], /segments\[0\] must be the file registered/],
+    ];
+    for (const [what, segments, message] of cases) {
+      const res = await register({ fileName: 'disk.001', size: 10, segments }, 'BAD');
+      expect(res.status, what).toBe(400);
+      expect(JSON.stringify(res.json), what).toMatch(message);
+    }
+    const tooMany = Array.from({ length: LIMITS.maxDeclaredImageSegments + 1 }, (_, i) => ({ fileName: `d.${String(i + 1).padStart(4, '0')}`, size: 1 }));
+    expect((await register({ fileName: 'd.0001', size: 1, segments: tooMany }, 'BAD')).status).toBe(400);
+    expect(await f.index.getSegmentManifest('SEG-1/BAD/disk.001')).toEqual([]);
+  });
+});
