@@ -222,10 +222,49 @@ describe('exhibit CLI against the local host', () => {
     expect(status.diskImages).toHaveLength(1);
     expect(status.diskImages[0]).toMatchObject({ path: 'stick.001', format: 'split-raw', segmentCount: 3, mediaBytes: (await stat(img)).size });
     expect(status.diskImages[0]!.segments.map((s) => s.name)).toEqual(['001', '002', '003'].map((n) => `${caseId}/E4/stick.${n}`));
+    // The set was declared with the first segment's registration, before any piece was sent.
+    expect(status.imageSegments.declared).toEqual([expect.objectContaining({ firstSegment: 'stick.001', missing: [], segments: ['001', '002', '003'].map((n) => expect.objectContaining({ fileName: `stick.${n}`, received: true })) })]);
     const text = await cli('status', `${caseId}/E4`);
     expect(text.out).toContain('3 segments read as one image: stick.001, stick.002, stick.003');
     const found = JSON.parse((await cli('search', caseId, '--hash', sample.manifest.sha256.slice(0, 12), '--json')).out) as SearchResultBody;
     expect(found.items.map((i) => i.file.path)).toContain('stick.001!/IMG_LOOSE_0001.jpg');
+  }, 120_000);
+
+  it.skipIf(!FAT_TOOLS)('upload --hash-file (md5sum and sha256sum --tag output): each segment is checked against its hashes and they are declared in the set\'s manifest; a wrong one stops the set before its first segment', async () => {
+    const img = path.join(dir, 'hashed.img');
+    execFileSync('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'HASHED', img, '4096'], { stdio: 'pipe' });
+    execFileSync('mcopy', ['-i', img, sample.file, '::/IMG_LOOSE_0001.jpg'], { stdio: 'pipe', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+    const pieces = await mkdtemp(path.join(dir, 'hashed-'));
+    execFileSync('split', ['-b', '1500000', '-d', '-a', '3', '--numeric-suffixes=1', img, path.join(pieces, 'disk.')], { stdio: 'pipe' });
+    const names = ['disk.001', 'disk.002', 'disk.003'];
+    // As an imaging tool leaves them beside the pieces: md5sum's form with ./ paths, and the BSD form.
+    await writeFile(path.join(pieces, 'disk.md5'), execFileSync('md5sum', names.map((n) => `./${n}`), { cwd: pieces }));
+    await writeFile(path.join(pieces, 'disk.sha256'), execFileSync('sha256sum', ['--tag', ...names], { cwd: pieces }));
+    const digest = async (alg: string, n: string) => createHash(alg).update(await readFile(path.join(pieces, n))).digest('hex');
+
+    const up = await cli('upload', path.join(pieces, 'disk.001'), '--hash-file', path.join(pieces, 'disk.md5'), '--hash-file', path.join(pieces, 'disk.sha256'), '--case', caseId, '--evidence', 'E5', '--json');
+    expect(up.code, up.err).toBe(EXIT.ok);
+    const manifest = await host.app.stageDeps.index.getSegmentManifest(`${caseId}/E5/disk.001`);
+    expect(manifest.map((e) => ({ fileName: e.fileName, md5: e.md5, sha256: e.sha256, sha1: e.sha1 }))).toEqual(
+      await Promise.all(names.map(async (n) => ({ fileName: n, md5: await digest('md5', n), sha256: await digest('sha256', n), sha1: undefined }))),
+    );
+    await host.scanNow();
+    const status = JSON.parse((await cli('status', `${caseId}/E5`, '--watch', '--interval-ms', '200', '--json')).out) as EvidenceStatusBody;
+    expect(status.failures).toEqual([]);
+    expect(status.uploads.map((u) => [u.fileName, u.integrity, u.acquisition.md5])).toEqual(await Promise.all(names.map(async (n) => [n, 'verified', await digest('md5', n)])));
+    expect(status.diskImages[0]).toMatchObject({ path: 'disk.001', format: 'split-raw', segmentCount: 3 });
+
+    // A wrong MD5 for the third piece: refused before it is committed (exit 3), and the first piece is not sent.
+    const wrong = (await readFile(path.join(pieces, 'disk.md5'), 'utf8')).replace(await digest('md5', 'disk.003'), '0'.repeat(32));
+    await writeFile(path.join(pieces, 'wrong.md5'), wrong);
+    const refused = await cli('upload', path.join(pieces, 'disk.001'), '--hash-file', path.join(pieces, 'wrong.md5'), '--case', caseId, '--evidence', 'E6', '--json');
+    expect(refused.code).toBe(EXIT.integrity);
+    const result = JSON.parse(refused.out) as { uploaded: Array<{ blobName: string }>; failed: Array<{ file: string; message: string }> };
+    expect(result.uploaded.map((u) => u.blobName)).toEqual([`${caseId}/E6/disk.002`]);
+    expect(result.failed.map((f) => path.basename(f.file))).toEqual(['disk.003', 'disk.001']);
+    // A malformed list is a usage error before anything is sent.
+    await writeFile(path.join(pieces, 'bad.md5'), 'not a hash line\n');
+    expect((await cli('upload', path.join(pieces, 'disk.001'), '--hash-file', path.join(pieces, 'bad.md5'), '--case', caseId, '--evidence', 'E7')).code).toBe(EXIT.usage);
   }, 120_000);
 
   it('`status … | head`: a closed pipe ends the command quietly', async () => {

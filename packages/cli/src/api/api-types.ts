@@ -1,4 +1,4 @@
-import type { ContentRecord, EvidenceStatus, FileRecord, RejectedBlob, SearchHit, UploadRecord } from '@exhibit/core';
+import type { ContentRecord, DeclaredSegment, EvidenceStatus, FileRecord, RejectedBlob, SearchHit, UploadRecord } from '@exhibit/core';
 
 /**
  * JSON bodies of the Exhibit API as the CLI reads them (the API documents
@@ -111,4 +111,6 @@ export interface UploadRegistrationBody {
   uploadedBy: string;
   registeredAt: string;
   claimedCase: boolean;
+  /** The segment manifest as stored, when this registration declared one. */
+  segments?: DeclaredSegment[];
 }

@@ -1,14 +1,16 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { errorMessage, ExhibitError, type AcquisitionInfo } from '@exhibit/core';
+import { errorMessage, ExhibitError, type AcquisitionInfo, type DeclaredSegment } from '@exhibit/core';
 import { exitCodeFor } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatCount, printable } from '../render/format.js';
 import { createUploadProgressView } from '../render/upload-progress.view.js';
-import { parseHashHex } from '../upload/acquisition-metadata.js';
+import { HASH_ALGORITHMS, parseHashHex } from '../upload/acquisition-metadata.js';
+import { readHashLists, type HashList } from '../upload/hash-list.js';
 import { UPLOAD_LIMITS, uploadEvidenceFile, type UploadResult } from '../upload/upload.service.js';
 import { registerUpload } from '../upload/upload-registration.js';
-import { planImageSegments } from '../upload/image-segments.plan.js';
+import { planImageSegments, type UploadOrder } from '../upload/image-segments.plan.js';
 import { renderCaseOpened } from '../render/upload-registration.render.js';
 import { idOption, intOption, positiveNumberOption } from './option-parsers.js';
 
@@ -23,6 +25,7 @@ export interface UploadCommandOptions {
   md5?: string;
   sha1?: string;
   sha256?: string;
+  hashFile?: string[];
   blockSizeMb?: number;
   parallel: number;
   json?: boolean;
@@ -45,6 +48,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--md5 <hex>', 'MD5 recorded at acquisition; the upload is refused if the file does not match')
     .option('--sha1 <hex>', 'SHA-1 recorded at acquisition; the upload is refused if the file does not match')
     .option('--sha256 <hex>', 'SHA-256 recorded at acquisition; the upload is refused if the file does not match')
+    .option(
+      '--hash-file <file>',
+      'acquisition hashes of several files (a split image\'s segments), as md5sum/sha1sum/sha256sum write them ("<hex>  <name>") or "MD5 (<name>) = <hex>"; ' +
+        'matched by file name; each file is refused if it does not match, as with --md5, and a split image\'s segment hashes are declared in its manifest; may be given more than once',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .addOption(
       new Option('--block-size-mb <n>', `block size in MiB (default ${UPLOAD_LIMITS.defaultBlockBytes / MIB}, raised automatically for very large files)`).argParser(
         positiveNumberOption(UPLOAD_LIMITS.maxBlockBytes / MIB),
@@ -90,12 +100,46 @@ export function blockSizeBytesFromMb(mb: number | undefined): number | undefined
   return mb === undefined ? undefined : Math.round(mb * 1024) * 1024;
 }
 
+/** A file's acquisition record: the options', with its hashes from the --hash-file lists (a hash given both ways must agree). */
+export function acquisitionOf(file: string, acquisition: AcquisitionInfo, hashList: HashList): AcquisitionInfo {
+  const listed = hashList.get(path.basename(file));
+  if (!listed) return acquisition;
+  const out = { ...acquisition };
+  for (const alg of HASH_ALGORITHMS) {
+    const value = listed[alg];
+    if (value === undefined) continue;
+    if (out[alg] !== undefined && out[alg] !== value) throw new ExhibitError('invalid-argument', `--${alg} and --hash-file give ${path.basename(file)} two different ${alg} hashes`);
+    out[alg] = value;
+  }
+  return out;
+}
+
+/**
+ * Each split image's manifest (image-segments.plan.ts): its segments in order
+ * with their sizes and the hashes the lists give, declared with the first
+ * segment's registration before any segment is sent, so the pipeline waits
+ * for the whole set whatever order the segments arrive in.
+ */
+async function manifestsOf(order: UploadOrder, hashList: HashList): Promise<Map<string, DeclaredSegment[]>> {
+  const out = new Map<string, DeclaredSegment[]>();
+  for (const [first, later] of order.laterSegments) {
+    const segments: DeclaredSegment[] = [];
+    for (const file of [first, ...later]) segments.push({ fileName: path.basename(file), size: (await stat(file)).size, ...hashList.get(path.basename(file)) });
+    out.set(first, segments);
+  }
+  return out;
+}
+
 async function runUpload(ctx: CliContext, given: string[], options: UploadCommandOptions): Promise<void> {
   // A split disk image goes up whole, its first segment last (image-segments.plan.ts).
   const order = await planImageSegments(given);
   for (const file of order.added) ctx.stderr.write(`exhibit upload: adding ${printable(file)}, a segment of the same split image\n`);
   const files = order.files;
   const acquisition = acquisitionFromOptions(files, options);
+  const hashList = await readHashLists(options.hashFile ?? []);
+  // Usage errors (a hash given two ways) before any byte is sent.
+  const acquisitions = new Map(files.map((f) => [f, acquisitionOf(f, acquisition, hashList)]));
+  const manifests = await manifestsOf(order, hashList);
   const blockSizeBytes = blockSizeBytesFromMb(options.blockSizeMb);
   const container = ctx.config().containers.evidence;
   const store = ctx.blockBlobs();
@@ -103,8 +147,26 @@ async function runUpload(ctx: CliContext, given: string[], options: UploadComman
   const errors: Array<{ file: string; code: string; message: string; details?: Record<string, unknown> }> = [];
 
   const api = await ctx.api();
+  // Declared first: a set whose manifest is refused is not sent at all (its segments would be read without it).
+  const refusedSets = new Map<string, string>();
+  for (const [first, segments] of manifests) {
+    try {
+      const registration = await registerUpload(api, first, { caseId: options.case, evidenceId: options.evidence, segments, abortSignal: ctx.abortSignal });
+      if (registration.claimedCase) ctx.stderr.write(renderCaseOpened(registration));
+    } catch (err) {
+      ctx.setExitCode(exitCodeFor(err));
+      const message = `not uploaded: the segment manifest of ${path.basename(first)} was refused: ${errorMessage(err)}`;
+      for (const file of [first, ...order.laterSegments.get(first)!]) refusedSets.set(file, message);
+    }
+  }
   for (const file of files) {
     if (ctx.abortSignal.aborted) break;
+    const refused = refusedSets.get(file);
+    if (refused) {
+      errors.push({ file, code: 'precondition-failed', message: refused });
+      ctx.stderr.write(`exhibit upload: ${printable(file)}: ${refused}\n`);
+      continue;
+    }
     // A first segment after a failed segment of its set would be read as a short image: it waits for the next run.
     if (order.laterSegments.get(file)?.some((segment) => errors.some((e) => e.file === segment))) {
       errors.push({ file, code: 'precondition-failed', message: 'not uploaded: a segment of its split image failed; run the same command again' });
@@ -114,13 +176,15 @@ async function runUpload(ctx: CliContext, given: string[], options: UploadComman
     }
     const view = createUploadProgressView(ctx.stderr);
     try {
-      const registration = await registerUpload(api, file, { caseId: options.case, evidenceId: options.evidence, abortSignal: ctx.abortSignal });
-      if (registration.claimedCase) ctx.stderr.write(renderCaseOpened(registration));
+      if (!manifests.has(file)) {
+        const registration = await registerUpload(api, file, { caseId: options.case, evidenceId: options.evidence, abortSignal: ctx.abortSignal });
+        if (registration.claimedCase) ctx.stderr.write(renderCaseOpened(registration));
+      }
       const result = await uploadEvidenceFile(store, file, {
         container,
         caseId: options.case,
         evidenceId: options.evidence,
-        acquisition,
+        acquisition: acquisitions.get(file)!,
         ...(order.segmentCounts.has(file) ? { imageSegments: order.segmentCounts.get(file)! } : {}),
         ...(blockSizeBytes === undefined ? {} : { blockSizeBytes }),
         parallel: options.parallel,
@@ -129,7 +193,7 @@ async function runUpload(ctx: CliContext, given: string[], options: UploadComman
       });
       view.finish();
       results.push(result);
-      if (!options.json) ctx.stdout.write(renderUploadResult(container, result, acquisition));
+      if (!options.json) ctx.stdout.write(renderUploadResult(container, result, acquisitions.get(file)!));
     } catch (err) {
       view.finish();
       ctx.setExitCode(exitCodeFor(err));

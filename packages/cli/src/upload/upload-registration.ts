@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { DeclaredSegment } from '@exhibit/core';
 import { apiPath, type ApiClient } from '../api/api-client.js';
 import type { UploadRegistrationBody } from '../api/api-types.js';
 import { openRegularFile } from './upload.service.js';
@@ -13,7 +14,13 @@ import { openRegularFile } from './upload.service.js';
 export async function registerUpload(
   api: ApiClient,
   file: string,
-  options: { caseId: string; evidenceId: string; abortSignal?: AbortSignal },
+  options: {
+    caseId: string;
+    evidenceId: string;
+    abortSignal?: AbortSignal;
+    /** A split image's first segment: the set's manifest, declared before any segment is sent (docs/disk-images.md, "Split images"). */
+    segments?: DeclaredSegment[];
+  },
 ): Promise<UploadRegistrationBody> {
   // The same checks and words as the upload itself, so a missing file is named once, cleanly.
   const handle = await openRegularFile(file);
@@ -24,7 +31,7 @@ export async function registerUpload(
     await handle.close();
   }
   const { body } = await api.send<UploadRegistrationBody>('POST', apiPath('cases', options.caseId, 'uploads'), {
-    body: { evidenceId: options.evidenceId, fileName: path.basename(file), size: info.size },
+    body: { evidenceId: options.evidenceId, fileName: path.basename(file), size: info.size, ...(options.segments ? { segments: options.segments } : {}) },
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
   });
   return body;
