@@ -156,6 +156,17 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     expect((outcome as { detail: string }).detail).toMatch(new RegExp(`segment 2 of ${names[0]!.replace('.', '\\.')} \\(${names[1]!.replace('.', '\\.')}\\) holds \\d+ bytes; its manifest declared \\d+ \\[segment-size-mismatch\\]`));
   }, 120_000);
 
+  it('a blob of the set that the manifest does not declare is not read as part of the image (segment-from-another-image)', async () => {
+    const ev = item();
+    // Declared as two segments; the third piece arrives anyway.
+    await declare(ev, manifestOf().slice(0, 2));
+    for (const name of names.slice(1)) await arrive(ev, name);
+    const first = await arrive(ev, names[0]!);
+    const outcome = await deliver('unpack', first);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect((outcome as { detail: string }).detail).toContain(`${blobOf(ev, names[2]!)} is in the evidence item but not in the set declared for ${blobOf(ev, names[0]!)} (2 segments) [segment-from-another-image]`);
+  }, 120_000);
+
   it('a later segment whose first segment has not arrived is shown as an orphan waiting for it, declared or not', async () => {
     const declaredItem = item();
     await declare(declaredItem, manifestOf());

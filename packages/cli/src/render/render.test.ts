@@ -68,6 +68,29 @@ describe('status rendering', () => {
     expect(renderEvidenceStatus(bad)).toContain('MISMATCH with the acquisition hash: sha256');
   });
 
+  it('shows a declared split image waiting for segments, and an orphan later segment waiting for its first', () => {
+    const waiting = {
+      ...status,
+      imageSegments: {
+        declared: [
+          {
+            firstSegment: 'card.E01', declaredBy: 'erin', declaredAt: '2026-12-04T23:00:00.000Z',
+            segments: [{ fileName: 'card.E01', size: 10, received: true }, { fileName: 'card.E02', size: 10, received: false }, { fileName: 'card.E03', size: 9, received: false }],
+            missing: ['card.E02', 'card.E03'],
+          },
+          { firstSegment: 'done.001', declaredBy: 'erin', declaredAt: '2026-12-04T23:00:00.000Z', segments: [], missing: [] },
+        ],
+        orphans: [{ fileName: 'disk.002', firstSegment: 'disk.001' }],
+      },
+    };
+    const text = renderEvidenceStatus(waiting);
+    expect(text).toContain('Split images waiting');
+    expect(text).toContain('card.E01: 1 of 3 declared segments received; waiting for card.E02, card.E03');
+    expect(text).toContain('disk.002: orphan segment, waiting for its first segment disk.001 (no image read from it yet)');
+    expect(text).not.toContain('done.001');
+    expect(renderEvidenceStatus(status)).not.toContain('Split images waiting');
+  });
+
   it('shows a disk image with its EWF header, stored-hash check and volumes; a mismatch is an integrity problem', () => {
     const image = {
       fileId: 'f1', caseId: status.caseId, evidenceId: status.evidenceId, path: 'card.E01', format: 'ewf', mediaBytes: 34_816_000, segmentCount: 1,
