@@ -23,7 +23,7 @@ import { createCustodyLog, createLocalSigner, type CustodyLog } from '@exhibit/c
 import yauzl from 'yauzl';
 import yazl from 'yazl';
 import { createLocalTokenVerifier, issueLocalToken } from '../src/auth/local-token.js';
-import type { ApiDeps } from '../src/api.types.js';
+import type { Api, ApiDeps, ApiRequest, ApiResponse } from '../src/api.types.js';
 
 /**
  * Real parts for API tests: an in-memory PGlite index with every migration,
@@ -390,4 +390,17 @@ async function storedZip(members: Array<{ name: string; bytes: Buffer }>): Promi
     reader.close();
   }
   return { zip, members: found };
+}
+
+/** Calls `api` as `user` with `roles` (a token from the fixture); `json` is the body. */
+export async function callAs(
+  f: ApiFixture,
+  api: Api,
+  user: string,
+  roles: Role[],
+  req: Partial<ApiRequest> & { path: string },
+): Promise<ApiResponse & { json: any }> {
+  const token = await f.token(user, roles);
+  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, ...req });
+  return { ...res, json: res.body };
 }

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
-import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
+import type { Api, ApiRequest } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
 import { caseListSchema, uploadRegistrationSchema } from '../src/response-schemas.js';
-import { createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
+import { callAs, createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
 
 /**
  * A new user's first hour: an examiner uploads a case nobody has heard of,
@@ -28,11 +28,7 @@ afterAll(async () => {
   await f?.dispose();
 });
 
-async function call(user: string, roles: Role[], req: Partial<ApiRequest> & { path: string }): Promise<ApiResponse & { json: any }> {
-  const token = await f.token(user, roles);
-  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, ...req });
-  return { ...res, json: res.body };
-}
+const call = (user: string, roles: Role[], req: Partial<ApiRequest> & { path: string }) => callAs(f, api, user, roles, req);
 
 const register = (user: string, caseId: string, body: Record<string, unknown> = {}, roles: Role[] = ['examiner']) =>
   call(user, roles, { method: 'POST', path: `/cases/${caseId}/uploads`, body: { evidenceId: 'EX01', fileName: 'phone.zip', size: 1234, ...body } });

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LIMITS, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
-import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
+import type { Api, ApiRequest } from '../src/api.types.js';
 import { uploadRegistrationSchema } from '../src/response-schemas.js';
-import { createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
+import { callAs, createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
 
 /**
  * A split disk image's segment manifest, declared with its first segment's
@@ -25,11 +25,7 @@ afterAll(async () => {
   await f?.dispose();
 });
 
-async function call(user: string, roles: Role[], req: Partial<ApiRequest> & { path: string }): Promise<ApiResponse & { json: any }> {
-  const token = await f.token(user, roles);
-  const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, ...req });
-  return { ...res, json: res.body };
-}
+const call = (user: string, roles: Role[], req: Partial<ApiRequest> & { path: string }) => callAs(f, api, user, roles, req);
 
 const md5 = (c: string) => c.repeat(32);
 const set = (n = 3, stem = 'card.E') => Array.from({ length: n }, (_, i) => ({ fileName: `${stem}${String(i + 1).padStart(2, '0')}`, size: 1000 - (i === n - 1 ? 1 : 0) }));
