@@ -107,7 +107,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const set = await declaredSet(deps, parent, source);
   if (set.kind === 'waiting') {
     ctx.logger.info({ blobName: source.name, missing: set.missing.slice(0, 20), recheckInMs: set.recheckInMs }, 'split image waits for its declared segments');
-    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: `segment-wait:${Math.floor(Date.now() / deps.limits.segmentSetRecheckMs)}` } };
+    // Keyed on the time it is due: never the key of the message that runs now (a repeat would be dropped and the wait would stop re-checking).
+    const due = Date.now() + set.recheckInMs;
+    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: `segment-wait:${due}` } };
   }
 
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
