@@ -61,6 +61,15 @@ describe('a segment manifest at registration', () => {
     expect((await f.index.getSegmentManifest('SEG-1/EX01/card.E01')).length).toBe(3);
   });
 
+  it('may come with a later registration of the first segment, before any segment was received (201 then, 200 once the same)', async () => {
+    expect((await register({ fileName: 'disk.001', size: 10 }, 'LATER')).status).toBe(201);
+    const segments = [{ fileName: 'disk.001', size: 10 }, { fileName: 'disk.002', size: 4 }];
+    const declared = await register({ fileName: 'disk.001', size: 10, segments }, 'LATER');
+    expect(declared.status).toBe(201);
+    expect(declared.json.segments).toEqual(segments);
+    expect((await register({ fileName: 'disk.001', size: 10, segments }, 'LATER')).status).toBe(200);
+  });
+
   it('is refused when a segment was received before the set was declared', async () => {
     await seedCase(f, 'SEG-1', 'LATE');
     // seedCase received phone.zip; a set naming it cannot be declared (and phone.zip is no segment name anyway: declare a received raw set).

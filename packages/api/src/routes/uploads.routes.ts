@@ -74,7 +74,7 @@ export const uploadsRoutes: RouteModule = [
     }),
     responses: {
       201: { description: 'Registered (and, with claimedCase, the case opened for the caller)', schema: uploadRegistrationSchema },
-      200: { description: 'Already registered by the caller: nothing changed', schema: uploadRegistrationSchema },
+      200: { description: 'Already registered by the caller (and its segment manifest, if given, already declared the same way): nothing changed', schema: uploadRegistrationSchema },
     },
     async handler({ deps, principal, params, body, caseAccess, abortSignal }) {
       const blobName = evidenceBlobName(params.caseId, body.evidenceId, body.fileName);
@@ -131,7 +131,8 @@ export const uploadsRoutes: RouteModule = [
         );
       }
       return {
-        status: created ? 201 : 200,
+        // A manifest declared now on an earlier registration is a change too.
+        status: created || manifest?.created ? 201 : 200,
         body: {
           ...registration,
           claimedCase,
