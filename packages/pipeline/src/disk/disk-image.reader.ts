@@ -174,7 +174,10 @@ class ThreadedDiskImageReader implements DiskImageReader {
       await hasher.update(new Uint8Array(bytes, skip));
       this.readCounts.mediaHashedInListing += bytes.byteLength - skip;
     }
-    return { value: null };
+    // Progress, unlike a byte range served: only bytes that follow are taken, so a thread can renew the step
+    // budget this way at most once per MiB of media. Without it, the media taken up to a file far into the
+    // disk would all count against one step.
+    return { value: null, renew: skip < bytes.byteLength };
   };
 
   private session(kind: string, input: unknown, label: string, timeoutMs: number, abortSignal: AbortSignal | undefined): Session {
