@@ -191,3 +191,35 @@ export async function buildDiskCorpus(options: { imageBytes: number; files: numb
   await writeFile(manifestFile, JSON.stringify(manifest));
   return summarise(imageFile, manifest, false, started);
 }
+
+/** The corpus's raw image acquired as an E01 (`--e01`): one segment, ewfacquire's fast compression, its stored SHA-1 and MD5. */
+export interface DiskCorpusEwf {
+  e01File: string;
+  e01Bytes: number;
+  e01Sha256: string;
+  fromCache: boolean;
+}
+
+/**
+ * Wraps the corpus's raw image as an E01 with `ewfacquire -c fast` (what an
+ * examiner's acquisition of the disk would hand over), cached beside the
+ * image. The E01 must be one segment (the bench uploads one blob): images
+ * larger than ewfacquire's 1.4 GiB default segment get a segment of 7 GiB (EnCase 6 format).
+ */
+export async function diskCorpusAsEwf(corpus: DiskCorpus, log: (line: string) => void): Promise<DiskCorpusEwf> {
+  const target = corpus.imageFile.replace(/\.img$/, '');
+  const e01File = `${target}.E01`;
+  const manifestFile = `${target}.e01.json`;
+  if ((await exists(e01File)) && (await exists(manifestFile))) {
+    const m = JSON.parse(await readFile(manifestFile, 'utf8')) as { e01Bytes: number; e01Sha256: string };
+    if ((await stat(e01File)).size === m.e01Bytes) return { e01File, ...m, fromCache: true };
+  }
+  log(`ewfacquire -c fast into ${e01File}…`);
+  await rm(e01File, { force: true });
+  const big = corpus.imageBytes > 1.4 * 1024 ** 3;
+  run('ewfacquire', ['-u', '-t', target, '-c', 'fast', '-m', 'fixed', '-d', 'sha1', ...(big ? ['-f', 'encase6', '-S', '7GiB'] : []), corpus.imageFile]);
+  if (await exists(`${target}.E02`)) throw new Error(`ewfacquire wrote more than one segment for ${corpus.imageFile}; the bench uploads one blob`);
+  const m = { e01Bytes: (await stat(e01File)).size, e01Sha256: await sha256File(e01File) };
+  await writeFile(manifestFile, JSON.stringify(m));
+  return { e01File, ...m, fromCache: false };
+}

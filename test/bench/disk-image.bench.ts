@@ -1,5 +1,5 @@
 /**
- * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --concurrency C --poll-ms P --timeout-min M --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --e01 --concurrency C --poll-ms P --timeout-min M --cpu-prof --io-stats --keep --prepare]`
  *
  * Issue 15's disk-image benchmark: a raw ext4 image of `--size-gib` GiB with
  * `--files` files, mostly photos (disk-corpus.builder.ts; cached under
@@ -9,7 +9,9 @@
  * alternately in `--pairs` pairs. Prints per pair both wall times, the host's
  * peak RSS and bytes read from storage per image byte, then the median pair's
  * stage table, and last the line `Exhibit wall time ÷ shell baseline wall
- * time (median of N pairs): R`. The host is measured as `npm run bench`
+ * time (median of N pairs): R`. With `--e01` the image is acquired with
+ * `ewfacquire -c fast` and the E01 is what is uploaded and what the baseline
+ * reads (libewf in TSK); read ÷ image is then over the E01's bytes. The host is measured as `npm run bench`
  * measures it (bench-host.support.ts). A benchmark, not a test: it exits
  * non-zero only when the pipeline did not list every file with its SHA-256.
  */
@@ -21,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { uploadFileWithPlainClient } from '../support/e2e-client.js';
 import { renderStageTable } from './bench-results.js';
 import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
-import { buildDiskCorpus, type DiskCorpus } from './disk-corpus.builder.js';
+import { buildDiskCorpus, diskCorpusAsEwf, type DiskCorpus } from './disk-corpus.builder.js';
 import { checkImageFiles, HOST_PEAK_RSS_GOAL_BYTES, medianWallPairIndex, READ_PER_IMAGE_BYTE_GOAL, readPerImageByte, wallRatioLine } from './disk-figures.summary.js';
 import { missingToolsMessage } from './shell-baseline.parser.js';
 import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
@@ -29,7 +31,13 @@ import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.j
 const SCRIPT = fileURLToPath(new URL('./disk-baseline.sh', import.meta.url));
 const CASE = 'BENCH-DISK';
 const EVIDENCE = 'DISK01';
-const IMAGE_NAME = 'disk.img';
+/** The evidence as uploaded: the raw image, or (--e01) its E01. */
+interface Evidence {
+  name: 'disk.img' | 'disk.E01';
+  file: string;
+  bytes: number;
+  sha256: string;
+}
 const GiB = 1024 ** 3;
 const MiB = 1024 * 1024;
 
@@ -44,6 +52,7 @@ function parseOptions() {
       concurrency: { type: 'string' },
       'poll-ms': { type: 'string' },
       'timeout-min': { type: 'string' },
+      e01: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
       'io-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -63,6 +72,7 @@ function parseOptions() {
     concurrency: values.concurrency === undefined ? null : num('concurrency', values.concurrency, 4),
     pollMs: values['poll-ms'] === undefined ? null : num('poll-ms', values['poll-ms'], 1000),
     timeoutMs: num('timeout-min', values['timeout-min'], 120) * 60_000,
+    e01: values.e01,
     cpuProfile: values['cpu-prof'],
     ioStats: values['io-stats'],
     keep: values.keep,
@@ -73,20 +83,20 @@ function parseOptions() {
 
 type Options = ReturnType<typeof parseOptions>;
 
-function runHost(options: Options, corpus: DiskCorpus, stamp: string) {
+function runHost(options: Options, corpus: DiskCorpus, evidence: Evidence, stamp: string) {
   return runMeasuredHost({
     ...options,
     stamp,
     caseId: CASE,
     evidenceId: EVIDENCE,
     upload: async (h) => {
-      say(`uploading ${IMAGE_NAME} (${(corpus.imageBytes / GiB).toFixed(2)} GiB) and waiting for the pipeline…`);
-      await uploadFileWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${IMAGE_NAME}`, corpus.imageFile, {
+      say(`uploading ${evidence.name} (${(evidence.bytes / GiB).toFixed(2)} GiB) and waiting for the pipeline…`);
+      await uploadFileWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${evidence.name}`, evidence.file, {
         examiner: 'bench',
-        acquisition_sha256: corpus.imageSha256,
+        acquisition_sha256: evidence.sha256,
       });
     },
-    check: (status, items) => checkImageFiles(IMAGE_NAME, corpus.files, status, items),
+    check: (status, items) => checkImageFiles(evidence.name, corpus.files, status, items),
   });
 }
 
@@ -103,6 +113,11 @@ async function main(): Promise<void> {
       `(${corpus.plan.photos} photos, ${((100 * corpus.photoBytes) / corpus.imageBytes).toFixed(0)}% of the image; ${corpus.plan.documents} documents; ${corpus.plan.paddingFiles} padding files) ` +
       `${corpus.fromCache ? '(cached)' : `(built in ${(corpus.buildMs / 1000).toFixed(0)} s)`}`,
   );
+  const ewf = options.e01 ? await diskCorpusAsEwf(corpus, say) : null;
+  if (ewf) say(`E01: ${ewf.e01File}, ${(ewf.e01Bytes / GiB).toFixed(2)} GiB ${ewf.fromCache ? '(cached)' : ''}`);
+  const evidence: Evidence = ewf
+    ? { name: 'disk.E01', file: ewf.e01File, bytes: ewf.e01Bytes, sha256: ewf.e01Sha256 }
+    : { name: 'disk.img', file: corpus.imageFile, bytes: corpus.imageBytes, sha256: corpus.imageSha256 };
   if (options.prepare) return;
 
   let missing: string[] | null = null;
@@ -111,7 +126,7 @@ async function main(): Promise<void> {
     let baseline: BaselineRun | null = null;
     if (missing === null) {
       say(`pair ${i}/${options.pairs}: shell baseline (tsk_recover -a, hashdeep)…`);
-      const outcome = await runShellBaseline(corpus.imageFile, { workDir: path.join(BENCH_OUT_DIR, 'disk-baseline-work'), members: corpus.files.length, script: SCRIPT });
+      const outcome = await runShellBaseline(evidence.file, { workDir: path.join(BENCH_OUT_DIR, 'disk-baseline-work'), members: corpus.files.length, script: SCRIPT });
       if (outcome.kind === 'missing-tools') {
         missing = outcome.missingTools;
         say(missingToolsMessage(missing));
@@ -121,7 +136,7 @@ async function main(): Promise<void> {
       }
     }
     say(`pair ${i}/${options.pairs}: Exhibit…`);
-    const run = await runHost(options, corpus, `${stamp}-disk-pair${i}`);
+    const run = await runHost(options, corpus, evidence, `${stamp}-disk-pair${i}`);
     say(`  ${s(run.endToEndMs)} (upload ${s(run.uploadMs)}), host peak RSS ${mib(run.memory.hostPeakRssBytes)}, correct: ${run.check.correct}`);
     runs.push({ baseline, run });
   }
@@ -138,7 +153,8 @@ async function main(): Promise<void> {
     hostHwmBytes: run.memory.hostHwmBytes,
     azuritePeakRssBytes: run.memory.azuritePeakRssBytes,
     storageReadBytes: run.io.storage.bytes,
-    readPerImageByte: readPerImageByte(run.io.storage.bytes, corpus.imageBytes),
+    readPerImageByte: readPerImageByte(run.io.storage.bytes, evidence.bytes),
+    evidenceReadPerImageByte: readPerImageByte(run.io.storage.byContainer['evidence'] ?? 0, evidence.bytes),
     hostCpuSec: run.cpu.hostSec,
     azuriteCpuSec: run.cpu.azuriteSec,
     correct: run.check.correct,
@@ -149,6 +165,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     machine: { nproc: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', totalRamBytes: os.totalmem(), node: process.version, loadAvgAtStart, loadAvgAtEnd: os.loadavg() },
     image: { file: corpus.imageFile, bytes: corpus.imageBytes, files: corpus.files.length, plan: corpus.plan, fileBytes: corpus.fileBytes, photoBytes: corpus.photoBytes },
+    uploaded: evidence,
     pairs: pairRows,
     detailedPair: detailed + 1,
     detailed: {
@@ -163,14 +180,15 @@ async function main(): Promise<void> {
   };
   const json = JSON.stringify(results, null, 2);
   await writeFile(path.join(BENCH_OUT_DIR, 'disk-results.json'), json);
-  await writeFile(path.join(BENCH_OUT_DIR, 'runs', `${stamp}-disk-${options.sizeGiB}gib-f${options.files}.json`), json);
+  await writeFile(path.join(BENCH_OUT_DIR, 'runs', `${stamp}-disk-${options.sizeGiB}gib-f${options.files}${options.e01 ? '-e01' : ''}.json`), json);
 
   say('');
   say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
-  say('| pair | baseline | Exhibit | of which upload | host peak RSS | Azurite peak RSS | read ÷ image | correct |');
-  say('|---|---|---|---|---|---|---|---|');
+  say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only)`);
+  say('| pair | baseline | Exhibit | of which upload | host peak RSS | Azurite peak RSS | read ÷ image | evidence read ÷ image | correct |');
+  say('|---|---|---|---|---|---|---|---|---|');
   for (const p of pairRows) {
-    say(`| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.azuritePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.correct} |`);
+    say(`| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.azuritePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`);
   }
   say('');
   say(`pair ${detailed + 1} in detail: host CPU ${run.cpu.hostSec.toFixed(0)} s (main thread ${run.cpu.hostMainThreadSec.toFixed(0)} s, libvips ${run.cpu.hostLibvipsSec.toFixed(0)} s), Azurite CPU ${run.cpu.azuriteSec.toFixed(0)} s`);

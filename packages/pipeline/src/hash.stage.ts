@@ -18,6 +18,7 @@ import {
   type UploadRecord,
 } from '@exhibit/core';
 import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
+import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -150,8 +151,9 @@ export async function recordUploadHash(
 
 /**
  * Whether the upload's hash is left to its unpack's single read: an archive
- * we unpack (ZIP, TAR, TAR.GZ recognised by its first bytes; disk images are
- * read by their own readers and hashed here), decided once from a small head
+ * we unpack (ZIP, TAR, TAR.GZ recognised by its first bytes, and an E01's
+ * first segment, which its unpack reads in order for the stored-hash check;
+ * other disk images are read by ranges and hashed here), decided once from a small head
  * read and kept as the root's unpack state ('pending'). An unpack already over
  * (done or failed) ended without the hash: it is taken here.
  */
@@ -170,10 +172,11 @@ async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageC
     // Not identifiable: hashed here; analyse identifies it again and records why it could not.
     return false;
   }
-  if (identified.kind !== 'archive' || isDiskImageMime(identified.mime)) return false;
+  if (identified.kind !== 'archive') return false;
   // Only a format the first bytes name (a ZIP with a prefix is found by its tail: hashed here, unpacked as before).
   const head = await input.read(0, ARCHIVE_SNIFF_BYTES, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
-  if (detectArchiveFormat(head, null) === null) return false;
+  // Of disk images, an E01 (segment 1): its unpack reads the blob in order for the stored-hash check anyway (docs/disk-images.md).
+  if (isDiskImageMime(identified.mime) ? !isFirstEwfSegment(head) : detectArchiveFormat(head, null) === null) return false;
   await deps.index.setUnpack(root.fileId, 'pending');
   ctx.logger.info({ blobName: upload.blobName, mime: identified.mime }, 'archive: hashed in the unpack\'s read of it');
   return true;

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import {
   derivedNames,
+  DISK_IMAGE_MIMES,
   done,
   errorMessage,
   ExhibitError,
@@ -33,6 +34,7 @@ import { openArchive } from './archive/open-archive.js';
 import { SingleReadSource, type SingleReadCounts } from './archive/single-read.source.js';
 import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
+import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
@@ -178,8 +180,9 @@ async function unpackWith(
   try {
     // An upload hashed in this read has no content record yet: its format is named by its first bytes (hash.stage.ts checked).
     const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
+    const mime = content ? content.mime : await ewfMimeOfHead(blobs, source, options.signal);
     // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
-    if (parent.parentId === null && source.offset === undefined && isDiskImageMime(content?.mime ?? null)) {
+    if (parent.parentId === null && source.offset === undefined && isDiskImageMime(mime)) {
       const segment = await laterSegmentOf(deps.blobs, source, { abortSignal: options.signal });
       if (segment) {
         run.segmentOf = segment;
@@ -188,7 +191,7 @@ async function unpackWith(
     }
     if (options.set.kind === 'failed') throw options.set.error;
     reader = await openArchive(blobs, source, {
-      mime: content?.mime ?? null,
+      mime,
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
@@ -220,6 +223,17 @@ async function unpackWith(
 async function declaredSet(deps: StageDeps, parent: FileRecord, source: ContentSource): Promise<SegmentSetState> {
   if (parent.parentId !== null || source.offset !== undefined || source.container !== deps.containers.evidence) return { kind: 'undeclared' };
   return segmentSetState(deps.index, source.name, deps.limits);
+}
+
+/**
+ * The type of an upload hashed in this read (no content record yet), as far
+ * as unpack needs it: an E01's first segment is a disk image (the hash stage
+ * left it here for that reason, hash.stage.ts); a ZIP or TAR is named by
+ * openArchive from the same first bytes.
+ */
+async function ewfMimeOfHead(blobs: BlobStore, source: ContentSource, abortSignal: AbortSignal): Promise<string | null> {
+  const head = await blobs.readRange({ container: source.container, name: source.name }, source.offset ?? 0, 16, { abortSignal });
+  return isFirstEwfSegment(head) ? DISK_IMAGE_MIMES.ewf : null;
 }
 
 /**
@@ -454,6 +468,8 @@ class UnpackRun {
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) throw err;
     }
+    // How the media hash was fed and what the check read after the listing (docs/disk-images.md, the one-pass check).
+    this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
   }
 
   private async member(entry: ArchiveEntry): Promise<void> {

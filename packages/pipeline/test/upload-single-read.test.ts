@@ -1,10 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, memberFileId, rootFileId, type BlobStore, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { AFTER_UNPACK_KEY, UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { hasTool, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
+import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf, tarOf } from './fixtures/archives/archive-fixtures.js';
 import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
@@ -126,6 +131,45 @@ describe('an uploaded archive hashed in its unpack\'s read', () => {
     const children = await h.index.listChildren(message.fileId);
     expect(children.filter((c) => c.stage === 'pending')).toHaveLength(6);
   });
+
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire', 'ewfverify'].every(hasTool))(
+    'E01: hash leaves it to unpack, whose one read in order gives the upload\'s hashes, the files and the stored-hash check (media hashed as the listing reads it)',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-e01-one-pass-'));
+      try {
+        // Incompressible photos written one after another: the listing reads them in media order.
+        const files = Array.from({ length: 6 }, (_, i) => ({ path: `DCIM/100MEDIA/IMG_000${i}.JPG`, bytes: pseudoRandom(400_000 + i, 1500 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const card = buildMemoryCard(dir, files, [], { sizeKiB: 34_000 });
+        const e01 = readFileSync(card.e01);
+        const ewfverify = run('ewfverify', ['-q', card.e01]).toString();
+        const message = await upload('card.E01', e01);
+        const before = reads.bytes;
+
+        expect(await deliver('hash', message)).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+        expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+        const outcome = await deliver('unpack', message);
+        expect(outcome).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+
+        const up = (await h.index.getUpload(message.blobName))!;
+        expect(up.integrity).toBe('verified');
+        expect(up.hashes).toEqual({ md5: createHash('md5').update(e01).digest('hex'), sha1: createHash('sha1').update(e01).digest('hex'), sha256: sha256(e01) });
+        const image = (await h.index.getDiskImage(message.fileId))!;
+        expect(image.integrity).toBe('verified');
+        expect(ewfverify).toContain(image.computedHashes!.md5);
+        const children = await h.index.listChildren(message.fileId);
+        expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
+        // Identification, the upload's hashes, the listing and the stored-hash check: the E01 read about once (it was 3.1 times).
+        expect((reads.bytes - before) / e01.length).toBeLessThan(1.3);
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+        expect(custodyOf(message.evidenceId, 'image-hash-verified')).toHaveLength(1);
+        expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+        expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 
   it('hashes anything else in the hash stage, as before', async () => {
     const text = Buffer.from('witness statement\n');

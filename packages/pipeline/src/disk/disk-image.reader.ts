@@ -6,7 +6,7 @@ import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js
 import { ParallelHasher } from '../multi-hash.js';
 import { memberChunkStream, ParserThreadSession } from '../parser-thread.session.js';
 import { diskPool } from './disk-image.pool.js';
-import type { DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
+import type { DiskHashTaskInput, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
 import type { MediaHashes, StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -39,8 +39,27 @@ export interface DiskImageReader extends ArchiveReader {
   volumes(): DiskImageVolume[];
   /** The blobs the image was read from, in order: one, or each segment of a split image. */
   readonly segmentBlobs: ImageSegmentRecord[];
-  /** Hashes the media through the container and compares with what an EWF image stores. */
+  /**
+   * Hashes the media through the container and compares with what an EWF
+   * image stores: the media the listing already handed on in order (entries())
+   * is not read again; the rest is read now.
+   */
   verify(options?: { abortSignal?: AbortSignal }): Promise<StoredHashCheck>;
+  /** What was read, for the log and the bench: blob bytes per phase, and how the media hash was fed. */
+  readonly readCounts: DiskReadCounts;
+}
+
+export interface DiskReadCounts {
+  /** Bytes of the image's blobs served to the parser threads while opening and listing. */
+  listingBlobBytes: number;
+  /** Bytes of the image's blobs served to the stored-hash check after the listing. */
+  checkBlobBytes: number;
+  /** Media bytes hashed in order while the listing read them (in-order-media.source.ts). */
+  mediaHashedInListing: number;
+  /** Media bytes hashed after the listing, by the check's own read. */
+  mediaHashedAfter: number;
+  /** Member data the listing read behind the hash's cursor (media read twice). */
+  mediaRereadByListing: number;
 }
 
 export interface OpenDiskImageOptions {
@@ -93,13 +112,17 @@ export async function openDiskImageReader(blobs: BlobStore, blob: BlobRef, blobS
 }
 
 /** One task's conversation with its disk parser thread (parser-thread.session.ts); the thread's reads of the blob are served directly. */
-class Session extends ParserThreadSession<DiskRequest, Extract<DiskRequest, { t: 'read' }>> {}
+class Session extends ParserThreadSession<DiskRequest, Extract<DiskRequest, { t: 'read' | 'media' }>> {}
 
 class ThreadedDiskImageReader implements DiskImageReader {
   readonly format = 'disk-image' as const;
   image!: DiskImageFacts;
   private readonly listed: DiskImageVolume[] = [];
   private readonly pool: DeadlineWorkerPool;
+  /** The media hash for the stored-hash check (EWF with stored hashes), fed in order by the volume tasks, then by verify(). */
+  private mediaHash: ParallelHasher | null = null;
+  private phase: 'listing' | 'check' = 'listing';
+  readonly readCounts: DiskReadCounts = { listingBlobBytes: 0, checkBlobBytes: 0, mediaHashedInListing: 0, mediaHashedAfter: 0, mediaRereadByListing: 0 };
 
   constructor(
     private readonly blobs: BlobStore,
@@ -129,7 +152,32 @@ class ThreadedDiskImageReader implements DiskImageReader {
       ...(abortSignal ? { abortSignal } : {}),
     });
     const bytes = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+    if (this.phase === 'listing') this.readCounts.listingBlobBytes += bytes.byteLength;
+    else this.readCounts.checkBlobBytes += bytes.byteLength;
     return { value: bytes, transfer: [bytes] };
+  };
+
+  /**
+   * Media bytes a volume task hands on in order for the stored-hash check. A
+   * task run again (its thread died before handing over an entry) hands on
+   * bytes already taken: those are skipped. Bytes that do not follow what was
+   * hashed are refused (the thread then leaves the rest to verify()).
+   */
+  private takeMedia = async (offset: number, bytes: ArrayBuffer): Promise<ServeResult> => {
+    const hasher = this.mediaHash;
+    const have = hasher?.bytes ?? 0;
+    if (!hasher || !Number.isSafeInteger(offset) || offset < 0 || offset > have || offset + bytes.byteLength > this.image.mediaBytes) {
+      throw new ExhibitError('invalid-argument', `disk parser thread handed on media bytes ${offset}+${bytes.byteLength}, not following the ${have} hashed`);
+    }
+    const skip = have - offset;
+    if (skip < bytes.byteLength) {
+      await hasher.update(new Uint8Array(bytes, skip));
+      this.readCounts.mediaHashedInListing += bytes.byteLength - skip;
+    }
+    // Progress, unlike a byte range served: only bytes that follow are taken, so a thread can renew the step
+    // budget this way at most once per MiB of media. Without it, the media taken up to a file far into the
+    // disk would all count against one step.
+    return { value: null, renew: skip < bytes.byteLength };
   };
 
   private session(kind: string, input: unknown, label: string, timeoutMs: number, abortSignal: AbortSignal | undefined): Session {
@@ -138,8 +186,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
       label,
       timeoutMs,
       ...(signal ? { abortSignal: signal } : {}),
-      served: ['read'],
-      serve: (request) => this.read(request.offset, request.length, signal, request.segment ?? 0),
+      served: ['read', 'media'],
+      serve: (request) => (request.t === 'media' ? this.takeMedia(request.offset, request.bytes) : this.read(request.offset, request.length, signal, request.segment ?? 0)),
     });
   }
 
@@ -154,6 +202,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
         return this.read(request.offset, request.length, this.options.abortSignal, request.segment ?? 0);
       },
     });
+    const stored = this.image.ewf?.storedHashes;
+    if (stored && (stored.md5 || stored.sha1)) this.mediaHash = new ParallelHasher();
   }
 
   get segmentBlobs(): ImageSegmentRecord[] {
@@ -181,10 +231,19 @@ class ThreadedDiskImageReader implements DiskImageReader {
     };
   }
 
-  /** MD5, SHA-1 and SHA-256 of the media as the thread reads it through the container, hashed in the hash threads (multi-hash.ts). */
+  /**
+   * MD5, SHA-1 and SHA-256 of the media as the thread reads it through the
+   * container, hashed in the hash threads (multi-hash.ts): the media the
+   * volume tasks handed on in order is already in the hash; the rest is read
+   * here.
+   */
   private async hashMedia(abortSignal: AbortSignal | undefined): Promise<MediaHashes> {
-    const session = this.session('disk-hash', this.input, 'disk image reader (media)', this.options.diskParseStepMs ?? LIMITS.diskParseStepMs, abortSignal);
-    const hasher = new ParallelHasher();
+    const hasher = this.mediaHash ?? new ParallelHasher();
+    this.mediaHash = null;
+    this.phase = 'check';
+    const from = hasher.bytes;
+    const input: DiskHashTaskInput = { ...this.input, from };
+    const session = this.session('disk-hash', input, 'disk image reader (media)', this.options.diskParseStepMs ?? LIMITS.diskParseStepMs, abortSignal);
     try {
       for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'more' })) {
         if (request.t === 'failed') throw request.error;
@@ -193,6 +252,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
         if (request.last) break;
       }
       await session.end();
+      this.readCounts.mediaHashedAfter += hasher.bytes - from;
+      if (hasher.bytes !== this.image.mediaBytes) throw new ExhibitError('corrupt-file', `the media hash took ${hasher.bytes} of ${this.image.mediaBytes} bytes`);
       return { ...(await hasher.digest()), bytes: this.image.mediaBytes };
     } catch (err) {
       hasher.dispose();
@@ -201,7 +262,10 @@ class ThreadedDiskImageReader implements DiskImageReader {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.mediaHash?.dispose();
+    this.mediaHash = null;
+  }
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<ArchiveEntry> {
     const several = this.image.volumes.length > 1;
@@ -211,7 +275,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
     for (const v of this.image.volumes) {
       const listed: DiskImageVolume = { ...v, fileSystem: null, problem: null, entries: 0 };
       this.listed.push(listed);
-      const input: DiskVolumeTaskInput = { ...this.input, volumeIndex: v.index };
+      const input: DiskVolumeTaskInput = { ...this.input, volumeIndex: v.index, ...(this.mediaHash ? { hashMediaFrom: this.mediaHash.bytes } : {}) };
       const session = this.session('disk-volume', input, `disk image reader (volume ${v.index})`, stepMs, options.abortSignal);
       try {
         for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
@@ -228,6 +292,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
             const result = request.value as DiskVolumeResult;
             listed.fileSystem = result.fileSystem;
             listed.problem = result.problem;
+            this.readCounts.mediaRereadByListing += result.mediaFeed?.rereadBytes ?? 0;
             break;
           }
           // Chunks of a member the stage stopped reading early: 'next' tells the thread to skip the rest.

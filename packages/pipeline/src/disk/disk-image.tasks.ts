@@ -26,6 +26,17 @@ export interface DiskTaskInput {
 export interface DiskVolumeTaskInput extends DiskTaskInput {
   /** The volume to list (DiskVolumeInfo.index). */
   volumeIndex: number;
+  /**
+   * Set for an EWF image with stored hashes: the media hash has taken the
+   * media up to here; the task hands on the media in order from here as the
+   * listing reads member data (in-order-media.source.ts, 'media' requests).
+   */
+  hashMediaFrom?: number;
+}
+
+/** The media for the stored-hash check from `from` on ('disk-hash'): what the volume tasks did not hand on. */
+export interface DiskHashTaskInput extends DiskTaskInput {
+  from: number;
 }
 
 /** What the image is, as the thread found it when opening it ('disk-open'). */
@@ -59,6 +70,8 @@ export type DiskRequest =
   | { t: 'entry'; entry: WireEntry }
   /** A chunk of the opened entry's data (or of the media, 'disk-hash'): answered 'more', 'next' (no more of it) or 'end'. */
   | { t: 'chunk'; bytes: ArrayBuffer; last: boolean; span?: { offset: number; length: number; segment?: number } | null }
+  /** Media bytes from `offset`, in order, for the stored-hash check (a volume task's in-order feed); served at once. */
+  | { t: 'media'; offset: number; bytes: ArrayBuffer }
   /** The opened entry's data cannot be read: a hostile structure, typed. Answered like a last chunk. */
   | { t: 'data-error'; code: string; message: string };
 
@@ -68,4 +81,6 @@ export type DiskAnswer = { op: 'open' } | { op: 'more' } | { op: 'next' } | { op
 export interface DiskVolumeResult {
   fileSystem: string | null;
   problem: { code: string; message: string } | null;
+  /** With hashMediaFrom: media bytes handed on in order, and member data read again behind the hash's cursor. */
+  mediaFeed?: { fedBytes: number; rereadBytes: number };
 }

@@ -2,8 +2,9 @@ import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
-import type { DiskAnswer, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
-import { openDiskImage, openFileSystem, type DiskImage } from './open-disk-image.js';
+import type { DiskAnswer, DiskHashTaskInput, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
+import { InOrderMediaSource } from './in-order-media.source.js';
+import { openDiskImage, openFileSystem, type DiskImage, type OpenOptions } from './open-disk-image.js';
 
 /**
  * The disk parser thread (started by disk-image.pool.ts): containers (EWF
@@ -23,7 +24,7 @@ const MAX_LINK_TARGET_BYTES = 4096;
 const ask = (context: TaskContext, request: DiskRequest, transfer?: ArrayBuffer): Promise<DiskAnswer> =>
   context.request(request, transfer ? [transfer] : []) as Promise<DiskAnswer>;
 
-async function open(input: DiskTaskInput, context: TaskContext): Promise<DiskImage> {
+async function open(input: DiskTaskInput, context: TaskContext, options: OpenOptions = {}): Promise<DiskImage> {
   const blobsOf = (segment: number) => ({
     async readRange(_blob: unknown, offset: number, length: number): Promise<Buffer> {
       const request: DiskRequest = { t: 'read', offset, length, ...(segment > 0 ? { segment } : {}) };
@@ -37,7 +38,7 @@ async function open(input: DiskTaskInput, context: TaskContext): Promise<DiskIma
   const more = (input.moreSegmentBytes ?? []).map(
     (size, i) => new BlobByteSource(blobsOf(i + 1), { container: 'evidence', name: `segment-${i + 2}` }, size, { cache }),
   );
-  return openDiskImage([first, ...more]);
+  return openDiskImage([first, ...more], options);
 }
 
 function facts(image: DiskImage): DiskImageFacts {
@@ -83,7 +84,18 @@ async function sendData(context: TaskContext, data: ByteSource, span: { offset: 
   }
 }
 
-async function sendEntryData(context: TaskContext, entry: FileSystemEntry): Promise<boolean> {
+async function sendEntryData(context: TaskContext, entry: FileSystemEntry, feed: InOrderMediaSource | null): Promise<boolean> {
+  if (!feed) return sendEntryBytes(context, entry);
+  // Member data moves the media hash's cursor (in-order-media.source.ts); structures read in between do not.
+  feed.following = true;
+  try {
+    return await sendEntryBytes(context, entry);
+  } finally {
+    feed.following = false;
+  }
+}
+
+async function sendEntryBytes(context: TaskContext, entry: FileSystemEntry): Promise<boolean> {
   let data: ByteSource;
   let span: { offset: number; length: number } | null;
   try {
@@ -105,8 +117,18 @@ serveTasks({
 
   /** Lists one volume, entry by entry, sending each entry's bytes when asked. */
   async 'disk-volume'(input, context) {
-    const { volumeIndex } = input as DiskVolumeTaskInput;
-    const image = await open(input as DiskTaskInput, context);
+    const { volumeIndex, hashMediaFrom } = input as DiskVolumeTaskInput;
+    let feed: InOrderMediaSource | null = null;
+    const image = await open(input as DiskTaskInput, context, {
+      ...(hashMediaFrom !== undefined
+        ? {
+            wrapMedia: (media: ByteSource) =>
+              (feed = new InOrderMediaSource(media, hashMediaFrom, async (offset, bytes) => {
+                await context.request({ t: 'media', offset, bytes } satisfies DiskRequest, [bytes]);
+              })),
+          }
+        : {}),
+    });
     const volume = image.volumeSystem.volumes.find((v) => v.index === volumeIndex);
     if (!volume) throw new ExhibitError('invalid-argument', `the image has no volume ${volumeIndex}`);
     const fs = await openFileSystem(volume);
@@ -116,20 +138,26 @@ serveTasks({
       for await (const entry of fs.reader.entries()) {
         const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
         if (answer.op === 'end') break;
-        if (answer.op === 'open' && !(await sendEntryData(context, entry))) break;
+        if (answer.op === 'open' && !(await sendEntryData(context, entry, feed))) break;
       }
     } catch (err) {
       // A hostile structure ends this volume only; storage faults and aborts end the unpack.
       if (!hostile(err)) throw err;
       result.problem = { code: err.code, message: errorMessage(err) };
     }
+    const fed = feed as InOrderMediaSource | null;
+    if (fed) {
+      await fed.flush();
+      result.mediaFeed = { ...fed.counts };
+    }
     return { value: result };
   },
 
-  /** The media as read through the container, chunk by chunk, for the main thread to hash. */
+  /** The media from `from` on (what the volume tasks did not hand on), chunk by chunk, for the main thread to hash. */
   async 'disk-hash'(input, context) {
+    const { from } = input as DiskHashTaskInput;
     const image = await open(input as DiskTaskInput, context);
-    await sendData(context, image.media, null);
+    await sendData(context, from > 0 ? new SliceByteSource(image.media, from, image.media.size - from) : image.media, null);
     return { value: null };
   },
 });

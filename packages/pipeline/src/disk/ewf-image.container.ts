@@ -26,6 +26,16 @@ export function startsWith(bytes: Uint8Array, signature: Uint8Array): boolean {
   return bytes.length >= signature.length && signature.every((b, i) => bytes[i] === b);
 }
 
+/**
+ * Whether `head` (a blob's first bytes) opens segment 1 of an EWF 1 image
+ * (card.E01): the image the unpack's single read of the blob can hash as it
+ * lists (hash.stage.ts, unpack.stage.ts). A later segment is never unpacked on
+ * its own, so its blob is hashed by the hash stage.
+ */
+export function isFirstEwfSegment(head: Uint8Array): boolean {
+  return head.length >= FILE_HEADER_BYTES && startsWith(head, EWF1_SIGNATURE) && view(head).getUint16(9, true) === 1;
+}
+
 /** Adler-32 (RFC 1950), the checksum EWF puts on descriptors, tables and stored chunks. */
 export function adler32(bytes: Uint8Array): number {
   let a = 1;

@@ -73,8 +73,13 @@ export async function detectContainer(segments: readonly ByteSource[], options: 
   return 'raw';
 }
 
+export interface OpenOptions extends Options {
+  /** Puts a source between the media and the volume system (the volume task's in-order media hash, in-order-media.source.ts). */
+  wrapMedia?: (media: ByteSource) => ByteSource;
+}
+
 /** Opens the container and reads the volume system; file systems are opened by fileSystems(). */
-export async function openDiskImage(segments: readonly ByteSource[], options: Options = {}): Promise<DiskImage> {
+export async function openDiskImage(segments: readonly ByteSource[], options: OpenOptions = {}): Promise<DiskImage> {
   const kind = await detectContainer(segments, options);
   let image: Omit<DiskImage, 'volumeSystem'>;
   if (kind === 'ewf') {
@@ -91,6 +96,7 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
   } else {
     image = { format: segments.length > 1 ? 'split-raw' : 'raw', media: new RawImage(segments), segmentCount: segments.length };
   }
+  if (options.wrapMedia) image.media = options.wrapMedia(image.media);
   const volumeSystem = await readVolumeSystem(image.media, (volume) => probeAny(volume, options), options);
   return { ...image, volumeSystem };
 }
