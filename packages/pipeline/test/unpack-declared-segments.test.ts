@@ -167,6 +167,28 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     expect((outcome as { detail: string }).detail).toContain(`${blobOf(ev, names[2]!)} is in the evidence item but not in the set declared for ${blobOf(ev, names[0]!)} (2 segments) [segment-from-another-image]`);
   }, 120_000);
 
+  it("a declared split E01's first segment, hashed in its own unpack's read, does not wait for its own hash (regression: waited-for-itself-until-segment-missing)", async () => {
+    run('ewfacquire', ['-u', '-t', p('split'), '-c', 'none', '-S', '1MiB', '-d', 'sha1', p('card.img')]);
+    const e01 = readdirSync(dir).filter((f) => /^split\.E\d{2}$/.test(f)).sort();
+    expect(e01.length).toBeGreaterThan(2);
+    const ev = item();
+    await declare(ev, e01.map((n) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))) })));
+    for (const name of e01.slice(1)) await arrive(ev, name);
+    const firstName = blobOf(ev, e01[0]!);
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstName }, readFileSync(p(e01[0]!)));
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstName }, h.ctx);
+    const first = { ...ev, fileId: rootFileId(firstName) };
+    expect(await deliver('hash', { ...first, blobName: firstName })).toMatchObject({ status: 'done' });
+    // Left to the unpack's single read: not hashed yet, and the set is still complete enough to read.
+    expect((await h.index.getUpload(firstName))?.integrity).toBe('pending');
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done' });
+    const members = (await h.index.listChildren(first.fileId)).sort((a, b) => a.entryIndex! - b.entryIndex!);
+    expect(members.map((m) => m.path.split('!/')[1])).toEqual(fls(e01.map(p)).map((e) => e.path));
+    expect(await h.index.getDiskImage(first.fileId)).toMatchObject({ segmentCount: e01.length });
+    // The first segment's declared SHA-256 was checked in that read.
+    for (const name of e01) expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('verified');
+  }, 120_000);
+
   it('a later segment whose first segment has not arrived is shown as an orphan waiting for it, declared or not', async () => {
     const declaredItem = item();
     await declare(declaredItem, manifestOf());

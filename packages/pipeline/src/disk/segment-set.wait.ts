@@ -34,7 +34,9 @@ export async function segmentSetState(
     if (upload) uploads.set(entry.blobName, upload);
   }
   // Hashed: any verdict (a failed hash is the upload's own failure, shown with it; the reader then refuses a changed segment).
-  const missing = manifest.filter((e) => uploads.get(e.blobName)?.integrity === 'pending' || !uploads.has(e.blobName));
+  // The first segment itself only has to have arrived: an E01's first segment is hashed in this very unpack's read
+  // (hash.stage.ts hands it over), so waiting for its hash would wait for ourselves until segment-missing.
+  const missing = manifest.filter((e) => !uploads.has(e.blobName) || (e.blobName !== firstBlobName && uploads.get(e.blobName)!.integrity === 'pending'));
   if (missing.length > 0) {
     const latest = Math.max(...[...uploads.values()].map((u) => Date.parse(u.receivedAt)));
     const waited = now - latest;
