@@ -65,9 +65,30 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
+const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every figure)
+  --pairs N            pairs of runs, alternately (default 3)
+  --photos N           12-MP camera photos in the corpus ZIP (default 150)
+  --videos N           videos in the corpus (default 3)
+  --megapixels M       photo size (default 12)
+  --deflate            deflate the members (default: stored, as extraction tools store media)
+  --database-url URL   the index on this PostgreSQL server instead of PGlite
+  --known-hashes N     instead of the shell baseline: import a synthetic N-row known-hash list once (plus rows that
+                       match 12 members) and run Exhibit with it enabled and disabled alternately; prints the median
+                       ratios of files/s and CPU per file. With --database-url, URL names a database the bench
+                       creates and drops (keeps it with --keep; --prepare only imports it)
+  --concurrency C      EXHIBIT_CONCURRENCY of the host
+  --poll-ms P          EXHIBIT_POLL_INTERVAL_MS of the host
+  --cpu-prof           V8 CPU profiles of the host and Azurite (perturbs the timings)
+  --io-stats           full tables of index statements and storage/queue requests
+  --keep               keep the host's data folder (and a --known-hashes template)
+  --prepare            only build the corpus (and a --known-hashes template)
+  --timeout-min M      give up on a run after M minutes (default 60)
+  --help               this text`;
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', default: false },
       pairs: { type: 'string' },
       photos: { type: 'string' },
       videos: { type: 'string' },
@@ -85,6 +106,10 @@ function parseOptions() {
     },
     strict: true,
   });
+  if (values.help) {
+    say(USAGE);
+    process.exit(0);
+  }
   const megapixels = Number(values.megapixels ?? 12);
   if (!(megapixels > 0 && megapixels <= 50)) throw new Error(`--megapixels must be in (0, 50], got ${values.megapixels}`);
   const pairs = positiveInt('pairs', values.pairs, 3);
