@@ -370,6 +370,10 @@ async function runKnownHashes(options: Options, corpus: Corpus, rows: number, ru
             hostCpuMsPerFile: (r.cpu.hostSec * 1000) / files,
             indexServerCpuMsPerFile: r.externalCpuSec === null ? null : (r.externalCpuSec * 1000) / files,
             statementsPerFile: r.io.index.pipelineStatements / files,
+            azuriteCpuMsPerFile: (r.cpu.azuriteSec * 1000) / files,
+            queueOpsPerFile: r.io.queue.total / files,
+            emptyReceives: r.io.queue.emptyReceives,
+            storageReadsPerFile: r.io.storage.requests / files,
             knownGood: r.check.knownGood,
             hashSetIndexScans,
             correct: isCorrect(r.check, corpus) && r.check.knownGood === (enabled ? known.plantedMembers : 0),
@@ -414,7 +418,8 @@ async function runKnownHashes(options: Options, corpus: Corpus, rows: number, ru
   for (const r of runs) {
     say(
       `  pair ${r.pair} ${r.enabled ? 'enabled ' : 'disabled'}  ${(r.endToEndMs / 1000).toFixed(1).padStart(6)} s  ${r.filesPerSec.toFixed(2)} files/s  CPU ${r.cpuMsPerFile.toFixed(0)} ms/file` +
-        ` (host ${r.hostCpuMsPerFile.toFixed(0)}${r.indexServerCpuMsPerFile === null ? '' : `, index server ${r.indexServerCpuMsPerFile.toFixed(1)}`})  statements/file ${r.statementsPerFile.toFixed(1)}  known-good files ${r.knownGood}${r.hashSetIndexScans === null ? '' : `  set index scans ${r.hashSetIndexScans}`}`,
+        ` (host ${r.hostCpuMsPerFile.toFixed(0)}, Azurite ${r.azuriteCpuMsPerFile.toFixed(0)}${r.indexServerCpuMsPerFile === null ? '' : `, index server ${r.indexServerCpuMsPerFile.toFixed(1)}`})` +
+        `  queue ops/file ${r.queueOpsPerFile.toFixed(1)} (+${r.emptyReceives} empty receives)  blob GETs/file ${r.storageReadsPerFile.toFixed(1)}  statements/file ${r.statementsPerFile.toFixed(1)}  known-good files ${r.knownGood}${r.hashSetIndexScans === null ? '' : `  set index scans ${r.hashSetIndexScans}`}`,
     );
   }
   say(`written: ${path.relative(ROOT, file)}`);
@@ -436,6 +441,11 @@ interface KnownHashesRunResult {
   hostCpuMsPerFile: number;
   indexServerCpuMsPerFile: number | null;
   statementsPerFile: number;
+  /** Azurite's share of cpuMsPerFile, and the requests it answered (to tell the set's cost from Azurite's). */
+  azuriteCpuMsPerFile: number;
+  queueOpsPerFile: number;
+  emptyReceives: number;
+  storageReadsPerFile: number;
   knownGood: number;
   /** Index scans of the set's partition during the run (server only): 0 when disabling stops the lookups. */
   hashSetIndexScans: number | null;
