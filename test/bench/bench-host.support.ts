@@ -63,11 +63,11 @@ export async function waitForCompletion(
   }
 }
 
-/** Every file of an evidence item, by pages of 500, sorted by path. */
+/** Every file of an evidence item (known-good ones too, which the review hides by default), by pages of 500, sorted by path. */
 export async function listFiles(client: ApiClient, caseId: string, evidenceId: string): Promise<any[]> {
   const items: any[] = [];
   for (let offset = 0; ; offset += 500) {
-    const page = await client.get(`/cases/${caseId}/files?evidenceId=${evidenceId}&limit=500&offset=${offset}&sort=path`);
+    const page = await client.get(`/cases/${caseId}/files?evidenceId=${evidenceId}&includeKnownGood=true&limit=500&offset=${offset}&sort=path`);
     items.push(...page.items);
     if (page.items.length < 500) return items;
   }
@@ -138,6 +138,10 @@ export interface MeasuredHostOptions<Check> {
   upload: (h: HostProcessEnv) => Promise<void>;
   /** Checks the pipeline's results against what the bench built. */
   check: (status: any, items: any[]) => Check;
+  /** Before the host starts, with its data folder made (the known-hashes bench puts its index copy there). */
+  beforeStart?: (h: HostProcessEnv) => Promise<void>;
+  /** CPU seconds the run spent outside the host tree, read at completion (the index server's backends), or null. */
+  externalCpuSec?: () => Promise<number | null>;
 }
 
 /**
@@ -169,6 +173,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {
+    await options.beforeStart?.(h);
     say(`starting the local host (data in ${h.dataDir})…`);
     host = await startHostProcess(h);
     const sampler = startMemorySampler(host.child.pid!);
@@ -179,6 +184,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
     const azuritePids = sampler.azuritePids();
     if (azuritePids.length === 0) throw new Error('no Azurite process found under the host');
     const atStart = await markCounters(profileDir, 1, hostPid, azuritePids);
+    const externalAtStart = (await options.externalCpuSec?.()) ?? null;
     const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
     const libvips = new LibvipsThreadTracker(hostPid);
     const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids());
@@ -188,6 +194,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
     const uploadEnd = performance.now();
     const { completedAt, status, polls } = await waitForCompletion(client, CASE, EVIDENCE, options.timeoutMs);
     const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop()), series: cpuSeries.stop() };
+    const externalAtEnd = (await options.externalCpuSec?.()) ?? null;
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
     const atComplete = await markCounters(profileDir, 2, hostPid, azuritePids);
@@ -222,6 +229,8 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
       check: options.check(status, items),
       memory,
       cpu,
+      /** CPU seconds outside the host tree between upload start and completion (externalCpuSec), or null. */
+      externalCpuSec: externalAtStart === null || externalAtEnd === null ? null : externalAtEnd - externalAtStart,
       log,
       loadAvgAtEnd,
       io,

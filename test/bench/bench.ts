@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against a shell baseline doing the same work with
@@ -20,7 +20,13 @@
  * extraction tools commonly store them; `--deflate` measures the other case.
  *
  * `--database-url` runs the index on that PostgreSQL server instead of the
- * embedded PGlite. `--concurrency` and `--poll-ms` set EXHIBIT_CONCURRENCY and
+ * embedded PGlite. `--known-hashes N` measures issue 14's "throughput with N
+ * known hashes loaded against none" instead of the shell baseline: a
+ * synthetic N-row list (plus rows that match some members) is imported once,
+ * then Exhibit runs with the set enabled and disabled alternately in
+ * `--pairs` pairs (runKnownHashes); with `--database-url` the URL names a
+ * database the bench creates and drops (`--keep` keeps it, and `--prepare`
+ * only imports and keeps it for later runs). `--concurrency` and `--poll-ms` set EXHIBIT_CONCURRENCY and
  * EXHIBIT_POLL_INTERVAL_MS (default: the product's defaults). `--prepare`
  * only builds (and caches) the corpus; `--keep` keeps the host's data folder.
  * `--cpu-prof` writes V8 CPU profiles of the host and Azurite (read them with
@@ -35,9 +41,10 @@ import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
 import { uploadWithPlainClient } from '../support/e2e-client.js';
 import { renderComparison, renderResults, type BenchResults, type PairResult } from './bench-results.js';
-import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
+import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun, type MeasuredHostOptions } from './bench-host.support.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
-import { medianPairIndex } from './pair-ratios.summary.js';
+import { prepareKnownHashes } from './known-hashes.support.js';
+import { knownHashesLine, medianPairIndex } from './pair-ratios.summary.js';
 import { missingToolsMessage } from './shell-baseline.parser.js';
 import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
 import { timeSha256sum } from './sha256sum.reference.js';
@@ -58,9 +65,30 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
+const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every figure)
+  --pairs N            pairs of runs, alternately (default 3)
+  --photos N           12-MP camera photos in the corpus ZIP (default 150)
+  --videos N           videos in the corpus (default 3)
+  --megapixels M       photo size (default 12)
+  --deflate            deflate the members (default: stored, as extraction tools store media)
+  --database-url URL   the index on this PostgreSQL server instead of PGlite
+  --known-hashes N     instead of the shell baseline: import a synthetic N-row known-hash list once (plus rows that
+                       match 12 members) and run Exhibit with it enabled and disabled alternately; prints the median
+                       ratios of files/s and CPU per file. With --database-url, URL names a database the bench
+                       creates and drops (keeps it with --keep; --prepare only imports it)
+  --concurrency C      EXHIBIT_CONCURRENCY of the host
+  --poll-ms P          EXHIBIT_POLL_INTERVAL_MS of the host
+  --cpu-prof           V8 CPU profiles of the host and Azurite (perturbs the timings)
+  --io-stats           full tables of index statements and storage/queue requests
+  --keep               keep the host's data folder (and a --known-hashes template)
+  --prepare            only build the corpus (and a --known-hashes template)
+  --timeout-min M      give up on a run after M minutes (default 60)
+  --help               this text`;
+
 function parseOptions() {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', default: false },
       pairs: { type: 'string' },
       photos: { type: 'string' },
       videos: { type: 'string' },
@@ -74,9 +102,14 @@ function parseOptions() {
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
       'database-url': { type: 'string' },
+      'known-hashes': { type: 'string' },
     },
     strict: true,
   });
+  if (values.help) {
+    say(USAGE);
+    process.exit(0);
+  }
   const megapixels = Number(values.megapixels ?? 12);
   if (!(megapixels > 0 && megapixels <= 50)) throw new Error(`--megapixels must be in (0, 50], got ${values.megapixels}`);
   const pairs = positiveInt('pairs', values.pairs, 3);
@@ -97,6 +130,8 @@ function parseOptions() {
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
     /** Index on a real PostgreSQL server instead of the embedded PGlite. */
     databaseUrl: values['database-url'] ?? null,
+    /** Rows of a synthetic known-hash list: pairs with the set enabled and disabled instead of against the shell baseline. */
+    knownHashes: values['known-hashes'] === undefined ? null : positiveInt('known-hashes', values['known-hashes'], 0),
   };
 }
 
@@ -130,7 +165,7 @@ function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchRes
   };
 }
 
-async function runHost(options: Options, corpus: Corpus, stamp: string) {
+async function runHost(options: Options, corpus: Corpus, stamp: string, extra: Pick<MeasuredHostOptions<unknown>, 'beforeStart' | 'externalCpuSec'> = {}) {
   // Read before the clock starts: the upload is timed, reading the local copy is not.
   const archive = await readFile(corpus.archiveFile);
   return runMeasuredHost({
@@ -145,7 +180,8 @@ async function runHost(options: Options, corpus: Corpus, stamp: string) {
         acquisition_sha256: corpus.archiveSha256,
       });
     },
-    check: (status, items) => checkAgainstCorpus(corpus, status, items),
+    check: (status, items) => ({ ...checkAgainstCorpus(corpus, status, items), knownGood: Number(status.knownFiles?.knownGood ?? Number.NaN) }),
+    ...extra,
   });
 }
 
@@ -156,6 +192,7 @@ async function main(): Promise<void> {
   const ffmpeg = options.videos > 0 ? (await locate('ffmpeg')).path : 'ffmpeg';
   const corpus = await buildCorpus({ ...options, cacheDir: path.join(OUT_DIR, 'corpus'), ffmpeg, log: say });
   say(`corpus: ${corpus.members.length} members, ${(corpus.memberBytes / 1e6).toFixed(0)} MB ${corpus.fromCache ? '(cached)' : `(built in ${(corpus.buildMs / 1000).toFixed(0)} s)`}`);
+  if (options.knownHashes !== null) return runKnownHashes(options, corpus, options.knownHashes, { stamp, startedAt, loadAvgAtStart });
   if (options.prepare) return;
 
   // The reference runs before the host starts, so the two never compete for the CPU.
@@ -297,6 +334,123 @@ async function main(): Promise<void> {
     say('\nThe pipeline did not process every file correctly in every run; the figures above are not a valid benchmark.');
     process.exitCode = 1;
   }
+}
+
+/**
+ * `--known-hashes N`: the synthetic list imported once (known-hashes.support.ts),
+ * then Exhibit with the set enabled and disabled alternately, the order
+ * swapped every pair, each run on its own copy of the index. Prints a row per
+ * run and, last, the median ratios (knownHashesLine). `--prepare` stops after
+ * the import and keeps the template.
+ */
+async function runKnownHashes(options: Options, corpus: Corpus, rows: number, run: { stamp: string; startedAt: Date; loadAvgAtStart: number[] }): Promise<void> {
+  const known = await prepareKnownHashes({ rows, databaseUrl: options.databaseUrl, members: corpus.members, outDir: OUT_DIR, keep: options.keep || options.prepare, log: say });
+  const runs: KnownHashesRunResult[] = [];
+  try {
+    if (options.prepare) return;
+    for (let i = 1; i <= options.pairs; i++) {
+      // Enabled first in odd pairs, disabled first in even ones: drift over a pair hits both sides alike.
+      for (const enabled of i % 2 === 1 ? [true, false] : [false, true]) {
+        say(`pair ${i}/${options.pairs}: Exhibit with the known hashes ${enabled ? 'enabled' : 'disabled'}…`);
+        const copy = await known.forRun(enabled);
+        try {
+          const r = await runHost({ ...options, databaseUrl: copy.databaseUrl }, corpus, `${run.stamp}-known${i}-${enabled ? 'on' : 'off'}`, {
+            beforeStart: copy.beforeStart,
+            externalCpuSec: copy.indexServerCpuSec,
+          });
+          const hashSetIndexScans = await copy.hashSetIndexScans();
+          const files = corpus.members.length;
+          const cpuSec = r.cpu.hostSec + r.cpu.azuriteSec + (r.externalCpuSec ?? 0);
+          const result: KnownHashesRunResult = {
+            pair: i,
+            enabled,
+            endToEndMs: r.endToEndMs,
+            filesPerSec: files / (r.endToEndMs / 1000),
+            cpuMsPerFile: (cpuSec * 1000) / files,
+            hostCpuMsPerFile: (r.cpu.hostSec * 1000) / files,
+            indexServerCpuMsPerFile: r.externalCpuSec === null ? null : (r.externalCpuSec * 1000) / files,
+            statementsPerFile: r.io.index.pipelineStatements / files,
+            azuriteCpuMsPerFile: (r.cpu.azuriteSec * 1000) / files,
+            queueOpsPerFile: r.io.queue.total / files,
+            emptyReceives: r.io.queue.emptyReceives,
+            storageReadsPerFile: r.io.storage.requests / files,
+            knownGood: r.check.knownGood,
+            hashSetIndexScans,
+            correct: isCorrect(r.check, corpus) && r.check.knownGood === (enabled ? known.plantedMembers : 0),
+            loadAvgAtEnd: r.loadAvgAtEnd,
+          };
+          runs.push(result);
+          say(
+            `  ${(r.endToEndMs / 1000).toFixed(1)} s, ${result.filesPerSec.toFixed(2)} files/s, CPU ${result.cpuMsPerFile.toFixed(0)} ms/file` +
+              `${result.indexServerCpuMsPerFile === null ? '' : ` (index server ${result.indexServerCpuMsPerFile.toFixed(1)})`}, known-good files ${result.knownGood}` +
+              `${hashSetIndexScans === null ? '' : `, set index scans ${hashSetIndexScans}`}` +
+              `${result.correct ? '' : ' — NOT AS EXPECTED'}, load ${r.loadAvgAtEnd.map((l) => l.toFixed(1)).join(' ')}`,
+          );
+        } finally {
+          await copy.finish();
+        }
+      }
+    }
+  } finally {
+    await known.close();
+  }
+  const pairs = Array.from({ length: options.pairs }, (_, k) => {
+    const on = runs.find((r) => r.pair === k + 1 && r.enabled)!;
+    const off = runs.find((r) => r.pair === k + 1 && !r.enabled)!;
+    return { withFilesPerSec: on.filesPerSec, withoutFilesPerSec: off.filesPerSec, withCpuMsPerFile: on.cpuMsPerFile, withoutCpuMsPerFile: off.cpuMsPerFile };
+  });
+  const results = {
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    startedAt: run.startedAt.toISOString(),
+    loadAvgAtStart: run.loadAvgAtStart,
+    loadAvgAtEnd: os.loadavg(),
+    database: options.databaseUrl === null ? 'pglite' : 'postgres',
+    knownHashes: rows,
+    plantedMembers: known.plantedMembers,
+    import: known.importStats,
+    corpus: { members: corpus.members.length, memberBytes: corpus.memberBytes },
+    runs,
+  };
+  const file = path.join(OUT_DIR, 'runs', `${run.stamp}-known-hashes-${rows}.json`);
+  await writeFile(file, JSON.stringify(results, null, 2));
+  say('');
+  say(`Known hashes (${rows.toLocaleString('en-GB')} rows + ${known.plantedMembers} planted, index ${results.database}), ${corpus.members.length} members; load average ${run.loadAvgAtStart.map((l) => l.toFixed(1)).join(' ')} at start, ${results.loadAvgAtEnd.map((l) => l.toFixed(1)).join(' ')} at end.`);
+  for (const r of runs) {
+    say(
+      `  pair ${r.pair} ${r.enabled ? 'enabled ' : 'disabled'}  ${(r.endToEndMs / 1000).toFixed(1).padStart(6)} s  ${r.filesPerSec.toFixed(2)} files/s  CPU ${r.cpuMsPerFile.toFixed(0)} ms/file` +
+        ` (host ${r.hostCpuMsPerFile.toFixed(0)}, Azurite ${r.azuriteCpuMsPerFile.toFixed(0)}${r.indexServerCpuMsPerFile === null ? '' : `, index server ${r.indexServerCpuMsPerFile.toFixed(1)}`})` +
+        `  queue ops/file ${r.queueOpsPerFile.toFixed(1)} (+${r.emptyReceives} empty receives)  blob GETs/file ${r.storageReadsPerFile.toFixed(1)}  statements/file ${r.statementsPerFile.toFixed(1)}  known-good files ${r.knownGood}${r.hashSetIndexScans === null ? '' : `  set index scans ${r.hashSetIndexScans}`}`,
+    );
+  }
+  say(`written: ${path.relative(ROOT, file)}`);
+  say('');
+  say(knownHashesLine(rows, pairs));
+  if (runs.some((r) => !r.correct)) {
+    say('\nA run did not process every file correctly, or did not report the planted matches (enabled) or reported matches (disabled); the figures are not valid.');
+    process.exitCode = 1;
+  }
+}
+
+interface KnownHashesRunResult {
+  pair: number;
+  enabled: boolean;
+  endToEndMs: number;
+  filesPerSec: number;
+  /** Host + Azurite + index server backends (PostgreSQL). */
+  cpuMsPerFile: number;
+  hostCpuMsPerFile: number;
+  indexServerCpuMsPerFile: number | null;
+  statementsPerFile: number;
+  /** Azurite's share of cpuMsPerFile, and the requests it answered (to tell the set's cost from Azurite's). */
+  azuriteCpuMsPerFile: number;
+  queueOpsPerFile: number;
+  emptyReceives: number;
+  storageReadsPerFile: number;
+  knownGood: number;
+  /** Index scans of the set's partition during the run (server only): 0 when disabling stops the lookups. */
+  hashSetIndexScans: number | null;
+  correct: boolean;
+  loadAvgAtEnd: number[];
 }
 
 function isCorrect(c: BenchResults['check'], corpus: Corpus): boolean {

@@ -44,3 +44,44 @@ export function medianPairIndex(pairs: readonly PairTiming[]): number {
   for (let i = 1; i < ratios.length; i++) if (Math.abs(ratios[i]! - m) < Math.abs(ratios[best]! - m)) best = i;
   return best;
 }
+
+/**
+ * One pair of `--known-hashes` runs (docs/benchmarks.md, known files): the
+ * same corpus with the known-hash set enabled and with it disabled.
+ */
+export interface WithWithoutPair {
+  withFilesPerSec: number;
+  withoutFilesPerSec: number;
+  /** CPU per file of the run: host, Azurite and (on a server) the index's backends. */
+  withCpuMsPerFile: number;
+  withoutCpuMsPerFile: number;
+}
+
+/** A pair's files/s and CPU per file, set enabled ÷ disabled: files/s below 1 and CPU above 1 mean the set costs. */
+export function withWithoutRatios(pair: WithWithoutPair): { filesPerSec: number; cpuPerFile: number } {
+  if (!(pair.withoutFilesPerSec > 0) || !(pair.withoutCpuMsPerFile > 0)) {
+    throw new Error(`the run without known hashes needs positive files/s and CPU per file, got ${pair.withoutFilesPerSec} and ${pair.withoutCpuMsPerFile}`);
+  }
+  return { filesPerSec: pair.withFilesPerSec / pair.withoutFilesPerSec, cpuPerFile: pair.withCpuMsPerFile / pair.withoutCpuMsPerFile };
+}
+
+/** A ratio as a signed percentage change: 0.985 is "-1.5 %". */
+export function percentChange(ratio: number): string {
+  const pct = (ratio - 1) * 100;
+  return `${pct >= 0 ? '+' : '−'}${Math.abs(pct).toFixed(1)} %`;
+}
+
+/**
+ * The line issue 14's goal (< 3 % slower with 20 million known hashes) is read
+ * from: the medians over pairs of the two ratios, three decimals (a percent is
+ * what the goal resolves).
+ */
+export function knownHashesLine(rows: number, pairs: readonly WithWithoutPair[]): string {
+  const ratios = pairs.map(withWithoutRatios);
+  const files = median(ratios.map((r) => r.filesPerSec));
+  const cpu = median(ratios.map((r) => r.cpuPerFile));
+  return (
+    `known hashes ${rows.toLocaleString('en-GB')} loaded ÷ none (median of ${pairs.length} pairs): ` +
+    `files/s ${files.toFixed(3)} (${percentChange(files)}), CPU/file ${cpu.toFixed(3)} (${percentChange(cpu)})`
+  );
+}
