@@ -141,6 +141,16 @@ export interface BuiltSearch {
   segments: SearchSegment[];
   /** Page size (clamped to SEARCH_MAX_LIMIT). */
   limit: number;
+  /**
+   * Without `after`: the bounded count and the page's fileIds in one pass
+   * (parameters after `params`: the cap + 1, the offset, the rows wanted).
+   * The matches are read once, up to the cap + 1, with their sort values;
+   * when they are no more than the cap they are the whole result, and its
+   * page is sorted from them (`ids`), its rows then read by id (`byIdSql`).
+   */
+  countedPageSql: string | null;
+  /** A page's rows by fileId ($1 the case, $2 the ids), in no order. */
+  byIdSql: string;
 }
 
 function invalid(message: string): ExhibitError {
@@ -336,7 +346,16 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
       if (sort.nullable) segments.push(segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, 0));
     }
   }
+  const n = params.length;
+  const countedPageSql =
+    q.after === undefined
+      ? `WITH m AS MATERIALIZED (SELECT f.file_id AS id, ${sort.exprs.map((e, i) => `${e} AS s${i}`).join(', ')} ${from} LIMIT $${n + 1})
+         SELECT (SELECT count(*) FROM m)::int AS total,
+                ARRAY(SELECT id FROM m ORDER BY ${[...sort.exprs.map((_, i) => `s${i} ${dir} NULLS LAST`), `id ${dir}`].join(', ')} OFFSET $${n + 2} LIMIT $${n + 3}) AS ids`
+      : null;
   return {
+    countedPageSql,
+    byIdSql: `${select} FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE f.case_id = $1 AND f.file_id = ANY($2::text[])`,
     countSql: `SELECT count(*)::int AS total ${from}`,
     boundedCountSql: `SELECT count(*)::int AS total FROM (SELECT 1 ${from} LIMIT $${params.length + 1}) s`,
     params,

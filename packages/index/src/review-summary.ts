@@ -41,14 +41,14 @@ export interface SummaryDims {
 
 /**
  * The filter as summary dimensions, or null when it narrows by anything the
- * summary does not keep (those requests ask the files). `hasGps` only where
- * the caller allows it (counts keep it; map and timeline rows do not).
+ * summary does not keep (those requests ask the files). `hasGps` and
+ * `duplicates` only for counts (`forCounts`: map and timeline rows keep neither).
  */
-export function summaryDims(filter: ReviewFilter, allowHasGps: boolean): SummaryDims | null {
+export function summaryDims(filter: ReviewFilter, forCounts: boolean): SummaryDims | null {
   for (const [key, value] of Object.entries(filter)) {
     if (value === undefined) continue;
     if (key === 'caseId' || key === 'evidenceId' || key === 'kind' || key === 'includeKnownGood') continue;
-    if (key === 'hasGps' && allowHasGps) continue;
+    if ((key === 'hasGps' || key === 'duplicates') && forCounts) continue;
     // buildFilter ignores an empty path text too.
     if (key === 'pathText' && value === '') continue;
     return null;

@@ -89,6 +89,18 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
       const byOffset: string[] = [];
       for (let offset = 0; offset < N; offset += 7) byOffset.push(...ids(await index.search({ ...q, limit: 7, offset })));
       expect(byOffset, `${sort} ${order} by offset`).toEqual(all);
+      // Counted up to a cap above the matches: the page is sorted from the counted matches (one pass), the same order.
+      const counted: string[] = [];
+      for (let offset = 0; offset < N; offset += 7) {
+        const page = await index.search({ ...q, limit: 7, offset, countCap: 1000 });
+        expect(page).toMatchObject({ total: N, totalIsLowerBound: false });
+        expect(page.next === null).toBe(offset + 7 >= N);
+        counted.push(...ids(page));
+      }
+      expect(counted, `${sort} ${order} counted`).toEqual(all);
+      // ...and its cursor goes on where it stopped.
+      const firstCounted = await index.search({ ...q, limit: 7, countCap: 1000 });
+      expect(ids(await index.search({ ...q, limit: 7, after: firstCounted.next! }))).toEqual(all.slice(7, 14));
     }
   });
 
