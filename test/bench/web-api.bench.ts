@@ -6,7 +6,10 @@
  * access check, read audit) and prints p50/p95 per request, with a plain
  * indexed count over the same case as the reference measured in the same run.
  *
- *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--browser] [--pglite] [--only=map,timeline]
+ *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name] [--browser] [--pglite] [--only=map,timeline]
+ *
+ * --db: the database to create (and drop unless --keep) on the server;
+ * default exhibit_bench_web_<random>. A name already there is an error.
  *
  * --pglite: the same on an in-memory PGlite (the local host's database)
  * instead of the server; DATABASE_URL is then not needed.
@@ -31,6 +34,11 @@ import { createApi, createLocalTokenVerifier, issueLocalToken } from '@exhibit/a
 import type { BlobStore } from '@exhibit/core';
 import { measureGallery } from './gallery-scroll.meter.js';
 
+if (process.argv.includes('--help')) {
+  console.log('npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name] [--browser] [--pglite] [--only=map,timeline]\n' +
+    'DATABASE_URL names the server; --db the database created there (dropped after unless --keep). See the top of test/bench/web-api.bench.ts.');
+  process.exit(0);
+}
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string | undefined]));
 const FILES = Number(args.get('files') ?? 100_000);
 const RUNS = Number(args.get('runs') ?? 40);
@@ -39,6 +47,9 @@ const BROWSER = args.has('browser');
 const PGLITE = args.has('pglite');
 /** --only=map,timeline: just the requests whose name contains one of these words. */
 const ONLY = args.get('only')?.split(',').filter(Boolean);
+/** --db=name: a lower-case SQL identifier, created here (so the bench never drops a database it did not make). */
+const DB_NAME = args.get('db');
+if (DB_NAME !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(DB_NAME)) throw new Error('--db must be a lower-case identifier (a-z, 0-9, _)');
 const CASE = 'BENCH-WEB';
 
 /** On a shared machine the figures mean little without it. */
@@ -53,7 +64,7 @@ async function main(): Promise<void> {
   const baseUrl = loadTestSettings().databaseUrl;
   if (PGLITE && BROWSER) throw new Error('--browser needs the PostgreSQL server (the local host opens the same database)');
   if (!baseUrl && !PGLITE) throw new Error('set DATABASE_URL to a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/test), or pass --pglite');
-  const db = PGLITE ? 'pglite (memory)' : `exhibit_bench_web_${randomBytes(4).toString('hex')}`;
+  const db = PGLITE ? 'pglite (memory)' : (DB_NAME ?? `exhibit_bench_web_${randomBytes(4).toString('hex')}`);
   const url = new URL(baseUrl ?? 'postgres://unused/');
   if (!PGLITE) {
     const admin = new pg.Client({ connectionString: baseUrl });
@@ -95,11 +106,21 @@ async function main(): Promise<void> {
     const refreshMs = performance.now() - refreshStart;
     const token = (await issueLocalToken({ user: 'ivy', roles: ['investigator'], ttlMs: 3_600_000 }, { keyDir })).token;
 
+    // The cursor of the page that starts at file 20,000 (path order), as a gallery scrolling there holds it.
+    const deepCursor = await cursorAt(apiOf(true), token, 20_000 - 200);
     const requests: Array<[string, string, Record<string, string>]> = [
       ['search page (path order)', `/cases/${CASE}/files`, { limit: '200' }],
       ['search images with GPS by taken-at', `/cases/${CASE}/files`, { kind: 'image', hasGps: 'true', sort: 'takenAt', order: 'desc', limit: '200' }],
       ['search page 200 deep (offset 20000)', `/cases/${CASE}/files`, { limit: '200', offset: '20000' }],
+      ['search page 200 deep (cursor at 20000)', `/cases/${CASE}/files`, { limit: '200', cursor: deepCursor }],
       ['search duplicates grouped', `/cases/${CASE}/files`, { duplicates: 'only', sort: 'sha256', limit: '200' }],
+      ['search one copy per content', `/cases/${CASE}/files`, { duplicates: 'collapse', limit: '200' }],
+      // Filters the review summary does not keep: counted up to the cap (totalIsLowerBound past it).
+      ['search taken-at range + GPS', `/cases/${CASE}/files`, { takenFrom: '2023-03-01', takenTo: '2023-03-31', hasGps: 'true', limit: '200' }],
+      ['search taken-at range by taken-at', `/cases/${CASE}/files`, { takenFrom: '2023-06-01', takenTo: '2023-12-31', sort: 'takenAt', limit: '200' }],
+      ['search make (prefix)', `/cases/${CASE}/files`, { make: 'canon', limit: '200' }],
+      ['search path text', `/cases/${CASE}/files`, { path: 'dcim/42/', limit: '200' }],
+      ['search map box + kind', `/cases/${CASE}/files`, { kind: 'image', bbox: '-0.5,51.3,0.3,51.7', limit: '200' }],
       ['map world (zoom 2)', `/cases/${CASE}/map`, { zoom: '2' }],
       ['map city box (zoom 11)', `/cases/${CASE}/map`, { zoom: '11', bbox: '-0.5,51.3,0.3,51.7' }],
       ['timeline (auto bucket)', `/cases/${CASE}/timeline`, {}],
@@ -112,7 +133,7 @@ async function main(): Promise<void> {
     };
     const refTimes: number[] = [];
     console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; review summary made in ${(refreshMs / 1000).toFixed(2)} s; ${RUNS} runs per request after 3 warm-up runs; ${loadAverage()}`);
-    console.log(['request'.padEnd(40), 'answered from', 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status'].join(' '));
+    console.log(['request'.padEnd(40), 'answered from', 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status', 'total'].join(' '));
     for (let i = 0; i < 3; i++) refTimes.push(await reference());
     refTimes.length = 0;
     for (let i = 0; i < RUNS; i++) refTimes.push(await reference());
@@ -135,10 +156,17 @@ async function main(): Promise<void> {
         }
         bodies.push(body);
         times.sort((a, b) => a - b);
-        console.log([name.padEnd(40), from.padEnd(13), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status)].join(' '));
+        // A search's total: "+" when it was counted up to the cap only.
+        const answer = JSON.parse(body) as { total?: number; totalIsLowerBound?: boolean };
+        const total = answer.total === undefined ? '' : `${answer.total}${answer.totalIsLowerBound ? '+' : ''}`;
+        console.log([name.padEnd(40), from.padEnd(13), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status).padEnd(6), total].join(' '));
       }
-      // Not a timing check: the two answers must be the same answer.
-      if (bodies[0] !== bodies[1]) throw new Error(`${name}: the summary's answer differs from the files'`);
+      // Not a timing check: the two answers must be the same answer (the files
+      // count a filter only up to the cap: then the summary's total is at least that).
+      const [files, summary] = bodies.map((b) => JSON.parse(b) as { total?: number; totalIsLowerBound?: boolean });
+      const sameRest = JSON.stringify({ ...files, total: 0, totalIsLowerBound: false }) === JSON.stringify({ ...summary, total: 0, totalIsLowerBound: false });
+      const totalsAgree = files!.totalIsLowerBound ? (summary!.total ?? 0) >= (files!.total ?? 0) : files!.total === summary!.total && !summary!.totalIsLowerBound;
+      if (!sameRest || !totalsAgree) throw new Error(`${name}: the summary's answer differs from the files'`);
     }
     console.log(['reference: indexed count of the case'.padEnd(40), ''.padEnd(13), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
     console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory); ${loadAverage()}`);
@@ -211,6 +239,14 @@ async function seed(sql: Awaited<ReturnType<typeof openSqlClient>>, index: Retur
   await index.recordUploadHashes(`${CASE}/EX01/phone.zip`, { md5: '0'.repeat(32), sha1: '0'.repeat(40), sha256: '0'.repeat(64) }, 'no-reference', []);
   // What autovacuum does after a bulk load: statistics, and the visibility map that lets index-only scans skip the heap.
   await sql.exec('VACUUM ANALYZE');
+}
+
+/** The nextCursor of the page that ends just before `before` (path order, pages of 200), reached by offset once. */
+async function cursorAt(api: ReturnType<typeof createApi>, token: string, offset: number): Promise<string> {
+  const res = await api.handle({ method: 'GET', path: `/cases/${CASE}/files`, query: new URLSearchParams({ limit: '200', offset: String(offset) }), headers: { authorization: `Bearer ${token}` } });
+  const cursor = (res.body as { nextCursor?: string | null }).nextCursor;
+  if (res.status !== 200 || typeof cursor !== 'string') throw new Error(`no cursor at ${offset}: ${res.status}`);
+  return cursor;
 }
 
 main().catch((err: unknown) => {

@@ -11,13 +11,25 @@ export const API_LIMITS = {
   maxQueryParams: 32,
   /** Characters of one query parameter value. */
   maxQueryValueChars: 1024,
+  /**
+   * Characters of a search `cursor` (it carries the last row's sort value: a
+   * path of up to a few thousand characters, base64url). Node reads request
+   * heads of up to 16 KiB.
+   */
+  maxCursorChars: 12 * 1024,
   /** Characters of a request path. */
   maxPathChars: 2048,
   /** Default and largest page of search results (the index caps at 500 too). */
   defaultPageSize: 50,
   maxPageSize: 500,
-  /** Deepest paging offset; beyond it, narrow the query instead. */
+  /** Deepest paging offset; beyond it, narrow the query instead (or page by cursor: any depth, same cost). */
   maxOffset: 1_000_000,
+  /**
+   * A search total the review summary does not answer is counted up to this
+   * many; past it the answer is "at least this many" (totalIsLowerBound), so a
+   * filtered search never reads the whole case just to count it.
+   */
+  searchCountCap: 10_000,
   /**
    * Lifetime of a download link (an API URL with a ticket, see
    * download-tickets.ts; the brief allows at most 15 minutes). Unassignment

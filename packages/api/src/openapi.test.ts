@@ -43,7 +43,7 @@ describe('OpenAPI document', () => {
     expect(query.map((p) => p.name).sort()).toEqual(
       [
         'evidenceId', 'kind', 'mime', 'takenFrom', 'takenTo', 'takenLocalFrom', 'takenLocalTo', 'takenOffset', 'make', 'model', 'hasGps', 'bbox', 'hash',
-        'path', 'extMismatch', 'stage', 'duplicates', 'tag', 'tagged', 'known', 'includeKnownGood', 'sort', 'order', 'limit', 'offset',
+        'path', 'extMismatch', 'stage', 'duplicates', 'tag', 'tagged', 'known', 'includeKnownGood', 'sort', 'order', 'limit', 'offset', 'cursor',
       ].sort(),
     );
     expect(query.every((p) => !p.required)).toBe(true);
@@ -51,7 +51,7 @@ describe('OpenAPI document', () => {
 
   it('gives map, timeline and export exactly the search filter, plus their own parameters', () => {
     const names = (path: string) => doc.paths[path]!.get!.parameters.filter((p) => p.in === 'query').map((p) => p.name);
-    const filter = names('/cases/{caseId}/files').filter((n) => !['sort', 'order', 'limit', 'offset'].includes(n)).sort();
+    const filter = names('/cases/{caseId}/files').filter((n) => !['sort', 'order', 'limit', 'offset', 'cursor'].includes(n)).sort();
     expect(names('/cases/{caseId}/map').sort()).toEqual([...filter, 'zoom'].sort());
     expect(names('/cases/{caseId}/timeline').sort()).toEqual([...filter, 'bucket'].sort());
     expect(names('/cases/{caseId}/export').sort()).toEqual([...filter, 'format'].sort());

@@ -18,8 +18,9 @@ export function queryToObject(query: URLSearchParams): Record<string, string> {
     if (count > API_LIMITS.maxQueryParams) {
       throw new ExhibitError('invalid-argument', `at most ${API_LIMITS.maxQueryParams} query parameters`);
     }
-    if (value.length > API_LIMITS.maxQueryValueChars) {
-      throw new ExhibitError('invalid-argument', `query parameter ${key.slice(0, 64)} is longer than ${API_LIMITS.maxQueryValueChars} characters`);
+    const max = key === 'cursor' ? API_LIMITS.maxCursorChars : API_LIMITS.maxQueryValueChars;
+    if (value.length > max) {
+      throw new ExhibitError('invalid-argument', `query parameter ${key.slice(0, 64)} is longer than ${max} characters`);
     }
     if (Object.hasOwn(out, key)) repeated.add(key);
     out[key] = value;

@@ -294,9 +294,13 @@ export const meSchema = z.object({
 });
 
 export const searchResultSchema = z.object({
-  total: z.number(),
+  total: z.number().describe('Files matching the filter (the whole result, whatever the page); "at least" this many when totalIsLowerBound'),
+  totalIsLowerBound: z
+    .boolean()
+    .describe('True when the filter matched more files than were counted (a filter the review summary does not keep is counted up to 10,000): show "10,000+"'),
   limit: z.number(),
-  offset: z.number(),
+  offset: z.number().describe('Items skipped (0 on a cursor page: its position is the cursor)'),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` (same filter, sort and order) for the page after this one; null on the last page'),
   items: z.array(z.object({ file: fileRecordSchema, content: contentRecordSchema.nullable() })),
 });
 

@@ -143,6 +143,49 @@ describe('search', () => {
     expect(short.status).toBe(400);
     expect(short.json.error.message).toMatch(/hash: must be 8 to 64 hex digits/);
   });
+
+  it('pages by cursor into the whole result, and refuses a cursor altered or made for another search with a typed 400', async () => {
+    const whole = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams('limit=500') }, await examiner());
+    expect(whole.json).toMatchObject({ totalIsLowerBound: false, nextCursor: null });
+    const all = whole.json.items.map((i: { file: { fileId: string } }) => i.file.fileId);
+    expect(all.length).toBeGreaterThan(2);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const q: URLSearchParams = new URLSearchParams('limit=2');
+      if (cursor) q.set('cursor', cursor);
+      const page = await call({ path: '/cases/CASE-1/files', query: q }, await examiner());
+      expect(page.status).toBe(200);
+      expect(page.json.total).toBe(all.length);
+      paged.push(...page.json.items.map((i: { file: { fileId: string } }) => i.file.fileId));
+      cursor = page.json.nextCursor;
+    } while (cursor && paged.length <= all.length);
+    expect(paged).toEqual(all);
+
+    const first = (await call({ path: '/cases/CASE-1/files', query: new URLSearchParams('limit=1') }, await examiner())).json.nextCursor as string;
+    const body = JSON.parse(Buffer.from(first, 'base64url').toString('utf8'));
+    const reasonOf = async (query: string) => {
+      const res = await call({ path: '/cases/CASE-1/files', query: new URLSearchParams(query) }, await examiner());
+      expect(res.status, query).toBe(400);
+      return res.json.error.details?.cursor;
+    };
+    const forged = (change: Record<string, unknown>) => Buffer.from(JSON.stringify({ ...body, ...change })).toString('base64url');
+    expect(await reasonOf(`cursor=${forged({ k: 'zzz' })}`)).toBe('tampered');
+    expect(await reasonOf(`cursor=${forged({ f: 'another-file' })}`)).toBe('tampered');
+    expect(await reasonOf(`cursor=${first.slice(0, -3)}`)).toMatch(/malformed|tampered/);
+    expect(await reasonOf('cursor=not%20a%20cursor')).toBe('malformed');
+    expect(await reasonOf(`cursor=${forged({ v: 99 })}`)).toBe('unsupported-version');
+    expect(await reasonOf(`cursor=${first}&sort=name`)).toBe('other-query');
+    expect(await reasonOf(`cursor=${first}&kind=image`)).toBe('other-query');
+    expect(await reasonOf(`cursor=${first}&offset=2`)).toBe('with-offset');
+    // Another case's search, however intact the cursor: refused, never a page.
+    await f.access.assign('CASE-2', 'erin', { by: 'test' });
+    try {
+      expect((await call({ path: '/cases/CASE-2/files', query: new URLSearchParams(`cursor=${first}`) }, await examiner())).json.error.details.cursor).toBe('other-query');
+    } finally {
+      await f.access.unassign('CASE-2', 'erin', { by: 'test' });
+    }
+  });
 });
 
 describe('one file', () => {

@@ -849,20 +849,64 @@ export class PostgresIndex implements IndexStore {
 
   async search(query: SearchQuery): Promise<SearchResult> {
     const built = buildSearch(query);
-    const { sort: _sort, order: _order, limit: _limit, offset: _offset, ...filter } = query;
+    const cap = query.countCap;
+    if (cap !== undefined && (!Number.isInteger(cap) || cap < 1)) throw new ExhibitError('invalid-argument', 'countCap must be a positive integer');
+    const { sort: _sort, order: _order, limit: _limit, offset: _offset, after: _after, countCap: _countCap, ...filter } = query;
     // The total from the case's review summary when the filter is one it keeps
-    // (review-summary.ts): a few rows instead of counting every match.
+    // (review-summary.ts): a few rows instead of counting every match. Else
+    // counted, up to the cap when there is one.
     const dims = this.options.reviewSummary === false ? null : summaryDims(filter, true);
     if (dims) await refreshIfStaleAndQuiet(this.sql, dims.caseId);
-    const [total, page] = await this.snapshot(async (tx) => [
-      dims && (await summaryState(tx, dims.caseId))?.fresh
-        ? await summaryCount(tx, dims)
-        : Number((await this.query<{ total: number }>(built.countSql, built.params, tx)).rows[0]?.total ?? 0),
-      await this.query(built.pageSql, built.pageParams, tx),
-    ] as const);
+    return this.snapshot(async (tx) => {
+      let total = dims && (await summaryState(tx, dims.caseId))?.fresh ? await summaryCount(tx, dims) : null;
+      let totalIsLowerBound = false;
+      if (total !== null) {
+        // counted by the summary: exact
+      } else if (cap === undefined) total = Number((await this.query<{ total: number }>(built.countSql, built.params, tx)).rows[0]?.total ?? 0);
+      else if (built.countedPageSql !== null) {
+        // Count and page in one pass over the matches (BuiltSearch.countedPageSql).
+        const { rows: counted } = await this.query<{ total: number; ids: string[] }>(built.countedPageSql, [...built.params, cap + 1, query.offset ?? 0, built.limit + 1], tx);
+        const n = Number(counted[0]?.total ?? 0);
+        if (n <= cap) {
+          const ids = counted[0]?.ids ?? [];
+          const byId = new Map<string, Row>((await this.query(built.byIdSql, [query.caseId, ids], tx)).rows.map((r) => [String(r.file_id), r]));
+          return this.searchResult(n, false, ids.map((id) => byId.get(id)).filter((r): r is Row => r !== undefined), built.limit, query);
+        }
+        totalIsLowerBound = true;
+        total = cap;
+      } else {
+        const n = Number((await this.query<{ total: number }>(built.boundedCountSql, [...built.params, cap + 1], tx)).rows[0]?.total ?? 0);
+        totalIsLowerBound = n > cap;
+        total = Math.min(n, cap);
+      }
+      // One row past the page says whether a next page exists.
+      const rows: Row[] = [];
+      for (const segment of built.segments) {
+        if (rows.length > built.limit) break;
+        rows.push(...(await this.query(segment.sql, [...segment.params, built.limit + 1 - rows.length], tx)).rows);
+      }
+      return this.searchResult(total, totalIsLowerBound, rows, built.limit, query);
+    });
+  }
+
+  /** A page of `limit` from `rows` (one more says a next page exists), with its total. */
+  private searchResult(counted: number, lowerBound: boolean, rows: Row[], limit: number, query: SearchQuery): SearchResult {
+    let total = counted;
+    let totalIsLowerBound = lowerBound;
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const next = rows.length > limit && last ? { key: (last.k ?? null) as string | null, fileId: String(last.file_id) } : null;
+    // A page past the counted cap shows there are at least that many; the last page shows exactly how many.
+    const offset = query.after === undefined ? (query.offset ?? 0) : null;
+    if (totalIsLowerBound && offset !== null && offset + page.length > total) {
+      total = offset + page.length;
+      totalIsLowerBound = next !== null;
+    }
     return {
       total,
-      items: page.rows.map((r) => ({ file: toFile(r), content: r.c_sha256 === null || r.c_sha256 === undefined ? null : toContent(r, 'c_') })),
+      totalIsLowerBound,
+      items: page.map((r) => ({ file: toFile(r), content: r.c_sha256 === null || r.c_sha256 === undefined ? null : toContent(r, 'c_') })),
+      next,
     };
   }
 

@@ -25,14 +25,15 @@ describe('buildSearch', () => {
       hash: 'A'.repeat(64),
       stage: 'indexed',
     });
-    for (const sql of [built.countSql, built.pageSql]) {
+    for (const sql of [built.countSql, built.boundedCountSql, ...built.segments.map((x) => x.sql)]) {
       expect(sql).not.toContain('DROP TABLE');
       expect(sql).not.toContain('2023');
       expect(sql).not.toContain('aaaa');
     }
     expect(built.params).toContain(hostile);
     expect(built.params).toContain('a'.repeat(64));
-    expect(built.pageParams.slice(-2)).toEqual([50, 0]);
+    expect(built.limit).toBe(50);
+    expect(built.segments[0]!.params).toEqual(built.params);
   });
 
   it('matches a whole digest exactly and a prefix of 8 or more hex digits by an index range on each digest column', () => {
@@ -55,9 +56,38 @@ describe('buildSearch', () => {
   });
 
   it('clamps the page size and rejects unknown sorts and orders', () => {
-    expect(buildSearch({ caseId: 'c', limit: 9999, offset: 10 }).pageParams.slice(-2)).toEqual([500, 10]);
+    const clamped = buildSearch({ caseId: 'c', limit: 9999, offset: 10 });
+    expect(clamped.limit).toBe(500);
+    expect(clamped.segments[0]!.params.at(-1)).toBe(10);
     expect(() => buildSearch({ caseId: 'c', sort: 'evil' as never })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     expect(() => buildSearch({ caseId: 'c', order: 'sideways' as never })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
     expect(() => buildSearch({ caseId: 'c', limit: 1.5 })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+
+  it('pages after a row by a bound row comparison, then (a sort with empty values) those, never with an offset', () => {
+    const path = buildSearch({ caseId: 'c', after: { key: 'A', fileId: 'f1' } });
+    expect(path.segments).toHaveLength(1);
+    expect(path.segments[0]!.sql).toMatch(/\(lower\(f\.path\) COLLATE "C", f\.path COLLATE "C", f\.file_id\) > \(lower\(\$\d+::text\) COLLATE "C", \$\d+::text COLLATE "C", \$\d+\)/);
+    expect(path.segments[0]!.params.slice(-2)).toEqual(['A', 'f1']);
+    const taken = buildSearch({ caseId: 'c', sort: 'takenAt', order: 'desc', after: { key: '2023-01-02 03:04:05.000006 AD', fileId: 'f1' } });
+    expect(taken.segments).toHaveLength(2);
+    expect(taken.segments[0]!.sql).toMatch(/\) < \(\$\d+::timestamp, \$\d+\)/);
+    expect(taken.segments[1]!.sql).toContain('IS NULL');
+    // After a row without a value: only the rows without one, by fileId.
+    const empty = buildSearch({ caseId: 'c', sort: 'size', after: { key: null, fileId: 'f1' } });
+    expect(empty.segments).toHaveLength(1);
+    expect(empty.segments[0]!.sql).toContain('f.file_id > $');
+    expect(() => buildSearch({ caseId: 'c', offset: 5, after: { key: 'a', fileId: 'f' } })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
+  });
+
+  it.each([
+    ['a key that is no text', 'path', { key: 5, fileId: 'f' }],
+    ['an empty value on a sort without them', 'path', { key: null, fileId: 'f' }],
+    ['a size that is no integer', 'size', { key: '1; DROP', fileId: 'f' }],
+    ['a time that is no real date', 'takenAt', { key: '2023-02-30 00:00:00.000000 AD', fileId: 'f' }],
+    ['a time in another form', 'added', { key: '2023-01-01T00:00:00Z', fileId: 'f' }],
+    ['no fileId', 'path', { key: 'a', fileId: '' }],
+  ] as const)('refuses an after with %s', (_what, sort, after) => {
+    expect(() => buildSearch({ caseId: 'c', sort, after: after as never })).toThrow(expect.objectContaining({ code: 'invalid-argument' }));
   });
 });

@@ -51,27 +51,106 @@ function hashCondition(raw: string, p: (value: unknown) => string): string {
   return `f.sha256 IN (SELECT f2.sha256 FROM files f2 WHERE ${prefixOf('f2.sha256')} UNION ${arms.join(' UNION ')})`;
 }
 
+/** How a sort key part is written into a cursor (text) and read back into SQL. */
+type KeyPart = 'text' | 'int' | 'ts' | 'tstz';
+
+/** The capture instant on one axis (see SORT_SQL); also the expression of migration 0090's index. */
+const TAKEN_SQL = "COALESCE(c.taken_at_utc AT TIME ZONE 'UTC', c.taken_at_local_ts)";
+
 /**
  * Sort expressions, by byte order ("C" collation) so the same query returns
  * the same order on every server whatever its locale. Taken-at sorts known
  * instants and unzoned wall clocks on one axis, reading the latter as UTC: an
- * approximation, but a stable one.
+ * approximation, but a stable one. `nullable`: files without a value sort
+ * last either way (only single-expression sorts have them). A page's position
+ * (SearchAfter.key) is one value, `key`, from which `fromKey` remakes every
+ * sort expression in SQL (lower() of a path as the database computes it).
  */
-const SORT_SQL: Record<SortKey, string[]> = {
-  path: ['lower(f.path) COLLATE "C"', 'f.path COLLATE "C"'],
-  name: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'],
-  size: ['f.size'],
-  takenAt: ["COALESCE(c.taken_at_utc AT TIME ZONE 'UTC', c.taken_at_local_ts)"],
-  sha256: ['f.sha256'],
-  mime: ['c.mime COLLATE "C"'],
-  added: ['f.created_at'],
+interface SortSpec {
+  exprs: string[];
+  key: string;
+  part: KeyPart;
+  nullable: boolean;
+  fromKey?: (value: string) => string[];
+}
+const SORT_SQL: Record<SortKey, SortSpec> = {
+  path: { exprs: ['lower(f.path) COLLATE "C"', 'f.path COLLATE "C"'], key: 'f.path', part: 'text', nullable: false, fromKey: (v) => [`lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`] },
+  name: { exprs: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'], key: 'f.name', part: 'text', nullable: false, fromKey: (v) => [`lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`] },
+  size: { exprs: ['f.size'], key: 'f.size', part: 'int', nullable: true },
+  takenAt: { exprs: [TAKEN_SQL], key: TAKEN_SQL, part: 'ts', nullable: true },
+  sha256: { exprs: ['f.sha256'], key: 'f.sha256', part: 'text', nullable: true },
+  mime: { exprs: ['c.mime COLLATE "C"'], key: 'c.mime', part: 'text', nullable: true },
+  added: { exprs: ['f.created_at'], key: 'f.created_at', part: 'tstz', nullable: false },
 };
 
-export interface BuiltSearch {
-  countSql: string;
-  pageSql: string;
+/** Microseconds, and the era, so every value PostgreSQL holds reads back exactly. */
+const TS_FORMAT = "'YYYY-MM-DD HH24:MI:SS.US BC'";
+const TS_TEXT = /^(\d{4,6})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.\d{6} (AD|BC)$/;
+/** Longest text key part taken back (a path is at most a few thousand characters; the API bounds the cursor anyway). */
+const MAX_KEY_TEXT = 16_384;
+
+/** A sort key part as text, so a timestamp keeps its microseconds (a JS Date would not). */
+function keyText(expr: string, part: KeyPart): string {
+  if (part === 'int') return `(${expr})::text`;
+  if (part === 'ts') return `to_char(${expr}, ${TS_FORMAT})`;
+  if (part === 'tstz') return `to_char(${expr} AT TIME ZONE 'UTC', ${TS_FORMAT})`;
+  return `(${expr})`;
+}
+
+/** A key part read back: checked here, so a bad value is a 400, never a wrong page or a SQL error. */
+function keyValue(value: unknown, part: KeyPart, placeholder: (v: unknown) => string): string {
+  const bad = () => invalid('after: the sort key does not fit this sort');
+  if (typeof value !== 'string') throw bad();
+  if (part === 'text') {
+    if (value.length > MAX_KEY_TEXT) throw bad();
+    // The expression's own collation applies ("C" where the sort says so).
+    return `${placeholder(value)}::text`;
+  }
+  if (part === 'int') {
+    if (!/^-?\d{1,18}$/.test(value)) throw bad();
+    return `${placeholder(value)}::bigint`;
+  }
+  const m = TS_TEXT.exec(value);
+  if (!m || !realDate(Number(m[1]), Number(m[2]), Number(m[3])) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 59) throw bad();
+  return part === 'ts' ? `${placeholder(value)}::timestamp` : `(${placeholder(value)}::timestamp AT TIME ZONE 'UTC')`;
+}
+
+/** A day of the proleptic Gregorian calendar (PostgreSQL's). */
+function realDate(year: number, month: number, day: number): boolean {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return days !== undefined && day >= 1 && day <= days;
+}
+
+/** One query of a page: its SQL ends in `LIMIT $n`, n being one past `params` (the rows still wanted). */
+export interface SearchSegment {
+  sql: string;
   params: unknown[];
-  pageParams: unknown[];
+}
+
+export interface BuiltSearch {
+  /** Exact count of the matches. */
+  countSql: string;
+  /** Count up to one past the cap (its one parameter after `params`). */
+  boundedCountSql: string;
+  params: unknown[];
+  /**
+   * The page: run in order, each asked for the rows still wanted (limit + 1:
+   * the extra row says whether a next page exists), until that many are read.
+   */
+  segments: SearchSegment[];
+  /** Page size (clamped to SEARCH_MAX_LIMIT). */
+  limit: number;
+  /**
+   * Without `after`: the bounded count and the page's fileIds in one pass
+   * (parameters after `params`: the cap + 1, the offset, the rows wanted).
+   * The matches are read once, up to the cap + 1, with their sort values;
+   * when they are no more than the cap they are the whole result, and its
+   * page is sorted from them (`ids`), its rows then read by id (`byIdSql`).
+   */
+  countedPageSql: string | null;
+  /** A page's rows by fileId ($1 the case, $2 the ids), in no order. */
+  byIdSql: string;
 }
 
 function invalid(message: string): ExhibitError {
@@ -121,7 +200,7 @@ function knownConditions(q: Pick<SearchQuery, 'known' | 'includeKnownGood'>): st
 
 
 /** Turns the filter part of a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
-export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'offset'>): BuiltFilter {
+export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'offset' | 'after' | 'countCap'>): BuiltFilter {
   if (typeof q.caseId !== 'string' || q.caseId === '') throw invalid('search needs a caseId');
   const params: unknown[] = [];
   const p = (value: unknown) => {
@@ -138,18 +217,24 @@ export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'o
     if (mime.endsWith('/*')) where.push(`lower(c.mime) LIKE ${p(escapeLike(mime.slice(0, -1)) + '%')} ESCAPE '\\'`);
     else where.push(`lower(c.mime) = ${p(mime)}`);
   }
+  // Each bound also bounds the taken-at axis (TAKEN_SQL: the instant as UTC
+  // when known, else the wall clock) by the looser of its two readings: a
+  // condition every match already meets, which adds no answer and removes
+  // none, but is one range of contents_taken_axis_idx (migration 0090).
   if (q.takenFrom !== undefined) {
     const b = parseTimeBound(q.takenFrom, 'from');
-    where.push(
-      `(c.taken_at_utc >= ${p(b.instant)}::timestamptz OR (c.taken_at_utc IS NULL AND c.taken_at_local_ts >= ${p(b.wallClock)}::timestamp))`,
-    );
+    const instant = p(b.instant);
+    const wall = p(b.wallClock);
+    where.push(`(c.taken_at_utc >= ${instant}::timestamptz OR (c.taken_at_utc IS NULL AND c.taken_at_local_ts >= ${wall}::timestamp))`);
+    where.push(`${TAKEN_SQL} >= LEAST(${instant}::timestamptz AT TIME ZONE 'UTC', ${wall}::timestamp)`);
   }
   if (q.takenTo !== undefined) {
     const b = parseTimeBound(q.takenTo, 'to');
     const op = b.exclusive ? '<' : '<=';
-    where.push(
-      `(c.taken_at_utc ${op} ${p(b.instant)}::timestamptz OR (c.taken_at_utc IS NULL AND c.taken_at_local_ts ${op} ${p(b.wallClock)}::timestamp))`,
-    );
+    const instant = p(b.instant);
+    const wall = p(b.wallClock);
+    where.push(`(c.taken_at_utc ${op} ${instant}::timestamptz OR (c.taken_at_utc IS NULL AND c.taken_at_local_ts ${op} ${wall}::timestamp))`);
+    where.push(`${TAKEN_SQL} ${op} GREATEST(${instant}::timestamptz AT TIME ZONE 'UTC', ${wall}::timestamp)`);
   }
   // Case-insensitive prefix: "canon" finds "Canon", "Canon Inc." and "CANON".
   if (q.make !== undefined) where.push(`lower(c.make) LIKE lower(${p(escapeLike(q.make.trim()) + '%')}) ESCAPE '\\'`);
@@ -200,22 +285,81 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
   const offset = q.offset ?? 0;
   if (!Number.isInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
   if (!Number.isInteger(offset) || offset < 0) throw invalid('offset must be a non-negative integer');
-  const sort = q.sort ?? 'path';
-  const sortExprs = SORT_SQL[sort];
-  if (!sortExprs) throw invalid(`unknown sort key ${JSON.stringify(sort)}`);
-  const dir = q.order === 'desc' ? 'DESC' : 'ASC';
+  const sort = SORT_SQL[q.sort ?? 'path'];
+  if (!sort) throw invalid(`unknown sort key ${JSON.stringify(q.sort)}`);
   if (q.order !== undefined && q.order !== 'asc' && q.order !== 'desc') throw invalid('order must be asc or desc');
-  // Files without a value sort last either way; file_id makes the order total, so pages never overlap.
-  const orderBy = [...sortExprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ');
-
+  const desc = q.order === 'desc';
+  const dir = desc ? 'DESC' : 'ASC';
   const from = `FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE ${where.join(' AND ')}`;
-  const pageParams = [...params, Math.min(limit, SEARCH_MAX_LIMIT), offset];
+  // The row's position for the next page (SearchResult.next) as text: column k.
+  const select = `SELECT ${columnList(FILE_COLUMNS, 'f')}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')}, ${keyText(sort.key, sort.part)} AS k`;
+
+  /** One page query: the filter, `extra` conditions (bound through their own `p`), this order. */
+  const segment = (extra: (p: (v: unknown) => string) => string[], orderBy: string, skip: number): SearchSegment => {
+    const f = buildFilter(q);
+    const conditions = [...f.where, ...extra(f.p)];
+    const offsetSql = skip > 0 ? ` OFFSET ${f.p(skip)}` : '';
+    return {
+      sql: `${select} FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE ${conditions.join(' AND ')} ORDER BY ${orderBy}${offsetSql} LIMIT $${f.params.length + 1}`,
+      params: f.params,
+    };
+  };
+  // file_id makes the order total, so pages never overlap.
+  const fullOrder = [...sort.exprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ');
+  const valuedOrder = [...sort.exprs.map((e) => `${e} ${dir}`), `f.file_id ${dir}`].join(', ');
+  const op = desc ? '<' : '>';
+
+  let segments: SearchSegment[];
+  if (q.after === undefined && (offset > 0 || !sort.nullable)) {
+    segments = [segment(() => [], fullOrder, offset)];
+  } else if (q.after === undefined) {
+    // A first page of a sort with empty values: the valued rows, then the
+    // empty ones, each in an order an index (ascending or descending) gives
+    // as it is, with no NULLS LAST to sort by.
+    segments = [
+      segment(() => [`${sort.exprs[0]} IS NOT NULL`], valuedOrder, 0),
+      segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, 0),
+    ];
+  } else {
+    const after = q.after;
+    if (offset !== 0) throw invalid('after and offset cannot be combined');
+    if (typeof after?.fileId !== 'string' || after.fileId === '' || after.fileId.length > 1024) throw invalid('after: no fileId');
+    const nulls = (p: (v: unknown) => string) => [`${sort.exprs[0]} IS NULL`, `f.file_id ${op} ${p(after.fileId)}`];
+    if (after.key === null) {
+      // After a row without a value: only more of those, by fileId.
+      if (!sort.nullable) throw invalid('after: the sort key does not fit this sort');
+      segments = [segment(nulls, `f.file_id ${dir}`, 0)];
+    } else {
+      // The rows after the key that have a value: one row comparison (an index
+      // range, its first part repeated alone so a content-side index can bound
+      // its scan), then, when a sort has empty values, those (they sort last).
+      const valued = (p: (v: unknown) => string) => {
+        const value = keyValue(after.key, sort.part, p);
+        const values = sort.fromKey ? sort.fromKey(value) : [value];
+        return [
+          ...(sort.nullable ? [`${sort.exprs[0]} IS NOT NULL`] : []),
+          `${sort.exprs[0]} ${op}= ${values[0]}`,
+          `(${[...sort.exprs, 'f.file_id'].join(', ')}) ${op} (${[...values, p(after.fileId)].join(', ')})`,
+        ];
+      };
+      segments = [segment(valued, valuedOrder, 0)];
+      if (sort.nullable) segments.push(segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, 0));
+    }
+  }
+  const n = params.length;
+  const countedPageSql =
+    q.after === undefined
+      ? `WITH m AS MATERIALIZED (SELECT f.file_id AS id, ${sort.exprs.map((e, i) => `${e} AS s${i}`).join(', ')} ${from} LIMIT $${n + 1})
+         SELECT (SELECT count(*) FROM m)::int AS total,
+                ARRAY(SELECT id FROM m ORDER BY ${[...sort.exprs.map((_, i) => `s${i} ${dir} NULLS LAST`), `id ${dir}`].join(', ')} OFFSET $${n + 2} LIMIT $${n + 3}) AS ids`
+      : null;
   return {
+    countedPageSql,
+    byIdSql: `${select} FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE f.case_id = $1 AND f.file_id = ANY($2::text[])`,
     countSql: `SELECT count(*)::int AS total ${from}`,
-    pageSql:
-      `SELECT ${columnList(FILE_COLUMNS, 'f')}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')} ${from} ` +
-      `ORDER BY ${orderBy} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+    boundedCountSql: `SELECT count(*)::int AS total FROM (SELECT 1 ${from} LIMIT $${params.length + 1}) s`,
     params,
-    pageParams,
+    segments,
+    limit: Math.min(limit, SEARCH_MAX_LIMIT),
   };
 }

@@ -34,19 +34,21 @@ export interface SummaryDims {
   evidenceId?: string;
   kind?: string;
   hasGps?: boolean;
+  /** Counts only (migration 0090's columns). */
+  duplicates?: 'only' | 'collapse';
   includeKnownGood: boolean;
 }
 
 /**
  * The filter as summary dimensions, or null when it narrows by anything the
- * summary does not keep (those requests ask the files). `hasGps` only where
- * the caller allows it (counts keep it; map and timeline rows do not).
+ * summary does not keep (those requests ask the files). `hasGps` and
+ * `duplicates` only for counts (`forCounts`: map and timeline rows keep neither).
  */
-export function summaryDims(filter: ReviewFilter, allowHasGps: boolean): SummaryDims | null {
+export function summaryDims(filter: ReviewFilter, forCounts: boolean): SummaryDims | null {
   for (const [key, value] of Object.entries(filter)) {
     if (value === undefined) continue;
     if (key === 'caseId' || key === 'evidenceId' || key === 'kind' || key === 'includeKnownGood') continue;
-    if (key === 'hasGps' && allowHasGps) continue;
+    if ((key === 'hasGps' || key === 'duplicates') && forCounts) continue;
     // buildFilter ignores an empty path text too.
     if (key === 'pathText' && value === '') continue;
     return null;
@@ -55,6 +57,8 @@ export function summaryDims(filter: ReviewFilter, allowHasGps: boolean): Summary
   if (filter.evidenceId !== undefined) dims.evidenceId = filter.evidenceId;
   if (filter.kind !== undefined) dims.kind = filter.kind;
   if (filter.hasGps !== undefined) dims.hasGps = filter.hasGps;
+  if (filter.duplicates === 'only' || filter.duplicates === 'collapse') dims.duplicates = filter.duplicates;
+  else if (filter.duplicates !== undefined) return null;
   return dims;
 }
 
@@ -133,12 +137,17 @@ export async function refreshReviewSummary(
       const { rows } = await tx.query<{ files: string | number }>(
         `WITH r AS MATERIALIZED (
            SELECT f.evidence_id, c.kind, c.gps_lat, c.gps_lon, c.taken_at_local_ts AS ts, c.taken_at_utc IS NOT NULL AS has_offset,
-                  f.file_id, f.sha256, ${hidden} AS hidden
+                  f.file_id, f.sha256, ${hidden} AS hidden,
+                  -- As search's duplicates filter decides it (index-store.search.ts): another file
+                  -- of the case has the content; no file of the case with the content has a smaller id.
+                  f.sha256 IS NOT NULL AND count(*) OVER (PARTITION BY f.sha256) > 1 AS duplicate,
+                  f.sha256 IS NULL OR f.file_id = min(f.file_id) OVER (PARTITION BY f.sha256) AS first
              FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
             WHERE f.case_id = $1
          ), n AS (
-           INSERT INTO review_summary_counts (case_id, evidence_id, kind, has_gps, hidden, files, with_taken, min_taken, max_taken)
-           SELECT $1, evidence_id, kind, gps_lat IS NOT NULL, hidden, count(*), count(ts), min(ts), max(ts)
+           INSERT INTO review_summary_counts (case_id, evidence_id, kind, has_gps, hidden, files, with_taken, min_taken, max_taken, duplicate_files, first_files)
+           SELECT $1, evidence_id, kind, gps_lat IS NOT NULL, hidden, count(*), count(ts), min(ts), max(ts),
+                  count(*) FILTER (WHERE duplicate), count(*) FILTER (WHERE first)
              FROM r GROUP BY evidence_id, kind, gps_lat IS NOT NULL, hidden
            RETURNING files
          ), fine AS (
@@ -201,9 +210,15 @@ export async function refreshReviewSummary(
 }
 
 /** The number of files of these dimensions, from a fresh summary (check summaryState in the same transaction first). */
-export async function summaryCount(tx: SqlClient, dims: SummaryDims): Promise<number> {
+export async function summaryCount(tx: SqlClient, dims: SummaryDims): Promise<number | null> {
   const { where, params } = dimsWhere(dims, 's');
-  const { rows } = await tx.query<{ n: string | number }>(`SELECT COALESCE(sum(s.files), 0)::bigint AS n FROM review_summary_counts s WHERE ${where.join(' AND ')}`, params);
+  const column = dims.duplicates === 'only' ? 's.duplicate_files' : dims.duplicates === 'collapse' ? 's.first_files' : 's.files';
+  const { rows } = await tx.query<{ n: string | number; unknown: boolean }>(
+    `SELECT COALESCE(sum(${column}), 0)::bigint AS n, bool_or(${column} IS NULL) AS unknown FROM review_summary_counts s WHERE ${where.join(' AND ')}`,
+    params,
+  );
+  // A summary made before migration 0090 has no duplicate counts: the files answer.
+  if (rows[0]?.unknown === true) return null;
   return Number(rows[0]?.n ?? 0);
 }
 

@@ -53,8 +53,13 @@ const FILTERS: Array<Omit<ReviewFilter, 'caseId'>> = [
   { hasGps: true, kind: 'image' },
   { hasGps: false },
   { evidenceId: 'nope' },
-  // Not kept: always asked of the files (the comparison still holds).
+  // Search totals only (migration 0090); map and timeline ask the files.
   { duplicates: 'only' },
+  { duplicates: 'only', evidenceId: 'ev2' },
+  { duplicates: 'collapse' },
+  { duplicates: 'collapse', kind: 'image', hasGps: true },
+  { duplicates: 'collapse', includeKnownGood: true, evidenceId: 'ev1' },
+  // Not kept: always asked of the files (the comparison still holds).
   { takenOffset: 'missing' },
 ];
 const ZOOMS = [0, 2, 9, REVIEW_SUMMARY.mapMaxZoom, REVIEW_SUMMARY.mapMaxZoom + 1];
@@ -130,6 +135,9 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     await sql.query(`UPDATE review_summary_counts SET files = files + 1000 WHERE case_id = $1 AND evidence_id = 'ev1' AND kind = 'image' AND has_gps AND NOT hidden`, [CASE]);
     expect((await review.timeline({ caseId: CASE, maxBuckets: 200 })).total).toBe(before + 1000);
     expect((await index.search({ caseId: CASE, limit: 1 })).total).toBe(before + 1000);
+    const dups = (await direct.search({ caseId: CASE, duplicates: 'only', limit: 1 })).total;
+    await sql.query(`UPDATE review_summary_counts SET duplicate_files = duplicate_files + 7 WHERE case_id = $1 AND evidence_id = 'ev1' AND kind = 'image' AND has_gps AND NOT hidden`, [CASE]);
+    expect((await index.search({ caseId: CASE, duplicates: 'only', limit: 1 })).total).toBe(dups + 7);
     expect((await plain.timeline({ caseId: CASE, maxBuckets: 200 })).total).toBe(before);
     await review.refreshSummary(CASE);
     expect((await review.timeline({ caseId: CASE, maxBuckets: 200 })).total).toBe(before);

@@ -13,6 +13,7 @@ import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { FILTER_SHAPE, toFilter } from '../review-filter.js';
+import { decodeSearchCursor, encodeSearchCursor, type CursorProblem } from '../search-cursor.js';
 import { downloadSchema, fileDetailSchema, searchResultSchema, similarResultSchema } from '../response-schemas.js';
 
 const caseId = param.id('Case id');
@@ -26,7 +27,13 @@ export const searchQuerySchema = z.strictObject({
     .describe('Sort key (default path); sha256 puts identical content side by side, added is when the file was recorded'),
   order: z.enum(['asc', 'desc']).optional(),
   limit: param.int('Page size, default 50', 1, API_LIMITS.maxPageSize).optional(),
-  offset: param.int('Items to skip', 0, API_LIMITS.maxOffset).optional(),
+  offset: param.int('Items to skip (slow when deep: page by cursor instead)', 0, API_LIMITS.maxOffset).optional(),
+  cursor: z
+    .string()
+    .min(1)
+    .max(API_LIMITS.maxCursorChars)
+    .optional()
+    .describe("A page's nextCursor: the page after it, as fast however deep (keyset). Same filter, sort and order, no offset; a cursor altered or made for another search is a 400 with details.cursor saying why"),
 });
 
 /**
@@ -71,10 +78,14 @@ export const filesRoutes: RouteModule = [
     query: searchQuerySchema,
     responses: { 200: { description: 'One page of hits with the total', schema: searchResultSchema } },
     async handler({ deps, principal, params, query, abortSignal }) {
-      const { sort, order, limit = API_LIMITS.defaultPageSize, offset = 0, ...filters } = query;
-      const search: SearchQuery = { ...toFilter(params.caseId, filters), limit, offset };
+      const { sort, order, limit = API_LIMITS.defaultPageSize, offset = 0, cursor, ...filters } = query;
+      const search: SearchQuery = { ...toFilter(params.caseId, filters), limit, offset, countCap: API_LIMITS.searchCountCap };
       if (sort !== undefined) search.sort = sort;
       if (order !== undefined) search.order = order;
+      if (cursor !== undefined) {
+        if (offset !== 0) throw new ExhibitError('invalid-argument', 'cursor: give a cursor or an offset, not both', { details: { cursor: 'with-offset' satisfies CursorProblem } });
+        search.after = decodeSearchCursor(search, cursor);
+      }
       const result = await deps.index.search(search);
       const evidence = (await deps.index.listEvidence(params.caseId)).map((e) => e.evidenceId);
       await recordForCase(
@@ -84,11 +95,12 @@ export const filesRoutes: RouteModule = [
           caseId: params.caseId,
           evidenceIds: query.evidenceId === undefined ? evidence : evidence.filter((e) => e === query.evidenceId),
           action: 'search',
-          details: { query, total: result.total, returned: result.items.length },
+          details: { query, total: result.total, totalIsLowerBound: result.totalIsLowerBound, returned: result.items.length },
         },
       );
       const items = result.items.map((hit) => ({ ...hit, content: contentForOccurrence(hit.file, hit.content) }));
-      return { status: 200, body: { total: result.total, limit, offset, items } };
+      const nextCursor = result.next ? encodeSearchCursor(search, result.next) : null;
+      return { status: 200, body: { total: result.total, totalIsLowerBound: result.totalIsLowerBound, limit, offset, nextCursor, items } };
     },
   }),
 

@@ -12,9 +12,13 @@ export interface EvidenceListBody {
 }
 
 export interface SearchResultBody {
+  /** "At least" this many when totalIsLowerBound. */
   total: number;
+  totalIsLowerBound: boolean;
   limit: number;
   offset: number;
+  /** `--cursor` for the page after this one; null on the last page. */
+  nextCursor: string | null;
   items: SearchHit[];
 }
 

@@ -31,6 +31,7 @@ export interface SearchOptions {
   order?: string;
   limit?: number;
   offset?: number;
+  cursor?: string;
   width?: number;
   json?: boolean;
 }
@@ -58,7 +59,8 @@ export function register(program: Command, ctx: CliContext): void {
     .addOption(new Option('--sort <key>', 'sort key').choices(['path', 'takenAt', 'size', 'name']))
     .addOption(new Option('--order <order>', 'sort order').choices(['asc', 'desc']))
     .option('--limit <n>', `results per page (at most ${MAX_PAGE})`, intOption(1, MAX_PAGE))
-    .option('--offset <n>', 'results to skip', intOption(0, MAX_OFFSET))
+    .option('--offset <n>', 'results to skip (slow when deep: page with --cursor instead)', intOption(0, MAX_OFFSET))
+    .option('--cursor <cursor>', 'the page after the one that printed this cursor (same filters, sort and order; not with --offset)')
     .option(WIDTH_FLAGS, WIDTH_DESCRIPTION, widthOption)
     .option('--json', 'print the API response as JSON')
     .action(async (caseId: string, options: SearchOptions) => {
@@ -67,7 +69,9 @@ export function register(program: Command, ctx: CliContext): void {
         query: searchQuery(options),
         abortSignal: ctx.abortSignal,
       });
-      ctx.stdout.write(options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result, { width: outputWidth(ctx.stdout, options.width) }));
+      ctx.stdout.write(
+        options.json ? JSON.stringify(result, null, 2) + '\n' : renderSearchResult(result, { width: outputWidth(ctx.stdout, options.width), byCursor: options.cursor !== undefined }),
+      );
     });
 }
 
@@ -93,5 +97,6 @@ export function searchQuery(o: SearchOptions): QueryValues {
     order: o.order,
     limit: o.limit,
     offset: o.offset,
+    cursor: o.cursor,
   };
 }

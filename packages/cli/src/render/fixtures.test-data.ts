@@ -141,8 +141,10 @@ const notesContent: ContentRecord = {
 
 export const searchResult: SearchResultBody = {
   total: 3,
+  totalIsLowerBound: false,
   limit: 2,
   offset: 0,
+  nextCursor: 'eyJ2IjoxfQ',
   items: [
     { file: photoFile, content: photoContent },
     { file: notesFile, content: notesContent },

@@ -241,8 +241,14 @@ describe('search rendering', () => {
   });
 
   it('tells how to get the next page', () => {
-    expect(text).toContain('files 1-2 of 3 (next page: --offset 2)');
-    expect(renderSearchResult({ total: 0, limit: 50, offset: 0, items: [] })).toBe('no files match (total 0)\n');
+    expect(text).toContain('files 1-2 of 3 (next page: --cursor eyJ2IjoxfQ)');
+    expect(renderSearchResult({ total: 0, totalIsLowerBound: false, limit: 50, offset: 0, nextCursor: null, items: [] })).toBe('no files match (total 0)\n');
+  });
+
+  it('shows a counted-up-to total as "at least" (10000+), and a cursor page without a position it does not know', () => {
+    const deep = renderSearchResult({ ...searchResult, total: 10_000, totalIsLowerBound: true, nextCursor: null }, { byCursor: true });
+    expect(deep).toContain('2 files of 10000+\n');
+    expect(deep).not.toContain('next page');
   });
 });
 

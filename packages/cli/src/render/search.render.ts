@@ -31,8 +31,9 @@ function flagsOf(hit: SearchHit): string {
  * file name stays, lesser columns are narrowed or left out, and a note says
  * which were left out.
  */
-export function renderSearchResult(result: SearchResultBody, options: { width?: number } = {}): string {
-  if (result.items.length === 0) return `no files match (total ${result.total})\n`;
+export function renderSearchResult(result: SearchResultBody, options: { width?: number; /** the page was asked for by --cursor: its position is not known */ byCursor?: boolean } = {}): string {
+  const total = `${result.total}${result.totalIsLowerBound ? '+' : ''}`;
+  if (result.items.length === 0) return `no files match (total ${total})\n`;
   const { text, omitted } = layoutTable(
     result.items,
     [
@@ -55,8 +56,10 @@ export function renderSearchResult(result: SearchResultBody, options: { width?: 
   );
   const first = result.offset + 1;
   const last = result.offset + result.items.length;
-  const more = last < result.total ? ` (next page: --offset ${last})` : '';
-  const notes = [printable(`files ${first}-${last} of ${result.total}${more}`)];
+  // The cursor pages on at the same cost however deep (an offset reads every file before it).
+  const more = result.nextCursor ? ` (next page: --cursor ${result.nextCursor})` : '';
+  const shown = options.byCursor ? `${result.items.length} files` : `files ${first}-${last}`;
+  const notes = [printable(`${shown} of ${total}${more}`)];
   if (omitted.length > 0) notes.push(`left out to fit ${options.width} columns: ${omitted.join(', ')} (--width N for more, --json for everything)`);
   return `${text}\n\n${notes.map((n) => wrapText(n, options.width)).join('\n')}\n`;
 }

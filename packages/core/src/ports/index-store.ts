@@ -331,6 +331,28 @@ export interface SearchQuery {
   order?: 'asc' | 'desc';
   limit?: number;
   offset?: number;
+  /**
+   * Keyset paging: the page starts just after this row of the same query's
+   * order (a SearchResult's `next`); with it, `offset` must be 0. Every page
+   * is an index range however deep, and rows added meanwhile never shift it.
+   */
+  after?: SearchAfter;
+  /**
+   * Count matches not answered by the review summary only up to this many:
+   * past it `total` is the cap and `totalIsLowerBound` is true, so a filtered
+   * search never reads the whole case just to count it. Absent: exact.
+   */
+  countCap?: number;
+}
+
+/**
+ * A position in a search's order: a row's sort value as text (the path for
+ * path order, the taken-at instant with microseconds, ...; null when it has
+ * none) and its fileId.
+ */
+export interface SearchAfter {
+  key: string | null;
+  fileId: string;
 }
 
 export interface SearchHit {
@@ -339,8 +361,13 @@ export interface SearchHit {
 }
 
 export interface SearchResult {
+  /** Files matching the filter (the whole result, not the rest after `after`). */
   total: number;
+  /** True when more than `countCap` match: `total` is then "at least this many". */
+  totalIsLowerBound: boolean;
   items: SearchHit[];
+  /** Where the next page starts (SearchQuery.after), or null when this page ends the result. */
+  next: SearchAfter | null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ContentRecord, FileRecord, SearchQuery } from './index-store.js';
 
 /** A search filter without paging and order: what map, timeline and export aggregate over. */
-export type ReviewFilter = Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'offset'>;
+export type ReviewFilter = Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'offset' | 'after' | 'countCap'>;
 
 /** One grid cell of the map with the files in it. */
 export interface MapCluster {

@@ -66,9 +66,13 @@ export interface Hit {
   content: ContentRecord | null;
 }
 export interface SearchResult {
+  /** "At least" this many when totalIsLowerBound (a filtered search is counted up to 10,000). */
   total: number;
+  totalIsLowerBound: boolean;
   limit: number;
   offset: number;
+  /** The page after this one (pass as `cursor`), or null on the last page. */
+  nextCursor: string | null;
   items: Hit[];
 }
 export interface ProvenanceLink {

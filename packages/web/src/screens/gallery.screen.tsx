@@ -23,9 +23,9 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
   const queryKey = query.toString();
   const evidence = useApi<{ items: Array<{ evidenceId: string }> }>(`/cases/${enc(caseId)}/evidence`);
 
-  const [total, setTotal] = useState<number | null>(null);
+  const [total, setTotal] = useState<Total | null>(null);
   const [error, setError] = useState<Error | null>(null);
-  const pages = useRef(new Map<number, Hit[] | 'loading'>());
+  const pages = useRef(new Map<number, Page | 'loading'>());
   const [, setVersion] = useState(0);
   const generation = useRef(0);
 
@@ -36,12 +36,16 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
       const gen = generation.current;
       const q = new URLSearchParams(queryKey);
       q.set('limit', String(PAGE));
-      q.set('offset', String(page * PAGE));
+      // Scrolling on from the page before: its cursor (an index range however
+      // deep). A page reached by a jump: its offset.
+      const before = pages.current.get(page - 1);
+      if (before && before !== 'loading' && before.next) q.set('cursor', before.next);
+      else if (page > 0) q.set('offset', String(page * PAGE));
       apiGet<SearchResult>(`/cases/${enc(caseId)}/files?${q.toString()}`)
         .then((r) => {
           if (gen !== generation.current) return;
-          pages.current.set(page, r.items);
-          setTotal(r.total);
+          pages.current.set(page, { items: r.items, next: r.nextCursor });
+          setTotal((t) => mergeTotal(t, r, page * PAGE));
           setVersion((v) => v + 1);
         })
         .catch((e: unknown) => {
@@ -72,7 +76,8 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
     return () => ro.disconnect();
   }, []);
   const columns = Math.max(1, Math.floor(width / CELL_W));
-  const count = total ?? 0;
+  // While the total is a lower bound, one cell past it: scrolling to it fetches the next page, which moves the bound on.
+  const count = total ? total.n + (total.lowerBound ? 1 : 0) : 0;
   const rows = Math.ceil(count / columns);
 
   const virtualizer = useVirtualizer({ count: rows, getScrollElement: () => scrollRef.current, estimateSize: () => CELL_H, overscan: 3 });
@@ -88,7 +93,7 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
 
   const hitAt = (i: number): Hit | undefined => {
     const page = pages.current.get(Math.floor(i / PAGE));
-    return page && page !== 'loading' ? page[i % PAGE] : undefined;
+    return page && page !== 'loading' ? page.items[i % PAGE] : undefined;
   };
 
   // Keyboard: one cell is the tab stop (roving tabindex); arrows move it.
@@ -99,10 +104,10 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
     sessionStorage.setItem(stateKey, String(active));
   }, [active, stateKey]);
   useEffect(() => {
-    if (total !== null && active >= total) setActive(Math.max(0, total - 1));
+    if (total !== null && !total.lowerBound && active >= total.n) setActive(Math.max(0, total.n - 1));
   }, [total, active]);
   useEffect(() => {
-    if (total && active > 0) virtualizer.scrollToIndex(Math.floor(active / columns), { align: 'center' });
+    if (total && total.n > 0 && active > 0) virtualizer.scrollToIndex(Math.floor(active / columns), { align: 'center' });
     // Only on arrival (restores where the user was before opening a file).
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [total !== null]);
@@ -149,7 +154,7 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
       <FilterBar evidenceIds={evidenceIds} />
       <div className="toolbar">
         <p aria-live="polite" data-testid="result-count">
-          {total === null ? 'Searching…' : `${total.toLocaleString('en')} file${total === 1 ? '' : 's'}`}
+          {total === null ? 'Searching…' : totalText(total)}
         </p>
         <label>
           Sort by{' '}
@@ -188,6 +193,34 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
       </div>
     </section>
   );
+}
+
+interface Page {
+  items: Hit[];
+  /** The cursor of the page after this one; null on the last page. */
+  next: string | null;
+}
+
+/** Files matching; `lowerBound`: at least n (the API counts a filtered search up to 10,000). */
+interface Total {
+  n: number;
+  lowerBound: boolean;
+}
+
+/**
+ * What a page says about the total: an exact total stays; a lower bound rises
+ * with every page seen past it, and the last page (no next) tells it exactly.
+ */
+function mergeTotal(t: Total | null, r: SearchResult, first: number): Total {
+  if (t && !t.lowerBound) return t;
+  if (!r.totalIsLowerBound) return { n: r.total, lowerBound: false };
+  if (r.nextCursor === null) return { n: first + r.items.length, lowerBound: false };
+  return { n: Math.max(t?.n ?? 0, r.total, first + r.items.length), lowerBound: true };
+}
+
+/** "1,234 files", or "10,000+ files" when only a lower bound is known. */
+function totalText(t: Total): string {
+  return `${t.n.toLocaleString('en')}${t.lowerBound ? '+' : ''} file${t.n === 1 && !t.lowerBound ? '' : 's'}`;
 }
 
 function Cell({ caseId, index, hit, active, onFocus, query }: { caseId: string; index: number; hit: Hit | undefined; active: boolean; onFocus: () => void; query: string }) {
