@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --member-cache-mib M --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against a shell baseline doing the same work with
@@ -74,6 +74,7 @@ function parseOptions() {
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
       'database-url': { type: 'string' },
+      'member-cache-mib': { type: 'string' },
     },
     strict: true,
   });
@@ -97,6 +98,8 @@ function parseOptions() {
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
     /** Index on a real PostgreSQL server instead of the embedded PGlite. */
     databaseUrl: values['database-url'] ?? null,
+    /** The member-bytes cache's budget (EXHIBIT_MEMBER_CACHE_MIB); null: the product's default. */
+    memberCacheMib: values['member-cache-mib'] === undefined ? null : positiveInt('member-cache-mib', values['member-cache-mib'], 32),
   };
 }
 
@@ -239,6 +242,7 @@ async function main(): Promise<void> {
       concurrency: options.concurrency,
       pollMs: options.pollMs,
       database: options.databaseUrl === null ? 'pglite' : 'postgres',
+      memberCacheMib: options.memberCacheMib,
       cpuProfile: options.cpuProfile,
       ioStats: options.ioStats,
     },
