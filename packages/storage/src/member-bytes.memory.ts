@@ -103,7 +103,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
     this.counts.waits += 1;
     return new Promise<RoomWait>((resolve) => {
       const startedAt = Date.now();
-      const waiter: Waiter = { length, startedAt, end: () => undefined };
+      const waiter: Waiter = { length, end: () => undefined };
       const signal = options.abortSignal;
       const onAbort = () => waiter.end('aborted');
       let idleTimer: NodeJS.Timeout | undefined;
@@ -161,6 +161,9 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
    * (their offers follow), the cache is down to resumeAtBytes and the next fits.
    */
   private wake(): void {
+    if (this.waiters.length === 0) return;
+    // Entries of members analysed elsewhere would otherwise hold the room a waiter needs until the next offer.
+    this.expire();
     const resumeAt = this.options.resumeAtBytes ?? Math.floor(this.options.budgetBytes / 2);
     let projected = this.held;
     while (this.waiters.length > 0) {
@@ -185,7 +188,6 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
 
 interface Waiter {
   length: number;
-  startedAt: number;
   end(how: RoomWait): void;
 }
 

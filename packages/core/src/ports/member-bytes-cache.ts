@@ -64,7 +64,9 @@ export interface RoomWaitOptions {
  * analyse stage of the same process so that it need not read them from
  * storage again (issue 12). An optimisation only: a miss reads storage, so
  * correctness never depends on it (several instances in Azure each have
- * their own, or none). Bounded by the adapter's byte budget.
+ * their own, or none). Bounded by the adapter's byte budget; when it is full,
+ * unpack may wait for analyse to take entries (waitForRoom), so that it runs
+ * at analyse's pace instead of having its offers refused.
  */
 export interface MemberBytesCache {
   /** Offers a member's bytes; false when refused. The cache keeps `bytes` as given: the caller must not change them. */
