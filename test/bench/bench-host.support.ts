@@ -130,6 +130,8 @@ export interface MeasuredHostOptions<Check> {
   pollMs: number | null;
   concurrency: number | null;
   databaseUrl: string | null;
+  /** EXHIBIT_MEMBER_CACHE_MIB when set. */
+  memberCacheMib?: number | null;
   cpuProfile: boolean;
   ioStats: boolean;
   keep: boolean;
@@ -160,6 +162,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
   const extraEnv: NodeJS.ProcessEnv = { EXHIBIT_LOG_LEVEL: 'debug', EXHIBIT_POLL_INTERVAL_MS: options.pollMs === null ? undefined : String(options.pollMs) };
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
   if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
+  if (options.memberCacheMib != null) extraEnv.EXHIBIT_MEMBER_CACHE_MIB = String(options.memberCacheMib);
   Object.assign(extraEnv, measuringEnv(BENCH_ROOT, profileDir, { cpuProfile: options.cpuProfile }));
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;

@@ -66,7 +66,7 @@ export interface BenchResults {
     loadAvgAtStart: number[];
     loadAvgAtEnd: number[];
   };
-  parameters: { pairs: number; photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean; database: 'pglite' | 'postgres' };
+  parameters: { pairs: number; photos: number; videos: number; megapixels: number; deflate: boolean; concurrency: number | null; pollMs: number | null; cpuProfile: boolean; ioStats: boolean; database: 'pglite' | 'postgres'; memberCacheMib?: number | null };
   corpus: {
     archiveFile: string;
     archiveBytes: number;
@@ -175,7 +175,8 @@ export function renderResults(r: BenchResults): string {
   out.push(`Machine: ${r.machine.nproc} CPU (${r.machine.cpuModel}), ${(r.machine.totalRamBytes / 1024 ** 3).toFixed(1)} GiB RAM, node ${r.machine.node}; load average ${r.machine.loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')} at start, ${r.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} at end`);
   out.push(
     `Corpus:  ${r.parameters.photos} photos ${r.corpus.frame.width}x${r.corpus.frame.height} (${mb(r.corpus.photoBytes.min)}–${mb(r.corpus.photoBytes.max)}, mean ${mb(r.corpus.photoBytes.mean)}) + ${r.parameters.videos} videos; ` +
-      `${r.corpus.members} members, ${mb(r.corpus.memberBytes)}; ZIP ${r.parameters.deflate ? 'deflate' : 'store'} ${mb(r.corpus.archiveBytes)}`,
+      `${r.corpus.members} members, ${mb(r.corpus.memberBytes)}; ZIP ${r.parameters.deflate ? 'deflate' : 'store'} ${mb(r.corpus.archiveBytes)}` +
+      `; member-bytes cache ${r.parameters.memberCacheMib ?? 'default'} MiB`,
   );
   out.push('');
   out.push(`Pair ${r.detailedPair} of ${r.pairs.length} (the median one) in full:`);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --member-cache-mib M --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against a shell baseline doing the same work with
@@ -76,6 +76,7 @@ const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every f
                        match 12 members) and run Exhibit with it enabled and disabled alternately; prints the median
                        ratios of files/s and CPU per file. With --database-url, URL names a database the bench
                        creates and drops (keeps it with --keep; --prepare only imports it)
+  --member-cache-mib M the member-bytes cache's budget (EXHIBIT_MEMBER_CACHE_MIB; default 32, 0 turns it off)
   --concurrency C      EXHIBIT_CONCURRENCY of the host
   --poll-ms P          EXHIBIT_POLL_INTERVAL_MS of the host
   --cpu-prof           V8 CPU profiles of the host and Azurite (perturbs the timings)
@@ -103,6 +104,7 @@ function parseOptions() {
       'timeout-min': { type: 'string' },
       'database-url': { type: 'string' },
       'known-hashes': { type: 'string' },
+      'member-cache-mib': { type: 'string' },
     },
     strict: true,
   });
@@ -132,6 +134,8 @@ function parseOptions() {
     databaseUrl: values['database-url'] ?? null,
     /** Rows of a synthetic known-hash list: pairs with the set enabled and disabled instead of against the shell baseline. */
     knownHashes: values['known-hashes'] === undefined ? null : positiveInt('known-hashes', values['known-hashes'], 0),
+    /** The member-bytes cache's budget (EXHIBIT_MEMBER_CACHE_MIB); null: the product's default. */
+    memberCacheMib: values['member-cache-mib'] === undefined ? null : positiveInt('member-cache-mib', values['member-cache-mib'], 32),
   };
 }
 
@@ -276,6 +280,7 @@ async function main(): Promise<void> {
       concurrency: options.concurrency,
       pollMs: options.pollMs,
       database: options.databaseUrl === null ? 'pglite' : 'postgres',
+      memberCacheMib: options.memberCacheMib,
       cpuProfile: options.cpuProfile,
       ioStats: options.ioStats,
     },

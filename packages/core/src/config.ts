@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ExhibitError } from './errors.js';
+import { LIMITS } from './limits.js';
 
 /** The well-known Azurite development account; public by design, not a secret. */
 export const AZURITE_ACCOUNT = {
@@ -52,6 +53,8 @@ const envSchema = z.object({
   EXHIBIT_AZURITE_QUEUE_PORT: intFrom(10001, 1, 65535),
   EXHIBIT_CONCURRENCY: intFrom(4, 1, 64),
   EXHIBIT_POLL_INTERVAL_MS: intFrom(1000, 50, 60_000),
+  /** The member-bytes cache's budget in MiB (LIMITS.memberCacheBudgetBytes by default; 0 turns the cache off). */
+  EXHIBIT_MEMBER_CACHE_MIB: intFrom(LIMITS.memberCacheBudgetBytes / (1024 * 1024), 0, 1024),
   EXHIBIT_INGEST_SAMPLES: z.enum(['true', 'false']).optional().default('true'),
   /** Watchdog (docs/operations.md): no progress for this long is a stall (default: a stage deadline plus its grace and more). */
   EXHIBIT_WATCHDOG_STALL_MS: intFrom(30 * 60_000, 1000, 24 * 3600_000),
@@ -98,7 +101,7 @@ export interface ExhibitConfig {
     | { kind: 'postgres'; url: string; entraAuth: boolean };
   containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
   api: { host: string; port: number; baseUrl: string };
-  worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean };
+  worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean; memberCacheBytes: number };
   /** The watchdog's thresholds (packages/runtime/src/watchdog.ts). */
   watchdog: { stallMs: number; intervalMs: number; maxRedrives: number };
   media: { ffmpegPath: string | undefined; ffprobePath: string | undefined };
@@ -218,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
       concurrency: e.EXHIBIT_CONCURRENCY,
       pollIntervalMs: e.EXHIBIT_POLL_INTERVAL_MS,
       ingestSamples: e.EXHIBIT_INGEST_SAMPLES === 'true',
+      memberCacheBytes: e.EXHIBIT_MEMBER_CACHE_MIB * 1024 * 1024,
     },
     watchdog: { stallMs: e.EXHIBIT_WATCHDOG_STALL_MS, intervalMs: e.EXHIBIT_WATCHDOG_INTERVAL_MS, maxRedrives: e.EXHIBIT_WATCHDOG_MAX_REDRIVES },
     media: { ffmpegPath: e.FFMPEG_PATH, ffprobePath: e.FFPROBE_PATH },

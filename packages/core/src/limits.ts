@@ -69,12 +69,27 @@ export const LIMITS = {
    * All the member bytes the cache holds at once. Offers beyond it are refused
    * (those members are read from storage by analyse), never the oldest dropped:
    * analyse takes members in the order unpack offers them, so the oldest are
-   * the next ones needed. It adds at least this much to the host's RSS (docs/benchmarks.md:
+   * the next ones needed; and unpack waits for room while analyse takes them
+   * (memberCacheTakerIdleMs). It adds at least this much to the host's RSS (docs/benchmarks.md:
    * 128 MiB and 64 MiB took the bench's peak over 1 GiB; 32 MiB stayed at 966 MiB).
    */
   memberCacheBudgetBytes: 32 * 1024 * 1024,
   /** An entry not taken within this time (its file was analysed elsewhere, or not at all) gives its room to new offers. */
   memberCacheMaxAgeMs: 10 * 60_000,
+  /**
+   * Back-pressure (issue 12): unpack, finding the cache full, waits for this
+   * process's analyse to take entries; a wait gives up when none was taken
+   * for this long (analyse runs on another instance, or is stalled), and
+   * later waits give up at once until one is taken. The member is then just
+   * not cached. Longer than one photo's analyse on a loaded machine.
+   */
+  memberCacheTakerIdleMs: 15_000,
+  /**
+   * All of one unpack run's waits for room together, at most: they are kept
+   * off the item's unpack-time budget but not off the stage deadline
+   * (stageDeadlineMs), so a large archive keeps four fifths of it to unpack.
+   */
+  memberCacheMaxWaitPerUnpackMs: 5 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */
   maxMetadataBytes: 16 * 1024 * 1024,
   /** Longest ffprobe/ffmpeg run before it is killed. */

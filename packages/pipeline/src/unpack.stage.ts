@@ -20,7 +20,6 @@ import {
   type FileRecord,
   type HashMessage,
   type Hashes,
-  type MemberBytesCache,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
@@ -28,6 +27,7 @@ import {
 } from '@exhibit/core';
 import { isArchiveLimitError, stopReasonOf, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
 import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
+import { UnpackClock } from './archive/unpack.clock.js';
 import { storeMember, type ExpansionBudget, type StoredMember } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { openArchive } from './archive/open-archive.js';
@@ -115,12 +115,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   }
 
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
-  // The evidence item's unpack time left bounds this run too; the runtime's deadline bounds every stage.
-  const budgetTimer = new AbortController();
-  const timer = setTimeout(() => budgetTimer.abort(budgetExceeded('the evidence item\'s unpack-time budget ran out')), budget.remainingMsAtStart());
-  const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, budgetTimer.signal]) : budgetTimer.signal;
-  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal);
-  const startedAt = Date.now();
+  // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
+  const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded('the evidence item\'s unpack-time budget ran out'));
+  const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, clock.signal]) : clock.signal;
+  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock);
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
@@ -128,7 +126,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   try {
     let format: ArchiveFormat | null = null;
     try {
-      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: budgetTimer.signal, outer: ctx.abortSignal, budget, set });
+      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set });
     } catch (err) {
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
@@ -147,10 +145,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     return { outcome, ...(after ? afterUnpack(now, after) : {}) };
   } finally {
     pass?.close();
-    clearTimeout(timer);
+    clock.close();
     // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
     await deps.index
-      .claimBudget(parent, 'unpackMs', Date.now() - startedAt - hashingMs, Number.MAX_SAFE_INTEGER)
+      .claimBudget(parent, 'unpackMs', clock.chargedMs() - hashingMs, Number.MAX_SAFE_INTEGER)
       .then(() => budget.release())
       .catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not settle the expansion budget'));
   }
@@ -396,6 +394,8 @@ class UnpackRun {
     private readonly evidenceBudget: EvidenceBudget,
     /** The runtime's signal (deadline, shutdown): writes already under way honour only this one. */
     private readonly outerSignal: AbortSignal | undefined,
+    /** The item's unpack time: stands still while this run waits for room in the member-bytes cache. */
+    private readonly clock: UnpackClock,
   ) {
     this.budget = { expandedBytes: 0, maxExpandedBytes: deps.limits.maxArchiveExpandedBytes, evidence: evidenceBudget };
   }
@@ -578,7 +578,7 @@ class UnpackRun {
       });
       if (stored.blob.offset !== undefined) this.readInPlace += 1;
       // Kept for this member's analyse (analyse.stage.ts), under the digest just computed from these bytes.
-      if (stored.bytes) offerMemberBytes(this.deps.memberBytes, stored);
+      if (stored.bytes) await this.offerMemberBytes(stored);
       // The content row names the blob, so it is written only once the blob is there.
       const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
       persisted.catch((error: unknown) => {
@@ -594,6 +594,35 @@ class UnpackRun {
       else if (stopReasonOf(err) === 'truncated') this.stop(err.code, err.message, 'truncated');
       return failMember(file, err.code, err.message);
     }
+  }
+
+  /**
+   * Offers the member's bytes to the member-bytes cache; when it is full,
+   * waits for this process's analyse to take entries (back-pressure, so unpack
+   * runs at analyse's pace and nearly every member is analysed from this read).
+   * The members recorded so far are flushed (handed to analyse) first, else
+   * analyse could never take the entries that fill the cache. The wait stands
+   * the item's unpack clock still, and is bounded: the cache gives up when
+   * nobody takes (analysed by another instance, or stalled), and this run waits
+   * at most LIMITS.memberCacheMaxWaitPerUnpackMs in all, so the stage deadline
+   * keeps its margin. A member not cached is read from storage by analyse.
+   */
+  private async offerMemberBytes(stored: StoredMember): Promise<void> {
+    const cache = this.deps.memberBytes;
+    if (!cache || !stored.bytes) return;
+    const { container, name, offset } = stored.blob;
+    const key = { container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 };
+    if (!cache.hasRoom(stored.size)) {
+      const wait = await this.clock.off(() =>
+        cache.waitForRoom(stored.size, {
+          maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
+          beforeWait: () => this.clock.on(() => this.flush()),
+          ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
+        }),
+      );
+      if (wait !== 'room') this.ctx.logger.debug({ fileId: this.parent.fileId, wait }, 'member-bytes cache: no room; member not cached');
+    }
+    cache.offer(key, stored.bytes);
   }
 
   /** The first of two same-named members learns about the second only now. */
@@ -692,12 +721,6 @@ class UnpackRun {
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);
     return done({ format, memberCount: this.memberCount, failedMembers: this.failedMembers, merkleRoot });
   }
-}
-
-function offerMemberBytes(cache: MemberBytesCache | undefined, stored: StoredMember): void {
-  if (!cache || !stored.bytes) return;
-  const { container, name, offset } = stored.blob;
-  cache.offer({ container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 }, stored.bytes);
 }
 
 function failMember(file: NewFile, code: ExhibitErrorCode, detail: string): NewFile {

@@ -115,7 +115,7 @@ const members = () => [
 
 describe('members analysed from the unpack\'s read (member-bytes cache)', () => {
   it('a ZIP\'s members, stored and deflated, are analysed with no read of storage when the cache holds them', async () => {
-    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 64 * 1024 * 1024, maxAgeMs: 600_000 });
+    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 64 * 1024 * 1024, maxAgeMs: 600_000, takerIdleMs: 60_000 });
     h.deps.memberBytes = cache;
     const entries = members();
     // A duplicate, stored: its content names the first copy's span, its own entry is taken all the same.
@@ -136,7 +136,7 @@ describe('members analysed from the unpack\'s read (member-bytes cache)', () => 
 
   it('without room in the cache, members are read from storage, with the same results', async () => {
     // A budget smaller than any member: every offer is refused.
-    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 1000, maxAgeMs: 600_000 });
+    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 1000, maxAgeMs: 600_000, takerIdleMs: 60_000 });
     h.deps.memberBytes = cache;
     const entries = members().map((e) => ({ ...e, data: Buffer.concat([e.data, Buffer.from('2')]) }));
     const message = await upload('card.zip', await zipOf(entries));
@@ -150,5 +150,88 @@ describe('members analysed from the unpack\'s read (member-bytes cache)', () => 
       const content = (await h.index.getContent(child.sha256!))!;
       if (entry.name.endsWith('.jpg')) expect(content.metadata).toMatchObject({ make: `bytes ${sha256(entry.data).slice(0, 16)}` });
     }
+  });
+
+  /**
+   * The analyse messages for members sent since `from` (index in h.bus.sent): batches, and a
+   * single member's message when a flush handed off one alone (not the archive's own).
+   */
+  const analyseBatches = (from: number, archive: HashMessage) =>
+    h.bus.sent.slice(from).filter((s) => {
+      const body = s.message.body as { fileIds?: string[]; fileId?: string };
+      return s.queue === 'analyse' && (body.fileIds !== undefined || (body.fileId !== undefined && body.fileId !== archive.fileId));
+    });
+
+  /** Every member recorded once, each analysed from its own bytes. */
+  async function expectEveryMemberAnalysed(message: HashMessage, entries: Array<{ name: string; data: Buffer }>): Promise<void> {
+    const children = await h.index.listChildren(message.fileId);
+    expect(children.filter((c) => c.entryKind === 'file').map((c) => c.path.split('!/')[1]).sort()).toEqual(entries.map((e) => e.name).sort());
+    for (const child of children) {
+      const entry = entries.find((e) => child.path.endsWith(e.name))!;
+      const content = (await h.index.getContent(child.sha256!))!;
+      expect(content.sha256).toBe(sha256(entry.data));
+      expect(content.metadata).toMatchObject({ make: `bytes ${sha256(entry.data).slice(0, 16)}` });
+      expect(child.stage).not.toBe('failed');
+    }
+  }
+
+  /**
+   * Twelve photos of ~100 kB (a third deflated) uploaded and hashed, with a
+   * cache that has room for about three of them.
+   */
+  async function pacedUpload(fileName: string, takerIdleMs: number) {
+    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 320_000, maxAgeMs: 600_000, takerIdleMs });
+    h.deps.memberBytes = cache;
+    const entries = Array.from({ length: 12 }, (_, i) => ({
+      name: `DCIM/${fileName}_${i}.jpg`,
+      data: Buffer.concat([Buffer.from('JPEG'), randomBytes(100_000 + i)]),
+      compress: i % 3 === 2,
+    }));
+    const message = await upload(fileName, await zipOf(entries));
+    await deliver('hash', message, message.fileId);
+    return { cache, entries, message, sentBefore: h.bus.sent.length };
+  }
+
+  it('back-pressure: with a cache of a few members, unpack waits while analyse takes them, and every member hits', async () => {
+    // Room for about three of twelve members: without waiting, nine would be refused and read again.
+    const { cache, entries, message, sentBefore } = await pacedUpload('paced.zip', 60_000);
+    let unpackEnded = false;
+    const unpacking = deliver('unpack', message, message.fileId).finally(() => (unpackEnded = true));
+    // This process's analyse, running beside the unpack: it takes each batch as the unpack hands it on.
+    let delivered = 0;
+    let analysedDuringUnpack = 0;
+    while (!unpackEnded || delivered < analyseBatches(sentBefore, message).length) {
+      const batch = analyseBatches(sentBefore, message)[delivered];
+      if (!batch) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      delivered += 1;
+      if (!unpackEnded) analysedDuringUnpack += 1;
+      expect(await deliver('analyse', batch.message.body as object, batch.message.messageId)).toMatchObject({ status: 'done' });
+    }
+    expect(await unpacking).toMatchObject({ status: 'done' });
+
+    // The unpack waited (several times) and handed its members on in more than one batch, before it ended.
+    expect(cache.stats()).toMatchObject({ hits: entries.length, misses: 0, refused: 0, waitsGivenUp: 0, heldEntries: 0 });
+    expect(cache.stats().waits).toBeGreaterThan(0);
+    expect(analysedDuringUnpack).toBeGreaterThan(1);
+    await expectEveryMemberAnalysed(message, entries);
+  });
+
+  it('back-pressure gives up when nobody takes (analyse elsewhere): the members are not cached, none is lost, analyse reads them', async () => {
+    const { cache, entries, message, sentBefore } = await pacedUpload('elsewhere.zip', 50);
+
+    // No analyse runs while the unpack does: its one wait gives up, and it does not wait again.
+    expect(await deliver('unpack', message, message.fileId)).toMatchObject({ status: 'done' });
+    const afterUnpack = cache.stats();
+    expect(afterUnpack).toMatchObject({ waits: 1, waitsGivenUp: 1, waitsWithRoom: 0 });
+    expect(afterUnpack.refused).toBeGreaterThan(0);
+    expect(afterUnpack.heldEntries + afterUnpack.refused).toBe(entries.length);
+
+    // Analysed later (as by another instance, or after a stall): the cached ones hit, the others are read from storage.
+    for (const batch of analyseBatches(sentBefore, message)) expect(await deliver('analyse', batch.message.body as object, batch.message.messageId)).toMatchObject({ status: 'done' });
+    expect(cache.stats()).toMatchObject({ hits: afterUnpack.heldEntries, misses: afterUnpack.refused, heldEntries: 0 });
+    await expectEveryMemberAnalysed(message, entries);
   });
 });

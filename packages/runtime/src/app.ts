@@ -204,11 +204,16 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     limits: LIMITS,
     pipelineVersion: version,
     // Per process: unpack leaves small members' bytes here for analyse (issue 12); a miss reads storage.
-    memberBytes: new MemoryMemberBytesCache({
-      maxMemberBytes: LIMITS.memberCacheMaxMemberBytes,
-      budgetBytes: LIMITS.memberCacheBudgetBytes,
-      maxAgeMs: LIMITS.memberCacheMaxAgeMs,
-    }),
+    ...(config.worker.memberCacheBytes > 0
+      ? {
+          memberBytes: new MemoryMemberBytesCache({
+            maxMemberBytes: LIMITS.memberCacheMaxMemberBytes,
+            budgetBytes: config.worker.memberCacheBytes,
+            maxAgeMs: LIMITS.memberCacheMaxAgeMs,
+            takerIdleMs: LIMITS.memberCacheTakerIdleMs,
+          }),
+        }
+      : {}),
   };
   const tokens = createTokenVerifier(config.auth);
   const api = createApi({

@@ -12,9 +12,9 @@ const key = (over: Partial<MemberBytesKey> = {}, length = 1000): MemberBytesKey 
   ...over,
 });
 
-function cache(options: { budgetBytes?: number; maxMemberBytes?: number; maxAgeMs?: number } = {}) {
+function cache(options: { budgetBytes?: number; maxMemberBytes?: number; maxAgeMs?: number; takerIdleMs?: number; resumeAtBytes?: number } = {}) {
   let now = 1_000_000;
-  const c = new MemoryMemberBytesCache({ maxMemberBytes: 4000, budgetBytes: 10_000, maxAgeMs: 60_000, ...options, now: () => now });
+  const c = new MemoryMemberBytesCache({ maxMemberBytes: 4000, budgetBytes: 10_000, maxAgeMs: 60_000, takerIdleMs: 60_000, ...options, now: () => now });
   return { c, advance: (ms: number) => (now += ms) };
 }
 
@@ -86,5 +86,94 @@ describe('MemoryMemberBytesCache', () => {
     expect(c.offer(key(), bytes)).toBe(true);
     expect(c.offer(key(), Buffer.from(bytes))).toBe(true);
     expect(c.stats()).toMatchObject({ heldBytes: 1000, heldEntries: 1 });
+  });
+});
+
+describe('MemoryMemberBytesCache back-pressure (waitForRoom)', () => {
+  /** Three entries of 1000 bytes in a budget of 3000: full. */
+  function full(options: { takerIdleMs?: number; resumeAtBytes?: number } = {}) {
+    const { c } = cache({ budgetBytes: 3000, takerIdleMs: 60_000, ...options });
+    for (const offset of [0, 1000, 2000]) expect(c.offer(key({ offset }), randomBytes(1000))).toBe(true);
+    return c;
+  }
+
+  it('answers at once when there is room, or when the bytes could never fit', async () => {
+    const { c } = cache({ budgetBytes: 3000, maxMemberBytes: 2000 });
+    let flushed = 0;
+    const beforeWait = async () => void (flushed += 1);
+    expect(c.hasRoom(1000)).toBe(true);
+    expect(await c.waitForRoom(1000, { maxWaitMs: 60_000, beforeWait })).toBe('room');
+    expect(await c.waitForRoom(2001, { maxWaitMs: 60_000, beforeWait })).toBe('too-large');
+    expect(flushed).toBe(0);
+    expect(c.stats()).toMatchObject({ waits: 0 });
+  });
+
+  it('waits while entries are taken, and resumes once the cache is down to half its budget', async () => {
+    const c = full();
+    let flushed = 0;
+    expect(c.hasRoom(1000)).toBe(false);
+    let ended: string | null = null;
+    const waiting = c.waitForRoom(1000, { maxWaitMs: 60_000, beforeWait: async () => void (flushed += 1) }).then((how) => (ended = how));
+    await new Promise((r) => setImmediate(r));
+    // The members held were handed on before the wait (else nobody could take them).
+    expect(flushed).toBe(1);
+    expect(c.take(key({ offset: 0 }))).not.toBeNull();
+    await new Promise((r) => setImmediate(r));
+    // Room for one, but 2000 bytes held is above half the budget: a wait per take would flush a batch per member.
+    expect(ended).toBeNull();
+    expect(c.take(key({ offset: 1000 }))).not.toBeNull();
+    expect(await waiting).toBe('room');
+    expect(c.offer(key({ offset: 3000 }), randomBytes(1000))).toBe(true);
+    expect(c.stats()).toMatchObject({ waits: 1, waitsWithRoom: 1, waitsGivenUp: 0, refused: 0 });
+  });
+
+  it('gives up when nobody takes an entry within the idle limit, then at once until one is taken', async () => {
+    const c = full({ takerIdleMs: 20 });
+    let flushed = 0;
+    const beforeWait = async () => void (flushed += 1);
+    expect(await c.waitForRoom(1000, { maxWaitMs: 60_000, beforeWait })).toBe('no-taker');
+    expect(flushed).toBe(1);
+    // Nobody consumes here (another instance analyses): no more waiting, no more flushing.
+    expect(await c.waitForRoom(1000, { maxWaitMs: 60_000, beforeWait })).toBe('no-taker');
+    expect(flushed).toBe(1);
+    expect(c.offer(key({ offset: 3000 }), randomBytes(1000))).toBe(false);
+    // A take shows analyse consuming again: the next wait waits (and ends with room on the next take).
+    expect(c.take(key({ offset: 0 }))).not.toBeNull();
+    expect(c.offer(key({ offset: 3000 }), randomBytes(1000))).toBe(true);
+    const waiting = c.waitForRoom(1000, { maxWaitMs: 60_000, beforeWait });
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toBe(2);
+    expect(c.take(key({ offset: 1000 }))).not.toBeNull();
+    expect(c.take(key({ offset: 2000 }))).not.toBeNull();
+    expect(await waiting).toBe('room');
+    expect(c.stats()).toMatchObject({ waits: 2, waitsWithRoom: 1, waitsGivenUp: 1 });
+  });
+
+  it('ends a wait at the caller\'s limit or signal, and never waits with no time left', async () => {
+    const c = full();
+    expect(await c.waitForRoom(1000, { maxWaitMs: 0 })).toBe('timeout');
+    expect(await c.waitForRoom(1000, { maxWaitMs: 10 })).toBe('timeout');
+    const stop = new AbortController();
+    const waiting = c.waitForRoom(1000, { maxWaitMs: 60_000, abortSignal: stop.signal });
+    stop.abort();
+    expect(await waiting).toBe('aborted');
+    expect(await c.waitForRoom(1000, { maxWaitMs: 60_000, abortSignal: stop.signal })).toBe('aborted');
+    // A timeout or an abort says nothing about analyse: later waits still wait.
+    expect(c.stats()).toMatchObject({ waits: 2, waitsGivenUp: 2, heldEntries: 3 });
+  });
+
+  it('wakes several waiters in order, counting the offers of those already woken', async () => {
+    const c = full({ resumeAtBytes: 3000 });
+    const ended: string[] = [];
+    const first = c.waitForRoom(1000, { maxWaitMs: 60_000 }).then((how) => ended.push(`first ${how}`));
+    const second = c.waitForRoom(1000, { maxWaitMs: 60_000 }).then((how) => ended.push(`second ${how}`));
+    c.take(key({ offset: 0 }));
+    await first;
+    await new Promise((r) => setImmediate(r));
+    // One take's room is the first waiter's: the second is not woken into a refusal.
+    expect(ended).toEqual(['first room']);
+    c.take(key({ offset: 1000 }));
+    await second;
+    expect(ended).toEqual(['first room', 'second room']);
   });
 });
