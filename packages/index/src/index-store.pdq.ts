@@ -82,12 +82,20 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery, options:
   const caseIds = [...new Set(query.caseIds)];
   if (caseIds.length === 0) return { method, items: [] };
   return sql.transaction(async (tx) => {
+    // With the index, the hashes within the distance are found first (materialized), then filtered by
+    // case (a few rows, each by files' index). The planner cannot know how few rows the look-up yields
+    // (its estimate for 272 keys is most of the table) and would scan instead. The scan is the query
+    // as it was (not materialized), so a small case's files can lead.
+    if (method === 'mih') await tx.exec('SET LOCAL enable_seqscan = off');
     const { rows } = await tx.query<{ sha256: string; frame: number; quality: number; distance: number; time_ms: number | null }>(
-      `SELECT p.sha256, p.frame, p.quality, p.time_ms, bit_count(p.pdq # $1::bit(256))::integer AS distance
-         FROM content_pdq p
-        WHERE ${candidates} AND bit_count(p.pdq # $1::bit(256)) <= $3
-          AND EXISTS (SELECT 1 FROM files f WHERE f.sha256 = p.sha256 AND f.case_id = ANY($2::text[]))
-        ORDER BY distance, p.sha256, p.frame
+      `WITH near AS ${method === 'mih' ? '' : 'NOT '}MATERIALIZED (
+         SELECT p.sha256, p.frame, p.quality, p.time_ms, bit_count(p.pdq # $1::bit(256))::integer AS distance
+           FROM content_pdq p
+          WHERE ${candidates} AND bit_count(p.pdq # $1::bit(256)) <= $3
+       )
+       SELECT n.* FROM near n
+        WHERE EXISTS (SELECT 1 FROM files f WHERE f.sha256 = n.sha256 AND f.case_id = ANY($2::text[]))
+        ORDER BY n.distance, n.sha256, n.frame
         LIMIT $4`,
       [target, caseIds, query.maxDistance, limit],
     );
