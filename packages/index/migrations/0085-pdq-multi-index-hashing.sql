@@ -44,14 +44,16 @@ DROP INDEX IF EXISTS content_pdq_hnsw_idx;
 -- partition, and loses its HNSW index.
 DO $$
 DECLARE
-  t text;
+  part record;
 BEGIN
-  FOR t IN
-    SELECT c.relname FROM hash_sets s JOIN pg_class c ON c.relname = 'hash_set_hashes_' || s.set_id
+  FOR part IN
+    SELECT format('CREATE INDEX IF NOT EXISTS %I ON %I USING gin (pdq_mih_chunks(pdq))', c.relname || '_pdq_mih_idx', c.relname) AS build,
+           format('DROP INDEX IF EXISTS %I', c.relname || '_pdq_hnsw_idx') AS drop_hnsw
+      FROM hash_sets s JOIN pg_class c ON c.relname = 'hash_set_hashes_' || s.set_id
      WHERE s.format = 'pdq-list' AND c.relkind = 'r'
   LOOP
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I USING gin (pdq_mih_chunks(pdq))', t || '_pdq_mih_idx', t);
-    EXECUTE format('DROP INDEX IF EXISTS %I', t || '_pdq_hnsw_idx');
+    EXECUTE part.build;
+    EXECUTE part.drop_hnsw;
   END LOOP;
 END
 $$;

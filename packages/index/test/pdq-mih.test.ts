@@ -8,7 +8,7 @@ import { similarByPdq } from '../src/index-store.pdq.js';
 import { HashSetStore } from '../src/hash-sets/hash-set-store.js';
 import { PDQ_MATCH_MIN_QUALITY, pdqMatchSelect, pdqSets } from '../src/hash-sets/pdq-match.js';
 import { PDQ_MIH_MAX_DISTANCE } from '../src/pdq-mih.query.js';
-import { hashesOf, member, newUpload, rootFile } from './fixtures.js';
+import { hashesOf, member, newUpload, pdqDistance, rootFile } from './fixtures.js';
 import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
 
 /**
@@ -67,13 +67,7 @@ function spread(hash: string, d: number): string {
   return flipBits(hash, bits);
 }
 
-function distance(a: string, b: string): number {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  let n = 0;
-  for (let i = 0; i < 32; i++) for (let v = x[i]! ^ y[i]!; v; v &= v - 1) n++;
-  return n;
-}
+const distance = pdqDistance;
 
 /** The radii tested: each chunk radius's edge (15 | 16, 31 | 32) and a few more. */
 const RADII = [0, 1, 2, 15, 16, 30, 31, 32, 33, 40];

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewFile } from '@exhibit/core';
 import { openSqlClient, PostgresIndex, type SqlClient } from '../src/index.js';
-import { hashesOf, member, newUpload, rootFile } from './fixtures.js';
+import { hashesOf, member, newUpload, pdqDistance, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
 
 /** A deterministic 256-bit hash from a seed. */
@@ -18,13 +18,7 @@ function flipped(hash: string, bits: number, seed: string): string {
   return bytes.toString('hex');
 }
 
-function distance(a: string, b: string): number {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  let n = 0;
-  for (let i = 0; i < 32; i++) for (let v = x[i]! ^ y[i]!; v; v &= v - 1) n++;
-  return n;
-}
+const distance = pdqDistance;
 
 const QUERY = hashOf('the query picture');
 /** Near copies planted in case A (distances 0..40), one in case B, and unrelated hashes. */
