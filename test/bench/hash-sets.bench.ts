@@ -35,7 +35,7 @@ import pg from 'pg';
 import type { NewFile } from '@exhibit/core';
 import { HashSetStore, openSqlClient, PostgresIndex, type ImportProgress, type SqlClient } from '@exhibit/index';
 import type { SimilarResult } from '@exhibit/core';
-import { similarByPdq } from '../../packages/index/src/index-store.pdq.js';
+import { hexOfBits, similarByPdq } from '../../packages/index/src/index-store.pdq.js';
 import { pdqMatchSelect, pdqSets } from '../../packages/index/src/hash-sets/pdq-match.js';
 import { member, newUpload, rootFile } from '../../packages/index/test/fixtures.js';
 import { writeNsrlRdsV3, type NsrlRow } from '../../samples/lib/nsrl-rds.writer.js';
@@ -52,6 +52,8 @@ const { values } = parseArgs({
     'pdq-db': { type: 'string' },
     // Print the plans of one similar search (where its time goes).
     explain: { type: 'boolean', default: false },
+    // Query the hashes an interrupted run of the same --pdq left in --pdq-db (no import, no load).
+    'pdq-reuse': { type: 'boolean', default: false },
     queries: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '5' },
     skip: { type: 'string', default: '' },
@@ -314,8 +316,30 @@ if (!skip.has('pdq')) {
     }
     return b;
   };
-  const stored = syntheticPdq(PDQ, 'contents');
-  const listed = syntheticPdq(PDQ_LIST, 'list');
+  let stored = syntheticPdq(PDQ, 'contents');
+  let listed = syntheticPdq(PDQ_LIST, 'list');
+
+  /**
+   * --pdq-reuse: the hashes a killed run of the same size left in --pdq-db (its seed is gone), read back by
+   * the index their names carry (DCIM/<i>.jpg, listed-<i>.jpg), so queries are made as in that run.
+   */
+  async function reuseLoaded(sql: SqlClient): Promise<number> {
+    const { rows: sets } = await sql.query<{ set_id: number }>(`SELECT set_id FROM hash_sets WHERE name = 'bench-pdq'`);
+    const setId = Number(sets[0]!.set_id);
+    stored = Buffer.alloc(PDQ * 32);
+    listed = Buffer.alloc(PDQ_LIST * 32);
+    const { rows: c } = await sql.query<{ i: number; h: string }>(
+      `SELECT substring(f.path from '([0-9]+)\\.jpg$')::int AS i, p.pdq::text AS h
+         FROM files f JOIN content_pdq p ON p.sha256 = f.sha256 WHERE f.case_id = 'PDQBENCH'`,
+    );
+    for (const r of c) Buffer.from(hexOfBits(r.h), 'hex').copy(stored, Number(r.i) * 32);
+    const { rows: l } = await sql.query<{ i: number; h: string }>(
+      `SELECT substring(extra ->> 'label' from '([0-9]+)\\.jpg$')::int AS i, pdq::text AS h FROM hash_set_hashes WHERE set_id = $1`, [setId],
+    );
+    for (const r of l) Buffer.from(hexOfBits(r.h), 'hex').copy(listed, Number(r.i) * 32);
+    console.log(`  reusing ${fmt(c.length)} content hashes and ${fmt(l.length)} listed hashes left in the database`);
+    return setId;
+  }
 
   /** The PDQ list as a file (`<hash>,<quality>,<label>`), imported through the HashSetStore the CLI uses, before any content: the re-match has nothing to do. */
   async function importList(sql: SqlClient): Promise<{ ms: number; phases: string; setId: number }> {
@@ -379,15 +403,21 @@ if (!skip.has('pdq')) {
   const line = (name: string, xs: number[]) => `${name} p50 ${pct(xs, 50).toFixed(1)} ms, p95 ${pct(xs, 95).toFixed(1)} ms`;
   const loadNow = async () => (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ');
 
-  async function queryPdq(label: string, sql: SqlClient): Promise<void> {
+  async function queryPdq(label: string, sql: SqlClient, reuse = false): Promise<void> {
     const load0 = await loadNow();
-    const list = await importList(sql);
-    console.log(`  ${label}: PDQ list of ${fmt(PDQ_LIST)} hashes imported in ${(list.ms / 1000).toFixed(1)} s (${fmt(PDQ_LIST / (list.ms / 1000))} rows/s; ${list.phases})`);
-    const load = await loadPdq(sql);
+    let list = { setId: 0 };
+    if (reuse) list.setId = await reuseLoaded(sql);
+    else {
+      const imported = await importList(sql);
+      list = imported;
+      console.log(`  ${label}: PDQ list of ${fmt(PDQ_LIST)} hashes imported in ${(imported.ms / 1000).toFixed(1)} s (${fmt(PDQ_LIST / (imported.ms / 1000))} rows/s; ${imported.phases})`);
+      const load = await loadPdq(sql);
+      console.log(`  ${label}: ${fmt(PDQ)} content hashes loaded in ${(load.loadMs / 1000).toFixed(1)} s, GIN index built in ${(load.indexMs / 1000).toFixed(1)} s`);
+    }
     const { rows: size } = await sql.query<{ t: string; i: string }>(
       `SELECT pg_size_pretty(pg_relation_size('content_pdq')) AS t, pg_size_pretty(pg_relation_size('content_pdq_mih_idx')) AS i`,
     );
-    console.log(`  ${label}: ${fmt(PDQ)} content hashes loaded in ${(load.loadMs / 1000).toFixed(1)} s, GIN index built in ${(load.indexMs / 1000).toFixed(1)} s (table ${size[0]!.t}, index ${size[0]!.i})`);
+    console.log(`  ${label}: content_pdq ${size[0]!.t}, its GIN index ${size[0]!.i}`);
     const times = { scan: [] as number[], mih: [] as number[] };
     const kinds = { near: { scan: [] as number[], mih: [] as number[] }, cluster: { scan: [] as number[], mih: [] as number[] }, far: { scan: [] as number[], mih: [] as number[] } };
     let found = 0;
@@ -425,7 +455,7 @@ if (!skip.has('pdq')) {
       // Where a query's time goes: the plans of one near copy's search, by the index.
       const h = flip(hashAt(stored, PDQ - 1), 10).toString('hex');
       await sql.transaction(async (tx) => {
-        await tx.exec('SET LOCAL enable_seqscan = off');
+        await tx.exec('SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0');
         const { rows } = await tx.query<Record<string, string>>(
           `EXPLAIN (ANALYZE) SELECT p.sha256 FROM content_pdq p WHERE pdq_mih_chunks(p.pdq) && pdq_mih_probe($1::bit(256), '{0,1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192,16384,32768}') AND bit_count(p.pdq # $1::bit(256)) <= 31`, ['x' + h]);
         console.log(rows.map((r) => String(Object.values(r)[0])).filter((l) => !/Cond|Filter:/.test(l)).join('\n'));
@@ -467,15 +497,17 @@ if (!skip.has('pdq')) {
   console.log(`PDQ similar-image search and list matching, one case of ${fmt(PDQ)} pictures and a list of ${fmt(PDQ_LIST)} hashes (${MIX}):`);
   if (!skip.has('pdq-server')) {
     const name = values['pdq-db'] ?? `exhibit_bench_pdq_${randomBytes(4).toString('hex')}`;
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
+    if (!values['pdq-reuse']) {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${name}`);
+    }
     created.push(name);
     const url = new URL(values.db!);
     url.pathname = `/${name}`;
     const pgSql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
     try {
       await new PostgresIndex(pgSql).migrate();
-      await queryPdq('PostgreSQL server', pgSql);
+      await queryPdq('PostgreSQL server', pgSql, values['pdq-reuse']);
     } finally {
       await pgSql.close();
     }
