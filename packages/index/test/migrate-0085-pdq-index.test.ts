@@ -1,9 +1,6 @@
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { MIGRATIONS_DIR, migrate, openSqlClient } from '../src/index.js';
+import { migrate, openSqlClient } from '../src/index.js';
+import { partialMigrations } from './partial-migrations.js';
 import { pdqMatchSelect } from '../src/hash-sets/pdq-match.js';
 import { hashesOf } from './fixtures.js';
 
@@ -13,15 +10,14 @@ import { hashesOf } from './fixtures.js';
  * get the multi-index-hashing index (the backfill), lose the HNSW index, and
  * match through it.
  */
-const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-migrate-0085-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const migrations = partialMigrations('migrate-0085');
+afterAll(() => migrations.dispose());
 
 it('indexes the PDQ hashes already stored and drops their HNSW indexes', async () => {
-  const all = readdirSync(new URL(MIGRATIONS_DIR)).filter((n) => n.endsWith('.sql'));
-  for (const n of all.filter((m) => m < '0085')) cpSync(new URL(n, MIGRATIONS_DIR), path.join(dir, n));
+  migrations.add((m) => m < '0085');
   const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
   try {
-    await migrate(sql, { migrationsDir: pathToFileURL(dir + '/') });
+    await migrate(sql, { migrationsDir: migrations.url });
     const listed = hashesOf('listed').sha256;
     const content = hashesOf('content').sha256;
     // The content's hash: the listed one with its first 31 bits flipped (at the index's limit).
@@ -45,8 +41,8 @@ it('indexes the PDQ hashes already stored and drops their HNSW indexes', async (
     )).rows.map((r) => r.indexname);
     expect(await indexes()).toEqual(['content_pdq_hnsw_idx', 'hash_set_hashes_5_pdq_hnsw_idx']);
 
-    for (const n of all.filter((m) => m >= '0085')) cpSync(new URL(n, MIGRATIONS_DIR), path.join(dir, n));
-    await migrate(sql, { migrationsDir: pathToFileURL(dir + '/') });
+    migrations.add((m) => m >= '0085');
+    await migrate(sql, { migrationsDir: migrations.url });
     expect(await indexes()).toEqual(['content_pdq_mih_idx', 'hash_set_hashes_5_pdq_mih_idx']);
     const { rows } = await sql.query(`SELECT sha256, pdq_distance, pdq_label FROM (${pdqMatchSelect({ setId: 5, maxDistance: 31, method: 'mih' }, 'true')}) m`);
     expect(rows).toEqual([{ sha256: content, pdq_distance: 31, pdq_label: 'listed' }]);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,21 +22,19 @@ import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
  * so that no chunk is. The same for PDQ lists, at several per-set distances.
  */
 
-/** A seeded generator, so a failure can be replayed (the seed is in the test's name). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = 0x5eed14;
-const rand = prng(SEED);
-const int = (n: number) => Math.floor(rand() * n);
-const randomHash = () => Buffer.from(Array.from({ length: 32 }, () => int(256))).toString('hex');
+/** Deterministic random bytes (a SHA-256 chain from the seed, which is in the test's name), so a failure can be replayed. */
+let state = createHash('sha256').update(String(SEED)).digest();
+let used = 0;
+function byte(): number {
+  if (used === state.length) {
+    state = createHash('sha256').update(state).digest();
+    used = 0;
+  }
+  return state[used++]!;
+}
+const int = (n: number) => Math.floor((((byte() << 16) | (byte() << 8) | byte()) / 2 ** 24) * n);
+const randomHash = () => Buffer.from(Array.from({ length: 32 }, byte)).toString('hex');
 
 function flipBits(hash: string, bits: readonly number[]): string {
   const b = Buffer.from(hash, 'hex');
