@@ -3,7 +3,7 @@
  * prints figures, asserts nothing about time.
  *
  *   npm run bench:hashsets -- [--db postgres://postgres@127.0.0.1:5432/test] [--rows 1000000]
- *                             [--files 2000] [--pdq 100000] [--pdq-list N] [--pdq-db NAME] [--queries 200]
+ *                             [--files 2000] [--pdq 100000] [--pdq-list N] [--pdq-db NAME] [--pdq-reuse] [--explain] [--queries 200]
  *                             [--skip import,match,nsrl,pdq,pdq-server,pdq-pglite] [--import-on server|pglite|both]
  *
  * 1. Import rate (rows/s) of a generated md5sum list and of a generated
