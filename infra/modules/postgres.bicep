@@ -36,8 +36,10 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
 }
 
 // Extensions the index's migrations may create (Azure's allow-list): pg_trgm
-// for path search (0001), vector (pgvector) for the HNSW index of PDQ hashes
-// (0025). Without them the migrations still apply and those searches scan.
+// for path search (0001), vector (pgvector), which migration 0025 creates where
+// it can; since 0085 no index uses it (PDQ search is exact by multi-index
+// hashing, no extension), so it may be left out. Without them the migrations
+// still apply.
 // After the database, so the server is not busy with two changes at once.
 resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
   parent: server

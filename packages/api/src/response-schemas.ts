@@ -550,7 +550,7 @@ export const similarResultSchema = z.object({
   scope: z.enum(['case', 'assigned']),
   /** The cases searched: this one, or every case the caller is assigned to with a role that may read it. */
   caseIds: z.array(z.string()),
-  method: z.enum(['hnsw', 'scan']).nullable(),
+  method: z.enum(['mih', 'scan']).nullable(),
   items: z.array(
     z.object({
       sha256: z.string(),

@@ -68,7 +68,8 @@ export async function openPgliteClient(dataDir: string, options: OpenSqlClientOp
     if (!inMemory) await mkdir(dataDir, { recursive: true });
     db = await PGlite.create({
       ...(inMemory ? {} : { dataDir }),
-      // vector: pgvector, for the HNSW index of PDQ hashes (migration 0025).
+      // vector: pgvector, which migration 0025 creates (for an HNSW index 0085 drops); still loaded so
+      // databases made before 0085 open and migrate. No query uses it.
       extensions: { pg_trgm, vector },
       parsers: { 20: parseInt8 },
     });

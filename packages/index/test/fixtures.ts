@@ -6,6 +6,15 @@ export function hashesOf(text: string) {
   return { md5: h('md5'), sha1: h('sha1'), sha256: h('sha256') };
 }
 
+/** Hamming distance of two PDQ hashes (64 hex digits each): the brute force the index's answers are checked against. */
+export function pdqDistance(a: string, b: string): number {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  let n = 0;
+  for (let i = 0; i < 32; i++) for (let v = x[i]! ^ y[i]!; v; v &= v - 1) n++;
+  return n;
+}
+
 export function newUpload(caseId: string, evidenceId: string, fileName: string, over: Partial<NewUpload> = {}): NewUpload {
   const blobName = `${caseId}/${evidenceId}/${fileName}`;
   return {

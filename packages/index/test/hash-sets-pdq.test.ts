@@ -11,8 +11,8 @@ import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
 
 /**
  * PDQ hash lists as hash sets (docs/known-files.md, "PDQ hash lists"): the
- * same assertions on PGlite, where the set gets its HNSW index (pgvector), and
- * on a PostgreSQL server without pgvector, where matching scans exactly.
+ * same assertions on PGlite and on a PostgreSQL server without pgvector; both
+ * match through the set's multi-index-hashing index (migration 0085).
  */
 const CASE = 'case-pdq';
 const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-hashset-pdq-'));
@@ -119,9 +119,12 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     const f = file(`${filler(1500)}\n${LISTED},100,/seized/a, b.jpg\n${LISTED_VIDEO},87,scene 12\n${FLAT},0,flat\n`);
     const r = await sets.import(f, { name: 'PDQ list', kind: 'known-bad', version: '2026-12', importedBy: 'dc.smith' });
     expect(r.set).toMatchObject({ format: 'pdq-list', maxDistance: 31, rowCount: 1503, state: 'active', matchDone: true, matchedContents: 2 });
-    // PGlite bundles pgvector: the list has its HNSW index; the server here has none and scans.
+    // Matched through the list's multi-index-hashing index, on PGlite and on the server alike; no HNSW index any more.
     const [set] = await pdqSets(sql, 's.set_id = $1', [r.set.setId]);
-    expect(set?.hnswSchema !== null).toBe(target.name.startsWith('pglite'));
+    expect(set?.method).toBe('mih');
+    const { rows: indexes } = await sql.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = $1 ORDER BY indexname`, [`hash_set_hashes_${r.set.setId}`]);
+    expect(indexes.map((i) => i.indexname)).toContain(`hash_set_hashes_${r.set.setId}_pdq_mih_idx`);
+    expect(indexes.map((i) => i.indexname).filter((n) => n.includes('hnsw'))).toEqual([]);
 
     const near = await index.knownFileMatches(ids.get('near.jpg')!);
     expect(near).toEqual([{

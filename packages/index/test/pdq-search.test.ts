@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewFile } from '@exhibit/core';
 import { openSqlClient, PostgresIndex, type SqlClient } from '../src/index.js';
-import { hashesOf, member, newUpload, rootFile } from './fixtures.js';
+import { hashesOf, member, newUpload, pdqDistance, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
 
 /** A deterministic 256-bit hash from a seed. */
@@ -18,13 +18,7 @@ function flipped(hash: string, bits: number, seed: string): string {
   return bytes.toString('hex');
 }
 
-function distance(a: string, b: string): number {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  let n = 0;
-  for (let i = 0; i < 32; i++) for (let v = x[i]! ^ y[i]!; v; v &= v - 1) n++;
-  return n;
-}
+const distance = pdqDistance;
 
 const QUERY = hashOf('the query picture');
 /** Near copies planted in case A (distances 0..40), one in case B, and unrelated hashes. */
@@ -33,7 +27,6 @@ const NEAR = [0, 1, 5, 12, 20, 31, 32, 40].map((d) => ({ name: `near-${d}.jpg`, 
 describe.each(allTargets())('PDQ storage and similar-image search on $name', (target) => {
   let sql: SqlClient;
   let index: PostgresIndex;
-  let hnswAvailable: boolean;
   /** Every hash recorded in case A, by content sha256. */
   const inCaseA = new Map<string, string>();
   const pathOf = new Map<string, string>();
@@ -63,11 +56,6 @@ describe.each(allTargets())('PDQ storage and similar-image search on $name', (ta
     sql = await openSqlClient(await target.create());
     index = new PostgresIndex(sql);
     await index.migrate();
-    const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::integer AS n FROM pg_class WHERE relname = 'content_pdq_hnsw_idx'`);
-    const { rows: available } = await sql.query<{ n: number }>(`SELECT count(*)::integer AS n FROM pg_available_extensions WHERE name = 'vector'`);
-    hnswAvailable = rows[0]!.n === 1;
-    // The index exists exactly where pgvector is available (PGlite bundles it).
-    expect(hnswAvailable).toBe(available[0]!.n === 1);
     const random = Array.from({ length: 400 }, (_, i) => ({ name: `other-${i}.jpg`, hash: randomBytes(32).toString('hex') }));
     for (const c of await addCase('case-a', [...NEAR, ...random])) inCaseA.set(c.sha256, c.hash);
     // Case B holds a copy of near-5's content (same bytes) and its own near copy; no search of case A alone may return them.
@@ -80,10 +68,11 @@ describe.each(allTargets())('PDQ storage and similar-image search on $name', (ta
     await target.dispose();
   });
 
-  it('uses the HNSW index where pgvector is, and says so', async () => {
-    const result = await index.similarByPdq({ hash: QUERY, caseIds: ['case-a'], maxDistance: 31 });
-    expect(result.method).toBe(hnswAvailable ? 'hnsw' : 'scan');
-    if (target.name.startsWith('pglite')) expect(result.method).toBe('hnsw');
+  it('uses the multi-index-hashing index up to 31 bits and scans beyond, and says so; no HNSW index any more', async () => {
+    expect((await index.similarByPdq({ hash: QUERY, caseIds: ['case-a'], maxDistance: 31 })).method).toBe('mih');
+    expect((await index.similarByPdq({ hash: QUERY, caseIds: ['case-a'], maxDistance: 32 })).method).toBe('scan');
+    const { rows } = await sql.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'content_pdq' ORDER BY indexname`);
+    expect(rows.map((r) => r.indexname)).toEqual(['content_pdq_mih_idx', 'content_pdq_pkey']);
   });
 
   it('finds exactly the hashes within the distance, nearest first, in the given cases only', async () => {

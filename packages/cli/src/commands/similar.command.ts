@@ -13,7 +13,7 @@ interface SimilarBody {
   maxDistance: number;
   scope: 'case' | 'assigned';
   caseIds: string[];
-  method: 'hnsw' | 'scan' | null;
+  method: 'mih' | 'scan' | null;
   items: Array<{
     sha256: string;
     frame: number;

@@ -594,10 +594,10 @@ export interface SimilarContent {
 
 export interface SimilarResult {
   /**
-   * 'hnsw': the HNSW index was there for the planner to use (it does when the
-   * cases hold many pictures; for a small case it computes exact distances
-   * from the case's files instead). 'scan': exact distances, no index.
+   * How the rows were found; both are exact (every hash within the distance, none beyond).
+   * 'mih': the multi-index-hashing index narrowed the rows compared (distances up to 31 bits).
+   * 'scan': every hash of the cases' contents compared (larger distances).
    */
-  method: 'hnsw' | 'scan';
+  method: 'mih' | 'scan';
   items: SimilarContent[];
 }

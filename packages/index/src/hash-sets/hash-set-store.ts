@@ -777,8 +777,8 @@ export class HashSetStore {
   /**
    * Records the PDQ-list matches of the contents a filter on `p`
    * (content_pdq) picks, against every enabled PDQ list in force or being
-   * built: one statement per list (each list is its own table, with or without
-   * its HNSW index). Nothing when no PDQ list is enabled, or the contents have
+   * built: one statement per list (each list is its own table, with its
+   * multi-index-hashing index). Nothing when no PDQ list is enabled, or the contents have
    * no PDQ hash. Idempotent.
    */
   private async matchPdq(contentFilter: string, params: unknown[]): Promise<void> {

@@ -1,4 +1,5 @@
 import { ExhibitError } from '@exhibit/core';
+import { pdqCandidateCondition, pdqSearchMethod } from '../pdq-mih.query.js';
 import type { SqlClient } from '../sql-client.js';
 
 /**
@@ -8,11 +9,10 @@ import type { SqlClient } from '../sql-client.js';
  * the set's max_distance bits of a listed hash; the match keeps the nearest
  * (then the lowest frame, then the lowest listed hash, so two runs agree).
  *
- * Two ways to find the nearest listed hash, one answer: where the set's
- * partition has an HNSW index (pgvector), its nearest candidates come from the
- * index; elsewhere an exact scan of bit_count(listed # content) over the set.
- * HNSW is approximate: on a large set it can miss a near hash (no match
- * recorded), never record a wrong distance, which is always computed exactly.
+ * Always exact: for a set whose max_distance is up to 31 bits the listed
+ * hashes compared come from the multi-index-hashing GIN index on the set's
+ * partition (migration 0085, pdq-mih.query.ts); beyond, the set is scanned
+ * with bit_count(listed # content). Both find the same nearest hash.
  */
 
 /** Meta's guidance: up to about 31 bits of 256 is likely the same picture (docs/pdq.md). */
@@ -23,14 +23,14 @@ export const DEFAULT_PDQ_MAX_DISTANCE = 31;
  * and flat pictures' hashes sit near each other whatever they show.
  */
 export const PDQ_MATCH_MIN_QUALITY = 50;
-/** Nearest candidates taken from the HNSW index per content frame, before the exact distance decides. */
-const HNSW_CANDIDATES = 8;
+/** maintenance_work_mem of a PDQ list's index build (per import, on the database server or in PGlite). */
+const PDQ_INDEX_BUILD_MEMORY = '256MB';
 
 export interface PdqSet {
   setId: number;
   maxDistance: number;
-  /** The schema of pgvector when the set's partition has its HNSW index, else null (exact scan). */
-  hnswSchema: string | null;
+  /** How the listed hashes near a content frame are found (both exact): the index up to 31 bits, else a scan. */
+  method: 'mih' | 'scan';
 }
 
 /** The partition of one set; set ids are integers from the database, never text from outside. */
@@ -39,48 +39,32 @@ export function pdqPartition(setId: number): string {
   return `hash_set_hashes_${setId}`;
 }
 
-function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
-}
-
 export function checkMaxDistance(d: number): number {
   if (!Number.isInteger(d) || d < 0 || d > 256) throw new ExhibitError('invalid-argument', `a PDQ distance is a whole number of bits from 0 to 256, not ${d}`);
   return d;
 }
 
-/** pgvector's schema, when it is installed (the HNSW index needs it). */
-async function vectorSchema(sql: SqlClient): Promise<string | null> {
-  const { rows } = await sql.query<{ schema: string }>(
-    `SELECT n.nspname AS schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'`,
-  );
-  return rows[0]?.schema ?? null;
-}
-
 /**
- * Builds the HNSW index on a loaded PDQ set's table where pgvector is
- * installed (PGlite bundles it; migration 0025 creates the extension where it
- * can). Anywhere else the set is matched by an exact scan. IF NOT EXISTS: a
- * resumed import runs it again.
+ * Builds the multi-index-hashing index on a loaded PDQ set's table (once,
+ * after the load: faster than keeping it up to date row by row). IF NOT
+ * EXISTS: a resumed import runs it again. More maintenance memory than
+ * PostgreSQL's default 64 MB lets the GIN build sort its 16 keys per hash in
+ * fewer passes (measured, docs/benchmarks.md); still a fixed bound.
  */
 export async function indexPdqSet(sql: SqlClient, table: string): Promise<void> {
-  const schema = await vectorSchema(sql);
-  if (!schema) return;
-  await sql.exec(`CREATE INDEX IF NOT EXISTS ${table}_pdq_hnsw_idx ON ${table} USING hnsw (pdq ${quoteIdent(schema)}.bit_hamming_ops)`);
+  await sql.transaction(async (tx) => {
+    await tx.exec(`SET LOCAL maintenance_work_mem = '${PDQ_INDEX_BUILD_MEMORY}'`);
+    await tx.exec(`CREATE INDEX IF NOT EXISTS ${table}_pdq_mih_idx ON ${table} USING gin (pdq_mih_chunks(pdq))`);
+  });
 }
 
 /** The enabled PDQ sets a filter on `s` picks, each with how its nearest hashes are found. */
 export async function pdqSets(sql: SqlClient, setFilter: string, params: unknown[] = []): Promise<PdqSet[]> {
-  const { rows } = await sql.query<{ set_id: number; max_distance: number; hnsw: boolean }>(
-    `SELECT s.set_id, s.max_distance,
-            EXISTS (SELECT 1 FROM pg_class c WHERE c.relname = 'hash_set_hashes_' || s.set_id || '_pdq_hnsw_idx' AND c.relkind = 'i') AS hnsw
-       FROM hash_sets s
-      WHERE s.format = 'pdq-list' AND (${setFilter})
-      ORDER BY s.set_id`,
+  const { rows } = await sql.query<{ set_id: number; max_distance: number }>(
+    `SELECT s.set_id, s.max_distance FROM hash_sets s WHERE s.format = 'pdq-list' AND (${setFilter}) ORDER BY s.set_id`,
     params,
   );
-  if (rows.length === 0) return [];
-  const schema = rows.some((r) => r.hnsw === true) ? await vectorSchema(sql) : null;
-  return rows.map((r) => ({ setId: Number(r.set_id), maxDistance: Number(r.max_distance), hnswSchema: r.hnsw === true ? schema : null }));
+  return rows.map((r) => ({ setId: Number(r.set_id), maxDistance: Number(r.max_distance), method: pdqSearchMethod(Number(r.max_distance)) }));
 }
 
 /**
@@ -91,14 +75,9 @@ export async function pdqSets(sql: SqlClient, setFilter: string, params: unknown
 export function pdqMatchSelect(set: PdqSet, contentFilter: string): string {
   const t = pdqPartition(set.setId);
   const max = checkMaxDistance(set.maxDistance);
-  const nearest = set.hnswSchema
-    ? `SELECT h.pdq, h.extra ->> 'label' AS label, bit_count(h.pdq # p.pdq)::int AS distance
+  const nearest = `SELECT h.pdq, h.extra ->> 'label' AS label, bit_count(h.pdq # p.pdq)::int AS distance
          FROM ${t} h
-        ORDER BY h.pdq OPERATOR(${quoteIdent(set.hnswSchema)}.<~>) p.pdq
-        LIMIT ${HNSW_CANDIDATES}`
-    : `SELECT h.pdq, h.extra ->> 'label' AS label, bit_count(h.pdq # p.pdq)::int AS distance
-         FROM ${t} h
-        WHERE bit_count(h.pdq # p.pdq) <= ${max}
+        WHERE ${pdqCandidateCondition(set.method, 'h.pdq', 'p.pdq', max)} AND bit_count(h.pdq # p.pdq) <= ${max}
         ORDER BY bit_count(h.pdq # p.pdq), h.pdq
         LIMIT 1`;
   return `
