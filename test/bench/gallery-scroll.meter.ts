@@ -60,6 +60,8 @@ export interface GalleryFigures {
   thumbnailFailures: number;
   /** Per thumbnail request of the measured page: request sent to the first byte of the answer (the server's time, and the wait behind its turn). */
   thumbnailWaitMs: number[];
+  /** The host's thumbnail route fetched from Node, one at a time and 6 at once: rate and p50 latency. */
+  server: Array<{ parallel: number; thumbnails: number; perSecond: number; p50Ms: number }>;
   /** What the page asked of any host but 127.0.0.1 (refused): must be none. */
   offHost: string[];
 }
@@ -233,6 +235,39 @@ async function jump(page: Page, to: number): Promise<GalleryFigures['jumps'][num
   return { to, ...r };
 }
 
+/**
+ * The host's thumbnail route without a browser: distinct thumbnails (of a page
+ * of results no load showed) fetched one at a time, then as many at once as the
+ * app's fetch pool runs (thumbnails.ts, MAX_PARALLEL 6). If 6 at once are not
+ * about 6 times the rate of one, something on the server serves them in turn.
+ */
+async function serverThumbnailRate(apiUrl: string, caseId: string, token: string): Promise<GalleryFigures['server']> {
+  const headers = { authorization: `Bearer ${token}` };
+  const page = await fetch(`${apiUrl}/cases/${encodeURIComponent(caseId)}/files?limit=200&offset=5000`, { headers });
+  if (!page.ok) throw new Error(`search for the thumbnail rate: HTTP ${page.status}`);
+  const items = ((await page.json()) as { items: Array<{ content: { sha256: string; thumbnailStatus: string } | null }> }).items;
+  const shas = [...new Set(items.filter((i) => i.content?.thumbnailStatus === 'done').map((i) => i.content!.sha256))];
+  const fetchOne = async (sha: string) => {
+    const t = performance.now();
+    const res = await fetch(`${apiUrl}/cases/${encodeURIComponent(caseId)}/contents/${sha}/thumbnail`, { headers });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`thumbnail rate: HTTP ${res.status}`);
+    return performance.now() - t;
+  };
+  const run = async (list: string[], parallel: number) => {
+    const times: number[] = [];
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: parallel }, async () => {
+      while (next < list.length) times.push(await fetchOne(list[next++]!));
+    }));
+    const sorted = times.sort((a, b) => a - b);
+    return { parallel, thumbnails: list.length, perSecond: list.length / ((performance.now() - start) / 1000), p50Ms: percentile(sorted, 50) };
+  };
+  const half = Math.floor(shas.length / 2);
+  return [await run(shas.slice(0, half), 1), await run(shas.slice(half), 6)];
+}
+
 export async function measureGallery(options: {
   databaseUrl: string;
   caseId: string;
@@ -330,7 +365,8 @@ export async function measureGallery(options: {
     const jumps: GalleryFigures['jumps'] = [];
     for (const to of JUMP_TO) jumps.push(await jump(page, to));
     await context.close();
-    return { resultCount, firstCellsMs, coldLoads, jumps, scroll: figures, searchRequests, thumbnailRequests, thumbnailFailures, thumbnailWaitMs, offHost };
+    const server = await serverThumbnailRate(h.apiUrl, options.caseId, issued.token);
+    return { resultCount, firstCellsMs, coldLoads, jumps, scroll: figures, searchRequests, thumbnailRequests, thumbnailFailures, thumbnailWaitMs, server, offHost };
   } finally {
     await browser?.close();
     await host.stop();

@@ -200,6 +200,7 @@ async function browserFigures(sql: Awaited<ReturnType<typeof openSqlClient>>, da
   const without = [...g.coldLoads.map((l) => l.without), ...g.jumps.map((j) => j.without), ...g.scroll.map((f) => f.withoutAtEnd)];
   console.log(`  cells on screen showing no thumbnail (the uploaded archive at the top has none): ${without.join(' ')}`);
   console.log(`  ${g.searchRequests} search and ${g.thumbnailRequests} thumbnail requests in the measured page (${g.thumbnailFailures} thumbnail answers other than 200/304; request to first byte ${ms(g.thumbnailWaitMs)}); requests off 127.0.0.1 over all loads: ${g.offHost.length}`);
+  console.log(`  the host's thumbnail route from Node (no browser): ${g.server.map((r) => `${r.parallel} at a time ${r.perSecond.toFixed(1)}/s (p50 ${r.p50Ms.toFixed(0)} ms, ${r.thumbnails} thumbnails)`).join('; ')}`);
   console.log(['  scroll'.padEnd(20), 'px/frame', 'frames', 'p50 ms', 'p95 ms', 'max ms', '>33 ms', 'long tasks', 'rows', 'placeholders', 'thumbs at end', 'Chromium frames/dropped/partial'].join('  '));
   for (const f of g.scroll) {
     console.log(
