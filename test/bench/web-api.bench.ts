@@ -43,8 +43,12 @@ const FILES = Number(args.get('files') ?? 100_000);
 const RUNS = Number(args.get('runs') ?? 40);
 const KEEP = args.has('keep');
 const BROWSER = args.has('browser');
-/** --thumbnails=all: a thumbnail for every file, not only those the measured gallery run can show. */
-const ALL_THUMBNAILS = args.get('thumbnails') === 'all';
+/**
+ * --thumbnails=all: a thumbnail for every file, not only those the measured gallery run can show;
+ * --thumbnails=screens: only for the first screens and the jumps' (quicker to store; the scrolls then pass files without one).
+ */
+const THUMBNAILS = args.get('thumbnails') ?? 'run';
+if (!['all', 'run', 'screens'].includes(THUMBNAILS)) throw new Error('--thumbnails: all, run (default) or screens');
 const PGLITE = args.has('pglite');
 /** --only=map,timeline: just the requests whose name contains one of these words. */
 const ONLY = args.get('only')?.split(',').filter(Boolean);
@@ -177,7 +181,7 @@ async function browserFigures(sql: Awaited<ReturnType<typeof openSqlClient>>, da
     user: 'ivy',
     expectedFiles: FILES,
     prepare: async ({ storageConnectionString }) => {
-      seeded = await seedThumbnailBlobs({ sql, storageConnectionString, caseId: CASE, ...(ALL_THUMBNAILS ? {} : { positions: galleryReach(FILES + 1) }) });
+      seeded = await seedThumbnailBlobs({ sql, storageConnectionString, caseId: CASE, ...(THUMBNAILS === 'all' ? {} : { positions: galleryReach(FILES + 1, THUMBNAILS === 'screens' ? 'screens' : 'run') }) });
       // The thumbnail records changed the contents: made again, as the index stage would after analyse.
       await createPostgresReviewStore(sql).refreshSummary(CASE);
     },
@@ -187,7 +191,7 @@ async function browserFigures(sql: Awaited<ReturnType<typeof openSqlClient>>, da
     const sorted = [...xs].sort((a, b) => a - b);
     return `p50 ${percentile(sorted, 50).toFixed(0)} ms, p95 ${percentile(sorted, 95).toFixed(0)} ms`;
   };
-  console.log(`\nthumbnails: ${s.contents.toLocaleString('en')} contents (${ALL_THUMBNAILS ? 'all' : 'the files the measured run can show: the first 20,000 and around each jump'}), each a ${(s.meanBytes / 1024).toFixed(1)} KiB JPEG (one of ${s.distinctImages} camera-like pictures, the pipeline's recipe) under its own name; ` +
+  console.log(`\nthumbnails: ${s.contents.toLocaleString('en')} contents (${THUMBNAILS === 'all' ? 'all' : THUMBNAILS === 'screens' ? 'the first screens and the jumps\': the first 1,000 and 100 either side of each jump' : 'the files the measured run can show: the first 15,000 and 350 either side of each jump'}), each a ${(s.meanBytes / 1024).toFixed(1)} KiB JPEG (one of ${s.distinctImages} camera-like pictures, the pipeline's recipe) under its own name; ` +
     `stored in ${(s.uploadMs / 1000).toFixed(1)} s (${Math.round(s.contents / (s.uploadMs / 1000))}/s, ${s.parallel} at once, Azurite), records in ${(s.recordMs / 1000).toFixed(1)} s`);
   console.log(`gallery in Chromium (1280x900, local host on this database): ${g.resultCount.toLocaleString('en')} files; ${loadAverage()}`);
   console.log(`  cold load (new browser context, empty HTTP cache; server warm), ${g.coldLoads.length} loads:`);
