@@ -8,8 +8,13 @@ import { allocateHostEnv, removeHostEnv, startHostProcess } from '../support/hos
  * The review app's gallery in Debian's Chromium over a seeded case: a local
  * host on the bench's database serves the app and the API, a user on the case
  * signs in, and the page reports (through its own clock) when the first cells
- * show results and how long each animation frame took while the grid is
- * scrolled at a reading pace and at a fling. Figures only, no assertion.
+ * show results, when the first screen shows decoded thumbnails (cold loads,
+ * each in a new browser context), how long each animation frame took while
+ * the grid is scrolled at a reading pace and at a fling (with Chromium's own
+ * count of dropped frames from a trace), and how long a jump to an unseen
+ * part of the grid takes to show decoded thumbnails. Every request the page
+ * makes to a host other than 127.0.0.1 is refused and reported. Figures
+ * only, no assertion.
  */
 export interface ScrollFigures {
   label: string;
