@@ -251,7 +251,7 @@ async function jump(page: Page, to: number): Promise<GalleryFigures['jumps'][num
  */
 async function serverThumbnailRate(apiUrl: string, caseId: string, token: string): Promise<GalleryFigures['server']> {
   const headers = { authorization: `Bearer ${token}` };
-  const page = await fetch(`${apiUrl}/cases/${encodeURIComponent(caseId)}/files?limit=200&offset=5000`, { headers });
+  const page = await fetch(`${apiUrl}/cases/${encodeURIComponent(caseId)}/files?limit=200&offset=500`, { headers });
   if (!page.ok) throw new Error(`search for the thumbnail rate: HTTP ${page.status}`);
   const items = ((await page.json()) as { items: Array<{ content: { sha256: string; thumbnailStatus: string } | null }> }).items;
   const shas = [...new Set(items.filter((i) => i.content?.thumbnailStatus === 'done').map((i) => i.content!.sha256))];
