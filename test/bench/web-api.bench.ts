@@ -15,8 +15,14 @@
  * instead of the server; DATABASE_URL is then not needed.
  *
  * --browser: then the review app itself in Debian's Chromium over the same
- * database (gallery-scroll.meter.ts): time to the first result cells and
- * frame times while the virtualised grid scrolls.
+ * database (gallery-scroll.meter.ts), with a real JPEG thumbnail stored for
+ * every content of the case (thumbnail-blobs.seeder.ts): time to the first
+ * result cells and to the first screen of decoded thumbnails over cold loads,
+ * to decoded thumbnails after a jump, and frame times and Chromium's dropped
+ * frames while the virtualised grid scrolls and thumbnails load.
+ *
+ * --db-prefix=name_: the throw-away database's name prefix (default
+ * exhibit_bench_web_), so that runs on a shared server can be told apart.
  *
  * A script, not a test: it asserts nothing about time. Custody entries go to
  * an in-memory recorder here (the append-blob write of a search's custody
@@ -32,10 +38,11 @@ import { createRootLogger, loadTestSettings, type CustodyEvent } from '@exhibit/
 import { createPostgresAccessStore, createPostgresIndex, createPostgresReviewStore, migrate, openSqlClient } from '@exhibit/index';
 import { createApi, createLocalTokenVerifier, issueLocalToken } from '@exhibit/api';
 import type { BlobStore } from '@exhibit/core';
-import { measureGallery } from './gallery-scroll.meter.js';
+import { galleryReach, measureGallery } from './gallery-scroll.meter.js';
+import { seedThumbnailBlobs, type ThumbnailSeedFigures } from './thumbnail-blobs.seeder.js';
 
 if (process.argv.includes('--help')) {
-  console.log('npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name] [--browser] [--pglite] [--only=map,timeline]\n' +
+  console.log('npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name] [--db-prefix=name_] [--browser] [--thumbnails=run|screens|all] [--pglite] [--only=map,timeline]\n' +
     'DATABASE_URL names the server; --db the database created there (dropped after unless --keep). See the top of test/bench/web-api.bench.ts.');
   process.exit(0);
 }
@@ -44,6 +51,12 @@ const FILES = Number(args.get('files') ?? 100_000);
 const RUNS = Number(args.get('runs') ?? 40);
 const KEEP = args.has('keep');
 const BROWSER = args.has('browser');
+/**
+ * --thumbnails=all: a thumbnail for every file, not only those the measured gallery run can show;
+ * --thumbnails=screens: only for the first screens and the jumps' (quicker to store; the scrolls then pass files without one).
+ */
+const THUMBNAILS = args.get('thumbnails') ?? 'run';
+if (!['all', 'run', 'screens'].includes(THUMBNAILS)) throw new Error('--thumbnails: all, run (default) or screens');
 const PGLITE = args.has('pglite');
 /** --only=map,timeline: just the requests whose name contains one of these words. */
 const ONLY = args.get('only')?.split(',').filter(Boolean);
@@ -51,6 +64,8 @@ const ONLY = args.get('only')?.split(',').filter(Boolean);
 const DB_NAME = args.get('db');
 if (DB_NAME !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(DB_NAME)) throw new Error('--db must be a lower-case identifier (a-z, 0-9, _)');
 const CASE = 'BENCH-WEB';
+const DB_PREFIX = args.get('db-prefix') ?? 'exhibit_bench_web_';
+if (!/^[a-z_][a-z0-9_]*$/.test(DB_PREFIX)) throw new Error('--db-prefix: lower-case letters, digits and _ only');
 
 /** On a shared machine the figures mean little without it. */
 const loadAverage = () => `load average ${os.loadavg().map((n) => n.toFixed(1)).join(' ')} on ${os.cpus().length} cores`;
@@ -64,7 +79,7 @@ async function main(): Promise<void> {
   const baseUrl = loadTestSettings().databaseUrl;
   if (PGLITE && BROWSER) throw new Error('--browser needs the PostgreSQL server (the local host opens the same database)');
   if (!baseUrl && !PGLITE) throw new Error('set DATABASE_URL to a PostgreSQL server (e.g. postgres://postgres@127.0.0.1:5432/test), or pass --pglite');
-  const db = PGLITE ? 'pglite (memory)' : (DB_NAME ?? `exhibit_bench_web_${randomBytes(4).toString('hex')}`);
+  const db = PGLITE ? 'pglite (memory)' : (DB_NAME ?? `${DB_PREFIX}${randomBytes(4).toString('hex')}`);
   const url = new URL(baseUrl ?? 'postgres://unused/');
   if (!PGLITE) {
     const admin = new pg.Client({ connectionString: baseUrl });
@@ -170,18 +185,7 @@ async function main(): Promise<void> {
     }
     console.log(['reference: indexed count of the case'.padEnd(40), ''.padEnd(13), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
     console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory); ${loadAverage()}`);
-    if (BROWSER) {
-      const g = await measureGallery({ databaseUrl: url.toString(), caseId: CASE, user: 'ivy', expectedFiles: FILES });
-      console.log(`\ngallery in Chromium (1280x900, local host on this database): ${g.resultCount.toLocaleString('en')} files; first result cells ${g.firstCellsMs.toFixed(0)} ms after navigation; ${g.searchRequests} search requests during the run`);
-      console.log(['scroll'.padEnd(26), 'px/frame', 'frames', 'p50 ms', 'p95 ms', 'max ms', '>33 ms', 'long tasks', 'rows', 'placeholders at end'].join('  '));
-      for (const f of g.scroll) {
-        console.log(
-          [f.label.padEnd(26), String(f.pxPerFrame).padStart(8), String(f.frames).padStart(6), f.p50Ms.toFixed(1).padStart(6), f.p95Ms.toFixed(1).padStart(6), f.maxMs.toFixed(1).padStart(6),
-            String(f.over33Ms).padStart(6), `${f.longTasks} (${f.longTaskMs.toFixed(0)} ms)`.padStart(10), String(f.rowsScrolled).padStart(4), String(f.placeholdersAtEnd).padStart(19)].join('  '),
-        );
-      }
-      console.log(loadAverage());
-    }
+    if (BROWSER) await browserFigures(sql, url.toString());
   } finally {
     await sql.close();
     await rm(keyDir, { recursive: true, force: true });
@@ -194,6 +198,51 @@ async function main(): Promise<void> {
       await c.end();
     } else console.log(`kept database ${db}`);
   }
+}
+
+/** The review app in Chromium over this database, with real thumbnails stored for the case's contents first. */
+async function browserFigures(sql: Awaited<ReturnType<typeof openSqlClient>>, databaseUrl: string): Promise<void> {
+  let seeded: ThumbnailSeedFigures | undefined;
+  const g = await measureGallery({
+    databaseUrl,
+    caseId: CASE,
+    user: 'ivy',
+    expectedFiles: FILES,
+    prepare: async ({ storageConnectionString }) => {
+      seeded = await seedThumbnailBlobs({ sql, storageConnectionString, caseId: CASE, ...(THUMBNAILS === 'all' ? {} : { positions: galleryReach(FILES + 1, THUMBNAILS === 'screens' ? 'screens' : 'run') }) });
+      // The thumbnail records changed the contents: made again, as the index stage would after analyse.
+      await createPostgresReviewStore(sql).refreshSummary(CASE);
+    },
+  });
+  const s = seeded!;
+  const ms = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return `p50 ${percentile(sorted, 50).toFixed(0)} ms, p95 ${percentile(sorted, 95).toFixed(0)} ms`;
+  };
+  console.log(`\nthumbnails: ${s.contents.toLocaleString('en')} contents (${THUMBNAILS === 'all' ? 'all' : THUMBNAILS === 'screens' ? 'the first screens and the jumps\': the first 1,000 and 100 either side of each jump' : 'the files the measured run can show: the first 15,000 and 350 either side of each jump'}), each a ${(s.meanBytes / 1024).toFixed(1)} KiB JPEG (one of ${s.distinctImages} camera-like pictures, the pipeline's recipe) under its own name; ` +
+    `stored in ${(s.uploadMs / 1000).toFixed(1)} s (${Math.round(s.contents / (s.uploadMs / 1000))}/s, ${s.parallel} at once, Azurite), records in ${(s.recordMs / 1000).toFixed(1)} s`);
+  console.log(`gallery in Chromium (1280x900, local host on this database): ${g.resultCount.toLocaleString('en')} files; ${loadAverage()}`);
+  console.log(`  cold load (new browser context, empty HTTP cache; server warm), ${g.coldLoads.length} loads:`);
+  console.log(`    first result cells      ${ms(g.coldLoads.map((l) => l.firstCellsMs))}  (from navigation start)`);
+  console.log(`    first screen of thumbnails decoded (${g.coldLoads[0]?.thumbnails} cells, complete && naturalWidth > 0)  ${ms(g.coldLoads.map((l) => l.firstThumbnailsMs))}`);
+  const missed = g.jumps.filter((j) => Number.isNaN(j.ms)).length;
+  console.log(`  jump (scrollTop to ${g.jumps.map((j) => `${j.to * 100}%`).join(', ')}) to a screen of decoded thumbnails: ${ms(g.jumps.filter((j) => !Number.isNaN(j.ms)).map((j) => j.ms))}` +
+    (missed ? `; ${missed} not within 30 s` : ''));
+  // Images seeded without a thumbnail would show their kind: only the archive at the top may.
+  const without = [...g.coldLoads.map((l) => l.without), ...g.jumps.map((j) => j.without), ...g.scroll.map((f) => f.withoutAtEnd)];
+  console.log(`  cells on screen showing no thumbnail (the uploaded archive at the top has none): ${without.join(' ')}`);
+  console.log(`  ${g.searchRequests} search and ${g.thumbnailRequests} thumbnail requests in the measured page (${g.thumbnailFailures} thumbnail answers other than 200/304; request to first byte ${ms(g.thumbnailWaitMs)}); requests off 127.0.0.1 over all loads: ${g.offHost.length}`);
+  console.log(`  the host's thumbnail route from Node (no browser): ${g.server.map((r) => `${r.parallel} at a time ${r.perSecond.toFixed(1)}/s (p50 ${r.p50Ms.toFixed(0)} ms, ${r.thumbnails} thumbnails)`).join('; ')}`);
+  console.log(['  scroll'.padEnd(20), 'px/frame', 'frames', 'p50 ms', 'p95 ms', 'max ms', '>33 ms', 'long tasks', 'rows', 'placeholders', 'thumbs at end', 'Chromium frames/dropped/partial'].join('  '));
+  for (const f of g.scroll) {
+    console.log(
+      [`  ${f.label}`.padEnd(20), String(f.pxPerFrame).padStart(8), String(f.frames).padStart(6), f.p50Ms.toFixed(1).padStart(6), f.p95Ms.toFixed(1).padStart(6), f.maxMs.toFixed(1).padStart(6),
+        String(f.over33Ms).padStart(6), `${f.longTasks} (${f.longTaskMs.toFixed(0)} ms)`.padStart(10), String(f.rowsScrolled).padStart(4), String(f.placeholdersAtEnd).padStart(12),
+        `${f.thumbnailsAtEnd}/${f.visibleAtEnd}`.padStart(13), `${f.compositor.frames}/${f.compositor.dropped}/${f.compositor.partial}`.padStart(31)].join('  '),
+    );
+  }
+  console.log(`  ${loadAverage()}`);
+  if (g.offHost.length > 0) throw new Error(`requests off the host: ${g.offHost.join(', ')}`);
 }
 
 /**

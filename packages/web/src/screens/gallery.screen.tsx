@@ -82,6 +82,8 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
 
   const virtualizer = useVirtualizer({ count: rows, getScrollElement: () => scrollRef.current, estimateSize: () => CELL_H, overscan: 3 });
   const virtualRows = virtualizer.getVirtualItems();
+  // The rows on screen, without the overscan rows rendered around them: their thumbnails are fetched first.
+  const onScreenRows = virtualizer.range;
 
   // Fetch the pages of what is on screen.
   useEffect(() => {
@@ -185,7 +187,8 @@ export function GalleryScreen({ caseId }: { caseId: string }) {
               {Array.from({ length: columns }, (_, c) => {
                 const i = row.index * columns + c;
                 if (i >= count) return null;
-                return <Cell key={i} caseId={caseId} index={i} hit={hitAt(i)} active={i === active} onFocus={() => setActive(i)} query={queryKey} />;
+                const onScreen = !onScreenRows || (row.index >= onScreenRows.startIndex && row.index <= onScreenRows.endIndex);
+                return <Cell key={i} caseId={caseId} index={i} hit={hitAt(i)} active={i === active} onScreen={onScreen} onFocus={() => setActive(i)} query={queryKey} />;
               })}
             </div>
           ))}
@@ -223,9 +226,25 @@ function totalText(t: Total): string {
   return `${t.n.toLocaleString('en')}${t.lowerBound ? '+' : ''} file${t.n === 1 && !t.lowerBound ? '' : 's'}`;
 }
 
-function Cell({ caseId, index, hit, active, onFocus, query }: { caseId: string; index: number; hit: Hit | undefined; active: boolean; onFocus: () => void; query: string }) {
+function Cell({
+  caseId,
+  index,
+  hit,
+  active,
+  onScreen,
+  onFocus,
+  query,
+}: {
+  caseId: string;
+  index: number;
+  hit: Hit | undefined;
+  active: boolean;
+  onScreen: boolean;
+  onFocus: () => void;
+  query: string;
+}) {
   const hasThumb = hit?.content?.thumbnailStatus === 'done';
-  const url = useThumbnail(caseId, hit?.content?.sha256 ?? '', !!hit && hasThumb);
+  const url = useThumbnail(caseId, hit?.content?.sha256 ?? '', !!hit && hasThumb, onScreen);
   if (!hit) {
     return (
       <div className="cell placeholder" role="listitem" aria-label="loading">
