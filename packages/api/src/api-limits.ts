@@ -12,11 +12,12 @@ export const API_LIMITS = {
   /** Characters of one query parameter value. */
   maxQueryValueChars: 1024,
   /**
-   * Characters of a search `cursor` (it carries the last row's sort value: a
-   * path of up to a few thousand characters, base64url). Node reads request
-   * heads of up to 16 KiB.
+   * Characters of a search `cursor`: base64url of at most
+   * CURSOR_KEY_MAX_BYTES (512) of sort value, a fileId (at most 128) and
+   * about 80 of digests and JSON, so at most 956 (search-cursor.ts; a
+   * longer sort value is left out of the cursor).
    */
-  maxCursorChars: 12 * 1024,
+  maxCursorChars: 1024,
   /** Characters of a request path. */
   maxPathChars: 2048,
   /** Default and largest page of search results (the index caps at 500 too). */

@@ -30,6 +30,7 @@ import {
   type NewRejectedBlob,
   type NewUpload,
   type RejectedBlob,
+  type SearchAfter,
   type SearchQuery,
   type SearchResult,
   type StageName,
@@ -57,7 +58,7 @@ import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, listSeg
 import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
-import { buildSearch } from './index-store.search.js';
+import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
 import { refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
@@ -881,12 +882,25 @@ export class PostgresIndex implements IndexStore {
       }
       // One row past the page says whether a next page exists.
       const rows: Row[] = [];
-      for (const segment of built.segments) {
+      const page = built.positionSql === null ? built : buildSearch({ ...query, after: await this.positionOf(built.positionSql, query, tx) }, true);
+      for (const segment of page.segments) {
         if (rows.length > built.limit) break;
         rows.push(...(await this.query(segment.sql, [...segment.params, built.limit + 1 - rows.length], tx)).rows);
       }
       return this.searchResult(total, totalIsLowerBound, rows, built.limit, query);
     });
+  }
+
+  /** A position given by its row alone (SearchAfter without key), with the row's key read back in this snapshot. */
+  private async positionOf(positionSql: string, query: SearchQuery, tx: SqlClient): Promise<SearchAfter> {
+    const fileId = query.after!.fileId;
+    const { rows } = await this.query<{ k: string | null }>(positionSql, [query.caseId, fileId], tx);
+    if (rows.length === 0) {
+      throw new ExhibitError('invalid-argument', 'after: the file this page follows is no longer in the case: start again from the first page', {
+        details: { after: 'position-gone' },
+      });
+    }
+    return { key: rows[0]!.k ?? null, fileId };
   }
 
   /** A page of `limit` from `rows` (one more says a next page exists), with its total. */
@@ -895,7 +909,9 @@ export class PostgresIndex implements IndexStore {
     let totalIsLowerBound = lowerBound;
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    const next = rows.length > limit && last ? { key: (last.k ?? null) as string | null, fileId: String(last.file_id) } : null;
+    const key = (last?.k ?? null) as string | null;
+    // A key longer than the index takes back is left out: the position is then the row (positionSql).
+    const next = rows.length > limit && last ? (key !== null && key.length > MAX_KEY_TEXT ? { fileId: String(last.file_id) } : { key, fileId: String(last.file_id) }) : null;
     // A page past the counted cap shows there are at least that many; the last page shows exactly how many.
     const offset = query.after === undefined ? (query.offset ?? 0) : null;
     if (totalIsLowerBound && offset !== null && offset + page.length > total) {

@@ -86,8 +86,13 @@ const SORT_SQL: Record<SortKey, SortSpec> = {
 /** Microseconds, and the era, so every value PostgreSQL holds reads back exactly. */
 const TS_FORMAT = "'YYYY-MM-DD HH24:MI:SS.US BC'";
 const TS_TEXT = /^(\d{4,6})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.\d{6} (AD|BC)$/;
-/** Longest text key part taken back (a path is at most a few thousand characters; the API bounds the cursor anyway). */
-const MAX_KEY_TEXT = 16_384;
+/**
+ * Longest text key part taken back. A member path can be longer (names of up
+ * to LIMITS.maxEntryNameBytes, nested): a longer key is left out of
+ * SearchResult.next, whose position is then the row itself (read back by
+ * fileId, positionSql).
+ */
+export const MAX_KEY_TEXT = 16_384;
 
 /** A sort key part as text, so a timestamp keeps its microseconds (a JS Date would not). */
 function keyText(expr: string, part: KeyPart): string {
@@ -98,11 +103,12 @@ function keyText(expr: string, part: KeyPart): string {
 }
 
 /** A key part read back: checked here, so a bad value is a 400, never a wrong page or a SQL error. */
-function keyValue(value: unknown, part: KeyPart, placeholder: (v: unknown) => string): string {
+function keyValue(value: unknown, part: KeyPart, placeholder: (v: unknown) => string, readBack: boolean): string {
   const bad = () => invalid('after: the sort key does not fit this sort');
   if (typeof value !== 'string') throw bad();
   if (part === 'text') {
-    if (value.length > MAX_KEY_TEXT) throw bad();
+    // A key read back from its row (positionSql) is the database's own, however long.
+    if (value.length > MAX_KEY_TEXT && !readBack) throw bad();
     // The expression's own collation applies ("C" where the sort says so).
     return `${placeholder(value)}::text`;
   }
@@ -151,6 +157,13 @@ export interface BuiltSearch {
   countedPageSql: string | null;
   /** A page's rows by fileId ($1 the case, $2 the ids), in no order. */
   byIdSql: string;
+  /**
+   * For a position without its key (SearchAfter.key absent): the row's sort
+   * value as text, column k ($1 the case, $2 the fileId; no row when the file
+   * is not in the case). The page is then built again with that key, in the
+   * same snapshot; `segments` is empty until then.
+   */
+  positionSql: string | null;
 }
 
 function invalid(message: string): ExhibitError {
@@ -278,8 +291,11 @@ export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'o
   return { where, params, p };
 }
 
-/** Turns a SearchQuery into SQL with every value bound; only fixed fragments are concatenated. */
-export function buildSearch(q: SearchQuery): BuiltSearch {
+/**
+ * Turns a SearchQuery into SQL with every value bound; only fixed fragments
+ * are concatenated. `readBack`: q.after.key was read from its row (positionSql).
+ */
+export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
   const { where, params } = buildFilter(q);
   const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
@@ -325,7 +341,10 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
     if (offset !== 0) throw invalid('after and offset cannot be combined');
     if (typeof after?.fileId !== 'string' || after.fileId === '' || after.fileId.length > 1024) throw invalid('after: no fileId');
     const nulls = (p: (v: unknown) => string) => [`${sort.exprs[0]} IS NULL`, `f.file_id ${op} ${p(after.fileId)}`];
-    if (after.key === null) {
+    if (after.key === undefined) {
+      // The row itself: its key is read back first (positionSql).
+      segments = [];
+    } else if (after.key === null) {
       // After a row without a value: only more of those, by fileId.
       if (!sort.nullable) throw invalid('after: the sort key does not fit this sort');
       segments = [segment(nulls, `f.file_id ${dir}`, 0)];
@@ -334,7 +353,7 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
       // range, its first part repeated alone so a content-side index can bound
       // its scan), then, when a sort has empty values, those (they sort last).
       const valued = (p: (v: unknown) => string) => {
-        const value = keyValue(after.key, sort.part, p);
+        const value = keyValue(after.key, sort.part, p, readBack);
         const values = sort.fromKey ? sort.fromKey(value) : [value];
         return [
           ...(sort.nullable ? [`${sort.exprs[0]} IS NOT NULL`] : []),
@@ -356,6 +375,10 @@ export function buildSearch(q: SearchQuery): BuiltSearch {
   return {
     countedPageSql,
     byIdSql: `${select} FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE f.case_id = $1 AND f.file_id = ANY($2::text[])`,
+    positionSql:
+      q.after !== undefined && q.after.key === undefined
+        ? `SELECT ${keyText(sort.key, sort.part)} AS k FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256 WHERE f.case_id = $1 AND f.file_id = $2`
+        : null,
     countSql: `SELECT count(*)::int AS total ${from}`,
     boundedCountSql: `SELECT count(*)::int AS total FROM (SELECT 1 ${from} LIMIT $${params.length + 1}) s`,
     params,

@@ -122,6 +122,58 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     }
   });
 
+  /**
+   * Regression long-member-path-cursor-refused: a cursor carried the whole
+   * path, so a member path of 12 KB or more (long names nested) gave a cursor
+   * the API refused. Paths of ~12 KB, ~20 KB (past MAX_KEY_TEXT: the position
+   * is then the row alone) and CJK paths and names, with ties, paged in path
+   * and name order both ways, by value and by row, give the whole order.
+   * (Repeated text: PostgreSQL compresses it to fit the path index.)
+   */
+  it('long-member-path-cursor-refused: pages through paths of 12 KB, 20 KB and CJK by cursor, the long ones by row', async () => {
+    const LONG = 'case-keyset-long';
+    await index.recordUpload(newUpload(LONG, 'ev1', 'nested.zip'));
+    const a12 = `nested.zip!/${'a/'.repeat(3000)}inner.zip!/${'b'.repeat(6000)}`;
+    const a20 = `nested.zip!/${'a/'.repeat(3000)}inner.zip!/${'c'.repeat(14_000)}`;
+    const cjk = `nested.zip!/${'写真/'.repeat(1000)}`;
+    const rows: Array<[string, string, string]> = [];
+    for (const [i, base] of [a12, a20, cjk, 'nested.zip!/short.jpg'].entries()) {
+      for (const [j, tail] of ['1.jpg', '2.JPG', '2.jpg'].entries()) {
+        rows.push([`${LONG}-${i}${j}`, `${base}${tail}`, j === 0 ? `${'名'.repeat(1400)}${tail}` : tail]);
+      }
+    }
+    await sql.query(
+      `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, stage)
+       SELECT r[1], $1, 'ev1', 2, r[2], 'x', r[3], 'file', 'indexed' FROM jsonb_to_recordset($2::jsonb) AS x(r text[])`,
+      [LONG, JSON.stringify(rows.map((r) => ({ r })))],
+    );
+    expect(rows.some(([, path]) => path.length > 20_000)).toBe(true);
+    for (const sort of ['path', 'name'] as const) {
+      for (const order of ['asc', 'desc'] as const) {
+        const q = { caseId: LONG, sort, order };
+        const all = ids(await index.search({ ...q, limit: 500 }));
+        expect(all).toHaveLength(rows.length);
+        expect(await byCursor({ ...q, limit: 2 }), `${sort} ${order}`).toEqual(all);
+        // Each position also by its row alone (as a cursor gives it when the value is long).
+        const byRow: string[] = [];
+        let page = await index.search({ ...q, limit: 2 });
+        byRow.push(...ids(page));
+        while (page.next) {
+          page = await index.search({ ...q, limit: 2, after: { fileId: page.next.fileId } });
+          byRow.push(...ids(page));
+        }
+        expect(byRow, `${sort} ${order} by row`).toEqual(all);
+      }
+    }
+    // Past MAX_KEY_TEXT the index's own next leaves the key out.
+    const asc = await index.search({ caseId: LONG, sort: 'path', limit: 500 });
+    const longest = asc.items.findIndex((i) => i.file.path.length > 20_000);
+    const at = await index.search({ caseId: LONG, sort: 'path', limit: longest + 1 });
+    expect(at.next).toEqual({ fileId: asc.items[longest]!.file.fileId });
+    // A position whose file is not in the case: a typed refusal, never an empty last page.
+    await expect(index.search({ caseId: LONG, after: { fileId: `${CASE}-001` } })).rejects.toMatchObject({ code: 'invalid-argument', details: { after: 'position-gone' } });
+  });
+
   it('refuses a position that does not fit the sort, and an offset with it, instead of answering some page', async () => {
     const bad: Array<[SortKey, unknown]> = [
       ['size', { key: 'ten', fileId: 'x' }],

@@ -86,7 +86,13 @@ export const filesRoutes: RouteModule = [
         if (offset !== 0) throw new ExhibitError('invalid-argument', 'cursor: give a cursor or an offset, not both', { details: { cursor: 'with-offset' satisfies CursorProblem } });
         search.after = decodeSearchCursor(search, cursor);
       }
-      const result = await deps.index.search(search);
+      const result = await deps.index.search(search).catch((error: unknown) => {
+        // A cursor naming its row alone, and that file is no longer in the case.
+        if (error instanceof ExhibitError && error.details?.['after'] === 'position-gone') {
+          throw new ExhibitError('invalid-argument', `cursor: ${error.message.replace(/^after: /, '')}`, { details: { cursor: 'position-gone' satisfies CursorProblem } });
+        }
+        throw error;
+      });
       const evidence = (await deps.index.listEvidence(params.caseId)).map((e) => e.evidenceId);
       await recordForCase(
         deps,

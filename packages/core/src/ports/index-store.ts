@@ -348,10 +348,13 @@ export interface SearchQuery {
 /**
  * A position in a search's order: a row's sort value as text (the path for
  * path order, the taken-at instant with microseconds, ...; null when it has
- * none) and its fileId.
+ * none) and its fileId. Without `key` the position is the row itself: the
+ * search reads its sort value back by fileId (in the page's snapshot), so a
+ * cursor need not carry a long path; if that row is no longer in the case
+ * the search is refused ('invalid-argument', details.after 'position-gone').
  */
 export interface SearchAfter {
-  key: string | null;
+  key?: string | null;
   fileId: string;
 }
 
