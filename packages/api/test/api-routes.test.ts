@@ -188,6 +188,57 @@ describe('search', () => {
   });
 });
 
+describe('search: long member paths', () => {
+  /**
+   * Regression long-member-path-cursor-refused: the cursor carried the whole
+   * path, so a member path past ~9 KB (long names nested) gave a cursor this
+   * API refused, and the gallery and `exhibit search --cursor` stopped paging.
+   */
+  it('long-member-path-cursor-refused: pages paths of 12 KB, 20 KB and CJK by cursor in path and name order, cursors under the limit', async () => {
+    await seedCase(f, 'CASE-LONG');
+    await f.access.assign('CASE-LONG', 'erin', { by: 'test' });
+    const bases = [`phone.zip!/${'a/'.repeat(3000)}inner.zip!/${'b'.repeat(6000)}`, `phone.zip!/${'c/'.repeat(10_000)}`, `phone.zip!/${'写真/'.repeat(1000)}`];
+    const rows = bases.flatMap((base, i) => ['1.jpg', '2.JPG', '2.jpg'].map((tail, j) => ({ r: [`long-${i}${j}`, `${base}${tail}`, j === 0 ? `${'名'.repeat(1400)}${tail}` : tail] })));
+    await f.sql.query(
+      `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, stage)
+       SELECT r[1], 'CASE-LONG', 'EX01', 2, r[2], 'x', r[3], 'file', 'indexed' FROM jsonb_to_recordset($1::jsonb) AS x(r text[])`,
+      [JSON.stringify(rows)],
+    );
+    const fileIds = (res: { json: any }) => res.json.items.map((i: { file: { fileId: string } }) => i.file.fileId) as string[];
+    try {
+      for (const sort of ['path', 'name']) {
+        for (const order of ['asc', 'desc']) {
+          const all = fileIds(await call({ path: '/cases/CASE-LONG/files', query: new URLSearchParams(`sort=${sort}&order=${order}&limit=500`) }, await examiner()));
+          expect(all.length).toBeGreaterThanOrEqual(rows.length);
+          const paged: string[] = [];
+          let cursor: string | null = null;
+          do {
+            const q: URLSearchParams = new URLSearchParams(`sort=${sort}&order=${order}&limit=2`);
+            if (cursor) q.set('cursor', cursor);
+            const page = await call({ path: '/cases/CASE-LONG/files', query: q }, await examiner());
+            expect(page.status, `${sort} ${order}`).toBe(200);
+            paged.push(...fileIds(page));
+            cursor = page.json.nextCursor;
+            if (cursor) expect(cursor.length).toBeLessThanOrEqual(1024);
+          } while (cursor && paged.length <= all.length);
+          expect(paged, `${sort} ${order}`).toEqual(all);
+        }
+      }
+      // A cursor naming its row alone, whose file is then gone: a typed 400, never an empty last page.
+      const asc = fileIds(await call({ path: '/cases/CASE-LONG/files', query: new URLSearchParams('limit=500') }, await examiner()));
+      const at = asc.findIndex((id) => id === 'long-10');
+      const page = await call({ path: '/cases/CASE-LONG/files', query: new URLSearchParams(`limit=${at + 1}`) }, await examiner());
+      expect(JSON.parse(Buffer.from(page.json.nextCursor, 'base64url').toString('utf8'))).not.toHaveProperty('k');
+      await f.sql.query(`DELETE FROM files WHERE case_id = 'CASE-LONG' AND file_id = 'long-10'`);
+      const gone = await call({ path: '/cases/CASE-LONG/files', query: new URLSearchParams(`limit=${at + 1}&cursor=${page.json.nextCursor}`) }, await examiner());
+      expect(gone.status).toBe(400);
+      expect(gone.json.error.details.cursor).toBe('position-gone');
+    } finally {
+      await f.access.unassign('CASE-LONG', 'erin', { by: 'test' });
+    }
+  });
+});
+
 describe('one file', () => {
   it('returns the file, its content and provenance up to the upload, and records the view', async () => {
     f.custodyEvents.length = 0;
