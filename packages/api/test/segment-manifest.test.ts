@@ -109,3 +109,47 @@ describe('a segment manifest at registration', () => {
     expect(await f.index.getSegmentManifest('SEG-1/BAD/disk.001')).toEqual([]);
   });
 });
+
+describe('a segment manifest and its registration', () => {
+  /** The same API whose registration insert first runs `before` (a failure, or another user winning the race). */
+  const apiWith = (before: (r: { blobName: string }) => Promise<void>): Api => {
+    const access = Object.create(f.deps.access) as typeof f.deps.access;
+    access.registerUpload = async (r) => {
+      await before(r);
+      return f.deps.access.registerUpload(r);
+    };
+    return createApi({ ...f.deps, access });
+  };
+  const registerVia = (via: Api, user: string, evidenceId: string, segments: Array<{ fileName: string; size: number }>) =>
+    callAs(f, via, user, ['examiner'], { method: 'POST', path: '/cases/SEG-1/uploads', body: { evidenceId, fileName: segments[0]!.fileName, size: segments[0]!.size, segments } });
+
+  it('regression: a registration that fails leaves no manifest; the retry records the manifest in the upload custody entry', async () => {
+    const segments = set(2);
+    let fail = true;
+    const failing = apiWith(async () => {
+      if (fail) throw new Error('database went away');
+    });
+    expect((await registerVia(failing, 'erin', 'RETRY', segments)).status).toBe(500);
+    expect(await f.index.getSegmentManifest('SEG-1/RETRY/card.E01')).toEqual([]);
+    fail = false;
+    f.custodyEvents.length = 0;
+    expect((await registerVia(failing, 'erin', 'RETRY', segments)).status).toBe(201);
+    expect(f.custodyEvents.filter((e) => e.action === 'upload').map((e) => e.details)).toEqual([expect.objectContaining({ registered: true, segmentManifest: segments })]);
+  });
+
+  it('regression: the loser of a registration race (409) declares no manifest; the winner then declares its own', async () => {
+    await f.access.assign('SEG-1', 'bob', { by: 'setup', role: 'examiner' });
+    const segments = set(2);
+    // erin's registration lands between bob's check and bob's insert.
+    const racing = apiWith(async (r) => {
+      await f.deps.access.registerUpload({ blobName: r.blobName, caseId: 'SEG-1', evidenceId: 'RACE', fileName: 'card.E01', size: segments[0]!.size, uploadedBy: 'erin' });
+    });
+    f.custodyEvents.length = 0;
+    expect((await registerVia(racing, 'bob', 'RACE', segments)).status).toBe(409);
+    expect(await f.index.getSegmentManifest('SEG-1/RACE/card.E01')).toEqual([]);
+    expect((await registerVia(api, 'erin', 'RACE', segments)).status).toBe(201);
+    expect((await f.index.getSegmentManifest('SEG-1/RACE/card.E01')).map((e) => e.declaredBy)).toEqual(['erin', 'erin']);
+    // The manifest added to erin's existing registration has its own custody entry.
+    expect(f.custodyEvents.filter((e) => e.action === 'upload').map((e) => e.details)).toEqual([expect.objectContaining({ segmentManifest: segments })]);
+  });
+});

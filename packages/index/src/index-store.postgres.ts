@@ -54,7 +54,7 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
-import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, listSegmentManifests } from './index-store.segment-manifests.js';
+import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, listSegmentManifests } from './index-store.segment-manifests.js';
 import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
@@ -165,6 +165,10 @@ export class PostgresIndex implements IndexStore {
 
   getSegmentManifest(firstBlobName: string): Promise<SegmentManifestEntry[]> {
     return getSegmentManifest(this.sql, firstBlobName);
+  }
+
+  latestSegmentRegistration(firstBlobName: string): Promise<string | null> {
+    return latestSegmentRegistration(this.sql, firstBlobName);
   }
 
   getDeclaredSegment(blobName: string): Promise<SegmentManifestEntry | null> {

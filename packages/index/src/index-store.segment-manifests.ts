@@ -36,6 +36,16 @@ export async function getDeclaredSegment(sql: SqlClient, blobName: string): Prom
   return rows[0] ? toEntry(rows[0]) : null;
 }
 
+/** Upload registrations (migration 0101, the access store's table in the same database) of the set's declared segments. */
+export async function latestSegmentRegistration(sql: SqlClient, firstBlobName: string): Promise<string | null> {
+  const { rows } = await sql.query(
+    `SELECT max(r.registered_at) AS latest FROM image_segment_manifests m JOIN upload_registrations r ON r.blob_name = m.blob_name WHERE m.first_blob_name = $1`,
+    [firstBlobName],
+  );
+  const latest = rows[0]?.['latest'];
+  return latest === null || latest === undefined ? null : new Date(latest as string | Date).toISOString();
+}
+
 export async function listSegmentManifests(sql: SqlClient, caseId: string, evidenceId: string): Promise<SegmentManifestEntry[]> {
   const { rows } = await sql.query(
     `SELECT ${COLUMNS} FROM image_segment_manifests WHERE case_id = $1 AND evidence_id = $2 ORDER BY first_blob_name COLLATE "C", position`,

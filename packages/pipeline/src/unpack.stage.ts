@@ -180,8 +180,13 @@ async function unpackWith(
     const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
     const mime = content ? content.mime : await ewfMimeOfHead(blobs, source, options.signal);
     // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
+    // A segment a manifest declares after the first is one whatever else is there yet (card.EAA before card.E99).
     if (parent.parentId === null && source.offset === undefined && isDiskImageMime(mime)) {
-      const segment = await laterSegmentOf(deps.blobs, source, { abortSignal: options.signal });
+      const declared = await deps.index.getDeclaredSegment(source.name);
+      const segment = await laterSegmentOf(deps.blobs, source, {
+        abortSignal: options.signal,
+        ...(declared && declared.position > 1 ? { declaredFirst: declared.firstBlobName } : {}),
+      });
       if (segment) {
         run.segmentOf = segment;
         return null;

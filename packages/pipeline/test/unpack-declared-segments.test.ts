@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, rootFileId, type DeclaredSegment, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { fls, missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
+import { segmentSetState } from '../src/disk/segment-set.wait.js';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
@@ -142,6 +143,27 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     } finally {
       h.deps.limits = limits;
     }
+  }, 120_000);
+
+  it('regression: a slow segment registered after the last receipt keeps the set waiting (segment-missing counted from the receipt failed a set still being sent)', async () => {
+    const ev = item();
+    await declare(ev, manifestOf());
+    await arrive(ev, names[1]!);
+    await arrive(ev, names[0]!);
+    const firstBlobName = blobOf(ev, names[0]!);
+    const wait = limitsWith({ segmentSetWaitMs: 60 * 60_000 });
+    const received = Math.max(...(await Promise.all(names.slice(0, 2).map(async (n) => Date.parse((await h.index.getUpload(blobOf(ev, n)))!.receivedAt)))));
+    const now = received + 2 * wait.segmentSetWaitMs;
+    // Without a registration, two hours after the last receipt: missing.
+    expect(await segmentSetState(h.index, firstBlobName, wait, now)).toMatchObject({ kind: 'failed' });
+    // The third segment registered 90 min after the last receipt (its upload still running): waiting, 30 min after it.
+    await h.sql.query(`INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by, registered_at) VALUES ($1, $2, $3, $4, 1, 'examiner-1', $5)`, [
+      blobOf(ev, names[2]!), ev.caseId, ev.evidenceId, names[2], new Date(received + 1.5 * wait.segmentSetWaitMs).toISOString(),
+    ]);
+    expect(await segmentSetState(h.index, firstBlobName, wait, now)).toMatchObject({ kind: 'waiting', missing: [names[2]] });
+    const failed = await segmentSetState(h.index, firstBlobName, wait, received + 2.5 * wait.segmentSetWaitMs);
+    expect(failed).toMatchObject({ kind: 'failed' });
+    expect((failed as { error: Error }).error.message).toContain(`did not arrive within 60 min of the last one received or registered: ${names[2]}`);
   }, 120_000);
 
   it('a received segment whose size is not the declared one fails the image with segment-size-mismatch', async () => {

@@ -130,6 +130,23 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     });
   }, 120_000);
 
+  it('regression: a declared lettered segment (card.EAA) reaching unpack before E01 and E99 is a later segment, not unpacked alone as a failed image', async () => {
+    const e02 = files(/^flat\.E\d{2}$/)[1]!;
+    const early = await addArchive(h, 'card.EAA', readFileSync(p(e02)), { mime: DISK_IMAGE_MIMES.ewf });
+    // The manifest names E01 … E99, EAA (only the names matter to the routing; the API validated the set).
+    const stems = [...Array.from({ length: 99 }, (_, i) => `E${String(i + 1).padStart(2, '0')}`), 'EAA'];
+    const firstBlobName = `case-1/${early.evidenceId}/card.E01`;
+    await h.index.declareSegmentManifest(
+      stems.map((ext, i) => ({
+        caseId: 'case-1', evidenceId: early.evidenceId, fileName: `card.${ext}`, size: 1_048_576, blobName: `case-1/${early.evidenceId}/card.${ext}`,
+        firstBlobName, position: i + 1, declaredBy: 'examiner-1',
+      })),
+    );
+    expect(await unpackStage(h.deps, early, h.ctx)).toMatchObject({ status: 'done', summary: { memberCount: 0 } });
+    expect(h.custody.events.find((e) => e.action === 'unpacked' && e.subject?.fileId === early.fileId)?.details).toMatchObject({ imageSegmentOf: firstBlobName, firstSegmentReceived: false });
+    expect(await h.index.listChildren(early.fileId)).toEqual([]);
+  }, 120_000);
+
   it('split raw (.001 …): listing and SHA-256s equal fls/icat over the pieces; a file inside the first segment is a span of its blob', async () => {
     const names = files(/^flat\.raw\.\d{3}$/);
     expect(names).toHaveLength(3);

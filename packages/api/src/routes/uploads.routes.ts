@@ -96,7 +96,8 @@ export const uploadsRoutes: RouteModule = [
       if (declared && declared.size !== body.size) {
         throw new ExhibitError('conflict', `${blobName} is declared in the segment manifest of ${declared.firstBlobName} with ${declared.size} bytes, not ${body.size}`);
       }
-      const manifest = segments ? await declareManifest(deps, params.caseId, body.evidenceId, segments, principal.user) : null;
+      // The manifest's own refusals (a segment already received) before anything is written.
+      if (segments) await refuseReceivedSegments(deps, params.caseId, body.evidenceId, segments);
       const { created, registration } = existing
         ? { created: false, registration: existing }
         : await deps.access.registerUpload({
@@ -111,6 +112,10 @@ export const uploadsRoutes: RouteModule = [
       if (!created && registration.uploadedBy !== principal.user) {
         throw new ExhibitError('conflict', `${blobName} was registered for upload by another user`);
       }
+      // Declared only once the registration is the caller's: a manifest of a user who lost the
+      // registration race is never stored, and one declared here always has a custody entry below
+      // (with the registration's when it was created now, or its own on an earlier registration).
+      const manifest = segments ? await declareManifest(deps, params.caseId, body.evidenceId, segments, principal.user) : null;
       if (created || manifest?.created) {
         await recordForCase(
           deps,
@@ -125,7 +130,7 @@ export const uploadsRoutes: RouteModule = [
               fileName: body.fileName,
               size: body.size,
               claimedCase,
-              ...(manifest?.created ? { segmentManifest: manifest.manifest.map(declaredOf) } : {}),
+              ...(manifest ? { segmentManifest: manifest.manifest.map(declaredOf) } : {}),
             },
           },
         );
@@ -153,10 +158,21 @@ function checkedManifest(segments: DeclaredSegment[], fileName: string, size: nu
 }
 
 /**
- * Declares the set unless it is already declared the same way. A segment
- * received before its set was declared was read without the manifest's
- * hashes: refused, so every declared hash is checked when its segment is.
+ * A segment received before its set was declared was read without the
+ * manifest's hashes: refused (while the set is not declared yet), so every
+ * declared hash is checked when its segment is.
  */
+async function refuseReceivedSegments(deps: Pick<ApiDeps, 'index'>, caseId: string, evidenceId: string, segments: DeclaredSegment[]): Promise<void> {
+  if ((await deps.index.getSegmentManifest(evidenceBlobName(caseId, evidenceId, segments[0]!.fileName))).length > 0) return;
+  for (const s of segments) {
+    const segmentBlob = evidenceBlobName(caseId, evidenceId, s.fileName);
+    if (await deps.index.getUpload(segmentBlob)) {
+      throw new ExhibitError('conflict', `${segmentBlob} was received before its set was declared; declare the set with its first segment's registration before sending any segment`);
+    }
+  }
+}
+
+/** Declares the set unless it is already declared the same way (then idempotent; otherwise the index's 409). */
 async function declareManifest(
   deps: Pick<ApiDeps, 'index'>,
   caseId: string,
@@ -166,13 +182,6 @@ async function declareManifest(
 ): Promise<{ created: boolean; manifest: SegmentManifestEntry[] }> {
   const firstBlobName = evidenceBlobName(caseId, evidenceId, segments[0]!.fileName);
   const entries = segments.map((s, i) => ({ ...s, caseId, evidenceId, blobName: evidenceBlobName(caseId, evidenceId, s.fileName), firstBlobName, position: i + 1, declaredBy: user }));
-  if ((await deps.index.getSegmentManifest(firstBlobName)).length === 0) {
-    for (const e of entries) {
-      if (await deps.index.getUpload(e.blobName)) {
-        throw new ExhibitError('conflict', `${e.blobName} was received before its set was declared; declare the set with its first segment's registration before sending any segment`);
-      }
-    }
-  }
   return deps.index.declareSegmentManifest(entries);
 }
 

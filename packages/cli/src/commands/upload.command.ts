@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { errorMessage, ExhibitError, type AcquisitionInfo, type DeclaredSegment } from '@exhibit/core';
+import { API_LIMITS } from '@exhibit/api';
+import { errorMessage, ExhibitError, LIMITS, type AcquisitionInfo, type DeclaredSegment } from '@exhibit/core';
 import { exitCodeFor } from '../cli-error.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatCount, printable } from '../render/format.js';
@@ -9,7 +10,7 @@ import { createUploadProgressView } from '../render/upload-progress.view.js';
 import { HASH_ALGORITHMS, parseHashHex } from '../upload/acquisition-metadata.js';
 import { readHashLists, type HashList } from '../upload/hash-list.js';
 import { UPLOAD_LIMITS, uploadEvidenceFile, type UploadResult } from '../upload/upload.service.js';
-import { registerUpload } from '../upload/upload-registration.js';
+import { registerUpload, registrationBody } from '../upload/upload-registration.js';
 import { planImageSegments, type UploadOrder } from '../upload/image-segments.plan.js';
 import { renderCaseOpened } from '../render/upload-registration.render.js';
 import { idOption, intOption, positiveNumberOption } from './option-parsers.js';
@@ -119,15 +120,44 @@ export function acquisitionOf(file: string, acquisition: AcquisitionInfo, hashLi
  * with their sizes and the hashes the lists give, declared with the first
  * segment's registration before any segment is sent, so the pipeline waits
  * for the whole set whatever order the segments arrive in.
+ *
+ * A manifest the API would refuse (more than LIMITS.maxDeclaredImageSegments
+ * segments, or a registration body over API_LIMITS.maxBodyBytes) is not
+ * declared: the set goes up as before manifests existed (the names and the
+ * `imagesegments` count on the first segment decide), with a warning, rather
+ * than not at all.
  */
-async function manifestsOf(order: UploadOrder, hashList: HashList): Promise<Map<string, DeclaredSegment[]>> {
-  const out = new Map<string, DeclaredSegment[]>();
+export async function manifestsOf(
+  order: UploadOrder,
+  hashList: HashList,
+  evidenceId: string,
+): Promise<{ manifests: Map<string, DeclaredSegment[]>; warnings: string[] }> {
+  const manifests = new Map<string, DeclaredSegment[]>();
+  const warnings: string[] = [];
   for (const [first, later] of order.laterSegments) {
     const segments: DeclaredSegment[] = [];
     for (const file of [first, ...later]) segments.push({ fileName: path.basename(file), size: (await stat(file)).size, ...hashList.get(path.basename(file)) });
-    out.set(first, segments);
+    const why = undeclarableBecause(evidenceId, segments);
+    if (why === null) {
+      manifests.set(first, segments);
+      continue;
+    }
+    const hashed = segments.some((s) => HASH_ALGORITHMS.some((alg) => s[alg] !== undefined));
+    warnings.push(
+      `no segment manifest declared for ${path.basename(first)}: ${why}; its ${segments.length} segments are uploaded without one (the first last, with the number of segments)` +
+        (hashed ? '; each segment is still checked against its --hash-file hashes here, before it is committed' : ''),
+    );
   }
-  return out;
+  return { manifests, warnings };
+}
+
+/** Why the API would refuse this manifest, or null when it fits (same serialisation as registerUpload's body). */
+function undeclarableBecause(evidenceId: string, segments: DeclaredSegment[]): string | null {
+  if (segments.length > LIMITS.maxDeclaredImageSegments) return `it has more than ${formatCount(LIMITS.maxDeclaredImageSegments)} segments`;
+  const first = segments[0]!;
+  const bytes = Buffer.byteLength(JSON.stringify(registrationBody(evidenceId, first.fileName, first.size, segments)));
+  if (bytes > API_LIMITS.maxBodyBytes) return `it takes ${formatBytes(bytes)}, more than the API's request limit of ${formatBytes(API_LIMITS.maxBodyBytes)}`;
+  return null;
 }
 
 async function runUpload(ctx: CliContext, given: string[], options: UploadCommandOptions): Promise<void> {
@@ -139,7 +169,8 @@ async function runUpload(ctx: CliContext, given: string[], options: UploadComman
   const hashList = await readHashLists(options.hashFile ?? []);
   // Usage errors (a hash given two ways) before any byte is sent.
   const acquisitions = new Map(files.map((f) => [f, acquisitionOf(f, acquisition, hashList)]));
-  const manifests = await manifestsOf(order, hashList);
+  const { manifests, warnings } = await manifestsOf(order, hashList, options.evidence);
+  for (const warning of warnings) ctx.stderr.write(`exhibit upload: warning: ${warning}\n`);
   const blockSizeBytes = blockSizeBytesFromMb(options.blockSizeMb);
   const container = ctx.config().containers.evidence;
   const store = ctx.blockBlobs();

@@ -31,8 +31,13 @@ export async function registerUpload(
     await handle.close();
   }
   const { body } = await api.send<UploadRegistrationBody>('POST', apiPath('cases', options.caseId, 'uploads'), {
-    body: { evidenceId: options.evidenceId, fileName: path.basename(file), size: info.size, ...(options.segments ? { segments: options.segments } : {}) },
+    body: registrationBody(options.evidenceId, path.basename(file), info.size, options.segments),
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
   });
   return body;
+}
+
+/** The registration's JSON body, as sent (and as measured against the API's body limit before a manifest is declared). */
+export function registrationBody(evidenceId: string, fileName: string, size: number, segments?: DeclaredSegment[]): Record<string, unknown> {
+  return { evidenceId, fileName, size, ...(segments ? { segments } : {}) };
 }

@@ -431,6 +431,12 @@ export interface IndexStore {
   getSegmentManifest(firstBlobName: string): Promise<SegmentManifestEntry[]>;
   /** The declared segment under this blob name, whichever set declared it. */
   getDeclaredSegment(blobName: string): Promise<SegmentManifestEntry | null>;
+  /**
+   * When a segment of the set declared for `firstBlobName` was last registered
+   * for upload (ISO time; null when none was): a segment registered and not
+   * received yet is being sent, so the set's wait counts from it too.
+   */
+  latestSegmentRegistration(firstBlobName: string): Promise<string | null>;
 
   /** Inserts files that are not there yet (by fileId); returns how many were new. */
   insertFiles(files: NewFile[]): Promise<number>;

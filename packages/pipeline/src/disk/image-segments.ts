@@ -70,14 +70,21 @@ export const firstSegmentName = firstImageSegmentName;
 export async function laterSegmentOf(
   blobs: BlobStore,
   blob: BlobRef,
-  options: { abortSignal?: AbortSignal } = {},
+  options: {
+    abortSignal?: AbortSignal;
+    /** The first segment's blob name when a segment manifest declares `blob` after it (segment-set.wait.ts): a later segment by declaration. */
+    declaredFirst?: string;
+  } = {},
 ): Promise<{ first: string; firstPresent: boolean } | null> {
+  if (options.declaredFirst !== undefined) {
+    return { first: options.declaredFirst, firstPresent: await blobs.exists({ container: blob.container, name: options.declaredFirst }, options) };
+  }
   const segment = parseSegmentName(blob.name, { lettered: true });
   if (!segment || segment.number === 1) return null;
   const first = firstSegmentName(segment);
   const firstPresent = await blobs.exists({ container: blob.container, name: first }, options);
   if (segment.lettered) {
-    // EAA … is a segment only in a set that reached E99 (else it is card.img or card.vhd: unpacked as what it is).
+    // Undeclared, EAA … is a segment only in a set that reached E99 (else it is card.img or card.vhd: unpacked as what it is).
     const e99 = `${segment.stem}${first.endsWith('e01') ? 'e99' : 'E99'}`;
     if (!firstPresent || !(await blobs.exists({ container: blob.container, name: e99 }, options))) return null;
   }

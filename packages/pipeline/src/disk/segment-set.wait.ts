@@ -6,8 +6,9 @@ import { segmentError } from './ewf-image.container.js';
  * (docs/disk-images.md, "Split images") may be read now. Its unpack waits
  * until every declared segment has been received and hashed (so each was
  * checked against its declared hashes first); it is re-checked every
- * `segmentSetRecheckMs`; and once no declared segment has arrived for
- * `segmentSetWaitMs` with some still missing, the image fails with
+ * `segmentSetRecheckMs`; and once no declared segment has arrived, nor been
+ * registered for upload (a segment being sent), for `segmentSetWaitMs` with
+ * some still missing, the image fails with
  * `segment-missing` naming them, in order (the same names on every run, as
  * long as nothing arrives).
  */
@@ -21,7 +22,7 @@ export type SegmentSetState =
   | { kind: 'failed'; error: Error };
 
 export async function segmentSetState(
-  index: Pick<IndexStore, 'getSegmentManifest' | 'getUpload'>,
+  index: Pick<IndexStore, 'getSegmentManifest' | 'getUpload' | 'latestSegmentRegistration'>,
   firstBlobName: string,
   limits: Pick<Limits, 'segmentSetWaitMs' | 'segmentSetRecheckMs'>,
   now = Date.now(),
@@ -38,7 +39,9 @@ export async function segmentSetState(
   // (hash.stage.ts hands it over), so waiting for its hash would wait for ourselves until segment-missing.
   const missing = manifest.filter((e) => !uploads.has(e.blobName) || (e.blobName !== firstBlobName && uploads.get(e.blobName)!.integrity === 'pending'));
   if (missing.length > 0) {
-    const latest = Math.max(...[...uploads.values()].map((u) => Date.parse(u.receivedAt)));
+    // A slow segment registered after the last receipt is still on its way: the wait counts from its registration too.
+    const registered = await index.latestSegmentRegistration(firstBlobName);
+    const latest = Math.max(...[...uploads.values()].map((u) => Date.parse(u.receivedAt)), registered === null ? -Infinity : Date.parse(registered));
     const waited = now - latest;
     const names = missing.map((e) => `${e.fileName}${uploads.has(e.blobName) ? ' (received, not hashed yet)' : ''}`);
     if (waited < limits.segmentSetWaitMs) {
@@ -49,7 +52,7 @@ export async function segmentSetState(
       kind: 'failed',
       error: segmentError(
         'segment-missing',
-        `${missing.length} of the ${manifest.length} segments declared for ${manifest[0]!.fileName} did not arrive within ${wait} of the last one received: ${names.join(', ')}`,
+        `${missing.length} of the ${manifest.length} segments declared for ${manifest[0]!.fileName} did not arrive within ${wait} of the last one received or registered: ${names.join(', ')}`,
       ),
     };
   }
