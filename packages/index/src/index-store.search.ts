@@ -337,8 +337,10 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
     };
   };
   // file_id makes the order total, so pages never overlap.
-  const fullOrder = [...sort.exprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ');
   const valuedOrder = [...sort.exprs.map((e) => `${e} ${dir}`), `f.file_id ${dir}`].join(', ');
+  // A sort without empty values needs no NULLS LAST: without it a descending
+  // page is a backward index scan (with it, path desc sorted every match).
+  const fullOrder = sort.nullable ? [...sort.exprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ') : valuedOrder;
   const op = desc ? '<' : '>';
 
   let segments: SearchSegment[];
