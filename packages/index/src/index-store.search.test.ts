@@ -67,7 +67,12 @@ describe('buildSearch', () => {
   it('pages after a row by a bound row comparison, then (a sort with empty values) those, never with an offset', () => {
     const path = buildSearch({ caseId: 'c', after: { key: 'A', fileId: 'f1' } });
     expect(path.segments).toHaveLength(1);
-    expect(path.segments[0]!.sql).toMatch(/\(lower\(f\.path\) COLLATE "C", f\.path COLLATE "C", f\.file_id\) > \(lower\(\$\d+::text\) COLLATE "C", \$\d+::text COLLATE "C", \$\d+\)/);
+    // The indexed prefix first (migration 0091), bounding the index range, then the whole path.
+    expect(path.segments[0]!.sql).toMatch(/left\(lower\(f\.path\), 512\) COLLATE "C" >= left\(lower\(\$\d+::text\), 512\) COLLATE "C"/);
+    expect(path.segments[0]!.sql).toMatch(
+      /\(left\(lower\(f\.path\), 512\) COLLATE "C", lower\(f\.path\) COLLATE "C", f\.path COLLATE "C", f\.file_id\) > \(left\(lower\(\$\d+::text\), 512\) COLLATE "C", lower\(\$\d+::text\) COLLATE "C", \$\d+::text COLLATE "C", \$\d+\)/,
+    );
+    expect(path.segments[0]!.sql).toMatch(/ORDER BY left\(lower\(f\.path\), 512\) COLLATE "C" ASC, lower\(f\.path\) COLLATE "C" ASC, f\.path COLLATE "C" ASC, f\.file_id ASC/);
     expect(path.segments[0]!.params.slice(-2)).toEqual(['A', 'f1']);
     const taken = buildSearch({ caseId: 'c', sort: 'takenAt', order: 'desc', after: { key: '2023-01-02 03:04:05.000006 AD', fileId: 'f1' } });
     expect(taken.segments).toHaveLength(2);

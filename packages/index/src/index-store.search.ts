@@ -58,6 +58,16 @@ type KeyPart = 'text' | 'int' | 'ts' | 'tstz';
 const TAKEN_SQL = "COALESCE(c.taken_at_utc AT TIME ZONE 'UTC', c.taken_at_local_ts)";
 
 /**
+ * The indexed prefix of a path (migration 0091's files_path_sort_idx): the
+ * first PATH_SORT_PREFIX_CHARS characters of lower(path), in byte order. An
+ * index row cannot hold a whole path (hostile member names nest to tens of
+ * KB), so path order sorts by this first: in the "C" collation a prefix order
+ * agrees with the full order, so the order is the same, and the index serves it.
+ */
+export const PATH_SORT_PREFIX_CHARS = 512;
+export const PATH_PREFIX_SQL = (path: string): string => `left(lower(${path}), ${PATH_SORT_PREFIX_CHARS}) COLLATE "C"`;
+
+/**
  * Sort expressions, by byte order ("C" collation) so the same query returns
  * the same order on every server whatever its locale. Taken-at sorts known
  * instants and unzoned wall clocks on one axis, reading the latter as UTC: an
@@ -74,7 +84,13 @@ interface SortSpec {
   fromKey?: (value: string) => string[];
 }
 const SORT_SQL: Record<SortKey, SortSpec> = {
-  path: { exprs: ['lower(f.path) COLLATE "C"', 'f.path COLLATE "C"'], key: 'f.path', part: 'text', nullable: false, fromKey: (v) => [`lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`] },
+  path: {
+    exprs: [PATH_PREFIX_SQL('f.path'), 'lower(f.path) COLLATE "C"', 'f.path COLLATE "C"'],
+    key: 'f.path',
+    part: 'text',
+    nullable: false,
+    fromKey: (v) => [PATH_PREFIX_SQL(v), `lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`],
+  },
   name: { exprs: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'], key: 'f.name', part: 'text', nullable: false, fromKey: (v) => [`lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`] },
   size: { exprs: ['f.size'], key: 'f.size', part: 'int', nullable: true },
   takenAt: { exprs: [TAKEN_SQL], key: TAKEN_SQL, part: 'ts', nullable: true },
@@ -321,8 +337,10 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
     };
   };
   // file_id makes the order total, so pages never overlap.
-  const fullOrder = [...sort.exprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ');
   const valuedOrder = [...sort.exprs.map((e) => `${e} ${dir}`), `f.file_id ${dir}`].join(', ');
+  // A sort without empty values needs no NULLS LAST: without it a descending
+  // page is a backward index scan (with it, path desc sorted every match).
+  const fullOrder = sort.nullable ? [...sort.exprs.map((e) => `${e} ${dir} NULLS LAST`), `f.file_id ${dir}`].join(', ') : valuedOrder;
   const op = desc ? '<' : '>';
 
   let segments: SearchSegment[];

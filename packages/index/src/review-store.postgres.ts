@@ -14,7 +14,7 @@ import {
   type TimelineBucket,
   type TimelineResult,
 } from '@exhibit/core';
-import { buildFilter } from './index-store.search.js';
+import { PATH_PREFIX_SQL, PATH_SORT_PREFIX_CHARS, buildFilter } from './index-store.search.js';
 import { CONTENT_COLUMNS, FILE_COLUMNS, cleanParams, columnList, toContent, toFile } from './index-store.rows.js';
 import type { SqlClient } from './sql-client.js';
 import { dimsWhere, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState, zoomOfCell, type SummaryDims } from './review-summary.js';
@@ -336,16 +336,21 @@ export class PostgresReviewStore implements ReviewStore {
 
   async exportPage(filter: ReviewFilter, after: ExportCursor | null, limit: number): Promise<{ rows: ExportRow[]; next: ExportCursor | null }> {
     const { where, params, p } = buildFilter(filter);
-    // Keyset on the path sort index (files_path_sort_idx): every page is an index range, however deep.
+    // Keyset on the path sort index (files_path_sort_idx, a prefix of lower(path): migration 0091): every
+    // page is an index range, however deep; the prefix leads the order (the same order, index-store.search.ts).
+    const prefix = PATH_PREFIX_SQL('f.path');
     if (after) {
+      const lowerPath = p(after.lowerPath);
+      const afterPrefix = `left(${lowerPath}::text, ${PATH_SORT_PREFIX_CHARS}) COLLATE "C"`;
       where.push(
-        `(lower(f.path) COLLATE "C", f.path COLLATE "C", f.file_id) > (${p(after.lowerPath)} COLLATE "C", ${p(after.path)} COLLATE "C", ${p(after.fileId)})`,
+        `${prefix} >= ${afterPrefix}`,
+        `(${prefix}, lower(f.path) COLLATE "C", f.path COLLATE "C", f.file_id) > (${afterPrefix}, ${lowerPath} COLLATE "C", ${p(after.path)} COLLATE "C", ${p(after.fileId)})`,
       );
     }
     const { rows } = await this.query(
       `SELECT ${columnList(FILE_COLUMNS, 'f')}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')}, lower(f.path) AS k_lower
          ${FROM} WHERE ${where.join(' AND ')}
-        ORDER BY lower(f.path) COLLATE "C", f.path COLLATE "C", f.file_id
+        ORDER BY ${prefix}, lower(f.path) COLLATE "C", f.path COLLATE "C", f.file_id
         LIMIT ${p(limit)}`,
       params,
     );
