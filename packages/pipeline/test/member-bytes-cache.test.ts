@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   createRootLogger,
   rootFileId,
-  type BlobStore,
   type FileIdentifier,
   type HashMessage,
   type MetadataExtractor,
@@ -14,7 +12,7 @@ import {
 import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { countingReads, createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Issue 12: the members of an unpacked archive are analysed from the bytes the
@@ -58,18 +56,7 @@ const thumbnailer: Thumbnailer = {
 
 beforeAll(async () => {
   h = await createHarness(inject('storageConnectionString'));
-  const store = h.deps.blobs;
-  h.deps.blobs = Object.create(store, {
-    openRead: {
-      value: async (...args: Parameters<BlobStore['openRead']>) => {
-        const stream: Readable = await store.openRead(...args);
-        stream.on('data', (c: Buffer) => {
-          reads.bytes += c.length;
-        });
-        return stream;
-      },
-    },
-  }) as BlobStore;
+  h.deps.blobs = countingReads(h.deps.blobs, reads);
   h.deps.identifier = identifier;
   h.deps.metadata = metadata;
   h.deps.thumbnailer = thumbnailer;

@@ -2,16 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, memberFileId, rootFileId, type BlobStore, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, memberFileId, rootFileId, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { AFTER_UNPACK_KEY, UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { hasTool, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf, tarOf } from './fixtures/archives/archive-fixtures.js';
-import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { countingReads, createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * An uploaded archive is hashed and unpacked in the same read of its blob
@@ -26,18 +25,7 @@ const reads = { bytes: 0 };
 
 beforeAll(async () => {
   h = await createHarness(inject('storageConnectionString'));
-  const store = h.deps.blobs;
-  h.deps.blobs = Object.create(store, {
-    openRead: {
-      value: async (...args: Parameters<BlobStore['openRead']>) => {
-        const stream: Readable = await store.openRead(...args);
-        stream.on('data', (c: Buffer) => {
-          reads.bytes += c.length;
-        });
-        return stream;
-      },
-    },
-  }) as BlobStore;
+  h.deps.blobs = countingReads(h.deps.blobs, reads);
   h.deps.identifier = new FileTypeIdentifier();
 });
 
