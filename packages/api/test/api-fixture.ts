@@ -76,8 +76,12 @@ function noting<T extends object>(target: T, label: string, touched: string[]): 
   });
 }
 
-export async function createApiFixture(connectionString: string, options: { logger?: Logger } = {}): Promise<ApiFixture> {
-  const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+export async function createApiFixture(
+  connectionString: string,
+  /** sql: an index database of the caller's (a bench on the server); migrated here, closed by dispose. Default: PGlite in memory. */
+  options: { logger?: Logger; sql?: SqlClient } = {},
+): Promise<ApiFixture> {
+  const sql = options.sql ?? (await openSqlClient({ kind: 'pglite', dataDir: 'memory://' }));
   await migrate(sql);
   const index = createPostgresIndex(sql);
   const access = createPostgresAccessStore(sql);
