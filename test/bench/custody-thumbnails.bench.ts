@@ -5,7 +5,7 @@
  * Not a test: prints figures, asserts nothing about time.
  *
  *   npx tsx test/bench/custody-thumbnails.bench.ts [--database-url postgres://postgres@127.0.0.1:5432/test]
- *                                                 [--concurrency 64] [--requests 2000] [--rounds 2]
+ *                                                 [--concurrency 64] [--requests 2000] [--rounds 2] [--custody log|none]
  *
  * Azurite is started on free ports in a throw-away folder. The index is PGlite
  * in memory, or with --database-url a fresh database on that server (dropped
@@ -21,6 +21,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { azuriteConnectionString } from '@exhibit/core';
+import { segmentName } from '@exhibit/custody';
+import { createAzureAppendLog } from '@exhibit/storage';
 import { openSqlClient, type SqlClient } from '@exhibit/index';
 import { freePort, startAzurite } from '../../packages/host/src/azurite.process.js';
 import { createApi } from '../../packages/api/src/api.js';
@@ -33,6 +35,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     requests: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '2' },
+    // 'none': the same route with a custody recorder that records nothing, for the route's own ceiling.
+    custody: { type: 'string', default: 'log' },
   },
 });
 const CONCURRENCY = Number(args.concurrency);
@@ -70,18 +74,21 @@ async function main(): Promise<void> {
   const azurite = await startAzurite({ location, blobPort, queuePort });
   const server = args['database-url'] ? await serverDatabase(args['database-url']) : null;
   try {
-    const f = await createApiFixture(azuriteConnectionString('127.0.0.1', blobPort, queuePort), server ? { sql: server.sql } : {});
+    const connectionString = azuriteConnectionString('127.0.0.1', blobPort, queuePort);
+    const f = await createApiFixture(connectionString, server ? { sql: server.sql } : {});
     const seed = await seedCase(f, 'BENCH-1');
     await f.access.assign(seed.caseId, 'ivy', { by: 'setup' });
     const token = await f.token('ivy', ['investigator']);
-    const api = createApi({ ...f.deps, custody: f.custodyLog });
+    const withCustody = args.custody !== 'none';
+    const api = createApi({ ...f.deps, custody: withCustody ? f.custodyLog : { record: async () => undefined } });
+    const appendLog = createAzureAppendLog({ connectionString, container: f.custodyContainer });
     const request: ApiRequest = {
       method: 'GET',
       path: `/cases/${seed.caseId}/files/${seed.photoFileId}/thumbnail`,
       query: new URLSearchParams(),
       headers: { authorization: `Bearer ${token}` },
     };
-    say(`index: ${server ? 'PostgreSQL server' : 'PGlite (memory)'}; ${CONCURRENCY} requests at a time, ${REQUESTS} per round, one evidence item (one custody log)`);
+    say(`index: ${server ? 'PostgreSQL server' : 'PGlite (memory)'}; custody: ${withCustody ? 'the real log' : 'NONE (route ceiling)'}; ${CONCURRENCY} requests at a time, ${REQUESTS} per round, one evidence item (one custody log)`);
     // Warm-up: the log's first entries (segment start), the key registration, connections.
     for (let i = 0; i < 20; i++) await drain(await api.handle(request));
     for (let round = 1; round <= ROUNDS; round++) {
@@ -104,6 +111,10 @@ async function main(): Promise<void> {
       );
       const seconds = (performance.now() - started) / 1000;
       latencies.sort((a, b) => a - b);
+      if (!withCustody) {
+        say(`round ${round}: ${(REQUESTS / seconds).toFixed(1)} views/s, p50 ${percentile(latencies, 50).toFixed(0)} ms / p95 ${percentile(latencies, 95).toFixed(0)} ms, ${failures} not 200; load before ${before}, after ${loadavg()}`);
+        continue;
+      }
       const v0 = performance.now();
       const verification = await f.custodyLog.verify({ caseId: seed.caseId, checkEvidence: false });
       const verifyMs = performance.now() - v0;
@@ -113,7 +124,7 @@ async function main(): Promise<void> {
           `${failures} answers other than 200; load before ${before}, after ${loadavg()}`,
       );
       say(
-        `  custody verify: ok ${verification.ok}, ${item?.verifiedEntries} entries verified (index ${item?.indexEntries}), firstBreak ${JSON.stringify(item?.firstBreak ?? null)}, ${verifyMs.toFixed(0)} ms`,
+        `  append blocks in the log: ${(await appendLog.head(segmentName(seed.caseId, seed.evidenceId, 0)))?.blockCount}; custody verify: ok ${verification.ok}, ${item?.verifiedEntries} entries verified (index ${item?.indexEntries}), firstBreak ${JSON.stringify(item?.firstBreak ?? null)}, ${verifyMs.toFixed(0)} ms`,
       );
     }
     await f.dispose();

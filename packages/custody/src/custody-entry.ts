@@ -12,6 +12,19 @@ export const CUSTODY_LIMITS = {
   rolloverEntries: 40_000,
   /** Bytes per segment before a new one starts. */
   rolloverBytes: 150 * 1024 * 1024,
+  /**
+   * Entries written as one append block (group commit): those that arrived while the
+   * previous write to the log was in flight. Bounds one index statement too (15
+   * parameters an entry, far below PostgreSQL's 65,535).
+   */
+  maxGroupEntries: 256,
+  /**
+   * Bytes of one group's block. Azure takes 4 MiB per append block (100 MiB from API
+   * version 2022-11-02, as Azurite 3.35 does); kept at the size a writer that lost a race
+   * reads back cheaply (maxDeltaReadBytes), so a rival's group never forces a full reload.
+   * An entry larger than this still goes out, alone.
+   */
+  maxGroupBytes: 1024 * 1024,
   /** Conditional appends tried before giving up with a retryable error. */
   maxAppendAttempts: 40,
   /** Longest wait between two contended append attempts. */

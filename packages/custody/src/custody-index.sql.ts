@@ -10,13 +10,21 @@ export interface IndexedEntry {
   hash: string;
 }
 
-/** Rows already there (same seq, or same eventKey) are left as they are: the first copy wins. */
+/**
+ * Rows already there (same seq, or same eventKey) are left as they are: the first copy wins.
+ * The entry rows and their signed lines (custody_lines, migration 0014, so a log whose tail
+ * storage lost can be restored) go in as one statement, hence one transaction: a group of
+ * entries appended in one block is in the index copy whole or not at all, and a crash
+ * between the two tables can no longer leave a row without its line.
+ */
 export async function insertIndexedEntries(sql: CustodySql, rows: IndexedEntry[]): Promise<void> {
   if (rows.length === 0) return;
   const params: unknown[] = [];
   const values: string[] = [];
+  const lineValues: string[] = [];
   for (const { entry, segment, hash } of rows) {
     const p = params.length;
+    const line = encodeEntry(entry).toString('utf8');
     params.push(
       entry.subject.caseId,
       entry.subject.evidenceId,
@@ -32,31 +40,25 @@ export async function insertIndexedEntries(sql: CustodySql, rows: IndexedEntry[]
       entry.keyId,
       entry.prevHash,
       hash,
+      line.endsWith('\n') ? line.slice(0, -1) : line,
     );
     const n = (i: number) => `$${p + i}`;
     values.push(
-      `(${n(1)}, ${n(2)}, ${n(3)}, ${n(4)}, ${n(5)}, ${n(6)}, ${n(7)}, ${n(8)}::jsonb, ${n(9)}::jsonb, ${n(10)}::jsonb, ${n(11)}, ${n(12)}, ${n(13)}, ${n(14)})`,
+      `(${n(1)}, ${n(2)}, ${n(3)}::bigint, ${n(4)}::integer, ${n(5)}::timestamptz, ${n(6)}, ${n(7)}, ${n(8)}::jsonb, ${n(9)}::jsonb, ${n(10)}::jsonb, ${n(11)}, ${n(12)}, ${n(13)}, ${n(14)})`,
     );
+    lineValues.push(`(${n(1)}, ${n(2)}, ${n(3)}::bigint, ${n(4)}::integer, ${n(15)})`);
   }
   await sql.query(
-    `INSERT INTO custody_entries
-       (case_id, evidence_id, seq, segment, time, actor, action, subject, details, tools, event_key, key_id, prev_hash, entry_hash)
-     VALUES ${values.join(',\n            ')}
+    `WITH entries AS (
+       INSERT INTO custody_entries
+         (case_id, evidence_id, seq, segment, time, actor, action, subject, details, tools, event_key, key_id, prev_hash, entry_hash)
+       VALUES ${values.join(',\n              ')}
+       ON CONFLICT DO NOTHING
+     )
+     INSERT INTO custody_lines (case_id, evidence_id, seq, segment, line)
+     VALUES ${lineValues.join(', ')}
      ON CONFLICT DO NOTHING`,
     params,
-  );
-  // The signed lines themselves, so a log whose tail storage lost can be restored (migration 0014).
-  const lineParams: unknown[] = [];
-  const lineValues: string[] = [];
-  for (const { entry, segment } of rows) {
-    const p = lineParams.length;
-    const line = encodeEntry(entry).toString('utf8');
-    lineParams.push(entry.subject.caseId, entry.subject.evidenceId, entry.seq, segment, line.endsWith('\n') ? line.slice(0, -1) : line);
-    lineValues.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5})`);
-  }
-  await sql.query(
-    `INSERT INTO custody_lines (case_id, evidence_id, seq, segment, line) VALUES ${lineValues.join(', ')} ON CONFLICT DO NOTHING`,
-    lineParams,
   );
 }
 
@@ -80,12 +82,14 @@ export async function indexedLinesAfter(
   return rows.map((r) => ({ seq: Number(r.seq), segment: Number(r.segment), line: r.line, hash: r.entry_hash }));
 }
 
-export async function hasEventKey(sql: CustodySql, caseId: string, evidenceId: string, eventKey: string): Promise<boolean> {
-  const { rows } = await sql.query(
-    `SELECT 1 FROM custody_entries WHERE case_id = $1 AND evidence_id = $2 AND event_key = $3`,
-    [caseId, evidenceId, eventKey],
+/** Which of `eventKeys` the index copy already records for this log. */
+export async function recordedEventKeys(sql: CustodySql, caseId: string, evidenceId: string, eventKeys: string[]): Promise<Set<string>> {
+  if (eventKeys.length === 0) return new Set();
+  const { rows } = await sql.query<{ event_key: string }>(
+    `SELECT event_key FROM custody_entries WHERE case_id = $1 AND evidence_id = $2 AND event_key = ANY($3::text[])`,
+    [caseId, evidenceId, eventKeys],
   );
-  return rows.length > 0;
+  return new Set(rows.map((r) => r.event_key));
 }
 
 export async function lastIndexedEntry(sql: CustodySql, caseId: string, evidenceId: string): Promise<{ seq: number; hash: string } | null> {

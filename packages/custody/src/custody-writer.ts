@@ -29,7 +29,8 @@ import {
   type UnsignedEntry,
   unsignedPart,
 } from './custody-entry.js';
-import { hasEventKey, indexedLinesAfter, insertIndexedEntries, lastIndexedEntry, type CustodySql, type IndexedEntry } from './custody-index.sql.js';
+import { indexedLinesAfter, insertIndexedEntries, lastIndexedEntry, recordedEventKeys, type CustodySql, type IndexedEntry } from './custody-index.sql.js';
+import { GroupCommit, type Waiting } from './group-commit.js';
 import { readLines } from './line-reader.js';
 import { evidencePrefix, segmentName } from './segment-names.js';
 import { publicKeyOf, SignatureVerifier, type PublicKeyRecord, type Signer } from './signer.js';
@@ -85,13 +86,16 @@ export interface CustodyWriterOptions {
 }
 
 /**
- * Appends signed entries to per-evidence append blobs. Within a process,
- * writes to one log take turns; across processes, conditional appends decide
- * and the loser re-reads the tail, re-chains, re-signs and tries again.
+ * Appends signed entries to per-evidence append blobs. Within a process, writes
+ * to one log take turns, and entries that arrive while a write is in flight go
+ * out together in the next one (group commit, group-commit.ts): one append block
+ * of several lines, each entry chained and signed on its own, and one index
+ * transaction. Across processes, conditional appends decide and the loser
+ * re-reads the tail, re-chains, re-signs and tries again.
  */
 export class CustodyWriter {
   private readonly tails = new Map<string, Tail>();
-  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly groups: GroupCommit<CheckedEvent>;
   private readonly registeredCases = new Map<string, Promise<void>>();
   /** Restorations done while loading a tail, recorded in the log itself after the write that found them. */
   private readonly restorations = new Map<string, { segment: number; fromSeq: number; entries: number }>();
@@ -109,87 +113,131 @@ export class CustodyWriter {
     if (this.rolloverEntries < 2) throw new ExhibitError('invalid-config', 'rolloverEntries must be at least 2');
     this.now = o.now ?? (() => new Date());
     this.tools = [{ name: 'exhibit-custody', version: o.toolVersion ?? 'unknown' }];
+    this.groups = new GroupCommit<CheckedEvent>({
+      maxGroupEntries: CUSTODY_LIMITS.maxGroupEntries,
+      write: (key, group, abortSignal) => this.writeGroup(key, group, abortSignal),
+      hasOwnWork: (key) => this.restorations.has(key),
+    });
   }
 
   async record(event: CustodyEvent, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
     const checked = checkEvent(event);
-    const key = `${checked.caseId}/${checked.evidenceId}`;
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous
-      .catch(() => undefined)
-      .then(() => this.recordInTurn(checked, options))
-      .then(() => this.recordRestoration(key, options));
-    this.queues.set(key, run);
-    try {
-      await run;
-    } finally {
-      if (this.queues.get(key) === run) this.queues.delete(key);
-    }
+    await this.groups.submit(`${checked.caseId}/${checked.evidenceId}`, checked, options.abortSignal);
   }
 
-  private async recordInTurn(event: CheckedEvent, options: { abortSignal?: AbortSignal }): Promise<void> {
-    const { caseId, evidenceId } = event;
+  /**
+   * Writes the first entries of `group` that fit one block (the segment's room,
+   * CUSTODY_LIMITS.maxGroupEntries/maxGroupBytes) as one conditional append and one
+   * index transaction, and settles their callers once both are done. Events whose
+   * eventKey the log already has are settled without a write; a duplicate within the
+   * group is written once and settles every caller that sent it. Returns what did not
+   * fit, for the next group.
+   */
+  private async writeGroup(key: string, group: Waiting<CheckedEvent>[], abortSignal: AbortSignal | undefined): Promise<Waiting<CheckedEvent>[]> {
+    const [caseId, evidenceId] = key.split('/') as [string, string];
+    const options = abortSignal ? { abortSignal } : {};
     await this.registerCase(caseId, options);
-    let tail = this.tails.get(`${caseId}/${evidenceId}`) ?? (await this.loadTail(caseId, evidenceId, { ...options, catchUp: true }));
-    if (this.restorations.has(`${caseId}/${evidenceId}`)) {
-      // Lines were just restored: say so in the log before anything else is appended to it.
-      this.remember(tail);
-      await this.recordRestoration(`${caseId}/${evidenceId}`, options);
-      tail = this.tails.get(`${caseId}/${evidenceId}`) ?? tail;
-    }
-    if (event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) {
-      this.o.logger.debug({ caseId, evidenceId, eventKey: event.eventKey }, 'custody event already recorded');
-      return;
-    }
+    let tail = this.tails.get(key) ?? (await this.loadTail(caseId, evidenceId, { ...options, catchUp: true }));
+    let todo = slotsOf(group);
     for (let attempt = 1; attempt <= CUSTODY_LIMITS.maxAppendAttempts; attempt++) {
+      // Lines were just restored (loading the tail): say so in the log before anything else is appended to it.
+      const restored = this.restorations.get(key);
+      if (restored) {
+        this.restorations.delete(key);
+        todo.unshift({ event: restorationEvent(caseId, evidenceId, restored, this.tools), waiting: [] });
+      }
+      todo = await this.withoutRecorded(caseId, evidenceId, todo);
+      if (todo.length === 0) return [];
       // A successor may itself be full already (other writers went ahead): walk on to the newest.
       while (this.isFull(tail)) tail = await this.nextSegment(tail, options);
-      // An empty segment first gets its start entry, then the event follows.
-      const isStart = tail.last === null;
-      const entry = await this.sign(isStart ? this.segmentStart(tail) : this.eventEntry(event, tail.last!), options);
-      const result = await this.tryAppend(tail, entry, isStart ? undefined : event.eventKey, options);
+      const block = await this.buildBlock(tail, todo, options);
+      // Every entry of the group was refused on its own (too large): nothing to append.
+      if (block.lines.length === 0) return block.rest.flatMap((slot) => slot.waiting);
+      const result = await this.tryAppend(tail, block, options);
       tail = result.tail;
       // A tail whose index copy failed is forgotten, so the next write starts cold and catches the index up.
-      if (result.indexed === false) this.tails.delete(`${caseId}/${evidenceId}`);
+      if (result.indexed === false) this.tails.delete(key);
       else this.remember(tail);
       if (result.status === 'recorded') {
-        if (isStart) continue;
-        return;
+        if (result.indexed === false) {
+          const err = new ExhibitError('index-unavailable', `custody log ${tail.name}: ${block.written.length} entries appended but their index copy failed; the next write copies them`, {
+            details: { reason: 'index-copy-failed', inLog: true, fromSeq: block.firstEventSeq },
+          });
+          for (const slot of block.written) slot.waiting.forEach((w) => w.reject(err));
+        } else {
+          for (const slot of block.written) slot.waiting.forEach((w) => w.resolve());
+        }
+        return block.rest.flatMap((slot) => slot.waiting);
       }
+      // Entries another writer recorded meanwhile (a redelivered event) are not written again.
+      todo = todo.filter((slot) => {
+        if (!slot.event.eventKey || !result.seenKeys.has(slot.event.eventKey)) return true;
+        this.o.logger.debug({ log: tail.name, eventKey: slot.event.eventKey }, 'custody event recorded concurrently by another writer');
+        slot.waiting.forEach((w) => w.resolve());
+        return false;
+      });
+      if (todo.length === 0) return [];
       // Lines another writer appended could not be copied to the index: catch it up from the log
       // before appending after them, so a later row never lands before theirs.
       if (result.status === 'lost' && result.indexed === false) tail = await this.loadTail(caseId, evidenceId, { ...options, catchUp: true });
-      if (result.status === 'reloaded' && event.eventKey && (await hasEventKey(this.o.sql, caseId, evidenceId, event.eventKey))) return;
-      await pause(attempt, options.abortSignal);
+      await pause(attempt, abortSignal);
     }
     throw new ExhibitError('storage-unavailable', `custody log ${tail.name}: no append won after ${CUSTODY_LIMITS.maxAppendAttempts} attempts`, {
       details: { reason: 'contention' },
     });
   }
 
-  /** A restored tail is itself an event of the log: the entry says which lines were appended again, and why. */
-  private async recordRestoration(key: string, options: { abortSignal?: AbortSignal }): Promise<void> {
-    const restored = this.restorations.get(key);
-    if (!restored) return;
-    this.restorations.delete(key);
-    const [caseId, evidenceId] = key.split('/') as [string, string];
-    await this.recordInTurn(
-      checkEvent({
-        caseId,
-        evidenceId,
-        action: 'log-restored',
-        actor: CUSTODY_ACTOR,
-        details: {
-          segment: restored.segment,
-          fromSeq: restored.fromSeq,
-          entries: restored.entries,
-          reason: 'storage had lost the newest entries of this log (a crash); the same signed lines were appended again from the index copy',
-        },
-        tools: this.tools,
-        eventKey: `log-restored:${restored.segment}:${restored.fromSeq}`,
-      }),
-      options,
-    );
+  /** Settles the slots whose eventKey the index copy already records (a redelivered event) and returns the rest. */
+  private async withoutRecorded(caseId: string, evidenceId: string, todo: Slot[]): Promise<Slot[]> {
+    const keys = todo.flatMap((slot) => (slot.event.eventKey ? [slot.event.eventKey] : []));
+    if (keys.length === 0) return todo;
+    const recorded = await recordedEventKeys(this.o.sql, caseId, evidenceId, keys);
+    if (recorded.size === 0) return todo;
+    return todo.filter((slot) => {
+      if (!slot.event.eventKey || !recorded.has(slot.event.eventKey)) return true;
+      this.o.logger.debug({ caseId, evidenceId, eventKey: slot.event.eventKey }, 'custody event already recorded');
+      slot.waiting.forEach((w) => w.resolve());
+      return false;
+    });
+  }
+
+  /**
+   * Chains and signs the entries of one block onto the tail: the segment's start entry
+   * first when it is empty, then as many slots as the segment's room and the group
+   * limits allow. A slot whose entry is too large is refused on its own (limit-exceeded)
+   * and the chain goes on without it.
+   */
+  private async buildBlock(tail: Tail, todo: Slot[], options: { abortSignal?: AbortSignal }): Promise<Block> {
+    const lines: Buffer[] = [];
+    const entries: Array<{ entry: CustodyEntry; hash: string }> = [];
+    let bytes = 0;
+    let last = tail.last;
+    const add = (signed: SignedLine) => {
+      lines.push(signed.line);
+      entries.push({ entry: signed.entry, hash: signed.hash });
+      bytes += signed.line.length;
+      last = { seq: signed.entry.seq, hash: signed.hash, time: signed.entry.time, segment: tail.segment };
+    };
+    if (last === null) add(await this.sign(this.segmentStart(tail), options));
+    const room = this.rolloverEntries - (last!.seq - tail.startSeq + 1);
+    const firstEventSeq = last!.seq + 1;
+    const written: Slot[] = [];
+    let next = 0;
+    for (; next < todo.length && written.length < Math.min(room, CUSTODY_LIMITS.maxGroupEntries); next++) {
+      const slot = todo[next]!;
+      let signed: SignedLine;
+      try {
+        signed = await this.sign(this.eventEntry(slot.event, last!), options);
+      } catch (err) {
+        if (!isExhibitError(err, 'limit-exceeded')) throw err;
+        slot.waiting.forEach((w) => w.reject(err));
+        continue;
+      }
+      if (written.length > 0 && bytes + signed.line.length > CUSTODY_LIMITS.maxGroupBytes) break;
+      add(signed);
+      written.push(slot);
+    }
+    return { lines, entries, written, rest: todo.slice(next), firstEventSeq };
   }
 
   private registerCase(caseId: string, options: { abortSignal?: AbortSignal }): Promise<void> {
@@ -256,55 +304,65 @@ export class CustodyWriter {
     return now < previous ? previous : now;
   }
 
-  private async sign(unsigned: UnsignedEntry, options: { abortSignal?: AbortSignal }): Promise<CustodyEntry> {
+  private async sign(unsigned: UnsignedEntry, options: { abortSignal?: AbortSignal }): Promise<SignedLine> {
     const signature = await this.o.signer.sign(signingBytes(unsigned), options);
     const entry: CustodyEntry = { ...unsigned, signature: Buffer.from(signature).toString('base64url') };
-    if (encodeEntry(entry).length > CUSTODY_LIMITS.maxEntryBytes) {
+    const line = encodeEntry(entry);
+    if (line.length > CUSTODY_LIMITS.maxEntryBytes) {
       throw new ExhibitError('limit-exceeded', `custody entry for ${unsigned.subject.caseId}/${unsigned.subject.evidenceId} is larger than ${CUSTODY_LIMITS.maxEntryBytes} bytes`);
     }
-    return entry;
+    return { entry, line, hash: hashEntryText(line.toString('utf8', 0, line.length - 1)) };
   }
 
   /**
-   * One conditional append. 'recorded': the entry (or, for a redelivered
-   * event, an entry with its eventKey) is in the log. 'lost': someone else
-   * wrote first; the tail is updated. 'reloaded': the tail had to be read
-   * afresh, so the caller re-checks idempotency against the index.
+   * One conditional append of a whole block (one append block: Azure stores it whole or
+   * not at all) and, once it landed, one index transaction for its entries.
+   * 'recorded': the block is in the log (appended now, or found appended when only the
+   * answer was lost); indexed says whether its index copy was written. 'lost': someone
+   * else wrote first; the tail is updated and seenKeys holds the eventKeys they wrote.
+   * 'reloaded': the tail had to be read afresh.
    */
   private async tryAppend(
     tail: Tail,
-    entry: CustodyEntry,
-    eventKey: string | undefined,
+    block: Block,
     options: { abortSignal?: AbortSignal },
-  ): Promise<{ status: 'recorded' | 'lost' | 'reloaded'; tail: Tail; indexed?: boolean }> {
-    const line = encodeEntry(entry);
-    const hash = hashEntryText(line.toString('utf8', 0, line.length - 1));
+  ): Promise<
+    | { status: 'recorded'; tail: Tail; indexed: boolean }
+    | { status: 'lost' | 'reloaded'; tail: Tail; indexed?: boolean; seenKeys: ReadonlySet<string> }
+  > {
+    const bytes = Buffer.concat(block.lines);
+    const rows = block.entries.map(({ entry, hash }) => ({ entry, segment: tail.segment, hash }));
+    const newest = block.entries.at(-1)!;
     if (options.abortSignal?.aborted) throw new ExhibitError('aborted', 'custody append aborted', { cause: options.abortSignal.reason });
     try {
       // Not cancellable once sent: an append cut off mid-request may still land, and a line whose
       // writer never learnt so would reach the index copy only when some later writer adopts it.
-      const head = await this.o.appendLog.append(tail.name, line, { appendPosition: tail.head.length, ifMatch: tail.head.etag });
-      const appended = { ...tail, head, last: { seq: entry.seq, hash, time: entry.time, segment: tail.segment } };
-      return { status: 'recorded', tail: appended, indexed: await this.index([{ entry, segment: tail.segment, hash }], appended) };
+      const head = await this.o.appendLog.append(tail.name, bytes, { appendPosition: tail.head.length, ifMatch: tail.head.etag });
+      const appended = { ...tail, head, last: { seq: newest.entry.seq, hash: newest.hash, time: newest.entry.time, segment: tail.segment } };
+      return { status: 'recorded', tail: appended, indexed: await this.index(rows, appended) };
     } catch (err) {
       // The segment this writer had open is gone (deleted under it): read the log afresh,
       // which refuses to start a deleted log again.
-      if (isExhibitError(err, 'not-found')) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }) };
+      if (isExhibitError(err, 'not-found')) {
+        return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }), seenKeys: new Set() };
+      }
       if (!isExhibitError(err, 'precondition-failed')) throw err;
     }
     // Someone else wrote first, or our own append landed and only the answer was lost (the SDK retried it).
     const seen = await this.readSince(tail, options);
-    if (seen === null) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }) };
+    if (seen === null) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }), seenKeys: new Set() };
     // Every line seen here is copied to the index before anything is appended after it: the
     // writer that appended it may be gone, or its answer lost, and a later row landing first
     // would leave a hole that verification must read as an insertion.
-    const indexed = await this.index(this.adoptable(tail, seen.lines), seen.tail);
-    if (seen.lines.some((l) => l.hash === hash)) return { status: 'recorded', tail: seen.tail, indexed };
-    if (eventKey !== undefined && seen.lines.some((l) => l.eventKey === eventKey)) {
-      this.o.logger.debug({ log: tail.name, eventKey }, 'custody event recorded concurrently by another writer');
-      return { status: 'recorded', tail: seen.tail, indexed };
+    const adopted = this.adoptable(tail, seen.lines);
+    const indexed = await this.index(adopted, seen.tail);
+    const seenHashes = new Set(seen.lines.map((l) => l.hash));
+    if (block.entries.every((e) => seenHashes.has(e.hash))) {
+      const adoptedHashes = new Set(adopted.map((r) => r.hash));
+      return { status: 'recorded', tail: seen.tail, indexed: indexed && block.entries.every((e) => adoptedHashes.has(e.hash)) };
     }
-    return { status: 'lost', tail: seen.tail, indexed };
+    const seenKeys = new Set(seen.lines.flatMap((l) => (l.eventKey ? [l.eventKey] : [])));
+    return { status: 'lost', tail: seen.tail, indexed, seenKeys };
   }
 
   /**
@@ -579,6 +637,66 @@ export class CustodyWriter {
       if (oldest !== undefined) this.tails.delete(oldest);
     }
   }
+}
+
+/** One entry to write and every caller waiting on it (several when an eventKey came twice; none for the log's own). */
+interface Slot {
+  event: CheckedEvent;
+  waiting: Waiting<CheckedEvent>[];
+}
+
+/** A group's entries chained onto a tail, ready to append as one block. */
+interface Block {
+  lines: Buffer[];
+  entries: Array<{ entry: CustodyEntry; hash: string }>;
+  /** Slots whose entries are in the block, in seq order. */
+  written: Slot[];
+  /** Slots that did not fit (segment room, group limits). */
+  rest: Slot[];
+  /** Seq of the block's first event entry (after a segment start). */
+  firstEventSeq: number;
+}
+
+interface SignedLine {
+  entry: CustodyEntry;
+  line: Buffer;
+  hash: string;
+}
+
+/** The group's callers by entry: an eventKey sent twice in one group is one entry. */
+function slotsOf(group: Waiting<CheckedEvent>[]): Slot[] {
+  const slots: Slot[] = [];
+  const byKey = new Map<string, Slot>();
+  for (const w of group) {
+    const key = w.item.eventKey;
+    const same = key === undefined ? undefined : byKey.get(key);
+    if (same) {
+      same.waiting.push(w);
+      continue;
+    }
+    const slot = { event: w.item, waiting: [w] };
+    slots.push(slot);
+    if (key !== undefined) byKey.set(key, slot);
+  }
+  return slots;
+}
+
+/** A restored tail is itself an event of the log: the entry says which lines were appended again, and why. */
+function restorationEvent(caseId: string, evidenceId: string, restored: { segment: number; fromSeq: number; entries: number }, tools: ToolVersion[]): CheckedEvent {
+  return checkEvent({
+    caseId,
+    evidenceId,
+    action: 'log-restored',
+    actor: CUSTODY_ACTOR,
+    details: {
+      segment: restored.segment,
+      fromSeq: restored.fromSeq,
+      entries: restored.entries,
+      reason: 'storage had lost the newest entries of this log (a crash); the same signed lines were appended again from the index copy',
+    },
+    tools,
+    eventKey: `log-restored:${restored.segment}:${restored.fromSeq}`,
+  });
 }
 
 interface SeenLine {
