@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isValidId, type CustodyAction, type ToolVersion } from '@exhibit/core';
+import { isValidId, LIMITS, type CustodyAction, type ToolVersion } from '@exhibit/core';
 import { canonicalJson } from './canonical-json.js';
 import type { PublicKeyRecord, SignatureAlgorithm } from './signer.js';
 
@@ -101,7 +101,7 @@ const entrySchema = z.strictObject({
   subject: z.strictObject({
     caseId: id,
     evidenceId: id,
-    blobName: z.string().min(1).max(1024).optional(),
+    blobName: z.string().min(1).max(LIMITS.maxBlobNameChars).optional(),
     fileId: z.string().min(1).max(128).optional(),
     sha256: z.string().min(1).max(128).optional(),
   }),

@@ -4,6 +4,7 @@ import {
   assertValidId,
   ExhibitError,
   isExhibitError,
+  LIMITS,
   PIPELINE_CUSTODY_ACTIONS,
   type AppendLog,
   type AppendLogHead,
@@ -627,7 +628,7 @@ function checkEvent(event: CustodyEvent): CheckedEvent {
   const eventKey = event.eventKey === undefined ? undefined : storedEventKey(event.eventKey);
   const subject: CustodySubject = { caseId, evidenceId };
   const s = event.subject ?? {};
-  for (const [k, max] of [['blobName', 1024], ['fileId', 128], ['sha256', 128]] as const) {
+  for (const [k, max] of [['blobName', LIMITS.maxBlobNameChars], ['fileId', 128], ['sha256', 128]] as const) {
     const v = s[k];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new ExhibitError('invalid-argument', `custody subject.${k} must be 1-${max} characters`);
