@@ -82,4 +82,12 @@ export const API_LIMITS = {
   exportThumbnailMaxBytes: 1024 * 1024,
   /** Characters of a tag's note. */
   maxNoteChars: 4000,
+  /**
+   * What a registration's custody entry holds of its own (user, blob name, details with the segment
+   * manifest), in bytes of JSON. The custody log takes an entry of at most 64 KiB
+   * (CUSTODY_LIMITS.maxEntryBytes) and adds under 600 bytes to it (case and evidence ids, seq, time,
+   * previous hash, key id, signature; 1 KiB is left). A manifest of long names can fill the 64 KiB
+   * request body and still not fit: it is refused (413) before anything is written.
+   */
+  maxUploadCustodyBytes: 63 * 1024,
 } as const;

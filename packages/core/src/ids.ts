@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ExhibitError } from './errors.js';
+import { LIMITS } from './limits.js';
 
 /** Case and evidence ids: short, URL- and path-safe, chosen by people. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -21,8 +22,12 @@ export interface EvidenceBlobName {
   fileName: string;
 }
 
-/** Parses `<caseId>/<evidenceId>/<file name>`; returns null for anything else. */
+/**
+ * Parses `<caseId>/<evidenceId>/<file name>`; returns null for anything else,
+ * including a name longer than Azure Storage allows (LIMITS.maxBlobNameChars).
+ */
 export function parseEvidenceBlobName(blobName: string): EvidenceBlobName | null {
+  if (blobName.length > LIMITS.maxBlobNameChars) return null;
   const first = blobName.indexOf('/');
   const second = first < 0 ? -1 : blobName.indexOf('/', first + 1);
   if (first < 0 || second < 0) return null;
@@ -34,7 +39,11 @@ export function parseEvidenceBlobName(blobName: string): EvidenceBlobName | null
 }
 
 export function evidenceBlobName(caseId: string, evidenceId: string, fileName: string): string {
-  return `${assertValidId('case', caseId)}/${assertValidId('evidence', evidenceId)}/${fileName}`;
+  const name = `${assertValidId('case', caseId)}/${assertValidId('evidence', evidenceId)}/${fileName}`;
+  if (name.length > LIMITS.maxBlobNameChars) {
+    throw new ExhibitError('invalid-argument', `evidence blob name is ${name.length} characters; Azure Storage allows at most ${LIMITS.maxBlobNameChars}`);
+  }
+  return name;
 }
 
 /**

@@ -37,6 +37,13 @@ export const LIMITS = {
   compressionRatioMinBytes: 1024 * 1024,
   /** Archives inside archives: the top-level evidence is depth 0. */
   maxNestingDepth: 4,
+  /**
+   * Longest evidence blob name taken in, in UTF-16 code units (JavaScript string length): Azure
+   * Storage's own limit of 1,024 characters, so only an emulator (Azurite checks no length) can hold
+   * a longer one, which ingest records as a rejected blob naming this limit. Up to 3,072 bytes of
+   * UTF-8, past a b-tree's 2,704-byte row: the index keys blob names by their SHA-256 (0105).
+   */
+  maxBlobNameChars: 1024,
   /** Longest archive member name kept (bytes of UTF-8). */
   maxEntryNameBytes: 4096,
   /** Members at most this size are buffered in memory while hashing; larger ones are staged. */

@@ -12,7 +12,7 @@ const id = z.string().min(1).max(128);
 export const hashMessage = z.object({
   caseId: id,
   evidenceId: id,
-  blobName: z.string().min(1).max(1024),
+  blobName: z.string().min(1).max(LIMITS.maxBlobNameChars),
   fileId: id,
 });
 export type HashMessage = z.infer<typeof hashMessage>;

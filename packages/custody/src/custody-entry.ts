@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { isValidId, type CustodyAction, type ToolVersion } from '@exhibit/core';
+import { isValidId, LIMITS, type CustodyAction, type ToolVersion } from '@exhibit/core';
 import { canonicalJson } from './canonical-json.js';
 import type { PublicKeyRecord, SignatureAlgorithm } from './signer.js';
 
@@ -39,6 +39,12 @@ export const CUSTODY_LIMITS = {
   indexGraceMs: 5_000,
   /** Tool versions on one entry. */
   maxTools: 64,
+  /**
+   * Longest eventKey stored as given (UTF-16 code units). A longer one, e.g. `received:<blob
+   * name>:<etag>` for a name near Azure's 1,024 characters, is stored in its digest form
+   * (storedEventKey); 512 keeps custody_entries_event_key's row under a b-tree's 2,704 bytes.
+   */
+  maxEventKeyChars: 512,
 } as const;
 
 export const CUSTODY_FORMAT = 'exhibit-custody/1';
@@ -108,18 +114,36 @@ const entrySchema = z.strictObject({
   subject: z.strictObject({
     caseId: id,
     evidenceId: id,
-    blobName: z.string().min(1).max(1024).optional(),
+    blobName: z.string().min(1).max(LIMITS.maxBlobNameChars).optional(),
     fileId: z.string().min(1).max(128).optional(),
     sha256: z.string().min(1).max(128).optional(),
   }),
   details: z.record(z.string(), z.unknown()),
   tools: z.array(z.strictObject({ name: z.string().max(200), version: z.string().max(200) })).max(CUSTODY_LIMITS.maxTools),
-  eventKey: z.string().min(1).max(512).optional(),
+  eventKey: z.string().min(1).max(CUSTODY_LIMITS.maxEventKeyChars).optional(),
   prevHash: hex64,
   keyId: z.string().min(1).max(256),
   alg: z.enum(['Ed25519', 'ES256']),
   signature: z.string().min(1).max(512).regex(/^[A-Za-z0-9_-]+$/),
 });
+
+/** The part of an eventKey before its first ':' (`received`, `hash`, …) when it is a plain word. */
+const EVENT_KEY_KIND = /^[a-z][a-z0-9-]{0,63}(?=:)/;
+
+/**
+ * The eventKey an event is stored and looked up with: the key itself up to
+ * CUSTODY_LIMITS.maxEventKeyChars, else `<kind>:sha256:<hex of the key's UTF-8>`
+ * (at most 136 characters). Deterministic, so a redelivery finds the same key;
+ * no key up to the limit ever took the digest form, so keys recorded before
+ * keep matching. A key of that form written as given could only equal a digest
+ * form by holding a SHA-256 of a longer key: the pipeline's keys hold names and
+ * ids instead.
+ */
+export function storedEventKey(eventKey: string): string {
+  if (eventKey.length <= CUSTODY_LIMITS.maxEventKeyChars) return eventKey;
+  const kind = EVENT_KEY_KIND.exec(eventKey)?.[0] ?? 'event';
+  return `${kind}:sha256:${createHash('sha256').update(eventKey, 'utf8').digest('hex')}`;
+}
 
 export function unsignedPart(entry: CustodyEntry): UnsignedEntry {
   const { signature: _signature, ...rest } = entry;

@@ -4,6 +4,7 @@ import {
   assertValidId,
   ExhibitError,
   isExhibitError,
+  LIMITS,
   PIPELINE_CUSTODY_ACTIONS,
   type AppendLog,
   type AppendLogHead,
@@ -23,6 +24,7 @@ import {
   parseEntryText,
   SEGMENT_START,
   signingBytes,
+  storedEventKey,
   type CustodyEntry,
   type CustodySubject,
   type SegmentStartDetails,
@@ -737,12 +739,14 @@ function checkEvent(event: CustodyEvent): CheckedEvent {
   if (typeof event.actor !== 'string' || event.actor.length === 0 || event.actor.length > 256) {
     throw new ExhibitError('invalid-argument', 'custody actor must be 1-256 characters');
   }
-  if (event.eventKey !== undefined && (typeof event.eventKey !== 'string' || event.eventKey.length === 0 || event.eventKey.length > 512)) {
-    throw new ExhibitError('invalid-argument', 'custody eventKey must be 1-512 characters');
+  if (event.eventKey !== undefined && (typeof event.eventKey !== 'string' || event.eventKey.length === 0)) {
+    throw new ExhibitError('invalid-argument', 'custody eventKey must be a non-empty string');
   }
+  // A key built from a long blob name is stored in its digest form, never refused: refusing it lost the event.
+  const eventKey = event.eventKey === undefined ? undefined : storedEventKey(event.eventKey);
   const subject: CustodySubject = { caseId, evidenceId };
   const s = event.subject ?? {};
-  for (const [k, max] of [['blobName', 1024], ['fileId', 128], ['sha256', 128]] as const) {
+  for (const [k, max] of [['blobName', LIMITS.maxBlobNameChars], ['fileId', 128], ['sha256', 128]] as const) {
     const v = s[k];
     if (v === undefined) continue;
     if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new ExhibitError('invalid-argument', `custody subject.${k} must be 1-${max} characters`);
@@ -752,5 +756,5 @@ function checkEvent(event: CustodyEvent): CheckedEvent {
   if (tools.length > CUSTODY_LIMITS.maxTools) throw new ExhibitError('invalid-argument', `at most ${CUSTODY_LIMITS.maxTools} tool versions per custody entry`);
   const details = toPlainJson(event.details ?? {});
   if (details === null || typeof details !== 'object' || Array.isArray(details)) throw new ExhibitError('invalid-argument', 'custody details must be an object');
-  return { caseId, evidenceId, action: event.action, actor: event.actor, subject, details, tools, ...(event.eventKey ? { eventKey: event.eventKey } : {}) };
+  return { caseId, evidenceId, action: event.action, actor: event.actor, subject, details, tools, ...(eventKey ? { eventKey } : {}) };
 }

@@ -102,6 +102,15 @@ const EVIDENCE_SUMMARY_SQL = `
    GROUP BY u.case_id, u.evidence_id
    ORDER BY u.case_id COLLATE "C", u.evidence_id COLLATE "C"`;
 
+/**
+ * An upload by its blob name ($1): the digest finds the row through uploads_pkey (a name can be
+ * longer than a b-tree row may be, migration 0105), the name itself makes the match exact.
+ */
+const UPLOAD_BY_NAME = (alias?: string) => {
+  const col = alias ? `${alias}.` : '';
+  return `${col}blob_name_sha256 = utf8_sha256($1::text) AND ${col}blob_name = $1`;
+};
+
 /** Budget counters and their columns (a fixed map: never a name from outside into SQL). */
 const BUDGET_COLUMN: Record<BudgetCounter, string> = {
   expandedBytes: 'expanded_bytes',
@@ -143,7 +152,7 @@ export class PostgresIndex implements IndexStore {
       `INSERT INTO uploads (blob_name, case_id, evidence_id, file_name, root_file_id, size, etag, version_id,
                             content_type, last_modified, acquisition)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
-       ON CONFLICT (blob_name) DO NOTHING`,
+       ON CONFLICT (blob_name_sha256) DO NOTHING`,
       [
         upload.blobName, upload.caseId, upload.evidenceId, upload.fileName, upload.rootFileId, upload.size, canonicalEtag(upload.etag),
         upload.versionId, upload.contentType, upload.lastModified, toJson(upload.acquisition ?? {}),
@@ -155,7 +164,7 @@ export class PostgresIndex implements IndexStore {
   }
 
   async getUpload(blobName: string): Promise<UploadRecord | null> {
-    const { rows } = await this.query(`SELECT ${uploadCols} FROM uploads u WHERE u.blob_name = $1`, [blobName]);
+    const { rows } = await this.query(`SELECT ${uploadCols} FROM uploads u WHERE ${UPLOAD_BY_NAME('u')}`, [blobName]);
     return rows[0] ? toUpload(rows[0]) : null;
   }
 
@@ -193,7 +202,7 @@ export class PostgresIndex implements IndexStore {
               changed_size = $3,
               changed_first_seen_at = COALESCE(changed_first_seen_at, now()),
               changed_last_seen_at = now()
-        WHERE blob_name = $1`,
+        WHERE ${UPLOAD_BY_NAME()}`,
       [blobName, seen.etag === '' ? '' : canonicalEtag(seen.etag), seen.size],
     );
   }
@@ -207,7 +216,7 @@ export class PostgresIndex implements IndexStore {
     if (integrity === 'pending') throw new ExhibitError('invalid-argument', 'recordUploadHashes needs a verdict, not pending');
     const { affectedRows } = await this.query(
       `UPDATE uploads SET md5 = $2, sha1 = $3, sha256 = $4, integrity = $5, mismatches = $6::text[], hashed_at = now()
-        WHERE blob_name = $1 AND integrity = 'pending'`,
+        WHERE ${UPLOAD_BY_NAME()} AND integrity = 'pending'`,
       [blobName, hashes.md5.toLowerCase(), hashes.sha1.toLowerCase(), hashes.sha256.toLowerCase(), integrity, mismatches],
     );
     if (affectedRows === 1) return;
@@ -237,7 +246,7 @@ export class PostgresIndex implements IndexStore {
             hash_failure_stage = COALESCE(hash_failure_stage, $2),
             hash_failure_code = COALESCE(hash_failure_code, $3),
             hash_failure_detail = COALESCE(hash_failure_detail, $4)
-          WHERE blob_name = $1
+          WHERE ${UPLOAD_BY_NAME()}
           RETURNING root_file_id, integrity`,
         [blobName, stage, code, detail],
         tx,

@@ -11,12 +11,13 @@ const COLUMNS = 'container, blob_name, etag, size, last_modified, reason, detail
  * First sighting inserts; any later one (the watcher's next pass, a
  * redelivered event) only counts and moves last_seen_at, keeping the first
  * reason and detail. GREATEST: a server clock stepping back must not make
- * the last sighting look older than it was.
+ * the last sighting look older than it was. Keyed by the name's SHA-256
+ * (migration 0105): a name that is not evidence can be any length.
  */
 export const RECORD_REJECTED_SQL = `
   INSERT INTO rejected_blobs AS r (container, blob_name, etag, size, last_modified, reason, detail)
   VALUES ($1, $2, $3, $4, $5, $6, $7)
-  ON CONFLICT (container, blob_name, etag) DO UPDATE
+  ON CONFLICT (container, blob_name_sha256, etag) DO UPDATE
      SET last_seen_at = GREATEST(r.last_seen_at, now()),
          seen_count = r.seen_count + 1
   RETURNING ${COLUMNS}`;

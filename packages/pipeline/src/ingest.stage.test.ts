@@ -13,6 +13,8 @@ describe('describeBadEvidenceName', () => {
     ['C1//x.jpg', /empty evidence id/],
     ['C1/-E1/x.jpg', /evidence id "-E1" is not an id/],
     ['C1/E1/', /empty file name/],
+    // Past Azure Storage's 1,024 characters: only an emulator holds it (long-unicode-blob-name-not-recorded).
+    [`C1/E1/${'x'.repeat(1019)}`, /the name is 1,025 characters; evidence blob names are at most 1,024/],
   ])('%j: %s', (name, detail) => {
     // Each case is one the parser refuses; the description says which part is wrong.
     expect(parseEvidenceBlobName(name)).toBeNull();

@@ -1,6 +1,7 @@
 import {
   isExhibitError,
   isValidId,
+  LIMITS,
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
   rootFileId,
@@ -36,6 +37,9 @@ export function describeBadEvidenceName(blobName: string): string {
   if (rest.length === 0) return 'only one folder level: the name needs <caseId>/<evidenceId>/<file name>';
   if (evidenceId === '') return 'empty evidence id segment (// after the case id)';
   if (!isValidId(evidenceId)) return `evidence id ${quote(evidenceId)} is not an id (1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit, no ..)`;
+  if (blobName.length > LIMITS.maxBlobNameChars) {
+    return `the name is ${blobName.length.toLocaleString('en-US')} characters; evidence blob names are at most ${LIMITS.maxBlobNameChars.toLocaleString('en-US')} (Azure Storage's limit; only an emulator holds longer ones)`;
+  }
   return 'empty file name (nothing after <caseId>/<evidenceId>/)';
 }
 

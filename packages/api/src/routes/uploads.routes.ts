@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { ExhibitError, evidenceBlobName, LIMITS, validateSegmentManifest, type DeclaredSegment, type SegmentManifestEntry } from '@exhibit/core';
-import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
+import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { EVIDENCE_UPLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { notFound } from '../http-errors.js';
 import { param } from '../query-params.js';
+import { API_LIMITS } from '../api-limits.js';
 import { uploadRegistrationSchema } from '../response-schemas.js';
 
 /** A base name as the CLI stores it: no folders, no control characters, not `.`/`..`. */
@@ -62,7 +63,8 @@ export const uploadsRoutes: RouteModule = [
       'claimed, nothing received) the caller is assigned to it as examiner (201, `claimedCase: true`). Idempotent for the same caller; ' +
       '409 when another user registered that blob, or when the blob was received without registration. With `segments` (a split disk image\'s first segment) the set\'s ' +
       'manifest is declared too: 400 when it is not a valid set (names, order, count, sizes, hashes, or its first entry is not this file), 409 when one of its segments was ' +
-      'received before the set was declared or the set was declared otherwise before; the same manifest again is idempotent.',
+      'received before the set was declared or the set was declared otherwise before; the same manifest again is idempotent. 413 when the registration\'s custody entry ' +
+      `would be over ${API_LIMITS.maxUploadCustodyBytes} bytes of its own (long segment names filling the body), before anything is written.`,
     access: { roles: EVIDENCE_UPLOADERS, caseScoped: true, newCaseRoles: EVIDENCE_UPLOADERS },
     params: z.strictObject({ caseId: param.id('Case id') }),
     query: z.strictObject({}),
@@ -79,6 +81,7 @@ export const uploadsRoutes: RouteModule = [
     async handler({ deps, principal, params, body, caseAccess, abortSignal }) {
       const blobName = evidenceBlobName(params.caseId, body.evidenceId, body.fileName);
       const segments = body.segments ? checkedManifest(body.segments, body.fileName, body.size) : null;
+      assertUploadEntryFits(principal, blobName, body, segments);
       let claimedCase = false;
       if (caseAccess?.newCase) {
         // Another examiner may have claimed it since the access check: then this caller is a stranger to it.
@@ -125,13 +128,7 @@ export const uploadsRoutes: RouteModule = [
             evidenceIds: [body.evidenceId],
             action: 'upload',
             subject: { blobName },
-            details: {
-              registered: true,
-              fileName: body.fileName,
-              size: body.size,
-              claimedCase,
-              ...(manifest ? { segmentManifest: manifest.manifest.map(declaredOf) } : {}),
-            },
+            details: uploadDetails(body, claimedCase, manifest ? manifest.manifest : null),
           },
         );
       }
@@ -155,6 +152,28 @@ function checkedManifest(segments: DeclaredSegment[], fileName: string, size: nu
     throw new ExhibitError('invalid-argument', `segments[0] must be the file registered (${fileName}, ${size} bytes): a manifest is declared with its first segment`);
   }
   return checked;
+}
+
+/** The details of a registration's `upload` custody entry. */
+function uploadDetails(body: { fileName: string; size: number }, claimedCase: boolean, manifest: DeclaredSegment[] | null): Record<string, unknown> {
+  return { registered: true, fileName: body.fileName, size: body.size, claimedCase, ...(manifest ? { segmentManifest: manifest.map(declaredOf) } : {}) };
+}
+
+/**
+ * Refuses, before anything is written, a registration whose custody entry the log would refuse
+ * (a long-named manifest filling the request body): written first, its registration and manifest
+ * stood without the entry, and a retry, finding them, recorded nothing (upload-custody-entry-over-limit-lost).
+ * Measured as recordForCase writes it, with the longer claimedCase (false).
+ */
+function assertUploadEntryFits(principal: Principal, blobName: string, body: { fileName: string; size: number }, manifest: DeclaredSegment[] | null): void {
+  const own = { actor: principal.user, subject: { blobName }, details: { ...uploadDetails(body, false, manifest), authKind: principal.authKind, roles: principal.roles } };
+  const bytes = Buffer.byteLength(JSON.stringify(own));
+  if (bytes > API_LIMITS.maxUploadCustodyBytes) {
+    throw new ExhibitError(
+      'limit-exceeded',
+      `this registration's custody entry would be ${bytes} bytes; at most ${API_LIMITS.maxUploadCustodyBytes} fit (shorter segment names, or fewer segments in the manifest)`,
+    );
+  }
 }
 
 /**

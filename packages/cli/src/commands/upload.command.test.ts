@@ -51,4 +51,19 @@ describe('manifestsOf', () => {
     expect(manifests.size).toBe(0);
     expect(warnings).toEqual([expect.stringMatching(/no segment manifest declared for hashed\.001: it takes .* more than the API's request limit of 64.0 KiB.*still checked against its --hash-file hashes/)]);
   });
+
+  it('regression upload-custody-entry-over-limit-lost: a manifest of long names whose body fits but whose custody entry would not is not declared, with a warning', async () => {
+    // 240-byte names: each segment adds about 270 bytes, so some counts fall between the two limits.
+    const base = 'n'.repeat(236);
+    let declinedForEntry = false;
+    for (let count = 225; count <= 245 && !declinedForEntry; count++) {
+      const order = await splitSet(dir, `${base}${count}`.slice(-236), count);
+      const { manifests, warnings } = await manifestsOf(order, new Map(), 'E1');
+      if (warnings.some((w) => /request limit/.test(w))) break;
+      declinedForEntry = warnings.some((w) => /its custody entry could take .* more than the 63.0 KiB the API accepts/.test(w));
+      if (!declinedForEntry) expect(manifests.size).toBe(1);
+      for (const f of order.files) await rm(f);
+    }
+    expect(declinedForEntry).toBe(true);
+  });
 });

@@ -122,7 +122,8 @@ export function acquisitionOf(file: string, acquisition: AcquisitionInfo, hashLi
  * for the whole set whatever order the segments arrive in.
  *
  * A manifest the API would refuse (more than LIMITS.maxDeclaredImageSegments
- * segments, or a registration body over API_LIMITS.maxBodyBytes) is not
+ * segments, a registration body over API_LIMITS.maxBodyBytes, or a custody
+ * entry over API_LIMITS.maxUploadCustodyBytes) is not
  * declared: the set goes up as before manifests existed (the names and the
  * `imagesegments` count on the first segment decide), with a warning, rather
  * than not at all.
@@ -157,6 +158,12 @@ function undeclarableBecause(evidenceId: string, segments: DeclaredSegment[]): s
   const first = segments[0]!;
   const bytes = Buffer.byteLength(JSON.stringify(registrationBody(evidenceId, first.fileName, first.size, segments)));
   if (bytes > API_LIMITS.maxBodyBytes) return `it takes ${formatBytes(bytes)}, more than the API's request limit of ${formatBytes(API_LIMITS.maxBodyBytes)}`;
+  // The registration's custody entry repeats the manifest with the blob name and the user, which the
+  // API measures (maxUploadCustodyBytes); counted here at their longest (ids of 64, a user of 256).
+  const entryBytes = bytes + Buffer.byteLength(`${'c'.repeat(64)}/${evidenceId}/${first.fileName}`) + 3 * API_LIMITS.maxUserChars + 256;
+  if (entryBytes > API_LIMITS.maxUploadCustodyBytes) {
+    return `its custody entry could take ${formatBytes(entryBytes)}, more than the ${formatBytes(API_LIMITS.maxUploadCustodyBytes)} the API accepts`;
+  }
   return null;
 }
 

@@ -41,6 +41,8 @@ export interface CustodyEvent {
   /**
    * Idempotency key: the same key is written once however often a message is
    * redelivered, e.g. `hash:<blobName>:<etag>`. Human actions leave it unset.
+   * Any length: one over 512 characters (a long blob name) is stored as
+   * `<kind>:sha256:<hex>` of the key (custody-entry.ts, storedEventKey).
    */
   eventKey?: string;
 }
