@@ -155,6 +155,8 @@ export function MapScreen({ caseId }: { caseId: string }) {
         e?.setAttribute('data-count', String(c.count));
         e?.setAttribute('data-lat', String(c.lat));
         e?.setAttribute('data-lon', String(c.lon));
+        e?.setAttribute('data-bbox', boxParam(c.bbox));
+        e?.setAttribute('data-cell-deg', String(answer.cellDeg));
       });
       marker.on('click', () => {
         if (single && c.fileId) navigate(`/cases/${enc(caseId)}/files/${enc(c.fileId)}${queryString(filterParams(search))}`);
