@@ -138,6 +138,13 @@ async function main(): Promise<void> {
       ['search map box + kind', `/cases/${CASE}/files`, { kind: 'image', bbox: '-0.5,51.3,0.3,51.7', limit: '200' }],
       ['map world (zoom 2)', `/cases/${CASE}/map`, { zoom: '2' }],
       ['map city box (zoom 11)', `/cases/${CASE}/map`, { zoom: '11', bbox: '-0.5,51.3,0.3,51.7' }],
+      // Past the summary's zooms (REVIEW_SUMMARY.mapMaxZoom = 12) the app asks for its view (about 1280 x 800 px and a
+      // margin): the fullest such views of the seeded positions, and the city box's 4,339 files cut into zoom-15 cells.
+      ['map street view box (zoom 15)', `/cases/${CASE}/map`, { zoom: '15', bbox: '-0.825,51.1184,-0.77,51.1528' }],
+      ['map building view box (zoom 18)', `/cases/${CASE}/map`, { zoom: '18', bbox: '-0.935,51.0668,-0.928125,51.0711' }],
+      ['map city box at zoom 15', `/cases/${CASE}/map`, { zoom: '15', bbox: '-0.5,51.3,0.3,51.7' }],
+      // What the app asked before it sent its view past zoom 12: the whole case at zoom 15 (its 5,000 fullest cells).
+      ['map whole case at zoom 15 (no view box)', `/cases/${CASE}/map`, { zoom: '15' }],
       ['timeline (auto bucket)', `/cases/${CASE}/timeline`, {}],
       ['timeline of a brushed month', `/cases/${CASE}/timeline`, { takenLocalFrom: '2023-03-01', takenLocalTo: '2023-04-01' }],
     ];

@@ -210,6 +210,114 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
     expect(inBox).toBeLessThan(withGps);
   });
 
+  it('zooms past 12 until a cluster splits into files at their exact positions, lists files at one position, and a box drawn there filters the gallery exactly', async () => {
+    const mapRequests: string[] = [];
+    const onRequest = (r: { url(): string }) => r.url().includes(`/cases/${caseId}/map?`) && mapRequests.push(r.url());
+    page.on('request', onRequest);
+    try {
+      await page.goto(`${appUrl}cases/${caseId}/map`);
+      const mapEl = page.getByTestId('map');
+      type Marker = { count: number; bbox: number[]; lat: string; lon: string; title: string; cellDeg: number };
+      /** The markers drawn for the map's current zoom (not the previous zoom's, still shown while the next answer comes). */
+      const markers = async (): Promise<Marker[] | null> => {
+        const zoom = Number(await mapEl.getAttribute('data-zoom'));
+        const all = await page.locator('.leaflet-marker-icon[data-bbox]').evaluateAll((els) =>
+          els.map((e) => ({
+            count: Number(e.getAttribute('data-count')),
+            bbox: e.getAttribute('data-bbox')!.split(',').map(Number),
+            lat: e.getAttribute('data-lat')!,
+            lon: e.getAttribute('data-lon')!,
+            title: e.getAttribute('title') ?? '',
+            cellDeg: Number(e.getAttribute('data-cell-deg')),
+          })),
+        );
+        return all.length > 0 && all.every((m) => m.cellDeg === 360 / 2 ** zoom / 4) ? all : null;
+      };
+      // expected.json gives positions to 4 decimals; the recorded ones (EXIF degrees, minutes, seconds) differ in the 15th digit.
+      const near = 1e-6;
+      const holding = (ms: Marker[], lon: number, lat: number) =>
+        ms.filter(({ bbox: [w, s, e, n] }) => w! - near <= lon && lon <= e! + near && s! - near <= lat && lat <= n! + near);
+      /** The recorded positions of the files in a box, from the API. */
+      const recorded = async (box: string) =>
+        (await sam.get<{ items: Array<{ content: { metadata: { gps?: { lat: number; lon: number } } } }> }>(`/cases/${caseId}/files?bbox=${box}&limit=10`)).items.map(
+          (i) => i.content.metadata.gps!,
+        );
+      /** Clicks the cluster holding this position until `enough` says so (each click zooms to the cluster's files). */
+      async function zoomInto(lon: number, lat: number, enough: (ms: Marker[]) => boolean): Promise<Marker[]> {
+        for (let i = 0; i < 25; i++) {
+          let ms: Marker[] | null = null;
+          for (let waited = 0; !(ms !== null && holding(ms, lon, lat).length === 1); waited += 200) {
+            if (waited > 20_000) {
+              const seen = await page.locator('.leaflet-marker-icon').evaluateAll((els) => els.map((e) => e.outerHTML.slice(0, 300)));
+              throw new Error(`no marker holding ${lon},${lat} at zoom ${await mapEl.getAttribute('data-zoom')}: ${JSON.stringify(seen)}; last requests ${mapRequests.slice(-3).join(' ')}`);
+            }
+            await page.waitForTimeout(200);
+            ms = await markers();
+          }
+          if (enough(ms!)) return ms!;
+          const zoom = await mapEl.getAttribute('data-zoom');
+          await page.locator(`.leaflet-marker-icon[data-bbox="${holding(ms!, lon, lat)[0]!.bbox.join(',')}"]`).click();
+          await expect.poll(() => mapEl.getAttribute('data-zoom'), { timeout: 20_000 }).not.toBe(zoom);
+        }
+        throw new Error(`no split around ${lon},${lat}`);
+      }
+
+      // Two photos 300 m apart in Milan: one cluster up to zoom 14, two points from 15 on.
+      const milan = [{ lat: 45.4642, lon: 9.19 }, { lat: 45.4654, lon: 9.1866 }];
+      expect(milan.every((p) => files.some((f) => f.expect.gps?.lat === p.lat && f.expect.gps?.lon === p.lon))).toBe(true);
+      const split = await zoomInto(milan[0]!.lon, milan[0]!.lat, (ms) => milan.every((p) => holding(ms, p.lon, p.lat).length === 1 && holding(ms, p.lon, p.lat)[0]!.count === 1));
+      const zoom = Number(await mapEl.getAttribute('data-zoom'));
+      expect(zoom).toBeGreaterThan(12);
+      // At their exact recorded positions, as the API gives them (not a cell's centre).
+      const milanRecorded = await recorded('9.18,45.46,9.2,45.47');
+      expect(milanRecorded).toHaveLength(2);
+      for (const p of milanRecorded) expect(holding(split, p.lon, p.lat).map((m) => [m.count, m.lat, m.lon])).toEqual([[1, String(p.lat), String(p.lon)]]);
+      // Past zoom 12 the app asked for its view only.
+      const deep = mapRequests.map((u) => new URL(u).searchParams).filter((q) => Number(q.get('zoom')) > 12);
+      expect(deep.length).toBeGreaterThan(0);
+      expect(deep.every((q) => q.get('bbox') !== null)).toBe(true);
+      await expect.poll(() => page.getByTestId('map-detail-note').textContent()).toContain('no streets');
+      await expect.poll(() => page.getByTestId('map-total').textContent()).toContain('in this view');
+
+      // A box drawn at this zoom around the first photo only: the gallery shows exactly what the API counts in it (one file).
+      const a = (await page.locator(`.leaflet-marker-icon[data-bbox="${holding(split, milan[0]!.lon, milan[0]!.lat)[0]!.bbox.join(',')}"]`).boundingBox())!;
+      await page.getByRole('button', { name: 'Draw a box' }).click();
+      const [cx, cy] = [a.x + a.width / 2, a.y + a.height / 2];
+      await page.mouse.move(cx - 20, cy - 20);
+      await page.mouse.down();
+      await page.mouse.move(cx, cy, { steps: 3 });
+      await page.mouse.move(cx + 20, cy + 20, { steps: 3 });
+      await page.mouse.up();
+      await expect.poll(() => new URL(page.url()).searchParams.get('bbox')).not.toBeNull();
+      const bbox = new URL(page.url()).searchParams.get('bbox')!;
+      const inBox = await sam.get<{ total: number; items: Array<{ file: { path: string } }> }>(`/cases/${caseId}/files?bbox=${bbox}&limit=10`);
+      expect(inBox.total).toBe(1);
+      const markerSum = () => page.locator('.leaflet-marker-icon[data-count]').evaluateAll((els) => els.reduce((n, e) => n + Number(e.getAttribute('data-count')), 0));
+      await expect.poll(markerSum).toBe(1);
+      await page.getByRole('link', { name: 'Show the files in the box in the gallery' }).click();
+      await expect.poll(resultCount).toBe(1);
+      expect(new URL(page.url()).searchParams.get('bbox')).toBe(bbox);
+
+      // A photo and its copy at one position never split: that cluster opens them in the gallery, by its exact box.
+      const liberty = { lat: 40.6892, lon: -74.0445 };
+      const copies = files.filter((f) => f.expect.gps?.lat === liberty.lat && f.expect.gps?.lon === liberty.lon).length;
+      expect(copies).toBe(2);
+      await page.goto(`${appUrl}cases/${caseId}/map`);
+      const together = await zoomInto(liberty.lon, liberty.lat, (ms) => holding(ms, liberty.lon, liberty.lat)[0]!.title.includes('at one position'));
+      const cluster = holding(together, liberty.lon, liberty.lat)[0]!;
+      expect(cluster.count).toBe(copies);
+      const [at, ...others] = await recorded('-74.05,40.68,-74.04,40.70');
+      expect(others).toEqual([at]);
+      expect(cluster.bbox).toEqual([at!.lon, at!.lat, at!.lon, at!.lat]);
+      await page.locator(`.leaflet-marker-icon[data-bbox="${cluster.bbox.join(',')}"]`).click();
+      await page.getByRole('heading', { name: 'Gallery' }).waitFor();
+      await expect.poll(resultCount).toBe(copies);
+      expect(new URL(page.url()).searchParams.get('bbox')).toBe(cluster.bbox.join(','));
+    } finally {
+      page.off('request', onRequest);
+    }
+  });
+
   it('filters the gallery with a brush on the timeline, keeping files without an offset apart', async () => {
     await page.goto(`${appUrl}cases/${caseId}/timeline`);
     const svg = page.getByTestId('timeline');

@@ -96,4 +96,16 @@ describe('search query parsing', () => {
     expect(parse('bbox=1,2,3,4,5').ok).toBe(false);
     expect(parse('bbox=-180,-90,180,90').ok).toBe(true);
   });
+
+  it('takes a box as JavaScript prints numbers, unrounded (a map cluster sent back selects exactly its files)', () => {
+    // Positions whose shortest exact text has more than 12 decimals, or an exponent.
+    const edges = [45.464199999999998, 9.186600000000001, 0.1 + 0.2, 1.2345678901234567e-7, -3.4e-9];
+    const box = [edges[2]!, edges[3]!, edges[1]!, edges[0]!];
+    const parsed = parse(`bbox=${box.map(String).join(',')}`);
+    expect(parsed).toMatchObject({ ok: true, value: { bbox: box } });
+    expect(parse(`bbox=${edges[4]},0,1,1`)).toMatchObject({ ok: true, value: { bbox: [edges[4], 0, 1, 1] } });
+    expect(parse('bbox=1e3,0,1,1').ok).toBe(false);
+    expect(parse('bbox=1.5e+2,0,1,1').ok).toBe(false);
+    expect(parse(`bbox=0.${'1'.repeat(24)},0,1,1`).ok).toBe(false);
+  });
 });

@@ -116,11 +116,16 @@ export const param = {
       .refine(isRealTime, { message: 'is not a real date and time' })
       .describe(description),
 
-  /** minLon,minLat,maxLon,maxLat in decimal degrees (WGS84). */
+  /**
+   * minLon,minLat,maxLon,maxLat in decimal degrees (WGS84). Each as a
+   * JavaScript number prints (its shortest exact text, up to 23 decimals, or
+   * with an exponent below 1e-6), so a map cluster's box, the exact positions
+   * of its files, is sent back unrounded and selects exactly those files.
+   */
   bbox: () =>
     z
       .string()
-      .regex(/^-?\d{1,3}(?:\.\d{1,12})?(?:,-?\d{1,3}(?:\.\d{1,12})?){3}$/, 'must be minLon,minLat,maxLon,maxLat')
+      .regex(/^-?\d{1,3}(?:\.\d{1,23})?(?:e-\d{1,3})?(?:,-?\d{1,3}(?:\.\d{1,23})?(?:e-\d{1,3})?){3}$/, 'must be minLon,minLat,maxLon,maxLat')
       .transform((v) => v.split(',').map(Number) as [number, number, number, number])
       .refine(([minLon, minLat, maxLon, maxLat]) => minLon >= -180 && maxLon <= 180 && minLat >= -90 && maxLat <= 90, {
         message: 'longitudes must be within -180..180 and latitudes within -90..90',

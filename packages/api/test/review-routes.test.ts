@@ -252,6 +252,19 @@ describe('exports', () => {
 });
 
 describe('map, timeline and thumbnails', () => {
+  it('past zoom 12 answers the view asked for, and a cluster box sent back unrounded opens exactly its files', async () => {
+    // As the app sends them: each edge as JavaScript prints it (here with 15 decimals).
+    const view = [-43.1729 - 1e-4, -22.9068 - 1e-4, -43.1729 + 1e-4, -22.9068 + 1e-4].map(String).join(',');
+    expect(view.split(',').some((edge) => edge.split('.')[1]!.length > 12)).toBe(true);
+    const map = await call('ivy', { path: `/cases/${seed.caseId}/map`, query: new URLSearchParams({ zoom: '22', bbox: view }) });
+    expect(map.status).toBe(200);
+    const body = mapResultSchema.parse(map.body);
+    expect(body).toMatchObject({ cellDeg: 360 / 2 ** 22 / 4, total: 1, clusters: [{ count: 1, lat: -22.9068, lon: -43.1729, fileId: seed.photoFileId }] });
+    const files = await call('ivy', { path: `/cases/${seed.caseId}/files`, query: new URLSearchParams({ bbox: body.clusters[0]!.bbox.map(String).join(','), limit: '10' }) });
+    expect(files.status).toBe(200);
+    expect((files.body as { items: Array<{ file: { fileId: string } }> }).items.map((i) => i.file.fileId)).toEqual([seed.photoFileId]);
+  });
+
   it('clusters the case on the map and counts its timeline through the routes', async () => {
     const map = await call('ivy', { path: `/cases/${seed.caseId}/map`, query: new URLSearchParams({ zoom: '5' }) });
     expect(map.status).toBe(200);

@@ -29,6 +29,15 @@ export const LIMITS = {
   stageDeadlineMs: 25 * 60_000,
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
+  /**
+   * Longest an evidence item's completion spends bringing its case's review
+   * summary up to date (waiting for a refresh already running, then one
+   * refresh; PostgreSQL cancels a statement past it). A refresh reads the
+   * case once: 2-19 s at 100,000 files and 25-78 s at 1,000,000 on the loaded
+   * bench machine (docs/benchmarks.md). Past it the completion stands and the
+   * summary is left to the first quiet read.
+   */
+  reviewSummaryBudgetMs: 60_000,
   /** Bytes of one archive member. */
   maxMemberBytes: 64 * 1024 ** 3,
   /** Expanded/compressed ratio of one member beyond which it is treated as a bomb. */

@@ -39,6 +39,7 @@ import {
   type UploadRecord,
   type SegmentManifestEntry,
   imageSegmentsStatus,
+  type ReviewSummaryUpdate,
 } from '@exhibit/core';
 import { searchColumns } from './index-store.columns.js';
 import {
@@ -59,7 +60,7 @@ import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } 
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
-import { refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
+import { bringReviewSummaryUpToDate, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
@@ -859,6 +860,10 @@ export class PostgresIndex implements IndexStore {
 
   refreshReviewSummary(caseId: string): Promise<boolean> {
     return refreshReviewSummary(this.sql, caseId);
+  }
+
+  bringReviewSummaryUpToDate(caseId: string, options: { budgetMs: number; abortSignal?: AbortSignal }): Promise<ReviewSummaryUpdate> {
+    return bringReviewSummaryUpToDate(this.sql, caseId, options);
   }
 
   async search(query: SearchQuery): Promise<SearchResult> {

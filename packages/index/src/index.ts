@@ -6,7 +6,7 @@ export { PostgresAccessStore, createPostgresAccessStore } from './access-store.p
 export { countingSqlClient } from './sql-client.counting.js';
 export { createWatchdogStore, type WatchdogStore, type StalledFile, type DoneThumbnail } from './index-store.watchdog.js';
 export { PostgresReviewStore, createPostgresReviewStore, chooseBucket } from './review-store.postgres.js';
-export { REVIEW_SUMMARY, refreshReviewSummary } from './review-summary.js';
+export { REVIEW_SUMMARY, bringReviewSummaryUpToDate, refreshReviewSummary } from './review-summary.js';
 export { PDQ_SEARCH_DEFAULT_LIMIT, PDQ_SEARCH_MAX_LIMIT, PDQ_SEARCH_FILES_PER_CONTENT, type PdqRow, type SimilarQuery, type SimilarContent, type SimilarResult } from './index-store.pdq.js';
 export { HashSetStore, type HashSetRecord, type HashSetState, type ImportHashSetOptions, type ImportHashSetResult, type ImportProgress, type ImportPhase } from './hash-sets/hash-set-store.js';
 export { HASH_SET_FORMATS, HASH_SET_KINDS, type HashSetFormat, type RowError } from './hash-sets/hash-set.types.js';

@@ -1,4 +1,4 @@
-import { TIMELINE_BUCKETS, type ReviewFilter } from '@exhibit/core';
+import { ExhibitError, TIMELINE_BUCKETS, type ReviewFilter, type ReviewSummaryUpdate } from '@exhibit/core';
 import { matchedAs } from './index-store.search.js';
 import type { SqlClient } from './sql-client.js';
 
@@ -116,13 +116,27 @@ export async function quietSince(sql: SqlClient, caseId: string, quietMs: number
 export async function refreshReviewSummary(
   sql: SqlClient,
   caseId: string,
-  options: { mapMaxZoom?: number; /** Runs once the refresh's snapshot is taken (the tests commit a change there). */ afterSnapshot?: () => Promise<void> } = {},
+  options: {
+    mapMaxZoom?: number;
+    /**
+     * Longest any one statement of the refresh may run (PostgreSQL's
+     * statement_timeout; PGlite does not enforce it): past it the refresh is
+     * cancelled and rolled back, the summary left as it was, and the error is
+     * an ExhibitError 'timeout'.
+     */
+    statementTimeoutMs?: number;
+    /** Runs once the refresh's snapshot is taken (the tests commit a change there). */
+    afterSnapshot?: () => Promise<void>;
+  } = {},
 ): Promise<boolean> {
   const mapMaxZoom = options.mapMaxZoom ?? REVIEW_SUMMARY.mapMaxZoom;
   const started = performance.now();
   try {
     return await sql.transaction(async (tx) => {
       await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      if (options.statementTimeoutMs !== undefined) {
+        await tx.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(options.statementTimeoutMs))}`);
+      }
       const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), $2) AS ok', [caseId, REFRESH_LOCK_KEY]);
       if (lock[0]?.ok !== true) return false;
       await options.afterSnapshot?.();
@@ -207,6 +221,56 @@ export async function refreshReviewSummary(
     if (details === '40001' || details === '23505' || details === '40P01') return false;
     throw err;
   }
+}
+
+/** Pause between two looks at a case whose summary another refresh is making. */
+const BUSY_POLL_MS = 200;
+
+/**
+ * Brings the case's summary up to date with everything committed before the
+ * call, within `budgetMs` (completion.ts calls it once an evidence item is
+ * complete). Idempotent: a summary already fresh is left alone, so a
+ * completion delivered again costs one probe. A refresh already running may
+ * have taken its snapshot before the caller's last write: this one waits for
+ * it to end (polling, within the budget), then looks again and refreshes if
+ * the summary is still stale. A refresh is always a whole remake from one
+ * snapshot (never an increment), so nothing can be counted twice.
+ */
+export async function bringReviewSummaryUpToDate(
+  sql: SqlClient,
+  caseId: string,
+  options: { budgetMs: number; abortSignal?: AbortSignal; pollMs?: number; afterSnapshot?: () => Promise<void> },
+): Promise<ReviewSummaryUpdate> {
+  const deadline = performance.now() + options.budgetMs;
+  const pollMs = options.pollMs ?? BUSY_POLL_MS;
+  for (;;) {
+    if ((await summaryState(sql, caseId))?.fresh) return 'fresh';
+    const leftMs = deadline - performance.now();
+    if (leftMs <= 0 || options.abortSignal?.aborted) return 'busy';
+    try {
+      const refreshed = await refreshReviewSummary(sql, caseId, {
+        statementTimeoutMs: leftMs,
+        ...(options.afterSnapshot ? { afterSnapshot: options.afterSnapshot } : {}),
+      });
+      if (refreshed) return 'refreshed';
+    } catch (err) {
+      if (err instanceof ExhibitError && err.code === 'timeout') return 'timed-out';
+      throw err;
+    }
+    await sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())), options.abortSignal);
+  }
+}
+
+function sleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      abortSignal?.removeEventListener('abort', done);
+      resolve();
+    }
+    abortSignal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** The number of files of these dimensions, from a fresh summary (check summaryState in the same transaction first). */

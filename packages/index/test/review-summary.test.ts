@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IndexStore, type ReviewFilter } from '@exhibit/core';
-import { REVIEW_SUMMARY, createPostgresIndex, refreshReviewSummary, createPostgresReviewStore, openSqlClient, type PostgresReviewStore, type SqlClient } from '../src/index.js';
+import { REVIEW_SUMMARY, bringReviewSummaryUpToDate, createPostgresIndex, refreshReviewSummary, createPostgresReviewStore, openSqlClient, type PostgresReviewStore, type SqlClient } from '../src/index.js';
 import { summaryState } from '../src/review-summary.js';
 import { newUpload } from './fixtures.js';
 import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
@@ -214,4 +214,111 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
       await other.close();
     }
   }, 120_000);
+  /** The files the summary counts for the case (every dimension), beside the files themselves. */
+  async function summarisedFiles(caseId: string): Promise<{ summary: number; state: number; files: number }> {
+    const { rows } = await sql.query<{ summary: string; state: string; files: string }>(
+      `SELECT (SELECT COALESCE(sum(files), 0) FROM review_summary_counts WHERE case_id = $1) AS summary,
+              (SELECT files FROM review_summary_state WHERE case_id = $1) AS state,
+              (SELECT count(*) FROM files WHERE case_id = $1) AS files`,
+      [caseId],
+    );
+    return { summary: Number(rows[0]!.summary), state: Number(rows[0]!.state), files: Number(rows[0]!.files) };
+  }
+
+  it('is brought up to date once, and again is a probe: nothing counted twice (a completion delivered again)', async () => {
+    await seed(sql, CASE, 900, 30);
+    expect(await fresh(CASE)).toBe(false);
+    expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('refreshed');
+    expect(await fresh(CASE)).toBe(true);
+    const once = await summarisedFiles(CASE);
+    expect(once.summary).toBe(once.files);
+    expect(once.state).toBe(once.files);
+    const { rows: before } = await sql.query<{ at: unknown }>('SELECT refreshed_at AS at FROM review_summary_state WHERE case_id = $1', [CASE]);
+    for (let i = 0; i < 3; i++) expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('fresh');
+    const { rows: after } = await sql.query<{ at: unknown }>('SELECT refreshed_at AS at FROM review_summary_state WHERE case_id = $1', [CASE]);
+    expect(after).toEqual(before);
+    expect(await summarisedFiles(CASE)).toEqual(once);
+    await expectSameAnswers(CASE, FEW);
+  }, 120_000);
+
+  describe.skipIf(target.name !== 'postgres')('beside another connection', () => {
+    let other: SqlClient;
+    beforeAll(async () => {
+      const db = (await sql.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+      other = await openSqlClient({ kind: 'postgres', url: Object.assign(new URL(DATABASE_URL!), { pathname: `/${db}` }).toString(), entraAuth: false });
+    });
+    afterAll(async () => {
+      await other?.close();
+    });
+    /** What refreshReviewSummary's advisory lock is taken on (review-summary.ts). */
+    const holdRefreshLock = (caseId: string) => other.query('SELECT pg_advisory_lock(hashtext($1), 6000601)', [caseId]);
+    const releaseRefreshLock = (caseId: string) => other.query('SELECT pg_advisory_unlock(hashtext($1), 6000601)', [caseId]);
+
+    it('waits for a refresh already running (whose snapshot may predate the last write), then remakes the summary', async () => {
+      await seed(sql, CASE, 940, 20);
+      await holdRefreshLock(CASE);
+      const started = bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000, pollMs: 50 });
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await fresh(CASE)).toBe(false);
+      await releaseRefreshLock(CASE);
+      expect(await started).toBe('refreshed');
+      expect(await fresh(CASE)).toBe(true);
+      await expectSameAnswers(CASE, FEW);
+    }, 120_000);
+
+    it('gives up within its budget while another refresh keeps the case, leaving the answers to the files', async () => {
+      await seed(sql, CASE, 960, 10);
+      await holdRefreshLock(CASE);
+      try {
+        expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 300, pollMs: 50 })).toBe('busy');
+        expect(await fresh(CASE)).toBe(false);
+        await expectSameAnswers(CASE, FEW);
+      } finally {
+        await releaseRefreshLock(CASE);
+      }
+      expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('refreshed');
+    }, 120_000);
+
+    it('is cancelled by the database past its budget, and the summary is left as it was (stale, so unused)', async () => {
+      await seed(sql, CASE, 980, 10);
+      const stale = await summarisedFiles(CASE);
+      // Another transaction holds the case's summary rows: the refresh's DELETE waits on them until its statement times out.
+      await other.query('BEGIN');
+      await other.query('SELECT 1 FROM review_summary_counts WHERE case_id = $1 FOR UPDATE', [CASE]);
+      try {
+        expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 500 })).toBe('timed-out');
+      } finally {
+        await other.query('ROLLBACK');
+      }
+      expect(await summarisedFiles(CASE)).toEqual(stale);
+      expect(await fresh(CASE)).toBe(false);
+      await expectSameAnswers(CASE, FEW);
+      expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('refreshed');
+      expect(await fresh(CASE)).toBe(true);
+    }, 120_000);
+
+    it('racing a new upload to the case: the summary made without it is never used, and the upload completing brings it in', async () => {
+      await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 });
+      const before = await summarisedFiles(CASE);
+      // Stale (5 new files), then another upload's files commit after the refresh took its snapshot, before it commits.
+      await seed(sql, CASE, 1030, 5);
+      const raced = await bringReviewSummaryUpToDate(sql, CASE, {
+        budgetMs: 60_000,
+        afterSnapshot: async () => {
+          await seed(other, CASE, 1040, 25);
+        },
+      });
+      expect(raced).toBe('refreshed');
+      expect(await fresh(CASE)).toBe(false);
+      const counted = await summarisedFiles(CASE);
+      expect(counted.summary).toBe(before.files + 5);
+      expect(counted.files).toBe(before.files + 5 + 25);
+      // (Reads now ask the files; after REVIEW_SUMMARY.quietMs one would remake it: not waited for here.)
+      expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('refreshed');
+      expect(await fresh(CASE)).toBe(true);
+      const now = await summarisedFiles(CASE);
+      expect(now.summary).toBe(now.files);
+      await expectSameAnswers(CASE, FEW);
+    }, 120_000);
+  });
 });

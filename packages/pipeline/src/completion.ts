@@ -34,13 +34,30 @@ export async function recordCompletionIfDone(
     eventKey: `complete:${ref.caseId}/${ref.evidenceId}:${status.uploads.length}:${status.files.total}`,
   });
   ctx.logger.info({ files: status.files.total, failures: status.failures.length }, 'evidence processing complete');
-  // The review app's whole-case answers come from the case's summary once it
-  // is remade; a refresh that fails only leaves them to the files (and to the
-  // next quiet read), so it never fails the stage.
+  await bringReviewSummaryUpToDate(deps, ref, ctx);
+  return true;
+}
+
+/**
+ * The review app's whole-case answers (map, timeline, totals) come from the
+ * case's summary once it holds this evidence item: made now, so the first
+ * investigator to open the case does not pay for it. Bounded by
+ * LIMITS.reviewSummaryBudgetMs, after the completion is recorded, and never
+ * thrown: a summary not made leaves those answers to the files and to the
+ * next quiet read, never the completion to a retry.
+ */
+async function bringReviewSummaryUpToDate(deps: StageDeps, ref: EvidenceRef, ctx: StageContext): Promise<void> {
+  if (!deps.index.bringReviewSummaryUpToDate) return;
+  const started = performance.now();
   try {
-    await deps.index.refreshReviewSummary?.(ref.caseId);
+    const outcome = await deps.index.bringReviewSummaryUpToDate(ref.caseId, {
+      budgetMs: deps.limits.reviewSummaryBudgetMs,
+      ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
+    });
+    const ms = Math.round(performance.now() - started);
+    if (outcome === 'fresh' || outcome === 'refreshed') ctx.logger.info({ outcome, ms }, 'review summary up to date');
+    else ctx.logger.warn({ outcome, ms }, 'review summary left to the next quiet read');
   } catch (err) {
     ctx.logger.warn({ err }, 'review summary not refreshed');
   }
-  return true;
 }

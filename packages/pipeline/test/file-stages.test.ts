@@ -14,11 +14,12 @@ import {
   type StageOutcome,
   type Thumbnailer,
 } from '@exhibit/core';
-import { countingSqlClient, createPostgresIndex, openSqlClient } from '@exhibit/index';
+import { countingSqlClient, createPostgresIndex, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { loadFile } from '../src/file-stage.js';
 import { identifyStep } from '../src/identify.step.js';
 import type { StageContext } from '../src/stage.js';
+import { recordCompletionIfDone } from '../src/completion.js';
 import { batchesOf, runDeadLetter, runMessage, type RunnerDeps } from '../src/stage-runner.js';
 import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/unpack-harness.js';
 
@@ -95,6 +96,8 @@ let deps: RunnerDeps;
 let bus: RecordingBus;
 let custody: RecordingCustody;
 let close: () => Promise<void>;
+/** The index's database, read behind its back (the review summary's tables). */
+let sql: SqlClient;
 
 beforeAll(async () => {
   const store = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
@@ -110,7 +113,8 @@ beforeAll(async () => {
   const containers = { evidence: `evidence-${suffix}`, derived: `derived-${suffix}` };
   await blobs.ensureContainer(containers.evidence);
   await blobs.ensureContainer(containers.derived);
-  const index = createPostgresIndex(countingSqlClient(await openSqlClient({ kind: 'pglite', dataDir: 'memory://' }), counter));
+  sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+  const index = createPostgresIndex(countingSqlClient(sql, counter));
   await index.migrate();
   bus = new RecordingBus();
   custody = new RecordingCustody();
@@ -386,6 +390,76 @@ describe('per-file stages', () => {
     await run('index', doc);
     expect(await file(doc)).toMatchObject({ stage: 'indexed' });
     expect(completions(ref)).toHaveLength(1);
+  });
+});
+
+/** The case's review summary as stored (no read of the review API, which could remake it): fresh, and the files it counts. */
+async function reviewSummary(caseId: string): Promise<{ fresh: boolean; counted: number; files: number } | null> {
+  const { rows } = await sql.query<{ fresh: boolean; counted: string; files: string }>(
+    `SELECT s.sets_version = v.version AND NOT EXISTS (SELECT 1 FROM review_summary_changes c WHERE c.case_id = s.case_id) AS fresh,
+            (SELECT COALESCE(sum(files), 0) FROM review_summary_counts WHERE case_id = s.case_id) AS counted,
+            (SELECT count(*) FROM files WHERE case_id = s.case_id) AS files
+       FROM review_summary_state s CROSS JOIN review_summary_sets_version v WHERE s.case_id = $1`,
+    [caseId],
+  );
+  const r = rows[0];
+  return r ? { fresh: r.fresh === true, counted: Number(r.counted), files: Number(r.files) } : null;
+}
+
+describe('the review summary at completion (completion.ts)', () => {
+  const silent: StageContext = { logger: createRootLogger({ level: 'silent' }), messageId: 'again', deliveryCount: 2 };
+
+  it('is up to date once the last file completes, without any read; a completion again counts nothing twice; a new upload is in it once it completes', async () => {
+    const ref = { caseId: `case-summary-${randomBytes(3).toString('hex')}`, evidenceId: `ev-${randomBytes(4).toString('hex')}` };
+    const a = await addUpload(ref, 'a.jpg', 'JPEG summary a');
+    const b = await addUpload(ref, 'b.jpg', 'JPEG summary b');
+    for (const m of [a, b]) await run('analyse', m);
+    await run('index', a);
+    expect(await reviewSummary(ref.caseId)).toBeNull();
+    await run('index', b);
+    expect(completions(ref)).toHaveLength(1);
+    expect(await reviewSummary(ref.caseId)).toEqual({ fresh: true, counted: 2, files: 2 });
+
+    // The completion delivered again (a redelivered message, the watchdog): one probe, nothing added.
+    for (let i = 0; i < 2; i++) expect(await recordCompletionIfDone(deps, ref, silent)).toBe(true);
+    expect(completions(ref)).toHaveLength(1);
+    expect(await reviewSummary(ref.caseId)).toEqual({ fresh: true, counted: 2, files: 2 });
+
+    // Another evidence item of the case arrives: the summary is stale (so unused) until it is complete, then counts it.
+    const other = { ...ref, evidenceId: `ev-${randomBytes(4).toString('hex')}` };
+    const c = await addUpload(other, 'c.jpg', 'JPEG summary c');
+    expect(await reviewSummary(ref.caseId)).toEqual({ fresh: false, counted: 2, files: 3 });
+    await run('analyse', c);
+    await run('index', c);
+    expect(completions(other)).toHaveLength(1);
+    expect(await reviewSummary(ref.caseId)).toEqual({ fresh: true, counted: 3, files: 3 });
+  });
+
+  it('never fails or holds up the completion when the summary cannot be made', async () => {
+    const ref = { caseId: `case-summary-${randomBytes(3).toString('hex')}`, evidenceId: `ev-${randomBytes(4).toString('hex')}` };
+    const m = await addUpload(ref, 'a.jpg', 'JPEG summary broken');
+    await run('analyse', m);
+    const index = deps.index;
+    const asked: number[] = [];
+    deps = {
+      ...deps,
+      index: Object.create(index, {
+        bringReviewSummaryUpToDate: {
+          value: async (_caseId: string, options: { budgetMs: number }) => {
+            asked.push(options.budgetMs);
+            throw new ExhibitError('index-unavailable', 'the summary tables are gone');
+          },
+        },
+      }) as typeof index,
+    };
+    try {
+      expect((await run('index', m)).outcome).toMatchObject({ status: 'done' });
+    } finally {
+      deps = { ...deps, index };
+    }
+    expect(completions(ref)).toHaveLength(1);
+    expect(asked).toEqual([LIMITS.reviewSummaryBudgetMs]);
+    expect(await reviewSummary(ref.caseId)).toBeNull();
   });
 });
 

@@ -21,6 +21,17 @@ import type { ExhibitErrorCode } from '../errors.js';
 import type { ImageSegmentsStatus, SegmentManifestEntry } from '../segment-manifest.js';
 
 /** One uploaded evidence blob, as received. */
+/**
+ * What IndexStore.bringReviewSummaryUpToDate did: the summary was already
+ * `fresh`, or it was `refreshed` from a snapshot taken after the call began (a
+ * change committed since may have made it stale again; that change's own
+ * completion refreshes it), or it gave up within its budget because another
+ * refresh kept the case (`busy`) or a statement ran out of time
+ * (`timed-out`). Giving up leaves the summary as it was: reads then ask the
+ * files, and the first quiet read remakes it (docs/review-api.md, "Summary").
+ */
+export type ReviewSummaryUpdate = 'fresh' | 'refreshed' | 'busy' | 'timed-out';
+
 export interface UploadRecord {
   caseId: string;
   evidenceId: string;
@@ -534,6 +545,14 @@ export interface IndexStore {
    * answers every review request from the files.
    */
   refreshReviewSummary?(caseId: string): Promise<boolean>;
+  /**
+   * Brings the case's review summary up to date with everything committed
+   * before the call, within `budgetMs` (an evidence item's completion calls
+   * it): leaves a fresh summary alone, waits for a refresh already running,
+   * remakes a stale one. Never counts anything twice (a refresh is a whole
+   * remake from one snapshot). Optional, as refreshReviewSummary.
+   */
+  bringReviewSummaryUpToDate?(caseId: string, options: { budgetMs: number; abortSignal?: AbortSignal }): Promise<ReviewSummaryUpdate>;
   /** Marks an upload whose hash stage gave up (dead-lettered), so the evidence item can still complete. */
   failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;

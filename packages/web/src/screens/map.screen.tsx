@@ -32,6 +32,42 @@ interface MapAnswer {
  */
 const LAND = feature(land50m as unknown as Topology, (land50m as unknown as Topology).objects.land as GeometryCollection);
 
+/**
+ * The server's review summary keeps map cells down to this zoom
+ * (REVIEW_SUMMARY.mapMaxZoom): up to it the whole case's cells are one small
+ * read. Deeper, the server groups the files themselves, so the app asks only
+ * for what is on screen (its view, with a margin to pan into).
+ */
+const WHOLE_CASE_MAX_ZOOM = 12;
+/** The API's deepest zoom (cells of 360 / 2^22 / 4 degrees, about 2 m): clusters keep splitting down to it. */
+const MAX_ZOOM = 22;
+/** Past this zoom the basemap (Natural Earth 1:50m) has nothing more to show: said on screen. */
+const BASEMAP_DETAIL_ZOOM = 8;
+
+/** minLon, minLat, maxLon, maxLat, as the API's bbox. */
+type Box = [number, number, number, number];
+
+function parseBox(text: string | null): Box | null {
+  const b = text?.split(',').map(Number);
+  return b && b.length === 4 && b.every(Number.isFinite) ? (b as Box) : null;
+}
+
+/** A box as the API takes it: each edge as JavaScript prints it (exact, never rounded). */
+const boxParam = (b: Box) => b.map(String).join(',');
+
+function intersect(a: Box, b: Box): Box | null {
+  const r: Box = [Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.min(a[2], b[2]), Math.min(a[3], b[3])];
+  return r[0] <= r[2] && r[1] <= r[3] ? r : null;
+}
+
+/** The map's view as a box on the globe (a view across the antimeridian keeps its part on this side of it). */
+function viewBox(bounds: L.LatLngBounds): Box {
+  const clamp = (v: number, lim: number) => Math.max(-lim, Math.min(lim, v));
+  return [clamp(bounds.getWest(), 180), clamp(bounds.getSouth(), 90), clamp(bounds.getEast(), 180), clamp(bounds.getNorth(), 90)];
+}
+
+const boxHolds = (outer: Box, inner: Box) => outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3];
+
 export function MapScreen({ caseId }: { caseId: string }) {
   const { search } = useLocation();
   const filterKey = filterParams(search, { withSort: false }).toString();
@@ -40,18 +76,28 @@ export function MapScreen({ caseId }: { caseId: string }) {
   const markers = useRef<L.LayerGroup | null>(null);
   const boxLayer = useRef<L.Rectangle | null>(null);
   const [zoom, setZoom] = useState(2);
+  // Past WHOLE_CASE_MAX_ZOOM: the box asked for (the view and a margin), kept while the view stays inside it.
+  const [view, setView] = useState<Box | null>(null);
   const [answer, setAnswer] = useState<MapAnswer | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [drawing, setDrawing] = useState(false);
   const fitted = useRef(false);
 
   useEffect(() => {
-    const m = L.map(el.current!, { worldCopyJump: false, minZoom: 1, maxZoom: 18, zoomSnap: 1, attributionControl: true, preferCanvas: false });
+    const m = L.map(el.current!, { worldCopyJump: false, minZoom: 1, maxZoom: MAX_ZOOM, zoomSnap: 1, attributionControl: true, preferCanvas: false });
     m.attributionControl.setPrefix(false).addAttribution('Basemap: Natural Earth (public domain)');
+    L.control.scale({ imperial: false }).addTo(m);
     L.geoJSON(LAND, { style: { color: '#6b7d6b', weight: 0.6, fillColor: '#dfe8d8', fillOpacity: 1 }, interactive: false }).addTo(m);
     m.setView([20, 0], 2);
     markers.current = L.layerGroup().addTo(m);
-    m.on('zoomend', () => setZoom(m.getZoom()));
+    // After a zoom and after a pan (a zoom ends with a moveend too).
+    m.on('moveend', () => {
+      const z = m.getZoom();
+      setZoom(z);
+      if (z <= WHOLE_CASE_MAX_ZOOM) return setView(null);
+      const onScreen = viewBox(m.getBounds());
+      setView((asked) => (asked && boxHolds(asked, onScreen) ? asked : viewBox(m.getBounds().pad(0.5))));
+    });
     map.current = m;
     return () => {
       m.remove();
@@ -59,11 +105,21 @@ export function MapScreen({ caseId }: { caseId: string }) {
     };
   }, []);
 
-  // The clusters for this filter at this zoom.
+  // The clusters for this filter at this zoom (past WHOLE_CASE_MAX_ZOOM, in the view and the drawn box both).
   useEffect(() => {
     const abort = new AbortController();
     const q = new URLSearchParams(filterKey);
     q.set('zoom', String(zoom));
+    if (view) {
+      const drawn = parseBox(q.get('bbox'));
+      const box = drawn ? intersect(drawn, view) : view;
+      if (!box) {
+        setAnswer({ cellDeg: 360 / 2 ** zoom / 4, total: 0, clusters: [], truncated: false });
+        setError(null);
+        return;
+      }
+      q.set('bbox', boxParam(box));
+    }
     apiGet<MapAnswer>(`/cases/${enc(caseId)}/map?${q.toString()}`, abort.signal)
       .then((a) => {
         setAnswer(a);
@@ -71,7 +127,7 @@ export function MapScreen({ caseId }: { caseId: string }) {
       })
       .catch((e: unknown) => !abort.signal.aborted && setError(e instanceof Error ? e : new Error(String(e))));
     return () => abort.abort();
-  }, [caseId, filterKey, zoom]);
+  }, [caseId, filterKey, zoom, view]);
 
   useEffect(() => {
     const m = map.current;
@@ -80,6 +136,8 @@ export function MapScreen({ caseId }: { caseId: string }) {
     layer.clearLayers();
     for (const c of answer.clusters) {
       const single = c.count === 1;
+      // Files at one position (copies of a photo, a burst) never split, at any zoom: they open in the gallery.
+      const onePlace = !single && c.bbox[0] === c.bbox[2] && c.bbox[1] === c.bbox[3];
       const size = single ? 14 : Math.min(48, 22 + Math.log2(c.count) * 4);
       const icon = L.divIcon({
         className: single ? 'map-point' : 'map-cluster',
@@ -89,13 +147,22 @@ export function MapScreen({ caseId }: { caseId: string }) {
       const marker = L.marker([c.lat, c.lon], {
         icon,
         keyboard: true,
-        title: single ? 'One file: open it' : `${c.count} files: zoom in`,
+        title: single ? 'One file: open it' : onePlace ? `${c.count} files at one position: show them in the gallery` : `${c.count} files: zoom in`,
         alt: single ? 'file' : `${c.count} files`,
       });
-      marker.on('add', () => marker.getElement()?.setAttribute('data-count', String(c.count)));
+      marker.on('add', () => {
+        const e = marker.getElement();
+        e?.setAttribute('data-count', String(c.count));
+        e?.setAttribute('data-lat', String(c.lat));
+        e?.setAttribute('data-lon', String(c.lon));
+        e?.setAttribute('data-bbox', boxParam(c.bbox));
+        e?.setAttribute('data-cell-deg', String(answer.cellDeg));
+      });
       marker.on('click', () => {
         if (single && c.fileId) navigate(`/cases/${enc(caseId)}/files/${enc(c.fileId)}${queryString(filterParams(search))}`);
-        else m.fitBounds([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], { padding: [40, 40], maxZoom: 16 });
+        // The cluster's box holds exactly its files: they share its cell, and no other file matching the filter lies in it.
+        else if (onePlace || m.getZoom() >= MAX_ZOOM) navigate(`/cases/${enc(caseId)}/gallery${queryString(withParams(filterParams(search), { bbox: boxParam(c.bbox) }))}`);
+        else m.fitBounds([[c.bbox[1], c.bbox[0]], [c.bbox[3], c.bbox[2]]], { padding: [40, 40], maxZoom: MAX_ZOOM });
       });
       layer.addLayer(marker);
     }
@@ -140,7 +207,8 @@ export function MapScreen({ caseId }: { caseId: string }) {
       rect?.remove();
       start = null;
       setDrawing(false);
-      const clamp = (v: number, lim: number) => Math.max(-lim, Math.min(lim, v)).toFixed(6);
+      // 7 decimals (about 1 cm): finer than a pixel even at MAX_ZOOM. The URL's box is then the box, for the map and the gallery alike.
+      const clamp = (v: number, lim: number) => Math.max(-lim, Math.min(lim, v)).toFixed(7);
       const bbox = [clamp(b.getWest(), 180), clamp(b.getSouth(), 90), clamp(b.getEast(), 180), clamp(b.getNorth(), 90)].join(',');
       if (b.getWest() === b.getEast() || b.getSouth() === b.getNorth()) return;
       navigate(`/cases/${enc(caseId)}/map${queryString(withParams(search, { bbox }))}`);
@@ -164,9 +232,14 @@ export function MapScreen({ caseId }: { caseId: string }) {
       <FilterBar />
       <div className="toolbar">
         <p aria-live="polite" data-testid="map-total">
-          {answer ? `${answer.total.toLocaleString('en')} file${answer.total === 1 ? '' : 's'} with a location` : 'Loading…'}
+          {answer ? `${answer.total.toLocaleString('en')} file${answer.total === 1 ? '' : 's'} with a location${view ? ' in this view' : ''}` : 'Loading…'}
           {answer?.truncated && ' (only the 5,000 fullest cells are drawn; zoom in)'}
         </p>
+        {zoom > BASEMAP_DETAIL_ZOOM && (
+          <p className="map-note" data-testid="map-detail-note">
+            Zoom {zoom}: the offline basemap has coastlines only, no streets or buildings; the points are the recorded positions.
+          </p>
+        )}
         <button type="button" aria-pressed={drawing} onClick={() => setDrawing((d) => !d)}>
           {drawing ? 'Drag a box on the map… (click to cancel)' : 'Draw a box'}
         </button>
@@ -182,7 +255,7 @@ export function MapScreen({ caseId }: { caseId: string }) {
         )}
       </div>
       <ErrorNote error={error} />
-      <div ref={el} className="map" data-testid="map" role="application" aria-label="Map of the files with a location" />
+      <div ref={el} className="map" data-testid="map" data-zoom={zoom} role="application" aria-label="Map of the files with a location" />
     </section>
   );
 }
