@@ -81,13 +81,18 @@ async function wireEntry(entry: FileSystemEntry): Promise<WireEntry> {
   return out;
 }
 
-/** Sends `data` chunk by chunk, each once the main thread asked for more; false when told to end the task. */
-async function sendData(context: TaskContext, data: ByteSource, span: { offset: number; length: number } | null): Promise<boolean> {
+/**
+ * Sends `data` chunk by chunk, each once the main thread asked for more; false when told to end the task.
+ * Where the data lies in the blob (a span) is asked after its first bytes are read: a dynamic VHD knows a
+ * block's sector bitmap only once it has read it.
+ */
+async function sendData(context: TaskContext, data: ByteSource, withSpan: boolean): Promise<boolean> {
   for (let at = 0; ; at += DISK_CHUNK_BYTES) {
     const length = Math.min(DISK_CHUNK_BYTES, data.size - at);
     const read = length > 0 ? await data.read(at, length) : new Uint8Array(0);
     const bytes = read.buffer.slice(read.byteOffset, read.byteOffset + read.byteLength) as ArrayBuffer;
     const last = at + length >= data.size;
+    const span = at === 0 && withSpan && data.size > 0 ? (data.spanInBase?.(0, data.size) ?? null) : null;
     const answer = await ask(context, { t: 'chunk', bytes, last, ...(at === 0 ? { span } : {}) }, bytes);
     if (answer.op === 'end') return false;
     if (last || answer.op !== 'more') return true;
@@ -107,14 +112,10 @@ async function sendEntryData(context: TaskContext, entry: FileSystemEntry, feed:
 }
 
 async function sendEntryBytes(context: TaskContext, entry: FileSystemEntry): Promise<boolean> {
-  let data: ByteSource;
-  let span: { offset: number; length: number } | null;
   try {
     if (entry.problem) throw new ExhibitError(entry.problem.code, `${entry.path}: ${entry.problem.message}`);
     if (!entry.data) throw new ExhibitError('corrupt-file', `${entry.path}: the file system describes no data for this entry`);
-    data = entry.data();
-    span = data.size > 0 ? (data.spanInBase?.(0, data.size) ?? null) : null;
-    return await sendData(context, data, span);
+    return await sendData(context, entry.data(), true);
   } catch (err) {
     if (!hostile(err)) throw err;
     return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err) })).op !== 'end';
@@ -170,7 +171,7 @@ serveTasks({
     const { from } = input as DiskHashTaskInput;
     // The media in order: its reads follow on from the listing's, like member data.
     const image = await open(input as DiskTaskInput, context, {}, { following: true });
-    await sendData(context, from > 0 ? new SliceByteSource(image.media, from, image.media.size - from) : image.media, null);
+    await sendData(context, from > 0 ? new SliceByteSource(image.media, from, image.media.size - from) : image.media, false);
     return { value: null };
   },
 });
