@@ -259,6 +259,54 @@ describe('an uploaded archive hashed in its unpack\'s read', () => {
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
   });
 
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
+    'a raw image whose unpack is cut off midway (a shutdown) resumes on redelivery: members once, its hash from the new read, custody once',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-raw-resume-'));
+      try {
+        // More files than one hand-off batch (UNPACK_BATCH_SIZE), so the cut falls between two.
+        const files = Array.from({ length: UNPACK_BATCH_SIZE + 40 }, (_, i) => ({ path: `DCIM/F${String(i).padStart(4, '0')}.BIN`, bytes: pseudoRandom(20_000 + i, 3000 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const card = buildMemoryCard(dir, files, []);
+        const image = readFileSync(card.raw);
+        const message = await upload('resume.img', image);
+        expect(await deliver('hash', message)).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+        const controller = new AbortController();
+        const handOff = h.bus.send.bind(h.bus);
+        let sends = 0;
+        h.bus.send = async (queue, messages) => {
+          await handOff(queue, messages);
+          if (queue === 'analyse' && ++sends === 1) controller.abort(new Error('shutdown'));
+        };
+        try {
+          await expect(deliver('unpack', message, { abortSignal: controller.signal })).rejects.toBeDefined();
+        } finally {
+          h.bus.send = handOff;
+        }
+        const kept = await h.index.listChildren(message.fileId);
+        expect(kept.length).toBeGreaterThan(0);
+        expect(kept.length).toBeLessThan(files.length);
+        expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+
+        const before = reads.bytes;
+        expect(await deliver('unpack', message, { deliveryCount: 2 })).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+        // The resumed read hashes the whole blob again from its start: about once, never twice.
+        expect((reads.bytes - before) / image.length).toBeLessThan(1.2);
+        const up = (await h.index.getUpload(message.blobName))!;
+        expect(up).toMatchObject({ integrity: 'verified', hashes: { sha256: sha256(image) } });
+        const children = await h.index.listChildren(message.fileId);
+        const ids = children.map((c) => c.fileId);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+        expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
+
   it('records evidence-changed once when the blob changes under the read: upload and archive failed, unpack stopped with that reason', async () => {
     const zip = await zipOf(photos(8));
     const message = await upload('swapped.zip', zip);
