@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import {
+  DISK_IMAGE_MIMES,
   ExhibitError,
   failed,
   isDiskImageMime,
@@ -150,10 +151,21 @@ export async function recordUploadHash(
 }
 
 /**
+ * Of disk images, those whose unpack reads the upload's blob itself and so
+ * can hash it in the same read (docs/disk-images.md, "One read of an uploaded
+ * image"): a raw image (also the first piece of a split raw set), a VHD, an
+ * E01's first segment. A later EWF segment (E02 …) is read by its first
+ * segment's unpack, not its own; EWF 2, L01 and VHDX are refused unread.
+ */
+function readOnceInUnpack(mime: string, head: Uint8Array): boolean {
+  if (mime === DISK_IMAGE_MIMES.ewf) return isFirstEwfSegment(head);
+  return mime === DISK_IMAGE_MIMES.raw || mime === DISK_IMAGE_MIMES.vhd;
+}
+
+/**
  * Whether the upload's hash is left to its unpack's single read: an archive
- * we unpack (ZIP, TAR, TAR.GZ recognised by its first bytes, and an E01's
- * first segment, which its unpack reads in order for the stored-hash check;
- * other disk images are read by ranges and hashed here), decided once from a small head
+ * we unpack (ZIP, TAR, TAR.GZ recognised by its first bytes, and the disk
+ * images of readOnceInUnpack), decided once from a small head
  * read and kept as the root's unpack state ('pending'). An unpack already over
  * (done or failed) ended without the hash: it is taken here.
  */
@@ -175,8 +187,7 @@ async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageC
   if (identified.kind !== 'archive') return false;
   // Only a format the first bytes name (a ZIP with a prefix is found by its tail: hashed here, unpacked as before).
   const head = await input.read(0, ARCHIVE_SNIFF_BYTES, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
-  // Of disk images, an E01 (segment 1): its unpack reads the blob in order for the stored-hash check anyway (docs/disk-images.md).
-  if (isDiskImageMime(identified.mime) ? !isFirstEwfSegment(head) : detectArchiveFormat(head, null) === null) return false;
+  if (isDiskImageMime(identified.mime) ? !readOnceInUnpack(identified.mime!, head) : detectArchiveFormat(head, null) === null) return false;
   await deps.index.setUnpack(root.fileId, 'pending');
   ctx.logger.info({ blobName: upload.blobName, mime: identified.mime }, 'archive: hashed in the unpack\'s read of it');
   return true;

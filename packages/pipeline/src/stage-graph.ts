@@ -18,7 +18,7 @@ import {
  *                                      ▲       └─▶ unpack (archives above the depth limit)
  *                                      └───────────── members ◀─┘
  *
- * An uploaded ZIP/TAR (and an E01, segment 1) is hashed in its unpack's single read: hash ──▶ unpack
+ * An uploaded ZIP/TAR (and a raw or VHD disk image, an E01's segment 1) is hashed in its unpack's single read: hash ──▶ unpack
  * (members to analyse as above) ──▶ analyse for the archive itself, or back to
  * hash when that read ended without the hash (deadline, dead letter).
  *

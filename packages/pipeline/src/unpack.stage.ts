@@ -7,6 +7,7 @@ import {
   ExhibitError,
   failed,
   isDiskImageMime,
+  isRetryable,
   LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
@@ -30,7 +31,7 @@ import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { UnpackClock } from './archive/unpack.clock.js';
 import { storeMember, type ExpansionBudget, type StoredMember } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
-import { openArchive } from './archive/open-archive.js';
+import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat, openArchive } from './archive/open-archive.js';
 import { SingleReadSource, type SingleReadCounts } from './archive/single-read.source.js';
 import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
@@ -38,7 +39,9 @@ import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
+import { ReadOnceSource } from './read-once-source.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
@@ -178,7 +181,7 @@ async function unpackWith(
   try {
     // An upload hashed in this read has no content record yet: its format is named by its first bytes (hash.stage.ts checked).
     const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
-    const mime = content ? content.mime : await ewfMimeOfHead(blobs, source, options.signal);
+    const mime = content ? content.mime : await mimeOfUnhashedUpload(deps, blobs, source, parent, options.signal);
     // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
     // A segment a manifest declares after the first is one whatever else is there yet (card.EAA before card.E99).
     if (parent.parentId === null && source.offset === undefined && isDiskImageMime(mime)) {
@@ -230,13 +233,26 @@ async function declaredSet(deps: StageDeps, parent: FileRecord, source: ContentS
 
 /**
  * The type of an upload hashed in this read (no content record yet), as far
- * as unpack needs it: an E01's first segment is a disk image (the hash stage
- * left it here for that reason, hash.stage.ts); a ZIP or TAR is named by
- * openArchive from the same first bytes.
+ * as unpack needs it, decided as the hash stage decided to leave it here
+ * (hash.stage.ts): an E01's first segment is a disk image; a ZIP or TAR is
+ * named by openArchive from the same first bytes; anything else the hash
+ * stage left here was identified as a raw or VHD image, and is identified
+ * again (its head and tail, through this unpack's single read).
  */
-async function ewfMimeOfHead(blobs: BlobStore, source: ContentSource, abortSignal: AbortSignal): Promise<string | null> {
-  const head = await blobs.readRange({ container: source.container, name: source.name }, source.offset ?? 0, 16, { abortSignal });
-  return isFirstEwfSegment(head) ? DISK_IMAGE_MIMES.ewf : null;
+async function mimeOfUnhashedUpload(deps: StageDeps, blobs: BlobStore, source: ContentSource, parent: FileRecord, abortSignal: AbortSignal): Promise<string | null> {
+  const ref = { container: source.container, name: source.name };
+  const size = parent.size ?? (await blobs.getProperties(ref, { abortSignal })).size;
+  const head = await blobs.readRange(ref, source.offset ?? 0, Math.min(ARCHIVE_SNIFF_BYTES, size), { abortSignal });
+  if (isFirstEwfSegment(head)) return DISK_IMAGE_MIMES.ewf;
+  if (detectArchiveFormat(head, null) !== null) return null;
+  try {
+    const identified = await deps.identifier.identify(new ReadOnceSource(blobSource(blobs, source, parent.name, size), { maxWholeBytes: 0 }), { abortSignal });
+    return isDiskImageMime(identified.mime) ? identified.mime : null;
+  } catch (err) {
+    if (isRetryable(err) || abortSignal.aborted) throw err;
+    // Not identifiable now: openArchive names what it can from the first bytes, or refuses it (recorded on the unpack).
+    return null;
+  }
 }
 
 /**

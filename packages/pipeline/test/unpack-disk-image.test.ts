@@ -130,19 +130,43 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(image).toMatchObject({ format: 'raw', integrity: 'no-reference', ewfHeader: null });
   });
 
-  it('VHD: a fixed disk\'s contiguous files are spans of the blob; a dynamic disk\'s are copies; both hash as the card', async () => {
+  it('VHD: a fixed disk\'s contiguous files are spans of the blob; a dynamic disk\'s are spans within one block, copies across blocks; all hash as the card', async () => {
     const fixed = path.join(dir, 'card-fixed.vhd');
-    const dynamic = path.join(dir, 'card-dynamic.vhd');
     writeFixedVhd(card.raw, fixed);
-    writeDynamicVhd(card.raw, dynamic);
     const f = await unpack('card-fixed.vhd', readFileSync(fixed), DISK_IMAGE_MIMES.vhd);
-    const d = await unpack('card-dynamic.vhd', readFileSync(dynamic), DISK_IMAGE_MIMES.vhd);
     expect(f.image?.format).toBe('vhd-fixed');
-    expect(d.image?.format).toBe('vhd-dynamic');
-    const photoOf = (members: FileRecord[]) => members.find((m) => m.name === 'IMG_0001.JPG')!;
-    expect(photoOf(f.members).source).toMatchObject({ container: h.deps.containers.evidence, offset: offsetInImage(card.raw, photos[0]!.bytes) });
-    expect(photoOf(d.members).source?.container).toBe(h.deps.containers.derived);
-    expect(f.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags])).toEqual(d.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags]));
+    const photoOf = (members: FileRecord[], p: CardPhoto) => members.find((m) => m.path.endsWith(`!/${p.path}`))!;
+    expect(photoOf(f.members, photos[0]!).source).toMatchObject({ container: h.deps.containers.evidence, offset: offsetInImage(card.raw, photos[0]!.bytes) });
+    const raw = readFileSync(card.raw);
+    const live = photos.filter((p) => p.path !== 'DCIM/100MEDIA/IMG_0002.JPG');
+    const seen = { spans: 0, copies: 0 };
+    // 512 KiB blocks hold each photo whole; 8 KiB blocks (each photo is larger) never do.
+    for (const blockBytes of [512 * 1024, 8 * 1024]) {
+      const dynamic = path.join(dir, `card-dynamic-${blockBytes}.vhd`);
+      writeDynamicVhd(card.raw, dynamic, blockBytes);
+      const vhd = readFileSync(dynamic);
+      const d = await unpack(`card-dynamic-${blockBytes}.vhd`, vhd, DISK_IMAGE_MIMES.vhd);
+      expect(d.image?.format).toBe('vhd-dynamic');
+      expect(f.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags])).toEqual(d.members.map((m) => [m.path.split('!/')[1], m.sha256, m.flags]));
+      for (const p of live) {
+        const at = offsetInImage(card.raw, p.bytes);
+        const end = at + p.bytes.length;
+        // In place only within one block whose sectors all hold data (the writer leaves all-zero sectors unallocated: they read as zeros).
+        const sectorsHeld = Array.from({ length: Math.ceil(end / 512) - Math.floor(at / 512) }, (_, i) => raw.subarray((Math.floor(at / 512) + i) * 512, (Math.floor(at / 512) + i + 1) * 512)).every((s) => s.some((b) => b !== 0));
+        const inPlace = Math.floor(at / blockBytes) === Math.floor((end - 1) / blockBytes) && sectorsHeld;
+        const member = photoOf(d.members, p);
+        if (inPlace) {
+          seen.spans += 1;
+          expect(member.source?.container, p.path).toBe(h.deps.containers.evidence);
+          expect(vhd.subarray(member.source!.offset!, member.source!.offset! + member.size!).equals(p.bytes), p.path).toBe(true);
+        } else {
+          seen.copies += 1;
+          expect(member.source?.container, p.path).toBe(h.deps.containers.derived);
+        }
+      }
+    }
+    expect(seen.spans).toBeGreaterThan(0);
+    expect(seen.copies).toBeGreaterThan(0);
   });
 
   it('a raw image stored uncompressed in a ZIP: its files are spans of the ZIP blob, at the member\'s offset plus theirs', async () => {

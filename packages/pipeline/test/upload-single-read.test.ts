@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,7 +7,7 @@ import { createRootLogger, memberFileId, rootFileId, type FileMessage, type Hash
 import { FileTypeIdentifier } from '@exhibit/media';
 import { AFTER_UNPACK_KEY, UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
-import { hasTool, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
+import { hasTool, mbrSector, pseudoRandom, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf, tarOf } from './fixtures/archives/archive-fixtures.js';
 import { countingReads, createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -159,6 +159,57 @@ describe('an uploaded archive hashed in its unpack\'s read', () => {
     120_000,
   );
 
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
+    'raw, fixed VHD and dynamic VHD: hash leaves each to unpack, whose one read gives the upload\'s hashes and every file, even past a gap the listing jumps',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-raw-one-pass-'));
+      try {
+        // A disk whose one partition (a FAT32 card) starts 20 MiB in, after old bytes no table describes: the listing's
+        // first file lies far past the single read's look-ahead, so the read must move forward to it (hashing the gap)
+        // rather than read the files on the side and all of them again when it drains.
+        const shots = Array.from({ length: 6 }, (_, i) => ({ path: `DCIM/100MEDIA/IMG_000${i}.JPG`, bytes: pseudoRandom(4_000_000 + i, 1600 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const card = buildMemoryCard(dir, shots, []);
+        const gapBytes = 20 * 1024 * 1024;
+        const partition = readFileSync(card.raw);
+        const disk = Buffer.concat([mbrSector([{ type: 0x0c, startSector: gapBytes / SECTOR, sectors: partition.length / SECTOR }]), pseudoRandom(gapBytes - SECTOR, 99), partition]);
+        writeFileSync(path.join(dir, 'disk.img'), disk);
+        writeFixedVhd(path.join(dir, 'disk.img'), path.join(dir, 'disk-fixed.vhd'));
+        writeDynamicVhd(path.join(dir, 'disk.img'), path.join(dir, 'disk-dynamic.vhd'));
+        const wanted = shots.map((f) => sha256(f.bytes)).sort();
+        for (const name of ['disk.img', 'disk-fixed.vhd', 'disk-dynamic.vhd']) {
+          const image = readFileSync(path.join(dir, name));
+          const message = await upload(name, image);
+          const before = reads.bytes;
+          expect(await deliver('hash', message), name).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+          expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+          expect(await deliver('unpack', message), name).toMatchObject({ status: 'done', summary: { format: 'disk-image', memberCount: 8, failedMembers: 0 } });
+
+          const up = (await h.index.getUpload(message.blobName))!;
+          expect(up.integrity, name).toBe('verified');
+          expect(up.hashes).toEqual({ md5: createHash('md5').update(image).digest('hex'), sha1: createHash('sha1').update(image).digest('hex'), sha256: sha256(image) });
+          const children = await h.index.listChildren(message.fileId);
+          expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort(), name).toEqual(wanted);
+          // Identification, the upload's hashes and every file: the image read about once (it was 1 + the files' share, 1.4 here).
+          expect((reads.bytes - before) / image.length, name).toBeLessThan(1.2);
+          expect(custodyOf(message.evidenceId, 'integrity-verified'), name).toHaveLength(1);
+          expect(custodyOf(message.evidenceId, 'unpacked')[0], name).toMatchObject({ details: { memberCount: 8, uploadHashedInThisRead: true } });
+          expect(sentFor('analyse', message.fileId), name).toHaveLength(1);
+
+          // Redelivered (a crash after the end): nothing read or recorded again.
+          const again = reads.bytes;
+          expect(await deliver('unpack', message)).toEqual({ status: 'skipped', reason: 'already-done' });
+          expect(await deliver('hash', message)).toEqual({ status: 'skipped', reason: 'already-done' });
+          expect(reads.bytes).toBe(again);
+          expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+          expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
+
   it('hashes anything else in the hash stage, as before', async () => {
     const text = Buffer.from('witness statement\n');
     const message = await upload('statement.txt', text);
@@ -207,6 +258,54 @@ describe('an uploaded archive hashed in its unpack\'s read', () => {
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
   });
+
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
+    'a raw image whose unpack is cut off midway (a shutdown) resumes on redelivery: members once, its hash from the new read, custody once',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-raw-resume-'));
+      try {
+        // More files than one hand-off batch (UNPACK_BATCH_SIZE), so the cut falls between two.
+        const files = Array.from({ length: UNPACK_BATCH_SIZE + 40 }, (_, i) => ({ path: `DCIM/F${String(i).padStart(4, '0')}.BIN`, bytes: pseudoRandom(20_000 + i, 3000 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const card = buildMemoryCard(dir, files, []);
+        const image = readFileSync(card.raw);
+        const message = await upload('resume.img', image);
+        expect(await deliver('hash', message)).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+        const controller = new AbortController();
+        const handOff = h.bus.send.bind(h.bus);
+        let sends = 0;
+        h.bus.send = async (queue, messages) => {
+          await handOff(queue, messages);
+          if (queue === 'analyse' && ++sends === 1) controller.abort(new Error('shutdown'));
+        };
+        try {
+          await expect(deliver('unpack', message, { abortSignal: controller.signal })).rejects.toBeDefined();
+        } finally {
+          h.bus.send = handOff;
+        }
+        const kept = await h.index.listChildren(message.fileId);
+        expect(kept.length).toBeGreaterThan(0);
+        expect(kept.length).toBeLessThan(files.length);
+        expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+
+        const before = reads.bytes;
+        expect(await deliver('unpack', message, { deliveryCount: 2 })).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+        // The resumed read hashes the whole blob again from its start: about once, never twice.
+        expect((reads.bytes - before) / image.length).toBeLessThan(1.2);
+        const up = (await h.index.getUpload(message.blobName))!;
+        expect(up).toMatchObject({ integrity: 'verified', hashes: { sha256: sha256(image) } });
+        const children = await h.index.listChildren(message.fileId);
+        const ids = children.map((c) => c.fileId);
+        expect(new Set(ids).size).toBe(ids.length);
+        expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+        expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 
   it('records evidence-changed once when the blob changes under the read: upload and archive failed, unpack stopped with that reason', async () => {
     const zip = await zipOf(photos(8));

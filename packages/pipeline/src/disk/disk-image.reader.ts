@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
+import { errorMessage, ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
 import type { DeadlineWorkerPool, ServeResult } from '@exhibit/core/deadline-pool';
 import { ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from '../archive/archive-reader.js';
 import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js';
@@ -137,8 +137,17 @@ class ThreadedDiskImageReader implements DiskImageReader {
    * Serves the thread's ranged reads of the blob (or of segment `segment` of a
    * split image): the only bytes it gets, checked against that blob, pinned to
    * its ETag. A segment the item does not have is refused, never guessed.
+   *
+   * A `follow` read (a member's data, or the media in order) is asked of the
+   * store as a stream from that offset rather than a random-access range: an
+   * uploaded image's single read (archive/single-read.source.ts) then moves
+   * its pass forward to it, hashing the bytes in between, instead of reading
+   * it on the side and the same bytes again when it drains. Structures far
+   * ahead (an MFT, a later group's inode table) stay ranged reads, so they
+   * never drag the pass past files still to be listed. Against storage itself
+   * both are one ranged GET.
    */
-  private read = async (offset: number, length: number, abortSignal: AbortSignal | undefined, segment = 0): Promise<ServeResult> => {
+  private read = async (offset: number, length: number, abortSignal: AbortSignal | undefined, segment = 0, follow = false): Promise<ServeResult> => {
     const more = this.options.moreSegments ?? [];
     if (!Number.isSafeInteger(segment) || segment < 0 || segment > more.length) {
       throw new ExhibitError('invalid-argument', `disk parser thread asked for segment ${segment + 1} of an image of ${more.length + 1}`);
@@ -147,10 +156,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > target.size || length > LIMITS.maxDiskReadBytes) {
       throw new ExhibitError('invalid-argument', `disk parser thread asked for bytes ${offset}+${length}, outside the ${target.size}-byte image blob${more.length > 0 ? ` (segment ${segment + 1})` : ''}`);
     }
-    const chunk = await this.blobs.readRange(target.blob, offset, length, {
-      ...(target.etag ? { ifMatch: target.etag } : {}),
-      ...(abortSignal ? { abortSignal } : {}),
-    });
+    const options = { ...(target.etag ? { ifMatch: target.etag } : {}), ...(abortSignal ? { abortSignal } : {}) };
+    const chunk = follow && length > 0 ? await readStream(this.blobs, target.blob, offset, length, options) : await this.blobs.readRange(target.blob, offset, length, options);
     const bytes = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
     if (this.phase === 'listing') this.readCounts.listingBlobBytes += bytes.byteLength;
     else this.readCounts.checkBlobBytes += bytes.byteLength;
@@ -187,7 +194,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
       timeoutMs,
       ...(signal ? { abortSignal: signal } : {}),
       served: ['read', 'media'],
-      serve: (request) => (request.t === 'media' ? this.takeMedia(request.offset, request.bytes) : this.read(request.offset, request.length, signal, request.segment ?? 0)),
+      serve: (request) =>
+        request.t === 'media' ? this.takeMedia(request.offset, request.bytes) : this.read(request.offset, request.length, signal, request.segment ?? 0, request.follow === true),
     });
   }
 
@@ -199,7 +207,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
       serve: (raw) => {
         const request = raw as DiskRequest;
         if (request.t !== 'read') return Promise.reject(new ExhibitError('invalid-argument', `disk parser thread sent '${request.t}' while opening the image`));
-        return this.read(request.offset, request.length, this.options.abortSignal, request.segment ?? 0);
+        return this.read(request.offset, request.length, this.options.abortSignal, request.segment ?? 0, request.follow === true);
       },
     });
     const stored = this.image.ewf?.storedHashes;
@@ -348,6 +356,28 @@ class ThreadedDiskImageReader implements DiskImageReader {
     if (entry.kind === 'symlink') out.flags.push('link');
     return out;
   }
+}
+
+/** Exactly `length` bytes from `offset`, read as a stream (a short body is a storage fault, retried, never a short read). */
+async function readStream(blobs: BlobStore, blob: BlobRef, offset: number, length: number, options: { ifMatch?: string; abortSignal?: AbortSignal }): Promise<Buffer> {
+  const stream = await blobs.openRead(blob, { offset, count: length, ...options });
+  const parts: Buffer[] = [];
+  let got = 0;
+  try {
+    for await (const chunk of stream) {
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      parts.push(bytes);
+      got += bytes.length;
+      if (got > length) break;
+    }
+  } catch (err) {
+    if (err instanceof ExhibitError) throw err;
+    throw new ExhibitError('storage-unavailable', `read ${blob.container}/${blob.name}: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    stream.destroy();
+  }
+  if (got !== length) throw new ExhibitError('storage-unavailable', `read ${got} of the ${length} bytes at ${offset} of ${blob.container}/${blob.name}`);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
 }
 
 /** A member's bytes as the thread sends them, after the first chunk (the answer to 'open'), a chunk at a time. */

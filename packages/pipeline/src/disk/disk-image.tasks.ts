@@ -64,8 +64,11 @@ export interface WireEntry {
 
 /** Requests a disk parser thread makes of the main thread (the pool's `serve`). */
 export type DiskRequest =
-  /** Bytes of the blob (one cache block), relative to the blob; `segment` (0 when absent) says which segment's blob. */
-  | { t: 'read'; offset: number; length: number; segment?: number }
+  /**
+   * Bytes of the blob (one cache block), relative to the blob; `segment` (0 when absent) says which segment's blob.
+   * `follow`: a member's data or the media in order (not a structure), which reads onward from here.
+   */
+  | { t: 'read'; offset: number; length: number; segment?: number; follow?: boolean }
   /** The next entry of the volume: answered 'open' (send its bytes), 'next' or 'end'. */
   | { t: 'entry'; entry: WireEntry }
   /** A chunk of the opened entry's data (or of the media, 'disk-hash'): answered 'more', 'next' (no more of it) or 'end'. */

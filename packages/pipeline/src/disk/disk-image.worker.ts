@@ -24,10 +24,20 @@ const MAX_LINK_TARGET_BYTES = 4096;
 const ask = (context: TaskContext, request: DiskRequest, transfer?: ArrayBuffer): Promise<DiskAnswer> =>
   context.request(request, transfer ? [transfer] : []) as Promise<DiskAnswer>;
 
-async function open(input: DiskTaskInput, context: TaskContext, options: OpenOptions = {}): Promise<DiskImage> {
+/**
+ * Whether the task's blob reads now are a member's data (or the media in
+ * order): sent as `follow` reads, which the main thread may serve by moving
+ * the upload's single read forward (disk-image.reader.ts). Structure reads
+ * (tables, directories, the MFT, inode tables) are not.
+ */
+interface ReadMode {
+  following: boolean;
+}
+
+async function open(input: DiskTaskInput, context: TaskContext, options: OpenOptions = {}, mode: ReadMode = { following: false }): Promise<DiskImage> {
   const blobsOf = (segment: number) => ({
     async readRange(_blob: unknown, offset: number, length: number): Promise<Buffer> {
-      const request: DiskRequest = { t: 'read', offset, length, ...(segment > 0 ? { segment } : {}) };
+      const request: DiskRequest = { t: 'read', offset, length, ...(segment > 0 ? { segment } : {}), ...(mode.following ? { follow: true } : {}) };
       return Buffer.from((await context.request(request)) as ArrayBuffer);
     },
   });
@@ -71,39 +81,41 @@ async function wireEntry(entry: FileSystemEntry): Promise<WireEntry> {
   return out;
 }
 
-/** Sends `data` chunk by chunk, each once the main thread asked for more; false when told to end the task. */
-async function sendData(context: TaskContext, data: ByteSource, span: { offset: number; length: number } | null): Promise<boolean> {
+/**
+ * Sends `data` chunk by chunk, each once the main thread asked for more; false when told to end the task.
+ * Where the data lies in the blob (a span) is asked after its first bytes are read: a dynamic VHD knows a
+ * block's sector bitmap only once it has read it.
+ */
+async function sendData(context: TaskContext, data: ByteSource, withSpan: boolean): Promise<boolean> {
   for (let at = 0; ; at += DISK_CHUNK_BYTES) {
     const length = Math.min(DISK_CHUNK_BYTES, data.size - at);
     const read = length > 0 ? await data.read(at, length) : new Uint8Array(0);
     const bytes = read.buffer.slice(read.byteOffset, read.byteOffset + read.byteLength) as ArrayBuffer;
     const last = at + length >= data.size;
+    const span = at === 0 && withSpan && data.size > 0 ? (data.spanInBase?.(0, data.size) ?? null) : null;
     const answer = await ask(context, { t: 'chunk', bytes, last, ...(at === 0 ? { span } : {}) }, bytes);
     if (answer.op === 'end') return false;
     if (last || answer.op !== 'more') return true;
   }
 }
 
-async function sendEntryData(context: TaskContext, entry: FileSystemEntry, feed: InOrderMediaSource | null): Promise<boolean> {
-  if (!feed) return sendEntryBytes(context, entry);
-  // Member data moves the media hash's cursor (in-order-media.source.ts); structures read in between do not.
-  feed.following = true;
+async function sendEntryData(context: TaskContext, entry: FileSystemEntry, feed: InOrderMediaSource | null, mode: ReadMode): Promise<boolean> {
+  // Member data moves the media hash's cursor (in-order-media.source.ts) and the upload's single read; structures read in between do not.
+  mode.following = true;
+  if (feed) feed.following = true;
   try {
     return await sendEntryBytes(context, entry);
   } finally {
-    feed.following = false;
+    mode.following = false;
+    if (feed) feed.following = false;
   }
 }
 
 async function sendEntryBytes(context: TaskContext, entry: FileSystemEntry): Promise<boolean> {
-  let data: ByteSource;
-  let span: { offset: number; length: number } | null;
   try {
     if (entry.problem) throw new ExhibitError(entry.problem.code, `${entry.path}: ${entry.problem.message}`);
     if (!entry.data) throw new ExhibitError('corrupt-file', `${entry.path}: the file system describes no data for this entry`);
-    data = entry.data();
-    span = data.size > 0 ? (data.spanInBase?.(0, data.size) ?? null) : null;
-    return await sendData(context, data, span);
+    return await sendData(context, entry.data(), true);
   } catch (err) {
     if (!hostile(err)) throw err;
     return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err) })).op !== 'end';
@@ -119,6 +131,7 @@ serveTasks({
   async 'disk-volume'(input, context) {
     const { volumeIndex, hashMediaFrom } = input as DiskVolumeTaskInput;
     let feed: InOrderMediaSource | null = null;
+    const mode: ReadMode = { following: false };
     const image = await open(input as DiskTaskInput, context, {
       ...(hashMediaFrom !== undefined
         ? {
@@ -128,7 +141,7 @@ serveTasks({
               })),
           }
         : {}),
-    });
+    }, mode);
     const volume = image.volumeSystem.volumes.find((v) => v.index === volumeIndex);
     if (!volume) throw new ExhibitError('invalid-argument', `the image has no volume ${volumeIndex}`);
     const fs = await openFileSystem(volume);
@@ -138,7 +151,7 @@ serveTasks({
       for await (const entry of fs.reader.entries()) {
         const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
         if (answer.op === 'end') break;
-        if (answer.op === 'open' && !(await sendEntryData(context, entry, feed))) break;
+        if (answer.op === 'open' && !(await sendEntryData(context, entry, feed, mode))) break;
       }
     } catch (err) {
       // A hostile structure ends this volume only; storage faults and aborts end the unpack.
@@ -156,8 +169,9 @@ serveTasks({
   /** The media from `from` on (what the volume tasks did not hand on), chunk by chunk, for the main thread to hash. */
   async 'disk-hash'(input, context) {
     const { from } = input as DiskHashTaskInput;
-    const image = await open(input as DiskTaskInput, context);
-    await sendData(context, from > 0 ? new SliceByteSource(image.media, from, image.media.size - from) : image.media, null);
+    // The media in order: its reads follow on from the listing's, like member data.
+    const image = await open(input as DiskTaskInput, context, {}, { following: true });
+    await sendData(context, from > 0 ? new SliceByteSource(image.media, from, image.media.size - from) : image.media, false);
     return { value: null };
   },
 });

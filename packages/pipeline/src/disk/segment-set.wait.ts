@@ -35,7 +35,7 @@ export async function segmentSetState(
     if (upload) uploads.set(entry.blobName, upload);
   }
   // Hashed: any verdict (a failed hash is the upload's own failure, shown with it; the reader then refuses a changed segment).
-  // The first segment itself only has to have arrived: an E01's first segment is hashed in this very unpack's read
+  // The first segment itself only has to have arrived: a first segment (E01, .001) is hashed in this very unpack's read
   // (hash.stage.ts hands it over), so waiting for its hash would wait for ourselves until segment-missing.
   const missing = manifest.filter((e) => !uploads.has(e.blobName) || (e.blobName !== firstBlobName && uploads.get(e.blobName)!.integrity === 'pending'));
   if (missing.length > 0) {

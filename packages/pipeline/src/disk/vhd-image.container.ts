@@ -32,8 +32,16 @@ export function isVhdx(head: Uint8Array): boolean {
   return head.length >= 8 && ascii(head.subarray(0, 8)) === 'vhdxfile';
 }
 
+interface DynamicBlock {
+  bitmap: Uint8Array;
+  /** Where the block's data starts in the file. */
+  dataOffset: number;
+}
+
 export class VhdImage implements ByteSource {
-  private readonly blockCache = new Map<number, Promise<{ bitmap: Uint8Array; dataOffset: number } | null>>();
+  private readonly blockCache = new Map<number, Promise<DynamicBlock | null>>();
+  /** The blocks of blockCache whose bitmap has been read (null: unallocated), for spanInBase, which cannot wait. */
+  private readonly blocksRead = new Map<number, DynamicBlock | null>();
 
   private constructor(
     private readonly base: ByteSource,
@@ -105,9 +113,18 @@ export class VhdImage implements ByteSource {
       const bitmap = await this.base.read(start, bitmapBytes, options);
       return { bitmap, dataOffset: start + bitmapBytes };
     })();
-    pending.catch(() => this.blockCache.delete(index));
+    pending.then(
+      (block) => {
+        if (this.blockCache.get(index) === pending) this.blocksRead.set(index, block);
+      },
+      () => this.blockCache.delete(index),
+    );
     this.blockCache.set(index, pending);
-    while (this.blockCache.size > 64) this.blockCache.delete(this.blockCache.keys().next().value!);
+    while (this.blockCache.size > 64) {
+      const oldest = this.blockCache.keys().next().value!;
+      this.blockCache.delete(oldest);
+      this.blocksRead.delete(oldest);
+    }
     return pending;
   }
 
@@ -133,9 +150,28 @@ export class VhdImage implements ByteSource {
     });
   }
 
-  /** Fixed VHD: the media is the file's first bytes. Dynamic: never (blocks are not in media order). */
+  /**
+   * Fixed VHD: the media is the file's first bytes. Dynamic: a range within
+   * one allocated block whose every sector's bitmap bit is set lies as is in
+   * the block's data (blocks are not in media order, so never across two); a
+   * range in a block not read yet is not known to be one (the disk parser
+   * thread asks after reading a file's first bytes, which reads its block).
+   * A sector with a clear bit reads as zeros whatever the file holds there,
+   * so a range touching one is never a span.
+   */
   spanInBase(offset: number, length: number): { offset: number; length: number } | null {
-    if (this.dynamic || offset < 0 || length < 0 || offset + length > this.size) return null;
-    return this.base.spanInBase?.(offset, length) ?? null;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) return null;
+    if (!this.dynamic) return this.base.spanInBase?.(offset, length) ?? null;
+    if (length === 0) return null;
+    const { blockBytes } = this.dynamic;
+    const index = Math.floor(offset / blockBytes);
+    if (Math.floor((offset + length - 1) / blockBytes) !== index) return null;
+    const block = this.blocksRead.get(index);
+    if (!block) return null;
+    const within = offset - index * blockBytes;
+    for (let sector = Math.floor(within / 512); sector <= Math.floor((within + length - 1) / 512); sector += 1) {
+      if ((block.bitmap[sector >> 3]! & (0x80 >> (sector & 7))) === 0) return null;
+    }
+    return this.base.spanInBase?.(block.dataOffset + within, length) ?? null;
   }
 }
