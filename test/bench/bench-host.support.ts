@@ -201,10 +201,21 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
     const atComplete = await markCounters(profileDir, 2, hostPid, azuritePids);
-    // What one status call costs the index, to tell the bench's own polling from the pipeline's statements.
-    const probeCalls = 3;
+    // What one status call costs the index and the host's CPU, to tell the bench's own polling from the pipeline's work.
+    const probeCalls = 5;
+    const cpuBeforeProbe = cpuSnapshot(hostPid, azuritePids);
     for (let i = 0; i < probeCalls; i++) await client.get(`/cases/${CASE}/evidence/${EVIDENCE}/status`);
+    const statusPollHostSec = (cpuSnapshot(hostPid, azuritePids).hostSec - cpuBeforeProbe.hostSec) / probeCalls;
     const afterProbe = await markCounters(profileDir, 3, hostPid, azuritePids);
+    // What the host costs doing nothing (queue polling, timers, its runtime's housekeeping): the part of its CPU
+    // that follows the run's wall time, not its files, so a loaded machine's longer run costs more per file.
+    const IDLE_MS = 5000;
+    const idleFrom = cpuSnapshot(hostPid, azuritePids);
+    const idleStart = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idleTo = cpuSnapshot(hostPid, azuritePids);
+    const idleSec = (performance.now() - idleStart) / 1000;
+    const idle = { hostSecPerSec: (idleTo.hostSec - idleFrom.hostSec) / idleSec, azuriteSecPerSec: (idleTo.azuriteSec - idleFrom.azuriteSec) / idleSec };
     const sqlInRun = diffRows(atStart.sql, atComplete.sql, (r) => r.sql);
     const requestsInRun = nameServices(diffRows(atStart.requests, atComplete.requests, (r) => r.kind), h)!;
     const index = indexStatements(sqlInRun);
@@ -232,6 +243,15 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
       check: options.check(status, items),
       memory,
       cpu,
+      /**
+       * The bench's own status polls while it waited (each costs the host an index
+       * snapshot of ~15 statements and an API call) and the host CPU one costs,
+       * measured on an idle host right after completion: the part of the host's CPU
+       * that is the bench's, not the pipeline's (docs/benchmarks.md).
+       */
+      statusPolls: { polls, hostSecEach: statusPollHostSec },
+      /** CPU seconds per second of the idle host and Azurite, measured for 5 s after completion (nothing queued). */
+      idle,
       /** CPU seconds outside the host tree between upload start and completion (externalCpuSec), or null. */
       externalCpuSec: externalAtStart === null || externalAtEnd === null ? null : externalAtEnd - externalAtStart,
       log,

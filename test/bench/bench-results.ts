@@ -44,6 +44,11 @@ export interface PairResult {
     filesPerSec: number;
     /** Host process (with the ffmpeg/ffprobe it ran) CPU ms per member. */
     hostCpuMsPerFile: number;
+    /** The part of hostCpuMsPerFile that served the bench's own status polls (polls × one poll's CPU, measured after completion); absent in older results. */
+    statusPollsHostCpuMsPerFile?: number;
+    /** What the host costs idle (ms of CPU per s, measured after completion) times the run's wall time, per file: the time-driven part; absent in older results. */
+    idleHostCpuMsPerFile?: number;
+    idleHostCpuMsPerSec?: number;
     hostAndAzuriteCpuMsPerFile: number;
     io: IoFigures;
     hostPeakRssBytes: number;
@@ -368,6 +373,17 @@ export function renderComparison(r: BenchResults, skipped: string | null): strin
     out.push(`  files/s: Exhibit ${exhibitFps.toFixed(2)}; shell baseline skipped`);
   }
   out.push(`  host CPU per file ÷ work floor per file: ${hostCpu.toFixed(0)} ms ÷ ${floorMs.toFixed(1)} ms = ${(hostCpu / floorMs).toFixed(2)} (host + Azurite ${treeCpu.toFixed(0)} ms: ${(treeCpu / floorMs).toFixed(2)})`);
+  if (r.pairs.every((p) => p.exhibit.statusPollsHostCpuMsPerFile !== undefined)) {
+    const polls = m((p) => p.exhibit.statusPollsHostCpuMsPerFile!);
+    const own = m((p) => p.exhibit.hostCpuMsPerFile - p.exhibit.statusPollsHostCpuMsPerFile!);
+    out.push(`    of which the bench's own status polls ${polls.toFixed(0)} ms (pair ${r.detailedPair}: ${d.index.statusPolls} polls); without them ${own.toFixed(0)} ms ÷ ${floorMs.toFixed(1)} ms = ${(own / floorMs).toFixed(2)}`);
+  }
+  if (r.pairs.every((p) => p.exhibit.idleHostCpuMsPerFile !== undefined)) {
+    out.push(
+      `    of which follows wall time, not files (the idle host's ${m((p) => p.exhibit.idleHostCpuMsPerSec!).toFixed(1)} ms of CPU per s × the run's length): ` +
+        `${m((p) => p.exhibit.idleHostCpuMsPerFile!).toFixed(0)} ms`,
+    );
+  }
   out.push(
     `  bytes read from storage ÷ evidence bytes: ${mb(read)} ÷ ${mb(r.corpus.archiveBytes)} = ${(read / r.corpus.archiveBytes).toFixed(2)} ` +
       `(pair ${r.detailedPair}: ${d.storage.requests} blob GETs, ${mb(d.storage.rangedBytes)} of them ranged; by container ${byContainer || 'none'})`,

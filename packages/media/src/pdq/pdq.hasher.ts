@@ -148,16 +148,37 @@ function lumaOf(pixels: PdqPixels): { luma: Float32Array; rows: number; cols: nu
   const cols = squash ? PDQ_SQUASH_EDGE_PX : width;
   const rows = squash ? PDQ_SQUASH_EDGE_PX : height;
   const grey = channels < 3 || everyPixelGrey(pixels);
-  const luma = new Float32Array(rows * cols);
+  const luma = workArray('luma', rows * cols);
+  // Each output column's sample offset within a row, worked out once rather than once per row.
+  const columnOffsets = new Int32Array(cols);
+  for (let x = 0; x < cols; x++) columnOffsets[x] = (squash ? Math.floor((x * width) / PDQ_SQUASH_EDGE_PX) : x) * channels;
   for (let y = 0; y < rows; y++) {
     const sy = squash ? Math.floor((y * height) / PDQ_SQUASH_EDGE_PX) : y;
+    const rowStart = sy * width * channels;
+    const out = y * cols;
     for (let x = 0; x < cols; x++) {
-      const sx = squash ? Math.floor((x * width) / PDQ_SQUASH_EDGE_PX) : x;
-      const p = (sy * width + sx) * channels;
-      luma[y * cols + x] = grey ? data[p]! : f(f(f(LUMA_R * data[p]!) + f(LUMA_G * data[p + 1]!)) + f(LUMA_B * data[p + 2]!));
+      const p = rowStart + columnOffsets[x]!;
+      luma[out + x] = grey ? data[p]! : f(f(f(LUMA_R * data[p]!) + f(LUMA_G * data[p + 1]!)) + f(LUMA_B * data[p + 2]!));
     }
   }
   return { luma, rows, cols };
+}
+
+/**
+ * The hasher's two work planes, kept from one hash to the next instead of two
+ * fresh megabytes per image, whose allocation and collection cost more than
+ * the arithmetic. At most 512×512 floats each (larger images are squashed
+ * first), so 2 MiB per thread. Safe to share: a hash runs start to end without
+ * yielding, and every sample of a plane is written before it is read.
+ */
+const planes: Record<'luma' | 'scratch', Float32Array> = {
+  luma: new Float32Array(0),
+  scratch: new Float32Array(0),
+};
+
+function workArray(name: 'luma' | 'scratch', length: number): Float32Array {
+  if (planes[name].length < length) planes[name] = new Float32Array(length);
+  return planes[name].subarray(0, length);
 }
 
 function everyPixelGrey({ data, channels }: PdqPixels): boolean {
@@ -176,12 +197,12 @@ function dctOfPixels(pixels: PdqPixels, options: { shortcut64: boolean } = { sho
     // The reference takes an exact 64×64 image as its 64×64 block, unfiltered.
     block = luma;
   } else {
-    const scratch = new Float32Array(rows * cols);
+    const scratch = workArray('scratch', rows * cols);
     const alongRows = jaroszWindow(cols);
     const alongCols = jaroszWindow(rows);
     for (let pass = 0; pass < JAROSZ_PASSES; pass++) {
       for (let r = 0; r < rows; r++) box1d(luma, scratch, r * cols, cols, 1, alongRows);
-      for (let c = 0; c < cols; c++) box1d(scratch, luma, c, rows, cols, alongCols);
+      boxColumns(scratch, luma, rows, cols, alongCols);
     }
     block = new Float32Array(64 * 64);
     for (let i = 0; i < 64; i++) {
@@ -228,6 +249,52 @@ function box1d(input: Float32Array, output: Float32Array, start: number, length:
     sum = f(sum - input[li]!);
     size--;
     output[oi] = sum / size;
+  }
+}
+
+/**
+ * box1d down every column at once, a row at a time: each column's running sum
+ * goes through exactly the same float32 additions, subtractions and divisions
+ * in the same order as box1d(input, output, c, rows, cols, window) would give
+ * it, so the result is the same bit for bit; only the memory is walked along
+ * rows instead of across them (the column-by-column walk touched a new cache
+ * line for every sample).
+ */
+function boxColumns(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
+  const half = Math.trunc((window + 2) / 2);
+  const lead = half - 1;
+  const grow = window - half + 1;
+  const full = rows - window;
+  const tail = half - 1;
+  // Float32Array: each store rounds to float32, as f() does in box1d.
+  const sums = new Float32Array(cols);
+  let li = 0;
+  let ri = 0;
+  let oi = 0;
+  let size = 0;
+  for (let n = 0; n < lead; n++, ri += cols, size++) for (let c = 0; c < cols; c++) sums[c] = sums[c]! + input[ri + c]!;
+  for (let n = 0; n < grow; n++, ri += cols, oi += cols) {
+    size++;
+    for (let c = 0; c < cols; c++) {
+      const sum = f(sums[c]! + input[ri + c]!);
+      sums[c] = sum;
+      output[oi + c] = sum / size;
+    }
+  }
+  for (let n = 0; n < full; n++, li += cols, ri += cols, oi += cols) {
+    for (let c = 0; c < cols; c++) {
+      const sum = f(f(sums[c]! + input[ri + c]!) - input[li + c]!);
+      sums[c] = sum;
+      output[oi + c] = sum / size;
+    }
+  }
+  for (let n = 0; n < tail; n++, li += cols, oi += cols) {
+    size--;
+    for (let c = 0; c < cols; c++) {
+      const sum = f(sums[c]! - input[li + c]!);
+      sums[c] = sum;
+      output[oi + c] = sum / size;
+    }
   }
 }
 
