@@ -307,11 +307,33 @@ export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'o
   return { where, params, p };
 }
 
+/** Every sort key, in SORT_SQL's order (the review summary keeps positions for each). */
+export const SORT_KEYS = Object.keys(SORT_SQL) as SortKey[];
+
+/**
+ * A sort as the review summary's position index (review-summary.ts) computes
+ * it over `files f LEFT JOIN contents c`: the ascending order of a search
+ * (the same expressions, so the same total order; descending is its exact
+ * reverse within the valued rows and within the empty ones), the key as a
+ * page's position carries it, and whether a row has a value.
+ */
+export function sortPositionSql(sortKey: SortKey): { ascOrder: string; keyText: string; hasValue: string; nullable: boolean } {
+  const sort = SORT_SQL[sortKey];
+  if (!sort) throw invalid(`unknown sort key ${JSON.stringify(sortKey)}`);
+  const ascOrder = sort.nullable
+    ? [...sort.exprs.map((e) => `${e} ASC NULLS LAST`), 'f.file_id ASC'].join(', ')
+    : [...sort.exprs.map((e) => `${e} ASC`), 'f.file_id ASC'].join(', ');
+  // A sort without empty values orders every row as valued (search adds no NULLS LAST to it).
+  return { ascOrder, keyText: keyText(sort.key, sort.part), hasValue: sort.nullable ? `(${sort.exprs[0]}) IS NOT NULL` : 'true', nullable: sort.nullable };
+}
+
 /**
  * Turns a SearchQuery into SQL with every value bound; only fixed fragments
  * are concatenated. `readBack`: q.after.key was read from its row (positionSql).
+ * `skips`: rows each keyset segment skips first (OFFSET), for a jump that
+ * starts after a stored position (review-summary.ts seekPlan); only with `after`.
  */
-export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
+export function buildSearch(q: SearchQuery, readBack = false, skips: readonly number[] = []): BuiltSearch {
   const { where, params } = buildFilter(q);
   const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
@@ -357,6 +379,7 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
   } else {
     const after = q.after;
     if (offset !== 0) throw invalid('after and offset cannot be combined');
+    if (skips.some((n) => !Number.isInteger(n) || n < 0)) throw invalid('skips must be non-negative integers');
     if (typeof after?.fileId !== 'string' || after.fileId === '' || after.fileId.length > 1024) throw invalid('after: no fileId');
     const nulls = (p: (v: unknown) => string) => [`${sort.exprs[0]} IS NULL`, `f.file_id ${op} ${p(after.fileId)}`];
     if (after.key === undefined) {
@@ -365,7 +388,7 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
     } else if (after.key === null) {
       // After a row without a value: only more of those, by fileId.
       if (!sort.nullable) throw invalid('after: the sort key does not fit this sort');
-      segments = [segment(nulls, `f.file_id ${dir}`, 0)];
+      segments = [segment(nulls, `f.file_id ${dir}`, skips[0] ?? 0)];
     } else {
       // The rows after the key that have a value: one row comparison (an index
       // range, its first part repeated alone so a content-side index can bound
@@ -379,8 +402,8 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
           `(${[...sort.exprs, 'f.file_id'].join(', ')}) ${op} (${[...values, p(after.fileId)].join(', ')})`,
         ];
       };
-      segments = [segment(valued, valuedOrder, 0)];
-      if (sort.nullable) segments.push(segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, 0));
+      segments = [segment(valued, valuedOrder, skips[0] ?? 0)];
+      if (sort.nullable) segments.push(segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, skips[1] ?? 0));
     }
   }
   const n = params.length;
