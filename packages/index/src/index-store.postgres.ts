@@ -890,10 +890,10 @@ export class PostgresIndex implements IndexStore {
       // A jump in the whole-case view starts after the summary's nearest stored position (migration 0110), not at row 0.
       const jump =
         dims && fresh && wholeCaseView(dims) && query.after === undefined && (query.offset ?? 0) > 0
-          ? await jumpStart(tx, dims.caseId, query.sort ?? 'path', query.order === 'desc', query.offset ?? 0)
+          ? await jumpStart(tx, dims.caseId, query.sort ?? 'path', query.order === 'desc', query.offset ?? 0, built.limit + 1)
           : null;
       const page = jump
-        ? buildSearch({ ...query, offset: 0, after: jump.after }, true, jump.skips)
+        ? buildSearch({ ...query, offset: 0, after: jump.after }, true, jump)
         : built.positionSql === null
           ? built
           : buildSearch({ ...query, after: await this.positionOf(built.positionSql, query, tx) }, true);

@@ -82,6 +82,13 @@ interface SortSpec {
   part: KeyPart;
   nullable: boolean;
   fromKey?: (value: string) => string[];
+  /**
+   * The value is the content's: a valued row has a content row. Said as
+   * `c.sha256 IS NOT NULL` after a position, so the planner can make the left
+   * join an inner one and range the content-side index (a COALESCE or a
+   * collation is not a strict condition it can infer that from).
+   */
+  contentSide?: true;
 }
 const SORT_SQL: Record<SortKey, SortSpec> = {
   path: {
@@ -93,9 +100,9 @@ const SORT_SQL: Record<SortKey, SortSpec> = {
   },
   name: { exprs: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'], key: 'f.name', part: 'text', nullable: false, fromKey: (v) => [`lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`] },
   size: { exprs: ['f.size'], key: 'f.size', part: 'int', nullable: true },
-  takenAt: { exprs: [TAKEN_SQL], key: TAKEN_SQL, part: 'ts', nullable: true },
+  takenAt: { exprs: [TAKEN_SQL], key: TAKEN_SQL, part: 'ts', nullable: true, contentSide: true },
   sha256: { exprs: ['f.sha256'], key: 'f.sha256', part: 'text', nullable: true },
-  mime: { exprs: ['c.mime COLLATE "C"'], key: 'c.mime', part: 'text', nullable: true },
+  mime: { exprs: ['c.mime COLLATE "C"'], key: 'c.mime', part: 'text', nullable: true, contentSide: true },
   added: { exprs: ['f.created_at'], key: 'f.created_at', part: 'tstz', nullable: false },
 };
 
@@ -330,10 +337,15 @@ export function sortPositionSql(sortKey: SortKey): { ascOrder: string; keyText: 
 /**
  * Turns a SearchQuery into SQL with every value bound; only fixed fragments
  * are concatenated. `readBack`: q.after.key was read from its row (positionSql).
- * `skips`: rows each keyset segment skips first (OFFSET), for a jump that
- * starts after a stored position (review-summary.ts seekPlan); only with `after`.
+ * `jump` (only with `after`), for a page that starts after a stored position
+ * (review-summary.ts jumpStart): `skips`, the rows each keyset segment skips
+ * first (OFFSET); `until`, the sort key of a stored row at or past the page's
+ * last wanted row, which bounds the valued segment on its far side too (a
+ * condition every wanted row meets, so no answer changes), so the planner
+ * sees a short range instead of the rest of the case.
  */
-export function buildSearch(q: SearchQuery, readBack = false, skips: readonly number[] = []): BuiltSearch {
+export function buildSearch(q: SearchQuery, readBack = false, jump: { skips?: readonly number[]; until?: string } = {}): BuiltSearch {
+  const skips = jump.skips ?? [];
   const { where, params } = buildFilter(q);
   const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
@@ -396,9 +408,13 @@ export function buildSearch(q: SearchQuery, readBack = false, skips: readonly nu
       const valued = (p: (v: unknown) => string) => {
         const value = keyValue(after.key, sort.part, p, readBack);
         const values = sort.fromKey ? sort.fromKey(value) : [value];
+        // The far side of a jump's range: its first expression up to the stored row's (ties included).
+        const until = jump.until === undefined ? [] : [`${sort.exprs[0]} ${desc ? '>' : '<'}= ${(sort.fromKey ? sort.fromKey(keyValue(jump.until, sort.part, p, true)) : [keyValue(jump.until, sort.part, p, true)])[0]}`];
         return [
           ...(sort.nullable ? [`${sort.exprs[0]} IS NOT NULL`] : []),
+          ...(sort.contentSide ? ['c.sha256 IS NOT NULL'] : []),
           `${sort.exprs[0]} ${op}= ${values[0]}`,
+          ...until,
           `(${[...sort.exprs, 'f.file_id'].join(', ')}) ${op} (${[...values, p(after.fileId)].join(', ')})`,
         ];
       };

@@ -290,10 +290,12 @@ async function recordPositions(tx: SqlClient, caseId: string, sort: SortKey, eve
   );
 }
 
-/** Where a page at an offset starts: after this position, skipping these rows in each page segment (buildSearch `skips`). */
+/** Where a page at an offset starts: after this position, skipping these rows in each page segment (buildSearch `jump`). */
 export interface JumpStart {
   after: SearchAfter;
   skips: number[];
+  /** The key of a stored valued row at or past the last row the page reads, when there is one: the range's far side. */
+  until?: string;
 }
 
 /**
@@ -306,15 +308,18 @@ export interface JumpStart {
  * summaryState in the same transaction first) and only for the filter of the
  * case alone (wholeCaseView).
  */
-export async function jumpStart(tx: SqlClient, caseId: string, sort: SortKey, descending: boolean, offset: number): Promise<JumpStart | null> {
-  const { rows } = await tx.query<{ valued: string | number; ordinal: string | number | null; k: string | null; file_id: string | null }>(
-    `SELECT s.valued, p.ordinal, p.k, p.file_id
+export async function jumpStart(tx: SqlClient, caseId: string, sort: SortKey, descending: boolean, offset: number, rowsWanted: number): Promise<JumpStart | null> {
+  const { rows } = await tx.query<{ valued: string | number; ordinal: string | number | null; k: string | null; file_id: string | null; until: string | null }>(
+    `SELECT s.valued, p.ordinal, p.k, p.file_id, u.k AS until
        FROM review_summary_sorts s
        LEFT JOIN LATERAL (SELECT ordinal, k, file_id FROM review_summary_positions p
                            WHERE p.case_id = s.case_id AND p.sort = s.sort AND p.descending = $3 AND p.ordinal < $4::bigint
                            ORDER BY p.ordinal DESC LIMIT 1) p ON true
+       LEFT JOIN LATERAL (SELECT k FROM review_summary_positions u
+                           WHERE u.case_id = s.case_id AND u.sort = s.sort AND u.descending = $3 AND u.ordinal >= $4::bigint + $5::bigint - 1
+                           ORDER BY u.ordinal LIMIT 1) u ON true
       WHERE s.case_id = $1 AND s.sort = $2`,
-    [caseId, sort, descending, offset],
+    [caseId, sort, descending, offset, rowsWanted],
   );
   const r = rows[0];
   if (!r || r.ordinal === null || r.file_id === null) return null;
@@ -323,7 +328,8 @@ export async function jumpStart(tx: SqlClient, caseId: string, sort: SortKey, de
   if (r.k === null) return { after: { key: null, fileId: r.file_id }, skips: [skip] };
   // Valued rows after the stored one; a skip past them goes on into the empty rows.
   const first = Math.min(skip, Math.max(0, Number(r.valued) - 1 - ordinal));
-  return { after: { key: r.k, fileId: r.file_id }, skips: [first, skip - first] };
+  // A far side without a value (the page runs into the empty rows) bounds nothing: the valued rows left are few.
+  return { after: { key: r.k, fileId: r.file_id }, skips: [first, skip - first], ...(r.until === null ? {} : { until: r.until }) };
 }
 
 /** Whether these dimensions are the case alone as the gallery shows it (known-good hidden): the view the position index numbers. */
