@@ -6,10 +6,12 @@
  * access check, read audit) and prints p50/p95 per request, with a plain
  * indexed count over the same case as the reference measured in the same run.
  *
- *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name] [--browser] [--pglite] [--only=map,timeline]
+ *   npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name [--reuse]] [--browser] [--pglite] [--only=map,timeline]
  *
  * --db: the database to create (and drop unless --keep) on the server;
- * default exhibit_bench_web_<random>. A name already there is an error.
+ * default exhibit_bench_web_<random>. A name already there is an error,
+ * unless --reuse: then that database (one an earlier --keep run seeded with
+ * the same --files) is migrated and timed again without seeding, and kept.
  *
  * --pglite: the same on an in-memory PGlite (the local host's database)
  * instead of the server; DATABASE_URL is then not needed.
@@ -42,14 +44,15 @@ import { galleryReach, measureGallery } from './gallery-scroll.meter.js';
 import { seedThumbnailBlobs, type ThumbnailSeedFigures } from './thumbnail-blobs.seeder.js';
 
 if (process.argv.includes('--help')) {
-  console.log('npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name] [--db-prefix=name_] [--browser] [--thumbnails=run|screens|all] [--pglite] [--only=map,timeline]\n' +
+  console.log('npm run bench:web -- [--files=100000] [--runs=40] [--keep] [--db=name [--reuse]] [--db-prefix=name_] [--browser] [--thumbnails=run|screens|all] [--pglite] [--only=map,timeline]\n' +
     'DATABASE_URL names the server; --db the database created there (dropped after unless --keep). See the top of test/bench/web-api.bench.ts.');
   process.exit(0);
 }
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string | undefined]));
 const FILES = Number(args.get('files') ?? 100_000);
 const RUNS = Number(args.get('runs') ?? 40);
-const KEEP = args.has('keep');
+const REUSE = args.has('reuse');
+const KEEP = args.has('keep') || REUSE;
 const BROWSER = args.has('browser');
 /**
  * --thumbnails=all: a thumbnail for every file, not only those the measured gallery run can show;
@@ -63,6 +66,7 @@ const ONLY = args.get('only')?.split(',').filter(Boolean);
 /** --db=name: a lower-case SQL identifier, created here (so the bench never drops a database it did not make). */
 const DB_NAME = args.get('db');
 if (DB_NAME !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(DB_NAME)) throw new Error('--db must be a lower-case identifier (a-z, 0-9, _)');
+if (REUSE && DB_NAME === undefined) throw new Error('--reuse needs --db=name (a database an earlier --keep run seeded)');
 const CASE = 'BENCH-WEB';
 const DB_PREFIX = args.get('db-prefix') ?? 'exhibit_bench_web_';
 if (!/^[a-z_][a-z0-9_]*$/.test(DB_PREFIX)) throw new Error('--db-prefix: lower-case letters, digits and _ only');
@@ -82,10 +86,12 @@ async function main(): Promise<void> {
   const db = PGLITE ? 'pglite (memory)' : (DB_NAME ?? `${DB_PREFIX}${randomBytes(4).toString('hex')}`);
   const url = new URL(baseUrl ?? 'postgres://unused/');
   if (!PGLITE) {
-    const admin = new pg.Client({ connectionString: baseUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${db}`);
-    await admin.end();
+    if (!REUSE) {
+      const admin = new pg.Client({ connectionString: baseUrl });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${db}`);
+      await admin.end();
+    }
     url.pathname = `/${db}`;
   }
   const keyDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-bench-web-'));
@@ -95,7 +101,10 @@ async function main(): Promise<void> {
     const index = createPostgresIndex(sql);
     const access = createPostgresAccessStore(sql);
     const seedStart = performance.now();
-    await seed(sql, index);
+    const seeded = REUSE ? Number((await sql.query<{ n: string }>('SELECT count(*) AS n FROM files WHERE case_id = $1', [CASE])).rows[0]?.n ?? 0) : 0;
+    // The upload's root and FILES photos: anything else is not this bench's seed.
+    if (REUSE && seeded !== FILES + 1) throw new Error(`--reuse: ${db} holds ${seeded} files of ${CASE}, not ${FILES + 1} (seed it with --keep and the same --files)`);
+    if (!REUSE) await seed(sql, index);
     const seedMs = performance.now() - seedStart;
     await access.assign(CASE, 'ivy', { by: 'bench' });
     const events: CustodyEvent[] = [];
@@ -128,6 +137,10 @@ async function main(): Promise<void> {
       ['search images with GPS by taken-at', `/cases/${CASE}/files`, { kind: 'image', hasGps: 'true', sort: 'takenAt', order: 'desc', limit: '200' }],
       ['search page 200 deep (offset 20000)', `/cases/${CASE}/files`, { limit: '200', offset: '20000' }],
       ['search page 200 deep (cursor at 20000)', `/cases/${CASE}/files`, { limit: '200', cursor: deepCursor }],
+      // Jumps (scrollbar drag, "go to position") in other orders: from the summary's position index (migration 0110).
+      ['search page 200 deep (offset 80000, path desc)', `/cases/${CASE}/files`, { limit: '200', offset: '80000', order: 'desc' }],
+      ['search page 200 deep (offset 50000, taken-at desc)', `/cases/${CASE}/files`, { limit: '200', offset: '50000', sort: 'takenAt', order: 'desc' }],
+      ['search page 200 deep (offset 90000, size)', `/cases/${CASE}/files`, { limit: '200', offset: '90000', sort: 'size' }],
       ['search duplicates grouped', `/cases/${CASE}/files`, { duplicates: 'only', sort: 'sha256', limit: '200' }],
       ['search one copy per content', `/cases/${CASE}/files`, { duplicates: 'collapse', limit: '200' }],
       // Filters the review summary does not keep: counted up to the cap (totalIsLowerBound past it).
@@ -154,8 +167,8 @@ async function main(): Promise<void> {
       return performance.now() - t;
     };
     const refTimes: number[] = [];
-    console.log(`seeded ${FILES} files in ${(seedMs / 1000).toFixed(1)} s into ${db}; review summary made in ${(refreshMs / 1000).toFixed(2)} s; ${RUNS} runs per request after 3 warm-up runs; ${loadAverage()}`);
-    console.log(['request'.padEnd(40), 'answered from', 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status', 'total'].join(' '));
+    console.log(`${REUSE ? 'reused' : 'seeded'} ${FILES} files in ${(seedMs / 1000).toFixed(1)} s ${REUSE ? 'in' : 'into'} ${db}; review summary made in ${(refreshMs / 1000).toFixed(2)} s; ${RUNS} runs per request after 3 warm-up runs; ${loadAverage()}`);
+    console.log(['request'.padEnd(52), 'answered from', 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'p95/ref'.padStart(8), 'status', 'total'].join(' '));
     for (let i = 0; i < 3; i++) refTimes.push(await reference());
     refTimes.length = 0;
     for (let i = 0; i < RUNS; i++) refTimes.push(await reference());
@@ -181,7 +194,7 @@ async function main(): Promise<void> {
         // A search's total: "+" when it was counted up to the cap only.
         const answer = JSON.parse(body) as { total?: number; totalIsLowerBound?: boolean };
         const total = answer.total === undefined ? '' : `${answer.total}${answer.totalIsLowerBound ? '+' : ''}`;
-        console.log([name.padEnd(40), from.padEnd(13), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status).padEnd(6), total].join(' '));
+        console.log([name.padEnd(52), from.padEnd(13), percentile(times, 50).toFixed(1).padStart(8), percentile(times, 95).toFixed(1).padStart(8), (percentile(times, 95) / refP95).toFixed(2).padStart(8), String(status).padEnd(6), total].join(' '));
       }
       // Not a timing check: the two answers must be the same answer (the files
       // count a filter only up to the cap: then the summary's total is at least that).
@@ -190,7 +203,7 @@ async function main(): Promise<void> {
       const totalsAgree = files!.totalIsLowerBound ? (summary!.total ?? 0) >= (files!.total ?? 0) : files!.total === summary!.total && !summary!.totalIsLowerBound;
       if (!sameRest || !totalsAgree) throw new Error(`${name}: the summary's answer differs from the files'`);
     }
-    console.log(['reference: indexed count of the case'.padEnd(40), ''.padEnd(13), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
+    console.log(['reference: indexed count of the case'.padEnd(52), ''.padEnd(13), percentile(refTimes, 50).toFixed(1).padStart(8), refP95.toFixed(1).padStart(8), '1.00'.padStart(8)].join(' '));
     console.log(`goal: p95 < 100 ms per request at 100,000 files (custody writes excluded: ${events.length} entries recorded in memory); ${loadAverage()}`);
     if (BROWSER) await browserFigures(sql, url.toString());
   } finally {

@@ -60,7 +60,7 @@ import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } 
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
-import { bringReviewSummaryUpToDate, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
+import { bringReviewSummaryUpToDate, jumpStart, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState, wholeCaseView } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
@@ -877,7 +877,8 @@ export class PostgresIndex implements IndexStore {
     const dims = this.options.reviewSummary === false ? null : summaryDims(filter, true);
     if (dims) await refreshIfStaleAndQuiet(this.sql, dims.caseId);
     return this.snapshot(async (tx) => {
-      let total = dims && (await summaryState(tx, dims.caseId))?.fresh ? await summaryCount(tx, dims) : null;
+      const fresh = dims !== null && (await summaryState(tx, dims.caseId))?.fresh === true;
+      let total = dims && fresh ? await summaryCount(tx, dims) : null;
       let totalIsLowerBound = false;
       if (total !== null) {
         // counted by the summary: exact
@@ -900,7 +901,16 @@ export class PostgresIndex implements IndexStore {
       }
       // One row past the page says whether a next page exists.
       const rows: Row[] = [];
-      const page = built.positionSql === null ? built : buildSearch({ ...query, after: await this.positionOf(built.positionSql, query, tx) }, true);
+      // A jump in the whole-case view starts after the summary's nearest stored position (migration 0110), not at row 0.
+      const jump =
+        dims && fresh && wholeCaseView(dims) && query.after === undefined && (query.offset ?? 0) > 0
+          ? await jumpStart(tx, dims.caseId, query.sort ?? 'path', query.order === 'desc', query.offset ?? 0, built.limit + 1)
+          : null;
+      const page = jump
+        ? buildSearch({ ...query, offset: 0, after: jump.after }, true, jump)
+        : built.positionSql === null
+          ? built
+          : buildSearch({ ...query, after: await this.positionOf(built.positionSql, query, tx) }, true);
       for (const segment of page.segments) {
         if (rows.length > built.limit) break;
         rows.push(...(await this.query(segment.sql, [...segment.params, built.limit + 1 - rows.length], tx)).rows);

@@ -82,6 +82,13 @@ interface SortSpec {
   part: KeyPart;
   nullable: boolean;
   fromKey?: (value: string) => string[];
+  /**
+   * The value is the content's: a valued row has a content row. Said as
+   * `c.sha256 IS NOT NULL` after a position, so the planner can make the left
+   * join an inner one and range the content-side index (a COALESCE or a
+   * collation is not a strict condition it can infer that from).
+   */
+  contentSide?: true;
 }
 const SORT_SQL: Record<SortKey, SortSpec> = {
   path: {
@@ -93,9 +100,9 @@ const SORT_SQL: Record<SortKey, SortSpec> = {
   },
   name: { exprs: ['lower(f.name) COLLATE "C"', 'f.name COLLATE "C"'], key: 'f.name', part: 'text', nullable: false, fromKey: (v) => [`lower(${v}) COLLATE "C"`, `${v} COLLATE "C"`] },
   size: { exprs: ['f.size'], key: 'f.size', part: 'int', nullable: true },
-  takenAt: { exprs: [TAKEN_SQL], key: TAKEN_SQL, part: 'ts', nullable: true },
+  takenAt: { exprs: [TAKEN_SQL], key: TAKEN_SQL, part: 'ts', nullable: true, contentSide: true },
   sha256: { exprs: ['f.sha256'], key: 'f.sha256', part: 'text', nullable: true },
-  mime: { exprs: ['c.mime COLLATE "C"'], key: 'c.mime', part: 'text', nullable: true },
+  mime: { exprs: ['c.mime COLLATE "C"'], key: 'c.mime', part: 'text', nullable: true, contentSide: true },
   added: { exprs: ['f.created_at'], key: 'f.created_at', part: 'tstz', nullable: false },
 };
 
@@ -307,11 +314,38 @@ export function buildFilter(q: Omit<SearchQuery, 'sort' | 'order' | 'limit' | 'o
   return { where, params, p };
 }
 
+/** Every sort key, in SORT_SQL's order (the review summary keeps positions for each). */
+export const SORT_KEYS = Object.keys(SORT_SQL) as SortKey[];
+
+/**
+ * A sort as the review summary's position index (review-summary.ts) computes
+ * it over `files f LEFT JOIN contents c`: the ascending order of a search
+ * (the same expressions, so the same total order; descending is its exact
+ * reverse within the valued rows and within the empty ones), the key as a
+ * page's position carries it, and whether a row has a value.
+ */
+export function sortPositionSql(sortKey: SortKey): { ascOrder: string; keyText: string; hasValue: string; nullable: boolean } {
+  const sort = SORT_SQL[sortKey];
+  if (!sort) throw invalid(`unknown sort key ${JSON.stringify(sortKey)}`);
+  const ascOrder = sort.nullable
+    ? [...sort.exprs.map((e) => `${e} ASC NULLS LAST`), 'f.file_id ASC'].join(', ')
+    : [...sort.exprs.map((e) => `${e} ASC`), 'f.file_id ASC'].join(', ');
+  // A sort without empty values orders every row as valued (search adds no NULLS LAST to it).
+  return { ascOrder, keyText: keyText(sort.key, sort.part), hasValue: sort.nullable ? `(${sort.exprs[0]}) IS NOT NULL` : 'true', nullable: sort.nullable };
+}
+
 /**
  * Turns a SearchQuery into SQL with every value bound; only fixed fragments
  * are concatenated. `readBack`: q.after.key was read from its row (positionSql).
+ * `jump` (only with `after`), for a page that starts after a stored position
+ * (review-summary.ts jumpStart): `skips`, the rows each keyset segment skips
+ * first (OFFSET); `until`, the sort key of a stored row at or past the page's
+ * last wanted row, which bounds the valued segment on its far side too (a
+ * condition every wanted row meets, so no answer changes), so the planner
+ * sees a short range instead of the rest of the case.
  */
-export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
+export function buildSearch(q: SearchQuery, readBack = false, jump: { skips?: readonly number[]; until?: string } = {}): BuiltSearch {
+  const skips = jump.skips ?? [];
   const { where, params } = buildFilter(q);
   const limit = q.limit ?? SEARCH_DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
@@ -357,6 +391,7 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
   } else {
     const after = q.after;
     if (offset !== 0) throw invalid('after and offset cannot be combined');
+    if (skips.some((n) => !Number.isInteger(n) || n < 0)) throw invalid('skips must be non-negative integers');
     if (typeof after?.fileId !== 'string' || after.fileId === '' || after.fileId.length > 1024) throw invalid('after: no fileId');
     const nulls = (p: (v: unknown) => string) => [`${sort.exprs[0]} IS NULL`, `f.file_id ${op} ${p(after.fileId)}`];
     if (after.key === undefined) {
@@ -365,7 +400,7 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
     } else if (after.key === null) {
       // After a row without a value: only more of those, by fileId.
       if (!sort.nullable) throw invalid('after: the sort key does not fit this sort');
-      segments = [segment(nulls, `f.file_id ${dir}`, 0)];
+      segments = [segment(nulls, `f.file_id ${dir}`, skips[0] ?? 0)];
     } else {
       // The rows after the key that have a value: one row comparison (an index
       // range, its first part repeated alone so a content-side index can bound
@@ -373,14 +408,18 @@ export function buildSearch(q: SearchQuery, readBack = false): BuiltSearch {
       const valued = (p: (v: unknown) => string) => {
         const value = keyValue(after.key, sort.part, p, readBack);
         const values = sort.fromKey ? sort.fromKey(value) : [value];
+        // The far side of a jump's range: its first expression up to the stored row's (ties included).
+        const until = jump.until === undefined ? [] : [`${sort.exprs[0]} ${desc ? '>' : '<'}= ${(sort.fromKey ? sort.fromKey(keyValue(jump.until, sort.part, p, true)) : [keyValue(jump.until, sort.part, p, true)])[0]}`];
         return [
           ...(sort.nullable ? [`${sort.exprs[0]} IS NOT NULL`] : []),
+          ...(sort.contentSide ? ['c.sha256 IS NOT NULL'] : []),
           `${sort.exprs[0]} ${op}= ${values[0]}`,
+          ...until,
           `(${[...sort.exprs, 'f.file_id'].join(', ')}) ${op} (${[...values, p(after.fileId)].join(', ')})`,
         ];
       };
-      segments = [segment(valued, valuedOrder, 0)];
-      if (sort.nullable) segments.push(segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, 0));
+      segments = [segment(valued, valuedOrder, skips[0] ?? 0)];
+      if (sort.nullable) segments.push(segment(() => [`${sort.exprs[0]} IS NULL`], `f.file_id ${dir}`, skips[1] ?? 0));
     }
   }
   const n = params.length;

@@ -1,5 +1,5 @@
-import { ExhibitError, TIMELINE_BUCKETS, type ReviewFilter, type ReviewSummaryUpdate } from '@exhibit/core';
-import { matchedAs } from './index-store.search.js';
+import { ExhibitError, TIMELINE_BUCKETS, type ReviewFilter, type ReviewSummaryUpdate, type SearchAfter, type SortKey } from '@exhibit/core';
+import { SORT_KEYS, buildFilter, escapeLike, matchedAs, sortPositionSql } from './index-store.search.js';
 import type { SqlClient } from './sql-client.js';
 
 /**
@@ -23,6 +23,17 @@ export const REVIEW_SUMMARY = {
    * read (those reads ask the files, as before).
    */
   quietMs: 5_000,
+  /**
+   * The position index keeps every this-many-th row of the whole-case view
+   * per sort and direction (migration 0110), so a jump skips fewer rows than
+   * this by OFFSET: 782 rows per sort and direction at 100,000 files.
+   */
+  positionEvery: 128,
+  /**
+   * Make/model facet groups kept at most (migration 0110): past this the case
+   * has hostile or unusual variety and prefix counts ask the files (up to the cap).
+   */
+  maxFacetGroups: 5_000,
 } as const;
 
 /** Second key of the refresh's advisory lock (the first is the case id's hash). */
@@ -36,6 +47,9 @@ export interface SummaryDims {
   hasGps?: boolean;
   /** Counts only (migration 0090's columns). */
   duplicates?: 'only' | 'collapse';
+  /** Counts only, from the facets (migration 0110): case-insensitive prefixes, as search matches them. */
+  make?: string;
+  model?: string;
   includeKnownGood: boolean;
 }
 
@@ -48,7 +62,7 @@ export function summaryDims(filter: ReviewFilter, forCounts: boolean): SummaryDi
   for (const [key, value] of Object.entries(filter)) {
     if (value === undefined) continue;
     if (key === 'caseId' || key === 'evidenceId' || key === 'kind' || key === 'includeKnownGood') continue;
-    if ((key === 'hasGps' || key === 'duplicates') && forCounts) continue;
+    if ((key === 'hasGps' || key === 'duplicates' || key === 'make' || key === 'model') && forCounts) continue;
     // buildFilter ignores an empty path text too.
     if (key === 'pathText' && value === '') continue;
     return null;
@@ -57,6 +71,10 @@ export function summaryDims(filter: ReviewFilter, forCounts: boolean): SummaryDi
   if (filter.evidenceId !== undefined) dims.evidenceId = filter.evidenceId;
   if (filter.kind !== undefined) dims.kind = filter.kind;
   if (filter.hasGps !== undefined) dims.hasGps = filter.hasGps;
+  if (typeof filter.make === 'string') dims.make = filter.make;
+  else if (filter.make !== undefined) return null;
+  if (typeof filter.model === 'string') dims.model = filter.model;
+  else if (filter.model !== undefined) return null;
   if (filter.duplicates === 'only' || filter.duplicates === 'collapse') dims.duplicates = filter.duplicates;
   else if (filter.duplicates !== undefined) return null;
   return dims;
@@ -125,11 +143,18 @@ export async function refreshReviewSummary(
      * an ExhibitError 'timeout'.
      */
     statementTimeoutMs?: number;
+    /** REVIEW_SUMMARY.positionEvery unless given (the tests use small ones). */
+    positionEvery?: number;
+    /** REVIEW_SUMMARY.maxFacetGroups unless given. */
+    maxFacetGroups?: number;
     /** Runs once the refresh's snapshot is taken (the tests commit a change there). */
     afterSnapshot?: () => Promise<void>;
   } = {},
 ): Promise<boolean> {
   const mapMaxZoom = options.mapMaxZoom ?? REVIEW_SUMMARY.mapMaxZoom;
+  const positionEvery = options.positionEvery ?? REVIEW_SUMMARY.positionEvery;
+  const maxFacetGroups = options.maxFacetGroups ?? REVIEW_SUMMARY.maxFacetGroups;
+  if (!Number.isInteger(positionEvery) || positionEvery < 1) throw new RangeError('positionEvery must be a positive integer');
   const started = performance.now();
   try {
     return await sql.transaction(async (tx) => {
@@ -144,13 +169,15 @@ export async function refreshReviewSummary(
       await tx.query("SET LOCAL work_mem = '64MB'");
       // Positions are summed as the decimals of their shortest exact text, as the direct map query averages them.
       await tx.query('SET LOCAL extra_float_digits = 1');
-      for (const table of ['review_summary_counts', 'review_summary_cells', 'review_summary_buckets', 'review_summary_changes']) {
+      for (const table of ['review_summary_counts', 'review_summary_cells', 'review_summary_buckets', 'review_summary_facets', 'review_summary_positions', 'review_summary_sorts', 'review_summary_changes']) {
         await tx.query(`DELETE FROM ${table} WHERE case_id = $1`, [caseId]);
       }
       const hidden = `(${matchedAs(['known-good'])} AND NOT ${matchedAs(['known-bad', 'notable'])})`;
-      const { rows } = await tx.query<{ files: string | number }>(
+      const { rows } = await tx.query<{ files: string | number; facet_groups: string | number }>(
         `WITH r AS MATERIALIZED (
            SELECT f.evidence_id, c.kind, c.gps_lat, c.gps_lon, c.taken_at_local_ts AS ts, c.taken_at_utc IS NOT NULL AS has_offset,
+                  -- As search's make/model filters read them (index-store.search.ts buildFilter).
+                  lower(c.make) AS make, lower(c.model) AS model,
                   f.file_id, f.sha256, ${hidden} AS hidden,
                   -- As search's duplicates filter decides it (index-store.search.ts): another file
                   -- of the case has the content; no file of the case with the content has a smaller id.
@@ -199,16 +226,29 @@ export async function refreshReviewSummary(
              FROM minutes x CROSS JOIN unnest($3::text[]) u (unit)
             GROUP BY x.evidence_id, x.kind, x.hidden, u.unit, date_trunc(u.unit, x.start)
            RETURNING 1
+         ), fc AS MATERIALIZED (
+           SELECT evidence_id, kind, gps_lat IS NOT NULL AS has_gps, hidden, make, model, count(*) AS files,
+                  count(*) FILTER (WHERE duplicate) AS duplicate_files, count(*) FILTER (WHERE first) AS first_files
+             FROM r GROUP BY evidence_id, kind, gps_lat IS NOT NULL, hidden, make, model
+         ), fi AS (
+           -- Kept only when few (REVIEW_SUMMARY.maxFacetGroups); else none, and state.facets says so.
+           INSERT INTO review_summary_facets (case_id, evidence_id, kind, has_gps, hidden, make, model, files, duplicate_files, first_files)
+           SELECT $1, evidence_id, kind, has_gps, hidden, make, model, files, duplicate_files, first_files
+             FROM fc WHERE (SELECT count(*) FROM fc) <= $4
+           RETURNING 1
          )
-         SELECT (SELECT COALESCE(sum(files), 0) FROM n) AS files, (SELECT count(*) FROM m) AS cells, (SELECT count(*) FROM b) AS buckets`,
-        [caseId, mapMaxZoom, [...TIMELINE_BUCKETS]],
+         SELECT (SELECT COALESCE(sum(files), 0) FROM n) AS files, (SELECT count(*) FROM m) AS cells, (SELECT count(*) FROM b) AS buckets,
+                (SELECT count(*) FROM fc) AS facet_groups, (SELECT count(*) FROM fi) AS facets_kept`,
+        [caseId, mapMaxZoom, [...TIMELINE_BUCKETS], maxFacetGroups],
       );
+      for (const sort of SORT_KEYS) await recordPositions(tx, caseId, sort, positionEvery);
       await tx.query(
-        `INSERT INTO review_summary_state (case_id, refreshed_at, map_max_zoom, files, sets_version, refresh_ms)
-         SELECT $1, now(), $2, $3, version, $4 FROM review_summary_sets_version
+        `INSERT INTO review_summary_state (case_id, refreshed_at, map_max_zoom, files, sets_version, refresh_ms, facets)
+         SELECT $1, now(), $2, $3, version, $4, $5 FROM review_summary_sets_version
          ON CONFLICT (case_id) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at, map_max_zoom = EXCLUDED.map_max_zoom,
-                                             files = EXCLUDED.files, sets_version = EXCLUDED.sets_version, refresh_ms = EXCLUDED.refresh_ms`,
-        [caseId, mapMaxZoom, Number(rows[0]?.files ?? 0), Math.round(performance.now() - started)],
+                                             files = EXCLUDED.files, sets_version = EXCLUDED.sets_version, refresh_ms = EXCLUDED.refresh_ms,
+                                             facets = EXCLUDED.facets`,
+        [caseId, mapMaxZoom, Number(rows[0]?.files ?? 0), Math.round(performance.now() - started), Number(rows[0]?.facet_groups ?? 0) <= maxFacetGroups],
       );
       return true;
     });
@@ -273,8 +313,94 @@ function sleep(ms: number, abortSignal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The position index of one sort (migration 0110): the whole-case view
+ * (buildFilter of the case alone, as search builds it) numbered in the
+ * sort's ascending order by the search's own order expressions; every
+ * `every`-th row and the last valued row kept, both ways. Descending is the
+ * exact reverse of ascending within the valued rows and within the empty ones
+ * (each a total order ending in fileId; empty ones last both ways), so one
+ * numbering gives both: valued row n is n' = valued - 1 - n, empty row n is
+ * n' = valued + total - 1 - n.
+ */
+async function recordPositions(tx: SqlClient, caseId: string, sort: SortKey, every: number): Promise<void> {
+  const { where, params } = buildFilter({ caseId });
+  // The view's filter binds the case only, as $1; sort and every follow.
+  if (params.length !== 1) throw new Error('the whole-case view binds more than the case');
+  const o = sortPositionSql(sort);
+  await tx.query(
+    `WITH s AS MATERIALIZED (
+       SELECT f.file_id, ${o.keyText} AS k, ${o.hasValue} AS has_value, row_number() OVER (ORDER BY ${o.ascOrder}) - 1 AS n
+         FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
+        WHERE ${where.join(' AND ')}
+     ), t AS (
+       SELECT count(*) AS total, count(*) FILTER (WHERE has_value) AS valued FROM s
+     ), p AS (
+       SELECT s.file_id, s.k, s.has_value, s.n AS asc_n, t.valued,
+              CASE WHEN s.has_value THEN t.valued - 1 - s.n ELSE t.valued + t.total - 1 - s.n END AS desc_n
+         FROM s CROSS JOIN t
+     ), ins AS (
+       INSERT INTO review_summary_positions (case_id, sort, descending, ordinal, k, file_id)
+       SELECT $1, $2, false, asc_n, k, file_id FROM p WHERE asc_n % $3::int = $3::int - 1 OR (has_value AND asc_n = valued - 1)
+       UNION ALL
+       SELECT $1, $2, true, desc_n, k, file_id FROM p WHERE desc_n % $3::int = $3::int - 1 OR (has_value AND desc_n = valued - 1)
+     )
+     INSERT INTO review_summary_sorts (case_id, sort, every, total, valued) SELECT $1, $2, $3::int, total, valued FROM t`,
+    [...params, sort, every],
+  );
+}
+
+/** Where a page at an offset starts: after this position, skipping these rows in each page segment (buildSearch `jump`). */
+export interface JumpStart {
+  after: SearchAfter;
+  skips: number[];
+  /** The key of a stored valued row at or past the last row the page reads, when there is one: the range's far side. */
+  until?: string;
+}
+
+/**
+ * A jump to `offset` in the whole-case view from its position index: the
+ * nearest stored row before it, and how many rows to skip after that (fewer
+ * than REVIEW_SUMMARY.positionEvery), split between the valued rows and the
+ * empty ones that follow them. Null when no stored row is before the offset
+ * (an offset under positionEvery: cheap as it is) or the summary has no
+ * positions (made before migration 0110). Only from a fresh summary (check
+ * summaryState in the same transaction first) and only for the filter of the
+ * case alone (wholeCaseView).
+ */
+export async function jumpStart(tx: SqlClient, caseId: string, sort: SortKey, descending: boolean, offset: number, rowsWanted: number): Promise<JumpStart | null> {
+  const { rows } = await tx.query<{ valued: string | number; ordinal: string | number | null; k: string | null; file_id: string | null; until: string | null }>(
+    `SELECT s.valued, p.ordinal, p.k, p.file_id, u.k AS until
+       FROM review_summary_sorts s
+       LEFT JOIN LATERAL (SELECT ordinal, k, file_id FROM review_summary_positions p
+                           WHERE p.case_id = s.case_id AND p.sort = s.sort AND p.descending = $3 AND p.ordinal < $4::bigint
+                           ORDER BY p.ordinal DESC LIMIT 1) p ON true
+       LEFT JOIN LATERAL (SELECT k FROM review_summary_positions u
+                           WHERE u.case_id = s.case_id AND u.sort = s.sort AND u.descending = $3 AND u.ordinal >= $4::bigint + $5::bigint - 1
+                           ORDER BY u.ordinal LIMIT 1) u ON true
+      WHERE s.case_id = $1 AND s.sort = $2`,
+    [caseId, sort, descending, offset, rowsWanted],
+  );
+  const r = rows[0];
+  if (!r || r.ordinal === null || r.file_id === null) return null;
+  const ordinal = Number(r.ordinal);
+  const skip = offset - ordinal - 1;
+  if (r.k === null) return { after: { key: null, fileId: r.file_id }, skips: [skip] };
+  // Valued rows after the stored one; a skip past them goes on into the empty rows.
+  const first = Math.min(skip, Math.max(0, Number(r.valued) - 1 - ordinal));
+  // A far side without a value (the page runs into the empty rows) bounds nothing: the valued rows left are few.
+  return { after: { key: r.k, fileId: r.file_id }, skips: [first, skip - first], ...(r.until === null ? {} : { until: r.until }) };
+}
+
+/** Whether these dimensions are the case alone as the gallery shows it (known-good hidden): the view the position index numbers. */
+export function wholeCaseView(dims: SummaryDims): boolean {
+  const { caseId: _caseId, includeKnownGood, ...rest } = dims;
+  return !includeKnownGood && Object.values(rest).every((v) => v === undefined);
+}
+
 /** The number of files of these dimensions, from a fresh summary (check summaryState in the same transaction first). */
 export async function summaryCount(tx: SqlClient, dims: SummaryDims): Promise<number | null> {
+  if (dims.make !== undefined || dims.model !== undefined) return facetCount(tx, dims);
   const { where, params } = dimsWhere(dims, 's');
   const column = dims.duplicates === 'only' ? 's.duplicate_files' : dims.duplicates === 'collapse' ? 's.first_files' : 's.files';
   const { rows } = await tx.query<{ n: string | number; unknown: boolean }>(
@@ -283,6 +409,25 @@ export async function summaryCount(tx: SqlClient, dims: SummaryDims): Promise<nu
   );
   // A summary made before migration 0090 has no duplicate counts: the files answer.
   if (rows[0]?.unknown === true) return null;
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * A make/model prefix count from the facets (migration 0110): the same LIKE
+ * search applies to lower(c.make), applied to the stored lower(make). Null
+ * when the refresh kept no facets (too many groups) or predates them.
+ */
+async function facetCount(tx: SqlClient, dims: SummaryDims): Promise<number | null> {
+  const { where, params, p } = dimsWhere(dims, 's');
+  if (dims.make !== undefined) where.push(`s.make LIKE lower(${p(escapeLike(dims.make.trim()) + '%')}) ESCAPE '\\'`);
+  if (dims.model !== undefined) where.push(`s.model LIKE lower(${p(escapeLike(dims.model.trim()) + '%')}) ESCAPE '\\'`);
+  const column = dims.duplicates === 'only' ? 's.duplicate_files' : dims.duplicates === 'collapse' ? 's.first_files' : 's.files';
+  const { rows } = await tx.query<{ n: string | number; kept: boolean | null }>(
+    `SELECT (SELECT COALESCE(sum(${column}), 0) FROM review_summary_facets s WHERE ${where.join(' AND ')})::bigint AS n,
+            (SELECT facets FROM review_summary_state WHERE case_id = $1) AS kept`,
+    params,
+  );
+  if (rows[0]?.kept !== true) return null;
   return Number(rows[0]?.n ?? 0);
 }
 
