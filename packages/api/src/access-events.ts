@@ -19,7 +19,15 @@ import type { ApiDeps, Principal } from './api.types.js';
 export async function recordForCase(
   deps: ApiDeps,
   principal: Principal,
-  event: { caseId: string; evidenceIds?: string[]; action: CustodyAction; subject?: CustodyEvent['subject']; details: Record<string, unknown> },
+  event: {
+    caseId: string;
+    evidenceIds?: string[];
+    action: CustodyAction;
+    subject?: CustodyEvent['subject'];
+    details: Record<string, unknown>;
+    /** Makes a repeat a no-op in each item's log (a client's retry re-recording what may be there already). */
+    eventKey?: string;
+  },
   /** A deadline of the caller's own (a shutdown's), never the request's. */
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<number> {
@@ -33,6 +41,7 @@ export async function recordForCase(
         actor: principal.user,
         ...(event.subject ? { subject: event.subject } : {}),
         details: { ...event.details, authKind: principal.authKind, roles: principal.roles, ...(principal.ticketId ? { ticketId: principal.ticketId } : {}) },
+        ...(event.eventKey ? { eventKey: event.eventKey } : {}),
       },
       options,
     );

@@ -52,11 +52,19 @@ export interface ApiFixture {
 /**
  * Records into a list. The custody log (packages/custody) is built in
  * parallel; this stands in for it until it can be wired here, and lets the
- * tests read back exactly what the API asked to record.
+ * tests read back exactly what the API asked to record. Once per eventKey in
+ * an evidence item's log, as the real log promises (kept apart from the list,
+ * which tests empty).
  */
 function listRecorder(events: CustodyEvent[]): CustodyRecorder {
+  const keys = new Set<string>();
   return {
     async record(event) {
+      if (event.eventKey) {
+        const key = JSON.stringify([event.caseId, event.evidenceId, event.eventKey]);
+        if (keys.has(key)) return;
+        keys.add(key);
+      }
       events.push(structuredClone(event));
     },
   };

@@ -197,8 +197,15 @@ export const LIMITS = {
   ewfChunkCacheBytes: 8 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */
   maxEwfChunkBytes: 16 * 1024 * 1024,
-  /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971). */
+  /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971); past it the image fails with `limit-exceeded`, never retried. */
   maxImageSegments: 15_000,
+  /**
+   * Bytes of JSON a split image's segment list may take in its `unpacked` and `image-hash-*` custody
+   * entries (docs/disk-images.md, "Many segments"): the log takes an entry of at most 64 KiB, and half
+   * is left for the rest of it. A longer list (about 420 short-named segments, or 10 of 1,024-character
+   * CJK names) is recorded as its count, SHA-256 and first and last names; the index keeps it whole.
+   */
+  maxCustodySegmentListBytes: 32 * 1024,
   /**
    * Segments a manifest may declare at upload registration (docs/disk-images.md, "Split images"):
    * 1,000 covers a 2 TB disk in 2 GB segments. The API's request body limit (64 KiB) caps it lower when

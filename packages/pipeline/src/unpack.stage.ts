@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import {
+  custodySegmentList,
   derivedNames,
   DISK_IMAGE_MIMES,
   done,
@@ -705,7 +706,8 @@ class UnpackRun {
       // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
       ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
       ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
-      ...(this.imageSegments ? { segments: this.imageSegments } : {}),
+      // Every segment read, or past LIMITS.maxCustodySegmentListBytes their count and digest: the log refuses an entry over 64 KiB.
+      ...(this.imageSegments ? custodySegmentList(this.imageSegments, this.deps.limits.maxCustodySegmentListBytes) : {}),
     };
     await custody.record({
       caseId: parent.caseId,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ExhibitError, evidenceBlobName, LIMITS, validateSegmentManifest, type DeclaredSegment, type SegmentManifestEntry } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
@@ -60,7 +61,8 @@ export const uploadsRoutes: RouteModule = [
     description:
       'Call before writing the blob `<caseId>/<evidenceId>/<fileName>` to the evidence container. Records the caller (from the token) as its ' +
       "uploader and writes an 'upload' entry to the evidence item's custody log. On a case that does not exist yet (nobody assigned or " +
-      'claimed, nothing received) the caller is assigned to it as examiner (201, `claimedCase: true`). Idempotent for the same caller; ' +
+      'claimed, nothing received) the caller is assigned to it as examiner (201, `claimedCase: true`). Idempotent for the same caller: a repeat answers 200 once its ' +
+      "'upload' entry is in the log, recording it then if the first attempt could not (503 while the custody log cannot be written); " +
       '409 when another user registered that blob, or when the blob was received without registration. With `segments` (a split disk image\'s first segment) the set\'s ' +
       'manifest is declared too: 400 when it is not a valid set (names, order, count, sizes, hashes, or its first entry is not this file), 409 when one of its segments was ' +
       'received before the set was declared or the set was declared otherwise before; the same manifest again is idempotent. 413 when the registration\'s custody entry ' +
@@ -119,19 +121,18 @@ export const uploadsRoutes: RouteModule = [
       // registration race is never stored, and one declared here always has a custody entry below
       // (with the registration's when it was created now, or its own on an earlier registration).
       const manifest = segments ? await declareManifest(deps, params.caseId, body.evidenceId, segments, principal.user) : null;
-      if (created || manifest?.created) {
-        await recordForCase(
-          deps,
-          principal,
-          {
-            caseId: params.caseId,
-            evidenceIds: [body.evidenceId],
-            action: 'upload',
-            subject: { blobName },
-            details: uploadDetails(body, claimedCase, manifest ? manifest.manifest : null),
-          },
-        );
-      }
+      // Recorded on every answer, keyed by what it records: a retry of a registration whose entry was not
+      // written (custody storage down) finds the registration and manifest there and records the entry
+      // now; one whose entry was written is a no-op (upload-registration-custody-lost-on-retry).
+      const retry = !created && !manifest?.created;
+      await recordForCase(deps, principal, {
+        caseId: params.caseId,
+        evidenceIds: [body.evidenceId],
+        action: 'upload',
+        subject: { blobName },
+        details: uploadDetails(body, retry ? null : claimedCase, manifest ? manifest.manifest : null),
+        eventKey: uploadEventKey(blobName, manifest !== null),
+      });
       return {
         // A manifest declared now on an earlier registration is a change too.
         status: created || manifest?.created ? 201 : 200,
@@ -154,19 +155,44 @@ function checkedManifest(segments: DeclaredSegment[], fileName: string, size: nu
   return checked;
 }
 
-/** The details of a registration's `upload` custody entry. */
-function uploadDetails(body: { fileName: string; size: number }, claimedCase: boolean, manifest: DeclaredSegment[] | null): Record<string, unknown> {
-  return { registered: true, fileName: body.fileName, size: body.size, claimedCase, ...(manifest ? { segmentManifest: manifest.map(declaredOf) } : {}) };
+/**
+ * The details of a registration's `upload` custody entry. `claimedCase` null: recorded on a retry,
+ * which cannot know whether the first attempt opened the case, so it says so (`recordedOnRetry`)
+ * and leaves claimedCase out rather than guess.
+ */
+function uploadDetails(body: { fileName: string; size: number }, claimedCase: boolean | null, manifest: DeclaredSegment[] | null): Record<string, unknown> {
+  return {
+    registered: true,
+    fileName: body.fileName,
+    size: body.size,
+    ...(claimedCase === null ? { recordedOnRetry: true } : { claimedCase }),
+    ...(manifest ? { segmentManifest: manifest.map(declaredOf) } : {}),
+  };
+}
+
+/**
+ * The `upload` entry's event key (docs/review-api.md, "Upload registration"): one per blob for the
+ * registration, another for an entry that carries the segment manifest (declared with the
+ * registration or on it later), so a retry re-records exactly what its request declared. The blob
+ * name's SHA-256, not the name: a 385-character CJK name would take 1 KiB of the entry.
+ */
+export function uploadEventKey(blobName: string, withManifest: boolean): string {
+  return `${withManifest ? 'upload-manifest' : 'upload'}:sha256:${createHash('sha256').update(blobName, 'utf8').digest('hex')}`;
 }
 
 /**
  * Refuses, before anything is written, a registration whose custody entry the log would refuse
  * (a long-named manifest filling the request body): written first, its registration and manifest
  * stood without the entry, and a retry, finding them, recorded nothing (upload-custody-entry-over-limit-lost).
- * Measured as recordForCase writes it, with the longer claimedCase (false).
+ * Measured as recordForCase writes it, with the longer of `claimedCase: false` and `recordedOnRetry: true`, and the longer event key.
  */
 function assertUploadEntryFits(principal: Principal, blobName: string, body: { fileName: string; size: number }, manifest: DeclaredSegment[] | null): void {
-  const own = { actor: principal.user, subject: { blobName }, details: { ...uploadDetails(body, false, manifest), authKind: principal.authKind, roles: principal.roles } };
+  const own = {
+    actor: principal.user,
+    subject: { blobName },
+    details: { ...uploadDetails(body, null, manifest), authKind: principal.authKind, roles: principal.roles },
+    eventKey: uploadEventKey(blobName, true),
+  };
   const bytes = Buffer.byteLength(JSON.stringify(own));
   if (bytes > API_LIMITS.maxUploadCustodyBytes) {
     throw new ExhibitError(

@@ -1,4 +1,4 @@
-import { errorMessage, isExhibitError, PIPELINE_ACTOR, type DiskImageRecord, type FileRecord, type IntegrityVerdict, type Logger } from '@exhibit/core';
+import { custodySegmentList, errorMessage, isExhibitError, PIPELINE_ACTOR, type DiskImageRecord, type FileRecord, type IntegrityVerdict, type Logger } from '@exhibit/core';
 import type { StageDeps } from '../stage.js';
 import type { DiskImageReader } from './disk-image.reader.js';
 
@@ -73,8 +73,8 @@ export async function recordDiskImage(
         stored: ewf.storedHashes,
         computed,
         mediaBytes: image.mediaBytes,
-        // The hash covers the media joined from these blobs, in this order.
-        segments: reader.segmentBlobs,
+        // The hash covers the media joined from these blobs, in this order (their digest past LIMITS.maxCustodySegmentListBytes).
+        ...custodySegmentList(reader.segmentBlobs, deps.limits.maxCustodySegmentListBytes),
         header: ewf.header,
         ...(detail ? { detail } : {}),
       },

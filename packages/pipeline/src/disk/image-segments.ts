@@ -115,7 +115,7 @@ export async function findImageSegments(
   for await (const props of blobs.list(first.container, { prefix: segment.stem, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) })) {
     if (props.name === first.name || props.name.slice(segment.stem.length).includes('/')) continue;
     listed.push(props);
-    if (listed.length > LIMITS.maxImageSegments) throw new ExhibitError('limit-exceeded', `${first.name} has more than ${LIMITS.maxImageSegments} segments`);
+    if (listed.length > LIMITS.maxImageSegments) throw new ExhibitError('limit-exceeded', `${first.name} has more than ${LIMITS.maxImageSegments} segments (LIMITS.maxImageSegments)`);
   }
   const set = segmentSets(listed, (p) => p.name).get(segmentSetKey(segment)) ?? [];
   const found = new Map<number, BlobProperties>();
