@@ -184,4 +184,50 @@ describe('SingleReadSource (Azurite)', () => {
     const { source } = sourceOver(ref, etag, data.length + 10);
     await expect(source.drain()).rejects.toMatchObject({ code: 'storage-unavailable', retryable: true });
   });
+  it('follow-read-abort-ignored: a stream far ahead given up on stops waiting for the pass before the gap is read, and the pass goes on for the hash', async () => {
+    const data = randomBytes(8 * 1024 * 1024);
+    const { ref, etag } = await put(data);
+    // The hash thread holds the pass after its first MiB until released: the gap cannot be crossed before the abort.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = (): void => undefined;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const hash = createHash('sha256');
+    const consumed = { bytes: 0 };
+    const source = new SingleReadSource(blobs, ref, {
+      size: data.length,
+      etag,
+      consume: async (chunk) => {
+        if (consumed.bytes >= 1024 * 1024) {
+          held();
+          await gate;
+        }
+        hash.update(chunk);
+        consumed.bytes += chunk.length;
+      },
+      windowBytes: 256 * 1024,
+      aheadBytes: 8 * 1024 * 1024,
+    });
+    const controller = new AbortController();
+    const reason = new Error('the unpack budget ran out');
+    // As a disk image's follow read asks for it (disk-image.reader.ts readStream): through the pass's blob store, with its signal.
+    const stream = await source.blobStore().openRead(ref, { offset: 7 * 1024 * 1024, count: 100_000, ifMatch: etag, abortSignal: controller.signal });
+    const settled = readAll(stream).then(
+      () => ({ outcome: 'read the whole gap' as unknown, consumedBytes: consumed.bytes }),
+      (err: unknown) => ({ outcome: err, consumedBytes: consumed.bytes }),
+    );
+    await holding;
+    controller.abort(reason);
+    release();
+    const { outcome, consumedBytes } = await settled;
+    expect(outcome).toBe(reason);
+    expect(consumedBytes).toBeLessThan(7 * 1024 * 1024);
+    // The pass was not stopped: the drain still hashes every byte once.
+    await source.drain();
+    expect(consumed.bytes).toBe(data.length);
+    expect(hash.digest('hex')).toBe(sha256(data));
+    // An already aborted signal: refused before any read, behind the window too.
+    const again = await source.blobStore().openRead(ref, { offset: 0, count: 10, abortSignal: controller.signal });
+    await expect(readAll(again)).rejects.toBe(reason);
+  });
 });

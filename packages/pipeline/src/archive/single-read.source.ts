@@ -120,9 +120,12 @@ export class SingleReadSource {
    * member's data: served by the pass, which jumps forward to it when it
    * starts far ahead (the bytes in between are hashed, and a later read of
    * them goes to storage); only a stream starting behind the window is read
-   * from storage.
+   * from storage. `abortSignal` stops this stream (a member or follow read
+   * given up on: its unpack's budget ran out), not the pass: it stops waiting
+   * for the pass at once, so a stream far ahead does not move the pass through
+   * the whole gap first; the pass goes on for the hash (`drain`).
    */
-  openRange(offset: number, count?: number): Readable {
+  openRange(offset: number, count?: number, options: { abortSignal?: AbortSignal } = {}): Readable {
     const end = Math.min(count === undefined ? this.options.size : offset + count, this.options.size);
     if (!(offset >= 0) || end <= offset) return Readable.from([]);
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -132,12 +135,13 @@ export class SingleReadSource {
       const hold = self.hold(at);
       try {
         while (at < end) {
+          options.abortSignal?.throwIfAborted();
           if (at < self.windowStart()) {
             // Behind the window (from the start, or dropped while this stream waited): the rest from storage.
-            yield* self.sideStream(at, end);
+            yield* self.sideStream(at, end, options.abortSignal);
             return;
           }
-          if (at >= self.position && !(await self.pull())) throw self.short();
+          if (at >= self.position && !(await self.pullUnless(options.abortSignal))) throw self.short();
           if (at >= self.position) continue;
           const piece = self.copy(at, Math.min(end, self.position, at + 1024 * 1024));
           at += piece.length;
@@ -193,7 +197,7 @@ export class SingleReadSource {
       openRead: async (ref, options: ReadOptions = {}) => {
         if (!same(ref)) return inner.openRead(ref, options);
         this.checkEtag(options.ifMatch);
-        return this.openRange(options.offset ?? 0, options.count);
+        return this.openRange(options.offset ?? 0, options.count, options.abortSignal ? { abortSignal: options.abortSignal } : {});
       },
     };
     return store;
@@ -222,6 +226,24 @@ export class SingleReadSource {
       this.pulling = null;
     });
     return this.pulling;
+  }
+
+  /**
+   * The next pull, or the signal's reason as soon as it aborts: the pull
+   * itself is not abandoned (the pass and its hash go on), only this wait.
+   */
+  private pullUnless(signal: AbortSignal | undefined): Promise<boolean> {
+    if (!signal) return this.pull();
+    signal.throwIfAborted();
+    const pulling = this.pull();
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    // A pull that fails after this wait was given up is kept as the pass's failure (pullOnce), not left unhandled here.
+    pulling.catch(() => undefined);
+    return Promise.race([pulling, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   private async pullOnce(): Promise<boolean> {
@@ -294,14 +316,15 @@ export class SingleReadSource {
     return bytes;
   }
 
-  private async *sideStream(start: number, end: number): AsyncGenerator<Buffer> {
+  private async *sideStream(start: number, end: number, readerSignal: AbortSignal | undefined): AsyncGenerator<Buffer> {
     this.counts.sideReads += 1;
     this.counts.behindReads += 1;
+    const signals = [this.options.abortSignal, readerSignal].filter((s): s is AbortSignal => s !== undefined);
     const stream = await this.blobs.openRead(this.blob, {
       offset: start,
       count: end - start,
       ifMatch: this.options.etag,
-      ...(this.options.abortSignal ? { abortSignal: this.options.abortSignal } : {}),
+      ...(signals.length > 0 ? { abortSignal: AbortSignal.any(signals) } : {}),
     });
     try {
       for await (const chunk of stream) {
