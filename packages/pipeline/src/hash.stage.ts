@@ -163,11 +163,26 @@ function readOnceInUnpack(mime: string, head: Uint8Array): boolean {
 }
 
 /**
+ * The one decision, taken by the hash stage and again by the unpack from the
+ * same ETag-pinned bytes, whether an upload is read once by its unpack and as
+ * what that unpack opens it: the identifier's verdict first (a disk image is
+ * opened as one whatever its first bytes look like: boot code may start
+ * 1f 8b like a gzip), and only for an archive the identifier named the first
+ * bytes (a ZIP with a prefix, found by its tail, is hashed here). Null: the
+ * hash stage hashes it itself.
+ */
+export function readOnceAs(identified: { kind: FileKind | null; mime: string | null }, head: Uint8Array): { mime: string | null } | null {
+  if (identified.kind !== 'archive') return null;
+  if (isDiskImageMime(identified.mime)) return readOnceInUnpack(identified.mime!, head) ? { mime: identified.mime } : null;
+  return detectArchiveFormat(head, null) === null ? null : { mime: identified.mime };
+}
+
+/**
  * Whether the upload's hash is left to its unpack's single read: an archive
- * we unpack (ZIP, TAR, TAR.GZ recognised by its first bytes, and the disk
- * images of readOnceInUnpack), decided once from a small head
- * read and kept as the root's unpack state ('pending'). An unpack already over
- * (done or failed) ended without the hash: it is taken here.
+ * we unpack (readOnceAs: ZIP, TAR, TAR.GZ recognised by its first bytes, and
+ * the disk images of readOnceInUnpack), decided from a small head read and
+ * kept as the root's unpack state ('pending'). An unpack already over (done
+ * or failed) ended without the hash: it is taken here.
  */
 async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<boolean> {
   const root = await deps.index.getFile(upload.rootFileId);
@@ -185,9 +200,8 @@ async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageC
     return false;
   }
   if (identified.kind !== 'archive') return false;
-  // Only a format the first bytes name (a ZIP with a prefix is found by its tail: hashed here, unpacked as before).
   const head = await input.read(0, ARCHIVE_SNIFF_BYTES, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
-  if (isDiskImageMime(identified.mime) ? !readOnceInUnpack(identified.mime!, head) : detectArchiveFormat(head, null) === null) return false;
+  if (readOnceAs(identified, head) === null) return false;
   await deps.index.setUnpack(root.fileId, 'pending');
   ctx.logger.info({ blobName: upload.blobName, mime: identified.mime }, 'archive: hashed in the unpack\'s read of it');
   return true;

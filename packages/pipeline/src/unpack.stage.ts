@@ -8,7 +8,6 @@ import {
   ExhibitError,
   failed,
   isDiskImageMime,
-  isRetryable,
   LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
@@ -32,14 +31,14 @@ import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { UnpackClock } from './archive/unpack.clock.js';
 import { storeMember, type ExpansionBudget, type StoredMember } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
-import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat, openArchive } from './archive/open-archive.js';
+import { ARCHIVE_SNIFF_BYTES, openArchive } from './archive/open-archive.js';
 import { SingleReadSource, type SingleReadCounts } from './archive/single-read.source.js';
 import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.reader.js';
 import { recordDiskImage } from './disk/disk-image.record.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
-import { isEvidenceChange, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -234,26 +233,29 @@ async function declaredSet(deps: StageDeps, parent: FileRecord, source: ContentS
 
 /**
  * The type of an upload hashed in this read (no content record yet), as far
- * as unpack needs it, decided as the hash stage decided to leave it here
- * (hash.stage.ts): an E01's first segment is a disk image; a ZIP or TAR is
- * named by openArchive from the same first bytes; anything else the hash
- * stage left here was identified as a raw or VHD image, and is identified
- * again (its head and tail, through this unpack's single read).
+ * as unpack needs it, decided exactly as the hash stage decided to leave it
+ * here (readOnceAs, hash.stage.ts), so both stages make one decision: the
+ * identifier first (its head and tail, through this unpack's single read),
+ * then for an archive it named the first bytes. Never the first bytes alone:
+ * they are looser (1f 8b is a TAR.GZ to them), and a raw image whose boot
+ * code starts so would be opened as a gzip and its file systems never listed.
+ * An E01's first segment is named by its signature without the identifier,
+ * which names it by that same signature (no file-type signature starts so).
+ * What cannot be identified now, or is no longer one to read once, is not
+ * opened on a guess: the unpack stops with the reason and the upload goes
+ * back to the hash stage.
  */
 async function mimeOfUnhashedUpload(deps: StageDeps, blobs: BlobStore, source: ContentSource, parent: FileRecord, abortSignal: AbortSignal): Promise<string | null> {
   const ref = { container: source.container, name: source.name };
   const size = parent.size ?? (await blobs.getProperties(ref, { abortSignal })).size;
   const head = await blobs.readRange(ref, source.offset ?? 0, Math.min(ARCHIVE_SNIFF_BYTES, size), { abortSignal });
   if (isFirstEwfSegment(head)) return DISK_IMAGE_MIMES.ewf;
-  if (detectArchiveFormat(head, null) !== null) return null;
-  try {
-    const identified = await deps.identifier.identify(new ReadOnceSource(blobSource(blobs, source, parent.name, size), { maxWholeBytes: 0 }), { abortSignal });
-    return isDiskImageMime(identified.mime) ? identified.mime : null;
-  } catch (err) {
-    if (isRetryable(err) || abortSignal.aborted) throw err;
-    // Not identifiable now: openArchive names what it can from the first bytes, or refuses it (recorded on the unpack).
-    return null;
+  const identified = await deps.identifier.identify(new ReadOnceSource(blobSource(blobs, source, parent.name, size), { maxWholeBytes: 0 }), { abortSignal });
+  const decided = readOnceAs(identified, head);
+  if (!decided) {
+    throw new ExhibitError('unsupported-format', `identified as ${identified.mime ?? 'unknown'} (${identified.kind ?? 'no kind'}), not an archive or disk image this unpack reads with its hash; not unpacked`);
   }
+  return decided.mime;
 }
 
 /**

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, memberFileId, rootFileId, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
+import { detectArchiveFormat } from '../src/archive/open-archive.js';
 import { AFTER_UNPACK_KEY, UNPACK_BATCH_SIZE } from '../src/unpack.stage.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { hasTool, mbrSector, pseudoRandom, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
@@ -258,6 +259,45 @@ describe('an uploaded archive hashed in its unpack\'s read', () => {
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
   });
+
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
+    'raw-image-gzip-magic-not-unpacked: a raw image whose first sector looks like a gzip or a TAR header to the first bytes is unpacked as the disk the hash stage identified, its file system listed',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-raw-magic-'));
+      try {
+        const shots = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/100MEDIA/IMG_000${i}.JPG`, bytes: pseudoRandom(300_000 + i, 1700 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const card = buildMemoryCard(dir, shots, []);
+        const partition = readFileSync(card.raw);
+        const startSector = 2048;
+        const wanted = shots.map((f) => sha256(f.bytes)).sort();
+        // Boot code is anything. To the first-bytes check (detectArchiveFormat) 1f 8b is a TAR.GZ (the identifier wants 1f 8b 08),
+        // and a sector whose checksum field matches is a TAR header (the identifier also wants 'ustar' or zeros at 257).
+        const gzipLike = mbrSector([{ type: 0x0c, startSector, sectors: partition.length / SECTOR }]);
+        Buffer.from([0x1f, 0x8b, 0x00]).copy(gzipLike, 0);
+        const tarLike = mbrSector([{ type: 0x0c, startSector, sectors: partition.length / SECTOR }]);
+        tarLike.write('boot', 257, 'latin1');
+        tarLike.fill(0x20, 148, 156);
+        tarLike.write(`${tarLike.reduce((n, b) => n + b, 0).toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+        expect(detectArchiveFormat(gzipLike, null)).toBe('tar.gz');
+        expect(detectArchiveFormat(tarLike, null)).toBe('tar');
+        for (const [name, mbr] of [['gzip-like.img', gzipLike], ['tar-like.img', tarLike]] as const) {
+          const image = Buffer.concat([mbr, Buffer.alloc(startSector * SECTOR - SECTOR), partition]);
+          const message = await upload(name, image);
+          expect(await deliver('hash', message), name).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+          expect(await deliver('unpack', message), name).toMatchObject({ status: 'done', summary: { format: 'disk-image', memberCount: 5, failedMembers: 0 } });
+          expect(await h.index.getFile(message.fileId), name).toMatchObject({ unpack: 'done', stage: 'pending' });
+          const up = (await h.index.getUpload(message.blobName))!;
+          expect(up, name).toMatchObject({ integrity: 'verified', hashes: { sha256: sha256(image) } });
+          const children = await h.index.listChildren(message.fileId);
+          expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort(), name).toEqual(wanted);
+          expect(custodyOf(message.evidenceId, 'unpacked')[0], name).toMatchObject({ details: { uploadHashedInThisRead: true } });
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 
   it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
     'a raw image whose unpack is cut off midway (a shutdown) resumes on redelivery: members once, its hash from the new read, custody once',
