@@ -25,6 +25,20 @@ export const CUSTODY_LIMITS = {
    * An entry larger than this still goes out, alone.
    */
   maxGroupBytes: 1024 * 1024,
+  /**
+   * Entries one group carries with a remote signer (Signer.remote: Key Vault, 15-50 ms a
+   * signature). Entries are signed one at a time (each signature is inside the hash the next
+   * chains to) while the tail the block is built on ages: 256 took 4-13 s and lost every race
+   * to a rival instance, re-signing all 256 each time (Key Vault throttles at about 2,000
+   * operations per 10 s). A lost race now re-signs at most this many.
+   */
+  maxRemoteGroupEntries: 8,
+  /**
+   * Signing time a group's block may spend with a remote signer before it stops taking entries
+   * (the rest go in the next group). Not applied to local signing (microseconds an entry), whose
+   * groups count and bytes bound.
+   */
+  maxGroupSigningMs: 150,
   /** Conditional appends tried before giving up with a retryable error. */
   maxAppendAttempts: 40,
   /** Longest wait between two contended append attempts. */

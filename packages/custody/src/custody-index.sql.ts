@@ -142,10 +142,11 @@ export async function indexedEvidenceIds(sql: CustodySql, caseId: string): Promi
   return rows.map((r) => r.evidence_id);
 }
 
-export async function indexedCount(sql: CustodySql, caseId: string, evidenceId: string): Promise<number> {
+/** Rows the index copy has for this log, up to `throughSeq` when given (a hole counts as missing, not as present). */
+export async function indexedCount(sql: CustodySql, caseId: string, evidenceId: string, throughSeq?: number): Promise<number> {
   const { rows } = await sql.query<{ n: number | string }>(
-    `SELECT count(*) AS n FROM custody_entries WHERE case_id = $1 AND evidence_id = $2`,
-    [caseId, evidenceId],
+    `SELECT count(*) AS n FROM custody_entries WHERE case_id = $1 AND evidence_id = $2 AND ($3::bigint IS NULL OR seq <= $3::bigint)`,
+    [caseId, evidenceId, throughSeq ?? null],
   );
   return Number(rows[0]?.n ?? 0);
 }

@@ -14,7 +14,7 @@ import {
   type CustodyEntry,
   type CustodySubject,
 } from './custody-entry.js';
-import { indexedEvidenceIds, indexedHashes, lastIndexedEntries, type CustodySql } from './custody-index.sql.js';
+import { indexedCount, indexedEvidenceIds, indexedHashes, lastIndexedEntries, type CustodySql } from './custody-index.sql.js';
 import { parseCheckpoints, type CheckpointProblem, type CheckpointStore, type CustodyCheckpoint } from './custody-checkpoint.js';
 import { readKeysDocument } from './key-registry.js';
 import { readLines } from './line-reader.js';
@@ -315,7 +315,8 @@ async function verifyEvidence(
     lastSeq: null,
     headHash: null,
     segments: segments.map((s) => ({ name: s.name, entries: 0, bytes: s.length })),
-    indexEntries: options.sql ? (indexLast ? indexLast.seq + 1 : 0) : null,
+    // Rows counted, not the newest seq + 1: a hole in the index copy must show in the count.
+    indexEntries: options.sql ? (indexLast ? await indexedCount(options.sql, caseId, evidenceId, indexLast.seq) : 0) : null,
     keyIds: [],
     evidence: [],
     firstBreak: null,

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buffer } from 'node:stream/consumers';
 import {
@@ -105,6 +106,10 @@ export class CustodyWriter {
   private readonly rolloverBytes: number;
   private readonly now: () => Date;
   private readonly tools: ToolVersion[];
+  /** Entries one block carries: the signer may allow fewer (a remote signer, one round trip per entry). */
+  private readonly maxGroupEntries: number;
+  /** Signing time one block may spend (a remote signer); unbounded for local signing. */
+  private readonly maxGroupSigningMs: number;
 
   constructor(
     private readonly o: CustodyWriterOptions,
@@ -115,15 +120,18 @@ export class CustodyWriter {
     if (this.rolloverEntries < 2) throw new ExhibitError('invalid-config', 'rolloverEntries must be at least 2');
     this.now = o.now ?? (() => new Date());
     this.tools = [{ name: 'exhibit-custody', version: o.toolVersion ?? 'unknown' }];
+    this.maxGroupEntries = o.signer.remote ? CUSTODY_LIMITS.maxRemoteGroupEntries : CUSTODY_LIMITS.maxGroupEntries;
+    this.maxGroupSigningMs = o.signer.remote ? CUSTODY_LIMITS.maxGroupSigningMs : Number.POSITIVE_INFINITY;
     this.groups = new GroupCommit<CheckedEvent>({
-      maxGroupEntries: CUSTODY_LIMITS.maxGroupEntries,
+      maxGroupEntries: this.maxGroupEntries,
       write: (key, group, abortSignal) => this.writeGroup(key, group, abortSignal),
       hasOwnWork: (key) => this.restorations.has(key),
     });
   }
 
   async record(event: CustodyEvent, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
-    const checked = checkEvent(event);
+    // The entry's time is when it was submitted, not when its group's block was built.
+    const checked = { ...checkEvent(event), submittedAt: this.now().toISOString() };
     await this.groups.submit(`${checked.caseId}/${checked.evidenceId}`, checked, options.abortSignal);
   }
 
@@ -146,12 +154,13 @@ export class CustodyWriter {
       const restored = this.restorations.get(key);
       if (restored) {
         this.restorations.delete(key);
-        todo.unshift({ event: restorationEvent(caseId, evidenceId, restored, this.tools), waiting: [] });
+        todo.unshift({ event: restorationEvent(caseId, evidenceId, restored, this.tools, this.now().toISOString()), waiting: [] });
       }
+      // A successor may itself be full already (other writers went ahead): walk on to the newest
+      // (its lines copied to the index on the way) before asking the index what is recorded.
+      while (this.isFull(tail)) tail = await this.nextSegment(tail, options);
       todo = await this.withoutRecorded(caseId, evidenceId, todo);
       if (todo.length === 0) return [];
-      // A successor may itself be full already (other writers went ahead): walk on to the newest.
-      while (this.isFull(tail)) tail = await this.nextSegment(tail, options);
       const block = await this.buildBlock(tail, todo, options);
       // Every entry of the group was refused on its own (too large): nothing to append.
       if (block.lines.length === 0) return block.rest.flatMap((slot) => slot.waiting);
@@ -161,14 +170,16 @@ export class CustodyWriter {
       if (result.indexed === false) this.tails.delete(key);
       else this.remember(tail);
       if (result.status === 'recorded') {
+        // The log is the record: an entry durable in it is recorded, index copy or not. Rejecting
+        // here made callers retry (a 503 for a view) and record the action twice. The forgotten
+        // tail makes the next write to this log, in this process or after a restart, copy it.
         if (result.indexed === false) {
-          const err = new ExhibitError('index-unavailable', `custody log ${tail.name}: ${block.written.length} entries appended but their index copy failed; the next write copies them`, {
-            details: { reason: 'index-copy-failed', inLog: true, fromSeq: block.firstEventSeq },
-          });
-          for (const slot of block.written) slot.waiting.forEach((w) => w.reject(err));
-        } else {
-          for (const slot of block.written) slot.waiting.forEach((w) => w.resolve());
+          this.o.logger.warn(
+            { log: tail.name, entries: block.written.length, fromSeq: block.firstEventSeq },
+            'custody entries recorded in the log; their index copy failed and the next write to this log copies them',
+          );
         }
+        for (const slot of block.written) slot.waiting.forEach((w) => w.resolve());
         return block.rest.flatMap((slot) => slot.waiting);
       }
       // Entries another writer recorded meanwhile (a redelivered event) are not written again.
@@ -220,16 +231,29 @@ export class CustodyWriter {
       bytes += signed.line.length;
       last = { seq: signed.entry.seq, hash: signed.hash, time: signed.entry.time, segment: tail.segment };
     };
-    if (last === null) add(await this.sign(this.segmentStart(tail), options));
+    // Each entry's signature is inside the hash the next chains to, so a block is signed one entry
+    // at a time while the tail it was built on ages: with a remote signer bounded by signing time
+    // as well as by count and bytes, or it holds a group for seconds and loses every race.
+    let signingMs = 0;
+    const timedSign = async (unsigned: UnsignedEntry) => {
+      const started = performance.now();
+      try {
+        return await this.sign(unsigned, options);
+      } finally {
+        signingMs += performance.now() - started;
+      }
+    };
+    if (last === null) add(await timedSign(this.segmentStart(tail)));
     const room = this.rolloverEntries - (last!.seq - tail.startSeq + 1);
     const firstEventSeq = last!.seq + 1;
     const written: Slot[] = [];
     let next = 0;
-    for (; next < todo.length && written.length < Math.min(room, CUSTODY_LIMITS.maxGroupEntries); next++) {
+    for (; next < todo.length && written.length < Math.min(room, this.maxGroupEntries); next++) {
+      if (written.length > 0 && signingMs >= this.maxGroupSigningMs) break;
       const slot = todo[next]!;
       let signed: SignedLine;
       try {
-        signed = await this.sign(this.eventEntry(slot.event, last!), options);
+        signed = await timedSign(this.eventEntry(slot.event, last!));
       } catch (err) {
         if (!isExhibitError(err, 'limit-exceeded')) throw err;
         slot.waiting.forEach((w) => w.reject(err));
@@ -261,7 +285,8 @@ export class CustodyWriter {
     return {
       v: 1,
       seq: last.seq + 1,
-      time: this.timeAfter(last.time),
+      // Submission time, but never before the previous entry's (the chain's times do not go back).
+      time: event.submittedAt < last.time ? last.time : event.submittedAt,
       actor: event.actor,
       action: event.action,
       subject: event.subject,
@@ -346,13 +371,18 @@ export class CustodyWriter {
       // The segment this writer had open is gone (deleted under it): read the log afresh,
       // which refuses to start a deleted log again.
       if (isExhibitError(err, 'not-found')) {
-        return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }), seenKeys: new Set() };
+        return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: true }), seenKeys: new Set() };
       }
       if (!isExhibitError(err, 'precondition-failed')) throw err;
     }
     // Someone else wrote first, or our own append landed and only the answer was lost (the SDK retried it).
     const seen = await this.readSince(tail, options);
-    if (seen === null) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false }), seenKeys: new Set() };
+    // Too far ahead to read back (or rewritten): reload, and copy what the others appended to the
+    // index first. The index is what withoutRecorded asks, and a rival's line it lacks (its index
+    // copy failed, or has not committed yet) would otherwise be appended a second time, leaving a
+    // hole in the index copy below this writer's row that no catch-up fills
+    // (regression reloaded-writer-duplicated-event-key-index-hole).
+    if (seen === null) return { status: 'reloaded', tail: await this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: true }), seenKeys: new Set() };
     // Every line seen here is copied to the index before anything is appended after it: the
     // writer that appended it may be gone, or its answer lost, and a later row landing first
     // would leave a hole that verification must read as an insertion.
@@ -439,8 +469,11 @@ export class CustodyWriter {
       throw err;
     });
     // Appended to while we read it: start from a fresh look at the whole log.
-    if (last === undefined) return this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: false });
-    return { caseId: tail.caseId, evidenceId: tail.evidenceId, segment, name, head, last, before, startSeq };
+    if (last === undefined) return this.loadTail(tail.caseId, tail.evidenceId, { ...options, catchUp: true });
+    const next = { caseId: tail.caseId, evidenceId: tail.evidenceId, segment, name, head, last, before, startSeq };
+    // Others wrote to it already: their lines go to the index before the next write asks it what is recorded.
+    if (last !== null) await this.catchUpIndex(next, options);
+    return next;
   }
 
   /** Finds the newest segment and its last entry; on a cold start, brings the index copy up to it. */
@@ -581,24 +614,31 @@ export class CustodyWriter {
     const verifier = new SignatureVerifier([publicKeyOf(this.o.signer), ...(this.o.trustedKeys ?? [])]);
     const fromSeq = indexed ? indexed.seq + 1 : 0;
     let prevHash = indexed ? indexed.hash : GENESIS_HASH;
-    const rows: IndexedEntry[] = [];
+    let rows: IndexedEntry[] = [];
+    let copied = 0;
     const firstSegment = indexed ? await this.segmentHolding(tail, newest.segment, fromSeq, options) : 0;
     for (let segment = firstSegment; segment <= newest.segment; segment++) {
       const name = segmentName(tail.caseId, tail.evidenceId, segment);
       for await (const line of readLines(await this.o.appendLog.read(name, options), CUSTODY_LIMITS.maxEntryBytes)) {
         const parsed = line.text !== null && line.terminated ? parseEntryText(line.text) : null;
-        if (!parsed?.ok) return this.stopCatchUp(tail, rows, 'unreadable entry');
+        if (!parsed?.ok) return this.stopCatchUp(tail, rows, copied, 'unreadable entry');
         const e = parsed.entry;
         if (e.seq < fromSeq) continue;
-        if (e.seq !== fromSeq + rows.length || e.prevHash !== prevHash) return this.stopCatchUp(tail, rows, 'entry does not chain onto the index copy');
+        if (e.seq !== fromSeq + copied + rows.length || e.prevHash !== prevHash) return this.stopCatchUp(tail, rows, copied, 'entry does not chain onto the index copy');
         if (!verifier.verify(e.keyId, e.alg, signingBytes(unsignedPart(e)), Buffer.from(e.signature, 'base64url'))) {
-          return this.stopCatchUp(tail, rows, 'entry signature does not verify');
+          return this.stopCatchUp(tail, rows, copied, 'entry signature does not verify');
         }
         rows.push({ entry: e, segment, hash: parsed.hash });
         prevHash = parsed.hash;
+        // In pieces, in seq order: a reload may find a whole segment ahead (150 MiB), never held at once.
+        if (rows.length >= CATCH_UP_BATCH_ENTRIES) {
+          await insertIndexedEntries(this.o.sql, rows);
+          copied += rows.length;
+          rows = [];
+        }
       }
     }
-    await this.stopCatchUp(tail, rows, null);
+    await this.stopCatchUp(tail, rows, copied, null);
   }
 
   /** The newest segment whose first entry is at or before `seq`: earlier segments need not be read. */
@@ -611,9 +651,10 @@ export class CustodyWriter {
     return 0;
   }
 
-  private async stopCatchUp(tail: Tail, rows: IndexedEntry[], problem: string | null): Promise<void> {
-    for (let i = 0; i < rows.length; i += 200) await insertIndexedEntries(this.o.sql, rows.slice(i, i + 200));
-    if (rows.length > 0) this.o.logger.warn({ caseId: tail.caseId, evidenceId: tail.evidenceId, entries: rows.length }, 'custody index copy caught up with the log');
+  private async stopCatchUp(tail: Tail, rows: IndexedEntry[], copied: number, problem: string | null): Promise<void> {
+    await insertIndexedEntries(this.o.sql, rows);
+    const entries = copied + rows.length;
+    if (entries > 0) this.o.logger.warn({ caseId: tail.caseId, evidenceId: tail.evidenceId, entries }, 'custody index copy caught up with the log');
     if (problem) {
       this.o.logger.error({ caseId: tail.caseId, evidenceId: tail.evidenceId, problem }, 'custody log has entries the index copy does not accept; run custody verify');
     }
@@ -640,6 +681,9 @@ export class CustodyWriter {
     }
   }
 }
+
+/** Entries one index statement of a catch-up carries (15 parameters each, far below PostgreSQL's 65,535). */
+const CATCH_UP_BATCH_ENTRIES = 200;
 
 /** One entry to write and every caller waiting on it (several when an eventKey came twice; none for the log's own). */
 interface Slot {
@@ -684,8 +728,8 @@ function slotsOf(group: Waiting<CheckedEvent>[]): Slot[] {
 }
 
 /** A restored tail is itself an event of the log: the entry says which lines were appended again, and why. */
-function restorationEvent(caseId: string, evidenceId: string, restored: { segment: number; fromSeq: number; entries: number }, tools: ToolVersion[]): CheckedEvent {
-  return checkEvent({
+function restorationEvent(caseId: string, evidenceId: string, restored: { segment: number; fromSeq: number; entries: number }, tools: ToolVersion[], submittedAt: string): CheckedEvent {
+  return { submittedAt, ...checkEvent({
     caseId,
     evidenceId,
     action: 'log-restored',
@@ -698,7 +742,7 @@ function restorationEvent(caseId: string, evidenceId: string, restored: { segmen
     },
     tools,
     eventKey: `log-restored:${restored.segment}:${restored.fromSeq}`,
-  });
+  }) };
 }
 
 interface SeenLine {
@@ -721,6 +765,8 @@ function backoffMs(attempt: number): number {
 }
 
 interface CheckedEvent {
+  /** When the caller submitted it (ISO 8601): the entry's time, unless the previous entry's is later. */
+  submittedAt: string;
   caseId: string;
   evidenceId: string;
   action: CustodyAction;
@@ -732,7 +778,7 @@ interface CheckedEvent {
 }
 
 /** Events come from our own code, but what they carry comes from evidence and users: check it all. */
-function checkEvent(event: CustodyEvent): CheckedEvent {
+function checkEvent(event: CustodyEvent): Omit<CheckedEvent, 'submittedAt'> {
   const caseId = assertValidId('case', event.caseId);
   const evidenceId = assertValidId('evidence', event.evidenceId);
   if (!ACTIONS.has(event.action)) throw new ExhibitError('invalid-argument', `unknown custody action ${JSON.stringify(String(event.action)).slice(0, 80)}`);

@@ -124,6 +124,10 @@ describe('keyVaultSigner', () => {
     expect(kv.calls).toEqual(['ES256']);
   });
 
+  it('says it is remote, so the custody writer keeps its groups small (a round trip a signature)', () => {
+    expect(keyVaultSigner(localKeyVault()).remote).toBe(true);
+  });
+
   it('refuses a signature that does not verify (wrong key behind the client)', async () => {
     const kv = localKeyVault();
     const other = localKeyVault();

@@ -21,6 +21,11 @@ export interface Signer {
   readonly keyId: string;
   readonly algorithm: SignatureAlgorithm;
   readonly publicKeyJwk: JsonWebKey;
+  /**
+   * A round trip per signature (Key Vault): the custody writer then keeps its groups small
+   * (CUSTODY_LIMITS.maxRemoteGroupEntries, maxGroupSigningMs). Local signing takes microseconds.
+   */
+  readonly remote?: boolean;
   sign(bytes: Uint8Array, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array>;
 }
 
