@@ -32,7 +32,8 @@ export const LIMITS = {
   /**
    * Longest an evidence item's completion spends bringing its case's review
    * summary up to date (waiting for a refresh already running, then one
-   * refresh; PostgreSQL cancels a statement past it). A refresh reads the
+   * refresh, checked before each of its statements; PostgreSQL cancels a
+   * statement past it, PGlite lets one statement finish). A refresh reads the
    * case once: 2-19 s at 100,000 files and 25-78 s at 1,000,000 on the loaded
    * bench machine (docs/benchmarks.md). Past it the completion stands and the
    * summary is left to the first quiet read.

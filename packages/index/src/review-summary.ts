@@ -137,18 +137,26 @@ export async function refreshReviewSummary(
   options: {
     mapMaxZoom?: number;
     /**
-     * Longest any one statement of the refresh may run (PostgreSQL's
-     * statement_timeout; PGlite does not enforce it): past it the refresh is
-     * cancelled and rolled back, the summary left as it was, and the error is
-     * an ExhibitError 'timeout'.
+     * Longest the whole refresh may run, from the call. Before each statement
+     * the time left is checked (none left: an ExhibitError 'timeout') and set
+     * as that statement's statement_timeout, so PostgreSQL cancels one that
+     * runs past it (also 'timeout'). PGlite enforces no statement_timeout:
+     * there a statement running when the budget ends runs to its end (the
+     * longest, the remake's one pass over the files: docs/review-api.md) and
+     * the refresh stops before the next. Either way it is rolled back and
+     * the summary left as it was.
      */
-    statementTimeoutMs?: number;
+    budgetMs?: number;
+    /** Checked before each statement: aborted, the refresh stops there (ExhibitError 'aborted') and is rolled back. */
+    abortSignal?: AbortSignal;
     /** REVIEW_SUMMARY.positionEvery unless given (the tests use small ones). */
     positionEvery?: number;
     /** REVIEW_SUMMARY.maxFacetGroups unless given. */
     maxFacetGroups?: number;
     /** Runs once the refresh's snapshot is taken (the tests commit a change there). */
     afterSnapshot?: () => Promise<void>;
+    /** Runs before each statement, named (the tests sleep past the budget or abort there). */
+    beforeStatement?: (statement: string) => Promise<void>;
   } = {},
 ): Promise<boolean> {
   const mapMaxZoom = options.mapMaxZoom ?? REVIEW_SUMMARY.mapMaxZoom;
@@ -156,12 +164,20 @@ export async function refreshReviewSummary(
   const maxFacetGroups = options.maxFacetGroups ?? REVIEW_SUMMARY.maxFacetGroups;
   if (!Number.isInteger(positionEvery) || positionEvery < 1) throw new RangeError('positionEvery must be a positive integer');
   const started = performance.now();
+  const deadline = options.budgetMs === undefined ? undefined : started + options.budgetMs;
+  /** Before each statement: the abort, then the time left, bounding the statement on PostgreSQL. */
+  const next = async (tx: SqlClient, statement: string): Promise<void> => {
+    await options.beforeStatement?.(statement);
+    if (options.abortSignal?.aborted) throw new ExhibitError('aborted', `review summary refresh of the case aborted before ${statement}`);
+    if (deadline === undefined) return;
+    const leftMs = deadline - performance.now();
+    if (leftMs <= 0) throw new ExhibitError('timeout', `review summary refresh of the case out of its ${options.budgetMs} ms budget before ${statement}`);
+    await tx.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(leftMs))}`);
+  };
   try {
     return await sql.transaction(async (tx) => {
       await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-      if (options.statementTimeoutMs !== undefined) {
-        await tx.query(`SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(options.statementTimeoutMs))}`);
-      }
+      await next(tx, 'lock');
       const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1), $2) AS ok', [caseId, REFRESH_LOCK_KEY]);
       if (lock[0]?.ok !== true) return false;
       await options.afterSnapshot?.();
@@ -170,9 +186,11 @@ export async function refreshReviewSummary(
       // Positions are summed as the decimals of their shortest exact text, as the direct map query averages them.
       await tx.query('SET LOCAL extra_float_digits = 1');
       for (const table of ['review_summary_counts', 'review_summary_cells', 'review_summary_buckets', 'review_summary_facets', 'review_summary_positions', 'review_summary_sorts', 'review_summary_changes']) {
+        await next(tx, `delete ${table}`);
         await tx.query(`DELETE FROM ${table} WHERE case_id = $1`, [caseId]);
       }
       const hidden = `(${matchedAs(['known-good'])} AND NOT ${matchedAs(['known-bad', 'notable'])})`;
+      await next(tx, 'summarise');
       const { rows } = await tx.query<{ files: string | number; facet_groups: string | number }>(
         `WITH r AS MATERIALIZED (
            SELECT f.evidence_id, c.kind, c.gps_lat, c.gps_lon, c.taken_at_local_ts AS ts, c.taken_at_utc IS NOT NULL AS has_offset,
@@ -241,7 +259,11 @@ export async function refreshReviewSummary(
                 (SELECT count(*) FROM fc) AS facet_groups, (SELECT count(*) FROM fi) AS facets_kept`,
         [caseId, mapMaxZoom, [...TIMELINE_BUCKETS], maxFacetGroups],
       );
-      for (const sort of SORT_KEYS) await recordPositions(tx, caseId, sort, positionEvery);
+      for (const sort of SORT_KEYS) {
+        await next(tx, `positions ${sort}`);
+        await recordPositions(tx, caseId, sort, positionEvery);
+      }
+      await next(tx, 'state');
       await tx.query(
         `INSERT INTO review_summary_state (case_id, refreshed_at, map_max_zoom, files, sets_version, refresh_ms, facets)
          SELECT $1, now(), $2, $3, version, $4, $5 FROM review_summary_sets_version
@@ -279,22 +301,32 @@ const BUSY_POLL_MS = 200;
 export async function bringReviewSummaryUpToDate(
   sql: SqlClient,
   caseId: string,
-  options: { budgetMs: number; abortSignal?: AbortSignal; pollMs?: number; afterSnapshot?: () => Promise<void> },
+  options: {
+    budgetMs: number;
+    abortSignal?: AbortSignal;
+    pollMs?: number;
+    afterSnapshot?: () => Promise<void>;
+    beforeStatement?: (statement: string) => Promise<void>;
+  },
 ): Promise<ReviewSummaryUpdate> {
   const deadline = performance.now() + options.budgetMs;
   const pollMs = options.pollMs ?? BUSY_POLL_MS;
   for (;;) {
     if ((await summaryState(sql, caseId))?.fresh) return 'fresh';
+    if (options.abortSignal?.aborted) return 'aborted';
     const leftMs = deadline - performance.now();
-    if (leftMs <= 0 || options.abortSignal?.aborted) return 'busy';
+    if (leftMs <= 0) return 'busy';
     try {
       const refreshed = await refreshReviewSummary(sql, caseId, {
-        statementTimeoutMs: leftMs,
+        budgetMs: leftMs,
+        ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
         ...(options.afterSnapshot ? { afterSnapshot: options.afterSnapshot } : {}),
+        ...(options.beforeStatement ? { beforeStatement: options.beforeStatement } : {}),
       });
       if (refreshed) return 'refreshed';
     } catch (err) {
       if (err instanceof ExhibitError && err.code === 'timeout') return 'timed-out';
+      if (err instanceof ExhibitError && err.code === 'aborted') return 'aborted';
       throw err;
     }
     await sleep(Math.min(pollMs, Math.max(0, deadline - performance.now())), options.abortSignal);

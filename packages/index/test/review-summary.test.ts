@@ -241,6 +241,61 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     await expectSameAnswers(CASE, FEW);
   }, 120_000);
 
+  it('stops between statements once the whole refresh is past its budget (each statement quick), and the summary is left as it was (stale, so unused)', async () => {
+    await seed(sql, CASE, 1100, 10);
+    const stale = await summarisedFiles(CASE);
+    const budgetMs = 2_000;
+    const seen: string[] = [];
+    const afterPause: string[] = [];
+    let paused = false;
+    const outcome = await bringReviewSummaryUpToDate(sql, CASE, {
+      budgetMs,
+      beforeStatement: async (statement) => {
+        if (paused) afterPause.push(statement);
+        seen.push(statement);
+        // Past the deletes and the remake, before the position index: a refresh whose statements each
+        // stay within the budget but together do not (a per-statement timeout alone let it commit).
+        if (statement.startsWith('positions ') && !paused) {
+          paused = true;
+          await new Promise((r) => setTimeout(r, budgetMs + 200));
+        }
+      },
+    });
+    expect(outcome).toBe('timed-out');
+    // Nothing ran once the budget was spent (on a machine too slow to reach the pause, it stopped sooner).
+    expect(afterPause).toEqual([]);
+    expect(seen.filter((s) => s === 'state')).toEqual([]);
+    expect(await summarisedFiles(CASE)).toEqual(stale);
+    expect(await fresh(CASE)).toBe(false);
+    await expectSameAnswers(CASE, FEW);
+  }, 120_000);
+
+  it('is cut by its abort signal (shutdown, the invocation deadline) between statements and rolled back', async () => {
+    await seed(sql, CASE, 1120, 10);
+    const stale = await summarisedFiles(CASE);
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const outcome = await bringReviewSummaryUpToDate(sql, CASE, {
+      budgetMs: 60_000,
+      abortSignal: controller.signal,
+      beforeStatement: async (statement) => {
+        seen.push(statement);
+        // The case's summary rows are deleted by now: rolled back, they are as they were.
+        if (statement === 'summarise') controller.abort();
+      },
+    });
+    expect(outcome).toBe('aborted');
+    expect(seen.at(-1)).toBe('summarise');
+    expect(seen.filter((s) => s.startsWith('delete '))).toHaveLength(7);
+    // Aborted before it starts: no refresh at all, only the look at the state.
+    expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000, abortSignal: controller.signal })).toBe('aborted');
+    expect(await summarisedFiles(CASE)).toEqual(stale);
+    expect(await fresh(CASE)).toBe(false);
+    expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('refreshed');
+    expect(await fresh(CASE)).toBe(true);
+    await expectSameAnswers(CASE, FEW);
+  }, 120_000);
+
   describe.skipIf(target.name !== 'postgres')('beside another connection', () => {
     let other: SqlClient;
     beforeAll(async () => {

@@ -7,12 +7,18 @@ import type { StageContext, StageDeps } from './stage.js';
  * caller's own last write already answered it (`noOpenWork`, from
  * IndexStore.markIndexed); the full status is read only at the end. The event
  * key makes concurrent finishers write it once.
+ *
+ * `reviewSummary: false` records the completion without bringing the case's
+ * review summary up to date: the watchdog and the dead-letter handler, which
+ * may complete many evidence items in one pass and must not spend up to
+ * LIMITS.reviewSummaryBudgetMs on each. Their summaries are left to the first
+ * quiet read (or the case's next completion).
  */
 export async function recordCompletionIfDone(
   deps: StageDeps,
   ref: EvidenceRef,
   ctx: StageContext,
-  options: { noOpenWork?: boolean } = {},
+  options: { noOpenWork?: boolean; reviewSummary?: boolean } = {},
 ): Promise<boolean> {
   if (!options.noOpenWork && (await deps.index.hasPendingWork(ref.caseId, ref.evidenceId))) return false;
   const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
@@ -34,7 +40,7 @@ export async function recordCompletionIfDone(
     eventKey: `complete:${ref.caseId}/${ref.evidenceId}:${status.uploads.length}:${status.files.total}`,
   });
   ctx.logger.info({ files: status.files.total, failures: status.failures.length }, 'evidence processing complete');
-  await bringReviewSummaryUpToDate(deps, ref, ctx);
+  if (options.reviewSummary !== false) await bringReviewSummaryUpToDate(deps, ref, ctx);
   return true;
 }
 

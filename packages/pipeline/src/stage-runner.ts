@@ -400,7 +400,8 @@ export async function runDeadLetter(deps: RunnerDeps, queue: QueueName, input: D
       if (root) await sendWork(deps, 'analyse', [root]);
     }
   }
-  if (ref) await recordCompletionIfDone(deps, ref, ctx);
+  // The summary is left to the reads: a burst of dead letters must not spend a refresh budget each.
+  if (ref) await recordCompletionIfDone(deps, ref, ctx, { reviewSummary: false });
 }
 
 /** Sends a stalled file's work again (the watchdog): the queues it waits on, by the graph. */

@@ -461,6 +461,37 @@ describe('the review summary at completion (completion.ts)', () => {
     expect(asked).toEqual([LIMITS.reviewSummaryBudgetMs]);
     expect(await reviewSummary(ref.caseId)).toBeNull();
   });
+  it('is left to the reads when a dead letter or the watchdog completes the evidence item (a pass may complete many: no refresh budget each)', async () => {
+    const ref = { caseId: `case-summary-${randomBytes(3).toString('hex')}`, evidenceId: `ev-${randomBytes(4).toString('hex')}` };
+    const m = await addUpload(ref, 'a.jpg', 'JPEG summary dead-lettered');
+    const index = deps.index;
+    const asked: string[] = [];
+    deps = {
+      ...deps,
+      index: Object.create(index, {
+        bringReviewSummaryUpToDate: {
+          value: (caseId: string, options: { budgetMs: number; abortSignal?: AbortSignal }) => {
+            asked.push(caseId);
+            return index.bringReviewSummaryUpToDate!(caseId, options);
+          },
+        },
+      }) as typeof index,
+    };
+    try {
+      await runDeadLetter(deps, 'analyse', { body: m, messageId: messageIdFor('analyse', m.fileId), reason: 'MaxDeliveryCountExceeded', description: 'five attempts' }, { invocationId: 'test', logger: silent.logger });
+      expect(completions(ref)).toHaveLength(1);
+      // As the watchdog calls it once a stuck file completes the item (runtime watchdog.ts).
+      expect(await recordCompletionIfDone(deps, ref, silent, { reviewSummary: false })).toBe(true);
+      expect(asked).toEqual([]);
+      expect(await reviewSummary(ref.caseId)).toBeNull();
+      // A stage's own completion (delivered again) still brings it up to date.
+      expect(await recordCompletionIfDone(deps, ref, silent)).toBe(true);
+    } finally {
+      deps = { ...deps, index };
+    }
+    expect(asked).toEqual([ref.caseId]);
+    expect(await reviewSummary(ref.caseId)).toEqual({ fresh: true, counted: 1, files: 1 });
+  });
 });
 
 describe('batches of files (stage-runner.ts)', () => {

@@ -70,7 +70,8 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
           const body = queue === 'hash' && file.upload ? { ...ref, blobName: file.upload.blobName } : ref;
           await recordDeadLetter(deps, queue, { body, messageId: `watchdog:${file.fileId}`, reason: 'stuck', description }, ctx, { code: 'stuck' });
         }
-        await recordCompletionIfDone(deps, ref, ctx);
+        // A pass may complete many evidence items: their summaries are left to the reads, not a refresh budget each.
+        await recordCompletionIfDone(deps, ref, ctx, { reviewSummary: false });
         result.stuck += 1;
         logger.error({ fileId: file.fileId, caseId: file.caseId, evidenceId: file.evidenceId, queues, redrives: file.redrives }, 'work stuck; failed it with code stuck');
         continue;

@@ -26,11 +26,12 @@ import type { ImageSegmentsStatus, SegmentManifestEntry } from '../segment-manif
  * `fresh`, or it was `refreshed` from a snapshot taken after the call began (a
  * change committed since may have made it stale again; that change's own
  * completion refreshes it), or it gave up within its budget because another
- * refresh kept the case (`busy`) or a statement ran out of time
- * (`timed-out`). Giving up leaves the summary as it was: reads then ask the
- * files, and the first quiet read remakes it (docs/review-api.md, "Summary").
+ * refresh kept the case (`busy`) or the refresh ran out of its budget
+ * (`timed-out`), or the caller's abort signal stopped it (`aborted`). Giving
+ * up leaves the summary as it was: reads then ask the files, and the first
+ * quiet read remakes it (docs/review-api.md, "Summary").
  */
-export type ReviewSummaryUpdate = 'fresh' | 'refreshed' | 'busy' | 'timed-out';
+export type ReviewSummaryUpdate = 'fresh' | 'refreshed' | 'busy' | 'timed-out' | 'aborted';
 
 export interface UploadRecord {
   caseId: string;
