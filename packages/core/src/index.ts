@@ -8,6 +8,7 @@ export * from './etag.js';
 export * from './image-segment-names.js';
 export * from './segment-manifest.js';
 export * from './image-segment-list.js';
+export * from './ewf-header-custody.js';
 export * from './messages.js';
 export * from './config.js';
 export * from './logger.js';

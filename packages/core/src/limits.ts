@@ -208,6 +208,17 @@ export const LIMITS = {
    */
   maxCustodySegmentListBytes: 32 * 1024,
   /**
+   * Bytes of JSON an EWF image's acquisition header (case number, examiner, notes …) may take in its
+   * `image-hash-*` custody entry (docs/disk-images.md, "Acquisition header in custody"): with the segment
+   * list's 32 KiB it leaves the rest of the log's 64 KiB entry for the hashes. ewfacquire writes a notes
+   * field of any length (100,000 characters recorded it twice, 200 KB); past the budget the entry records
+   * `headerExcerpt` (each field cut to maxCustodyEwfHeaderFieldChars, `truncated` per field) and the
+   * SHA-256 of the whole header, which the index keeps whole (disk_images.ewf_header).
+   */
+  maxCustodyEwfHeaderBytes: 16 * 1024,
+  /** Characters (code points) of each header field kept in `headerExcerpt`; fewer when escaped or wide characters would pass the budget. */
+  maxCustodyEwfHeaderFieldChars: 1_024,
+  /**
    * Segments a manifest may declare at upload registration (docs/disk-images.md, "Split images"):
    * 1,000 covers a 2 TB disk in 2 GB segments. The API's request body limit (64 KiB) caps it lower when
    * every segment carries hashes (about 300 with MD5 and SHA-256).

@@ -1,4 +1,4 @@
-import { custodySegmentList, errorMessage, isExhibitError, PIPELINE_ACTOR, type DiskImageRecord, type FileRecord, type IntegrityVerdict, type Logger } from '@exhibit/core';
+import { custodyEwfHeader, custodySegmentList, errorMessage, isExhibitError, PIPELINE_ACTOR, type DiskImageRecord, type FileRecord, type IntegrityVerdict, type Logger } from '@exhibit/core';
 import type { StageDeps } from '../stage.js';
 import type { DiskImageReader } from './disk-image.reader.js';
 
@@ -75,7 +75,9 @@ export async function recordDiskImage(
         mediaBytes: image.mediaBytes,
         // The hash covers the media joined from these blobs, in this order (their digest past LIMITS.maxCustodySegmentListBytes).
         ...custodySegmentList(reader.segmentBlobs, deps.limits.maxCustodySegmentListBytes),
-        header: ewf.header,
+        // Whole within LIMITS.maxCustodyEwfHeaderBytes; past it each field cut (`truncated` per field) and the
+        // SHA-256 of the whole header, which the index keeps: a long notes field made the entry over 64 KiB.
+        ...custodyEwfHeader(ewf.header, deps.limits.maxCustodyEwfHeaderBytes, deps.limits.maxCustodyEwfHeaderFieldChars),
         ...(detail ? { detail } : {}),
       },
       tools: [
