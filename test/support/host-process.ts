@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { azuriteConnectionString } from '@exhibit/core';
 import { freePort, stopAzuriteFor } from '../../packages/host/src/azurite.process.js';
+import { HOST_MALLOC_ENV, HOST_NODE_FLAGS } from '../../packages/host/src/host-process.settings.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -24,6 +25,8 @@ export async function allocateHostEnv(extra: NodeJS.ProcessEnv = {}): Promise<Ho
   const [blobPort, queuePort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    // As `npm start` runs it: the host measured by the benches is the host users run.
+    ...HOST_MALLOC_ENV,
     EXHIBIT_DATA_DIR: dataDir,
     EXHIBIT_AZURITE_BLOB_PORT: String(blobPort),
     EXHIBIT_AZURITE_QUEUE_PORT: String(queuePort),
@@ -61,7 +64,7 @@ export interface HostProcess {
 
 /** Starts `packages/host/src/main.ts` in its own process group and waits for the API to answer. */
 export async function startHostProcess(h: HostProcessEnv, options: { readyTimeoutMs?: number } = {}): Promise<HostProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'packages/host/src/main.ts')], {
+  const child = spawn(process.execPath, [...HOST_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'packages/host/src/main.ts')], {
     cwd: ROOT,
     env: h.env,
     detached: true,

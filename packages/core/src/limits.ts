@@ -179,6 +179,12 @@ export const LIMITS = {
   diskParseStepMs: 60_000,
   /** V8 old-generation heap of each disk parser thread; past it the thread dies ('parse-crashed'). */
   diskParseThreadHeapMb: 1024,
+  /**
+   * V8 young-generation heap of each disk and archive parser thread. Without it V8 sizes
+   * the young generation from the old one (up to 3 x 16 MiB semi-spaces), which these
+   * threads fill with member chunks passing through and never give back while idle.
+   */
+  parseThreadYoungHeapMb: 16,
   /** Disk parser threads (each listing a volume holds one while it runs). */
   diskParseThreads: 4,
   /**

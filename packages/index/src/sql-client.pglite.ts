@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
 import { Mutex, PGlite, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { vector } from '@electric-sql/pglite/vector';
@@ -14,6 +15,29 @@ function pgliteCopy(copySql: string): string {
 import { translateSqlError } from './sql-errors.js';
 
 const MEMORY = 'memory://';
+
+/** Opens in progress that compile PGlite's WebAssembly with the baseline compiler only (see withBaselineWasmCompiler). */
+let baselineOpens = 0;
+
+/**
+ * Runs `open` with V8 compiling WebAssembly by its baseline compiler (Liftoff)
+ * only. PGlite's module is 8.9 MB of wasm: by default V8 also recompiles its hot
+ * functions with TurboFan on background threads, whose compile memory (peak
+ * 106 MiB of malloc, measured) stays in glibc's per-thread arenas after it is
+ * freed, so the host kept ~60-100 MiB more RSS for as long as it ran. The tier
+ * is fixed per module when it is compiled, so the flag is set only while
+ * PGlite compiles and loads, then restored; the index's queries measured no
+ * slower with Liftoff code (docs/operations.md, Memory). Flags are process-wide,
+ * so concurrent opens share one setting, restored when the last one ends.
+ */
+async function withBaselineWasmCompiler<T>(open: () => Promise<T>): Promise<T> {
+  if (baselineOpens++ === 0) setFlagsFromString('--liftoff-only');
+  try {
+    return await open();
+  } finally {
+    if (--baselineOpens === 0) setFlagsFromString('--no-liftoff-only');
+  }
+}
 
 /** Keeps int8 as a JS number while it is exact (sizes, counts); beyond that a string, never a silent rounding. */
 export function parseInt8(text: string): number | string {
@@ -66,13 +90,15 @@ export async function openPgliteClient(dataDir: string, options: OpenSqlClientOp
   let db: PGlite;
   try {
     if (!inMemory) await mkdir(dataDir, { recursive: true });
-    db = await PGlite.create({
-      ...(inMemory ? {} : { dataDir }),
-      // vector: pgvector, which migration 0025 creates (for an HNSW index 0085 drops); still loaded so
-      // databases made before 0085 open and migrate. No query uses it.
-      extensions: { pg_trgm, vector },
-      parsers: { 20: parseInt8 },
-    });
+    db = await withBaselineWasmCompiler(() =>
+      PGlite.create({
+        ...(inMemory ? {} : { dataDir }),
+        // vector: pgvector, which migration 0025 creates (for an HNSW index 0085 drops); still loaded so
+        // databases made before 0085 open and migrate. No query uses it.
+        extensions: { pg_trgm, vector },
+        parsers: { 20: parseInt8 },
+      }),
+    );
   } catch (err) {
     throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

@@ -21,7 +21,7 @@ export function createArchivePool(
   return new DeadlineWorkerPool({
     entry,
     size,
-    resourceLimits: { maxOldGenerationSizeMb: LIMITS.archiveParseThreadHeapMb, stackSizeMb: 4 },
+    resourceLimits: { maxOldGenerationSizeMb: LIMITS.archiveParseThreadHeapMb, maxYoungGenerationSizeMb: LIMITS.parseThreadYoungHeapMb, stackSizeMb: 4 },
     startTimeoutMs: 60_000,
   });
 }

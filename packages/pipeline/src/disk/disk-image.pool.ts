@@ -18,7 +18,7 @@ export function createDiskPool(size: number = Math.min(LIMITS.diskParseThreads, 
   return new DeadlineWorkerPool({
     entry: diskWorkerEntry(),
     size,
-    resourceLimits: { maxOldGenerationSizeMb: LIMITS.diskParseThreadHeapMb, stackSizeMb: 4 },
+    resourceLimits: { maxOldGenerationSizeMb: LIMITS.diskParseThreadHeapMb, maxYoungGenerationSizeMb: LIMITS.parseThreadYoungHeapMb, stackSizeMb: 4 },
     startTimeoutMs: 60_000,
   });
 }
