@@ -7,6 +7,6 @@ describe('HOST_MALLOC_ENV and HOST_NODE_FLAGS', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
     const start = pkg.scripts.start!;
     const settings = Object.entries(HOST_MALLOC_ENV).map(([name, value]) => `${name}=${value}`);
-    expect(start).toBe(`exec env ${settings.join(' ')} node ${HOST_NODE_FLAGS.join(' ')} --import tsx packages/host/src/main.ts`);
+    expect(start).toBe(['exec env', ...settings, 'node', ...HOST_NODE_FLAGS, '--import tsx packages/host/src/main.ts'].join(' '));
   });
 });

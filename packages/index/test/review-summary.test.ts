@@ -348,7 +348,11 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
       expect(await summarisedFiles(CASE)).toEqual(stale);
       expect(await fresh(CASE)).toBe(false);
       await expectSameAnswers(CASE, FEW);
-      expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe('refreshed');
+      // Those reads remake the summary themselves once the case has been quiet for
+      // REVIEW_SUMMARY.quietMs, which a loaded machine reaches while comparing: then
+      // there is nothing left to do ('fresh'); else this call remakes it.
+      const remadeByReads = await fresh(CASE);
+      expect(await bringReviewSummaryUpToDate(sql, CASE, { budgetMs: 60_000 })).toBe(remadeByReads ? 'fresh' : 'refreshed');
       expect(await fresh(CASE)).toBe(true);
     }, 120_000);
 
