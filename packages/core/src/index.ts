@@ -5,6 +5,7 @@ export * from './domain.js';
 export * from './lifecycle.js';
 export * from './ids.js';
 export * from './etag.js';
+export * from './lone-surrogates.js';
 export * from './image-segment-names.js';
 export * from './segment-manifest.js';
 export * from './image-segment-list.js';

@@ -8,16 +8,27 @@ import type {
   MediaMetadata,
   UploadRecord,
 } from '@exhibit/core';
+import { escapeLoneSurrogates } from '@exhibit/core';
 
 /**
  * PostgreSQL text and jsonb cannot hold U+0000, yet names and tags read from
  * evidence can. It is stored as U+2400 (SYMBOL FOR NULL), visible to the
  * examiner, instead of failing the whole write.
+ *
+ * Text decoded from UTF-16 in evidence can hold a lone surrogate, which has no
+ * UTF-8 form: as a text parameter the driver would store U+FFFD (a wrong
+ * value), and inside JSON jsonb refuses the whole write. The stages escape it
+ * where they decode (names, labels, EWF headers); this is the safety net for
+ * anything that reaches the index unescaped: `\u{d800}`, the same visible
+ * form. Both replacements are idempotent, so text cleaned twice (a jsonb
+ * parameter is cleaned inside toJson and again as a bound string) is not
+ * escaped twice.
  */
 export const NUL_REPLACEMENT = '\u2400';
 
 export function cleanText(value: string): string {
-  return value.includes('\0') ? value.replaceAll('\0', NUL_REPLACEMENT) : value;
+  const noNul = value.includes('\0') ? value.replaceAll('\0', NUL_REPLACEMENT) : value;
+  return escapeLoneSurrogates(noNul);
 }
 
 /** Bound parameters with every string cleaned; arrays of strings too. */

@@ -129,3 +129,40 @@ describe('DuplicateNameTracker', () => {
     expect(t.check('cafe\u0301', 4)).toBe(3);
   });
 });
+
+describe('analyseEntryName with lone surrogates (UTF-16 names from NTFS, exFAT, FAT long names)', () => {
+  it('escapes a lone surrogate visibly in the recorded name and the display path, with odd-name', () => {
+    const a = analyse('dir\\re\ud800port.txt');
+    expect(a.recordedName).toBe('dir\\re\\u{d800}port.txt');
+    expect(a.displayPath).toBe('dir/re\\u{d800}port.txt');
+    expect(a.name).toBe('re\\u{d800}port.txt');
+    expect(a.extension).toBe('txt');
+    expect(a.flags).toContain('odd-name');
+    expect(a.recordedName).not.toContain('\ufffd');
+  });
+
+  it('keeps two names that differ only in the lone surrogate apart', () => {
+    const high = analyse('x\ud800.txt');
+    const low = analyse('x\udc00.txt');
+    expect(high.recordedName).not.toBe(low.recordedName);
+    expect(high.displayPath).not.toBe(low.displayPath);
+    const t = new DuplicateNameTracker();
+    expect(t.check(high.displayPath, 0)).toBeUndefined();
+    expect(t.check(low.displayPath, 1)).toBeUndefined();
+  });
+
+  it('leaves a surrogate pair (a real character) alone', () => {
+    const a = analyse('smile\ud83d\ude00.png');
+    expect(a.recordedName).toBe('smile\ud83d\ude00.png');
+    expect(a.displayPath).toBe('smile\ud83d\ude00.png');
+    expect(a.flags).not.toContain('odd-name');
+  });
+
+  it('cuts a long name without turning its lone surrogate into U+FFFD, within maxNameBytes', () => {
+    const name = `\ud800${'a'.repeat(100)}`;
+    const a = analyseEntryName(name, { maxNameBytes: 20, entryIndex: 0 });
+    expect(a.recordedName).toBe(`\\u{d800}${'a'.repeat(12)}`);
+    expect(Buffer.byteLength(a.recordedName, 'utf8')).toBeLessThanOrEqual(20);
+    expect(a.flags).toContain('odd-name');
+  });
+});

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import iconv from 'iconv-lite';
-import type { FileFlag } from '@exhibit/core';
+import { escapeLoneSurrogates, hasLoneSurrogate, loneSurrogateEscape, type FileFlag } from '@exhibit/core';
 
 /**
  * Member names are hostile input. We keep the recorded name (decoded, so it can
@@ -59,7 +59,13 @@ export function decodeRecordedBytes(bytes: Uint8Array, declared: NameEncoding): 
 }
 
 export interface EntryNameAnalysis {
-  /** The recorded name, cut to maxNameBytes (on a character boundary) if longer. */
+  /**
+   * The recorded name, cut to maxNameBytes (on a character boundary) if longer.
+   * NUL is U+2400 and a lone surrogate (UTF-16 names: NTFS, exFAT, FAT long
+   * names) is the visible escape `\u{d800}`, both with odd-name: text
+   * columns cannot hold either, and a driver would silently turn a lone
+   * surrogate into U+FFFD.
+   */
   recordedName: string;
   displayPath: string;
   name: string;
@@ -68,8 +74,10 @@ export interface EntryNameAnalysis {
 }
 
 // C0, DEL and C1 controls, bidirectional overrides/isolates (used to disguise
-// extensions, e.g. "invoice\u202Etxt.exe"), and U+FFFD left by lossy decoding.
-const UNSAFE_CHAR = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd]/gu;
+// extensions, e.g. "invoice\u202Etxt.exe"), U+FFFD left by lossy decoding, and
+// lone surrogates from UTF-16 names (with the u flag the class matches a
+// surrogate only when it is not half of a pair).
+const UNSAFE_CHAR = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffd\ud800-\udfff]/gu;
 
 function escapeUnsafe(segment: string): string {
   // Backslashes never survive into a display path (they are separators), so a
@@ -77,13 +85,30 @@ function escapeUnsafe(segment: string): string {
   return segment.replace(UNSAFE_CHAR, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
+/**
+ * Cut to maxBytes of UTF-8 on a character boundary. A lone surrogate has no
+ * UTF-8 form (Buffer would write U+FFFD), so it is counted at the length of
+ * the escape that will stand for it and kept as it is.
+ */
 function truncateUtf8(text: string, maxBytes: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= maxBytes) return text;
-  let end = maxBytes;
-  // Step back to the start of a UTF-8 sequence so no character is cut in half.
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end -= 1;
-  return bytes.subarray(0, end).toString('utf8');
+  if (!hasLoneSurrogate(text)) {
+    const bytes = Buffer.from(text, 'utf8');
+    if (bytes.length <= maxBytes) return text;
+    let end = maxBytes;
+    // Step back to the start of a UTF-8 sequence so no character is cut in half.
+    while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end -= 1;
+    return bytes.subarray(0, end).toString('utf8');
+  }
+  let used = 0;
+  let end = 0;
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    const size = ch.length === 1 && code >= 0xd800 && code <= 0xdfff ? loneSurrogateEscape(code).length : Buffer.byteLength(ch, 'utf8');
+    if (used + size > maxBytes) break;
+    used += size;
+    end += ch.length;
+  }
+  return text.slice(0, end);
 }
 
 export function analyseEntryName(
@@ -93,15 +118,21 @@ export function analyseEntryName(
   const flags = new Set<FileFlag>();
   if (options.validEncoding === false) flags.add('odd-name');
 
-  let recorded = truncateUtf8(recordedName, options.maxNameBytes);
-  if (recorded !== recordedName) flags.add('odd-name');
-  if (recorded.includes('\0')) {
+  let cut = truncateUtf8(recordedName, options.maxNameBytes);
+  if (cut !== recordedName) flags.add('odd-name');
+  if (cut.includes('\0')) {
     // PostgreSQL text cannot hold NUL; U+2400 (SYMBOL FOR NULL) stands in, and odd-name tells.
     flags.add('odd-name');
-    recorded = recorded.replaceAll('\0', '\u2400');
+    cut = cut.replaceAll('\0', '\u2400');
   }
+  // A lone surrogate has no UTF-8 form: the recorded name keeps it as the
+  // visible escape \u{d800}. The display path is built from the unescaped
+  // name (so the escape's backslash is not read as a separator) and escapes it
+  // there like any unsafe character.
+  const recorded = escapeLoneSurrogates(cut);
+  if (recorded !== cut) flags.add('odd-name');
 
-  let path = recorded;
+  let path = cut;
   if (path.includes('\\')) {
     flags.add('odd-name');
     // Treated as a separator, as Windows tools do, so `..\..\x` is caught as traversal.

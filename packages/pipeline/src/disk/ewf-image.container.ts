@@ -1,5 +1,5 @@
 import { inflateSync } from 'node:zlib';
-import { ExhibitError, LIMITS, errorMessage, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, errorMessage, type RecordedTime, escapeLoneSurrogates } from '@exhibit/core';
 import { ascii, checkRange, readPieces, u64, view } from './byte-source.js';
 import type { ByteSource } from './disk-reader.types.js';
 
@@ -465,7 +465,10 @@ function parseHeaderSection(compressed: Uint8Array, utf16: boolean): EwfHeader {
   } catch (err) {
     throw new ExhibitError('corrupt-file', `EWF header does not inflate: ${errorMessage(err)}`, { cause: err });
   }
-  let text = utf16 ? bytes.toString('utf16le') : bytes.toString('latin1');
+  // header2 is UTF-16 written by the acquiring tool: a lone surrogate is
+  // escaped visibly (\u{d800}) so the header can be kept in custody and the
+  // index (jsonb refuses `\ud800`, a text column would get U+FFFD).
+  let text = utf16 ? escapeLoneSurrogates(bytes.toString('utf16le')) : bytes.toString('latin1');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = text.split(/\r?\n/);
   const keys = (lines[2] ?? '').split('\t');

@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, type RecordedTime, escapeLoneSurrogates } from '@exhibit/core';
 import { ascii, functionSource, readPieces, u64, view } from './byte-source.js';
 import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes } from './disk-reader.types.js';
 
@@ -117,7 +117,8 @@ export class ExfatReader implements FileSystemReader {
     if (root.problem) throw new ExhibitError(root.problem.code, `exFAT root directory: ${root.problem.message}`);
     for (let at = 0; at + ENTRY_BYTES <= root.bytes.length; at += ENTRY_BYTES) {
       const e = root.bytes.subarray(at, at + ENTRY_BYTES);
-      if (e[0] === 0x83) this.label = Buffer.from(e.subarray(2, 2 + Math.min(e[1]!, 11) * 2)).toString('utf16le');
+      // UTF-16 from evidence: a lone surrogate is escaped visibly (\u{d800}).
+      if (e[0] === 0x83) this.label = escapeLoneSurrogates(Buffer.from(e.subarray(2, 2 + Math.min(e[1]!, 11) * 2)).toString('utf16le'));
       if (e[0] === 0x81 && (e[1]! & 1) === 0) {
         const dv = view(e);
         const first = dv.getUint32(20, true);

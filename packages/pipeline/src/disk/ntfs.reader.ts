@@ -1,4 +1,4 @@
-import { ExhibitError, LIMITS } from '@exhibit/core';
+import { ExhibitError, LIMITS, escapeLoneSurrogates } from '@exhibit/core';
 import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes } from './disk-reader.types.js';
 import { bytesByteSource, runsByteSource, type DataRun } from './file-byte-source.js';
 import { preciseFiletime } from './ext-time.js';
@@ -163,7 +163,8 @@ class NtfsFs {
     try {
       const volume = await fs.record(3);
       const name = volume.attrs.find((a) => a.type === 0x60 && a.resident);
-      if (name?.value) fs.label = Buffer.from(name.value).toString('utf16le');
+      // UTF-16 from evidence: a lone surrogate is escaped visibly (\u{d800}), never left for a driver to make U+FFFD.
+      if (name?.value) fs.label = escapeLoneSurrogates(Buffer.from(name.value).toString('utf16le'));
     } catch {
       // A missing volume name is not a reason to refuse the volume.
     }

@@ -1,4 +1,4 @@
-import { LIMITS } from '@exhibit/core';
+import { LIMITS, escapeLoneSurrogates } from '@exhibit/core';
 import { SliceByteSource, u64, view } from './byte-source.js';
 import type { ByteSource, DiskVolume } from './disk-reader.types.js';
 
@@ -230,7 +230,8 @@ async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }
     const dv = view(entry);
     const first = u64(dv, 32);
     const last = u64(dv, 40);
-    const name = Buffer.from(entry.subarray(56, 128)).toString('utf16le').replace(/\0.*$/s, '');
+    // UTF-16 from evidence: a lone surrogate is escaped visibly (\u{d800}).
+    const name = escapeLoneSurrogates(Buffer.from(entry.subarray(56, 128)).toString('utf16le').replace(/\0.*$/s, ''));
     if (last < first) {
       problems.push({ where: `gpt ${i}`, code: 'corrupt-file', message: `GPT entry ends (LBA ${last}) before it starts (LBA ${first})` });
       continue;
