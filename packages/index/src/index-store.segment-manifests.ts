@@ -10,7 +10,7 @@ import type { SqlClient } from './sql-client.js';
 
 const COLUMNS = 'blob_name, first_blob_name, case_id, evidence_id, position, file_name, size, md5, sha1, sha256, declared_by, declared_at';
 
-function toEntry(r: Row): SegmentManifestEntry {
+export function toSegmentManifestEntry(r: Row): SegmentManifestEntry {
   const out: SegmentManifestEntry = {
     blobName: String(r['blob_name']),
     firstBlobName: String(r['first_blob_name']),
@@ -28,12 +28,12 @@ function toEntry(r: Row): SegmentManifestEntry {
 
 export async function getSegmentManifest(sql: SqlClient, firstBlobName: string): Promise<SegmentManifestEntry[]> {
   const { rows } = await sql.query(`SELECT ${COLUMNS} FROM image_segment_manifests WHERE first_blob_name = $1 ORDER BY position`, [firstBlobName]);
-  return rows.map(toEntry);
+  return rows.map(toSegmentManifestEntry);
 }
 
 export async function getDeclaredSegment(sql: SqlClient, blobName: string): Promise<SegmentManifestEntry | null> {
   const { rows } = await sql.query(`SELECT ${COLUMNS} FROM image_segment_manifests WHERE blob_name = $1`, [blobName]);
-  return rows[0] ? toEntry(rows[0]) : null;
+  return rows[0] ? toSegmentManifestEntry(rows[0]) : null;
 }
 
 /** Upload registrations (migration 0101, the access store's table in the same database) of the set's declared segments. */
@@ -46,13 +46,8 @@ export async function latestSegmentRegistration(sql: SqlClient, firstBlobName: s
   return latest === null || latest === undefined ? null : new Date(latest as string | Date).toISOString();
 }
 
-export async function listSegmentManifests(sql: SqlClient, caseId: string, evidenceId: string): Promise<SegmentManifestEntry[]> {
-  const { rows } = await sql.query(
-    `SELECT ${COLUMNS} FROM image_segment_manifests WHERE case_id = $1 AND evidence_id = $2 ORDER BY first_blob_name COLLATE "C", position`,
-    [caseId, evidenceId],
-  );
-  return rows.map(toEntry);
-}
+/** The evidence item's declared sets, for its status. */
+export const EVIDENCE_SEGMENT_MANIFESTS_SQL = `SELECT ${COLUMNS} FROM image_segment_manifests WHERE case_id = $1 AND evidence_id = $2 ORDER BY first_blob_name COLLATE "C", position`;
 
 /**
  * Declares a set, all of it or nothing: created=false when the same set was
