@@ -61,7 +61,7 @@ import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejecte
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
 import { refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
-import { EVIDENCE_SUMMARY_SQL, readEvidenceStatusParts } from './index-store.status-query.js';
+import { readEvidenceStatusParts } from './index-store.status-query.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
 import { HashSetStore, MATCH_OUT, toMatch } from './hash-sets/hash-set-store.js';
@@ -648,7 +648,10 @@ export class PostgresIndex implements IndexStore {
   }
 
   async listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>> {
-    const { rows } = await this.query(EVIDENCE_SUMMARY_SQL, [caseId ?? null, null]);
+    const { rows } = await this.query(
+      `SELECT * FROM evidence_summary s WHERE ($1::text IS NULL OR s.case_id = $1) ORDER BY s.case_id COLLATE "C", s.evidence_id COLLATE "C"`,
+      [caseId ?? null],
+    );
     return rows.map((r) => ({
       caseId: String(r.case_id),
       evidenceId: String(r.evidence_id),

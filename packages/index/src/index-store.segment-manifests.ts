@@ -5,7 +5,8 @@ import type { SqlClient } from './sql-client.js';
 /**
  * Split-image segment manifests (migration 0095): declared once per set at
  * upload registration, read by ingest (each segment's declared hashes), by the
- * first segment's unpack (wait for the set, check sizes) and by the status.
+ * first segment's unpack (wait for the set, check sizes) and by the status
+ * (evidence_status, migration 0125, with these columns).
  */
 
 const COLUMNS = 'blob_name, first_blob_name, case_id, evidence_id, position, file_name, size, md5, sha1, sha256, declared_by, declared_at';
@@ -45,9 +46,6 @@ export async function latestSegmentRegistration(sql: SqlClient, firstBlobName: s
   const latest = rows[0]?.['latest'];
   return latest === null || latest === undefined ? null : new Date(latest as string | Date).toISOString();
 }
-
-/** The evidence item's declared sets, for its status. */
-export const EVIDENCE_SEGMENT_MANIFESTS_SQL = `SELECT ${COLUMNS} FROM image_segment_manifests WHERE case_id = $1 AND evidence_id = $2 ORDER BY first_blob_name COLLATE "C", position`;
 
 /**
  * Declares a set, all of it or nothing: created=false when the same set was
