@@ -10,7 +10,7 @@
  * archive whose unpack stopped, flags, content findings, a disk image and a
  * split image's segment manifest.
  *
- *   npx tsx test/bench/status-cost.bench.ts [--files=100] [--calls=200] [--pglite] [--dump=out.json]
+ *   npm run bench:status -- [--files=100] [--calls=200] [--pglite] [--dump=out.json] [--keep]
  *
  * DATABASE_URL names the server (a database is created and dropped), or
  * --pglite for an in-memory PGlite. --dump writes the response body, to
@@ -31,6 +31,8 @@ const FILES = Number(args.get('files') ?? 100);
 const CALLS = Number(args.get('calls') ?? 200);
 const PGLITE = args.has('pglite');
 const DUMP = args.get('dump');
+/** --keep: leave the server database (to EXPLAIN in it); its name is printed. */
+const KEEP = args.has('keep');
 const CASE = 'BENCH-STATUS';
 const EV = 'EX01';
 
@@ -152,7 +154,8 @@ async function main(): Promise<void> {
   } finally {
     await raw.close();
     await rm(keyDir, { recursive: true, force: true });
-    if (!PGLITE) {
+    if (KEEP && !PGLITE) console.log(`kept database ${db}`);
+    else if (!PGLITE) {
       const c = new pg.Client({ connectionString: baseUrl });
       await c.connect();
       await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
