@@ -39,6 +39,19 @@ CREATE VIEW evidence_summary AS
     FROM uploads u
    GROUP BY u.case_id, u.evidence_id;
 
+-- The status lists the rare rows of an item (failed files and contents,
+-- flags, findings, failed metadata) among all of its files: without these
+-- partial indexes each list read every file of the item, and at 100,000 files
+-- on the server the whole status took 1.0-2.6 s (load 13); with them
+-- ~210 ms, the same answer. Each holds only the rows its predicate names, so a
+-- file or content that never fails or is never flagged costs it nothing
+-- (files_unpack_failed_idx, migration 0011, already serves unpack stops).
+CREATE INDEX files_failed_idx ON files (case_id, evidence_id) WHERE stage = 'failed';
+CREATE INDEX files_flagged_idx ON files (case_id, evidence_id) WHERE flags <> '{}';
+CREATE INDEX contents_failed_idx ON contents (sha256) WHERE failure_code IS NOT NULL;
+CREATE INDEX contents_findings_idx ON contents (sha256) WHERE findings <> '[]'::jsonb;
+CREATE INDEX contents_metadata_failed_idx ON contents (sha256) WHERE metadata_status = 'failed';
+
 CREATE FUNCTION evidence_status(p_case_id text, p_evidence_id text)
 RETURNS json
 LANGUAGE plpgsql STABLE
@@ -60,8 +73,11 @@ BEGIN
     -- Files by state, for the per-stage counts (index-store.status.ts stageCounts).
     'groups', (SELECT json_agg(p) FROM (
                  SELECT f.entry_kind = 'file' AS has_content, f.stage, f.failure_stage, f.unpack,
-                        COALESCE(c.metadata_status = 'failed', false) AS metadata_failed, count(*)::int AS n
-                   FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
+                        mf.sha256 IS NOT NULL AS metadata_failed, count(*)::int AS n
+                   FROM files f
+                   -- Only the contents whose metadata failed (contents_metadata_failed_idx), hashed
+                   -- once, instead of every file's content looked up.
+                   LEFT JOIN (SELECT sha256 FROM contents WHERE metadata_status = 'failed') mf ON mf.sha256 = f.sha256
                   WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id
                   GROUP BY 1, 2, 3, 4, 5) p),
 
@@ -94,7 +110,8 @@ BEGIN
                            c.metadata -> 'findings' AS metadata_findings, NULL::text AS detail
                       FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
                       LEFT JOIN contents c ON c.sha256 = f.sha256
-                     WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id
+                     -- An empty array unnests to nothing: the same rows, from files_flagged_idx.
+                     WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND f.flags <> '{}'
                     UNION ALL
                     SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, NULL::jsonb, cf.value->>'detail'
                       FROM files f JOIN contents c ON c.sha256 = f.sha256
