@@ -218,6 +218,15 @@ export class PostgresAccessStore implements AccessStore {
     return rows[0] ? toRegistration(rows[0]) : null;
   }
 
+  async getUploadRegistrations(blobNames: readonly string[]): Promise<Map<string, UploadRegistration>> {
+    if (blobNames.length === 0) return new Map();
+    const { rows } = await this.sql.query<RegistrationRow>(
+      `SELECT ${REGISTRATION_COLUMNS} FROM upload_registrations WHERE blob_name = ANY($1::text[])`,
+      [[...blobNames]],
+    );
+    return new Map(rows.map((r) => [r.blob_name, toRegistration(r)]));
+  }
+
   async listAllCases(): Promise<CaseOverview[]> {
     const { rows } = await this.sql.query<{ case_id: string; assignees: string | number; claimed_by: string | null }>(
       `WITH known AS (

@@ -56,13 +56,3 @@ export async function getDiskImage(sql: SqlClient, fileId: string): Promise<Disk
   const { rows } = await sql.query(`SELECT ${COLUMNS} FROM disk_images WHERE file_id = $1`, [fileId]);
   return rows[0] ? toDiskImage(rows[0]) : null;
 }
-
-/** The evidence item's disk images with their paths, for its status. */
-export const EVIDENCE_DISK_IMAGES_SQL = `
-  SELECT ${COLUMNS
-    .split(',')
-    .map((c) => `d.${c.trim()}`)
-    .join(', ')}, f.path
-    FROM disk_images d JOIN files f ON f.file_id = d.file_id
-   WHERE d.case_id = $1 AND d.evidence_id = $2
-   ORDER BY f.path COLLATE "C", d.file_id`;

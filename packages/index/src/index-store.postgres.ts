@@ -55,13 +55,14 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
-import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, listSegmentManifests } from './index-store.segment-manifests.js';
-import { EVIDENCE_DISK_IMAGES_SQL, getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
+import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
+import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
 import { bringReviewSummaryUpToDate, jumpStart, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState, wholeCaseView } from './review-summary.js';
 import { countByStage, flagDetail, stageCounts, type FileStateGroup } from './index-store.status.js';
+import { readEvidenceStatusParts } from './index-store.status-query.js';
 import { SqlParams, addFlagsSql, fileFailCte, fileMoveCtes, uniqueFlags, unpackRank, unpackRankSql } from './index-store.transitions.js';
 import { migrate } from './migrate.js';
 import { HashSetStore, MATCH_OUT, toMatch } from './hash-sets/hash-set-store.js';
@@ -70,8 +71,6 @@ import type { SqlClient } from './sql-client.js';
 
 /** Rows per INSERT statement; larger batches are split inside one transaction. */
 const INSERT_CHUNK_ROWS = 2000;
-/** Longest failures/findings list in a status; the full list is a search (stage 'failed') away. */
-export const STATUS_LIST_MAX = 1000;
 
 const uploadCols = columnList(UPLOAD_COLUMNS, 'u');
 const fileCols = columnList(FILE_COLUMNS, 'f');
@@ -80,28 +79,6 @@ const contentCols = columnList(CONTENT_COLUMNS, 'c');
 function notFound(what: string, id: string): ExhibitError {
   return new ExhibitError('not-found', `${what} ${id} is not in the index`, { details: { id } });
 }
-
-/**
- * Completeness per evidence, in one place for evidenceStatus and
- * listEvidence: every upload hashed and its root file recorded, and no file
- * still waiting for a stage or an unpack.
- */
-const EVIDENCE_SUMMARY_SQL = `
-  SELECT u.case_id, u.evidence_id,
-         count(*)::int AS uploads,
-         (SELECT count(*) FROM files f WHERE f.case_id = u.case_id AND f.evidence_id = u.evidence_id)::int AS files,
-         bool_and(u.integrity <> 'pending' OR u.hash_failure_code IS NOT NULL) AS hashed,
-         bool_and(EXISTS (SELECT 1 FROM files r WHERE r.file_id = u.root_file_id)) AS roots_recorded,
-         NOT EXISTS (SELECT 1 FROM files f
-                      WHERE f.case_id = u.case_id AND f.evidence_id = u.evidence_id
-                        AND f.stage NOT IN ('indexed', 'failed'))
-         AND NOT EXISTS (SELECT 1 FROM files f
-                          WHERE f.case_id = u.case_id AND f.evidence_id = u.evidence_id
-                            AND f.unpack = 'pending') AS settled
-    FROM uploads u
-   WHERE ($1::text IS NULL OR u.case_id = $1) AND ($2::text IS NULL OR u.evidence_id = $2)
-   GROUP BY u.case_id, u.evidence_id
-   ORDER BY u.case_id COLLATE "C", u.evidence_id COLLATE "C"`;
 
 /**
  * An upload by its blob name ($1): the digest finds the row through uploads_pkey (a name can be
@@ -681,7 +658,10 @@ export class PostgresIndex implements IndexStore {
   }
 
   async listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>> {
-    const { rows } = await this.query(EVIDENCE_SUMMARY_SQL, [caseId ?? null, null]);
+    const { rows } = await this.query(
+      `SELECT * FROM evidence_summary s WHERE ($1::text IS NULL OR s.case_id = $1) ORDER BY s.case_id COLLATE "C", s.evidence_id COLLATE "C"`,
+      [caseId ?? null],
+    );
     return rows.map((r) => ({
       caseId: String(r.case_id),
       evidenceId: String(r.evidence_id),
@@ -692,91 +672,13 @@ export class PostgresIndex implements IndexStore {
   }
 
   async evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null> {
-    const ev = [caseId, evidenceId];
-    const [summary, uploads, groups, failures, flagged, known, knownCounts, diskImages, manifests] = await this.snapshot(async (tx) => [
-      await this.query(EVIDENCE_SUMMARY_SQL, ev, tx),
-      await this.query(
-        `SELECT ${uploadCols}, u.hash_failure_code, r.failure_stage AS root_failure_stage, r.path AS root_path, r.flags AS root_flags
-           FROM uploads u LEFT JOIN files r ON r.file_id = u.root_file_id
-          WHERE u.case_id = $1 AND u.evidence_id = $2
-          ORDER BY u.blob_name COLLATE "C"`,
-        ev,
-        tx,
-      ),
-      await this.query(
-        `SELECT f.entry_kind = 'file' AS has_content, f.stage, f.failure_stage, f.unpack,
-                COALESCE(c.metadata_status = 'failed', false) AS metadata_failed, count(*)::int AS n
-           FROM files f LEFT JOIN contents c ON c.sha256 = f.sha256
-          WHERE f.case_id = $1 AND f.evidence_id = $2
-          GROUP BY 1, 2, 3, 4, 5`,
-        ev,
-        tx,
-      ),
-      // A file's own failure, or (while the file itself carries on) a failed analysis of its content.
-      await this.query(
-        `SELECT * FROM (
-           SELECT f.file_id, f.path, f.failure_stage AS stage, f.failure_code AS code, f.failure_detail AS detail
-             , NULL::text AS reason, NULL::integer AS recorded, NULL::bigint AS declared
-             FROM files f WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.stage = 'failed'
-           UNION ALL
-           -- An archive whose unpack stopped (the archive's own file carries on): why, and how far it got.
-           -- A stop from before migration 0011 that 0012 found no custody record for still shows,
-           -- without a reason (none is known), so it cannot hide behind 'complete'.
-           SELECT f.file_id, f.path, 'unpack', COALESCE(f.unpack_failure_code, 'corrupt-file'),
-                  COALESCE(f.unpack_failure_detail, 'unpack stopped before its reason was kept in the index; see the custody log'),
-                  f.unpack_failure_reason, COALESCE(f.unpack_members_recorded, f.member_count, 0), f.unpack_members_declared
-             FROM files f WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.unpack = 'failed'
-           UNION ALL
-           SELECT f.file_id, f.path, c.failure_stage, c.failure_code, c.failure_detail, NULL, NULL, NULL
-             FROM files f JOIN contents c ON c.sha256 = f.sha256
-            WHERE f.case_id = $1 AND f.evidence_id = $2 AND f.stage <> 'failed' AND c.failure_code IS NOT NULL
-         ) x ORDER BY x.path COLLATE "C", x.file_id LIMIT ${STATUS_LIST_MAX}`,
-        ev,
-        tx,
-      ),
-      // The occurrence's own flags, then the findings about its bytes (with their recorded detail).
-      await this.query(
-        `SELECT * FROM (
-           SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime, c.metadata -> 'findings' AS metadata_findings, NULL::text AS detail
-             FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
-             LEFT JOIN contents c ON c.sha256 = f.sha256
-            WHERE f.case_id = $1 AND f.evidence_id = $2
-           UNION ALL
-           SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, NULL::jsonb, cf.value->>'detail'
-             FROM files f JOIN contents c ON c.sha256 = f.sha256
-             CROSS JOIN LATERAL jsonb_array_elements(c.findings) AS cf
-            WHERE f.case_id = $1 AND f.evidence_id = $2 AND c.findings <> '[]'::jsonb
-         ) x ORDER BY x.path COLLATE "C", x.file_id, x.flag COLLATE "C", x.detail COLLATE "C" LIMIT ${STATUS_LIST_MAX}`,
-        ev,
-        tx,
-      ),
-      // Known-bad and notable matches (migration 0020) are findings; known-good ones are only counted.
-      await this.query(
-        `SELECT f.file_id, f.path, ${MATCH_OUT}
-           FROM files f JOIN hash_set_matches m ON m.sha256 = f.sha256
-           JOIN hash_sets s ON s.set_id = m.set_id AND s.enabled AND s.state = 'active' AND s.kind <> 'known-good'
-          WHERE f.case_id = $1 AND f.evidence_id = $2
-          ORDER BY f.path COLLATE "C", f.file_id, s.name COLLATE "C" LIMIT ${STATUS_LIST_MAX}`,
-        ev,
-        tx,
-      ),
-      await this.query<{ known_bad: number; notable: number; known_good: number }>(
-        `SELECT count(DISTINCT f.file_id) FILTER (WHERE s.kind = 'known-bad')::int AS known_bad,
-                count(DISTINCT f.file_id) FILTER (WHERE s.kind = 'notable')::int AS notable,
-                count(DISTINCT f.file_id) FILTER (WHERE s.kind = 'known-good')::int AS known_good
-           FROM files f JOIN hash_set_matches m ON m.sha256 = f.sha256
-           JOIN hash_sets s ON s.set_id = m.set_id AND s.enabled AND s.state = 'active'
-          WHERE f.case_id = $1 AND f.evidence_id = $2`,
-        ev,
-        tx,
-      ),
-      await this.query(EVIDENCE_DISK_IMAGES_SQL, ev, tx),
-      await listSegmentManifests(tx, caseId, evidenceId),
-    ]);
-    const head = summary.rows[0];
-    if (!head && groups.rows.length === 0) return null;
+    const parts = await readEvidenceStatusParts(this.sql, caseId, evidenceId);
+    const { summary, uploads, groups, failures, flagged, known, knownCounts, diskImages } = parts;
+    const manifests = parts.manifests.map(toSegmentManifestEntry);
+    const head = summary[0];
+    if (!head && groups.length === 0) return null;
 
-    const fileGroups: FileStateGroup[] = groups.rows.map((r) => ({
+    const fileGroups: FileStateGroup[] = groups.map((r) => ({
       hasContent: r.has_content === true,
       stage: r.stage as FileStage,
       failureStage: (r.failure_stage ?? null) as StageName | null,
@@ -784,10 +686,10 @@ export class PostgresIndex implements IndexStore {
       metadataFailed: r.metadata_failed === true,
       n: Number(r.n),
     }));
-    const uploadRecords = uploads.rows.map(toUpload);
+    const uploadRecords = uploads.map(toUpload);
 
     const findings: EvidenceStatus['findings'] = [];
-    for (const u of uploads.rows) {
+    for (const u of uploads) {
       const record = toUpload(u);
       const alreadyFlagged = Array.isArray(u.root_flags) && (u.root_flags as string[]).includes('hash-mismatch');
       if (record.integrity === 'mismatch' && !alreadyFlagged) {
@@ -799,7 +701,7 @@ export class PostgresIndex implements IndexStore {
         });
       }
     }
-    for (const r of flagged.rows) {
+    for (const r of flagged) {
       findings.push({
         fileId: String(r.file_id),
         path: String(r.path),
@@ -813,29 +715,29 @@ export class PostgresIndex implements IndexStore {
       });
     }
 
-    for (const r of known.rows) {
+    for (const r of known) {
       const match = toMatch(r);
       findings.push({ fileId: String(r.file_id), path: String(r.path), flag: match.kind === 'known-bad' ? 'known-bad' : 'notable', detail: knownFileDetail(match) });
     }
-    const counts = knownCounts.rows[0];
+    const counts = knownCounts[0];
 
     return {
       caseId,
       evidenceId,
       knownFiles: { knownBad: Number(counts?.known_bad ?? 0), notable: Number(counts?.notable ?? 0), knownGood: Number(counts?.known_good ?? 0) },
       uploads: uploadRecords,
-      diskImages: diskImages.rows.map((r) => ({ ...toDiskImage(r), path: String(r['path']) })),
+      diskImages: diskImages.map((r) => ({ ...toDiskImage(r), path: String(r['path']) })),
       imageSegments: imageSegmentsStatus(uploadRecords.map((u) => u.fileName), manifests),
       files: countByStage(fileGroups),
       stages: stageCounts(
         fileGroups,
-        uploads.rows.map((u) => ({
+        uploads.map((u) => ({
           integrity: u.integrity as UploadRecord['integrity'],
           hashFailed: u.hash_failure_code !== null && u.hash_failure_code !== undefined,
           rootFailureStage: (u.root_failure_stage ?? null) as StageName | null,
         })),
       ),
-      failures: failures.rows.map((r) => ({
+      failures: failures.map((r) => ({
         fileId: String(r.file_id),
         path: String(r.path),
         stage: r.stage as StageName,

@@ -5,12 +5,13 @@ import type { SqlClient } from './sql-client.js';
 /**
  * Split-image segment manifests (migration 0095): declared once per set at
  * upload registration, read by ingest (each segment's declared hashes), by the
- * first segment's unpack (wait for the set, check sizes) and by the status.
+ * first segment's unpack (wait for the set, check sizes) and by the status
+ * (evidence_status, migration 0125, with these columns).
  */
 
 const COLUMNS = 'blob_name, first_blob_name, case_id, evidence_id, position, file_name, size, md5, sha1, sha256, declared_by, declared_at';
 
-function toEntry(r: Row): SegmentManifestEntry {
+export function toSegmentManifestEntry(r: Row): SegmentManifestEntry {
   const out: SegmentManifestEntry = {
     blobName: String(r['blob_name']),
     firstBlobName: String(r['first_blob_name']),
@@ -28,12 +29,12 @@ function toEntry(r: Row): SegmentManifestEntry {
 
 export async function getSegmentManifest(sql: SqlClient, firstBlobName: string): Promise<SegmentManifestEntry[]> {
   const { rows } = await sql.query(`SELECT ${COLUMNS} FROM image_segment_manifests WHERE first_blob_name = $1 ORDER BY position`, [firstBlobName]);
-  return rows.map(toEntry);
+  return rows.map(toSegmentManifestEntry);
 }
 
 export async function getDeclaredSegment(sql: SqlClient, blobName: string): Promise<SegmentManifestEntry | null> {
   const { rows } = await sql.query(`SELECT ${COLUMNS} FROM image_segment_manifests WHERE blob_name = $1`, [blobName]);
-  return rows[0] ? toEntry(rows[0]) : null;
+  return rows[0] ? toSegmentManifestEntry(rows[0]) : null;
 }
 
 /** Upload registrations (migration 0101, the access store's table in the same database) of the set's declared segments. */
@@ -44,14 +45,6 @@ export async function latestSegmentRegistration(sql: SqlClient, firstBlobName: s
   );
   const latest = rows[0]?.['latest'];
   return latest === null || latest === undefined ? null : new Date(latest as string | Date).toISOString();
-}
-
-export async function listSegmentManifests(sql: SqlClient, caseId: string, evidenceId: string): Promise<SegmentManifestEntry[]> {
-  const { rows } = await sql.query(
-    `SELECT ${COLUMNS} FROM image_segment_manifests WHERE case_id = $1 AND evidence_id = $2 ORDER BY first_blob_name COLLATE "C", position`,
-    [caseId, evidenceId],
-  );
-  return rows.map(toEntry);
 }
 
 /**

@@ -110,9 +110,8 @@ export const casesRoutes: RouteModule = [
     async handler({ deps, principal, params, logger, abortSignal }) {
       const status = await deps.index.evidenceStatus(params.caseId, params.evidenceId);
       if (!status) throw notFound();
-      const uploads = await Promise.all(
-        status.uploads.map(async (u) => ({ ...u, uploadedBy: (await deps.access.getUploadRegistration(u.blobName))?.uploadedBy ?? null })),
-      );
+      const registrations = await deps.access.getUploadRegistrations(status.uploads.map((u) => u.blobName));
+      const uploads = status.uploads.map((u) => ({ ...u, uploadedBy: registrations.get(u.blobName)?.uploadedBy ?? null }));
       await readAuditOf(deps).record(
         principal,
         { caseId: params.caseId, evidenceId: params.evidenceId, route: 'getEvidenceStatus', details: { complete: status.complete } },

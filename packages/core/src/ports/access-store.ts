@@ -99,6 +99,8 @@ export interface AccessStore {
    */
   registerUpload(registration: Omit<UploadRegistration, 'registeredAt'>): Promise<{ created: boolean; registration: UploadRegistration }>;
   getUploadRegistration(blobName: string): Promise<UploadRegistration | null>;
+  /** The registrations of these blobs, by blob name (an unregistered blob is absent): one read for a status's uploads. */
+  getUploadRegistrations(blobNames: readonly string[]): Promise<Map<string, UploadRegistration>>;
   /**
    * Every case the system knows of (assigned, claimed, registered or with
    * evidence received), ordered by case id, with its number of assignees.
