@@ -3,11 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, DISK_IMAGE_MIMES, ewfHeaderCanonicalJson, LIMITS } from '@exhibit/core';
-import { createCustodyLog, createLocalSigner, CUSTODY_LIMITS, type CustodyLog } from '@exhibit/custody';
-import { createAzureAppendLog } from '@exhibit/storage';
+import { DISK_IMAGE_MIMES, ewfHeaderCanonicalJson, LIMITS } from '@exhibit/core';
+import { CUSTODY_LIMITS, type CustodyLog } from '@exhibit/custody';
 import { missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
-import { addArchive, createHarness, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, sha256, unpackStage, useRealCustody, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Regression long-ewf-notes-custody-refused: the `image-hash-*` custody entry of an E01 carried
@@ -31,21 +30,8 @@ describe.skipIf(missing.length > 0)('custody of an E01 with a long acquisition h
   beforeAll(async () => {
     h = await createHarness(inject('storageConnectionString'));
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-long-ewf-header-'));
-    const connectionString = inject('storageConnectionString');
-    const container = `custody-${randomBytes(4).toString('hex')}`;
-    const appendLog = createAzureAppendLog({ connectionString, container });
-    await appendLog.ensureContainer();
-    custody = createCustodyLog({
-      appendLog,
-      blobs: h.deps.blobs,
-      sql: h.sql,
-      signer: await createLocalSigner(p('key')),
-      containers: { custody: container, evidence: h.deps.containers.evidence },
-      logger: createRootLogger({ level: 'silent' }),
-      toolVersion: 'test',
-    });
     // The real writer, with its 64 KiB limit, in place of the recording one.
-    (h.deps as { custody: unknown }).custody = custody;
+    custody = await useRealCustody(h, inject('storageConnectionString'), p('key'));
     run('mkfs.fat', ['-C', '-F', '12', '-n', 'NOTES', p('card.img'), '1400']);
     writeFileSync(p('payload'), pseudoRandom(30_000, 41));
     run('mcopy', ['-i', p('card.img'), p('payload'), '::/IMG_0001.JPG']);

@@ -3,11 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, DISK_IMAGE_MIMES, LIMITS, segmentListCanonicalJson, segmentListSha256 } from '@exhibit/core';
-import { createCustodyLog, createLocalSigner, CUSTODY_LIMITS, type CustodyLog } from '@exhibit/custody';
-import { createAzureAppendLog } from '@exhibit/storage';
+import { DISK_IMAGE_MIMES, LIMITS, segmentListCanonicalJson, segmentListSha256 } from '@exhibit/core';
+import { CUSTODY_LIMITS, type CustodyLog } from '@exhibit/custody';
 import { missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
-import { addArchive, createHarness, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, sha256, unpackStage, useRealCustody, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Regression many-segment-image-custody-refused: a split image's `unpacked` and
@@ -35,21 +34,8 @@ describe.skipIf(missing.length > 0)('custody of a split image with many segments
   beforeAll(async () => {
     h = await createHarness(inject('storageConnectionString'));
     dir = mkdtempSync(path.join(tmpdir(), 'exhibit-many-segments-'));
-    const connectionString = inject('storageConnectionString');
-    const container = `custody-${randomBytes(4).toString('hex')}`;
-    const appendLog = createAzureAppendLog({ connectionString, container });
-    await appendLog.ensureContainer();
-    custody = createCustodyLog({
-      appendLog,
-      blobs: h.deps.blobs,
-      sql: h.sql,
-      signer: await createLocalSigner(p('key')),
-      containers: { custody: container, evidence: h.deps.containers.evidence },
-      logger: createRootLogger({ level: 'silent' }),
-      toolVersion: 'test',
-    });
     // The real writer, with its 64 KiB limit, in place of the recording one.
-    (h.deps as { custody: unknown }).custody = custody;
+    custody = await useRealCustody(h, inject('storageConnectionString'), p('key'));
     // 1,400 KiB FAT12 with a photo in it; split -b 1 KiB: 1,400 raw segments.
     run('mkfs.fat', ['-C', '-F', '12', '-n', 'MANY', p('many.img'), '1400']);
     writeFileSync(p('payload'), pseudoRandom(30_000, 31));
