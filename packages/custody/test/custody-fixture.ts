@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { inject } from 'vitest';
-import { createRootLogger, type CustodyEvent } from '@exhibit/core';
+import { createRootLogger, type AppendLog, type CustodyEvent } from '@exhibit/core';
 import { migrate, openSqlClient, type SqlClient } from '@exhibit/index';
 import { createAzureAppendLog, createAzureBlobStore } from '@exhibit/storage';
-import { createCustodyLog, createLocalSigner, type CheckpointStore, type CustodyLog, type PublicKeyRecord, type Signer } from '../src/index.js';
+import { createCustodyLog, createLocalSigner, type CheckpointStore, type CustodyLog, type CustodySql, type PublicKeyRecord, type Signer } from '../src/index.js';
 
 export interface CustodyFixture {
   connectionString: string;
@@ -17,7 +17,7 @@ export interface CustodyFixture {
   sql: SqlClient;
   signer: Signer;
   /** A new writer, as another process would be: nothing cached. */
-  newLog(options?: { rolloverEntries?: number; signer?: Signer; checkpoints?: CheckpointStore; trustedKeys?: PublicKeyRecord[] }): CustodyLog;
+  newLog(options?: { rolloverEntries?: number; signer?: Signer; checkpoints?: CheckpointStore; trustedKeys?: PublicKeyRecord[]; appendLog?: AppendLog; sql?: CustodySql }): CustodyLog;
   raw: ReturnType<BlobServiceClient['getContainerClient']>;
   rawEvidence: ReturnType<BlobServiceClient['getContainerClient']>;
   readLog(name: string): Promise<string[]>;
@@ -55,9 +55,9 @@ export async function custodyFixture(): Promise<CustodyFixture> {
     rawEvidence,
     newLog: (options = {}) =>
       createCustodyLog({
-        appendLog,
+        appendLog: options.appendLog ?? appendLog,
         blobs,
-        sql,
+        sql: options.sql ?? sql,
         signer: options.signer ?? signer,
         containers,
         logger,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRootLogger, ExhibitError, type AppendLog, type CustodyEvent } from '@exhibit/core';
-import { createCustodyLog, CUSTODY_LIMITS, parseEntryText, segmentName, verifyCustody, type CustodyEntry, type CustodySql } from '../src/index.js';
+import { ExhibitError, type AppendLog, type CustodyEvent } from '@exhibit/core';
+import { CUSTODY_LIMITS, parseEntryText, segmentName, verifyCustody, type CustodyEntry, type CustodySql } from '../src/index.js';
 import { custodyFixture, stageEvent, type CustodyFixture } from './custody-fixture.js';
 
 /**
@@ -17,20 +17,9 @@ afterAll(async () => {
   await fx?.close();
 });
 
-const logger = createRootLogger({ level: 'silent' });
 
-function writer(parts: { appendLog?: AppendLog; sql?: CustodySql; rolloverEntries?: number } = {}) {
-  return createCustodyLog({
-    appendLog: parts.appendLog ?? fx.appendLog,
-    blobs: fx.blobs,
-    sql: parts.sql ?? fx.sql,
-    signer: fx.signer,
-    containers: fx.containers,
-    logger,
-    toolVersion: '0.0.0-test',
-    ...(parts.rolloverEntries ? { rolloverEntries: parts.rolloverEntries } : {}),
-  });
-}
+/** A new writer (nothing cached), as another process would be; parts of it replaced where a test needs. */
+const writer: CustodyFixture['newLog'] = (parts) => fx.newLog(parts);
 
 const linesIn = (data: Buffer) => data.toString('utf8').split('\n').length - 1;
 

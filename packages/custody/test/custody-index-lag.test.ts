@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRootLogger, ExhibitError, type AppendLog } from '@exhibit/core';
-import { createCustodyLog, segmentName, verifyCustody, type CustodySql } from '../src/index.js';
+import { ExhibitError, type AppendLog } from '@exhibit/core';
+import { segmentName, verifyCustody, type CustodySql } from '../src/index.js';
 import { custodyFixture, stageEvent, type CustodyFixture } from './custody-fixture.js';
 
 /**
@@ -19,20 +19,10 @@ afterAll(async () => {
   await fx?.close();
 });
 
-const logger = createRootLogger({ level: 'silent' });
 
 /** A writer of its own (as another API request handler or process would have), over the shared storage and index. */
-function writer(parts: { appendLog?: AppendLog; sql?: CustodySql } = {}) {
-  return createCustodyLog({
-    appendLog: parts.appendLog ?? fx.appendLog,
-    blobs: fx.blobs,
-    sql: parts.sql ?? fx.sql,
-    signer: fx.signer,
-    containers: fx.containers,
-    logger,
-    toolVersion: '0.0.0-test',
-  });
-}
+/** A new writer (nothing cached), as another process would be; parts of it replaced where a test needs. */
+const writer: CustodyFixture['newLog'] = (parts) => fx.newLog(parts);
 
 /** SQL whose custody_entries inserts wait until released: an index copy still being written. */
 function heldIndex() {

@@ -19,17 +19,8 @@ afterAll(async () => {
 
 const logger = createRootLogger({ level: 'silent' });
 
-function writer(parts: { appendLog?: AppendLog; sql?: CustodySql; signer?: Signer } = {}) {
-  return createCustodyLog({
-    appendLog: parts.appendLog ?? fx.appendLog,
-    blobs: fx.blobs,
-    sql: parts.sql ?? fx.sql,
-    signer: parts.signer ?? fx.signer,
-    containers: fx.containers,
-    logger,
-    toolVersion: '0.0.0-test',
-  });
-}
+/** A new writer (nothing cached), as another process would be; parts of it replaced where a test needs. */
+const writer: CustodyFixture['newLog'] = (parts) => fx.newLog(parts);
 
 /** The real index, the next custody insert failing once `failNext` is set: a process gone between its append and its index copy. */
 function failingSql() {
