@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcessEnv } from '../support/host-process.js';
-import { descendants, eventually, isRunning, portListening } from '../support/process-tree.js';
+import { descendants, eventually, isRunning, portListening, stopAndWait } from '../support/process-tree.js';
 import { folderSnapshot } from '../support/folder-snapshot.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -98,9 +98,10 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     expect(tree).toContain(hostPid);
     expect(tree).toContain(azurite);
 
-    // Freeze the running stack so that any change to the folder can only come from the second start.
-    process.kill(hostPid, 'SIGSTOP');
-    process.kill(azurite, 'SIGSTOP');
+    // Freeze the running stack so that any change to the folder can only come from the second start
+    // (waiting until every thread is seen stopped: kill() returns before the signal takes effect).
+    const frozen = descendants(first.child.pid!);
+    await stopAndWait(frozen);
     let refusedOutput: string;
     let refusedExit: { code: number | null; signal: NodeJS.Signals | null };
     let before: string;
@@ -113,8 +114,7 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
       refusedOutput = second.output();
       after = folderSnapshot(h.dataDir);
     } finally {
-      process.kill(azurite, 'SIGCONT');
-      process.kill(hostPid, 'SIGCONT');
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
     }
     expect(refusedExit.code, refusedOutput).not.toBe(0);
     expect(refusedOutput).toContain(`in use by another Exhibit host (pid ${hostPid}`);

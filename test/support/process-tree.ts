@@ -23,6 +23,37 @@ export function isRunning(pid: number): boolean {
   return stat === null ? process.platform !== 'linux' : stat.state !== 'Z' && stat.state !== 'X';
 }
 
+/**
+ * Stops each of `pids` with SIGSTOP and waits until every thread of each is seen stopped: the
+ * signal is delivered asynchronously, so right after kill() a loaded machine may still run the
+ * process for a while (and let it write). Linux only; throws after `timeoutMs`.
+ */
+export async function stopAndWait(pids: number[], timeoutMs = 10_000): Promise<void> {
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  const deadline = Date.now() + timeoutMs;
+  const allStopped = (pid: number) => {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return true; // gone: it cannot write either
+    }
+    return tasks.every((tid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+        return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+      } catch {
+        return true; // the thread ended
+      }
+    });
+  };
+  while (!pids.every(allStopped)) {
+    if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} not all stopped after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Every process below `pid` (children, grandchildren, … whatever their process group). Linux only. */
 export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
