@@ -151,14 +151,40 @@ CREATE OR REPLACE VIEW evidence_summary AS
     FROM uploads u
    GROUP BY u.case_id, u.evidence_id;
 
--- The status (0125) with its files by state read from the counts. Every other
--- part reads only the item's rare rows, so the call no longer grows with the
--- item's files (docs/benchmarks.md, "The evidence status in constant time").
+-- The status (0125) with its files by state read from the counts, and the
+-- parts that join the item's files to rare contents (failed metadata, failed
+-- analysis, findings) reading from whichever side is smaller: at 100,000
+-- files of one item on the server those joins read every file of the item
+-- (the planner's choice when the item is most of the table), 35-210 ms each
+-- at load 10, against 35 ms looked up from ~1,900 rare contents. So the call
+-- reads rows in proportion to the item's rare rows and the index's rare
+-- contents, whichever is fewer, not to the item's files (docs/benchmarks.md,
+-- "The evidence status in constant time").
 CREATE OR REPLACE FUNCTION evidence_status(p_case_id text, p_evidence_id text)
 RETURNS json
 LANGUAGE plpgsql STABLE
+-- The planner's estimates for the parts add up past jit_above_cost (100,000)
+-- while the call runs in tens of milliseconds: on the server at 100,000
+-- files, JIT compiled 215 functions in 680 ms (load 10) for a body that ran
+-- in 280 ms. PGlite has no JIT; the setting is harmless there.
+SET jit = off
 AS $$
+DECLARE
+  -- How many rare contents (failed metadata, failed analysis, findings) are
+  -- few enough to look up the item's files of each by its sha256
+  -- (files_case_sha256_idx) rather than read every file of the item and
+  -- join: a sixteenth of the item's files (an index probe costs about ten to
+  -- thirty sequentially read rows). The rare contents are those of the whole
+  -- index, not of the item, so which way is cheaper depends on both; each
+  -- count stops at the limit, and the query reads whichever side is smaller.
+  probe_limit bigint := (SELECT COALESCE(sum(n), 0) FROM evidence_file_counts
+                          WHERE case_id = p_case_id AND evidence_id = p_evidence_id) / 16 + 1;
+  probe_metadata boolean := (SELECT count(*) < probe_limit FROM (SELECT 1 FROM contents WHERE metadata_status = 'failed' LIMIT probe_limit) x);
+  probe_failed boolean := (SELECT count(*) < probe_limit FROM (SELECT 1 FROM contents WHERE failure_code IS NOT NULL LIMIT probe_limit) x);
+  probe_findings boolean := (SELECT count(*) < probe_limit FROM (SELECT 1 FROM contents WHERE findings <> '[]'::jsonb LIMIT probe_limit) x);
 BEGIN
+  -- A STABLE function reads with its caller's snapshot: these choices and
+  -- the parts below see the same rows.
   RETURN json_build_object(
     'summary', (SELECT json_agg(p) FROM evidence_summary p
                  WHERE p.case_id = p_case_id AND p.evidence_id = p_evidence_id),
@@ -184,9 +210,20 @@ BEGIN
                          WHERE k.case_id = p_case_id AND k.evidence_id = p_evidence_id
                          GROUP BY 1, 2, 3, 4 HAVING sum(k.n) <> 0),
                       metadata_failed AS (
-                        SELECT f.entry_kind = 'file' AS has_content, f.stage, f.failure_stage, f.unpack, count(*)::int AS n
-                          FROM contents c JOIN files f ON f.sha256 = c.sha256
-                         WHERE c.metadata_status = 'failed' AND f.case_id = p_case_id AND f.evidence_id = p_evidence_id
+                        SELECT f.has_content, f.stage, f.failure_stage, f.unpack, count(*)::int AS n FROM (
+                          -- Few such contents: each one's files of the item, by index
+                          -- (OFFSET 0 keeps the lookup a lookup, not a join the planner may
+                          -- turn into a scan of the item).
+                          SELECT f.* FROM contents c CROSS JOIN LATERAL (
+                                   SELECT f.entry_kind = 'file' AS has_content, f.stage, f.failure_stage, f.unpack FROM files f
+                                    WHERE f.case_id = p_case_id AND f.sha256 = c.sha256 AND f.evidence_id = p_evidence_id OFFSET 0) f
+                           WHERE probe_metadata AND c.metadata_status = 'failed'
+                          UNION ALL
+                          -- Many: the item's files joined to them (0125's way).
+                          SELECT f.entry_kind = 'file', f.stage, f.failure_stage, f.unpack
+                            FROM files f JOIN contents c ON c.sha256 = f.sha256
+                           WHERE NOT probe_metadata AND c.metadata_status = 'failed'
+                             AND f.case_id = p_case_id AND f.evidence_id = p_evidence_id) f
                          GROUP BY 1, 2, 3, 4)
                  SELECT k.has_content, k.stage, k.failure_stage, k.unpack, false AS metadata_failed, k.n - COALESCE(m.n, 0) AS n
                    FROM counted k
@@ -213,8 +250,16 @@ BEGIN
                        FROM files f WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND f.unpack = 'failed'
                      UNION ALL
                      SELECT f.file_id, f.path, c.failure_stage, c.failure_code, c.failure_detail, NULL, NULL, NULL
+                       FROM contents c CROSS JOIN LATERAL (
+                              SELECT f.file_id, f.path FROM files f
+                               WHERE f.case_id = p_case_id AND f.sha256 = c.sha256 AND f.evidence_id = p_evidence_id
+                                 AND f.stage <> 'failed' OFFSET 0) f
+                      WHERE probe_failed AND c.failure_code IS NOT NULL
+                     UNION ALL
+                     SELECT f.file_id, f.path, c.failure_stage, c.failure_code, c.failure_detail, NULL, NULL, NULL
                        FROM files f JOIN contents c ON c.sha256 = f.sha256
-                      WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND f.stage <> 'failed' AND c.failure_code IS NOT NULL
+                      WHERE NOT probe_failed
+                        AND f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND f.stage <> 'failed' AND c.failure_code IS NOT NULL
                    ) x ORDER BY x.path COLLATE "C", x.file_id LIMIT 1000) p),
 
     -- The occurrence's own flags, then the findings about its bytes (with
@@ -224,14 +269,24 @@ BEGIN
                     SELECT f.file_id, f.path, flag, f.extension, c.detected_ext, c.mime,
                            c.metadata -> 'findings' AS metadata_findings, NULL::text AS detail
                       FROM files f CROSS JOIN LATERAL unnest(f.flags) AS flag
-                      LEFT JOIN contents c ON c.sha256 = f.sha256
+                      -- Each flagged file's content by its key: a join here hashed every
+                      -- content of the index (100,000 read for 2,700 flagged files).
+                      LEFT JOIN LATERAL (SELECT c.detected_ext, c.mime, c.metadata FROM contents c
+                                          WHERE c.sha256 = f.sha256 OFFSET 0) c ON true
                      -- An empty array unnests to nothing: the same rows, from files_flagged_idx.
                      WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND f.flags <> '{}'
                     UNION ALL
                     SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, NULL::jsonb, cf.value->>'detail'
+                      FROM contents c CROSS JOIN LATERAL (
+                             SELECT f.file_id, f.path, f.extension FROM files f
+                              WHERE f.case_id = p_case_id AND f.sha256 = c.sha256 AND f.evidence_id = p_evidence_id OFFSET 0) f
+                      CROSS JOIN LATERAL jsonb_array_elements(c.findings) AS cf
+                     WHERE probe_findings AND c.findings <> '[]'::jsonb
+                    UNION ALL
+                    SELECT f.file_id, f.path, cf.value->>'flag', f.extension, c.detected_ext, c.mime, NULL::jsonb, cf.value->>'detail'
                       FROM files f JOIN contents c ON c.sha256 = f.sha256
                       CROSS JOIN LATERAL jsonb_array_elements(c.findings) AS cf
-                     WHERE f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND c.findings <> '[]'::jsonb
+                     WHERE NOT probe_findings AND f.case_id = p_case_id AND f.evidence_id = p_evidence_id AND c.findings <> '[]'::jsonb
                   ) x ORDER BY x.path COLLATE "C", x.file_id, x.flag COLLATE "C", x.detail COLLATE "C" LIMIT 1000) p),
 
     -- Known-bad and notable matches (migration 0020) are findings; known-good

@@ -195,24 +195,47 @@ describe.each(targets)('evidence file counts on $name', (target) => {
     const writers = 8;
     const holdMs = 400;
     const slice = (files: NewFile[], w: number) => files.filter((_, i) => i % writers === w).map((f) => f.fileId);
-    const t0 = performance.now();
     // Each writer moves its share of both items, in one transaction, holding
-    // it open between the two: half start with A, half with B. Counts kept in
-    // one row per (item, state), updated in place, would queue these behind
-    // each other (and deadlock the two orders).
-    const results = await Promise.allSettled(
-      Array.from({ length: writers }, (_, w) =>
-        sql.transaction(async (tx) => {
-          const [first, second] = w % 2 === 0 ? [a, b] : [b, a];
-          await tx.query(`UPDATE files SET stage = 'identified' WHERE file_id = ANY($1::text[])`, [slice(first.files, w)]);
-          await tx.query('SELECT pg_sleep($1::double precision / 1000)', [holdMs]);
-          await tx.query(`UPDATE files SET stage = 'described' WHERE file_id = ANY($1::text[])`, [slice(second.files, w)]);
-          await tx.query(`UPDATE files SET stage = 'thumbnailed' WHERE file_id = ANY($1::text[])`, [slice(first.files, w)]);
-        }),
-      ),
-    );
-    const wallMs = performance.now() - t0;
-    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    // it open between the two: half start with A, half with B.
+    const run = async (stages: [FileStage, FileStage, FileStage]) => {
+      const t0 = performance.now();
+      const results = await Promise.allSettled(
+        Array.from({ length: writers }, (_, w) =>
+          sql.transaction(async (tx) => {
+            const [first, second] = w % 2 === 0 ? [a, b] : [b, a];
+            await tx.query(`UPDATE files SET stage = $2 WHERE file_id = ANY($1::text[])`, [slice(first.files, w), stages[0]]);
+            await tx.query('SELECT pg_sleep($1::double precision / 1000)', [holdMs]);
+            await tx.query(`UPDATE files SET stage = $2 WHERE file_id = ANY($1::text[])`, [slice(second.files, w), stages[1]]);
+            await tx.query(`UPDATE files SET stage = $2 WHERE file_id = ANY($1::text[])`, [slice(first.files, w), stages[2]]);
+          }),
+        ),
+      );
+      return { wallMs: performance.now() - t0, failed: results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)) };
+    };
+
+    // The control: counts kept in one row per (item, state), updated in place,
+    // as a second trigger in this database only. The same writers queue
+    // behind each other on those rows, or deadlock across the two orders:
+    // what this test would see if 0130 counted that way.
+    await sql.exec(`
+      CREATE TABLE in_place_counts (case_id text, evidence_id text, stage text, n bigint NOT NULL, PRIMARY KEY (case_id, evidence_id, stage));
+      CREATE FUNCTION in_place_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO in_place_counts
+        SELECT case_id, evidence_id, stage, sum(n) FROM (
+          SELECT case_id, evidence_id, stage, -1 AS n FROM old_rows UNION ALL SELECT case_id, evidence_id, stage, 1 FROM new_rows) d
+         GROUP BY 1, 2, 3
+        ON CONFLICT (case_id, evidence_id, stage) DO UPDATE SET n = in_place_counts.n + excluded.n;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER in_place_counts_update AFTER UPDATE ON files
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION in_place_counts_changed();`);
+    const control = await run(['thumbnailed', 'thumbnailed', 'thumbnailed']);
+    await sql.exec('DROP TRIGGER in_place_counts_update ON files; DROP FUNCTION in_place_counts_changed(); DROP TABLE in_place_counts;');
+    expect(control.failed.some((e) => e.includes('deadlock')) || control.wallMs >= holdMs * (writers / 2), JSON.stringify(control)).toBe(true);
+
+    const { wallMs, failed } = await run(['identified', 'described', 'thumbnailed']);
+    expect(failed).toEqual([]);
     // Side by side: about one hold, where queueing would take writers × hold.
     expect(wallMs, `${writers} writers holding ${holdMs} ms each took ${Math.round(wallMs)} ms`).toBeLessThan(holdMs * (writers / 2));
     await expectNoDrift('after the concurrent batches');
