@@ -108,9 +108,13 @@ async function writeCost(sql: SqlClient): Promise<void> {
   const index = createPostgresIndex(sql);
   const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = ANY($1::text[])`, [COUNT_TRIGGERS]);
   if (rows[0]!.n !== COUNT_TRIGGERS.length) throw new Error('--writes needs the counts of migration 0130');
-  const times: Record<'on' | 'off', { insert: number[]; move: number[]; batch: number[] }> = {
-    on: { insert: [], move: [], batch: [] },
-    off: { insert: [], move: [], batch: [] },
+  const times: Record<'on' | 'off', { insert: number[]; move: number[]; batch: number[]; moveCpuUs: number; batchCpuUs: number }> = {
+    on: { insert: [], move: [], batch: [], moveCpuUs: 0, batchCpuUs: 0 },
+    off: { insert: [], move: [], batch: [], moveCpuUs: 0, batchCpuUs: 0 },
+  };
+  const cpuUs = (since: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(since);
+    return d.user + d.system;
   };
   let next = 0;
   const stats = (xs: number[]) => {
@@ -128,22 +132,28 @@ async function writeCost(sql: SqlClient): Promise<void> {
         [ids, CASE, EV],
       );
       times[mode].insert.push(performance.now() - t);
+      let cpu = process.cpuUsage();
       for (const id of ids) {
         t = performance.now();
         await index.advanceFile(id, 'thumbnailed');
         times[mode].move.push(performance.now() - t);
       }
+      times[mode].moveCpuUs += cpuUs(cpu);
+      cpu = process.cpuUsage();
       for (let i = 0; i < ids.length; i += 100) {
         t = performance.now();
         await index.markIndexedBatch({ caseId: CASE, evidenceId: EV }, ids.slice(i, i + 100));
         times[mode].batch.push(performance.now() - t);
       }
+      times[mode].batchCpuUs += cpuUs(cpu);
     }
   }
   for (const t of COUNT_TRIGGERS) await sql.exec(`ALTER TABLE files ENABLE TRIGGER ${t}`);
   for (const mode of ['on', 'off'] as const) {
+    const m = times[mode];
     console.log(
-      `write cost, counts ${mode}: move one file ${stats(times[mode].move)}; index a batch of 100 ${stats(times[mode].batch)}; ` +
+      `write cost, counts ${mode}: move one file ${stats(m.move)}, host CPU ${(m.moveCpuUs / 1000 / m.move.length).toFixed(2)} ms; ` +
+        `index a batch of 100 ${stats(m.batch)}, host CPU ${(m.batchCpuUs / 1000 / m.batch.length).toFixed(2)} ms; ` +
         `insert ${WRITES / 4} files ${stats(times[mode].insert)}; ${loadAverage()}`,
     );
   }

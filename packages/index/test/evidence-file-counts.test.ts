@@ -170,8 +170,10 @@ describe.each(targets)('evidence file counts on $name', (target) => {
     const { files } = await seedItem(c, 'ev1', 120);
     for (const f of files) await index.advanceFile(f.fileId, 'identified');
     const { rows } = await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM evidence_file_counts WHERE case_id = $1', [c]);
-    // 121 single-file statements wrote two rows each; folds keep the item near the threshold.
-    expect(rows[0]!.n).toBeLessThanOrEqual(66);
+    // 121 single-file statements wrote two rows each (242); folds keep the item
+    // near the limit: 64, plus two rows for each of the up to eight statements
+    // between two looks, plus the sums a fold leaves.
+    expect(rows[0]!.n).toBeLessThanOrEqual(64 + 2 * 8 + 8);
     expect(rows[0]!.n).toBeGreaterThan(0);
     await expectNoDrift('after folds');
   });
