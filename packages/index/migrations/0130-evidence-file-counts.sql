@@ -28,9 +28,10 @@
 -- item) and changes in another statement than the file's own; a count kept per
 -- file and per content by two triggers could miss a file and a content that
 -- change together in two concurrent transactions (each trigger sees the other
--- uncommitted). The status instead reads those files at read time, through
--- contents_metadata_failed_idx (0125), as it already reads the failures list:
--- their count is bounded by the rare failed contents, not by the item's size.
+-- uncommitted). The status instead reads those files at read time, as it
+-- reads the failures list: from the failed contents
+-- (contents_metadata_failed_idx, 0125) when they are fewer than a sixteenth
+-- of the item's files, else from the item's files (see evidence_status below).
 --
 -- Folding: when an item has more than 64 rows (looked at on every eighth
 -- statement that writes rows, see below), the trigger replaces the item's
@@ -130,9 +131,12 @@ END $$;
 CREATE TRIGGER evidence_file_counts_truncate AFTER TRUNCATE ON files
   FOR EACH STATEMENT EXECUTE FUNCTION evidence_file_counts_truncated();
 
--- The files already there, one row per item and key. Migrations run before
--- the stages start (migrate.ts holds its lock), so no move is missed between
--- this read and the triggers.
+-- The files already there, one row per item and key. No move can fall
+-- between this read and the triggers, even with stages running: each
+-- migration is one transaction (migrate.ts), and CREATE TRIGGER above took a
+-- lock on files that every writer's ROW EXCLUSIVE lock waits for until this
+-- transaction commits; it was granted only after the writers before it had
+-- committed, and this statement's snapshot, taken after that, sees them.
 INSERT INTO evidence_file_counts (case_id, evidence_id, has_content, stage, failure_stage, unpack, n)
 SELECT case_id, evidence_id, entry_kind = 'file', stage, failure_stage, unpack, count(*)
   FROM files GROUP BY 1, 2, 3, 4, 5, 6;
