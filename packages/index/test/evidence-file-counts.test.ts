@@ -4,7 +4,7 @@ import { createPostgresIndex, openSqlClient, type SqlClient } from '../src/index
 import { readEvidenceStatusParts } from '../src/index-store.status-query.js';
 import { groupsByEveryFile, sortGroups } from './evidence-groups.js';
 import { hashesOf, member, newUpload, rootFile, TOOLS } from './fixtures.js';
-import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
+import { allTargets } from './targets.js';
 
 /**
  * The per-item file counts of migration 0130 (delta rows appended by triggers
@@ -34,9 +34,7 @@ function random(seed: number) {
   };
 }
 
-const targets = [pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)] : [])];
-
-describe.each(targets)('evidence file counts on $name', (target) => {
+describe.each(allTargets())('evidence file counts on $name', (target) => {
   let sql: SqlClient;
   let index: IndexStore;
   let n = 0;
