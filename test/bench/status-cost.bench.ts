@@ -10,11 +10,17 @@
  * archive whose unpack stopped, flags, content findings, a disk image and a
  * split image's segment manifest.
  *
- *   npm run bench:status -- [--files=100] [--calls=200] [--pglite] [--dump=out.json] [--keep]
+ *   npm run bench:status -- [--files=100] [--calls=200] [--pglite] [--dump=out.json] [--keep] [--writes=2000]
  *
  * DATABASE_URL names the server (a database is created and dropped), or
  * --pglite for an in-memory PGlite. --dump writes the response body, to
- * compare two versions of the code on the same seed.
+ * compare two versions of the code on the same seed. --writes=N then times
+ * what keeping the per-item counts (migration 0130) adds to a file's state
+ * change: N more files of the item inserted, moved one statement each
+ * (advanceFile, as analyse moves a file) and indexed in batches of 100
+ * (markIndexedBatch, as the index stage does), in rounds alternating with the
+ * counts' triggers on and off (the counts are wrong after the off rounds,
+ * which is why this runs last).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -33,6 +39,8 @@ const PGLITE = args.has('pglite');
 const DUMP = args.get('dump');
 /** --keep: leave the server database (to EXPLAIN in it); its name is printed. */
 const KEEP = args.has('keep');
+const WRITES = Number(args.get('writes') ?? 0);
+const COUNT_TRIGGERS = ['evidence_file_counts_insert', 'evidence_file_counts_update', 'evidence_file_counts_delete'];
 const CASE = 'BENCH-STATUS';
 const EV = 'EX01';
 
@@ -95,6 +103,62 @@ async function seed(sql: SqlClient): Promise<void> {
   await sql.exec('VACUUM ANALYZE');
 }
 
+/** Milliseconds per statement, p50 and p95, with the counts' triggers on and off (see --writes). */
+async function writeCost(sql: SqlClient): Promise<void> {
+  const index = createPostgresIndex(sql);
+  const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = ANY($1::text[])`, [COUNT_TRIGGERS]);
+  if (rows[0]!.n !== COUNT_TRIGGERS.length) throw new Error('--writes needs the counts of migration 0130');
+  const times: Record<'on' | 'off', { insert: number[]; move: number[]; batch: number[]; moveCpuUs: number; batchCpuUs: number }> = {
+    on: { insert: [], move: [], batch: [], moveCpuUs: 0, batchCpuUs: 0 },
+    off: { insert: [], move: [], batch: [], moveCpuUs: 0, batchCpuUs: 0 },
+  };
+  const cpuUs = (since: NodeJS.CpuUsage) => {
+    const d = process.cpuUsage(since);
+    return d.user + d.system;
+  };
+  let next = 0;
+  const stats = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return `p50 ${percentile(s, 50).toFixed(2)} / p95 ${percentile(s, 95).toFixed(2)} ms (${s.length})`;
+  };
+  for (let round = 0; round < 4; round++) {
+    for (const mode of round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) {
+      for (const t of COUNT_TRIGGERS) await sql.exec(`ALTER TABLE files ${mode === 'on' ? 'ENABLE' : 'DISABLE'} TRIGGER ${t}`);
+      const ids = Array.from({ length: WRITES / 4 }, () => `write${String(next++).padStart(8, '0')}`);
+      let t = performance.now();
+      await sql.query(
+        `INSERT INTO files (file_id, case_id, evidence_id, parent_id, entry_index, depth, path, recorded_name, name, extension, entry_kind, size, stage)
+         SELECT id, $2, $3, NULL, NULL, 1, 'written/' || id, id, id, 'jpg', 'file', 10, 'pending' FROM unnest($1::text[]) id`,
+        [ids, CASE, EV],
+      );
+      times[mode].insert.push(performance.now() - t);
+      let cpu = process.cpuUsage();
+      for (const id of ids) {
+        t = performance.now();
+        await index.advanceFile(id, 'thumbnailed');
+        times[mode].move.push(performance.now() - t);
+      }
+      times[mode].moveCpuUs += cpuUs(cpu);
+      cpu = process.cpuUsage();
+      for (let i = 0; i < ids.length; i += 100) {
+        t = performance.now();
+        await index.markIndexedBatch({ caseId: CASE, evidenceId: EV }, ids.slice(i, i + 100));
+        times[mode].batch.push(performance.now() - t);
+      }
+      times[mode].batchCpuUs += cpuUs(cpu);
+    }
+  }
+  for (const t of COUNT_TRIGGERS) await sql.exec(`ALTER TABLE files ENABLE TRIGGER ${t}`);
+  for (const mode of ['on', 'off'] as const) {
+    const m = times[mode];
+    console.log(
+      `write cost, counts ${mode}: move one file ${stats(m.move)}, host CPU ${(m.moveCpuUs / 1000 / m.move.length).toFixed(2)} ms; ` +
+        `index a batch of 100 ${stats(m.batch)}, host CPU ${(m.batchCpuUs / 1000 / m.batch.length).toFixed(2)} ms; ` +
+        `insert ${WRITES / 4} files ${stats(times[mode].insert)}; ${loadAverage()}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const baseUrl = loadTestSettings().databaseUrl;
   if (!baseUrl && !PGLITE) throw new Error('set DATABASE_URL to a PostgreSQL server, or pass --pglite');
@@ -151,6 +215,7 @@ async function main(): Promise<void> {
         `${((counter.statements - before) / CALLS).toFixed(1)} statements per call, host CPU ${((cpu.user + cpu.system) / 1000 / CALLS).toFixed(2)} ms per call ` +
         `(user ${(cpu.user / 1000 / CALLS).toFixed(2)}), latency p50 ${percentile(times, 50).toFixed(2)} ms p95 ${percentile(times, 95).toFixed(2)} ms; ${loadAverage()}`,
     );
+    if (WRITES > 0) await writeCost(raw);
   } finally {
     await raw.close();
     await rm(keyDir, { recursive: true, force: true });

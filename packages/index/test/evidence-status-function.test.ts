@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageSegmentsStatus, type EvidenceStatus, type IndexStore } from '@exhibit/core';
 import { countingSqlClient, createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
-import { hashesOf, member, newUpload, rootFile } from './fixtures.js';
+import { readEvidenceStatusParts } from '../src/index-store.status-query.js';
+import { groupsByEveryFile, sortGroups } from './evidence-groups.js';
+import { hashesOf, member, newUpload, rootFile, TOOLS } from './fixtures.js';
 import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
 
 /**
@@ -49,9 +51,24 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
       { blobName: `${c}/ev1/split.002`, firstBlobName: first, caseId: c, evidenceId: 'ev1', position: 2, fileName: 'split.002', size: 10, declaredBy: 'ivy' },
     ]);
 
+    // Members at several stages, one whose content's metadata failed, one failed file.
+    const root = rootFile(zip);
+    const members = Array.from({ length: 5 }, (_, i) => member(root, i, `m${i}.jpg`));
+    await index.insertFiles(members);
+    for (const m of members) await index.ensureContent({ ...hashesOf(m.fileId), sha256: m.sha256!, size: 10, source: m.source! });
+    await index.advanceFile(members[0]!.fileId, 'identified');
+    await index.setMetadata(members[1]!.sha256!, { status: 'failed', metadata: null, failure: { stage: 'metadata', code: 'corrupt-file', detail: 'bad EXIF' }, tools: TOOLS }, { fileId: members[1]!.fileId, to: 'described' });
+    await index.failFile(members[2]!.fileId, { stage: 'thumbnail', code: 'corrupt-file', detail: 'cannot decode' });
+
     const before = counter.statements;
     const status = (await index.evidenceStatus(c, 'ev1'))!;
     expect(counter.statements - before).toBe(1);
+
+    // The files by state come from the counts of migration 0130: the same groups as grouping every file of the item (0125).
+    const parts = await readEvidenceStatusParts(sql, c, 'ev1');
+    expect(sortGroups(parts.groups)).toEqual(await groupsByEveryFile(sql, c, 'ev1'));
+    expect(parts.groups.some((g) => g.metadata_failed === true)).toBe(true);
+    expect(status.stages.metadata).toEqual({ done: 1, failed: 1, pending: 5 });
 
     const uploads = [(await index.getUpload(dd.blobName))!, (await index.getUpload(zip.blobName))!];
     expect(uploads[0]!.changedAfterReceipt).not.toBeNull();
@@ -73,9 +90,18 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     for (const m of members) await index.ensureContent({ ...hashesOf(`${root.fileId}/m${members.indexOf(m)}.jpg`), size: 10, source: m.source! });
 
     const statuses: EvidenceStatus[] = [];
+    // Each poll also holds the counts (migration 0130) to grouping every file, in one snapshot.
+    const groupDrift: unknown[] = [];
     let moving = true;
     const poll = (async () => {
-      while (moving) statuses.push((await index.evidenceStatus(c, 'ev1'))!);
+      while (moving) {
+        statuses.push((await index.evidenceStatus(c, 'ev1'))!);
+        const [counted, grouped] = await sql.transaction(async (tx) => {
+          await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+          return [sortGroups((await readEvidenceStatusParts(tx, c, 'ev1')).groups), await groupsByEveryFile(tx, c, 'ev1')];
+        });
+        if (JSON.stringify(counted) !== JSON.stringify(grouped)) groupDrift.push({ counted, grouped });
+      }
     })();
     // Every file walks every stage; every fifth fails at thumbnail instead. Four at a time.
     const walk = async (f: (typeof members)[number] | typeof root, i: number) => {
@@ -92,6 +118,7 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     statuses.push((await index.evidenceStatus(c, 'ev1'))!);
 
     expect(statuses.length).toBeGreaterThan(2);
+    expect(groupDrift).toEqual([]);
     let indexed = 0;
     for (const s of statuses) {
       expect(s.files.total).toBe(all.length);
