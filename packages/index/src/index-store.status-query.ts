@@ -3,7 +3,7 @@ import type { SqlClient } from './sql-client.js';
 
 /**
  * The parts of an evidence item's status, each the rows of one query, as
- * evidence_status (migration 0125) returns them: one statement with one
+ * evidence_status (migration 0125, redefined by 0130) returns them: one statement with one
  * snapshot, whose plans the session keeps.
  */
 const PART_NAMES = ['summary', 'uploads', 'groups', 'failures', 'flagged', 'known', 'knownCounts', 'diskImages', 'manifests'] as const;

@@ -144,7 +144,10 @@ export async function openPgClient(
       };
       let broken = false;
       try {
-        await tx.query('BEGIN');
+        // READ COMMITTED whatever the server's default: the file counts' fold (migration 0130)
+        // and the migrations' backfills rely on it; a transaction that needs a snapshot says so
+        // with SET TRANSACTION as its first statement.
+        await tx.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         const result = await fn(tx);
         await tx.query('COMMIT');
         return result;
