@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --member-cache-mib M --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --member-cache-mib M --concurrency C --poll-ms P --cpu-prof --memory-breakdown MS --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against a shell baseline doing the same work with
@@ -20,7 +20,8 @@
  * extraction tools commonly store them; `--deflate` measures the other case.
  *
  * `--database-url` runs the index on that PostgreSQL server instead of the
- * embedded PGlite. `--known-hashes N` measures issue 14's "throughput with N
+ * embedded PGlite: the URL names a database the bench creates for each run
+ * and drops after it (bench-database.support.ts; `--keep` keeps the last). `--known-hashes N` measures issue 14's "throughput with N
  * known hashes loaded against none" instead of the shell baseline: a
  * synthetic N-row list (plus rows that match some members) is imported once,
  * then Exhibit runs with the set enabled and disabled alternately in
@@ -41,6 +42,7 @@ import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
 import { uploadWithPlainClient } from '../support/e2e-client.js';
 import { renderComparison, renderResults, type BenchResults, type PairResult } from './bench-results.js';
+import { createRunDatabase } from './bench-database.support.js';
 import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun, type MeasuredHostOptions } from './bench-host.support.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { prepareKnownHashes } from './known-hashes.support.js';
@@ -71,7 +73,8 @@ const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every f
   --videos N           videos in the corpus (default 3)
   --megapixels M       photo size (default 12)
   --deflate            deflate the members (default: stored, as extraction tools store media)
-  --database-url URL   the index on this PostgreSQL server instead of PGlite
+  --database-url URL   the index on this PostgreSQL server instead of PGlite: URL names a database the bench
+                       creates for each run and drops after it (--keep keeps the last)
   --known-hashes N     instead of the shell baseline: import a synthetic N-row known-hash list once (plus rows that
                        match 12 members) and run Exhibit with it enabled and disabled alternately; prints the median
                        ratios of files/s and CPU per file. With --database-url, URL names a database the bench
@@ -80,6 +83,8 @@ const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every f
   --concurrency C      EXHIBIT_CONCURRENCY of the host
   --poll-ms P          EXHIBIT_POLL_INTERVAL_MS of the host
   --cpu-prof           V8 CPU profiles of the host and Azurite (perturbs the timings)
+  --memory-breakdown MS  every MS ms, the host's memory by mapping and by V8 isolate, to
+                       bench-out/profiles/<run>/memory-<pid>.jsonl (memory-breakdown.summary.ts; perturbs the run)
   --io-stats           full tables of index statements and storage/queue requests
   --keep               keep the host's data folder (and a --known-hashes template)
   --prepare            only build the corpus (and a --known-hashes template)
@@ -98,6 +103,7 @@ function parseOptions() {
       concurrency: { type: 'string' },
       'poll-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'memory-breakdown': { type: 'string' },
       'io-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
@@ -126,6 +132,8 @@ function parseOptions() {
     concurrency: values.concurrency === undefined ? null : positiveInt('concurrency', values.concurrency, 4),
     pollMs: values['poll-ms'] === undefined ? null : positiveInt('poll-ms', values['poll-ms'], 1000),
     cpuProfile: values['cpu-prof'],
+    /** Milliseconds between the diagnostic memory-breakdown samples; null: off. */
+    memoryBreakdownMs: values['memory-breakdown'] === undefined ? null : positiveInt('memory-breakdown', values['memory-breakdown'], 1000),
     ioStats: values['io-stats'],
     keep: values.keep,
     prepare: values.prepare,
@@ -231,7 +239,10 @@ async function main(): Promise<void> {
       }
     }
     say(`pair ${i}/${options.pairs}: Exhibit…`);
-    const run = await runHost(options, corpus, `${stamp}-pair${i}`);
+    const database = options.databaseUrl === null ? null : await createRunDatabase(options.databaseUrl, say);
+    const run = await runHost({ ...options, ...(database ? { databaseUrl: database.databaseUrl } : {}) }, corpus, `${stamp}-pair${i}`, database ? { externalCpuSec: () => database.indexServerCpuSec() } : {}).finally(
+      () => database?.finish({ keep: options.keep && i === options.pairs }),
+    );
     say(`  ${(run.endToEndMs / 1000).toFixed(1)} s, ${(corpus.members.length / (run.endToEndMs / 1000)).toFixed(2)} files/s`);
     runs.push({ run, baseline });
   }
