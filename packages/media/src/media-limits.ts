@@ -81,15 +81,4 @@ export const MEDIA_LIMITS = {
    * host's memory bound, and on a few cores they gain nothing.
    */
   maxConcurrentContactSheets: 1,
-  /**
-   * Images decoded at once per process (the thumbnail, the embedded-preview
-   * check and the PDQ hash of one image hold one slot; thumbnail/decode-slots.ts),
-   * fewer on a machine with fewer cores. PDQ hashes the full-size pixels, as the
-   * reference decodes them (docs/pdq.md): 36 MB for a 12-MP photo from libvips,
-   * held until garbage collection, while the local host runs four analyse
-   * messages at once. On two cores the third and fourth decode gained no
-   * throughput and held that memory (docs/benchmarks.md, "Memory of the local
-   * host", 2026-12-06); the other messages meanwhile read, parse and index.
-   */
-  maxConcurrentImageDecodes: 4,
 } as const;

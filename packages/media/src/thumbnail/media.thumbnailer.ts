@@ -9,7 +9,6 @@ import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { ToolSlots } from '../tools/tool-slots.js';
 import { contactSheet, frameTimes } from './contact-sheet.js';
-import { imageDecodeSlots } from './decode-slots.js';
 import { heicDecoderVersions } from './heic.decoder.js';
 import { imageThumbnail, type ThumbnailSettings } from './image.thumbnail.js';
 import { configureSharp, sharpVersions } from './sharp.setup.js';
@@ -120,18 +119,6 @@ export class MediaThumbnailer implements Thumbnailer {
       maxBytes: MEDIA_LIMITS.maxImageSourceBytes,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    // Every decode of this image (thumbnail, preview check, PDQ's full-size one) in one slot, so the
-    // pixels held at once are bounded by the cores (MEDIA_LIMITS.maxConcurrentImageDecodes), not by the
-    // analyse messages running; the wait is not charged to any tool timeout.
-    const release = await imageDecodeSlots.acquire(options.abortSignal ? { abortSignal: options.abortSignal } : {});
-    try {
-      return await this.decodedImage(source, bytes, options);
-    } finally {
-      release();
-    }
-  }
-
-  private async decodedImage(source: RandomAccessSource, bytes: Buffer, options: { mime?: string | null; abortSignal?: AbortSignal }): Promise<Thumbnail> {
     const thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
     if (thumbnail.from !== 'image') return { ...thumbnail, pdqFailure: 'the image itself could not be decoded (thumbnail from its EXIF preview)' };
