@@ -89,6 +89,7 @@ const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every f
   --keep               keep the host's data folder (and a --known-hashes template)
   --prepare            only build the corpus (and a --known-hashes template)
   --timeout-min M      give up on a run after M minutes (default 60)
+  --no-baseline        skip the shell baseline (for memory runs: the ratio line then says skipped)
   --help               this text`;
 
 function parseOptions() {
@@ -108,6 +109,7 @@ function parseOptions() {
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
+      'no-baseline': { type: 'boolean', default: false },
       'database-url': { type: 'string' },
       'known-hashes': { type: 'string' },
       'member-cache-mib': { type: 'string' },
@@ -138,6 +140,8 @@ function parseOptions() {
     keep: values.keep,
     prepare: values.prepare,
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
+    /** Skip the shell baseline (memory and flatness runs, where only Exhibit's figures are wanted). */
+    noBaseline: values['no-baseline'],
     /** Index on a real PostgreSQL server instead of the embedded PGlite. */
     databaseUrl: values['database-url'] ?? null,
     /** Rows of a synthetic known-hash list: pairs with the set enabled and disabled instead of against the shell baseline. */
@@ -223,7 +227,8 @@ async function main(): Promise<void> {
     (f) => f.path,
     () => 'ffmpeg',
   );
-  let baselineMissing: string[] | null = null;
+  let baselineMissing: string[] | null = options.noBaseline ? [] : null;
+  const skippedMessage = (missing: string[]) => (options.noBaseline ? 'shell baseline skipped (--no-baseline)' : missingToolsMessage(missing));
   const runs: Array<{ run: Awaited<ReturnType<typeof runHost>>; baseline: BaselineRun | null }> = [];
   for (let i = 1; i <= options.pairs; i++) {
     let baseline: BaselineRun | null = null;
@@ -347,7 +352,7 @@ async function main(): Promise<void> {
   say(`\nwritten: ${path.relative(ROOT, path.join(OUT_DIR, 'results.json'))}`);
   say('');
   // Last, so the ratio line ends the output.
-  say(renderComparison(results, baselineMissing === null ? null : missingToolsMessage(baselineMissing)));
+  say(renderComparison(results, baselineMissing === null ? null : skippedMessage(baselineMissing)));
 
   if (pairs.some((p) => !p.exhibit.correct)) {
     say('\nThe pipeline did not process every file correctly in every run; the figures above are not a valid benchmark.');
