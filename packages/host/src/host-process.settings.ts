@@ -27,7 +27,8 @@ export const HOST_MALLOC_ENV = {
  * stay there all run (docs/benchmarks.md, "Memory of the local host",
  * 2026-12-06: sampled with `--memory-breakdown`); capped, bench:disk's host peak
  * was 610 MiB against 640, host CPU 141 s both ways, wall time 463 against 457 s
- * (one run each, load 13-25). Parser threads set their own young generation
+ * (one run each, load 13-25); against main at load 10-15, 608 against 651 MiB
+ * (428 against 486 with the index on a server), idle 355-374 against 406 MiB. Parser threads set their own young generation
  * (LIMITS.parseThreadYoungHeapMb) and are not affected. 4 (2 × 4 MiB) saved
  * more at idle but raised the photo bench's host CPU per file 349 -> 372 ms in
  * the one pair measured, so the gentler 8; garbage collection is the host's
