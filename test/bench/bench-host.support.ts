@@ -108,17 +108,22 @@ export function nameServices(rows: AzuriteRequestStat[] | null, h: HostProcessEn
 }
 
 /** NODE_OPTIONS and variables that load the counting preloads (and the CPU profiler when asked) into the host and Azurite. */
-export function measuringEnv(root: string, profileDir: string, options: { cpuProfile: boolean }): NodeJS.ProcessEnv {
+export function measuringEnv(root: string, profileDir: string, options: { cpuProfile: boolean; memoryBreakdownMs?: number | null }): NodeJS.ProcessEnv {
   // Node 20 refuses --cpu-prof in NODE_OPTIONS; preloads start the profiler
   // and count SQL and requests instead. Azurite inherits the environment
   // too, so its CPU profile and request counts land next to the host's.
-  const preloads = [...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []), 'test/bench/sql-stats.preload.mjs', 'test/bench/azurite-requests.preload.mjs'].map(
-    (p) => `--import ${path.join(root, p)}`,
-  );
+  const memoryBreakdown = options.memoryBreakdownMs != null;
+  const preloads = [
+    ...(options.cpuProfile ? ['test/bench/cpu-profile.preload.mjs'] : []),
+    ...(memoryBreakdown ? ['test/bench/memory-breakdown.preload.mjs'] : []),
+    'test/bench/sql-stats.preload.mjs',
+    'test/bench/azurite-requests.preload.mjs',
+  ].map((p) => `--import ${path.join(root, p)}`);
   return {
     NODE_OPTIONS: [process.env.NODE_OPTIONS ?? '', ...preloads].join(' ').trim(),
     EXHIBIT_BENCH_PROFILE_DIR: profileDir,
     EXHIBIT_BENCH_IO_STATS: 'true',
+    ...(memoryBreakdown ? { EXHIBIT_BENCH_MEMORY_BREAKDOWN_MS: String(options.memoryBreakdownMs) } : {}),
   };
 }
 
@@ -133,6 +138,8 @@ export interface MeasuredHostOptions<Check> {
   /** EXHIBIT_MEMBER_CACHE_MIB when set. */
   memberCacheMib?: number | null;
   cpuProfile: boolean;
+  /** Milliseconds between memory-breakdown.preload.mjs's samples of the host (a diagnostic: it perturbs the run); null or absent: off. */
+  memoryBreakdownMs?: number | null;
   ioStats: boolean;
   keep: boolean;
   timeoutMs: number;
@@ -163,7 +170,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
   if (options.concurrency !== null) extraEnv.EXHIBIT_CONCURRENCY = String(options.concurrency);
   if (options.databaseUrl !== null) extraEnv.DATABASE_URL = options.databaseUrl;
   if (options.memberCacheMib != null) extraEnv.EXHIBIT_MEMBER_CACHE_MIB = String(options.memberCacheMib);
-  Object.assign(extraEnv, measuringEnv(BENCH_ROOT, profileDir, { cpuProfile: options.cpuProfile }));
+  Object.assign(extraEnv, measuringEnv(BENCH_ROOT, profileDir, { cpuProfile: options.cpuProfile, memoryBreakdownMs: options.memoryBreakdownMs ?? null }));
   const h: HostProcessEnv = await allocateHostEnv(extraEnv);
   let host: HostProcess | undefined;
   const stopOnSignal = () => {
@@ -259,7 +266,12 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
       io,
       sqlStats: options.ioStats ? sqlInRun : null,
       azuriteRequests: options.ioStats ? requestsInRun : null,
-      artefacts: { hostLog, dataDir: options.keep ? h.dataDir : null, cpuProfileDir: options.cpuProfile ? profileDir : null },
+      artefacts: {
+        hostLog,
+        dataDir: options.keep ? h.dataDir : null,
+        cpuProfileDir: options.cpuProfile ? profileDir : null,
+        memoryBreakdown: options.memoryBreakdownMs != null ? path.join(profileDir, `memory-${hostPid}.jsonl`) : null,
+      },
     };
   } finally {
     await host?.stop();

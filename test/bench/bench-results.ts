@@ -137,7 +137,7 @@ export interface BenchResults {
   };
   baseline: { missingTools: string[] | null; ffmpeg: string };
   pairs: PairResult[];
-  artefacts: { hostLog: string; dataDir: string | null; cpuProfileDir: string | null };
+  artefacts: { hostLog: string; dataDir: string | null; cpuProfileDir: string | null; memoryBreakdown: string | null };
 }
 
 const MB = 1e6;

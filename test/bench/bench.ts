@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --member-cache-mib M --concurrency C --poll-ms P --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench [-- --pairs 3 --photos N --videos M --megapixels 12 --deflate --database-url URL --known-hashes N --member-cache-mib M --concurrency C --poll-ms P --cpu-prof --memory-breakdown MS --io-stats --keep --prepare]`
  *
  * Throughput and memory of the local stack on a phone-extraction-like ZIP of
  * camera-size JPEGs, against a shell baseline doing the same work with
@@ -20,7 +20,8 @@
  * extraction tools commonly store them; `--deflate` measures the other case.
  *
  * `--database-url` runs the index on that PostgreSQL server instead of the
- * embedded PGlite. `--known-hashes N` measures issue 14's "throughput with N
+ * embedded PGlite: the URL names a database the bench creates for each run
+ * and drops after it (bench-database.support.ts; `--keep` keeps the last). `--known-hashes N` measures issue 14's "throughput with N
  * known hashes loaded against none" instead of the shell baseline: a
  * synthetic N-row list (plus rows that match some members) is imported once,
  * then Exhibit runs with the set enabled and disabled alternately in
@@ -39,8 +40,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { locate } from '../../samples/lib/tools.js';
-import { uploadWithPlainClient } from '../support/e2e-client.js';
+import { uploadFileWithPlainClient, uploadWithPlainClient } from '../support/e2e-client.js';
 import { renderComparison, renderResults, type BenchResults, type PairResult } from './bench-results.js';
+import { createRunDatabase } from './bench-database.support.js';
 import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun, type MeasuredHostOptions } from './bench-host.support.js';
 import { buildCorpus, type Corpus } from './corpus.builder.js';
 import { prepareKnownHashes } from './known-hashes.support.js';
@@ -55,6 +57,8 @@ const OUT_DIR = BENCH_OUT_DIR;
 const CASE = 'BENCH-001';
 const EVIDENCE = 'PHONE01';
 const ARCHIVE_NAME = 'phone-extraction.zip';
+/** Node's readFile refuses files of 2 GiB and more. */
+const MAX_READ_WHOLE_BYTES = 2 ** 31;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -71,7 +75,8 @@ const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every f
   --videos N           videos in the corpus (default 3)
   --megapixels M       photo size (default 12)
   --deflate            deflate the members (default: stored, as extraction tools store media)
-  --database-url URL   the index on this PostgreSQL server instead of PGlite
+  --database-url URL   the index on this PostgreSQL server instead of PGlite: URL names a database the bench
+                       creates for each run and drops after it (--keep keeps the last)
   --known-hashes N     instead of the shell baseline: import a synthetic N-row known-hash list once (plus rows that
                        match 12 members) and run Exhibit with it enabled and disabled alternately; prints the median
                        ratios of files/s and CPU per file. With --database-url, URL names a database the bench
@@ -80,10 +85,13 @@ const USAGE = `npm run bench -- [options]   (docs/benchmarks.md explains every f
   --concurrency C      EXHIBIT_CONCURRENCY of the host
   --poll-ms P          EXHIBIT_POLL_INTERVAL_MS of the host
   --cpu-prof           V8 CPU profiles of the host and Azurite (perturbs the timings)
+  --memory-breakdown MS  every MS ms, the host's memory by mapping and by V8 isolate, to
+                       bench-out/profiles/<run>/memory-<pid>.jsonl (memory-breakdown.summary.ts; perturbs the run)
   --io-stats           full tables of index statements and storage/queue requests
   --keep               keep the host's data folder (and a --known-hashes template)
   --prepare            only build the corpus (and a --known-hashes template)
   --timeout-min M      give up on a run after M minutes (default 60)
+  --no-baseline        skip the shell baseline (for memory runs: the ratio line then says skipped)
   --help               this text`;
 
 function parseOptions() {
@@ -98,10 +106,12 @@ function parseOptions() {
       concurrency: { type: 'string' },
       'poll-ms': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'memory-breakdown': { type: 'string' },
       'io-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
       'timeout-min': { type: 'string' },
+      'no-baseline': { type: 'boolean', default: false },
       'database-url': { type: 'string' },
       'known-hashes': { type: 'string' },
       'member-cache-mib': { type: 'string' },
@@ -126,10 +136,14 @@ function parseOptions() {
     concurrency: values.concurrency === undefined ? null : positiveInt('concurrency', values.concurrency, 4),
     pollMs: values['poll-ms'] === undefined ? null : positiveInt('poll-ms', values['poll-ms'], 1000),
     cpuProfile: values['cpu-prof'],
+    /** Milliseconds between the diagnostic memory-breakdown samples; null: off. */
+    memoryBreakdownMs: values['memory-breakdown'] === undefined ? null : positiveInt('memory-breakdown', values['memory-breakdown'], 1000),
     ioStats: values['io-stats'],
     keep: values.keep,
     prepare: values.prepare,
     timeoutMs: positiveInt('timeout-min', values['timeout-min'], 60) * 60_000,
+    /** Skip the shell baseline (memory and flatness runs, where only Exhibit's figures are wanted). */
+    noBaseline: values['no-baseline'],
     /** Index on a real PostgreSQL server instead of the embedded PGlite. */
     databaseUrl: values['database-url'] ?? null,
     /** Rows of a synthetic known-hash list: pairs with the set enabled and disabled instead of against the shell baseline. */
@@ -170,19 +184,20 @@ function checkAgainstCorpus(corpus: Corpus, status: any, items: any[]): BenchRes
 }
 
 async function runHost(options: Options, corpus: Corpus, stamp: string, extra: Pick<MeasuredHostOptions<unknown>, 'beforeStart' | 'externalCpuSec'> = {}) {
-  // Read before the clock starts: the upload is timed, reading the local copy is not.
-  const archive = await readFile(corpus.archiveFile);
+  // Read before the clock starts: the upload is timed, reading the local copy is not. A ZIP of 2 GiB or more
+  // (600 photos) cannot be one Buffer (readFile refuses it): it is uploaded from the file, read as it goes.
+  const archive = corpus.archiveBytes < MAX_READ_WHOLE_BYTES ? await readFile(corpus.archiveFile) : null;
   return runMeasuredHost({
     ...options,
     stamp,
     caseId: CASE,
     evidenceId: EVIDENCE,
     upload: async (h) => {
-      say(`uploading ${ARCHIVE_NAME} (${(archive.length / 1e6).toFixed(0)} MB) and waiting for the pipeline…`);
-      await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`, archive, {
-        examiner: 'bench',
-        acquisition_sha256: corpus.archiveSha256,
-      });
+      say(`uploading ${ARCHIVE_NAME} (${(corpus.archiveBytes / 1e6).toFixed(0)} MB${archive ? '' : ', from the file'}) and waiting for the pipeline…`);
+      const blobName = `${CASE}/${EVIDENCE}/${ARCHIVE_NAME}`;
+      const metadata = { examiner: 'bench', acquisition_sha256: corpus.archiveSha256 };
+      if (archive) await uploadWithPlainClient(h.storageConnectionString, blobName, archive, metadata);
+      else await uploadFileWithPlainClient(h.storageConnectionString, blobName, corpus.archiveFile, metadata);
     },
     check: (status, items) => ({ ...checkAgainstCorpus(corpus, status, items), knownGood: Number(status.knownFiles?.knownGood ?? Number.NaN) }),
     ...extra,
@@ -215,7 +230,8 @@ async function main(): Promise<void> {
     (f) => f.path,
     () => 'ffmpeg',
   );
-  let baselineMissing: string[] | null = null;
+  let baselineMissing: string[] | null = options.noBaseline ? [] : null;
+  const skippedMessage = (missing: string[]) => (options.noBaseline ? 'shell baseline skipped (--no-baseline)' : missingToolsMessage(missing));
   const runs: Array<{ run: Awaited<ReturnType<typeof runHost>>; baseline: BaselineRun | null }> = [];
   for (let i = 1; i <= options.pairs; i++) {
     let baseline: BaselineRun | null = null;
@@ -231,7 +247,10 @@ async function main(): Promise<void> {
       }
     }
     say(`pair ${i}/${options.pairs}: Exhibit…`);
-    const run = await runHost(options, corpus, `${stamp}-pair${i}`);
+    const database = options.databaseUrl === null ? null : await createRunDatabase(options.databaseUrl, say);
+    const run = await runHost({ ...options, ...(database ? { databaseUrl: database.databaseUrl } : {}) }, corpus, `${stamp}-pair${i}`, database ? { externalCpuSec: () => database.indexServerCpuSec() } : {}).finally(
+      () => database?.finish({ keep: options.keep && i === options.pairs }),
+    );
     say(`  ${(run.endToEndMs / 1000).toFixed(1)} s, ${(corpus.members.length / (run.endToEndMs / 1000)).toFixed(2)} files/s`);
     runs.push({ run, baseline });
   }
@@ -336,7 +355,7 @@ async function main(): Promise<void> {
   say(`\nwritten: ${path.relative(ROOT, path.join(OUT_DIR, 'results.json'))}`);
   say('');
   // Last, so the ratio line ends the output.
-  say(renderComparison(results, baselineMissing === null ? null : missingToolsMessage(baselineMissing)));
+  say(renderComparison(results, baselineMissing === null ? null : skippedMessage(baselineMissing)));
 
   if (pairs.some((p) => !p.exhibit.correct)) {
     say('\nThe pipeline did not process every file correctly in every run; the figures above are not a valid benchmark.');

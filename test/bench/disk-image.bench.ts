@@ -1,5 +1,5 @@
 /**
- * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --e01 --concurrency C --poll-ms P --timeout-min M --cpu-prof --io-stats --keep --prepare]`
+ * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --e01 --database-url URL --concurrency C --poll-ms P --timeout-min M --cpu-prof --memory-breakdown MS --io-stats --keep --prepare]`
  *
  * Issue 15's disk-image benchmark: a raw ext4 image of `--size-gib` GiB with
  * `--files` files, mostly photos (disk-corpus.builder.ts; cached under
@@ -12,7 +12,11 @@
  * time (median of N pairs): R`. With `--e01` the image is acquired with
  * `ewfacquire -c fast` and the E01 is what is uploaded and what the baseline
  * reads (libewf in TSK); read ÷ image is then over the E01's bytes. The host is measured as `npm run bench`
- * measures it (bench-host.support.ts). A benchmark, not a test: it exits
+ * measures it (bench-host.support.ts). `--database-url` puts the index on
+ * that PostgreSQL server, as in production, instead of the host's PGlite: the
+ * URL names a database the bench creates for each run and drops after it
+ * (bench-database.support.ts; `--keep` keeps the last one); the server
+ * backends' CPU is then reported beside the host's. A benchmark, not a test: it exits
  * non-zero only when the pipeline did not list every file with its SHA-256.
  */
 import { writeFile } from 'node:fs/promises';
@@ -22,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { uploadFileWithPlainClient } from '../support/e2e-client.js';
 import { renderStageTable } from './bench-results.js';
+import { createRunDatabase } from './bench-database.support.js';
 import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
 import { buildDiskCorpus, diskCorpusAsEwf, type DiskCorpus } from './disk-corpus.builder.js';
 import { checkImageFiles, HOST_PEAK_RSS_GOAL_BYTES, medianWallPairIndex, READ_PER_IMAGE_BYTE_GOAL, readPerImageByte, wallRatioLine } from './disk-figures.summary.js';
@@ -53,7 +58,9 @@ function parseOptions() {
       'poll-ms': { type: 'string' },
       'timeout-min': { type: 'string' },
       e01: { type: 'boolean', default: false },
+      'database-url': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'memory-breakdown': { type: 'string' },
       'io-stats': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       prepare: { type: 'boolean', default: false },
@@ -77,27 +84,36 @@ function parseOptions() {
     ioStats: values['io-stats'],
     keep: values.keep,
     prepare: values.prepare,
-    databaseUrl: null,
+    /** Index on a real PostgreSQL server instead of the embedded PGlite: a database the bench creates and drops per run. */
+    databaseUrl: values['database-url'] ?? null,
+    /** Milliseconds between the diagnostic memory-breakdown samples (memory-breakdown.preload.mjs); null: off. */
+    memoryBreakdownMs: values['memory-breakdown'] === undefined ? null : num('memory-breakdown', values['memory-breakdown'], 1000),
   };
 }
 
 type Options = ReturnType<typeof parseOptions>;
 
-function runHost(options: Options, corpus: DiskCorpus, evidence: Evidence, stamp: string) {
-  return runMeasuredHost({
-    ...options,
-    stamp,
-    caseId: CASE,
-    evidenceId: EVIDENCE,
-    upload: async (h) => {
-      say(`uploading ${evidence.name} (${(evidence.bytes / GiB).toFixed(2)} GiB) and waiting for the pipeline…`);
-      await uploadFileWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${evidence.name}`, evidence.file, {
-        examiner: 'bench',
-        acquisition_sha256: evidence.sha256,
-      });
-    },
-    check: (status, items) => checkImageFiles(evidence.name, corpus.files, status, items),
-  });
+async function runHost(options: Options, corpus: DiskCorpus, evidence: Evidence, stamp: string, keepDatabase: boolean) {
+  const database = options.databaseUrl === null ? null : await createRunDatabase(options.databaseUrl, say);
+  try {
+    return await runMeasuredHost({
+      ...options,
+      ...(database ? { databaseUrl: database.databaseUrl, externalCpuSec: () => database.indexServerCpuSec() } : {}),
+      stamp,
+      caseId: CASE,
+      evidenceId: EVIDENCE,
+      upload: async (h) => {
+        say(`uploading ${evidence.name} (${(evidence.bytes / GiB).toFixed(2)} GiB) and waiting for the pipeline…`);
+        await uploadFileWithPlainClient(h.storageConnectionString, `${CASE}/${EVIDENCE}/${evidence.name}`, evidence.file, {
+          examiner: 'bench',
+          acquisition_sha256: evidence.sha256,
+        });
+      },
+      check: (status, items) => checkImageFiles(evidence.name, corpus.files, status, items),
+    });
+  } finally {
+    await database?.finish({ keep: keepDatabase });
+  }
 }
 
 const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / MiB).toFixed(0)} MiB`);
@@ -136,7 +152,7 @@ async function main(): Promise<void> {
       }
     }
     say(`pair ${i}/${options.pairs}: Exhibit…`);
-    const run = await runHost(options, corpus, evidence, `${stamp}-disk-pair${i}`);
+    const run = await runHost(options, corpus, evidence, `${stamp}-disk-pair${i}`, options.keep && i === options.pairs);
     say(`  ${s(run.endToEndMs)} (upload ${s(run.uploadMs)}), host peak RSS ${mib(run.memory.hostPeakRssBytes)}, correct: ${run.check.correct}`);
     runs.push({ baseline, run });
   }
@@ -156,6 +172,7 @@ async function main(): Promise<void> {
     readPerImageByte: readPerImageByte(run.io.storage.bytes, evidence.bytes),
     evidenceReadPerImageByte: readPerImageByte(run.io.storage.byContainer['evidence'] ?? 0, evidence.bytes),
     hostCpuSec: run.cpu.hostSec,
+    indexServerCpuSec: run.externalCpuSec,
     azuriteCpuSec: run.cpu.azuriteSec,
     correct: run.check.correct,
   }));
@@ -165,6 +182,7 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     machine: { nproc: os.availableParallelism(), cpuModel: os.cpus()[0]?.model ?? 'unknown', totalRamBytes: os.totalmem(), node: process.version, loadAvgAtStart, loadAvgAtEnd: os.loadavg() },
     image: { file: corpus.imageFile, bytes: corpus.imageBytes, files: corpus.files.length, plan: corpus.plan, fileBytes: corpus.fileBytes, photoBytes: corpus.photoBytes },
+    database: options.databaseUrl === null ? 'pglite' : 'postgres',
     uploaded: evidence,
     pairs: pairRows,
     detailedPair: detailed + 1,
@@ -184,14 +202,17 @@ async function main(): Promise<void> {
 
   say('');
   say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
-  say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only)`);
+  say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only); index: ${results.database === 'pglite' ? 'PGlite in the host' : 'PostgreSQL server'}`);
   say('| pair | baseline | Exhibit | of which upload | host peak RSS | Azurite peak RSS | read ÷ image | evidence read ÷ image | correct |');
   say('|---|---|---|---|---|---|---|---|---|');
   for (const p of pairRows) {
     say(`| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.azuritePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`);
   }
   say('');
-  say(`pair ${detailed + 1} in detail: host CPU ${run.cpu.hostSec.toFixed(0)} s (main thread ${run.cpu.hostMainThreadSec.toFixed(0)} s, libvips ${run.cpu.hostLibvipsSec.toFixed(0)} s), Azurite CPU ${run.cpu.azuriteSec.toFixed(0)} s`);
+  say(
+    `pair ${detailed + 1} in detail: host CPU ${run.cpu.hostSec.toFixed(0)} s (main thread ${run.cpu.hostMainThreadSec.toFixed(0)} s, libvips ${run.cpu.hostLibvipsSec.toFixed(0)} s), Azurite CPU ${run.cpu.azuriteSec.toFixed(0)} s` +
+      `${run.externalCpuSec === null ? '' : `, index server backends ${run.externalCpuSec.toFixed(0)} s`}`,
+  );
   say(`storage reads ${(run.io.storage.bytes / GiB).toFixed(2)} GiB in ${run.io.storage.requests} GETs (${Object.entries(run.io.storage.byContainer).map(([c, b]) => `${c} ${(b / GiB).toFixed(2)} GiB`).join(', ')}); queue ops ${run.io.queue.total}; index statements ${run.io.index.statements}`);
   say(`files in the index under the image: ${run.check.filesInIndex}; missing ${run.check.missing.length}; SHA-256 mismatches ${run.check.sha256Mismatches.length}; failed ${run.check.failed}`);
   say(renderStageTable(results.detailed.stages));

@@ -16,13 +16,14 @@
  *   copied into the run's data folder before the host starts.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { cp, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { HashSetStore, migrate, openSqlClient, type ImportProgress, type SqlClient } from '@exhibit/index';
 import type { HostProcessEnv } from '../support/host-process.js';
+import { backendCpuSec, benchDatabaseName } from './bench-database.support.js';
 import type { CorpusMember } from './corpus.builder.js';
 import { writeKnownHashList, type PlantedRow } from './known-hash-list.builder.js';
 
@@ -147,15 +148,9 @@ export async function prepareKnownHashes(options: KnownHashesOptions): Promise<K
   return options.databaseUrl === null ? preparePglite(options, planted) : preparePostgres(options, options.databaseUrl, planted);
 }
 
-function dbName(url: URL): string {
-  const name = decodeURIComponent(url.pathname.slice(1));
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`--database-url must name a database of lower-case letters, digits and _ (the bench creates it), got ${JSON.stringify(name)}`);
-  return name;
-}
-
 async function preparePostgres(options: KnownHashesOptions, databaseUrl: string, planted: PlantedRow[]): Promise<KnownHashes> {
   const url = new URL(databaseUrl);
-  const template = dbName(url);
+  const template = benchDatabaseName(databaseUrl);
   const runDb = `${template}_run`;
   const adminUrl = new URL(url);
   adminUrl.pathname = '/postgres';
@@ -232,19 +227,6 @@ async function preparePostgres(options: KnownHashesOptions, databaseUrl: string,
     },
   };
 }
-
-/** utime + stime of a server backend on this machine, from /proc; 0 if it is gone or elsewhere. */
-function backendCpuSec(pid: number): number {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    // USER_HZ is 100 on every mainstream Linux (process-cpu.meter.ts asks getconf; this is read once per run).
-    return (Number(fields[14 - 3]) + Number(fields[15 - 3])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 
 async function preparePglite(options: KnownHashesOptions, planted: PlantedRow[]): Promise<KnownHashes> {
   const template = path.join(options.outDir, 'known-hashes', `pglite-${options.rows}`);

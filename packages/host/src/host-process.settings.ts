@@ -20,12 +20,18 @@ export const HOST_MALLOC_ENV = {
 
 /**
  * Node flags of the host process (`npm start` and test/support/host-process.ts).
- * None today. `--max-semi-space-size=4` (a smaller main-thread young generation)
- * took the idle host from 410 to 357 MiB RSS, but garbage collection is already
- * the host's largest CPU overhead per member (docs/benchmarks.md, "Where host CPU
- * goes"; a larger young generation measured 419 -> 376 ms CPU per member) and the
- * photo bench's host CPU per file rose 349 -> 372 ms with it, so it is left out
- * until an A/B on a quiet machine shows it costs nothing. The list stays so the
- * start script and the test launcher keep one source (the unit test).
+ *
+ * `--max-semi-space-size=8`: V8's young generation of the main thread, and of
+ * tsx's module-loader thread when the host runs from sources, at most 2 × 8 MiB
+ * instead of 2 × 16. Both grow to the full 32 MiB during the migrations and
+ * stay there all run (docs/benchmarks.md, "Memory of the local host",
+ * 2026-12-06: sampled with `--memory-breakdown`); capped, bench:disk's host peak
+ * was 610 MiB against 640, host CPU 141 s both ways, wall time 463 against 457 s
+ * (one run each, load 13-25); against main at load 10-15, 608 against 651 MiB
+ * (428 against 486 with the index on a server), idle 355-374 against 406 MiB. Parser threads set their own young generation
+ * (LIMITS.parseThreadYoungHeapMb) and are not affected. 4 (2 × 4 MiB) saved
+ * more at idle but raised the photo bench's host CPU per file 349 -> 372 ms in
+ * the one pair measured, so the gentler 8; garbage collection is the host's
+ * largest CPU overhead per member ("Where host CPU goes"), so recheck on a quiet machine.
  */
-export const HOST_NODE_FLAGS = [] as const;
+export const HOST_NODE_FLAGS = ['--max-semi-space-size=8'] as const;
