@@ -135,7 +135,12 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       if (!pass || !isEvidenceChange(err)) throw err;
       pass.changed = err;
     }
-    if (!pass) return only(await run.finish(format));
+    if (!pass) {
+      const outcome = await run.finish(format);
+      // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
+      const after = upload ? await deps.index.getFile(parent.fileId) : null;
+      return { outcome, ...(after ? afterUnpack(upload, after) : {}) };
+    }
     // Reading the rest of the blob for the hash is the hash's time, not the unpack's: not charged to the item's unpack budget.
     const settling = Date.now();
     const hashed = await pass.settle();
@@ -179,9 +184,12 @@ async function unpackWith(
 
   let reader: ArchiveReader;
   try {
-    // An upload hashed in this read has no content record yet: its format is named by its first bytes (hash.stage.ts checked).
+    // Identified (analyse ran, on this file or the same bytes elsewhere): its recorded type. An upload hashed in this read, or in an
+    // earlier delivery's read that stopped before its end, is not identified yet (its content record, if any, has no type, since
+    // analyse runs after the unpack): decided from its bytes as the hash stage decided, never from that empty type (regression
+    // unpack-redelivery-after-hash-empty-mime: an image was opened as an archive and failed for good).
     const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
-    const mime = content ? content.mime : await mimeOfUnhashedUpload(deps, blobs, source, parent, options.signal);
+    const mime = content && content.kind !== null ? content.mime : await mimeOfUnidentifiedUpload(deps, blobs, source, parent, options.signal);
     // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
     // A segment a manifest declares after the first is one whatever else is there yet (card.EAA before card.E99).
     if (parent.parentId === null && source.offset === undefined && isDiskImageMime(mime)) {
@@ -232,7 +240,8 @@ async function declaredSet(deps: StageDeps, parent: FileRecord, source: ContentS
 }
 
 /**
- * The type of an upload hashed in this read (no content record yet), as far
+ * The type of an upload not identified yet (hashed in this read, or in an
+ * earlier delivery's read that stopped before the unpack's end), as far
  * as unpack needs it, decided exactly as the hash stage decided to leave it
  * here (readOnceAs, hash.stage.ts), so both stages make one decision: the
  * identifier first (its head and tail, through this unpack's single read),
@@ -242,10 +251,10 @@ async function declaredSet(deps: StageDeps, parent: FileRecord, source: ContentS
  * An E01's first segment is named by its signature without the identifier,
  * which names it by that same signature (no file-type signature starts so).
  * What cannot be identified now, or is no longer one to read once, is not
- * opened on a guess: the unpack stops with the reason and the upload goes
- * back to the hash stage.
+ * opened on a guess: the unpack stops with the reason (and an upload whose
+ * hash is still to take goes back to the hash stage).
  */
-async function mimeOfUnhashedUpload(deps: StageDeps, blobs: BlobStore, source: ContentSource, parent: FileRecord, abortSignal: AbortSignal): Promise<string | null> {
+async function mimeOfUnidentifiedUpload(deps: StageDeps, blobs: BlobStore, source: ContentSource, parent: FileRecord, abortSignal: AbortSignal): Promise<string | null> {
   const ref = { container: source.container, name: source.name };
   const size = parent.size ?? (await blobs.getProperties(ref, { abortSignal })).size;
   const head = await blobs.readRange(ref, source.offset ?? 0, Math.min(ARCHIVE_SNIFF_BYTES, size), { abortSignal });
