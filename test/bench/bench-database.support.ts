@@ -34,6 +34,26 @@ export function backendCpuSec(pid: number): number {
   }
 }
 
+/**
+ * CPU seconds of database `name`'s server backends: 0 at the first call (the mark), then the CPU each used since (a
+ * backend that connected in between counts whole; one that disconnected in between is lost: the host's pool keeps its
+ * connections).
+ */
+export function backendCpuMeter(admin: pg.Client, name: string): () => Promise<number> {
+  let mark: Map<number, number> | null = null;
+  return async () => {
+    const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]);
+    const now = new Map(rows.map((r) => [r.pid, backendCpuSec(r.pid)]));
+    if (mark === null) {
+      mark = now;
+      return 0;
+    }
+    let sum = 0;
+    for (const [pid, sec] of now) sum += sec - (mark.get(pid) ?? 0);
+    return sum;
+  };
+}
+
 export interface RunDatabase {
   /** DATABASE_URL for the run's host. */
   databaseUrl: string;
@@ -57,22 +77,9 @@ export async function createRunDatabase(databaseUrl: string, log: (line: string)
     throw err;
   }
   log(`  index on the PostgreSQL server: database ${name} created for the run`);
-  let mark: Map<number, number> | null = null;
   return {
     databaseUrl,
-    // The first call marks each backend's CPU, the second sums what each used since (a backend that
-    // connected in between counts whole; one that disconnected in between is lost: the host's pool keeps its connections).
-    async indexServerCpuSec() {
-      const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [name]);
-      const now = new Map(rows.map((r) => [r.pid, backendCpuSec(r.pid)]));
-      if (mark === null) {
-        mark = now;
-        return 0;
-      }
-      let sum = 0;
-      for (const [pid, sec] of now) sum += sec - (mark.get(pid) ?? 0);
-      return sum;
-    },
+    indexServerCpuSec: backendCpuMeter(admin, name),
     async finish({ keep }) {
       try {
         if (keep) log(`  kept database ${name} (drop it when done)`);

@@ -23,7 +23,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { HashSetStore, migrate, openSqlClient, type ImportProgress, type SqlClient } from '@exhibit/index';
 import type { HostProcessEnv } from '../support/host-process.js';
-import { backendCpuSec, benchDatabaseName } from './bench-database.support.js';
+import { backendCpuMeter, benchDatabaseName } from './bench-database.support.js';
 import type { CorpusMember } from './corpus.builder.js';
 import { writeKnownHashList, type PlantedRow } from './known-hash-list.builder.js';
 
@@ -187,23 +187,10 @@ async function preparePostgres(options: KnownHashesOptions, databaseUrl: string,
       const sql = await openSqlClient({ kind: 'postgres', url: urlOf(runDb), entraAuth: false });
       await setEnabled(sql, enabled).finally(() => sql.close());
       options.log(`  index copied for the run (set ${enabled ? 'enabled' : 'disabled'}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-      let mark: Map<number, number> | null = null;
       return {
         databaseUrl: urlOf(runDb),
         beforeStart: async () => undefined,
-        // The first call marks each backend's CPU, the second sums what each used since (a backend that
-        // connected in between counts whole; one that disconnected in between is lost: the host's pool keeps its connections).
-        async indexServerCpuSec() {
-          const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [runDb]);
-          const now = new Map(rows.map((r) => [r.pid, backendCpuSec(r.pid)]));
-          if (mark === null) {
-            mark = now;
-            return 0;
-          }
-          let sum = 0;
-          for (const [pid, sec] of now) sum += sec - (mark.get(pid) ?? 0);
-          return sum;
-        },
+        indexServerCpuSec: backendCpuMeter(admin, runDb),
         async hashSetIndexScans() {
           const run = new pg.Client({ connectionString: urlOf(runDb) });
           await run.connect();
