@@ -230,4 +230,52 @@ describe('SingleReadSource (Azurite)', () => {
     const again = await source.blobStore().openRead(ref, { offset: 0, count: 10, abortSignal: controller.signal });
     await expect(readAll(again)).rejects.toBe(reason);
   });
+  it('ranged-read-abort-ignored: a ranged read just ahead of a held-up pass stops waiting when its signal aborts, and the pass goes on for the hash', async () => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const { ref, etag } = await put(data);
+    // The hash thread holds the pass after its first MiB until released: the read below cannot be served before the abort.
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held = (): void => undefined;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const hash = createHash('sha256');
+    const consumed = { bytes: 0 };
+    const source = new SingleReadSource(blobs, ref, {
+      size: data.length,
+      etag,
+      consume: async (chunk) => {
+        if (consumed.bytes >= 1024 * 1024) {
+          held();
+          await gate;
+        }
+        hash.update(chunk);
+        consumed.bytes += chunk.length;
+      },
+      windowBytes: 1024 * 1024,
+      aheadBytes: 4 * 1024 * 1024,
+    });
+    const controller = new AbortController();
+    const reason = new Error('the volume task ran out of time');
+    // As a file-system reader's structure read asks for it: a ranged read through the pass's blob store, with its signal.
+    const settled = source
+      .blobStore()
+      .readRange(ref, 3 * 1024 * 1024, 4096, { ifMatch: etag, abortSignal: controller.signal })
+      .then(
+        () => ({ outcome: 'waited for the pass' as unknown, consumedBytes: consumed.bytes }),
+        (err: unknown) => ({ outcome: err, consumedBytes: consumed.bytes }),
+      );
+    await holding;
+    controller.abort(reason);
+    // Released only after the read had its chance to give up: a read that ignores its signal settles after this, with the bytes.
+    const outcome = await Promise.race([settled, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2_000))]);
+    release();
+    expect(outcome).toMatchObject({ outcome: reason });
+    expect((await settled).consumedBytes).toBeLessThan(3 * 1024 * 1024);
+    await source.drain();
+    expect(consumed.bytes).toBe(data.length);
+    expect(hash.digest('hex')).toBe(sha256(data));
+    // An already aborted signal: refused before any read, in the window and far ahead alike.
+    await expect(source.blobStore().readRange(ref, 0, 10, { abortSignal: controller.signal })).rejects.toBe(reason);
+    await expect(source.readRange(0, 10, { abortSignal: controller.signal })).rejects.toBe(reason);
+  });
 });

@@ -94,20 +94,27 @@ export class SingleReadSource {
     return this.position >= this.options.size;
   }
 
-  /** Reads `count` bytes from `offset` (fewer only at the end of the blob). */
-  async readRange(offset: number, count: number): Promise<Buffer> {
+  /**
+   * Reads `count` bytes from `offset` (fewer only at the end of the blob).
+   * `abortSignal` stops this read (a structure read whose task ran out of
+   * time), not the pass, as for openRange: without it a read just ahead of a
+   * pass held up by its hash waited for the pass whatever its caller's
+   * deadline said.
+   */
+  async readRange(offset: number, count: number, options: { abortSignal?: AbortSignal } = {}): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(count) || count < 0) {
       throw new ExhibitError('invalid-argument', `bad range ${offset}+${count}`);
     }
+    options.abortSignal?.throwIfAborted();
     const end = Math.min(offset + count, this.options.size);
     if (end <= offset) return Buffer.alloc(0);
-    if (end - offset > this.windowBytes || offset > this.position + this.aheadBytes) return this.side(offset, end, false);
-    if (offset < this.windowStart()) return this.side(offset, end, true);
+    if (end - offset > this.windowBytes || offset > this.position + this.aheadBytes) return this.side(offset, end, false, options.abortSignal);
+    if (offset < this.windowStart()) return this.side(offset, end, true, options.abortSignal);
     const hold = this.hold(offset);
     try {
-      while (this.position < end) if (!(await this.pull())) break;
+      while (this.position < end) if (!(await this.pullUnless(options.abortSignal))) break;
       // The window dropped the start while this read waited (another reader held more): read it from storage.
-      if (offset < this.windowStart()) return await this.side(offset, end, true);
+      if (offset < this.windowStart()) return await this.side(offset, end, true, options.abortSignal);
       if (this.position < end) throw this.short();
       return this.copy(offset, end);
     } finally {
@@ -192,7 +199,7 @@ export class SingleReadSource {
       readRange: async (ref, offset, count, options) => {
         if (!same(ref)) return inner.readRange(ref, offset, count, options);
         this.checkEtag(options?.ifMatch);
-        return this.readRange(offset, count);
+        return this.readRange(offset, count, options?.abortSignal ? { abortSignal: options.abortSignal } : {});
       },
       openRead: async (ref, options: ReadOptions = {}) => {
         if (!same(ref)) return inner.openRead(ref, options);
@@ -305,12 +312,13 @@ export class SingleReadSource {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, end - start);
   }
 
-  private async side(start: number, end: number, behind: boolean): Promise<Buffer> {
+  private async side(start: number, end: number, behind: boolean, readerSignal?: AbortSignal): Promise<Buffer> {
     this.counts.sideReads += 1;
     if (behind) this.counts.behindReads += 1;
+    const signals = [this.options.abortSignal, readerSignal].filter((s): s is AbortSignal => s !== undefined);
     const bytes = await this.blobs.readRange(this.blob, start, end - start, {
       ifMatch: this.options.etag,
-      ...(this.options.abortSignal ? { abortSignal: this.options.abortSignal } : {}),
+      ...(signals.length > 0 ? { abortSignal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) } : {}),
     });
     this.counts.sideBytes += bytes.length;
     return bytes;
