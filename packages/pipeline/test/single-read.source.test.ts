@@ -62,6 +62,34 @@ function sourceOver(ref: BlobRef, etag: string, size: number, options: { windowB
   return { source, consumed, sha256: () => hash.digest('hex') };
 }
 
+/**
+ * A source whose hash thread holds the pass once it has taken the first MiB,
+ * until `release()`: `holding` resolves when it holds, so a test can abort a
+ * reader that is waiting for the pass.
+ */
+function heldAfterFirstMiB(ref: BlobRef, etag: string, size: number, options: { windowBytes: number; aheadBytes: number }) {
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let held = (): void => undefined;
+  const holding = new Promise<void>((resolve) => (held = resolve));
+  const hash = createHash('sha256');
+  const consumed = { bytes: 0 };
+  const source = new SingleReadSource(blobs, ref, {
+    size,
+    etag,
+    consume: async (chunk) => {
+      if (consumed.bytes >= 1024 * 1024) {
+        held();
+        await gate;
+      }
+      hash.update(chunk);
+      consumed.bytes += chunk.length;
+    },
+    ...options,
+  });
+  return { source, consumed, hash, holding, release };
+}
+
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -188,26 +216,7 @@ describe('SingleReadSource (Azurite)', () => {
     const data = randomBytes(8 * 1024 * 1024);
     const { ref, etag } = await put(data);
     // The hash thread holds the pass after its first MiB until released: the gap cannot be crossed before the abort.
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = (): void => undefined;
-    const holding = new Promise<void>((resolve) => (held = resolve));
-    const hash = createHash('sha256');
-    const consumed = { bytes: 0 };
-    const source = new SingleReadSource(blobs, ref, {
-      size: data.length,
-      etag,
-      consume: async (chunk) => {
-        if (consumed.bytes >= 1024 * 1024) {
-          held();
-          await gate;
-        }
-        hash.update(chunk);
-        consumed.bytes += chunk.length;
-      },
-      windowBytes: 256 * 1024,
-      aheadBytes: 8 * 1024 * 1024,
-    });
+    const { source, consumed, hash, holding, release } = heldAfterFirstMiB(ref, etag, data.length, { windowBytes: 256 * 1024, aheadBytes: 8 * 1024 * 1024 });
     const controller = new AbortController();
     const reason = new Error('the unpack budget ran out');
     // As a disk image's follow read asks for it (disk-image.reader.ts readStream): through the pass's blob store, with its signal.
@@ -234,26 +243,7 @@ describe('SingleReadSource (Azurite)', () => {
     const data = randomBytes(4 * 1024 * 1024);
     const { ref, etag } = await put(data);
     // The hash thread holds the pass after its first MiB until released: the read below cannot be served before the abort.
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let held = (): void => undefined;
-    const holding = new Promise<void>((resolve) => (held = resolve));
-    const hash = createHash('sha256');
-    const consumed = { bytes: 0 };
-    const source = new SingleReadSource(blobs, ref, {
-      size: data.length,
-      etag,
-      consume: async (chunk) => {
-        if (consumed.bytes >= 1024 * 1024) {
-          held();
-          await gate;
-        }
-        hash.update(chunk);
-        consumed.bytes += chunk.length;
-      },
-      windowBytes: 1024 * 1024,
-      aheadBytes: 4 * 1024 * 1024,
-    });
+    const { source, consumed, hash, holding, release } = heldAfterFirstMiB(ref, etag, data.length, { windowBytes: 1024 * 1024, aheadBytes: 4 * 1024 * 1024 });
     const controller = new AbortController();
     const reason = new Error('the volume task ran out of time');
     // As a file-system reader's structure read asks for it: a ranged read through the pass's blob store, with its signal.
