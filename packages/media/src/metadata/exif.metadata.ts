@@ -302,23 +302,32 @@ function gpsDetail(p: RecordedGps): string {
 }
 
 /**
- * Decimal degrees as exiftool computes them (deg + min/60 + sec/3600, signed
- * by the reference); null when the value is not a number; undefined when
- * there is no value or no valid reference (nothing recorded to keep).
+ * Decimal degrees as exiftool computes them (|deg| + |min|/60 + |sec|/3600,
+ * signed by the reference); null when the value is not a number; undefined
+ * when there is no value or no valid reference (nothing recorded to keep).
+ *
+ * The reference alone gives the hemisphere. Some writers store the values as
+ * signed rationals (SRATIONAL) that are already negative, and add an S or W
+ * reference as well: negating the signed sum again put those photos in the
+ * other hemisphere (gps-signed-rational-double-negation). A negative value
+ * with an N or E reference contradicts itself, so it is no position at all.
  */
 function degrees(value: unknown, ref: unknown, positive: string, negative: string): number | null | undefined {
-  let deg: number;
+  let parts: number[];
   if (Array.isArray(value) || ArrayBuffer.isView(value)) {
     const [d, m = 0, s = 0] = Array.from(value as ArrayLike<unknown>);
     if (![d, m, s].every((n) => typeof n === 'number')) return undefined;
-    deg = (d as number) + (m as number) / 60 + (s as number) / 3600;
+    parts = [d as number, m as number, s as number];
   } else if (typeof value === 'number') {
-    deg = value;
+    parts = [value, 0, 0];
   } else {
     return undefined;
   }
   const r = typeof ref === 'string' ? ref.replace(/\0.*$/s, '').trim().toUpperCase() : '';
   if (r !== positive && r !== negative) return undefined;
+  if (r === positive && parts.some((n) => n < 0)) return undefined;
+  const [d, m, s] = parts.map(Math.abs) as [number, number, number];
+  const deg = d + m / 60 + s / 3600;
   if (!Number.isFinite(deg)) return null;
   return r === negative && deg !== 0 ? -deg : deg;
 }

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { ascii, buildExif, dms, rational, short, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { ascii, buildExif, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
 import { readImageMetadata } from './exif.metadata.js';
 
 /**
@@ -151,6 +151,20 @@ describe('metadata values: right or absent', () => {
     expect(nan.gps).toBeUndefined();
     expect(nan.gpsRecorded).toMatchObject({ lat: null, flag: 'gps-out-of-range' });
     expect(nan.gpsRecorded?.lon).toBeCloseTo(10, 6);
+  });
+
+  it('regression: gps-signed-rational-double-negation — negative SRATIONAL degrees with an S/W reference stay south/west', async () => {
+    // Writers that store signed degrees and also write the reference; exiftool reads -33.8675,-151.2070 (Sydney).
+    const m = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [-52, 1], [-3, 1]), 'S', srational([-151, 1], [-12, 1], [-252, 10]), 'W') }));
+    expect(m.gps?.lat).toBeCloseTo(-(33 + 52 / 60 + 3 / 3600), 9);
+    expect(m.gps?.lon).toBeCloseTo(-(151 + 12 / 60 + 25.2 / 3600), 9);
+    // Only the degrees signed (the minutes kept positive): the same place.
+    const degreesOnly = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'S', dms(151.207), 'E') }));
+    expect(degreesOnly.gps?.lat).toBeCloseTo(-(33 + 52 / 60 + 3 / 3600), 9);
+    // A negative value with an N reference says both hemispheres: no position.
+    const contradicts = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'N', dms(151.207), 'E') }));
+    expect(contradicts.gps).toBeUndefined();
+    expect(contradicts.gpsRecorded).toBeUndefined();
   });
 
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
