@@ -281,10 +281,13 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
   if (lat === undefined || lon === undefined) return null;
   let altM: number | undefined;
   const alt = gps.GPSAltitude;
-  if (typeof alt === 'number' && Number.isFinite(alt)) {
-    const ref = byteValue(gps.GPSAltitudeRef);
-    // Ref 1 = below sea level; absent means above.
-    altM = ref === 1 && alt !== 0 ? -alt : alt;
+  const altRef = gps.GPSAltitudeRef === undefined ? 0 : byteValue(gps.GPSAltitudeRef);
+  if (typeof alt === 'number' && Number.isFinite(alt) && altRef !== null && altRef >= 0 && altRef <= 3) {
+    // 0 above, 1 below (sea level); EXIF 3.0 adds 2 above and 3 below as the
+    // other reference surface. Reading only 1 as "below" put a depth of 3 above
+    // ground (gps-altitude-ref-3-below-as-above). Absent means above; any other
+    // value says nothing about the sign, so there is no altitude.
+    altM = altRef % 2 === 1 && alt !== 0 ? -alt : alt;
   }
   const usable = (v: number | null, max: number): v is number => v !== null && Number.isFinite(v) && Math.abs(v) <= max;
   if (!usable(lat, 90) || !usable(lon, 180)) {

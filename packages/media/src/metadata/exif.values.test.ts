@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { ascii, buildExif, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
 import { readImageMetadata } from './exif.metadata.js';
 
 /**
@@ -165,6 +165,16 @@ describe('metadata values: right or absent', () => {
     const contradicts = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'N', dms(151.207), 'E') }));
     expect(contradicts.gps).toBeUndefined();
     expect(contradicts.gpsRecorded).toBeUndefined();
+  });
+
+  it('regression: gps-altitude-ref-3-below-as-above — EXIF 3.0 references 2 (above) and 3 (below) keep their sign', async () => {
+    const at = (ref: number) => jpeg(16, 12, { gps: { ...gpsAt(dms(10), 'N', dms(20), 'E'), [TAGS.GPSAltitudeRef]: byte(ref), [TAGS.GPSAltitude]: rational([125, 1]) } });
+    expect((await read(await at(3))).gps?.altM).toBe(-125);
+    expect((await read(await at(2))).gps?.altM).toBe(125);
+    expect((await read(await at(1))).gps?.altM).toBe(-125);
+    // A reference EXIF does not define: the position stands, the altitude's sign is unknown.
+    const unknown = await read(await at(7));
+    expect(unknown.gps).toEqual({ lat: 10, lon: 20 });
   });
 
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
