@@ -70,6 +70,8 @@ export async function readImageMetadata(
     if (/Unknown file format/i.test(errorMessage(err))) {
       // exifr reads no GIF, WebP or BMP; their size is still known from the header.
       const size = await pixelSizeSandboxed(source, sizeOptions);
+      const webpExif = await webpExifSource(source, maxBytes, options.abortSignal);
+      if (webpExif) return readWebpExif(webpExif, size, maxBytes, options.abortSignal);
       if (size) return normaliseExif({}, { size });
       throw new ExhibitError('unsupported-format', 'no metadata reader for this image format', { cause: err });
     }
@@ -87,6 +89,67 @@ export async function readImageMetadata(
   if (messages.length > 0 || notes.length > 0) {
     metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: messages, _notes: notes });
   }
+  return metadata;
+}
+
+/**
+ * A WebP's EXIF chunk as a source of its own: a plain TIFF structure, which
+ * exifr reads (it has no WebP reader, so a WebP's capture time, GPS, make and
+ * model were never read: webp-exif-chunk-not-read). libvips and others start
+ * the chunk with JPEG's `Exif\0\0`; exiftool accepts both. Null when there is
+ * no such chunk within the first `maxBytes` and MEDIA_LIMITS.maxWebpChunks.
+ */
+async function webpExifSource(source: RandomAccessSource, maxBytes: number, abortSignal?: AbortSignal): Promise<RandomAccessSource | null> {
+  const readOptions = abortSignal ? { abortSignal } : undefined;
+  const end = Math.min(source.size, maxBytes);
+  const riff = await source.read(0, 12, readOptions);
+  if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WEBP') return null;
+  let offset = 12;
+  for (let i = 0; i < MEDIA_LIMITS.maxWebpChunks && offset + 8 <= end; i++) {
+    const head = await source.read(offset, 8, readOptions);
+    if (head.length < 8) return null;
+    const length = head.readUInt32LE(4);
+    const start = offset + 8;
+    if (head.toString('latin1', 0, 4) === 'EXIF') {
+      // A chunk that claims more than the file holds is cut to what is there: exifr reports what it cannot read.
+      const available = Math.max(0, Math.min(length, end - start));
+      const prefix = await source.read(start, Math.min(6, available), readOptions);
+      const skip = prefix.length === 6 && prefix.toString('latin1') === 'Exif\0\0' ? 6 : 0;
+      return subSource(source, start + skip, available - skip);
+    }
+    offset = start + length + (length % 2);
+  }
+  return null;
+}
+
+/** `length` bytes of `source` from `start`, read through it (no URL: only exifr reads this). */
+function subSource(source: RandomAccessSource, start: number, length: number): RandomAccessSource {
+  return {
+    name: source.name,
+    size: length,
+    read: (offset, count, readOptions) => {
+      const from = Math.max(0, Math.min(offset, length));
+      return source.read(start + from, Math.max(0, Math.min(count, length - from)), readOptions);
+    },
+    url: () => Promise.reject(new ExhibitError('unsupported-format', 'a WebP EXIF chunk has no URL of its own')),
+  };
+}
+
+async function readWebpExif(exifChunk: RandomAccessSource, size: PixelSize | null, maxBytes: number, abortSignal?: AbortSignal): Promise<MediaMetadata> {
+  let parsed;
+  try {
+    parsed = await parseExifrSandboxed(exifChunk, EXIFR_OPTIONS, { maxBytes, ...(abortSignal ? { abortSignal } : {}) });
+  } catch (err) {
+    if (isExhibitError(err)) throw err;
+    // An EXIF chunk exifr cannot read at all: the image still has its size; the reason is kept.
+    const message = `WebP EXIF chunk unreadable: ${errorMessage(err)}`;
+    const metadata = normaliseExif({}, { size, partial: [message] });
+    metadata.raw = toJsonSafe({ _errors: [message] });
+    return metadata;
+  }
+  const segments = (parsed.output ?? {}) as Segments;
+  const metadata = normaliseExif(segments, { size, partial: parsed.messages });
+  if (parsed.messages.length > 0) metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: parsed.messages });
   return metadata;
 }
 

@@ -45,6 +45,26 @@ const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): Ex
   [TAGS.GPSLongitude]: lon,
 });
 
+/** A WebP (VP8X, as libvips writes it with EXIF) whose EXIF chunk holds `exifPayload`. */
+async function webpWithExif(exifPayload: Buffer): Promise<Buffer> {
+  const written = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#406080' } }).withExif({ IFD0: { Make: 'placeholder' } }).webp().toBuffer();
+  const chunks: Buffer[] = [];
+  for (let o = 12; o + 8 <= written.length; ) {
+    const length = written.readUInt32LE(o + 4);
+    const fourcc = written.toString('latin1', o, o + 4);
+    const data = fourcc === 'EXIF' ? exifPayload : written.subarray(o + 8, o + 8 + length);
+    const head = Buffer.alloc(8);
+    head.write(fourcc, 0, 'latin1');
+    head.writeUInt32LE(data.length, 4);
+    chunks.push(head, data, Buffer.alloc(data.length % 2));
+    o += 8 + length + (length % 2);
+  }
+  const body = Buffer.concat(chunks);
+  const riff = Buffer.from('RIFF\0\0\0\0WEBP', 'latin1');
+  riff.writeUInt32LE(body.length + 4, 4);
+  return Buffer.concat([riff, body]);
+}
+
 describe('metadata values: right or absent', () => {
   it('regression: make-model-bytes-after-nul (Trust.\\0Gemini11HH) end at the first NUL', async () => {
     const m = await read(await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Trust.\0Gemini11HH'), [TAGS.Model]: ascii('MAVICA\x003ghx7y'), [TAGS.Software]: ascii('v1.0\0\0\0\0') } }));
@@ -175,6 +195,35 @@ describe('metadata values: right or absent', () => {
     // A reference EXIF does not define: the position stands, the altitude's sign is unknown.
     const unknown = await read(await at(7));
     expect(unknown.gps).toEqual({ lat: 10, lon: 20 });
+  });
+
+  it('regression: webp-exif-chunk-not-read — a WebP\'s EXIF chunk gives its capture time, GPS, make and model', async () => {
+    const tiff = buildExif({
+      ifd0: { [TAGS.Make]: ascii('Google'), [TAGS.Model]: ascii('Pixel 8') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    // With JPEG's Exif\0\0 header in the chunk (libvips) and without it (exiftool): both read the same.
+    for (const payload of [Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]), tiff]) {
+      const m = await read(await webpWithExif(payload));
+      expect(m).toMatchObject({ make: 'Google', model: 'Pixel 8', width: 32, height: 24 });
+      expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
+      expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+      expect(m.gps?.lon).toBeCloseTo(2.2945, 6);
+      expect(m.findings).toBeUndefined();
+    }
+  });
+
+  it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {
+    const junk = await read(await webpWithExif(Buffer.from('not a tiff structure at all')));
+    expect(junk).toMatchObject({ width: 32, height: 24 });
+    expect(junk.make).toBeUndefined();
+    expect(junk.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    const whole = await webpWithExif(buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } }));
+    const exifAt = whole.indexOf('EXIF', 12, 'latin1');
+    whole.writeUInt32LE(0xfffffff0, exifAt + 4);
+    const claimed = await read(whole);
+    expect(claimed).toMatchObject({ make: 'Google', width: 32, height: 24 });
   });
 
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
