@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { pngChunk } from '../test-support/fixtures.js';
 import { readImageMetadata } from './exif.metadata.js';
 
 /**
@@ -210,6 +211,24 @@ describe('metadata values: right or absent', () => {
       expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
       expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
       expect(m.gps?.lon).toBeCloseTo(2.2945, 6);
+      expect(m.findings).toBeUndefined();
+    }
+  });
+
+  it('regression: png-exif-chunk-with-jpeg-header — an eXIf chunk starting with Exif\\0\\0 still gives its EXIF', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const tiff = buildExif({
+      ifd0: { [TAGS.Make]: ascii('Apple'), [TAGS.Model]: ascii('iPhone 15') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') },
+      gps: gpsAt(dms(33.8675), 'S', dms(151.207), 'E'),
+    });
+    // After IHDR (8-byte signature + 25-byte chunk), as ImageMagick writes it.
+    const withChunk = (payload: Buffer) => Buffer.concat([png.subarray(0, 33), pngChunk('eXIf', payload), png.subarray(33)]);
+    for (const payload of [Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]), tiff]) {
+      const m = await read(withChunk(payload));
+      expect(m).toMatchObject({ make: 'Apple', model: 'iPhone 15', width: 20, height: 10 });
+      expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+      expect(m.gps?.lat).toBeCloseTo(-33.8675, 6);
       expect(m.findings).toBeUndefined();
     }
   });

@@ -312,6 +312,36 @@ function correctedHeifParser(Base: HeifParserCtor): HeifParserCtor {
 const CorrectedHeic = correctedHeifParser(ExifrHeicParser);
 const CorrectedAvif = correctedHeifParser(ExifrAvifParser);
 
+interface PngChunkView {
+  byteLength: number;
+  getString(offset: number, length: number): string;
+  subarray(offset: number, length?: number): PngChunkView;
+}
+interface PngParserBase {
+  metaChunks: Array<{ type: string; chunk?: PngChunkView }>;
+  injectSegment(type: string, chunk: unknown): void;
+}
+type PngParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unknown) => PngParserBase) & {
+  canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean;
+};
+const ExifrPngParser = lib.fileParsers.get('png') as PngParserCtor;
+
+/**
+ * A PNG eXIf chunk holds the TIFF structure itself, but some writers (ImageMagick
+ * among them) put JPEG's `Exif\0\0` header in front of it. exifr then read no
+ * TIFF header and the whole EXIF was lost (png-exif-chunk-with-jpeg-header);
+ * exiftool reads it, with a warning. The header is skipped.
+ */
+class CorrectedPng extends ExifrPngParser {
+  async findExif(): Promise<void> {
+    const seg = this.metaChunks.find((info) => info.type === 'exif');
+    if (!seg?.chunk) return;
+    let chunk = seg.chunk;
+    if (chunk.byteLength >= 6 && chunk.getString(0, 6) === 'Exif\0\0') chunk = chunk.subarray(6, chunk.byteLength - 6);
+    this.injectSegment('tiff', chunk);
+  }
+}
+
 export interface SourceExifr {
   exifr: ExifrInstance;
   reader: { limitReached: boolean; bytesRead: number };
@@ -338,7 +368,7 @@ export async function openExifr(
   instance.file = reader;
   if (reader.byteLength >= 4) {
     const marker = reader.getUint16(0);
-    for (const Parser of [CorrectedHeic, CorrectedAvif]) {
+    for (const Parser of [CorrectedHeic, CorrectedAvif, CorrectedPng] as Array<HeifParserCtor | PngParserCtor>) {
       if (Parser.canHandle(reader, marker)) {
         instance.fileParser = new Parser(instance.options, reader, instance.parsers);
         break;
