@@ -245,6 +245,12 @@ describe('metadata values: right or absent', () => {
     expect(claimed).toMatchObject({ make: 'Google', width: 32, height: 24 });
   });
 
+  it('regression: exif-date-with-inline-offset-skipped — DateTimeOriginal with its offset in the text is the capture time', async () => {
+    // exiftool: DateTimeOriginal 2024:05:01 12:20:30+02:00. The text used to be refused, and CreateDate taken instead.
+    const m = await read(await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30+02:00'), 0x9004: ascii('2024:05:01 12:25:00') } }));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120, utc: '2024-05-01T10:20:30Z', source: 'EXIF:DateTimeOriginal' });
+  });
+
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
     const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
     const spec: ExifSpec = {
