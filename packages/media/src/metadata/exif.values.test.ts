@@ -233,6 +233,26 @@ describe('metadata values: right or absent', () => {
     }
   });
 
+  it('regression: png-exif-after-idat-not-read — an eXIf chunk after the image data of a PNG larger than the first read', async () => {
+    // 300x300 noise, stored uncompressed: ~270 KB, so IEND lies far past exifr's first 64 KiB.
+    const pixels = Buffer.alloc(300 * 300 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+    // 'eXIf' with a plausible length inside the pixel data, near the end: must not be taken for a chunk.
+    pixels.write('\0\0\0\x10eXIf', pixels.length - 3000, 'latin1');
+    const png = await sharp(pixels, { raw: { width: 300, height: 300, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    expect(png.length).toBeGreaterThan(4 * 64 * 1024);
+    const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('Apple') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') }, gps: gpsAt(dms(10), 'S', dms(20), 'W') });
+    const iend = png.length - 12;
+    const m = await read(Buffer.concat([png.subarray(0, iend), pngChunk('eXIf', tiff), png.subarray(iend)]));
+    expect(m).toMatchObject({ make: 'Apple', width: 300, height: 300, gps: { lat: -10, lon: -20 } });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+    expect(m.findings).toBeUndefined();
+    // Without the chunk, the decoy in the pixels gives nothing.
+    const plain = await read(png);
+    expect(plain.make).toBeUndefined();
+    expect(plain.findings).toBeUndefined();
+  });
+
   it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {
     const junk = await read(await webpWithExif(Buffer.from('not a tiff structure at all')));
     expect(junk).toMatchObject({ width: 32, height: 24 });

@@ -203,7 +203,8 @@ class SourceReader extends UrlFetcher {
   constructor(
     private readonly source: RandomAccessSource,
     options: unknown,
-    private readonly maxBytes: number,
+    /** Read by the PNG parser: the tail it searches must lie within the cap. */
+    readonly maxBytes: number,
     private readonly abortSignal: AbortSignal | undefined,
   ) {
     super('exhibit:source', options);
@@ -317,22 +318,80 @@ interface PngChunkView {
   getString(offset: number, length: number): string;
   subarray(offset: number, length?: number): PngChunkView;
 }
+interface PngChunk {
+  type: string;
+  offset: number;
+  length: number;
+  start: number;
+  size: number;
+  marker: number;
+  chunk?: PngChunkView;
+}
 interface PngParserBase {
-  metaChunks: Array<{ type: string; chunk?: PngChunkView }>;
+  file: ExifrBufferView & { getString(offset: number, length: number): string; available(offset: number, length: number): boolean };
+  metaChunks: PngChunk[];
   injectSegment(type: string, chunk: unknown): void;
+  findPngChunksInRange(offset: number, end: number): Promise<void>;
 }
 type PngParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unknown) => PngParserBase) & {
   canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean;
 };
 const ExifrPngParser = lib.fileParsers.get('png') as PngParserCtor;
+/** The end of a PNG searched for an eXIf chunk after the image data; chunks walked from it to IEND. */
+const PNG_TAIL_BYTES = MEDIA_LIMITS.metadataChunkBytes;
+const MAX_PNG_TAIL_CHUNKS = 64;
+/** 'eXIf' as a big-endian uint32. */
+const EXIF_CHUNK_TYPE = 0x65584966;
 
 /**
- * A PNG eXIf chunk holds the TIFF structure itself, but some writers (ImageMagick
- * among them) put JPEG's `Exif\0\0` header in front of it. exifr then read no
+ * A PNG eXIf chunk holds the TIFF structure itself, but writers that followed
+ * the first drafts of the eXIf proposal (2017, "begins with the Exif ID code")
+ * put JPEG's `Exif\0\0` header in front of it. exifr then read no
  * TIFF header and the whole EXIF was lost (png-exif-chunk-with-jpeg-header);
  * exiftool reads it, with a warning. The header is skipped.
  */
 class CorrectedPng extends ExifrPngParser {
+  /**
+   * exifr walks only the chunks inside its first read (64 KiB), but eXIf may
+   * follow the image data (libpng writes it there when it is set late): in any
+   * larger PNG that EXIF was silently never read (png-exif-after-idat-not-read).
+   * When the walk found none and the file goes on, the last
+   * PNG_TAIL_BYTES are searched for an eXIf chunk, taken only when the chunks
+   * from it lead exactly to IEND: one more read, never past the byte cap.
+   */
+  override async findPngChunksInRange(offset: number, end: number): Promise<void> {
+    await super.findPngChunksInRange(offset, end);
+    if (this.metaChunks.some((c) => c.type === 'exif')) return;
+    const size = this.file.size;
+    const cap = (this.file as { maxBytes?: number }).maxBytes ?? Number.POSITIVE_INFINITY;
+    if (size === undefined || end >= size || size > cap) return;
+    const tailStart = Math.max(end, size - PNG_TAIL_BYTES);
+    await this.file.ensureChunk(tailStart, size - tailStart);
+    if (!this.file.available(tailStart, size - tailStart)) return;
+    for (let at = size - 12; at >= tailStart + 4; at--) {
+      if (this.file.getUint32(at) !== EXIF_CHUNK_TYPE) continue;
+      const chunk = this.chunkLeadingToIend(at - 4, tailStart, size);
+      if (chunk) {
+        this.metaChunks.push(chunk);
+        return;
+      }
+    }
+  }
+
+  /** The chunk at `start` if it and the chunks after it end with IEND within [from, size). */
+  private chunkLeadingToIend(start: number, from: number, size: number): PngChunk | undefined {
+    const length = this.file.getUint32(start);
+    let o = start;
+    for (let i = 0; i < MAX_PNG_TAIL_CHUNKS && o >= from && o + 12 <= size; i++) {
+      const chunkLength = this.file.getUint32(o);
+      if (this.file.getString(o + 4, 4) === 'IEND') {
+        return chunkLength === 0 ? { type: 'exif', offset: start, length: length + 12, start: start + 8, size: length, marker: EXIF_CHUNK_TYPE } : undefined;
+      }
+      o += 12 + chunkLength;
+    }
+    return undefined;
+  }
+
   async findExif(): Promise<void> {
     const seg = this.metaChunks.find((info) => info.type === 'exif');
     if (!seg?.chunk) return;
