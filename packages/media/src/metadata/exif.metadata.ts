@@ -349,8 +349,13 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
     // 0 above, 1 below (sea level); EXIF 3.0 adds 2 above and 3 below as the
     // other reference surface. Reading only 1 as "below" put a depth of 3 above
     // ground (gps-altitude-ref-3-below-as-above). Absent means above; any other
-    // value says nothing about the sign, so there is no altitude.
-    altM = altRef % 2 === 1 && alt !== 0 ? -alt : alt;
+    // value says nothing about the sign, so there is no altitude. As for the
+    // degrees, the reference gives the sign: a negative (SRATIONAL) altitude
+    // with a "below" reference is no height (gps-signed-altitude-double-negation),
+    // and one with an "above" reference contradicts itself.
+    const below = altRef % 2 === 1;
+    if (below) altM = alt === 0 ? 0 : -Math.abs(alt);
+    else if (alt >= 0) altM = alt;
   }
   const usable = (v: number | null, max: number): v is number => v !== null && Number.isFinite(v) && Math.abs(v) <= max;
   if (!usable(lat, 90) || !usable(lon, 180)) {

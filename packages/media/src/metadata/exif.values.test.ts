@@ -271,6 +271,17 @@ describe('metadata values: right or absent', () => {
     expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120, utc: '2024-05-01T10:20:30Z', source: 'EXIF:DateTimeOriginal' });
   });
 
+  it('regression: gps-signed-altitude-double-negation — a negative SRATIONAL altitude with a below-sea-level reference stays below', async () => {
+    const at = (ref: number, metres: number) =>
+      jpeg(16, 12, { gps: { ...gpsAt(dms(31.5), 'N', dms(35.5), 'E'), [TAGS.GPSAltitudeRef]: byte(ref), [TAGS.GPSAltitude]: srational([metres, 1]) } });
+    // The Dead Sea shore, -430 m: exiftool reads -430 for both signs of the stored value.
+    expect((await read(await at(1, -430))).gps?.altM).toBe(-430);
+    expect((await read(await at(1, 430))).gps?.altM).toBe(-430);
+    // Negative with an "above" reference says both: no altitude, the position stands.
+    const contradicts = await read(await at(0, -430));
+    expect(contradicts.gps).toEqual({ lat: 31.5, lon: 35.5 });
+  });
+
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
     const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
     const spec: ExifSpec = {
