@@ -1,3 +1,4 @@
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
@@ -251,6 +252,30 @@ describe('metadata values: right or absent', () => {
     const plain = await read(png);
     expect(plain.make).toBeUndefined();
     expect(plain.findings).toBeUndefined();
+  });
+
+  it('regression: png-imagemagick-raw-profile-exif-not-read — ImageMagick\'s zTXt "Raw profile type exif" gives the EXIF', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const tiff = buildExif({
+      ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Model]: ascii('EOS R5') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    // ImageMagick's layout: "\nexif\n", the length in 8 columns, then the APP1 payload as hex, 72 digits a line.
+    const app1 = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+    const hexLines = app1.toString('hex').match(/.{1,72}/g)!.join('\n');
+    const text = `\nexif\n${String(app1.length).padStart(8)}\n${hexLines}\n`;
+    const ztxt = Buffer.concat([Buffer.from('Raw profile type exif\0\0', 'latin1'), deflateSync(Buffer.from(text, 'latin1'))]);
+    const m = await read(Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', ztxt), png.subarray(33)]));
+    expect(m).toMatchObject({ make: 'Canon', model: 'EOS R5', width: 20, height: 10 });
+    expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.findings).toBeUndefined();
+    // A profile that inflates past the cap, or is not hex, gives nothing and breaks nothing.
+    const bomb = Buffer.concat([Buffer.from('Raw profile type exif\0\0', 'latin1'), deflateSync(Buffer.alloc(8 * 1024 * 1024, 0x41))]);
+    const bombed = await read(Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', bomb), png.subarray(33)]));
+    expect(bombed).toMatchObject({ width: 20, height: 10 });
+    expect(bombed.make).toBeUndefined();
   });
 
   it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {

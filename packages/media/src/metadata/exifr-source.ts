@@ -1,3 +1,4 @@
+import { inflateSync } from 'node:zlib';
 import exifr from 'exifr';
 import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
 import { hasHeifBrand, MAX_FTYP_BYTES } from '../identify/heif-brands.js';
@@ -328,8 +329,14 @@ interface PngChunk {
   chunk?: PngChunkView;
 }
 interface PngParserBase {
-  file: ExifrBufferView & { getString(offset: number, length: number): string; available(offset: number, length: number): boolean };
+  file: ExifrBufferView & {
+    getString(offset: number, length: number): string;
+    getUint8Array(offset: number, length: number): Uint8Array;
+    available(offset: number, length: number): boolean;
+  };
   metaChunks: PngChunk[];
+  unknownChunks: PngChunk[];
+  errors: string[];
   injectSegment(type: string, chunk: unknown): void;
   findPngChunksInRange(offset: number, end: number): Promise<void>;
 }
@@ -342,6 +349,11 @@ const PNG_TAIL_BYTES = MEDIA_LIMITS.metadataChunkBytes;
 const MAX_PNG_TAIL_CHUNKS = 64;
 /** 'eXIf' as a big-endian uint32. */
 const EXIF_CHUNK_TYPE = 0x65584966;
+/** ImageMagick's zTXt keywords for a JPEG's APP1 EXIF. */
+const RAW_PROFILE_KEYWORD = /^Raw profile type (exif|APP1)$/i;
+/** zTXt chunks looked at, and the most bytes one may hold or inflate to (EXIF as hex: twice its size). */
+const MAX_RAW_PROFILE_CHUNKS = 16;
+const MAX_RAW_PROFILE_TEXT_BYTES = 1024 * 1024;
 
 /**
  * A PNG eXIf chunk holds the TIFF structure itself, but writers that followed
@@ -394,10 +406,52 @@ class CorrectedPng extends ExifrPngParser {
 
   async findExif(): Promise<void> {
     const seg = this.metaChunks.find((info) => info.type === 'exif');
-    if (!seg?.chunk) return;
+    if (!seg?.chunk) {
+      const profile = await this.rawProfileExif();
+      if (profile) this.injectSegment('tiff', profile);
+      return;
+    }
     let chunk = seg.chunk;
     if (chunk.byteLength >= 6 && chunk.getString(0, 6) === 'Exif\0\0') chunk = chunk.subarray(6, chunk.byteLength - 6);
     this.injectSegment('tiff', chunk);
+  }
+
+  /**
+   * ImageMagick (6, and 7 before it wrote eXIf) keeps a JPEG's EXIF in a PNG as
+   * a zTXt chunk "Raw profile type exif" (older: "APP1"): zlib-compressed text
+   * `\nexif\n<length>\n<hex lines>`. exifr reads no such chunk, so a converted
+   * photo lost its capture time, GPS, make and model
+   * (png-imagemagick-raw-profile-exif-not-read); exiftool reads it. Only chunks
+   * inside exifr's walk; inflated output capped at MAX_RAW_PROFILE_TEXT_BYTES.
+   */
+  private async rawProfileExif(): Promise<Uint8Array | undefined> {
+    const candidates = this.unknownChunks.filter((c) => c.type === 'ztxt').slice(0, MAX_RAW_PROFILE_CHUNKS);
+    for (const seg of candidates) {
+      if (seg.size < 24 || seg.size > MAX_RAW_PROFILE_TEXT_BYTES) continue;
+      await this.file.ensureChunk(seg.start, seg.size);
+      if (!this.file.available(seg.start, seg.size)) continue;
+      const data = Buffer.from(this.file.getUint8Array(seg.start, seg.size));
+      const nul = data.indexOf(0);
+      // Keyword, NUL, compression method 0 (zlib), compressed text.
+      if (nul < 0 || !RAW_PROFILE_KEYWORD.test(data.toString('latin1', 0, nul)) || data[nul + 1] !== 0) continue;
+      let text: string;
+      try {
+        text = inflateSync(data.subarray(nul + 2), { maxOutputLength: MAX_RAW_PROFILE_TEXT_BYTES }).toString('latin1');
+      } catch (err) {
+        this.errors.push(`PNG raw profile unreadable: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      const m = /^\s*[A-Za-z0-9]+\s+(\d{1,9})\s+([0-9A-Fa-f\s]+)$/.exec(text);
+      if (!m) continue;
+      const length = Number(m[1]);
+      const hex = m[2]!.replace(/\s+/g, '');
+      if (hex.length < length * 2) continue;
+      let bytes: Uint8Array = Buffer.from(hex.slice(0, length * 2), 'hex');
+      if (Buffer.from(bytes.subarray(0, 6)).toString('latin1') === 'Exif\0\0') bytes = bytes.subarray(6);
+      const order = Buffer.from(bytes.subarray(0, 4)).toString('latin1');
+      if (order === 'II*\0' || order === 'MM\0*') return bytes;
+    }
+    return undefined;
   }
 }
 
