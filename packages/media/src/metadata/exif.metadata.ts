@@ -101,9 +101,14 @@ export async function readImageMetadata(
  */
 async function webpExifSource(source: RandomAccessSource, maxBytes: number, abortSignal?: AbortSignal): Promise<RandomAccessSource | null> {
   const readOptions = abortSignal ? { abortSignal } : undefined;
-  const end = Math.min(source.size, maxBytes);
-  const riff = await source.read(0, 12, readOptions);
+  let end = Math.min(source.size, maxBytes);
+  const riff = await source.read(0, 21, readOptions);
   if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WEBP') return null;
+  // VP8X flags say whether there is an EXIF chunk (bit 3). When they say none, look only
+  // inside the first read (free): an animation's frames are not walked one read each.
+  if (riff.length >= 21 && riff.toString('latin1', 12, 16) === 'VP8X' && (riff[20]! & 0x08) === 0) {
+    end = Math.min(end, MEDIA_LIMITS.metadataChunkBytes);
+  }
   let offset = 12;
   for (let i = 0; i < MEDIA_LIMITS.maxWebpChunks && offset + 8 <= end; i++) {
     const head = await source.read(offset, 8, readOptions);
