@@ -307,6 +307,43 @@ describe('metadata values: right or absent', () => {
     expect(contradicts.gps).toEqual({ lat: 31.5, lon: 35.5 });
   });
 
+  it('regression: jpeg-app13-across-read-boundary-loses-exif — a Photoshop APP13 across the first 64 KiB keeps EXIF, GPS and IPTC', async () => {
+    const segment = (marker: number, body: Buffer) => {
+      const head = Buffer.alloc(4);
+      head.writeUInt16BE(0xff00 | marker, 0);
+      head.writeUInt16BE(body.length + 2, 2);
+      return Buffer.concat([head, body]);
+    };
+    const resource = (id: number, data: Buffer) => {
+      const head = Buffer.alloc(12);
+      head.write('8BIM', 0, 'latin1');
+      head.writeUInt16BE(id, 4); // then an empty Pascal name (2 bytes)
+      head.writeUInt32BE(data.length, 8);
+      return Buffer.concat([head, data, Buffer.alloc(data.length % 2)]);
+    };
+    // A 40 KB thumbnail resource, then IPTC DateCreated: exifr scans the segment for the IPTC resource.
+    const iptc = Buffer.concat([Buffer.from([0x1c, 0x02, 0x37, 0x00, 0x08]), Buffer.from('20250601', 'latin1')]);
+    const app13 = segment(0xed, Buffer.concat([Buffer.from('Photoshop 3.0\0', 'latin1'), resource(0x040c, Buffer.alloc(40_000, 0x55)), resource(0x0404, iptc)]));
+    // An ICC-sized APP2 first, so that the APP13 starts before 64 KiB and ends after it.
+    const app2 = segment(0xe2, Buffer.concat([Buffer.from('ICC_PROFILE\0\x01\x01', 'latin1'), Buffer.alloc(40_000)]));
+    const withExif = await jpeg(16, 12, {
+      ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Model]: ascii('EOS R5') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    const exifEnd = 4 + withExif.readUInt16BE(4);
+    const bytes = Buffer.concat([withExif.subarray(0, exifEnd), app2, app13, withExif.subarray(exifEnd)]);
+    const app13At = bytes.indexOf('Photoshop 3.0', 0, 'latin1') - 4;
+    expect(app13At).toBeLessThan(64 * 1024);
+    expect(app13At + app13.length).toBeGreaterThan(64 * 1024);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', model: 'EOS R5', width: 16, height: 12 });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.findings).toBeUndefined();
+    expect((m.raw as { iptc?: Record<string, unknown> }).iptc?.DateCreated).toBe('20250601');
+  });
+
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
     const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
     const spec: ExifSpec = {

@@ -455,6 +455,51 @@ class CorrectedPng extends ExifrPngParser {
   }
 }
 
+type JpegParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unknown) => {
+  file: ExifrBufferView;
+  findAppSegmentsInRange(offset: number, end: number): number | undefined;
+}) & { canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean };
+const ExifrJpegParser = lib.fileParsers.get('jpeg') as JpegParserCtor;
+/** Bytes after an APPn marker that exifr's segment tests read (XMP's namespace URI is the longest, 35). */
+const APP_HEADER_PEEK = 64;
+
+/**
+ * exifr tells whether an APP13 holds IPTC by scanning the whole segment, and
+ * the other segment types by their first bytes, with no bounds check. A
+ * Photoshop APP13 (tens of KiB, with its own thumbnail) running past the bytes
+ * read so far made that scan read outside its buffer, and the exception ended
+ * the whole parse: EXIF, GPS and XMP lost with it
+ * (jpeg-app13-across-read-boundary-loses-exif); exiftool reads them. The scan
+ * of each range now stops before such a segment, so exifr reads the next
+ * chunk and takes the segment up once it is all there (or never, at the end of
+ * the file or the byte cap: then only that segment is missing).
+ */
+class CorrectedJpeg extends ExifrJpegParser {
+  override findAppSegmentsInRange(offset: number, end: number): number | undefined {
+    return super.findAppSegmentsInRange(offset, this.safeEnd(offset, end));
+  }
+
+  /** `end`, or the offset of the first APPn segment from `offset` that exifr could not test within `end`, plus 2 (exifr stops 2 bytes early). */
+  private safeEnd(offset: number, end: number): number {
+    const f = this.file;
+    // The same walk as exifr's: byte by byte to a 0xFF, over each segment by its length.
+    for (let o = offset; o < end - 2; o++) {
+      if (f.getUint8(o) !== 0xff) continue;
+      const marker = f.getUint8(o + 1);
+      const isApp = marker >= 0xe0 && marker <= 0xef;
+      const isJpeg = [0xc0, 0xc2, 0xc4, 0xdb, 0xdd, 0xda, 0xfe].includes(marker);
+      if (!isApp && !isJpeg) continue;
+      if (marker === 0xda) return end; // image data follows: exifr stops there itself
+      const length = f.getUint16(o + 2);
+      // A short segment ends before the peek: it is tested within itself.
+      const tested = o + 2 + (marker === 0xed ? length : Math.min(length, APP_HEADER_PEEK));
+      if (isApp && tested > end) return o + 2;
+      o += length + 1;
+    }
+    return end;
+  }
+}
+
 export interface SourceExifr {
   exifr: ExifrInstance;
   reader: { limitReached: boolean; bytesRead: number };
@@ -481,9 +526,16 @@ export async function openExifr(
   instance.file = reader;
   if (reader.byteLength >= 4) {
     const marker = reader.getUint16(0);
-    for (const Parser of [CorrectedHeic, CorrectedAvif, CorrectedPng] as Array<HeifParserCtor | PngParserCtor>) {
+    for (const [type, Parser] of [
+      ['jpeg', CorrectedJpeg],
+      ['heic', CorrectedHeic],
+      ['avif', CorrectedAvif],
+      ['png', CorrectedPng],
+    ] as Array<[string, HeifParserCtor | PngParserCtor | JpegParserCtor]>) {
       if (Parser.canHandle(reader, marker)) {
         instance.fileParser = new Parser(instance.options, reader, instance.parsers);
+        // What exifr's setup() would mark: extractThumbnail finds a JPEG's EXIF only with file.jpeg set.
+        (reader as unknown as Record<string, unknown>)[type] = true;
         break;
       }
     }
