@@ -278,6 +278,21 @@ describe('metadata values: right or absent', () => {
     expect(bombed.make).toBeUndefined();
   });
 
+  it('regression: png-chunk-header-across-read-boundary-loses-exif — a chunk header across the first 64 KiB costs no EXIF', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const exif = pngChunk('eXIf', buildExif({ ifd0: { [TAGS.Make]: ascii('Apple') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') } }));
+    const before = 33 + exif.length;
+    // A tEXt chunk sized so that the next chunk's 8-byte header starts 4 bytes before 64 KiB.
+    const fill = 64 * 1024 - 4 - before - 12;
+    const text = pngChunk('tEXt', Buffer.concat([Buffer.from('Comment\0', 'latin1'), Buffer.alloc(fill - 8, 0x78)]));
+    const bytes = Buffer.concat([png.subarray(0, 33), exif, text, png.subarray(33)]);
+    expect(before + text.length).toBe(64 * 1024 - 4);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Apple', width: 20, height: 10 });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+    expect(m.findings).toBeUndefined();
+  });
+
   it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {
     const junk = await read(await webpWithExif(Buffer.from('not a tiff structure at all')));
     expect(junk).toMatchObject({ width: 32, height: 24 });

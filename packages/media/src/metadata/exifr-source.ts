@@ -372,7 +372,10 @@ class CorrectedPng extends ExifrPngParser {
    * from it lead exactly to IEND: one more read, never past the byte cap.
    */
   override async findPngChunksInRange(offset: number, end: number): Promise<void> {
-    await super.findPngChunksInRange(offset, end);
+    // exifr reads each chunk's 8-byte header unchecked: one that straddles the end of
+    // the bytes read so far threw and lost every chunk, eXIf included
+    // (png-chunk-header-across-read-boundary-loses-exif). The walk stops before it.
+    await super.findPngChunksInRange(offset, this.wholeHeadersEnd(offset, end));
     if (this.metaChunks.some((c) => c.type === 'exif')) return;
     const size = this.file.size;
     const cap = (this.file as { maxBytes?: number }).maxBytes ?? Number.POSITIVE_INFINITY;
@@ -388,6 +391,16 @@ class CorrectedPng extends ExifrPngParser {
         return;
       }
     }
+  }
+
+  /** `end`, or the offset of the first chunk from `offset` whose header is not all before `end`. */
+  private wholeHeadersEnd(offset: number, end: number): number {
+    let o = offset;
+    while (o < end) {
+      if (o + 8 > end) return o;
+      o += 12 + this.file.getUint32(o);
+    }
+    return end;
   }
 
   /** The chunk at `start` if it and the chunks after it end with IEND within [from, size). */
