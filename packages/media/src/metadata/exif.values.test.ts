@@ -359,6 +359,19 @@ describe('metadata values: right or absent', () => {
     expect((m.raw as { iptc?: Record<string, unknown> }).iptc?.DateCreated).toBe('20250601');
   });
 
+  it('regression: jpeg-app-header-across-read-boundary-loses-exif — an APPn header across the first 64 KiB keeps the EXIF after it', async () => {
+    const withExif = await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Canon') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') } });
+    const segment = (marker: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    // An APP15 filler, then an XMP APP1 whose namespace (read to tell its type) starts 10 bytes before 64 KiB.
+    const filler = segment(0xef, Buffer.alloc(64 * 1024 - 10 - 2 - 4));
+    const xmp = segment(0xe1, Buffer.from('http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x="adobe:ns:meta/"/>', 'latin1'));
+    const bytes = Buffer.concat([withExif.subarray(0, 2), filler, xmp, withExif.subarray(2)]);
+    expect(bytes.indexOf('http://ns.adobe.com', 0, 'latin1')).toBe(64 * 1024 - 6);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', width: 16, height: 12 });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+  });
+
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
     const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
     const spec: ExifSpec = {
