@@ -39,6 +39,12 @@ function withXmp(jpegBytes: Buffer, description: string): Buffer {
   return Buffer.concat([jpegBytes.subarray(0, exifEnd), xmpSegment(xml), jpegBytes.subarray(exifEnd)]);
 }
 
+/** `png` with a zTXt "Raw profile type exif" holding `text` (compressed) after IHDR. */
+function withRawProfile(png: Buffer, text: Buffer): Buffer {
+  const ztxt = Buffer.concat([Buffer.from('Raw profile type exif\0\0', 'latin1'), deflateSync(text)]);
+  return Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', ztxt), png.subarray(33)]);
+}
+
 const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
 const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): ExifSpec['gps'] => ({
   [TAGS.GPSLatitudeRef]: ascii(latRef),
@@ -271,11 +277,27 @@ describe('metadata values: right or absent', () => {
     expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
     expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
     expect(m.findings).toBeUndefined();
-    // A profile that inflates past the cap, or is not hex, gives nothing and breaks nothing.
-    const bomb = Buffer.concat([Buffer.from('Raw profile type exif\0\0', 'latin1'), deflateSync(Buffer.alloc(8 * 1024 * 1024, 0x41))]);
-    const bombed = await read(Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', bomb), png.subarray(33)]));
+    // A profile that inflates past the cap, or is not hex, gives nothing but a metadata-partial finding saying why.
+    const bombed = await read(withRawProfile(png, Buffer.alloc(8 * 1024 * 1024, 0x41)));
     expect(bombed).toMatchObject({ width: 20, height: 10 });
     expect(bombed.make).toBeUndefined();
+    expect(bombed.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(bombed.raw)).toMatch(/raw profile unreadable.*(buffer|length|output)/i);
+    const notHex = await read(withRawProfile(png, Buffer.from(`\nexif\n${String(app1.length).padStart(8)}\n${hexLines.replace(/^../, 'zz')}\n`, 'latin1')));
+    expect(notHex).toMatchObject({ width: 20, height: 10 });
+    expect(notHex.make).toBeUndefined();
+    expect(notHex.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(notHex.raw)).toContain('profile is not hex');
+  });
+
+  it('regression: png-raw-profile-whitespace-run-redos — a raw profile with a long whitespace run is refused at once', async () => {
+    // One regular expression over the whole text backtracked quadratically on this (30 s, a core busy, from a 1 KB file).
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const m = await read(withRawProfile(png, Buffer.from(`\nexif\n10${' '.repeat(1_000_000)}!`, 'latin1')));
+    expect(m).toMatchObject({ width: 20, height: 10 });
+    expect(m.make).toBeUndefined();
+    expect(m.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(m.raw)).toContain('profile is not hex');
   });
 
   it('regression: png-chunk-header-across-read-boundary-loses-exif — a chunk header across the first 64 KiB costs no EXIF', async () => {
