@@ -240,24 +240,29 @@ describe('metadata values: right or absent', () => {
     }
   });
 
-  it('regression: png-exif-after-idat-not-read — an eXIf chunk after the image data of a PNG larger than the first read', async () => {
+  it('regression: png-appended-file-planted-exif — EXIF after IEND or inside a private chunk of a large PNG is not taken', async () => {
+    // A search of the file's tail for an eXIf chunk "leading to IEND" took these; exiftool shows neither.
     // 300x300 noise, stored uncompressed: ~270 KB, so IEND lies far past exifr's first 64 KiB.
     const pixels = Buffer.alloc(300 * 300 * 3);
     for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
-    // 'eXIf' with a plausible length inside the pixel data, near the end: must not be taken for a chunk.
-    pixels.write('\0\0\0\x10eXIf', pixels.length - 3000, 'latin1');
-    const png = await sharp(pixels, { raw: { width: 300, height: 300, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
-    expect(png.length).toBeGreaterThan(4 * 64 * 1024);
-    const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('Apple') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') }, gps: gpsAt(dms(10), 'S', dms(20), 'W') });
-    const iend = png.length - 12;
-    const m = await read(Buffer.concat([png.subarray(0, iend), pngChunk('eXIf', tiff), png.subarray(iend)]));
-    expect(m).toMatchObject({ make: 'Apple', width: 300, height: 300, gps: { lat: -10, lon: -20 } });
-    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
-    expect(m.findings).toBeUndefined();
-    // Without the chunk, the decoy in the pixels gives nothing.
-    const plain = await read(png);
-    expect(plain.make).toBeUndefined();
-    expect(plain.findings).toBeUndefined();
+    const carrier = await sharp(pixels, { raw: { width: 300, height: 300, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    expect(carrier.length).toBeGreaterThan(4 * 64 * 1024);
+    const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('Planted') }, exif: { [TAGS.DateTimeOriginal]: ascii('2001:02:03 04:05:06') }, gps: gpsAt(dms(51.5), 'N', dms(0.12), 'W') });
+    // A small PNG with an eXIf chunk appended after the carrier's IEND.
+    const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#102030' } }).png().toBuffer();
+    const appended = Buffer.concat([carrier, small.subarray(0, 33), pngChunk('eXIf', tiff), small.subarray(33)]);
+    // A private ancillary chunk before IEND whose data is a whole eXIf chunk.
+    const fake = pngChunk('eXIf', tiff).subarray(0, 8 + tiff.length);
+    const iend = carrier.length - 12;
+    const privateChunk = Buffer.concat([carrier.subarray(0, iend), pngChunk('prVt', fake), carrier.subarray(iend)]);
+    for (const bytes of [appended, privateChunk]) {
+      const m = await read(bytes);
+      expect(m).toMatchObject({ width: 300, height: 300 });
+      expect(m.make).toBeUndefined();
+      expect(m.takenAt).toBeUndefined();
+      expect(m.gps).toBeUndefined();
+      expect(m.gpsRecorded).toBeUndefined();
+    }
   });
 
   it('regression: png-imagemagick-raw-profile-exif-not-read — ImageMagick\'s zTXt "Raw profile type exif" gives the EXIF', async () => {

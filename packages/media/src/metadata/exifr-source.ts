@@ -204,8 +204,7 @@ class SourceReader extends UrlFetcher {
   constructor(
     private readonly source: RandomAccessSource,
     options: unknown,
-    /** Read by the PNG parser: the tail it searches must lie within the cap. */
-    readonly maxBytes: number,
+    private readonly maxBytes: number,
     private readonly abortSignal: AbortSignal | undefined,
   ) {
     super('exhibit:source', options);
@@ -344,11 +343,6 @@ type PngParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unk
   canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean;
 };
 const ExifrPngParser = lib.fileParsers.get('png') as PngParserCtor;
-/** The end of a PNG searched for an eXIf chunk after the image data; chunks walked from it to IEND. */
-const PNG_TAIL_BYTES = MEDIA_LIMITS.metadataChunkBytes;
-const MAX_PNG_TAIL_CHUNKS = 64;
-/** 'eXIf' as a big-endian uint32. */
-const EXIF_CHUNK_TYPE = 0x65584966;
 /** ImageMagick's zTXt keywords for a JPEG's APP1 EXIF. */
 const RAW_PROFILE_KEYWORD = /^Raw profile type (exif|APP1)$/i;
 /** zTXt chunks looked at, and the most bytes one may hold or inflate to (EXIF as hex: twice its size). */
@@ -366,33 +360,18 @@ const ZTXT_HEAD_BYTES = 81;
  */
 class CorrectedPng extends ExifrPngParser {
   /**
-   * exifr walks only the chunks inside its first read (64 KiB), but eXIf may
-   * follow the image data (libpng writes it there when it is set late): in any
-   * larger PNG that EXIF was silently never read (png-exif-after-idat-not-read).
-   * When the walk found none and the file goes on, the last
-   * PNG_TAIL_BYTES are searched for an eXIf chunk, taken only when the chunks
-   * from it lead exactly to IEND: one more read, never past the byte cap.
+   * exifr walks only the chunks inside its first read (64 KiB). An eXIf chunk
+   * after the image data of a larger PNG is not read (absent, never wrong):
+   * finding it by searching the file's tail took planted EXIF (a PNG appended
+   * after IEND, a private chunk holding a fake eXIf chunk) that exiftool does
+   * not show (png-appended-file-planted-exif); only a walk of the chunk chain
+   * from the signature would find the real one.
    */
   override async findPngChunksInRange(offset: number, end: number): Promise<void> {
     // exifr reads each chunk's 8-byte header unchecked: one that straddles the end of
     // the bytes read so far threw and lost every chunk, eXIf included
     // (png-chunk-header-across-read-boundary-loses-exif). The walk stops before it.
     await super.findPngChunksInRange(offset, this.wholeHeadersEnd(offset, end));
-    if (this.metaChunks.some((c) => c.type === 'exif')) return;
-    const size = this.file.size;
-    const cap = (this.file as { maxBytes?: number }).maxBytes ?? Number.POSITIVE_INFINITY;
-    if (size === undefined || end >= size || size > cap) return;
-    const tailStart = Math.max(end, size - PNG_TAIL_BYTES);
-    await this.file.ensureChunk(tailStart, size - tailStart);
-    if (!this.file.available(tailStart, size - tailStart)) return;
-    for (let at = size - 12; at >= tailStart + 4; at--) {
-      if (this.file.getUint32(at) !== EXIF_CHUNK_TYPE) continue;
-      const chunk = this.chunkLeadingToIend(at - 4, tailStart, size);
-      if (chunk) {
-        this.metaChunks.push(chunk);
-        return;
-      }
-    }
   }
 
   /** `end`, or the offset of the first chunk from `offset` whose header is not all before `end`. */
@@ -403,20 +382,6 @@ class CorrectedPng extends ExifrPngParser {
       o += 12 + this.file.getUint32(o);
     }
     return end;
-  }
-
-  /** The chunk at `start` if it and the chunks after it end with IEND within [from, size). */
-  private chunkLeadingToIend(start: number, from: number, size: number): PngChunk | undefined {
-    const length = this.file.getUint32(start);
-    let o = start;
-    for (let i = 0; i < MAX_PNG_TAIL_CHUNKS && o >= from && o + 12 <= size; i++) {
-      const chunkLength = this.file.getUint32(o);
-      if (this.file.getString(o + 4, 4) === 'IEND') {
-        return chunkLength === 0 ? { type: 'exif', offset: start, length: length + 12, start: start + 8, size: length, marker: EXIF_CHUNK_TYPE } : undefined;
-      }
-      o += 12 + chunkLength;
-    }
-    return undefined;
   }
 
   async findExif(): Promise<void> {
