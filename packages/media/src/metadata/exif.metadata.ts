@@ -386,7 +386,8 @@ function gpsDetail(p: RecordedGps): string {
  * signed rationals (SRATIONAL) that are already negative, and add an S or W
  * reference as well: negating the signed sum again put those photos in the
  * other hemisphere (gps-signed-rational-double-negation). A negative value
- * with an N or E reference contradicts itself, so it is no position at all.
+ * with an N or E reference contradicts itself, so it is no position at all;
+ * so are degrees, minutes and seconds of mixed signs (gps-mixed-sign-degrees).
  */
 function degrees(value: unknown, ref: unknown, positive: string, negative: string): number | null | undefined {
   let parts: number[];
@@ -402,6 +403,9 @@ function degrees(value: unknown, ref: unknown, positive: string, negative: strin
   const r = typeof ref === 'string' ? ref.replace(/\0.*$/s, '').trim().toUpperCase() : '';
   if (r !== positive && r !== negative) return undefined;
   if (r === positive && parts.some((n) => n < 0)) return undefined;
+  // Mixed signs ([-33, 52, 3]) have no one reading: -33.8675 if the sign is the
+  // whole value's, -32.1325 as exiftool sums them; neither can be stood behind.
+  if (parts.some((n) => n < 0) && parts.some((n) => n > 0)) return undefined;
   const [d, m, s] = parts.map(Math.abs) as [number, number, number];
   const deg = d + m / 60 + s / 3600;
   if (!Number.isFinite(deg)) return null;

@@ -186,13 +186,18 @@ describe('metadata values: right or absent', () => {
     const m = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [-52, 1], [-3, 1]), 'S', srational([-151, 1], [-12, 1], [-252, 10]), 'W') }));
     expect(m.gps?.lat).toBeCloseTo(-(33 + 52 / 60 + 3 / 3600), 9);
     expect(m.gps?.lon).toBeCloseTo(-(151 + 12 / 60 + 25.2 / 3600), 9);
-    // Only the degrees signed (the minutes kept positive): the same place.
-    const degreesOnly = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'S', dms(151.207), 'E') }));
-    expect(degreesOnly.gps?.lat).toBeCloseTo(-(33 + 52 / 60 + 3 / 3600), 9);
     // A negative value with an N reference says both hemispheres: no position.
     const contradicts = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'N', dms(151.207), 'E') }));
     expect(contradicts.gps).toBeUndefined();
     expect(contradicts.gpsRecorded).toBeUndefined();
+  });
+
+  it('regression: gps-mixed-sign-degrees — degrees, minutes and seconds of mixed signs are no position', async () => {
+    // [-33, 52, 3] S: -33.8675 if the sign is the whole value's, -32.1325 as exiftool sums it; neither is certain.
+    const m = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'S', dms(151.207), 'E') }));
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded).toBeUndefined();
+    expect(m).toMatchObject({ width: 16, height: 12 });
   });
 
   it('regression: gps-altitude-ref-3-below-as-above — EXIF 3.0 references 2 (above) and 3 (below) keep their sign', async () => {
