@@ -11,7 +11,8 @@ import {
   type RecordedTime,
 } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { parseExifrSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
+import { parseExifrSandboxed, parseWebpExifSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
+import type { ExifrTaskOutput } from '../sandbox/parse.tasks.js';
 import type { PixelSize } from './pixel-size.js';
 import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
@@ -70,8 +71,8 @@ export async function readImageMetadata(
     if (/Unknown file format/i.test(errorMessage(err))) {
       // exifr reads no GIF, WebP or BMP; their size is still known from the header.
       const size = await pixelSizeSandboxed(source, sizeOptions);
-      const webpExif = await webpExifSource(source, maxBytes, options.abortSignal);
-      if (webpExif) return readWebpExif(webpExif, size, maxBytes, options.abortSignal);
+      const webp = await parseWebpExifSandboxed(source, EXIFR_OPTIONS, sizeOptions);
+      if (webp) return webpMetadata(webp, size);
       if (size) return normaliseExif({}, { size });
       throw new ExhibitError('unsupported-format', 'no metadata reader for this image format', { cause: err });
     }
@@ -92,66 +93,8 @@ export async function readImageMetadata(
   return metadata;
 }
 
-/**
- * A WebP's EXIF chunk as a source of its own: a plain TIFF structure, which
- * exifr reads (it has no WebP reader, so a WebP's capture time, GPS, make and
- * model were never read: webp-exif-chunk-not-read). libvips and others start
- * the chunk with JPEG's `Exif\0\0`; exiftool accepts both. Null when there is
- * no such chunk within the first `maxBytes` and MEDIA_LIMITS.maxWebpChunks.
- */
-async function webpExifSource(source: RandomAccessSource, maxBytes: number, abortSignal?: AbortSignal): Promise<RandomAccessSource | null> {
-  const readOptions = abortSignal ? { abortSignal } : undefined;
-  let end = Math.min(source.size, maxBytes);
-  const riff = await source.read(0, 21, readOptions);
-  if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WEBP') return null;
-  // VP8X flags say whether there is an EXIF chunk (bit 3). When they say none, look only
-  // inside the first read (free): an animation's frames are not walked one read each.
-  if (riff.length >= 21 && riff.toString('latin1', 12, 16) === 'VP8X' && (riff[20]! & 0x08) === 0) {
-    end = Math.min(end, MEDIA_LIMITS.metadataChunkBytes);
-  }
-  let offset = 12;
-  for (let i = 0; i < MEDIA_LIMITS.maxWebpChunks && offset + 8 <= end; i++) {
-    const head = await source.read(offset, 8, readOptions);
-    if (head.length < 8) return null;
-    const length = head.readUInt32LE(4);
-    const start = offset + 8;
-    if (head.toString('latin1', 0, 4) === 'EXIF') {
-      // A chunk that claims more than the file holds is cut to what is there: exifr reports what it cannot read.
-      const available = Math.max(0, Math.min(length, end - start));
-      const prefix = await source.read(start, Math.min(6, available), readOptions);
-      const skip = prefix.length === 6 && prefix.toString('latin1') === 'Exif\0\0' ? 6 : 0;
-      return subSource(source, start + skip, available - skip);
-    }
-    offset = start + length + (length % 2);
-  }
-  return null;
-}
-
-/** `length` bytes of `source` from `start`, read through it (no URL: only exifr reads this). */
-function subSource(source: RandomAccessSource, start: number, length: number): RandomAccessSource {
-  return {
-    name: source.name,
-    size: length,
-    read: (offset, count, readOptions) => {
-      const from = Math.max(0, Math.min(offset, length));
-      return source.read(start + from, Math.max(0, Math.min(count, length - from)), readOptions);
-    },
-    url: () => Promise.reject(new ExhibitError('unsupported-format', 'a WebP EXIF chunk has no URL of its own')),
-  };
-}
-
-async function readWebpExif(exifChunk: RandomAccessSource, size: PixelSize | null, maxBytes: number, abortSignal?: AbortSignal): Promise<MediaMetadata> {
-  let parsed;
-  try {
-    parsed = await parseExifrSandboxed(exifChunk, EXIFR_OPTIONS, { maxBytes, ...(abortSignal ? { abortSignal } : {}) });
-  } catch (err) {
-    if (isExhibitError(err)) throw err;
-    // An EXIF chunk exifr cannot read at all: the image still has its size; the reason is kept.
-    const message = `WebP EXIF chunk unreadable: ${errorMessage(err)}`;
-    const metadata = normaliseExif({}, { size, partial: [message] });
-    metadata.raw = toJsonSafe({ _errors: [message] });
-    return metadata;
-  }
+/** A WebP's metadata: its EXIF chunk as exifr read it in the parser thread (webp-exif.reader.ts), and its size. */
+function webpMetadata(parsed: ExifrTaskOutput, size: PixelSize | null): MediaMetadata {
   const segments = (parsed.output ?? {}) as Segments;
   const metadata = normaliseExif(segments, { size, partial: parsed.messages });
   if (parsed.messages.length > 0) metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: parsed.messages });

@@ -45,6 +45,25 @@ function withRawProfile(png: Buffer, text: Buffer): Buffer {
   return Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', ztxt), png.subarray(33)]);
 }
 
+function riffChunk(fourcc: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.write(fourcc, 0, 'latin1');
+  head.writeUInt32LE(data.length, 4);
+  return Buffer.concat([head, data, Buffer.alloc(data.length % 2)]);
+}
+
+/** An animated WebP (VP8X with the EXIF flag, 32x24): `frames`, then `exif`. */
+function animatedWebp(frames: Buffer[], exif: Buffer): Buffer {
+  const vp8x = Buffer.alloc(10);
+  vp8x[0] = 0x0a; // animation and EXIF flags
+  vp8x.writeUIntLE(31, 4, 3);
+  vp8x.writeUIntLE(23, 7, 3);
+  const body = Buffer.concat([riffChunk('VP8X', vp8x), riffChunk('ANIM', Buffer.alloc(6)), ...frames, exif]);
+  const riff = Buffer.from('RIFF\0\0\0\0WEBP', 'latin1');
+  riff.writeUInt32LE(body.length + 4, 4);
+  return Buffer.concat([riff, body]);
+}
+
 const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
 const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): ExifSpec['gps'] => ({
   [TAGS.GPSLatitudeRef]: ascii(latRef),
@@ -323,6 +342,23 @@ describe('metadata values: right or absent', () => {
     expect(m).toMatchObject({ make: 'Apple', width: 20, height: 10 });
     expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
     expect(m.findings).toBeUndefined();
+  });
+
+  it('regression: webp-animation-exif-read-per-chunk — an animation\'s EXIF after 1,100 frames is read in 64 KiB windows', async () => {
+    // One ranged read per chunk on the main thread: 974 reads for 1,000 frames, and after 1,024 chunks EXIF silently missed.
+    const frames = Array.from({ length: 1100 }, () => riffChunk('ANMF', Buffer.alloc(2048, 1)));
+    const source = new BufferSource(animatedWebp(frames, riffChunk('EXIF', buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } }))));
+    const m = await readImageMetadata(source);
+    expect(m).toMatchObject({ make: 'Google', width: 32, height: 24 });
+    expect(m.findings).toBeUndefined();
+    expect(source.reads.length).toBeLessThan(2 * Math.ceil(source.size / (64 * 1024)));
+    // Past MEDIA_LIMITS.maxWebpChunks the walk stops, and says so.
+    const tooMany = Array.from({ length: 16400 }, () => riffChunk('JUNK', Buffer.alloc(0)));
+    const stopped = await read(animatedWebp(tooMany, riffChunk('EXIF', buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } }))));
+    expect(stopped).toMatchObject({ width: 32, height: 24 });
+    expect(stopped.make).toBeUndefined();
+    expect(stopped.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(stopped.raw)).toContain('the rest were not walked');
   });
 
   it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {
