@@ -294,9 +294,12 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
   const alt = gps.GPSAltitude;
   const altRef = gps.GPSAltitudeRef === undefined ? 0 : byteValue(gps.GPSAltitudeRef);
   if (typeof alt === 'number' && Number.isFinite(alt) && altRef !== null && altRef >= 0 && altRef <= 3) {
-    // 0 above, 1 below (sea level); EXIF 3.0 adds 2 above and 3 below as the
-    // other reference surface. Reading only 1 as "below" put a depth of 3 above
-    // ground (gps-altitude-ref-3-below-as-above). Absent means above; any other
+    // Even references are at or above, odd below. EXIF 2.x: 0/1 above/below sea
+    // level. EXIF 3.0 (CIPA DC-008-2023): 0/1 are ellipsoidal height, 2/3 above/
+    // below sea level. Reading only 1 as "below" put a depth of 3 above ground
+    // (gps-altitude-ref-3-below-as-above). exiftool 12.57 makes every non-zero
+    // reference, 2 included, negative: a deliberate departure, as EXIF 3.0
+    // defines 2 as a positive sea-level value. Absent means above; any other
     // value says nothing about the sign, so there is no altitude. As for the
     // degrees, the reference gives the sign: a negative (SRATIONAL) altitude
     // with a "below" reference is no height (gps-signed-altitude-double-negation),
