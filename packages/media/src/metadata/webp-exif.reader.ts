@@ -24,7 +24,7 @@ export type WebpExifChunk =
 
 /** Reads served from one window of the file at a time. */
 class WindowedReader {
-  private window = Buffer.alloc(0);
+  private window: Buffer = Buffer.alloc(0);
   private windowStart = 0;
 
   constructor(
