@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
 import { pngChunk } from '../test-support/fixtures.js';
+import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
 import { readImageMetadata } from './exif.metadata.js';
 
 /**
@@ -438,6 +439,21 @@ describe('metadata values: right or absent', () => {
     const m = await read(bytes);
     expect(m).toMatchObject({ make: 'Canon', width: 16, height: 12 });
     expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+  });
+
+  it('regression: jpeg-exif-near-read-boundary-loses-preview — an EXIF APP1 starting 40 bytes before 64 KiB keeps its preview and orientation', async () => {
+    // The APPn scan held back every segment within 64 bytes of the first read's end; exifr's TIFF-only
+    // reads (preview, orientation) then read no further: main gave the preview and orientation 6, the branch none.
+    const thumb = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+    const withExif = await jpeg(64, 48, { ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Orientation]: short(6) }, thumbnail: thumb });
+    const segment = (marker: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    const filler = segment(0xef, Buffer.alloc(64 * 1024 - 40 - 2 - 4));
+    const bytes = Buffer.concat([withExif.subarray(0, 2), filler, withExif.subarray(2)]);
+    expect(bytes.indexOf('Exif\0\0', 0, 'latin1') - 4).toBe(64 * 1024 - 40);
+    const found = await exifPreviewSandboxed(bytes);
+    expect(found.orientation).toBe(6);
+    expect(found.preview?.equals(thumb)).toBe(true);
+    expect(await read(bytes)).toMatchObject({ make: 'Canon', orientation: 6, width: 64, height: 48 });
   });
 
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {

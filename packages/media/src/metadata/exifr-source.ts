@@ -463,8 +463,21 @@ type JpegParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: un
   findAppSegmentsInRange(offset: number, end: number): number | undefined;
 }) & { canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean };
 const ExifrJpegParser = lib.fileParsers.get('jpeg') as JpegParserCtor;
-/** Bytes after an APPn marker that exifr's segment tests read (XMP's namespace URI is the longest, 35). */
-const APP_HEADER_PEEK = 64;
+/**
+ * How far from an APPn marker exifr's segment tests read: the type at +4 (four
+ * bytes) decides. Exif and JFIF end by +10; ICC's part numbers are at +16 and
+ * +17; XMP ('http') reads its 35-byte extension URI from +4. A fixed 64 (more
+ * than any test reads) held back an EXIF APP1 starting within 64 bytes of the
+ * end of the first read, and exifr's TIFF-only reads (preview, orientation)
+ * never read on (jpeg-exif-near-read-boundary-loses-preview).
+ */
+const APP_TYPE_END = 8;
+const APP_TEST_END = 10;
+const ICC_TEST_END = 18;
+const XMP_TEST_END = 4 + 35;
+/** 'http' and 'ICC_' as big-endian uint32. */
+const HTTP = 0x68747470;
+const ICC_ = 0x4943435f;
 
 /**
  * exifr tells whether an APP13 holds IPTC by scanning the whole segment, and
@@ -494,12 +507,21 @@ class CorrectedJpeg extends ExifrJpegParser {
       if (!isApp && !isJpeg) continue;
       if (marker === 0xda) return end; // image data follows: exifr stops there itself
       const length = f.getUint16(o + 2);
-      // A short segment ends before the peek: it is tested within itself.
-      const tested = o + 2 + (marker === 0xed ? length : Math.min(length, APP_HEADER_PEEK));
-      if (isApp && tested > end) return o + 2;
+      if (isApp && this.testedEnd(o, marker, length, end) > end) return o + 2;
       o += length + 1;
     }
     return end;
+  }
+
+  /** The end of the bytes exifr's segment tests read for the APPn at `o` (`end` bounds what may be looked at). */
+  private testedEnd(o: number, marker: number, length: number, end: number): number {
+    // APP13: exifr scans the whole segment for IPTC.
+    if (marker === 0xed) return Math.max(o + 2 + length, o + 4 + 'Photoshop'.length);
+    if (o + APP_TYPE_END > end) return o + APP_TYPE_END;
+    const type = this.file.getUint32(o + 4);
+    if (type === HTTP) return o + XMP_TEST_END;
+    if (type === ICC_ && marker === 0xe2) return o + ICC_TEST_END;
+    return o + APP_TEST_END;
   }
 }
 
