@@ -330,6 +330,17 @@ describe('metadata values: right or absent', () => {
     expect(JSON.stringify(m.raw)).toContain('profile is not hex');
   });
 
+  it('regression: png-large-ztxt-read-whole-before-keyword — only a zTXt\'s keyword is read before it is known to be a raw profile', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const noise = Buffer.alloc(900 * 1024);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+    const comment = Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), noise]);
+    const source = new BufferSource(Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', comment), png.subarray(33)]));
+    const m = await readImageMetadata(source);
+    expect(m.make).toBeUndefined();
+    expect(source.reads.reduce((n, r) => n + r.length, 0)).toBeLessThan(4 * 64 * 1024);
+  });
+
   it('regression: png-chunk-header-across-read-boundary-loses-exif — a chunk header across the first 64 KiB costs no EXIF', async () => {
     const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
     const exif = pngChunk('eXIf', buildExif({ ifd0: { [TAGS.Make]: ascii('Apple') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') } }));
