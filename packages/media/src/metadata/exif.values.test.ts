@@ -467,6 +467,18 @@ describe('metadata values: right or absent', () => {
     expect(await read(bytes)).toMatchObject({ make: 'Canon', orientation: 6, width: 64, height: 48 });
   });
 
+  it('regression: jpeg-app-marker-three-bytes-before-read-end — an EXIF APP1 whose marker starts 3 bytes before 64 KiB keeps its EXIF', async () => {
+    // The segment's length straddled the first read's end: the scan read it out of bounds (RangeError) and every tag was lost.
+    const withExif = await jpeg(64, 48, { ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Orientation]: short(6) } });
+    const segment = (marker: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    const filler = segment(0xef, Buffer.alloc(64 * 1024 - 3 - 2 - 4));
+    const bytes = Buffer.concat([withExif.subarray(0, 2), filler, withExif.subarray(2)]);
+    expect(bytes.indexOf('Exif\0\0', 0, 'latin1') - 4).toBe(64 * 1024 - 3);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', orientation: 6, width: 64, height: 48 });
+    expect(m.findings).toBeUndefined();
+  });
+
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {
     const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
     const spec: ExifSpec = {

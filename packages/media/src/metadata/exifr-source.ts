@@ -506,6 +506,9 @@ class CorrectedJpeg extends ExifrJpegParser {
       const isJpeg = [0xc0, 0xc2, 0xc4, 0xdb, 0xdd, 0xda, 0xfe].includes(marker);
       if (!isApp && !isJpeg) continue;
       if (marker === 0xda) return end; // image data follows: exifr stops there itself
+      // The segment's length is not all read yet (a marker 3 bytes before the end): exifr would read past the
+      // range (a RangeError that lost every tag), so it stops here and reads on (jpeg-app-marker-three-bytes-before-read-end).
+      if (o + 4 > end) return o + 2;
       const length = f.getUint16(o + 2);
       if (isApp && this.testedEnd(o, marker, length, end) > end) return o + 2;
       o += length + 1;
