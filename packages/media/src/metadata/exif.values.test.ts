@@ -373,6 +373,21 @@ describe('metadata values: right or absent', () => {
     expect(JSON.stringify(stopped.raw)).toContain('the rest were not walked');
   });
 
+  it('regression: webp-exif-past-byte-cap-lost-silently — a flagged EXIF chunk beyond the read cap is a partial read, not silence', async () => {
+    // 12 frames of 64 KiB, then EXIF: with a 256 KiB cap the walk ends before it. It said nothing; a JPEG says "beyond N bytes".
+    const frames = Array.from({ length: 12 }, () => riffChunk('ANMF', Buffer.alloc(64 * 1024, 1)));
+    const bytes = animatedWebp(frames, riffChunk('EXIF', buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } })));
+    const capped = await readImageMetadata(new BufferSource(bytes), { maxBytes: 256 * 1024 });
+    expect(capped).toMatchObject({ width: 32, height: 24 });
+    expect(capped.make).toBeUndefined();
+    expect(capped.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(capped.raw)).toContain('no EXIF chunk starts within the first 262144 bytes');
+    // Within the cap it is read, with no finding.
+    const whole = await readImageMetadata(new BufferSource(bytes), { maxBytes: 2 * 1024 * 1024 });
+    expect(whole).toMatchObject({ make: 'Google' });
+    expect(whole.findings).toBeUndefined();
+  });
+
   it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {
     const junk = await read(await webpWithExif(Buffer.from('not a tiff structure at all')));
     expect(junk).toMatchObject({ width: 32, height: 24 });

@@ -16,9 +16,11 @@ import { MEDIA_LIMITS } from '../media-limits.js';
  */
 export type WebpExifChunk =
   /** The TIFF structure (after any Exif\0\0), cut to the bytes the file has within the cap. */
-  | { kind: 'exif'; start: number; length: number }
+  | { kind: 'exif'; start: number; length: number; cutAtCap: boolean }
   /** The walk stopped at MEDIA_LIMITS.maxWebpChunks chunks without reaching EXIF or the end: EXIF may be missing. */
   | { kind: 'stopped'; chunks: number }
+  /** The VP8X flags say there is EXIF, but the walk reached the byte cap first: EXIF is missing. */
+  | { kind: 'capped'; bytes: number }
   /** Not a WebP, or a WebP without an EXIF chunk within the cap. */
   | { kind: 'none' };
 
@@ -51,9 +53,12 @@ export async function findWebpExifChunk(source: RandomAccessSource, maxBytes: nu
   if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WEBP') return { kind: 'none' };
   // VP8X flags say whether there is an EXIF chunk (bit 3). When they say none, look only
   // inside the first window: an animation's frames are not walked for nothing.
-  if (riff.length >= 21 && riff.toString('latin1', 12, 16) === 'VP8X' && (riff[20]! & 0x08) === 0) {
+  const vp8x = riff.length >= 21 && riff.toString('latin1', 12, 16) === 'VP8X';
+  if (vp8x && (riff[20]! & 0x08) === 0) {
     end = Math.min(end, MEDIA_LIMITS.metadataChunkBytes);
   }
+  // Only when the flags promise EXIF is a walk ended by the cap (not the file's end) a loss worth saying.
+  const promised = vp8x && (riff[20]! & 0x08) !== 0 && end < source.size;
   let offset = 12;
   let chunks = 0;
   for (; chunks < MEDIA_LIMITS.maxWebpChunks && offset + 8 <= end; chunks++) {
@@ -66,11 +71,12 @@ export async function findWebpExifChunk(source: RandomAccessSource, maxBytes: nu
       const available = Math.max(0, Math.min(length, end - start));
       const prefix = await reader.read(start, Math.min(6, available));
       const skip = prefix.length === 6 && prefix.toString('latin1') === 'Exif\0\0' ? 6 : 0;
-      return { kind: 'exif', start: start + skip, length: available - skip };
+      return { kind: 'exif', start: start + skip, length: available - skip, cutAtCap: available < length && end < source.size };
     }
     offset = start + length + (length % 2);
   }
-  return offset + 8 <= end ? { kind: 'stopped', chunks } : { kind: 'none' };
+  if (offset + 8 <= end) return { kind: 'stopped', chunks };
+  return promised ? { kind: 'capped', bytes: end } : { kind: 'none' };
 }
 
 /** `length` bytes of `source` from `start`, read through it (no URL: only exifr reads this). */

@@ -111,14 +111,18 @@ serveTasks({
     const source = new RemoteSource(context, name, size);
     const found = await findWebpExifChunk(source, maxBytes);
     if (found.kind === 'none') return { value: null };
-    if (found.kind === 'stopped') {
-      const message = `WebP: no EXIF chunk in the first ${found.chunks} chunks; the rest were not walked`;
+    if (found.kind === 'stopped' || found.kind === 'capped') {
+      const message =
+        found.kind === 'stopped'
+          ? `WebP: no EXIF chunk in the first ${found.chunks} chunks; the rest were not walked`
+          : `WebP: its VP8X flags say it has EXIF, but no EXIF chunk starts within the first ${found.bytes} bytes read`;
       return { value: { output: undefined, limitReached: false, messages: [message] } satisfies ExifrTaskOutput };
     }
     try {
       const opened = await openExifr(subSource(source, found.start, found.length), options, { maxBytes });
       const output = await opened.exifr.parse();
       const messages = exifrMessages(opened.exifr, output);
+      if (found.cutAtCap) messages.push(`WebP: the EXIF chunk runs past the ${maxBytes} bytes read; the rest of it was not read`);
       return { value: { output: output === undefined ? undefined : compact(output), limitReached: opened.reader.limitReached, messages } satisfies ExifrTaskOutput };
     } catch (err) {
       if (isExhibitError(err)) throw err;
