@@ -117,6 +117,11 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues({ ...mp4, 'QuickTime:CreateDate': '0000:00:00 00:00:00' }).values.takenAt).toBeUndefined();
   });
 
+  it('regression: matroska-date-utc-not-compared — a Matroska DateUTC is the reference capture time, in UTC', () => {
+    const mkv = { 'File:MIMEType': 'video/x-matroska', 'Matroska:DateTimeOriginal': '2024:05:01 10:20:30Z' };
+    expect(exiftoolValues(mkv).values.takenAt).toEqual({ local: '2024-05-01T10:20:30', offsetMinutes: 0 });
+  });
+
   it('GPS 0,0 is no location on the reference side', () => {
     expect(exiftoolValues({ 'Composite:GPSLatitude': 0, 'Composite:GPSLongitude': 0 }).values.gps).toBeUndefined();
   });

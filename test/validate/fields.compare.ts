@@ -227,8 +227,8 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
 /**
  * The capture time. Images: DateTimeOriginal, then CreateDate (DateTimeDigitized),
  * each with its own offset tag, then XMP. Videos: Apple's CreationDate (local with
- * offset), then the movie header's CreateDate, which QuickTime defines as UTC.
- * Never ModifyDate: it records an edit, not the capture.
+ * offset), then the movie header's CreateDate, which QuickTime defines as UTC;
+ * Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
  */
 function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: string } | undefined {
   const candidates: Array<[string, () => TimeValue | undefined]> = exiftoolIsVideo(record)
@@ -237,6 +237,8 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
         ['UserData:DateTimeOriginal', () => parseTime(record['UserData:DateTimeOriginal'])],
         ['QuickTime:CreateDate', () => parseTime(record['QuickTime:CreateDate'], 'Z')],
         ['Keys:CreationTime', () => parseTime(record['Keys:CreationTime'])],
+        // Matroska/WebM DateUTC (exiftool writes the Z); without it every MKV capture time was only-exhibit.
+        ['Matroska:DateTimeOriginal', () => parseTime(record['Matroska:DateTimeOriginal'], 'Z')],
       ]
     : [
         ['ExifIFD:DateTimeOriginal', () => parseTime(record['ExifIFD:DateTimeOriginal'], record['ExifIFD:OffsetTimeOriginal'])],

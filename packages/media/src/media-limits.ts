@@ -9,6 +9,12 @@ export const MEDIA_LIMITS = {
   imageReadChunkBytes: 8 * 1024 * 1024,
   /** First and follow-up ranged reads while exifr looks for metadata. */
   metadataChunkBytes: 64 * 1024,
+  /**
+   * RIFF chunks walked looking for a WebP's EXIF chunk (in the parser thread,
+   * read in metadataChunkBytes windows). A still image has two to five; EXIF
+   * comes after all frames of an animation. Reaching it is metadata-partial.
+   */
+  maxWebpChunks: 16384,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

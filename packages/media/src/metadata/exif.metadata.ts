@@ -11,7 +11,8 @@ import {
   type RecordedTime,
 } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { parseExifrSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
+import { parseExifrSandboxed, parseWebpExifSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
+import type { ExifrTaskOutput } from '../sandbox/parse.tasks.js';
 import type { PixelSize } from './pixel-size.js';
 import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
@@ -70,6 +71,8 @@ export async function readImageMetadata(
     if (/Unknown file format/i.test(errorMessage(err))) {
       // exifr reads no GIF, WebP or BMP; their size is still known from the header.
       const size = await pixelSizeSandboxed(source, sizeOptions);
+      const webp = await parseWebpExifSandboxed(source, EXIFR_OPTIONS, sizeOptions);
+      if (webp) return webpMetadata(webp, size);
       if (size) return normaliseExif({}, { size });
       throw new ExhibitError('unsupported-format', 'no metadata reader for this image format', { cause: err });
     }
@@ -87,6 +90,14 @@ export async function readImageMetadata(
   if (messages.length > 0 || notes.length > 0) {
     metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: messages, _notes: notes });
   }
+  return metadata;
+}
+
+/** A WebP's metadata: its EXIF chunk as exifr read it in the parser thread (webp-exif.reader.ts), and its size. */
+function webpMetadata(parsed: ExifrTaskOutput, size: PixelSize | null): MediaMetadata {
+  const segments = (parsed.output ?? {}) as Segments;
+  const metadata = normaliseExif(segments, { size, partial: parsed.messages });
+  if (parsed.messages.length > 0) metadata.raw = toJsonSafe({ ...withoutErrors(segments), _errors: parsed.messages });
   return metadata;
 }
 
@@ -281,10 +292,21 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
   if (lat === undefined || lon === undefined) return null;
   let altM: number | undefined;
   const alt = gps.GPSAltitude;
-  if (typeof alt === 'number' && Number.isFinite(alt)) {
-    const ref = byteValue(gps.GPSAltitudeRef);
-    // Ref 1 = below sea level; absent means above.
-    altM = ref === 1 && alt !== 0 ? -alt : alt;
+  const altRef = gps.GPSAltitudeRef === undefined ? 0 : byteValue(gps.GPSAltitudeRef);
+  if (typeof alt === 'number' && Number.isFinite(alt) && altRef !== null && altRef >= 0 && altRef <= 3) {
+    // Even references are at or above, odd below. EXIF 2.x: 0/1 above/below sea
+    // level. EXIF 3.0 (CIPA DC-008-2023): 0/1 are ellipsoidal height, 2/3 above/
+    // below sea level. Reading only 1 as "below" put a depth of 3 above ground
+    // (gps-altitude-ref-3-below-as-above). exiftool 12.57 makes every non-zero
+    // reference, 2 included, negative: a deliberate departure, as EXIF 3.0
+    // defines 2 as a positive sea-level value. Absent means above; any other
+    // value says nothing about the sign, so there is no altitude. As for the
+    // degrees, the reference gives the sign: a negative (SRATIONAL) altitude
+    // with a "below" reference is no height (gps-signed-altitude-double-negation),
+    // and one with an "above" reference contradicts itself.
+    const below = altRef % 2 === 1;
+    if (below) altM = alt === 0 ? 0 : -Math.abs(alt);
+    else if (alt >= 0) altM = alt;
   }
   const usable = (v: number | null, max: number): v is number => v !== null && Number.isFinite(v) && Math.abs(v) <= max;
   if (!usable(lat, 90) || !usable(lon, 180)) {
@@ -302,23 +324,36 @@ function gpsDetail(p: RecordedGps): string {
 }
 
 /**
- * Decimal degrees as exiftool computes them (deg + min/60 + sec/3600, signed
- * by the reference); null when the value is not a number; undefined when
- * there is no value or no valid reference (nothing recorded to keep).
+ * Decimal degrees as exiftool computes them (|deg| + |min|/60 + |sec|/3600,
+ * signed by the reference); null when the value is not a number; undefined
+ * when there is no value or no valid reference (nothing recorded to keep).
+ *
+ * The reference alone gives the hemisphere. Some writers store the values as
+ * signed rationals (SRATIONAL) that are already negative, and add an S or W
+ * reference as well: negating the signed sum again put those photos in the
+ * other hemisphere (gps-signed-rational-double-negation). A negative value
+ * with an N or E reference contradicts itself, so it is no position at all;
+ * so are degrees, minutes and seconds of mixed signs (gps-mixed-sign-degrees).
  */
 function degrees(value: unknown, ref: unknown, positive: string, negative: string): number | null | undefined {
-  let deg: number;
+  let parts: number[];
   if (Array.isArray(value) || ArrayBuffer.isView(value)) {
     const [d, m = 0, s = 0] = Array.from(value as ArrayLike<unknown>);
     if (![d, m, s].every((n) => typeof n === 'number')) return undefined;
-    deg = (d as number) + (m as number) / 60 + (s as number) / 3600;
+    parts = [d as number, m as number, s as number];
   } else if (typeof value === 'number') {
-    deg = value;
+    parts = [value, 0, 0];
   } else {
     return undefined;
   }
   const r = typeof ref === 'string' ? ref.replace(/\0.*$/s, '').trim().toUpperCase() : '';
   if (r !== positive && r !== negative) return undefined;
+  if (r === positive && parts.some((n) => n < 0)) return undefined;
+  // Mixed signs ([-33, 52, 3]) have no one reading: -33.8675 if the sign is the
+  // whole value's, -32.1325 as exiftool sums them; neither can be stood behind.
+  if (parts.some((n) => n < 0) && parts.some((n) => n > 0)) return undefined;
+  const [d, m, s] = parts.map(Math.abs) as [number, number, number];
+  const deg = d + m / 60 + s / 3600;
   if (!Number.isFinite(deg)) return null;
   return r === negative && deg !== 0 ? -deg : deg;
 }

@@ -1,7 +1,10 @@
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { ascii, buildExif, dms, rational, short, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { pngChunk } from '../test-support/fixtures.js';
+import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
 import { readImageMetadata } from './exif.metadata.js';
 
 /**
@@ -37,6 +40,31 @@ function withXmp(jpegBytes: Buffer, description: string): Buffer {
   return Buffer.concat([jpegBytes.subarray(0, exifEnd), xmpSegment(xml), jpegBytes.subarray(exifEnd)]);
 }
 
+/** `png` with a zTXt "Raw profile type exif" holding `text` (compressed) after IHDR. */
+function withRawProfile(png: Buffer, text: Buffer): Buffer {
+  const ztxt = Buffer.concat([Buffer.from('Raw profile type exif\0\0', 'latin1'), deflateSync(text)]);
+  return Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', ztxt), png.subarray(33)]);
+}
+
+function riffChunk(fourcc: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.write(fourcc, 0, 'latin1');
+  head.writeUInt32LE(data.length, 4);
+  return Buffer.concat([head, data, Buffer.alloc(data.length % 2)]);
+}
+
+/** An animated WebP (VP8X with the EXIF flag, 32x24): `frames`, then `exif`. */
+function animatedWebp(frames: Buffer[], exif: Buffer): Buffer {
+  const vp8x = Buffer.alloc(10);
+  vp8x[0] = 0x0a; // animation and EXIF flags
+  vp8x.writeUIntLE(31, 4, 3);
+  vp8x.writeUIntLE(23, 7, 3);
+  const body = Buffer.concat([riffChunk('VP8X', vp8x), riffChunk('ANIM', Buffer.alloc(6)), ...frames, exif]);
+  const riff = Buffer.from('RIFF\0\0\0\0WEBP', 'latin1');
+  riff.writeUInt32LE(body.length + 4, 4);
+  return Buffer.concat([riff, body]);
+}
+
 const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
 const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): ExifSpec['gps'] => ({
   [TAGS.GPSLatitudeRef]: ascii(latRef),
@@ -44,6 +72,26 @@ const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): Ex
   [TAGS.GPSLongitudeRef]: ascii(lonRef),
   [TAGS.GPSLongitude]: lon,
 });
+
+/** A WebP (VP8X, as libvips writes it with EXIF) whose EXIF chunk holds `exifPayload`. */
+async function webpWithExif(exifPayload: Buffer): Promise<Buffer> {
+  const written = await sharp({ create: { width: 32, height: 24, channels: 3, background: '#406080' } }).withExif({ IFD0: { Make: 'placeholder' } }).webp().toBuffer();
+  const chunks: Buffer[] = [];
+  for (let o = 12; o + 8 <= written.length; ) {
+    const length = written.readUInt32LE(o + 4);
+    const fourcc = written.toString('latin1', o, o + 4);
+    const data = fourcc === 'EXIF' ? exifPayload : written.subarray(o + 8, o + 8 + length);
+    const head = Buffer.alloc(8);
+    head.write(fourcc, 0, 'latin1');
+    head.writeUInt32LE(data.length, 4);
+    chunks.push(head, data, Buffer.alloc(data.length % 2));
+    o += 8 + length + (length % 2);
+  }
+  const body = Buffer.concat(chunks);
+  const riff = Buffer.from('RIFF\0\0\0\0WEBP', 'latin1');
+  riff.writeUInt32LE(body.length + 4, 4);
+  return Buffer.concat([riff, body]);
+}
 
 describe('metadata values: right or absent', () => {
   it('regression: make-model-bytes-after-nul (Trust.\\0Gemini11HH) end at the first NUL', async () => {
@@ -151,6 +199,299 @@ describe('metadata values: right or absent', () => {
     expect(nan.gps).toBeUndefined();
     expect(nan.gpsRecorded).toMatchObject({ lat: null, flag: 'gps-out-of-range' });
     expect(nan.gpsRecorded?.lon).toBeCloseTo(10, 6);
+  });
+
+  it('regression: gps-signed-rational-double-negation — negative SRATIONAL degrees with an S/W reference stay south/west', async () => {
+    // Writers that store signed degrees and also write the reference; exiftool reads -33.8675,-151.2070 (Sydney).
+    const m = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [-52, 1], [-3, 1]), 'S', srational([-151, 1], [-12, 1], [-252, 10]), 'W') }));
+    expect(m.gps?.lat).toBeCloseTo(-(33 + 52 / 60 + 3 / 3600), 9);
+    expect(m.gps?.lon).toBeCloseTo(-(151 + 12 / 60 + 25.2 / 3600), 9);
+    // A negative value with an N reference says both hemispheres: no position.
+    const contradicts = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'N', dms(151.207), 'E') }));
+    expect(contradicts.gps).toBeUndefined();
+    expect(contradicts.gpsRecorded).toBeUndefined();
+  });
+
+  it('regression: gps-mixed-sign-degrees — degrees, minutes and seconds of mixed signs are no position', async () => {
+    // [-33, 52, 3] S: -33.8675 if the sign is the whole value's, -32.1325 as exiftool sums it; neither is certain.
+    const m = await read(await jpeg(16, 12, { gps: gpsAt(srational([-33, 1], [52, 1], [3, 1]), 'S', dms(151.207), 'E') }));
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded).toBeUndefined();
+    expect(m).toMatchObject({ width: 16, height: 12 });
+  });
+
+  it('regression: gps-altitude-ref-3-below-as-above — EXIF 3.0 references 2 (above) and 3 (below) keep their sign', async () => {
+    const at = (ref: number) => jpeg(16, 12, { gps: { ...gpsAt(dms(10), 'N', dms(20), 'E'), [TAGS.GPSAltitudeRef]: byte(ref), [TAGS.GPSAltitude]: rational([125, 1]) } });
+    expect((await read(await at(3))).gps?.altM).toBe(-125);
+    expect((await read(await at(2))).gps?.altM).toBe(125);
+    expect((await read(await at(1))).gps?.altM).toBe(-125);
+    // A reference EXIF does not define: the position stands, the altitude's sign is unknown.
+    const unknown = await read(await at(7));
+    expect(unknown.gps).toEqual({ lat: 10, lon: 20 });
+  });
+
+  it('regression: webp-exif-chunk-not-read — a WebP\'s EXIF chunk gives its capture time, GPS, make and model', async () => {
+    const tiff = buildExif({
+      ifd0: { [TAGS.Make]: ascii('Google'), [TAGS.Model]: ascii('Pixel 8') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    // With JPEG's Exif\0\0 header in the chunk (libvips) and without it (exiftool): both read the same.
+    for (const payload of [Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]), tiff]) {
+      const m = await read(await webpWithExif(payload));
+      expect(m).toMatchObject({ make: 'Google', model: 'Pixel 8', width: 32, height: 24 });
+      expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
+      expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+      expect(m.gps?.lon).toBeCloseTo(2.2945, 6);
+      expect(m.findings).toBeUndefined();
+    }
+  });
+
+  it('regression: png-exif-chunk-with-jpeg-header — an eXIf chunk starting with Exif\\0\\0 still gives its EXIF', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const tiff = buildExif({
+      ifd0: { [TAGS.Make]: ascii('Apple'), [TAGS.Model]: ascii('iPhone 15') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') },
+      gps: gpsAt(dms(33.8675), 'S', dms(151.207), 'E'),
+    });
+    // After IHDR (8-byte signature + 25-byte chunk), as ImageMagick writes it.
+    const withChunk = (payload: Buffer) => Buffer.concat([png.subarray(0, 33), pngChunk('eXIf', payload), png.subarray(33)]);
+    for (const payload of [Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]), tiff]) {
+      const m = await read(withChunk(payload));
+      expect(m).toMatchObject({ make: 'Apple', model: 'iPhone 15', width: 20, height: 10 });
+      expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+      expect(m.gps?.lat).toBeCloseTo(-33.8675, 6);
+      expect(m.findings).toBeUndefined();
+    }
+  });
+
+  it('regression: png-appended-file-planted-exif — EXIF after IEND or inside a private chunk of a large PNG is not taken', async () => {
+    // A search of the file's tail for an eXIf chunk "leading to IEND" took these; exiftool shows neither.
+    // 300x300 noise, stored uncompressed: ~270 KB, so IEND lies far past exifr's first 64 KiB.
+    const pixels = Buffer.alloc(300 * 300 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
+    const carrier = await sharp(pixels, { raw: { width: 300, height: 300, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+    expect(carrier.length).toBeGreaterThan(4 * 64 * 1024);
+    const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('Planted') }, exif: { [TAGS.DateTimeOriginal]: ascii('2001:02:03 04:05:06') }, gps: gpsAt(dms(51.5), 'N', dms(0.12), 'W') });
+    // A small PNG with an eXIf chunk appended after the carrier's IEND.
+    const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#102030' } }).png().toBuffer();
+    const appended = Buffer.concat([carrier, small.subarray(0, 33), pngChunk('eXIf', tiff), small.subarray(33)]);
+    // A private ancillary chunk before IEND whose data is a whole eXIf chunk.
+    const fake = pngChunk('eXIf', tiff).subarray(0, 8 + tiff.length);
+    const iend = carrier.length - 12;
+    const privateChunk = Buffer.concat([carrier.subarray(0, iend), pngChunk('prVt', fake), carrier.subarray(iend)]);
+    for (const bytes of [appended, privateChunk]) {
+      const m = await read(bytes);
+      expect(m).toMatchObject({ width: 300, height: 300 });
+      expect(m.make).toBeUndefined();
+      expect(m.takenAt).toBeUndefined();
+      expect(m.gps).toBeUndefined();
+      expect(m.gpsRecorded).toBeUndefined();
+    }
+  });
+
+  it('regression: png-imagemagick-raw-profile-exif-not-read — ImageMagick\'s zTXt "Raw profile type exif" gives the EXIF', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const tiff = buildExif({
+      ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Model]: ascii('EOS R5') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    // ImageMagick's layout: "\nexif\n", the length in 8 columns, then the APP1 payload as hex, 72 digits a line.
+    const app1 = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+    const hexLines = app1.toString('hex').match(/.{1,72}/g)!.join('\n');
+    const text = `\nexif\n${String(app1.length).padStart(8)}\n${hexLines}\n`;
+    const ztxt = Buffer.concat([Buffer.from('Raw profile type exif\0\0', 'latin1'), deflateSync(Buffer.from(text, 'latin1'))]);
+    const m = await read(Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', ztxt), png.subarray(33)]));
+    expect(m).toMatchObject({ make: 'Canon', model: 'EOS R5', width: 20, height: 10 });
+    expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.findings).toBeUndefined();
+    // A profile that inflates past the cap, or is not hex, gives nothing but a metadata-partial finding saying why.
+    const bombed = await read(withRawProfile(png, Buffer.alloc(8 * 1024 * 1024, 0x41)));
+    expect(bombed).toMatchObject({ width: 20, height: 10 });
+    expect(bombed.make).toBeUndefined();
+    expect(bombed.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(bombed.raw)).toMatch(/raw profile unreadable.*(buffer|length|output)/i);
+    const notHex = await read(withRawProfile(png, Buffer.from(`\nexif\n${String(app1.length).padStart(8)}\n${hexLines.replace(/^../, 'zz')}\n`, 'latin1')));
+    expect(notHex).toMatchObject({ width: 20, height: 10 });
+    expect(notHex.make).toBeUndefined();
+    expect(notHex.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(notHex.raw)).toContain('profile is not hex');
+  });
+
+  it('regression: png-raw-profile-whitespace-run-redos — a raw profile with a long whitespace run is refused at once', async () => {
+    // One regular expression over the whole text backtracked quadratically on this (30 s, a core busy, from a 1 KB file).
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const m = await read(withRawProfile(png, Buffer.from(`\nexif\n10${' '.repeat(1_000_000)}!`, 'latin1')));
+    expect(m).toMatchObject({ width: 20, height: 10 });
+    expect(m.make).toBeUndefined();
+    expect(m.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(m.raw)).toContain('profile is not hex');
+  });
+
+  it('regression: png-large-ztxt-read-whole-before-keyword — only a zTXt\'s keyword is read before it is known to be a raw profile', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const noise = Buffer.alloc(900 * 1024);
+    for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+    const comment = Buffer.concat([Buffer.from('Comment\0\0', 'latin1'), noise]);
+    const source = new BufferSource(Buffer.concat([png.subarray(0, 33), pngChunk('zTXt', comment), png.subarray(33)]));
+    const m = await readImageMetadata(source);
+    expect(m.make).toBeUndefined();
+    expect(source.reads.reduce((n, r) => n + r.length, 0)).toBeLessThan(4 * 64 * 1024);
+  });
+
+  it('regression: png-chunk-header-across-read-boundary-loses-exif — a chunk header across the first 64 KiB costs no EXIF', async () => {
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const exif = pngChunk('eXIf', buildExif({ ifd0: { [TAGS.Make]: ascii('Apple') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') } }));
+    const before = 33 + exif.length;
+    // A tEXt chunk sized so that the next chunk's 8-byte header starts 4 bytes before 64 KiB.
+    const fill = 64 * 1024 - 4 - before - 12;
+    const text = pngChunk('tEXt', Buffer.concat([Buffer.from('Comment\0', 'latin1'), Buffer.alloc(fill - 8, 0x78)]));
+    const bytes = Buffer.concat([png.subarray(0, 33), exif, text, png.subarray(33)]);
+    expect(before + text.length).toBe(64 * 1024 - 4);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Apple', width: 20, height: 10 });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+    expect(m.findings).toBeUndefined();
+  });
+
+  it('regression: webp-animation-exif-read-per-chunk — an animation\'s EXIF after 1,100 frames is read in 64 KiB windows', async () => {
+    // One ranged read per chunk on the main thread: 974 reads for 1,000 frames, and after 1,024 chunks EXIF silently missed.
+    const frames = Array.from({ length: 1100 }, () => riffChunk('ANMF', Buffer.alloc(2048, 1)));
+    const source = new BufferSource(animatedWebp(frames, riffChunk('EXIF', buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } }))));
+    const m = await readImageMetadata(source);
+    expect(m).toMatchObject({ make: 'Google', width: 32, height: 24 });
+    expect(m.findings).toBeUndefined();
+    expect(source.reads.length).toBeLessThan(2 * Math.ceil(source.size / (64 * 1024)));
+    // Past MEDIA_LIMITS.maxWebpChunks the walk stops, and says so.
+    const tooMany = Array.from({ length: 16400 }, () => riffChunk('JUNK', Buffer.alloc(0)));
+    const stopped = await read(animatedWebp(tooMany, riffChunk('EXIF', buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } }))));
+    expect(stopped).toMatchObject({ width: 32, height: 24 });
+    expect(stopped.make).toBeUndefined();
+    expect(stopped.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(stopped.raw)).toContain('the rest were not walked');
+  });
+
+  it('regression: webp-exif-past-byte-cap-lost-silently — a flagged EXIF chunk beyond the read cap is a partial read, not silence', async () => {
+    // 12 frames of 64 KiB, then EXIF: with a 256 KiB cap the walk ends before it. It said nothing; a JPEG says "beyond N bytes".
+    const frames = Array.from({ length: 12 }, () => riffChunk('ANMF', Buffer.alloc(64 * 1024, 1)));
+    const bytes = animatedWebp(frames, riffChunk('EXIF', buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } })));
+    const capped = await readImageMetadata(new BufferSource(bytes), { maxBytes: 256 * 1024 });
+    expect(capped).toMatchObject({ width: 32, height: 24 });
+    expect(capped.make).toBeUndefined();
+    expect(capped.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    expect(JSON.stringify(capped.raw)).toContain('no EXIF chunk starts within the first 262144 bytes');
+    // Within the cap it is read, with no finding.
+    const whole = await readImageMetadata(new BufferSource(bytes), { maxBytes: 2 * 1024 * 1024 });
+    expect(whole).toMatchObject({ make: 'Google' });
+    expect(whole.findings).toBeUndefined();
+  });
+
+  it('a WebP EXIF chunk that is not TIFF, or claims more bytes than the file has, costs nothing but itself', async () => {
+    const junk = await read(await webpWithExif(Buffer.from('not a tiff structure at all')));
+    expect(junk).toMatchObject({ width: 32, height: 24 });
+    expect(junk.make).toBeUndefined();
+    expect(junk.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
+    const whole = await webpWithExif(buildExif({ ifd0: { [TAGS.Make]: ascii('Google') } }));
+    const exifAt = whole.indexOf('EXIF', 12, 'latin1');
+    whole.writeUInt32LE(0xfffffff0, exifAt + 4);
+    const claimed = await read(whole);
+    expect(claimed).toMatchObject({ make: 'Google', width: 32, height: 24 });
+  });
+
+  it('regression: exif-date-with-inline-offset-skipped — DateTimeOriginal with its offset in the text is the capture time', async () => {
+    // exiftool: DateTimeOriginal 2024:05:01 12:20:30+02:00. The text used to be refused, and CreateDate taken instead.
+    const m = await read(await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30+02:00'), 0x9004: ascii('2024:05:01 12:25:00') } }));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120, utc: '2024-05-01T10:20:30Z', source: 'EXIF:DateTimeOriginal' });
+  });
+
+  it('regression: gps-signed-altitude-double-negation — a negative SRATIONAL altitude with a below-sea-level reference stays below', async () => {
+    const at = (ref: number, metres: number) =>
+      jpeg(16, 12, { gps: { ...gpsAt(dms(31.5), 'N', dms(35.5), 'E'), [TAGS.GPSAltitudeRef]: byte(ref), [TAGS.GPSAltitude]: srational([metres, 1]) } });
+    // The Dead Sea shore, -430 m: exiftool reads -430 for both signs of the stored value.
+    expect((await read(await at(1, -430))).gps?.altM).toBe(-430);
+    expect((await read(await at(1, 430))).gps?.altM).toBe(-430);
+    // Negative with an "above" reference says both: no altitude, the position stands.
+    const contradicts = await read(await at(0, -430));
+    expect(contradicts.gps).toEqual({ lat: 31.5, lon: 35.5 });
+  });
+
+  it('regression: jpeg-app13-across-read-boundary-loses-exif — a Photoshop APP13 across the first 64 KiB keeps EXIF, GPS and IPTC', async () => {
+    const segment = (marker: number, body: Buffer) => {
+      const head = Buffer.alloc(4);
+      head.writeUInt16BE(0xff00 | marker, 0);
+      head.writeUInt16BE(body.length + 2, 2);
+      return Buffer.concat([head, body]);
+    };
+    const resource = (id: number, data: Buffer) => {
+      const head = Buffer.alloc(12);
+      head.write('8BIM', 0, 'latin1');
+      head.writeUInt16BE(id, 4); // then an empty Pascal name (2 bytes)
+      head.writeUInt32BE(data.length, 8);
+      return Buffer.concat([head, data, Buffer.alloc(data.length % 2)]);
+    };
+    // A 40 KB thumbnail resource, then IPTC DateCreated: exifr scans the segment for the IPTC resource.
+    const iptc = Buffer.concat([Buffer.from([0x1c, 0x02, 0x37, 0x00, 0x08]), Buffer.from('20250601', 'latin1')]);
+    const app13 = segment(0xed, Buffer.concat([Buffer.from('Photoshop 3.0\0', 'latin1'), resource(0x040c, Buffer.alloc(40_000, 0x55)), resource(0x0404, iptc)]));
+    // An ICC-sized APP2 first, so that the APP13 starts before 64 KiB and ends after it.
+    const app2 = segment(0xe2, Buffer.concat([Buffer.from('ICC_PROFILE\0\x01\x01', 'latin1'), Buffer.alloc(40_000)]));
+    const withExif = await jpeg(16, 12, {
+      ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Model]: ascii('EOS R5') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    const exifEnd = 4 + withExif.readUInt16BE(4);
+    const bytes = Buffer.concat([withExif.subarray(0, exifEnd), app2, app13, withExif.subarray(exifEnd)]);
+    const app13At = bytes.indexOf('Photoshop 3.0', 0, 'latin1') - 4;
+    expect(app13At).toBeLessThan(64 * 1024);
+    expect(app13At + app13.length).toBeGreaterThan(64 * 1024);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', model: 'EOS R5', width: 16, height: 12 });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.findings).toBeUndefined();
+    expect((m.raw as { iptc?: Record<string, unknown> }).iptc?.DateCreated).toBe('20250601');
+  });
+
+  it('regression: jpeg-app-header-across-read-boundary-loses-exif — an APPn header across the first 64 KiB keeps the EXIF after it', async () => {
+    const withExif = await jpeg(16, 12, { ifd0: { [TAGS.Make]: ascii('Canon') }, exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05') } });
+    const segment = (marker: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    // An APP15 filler, then an XMP APP1 whose namespace (read to tell its type) starts 10 bytes before 64 KiB.
+    const filler = segment(0xef, Buffer.alloc(64 * 1024 - 10 - 2 - 4));
+    const xmp = segment(0xe1, Buffer.from('http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x="adobe:ns:meta/"/>', 'latin1'));
+    const bytes = Buffer.concat([withExif.subarray(0, 2), filler, xmp, withExif.subarray(2)]);
+    expect(bytes.indexOf('http://ns.adobe.com', 0, 'latin1')).toBe(64 * 1024 - 6);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', width: 16, height: 12 });
+    expect(m.takenAt?.local).toBe('2025-06-01T14:30:05');
+  });
+
+  it('regression: jpeg-exif-near-read-boundary-loses-preview — an EXIF APP1 starting 40 bytes before 64 KiB keeps its preview and orientation', async () => {
+    // The APPn scan held back every segment within 64 bytes of the first read's end; exifr's TIFF-only
+    // reads (preview, orientation) then read no further: main gave the preview and orientation 6, the branch none.
+    const thumb = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+    const withExif = await jpeg(64, 48, { ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Orientation]: short(6) }, thumbnail: thumb });
+    const segment = (marker: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    const filler = segment(0xef, Buffer.alloc(64 * 1024 - 40 - 2 - 4));
+    const bytes = Buffer.concat([withExif.subarray(0, 2), filler, withExif.subarray(2)]);
+    expect(bytes.indexOf('Exif\0\0', 0, 'latin1') - 4).toBe(64 * 1024 - 40);
+    const found = await exifPreviewSandboxed(bytes);
+    expect(found.orientation).toBe(6);
+    expect(found.preview?.equals(thumb)).toBe(true);
+    expect(await read(bytes)).toMatchObject({ make: 'Canon', orientation: 6, width: 64, height: 48 });
+  });
+
+  it('regression: jpeg-app-marker-three-bytes-before-read-end — an EXIF APP1 whose marker starts 3 bytes before 64 KiB keeps its EXIF', async () => {
+    // The segment's length straddled the first read's end: the scan read it out of bounds (RangeError) and every tag was lost.
+    const withExif = await jpeg(64, 48, { ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Orientation]: short(6) } });
+    const segment = (marker: number, body: Buffer) => Buffer.concat([Buffer.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+    const filler = segment(0xef, Buffer.alloc(64 * 1024 - 3 - 2 - 4));
+    const bytes = Buffer.concat([withExif.subarray(0, 2), filler, withExif.subarray(2)]);
+    expect(bytes.indexOf('Exif\0\0', 0, 'latin1') - 4).toBe(64 * 1024 - 3);
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', orientation: 6, width: 64, height: 48 });
+    expect(m.findings).toBeUndefined();
   });
 
   it('regression: invalid-tiff-value-type drops nothing else and is recorded as metadata-partial', async () => {

@@ -1,3 +1,4 @@
+import { inflateSync } from 'node:zlib';
 import exifr from 'exifr';
 import { ExhibitError, LIMITS, type RandomAccessSource } from '@exhibit/core';
 import { hasHeifBrand, MAX_FTYP_BYTES } from '../identify/heif-brands.js';
@@ -312,6 +313,221 @@ function correctedHeifParser(Base: HeifParserCtor): HeifParserCtor {
 const CorrectedHeic = correctedHeifParser(ExifrHeicParser);
 const CorrectedAvif = correctedHeifParser(ExifrAvifParser);
 
+interface PngChunkView {
+  byteLength: number;
+  getString(offset: number, length: number): string;
+  subarray(offset: number, length?: number): PngChunkView;
+}
+interface PngChunk {
+  type: string;
+  offset: number;
+  length: number;
+  start: number;
+  size: number;
+  marker: number;
+  chunk?: PngChunkView;
+}
+interface PngParserBase {
+  file: ExifrBufferView & {
+    getString(offset: number, length: number): string;
+    getUint8Array(offset: number, length: number): Uint8Array;
+    available(offset: number, length: number): boolean;
+  };
+  metaChunks: PngChunk[];
+  unknownChunks: PngChunk[];
+  errors: string[];
+  injectSegment(type: string, chunk: unknown): void;
+  findPngChunksInRange(offset: number, end: number): Promise<void>;
+}
+type PngParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unknown) => PngParserBase) & {
+  canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean;
+};
+const ExifrPngParser = lib.fileParsers.get('png') as PngParserCtor;
+/** ImageMagick's zTXt keywords for a JPEG's APP1 EXIF. */
+const RAW_PROFILE_KEYWORD = /^Raw profile type (exif|APP1)$/i;
+/** zTXt chunks looked at, and the most bytes one may hold or inflate to (EXIF as hex: twice its size). */
+const MAX_RAW_PROFILE_CHUNKS = 16;
+const MAX_RAW_PROFILE_TEXT_BYTES = 1024 * 1024;
+/** A zTXt's keyword (at most 79 bytes), its NUL and the compression method. */
+const ZTXT_HEAD_BYTES = 81;
+
+/**
+ * A PNG eXIf chunk holds the TIFF structure itself, but writers that followed
+ * the first drafts of the eXIf proposal (2017, "begins with the Exif ID code")
+ * put JPEG's `Exif\0\0` header in front of it. exifr then read no
+ * TIFF header and the whole EXIF was lost (png-exif-chunk-with-jpeg-header);
+ * exiftool reads it, with a warning. The header is skipped.
+ */
+class CorrectedPng extends ExifrPngParser {
+  /**
+   * exifr walks only the chunks inside its first read (64 KiB). An eXIf chunk
+   * after the image data of a larger PNG is not read (absent, never wrong):
+   * finding it by searching the file's tail took planted EXIF (a PNG appended
+   * after IEND, a private chunk holding a fake eXIf chunk) that exiftool does
+   * not show (png-appended-file-planted-exif); only a walk of the chunk chain
+   * from the signature would find the real one.
+   */
+  override async findPngChunksInRange(offset: number, end: number): Promise<void> {
+    // exifr reads each chunk's 8-byte header unchecked: one that straddles the end of
+    // the bytes read so far threw and lost every chunk, eXIf included
+    // (png-chunk-header-across-read-boundary-loses-exif). The walk stops before it.
+    await super.findPngChunksInRange(offset, this.wholeHeadersEnd(offset, end));
+  }
+
+  /** `end`, or the offset of the first chunk from `offset` whose header is not all before `end`. */
+  private wholeHeadersEnd(offset: number, end: number): number {
+    let o = offset;
+    while (o < end) {
+      if (o + 8 > end) return o;
+      o += 12 + this.file.getUint32(o);
+    }
+    return end;
+  }
+
+  async findExif(): Promise<void> {
+    const seg = this.metaChunks.find((info) => info.type === 'exif');
+    if (!seg?.chunk) {
+      const profile = await this.rawProfileExif();
+      if (profile) this.injectSegment('tiff', profile);
+      return;
+    }
+    let chunk = seg.chunk;
+    if (chunk.byteLength >= 6 && chunk.getString(0, 6) === 'Exif\0\0') chunk = chunk.subarray(6, chunk.byteLength - 6);
+    this.injectSegment('tiff', chunk);
+  }
+
+  /**
+   * ImageMagick (6, and 7 before it wrote eXIf) keeps a JPEG's EXIF in a PNG as
+   * a zTXt chunk "Raw profile type exif" (older: "APP1"): zlib-compressed text
+   * `\nexif\n<length>\n<hex lines>`. exifr reads no such chunk, so a converted
+   * photo lost its capture time, GPS, make and model
+   * (png-imagemagick-raw-profile-exif-not-read); exiftool reads it. Only chunks
+   * inside exifr's walk; inflated output capped at MAX_RAW_PROFILE_TEXT_BYTES.
+   */
+  private async rawProfileExif(): Promise<Uint8Array | undefined> {
+    const candidates = this.unknownChunks.filter((c) => c.type === 'ztxt').slice(0, MAX_RAW_PROFILE_CHUNKS);
+    for (const seg of candidates) {
+      if (seg.size < 24 || seg.size > MAX_RAW_PROFILE_TEXT_BYTES) continue;
+      // Keyword (1-79 bytes), NUL, compression method 0 (zlib), compressed text. Only the
+      // head is read to tell the keyword: any other zTXt is never read in full or inflated.
+      const headBytes = Math.min(seg.size, ZTXT_HEAD_BYTES);
+      await this.file.ensureChunk(seg.start, headBytes);
+      if (!this.file.available(seg.start, headBytes)) continue;
+      const head = Buffer.from(this.file.getUint8Array(seg.start, headBytes));
+      const nul = head.indexOf(0);
+      if (nul < 0 || nul + 1 >= head.length || !RAW_PROFILE_KEYWORD.test(head.toString('latin1', 0, nul)) || head[nul + 1] !== 0) continue;
+      await this.file.ensureChunk(seg.start, seg.size);
+      if (!this.file.available(seg.start, seg.size)) continue;
+      const data = Buffer.from(this.file.getUint8Array(seg.start, seg.size));
+      let text: string;
+      try {
+        text = inflateSync(data.subarray(nul + 2), { maxOutputLength: MAX_RAW_PROFILE_TEXT_BYTES }).toString('latin1');
+      } catch (err) {
+        this.errors.push(`PNG raw profile unreadable: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      const bytes = rawProfileBytes(text);
+      if (typeof bytes === 'string') {
+        this.errors.push(`PNG raw profile unreadable: ${bytes}`);
+        continue;
+      }
+      return bytes;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The APP1 payload of an ImageMagick raw profile text (`\n<name>\n<length>\n<hex>`)
+ * without JPEG's Exif\0\0, or why there is none. Linear in the text: one regular
+ * expression over it all (header, hex and whitespace in one) backtracked
+ * quadratically on a long whitespace run, holding a parser thread for tens of
+ * seconds on a 1 KB file (png-raw-profile-whitespace-run-redos).
+ */
+function rawProfileBytes(text: string): Uint8Array | string {
+  const header = /^\s*[A-Za-z0-9]+\s+(\d{1,9})\s/.exec(text);
+  if (!header) return 'no profile header';
+  const length = Number(header[1]);
+  const hex = text.slice(header[0].length).replace(/\s+/g, '');
+  if (!/^[0-9a-f]*$/i.test(hex)) return 'profile is not hex';
+  if (hex.length < length * 2) return `profile holds ${hex.length >> 1} of ${length} bytes`;
+  let bytes: Uint8Array = Buffer.from(hex.slice(0, length * 2), 'hex');
+  if (Buffer.from(bytes.subarray(0, 6)).toString('latin1') === 'Exif\0\0') bytes = bytes.subarray(6);
+  const order = Buffer.from(bytes.subarray(0, 4)).toString('latin1');
+  if (order !== 'II*\0' && order !== 'MM\0*') return 'profile holds no TIFF header';
+  return bytes;
+}
+
+type JpegParserCtor = (new (options: unknown, file: ExifrBufferView, parsers: unknown) => {
+  file: ExifrBufferView;
+  findAppSegmentsInRange(offset: number, end: number): number | undefined;
+}) & { canHandle(file: ExifrBufferView, firstTwoBytes: number): boolean };
+const ExifrJpegParser = lib.fileParsers.get('jpeg') as JpegParserCtor;
+/**
+ * How far from an APPn marker exifr's segment tests read: the type at +4 (four
+ * bytes) decides. Exif and JFIF end by +10; ICC's part numbers are at +16 and
+ * +17; XMP ('http') reads its 35-byte extension URI from +4. A fixed 64 (more
+ * than any test reads) held back an EXIF APP1 starting within 64 bytes of the
+ * end of the first read, and exifr's TIFF-only reads (preview, orientation)
+ * never read on (jpeg-exif-near-read-boundary-loses-preview).
+ */
+const APP_TYPE_END = 8;
+const APP_TEST_END = 10;
+const ICC_TEST_END = 18;
+const XMP_TEST_END = 4 + 35;
+/** 'http' and 'ICC_' as big-endian uint32. */
+const HTTP = 0x68747470;
+const ICC_ = 0x4943435f;
+
+/**
+ * exifr tells whether an APP13 holds IPTC by scanning the whole segment, and
+ * the other segment types by their first bytes, with no bounds check. A
+ * Photoshop APP13 (tens of KiB, with its own thumbnail) running past the bytes
+ * read so far made that scan read outside its buffer, and the exception ended
+ * the whole parse: EXIF, GPS and XMP lost with it
+ * (jpeg-app13-across-read-boundary-loses-exif); exiftool reads them. The scan
+ * of each range now stops before such a segment, so exifr reads the next
+ * chunk and takes the segment up once it is all there (or never, at the end of
+ * the file or the byte cap: then only that segment is missing).
+ */
+class CorrectedJpeg extends ExifrJpegParser {
+  override findAppSegmentsInRange(offset: number, end: number): number | undefined {
+    return super.findAppSegmentsInRange(offset, this.safeEnd(offset, end));
+  }
+
+  /** `end`, or the offset of the first APPn segment from `offset` that exifr could not test within `end`, plus 2 (exifr stops 2 bytes early). */
+  private safeEnd(offset: number, end: number): number {
+    const f = this.file;
+    // The same walk as exifr's: byte by byte to a 0xFF, over each segment by its length.
+    for (let o = offset; o < end - 2; o++) {
+      if (f.getUint8(o) !== 0xff) continue;
+      const marker = f.getUint8(o + 1);
+      const isApp = marker >= 0xe0 && marker <= 0xef;
+      const isJpeg = [0xc0, 0xc2, 0xc4, 0xdb, 0xdd, 0xda, 0xfe].includes(marker);
+      if (!isApp && !isJpeg) continue;
+      if (marker === 0xda) return end; // image data follows: exifr stops there itself
+      // The segment's length is not all read yet (a marker 3 bytes before the end): exifr would read past the
+      // range (a RangeError that lost every tag), so it stops here and reads on (jpeg-app-marker-three-bytes-before-read-end).
+      if (o + 4 > end) return o + 2;
+      const length = f.getUint16(o + 2);
+      if (isApp && this.testedEnd(o, marker, length, end) > end) return o + 2;
+      o += length + 1;
+    }
+    return end;
+  }
+
+  /** The end of the bytes exifr's segment tests read for the APPn at `o` (`end` bounds what may be looked at). */
+  private testedEnd(o: number, marker: number, length: number, end: number): number {
+    // APP13: exifr scans the whole segment for IPTC.
+    if (marker === 0xed) return Math.max(o + 2 + length, o + 4 + 'Photoshop'.length);
+    if (o + APP_TYPE_END > end) return o + APP_TYPE_END;
+    const type = this.file.getUint32(o + 4);
+    if (type === HTTP) return o + XMP_TEST_END;
+    if (type === ICC_ && marker === 0xe2) return o + ICC_TEST_END;
+    return o + APP_TEST_END;
+  }
+}
+
 export interface SourceExifr {
   exifr: ExifrInstance;
   reader: { limitReached: boolean; bytesRead: number };
@@ -338,9 +554,16 @@ export async function openExifr(
   instance.file = reader;
   if (reader.byteLength >= 4) {
     const marker = reader.getUint16(0);
-    for (const Parser of [CorrectedHeic, CorrectedAvif]) {
+    for (const [type, Parser] of [
+      ['jpeg', CorrectedJpeg],
+      ['heic', CorrectedHeic],
+      ['avif', CorrectedAvif],
+      ['png', CorrectedPng],
+    ] as Array<[string, HeifParserCtor | PngParserCtor | JpegParserCtor]>) {
       if (Parser.canHandle(reader, marker)) {
         instance.fileParser = new Parser(instance.options, reader, instance.parsers);
+        // What exifr's setup() would mark: extractThumbnail finds a JPEG's EXIF only with file.jpeg set.
+        (reader as unknown as Record<string, unknown>)[type] = true;
         break;
       }
     }

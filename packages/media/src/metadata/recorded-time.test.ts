@@ -36,6 +36,14 @@ describe('exifRecordedTime', () => {
     expect(exifRecordedTime(20240101, { source: 's' })).toBeNull();
   });
 
+  it('reads an offset written into the date text; one that disagrees with the offset tag leaves UTC unknown', () => {
+    expect(exifRecordedTime('2024:05:01 12:20:30-0500', { source: 's' })).toMatchObject({ offsetMinutes: -300, utc: '2024-05-01T17:20:30Z' });
+    expect(exifRecordedTime('2024:05:01 12:20:30Z', { source: 's' })).toMatchObject({ offsetMinutes: 0, utc: '2024-05-01T12:20:30Z' });
+    expect(exifRecordedTime('2024:05:01 12:20:30+02:00', { source: 's', offset: '+02:00' })).toMatchObject({ offsetMinutes: 120 });
+    expect(exifRecordedTime('2024:05:01 12:20:30+02:00', { source: 's', offset: '-05:00' })).toMatchObject({ local: '2024-05-01T12:20:30', offsetMinutes: null, utc: null });
+    expect(exifRecordedTime('2024:05:01 12:20:30+99:00', { source: 's' })).toBeNull();
+  });
+
   it('ignores an offset that is not one', () => {
     expect(exifRecordedTime('2024:05:01 12:20:30', { source: 's', offset: '+99:00' })).toMatchObject({ offsetMinutes: null, utc: null });
     expect(exifRecordedTime('2024:05:01 12:20:30', { source: 's', offset: '   ' })).toMatchObject({ offsetMinutes: null, utc: null });

@@ -22,7 +22,8 @@ interface WallClock {
   fraction: string;
 }
 
-const EXIF_RE = /^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*$/;
+/** EXIF date-time; some writers append the offset to the text itself (`2024:05:01 12:20:30+02:00`), as exiftool reads it. */
+const EXIF_RE = /^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?\s*$/i;
 const ISO_RE = /^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
 const OFFSET_RE = /^\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$/i;
 
@@ -54,7 +55,16 @@ export function exifRecordedTime(
   if (fraction === '' && typeof options.subSec === 'string' && /^\s*\d{1,9}\s*$/.test(options.subSec)) fraction = options.subSec.trim();
   const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6], fraction);
   if (!clock) return null;
-  const offset = typeof options.offset === 'string' ? parseOffsetMinutes(options.offset) : null;
+  const tagOffset = typeof options.offset === 'string' ? parseOffsetMinutes(options.offset) : null;
+  let offset = tagOffset;
+  if (m[8] !== undefined) {
+    // An offset in the text: it must be one (else the text is no time), and it
+    // must agree with the offset tag, if any. Rejecting the text used to drop
+    // the capture time for the next tag (exif-date-with-inline-offset-skipped).
+    const inline = parseOffsetMinutes(m[8]);
+    if (inline === null) return null;
+    offset = tagOffset === null ? inline : tagOffset === inline ? inline : null;
+  }
   return recorded(clock, offset, options.source);
 }
 

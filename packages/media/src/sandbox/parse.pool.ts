@@ -91,6 +91,24 @@ export function parseExifrSandboxed(
   });
 }
 
+/**
+ * A WebP's EXIF chunk read by exifr (metadata/webp-exif.reader.ts), in a parser
+ * thread over windowed ranged reads of at most `maxBytes`; null when the file
+ * has none.
+ */
+export function parseWebpExifSandboxed(
+  source: RandomAccessSource,
+  exifrOptions: object,
+  options: SandboxOptions & { maxBytes?: number } = {},
+): Promise<ExifrTaskOutput | null> {
+  const maxBytes = options.maxBytes ?? LIMITS.maxMetadataBytes;
+  const input: ExifrTaskInput = { name: source.name, size: source.size, options: exifrOptions, maxBytes };
+  return (options.pool ?? parsePool()).run<ExifrTaskOutput | null>('webp-exif', input, {
+    ...runOptions('WebP EXIF parser', options),
+    serve: rangeServer(source, Math.min(source.size, maxBytes)),
+  });
+}
+
 /** The image's pixel size from its own header (metadata/pixel-size.ts), read in a parser thread over ranged reads of at most `maxBytes`. */
 export function pixelSizeSandboxed(source: RandomAccessSource, options: SandboxOptions & { maxBytes: number }): Promise<PixelSize | null> {
   const input: PixelSizeInput = { name: source.name, size: source.size, maxBytes: options.maxBytes };

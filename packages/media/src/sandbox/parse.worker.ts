@@ -1,14 +1,15 @@
 import { FileTypeParser } from 'file-type';
 import exifr from 'exifr';
-import { ExhibitError, type RandomAccessSource } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { exifrMessages, openExifr } from '../metadata/exifr-source.js';
 import { readPixelSize } from '../metadata/pixel-size.js';
+import { findWebpExifChunk, subSource } from '../metadata/webp-exif.reader.js';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { identifyFromSource } from '../identify/identify-source.js';
 import { heifTransforms } from '../thumbnail/heif-transforms.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
-import type { ExifPreviewInput, ExifrTaskInput, FileTypeInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
+import type { ExifPreviewInput, ExifrTaskInput, ExifrTaskOutput, FileTypeInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
 /**
  * The parser thread (started by parse.pool.ts): exifr and file-type run here,
@@ -98,6 +99,37 @@ serveTasks({
     const output = await opened.exifr.parse();
     const messages = exifrMessages(opened.exifr, output);
     return { value: { output: output === undefined ? undefined : compact(output), limitReached: opened.reader.limitReached, messages } };
+  },
+
+  /**
+   * A WebP's EXIF chunk (webp-exif.reader.ts) read by exifr as a TIFF source;
+   * null when there is none. A chunk exifr cannot read, or a walk stopped at
+   * MEDIA_LIMITS.maxWebpChunks, is a message: a partial read, never hidden.
+   */
+  async 'webp-exif'(input, context) {
+    const { name, size, options, maxBytes } = input as ExifrTaskInput;
+    const source = new RemoteSource(context, name, size);
+    const found = await findWebpExifChunk(source, maxBytes);
+    if (found.kind === 'none') return { value: null };
+    if (found.kind === 'stopped' || found.kind === 'capped') {
+      const message =
+        found.kind === 'stopped'
+          ? `WebP: no EXIF chunk in the first ${found.chunks} chunks; the rest were not walked`
+          : `WebP: its VP8X flags say it has EXIF, but no EXIF chunk starts within the first ${found.bytes} bytes read`;
+      return { value: { output: undefined, limitReached: false, messages: [message] } satisfies ExifrTaskOutput };
+    }
+    try {
+      const opened = await openExifr(subSource(source, found.start, found.length), options, { maxBytes });
+      const output = await opened.exifr.parse();
+      const messages = exifrMessages(opened.exifr, output);
+      if (found.cutAtCap) messages.push(`WebP: the EXIF chunk runs past the ${maxBytes} bytes read; the rest of it was not read`);
+      return { value: { output: output === undefined ? undefined : compact(output), limitReached: opened.reader.limitReached, messages } satisfies ExifrTaskOutput };
+    } catch (err) {
+      if (isExhibitError(err)) throw err;
+      // An EXIF chunk exifr cannot read at all: the image still has its size; the reason is kept.
+      const message = `WebP EXIF chunk unreadable: ${err instanceof Error ? err.message : String(err)}`;
+      return { value: { output: undefined, limitReached: false, messages: [message] } satisfies ExifrTaskOutput };
+    }
   },
 
   /** The image's real pixel size from its own header (pixel-size.ts walks segments and boxes read from the file). */

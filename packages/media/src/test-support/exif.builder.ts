@@ -60,6 +60,15 @@ export const ascii = (value: string): TagValue => ({ type: 'ascii', value });
 export const short = (...value: number[]): TagValue => ({ type: 'short', value });
 export const byte = (...value: number[]): TagValue => ({ type: 'byte', value });
 export const rational = (...value: Array<[number, number]>): TagValue => ({ type: 'rational', value });
+/** SRATIONAL (type 10): signed, as some phone writers store GPS degrees. */
+export const srational = (...value: Array<[number, number]>): TagValue => {
+  const bytes = Buffer.alloc(value.length * 8);
+  value.forEach(([n, d], i) => {
+    bytes.writeInt32LE(n, i * 8);
+    bytes.writeInt32LE(d, i * 8 + 4);
+  });
+  return { type: 'raw', code: 10, count: value.length, bytes };
+};
 
 const TYPE_CODE = { byte: 1, ascii: 2, short: 3, long: 4, rational: 5, undefined: 7 } as const;
 
