@@ -131,6 +131,37 @@ export async function tenBit422Hif(width: number, height: number): Promise<Buffe
   }
 }
 
+/**
+ * Two images in one HEIF (heif-enc of a red 320x240 and a blue 200x400 JPEG,
+ * items 1 and 2) with `pitm` rewritten in place to make item 2, the second,
+ * the primary: the shape of a photo whose edit is kept beside the original,
+ * or of a file another tool rewrote. heif-info, exiftool and libvips show the
+ * blue 200x400 image. Null when heif-enc is not installed.
+ */
+export async function heicPrimaryNotFirstItem(): Promise<Buffer | null> {
+  if (!heifEncAvailable()) return null;
+  const red = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+  const blue = await sharp({ create: { width: 200, height: 400, channels: 3, background: '#0000ff' } }).jpeg().toBuffer();
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-heic2-'));
+  try {
+    writeFileSync(path.join(dir, 'red.jpg'), red);
+    writeFileSync(path.join(dir, 'blue.jpg'), blue);
+    const out = path.join(dir, 'out.heic');
+    const run = spawnSync('heif-enc', ['-q', '50', path.join(dir, 'red.jpg'), path.join(dir, 'blue.jpg'), '-o', out], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`heif-enc failed: ${run.stderr}`);
+    const heic = readFileSync(out);
+    // pitm version 0: size, 'pitm', version and flags, then a 16-bit item ID.
+    const pitm = heic.indexOf('pitm', 0, 'latin1');
+    if (pitm < 4 || heic.readUInt32BE(pitm - 4) !== 14 || heic[pitm + 4] !== 0 || heic.readUInt16BE(pitm + 8) !== 1) {
+      throw new Error('unexpected pitm from heif-enc');
+    }
+    heic.writeUInt16BE(2, pitm + 8);
+    return heic;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */
 export function storedZipArchive(name: string, data: Buffer): Buffer {
   const nameBytes = Buffer.from(name, 'utf8');

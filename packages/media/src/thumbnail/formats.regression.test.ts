@@ -8,7 +8,7 @@ import { isExhibitError } from '@exhibit/core';
 import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
-import { cameraHif, gif, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { cameraHif, gif, heicPrimaryNotFirstItem, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { heifOrientationDecision } from './heif-orientation.js';
 import { heifTransforms } from './heif-transforms.js';
@@ -198,6 +198,20 @@ describe('images real devices make', () => {
     expect(t).toMatchObject({ from: 'image', width: 320, height: 240, findings: [] });
     expect(isRed(await meanColour(t.jpeg, { left: 0, top: 0, width: 100, height: 240 }))).toBe(true);
     expect(isBlue(await meanColour(t.jpeg, { left: 220, top: 0, width: 100, height: 240 }))).toBe(true);
+  });
+
+  it('regression: heic-primary-item-not-first-thumbnail-of-first-item: thumbnails and measures the pitm primary', async (ctx) => {
+    const heic = await heicPrimaryNotFirstItem();
+    if (!heic) return ctx.skip(HEIF_SKIP);
+    // Item 1 is red 320x240, item 2 (the primary) blue 200x400; the first top-level image used to be decoded.
+    const t = await thumbnailer.image(new BufferSource(heic, 'IMG_0003.HEIC'), { mime: 'image/heic' });
+    // The primary's 1:2 portrait shape, scaled to fit the thumbnail box (the first item's is 4:3 landscape).
+    expect([t.from, t.height]).toEqual(['image', t.width * 2]);
+    expect(isBlue(await meanColour(t.jpeg))).toBe(true);
+    const m = await metadata.image(new BufferSource(heic, 'IMG_0003.HEIC'), { mime: 'image/heic' });
+    expect([m.width, m.height]).toEqual([200, 400]);
+    const oracle = exiftool(heic, ['ImageWidth', 'ImageHeight']);
+    if (oracle) expect([oracle.ImageWidth, oracle.ImageHeight]).toEqual([200, 400]);
   });
 
   it('turns a HEIC with EXIF orientation 6 and no irot upright, and records the conflict', async (ctx) => {
