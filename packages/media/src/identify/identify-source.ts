@@ -2,7 +2,7 @@ import { LIMITS, type ContentFinding, type Identification, type IdentificationRe
 import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
 import { ftypBrands, heifFromBrands } from './heif-brands.js';
-import { trackHandlers } from './iso-bmff-tracks.js';
+import { quickTimeWithoutFtyp, trackHandlers } from './iso-bmff-tracks.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
@@ -24,6 +24,7 @@ export async function identifyFromSource(
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
   if (found?.ext === 'mp4' && (await audioOnlyMp4(source, head))) found = { ext: 'm4a', mime: 'audio/x-m4a' };
+  if (found === null) found = await quickTimeWithoutFtyp(source, head);
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
   if (found === null) found = plainText(head);

@@ -153,6 +153,32 @@ describe('sound in an MP4 container', () => {
   });
 });
 
+describe('QuickTime without ftyp', () => {
+  const identifier = new FileTypeIdentifier();
+
+  /** An ffmpeg MOV whose 20-byte `ftyp qt` is overwritten in place by an atom of the same size (no offset moves). */
+  async function movStartingWith(atom: 'pnot' | 'skip'): Promise<Buffer> {
+    const mov = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=1', '-c:v', 'mpeg4'], 'mov');
+    expect([mov.readUInt32BE(0), mov.toString('latin1', 4, 8)]).toEqual([20, 'ftyp']);
+    const out = Buffer.from(mov);
+    out.fill(0, 8, 20);
+    out.write(atom, 4, 'latin1');
+    // pnot: modification date, version 0, then the preview's atom type and index (a PICT, the first).
+    if (atom === 'pnot') out.write('PICT', 14, 'latin1');
+    return out;
+  }
+
+  it('regression: quicktime-pnot-or-skip-first-unidentified: a movie starting with a preview or padding atom is video/quicktime', async () => {
+    for (const atom of ['pnot', 'skip'] as const) {
+      const id = await identifier.identify(new BufferSource(await movStartingWith(atom), 'MOV00001.MOV'));
+      expect(id, atom).toEqual({ mime: 'video/quicktime', detectedExt: 'mov', kind: 'video', findings: [] });
+    }
+    // The atom name alone is not enough: no moov with a track behind it, no movie.
+    const fake = Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('skip', 'latin1'), unknownBinary(4096)]);
+    expect(await identifier.identify(new BufferSource(fake))).toMatchObject({ mime: null, kind: 'other' });
+  });
+});
+
 describe('where an image ends', () => {
   it('finds data after a JPEG EOI, a PNG IEND and a GIF trailer', async () => {
     const base = sharp({ create: { width: 16, height: 16, channels: 3, background: '#0a0' } });

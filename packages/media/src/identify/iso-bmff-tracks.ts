@@ -96,3 +96,22 @@ export async function trackHandlers(source: RandomAccessSource, options: { abort
     throw err;
   }
 }
+
+/**
+ * The atoms a QuickTime movie without `ftyp` may start with that file-type does
+ * not take (it knows `free`, `mdat`, `moov`, `wide`): a preview (`pnot`, then
+ * `PICT`), padding (`skip`, `junk`), a `uuid` box. The list is exiftool's.
+ */
+const QUICKTIME_FIRST_ATOMS: ReadonlySet<string> = new Set(['skip', 'pnot', 'PICT', 'pict', 'junk', 'uuid']);
+
+/**
+ * A QuickTime movie from before `ftyp` (classic QuickTime, cameras of that
+ * time) that starts with one of those atoms: a movie only when the top-level
+ * atoms lead to a `moov` with at least one track, so four letters at offset 4
+ * alone never make a file a video. Null otherwise.
+ */
+export async function quickTimeWithoutFtyp(source: RandomAccessSource, head: Buffer, options: { abortSignal?: AbortSignal } = {}): Promise<{ ext: 'mov'; mime: 'video/quicktime' } | null> {
+  if (head.length < 8 || !QUICKTIME_FIRST_ATOMS.has(head.toString('latin1', 4, 8))) return null;
+  const handlers = await trackHandlers(source, { ...options, untilVideo: true });
+  return handlers !== null && handlers.size > 0 ? { ext: 'mov', mime: 'video/quicktime' } : null;
+}
