@@ -204,6 +204,7 @@ export class MediaThumbnailer implements Thumbnailer {
         ...(stream === undefined ? {} : { stream }),
         ...abort,
       });
+    const noFrame = (err: unknown) => isExhibitError(err, 'decode-failed');
     // Probed already (no duration known): the stream the metadata describes. Else the first video stream, without a probe.
     let stream = probed ? shownVideoStream(probed)?.index : undefined;
     let sheet: Awaited<ReturnType<typeof contactSheet>> | undefined;
@@ -211,29 +212,23 @@ export class MediaThumbnailer implements Thumbnailer {
     try {
       sheet = await sheetOf(stream);
     } catch (err) {
-      if (!isExhibitError(err, 'decode-failed')) throw err;
+      if (!noFrame(err)) throw err;
       failure = err;
     }
-    // The second tries below answer "is there another way to a frame?": what stops them (no frame
-    // again, ffprobe or ffmpeg refusing the data, the time budget spent) leaves the first failure
-    // as the file's; only an abort or an infrastructure fault (storage, a missing tool) is thrown.
-    const secondTry = async <T>(attempt: () => Promise<T>): Promise<T | undefined> => {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (abort.abortSignal?.aborted || !isExhibitError(err) || (err.retryable && !isExhibitError(err, 'timeout'))) throw err;
-        return undefined;
-      }
-    };
     if (!sheet && stream === undefined) {
       // No frame at all from the first video stream: it may be cover art (an attached picture,
       // which ffmpeg lists first when the file's udta comes before its tracks; a still, so every
       // seek misses it). The probe says which stream is the movie: its sheet, if it is another.
-      const streams = (await secondTry(probeOnce))?.streams ?? [];
+      const streams = (await probeOnce()).streams ?? [];
       const shown = shownVideoStream({ streams });
       if (shown?.index !== undefined && shown !== streams.find((s) => s.codec_type === 'video')) {
         stream = shown.index;
-        sheet = await secondTry(() => sheetOf(stream));
+        try {
+          sheet = await sheetOf(stream);
+        } catch (err) {
+          if (!noFrame(err)) throw err;
+          failure = err;
+        }
       }
     }
     const findings: ContentFinding[] = [];
@@ -241,12 +236,14 @@ export class MediaThumbnailer implements Thumbnailer {
       // No frame at any planned time, all within the duration the file records: its data ends
       // early (cut short: carved, a partial copy, with the moov ahead of the media still whole).
       // Its first frame, without a seek, is what is there to show; said so, since it is not a sheet.
-      sheet = await secondTry(() => sheetOf(stream, [0]));
-      if (sheet) {
+      try {
+        sheet = await sheetOf(stream, [0]);
         findings.push({
           flag: 'partially-decoded',
           detail: `no frame at ${times.length} times within the recorded ${Number(durationSec?.toFixed(3))} s; the sheet is the first frame alone (the video data may end early)`,
         });
+      } catch (err) {
+        if (!noFrame(err)) throw err;
       }
     }
     if (!sheet) throw failure;
