@@ -21,8 +21,7 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   mp4: ['mp4', 'm4v', 'mp4v', 'mpg4'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
-  // .3ga: Samsung's and other Android recorders' name for audio in a 3GP.
-  '3gp': ['3gp', '3gpp', '3ga'],
+  '3gp': ['3gp', '3gpp'],
   '3g2': ['3g2', '3gpp2', '3gp2'],
   mkv: ['mkv', 'mka', 'mks', 'mk3d'],
   mpg: ['mpg', 'mpeg', 'mpe', 'm1v', 'm2v', 'vob'],
