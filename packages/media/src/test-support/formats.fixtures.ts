@@ -226,27 +226,6 @@ export async function mp4CutAfterFirstFrame(): Promise<Buffer> {
   }
 }
 
-/**
- * A HEIF image sequence with no still image (`ftyp msf1`, one HEVC track with
- * the `pict` handler, no `meta` items): ffmpeg's libx265 encoding of a 1 s
- * test pattern, branded `msf1`, its handler rewritten in place from `vide`.
- * Null when this ffmpeg has no libx265.
- */
-export async function heifSequenceWithoutStill(): Promise<Buffer | null> {
-  const ffmpeg = await testTools().resolve('ffmpeg');
-  if (!spawnSync(ffmpeg.path, ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout.includes('libx265')) return null;
-  const seq = await makeWithFfmpeg(
-    ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=1', '-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', '-brand', 'msf1'],
-    'mp4',
-  );
-  const out = Buffer.from(seq);
-  // hdlr: size, type, version and flags, pre_defined, then the handler type.
-  for (let at = out.indexOf('hdlr', 0, 'latin1'); at >= 0; at = out.indexOf('hdlr', at + 4, 'latin1')) {
-    if (out.toString('latin1', at + 12, at + 16) === 'vide') out.write('pict', at + 12, 'latin1');
-  }
-  return out;
-}
-
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */
 export function storedZipArchive(name: string, data: Buffer): Buffer {
   const nameBytes = Buffer.from(name, 'utf8');

@@ -9,7 +9,7 @@ import { probe } from '../metadata/ffprobe.metadata.js';
 import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
-import { cameraHif, gif, heicPrimaryNotFirstItem, heifSequenceWithoutStill, mp4CutAfterFirstFrame, mp4WithCoverArtBeforeTracks, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { cameraHif, gif, heicPrimaryNotFirstItem, mp4CutAfterFirstFrame, mp4WithCoverArtBeforeTracks, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { heifOrientationDecision } from './heif-orientation.js';
 import { heifTransforms } from './heif-transforms.js';
@@ -256,8 +256,6 @@ describe('contact sheets that fit the clip', () => {
   const server = new RangeServer();
   const thumbnailer = new MediaThumbnailer(testTools());
   const sourceAt = (p: string) => new BufferSource(Buffer.alloc(0), p.slice(1), () => server.url(p));
-  let sequence: Buffer | null = null;
-  let damagedSequence: Buffer | null = null;
 
   beforeAll(async () => {
     await server.start();
@@ -265,14 +263,6 @@ describe('contact sheets that fit the clip', () => {
     // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
     server.put('/cover-first.mp4', await mp4WithCoverArtBeforeTracks());
     server.put('/cut-short.mp4', await mp4CutAfterFirstFrame());
-    sequence = await heifSequenceWithoutStill();
-    if (sequence) {
-      server.put('/burst.heics', sequence);
-      // The same with its moov (and all after it) overwritten: nothing for ffmpeg to read either.
-      const moov = sequence.indexOf('moov', 0, 'latin1');
-      damagedSequence = Buffer.concat([sequence.subarray(0, moov), Buffer.alloc(sequence.length - moov, 0x5a)]);
-      server.put('/burst-damaged.heics', damagedSequence);
-    }
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
   }, 60_000);
   afterAll(() => server.stop());
@@ -313,19 +303,6 @@ describe('contact sheets that fit the clip', () => {
     expect(t.findings).toEqual([
       { flag: 'partially-decoded', detail: 'no frame at 9 times within the recorded 4 s; the sheet is the first frame alone (the video data may end early)' },
     ]);
-  });
-
-  it('regression: heif-sequence-without-still-image-not-thumbnailed: takes the first frame of its track', async (ctx) => {
-    if (!sequence) return ctx.skip('this ffmpeg has no libx265 to make a HEIF sequence');
-    expect(sequence.toString('latin1', 4, 12)).toBe('ftypmsf1');
-    // libheif-js decodes still items only ("HEIF image not found"); ffmpeg reads the pict track as a video.
-    const t = await thumbnailer.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' });
-    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
-    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
-
-    // Nothing ffmpeg can read either: the decoder's own failure stands.
-    const damaged = await thumbnailer.image(new BufferSource(damagedSequence!, 'damaged.heics', () => server.url('/burst-damaged.heics')), { mime: 'image/heif-sequence' }).catch((err: unknown) => err);
-    expect(isExhibitError(damaged, 'decode-failed')).toBe(true);
   });
 
   it('makes a sheet for a single-frame clip, whose every seek misses', async () => {

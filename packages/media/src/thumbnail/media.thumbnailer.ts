@@ -85,9 +85,6 @@ function pdqOwnVersions(): ToolVersion[] {
   return pdqToolVersions().filter((t) => t.name === 'exhibit-pdq');
 }
 
-/** HEIF image sequences: one with no still image is thumbnailed from its track's first frame. */
-const HEIF_SEQUENCE_MIMES = new Set(['image/heic-sequence', 'image/heif-sequence']);
-
 /** Process-wide: every thumbnailer in the process shares the memory it bounds. */
 const contactSheetSlots = new ToolSlots(MEDIA_LIMITS.maxConcurrentContactSheets);
 
@@ -122,15 +119,7 @@ export class MediaThumbnailer implements Thumbnailer {
       maxBytes: MEDIA_LIMITS.maxImageSourceBytes,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    let thumbnail: Thumbnail;
-    try {
-      thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
-    } catch (err) {
-      const frame = HEIF_SEQUENCE_MIMES.has(options.mime ?? '') && isExhibitError(err, 'decode-failed') ? await this.sequenceFrame(source, options) : null;
-      if (!frame) throw err;
-      this.logger?.debug({ name: source.name, width: frame.width, height: frame.height }, 'HEIF sequence thumbnail made from its first frame');
-      return frame;
-    }
+    const thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
     if (thumbnail.from !== 'image') return { ...thumbnail, pdqFailure: 'the image itself could not be decoded (thumbnail from its EXIF preview)' };
     const hint = await previewHint(bytes, thumbnail.jpeg, this.settings.maxPixels, options, this.logger);
@@ -141,37 +130,6 @@ export class MediaThumbnailer implements Thumbnailer {
       ...(hint.preview ? { embeddedPreview: hint.preview } : {}),
       ...(await imagePdq(bytes, this.settings.maxPixels, options)),
     };
-  }
-
-  /**
-   * The first frame of a HEIF image sequence (`msf1`) that holds no still image, only its
-   * track (libheif-js decodes still items alone: "HEIF image not found"), taken by ffmpeg,
-   * which reads the track as a video. Null when ffmpeg is not there or gives no frame:
-   * the decoder's failure then stands. (The tools recorded for image thumbnails do not
-   * list ffmpeg; `from: 'contact-sheet'` says the frame came from it.)
-   */
-  private async sequenceFrame(source: RandomAccessSource, options: { abortSignal?: AbortSignal }): Promise<Thumbnail | null> {
-    const abort = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-    const release = await contactSheetSlots.acquire(abort);
-    try {
-      const sheet = await contactSheet(await this.resolver.resolve('ffmpeg'), await toolInput(source), [0], {
-        frames: 1,
-        columns: 1,
-        tileEdgePx: this.settings.edgePx,
-        quality: this.settings.quality,
-        timeoutMs: LIMITS.mediaToolTimeoutMs,
-        ...abort,
-      });
-      return { ...sheet, from: 'contact-sheet' };
-    } catch (err) {
-      if (options.abortSignal?.aborted || !isExhibitError(err)) throw err;
-      // Transport trouble is retried like any read; anything else ffmpeg says about the file
-      // (no frame, unreadable data, a time-out) or its absence leaves the decoder's failure standing.
-      if (err.retryable && !isExhibitError(err, 'tool-unavailable')) throw err;
-      return null;
-    } finally {
-      release();
-    }
   }
 
   async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {
