@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
-import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools } from './fixtures.js';
+import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg } from './fixtures.js';
 
 /**
  * Regression fixtures for the formats real devices make, each named after the
@@ -198,32 +198,6 @@ export async function mp4WithCoverArtBeforeTracks(): Promise<Buffer> {
   const out = Buffer.from(mp4);
   Buffer.concat(reordered).copy(out, moov.start + 8);
   return out;
-}
-
-/**
- * A 4 s MP4 (moov ahead of the media, as `+faststart` and many phones write
- * it) cut right after its first frame's data, as a carved or partly copied
- * file is: the moov still records 4 s, but only the frame at 0 s can be
- * decoded, so every seek of a contact sheet misses.
- */
-export async function mp4CutAfterFirstFrame(): Promise<Buffer> {
-  const mp4 = await makeWithFfmpeg(
-    ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=4', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
-    'mp4',
-  );
-  const ffprobe = await testTools().resolve('ffprobe');
-  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-cut-'));
-  try {
-    const file = path.join(dir, 'in.mp4');
-    writeFileSync(file, mp4);
-    const run = spawnSync(ffprobe.path, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pos,size', '-of', 'json', '-read_intervals', '%+#1', file], { encoding: 'utf8' });
-    const first = (JSON.parse(run.stdout) as { packets?: Array<{ pos?: string; size?: string }> }).packets?.[0];
-    const end = Number(first?.pos) + Number(first?.size);
-    if (!(end > 0 && end < mp4.length)) throw new Error(`unexpected first packet from ffprobe: ${run.stdout}`);
-    return mp4.subarray(0, end);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */

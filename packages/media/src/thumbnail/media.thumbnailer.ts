@@ -152,8 +152,8 @@ export class MediaThumbnailer implements Thumbnailer {
     if (durationSec === undefined || !(durationSec > 0)) durationSec = normaliseProbe(await probeOnce()).durationSec;
     const input = await toolInput(source);
     const times = frameTimes(durationSec, LIMITS.contactSheetFrames);
-    const sheetOf = (stream: number | undefined, at: number[] = times) =>
-      contactSheet(ffmpeg, input, at, {
+    const sheetOf = (stream: number | undefined) =>
+      contactSheet(ffmpeg, input, times, {
         frames: LIMITS.contactSheetFrames,
         columns: MEDIA_LIMITS.contactSheetColumns,
         tileEdgePx: this.settings.edgePx,
@@ -162,50 +162,22 @@ export class MediaThumbnailer implements Thumbnailer {
         ...(stream === undefined ? {} : { stream }),
         ...abort,
       });
-    const noFrame = (err: unknown) => isExhibitError(err, 'decode-failed');
     // Probed already (no duration known): the stream the metadata describes. Else the first video stream, without a probe.
-    let stream = probed ? shownVideoStream(probed)?.index : undefined;
-    let sheet: Awaited<ReturnType<typeof contactSheet>> | undefined;
-    let failure: unknown;
+    const firstTry = probed ? shownVideoStream(probed)?.index : undefined;
+    let sheet: Awaited<ReturnType<typeof contactSheet>>;
     try {
-      sheet = await sheetOf(stream);
+      sheet = await sheetOf(firstTry);
     } catch (err) {
-      if (!noFrame(err)) throw err;
-      failure = err;
-    }
-    if (!sheet && stream === undefined) {
+      if (!isExhibitError(err, 'decode-failed') || firstTry !== undefined) throw err;
       // No frame at all from the first video stream: it may be cover art (an attached picture,
       // which ffmpeg lists first when the file's udta comes before its tracks; a still, so every
       // seek misses it). The probe says which stream is the movie: its sheet, if it is another.
       const streams = (await probeOnce()).streams ?? [];
       const shown = shownVideoStream({ streams });
-      if (shown?.index !== undefined && shown !== streams.find((s) => s.codec_type === 'video')) {
-        stream = shown.index;
-        try {
-          sheet = await sheetOf(stream);
-        } catch (err) {
-          if (!noFrame(err)) throw err;
-          failure = err;
-        }
-      }
+      if (shown?.index === undefined || shown === streams.find((s) => s.codec_type === 'video')) throw err;
+      sheet = await sheetOf(shown.index);
     }
-    const findings: ContentFinding[] = [];
-    if (!sheet && times.some((t) => t > 0)) {
-      // No frame at any planned time, all within the duration the file records: its data ends
-      // early (cut short: carved, a partial copy, with the moov ahead of the media still whole).
-      // Its first frame, without a seek, is what is there to show; said so, since it is not a sheet.
-      try {
-        sheet = await sheetOf(stream, [0]);
-        findings.push({
-          flag: 'partially-decoded',
-          detail: `no frame at ${times.length} times within the recorded ${Number(durationSec?.toFixed(3))} s; the sheet is the first frame alone (the video data may end early)`,
-        });
-      } catch (err) {
-        if (!noFrame(err)) throw err;
-      }
-    }
-    if (!sheet) throw failure;
     this.logger?.debug({ name: source.name, width: sheet.width, height: sheet.height, pdqFrames: sheet.pdq?.length ?? 0 }, 'video contact sheet made');
-    return { ...sheet, from: 'contact-sheet', ...(findings.length > 0 ? { findings: [...(sheet.findings ?? []), ...findings] } : {}) };
+    return { ...sheet, from: 'contact-sheet' };
   }
 }
