@@ -104,7 +104,7 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   const codecs = [...new Set(streams.map((s) => s.codec_name).filter((c): c is string => typeof c === 'string' && c !== ''))];
   if (codecs.length > 0) metadata.codecs = codecs;
 
-  const video = shownVideoStream(result);
+  const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
   if (video && dimension(video.width) && dimension(video.height)) {
     metadata.width = video.width!;
     metadata.height = video.height!;
@@ -142,17 +142,6 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   }
   if (findings.length > 0) metadata.findings = findings;
   return metadata;
-}
-
-/**
- * The video stream the file shows: the first that is not cover art (an
- * attached picture, which ffmpeg lists as a video stream, before the movie's
- * own track when the file's `udta` comes before its `trak`s). The size and
- * the contact sheet are both of this stream.
- */
-export function shownVideoStream(result: ProbeResult): NonNullable<ProbeResult['streams']>[number] | undefined {
-  const streams = Array.isArray(result.streams) ? result.streams : [];
-  return streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
 }
 
 function tagsOf(tags: unknown): Map<string, string> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
-import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg } from './fixtures.js';
+import { heicFromJpeg, heifEncAvailable } from './fixtures.js';
 
 /**
  * Regression fixtures for the formats real devices make, each named after the
@@ -160,44 +160,6 @@ export async function heicPrimaryNotFirstItem(): Promise<Buffer | null> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The top-level (or child) boxes of bytes[from, to): type, start and size; stops at anything malformed. */
-function isoBoxes(bytes: Buffer, from: number, to: number): Array<{ type: string; start: number; size: number }> {
-  const out: Array<{ type: string; start: number; size: number }> = [];
-  for (let at = from; at + 8 <= to; ) {
-    const size = bytes.readUInt32BE(at);
-    if (size < 8 || at + size > to) break;
-    out.push({ type: bytes.toString('latin1', at + 4, at + 8), start: at, size });
-    at += size;
-  }
-  return out;
-}
-
-/**
- * A 2 s MP4 (320x240 test pattern) with a 64x64 yellow cover picture whose
- * `udta` (holding the cover as `covr`) comes before the `trak`, as tagging
- * tools may leave it: ffmpeg then lists the cover art (an attached picture)
- * as video stream 0 and the movie as stream 1. Reordered inside `moov` only,
- * so no chunk offset moves.
- */
-export async function mp4WithCoverArtBeforeTracks(): Promise<Buffer> {
-  const mp4 = await makeWithFfmpeg(
-    [
-      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=2',
-      '-f', 'lavfi', '-i', 'color=yellow:s=64x64:d=0.1',
-      '-map', '0', '-map', '1', '-c:v:0', 'mpeg4', '-c:v:1', 'mjpeg', '-frames:v:1', '1', '-disposition:v:1', 'attached_pic',
-    ],
-    'mp4',
-  );
-  const moov = isoBoxes(mp4, 0, mp4.length).find((b) => b.type === 'moov');
-  if (!moov) throw new Error('no moov from ffmpeg');
-  const children = isoBoxes(mp4, moov.start + 8, moov.start + moov.size);
-  const rank = (type: string) => (type === 'mvhd' ? 0 : type === 'udta' ? 1 : 2);
-  const reordered = [...children].sort((a, b) => rank(a.type) - rank(b.type)).map((b) => mp4.subarray(b.start, b.start + b.size));
-  const out = Buffer.from(mp4);
-  Buffer.concat(reordered).copy(out, moov.start + 8);
-  return out;
 }
 
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */

@@ -15,8 +15,6 @@ export interface ContactSheetSettings {
   quality: number;
   /** For all frame extractions together. */
   timeoutMs: number;
-  /** The input's stream to take frames from, by its index; the first video stream (`v:0`) when absent. */
-  stream?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -65,14 +63,14 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times
   };
   let taking: FramesTaken;
   try {
-    taking = await extractFramesTogether(ffmpeg, input, times, settings, remainingMs());
+    taking = await extractFramesTogether(ffmpeg, input, times, settings.tileEdgePx, remainingMs(), settings.abortSignal);
   } catch (err) {
     const classified = classifyToolFailure(err);
     if (!isExhibitError(classified, 'tool-failed')) throw classified;
     // The run failed as a whole and cannot say which frame was at fault (e.g. a
     // damaged region pushed ffmpeg's decode-error rate over its limit): take the
     // frames one by one, so only the bad ones become gaps.
-    taking = await extractFramesOneByOne(ffmpeg, input, times, settings, remainingMs);
+    taking = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
   }
   const { frames, lastFailure } = taking;
   const taken = frames.filter((f): f is Frame => f !== null);
@@ -145,9 +143,9 @@ interface FramesTaken {
  * 512 px (a larger picture would be squashed to 512 x 512 by the hasher), with
  * area averaging, and never enlarged.
  */
-function frameOutputArgs(inputIndex: number, stream: number | undefined, edgePx: number, tileOutput: string, pdqOutput: string): string[] {
+function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string): string[] {
   const out = (vf: string, output: string) => [
-    '-map', `${inputIndex}:${stream === undefined ? 'v:0' : stream}`,
+    '-map', `${inputIndex}:v:0`,
     '-frames:v', '1',
     '-an', '-sn', '-dn',
     '-vf', vf,
@@ -174,14 +172,14 @@ async function extractFramesTogether(
   ffmpeg: ResolvedTool,
   input: ToolInput,
   times: number[],
-  settings: ContactSheetSettings,
+  edgePx: number,
   timeoutMs: number,
+  abortSignal: AbortSignal | undefined,
 ): Promise<FramesTaken> {
-  const { tileEdgePx: edgePx, abortSignal, stream } = settings;
   // Input options apply to the next `-i` only: every input gets the allowlists and its own seek.
   const inputs = times.flatMap((t) => [...input.args, ...ONE_THREAD, '-ss', t.toFixed(3), '-i', input.url]);
   // Frame i's tile goes to pipe 3 + 2i, its PDQ frame to pipe 4 + 2i.
-  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, stream, edgePx, `pipe:${3 + 2 * i}`, `pipe:${4 + 2 * i}`)]);
+  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + 2 * i}`, `pipe:${4 + 2 * i}`)]);
   const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-filter_threads', '1', ...inputs, ...outputs];
   const { outputs: pngs } = await runTool('ffmpeg', ffmpeg.path, args, {
     timeoutMs,
@@ -208,14 +206,14 @@ async function extractFramesOneByOne(
   ffmpeg: ResolvedTool,
   input: ToolInput,
   times: number[],
-  settings: ContactSheetSettings,
+  edgePx: number,
   remainingMs: () => number,
+  abortSignal: AbortSignal | undefined,
 ): Promise<FramesTaken> {
-  const { tileEdgePx: edgePx, abortSignal, stream } = settings;
   const taking: FramesTaken = { frames: [] };
   for (const t of times) {
     try {
-      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, stream, edgePx, 'pipe:1', 'pipe:3')];
+      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3')];
       const { stdout, outputs } = await runTool('ffmpeg', ffmpeg.path, args, {
         timeoutMs: remainingMs(),
         maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,

@@ -1,6 +1,6 @@
 import { isExhibitError, LIMITS, type ContentFinding, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { normaliseProbe, probe, shownVideoStream, type ProbeResult } from '../metadata/ffprobe.metadata.js';
+import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
 import { packageVersion } from '../package-version.js';
 import { pdqFromImage, pdqToolVersions } from '../pdq/pdq.pixels.js';
 import { compareEmbeddedPreview, PREVIEW_COMPARE_VERSION, PREVIEW_DIFFERS_CELL_DIFFERENCE } from '../preview/embedded-preview.compare.js';
@@ -146,37 +146,18 @@ export class MediaThumbnailer implements Thumbnailer {
   private async contactSheet(source: RandomAccessSource, knownDurationSec: number | undefined, abort: { abortSignal?: AbortSignal }): Promise<Thumbnail> {
     const started = Date.now();
     const ffmpeg = await this.resolver.resolve('ffmpeg');
-    const probeOnce = async () => (probed ??= await probe(await this.resolver.resolve('ffprobe'), source, abort));
-    let probed: ProbeResult | undefined;
     let durationSec = knownDurationSec;
-    if (durationSec === undefined || !(durationSec > 0)) durationSec = normaliseProbe(await probeOnce()).durationSec;
-    const input = await toolInput(source);
-    const times = frameTimes(durationSec, LIMITS.contactSheetFrames);
-    const sheetOf = (stream: number | undefined) =>
-      contactSheet(ffmpeg, input, times, {
-        frames: LIMITS.contactSheetFrames,
-        columns: MEDIA_LIMITS.contactSheetColumns,
-        tileEdgePx: this.settings.edgePx,
-        quality: this.settings.quality,
-        timeoutMs: Math.max(1, LIMITS.mediaToolTimeoutMs - (Date.now() - started)),
-        ...(stream === undefined ? {} : { stream }),
-        ...abort,
-      });
-    // Probed already (no duration known): the stream the metadata describes. Else the first video stream, without a probe.
-    const firstTry = probed ? shownVideoStream(probed)?.index : undefined;
-    let sheet: Awaited<ReturnType<typeof contactSheet>>;
-    try {
-      sheet = await sheetOf(firstTry);
-    } catch (err) {
-      if (!isExhibitError(err, 'decode-failed') || firstTry !== undefined) throw err;
-      // No frame at all from the first video stream: it may be cover art (an attached picture,
-      // which ffmpeg lists first when the file's udta comes before its tracks; a still, so every
-      // seek misses it). The probe says which stream is the movie: its sheet, if it is another.
-      const streams = (await probeOnce()).streams ?? [];
-      const shown = shownVideoStream({ streams });
-      if (shown?.index === undefined || shown === streams.find((s) => s.codec_type === 'video')) throw err;
-      sheet = await sheetOf(shown.index);
+    if (durationSec === undefined || !(durationSec > 0)) {
+      durationSec = normaliseProbe(await probe(await this.resolver.resolve('ffprobe'), source, abort)).durationSec;
     }
+    const sheet = await contactSheet(ffmpeg, await toolInput(source), frameTimes(durationSec, LIMITS.contactSheetFrames), {
+      frames: LIMITS.contactSheetFrames,
+      columns: MEDIA_LIMITS.contactSheetColumns,
+      tileEdgePx: this.settings.edgePx,
+      quality: this.settings.quality,
+      timeoutMs: Math.max(1, LIMITS.mediaToolTimeoutMs - (Date.now() - started)),
+      ...abort,
+    });
     this.logger?.debug({ name: source.name, width: sheet.width, height: sheet.height, pdqFrames: sheet.pdq?.length ?? 0 }, 'video contact sheet made');
     return { ...sheet, from: 'contact-sheet' };
   }
