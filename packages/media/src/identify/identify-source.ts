@@ -1,7 +1,7 @@
 import { LIMITS, type ContentFinding, type Identification, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
 import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
-import { heifFromBrands } from './heif-brands.js';
+import { ftypBrands, heifFromBrands } from './heif-brands.js';
 import { quickTimeWithoutFtyp, trackHandlers } from './iso-bmff-tracks.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
@@ -23,7 +23,7 @@ export async function identifyFromSource(
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
-  found = (await audioOnly(source, found)) ?? found;
+  if (found?.ext === 'mp4' && (await audioOnlyMp4(source, head))) found = { ext: 'm4a', mime: 'audio/x-m4a' };
   if (found === null) found = await quickTimeWithoutFtyp(source, head);
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
@@ -49,27 +49,20 @@ export async function identifyFromSource(
 }
 
 /**
- * What file-type names by the brand alone as a movie (`mp4`, `3gp`, `3g2`),
- * as audio when its tracks have sound and no video: what Android's recorder
- * and many voice and call recorders write (`.m4a` under `isom` or `mp42`,
- * `.3gp`/`.3ga` under `3gp4`), where iTunes writes an `M4A ` brand. As a
- * video, the file failed at its contact sheet ("no video frame") and a `.m4a`
- * name was a mismatch. exiftool makes the same call for `iso*`/`dash` MP4s
- * (QuickTime.pm: a `soun` handler and no `vide` one is M4A) but keeps the
- * brand's video MIME for others; the kind here follows the tracks. Unknown
- * tracks (no readable `moov`, a cut file) leave the file's type as it was.
+ * An MP4 with sound tracks and no video track, under a generic ISO brand
+ * (`isom`, `iso2`..., `dash`): what Android's recorder and many voice and
+ * call recorders write as `.m4a`, where iTunes writes an `M4A ` brand.
+ * file-type goes by the brand alone and calls it an MP4 video; the file then
+ * failed at its contact sheet ("no video frame") and a `.m4a` name was a
+ * mismatch. The rule is exiftool's (QuickTime.pm: FileType MP4 with an
+ * `iso*`/`dash` major brand, a `soun` handler and no `vide` one is M4A).
+ * Unknown tracks (no readable `moov`, a cut file) leave it an MP4.
  */
-const AUDIO_ONLY: Record<string, { ext: string; mime: string }> = {
-  mp4: { ext: 'm4a', mime: 'audio/x-m4a' },
-  '3gp': { ext: '3gp', mime: 'audio/3gpp' },
-  '3g2': { ext: '3g2', mime: 'audio/3gpp2' },
-};
-
-async function audioOnly(source: RandomAccessSource, found: { ext: string; mime: string } | null): Promise<{ ext: string; mime: string } | null> {
-  const audio = found ? AUDIO_ONLY[found.ext] : undefined;
-  if (!audio) return null;
+async function audioOnlyMp4(source: RandomAccessSource, head: Buffer): Promise<boolean> {
+  const brands = ftypBrands(head);
+  if (!brands || !/^(iso|dash)/.test(brands.major)) return false;
   const handlers = await trackHandlers(source, { untilVideo: true });
-  return handlers !== null && handlers.has('soun') && !handlers.has('vide') ? audio : null;
+  return handlers !== null && handlers.has('soun') && !handlers.has('vide');
 }
 
 function unidentified(size: number, headBytes: number): ContentFinding {
