@@ -1,8 +1,8 @@
 import { LIMITS, type ContentFinding, type Identification, type IdentificationResult, type RandomAccessSource } from '@exhibit/core';
 import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
-import { ftypBrands, heifFromBrands } from './heif-brands.js';
-import { quickTimeWithoutFtyp, trackHandlers } from './iso-bmff-tracks.js';
+import { heifFromBrands } from './heif-brands.js';
+import { quickTimeWithoutFtyp } from './iso-bmff-tracks.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
@@ -23,7 +23,6 @@ export async function identifyFromSource(
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
-  if (found?.ext === 'mp4' && (await audioOnlyMp4(source, head))) found = { ext: 'm4a', mime: 'audio/x-m4a' };
   if (found === null) found = await quickTimeWithoutFtyp(source, head);
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
@@ -46,23 +45,6 @@ export async function identifyFromSource(
     ? { mime: found.mime, detectedExt: found.ext, kind: kindOf(found.ext, found.mime) }
     : { mime: null, detectedExt: null, kind: 'other' };
   return { ...identification, findings };
-}
-
-/**
- * An MP4 with sound tracks and no video track, under a generic ISO brand
- * (`isom`, `iso2`..., `dash`): what Android's recorder and many voice and
- * call recorders write as `.m4a`, where iTunes writes an `M4A ` brand.
- * file-type goes by the brand alone and calls it an MP4 video; the file then
- * failed at its contact sheet ("no video frame") and a `.m4a` name was a
- * mismatch. The rule is exiftool's (QuickTime.pm: FileType MP4 with an
- * `iso*`/`dash` major brand, a `soun` handler and no `vide` one is M4A).
- * Unknown tracks (no readable `moov`, a cut file) leave it an MP4.
- */
-async function audioOnlyMp4(source: RandomAccessSource, head: Buffer): Promise<boolean> {
-  const brands = ftypBrands(head);
-  if (!brands || !/^(iso|dash)/.test(brands.major)) return false;
-  const handlers = await trackHandlers(source, { untilVideo: true });
-  return handlers !== null && handlers.has('soun') && !handlers.has('vide');
 }
 
 function unidentified(size: number, headBytes: number): ContentFinding {

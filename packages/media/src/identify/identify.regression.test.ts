@@ -130,29 +130,6 @@ describe('camera HEIF brands', () => {
   const identifier = () => new FileTypeIdentifier();
 });
 
-describe('sound in an MP4 container', () => {
-  const identifier = new FileTypeIdentifier();
-
-  it('regression: audio-only-mp4-identified-as-video: an isom MP4 with only a sound track is M4A audio', async () => {
-    // What Android's recorder writes (.m4a under an isom brand, moov after mdat); file-type alone says video/mp4.
-    const voice = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=frequency=440:duration=1', '-c:a', 'aac'], 'mp4');
-    expect(voice.toString('latin1', 4, 12)).toBe('ftypisom');
-    const id = await identifier.identify(new BufferSource(voice, 'Voice 001.m4a'));
-    expect(id).toEqual({ mime: 'audio/x-m4a', detectedExt: 'm4a', kind: 'audio', findings: [] });
-    expect(identifier.extensionMismatch('Voice 001.m4a', id)).toBe(false);
-    expect(identifier.extensionMismatch('Voice 001.mp4', id)).toBe(false);
-
-    // A video whose first track is its sound stays a video; so does a cut file whose moov is gone.
-    const film = await makeWithFfmpeg(
-      ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=1', '-f', 'lavfi', '-i', 'sine=duration=1', '-map', '1:a', '-map', '0:v', '-c:v', 'mpeg4', '-c:a', 'aac'],
-      'mp4',
-    );
-    expect(await identifier.identify(new BufferSource(film, 'clip.mp4'))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
-    const cut = voice.subarray(0, voice.length - 200);
-    expect(await identifier.identify(new BufferSource(cut, 'cut.mp4'))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
-  });
-});
-
 describe('QuickTime without ftyp', () => {
   const identifier = new FileTypeIdentifier();
 
