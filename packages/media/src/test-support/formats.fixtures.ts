@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
-import { heicFromJpeg, heifEncAvailable } from './fixtures.js';
+import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools } from './fixtures.js';
 
 /**
  * Regression fixtures for the formats real devices make, each named after the
@@ -160,6 +160,27 @@ export async function heicPrimaryNotFirstItem(): Promise<Buffer | null> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A HEIF image sequence with no still image (`ftyp msf1`, one HEVC track with
+ * the `pict` handler, no `meta` items): ffmpeg's libx265 encoding of a 1 s
+ * test pattern, branded `msf1`, its handler rewritten in place from `vide`.
+ * Null when this ffmpeg has no libx265.
+ */
+export async function heifSequenceWithoutStill(): Promise<Buffer | null> {
+  const ffmpeg = await testTools().resolve('ffmpeg');
+  if (!spawnSync(ffmpeg.path, ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout.includes('libx265')) return null;
+  const seq = await makeWithFfmpeg(
+    ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=1', '-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', '-brand', 'msf1'],
+    'mp4',
+  );
+  const out = Buffer.from(seq);
+  // hdlr: size, type, version and flags, pre_defined, then the handler type.
+  for (let at = out.indexOf('hdlr', 0, 'latin1'); at >= 0; at = out.indexOf('hdlr', at + 4, 'latin1')) {
+    if (out.toString('latin1', at + 12, at + 16) === 'vide') out.write('pict', at + 12, 'latin1');
+  }
+  return out;
 }
 
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */

@@ -8,8 +8,9 @@ import { isExhibitError } from '@exhibit/core';
 import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
-import { cameraHif, gif, heicPrimaryNotFirstItem, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { cameraHif, gif, heicPrimaryNotFirstItem, heifSequenceWithoutStill, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
+import { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { heifOrientationDecision } from './heif-orientation.js';
 import { heifTransforms } from './heif-transforms.js';
 import { frameTimes } from './contact-sheet.js';
@@ -255,10 +256,29 @@ describe('contact sheets that fit the clip', () => {
   const server = new RangeServer();
   const thumbnailer = new MediaThumbnailer(testTools());
   const sourceAt = (p: string) => new BufferSource(Buffer.alloc(0), p.slice(1), () => server.url(p));
+  let sequence: Buffer | null = null;
+  let damagedSequence: Buffer | null = null;
+  let stillDamagedSequence: Buffer | null = null;
 
   beforeAll(async () => {
     await server.start();
     server.put('/short.mp4', await testVideo({ seconds: 0.2 }));
+    sequence = await heifSequenceWithoutStill();
+    if (sequence) {
+      server.put('/burst.heics', sequence);
+      // The same with its moov (and all after it) overwritten: nothing for ffmpeg to read either.
+      const moov = sequence.indexOf('moov', 0, 'latin1');
+      damagedSequence = Buffer.concat([sequence.subarray(0, moov), Buffer.alloc(sequence.length - moov, 0x5a)]);
+      server.put('/burst-damaged.heics', damagedSequence);
+      // The sequence with a still image declared (a real HEIC's meta: pitm, iinf, iloc) whose data is not
+      // where its iloc says: the still cannot be decoded, while the track ffmpeg reads is intact.
+      const heic = heicFromJpeg(await sharp({ create: { width: 64, height: 48, channels: 3, background: '#f00' } }).jpeg().toBuffer());
+      if (heic) {
+        const meta = heic.indexOf('meta', 0, 'latin1') - 4;
+        stillDamagedSequence = Buffer.concat([sequence, heic.subarray(meta, meta + heic.readUInt32BE(meta))]);
+        server.put('/burst-still-damaged.heics', stillDamagedSequence);
+      }
+    }
     // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
   }, 60_000);
@@ -278,6 +298,35 @@ describe('contact sheets that fit the clip', () => {
     const t = await thumbnailer.video(sourceAt('/short.mp4'), { durationSec: 0.2 });
     expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
     expect((await meanColour(t.jpeg)).reduce((a, b) => a + b, 0)).toBeGreaterThan(60);
+  });
+
+  it('regression: heif-sequence-without-still-image-not-thumbnailed: takes the first frame of its track', async (ctx) => {
+    if (!sequence) return ctx.skip('this ffmpeg has no libx265 to make a HEIF sequence');
+    expect(sequence.toString('latin1', 4, 12)).toBe('ftypmsf1');
+    // libheif-js decodes still items only ("HEIF image not found"); ffmpeg reads the pict track as a video.
+    const t = await thumbnailer.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' });
+    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+    // regression: heif-sequence-frame-tools-omit-ffmpeg: the ffmpeg that made the frame is recorded with it.
+    expect(t.tools).toEqual([await testTools().toolVersion('ffmpeg')]);
+
+    // Nothing ffmpeg can read either: the decoder's own failure stands.
+    const damaged = await thumbnailer.image(new BufferSource(damagedSequence!, 'damaged.heics', () => server.url('/burst-damaged.heics')), { mime: 'image/heif-sequence' }).catch((err: unknown) => err);
+    expect(isExhibitError(damaged, 'decode-failed')).toBe(true);
+  });
+
+  it('regression: heif-sequence-damaged-still-replaced-by-first-frame: a still that fails to decode is the failure, not the track', async (ctx) => {
+    if (!stillDamagedSequence) return ctx.skip('no libx265 in ffmpeg or no heif-enc to make the file');
+    const source = new BufferSource(stillDamagedSequence, 'still-damaged.heics', () => server.url('/burst-still-damaged.heics'));
+    const err = await thumbnailer.image(source, { mime: 'image/heif-sequence' }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'decode-failed'), JSON.stringify(err)).toBe(true);
+  });
+
+  it('regression: heif-sequence-frame-swallows-retryable-failure: no ffmpeg is retryable, not the decoder\'s failure', async (ctx) => {
+    if (!sequence) return ctx.skip('this ffmpeg has no libx265 to make a HEIF sequence');
+    const noFfmpeg = new MediaThumbnailer(new MediaToolResolver({ ffmpegPath: '/nonexistent/ffmpeg' }));
+    const err = await noFfmpeg.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'tool-unavailable')).toBe(true);
   });
 
   it('makes a sheet for a single-frame clip, whose every seek misses', async () => {
