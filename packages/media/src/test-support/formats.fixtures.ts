@@ -162,6 +162,59 @@ export async function heicPrimaryNotFirstItem(): Promise<Buffer | null> {
   }
 }
 
+/** The top-level (or child) boxes of bytes[from, to): type, start and size; stops at anything malformed. */
+function isoBoxes(bytes: Buffer, from: number, to: number): Array<{ type: string; start: number; size: number }> {
+  const out: Array<{ type: string; start: number; size: number }> = [];
+  for (let at = from; at + 8 <= to; ) {
+    const size = bytes.readUInt32BE(at);
+    if (size < 8 || at + size > to) break;
+    out.push({ type: bytes.toString('latin1', at + 4, at + 8), start: at, size });
+    at += size;
+  }
+  return out;
+}
+
+/**
+ * A 2 s MP4 (320x240 test pattern) with a 64x64 yellow cover picture whose
+ * `udta` (holding the cover as `covr`) comes before the `trak`, as tagging
+ * tools may leave it: ffmpeg then lists the cover art (an attached picture)
+ * as video stream 0 and the movie as stream 1. Reordered inside `moov` only,
+ * so no chunk offset moves.
+ */
+export async function mp4WithCoverArtBeforeTracks(): Promise<Buffer> {
+  const mp4 = await makeWithFfmpeg(
+    [
+      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=2',
+      '-f', 'lavfi', '-i', 'color=yellow:s=64x64:d=0.1',
+      '-map', '0', '-map', '1', '-c:v:0', 'mpeg4', '-c:v:1', 'mjpeg', '-frames:v:1', '1', '-disposition:v:1', 'attached_pic',
+    ],
+    'mp4',
+  );
+  const moov = isoBoxes(mp4, 0, mp4.length).find((b) => b.type === 'moov');
+  if (!moov) throw new Error('no moov from ffmpeg');
+  const children = isoBoxes(mp4, moov.start + 8, moov.start + moov.size);
+  const rank = (type: string) => (type === 'mvhd' ? 0 : type === 'udta' ? 1 : 2);
+  const reordered = [...children].sort((a, b) => rank(a.type) - rank(b.type)).map((b) => mp4.subarray(b.start, b.start + b.size));
+  const out = Buffer.from(mp4);
+  Buffer.concat(reordered).copy(out, moov.start + 8);
+  return out;
+}
+
+/**
+ * A 1 s M4A-style MP4: a sound track and a 64x64 yellow cover picture
+ * (attached picture, no movie): nothing for a contact sheet to show.
+ */
+export async function mp4WithOnlyCoverArt(): Promise<Buffer> {
+  return makeWithFfmpeg(
+    [
+      '-f', 'lavfi', '-i', 'sine=duration=1',
+      '-f', 'lavfi', '-i', 'color=yellow:s=64x64:d=0.1',
+      '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'mjpeg', '-frames:v', '1', '-disposition:v:0', 'attached_pic',
+    ],
+    'mp4',
+  );
+}
+
 /**
  * A HEIF image sequence with no still image (`ftyp msf1`, one HEVC track with
  * the `pict` handler, no `meta` items): ffmpeg's libx265 encoding of a 1 s

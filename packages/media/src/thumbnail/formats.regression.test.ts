@@ -5,10 +5,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
+import { probe } from '../metadata/ffprobe.metadata.js';
 import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
-import { cameraHif, gif, heicPrimaryNotFirstItem, heifSequenceWithoutStill, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { cameraHif, gif, heicPrimaryNotFirstItem, heifSequenceWithoutStill, mp4WithCoverArtBeforeTracks, mp4WithOnlyCoverArt, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { heifOrientationDecision } from './heif-orientation.js';
@@ -279,6 +280,8 @@ describe('contact sheets that fit the clip', () => {
         server.put('/burst-still-damaged.heics', stillDamagedSequence);
       }
     }
+    server.put('/cover-first.mp4', await mp4WithCoverArtBeforeTracks());
+    server.put('/cover-only.mp4', await mp4WithOnlyCoverArt());
     // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
   }, 60_000);
@@ -298,6 +301,26 @@ describe('contact sheets that fit the clip', () => {
     const t = await thumbnailer.video(sourceAt('/short.mp4'), { durationSec: 0.2 });
     expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
     expect((await meanColour(t.jpeg)).reduce((a, b) => a + b, 0)).toBeGreaterThan(60);
+  });
+
+  it('regression: contact-sheet-of-cover-art-listed-first: takes the frames from the movie, not the attached picture', async (ctx) => {
+    const streams = (await probe(await testTools().resolve('ffprobe'), sourceAt('/cover-first.mp4'))).streams ?? [];
+    if (streams[0]?.disposition?.attached_pic !== 1) return ctx.skip('this ffmpeg does not list the cover art first (it wrote it as a track, not in udta)');
+    // With the duration the metadata step recorded (no probe planned), and without it (probed first).
+    for (const options of [{ durationSec: 2 }, {}]) {
+      const t = await thumbnailer.video(sourceAt('/cover-first.mp4'), options);
+      // Six frames of the 320x240 movie, three to a row; the cover is a 64x64 yellow square.
+      expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 960, height: 480 });
+      expect(t.pdq).toHaveLength(6);
+    }
+  });
+
+  it('regression: contact-sheet-of-cover-art-only: a file whose only picture is its cover fails with that reason, no sheet of the cover', async () => {
+    for (const options of [{ durationSec: 1 }, {}]) {
+      const err = await thumbnailer.video(sourceAt('/cover-only.mp4'), options).catch((e: unknown) => e);
+      expect(isExhibitError(err, 'decode-failed'), JSON.stringify(options)).toBe(true);
+      expect((err as Error).message).toBe('no video stream (none, or cover art only)');
+    }
   });
 
   it('regression: heif-sequence-without-still-image-not-thumbnailed: takes the first frame of its track', async (ctx) => {
