@@ -147,8 +147,12 @@ describe('QuickTime without ftyp', () => {
 
   it('regression: quicktime-pnot-or-skip-first-unidentified: a movie starting with a preview or padding atom is video/quicktime', async () => {
     for (const atom of ['pnot', 'skip'] as const) {
-      const id = await identifier.identify(new BufferSource(await movStartingWith(atom), 'MOV00001.MOV'));
+      const source = new BufferSource(await movStartingWith(atom), 'MOV00001.MOV');
+      const id = await identifier.identify(source);
       expect(id, atom).toEqual({ mime: 'video/quicktime', detectedExt: 'mov', kind: 'video', findings: [] });
+      // regression: quicktime-track-walk-read-per-box: the head, a header per top-level atom
+      // (the preview or padding, wide, mdat, moov) and the moov in one read: not a read per box inside it.
+      expect(source.reads.length, atom).toBeLessThanOrEqual(7);
     }
     // The atom name alone is not enough: no moov with a track behind it, no movie.
     const fake = Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('skip', 'latin1'), unknownBinary(4096)]);

@@ -2,10 +2,11 @@ import type { RandomAccessSource } from '@exhibit/core';
 
 /**
  * The handler types of an ISO-BMFF file's tracks (`moov/trak/mdia/hdlr`:
- * 'vide', 'soun', 'text', 'meta'...), read by box headers alone with small
- * ranged reads: the top-level boxes up to `moov` (which a camera writes after
- * `mdat`, at the end), then each `trak`'s `mdia` and `hdlr`. Nothing is read
- * whole, so a long video's megabytes of sample tables cost nothing.
+ * 'vide', 'soun', 'text', 'meta'...), read by box headers: the top-level
+ * boxes up to `moov` (which a camera writes after `mdat`, at the end) with
+ * small ranged reads, then each `trak`'s `mdia` and `hdlr`, from the moov
+ * read whole when it is at most MOOV_WHOLE_READ_BYTES, else by ranged reads
+ * of headers alone (a long video's megabytes of sample tables cost nothing).
  *
  * Hostile input: every size is checked against its parent, at most
  * MAX_BOXES box headers are read, and anything malformed (a size that runs
@@ -14,6 +15,15 @@ import type { RandomAccessSource } from '@exhibit/core';
 
 /** Box headers read in all; a real file has a few top-level boxes and a handful per track. */
 const MAX_BOXES = 512;
+
+/**
+ * A `moov` up to this size is fetched with one read and walked in memory: a
+ * short movie's is a few KiB, and a walk by ranged reads cost a storage
+ * round trip per box header (11 fetches instead of 2 for an MP4 whose moov
+ * is at the end). A larger one (a long video's sample tables) is walked by
+ * ranged reads as before, its headers only.
+ */
+const MOOV_WHOLE_READ_BYTES = 64 * 1024;
 
 interface Box {
   type: string;
@@ -25,10 +35,18 @@ interface Box {
 class BoxWalker {
   private left = MAX_BOXES;
 
+  /** The bytes of [at, at + length) when read whole (the moov), else null. */
+  private held: { at: number; bytes: Buffer } | null = null;
+
   constructor(
     private readonly source: RandomAccessSource,
     private readonly abortSignal: AbortSignal | undefined,
   ) {}
+
+  /** Reads [from, to) with one read; later reads inside it come from memory. */
+  async hold(from: number, to: number): Promise<void> {
+    this.held = { at: from, bytes: await this.read(from, to - from) };
+  }
 
   /** The children of [from, to), in order; null when one of them is malformed or the budget is spent. */
   async *children(from: number, to: number): AsyncGenerator<Box, void, undefined> {
@@ -56,6 +74,10 @@ class BoxWalker {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
+    const held = this.held;
+    if (held && offset >= held.at && offset + length <= held.at + held.bytes.length) {
+      return held.bytes.subarray(offset - held.at, offset - held.at + length);
+    }
     const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
     if (bytes.length < length) throw new Malformed();
     return bytes;
@@ -80,6 +102,7 @@ export async function trackHandlers(source: RandomAccessSource, options: { abort
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
+    if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES) await walker.hold(moov.body, moov.end);
     for await (const trak of walker.children(moov.body, moov.end)) {
       if (trak.type !== 'trak') continue;
       const mdia = await find(walker, trak, 'mdia');
