@@ -5,12 +5,12 @@ import { packageVersion } from '../package-version.js';
 import { pdqFromImage, pdqToolVersions } from '../pdq/pdq.pixels.js';
 import { compareEmbeddedPreview, PREVIEW_COMPARE_VERSION, PREVIEW_DIFFERS_CELL_DIFFERENCE } from '../preview/embedded-preview.compare.js';
 import { readWhole } from '../read-source.js';
+import { heifStillItemSandboxed } from '../sandbox/parse.pool.js';
 import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { ToolSlots } from '../tools/tool-slots.js';
 import { contactSheet, frameTimes } from './contact-sheet.js';
 import { heicDecoderVersions } from './heic.decoder.js';
-import { declaresStillItem } from './heif-still-item.js';
 import { imageThumbnail, type ThumbnailSettings } from './image.thumbnail.js';
 import { configureSharp, sharpVersions } from './sharp.setup.js';
 
@@ -128,7 +128,11 @@ export class MediaThumbnailer implements Thumbnailer {
       thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     } catch (err) {
       // Only a sequence with no still image at all: a still that fails to decode is the file's failure.
-      const sequenceOnly = HEIF_SEQUENCE_MIMES.has(options.mime ?? '') && isExhibitError(err, 'decode-failed') && !declaresStillItem(bytes);
+      // The box walk runs in a parser thread, as every reader of evidence bytes.
+      const sequenceOnly =
+        HEIF_SEQUENCE_MIMES.has(options.mime ?? '') &&
+        isExhibitError(err, 'decode-failed') &&
+        !(await heifStillItemSandboxed(bytes, options.abortSignal ? { abortSignal: options.abortSignal } : {}));
       const frame = sequenceOnly ? await this.sequenceFrame(source, options) : null;
       if (!frame) throw err;
       this.logger?.debug({ name: source.name, width: frame.width, height: frame.height }, 'HEIF sequence thumbnail made from its first frame');
