@@ -113,7 +113,8 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomA
           abortSignal: ctx.abortSignal,
         }),
   );
-  const tools = [...(await deps.thumbnailer.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
+  const madeBy = result.ok ? (result.value.tools ?? []) : [];
+  const tools = [...(await deps.thumbnailer.tools(kind)), ...madeBy, { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
   if (!result.ok) return { ok: false, failure: { stage: 'thumbnail', code: result.error.code, detail: result.error.message }, tools };
   const thumb = result.value;
   const ref = at ?? { container: deps.containers.derived, name: derivedNames.thumbnail(content.sha256, deps.thumbnailer.recipe) };

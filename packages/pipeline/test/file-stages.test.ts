@@ -82,7 +82,9 @@ const thumbnailer: Thumbnailer = {
   image: async (source) => {
     const bytes = await readAll(source);
     const findings = bytes.includes('FLAT') ? [{ flag: 'no-content' as const, detail: 'the decoded image is one flat colour (rgb 128,128,128)' }] : [];
-    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image', findings };
+    // BYFFMPEG: a thumbnail made by a tool beyond those tools('image') lists (a HEIF sequence's frame).
+    const madeBy = bytes.includes('BYFFMPEG') ? { tools: [{ name: 'ffmpeg', version: 'stand-in' }] } : {};
+    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image', findings, ...madeBy };
   },
   video: async () => {
     throw new ExhibitError('unsupported-format', 'no videos here');
@@ -259,6 +261,19 @@ describe('per-file stages', () => {
     expect(again.outcome).toMatchObject({ status: 'done', summary: { identify: 'already-done', metadata: { kind: 'image' }, thumbnail: { from: 'image' } } });
     expect(identifications.count).toBe(identified);
     expect(await file(m)).toMatchObject({ stage: 'thumbnailed' });
+  });
+
+  it('regression: heif-sequence-frame-tools-omit-ffmpeg: records the tools a thumbnail names as its makers with it', async () => {
+    const ref = ev();
+    const m = await addUpload(ref, 'burst.jpg', 'JPEG BYFFMPEG');
+    expect((await run('analyse', m)).outcome).toMatchObject({ status: 'done' });
+    const content = (await deps.index.getFileWithContent(m.fileId))?.content;
+    const { rows } = await sql.query<{ tools: { thumbnail?: unknown } }>('SELECT tools FROM contents WHERE sha256 = $1', [content?.sha256]);
+    expect(rows[0]?.tools.thumbnail).toEqual([
+      { name: 'stand-in-thumbnailer', version: '1' },
+      { name: 'ffmpeg', version: 'stand-in' },
+      { name: 'exhibit-pipeline', version: 'test' },
+    ]);
   });
 
   it('records a metadata failure on the content and still makes the thumbnail', async () => {

@@ -73,6 +73,11 @@ export interface Thumbnail {
    * pictures). Width and height as stored (before any EXIF orientation).
    */
   embeddedPreview?: { jpeg: Buffer; width: number; height: number };
+  /**
+   * Tools that made this thumbnail beyond those `tools(kind)` lists (ffmpeg for
+   * the first frame of a HEIF image sequence with no still image): recorded with it.
+   */
+  tools?: ToolVersion[];
 }
 
 /**

@@ -2,6 +2,7 @@ import { LIMITS, type ContentFinding, type Identification, type IdentificationRe
 import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
+import { quickTimeWithoutFtyp } from './iso-bmff-tracks.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
@@ -22,6 +23,7 @@ export async function identifyFromSource(
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
+  if (found === null) found = await quickTimeWithoutFtyp(source, head);
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
   if (found === null) found = plainText(head);

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
+import { makeWithFfmpeg } from '../test-support/fixtures.js';
 import { storedZipArchive, tiffWithIfdBeyond4KiB, unknownBinary } from '../test-support/formats.fixtures.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
 import { heifFromBrands } from './heif-brands.js';
@@ -127,6 +128,36 @@ describe('camera HEIF brands', () => {
     expect(await identifier().identify(new BufferSource(bytes, 'DSC00001.HIF'))).toMatchObject({ mime: 'image/heic', detectedExt: 'heic', kind: 'image' });
   });
   const identifier = () => new FileTypeIdentifier();
+});
+
+describe('QuickTime without ftyp', () => {
+  const identifier = new FileTypeIdentifier();
+
+  /** An ffmpeg MOV whose 20-byte `ftyp qt` is overwritten in place by an atom of the same size (no offset moves). */
+  async function movStartingWith(atom: 'pnot' | 'skip'): Promise<Buffer> {
+    const mov = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=1', '-c:v', 'mpeg4'], 'mov');
+    expect([mov.readUInt32BE(0), mov.toString('latin1', 4, 8)]).toEqual([20, 'ftyp']);
+    const out = Buffer.from(mov);
+    out.fill(0, 8, 20);
+    out.write(atom, 4, 'latin1');
+    // pnot: modification date, version 0, then the preview's atom type and index (a PICT, the first).
+    if (atom === 'pnot') out.write('PICT', 14, 'latin1');
+    return out;
+  }
+
+  it('regression: quicktime-pnot-or-skip-first-unidentified: a movie starting with a preview or padding atom is video/quicktime', async () => {
+    for (const atom of ['pnot', 'skip'] as const) {
+      const source = new BufferSource(await movStartingWith(atom), 'MOV00001.MOV');
+      const id = await identifier.identify(source);
+      expect(id, atom).toEqual({ mime: 'video/quicktime', detectedExt: 'mov', kind: 'video', findings: [] });
+      // regression: quicktime-track-walk-read-per-box: the head, a header per top-level atom
+      // (the preview or padding, wide, mdat, moov) and the moov in one read: not a read per box inside it.
+      expect(source.reads.length, atom).toBeLessThanOrEqual(7);
+    }
+    // The atom name alone is not enough: no moov with a track behind it, no movie.
+    const fake = Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('skip', 'latin1'), unknownBinary(4096)]);
+    expect(await identifier.identify(new BufferSource(fake))).toMatchObject({ mime: null, kind: 'other' });
+  });
 });
 
 describe('where an image ends', () => {

@@ -15,7 +15,8 @@ import { MEDIA_LIMITS } from '../media-limits.js';
  * the size is right or absent.
  *
  * The size is as stored, before EXIF orientation or HEIF `irot` is applied
- * (as exiftool reports ImageWidth/ImageHeight).
+ * and before a HEIF clean aperture (`clap`) crops it (as exiftool reports
+ * ImageWidth/ImageHeight; heif-info and libvips report the displayed size).
  */
 export interface PixelSize {
   width: number;

@@ -160,6 +160,12 @@ export function heifTransformsSandboxed(bytes: Buffer, options: SandboxOptions =
   return (options.pool ?? parsePool()).run<HeifTransforms | null>('heif-transforms', { bytes: copy } satisfies TrailingDataInput, runOptions('HEIF transform reader', options));
 }
 
+/** Whether a HEIF declares a still image item (thumbnail/heif-still-item.ts), found in a parser thread. */
+export function heifStillItemSandboxed(bytes: Buffer, options: SandboxOptions = {}): Promise<boolean> {
+  const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return (options.pool ?? parsePool()).run<boolean>('heif-still-item', { bytes: copy } satisfies TrailingDataInput, runOptions('HEIF still item check', options));
+}
+
 /** file-type's verdict on the head of a file, found in a parser thread. */
 export function fileTypeSandboxed(head: Buffer, options: SandboxOptions = {}): Promise<FileTypeOutput> {
   // Cloned, not moved: a task whose thread died is sent again.

@@ -8,6 +8,7 @@ import { findWebpExifChunk, subSource } from '../metadata/webp-exif.reader.js';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { identifyFromSource } from '../identify/identify-source.js';
 import { heifTransforms } from '../thumbnail/heif-transforms.js';
+import { declaresStillItem } from '../thumbnail/heif-still-item.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
 import type { ExifPreviewInput, ExifrTaskInput, ExifrTaskOutput, FileTypeInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
@@ -166,6 +167,11 @@ serveTasks({
   /** A HEIF's rotation and mirror on its primary item (heif-transforms.ts walks its boxes). */
   async 'heif-transforms'(input) {
     return { value: heifTransforms(Buffer.from((input as TrailingDataInput).bytes)) };
+  },
+
+  /** Whether a HEIF declares a still image item (heif-still-item.ts walks its top-level boxes). */
+  async 'heif-still-item'(input) {
+    return { value: declaresStillItem(Buffer.from((input as TrailingDataInput).bytes)) };
   },
 
   /** Where a JPEG, PNG or GIF ends by its own structure, and what follows it. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
-import { heicFromJpeg, heifEncAvailable } from './fixtures.js';
+import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools } from './fixtures.js';
 
 /**
  * Regression fixtures for the formats real devices make, each named after the
@@ -129,6 +129,111 @@ export async function tenBit422Hif(width: number, height: number): Promise<Buffe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Two images in one HEIF (heif-enc of a red 320x240 and a blue 200x400 JPEG,
+ * items 1 and 2) with `pitm` rewritten in place to make item 2, the second,
+ * the primary: the shape of a photo whose edit is kept beside the original,
+ * or of a file another tool rewrote. heif-info, exiftool and libvips show the
+ * blue 200x400 image. Null when heif-enc is not installed.
+ */
+export async function heicPrimaryNotFirstItem(): Promise<Buffer | null> {
+  if (!heifEncAvailable()) return null;
+  const red = await sharp({ create: { width: 320, height: 240, channels: 3, background: '#ff0000' } }).jpeg().toBuffer();
+  const blue = await sharp({ create: { width: 200, height: 400, channels: 3, background: '#0000ff' } }).jpeg().toBuffer();
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-heic2-'));
+  try {
+    writeFileSync(path.join(dir, 'red.jpg'), red);
+    writeFileSync(path.join(dir, 'blue.jpg'), blue);
+    const out = path.join(dir, 'out.heic');
+    const run = spawnSync('heif-enc', ['-q', '50', path.join(dir, 'red.jpg'), path.join(dir, 'blue.jpg'), '-o', out], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`heif-enc failed: ${run.stderr}`);
+    const heic = readFileSync(out);
+    // pitm version 0: size, 'pitm', version and flags, then a 16-bit item ID.
+    const pitm = heic.indexOf('pitm', 0, 'latin1');
+    if (pitm < 4 || heic.readUInt32BE(pitm - 4) !== 14 || heic[pitm + 4] !== 0 || heic.readUInt16BE(pitm + 8) !== 1) {
+      throw new Error('unexpected pitm from heif-enc');
+    }
+    heic.writeUInt16BE(2, pitm + 8);
+    return heic;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The top-level (or child) boxes of bytes[from, to): type, start and size; stops at anything malformed. */
+function isoBoxes(bytes: Buffer, from: number, to: number): Array<{ type: string; start: number; size: number }> {
+  const out: Array<{ type: string; start: number; size: number }> = [];
+  for (let at = from; at + 8 <= to; ) {
+    const size = bytes.readUInt32BE(at);
+    if (size < 8 || at + size > to) break;
+    out.push({ type: bytes.toString('latin1', at + 4, at + 8), start: at, size });
+    at += size;
+  }
+  return out;
+}
+
+/**
+ * A 2 s MP4 (320x240 test pattern) with a 64x64 yellow cover picture whose
+ * `udta` (holding the cover as `covr`) comes before the `trak`, as tagging
+ * tools may leave it: ffmpeg then lists the cover art (an attached picture)
+ * as video stream 0 and the movie as stream 1. Reordered inside `moov` only,
+ * so no chunk offset moves.
+ */
+export async function mp4WithCoverArtBeforeTracks(): Promise<Buffer> {
+  const mp4 = await makeWithFfmpeg(
+    [
+      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=2',
+      '-f', 'lavfi', '-i', 'color=yellow:s=64x64:d=0.1',
+      '-map', '0', '-map', '1', '-c:v:0', 'mpeg4', '-c:v:1', 'mjpeg', '-frames:v:1', '1', '-disposition:v:1', 'attached_pic',
+    ],
+    'mp4',
+  );
+  const moov = isoBoxes(mp4, 0, mp4.length).find((b) => b.type === 'moov');
+  if (!moov) throw new Error('no moov from ffmpeg');
+  const children = isoBoxes(mp4, moov.start + 8, moov.start + moov.size);
+  const rank = (type: string) => (type === 'mvhd' ? 0 : type === 'udta' ? 1 : 2);
+  const reordered = [...children].sort((a, b) => rank(a.type) - rank(b.type)).map((b) => mp4.subarray(b.start, b.start + b.size));
+  const out = Buffer.from(mp4);
+  Buffer.concat(reordered).copy(out, moov.start + 8);
+  return out;
+}
+
+/**
+ * A 1 s M4A-style MP4: a sound track and a 64x64 yellow cover picture
+ * (attached picture, no movie): nothing for a contact sheet to show.
+ */
+export async function mp4WithOnlyCoverArt(): Promise<Buffer> {
+  return makeWithFfmpeg(
+    [
+      '-f', 'lavfi', '-i', 'sine=duration=1',
+      '-f', 'lavfi', '-i', 'color=yellow:s=64x64:d=0.1',
+      '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'mjpeg', '-frames:v', '1', '-disposition:v:0', 'attached_pic',
+    ],
+    'mp4',
+  );
+}
+
+/**
+ * A HEIF image sequence with no still image (`ftyp msf1`, one HEVC track with
+ * the `pict` handler, no `meta` items): ffmpeg's libx265 encoding of a 1 s
+ * test pattern, branded `msf1`, its handler rewritten in place from `vide`.
+ * Null when this ffmpeg has no libx265.
+ */
+export async function heifSequenceWithoutStill(): Promise<Buffer | null> {
+  const ffmpeg = await testTools().resolve('ffmpeg');
+  if (!spawnSync(ffmpeg.path, ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout.includes('libx265')) return null;
+  const seq = await makeWithFfmpeg(
+    ['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=1', '-c:v', 'libx265', '-x265-params', 'log-level=error', '-tag:v', 'hvc1', '-brand', 'msf1'],
+    'mp4',
+  );
+  const out = Buffer.from(seq);
+  // hdlr: size, type, version and flags, pre_defined, then the handler type.
+  for (let at = out.indexOf('hdlr', 0, 'latin1'); at >= 0; at = out.indexOf('hdlr', at + 4, 'latin1')) {
+    if (out.toString('latin1', at + 12, at + 16) === 'vide') out.write('pict', at + 12, 'latin1');
+  }
+  return out;
 }
 
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */

@@ -51,6 +51,9 @@ export function frameTimes(durationSec: number | undefined, frames: number, minS
  * CPU-s, some 40 % of a short 720p clip's sheet when paid nine times.
  * Frames that cannot be taken stay black; if none can, 'decode-failed'.
  */
+/** ffmpeg's words when `-map N:V:0` finds no video stream other than attached pictures. */
+const NO_SHOWN_STREAM = /Stream map '\d+:V:0' matches no streams/;
+
 export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
   // Each frame also goes out a second time for its PDQ hash (docs/pdq.md, "Videos"): from the same decode,
   // on a second pipe, scaled down to at most the reference's 512 px a side (never up), aspect kept.
@@ -67,6 +70,9 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times
   } catch (err) {
     const classified = classifyToolFailure(err);
     if (!isExhibitError(classified, 'tool-failed')) throw classified;
+    if (NO_SHOWN_STREAM.test((classified.details as { stderr?: string } | undefined)?.stderr ?? '')) {
+      throw new ExhibitError('decode-failed', 'no video stream (none, or cover art only)', { cause: classified });
+    }
     // The run failed as a whole and cannot say which frame was at fault (e.g. a
     // damaged region pushed ffmpeg's decode-error rate over its limit): take the
     // frames one by one, so only the bad ones become gaps.
@@ -145,7 +151,10 @@ interface FramesTaken {
  */
 function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string): string[] {
   const out = (vf: string, output: string) => [
-    '-map', `${inputIndex}:v:0`,
+    // `V` (not `v`): the first video stream that is not an attached picture. ffmpeg lists an
+    // MP4's cover art as video stream 0 when its udta comes before the traks; `v:0` took the
+    // still, and every seek into it missed while the metadata described the movie's stream.
+    '-map', `${inputIndex}:V:0`,
     '-frames:v', '1',
     '-an', '-sn', '-dn',
     '-vf', vf,

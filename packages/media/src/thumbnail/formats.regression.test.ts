@@ -5,11 +5,13 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
+import { probe } from '../metadata/ffprobe.metadata.js';
 import { MediaMetadataExtractor } from '../metadata/media-metadata.extractor.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
-import { cameraHif, gif, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
+import { cameraHif, gif, heicPrimaryNotFirstItem, heifSequenceWithoutStill, mp4WithCoverArtBeforeTracks, mp4WithOnlyCoverArt, tenBit422Hif, tiffWithIfdBeyond4KiB, twoToneJpegWithExif } from '../test-support/formats.fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
+import { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { heifOrientationDecision } from './heif-orientation.js';
 import { heifTransforms } from './heif-transforms.js';
 import { frameTimes } from './contact-sheet.js';
@@ -200,6 +202,20 @@ describe('images real devices make', () => {
     expect(isBlue(await meanColour(t.jpeg, { left: 220, top: 0, width: 100, height: 240 }))).toBe(true);
   });
 
+  it('regression: heic-primary-item-not-first-thumbnail-of-first-item: thumbnails and measures the pitm primary', async (ctx) => {
+    const heic = await heicPrimaryNotFirstItem();
+    if (!heic) return ctx.skip(HEIF_SKIP);
+    // Item 1 is red 320x240, item 2 (the primary) blue 200x400; the first top-level image used to be decoded.
+    const t = await thumbnailer.image(new BufferSource(heic, 'IMG_0003.HEIC'), { mime: 'image/heic' });
+    // The primary's 1:2 portrait shape, scaled to fit the thumbnail box (the first item's is 4:3 landscape).
+    expect([t.from, t.height]).toEqual(['image', t.width * 2]);
+    expect(isBlue(await meanColour(t.jpeg))).toBe(true);
+    const m = await metadata.image(new BufferSource(heic, 'IMG_0003.HEIC'), { mime: 'image/heic' });
+    expect([m.width, m.height]).toEqual([200, 400]);
+    const oracle = exiftool(heic, ['ImageWidth', 'ImageHeight']);
+    if (oracle) expect([oracle.ImageWidth, oracle.ImageHeight]).toEqual([200, 400]);
+  });
+
   it('turns a HEIC with EXIF orientation 6 and no irot upright, and records the conflict', async (ctx) => {
     if (!heifEncAvailable()) return ctx.skip(HEIF_SKIP);
     // Stored landscape red|blue; EXIF 6 says "turn 90° clockwise": upright, red is on top.
@@ -241,10 +257,31 @@ describe('contact sheets that fit the clip', () => {
   const server = new RangeServer();
   const thumbnailer = new MediaThumbnailer(testTools());
   const sourceAt = (p: string) => new BufferSource(Buffer.alloc(0), p.slice(1), () => server.url(p));
+  let sequence: Buffer | null = null;
+  let damagedSequence: Buffer | null = null;
+  let stillDamagedSequence: Buffer | null = null;
 
   beforeAll(async () => {
     await server.start();
     server.put('/short.mp4', await testVideo({ seconds: 0.2 }));
+    sequence = await heifSequenceWithoutStill();
+    if (sequence) {
+      server.put('/burst.heics', sequence);
+      // The same with its moov (and all after it) overwritten: nothing for ffmpeg to read either.
+      const moov = sequence.indexOf('moov', 0, 'latin1');
+      damagedSequence = Buffer.concat([sequence.subarray(0, moov), Buffer.alloc(sequence.length - moov, 0x5a)]);
+      server.put('/burst-damaged.heics', damagedSequence);
+      // The sequence with a still image declared (a real HEIC's meta: pitm, iinf, iloc) whose data is not
+      // where its iloc says: the still cannot be decoded, while the track ffmpeg reads is intact.
+      const heic = heicFromJpeg(await sharp({ create: { width: 64, height: 48, channels: 3, background: '#f00' } }).jpeg().toBuffer());
+      if (heic) {
+        const meta = heic.indexOf('meta', 0, 'latin1') - 4;
+        stillDamagedSequence = Buffer.concat([sequence, heic.subarray(meta, meta + heic.readUInt32BE(meta))]);
+        server.put('/burst-still-damaged.heics', stillDamagedSequence);
+      }
+    }
+    server.put('/cover-first.mp4', await mp4WithCoverArtBeforeTracks());
+    server.put('/cover-only.mp4', await mp4WithOnlyCoverArt());
     // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
   }, 60_000);
@@ -264,6 +301,55 @@ describe('contact sheets that fit the clip', () => {
     const t = await thumbnailer.video(sourceAt('/short.mp4'), { durationSec: 0.2 });
     expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
     expect((await meanColour(t.jpeg)).reduce((a, b) => a + b, 0)).toBeGreaterThan(60);
+  });
+
+  it('regression: contact-sheet-of-cover-art-listed-first: takes the frames from the movie, not the attached picture', async (ctx) => {
+    const streams = (await probe(await testTools().resolve('ffprobe'), sourceAt('/cover-first.mp4'))).streams ?? [];
+    if (streams[0]?.disposition?.attached_pic !== 1) return ctx.skip('this ffmpeg does not list the cover art first (it wrote it as a track, not in udta)');
+    // With the duration the metadata step recorded (no probe planned), and without it (probed first).
+    for (const options of [{ durationSec: 2 }, {}]) {
+      const t = await thumbnailer.video(sourceAt('/cover-first.mp4'), options);
+      // Six frames of the 320x240 movie, three to a row; the cover is a 64x64 yellow square.
+      expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 960, height: 480 });
+      expect(t.pdq).toHaveLength(6);
+    }
+  });
+
+  it('regression: contact-sheet-of-cover-art-only: a file whose only picture is its cover fails with that reason, no sheet of the cover', async () => {
+    for (const options of [{ durationSec: 1 }, {}]) {
+      const err = await thumbnailer.video(sourceAt('/cover-only.mp4'), options).catch((e: unknown) => e);
+      expect(isExhibitError(err, 'decode-failed'), JSON.stringify(options)).toBe(true);
+      expect((err as Error).message).toBe('no video stream (none, or cover art only)');
+    }
+  });
+
+  it('regression: heif-sequence-without-still-image-not-thumbnailed: takes the first frame of its track', async (ctx) => {
+    if (!sequence) return ctx.skip('this ffmpeg has no libx265 to make a HEIF sequence');
+    expect(sequence.toString('latin1', 4, 12)).toBe('ftypmsf1');
+    // libheif-js decodes still items only ("HEIF image not found"); ffmpeg reads the pict track as a video.
+    const t = await thumbnailer.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' });
+    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+    // regression: heif-sequence-frame-tools-omit-ffmpeg: the ffmpeg that made the frame is recorded with it.
+    expect(t.tools).toEqual([await testTools().toolVersion('ffmpeg')]);
+
+    // Nothing ffmpeg can read either: the decoder's own failure stands.
+    const damaged = await thumbnailer.image(new BufferSource(damagedSequence!, 'damaged.heics', () => server.url('/burst-damaged.heics')), { mime: 'image/heif-sequence' }).catch((err: unknown) => err);
+    expect(isExhibitError(damaged, 'decode-failed')).toBe(true);
+  });
+
+  it('regression: heif-sequence-damaged-still-replaced-by-first-frame: a still that fails to decode is the failure, not the track', async (ctx) => {
+    if (!stillDamagedSequence) return ctx.skip('no libx265 in ffmpeg or no heif-enc to make the file');
+    const source = new BufferSource(stillDamagedSequence, 'still-damaged.heics', () => server.url('/burst-still-damaged.heics'));
+    const err = await thumbnailer.image(source, { mime: 'image/heif-sequence' }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'decode-failed'), JSON.stringify(err)).toBe(true);
+  });
+
+  it('regression: heif-sequence-frame-swallows-retryable-failure: no ffmpeg is retryable, not the decoder\'s failure', async (ctx) => {
+    if (!sequence) return ctx.skip('this ffmpeg has no libx265 to make a HEIF sequence');
+    const noFfmpeg = new MediaThumbnailer(new MediaToolResolver({ ffmpegPath: '/nonexistent/ffmpeg' }));
+    const err = await noFfmpeg.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'tool-unavailable')).toBe(true);
   });
 
   it('makes a sheet for a single-frame clip, whose every seek misses', async () => {

@@ -12,8 +12,9 @@ export function heicDecoderVersions(): Array<{ name: string; version: string }> 
 }
 
 /**
- * Decodes the first top-level image of a HEIC/HEIF file to RGBA with libheif
- * (wasm, includes an HEVC decoder that the prebuilt sharp lacks). The image
+ * Decodes the primary image (`pitm`, which need not be the first item) of a
+ * HEIC/HEIF file to RGBA with libheif (wasm, includes an HEVC decoder that the
+ * prebuilt sharp lacks). The image
  * dimensions are read from the container and checked against `maxPixels`
  * before any pixel is decoded. libheif applies the HEIF transforms (irot/imir)
  * itself, so the result is already upright; EXIF orientation does not apply.

@@ -5,6 +5,7 @@ import { packageVersion } from '../package-version.js';
 import { pdqFromImage, pdqToolVersions } from '../pdq/pdq.pixels.js';
 import { compareEmbeddedPreview, PREVIEW_COMPARE_VERSION, PREVIEW_DIFFERS_CELL_DIFFERENCE } from '../preview/embedded-preview.compare.js';
 import { readWhole } from '../read-source.js';
+import { heifStillItemSandboxed } from '../sandbox/parse.pool.js';
 import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { ToolSlots } from '../tools/tool-slots.js';
@@ -85,6 +86,9 @@ function pdqOwnVersions(): ToolVersion[] {
   return pdqToolVersions().filter((t) => t.name === 'exhibit-pdq');
 }
 
+/** HEIF image sequences: one with no still image is thumbnailed from its track's first frame. */
+const HEIF_SEQUENCE_MIMES = new Set(['image/heic-sequence', 'image/heif-sequence']);
+
 /** Process-wide: every thumbnailer in the process shares the memory it bounds. */
 const contactSheetSlots = new ToolSlots(MEDIA_LIMITS.maxConcurrentContactSheets);
 
@@ -119,7 +123,21 @@ export class MediaThumbnailer implements Thumbnailer {
       maxBytes: MEDIA_LIMITS.maxImageSourceBytes,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     });
-    const thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    let thumbnail: Thumbnail;
+    try {
+      thumbnail = await imageThumbnail(bytes, this.settings, options.mime, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    } catch (err) {
+      // Only a sequence with no still image at all: a still that fails to decode is the file's failure.
+      // The box walk runs in a parser thread, as every reader of evidence bytes.
+      const sequenceOnly =
+        HEIF_SEQUENCE_MIMES.has(options.mime ?? '') &&
+        isExhibitError(err, 'decode-failed') &&
+        !(await heifStillItemSandboxed(bytes, options.abortSignal ? { abortSignal: options.abortSignal } : {}));
+      const frame = sequenceOnly ? await this.sequenceFrame(source, options) : null;
+      if (!frame) throw err;
+      this.logger?.debug({ name: source.name, width: frame.width, height: frame.height }, 'HEIF sequence thumbnail made from its first frame');
+      return frame;
+    }
     this.logger?.debug({ name: source.name, from: thumbnail.from, width: thumbnail.width, height: thumbnail.height }, 'image thumbnail made');
     if (thumbnail.from !== 'image') return { ...thumbnail, pdqFailure: 'the image itself could not be decoded (thumbnail from its EXIF preview)' };
     const hint = await previewHint(bytes, thumbnail.jpeg, this.settings.maxPixels, options, this.logger);
@@ -130,6 +148,36 @@ export class MediaThumbnailer implements Thumbnailer {
       ...(hint.preview ? { embeddedPreview: hint.preview } : {}),
       ...(await imagePdq(bytes, this.settings.maxPixels, options)),
     };
+  }
+
+  /**
+   * The first frame of a HEIF image sequence (`msf1`) that holds no still image, only its
+   * track (libheif-js decodes still items alone: "HEIF image not found"), taken by ffmpeg,
+   * which reads the track as a video. Its `tools` name the ffmpeg that made it (the tools of
+   * an image thumbnail do not). Null when ffmpeg gives no frame or finds the data unreadable:
+   * the decoder's failure then stands. A time-out, a missing ffmpeg and transport trouble
+   * are retryable and thrown: they say nothing about the file.
+   */
+  private async sequenceFrame(source: RandomAccessSource, options: { abortSignal?: AbortSignal }): Promise<Thumbnail | null> {
+    const abort = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+    const release = await contactSheetSlots.acquire(abort);
+    try {
+      const ffmpeg = await this.resolver.resolve('ffmpeg');
+      const sheet = await contactSheet(ffmpeg, await toolInput(source), [0], {
+        frames: 1,
+        columns: 1,
+        tileEdgePx: this.settings.edgePx,
+        quality: this.settings.quality,
+        timeoutMs: LIMITS.mediaToolTimeoutMs,
+        ...abort,
+      });
+      return { ...sheet, from: 'contact-sheet', tools: [await this.resolver.toolVersion('ffmpeg')] };
+    } catch (err) {
+      if (options.abortSignal?.aborted || !isExhibitError(err) || err.retryable) throw err;
+      return null;
+    } finally {
+      release();
+    }
   }
 
   async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {

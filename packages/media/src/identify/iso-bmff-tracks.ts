@@ -1,0 +1,140 @@
+import type { RandomAccessSource } from '@exhibit/core';
+
+/**
+ * The handler types of an ISO-BMFF file's tracks (`moov/trak/mdia/hdlr`:
+ * 'vide', 'soun', 'text', 'meta'...), read by box headers: the top-level
+ * boxes up to `moov` (which a camera writes after `mdat`, at the end) with
+ * small ranged reads, then each `trak`'s `mdia` and `hdlr`, from the moov
+ * read whole when it is at most MOOV_WHOLE_READ_BYTES, else by ranged reads
+ * of headers alone (a long video's megabytes of sample tables cost nothing).
+ *
+ * Hostile input: every size is checked against its parent, at most
+ * MAX_BOXES box headers are read, and anything malformed (a size that runs
+ * past its parent, no `moov`, a truncated file) gives null, "unknown".
+ */
+
+/** Box headers read in all; a real file has a few top-level boxes and a handful per track. */
+const MAX_BOXES = 512;
+
+/**
+ * A `moov` up to this size is fetched with one read and walked in memory: a
+ * short movie's is a few KiB, and a walk by ranged reads cost a storage
+ * round trip per box header (11 fetches instead of 2 for an MP4 whose moov
+ * is at the end). A larger one (a long video's sample tables) is walked by
+ * ranged reads as before, its headers only.
+ */
+const MOOV_WHOLE_READ_BYTES = 64 * 1024;
+
+interface Box {
+  type: string;
+  /** First byte of the payload, and the box's end (absolute offsets). */
+  body: number;
+  end: number;
+}
+
+class BoxWalker {
+  private left = MAX_BOXES;
+
+  /** The bytes of [at, at + length) when read whole (the moov), else null. */
+  private held: { at: number; bytes: Buffer } | null = null;
+
+  constructor(
+    private readonly source: RandomAccessSource,
+    private readonly abortSignal: AbortSignal | undefined,
+  ) {}
+
+  /** Reads [from, to) with one read; later reads inside it come from memory. */
+  async hold(from: number, to: number): Promise<void> {
+    this.held = { at: from, bytes: await this.read(from, to - from) };
+  }
+
+  /** The children of [from, to), in order; null when one of them is malformed or the budget is spent. */
+  async *children(from: number, to: number): AsyncGenerator<Box, void, undefined> {
+    let at = from;
+    while (at + 8 <= to) {
+      if (this.left-- <= 0) throw new Malformed();
+      const header = await this.read(at, Math.min(16, to - at));
+      let size = header.readUInt32BE(0);
+      const type = header.toString('latin1', 4, 8);
+      let body = at + 8;
+      if (size === 1) {
+        if (header.length < 16) throw new Malformed();
+        const large = header.readBigUInt64BE(8);
+        if (large > BigInt(to - at)) throw new Malformed();
+        size = Number(large);
+        body = at + 16;
+      } else if (size === 0) {
+        // "To the end of the enclosing box" (a file whose last box is still being written).
+        size = to - at;
+      }
+      if (size < body - at || at + size > to) throw new Malformed();
+      yield { type, body, end: at + size };
+      at += size;
+    }
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const held = this.held;
+    if (held && offset >= held.at && offset + length <= held.at + held.bytes.length) {
+      return held.bytes.subarray(offset - held.at, offset - held.at + length);
+    }
+    const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
+    if (bytes.length < length) throw new Malformed();
+    return bytes;
+  }
+}
+
+class Malformed extends Error {}
+
+async function find(walker: BoxWalker, parent: { body: number; end: number }, type: string): Promise<Box | null> {
+  for await (const box of walker.children(parent.body, parent.end)) if (box.type === type) return box;
+  return null;
+}
+
+/**
+ * The set of track handler types, or null when the file's `moov` cannot be
+ * found and walked. Stops at the first video track when `untilVideo` (all a
+ * caller asking "is there any video?" needs).
+ */
+export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean } = {}): Promise<Set<string> | null> {
+  const walker = new BoxWalker(source, options.abortSignal);
+  const handlers = new Set<string>();
+  try {
+    const moov = await find(walker, { body: 0, end: source.size }, 'moov');
+    if (!moov) return null;
+    if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES) await walker.hold(moov.body, moov.end);
+    for await (const trak of walker.children(moov.body, moov.end)) {
+      if (trak.type !== 'trak') continue;
+      const mdia = await find(walker, trak, 'mdia');
+      const hdlr = mdia ? await find(walker, mdia, 'hdlr') : null;
+      // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
+      if (!hdlr || hdlr.body + 12 > hdlr.end) continue;
+      const handler = (await walker.read(hdlr.body + 8, 4)).toString('latin1');
+      handlers.add(handler);
+      if (options.untilVideo && handler === 'vide') break;
+    }
+    return handlers;
+  } catch (err) {
+    if (err instanceof Malformed) return null;
+    throw err;
+  }
+}
+
+/**
+ * The atoms a QuickTime movie without `ftyp` may start with that file-type does
+ * not take (it knows `free`, `mdat`, `moov`, `wide`): a preview (`pnot`, then
+ * `PICT`), padding (`skip`, `junk`), a `uuid` box. The list is exiftool's.
+ */
+const QUICKTIME_FIRST_ATOMS: ReadonlySet<string> = new Set(['skip', 'pnot', 'PICT', 'pict', 'junk', 'uuid']);
+
+/**
+ * A QuickTime movie from before `ftyp` (classic QuickTime, cameras of that
+ * time) that starts with one of those atoms: a movie only when the top-level
+ * atoms lead to a `moov` with at least one track, so four letters at offset 4
+ * alone never make a file a video. Null otherwise.
+ */
+export async function quickTimeWithoutFtyp(source: RandomAccessSource, head: Buffer, options: { abortSignal?: AbortSignal } = {}): Promise<{ ext: 'mov'; mime: 'video/quicktime' } | null> {
+  if (head.length < 8 || !QUICKTIME_FIRST_ATOMS.has(head.toString('latin1', 4, 8))) return null;
+  const handlers = await trackHandlers(source, { ...options, untilVideo: true });
+  return handlers !== null && handlers.size > 0 ? { ext: 'mov', mime: 'video/quicktime' } : null;
+}
