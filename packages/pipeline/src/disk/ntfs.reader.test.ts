@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,5 +149,38 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(gone.entry).toMatchObject({ allocated: false, recovered: true });
     const report = listed.find((l) => l.entry.path === 'report.txt')!;
     expect(report.md5).toBe(execFileSync('md5sum', [path.join(work, 'text.txt')], { encoding: 'utf8' }).split(' ')[0]);
+  });
+
+  // ntfs-3g through FUSE is the one tool here that deletes a folder as NTFS does (each record freed, its
+  // sequence number bumped); without FUSE (or root) the test is skipped and says so.
+  it('ntfs-deleted-folder-files-listed-as-orphans: a deleted folder tree is listed where it was, as TSK lists it', async (ctx) => {
+    const image = makeVolume('deleted-folder.img', false);
+    const mnt = path.join(work, 'mnt');
+    mkdirSync(mnt);
+    try {
+      execFileSync('ntfs-3g', ['-o', 'loop', image, mnt], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('ntfs-3g could not mount (no FUSE or not root): no tool here deletes an NTFS folder without it');
+    }
+    try {
+      mkdirSync(path.join(mnt, 'Holiday', 'Day 1'), { recursive: true });
+      writeFileSync(path.join(mnt, 'Holiday', 'Day 1', 'IMG_0001.JPG'), bytes(9_000, 30));
+      writeFileSync(path.join(mnt, 'Holiday', 'notes.txt'), 'resident notes\n');
+      writeFileSync(path.join(mnt, 'kept.txt'), 'kept\n');
+      rmSync(path.join(mnt, 'Holiday'), { recursive: true });
+    } finally {
+      execFileSync('umount', [mnt], { stdio: 'ignore' });
+    }
+    const { listed } = await readImage(image);
+    compareWithOracle(image, listed);
+    // Before: the folder was listed but not read, and its files appeared as $OrphanFiles/IMG_0001.JPG etc.
+    const byPath = new Map(listed.map((l) => [l.entry.path, l]));
+    expect(byPath.get('Holiday')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(byPath.get('Holiday/Day 1')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(byPath.get('Holiday/notes.txt')?.entry).toMatchObject({ allocated: false, recovered: true });
+    const photo = byPath.get('Holiday/Day 1/IMG_0001.JPG')!;
+    expect(photo.entry).toMatchObject({ allocated: false, recovered: true, size: 9_000 });
+    expect(photo.md5).toBe(createHash('md5').update(bytes(9_000, 30)).digest('hex'));
+    expect(listed.filter((l) => l.entry.path.startsWith('$OrphanFiles/') && !/OrphanFile-\d+$/.test(l.entry.path))).toEqual([]);
   });
 });

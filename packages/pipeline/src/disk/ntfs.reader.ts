@@ -464,6 +464,19 @@ class NtfsFs {
       }
       return names;
     };
+    /**
+     * A deleted folder's files: the free records that name it as parent. NTFS
+     * bumps a record's sequence number when it frees it, so they recorded the
+     * folder's sequence number before its deletion, one less than its record
+     * has now (TSK looks for the same). A record reused since has moved on
+     * further and matches nothing. The folder's own index is not read: its
+     * entries were removed as its files were deleted, and what is left there
+     * may name records reused since.
+     */
+    const deletedNamesOf = async (dir: MftRecord): Promise<DirName[]> => {
+      if (dir.seq === 0) return [];
+      return ((await self.deletedByParent()).get(dir.number) ?? []).filter((child) => child.seq === dir.seq - 1);
+    };
     async function* walk(names: DirName[], prefix: string, depth: number): AsyncGenerator<FileSystemEntry> {
       for (const n of names) {
         if (n.name === '.' || (prefix === '' && n.record === ROOT_RECORD)) continue;
@@ -497,6 +510,9 @@ class NtfsFs {
               } catch (err) {
                 entry.problem = problemOf(err);
               }
+            } else if (!rec.inUse) {
+              visited.add(rec.number);
+              children = await deletedNamesOf(rec);
             }
           }
           yield entry;
