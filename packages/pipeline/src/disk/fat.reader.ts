@@ -300,39 +300,34 @@ export class FatReader implements FileSystemReader {
   /** Reads a directory's entries from its bytes; `entryIdOf(i)` gives the address of slot i. */
   private parseDirectory(bytes: Uint8Array, entryIdOf: (slot: number) => number, parentDeleted: boolean): RawEntry[] {
     const out: RawEntry[] = [];
-    let lfnParts: string[] = [];
-    let lfnChecksum = -1;
+    let lfn: LongNameSet | null = null;
     const slots = Math.floor(bytes.length / ENTRY_BYTES);
     for (let slot = 0; slot < slots; slot += 1) {
       const e = bytes.subarray(slot * ENTRY_BYTES, (slot + 1) * ENTRY_BYTES);
       const first = e[0]!;
       if (first === 0x00) {
         // End of directory for allocated entries; TSK keeps scanning the rest for deleted ones.
-        lfnParts = [];
+        lfn = null;
         continue;
       }
       const attributes = e[11]!;
       if ((attributes & 0x3f) === ATTR_LFN) {
-        const checksum = e[13]!;
-        if (first !== DELETED && first & 0x40) lfnParts = [];
-        else if (lfnParts.length && checksum !== lfnChecksum) lfnParts = [];
-        lfnChecksum = checksum;
-        lfnParts.push(lfnText(e));
+        lfn = addLongNamePart(lfn, e);
         continue;
       }
       const deleted = first === DELETED || parentDeleted;
       const name = shortName(e);
       if (name === '.' || name === '..' || (attributes & ATTR_VOLUME && !(attributes & ATTR_DIRECTORY))) {
-        lfnParts = [];
+        lfn = null;
         continue;
       }
       if (!plausibleShortEntry(e)) {
-        lfnParts = [];
+        lfn = null;
         continue;
       }
-      let fullName = name;
-      if (lfnParts.length && lfnMatches(e, lfnChecksum)) fullName = lfnParts.reverse().join('');
-      lfnParts = [];
+      const longName = lfn && longNameOf(lfn, e);
+      const fullName = longName ?? name;
+      lfn = null;
       const dv = view(e);
       const highCluster = this.boot.type === 'fat32' ? dv.getUint16(20, true) : 0;
       out.push({
@@ -477,13 +472,62 @@ function shortName(e: Uint8Array): string {
   return ext ? `${base}.${ext}` : base;
 }
 
-function lfnText(e: Uint8Array): string {
+/**
+ * The long-name entries read so far before a short entry, in disk order
+ * (the name's end first). `deleted`: their first byte is 0xE5, so their
+ * ordinals (and the 0x40 "last part" flag) are lost.
+ */
+interface LongNameSet {
+  parts: string[];
+  checksum: number;
+  deleted: boolean;
+  /** Allocated sets: the set began with the 0x40 part and each ordinal was one less than the one before. */
+  ordinalsInOrder: boolean;
+  /** The ordinal of the last part read (allocated sets; 1 when the set is whole). */
+  lastOrdinal: number;
+  /** The first part in disk order (the name's end) holds the 0x0000 terminator. */
+  endTerminated: boolean;
+}
+
+function addLongNamePart(set: LongNameSet | null, e: Uint8Array): LongNameSet {
+  const deleted = e[0] === DELETED;
+  const ordinal = e[0]! & 0x1f;
+  const checksum = e[13]!;
+  const { text, terminated } = lfnText(e);
+  const continues = set !== null && set.checksum === checksum && set.deleted === deleted && (deleted || (!(e[0]! & 0x40) && ordinal === set.lastOrdinal - 1));
+  if (!continues) {
+    return { parts: [text], checksum, deleted, ordinalsInOrder: !deleted && (e[0]! & 0x40) !== 0 && ordinal > 0, lastOrdinal: ordinal, endTerminated: terminated };
+  }
+  set.parts.push(text);
+  set.lastOrdinal = ordinal;
+  return set;
+}
+
+/**
+ * The long name a short entry carries, or null when the parts before it are
+ * not provably its whole name. The checksum ties the parts to the short
+ * name, not to each other: when a later entry reuses the first slot of a
+ * deleted set (a camera writing IMG_0005.JPG where "Holiday photograph.jpg"
+ * was), the parts left are the name's beginning and read as a shorter,
+ * wrong name. An allocated set must run from the 0x40 part down to ordinal
+ * 1; a deleted set (ordinals lost) is taken only when its first part in disk
+ * order holds the name's terminator. A deleted name whose length is a
+ * multiple of 13 has none, and keeps its short name: right, if less telling.
+ */
+function longNameOf(set: LongNameSet, e: Uint8Array): string | null {
+  if (set.deleted !== (e[0] === DELETED)) return null;
+  if (!lfnMatches(e, set.checksum)) return null;
+  if (set.deleted ? !set.endTerminated : !(set.ordinalsInOrder && set.lastOrdinal === 1)) return null;
+  return [...set.parts].reverse().join('');
+}
+
+function lfnText(e: Uint8Array): { text: string; terminated: boolean } {
   const units: number[] = [];
   for (const [from, to] of [[1, 11], [14, 26], [28, 32]] as const) {
     for (let i = from; i < to; i += 2) units.push(e[i]! | (e[i + 1]! << 8));
   }
   const end = units.indexOf(0);
-  return String.fromCharCode(...(end === -1 ? units : units.slice(0, end)).filter((u) => u !== 0xffff));
+  return { text: String.fromCharCode(...(end === -1 ? units : units.slice(0, end)).filter((u) => u !== 0xffff)), terminated: end !== -1 };
 }
 
 function sfnChecksum(name: Uint8Array): number {

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileByteSource } from './byte-source.js';
+import type { FileSystemEntry } from './disk-reader.types.js';
+import { openFat } from './fat.reader.js';
+import { fls, missingTools, run } from './test-support/disk-image.builder.js';
+
+/**
+ * FAT directory shapes that real cards carry and the oracle images do not:
+ * each built with mkfs.fat and mtools at test time, compared with TSK's
+ * `fls -r -p` where TSK is right, and with the structure bytes where it is not.
+ */
+
+const missing = missingTools();
+if (missing.length) console.warn(`FAT reader tests skipped: ${missing.join(', ')} not found (apt-get install sleuthkit dosfstools mtools)`);
+
+let dir = '';
+const p = (name: string) => path.join(dir, name);
+
+function newVolume(name: string): string {
+  const img = p(name);
+  run('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'CARD', img, '8192']);
+  return img;
+}
+
+function put(img: string, name: string, text: string): void {
+  writeFileSync(p('payload'), text);
+  run('mcopy', ['-i', img, p('payload'), `::${name}`]);
+}
+
+async function list(img: string): Promise<FileSystemEntry[]> {
+  const source = await FileByteSource.open(img);
+  try {
+    const out: FileSystemEntry[] = [];
+    for await (const e of (await openFat(source)).entries()) out.push(e);
+    return out;
+  } finally {
+    await source.close();
+  }
+}
+
+describe.skipIf(missing.length > 0)('FAT directory shapes', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'exhibit-fat-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fat-deleted-lfn-first-slot-reused-truncated-name: a deleted long name whose first slot a new file took keeps its short name', async () => {
+    const img = newVolume('reused.img');
+    // 47 characters: four long-name slots, the name's end ("otograph.jpg") in the first.
+    put(img, '/A very long file name of the holiday photograph.jpg', 'holiday\n');
+    put(img, '/Deleted but whole.jpg', 'whole\n');
+    run('mdel', ['-i', img, '::/A very long file name of the holiday photograph.jpg', '::/Deleted but whole.jpg']);
+    // A short-only name needs one slot: mtools (like a camera or Windows) takes the first free one,
+    // the deleted set's first slot. The three slots left hold the name's first 39 characters.
+    put(img, '/IMG_0005.JPG', 'new photo\n');
+    const entries = await list(img);
+    const tsk = fls([img]);
+    // TSK joins the three parts left and prints a name the file never had.
+    expect(tsk.find((e) => e.entryId === '8')?.path).toBe('A very long file name of the holiday ph');
+    expect(entries.find((e) => e.entryId === '8')).toMatchObject({ path: '_VERYL~1.JPG', allocated: false });
+    expect(entries.some((e) => e.path.startsWith('A very long file name'))).toBe(false);
+    // A deleted set still whole (its name's end holds the terminator) keeps its long name; the rest is TSK's listing.
+    const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
+    expect(entries.filter((e) => e.entryId !== '8').map(asTsk)).toEqual(tsk.filter((e) => e.entryId !== '8').map(({ entryId, path: name, deleted }) => ({ entryId, path: name, deleted })));
+    expect(entries.find((e) => e.path === 'Deleted but whole.jpg')).toMatchObject({ allocated: false });
+  });
+});
