@@ -2,6 +2,7 @@ import { ExhibitError, LIMITS } from '@exhibit/core';
 import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes, FileSystemType } from './disk-reader.types.js';
 import { bytesByteSource, runsByteSource, type DataRun } from './file-byte-source.js';
 import { preciseUtcTime } from './ext-time.js';
+import { utf8NameOrEscaped } from './name-bytes.js';
 
 /**
  * ext2/ext3/ext4 read from the volume's bytes: superblock, group descriptors
@@ -471,7 +472,8 @@ class ExtFs {
         allocated = false;
         if (dellen > 0) dellen -= minreclen;
       } else {
-        name = Buffer.from(nameBytes).toString('utf8');
+        // Any bytes: a byte that is not UTF-8 is kept (escaped), never replaced by U+FFFD.
+        name = utf8NameOrEscaped(nameBytes);
         allocated = true;
         if (reclen > minreclen) dellen = reclen - minreclen;
       }

@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyseEntryName } from '../archive/entry-name.js';
 import { FileByteSource } from './byte-source.js';
 import type { FileSystemEntry } from './disk-reader.types.js';
 import { openFat } from './fat.reader.js';
@@ -66,5 +67,32 @@ describe.skipIf(missing.length > 0)('FAT directory shapes', () => {
     const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
     expect(entries.filter((e) => e.entryId !== '8').map(asTsk)).toEqual(tsk.filter((e) => e.entryId !== '8').map(({ entryId, path: name, deleted }) => ({ entryId, path: name, deleted })));
     expect(entries.find((e) => e.path === 'Deleted but whole.jpg')).toMatchObject({ allocated: false });
+  });
+
+  it('fat-oem-short-name-read-as-latin1: short-only names with OEM code page bytes keep each byte, escaped, never a guessed letter', async () => {
+    const img = newVolume('oem.img');
+    // mtools (in a UTF-8 locale), like Windows, stores a name that fits 8.3 in the OEM code page as a
+    // short entry only: 'ÉTÉ.TXT' as 90 54 90 (CP850), 'ärger.txt' as 8E 'RGER' 'TXT' with the NT
+    // lower-case flags. mtools' conversion depends on the test's locale, so the ASCII names are
+    // written and their first bytes set to those code page bytes.
+    put(img, '/ETE.TXT', 'one\n');
+    put(img, '/arger.txt', 'two\n');
+    put(img, '/plain.txt', 'three\n');
+    const bytes = readFileSync(img);
+    for (const [name, patch] of [['ETE     TXT', [0x90, 0x54, 0x90]], ['ARGER   TXT', [0x8e]]] as const) {
+      const at = bytes.indexOf(Buffer.from(name, 'latin1'));
+      expect(at).toBeGreaterThan(0);
+      bytes.set(patch, at);
+    }
+    writeFileSync(img, bytes);
+    const entries = await list(img);
+    // Latin-1 made 0x90 the C1 control U+0090 and 0x8E U+008E; the volume does not say its code page.
+    expect(entries.map((e) => e.path)).toEqual(['\udc90T\udc90.TXT', '\udc8erger.txt', 'plain.txt']);
+    // TSK prints '^' for each such byte: the same names, less exactly.
+    expect(entries.map((e) => e.path.replace(/[\udc80-\udcff]/g, '^'))).toEqual(fls([img]).map((e) => e.path));
+    // The entry-name analysis shows the byte visibly and flags the name.
+    const named = analyseEntryName(entries[1]!.path, { maxNameBytes: 1024, entryIndex: 1 });
+    expect(named).toMatchObject({ recordedName: '\\u{dc8e}rger.txt', displayPath: '\\u{dc8e}rger.txt' });
+    expect(named.flags).toContain('odd-name');
   });
 });

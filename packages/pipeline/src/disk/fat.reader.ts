@@ -1,6 +1,7 @@
 import { ExhibitError, LIMITS, type RecordedTime } from '@exhibit/core';
 import { dosTime } from '../archive/archive-times.js';
 import { ascii, functionSource, readPieces, view } from './byte-source.js';
+import { oemNameOrEscaped } from './name-bytes.js';
 import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes, FileSystemType } from './disk-reader.types.js';
 
 /**
@@ -460,13 +461,18 @@ export class FatReader implements FileSystemReader {
   }
 }
 
-/** The 8.3 name as TSK prints it: base and extension trimmed, lower-cased where the NT flags say so, 0xE5 as '_'. */
+/**
+ * The 8.3 name as TSK prints it: base and extension trimmed, lower-cased
+ * where the NT flags say so, 0xE5 as '_'. Bytes above 0x7F are in the
+ * writer's OEM code page, which the volume does not record: each is kept
+ * escaped (name-bytes.ts), not guessed (TSK prints '^').
+ */
 function shortName(e: Uint8Array): string {
-  const chars = Array.from(e.subarray(0, 11));
+  const chars = Uint8Array.from(e.subarray(0, 11));
   if (chars[0] === DELETED) chars[0] = 0x5f;
-  else if (chars[0] === 0x05) chars[0] = 0xe5;
-  let base = Buffer.from(chars.slice(0, 8)).toString('latin1').trimEnd();
-  let ext = Buffer.from(chars.slice(8, 11)).toString('latin1').trimEnd();
+  else if (chars[0] === 0x05) chars[0] = 0xe5; // a name really starting with byte 0xE5
+  let base = oemNameOrEscaped(chars.subarray(0, 8)).trimEnd();
+  let ext = oemNameOrEscaped(chars.subarray(8, 11)).trimEnd();
   if (e[12]! & 0x08) base = base.toLowerCase();
   if (e[12]! & 0x10) ext = ext.toLowerCase();
   return ext ? `${base}.${ext}` : base;
