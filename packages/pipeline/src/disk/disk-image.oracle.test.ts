@@ -109,6 +109,21 @@ function buildGpt(): void {
   run('mcopy', ['-i', `${img}@@${2048 * SECTOR}`, p('payload'), '::/photo.jpg']);
 }
 
+// gpt-4k.img: a disk with 4096-byte logical sectors (4Kn, or an external drive read through its USB
+// bridge): the GPT header at byte 4096, every LBA in 4096-byte units; FAT12 with 4096-byte sectors in it.
+const GPT4K_SECTOR = 4096;
+const GPT4K_SECTORS = 4096; // 16 MiB
+function buildGpt4k(): void {
+  const img = p('gpt-4k.img');
+  writeFileSync(img, Buffer.alloc(0));
+  truncateSync(img, GPT4K_SECTORS * GPT4K_SECTOR);
+  writeGpt(img, GPT4K_SECTORS, [{ first: 256, last: 256 + 2048 - 1, name: 'External' }], GPT4K_SECTOR);
+  run('mkfs.fat', ['-C', '-F', '12', '-S', '4096', '-s', '1', '-n', 'EXT4KN', p('part-4k.img'), '8192']);
+  writeFileSync(p('payload'), pseudoRandom(30_000, 31));
+  run('mcopy', ['-i', p('part-4k.img'), p('payload'), '::/photo.jpg']);
+  writeAt(img, 256 * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+}
+
 /** Sources stay open until the suite ends, so entries listed by a check can still be read by the test. */
 const openSources: FileByteSource[] = [];
 
@@ -204,6 +219,7 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     buildFlat();
     buildGpt();
     buildExfat();
+    buildGpt4k();
     run('ewfacquire', ['-u', '-t', p('card'), '-c', 'fast', '-C', 'CASE-15', '-E', 'EV-3', '-e', 'Examiner Jones', '-N', 'memory card from drawer', '-D', 'SD card', '-d', 'sha1', p('card.img')]);
     run('ewfacquire', ['-u', '-t', p('flat'), '-c', 'none', '-S', '1MiB', '-d', 'sha1', p('flat.img')]);
     run('split', ['-b', '2500000', '-d', '-a', '3', '--numeric-suffixes=1', p('flat.img'), p('flat.raw.')]);
@@ -312,5 +328,14 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(image.volumeSystem.problems).toEqual([]);
     expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([p('gpt.img')]));
     expect(image.volumeSystem.volumes[0]).toMatchObject({ type: 'ebd0a0a2-b9e5-4433-87c0-68b6b72699c7', label: 'Basic data' });
+  });
+
+  it('gpt-4k-sectors-no-volumes: a GPT disk with 4096-byte sectors is read in 4096-byte LBAs (mmls finds it the same way); its files equal fls/icat', async () => {
+    // Before: only 512-byte LBAs were tried; no header was found and the disk had no volumes at all.
+    const { image, volumes } = await checkAgainstTsk([p('gpt-4k.img')]);
+    expect(image.volumeSystem).toMatchObject({ scheme: 'gpt', problems: [] });
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([p('gpt-4k.img')]));
+    expect(image.volumeSystem.volumes[0]).toMatchObject({ offset: 256 * GPT4K_SECTOR, label: 'External' });
+    expect(volumes[0]!.entries.map((e) => e.path)).toEqual(['photo.jpg']);
   });
 });

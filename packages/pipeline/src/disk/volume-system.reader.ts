@@ -10,6 +10,13 @@ import type { ByteSource, DiskVolume } from './disk-reader.types.js';
  */
 
 export const SECTOR_BYTES = 512;
+/**
+ * Logical sector sizes a GPT is looked for at, in order. A disk with 4096-byte
+ * logical sectors (4Kn drives, and many USB bridges of external drives) puts
+ * its GPT header at byte 4096 and counts every LBA in 4096-byte units; the
+ * header's signature and CRC-32 say which size is right (TSK tries the same).
+ */
+const GPT_SECTOR_SIZES = [512, 4096, 1024, 2048];
 
 export interface VolumeProblem {
   /** Which entry: 'mbr 2', 'ebr 3', 'gpt 17', 'gpt header'. */
@@ -82,8 +89,15 @@ export async function readVolumeSystem(
   const hasSignature = mbr[510] === 0x55 && mbr[511] === 0xaa;
   const entries = hasSignature ? mbrEntries(mbr) : [];
   if (entries.some((e) => e.type === 0xee)) {
-    const gpt = await readGpt(media, options);
-    if (gpt) return gpt;
+    // The first sector size whose header is found decides; when none is, the 512-byte attempt's problems are reported.
+    let firstTry: VolumeSystem | null = null;
+    for (const sectorBytes of GPT_SECTOR_SIZES) {
+      if (media.size < sectorBytes * 2) break;
+      const gpt = await readGpt(media, sectorBytes, options);
+      if (gpt && (gpt.volumes.length > 0 || !gpt.problems.some((p) => p.where === 'gpt header'))) return gpt;
+      firstTry ??= gpt;
+    }
+    if (firstTry) return firstTry;
   }
   if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
   return readMbr(media, entries, options);
@@ -112,11 +126,22 @@ function plausibleMbr(entries: MbrEntry[]): boolean {
   return entries.every((e) => e.status === 0 || e.status === 0x80) && entries.some((e) => e.type !== 0 && e.sectors > 0);
 }
 
-function volume(media: ByteSource, index: number, scheme: 'mbr' | 'gpt', startSector: number, sectors: number, type: string, label: string, where: string, problems: VolumeProblem[]): DiskVolume | null {
-  const offset = startSector * SECTOR_BYTES;
-  const size = sectors * SECTOR_BYTES;
+function volume(
+  media: ByteSource,
+  index: number,
+  scheme: 'mbr' | 'gpt',
+  startSector: number,
+  sectors: number,
+  type: string,
+  label: string,
+  where: string,
+  problems: VolumeProblem[],
+  sectorBytes = SECTOR_BYTES,
+): DiskVolume | null {
+  const offset = startSector * sectorBytes;
+  const size = sectors * sectorBytes;
   if (sectors === 0) return null;
-  if (!Number.isSafeInteger(offset + size) || offset + size > media.size || offset < SECTOR_BYTES) {
+  if (!Number.isSafeInteger(offset + size) || offset + size > media.size || offset < sectorBytes) {
     problems.push({
       where,
       code: 'corrupt-file',
@@ -178,19 +203,19 @@ async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortS
   return { scheme: 'mbr', volumes, problems };
 }
 
-async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem | null> {
+async function readGpt(media: ByteSource, sectorBytes: number, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem | null> {
   const problems: VolumeProblem[] = [];
-  const lastLba = Math.floor(media.size / SECTOR_BYTES) - 1;
+  const lastLba = Math.floor(media.size / sectorBytes) - 1;
   let header: DataView | null = null;
   for (const [lba, which] of [[1, 'primary'], [lastLba, 'backup']] as const) {
-    const bytes = await media.read(lba * SECTOR_BYTES, SECTOR_BYTES, options);
+    const bytes = await media.read(lba * sectorBytes, sectorBytes, options);
     if (Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== 'EFI PART') {
       problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header has no EFI PART signature` });
       continue;
     }
     const dv = view(bytes);
     const headerSize = dv.getUint32(12, true);
-    if (headerSize < 92 || headerSize > SECTOR_BYTES) {
+    if (headerSize < 92 || headerSize > sectorBytes) {
       problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header size ${headerSize}` });
       continue;
     }
@@ -215,11 +240,11 @@ async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }
     problems.push({ where: 'gpt header', code: 'limit-exceeded', message: `GPT declares ${count} entries, more than ${LIMITS.maxGptEntries}` });
     return { scheme: 'gpt', volumes: [], problems };
   }
-  if ((entriesLba * SECTOR_BYTES) + count * entryBytes > media.size) {
+  if ((entriesLba * sectorBytes) + count * entryBytes > media.size) {
     problems.push({ where: 'gpt header', code: 'corrupt-file', message: `GPT entry array at LBA ${entriesLba} lies outside the disk` });
     return { scheme: 'gpt', volumes: [], problems };
   }
-  const array = await media.read(entriesLba * SECTOR_BYTES, count * entryBytes, options);
+  const array = await media.read(entriesLba * sectorBytes, count * entryBytes, options);
   if (crc32(array) !== header.getUint32(88, true)) {
     problems.push({ where: 'gpt entries', code: 'corrupt-file', message: 'GPT entry array CRC-32 mismatch; entries read anyway' });
   }
@@ -236,7 +261,7 @@ async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }
       problems.push({ where: `gpt ${i}`, code: 'corrupt-file', message: `GPT entry ends (LBA ${last}) before it starts (LBA ${first})` });
       continue;
     }
-    const v = volume(media, i, 'gpt', first, last - first + 1, guidText(entry.subarray(0, 16)), name, `gpt ${i}`, problems);
+    const v = volume(media, i, 'gpt', first, last - first + 1, guidText(entry.subarray(0, 16)), name, `gpt ${i}`, problems, sectorBytes);
     if (v) volumes.push(v);
   }
   return { scheme: 'gpt', volumes, problems };
