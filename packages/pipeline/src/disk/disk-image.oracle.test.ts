@@ -338,4 +338,31 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(image.volumeSystem.volumes[0]).toMatchObject({ offset: 256 * GPT4K_SECTOR, label: 'External' });
     expect(volumes[0]!.entries.map((e) => e.path)).toEqual(['photo.jpg']);
   });
+
+  it('exfat-valid-data-length-stale-bytes-read: bytes past a stream\'s valid data length read as zeros, not the clusters\' stale bytes', async () => {
+    const img = p('exfat-vdl.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 8 * 1024 * 1024);
+    run('mkfs.exfat', ['-L', 'VDL', img]);
+    // A recorder that preallocates: 100,000 bytes long, 40,000 written; the clusters hold old bytes after that.
+    const stale = pseudoRandom(100_000, 50);
+    addExfatFiles(img, [
+      { path: 'MOVIE0001.MP4', data: stale, validDataLength: 40_000 },
+      { path: 'whole.bin', data: pseudoRandom(5_000, 51) },
+    ]);
+    const { image } = await open([img]);
+    const [volume] = await list(image);
+    const movie = volume!.entries.find((e) => e.path === 'MOVIE0001.MP4')!;
+    expect(movie.size).toBe(100_000);
+    const expected = Buffer.concat([stale.subarray(0, 40_000), Buffer.alloc(60_000)]);
+    expect(await dataMd5(movie)).toBe(md5(expected));
+    const data = movie.data!();
+    expect(data.spanInBase!(0, 40_000)).not.toBeNull();
+    expect(data.spanInBase!(39_000, 2_000)).toBeNull(); // a span would hand over the stale bytes
+    // TSK's icat ignores the valid data length and prints the stale bytes; the other file is TSK's.
+    expect(icatMd5([img], movie.entryId)).toBe(md5(stale));
+    const whole = volume!.entries.find((e) => e.path === 'whole.bin')!;
+    expect(await dataMd5(whole)).toBe(icatMd5([img], whole.entryId));
+    expect(volume!.entries.map(asTsk)).toEqual(fls([img]));
+  });
 });
