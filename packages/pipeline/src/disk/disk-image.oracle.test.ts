@@ -365,4 +365,20 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(await dataMd5(whole)).toBe(icatMd5([img], whole.entryId));
     expect(volume!.entries.map(asTsk)).toEqual(fls([img]));
   });
+
+  it('ewf-smart-table-without-checksum-refused: SMART (.s01) and EnCase 1 images, chunks inside the table section, read like ewfverify', async () => {
+    // Before: their table entries (no Adler-32 after them) were refused as a failed checksum, and the
+    // last chunk was measured to a sectors section they do not have.
+    run('ewfacquire', ['-u', '-q', '-t', p('smart'), '-f', 'smart', '-c', 'best', p('flat.img')]);
+    run('ewfacquire', ['-u', '-q', '-t', p('encase1'), '-f', 'ewf', '-c', 'none', '-S', '1MiB', p('flat.img')]);
+    const sets = [[p('smart.s01')], readdirSync(dir).filter((f) => /^encase1\.e\d\d$/.test(f)).sort().map(p)];
+    expect(sets[1]!.length).toBeGreaterThanOrEqual(3);
+    for (const files of sets) {
+      const { image, compared } = await checkAgainstTsk(files, { imageType: 'ewf' });
+      expect(compared).toBeGreaterThanOrEqual(2);
+      const check = await verifyStoredHashes(image);
+      expect(check).toMatchObject({ md5Matches: true, computed: { md5: md5(readFileSync(p('flat.img'))) } });
+      expect(run('ewfverify', ['-q', ...files]).toString()).toContain(`MD5 hash calculated over data:\t\t${check.computed.md5}`);
+    }
+  });
 });
