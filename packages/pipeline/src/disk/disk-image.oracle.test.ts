@@ -381,4 +381,19 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
       expect(run('ewfverify', ['-q', ...files]).toString()).toContain(`MD5 hash calculated over data:\t\t${check.computed.md5}`);
     }
   });
+
+  it('mbr-partition-past-truncated-image-end-dropped: a partition running past the end of a truncated image is read as far as it goes, as TSK reads it', async () => {
+    // An acquisition that stopped 200 sectors short (a failing card): the FAT32 partition's end is missing.
+    const img = p('truncated.img');
+    writeFileSync(img, readFileSync(p('card.img')).subarray(0, (FAT32_START + FAT32_SECTORS - 200) * SECTOR));
+    const { image, volumes, compared } = await checkAgainstTsk([img], { times: true });
+    expect(image.volumeSystem.problems).toEqual([
+      { where: 'mbr 0', code: 'corrupt-file', message: expect.stringMatching(/runs past the end/) },
+      { where: 'ebr 0', code: 'corrupt-file', message: expect.stringMatching(/lies outside the disk/) },
+    ]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual([[FAT32_START, FAT32_SECTORS - 200]]);
+    // Before: the partition was dropped and none of its files listed.
+    expect(volumes[0]!.entries.find((e) => e.path === 'DCIM/100CANON/IMG_0001.JPG')).toMatchObject({ allocated: true });
+    expect(compared).toBeGreaterThanOrEqual(8);
+  });
 });

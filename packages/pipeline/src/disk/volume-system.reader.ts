@@ -6,7 +6,9 @@ import type { ByteSource, DiskVolume } from './disk-reader.types.js';
  * Volume systems: GPT (protective MBR + header with CRC-32 + entry array),
  * MBR with its extended partitions (the EBR chain, loop-safe), or none (a file
  * system starting at sector 0). A partition the table places outside the disk
- * is reported as a problem and skipped; it is never read.
+ * is reported as a problem and skipped; it is never read. One that starts on
+ * the disk and runs past its end (a truncated image) is read as far as the
+ * disk goes, with a problem.
  */
 
 export const SECTOR_BYTES = 512;
@@ -139,15 +141,26 @@ function volume(
   sectorBytes = SECTOR_BYTES,
 ): DiskVolume | null {
   const offset = startSector * sectorBytes;
-  const size = sectors * sectorBytes;
+  let size = sectors * sectorBytes;
   if (sectors === 0) return null;
-  if (!Number.isSafeInteger(offset + size) || offset + size > media.size || offset < sectorBytes) {
+  if (!Number.isSafeInteger(offset) || offset >= media.size || offset < sectorBytes) {
     problems.push({
       where,
       code: 'corrupt-file',
       message: `partition at sector ${startSector} of ${sectors} sectors lies outside the ${media.size}-byte disk`,
     });
     return null;
+  }
+  if (!Number.isSafeInteger(offset + size) || offset + size > media.size) {
+    // A truncated acquisition (a failing card, an image stopped early) ends inside its last
+    // partition: what the disk holds of it is read, as TSK does, and the file system reader
+    // gives a problem to each entry whose bytes lie past the end.
+    problems.push({
+      where,
+      code: 'corrupt-file',
+      message: `partition at sector ${startSector} of ${sectors} sectors runs past the end of the ${media.size}-byte disk: read as far as the disk goes`,
+    });
+    size = media.size - offset;
   }
   return { index, offset, size, scheme, type, label, source: new SliceByteSource(media, offset, size) };
 }
