@@ -290,3 +290,29 @@ describe.skipIf(!haveTools)('ext-latin1-names-merged-as-replacement-char', () =>
     }
   });
 });
+
+describe.skipIf(!haveTools)('ext4-fscrypt-ciphertext-read-as-content', () => {
+  it('a file and a symlink flagged encrypted (fscrypt, as on Android and ChromeOS) get a problem, not their ciphertext as data', async () => {
+    const tree = path.join(work, 'fscrypt-tree');
+    mkdirSync(path.join(tree, 'vault'), { recursive: true });
+    writeFileSync(path.join(tree, 'vault', 'secret.txt'), 'ciphertext on a real device\n');
+    symlinkSync('secret.txt', path.join(tree, 'vault', 'link'));
+    writeFileSync(path.join(tree, 'plain.txt'), 'not encrypted\n');
+    const image = path.join(work, 'fscrypt.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'encrypt', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '4M']);
+    // No tool here encrypts without mounting: the inodes get the kernel's EXT4_ENCRYPT_FL (0x800) beside their extents flag.
+    execFileSync('debugfs', ['-w', '-R', 'set_inode_field /vault/secret.txt flags 0x80800', image], { stdio: 'ignore' });
+    execFileSync('debugfs', ['-w', '-R', 'set_inode_field /vault/link flags 0x800', image], { stdio: 'ignore' });
+    const { listed } = await readImage(image);
+    const byPath = new Map(listed.map((l) => [l.entry.path.replace(/^\//, ''), l.entry]));
+    for (const name of ['vault/secret.txt', 'vault/link']) {
+      const entry = byPath.get(name)!;
+      expect({ name, problem: entry.problem?.code, data: entry.data === undefined }).toEqual({ name, problem: 'unsupported-format', data: true });
+    }
+    expect(byPath.get('plain.txt')).toMatchObject({ allocated: true });
+    expect(byPath.get('plain.txt')?.problem).toBeUndefined();
+    // TSK reads the blocks as they are (on a real device: ciphertext) and gives them as the file's content.
+    const id = byPath.get('vault/secret.txt')!.entryId;
+    expect(execFileSync('icat', [image, id], { encoding: 'utf8' })).toBe('ciphertext on a real device\n');
+  });
+});
