@@ -183,4 +183,48 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(photo.md5).toBe(createHash('md5').update(bytes(9_000, 30)).digest('hex'));
     expect(listed.filter((l) => l.entry.path.startsWith('$OrphanFiles/') && !/OrphanFile-\d+$/.test(l.entry.path))).toEqual([]);
   });
+
+  it('ntfs-wof-cloud-placeholder-read-as-zeros: WOF-compressed files and cloud placeholders not downloaded get a problem, not zeros as content', async (ctx) => {
+    const image = makeVolume('reparse.img', false);
+    const mnt = path.join(work, 'mnt-reparse');
+    mkdirSync(mnt);
+    try {
+      execFileSync('ntfs-3g', ['-o', 'loop,streams_interface=windows', image, mnt], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('ntfs-3g could not mount (no FUSE or not root): no tool here sets a reparse point without it');
+    }
+    // Reparse buffers as Windows writes them: tag, data length, reserved, then the tag's data.
+    const reparse = (tag: number, data: Buffer) => Buffer.concat([Buffer.from(Uint32Array.of(tag).buffer), Buffer.from(Uint16Array.of(data.length, 0).buffer), data]);
+    const wof = reparse(0x80000017, Buffer.from(Uint32Array.of(1, 2, 1, 0).buffer)); // WOF, file provider, XPRESS4K
+    const cloud = reparse(0x9000601a, Buffer.alloc(8, 1)); // IO_REPARSE_TAG_CLOUD_6 (OneDrive)
+    try {
+      // CompactOS leaves the unnamed $DATA sparse (all zeros) and the compressed bytes in a named stream.
+      writeFileSync(path.join(mnt, 'notepad.exe'), '');
+      truncateSync(path.join(mnt, 'notepad.exe'), 70_000);
+      writeFileSync(path.join(mnt, 'notepad.exe:WofCompressedData'), bytes(9_000, 40));
+      writeFileSync(path.join(mnt, 'online-only.docx'), '');
+      truncateSync(path.join(mnt, 'online-only.docx'), 50_000);
+      writeFileSync(path.join(mnt, 'downloaded.docx'), bytes(20_000, 41));
+      writeFileSync(path.join(mnt, 'plain.txt'), 'plain\n');
+      const setReparse = (name: string, value: Buffer) =>
+        execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "system.ntfs_reparse_data", bytes.fromhex(sys.argv[2]))', path.join(mnt, name), value.toString('hex')]);
+      setReparse('notepad.exe', wof);
+      setReparse('online-only.docx', cloud);
+      setReparse('downloaded.docx', cloud);
+    } finally {
+      execFileSync('umount', [mnt], { stdio: 'ignore' });
+    }
+    const { listed } = await readImage(image);
+    const byPath = new Map(listed.map((l) => [l.entry.path, l]));
+    // Before: both read as 70,000 and 50,000 zero bytes, an MD5 no real file has.
+    expect(byPath.get('notepad.exe')?.entry).toMatchObject({ size: 70_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/WOF/) } });
+    expect(byPath.get('notepad.exe')?.entry.data).toBeUndefined();
+    expect(byPath.get('online-only.docx')?.entry).toMatchObject({ problem: { code: 'unsupported-format', message: expect.stringMatching(/cloud placeholder/) } });
+    // The compressed stream is listed as the stream it is; a downloaded cloud file and a plain one are read.
+    expect(byPath.get('notepad.exe:WofCompressedData')?.md5).toBe(createHash('md5').update(bytes(9_000, 40)).digest('hex'));
+    expect(byPath.get('downloaded.docx')?.md5).toBe(createHash('md5').update(bytes(20_000, 41)).digest('hex'));
+    expect(byPath.get('plain.txt')?.entry.problem).toBeUndefined();
+    // TSK gives the zeros as the content.
+    expect(execFileSync('icat', [image, byPath.get('notepad.exe')!.entry.entryId]).equals(Buffer.alloc(70_000))).toBe(true);
+  });
 });

@@ -24,7 +24,13 @@ const ATTR_DATA = 0x80;
 const ATTR_INDEX_ROOT = 0x90;
 const ATTR_INDEX_ALLOCATION = 0xa0;
 const ATTR_BITMAP = 0xb0;
+const ATTR_REPARSE_POINT = 0xc0;
 const ATTR_END = 0xffffffff;
+/** Reparse tags whose file's content is not (all) in its unnamed $DATA (winnt.h IO_REPARSE_TAG_*). */
+const REPARSE_WOF = 0x80000017;
+const REPARSE_DEDUP = 0x80000013;
+/** IO_REPARSE_TAG_CLOUD and CLOUD_1..F (OneDrive and other cloud placeholders): 0x9000x01A. */
+const isCloudTag = (tag: number) => (tag & 0xffff0fff) >>> 0 === 0x9000001a;
 const RECORD_IN_USE = 0x1;
 const RECORD_DIRECTORY = 0x2;
 const FLAG_COMPRESSED = 0x1;
@@ -337,6 +343,40 @@ class NtfsFs {
     return runs;
   }
 
+  /**
+   * Why the unnamed $DATA is not the file's content, when a reparse point says so: its bytes would
+   * read as zeros (sparse, nothing initialised) and be a wrong value. WOF compression (Windows
+   * CompactOS, `compact /exe`: system files on most Windows 10/11 disks) keeps the content
+   * compressed in the `WofCompressedData` stream (listed as such); Data Deduplication keeps it in
+   * the volume's chunk store; a cloud placeholder (OneDrive Files On-Demand) that is not
+   * downloaded keeps it in the cloud. A downloaded cloud file has its data here and is read.
+   */
+  private contentElsewhere(rec: MftRecord, data: Attr): string | undefined {
+    const reparse = rec.attrs.find((a) => a.type === ATTR_REPARSE_POINT && a.resident && a.value && a.value.length >= 4);
+    if (!reparse) return undefined;
+    const tag = new DataView(reparse.value!.buffer, reparse.value!.byteOffset, 4).getUint32(0, true);
+    if (tag === REPARSE_WOF) return 'WOF-compressed (Windows CompactOS): the content is compressed in the WofCompressedData stream, which is not decompressed';
+    if (tag === REPARSE_DEDUP) return 'deduplicated (Windows Data Deduplication): the content is in the chunk store, which is not read';
+    if (isCloudTag(tag) && !this.wholeOnDisk(data)) return 'a cloud placeholder (e.g. OneDrive Files On-Demand) whose content is not downloaded to this disk';
+    return undefined;
+  }
+
+  /** The attribute's bytes are all written on the volume: resident, or initialised throughout with no sparse run. */
+  private wholeOnDisk(attr: Attr): boolean {
+    if (attr.resident) return true;
+    if (attr.initSize < attr.realSize || attr.flags & FLAG_COMPRESSED) return false;
+    let covered = 0;
+    try {
+      for (const run of this.runsOf(attr, 'cloud file')) {
+        if (run.physical === null) return false;
+        covered = Math.max(covered, run.logical + run.length);
+      }
+    } catch {
+      return false;
+    }
+    return covered >= attr.realSize;
+  }
+
   /** An attribute's data: resident bytes, runs (zeros past the initialised size), or LZNT1 units. */
   dataOf(attr: Attr, what: string): ByteSource {
     if (attr.flags & FLAG_ENCRYPTED) fail('unsupported-format', `${what}: EFS-encrypted data`);
@@ -567,7 +607,10 @@ class NtfsFs {
         times,
         ...(streamName && attr.type === ATTR_DATA ? { stream: streamName } : {}),
       };
-      if (attr.type === ATTR_DATA) {
+      const elsewhere = attr.type === ATTR_DATA && attr.name === '' ? this.contentElsewhere(rec, attr) : undefined;
+      if (elsewhere) {
+        entry.problem = { code: 'unsupported-format', message: `${what}: ${elsewhere}` };
+      } else if (attr.type === ATTR_DATA) {
         try {
           const data = this.dataOf(attr, what);
           entry.data = () => data;
