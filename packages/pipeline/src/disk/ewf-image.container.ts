@@ -265,7 +265,7 @@ export class EwfImage implements ByteSource {
           case 'table': {
             // Without a sectors section before it, the table section holds the chunks and its end is theirs.
             const inline = lastSectorsEnd === undefined;
-            const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, inline ? section.offset + section.size : lastSectorsEnd, inline, options);
+            const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset + section.size, inline, options);
             tables.push(table);
             lastTable = table;
             chunkCount += table.count;
