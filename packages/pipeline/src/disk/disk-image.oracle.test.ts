@@ -396,4 +396,23 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(volumes[0]!.entries.find((e) => e.path === 'DCIM/100CANON/IMG_0001.JPG')).toMatchObject({ allocated: true });
     expect(compared).toBeGreaterThanOrEqual(8);
   });
+
+  it('mbr-4k-ewf-sector-size-ignored: an E01 of a 4096-byte-sector MBR disk places its partitions in 4096-byte sectors, as mmls does', async () => {
+    // The MBR counts in the disk's logical sectors; the E01 records them (bytes per sector 4096).
+    const img = p('mbr-4k.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, (256 + 2048 + 8) * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x01, startSector: 256, sectors: 2048 }]));
+    writeAt(img, 256 * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+    run('ewfacquire', ['-u', '-q', '-t', p('mbr-4k'), '-P', '4096', '-c', 'fast', img]);
+    const { image } = await open([p('mbr-4k.E01')]);
+    expect(image.ewf!.bytesPerSector).toBe(4096);
+    // Before: the partition was read at 256 × 512 bytes, where no file system starts.
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([p('mbr-4k.E01')], 'ewf'));
+    const [volume] = await list(image);
+    const tskOpts = { sectorOffset: 256, imageType: 'ewf' }; // TSK's -o counts in the image's sectors
+    expect(volume!.entries.map(asTsk)).toEqual(fls([p('mbr-4k.E01')], tskOpts));
+    const photo = volume!.entries.find((e) => e.path === 'photo.jpg')!;
+    expect(await dataMd5(photo)).toBe(icatMd5([p('mbr-4k.E01')], photo.entryId, tskOpts));
+  });
 });

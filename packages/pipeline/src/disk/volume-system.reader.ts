@@ -79,8 +79,12 @@ export function guidText(bytes: Uint8Array): string {
 export async function readVolumeSystem(
   media: ByteSource,
   looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; sectorBytes?: number } = {},
 ): Promise<VolumeSystem> {
+  // The container's logical sector size, when it records one (an E01 of a 4Kn disk says 4096):
+  // MBR entries count in it, and it is the first size a GPT is looked for with. TSK does the same.
+  const hint = options.sectorBytes;
+  const mbrSectorBytes = hint !== undefined && [512, 1024, 2048, 4096].includes(hint) ? hint : SECTOR_BYTES;
   const whole = (): VolumeSystem => ({
     scheme: 'none',
     volumes: [{ index: 0, offset: 0, size: media.size, scheme: 'none', type: '', label: '', source: media }],
@@ -93,7 +97,7 @@ export async function readVolumeSystem(
   if (entries.some((e) => e.type === 0xee)) {
     // The first sector size whose header is found decides; when none is, the 512-byte attempt's problems are reported.
     let firstTry: VolumeSystem | null = null;
-    for (const sectorBytes of GPT_SECTOR_SIZES) {
+    for (const sectorBytes of [mbrSectorBytes, ...GPT_SECTOR_SIZES.filter((size) => size !== mbrSectorBytes)]) {
       if (media.size < sectorBytes * 2) break;
       const gpt = await readGpt(media, sectorBytes, options);
       if (gpt && (gpt.volumes.length > 0 || !gpt.problems.some((p) => p.where === 'gpt header'))) return gpt;
@@ -102,7 +106,7 @@ export async function readVolumeSystem(
     if (firstTry) return firstTry;
   }
   if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
-  return readMbr(media, entries, options);
+  return readMbr(media, entries, mbrSectorBytes, options);
 }
 
 interface MbrEntry {
@@ -165,7 +169,7 @@ function volume(
   return { index, offset, size, scheme, type, label, source: new SliceByteSource(media, offset, size) };
 }
 
-async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortSignal?: AbortSignal }): Promise<VolumeSystem> {
+async function readMbr(media: ByteSource, entries: MbrEntry[], sectorBytes: number, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem> {
   const volumes: DiskVolume[] = [];
   const problems: VolumeProblem[] = [];
   let index = 0;
@@ -173,7 +177,7 @@ async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortS
   for (const entry of entries) {
     if (entry.type === 0 || entry.sectors === 0) continue;
     if (EXTENDED.has(entry.type)) continue;
-    const v = volume(media, index, 'mbr', entry.start, entry.sectors, typeText(entry.type), MBR_TYPES[entry.type] ?? '', `mbr ${entry.slot}`, problems);
+    const v = volume(media, index, 'mbr', entry.start, entry.sectors, typeText(entry.type), MBR_TYPES[entry.type] ?? '', `mbr ${entry.slot}`, problems, sectorBytes);
     if (v) volumes.push(v);
     index += 1;
   }
@@ -194,18 +198,18 @@ async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortS
         break;
       }
       visited.add(ebr);
-      if ((ebr + 1) * SECTOR_BYTES > media.size) {
+      if ((ebr + 1) * sectorBytes > media.size) {
         problems.push({ where, code: 'corrupt-file', message: `extended boot record at sector ${ebr} lies outside the disk` });
         break;
       }
-      const sector = await media.read(ebr * SECTOR_BYTES, SECTOR_BYTES, options);
+      const sector = await media.read(ebr * sectorBytes, SECTOR_BYTES, options);
       if (sector[510] !== 0x55 || sector[511] !== 0xaa) {
         problems.push({ where, code: 'corrupt-file', message: `extended boot record at sector ${ebr} has no 0x55AA signature` });
         break;
       }
       const [logical, link] = mbrEntries(sector);
       if (logical && logical.type !== 0 && logical.sectors > 0) {
-        const v = volume(media, index, 'mbr', ebr + logical.start, logical.sectors, typeText(logical.type), MBR_TYPES[logical.type] ?? '', where, problems);
+        const v = volume(media, index, 'mbr', ebr + logical.start, logical.sectors, typeText(logical.type), MBR_TYPES[logical.type] ?? '', where, problems, sectorBytes);
         if (v) volumes.push(v);
         index += 1;
       }
