@@ -415,4 +415,40 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     const photo = volume!.entries.find((e) => e.path === 'photo.jpg')!;
     expect(await dataMd5(photo)).toBe(icatMd5([p('mbr-4k.E01')], photo.entryId, tskOpts));
   });
+
+  it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {
+    const img = p('exfat-spliced.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 8 * 1024 * 1024);
+    run('mkfs.exfat', ['-c', '4096', '-L', 'SPLICE', img]);
+    const photo = pseudoRandom(5 * 4096, 60);
+    addExfatFiles(img, [
+      { path: 'kept.bin', data: pseudoRandom(3 * 4096, 61) },
+      { path: 'deleted.jpg', data: photo, deleted: true }, // contiguous (NoFatChain), then freed
+    ]);
+    // Another file now holds the deleted photo's third cluster (bitmap bit set, its bytes overwritten).
+    const bytes = readFileSync(img);
+    const sectorBytes = 2 ** bytes[108]!;
+    const clusterBytes = sectorBytes * 2 ** bytes[109]!;
+    const heap = bytes.readUInt32LE(88) * sectorBytes;
+    const rootAt = heap + (bytes.readUInt32LE(96) - 2) * clusterBytes;
+    let bitmapAt = -1;
+    for (let e = rootAt; e < rootAt + clusterBytes; e += 32) if (bytes[e] === 0x81) bitmapAt = heap + (bytes.readUInt32LE(e + 20) - 2) * clusterBytes;
+    const third = (bytes.indexOf(photo.subarray(0, 64)) - heap) / clusterBytes + 2 + 2;
+    expect(Number.isInteger(third) && bitmapAt > 0).toBe(true);
+    bytes[bitmapAt + ((third - 2) >> 3)]! |= 1 << ((third - 2) & 7);
+    bytes.fill(0x77, heap + (third - 2) * clusterBytes, heap + (third - 1) * clusterBytes);
+    writeFileSync(img, bytes);
+    const { image } = await open([img]);
+    const [volume] = await list(image);
+    expect(volume!.entries.map(asTsk)).toEqual(fls([img]));
+    const deleted = volume!.entries.find((e) => e.path === 'deleted.jpg')!;
+    // Before: the cluster after the file's end stood in for the overwritten one (TSK's icat does the same).
+    expect(deleted).toMatchObject({ allocated: false, recovered: false, problem: { code: 'corrupt-file', message: expect.stringMatching(/contiguous file is allocated to another file/) } });
+    expect(deleted.data).toBeUndefined();
+    // TSK's icat gives the spliced bytes: the photo's first two clusters, then two of the three after the overwritten one.
+    const after = bytes.subarray(heap + (third - 1) * clusterBytes, heap + (third + 2) * clusterBytes);
+    const spliced = Buffer.concat([photo.subarray(0, 2 * clusterBytes), after]).subarray(0, photo.length);
+    expect(icatMd5([img], deleted.entryId)).toBe(md5(spliced));
+  });
 });

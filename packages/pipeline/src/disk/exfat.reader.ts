@@ -317,6 +317,12 @@ export class ExfatReader implements FileSystemReader {
     for (let c = set.firstCluster; clusters.length < needed; c += 1) {
       if (!this.clusterInVolume(c)) return { problem: { code: 'corrupt-file', message: `recorded size runs past the end of the volume from cluster ${set.firstCluster}` } };
       if (!this.allocated(c)) clusters.push(c);
+      else if (set.contiguous) {
+        // NoFatChain: the file was exactly the clusters from its first on. One that is allocated
+        // now was overwritten; skipping to the next free cluster (TSK's way for FAT chains) would
+        // splice in bytes this file never had.
+        return { problem: { code: 'corrupt-file', message: `cluster ${c} of this contiguous file is allocated to another file now: its data there was overwritten` } };
+      }
     }
     return { runs: this.runsOf(clusters, set.size) };
   }
