@@ -95,4 +95,35 @@ describe.skipIf(missing.length > 0)('FAT directory shapes', () => {
     expect(named).toMatchObject({ recordedName: '\\u{dc8e}rger.txt', displayPath: '\\u{dc8e}rger.txt' });
     expect(named.flags).toContain('odd-name');
   });
+
+  it('fat-label-from-boot-sector-after-relabel: the label is the root directory\'s label entry, which Windows rewrites; the boot sector keeps the old one', async () => {
+    const img = newVolume('relabelled.img'); // formatted as CARD: both copies say so
+    const bytes = readFileSync(img);
+    // Relabelled in Windows: only the root directory's entry changes.
+    const at = bytes.indexOf(Buffer.from('CARD       \x08', 'latin1'), 512);
+    expect(at).toBeGreaterThan(512);
+    bytes.write('HOLIDAY 24 ', at, 'latin1');
+    writeFileSync(img, bytes);
+    const fsstat = run('fsstat', [img]).toString();
+    expect(fsstat).toMatch(/Volume Label \(Boot Sector\): CARD/);
+    expect(fsstat).toMatch(/Volume Label \(Root Directory\): HOLIDAY 24/);
+    const source = await FileByteSource.open(img);
+    try {
+      expect((await openFat(source)).label).toBe('HOLIDAY 24');
+    } finally {
+      await source.close();
+    }
+    // No label entry in the root: the boot sector's label stands.
+    const plain = p('boot-label-only.img');
+    run('mkfs.fat', ['-C', '-F', '12', '-n', 'BOOTONLY', plain, '1024']);
+    const raw = readFileSync(plain);
+    raw[raw.indexOf(Buffer.from('BOOTONLY   \x08', 'latin1'), 512)] = 0xe5; // the entry deleted
+    writeFileSync(plain, raw);
+    const other = await FileByteSource.open(plain);
+    try {
+      expect((await openFat(other)).label).toBe('BOOTONLY');
+    } finally {
+      await other.close();
+    }
+  });
 });

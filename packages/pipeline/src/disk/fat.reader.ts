@@ -104,7 +104,34 @@ export async function openFat(source: ByteSource, options: { abortSignal?: Abort
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
   const boot = parseFatBootSector(await source.read(0, 512, options), source.size);
   if (!boot) throw new ExhibitError('corrupt-file', 'not a FAT boot sector');
-  return new FatReader(source, boot);
+  return new FatReader(source, boot, await rootLabel(source, boot, options));
+}
+
+/**
+ * The volume label entry of the root directory (attribute 0x08), which is the
+ * label Windows shows and sets: relabelling a volume in Windows rewrites this
+ * entry and leaves the boot sector's copy as it was (fsstat prints both).
+ * Only the root's first cluster (FAT32) or its first 16 KiB (FAT12/16) are
+ * looked at, where every writer puts it; null when there is none.
+ */
+async function rootLabel(source: ByteSource, boot: BootSector, options: { abortSignal?: AbortSignal }): Promise<string | null> {
+  const offset =
+    boot.type === 'fat32'
+      ? (boot.firstClusterSector + (boot.rootCluster - 2) * (boot.clusterBytes / boot.sectorBytes)) * boot.sectorBytes
+      : boot.firstDataSector * boot.sectorBytes;
+  const length = Math.min(boot.type === 'fat32' ? boot.clusterBytes : boot.rootEntries * ENTRY_BYTES, 16 * 1024, source.size - offset);
+  if (boot.type === 'fat32' && (boot.rootCluster < 2 || boot.rootCluster > boot.lastCluster)) return null;
+  if (length < ENTRY_BYTES) return null;
+  const bytes = await source.read(offset, length, options);
+  for (let at = 0; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
+    const first = bytes[at]!;
+    if (first === 0x00) break;
+    const attributes = bytes[at + 11]!;
+    if (first === DELETED || (attributes & 0x3f) === ATTR_LFN || !(attributes & ATTR_VOLUME) || attributes & ATTR_DIRECTORY) continue;
+    const label = oemNameOrEscaped(bytes.subarray(at, at + 11)).trimEnd();
+    return label || null;
+  }
+  return null;
 }
 
 /** A directory entry as read, before it becomes a FileSystemEntry. */
@@ -134,9 +161,12 @@ export class FatReader implements FileSystemReader {
   constructor(
     private readonly source: ByteSource,
     private readonly boot: BootSector,
+    rootLabel: string | null = null,
   ) {
     this.type = boot.type;
-    if (boot.label) this.label = boot.label;
+    // The root directory's label entry is the current one; the boot sector's copy can be stale.
+    const label = rootLabel ?? boot.label;
+    if (label) this.label = label;
   }
 
   private get entriesPerSector(): number {
