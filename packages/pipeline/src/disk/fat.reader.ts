@@ -129,7 +129,8 @@ async function rootLabel(source: ByteSource, boot: BootSector, options: { abortS
     const attributes = bytes[at + 11]!;
     if (first === DELETED || (attributes & 0x3f) === ATTR_LFN || !(attributes & ATTR_VOLUME) || attributes & ATTR_DIRECTORY) continue;
     const label = oemNameOrEscaped(bytes.subarray(at, at + 11)).trimEnd();
-    return label || null;
+    // 'NO NAME' is what formatters write for "no label", in either copy.
+    return label && label !== 'NO NAME' ? label : null;
   }
   return null;
 }
