@@ -416,6 +416,31 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(await dataMd5(photo)).toBe(icatMd5([p('mbr-4k.E01')], photo.entryId, tskOpts));
   });
 
+  it('ewf-4k-sector-size-misplaces-512-mbr: an E01 recording 4096-byte sectors of a 512-byte-sector MBR disk keeps the partitions where the MBR put them', async () => {
+    // A disk partitioned with 512-byte sectors, imaged through a USB bridge presenting 4096-byte sectors: the E01 says 4096.
+    // wide: at 4096 bytes a sector the partition runs past the disk's end; narrow: it fits, but no file system starts there.
+    for (const [name, sectors, fat] of [['wide', 20_480, '16'], ['narrow', 2048, '12']] as const) {
+      const img = p(`mbr-512-${name}.img`);
+      writeFileSync(img, Buffer.alloc(0));
+      truncateSync(img, 40_960 * SECTOR);
+      writeAt(img, 0, mbrSector([{ type: 0x06, startSector: 2048, sectors }]));
+      run('mkfs.fat', ['-F', fat, '-n', 'P1', '--offset', '2048', img, String(sectors / 2)]);
+      writeFileSync(p('payload'), Buffer.from('hello\n'));
+      run('mcopy', ['-i', `${img}@@${2048 * SECTOR}`, p('payload'), '::/hello.txt']);
+      run('ewfacquire', ['-u', '-q', '-t', p(`mbr-512-${name}`), '-P', '4096', '-c', 'fast', img]);
+      const { image } = await open([p(`mbr-512-${name}.E01`)]);
+      expect(image.ewf!.bytesPerSector).toBe(4096);
+      // Before: placed at 2048 × 4096 bytes (8 MiB), where no file system starts; 'wide' was called a truncated image.
+      expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+      expect(image.volumeSystem.problems).toEqual([{ where: 'mbr', code: 'corrupt-file', message: expect.stringMatching(/records 4096-byte sectors.*placed in 512-byte sectors/) }]);
+      expect(image.volumeSystem.problems[0]!.message).not.toMatch(/read as far as the disk goes/);
+      const [volume] = await list(image);
+      expect(volume!.entries.map(asTsk)).toEqual(fls([img], { sectorOffset: 2048 }));
+      const hello = volume!.entries.find((e) => e.path === 'hello.txt')!;
+      expect(await dataMd5(hello)).toBe(icatMd5([img], hello.entryId, { sectorOffset: 2048 }));
+    }
+  });
+
   it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {
     const img = p('exfat-spliced.img');
     writeFileSync(img, Buffer.alloc(0));

@@ -81,8 +81,8 @@ export async function readVolumeSystem(
   looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
   options: { abortSignal?: AbortSignal; sectorBytes?: number } = {},
 ): Promise<VolumeSystem> {
-  // The container's logical sector size, when it records one (an E01 of a 4Kn disk says 4096):
-  // MBR entries count in it, and it is the first size a GPT is looked for with. TSK does the same.
+  // The container's logical sector size, when it records one (an E01 of a 4Kn disk says 4096): the
+  // first size a GPT is looked for with, and the one MBR entries count in when the table agrees (mbrPlacement).
   const hint = options.sectorBytes;
   const mbrSectorBytes = hint !== undefined && [512, 1024, 2048, 4096].includes(hint) ? hint : SECTOR_BYTES;
   const whole = (): VolumeSystem => ({
@@ -106,7 +106,51 @@ export async function readVolumeSystem(
     if (firstTry) return firstTry;
   }
   if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
-  return readMbr(media, entries, mbrSectorBytes, options);
+  const placed = await mbrPlacement(media, entries, mbrSectorBytes, looksLikeFileSystem);
+  const system = await readMbr(media, entries, placed.sectorBytes, options);
+  if (placed.problem) system.problems.unshift(placed.problem);
+  return system;
+}
+
+/**
+ * The sector size the MBR's entries count in. The container's recorded size is
+ * the disk's as the acquiring machine saw it, which need not be the size the
+ * MBR was written with: a disk partitioned with 512-byte sectors and imaged
+ * through a USB bridge presenting 4096-byte sectors records 4096 (and the
+ * reverse). So the recorded size is used only when the table agrees with it:
+ * its partitions fit the disk and a file system starts at the first one (or
+ * they fit only at that size and no file system is found either way, or a file
+ * system is found only there and neither size fits: a truncated image). Else
+ * 512, with a problem naming it; a size at which the partitions fit is never
+ * reported as a truncated image because another size was tried first.
+ */
+async function mbrPlacement(
+  media: ByteSource,
+  entries: MbrEntry[],
+  recorded: number,
+  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+): Promise<{ sectorBytes: number; problem?: VolumeProblem }> {
+  if (recorded === SECTOR_BYTES) return { sectorBytes: SECTOR_BYTES };
+  const used = entries.filter((e) => e.type !== 0 && e.sectors > 0);
+  const first = used.filter((e) => !EXTENDED.has(e.type)).sort((a, b) => a.start - b.start)[0];
+  const fits = (size: number) => used.every((e) => (e.start + e.sectors) * size <= media.size);
+  const fileSystemAt = async (size: number) => {
+    if (!first) return false;
+    const offset = first.start * size;
+    if (offset < size || offset >= media.size) return false;
+    return looksLikeFileSystem(new SliceByteSource(media, offset, Math.min(first.sectors * size, media.size - offset)));
+  };
+  const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
+  if ((recordedFits && recordedFs) || (recordedFits && !smallFits && !smallFs) || (recordedFs && !smallFits && !smallFs)) return { sectorBytes: recorded };
+  const why = !recordedFits ? "the MBR's partitions run past the end of the disk" : "no file system starts at the MBR's first partition";
+  return {
+    sectorBytes: SECTOR_BYTES,
+    problem: {
+      where: 'mbr',
+      code: 'corrupt-file',
+      message: `the image records ${recorded}-byte sectors, but at ${recorded} bytes a sector ${why}: the partitions are placed in ${SECTOR_BYTES}-byte sectors`,
+    },
+  };
 }
 
 interface MbrEntry {
