@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteFile, editRecord } from '../../test/fixtures/disk/ntfs-craft.js';
+import { deleteFile, editRecord, sparseData, streamToReparsePoint } from '../../test/fixtures/disk/ntfs-craft.js';
 import { fls, hasTool, icatMd5Many, istatMany, listAll, nineDigits, timesOf, type FlsLine, type Listed } from '../../test/fixtures/disk/tsk-oracle.js';
 import { openFileByteSource } from './file-byte-source.js';
 import { open, probe } from './ntfs.reader.js';
@@ -226,5 +226,29 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(byPath.get('plain.txt')?.entry.problem).toBeUndefined();
     // TSK gives the zeros as the content.
     expect(execFileSync('icat', [image, byPath.get('notepad.exe')!.entry.entryId]).equals(Buffer.alloc(70_000))).toBe(true);
+  });
+
+  it('ntfs-nonresident-reparse-point-read-as-zeros: a cloud placeholder or WOF file whose reparse data lies in clusters gets a problem, not its $DATA as content', async () => {
+    // Reparse data too large for the 1 KiB record (a cloud provider's long placeholder data) is stored
+    // non-resident. Built without FUSE: a stream written non-resident becomes the $REPARSE_POINT.
+    const image = makeVolume('reparse-nonresident.img', false);
+    const reparse = (tag: number, data: Buffer) => Buffer.concat([Buffer.from(Uint32Array.of(tag).buffer), Buffer.from(Uint16Array.of(data.length, 0).buffer), data]);
+    copyIn(image, file('placeholder.bin', bytes(50_000, 50)), 'online-only.docx');
+    copyIn(image, file('cloud-reparse.bin', reparse(0x9000601a, bytes(3_000, 51))), 'online-only.docx', 'zz'); // IO_REPARSE_TAG_CLOUD_6
+    copyIn(image, file('wof-data.bin', bytes(70_000, 52)), 'notepad.exe');
+    copyIn(image, file('wof-reparse.bin', reparse(0x80000017, bytes(2_000, 53))), 'notepad.exe', 'zz');
+    copyIn(image, file('symlink-like.bin', bytes(20_000, 54)), 'other-reparse.txt');
+    copyIn(image, file('other-reparse.bin', reparse(0xa000000c, bytes(2_000, 55))), 'other-reparse.txt', 'zz'); // a symbolic link's tag: $DATA is the content
+    for (const name of ['online-only.docx', 'notepad.exe', 'other-reparse.txt']) streamToReparsePoint(image, idOf(image, name), 'zz');
+    sparseData(image, idOf(image, 'online-only.docx')); // not downloaded: the $DATA is one sparse run
+    const { listed } = await readImage(image);
+    const byPath = new Map(listed.map((l) => [l.entry.path, l]));
+    expect(execFileSync('istat', [image, String(idOf(image, 'online-only.docx'))], { encoding: 'utf8' })).toMatch(/\$REPARSE_POINT \(192-\d+\)\s+Name: N\/A\s+Non-Resident/);
+    // Before: the placeholder read as 50,000 zeros and the WOF file as its $DATA, only the resident reparse tag was looked at.
+    expect(byPath.get('online-only.docx')?.entry).toMatchObject({ size: 50_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/cloud placeholder/) } });
+    expect(byPath.get('online-only.docx')?.entry.data).toBeUndefined();
+    expect(byPath.get('notepad.exe')?.entry).toMatchObject({ size: 70_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/WOF/) } });
+    expect(byPath.get('notepad.exe')?.entry.data).toBeUndefined();
+    expect(byPath.get('other-reparse.txt')?.md5).toBe(createHash('md5').update(bytes(20_000, 54)).digest('hex'));
   });
 });

@@ -351,14 +351,30 @@ class NtfsFs {
    * the volume's chunk store; a cloud placeholder (OneDrive Files On-Demand) that is not
    * downloaded keeps it in the cloud. A downloaded cloud file has its data here and is read.
    */
-  private contentElsewhere(rec: MftRecord, data: Attr): string | undefined {
-    const reparse = rec.attrs.find((a) => a.type === ATTR_REPARSE_POINT && a.resident && a.value && a.value.length >= 4);
-    if (!reparse) return undefined;
-    const tag = new DataView(reparse.value!.buffer, reparse.value!.byteOffset, 4).getUint32(0, true);
+  private async contentElsewhere(rec: MftRecord, data: Attr, what: string): Promise<string | undefined> {
+    const tag = await this.reparseTag(rec, what);
+    if (tag === undefined) return undefined;
     if (tag === REPARSE_WOF) return 'WOF-compressed (Windows CompactOS): the content is compressed in the WofCompressedData stream, which is not decompressed';
     if (tag === REPARSE_DEDUP) return 'deduplicated (Windows Data Deduplication): the content is in the chunk store, which is not read';
     if (isCloudTag(tag) && !this.wholeOnDisk(data)) return 'a cloud placeholder (e.g. OneDrive Files On-Demand) whose content is not downloaded to this disk';
     return undefined;
+  }
+
+  /**
+   * The reparse point's tag (the first 4 bytes of its data), resident or not. Reparse data too
+   * large for the record (a cloud provider's long placeholder data, up to 16 KiB) is stored in
+   * clusters; only the tag is read from them, whatever size the attribute claims. A reparse point
+   * whose clusters cannot be read throws (the entry gets the problem): its $DATA may be a
+   * placeholder's zeros, so it is not given as the content.
+   */
+  private async reparseTag(rec: MftRecord, what: string): Promise<number | undefined> {
+    const reparse = rec.attrs.find((a) => a.type === ATTR_REPARSE_POINT);
+    if (!reparse) return undefined;
+    let head: Uint8Array;
+    if (reparse.resident) head = reparse.value!;
+    else if (Math.min(reparse.realSize, reparse.initSize) < 4) return undefined;
+    else head = await this.dataOf(reparse, `${what} reparse point`).read(0, 4, { abortSignal: this.signal });
+    return head.length >= 4 ? u32(head, 0) : undefined;
   }
 
   /** The attribute's bytes are all written on the volume: resident, or initialised throughout with no sparse run. */
@@ -537,7 +553,7 @@ class NtfsFs {
           continue;
         }
         let children: DirName[] | undefined;
-        for (const entry of self.recordEntries(rec, path, allocated, counter)) {
+        for (const entry of await self.recordEntries(rec, path, allocated, counter)) {
           if (entry.kind === 'directory' && !entry.problem) {
             if (visited.has(rec.number)) {
               entry.problem = { code: 'corrupt-file', message: `directory loop: record ${rec.number} is already listed above or elsewhere` };
@@ -575,7 +591,7 @@ class NtfsFs {
         yield { path, entryId: String(free.record), allocated: false, recovered: false, kind: 'other', size: 0, times: {}, problem: problemOf(err) };
         continue;
       }
-      yield* this.recordEntries(rec, path, false, counter);
+      yield* await this.recordEntries(rec, path, false, counter);
     }
   }
 
@@ -588,7 +604,7 @@ class NtfsFs {
    * $DATA stream and per index root ($I30 as the name itself, others as
    * `name:index`), or the bare record when it has neither.
    */
-  private recordEntries(rec: MftRecord, path: string, allocated: boolean, counter: { count: number }): FileSystemEntry[] {
+  private async recordEntries(rec: MftRecord, path: string, allocated: boolean, counter: { count: number }): Promise<FileSystemEntry[]> {
     const times = timesOf(rec);
     const what = `MFT record ${rec.number}`;
     const out: FileSystemEntry[] = [];
@@ -607,14 +623,17 @@ class NtfsFs {
         times,
         ...(streamName && attr.type === ATTR_DATA ? { stream: streamName } : {}),
       };
-      const elsewhere = attr.type === ATTR_DATA && attr.name === '' ? this.contentElsewhere(rec, attr) : undefined;
-      if (elsewhere) {
-        entry.problem = { code: 'unsupported-format', message: `${what}: ${elsewhere}` };
-      } else if (attr.type === ATTR_DATA) {
+      if (attr.type === ATTR_DATA) {
         try {
-          const data = this.dataOf(attr, what);
-          entry.data = () => data;
-          if (!allocated) entry.recovered = true;
+          // A reparse point that cannot be read throws here too: its $DATA may be a placeholder's zeros.
+          const elsewhere = attr.name === '' ? await this.contentElsewhere(rec, attr, what) : undefined;
+          if (elsewhere) {
+            entry.problem = { code: 'unsupported-format', message: `${what}: ${elsewhere}` };
+          } else {
+            const data = this.dataOf(attr, what);
+            entry.data = () => data;
+            if (!allocated) entry.recovered = true;
+          }
         } catch (err) {
           entry.problem = problemOf(err);
         }
