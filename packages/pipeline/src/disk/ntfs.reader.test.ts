@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteFile, editRecord, sparseData, streamToReparsePoint } from '../../test/fixtures/disk/ntfs-craft.js';
+import { bumpSequence, deleteFile, editRecord, sequenceOf, setParent, sparseData, streamToReparsePoint } from '../../test/fixtures/disk/ntfs-craft.js';
 import { fls, hasTool, icatMd5Many, istatMany, listAll, nineDigits, timesOf, type FlsLine, type Listed } from '../../test/fixtures/disk/tsk-oracle.js';
 import { openFileByteSource } from './file-byte-source.js';
 import { open, probe } from './ntfs.reader.js';
@@ -250,5 +250,35 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(byPath.get('notepad.exe')?.entry).toMatchObject({ size: 70_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/WOF/) } });
     expect(byPath.get('notepad.exe')?.entry.data).toBeUndefined();
     expect(byPath.get('other-reparse.txt')?.md5).toBe(createHash('md5').update(bytes(20_000, 54)).digest('hex'));
+  });
+
+  it('ntfs-reused-folder-record-adopts-older-files: a folder record freed, reused and freed again lists only the files of the folder it held last', async () => {
+    // Record 11 ($Extend, a directory on every fresh volume) stands for a folder deleted twice: it held old.txt,
+    // was deleted (sequence + 1), reused for a folder holding newer.txt, and deleted again (sequence + 1).
+    // Built without FUSE: the files are deleted from the root, then their $FILE_NAME pointed at record 11.
+    const image = makeVolume('reused-folder.img', false);
+    copyIn(image, file('old.txt', 'in the folder the record held first\n'), 'old.txt');
+    copyIn(image, file('newer.txt', 'in the folder that reused the record\n'), 'newer.txt');
+    const [oldId, newerId] = [idOf(image, 'old.txt'), idOf(image, 'newer.txt')];
+    const first = sequenceOf(image, 11);
+    deleteFile(image, oldId);
+    deleteFile(image, newerId);
+    setParent(image, oldId, 11, first);
+    setParent(image, newerId, 11, first + 1);
+    deleteFile(image, 11); // the reusing folder deleted: sequence first + 1 → first + 2
+    bumpSequence(image, 11);
+    expect(sequenceOf(image, 11)).toBe(first + 2);
+    const { listed } = await readImage(image);
+    const paths = listed.map((l) => l.entry.path);
+    expect(listed.find((l) => l.entry.path === '$Extend')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(listed.find((l) => l.entry.path === '$Extend/newer.txt')?.entry).toMatchObject({ allocated: false, recovered: true });
+    // old.txt names the record with a sequence number two behind: another folder, so not in this one.
+    expect(paths).not.toContain('$Extend/old.txt');
+    expect(paths).toContain('$OrphanFiles/old.txt');
+    // As TSK lists them (it checks the same sequence number).
+    const concerned = (l: string) => /(old|newer)\.txt$|\t\$Extend$/.test(l);
+    const ours = lines(listed).filter(concerned);
+    expect(ours).toHaveLength(3);
+    expect(ours).toEqual(oracleLines(fls(image, { orphans: true }), listed).filter(concerned));
   });
 });
