@@ -155,9 +155,10 @@ interface Listed {
   entries: FileSystemEntry[];
 }
 
-async function list(image: DiskImage): Promise<Listed[]> {
+async function list(image: DiskImage, options: { skipUnknown?: boolean } = {}): Promise<Listed[]> {
   const out: Listed[] = [];
   for await (const fs of fileSystems(image)) {
+    if (!('reader' in fs) && options.skipUnknown) continue;
     if (!('reader' in fs)) throw new Error(`volume ${fs.volume.index}: ${fs.problem.message}`);
     const entries: FileSystemEntry[] = [];
     for await (const e of fs.reader.entries()) entries.push(e);
@@ -438,6 +439,35 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
       expect(volume!.entries.map(asTsk)).toEqual(fls([img], { sectorOffset: 2048 }));
       const hello = volume!.entries.find((e) => e.path === 'hello.txt')!;
       expect(await dataMd5(hello)).toBe(icatMd5([img], hello.entryId, { sectorOffset: 2048 }));
+    }
+  });
+
+  it('ewf-4k-unrecognised-first-partition-placed-in-512: a 4Kn disk whose first partition holds no file system read here, or whose acquisition stopped short, keeps its 4096-byte sectors, as mmls', async () => {
+    // Partition 1: a LUKS header (no reader here knows it); partition 2: FAT. whole: the disk; cut: the acquisition stopped inside partition 2.
+    const img = p('mbr-4k-luks.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, (256 + 2048 + 2048 + 8) * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x83, startSector: 256, sectors: 2048 }, { type: 0x01, startSector: 256 + 2048, sectors: 2048 }]));
+    writeAt(img, 256 * GPT4K_SECTOR, Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([0, 1])]));
+    writeAt(img, (256 + 2048) * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+    const cut = p('mbr-4k-luks-cut.img');
+    writeFileSync(cut, readFileSync(img).subarray(0, (256 + 2048 + 1000) * GPT4K_SECTOR));
+    for (const [name, raw] of [['whole', img], ['cut', cut]] as const) {
+      run('ewfacquire', ['-u', '-q', '-t', p(`mbr-4k-luks-${name}`), '-P', '4096', '-c', 'fast', raw]);
+      const e01 = p(`mbr-4k-luks-${name}.E01`);
+      const { image } = await open([e01]);
+      // Before: both volumes placed in 512-byte sectors (8 times too early), the FAT volume's files lost.
+      // Where each starts, as mmls; a cut volume ends where the image does (mmls gives the table's size).
+      expect(image.volumeSystem.volumes.map((v) => v.offset / GPT4K_SECTOR)).toEqual(mmls([e01], 'ewf').map(([start]) => start));
+      if (name === 'whole') expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([e01], 'ewf'));
+      expect(image.volumeSystem.problems.map((problem) => problem.message).join('\n')).not.toMatch(/placed in 512-byte sectors/);
+      const volumes = await list(image, { skipUnknown: true });
+      const fat = volumes.find((v) => v.entries.some((e) => e.path === 'photo.jpg'));
+      expect(fat, `${name}: the FAT volume's files are listed`).toBeDefined();
+      if (name === 'whole') {
+        const tskOpts = { sectorOffset: 256 + 2048, imageType: 'ewf' };
+        expect(fat!.entries.map(asTsk)).toEqual(fls([e01], tskOpts));
+      }
     }
   });
 

@@ -116,13 +116,15 @@ export async function readVolumeSystem(
  * The sector size the MBR's entries count in. The container's recorded size is
  * the disk's as the acquiring machine saw it, which need not be the size the
  * MBR was written with: a disk partitioned with 512-byte sectors and imaged
- * through a USB bridge presenting 4096-byte sectors records 4096 (and the
- * reverse). So the recorded size is used only when the table agrees with it:
- * its partitions fit the disk and a file system starts at the first one (or
- * they fit only at that size and no file system is found either way, or a file
- * system is found only there and neither size fits: a truncated image). Else
- * 512, with a problem naming it; a size at which the partitions fit is never
- * reported as a truncated image because another size was tried first.
+ * through a USB bridge presenting 4096-byte sectors records 4096. So when the
+ * container records more than 512, the recorded size stands unless the disk
+ * itself says 512: a file system starts at a primary partition at 512 and at
+ * none at the recorded size, or the partitions fit the disk only at 512 and no
+ * file system starts at any of them at the recorded size. Anything else keeps the recorded size (as
+ * TSK does): a 4Kn disk whose partitions hold nothing a reader here knows
+ * (BitLocker, LUKS, LVM, APFS…) counts in 4096, and so does a truncated
+ * acquisition of a 4Kn disk with a known file system in any primary partition. A container recording 512 (and a raw image) counts in
+ * 512: an MBR written with 4096-byte sectors there is not looked for.
  */
 async function mbrPlacement(
   media: ByteSource,
@@ -132,17 +134,21 @@ async function mbrPlacement(
 ): Promise<{ sectorBytes: number; problem?: VolumeProblem }> {
   if (recorded === SECTOR_BYTES) return { sectorBytes: SECTOR_BYTES };
   const used = entries.filter((e) => e.type !== 0 && e.sectors > 0);
-  const first = used.filter((e) => !EXTENDED.has(e.type)).sort((a, b) => a.start - b.start)[0];
+  const primaries = used.filter((e) => !EXTENDED.has(e.type));
   const fits = (size: number) => used.every((e) => (e.start + e.sectors) * size <= media.size);
+  // Any primary partition, not only the first: a 4Kn disk's first may hold what no reader here knows (LUKS, BitLocker).
   const fileSystemAt = async (size: number) => {
-    if (!first) return false;
-    const offset = first.start * size;
-    if (offset < size || offset >= media.size) return false;
-    return looksLikeFileSystem(new SliceByteSource(media, offset, Math.min(first.sectors * size, media.size - offset)));
+    for (const entry of primaries) {
+      const offset = entry.start * size;
+      if (offset < size || offset >= media.size) continue;
+      if (await looksLikeFileSystem(new SliceByteSource(media, offset, Math.min(entry.sectors * size, media.size - offset)))) return true;
+    }
+    return false;
   };
   const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
-  if ((recordedFits && recordedFs) || (recordedFits && !smallFits && !smallFs) || (recordedFs && !smallFits && !smallFs)) return { sectorBytes: recorded };
-  const why = !recordedFits ? "the MBR's partitions run past the end of the disk" : "no file system starts at the MBR's first partition";
+  const diskSays512 = (smallFs && !recordedFs) || (smallFits && !recordedFits && !recordedFs);
+  if (!diskSays512) return { sectorBytes: recorded };
+  const why = smallFs ? `no file system starts at any of the MBR's partitions, and one does at ${SECTOR_BYTES}` : `the MBR's partitions run past the end of the disk and fit it at ${SECTOR_BYTES}`;
   return {
     sectorBytes: SECTOR_BYTES,
     problem: {
