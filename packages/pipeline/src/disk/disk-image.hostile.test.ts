@@ -214,7 +214,7 @@ describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, 
     mbrSector([
       { type: 0x06, startSector: 2048, sectors: fat16.length / SECTOR },
       { type: 0x0c, startSector: diskSectors + 100, sectors: 1000 }, // starts past the end
-      { type: 0x83, startSector: 4096, sectors: 0xfffffff0 }, // runs past the end
+      { type: 0x83, startSector: 4096, sectors: 0xfffffff0 }, // runs past the end: read up to it
       { type: 0x05, startSector: ext, sectors: 4096 },
     ]).copy(disk, 0);
     // The EBR's link points back at itself.
@@ -223,7 +223,13 @@ describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, 
     expect(opened.volumeSystem.scheme).toBe('mbr');
     expect(opened.volumeSystem.problems.map((problem) => problem.where)).toEqual(['mbr 1', 'mbr 2', 'ebr 1']);
     expect(opened.volumeSystem.problems[2]!.message).toMatch(/loops/);
-    expect(opened.volumeSystem.volumes.map((v) => v.offset / SECTOR)).toEqual([2048, ext + 16]);
+    // The one starting on the disk and running past its end is read as far as the disk goes (a truncated image).
+    expect(opened.volumeSystem.problems[1]!.message).toMatch(/runs past the end/);
+    expect(opened.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual([
+      [2048, fat16.length / SECTOR],
+      [4096, diskSectors - 4096],
+      [ext + 16, 16],
+    ]);
     expect(entries.filter((e) => e.kind === 'file')).toHaveLength(4);
     expect(source.furthest).toBeLessThanOrEqual(disk.length);
   });

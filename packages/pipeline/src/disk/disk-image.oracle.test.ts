@@ -109,6 +109,21 @@ function buildGpt(): void {
   run('mcopy', ['-i', `${img}@@${2048 * SECTOR}`, p('payload'), '::/photo.jpg']);
 }
 
+// gpt-4k.img: a disk with 4096-byte logical sectors (4Kn, or an external drive read through its USB
+// bridge): the GPT header at byte 4096, every LBA in 4096-byte units; FAT12 with 4096-byte sectors in it.
+const GPT4K_SECTOR = 4096;
+const GPT4K_SECTORS = 4096; // 16 MiB
+function buildGpt4k(): void {
+  const img = p('gpt-4k.img');
+  writeFileSync(img, Buffer.alloc(0));
+  truncateSync(img, GPT4K_SECTORS * GPT4K_SECTOR);
+  writeGpt(img, GPT4K_SECTORS, [{ first: 256, last: 256 + 2048 - 1, name: 'External' }], GPT4K_SECTOR);
+  run('mkfs.fat', ['-C', '-F', '12', '-S', '4096', '-s', '1', '-n', 'EXT4KN', p('part-4k.img'), '8192']);
+  writeFileSync(p('payload'), pseudoRandom(30_000, 31));
+  run('mcopy', ['-i', p('part-4k.img'), p('payload'), '::/photo.jpg']);
+  writeAt(img, 256 * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+}
+
 /** Sources stay open until the suite ends, so entries listed by a check can still be read by the test. */
 const openSources: FileByteSource[] = [];
 
@@ -140,9 +155,10 @@ interface Listed {
   entries: FileSystemEntry[];
 }
 
-async function list(image: DiskImage): Promise<Listed[]> {
+async function list(image: DiskImage, options: { skipUnknown?: boolean } = {}): Promise<Listed[]> {
   const out: Listed[] = [];
   for await (const fs of fileSystems(image)) {
+    if (!('reader' in fs) && options.skipUnknown) continue;
     if (!('reader' in fs)) throw new Error(`volume ${fs.volume.index}: ${fs.problem.message}`);
     const entries: FileSystemEntry[] = [];
     for await (const e of fs.reader.entries()) entries.push(e);
@@ -204,6 +220,7 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     buildFlat();
     buildGpt();
     buildExfat();
+    buildGpt4k();
     run('ewfacquire', ['-u', '-t', p('card'), '-c', 'fast', '-C', 'CASE-15', '-E', 'EV-3', '-e', 'Examiner Jones', '-N', 'memory card from drawer', '-D', 'SD card', '-d', 'sha1', p('card.img')]);
     run('ewfacquire', ['-u', '-t', p('flat'), '-c', 'none', '-S', '1MiB', '-d', 'sha1', p('flat.img')]);
     run('split', ['-b', '2500000', '-d', '-a', '3', '--numeric-suffixes=1', p('flat.img'), p('flat.raw.')]);
@@ -312,5 +329,181 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(image.volumeSystem.problems).toEqual([]);
     expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([p('gpt.img')]));
     expect(image.volumeSystem.volumes[0]).toMatchObject({ type: 'ebd0a0a2-b9e5-4433-87c0-68b6b72699c7', label: 'Basic data' });
+  });
+
+  it('gpt-4k-sectors-no-volumes: a GPT disk with 4096-byte sectors is read in 4096-byte LBAs (mmls finds it the same way); its files equal fls/icat', async () => {
+    // Before: only 512-byte LBAs were tried; no header was found and the disk had no volumes at all.
+    const { image, volumes } = await checkAgainstTsk([p('gpt-4k.img')]);
+    expect(image.volumeSystem).toMatchObject({ scheme: 'gpt', problems: [] });
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([p('gpt-4k.img')]));
+    expect(image.volumeSystem.volumes[0]).toMatchObject({ offset: 256 * GPT4K_SECTOR, label: 'External' });
+    expect(volumes[0]!.entries.map((e) => e.path)).toEqual(['photo.jpg']);
+  });
+
+  it('exfat-valid-data-length-stale-bytes-read: bytes past a stream\'s valid data length read as zeros, not the clusters\' stale bytes', async () => {
+    const img = p('exfat-vdl.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 8 * 1024 * 1024);
+    run('mkfs.exfat', ['-L', 'VDL', img]);
+    // A recorder that preallocates: 100,000 bytes long, 40,000 written; the clusters hold old bytes after that.
+    const stale = pseudoRandom(100_000, 50);
+    addExfatFiles(img, [
+      { path: 'MOVIE0001.MP4', data: stale, validDataLength: 40_000 },
+      { path: 'whole.bin', data: pseudoRandom(5_000, 51) },
+    ]);
+    const { image } = await open([img]);
+    const [volume] = await list(image);
+    const movie = volume!.entries.find((e) => e.path === 'MOVIE0001.MP4')!;
+    expect(movie.size).toBe(100_000);
+    const expected = Buffer.concat([stale.subarray(0, 40_000), Buffer.alloc(60_000)]);
+    expect(await dataMd5(movie)).toBe(md5(expected));
+    const data = movie.data!();
+    expect(data.spanInBase!(0, 40_000)).not.toBeNull();
+    expect(data.spanInBase!(39_000, 2_000)).toBeNull(); // a span would hand over the stale bytes
+    // TSK's icat ignores the valid data length and prints the stale bytes; the other file is TSK's.
+    expect(icatMd5([img], movie.entryId)).toBe(md5(stale));
+    const whole = volume!.entries.find((e) => e.path === 'whole.bin')!;
+    expect(await dataMd5(whole)).toBe(icatMd5([img], whole.entryId));
+    expect(volume!.entries.map(asTsk)).toEqual(fls([img]));
+  });
+
+  it('ewf-smart-table-without-checksum-refused: SMART (.s01) and EnCase 1 images, chunks inside the table section, read like ewfverify', async () => {
+    // Before: their table entries (no Adler-32 after them) were refused as a failed checksum, and the
+    // last chunk was measured to a sectors section they do not have.
+    run('ewfacquire', ['-u', '-q', '-t', p('smart'), '-f', 'smart', '-c', 'best', p('flat.img')]);
+    run('ewfacquire', ['-u', '-q', '-t', p('encase1'), '-f', 'ewf', '-c', 'none', '-S', '1MiB', p('flat.img')]);
+    const sets = [[p('smart.s01')], readdirSync(dir).filter((f) => /^encase1\.e\d\d$/.test(f)).sort().map(p)];
+    expect(sets[1]!.length).toBeGreaterThanOrEqual(3);
+    for (const files of sets) {
+      const { image, compared } = await checkAgainstTsk(files, { imageType: 'ewf' });
+      expect(compared).toBeGreaterThanOrEqual(2);
+      const check = await verifyStoredHashes(image);
+      expect(check).toMatchObject({ md5Matches: true, computed: { md5: md5(readFileSync(p('flat.img'))) } });
+      expect(run('ewfverify', ['-q', ...files]).toString()).toContain(`MD5 hash calculated over data:\t\t${check.computed.md5}`);
+    }
+  });
+
+  it('mbr-partition-past-truncated-image-end-dropped: a partition running past the end of a truncated image is read as far as it goes, as TSK reads it', async () => {
+    // An acquisition that stopped 200 sectors short (a failing card): the FAT32 partition's end is missing.
+    const img = p('truncated.img');
+    writeFileSync(img, readFileSync(p('card.img')).subarray(0, (FAT32_START + FAT32_SECTORS - 200) * SECTOR));
+    const { image, volumes, compared } = await checkAgainstTsk([img], { times: true });
+    expect(image.volumeSystem.problems).toEqual([
+      { where: 'mbr 0', code: 'corrupt-file', message: expect.stringMatching(/runs past the end/) },
+      { where: 'ebr 0', code: 'corrupt-file', message: expect.stringMatching(/lies outside the disk/) },
+    ]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual([[FAT32_START, FAT32_SECTORS - 200]]);
+    // Before: the partition was dropped and none of its files listed.
+    expect(volumes[0]!.entries.find((e) => e.path === 'DCIM/100CANON/IMG_0001.JPG')).toMatchObject({ allocated: true });
+    expect(compared).toBeGreaterThanOrEqual(8);
+  });
+
+  it('mbr-4k-ewf-sector-size-ignored: an E01 of a 4096-byte-sector MBR disk places its partitions in 4096-byte sectors, as mmls does', async () => {
+    // The MBR counts in the disk's logical sectors; the E01 records them (bytes per sector 4096).
+    const img = p('mbr-4k.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, (256 + 2048 + 8) * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x01, startSector: 256, sectors: 2048 }]));
+    writeAt(img, 256 * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+    run('ewfacquire', ['-u', '-q', '-t', p('mbr-4k'), '-P', '4096', '-c', 'fast', img]);
+    const { image } = await open([p('mbr-4k.E01')]);
+    expect(image.ewf!.bytesPerSector).toBe(4096);
+    // Before: the partition was read at 256 × 512 bytes, where no file system starts.
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([p('mbr-4k.E01')], 'ewf'));
+    const [volume] = await list(image);
+    const tskOpts = { sectorOffset: 256, imageType: 'ewf' }; // TSK's -o counts in the image's sectors
+    expect(volume!.entries.map(asTsk)).toEqual(fls([p('mbr-4k.E01')], tskOpts));
+    const photo = volume!.entries.find((e) => e.path === 'photo.jpg')!;
+    expect(await dataMd5(photo)).toBe(icatMd5([p('mbr-4k.E01')], photo.entryId, tskOpts));
+  });
+
+  it('ewf-4k-sector-size-misplaces-512-mbr: an E01 recording 4096-byte sectors of a 512-byte-sector MBR disk keeps the partitions where the MBR put them', async () => {
+    // A disk partitioned with 512-byte sectors, imaged through a USB bridge presenting 4096-byte sectors: the E01 says 4096.
+    // wide: at 4096 bytes a sector the partition runs past the disk's end; narrow: it fits, but no file system starts there.
+    for (const [name, sectors, fat] of [['wide', 20_480, '16'], ['narrow', 2048, '12']] as const) {
+      const img = p(`mbr-512-${name}.img`);
+      writeFileSync(img, Buffer.alloc(0));
+      truncateSync(img, 40_960 * SECTOR);
+      writeAt(img, 0, mbrSector([{ type: 0x06, startSector: 2048, sectors }]));
+      run('mkfs.fat', ['-F', fat, '-n', 'P1', '--offset', '2048', img, String(sectors / 2)]);
+      writeFileSync(p('payload'), Buffer.from('hello\n'));
+      run('mcopy', ['-i', `${img}@@${2048 * SECTOR}`, p('payload'), '::/hello.txt']);
+      run('ewfacquire', ['-u', '-q', '-t', p(`mbr-512-${name}`), '-P', '4096', '-c', 'fast', img]);
+      const { image } = await open([p(`mbr-512-${name}.E01`)]);
+      expect(image.ewf!.bytesPerSector).toBe(4096);
+      // Before: placed at 2048 × 4096 bytes (8 MiB), where no file system starts; 'wide' was called a truncated image.
+      expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+      expect(image.volumeSystem.problems).toEqual([{ where: 'mbr', code: 'corrupt-file', message: expect.stringMatching(/records 4096-byte sectors.*placed in 512-byte sectors/) }]);
+      expect(image.volumeSystem.problems[0]!.message).not.toMatch(/read as far as the disk goes/);
+      const [volume] = await list(image);
+      expect(volume!.entries.map(asTsk)).toEqual(fls([img], { sectorOffset: 2048 }));
+      const hello = volume!.entries.find((e) => e.path === 'hello.txt')!;
+      expect(await dataMd5(hello)).toBe(icatMd5([img], hello.entryId, { sectorOffset: 2048 }));
+    }
+  });
+
+  it('ewf-4k-unrecognised-first-partition-placed-in-512: a 4Kn disk whose first partition holds no file system read here, or whose acquisition stopped short, keeps its 4096-byte sectors, as mmls', async () => {
+    // Partition 1: a LUKS header (no reader here knows it); partition 2: FAT. whole: the disk; cut: the acquisition stopped inside partition 2.
+    const img = p('mbr-4k-luks.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, (256 + 2048 + 2048 + 8) * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x83, startSector: 256, sectors: 2048 }, { type: 0x01, startSector: 256 + 2048, sectors: 2048 }]));
+    writeAt(img, 256 * GPT4K_SECTOR, Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([0, 1])]));
+    writeAt(img, (256 + 2048) * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+    const cut = p('mbr-4k-luks-cut.img');
+    writeFileSync(cut, readFileSync(img).subarray(0, (256 + 2048 + 1000) * GPT4K_SECTOR));
+    for (const [name, raw] of [['whole', img], ['cut', cut]] as const) {
+      run('ewfacquire', ['-u', '-q', '-t', p(`mbr-4k-luks-${name}`), '-P', '4096', '-c', 'fast', raw]);
+      const e01 = p(`mbr-4k-luks-${name}.E01`);
+      const { image } = await open([e01]);
+      // Before: both volumes placed in 512-byte sectors (8 times too early), the FAT volume's files lost.
+      // Where each starts, as mmls; a cut volume ends where the image does (mmls gives the table's size).
+      expect(image.volumeSystem.volumes.map((v) => v.offset / GPT4K_SECTOR)).toEqual(mmls([e01], 'ewf').map(([start]) => start));
+      if (name === 'whole') expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([e01], 'ewf'));
+      expect(image.volumeSystem.problems.map((problem) => problem.message).join('\n')).not.toMatch(/placed in 512-byte sectors/);
+      const volumes = await list(image, { skipUnknown: true });
+      const fat = volumes.find((v) => v.entries.some((e) => e.path === 'photo.jpg'));
+      expect(fat, `${name}: the FAT volume's files are listed`).toBeDefined();
+      if (name === 'whole') {
+        const tskOpts = { sectorOffset: 256 + 2048, imageType: 'ewf' };
+        expect(fat!.entries.map(asTsk)).toEqual(fls([e01], tskOpts));
+      }
+    }
+  });
+
+  it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {
+    const img = p('exfat-spliced.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 8 * 1024 * 1024);
+    run('mkfs.exfat', ['-c', '4096', '-L', 'SPLICE', img]);
+    const photo = pseudoRandom(5 * 4096, 60);
+    addExfatFiles(img, [
+      { path: 'kept.bin', data: pseudoRandom(3 * 4096, 61) },
+      { path: 'deleted.jpg', data: photo, deleted: true }, // contiguous (NoFatChain), then freed
+    ]);
+    // Another file now holds the deleted photo's third cluster (bitmap bit set, its bytes overwritten).
+    const bytes = readFileSync(img);
+    const sectorBytes = 2 ** bytes[108]!;
+    const clusterBytes = sectorBytes * 2 ** bytes[109]!;
+    const heap = bytes.readUInt32LE(88) * sectorBytes;
+    const rootAt = heap + (bytes.readUInt32LE(96) - 2) * clusterBytes;
+    let bitmapAt = -1;
+    for (let e = rootAt; e < rootAt + clusterBytes; e += 32) if (bytes[e] === 0x81) bitmapAt = heap + (bytes.readUInt32LE(e + 20) - 2) * clusterBytes;
+    const third = (bytes.indexOf(photo.subarray(0, 64)) - heap) / clusterBytes + 2 + 2;
+    expect(Number.isInteger(third) && bitmapAt > 0).toBe(true);
+    bytes[bitmapAt + ((third - 2) >> 3)]! |= 1 << ((third - 2) & 7);
+    bytes.fill(0x77, heap + (third - 2) * clusterBytes, heap + (third - 1) * clusterBytes);
+    writeFileSync(img, bytes);
+    const { image } = await open([img]);
+    const [volume] = await list(image);
+    expect(volume!.entries.map(asTsk)).toEqual(fls([img]));
+    const deleted = volume!.entries.find((e) => e.path === 'deleted.jpg')!;
+    // Before: the cluster after the file's end stood in for the overwritten one (TSK's icat does the same).
+    expect(deleted).toMatchObject({ allocated: false, recovered: false, problem: { code: 'corrupt-file', message: expect.stringMatching(/contiguous file is allocated to another file/) } });
+    expect(deleted.data).toBeUndefined();
+    // TSK's icat gives the spliced bytes: the photo's first two clusters, then two of the three after the overwritten one.
+    const after = bytes.subarray(heap + (third - 1) * clusterBytes, heap + (third + 2) * clusterBytes);
+    const spliced = Buffer.concat([photo.subarray(0, 2 * clusterBytes), after]).subarray(0, photo.length);
+    expect(icatMd5([img], deleted.entryId)).toBe(md5(spliced));
   });
 });

@@ -93,6 +93,12 @@ interface ChunkTable {
   base: number;
   /** End of the sectors data the last chunk of this table runs to. */
   dataEnd: number;
+  /**
+   * The chunks lie in the table section itself, after the entries: no `sectors` section came
+   * before it, as in the SMART (.s01) and original EnCase 1 ('ewf') formats, whose entries
+   * have no Adler-32 after them.
+   */
+  inline: boolean;
 }
 
 interface ChunkLocation {
@@ -257,7 +263,9 @@ export class EwfImage implements ByteSource {
             lastSectorsEnd = section.offset + section.size;
             break;
           case 'table': {
-            const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset, options);
+            // Without a sectors section before it, the table section holds the chunks and its end is theirs.
+            const inline = lastSectorsEnd === undefined;
+            const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset + section.size, inline, options);
             tables.push(table);
             lastTable = table;
             chunkCount += table.count;
@@ -421,6 +429,7 @@ async function readTableHeader(
   dataSize: number,
   firstChunk: number,
   dataEnd: number,
+  inline: boolean,
   options: { abortSignal?: AbortSignal },
 ): Promise<ChunkTable> {
   if (dataSize < TABLE_HEADER_BYTES) throw new ExhibitError('corrupt-file', `EWF table section too small (${dataSize} bytes)`);
@@ -431,7 +440,7 @@ async function readTableHeader(
   if (count === 0 || TABLE_HEADER_BYTES + count * 4 > dataSize) {
     throw new ExhibitError('corrupt-file', `EWF table at ${dataOffset} lists ${count} chunks in a ${dataSize}-byte section`);
   }
-  return { segment, firstChunk, count, entriesOffset: dataOffset + TABLE_HEADER_BYTES, base: u64(dv, 8), dataEnd };
+  return { segment, firstChunk, count, entriesOffset: dataOffset + TABLE_HEADER_BYTES, base: u64(dv, 8), dataEnd, inline };
 }
 
 /** The table's entries as chunk locations, checked: table2 stands in when the table's checksum fails. */
@@ -440,7 +449,18 @@ async function readTableEntries(source: ByteSource, table: ChunkTable, chunkByte
     const bytes = await source.read(at, table.count * 4 + 4, options);
     return adler32(bytes.subarray(0, table.count * 4)) === view(bytes).getUint32(table.count * 4, true) ? bytes : null;
   };
-  const entries = (await bytesOf(table.entriesOffset)) ?? (table.mirrorEntriesOffset !== undefined ? await bytesOf(table.mirrorEntriesOffset) : null);
+  /**
+   * SMART and EnCase 1 write no checksum after the entries: the first chunk starts right where
+   * they end, which is how such a table is told from a damaged one. Each chunk still carries its
+   * own check (a stored chunk's Adler-32, a compressed chunk's zlib Adler-32).
+   */
+  const unchecked = async () => {
+    if (!table.inline) return null;
+    const bytes = await source.read(table.entriesOffset, table.count * 4, options);
+    return table.base + (view(bytes).getUint32(0, true) & 0x7fffffff) === table.entriesOffset + table.count * 4 ? bytes : null;
+  };
+  const entries =
+    (await bytesOf(table.entriesOffset)) ?? (table.mirrorEntriesOffset !== undefined ? await bytesOf(table.mirrorEntriesOffset) : null) ?? (await unchecked());
   if (!entries) throw new ExhibitError('corrupt-file', `EWF chunk table of segment ${table.segment + 1} fails its Adler-32 (and has no good table2)`);
   const dv = view(entries);
   const locations: ChunkLocation[] = [];

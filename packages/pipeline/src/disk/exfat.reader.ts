@@ -67,6 +67,12 @@ interface RawSet {
   attributes: number;
   firstCluster: number;
   size: number;
+  /**
+   * The stream's ValidDataLength, at most the size: how far the writer has written. The
+   * specification has reads past it return zeros (a file extended without writing, as a
+   * preallocating recorder or downloader leaves it, holds whatever those clusters held before).
+   */
+  validLength: number;
   contiguous: boolean;
   deleted: boolean;
   times: FileSystemTimes;
@@ -181,7 +187,8 @@ export class ExfatReader implements FileSystemReader {
     return runs;
   }
 
-  private dataOf(runs: Run[], size: number): ByteSource {
+  /** The data over `runs`; bytes at or past `validLength` read as zeros (never the stale bytes of the clusters). */
+  private dataOf(runs: Run[], size: number, validLength: number): ByteSource {
     const source = this.source;
     const find = (offset: number) => {
       let lo = 0;
@@ -197,18 +204,19 @@ export class ExfatReader implements FileSystemReader {
       size,
       async (offset, length, options) => {
         const out = new Uint8Array(length);
+        const valid = Math.max(0, Math.min(length, validLength - offset));
         let done = 0;
-        while (done < length) {
+        while (done < valid) {
           const run = find(offset + done);
           const within = offset + done - run.fileOffset;
-          const count = Math.min(run.length - within, length - done);
+          const count = Math.min(run.length - within, valid - done);
           out.set(await source.read(run.volumeOffset + within, count, options), done);
           done += count;
         }
         return out;
       },
       (offset, length) => {
-        if (length === 0 || runs.length === 0) return null;
+        if (length === 0 || runs.length === 0 || offset + length > validLength) return null;
         const run = find(offset);
         if (offset + length > run.fileOffset + run.length) return null;
         return source.spanInBase?.(run.volumeOffset + offset - run.fileOffset, length) ?? null;
@@ -289,6 +297,7 @@ export class ExfatReader implements FileSystemReader {
         attributes: fv.getUint16(4, true),
         firstCluster: sv.getUint32(20, true),
         size: u64(sv, 24),
+        validLength: Math.min(u64(sv, 8), u64(sv, 24)),
         contiguous: (stream[1]! & 0x02) !== 0,
         deleted: deleted || parentDeleted,
         times: exfatTimes(e),
@@ -308,6 +317,12 @@ export class ExfatReader implements FileSystemReader {
     for (let c = set.firstCluster; clusters.length < needed; c += 1) {
       if (!this.clusterInVolume(c)) return { problem: { code: 'corrupt-file', message: `recorded size runs past the end of the volume from cluster ${set.firstCluster}` } };
       if (!this.allocated(c)) clusters.push(c);
+      else if (set.contiguous) {
+        // NoFatChain: the file was exactly the clusters from its first on. One that is allocated
+        // now was overwritten; skipping to the next free cluster (TSK's way for FAT chains) would
+        // splice in bytes this file never had.
+        return { problem: { code: 'corrupt-file', message: `cluster ${c} of this contiguous file is allocated to another file now: its data there was overwritten` } };
+      }
     }
     return { runs: this.runsOf(clusters, set.size) };
   }
@@ -331,7 +346,7 @@ export class ExfatReader implements FileSystemReader {
             const { runs, problem } = await this.recoverDeleted(set);
             if (problem) yield { ...base, recovered: false, kind: 'file', size: set.size, problem };
             else {
-              const data = this.dataOf(runs!, set.size);
+              const data = this.dataOf(runs!, set.size, set.validLength);
               yield { ...base, recovered: true, kind: 'file', size: set.size, data: () => data };
             }
             continue;
@@ -340,7 +355,7 @@ export class ExfatReader implements FileSystemReader {
           const failure = problem ?? this.claim(clusters);
           if (failure) yield { ...base, recovered: false, kind: 'file', size: set.size, problem: failure };
           else {
-            const data = this.dataOf(this.runsOf(clusters, set.size), set.size);
+            const data = this.dataOf(this.runsOf(clusters, set.size), set.size, set.validLength);
             yield { ...base, recovered: false, kind: 'file', size: set.size, data: () => data };
           }
           continue;

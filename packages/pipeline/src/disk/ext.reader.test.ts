@@ -268,3 +268,51 @@ describe.skipIf(!haveTools)('ext-live-orphan-inode-dtime-read-as-deletion-time',
     expect(live?.times.deleted).toBeUndefined();
   });
 });
+
+describe.skipIf(!haveTools)('ext-latin1-names-merged-as-replacement-char', () => {
+  it('names that are not UTF-8 (Latin-1 "café", "cafè") stay two names, each byte kept escaped; before, both read "caf\\ufffd.txt"', async () => {
+    const tree = path.join(work, 'latin1-tree');
+    mkdirSync(tree, { recursive: true });
+    // An ext name is any bytes: an old system or a non-UTF-8 mount writes Latin-1.
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'one\n');
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/caf`), Buffer.from([0xe8]), Buffer.from('.txt')]), 'two\n');
+    writeFileSync(path.join(tree, 'utf8 é.txt'), 'three\n');
+    const image = path.join(work, 'latin1.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '4M']);
+    const { listed } = await readImage(image);
+    const names = listed.map((l) => l.entry.path.replace(/^\//, '')).filter((p) => p.endsWith('.txt')).sort();
+    expect(names).toEqual(['caf\udce8.txt', 'caf\udce9.txt', 'utf8 é.txt']);
+    // The same files TSK lists (it prints the raw bytes): the escape gives each byte back.
+    const raw = (name: string) => Buffer.from(name.replace(/[\udc80-\udcff]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xdc00)), 'latin1');
+    const tsk = execFileSync('fls', [image]).toString('latin1');
+    for (const l of listed.filter((x) => x.entry.path.includes('caf'))) {
+      expect(tsk).toContain(`r/r ${l.entry.entryId}:\t${raw(l.entry.path.replace(/^\//, '')).toString('latin1')}\n`);
+    }
+  });
+});
+
+describe.skipIf(!haveTools)('ext4-fscrypt-ciphertext-read-as-content', () => {
+  it('a file and a symlink flagged encrypted (fscrypt, as on Android and ChromeOS) get a problem, not their ciphertext as data', async () => {
+    const tree = path.join(work, 'fscrypt-tree');
+    mkdirSync(path.join(tree, 'vault'), { recursive: true });
+    writeFileSync(path.join(tree, 'vault', 'secret.txt'), 'ciphertext on a real device\n');
+    symlinkSync('secret.txt', path.join(tree, 'vault', 'link'));
+    writeFileSync(path.join(tree, 'plain.txt'), 'not encrypted\n');
+    const image = path.join(work, 'fscrypt.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'encrypt', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '4M']);
+    // No tool here encrypts without mounting: the inodes get the kernel's EXT4_ENCRYPT_FL (0x800) beside their extents flag.
+    execFileSync('debugfs', ['-w', '-R', 'set_inode_field /vault/secret.txt flags 0x80800', image], { stdio: 'ignore' });
+    execFileSync('debugfs', ['-w', '-R', 'set_inode_field /vault/link flags 0x800', image], { stdio: 'ignore' });
+    const { listed } = await readImage(image);
+    const byPath = new Map(listed.map((l) => [l.entry.path.replace(/^\//, ''), l.entry]));
+    for (const name of ['vault/secret.txt', 'vault/link']) {
+      const entry = byPath.get(name)!;
+      expect({ name, problem: entry.problem?.code, data: entry.data === undefined }).toEqual({ name, problem: 'unsupported-format', data: true });
+    }
+    expect(byPath.get('plain.txt')).toMatchObject({ allocated: true });
+    expect(byPath.get('plain.txt')?.problem).toBeUndefined();
+    // TSK reads the blocks as they are (on a real device: ciphertext) and gives them as the file's content.
+    const id = byPath.get('vault/secret.txt')!.entryId;
+    expect(execFileSync('icat', [image, id], { encoding: 'utf8' })).toBe('ciphertext on a real device\n');
+  });
+});

@@ -2,6 +2,7 @@ import { ExhibitError, LIMITS } from '@exhibit/core';
 import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes, FileSystemType } from './disk-reader.types.js';
 import { bytesByteSource, runsByteSource, type DataRun } from './file-byte-source.js';
 import { preciseUtcTime } from './ext-time.js';
+import { utf8NameOrEscaped } from './name-bytes.js';
 
 /**
  * ext2/ext3/ext4 read from the volume's bytes: superblock, group descriptors
@@ -27,6 +28,8 @@ const INCOMPAT_INLINE_DATA = 0x8000;
 const COMPAT_HAS_JOURNAL = 0x4;
 const INODE_FLAG_EXTENTS = 0x80000;
 const INODE_FLAG_INLINE_DATA = 0x10000000;
+/** EXT4_ENCRYPT_FL: fscrypt (Android file-based encryption, ChromeOS, Linux fscrypt); contents and names are ciphertext. */
+const INODE_FLAG_ENCRYPT = 0x800;
 const EXTENT_MAGIC = 0xf30a;
 const BG_INODE_UNINIT = 0x1;
 const RO_COMPAT_GDT_CSUM = 0x10;
@@ -471,7 +474,8 @@ class ExtFs {
         allocated = false;
         if (dellen > 0) dellen -= minreclen;
       } else {
-        name = Buffer.from(nameBytes).toString('utf8');
+        // Any bytes: a byte that is not UTF-8 is kept (escaped), never replaced by U+FFFD.
+        name = utf8NameOrEscaped(nameBytes);
         allocated = true;
         if (reclen > minreclen) dellen = reclen - minreclen;
       }
@@ -572,6 +576,9 @@ class ExtFs {
           } else if (!n.allocated && !inode.allocated && inode.size === 0 && inode.dtime !== 0 && entry.kind === 'file') {
             // What the ext4 driver leaves of a deleted file: the name, times and an emptied extent tree.
             entry.problem = { code: 'corrupt-file', message: 'deleted: the file system cleared the size and block map; the data is no longer described' };
+          } else if ((entry.kind === 'file' || entry.kind === 'symlink') && inode.flags & INODE_FLAG_ENCRYPT) {
+            // The blocks hold ciphertext: given as the file's data, its hash and content would be a wrong value.
+            entry.problem = { code: 'unsupported-format', message: `inode ${n.ino}: contents encrypted (fscrypt); the ciphertext is not the file's data` };
           } else if (entry.kind === 'file' || entry.kind === 'symlink') {
             try {
               const data = await this.data(inode);

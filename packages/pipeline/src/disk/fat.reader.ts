@@ -1,6 +1,7 @@
 import { ExhibitError, LIMITS, type RecordedTime } from '@exhibit/core';
 import { dosTime } from '../archive/archive-times.js';
 import { ascii, functionSource, readPieces, view } from './byte-source.js';
+import { oemNameOrEscaped } from './name-bytes.js';
 import type { ByteSource, FileSystemEntry, FileSystemReader, FileSystemTimes, FileSystemType } from './disk-reader.types.js';
 
 /**
@@ -103,7 +104,35 @@ export async function openFat(source: ByteSource, options: { abortSignal?: Abort
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
   const boot = parseFatBootSector(await source.read(0, 512, options), source.size);
   if (!boot) throw new ExhibitError('corrupt-file', 'not a FAT boot sector');
-  return new FatReader(source, boot);
+  return new FatReader(source, boot, await rootLabel(source, boot, options));
+}
+
+/**
+ * The volume label entry of the root directory (attribute 0x08), which is the
+ * label Windows shows and sets: relabelling a volume in Windows rewrites this
+ * entry and leaves the boot sector's copy as it was (fsstat prints both).
+ * Only the root's first cluster (FAT32) or its first 16 KiB (FAT12/16) are
+ * looked at, where every writer puts it; null when there is none.
+ */
+async function rootLabel(source: ByteSource, boot: BootSector, options: { abortSignal?: AbortSignal }): Promise<string | null> {
+  const offset =
+    boot.type === 'fat32'
+      ? (boot.firstClusterSector + (boot.rootCluster - 2) * (boot.clusterBytes / boot.sectorBytes)) * boot.sectorBytes
+      : boot.firstDataSector * boot.sectorBytes;
+  const length = Math.min(boot.type === 'fat32' ? boot.clusterBytes : boot.rootEntries * ENTRY_BYTES, 16 * 1024, source.size - offset);
+  if (boot.type === 'fat32' && (boot.rootCluster < 2 || boot.rootCluster > boot.lastCluster)) return null;
+  if (length < ENTRY_BYTES) return null;
+  const bytes = await source.read(offset, length, options);
+  for (let at = 0; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
+    const first = bytes[at]!;
+    if (first === 0x00) break;
+    const attributes = bytes[at + 11]!;
+    if (first === DELETED || (attributes & 0x3f) === ATTR_LFN || !(attributes & ATTR_VOLUME) || attributes & ATTR_DIRECTORY) continue;
+    const label = oemNameOrEscaped(bytes.subarray(at, at + 11)).trimEnd();
+    // 'NO NAME' is what formatters write for "no label", in either copy.
+    return label && label !== 'NO NAME' ? label : null;
+  }
+  return null;
 }
 
 /** A directory entry as read, before it becomes a FileSystemEntry. */
@@ -133,9 +162,12 @@ export class FatReader implements FileSystemReader {
   constructor(
     private readonly source: ByteSource,
     private readonly boot: BootSector,
+    rootLabel: string | null = null,
   ) {
     this.type = boot.type;
-    if (boot.label) this.label = boot.label;
+    // The root directory's label entry is the current one; the boot sector's copy can be stale.
+    const label = rootLabel ?? boot.label;
+    if (label) this.label = label;
   }
 
   private get entriesPerSector(): number {
@@ -300,39 +332,34 @@ export class FatReader implements FileSystemReader {
   /** Reads a directory's entries from its bytes; `entryIdOf(i)` gives the address of slot i. */
   private parseDirectory(bytes: Uint8Array, entryIdOf: (slot: number) => number, parentDeleted: boolean): RawEntry[] {
     const out: RawEntry[] = [];
-    let lfnParts: string[] = [];
-    let lfnChecksum = -1;
+    let lfn: LongNameSet | null = null;
     const slots = Math.floor(bytes.length / ENTRY_BYTES);
     for (let slot = 0; slot < slots; slot += 1) {
       const e = bytes.subarray(slot * ENTRY_BYTES, (slot + 1) * ENTRY_BYTES);
       const first = e[0]!;
       if (first === 0x00) {
         // End of directory for allocated entries; TSK keeps scanning the rest for deleted ones.
-        lfnParts = [];
+        lfn = null;
         continue;
       }
       const attributes = e[11]!;
       if ((attributes & 0x3f) === ATTR_LFN) {
-        const checksum = e[13]!;
-        if (first !== DELETED && first & 0x40) lfnParts = [];
-        else if (lfnParts.length && checksum !== lfnChecksum) lfnParts = [];
-        lfnChecksum = checksum;
-        lfnParts.push(lfnText(e));
+        lfn = addLongNamePart(lfn, e);
         continue;
       }
       const deleted = first === DELETED || parentDeleted;
       const name = shortName(e);
       if (name === '.' || name === '..' || (attributes & ATTR_VOLUME && !(attributes & ATTR_DIRECTORY))) {
-        lfnParts = [];
+        lfn = null;
         continue;
       }
       if (!plausibleShortEntry(e)) {
-        lfnParts = [];
+        lfn = null;
         continue;
       }
-      let fullName = name;
-      if (lfnParts.length && lfnMatches(e, lfnChecksum)) fullName = lfnParts.reverse().join('');
-      lfnParts = [];
+      const longName = lfn && longNameOf(lfn, e);
+      const fullName = longName ?? name;
+      lfn = null;
       const dv = view(e);
       const highCluster = this.boot.type === 'fat32' ? dv.getUint16(20, true) : 0;
       out.push({
@@ -465,25 +492,79 @@ export class FatReader implements FileSystemReader {
   }
 }
 
-/** The 8.3 name as TSK prints it: base and extension trimmed, lower-cased where the NT flags say so, 0xE5 as '_'. */
+/**
+ * The 8.3 name as TSK prints it: base and extension trimmed, lower-cased
+ * where the NT flags say so, 0xE5 as '_'. Bytes above 0x7F are in the
+ * writer's OEM code page, which the volume does not record: each is kept
+ * escaped (name-bytes.ts), not guessed (TSK prints '^').
+ */
 function shortName(e: Uint8Array): string {
-  const chars = Array.from(e.subarray(0, 11));
+  const chars = Uint8Array.from(e.subarray(0, 11));
   if (chars[0] === DELETED) chars[0] = 0x5f;
-  else if (chars[0] === 0x05) chars[0] = 0xe5;
-  let base = Buffer.from(chars.slice(0, 8)).toString('latin1').trimEnd();
-  let ext = Buffer.from(chars.slice(8, 11)).toString('latin1').trimEnd();
+  else if (chars[0] === 0x05) chars[0] = 0xe5; // a name really starting with byte 0xE5
+  let base = oemNameOrEscaped(chars.subarray(0, 8)).trimEnd();
+  let ext = oemNameOrEscaped(chars.subarray(8, 11)).trimEnd();
   if (e[12]! & 0x08) base = base.toLowerCase();
   if (e[12]! & 0x10) ext = ext.toLowerCase();
   return ext ? `${base}.${ext}` : base;
 }
 
-function lfnText(e: Uint8Array): string {
+/**
+ * The long-name entries read so far before a short entry, in disk order
+ * (the name's end first). `deleted`: their first byte is 0xE5, so their
+ * ordinals (and the 0x40 "last part" flag) are lost.
+ */
+interface LongNameSet {
+  parts: string[];
+  checksum: number;
+  deleted: boolean;
+  /** Allocated sets: the set began with the 0x40 part and each ordinal was one less than the one before. */
+  ordinalsInOrder: boolean;
+  /** The ordinal of the last part read (allocated sets; 1 when the set is whole). */
+  lastOrdinal: number;
+  /** The first part in disk order (the name's end) holds the 0x0000 terminator. */
+  endTerminated: boolean;
+}
+
+function addLongNamePart(set: LongNameSet | null, e: Uint8Array): LongNameSet {
+  const deleted = e[0] === DELETED;
+  const ordinal = e[0]! & 0x1f;
+  const checksum = e[13]!;
+  const { text, terminated } = lfnText(e);
+  const continues = set !== null && set.checksum === checksum && set.deleted === deleted && (deleted || (!(e[0]! & 0x40) && ordinal === set.lastOrdinal - 1));
+  if (!continues) {
+    return { parts: [text], checksum, deleted, ordinalsInOrder: !deleted && (e[0]! & 0x40) !== 0 && ordinal > 0, lastOrdinal: ordinal, endTerminated: terminated };
+  }
+  set.parts.push(text);
+  set.lastOrdinal = ordinal;
+  return set;
+}
+
+/**
+ * The long name a short entry carries, or null when the parts before it are
+ * not provably its whole name. The checksum ties the parts to the short
+ * name, not to each other: when a later entry reuses the first slot of a
+ * deleted set (a camera writing IMG_0005.JPG where "Holiday photograph.jpg"
+ * was), the parts left are the name's beginning and read as a shorter,
+ * wrong name. An allocated set must run from the 0x40 part down to ordinal
+ * 1; a deleted set (ordinals lost) is taken only when its first part in disk
+ * order holds the name's terminator. A deleted name whose length is a
+ * multiple of 13 has none, and keeps its short name: right, if less telling.
+ */
+function longNameOf(set: LongNameSet, e: Uint8Array): string | null {
+  if (set.deleted !== (e[0] === DELETED)) return null;
+  if (!lfnMatches(e, set.checksum)) return null;
+  if (set.deleted ? !set.endTerminated : !(set.ordinalsInOrder && set.lastOrdinal === 1)) return null;
+  return [...set.parts].reverse().join('');
+}
+
+function lfnText(e: Uint8Array): { text: string; terminated: boolean } {
   const units: number[] = [];
   for (const [from, to] of [[1, 11], [14, 26], [28, 32]] as const) {
     for (let i = from; i < to; i += 2) units.push(e[i]! | (e[i + 1]! << 8));
   }
   const end = units.indexOf(0);
-  return String.fromCharCode(...(end === -1 ? units : units.slice(0, end)).filter((u) => u !== 0xffff));
+  return { text: String.fromCharCode(...(end === -1 ? units : units.slice(0, end)).filter((u) => u !== 0xffff)), terminated: end !== -1 };
 }
 
 function sfnChecksum(name: Uint8Array): number {

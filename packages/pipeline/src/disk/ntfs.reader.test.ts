@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteFile, editRecord } from '../../test/fixtures/disk/ntfs-craft.js';
+import { bumpSequence, deleteFile, editRecord, sequenceOf, setParent, sparseData, streamToReparsePoint } from '../../test/fixtures/disk/ntfs-craft.js';
 import { fls, hasTool, icatMd5Many, istatMany, listAll, nineDigits, timesOf, type FlsLine, type Listed } from '../../test/fixtures/disk/tsk-oracle.js';
 import { openFileByteSource } from './file-byte-source.js';
 import { open, probe } from './ntfs.reader.js';
@@ -148,5 +149,136 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(gone.entry).toMatchObject({ allocated: false, recovered: true });
     const report = listed.find((l) => l.entry.path === 'report.txt')!;
     expect(report.md5).toBe(execFileSync('md5sum', [path.join(work, 'text.txt')], { encoding: 'utf8' }).split(' ')[0]);
+  });
+
+  // ntfs-3g through FUSE is the one tool here that deletes a folder as NTFS does (each record freed, its
+  // sequence number bumped); without FUSE (or root) the test is skipped and says so.
+  it('ntfs-deleted-folder-files-listed-as-orphans: a deleted folder tree is listed where it was, as TSK lists it', async (ctx) => {
+    const image = makeVolume('deleted-folder.img', false);
+    const mnt = path.join(work, 'mnt');
+    mkdirSync(mnt);
+    try {
+      execFileSync('ntfs-3g', ['-o', 'loop', image, mnt], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('ntfs-3g could not mount (no FUSE or not root): no tool here deletes an NTFS folder without it');
+    }
+    try {
+      mkdirSync(path.join(mnt, 'Holiday', 'Day 1'), { recursive: true });
+      writeFileSync(path.join(mnt, 'Holiday', 'Day 1', 'IMG_0001.JPG'), bytes(9_000, 30));
+      writeFileSync(path.join(mnt, 'Holiday', 'notes.txt'), 'resident notes\n');
+      writeFileSync(path.join(mnt, 'kept.txt'), 'kept\n');
+      rmSync(path.join(mnt, 'Holiday'), { recursive: true });
+    } finally {
+      execFileSync('umount', [mnt], { stdio: 'ignore' });
+    }
+    const { listed } = await readImage(image);
+    compareWithOracle(image, listed);
+    // Before: the folder was listed but not read, and its files appeared as $OrphanFiles/IMG_0001.JPG etc.
+    const byPath = new Map(listed.map((l) => [l.entry.path, l]));
+    expect(byPath.get('Holiday')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(byPath.get('Holiday/Day 1')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(byPath.get('Holiday/notes.txt')?.entry).toMatchObject({ allocated: false, recovered: true });
+    const photo = byPath.get('Holiday/Day 1/IMG_0001.JPG')!;
+    expect(photo.entry).toMatchObject({ allocated: false, recovered: true, size: 9_000 });
+    expect(photo.md5).toBe(createHash('md5').update(bytes(9_000, 30)).digest('hex'));
+    expect(listed.filter((l) => l.entry.path.startsWith('$OrphanFiles/') && !/OrphanFile-\d+$/.test(l.entry.path))).toEqual([]);
+  });
+
+  it('ntfs-wof-cloud-placeholder-read-as-zeros: WOF-compressed files and cloud placeholders not downloaded get a problem, not zeros as content', async (ctx) => {
+    const image = makeVolume('reparse.img', false);
+    const mnt = path.join(work, 'mnt-reparse');
+    mkdirSync(mnt);
+    try {
+      execFileSync('ntfs-3g', ['-o', 'loop,streams_interface=windows', image, mnt], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('ntfs-3g could not mount (no FUSE or not root): no tool here sets a reparse point without it');
+    }
+    // Reparse buffers as Windows writes them: tag, data length, reserved, then the tag's data.
+    const reparse = (tag: number, data: Buffer) => Buffer.concat([Buffer.from(Uint32Array.of(tag).buffer), Buffer.from(Uint16Array.of(data.length, 0).buffer), data]);
+    const wof = reparse(0x80000017, Buffer.from(Uint32Array.of(1, 2, 1, 0).buffer)); // WOF, file provider, XPRESS4K
+    const cloud = reparse(0x9000601a, Buffer.alloc(8, 1)); // IO_REPARSE_TAG_CLOUD_6 (OneDrive)
+    try {
+      // CompactOS leaves the unnamed $DATA sparse (all zeros) and the compressed bytes in a named stream.
+      writeFileSync(path.join(mnt, 'notepad.exe'), '');
+      truncateSync(path.join(mnt, 'notepad.exe'), 70_000);
+      writeFileSync(path.join(mnt, 'notepad.exe:WofCompressedData'), bytes(9_000, 40));
+      writeFileSync(path.join(mnt, 'online-only.docx'), '');
+      truncateSync(path.join(mnt, 'online-only.docx'), 50_000);
+      writeFileSync(path.join(mnt, 'downloaded.docx'), bytes(20_000, 41));
+      writeFileSync(path.join(mnt, 'plain.txt'), 'plain\n');
+      const setReparse = (name: string, value: Buffer) =>
+        execFileSync('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "system.ntfs_reparse_data", bytes.fromhex(sys.argv[2]))', path.join(mnt, name), value.toString('hex')]);
+      setReparse('notepad.exe', wof);
+      setReparse('online-only.docx', cloud);
+      setReparse('downloaded.docx', cloud);
+    } finally {
+      execFileSync('umount', [mnt], { stdio: 'ignore' });
+    }
+    const { listed } = await readImage(image);
+    const byPath = new Map(listed.map((l) => [l.entry.path, l]));
+    // Before: both read as 70,000 and 50,000 zero bytes, an MD5 no real file has.
+    expect(byPath.get('notepad.exe')?.entry).toMatchObject({ size: 70_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/WOF/) } });
+    expect(byPath.get('notepad.exe')?.entry.data).toBeUndefined();
+    expect(byPath.get('online-only.docx')?.entry).toMatchObject({ problem: { code: 'unsupported-format', message: expect.stringMatching(/cloud placeholder/) } });
+    // The compressed stream is listed as the stream it is; a downloaded cloud file and a plain one are read.
+    expect(byPath.get('notepad.exe:WofCompressedData')?.md5).toBe(createHash('md5').update(bytes(9_000, 40)).digest('hex'));
+    expect(byPath.get('downloaded.docx')?.md5).toBe(createHash('md5').update(bytes(20_000, 41)).digest('hex'));
+    expect(byPath.get('plain.txt')?.entry.problem).toBeUndefined();
+    // TSK gives the zeros as the content.
+    expect(execFileSync('icat', [image, byPath.get('notepad.exe')!.entry.entryId]).equals(Buffer.alloc(70_000))).toBe(true);
+  });
+
+  it('ntfs-nonresident-reparse-point-read-as-zeros: a cloud placeholder or WOF file whose reparse data lies in clusters gets a problem, not its $DATA as content', async () => {
+    // Reparse data too large for the 1 KiB record (a cloud provider's long placeholder data) is stored
+    // non-resident. Built without FUSE: a stream written non-resident becomes the $REPARSE_POINT.
+    const image = makeVolume('reparse-nonresident.img', false);
+    const reparse = (tag: number, data: Buffer) => Buffer.concat([Buffer.from(Uint32Array.of(tag).buffer), Buffer.from(Uint16Array.of(data.length, 0).buffer), data]);
+    copyIn(image, file('placeholder.bin', bytes(50_000, 50)), 'online-only.docx');
+    copyIn(image, file('cloud-reparse.bin', reparse(0x9000601a, bytes(3_000, 51))), 'online-only.docx', 'zz'); // IO_REPARSE_TAG_CLOUD_6
+    copyIn(image, file('wof-data.bin', bytes(70_000, 52)), 'notepad.exe');
+    copyIn(image, file('wof-reparse.bin', reparse(0x80000017, bytes(2_000, 53))), 'notepad.exe', 'zz');
+    copyIn(image, file('symlink-like.bin', bytes(20_000, 54)), 'other-reparse.txt');
+    copyIn(image, file('other-reparse.bin', reparse(0xa000000c, bytes(2_000, 55))), 'other-reparse.txt', 'zz'); // a symbolic link's tag: $DATA is the content
+    for (const name of ['online-only.docx', 'notepad.exe', 'other-reparse.txt']) streamToReparsePoint(image, idOf(image, name), 'zz');
+    sparseData(image, idOf(image, 'online-only.docx')); // not downloaded: the $DATA is one sparse run
+    const { listed } = await readImage(image);
+    const byPath = new Map(listed.map((l) => [l.entry.path, l]));
+    expect(execFileSync('istat', [image, String(idOf(image, 'online-only.docx'))], { encoding: 'utf8' })).toMatch(/\$REPARSE_POINT \(192-\d+\)\s+Name: N\/A\s+Non-Resident/);
+    // Before: the placeholder read as 50,000 zeros and the WOF file as its $DATA, only the resident reparse tag was looked at.
+    expect(byPath.get('online-only.docx')?.entry).toMatchObject({ size: 50_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/cloud placeholder/) } });
+    expect(byPath.get('online-only.docx')?.entry.data).toBeUndefined();
+    expect(byPath.get('notepad.exe')?.entry).toMatchObject({ size: 70_000, problem: { code: 'unsupported-format', message: expect.stringMatching(/WOF/) } });
+    expect(byPath.get('notepad.exe')?.entry.data).toBeUndefined();
+    expect(byPath.get('other-reparse.txt')?.md5).toBe(createHash('md5').update(bytes(20_000, 54)).digest('hex'));
+  });
+
+  it('ntfs-reused-folder-record-adopts-older-files: a folder record freed, reused and freed again lists only the files of the folder it held last', async () => {
+    // Record 11 ($Extend, a directory on every fresh volume) stands for a folder deleted twice: it held old.txt,
+    // was deleted (sequence + 1), reused for a folder holding newer.txt, and deleted again (sequence + 1).
+    // Built without FUSE: the files are deleted from the root, then their $FILE_NAME pointed at record 11.
+    const image = makeVolume('reused-folder.img', false);
+    copyIn(image, file('old.txt', 'in the folder the record held first\n'), 'old.txt');
+    copyIn(image, file('newer.txt', 'in the folder that reused the record\n'), 'newer.txt');
+    const [oldId, newerId] = [idOf(image, 'old.txt'), idOf(image, 'newer.txt')];
+    const first = sequenceOf(image, 11);
+    deleteFile(image, oldId);
+    deleteFile(image, newerId);
+    setParent(image, oldId, 11, first);
+    setParent(image, newerId, 11, first + 1);
+    deleteFile(image, 11); // the reusing folder deleted: sequence first + 1 → first + 2
+    bumpSequence(image, 11);
+    expect(sequenceOf(image, 11)).toBe(first + 2);
+    const { listed } = await readImage(image);
+    const paths = listed.map((l) => l.entry.path);
+    expect(listed.find((l) => l.entry.path === '$Extend')?.entry).toMatchObject({ allocated: false, kind: 'directory' });
+    expect(listed.find((l) => l.entry.path === '$Extend/newer.txt')?.entry).toMatchObject({ allocated: false, recovered: true });
+    // old.txt names the record with a sequence number two behind: another folder, so not in this one.
+    expect(paths).not.toContain('$Extend/old.txt');
+    expect(paths).toContain('$OrphanFiles/old.txt');
+    // As TSK lists them (it checks the same sequence number).
+    const concerned = (l: string) => /(old|newer)\.txt$|\t\$Extend$/.test(l);
+    const ours = lines(listed).filter(concerned);
+    expect(ours).toHaveLength(3);
+    expect(ours).toEqual(oracleLines(fls(image, { orphans: true }), listed).filter(concerned));
   });
 });

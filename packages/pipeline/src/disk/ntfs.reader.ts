@@ -24,7 +24,13 @@ const ATTR_DATA = 0x80;
 const ATTR_INDEX_ROOT = 0x90;
 const ATTR_INDEX_ALLOCATION = 0xa0;
 const ATTR_BITMAP = 0xb0;
+const ATTR_REPARSE_POINT = 0xc0;
 const ATTR_END = 0xffffffff;
+/** Reparse tags whose file's content is not (all) in its unnamed $DATA (winnt.h IO_REPARSE_TAG_*). */
+const REPARSE_WOF = 0x80000017;
+const REPARSE_DEDUP = 0x80000013;
+/** IO_REPARSE_TAG_CLOUD and CLOUD_1..F (OneDrive and other cloud placeholders): 0x9000x01A. */
+const isCloudTag = (tag: number) => (tag & 0xffff0fff) >>> 0 === 0x9000001a;
 const RECORD_IN_USE = 0x1;
 const RECORD_DIRECTORY = 0x2;
 const FLAG_COMPRESSED = 0x1;
@@ -337,6 +343,56 @@ class NtfsFs {
     return runs;
   }
 
+  /**
+   * Why the unnamed $DATA is not the file's content, when a reparse point says so: its bytes would
+   * read as zeros (sparse, nothing initialised) and be a wrong value. WOF compression (Windows
+   * CompactOS, `compact /exe`: system files on most Windows 10/11 disks) keeps the content
+   * compressed in the `WofCompressedData` stream (listed as such); Data Deduplication keeps it in
+   * the volume's chunk store; a cloud placeholder (OneDrive Files On-Demand) that is not
+   * downloaded keeps it in the cloud. A downloaded cloud file has its data here and is read.
+   */
+  private async contentElsewhere(rec: MftRecord, data: Attr, what: string): Promise<string | undefined> {
+    const tag = await this.reparseTag(rec, what);
+    if (tag === undefined) return undefined;
+    if (tag === REPARSE_WOF) return 'WOF-compressed (Windows CompactOS): the content is compressed in the WofCompressedData stream, which is not decompressed';
+    if (tag === REPARSE_DEDUP) return 'deduplicated (Windows Data Deduplication): the content is in the chunk store, which is not read';
+    if (isCloudTag(tag) && !this.wholeOnDisk(data)) return 'a cloud placeholder (e.g. OneDrive Files On-Demand) whose content is not downloaded to this disk';
+    return undefined;
+  }
+
+  /**
+   * The reparse point's tag (the first 4 bytes of its data), resident or not. Reparse data too
+   * large for the record (a cloud provider's long placeholder data, up to 16 KiB) is stored in
+   * clusters; only the tag is read from them, whatever size the attribute claims. A reparse point
+   * whose clusters cannot be read throws (the entry gets the problem): its $DATA may be a
+   * placeholder's zeros, so it is not given as the content.
+   */
+  private async reparseTag(rec: MftRecord, what: string): Promise<number | undefined> {
+    const reparse = rec.attrs.find((a) => a.type === ATTR_REPARSE_POINT);
+    if (!reparse) return undefined;
+    let head: Uint8Array;
+    if (reparse.resident) head = reparse.value!;
+    else if (Math.min(reparse.realSize, reparse.initSize) < 4) return undefined;
+    else head = await this.dataOf(reparse, `${what} reparse point`).read(0, 4, { abortSignal: this.signal });
+    return head.length >= 4 ? u32(head, 0) : undefined;
+  }
+
+  /** The attribute's bytes are all written on the volume: resident, or initialised throughout with no sparse run. */
+  private wholeOnDisk(attr: Attr): boolean {
+    if (attr.resident) return true;
+    if (attr.initSize < attr.realSize || attr.flags & FLAG_COMPRESSED) return false;
+    let covered = 0;
+    try {
+      for (const run of this.runsOf(attr, 'cloud file')) {
+        if (run.physical === null) return false;
+        covered = Math.max(covered, run.logical + run.length);
+      }
+    } catch {
+      return false;
+    }
+    return covered >= attr.realSize;
+  }
+
   /** An attribute's data: resident bytes, runs (zeros past the initialised size), or LZNT1 units. */
   dataOf(attr: Attr, what: string): ByteSource {
     if (attr.flags & FLAG_ENCRYPTED) fail('unsupported-format', `${what}: EFS-encrypted data`);
@@ -464,6 +520,19 @@ class NtfsFs {
       }
       return names;
     };
+    /**
+     * A deleted folder's files: the free records that name it as parent. NTFS
+     * bumps a record's sequence number when it frees it, so they recorded the
+     * folder's sequence number before its deletion, one less than its record
+     * has now (TSK looks for the same). A record reused since has moved on
+     * further and matches nothing. The folder's own index is not read: its
+     * entries were removed as its files were deleted, and what is left there
+     * may name records reused since.
+     */
+    const deletedNamesOf = async (dir: MftRecord): Promise<DirName[]> => {
+      if (dir.seq === 0) return [];
+      return ((await self.deletedByParent()).get(dir.number) ?? []).filter((child) => child.seq === dir.seq - 1);
+    };
     async function* walk(names: DirName[], prefix: string, depth: number): AsyncGenerator<FileSystemEntry> {
       for (const n of names) {
         if (n.name === '.' || (prefix === '' && n.record === ROOT_RECORD)) continue;
@@ -484,7 +553,7 @@ class NtfsFs {
           continue;
         }
         let children: DirName[] | undefined;
-        for (const entry of self.recordEntries(rec, path, allocated, counter)) {
+        for (const entry of await self.recordEntries(rec, path, allocated, counter)) {
           if (entry.kind === 'directory' && !entry.problem) {
             if (visited.has(rec.number)) {
               entry.problem = { code: 'corrupt-file', message: `directory loop: record ${rec.number} is already listed above or elsewhere` };
@@ -497,6 +566,9 @@ class NtfsFs {
               } catch (err) {
                 entry.problem = problemOf(err);
               }
+            } else if (!rec.inUse) {
+              visited.add(rec.number);
+              children = await deletedNamesOf(rec);
             }
           }
           yield entry;
@@ -519,7 +591,7 @@ class NtfsFs {
         yield { path, entryId: String(free.record), allocated: false, recovered: false, kind: 'other', size: 0, times: {}, problem: problemOf(err) };
         continue;
       }
-      yield* this.recordEntries(rec, path, false, counter);
+      yield* await this.recordEntries(rec, path, false, counter);
     }
   }
 
@@ -532,7 +604,7 @@ class NtfsFs {
    * $DATA stream and per index root ($I30 as the name itself, others as
    * `name:index`), or the bare record when it has neither.
    */
-  private recordEntries(rec: MftRecord, path: string, allocated: boolean, counter: { count: number }): FileSystemEntry[] {
+  private async recordEntries(rec: MftRecord, path: string, allocated: boolean, counter: { count: number }): Promise<FileSystemEntry[]> {
     const times = timesOf(rec);
     const what = `MFT record ${rec.number}`;
     const out: FileSystemEntry[] = [];
@@ -553,9 +625,15 @@ class NtfsFs {
       };
       if (attr.type === ATTR_DATA) {
         try {
-          const data = this.dataOf(attr, what);
-          entry.data = () => data;
-          if (!allocated) entry.recovered = true;
+          // A reparse point that cannot be read throws here too: its $DATA may be a placeholder's zeros.
+          const elsewhere = attr.name === '' ? await this.contentElsewhere(rec, attr, what) : undefined;
+          if (elsewhere) {
+            entry.problem = { code: 'unsupported-format', message: `${what}: ${elsewhere}` };
+          } else {
+            const data = this.dataOf(attr, what);
+            entry.data = () => data;
+            if (!allocated) entry.recovered = true;
+          }
         } catch (err) {
           entry.problem = problemOf(err);
         }

@@ -97,7 +97,8 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
     image = { format: segments.length > 1 ? 'split-raw' : 'raw', media: new RawImage(segments), segmentCount: segments.length };
   }
   if (options.wrapMedia) image.media = options.wrapMedia(image.media);
-  const volumeSystem = await readVolumeSystem(image.media, (volume) => probeAny(volume, options), options);
+  const sectorBytes = image.ewf?.bytesPerSector;
+  const volumeSystem = await readVolumeSystem(image.media, (volume) => probeAny(volume, options), { ...options, ...(sectorBytes ? { sectorBytes } : {}) });
   return { ...image, volumeSystem };
 }
 

@@ -6,10 +6,19 @@ import type { ByteSource, DiskVolume } from './disk-reader.types.js';
  * Volume systems: GPT (protective MBR + header with CRC-32 + entry array),
  * MBR with its extended partitions (the EBR chain, loop-safe), or none (a file
  * system starting at sector 0). A partition the table places outside the disk
- * is reported as a problem and skipped; it is never read.
+ * is reported as a problem and skipped; it is never read. One that starts on
+ * the disk and runs past its end (a truncated image) is read as far as the
+ * disk goes, with a problem.
  */
 
 export const SECTOR_BYTES = 512;
+/**
+ * Logical sector sizes a GPT is looked for at, in order. A disk with 4096-byte
+ * logical sectors (4Kn drives, and many USB bridges of external drives) puts
+ * its GPT header at byte 4096 and counts every LBA in 4096-byte units; the
+ * header's signature and CRC-32 say which size is right (TSK tries the same).
+ */
+const GPT_SECTOR_SIZES = [512, 4096, 1024, 2048];
 
 export interface VolumeProblem {
   /** Which entry: 'mbr 2', 'ebr 3', 'gpt 17', 'gpt header'. */
@@ -70,8 +79,12 @@ export function guidText(bytes: Uint8Array): string {
 export async function readVolumeSystem(
   media: ByteSource,
   looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; sectorBytes?: number } = {},
 ): Promise<VolumeSystem> {
+  // The container's logical sector size, when it records one (an E01 of a 4Kn disk says 4096): the
+  // first size a GPT is looked for with, and the one MBR entries count in when the table agrees (mbrPlacement).
+  const hint = options.sectorBytes;
+  const mbrSectorBytes = hint !== undefined && [512, 1024, 2048, 4096].includes(hint) ? hint : SECTOR_BYTES;
   const whole = (): VolumeSystem => ({
     scheme: 'none',
     volumes: [{ index: 0, offset: 0, size: media.size, scheme: 'none', type: '', label: '', source: media }],
@@ -82,11 +95,68 @@ export async function readVolumeSystem(
   const hasSignature = mbr[510] === 0x55 && mbr[511] === 0xaa;
   const entries = hasSignature ? mbrEntries(mbr) : [];
   if (entries.some((e) => e.type === 0xee)) {
-    const gpt = await readGpt(media, options);
-    if (gpt) return gpt;
+    // The first sector size whose header is found decides; when none is, the 512-byte attempt's problems are reported.
+    let firstTry: VolumeSystem | null = null;
+    for (const sectorBytes of [mbrSectorBytes, ...GPT_SECTOR_SIZES.filter((size) => size !== mbrSectorBytes)]) {
+      if (media.size < sectorBytes * 2) break;
+      const gpt = await readGpt(media, sectorBytes, options);
+      if (gpt && (gpt.volumes.length > 0 || !gpt.problems.some((p) => p.where === 'gpt header'))) return gpt;
+      firstTry ??= gpt;
+    }
+    if (firstTry) return firstTry;
   }
   if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
-  return readMbr(media, entries, options);
+  const placed = await mbrPlacement(media, entries, mbrSectorBytes, looksLikeFileSystem);
+  const system = await readMbr(media, entries, placed.sectorBytes, options);
+  if (placed.problem) system.problems.unshift(placed.problem);
+  return system;
+}
+
+/**
+ * The sector size the MBR's entries count in. The container's recorded size is
+ * the disk's as the acquiring machine saw it, which need not be the size the
+ * MBR was written with: a disk partitioned with 512-byte sectors and imaged
+ * through a USB bridge presenting 4096-byte sectors records 4096. So when the
+ * container records more than 512, the recorded size stands unless the disk
+ * itself says 512: a file system starts at a primary partition at 512 and at
+ * none at the recorded size, or the partitions fit the disk only at 512 and no
+ * file system starts at any of them at the recorded size. Anything else keeps the recorded size (as
+ * TSK does): a 4Kn disk whose partitions hold nothing a reader here knows
+ * (BitLocker, LUKS, LVM, APFS…) counts in 4096, and so does a truncated
+ * acquisition of a 4Kn disk with a known file system in any primary partition. A container recording 512 (and a raw image) counts in
+ * 512: an MBR written with 4096-byte sectors there is not looked for.
+ */
+async function mbrPlacement(
+  media: ByteSource,
+  entries: MbrEntry[],
+  recorded: number,
+  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+): Promise<{ sectorBytes: number; problem?: VolumeProblem }> {
+  if (recorded === SECTOR_BYTES) return { sectorBytes: SECTOR_BYTES };
+  const used = entries.filter((e) => e.type !== 0 && e.sectors > 0);
+  const primaries = used.filter((e) => !EXTENDED.has(e.type));
+  const fits = (size: number) => used.every((e) => (e.start + e.sectors) * size <= media.size);
+  // Any primary partition, not only the first: a 4Kn disk's first may hold what no reader here knows (LUKS, BitLocker).
+  const fileSystemAt = async (size: number) => {
+    for (const entry of primaries) {
+      const offset = entry.start * size;
+      if (offset < size || offset >= media.size) continue;
+      if (await looksLikeFileSystem(new SliceByteSource(media, offset, Math.min(entry.sectors * size, media.size - offset)))) return true;
+    }
+    return false;
+  };
+  const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
+  const diskSays512 = (smallFs && !recordedFs) || (smallFits && !recordedFits && !recordedFs);
+  if (!diskSays512) return { sectorBytes: recorded };
+  const why = smallFs ? `no file system starts at any of the MBR's partitions, and one does at ${SECTOR_BYTES}` : `the MBR's partitions run past the end of the disk and fit it at ${SECTOR_BYTES}`;
+  return {
+    sectorBytes: SECTOR_BYTES,
+    problem: {
+      where: 'mbr',
+      code: 'corrupt-file',
+      message: `the image records ${recorded}-byte sectors, but at ${recorded} bytes a sector ${why}: the partitions are placed in ${SECTOR_BYTES}-byte sectors`,
+    },
+  };
 }
 
 interface MbrEntry {
@@ -112,11 +182,22 @@ function plausibleMbr(entries: MbrEntry[]): boolean {
   return entries.every((e) => e.status === 0 || e.status === 0x80) && entries.some((e) => e.type !== 0 && e.sectors > 0);
 }
 
-function volume(media: ByteSource, index: number, scheme: 'mbr' | 'gpt', startSector: number, sectors: number, type: string, label: string, where: string, problems: VolumeProblem[]): DiskVolume | null {
-  const offset = startSector * SECTOR_BYTES;
-  const size = sectors * SECTOR_BYTES;
+function volume(
+  media: ByteSource,
+  index: number,
+  scheme: 'mbr' | 'gpt',
+  startSector: number,
+  sectors: number,
+  type: string,
+  label: string,
+  where: string,
+  problems: VolumeProblem[],
+  sectorBytes = SECTOR_BYTES,
+): DiskVolume | null {
+  const offset = startSector * sectorBytes;
+  let size = sectors * sectorBytes;
   if (sectors === 0) return null;
-  if (!Number.isSafeInteger(offset + size) || offset + size > media.size || offset < SECTOR_BYTES) {
+  if (!Number.isSafeInteger(offset) || offset >= media.size || offset < sectorBytes) {
     problems.push({
       where,
       code: 'corrupt-file',
@@ -124,10 +205,21 @@ function volume(media: ByteSource, index: number, scheme: 'mbr' | 'gpt', startSe
     });
     return null;
   }
+  if (!Number.isSafeInteger(offset + size) || offset + size > media.size) {
+    // A truncated acquisition (a failing card, an image stopped early) ends inside its last
+    // partition: what the disk holds of it is read, as TSK does, and the file system reader
+    // gives a problem to each entry whose bytes lie past the end.
+    problems.push({
+      where,
+      code: 'corrupt-file',
+      message: `partition at sector ${startSector} of ${sectors} sectors runs past the end of the ${media.size}-byte disk: read as far as the disk goes`,
+    });
+    size = media.size - offset;
+  }
   return { index, offset, size, scheme, type, label, source: new SliceByteSource(media, offset, size) };
 }
 
-async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortSignal?: AbortSignal }): Promise<VolumeSystem> {
+async function readMbr(media: ByteSource, entries: MbrEntry[], sectorBytes: number, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem> {
   const volumes: DiskVolume[] = [];
   const problems: VolumeProblem[] = [];
   let index = 0;
@@ -135,7 +227,7 @@ async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortS
   for (const entry of entries) {
     if (entry.type === 0 || entry.sectors === 0) continue;
     if (EXTENDED.has(entry.type)) continue;
-    const v = volume(media, index, 'mbr', entry.start, entry.sectors, typeText(entry.type), MBR_TYPES[entry.type] ?? '', `mbr ${entry.slot}`, problems);
+    const v = volume(media, index, 'mbr', entry.start, entry.sectors, typeText(entry.type), MBR_TYPES[entry.type] ?? '', `mbr ${entry.slot}`, problems, sectorBytes);
     if (v) volumes.push(v);
     index += 1;
   }
@@ -156,18 +248,18 @@ async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortS
         break;
       }
       visited.add(ebr);
-      if ((ebr + 1) * SECTOR_BYTES > media.size) {
+      if ((ebr + 1) * sectorBytes > media.size) {
         problems.push({ where, code: 'corrupt-file', message: `extended boot record at sector ${ebr} lies outside the disk` });
         break;
       }
-      const sector = await media.read(ebr * SECTOR_BYTES, SECTOR_BYTES, options);
+      const sector = await media.read(ebr * sectorBytes, SECTOR_BYTES, options);
       if (sector[510] !== 0x55 || sector[511] !== 0xaa) {
         problems.push({ where, code: 'corrupt-file', message: `extended boot record at sector ${ebr} has no 0x55AA signature` });
         break;
       }
       const [logical, link] = mbrEntries(sector);
       if (logical && logical.type !== 0 && logical.sectors > 0) {
-        const v = volume(media, index, 'mbr', ebr + logical.start, logical.sectors, typeText(logical.type), MBR_TYPES[logical.type] ?? '', where, problems);
+        const v = volume(media, index, 'mbr', ebr + logical.start, logical.sectors, typeText(logical.type), MBR_TYPES[logical.type] ?? '', where, problems, sectorBytes);
         if (v) volumes.push(v);
         index += 1;
       }
@@ -178,19 +270,19 @@ async function readMbr(media: ByteSource, entries: MbrEntry[], options: { abortS
   return { scheme: 'mbr', volumes, problems };
 }
 
-async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem | null> {
+async function readGpt(media: ByteSource, sectorBytes: number, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem | null> {
   const problems: VolumeProblem[] = [];
-  const lastLba = Math.floor(media.size / SECTOR_BYTES) - 1;
+  const lastLba = Math.floor(media.size / sectorBytes) - 1;
   let header: DataView | null = null;
   for (const [lba, which] of [[1, 'primary'], [lastLba, 'backup']] as const) {
-    const bytes = await media.read(lba * SECTOR_BYTES, SECTOR_BYTES, options);
+    const bytes = await media.read(lba * sectorBytes, sectorBytes, options);
     if (Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== 'EFI PART') {
       problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header has no EFI PART signature` });
       continue;
     }
     const dv = view(bytes);
     const headerSize = dv.getUint32(12, true);
-    if (headerSize < 92 || headerSize > SECTOR_BYTES) {
+    if (headerSize < 92 || headerSize > sectorBytes) {
       problems.push({ where: 'gpt header', code: 'corrupt-file', message: `${which} GPT header size ${headerSize}` });
       continue;
     }
@@ -215,11 +307,11 @@ async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }
     problems.push({ where: 'gpt header', code: 'limit-exceeded', message: `GPT declares ${count} entries, more than ${LIMITS.maxGptEntries}` });
     return { scheme: 'gpt', volumes: [], problems };
   }
-  if ((entriesLba * SECTOR_BYTES) + count * entryBytes > media.size) {
+  if ((entriesLba * sectorBytes) + count * entryBytes > media.size) {
     problems.push({ where: 'gpt header', code: 'corrupt-file', message: `GPT entry array at LBA ${entriesLba} lies outside the disk` });
     return { scheme: 'gpt', volumes: [], problems };
   }
-  const array = await media.read(entriesLba * SECTOR_BYTES, count * entryBytes, options);
+  const array = await media.read(entriesLba * sectorBytes, count * entryBytes, options);
   if (crc32(array) !== header.getUint32(88, true)) {
     problems.push({ where: 'gpt entries', code: 'corrupt-file', message: 'GPT entry array CRC-32 mismatch; entries read anyway' });
   }
@@ -236,7 +328,7 @@ async function readGpt(media: ByteSource, options: { abortSignal?: AbortSignal }
       problems.push({ where: `gpt ${i}`, code: 'corrupt-file', message: `GPT entry ends (LBA ${last}) before it starts (LBA ${first})` });
       continue;
     }
-    const v = volume(media, i, 'gpt', first, last - first + 1, guidText(entry.subarray(0, 16)), name, `gpt ${i}`, problems);
+    const v = volume(media, i, 'gpt', first, last - first + 1, guidText(entry.subarray(0, 16)), name, `gpt ${i}`, problems, sectorBytes);
     if (v) volumes.push(v);
   }
   return { scheme: 'gpt', volumes, problems };

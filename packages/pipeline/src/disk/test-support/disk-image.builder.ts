@@ -86,9 +86,13 @@ function guidBytes(text: string): Buffer {
 
 export const MS_BASIC_DATA = 'ebd0a0a2-b9e5-4433-87c0-68b6b72699c7';
 
-/** Protective MBR, primary and backup GPT headers and entry arrays (128 entries of 128 bytes). */
-export function writeGpt(path: string, diskSectors: number, partitions: { first: number; last: number; name: string; type?: string }[]): void {
+/**
+ * Protective MBR, primary and backup GPT headers and entry arrays (128 entries of 128 bytes).
+ * `sectorBytes` is the disk's logical sector: every LBA (diskSectors, first, last) counts in it.
+ */
+export function writeGpt(path: string, diskSectors: number, partitions: { first: number; last: number; name: string; type?: string }[], sectorBytes = SECTOR): void {
   writeAt(path, 0, mbrSector([{ type: 0xee, startSector: 1, sectors: Math.min(diskSectors - 1, 0xffffffff) }]));
+  const entriesSectors = (128 * 128) / sectorBytes;
   const entries = Buffer.alloc(128 * 128);
   partitions.forEach((p, i) => {
     const e = entries.subarray(i * 128, (i + 1) * 128);
@@ -106,8 +110,8 @@ export function writeGpt(path: string, diskSectors: number, partitions: { first:
     h.writeUInt32LE(92, 12);
     h.writeBigUInt64LE(BigInt(current), 24);
     h.writeBigUInt64LE(BigInt(backup), 32);
-    h.writeBigUInt64LE(34n, 40);
-    h.writeBigUInt64LE(BigInt(diskSectors - 34), 48);
+    h.writeBigUInt64LE(BigInt(2 + entriesSectors), 40);
+    h.writeBigUInt64LE(BigInt(diskSectors - 2 - entriesSectors), 48);
     guidBytes('01234567-89ab-cdef-0123-456789abcdef').copy(h, 56);
     h.writeBigUInt64LE(BigInt(entriesLba), 72);
     h.writeUInt32LE(128, 80);
@@ -116,10 +120,10 @@ export function writeGpt(path: string, diskSectors: number, partitions: { first:
     h.writeUInt32LE(crc32(h.subarray(0, 92)), 16);
     return h;
   };
-  writeAt(path, SECTOR, header(1, diskSectors - 1, 2));
-  writeAt(path, 2 * SECTOR, entries);
-  writeAt(path, (diskSectors - 33) * SECTOR, entries);
-  writeAt(path, (diskSectors - 1) * SECTOR, header(diskSectors - 1, 1, diskSectors - 33));
+  writeAt(path, sectorBytes, header(1, diskSectors - 1, 2));
+  writeAt(path, 2 * sectorBytes, entries);
+  writeAt(path, (diskSectors - 1 - entriesSectors) * sectorBytes, entries);
+  writeAt(path, (diskSectors - 1) * sectorBytes, header(diskSectors - 1, 1, diskSectors - 1 - entriesSectors));
 }
 
 function vhdFooter(size: number, type: 2 | 3, dataOffset: bigint): Buffer {

@@ -16,6 +16,12 @@ export interface ExfatFile {
   fragmented?: boolean;
   /** Written, then its entry set marked not in use and its clusters freed. */
   deleted?: boolean;
+  /**
+   * The stream's valid data length, when less than the size (a file extended without writing,
+   * as a preallocating writer leaves it): the data is still written to the clusters in full, so
+   * the bytes past it are stale bytes a reader must not return.
+   */
+  validDataLength?: number;
 }
 
 /** 2024-05-06 07:08:10 as an exFAT timestamp. */
@@ -98,7 +104,7 @@ export function addExfatFiles(imagePath: string, files: ExfatFile[]): void {
       for (const byte of [code & 0xff, code >> 8]) hash = (((hash & 1) << 15) | (hash >> 1)) + byte & 0xffff;
     }
     stream.writeUInt16LE(hash, 4);
-    stream.writeBigUInt64LE(BigInt(size), 8);
+    stream.writeBigUInt64LE(BigInt(file.validDataLength ?? size), 8);
     stream.writeUInt32LE(clusters[0] ?? 0, 20);
     stream.writeBigUInt64LE(BigInt(size), 24);
     for (let n = 0; n < nameEntries; n += 1) {
