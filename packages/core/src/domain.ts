@@ -226,7 +226,7 @@ export type ArchiveStopReason =
   | 'corrupt'
   /** ZIP entries share or overlap their bytes; none of the archive is extracted. */
   | 'overlapping-entries'
-  /** A local header disagrees with the central directory, or a stored member's sizes disagree. */
+  /** Kept for archives recorded before a stored ZIP member whose sizes disagree failed alone (zip.parser.ts); no reader stops with it now. */
   | 'header-mismatch'
   /** The whole archive (or its directory) is encrypted, e.g. PKWARE strong encryption. */
   | 'encrypted'

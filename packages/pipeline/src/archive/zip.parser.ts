@@ -68,7 +68,10 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
         // Names stay raw bytes: yauzl would otherwise reject the whole archive for
         // one `../` name, and we want the recorded bytes, not its interpretation.
         decodeStrings: false,
-        validateEntrySizes: true,
+        // yauzl's size check fails the whole central directory for one stored
+        // entry whose two sizes disagree; the member's own stream checks its
+        // byte count instead (withCrcCheck), so that member fails alone.
+        validateEntrySizes: false,
         strictFileNames: false,
       },
       (err, zip) => (err ? reject(zipError(err, 'zip')) : resolve(zip)),
@@ -78,24 +81,50 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
 
 /**
  * yauzl wants the end record to end the file. When bytes follow it (appended
- * data, or a trailing comment that lies about its length), find the last end
- * record whose central directory ends right where the record starts, and read
- * the archive as ending there; the rest is a finding, not a failure.
+ * data, a trailing comment that lies about its length, or an Authenticode
+ * signature after a self-extractor's archive), find the last end record whose
+ * central directory ends right where the record (or, for ZIP64, the ZIP64 end
+ * record) starts, and read the archive as ending there; the rest is a
+ * finding, not a failure.
  */
 async function archiveEndBefore(reader: RangeReader, size: number): Promise<number | null> {
   const window = Math.min(size, 1024 * 1024);
-  const tail = await reader.readBytes(size - window, window);
+  const start = size - window;
+  const tail = await reader.readBytes(start, window);
   for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
+    const end = start + at + 22 + tail.readUInt16LE(at + 20);
+    if (end >= size) continue;
+    const zip64 = zip64LocatorBefore(tail, at);
     const cdSize = tail.readUInt32LE(at + 12);
     const cdOffset = tail.readUInt32LE(at + 16);
-    const commentLength = tail.readUInt16LE(at + 20);
-    const eocd = size - window + at;
-    const end = eocd + 22 + commentLength;
-    const zip64 = cdOffset === 0xffffffff || cdSize === 0xffffffff;
-    if (end < size && end <= size && (zip64 || cdOffset + cdSize === eocd)) return end;
+    if (zip64 || cdOffset === 0xffffffff || cdSize === 0xffffffff) return end;
+    // The directory ends where the end record starts. Its recorded offset may
+    // count from a later start (bytes put in front, not accounted for), so it
+    // is checked by what lies there: a central header, or nothing at all.
+    const cdStart = start + at - cdSize;
+    if (cdStart < cdOffset) continue;
+    if (cdSize === 0 || (cdStart >= start ? tail.readUInt32LE(cdStart - start) : (await reader.readBytes(cdStart, 4)).readUInt32LE(0)) === CENTRAL_HEADER_SIGNATURE) {
+      return end;
+    }
   }
   return null;
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const ZIP64_LOCATOR_BYTES = 20;
+
+/**
+ * A ZIP64 end-of-central-directory locator right before the end record at
+ * `at`. Writers add the ZIP64 records whenever a count or size might not fit
+ * (Info-ZIP streaming from a pipe, Python past 65,535 entries) even when the
+ * plain end record's fields hold real values, not 0xFFFF/0xFFFFFFFF; the
+ * central directory then ends at the ZIP64 end record, not at the plain one.
+ */
+function zip64LocatorBefore(tail: Buffer, at: number): boolean {
+  return at >= ZIP64_LOCATOR_BYTES && tail.readUInt32LE(at - ZIP64_LOCATOR_BYTES) === ZIP64_LOCATOR_SIGNATURE;
 }
 
 /**
@@ -105,14 +134,15 @@ async function archiveEndBefore(reader: RangeReader, size: number): Promise<numb
  * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
  */
 async function unadjustedPrefix(reader: RangeReader, size: number): Promise<number> {
-  const window = Math.min(size, 22 + 0xffff);
+  const window = Math.min(size, 22 + 0xffff + ZIP64_LOCATOR_BYTES);
   const tail = await reader.readBytes(size - window, window);
   for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
     if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
     const cdSize = tail.readUInt32LE(at + 12);
     const cdOffset = tail.readUInt32LE(at + 16);
-    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
+    // With ZIP64 end records the directory ends before them, not at this record: the gap is theirs, not a prefix.
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff || zip64LocatorBefore(tail, at)) return 0;
     const eocd = size - window + at;
     const prefix = eocd - cdSize - cdOffset;
     return prefix > 0 ? prefix : 0;
@@ -350,7 +380,7 @@ async function openMemberData(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: n
           raw.compressedSize,
           raw.compressionMethod === 8,
           raw.uncompressedSize,
-          (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(withCrcCheck(stream, raw.crc32, label))),
+          (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(withCrcCheck(stream, raw.crc32, raw.uncompressedSize, label))),
         );
       }),
   };
@@ -547,17 +577,30 @@ function stripUndefined<T extends Record<string, unknown>>(value: T): { [K in ke
 }
 
 /**
- * yauzl checks sizes but not CRC-32; we do, so a damaged member is reported
- * as corrupt rather than stored as if it were the recorded content.
+ * The member's bytes must be exactly its declared uncompressed size and match
+ * its CRC-32 (yauzl checks neither with validateEntrySizes off), so a damaged
+ * member is reported as corrupt rather than stored as if it were the recorded
+ * content. More bytes than declared stop the stream at once (an inflate that
+ * keeps going is a bomb, not a member).
  */
-function withCrcCheck(source: Readable, expected: number, label: string): Readable {
+function withCrcCheck(source: Readable, expected: number, expectedSize: number, label: string): Readable {
   let crc = 0;
+  let size = 0;
   const out = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
+      size += chunk.length;
+      if (size > expectedSize) {
+        callback(new ExhibitError('corrupt-file', `${label}: more than its declared ${expectedSize} bytes`));
+        return;
+      }
       crc = crc32(chunk, crc);
       callback(null, chunk);
     },
     flush(callback: TransformCallback) {
+      if (size !== expectedSize) {
+        callback(new ExhibitError('corrupt-file', `${label}: ${size} bytes where ${expectedSize} are declared`));
+        return;
+      }
       if (crc >>> 0 !== expected >>> 0) {
         callback(new ExhibitError('corrupt-file', `${label}: CRC-32 mismatch (recorded ${hex(expected)}, computed ${hex(crc)})`));
         return;

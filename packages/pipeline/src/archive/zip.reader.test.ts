@@ -231,6 +231,86 @@ describe('zip reader', () => {
   });
 });
 
+describe('zip reader: a member is checked against its declared size', () => {
+  // yauzl's own byte count is off (it failed the whole directory for one stored member); ours stops a member that inflates past its size.
+  it('a deflated member that inflates to more than its declared size fails corrupt-file, the next one reads', async () => {
+    const zip = Buffer.from(await zipOf([{ name: 'grows.txt', data: Buffer.alloc(100_000, 0x61) }, { name: 'ok.txt', data: Buffer.from('ok') }]));
+    zip.writeUInt32LE(1000, centralHeaders(zip)[0]!.offset + 24);
+    const { reader } = await open(zip);
+    const seen: string[] = [];
+    for await (const e of reader.entries()) seen.push(await e.open().then(readAll).then((b) => b.toString(), (err: { code: string; message: string }) => `${err.code}: ${err.message}`));
+    expect(seen).toEqual(['corrupt-file: zip entry 0: more than its declared 1000 bytes', 'ok']);
+  });
+});
+
+describe('zip reader: end records as writers really place them', () => {
+  const members = [
+    { name: 'a.txt', data: Buffer.from('alpha') },
+    { name: 'b.bin', data: pseudoRandomBytes(3000, 4), compress: false },
+  ];
+  const contents = async (zip: Buffer) => {
+    const { reader } = await open(zip);
+    const out: Array<[string, string]> = [];
+    for await (const e of reader.entries()) out.push([e.displayPath, createHash('md5').update(await readAll(await e.open())).digest('hex')]);
+    await reader.close();
+    return { out, findings: reader.findings };
+  };
+  const expected = members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]);
+
+  // Info-ZIP writing to a pipe (`zip - -`) and Python's zipfile past 65,535 entries add ZIP64 end
+  // records while the plain end record still holds real sizes and offsets; the 76 bytes of those
+  // records were taken for bytes prepended to the archive, and every offset was read 76 bytes off.
+  it('zip64-end-records-taken-for-a-prefix: a ZIP64 end record and locator before a plain end record with real values', async () => {
+    for (const countsUnknown of [false, true]) {
+      const zip = withZip64EndRecords(await zipOf(members), { countsUnknown });
+      expect(await contents(zip)).toEqual({ out: expected, findings: [] });
+    }
+  });
+
+  it('zip64-end-records-with-appended-data-unreadable: ZIP64 end records, then bytes after the end record', async () => {
+    const zip = Buffer.concat([withZip64EndRecords(await zipOf(members), { countsUnknown: false }), Buffer.from('APPENDED AFTER THE END RECORD')]);
+    expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-trailing-data'] });
+  });
+
+  // A self-extractor (offsets not adjusted for its stub) with an Authenticode signature appended
+  // after the archive: unzip and Python's zipfile read both; the end record was not found.
+  it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record', async () => {
+    const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), await zipOf(members), Buffer.from('SIGNATURE BYTES AFTER THE ARCHIVE')]);
+    expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-trailing-data', 'archive-prefix'] });
+  });
+});
+
+/**
+ * Inserts a ZIP64 end-of-central-directory record and locator before the end
+ * record, as Info-ZIP (streaming) and Python (past 65,535 entries) write
+ * them; `countsUnknown` sets the plain record's counts to 0xFFFF as Python does.
+ */
+function withZip64EndRecords(zip: Buffer, options: { countsUnknown: boolean }): Buffer {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(eocd + 10);
+  const cdSize = zip.readUInt32LE(eocd + 12);
+  const cdOffset = zip.readUInt32LE(eocd + 16);
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(count), 24);
+  record.writeBigUInt64LE(BigInt(count), 32);
+  record.writeBigUInt64LE(BigInt(cdSize), 40);
+  record.writeBigUInt64LE(BigInt(cdOffset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(eocd), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.from(zip.subarray(eocd));
+  if (options.countsUnknown) {
+    end.writeUInt16LE(0xffff, 8);
+    end.writeUInt16LE(0xffff, 10);
+  }
+  return Buffer.concat([zip.subarray(0, eocd), record, locator, end]);
+}
+
 /** yauzl checks stored sizes; an encrypted stored entry carries a 12-byte header, so declare it. */
 function fixStoredEncryptedSizes(zip: Buffer): Buffer {
   const out = Buffer.from(zip);
