@@ -5,6 +5,7 @@ import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type Fil
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
+import { expandSparse, sparseMemberOf } from './gnu-sparse.js';
 import type { TarListInput, WireArchiveEntry } from './archive.tasks.js';
 import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
 import { sendMemberData } from './member-data.sender.js';
@@ -145,16 +146,22 @@ function ratioGuard(compressedSource: Readable, options: TarListInput): Transfor
 
 function describe(stream: TarEntryStream, index: number, input: TarListInput): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
-  const decoded = decodeName(header.name, header.pax?.['path'] !== undefined);
+  // A GNU sparse member (PAX): its real name and size are in its PAX records, its data is condensed.
+  const sparse = header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null;
+  const decoded = sparse?.name !== undefined ? decodeName(sparse.name, true) : decodeName(header.name, header.pax?.['path'] !== undefined);
   const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
-  const kind = (header.type && KIND_BY_TYPE[header.type]) || 'other';
+  // tar-stream turns an old (v7) header's trailing slash into a directory typeflag only after it chose the
+  // type from the flag, so it says 'file'; GNU tar lists these as directories.
+  const v7Directory = header.type === 'file' && header.name.endsWith('/') && !header.size && !sparse;
+  const kind = v7Directory ? 'directory' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
   if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
     // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
     throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {
       details: { reason: 'corrupt' },
     });
   }
-  const declaredSize = typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null;
+  const storedSize = typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null;
+  const declaredSize = sparse ? sparse.realSize : storedSize;
   const flags = new Set<FileFlag>(name.flags);
   if (kind === 'symlink' || kind === 'hardlink') flags.add('link');
   if (kind === 'device') flags.add('device');
@@ -192,8 +199,8 @@ function describe(stream: TarEntryStream, index: number, input: TarListInput): {
     entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined).text;
   }
   const open = () => {
-    member = memberStream(stream, index, state, declaredSize, header.pax?.['size'] !== undefined);
-    return member;
+    member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
+    return sparse ? expandSparse(member, sparse, `tar entry ${index}`) : member;
   };
   const skipRest = async () => {
     // tar-stream never attaches data to a directory entry, so its stream would never end.

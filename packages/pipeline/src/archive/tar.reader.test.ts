@@ -227,6 +227,62 @@ describe('tar reader', () => {
   });
 });
 
+describe('tar reader: GNU sparse members and old headers, against GNU tar', () => {
+  // The file GNU tar extracts: data at 0 and at 12,000, holes as zeros, 20,000 bytes.
+  const first = pseudoRandomBytes(1000, 11);
+  const second = pseudoRandomBytes(700, 12);
+  const expanded = Buffer.alloc(20_000);
+  first.copy(expanded, 0);
+  second.copy(expanded, 12_000);
+  const condensed = Buffer.concat([first, second]);
+  const map = [0, 1000, 12_000, 700, 20_000, 0];
+
+  // `tar --format=posix --sparse-version=1.0 -S`: the map leads the data, padded to a block; the header name is a placeholder.
+  it('tar-gnu-sparse-1.0-placeholder-name-and-map-as-content: real name, real size, the expanded file', async () => {
+    const head = Buffer.from(`${map.length / 2}\n${map.join('\n')}\n`);
+    const data = Buffer.concat([head, Buffer.alloc(512 - head.length), condensed]);
+    const pax = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'vm/disk.img', 'GNU.sparse.realsize': '20000' };
+    const entries = await read(await tarOf([{ name: './GNUSparseFile.4242/disk.img', data, pax }, { name: 'after.txt', data: Buffer.from('after') }]));
+    expect(entries.map((e) => [e.recordedName, e.kind, e.declaredSize, e.content ?? e.error])).toEqual([
+      ['vm/disk.img', 'file', 20_000, sha(expanded)],
+      ['after.txt', 'file', 5, sha('after')],
+    ]);
+  });
+
+  it('tar-gnu-sparse-0.1-placeholder-name-and-condensed-content: real name, real size, the expanded file', async () => {
+    const pax = { 'GNU.sparse.size': '20000', 'GNU.sparse.numblocks': '3', 'GNU.sparse.name': 'disk.img', 'GNU.sparse.map': map.join(',') };
+    const [e] = await read(await tarOf([{ name: './GNUSparseFile.4242/disk.img', data: condensed, pax }]));
+    expect([e!.recordedName, e!.declaredSize, e!.content]).toEqual(['disk.img', 20_000, sha(expanded)]);
+  });
+
+  it('tar-gnu-sparse-0.0-condensed-content-recorded-as-the-file: its map is lost, so it fails unsupported-format with its real size', async () => {
+    const pax = { 'GNU.sparse.size': '20000', 'GNU.sparse.numblocks': '2', 'GNU.sparse.offset': '12000', 'GNU.sparse.numbytes': '700' };
+    const entries = await read(await tarOf([{ name: 'disk.img', data: condensed, pax }, { name: 'after.txt', data: Buffer.from('after') }]));
+    expect(entries.map((e) => [e.recordedName, e.declaredSize, e.content ?? e.error])).toEqual([
+      ['disk.img', 20_000, 'unsupported-format'],
+      ['after.txt', 5, sha('after')],
+    ]);
+  });
+
+  it('a sparse map that does not account for the stored bytes fails that member corrupt-file; the next one reads', async () => {
+    const pax = { 'GNU.sparse.size': '20000', 'GNU.sparse.numblocks': '1', 'GNU.sparse.name': 'disk.img', 'GNU.sparse.map': '0,1000' };
+    const entries = await read(await tarOf([{ name: './GNUSparseFile.1/disk.img', data: condensed, pax }, { name: 'after.txt', data: Buffer.from('after') }]));
+    expect(entries.map((e) => [e.recordedName, e.content ?? e.error])).toEqual([
+      ['disk.img', 'corrupt-file'],
+      ['after.txt', sha('after')],
+    ]);
+  });
+
+  // A v7 header (no magic) marks a directory with a trailing slash and type '0'; tar-stream chose 'file' before it looked.
+  it('tar-v7-directory-listed-as-empty-file: a v7 name ending in / is a directory, as GNU tar lists it', async () => {
+    const tarball = await tarOf([{ name: 'v7dir/', data: Buffer.alloc(0) }]);
+    tarball.fill(0, 257, 265); // no ustar magic or version: a v7 header
+    fixChecksum(tarball, 0);
+    const [e] = await read(tarball);
+    expect([e!.displayPath, e!.kind]).toEqual(['v7dir', 'directory']);
+  });
+});
+
 function fixChecksum(tarball: Buffer, headerOffset: number): void {
   const block = tarball.subarray(headerOffset, headerOffset + 512);
   block.fill(0x20, 148, 156);
