@@ -193,6 +193,18 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(members.map((m) => m.name)).toEqual(['a.txt']);
   });
 
+  it('tar-trailing-data-after-end-marker-fails-archive: every member kept, the archive done with archive-trailing-data', async () => {
+    const tarball = Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }]), Buffer.from('JUNK AFTER THE END MARKER '.repeat(40))]);
+    const { outcome, parent, members, stop } = await unpackOne('trailing.tar', tarball);
+    expect(outcome.status).toBe('done');
+    expect(stop).toBeUndefined();
+    expect(parent.flags).toContain('archive-trailing-data');
+    expect(members.map((m) => [m.name, m.stage === 'failed' ? m.failure?.code : 'ok'])).toEqual([
+      ['a.txt', 'ok'],
+      ['b.txt', 'ok'],
+    ]);
+  });
+
   it('end record claiming more entries than the directory holds: corrupt stop with the declared count', async () => {
     const zip = Buffer.from(await zipOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }]));
     const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));

@@ -57,6 +57,11 @@ export interface TarListInput {
   compressionRatioMinBytes: number;
 }
 
+/** What a 'tar-list' task found about the archive itself, known only once it was read to its end. */
+export interface TarListResult {
+  findings: Array<'archive-trailing-data'>;
+}
+
 /** An archive entry as described in the thread; duplicates and `open` are the main thread's. */
 export interface WireArchiveEntry {
   recordedName: string;

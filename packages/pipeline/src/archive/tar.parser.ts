@@ -6,7 +6,7 @@ import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
 import { expandSparse, sparseMemberOf } from './gnu-sparse.js';
-import type { TarListInput, WireArchiveEntry } from './archive.tasks.js';
+import type { TarListInput, TarListResult, WireArchiveEntry } from './archive.tasks.js';
 import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
 import { sendMemberData } from './member-data.sender.js';
 import { ThreadLink } from './thread-link.js';
@@ -54,7 +54,8 @@ const KIND_BY_TYPE: Record<string, EntryKind> = {
 };
 
 /** Lists the archive front to back, sending a member's bytes when the main thread opens it. */
-async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
+async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListResult> {
+  const findings: TarListResult['findings'] = [];
   const format = input.gzip ? 'tar.gz' : 'tar';
   // The archive's bytes, asked for only when tar-stream (or gunzip) wants more.
   const source = new Readable({
@@ -89,15 +90,15 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
   try {
     for (;;) {
       const next = await iterator.next();
-      if (next.done) return;
+      if (next.done) return { findings };
       const current = describe(next.value as TarEntryStream, index, input);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
-      if (answer.op === 'end') return;
+      if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
         const opened = await link.ask({ t: 'opened' });
-        if (opened.op === 'end') return;
+        if (opened.op === 'end') return { findings };
         // Made only now, read at once: a member already over (or failed) must have its reader before its error is emitted.
-        if (opened.op === 'more' && !(await sendMemberData(link, current.open(), `tar entry ${index}`))) return;
+        if (opened.op === 'more' && !(await sendMemberData(link, current.open(), `tar entry ${index}`))) return { findings };
       }
       index += 1;
       // Before the next header can be parsed, this entry's data must be gone.
@@ -105,6 +106,12 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
     }
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
+    // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
+    // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
+    if (/invalid tar header/i.test(errorMessage(err)) && afterEndMarker(extract)) {
+      findings.push('archive-trailing-data');
+      return { findings };
+    }
     // tar-stream's word for a size that is negative, base-256 negative or not a number.
     if (/^invalid header$/i.test(errorMessage(err))) {
       throw new ExhibitError('corrupt-file', `${format}: entry ${index} declares an impossible size (negative or unreadable); the rest of the archive cannot be located`, {
@@ -122,6 +129,15 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
     await iterator.return?.().catch(() => undefined);
     source.destroy();
   }
+}
+
+/**
+ * The header that failed follows a zero block read in header position (tar-stream's
+ * last decoded header is null only then; before the first header its offset is 0).
+ */
+function afterEndMarker(extract: unknown): boolean {
+  const state = extract as { _header?: unknown; _offset?: unknown };
+  return state._header === null && typeof state._offset === 'number' && state._offset > 0;
 }
 
 /** Counts compressed bytes in and expanded bytes out; a stream far beyond the ratio is a bomb. */
@@ -304,7 +320,6 @@ export function truncatedError(message: string, cause?: unknown): ExhibitError {
 /** The TAR tasks of the archive parser threads (archive.worker.ts). */
 export const TAR_TASKS: Record<'tar-list', TaskHandler> = {
   async 'tar-list'(input, context) {
-    await listTar(new ThreadLink(context), input as TarListInput);
-    return { value: null };
+    return { value: await listTar(new ThreadLink(context), input as TarListInput) };
   },
 };

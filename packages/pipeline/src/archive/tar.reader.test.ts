@@ -283,6 +283,27 @@ describe('tar reader: GNU sparse members and old headers, against GNU tar', () =
   });
 });
 
+describe('tar reader: bytes after the end-of-archive marker', () => {
+  // GNU tar and Python's tarfile stop at the end-of-archive marker; tar-stream read on and the
+  // whole archive failed 'corrupt-file' after every member had been listed.
+  it('tar-trailing-data-after-end-marker-fails-archive: members listed, the archive ends at its marker, archive-trailing-data', async () => {
+    const tarball = Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), Buffer.from('NOT A TAR HEADER '.repeat(64))]);
+    const { store, ref } = MemoryBlobSource.of('a.tar', tarball);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: Array<[string, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.name, sha(await readAll(await e.open()))]);
+    expect(seen).toEqual([['a.txt', sha('alpha')]]);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+  });
+
+  it('a bad header right after a member (no end marker in between) still fails the archive corrupt-file', async () => {
+    const whole = await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }, { name: 'b.txt', data: Buffer.from('beta') }]);
+    const damaged = Buffer.from(whole);
+    damaged.write('garbage', 1024, 'latin1'); // b.txt's header, its checksum now wrong
+    await expect(read(damaged)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
 function fixChecksum(tarball: Buffer, headerOffset: number): void {
   const block = tarball.subarray(headerOffset, headerOffset + 512);
   block.fill(0x20, 148, 156);
