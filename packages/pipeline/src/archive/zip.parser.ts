@@ -168,14 +168,14 @@ interface CentralSurvey {
  * overlap found here is real. A directory that breaks off is the reading
  * pass's to report; the survey checks what it could read.
  */
-async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number): Promise<CentralSurvey> {
+async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReader, maxEntries: number): Promise<CentralSurvey> {
   const starts: number[] = [];
   const ends: number[] = [];
   const declared = Number(zipfile.entryCount);
   for (let i = 0; i <= maxEntries; i += 1) {
     let raw: RawZipEntry | null;
     try {
-      raw = await nextEntry(zipfile);
+      raw = await nextEntry(zipfile, reader);
     } catch {
       break;
     }
@@ -199,7 +199,26 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number
   return { declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
 }
 
-function nextEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
+/**
+ * The next central directory entry, or null after the last. yauzl stops after
+ * the end record's count, but that count is 16 bits: writers without ZIP64
+ * (old Java, some phone and export tools) record 66,000 entries as 464, and
+ * a hostile end record can under-declare to hide entries; unzip and Python's
+ * zipfile read the directory to its end. So when the count is reached and
+ * another central header follows, the count is raised by one and reading goes
+ * on (the end record, or the ZIP64 one, has another signature and ends it).
+ */
+async function nextEntry(zip: yauzl.ZipFile, reader: RangeReader): Promise<RawZipEntry | null> {
+  // yauzl's cursor and count of entries read (not in its typings).
+  const state = zip as unknown as { entriesRead?: unknown; readEntryCursor?: unknown };
+  if (state.entriesRead === zip.entryCount && typeof state.readEntryCursor === 'number') {
+    const next = await reader.readBytes(state.readEntryCursor, 4);
+    if (next.length === 4 && next.readUInt32LE(0) === CENTRAL_HEADER_SIGNATURE) zip.entryCount += 1;
+  }
+  return readEntry(zip);
+}
+
+function readEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       zip.off('entry', onEntry);
@@ -254,7 +273,7 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     size -= prefix;
     zipfile = await openYauzl(reader, size);
   }
-  const survey = await surveyCentralDirectory(zipfile, input.maxEntries);
+  const survey = await surveyCentralDirectory(zipfile, reader, input.maxEntries);
   zipfile.close();
   if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
   if (survey.overlap) {
@@ -271,7 +290,7 @@ async function listZip(link: ThreadLink, input: ZipListInput): Promise<void> {
   const zipfile = await openYauzl(reader, input.size);
   try {
     for (let index = 0; ; index += 1) {
-      const raw = await nextEntry(zipfile);
+      const raw = await nextEntry(zipfile, reader);
       if (raw === null) return;
       const answer = await link.ask({ t: 'entry', entry: await describe(zipfile, raw, index, input) });
       if (answer.op === 'end') return;
@@ -419,7 +438,7 @@ async function sendListedMember(link: ThreadLink, input: ZipMemberInput): Promis
   try {
     let raw: RawZipEntry | null = null;
     for (let i = 0; i <= input.index; i += 1) {
-      raw = await nextEntry(zipfile);
+      raw = await nextEntry(zipfile, reader);
       if (raw === null) throw new ExhibitError('corrupt-file', `zip: the central directory ends before entry ${input.index}`);
     }
     await sendMember(link, zipfile, raw!, input.index, input.prefix);

@@ -280,6 +280,26 @@ describe('zip reader: end records as writers really place them', () => {
   });
 });
 
+describe('zip reader: an end record that counts fewer entries than its directory holds', () => {
+  // The count is 16 bits: writers without ZIP64 record 66,000 entries as 464 (66,000 mod 65,536), and
+  // a hostile record can under-declare. unzip and Python's zipfile read the directory to its end;
+  // yauzl stopped at the count and the entries after it were silently not listed.
+  it('zip-end-record-count-wrapped-hides-entries: every central header is listed and can be opened, in order or later', async () => {
+    const zip = Buffer.from(await zipOf(['a', 'b', 'c'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(n.repeat(3)) }))));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    const { reader } = await open(zip);
+    const entries: ArchiveEntry[] = [];
+    for await (const e of reader.entries()) entries.push(e);
+    expect(entries.map((e) => e.displayPath)).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    // Opened after the listing moved past it: a task of its own reads the directory up to it again.
+    expect((await readAll(await entries[2]!.open())).toString()).toBe('ccc');
+    expect(reader.declaredEntries).toBe(1);
+    await reader.close();
+  });
+});
+
 /**
  * Inserts a ZIP64 end-of-central-directory record and locator before the end
  * record, as Info-ZIP (streaming) and Python (past 65,535 entries) write
