@@ -115,6 +115,9 @@ const EOCD_SIGNATURE = 0x06054b50;
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
 const ZIP64_LOCATOR_BYTES = 20;
+const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+/** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
+const ZIP64_RECORD_BYTES = 56;
 
 /**
  * A ZIP64 end-of-central-directory locator right before the end record at
@@ -131,19 +134,28 @@ function zip64LocatorBefore(tail: Buffer, at: number): boolean {
  * Bytes in front of an archive whose offsets do not account for them: the end
  * record says its central directory (cdSize bytes) starts at cdOffset, so it
  * should end where the end record starts; if it ends earlier, that much was
- * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
+ * prepended. With ZIP64 end records the locator's recorded offset of the
+ * ZIP64 record is compared with where that record is (right before the
+ * locator, as writers put it); a record elsewhere is left to yauzl.
  */
 async function unadjustedPrefix(reader: RangeReader, size: number): Promise<number> {
-  const window = Math.min(size, 22 + 0xffff + ZIP64_LOCATOR_BYTES);
+  const window = Math.min(size, 22 + 0xffff + ZIP64_LOCATOR_BYTES + ZIP64_RECORD_BYTES);
   const tail = await reader.readBytes(size - window, window);
   for (let at = tail.length - 22; at >= 0; at -= 1) {
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
     if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
     const cdSize = tail.readUInt32LE(at + 12);
     const cdOffset = tail.readUInt32LE(at + 16);
-    // With ZIP64 end records the directory ends before them, not at this record: the gap is theirs, not a prefix.
-    if (cdOffset === 0xffffffff || cdSize === 0xffffffff || zip64LocatorBefore(tail, at)) return 0;
     const eocd = size - window + at;
+    // With ZIP64 end records the directory ends before them, not at this record: the gap is theirs, not a prefix.
+    if (zip64LocatorBefore(tail, at)) {
+      const record = at - ZIP64_LOCATOR_BYTES - ZIP64_RECORD_BYTES;
+      if (record < 0 || tail.readUInt32LE(record) !== ZIP64_RECORD_SIGNATURE || tail.readBigUInt64LE(record + 4) !== 44n) return 0;
+      const recorded = tail.readBigUInt64LE(at - ZIP64_LOCATOR_BYTES + 8);
+      const prefix = BigInt(size - window + record) - recorded;
+      return prefix > 0n ? Number(prefix) : 0;
+    }
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
     const prefix = eocd - cdSize - cdOffset;
     return prefix > 0 ? prefix : 0;
   }
@@ -254,25 +266,35 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   let reader = rangeReader(0);
   const findings: ZipArchiveFinding[] = [];
   let size = input.size;
-  let zipfile: yauzl.ZipFile;
+  // yauzl reads a ZIP64 end record where the locator says; with bytes in front that it does not
+  // count, that is the wrong place, so its failure waits for the prefix to be known.
+  const misplacedZip64 = (err: unknown) => err instanceof ExhibitError && /zip64 end of central directory record signature/i.test(err.message);
+  let zipfile: yauzl.ZipFile | null;
   try {
     zipfile = await openYauzl(reader, size);
   } catch (err) {
     const end = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message) ? await archiveEndBefore(reader, size) : null;
-    if (end === null) throw err;
-    size = end;
-    findings.push('archive-trailing-data');
-    zipfile = await openYauzl(reader, size);
+    if (end === null && !misplacedZip64(err)) throw err;
+    if (end !== null) {
+      size = end;
+      findings.push('archive-trailing-data');
+    }
+    zipfile = await openYauzl(reader, size).catch((again: unknown) => {
+      if (misplacedZip64(again)) return null;
+      throw again;
+    });
   }
   // Offsets that count from a later start: bytes were put in front of the archive (or it is the
   // second of two concatenated archives). Read it from where its own offsets count.
   const prefix = await unadjustedPrefix(reader, size);
   if (prefix > 0) {
-    zipfile.close();
+    zipfile?.close();
     reader = rangeReader(prefix);
     size -= prefix;
     zipfile = await openYauzl(reader, size);
   }
+  // Still not placed: yauzl's own error.
+  zipfile ??= await openYauzl(reader, size);
   const survey = await surveyCentralDirectory(zipfile, reader, input.maxEntries);
   zipfile.close();
   if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');

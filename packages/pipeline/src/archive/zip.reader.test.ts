@@ -272,6 +272,13 @@ describe('zip reader: end records as writers really place them', () => {
     expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-trailing-data'] });
   });
 
+  it('zip64-end-records-with-an-unadjusted-prefix-unreadable: a stub in front of an archive with ZIP64 end records', async () => {
+    for (const countsUnknown of [false, true]) {
+      const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), withZip64EndRecords(await zipOf(members), { countsUnknown })]);
+      expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-prefix'] });
+    }
+  });
+
   // A self-extractor (offsets not adjusted for its stub) with an Authenticode signature appended
   // after the archive: unzip and Python's zipfile read both; the end record was not found.
   it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record', async () => {
