@@ -91,7 +91,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     for (;;) {
       const next = await iterator.next();
       if (next.done) return { findings };
-      const current = describe(next.value as TarEntryStream, index, input);
+      const current = describe(next.value as TarEntryStream, index, input, globalPax(extract));
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
@@ -131,6 +131,12 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   }
 }
 
+/** The records of the last PAX global header read so far (tar-stream keeps them, not in its typings). */
+function globalPax(extract: unknown): Record<string, string> | null {
+  const global = (extract as { _paxGlobal?: unknown })._paxGlobal;
+  return global && typeof global === 'object' ? (global as Record<string, string>) : null;
+}
+
 /**
  * The header that failed follows a zero block read in header position (tar-stream's
  * last decoded header is null only then; before the first header its offset is 0).
@@ -160,7 +166,12 @@ function ratioGuard(compressedSource: Readable, options: TarListInput): Transfor
   });
 }
 
-function describe(stream: TarEntryStream, index: number, input: TarListInput): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
+function describe(
+  stream: TarEntryStream,
+  index: number,
+  input: TarListInput,
+  global: Record<string, string> | null,
+): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
   // A GNU sparse member (PAX): its real name and size are in its PAX records, its data is condensed.
   const sparse = header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null;
@@ -207,7 +218,9 @@ function describe(stream: TarEntryStream, index: number, input: TarListInput): {
     kind,
     declaredSize,
     compressedSize: null,
-    times: tarTimes(header),
+    // tar-stream merges a PAX global header's records only into entries with PAX records of their
+    // own; POSIX, GNU tar and Python's tarfile apply its times to every entry after it.
+    times: tarTimes(header.pax ?? global ?? {}, header),
     flags: [...flags],
     encrypted: false,
   };
@@ -234,9 +247,8 @@ function decodeName(text: string, fromPax: boolean) {
   return decodeRecordedBytes(Buffer.from(text, 'latin1'), 'unknown');
 }
 
-function tarTimes(header: TarHeader): ArchiveTimes {
+function tarTimes(pax: Record<string, string>, header: TarHeader): ArchiveTimes {
   const times: ArchiveTimes = {};
-  const pax = header.pax ?? {};
   const modified =
     (pax['mtime'] !== undefined ? decimalSecondsTime(pax['mtime'], 'tar:pax') : undefined) ??
     (header.mtime ? utcTime(header.mtime.getTime(), 'tar:header') : undefined);

@@ -283,6 +283,20 @@ describe('tar reader: GNU sparse members and old headers, against GNU tar', () =
   });
 });
 
+describe('tar reader: PAX global headers', () => {
+  // GNU tar -tv and Python's tarfile show 1970-01-01T00:00:01.5 for every entry after the global header.
+  it('tar-pax-global-mtime-ignored: a global header\'s mtime applies to the entries after it that have no PAX records', async () => {
+    const tarball = await tarOf([
+      { name: 'pax_global_header', data: Buffer.from('13 mtime=1.5\n') },
+      { name: 'a.txt', data: Buffer.from('a'), mtime: new Date('2020-02-03T04:05:06Z') },
+    ]);
+    tarball.write('g', 156, 'latin1'); // typeflag: PAX global header (tar-stream does not write one)
+    fixChecksum(tarball, 0);
+    const entries = await read(tarball);
+    expect(entries.map((e) => [e.name, e.times.modified])).toEqual([['a.txt', { local: '1970-01-01T00:00:01.500', offsetMinutes: 0, utc: '1970-01-01T00:00:01.500Z', source: 'tar:pax' }]]);
+  });
+});
+
 describe('tar reader: bytes after the end-of-archive marker', () => {
   // GNU tar and Python's tarfile stop at the end-of-archive marker; tar-stream read on and the
   // whole archive failed 'corrupt-file' after every member had been listed.
