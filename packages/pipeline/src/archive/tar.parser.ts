@@ -251,7 +251,7 @@ function tarTimes(pax: Record<string, string>, header: TarHeader): ArchiveTimes 
   const times: ArchiveTimes = {};
   const modified =
     (pax['mtime'] !== undefined ? decimalSecondsTime(pax['mtime'], 'tar:pax') : undefined) ??
-    (header.mtime ? utcTime(header.mtime.getTime(), 'tar:header') : undefined);
+    (header.mtime ? utcTime(headerMtimeMs(header.mtime), 'tar:header') : undefined);
   if (modified) times.modified = modified;
   const accessed = pax['atime'] !== undefined ? decimalSecondsTime(pax['atime'], 'tar:pax') : undefined;
   if (accessed) times.accessed = accessed;
@@ -259,6 +259,19 @@ function tarTimes(pax: Record<string, string>, header: TarHeader): ArchiveTimes 
   const changed = pax['ctime'] !== undefined ? decimalSecondsTime(pax['ctime'], 'tar:pax') : undefined;
   if (changed) times.changed = changed;
   return times;
+}
+
+/**
+ * The header's mtime in milliseconds. A negative time can only be written in
+ * base-256 (GNU tar does, for files dated before 1970: octal has no sign),
+ * and tar-stream decodes negative base-256 numbers one short: it sums the
+ * complemented bytes (~x) and negates that, where the two's complement value
+ * is -(~x + 1). So -100 came out as -99, a second late (GNU tar -tv and
+ * Python's tarfile read -100).
+ */
+function headerMtimeMs(mtime: Date): number {
+  const ms = mtime.getTime();
+  return ms < 0 ? ms - 1000 : ms;
 }
 
 interface EntryState {

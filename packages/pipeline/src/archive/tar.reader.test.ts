@@ -283,6 +283,20 @@ describe('tar reader: GNU sparse members and old headers, against GNU tar', () =
   });
 });
 
+describe('tar reader: base-256 numbers', () => {
+  // GNU tar writes times before 1970 in base-256 (two's complement, first byte 0xFF); -100 s is
+  // 1969-12-31T23:58:20Z in GNU tar -tv and Python's tarfile, and was read as 23:58:21.
+  it('tar-base256-negative-mtime-one-second-late: a negative base-256 mtime is read exactly', async () => {
+    const tarball = await tarOf([{ name: 'old.txt', data: Buffer.from('x') }]);
+    const field = Buffer.alloc(12, 0xff);
+    field.writeInt32BE(-100, 8);
+    field.copy(tarball, 136);
+    fixChecksum(tarball, 0);
+    const [e] = await read(tarball);
+    expect(e!.times.modified).toEqual({ local: '1969-12-31T23:58:20.000', offsetMinutes: 0, utc: '1969-12-31T23:58:20.000Z', source: 'tar:header' });
+  });
+});
+
 describe('tar reader: PAX global headers', () => {
   // GNU tar -tv and Python's tarfile show 1970-01-01T00:00:01.5 for every entry after the global header.
   it('tar-pax-global-mtime-ignored: a global header\'s mtime applies to the entries after it that have no PAX records', async () => {
