@@ -202,6 +202,8 @@ export type FileFlag =
   | 'archive-prefix'
   /** Bytes after an archive's end record, or a second archive concatenated to the first. */
   | 'archive-trailing-data'
+  /** A ZIP end record whose comment holds another end record (unzip and Python's zipfile then list nothing); read by the real one. */
+  | 'end-record-in-comment'
   /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
   | 'overlapping-entries'
   /** A file-system entry that is deleted (its directory entry, MFT record or inode is free); never mixed up with allocated files. */

@@ -14,7 +14,7 @@ export const ARCHIVE_READ_BYTES = 1024 * 1024;
 export const ARCHIVE_CHUNK_BYTES = 1024 * 1024;
 
 /** Findings about a ZIP as a whole, known once it is open. */
-export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data';
+export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data' | 'end-record-in-comment';
 
 /** 'zip-open': the archive's bytes (the span's, when it lies inside a larger blob). */
 export interface ZipOpenInput {
@@ -32,12 +32,15 @@ export interface ZipFacts {
   findings: ZipArchiveFinding[];
   /** Entries the end record declares. */
   declared: number;
+  /** Where the real end record's comment length lies (read as 0) when its comment hides another end record. */
+  commentLengthAt: number | null;
 }
 
 /** 'zip-list': lists the archive found by 'zip-open'. */
 export interface ZipListInput {
   prefix: number;
   size: number;
+  commentLengthAt: number | null;
   maxEntryNameBytes: number;
 }
 
@@ -45,6 +48,7 @@ export interface ZipListInput {
 export interface ZipMemberInput {
   prefix: number;
   size: number;
+  commentLengthAt: number | null;
   /** The entry's position in the central directory. */
   index: number;
 }

@@ -95,23 +95,50 @@ async function archiveEndBefore(reader: RangeReader, size: number): Promise<numb
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
     const end = start + at + 22 + tail.readUInt16LE(at + 20);
     if (end >= size) continue;
-    const zip64 = zip64LocatorBefore(tail, at);
-    const cdSize = tail.readUInt32LE(at + 12);
-    const cdOffset = tail.readUInt32LE(at + 16);
-    if (zip64 || cdOffset === 0xffffffff || cdSize === 0xffffffff) return end;
-    // The directory ends where the end record starts. Its recorded offset may
-    // count from a later start (bytes put in front, not accounted for), so it
-    // is checked by what lies there: a central header, or nothing at all.
-    const cdStart = start + at - cdSize;
-    if (cdStart < cdOffset) continue;
-    if (cdSize === 0 || (cdStart >= start ? tail.readUInt32LE(cdStart - start) : (await reader.readBytes(cdStart, 4)).readUInt32LE(0)) === CENTRAL_HEADER_SIGNATURE) {
-      return end;
-    }
+    if (await directoryEndsAt(reader, tail, start, at)) return end;
+  }
+  return null;
+}
+
+/**
+ * Whether the central directory of the end record at `at` (in `tail`, which
+ * starts at `start`) ends right where the record (or, for ZIP64, the ZIP64
+ * end record) starts. Its recorded offset may count from a later start (bytes
+ * put in front, not accounted for), so it is checked by what lies there: a
+ * central header, or, for an empty directory, nothing at its recorded offset.
+ */
+async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number): Promise<boolean> {
+  const cdSize = tail.readUInt32LE(at + 12);
+  const cdOffset = tail.readUInt32LE(at + 16);
+  if (zip64LocatorBefore(tail, at) || cdOffset === 0xffffffff || cdSize === 0xffffffff) return true;
+  const cdStart = start + at - cdSize;
+  if (cdSize === 0) return cdStart === cdOffset;
+  if (cdStart < cdOffset) return false;
+  const signature = cdStart >= start ? tail.readUInt32LE(cdStart - start) : (await reader.readBytes(cdStart, 4)).readUInt32LE(0);
+  return signature === CENTRAL_HEADER_SIGNATURE;
+}
+
+/**
+ * An end record whose comment runs exactly to the end of the file but holds
+ * another end record signature: yauzl (like unzip and Python's zipfile, which
+ * then list an empty archive) takes the one in the comment and gives up. A
+ * fake end record in a comment hides the archive from those tools, so the
+ * real record is looked for: its position, when its directory checks out.
+ */
+async function endRecordBehindComment(reader: RangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, 22 + 0xffff);
+  const start = size - window;
+  const tail = await reader.readBytes(start, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    if (tail.subarray(at + 22).indexOf(EOCD_SIGNATURE_BYTES) < 0) continue;
+    if (await directoryEndsAt(reader, tail, start, at)) return start + at;
   }
   return null;
 }
 
 const EOCD_SIGNATURE = 0x06054b50;
+const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
 const ZIP64_LOCATOR_BYTES = 20;
@@ -257,12 +284,29 @@ function readEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
 }
 
 /**
+ * The archive's bytes from `prefix`, `size` of them, as yauzl reads them.
+ * When the real end record's comment hides a fake one (endRecordBehindComment),
+ * the archive is read as ending with that record, its comment length (two
+ * bytes at `commentLengthAt`, counted from the first byte) read as 0.
+ */
+function archiveReader(link: ThreadLink, prefix: number, size: number, commentLengthAt: number | null): RangeReader {
+  return new RangeReader(async (offset, length) => {
+    const bytes = await link.read(prefix + offset, length);
+    if (commentLengthAt !== null) {
+      for (let i = commentLengthAt - prefix - offset; i < commentLengthAt - prefix - offset + 2; i += 1) if (i >= 0 && i < bytes.length) bytes[i] = 0;
+    }
+    return bytes;
+  }, size);
+}
+
+/**
  * Finds the archive in its bytes and surveys its central directory. Throws
  * ExhibitError 'corrupt-file' when no usable end-of-central-directory record
  * is found, or when entries overlap (details: reason, membersDeclared, findings).
  */
 async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts> {
-  const rangeReader = (prefix: number) => new RangeReader((offset, length) => link.read(prefix + offset, length), input.size - prefix);
+  let commentLengthAt: number | null = null;
+  const rangeReader = (prefix: number) => archiveReader(link, prefix, input.size - prefix, commentLengthAt);
   let reader = rangeReader(0);
   const findings: ZipArchiveFinding[] = [];
   let size = input.size;
@@ -273,11 +317,19 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   try {
     zipfile = await openYauzl(reader, size);
   } catch (err) {
-    const end = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message) ? await archiveEndBefore(reader, size) : null;
-    if (end === null && !misplacedZip64(err)) throw err;
+    const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
+    const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
+    const hidden = commentOrTrailing && end === null ? await endRecordBehindComment(reader, size) : null;
+    if (end === null && hidden === null && !misplacedZip64(err)) throw err;
     if (end !== null) {
       size = end;
       findings.push('archive-trailing-data');
+    }
+    if (hidden !== null) {
+      commentLengthAt = hidden + 20;
+      size = hidden + 22;
+      reader = rangeReader(0);
+      findings.push('end-record-in-comment');
     }
     zipfile = await openYauzl(reader, size).catch((again: unknown) => {
       if (misplacedZip64(again)) return null;
@@ -303,12 +355,12 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
       details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
     });
   }
-  return { prefix, size, findings, declared: survey.declared };
+  return { prefix, size, findings, declared: survey.declared, commentLengthAt };
 }
 
 /** Lists the archive entry by entry, sending a member's bytes when the main thread opens it. */
 async function listZip(link: ThreadLink, input: ZipListInput): Promise<void> {
-  const reader = new RangeReader((offset, length) => link.read(input.prefix + offset, length), input.size);
+  const reader = archiveReader(link, input.prefix, input.size, input.commentLengthAt);
   const zipfile = await openYauzl(reader, input.size);
   try {
     for (let index = 0; ; index += 1) {
@@ -455,7 +507,7 @@ async function readLinkTarget(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: n
  * read up to the entry again, then the member is sent like a listed one.
  */
 async function sendListedMember(link: ThreadLink, input: ZipMemberInput): Promise<void> {
-  const reader = new RangeReader((offset, length) => link.read(input.prefix + offset, length), input.size);
+  const reader = archiveReader(link, input.prefix, input.size, input.commentLengthAt);
   const zipfile = await openYauzl(reader, input.size);
   try {
     let raw: RawZipEntry | null = null;

@@ -60,6 +60,9 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
   if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > options.size) {
     throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${options.size} bytes`);
   }
+  if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
+    throw new ExhibitError('corrupt-file', `zip: the parser placed the end record's comment length at ${facts.commentLengthAt}, outside the archive`);
+  }
   return new ThreadedZipReader(pool, read, facts, options);
 }
 
@@ -80,7 +83,7 @@ class ThreadedZipReader implements ArchiveReader {
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
-    const input: ZipListInput = { prefix: this.facts.prefix, size: this.facts.size, maxEntryNameBytes: this.options.maxEntryNameBytes };
+    const input: ZipListInput = { prefix: this.facts.prefix, size: this.facts.size, commentLengthAt: this.facts.commentLengthAt, maxEntryNameBytes: this.options.maxEntryNameBytes };
     const session = this.session('zip-list', input, 'zip reader (entries)', signal);
     const duplicates = new DuplicateNameTracker();
     let index = 0;
@@ -143,7 +146,7 @@ class ThreadedZipReader implements ArchiveReader {
       open: async (): Promise<Readable> => {
         // The listing's thread sends the member while the entry is the current one; later, a thread of its own does.
         const current = listed.current;
-        const session = current ? listed.session : this.session('zip-member', { prefix: this.facts.prefix, size: this.facts.size, index } satisfies ZipMemberInput, 'zip reader (member)', signal);
+        const session = current ? listed.session : this.session('zip-member', { prefix: this.facts.prefix, size: this.facts.size, commentLengthAt: this.facts.commentLengthAt, index } satisfies ZipMemberInput, 'zip reader (member)', signal);
         const opened = await session.exchange(current ? { op: 'open' } : null);
         if (opened.t !== 'opened') {
           if (!current) await session.end();
