@@ -34,9 +34,11 @@ export interface ZipFacts {
   declared: number;
   /** Where the real end record's comment length lies (read as 0) when its comment hides another end record. */
   commentLengthAt: number | null;
+  /** The end record's comment runs past the end of the file: every member is listed, then the archive stops truncated. */
+  commentCut: boolean;
 }
 
-/** 'zip-list': lists the archive found by 'zip-open'. */
+/** 'zip-list'': lists the archive found by 'zip-open'. */
 export interface ZipListInput {
   prefix: number;
   size: number;

@@ -81,41 +81,83 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
 
 /**
  * yauzl wants the end record to end the file. When bytes follow it (appended
- * data, a trailing comment that lies about its length, or an Authenticode
- * signature after a self-extractor's archive), find the last end record whose
- * central directory ends right where the record (or, for ZIP64, the ZIP64 end
- * record) starts, and read the archive as ending there; the rest is a
- * finding, not a failure.
+ * data, or an Authenticode signature after a self-extractor's archive), or
+ * its comment length runs past the end of the file (the comment was cut),
+ * find the archive's end record and read the archive as ending there; the
+ * rest is a finding, a cut comment a truncated archive.
+ *
+ * Any ZIP stored in a member carries an end record of its own, so not every
+ * signature in the tail is a candidate: one whose offsets add up exactly
+ * (its central directory, or the ZIP64 end record, where the record says) is
+ * preferred to one whose offsets count from a later start; and a signature
+ * that lies inside the archive of a later end record whose directory checks
+ * out (its central directory or its members' data) is that archive's
+ * content, never the archive itself.
  */
-async function archiveEndBefore(reader: RangeReader, size: number): Promise<number | null> {
+async function archiveEndBefore(reader: RangeReader, size: number): Promise<ArchiveEnd | null> {
   const window = Math.min(size, 1024 * 1024);
   const start = size - window;
   const tail = await reader.readBytes(start, window);
+  // Where the archives of the end records seen so far (from the back) start: a signature at or past it is their content.
+  let coveredFrom = Number.POSITIVE_INFINITY;
+  let shifted: ArchiveEnd | null = null;
   for (let at = tail.length - 22; at >= 0; at -= 1) {
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
-    const end = start + at + 22 + tail.readUInt16LE(at + 20);
-    if (end >= size) continue;
-    if (await directoryEndsAt(reader, tail, start, at)) return end;
+    const eocd = start + at;
+    if (eocd >= coveredFrom) continue;
+    const directory = await directoryEndsAt(reader, tail, start, at);
+    if (directory === null) continue;
+    coveredFrom = Math.min(coveredFrom, directory.archiveStart);
+    const end = eocd + 22 + tail.readUInt16LE(at + 20);
+    // Ends the file exactly: yauzl took another signature after it (in its comment), endRecordBehindComment's case.
+    if (end === size) continue;
+    const found: ArchiveEnd = { eocd, end: Math.min(end, size), commentCut: end > size };
+    if (directory.exact) return found;
+    shifted ??= found;
   }
-  return null;
+  return shifted;
+}
+
+/** An end record found before the end of the file: where it is, where its comment ends, and whether that comment was cut. */
+interface ArchiveEnd {
+  eocd: number;
+  end: number;
+  commentCut: boolean;
 }
 
 /**
  * Whether the central directory of the end record at `at` (in `tail`, which
  * starts at `start`) ends right where the record (or, for ZIP64, the ZIP64
- * end record) starts. Its recorded offset may count from a later start (bytes
- * put in front, not accounted for), so it is checked by what lies there: a
- * central header, or, for an empty directory, nothing at its recorded offset.
+ * end record) starts; null when it does not. Its recorded offset may count
+ * from a later start (bytes put in front, not accounted for), so it is
+ * checked by what lies there: a central header, or, for an empty directory,
+ * nothing at its recorded offset. `exact` when the recorded offsets add up
+ * as they are; `archiveStart` is where the archive then starts (0 when it
+ * cannot be told, for ZIP64 end records elsewhere than writers put them).
  */
-async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number): Promise<boolean> {
+async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number): Promise<{ exact: boolean; archiveStart: number } | null> {
   const cdSize = tail.readUInt32LE(at + 12);
   const cdOffset = tail.readUInt32LE(at + 16);
-  if (zip64LocatorBefore(tail, at) || cdOffset === 0xffffffff || cdSize === 0xffffffff) return true;
-  const cdStart = start + at - cdSize;
-  if (cdSize === 0) return cdStart === cdOffset;
-  if (cdStart < cdOffset) return false;
+  const eocd = start + at;
+  if (zip64LocatorBefore(tail, at)) {
+    const locator = at - ZIP64_LOCATOR_BYTES;
+    const recorded = tail.readBigUInt64LE(locator + 8);
+    const record = eocd - ZIP64_LOCATOR_BYTES - ZIP64_RECORD_BYTES;
+    if (recorded < BigInt(eocd)) {
+      const there = await reader.readBytes(Number(recorded), 4);
+      if (there.length === 4 && there.readUInt32LE(0) === ZIP64_RECORD_SIGNATURE) return { exact: true, archiveStart: 0 };
+    }
+    const placed = record >= 0 && (await reader.readBytes(record, 4)).readUInt32LE(0) === ZIP64_RECORD_SIGNATURE;
+    const archiveStart = placed ? BigInt(record) - recorded : 0n;
+    return { exact: false, archiveStart: archiveStart > 0n ? Number(archiveStart) : 0 };
+  }
+  if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return { exact: false, archiveStart: 0 };
+  const cdStart = eocd - cdSize;
+  if (cdSize === 0) return cdStart === cdOffset ? { exact: true, archiveStart: 0 } : null;
+  if (cdStart < cdOffset) return null;
   const signature = cdStart >= start ? tail.readUInt32LE(cdStart - start) : (await reader.readBytes(cdStart, 4)).readUInt32LE(0);
-  return signature === CENTRAL_HEADER_SIGNATURE;
+  if (signature !== CENTRAL_HEADER_SIGNATURE) return null;
+  return { exact: cdStart === cdOffset, archiveStart: cdStart - cdOffset };
 }
 
 /**
@@ -132,7 +174,7 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
   for (let at = tail.length - 22; at >= 0; at -= 1) {
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
     if (tail.subarray(at + 22).indexOf(EOCD_SIGNATURE_BYTES) < 0) continue;
-    if (await directoryEndsAt(reader, tail, start, at)) return start + at;
+    if ((await directoryEndsAt(reader, tail, start, at)) !== null) return start + at;
   }
   return null;
 }
@@ -306,6 +348,7 @@ function archiveReader(link: ThreadLink, prefix: number, size: number, commentLe
  */
 async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts> {
   let commentLengthAt: number | null = null;
+  let commentCut = false;
   const rangeReader = (prefix: number) => archiveReader(link, prefix, input.size - prefix, commentLengthAt);
   let reader = rangeReader(0);
   const findings: ZipArchiveFinding[] = [];
@@ -321,8 +364,15 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
     const hidden = commentOrTrailing && end === null ? await endRecordBehindComment(reader, size) : null;
     if (end === null && hidden === null && !misplacedZip64(err)) throw err;
-    if (end !== null) {
-      size = end;
+    if (end !== null && end.commentCut) {
+      // The end record and its directory check out, its comment was cut: the archive is read as ending
+      // with the record (its comment length read as 0), and the listing stops truncated after the last member.
+      commentLengthAt = end.eocd + 20;
+      commentCut = true;
+      size = end.eocd + 22;
+      reader = rangeReader(0);
+    } else if (end !== null) {
+      size = end.end;
       findings.push('archive-trailing-data');
     }
     if (hidden !== null) {
@@ -355,7 +405,7 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
       details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
     });
   }
-  return { prefix, size, findings, declared: survey.declared, commentLengthAt };
+  return { prefix, size, findings, declared: survey.declared, commentLengthAt, commentCut };
 }
 
 /** Lists the archive entry by entry, sending a member's bytes when the main thread opens it. */

@@ -309,6 +309,44 @@ describe('zip reader: end records as writers really place them', () => {
   });
 });
 
+describe('zip reader: end records of ZIPs stored in members', () => {
+  // An archive whose comment was cut (its length runs past the end of the file) with a ZIP stored
+  // as a member: the inner ZIP's end record was taken for the archive's, its one member listed and
+  // the archive marked done. unzip and Python's zipfile list the three outer members.
+  it('zip-stored-inner-zip-taken-for-the-archive: the cut comment is the outer record\'s, whose members are listed; it stops truncated', async () => {
+    const inner = Buffer.from(await zipOf([{ name: 'inner.txt', data: Buffer.from('inner data') }]));
+    const outer = Buffer.from(
+      await zipOf([
+        { name: 'o1.txt', data: Buffer.from('outer one') },
+        { name: 'inner.zip', data: inner, compress: false },
+        { name: 'o2.txt', data: Buffer.from('outer two') },
+      ]),
+    );
+    outer.writeUInt16LE(20, outer.length - 2);
+    const cut = Buffer.concat([outer, Buffer.from('a comment, cut')]);
+    const { reader } = await open(cut);
+    const seen: string[] = [];
+    let stop: unknown = null;
+    try {
+      for await (const e of reader.entries()) seen.push(`${e.displayPath} ${(await readAll(await e.open())).length}`);
+    } catch (err) {
+      stop = err;
+    }
+    await reader.close();
+    expect(seen).toEqual(['o1.txt 9', `inner.zip ${inner.length}`, 'o2.txt 9']);
+    expect(isExhibitError(stop) && stop.code === 'corrupt-file' && stop.details).toEqual({ reason: 'truncated' });
+    expect(reader.findings).toEqual([]);
+  });
+
+  // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
+  it('a ZIP stored in a member, bytes appended after the outer archive: the outer archive is read', async () => {
+    const inner = Buffer.from(await zipOf([{ name: 'inner.txt', data: Buffer.from('inner data') }]));
+    const outer = Buffer.from(await zipOf([{ name: 'o1.txt', data: Buffer.from('outer one') }, { name: 'inner.zip', data: inner, compress: false }]));
+    const entries = await list(Buffer.concat([outer, Buffer.from('APPENDED')]));
+    expect(entries.map((e) => e.displayPath)).toEqual(['o1.txt', 'inner.zip']);
+  });
+});
+
 describe('zip reader: an end record that counts fewer entries than its directory holds', () => {
   // The count is 16 bits: writers without ZIP64 record 66,000 entries as 464 (66,000 mod 65,536), and
   // a hostile record can under-declare. unzip and Python's zipfile read the directory to its end;

@@ -90,7 +90,14 @@ class ThreadedZipReader implements ArchiveReader {
     try {
       for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
         if (request.t === 'failed') throw request.error;
-        if (request.t === 'done') return;
+        if (request.t === 'done') {
+          if (this.facts.commentCut) {
+            throw new ExhibitError('corrupt-file', 'zip: the end record\'s comment runs past the end of the file (the archive was cut off after its central directory)', {
+              details: { reason: 'truncated' },
+            });
+          }
+          return;
+        }
         // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
         if (request.t !== 'entry') continue;
         if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
