@@ -152,6 +152,22 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(written).toBeLessThanOrEqual(budget);
   });
 
+  // A GNU sparse member's expansion is a decompression: a 10 KB tar whose member declares a real
+  // size of 1 GiB (one 10-byte segment, the rest a hole) was expanded to 1 GiB, no ratio check applied.
+  it('tar-gnu-sparse-1gib-hole-bypasses-ratio-limit: the member fails limit-exceeded up front, nothing of it written', async () => {
+    const realSize = 1024 * 1024 * 1024;
+    const map = Buffer.from(`2\n0\n10\n${realSize}\n0\n`);
+    const data = Buffer.concat([map, Buffer.alloc(512 - map.length), Buffer.from('AAAAAAAAAA')]);
+    const pax = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'huge.img', 'GNU.sparse.realsize': String(realSize) };
+    const tarball = await tarOf([{ name: './GNUSparseFile.1/huge.img', data, pax }, { name: 'after.txt', data: Buffer.from('after') }]);
+    const { members, written } = await unpackOne('sparse-bomb.tar', tarball);
+    expect(members.map((m) => [m.name, m.stage === 'failed' ? m.failure : 'ok'])).toEqual([
+      ['huge.img', { stage: 'unpack', code: 'limit-exceeded', detail: expect.stringMatching(/declares 1073741824 bytes from 522, beyond 1000:1/) }],
+      ['after.txt', 'ok'],
+    ]);
+    expect(written).toBeLessThan(1024 * 1024);
+  });
+
   it('local header names ../../evil.sh behind an innocent central name: a header-mismatch finding, extracted by the central name', async () => {
     const zip = await zipOf([{ name: 'aaaaaaaaaaaaa', data: Buffer.from('#!/bin/sh\n') }]);
     const patched = Buffer.from(zip);

@@ -217,7 +217,10 @@ function describe(
     extension: name.extension,
     kind,
     declaredSize,
-    compressedSize: null,
+    // A sparse member expands its stored (condensed) bytes up to its real size: the same ratio
+    // checks as a compressed member's (up front and while it is read) keep a 10 KB member that
+    // declares 1 GiB of holes from being written out.
+    compressedSize: sparse ? storedSize : null,
     // tar-stream merges a PAX global header's records only into entries with PAX records of their
     // own; POSIX, GNU tar and Python's tarfile apply its times to every entry after it.
     times: tarTimes(header.pax ?? global ?? {}, header),

@@ -112,7 +112,8 @@ class ThreadedTarReader implements ArchiveReader {
       extension: wire.extension,
       kind: wire.kind,
       declaredSize: wire.declaredSize,
-      compressedSize: null,
+      // Only a GNU sparse member has one (its condensed data): plain data from the thread, still checked.
+      compressedSize: Number.isSafeInteger(wire.compressedSize) && wire.compressedSize! >= 0 ? wire.compressedSize : null,
       times: wire.times,
       flags,
       ...(duplicateOf !== undefined ? { duplicateOf } : {}),
