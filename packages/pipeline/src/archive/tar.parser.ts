@@ -71,6 +71,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   // (tar-stream's own typings omit its extract options.)
   const extractOptions = { filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0];
   const extract = tar.extract(extractOptions);
+  const lastHeader = watchHeaderBlocks(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
   if (input.gzip) {
@@ -91,7 +92,10 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     for (;;) {
       const next = await iterator.next();
       if (next.done) return { findings };
-      const current = describe(next.value as TarEntryStream, index, input, globalPax(extract));
+      const stream = next.value as TarEntryStream;
+      // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
+      const rawMtime = lastHeader.start !== null && lastHeader.start === stream.header.byteOffset - 512 ? lastHeader.mtime : null;
+      const current = describe(stream, index, input, globalPax(extract), rawMtime);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
@@ -129,6 +133,29 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     await iterator.return?.().catch(() => undefined);
     source.destroy();
   }
+}
+
+/**
+ * The raw mtime field of the last 512-byte block tar-stream took as a header,
+ * and where that block starts. tar-stream decodes a negative base-256 number
+ * one short and hands it over as a Date, so -1 arrives as -0, i.e. 0: the
+ * epoch, indistinguishable from a recorded 0. The field itself is exact.
+ */
+function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buffer | null } {
+  const last: { start: number | null; mtime: Buffer | null } = { start: null, mtime: null };
+  const buffer = (extract as { _buffer?: { shifted?: unknown; shift?: unknown } })._buffer;
+  if (!buffer || typeof buffer.shift !== 'function' || typeof buffer.shifted !== 'number') return last;
+  const shift = buffer.shift.bind(buffer) as (size: number) => Buffer | null;
+  buffer.shift = (size: number) => {
+    const start = buffer.shifted as number;
+    const block = shift(size);
+    if (size === 512 && block && block.length === 512) {
+      last.start = start;
+      last.mtime = Buffer.from(block.subarray(136, 148));
+    }
+    return block;
+  };
+  return last;
 }
 
 /** The records of the last PAX global header read so far (tar-stream keeps them, not in its typings). */
@@ -171,6 +198,7 @@ function describe(
   index: number,
   input: TarListInput,
   global: Record<string, string> | null,
+  rawMtime: Buffer | null,
 ): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
   // A GNU sparse member (PAX): its real name and size are in its PAX records, its data is condensed.
@@ -223,7 +251,7 @@ function describe(
     compressedSize: sparse ? storedSize : null,
     // tar-stream merges a PAX global header's records only into entries with PAX records of their
     // own; POSIX, GNU tar and Python's tarfile apply its times to every entry after it.
-    times: tarTimes(header.pax ?? global ?? {}, header),
+    times: tarTimes(header.pax ?? global ?? {}, header, rawMtime),
     flags: [...flags],
     encrypted: false,
   };
@@ -250,11 +278,11 @@ function decodeName(text: string, fromPax: boolean) {
   return decodeRecordedBytes(Buffer.from(text, 'latin1'), 'unknown');
 }
 
-function tarTimes(pax: Record<string, string>, header: TarHeader): ArchiveTimes {
+function tarTimes(pax: Record<string, string>, header: TarHeader, rawMtime: Buffer | null): ArchiveTimes {
   const times: ArchiveTimes = {};
   const modified =
     (pax['mtime'] !== undefined ? decimalSecondsTime(pax['mtime'], 'tar:pax') : undefined) ??
-    (header.mtime ? utcTime(headerMtimeMs(header.mtime), 'tar:header') : undefined);
+    headerMtime(header.mtime, rawMtime);
   if (modified) times.modified = modified;
   const accessed = pax['atime'] !== undefined ? decimalSecondsTime(pax['atime'], 'tar:pax') : undefined;
   if (accessed) times.accessed = accessed;
@@ -265,17 +293,31 @@ function tarTimes(pax: Record<string, string>, header: TarHeader): ArchiveTimes 
 }
 
 /**
- * The header's mtime in milliseconds. A negative time can only be written in
- * base-256 (GNU tar does, for files dated before 1970: octal has no sign),
- * and tar-stream decodes negative base-256 numbers one short: it sums the
- * complemented bytes (~x) and negates that, where the two's complement value
- * is -(~x + 1). So -100 came out as -99, a second late (GNU tar -tv and
- * Python's tarfile read -100).
+ * The header's mtime. A negative time can only be written in base-256 (GNU
+ * tar does, for files dated before 1970: octal has no sign), and tar-stream
+ * decodes negative base-256 numbers one short: it sums the complemented
+ * bytes (~x) and negates that, where the two's complement value is
+ * -(~x + 1). So -100 came out as -99, a second late, and -1 as the epoch (GNU
+ * tar -tv and Python's tarfile read -100 and -1). A negative field is read
+ * from the header's own bytes; when they are not at hand, a value that could
+ * be -1 (the epoch) is given as no time rather than a wrong one.
  */
-function headerMtimeMs(mtime: Date): number {
+function headerMtime(mtime: Date | undefined, raw: Buffer | null) {
+  if (raw !== null && raw.length === 12 && raw[0] === 0xff) {
+    let value = 0n;
+    for (let i = 1; i < 12; i += 1) value = value * 256n + BigInt(raw[i]!);
+    const seconds = value - (1n << 88n);
+    return seconds >= -BigInt(MAX_DATE_SECONDS) ? utcTime(Number(seconds) * 1000, 'tar:header') : undefined;
+  }
+  if (!mtime) return undefined;
   const ms = mtime.getTime();
-  return ms < 0 ? ms - 1000 : ms;
+  if (Number.isNaN(ms)) return undefined;
+  if (raw === null && ms === 0) return undefined;
+  return utcTime(ms < 0 && raw === null ? ms - 1000 : ms, 'tar:header');
 }
+
+/** The furthest a JavaScript Date reaches from the epoch, in seconds. */
+const MAX_DATE_SECONDS = 8.64e12;
 
 interface EntryState {
   ended: boolean;

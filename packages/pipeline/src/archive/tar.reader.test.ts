@@ -295,7 +295,31 @@ describe('tar reader: base-256 numbers', () => {
     const [e] = await read(tarball);
     expect(e!.times.modified).toEqual({ local: '1969-12-31T23:58:20.000', offsetMinutes: 0, utc: '1969-12-31T23:58:20.000Z', source: 'tar:header' });
   });
+
+  // tar-stream gives -1 as -0: the member was dated 1970-01-01T00:00:00Z, where GNU tar -tv and
+  // Python's tarfile read 1969-12-31T23:59:59Z. A PAX header in front (its own header block) and
+  // an entry after it with a real 0 (octal) show the field is read from the entry's own header.
+  it('tar-base256-mtime-minus-one-recorded-as-epoch: -1 is 1969-12-31T23:59:59Z, a recorded 0 stays the epoch', async () => {
+    const tarball = await tarOf([
+      { name: 'pax.txt', data: Buffer.from('p'), pax: { comment: 'x' } },
+      { name: 'zero.txt', data: Buffer.from('z'), mtime: new Date(0) },
+    ]);
+    // Header blocks: the PAX header, pax.txt's own header, zero.txt's.
+    const [, paxEntry] = [...tarHeaderOffsets(tarball)] as [number, number, number];
+    Buffer.alloc(12, 0xff).copy(tarball, paxEntry + 136);
+    fixChecksum(tarball, paxEntry);
+    const entries = await read(tarball);
+    expect(entries.map((e) => [e.displayPath, e.times.modified?.utc])).toEqual([
+      ['pax.txt', '1969-12-31T23:59:59.000Z'],
+      ['zero.txt', '1970-01-01T00:00:00.000Z'],
+    ]);
+  });
 });
+
+/** Where each 512-byte block that carries the ustar magic starts. */
+function* tarHeaderOffsets(tarball: Buffer): Generator<number> {
+  for (let at = 0; at + 512 <= tarball.length; at += 512) if (tarball.toString('latin1', at + 257, at + 262) === 'ustar') yield at;
+}
 
 describe('tar reader: PAX global headers', () => {
   // GNU tar -tv and Python's tarfile show 1970-01-01T00:00:01.5 for every entry after the global header.
