@@ -112,7 +112,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     if (err instanceof ExhibitError) throw err;
     // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
     // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
-    if (/invalid tar header/i.test(errorMessage(err)) && afterEndMarker(extract)) {
+    // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
+    if ((/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract)) {
       findings.push('archive-trailing-data');
       return { findings };
     }
@@ -171,6 +172,11 @@ function globalPax(extract: unknown): Record<string, string> | null {
 function afterEndMarker(extract: unknown): boolean {
   const state = extract as { _header?: unknown; _offset?: unknown };
   return state._header === null && typeof state._offset === 'number' && state._offset > 0;
+}
+
+/** tar-stream waits for no member's data (its count of a member's missing bytes is 0). */
+function noMemberMissingBytes(extract: unknown): boolean {
+  return (extract as { _missing?: unknown })._missing === 0;
 }
 
 /** Counts compressed bytes in and expanded bytes out; a stream far beyond the ratio is a bomb. */

@@ -348,6 +348,23 @@ describe('tar reader: bytes after the end-of-archive marker', () => {
     expect(reader.findings).toEqual(['archive-trailing-data']);
   });
 
+  // Fewer than 512 bytes after the marker (t2.tar: "trailing\n") are no header; tar-stream reports the data ended
+  // early and the archive failed corrupt-file (truncated) though its one member was whole (GNU tar, Python: a.txt).
+  it('tar-short-trailing-data-after-end-marker-fails-truncated: the archive ends at its marker, archive-trailing-data', async () => {
+    const tarball = Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), Buffer.from('trailing\n')]);
+    const { store, ref } = MemoryBlobSource.of('a.tar', tarball);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: Array<[string, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.name, sha(await readAll(await e.open()))]);
+    expect(seen).toEqual([['a.txt', sha('alpha')]]);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+  });
+
+  it('a member cut short with no end marker is still truncated, not trailing data', async () => {
+    const whole = await tarOf([{ name: 'a.txt', data: Buffer.alloc(2000, 0x61) }]);
+    await expect(read(whole.subarray(0, 1000))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+
   it('a bad header right after a member (no end marker in between) still fails the archive corrupt-file', async () => {
     const whole = await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }, { name: 'b.txt', data: Buffer.from('beta') }]);
     const damaged = Buffer.from(whole);
