@@ -190,11 +190,12 @@ describe('where an image ends', () => {
 });
 
 /** Inserts a ZIP64 end record and locator before the end record; `countsUnknown` sets its counts to 0xFFFF (Python's way). */
-function withZip64EndRecords(zip: Buffer, countsUnknown: boolean): Buffer {
+function withZip64EndRecords(zip: Buffer, countsUnknown: boolean, extensible = Buffer.alloc(0)): Buffer {
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  const record = Buffer.alloc(56);
+  const record = Buffer.alloc(56 + extensible.length);
   record.writeUInt32LE(0x06064b50, 0);
-  record.writeBigUInt64LE(44n, 4);
+  record.writeBigUInt64LE(44n + BigInt(extensible.length), 4);
+  extensible.copy(record, 56);
   record.writeUInt16LE(45, 12);
   record.writeUInt16LE(45, 14);
   record.writeBigUInt64LE(BigInt(zip.readUInt16LE(eocd + 10)), 24);
@@ -209,6 +210,19 @@ function withZip64EndRecords(zip: Buffer, countsUnknown: boolean): Buffer {
   if (countsUnknown) end.writeUInt32LE(0xffffffff, 8);
   return Buffer.concat([zip.subarray(0, eocd), record, locator, end]);
 }
+
+describe('a ZIP64 end record that cannot be verified', () => {
+  // A ZIP64 end record with extensible data (its size field past 44) is not where the reader looks
+  // for it; the plain record's offsets were then used and counted its 84 bytes (and the locator's)
+  // as bytes in front of the archive: a ZIP at 0 "started at 84", one behind a 5,000-byte stub at 5084.
+  it('polyglot-zip64-extensible-data-wrong-archive-start: no start is given rather than a wrong one', () => {
+    const zip = storedZipArchive('a.txt', Buffer.from('x'));
+    const withExtensible = withZip64EndRecords(zip, false, Buffer.alloc(8, 0x45));
+    expect(zipDirectoryAtEnd(withExtensible, 0, withExtensible.length)).toMatchObject({ entries: 1, archiveStart: null });
+    const sfx = Buffer.concat([unknownBinary(5000), withExtensible]);
+    expect(zipDirectoryAtEnd(sfx, 0, sfx.length)).toMatchObject({ entries: 1, archiveStart: null });
+  });
+});
 
 describe('the walk to an image end on a crafted file', () => {
   it('stops after MAX_IMAGE_END_STEPS steps instead of holding the thread', () => {

@@ -45,6 +45,9 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
       return { eocdOffset, entries: zip64.entries, archiveStart: start < 0 ? null : start };
     }
     const entries = tail.readUInt16LE(i + 10);
+    // A locator whose ZIP64 record is not where writers put it (extensible data, or elsewhere): the directory
+    // ends at that record, wherever it is, so this record's offsets cannot place the archive.
+    if (zip64LocatorAt(tail, i)) return { eocdOffset, entries, archiveStart: null };
     const cdSize = tail.readUInt32LE(i + 12);
     const cdOffset = tail.readUInt32LE(i + 16);
     const unknown = entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
@@ -59,6 +62,11 @@ const ZIP64_LOCATOR_BYTES = 20;
 const ZIP64_RECORD_SIGNATURE = 0x06064b50;
 /** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
 const ZIP64_RECORD_BYTES = 56;
+
+/** A ZIP64 end-of-central-directory locator right before the end record at `at`. */
+function zip64LocatorAt(tail: Buffer, at: number): boolean {
+  return at >= ZIP64_LOCATOR_BYTES && tail.readUInt32LE(at - ZIP64_LOCATOR_BYTES) === ZIP64_LOCATOR_SIGNATURE;
+}
 
 /**
  * The ZIP64 end record that a locator right before the end record at `at`
