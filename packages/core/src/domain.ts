@@ -202,7 +202,7 @@ export type FileFlag =
   | 'archive-prefix'
   /** Bytes after an archive's end record, or a second archive concatenated to the first. */
   | 'archive-trailing-data'
-  /** A ZIP end record whose comment holds another end record (unzip and Python's zipfile then list nothing); read by the real one. */
+  /** A ZIP end record whose comment holds another end record (unzip and Python's zipfile then list nothing); read by the real one (not when the fake one ends the file consistently: docs/operations.md). */
   | 'end-record-in-comment'
   /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
   | 'overlapping-entries'

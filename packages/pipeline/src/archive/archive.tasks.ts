@@ -30,7 +30,7 @@ export interface ZipFacts {
   /** The archive's length from `prefix` (trailing bytes after its end record cut off). */
   size: number;
   findings: ZipArchiveFinding[];
-  /** Entries the end record declares. */
+  /** Entries the end record declares, or the central headers read when the directory holds more. */
   declared: number;
   /** Where the real end record's comment length lies (read as 0) when its comment hides another end record. */
   commentLengthAt: number | null;

@@ -277,7 +277,9 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReade
   if (shared > 0 || overlapping > 0) {
     overlap = `${shared + overlapping} of ${order.length} entries overlap another (${shared} share a local header, ${overlapping} start inside another's data)`;
   }
-  return { declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
+  // A directory holding more central headers than the end record counts (nextEntry read on and raised
+  // the count): the count of entries it holds, not the wrapped or under-declared one.
+  return { declared: Math.max(declared, Number(zipfile.entryCount)), firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
 }
 
 /**
@@ -620,9 +622,6 @@ function localHeaderDisagreement(central: RawZipEntry, local: LocalHeader): stri
 function zipError(err: unknown, what: string): ExhibitError {
   const message = err instanceof Error ? err.message : String(err);
   if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err, details: { reason: 'encrypted' } });
-  if (/size mismatch for stored file/i.test(message)) {
-    return new ExhibitError('corrupt-file', `${what}: ${message}`, { cause: err, details: { reason: 'header-mismatch' } });
-  }
   if (/multi-disk/i.test(message)) return asArchiveError(err, what, 'unsupported-format');
   return asArchiveError(err, what);
 }

@@ -362,7 +362,17 @@ describe('zip reader: an end record that counts fewer entries than its directory
     expect(entries.map((e) => e.displayPath)).toEqual(['a.txt', 'b.txt', 'c.txt']);
     // Opened after the listing moved past it: a task of its own reads the directory up to it again.
     expect((await readAll(await entries[2]!.open())).toString()).toBe('ccc');
-    expect(reader.declaredEntries).toBe(1);
+    await reader.close();
+  });
+
+  // The stop detail and status said "1 declared" for an archive whose three entries were all listed.
+  it('zip-members-declared-stays-wrapped-count: the declared count is the number of central headers read', async () => {
+    const zip = Buffer.from(await zipOf(['a', 'b', 'c'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(n) }))));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    const { reader } = await open(zip);
+    expect(reader.declaredEntries).toBe(3);
     await reader.close();
   });
 });
