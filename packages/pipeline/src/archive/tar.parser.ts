@@ -94,7 +94,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
       if (next.done) return { findings };
       const stream = next.value as TarEntryStream;
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
-      const rawMtime = lastHeader.start !== null && lastHeader.start === stream.header.byteOffset - 512 ? lastHeader.mtime : null;
+      const rawMtime = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512 ? lastHeader.mtime : null;
       const current = describe(stream, index, input, globalPax(extract), rawMtime);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
@@ -157,6 +157,12 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
     return block;
   };
   return last;
+}
+
+/** Where tar-stream says the entry's data starts (right after its header block; not in its typings), or NaN. */
+function headerDataOffset(stream: TarEntryStream): number {
+  const offset = (stream.header as unknown as { byteOffset?: unknown }).byteOffset;
+  return typeof offset === 'number' ? offset : Number.NaN;
 }
 
 /** The records of the last PAX global header read so far (tar-stream keeps them, not in its typings). */
