@@ -89,7 +89,8 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
  * Any ZIP stored in a member carries an end record of its own, so not every
  * signature in the tail is a candidate: one whose offsets add up exactly
  * (its central directory, or the ZIP64 end record, where the record says) is
- * preferred to one whose offsets count from a later start; and a signature
+ * preferred to one whose offsets count from a later start (unless that one
+ * is a whole second archive after it); and a signature
  * that lies inside the archive of a later end record whose directory checks
  * out (its central directory or its members' data) is that archive's
  * content, never the archive itself.
@@ -111,8 +112,10 @@ async function archiveEndBefore(reader: RangeReader, size: number): Promise<Arch
     const end = eocd + 22 + tail.readUInt16LE(at + 20);
     // Ends the file exactly: yauzl took another signature after it (in its comment), endRecordBehindComment's case.
     if (end === size) continue;
-    const found: ArchiveEnd = { eocd, end: Math.min(end, size), commentCut: end > size };
-    if (directory.exact) return found;
+    const found: ArchiveEnd = { eocd, end: Math.min(end, size), commentCut: end > size, archiveStart: directory.archiveStart };
+    // A later archive that starts after this one ends is a second archive concatenated to it, read as
+    // when no bytes follow (the last one, as unzip does); one that reaches back into it is not trusted.
+    if (directory.exact) return shifted !== null && shifted.archiveStart >= found.end ? shifted : found;
     shifted ??= found;
   }
   return shifted;
@@ -123,6 +126,8 @@ interface ArchiveEnd {
   eocd: number;
   end: number;
   commentCut: boolean;
+  /** Where the archive its offsets describe starts. */
+  archiveStart: number;
 }
 
 /**

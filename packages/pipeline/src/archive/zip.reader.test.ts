@@ -338,6 +338,14 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     expect(reader.findings).toEqual([]);
   });
 
+  // Two concatenated archives read the last one (unzip does too); bytes after them must not change which.
+  it('two concatenated ZIPs with bytes after them: the second is read, as without those bytes', async () => {
+    const first = await zipOf([{ name: 'first.txt', data: Buffer.from('first') }]);
+    const second = await zipOf([{ name: 'second.txt', data: Buffer.from('second') }]);
+    const entries = await list(Buffer.concat([first, second, Buffer.from('APPENDED')]));
+    expect(entries.map((e) => e.displayPath)).toEqual(['second.txt']);
+  });
+
   // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
   it('a ZIP stored in a member, bytes appended after the outer archive: the outer archive is read', async () => {
     const inner = Buffer.from(await zipOf([{ name: 'inner.txt', data: Buffer.from('inner data') }]));
