@@ -102,23 +102,78 @@ async function archiveEndBefore(reader: RangeReader, size: number): Promise<Arch
   // Where the archives of the end records seen so far (from the back) start: a signature at or past it is their content.
   let coveredFrom = Number.POSITIVE_INFINITY;
   let shifted: ArchiveEnd | null = null;
+  let unplaced: ArchiveEnd | null = null;
   for (let at = tail.length - 22; at >= 0; at -= 1) {
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
     const eocd = start + at;
     if (eocd >= coveredFrom) continue;
     const directory = await directoryEndsAt(reader, tail, start, at);
     if (directory === null) continue;
-    coveredFrom = Math.min(coveredFrom, directory.archiveStart);
+    // A ZIP stored in a member of an archive whose own end record is gone (cut inside its central
+    // directory): its offsets count from inside that member's data, so it looks like a shifted archive.
+    if (!directory.exact && directory.archiveStart !== null && directory.archiveStart > 0 && (await insideStoredMember(reader, directory.archiveStart))) continue;
+    // A ZIP64 end record that cannot be placed tells nothing about where its archive starts.
+    if (directory.archiveStart !== null) coveredFrom = Math.min(coveredFrom, directory.archiveStart);
     const end = eocd + 22 + tail.readUInt16LE(at + 20);
     // Ends the file exactly: yauzl took another signature after it (in its comment), endRecordBehindComment's case.
     if (end === size) continue;
-    const found: ArchiveEnd = { eocd, end: Math.min(end, size), commentCut: end > size, archiveStart: directory.archiveStart };
+    const found: ArchiveEnd = { eocd, end: Math.min(end, size), commentCut: end > size, archiveStart: directory.archiveStart ?? 0 };
+    if (directory.archiveStart === null) {
+      // Taken only when no other end record checks out.
+      unplaced ??= found;
+      continue;
+    }
     // A later archive that starts after this one ends is a second archive concatenated to it, read as
     // when no bytes follow (the last one, as unzip does); one that reaches back into it is not trusted.
     if (directory.exact) return shifted !== null && shifted.archiveStart >= found.end ? shifted : found;
     shifted ??= found;
   }
-  return shifted;
+  return shifted ?? unplaced;
+}
+
+/** Local headers walked from the first one when checking whether an archive starts inside a member's data. */
+const MAX_LOCAL_HEADERS_WALKED = 65_536;
+/** How far from the start of the file the first local header is looked for (a self-extractor's stub lies in front). */
+const MAX_FIRST_LOCAL_HEADER_SCAN = 16 * 1024 * 1024;
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const DATA_DESCRIPTOR_SIGNATURE = 0x08074b50;
+const GP_DATA_DESCRIPTOR = 0x0008;
+
+/**
+ * Whether `archiveStart` lies inside the data of a member of an archive in
+ * front of it: its local headers are walked from the first one in the file
+ * (each header's compressed size leads to the next), and the walk stops at
+ * anything else (its central directory, a ZIP64 size, a size left for a data
+ * descriptor), at the bound, or once past `archiveStart`. Info-ZIP stores
+ * .zip members uncompressed, so a cut archive's last member can be a whole
+ * ZIP whose end record is the last one in the file.
+ */
+async function insideStoredMember(reader: RangeReader, archiveStart: number): Promise<boolean> {
+  const scan = Math.min(archiveStart, MAX_FIRST_LOCAL_HEADER_SCAN);
+  let at = -1;
+  const chunkBytes = 64 * 1024;
+  for (let from = 0; from < scan && at < 0; from += chunkBytes) {
+    const chunk = await reader.readBytes(from, Math.min(chunkBytes + 3, scan + 3 - from));
+    const found = chunk.indexOf(LOCAL_HEADER_SIGNATURE_BYTES);
+    if (found >= 0 && from + found < scan) at = from + found;
+  }
+  if (at < 0) return false;
+  for (let walked = 0; walked < MAX_LOCAL_HEADERS_WALKED && at < archiveStart; walked += 1) {
+    const header = await reader.readBytes(at, LOCAL_HEADER_FIXED_BYTES);
+    if (header.length < LOCAL_HEADER_FIXED_BYTES || header.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) return false;
+    const flags = header.readUInt16LE(6);
+    const compressedSize = header.readUInt32LE(18);
+    if (compressedSize === 0xffffffff || (compressedSize === 0 && (flags & GP_DATA_DESCRIPTOR) !== 0)) return false;
+    const dataStart = at + LOCAL_HEADER_FIXED_BYTES + header.readUInt16LE(26) + header.readUInt16LE(28);
+    const dataEnd = dataStart + compressedSize;
+    if (archiveStart >= dataStart && archiveStart < dataEnd) return true;
+    at = dataEnd;
+    if ((flags & GP_DATA_DESCRIPTOR) !== 0) {
+      const descriptor = await reader.readBytes(at, 4);
+      at += descriptor.length === 4 && descriptor.readUInt32LE(0) === DATA_DESCRIPTOR_SIGNATURE ? 16 : 12;
+    }
+  }
+  return false;
 }
 
 /** An end record found before the end of the file: where it is, where its comment ends, and whether that comment was cut. */
@@ -137,10 +192,10 @@ interface ArchiveEnd {
  * from a later start (bytes put in front, not accounted for), so it is
  * checked by what lies there: a central header, or, for an empty directory,
  * nothing at its recorded offset. `exact` when the recorded offsets add up
- * as they are; `archiveStart` is where the archive then starts (0 when it
+ * as they are; `archiveStart` is where the archive then starts (null when it
  * cannot be told, for ZIP64 end records elsewhere than writers put them).
  */
-async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number): Promise<{ exact: boolean; archiveStart: number } | null> {
+async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number): Promise<{ exact: boolean; archiveStart: number | null } | null> {
   const cdSize = tail.readUInt32LE(at + 12);
   const cdOffset = tail.readUInt32LE(at + 16);
   const eocd = start + at;
@@ -153,10 +208,11 @@ async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number,
       if (there.length === 4 && there.readUInt32LE(0) === ZIP64_RECORD_SIGNATURE) return { exact: true, archiveStart: 0 };
     }
     const placed = record >= 0 && (await reader.readBytes(record, 4)).readUInt32LE(0) === ZIP64_RECORD_SIGNATURE;
-    const archiveStart = placed ? BigInt(record) - recorded : 0n;
-    return { exact: false, archiveStart: archiveStart > 0n ? Number(archiveStart) : 0 };
+    const archiveStart = placed ? BigInt(record) - recorded : -1n;
+    return { exact: false, archiveStart: archiveStart >= 0n ? Number(archiveStart) : null };
   }
-  if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return { exact: false, archiveStart: 0 };
+  // 0xFFFFFFFF says the value is in a ZIP64 end record; without its locator there is none, and nothing checks out.
+  if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return null;
   const cdStart = eocd - cdSize;
   if (cdSize === 0) return cdStart === cdOffset ? { exact: true, archiveStart: 0 } : null;
   if (cdStart < cdOffset) return null;
@@ -186,6 +242,7 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
 
 const EOCD_SIGNATURE = 0x06054b50;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const LOCAL_HEADER_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
 const ZIP64_LOCATOR_BYTES = 20;

@@ -355,6 +355,72 @@ describe('zip reader: end records of ZIPs stored in members', () => {
   });
 });
 
+describe('zip reader: end records that must not be taken for the archive\'s', () => {
+  // Info-ZIP stores .zip members uncompressed. Cut inside the outer central directory, the last end
+  // record in the file was the stored inner ZIP's, its offsets counting from inside the member's data:
+  // the inner a.txt was listed as the archive's only member, with no stop. unzip and Python's zipfile
+  // list it too (warning of bytes in front); the outer archive is cut, so it fails as it did before.
+  it('zip-cut-in-directory-stored-inner-zip-read-as-the-archive: fails corrupt-file, the inner member is not listed', async () => {
+    const inner = Buffer.from(await zipOf([{ name: 'a.txt', data: Buffer.from('hello') }]));
+    const outer = Buffer.from(await zipOf([{ name: 'o1.txt', data: Buffer.from('outer one') }, { name: 'inner.zip', data: inner, compress: false }]));
+    const directory = outer.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), outer.lastIndexOf(Buffer.from('inner.zip')) - 100);
+    const cut = outer.subarray(0, directory + 40);
+    const seen: string[] = [];
+    let failure: unknown = null;
+    try {
+      for (const e of await list(cut)) seen.push(e.displayPath);
+    } catch (err) {
+      failure = err;
+    }
+    expect(seen).toEqual([]);
+    expect(isExhibitError(failure) && failure.code).toBe('corrupt-file');
+  });
+
+  // Bytes after a valid archive: an end record whose directory offset and size are 0xFFFFFFFF (ZIP64
+  // values) with no ZIP64 locator, and a comment length past the end of the file. It was taken as an
+  // archive starting at 0, which hid the real end record before it: nothing listed, then truncated.
+  it('zip-trailing-ffff-end-record-hides-the-archive (z7b): the real end record is read, archive-trailing-data', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const fake = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.from([0xff, 0x00])]);
+    const { reader } = await open(Buffer.concat([zip, fake, Buffer.from('junk')]));
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push(`${e.displayPath} ${(await readAll(await e.open())).toString()}`);
+    expect(out).toEqual(['a.txt a']);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+    await reader.close();
+  });
+
+  // A ZIP64 locator in the appended bytes whose ZIP64 end record is neither where it says nor right
+  // before it: the record cannot be placed, so it tells nothing about where an archive starts and
+  // must not hide the real end record before it.
+  it('zip-trailing-unplaceable-zip64-end-record-hides-the-archive: the real end record is read, archive-trailing-data', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(1n, 8);
+    locator.writeUInt32LE(1, 16);
+    const fake = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.alloc(2)]);
+    const { reader } = await open(Buffer.concat([zip, Buffer.alloc(64, 0x20), locator, fake, Buffer.from('junk')]));
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push(e.displayPath);
+    expect(out).toEqual(['a.txt']);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+    await reader.close();
+  });
+
+  // The same fake record with a comment length of 0 (z7): the real archive is read.
+  it('zip-trailing-ffff-end-record (z7): the real end record is read, archive-trailing-data', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const fake = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.alloc(2)]);
+    const { reader } = await open(Buffer.concat([zip, fake, Buffer.from('junk')]));
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push(e.displayPath);
+    expect(out).toEqual(['a.txt']);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+    await reader.close();
+  });
+});
+
 describe('zip reader: an end record that counts fewer entries than its directory holds', () => {
   // The count is 16 bits: writers without ZIP64 record 66,000 entries as 464 (66,000 mod 65,536), and
   // a hostile record can under-declare. unzip and Python's zipfile read the directory to its end;
