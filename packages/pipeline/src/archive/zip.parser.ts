@@ -315,6 +315,7 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReade
   const starts: number[] = [];
   const ends: number[] = [];
   const declared = Number(zipfile.entryCount);
+  let reachedEnd = false;
   for (let i = 0; i <= maxEntries; i += 1) {
     let raw: RawZipEntry | null;
     try {
@@ -322,7 +323,10 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReade
     } catch {
       break;
     }
-    if (raw === null) break;
+    if (raw === null) {
+      reachedEnd = true;
+      break;
+    }
     starts.push(raw.relativeOffsetOfLocalHeader);
     ends.push(raw.relativeOffsetOfLocalHeader + LOCAL_HEADER_FIXED_BYTES + raw.compressedSize);
   }
@@ -340,8 +344,10 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReade
     overlap = `${shared + overlapping} of ${order.length} entries overlap another (${shared} share a local header, ${overlapping} start inside another's data)`;
   }
   // A directory holding more central headers than the end record counts (nextEntry read on and raised
-  // the count): the count of entries it holds, not the wrapped or under-declared one.
-  return { declared: Math.max(declared, Number(zipfile.entryCount)), firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
+  // the count): the count of entries it holds, not the wrapped or under-declared one. Only when the
+  // survey read it to its end: stopped at maxEntries (or where it breaks off), the raised count is
+  // just how far it got.
+  return { declared: reachedEnd ? Math.max(declared, Number(zipfile.entryCount)) : declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
 }
 
 /**

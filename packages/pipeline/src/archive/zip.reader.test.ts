@@ -355,6 +355,24 @@ describe('zip reader: end records of ZIPs stored in members', () => {
   });
 });
 
+describe('zip reader: declared count when the survey stops at its cap', () => {
+  // An end record counting 1 of 5 central headers, opened with maxEntries 2: the survey stops at its
+  // cap (maxEntries + 1 headers) and reported that as the declared count, a number nothing declares.
+  it('zip-members-declared-is-the-survey-cap: the end record\'s count when the directory was not read to its end', async () => {
+    const zip = Buffer.from(await zipOf(['a', 'b', 'c', 'd', 'e'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(n) }))));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    const { store, ref } = MemoryBlobSource.of('a.zip', zip);
+    const capped = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, maxEntries: 2 });
+    expect(capped.declaredEntries).toBe(1);
+    await capped.close();
+    const whole = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, maxEntries: 5 });
+    expect(whole.declaredEntries).toBe(5);
+    await whole.close();
+  });
+});
+
 describe('zip reader: end records that must not be taken for the archive\'s', () => {
   // Info-ZIP stores .zip members uncompressed. Cut inside the outer central directory, the last end
   // record in the file was the stored inner ZIP's, its offsets counting from inside the member's data:
