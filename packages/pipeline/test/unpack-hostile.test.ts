@@ -154,7 +154,7 @@ describe('hostile archives (Azurite + PGlite)', () => {
 
   // A GNU sparse member's expansion is a decompression: a 10 KB tar whose member declares a real
   // size of 1 GiB (one 10-byte segment, the rest a hole) was expanded to 1 GiB, no ratio check applied.
-  it('tar-gnu-sparse-1gib-hole-bypasses-ratio-limit: the member fails limit-exceeded up front, nothing of it written', async () => {
+  it('tar-gnu-sparse-1gib-hole-bypasses-ratio-limit: the member fails limit-exceeded (maxSparseHoleBytes) before any of it is written', async () => {
     const realSize = 1024 * 1024 * 1024;
     const map = Buffer.from(`2\n0\n10\n${realSize}\n0\n`);
     const data = Buffer.concat([map, Buffer.alloc(512 - map.length), Buffer.from('AAAAAAAAAA')]);
@@ -162,10 +162,24 @@ describe('hostile archives (Azurite + PGlite)', () => {
     const tarball = await tarOf([{ name: './GNUSparseFile.1/huge.img', data, pax }, { name: 'after.txt', data: Buffer.from('after') }]);
     const { members, written } = await unpackOne('sparse-bomb.tar', tarball);
     expect(members.map((m) => [m.name, m.stage === 'failed' ? m.failure : 'ok'])).toEqual([
-      ['huge.img', { stage: 'unpack', code: 'limit-exceeded', detail: expect.stringMatching(/declares 1073741824 bytes from 522, beyond 1000:1/) }],
+      ['huge.img', { stage: 'unpack', code: 'limit-exceeded', detail: expect.stringMatching(/declares 1073741814 bytes of holes .*more than maxSparseHoleBytes/) }],
       ['after.txt', 'ok'],
     ]);
     expect(written).toBeLessThan(1024 * 1024);
+  });
+
+  // `tar --format=posix -S` of a lastlog for UID 100000: 29,200,292 bytes from 4,516 stored, one
+  // 292-byte record at the end. The ratio check took the holes for a decompression bomb and refused
+  // the member limit-exceeded; GNU tar extracts it. Its data is stored as it is, its holes are 28 MB.
+  it('tar-sparse-lastlog-refused-by-ratio-limit: the member is extracted at its real size', async () => {
+    const realSize = 29_200_292;
+    const record = Buffer.alloc(292, 0x41);
+    const map = Buffer.from(`1\n${realSize - 292}\n292\n`);
+    const data = Buffer.concat([map, Buffer.alloc(512 - map.length), record]);
+    const pax = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'var/log/lastlog', 'GNU.sparse.realsize': String(realSize) };
+    const tarball = await tarOf([{ name: './GNUSparseFile.1/lastlog', data, pax }]);
+    const { members } = await unpackOne('lastlog.tar', tarball);
+    expect(members.map((m) => [m.name, m.stage, m.size])).toEqual([['lastlog', 'pending', realSize]]);
   });
 
   it('local header names ../../evil.sh behind an innocent central name: a header-mismatch finding, extracted by the central name', async () => {

@@ -22,7 +22,7 @@ export interface ArchiveEntry {
   kind: EntryKind;
   /** Uncompressed size the archive declares; flowing bytes are counted separately. */
   declaredSize: number | null;
-  /** Stored size the archive declares (ZIP; a GNU sparse TAR member's condensed data), for the ratio checks. */
+  /** Stored size the archive declares (ZIP only). */
   compressedSize: number | null;
   times: ArchiveTimes;
   flags: FileFlag[];

@@ -61,6 +61,8 @@ export interface TarListInput {
   maxEntryNameBytes: number;
   maxCompressionRatio: number;
   compressionRatioMinBytes: number;
+  /** Holes one GNU sparse member may expand to (LIMITS.maxSparseHoleBytes). */
+  maxSparseHoleBytes: number;
 }
 
 /** What a 'tar-list' task found about the archive itself, known only once it was read to its end. */

@@ -71,9 +71,11 @@ const corrupt = (label: string, why: string) => new ExhibitError('corrupt-file',
  * member's stored data): data segments where the map puts them, zeros
  * between and after them up to the real size. A map that is out of order,
  * reaches past the real size or does not account for every stored byte is
- * 'corrupt-file'; so is data that ends early.
+ * 'corrupt-file'; so is data that ends early. Holes (the real size less the
+ * map's data) beyond `maxHoleBytes` fail 'limit-exceeded' as soon as the map
+ * is known, before any byte is given out.
  */
-export function expandSparse(condensed: Readable, sparse: SparseMember, label: string): Readable {
+export function expandSparse(condensed: Readable, sparse: SparseMember, label: string, maxHoleBytes: number): Readable {
   if (sparse.realSize === null) return failed(condensed, corrupt(label, 'its real size is not recorded'));
   if (sparse.version !== '1.0' && sparse.map === null) {
     return failed(
@@ -131,6 +133,10 @@ export function expandSparse(condensed: Readable, sparse: SparseMember, label: s
         pending = chunk.subarray(n);
         padding -= n;
       }
+    }
+    const holes = realSize - map.reduce((sum, [, length]) => sum + length, 0);
+    if (holes > maxHoleBytes) {
+      throw new ExhibitError('limit-exceeded', `${label}: GNU sparse member declares ${holes} bytes of holes (real size ${realSize}), more than maxSparseHoleBytes (${maxHoleBytes})`);
     }
     let position = 0;
     for (const [offset, length] of map) {

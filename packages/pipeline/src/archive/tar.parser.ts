@@ -257,10 +257,9 @@ function describe(
     extension: name.extension,
     kind,
     declaredSize,
-    // A sparse member expands its stored (condensed) bytes up to its real size: the same ratio
-    // checks as a compressed member's (up front and while it is read) keep a 10 KB member that
-    // declares 1 GiB of holes from being written out.
-    compressedSize: sparse ? storedSize : null,
+    // A sparse member's data segments are stored as they are: no compression ratio to check. What it
+    // expands is its holes, bounded by maxSparseHoleBytes (expandSparse, before any byte is written).
+    compressedSize: null,
     // tar-stream merges a PAX global header's records only into entries with PAX records of their
     // own; POSIX, GNU tar and Python's tarfile apply its times to every entry after it.
     times: tarTimes(header.pax ?? global ?? {}, header, rawMtime),
@@ -272,7 +271,7 @@ function describe(
   }
   const open = () => {
     member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
-    return sparse ? expandSparse(member, sparse, `tar entry ${index}`) : member;
+    return sparse ? expandSparse(member, sparse, `tar entry ${index}`, input.maxSparseHoleBytes) : member;
   };
   const skipRest = async () => {
     // tar-stream never attaches data to a directory entry, so its stream would never end.

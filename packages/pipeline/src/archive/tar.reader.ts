@@ -18,6 +18,8 @@ export interface TarReaderOptions {
   maxCompressionRatio: number;
   /** ...once more than this many bytes have been expanded. */
   compressionRatioMinBytes: number;
+  /** Holes one GNU sparse member may expand to (LIMITS.maxSparseHoleBytes by default). */
+  maxSparseHoleBytes?: number;
   abortSignal?: AbortSignal;
   /** Step budget of the parser thread (LIMITS.archiveParseStepMs by default; tests shrink it). */
   archiveParseStepMs?: number;
@@ -66,6 +68,7 @@ class ThreadedTarReader implements ArchiveReader {
       maxEntryNameBytes: this.options.maxEntryNameBytes,
       maxCompressionRatio: this.options.maxCompressionRatio,
       compressionRatioMinBytes: this.options.compressionRatioMinBytes,
+      maxSparseHoleBytes: this.options.maxSparseHoleBytes ?? LIMITS.maxSparseHoleBytes,
     };
     const session = new ArchiveThreadSession(this.options.pool ?? archivePool(), 'tar-list', input, {
       label: `${this.format} reader`,
@@ -112,8 +115,7 @@ class ThreadedTarReader implements ArchiveReader {
       extension: wire.extension,
       kind: wire.kind,
       declaredSize: wire.declaredSize,
-      // Only a GNU sparse member has one (its condensed data): plain data from the thread, still checked.
-      compressedSize: Number.isSafeInteger(wire.compressedSize) && wire.compressedSize! >= 0 ? wire.compressedSize : null,
+      compressedSize: null,
       times: wire.times,
       flags,
       ...(duplicateOf !== undefined ? { duplicateOf } : {}),
