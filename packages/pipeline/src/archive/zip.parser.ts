@@ -111,7 +111,7 @@ async function archiveEndBefore(reader: RangeReader, size: number): Promise<Arch
     if (directory === null) continue;
     // A ZIP stored in a member of an archive whose own end record is gone (cut inside its central
     // directory): its offsets count from inside that member's data, so it looks like a shifted archive.
-    if (!directory.exact && directory.archiveStart !== null && directory.archiveStart > 0 && (await insideStoredMember(reader, directory.archiveStart))) continue;
+    if (!directory.exact && directory.archiveStart !== null && directory.archiveStart > 0 && (await insideStoredMember(reader, directory.archiveStart, eocd))) continue;
     // A ZIP64 end record that cannot be placed tells nothing about where its archive starts.
     if (directory.archiveStart !== null) coveredFrom = Math.min(coveredFrom, directory.archiveStart);
     const end = eocd + 22 + tail.readUInt16LE(at + 20);
@@ -140,15 +140,16 @@ const DATA_DESCRIPTOR_SIGNATURE = 0x08074b50;
 const GP_DATA_DESCRIPTOR = 0x0008;
 
 /**
- * Whether `archiveStart` lies inside the data of a member of an archive in
- * front of it: its local headers are walked from the first one in the file
+ * Whether `archiveStart`, and the end record at `eocd`, lie inside the data of
+ * a stored (method 0) member of an archive in front of them: its local
+ * headers are walked from the first one in the file
  * (each header's compressed size leads to the next), and the walk stops at
  * anything else (its central directory, a ZIP64 size, a size left for a data
  * descriptor), at the bound, or once past `archiveStart`. Info-ZIP stores
  * .zip members uncompressed, so a cut archive's last member can be a whole
  * ZIP whose end record is the last one in the file.
  */
-async function insideStoredMember(reader: RangeReader, archiveStart: number): Promise<boolean> {
+async function insideStoredMember(reader: RangeReader, archiveStart: number, eocd: number): Promise<boolean> {
   const scan = Math.min(archiveStart, MAX_FIRST_LOCAL_HEADER_SCAN);
   let at = -1;
   const chunkBytes = 64 * 1024;
@@ -166,7 +167,7 @@ async function insideStoredMember(reader: RangeReader, archiveStart: number): Pr
     if (compressedSize === 0xffffffff || (compressedSize === 0 && (flags & GP_DATA_DESCRIPTOR) !== 0)) return false;
     const dataStart = at + LOCAL_HEADER_FIXED_BYTES + header.readUInt16LE(26) + header.readUInt16LE(28);
     const dataEnd = dataStart + compressedSize;
-    if (archiveStart >= dataStart && archiveStart < dataEnd) return true;
+    if (archiveStart >= dataStart && archiveStart < dataEnd) return header.readUInt16LE(8) === 0 && eocd + 22 <= dataEnd;
     at = dataEnd;
     if ((flags & GP_DATA_DESCRIPTOR) !== 0) {
       const descriptor = await reader.readBytes(at, 4);
