@@ -38,7 +38,7 @@ export interface ZipFacts {
   commentCut: boolean;
 }
 
-/** 'zip-list'': lists the archive found by 'zip-open'. */
+/** 'zip-list': lists the archive found by 'zip-open'. */
 export interface ZipListInput {
   prefix: number;
   size: number;
