@@ -86,140 +86,96 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
  * find the archive's end record and read the archive as ending there; the
  * rest is a finding, a cut comment a truncated archive.
  *
- * Any ZIP stored in a member carries an end record of its own, so not every
- * signature in the tail is a candidate: one whose offsets add up exactly
- * (its central directory, or the ZIP64 end record, where the record says) is
- * preferred to one whose offsets count from a later start (unless that one
- * is a whole second archive after it); and a signature
- * that lies inside the archive of a later end record whose directory checks
- * out (its central directory or its members' data) is that archive's
- * content, never the archive itself.
+ * Only an EXACT end record is taken: its central directory (or, with ZIP64
+ * end records, the ZIP64 record where its locator says, and the directory
+ * that ends there) ends right where the record starts, offsets counted from
+ * the start of the file. Any ZIP stored in a member carries an end record of
+ * its own whose offsets count from inside that member's data, so it is never
+ * exact; an end record whose offsets count from a later start (bytes in front
+ * and bytes after) is not taken either, and the archive fails as unreadable
+ * rather than be read from a signature that may be a member's content.
  */
 async function archiveEndBefore(reader: RangeReader, size: number): Promise<ArchiveEnd | null> {
   const window = Math.min(size, 1024 * 1024);
   const start = size - window;
   const tail = await reader.readBytes(start, window);
-  // Where the archives of the end records seen so far (from the back) start: a signature at or past it is their content.
-  let coveredFrom = Number.POSITIVE_INFINITY;
-  let shifted: ArchiveEnd | null = null;
-  let unplaced: ArchiveEnd | null = null;
+  const budget = { reads: MAX_END_RECORD_READS };
   for (let at = tail.length - 22; at >= 0; at -= 1) {
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
-    const eocd = start + at;
-    if (eocd >= coveredFrom) continue;
-    const directory = await directoryEndsAt(reader, tail, start, at);
-    if (directory === null) continue;
-    // A ZIP stored in a member of an archive whose own end record is gone (cut inside its central
-    // directory): its offsets count from inside that member's data, so it looks like a shifted archive.
-    if (!directory.exact && directory.archiveStart !== null && directory.archiveStart > 0 && (await insideStoredMember(reader, directory.archiveStart, eocd))) continue;
-    // A ZIP64 end record that cannot be placed tells nothing about where its archive starts.
-    if (directory.archiveStart !== null) coveredFrom = Math.min(coveredFrom, directory.archiveStart);
-    const end = eocd + 22 + tail.readUInt16LE(at + 20);
+    const end = start + at + 22 + tail.readUInt16LE(at + 20);
     // Ends the file exactly: yauzl took another signature after it (in its comment), endRecordBehindComment's case.
     if (end === size) continue;
-    const found: ArchiveEnd = { eocd, end: Math.min(end, size), commentCut: end > size, archiveStart: directory.archiveStart ?? 0 };
-    if (directory.archiveStart === null) {
-      // Taken only when no other end record checks out.
-      unplaced ??= found;
+    if (!(await directoryEndsAt(reader, tail, start, at, budget))) {
+      // Every candidate costs at most one read outside the tail; a tail of fakes ends the scan, not the parser thread's time.
+      if (budget.reads <= 0) return null;
       continue;
     }
-    // A later archive that starts after this one ends is a second archive concatenated to it, read as
-    // when no bytes follow (the last one, as unzip does); one that reaches back into it is not trusted.
-    if (directory.exact) return shifted !== null && shifted.archiveStart >= found.end ? shifted : found;
-    shifted ??= found;
+    return { eocd: start + at, end: Math.min(end, size), commentCut: end > size };
   }
-  return shifted ?? unplaced;
+  return null;
 }
-
-/** Local headers walked from the first one when checking whether an archive starts inside a member's data. */
-const MAX_LOCAL_HEADERS_WALKED = 65_536;
-/** How far from the start of the file the first local header is looked for (a self-extractor's stub lies in front). */
-const MAX_FIRST_LOCAL_HEADER_SCAN = 16 * 1024 * 1024;
-const LOCAL_HEADER_SIGNATURE = 0x04034b50;
-const DATA_DESCRIPTOR_SIGNATURE = 0x08074b50;
-const GP_DATA_DESCRIPTOR = 0x0008;
 
 /**
- * Whether `archiveStart`, and the end record at `eocd`, lie inside the data of
- * a stored (method 0) member of an archive in front of them: its local
- * headers are walked from the first one in the file
- * (each header's compressed size leads to the next), and the walk stops at
- * anything else (its central directory, a ZIP64 size, a size left for a data
- * descriptor), at the bound, or once past `archiveStart`. Info-ZIP stores
- * .zip members uncompressed, so a cut archive's last member can be a whole
- * ZIP whose end record is the last one in the file.
+ * Reads outside the tail one scan for an end record may make (a central
+ * directory, or a ZIP64 record, that starts before the 1 MiB tail); a hostile
+ * tail can hold some 25,000 end record signatures whose offsets add up.
  */
-async function insideStoredMember(reader: RangeReader, archiveStart: number, eocd: number): Promise<boolean> {
-  const scan = Math.min(archiveStart, MAX_FIRST_LOCAL_HEADER_SCAN);
-  let at = -1;
-  const chunkBytes = 64 * 1024;
-  for (let from = 0; from < scan && at < 0; from += chunkBytes) {
-    const chunk = await reader.readBytes(from, Math.min(chunkBytes + 3, scan + 3 - from));
-    const found = chunk.indexOf(LOCAL_HEADER_SIGNATURE_BYTES);
-    if (found >= 0 && from + found < scan) at = from + found;
-  }
-  if (at < 0) return false;
-  for (let walked = 0; walked < MAX_LOCAL_HEADERS_WALKED && at < archiveStart; walked += 1) {
-    const header = await reader.readBytes(at, LOCAL_HEADER_FIXED_BYTES);
-    if (header.length < LOCAL_HEADER_FIXED_BYTES || header.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) return false;
-    const flags = header.readUInt16LE(6);
-    const compressedSize = header.readUInt32LE(18);
-    if (compressedSize === 0xffffffff || (compressedSize === 0 && (flags & GP_DATA_DESCRIPTOR) !== 0)) return false;
-    const dataStart = at + LOCAL_HEADER_FIXED_BYTES + header.readUInt16LE(26) + header.readUInt16LE(28);
-    const dataEnd = dataStart + compressedSize;
-    if (archiveStart >= dataStart && archiveStart < dataEnd) return header.readUInt16LE(8) === 0 && eocd + 22 <= dataEnd;
-    at = dataEnd;
-    if ((flags & GP_DATA_DESCRIPTOR) !== 0) {
-      const descriptor = await reader.readBytes(at, 4);
-      at += descriptor.length === 4 && descriptor.readUInt32LE(0) === DATA_DESCRIPTOR_SIGNATURE ? 16 : 12;
-    }
-  }
-  return false;
-}
+const MAX_END_RECORD_READS = 64;
+/** A ZIP64 end record with extensible data larger than this is not looked for (writers write 56 bytes). */
+const MAX_ZIP64_RECORD_BYTES = 64 * 1024;
 
 /** An end record found before the end of the file: where it is, where its comment ends, and whether that comment was cut. */
 interface ArchiveEnd {
   eocd: number;
   end: number;
   commentCut: boolean;
-  /** Where the archive its offsets describe starts. */
-  archiveStart: number;
 }
 
 /**
- * Whether the central directory of the end record at `at` (in `tail`, which
- * starts at `start`) ends right where the record (or, for ZIP64, the ZIP64
- * end record) starts; null when it does not. Its recorded offset may count
- * from a later start (bytes put in front, not accounted for), so it is
- * checked by what lies there: a central header, or, for an empty directory,
- * nothing at its recorded offset. `exact` when the recorded offsets add up
- * as they are; `archiveStart` is where the archive then starts (null when it
- * cannot be told, for ZIP64 end records elsewhere than writers put them).
+ * Whether the end record at `at` (in `tail`, which starts at `start`) is
+ * exact: its central directory ends right where the record starts, or, with
+ * a ZIP64 locator before it, the ZIP64 end record lies where the locator
+ * says, ends at the locator, and its directory ends where it starts. A
+ * non-empty directory must start with a central header. Offsets are taken as
+ * recorded: one that counts from a later start is not exact. Bytes outside
+ * the tail are read only while `budget` lasts.
  */
-async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number): Promise<{ exact: boolean; archiveStart: number | null } | null> {
-  const cdSize = tail.readUInt32LE(at + 12);
-  const cdOffset = tail.readUInt32LE(at + 16);
+async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number, budget: { reads: number }): Promise<boolean> {
   const eocd = start + at;
+  const bytesAt = async (offset: number, length: number): Promise<Buffer | null> => {
+    if (offset >= start && offset + length <= start + tail.length) return tail.subarray(offset - start, offset - start + length);
+    if (budget.reads <= 0) return null;
+    budget.reads -= 1;
+    const bytes = await reader.readBytes(offset, length);
+    return bytes.length === length ? bytes : null;
+  };
+  let cdSize: number;
+  let cdOffset: number;
+  let directoryEnd: number;
   if (zip64LocatorBefore(tail, at)) {
-    const locator = at - ZIP64_LOCATOR_BYTES;
-    const recorded = tail.readBigUInt64LE(locator + 8);
-    const record = eocd - ZIP64_LOCATOR_BYTES - ZIP64_RECORD_BYTES;
-    if (recorded < BigInt(eocd)) {
-      const there = await reader.readBytes(Number(recorded), 4);
-      if (there.length === 4 && there.readUInt32LE(0) === ZIP64_RECORD_SIGNATURE) return { exact: true, archiveStart: 0 };
-    }
-    const placed = record >= 0 && (await reader.readBytes(record, 4)).readUInt32LE(0) === ZIP64_RECORD_SIGNATURE;
-    const archiveStart = placed ? BigInt(record) - recorded : -1n;
-    return { exact: false, archiveStart: archiveStart >= 0n ? Number(archiveStart) : null };
+    const locator = eocd - ZIP64_LOCATOR_BYTES;
+    const recorded = tail.readBigUInt64LE(at - ZIP64_LOCATOR_BYTES + 8);
+    if (recorded + BigInt(ZIP64_RECORD_BYTES) > BigInt(locator) || BigInt(locator) - recorded > BigInt(MAX_ZIP64_RECORD_BYTES)) return false;
+    const record = Number(recorded);
+    const fields = await bytesAt(record, ZIP64_RECORD_BYTES);
+    if (fields === null || fields.readUInt32LE(0) !== ZIP64_RECORD_SIGNATURE || fields.readBigUInt64LE(4) + 12n !== BigInt(locator - record)) return false;
+    const size64 = fields.readBigUInt64LE(40);
+    const offset64 = fields.readBigUInt64LE(48);
+    if (offset64 + size64 !== recorded) return false;
+    cdSize = Number(size64);
+    cdOffset = Number(offset64);
+    directoryEnd = record;
+  } else {
+    cdSize = tail.readUInt32LE(at + 12);
+    cdOffset = tail.readUInt32LE(at + 16);
+    // 0xFFFFFFFF says the value is in a ZIP64 end record; without its locator there is none, and nothing checks out.
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return false;
+    if (cdOffset + cdSize !== eocd) return false;
+    directoryEnd = eocd;
   }
-  // 0xFFFFFFFF says the value is in a ZIP64 end record; without its locator there is none, and nothing checks out.
-  if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return null;
-  const cdStart = eocd - cdSize;
-  if (cdSize === 0) return cdStart === cdOffset ? { exact: true, archiveStart: 0 } : null;
-  if (cdStart < cdOffset) return null;
-  const signature = cdStart >= start ? tail.readUInt32LE(cdStart - start) : (await reader.readBytes(cdStart, 4)).readUInt32LE(0);
-  if (signature !== CENTRAL_HEADER_SIGNATURE) return null;
-  return { exact: cdStart === cdOffset, archiveStart: cdStart - cdOffset };
+  if (cdSize === 0) return cdOffset === directoryEnd;
+  const signature = await bytesAt(cdOffset, 4);
+  return signature !== null && signature.readUInt32LE(0) === CENTRAL_HEADER_SIGNATURE;
 }
 
 /**
@@ -233,17 +189,17 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
   const window = Math.min(size, 22 + 0xffff);
   const start = size - window;
   const tail = await reader.readBytes(start, window);
+  const budget = { reads: MAX_END_RECORD_READS };
   for (let at = tail.length - 22; at >= 0; at -= 1) {
     if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
     if (tail.subarray(at + 22).indexOf(EOCD_SIGNATURE_BYTES) < 0) continue;
-    if ((await directoryEndsAt(reader, tail, start, at)) !== null) return start + at;
+    if (await directoryEndsAt(reader, tail, start, at, budget)) return start + at;
   }
   return null;
 }
 
 const EOCD_SIGNATURE = 0x06054b50;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const LOCAL_HEADER_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
 const ZIP64_LOCATOR_BYTES = 20;

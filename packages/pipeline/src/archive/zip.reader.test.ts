@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -303,9 +304,11 @@ describe('zip reader: end records as writers really place them', () => {
 
   // A self-extractor (offsets not adjusted for its stub) with an Authenticode signature appended
   // after the archive: unzip and Python's zipfile read both; the end record was not found.
-  it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record', async () => {
+  // The end record's offsets count from after the stub, so it is not exact: taking such a record is
+  // what read a stored inner ZIP for the archive (zip-cut-streamed-stored-inner-zip-read-as-the-archive).
+  it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record fail corrupt-file', async () => {
     const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), await zipOf(members), Buffer.from('SIGNATURE BYTES AFTER THE ARCHIVE')]);
-    expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-trailing-data', 'archive-prefix'] });
+    await expect(contents(zip)).rejects.toMatchObject({ code: 'corrupt-file' });
   });
 });
 
@@ -338,12 +341,13 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     expect(reader.findings).toEqual([]);
   });
 
-  // Two concatenated archives read the last one (unzip does too); bytes after them must not change which.
-  it('two concatenated ZIPs with bytes after them: the second is read, as without those bytes', async () => {
+  // With bytes after them, the second archive's end record counts from its own start, so it is not
+  // exact and is not taken; the first one's is, and that archive is read, the rest trailing data.
+  it('two concatenated ZIPs with bytes after them: the first, whose end record is exact, is read', async () => {
     const first = await zipOf([{ name: 'first.txt', data: Buffer.from('first') }]);
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('second') }]);
     const entries = await list(Buffer.concat([first, second, Buffer.from('APPENDED')]));
-    expect(entries.map((e) => e.displayPath)).toEqual(['second.txt']);
+    expect(entries.map((e) => e.displayPath)).toEqual(['first.txt']);
   });
 
   // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
@@ -436,6 +440,76 @@ describe('zip reader: end records that must not be taken for the archive\'s', ()
     expect(out).toEqual(['a.txt']);
     expect(reader.findings).toEqual(['archive-trailing-data']);
     await reader.close();
+  });
+});
+
+// Python's zipfile writing to a pipe, as Info-ZIP does streaming: every member has a data descriptor and
+// zeros for its sizes in the local header; inner.zip (a whole ZIP) is stored.
+const STREAMED_OUTER_WITH_STORED_INNER_ZIP = `
+import io, sys, zipfile
+class Pipe(io.RawIOBase):
+    def __init__(self): self.data = bytearray()
+    def writable(self): return True
+    def write(self, b): self.data += b; return len(b)
+inner = io.BytesIO()
+with zipfile.ZipFile(inner, 'w') as z: z.writestr('inner.txt', b'inner data')
+pipe = Pipe()
+with zipfile.ZipFile(pipe, 'w') as z:
+    z.writestr('o1.txt', b'outer one', compress_type=zipfile.ZIP_DEFLATED)
+    z.writestr('inner.zip', inner.getvalue(), compress_type=zipfile.ZIP_STORED)
+sys.stdout.buffer.write(bytes(pipe.data))
+`;
+
+async function listOrFailure(zip: Buffer): Promise<{ seen: string[]; failure: unknown }> {
+  const seen: string[] = [];
+  let failure: unknown = null;
+  try {
+    for (const e of await list(zip)) seen.push(e.displayPath);
+  } catch (err) {
+    failure = err;
+  }
+  return { seen, failure };
+}
+
+describe('zip reader: only an exact end record is taken before the end of the file', () => {
+  // Cut inside the outer central directory (or inside its end record), the last end record in the file
+  // was the stored inner ZIP's, its offsets counting from inside inner.zip's data: inner.txt was listed
+  // as the archive's only member. The local headers could not be walked to see that (zero sizes, data
+  // descriptors). The outer archive is cut, so it fails corrupt-file, as before end records whose
+  // offsets count from a later start were taken.
+  it('zip-cut-streamed-stored-inner-zip-read-as-the-archive: fails corrupt-file, no inner member is listed', async () => {
+    const whole = execFileSync('python3', ['-c', STREAMED_OUTER_WITH_STORED_INNER_ZIP]);
+    expect(whole.readUInt16LE(6) & 0x0008).toBe(0x0008);
+    const outerEnd = whole.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const outerDirectory = whole.readUInt32LE(outerEnd + 16);
+    for (const cut of [outerDirectory + 60, outerEnd + 10]) {
+      const { seen, failure } = await listOrFailure(whole.subarray(0, cut));
+      expect(seen).toEqual([]);
+      expect(isExhibitError(failure) && failure.code).toBe('corrupt-file');
+    }
+  });
+
+  // A tail of end record signatures, each after a central header signature: each was checked by walking
+  // the local headers from the start of the file (17 MiB of zeros looked through for the first one), and
+  // 40,000 of them held a parser thread for over a minute. Non-exact ones are refused by their offsets
+  // alone; exact ones whose directory lies outside the tail cost one read each, a bounded number.
+  it('zip-many-end-record-candidates-slow-open: 20,000 end record candidates after 17 MiB fail corrupt-file', async () => {
+    const nonExact = Buffer.concat([Buffer.from('PK\x01\x02', 'latin1'), Buffer.from('PK\x05\x06', 'latin1'), Buffer.alloc(8), Buffer.from([4, 0, 0, 0, 1, 0, 0, 0, 0, 0])]);
+    const front = 17 * 1024 * 1024;
+    const candidates: Buffer[] = [];
+    for (let i = 0; i < 20_000; i += 1) candidates.push(nonExact);
+    const { failure } = await listOrFailure(Buffer.concat([Buffer.alloc(front), ...candidates, Buffer.from('junk')]));
+    expect(isExhibitError(failure) && failure.code).toBe('corrupt-file');
+    // Offsets that add up (directory at 0, as large as everything before the record), nothing there.
+    const exact: Buffer[] = [];
+    for (let i = 0; i < 20_000; i += 1) {
+      const record = Buffer.alloc(22);
+      record.writeUInt32LE(0x06054b50, 0);
+      record.writeUInt32LE(front + i * 22, 12);
+      exact.push(record);
+    }
+    const again = await listOrFailure(Buffer.concat([Buffer.alloc(front), ...exact, Buffer.from('junk')]));
+    expect(isExhibitError(again.failure) && again.failure.code).toBe('corrupt-file');
   });
 });
 
