@@ -171,7 +171,7 @@ describe('the built Functions bundle', () => {
           else resolve(m);
         });
       });
-      expect(await done).toEqual({ op: 'done', id: 1, value: { prefix: 0, size: zip.length, findings: [], declared: 0 } });
+      expect(await done).toEqual({ op: 'done', id: 1, value: { prefix: 0, size: zip.length, findings: [], declared: 0, commentLengthAt: null, commentCut: false } });
     } finally {
       await worker.terminate();
     }

@@ -202,6 +202,8 @@ export type FileFlag =
   | 'archive-prefix'
   /** Bytes after an archive's end record, or a second archive concatenated to the first. */
   | 'archive-trailing-data'
+  /** A ZIP end record whose comment holds another end record (unzip and Python's zipfile then list nothing); read by the real one (not when the fake one ends the file consistently: docs/operations.md). */
+  | 'end-record-in-comment'
   /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
   | 'overlapping-entries'
   /** A file-system entry that is deleted (its directory entry, MFT record or inode is free); never mixed up with allocated files. */
@@ -226,7 +228,7 @@ export type ArchiveStopReason =
   | 'corrupt'
   /** ZIP entries share or overlap their bytes; none of the archive is extracted. */
   | 'overlapping-entries'
-  /** A local header disagrees with the central directory, or a stored member's sizes disagree. */
+  /** Kept for archives recorded before a stored ZIP member whose sizes disagree failed alone (zip.parser.ts); no reader stops with it now. */
   | 'header-mismatch'
   /** The whole archive (or its directory) is encrypted, e.g. PKWARE strong encryption. */
   | 'encrypted'

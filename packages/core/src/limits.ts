@@ -43,6 +43,14 @@ export const LIMITS = {
   maxMemberBytes: 64 * 1024 ** 3,
   /** Expanded/compressed ratio of one member beyond which it is treated as a bomb. */
   maxCompressionRatio: 1000,
+  /**
+   * Bytes of holes (zeros not stored) one GNU sparse TAR member may expand to. Its data segments are
+   * stored as they are, so the compression ratio says nothing about it (a lastlog for UID 100,000 is
+   * 29 MB from 4.5 KB stored); its holes are what it expands. Past this the member fails
+   * limit-exceeded before any of it is written, as a 1 GiB hole in a 10 KB tar does: the smallest
+   * evidence budget (minBudgetWrittenBytes), so one member cannot spend a small item's whole budget.
+   */
+  maxSparseHoleBytes: 256 * 1024 ** 2,
   /** Ratio only applies above this expanded size, so tiny highly compressible files pass. */
   compressionRatioMinBytes: 1024 * 1024,
   /** Archives inside archives: the top-level evidence is depth 0. */

@@ -225,7 +225,10 @@ async function unpackWith(
     if (reader.findings && reader.findings.length > 0) await deps.index.addFlags(parent.fileId, [...reader.findings]);
     if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
     if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
+    const findingsBefore = reader.findings?.length ?? 0;
     await run.unpack(reader, options.budgetSignal);
+    // A TAR's trailing data is known only once it was read to its end.
+    if (reader.findings && reader.findings.length > findingsBefore) await deps.index.addFlags(parent.fileId, reader.findings.slice(findingsBefore));
     if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, options.budgetSignal);
   } finally {
     await reader.close();

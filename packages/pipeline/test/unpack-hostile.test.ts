@@ -152,6 +152,36 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(written).toBeLessThanOrEqual(budget);
   });
 
+  // A GNU sparse member's expansion is a decompression: a 10 KB tar whose member declares a real
+  // size of 1 GiB (one 10-byte segment, the rest a hole) was expanded to 1 GiB, no ratio check applied.
+  it('tar-gnu-sparse-1gib-hole-bypasses-ratio-limit: the member fails limit-exceeded (maxSparseHoleBytes) before any of it is written', async () => {
+    const realSize = 1024 * 1024 * 1024;
+    const map = Buffer.from(`2\n0\n10\n${realSize}\n0\n`);
+    const data = Buffer.concat([map, Buffer.alloc(512 - map.length), Buffer.from('AAAAAAAAAA')]);
+    const pax = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'huge.img', 'GNU.sparse.realsize': String(realSize) };
+    const tarball = await tarOf([{ name: './GNUSparseFile.1/huge.img', data, pax }, { name: 'after.txt', data: Buffer.from('after') }]);
+    const { members, written } = await unpackOne('sparse-bomb.tar', tarball);
+    expect(members.map((m) => [m.name, m.stage === 'failed' ? m.failure : 'ok'])).toEqual([
+      ['huge.img', { stage: 'unpack', code: 'limit-exceeded', detail: expect.stringMatching(/declares 1073741814 bytes of holes .*more than maxSparseHoleBytes/) }],
+      ['after.txt', 'ok'],
+    ]);
+    expect(written).toBeLessThan(1024 * 1024);
+  });
+
+  // `tar --format=posix -S` of a lastlog for UID 100000: 29,200,292 bytes from 4,516 stored, one
+  // 292-byte record at the end. The ratio check took the holes for a decompression bomb and refused
+  // the member limit-exceeded; GNU tar extracts it. Its data is stored as it is, its holes are 28 MB.
+  it('tar-sparse-lastlog-refused-by-ratio-limit: the member is extracted at its real size', async () => {
+    const realSize = 29_200_292;
+    const record = Buffer.alloc(292, 0x41);
+    const map = Buffer.from(`1\n${realSize - 292}\n292\n`);
+    const data = Buffer.concat([map, Buffer.alloc(512 - map.length), record]);
+    const pax = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'var/log/lastlog', 'GNU.sparse.realsize': String(realSize) };
+    const tarball = await tarOf([{ name: './GNUSparseFile.1/lastlog', data, pax }]);
+    const { members } = await unpackOne('lastlog.tar', tarball);
+    expect(members.map((m) => [m.name, m.stage, m.size])).toEqual([['lastlog', 'pending', realSize]]);
+  });
+
   it('local header names ../../evil.sh behind an innocent central name: a header-mismatch finding, extracted by the central name', async () => {
     const zip = await zipOf([{ name: 'aaaaaaaaaaaaa', data: Buffer.from('#!/bin/sh\n') }]);
     const patched = Buffer.from(zip);
@@ -164,19 +194,24 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(written).toBeLessThanOrEqual(10);
   });
 
-  it('stored member whose sizes disagree: header-mismatch stop, members before it kept, the rest not extracted', async () => {
+  it('zip-stored-size-mismatch-stops-whole-archive: a stored member whose sizes disagree fails alone, the members after it are extracted', async () => {
     const zip = await zipOf([
       { name: 'a.txt', data: Buffer.from('aaaa'), compress: false },
       { name: 'b.txt', data: Buffer.from('bbbb'), compress: false },
       { name: 'c.txt', data: Buffer.from('cccc'), compress: false },
     ]);
     const out = Buffer.from(zip);
-    out.writeUInt32LE(99, centralHeaders(out)[1]!.offset + 20);
+    // The uncompressed size (a compressed size of 99 would reach into c.txt's bytes: overlapping-entries).
+    out.writeUInt32LE(99, centralHeaders(out)[1]!.offset + 24);
     const { outcome, stop, members } = await unpackOne('stored-sizes.zip', out);
-    expect(outcome.status).toBe('failed');
-    expect(stop?.archive).toEqual({ reason: 'header-mismatch', membersRecorded: 1, membersDeclared: 3 });
-    expect(stop?.detail).toMatch(/2 of 3 declared not extracted/);
-    expect(members.map((m) => m.name)).toEqual(['a.txt']);
+    // Info-ZIP and Python's zipfile both read past it; yauzl's own check used to end the central directory there.
+    expect(outcome.status).toBe('done');
+    expect(stop).toBeUndefined();
+    expect(members.map((m) => [m.name, m.stage === 'failed' ? m.failure : 'ok'])).toEqual([
+      ['a.txt', 'ok'],
+      ['b.txt', { stage: 'unpack', code: 'corrupt-file', detail: expect.stringMatching(/4 bytes where 99 are declared/) }],
+      ['c.txt', 'ok'],
+    ]);
   });
 
   it('data appended after the end record: unpacked, archive-trailing-data finding', async () => {
@@ -186,6 +221,18 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(stop).toBeUndefined();
     expect(parent.flags).toContain('archive-trailing-data');
     expect(members.map((m) => m.name)).toEqual(['a.txt']);
+  });
+
+  it('tar-trailing-data-after-end-marker-fails-archive: every member kept, the archive done with archive-trailing-data', async () => {
+    const tarball = Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }]), Buffer.from('JUNK AFTER THE END MARKER '.repeat(40))]);
+    const { outcome, parent, members, stop } = await unpackOne('trailing.tar', tarball);
+    expect(outcome.status).toBe('done');
+    expect(stop).toBeUndefined();
+    expect(parent.flags).toContain('archive-trailing-data');
+    expect(members.map((m) => [m.name, m.stage === 'failed' ? m.failure?.code : 'ok'])).toEqual([
+      ['a.txt', 'ok'],
+      ['b.txt', 'ok'],
+    ]);
   });
 
   it('end record claiming more entries than the directory holds: corrupt stop with the declared count', async () => {

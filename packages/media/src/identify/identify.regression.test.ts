@@ -202,6 +202,57 @@ describe('where an image ends', () => {
     const followed = Buffer.concat([zip, Buffer.from('more')]);
     expect(zipDirectoryAtEnd(followed, 0, followed.length)).toBeNull();
   });
+
+  // Info-ZIP writing to a pipe and Python past 65,535 entries put ZIP64 end records before the
+  // plain one. With real values in the plain record, the 76 bytes of those records were counted
+  // as bytes in front of the archive ("it starts at byte 76" for a ZIP at 0); with 0xFFFF counts,
+  // a self-extractor was not placed at all, so not identified as a ZIP nor unpacked.
+  it('polyglot-zip64-end-records-counted-as-prefix: a ZIP with ZIP64 end records is placed where it starts', async () => {
+    const zip = storedZipArchive('a.txt', Buffer.from('x'));
+    for (const countsUnknown of [false, true]) {
+      const withZip64 = withZip64EndRecords(zip, countsUnknown);
+      expect(zipDirectoryAtEnd(withZip64, 0, withZip64.length)).toMatchObject({ entries: 1, archiveStart: 0 });
+      const stub = unknownBinary(5000);
+      const sfx = Buffer.concat([stub, withZip64]);
+      expect(zipDirectoryAtEnd(sfx, 0, sfx.length)).toMatchObject({ entries: 1, archiveStart: 5000 });
+      expect(await new FileTypeIdentifier().identify(new BufferSource(sfx, 'setup.bin'))).toMatchObject({ mime: 'application/zip', detectedExt: 'zip' });
+    }
+  });
+});
+
+/** Inserts a ZIP64 end record and locator before the end record; `countsUnknown` sets its counts to 0xFFFF (Python's way). */
+function withZip64EndRecords(zip: Buffer, countsUnknown: boolean, extensible = Buffer.alloc(0)): Buffer {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const record = Buffer.alloc(56 + extensible.length);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n + BigInt(extensible.length), 4);
+  extensible.copy(record, 56);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(zip.readUInt16LE(eocd + 10)), 24);
+  record.writeBigUInt64LE(BigInt(zip.readUInt16LE(eocd + 10)), 32);
+  record.writeBigUInt64LE(BigInt(zip.readUInt32LE(eocd + 12)), 40);
+  record.writeBigUInt64LE(BigInt(zip.readUInt32LE(eocd + 16)), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(eocd), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.from(zip.subarray(eocd));
+  if (countsUnknown) end.writeUInt32LE(0xffffffff, 8);
+  return Buffer.concat([zip.subarray(0, eocd), record, locator, end]);
+}
+
+describe('a ZIP64 end record that cannot be verified', () => {
+  // A ZIP64 end record with extensible data (its size field past 44) is not where the reader looks
+  // for it; the plain record's offsets were then used and counted its 84 bytes (and the locator's)
+  // as bytes in front of the archive: a ZIP at 0 "started at 84", one behind a 5,000-byte stub at 5084.
+  it('polyglot-zip64-extensible-data-wrong-archive-start: no start is given rather than a wrong one', () => {
+    const zip = storedZipArchive('a.txt', Buffer.from('x'));
+    const withExtensible = withZip64EndRecords(zip, false, Buffer.alloc(8, 0x45));
+    expect(zipDirectoryAtEnd(withExtensible, 0, withExtensible.length)).toMatchObject({ entries: 1, archiveStart: null });
+    const sfx = Buffer.concat([unknownBinary(5000), withExtensible]);
+    expect(zipDirectoryAtEnd(sfx, 0, sfx.length)).toMatchObject({ entries: 1, archiveStart: null });
+  });
 });
 
 describe('the walk to an image end on a crafted file', () => {

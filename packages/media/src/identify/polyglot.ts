@@ -35,15 +35,55 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
     if (tail.readUInt32LE(i) !== EOCD_SIGNATURE) continue;
     const commentLength = tail.readUInt16LE(i + 20);
     if (i + EOCD_BYTES + commentLength !== tail.length) continue;
+    const eocdOffset = tailOffset + i;
+    // ZIP64 end records before this one: writers add them whenever a count or size might not fit
+    // (Info-ZIP writing to a pipe, Python past 65,535 entries), with real values here or with
+    // 0xFFFF/0xFFFFFFFF. The central directory then ends at the ZIP64 record, not at this one.
+    const zip64 = zip64EndRecord(tail, i);
+    if (zip64) {
+      const start = tailOffset + zip64.at - zip64.recordedOffset;
+      return { eocdOffset, entries: zip64.entries, archiveStart: start < 0 ? null : start };
+    }
     const entries = tail.readUInt16LE(i + 10);
+    // A locator whose ZIP64 record is not where writers put it (extensible data, or elsewhere): the directory
+    // ends at that record, wherever it is, so this record's offsets cannot place the archive.
+    if (zip64LocatorAt(tail, i)) return { eocdOffset, entries, archiveStart: null };
     const cdSize = tail.readUInt32LE(i + 12);
     const cdOffset = tail.readUInt32LE(i + 16);
-    const eocdOffset = tailOffset + i;
-    const zip64 = entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
+    const unknown = entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
     const start = eocdOffset - cdSize - cdOffset;
-    return { eocdOffset, entries, archiveStart: zip64 || start < 0 ? null : start };
+    return { eocdOffset, entries, archiveStart: unknown || start < 0 ? null : start };
   }
   return null;
+}
+
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const ZIP64_LOCATOR_BYTES = 20;
+const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+/** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
+const ZIP64_RECORD_BYTES = 56;
+
+/** A ZIP64 end-of-central-directory locator right before the end record at `at`. */
+function zip64LocatorAt(tail: Buffer, at: number): boolean {
+  return at >= ZIP64_LOCATOR_BYTES && tail.readUInt32LE(at - ZIP64_LOCATOR_BYTES) === ZIP64_LOCATOR_SIGNATURE;
+}
+
+/**
+ * The ZIP64 end record that a locator right before the end record at `at`
+ * points to, when it lies just before the locator: where it is in `tail`,
+ * the offset the locator records for it (they differ by the bytes in front of
+ * the archive) and the entry count. Null when there is no locator, or the
+ * record is not where a writer puts it (the caller then cannot place the archive).
+ */
+function zip64EndRecord(tail: Buffer, at: number): { at: number; recordedOffset: number; entries: number } | null {
+  const locator = at - ZIP64_LOCATOR_BYTES;
+  const record = locator - ZIP64_RECORD_BYTES;
+  if (locator < 0 || tail.readUInt32LE(locator) !== ZIP64_LOCATOR_SIGNATURE) return null;
+  if (record < 0 || tail.readUInt32LE(record) !== ZIP64_RECORD_SIGNATURE || tail.readBigUInt64LE(record + 4) !== 44n) return null;
+  const recordedOffset = Number(tail.readBigUInt64LE(locator + 8));
+  const entries = Number(tail.readBigUInt64LE(record + 32));
+  if (!Number.isSafeInteger(recordedOffset) || !Number.isSafeInteger(entries)) return null;
+  return { at: record, recordedOffset, entries };
 }
 
 /** Types whose own format is a ZIP (an archive at the end is what they are). */

@@ -56,9 +56,9 @@ export interface ArchiveReader {
    */
   entries(options?: { abortSignal?: AbortSignal }): AsyncIterable<ArchiveEntry>;
   close(): Promise<void>;
-  /** Findings about the archive itself (ZIP: bytes before its first member or after its end record). */
+  /** Findings about the archive itself (ZIP: bytes before its first member or after its end record, known on opening; TAR: bytes after its end-of-archive marker, known once entries() has ended). */
   readonly findings?: readonly FileFlag[];
-  /** Entries the archive declares before any is read (a ZIP's end record); absent when it does not say. */
+  /** Entries the archive declares before any is read (a ZIP's end record, or the central headers its directory holds when they are more); absent when it does not say. */
   readonly declaredEntries?: number;
 }
 

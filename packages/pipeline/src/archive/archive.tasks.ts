@@ -14,7 +14,7 @@ export const ARCHIVE_READ_BYTES = 1024 * 1024;
 export const ARCHIVE_CHUNK_BYTES = 1024 * 1024;
 
 /** Findings about a ZIP as a whole, known once it is open. */
-export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data';
+export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data' | 'end-record-in-comment';
 
 /** 'zip-open': the archive's bytes (the span's, when it lies inside a larger blob). */
 export interface ZipOpenInput {
@@ -30,14 +30,19 @@ export interface ZipFacts {
   /** The archive's length from `prefix` (trailing bytes after its end record cut off). */
   size: number;
   findings: ZipArchiveFinding[];
-  /** Entries the end record declares. */
+  /** Entries the end record declares, or the central headers read when the directory holds more. */
   declared: number;
+  /** Where the real end record's comment length lies (read as 0) when its comment hides another end record. */
+  commentLengthAt: number | null;
+  /** The end record's comment runs past the end of the file: every member is listed, then the archive stops truncated. */
+  commentCut: boolean;
 }
 
 /** 'zip-list': lists the archive found by 'zip-open'. */
 export interface ZipListInput {
   prefix: number;
   size: number;
+  commentLengthAt: number | null;
   maxEntryNameBytes: number;
 }
 
@@ -45,6 +50,7 @@ export interface ZipListInput {
 export interface ZipMemberInput {
   prefix: number;
   size: number;
+  commentLengthAt: number | null;
   /** The entry's position in the central directory. */
   index: number;
 }
@@ -55,6 +61,13 @@ export interface TarListInput {
   maxEntryNameBytes: number;
   maxCompressionRatio: number;
   compressionRatioMinBytes: number;
+  /** Holes one GNU sparse member may expand to (LIMITS.maxSparseHoleBytes). */
+  maxSparseHoleBytes: number;
+}
+
+/** What a 'tar-list' task found about the archive itself, known only once it was read to its end. */
+export interface TarListResult {
+  findings: Array<'archive-trailing-data'>;
 }
 
 /** An archive entry as described in the thread; duplicates and `open` are the main thread's. */

@@ -53,6 +53,8 @@ export interface OpenArchiveOptions {
     maxEntryNameBytes: number;
     maxCompressionRatio: number;
     compressionRatioMinBytes: number;
+    /** Holes one GNU sparse TAR member may expand to (LIMITS by default). */
+    maxSparseHoleBytes?: number;
     maxArchiveEntries?: number;
     /** Disk-image parser thread budgets (LIMITS by default). */
     diskOpenTimeoutMs?: number;
@@ -129,6 +131,7 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
         gzip: format === 'tar.gz',
         maxCompressionRatio: options.limits.maxCompressionRatio,
         compressionRatioMinBytes: options.limits.compressionRatioMinBytes,
+        ...(options.limits.maxSparseHoleBytes !== undefined ? { maxSparseHoleBytes: options.limits.maxSparseHoleBytes } : {}),
         ...common,
       });
     case null:

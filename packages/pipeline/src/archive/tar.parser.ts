@@ -5,7 +5,8 @@ import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type Fil
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
-import type { TarListInput, WireArchiveEntry } from './archive.tasks.js';
+import { expandSparse, sparseMemberOf } from './gnu-sparse.js';
+import type { TarListInput, TarListResult, WireArchiveEntry } from './archive.tasks.js';
 import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
 import { sendMemberData } from './member-data.sender.js';
 import { ThreadLink } from './thread-link.js';
@@ -53,7 +54,8 @@ const KIND_BY_TYPE: Record<string, EntryKind> = {
 };
 
 /** Lists the archive front to back, sending a member's bytes when the main thread opens it. */
-async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
+async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListResult> {
+  const findings: TarListResult['findings'] = [];
   const format = input.gzip ? 'tar.gz' : 'tar';
   // The archive's bytes, asked for only when tar-stream (or gunzip) wants more.
   const source = new Readable({
@@ -69,6 +71,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
   // (tar-stream's own typings omit its extract options.)
   const extractOptions = { filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0];
   const extract = tar.extract(extractOptions);
+  const lastHeader = watchHeaderBlocks(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
   if (input.gzip) {
@@ -88,15 +91,18 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
   try {
     for (;;) {
       const next = await iterator.next();
-      if (next.done) return;
-      const current = describe(next.value as TarEntryStream, index, input);
+      if (next.done) return { findings };
+      const stream = next.value as TarEntryStream;
+      // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
+      const rawMtime = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512 ? lastHeader.mtime : null;
+      const current = describe(stream, index, input, globalPax(extract), rawMtime);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
-      if (answer.op === 'end') return;
+      if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
         const opened = await link.ask({ t: 'opened' });
-        if (opened.op === 'end') return;
+        if (opened.op === 'end') return { findings };
         // Made only now, read at once: a member already over (or failed) must have its reader before its error is emitted.
-        if (opened.op === 'more' && !(await sendMemberData(link, current.open(), `tar entry ${index}`))) return;
+        if (opened.op === 'more' && !(await sendMemberData(link, current.open(), `tar entry ${index}`))) return { findings };
       }
       index += 1;
       // Before the next header can be parsed, this entry's data must be gone.
@@ -104,6 +110,13 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
     }
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
+    // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
+    // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
+    // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
+    if ((/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract)) {
+      findings.push('archive-trailing-data');
+      return { findings };
+    }
     // tar-stream's word for a size that is negative, base-256 negative or not a number.
     if (/^invalid header$/i.test(errorMessage(err))) {
       throw new ExhibitError('corrupt-file', `${format}: entry ${index} declares an impossible size (negative or unreadable); the rest of the archive cannot be located`, {
@@ -121,6 +134,55 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<void> {
     await iterator.return?.().catch(() => undefined);
     source.destroy();
   }
+}
+
+/**
+ * The raw mtime field of the last 512-byte block tar-stream took as a header,
+ * and where that block starts. tar-stream decodes a negative base-256 number
+ * one short and hands it over as a Date, so -1 arrives as -0, i.e. 0: the
+ * epoch, indistinguishable from a recorded 0. The field itself is exact.
+ */
+function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buffer | null } {
+  const last: { start: number | null; mtime: Buffer | null } = { start: null, mtime: null };
+  const buffer = (extract as { _buffer?: { shifted?: unknown; shift?: unknown } })._buffer;
+  if (!buffer || typeof buffer.shift !== 'function' || typeof buffer.shifted !== 'number') return last;
+  const shift = buffer.shift.bind(buffer) as (size: number) => Buffer | null;
+  buffer.shift = (size: number) => {
+    const start = buffer.shifted as number;
+    const block = shift(size);
+    if (size === 512 && block && block.length === 512) {
+      last.start = start;
+      last.mtime = Buffer.from(block.subarray(136, 148));
+    }
+    return block;
+  };
+  return last;
+}
+
+/** Where tar-stream says the entry's data starts (right after its header block; not in its typings), or NaN. */
+function headerDataOffset(stream: TarEntryStream): number {
+  const offset = (stream.header as unknown as { byteOffset?: unknown }).byteOffset;
+  return typeof offset === 'number' ? offset : Number.NaN;
+}
+
+/** The records of the last PAX global header read so far (tar-stream keeps them, not in its typings). */
+function globalPax(extract: unknown): Record<string, string> | null {
+  const global = (extract as { _paxGlobal?: unknown })._paxGlobal;
+  return global && typeof global === 'object' ? (global as Record<string, string>) : null;
+}
+
+/**
+ * The header that failed follows a zero block read in header position (tar-stream's
+ * last decoded header is null only then; before the first header its offset is 0).
+ */
+function afterEndMarker(extract: unknown): boolean {
+  const state = extract as { _header?: unknown; _offset?: unknown };
+  return state._header === null && typeof state._offset === 'number' && state._offset > 0;
+}
+
+/** tar-stream waits for no member's data (its count of a member's missing bytes is 0). */
+function noMemberMissingBytes(extract: unknown): boolean {
+  return (extract as { _missing?: unknown })._missing === 0;
 }
 
 /** Counts compressed bytes in and expanded bytes out; a stream far beyond the ratio is a bomb. */
@@ -143,18 +205,30 @@ function ratioGuard(compressedSource: Readable, options: TarListInput): Transfor
   });
 }
 
-function describe(stream: TarEntryStream, index: number, input: TarListInput): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
+function describe(
+  stream: TarEntryStream,
+  index: number,
+  input: TarListInput,
+  global: Record<string, string> | null,
+  rawMtime: Buffer | null,
+): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
-  const decoded = decodeName(header.name, header.pax?.['path'] !== undefined);
+  // A GNU sparse member (PAX): its real name and size are in its PAX records, its data is condensed.
+  const sparse = header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null;
+  const decoded = sparse?.name !== undefined ? decodeName(sparse.name, true) : decodeName(header.name, header.pax?.['path'] !== undefined);
   const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
-  const kind = (header.type && KIND_BY_TYPE[header.type]) || 'other';
+  // tar-stream turns an old (v7) header's trailing slash into a directory typeflag only after it chose the
+  // type from the flag, so it says 'file'; GNU tar lists these as directories.
+  const v7Directory = header.type === 'file' && header.name.endsWith('/') && !header.size && !sparse;
+  const kind = v7Directory ? 'directory' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
   if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
     // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
     throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {
       details: { reason: 'corrupt' },
     });
   }
-  const declaredSize = typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null;
+  const storedSize = typeof header.size === 'number' && Number.isFinite(header.size) ? header.size : null;
+  const declaredSize = sparse ? sparse.realSize : storedSize;
   const flags = new Set<FileFlag>(name.flags);
   if (kind === 'symlink' || kind === 'hardlink') flags.add('link');
   if (kind === 'device') flags.add('device');
@@ -183,8 +257,12 @@ function describe(stream: TarEntryStream, index: number, input: TarListInput): {
     extension: name.extension,
     kind,
     declaredSize,
+    // A sparse member's data segments are stored as they are: no compression ratio to check. What it
+    // expands is its holes, bounded by maxSparseHoleBytes (expandSparse, before any byte is written).
     compressedSize: null,
-    times: tarTimes(header),
+    // tar-stream merges a PAX global header's records only into entries with PAX records of their
+    // own; POSIX, GNU tar and Python's tarfile apply its times to every entry after it.
+    times: tarTimes(header.pax ?? global ?? {}, header, rawMtime),
     flags: [...flags],
     encrypted: false,
   };
@@ -192,8 +270,8 @@ function describe(stream: TarEntryStream, index: number, input: TarListInput): {
     entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined).text;
   }
   const open = () => {
-    member = memberStream(stream, index, state, declaredSize, header.pax?.['size'] !== undefined);
-    return member;
+    member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
+    return sparse ? expandSparse(member, sparse, `tar entry ${index}`, input.maxSparseHoleBytes) : member;
   };
   const skipRest = async () => {
     // tar-stream never attaches data to a directory entry, so its stream would never end.
@@ -211,12 +289,11 @@ function decodeName(text: string, fromPax: boolean) {
   return decodeRecordedBytes(Buffer.from(text, 'latin1'), 'unknown');
 }
 
-function tarTimes(header: TarHeader): ArchiveTimes {
+function tarTimes(pax: Record<string, string>, header: TarHeader, rawMtime: Buffer | null): ArchiveTimes {
   const times: ArchiveTimes = {};
-  const pax = header.pax ?? {};
   const modified =
     (pax['mtime'] !== undefined ? decimalSecondsTime(pax['mtime'], 'tar:pax') : undefined) ??
-    (header.mtime ? utcTime(header.mtime.getTime(), 'tar:header') : undefined);
+    headerMtime(header.mtime, rawMtime);
   if (modified) times.modified = modified;
   const accessed = pax['atime'] !== undefined ? decimalSecondsTime(pax['atime'], 'tar:pax') : undefined;
   if (accessed) times.accessed = accessed;
@@ -225,6 +302,33 @@ function tarTimes(header: TarHeader): ArchiveTimes {
   if (changed) times.changed = changed;
   return times;
 }
+
+/**
+ * The header's mtime. A negative time can only be written in base-256 (GNU
+ * tar does, for files dated before 1970: octal has no sign), and tar-stream
+ * decodes negative base-256 numbers one short: it sums the complemented
+ * bytes (~x) and negates that, where the two's complement value is
+ * -(~x + 1). So -100 came out as -99, a second late, and -1 as the epoch (GNU
+ * tar -tv and Python's tarfile read -100 and -1). A negative field is read
+ * from the header's own bytes; when they are not at hand, a value that could
+ * be -1 (the epoch) is given as no time rather than a wrong one.
+ */
+function headerMtime(mtime: Date | undefined, raw: Buffer | null) {
+  if (raw !== null && raw.length === 12 && raw[0] === 0xff) {
+    let value = 0n;
+    for (let i = 1; i < 12; i += 1) value = value * 256n + BigInt(raw[i]!);
+    const seconds = value - (1n << 88n);
+    return seconds >= -BigInt(MAX_DATE_SECONDS) ? utcTime(Number(seconds) * 1000, 'tar:header') : undefined;
+  }
+  if (!mtime) return undefined;
+  const ms = mtime.getTime();
+  if (Number.isNaN(ms)) return undefined;
+  if (raw === null && ms === 0) return undefined;
+  return utcTime(ms < 0 && raw === null ? ms - 1000 : ms, 'tar:header');
+}
+
+/** The furthest a JavaScript Date reaches from the epoch, in seconds. */
+const MAX_DATE_SECONDS = 8.64e12;
 
 interface EntryState {
   ended: boolean;
@@ -297,7 +401,6 @@ export function truncatedError(message: string, cause?: unknown): ExhibitError {
 /** The TAR tasks of the archive parser threads (archive.worker.ts). */
 export const TAR_TASKS: Record<'tar-list', TaskHandler> = {
   async 'tar-list'(input, context) {
-    await listTar(new ThreadLink(context), input as TarListInput);
-    return { value: null };
+    return { value: await listTar(new ThreadLink(context), input as TarListInput) };
   },
 };

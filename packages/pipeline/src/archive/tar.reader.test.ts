@@ -227,6 +227,152 @@ describe('tar reader', () => {
   });
 });
 
+describe('tar reader: GNU sparse members and old headers, against GNU tar', () => {
+  // The file GNU tar extracts: data at 0 and at 12,000, holes as zeros, 20,000 bytes.
+  const first = pseudoRandomBytes(1000, 11);
+  const second = pseudoRandomBytes(700, 12);
+  const expanded = Buffer.alloc(20_000);
+  first.copy(expanded, 0);
+  second.copy(expanded, 12_000);
+  const condensed = Buffer.concat([first, second]);
+  const map = [0, 1000, 12_000, 700, 20_000, 0];
+
+  // `tar --format=posix --sparse-version=1.0 -S`: the map leads the data, padded to a block; the header name is a placeholder.
+  it('tar-gnu-sparse-1.0-placeholder-name-and-map-as-content: real name, real size, the expanded file', async () => {
+    const head = Buffer.from(`${map.length / 2}\n${map.join('\n')}\n`);
+    const data = Buffer.concat([head, Buffer.alloc(512 - head.length), condensed]);
+    const pax = { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'vm/disk.img', 'GNU.sparse.realsize': '20000' };
+    const entries = await read(await tarOf([{ name: './GNUSparseFile.4242/disk.img', data, pax }, { name: 'after.txt', data: Buffer.from('after') }]));
+    expect(entries.map((e) => [e.recordedName, e.kind, e.declaredSize, e.content ?? e.error])).toEqual([
+      ['vm/disk.img', 'file', 20_000, sha(expanded)],
+      ['after.txt', 'file', 5, sha('after')],
+    ]);
+  });
+
+  it('tar-gnu-sparse-0.1-placeholder-name-and-condensed-content: real name, real size, the expanded file', async () => {
+    const pax = { 'GNU.sparse.size': '20000', 'GNU.sparse.numblocks': '3', 'GNU.sparse.name': 'disk.img', 'GNU.sparse.map': map.join(',') };
+    const [e] = await read(await tarOf([{ name: './GNUSparseFile.4242/disk.img', data: condensed, pax }]));
+    expect([e!.recordedName, e!.declaredSize, e!.content]).toEqual(['disk.img', 20_000, sha(expanded)]);
+  });
+
+  it('tar-gnu-sparse-0.0-condensed-content-recorded-as-the-file: its map is lost, so it fails unsupported-format with its real size', async () => {
+    const pax = { 'GNU.sparse.size': '20000', 'GNU.sparse.numblocks': '2', 'GNU.sparse.offset': '12000', 'GNU.sparse.numbytes': '700' };
+    const entries = await read(await tarOf([{ name: 'disk.img', data: condensed, pax }, { name: 'after.txt', data: Buffer.from('after') }]));
+    expect(entries.map((e) => [e.recordedName, e.declaredSize, e.content ?? e.error])).toEqual([
+      ['disk.img', 20_000, 'unsupported-format'],
+      ['after.txt', 5, sha('after')],
+    ]);
+  });
+
+  it('a sparse map that does not account for the stored bytes fails that member corrupt-file; the next one reads', async () => {
+    const pax = { 'GNU.sparse.size': '20000', 'GNU.sparse.numblocks': '1', 'GNU.sparse.name': 'disk.img', 'GNU.sparse.map': '0,1000' };
+    const entries = await read(await tarOf([{ name: './GNUSparseFile.1/disk.img', data: condensed, pax }, { name: 'after.txt', data: Buffer.from('after') }]));
+    expect(entries.map((e) => [e.recordedName, e.content ?? e.error])).toEqual([
+      ['disk.img', 'corrupt-file'],
+      ['after.txt', sha('after')],
+    ]);
+  });
+
+  // A v7 header (no magic) marks a directory with a trailing slash and type '0'; tar-stream chose 'file' before it looked.
+  it('tar-v7-directory-listed-as-empty-file: a v7 name ending in / is a directory, as GNU tar lists it', async () => {
+    const tarball = await tarOf([{ name: 'v7dir/', data: Buffer.alloc(0) }]);
+    tarball.fill(0, 257, 265); // no ustar magic or version: a v7 header
+    fixChecksum(tarball, 0);
+    const [e] = await read(tarball);
+    expect([e!.displayPath, e!.kind]).toEqual(['v7dir', 'directory']);
+  });
+});
+
+describe('tar reader: base-256 numbers', () => {
+  // GNU tar writes times before 1970 in base-256 (two's complement, first byte 0xFF); -100 s is
+  // 1969-12-31T23:58:20Z in GNU tar -tv and Python's tarfile, and was read as 23:58:21.
+  it('tar-base256-negative-mtime-one-second-late: a negative base-256 mtime is read exactly', async () => {
+    const tarball = await tarOf([{ name: 'old.txt', data: Buffer.from('x') }]);
+    const field = Buffer.alloc(12, 0xff);
+    field.writeInt32BE(-100, 8);
+    field.copy(tarball, 136);
+    fixChecksum(tarball, 0);
+    const [e] = await read(tarball);
+    expect(e!.times.modified).toEqual({ local: '1969-12-31T23:58:20.000', offsetMinutes: 0, utc: '1969-12-31T23:58:20.000Z', source: 'tar:header' });
+  });
+
+  // tar-stream gives -1 as -0: the member was dated 1970-01-01T00:00:00Z, where GNU tar -tv and
+  // Python's tarfile read 1969-12-31T23:59:59Z. A PAX header in front (its own header block) and
+  // an entry after it with a real 0 (octal) show the field is read from the entry's own header.
+  it('tar-base256-mtime-minus-one-recorded-as-epoch: -1 is 1969-12-31T23:59:59Z, a recorded 0 stays the epoch', async () => {
+    const tarball = await tarOf([
+      { name: 'pax.txt', data: Buffer.from('p'), pax: { comment: 'x' } },
+      { name: 'zero.txt', data: Buffer.from('z'), mtime: new Date(0) },
+    ]);
+    // Header blocks: the PAX header, pax.txt's own header, zero.txt's.
+    const [, paxEntry] = [...tarHeaderOffsets(tarball)] as [number, number, number];
+    Buffer.alloc(12, 0xff).copy(tarball, paxEntry + 136);
+    fixChecksum(tarball, paxEntry);
+    const entries = await read(tarball);
+    expect(entries.map((e) => [e.displayPath, e.times.modified?.utc])).toEqual([
+      ['pax.txt', '1969-12-31T23:59:59.000Z'],
+      ['zero.txt', '1970-01-01T00:00:00.000Z'],
+    ]);
+  });
+});
+
+/** Where each 512-byte block that carries the ustar magic starts. */
+function* tarHeaderOffsets(tarball: Buffer): Generator<number> {
+  for (let at = 0; at + 512 <= tarball.length; at += 512) if (tarball.toString('latin1', at + 257, at + 262) === 'ustar') yield at;
+}
+
+describe('tar reader: PAX global headers', () => {
+  // GNU tar -tv and Python's tarfile show 1970-01-01T00:00:01.5 for every entry after the global header.
+  it('tar-pax-global-mtime-ignored: a global header\'s mtime applies to the entries after it that have no PAX records', async () => {
+    const tarball = await tarOf([
+      { name: 'pax_global_header', data: Buffer.from('13 mtime=1.5\n') },
+      { name: 'a.txt', data: Buffer.from('a'), mtime: new Date('2020-02-03T04:05:06Z') },
+    ]);
+    tarball.write('g', 156, 'latin1'); // typeflag: PAX global header (tar-stream does not write one)
+    fixChecksum(tarball, 0);
+    const entries = await read(tarball);
+    expect(entries.map((e) => [e.name, e.times.modified])).toEqual([['a.txt', { local: '1970-01-01T00:00:01.500', offsetMinutes: 0, utc: '1970-01-01T00:00:01.500Z', source: 'tar:pax' }]]);
+  });
+});
+
+describe('tar reader: bytes after the end-of-archive marker', () => {
+  // GNU tar and Python's tarfile stop at the end-of-archive marker; tar-stream read on and the
+  // whole archive failed 'corrupt-file' after every member had been listed.
+  it('tar-trailing-data-after-end-marker-fails-archive: members listed, the archive ends at its marker, archive-trailing-data', async () => {
+    const tarball = Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), Buffer.from('NOT A TAR HEADER '.repeat(64))]);
+    const { store, ref } = MemoryBlobSource.of('a.tar', tarball);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: Array<[string, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.name, sha(await readAll(await e.open()))]);
+    expect(seen).toEqual([['a.txt', sha('alpha')]]);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+  });
+
+  // Fewer than 512 bytes after the marker (t2.tar: "trailing\n") are no header; tar-stream reports the data ended
+  // early and the archive failed corrupt-file (truncated) though its one member was whole (GNU tar, Python: a.txt).
+  it('tar-short-trailing-data-after-end-marker-fails-truncated: the archive ends at its marker, archive-trailing-data', async () => {
+    const tarball = Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), Buffer.from('trailing\n')]);
+    const { store, ref } = MemoryBlobSource.of('a.tar', tarball);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    const seen: Array<[string, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.name, sha(await readAll(await e.open()))]);
+    expect(seen).toEqual([['a.txt', sha('alpha')]]);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+  });
+
+  it('a member cut short with no end marker is still truncated, not trailing data', async () => {
+    const whole = await tarOf([{ name: 'a.txt', data: Buffer.alloc(2000, 0x61) }]);
+    await expect(read(whole.subarray(0, 1000))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+
+  it('a bad header right after a member (no end marker in between) still fails the archive corrupt-file', async () => {
+    const whole = await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }, { name: 'b.txt', data: Buffer.from('beta') }]);
+    const damaged = Buffer.from(whole);
+    damaged.write('garbage', 1024, 'latin1'); // b.txt's header, its checksum now wrong
+    await expect(read(damaged)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
 function fixChecksum(tarball: Buffer, headerOffset: number): void {
   const block = tarball.subarray(headerOffset, headerOffset + 512);
   block.fill(0x20, 148, 156);

@@ -4,7 +4,7 @@ import type { DeadlineWorkerPool } from '@exhibit/core/deadline-pool';
 import { abortError, ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from './archive-reader.js';
 import { ArchiveThreadSession, memberStream, openFailure } from './archive-thread.session.js';
 import { archivePool } from './archive.pool.js';
-import type { TarListInput, WireArchiveEntry } from './archive.tasks.js';
+import type { TarListInput, TarListResult, WireArchiveEntry } from './archive.tasks.js';
 import { serveFeed } from './blob-bytes.server.js';
 import { DuplicateNameTracker } from './entry-name.js';
 
@@ -18,6 +18,8 @@ export interface TarReaderOptions {
   maxCompressionRatio: number;
   /** ...once more than this many bytes have been expanded. */
   compressionRatioMinBytes: number;
+  /** Holes one GNU sparse member may expand to (LIMITS.maxSparseHoleBytes by default). */
+  maxSparseHoleBytes?: number;
   abortSignal?: AbortSignal;
   /** Step budget of the parser thread (LIMITS.archiveParseStepMs by default; tests shrink it). */
   archiveParseStepMs?: number;
@@ -40,6 +42,8 @@ export async function openTarReader(blobs: BlobStore, blob: BlobRef, options: Ta
 
 class ThreadedTarReader implements ArchiveReader {
   readonly format: 'tar' | 'tar.gz';
+  /** Known only once the listing has reached the archive's end (bytes after its end-of-archive marker). */
+  readonly findings: FileFlag[] = [];
   private source: Readable | undefined;
 
   constructor(
@@ -64,6 +68,7 @@ class ThreadedTarReader implements ArchiveReader {
       maxEntryNameBytes: this.options.maxEntryNameBytes,
       maxCompressionRatio: this.options.maxCompressionRatio,
       compressionRatioMinBytes: this.options.compressionRatioMinBytes,
+      maxSparseHoleBytes: this.options.maxSparseHoleBytes ?? LIMITS.maxSparseHoleBytes,
     };
     const session = new ArchiveThreadSession(this.options.pool ?? archivePool(), 'tar-list', input, {
       label: `${this.format} reader`,
@@ -79,7 +84,10 @@ class ThreadedTarReader implements ArchiveReader {
     try {
       for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
         if (request.t === 'failed') throw request.error;
-        if (request.t === 'done') return;
+        if (request.t === 'done') {
+          for (const finding of (request.value as TarListResult | null)?.findings ?? []) if (!this.findings.includes(finding)) this.findings.push(finding);
+          return;
+        }
         // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
         if (request.t !== 'entry') continue;
         if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();

@@ -68,7 +68,10 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
         // Names stay raw bytes: yauzl would otherwise reject the whole archive for
         // one `../` name, and we want the recorded bytes, not its interpretation.
         decodeStrings: false,
-        validateEntrySizes: true,
+        // yauzl's size check fails the whole central directory for one stored
+        // entry whose two sizes disagree; the member's own stream checks its
+        // byte count instead (withCrcCheck), so that member fails alone.
+        validateEntrySizes: false,
         strictFileNames: false,
       },
       (err, zip) => (err ? reject(zipError(err, 'zip')) : resolve(zip)),
@@ -78,42 +81,169 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
 
 /**
  * yauzl wants the end record to end the file. When bytes follow it (appended
- * data, or a trailing comment that lies about its length), find the last end
- * record whose central directory ends right where the record starts, and read
- * the archive as ending there; the rest is a finding, not a failure.
+ * data, or an Authenticode signature after a self-extractor's archive), or
+ * its comment length runs past the end of the file (the comment was cut),
+ * find the archive's end record and read the archive as ending there; the
+ * rest is a finding, a cut comment a truncated archive.
+ *
+ * Only an EXACT end record is taken: its central directory (or, with ZIP64
+ * end records, the ZIP64 record where its locator says, and the directory
+ * that ends there) ends right where the record starts, offsets counted from
+ * the start of the file. Any ZIP stored in a member carries an end record of
+ * its own whose offsets count from inside that member's data, so it is never
+ * exact; an end record whose offsets count from a later start (bytes in front
+ * and bytes after) is not taken either, and the archive fails as unreadable
+ * rather than be read from a signature that may be a member's content.
  */
-async function archiveEndBefore(reader: RangeReader, size: number): Promise<number | null> {
+async function archiveEndBefore(reader: RangeReader, size: number): Promise<ArchiveEnd | null> {
   const window = Math.min(size, 1024 * 1024);
-  const tail = await reader.readBytes(size - window, window);
+  const start = size - window;
+  const tail = await reader.readBytes(start, window);
+  const budget = { reads: MAX_END_RECORD_READS };
   for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
-    const cdSize = tail.readUInt32LE(at + 12);
-    const cdOffset = tail.readUInt32LE(at + 16);
-    const commentLength = tail.readUInt16LE(at + 20);
-    const eocd = size - window + at;
-    const end = eocd + 22 + commentLength;
-    const zip64 = cdOffset === 0xffffffff || cdSize === 0xffffffff;
-    if (end < size && end <= size && (zip64 || cdOffset + cdSize === eocd)) return end;
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
+    const end = start + at + 22 + tail.readUInt16LE(at + 20);
+    // Ends the file exactly: yauzl took another signature after it (in its comment), endRecordBehindComment's case.
+    if (end === size) continue;
+    if (!(await directoryEndsAt(reader, tail, start, at, budget))) {
+      // Every candidate costs at most one read outside the tail; a tail of fakes ends the scan, not the parser thread's time.
+      if (budget.reads <= 0) return null;
+      continue;
+    }
+    return { eocd: start + at, end: Math.min(end, size), commentCut: end > size };
   }
   return null;
+}
+
+/**
+ * Reads outside the tail one scan for an end record may make (a central
+ * directory, or a ZIP64 record, that starts before the 1 MiB tail); a hostile
+ * tail can hold some 25,000 end record signatures whose offsets add up.
+ */
+const MAX_END_RECORD_READS = 64;
+/** A ZIP64 end record with extensible data larger than this is not looked for (writers write 56 bytes). */
+const MAX_ZIP64_RECORD_BYTES = 64 * 1024;
+
+/** An end record found before the end of the file: where it is, where its comment ends, and whether that comment was cut. */
+interface ArchiveEnd {
+  eocd: number;
+  end: number;
+  commentCut: boolean;
+}
+
+/**
+ * Whether the end record at `at` (in `tail`, which starts at `start`) is
+ * exact: its central directory ends right where the record starts, or, with
+ * a ZIP64 locator before it, the ZIP64 end record lies where the locator
+ * says, ends at the locator, and its directory ends where it starts. A
+ * non-empty directory must start with a central header. Offsets are taken as
+ * recorded: one that counts from a later start is not exact. Bytes outside
+ * the tail are read only while `budget` lasts.
+ */
+async function directoryEndsAt(reader: RangeReader, tail: Buffer, start: number, at: number, budget: { reads: number }): Promise<boolean> {
+  const eocd = start + at;
+  const bytesAt = async (offset: number, length: number): Promise<Buffer | null> => {
+    if (offset >= start && offset + length <= start + tail.length) return tail.subarray(offset - start, offset - start + length);
+    if (budget.reads <= 0) return null;
+    budget.reads -= 1;
+    const bytes = await reader.readBytes(offset, length);
+    return bytes.length === length ? bytes : null;
+  };
+  let cdSize: number;
+  let cdOffset: number;
+  let directoryEnd: number;
+  if (zip64LocatorBefore(tail, at)) {
+    const locator = eocd - ZIP64_LOCATOR_BYTES;
+    const recorded = tail.readBigUInt64LE(at - ZIP64_LOCATOR_BYTES + 8);
+    if (recorded + BigInt(ZIP64_RECORD_BYTES) > BigInt(locator) || BigInt(locator) - recorded > BigInt(MAX_ZIP64_RECORD_BYTES)) return false;
+    const record = Number(recorded);
+    const fields = await bytesAt(record, ZIP64_RECORD_BYTES);
+    if (fields === null || fields.readUInt32LE(0) !== ZIP64_RECORD_SIGNATURE || fields.readBigUInt64LE(4) + 12n !== BigInt(locator - record)) return false;
+    const size64 = fields.readBigUInt64LE(40);
+    const offset64 = fields.readBigUInt64LE(48);
+    if (offset64 + size64 !== recorded) return false;
+    cdSize = Number(size64);
+    cdOffset = Number(offset64);
+    directoryEnd = record;
+  } else {
+    cdSize = tail.readUInt32LE(at + 12);
+    cdOffset = tail.readUInt32LE(at + 16);
+    // 0xFFFFFFFF says the value is in a ZIP64 end record; without its locator there is none, and nothing checks out.
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return false;
+    if (cdOffset + cdSize !== eocd) return false;
+    directoryEnd = eocd;
+  }
+  if (cdSize === 0) return cdOffset === directoryEnd;
+  const signature = await bytesAt(cdOffset, 4);
+  return signature !== null && signature.readUInt32LE(0) === CENTRAL_HEADER_SIGNATURE;
+}
+
+/**
+ * An end record whose comment runs exactly to the end of the file but holds
+ * another end record signature: yauzl (like unzip and Python's zipfile, which
+ * then list an empty archive) takes the one in the comment and gives up. A
+ * fake end record in a comment hides the archive from those tools, so the
+ * real record is looked for: its position, when its directory checks out.
+ */
+async function endRecordBehindComment(reader: RangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, 22 + 0xffff);
+  const start = size - window;
+  const tail = await reader.readBytes(start, window);
+  const budget = { reads: MAX_END_RECORD_READS };
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    if (tail.subarray(at + 22).indexOf(EOCD_SIGNATURE_BYTES) < 0) continue;
+    if (await directoryEndsAt(reader, tail, start, at, budget)) return start + at;
+  }
+  return null;
+}
+
+const EOCD_SIGNATURE = 0x06054b50;
+const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const ZIP64_LOCATOR_BYTES = 20;
+const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+/** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
+const ZIP64_RECORD_BYTES = 56;
+
+/**
+ * A ZIP64 end-of-central-directory locator right before the end record at
+ * `at`. Writers add the ZIP64 records whenever a count or size might not fit
+ * (Info-ZIP streaming from a pipe, Python past 65,535 entries) even when the
+ * plain end record's fields hold real values, not 0xFFFF/0xFFFFFFFF; the
+ * central directory then ends at the ZIP64 end record, not at the plain one.
+ */
+function zip64LocatorBefore(tail: Buffer, at: number): boolean {
+  return at >= ZIP64_LOCATOR_BYTES && tail.readUInt32LE(at - ZIP64_LOCATOR_BYTES) === ZIP64_LOCATOR_SIGNATURE;
 }
 
 /**
  * Bytes in front of an archive whose offsets do not account for them: the end
  * record says its central directory (cdSize bytes) starts at cdOffset, so it
  * should end where the end record starts; if it ends earlier, that much was
- * prepended. ZIP64 end records are left alone (yauzl reads them as they are).
+ * prepended. With ZIP64 end records the locator's recorded offset of the
+ * ZIP64 record is compared with where that record is (right before the
+ * locator, as writers put it); a record elsewhere is left to yauzl.
  */
 async function unadjustedPrefix(reader: RangeReader, size: number): Promise<number> {
-  const window = Math.min(size, 22 + 0xffff);
+  const window = Math.min(size, 22 + 0xffff + ZIP64_LOCATOR_BYTES + ZIP64_RECORD_BYTES);
   const tail = await reader.readBytes(size - window, window);
   for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) !== 0x06054b50) continue;
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE) continue;
     if (at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
     const cdSize = tail.readUInt32LE(at + 12);
     const cdOffset = tail.readUInt32LE(at + 16);
-    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
     const eocd = size - window + at;
+    // With ZIP64 end records the directory ends before them, not at this record: the gap is theirs, not a prefix.
+    if (zip64LocatorBefore(tail, at)) {
+      const record = at - ZIP64_LOCATOR_BYTES - ZIP64_RECORD_BYTES;
+      if (record < 0 || tail.readUInt32LE(record) !== ZIP64_RECORD_SIGNATURE || tail.readBigUInt64LE(record + 4) !== 44n) return 0;
+      const recorded = tail.readBigUInt64LE(at - ZIP64_LOCATOR_BYTES + 8);
+      const prefix = BigInt(size - window + record) - recorded;
+      return prefix > 0n ? Number(prefix) : 0;
+    }
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return 0;
     const prefix = eocd - cdSize - cdOffset;
     return prefix > 0 ? prefix : 0;
   }
@@ -138,18 +268,22 @@ interface CentralSurvey {
  * overlap found here is real. A directory that breaks off is the reading
  * pass's to report; the survey checks what it could read.
  */
-async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number): Promise<CentralSurvey> {
+async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReader, maxEntries: number): Promise<CentralSurvey> {
   const starts: number[] = [];
   const ends: number[] = [];
   const declared = Number(zipfile.entryCount);
+  let reachedEnd = false;
   for (let i = 0; i <= maxEntries; i += 1) {
     let raw: RawZipEntry | null;
     try {
-      raw = await nextEntry(zipfile);
+      raw = await nextEntry(zipfile, reader);
     } catch {
       break;
     }
-    if (raw === null) break;
+    if (raw === null) {
+      reachedEnd = true;
+      break;
+    }
     starts.push(raw.relativeOffsetOfLocalHeader);
     ends.push(raw.relativeOffsetOfLocalHeader + LOCAL_HEADER_FIXED_BYTES + raw.compressedSize);
   }
@@ -166,10 +300,33 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, maxEntries: number
   if (shared > 0 || overlapping > 0) {
     overlap = `${shared + overlapping} of ${order.length} entries overlap another (${shared} share a local header, ${overlapping} start inside another's data)`;
   }
-  return { declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
+  // A directory holding more central headers than the end record counts (nextEntry read on and raised
+  // the count): the count of entries it holds, not the wrapped or under-declared one. Only when the
+  // survey read it to its end: stopped at maxEntries (or where it breaks off), the raised count is
+  // just how far it got.
+  return { declared: reachedEnd ? Math.max(declared, Number(zipfile.entryCount)) : declared, firstLocalHeader: order.length > 0 ? starts[order[0]!]! : null, overlap };
 }
 
-function nextEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
+/**
+ * The next central directory entry, or null after the last. yauzl stops after
+ * the end record's count, but that count is 16 bits: writers without ZIP64
+ * (old Java, some phone and export tools) record 66,000 entries as 464, and
+ * a hostile end record can under-declare to hide entries; unzip and Python's
+ * zipfile read the directory to its end. So when the count is reached and
+ * another central header follows, the count is raised by one and reading goes
+ * on (the end record, or the ZIP64 one, has another signature and ends it).
+ */
+async function nextEntry(zip: yauzl.ZipFile, reader: RangeReader): Promise<RawZipEntry | null> {
+  // yauzl's cursor and count of entries read (not in its typings).
+  const state = zip as unknown as { entriesRead?: unknown; readEntryCursor?: unknown };
+  if (state.entriesRead === zip.entryCount && typeof state.readEntryCursor === 'number') {
+    const next = await reader.readBytes(state.readEntryCursor, 4);
+    if (next.length === 4 && next.readUInt32LE(0) === CENTRAL_HEADER_SIGNATURE) zip.entryCount += 1;
+  }
+  return readEntry(zip);
+}
+
+function readEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       zip.off('entry', onEntry);
@@ -196,35 +353,78 @@ function nextEntry(zip: yauzl.ZipFile): Promise<RawZipEntry | null> {
 }
 
 /**
+ * The archive's bytes from `prefix`, `size` of them, as yauzl reads them.
+ * When the real end record's comment hides a fake one (endRecordBehindComment),
+ * the archive is read as ending with that record, its comment length (two
+ * bytes at `commentLengthAt`, counted from the first byte) read as 0.
+ */
+function archiveReader(link: ThreadLink, prefix: number, size: number, commentLengthAt: number | null): RangeReader {
+  return new RangeReader(async (offset, length) => {
+    const bytes = await link.read(prefix + offset, length);
+    if (commentLengthAt !== null) {
+      for (let i = commentLengthAt - prefix - offset; i < commentLengthAt - prefix - offset + 2; i += 1) if (i >= 0 && i < bytes.length) bytes[i] = 0;
+    }
+    return bytes;
+  }, size);
+}
+
+/**
  * Finds the archive in its bytes and surveys its central directory. Throws
  * ExhibitError 'corrupt-file' when no usable end-of-central-directory record
  * is found, or when entries overlap (details: reason, membersDeclared, findings).
  */
 async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts> {
-  const rangeReader = (prefix: number) => new RangeReader((offset, length) => link.read(prefix + offset, length), input.size - prefix);
+  let commentLengthAt: number | null = null;
+  let commentCut = false;
+  const rangeReader = (prefix: number) => archiveReader(link, prefix, input.size - prefix, commentLengthAt);
   let reader = rangeReader(0);
   const findings: ZipArchiveFinding[] = [];
   let size = input.size;
-  let zipfile: yauzl.ZipFile;
+  // yauzl reads a ZIP64 end record where the locator says; with bytes in front that it does not
+  // count, that is the wrong place, so its failure waits for the prefix to be known.
+  const misplacedZip64 = (err: unknown) => err instanceof ExhibitError && /zip64 end of central directory record signature/i.test(err.message);
+  let zipfile: yauzl.ZipFile | null;
   try {
     zipfile = await openYauzl(reader, size);
   } catch (err) {
-    const end = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message) ? await archiveEndBefore(reader, size) : null;
-    if (end === null) throw err;
-    size = end;
-    findings.push('archive-trailing-data');
-    zipfile = await openYauzl(reader, size);
+    const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
+    const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
+    const hidden = commentOrTrailing && end === null ? await endRecordBehindComment(reader, size) : null;
+    if (end === null && hidden === null && !misplacedZip64(err)) throw err;
+    if (end !== null && end.commentCut) {
+      // The end record and its directory check out, its comment was cut: the archive is read as ending
+      // with the record (its comment length read as 0), and the listing stops truncated after the last member.
+      commentLengthAt = end.eocd + 20;
+      commentCut = true;
+      size = end.eocd + 22;
+      reader = rangeReader(0);
+    } else if (end !== null) {
+      size = end.end;
+      findings.push('archive-trailing-data');
+    }
+    if (hidden !== null) {
+      commentLengthAt = hidden + 20;
+      size = hidden + 22;
+      reader = rangeReader(0);
+      findings.push('end-record-in-comment');
+    }
+    zipfile = await openYauzl(reader, size).catch((again: unknown) => {
+      if (misplacedZip64(again)) return null;
+      throw again;
+    });
   }
   // Offsets that count from a later start: bytes were put in front of the archive (or it is the
   // second of two concatenated archives). Read it from where its own offsets count.
   const prefix = await unadjustedPrefix(reader, size);
   if (prefix > 0) {
-    zipfile.close();
+    zipfile?.close();
     reader = rangeReader(prefix);
     size -= prefix;
     zipfile = await openYauzl(reader, size);
   }
-  const survey = await surveyCentralDirectory(zipfile, input.maxEntries);
+  // Still not placed: yauzl's own error.
+  zipfile ??= await openYauzl(reader, size);
+  const survey = await surveyCentralDirectory(zipfile, reader, input.maxEntries);
   zipfile.close();
   if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
   if (survey.overlap) {
@@ -232,16 +432,16 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
       details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
     });
   }
-  return { prefix, size, findings, declared: survey.declared };
+  return { prefix, size, findings, declared: survey.declared, commentLengthAt, commentCut };
 }
 
 /** Lists the archive entry by entry, sending a member's bytes when the main thread opens it. */
 async function listZip(link: ThreadLink, input: ZipListInput): Promise<void> {
-  const reader = new RangeReader((offset, length) => link.read(input.prefix + offset, length), input.size);
+  const reader = archiveReader(link, input.prefix, input.size, input.commentLengthAt);
   const zipfile = await openYauzl(reader, input.size);
   try {
     for (let index = 0; ; index += 1) {
-      const raw = await nextEntry(zipfile);
+      const raw = await nextEntry(zipfile, reader);
       if (raw === null) return;
       const answer = await link.ask({ t: 'entry', entry: await describe(zipfile, raw, index, input) });
       if (answer.op === 'end') return;
@@ -350,7 +550,7 @@ async function openMemberData(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: n
           raw.compressedSize,
           raw.compressionMethod === 8,
           raw.uncompressedSize,
-          (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(withCrcCheck(stream, raw.crc32, label))),
+          (err, stream) => (err ? reject(asArchiveError(err, label)) : resolve(withCrcCheck(stream, raw.crc32, raw.uncompressedSize, label))),
         );
       }),
   };
@@ -384,12 +584,12 @@ async function readLinkTarget(zipfile: yauzl.ZipFile, raw: RawZipEntry, index: n
  * read up to the entry again, then the member is sent like a listed one.
  */
 async function sendListedMember(link: ThreadLink, input: ZipMemberInput): Promise<void> {
-  const reader = new RangeReader((offset, length) => link.read(input.prefix + offset, length), input.size);
+  const reader = archiveReader(link, input.prefix, input.size, input.commentLengthAt);
   const zipfile = await openYauzl(reader, input.size);
   try {
     let raw: RawZipEntry | null = null;
     for (let i = 0; i <= input.index; i += 1) {
-      raw = await nextEntry(zipfile);
+      raw = await nextEntry(zipfile, reader);
       if (raw === null) throw new ExhibitError('corrupt-file', `zip: the central directory ends before entry ${input.index}`);
     }
     await sendMember(link, zipfile, raw!, input.index, input.prefix);
@@ -447,9 +647,6 @@ function localHeaderDisagreement(central: RawZipEntry, local: LocalHeader): stri
 function zipError(err: unknown, what: string): ExhibitError {
   const message = err instanceof Error ? err.message : String(err);
   if (/strong encryption/i.test(message)) return new ExhibitError('encrypted', `${what}: ${message}`, { cause: err, details: { reason: 'encrypted' } });
-  if (/size mismatch for stored file/i.test(message)) {
-    return new ExhibitError('corrupt-file', `${what}: ${message}`, { cause: err, details: { reason: 'header-mismatch' } });
-  }
   if (/multi-disk/i.test(message)) return asArchiveError(err, what, 'unsupported-format');
   return asArchiveError(err, what);
 }
@@ -547,17 +744,30 @@ function stripUndefined<T extends Record<string, unknown>>(value: T): { [K in ke
 }
 
 /**
- * yauzl checks sizes but not CRC-32; we do, so a damaged member is reported
- * as corrupt rather than stored as if it were the recorded content.
+ * The member's bytes must be exactly its declared uncompressed size and match
+ * its CRC-32 (yauzl checks neither with validateEntrySizes off), so a damaged
+ * member is reported as corrupt rather than stored as if it were the recorded
+ * content. More bytes than declared stop the stream at once (an inflate that
+ * keeps going is a bomb, not a member).
  */
-function withCrcCheck(source: Readable, expected: number, label: string): Readable {
+function withCrcCheck(source: Readable, expected: number, expectedSize: number, label: string): Readable {
   let crc = 0;
+  let size = 0;
   const out = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback) {
+      size += chunk.length;
+      if (size > expectedSize) {
+        callback(new ExhibitError('corrupt-file', `${label}: more than its declared ${expectedSize} bytes`));
+        return;
+      }
       crc = crc32(chunk, crc);
       callback(null, chunk);
     },
     flush(callback: TransformCallback) {
+      if (size !== expectedSize) {
+        callback(new ExhibitError('corrupt-file', `${label}: ${size} bytes where ${expectedSize} are declared`));
+        return;
+      }
       if (crc >>> 0 !== expected >>> 0) {
         callback(new ExhibitError('corrupt-file', `${label}: CRC-32 mismatch (recorded ${hex(expected)}, computed ${hex(crc)})`));
         return;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -230,6 +231,348 @@ describe('zip reader', () => {
     await reader.close();
   });
 });
+
+describe('zip reader: a member is checked against its declared size', () => {
+  // yauzl's own byte count is off (it failed the whole directory for one stored member); ours stops a member that inflates past its size.
+  it('a deflated member that inflates to more than its declared size fails corrupt-file, the next one reads', async () => {
+    const zip = Buffer.from(await zipOf([{ name: 'grows.txt', data: Buffer.alloc(100_000, 0x61) }, { name: 'ok.txt', data: Buffer.from('ok') }]));
+    zip.writeUInt32LE(1000, centralHeaders(zip)[0]!.offset + 24);
+    const { reader } = await open(zip);
+    const seen: string[] = [];
+    for await (const e of reader.entries()) seen.push(await e.open().then(readAll).then((b) => b.toString(), (err: { code: string; message: string }) => `${err.code}: ${err.message}`));
+    expect(seen).toEqual(['corrupt-file: zip entry 0: more than its declared 1000 bytes', 'ok']);
+  });
+});
+
+describe('zip reader: end records as writers really place them', () => {
+  const members = [
+    { name: 'a.txt', data: Buffer.from('alpha') },
+    { name: 'b.bin', data: pseudoRandomBytes(3000, 4), compress: false },
+  ];
+  const contents = async (zip: Buffer) => {
+    const { reader } = await open(zip);
+    const out: Array<[string, string]> = [];
+    for await (const e of reader.entries()) out.push([e.displayPath, createHash('md5').update(await readAll(await e.open())).digest('hex')]);
+    await reader.close();
+    return { out, findings: reader.findings };
+  };
+  const expected = members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]);
+
+  // Info-ZIP writing to a pipe (`zip - -`) and Python's zipfile past 65,535 entries add ZIP64 end
+  // records while the plain end record still holds real sizes and offsets; the 76 bytes of those
+  // records were taken for bytes prepended to the archive, and every offset was read 76 bytes off.
+  it('zip64-end-records-taken-for-a-prefix: a ZIP64 end record and locator before a plain end record with real values', async () => {
+    for (const countsUnknown of [false, true]) {
+      const zip = withZip64EndRecords(await zipOf(members), { countsUnknown });
+      expect(await contents(zip)).toEqual({ out: expected, findings: [] });
+    }
+  });
+
+  it('zip64-end-records-with-appended-data-unreadable: ZIP64 end records, then bytes after the end record', async () => {
+    const zip = Buffer.concat([withZip64EndRecords(await zipOf(members), { countsUnknown: false }), Buffer.from('APPENDED AFTER THE END RECORD')]);
+    expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-trailing-data'] });
+  });
+
+  it('zip64-end-records-with-an-unadjusted-prefix-unreadable: a stub in front of an archive with ZIP64 end records', async () => {
+    for (const countsUnknown of [false, true]) {
+      const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), withZip64EndRecords(await zipOf(members), { countsUnknown })]);
+      expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-prefix'] });
+    }
+  });
+
+  // unzip ("zipfile is empty") and Python's zipfile (no entries) take the end record in the comment;
+  // Exhibit failed the archive 'corrupt-file'. Hiding members from common tools is a finding.
+  it('zip-comment-holding-an-end-record-hides-members: the real end record is read, end-record-in-comment', async () => {
+    const zip = await zipOf(members);
+    const fake = Buffer.alloc(22);
+    fake.writeUInt32LE(0x06054b50, 0);
+    const comment = Buffer.concat([Buffer.from('nothing here '), fake, Buffer.from(' end')]);
+    const withComment = Buffer.from(Buffer.concat([zip.subarray(0, zip.length - 2), Buffer.alloc(2), comment]));
+    withComment.writeUInt16LE(comment.length, zip.length - 2);
+    const { reader } = await open(withComment);
+    const out: Array<[string, string]> = [];
+    const all: ArchiveEntry[] = [];
+    for await (const e of reader.entries()) {
+      all.push(e);
+      out.push([e.displayPath, createHash('md5').update(await readAll(await e.open())).digest('hex')]);
+    }
+    expect({ out, findings: reader.findings }).toEqual({ out: expected, findings: ['end-record-in-comment'] });
+    // A member opened later goes through its own task: the same view of the end record.
+    expect((await readAll(await all[0]!.open())).toString()).toBe('alpha');
+    await reader.close();
+  });
+
+  // A self-extractor (offsets not adjusted for its stub) with an Authenticode signature appended
+  // after the archive: unzip and Python's zipfile read both; the end record was not found.
+  // The end record's offsets count from after the stub, so it is not exact: taking such a record is
+  // what read a stored inner ZIP for the archive (zip-cut-streamed-stored-inner-zip-read-as-the-archive).
+  it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record fail corrupt-file', async () => {
+    const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), await zipOf(members), Buffer.from('SIGNATURE BYTES AFTER THE ARCHIVE')]);
+    await expect(contents(zip)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
+describe('zip reader: end records of ZIPs stored in members', () => {
+  // An archive whose comment was cut (its length runs past the end of the file) with a ZIP stored
+  // as a member: the inner ZIP's end record was taken for the archive's, its one member listed and
+  // the archive marked done. unzip and Python's zipfile list the three outer members.
+  it('zip-stored-inner-zip-taken-for-the-archive: the cut comment is the outer record\'s, whose members are listed; it stops truncated', async () => {
+    const inner = Buffer.from(await zipOf([{ name: 'inner.txt', data: Buffer.from('inner data') }]));
+    const outer = Buffer.from(
+      await zipOf([
+        { name: 'o1.txt', data: Buffer.from('outer one') },
+        { name: 'inner.zip', data: inner, compress: false },
+        { name: 'o2.txt', data: Buffer.from('outer two') },
+      ]),
+    );
+    outer.writeUInt16LE(20, outer.length - 2);
+    const cut = Buffer.concat([outer, Buffer.from('a comment, cut')]);
+    const { reader } = await open(cut);
+    const seen: string[] = [];
+    let stop: unknown = null;
+    try {
+      for await (const e of reader.entries()) seen.push(`${e.displayPath} ${(await readAll(await e.open())).length}`);
+    } catch (err) {
+      stop = err;
+    }
+    await reader.close();
+    expect(seen).toEqual(['o1.txt 9', `inner.zip ${inner.length}`, 'o2.txt 9']);
+    expect(isExhibitError(stop) && stop.code === 'corrupt-file' && stop.details).toEqual({ reason: 'truncated' });
+    expect(reader.findings).toEqual([]);
+  });
+
+  // With bytes after them, the second archive's end record counts from its own start, so it is not
+  // exact and is not taken; the first one's is, and that archive is read, the rest trailing data.
+  it('two concatenated ZIPs with bytes after them: the first, whose end record is exact, is read', async () => {
+    const first = await zipOf([{ name: 'first.txt', data: Buffer.from('first') }]);
+    const second = await zipOf([{ name: 'second.txt', data: Buffer.from('second') }]);
+    const entries = await list(Buffer.concat([first, second, Buffer.from('APPENDED')]));
+    expect(entries.map((e) => e.displayPath)).toEqual(['first.txt']);
+  });
+
+  // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
+  it('a ZIP stored in a member, bytes appended after the outer archive: the outer archive is read', async () => {
+    const inner = Buffer.from(await zipOf([{ name: 'inner.txt', data: Buffer.from('inner data') }]));
+    const outer = Buffer.from(await zipOf([{ name: 'o1.txt', data: Buffer.from('outer one') }, { name: 'inner.zip', data: inner, compress: false }]));
+    const entries = await list(Buffer.concat([outer, Buffer.from('APPENDED')]));
+    expect(entries.map((e) => e.displayPath)).toEqual(['o1.txt', 'inner.zip']);
+  });
+});
+
+describe('zip reader: declared count when the survey stops at its cap', () => {
+  // An end record counting 1 of 5 central headers, opened with maxEntries 2: the survey stops at its
+  // cap (maxEntries + 1 headers) and reported that as the declared count, a number nothing declares.
+  it('zip-members-declared-is-the-survey-cap: the end record\'s count when the directory was not read to its end', async () => {
+    const zip = Buffer.from(await zipOf(['a', 'b', 'c', 'd', 'e'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(n) }))));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    const { store, ref } = MemoryBlobSource.of('a.zip', zip);
+    const capped = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, maxEntries: 2 });
+    expect(capped.declaredEntries).toBe(1);
+    await capped.close();
+    const whole = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, maxEntries: 5 });
+    expect(whole.declaredEntries).toBe(5);
+    await whole.close();
+  });
+});
+
+describe('zip reader: end records that must not be taken for the archive\'s', () => {
+  // Info-ZIP stores .zip members uncompressed. Cut inside the outer central directory, the last end
+  // record in the file was the stored inner ZIP's, its offsets counting from inside the member's data:
+  // the inner a.txt was listed as the archive's only member, with no stop. unzip and Python's zipfile
+  // list it too (warning of bytes in front); the outer archive is cut, so it fails as it did before.
+  it('zip-cut-in-directory-stored-inner-zip-read-as-the-archive: fails corrupt-file, the inner member is not listed', async () => {
+    const inner = Buffer.from(await zipOf([{ name: 'a.txt', data: Buffer.from('hello') }]));
+    const outer = Buffer.from(await zipOf([{ name: 'o1.txt', data: Buffer.from('outer one') }, { name: 'inner.zip', data: inner, compress: false }]));
+    const directory = outer.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), outer.lastIndexOf(Buffer.from('inner.zip')) - 100);
+    const cut = outer.subarray(0, directory + 40);
+    const seen: string[] = [];
+    let failure: unknown = null;
+    try {
+      for (const e of await list(cut)) seen.push(e.displayPath);
+    } catch (err) {
+      failure = err;
+    }
+    expect(seen).toEqual([]);
+    expect(isExhibitError(failure) && failure.code).toBe('corrupt-file');
+  });
+
+  // Bytes after a valid archive: an end record whose directory offset and size are 0xFFFFFFFF (ZIP64
+  // values) with no ZIP64 locator, and a comment length past the end of the file. It was taken as an
+  // archive starting at 0, which hid the real end record before it: nothing listed, then truncated.
+  it('zip-trailing-ffff-end-record-hides-the-archive (z7b): the real end record is read, archive-trailing-data', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const fake = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.from([0xff, 0x00])]);
+    const { reader } = await open(Buffer.concat([zip, fake, Buffer.from('junk')]));
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push(`${e.displayPath} ${(await readAll(await e.open())).toString()}`);
+    expect(out).toEqual(['a.txt a']);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+    await reader.close();
+  });
+
+  // A ZIP64 locator in the appended bytes whose ZIP64 end record is neither where it says nor right
+  // before it: the record cannot be placed, so it tells nothing about where an archive starts and
+  // must not hide the real end record before it.
+  it('zip-trailing-unplaceable-zip64-end-record-hides-the-archive: the real end record is read, archive-trailing-data', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(1n, 8);
+    locator.writeUInt32LE(1, 16);
+    const fake = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.alloc(2)]);
+    const { reader } = await open(Buffer.concat([zip, Buffer.alloc(64, 0x20), locator, fake, Buffer.from('junk')]));
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push(e.displayPath);
+    expect(out).toEqual(['a.txt']);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+    await reader.close();
+  });
+
+  // The same fake record with a comment length of 0 (z7): the real archive is read.
+  it('zip-trailing-ffff-end-record (z7): the real end record is read, archive-trailing-data', async () => {
+    const zip = await zipOf([{ name: 'a.txt', data: Buffer.from('a') }]);
+    const fake = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(8), Buffer.alloc(8, 0xff), Buffer.alloc(2)]);
+    const { reader } = await open(Buffer.concat([zip, fake, Buffer.from('junk')]));
+    const out: string[] = [];
+    for await (const e of reader.entries()) out.push(e.displayPath);
+    expect(out).toEqual(['a.txt']);
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+    await reader.close();
+  });
+});
+
+// Python's zipfile writing to a pipe, as Info-ZIP does streaming: every member has a data descriptor and
+// zeros for its sizes in the local header; inner.zip (a whole ZIP) is stored.
+const STREAMED_OUTER_WITH_STORED_INNER_ZIP = `
+import io, sys, zipfile
+class Pipe(io.RawIOBase):
+    def __init__(self): self.data = bytearray()
+    def writable(self): return True
+    def write(self, b): self.data += b; return len(b)
+inner = io.BytesIO()
+with zipfile.ZipFile(inner, 'w') as z: z.writestr('inner.txt', b'inner data')
+pipe = Pipe()
+with zipfile.ZipFile(pipe, 'w') as z:
+    z.writestr('o1.txt', b'outer one', compress_type=zipfile.ZIP_DEFLATED)
+    z.writestr('inner.zip', inner.getvalue(), compress_type=zipfile.ZIP_STORED)
+sys.stdout.buffer.write(bytes(pipe.data))
+`;
+
+async function listOrFailure(zip: Buffer): Promise<{ seen: string[]; failure: unknown }> {
+  const seen: string[] = [];
+  let failure: unknown = null;
+  try {
+    for (const e of await list(zip)) seen.push(e.displayPath);
+  } catch (err) {
+    failure = err;
+  }
+  return { seen, failure };
+}
+
+describe('zip reader: only an exact end record is taken before the end of the file', () => {
+  // Cut inside the outer central directory (or inside its end record), the last end record in the file
+  // was the stored inner ZIP's, its offsets counting from inside inner.zip's data: inner.txt was listed
+  // as the archive's only member. The local headers could not be walked to see that (zero sizes, data
+  // descriptors). The outer archive is cut, so it fails corrupt-file, as before end records whose
+  // offsets count from a later start were taken.
+  it('zip-cut-streamed-stored-inner-zip-read-as-the-archive: fails corrupt-file, no inner member is listed', async () => {
+    const whole = execFileSync('python3', ['-c', STREAMED_OUTER_WITH_STORED_INNER_ZIP]);
+    expect(whole.readUInt16LE(6) & 0x0008).toBe(0x0008);
+    const outerEnd = whole.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const outerDirectory = whole.readUInt32LE(outerEnd + 16);
+    for (const cut of [outerDirectory + 60, outerEnd + 10]) {
+      const { seen, failure } = await listOrFailure(whole.subarray(0, cut));
+      expect(seen).toEqual([]);
+      expect(isExhibitError(failure) && failure.code).toBe('corrupt-file');
+    }
+  });
+
+  // A tail of end record signatures, each after a central header signature: each was checked by walking
+  // the local headers from the start of the file (17 MiB of zeros looked through for the first one), and
+  // 40,000 of them held a parser thread for over a minute. Non-exact ones are refused by their offsets
+  // alone; exact ones whose directory lies outside the tail cost one read each, a bounded number.
+  it('zip-many-end-record-candidates-slow-open: 20,000 end record candidates after 17 MiB fail corrupt-file', async () => {
+    const nonExact = Buffer.concat([Buffer.from('PK\x01\x02', 'latin1'), Buffer.from('PK\x05\x06', 'latin1'), Buffer.alloc(8), Buffer.from([4, 0, 0, 0, 1, 0, 0, 0, 0, 0])]);
+    const front = 17 * 1024 * 1024;
+    const candidates: Buffer[] = [];
+    for (let i = 0; i < 20_000; i += 1) candidates.push(nonExact);
+    const { failure } = await listOrFailure(Buffer.concat([Buffer.alloc(front), ...candidates, Buffer.from('junk')]));
+    expect(isExhibitError(failure) && failure.code).toBe('corrupt-file');
+    // Offsets that add up (directory at 0, as large as everything before the record), nothing there.
+    const exact: Buffer[] = [];
+    for (let i = 0; i < 20_000; i += 1) {
+      const record = Buffer.alloc(22);
+      record.writeUInt32LE(0x06054b50, 0);
+      record.writeUInt32LE(front + i * 22, 12);
+      exact.push(record);
+    }
+    const again = await listOrFailure(Buffer.concat([Buffer.alloc(front), ...exact, Buffer.from('junk')]));
+    expect(isExhibitError(again.failure) && again.failure.code).toBe('corrupt-file');
+  });
+});
+
+describe('zip reader: an end record that counts fewer entries than its directory holds', () => {
+  // The count is 16 bits: writers without ZIP64 record 66,000 entries as 464 (66,000 mod 65,536), and
+  // a hostile record can under-declare. unzip and Python's zipfile read the directory to its end;
+  // yauzl stopped at the count and the entries after it were silently not listed.
+  it('zip-end-record-count-wrapped-hides-entries: every central header is listed and can be opened, in order or later', async () => {
+    const zip = Buffer.from(await zipOf(['a', 'b', 'c'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(n.repeat(3)) }))));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    const { reader } = await open(zip);
+    const entries: ArchiveEntry[] = [];
+    for await (const e of reader.entries()) entries.push(e);
+    expect(entries.map((e) => e.displayPath)).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    // Opened after the listing moved past it: a task of its own reads the directory up to it again.
+    expect((await readAll(await entries[2]!.open())).toString()).toBe('ccc');
+    await reader.close();
+  });
+
+  // The stop detail and status said "1 declared" for an archive whose three entries were all listed.
+  it('zip-members-declared-stays-wrapped-count: the declared count is the number of central headers read', async () => {
+    const zip = Buffer.from(await zipOf(['a', 'b', 'c'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(n) }))));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    const { reader } = await open(zip);
+    expect(reader.declaredEntries).toBe(3);
+    await reader.close();
+  });
+});
+
+/**
+ * Inserts a ZIP64 end-of-central-directory record and locator before the end
+ * record, as Info-ZIP (streaming) and Python (past 65,535 entries) write
+ * them; `countsUnknown` sets the plain record's counts to 0xFFFF as Python does.
+ */
+function withZip64EndRecords(zip: Buffer, options: { countsUnknown: boolean }): Buffer {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(eocd + 10);
+  const cdSize = zip.readUInt32LE(eocd + 12);
+  const cdOffset = zip.readUInt32LE(eocd + 16);
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(count), 24);
+  record.writeBigUInt64LE(BigInt(count), 32);
+  record.writeBigUInt64LE(BigInt(cdSize), 40);
+  record.writeBigUInt64LE(BigInt(cdOffset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(eocd), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.from(zip.subarray(eocd));
+  if (options.countsUnknown) {
+    end.writeUInt16LE(0xffff, 8);
+    end.writeUInt16LE(0xffff, 10);
+  }
+  return Buffer.concat([zip.subarray(0, eocd), record, locator, end]);
+}
 
 /** yauzl checks stored sizes; an encrypted stored entry carries a 12-byte header, so declare it. */
 function fixStoredEncryptedSizes(zip: Buffer): Buffer {

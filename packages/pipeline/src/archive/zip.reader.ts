@@ -60,6 +60,9 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
   if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > options.size) {
     throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${options.size} bytes`);
   }
+  if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
+    throw new ExhibitError('corrupt-file', `zip: the parser placed the end record's comment length at ${facts.commentLengthAt}, outside the archive`);
+  }
   return new ThreadedZipReader(pool, read, facts, options);
 }
 
@@ -80,14 +83,21 @@ class ThreadedZipReader implements ArchiveReader {
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
-    const input: ZipListInput = { prefix: this.facts.prefix, size: this.facts.size, maxEntryNameBytes: this.options.maxEntryNameBytes };
+    const input: ZipListInput = { prefix: this.facts.prefix, size: this.facts.size, commentLengthAt: this.facts.commentLengthAt, maxEntryNameBytes: this.options.maxEntryNameBytes };
     const session = this.session('zip-list', input, 'zip reader (entries)', signal);
     const duplicates = new DuplicateNameTracker();
     let index = 0;
     try {
       for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
         if (request.t === 'failed') throw request.error;
-        if (request.t === 'done') return;
+        if (request.t === 'done') {
+          if (this.facts.commentCut) {
+            throw new ExhibitError('corrupt-file', 'zip: the end record\'s comment runs past the end of the file (the archive was cut off after its central directory)', {
+              details: { reason: 'truncated' },
+            });
+          }
+          return;
+        }
         // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
         if (request.t !== 'entry') continue;
         if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
@@ -143,7 +153,7 @@ class ThreadedZipReader implements ArchiveReader {
       open: async (): Promise<Readable> => {
         // The listing's thread sends the member while the entry is the current one; later, a thread of its own does.
         const current = listed.current;
-        const session = current ? listed.session : this.session('zip-member', { prefix: this.facts.prefix, size: this.facts.size, index } satisfies ZipMemberInput, 'zip reader (member)', signal);
+        const session = current ? listed.session : this.session('zip-member', { prefix: this.facts.prefix, size: this.facts.size, commentLengthAt: this.facts.commentLengthAt, index } satisfies ZipMemberInput, 'zip reader (member)', signal);
         const opened = await session.exchange(current ? { op: 'open' } : null);
         if (opened.t !== 'opened') {
           if (!current) await session.end();
