@@ -256,8 +256,23 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
           }
           if (enough(ms!)) return ms!;
           const zoom = await mapEl.getAttribute('data-zoom');
-          await page.locator(`.leaflet-marker-icon[data-bbox="${holding(ms!, lon, lat)[0]!.bbox.join(',')}"]`).click();
-          await expect.poll(() => mapEl.getAttribute('data-zoom'), { timeout: 20_000 }).not.toBe(zoom);
+          // A click can land while the markers are being redrawn (the element it found replaced, the
+          // click lost): then the cluster holding the position is looked up again and clicked again.
+          for (let attempt = 1; ; attempt++) {
+            const cluster = holding((await markers()) ?? ms!, lon, lat)[0] ?? holding(ms!, lon, lat)[0]!;
+            await page.locator(`.leaflet-marker-icon[data-bbox="${cluster.bbox.join(',')}"]`).click();
+            const zoomed = await expect
+              .poll(() => mapEl.getAttribute('data-zoom'), { timeout: 5_000 })
+              .not.toBe(zoom)
+              .then(
+                () => true,
+                (err: unknown) => {
+                  if (attempt >= 4) throw err;
+                  return false;
+                },
+              );
+            if (zoomed) break;
+          }
         }
         throw new Error(`no split around ${lon},${lat}`);
       }
