@@ -9,6 +9,8 @@
  * most MAX_BOXES of them; anything malformed gives null ("unknown").
  */
 
+import { boxes, child, type Box } from './heif-boxes.js';
+
 const MAX_BOXES = 4096;
 
 export interface HeifTransforms {
@@ -16,40 +18,6 @@ export interface HeifTransforms {
   rotationCcw: 0 | 90 | 180 | 270;
   /** imir axis (0: vertical axis, i.e. left-right; 1: horizontal axis), null if none. */
   mirrorAxis: 0 | 1 | null;
-}
-
-interface Box {
-  type: string;
-  start: number;
-  /** First byte of the payload. */
-  body: number;
-  end: number;
-}
-
-function* boxes(b: Buffer, from: number, to: number, budget: { left: number }): Generator<Box> {
-  let o = from;
-  while (o + 8 <= to && budget.left-- > 0) {
-    let size = b.readUInt32BE(o);
-    const type = b.toString('latin1', o + 4, o + 8);
-    let body = o + 8;
-    if (size === 1) {
-      if (o + 16 > to) return;
-      const big = b.readBigUInt64BE(o + 8);
-      if (big > BigInt(to - o)) return;
-      size = Number(big);
-      body = o + 16;
-    } else if (size === 0) {
-      size = to - o;
-    }
-    if (size < body - o || o + size > to) return;
-    yield { type, start: o, body, end: o + size };
-    o += size;
-  }
-}
-
-function child(b: Buffer, parent: { body: number; end: number }, type: string, budget: { left: number }, skip = 0): Box | undefined {
-  for (const box of boxes(b, parent.body + skip, parent.end, budget)) if (box.type === type) return box;
-  return undefined;
 }
 
 /** The primary image's transforms, or null when the bytes are not a HEIF whose meta box can be read. */
