@@ -1,4 +1,5 @@
 import type { ExportRow, RecordedTime } from '@exhibit/core';
+import type { ContentView } from './case-scope.js';
 
 /**
  * The pieces of an export (HTML, CSV, JSON), rendered one file at a time so
@@ -7,6 +8,9 @@ import type { ExportRow, RecordedTime } from '@exhibit/core';
  */
 
 export type ExportFormat = 'html' | 'csv' | 'json';
+
+/** A row as the case being exported holds it: the content with this occurrence's own source (case-scope.ts). */
+export type ExportRowView = Omit<ExportRow, 'content'> & { content: ContentView | null };
 
 export interface ExportMeta {
   exportId: string;
@@ -44,7 +48,7 @@ export function csvHeader(): string {
   return `${CSV_COLUMNS.join(',')}\r\n`;
 }
 
-export function csvRow(row: ExportRow): string {
+export function csvRow(row: ExportRowView): string {
   const { file, content, tags } = row;
   const m = content?.metadata ?? null;
   const cells: unknown[] = [
@@ -84,7 +88,7 @@ export function jsonHead(meta: ExportMeta, custody: CustodySummary): string {
   return `${text.slice(0, -1)},"items":[\n`;
 }
 
-export function jsonRow(row: ExportRow, first: boolean): string {
+export function jsonRow(row: ExportRowView, first: boolean): string {
   return `${first ? '' : ',\n'}${JSON.stringify(row)}`;
 }
 
@@ -138,7 +142,7 @@ export function htmlHead(meta: ExportMeta): string {
 }
 
 /** One file; `thumbnail` is the JPEG to embed, or why there is none. */
-export function htmlRow(row: ExportRow, thumbnail: Buffer | string): string {
+export function htmlRow(row: ExportRowView, thumbnail: Buffer | string): string {
   const { file, content, tags } = row;
   const m = content?.metadata ?? null;
   const img = Buffer.isBuffer(thumbnail)

@@ -193,6 +193,34 @@ describe('no cross-case data in any response', () => {
   });
 });
 
+describe('exports stay in their case', () => {
+  // Regression: the JSON export wrote each row's content as the index holds it, whose source is where
+  // the bytes were first seen: case A's archive `ALPHA-CASE-7Q/ALPHA-EX-9Z/stored.zip`, in case B's report.
+  it('export-json-names-other-case-source', async () => {
+    await f.access.assign(CASE_B, 'b-exporter', { by: 'setup' });
+    const token = await f.token('b-exporter', ['investigator']);
+    for (const format of ['json', 'csv', 'html']) {
+      const res = await api.handle({
+        method: 'GET',
+        path: `/cases/${CASE_B}/export`,
+        query: new URLSearchParams({ format, hash: a.memberSha256 }),
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status, format).toBe(200);
+      const body = await drain(res.body);
+      // The shared content is in the report (the premise), by its hash.
+      expect(body, format).toContain(a.memberSha256);
+      for (const id of caseAIdentifiers()) expect(body.includes(id), `${format} export names case A (${id})`).toBe(false);
+      if (format === 'json') {
+        const items = (JSON.parse(body) as { items: Array<{ file: { fileId: string; source: unknown }; content: { source: unknown } }> }).items;
+        expect(items.map((i) => i.file.fileId)).toEqual([sharedFileId]);
+        // The content as case B holds it: its own copy.
+        expect(items[0]!.content.source).toEqual(items[0]!.file.source);
+      }
+    }
+  });
+});
+
 describe('download links stay in their case', () => {
   it("a link to case B's file opens nothing of case A, even for a user assigned to both", async () => {
     const user = 'both-cases-examiner';

@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError, isExhibitError, type ContentRecord, type ReviewFilter } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type ReviewFilter } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { EXPORTERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
+import { contentForOccurrence, type ContentView } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { param } from '../query-params.js';
@@ -56,7 +57,7 @@ async function custodySummary(deps: ApiDeps, caseIdValue: string, abortSignal: A
 }
 
 /** A thumbnail to embed, read whole but never past the cap; or why there is none. */
-async function thumbnailOf(deps: ApiDeps, content: ContentRecord | null, abortSignal: AbortSignal | undefined): Promise<Buffer | string> {
+async function thumbnailOf(deps: ApiDeps, content: ContentView | null, abortSignal: AbortSignal | undefined): Promise<Buffer | string> {
   if (!content?.thumbnail || content.thumbnailStatus !== 'done') return 'No thumbnail.';
   let stream: Readable;
   try {
@@ -97,12 +98,14 @@ async function* renderExport(
     const page = await review.exportPage(filter, after, API_LIMITS.exportPageFiles);
     after = page.next;
     let text = '';
-    for (const row of page.rows) {
+    for (const indexRow of page.rows) {
       // Files added while the export runs may match too; the count said before is the limit.
       if (counter.items >= meta.count) {
         after = null;
         break;
       }
+      // The shared content row's source may be another case's evidence: the report shows this occurrence's.
+      const row = { ...indexRow, content: contentForOccurrence(indexRow.file, indexRow.content) };
       if (format === 'html') yield htmlRow(row, await thumbnailOf(deps, row.content, abortSignal));
       else text += format === 'csv' ? csvRow(row) : jsonRow(row, counter.items === 0);
       counter.items += 1;
