@@ -122,6 +122,49 @@ describe('the first read of every read route is recorded at once', () => {
   });
 });
 
+describe('reads that answered without a custody entry', () => {
+  // Regression: GET …/exports/{exportId} showed an export's SHA-256, size, producer and time, read from
+  // the custody index, and wrote nothing: the one case-scoped read route that left no entry.
+  it('export-record-read-unrecorded', async () => {
+    const exportId = '5d0c6f4e-2b1a-4c7e-9f3d-8a6b1c2d3e4f';
+    for (const evidenceId of ['EX01', 'EX02']) {
+      await f.custodyLog.record({
+        caseId: 'CASE-1',
+        evidenceId,
+        action: 'export',
+        actor: 'ivan',
+        details: { exportId, format: 'csv', sha256: 'b'.repeat(64), bytes: 10, items: 1, producedAt: '2026-01-01T00:00:00.000Z' },
+      });
+    }
+    const reads = await readsDuring(() => get(`/cases/CASE-1/exports/${exportId}`, 'sam', ['supervisor']));
+    expect(where(reads)).toEqual(['sam CASE-1/EX01 getExport', 'sam CASE-1/EX02 getExport']);
+    expect(reads[0]!.details).toMatchObject({ exportId, repeatsSincePrevious: 0, roles: ['supervisor'] });
+  });
+
+  // Regression: a 304 to If-None-Match (`*`, or the ETag, which is the SHA-256 itself) told any reader of
+  // the case whether it holds a content with a thumbnail, hash by hash, and wrote nothing.
+  it('content-thumbnail-not-modified-probe-unrecorded', async () => {
+    const photo = (await f.index.search({ caseId: 'CASE-1', kind: 'image', limit: 1 })).items[0]!.file.sha256!;
+    const reads = await readsDuring(async () => {
+      for (const tag of ['*', `"${photo}"`]) {
+        const res = await api.handle({
+          method: 'GET',
+          path: `/cases/CASE-1/contents/${photo}/thumbnail`,
+          query: new URLSearchParams(),
+          headers: { authorization: `Bearer ${await token('ivan', ['investigator'])}`, 'if-none-match': tag },
+        });
+        expect(res.status).toBe(304);
+      }
+    });
+    // The first probe at once, in the log of every item holding the content; the second counted in its window.
+    expect(where(reads)).toEqual(['ivan CASE-1/EX01 getContentThumbnail', 'ivan CASE-1/EX02 getContentThumbnail']);
+    expect(reads[0]!.details).toMatchObject({ sha256: photo, notModified: true, repeatsSincePrevious: 0 });
+    expect(f.custodyEvents.filter((e) => e.action === 'thumbnail-view' && e.actor === 'ivan')).toEqual([]);
+    // The counted repeat is written now, not by a later test's sweep.
+    await api.flush();
+  });
+});
+
 describe('polling is summarised, and no read is lost', () => {
   it('counts repeats within the window and carries them on the next entry after it', async () => {
     const path = '/cases/CASE-1/evidence/EX01/status';

@@ -420,6 +420,8 @@ describe('what the matrix left in the custody log', () => {
       ];
       if (role === 'supervisor' || role === 'admin') assigned.push(`${seed.caseId} listAssignments`);
       if (role === 'supervisor') assigned.push(`${seed.caseId} listAccessEvents`);
+      // The roles that export read an export's record back (GET …/exports/{exportId}).
+      if (TAG_WRITERS.includes(role)) assigned.push(`${seed.caseId} getExport`);
       // Admins see every case in /cases, and manage assignments of cases they are not assigned to.
       if (role === 'admin') assigned.push(`${other.caseId} listCases`);
       expected.set(userFor(role, 'assigned'), assigned.sort());

@@ -9,6 +9,7 @@ import { contentForOccurrence, type ContentView } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { param } from '../query-params.js';
+import { readAuditOf } from '../read-audit.js';
 import { reviewOf } from '../review-deps.js';
 import { FILTER_SHAPE, filterOf, toFilter } from '../review-filter.js';
 import { exportRecordSchema } from '../response-schemas.js';
@@ -224,14 +225,17 @@ export const exportsRoutes: RouteModule = [
     path: '/cases/{caseId}/exports/{exportId}',
     operationId: 'getExport',
     summary: "An export's record: its SHA-256, size and file count as written to custody",
-    description: 'Read from the index copy of the custody log. 404 until the export has finished (or for an unknown id).',
+    description:
+      "Read from the index copy of the custody log. 404 until the export has finished (or for an unknown id). Recorded as a 'read' " +
+      '(route getExport), rate-limited.',
     access: { roles: EXPORTERS, caseScoped: true },
     params: z.strictObject({ caseId, exportId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be an export id').describe('Export id (X-Exhibit-Export-Id)') }),
     query: z.strictObject({}),
     responses: { 200: { description: 'The export as recorded', schema: exportRecordSchema } },
-    async handler({ deps, params }) {
+    async handler({ deps, principal, params, logger }) {
       const found = await reviewOf(deps).getExport(params.caseId, params.exportId);
       if (!found) throw notFound();
+      await readAuditOf(deps).record(principal, { caseId: params.caseId, route: 'getExport', details: { exportId: params.exportId } }, { logger });
       return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: found satisfies z.input<typeof exportRecordSchema> };
     },
   }),

@@ -156,21 +156,31 @@ export const reviewRoutes: RouteModule = [
     description:
       'The thumbnail of a content is made once and never replaced, so this URL (which names the content) answers with ' +
       '`Cache-Control: private, max-age=31536000, immutable` and `ETag: "<sha256>"`; If-None-Match gives 304. 404 unless the case holds a file ' +
-      "with this content and a thumbnail was made. Recorded as a 'thumbnail-view' (subject sha256) in the log of every evidence item of the case holding it.",
+      "with this content and a thumbnail was made. Recorded as a 'thumbnail-view' (subject sha256) in the log of every evidence item of the case holding it; " +
+      "a 304 delivers nothing but says the case holds the content, and is recorded as a 'read' (route getContentThumbnail, notModified), rate-limited.",
     access: { roles: CASE_READERS, caseScoped: true },
     params: z.strictObject({ caseId, sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in lower-case hex').describe('SHA-256 of the content') }),
     query: z.strictObject({}),
     responses: { 200: { description: 'JPEG bytes', contentType: 'image/jpeg' }, 304: { description: 'Not modified (the caller holds it)' } },
-    async handler({ deps, principal, params, requestHeaders, abortSignal }) {
+    async handler({ deps, principal, params, requestHeaders, logger, abortSignal }) {
       const hits = await deps.index.search({ caseId: params.caseId, hash: params.sha256, limit: API_LIMITS.maxPageSize });
       const content = hits.items[0]?.content;
       if (hits.total === 0 || !content?.thumbnail || content.thumbnailStatus !== 'done') throw notFound();
       const etag = `"${params.sha256}"`;
       const caching = { 'cache-control': 'private, max-age=31536000, immutable', etag };
-      if (matchesEtag(requestHeaders?.['if-none-match'], etag)) return { status: 304, headers: caching };
+      const evidenceIds = [...new Set(hits.items.map((h) => h.file.evidenceId))].sort();
+      if (matchesEtag(requestHeaders?.['if-none-match'], etag)) {
+        // Nothing delivered, but the answer says the case holds this content with a thumbnail (the
+        // ETag is the SHA-256 itself, and `*` matches any): a read, like a search by hash.
+        await readAuditOf(deps).record(
+          principal,
+          { caseId: params.caseId, route: 'getContentThumbnail', caseEvidenceIds: evidenceIds, details: { sha256: params.sha256, notModified: true } },
+          { logger },
+        );
+        return { status: 304, headers: caching };
+      }
       const stream: Readable = await deps.blobs.openRead(content.thumbnail, abortSignal ? { abortSignal } : {});
       try {
-        const evidenceIds = [...new Set(hits.items.map((h) => h.file.evidenceId))].sort();
         await recordForCase(
           deps,
           principal,
