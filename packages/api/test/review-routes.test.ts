@@ -296,6 +296,31 @@ describe('map, timeline and thumbnails', () => {
   });
 });
 
+describe('content thumbnails of a content many files share', () => {
+  // Regression: the evidence items to record in were read from the first page (500) of the search for the
+  // hash, in path order; a content held more often than that (an emoji, an app icon: thousands of copies in
+  // a phone's extraction) was recorded as viewed only in the items of its first 500 paths, and the other
+  // phone's log never showed that its picture was looked at.
+  it('content-thumbnail-view-unrecorded-in-item-past-first-page', async () => {
+    const one = await seedCase(f, 'REV-5', 'EX01');
+    const two = await seedCase(f, 'REV-5', 'EX02');
+    expect(two.photoSha256).toBe(one.photoSha256);
+    await f.access.assign('REV-5', 'ivy', { by: 'setup' });
+    // 600 more copies in EX01 whose paths sort before everything of EX02.
+    await f.sql.query(
+      `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, size, sha256, stage)
+       SELECT 'copy' || lpad(g::text, 6, '0'), 'REV-5', 'EX01', 0, 'cache/' || lpad(g::text, 6, '0') || '.jpg', 'x', 'x', 'file', $2, $1, 'indexed'
+         FROM generate_series(1, 600) g`,
+      [one.photoSha256, one.photoBytes.length],
+    );
+    const res = await call('ivy', { path: `/cases/REV-5/contents/${one.photoSha256}/thumbnail` });
+    expect(res.status).toBe(200);
+    const views = (await custodyRows('thumbnail-view', 'REV-5')).filter((e) => e.actor === 'ivy');
+    expect(views.map((e) => e.evidence_id).sort()).toEqual(['EX01', 'EX02']);
+    for (const v of views) expect(v.details).toMatchObject({ occurrences: 602 });
+  });
+});
+
 describe('access events and discovery', () => {
   it('lists who viewed and exported what, by user and by file, for supervisors only', async () => {
     await call('ivy', { path: `/cases/${seed.caseId}/files/${seed.photoFileId}` });

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError } from '@exhibit/core';
-import { defineRoute, type RouteModule } from '../api.types.js';
+import { ExhibitError, type SearchResult } from '@exhibit/core';
+import { defineRoute, type ApiDeps, type RouteModule } from '../api.types.js';
 import { ACCESS_AUDITORS, CASE_READERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { API_LIMITS } from '../api-limits.js';
@@ -35,6 +35,23 @@ export function cellSizeDeg(zoom: number | undefined, bbox: [number, number, num
 function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*');
+}
+
+/**
+ * The evidence items of the case that hold a content, for its custody entries: from the page of
+ * hits when it has every occurrence, else asked item by item, since a content can occur thousands
+ * of times (an app icon in a phone's extraction) and the page holds only the first paths.
+ */
+async function itemsHolding(deps: ApiDeps, caseIdValue: string, sha256: string, hits: SearchResult): Promise<string[]> {
+  const held = new Set(hits.items.map((h) => h.file.evidenceId));
+  if (hits.items.length < hits.total) {
+    for (const { evidenceId } of await deps.index.listEvidence(caseIdValue)) {
+      if (held.has(evidenceId)) continue;
+      const found = await deps.index.search({ caseId: caseIdValue, evidenceId, hash: sha256, limit: 1, countCap: 1 });
+      if (found.total > 0) held.add(evidenceId);
+    }
+  }
+  return [...held].sort();
 }
 
 /** Most entries the file custody view returns (per subject: the occurrence, and its content). */
@@ -168,7 +185,7 @@ export const reviewRoutes: RouteModule = [
       if (hits.total === 0 || !content?.thumbnail || content.thumbnailStatus !== 'done') throw notFound();
       const etag = `"${params.sha256}"`;
       const caching = { 'cache-control': 'private, max-age=31536000, immutable', etag };
-      const evidenceIds = [...new Set(hits.items.map((h) => h.file.evidenceId))].sort();
+      const evidenceIds = await itemsHolding(deps, params.caseId, params.sha256, hits);
       if (matchesEtag(requestHeaders?.['if-none-match'], etag)) {
         // Nothing delivered, but the answer says the case holds this content with a thumbnail (the
         // ETag is the SHA-256 itself, and `*` matches any): a read, like a search by hash.
