@@ -232,6 +232,41 @@ describe('exports', () => {
     expect((await call('ivy', { path: `/cases/${seed.caseId}/exports/${exportId}` })).status).toBe(200);
   });
 
+  // Regression: an export renders as the caller reads (minutes for a large case), and went on to the end
+  // after the caller was unassigned: the unassignment ended download links at once but not a report in flight.
+  it('export-streams-on-after-unassignment', async () => {
+    await f.access.assign(seed.caseId, 'erin', { by: 'setup' });
+    const res = await api.handle({
+      method: 'GET',
+      path: `/cases/${seed.caseId}/export`,
+      query: new URLSearchParams({ format: 'csv', evidenceId: 'EX02' }),
+      headers: { authorization: `Bearer ${await f.token('erin', ['examiner'])}` },
+    });
+    expect(res.status).toBe(200);
+    const exportId = res.headers?.['x-exhibit-export-id'];
+    const iterator = (res.body as Readable)[Symbol.asyncIterator]();
+    const chunks: Buffer[] = [(await iterator.next()).value as Buffer];
+    const removed = await call('sue', { method: 'DELETE', path: `/cases/${seed.caseId}/assignments/erin` });
+    expect(removed.status).toBe(204);
+    let stopped: unknown = null;
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) chunks.push(next.value as Buffer);
+    } catch (err) {
+      stopped = err;
+    }
+    // Cut short (the client sees the body end early, with an error), after what was rendered ahead.
+    expect(stopped).not.toBeNull();
+    const lines = Buffer.concat(chunks).toString('utf8').trim().split('\r\n').length;
+    expect(lines).toBeLessThan(BULK / 2);
+    let entries: Awaited<ReturnType<typeof custodyRows>> = [];
+    for (let i = 0; i < 50 && entries.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      entries = (await custodyRows('export')).filter((e) => e.details.exportId === exportId);
+    }
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) expect(e.details).toMatchObject({ complete: false, producedBy: 'erin', stoppedBy: 'access-revoked' });
+  });
+
   it('says so in the report when a recorded thumbnail is missing from storage, instead of failing it', async () => {
     const lost = await seedCase(f, 'REV-3');
     await f.access.assign(lost.caseId, 'ivy', { by: 'setup' });

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ExhibitError, isExhibitError, type ReviewFilter } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
+import { authorise } from '../access-check.js';
 import { EXPORTERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
 import { contentForOccurrence, type ContentView } from '../case-scope.js';
@@ -28,6 +29,7 @@ import {
 } from '../export-render.js';
 
 const caseId = param.id('Case id');
+const EXPORT_ACCESS = { roles: EXPORTERS, caseScoped: true } as const;
 /** Bytes an export renders ahead of the caller. */
 export const EXPORT_BUFFER_BYTES = 16 * 1024;
 const CONTENT_TYPES: Record<ExportFormat, string> = {
@@ -89,13 +91,23 @@ async function* renderExport(
   filter: ReviewFilter,
   meta: ExportMeta,
   custody: CustodySummary,
-  counter: { items: number },
+  counter: { items: number; revoked?: boolean },
+  stillAllowed: () => Promise<unknown>,
   abortSignal: AbortSignal | undefined,
 ): AsyncGenerator<string | Buffer> {
   const review = reviewOf(deps);
   yield format === 'html' ? htmlHead(meta) : format === 'csv' ? csvHeader() : jsonHead(meta, custody);
   let after = null;
   do {
+    // An export renders as the caller reads, for minutes: an unassignment meanwhile ends it, as it ends a download link.
+    if (after) {
+      try {
+        await stillAllowed();
+      } catch (err) {
+        counter.revoked = true;
+        throw err;
+      }
+    }
     const page = await review.exportPage(filter, after, API_LIMITS.exportPageFiles);
     after = page.next;
     let text = '';
@@ -182,8 +194,10 @@ export const exportsRoutes: RouteModule = [
       'html: a self-contained page (thumbnails embedded as data URIs; metadata as recorded, hashes, paths, tags and notes, the custody verification ' +
       `summary, who produced it and when). At most ${API_LIMITS.exportMaxFiles} files (more: 400). Path order. Streamed in bounded memory. ` +
       "The SHA-256 of the bytes is computed as they stream and written, with the export id, to every evidence item's custody log (action 'export') " +
-      'before the last piece is sent; GET …/exports/{exportId} reads it back. An export cut short is recorded with complete=false.',
-    access: { roles: EXPORTERS, caseScoped: true },
+      'before the last piece is sent; GET …/exports/{exportId} reads it back. An export cut short is recorded with complete=false. ' +
+      "The caller's assignment is checked again before each page of files after the first: an unassignment (or a role change) meanwhile " +
+      "cuts the export short (stoppedBy: access-revoked).",
+    access: EXPORT_ACCESS,
     params: z.strictObject({ caseId }),
     query: z.strictObject({ ...FILTER_SHAPE, format: z.enum(['html', 'csv', 'json']).optional().describe('html (default), csv or json') }),
     responses: {
@@ -202,10 +216,19 @@ export const exportsRoutes: RouteModule = [
       const meta: ExportMeta = { exportId, caseId: params.caseId, producedBy: principal.user, producedAt, filter: filterOf(filterQuery), count };
       const custody = format === 'csv' ? ({ available: false, ok: null, verifiedAt: null, items: [], note: '' } as CustodySummary) : await custodySummary(deps, params.caseId, abortSignal);
       const evidenceIds = (await deps.index.listEvidence(params.caseId)).map((e) => e.evidenceId);
-      const counter = { items: 0 };
+      const counter: { items: number; revoked?: boolean } = { items: 0 };
       const record = (result: { sha256: string; bytes: number; complete: boolean }) =>
-        recordExport(deps, principal, params.caseId, evidenceIds, { ...meta, format, items: counter.items, custodyOk: custody.ok, ...result });
-      const body = hashedExport(renderExport(deps, format, filter, meta, custody, counter, abortSignal), record, logger);
+        recordExport(deps, principal, params.caseId, evidenceIds, {
+          ...meta,
+          format,
+          items: counter.items,
+          custodyOk: custody.ok,
+          ...result,
+          ...(counter.revoked ? { stoppedBy: 'access-revoked' } : {}),
+        });
+      // The caller's current assignment, checked again before each page after the first.
+      const stillAllowed = () => authorise(EXPORT_ACCESS, principal, params.caseId, deps.access);
+      const body = hashedExport(renderExport(deps, format, filter, meta, custody, counter, stillAllowed, abortSignal), record, logger);
       return {
         status: 200,
         headers: {
@@ -246,7 +269,7 @@ async function recordExport(
   principal: Principal,
   caseIdValue: string,
   evidenceIds: string[],
-  details: ExportMeta & { format: ExportFormat; items: number; custodyOk: boolean | null; sha256: string; bytes: number; complete: boolean },
+  details: ExportMeta & { format: ExportFormat; items: number; custodyOk: boolean | null; sha256: string; bytes: number; complete: boolean; stoppedBy?: 'access-revoked' },
 ): Promise<void> {
   const { count: _planned, ...rest } = details;
   const logs = await recordForCase(deps, principal, { caseId: caseIdValue, evidenceIds, action: 'export', details: { ...rest, planned: _planned } });
