@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ExhibitError, type Role } from '@exhibit/core';
 import type { ApiDeps, Principal } from './api.types.js';
 import { API_LIMITS } from './api-limits.js';
+import { notFound } from './http-errors.js';
 
 /**
  * Download links that can be taken back.
@@ -41,7 +42,8 @@ export async function issueDownloadTicket(
   const ticket = randomBytes(32).toString('base64url');
   const ticketSha256 = sha256(ticket);
   const expiresAt = new Date(now.getTime() + API_LIMITS.downloadUrlTtlMs).toISOString();
-  await deps.access.issueDownloadTicket({ ticketSha256, ...grant, issuedAt: now.toISOString(), expiresAt });
+  // Unassigned since the access check: answered as for any caller who is not assigned.
+  if (!(await deps.access.issueDownloadTicket({ ticketSha256, ...grant, issuedAt: now.toISOString(), expiresAt }))) throw notFound();
   return { ticket, ticketId: ticketSha256.slice(0, 16), expiresAt };
 }
 

@@ -87,6 +87,34 @@ describe('a download link after its user is unassigned', () => {
     expect((await fetchLink(url)).status).toBe(200);
   });
 
+  // Regression: the link was stored after the access check, unconditionally. An unassignment that landed
+  // between the two (it deletes the user's links) left the new one standing, and assigning the user again
+  // within its lifetime brought it back to life, which is what deleting the links is there to prevent.
+  it('download-link-issued-during-unassignment-revived-by-reassignment', async () => {
+    const racing = new Proxy(f.access, {
+      get(target, prop, receiver) {
+        if (prop === 'issueDownloadTicket') {
+          return async (ticket: Parameters<typeof f.access.issueDownloadTicket>[0]) => {
+            // The supervisor's unassignment commits between the access check and the link being stored.
+            await f.access.unassign(CASE, 'erin', { by: 'sam' });
+            return target.issueDownloadTicket(ticket);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const racingApi = createApi({ ...f.deps, access: racing });
+    const token = await f.token('erin', ['examiner']);
+    const issued = await racingApi.handle({ method: 'GET', path: `/cases/${CASE}/files/${stored.memberFileId}/download`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` } });
+    await f.access.assign(CASE, 'erin', { by: 'sam', role: null });
+    // No link outlives the unassignment: none is handed out (the caller is not assigned when it would be stored)…
+    expect(issued.status).toBe(404);
+    // …and none is left in the store for the assignment that follows.
+    const { rows } = await f.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM download_tickets WHERE case_id = $1 AND user_name = $2', [CASE, 'erin']);
+    expect(rows[0]!.n).toBe(0);
+  });
+
   it('ends when it expires', async () => {
     const url = await linkFor(stored.memberFileId);
     clock = new Date(clock.getTime() + API_LIMITS.downloadUrlTtlMs - 1);

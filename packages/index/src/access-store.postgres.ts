@@ -244,13 +244,20 @@ export class PostgresAccessStore implements AccessStore {
     return rows.map((r) => ({ caseId: r.case_id, assignees: Number(r.assignees), claimedBy: r.claimed_by }));
   }
 
-  async issueDownloadTicket(t: DownloadTicket): Promise<void> {
+  async issueDownloadTicket(t: DownloadTicket): Promise<boolean> {
     await this.sql.query('DELETE FROM download_tickets WHERE expires_at < $1', [t.issuedAt]);
-    await this.sql.query(
-      `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt],
-    );
+    return this.sql.transaction(async (tx) => {
+      // FOR SHARE waits for an unassignment holding the row (FOR UPDATE) and then finds it gone;
+      // one that comes later waits for this insert and deletes the ticket with the assignment.
+      const { rows } = await tx.query('SELECT 1 FROM case_assignments WHERE case_id = $1 AND user_name = $2 FOR SHARE', [t.caseId, t.user]);
+      if (rows.length === 0) return false;
+      await tx.query(
+        `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt],
+      );
+      return true;
+    });
   }
 
   async getDownloadTicket(ticketSha256: string): Promise<DownloadTicket | null> {

@@ -1,6 +1,6 @@
 import { loadTestSettings } from '@exhibit/core';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AccessStore } from '@exhibit/core';
 import { createPostgresAccessStore } from '../src/access-store.postgres.js';
 import { migrate } from '../src/migrate.js';
@@ -140,8 +140,15 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       ...over,
     });
 
+    beforeEach(async () => {
+      // A ticket is stored only for a user assigned to its case.
+      await access.assign('CASE-T', 'erin', { by: 'ada' });
+      await access.assign('CASE-T', 'sam', { by: 'ada' });
+      await access.assign('CASE-U', 'erin', { by: 'ada' });
+    });
+
     it('stores a ticket by its hash and reads it back', async () => {
-      await access.issueDownloadTicket(ticket(1));
+      expect(await access.issueDownloadTicket(ticket(1))).toBe(true);
       expect(await access.getDownloadTicket(ticket(1).ticketSha256)).toEqual(ticket(1));
       expect(await access.getDownloadTicket(ticket(999).ticketSha256)).toBeNull();
     });
@@ -162,6 +169,13 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       await access.issueDownloadTicket(ticket(6, { issuedAt: '2026-01-02T00:00:00.000Z', expiresAt: '2026-01-02T00:10:00.000Z' }));
       expect(await access.getDownloadTicket(ticket(5).ticketSha256)).toBeNull();
       expect(await access.getDownloadTicket(ticket(6).ticketSha256)).not.toBeNull();
+    });
+
+    it('stores nothing for a user who is not assigned to the case (any more)', async () => {
+      await access.unassign('CASE-T', 'erin', { by: 'ada' });
+      expect(await access.issueDownloadTicket(ticket(9))).toBe(false);
+      expect(await access.getDownloadTicket(ticket(9).ticketSha256)).toBeNull();
+      expect(await access.issueDownloadTicket(ticket(10, { caseId: 'CASE-V' }))).toBe(false);
     });
 
     it('refuses a malformed hash or an expiry before the issue', async () => {

@@ -106,8 +106,13 @@ export interface AccessStore {
    * evidence received), ordered by case id, with its number of assignees.
    */
   listAllCases(): Promise<CaseOverview[]>;
-  /** Stores a new ticket, and deletes tickets that expired before `ticket.issuedAt`. */
-  issueDownloadTicket(ticket: DownloadTicket): Promise<void>;
+  /**
+   * Stores a new ticket while its user is assigned to its case, and deletes tickets that expired
+   * before `ticket.issuedAt`. False, nothing stored, when the user is not assigned (any more): the
+   * check holds the assignment row until the ticket is in, so an unassignment (which deletes the
+   * user's tickets) lands either before it (no ticket) or after it (ticket deleted), never between.
+   */
+  issueDownloadTicket(ticket: DownloadTicket): Promise<boolean>;
   /** The ticket with this hash, expired or not; null when unknown or deleted (unassign deletes the user's tickets for the case). */
   getDownloadTicket(ticketSha256: string): Promise<DownloadTicket | null>;
 }
