@@ -117,7 +117,12 @@ export interface CustodyVerification {
   caseId: string;
   verifiedAt: string;
   ok: boolean;
-  keys: { source: 'trusted' | 'keys.json'; accepted: PublicKeyRecord[]; rejected: Array<{ keyId: string; reason: string }> };
+  /**
+   * Where the accepted keys came from: 'trusted', handed to the verifier out of band; 'keys.json', found
+   * beside the logs (legacy); 'bundle', carried by the bundle being verified, which proves consistency with
+   * those keys only (compare their ids with the published ones).
+   */
+  keys: { source: 'trusted' | 'keys.json' | 'bundle'; accepted: PublicKeyRecord[]; rejected: Array<{ keyId: string; reason: string }> };
   /** Checkpoints read (when a checkpoint store was given); a rejected checkpoint fails the verification. */
   checkpoints?: { location: string; verified: number; rejected: CheckpointProblem[] };
   /** What this verification could not check, e.g. evidence re-hashing from a bundle. */

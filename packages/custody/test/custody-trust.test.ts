@@ -12,6 +12,7 @@ import {
   hashEntryText,
   parseEntryText,
   publicKeyOf,
+  renderVerificationText,
   segmentName,
   signingBytes,
   UNTRUSTED_PUBLISHED_KEY,
@@ -227,7 +228,7 @@ describe('custody bundle', () => {
 
   it('verifies with nothing else, and says evidence was not re-hashed', async () => {
     const v = await verifyCustodyBundle(bundle);
-    expect(v).toMatchObject({ ok: true, caseId: BCASE, keys: { source: 'trusted' } });
+    expect(v).toMatchObject({ ok: true, caseId: BCASE, keys: { source: 'bundle' } });
     expect(v.items.map((i) => [i.evidenceId, i.verifiedEntries, i.checkpoint?.entries])).toEqual([
       ['E1', 5, 5],
       ['E2', 5, 5],
@@ -270,6 +271,21 @@ describe('custody bundle', () => {
     });
     const v = await verifyCustodyBundle(forged);
     expect(v.items.find((i) => i.evidenceId === 'E2')?.firstBreak).toMatchObject({ reason: 'truncated', expectedSeq: 3 });
+  });
+
+  // Regression: without --keys the bundle's own keys were reported as source 'trusted' ("Keys (trusted): …" in
+  // the report), so a bundle re-signed whole with a forger's key and carrying that key read as verified against
+  // trusted keys; it verifies (consistency is all a bundle alone can show) but says whose keys those are.
+  it('bundle-keys-reported-as-trusted', async () => {
+    const mallory = await fx.newSigner();
+    const own = await verifyCustodyBundle(bundle);
+    expect(own.keys.source).toBe('bundle');
+    expect(renderVerificationText(own)).toContain('Keys (bundle)');
+    const withKeys = await verifyCustodyBundle(bundle, { trustedKeys: log.trustedKeys() });
+    expect(withKeys).toMatchObject({ ok: true, keys: { source: 'trusted' } });
+    const foreign = await verifyCustodyBundle(bundle, { trustedKeys: [publicKeyOf(mallory)] });
+    expect(foreign.keys.source).toBe('trusted');
+    expect(foreign.ok).toBe(false);
   });
 
   it('a swapped key fails, and an edit without a recomputed manifest is refused outright', async () => {

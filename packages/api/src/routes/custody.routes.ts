@@ -52,7 +52,7 @@ export const custodyVerificationSchema = z
     verifiedAt: z.string(),
     ok: z.boolean(),
     keys: z.object({
-      source: z.enum(['trusted', 'keys.json']),
+      source: z.enum(['trusted', 'keys.json', 'bundle']).describe("'trusted': keys given out of band (the API's are always); 'bundle': only the bundle's own (offline verification without --keys)"),
       accepted: z.array(keySchema),
       rejected: z.array(z.object({ keyId: z.string(), reason: z.string() })).describe("Keys not used, with why; a key found only beside the logs is 'untrusted: published only beside the logs'"),
     }),
