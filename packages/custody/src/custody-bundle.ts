@@ -241,11 +241,9 @@ export async function verifyCustodyBundle(bytes: Buffer, options: { trustedKeys?
   });
   // Keys the bundle brought vouch only for the bundle: never reported as trusted.
   if (!options.trustedKeys) return { ...result, keys: { ...result.keys, source: 'bundle' } };
-  {
-    // Keys the bundle brought that the verifier did not trust are named, like keys found beside the logs.
-    for (const k of bundle.keys) {
-      if (!options.trustedKeys.some((t) => t.keyId === k.keyId)) result.keys.rejected.push({ keyId: k.keyId, reason: 'untrusted: carried only by the bundle' });
-    }
+  // Keys the bundle brought that the verifier did not trust are named, like keys found beside the logs.
+  for (const k of bundle.keys) {
+    if (!options.trustedKeys.some((t) => t.keyId === k.keyId)) result.keys.rejected.push({ keyId: k.keyId, reason: 'untrusted: carried only by the bundle' });
   }
   return result;
 }
