@@ -9,7 +9,7 @@ import { API_LIMITS } from './api-limits.js';
  *
  * Clients poll these (`exhibit status --watch` every few seconds), so each
  * read is not its own entry. Per process, reads are grouped by
- * (user, case, evidence item or '*' for the whole case, route):
+ * (user, case, evidence item or '*' for the whole case, route, subject):
  *
  * - the first read of a group is written at once, before the data is
  *   returned, so "who looked at this case" is complete from the first look;
@@ -36,6 +36,17 @@ export interface ReadEvent {
   /** Evidence items of the case when the caller already has them (saves a query); ignored with evidenceId. */
   caseEvidenceIds?: string[];
   details?: Record<string, unknown>;
+  /**
+   * What was read when the route names it (a content's SHA-256, an export id): reads of different
+   * subjects are different groups, else a repeat would be counted against the first subject's entry
+   * and no entry would name the second (nor reach the items holding only it).
+   */
+  subjectKey?: string;
+}
+
+/** The group of a read: its window is shared only by reads of the same thing by the same user. */
+function windowKey(principal: Principal, event: ReadEvent): string {
+  return JSON.stringify([principal.user, event.caseId, event.evidenceId ?? '*', event.route, event.subjectKey ?? '', event.caseEvidenceIds ?? null]);
 }
 
 interface Window {
@@ -88,7 +99,7 @@ export class ReadAudit {
     const now = this.now();
     const nowMs = now.getTime();
     await this.sweep(nowMs, event, principal, options.logger);
-    const key = JSON.stringify([principal.user, event.caseId, event.evidenceId ?? '*', event.route]);
+    const key = windowKey(principal, event);
     let open = this.windows.get(key);
     if (open?.pending) {
       // A first entry is being written: this read is covered once it lands.
@@ -162,7 +173,7 @@ export class ReadAudit {
     this.lastSweepMs = nowMs;
     this.sweeping = true;
     try {
-      const currentKey = JSON.stringify([principal.user, current.caseId, current.evidenceId ?? '*', current.route]);
+      const currentKey = windowKey(principal, current);
       for (const [key, w] of [...this.windows]) {
         if (w.pending || nowMs - w.startedAtMs < this.limits.windowMs) continue;
         if (w.repeats === 0) {

@@ -163,6 +163,59 @@ describe('reads that answered without a custody entry', () => {
     // The counted repeat is written now, not by a later test's sweep.
     await api.flush();
   });
+
+  // Regression: the window of a 304 probe was keyed (user, case, '*', route) only, so a probe of content A
+  // within five minutes of one of content B was counted against B's entry: no entry named A, and an item
+  // holding only A got nothing.
+  it('content-thumbnail-probe-of-second-content-counted-against-first', async () => {
+    const a = await seedCase(f, 'CASE-3', 'EX01');
+    await seedCase(f, 'CASE-3', 'EX02');
+    const b = await seedCase(f, 'CASE-Q');
+    expect(b.photoSha256).not.toBe(a.photoSha256);
+    // B is held in CASE-3 by EX02 only; A by EX01 and EX02.
+    await f.sql.query(
+      `INSERT INTO files (file_id, case_id, evidence_id, depth, path, recorded_name, name, entry_kind, size, sha256, stage)
+       VALUES ('only-b', 'CASE-3', 'EX02', 0, 'zz/b.jpg', 'b.jpg', 'b.jpg', 'file', $2, $1, 'indexed')`,
+      [b.photoSha256, b.photoBytes.length],
+    );
+    await f.access.assign('CASE-3', 'ivan', { by: 'setup' });
+    const reads = await readsDuring(async () => {
+      for (const sha of [b.photoSha256, a.photoSha256]) {
+        const res = await api.handle({
+          method: 'GET',
+          path: `/cases/CASE-3/contents/${sha}/thumbnail`,
+          query: new URLSearchParams(),
+          headers: { authorization: `Bearer ${await token('ivan', ['investigator'])}`, 'if-none-match': '*' },
+        });
+        expect(res.status).toBe(304);
+      }
+    });
+    expect(reads.map((e) => `${e.evidenceId} ${String(e.details.sha256).slice(0, 8)}`)).toEqual([
+      `EX02 ${b.photoSha256.slice(0, 8)}`,
+      `EX01 ${a.photoSha256.slice(0, 8)}`,
+      `EX02 ${a.photoSha256.slice(0, 8)}`,
+    ]);
+    for (const e of reads) expect(e.details).toMatchObject({ notModified: true, repeatsSincePrevious: 0 });
+  });
+
+  // Regression: the same for GET …/exports/{exportId}: reading export Y right after export X was counted
+  // as a repeat of X, and no entry named Y.
+  it('export-record-read-of-second-export-counted-against-first', async () => {
+    const ids = ['7e2f8b6a-4d3c-4e9a-9b5f-0c8d3e4f5a6b', '8f3a9c7b-5e4d-4fab-8c6a-1d9e4f5a6b7c'];
+    for (const exportId of ids) {
+      await f.custodyLog.record({
+        caseId: 'CASE-2',
+        evidenceId: 'EX01',
+        action: 'export',
+        actor: 'ivan',
+        details: { exportId, format: 'csv', sha256: 'b'.repeat(64), bytes: 10, items: 1, producedAt: '2026-01-01T00:00:00.000Z' },
+      });
+    }
+    const reads = await readsDuring(async () => {
+      for (const exportId of ids) await get(`/cases/CASE-2/exports/${exportId}`, 'sam', ['supervisor']);
+    });
+    expect(reads.map((e) => e.details.exportId)).toEqual(ids);
+  });
 });
 
 describe('polling is summarised, and no read is lost', () => {

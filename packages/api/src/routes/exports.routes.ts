@@ -258,7 +258,7 @@ export const exportsRoutes: RouteModule = [
     async handler({ deps, principal, params, logger }) {
       const found = await reviewOf(deps).getExport(params.caseId, params.exportId);
       if (!found) throw notFound();
-      await readAuditOf(deps).record(principal, { caseId: params.caseId, route: 'getExport', details: { exportId: params.exportId } }, { logger });
+      await readAuditOf(deps).record(principal, { caseId: params.caseId, route: 'getExport', subjectKey: params.exportId, details: { exportId: params.exportId } }, { logger });
       return { status: 200, headers: { 'cache-control': 'private, no-store' }, body: found satisfies z.input<typeof exportRecordSchema> };
     },
   }),

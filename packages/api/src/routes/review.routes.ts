@@ -191,7 +191,13 @@ export const reviewRoutes: RouteModule = [
         // ETag is the SHA-256 itself, and `*` matches any): a read, like a search by hash.
         await readAuditOf(deps).record(
           principal,
-          { caseId: params.caseId, route: 'getContentThumbnail', caseEvidenceIds: evidenceIds, details: { sha256: params.sha256, notModified: true } },
+          {
+            caseId: params.caseId,
+            route: 'getContentThumbnail',
+            caseEvidenceIds: evidenceIds,
+            subjectKey: params.sha256,
+            details: { sha256: params.sha256, notModified: true },
+          },
           { logger },
         );
         return { status: 304, headers: caching };
