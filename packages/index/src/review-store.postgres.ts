@@ -520,6 +520,10 @@ export class PostgresReviewStore implements ReviewStore {
       items: Number(d.items),
       producedBy: String(r.actor),
       producedAt: typeof d.producedAt === 'string' ? d.producedAt : iso(r.time),
+      // Only an entry that says it is complete reads as complete: one cut short must never pass for a whole report.
+      complete: d.complete === true,
+      ...(typeof d.stoppedBy === 'string' ? { stoppedBy: d.stoppedBy } : {}),
+      ...(typeof d.planned === 'number' ? { planned: d.planned } : {}),
     };
   }
 }

@@ -313,4 +313,36 @@ describe.each(allTargets())('review store on $name', (target) => {
     expect(await review.getExport(CASE, '11111111-2222-4333-8444-555555555555')).toMatchObject({ format: 'html', sha256: 'b'.repeat(64), bytes: 99, items: 3, producedBy: 'bob' });
     expect(await review.getExport(CASE, '11111111-2222-4333-8444-000000000000')).toBeNull();
   });
+
+  // Regression: the export record carried no complete/stoppedBy/planned, so an export cut short (its caller
+  // unassigned mid-stream) read back exactly as a finished one: the hash of a partial report passed for a whole.
+  it('export-record-cut-short-read-as-finished', async () => {
+    const entry = (seq: number, details: Record<string, unknown>) => [
+      CASE, 'ev1', seq, 0, `2024-05-01T11:${seq - 100}0:00Z`, 'carol', 'export', JSON.stringify({ caseId: CASE, evidenceId: 'ev1' }),
+      JSON.stringify({ format: 'csv', sha256: 'c'.repeat(64), bytes: 4096, producedAt: '2024-05-01T11:00:00.000Z', ...details }),
+      'k1', '0'.repeat(64), (100 + seq).toString(16).padStart(64, '0'),
+    ];
+    const cut = '22222222-2222-4333-8444-555555555555';
+    const whole = '33333333-2222-4333-8444-555555555555';
+    const old = '44444444-2222-4333-8444-555555555555';
+    for (const r of [
+      entry(100, { exportId: cut, items: 100, planned: 2000, complete: false, stoppedBy: 'access-revoked' }),
+      entry(101, { exportId: whole, items: 7, planned: 7, complete: true }),
+      // An entry that does not say it is complete is not taken as complete.
+      entry(102, { exportId: old, items: 7 }),
+    ]) {
+      await sql.query(
+        `INSERT INTO custody_entries (case_id, evidence_id, seq, segment, time, actor, action, subject, details, key_id, prev_hash, entry_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12)`,
+        r,
+      );
+    }
+    expect(await review.getExport(CASE, cut)).toEqual({
+      exportId: cut, caseId: CASE, format: 'csv', sha256: 'c'.repeat(64), bytes: 4096, items: 100, producedBy: 'carol', producedAt: '2024-05-01T11:00:00.000Z',
+      complete: false, stoppedBy: 'access-revoked', planned: 2000,
+    });
+    expect(await review.getExport(CASE, whole)).toMatchObject({ items: 7, planned: 7, complete: true });
+    expect(await review.getExport(CASE, whole)).not.toHaveProperty('stoppedBy');
+    expect(await review.getExport(CASE, old)).toMatchObject({ complete: false });
+  });
 });

@@ -105,6 +105,15 @@ export interface ExportRecord {
   items: number;
   producedBy: string;
   producedAt: string;
+  /**
+   * False when the export stopped before its end (the caller went away, a read failed, access was
+   * revoked): sha256/bytes/items are of what was sent, not a whole report.
+   */
+  complete: boolean;
+  /** Why it stopped early, when the server knows ('access-revoked'); absent otherwise. */
+  stoppedBy?: string;
+  /** Files the export was to hold (counted when it started); absent in entries written before it was recorded. */
+  planned?: number;
 }
 
 /**
