@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ExhibitError, type Logger } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type Logger } from '@exhibit/core';
 import type { Api, ApiRequest, ApiResponse } from './api.types.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, NOT_FOUND_BODY } from './http-errors.js';
@@ -41,7 +41,9 @@ export async function startHttpServer(
 
   const server = createServer((req, res) => {
     void serve(req, res).catch((err: unknown) => {
-      logger.error({ err }, 'response failed');
+      // A body cut short on purpose (an export whose caller lost access, logged by the route) is no fault.
+      if (res.headersSent && isExhibitError(err, 'aborted')) logger.info({ err: { code: err.code, message: err.message } }, 'response cut short');
+      else logger.error({ err }, 'response failed');
       if (!res.headersSent) send(res, errorResponse(err)).catch(() => res.destroy());
       else res.destroy();
     });

@@ -486,9 +486,14 @@ export const exportRecordSchema = z.object({
   format: z.string(),
   sha256: z.string().describe('SHA-256 of exactly the bytes sent'),
   bytes: z.number().int(),
-  items: z.number().int(),
+  items: z.number().int().describe('Files in the bytes sent'),
   producedBy: z.string(),
   producedAt: z.string(),
+  complete: z
+    .boolean()
+    .describe('False: the export stopped before its end (the caller went away, a read failed, access was revoked); sha256, bytes and items are of the part sent, not a whole report'),
+  stoppedBy: z.string().optional().describe("Why an incomplete export stopped, when known: 'access-revoked' (the caller was unassigned, or lost every exporting role, while it streamed)"),
+  planned: z.number().int().optional().describe('Files the export was to hold, counted when it started'),
 });
 
 export const accessEventListSchema = z.object({

@@ -1,6 +1,7 @@
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createRootLogger } from '@exhibit/core';
+import { createRootLogger, ExhibitError } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import { startHttpServer, type HttpServerHandle } from '../src/http-server.node.js';
 import { createApiFixture, seedCase, type ApiFixture, type SeededCase } from './api-fixture.js';
@@ -135,6 +136,42 @@ describe('node:http adapter', () => {
     expect(Buffer.from(await fetched.arrayBuffer()).equals(seed.photoBytes)).toBe(true);
     const ticket = new URL(body.url).searchParams.get('ticket')!;
     expect(logLines.join('')).not.toContain(ticket);
+  });
+
+  // Regression: a body cut short on purpose (an export whose caller was unassigned) was logged at error
+  // level as "response failed", like a fault; any other failure of a body still is.
+  it('export-revoked-logged-as-response-failure', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = createRootLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) } });
+    const failing = (err: Error) => ({
+      routes: [],
+      handle: async () => ({
+        status: 200,
+        headers: { 'content-type': 'text/csv' },
+        body: Readable.from(
+          (async function* () {
+            yield Buffer.from('fileId\r\n');
+            await new Promise((r) => setTimeout(r, 20));
+            throw err;
+          })(),
+        ),
+      }),
+    });
+    for (const [err, level, msg] of [
+      [new ExhibitError('aborted', "export cut short: the caller's access to the case was revoked"), 30, 'response cut short'],
+      [new ExhibitError('index-unavailable', 'connection reset'), 50, 'response failed'],
+    ] as const) {
+      const s = await startHttpServer(failing(err), { host: '127.0.0.1', port: 0, logger });
+      try {
+        const res = await fetch(`${s.url}/cases/C/export`);
+        await expect(res.arrayBuffer()).rejects.toThrow();
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        await s.close();
+      }
+      expect(lines.filter((l) => l.level >= 30).map((l) => `${l.level} ${l.msg}`)).toContain(`${level} ${msg}`);
+      lines.length = 0;
+    }
   });
 
   it('logs requests without tokens or Authorization headers', () => {

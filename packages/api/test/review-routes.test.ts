@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { ExhibitError, type CustodyRecorder } from '@exhibit/core';
+import { createRootLogger, ExhibitError, isExhibitError, type CustodyRecorder } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api, ApiRequest, ApiResponse } from '../src/api.types.js';
 import { accessEventListSchema, apiIndexSchema, fileCustodySchema, exportRecordSchema, mapResultSchema, tagListSchema, tagResultSchema, timelineResultSchema } from '../src/response-schemas.js';
@@ -265,6 +265,106 @@ describe('exports', () => {
     }
     expect(entries.length).toBeGreaterThan(0);
     for (const e of entries) expect(e.details).toMatchObject({ complete: false, producedBy: 'erin', stoppedBy: 'access-revoked' });
+  });
+
+  /** A CSV export by erin of EX02's bulk files, cut short by her unassignment after its first piece. */
+  async function cutExport(deps: Api = api): Promise<{ exportId: string; received: Buffer; stopped: unknown }> {
+    await f.access.assign(seed.caseId, 'erin', { by: 'setup' });
+    const res = await deps.handle({
+      method: 'GET',
+      path: `/cases/${seed.caseId}/export`,
+      query: new URLSearchParams({ format: 'csv', evidenceId: 'EX02' }),
+      headers: { authorization: `Bearer ${await f.token('erin', ['examiner'])}` },
+    });
+    expect(res.status).toBe(200);
+    const exportId = res.headers!['x-exhibit-export-id']!;
+    const iterator = (res.body as Readable)[Symbol.asyncIterator]();
+    const chunks: Buffer[] = [(await iterator.next()).value as Buffer];
+    expect((await call('sue', { method: 'DELETE', path: `/cases/${seed.caseId}/assignments/erin` })).status).toBe(204);
+    let stopped: unknown = null;
+    try {
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) chunks.push(next.value as Buffer);
+    } catch (err) {
+      stopped = err;
+    }
+    return { exportId, received: Buffer.concat(chunks), stopped };
+  }
+
+  async function exportEntries(exportId: string): Promise<Awaited<ReturnType<typeof custodyRows>>> {
+    let entries: Awaited<ReturnType<typeof custodyRows>> = [];
+    for (let i = 0; i < 50 && entries.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      entries = (await custodyRows('export')).filter((e) => e.details.exportId === exportId);
+    }
+    return entries;
+  }
+
+  // Regression: GET …/exports/{exportId} answered a cut export with the same fields as a finished one
+  // (no complete, stoppedBy, planned): the hash of a partial report read back as the report's.
+  it('export-cut-short-read-back-as-finished', async () => {
+    const { exportId, stopped } = await cutExport();
+    expect(stopped).not.toBeNull();
+    expect((await exportEntries(exportId)).length).toBeGreaterThan(0);
+    const record = await call('sue', { path: `/cases/${seed.caseId}/exports/${exportId}` });
+    expect(record.status).toBe(200);
+    expect(exportRecordSchema.parse(record.body)).toMatchObject({ exportId, complete: false, stoppedBy: 'access-revoked', planned: BULK, producedBy: 'erin' });
+  });
+
+  // Regression: the files of an export were counted as rendered, so a cut export's entry counted the piece
+  // held back (never sent, not in its hash) too: up to one page of files more than its bytes hold.
+  it('export-cut-short-counts-held-back-page', async () => {
+    const { exportId } = await cutExport();
+    const [entry] = await exportEntries(exportId);
+    const d = entry!.details as { bytes: number; sha256: string; items: number };
+    // Oracle: the same export made whole (CSV rows are the same bytes for any producer). The cut one is
+    // a prefix of it, ending at a piece boundary; its file count is the rows in that prefix.
+    const whole = await call('sue', { path: `/cases/${seed.caseId}/export`, query: new URLSearchParams({ format: 'csv', evidenceId: 'EX02' }) });
+    const prefix = whole.bytes!.subarray(0, d.bytes);
+    expect(createHash('sha256').update(prefix).digest('hex')).toBe(d.sha256);
+    const text = prefix.toString('utf8');
+    expect(text.endsWith('\r\n')).toBe(true);
+    expect(d.items).toBe(text.split('\r\n').length - 2);
+    expect(d.items).toBeLessThan(BULK);
+  });
+
+  // Regression: any error of the access re-check (here the index failing) was recorded as
+  // stoppedBy: access-revoked, a false and permanent statement in custody that the caller lost access.
+  it('export-index-error-recorded-as-access-revoked', async () => {
+    await f.access.assign(seed.caseId, 'erin', { by: 'setup' });
+    let calls = 0;
+    const flaky = new Proxy(f.access, {
+      get(target, prop, receiver) {
+        if (prop === 'getAssignment') {
+          return async (caseIdValue: string, user: string) => {
+            calls += 1;
+            // The route's own check passes, then the re-check before the third page fails.
+            if (calls === 3) throw new ExhibitError('index-unavailable', 'connection reset (simulated)');
+            return target.getAssignment(caseIdValue, user);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const res = await call('erin', { path: `/cases/${seed.caseId}/export`, query: new URLSearchParams({ format: 'csv', evidenceId: 'EX02' }), headers: { authorization: `Bearer ${await f.token('erin', ['examiner'])}` } }, createApi({ ...f.deps, custody: f.custodyLog, access: flaky })).catch((err: unknown) => err);
+    expect(isExhibitError(res, 'index-unavailable')).toBe(true);
+    expect(calls).toBe(3);
+    const entries = (await custodyRows('export')).filter((e) => e.actor === 'erin').slice(-1);
+    expect(entries[0]?.details).toMatchObject({ complete: false });
+    expect(entries[0]?.details).not.toHaveProperty('stoppedBy');
+    expect(await f.access.isAssigned(seed.caseId, 'erin')).toBe(true);
+  });
+
+  // Regression: an export cut short by revocation ended with the access check's not-found error, which the
+  // HTTP adapter logged at error level as "response failed: not found": an alarm for the system working as
+  // meant, and no word of why. The export now says why at warn, and ends with an 'aborted' error.
+  it('export-revoked-logged-as-response-failure', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = createRootLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) } });
+    const { stopped } = await cutExport(createApi({ ...f.deps, custody: f.custodyLog, logger }));
+    expect(isExhibitError(stopped, 'aborted')).toBe(true);
+    expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(["export cut short: the caller's access to the case was revoked while it streamed"]);
   });
 
   it('says so in the report when a recorded thumbnail is missing from storage, instead of failing it', async () => {

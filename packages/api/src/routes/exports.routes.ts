@@ -84,6 +84,21 @@ async function thumbnailOf(deps: ApiDeps, content: ContentView | null, abortSign
   return Buffer.concat(chunks);
 }
 
+/** Why an export stopped before its end, when the server knows it (else absent). */
+export type ExportStoppedBy = 'access-revoked';
+
+/** What an export has sent so far: items count only the files of pieces that left the server. */
+interface ExportCounter {
+  items: number;
+  stoppedBy?: ExportStoppedBy;
+}
+
+/** A piece of the report and the number of files it holds. */
+interface ExportPiece {
+  data: string | Buffer;
+  items: number;
+}
+
 /** The report's text, one piece per file (or page of files), in path order. */
 async function* renderExport(
   deps: ApiDeps,
@@ -91,12 +106,14 @@ async function* renderExport(
   filter: ReviewFilter,
   meta: ExportMeta,
   custody: CustodySummary,
-  counter: { items: number; revoked?: boolean },
+  counter: ExportCounter,
   stillAllowed: () => Promise<unknown>,
   abortSignal: AbortSignal | undefined,
-): AsyncGenerator<string | Buffer> {
+): AsyncGenerator<ExportPiece> {
   const review = reviewOf(deps);
-  yield format === 'html' ? htmlHead(meta) : format === 'csv' ? csvHeader() : jsonHead(meta, custody);
+  yield { data: format === 'html' ? htmlHead(meta) : format === 'csv' ? csvHeader() : jsonHead(meta, custody), items: 0 };
+  // Files rendered (the cap and the JSON separators); counter.items is what was sent, behind this.
+  let rendered = 0;
   let after = null;
   do {
     // An export renders as the caller reads, for minutes: an unassignment meanwhile ends it, as it ends a download link.
@@ -104,67 +121,84 @@ async function* renderExport(
       try {
         await stillAllowed();
       } catch (err) {
-        counter.revoked = true;
-        throw err;
+        // Only the answer "no longer allowed" is a revocation. A look-up that failed (index unavailable)
+        // says nothing about the caller's access: the custody entry must not claim a revocation then.
+        if (!isExhibitError(err, 'not-found') && !isExhibitError(err, 'forbidden')) throw err;
+        counter.stoppedBy = 'access-revoked';
+        throw new ExhibitError('aborted', "export cut short: the caller's access to the case was revoked", { cause: err });
       }
     }
     const page = await review.exportPage(filter, after, API_LIMITS.exportPageFiles);
     after = page.next;
     let text = '';
+    let textItems = 0;
     for (const indexRow of page.rows) {
       // Files added while the export runs may match too; the count said before is the limit.
-      if (counter.items >= meta.count) {
+      if (rendered >= meta.count) {
         after = null;
         break;
       }
       // The shared content row's source may be another case's evidence: the report shows this occurrence's.
       const row = { ...indexRow, content: contentForOccurrence(indexRow.file, indexRow.content) };
-      if (format === 'html') yield htmlRow(row, await thumbnailOf(deps, row.content, abortSignal));
-      else text += format === 'csv' ? csvRow(row) : jsonRow(row, counter.items === 0);
-      counter.items += 1;
+      if (format === 'html') yield { data: htmlRow(row, await thumbnailOf(deps, row.content, abortSignal)), items: 1 };
+      else {
+        text += format === 'csv' ? csvRow(row) : jsonRow(row, rendered === 0);
+        textItems += 1;
+      }
+      rendered += 1;
     }
-    if (text) yield text;
+    if (text) yield { data: text, items: textItems };
   } while (after);
-  yield format === 'html' ? htmlFoot(meta, custody) : format === 'csv' ? '' : jsonFoot(counter.items);
+  yield { data: format === 'html' ? htmlFoot(meta, custody) : format === 'csv' ? '' : jsonFoot(rendered), items: 0 };
 }
 
 /**
  * The bytes sent, hashed on the way. The last piece is held back until the
  * custody entry with the SHA-256 of everything (it included) is written: a
  * caller who got the whole report knows it was recorded. An export that
- * stops early (the caller went away, a read failed) is recorded as
- * incomplete with what was sent.
+ * stops early (the caller went away, a read failed, the caller's access was
+ * revoked) is recorded as incomplete with what was sent: its bytes, their
+ * hash, and the files they hold (counted as each piece is released, so the
+ * held-back piece of a cut export is not counted).
  */
 function hashedExport(
-  source: AsyncGenerator<string | Buffer>,
-  record: (result: { sha256: string; bytes: number; complete: boolean; error?: string }) => Promise<void>,
+  source: AsyncGenerator<ExportPiece>,
+  counter: ExportCounter,
+  record: (result: { sha256: string; bytes: number; complete: boolean }) => Promise<void>,
   logger: ApiDeps['logger'],
 ): Readable {
   const hash = createHash('sha256');
   let bytes = 0;
   let recorded = false;
+  const release = (piece: { chunk: Buffer; items: number }) => {
+    hash.update(piece.chunk);
+    bytes += piece.chunk.length;
+    counter.items += piece.items;
+  };
   async function* run(): AsyncGenerator<Buffer> {
-    let held: Buffer | null = null;
+    let held: { chunk: Buffer; items: number } | null = null;
     try {
       for await (const piece of source) {
-        const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece, 'utf8');
+        const chunk = Buffer.isBuffer(piece.data) ? piece.data : Buffer.from(piece.data, 'utf8');
         if (chunk.length === 0) continue;
         if (held) {
-          hash.update(held);
-          bytes += held.length;
-          const out: Buffer = held;
-          held = chunk;
+          release(held);
+          const out: Buffer = held.chunk;
+          held = { chunk, items: piece.items };
           yield out;
-        } else held = chunk;
+        } else held = { chunk, items: piece.items };
       }
-      if (held) {
-        hash.update(held);
-        bytes += held.length;
-      }
+      if (held) release(held);
       const sha256 = hash.digest('hex');
       recorded = true;
       await record({ sha256, bytes, complete: true });
-      if (held) yield held;
+      if (held) yield held.chunk;
+    } catch (err) {
+      // A revocation is the system working as meant, not a fault: said once, at warn, by the export itself.
+      if (counter.stoppedBy === 'access-revoked') {
+        logger.warn({ bytes, items: counter.items }, "export cut short: the caller's access to the case was revoked while it streamed");
+      }
+      throw err;
     } finally {
       if (!recorded) {
         recorded = true;
@@ -216,7 +250,7 @@ export const exportsRoutes: RouteModule = [
       const meta: ExportMeta = { exportId, caseId: params.caseId, producedBy: principal.user, producedAt, filter: filterOf(filterQuery), count };
       const custody = format === 'csv' ? ({ available: false, ok: null, verifiedAt: null, items: [], note: '' } as CustodySummary) : await custodySummary(deps, params.caseId, abortSignal);
       const evidenceIds = (await deps.index.listEvidence(params.caseId)).map((e) => e.evidenceId);
-      const counter: { items: number; revoked?: boolean } = { items: 0 };
+      const counter: ExportCounter = { items: 0 };
       const record = (result: { sha256: string; bytes: number; complete: boolean }) =>
         recordExport(deps, principal, params.caseId, evidenceIds, {
           ...meta,
@@ -224,11 +258,11 @@ export const exportsRoutes: RouteModule = [
           items: counter.items,
           custodyOk: custody.ok,
           ...result,
-          ...(counter.revoked ? { stoppedBy: 'access-revoked' } : {}),
+          ...(counter.stoppedBy ? { stoppedBy: counter.stoppedBy } : {}),
         });
       // The caller's current assignment, checked again before each page after the first.
       const stillAllowed = () => authorise(EXPORT_ACCESS, principal, params.caseId, deps.access);
-      const body = hashedExport(renderExport(deps, format, filter, meta, custody, counter, stillAllowed, abortSignal), record, logger);
+      const body = hashedExport(renderExport(deps, format, filter, meta, custody, counter, stillAllowed, abortSignal), counter, record, logger);
       return {
         status: 200,
         headers: {
@@ -249,9 +283,11 @@ export const exportsRoutes: RouteModule = [
     operationId: 'getExport',
     summary: "An export's record: its SHA-256, size and file count as written to custody",
     description:
-      "Read from the index copy of the custody log. 404 until the export has finished (or for an unknown id). Recorded as a 'read' " +
+      'Read from the index copy of the custody log. 404 until the export has ended (or for an unknown id). An export that stopped ' +
+      'before its end (the caller went away, a read failed, access was revoked) answers with complete: false, stoppedBy when known, ' +
+      "and the hash, size and file count of the part sent: never take such a record for a whole report. Recorded as a 'read' " +
       '(route getExport), rate-limited.',
-    access: { roles: EXPORTERS, caseScoped: true },
+    access: EXPORT_ACCESS,
     params: z.strictObject({ caseId, exportId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be an export id').describe('Export id (X-Exhibit-Export-Id)') }),
     query: z.strictObject({}),
     responses: { 200: { description: 'The export as recorded', schema: exportRecordSchema } },
@@ -269,7 +305,7 @@ async function recordExport(
   principal: Principal,
   caseIdValue: string,
   evidenceIds: string[],
-  details: ExportMeta & { format: ExportFormat; items: number; custodyOk: boolean | null; sha256: string; bytes: number; complete: boolean; stoppedBy?: 'access-revoked' },
+  details: ExportMeta & { format: ExportFormat; items: number; custodyOk: boolean | null; sha256: string; bytes: number; complete: boolean; stoppedBy?: ExportStoppedBy },
 ): Promise<void> {
   const { count: _planned, ...rest } = details;
   const logs = await recordForCase(deps, principal, { caseId: caseIdValue, evidenceIds, action: 'export', details: { ...rest, planned: _planned } });
