@@ -46,6 +46,41 @@ afterAll(async () => {
 });
 
 describe('exhibit export', () => {
+  // Regression: the CLI checked only the hash and size against the export's record, not whether the record
+  // says the export was cut short. A body that ends cleanly after the server stopped it (a proxy closing a
+  // broken chunked body as if it ended, as curl's saved file shows) matches its record byte for byte, and
+  // was kept as the report.
+  it('export-cut-short-kept-as-whole-report', async () => {
+    const real = createApi({ ...f.deps, custody: f.custodyLog });
+    const port = await freePort();
+    // The API as seen through such a proxy: the body ended cleanly, and custody records the export as cut short.
+    const proxied = await startHttpServer(
+      {
+        routes: real.routes,
+        handle: async (req) => {
+          const res = await real.handle(req);
+          if (/\/exports\/[0-9a-f-]{36}$/.test(req.path) && res.status === 200) {
+            return { ...res, body: { ...(res.body as object), complete: false, stoppedBy: 'access-revoked', planned: 40 } };
+          }
+          return res;
+        },
+      },
+      { host: '127.0.0.1', port, logger: createRootLogger({ level: 'silent' }) },
+    );
+    try {
+      const out = path.join(dir, 'cut.csv');
+      const stdout = new CapturedStream();
+      const stderr = new CapturedStream();
+      const ctxEnv = { ...env, EXHIBIT_API_URL: `http://127.0.0.1:${port}/api`, EXHIBIT_TOKEN: await f.token('ivy', ['investigator']) };
+      const code = await runCli(['export', 'EXP-1', '--format', 'csv', '-o', out], createCliContext({ env: ctxEnv, stdout, stderr }), await Promise.all(loadCommandModules()));
+      expect(code).toBe(EXIT.integrity);
+      expect(stderr.text).toContain('INCOMPLETE (access-revoked)');
+      expect(await readdir(dir)).not.toContain('cut.csv');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it('saves the bookmarks as an HTML report whose SHA-256 matches the custody record', async () => {
     const out = path.join(dir, 'report.html');
     const res = await cli('ivy', ['investigator'], 'export', 'EXP-1', '--tagged', '-o', out, '--json');

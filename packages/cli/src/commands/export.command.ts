@@ -48,7 +48,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--path <text>', 'text contained in the path')
     .option('--evidence <evidenceId>', 'only this evidence item', idOption('evidence'))
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nInvestigators, examiners and supervisors. Exit codes: 0 saved and matching the custody record, 1 failed, 2 usage, 3 the bytes did not match (nothing kept).')
+    .addHelpText('after', '\nInvestigators, examiners and supervisors. Exit codes: 0 saved and matching the custody record, 1 failed, 2 usage, 3 the bytes did not match, or custody records the export as incomplete (nothing kept).')
     .action(async (caseId: string, options: ExportOptions & { json?: boolean }) => {
       const result = await exportReport(ctx, caseId, options);
       ctx.stdout.write(
@@ -77,7 +77,20 @@ export async function exportReport(ctx: CliContext, caseId: string, options: Exp
       throw new CliError('api-error', `the export stopped after ${file.bytesWritten} bytes (the connection broke, or the API could not record it); nothing was kept`, undefined, { cause: err });
     }
     const { bytes, sha256: actual } = saved;
-    const recorded = await api.getJson<{ sha256: string; bytes: number; items: number; format: string }>(apiPath('cases', caseId, 'exports', exportId), { abortSignal: ctx.abortSignal });
+    const recorded = await api.getJson<{ sha256: string; bytes: number; items: number; format: string; complete?: boolean; stoppedBy?: string; planned?: number }>(
+      apiPath('cases', caseId, 'exports', exportId),
+      { abortSignal: ctx.abortSignal },
+    );
+    // A body can end cleanly after the server cut the export short (a proxy closing a broken chunked body
+    // as if it ended): the bytes then match the record, but the record says they are not the whole report.
+    if (recorded.complete !== true) {
+      const why = recorded.stoppedBy ? ` (${recorded.stoppedBy})` : '';
+      const of = recorded.planned !== undefined ? ` of ${recorded.planned}` : '';
+      throw new CliError(
+        'incomplete',
+        `custody records export ${exportId} as INCOMPLETE${why}: ${recorded.items}${of} files, ${recorded.bytes} bytes were sent; this is not the whole report, nothing was kept`,
+      );
+    }
     if (recorded.sha256 !== actual || recorded.bytes !== bytes) {
       throw new ExhibitError('hash-mismatch', `saved ${bytes} bytes with SHA-256 ${actual}; custody records ${recorded.bytes} bytes, SHA-256 ${recorded.sha256}; nothing was kept`, {
         details: { expectedSha256: recorded.sha256, actualSha256: actual },
