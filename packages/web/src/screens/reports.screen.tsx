@@ -13,6 +13,10 @@ interface ExportRecord {
   items: number;
   producedBy: string;
   producedAt: string;
+  /** False: cut short (the hash is of the part sent, not a whole report). */
+  complete: boolean;
+  stoppedBy?: string;
+  planned?: number;
 }
 
 /**
@@ -102,7 +106,16 @@ export function ReportsScreen({ caseId }: { caseId: string }) {
               <tr key={r.exportId}>
                 <td className="mono">{r.exportId}</td>
                 <td>{r.format}</td>
-                <td>{r.items}</td>
+                <td>
+                  {r.items}
+                  {r.complete !== true && (
+                    <strong className="error" data-testid="export-incomplete">
+                      {' '}
+                      INCOMPLETE{r.stoppedBy ? `: ${r.stoppedBy}` : ''}
+                      {r.planned !== undefined ? ` (of ${r.planned})` : ''}
+                    </strong>
+                  )}
+                </td>
                 <td className="mono break">{r.sha256}</td>
                 <td>
                   {r.producedBy}, {instantText(r.producedAt)}
