@@ -50,6 +50,15 @@ export function renderVerificationText(v: CustodyVerification): string {
 
 const h = (value: unknown): string => escapeHtml(String(value ?? ''));
 
+/**
+ * An entry's action as a reader should take it: an export recorded as cut short (complete: false)
+ * is marked INCOMPLETE, with why when known, so its hash is never read as a whole report's.
+ */
+export function actionText(action: string, details: Record<string, unknown> | undefined): string {
+  if (action !== 'export' || details?.complete !== false) return action;
+  return `export (INCOMPLETE${typeof details.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
+}
+
 function entryRow(e: VerifiedEntry): string {
   const subject = [e.subject.blobName, e.subject.fileId ? `file ${e.subject.fileId}` : null, e.subject.sha256 ? `sha256 ${e.subject.sha256}` : null]
     .filter(Boolean)
@@ -57,7 +66,7 @@ function entryRow(e: VerifiedEntry): string {
     .join('');
   const tools = e.tools.map((t) => `${t.name} ${t.version}`).join(', ');
   return `<tr>
-<td class="num">${h(e.seq)}</td><td class="mono">${h(e.time)}</td><td>${h(e.actor)}</td><td>${h(e.action)}</td>
+<td class="num">${h(e.seq)}</td><td class="mono">${h(e.time)}</td><td>${h(e.actor)}</td><td>${h(actionText(e.action, e.details))}</td>
 <td class="mono small">${subject}</td>
 <td><pre>${h(JSON.stringify(e.details, null, 1))}</pre>${tools ? `<div class="small">tools: ${h(tools)}</div>` : ''}</td>
 <td class="mono small">${h(e.hash)}<div class="muted">prev ${h(e.prevHash)}</div><div class="muted">${h(e.keyId)}</div></td>

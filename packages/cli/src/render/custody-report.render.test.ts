@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CustodyVerification } from '@exhibit/custody';
+import { renderCustodyReportHtml, type CustodyVerification } from '@exhibit/custody';
 import { displayWidth } from './format.js';
 import { renderCustodyReportText, renderVerificationForTerminal } from './custody-report.render.js';
 
@@ -70,5 +70,25 @@ describe('custody report as text', () => {
     const header = table.split('\n')[1]!;
     if (header.includes('Entry hash')) expect(table).toContain('2'.repeat(64));
     else expect(table).toMatch(/left out to fit: [\s\S]*Entry hash/);
+  });
+
+  // Regression: an export recorded as cut short (complete: false, its caller unassigned mid-stream) read
+  // "export" in the report, exactly as a finished one: its hash passed for a whole report's.
+  it('export-cut-short-reported-as-export', () => {
+    const exportEntry = (seq: number, details: Record<string, unknown>) => ({
+      ...entry(seq, 'export', 'ivy@example.org'),
+      details: { exportId: `e${seq}`, format: 'csv', planned: 2002, sha256: 'a'.repeat(64), bytes: 1, ...details },
+    });
+    const item = report.items[0]!;
+    const cut: CustodyVerification = {
+      ...report,
+      items: [{ ...item, entriesOmitted: 0, entries: [exportEntry(3, { items: 2002, complete: true }), exportEntry(4, { items: 600, complete: false, stoppedBy: 'access-revoked' }), exportEntry(5, { items: 9, complete: false })] }],
+    };
+    const rows = renderCustodyReportText(cut, { width: 240 }).split('\n').filter((l) => l.includes('ivy@example.org'));
+    expect(rows.map((l) => /ivy@example\.org\s+(.+?)\s+C1\/E1/.exec(l)?.[1])).toEqual(['export', 'export (INCOMPLETE: access-revoked)', 'export (INCOMPLETE)']);
+    const html = renderCustodyReportHtml(cut);
+    expect(html).toContain('<td>export (INCOMPLETE: access-revoked)</td>');
+    expect(html).toContain('<td>export (INCOMPLETE)</td>');
+    expect(html).toContain('<td>export</td>');
   });
 });

@@ -103,7 +103,7 @@ export function AccessScreen({ caseId }: { caseId: string }) {
                 <tr key={`${e.evidenceId}-${e.seq}`}>
                   <td>{instantText(e.time)}</td>
                   <td>{e.actor}</td>
-                  <td>{e.action}</td>
+                  <td>{actionText(e.action, e.details)}</td>
                   <td className="break">
                     {e.fileId ? (
                       <>
@@ -140,4 +140,10 @@ function pageQuery(search: URLSearchParams, offset: number): string {
   const p = new URLSearchParams(search);
   p.set('offset', String(offset));
   return p.toString();
+}
+
+/** An export recorded as cut short is marked INCOMPLETE (as in the custody report), never shown as a finished one. */
+function actionText(action: string, details: Record<string, unknown>): string {
+  if (action !== 'export' || details.complete !== false) return action;
+  return `export (INCOMPLETE${typeof details.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
 }
