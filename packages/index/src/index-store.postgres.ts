@@ -671,6 +671,19 @@ export class PostgresIndex implements IndexStore {
     }));
   }
 
+  async evidenceIdsHolding(caseId: string, sha256: string): Promise<string[]> {
+    // One probe per evidence item, each ending at the first file with the content: a DISTINCT over the
+    // files would read every occurrence (100,000 copies of an icon) to find a handful of items.
+    const { rows } = await this.query(
+      `SELECT e.evidence_id
+         FROM (SELECT DISTINCT evidence_id FROM uploads WHERE case_id = $1) e
+        WHERE EXISTS (SELECT 1 FROM files f WHERE f.case_id = $1 AND f.evidence_id = e.evidence_id AND f.sha256 = $2)
+        ORDER BY e.evidence_id COLLATE "C"`,
+      [caseId, sha256],
+    );
+    return rows.map((r) => String(r.evidence_id));
+  }
+
   async evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null> {
     const parts = await readEvidenceStatusParts(this.sql, caseId, evidenceId);
     const { summary, uploads, groups, failures, flagged, known, knownCounts, diskImages } = parts;

@@ -138,6 +138,40 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect((await index.getFile(link.fileId))?.linkTarget).toBe('../../etc/passwd');
     });
 
+    // The items holding a content, for the custody entries of its thumbnail: one statement, however many
+    // occurrences (an icon copied 700 times in one item) or items; checked against a search per item.
+    it('finds the evidence items holding a content in one statement', async () => {
+      const c = freshCase();
+      const shared = hashesOf(`icon-${c}`).sha256;
+      const roots: NewFile[] = [];
+      for (const ev of ['ev1', 'ev2', 'ev3', 'ev4']) {
+        const up = newUpload(c, ev, 'phone.zip');
+        await index.recordUpload(up);
+        roots.push(rootFile(up));
+      }
+      await index.insertFiles(roots);
+      const [r1, r2, r3, r4] = roots as [NewFile, NewFile, NewFile, NewFile];
+      await index.insertFiles([
+        ...Array.from({ length: 700 }, (_, i) => member(r1, i, `cache/${String(i).padStart(4, '0')}.png`, { sha256: shared })),
+        member(r2, 0, 'other.png'),
+        member(r3, 0, 'zz/icon.png', { sha256: shared }),
+        member(r4, 0, 'icon.png', { sha256: shared }),
+      ]);
+      // The same content in another case is not this case's.
+      const elsewhere = newUpload(freshCase(), 'ev2', 'x.zip');
+      await index.recordUpload(elsewhere);
+      await index.insertFiles([rootFile(elsewhere, { sha256: shared })]);
+      let found: string[] = [];
+      expect(await statementsOf(async () => (found = await index.evidenceIdsHolding(c, shared)))).toBe(1);
+      const oracle: string[] = [];
+      for (const { evidenceId } of await index.listEvidence(c)) {
+        if ((await index.search({ caseId: c, evidenceId, hash: shared, limit: 1 })).total > 0) oracle.push(evidenceId);
+      }
+      expect(found).toEqual(oracle);
+      expect(found).toEqual(['ev1', 'ev3', 'ev4']);
+      expect(await index.evidenceIdsHolding(c, hashesOf('never').sha256)).toEqual([]);
+    });
+
     it('inserts a batch of 1500 members in one call and counts only new rows', async () => {
       const c = freshCase();
       const up = newUpload(c, 'ev1', 'many.zip');

@@ -39,18 +39,12 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
 
 /**
  * The evidence items of the case that hold a content, for its custody entries: from the page of
- * hits when it has every occurrence, else asked item by item, since a content can occur thousands
- * of times (an app icon in a phone's extraction) and the page holds only the first paths.
+ * hits when it has every occurrence, else asked of the index in one statement, since a content can
+ * occur thousands of times (an app icon in a phone's extraction) and the page holds only the first paths.
  */
 async function itemsHolding(deps: ApiDeps, caseIdValue: string, sha256: string, hits: SearchResult): Promise<string[]> {
   const held = new Set(hits.items.map((h) => h.file.evidenceId));
-  if (hits.items.length < hits.total) {
-    for (const { evidenceId } of await deps.index.listEvidence(caseIdValue)) {
-      if (held.has(evidenceId)) continue;
-      const found = await deps.index.search({ caseId: caseIdValue, evidenceId, hash: sha256, limit: 1, countCap: 1 });
-      if (found.total > 0) held.add(evidenceId);
-    }
-  }
+  if (hits.items.length < hits.total) for (const evidenceId of await deps.index.evidenceIdsHolding(caseIdValue, sha256)) held.add(evidenceId);
   return [...held].sort();
 }
 

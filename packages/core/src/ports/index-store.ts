@@ -557,6 +557,12 @@ export interface IndexStore {
   /** Marks an upload whose hash stage gave up (dead-lettered), so the evidence item can still complete. */
   failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;
+  /**
+   * The evidence items of the case (those with an upload) holding at least one file with this
+   * content, sorted: one statement whatever the number of occurrences (a content can occur
+   * thousands of times, an app icon in a phone extraction) or of items.
+   */
+  evidenceIdsHolding(caseId: string, sha256: string): Promise<string[]>;
   search(query: SearchQuery): Promise<SearchResult>;
   /**
    * Matches the file's content (its recorded MD5, SHA-1 and SHA-256: no read
