@@ -1,5 +1,6 @@
 import { loadTestSettings } from '@exhibit/core';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AccessStore } from '@exhibit/core';
 import { createPostgresAccessStore } from '../src/access-store.postgres.js';
@@ -12,7 +13,8 @@ import { openSqlClient, type SqlClient } from '../src/sql-client.js';
  */
 interface Backend {
   name: string;
-  open(): Promise<{ sql: SqlClient; dispose(): Promise<void> }>;
+  /** url: the database's address, for a second connection (a server only: PGlite in memory has one session). */
+  open(): Promise<{ sql: SqlClient; url?: string; dispose(): Promise<void> }>;
 }
 
 const backends: Backend[] = [
@@ -38,6 +40,7 @@ if (serverUrl) {
       const sql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
       return {
         sql,
+        url: url.toString(),
         async dispose() {
           await sql.close();
           await admin.exec(`DROP DATABASE IF EXISTS ${db}`);
@@ -50,11 +53,12 @@ if (serverUrl) {
 
 describe.each(backends)('PostgresAccessStore on $name', (backend) => {
   let sql: SqlClient;
+  let url: string | undefined;
   let dispose: () => Promise<void>;
   let access: AccessStore;
 
   beforeAll(async () => {
-    ({ sql, dispose } = await backend.open());
+    ({ sql, url, dispose } = await backend.open());
     await migrate(sql);
     access = createPostgresAccessStore(sql);
   });
@@ -176,6 +180,67 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       expect(await access.issueDownloadTicket(ticket(9))).toBe(false);
       expect(await access.getDownloadTicket(ticket(9).ticketSha256)).toBeNull();
       expect(await access.issueDownloadTicket(ticket(10, { caseId: 'CASE-V' }))).toBe(false);
+    });
+
+    // Regression guard of the FOR SHARE in issueDownloadTicket: nothing else tested it, and without it a
+    // ticket is stored while an unassignment (which deletes the user's tickets) holds the assignment row,
+    // and is handed out. Needs a second session holding locks: a server only (PGlite in memory has one
+    // connection, so these are skipped there).
+    describe.runIf(backend.name === 'postgres')('against an unassignment in another session (server only)', () => {
+      let other: pg.Client;
+      beforeAll(async () => {
+        other = new pg.Client({ connectionString: url });
+        await other.connect();
+      });
+      afterAll(async () => {
+        await other?.end();
+      });
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const settledWithin = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
+      const ticketsOf = async (user: string) => Number((await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM download_tickets WHERE case_id = $1 AND user_name = $2', ['CASE-T', user])).rows[0]!.n);
+
+      it('download-link-issued-while-unassignment-holds-assignment-row', async () => {
+        // The unassignment has locked and is deleting the row (and the user's tickets) when the link is issued.
+        await other.query('BEGIN');
+        try {
+          await other.query(`SELECT 1 FROM case_assignments WHERE case_id = 'CASE-T' AND user_name = 'erin' FOR UPDATE`);
+          const issuing = access.issueDownloadTicket(ticket(20, { issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 600_000).toISOString() }));
+          // It waits for the unassignment to end…
+          expect(await settledWithin(issuing, 300)).toBe(false);
+          await other.query(`DELETE FROM case_assignments WHERE case_id = 'CASE-T' AND user_name = 'erin'`);
+          await other.query(`DELETE FROM download_tickets WHERE case_id = 'CASE-T' AND user_name = 'erin'`);
+          await other.query('COMMIT');
+          // …then finds the user unassigned and stores nothing.
+          expect(await issuing).toBe(false);
+        } finally {
+          await other.query('ROLLBACK').catch(() => undefined);
+        }
+        expect(await ticketsOf('erin')).toBe(0);
+      });
+
+      it('unassignment while a download link is being stored', async () => {
+        // A link being issued (as issueDownloadTicket does: the row FOR SHARE, then the insert) when the unassignment runs.
+        const t = ticket(21, { issuedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 600_000).toISOString() });
+        await other.query('BEGIN');
+        let unassigning: Promise<unknown> | null = null;
+        try {
+          await other.query(`SELECT 1 FROM case_assignments WHERE case_id = 'CASE-T' AND user_name = 'erin' FOR SHARE`);
+          await other.query(
+            `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at) VALUES ($1, 'erin', 'CASE-T', $2, $3, $4, $5)`,
+            [t.ticketSha256, t.fileId, t.roles, t.issuedAt, t.expiresAt],
+          );
+          unassigning = access.unassign('CASE-T', 'erin', { by: 'sam' });
+          // The unassignment waits for the link to be in…
+          expect(await settledWithin(unassigning, 300)).toBe(false);
+          await other.query('COMMIT');
+        } finally {
+          await other.query('ROLLBACK').catch(() => undefined);
+        }
+        // …and then deletes it with the assignment.
+        expect(await unassigning).toMatchObject({ changed: true });
+        expect(await ticketsOf('erin')).toBe(0);
+        expect(await access.getDownloadTicket(t.ticketSha256)).toBeNull();
+      });
     });
 
     it('refuses a malformed hash or an expiry before the issue', async () => {
