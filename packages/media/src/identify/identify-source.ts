@@ -6,6 +6,7 @@ import { quickTimeWithoutFtyp } from './iso-bmff-tracks.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
+import { confirmedByStructure } from './weak-signatures.js';
 
 /**
  * The identification itself, over bounded reads of `source`: the head
@@ -20,6 +21,8 @@ export async function identifyFromSource(
 ): Promise<IdentificationResult> {
   const head = await source.read(0, Math.min(LIMITS.identifyHeadBytes, source.size));
   let found = await fileTypeOf(head);
+  // A type file-type takes from a byte or two (MPEG audio sync, TS sync byte, sfnt version) stands only with its structure.
+  if (found !== null && !confirmedByStructure(found, head, source.size)) found = null;
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;

@@ -1,0 +1,102 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { BufferSource } from '../test-support/buffer.source.js';
+import { makeWithFfmpeg } from '../test-support/fixtures.js';
+import { FileTypeIdentifier } from './file-type.identifier.js';
+
+/**
+ * Disagreements with libmagic (`file --mime-type`) found by running both over
+ * the files of a Linux system and crafted phone/computer evidence. Each case
+ * is a file Exhibit named wrongly or not at all; libmagic, where installed,
+ * is asked about the same bytes as the oracle.
+ */
+
+const libmagicAvailable = spawnSync('file', ['--version']).status === 0;
+
+/** libmagic's mime type for the bytes, or null when `file` is not installed. */
+function libmagicMime(bytes: Buffer): string | null {
+  if (!libmagicAvailable) return null;
+  const run = spawnSync('file', ['--mime-type', '-b', '-'], { input: bytes, encoding: 'utf8' });
+  return run.status === 0 ? run.stdout.trim() : null;
+}
+
+const identifier = new FileTypeIdentifier();
+const identify = (bytes: Buffer, name = 'evidence.bin') => identifier.identify(new BufferSource(bytes, name));
+
+describe('signatures of a byte or two, confirmed by the structure after them', () => {
+  it('utf16le-bom-text-identified-as-mp1-audio', async () => {
+    // Notepad's "Unicode" and many Windows exports: FF FE, then UTF-16LE. FF FE is also an MPEG Layer I frame sync.
+    const note = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('Meet at 5 behind the station\r\nBring the keys\r\n', 'utf16le')]);
+    expect(await identify(note, 'note.txt')).toEqual({ mime: 'text/plain', detectedExt: 'txt', kind: 'document', findings: [] });
+    // UTF-32LE starts with the same two bytes.
+    const utf32 = Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), ...[...'hello\n'].map((c) => Buffer.from([c.charCodeAt(0), 0, 0, 0]))]);
+    expect(await identify(utf32)).toMatchObject({ mime: 'text/plain', kind: 'document' });
+    const oracle = libmagicMime(note);
+    if (oracle !== null) expect(oracle).toBe('text/plain');
+  });
+
+  it('mpeg audio without an ID3 tag is still identified by its frames', async () => {
+    for (const [args, ext] of [
+      [['-c:a', 'libmp3lame', '-id3v2_version', '0', '-write_xing', '0'], 'mp3'],
+      [['-c:a', 'libmp3lame', '-ar', '8000', '-id3v2_version', '0'], 'mp3'],
+      [['-c:a', 'mp2'], 'mp2'],
+      [['-c:a', 'aac', '-f', 'adts'], 'aac'],
+    ] as const) {
+      const audio = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', ...args], ext);
+      expect(audio.subarray(0, 3).toString('latin1')).not.toBe('ID3');
+      expect(await identify(audio), args.join(' ')).toMatchObject({ detectedExt: ext, kind: 'audio' });
+    }
+  });
+
+  it('gobject-typelib-identified-as-mpeg-transport-stream', async () => {
+    // A GObject typelib starts "GOBJ\nMETADATA\r\n\x1a"; file-type needs only a 'G' at 0 and at 188.
+    const typelib = Buffer.alloc(4096);
+    Buffer.from('GOBJ\nMETADATA\r\n\x1a', 'latin1').copy(typelib);
+    for (let i = 16; i < typelib.length; i++) typelib[i] = (i * 131) & 0xff;
+    typelib[188] = 0x47;
+    const id = await identify(typelib, 'Gio-2.0.typelib');
+    expect(id).toMatchObject({ mime: null, kind: 'other' });
+    expect(id.findings.map((f) => f.flag)).toEqual(['unidentified']);
+    expect(libmagicMime(typelib) ?? 'application/octet-stream').not.toBe('video/mp2t');
+  });
+
+  it('mpeg transport streams (188 and 192-byte packets) are still identified', async () => {
+    const ts = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=1', '-c:v', 'mpeg2video', '-f', 'mpegts'], 'ts');
+    expect(await identify(ts)).toMatchObject({ mime: 'video/mp2t', kind: 'video' });
+    const m2ts = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=1', '-c:v', 'mpeg2video', '-f', 'mpegts', '-mpegts_m2ts_mode', '1'], 'm2ts');
+    expect(m2ts[4]).toBe(0x47);
+    expect(await identify(m2ts)).toMatchObject({ mime: 'video/mp2t', kind: 'video' });
+  });
+
+  it('gtk-icon-theme-cache-identified-as-truetype-font', async () => {
+    // GTK's icon-theme.cache: major 1, minor 0, then offsets. file-type takes 00 01 00 00 00 for a TrueType font.
+    const cache = Buffer.alloc(2048);
+    cache.writeUInt16BE(1, 0);
+    cache.writeUInt16BE(0, 2);
+    cache.writeUInt32BE(12, 4);
+    cache.writeUInt32BE(244, 8);
+    cache.writeUInt32BE(11, 12);
+    const id = await identify(cache, 'icon-theme.cache');
+    expect(id).toMatchObject({ mime: null, kind: 'other' });
+    expect(libmagicMime(cache) ?? 'application/octet-stream').not.toBe('font/sfnt');
+  });
+
+  it('a TrueType font with a table directory is still identified', async () => {
+    const tags = ['OS/2', 'cmap', 'glyf', 'head', 'hhea', 'hmtx', 'loca', 'maxp', 'name', 'post'];
+    const font = Buffer.alloc(12 + 16 * tags.length + 64 * tags.length);
+    font.writeUInt32BE(0x00010000, 0);
+    font.writeUInt16BE(tags.length, 4);
+    font.writeUInt16BE(128, 6);
+    font.writeUInt16BE(3, 8);
+    font.writeUInt16BE(tags.length * 16 - 128, 10);
+    tags.forEach((tag, i) => {
+      const at = 12 + 16 * i;
+      font.write(tag, at, 'latin1');
+      font.writeUInt32BE(12 + 16 * tags.length + 64 * i, at + 8);
+      font.writeUInt32BE(64, at + 12);
+    });
+    expect(await identify(font, 'font.ttf')).toMatchObject({ mime: 'font/ttf', detectedExt: 'ttf' });
+    const oracle = libmagicMime(font);
+    if (oracle !== null) expect(oracle).toBe('font/sfnt');
+  });
+});
