@@ -3,6 +3,7 @@ import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
 import { quickTimeWithoutFtyp } from './iso-bmff-tracks.js';
+import { moreSignatures, pdfAfterPrefix } from './more-signatures.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
@@ -26,9 +27,11 @@ export async function identifyFromSource(
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
+  if (found === null) found = await moreSignatures(source, head);
   if (found === null) found = await quickTimeWithoutFtyp(source, head);
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
+  if (found === null) found = await pdfAfterPrefix(source, head);
   if (found === null) found = plainText(head);
 
   const findings: ContentFinding[] = [];

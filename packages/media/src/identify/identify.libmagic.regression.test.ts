@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg } from '../test-support/fixtures.js';
@@ -18,6 +21,29 @@ function libmagicMime(bytes: Buffer): string | null {
   if (!libmagicAvailable) return null;
   const run = spawnSync('file', ['--mime-type', '-b', '-'], { input: bytes, encoding: 'utf8' });
   return run.status === 0 ? run.stdout.trim() : null;
+}
+
+const exiftoolAvailable = spawnSync('exiftool', ['-ver']).status === 0;
+
+/** exiftool's MIMEType for the bytes (the second oracle), or null when exiftool is not installed or does not know them. */
+function exiftoolMime(bytes: Buffer): string | null {
+  if (!exiftoolAvailable) return null;
+  const dir = mkdtempSync(join(tmpdir(), 'exhibit-identify-'));
+  try {
+    const path = join(dir, 'evidence');
+    writeFileSync(path, bytes);
+    const run = spawnSync('exiftool', ['-s3', '-MIMEType', path], { encoding: 'utf8' });
+    return run.stdout.trim() || null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Bytes Python writes (plistlib, sqlite3, zipfile: what iOS/Android tools and examiners' scripts produce). */
+function python(script: string): Buffer {
+  const run = spawnSync('python3', ['-c', script], { maxBuffer: 16 * 1024 * 1024 });
+  if (run.status !== 0) throw new Error(`python fixture failed: ${run.stderr.toString()}`);
+  return run.stdout;
 }
 
 const identifier = new FileTypeIdentifier();
@@ -98,5 +124,56 @@ describe('signatures of a byte or two, confirmed by the structure after them', (
     expect(await identify(font, 'font.ttf')).toMatchObject({ mime: 'font/ttf', detectedExt: 'ttf' });
     const oracle = libmagicMime(font);
     if (oracle !== null) expect(oracle).toBe('font/sfnt');
+  });
+});
+
+describe('phone and recorder formats file-type does not know', () => {
+  it('ios-binary-plist-unidentified', async () => {
+    const plist = python(
+      "import plistlib, sys, datetime; sys.stdout.buffer.write(plistlib.dumps({'LastSync': datetime.datetime(2024, 5, 1, 12, 0), 'Account': 'user@example.com', 'Blob': b'\\x00\\x01'}, fmt=plistlib.FMT_BINARY))",
+    );
+    expect(plist.subarray(0, 8).toString('latin1')).toBe('bplist00');
+    expect(await identify(plist, 'com.apple.MobileSMS.plist')).toEqual({ mime: 'application/x-plist', detectedExt: 'plist', kind: 'other', findings: [] });
+    expect(identifier.extensionMismatch('com.apple.MobileSMS.plist', { mime: 'application/x-plist', detectedExt: 'plist', kind: 'other' })).toBe(false);
+    const oracle = exiftoolMime(plist);
+    if (oracle !== null) expect(oracle).toBe('application/x-plist');
+    // The magic alone is not enough: a trailer that describes no offset table inside the file is not a plist.
+    const truncated = plist.subarray(0, plist.length - 10);
+    expect(await identify(truncated)).toMatchObject({ mime: null, kind: 'other' });
+  });
+
+  it('imessage-caf-audio-unidentified', async () => {
+    const caf = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le'], 'caf');
+    expect(await identify(caf, 'Audio Message.caf')).toEqual({ mime: 'audio/x-caf', detectedExt: 'caf', kind: 'audio', findings: [] });
+    expect(identifier.extensionMismatch('Audio Message.caf', { mime: 'audio/x-caf', detectedExt: 'caf', kind: 'audio' })).toBe(false);
+    if (libmagicAvailable) expect(spawnSync('file', ['-b', '-'], { input: caf, encoding: 'utf8' }).stdout).toMatch(/CoreAudio Format/);
+  });
+
+  it('rf64-wave-recording-unidentified', async () => {
+    const rf64 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-rf64', 'always'], 'wav');
+    expect(rf64.subarray(0, 4).toString('latin1')).toBe('RF64');
+    expect(await identify(rf64, 'ZOOM0001.WAV')).toEqual({ mime: 'audio/wav', detectedExt: 'wav', kind: 'audio', findings: [] });
+    const oracle = libmagicMime(rf64);
+    if (oracle !== null) expect(oracle).toMatch(/^audio\/(x-)?wav$/);
+  });
+});
+
+describe('a PDF behind a prefix', () => {
+  const pdf = '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n';
+
+  it('pdf-after-text-prefix-identified-as-plain-text', async () => {
+    // A mail gateway's or spooler's text in front of the header: readers open it, as long as %PDF- is in the first 1024 bytes.
+    const wrapped = Buffer.from('X-Scanned-By: gateway 1.2\r\nContent-Disposition: attachment\r\n\r\n'.repeat(4) + pdf, 'latin1');
+    expect(await identify(wrapped, 'invoice.pdf')).toEqual({ mime: 'application/pdf', detectedExt: 'pdf', kind: 'document', findings: [] });
+    const oracle = libmagicMime(wrapped);
+    if (oracle !== null) expect(oracle).toBe('application/pdf');
+  });
+
+  it('a text that only mentions %PDF- is still text', async () => {
+    const note = Buffer.from(`Files start with %PDF-1.7 and end with an EOF marker.\n${'notes\n'.repeat(50)}`, 'latin1');
+    expect(await identify(note, 'notes.txt')).toMatchObject({ mime: 'text/plain' });
+    // Past the window readers search, the header does not make a PDF either.
+    const far = Buffer.from('x'.repeat(2000) + pdf, 'latin1');
+    expect(await identify(far)).toMatchObject({ mime: 'text/plain' });
   });
 });
