@@ -28,7 +28,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   mts: ['mts', 'm2ts', 'ts', 'm2t', 'tod'],
   asf: ['asf', 'wmv', 'wma'],
   avi: ['avi'],
-  wav: ['wav', 'wave'],
+  wav: ['wav', 'wave', 'rf64', 'bw64'],
+  caf: ['caf', 'caff'],
   aif: ['aif', 'aiff', 'aifc'],
   ogg: ['ogg', 'oga'],
   ogv: ['ogv', 'ogg'],
@@ -40,20 +41,28 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   bz2: ['bz2', 'bzip2', 'tbz', 'tbz2'],
   xz: ['xz', 'txz'],
   zst: ['zst', 'zstd', 'tzst'],
-  zip: ['zip', 'zipx', 'cbz', 'kmz'],
+  // ZIP under the names of formats that are plain ZIPs by their specifications (wheels, eggs, NumPy archives, Java and Android packages file-type did not place).
+  zip: ['zip', 'zipx', 'cbz', 'kmz', 'whl', 'egg', 'npz', 'jar', 'war', 'ear', 'aar', 'apk', 'xpi', 'ipa', 'nupkg'],
+  jar: ['jar', 'war', 'ear', 'aar'],
   rar: ['rar', 'cbr'],
   '7z': ['7z', 'cb7'],
   tar: ['tar', 'cbt'],
   // Compound File Binary: legacy Office, Outlook, installers, thumbnail caches.
   cfb: ['cfb', 'doc', 'dot', 'xls', 'xlt', 'ppt', 'pot', 'pps', 'msg', 'msi', 'msp', 'vsd', 'pub', 'db'],
   exe: ['exe', 'dll', 'sys', 'scr', 'cpl', 'ocx', 'drv', 'efi', 'mui', 'com'],
-  elf: ['elf', 'so', 'o', 'ko', 'bin', 'axf', 'prx', 'out'],
+  // ELF also as Node.js addons (.node) and separate debug files (.debug, /usr/lib/debug).
+  elf: ['elf', 'so', 'o', 'ko', 'bin', 'axf', 'prx', 'out', 'node', 'debug'],
+  // Static libraries: Unix `ar` archives (.a, Rust .rlib, Windows import/static .lib).
+  ar: ['ar', 'a', 'rlib', 'lib'],
   sqlite: ['sqlite', 'sqlite3', 'db', 'db3', 's3db', 'sl3', 'sqlitedb', 'storedata'],
   pdf: ['pdf', 'ai'],
-  ps: ['ps', 'eps'],
+  // Type 1 fonts in ASCII form (.pfa) are PostScript programs that start `%!PS-AdobeFont`.
+  ps: ['ps', 'eps', 'pfa'],
   eps: ['eps', 'ps', 'epsf'],
   mobi: ['mobi', 'prc', 'azw'],
   ttc: ['ttc', 'otc'],
+  // Binary property lists also carry the names of what Apple stores in them: web archives, compiled .strings and .nib files.
+  plist: ['plist', 'bplist', 'webarchive', 'strings', 'nib'],
   // Disk images (disk-image-sniff.ts): EWF segments, VHD, and raw images under their usual names.
   e01: ['e01', 'ewf'],
   ex01: ['ex01'],
@@ -79,6 +88,9 @@ export function fittingExtensions(detectedExt: string): readonly string[] {
 export function nameExtensions(fileName: string): string[] {
   const base = fileName.split(/[\\/]/).pop() ?? '';
   const parts = base.toLowerCase().split('.');
+  // Trailing all-digit parts are versions and sequence numbers, not types (`libz.so.1.2.13`, `python3.10`,
+  // `image.dd.001`): the name's type is the extension before them, if there is one.
+  while (parts.length > 1 && /^[0-9]+$/.test(parts[parts.length - 1]!)) parts.pop();
   if (parts.length < 2 || (parts.length === 2 && parts[0] === '')) return [];
   const last = parts[parts.length - 1] ?? '';
   if (last === '') return [];

@@ -177,3 +177,34 @@ describe('a PDF behind a prefix', () => {
     expect(await identify(far)).toMatchObject({ mime: 'text/plain' });
   });
 });
+
+describe('extension mismatch on names that fit the content', () => {
+  const mismatch = (name: string, detectedExt: string) => identifier.extensionMismatch(name, { mime: 'x/y', detectedExt, kind: 'other' });
+
+  it('versioned-shared-library-flagged-as-extension-mismatch', () => {
+    // Every shared object on a Linux or Android system: the last "extension" is a version number.
+    expect(mismatch('libz.so.1.2.13', 'elf')).toBe(false);
+    expect(mismatch('libstdc++.so.6.0.30', 'elf')).toBe(false);
+    expect(mismatch('python3.10', 'elf')).toBe(false);
+    expect(mismatch('sharp-linux-x64.node', 'elf')).toBe(false);
+    expect(mismatch('9ce4533fa01ee3c761feb3940243db8080629f44.debug', 'elf')).toBe(false);
+    // A segment number does not hide the type before it.
+    expect(mismatch('disk.dd.001', 'img')).toBe(false);
+    expect(mismatch('backup.7z.001', '7z')).toBe(false);
+    // ...and does not excuse a type that contradicts it.
+    expect(mismatch('holiday.jpg.1', 'elf')).toBe(true);
+    expect(mismatch('libz.so.1', 'jpg')).toBe(true);
+  });
+
+  it('static-library-and-python-wheel-flagged-as-extension-mismatch', () => {
+    expect(mismatch('libc.a', 'ar')).toBe(false);
+    expect(mismatch('libstd-56350ff0a024971a.rlib', 'ar')).toBe(false);
+    expect(mismatch('setuptools-67.6.1-py3-none-any.whl', 'zip')).toBe(false);
+    expect(mismatch('weights.npz', 'zip')).toBe(false);
+    expect(mismatch('freeeuro.pfa', 'ps')).toBe(false);
+    // Renamed files are still caught.
+    expect(mismatch('holiday.a', 'jpg')).toBe(true);
+    expect(mismatch('evidence.whl', 'sqlite')).toBe(true);
+    expect(mismatch('movie.jpg', 'mp4')).toBe(true);
+  });
+});
