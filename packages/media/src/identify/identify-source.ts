@@ -7,6 +7,7 @@ import { moreSignatures, pdfAfterPrefix } from './more-signatures.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
+import { zipDocumentFromDirectory } from './zip-directory-type.js';
 import { confirmedByStructure } from './weak-signatures.js';
 
 /**
@@ -24,6 +25,8 @@ export async function identifyFromSource(
   let found = await fileTypeOf(head);
   // A type file-type takes from a byte or two (MPEG audio sync, TS sync byte, sfnt version) stands only with its structure.
   if (found !== null && !confirmedByStructure(found, head, source.size)) found = null;
+  // A document whose naming member ([Content_Types].xml, mimetype) lies past the head is a plain ZIP to file-type.
+  if (found?.ext === 'zip') found = (await zipDocumentFromDirectory(source, fileTypeOf)) ?? found;
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;

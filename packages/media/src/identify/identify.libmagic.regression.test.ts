@@ -208,3 +208,49 @@ describe('extension mismatch on names that fit the content', () => {
     expect(mismatch('movie.jpg', 'mp4')).toBe(true);
   });
 });
+
+describe('a ZIP-based document whose content types lie past the head', () => {
+  /** An OOXML package as Keynote's export wrote the one found: parts first, 80 KB of media, `[Content_Types].xml` last. */
+  const ooxml = (main: string, contentType: string, dir = main.split('/')[0]) =>
+    python(
+      [
+        'import zipfile, io, os, random, sys',
+        'b = io.BytesIO()',
+        "z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)",
+        "z.writestr('_rels/.rels', '<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"/>')",
+        // libmagic names an OOXML by the folder (word/, ppt/, xl/) of a member a few headers in, as Keynote's export had them.
+        `z.writestr('${dir}/_rels/${main.split('/')[1]}.rels', '<Relationships/>')`,
+        `z.writestr('${main}', '<x/>')`,
+        `z.writestr('${dir}/theme/theme1.xml', '<x/>')`,
+        `random.seed(1); z.writestr('${dir}/media/image1.png', bytes(random.getrandbits(8) for _ in range(80000)), compress_type=zipfile.ZIP_STORED)`,
+        `z.writestr('[Content_Types].xml', '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/${main}" ContentType="${contentType}"/></Types>')`,
+        'z.close()',
+        'sys.stdout.buffer.write(b.getvalue())',
+      ].join('\n'),
+    );
+
+  it('ooxml-content-types-last-identified-as-zip', async () => {
+    const pptx = ooxml('ppt/presentation.xml', 'application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml');
+    expect(pptx.indexOf('[Content_Types].xml')).toBeGreaterThan(65_536);
+    const id = await identify(pptx, 'Quarterly.pptx');
+    expect(id).toEqual({ mime: 'application/vnd.openxmlformats-officedocument.presentationml.presentation', detectedExt: 'pptx', kind: 'document', findings: [] });
+    expect(identifier.extensionMismatch('Quarterly.pptx', id)).toBe(false);
+    const oracle = libmagicMime(pptx);
+    if (oracle !== null) expect(oracle).toBe(id.mime);
+    // The type is file-type's reading of the content types: a macro-enabled workbook is xlsm, not xlsx.
+    const xlsm = ooxml('xl/workbook.xml', 'application/vnd.ms-excel.sheet.macroEnabled.main+xml');
+    expect(await identify(xlsm, 'Budget.xlsm')).toMatchObject({ detectedExt: 'xlsm', kind: 'document' });
+  });
+
+  it('a ZIP without a naming member, or with one past its bound, stays a ZIP', async () => {
+    const plain = python(
+      "import zipfile, io, sys, random\nb = io.BytesIO(); z = zipfile.ZipFile(b, 'w')\nrandom.seed(2); z.writestr('DCIM/IMG_0001.JPG', bytes(random.getrandbits(8) for _ in range(70000)))\nz.writestr('notes.txt', 'x'); z.close(); sys.stdout.buffer.write(b.getvalue())",
+    );
+    expect(await identify(plain, 'backup.zip')).toMatchObject({ mime: 'application/zip', kind: 'archive' });
+    // A content-types member that inflates past ZIP_TYPE_MAX_MEMBER_BYTES is not inflated: no type from it.
+    const bomb = python(
+      "import zipfile, io, sys, random\nb = io.BytesIO(); z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)\nrandom.seed(3); z.writestr('media/a.bin', bytes(random.getrandbits(8) for _ in range(70000)), compress_type=zipfile.ZIP_STORED)\nz.writestr('[Content_Types].xml', '<Types>' + ' ' * 400000 + '<Override ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>'); z.close(); sys.stdout.buffer.write(b.getvalue())",
+    );
+    expect(await identify(bomb, 'x.docx')).toMatchObject({ mime: 'application/zip', kind: 'archive' });
+  });
+});
