@@ -18,7 +18,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   jp2: ['jp2', 'j2k', 'jpf', 'jpg2'],
   jpx: ['jpx', 'jpf'],
   mov: ['mov', 'qt'],
-  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4'],
+  // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a.
+  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4', 'm4a'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
   '3gp': ['3gp', '3gpp'],
@@ -34,7 +35,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   ogg: ['ogg', 'oga'],
   ogv: ['ogv', 'ogg'],
   oga: ['oga', 'ogg'],
-  opus: ['opus', 'ogg'],
+  // Telegram's voice messages are Ogg Opus named .oga.
+  opus: ['opus', 'ogg', 'oga'],
   mp3: ['mp3', 'mpga'],
   gz: ['gz', 'gzip'],
   'tar.gz': ['tar.gz', 'tgz', 'taz', 'gz'],

@@ -254,3 +254,23 @@ describe('a ZIP-based document whose content types lie past the head', () => {
     expect(await identify(bomb, 'x.docx')).toMatchObject({ mime: 'application/zip', kind: 'archive' });
   });
 });
+
+describe('extension mismatch on phone voice notes', () => {
+  it('android-voice-note-m4a-flagged-as-extension-mismatch', async () => {
+    // An AAC recording in an 'isom' MP4 under .m4a (Android's recorders): file-type calls it mp4.
+    const m4a = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'aac', '-f', 'mp4'], 'm4a');
+    const id = await identify(m4a, 'Voice 001.m4a');
+    expect(id.detectedExt).toBe('mp4');
+    expect(identifier.extensionMismatch('Voice 001.m4a', id)).toBe(false);
+    expect(identifier.extensionMismatch('Voice 001.jpg', id)).toBe(true);
+  });
+
+  it('telegram-voice-oga-flagged-as-extension-mismatch', async () => {
+    const oga = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'libopus', '-f', 'ogg'], 'oga');
+    const id = await identify(oga, 'audio_2024-05-01_12-00-00.oga');
+    expect(id).toMatchObject({ detectedExt: 'opus', kind: 'audio' });
+    expect(identifier.extensionMismatch('audio_2024-05-01_12-00-00.oga', id)).toBe(false);
+    const oracle = libmagicMime(oga);
+    if (oracle !== null) expect(oracle).toBe('audio/ogg');
+  });
+});
