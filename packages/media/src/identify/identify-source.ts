@@ -24,7 +24,7 @@ export async function identifyFromSource(
   const head = await source.read(0, Math.min(LIMITS.identifyHeadBytes, source.size));
   let found = await fileTypeOf(head);
   // A type file-type takes from a byte or two (MPEG audio sync, TS sync byte, sfnt version) stands only with its structure.
-  if (found !== null && !confirmedByStructure(found, head, source.size)) found = null;
+  if (found !== null && !(await confirmedByStructure(found, head, source))) found = null;
   // A document whose naming member ([Content_Types].xml, mimetype) lies past the head is a plain ZIP to file-type.
   if (found?.ext === 'zip') found = (await zipDocumentFromDirectory(source, fileTypeOf)) ?? found;
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -272,5 +272,64 @@ describe('extension mismatch on phone voice notes', () => {
     expect(identifier.extensionMismatch('audio_2024-05-01_12-00-00.oga', id)).toBe(false);
     const oracle = libmagicMime(oga);
     if (oracle !== null) expect(oracle).toBe('audio/ogg');
+  });
+});
+
+describe('a few bytes that start a note or a blob are not a binary format', () => {
+  it('text-note-starting-bmw-identified-as-bmp-image', async () => {
+    // Notes and exports that start with the letters of a short signature: 'BM' BMP, 'GIF' GIF, 'MZ' EXE,
+    // 'BZh' bzip2, 'MP+' Musepack, 'AC10nn' DWG, 'ID3' MP3 (file-type then reads the "tag size" from the text).
+    for (const text of [
+      'BMW X5 service invoice\nParts: 120.00\nLabour: 80.00\n',
+      'GIF support list for the team\n',
+      'MZ-80K and MZ-700 collection\n',
+      'BZh is not a word\n',
+      'MP+ points: 14\n',
+      'AC1015 drawing received\n',
+      'ID3 tags to fix: artist, album\n',
+    ]) {
+      const bytes = Buffer.from(text, 'utf8');
+      expect(await identify(bytes, 'note.txt'), text).toEqual({ mime: 'text/plain', detectedExt: 'txt', kind: 'document', findings: [] });
+      const oracle = libmagicMime(bytes);
+      // libmagic, too, calls all of these text except the DWG, bzip2 and Musepack ones (it takes 'AC10nn', 'BZh' and 'MP+' alone).
+      if (oracle !== null && !/^(AC10|BZh|MP\+)/.test(text)) expect(oracle, text).toBe('text/plain');
+    }
+  });
+
+  it('git-loose-object-identified-as-apple-disk-image', async () => {
+    // git writes loose objects with zlib level 1: they start 78 01, which file-type takes for a DMG.
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-git-'));
+    try {
+      expect(spawnSync('git', ['init', '-q', dir]).status).toBe(0);
+      writeFileSync(join(dir, 'note.txt'), 'meet at the usual place\n'.repeat(20));
+      const hash = spawnSync('git', ['-C', dir, 'hash-object', '-w', 'note.txt'], { encoding: 'utf8' }).stdout.trim();
+      const object = readFileSync(join(dir, '.git', 'objects', hash.slice(0, 2), hash.slice(2)));
+      expect([object[0], object[1]]).toEqual([0x78, 0x01]);
+      const id = await identify(object, hash.slice(2));
+      expect(id).toMatchObject({ mime: null, kind: 'other' });
+      const oracle = libmagicMime(object);
+      if (oracle !== null) expect(oracle).toBe('application/zlib');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // A UDIF image (its 'koly' trailer 512 bytes from the end) is still a DMG.
+    const trailer = Buffer.alloc(512);
+    trailer.write('koly', 0, 'latin1');
+    const dmg = Buffer.concat([Buffer.from([0x78, 0x01]), Buffer.alloc(4000, 0x11), trailer]);
+    expect(await identify(dmg, 'disk.dmg')).toMatchObject({ mime: 'application/x-apple-diskimage' });
+  });
+
+  it('real bmp, gif, bzip2 and id3-tagged mp3 are still identified', async () => {
+    const bmp = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=32x24', '-frames:v', '1'], 'bmp');
+    expect(await identify(bmp)).toMatchObject({ mime: 'image/bmp', kind: 'image' });
+    const gif = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=32x24', '-frames:v', '1'], 'gif');
+    expect(await identify(gif)).toMatchObject({ mime: 'image/gif', kind: 'image' });
+    const mp3 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'libmp3lame', '-metadata', 'title=Voice'], 'mp3');
+    expect(mp3.subarray(0, 3).toString('latin1')).toBe('ID3');
+    expect(await identify(mp3)).toMatchObject({ mime: 'audio/mpeg', kind: 'audio' });
+    const bz2 = python("import bz2, sys; sys.stdout.buffer.write(bz2.compress(b'call log ' * 100))");
+    expect(await identify(bz2)).toMatchObject({ mime: 'application/x-bzip2', kind: 'archive' });
+    const emptyBz2 = python("import bz2, sys; sys.stdout.buffer.write(bz2.compress(b''))");
+    expect(await identify(emptyBz2)).toMatchObject({ mime: 'application/x-bzip2' });
   });
 });

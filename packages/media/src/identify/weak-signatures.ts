@@ -1,15 +1,20 @@
+import type { RandomAccessSource } from '@exhibit/core';
+import { plainText } from './text-sniff.js';
+
 /**
- * Second looks at what file-type decides from a signature of one or two
- * bytes. Those signatures are common in other data, and a type they give
- * would be a wrong value: a UTF-16 text file's byte-order mark (FF FE) is an
- * MPEG audio frame sync to file-type ('mp1'), any file with 'G' at bytes 0 and
- * 188 an MPEG transport stream, any file starting 00 01 00 00 00 a TrueType
- * font. Each check below asks for the structure that follows the signature in
- * a real file, in the head already read; a type that fails it is dropped
- * (the later checks, such as plain text, then have their say), so the value is
- * absent rather than wrong.
+ * Second looks at what file-type decides from a signature of a few bytes.
+ * Those signatures are common in other data, and a type they give would be a
+ * wrong value: a UTF-16 text file's byte-order mark (FF FE) is an MPEG audio
+ * frame sync to file-type ('mp1'), any file with 'G' at bytes 0 and 188 an
+ * MPEG transport stream, any file starting 00 01 00 00 00 a TrueType font, a
+ * note starting "BMW" a BMP image, "GIF" a GIF, "MZ" a Windows executable,
+ * "ID3" an MP3, and any zlib stream (78 01: git objects, app caches) an Apple
+ * disk image. Each check below asks for the structure that follows the
+ * signature in a real file; a type that fails it is dropped (the later checks,
+ * such as plain text, then have their say), so the value is absent rather
+ * than wrong.
  *
- * Pure over the head; bounded by it (and by the few frames or packets looked at).
+ * Bounded: the head already read, and for a disk image one 4-byte read of its trailer.
  */
 
 export interface SignatureType {
@@ -17,22 +22,71 @@ export interface SignatureType {
   mime: string;
 }
 
-/** Whether `found`, as file-type gave it for `head` (of a file of `size` bytes), has the structure its signature promises. */
-export function confirmedByStructure(found: SignatureType, head: Buffer, size: number): boolean {
+/**
+ * Binary formats file-type takes from two to four bytes (BMP 'BM', GIF 'GIF',
+ * EXE 'MZ', bzip2 'BZh', Musepack 'MP+', DWG 'AC10nn', AC-3, compress, cpio,
+ * ARJ, JPEG XL codestream, DMG). Their headers hold NUL and other control
+ * bytes, so a head that is plain text is never one of them.
+ */
+const NEVER_PLAIN_TEXT: ReadonlySet<string> = new Set(['bmp', 'gif', 'exe', 'bz2', 'mpc', 'dwg', 'ac3', 'Z', 'cpio', 'arj', 'jxl', 'dmg', 'mp1', 'mp2', 'mp3', 'aac']);
+
+/** Whether `found`, as file-type gave it for `head`, has the structure its signature promises. */
+export async function confirmedByStructure(found: SignatureType, head: Buffer, source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+  if (NEVER_PLAIN_TEXT.has(found.ext) && plainText(head) !== null) return false;
   switch (found.ext) {
     case 'mp1':
     case 'mp2':
     case 'mp3':
     case 'aac':
-      // After an ID3 tag file-type has already seen a real tag: the frames are past it, trust it.
-      return head.toString('latin1', 0, 3) === 'ID3' || mpegAudioFramesFollow(head, size);
+      // After an ID3v2 tag file-type has read the tag's header: the frames are past it.
+      return id3v2Header(head) || mpegAudioFramesFollow(head, source.size);
     case 'mts':
-      return transportStreamPackets(head, size);
+      return transportStreamPackets(head, source.size);
     case 'ttf':
       return sfntTableDirectory(head);
+    case 'bmp':
+      return bmpHeaders(head);
+    case 'gif':
+      return /^GIF8[79]a$/.test(head.toString('latin1', 0, 6));
+    case 'bz2':
+      return bzip2Stream(head);
+    case 'dmg':
+      return udifTrailer(source, options);
     default:
       return true;
   }
+}
+
+/** An ID3v2 header: 'ID3', major version 2-4, and a four-byte sync-safe size (each byte below 0x80). */
+export function id3v2Header(head: Buffer): boolean {
+  if (head.length < 10 || head.toString('latin1', 0, 3) !== 'ID3') return false;
+  const major = head[3]!;
+  if (major < 2 || major > 4 || head[4] === 0xff) return false;
+  for (let i = 6; i < 10; i++) if (head[i]! >= 0x80) return false;
+  return true;
+}
+
+/** DIB header sizes of the BMP versions (core/OS2 v1, OS/2 v2 short and long, v3 (INFO), v3 with masks, v4, v5). */
+const DIB_HEADER_SIZES: ReadonlySet<number> = new Set([12, 16, 40, 52, 56, 64, 108, 124]);
+
+/** A BMP's file header and the size of the DIB header after it, one of the known versions. */
+export function bmpHeaders(head: Buffer): boolean {
+  if (head.length < 18) return false;
+  return DIB_HEADER_SIZES.has(head.readUInt32LE(14)) && head.readUInt32LE(10) >= 14 + 12;
+}
+
+/** bzip2: 'BZh', a block size '1'-'9', then a block's magic (BCD pi) or the end-of-stream magic (sqrt pi) of an empty stream. */
+export function bzip2Stream(head: Buffer): boolean {
+  if (head.length < 10 || head[3]! < 0x31 || head[3]! > 0x39) return false;
+  const magic = head.toString('hex', 4, 10);
+  return magic === '314159265359' || magic === '177245385090';
+}
+
+/** An Apple disk image (UDIF) ends with a 512-byte 'koly' trailer; file-type's 78 01 is only a zlib stream's first two bytes. */
+async function udifTrailer(source: RandomAccessSource, options: { abortSignal?: AbortSignal }): Promise<boolean> {
+  if (source.size < 512) return false;
+  const trailer = await source.read(source.size - 512, 4, options);
+  return trailer.toString('latin1') === 'koly';
 }
 
 /** Frames after the first that must follow one another (fewer when the file ends exactly after a frame). */
