@@ -57,6 +57,7 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   // Static libraries: Unix `ar` archives (.a, Rust .rlib, Windows import/static .lib).
   ar: ['ar', 'a', 'rlib', 'lib'],
   sqlite: ['sqlite', 'sqlite3', 'db', 'db3', 's3db', 'sl3', 'sqlitedb', 'storedata'],
+  'sqlite-wal': ['db-wal', 'sqlite-wal', 'sqlite3-wal', 'sqlitedb-wal', 'storedata-wal', 'wal'],
   pdf: ['pdf', 'ai'],
   // Type 1 fonts in ASCII form (.pfa) are PostScript programs that start `%!PS-AdobeFont`.
   ps: ['ps', 'eps', 'pfa'],

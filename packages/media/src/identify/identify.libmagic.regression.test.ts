@@ -333,3 +333,26 @@ describe('a few bytes that start a note or a blob are not a binary format', () =
     expect(await identify(emptyBz2)).toMatchObject({ mime: 'application/x-bzip2' });
   });
 });
+
+describe('SQLite companions', () => {
+  it('sqlite-wal-unidentified', async () => {
+    // The WAL of an open database, as an acquisition of a running phone finds it next to sms.db.
+    const wal = python(
+      [
+        'import sqlite3, sys, tempfile, os',
+        'd = tempfile.mkdtemp(); p = os.path.join(d, "sms.db")',
+        'c = sqlite3.connect(p); c.execute("pragma journal_mode=wal"); c.execute("create table message(text)")',
+        'c.executemany("insert into message values(?)", [("see you at 8",)] * 20); c.commit()',
+        'sys.stdout.buffer.write(open(p + "-wal", "rb").read())',
+      ].join('\n'),
+    );
+    expect(await identify(wal, 'sms.db-wal')).toEqual({ mime: 'application/x-sqlite3-wal', detectedExt: 'sqlite-wal', kind: 'other', findings: [] });
+    expect(identifier.extensionMismatch('sms.db-wal', { mime: 'application/x-sqlite3-wal', detectedExt: 'sqlite-wal', kind: 'other' })).toBe(false);
+    expect(identifier.extensionMismatch('sms.db-wal.jpg', { mime: 'application/x-sqlite3-wal', detectedExt: 'sqlite-wal', kind: 'other' })).toBe(true);
+    if (libmagicAvailable) expect(spawnSync('file', ['-b', '-'], { input: wal, encoding: 'utf8' }).stdout).toMatch(/SQLite Write-Ahead Log/);
+    // The header's checksum must hold: the magic and version alone are not enough.
+    const damaged = Buffer.from(wal);
+    damaged[20] = damaged[20]! ^ 0xff;
+    expect(await identify(damaged)).toMatchObject({ mime: null, kind: 'other' });
+  });
+});

@@ -11,6 +11,11 @@ import type { RandomAccessSource } from '@exhibit/core';
  *   first chunk must be the `desc` chunk the format requires.
  * - RF64 / BW64 WAVE (EBU Tech 3306, ITU-R BS.2088): long field recordings
  *   that outgrow RIFF's 4 GiB; the first chunk must be `ds64`.
+ * - SQLite write-ahead logs (`-wal`): the recent, not yet checkpointed pages
+ *   of a phone's message and call databases; the 32-byte header's own
+ *   checksum must hold. No registry names a MIME type for them (libmagic
+ *   prints application/octet-stream, exiftool does not know them); the
+ *   `x-` type here says what the bytes are and nothing more.
  *
  * MIME types are exiftool's (the second oracle) where it names one.
  * Bounded: the head already read, plus one 32-byte read of a plist's trailer.
@@ -28,10 +33,35 @@ export async function moreSignatures(source: RandomAccessSource, head: Buffer, o
   if (head.length >= 16 && /^(RF64|BW64)$/.test(head.toString('latin1', 0, 4)) && head.toString('latin1', 8, 16) === 'WAVEds64') {
     return { ext: 'wav', mime: 'audio/wav' };
   }
+  if (sqliteWalHeader(head)) return { ext: 'sqlite-wal', mime: 'application/x-sqlite3-wal' };
   if (head.length >= 8 && head.toString('latin1', 0, 8) === 'bplist00' && (await binaryPlistTrailer(source, options))) {
     return { ext: 'plist', mime: 'application/x-plist' };
   }
   return null;
+}
+
+/**
+ * A SQLite WAL header (sqlite.org/fileformat2.html, "WAL File Format"): magic
+ * 0x377f0682/3 (its last bit the checksum byte order), format version
+ * 3007000, a power-of-two page size of 512-65536, and checksum-1/2 over the
+ * first 24 bytes as SQLite computes them.
+ */
+export function sqliteWalHeader(head: Buffer): boolean {
+  if (head.length < 32) return false;
+  const magic = head.readUInt32BE(0);
+  if ((magic !== 0x377f0682 && magic !== 0x377f0683) || head.readUInt32BE(4) !== 3007000) return false;
+  const pageSize = head.readUInt32BE(8);
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return false;
+  const bigEndian = (magic & 1) === 1;
+  let s0 = 0;
+  let s1 = 0;
+  for (let i = 0; i < 24; i += 8) {
+    const x0 = bigEndian ? head.readUInt32BE(i) : head.readUInt32LE(i);
+    const x1 = bigEndian ? head.readUInt32BE(i + 4) : head.readUInt32LE(i + 4);
+    s0 = (s0 + x0 + s1) >>> 0;
+    s1 = (s1 + x1 + s0) >>> 0;
+  }
+  return head.readUInt32BE(24) === s0 && head.readUInt32BE(28) === s1;
 }
 
 const BPLIST_HEADER_BYTES = 8;
