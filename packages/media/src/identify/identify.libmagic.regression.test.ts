@@ -356,3 +356,38 @@ describe('SQLite companions', () => {
     expect(await identify(damaged)).toMatchObject({ mime: null, kind: 'other' });
   });
 });
+
+describe('icons by their directory', () => {
+  it('binary-record-count-65536-identified-as-icon', async () => {
+    // Any binary file whose first field is the little-endian count 65,536 (00 00 01 00) is an icon to file-type.
+    const records = Buffer.alloc(4096);
+    records.writeUInt32LE(65_536, 0);
+    records.writeUInt32LE(0, 4);
+    for (let i = 8; i < records.length; i++) records[i] = (i * 37 + 11) & 0xff;
+    expect(await identify(records, 'cache.bin')).toMatchObject({ mime: null, kind: 'other' });
+    const oracle = libmagicMime(records);
+    if (oracle !== null) expect(oracle).not.toMatch(/icon/);
+    records.writeUInt32LE(131_072, 0); // 00 00 02 00: a cursor to file-type
+    expect(await identify(records, 'cache.bin')).toMatchObject({ mime: null, kind: 'other' });
+  });
+
+  it('real icons and cursors are still identified', async () => {
+    const png = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=32x32', '-frames:v', '1'], 'png');
+    const entry = (type: number) => {
+      const header = Buffer.alloc(22);
+      header.writeUInt16LE(type, 2);
+      header.writeUInt16LE(1, 4);
+      header[6] = 32;
+      header[7] = 32;
+      header.writeUInt16LE(type === 1 ? 1 : 16, 10); // planes, or the cursor's hotspot x
+      header.writeUInt16LE(type === 1 ? 32 : 16, 12); // bit depth, or hotspot y
+      header.writeUInt32LE(png.length, 14);
+      header.writeUInt32LE(22, 18);
+      return Buffer.concat([header, png]);
+    };
+    expect(await identify(entry(1), 'favicon.ico')).toMatchObject({ mime: 'image/x-icon', detectedExt: 'ico', kind: 'image' });
+    expect(await identify(entry(2), 'pointer.cur')).toMatchObject({ mime: 'image/x-icon', detectedExt: 'cur', kind: 'image' });
+    const oracle = libmagicMime(entry(1));
+    if (oracle !== null) expect(oracle).toBe('image/vnd.microsoft.icon');
+  });
+});

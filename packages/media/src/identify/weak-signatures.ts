@@ -48,6 +48,9 @@ export async function confirmedByStructure(found: SignatureType, head: Buffer, s
       return bmpHeaders(head);
     case 'gif':
       return /^GIF8[79]a$/.test(head.toString('latin1', 0, 6));
+    case 'ico':
+    case 'cur':
+      return iconDirectory(head, found.ext === 'ico');
     case 'bz2':
       return bzip2Stream(head);
     case 'dmg':
@@ -73,6 +76,29 @@ const DIB_HEADER_SIZES: ReadonlySet<number> = new Set([12, 16, 40, 52, 56, 64, 1
 export function bmpHeaders(head: Buffer): boolean {
   if (head.length < 18) return false;
   return DIB_HEADER_SIZES.has(head.readUInt32LE(14)) && head.readUInt32LE(10) >= 14 + 12;
+}
+
+/** Most images an icon directory lists (real ones hold a handful of sizes). */
+const ICON_MAX_IMAGES = 256;
+
+/**
+ * An ICO/CUR directory after its 00 00 01|02 00 header: one or more entries,
+ * each with image bytes that start after the directory; for an icon (not a
+ * cursor, whose fields there are the hotspot) 0 or 1 colour planes and a
+ * valid bit depth. Any binary data that starts with the little-endian number
+ * 65,536 or 131,072 has file-type's signature.
+ */
+export function iconDirectory(head: Buffer, icon: boolean): boolean {
+  if (head.length < 6) return false;
+  const images = head.readUInt16LE(4);
+  const directoryEnd = 6 + 16 * images;
+  if (images < 1 || images > ICON_MAX_IMAGES || directoryEnd > head.length) return false;
+  for (let i = 0; i < images; i++) {
+    const at = 6 + 16 * i;
+    if (head.readUInt32LE(at + 8) === 0 || head.readUInt32LE(at + 12) < directoryEnd) return false;
+    if (icon && (head.readUInt16LE(at + 4) > 1 || ![0, 1, 2, 4, 8, 16, 24, 32].includes(head.readUInt16LE(at + 6)))) return false;
+  }
+  return true;
 }
 
 /** bzip2: 'BZh', a block size '1'-'9', then a block's magic (BCD pi) or the end-of-stream magic (sqrt pi) of an empty stream. */
