@@ -391,3 +391,54 @@ describe('icons by their directory', () => {
     if (oracle !== null) expect(oracle).toBe('image/vnd.microsoft.icon');
   });
 });
+
+describe('text that starts with a four-letter signature', () => {
+  it('sqlite-readme-identified-as-database', async () => {
+    const readme = Buffer.from('SQLite for Debian\n-----------------\n\nSQLite 3 for Debian is split up in four packages.\n');
+    expect(await identify(readme, 'README.Debian')).toMatchObject({ mime: 'text/plain', kind: 'document' });
+    const oracle = libmagicMime(readme);
+    if (oracle !== null) expect(oracle).toBe('text/plain');
+    const db = python(
+      "import sqlite3, sys, tempfile, os\nd = tempfile.mkdtemp(); p = os.path.join(d, 'a.db')\nc = sqlite3.connect(p); c.execute('create table t(x)'); c.commit(); c.close()\nsys.stdout.buffer.write(open(p, 'rb').read())",
+    );
+    expect(await identify(db, 'a.db')).toMatchObject({ mime: 'application/x-sqlite3' });
+  });
+
+  it('parent-directory-rst-identified-as-parquet', async () => {
+    const rst = Buffer.from('PARENT_DIRECTORY\n----------------\n\nSource directory that added current subdirectory.\n');
+    expect(await identify(rst, 'PARENT_DIRECTORY.rst')).toMatchObject({ mime: 'text/plain', kind: 'document' });
+    // A Parquet file has its magic at both ends.
+    const parquet = Buffer.concat([Buffer.from('PAR1'), Buffer.from([0x15, 0x00, 0x15, 0x1c, 0x15, 0x1c, 0x2c, 0x15, 0x02]), Buffer.alloc(64, 0), Buffer.from([0x40, 0, 0, 0]), Buffer.from('PAR1')]);
+    expect(await identify(parquet, 'events.parquet')).toMatchObject({ mime: 'application/vnd.apache.parquet' });
+  });
+
+  it('javascript-var-free-identified-as-quicktime', async () => {
+    // lodash's _nodeUtil.js: "var freeGlobal…" has 'free' at byte 4, a QuickTime atom type to file-type.
+    const js = Buffer.from("var freeGlobal = require('./_freeGlobal');\n\nvar freeExports = typeof exports == 'object' && exports;\n");
+    expect(await identify(js, '_nodeUtil.js')).toMatchObject({ mime: 'text/plain', kind: 'document' });
+    const oracle = libmagicMime(js);
+    if (oracle !== null) expect(oracle).not.toBe('video/quicktime');
+    // A QuickTime movie whose ftyp was dropped (it starts at the 'wide' atom) is still one.
+    const mov = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=1', '-c:v', 'mpeg4', '-f', 'mov'], 'mov');
+    expect(mov.toString('latin1', 4, 8)).toBe('ftyp');
+    const withoutFtyp = mov.subarray(mov.readUInt32BE(0));
+    expect(withoutFtyp.toString('latin1', 4, 8)).toBe('wide');
+    expect(await identify(withoutFtyp, 'old.mov')).toMatchObject({ mime: 'video/quicktime', kind: 'video' });
+  });
+});
+
+describe('text behind a byte-order mark', () => {
+  it('binary-after-ff-fe-identified-as-utf16-text', async () => {
+    // FF FE then UTF-16 code units that are control characters or lone surrogates: the mark alone made it text.
+    const binary = Buffer.from([0xff, 0xfe, 0x01, 0x00, 0x02, 0x00, 0x00, 0xd8, 0x41, 0x00, 0x00, 0x00, 0x10, 0x27, 0x00, 0x00]);
+    const id = await identify(binary, 'blob.bin');
+    expect(id.mime).not.toBe('text/plain');
+    // Real UTF-16 and UTF-32 text, either byte order, is text.
+    const line = 'Call me back, 5 min\r\n';
+    const utf32be = Buffer.concat([Buffer.from([0, 0, 0xfe, 0xff]), ...[...line].map((c) => { const b = Buffer.alloc(4); b.writeUInt32BE(c.codePointAt(0)!, 0); return b; })]);
+    const utf16be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(line, 'utf16le').swap16()]);
+    for (const text of [utf32be, utf16be]) expect(await identify(text, 'note.txt')).toMatchObject({ mime: 'text/plain', kind: 'document' });
+    const oracle = libmagicMime(utf32be);
+    if (oracle !== null) expect(oracle).toBe('text/plain');
+  });
+});

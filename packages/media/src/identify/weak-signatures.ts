@@ -8,13 +8,14 @@ import { plainText } from './text-sniff.js';
  * frame sync to file-type ('mp1'), any file with 'G' at bytes 0 and 188 an
  * MPEG transport stream, any file starting 00 01 00 00 00 a TrueType font, a
  * note starting "BMW" a BMP image, "GIF" a GIF, "MZ" a Windows executable,
- * "ID3" an MP3, and any zlib stream (78 01: git objects, app caches) an Apple
+ * "ID3" an MP3, "SQLite for…" a database, "PARENT" a Parquet file, a script
+ * with "free" at byte 4 a QuickTime movie, and any zlib stream (78 01: git objects, app caches) an Apple
  * disk image. Each check below asks for the structure that follows the
  * signature in a real file; a type that fails it is dropped (the later checks,
  * such as plain text, then have their say), so the value is absent rather
  * than wrong.
  *
- * Bounded: the head already read, and for a disk image one 4-byte read of its trailer.
+ * Bounded: the head already read, and one 4-byte read at the end for a disk image or Parquet file.
  */
 
 export interface SignatureType {
@@ -23,16 +24,18 @@ export interface SignatureType {
 }
 
 /**
- * Binary formats file-type takes from two to four bytes (BMP 'BM', GIF 'GIF',
- * EXE 'MZ', bzip2 'BZh', Musepack 'MP+', DWG 'AC10nn', AC-3, compress, cpio,
- * ARJ, JPEG XL codestream, DMG). Their headers hold NUL and other control
- * bytes, so a head that is plain text is never one of them.
+ * Types file-type names that may be plain text from their first byte on (a
+ * PDF without its binary comment line, PostScript, XML, RTF, calendar and
+ * contact cards, WebVTT, ASCII armour, ASCII STL, a .reg export).
  */
-const NEVER_PLAIN_TEXT: ReadonlySet<string> = new Set(['bmp', 'gif', 'exe', 'bz2', 'mpc', 'dwg', 'ac3', 'Z', 'cpio', 'arj', 'jxl', 'dmg', 'mp1', 'mp2', 'mp3', 'aac']);
+const TEXT_FORMATS: ReadonlySet<string> = new Set(['pdf', 'ps', 'eps', 'xml', 'rtf', 'ics', 'vcf', 'vtt', 'pgp', 'stl', 'reg']);
 
 /** Whether `found`, as file-type gave it for `head`, has the structure its signature promises. */
 export async function confirmedByStructure(found: SignatureType, head: Buffer, source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
-  if (NEVER_PLAIN_TEXT.has(found.ext) && plainText(head) !== null) return false;
+  // Every other type file-type names is binary: its header holds NUL or other control bytes, or bytes
+  // that are not UTF-8. A head that is plain text is a note or a script that starts with a signature's
+  // letters ('BMW…' is no BMP, 'SQLite for Debian' no database, 'var freeGlobal' no QuickTime movie).
+  if (!TEXT_FORMATS.has(found.ext) && plainText(head) !== null) return false;
   switch (found.ext) {
     case 'mp1':
     case 'mp2':
@@ -51,6 +54,12 @@ export async function confirmedByStructure(found: SignatureType, head: Buffer, s
     case 'ico':
     case 'cur':
       return iconDirectory(head, found.ext === 'ico');
+    case 'sqlite':
+      return head.toString('latin1', 0, 16) === 'SQLite format 3\0';
+    case 'parquet':
+      return parquetFooterMagic(head, source, options);
+    case 'mov':
+      return quickTimeFirstAtom(head, source.size);
     case 'bz2':
       return bzip2Stream(head);
     case 'dmg':
@@ -106,6 +115,26 @@ export function bzip2Stream(head: Buffer): boolean {
   if (head.length < 10 || head[3]! < 0x31 || head[3]! > 0x39) return false;
   const magic = head.toString('hex', 4, 10);
   return magic === '314159265359' || magic === '177245385090';
+}
+
+/** Apache Parquet: 'PAR1' (or 'PARE', encrypted footer) at the start and again as the file's last four bytes. */
+async function parquetFooterMagic(head: Buffer, source: RandomAccessSource, options: { abortSignal?: AbortSignal }): Promise<boolean> {
+  if (source.size < 12) return false;
+  const start = head.toString('latin1', 0, 4);
+  const end = (await source.read(source.size - 4, 4, options)).toString('latin1');
+  return (start === 'PAR1' || start === 'PARE') && end === start;
+}
+
+/**
+ * A QuickTime movie without `ftyp` (file-type takes `free`, `mdat`, `moov` or
+ * `wide` at byte 4): the first atom's size must be one an atom can have, 0
+ * (to the end), 1 (a 64-bit size follows) or 8 up to the file's size.
+ */
+export function quickTimeFirstAtom(head: Buffer, size: number): boolean {
+  if (head.length < 8) return false;
+  if (head.toString('latin1', 4, 8) === 'ftyp') return true;
+  const atom = head.readUInt32BE(0);
+  return atom === 0 || atom === 1 || (atom >= 8 && atom <= size);
 }
 
 /** An Apple disk image (UDIF) ends with a 512-byte 'koly' trailer; file-type's 78 01 is only a zlib stream's first two bytes. */
