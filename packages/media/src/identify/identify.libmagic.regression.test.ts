@@ -442,3 +442,24 @@ describe('text behind a byte-order mark', () => {
     if (oracle !== null) expect(oracle).toBe('text/plain');
   });
 });
+
+describe('text in a single-byte code page', () => {
+  it('windows-1252-text-note-unidentified', async () => {
+    // Notepad's "ANSI": a note in Windows-1252 (é, ü, €, curly quotes) is not UTF-8, and was "unidentified".
+    const cp1252 = (text: string) => Buffer.from(text, 'latin1');
+    // '€' is 0x80 and '–' 0x96 in Windows-1252 (C1 positions in Latin-1).
+    const note = Buffer.concat([cp1252('Rendez-vous à 20h devant le café « Müller ».\r\nPrix: 50 '), Buffer.from([0x80, 0x20, 0x96]), cp1252(' apporter les clés.\r\n')]);
+    expect(note.toString('utf8')).toContain('\ufffd');
+    expect(await identify(note, 'notes.txt')).toEqual({ mime: 'text/plain', detectedExt: 'txt', kind: 'document', findings: [] });
+    const oracle = libmagicMime(note);
+    if (oracle !== null) expect(oracle).toBe('text/plain');
+  });
+
+  it('bytes that are mostly not ASCII, or hold control bytes, are not single-byte text', async () => {
+    const high = Buffer.alloc(400);
+    for (let i = 0; i < high.length; i++) high[i] = i % 3 === 0 ? 0x41 : 0xa0 + (i % 90);
+    expect(await identify(high)).toMatchObject({ mime: null, kind: 'other' });
+    const withControl = Buffer.from('Rendez-vous à 20h devant le café\x01\x02\r\n'.repeat(4), 'latin1');
+    expect(await identify(withControl)).toMatchObject({ mime: null, kind: 'other' });
+  });
+});

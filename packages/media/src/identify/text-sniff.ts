@@ -1,7 +1,8 @@
 /**
  * Plain text, which has no signature: the head decodes as UTF-8, or as UTF-16
- * or UTF-32 after its byte-order mark, and holds no control characters other
- * than tab, line feed, form feed, carriage return and escape. A character cut
+ * or UTF-32 after its byte-order mark, or is mostly-ASCII single-byte text
+ * (below), and holds no control characters other than tab, line feed, form
+ * feed, carriage return and escape. A character cut
  * at the end of the head is allowed. Without this every note, log and CSV
  * would be "unidentified", and the finding would mean nothing. The mark alone
  * is not enough: FF FE also starts MPEG audio frames and other binary data.
@@ -15,7 +16,32 @@ const CONTROL = /[\u0000-\u0008\u000B\u000E-\u001A\u001C-\u001F\u007F]/;
 export function plainText(head: Buffer): { ext: 'txt'; mime: 'text/plain' } | null {
   if (head.length === 0) return null;
   const text = decodeText(head);
-  return text === null || CONTROL.test(text) ? null : { ext: 'txt', mime: 'text/plain' };
+  if (text !== null) return CONTROL.test(text) ? null : { ext: 'txt', mime: 'text/plain' };
+  return singleByteText(head) ? { ext: 'txt', mime: 'text/plain' } : null;
+}
+
+/** Fewest bytes judged as single-byte text (fewer say too little either way). */
+export const SINGLE_BYTE_TEXT_MIN_BYTES = 16;
+/** Share of ASCII bytes in single-byte text: Western text in Latin-1 or Windows-1252 is mostly ASCII. */
+const SINGLE_BYTE_TEXT_MIN_ASCII = 0.7;
+
+/**
+ * Text in a single-byte code page (ISO-8859-x, Windows-125x: notes, CSV and
+ * INI files from Windows, old mail) that is not UTF-8: no control bytes other
+ * than the ones text uses, and mostly ASCII, as libmagic's "ISO-8859 text" and
+ * "Non-ISO extended-ASCII text". A mostly non-ASCII code page (Cyrillic,
+ * Greek) is not told from binary here and stays unidentified.
+ */
+function singleByteText(head: Buffer): boolean {
+  if (head.length < SINGLE_BYTE_TEXT_MIN_BYTES) return false;
+  let ascii = 0;
+  for (const byte of head) {
+    if (byte < 0x80) {
+      if (CONTROL.test(String.fromCharCode(byte))) return false;
+      ascii++;
+    }
+  }
+  return ascii >= head.length * SINGLE_BYTE_TEXT_MIN_ASCII;
 }
 
 function decodeText(head: Buffer): string | null {
