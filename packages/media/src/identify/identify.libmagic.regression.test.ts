@@ -463,3 +463,40 @@ describe('text in a single-byte code page', () => {
     expect(await identify(withControl)).toMatchObject({ mime: null, kind: 'other' });
   });
 });
+
+describe('packages named by a member past the head, and an empty ar archive', () => {
+  /** A ZIP with 80 KB of stored media first, then the given members (as repackers and some build tools order them). */
+  const zipWithLate = (members: string[]) =>
+    python(
+      [
+        'import zipfile, io, sys, random',
+        "b = io.BytesIO(); z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)",
+        "random.seed(4); z.writestr('res/raw/intro.bin', bytes(random.getrandbits(8) for _ in range(80000)), compress_type=zipfile.ZIP_STORED)",
+        ...members.map((name) => `z.writestr(${JSON.stringify(name)}, 'Manifest-Version: 1.0\\n')`),
+        'z.close(); sys.stdout.buffer.write(b.getvalue())',
+      ].join('\n'),
+    );
+
+  it('apk-classes-dex-past-head-identified-as-zip-or-jar', async () => {
+    const jar = zipWithLate(['META-INF/MANIFEST.MF', 'a/B.class']);
+    expect(await identify(jar, 'tool.jar')).toMatchObject({ mime: 'application/java-archive', detectedExt: 'jar', kind: 'archive' });
+    // An APK also carries a Java manifest: classes.dex decides, wherever the two lie.
+    const apk = zipWithLate(['META-INF/MANIFEST.MF', 'AndroidManifest.xml', 'classes2.dex']);
+    expect(await identify(apk, 'app.apk')).toMatchObject({ mime: 'application/vnd.android.package-archive', detectedExt: 'apk', kind: 'archive' });
+    // A resource split (manifest, no code) is not called a JAR: file-type has no name for it, it stays a ZIP.
+    const split = zipWithLate(['META-INF/MANIFEST.MF', 'AndroidManifest.xml', 'resources.arsc']);
+    expect(await identify(split, 'split_config.en.apk')).toMatchObject({ mime: 'application/zip', detectedExt: 'zip' });
+  });
+
+  it('empty-ar-static-library-identified-as-text', async () => {
+    // glibc's libanl.a, libdl.a, librt.a… are empty ar archives: the 8-byte magic and nothing else.
+    const empty = Buffer.from('!<arch>\n', 'latin1');
+    expect(await identify(empty, 'libanl.a')).toEqual({ mime: 'application/x-unix-archive', detectedExt: 'ar', kind: 'archive', findings: [] });
+    const oracle = libmagicMime(empty);
+    if (oracle !== null) expect(oracle).toBe('application/x-archive');
+    // An ar archive of text members is all text, and still an ar archive.
+    const member = (name: string, data: string) => `${name.padEnd(16)}${'0'.padEnd(12)}${'0'.padEnd(6)}${'0'.padEnd(6)}${'100644'.padEnd(8)}${String(data.length).padEnd(10)}\`\n${data}${data.length % 2 ? '\n' : ''}`;
+    const textAr = Buffer.from(`!<arch>\n${member('debian-notes/', 'plain notes\n')}${member('readme/', 'more notes\n')}`, 'latin1');
+    expect(await identify(textAr, 'notes.a')).toMatchObject({ mime: 'application/x-unix-archive', detectedExt: 'ar' });
+  });
+});

@@ -16,6 +16,7 @@ import type { RandomAccessSource } from '@exhibit/core';
  *   checksum must hold. No registry names a MIME type for them (libmagic
  *   prints application/octet-stream, exiftool does not know them); the
  *   `x-` type here says what the bytes are and nothing more.
+ * - An empty Unix `ar` archive: its 8-byte magic and nothing else.
  *
  * MIME types are exiftool's (the second oracle) where it names one.
  * Bounded: the head already read, plus one 32-byte read of a plist's trailer.
@@ -33,6 +34,9 @@ export async function moreSignatures(source: RandomAccessSource, head: Buffer, o
   if (head.length >= 16 && /^(RF64|BW64)$/.test(head.toString('latin1', 0, 4)) && head.toString('latin1', 8, 16) === 'WAVEds64') {
     return { ext: 'wav', mime: 'audio/wav' };
   }
+  // An empty `ar` archive (a glibc stub library such as libanl.a) is its 8-byte magic alone; file-type reads
+  // 13 bytes past it to tell a .deb and gives up on the empty one.
+  if (source.size === 8 && head.toString('latin1', 0, 8) === '!<arch>\n') return { ext: 'ar', mime: 'application/x-unix-archive' };
   if (sqliteWalHeader(head)) return { ext: 'sqlite-wal', mime: 'application/x-sqlite3-wal' };
   if (head.length >= 8 && head.toString('latin1', 0, 8) === 'bplist00' && (await binaryPlistTrailer(source, options))) {
     return { ext: 'plist', mime: 'application/x-plist' };

@@ -26,9 +26,10 @@ export interface SignatureType {
 /**
  * Types file-type names that may be plain text from their first byte on (a
  * PDF without its binary comment line, PostScript, XML, RTF, calendar and
- * contact cards, WebVTT, ASCII armour, ASCII STL, a .reg export).
+ * contact cards, WebVTT, ASCII armour, ASCII STL, a .reg export, and a Unix
+ * `ar` archive, whose headers are text and whose members may be).
  */
-const TEXT_FORMATS: ReadonlySet<string> = new Set(['pdf', 'ps', 'eps', 'xml', 'rtf', 'ics', 'vcf', 'vtt', 'pgp', 'stl', 'reg']);
+const TEXT_FORMATS: ReadonlySet<string> = new Set(['pdf', 'ps', 'eps', 'xml', 'rtf', 'ics', 'vcf', 'vtt', 'pgp', 'stl', 'reg', 'ar']);
 
 /** Whether `found`, as file-type gave it for `head`, has the structure its signature promises. */
 export async function confirmedByStructure(found: SignatureType, head: Buffer, source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {

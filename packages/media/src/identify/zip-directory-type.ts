@@ -3,13 +3,14 @@ import { LIMITS, type RandomAccessSource } from '@exhibit/core';
 import { zipDirectoryAtEnd } from './polyglot.js';
 
 /**
- * The type of a ZIP-based document whose naming member lies beyond the head.
+ * The type of a ZIP-based document or package whose naming member lies beyond the head.
  * file-type reads members from the start of the file; an OOXML package names
  * its type in `[Content_Types].xml` and an ODF/EPUB in `mimetype`, and some
  * writers put `[Content_Types].xml` last (Keynote's and other exports: the
  * pptx in the corpus had it at byte 135,959 of 141,649). Past the head, such a
  * document was "application/zip", an archive, and an extension mismatch on its
- * own `.pptx` name.
+ * own `.pptx` name; likewise a JAR whose META-INF/MANIFEST.MF, or an APK whose
+ * AndroidManifest.xml, lies past the head.
  *
  * Here the central directory (at the end, where every ZIP reader looks)
  * gives the member's place; the member is read and inflated within bounds,
@@ -26,7 +27,16 @@ export const ZIP_TYPE_MAX_MEMBER_BYTES = 256 * 1024;
 
 const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
-const NAMING_MEMBERS: ReadonlySet<string> = new Set(['[Content_Types].xml', 'mimetype']);
+/**
+ * Members that name a ZIP-based type, most decisive first: an Android package
+ * also has a Java manifest, so classes.dex (an APK to file-type) wins over
+ * META-INF/MANIFEST.MF (a JAR), and an AndroidManifest.xml without code (a
+ * resource split) leaves the file a ZIP rather than a JAR. The content-types
+ * and mimetype members are read; the others name their type by their
+ * presence, as file-type takes them. classes2.dex… count as classes.dex.
+ */
+const NAMING_MEMBERS: readonly string[] = ['classes.dex', 'AndroidManifest.xml', '[Content_Types].xml', 'mimetype', 'META-INF/mozilla.rsa', 'META-INF/MANIFEST.MF'];
+const READ_MEMBERS: ReadonlySet<string> = new Set(['[Content_Types].xml', 'mimetype']);
 
 type Found = { ext: string; mime: string };
 
@@ -47,25 +57,32 @@ export async function zipDocumentFromDirectory(
   const directory = cdOffset >= tailOffset ? tail.subarray(cdOffset - tailOffset, cdOffset - tailOffset + cdSize) : await source.read(cdOffset, cdSize, options);
   if (directory.length !== cdSize) return null;
 
+  type Member = { name: string; method: number; compressed: number; size: number; local: number };
+  const found = new Map<string, Member>();
   for (let at = 0; at + 46 <= directory.length; ) {
     if (directory.readUInt32LE(at) !== CENTRAL_SIGNATURE) return null;
-    const method = directory.readUInt16LE(at + 10);
-    const compressed = directory.readUInt32LE(at + 20);
-    const size = directory.readUInt32LE(at + 24);
     const nameLength = directory.readUInt16LE(at + 28);
     const next = at + 46 + nameLength + directory.readUInt16LE(at + 30) + directory.readUInt16LE(at + 32);
     if (next > directory.length) return null;
-    const name = directory.toString('latin1', at + 46, at + 46 + nameLength);
-    const local = directory.readUInt32LE(at + 42);
+    const recorded = directory.toString('latin1', at + 46, at + 46 + nameLength);
+    const name = /^classes\d*\.dex$/.test(recorded) ? 'classes.dex' : recorded;
+    if (NAMING_MEMBERS.includes(name) && !found.has(name)) {
+      found.set(name, { name, method: directory.readUInt16LE(at + 10), compressed: directory.readUInt32LE(at + 20), size: directory.readUInt32LE(at + 24), local: directory.readUInt32LE(at + 42) });
+    }
     at = next;
-    if (!NAMING_MEMBERS.has(name)) continue;
-    if (compressed > ZIP_TYPE_MAX_MEMBER_BYTES || size > ZIP_TYPE_MAX_MEMBER_BYTES || (method !== 0 && method !== 8)) return null;
-    const content = await memberContent(source, local, name, method, compressed, size, options);
-    if (content === null) return null;
-    const found = await fileTypeOf(storedZipMember(name, content));
-    return found && found.ext !== 'zip' ? found : null;
   }
-  return null;
+  const member = NAMING_MEMBERS.map((name) => found.get(name)).find((m) => m !== undefined);
+  if (!member || member.name === 'AndroidManifest.xml') return null;
+  let content: Buffer = Buffer.alloc(0);
+  if (READ_MEMBERS.has(member.name)) {
+    const { name, method, compressed, size, local } = member;
+    if (compressed > ZIP_TYPE_MAX_MEMBER_BYTES || size > ZIP_TYPE_MAX_MEMBER_BYTES || (method !== 0 && method !== 8)) return null;
+    const read = await memberContent(source, local, name, method, compressed, size, options);
+    if (read === null) return null;
+    content = read;
+  }
+  const type = await fileTypeOf(storedZipMember(member.name, content));
+  return type && type.ext !== 'zip' ? type : null;
 }
 
 /** The member's bytes from its local header, inflated when deflated; null when the header or data do not match the directory. */
