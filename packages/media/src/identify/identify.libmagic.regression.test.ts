@@ -425,6 +425,20 @@ describe('text that starts with a four-letter signature', () => {
     expect(withoutFtyp.toString('latin1', 4, 8)).toBe('wide');
     expect(await identify(withoutFtyp, 'old.mov')).toMatchObject({ mime: 'video/quicktime', kind: 'video' });
   });
+
+  it('carved-mdat-first-quicktime-unidentified', async () => {
+    // A movie recovered by carving (or cut short on copy) that starts at its mdat atom: the atom's
+    // size is larger than what is left of the file. libmagic and exiftool still call it QuickTime.
+    const mov = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10:duration=2', '-c:v', 'mpeg4', '-f', 'mov'], 'mov');
+    const wide = mov.subarray(mov.readUInt32BE(0));
+    const mdat = wide.subarray(8);
+    expect(mdat.toString('latin1', 4, 8)).toBe('mdat');
+    const carved = mdat.subarray(0, Math.floor(mdat.length / 2));
+    expect(carved.readUInt32BE(0)).toBeGreaterThan(carved.length);
+    expect(await identify(carved, 'recovered.mov')).toMatchObject({ mime: 'video/quicktime', kind: 'video' });
+    const oracle = libmagicMime(carved);
+    if (oracle !== null) expect(oracle).toBe('video/quicktime');
+  });
 });
 
 describe('text behind a byte-order mark', () => {
