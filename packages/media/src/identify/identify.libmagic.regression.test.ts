@@ -253,6 +253,32 @@ describe('a ZIP-based document whose content types lie past the head', () => {
     );
     expect(await identify(bomb, 'x.docx')).toMatchObject({ mime: 'application/zip', kind: 'archive' });
   });
+
+  it('zip-with-mimetype-member-anywhere-identified-as-epub', async () => {
+    // A phone dump or any archive that happens to hold a file called 'mimetype' (an EPUB's, unpacked
+    // and re-zipped): OCF and ODF require it FIRST, so elsewhere it names nothing and the ZIP stays an
+    // archive, to be unpacked.
+    const dump = python(
+      "import zipfile, io, sys, random\nb = io.BytesIO(); z = zipfile.ZipFile(b, 'w')\nrandom.seed(5); z.writestr('private/var/mobile/sms.db', bytes(random.getrandbits(8) for _ in range(80000)))\nz.writestr('mimetype', 'application/epub+zip'); z.close(); sys.stdout.buffer.write(b.getvalue())",
+    );
+    expect(await identify(dump, 'phone_dump.zip')).toMatchObject({ mime: 'application/zip', detectedExt: 'zip', kind: 'archive' });
+    const oracle = libmagicMime(dump);
+    if (oracle !== null) expect(oracle).toBe('application/zip');
+    // An EPUB as its writers make it (mimetype first, stored) is still one.
+    const epub = python(
+      "import zipfile, io, sys\nb = io.BytesIO(); z = zipfile.ZipFile(b, 'w')\nz.writestr('mimetype', 'application/epub+zip', compress_type=zipfile.ZIP_STORED)\nz.writestr('META-INF/container.xml', '<container/>'); z.close(); sys.stdout.buffer.write(b.getvalue())",
+    );
+    expect(await identify(epub, 'book.epub')).toMatchObject({ mime: 'application/epub+zip', kind: 'document' });
+  });
+
+  it('zip-with-stray-content-types-identified-as-docx', async () => {
+    // A [Content_Types].xml with no package relationships part (_rels/.rels, which every OPC package has)
+    // is a file of that name, as in a folder of extracted Office parts zipped up again without the rest.
+    const stray = python(
+      "import zipfile, io, sys, random\nb = io.BytesIO(); z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)\nrandom.seed(6); z.writestr('export/a.bin', bytes(random.getrandbits(8) for _ in range(80000)), compress_type=zipfile.ZIP_STORED)\nz.writestr('[Content_Types].xml', '<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>'); z.close(); sys.stdout.buffer.write(b.getvalue())",
+    );
+    expect(await identify(stray, 'export.zip')).toMatchObject({ mime: 'application/zip', kind: 'archive' });
+  });
 });
 
 describe('extension mismatch on phone voice notes', () => {

@@ -5,7 +5,7 @@ import { zipDirectoryAtEnd } from './polyglot.js';
 /**
  * The type of a ZIP-based document or package whose naming member lies beyond the head.
  * file-type reads members from the start of the file; an OOXML package names
- * its type in `[Content_Types].xml` and an ODF/EPUB in `mimetype`, and some
+ * its type in `[Content_Types].xml`, which OPC lets lie anywhere, and some
  * writers put `[Content_Types].xml` last (Keynote's and other exports: the
  * pptx in the corpus had it at byte 135,959 of 141,649). Past the head, such a
  * document was "application/zip", an archive, and an extension mismatch on its
@@ -17,28 +17,39 @@ import { zipDirectoryAtEnd } from './polyglot.js';
  * and handed to file-type as a one-member ZIP, so the type comes from
  * file-type's own reading of the content types (docx/docm/dotx…), not a
  * second list. Null when anything does not fit (ZIP64, a directory or member
- * past its bound, a damaged record, no such member): the file stays a ZIP.
+ * past its bound, a damaged record, no such member, no `_rels/.rels`, a local
+ * header inside another member, a name or size that does not match): the
+ * file stays a ZIP, and is unpacked as one.
  */
 
 /** Largest central directory read (a 1,000-slide deck's is a few hundred KiB). */
 export const ZIP_TYPE_MAX_DIRECTORY_BYTES = 1024 * 1024;
-/** Largest `[Content_Types].xml` / `mimetype` inflated (real ones are a few KiB). */
+/** Largest `[Content_Types].xml` inflated (real ones are a few KiB). */
 export const ZIP_TYPE_MAX_MEMBER_BYTES = 256 * 1024;
 
 const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
+const LOCAL_HEADER_BYTES = 30;
 /**
  * Members that name a ZIP-based type, most decisive first: an Android package
  * also has a Java manifest, so classes.dex (an APK to file-type) wins over
  * META-INF/MANIFEST.MF (a JAR), and an AndroidManifest.xml without code (a
  * resource split) leaves the file a ZIP rather than a JAR. The content-types
- * and mimetype members are read; the others name their type by their
- * presence, as file-type takes them. classes2.dex… count as classes.dex.
+ * member is read; the others name their type by their presence, as file-type
+ * takes them. classes2.dex… count as classes.dex.
+ *
+ * Not `mimetype`: OCF (EPUB) and ODF require it to be the FIRST member, stored,
+ * where file-type reads it from the head. Anywhere else it is only a file of
+ * that name: a phone dump or any archive holding one would be typed an EPUB,
+ * a document, and not unpacked.
  */
-const NAMING_MEMBERS: readonly string[] = ['classes.dex', 'AndroidManifest.xml', '[Content_Types].xml', 'mimetype', 'META-INF/mozilla.rsa', 'META-INF/MANIFEST.MF'];
-const READ_MEMBERS: ReadonlySet<string> = new Set(['[Content_Types].xml', 'mimetype']);
+const NAMING_MEMBERS: readonly string[] = ['classes.dex', 'AndroidManifest.xml', '[Content_Types].xml', 'META-INF/mozilla.rsa', 'META-INF/MANIFEST.MF'];
+const CONTENT_TYPES = '[Content_Types].xml';
+/** OPC (ECMA-376 part 2) lets [Content_Types].xml lie anywhere, but every package also has its root relationships part. */
+const PACKAGE_RELATIONSHIPS = '_rels/.rels';
 
 type Found = { ext: string; mime: string };
+type Member = { name: string; method: number; compressed: number; size: number; local: number; nameLength: number };
 
 export async function zipDocumentFromDirectory(
   source: RandomAccessSource,
@@ -49,16 +60,14 @@ export async function zipDocumentFromDirectory(
   const tail = await source.read(tailOffset, source.size - tailOffset, options);
   const zip = zipDirectoryAtEnd(tail, tailOffset, source.size);
   // Only a ZIP whose offsets count from the file's start: what file-type saw at byte 0 is this archive.
-  if (!zip || zip.archiveStart !== 0) return null;
-  const eocd = tail.subarray(zip.eocdOffset - tailOffset);
-  const cdSize = eocd.readUInt32LE(12);
-  const cdOffset = eocd.readUInt32LE(16);
-  if (cdSize === 0xffffffff || cdOffset === 0xffffffff || cdSize > ZIP_TYPE_MAX_DIRECTORY_BYTES) return null;
+  // No place for the directory (ZIP64, 0xFFFFFFFF fields): the file stays a ZIP.
+  if (!zip || zip.archiveStart !== 0 || zip.centralDirectory === null) return null;
+  const { offset: cdOffset, size: cdSize } = zip.centralDirectory;
+  if (cdSize > ZIP_TYPE_MAX_DIRECTORY_BYTES || cdOffset + cdSize > zip.eocdOffset) return null;
   const directory = cdOffset >= tailOffset ? tail.subarray(cdOffset - tailOffset, cdOffset - tailOffset + cdSize) : await source.read(cdOffset, cdSize, options);
   if (directory.length !== cdSize) return null;
 
-  type Member = { name: string; method: number; compressed: number; size: number; local: number };
-  const found = new Map<string, Member>();
+  const members: Member[] = [];
   for (let at = 0; at + 46 <= directory.length; ) {
     if (directory.readUInt32LE(at) !== CENTRAL_SIGNATURE) return null;
     const nameLength = directory.readUInt16LE(at + 28);
@@ -66,23 +75,35 @@ export async function zipDocumentFromDirectory(
     if (next > directory.length) return null;
     const recorded = directory.toString('latin1', at + 46, at + 46 + nameLength);
     const name = /^classes\d*\.dex$/.test(recorded) ? 'classes.dex' : recorded;
-    if (NAMING_MEMBERS.includes(name) && !found.has(name)) {
-      found.set(name, { name, method: directory.readUInt16LE(at + 10), compressed: directory.readUInt32LE(at + 20), size: directory.readUInt32LE(at + 24), local: directory.readUInt32LE(at + 42) });
-    }
+    members.push({ name, method: directory.readUInt16LE(at + 10), compressed: directory.readUInt32LE(at + 20), size: directory.readUInt32LE(at + 24), local: directory.readUInt32LE(at + 42), nameLength });
     at = next;
   }
-  const member = NAMING_MEMBERS.map((name) => found.get(name)).find((m) => m !== undefined);
-  if (!member || member.name === 'AndroidManifest.xml') return null;
+  const names = new Set(members.map((m) => m.name));
+  const naming = NAMING_MEMBERS.find((name) => names.has(name));
+  if (naming === undefined || naming === 'AndroidManifest.xml') return null;
   let content: Buffer = Buffer.alloc(0);
-  if (READ_MEMBERS.has(member.name)) {
+  if (naming === CONTENT_TYPES) {
+    if (!names.has(PACKAGE_RELATIONSHIPS)) return null;
+    const member = members.find((m) => m.name === CONTENT_TYPES)!;
+    if (insideAnotherMember(member, members)) return null;
     const { name, method, compressed, size, local } = member;
     if (compressed > ZIP_TYPE_MAX_MEMBER_BYTES || size > ZIP_TYPE_MAX_MEMBER_BYTES || (method !== 0 && method !== 8)) return null;
     const read = await memberContent(source, local, name, method, compressed, size, options);
     if (read === null) return null;
     content = read;
   }
-  const type = await fileTypeOf(storedZipMember(member.name, content));
+  const type = await fileTypeOf(storedZipMember(naming, content));
   return type && type.ext !== 'zip' ? type : null;
+}
+
+/**
+ * Whether the member's local header lies within another member's header and
+ * data (at least its local header, name and compressed bytes): a directory
+ * record pointing into another member's content, where a crafted file can hold
+ * a header of its choosing, describes no member a ZIP writer made.
+ */
+function insideAnotherMember(member: Member, members: readonly Member[]): boolean {
+  return members.some((other) => other !== member && other.local <= member.local && member.local < other.local + LOCAL_HEADER_BYTES + other.nameLength + other.compressed);
 }
 
 /** The member's bytes from its local header, inflated when deflated; null when the header or data do not match the directory. */
@@ -95,13 +116,13 @@ async function memberContent(
   size: number,
   options: { abortSignal?: AbortSignal },
 ): Promise<Buffer | null> {
-  if (local + 30 > source.size) return null;
-  const header = await source.read(local, 30, options);
-  if (header.length < 30 || header.readUInt32LE(0) !== LOCAL_SIGNATURE) return null;
+  if (local + LOCAL_HEADER_BYTES > source.size) return null;
+  const header = await source.read(local, LOCAL_HEADER_BYTES, options);
+  if (header.length < LOCAL_HEADER_BYTES || header.readUInt32LE(0) !== LOCAL_SIGNATURE) return null;
   const nameLength = header.readUInt16LE(26);
-  const dataAt = local + 30 + nameLength + header.readUInt16LE(28);
+  const dataAt = local + LOCAL_HEADER_BYTES + nameLength + header.readUInt16LE(28);
   if (dataAt + compressed > source.size) return null;
-  const localName = (await source.read(local + 30, nameLength, options)).toString('latin1');
+  const localName = (await source.read(local + LOCAL_HEADER_BYTES, nameLength, options)).toString('latin1');
   if (localName !== name) return null;
   const data = await source.read(dataAt, compressed, options);
   if (data.length !== compressed) return null;
