@@ -74,6 +74,31 @@ describe('signatures of a byte or two, confirmed by the structure after them', (
     }
   });
 
+  it('two-frame-mp3-with-id3v1-or-padding-unidentified', async () => {
+    // A short MP3 (a voice prompt, a notification sound) of two or three frames, then what writers append.
+    const mp3 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'libmp3lame', '-b:a', '128k', '-id3v2_version', '0', '-write_xing', '0'], 'mp3');
+    const frameLength = (at: number) => Math.floor((144 * [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320][mp3[at + 2]! >> 4]! * 1000) / 44100) + ((mp3[at + 2]! >> 1) & 1);
+    const framesEnd = (n: number) => {
+      let at = 0;
+      for (let i = 0; i < n; i++) at += frameLength(at);
+      return at;
+    };
+    const id3v1 = Buffer.concat([Buffer.from('TAG'), Buffer.from('Title').subarray(0, 30), Buffer.alloc(125 - 5 - 1), Buffer.from([12])]);
+    expect(id3v1.length).toBe(128);
+    const ape = Buffer.concat([Buffer.from('APETAGEX'), Buffer.alloc(24)]);
+    for (const frames of [2, 3]) {
+      const cut = mp3.subarray(0, framesEnd(frames));
+      for (const [tail, label] of [[id3v1, 'id3v1'], [Buffer.alloc(64), 'zero padding'], [ape, 'ape tag'], [Buffer.concat([Buffer.from('LYRICSBEGIN'), Buffer.from('IND00002'), Buffer.from('000019LYRICS200'), id3v1]), 'lyrics3v2']] as const) {
+        const file = Buffer.concat([cut, tail]);
+        expect(await identify(file, 'prompt.mp3'), `${frames} frames + ${label}`).toMatchObject({ mime: 'audio/mpeg', kind: 'audio' });
+        const oracle = libmagicMime(file);
+        if (oracle !== null && label !== 'ape tag') expect(oracle, `${frames} frames + ${label}`).toBe('audio/mpeg');
+      }
+    }
+    // A tag right after the first frame is not enough: one frame sync and 'TAG' is no MP3.
+    expect((await identify(Buffer.concat([mp3.subarray(0, framesEnd(1)), Buffer.from('XX'), id3v1]), 'x.bin')).mime).not.toBe('audio/mpeg');
+  });
+
   it('gobject-typelib-identified-as-mpeg-transport-stream', async () => {
     // A GObject typelib starts "GOBJ\nMETADATA\r\n\x1a"; file-type needs only a 'G' at 0 and at 188.
     const typelib = Buffer.alloc(4096);

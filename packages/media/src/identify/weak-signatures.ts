@@ -155,7 +155,8 @@ const MPEG_FRAMES_CHECKED = 3;
  * MPEG audio (Layer I-III) or ADTS AAC: frame headers that give a valid
  * frame length, each frame followed by the next frame's sync with the same
  * version, layer and sampling rate, for MPEG_FRAMES_CHECKED frames or until
- * the file ends exactly at a frame's end. Free-format streams (bitrate index
+ * the file ends exactly at a frame's end or, once a second frame has
+ * followed, at a tag or padding (mpegAudioTail). Free-format streams (bitrate index
  * 0) have no frame length in the header and are not confirmed.
  */
 export function mpegAudioFramesFollow(head: Buffer, size: number): boolean {
@@ -168,8 +169,23 @@ export function mpegAudioFramesFollow(head: Buffer, size: number): boolean {
     if (at === size) return true;
     if (at + 7 > head.length) return i > 0;
     frame = mpegFrame(head, at);
-    if (!frame || frame.key !== first.key) return false;
+    // A short recording (a voice prompt, a clip cut by an app) ends with a tag or padding after two or three frames.
+    if (!frame) return i > 0 && mpegAudioTail(head, at, size);
+    if (frame.key !== first.key) return false;
   }
+  return true;
+}
+
+/**
+ * What MP3 writers put after the last frame: an ID3v1 tag ('TAG', the file's
+ * last 128 bytes), an APE tag ('APETAGEX'), a Lyrics3v2 block ('LYRICSBEGIN',
+ * ending 'LYRICS200' before the ID3v1 tag), or zero padding to the end of
+ * what was read. Taken only after at least one frame has followed the first.
+ */
+function mpegAudioTail(head: Buffer, at: number, size: number): boolean {
+  if (head.toString('latin1', at, at + 3) === 'TAG' && at === size - 128) return true;
+  if (head.toString('latin1', at, at + 8) === 'APETAGEX' || head.toString('latin1', at, at + 11) === 'LYRICSBEGIN') return true;
+  for (let i = at; i < head.length; i++) if (head[i] !== 0) return false;
   return true;
 }
 
