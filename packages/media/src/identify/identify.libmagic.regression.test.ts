@@ -88,7 +88,7 @@ describe('signatures of a byte or two, confirmed by the structure after them', (
     const ape = Buffer.concat([Buffer.from('APETAGEX'), Buffer.alloc(24)]);
     for (const frames of [2, 3]) {
       const cut = mp3.subarray(0, framesEnd(frames));
-      for (const [tail, label] of [[id3v1, 'id3v1'], [Buffer.alloc(64), 'zero padding'], [ape, 'ape tag'], [Buffer.concat([Buffer.from('LYRICSBEGIN'), Buffer.from('IND00002'), Buffer.from('000019LYRICS200'), id3v1]), 'lyrics3v2']] as const) {
+      for (const [tail, label] of [[id3v1, 'id3v1'], [Buffer.concat([id3v1.subarray(0, 125), id3v1.subarray(127)]), 'id3v1 written 126 bytes long'], [Buffer.alloc(64), 'zero padding'], [ape, 'ape tag'], [Buffer.concat([Buffer.from('LYRICSBEGIN'), Buffer.from('IND00002'), Buffer.from('000019LYRICS200'), id3v1]), 'lyrics3v2']] as const) {
         const file = Buffer.concat([cut, tail]);
         expect(await identify(file, 'prompt.mp3'), `${frames} frames + ${label}`).toMatchObject({ mime: 'audio/mpeg', kind: 'audio' });
         const oracle = libmagicMime(file);
@@ -345,6 +345,15 @@ describe('a few bytes that start a note or a blob are not a binary format', () =
       // libmagic, too, calls all of these text except the DWG, bzip2 and Musepack ones (it takes 'AC10nn', 'BZh' and 'MP+' alone).
       if (oracle !== null && !/^(AC10|BZh|MP\+)/.test(text)) expect(oracle, text).toBe('text/plain');
     }
+  });
+
+  it('amr-of-no-data-frames-identified-as-text', async () => {
+    // A voice recorder's AMR while nobody speaks: '#!AMR\n', then NO_DATA frame headers (0x7C, '|'), all ASCII.
+    // '#!AMR\n' is a six-byte signature no note starts with by chance; the plain-text rule is for short ones.
+    const amr = Buffer.concat([Buffer.from('#!AMR\n', 'latin1'), Buffer.alloc(500, 0x7c)]);
+    expect(await identify(amr, 'silence.amr')).toMatchObject({ mime: 'audio/amr', detectedExt: 'amr', kind: 'audio' });
+    const oracle = libmagicMime(amr);
+    if (oracle !== null) expect(oracle).toBe('audio/amr');
   });
 
   it('git-loose-object-identified-as-apple-disk-image', async () => {

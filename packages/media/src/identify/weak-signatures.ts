@@ -24,19 +24,22 @@ export interface SignatureType {
 }
 
 /**
- * Types file-type names that may be plain text from their first byte on (a
- * PDF without its binary comment line, PostScript, XML, RTF, calendar and
- * contact cards, WebVTT, ASCII armour, ASCII STL, a .reg export, and a Unix
- * `ar` archive, whose headers are text and whose members may be).
+ * Types file-type names from a short signature that text can start with: a
+ * few ASCII letters ('BM', 'GIF', 'MZ', 'BZh', 'MP+', 'AC10', 'ID3', 'SQLite',
+ * 'PAR1', 'free'/'mdat'/'moov'/'wide' at byte 4) or a byte or two that a text
+ * encoding produces (FF FE, 'G' at 0 and 188, 00 01 00 00, 00 00 01 00, 78 01).
+ * A real file of these types has binary bytes in its head; a head that is plain
+ * text is a note or a script that starts with the signature's letters ('BMW…'
+ * is no BMP, 'SQLite for Debian' no database, 'var freeGlobal' no QuickTime
+ * movie). Every other type file-type names has a signature long or specific
+ * enough to stand, even where the rest of the head is text (an AMR file of
+ * DTX frames '#!AMR\n|||…', an ar archive of text members, a PDF, XML).
  */
-const TEXT_FORMATS: ReadonlySet<string> = new Set(['pdf', 'ps', 'eps', 'xml', 'rtf', 'ics', 'vcf', 'vtt', 'pgp', 'stl', 'reg', 'ar']);
+const SHORT_TEXT_SIGNATURES: ReadonlySet<string> = new Set(['bmp', 'gif', 'exe', 'bz2', 'mpc', 'dwg', 'mp1', 'mp2', 'mp3', 'aac', 'sqlite', 'parquet', 'mov', 'dmg', 'mts', 'ttf', 'ico', 'cur']);
 
 /** Whether `found`, as file-type gave it for `head`, has the structure its signature promises. */
 export async function confirmedByStructure(found: SignatureType, head: Buffer, source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
-  // Every other type file-type names is binary: its header holds NUL or other control bytes, or bytes
-  // that are not UTF-8. A head that is plain text is a note or a script that starts with a signature's
-  // letters ('BMW…' is no BMP, 'SQLite for Debian' no database, 'var freeGlobal' no QuickTime movie).
-  if (!TEXT_FORMATS.has(found.ext) && plainText(head) !== null) return false;
+  if (SHORT_TEXT_SIGNATURES.has(found.ext) && plainText(head) !== null) return false;
   switch (found.ext) {
     case 'mp1':
     case 'mp2':
@@ -177,13 +180,14 @@ export function mpegAudioFramesFollow(head: Buffer, size: number): boolean {
 }
 
 /**
- * What MP3 writers put after the last frame: an ID3v1 tag ('TAG', the file's
+ * What MP3 writers put after the last frame: an ID3v1 tag ('TAG', in the file's
  * last 128 bytes), an APE tag ('APETAGEX'), a Lyrics3v2 block ('LYRICSBEGIN',
  * ending 'LYRICS200' before the ID3v1 tag), or zero padding to the end of
  * what was read. Taken only after at least one frame has followed the first.
  */
 function mpegAudioTail(head: Buffer, at: number, size: number): boolean {
-  if (head.toString('latin1', at, at + 3) === 'TAG' && at === size - 128) return true;
+  // ID3v1 is 128 bytes at the very end; writers that get it short (126, 127 bytes) still end the file with it.
+  if (head.toString('latin1', at, at + 3) === 'TAG' && size - at <= 128) return true;
   if (head.toString('latin1', at, at + 8) === 'APETAGEX' || head.toString('latin1', at, at + 11) === 'LYRICSBEGIN') return true;
   for (let i = at; i < head.length; i++) if (head[i] !== 0) return false;
   return true;
