@@ -1,4 +1,4 @@
-import type { FileKind } from '@exhibit/core';
+import { nameExtensions, type FileKind } from '@exhibit/core';
 
 /**
  * Extensions that fit a detected type, keyed by file-type's `ext`. A type not
@@ -83,24 +83,8 @@ export function fittingExtensions(detectedExt: string): readonly string[] {
   return FITTING_EXTENSIONS[detectedExt] ?? [detectedExt];
 }
 
-/**
- * The name's extension candidates, lower case: the last one and, for names
- * like `x.tar.gz`, the last two joined. A name without an extension (or a
- * dot file like `.profile`) has none.
- */
-export function nameExtensions(fileName: string): string[] {
-  const base = fileName.split(/[\\/]/).pop() ?? '';
-  const parts = base.toLowerCase().split('.');
-  // Trailing all-digit parts are versions and sequence numbers, not types (`libz.so.1.2.13`, `python3.10`,
-  // `image.dd.001`): the name's type is the extension before them, if there is one.
-  while (parts.length > 1 && /^[0-9]+$/.test(parts[parts.length - 1]!)) parts.pop();
-  if (parts.length < 2 || (parts.length === 2 && parts[0] === '')) return [];
-  const last = parts[parts.length - 1] ?? '';
-  if (last === '') return [];
-  const out = [last];
-  if (parts.length >= 3 && parts[parts.length - 2] !== '') out.push(`${parts[parts.length - 2]}.${last}`);
-  return out;
-}
+/** The name's extension candidates (in core: the index names the same ones in the flag's detail). */
+export { nameExtensions };
 
 /**
  * True when the name has an extension and none of its candidates fits the

@@ -221,6 +221,18 @@ describe('extension mismatch on names that fit the content', () => {
     expect(mismatch('libz.so.1', 'jpg')).toBe(true);
   });
 
+  it('jpeg-named-only-digits-not-flagged-as-extension-mismatch', () => {
+    // A photo hidden as a split-archive segment, an executable named like a man page: the digits are the
+    // name's only extension, and the content does not fit them (main flagged both).
+    expect(mismatch('secret.001', 'jpg')).toBe(true);
+    expect(mismatch('setup.1', 'exe')).toBe(true);
+    expect(mismatch('DCIM/IMG_0001.7', 'jpg')).toBe(true);
+    // A raw image's first segment fits .001; a version split at the dot (python3.10, perl5.36.0) is no extension.
+    expect(mismatch('disk.001', 'img')).toBe(false);
+    expect(mismatch('perl5.36.0', 'elf')).toBe(false);
+    expect(mismatch('kubectl.1.28', 'elf')).toBe(false);
+  });
+
   it('static-library-and-python-wheel-flagged-as-extension-mismatch', () => {
     expect(mismatch('libc.a', 'ar')).toBe(false);
     expect(mismatch('libstd-56350ff0a024971a.rlib', 'ar')).toBe(false);
