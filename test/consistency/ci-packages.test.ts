@@ -82,6 +82,7 @@ describe('.ci/run system packages', () => {
       vipsthumbnail: 'libvips-tools',
       hashdeep: 'hashdeep',
       sqlite3: 'sqlite3',
+      file: 'file',
     };
     const called = new Set<string>();
     for (const file of sourcesThatRunTools().filter((f) => !f.endsWith('ci-packages.test.ts'))) {

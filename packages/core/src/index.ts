@@ -7,6 +7,7 @@ export * from './ids.js';
 export * from './etag.js';
 export * from './lone-surrogates.js';
 export * from './image-segment-names.js';
+export * from './name-extensions.js';
 export * from './segment-manifest.js';
 export * from './image-segment-list.js';
 export * from './ewf-header-custody.js';

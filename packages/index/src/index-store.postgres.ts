@@ -721,6 +721,7 @@ export class PostgresIndex implements IndexStore {
         flag: r.flag as FileFlag,
         detail: typeof r.detail === 'string' ? r.detail : flagDetail(String(r.flag), {
           extension: (r.extension ?? null) as string | null,
+          fileName: typeof r.path === 'string' ? r.path : null,
           detectedExt: (r.detected_ext ?? null) as string | null,
           mime: (r.mime ?? null) as string | null,
           metadataFindings: r.metadata_findings ?? null,

@@ -49,4 +49,12 @@ describe('flagDetail', () => {
     expect(flagDetail('ext-mismatch', { extension: null, detectedExt: 'zip', mime: null })).toBe('named with no extension, but the content is .zip');
     expect(flagDetail('encrypted', { extension: null, detectedExt: null, mime: null })).toMatch(/encrypted/);
   });
+
+  it('ext-mismatch-detail-names-version-number-as-extension', () => {
+    // 'holiday.jpg.1' is judged as a .jpg (a trailing number is a version or segment); the detail named '.1'.
+    expect(flagDetail('ext-mismatch', { extension: '1', fileName: 'DCIM/holiday.jpg.1', detectedExt: 'elf', mime: 'application/x-elf' })).toBe('named with .jpg, but the content is .elf (application/x-elf)');
+    expect(flagDetail('ext-mismatch', { extension: '001', fileName: 'backup.zip!/photo.jpg.001', detectedExt: 'zip', mime: null })).toBe('named with .jpg, but the content is .zip');
+    // A number that is the name's only extension is the one judged.
+    expect(flagDetail('ext-mismatch', { extension: '001', fileName: 'secret.001', detectedExt: 'jpg', mime: 'image/jpeg' })).toBe('named with .001, but the content is .jpg (image/jpeg)');
+  });
 });

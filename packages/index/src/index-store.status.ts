@@ -1,4 +1,4 @@
-import { FILE_STAGES, FILE_STATES, hasReached, STAGE_NAMES, STATE_AFTER, type EvidenceStatus, type FileFlag, type FileStage, type StageName, type UploadRecord } from '@exhibit/core';
+import { FILE_STAGES, FILE_STATES, hasReached, nameExtensions, STAGE_NAMES, STATE_AFTER, type EvidenceStatus, type FileFlag, type FileStage, type StageName, type UploadRecord } from '@exhibit/core';
 
 /** The order a file moves through; 'failed' is outside it (terminal). The lifecycle's (core lifecycle.ts). */
 export const FILE_STAGE_ORDER = FILE_STATES;
@@ -127,10 +127,12 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
 
 export function flagDetail(
   flag: string,
-  context: { extension: string | null; detectedExt: string | null; mime: string | null; metadataFindings?: unknown },
+  context: { extension: string | null; detectedExt: string | null; mime: string | null; metadataFindings?: unknown; fileName?: string | null },
 ): string {
   if (flag === 'ext-mismatch' && context.detectedExt) {
-    const named = context.extension ? `.${context.extension}` : 'no extension';
+    // The extension the mismatch was judged on (nameExtensions: 'holiday.jpg.1' is a .jpg), not the last dot's.
+    const extension = context.fileName ? (nameExtensions(context.fileName)[0] ?? null) : context.extension;
+    const named = extension ? `.${extension}` : 'no extension';
     return `named with ${named}, but the content is .${context.detectedExt}${context.mime ? ` (${context.mime})` : ''}`;
   }
   // Metadata findings carry their own detail (which tags, which values) in the content's metadata.

@@ -1,4 +1,4 @@
-import type { FileKind } from '@exhibit/core';
+import { nameExtensions, type FileKind } from '@exhibit/core';
 
 /**
  * Extensions that fit a detected type, keyed by file-type's `ext`. A type not
@@ -18,7 +18,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   jp2: ['jp2', 'j2k', 'jpf', 'jpg2'],
   jpx: ['jpx', 'jpf'],
   mov: ['mov', 'qt'],
-  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4'],
+  // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a.
+  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4', 'm4a'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
   '3gp': ['3gp', '3gpp'],
@@ -28,32 +29,43 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   mts: ['mts', 'm2ts', 'ts', 'm2t', 'tod'],
   asf: ['asf', 'wmv', 'wma'],
   avi: ['avi'],
-  wav: ['wav', 'wave'],
+  wav: ['wav', 'wave', 'rf64', 'bw64'],
+  caf: ['caf', 'caff'],
   aif: ['aif', 'aiff', 'aifc'],
   ogg: ['ogg', 'oga'],
   ogv: ['ogv', 'ogg'],
   oga: ['oga', 'ogg'],
-  opus: ['opus', 'ogg'],
+  // Telegram's voice messages are Ogg Opus named .oga.
+  opus: ['opus', 'ogg', 'oga'],
   mp3: ['mp3', 'mpga'],
   gz: ['gz', 'gzip'],
   'tar.gz': ['tar.gz', 'tgz', 'taz', 'gz'],
   bz2: ['bz2', 'bzip2', 'tbz', 'tbz2'],
   xz: ['xz', 'txz'],
   zst: ['zst', 'zstd', 'tzst'],
-  zip: ['zip', 'zipx', 'cbz', 'kmz'],
+  // ZIP under the names of formats that are plain ZIPs by their specifications (wheels, eggs, NumPy archives, Java and Android packages file-type did not place).
+  zip: ['zip', 'zipx', 'cbz', 'kmz', 'whl', 'egg', 'npz', 'jar', 'war', 'ear', 'aar', 'apk', 'xpi', 'ipa', 'nupkg'],
+  jar: ['jar', 'war', 'ear', 'aar'],
   rar: ['rar', 'cbr'],
   '7z': ['7z', 'cb7'],
   tar: ['tar', 'cbt'],
   // Compound File Binary: legacy Office, Outlook, installers, thumbnail caches.
   cfb: ['cfb', 'doc', 'dot', 'xls', 'xlt', 'ppt', 'pot', 'pps', 'msg', 'msi', 'msp', 'vsd', 'pub', 'db'],
   exe: ['exe', 'dll', 'sys', 'scr', 'cpl', 'ocx', 'drv', 'efi', 'mui', 'com'],
-  elf: ['elf', 'so', 'o', 'ko', 'bin', 'axf', 'prx', 'out'],
+  // ELF also as Node.js addons (.node) and separate debug files (.debug, /usr/lib/debug).
+  elf: ['elf', 'so', 'o', 'ko', 'bin', 'axf', 'prx', 'out', 'node', 'debug'],
+  // Static libraries: Unix `ar` archives (.a, Rust .rlib, Windows import/static .lib).
+  ar: ['ar', 'a', 'rlib', 'lib'],
   sqlite: ['sqlite', 'sqlite3', 'db', 'db3', 's3db', 'sl3', 'sqlitedb', 'storedata'],
+  'sqlite-wal': ['db-wal', 'sqlite-wal', 'sqlite3-wal', 'sqlitedb-wal', 'storedata-wal', 'wal'],
   pdf: ['pdf', 'ai'],
-  ps: ['ps', 'eps'],
+  // Type 1 fonts in ASCII form (.pfa) are PostScript programs that start `%!PS-AdobeFont`.
+  ps: ['ps', 'eps', 'pfa'],
   eps: ['eps', 'ps', 'epsf'],
   mobi: ['mobi', 'prc', 'azw'],
   ttc: ['ttc', 'otc'],
+  // Binary property lists also carry the names of what Apple stores in them: web archives, compiled .strings and .nib files.
+  plist: ['plist', 'bplist', 'webarchive', 'strings', 'nib'],
   // Disk images (disk-image-sniff.ts): EWF segments, VHD, and raw images under their usual names.
   e01: ['e01', 'ewf'],
   ex01: ['ex01'],
@@ -71,21 +83,8 @@ export function fittingExtensions(detectedExt: string): readonly string[] {
   return FITTING_EXTENSIONS[detectedExt] ?? [detectedExt];
 }
 
-/**
- * The name's extension candidates, lower case: the last one and, for names
- * like `x.tar.gz`, the last two joined. A name without an extension (or a
- * dot file like `.profile`) has none.
- */
-export function nameExtensions(fileName: string): string[] {
-  const base = fileName.split(/[\\/]/).pop() ?? '';
-  const parts = base.toLowerCase().split('.');
-  if (parts.length < 2 || (parts.length === 2 && parts[0] === '')) return [];
-  const last = parts[parts.length - 1] ?? '';
-  if (last === '') return [];
-  const out = [last];
-  if (parts.length >= 3 && parts[parts.length - 2] !== '') out.push(`${parts[parts.length - 2]}.${last}`);
-  return out;
-}
+/** The name's extension candidates (in core: the index names the same ones in the flag's detail). */
+export { nameExtensions };
 
 /**
  * True when the name has an extension and none of its candidates fits the

@@ -3,9 +3,12 @@ import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
 import { quickTimeWithoutFtyp } from './iso-bmff-tracks.js';
+import { moreSignatures, pdfAfterPrefix } from './more-signatures.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
+import { zipDocumentFromDirectory } from './zip-directory-type.js';
+import { confirmedByStructure } from './weak-signatures.js';
 
 /**
  * The identification itself, over bounded reads of `source`: the head
@@ -20,12 +23,18 @@ export async function identifyFromSource(
 ): Promise<IdentificationResult> {
   const head = await source.read(0, Math.min(LIMITS.identifyHeadBytes, source.size));
   let found = await fileTypeOf(head);
+  // A type file-type takes from a byte or two (MPEG audio sync, TS sync byte, sfnt version) stands only with its structure.
+  if (found !== null && !(await confirmedByStructure(found, head, source))) found = null;
+  // A document whose naming member ([Content_Types].xml, mimetype) lies past the head is a plain ZIP to file-type.
+  if (found?.ext === 'zip') found = (await zipDocumentFromDirectory(source, fileTypeOf)) ?? found;
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;
+  if (found === null) found = await moreSignatures(source, head);
   if (found === null) found = await quickTimeWithoutFtyp(source, head);
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
+  if (found === null) found = await pdfAfterPrefix(source, head);
   if (found === null) found = plainText(head);
 
   const findings: ContentFinding[] = [];

@@ -20,6 +20,12 @@ export interface ZipDirectory {
    * file's start; null when the record's numbers do not fit (ZIP64, damaged).
    */
   archiveStart: number | null;
+  /**
+   * The central directory's place and length as this record gives them (offset
+   * counted from the archive's start); null when a ZIP64 record holds them or
+   * the record's numbers are 0xFFFF/0xFFFFFFFF.
+   */
+  centralDirectory: { offset: number; size: number } | null;
 }
 
 /**
@@ -42,17 +48,17 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
     const zip64 = zip64EndRecord(tail, i);
     if (zip64) {
       const start = tailOffset + zip64.at - zip64.recordedOffset;
-      return { eocdOffset, entries: zip64.entries, archiveStart: start < 0 ? null : start };
+      return { eocdOffset, entries: zip64.entries, archiveStart: start < 0 ? null : start, centralDirectory: null };
     }
     const entries = tail.readUInt16LE(i + 10);
     // A locator whose ZIP64 record is not where writers put it (extensible data, or elsewhere): the directory
     // ends at that record, wherever it is, so this record's offsets cannot place the archive.
-    if (zip64LocatorAt(tail, i)) return { eocdOffset, entries, archiveStart: null };
+    if (zip64LocatorAt(tail, i)) return { eocdOffset, entries, archiveStart: null, centralDirectory: null };
     const cdSize = tail.readUInt32LE(i + 12);
     const cdOffset = tail.readUInt32LE(i + 16);
     const unknown = entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff;
     const start = eocdOffset - cdSize - cdOffset;
-    return { eocdOffset, entries, archiveStart: unknown || start < 0 ? null : start };
+    return { eocdOffset, entries, archiveStart: unknown || start < 0 ? null : start, centralDirectory: unknown ? null : { offset: cdOffset, size: cdSize } };
   }
   return null;
 }
