@@ -107,6 +107,10 @@ export const contentRecordSchema = z.object({
       declaredHeight: z.number().optional(),
       orientation: z.number().optional(),
       durationSec: z.number().optional(),
+      videoStream: z
+        .object({ startSec: z.number().optional(), durationSec: z.number().optional() })
+        .optional()
+        .describe("The video stream a contact sheet shows: its start after the file's start and its duration, in seconds, as the container states them; it may be far shorter than durationSec"),
       codecs: z.array(z.string()).optional(),
       escapedFields: z.array(z.string()).optional().describe('Text fields whose unprintable bytes were escaped'),
       partial: z.array(z.string()).optional().describe("The parser's messages when metadata could be read only in part (finding metadata-partial)"),

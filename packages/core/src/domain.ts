@@ -167,6 +167,13 @@ export interface MediaMetadata {
   partial?: string[];
   findings?: MetadataFinding[];
   durationSec?: number;
+  /**
+   * The video stream a contact sheet shows (the first that is not cover art), as the container
+   * states it: where it starts, in seconds after the file's start, and how long it runs. It can
+   * start later and end sooner than the file (a 1 s video track beside 30 s of audio, a cut
+   * recording), so a video's frames are planned on it, not on durationSec.
+   */
+  videoStream?: { startSec?: number; durationSec?: number };
   codecs?: string[];
   /** JSON-safe dump of every tag read, for display and reproduction. */
   raw: Record<string, unknown>;

@@ -77,6 +77,31 @@ describe('normaliseProbe', () => {
   });
 });
 
+describe('normaliseProbe: the video stream a contact sheet is planned on', () => {
+  it('regression: contact-sheet-of-short-video-track-no-video-frame — records where the shown video stream starts and how long it runs', () => {
+    const m = normaliseProbe({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', start_time: '-0.021333', duration: '30.021333' },
+      streams: [
+        { index: 0, codec_type: 'video', codec_name: 'mjpeg', start_time: '0.000000', duration: '0.040000', disposition: { attached_pic: 1 } },
+        { index: 1, codec_type: 'audio', codec_name: 'aac', start_time: '-0.021333', duration: '30.021333' },
+        { index: 2, codec_type: 'video', codec_name: 'h264', start_time: '10.000000', duration: '1.000000', nb_frames: '30', avg_frame_rate: '30/1' },
+      ],
+    });
+    // Not the cover art; its start counted from the file's (negative: encoder delay) start, as ffmpeg seeks.
+    expect(m.durationSec).toBe(30.021333);
+    expect(m.videoStream).toEqual({ startSec: 10.021333, durationSec: 1 });
+  });
+
+  it('takes frames over frame rate when the stream states no duration, and states nothing it does not know', () => {
+    const counted = normaliseProbe({ format: { start_time: '0.000000' }, streams: [{ codec_type: 'video', start_time: '0.5', nb_frames: '90', avg_frame_rate: '30000/1001' }] });
+    expect(counted.videoStream).toEqual({ startSec: 0.5, durationSec: 3.003 });
+    const unknown = normaliseProbe({ format: {}, streams: [{ codec_type: 'video', duration: 'N/A', nb_frames: 'N/A', avg_frame_rate: '0/0' }] });
+    expect(unknown.videoStream).toBeUndefined();
+    const audioOnly = normaliseProbe({ format: { start_time: '0', duration: '5' }, streams: [{ codec_type: 'audio', start_time: '0', duration: '5' }] });
+    expect(audioOnly.videoStream).toBeUndefined();
+  });
+});
+
 describe('probe (real ffprobe over HTTP range requests)', () => {
   const server = new RangeServer();
   let movBytes: Buffer;

@@ -256,6 +256,7 @@ describe('images real devices make', () => {
 describe('contact sheets that fit the clip', () => {
   const server = new RangeServer();
   const thumbnailer = new MediaThumbnailer(testTools());
+  const metadata = new MediaMetadataExtractor(testTools());
   const sourceAt = (p: string) => new BufferSource(Buffer.alloc(0), p.slice(1), () => server.url(p));
   let sequence: Buffer | null = null;
   let damagedSequence: Buffer | null = null;
@@ -284,6 +285,15 @@ describe('contact sheets that fit the clip', () => {
     server.put('/cover-only.mp4', await mp4WithOnlyCoverArt());
     // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
+    const movie = ['-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
+    // 1 s of video beside 30 s of audio (a clip whose audio ran on, a screen recording stopped early).
+    server.put('/short-video-track.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=1', '-f', 'lavfi', '-i', 'sine=duration=30', ...movie], 'mp4'));
+    // A video stream that starts 10 s into the file and runs 2 s, beside 30 s of audio from 0 (a cut recording).
+    server.put('/late-video-stream.mp4', await makeWithFfmpeg(['-itsoffset', '10', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=2', '-f', 'lavfi', '-i', 'sine=duration=30', '-fps_mode', 'passthrough', ...movie], 'mp4'));
+    // A 30 s recording whose copy stopped after about its first second: the index (in front) still says 30 s.
+    const whole = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=30', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'], 'mp4');
+    const mdat = whole.indexOf('mdat', 0, 'latin1');
+    server.put('/cut-off-recording.mp4', whole.subarray(0, mdat + 4 + Math.floor(whole.length / 30)));
   }, 60_000);
   afterAll(() => server.stop());
 
@@ -350,6 +360,41 @@ describe('contact sheets that fit the clip', () => {
     const noFfmpeg = new MediaThumbnailer(new MediaToolResolver({ ffmpegPath: '/nonexistent/ffmpeg' }));
     const err = await noFfmpeg.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' }).catch((e: unknown) => e);
     expect(isExhibitError(err, 'tool-unavailable')).toBe(true);
+  });
+
+  it('regression: contact-sheet-of-short-video-track-no-video-frame: frames are planned on the video stream, not the 30 s file', async () => {
+    const source = sourceAt('/short-video-track.mp4');
+    const recorded = await metadata.video(source);
+    expect(recorded.durationSec).toBe(30);
+    // ffprobe (the oracle) on the stream ffmpeg shows: 1 s from the file's start.
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 1 });
+    // As the pipeline calls it (with what the metadata step recorded, or only the duration, as recorded
+    // before the video stream was), and probed by the thumbnailer.
+    for (const options of [{ durationSec: recorded.durationSec!, videoStream: recorded.videoStream }, { durationSec: recorded.durationSec! }, {}]) {
+      const t = await thumbnailer.video(source, options);
+      // 1 s at 0.3 s apart: three frames, all inside the second of video, all taken.
+      expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 960, height: 240 });
+      expect(t.pdq?.map((p) => p.timeMs)).toEqual([167, 500, 833]);
+    }
+  });
+
+  it('regression: contact-sheet-of-late-video-stream-misses-it: frames are planned from where the video stream starts', async () => {
+    const source = sourceAt('/late-video-stream.mp4');
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 10, durationSec: 2 });
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    // Six frames over its 2 s (not nine over 30 s, of which six fell before or after it), each a different picture.
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([10167, 10500, 10833, 11167, 11500, 11833]);
+    expect(new Set(t.pdq?.map((p) => p.hash)).size).toBe(6);
+  });
+
+  it('regression: contact-sheet-of-cut-off-recording-no-video-frame: the first frame when every planned seek lands past the data', async () => {
+    const source = sourceAt('/cut-off-recording.mp4');
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
   });
 
   it('makes a sheet for a single-frame clip, whose every seek misses', async () => {
