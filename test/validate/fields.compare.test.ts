@@ -87,6 +87,11 @@ describe('exiftoolValues', () => {
     expect(values.gps).toEqual({ lat: -22.9519, lon: -43.2105 });
   });
 
+  it('regression: gps-status-void-plotted-as-location — a position exiftool composes beside GPSStatus V is no location', () => {
+    expect(exiftoolValues({ ...jpeg, 'GPS:GPSStatus': 'V' }).values.gps).toBeUndefined();
+    expect(exiftoolValues({ ...jpeg, 'GPS:GPSStatus': 'A' }).values.gps).toEqual({ lat: -22.9519, lon: -43.2105 });
+  });
+
   it('capture time: CreateDate with its own offset after DateTimeOriginal; never ModifyDate nor its OffsetTime', () => {
     expect(exiftoolValues(jpeg).values.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120 });
     const onlyModify = { 'File:MIMEType': 'image/jpeg', 'IFD0:ModifyDate': '2023:01:02 03:04:05', 'ExifIFD:OffsetTime': '+01:00' };

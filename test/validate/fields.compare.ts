@@ -199,7 +199,9 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
   const taken = exiftoolTakenAt(record);
   if (taken) [values.takenAt, sources.takenAt] = [taken.value, taken.tag];
 
-  const gps = normGps(record['Composite:GPSLatitude'], record['Composite:GPSLongitude']);
+  // exiftool composes a position whatever its GPSStatus; V (measurement void) says it is none, as 0,0 does.
+  const voidFix = typeof record['GPS:GPSStatus'] === 'string' && record['GPS:GPSStatus'].trim().toUpperCase() === 'V';
+  const gps = voidFix ? undefined : normGps(record['Composite:GPSLatitude'], record['Composite:GPSLongitude']);
   if (gps) {
     values.gps = gps;
     sources.gps = 'Composite:GPSLatitude/GPSLongitude';

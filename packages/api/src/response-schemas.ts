@@ -93,11 +93,11 @@ export const contentRecordSchema = z.object({
       gps: z
         .object({ lat: z.number(), lon: z.number(), altM: z.number().optional() })
         .optional()
-        .describe('A usable location; 0,0 and out-of-range positions are in gpsRecorded instead'),
+        .describe('A usable location; 0,0, out-of-range and void (GPSStatus V) positions are in gpsRecorded instead'),
       gpsRecorded: z
-        .object({ lat: z.number().nullable(), lon: z.number().nullable(), altM: z.number().optional(), flag: z.enum(['gps-null-island', 'gps-out-of-range']) })
+        .object({ lat: z.number().nullable(), lon: z.number().nullable(), altM: z.number().optional(), flag: z.enum(['gps-null-island', 'gps-out-of-range', 'gps-void']) })
         .optional()
-        .describe('A recorded position that is no location (0,0, out of range, not a number): kept as recorded, never plotted or counted as has-GPS'),
+        .describe('A recorded position that is no location (0,0, out of range, not a number, or EXIF GPSStatus V: measurement void): kept as recorded, never plotted or counted as has-GPS'),
       make: z.string().optional().describe('Text ends at the first NUL; unprintable bytes are shown as \\xNN (see escapedFields)'),
       model: z.string().optional(),
       software: z.string().optional(),

@@ -118,8 +118,11 @@ export interface GeoPoint {
  * - taken-at-conflict: EXIF and XMP record different capture times.
  * - gps-null-island / gps-out-of-range: a recorded position that is not a
  *   location (0,0, or outside ±90/±180, or not a number); kept, never plotted.
+ * - gps-void: a position recorded with EXIF GPSStatus V (measurement void): the
+ *   receiver says it is no measurement (often the last fix, kept from before);
+ *   kept, never plotted.
  */
-export const METADATA_FLAGS = ['metadata-partial', 'text-escaped', 'size-mismatch', 'taken-at-conflict', 'gps-null-island', 'gps-out-of-range'] as const;
+export const METADATA_FLAGS = ['metadata-partial', 'text-escaped', 'size-mismatch', 'taken-at-conflict', 'gps-null-island', 'gps-out-of-range', 'gps-void'] as const;
 export type MetadataFlag = (typeof METADATA_FLAGS)[number];
 
 export interface MetadataFinding {
@@ -134,7 +137,7 @@ export interface RecordedGps {
   lat: number | null;
   lon: number | null;
   altM?: number;
-  flag: 'gps-null-island' | 'gps-out-of-range';
+  flag: 'gps-null-island' | 'gps-out-of-range' | 'gps-void';
 }
 
 /** Normalised metadata for images and videos. */
@@ -148,7 +151,7 @@ export interface MediaMetadata {
   captureTimes?: RecordedTime[];
   /** When the file was last modified by software (EXIF ModifyDate, XMP ModifyDate): not a capture time. */
   modifiedAt?: RecordedTime;
-  /** A usable location only: 0,0 and out-of-range positions are in gpsRecorded instead. */
+  /** A usable location only: 0,0, out-of-range and void (GPSStatus V) positions are in gpsRecorded instead. */
   gps?: GeoPoint;
   gpsRecorded?: RecordedGps;
   make?: string;

@@ -283,7 +283,7 @@ function modifiedTime(segments: Segments): RecordedTime | null {
 /**
  * GPSLatitude/Longitude ([deg, min, sec] with N/S/E/W refs; S and W
  * negative). A usable location, or the recorded values flagged when they are
- * no location (0,0, out of range, not numbers), or null when absent or the
+ * no location (0,0, out of range, not numbers, GPSStatus V), or null when absent or the
  * references are missing.
  */
 function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | null {
@@ -313,14 +313,22 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
     return { lat: lat !== null && Number.isFinite(lat) ? lat : null, lon: lon !== null && Number.isFinite(lon) ? lon : null, ...(altM !== undefined ? { altM } : {}), flag: 'gps-out-of-range' };
   }
   if (lat === 0 && lon === 0) return { lat, lon, ...(altM !== undefined ? { altM } : {}), flag: 'gps-null-island' };
+  // GPSStatus V: the receiver marks the position as no measurement (cameras write their last fix
+  // while they have none), so it is no place the picture was taken. A (in progress) or no status: a position.
+  if (asciiValue(gps.GPSStatus) === 'V') return { lat, lon, ...(altM !== undefined ? { altM } : {}), flag: 'gps-void' };
   return { lat, lon, ...(altM !== undefined ? { altM } : {}) };
+}
+
+/** An ASCII tag's text up to its first NUL, trimmed and upper-cased; '' when not text. */
+function asciiValue(v: unknown): string {
+  return typeof v === 'string' ? v.replace(/\0.*$/s, '').trim().toUpperCase() : '';
 }
 
 function gpsDetail(p: RecordedGps): string {
   const v = (n: number | null) => (n === null ? 'not a number' : String(n));
-  return p.flag === 'gps-null-island'
-    ? 'GPS position recorded as 0,0 (no fix); not used as a location'
-    : `GPS position ${v(p.lat)},${v(p.lon)} is outside -90..90 / -180..180; not used as a location`;
+  if (p.flag === 'gps-null-island') return 'GPS position recorded as 0,0 (no fix); not used as a location';
+  if (p.flag === 'gps-void') return `GPS position ${v(p.lat)},${v(p.lon)} recorded with GPSStatus V (measurement void); not used as a location`;
+  return `GPS position ${v(p.lat)},${v(p.lon)} is outside -90..90 / -180..180; not used as a location`;
 }
 
 /**
@@ -346,7 +354,7 @@ function degrees(value: unknown, ref: unknown, positive: string, negative: strin
   } else {
     return undefined;
   }
-  const r = typeof ref === 'string' ? ref.replace(/\0.*$/s, '').trim().toUpperCase() : '';
+  const r = asciiValue(ref);
   if (r !== positive && r !== negative) return undefined;
   if (r === positive && parts.some((n) => n < 0)) return undefined;
   // Mixed signs ([-33, 52, 3]) have no one reading: -33.8675 if the sign is the

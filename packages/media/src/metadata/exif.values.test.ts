@@ -188,6 +188,23 @@ describe('metadata values: right or absent', () => {
     expect(m.findings).toEqual([{ flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' }]);
   });
 
+  it('regression: gps-status-void-plotted-as-location — a position with GPSStatus V is kept as recorded, flagged, and not a location', async () => {
+    // A camera's GPS unit without a fix writes its last position with status V (measurement void).
+    const m = await read(await jpeg(16, 12, { gps: { ...gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'), [TAGS.GPSStatus]: ascii('V') } }));
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded?.flag).toBe('gps-void');
+    expect(m.gpsRecorded?.lat).toBeCloseTo(51.5007, 6);
+    expect(m.gpsRecorded?.lon).toBeCloseTo(-0.1246, 6);
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-void']);
+    expect(m.findings?.[0]?.detail).toMatch(/^GPS position 51\.50\d+,-0\.124\d+ recorded with GPSStatus V \(measurement void\); not used as a location$/);
+    // A (measurement in progress, what a fix writes) and no status at all: a location.
+    for (const status of [{ [TAGS.GPSStatus]: ascii('A') }, {}]) {
+      const located = await read(await jpeg(16, 12, { gps: { ...gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'), ...status } }));
+      expect(located.gps?.lat, JSON.stringify(status)).toBeCloseTo(51.5007, 6);
+      expect(located.gpsRecorded).toBeUndefined();
+    }
+  });
+
   it('regression: gps-out-of-range — |lat| > 90 or a 0/0 rational is kept, flagged, and not a location', async () => {
     const m = await read(await jpeg(16, 12, { gps: gpsAt(dms(95.5), 'S', dms(10), 'E') }));
     expect(m.gps).toBeUndefined();

@@ -54,6 +54,7 @@ export const TAGS = {
   GPSLongitude: 0x0004,
   GPSAltitudeRef: 0x0005,
   GPSAltitude: 0x0006,
+  GPSStatus: 0x0009,
 } as const;
 
 export const ascii = (value: string): TagValue => ({ type: 'ascii', value });

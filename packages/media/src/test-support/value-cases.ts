@@ -65,6 +65,7 @@ export async function valueCases(): Promise<ValueCase[]> {
     { name: 'xmp-only-capture-time.jpg', bytes: withXmp(await canvas(16, 12).jpeg().toBuffer(), 'xmp:CreateDate="2021-07-04T09:15:00-04:00"') },
     { name: 'gps-null-island.jpg', bytes: await jpeg(16, 12, { gps: gpsAt(zero, 'N', zero, 'E') }) },
     { name: 'gps-out-of-range.jpg', bytes: await jpeg(16, 12, { gps: gpsAt(dms(95.5), 'S', dms(10), 'E') }) },
+    { name: 'gps-status-void.jpg', bytes: await jpeg(16, 12, { gps: { ...gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'), [TAGS.GPSStatus]: ascii('V') } }) },
     {
       name: 'invalid-tiff-value-type.jpg',
       bytes: await jpeg(16, 12, {
