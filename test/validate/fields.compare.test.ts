@@ -92,6 +92,13 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues({ ...jpeg, 'GPS:GPSStatus': 'A' }).values.gps).toEqual({ lat: -22.9519, lon: -43.2105 });
   });
 
+  it('regression: iptc-date-time-created-not-read — IPTC DateCreated + TimeCreated (composed by exiftool) after XMP; +00:00 is no offset', () => {
+    const iptc = { 'File:MIMEType': 'image/jpeg', 'Composite:DateTimeCreated': '2023:07:14 09:15:30+02:00', 'XMP-xmp:CreateDate': '2023:07:14 10:00:00' };
+    expect(exiftoolValues(iptc).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120 });
+    expect(exiftoolValues(iptc).sources.takenAt).toBe('Composite:DateTimeCreated');
+    expect(exiftoolValues({ ...iptc, 'Composite:DateTimeCreated': '2023:07:14 09:15:30+00:00' }).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null });
+  });
+
   it('capture time: CreateDate with its own offset after DateTimeOriginal; never ModifyDate nor its OffsetTime', () => {
     expect(exiftoolValues(jpeg).values.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120 });
     const onlyModify = { 'File:MIMEType': 'image/jpeg', 'IFD0:ModifyDate': '2023:01:02 03:04:05', 'ExifIFD:OffsetTime': '+01:00' };

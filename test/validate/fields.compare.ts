@@ -247,6 +247,12 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
         ['ExifIFD:CreateDate', () => parseTime(record['ExifIFD:CreateDate'], record['ExifIFD:OffsetTimeDigitized'])],
         ['XMP-exif:DateTimeOriginal', () => parseTime(record['XMP-exif:DateTimeOriginal'])],
         ['XMP-photoshop:DateCreated', () => parseTime(record['XMP-photoshop:DateCreated'])],
+        // IPTC-IIM DateCreated + TimeCreated. IIM requires an offset, so +00:00 is what writers (exiftool
+        // among them) put when none was known: Exhibit's rule too, no offset (recorded-time.ts).
+        ['Composite:DateTimeCreated', () => {
+          const t = parseTime(record['Composite:DateTimeCreated']);
+          return t && t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
+        }],
         ['XMP-xmp:CreateDate', () => parseTime(record['XMP-xmp:CreateDate'])],
       ];
   for (const [tag, read] of candidates) {

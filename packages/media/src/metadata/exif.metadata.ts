@@ -14,7 +14,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { parseExifrSandboxed, parseWebpExifSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
 import type { ExifrTaskOutput } from '../sandbox/parse.tasks.js';
 import type { PixelSize } from './pixel-size.js';
-import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
+import { exifRecordedTime, iptcRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
 import { toJsonSafe } from './json-safe.js';
 
@@ -220,8 +220,9 @@ const xmpNs = (segments: Segments, ns: string): Record<string, unknown> => {
 /**
  * Capture-time tags in order of precedence. EXIF first (the camera wrote it
  * when the picture was taken, with its own sub-second and offset tags: the
- * offset of ModifyDate, OffsetTime, is never borrowed), then XMP (often
- * rewritten by editing software). ModifyDate is never a capture time.
+ * offset of ModifyDate, OffsetTime, is never borrowed), then XMP and IPTC-IIM
+ * (often rewritten by editing software), original times before digitized
+ * ones. ModifyDate is never a capture time.
  */
 const CAPTURE_TAGS: CaptureTag[] = [
   {
@@ -236,8 +237,15 @@ const CAPTURE_TAGS: CaptureTag[] = [
   },
   { source: 'XMP:exif:DateTimeOriginal', kind: 'original', read: (s) => isoRecordedTime(xmpNs(s, 'exif').DateTimeOriginal, 'XMP:exif:DateTimeOriginal') },
   { source: 'XMP:photoshop:DateCreated', kind: 'original', read: (s) => isoRecordedTime(xmpNs(s, 'photoshop').DateCreated, 'XMP:photoshop:DateCreated') },
+  // IPTC-IIM (APP13), which editors and newsroom tools write; after EXIF, as XMP is (often the same editor's copy).
+  { source: 'IPTC:DateCreated+TimeCreated', kind: 'original', read: (s) => iptcRecordedTime(s.iptc?.DateCreated, s.iptc?.TimeCreated, 'IPTC:DateCreated+TimeCreated') },
   { source: 'XMP:exif:DateTimeDigitized', kind: 'digitized', read: (s) => isoRecordedTime(xmpNs(s, 'exif').DateTimeDigitized, 'XMP:exif:DateTimeDigitized') },
   { source: 'XMP:xmp:CreateDate', kind: 'digitized', read: (s) => isoRecordedTime(xmpNs(s, 'xmp').CreateDate, 'XMP:xmp:CreateDate') },
+  {
+    source: 'IPTC:DigitalCreationDate+DigitalCreationTime',
+    kind: 'digitized',
+    read: (s) => iptcRecordedTime(s.iptc?.DigitalCreationDate, s.iptc?.DigitalCreationTime, 'IPTC:DigitalCreationDate+DigitalCreationTime'),
+  },
 ];
 
 function captureTimes(segments: Segments): { all: RecordedTime[]; conflicts: MetadataFinding[] } {

@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, undefinedText, withExifSegment, withIptcSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
 import { pngChunk } from '../test-support/fixtures.js';
 import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
 import { readImageMetadata } from './exif.metadata.js';
@@ -66,6 +70,23 @@ function animatedWebp(frames: Buffer[], exif: Buffer): Buffer {
 }
 
 const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
+
+const exiftoolAvailable = spawnSync('exiftool', ['-ver'], { encoding: 'utf8' }).status === 0;
+
+/** The file as exiftool writes it with these arguments, and exiftool's own reading of it (-n -G1). */
+function withExiftool(bytes: Buffer, args: string[]): { bytes: Buffer; tags: Record<string, unknown> } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-exiftool-'));
+  try {
+    const file = path.join(dir, 'f.jpg');
+    writeFileSync(file, bytes);
+    const write = spawnSync('exiftool', ['-q', '-overwrite_original', ...args, file], { encoding: 'utf8' });
+    if (write.status !== 0) throw new Error(`exiftool failed: ${write.stderr}`);
+    const tags = (JSON.parse(spawnSync('exiftool', ['-j', '-n', '-G1', file], { encoding: 'utf8' }).stdout) as Array<Record<string, unknown>>)[0] ?? {};
+    return { bytes: readFileSync(file), tags };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): ExifSpec['gps'] => ({
   [TAGS.GPSLatitudeRef]: ascii(latRef),
   [TAGS.GPSLatitude]: lat,
@@ -178,6 +199,56 @@ describe('metadata values: right or absent', () => {
     expect(m.make).toBe('Canon');
     // ...but fills in what EXIF does not record.
     expect(m.model).toBe('Scanner 9');
+  });
+
+  it('regression: exif-date-stored-as-undefined-not-read — DateTimeOriginal written with type UNDEFINED is the capture time, as exiftool reads it', async () => {
+    const m = await read(
+      await jpeg(16, 12, {
+        exif: { [TAGS.DateTimeOriginal]: undefinedText('2023:07:14 09:15:30\0'), [TAGS.OffsetTimeOriginal]: undefinedText('+02:00\0'), [TAGS.CreateDate]: undefinedText('2023:07:14 09:15:31\0') },
+      }),
+    );
+    expect(m.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120, utc: '2023-07-14T07:15:30Z', source: 'EXIF:DateTimeOriginal' });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['EXIF:DateTimeOriginal', 'EXIF:CreateDate']);
+    // Bytes that are not printable text are no time.
+    const binary = await read(await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: { type: 'raw', code: 7, count: 20, bytes: Buffer.from('2023:07:14 09:15:30\x01', 'latin1') } } }));
+    expect(binary.takenAt).toBeUndefined();
+  });
+
+  it('regression: iptc-date-time-created-not-read — IPTC-IIM DateCreated + TimeCreated is a capture time after EXIF, as exiftool composes it', async (ctx) => {
+    if (!exiftoolAvailable) return ctx.skip('exiftool is not installed (Debian libimage-exiftool-perl): it writes the IPTC and is the oracle');
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const written = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14', '-IPTC:TimeCreated=09:15:30+02:00']);
+    expect(written.tags['Composite:DateTimeCreated']).toBe('2023:07:14 09:15:30+02:00');
+    const m = await read(written.bytes);
+    expect(m.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120, utc: '2023-07-14T07:15:30Z', source: 'IPTC:DateCreated+TimeCreated' });
+
+    // Given no zone, exiftool writes +0000 (IIM requires an offset): no offset was known, so the time stays local.
+    const noZone = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14', '-IPTC:TimeCreated=09:15:30']);
+    expect((noZone.tags['IPTC:TimeCreated'] as string).startsWith('09:15:30')).toBe(true);
+    expect((await read(noZone.bytes)).takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null, utc: null, source: 'IPTC:DateCreated+TimeCreated' });
+
+    // EXIF DateTimeOriginal first; IPTC is kept after it.
+    const both = withExiftool(plain, ['-EXIF:DateTimeOriginal=2023:07:14 10:00:00', '-IPTC:DateCreated=2023:07:14', '-IPTC:TimeCreated=09:15:30+02:00']);
+    const mb = await read(both.bytes);
+    expect(mb.takenAt?.source).toBe('EXIF:DateTimeOriginal');
+    expect(mb.captureTimes?.map((t) => t.source)).toEqual(['EXIF:DateTimeOriginal', 'IPTC:DateCreated+TimeCreated']);
+
+    // A date alone has no time of day: none is made up.
+    const dateOnly = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14']);
+    expect((await read(dateOnly.bytes)).takenAt).toBeUndefined();
+  });
+
+  it('reads IPTC DigitalCreationDate + Time as a digitized time, after the original one', async () => {
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const m = await read(withIptcSegment(plain, [[62, '20230715'], [63, '101112-0500'], [55, '20230714'], [60, '091530+0200']]));
+    expect(m.captureTimes).toEqual([
+      { local: '2023-07-14T09:15:30', offsetMinutes: 120, utc: '2023-07-14T07:15:30Z', source: 'IPTC:DateCreated+TimeCreated' },
+      { local: '2023-07-15T10:11:12', offsetMinutes: -300, utc: '2023-07-15T15:11:12Z', source: 'IPTC:DigitalCreationDate+DigitalCreationTime' },
+    ]);
+    // Not a date, not a time, an offset beyond ±14 h: no time.
+    for (const [date, time] of [['2023071', '091530+0200'], ['20231314', '091530+0200'], ['20230714', '096030+0200'], ['20230714', '091530+1500']] as const) {
+      expect((await read(withIptcSegment(plain, [[55, date], [60, time]]))).takenAt, `${date} ${time}`).toBeUndefined();
+    }
   });
 
   it('regression: gps-null-island — 0,0 is kept as recorded, flagged, and not a location', async () => {
