@@ -97,6 +97,8 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues(iptc).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120 });
     expect(exiftoolValues(iptc).sources.takenAt).toBe('Composite:DateTimeCreated');
     expect(exiftoolValues({ ...iptc, 'Composite:DateTimeCreated': '2023:07:14 09:15:30+00:00' }).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null });
+    // regression: iptc-time-created-midnight-placeholder-as-capture-time: 00:00:00 is no time; the next tag is taken.
+    expect(exiftoolValues({ ...iptc, 'Composite:DateTimeCreated': '2003:08:30 00:00:00' }).sources.takenAt).toBe('XMP-xmp:CreateDate');
   });
 
   it('capture time: CreateDate with its own offset after DateTimeOriginal; never ModifyDate nor its OffsetTime', () => {

@@ -248,10 +248,12 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
         ['XMP-exif:DateTimeOriginal', () => parseTime(record['XMP-exif:DateTimeOriginal'])],
         ['XMP-photoshop:DateCreated', () => parseTime(record['XMP-photoshop:DateCreated'])],
         // IPTC-IIM DateCreated + TimeCreated. IIM requires an offset, so +00:00 is what writers (exiftool
-        // among them) put when none was known: Exhibit's rule too, no offset (recorded-time.ts).
+        // among them) put when none was known, and 00:00:00 is a news agency's "time not known":
+        // Exhibit's rules too, no offset and no time (recorded-time.ts).
         ['Composite:DateTimeCreated', () => {
           const t = parseTime(record['Composite:DateTimeCreated']);
-          return t && t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
+          if (!t || t.local.endsWith('T00:00:00')) return undefined;
+          return t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
         }],
         ['XMP-xmp:CreateDate', () => parseTime(record['XMP-xmp:CreateDate'])],
       ];

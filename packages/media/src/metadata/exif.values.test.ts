@@ -236,6 +236,12 @@ describe('metadata values: right or absent', () => {
     // A date alone has no time of day: none is made up.
     const dateOnly = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14']);
     expect((await read(dateOnly.bytes)).takenAt).toBeUndefined();
+    // regression: iptc-time-created-midnight-placeholder-as-capture-time: a news agency's 000000 is "no time"
+    // (an AP photo shipped as test data by exif-js: DateCreated 20030830, TimeCreated 000000, of an afternoon event).
+    const midnight = withExiftool(plain, ['-IPTC:DateCreated=2003:08:30', '-IPTC:TimeCreated=00:00:00']);
+    expect(midnight.tags['Composite:DateTimeCreated']).toMatch(/^2003:08:30 00:00:00/);
+    expect((await read(midnight.bytes)).takenAt).toBeUndefined();
+    expect((await read(withIptcSegment(plain, [[55, '20030830'], [60, '000000']]))).takenAt).toBeUndefined();
   });
 
   it('reads IPTC DigitalCreationDate + Time as a digitized time, after the original one', async () => {

@@ -105,15 +105,19 @@ const IPTC_TIME_RE = /^\s*(\d{2})(\d{2})(\d{2})([+-]\d{4})?\s*$/;
 /**
  * IPTC-IIM DateCreated + TimeCreated (or DigitalCreationDate + ...Time): a wall
  * clock only with both (a date alone has no time of day, and none is made up).
- * IIM makes the offset mandatory, so writers that do not know it fill in +0000
- * (exiftool does, given a time without a zone): +0000 is therefore no offset,
- * the time stays local. Any other offset is taken as recorded, like XMP's.
+ * A time of exactly 00:00:00 is taken as a date alone: news agencies write
+ * `000000` when the time is not known (an AP photo of an afternoon event has
+ * DateCreated 20030830, TimeCreated 000000), and a midnight that is a
+ * placeholder cannot be told from a real one. IIM makes the offset mandatory,
+ * so writers that do not know it fill in +0000 (exiftool does, given a time
+ * without a zone): +0000 is therefore no offset, the time stays local. Any
+ * other offset is taken as recorded, like XMP's.
  */
 export function iptcRecordedTime(date: unknown, time: unknown, source: string): RecordedTime | null {
   if (typeof date !== 'string' || typeof time !== 'string') return null;
   const d = IPTC_DATE_RE.exec(date);
   const t = IPTC_TIME_RE.exec(time);
-  if (!d || !t) return null;
+  if (!d || !t || (t[1] === '00' && t[2] === '00' && t[3] === '00')) return null;
   const clock = wallClock(d[1], d[2], d[3], t[1], t[2], t[3], '');
   if (!clock) return null;
   if (t[4] === undefined || /^[+-]0000$/.test(t[4])) return recorded(clock, null, source);
