@@ -92,6 +92,10 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues({ ...jpeg, 'GPS:GPSStatus': 'A' }).values.gps).toEqual({ lat: -22.9519, lon: -43.2105 });
   });
 
+  it('regression: xmp-legacy-xap-prefix-not-read — an XMP time to the minute, as Photoshop wrote it, is a time (seconds 0)', () => {
+    expect(exiftoolValues({ 'File:MIMEType': 'image/jpeg', 'XMP-xmp:CreateDate': '2003:09:05 16:30+02:00' }).values.takenAt).toEqual({ local: '2003-09-05T16:30:00', offsetMinutes: 120 });
+  });
+
   it('regression: iptc-date-time-created-not-read — IPTC DateCreated + TimeCreated (composed by exiftool) after XMP; +00:00 is no offset', () => {
     const iptc = { 'File:MIMEType': 'image/jpeg', 'Composite:DateTimeCreated': '2023:07:14 09:15:30+02:00', 'XMP-xmp:CreateDate': '2023:07:14 10:00:00' };
     expect(exiftoolValues(iptc).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120 });

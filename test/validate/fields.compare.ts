@@ -55,7 +55,8 @@ export function normText(v: unknown): string | undefined {
   return t === '' ? undefined : t;
 }
 
-const TIME_RE = /^\s*(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
+// Seconds are optional: XMP dates may stop at the minute (Photoshop wrote `2003-09-05T16:30+02:00`), as Exhibit reads them.
+const TIME_RE = /^\s*(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
 const OFFSET_RE = /^\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$/i;
 
 export function parseOffset(text: unknown): number | null {
@@ -78,7 +79,7 @@ export function parseTime(text: unknown, separateOffset?: unknown): TimeValue | 
   if (typeof text !== 'string') return undefined;
   const m = TIME_RE.exec(text);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
   let offsetMinutes: number | null = null;
   if (m[7] !== undefined) {

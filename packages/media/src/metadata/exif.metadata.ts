@@ -211,10 +211,19 @@ interface CaptureTag {
   read(segments: Segments): RecordedTime | null;
 }
 
+/**
+ * Other prefixes writers bound to a namespace's URI. exifr keys XMP by the prefix as written;
+ * XMP basic (http://ns.adobe.com/xap/1.0/) was `xap:` until XMP 2004 named it `xmp:`, and
+ * Photoshop CS3 and older wrote `xap:CreateDate` / `xap:ModifyDate` (exiftool reads them as
+ * XMP-xmp by their URI; under `xmp` alone they were not read).
+ */
+const XMP_PREFIX_ALIASES: Readonly<Record<string, readonly string[]>> = { xmp: ['xap'] };
+
 const xmpNs = (segments: Segments, ns: string): Record<string, unknown> => {
   const xmp = segments.xmp;
-  const value = xmp?.[ns];
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const object = (value: unknown) => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+  // The current prefix's value wins over a legacy one's for the same property.
+  return Object.assign({}, ...(XMP_PREFIX_ALIASES[ns] ?? []).map((alias) => object(xmp?.[alias])), object(xmp?.[ns])) as Record<string, unknown>;
 };
 
 /**

@@ -73,14 +73,14 @@ const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
 
 const exiftoolAvailable = spawnSync('exiftool', ['-ver'], { encoding: 'utf8' }).status === 0;
 
-/** The file as exiftool writes it with these arguments, and exiftool's own reading of it (-n -G1). */
+/** The file as exiftool writes it with these arguments (none: as it is), and exiftool's own reading of it (-n -G1). */
 function withExiftool(bytes: Buffer, args: string[]): { bytes: Buffer; tags: Record<string, unknown> } {
   const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-exiftool-'));
   try {
     const file = path.join(dir, 'f.jpg');
     writeFileSync(file, bytes);
-    const write = spawnSync('exiftool', ['-q', '-overwrite_original', ...args, file], { encoding: 'utf8' });
-    if (write.status !== 0) throw new Error(`exiftool failed: ${write.stderr}`);
+    const write = args.length === 0 ? null : spawnSync('exiftool', ['-q', '-overwrite_original', ...args, file], { encoding: 'utf8' });
+    if (write && write.status !== 0) throw new Error(`exiftool failed: ${write.stderr}`);
     const tags = (JSON.parse(spawnSync('exiftool', ['-j', '-n', '-G1', file], { encoding: 'utf8' }).stdout) as Array<Record<string, unknown>>)[0] ?? {};
     return { bytes: readFileSync(file), tags };
   } finally {
@@ -242,6 +242,26 @@ describe('metadata values: right or absent', () => {
     expect(midnight.tags['Composite:DateTimeCreated']).toMatch(/^2003:08:30 00:00:00/);
     expect((await read(midnight.bytes)).takenAt).toBeUndefined();
     expect((await read(withIptcSegment(plain, [[55, '20030830'], [60, '000000']]))).takenAt).toBeUndefined();
+  });
+
+  it('regression: xmp-legacy-xap-prefix-not-read — XMP basic under its pre-2004 prefix xap: (Photoshop CS3 and older) gives the create and modify times', async () => {
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    // As Photoshop CS3 wrote an AP photo that exif-js ships as test data: minutes only, with an offset.
+    const bytes = withXmp(
+      withExifSegment(plain, buildExif({ ifd0: { [TAGS.Make]: ascii('Nikon') } })),
+      'xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30+02:00" xap:ModifyDate="2008-05-09T14:03:06+02:00"',
+    );
+    const m = await read(bytes);
+    expect(m.takenAt).toEqual({ local: '2003-09-05T16:30:00', offsetMinutes: 120, utc: '2003-09-05T14:30:00Z', source: 'XMP:xmp:CreateDate' });
+    expect(m.modifiedAt).toEqual({ local: '2008-05-09T14:03:06', offsetMinutes: 120, utc: '2008-05-09T12:03:06Z', source: 'XMP:xmp:ModifyDate' });
+    if (exiftoolAvailable) {
+      // exiftool reads the namespace by its URI: the same tags, XMP-xmp.
+      const { tags } = withExiftool(bytes, []);
+      expect([tags['XMP-xmp:CreateDate'], tags['XMP-xmp:ModifyDate']]).toEqual(['2003:09:05 16:30+02:00', '2008:05:09 14:03:06+02:00']);
+    }
+    // Where both prefixes are written, xmp: is read.
+    const both = await read(withXmp(plain, 'xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30:00" xmp:CreateDate="2004-01-02T03:04:05"'));
+    expect(both.takenAt?.local).toBe('2004-01-02T03:04:05');
   });
 
   it('reads IPTC DigitalCreationDate + Time as a digitized time, after the original one', async () => {

@@ -62,6 +62,7 @@ export async function valueCases(): Promise<ValueCase[]> {
       name: 'xmp-vs-exif-capture-time.jpg',
       bytes: withXmp(await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30') } }), 'exif:DateTimeOriginal="2024-05-01T13:20:30"'),
     },
+    { name: 'xmp-legacy-xap-prefix.jpg', bytes: withXmp(await canvas(16, 12).jpeg().toBuffer(), 'xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30:12+02:00"') },
     { name: 'xmp-only-capture-time.jpg', bytes: withXmp(await canvas(16, 12).jpeg().toBuffer(), 'xmp:CreateDate="2021-07-04T09:15:00-04:00"') },
     { name: 'exif-date-stored-as-undefined.jpg', bytes: await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: undefinedText('2022:11:05 17:45:09\0') } }) },
     { name: 'iptc-date-time-created.jpg', bytes: withIptcSegment(await canvas(16, 12).jpeg().toBuffer(), [[55, '20230714'], [60, '091530+0200']]) },
