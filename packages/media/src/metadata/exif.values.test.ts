@@ -295,7 +295,8 @@ describe('metadata values: right or absent', () => {
     expect(m.findings?.map((f) => f.flag)).toEqual(['gps-void']);
     expect(m.findings?.[0]?.detail).toMatch(/^GPS position 51\.50\d+,-0\.124\d+ recorded with GPSStatus V \(measurement void\); not used as a location$/);
     // A (measurement in progress, what a fix writes) and no status at all: a location.
-    for (const status of [{ [TAGS.GPSStatus]: ascii('A') }, {}]) {
+    const statuses: Array<Record<number, TagValue>> = [{ [TAGS.GPSStatus]: ascii('A') }, {}];
+    for (const status of statuses) {
       const located = await read(await jpeg(16, 12, { gps: { ...gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'), ...status } }));
       expect(located.gps?.lat, JSON.stringify(status)).toBeCloseTo(51.5007, 6);
       expect(located.gpsRecorded).toBeUndefined();
