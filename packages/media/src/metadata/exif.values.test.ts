@@ -214,6 +214,23 @@ describe('metadata values: right or absent', () => {
     expect(binary.takenAt).toBeUndefined();
   });
 
+  it('regression: date-text-long-space-run-quadratic — a date followed by 150 000 spaces and junk is no date, read at once', async () => {
+    // `\\s*(offset)?\\s*$` backtracked quadratically on this: 26 s of the event loop per value (EXIF ASCII in a PNG eXIf,
+    // EXIF UNDEFINED bytes, an XMP xap: value). Text over MAX_TIME_TEXT_CHARS is refused before any regular expression.
+    const text = `2023:07:14 09:15:30${' '.repeat(150_000)}x`;
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#406080' } }).png().toBuffer();
+    const bytes = Buffer.from(text, 'latin1');
+    for (const value of [ascii(text), { type: 'raw' as const, code: 7, count: bytes.length, bytes }]) {
+      const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('X') }, exif: { [TAGS.DateTimeOriginal]: value } });
+      const m = await read(Buffer.concat([png.subarray(0, 33), pngChunk('eXIf', tiff), png.subarray(33)]));
+      expect(m.make).toBe('X');
+      expect(m.takenAt).toBeUndefined();
+    }
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const xap = await read(withXmp(plain, `xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30${' '.repeat(60_000)}x"`));
+    expect(xap.takenAt).toBeUndefined();
+  });
+
   it('regression: iptc-date-time-created-not-read — IPTC-IIM DateCreated + TimeCreated is a capture time after EXIF, as exiftool composes it', async (ctx) => {
     if (!exiftoolAvailable) return ctx.skip('exiftool is not installed (Debian libimage-exiftool-perl): it writes the IPTC and is the oracle');
     const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();

@@ -23,8 +23,24 @@ interface WallClock {
 }
 
 /** EXIF date-time; some writers append the offset to the text itself (`2024:05:01 12:20:30+02:00`), as exiftool reads it. */
-const EXIF_RE = /^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?\s*$/i;
-const ISO_RE = /^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
+// Matched against trimmed text of at most MAX_TIME_TEXT_CHARS: no leading or trailing `\s*`, whose
+// backtracking against `\s*(offset)?` made a date followed by 150 000 spaces and junk take 26 s of
+// the event loop (date-text-long-space-run-quadratic).
+const EXIF_RE = /^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * Longest date-time text (trimmed) read as one: `2024-05-01T12:20:30.123456789+02:00` is 35
+ * characters. Longer text is no date (evidence is hostile: a value can be any length), refused
+ * before any regular expression sees it.
+ */
+export const MAX_TIME_TEXT_CHARS = 64;
+
+/** The text trimmed, or undefined when it is too long to be a date-time. */
+function timeText(text: string): string | undefined {
+  const trimmed = text.trim();
+  return trimmed.length > MAX_TIME_TEXT_CHARS ? undefined : trimmed;
+}
 const OFFSET_RE = /^\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$/i;
 
 /** EXIF allows offsets from -12:00 to +14:00; anything beyond is not an offset. */
@@ -63,17 +79,18 @@ export function exifRecordedTime(
   value: unknown,
   options: { source: string; subSec?: unknown; offset?: unknown },
 ): RecordedTime | null {
-  const text = exifText(value);
+  const raw = exifText(value);
+  const text = raw === undefined ? undefined : timeText(raw);
   if (text === undefined) return null;
   const m = EXIF_RE.exec(text);
   if (!m) return null;
   let fraction = m[7] ?? '';
   const subSec = exifText(options.subSec);
-  if (fraction === '' && subSec !== undefined && /^\s*\d{1,9}\s*$/.test(subSec)) fraction = subSec.trim();
+  if (fraction === '' && subSec !== undefined && subSec.length <= MAX_TIME_TEXT_CHARS && /^\d{1,9}$/.test(subSec.trim())) fraction = subSec.trim();
   const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6], fraction);
   if (!clock) return null;
   const offsetText = exifText(options.offset);
-  const tagOffset = offsetText !== undefined ? parseOffsetMinutes(offsetText) : null;
+  const tagOffset = offsetText !== undefined && offsetText.length <= MAX_TIME_TEXT_CHARS ? parseOffsetMinutes(offsetText) : null;
   let offset = tagOffset;
   if (m[8] !== undefined) {
     // An offset in the text: it must be one (else the text is no time), and it
@@ -89,7 +106,9 @@ export function exifRecordedTime(
 /** ISO 8601-like text as written by cameras and muxers, e.g. `2024-05-01T12:20:30+0200`, `...Z`. */
 export function isoRecordedTime(text: unknown, source: string): RecordedTime | null {
   if (typeof text !== 'string') return null;
-  const m = ISO_RE.exec(text);
+  const trimmed = timeText(text);
+  if (trimmed === undefined) return null;
+  const m = ISO_RE.exec(trimmed);
   if (!m) return null;
   const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6] ?? '00', m[7] ?? '');
   if (!clock) return null;
@@ -115,6 +134,7 @@ const IPTC_TIME_RE = /^\s*(\d{2})(\d{2})(\d{2})([+-]\d{4})?\s*$/;
  */
 export function iptcRecordedTime(date: unknown, time: unknown, source: string): RecordedTime | null {
   if (typeof date !== 'string' || typeof time !== 'string') return null;
+  if (date.length > MAX_TIME_TEXT_CHARS || time.length > MAX_TIME_TEXT_CHARS) return null;
   const d = IPTC_DATE_RE.exec(date);
   const t = IPTC_TIME_RE.exec(time);
   if (!d || !t || (t[1] === '00' && t[2] === '00' && t[3] === '00')) return null;
