@@ -272,7 +272,8 @@ export interface ArchiveStop {
  * - unidentified: no known signature; the detail says what was looked at.
  * - trailing-data: bytes after the end of a complete image (JPEG EOI, PNG IEND, GIF trailer).
  * - embedded-archive: a ZIP directory at the end of a file of another type (a polyglot).
- * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded.
+ * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded. For a video: no
+ *   frame at any planned time could be taken, and the contact sheet is the stream's first frame alone.
  * - no-content: the decoded image is one flat colour (blank, or a decode that produced nothing).
  * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Identification, findings and orientation").
  * - preview-differs: a JPEG/HEIC's embedded EXIF preview (IFD1 thumbnail) no longer shows the image: a hint of editing (docs/pdq.md, "The edited-image hint").

@@ -91,7 +91,8 @@ export interface Thumbnailer {
   image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<Thumbnail>;
   /**
    * A contact sheet, its frames planned on `videoStream` (else on `durationSec`), both as
-   * MetadataExtractor.video recorded them; without either, both are probed first.
+   * MetadataExtractor.video recorded them; when `videoStream` is missing or `durationSec` is
+   * missing or not positive, the file is probed and the probe's values replace both.
    */
   video(source: RandomAccessSource, options: { durationSec?: number; videoStream?: MediaMetadata['videoStream']; abortSignal?: AbortSignal }): Promise<Thumbnail>;
 }

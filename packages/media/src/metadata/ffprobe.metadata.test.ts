@@ -92,6 +92,15 @@ describe('normaliseProbe: the video stream a contact sheet is planned on', () =>
     expect(m.videoStream).toEqual({ startSec: 10.021333, durationSec: 1 });
   });
 
+  it('regression: stream-duration-understated-one-frame — the longer of the stated duration and frames over rate', () => {
+    // An MP4 whose mdhd says 0.1 s over 300 frames at 10 fps in a 30 s file (ffprobe's figures).
+    const understated = normaliseProbe({ format: { start_time: '0.000000', duration: '30.000000' }, streams: [{ codec_type: 'video', start_time: '0.000000', duration: '0.100000', nb_frames: '300', avg_frame_rate: '10/1' }] });
+    expect(understated.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+    // A frame count that says less than the duration does not shorten it.
+    const fewFrames = normaliseProbe({ format: { start_time: '0', duration: '30' }, streams: [{ codec_type: 'video', start_time: '0', duration: '30', nb_frames: '1', avg_frame_rate: '10/1' }] });
+    expect(fewFrames.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+  });
+
   it('takes frames over frame rate when the stream states no duration, and states nothing it does not know', () => {
     const counted = normaliseProbe({ format: { start_time: '0.000000' }, streams: [{ codec_type: 'video', start_time: '0.5', nb_frames: '90', avg_frame_rate: '30000/1001' }] });
     expect(counted.videoStream).toEqual({ startSec: 0.5, durationSec: 3.003 });

@@ -192,8 +192,9 @@ function seconds(v: unknown): number | undefined {
 
 /**
  * Where the video stream runs on the file's timeline, as ffmpeg seeks it (`-ss` counts from
- * the file's start_time): its start after the file's start, and its duration, or else its
- * frame count over its average frame rate. Only what ffprobe states; nothing when it states neither.
+ * the file's start_time): its start after the file's start, and the longer of its duration and
+ * its frame count over its average frame rate (the longest span the container backs up). Only
+ * what ffprobe states; nothing when it states neither.
  */
 function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format: NonNullable<ProbeResult['format']>): MediaMetadata['videoStream'] {
   const span: NonNullable<MediaMetadata['videoStream']> = {};
@@ -204,8 +205,12 @@ function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format:
   const duration = seconds(stream.duration);
   const frames = Number(stream.nb_frames);
   const rate = frameRate(stream.avg_frame_rate);
-  if (duration !== undefined && duration > 0) span.durationSec = duration;
-  else if (Number.isSafeInteger(frames) && frames > 0 && rate !== undefined) span.durationSec = round6(frames / rate);
+  const counted = Number.isSafeInteger(frames) && frames > 0 && rate !== undefined ? round6(frames / rate) : undefined;
+  // The longer of the two: a header duration far below what the frames fill (an MP4 whose mdhd says
+  // 0.1 s over 300 frames at 10 fps, 30 s) got a one-frame sheet (stream-duration-understated-one-frame).
+  // Planning caps it by the file's duration (planFrameTimes), so it shrinks only when both say shorter.
+  const stated = [duration, counted].filter((d): d is number => d !== undefined && Number.isFinite(d) && d > 0);
+  if (stated.length > 0) span.durationSec = Math.max(...stated);
   return span.startSec === undefined && span.durationSec === undefined ? undefined : span;
 }
 

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { ExhibitError, isExhibitError, type PdqFrameHash, type Thumbnail } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type ContentFinding, type PdqFrameHash, type Thumbnail } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { PDQ_SQUASH_EDGE_PX } from '../pdq/pdq.hasher.js';
 import { pdqFromImage } from '../pdq/pdq.pixels.js';
@@ -51,21 +51,32 @@ export interface FramePlan {
 
 /**
  * Frame times (as `-ss` counts them, from the file's start) within the video stream: from its
- * start, over its own duration. A video track can be far shorter than the file (1 s of video
- * beside 30 s of audio) or start late (a cut recording): planned on the file's duration, every
- * seek landed past the video's last frame. A stream longer than the rest of the file is cut to
- * it; without a stream duration, the file's duration after the stream's start is used.
+ * start, over its own span (the longer of its stated duration and its frames over its rate, see
+ * ffprobe.metadata.ts). A video track can be far shorter than the file (1 s of video beside 30 s
+ * of audio) or start late (a cut recording): planned on the file's duration, every seek landed
+ * past the video's last frame. A stream longer than the rest of the file is cut to it; without a
+ * stream duration, the file's duration after the stream's start is used. A stream said to start
+ * at or after the file's end is planned on the file (stream-start-past-file-end). Times beyond
+ * MEDIA_LIMITS.maxMediaTimeSec are no times (ffmpeg refuses `-ss 1e+22`): left out of the plan.
  */
 export function planFrameTimes(plan: FramePlan, frames: number): number[] {
-  const startSec = usable(plan.videoStream?.startSec) ?? 0;
-  const fileRest = plan.durationSec !== undefined && usable(plan.durationSec) !== undefined ? plan.durationSec - startSec : undefined;
-  const streamSec = usable(plan.videoStream?.durationSec);
+  const fileSec = usable(plan.durationSec);
+  const statedStart = plan.videoStream?.startSec;
+  let startSec = usable(statedStart) ?? 0;
+  let streamSec = usable(plan.videoStream?.durationSec);
+  // A start that is no time, or at or past the file's end: the stream's timeline is not known, so neither is its span.
+  if ((statedStart !== undefined && usable(statedStart) === undefined) || (fileSec !== undefined && fileSec > 0 && startSec >= fileSec)) {
+    startSec = 0;
+    streamSec = undefined;
+  }
+  const fileRest = fileSec !== undefined ? fileSec - startSec : undefined;
   const spanSec = streamSec !== undefined && streamSec > 0 ? (fileRest !== undefined && fileRest > 0 ? Math.min(streamSec, fileRest) : streamSec) : fileRest;
   return frameTimes(spanSec, frames).map((t) => Number((startSec + t).toFixed(3)));
 }
 
+/** A time or duration in seconds that can be one: finite, not negative, not beyond MEDIA_LIMITS.maxMediaTimeSec. */
 function usable(n: number | undefined): number | undefined {
-  return n !== undefined && Number.isFinite(n) && n >= 0 ? n : undefined;
+  return n !== undefined && Number.isFinite(n) && n >= 0 && n <= MEDIA_LIMITS.maxMediaTimeSec ? n : undefined;
 }
 
 /**
@@ -79,7 +90,8 @@ function usable(n: number | undefined): number | undefined {
  * Frames that cannot be taken stay black. If none can, the first frame alone
  * (at `firstFrameSec`, where the video stream starts): a recording cut off early
  * (an interrupted copy, a partly recovered file) still declares its full duration,
- * and every planned seek lands past its data. Nothing at all: 'decode-failed'.
+ * and every planned seek lands past its data; the sheet then carries a 'partially-decoded'
+ * finding. Nothing at all: 'decode-failed'.
  */
 /** ffmpeg's words when `-map N:V:0` finds no video stream other than attached pictures. */
 const NO_SHOWN_STREAM = /Stream map '\d+:V:0' matches no streams/;
@@ -110,12 +122,16 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, plann
     taking = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
   }
   const firstFrameSec = settings.firstFrameSec ?? 0;
+  const findings: ContentFinding[] = [];
   if (taking.frames.every((f) => f === null) && !(times.length === 1 && times[0] === firstFrameSec)) {
     // Every planned seek found no frame after it; the stream's first frame may still be there.
     // Only if it decodes without error: a first frame cut off in its own data (ffmpeg would
     // fill in the missing part) is no picture of the video.
     times = [firstFrameSec];
     const first = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal, EXIT_ON_ERROR);
+    // A sheet of the first frame alone is no sheet of the video: said, so a file main failed on
+    // ('decode-failed') does not become a quietly done one (contact-sheet-first-frame-fallback-silent).
+    if (first.frames[0]) findings.push({ flag: 'partially-decoded', detail: `no frame at any planned time (${plannedSpan(planned)}); first frame only` });
     taking = { frames: first.frames, lastFailure: first.lastFailure ?? taking.lastFailure };
   }
   const { frames, lastFailure } = taking;
@@ -144,7 +160,14 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, plann
     .jpeg({ quality: settings.quality, chromaSubsampling: '4:2:0', mozjpeg: false })
     .toBuffer({ resolveWithObject: true });
   const pdq = await framePdq(frames, times, settings.abortSignal);
-  return { jpeg: data, width: info.width, height: info.height, ...pdq };
+  return { jpeg: data, width: info.width, height: info.height, ...pdq, ...(findings.length > 0 ? { findings } : {}) };
+}
+
+/** `0.278–29.722 s`, or `5 s` for one time. */
+function plannedSpan(times: number[]): string {
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  return first === last ? `${first} s` : `${first}–${last} s`;
 }
 
 /**

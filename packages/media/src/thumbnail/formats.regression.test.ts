@@ -294,6 +294,13 @@ describe('contact sheets that fit the clip', () => {
     const whole = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=30', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'], 'mp4');
     const mdat = whole.indexOf('mdat', 0, 'latin1');
     server.put('/cut-off-recording.mp4', whole.subarray(0, mdat + 4 + Math.floor(whole.length / 30)));
+    // The same 30 s (300 frames at 10 fps) whose video track header (mdhd) says 0.1 s, as a muxer bug or an
+    // edit writes it: ffprobe gives the stream a 0.1 s duration beside nb_frames=300 and a 30 s file.
+    const understated = Buffer.from(whole);
+    const mdhd = understated.indexOf('mdhd', 0, 'latin1');
+    expect(understated[mdhd + 4]).toBe(0); // version 0: 32-bit timescale at +16, duration at +20
+    understated.writeUInt32BE(understated.readUInt32BE(mdhd + 16) / 10, mdhd + 20);
+    server.put('/mdhd-understated.mp4', understated);
   }, 60_000);
   afterAll(() => server.stop());
 
@@ -395,6 +402,31 @@ describe('contact sheets that fit the clip', () => {
     const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
     expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
     expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+  });
+
+  it('regression: contact-sheet-first-frame-fallback-silent: the first frame alone is a partially-decoded sheet, with the times it missed', async () => {
+    const source = sourceAt('/cut-off-recording.mp4');
+    const recorded = await metadata.video(source);
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+    expect(t.findings).toEqual([{ flag: 'partially-decoded', detail: 'no frame at any planned time (1.667–28.333 s); first frame only' }]);
+    // A whole clip has no finding.
+    const whole = await thumbnailer.video(sourceAt('/short-video-track.mp4'), {});
+    expect(whole.findings).toBeUndefined();
+  });
+
+  it('regression: stream-duration-understated-one-frame: frames are planned over what the frames fill when the track header says less', async () => {
+    const source = sourceAt('/mdhd-understated.mp4');
+    const probed = await probe(await testTools().resolve('ffprobe'), source);
+    // ffprobe (the oracle) states both: a 0.1 s stream of 300 frames at 10 fps in a 30 s file.
+    const video = (probed.streams ?? []).find((st) => st.codec_type === 'video');
+    expect([Number(video?.duration), video?.nb_frames, video?.avg_frame_rate, Number(probed.format?.duration)]).toEqual([0.1, '300', '10/1', 30]);
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([1667, 5000, 8333, 11667, 15000, 18333, 21667, 25000, 28333]);
+    expect(new Set(t.pdq?.map((p) => p.hash)).size).toBe(9);
+    expect(t.findings).toBeUndefined();
   });
 
   it('makes a sheet for a single-frame clip, whose every seek misses', async () => {
