@@ -14,7 +14,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { parseExifrSandboxed, parseWebpExifSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
 import type { ExifrTaskOutput } from '../sandbox/parse.tasks.js';
 import type { PixelSize } from './pixel-size.js';
-import { exifRecordedTime, iptcRecordedTime, isoRecordedTime } from './recorded-time.js';
+import { exifRecordedTime, exifText, iptcRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
 import { toJsonSafe } from './json-safe.js';
 
@@ -336,9 +336,16 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
   return { lat, lon, ...(altM !== undefined ? { altM } : {}) };
 }
 
-/** An ASCII tag's text up to its first NUL, trimmed and upper-cased; '' when not text. */
+/**
+ * A one-letter EXIF text tag (GPSStatus, the GPS references) up to its first NUL, trimmed and
+ * upper-cased; '' when not text. Read through exifText, so the tag stored as UNDEFINED bytes
+ * (`V\0`, which exifr gives as bytes) reads as its text, as ASCII does (gps-status-void-undefined-type).
+ */
 function asciiValue(v: unknown): string {
-  return typeof v === 'string' ? v.replace(/\0.*$/s, '').trim().toUpperCase() : '';
+  const text = exifText(v);
+  if (text === undefined) return '';
+  const nul = text.indexOf('\0');
+  return (nul < 0 ? text : text.slice(0, nul)).trim().toUpperCase();
 }
 
 function gpsDetail(p: RecordedGps): string {

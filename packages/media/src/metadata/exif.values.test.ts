@@ -312,12 +312,21 @@ describe('metadata values: right or absent', () => {
     expect(m.findings?.map((f) => f.flag)).toEqual(['gps-void']);
     expect(m.findings?.[0]?.detail).toMatch(/^GPS position 51\.50\d+,-0\.124\d+ recorded with GPSStatus V \(measurement void\); not used as a location$/);
     // A (measurement in progress, what a fix writes) and no status at all: a location.
-    const statuses: Array<Record<number, TagValue>> = [{ [TAGS.GPSStatus]: ascii('A') }, {}];
+    const statuses: Array<Record<number, TagValue>> = [{ [TAGS.GPSStatus]: ascii('A') }, {}, { [TAGS.GPSStatus]: undefinedText('A\0') }];
     for (const status of statuses) {
       const located = await read(await jpeg(16, 12, { gps: { ...gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'), ...status } }));
       expect(located.gps?.lat, JSON.stringify(status)).toBeCloseTo(51.5007, 6);
       expect(located.gpsRecorded).toBeUndefined();
     }
+  });
+
+  it('regression: gps-status-void-undefined-type — GPSStatus V stored as UNDEFINED bytes (V\\0) is void too, as exiftool -n reads it', async () => {
+    const bytes = await jpeg(16, 12, { gps: { ...gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'), [TAGS.GPSStatus]: undefinedText('V\0') } });
+    const m = await read(bytes);
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded?.flag).toBe('gps-void');
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-void']);
+    if (exiftoolAvailable) expect(withExiftool(bytes, []).tags['GPS:GPSStatus']).toBe('V');
   });
 
   it('regression: gps-out-of-range — |lat| > 90 or a 0/0 rational is kept, flagged, and not a location', async () => {
