@@ -281,6 +281,19 @@ describe('metadata values: right or absent', () => {
     expect(both.takenAt?.local).toBe('2004-01-02T03:04:05');
   });
 
+  it('regression: iptc-vs-exif-capture-time-no-conflict — IPTC that differs from EXIF like for like is a taken-at-conflict', async () => {
+    const base = await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2021:01:01 10:00:00'), [TAGS.CreateDate]: ascii('2021:01:01 10:00:01') } });
+    const m = await read(withIptcSegment(base, [[55, '20230714'], [60, '091530+0200'], [62, '20210101'], [63, '100001+0000']]));
+    expect(m.takenAt?.source).toBe('EXIF:DateTimeOriginal');
+    // The original times differ; the digitized ones agree (+0000 is no offset: the wall clocks are compared).
+    expect(m.findings).toEqual([
+      { flag: 'taken-at-conflict', detail: 'EXIF:DateTimeOriginal 2021-01-01T10:00:00 differs from IPTC:DateCreated+TimeCreated 2023-07-14T09:15:30+02:00' },
+    ]);
+    // Agreeing IPTC: no finding.
+    const same = await read(withIptcSegment(base, [[55, '20210101'], [60, '100000+0000']]));
+    expect(same.findings ?? []).toEqual([]);
+  });
+
   it('reads IPTC DigitalCreationDate + Time as a digitized time, after the original one', async () => {
     const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
     const m = await read(withIptcSegment(plain, [[62, '20230715'], [63, '101112-0500'], [55, '20230714'], [60, '091530+0200']]));
