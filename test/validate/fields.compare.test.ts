@@ -105,6 +105,18 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues({ ...iptc, 'Composite:DateTimeCreated': '2003:08:30 00:00:00' }).sources.takenAt).toBe('XMP-xmp:CreateDate');
   });
 
+  it('regression: iptc-digital-creation-not-validated — IPTC DigitalCreationDate+Time and XMP exif:DateTimeDigitized are capture times, in Exhibit\'s order', () => {
+    const digital = { 'File:MIMEType': 'image/jpeg', 'Composite:DigitalCreationDateTime': '2023:07:14 09:15:30-05:00' };
+    expect(exiftoolValues(digital).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: -300 });
+    expect(exiftoolValues(digital).sources.takenAt).toBe('Composite:DigitalCreationDateTime');
+    expect(exiftoolValues({ ...digital, 'Composite:DigitalCreationDateTime': '2023:07:14 09:15:30+00:00' }).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null });
+    expect(exiftoolValues({ ...digital, 'Composite:DigitalCreationDateTime': '2023:07:14 00:00:00' }).values.takenAt).toBeUndefined();
+    // After XMP's digitized times, as Exhibit reads them.
+    const withXmp = { ...digital, 'XMP-exif:DateTimeDigitized': '2023:07:14 08:00:00', 'XMP-xmp:CreateDate': '2023:07:14 07:00:00' };
+    expect(exiftoolValues(withXmp).sources.takenAt).toBe('XMP-exif:DateTimeDigitized');
+    expect(exiftoolValues({ ...digital, 'XMP-xmp:CreateDate': '2023:07:14 07:00:00' }).sources.takenAt).toBe('XMP-xmp:CreateDate');
+  });
+
   it('capture time: CreateDate with its own offset after DateTimeOriginal; never ModifyDate nor its OffsetTime', () => {
     expect(exiftoolValues(jpeg).values.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120 });
     const onlyModify = { 'File:MIMEType': 'image/jpeg', 'IFD0:ModifyDate': '2023:01:02 03:04:05', 'ExifIFD:OffsetTime': '+01:00' };

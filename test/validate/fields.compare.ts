@@ -233,6 +233,13 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
  * offset), then the movie header's CreateDate, which QuickTime defines as UTC;
  * Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
  */
+/** An IPTC-IIM date+time exiftool composed: 00:00:00 is no time, +00:00 no offset (see exiftoolTakenAt). */
+function iptcTime(v: unknown): TimeValue | undefined {
+  const t = parseTime(v);
+  if (!t || t.local.endsWith('T00:00:00')) return undefined;
+  return t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
+}
+
 function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: string } | undefined {
   const candidates: Array<[string, () => TimeValue | undefined]> = exiftoolIsVideo(record)
     ? [
@@ -251,12 +258,12 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
         // IPTC-IIM DateCreated + TimeCreated. IIM requires an offset, so +00:00 is what writers (exiftool
         // among them) put when none was known, and 00:00:00 is a news agency's "time not known":
         // Exhibit's rules too, no offset and no time (recorded-time.ts).
-        ['Composite:DateTimeCreated', () => {
-          const t = parseTime(record['Composite:DateTimeCreated']);
-          if (!t || t.local.endsWith('T00:00:00')) return undefined;
-          return t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
-        }],
+        ['Composite:DateTimeCreated', () => iptcTime(record['Composite:DateTimeCreated'])],
+        // Digitized times, in Exhibit's order (recorded-time CAPTURE_TAGS); without the IPTC one a file
+        // with only DigitalCreationDate+Time had a capture time exiftool "lacked" (iptc-digital-creation-not-validated).
+        ['XMP-exif:DateTimeDigitized', () => parseTime(record['XMP-exif:DateTimeDigitized'])],
         ['XMP-xmp:CreateDate', () => parseTime(record['XMP-xmp:CreateDate'])],
+        ['Composite:DigitalCreationDateTime', () => iptcTime(record['Composite:DigitalCreationDateTime'])],
       ];
   for (const [tag, read] of candidates) {
     const value = read();
