@@ -231,6 +231,23 @@ describe('metadata values: right or absent', () => {
     expect(xap.takenAt).toBeUndefined();
   });
 
+  it('regression: exif-date-stored-as-byte-read-as-date — DateTimeOriginal (or GPSStatus) stored as BYTE is no text, as exiftool prints numbers', async () => {
+    const byteText = (value: string): TagValue => ({ type: 'raw', code: 1, count: value.length, bytes: Buffer.from(value, 'latin1') });
+    const bytes = await jpeg(16, 12, {
+      exif: { [TAGS.DateTimeOriginal]: byteText('2023:07:14 09:15:30\0'), [TAGS.CreateDate]: undefinedText('2023:07:14 09:15:31\0') },
+      gps: { ...gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'), [TAGS.GPSStatus]: byteText('V\0') },
+    });
+    const m = await read(bytes);
+    // The UNDEFINED CreateDate is read; the BYTE DateTimeOriginal is not, and a BYTE 86 is no status V.
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['EXIF:CreateDate']);
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.gpsRecorded).toBeUndefined();
+    if (exiftoolAvailable) {
+      const { tags } = withExiftool(bytes, []);
+      expect([tags['ExifIFD:DateTimeOriginal'], tags['ExifIFD:CreateDate'], tags['GPS:GPSStatus']]).toEqual(['50 48 50 51 58 48 55 58 49 52 32 48 57 58 49 53 58 51 48 0', '2023:07:14 09:15:31', '86 0']);
+    }
+  });
+
   it('regression: iptc-date-time-created-not-read — IPTC-IIM DateCreated + TimeCreated is a capture time after EXIF, as exiftool composes it', async (ctx) => {
     if (!exiftoolAvailable) return ctx.skip('exiftool is not installed (Debian libimage-exiftool-perl): it writes the IPTC and is the oracle');
     const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();

@@ -103,7 +103,22 @@ const ExifrXmpSegment = lib.segmentParsers.get('xmp') as SegmentParserCtor;
 
 /** Messages kept per parser; a crafted IFD can hold 65535 bad entries. */
 const MAX_PARSER_MESSAGES = 16;
+const TIFF_BYTE = 1;
 const TIFF_ASCII = 2;
+
+/**
+ * EXIF text tags read as text (recorded-time.ts exifText) also when stored as UNDEFINED bytes,
+ * as exiftool does. exifr gives BYTE (type 1) values as the same Uint8Array, but exiftool prints
+ * BYTE as numbers, never as text: a DateTimeOriginal stored as BYTE was a capture time exiftool
+ * does not show (exif-date-stored-as-byte-read-as-date), a GPSStatus BYTE 86 read as V. These
+ * come out as `{ exifType: 'BYTE', bytes }` (the bytes kept for the raw dump), which no text reader takes.
+ */
+const TEXT_TAGS: Readonly<Record<string, ReadonlySet<number>>> = {
+  ifd0: new Set([0x0132]), // ModifyDate
+  // DateTimeOriginal, CreateDate, OffsetTime(/Original/Digitized), SubSecTime(/Original/Digitized)
+  exif: new Set([0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292]),
+  gps: new Set([0x0001, 0x0003, 0x0009]), // GPSLatitudeRef, GPSLongitudeRef, GPSStatus
+};
 
 /**
  * exifr's TIFF parser gives up on a whole IFD at its first bad entry (an
@@ -150,6 +165,10 @@ class TolerantTiffSegment extends ExifrTiffSegment {
 
   override parseTag(offset: number, tag: number, blockKey: string): unknown {
     const type = this.chunk.getUint16(offset + 2);
+    if (type === TIFF_BYTE && TEXT_TAGS[blockKey]?.has(tag)) {
+      const value = super.parseTag(offset, tag, blockKey);
+      return value instanceof Uint8Array ? { exifType: 'BYTE', bytes: value } : value;
+    }
     if (type !== TIFF_ASCII) return super.parseTag(offset, tag, blockKey);
     const count = this.chunk.getUint32(offset + 4);
     const at = count <= 4 ? offset + 8 : this.chunk.getUint32(offset + 8);
