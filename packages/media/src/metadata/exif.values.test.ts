@@ -311,6 +311,27 @@ describe('metadata values: right or absent', () => {
     expect(same.findings ?? []).toEqual([]);
   });
 
+  it('regression: xmp-xap-prefix-foreign-uri-read-as-basic — xap: is XMP basic only when bound to its URI', async () => {
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const foreign = withXmp(plain, 'xmlns:xap="http://example.com/not-xmp-basic/" xap:CreateDate="2003-09-05T16:30:12+02:00"');
+    expect((await read(foreign)).takenAt).toBeUndefined();
+    if (exiftoolAvailable) {
+      // exiftool (the oracle) reads namespaces by URI: no XMP basic CreateDate here.
+      const { tags } = withExiftool(foreign, []);
+      expect(tags['XMP-xmp:CreateDate']).toBeUndefined();
+      expect(tags['XMP-xap:CreateDate']).toBe('2003:09:05 16:30:12+02:00');
+    }
+    // Unbound, or bound two ways in one packet: not known to be XMP basic.
+    expect((await read(withXmp(plain, 'xap:CreateDate="2003-09-05T16:30:12+02:00"'))).takenAt).toBeUndefined();
+    const twice =
+      '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+      '<rdf:Description rdf:about="" xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30:12+02:00"/>' +
+      '<rdf:Description rdf:about="" xmlns:xap="http://example.com/other/" xap:Rating="1"/></rdf:RDF></x:xmpmeta>';
+    expect((await read(Buffer.concat([plain.subarray(0, 2), xmpSegment(twice), plain.subarray(2)]))).takenAt).toBeUndefined();
+    // Bound to XMP basic (single quotes too): read, as before.
+    expect((await read(withXmp(plain, "xmlns:xap='http://ns.adobe.com/xap/1.0/' xap:CreateDate=\"2003-09-05T16:30:12+02:00\""))).takenAt?.source).toBe('XMP:xmp:CreateDate');
+  });
+
   it('reads IPTC DigitalCreationDate + Time as a digitized time, after the original one', async () => {
     const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
     const m = await read(withIptcSegment(plain, [[62, '20230715'], [63, '101112-0500'], [55, '20230714'], [60, '091530+0200']]));
