@@ -215,7 +215,8 @@ interface CaptureTag {
  * Other prefixes writers bound to a namespace's URI. exifr keys XMP by the prefix as written;
  * XMP basic (http://ns.adobe.com/xap/1.0/) was `xap:` until XMP 2004 named it `xmp:`, and
  * Photoshop CS3 and older wrote `xap:CreateDate` / `xap:ModifyDate` (exiftool reads them as
- * XMP-xmp by their URI; under `xmp` alone they were not read).
+ * XMP-xmp by their URI; under `xmp` alone they were not read). The parser keeps `xap` under that
+ * key only when the packet binds it to XMP basic's URI (exifr-source.ts SeparateXmpSegment).
  */
 const XMP_PREFIX_ALIASES: Readonly<Record<string, readonly string[]>> = { xmp: ['xap'] };
 
