@@ -172,7 +172,8 @@ export interface MediaMetadata {
   durationSec?: number;
   /**
    * The video stream a contact sheet shows (the first that is not cover art), as the container
-   * states it: where it starts, in seconds after the file's start, and how long it runs. It can
+   * states it: where it starts, in seconds after the file's start, and how long it runs (the longer of
+   * its stated duration and its frame count over its frame rate: a track header may understate it). It can
    * start later and end sooner than the file (a 1 s video track beside 30 s of audio, a cut
    * recording), so a video's frames are planned on it, not on durationSec.
    */
