@@ -227,12 +227,6 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
   return { values, sources };
 }
 
-/**
- * The capture time. Images: DateTimeOriginal, then CreateDate (DateTimeDigitized),
- * each with its own offset tag, then XMP. Videos: Apple's CreationDate (local with
- * offset), then the movie header's CreateDate, which QuickTime defines as UTC;
- * Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
- */
 /** An IPTC-IIM date+time exiftool composed: 00:00:00 is no time, +00:00 no offset (see exiftoolTakenAt). */
 function iptcTime(v: unknown): TimeValue | undefined {
   const t = parseTime(v);
@@ -240,6 +234,12 @@ function iptcTime(v: unknown): TimeValue | undefined {
   return t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
 }
 
+/**
+ * The capture time. Images: DateTimeOriginal, then CreateDate (DateTimeDigitized),
+ * each with its own offset tag, then XMP. Videos: Apple's CreationDate (local with
+ * offset), then the movie header's CreateDate, which QuickTime defines as UTC;
+ * Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
+ */
 function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: string } | undefined {
   const candidates: Array<[string, () => TimeValue | undefined]> = exiftoolIsVideo(record)
     ? [
