@@ -110,7 +110,7 @@ export const contentRecordSchema = z.object({
       videoStream: z
         .object({ startSec: z.number().optional(), durationSec: z.number().optional() })
         .optional()
-        .describe("The video stream a contact sheet shows: its start after the file's start and its duration (the longer of the stated one and frames over frame rate), in seconds, as the container states them; it may be far shorter than durationSec"),
+        .describe("The video stream a contact sheet shows: its start after the file's start and its duration (the stated one, or its frame count over frame rate where longer, up to the file's stated duration after the stream's start), in seconds, as the container states them; it may be far shorter than durationSec"),
       codecs: z.array(z.string()).optional(),
       escapedFields: z.array(z.string()).optional().describe('Text fields whose unprintable bytes were escaped'),
       partial: z.array(z.string()).optional().describe("The parser's messages when metadata could be read only in part (finding metadata-partial)"),

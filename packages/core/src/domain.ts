@@ -172,8 +172,9 @@ export interface MediaMetadata {
   durationSec?: number;
   /**
    * The video stream a contact sheet shows (the first that is not cover art), as the container
-   * states it: where it starts, in seconds after the file's start, and how long it runs (the longer of
-   * its stated duration and its frame count over its frame rate: a track header may understate it). It can
+   * states it: where it starts, in seconds after the file's start, and how long it runs (its stated duration;
+   * its frame count over its frame rate where longer by more than a frame, a track header may understate it, but never beyond the
+   * file's stated duration after the stream's start: an edit list or a piped AVI's header overstates the count). It can
    * start later and end sooner than the file (a 1 s video track beside 30 s of audio, a cut
    * recording), so a video's frames are planned on it, not on durationSec.
    */
@@ -273,8 +274,9 @@ export interface ArchiveStop {
  * - unidentified: no known signature; the detail says what was looked at.
  * - trailing-data: bytes after the end of a complete image (JPEG EOI, PNG IEND, GIF trailer).
  * - embedded-archive: a ZIP directory at the end of a file of another type (a polyglot).
- * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded. For a video: no
- *   frame at any planned time could be taken, and the contact sheet is the stream's first frame alone.
+ * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded. Not for videos: a
+ *   contact sheet of the stream's first frame alone (no planned frame taken) carries no finding, as an intact file
+ *   (cover art beside audio) gets one too.
  * - no-content: the decoded image is one flat colour (blank, or a decode that produced nothing).
  * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Identification, findings and orientation").
  * - preview-differs: a JPEG/HEIC's embedded EXIF preview (IFD1 thumbnail) no longer shows the image: a hint of editing (docs/pdq.md, "The edited-image hint").

@@ -101,6 +101,21 @@ describe('normaliseProbe: the video stream a contact sheet is planned on', () =>
     expect(fewFrames.videoStream).toEqual({ startSec: 0, durationSec: 30 });
   });
 
+  it('regression: video-stream-duration-stored-from-edit-list-frames — frames over rate never beyond the stated file', () => {
+    // ffprobe's figures for a copy-trimmed clip with an edit list (6.07 s shown of 317 frames at 30 fps, 10.57 s)
+    // and a piped AVI whose header says 1073741824 frames (414 days at 30 fps): the stream's stated duration.
+    const editList = normaliseProbe({ format: { start_time: '0.000000', duration: '6.067000' }, streams: [{ codec_type: 'video', start_time: '0.000000', duration: '6.066992', nb_frames: '317', avg_frame_rate: '30/1' }] });
+    expect(editList.videoStream).toEqual({ startSec: 0, durationSec: 6.066992 });
+    const piped = normaliseProbe({ format: { start_time: '0.000000', duration: '5092.566667' }, streams: [{ codec_type: 'video', start_time: '0.000000', duration: '5092.566667', nb_frames: '1073741824', avg_frame_rate: '30/1' }] });
+    expect(piped.videoStream).toEqual({ startSec: 0, durationSec: 5092.566667 });
+    // No file duration to back the count up: the stated stream duration stands.
+    const unbacked = normaliseProbe({ format: { start_time: '0' }, streams: [{ codec_type: 'video', start_time: '0', duration: '0.1', nb_frames: '1073741824', avg_frame_rate: '30/1' }] });
+    expect(unbacked.videoStream).toEqual({ startSec: 0, durationSec: 0.1 });
+    // Started late: the count is cut to the file after the stream's start.
+    const late = normaliseProbe({ format: { start_time: '0', duration: '30' }, streams: [{ codec_type: 'video', start_time: '10', duration: '0.1', nb_frames: '1000', avg_frame_rate: '10/1' }] });
+    expect(late.videoStream).toEqual({ startSec: 10, durationSec: 20 });
+  });
+
   it('takes frames over frame rate when the stream states no duration, and states nothing it does not know', () => {
     const counted = normaliseProbe({ format: { start_time: '0.000000' }, streams: [{ codec_type: 'video', start_time: '0.5', nb_frames: '90', avg_frame_rate: '30000/1001' }] });
     expect(counted.videoStream).toEqual({ startSec: 0.5, durationSec: 3.003 });

@@ -192,9 +192,10 @@ function seconds(v: unknown): number | undefined {
 
 /**
  * Where the video stream runs on the file's timeline, as ffmpeg seeks it (`-ss` counts from
- * the file's start_time): its start after the file's start, and the longer of its duration and
- * its frame count over its average frame rate (the longest span the container backs up). Only
- * what ffprobe states; nothing when it states neither.
+ * the file's start_time): its start after the file's start, and its duration. The duration is
+ * the stream's stated one; its frame count over its average frame rate only where that is
+ * longer AND the file's stated duration after the stream's start backs it up, and then no
+ * longer than that rest of the file. Only what ffprobe states; nothing when it states neither.
  */
 function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format: NonNullable<ProbeResult['format']>): MediaMetadata['videoStream'] {
   const span: NonNullable<MediaMetadata['videoStream']> = {};
@@ -206,11 +207,22 @@ function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format:
   const frames = Number(stream.nb_frames);
   const rate = frameRate(stream.avg_frame_rate);
   const counted = Number.isSafeInteger(frames) && frames > 0 && rate !== undefined ? round6(frames / rate) : undefined;
-  // The longer of the two: a header duration far below what the frames fill (an MP4 whose mdhd says
-  // 0.1 s over 300 frames at 10 fps, 30 s) got a one-frame sheet (stream-duration-understated-one-frame).
-  // Planning caps it by the file's duration (planFrameTimes), so it shrinks only when both say shorter.
-  const stated = [duration, counted].filter((d): d is number => d !== undefined && Number.isFinite(d) && d > 0);
-  if (stated.length > 0) span.durationSec = Math.max(...stated);
+  const fileDuration = seconds(format.duration);
+  const fileRest = fileDuration !== undefined ? round6(fileDuration - (span.startSec ?? 0)) : undefined;
+  if (duration !== undefined && duration > 0) {
+    // A header duration far below what the frames fill (an MP4 whose mdhd says 0.1 s over 300 frames at
+    // 10 fps in a 30 s file) got a one-frame sheet (stream-duration-understated-one-frame). But the frame
+    // count alone is no duration: an edit list shows 6.07 s of 317 frames (10.57 s at 30 fps), a piped AVI
+    // says 1073741824 frames (414 days); stored as the stream's duration, both were wrong
+    // (video-stream-duration-stored-from-edit-list-frames). So it lengthens the stated duration only up to
+    // the rest of the file, which must itself be stated, and only when that rest is longer by more than a frame
+    // (a file's duration rounded past its stream's, 6.067 s beside 6.066992 s, is no understatement).
+    const frameSec = rate !== undefined ? 1 / rate : 0;
+    span.durationSec = counted !== undefined && fileRest !== undefined && counted > duration + frameSec && fileRest > duration + frameSec ? Math.min(counted, fileRest) : duration;
+  } else if (counted !== undefined) {
+    // No stated duration: the frames over their rate, no longer than the rest of the file where that is stated.
+    span.durationSec = fileRest !== undefined && fileRest > 0 ? Math.min(counted, fileRest) : counted;
+  }
   return span.startSec === undefined && span.durationSec === undefined ? undefined : span;
 }
 

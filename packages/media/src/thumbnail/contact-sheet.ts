@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { ExhibitError, isExhibitError, type ContentFinding, type PdqFrameHash, type Thumbnail } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type PdqFrameHash, type Thumbnail } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { PDQ_SQUASH_EDGE_PX } from '../pdq/pdq.hasher.js';
 import { pdqFromImage } from '../pdq/pdq.pixels.js';
@@ -51,8 +51,8 @@ export interface FramePlan {
 
 /**
  * Frame times (as `-ss` counts them, from the file's start) within the video stream: from its
- * start, over its own span (the longer of its stated duration and its frames over its rate, see
- * ffprobe.metadata.ts). A video track can be far shorter than the file (1 s of video beside 30 s
+ * start, over its own span (its stated duration, lengthened by its frames over its rate up to the
+ * file's duration, see ffprobe.metadata.ts). A video track can be far shorter than the file (1 s of video beside 30 s
  * of audio) or start late (a cut recording): planned on the file's duration, every seek landed
  * past the video's last frame. A stream longer than the rest of the file is cut to it; without a
  * stream duration, the file's duration after the stream's start is used. A stream said to start
@@ -90,8 +90,9 @@ function usable(n: number | undefined): number | undefined {
  * Frames that cannot be taken stay black. If none can, the first frame alone
  * (at `firstFrameSec`, where the video stream starts): a recording cut off early
  * (an interrupted copy, a partly recovered file) still declares its full duration,
- * and every planned seek lands past its data; the sheet then carries a 'partially-decoded'
- * finding. Nothing at all: 'decode-failed'.
+ * and every planned seek lands past its data; so does an intact file whose one frame comes
+ * before the first planned time (cover art beside audio). No finding: nothing here tells the two
+ * apart. Nothing at all: 'decode-failed'.
  */
 /** ffmpeg's words when `-map N:V:0` finds no video stream other than attached pictures. */
 const NO_SHOWN_STREAM = /Stream map '\d+:V:0' matches no streams/;
@@ -122,16 +123,16 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, plann
     taking = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
   }
   const firstFrameSec = settings.firstFrameSec ?? 0;
-  const findings: ContentFinding[] = [];
   if (taking.frames.every((f) => f === null) && !(times.length === 1 && times[0] === firstFrameSec)) {
     // Every planned seek found no frame after it; the stream's first frame may still be there.
     // Only if it decodes without error: a first frame cut off in its own data (ffmpeg would
     // fill in the missing part) is no picture of the video.
     times = [firstFrameSec];
     const first = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal, EXIT_ON_ERROR);
-    // A sheet of the first frame alone is no sheet of the video: said, so a file main failed on
-    // ('decode-failed') does not become a quietly done one (contact-sheet-first-frame-fallback-silent).
-    if (first.frames[0]) findings.push({ flag: 'partially-decoded', detail: `no frame at any planned time (${plannedSpan(planned)}); first frame only` });
+    // No finding: an intact file reaches this as well as a cut one (cover art or a still beside 20 s of
+    // audio, one frame at 1 fps before the first planned time), and nothing here tells the two apart,
+    // so a damage claim would be wrong for the intact one (contact-sheet-cover-art-flagged-partially-decoded).
+    // The sheet's single frame time (its PDQ hash's time) shows it is the first frame alone.
     taking = { frames: first.frames, lastFailure: first.lastFailure ?? taking.lastFailure };
   }
   const { frames, lastFailure } = taking;
@@ -160,14 +161,7 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, plann
     .jpeg({ quality: settings.quality, chromaSubsampling: '4:2:0', mozjpeg: false })
     .toBuffer({ resolveWithObject: true });
   const pdq = await framePdq(frames, times, settings.abortSignal);
-  return { jpeg: data, width: info.width, height: info.height, ...pdq, ...(findings.length > 0 ? { findings } : {}) };
-}
-
-/** `0.278–29.722 s`, or `5 s` for one time. */
-function plannedSpan(times: number[]): string {
-  const first = Math.min(...times);
-  const last = Math.max(...times);
-  return first === last ? `${first} s` : `${first}–${last} s`;
+  return { jpeg: data, width: info.width, height: info.height, ...pdq };
 }
 
 /**

@@ -301,6 +301,18 @@ describe('contact sheets that fit the clip', () => {
     expect(understated[mdhd + 4]).toBe(0); // version 0: 32-bit timescale at +16, duration at +20
     understated.writeUInt32BE(understated.readUInt32BE(mdhd + 16) / 10, mdhd + 20);
     server.put('/mdhd-understated.mp4', understated);
+    // One frame at 1 fps (cover art or a still as a real video track) beside 20 s of audio, as a slideshow
+    // exporter or `ffmpeg -loop 1 -i cover.jpg -i song.m4a -r 1 -frames:v 1` writes it.
+    server.put('/cover-audio.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=1:duration=1', '-f', 'lavfi', '-i', 'sine=duration=20', ...movie], 'mp4'));
+    // A 12 s clip with a keyframe every 5 s, cut from 4.5 s for 6 s without re-encoding (an edit list).
+    const gop = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=30:duration=12', '-c:v', 'mpeg4', '-q:v', '5', '-g', '150', '-pix_fmt', 'yuv420p'], 'mp4');
+    const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-editlist-'));
+    try {
+      writeFileSync(path.join(dir, 'gop.mp4'), gop);
+      server.put('/editlist.mp4', await makeWithFfmpeg(['-ss', '4.5', '-i', path.join(dir, 'gop.mp4'), '-t', '6', '-c', 'copy'], 'mp4'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
   afterAll(() => server.stop());
 
@@ -404,15 +416,43 @@ describe('contact sheets that fit the clip', () => {
     expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
   });
 
-  it('regression: contact-sheet-first-frame-fallback-silent: the first frame alone is a partially-decoded sheet, with the times it missed', async () => {
-    const source = sourceAt('/cut-off-recording.mp4');
+  it('regression: contact-sheet-cover-art-flagged-partially-decoded: an intact one-frame video beside audio gets its frame, no damage claim', async () => {
+    // Cover art or a still as a real video track (one frame at 1 fps) beside 20 s of audio: intact, yet every
+    // planned time (0.167–0.833 s) lies after its only frame, so the sheet is its first frame, as for a cut
+    // recording. Nothing tells the two apart there, so neither carries partially-decoded ("the image could be
+    // decoded only in part"), which was false for this one; the single frame time shows what the sheet is.
+    const source = sourceAt('/cover-audio.mp4');
     const recorded = await metadata.video(source);
-    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    // ffprobe (the oracle): a 1 s video stream of 1 frame at 1 fps in a 20 s file.
+    const video = ((await probe(await testTools().resolve('ffprobe'), source)).streams ?? []).find((st) => st.codec_type === 'video');
+    expect([Number(video?.duration), video?.nb_frames, video?.avg_frame_rate, recorded.durationSec]).toEqual([1, '1', '1/1', 20]);
+    for (const options of [{ durationSec: recorded.durationSec!, videoStream: recorded.videoStream }, {}]) {
+      const t = await thumbnailer.video(source, options);
+      expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+      expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+      expect(t.findings).toBeUndefined();
+    }
+    // The cut recording reaches the same fallback: its first frame, the same absence of a claim.
+    const cut = sourceAt('/cut-off-recording.mp4');
+    const cutRecorded = await metadata.video(cut);
+    const t = await thumbnailer.video(cut, { durationSec: cutRecorded.durationSec!, videoStream: cutRecorded.videoStream });
     expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
-    expect(t.findings).toEqual([{ flag: 'partially-decoded', detail: 'no frame at any planned time (1.667–28.333 s); first frame only' }]);
-    // A whole clip has no finding.
-    const whole = await thumbnailer.video(sourceAt('/short-video-track.mp4'), {});
-    expect(whole.findings).toBeUndefined();
+    expect(t.findings).toBeUndefined();
+  });
+
+  it('regression: video-stream-duration-stored-from-edit-list-frames: the stored stream duration is no longer than the file says', async () => {
+    // A clip cut without re-encoding (`ffmpeg -ss 4.5 -i gop.mp4 -t 6 -c copy`): the copy starts at the
+    // keyframe before 4.5 s and an edit list hides the lead-in, so the track holds 315 frames at 30 fps
+    // (10.5 s) for a 6 s stream. Stored as the stream's duration, 10.5 s was wrong.
+    const source = sourceAt('/editlist.mp4');
+    const probed = await probe(await testTools().resolve('ffprobe'), source);
+    const video = (probed.streams ?? []).find((st) => st.codec_type === 'video');
+    // ffprobe (the oracle): the stream's duration, and more frames than fit in it.
+    const stated = Number(video?.duration);
+    expect(Number(video?.nb_frames) / 30).toBeGreaterThan(stated + 3);
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: stated });
+    expect(recorded.durationSec).toBe(Number(probed.format?.duration));
   });
 
   it('regression: stream-duration-understated-one-frame: frames are planned over what the frames fill when the track header says less', async () => {
