@@ -87,6 +87,36 @@ describe('exiftoolValues', () => {
     expect(values.gps).toEqual({ lat: -22.9519, lon: -43.2105 });
   });
 
+  it('regression: gps-status-void-plotted-as-location — a position exiftool composes beside GPSStatus V is no location', () => {
+    expect(exiftoolValues({ ...jpeg, 'GPS:GPSStatus': 'V' }).values.gps).toBeUndefined();
+    expect(exiftoolValues({ ...jpeg, 'GPS:GPSStatus': 'A' }).values.gps).toEqual({ lat: -22.9519, lon: -43.2105 });
+  });
+
+  it('regression: xmp-legacy-xap-prefix-not-read — an XMP time to the minute, as Photoshop wrote it, is a time (seconds 0)', () => {
+    expect(exiftoolValues({ 'File:MIMEType': 'image/jpeg', 'XMP-xmp:CreateDate': '2003:09:05 16:30+02:00' }).values.takenAt).toEqual({ local: '2003-09-05T16:30:00', offsetMinutes: 120 });
+  });
+
+  it('regression: iptc-date-time-created-not-read — IPTC DateCreated + TimeCreated (composed by exiftool) after XMP; +00:00 is no offset', () => {
+    const iptc = { 'File:MIMEType': 'image/jpeg', 'Composite:DateTimeCreated': '2023:07:14 09:15:30+02:00', 'XMP-xmp:CreateDate': '2023:07:14 10:00:00' };
+    expect(exiftoolValues(iptc).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120 });
+    expect(exiftoolValues(iptc).sources.takenAt).toBe('Composite:DateTimeCreated');
+    expect(exiftoolValues({ ...iptc, 'Composite:DateTimeCreated': '2023:07:14 09:15:30+00:00' }).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null });
+    // regression: iptc-time-created-midnight-placeholder-as-capture-time: 00:00:00 is no time; the next tag is taken.
+    expect(exiftoolValues({ ...iptc, 'Composite:DateTimeCreated': '2003:08:30 00:00:00' }).sources.takenAt).toBe('XMP-xmp:CreateDate');
+  });
+
+  it('regression: iptc-digital-creation-not-validated — IPTC DigitalCreationDate+Time and XMP exif:DateTimeDigitized are capture times, in Exhibit\'s order', () => {
+    const digital = { 'File:MIMEType': 'image/jpeg', 'Composite:DigitalCreationDateTime': '2023:07:14 09:15:30-05:00' };
+    expect(exiftoolValues(digital).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: -300 });
+    expect(exiftoolValues(digital).sources.takenAt).toBe('Composite:DigitalCreationDateTime');
+    expect(exiftoolValues({ ...digital, 'Composite:DigitalCreationDateTime': '2023:07:14 09:15:30+00:00' }).values.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null });
+    expect(exiftoolValues({ ...digital, 'Composite:DigitalCreationDateTime': '2023:07:14 00:00:00' }).values.takenAt).toBeUndefined();
+    // After XMP's digitized times, as Exhibit reads them.
+    const withXmp = { ...digital, 'XMP-exif:DateTimeDigitized': '2023:07:14 08:00:00', 'XMP-xmp:CreateDate': '2023:07:14 07:00:00' };
+    expect(exiftoolValues(withXmp).sources.takenAt).toBe('XMP-exif:DateTimeDigitized');
+    expect(exiftoolValues({ ...digital, 'XMP-xmp:CreateDate': '2023:07:14 07:00:00' }).sources.takenAt).toBe('XMP-xmp:CreateDate');
+  });
+
   it('capture time: CreateDate with its own offset after DateTimeOriginal; never ModifyDate nor its OffsetTime', () => {
     expect(exiftoolValues(jpeg).values.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120 });
     const onlyModify = { 'File:MIMEType': 'image/jpeg', 'IFD0:ModifyDate': '2023:01:02 03:04:05', 'ExifIFD:OffsetTime': '+01:00' };

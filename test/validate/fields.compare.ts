@@ -55,7 +55,8 @@ export function normText(v: unknown): string | undefined {
   return t === '' ? undefined : t;
 }
 
-const TIME_RE = /^\s*(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,]\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
+// Seconds are optional: XMP dates may stop at the minute (Photoshop wrote `2003-09-05T16:30+02:00`), as Exhibit reads them.
+const TIME_RE = /^\s*(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
 const OFFSET_RE = /^\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$/i;
 
 export function parseOffset(text: unknown): number | null {
@@ -78,7 +79,7 @@ export function parseTime(text: unknown, separateOffset?: unknown): TimeValue | 
   if (typeof text !== 'string') return undefined;
   const m = TIME_RE.exec(text);
   if (!m) return undefined;
-  const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [y, mo, d, h, mi, s] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
   let offsetMinutes: number | null = null;
   if (m[7] !== undefined) {
@@ -199,7 +200,9 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
   const taken = exiftoolTakenAt(record);
   if (taken) [values.takenAt, sources.takenAt] = [taken.value, taken.tag];
 
-  const gps = normGps(record['Composite:GPSLatitude'], record['Composite:GPSLongitude']);
+  // exiftool composes a position whatever its GPSStatus; V (measurement void) says it is none, as 0,0 does.
+  const voidFix = typeof record['GPS:GPSStatus'] === 'string' && record['GPS:GPSStatus'].trim().toUpperCase() === 'V';
+  const gps = voidFix ? undefined : normGps(record['Composite:GPSLatitude'], record['Composite:GPSLongitude']);
   if (gps) {
     values.gps = gps;
     sources.gps = 'Composite:GPSLatitude/GPSLongitude';
@@ -224,6 +227,13 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
   return { values, sources };
 }
 
+/** An IPTC-IIM date+time exiftool composed: 00:00:00 is no time, +00:00 no offset (see exiftoolTakenAt). */
+function iptcTime(v: unknown): TimeValue | undefined {
+  const t = parseTime(v);
+  if (!t || t.local.endsWith('T00:00:00')) return undefined;
+  return t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
+}
+
 /**
  * The capture time. Images: DateTimeOriginal, then CreateDate (DateTimeDigitized),
  * each with its own offset tag, then XMP. Videos: Apple's CreationDate (local with
@@ -245,7 +255,15 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
         ['ExifIFD:CreateDate', () => parseTime(record['ExifIFD:CreateDate'], record['ExifIFD:OffsetTimeDigitized'])],
         ['XMP-exif:DateTimeOriginal', () => parseTime(record['XMP-exif:DateTimeOriginal'])],
         ['XMP-photoshop:DateCreated', () => parseTime(record['XMP-photoshop:DateCreated'])],
+        // IPTC-IIM DateCreated + TimeCreated. IIM requires an offset, so +00:00 is what writers (exiftool
+        // among them) put when none was known, and 00:00:00 is a news agency's "time not known":
+        // Exhibit's rules too, no offset and no time (recorded-time.ts).
+        ['Composite:DateTimeCreated', () => iptcTime(record['Composite:DateTimeCreated'])],
+        // Digitized times, in Exhibit's order (recorded-time CAPTURE_TAGS); without the IPTC one a file
+        // with only DigitalCreationDate+Time had a capture time exiftool "lacked" (iptc-digital-creation-not-validated).
+        ['XMP-exif:DateTimeDigitized', () => parseTime(record['XMP-exif:DateTimeDigitized'])],
         ['XMP-xmp:CreateDate', () => parseTime(record['XMP-xmp:CreateDate'])],
+        ['Composite:DigitalCreationDateTime', () => iptcTime(record['Composite:DigitalCreationDateTime'])],
       ];
   for (const [tag, read] of candidates) {
     const value = read();

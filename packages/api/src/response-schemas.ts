@@ -93,11 +93,11 @@ export const contentRecordSchema = z.object({
       gps: z
         .object({ lat: z.number(), lon: z.number(), altM: z.number().optional() })
         .optional()
-        .describe('A usable location; 0,0 and out-of-range positions are in gpsRecorded instead'),
+        .describe('A usable location; 0,0, out-of-range and void (GPSStatus V) positions are in gpsRecorded instead'),
       gpsRecorded: z
-        .object({ lat: z.number().nullable(), lon: z.number().nullable(), altM: z.number().optional(), flag: z.enum(['gps-null-island', 'gps-out-of-range']) })
+        .object({ lat: z.number().nullable(), lon: z.number().nullable(), altM: z.number().optional(), flag: z.enum(['gps-null-island', 'gps-out-of-range', 'gps-void']) })
         .optional()
-        .describe('A recorded position that is no location (0,0, out of range, not a number): kept as recorded, never plotted or counted as has-GPS'),
+        .describe('A recorded position that is no location (0,0, out of range, not a number, or EXIF GPSStatus V: measurement void): kept as recorded, never plotted or counted as has-GPS'),
       make: z.string().optional().describe('Text ends at the first NUL; unprintable bytes are shown as \\xNN (see escapedFields)'),
       model: z.string().optional(),
       software: z.string().optional(),
@@ -107,6 +107,10 @@ export const contentRecordSchema = z.object({
       declaredHeight: z.number().optional(),
       orientation: z.number().optional(),
       durationSec: z.number().optional(),
+      videoStream: z
+        .object({ startSec: z.number().optional(), durationSec: z.number().optional() })
+        .optional()
+        .describe("The video stream a contact sheet shows: its start after the file's start and its duration (the stated one, or its frame count over frame rate where longer, up to the file's stated duration after the stream's start), in seconds, as the container states them; it may be far shorter than durationSec"),
       codecs: z.array(z.string()).optional(),
       escapedFields: z.array(z.string()).optional().describe('Text fields whose unprintable bytes were escaped'),
       partial: z.array(z.string()).optional().describe("The parser's messages when metadata could be read only in part (finding metadata-partial)"),

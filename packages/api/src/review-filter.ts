@@ -38,7 +38,7 @@ export const FILTER_SHAPE = {
   takenOffset: z.enum(['recorded', 'missing']).optional().describe('Capture time with a recorded offset, or one without'),
   make: param.text('Camera make (case-insensitive)', 128).optional(),
   model: param.text('Camera model (case-insensitive)', 128).optional(),
-  hasGps: param.bool('Only files with (true) or without (false) a usable GPS location; a position recorded as 0,0 or out of range (flag gps-null-island / gps-out-of-range) is not one').optional(),
+  hasGps: param.bool('Only files with (true) or without (false) a usable GPS location; a position recorded as 0,0, out of range or as a void measurement (flag gps-null-island / gps-out-of-range / gps-void) is not one').optional(),
   bbox: param.bbox().optional(),
   hash: param.hash().optional(),
   path: param.text('Case-insensitive substring of the display path', 1024).optional(),

@@ -115,11 +115,14 @@ export interface GeoPoint {
  * - metadata-partial: the parser reported errors; what it could read is kept.
  * - text-escaped: a text field held control or invalid bytes, shown as \xNN.
  * - size-mismatch: the size EXIF declares differs from the image's own header.
- * - taken-at-conflict: EXIF and XMP record different capture times.
+ * - taken-at-conflict: EXIF and XMP (or IPTC-IIM) record different capture times.
  * - gps-null-island / gps-out-of-range: a recorded position that is not a
  *   location (0,0, or outside ±90/±180, or not a number); kept, never plotted.
+ * - gps-void: a position recorded with EXIF GPSStatus V (measurement void): the
+ *   receiver says it is no measurement (often the last fix, kept from before);
+ *   kept, never plotted.
  */
-export const METADATA_FLAGS = ['metadata-partial', 'text-escaped', 'size-mismatch', 'taken-at-conflict', 'gps-null-island', 'gps-out-of-range'] as const;
+export const METADATA_FLAGS = ['metadata-partial', 'text-escaped', 'size-mismatch', 'taken-at-conflict', 'gps-null-island', 'gps-out-of-range', 'gps-void'] as const;
 export type MetadataFlag = (typeof METADATA_FLAGS)[number];
 
 export interface MetadataFinding {
@@ -134,7 +137,7 @@ export interface RecordedGps {
   lat: number | null;
   lon: number | null;
   altM?: number;
-  flag: 'gps-null-island' | 'gps-out-of-range';
+  flag: 'gps-null-island' | 'gps-out-of-range' | 'gps-void';
 }
 
 /** Normalised metadata for images and videos. */
@@ -148,7 +151,7 @@ export interface MediaMetadata {
   captureTimes?: RecordedTime[];
   /** When the file was last modified by software (EXIF ModifyDate, XMP ModifyDate): not a capture time. */
   modifiedAt?: RecordedTime;
-  /** A usable location only: 0,0 and out-of-range positions are in gpsRecorded instead. */
+  /** A usable location only: 0,0, out-of-range and void (GPSStatus V) positions are in gpsRecorded instead. */
   gps?: GeoPoint;
   gpsRecorded?: RecordedGps;
   make?: string;
@@ -167,6 +170,15 @@ export interface MediaMetadata {
   partial?: string[];
   findings?: MetadataFinding[];
   durationSec?: number;
+  /**
+   * The video stream a contact sheet shows (the first that is not cover art), as the container
+   * states it: where it starts, in seconds after the file's start, and how long it runs (its stated duration;
+   * its frame count over its frame rate where longer by more than a frame, a track header may understate it, but never beyond the
+   * file's stated duration after the stream's start: an edit list or a piped AVI's header overstates the count). It can
+   * start later and end sooner than the file (a 1 s video track beside 30 s of audio, a cut
+   * recording), so a video's frames are planned on it, not on durationSec.
+   */
+  videoStream?: { startSec?: number; durationSec?: number };
   codecs?: string[];
   /** JSON-safe dump of every tag read, for display and reproduction. */
   raw: Record<string, unknown>;
@@ -262,7 +274,9 @@ export interface ArchiveStop {
  * - unidentified: no known signature; the detail says what was looked at.
  * - trailing-data: bytes after the end of a complete image (JPEG EOI, PNG IEND, GIF trailer).
  * - embedded-archive: a ZIP directory at the end of a file of another type (a polyglot).
- * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded.
+ * - partially-decoded: the image is damaged or truncated; the thumbnail shows what could be decoded. Not for videos: a
+ *   contact sheet of the stream's first frame alone (no planned frame taken) carries no finding, as an intact file
+ *   (cover art beside audio) gets one too.
  * - no-content: the decoded image is one flat colour (blank, or a decode that produced nothing).
  * - orientation-conflict: HEIF transforms and EXIF orientation disagree (docs/architecture.md, "Identification, findings and orientation").
  * - preview-differs: a JPEG/HEIC's embedded EXIF preview (IFD1 thumbnail) no longer shows the image: a hint of editing (docs/pdq.md, "The edited-image hint").

@@ -107,6 +107,7 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'taken-at-conflict': 'EXIF and XMP record different capture times',
   'gps-null-island': 'GPS position recorded as 0,0; not used as a location',
   'gps-out-of-range': 'GPS position out of range; not used as a location',
+  'gps-void': 'GPS position recorded as a void measurement (GPSStatus V); not used as a location',
   'header-mismatch': 'the member’s local header disagrees with the archive’s central directory (name, sizes, method or flags); read as the central directory records it',
   'archive-prefix': 'bytes precede the archive’s first member (a self-extractor stub, or hidden data)',
   'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',

@@ -79,6 +79,12 @@ export const MEDIA_LIMITS = {
    * mostly land past its last frame.
    */
   contactSheetMinFrameSpacingSec: 0.3,
+  /**
+   * Longest time or duration (seconds) a contact sheet is planned on: a year, beyond any recording.
+   * A crafted start_time of 1e22 would be written `1e+22`, which ffmpeg's -ss refuses; such
+   * values are no times (planFrameTimes).
+   */
+  maxMediaTimeSec: 366 * 24 * 3600,
   /** Columns of the video contact sheet. */
   contactSheetColumns: 3,
   /**

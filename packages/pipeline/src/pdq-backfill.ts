@@ -136,6 +136,7 @@ async function hashContent(
       ? await deps.thumbnailer.image(source, { mime: content.mime, abortSignal: signal })
       : await deps.thumbnailer.video(source, {
           ...(content.metadata?.durationSec !== undefined ? { durationSec: content.metadata.durationSec } : {}),
+          ...(content.metadata?.videoStream ? { videoStream: content.metadata.videoStream } : {}),
           abortSignal: signal,
         });
   } catch (err) {

@@ -110,6 +110,7 @@ async function makeThumbnail(deps: StageDeps, loaded: LoadedFile, input: RandomA
       ? deps.thumbnailer.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
       : deps.thumbnailer.video(input, {
           ...(content.metadata?.durationSec !== undefined ? { durationSec: content.metadata.durationSec } : {}),
+          ...(content.metadata?.videoStream ? { videoStream: content.metadata.videoStream } : {}),
           abortSignal: ctx.abortSignal,
         }),
   );

@@ -89,6 +89,10 @@ export interface Thumbnailer {
   /** Name of the output recipe (edge size, format); part of the derived blob name. */
   readonly recipe: string;
   image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<Thumbnail>;
-  /** A contact sheet; without `durationSec` (e.g. from MetadataExtractor.video) the duration is probed first. */
-  video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail>;
+  /**
+   * A contact sheet, its frames planned on `videoStream` (else on `durationSec`), both as
+   * MetadataExtractor.video recorded them; when `videoStream` is missing or `durationSec` is
+   * missing or not positive, the file is probed and the probe's values replace both.
+   */
+  video(source: RandomAccessSource, options: { durationSec?: number; videoStream?: MediaMetadata['videoStream']; abortSignal?: AbortSignal }): Promise<Thumbnail>;
 }

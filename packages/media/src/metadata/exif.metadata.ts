@@ -14,7 +14,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { parseExifrSandboxed, parseWebpExifSandboxed, pixelSizeSandboxed } from '../sandbox/parse.pool.js';
 import type { ExifrTaskOutput } from '../sandbox/parse.tasks.js';
 import type { PixelSize } from './pixel-size.js';
-import { exifRecordedTime, isoRecordedTime } from './recorded-time.js';
+import { exifRecordedTime, exifText, iptcRecordedTime, isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
 import { toJsonSafe } from './json-safe.js';
 
@@ -211,17 +211,28 @@ interface CaptureTag {
   read(segments: Segments): RecordedTime | null;
 }
 
+/**
+ * Other prefixes writers bound to a namespace's URI. exifr keys XMP by the prefix as written;
+ * XMP basic (http://ns.adobe.com/xap/1.0/) was `xap:` until XMP 2004 named it `xmp:`, and
+ * Photoshop CS3 and older wrote `xap:CreateDate` / `xap:ModifyDate` (exiftool reads them as
+ * XMP-xmp by their URI; under `xmp` alone they were not read). The parser keeps `xap` under that
+ * key only when the packet binds it to XMP basic's URI (exifr-source.ts SeparateXmpSegment).
+ */
+const XMP_PREFIX_ALIASES: Readonly<Record<string, readonly string[]>> = { xmp: ['xap'] };
+
 const xmpNs = (segments: Segments, ns: string): Record<string, unknown> => {
   const xmp = segments.xmp;
-  const value = xmp?.[ns];
-  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const object = (value: unknown) => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {});
+  // The current prefix's value wins over a legacy one's for the same property.
+  return Object.assign({}, ...(XMP_PREFIX_ALIASES[ns] ?? []).map((alias) => object(xmp?.[alias])), object(xmp?.[ns])) as Record<string, unknown>;
 };
 
 /**
  * Capture-time tags in order of precedence. EXIF first (the camera wrote it
  * when the picture was taken, with its own sub-second and offset tags: the
- * offset of ModifyDate, OffsetTime, is never borrowed), then XMP (often
- * rewritten by editing software). ModifyDate is never a capture time.
+ * offset of ModifyDate, OffsetTime, is never borrowed), then XMP and IPTC-IIM
+ * (often rewritten by editing software), original times before digitized
+ * ones. ModifyDate is never a capture time.
  */
 const CAPTURE_TAGS: CaptureTag[] = [
   {
@@ -236,16 +247,25 @@ const CAPTURE_TAGS: CaptureTag[] = [
   },
   { source: 'XMP:exif:DateTimeOriginal', kind: 'original', read: (s) => isoRecordedTime(xmpNs(s, 'exif').DateTimeOriginal, 'XMP:exif:DateTimeOriginal') },
   { source: 'XMP:photoshop:DateCreated', kind: 'original', read: (s) => isoRecordedTime(xmpNs(s, 'photoshop').DateCreated, 'XMP:photoshop:DateCreated') },
+  // IPTC-IIM (APP13), which editors and newsroom tools write; after EXIF, as XMP is (often the same editor's copy).
+  { source: 'IPTC:DateCreated+TimeCreated', kind: 'original', read: (s) => iptcRecordedTime(s.iptc?.DateCreated, s.iptc?.TimeCreated, 'IPTC:DateCreated+TimeCreated') },
   { source: 'XMP:exif:DateTimeDigitized', kind: 'digitized', read: (s) => isoRecordedTime(xmpNs(s, 'exif').DateTimeDigitized, 'XMP:exif:DateTimeDigitized') },
   { source: 'XMP:xmp:CreateDate', kind: 'digitized', read: (s) => isoRecordedTime(xmpNs(s, 'xmp').CreateDate, 'XMP:xmp:CreateDate') },
+  {
+    source: 'IPTC:DigitalCreationDate+DigitalCreationTime',
+    kind: 'digitized',
+    read: (s) => iptcRecordedTime(s.iptc?.DigitalCreationDate, s.iptc?.DigitalCreationTime, 'IPTC:DigitalCreationDate+DigitalCreationTime'),
+  },
 ];
 
 function captureTimes(segments: Segments): { all: RecordedTime[]; conflicts: MetadataFinding[] } {
   const read = CAPTURE_TAGS.map((tag) => ({ tag, time: tag.read(segments) })).filter((r): r is { tag: CaptureTag; time: RecordedTime } => r.time !== null);
   const conflicts: MetadataFinding[] = [];
-  // Like for like: EXIF DateTimeOriginal against XMP's original-time tags, EXIF CreateDate against XMP's digitized ones.
+  // Like for like: EXIF DateTimeOriginal against XMP's and IPTC's original-time tags, EXIF CreateDate against
+  // their digitized ones. IPTC was read but not compared, so an EXIF 2021 beside an IPTC 2023 said nothing
+  // (iptc-vs-exif-capture-time-no-conflict).
   for (const exifTime of read.filter((r) => r.tag.source.startsWith('EXIF:'))) {
-    for (const xmpTime of read.filter((r) => r.tag.source.startsWith('XMP:') && r.tag.kind === exifTime.tag.kind)) {
+    for (const xmpTime of read.filter((r) => (r.tag.source.startsWith('XMP:') || r.tag.source.startsWith('IPTC:')) && r.tag.kind === exifTime.tag.kind)) {
       if (!sameInstant(exifTime.time, xmpTime.time)) {
         conflicts.push({ flag: 'taken-at-conflict', detail: `${exifTime.time.source} ${describeTime(exifTime.time)} differs from ${xmpTime.time.source} ${describeTime(xmpTime.time)}` });
       }
@@ -283,7 +303,7 @@ function modifiedTime(segments: Segments): RecordedTime | null {
 /**
  * GPSLatitude/Longitude ([deg, min, sec] with N/S/E/W refs; S and W
  * negative). A usable location, or the recorded values flagged when they are
- * no location (0,0, out of range, not numbers), or null when absent or the
+ * no location (0,0, out of range, not numbers, GPSStatus V), or null when absent or the
  * references are missing.
  */
 function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | null {
@@ -313,14 +333,29 @@ function gpsPosition(gps: Record<string, unknown>): GeoPoint | RecordedGps | nul
     return { lat: lat !== null && Number.isFinite(lat) ? lat : null, lon: lon !== null && Number.isFinite(lon) ? lon : null, ...(altM !== undefined ? { altM } : {}), flag: 'gps-out-of-range' };
   }
   if (lat === 0 && lon === 0) return { lat, lon, ...(altM !== undefined ? { altM } : {}), flag: 'gps-null-island' };
+  // GPSStatus V: the receiver marks the position as no measurement (cameras write their last fix
+  // while they have none), so it is no place the picture was taken. A (in progress) or no status: a position.
+  if (asciiValue(gps.GPSStatus) === 'V') return { lat, lon, ...(altM !== undefined ? { altM } : {}), flag: 'gps-void' };
   return { lat, lon, ...(altM !== undefined ? { altM } : {}) };
+}
+
+/**
+ * A one-letter EXIF text tag (GPSStatus, the GPS references) up to its first NUL, trimmed and
+ * upper-cased; '' when not text. Read through exifText, so the tag stored as UNDEFINED bytes
+ * (`V\0`, which exifr gives as bytes) reads as its text, as ASCII does (gps-status-void-undefined-type).
+ */
+function asciiValue(v: unknown): string {
+  const text = exifText(v);
+  if (text === undefined) return '';
+  const nul = text.indexOf('\0');
+  return (nul < 0 ? text : text.slice(0, nul)).trim().toUpperCase();
 }
 
 function gpsDetail(p: RecordedGps): string {
   const v = (n: number | null) => (n === null ? 'not a number' : String(n));
-  return p.flag === 'gps-null-island'
-    ? 'GPS position recorded as 0,0 (no fix); not used as a location'
-    : `GPS position ${v(p.lat)},${v(p.lon)} is outside -90..90 / -180..180; not used as a location`;
+  if (p.flag === 'gps-null-island') return 'GPS position recorded as 0,0 (no fix); not used as a location';
+  if (p.flag === 'gps-void') return `GPS position ${v(p.lat)},${v(p.lon)} recorded with GPSStatus V (measurement void); not used as a location`;
+  return `GPS position ${v(p.lat)},${v(p.lon)} is outside -90..90 / -180..180; not used as a location`;
 }
 
 /**
@@ -346,7 +381,7 @@ function degrees(value: unknown, ref: unknown, positive: string, negative: strin
   } else {
     return undefined;
   }
-  const r = typeof ref === 'string' ? ref.replace(/\0.*$/s, '').trim().toUpperCase() : '';
+  const r = asciiValue(ref);
   if (r !== positive && r !== negative) return undefined;
   if (r === positive && parts.some((n) => n < 0)) return undefined;
   // Mixed signs ([-33, 52, 3]) have no one reading: -33.8675 if the sign is the

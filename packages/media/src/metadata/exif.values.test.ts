@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, withExifSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
+import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, undefinedText, withExifSegment, withIptcSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
 import { pngChunk } from '../test-support/fixtures.js';
 import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
 import { readImageMetadata } from './exif.metadata.js';
@@ -66,6 +70,23 @@ function animatedWebp(frames: Buffer[], exif: Buffer): Buffer {
 }
 
 const read = (bytes: Buffer) => readImageMetadata(new BufferSource(bytes));
+
+const exiftoolAvailable = spawnSync('exiftool', ['-ver'], { encoding: 'utf8' }).status === 0;
+
+/** The file as exiftool writes it with these arguments (none: as it is), and exiftool's own reading of it (-n -G1). */
+function withExiftool(bytes: Buffer, args: string[]): { bytes: Buffer; tags: Record<string, unknown> } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-exiftool-'));
+  try {
+    const file = path.join(dir, 'f.jpg');
+    writeFileSync(file, bytes);
+    const write = args.length === 0 ? null : spawnSync('exiftool', ['-q', '-overwrite_original', ...args, file], { encoding: 'utf8' });
+    if (write && write.status !== 0) throw new Error(`exiftool failed: ${write.stderr}`);
+    const tags = (JSON.parse(spawnSync('exiftool', ['-j', '-n', '-G1', file], { encoding: 'utf8' }).stdout) as Array<Record<string, unknown>>)[0] ?? {};
+    return { bytes: readFileSync(file), tags };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): ExifSpec['gps'] => ({
   [TAGS.GPSLatitudeRef]: ascii(latRef),
   [TAGS.GPSLatitude]: lat,
@@ -180,12 +201,183 @@ describe('metadata values: right or absent', () => {
     expect(m.model).toBe('Scanner 9');
   });
 
+  it('regression: exif-date-stored-as-undefined-not-read — DateTimeOriginal written with type UNDEFINED is the capture time, as exiftool reads it', async () => {
+    const m = await read(
+      await jpeg(16, 12, {
+        exif: { [TAGS.DateTimeOriginal]: undefinedText('2023:07:14 09:15:30\0'), [TAGS.OffsetTimeOriginal]: undefinedText('+02:00\0'), [TAGS.CreateDate]: undefinedText('2023:07:14 09:15:31\0') },
+      }),
+    );
+    expect(m.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120, utc: '2023-07-14T07:15:30Z', source: 'EXIF:DateTimeOriginal' });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['EXIF:DateTimeOriginal', 'EXIF:CreateDate']);
+    // Bytes that are not printable text are no time.
+    const binary = await read(await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: { type: 'raw', code: 7, count: 20, bytes: Buffer.from('2023:07:14 09:15:30\x01', 'latin1') } } }));
+    expect(binary.takenAt).toBeUndefined();
+  });
+
+  it('regression: date-text-long-space-run-quadratic — a date followed by 150 000 spaces and junk is no date, read at once', async () => {
+    // `\\s*(offset)?\\s*$` backtracked quadratically on this: 26 s of the event loop per value (EXIF ASCII in a PNG eXIf,
+    // EXIF UNDEFINED bytes, an XMP xap: value). Text over MAX_TIME_TEXT_CHARS is refused before any regular expression.
+    const text = `2023:07:14 09:15:30${' '.repeat(150_000)}x`;
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#406080' } }).png().toBuffer();
+    const bytes = Buffer.from(text, 'latin1');
+    for (const value of [ascii(text), { type: 'raw' as const, code: 7, count: bytes.length, bytes }]) {
+      const tiff = buildExif({ ifd0: { [TAGS.Make]: ascii('X') }, exif: { [TAGS.DateTimeOriginal]: value } });
+      const m = await read(Buffer.concat([png.subarray(0, 33), pngChunk('eXIf', tiff), png.subarray(33)]));
+      expect(m.make).toBe('X');
+      expect(m.takenAt).toBeUndefined();
+    }
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const xap = await read(withXmp(plain, `xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30${' '.repeat(60_000)}x"`));
+    expect(xap.takenAt).toBeUndefined();
+  });
+
+  it('regression: exif-date-stored-as-byte-read-as-date — DateTimeOriginal (or GPSStatus) stored as BYTE is no text, as exiftool prints numbers', async () => {
+    const byteText = (value: string): TagValue => ({ type: 'raw', code: 1, count: value.length, bytes: Buffer.from(value, 'latin1') });
+    const bytes = await jpeg(16, 12, {
+      exif: { [TAGS.DateTimeOriginal]: byteText('2023:07:14 09:15:30\0'), [TAGS.CreateDate]: undefinedText('2023:07:14 09:15:31\0') },
+      gps: { ...gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'), [TAGS.GPSStatus]: byteText('V\0') },
+    });
+    const m = await read(bytes);
+    // The UNDEFINED CreateDate is read; the BYTE DateTimeOriginal is not, and a BYTE 86 is no status V.
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['EXIF:CreateDate']);
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.gpsRecorded).toBeUndefined();
+    if (exiftoolAvailable) {
+      const { tags } = withExiftool(bytes, []);
+      expect([tags['ExifIFD:DateTimeOriginal'], tags['ExifIFD:CreateDate'], tags['GPS:GPSStatus']]).toEqual(['50 48 50 51 58 48 55 58 49 52 32 48 57 58 49 53 58 51 48 0', '2023:07:14 09:15:31', '86 0']);
+    }
+  });
+
+  it('regression: iptc-date-time-created-not-read — IPTC-IIM DateCreated + TimeCreated is a capture time after EXIF, as exiftool composes it', async (ctx) => {
+    if (!exiftoolAvailable) return ctx.skip('exiftool is not installed (Debian libimage-exiftool-perl): it writes the IPTC and is the oracle');
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const written = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14', '-IPTC:TimeCreated=09:15:30+02:00']);
+    expect(written.tags['Composite:DateTimeCreated']).toBe('2023:07:14 09:15:30+02:00');
+    const m = await read(written.bytes);
+    expect(m.takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: 120, utc: '2023-07-14T07:15:30Z', source: 'IPTC:DateCreated+TimeCreated' });
+
+    // Given no zone, exiftool writes +0000 (IIM requires an offset): no offset was known, so the time stays local.
+    const noZone = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14', '-IPTC:TimeCreated=09:15:30']);
+    expect((noZone.tags['IPTC:TimeCreated'] as string).startsWith('09:15:30')).toBe(true);
+    expect((await read(noZone.bytes)).takenAt).toEqual({ local: '2023-07-14T09:15:30', offsetMinutes: null, utc: null, source: 'IPTC:DateCreated+TimeCreated' });
+
+    // EXIF DateTimeOriginal first; IPTC is kept after it.
+    const both = withExiftool(plain, ['-EXIF:DateTimeOriginal=2023:07:14 10:00:00', '-IPTC:DateCreated=2023:07:14', '-IPTC:TimeCreated=09:15:30+02:00']);
+    const mb = await read(both.bytes);
+    expect(mb.takenAt?.source).toBe('EXIF:DateTimeOriginal');
+    expect(mb.captureTimes?.map((t) => t.source)).toEqual(['EXIF:DateTimeOriginal', 'IPTC:DateCreated+TimeCreated']);
+
+    // A date alone has no time of day: none is made up.
+    const dateOnly = withExiftool(plain, ['-IPTC:DateCreated=2023:07:14']);
+    expect((await read(dateOnly.bytes)).takenAt).toBeUndefined();
+    // regression: iptc-time-created-midnight-placeholder-as-capture-time: a news agency's 000000 is "no time"
+    // (an AP photo shipped as test data by exif-js: DateCreated 20030830, TimeCreated 000000, of an afternoon event).
+    const midnight = withExiftool(plain, ['-IPTC:DateCreated=2003:08:30', '-IPTC:TimeCreated=00:00:00']);
+    expect(midnight.tags['Composite:DateTimeCreated']).toMatch(/^2003:08:30 00:00:00/);
+    expect((await read(midnight.bytes)).takenAt).toBeUndefined();
+    expect((await read(withIptcSegment(plain, [[55, '20030830'], [60, '000000']]))).takenAt).toBeUndefined();
+  });
+
+  it('regression: xmp-legacy-xap-prefix-not-read — XMP basic under its pre-2004 prefix xap: (Photoshop CS3 and older) gives the create and modify times', async () => {
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    // As Photoshop CS3 wrote an AP photo that exif-js ships as test data: minutes only, with an offset.
+    const bytes = withXmp(
+      withExifSegment(plain, buildExif({ ifd0: { [TAGS.Make]: ascii('Nikon') } })),
+      'xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30+02:00" xap:ModifyDate="2008-05-09T14:03:06+02:00"',
+    );
+    const m = await read(bytes);
+    expect(m.takenAt).toEqual({ local: '2003-09-05T16:30:00', offsetMinutes: 120, utc: '2003-09-05T14:30:00Z', source: 'XMP:xmp:CreateDate' });
+    expect(m.modifiedAt).toEqual({ local: '2008-05-09T14:03:06', offsetMinutes: 120, utc: '2008-05-09T12:03:06Z', source: 'XMP:xmp:ModifyDate' });
+    if (exiftoolAvailable) {
+      // exiftool reads the namespace by its URI: the same tags, XMP-xmp.
+      const { tags } = withExiftool(bytes, []);
+      expect([tags['XMP-xmp:CreateDate'], tags['XMP-xmp:ModifyDate']]).toEqual(['2003:09:05 16:30+02:00', '2008:05:09 14:03:06+02:00']);
+    }
+    // Where both prefixes are written, xmp: is read.
+    const both = await read(withXmp(plain, 'xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30:00" xmp:CreateDate="2004-01-02T03:04:05"'));
+    expect(both.takenAt?.local).toBe('2004-01-02T03:04:05');
+  });
+
+  it('regression: iptc-vs-exif-capture-time-no-conflict — IPTC that differs from EXIF like for like is a taken-at-conflict', async () => {
+    const base = await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2021:01:01 10:00:00'), [TAGS.CreateDate]: ascii('2021:01:01 10:00:01') } });
+    const m = await read(withIptcSegment(base, [[55, '20230714'], [60, '091530+0200'], [62, '20210101'], [63, '100001+0000']]));
+    expect(m.takenAt?.source).toBe('EXIF:DateTimeOriginal');
+    // The original times differ; the digitized ones agree (+0000 is no offset: the wall clocks are compared).
+    expect(m.findings).toEqual([
+      { flag: 'taken-at-conflict', detail: 'EXIF:DateTimeOriginal 2021-01-01T10:00:00 differs from IPTC:DateCreated+TimeCreated 2023-07-14T09:15:30+02:00' },
+    ]);
+    // Agreeing IPTC: no finding.
+    const same = await read(withIptcSegment(base, [[55, '20210101'], [60, '100000+0000']]));
+    expect(same.findings ?? []).toEqual([]);
+  });
+
+  it('regression: xmp-xap-prefix-foreign-uri-read-as-basic — xap: is XMP basic only when bound to its URI', async () => {
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const foreign = withXmp(plain, 'xmlns:xap="http://example.com/not-xmp-basic/" xap:CreateDate="2003-09-05T16:30:12+02:00"');
+    expect((await read(foreign)).takenAt).toBeUndefined();
+    if (exiftoolAvailable) {
+      // exiftool (the oracle) reads namespaces by URI: no XMP basic CreateDate here.
+      const { tags } = withExiftool(foreign, []);
+      expect(tags['XMP-xmp:CreateDate']).toBeUndefined();
+      expect(tags['XMP-xap:CreateDate']).toBe('2003:09:05 16:30:12+02:00');
+    }
+    // Unbound, or bound two ways in one packet: not known to be XMP basic.
+    expect((await read(withXmp(plain, 'xap:CreateDate="2003-09-05T16:30:12+02:00"'))).takenAt).toBeUndefined();
+    const twice =
+      '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+      '<rdf:Description rdf:about="" xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30:12+02:00"/>' +
+      '<rdf:Description rdf:about="" xmlns:xap="http://example.com/other/" xap:Rating="1"/></rdf:RDF></x:xmpmeta>';
+    expect((await read(Buffer.concat([plain.subarray(0, 2), xmpSegment(twice), plain.subarray(2)]))).takenAt).toBeUndefined();
+    // Bound to XMP basic (single quotes too): read, as before.
+    expect((await read(withXmp(plain, "xmlns:xap='http://ns.adobe.com/xap/1.0/' xap:CreateDate=\"2003-09-05T16:30:12+02:00\""))).takenAt?.source).toBe('XMP:xmp:CreateDate');
+  });
+
+  it('reads IPTC DigitalCreationDate + Time as a digitized time, after the original one', async () => {
+    const plain = await sharp({ create: { width: 16, height: 12, channels: 3, background: '#406080' } }).jpeg().toBuffer();
+    const m = await read(withIptcSegment(plain, [[62, '20230715'], [63, '101112-0500'], [55, '20230714'], [60, '091530+0200']]));
+    expect(m.captureTimes).toEqual([
+      { local: '2023-07-14T09:15:30', offsetMinutes: 120, utc: '2023-07-14T07:15:30Z', source: 'IPTC:DateCreated+TimeCreated' },
+      { local: '2023-07-15T10:11:12', offsetMinutes: -300, utc: '2023-07-15T15:11:12Z', source: 'IPTC:DigitalCreationDate+DigitalCreationTime' },
+    ]);
+    // Not a date, not a time, an offset beyond ±14 h: no time.
+    for (const [date, time] of [['2023071', '091530+0200'], ['20231314', '091530+0200'], ['20230714', '096030+0200'], ['20230714', '091530+1500']] as const) {
+      expect((await read(withIptcSegment(plain, [[55, date], [60, time]]))).takenAt, `${date} ${time}`).toBeUndefined();
+    }
+  });
+
   it('regression: gps-null-island — 0,0 is kept as recorded, flagged, and not a location', async () => {
     const zero = rational([0, 1], [0, 1], [0, 1]);
     const m = await read(await jpeg(16, 12, { gps: gpsAt(zero, 'N', zero, 'E') }));
     expect(m.gps).toBeUndefined();
     expect(m.gpsRecorded).toEqual({ lat: 0, lon: 0, flag: 'gps-null-island' });
     expect(m.findings).toEqual([{ flag: 'gps-null-island', detail: 'GPS position recorded as 0,0 (no fix); not used as a location' }]);
+  });
+
+  it('regression: gps-status-void-plotted-as-location — a position with GPSStatus V is kept as recorded, flagged, and not a location', async () => {
+    // A camera's GPS unit without a fix writes its last position with status V (measurement void).
+    const m = await read(await jpeg(16, 12, { gps: { ...gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'), [TAGS.GPSStatus]: ascii('V') } }));
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded?.flag).toBe('gps-void');
+    expect(m.gpsRecorded?.lat).toBeCloseTo(51.5007, 6);
+    expect(m.gpsRecorded?.lon).toBeCloseTo(-0.1246, 6);
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-void']);
+    expect(m.findings?.[0]?.detail).toMatch(/^GPS position 51\.50\d+,-0\.124\d+ recorded with GPSStatus V \(measurement void\); not used as a location$/);
+    // A (measurement in progress, what a fix writes) and no status at all: a location.
+    const statuses: Array<Record<number, TagValue>> = [{ [TAGS.GPSStatus]: ascii('A') }, {}, { [TAGS.GPSStatus]: undefinedText('A\0') }];
+    for (const status of statuses) {
+      const located = await read(await jpeg(16, 12, { gps: { ...gpsAt(dms(51.5007), 'N', dms(0.1246), 'W'), ...status } }));
+      expect(located.gps?.lat, JSON.stringify(status)).toBeCloseTo(51.5007, 6);
+      expect(located.gpsRecorded).toBeUndefined();
+    }
+  });
+
+  it('regression: gps-status-void-undefined-type — GPSStatus V stored as UNDEFINED bytes (V\\0) is void too, as exiftool -n reads it', async () => {
+    const bytes = await jpeg(16, 12, { gps: { ...gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'), [TAGS.GPSStatus]: undefinedText('V\0') } });
+    const m = await read(bytes);
+    expect(m.gps).toBeUndefined();
+    expect(m.gpsRecorded?.flag).toBe('gps-void');
+    expect(m.findings?.map((f) => f.flag)).toEqual(['gps-void']);
+    if (exiftoolAvailable) expect(withExiftool(bytes, []).tags['GPS:GPSStatus']).toBe('V');
   });
 
   it('regression: gps-out-of-range — |lat| > 90 or a 0/0 rational is kept, flagged, and not a location', async () => {

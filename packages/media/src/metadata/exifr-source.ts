@@ -88,7 +88,8 @@ interface SegmentParser {
   chunk: { getUint16(offset: number): number; getUint32(offset: number): number; getUint8Array(offset: number, length: number): Uint8Array; byteLength: number };
   options: Record<string, { pick: Set<number>; skip: Set<number> }>;
   localOptions?: { parse?: boolean };
-  parse(): Promise<unknown>;
+  /** Async for TIFF, sync for XMP (which takes the packet text, else its chunk). */
+  parse(input?: unknown): unknown;
   parseTag(offset: number, tag: number, blockKey: string): unknown;
   assignObjectToOutput(root: Record<string, unknown>, key: string, value: unknown): void;
 }
@@ -103,7 +104,22 @@ const ExifrXmpSegment = lib.segmentParsers.get('xmp') as SegmentParserCtor;
 
 /** Messages kept per parser; a crafted IFD can hold 65535 bad entries. */
 const MAX_PARSER_MESSAGES = 16;
+const TIFF_BYTE = 1;
 const TIFF_ASCII = 2;
+
+/**
+ * EXIF text tags read as text (recorded-time.ts exifText) also when stored as UNDEFINED bytes,
+ * as exiftool does. exifr gives BYTE (type 1) values as the same Uint8Array, but exiftool prints
+ * BYTE as numbers, never as text: a DateTimeOriginal stored as BYTE was a capture time exiftool
+ * does not show (exif-date-stored-as-byte-read-as-date), a GPSStatus BYTE 86 read as V. These
+ * come out as `{ exifType: 'BYTE', bytes }` (the bytes kept for the raw dump), which no text reader takes.
+ */
+const TEXT_TAGS: Readonly<Record<string, ReadonlySet<number>>> = {
+  ifd0: new Set([0x0132]), // ModifyDate
+  // DateTimeOriginal, CreateDate, OffsetTime(/Original/Digitized), SubSecTime(/Original/Digitized)
+  exif: new Set([0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292]),
+  gps: new Set([0x0001, 0x0003, 0x0009]), // GPSLatitudeRef, GPSLongitudeRef, GPSStatus
+};
 
 /**
  * exifr's TIFF parser gives up on a whole IFD at its first bad entry (an
@@ -150,6 +166,10 @@ class TolerantTiffSegment extends ExifrTiffSegment {
 
   override parseTag(offset: number, tag: number, blockKey: string): unknown {
     const type = this.chunk.getUint16(offset + 2);
+    if (type === TIFF_BYTE && TEXT_TAGS[blockKey]?.has(tag)) {
+      const value = super.parseTag(offset, tag, blockKey);
+      return value instanceof Uint8Array ? { exifType: 'BYTE', bytes: value } : value;
+    }
     if (type !== TIFF_ASCII) return super.parseTag(offset, tag, blockKey);
     const count = this.chunk.getUint32(offset + 4);
     const at = count <= 4 ? offset + 8 : this.chunk.getUint32(offset + 8);
@@ -172,19 +192,60 @@ class TolerantTiffSegment extends ExifrTiffSegment {
  * parser finished last). Here XMP stays under `xmp`, one object per namespace.
  */
 class SeparateXmpSegment extends ExifrXmpSegment {
+  /** The packet text exifr parsed (its chunk, or the joined extended-XMP segments). */
+  private packet: unknown;
+
+  override parse(input?: unknown): unknown {
+    this.packet = input ?? this.chunk;
+    return super.parse(input);
+  }
+
   assignToOutput(root: Record<string, unknown>, xmp: unknown): void {
     if (this.localOptions?.parse === false || typeof xmp !== 'object' || xmp === null) {
       root.xmp = xmp;
       return;
     }
     const namespaces: Record<string, unknown> = (root.xmp as Record<string, unknown> | undefined) ?? {};
-    for (const [ns, value] of Object.entries(xmp)) {
+    const xapBinding = typeof this.packet === 'string' ? xapNamespace(this.packet) : 'unbound';
+    for (let [ns, value] of Object.entries(xmp)) {
       if (ns === 'xmlns') continue;
+      // exifr keys XMP by prefix; `xap` is read as XMP basic (exif.metadata.ts) only when the packet binds it to
+      // XMP basic's URI. A prefix bound elsewhere is kept apart (xmp-xap-prefix-foreign-uri-read-as-basic).
+      if (ns === 'xap' && xapBinding !== XMP_BASIC_URI) ns = `xap@${xapBinding}`;
       const existing = namespaces[ns];
       namespaces[ns] = typeof existing === 'object' && existing !== null && typeof value === 'object' && value !== null ? { ...existing, ...value } : value;
     }
     root.xmp = namespaces;
   }
+}
+
+const XMP_BASIC_URI = 'http://ns.adobe.com/xap/1.0/';
+/** `xmlns:xap` declarations looked at in one packet; one is usual. */
+const MAX_XAP_DECLARATIONS = 64;
+/** Characters after `xmlns:xap` read for its `="uri"`. */
+const XAP_DECLARATION_WINDOW = 256;
+
+/**
+ * What the packet binds the `xap` prefix to: XMP basic's URI only when every declaration says so
+ * (two Descriptions may bind it differently), else the first other URI, else 'unbound'. Each
+ * declaration is matched within a fixed window, so the scan is linear in the packet.
+ */
+function xapNamespace(packet: string): string {
+  let at = packet.indexOf('xmlns:xap');
+  let seen = 0;
+  let bound: string | undefined;
+  while (at >= 0 && seen < MAX_XAP_DECLARATIONS) {
+    const m = /^xmlns:xap\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(packet.slice(at, at + XAP_DECLARATION_WINDOW));
+    if (m) {
+      const uri = m[1] ?? m[2] ?? '';
+      seen++;
+      if (uri !== XMP_BASIC_URI) return uri.slice(0, 128);
+      bound = uri;
+    }
+    at = packet.indexOf('xmlns:xap', at + 1);
+  }
+  if (at >= 0) return 'unbound'; // more declarations than looked at: not known
+  return bound ?? 'unbound';
 }
 
 const SEGMENT_OVERRIDES: Record<string, SegmentParserCtor> = {

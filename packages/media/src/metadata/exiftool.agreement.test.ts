@@ -45,7 +45,7 @@ function ours(m: MediaMetadata): Fields {
 function theirs(j: Record<string, unknown>): Fields {
   const str = (k: string) => (typeof j[k] === 'string' || typeof j[k] === 'number' ? String(j[k]) : undefined);
   const num = (k: string) => (typeof j[k] === 'number' && Number.isFinite(j[k]) ? (j[k] as number) : undefined);
-  const taken = ['EXIF:DateTimeOriginal', 'EXIF:CreateDate', 'XMP:DateTimeOriginal', 'XMP:DateCreated', 'XMP:DateTimeDigitized', 'XMP:CreateDate', 'QuickTime:CreationDate']
+  const taken = ['EXIF:DateTimeOriginal', 'EXIF:CreateDate', 'XMP:DateTimeOriginal', 'XMP:DateCreated', 'Composite:DateTimeCreated', 'XMP:DateTimeDigitized', 'XMP:CreateDate', 'Composite:DigitalCreationDateTime', 'QuickTime:CreationDate']
     .map(str)
     .find((v) => v !== undefined && /^\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}/.test(v));
   // Pixel size from the image's own header: File (JPEG SOF, HEIF ispe), PNG, GIF, RIFF (WebP); EXIF only for a TIFF's IFD0.

@@ -77,6 +77,55 @@ describe('normaliseProbe', () => {
   });
 });
 
+describe('normaliseProbe: the video stream a contact sheet is planned on', () => {
+  it('regression: contact-sheet-of-short-video-track-no-video-frame — records where the shown video stream starts and how long it runs', () => {
+    const m = normaliseProbe({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', start_time: '-0.021333', duration: '30.021333' },
+      streams: [
+        { index: 0, codec_type: 'video', codec_name: 'mjpeg', start_time: '0.000000', duration: '0.040000', disposition: { attached_pic: 1 } },
+        { index: 1, codec_type: 'audio', codec_name: 'aac', start_time: '-0.021333', duration: '30.021333' },
+        { index: 2, codec_type: 'video', codec_name: 'h264', start_time: '10.000000', duration: '1.000000', nb_frames: '30', avg_frame_rate: '30/1' },
+      ],
+    });
+    // Not the cover art; its start counted from the file's (negative: encoder delay) start, as ffmpeg seeks.
+    expect(m.durationSec).toBe(30.021333);
+    expect(m.videoStream).toEqual({ startSec: 10.021333, durationSec: 1 });
+  });
+
+  it('regression: stream-duration-understated-one-frame — the longer of the stated duration and frames over rate', () => {
+    // An MP4 whose mdhd says 0.1 s over 300 frames at 10 fps in a 30 s file (ffprobe's figures).
+    const understated = normaliseProbe({ format: { start_time: '0.000000', duration: '30.000000' }, streams: [{ codec_type: 'video', start_time: '0.000000', duration: '0.100000', nb_frames: '300', avg_frame_rate: '10/1' }] });
+    expect(understated.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+    // A frame count that says less than the duration does not shorten it.
+    const fewFrames = normaliseProbe({ format: { start_time: '0', duration: '30' }, streams: [{ codec_type: 'video', start_time: '0', duration: '30', nb_frames: '1', avg_frame_rate: '10/1' }] });
+    expect(fewFrames.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+  });
+
+  it('regression: video-stream-duration-stored-from-edit-list-frames — frames over rate never beyond the stated file', () => {
+    // ffprobe's figures for a copy-trimmed clip with an edit list (6.07 s shown of 317 frames at 30 fps, 10.57 s)
+    // and a piped AVI whose header says 1073741824 frames (414 days at 30 fps): the stream's stated duration.
+    const editList = normaliseProbe({ format: { start_time: '0.000000', duration: '6.067000' }, streams: [{ codec_type: 'video', start_time: '0.000000', duration: '6.066992', nb_frames: '317', avg_frame_rate: '30/1' }] });
+    expect(editList.videoStream).toEqual({ startSec: 0, durationSec: 6.066992 });
+    const piped = normaliseProbe({ format: { start_time: '0.000000', duration: '5092.566667' }, streams: [{ codec_type: 'video', start_time: '0.000000', duration: '5092.566667', nb_frames: '1073741824', avg_frame_rate: '30/1' }] });
+    expect(piped.videoStream).toEqual({ startSec: 0, durationSec: 5092.566667 });
+    // No file duration to back the count up: the stated stream duration stands.
+    const unbacked = normaliseProbe({ format: { start_time: '0' }, streams: [{ codec_type: 'video', start_time: '0', duration: '0.1', nb_frames: '1073741824', avg_frame_rate: '30/1' }] });
+    expect(unbacked.videoStream).toEqual({ startSec: 0, durationSec: 0.1 });
+    // Started late: the count is cut to the file after the stream's start.
+    const late = normaliseProbe({ format: { start_time: '0', duration: '30' }, streams: [{ codec_type: 'video', start_time: '10', duration: '0.1', nb_frames: '1000', avg_frame_rate: '10/1' }] });
+    expect(late.videoStream).toEqual({ startSec: 10, durationSec: 20 });
+  });
+
+  it('takes frames over frame rate when the stream states no duration, and states nothing it does not know', () => {
+    const counted = normaliseProbe({ format: { start_time: '0.000000' }, streams: [{ codec_type: 'video', start_time: '0.5', nb_frames: '90', avg_frame_rate: '30000/1001' }] });
+    expect(counted.videoStream).toEqual({ startSec: 0.5, durationSec: 3.003 });
+    const unknown = normaliseProbe({ format: {}, streams: [{ codec_type: 'video', duration: 'N/A', nb_frames: 'N/A', avg_frame_rate: '0/0' }] });
+    expect(unknown.videoStream).toBeUndefined();
+    const audioOnly = normaliseProbe({ format: { start_time: '0', duration: '5' }, streams: [{ codec_type: 'audio', start_time: '0', duration: '5' }] });
+    expect(audioOnly.videoStream).toBeUndefined();
+  });
+});
+
 describe('probe (real ffprobe over HTTP range requests)', () => {
   const server = new RangeServer();
   let movBytes: Buffer;

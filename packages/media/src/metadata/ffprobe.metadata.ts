@@ -10,7 +10,7 @@ import { displayText } from './recorded-text.js';
 
 /** The parts of ffprobe's JSON we read; everything else only goes into `raw`. */
 export interface ProbeResult {
-  format?: { format_name?: string; duration?: string; tags?: Record<string, unknown>; [k: string]: unknown };
+  format?: { format_name?: string; duration?: string; start_time?: string; tags?: Record<string, unknown>; [k: string]: unknown };
   streams?: Array<{
     index?: number;
     codec_type?: string;
@@ -18,6 +18,9 @@ export interface ProbeResult {
     width?: number;
     height?: number;
     duration?: string;
+    start_time?: string;
+    nb_frames?: string;
+    avg_frame_rate?: string;
     disposition?: Record<string, unknown>;
     tags?: Record<string, unknown>;
     side_data_list?: Array<Record<string, unknown>>;
@@ -109,6 +112,8 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
     metadata.width = video.width!;
     metadata.height = video.height!;
   }
+  const videoStream = video ? streamSpan(video, format) : undefined;
+  if (videoStream) metadata.videoStream = videoStream;
 
   // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
   const takenAt =
@@ -184,6 +189,59 @@ function seconds(v: unknown): number | undefined {
   const n = Number(v);
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
+
+/**
+ * Where the video stream runs on the file's timeline, as ffmpeg seeks it (`-ss` counts from
+ * the file's start_time): its start after the file's start, and its duration. The duration is
+ * the stream's stated one; its frame count over its average frame rate only where that is
+ * longer AND the file's stated duration after the stream's start backs it up, and then no
+ * longer than that rest of the file. Only what ffprobe states; nothing when it states neither.
+ */
+function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format: NonNullable<ProbeResult['format']>): MediaMetadata['videoStream'] {
+  const span: NonNullable<MediaMetadata['videoStream']> = {};
+  // Start times may be negative (encoder delay), so they are read signed; the difference is the offset.
+  const streamStart = signedSeconds(stream.start_time);
+  const fileStart = signedSeconds(format.start_time);
+  if (streamStart !== undefined && fileStart !== undefined) span.startSec = Math.max(0, round6(streamStart - fileStart));
+  const duration = seconds(stream.duration);
+  const frames = Number(stream.nb_frames);
+  const rate = frameRate(stream.avg_frame_rate);
+  const counted = Number.isSafeInteger(frames) && frames > 0 && rate !== undefined ? round6(frames / rate) : undefined;
+  const fileDuration = seconds(format.duration);
+  const fileRest = fileDuration !== undefined ? round6(fileDuration - (span.startSec ?? 0)) : undefined;
+  if (duration !== undefined && duration > 0) {
+    // A header duration far below what the frames fill (an MP4 whose mdhd says 0.1 s over 300 frames at
+    // 10 fps in a 30 s file) got a one-frame sheet (stream-duration-understated-one-frame). But the frame
+    // count alone is no duration: an edit list shows 6.07 s of 317 frames (10.57 s at 30 fps), a piped AVI
+    // says 1073741824 frames (414 days); stored as the stream's duration, both were wrong
+    // (video-stream-duration-stored-from-edit-list-frames). So it lengthens the stated duration only up to
+    // the rest of the file, which must itself be stated, and only when that rest is longer by more than a frame
+    // (a file's duration rounded past its stream's, 6.067 s beside 6.066992 s, is no understatement).
+    const frameSec = rate !== undefined ? 1 / rate : 0;
+    span.durationSec = counted !== undefined && fileRest !== undefined && counted > duration + frameSec && fileRest > duration + frameSec ? Math.min(counted, fileRest) : duration;
+  } else if (counted !== undefined) {
+    // No stated duration: the frames over their rate, no longer than the rest of the file where that is stated.
+    span.durationSec = fileRest !== undefined && fileRest > 0 ? Math.min(counted, fileRest) : counted;
+  }
+  return span.startSec === undefined && span.durationSec === undefined ? undefined : span;
+}
+
+function signedSeconds(v: unknown): number | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** ffprobe's `num/den` rate; undefined for 0/0 (unknown) or nonsense. */
+function frameRate(v: unknown): number | undefined {
+  const m = typeof v === 'string' ? /^(\d+)\/(\d+)$/.exec(v) : null;
+  if (!m) return undefined;
+  const rate = Number(m[1]) / Number(m[2]);
+  return Number.isFinite(rate) && rate > 0 ? rate : undefined;
+}
+
+/** ffprobe prints microseconds: a difference of two of its times is rounded back to them. */
+const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
 
 function maxOf(values: Array<number | undefined>): number | undefined {
   const defined = values.filter((v): v is number => v !== undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exifRecordedTime, isoRecordedTime, parseOffsetMinutes } from './recorded-time.js';
+import { exifRecordedTime, isoRecordedTime, MAX_TIME_TEXT_CHARS, parseOffsetMinutes } from './recorded-time.js';
 
 describe('exifRecordedTime', () => {
   it('keeps the wall clock and computes UTC only from a recorded offset', () => {
@@ -47,6 +47,22 @@ describe('exifRecordedTime', () => {
   it('ignores an offset that is not one', () => {
     expect(exifRecordedTime('2024:05:01 12:20:30', { source: 's', offset: '+99:00' })).toMatchObject({ offsetMinutes: null, utc: null });
     expect(exifRecordedTime('2024:05:01 12:20:30', { source: 's', offset: '   ' })).toMatchObject({ offsetMinutes: null, utc: null });
+  });
+});
+
+describe('date-text-long-space-run-quadratic', () => {
+  it('refuses date text over MAX_TIME_TEXT_CHARS before any regular expression, however well it would match', () => {
+    // Spaces before an offset are allowed, so without the length guard these would be read.
+    const pad = ' '.repeat(MAX_TIME_TEXT_CHARS);
+    expect(exifRecordedTime('2024:05:01 12:20:30 +02:00', { source: 's' })?.offsetMinutes).toBe(120);
+    expect(exifRecordedTime(`2024:05:01 12:20:30${pad}+02:00`, { source: 's' })).toBeNull();
+    expect(isoRecordedTime('2024-05-01T12:20:30 +02:00', 's')?.offsetMinutes).toBe(120);
+    expect(isoRecordedTime(`2024-05-01T12:20:30${pad}+02:00`, 's')).toBeNull();
+    // Padding around the date is trimmed first, as before.
+    expect(exifRecordedTime(`  2024:05:01 12:20:30${' '.repeat(150_000)}`, { source: 's' })?.local).toBe('2024-05-01T12:20:30');
+    // 150 KB of spaces then junk: no date (this took 26 s).
+    expect(exifRecordedTime(`2024:05:01 12:20:30${' '.repeat(150_000)}x`, { source: 's' })).toBeNull();
+    expect(isoRecordedTime(`2024-05-01T12:20:30${' '.repeat(150_000)}x`, 's')).toBeNull();
   });
 });
 

@@ -23,8 +23,24 @@ interface WallClock {
 }
 
 /** EXIF date-time; some writers append the offset to the text itself (`2024:05:01 12:20:30+02:00`), as exiftool reads it. */
-const EXIF_RE = /^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?\s*$/i;
-const ISO_RE = /^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$/i;
+// Matched against trimmed text of at most MAX_TIME_TEXT_CHARS: no leading or trailing `\s*`, whose
+// backtracking against `\s*(offset)?` made a date followed by 150 000 spaces and junk take 26 s of
+// the event loop (date-text-long-space-run-quadratic).
+const EXIF_RE = /^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * Longest date-time text (trimmed) read as one: `2024-05-01T12:20:30.123456789+02:00` is 35
+ * characters. Longer text is no date (evidence is hostile: a value can be any length), refused
+ * before any regular expression sees it.
+ */
+export const MAX_TIME_TEXT_CHARS = 64;
+
+/** The text trimmed, or undefined when it is too long to be a date-time. */
+function timeText(text: string): string | undefined {
+  const trimmed = text.trim();
+  return trimmed.length > MAX_TIME_TEXT_CHARS ? undefined : trimmed;
+}
 const OFFSET_RE = /^\s*(?:(Z)|([+-])(\d{2})(?::?(\d{2}))?)\s*$/i;
 
 /** EXIF allows offsets from -12:00 to +14:00; anything beyond is not an offset. */
@@ -43,19 +59,38 @@ export function parseOffsetMinutes(text: string | undefined | null): number | nu
   return Math.abs(total) > MAX_OFFSET_MINUTES ? null : total;
 }
 
-/** EXIF `YYYY:MM:DD HH:MM:SS` with optional SubSecTime digits and OffsetTime text. */
+/**
+ * An EXIF text tag's value as text: a string as exifr gives an ASCII tag, or the
+ * bytes of one stored with type UNDEFINED (some phones and editors write
+ * DateTimeOriginal so; exifr then gives the bytes, exiftool reads the text),
+ * up to the first NUL, when they are printable ASCII. Anything else: undefined.
+ */
+export function exifText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (!(value instanceof Uint8Array)) return undefined;
+  const nul = value.indexOf(0);
+  const bytes = nul < 0 ? value : value.subarray(0, nul);
+  if (!bytes.every((b) => b >= 0x20 && b <= 0x7e)) return undefined;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+}
+
+/** EXIF `YYYY:MM:DD HH:MM:SS` with optional SubSecTime digits and OffsetTime text (each ASCII, or UNDEFINED bytes of ASCII). */
 export function exifRecordedTime(
-  text: unknown,
+  value: unknown,
   options: { source: string; subSec?: unknown; offset?: unknown },
 ): RecordedTime | null {
-  if (typeof text !== 'string') return null;
+  const raw = exifText(value);
+  const text = raw === undefined ? undefined : timeText(raw);
+  if (text === undefined) return null;
   const m = EXIF_RE.exec(text);
   if (!m) return null;
   let fraction = m[7] ?? '';
-  if (fraction === '' && typeof options.subSec === 'string' && /^\s*\d{1,9}\s*$/.test(options.subSec)) fraction = options.subSec.trim();
+  const subSec = exifText(options.subSec);
+  if (fraction === '' && subSec !== undefined && subSec.length <= MAX_TIME_TEXT_CHARS && /^\d{1,9}$/.test(subSec.trim())) fraction = subSec.trim();
   const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6], fraction);
   if (!clock) return null;
-  const tagOffset = typeof options.offset === 'string' ? parseOffsetMinutes(options.offset) : null;
+  const offsetText = exifText(options.offset);
+  const tagOffset = offsetText !== undefined && offsetText.length <= MAX_TIME_TEXT_CHARS ? parseOffsetMinutes(offsetText) : null;
   let offset = tagOffset;
   if (m[8] !== undefined) {
     // An offset in the text: it must be one (else the text is no time), and it
@@ -71,12 +106,43 @@ export function exifRecordedTime(
 /** ISO 8601-like text as written by cameras and muxers, e.g. `2024-05-01T12:20:30+0200`, `...Z`. */
 export function isoRecordedTime(text: unknown, source: string): RecordedTime | null {
   if (typeof text !== 'string') return null;
-  const m = ISO_RE.exec(text);
+  const trimmed = timeText(text);
+  if (trimmed === undefined) return null;
+  const m = ISO_RE.exec(trimmed);
   if (!m) return null;
   const clock = wallClock(m[1], m[2], m[3], m[4], m[5], m[6] ?? '00', m[7] ?? '');
   if (!clock) return null;
   const offset = m[8] === undefined ? null : parseOffsetMinutes(m[8]);
   if (m[8] !== undefined && offset === null) return null;
+  return recorded(clock, offset, source);
+}
+
+/** IIM DateCreated `CCYYMMDD`; TimeCreated `HHMMSS±HHMM` (exifr gives both as recorded). */
+const IPTC_DATE_RE = /^\s*(\d{4})(\d{2})(\d{2})\s*$/;
+const IPTC_TIME_RE = /^\s*(\d{2})(\d{2})(\d{2})([+-]\d{4})?\s*$/;
+
+/**
+ * IPTC-IIM DateCreated + TimeCreated (or DigitalCreationDate + ...Time): a wall
+ * clock only with both (a date alone has no time of day, and none is made up).
+ * A time of exactly 00:00:00 is taken as a date alone: news agencies write
+ * `000000` when the time is not known (an AP photo of an afternoon event has
+ * DateCreated 20030830, TimeCreated 000000), and a midnight that is a
+ * placeholder cannot be told from a real one. IIM makes the offset mandatory,
+ * so writers that do not know it fill in +0000 (exiftool does, given a time
+ * without a zone): +0000 is therefore no offset, the time stays local. Any
+ * other offset is taken as recorded, like XMP's.
+ */
+export function iptcRecordedTime(date: unknown, time: unknown, source: string): RecordedTime | null {
+  if (typeof date !== 'string' || typeof time !== 'string') return null;
+  if (date.length > MAX_TIME_TEXT_CHARS || time.length > MAX_TIME_TEXT_CHARS) return null;
+  const d = IPTC_DATE_RE.exec(date);
+  const t = IPTC_TIME_RE.exec(time);
+  if (!d || !t || (t[1] === '00' && t[2] === '00' && t[3] === '00')) return null;
+  const clock = wallClock(d[1], d[2], d[3], t[1], t[2], t[3], '');
+  if (!clock) return null;
+  if (t[4] === undefined || /^[+-]0000$/.test(t[4])) return recorded(clock, null, source);
+  const offset = parseOffsetMinutes(t[4]);
+  if (offset === null) return null;
   return recorded(clock, offset, source);
 }
 

@@ -54,6 +54,7 @@ export const TAGS = {
   GPSLongitude: 0x0004,
   GPSAltitudeRef: 0x0005,
   GPSAltitude: 0x0006,
+  GPSStatus: 0x0009,
 } as const;
 
 export const ascii = (value: string): TagValue => ({ type: 'ascii', value });
@@ -181,6 +182,34 @@ export function withExifSegment(jpeg: Buffer, tiff: Buffer): Buffer {
   if (payload.length + 2 > 0xffff) throw new Error('EXIF too large for one APP1 segment');
   const header = Buffer.alloc(4);
   header.writeUInt16BE(0xffe1, 0);
+  header.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([jpeg.subarray(0, 2), header, payload, jpeg.subarray(2)]);
+}
+
+/** Bytes stored with type UNDEFINED (7), as some phones and editors write text tags such as DateTimeOriginal. */
+export const undefinedText = (value: string): TagValue => ({ type: 'raw', code: 7, count: Buffer.byteLength(value, 'latin1'), bytes: Buffer.from(value, 'latin1') });
+
+/**
+ * A Photoshop APP13 segment (as Photoshop and exiftool write it) holding one IPTC-IIM
+ * resource (8BIM 0x0404) with these application records (record 2), inserted after SOI.
+ * IPTC dataset numbers: 55 DateCreated, 60 TimeCreated, 62 DigitalCreationDate, 63 ...Time.
+ */
+export function withIptcSegment(jpeg: Buffer, datasets: Array<[number, string]>): Buffer {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) throw new Error('not a JPEG');
+  const records = Buffer.concat(
+    datasets.map(([dataset, text]) => {
+      const head = Buffer.from([0x1c, 0x02, dataset, 0, 0]);
+      head.writeUInt16BE(Buffer.byteLength(text, 'latin1'), 3);
+      return Buffer.concat([head, Buffer.from(text, 'latin1')]);
+    }),
+  );
+  const resource = Buffer.alloc(12);
+  resource.write('8BIM', 0, 'latin1');
+  resource.writeUInt16BE(0x0404, 4); // then an empty Pascal name (2 bytes)
+  resource.writeUInt32BE(records.length, 8);
+  const payload = Buffer.concat([Buffer.from('Photoshop 3.0\0', 'latin1'), resource, records, Buffer.alloc(records.length % 2)]);
+  const header = Buffer.alloc(4);
+  header.writeUInt16BE(0xffed, 0);
   header.writeUInt16BE(payload.length + 2, 2);
   return Buffer.concat([jpeg.subarray(0, 2), header, payload, jpeg.subarray(2)]);
 }

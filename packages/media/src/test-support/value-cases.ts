@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { ascii, buildExif, dms, rational, short, TAGS, withExifSegment, type ExifSpec, type TagValue } from './exif.builder.js';
+import { ascii, buildExif, dms, rational, short, TAGS, undefinedText, withExifSegment, withIptcSegment, type ExifSpec, type TagValue } from './exif.builder.js';
 
 /**
  * Crafted images, each named after a way metadata used to come out wrong,
@@ -62,9 +62,14 @@ export async function valueCases(): Promise<ValueCase[]> {
       name: 'xmp-vs-exif-capture-time.jpg',
       bytes: withXmp(await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: ascii('2024:05:01 12:20:30') } }), 'exif:DateTimeOriginal="2024-05-01T13:20:30"'),
     },
+    { name: 'xmp-legacy-xap-prefix.jpg', bytes: withXmp(await canvas(16, 12).jpeg().toBuffer(), 'xmlns:xap="http://ns.adobe.com/xap/1.0/" xap:CreateDate="2003-09-05T16:30:12+02:00"') },
     { name: 'xmp-only-capture-time.jpg', bytes: withXmp(await canvas(16, 12).jpeg().toBuffer(), 'xmp:CreateDate="2021-07-04T09:15:00-04:00"') },
+    { name: 'exif-date-stored-as-undefined.jpg', bytes: await jpeg(16, 12, { exif: { [TAGS.DateTimeOriginal]: undefinedText('2022:11:05 17:45:09\0') } }) },
+    { name: 'iptc-date-time-created.jpg', bytes: withIptcSegment(await canvas(16, 12).jpeg().toBuffer(), [[55, '20230714'], [60, '091530+0200']]) },
+    { name: 'iptc-digital-creation.jpg', bytes: withIptcSegment(await canvas(16, 12).jpeg().toBuffer(), [[62, '20230714'], [63, '091530-0500']]) },
     { name: 'gps-null-island.jpg', bytes: await jpeg(16, 12, { gps: gpsAt(zero, 'N', zero, 'E') }) },
     { name: 'gps-out-of-range.jpg', bytes: await jpeg(16, 12, { gps: gpsAt(dms(95.5), 'S', dms(10), 'E') }) },
+    { name: 'gps-status-void.jpg', bytes: await jpeg(16, 12, { gps: { ...gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'), [TAGS.GPSStatus]: ascii('V') } }) },
     {
       name: 'invalid-tiff-value-type.jpg',
       bytes: await jpeg(16, 12, {

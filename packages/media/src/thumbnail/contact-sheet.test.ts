@@ -10,7 +10,8 @@ import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.j
 import { RangeServer } from '../test-support/range.server.js';
 import { toolInputFor } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
-import { contactSheet, frameTimes, type ContactSheetSettings } from './contact-sheet.js';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { contactSheet, frameTimes, planFrameTimes, type ContactSheetSettings } from './contact-sheet.js';
 
 /** The wrapper around ffmpeg that counts runs is a shell script. */
 const posix = process.platform !== 'win32';
@@ -39,6 +40,28 @@ async function truncatedVideo(): Promise<Buffer> {
   if (mdat < 0) throw new Error('fixture has no mdat box');
   return whole.subarray(0, mdat + 4 + 100);
 }
+
+describe('planFrameTimes', () => {
+  const fileNine = [1.667, 5, 8.333, 11.667, 15, 18.333, 21.667, 25, 28.333];
+
+  it('regression: stream-start-past-file-end: a stream said to start at or after the file ends is planned on the file', () => {
+    expect(planFrameTimes({ durationSec: 30, videoStream: { startSec: 40, durationSec: 5 } }, 9)).toEqual(fileNine);
+    expect(planFrameTimes({ durationSec: 30, videoStream: { startSec: 30 } }, 9)).toEqual(fileNine);
+    // Inside the file: from the stream's start, over its span.
+    expect(planFrameTimes({ durationSec: 30, videoStream: { startSec: 10, durationSec: 3 } }, 9)).toEqual([10.167, 10.5, 10.833, 11.167, 11.5, 11.833, 12.167, 12.5, 12.833]);
+  });
+
+  it('regression: absurd-stream-start-written-1e22: times beyond MEDIA_LIMITS.maxMediaTimeSec are no times, and none is planned', () => {
+    // ffprobe's start_time=1e22 was planned as `-ss 1e+22`, which ffmpeg refuses.
+    expect(planFrameTimes({ durationSec: 30, videoStream: { startSec: 1e22, durationSec: 5 } }, 9)).toEqual(fileNine);
+    expect(planFrameTimes({ videoStream: { startSec: 5e21 } }, 9)).toEqual([0]);
+    expect(planFrameTimes({ durationSec: 1e25, videoStream: { startSec: 0, durationSec: 1e25 } }, 9)).toEqual([0]);
+    expect(planFrameTimes({ durationSec: MEDIA_LIMITS.maxMediaTimeSec + 1 }, 1)).toEqual([0]);
+    for (const plan of [{ durationSec: 30, videoStream: { startSec: 1e22 } }, { durationSec: 1e25 }, { videoStream: { startSec: 0, durationSec: 9e21 } }]) {
+      for (const t of planFrameTimes(plan, 9)) expect(t.toFixed(3), JSON.stringify(plan)).toMatch(/^\d{1,8}\.\d{3}$/);
+    }
+  });
+});
 
 describe('contactSheet', () => {
   const server = new RangeServer();

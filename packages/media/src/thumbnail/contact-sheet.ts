@@ -15,6 +15,8 @@ export interface ContactSheetSettings {
   quality: number;
   /** For all frame extractions together. */
   timeoutMs: number;
+  /** Where the video stream starts (`-ss` time): the frame taken when no planned one can be. Default 0. */
+  firstFrameSec?: number;
   abortSignal?: AbortSignal;
 }
 
@@ -41,6 +43,42 @@ export function frameTimes(durationSec: number | undefined, frames: number, minS
   return Array.from({ length: count }, (_, i) => Number(((durationSec * (i + 0.5)) / count).toFixed(3)));
 }
 
+/** What a video's frames are planned on: the file's duration and its video stream, as recorded. */
+export interface FramePlan {
+  durationSec?: number;
+  videoStream?: { startSec?: number; durationSec?: number };
+}
+
+/**
+ * Frame times (as `-ss` counts them, from the file's start) within the video stream: from its
+ * start, over its own span (its stated duration, lengthened by its frames over its rate up to the
+ * file's duration, see ffprobe.metadata.ts). A video track can be far shorter than the file (1 s of video beside 30 s
+ * of audio) or start late (a cut recording): planned on the file's duration, every seek landed
+ * past the video's last frame. A stream longer than the rest of the file is cut to it; without a
+ * stream duration, the file's duration after the stream's start is used. A stream said to start
+ * at or after the file's end is planned on the file (stream-start-past-file-end). Times beyond
+ * MEDIA_LIMITS.maxMediaTimeSec are no times (ffmpeg refuses `-ss 1e+22`): left out of the plan.
+ */
+export function planFrameTimes(plan: FramePlan, frames: number): number[] {
+  const fileSec = usable(plan.durationSec);
+  const statedStart = plan.videoStream?.startSec;
+  let startSec = usable(statedStart) ?? 0;
+  let streamSec = usable(plan.videoStream?.durationSec);
+  // A start that is no time, or at or past the file's end: the stream's timeline is not known, so neither is its span.
+  if ((statedStart !== undefined && usable(statedStart) === undefined) || (fileSec !== undefined && fileSec > 0 && startSec >= fileSec)) {
+    startSec = 0;
+    streamSec = undefined;
+  }
+  const fileRest = fileSec !== undefined ? fileSec - startSec : undefined;
+  const spanSec = streamSec !== undefined && streamSec > 0 ? (fileRest !== undefined && fileRest > 0 ? Math.min(streamSec, fileRest) : streamSec) : fileRest;
+  return frameTimes(spanSec, frames).map((t) => Number((startSec + t).toFixed(3)));
+}
+
+/** A time or duration in seconds that can be one: finite, not negative, not beyond MEDIA_LIMITS.maxMediaTimeSec. */
+function usable(n: number | undefined): number | undefined {
+  return n !== undefined && Number.isFinite(n) && n >= 0 && n <= MEDIA_LIMITS.maxMediaTimeSec ? n : undefined;
+}
+
 /**
  * A contact sheet, composed with sharp into one JPEG. All frames come from a
  * single ffmpeg run: the input is opened once per frame, each input with its own
@@ -49,12 +87,18 @@ export function frameTimes(durationSec: number | undefined, frames: number, minS
  * cannot be taken (past the end, a damaged region) is simply an empty output.
  * One process rather than one per frame: starting ffmpeg costs about 0.1
  * CPU-s, some 40 % of a short 720p clip's sheet when paid nine times.
- * Frames that cannot be taken stay black; if none can, 'decode-failed'.
+ * Frames that cannot be taken stay black. If none can, the first frame alone
+ * (at `firstFrameSec`, where the video stream starts): a recording cut off early
+ * (an interrupted copy, a partly recovered file) still declares its full duration,
+ * and every planned seek lands past its data; so does an intact file whose one frame comes
+ * before the first planned time (cover art beside audio). No finding: nothing here tells the two
+ * apart. Nothing at all: 'decode-failed'.
  */
 /** ffmpeg's words when `-map N:V:0` finds no video stream other than attached pictures. */
 const NO_SHOWN_STREAM = /Stream map '\d+:V:0' matches no streams/;
 
-export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
+export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, planned: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
+  let times = planned;
   // Each frame also goes out a second time for its PDQ hash (docs/pdq.md, "Videos"): from the same decode,
   // on a second pipe, scaled down to at most the reference's 512 px a side (never up), aspect kept.
   const deadline = Date.now() + settings.timeoutMs;
@@ -77,6 +121,19 @@ export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, times
     // damaged region pushed ffmpeg's decode-error rate over its limit): take the
     // frames one by one, so only the bad ones become gaps.
     taking = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal);
+  }
+  const firstFrameSec = settings.firstFrameSec ?? 0;
+  if (taking.frames.every((f) => f === null) && !(times.length === 1 && times[0] === firstFrameSec)) {
+    // Every planned seek found no frame after it; the stream's first frame may still be there.
+    // Only if it decodes without error: a first frame cut off in its own data (ffmpeg would
+    // fill in the missing part) is no picture of the video.
+    times = [firstFrameSec];
+    const first = await extractFramesOneByOne(ffmpeg, input, times, settings.tileEdgePx, remainingMs, settings.abortSignal, EXIT_ON_ERROR);
+    // No finding: an intact file reaches this as well as a cut one (cover art or a still beside 20 s of
+    // audio, one frame at 1 fps before the first planned time), and nothing here tells the two apart,
+    // so a damage claim would be wrong for the intact one (contact-sheet-cover-art-flagged-partially-decoded).
+    // The sheet's single frame time (its PDQ hash's time) shows it is the first frame alone.
+    taking = { frames: first.frames, lastFailure: first.lastFailure ?? taking.lastFailure };
   }
   const { frames, lastFailure } = taking;
   const taken = frames.filter((f): f is Frame => f !== null);
@@ -210,6 +267,9 @@ async function extractFramesTogether(
   return taking;
 }
 
+/** ffmpeg's `-xerror`: a damaged packet or a decode error fails the run instead of being concealed. */
+const EXIT_ON_ERROR = ['-xerror'];
+
 /** The fallback: one run per frame, so one frame's failure cannot take the others with it. */
 async function extractFramesOneByOne(
   ffmpeg: ResolvedTool,
@@ -218,11 +278,12 @@ async function extractFramesOneByOne(
   edgePx: number,
   remainingMs: () => number,
   abortSignal: AbortSignal | undefined,
+  globalArgs: readonly string[] = [],
 ): Promise<FramesTaken> {
   const taking: FramesTaken = { frames: [] };
   for (const t of times) {
     try {
-      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3')];
+      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...globalArgs, ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3')];
       const { stdout, outputs } = await runTool('ffmpeg', ffmpeg.path, args, {
         timeoutMs: remainingMs(),
         maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,

@@ -256,6 +256,7 @@ describe('images real devices make', () => {
 describe('contact sheets that fit the clip', () => {
   const server = new RangeServer();
   const thumbnailer = new MediaThumbnailer(testTools());
+  const metadata = new MediaMetadataExtractor(testTools());
   const sourceAt = (p: string) => new BufferSource(Buffer.alloc(0), p.slice(1), () => server.url(p));
   let sequence: Buffer | null = null;
   let damagedSequence: Buffer | null = null;
@@ -284,6 +285,34 @@ describe('contact sheets that fit the clip', () => {
     server.put('/cover-only.mp4', await mp4WithOnlyCoverArt());
     // One frame at 10 fps: every seek into its 0.1 s lands past its only frame.
     server.put('/one-frame.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=0.1', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p'], 'mp4'));
+    const movie = ['-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-c:a', 'aac'];
+    // 1 s of video beside 30 s of audio (a clip whose audio ran on, a screen recording stopped early).
+    server.put('/short-video-track.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=1', '-f', 'lavfi', '-i', 'sine=duration=30', ...movie], 'mp4'));
+    // A video stream that starts 10 s into the file and runs 2 s, beside 30 s of audio from 0 (a cut recording).
+    server.put('/late-video-stream.mp4', await makeWithFfmpeg(['-itsoffset', '10', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=2', '-f', 'lavfi', '-i', 'sine=duration=30', '-fps_mode', 'passthrough', ...movie], 'mp4'));
+    // A 30 s recording whose copy stopped after about its first second: the index (in front) still says 30 s.
+    const whole = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10:duration=30', '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'], 'mp4');
+    const mdat = whole.indexOf('mdat', 0, 'latin1');
+    server.put('/cut-off-recording.mp4', whole.subarray(0, mdat + 4 + Math.floor(whole.length / 30)));
+    // The same 30 s (300 frames at 10 fps) whose video track header (mdhd) says 0.1 s, as a muxer bug or an
+    // edit writes it: ffprobe gives the stream a 0.1 s duration beside nb_frames=300 and a 30 s file.
+    const understated = Buffer.from(whole);
+    const mdhd = understated.indexOf('mdhd', 0, 'latin1');
+    expect(understated[mdhd + 4]).toBe(0); // version 0: 32-bit timescale at +16, duration at +20
+    understated.writeUInt32BE(understated.readUInt32BE(mdhd + 16) / 10, mdhd + 20);
+    server.put('/mdhd-understated.mp4', understated);
+    // One frame at 1 fps (cover art or a still as a real video track) beside 20 s of audio, as a slideshow
+    // exporter or `ffmpeg -loop 1 -i cover.jpg -i song.m4a -r 1 -frames:v 1` writes it.
+    server.put('/cover-audio.mp4', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=1:duration=1', '-f', 'lavfi', '-i', 'sine=duration=20', ...movie], 'mp4'));
+    // A 12 s clip with a keyframe every 5 s, cut from 4.5 s for 6 s without re-encoding (an edit list).
+    const gop = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=30:duration=12', '-c:v', 'mpeg4', '-q:v', '5', '-g', '150', '-pix_fmt', 'yuv420p'], 'mp4');
+    const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-editlist-'));
+    try {
+      writeFileSync(path.join(dir, 'gop.mp4'), gop);
+      server.put('/editlist.mp4', await makeWithFfmpeg(['-ss', '4.5', '-i', path.join(dir, 'gop.mp4'), '-t', '6', '-c', 'copy'], 'mp4'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
   afterAll(() => server.stop());
 
@@ -350,6 +379,94 @@ describe('contact sheets that fit the clip', () => {
     const noFfmpeg = new MediaThumbnailer(new MediaToolResolver({ ffmpegPath: '/nonexistent/ffmpeg' }));
     const err = await noFfmpeg.image(new BufferSource(sequence, 'burst.heics', () => server.url('/burst.heics')), { mime: 'image/heif-sequence' }).catch((e: unknown) => e);
     expect(isExhibitError(err, 'tool-unavailable')).toBe(true);
+  });
+
+  it('regression: contact-sheet-of-short-video-track-no-video-frame: frames are planned on the video stream, not the 30 s file', async () => {
+    const source = sourceAt('/short-video-track.mp4');
+    const recorded = await metadata.video(source);
+    expect(recorded.durationSec).toBe(30);
+    // ffprobe (the oracle) on the stream ffmpeg shows: 1 s from the file's start.
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 1 });
+    // As the pipeline calls it (with what the metadata step recorded, or only the duration, as recorded
+    // before the video stream was), and probed by the thumbnailer.
+    for (const options of [{ durationSec: recorded.durationSec!, videoStream: recorded.videoStream }, { durationSec: recorded.durationSec! }, {}]) {
+      const t = await thumbnailer.video(source, options);
+      // 1 s at 0.3 s apart: three frames, all inside the second of video, all taken.
+      expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 960, height: 240 });
+      expect(t.pdq?.map((p) => p.timeMs)).toEqual([167, 500, 833]);
+    }
+  });
+
+  it('regression: contact-sheet-of-late-video-stream-misses-it: frames are planned from where the video stream starts', async () => {
+    const source = sourceAt('/late-video-stream.mp4');
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 10, durationSec: 2 });
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    // Six frames over its 2 s (not nine over 30 s, of which six fell before or after it), each a different picture.
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([10167, 10500, 10833, 11167, 11500, 11833]);
+    expect(new Set(t.pdq?.map((p) => p.hash)).size).toBe(6);
+  });
+
+  it('regression: contact-sheet-of-cut-off-recording-no-video-frame: the first frame when every planned seek lands past the data', async () => {
+    const source = sourceAt('/cut-off-recording.mp4');
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    expect(t).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+  });
+
+  it('regression: contact-sheet-cover-art-flagged-partially-decoded: an intact one-frame video beside audio gets its frame, no damage claim', async () => {
+    // Cover art or a still as a real video track (one frame at 1 fps) beside 20 s of audio: intact, yet every
+    // planned time (0.167–0.833 s) lies after its only frame, so the sheet is its first frame, as for a cut
+    // recording. Nothing tells the two apart there, so neither carries partially-decoded ("the image could be
+    // decoded only in part"), which was false for this one; the single frame time shows what the sheet is.
+    const source = sourceAt('/cover-audio.mp4');
+    const recorded = await metadata.video(source);
+    // ffprobe (the oracle): a 1 s video stream of 1 frame at 1 fps in a 20 s file.
+    const video = ((await probe(await testTools().resolve('ffprobe'), source)).streams ?? []).find((st) => st.codec_type === 'video');
+    expect([Number(video?.duration), video?.nb_frames, video?.avg_frame_rate, recorded.durationSec]).toEqual([1, '1', '1/1', 20]);
+    for (const options of [{ durationSec: recorded.durationSec!, videoStream: recorded.videoStream }, {}]) {
+      const t = await thumbnailer.video(source, options);
+      expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 320, height: 240 });
+      expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+      expect(t.findings).toBeUndefined();
+    }
+    // The cut recording reaches the same fallback: its first frame, the same absence of a claim.
+    const cut = sourceAt('/cut-off-recording.mp4');
+    const cutRecorded = await metadata.video(cut);
+    const t = await thumbnailer.video(cut, { durationSec: cutRecorded.durationSec!, videoStream: cutRecorded.videoStream });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([0]);
+    expect(t.findings).toBeUndefined();
+  });
+
+  it('regression: video-stream-duration-stored-from-edit-list-frames: the stored stream duration is no longer than the file says', async () => {
+    // A clip cut without re-encoding (`ffmpeg -ss 4.5 -i gop.mp4 -t 6 -c copy`): the copy starts at the
+    // keyframe before 4.5 s and an edit list hides the lead-in, so the track holds 315 frames at 30 fps
+    // (10.5 s) for a 6 s stream. Stored as the stream's duration, 10.5 s was wrong.
+    const source = sourceAt('/editlist.mp4');
+    const probed = await probe(await testTools().resolve('ffprobe'), source);
+    const video = (probed.streams ?? []).find((st) => st.codec_type === 'video');
+    // ffprobe (the oracle): the stream's duration, and more frames than fit in it.
+    const stated = Number(video?.duration);
+    expect(Number(video?.nb_frames) / 30).toBeGreaterThan(stated + 3);
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: stated });
+    expect(recorded.durationSec).toBe(Number(probed.format?.duration));
+  });
+
+  it('regression: stream-duration-understated-one-frame: frames are planned over what the frames fill when the track header says less', async () => {
+    const source = sourceAt('/mdhd-understated.mp4');
+    const probed = await probe(await testTools().resolve('ffprobe'), source);
+    // ffprobe (the oracle) states both: a 0.1 s stream of 300 frames at 10 fps in a 30 s file.
+    const video = (probed.streams ?? []).find((st) => st.codec_type === 'video');
+    expect([Number(video?.duration), video?.nb_frames, video?.avg_frame_rate, Number(probed.format?.duration)]).toEqual([0.1, '300', '10/1', 30]);
+    const recorded = await metadata.video(source);
+    expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 30 });
+    const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([1667, 5000, 8333, 11667, 15000, 18333, 21667, 25000, 28333]);
+    expect(new Set(t.pdq?.map((p) => p.hash)).size).toBe(9);
+    expect(t.findings).toBeUndefined();
   });
 
   it('makes a sheet for a single-frame clip, whose every seek misses', async () => {

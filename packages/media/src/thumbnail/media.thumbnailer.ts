@@ -1,4 +1,4 @@
-import { isExhibitError, LIMITS, type ContentFinding, type Logger, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
+import { isExhibitError, LIMITS, type ContentFinding, type Logger, type MediaMetadata, type RandomAccessSource, type Thumbnail, type Thumbnailer, type ToolVersion } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { normaliseProbe, probe } from '../metadata/ffprobe.metadata.js';
 import { packageVersion } from '../package-version.js';
@@ -9,7 +9,7 @@ import { heifStillItemSandboxed } from '../sandbox/parse.pool.js';
 import { toolInput } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { ToolSlots } from '../tools/tool-slots.js';
-import { contactSheet, frameTimes } from './contact-sheet.js';
+import { contactSheet, planFrameTimes, type FramePlan } from './contact-sheet.js';
 import { heicDecoderVersions } from './heic.decoder.js';
 import { imageThumbnail, type ThumbnailSettings } from './image.thumbnail.js';
 import { configureSharp, sharpVersions } from './sharp.setup.js';
@@ -180,25 +180,38 @@ export class MediaThumbnailer implements Thumbnailer {
     }
   }
 
-  async video(source: RandomAccessSource, options: { durationSec?: number; abortSignal?: AbortSignal }): Promise<Thumbnail> {
+  async video(source: RandomAccessSource, options: { durationSec?: number; videoStream?: MediaMetadata['videoStream']; abortSignal?: AbortSignal }): Promise<Thumbnail> {
     const abort = options.abortSignal ? { abortSignal: options.abortSignal } : {};
     // The wait for a slot is not charged to the tool timeout: it says nothing about this file.
     const release = await contactSheetSlots.acquire(abort);
     try {
-      return await this.contactSheet(source, options.durationSec, abort);
+      const plan: FramePlan = {
+        ...(options.durationSec !== undefined ? { durationSec: options.durationSec } : {}),
+        ...(options.videoStream ? { videoStream: options.videoStream } : {}),
+      };
+      return await this.contactSheet(source, plan, abort);
     } finally {
       release();
     }
   }
 
-  private async contactSheet(source: RandomAccessSource, knownDurationSec: number | undefined, abort: { abortSignal?: AbortSignal }): Promise<Thumbnail> {
+  private async contactSheet(source: RandomAccessSource, known: FramePlan, abort: { abortSignal?: AbortSignal }): Promise<Thumbnail> {
     const started = Date.now();
     const ffmpeg = await this.resolver.resolve('ffmpeg');
-    let durationSec = knownDurationSec;
-    if (durationSec === undefined || !(durationSec > 0)) {
-      durationSec = normaliseProbe(await probe(await this.resolver.resolve('ffprobe'), source, abort)).durationSec;
+    let plan = known;
+    // No video stream recorded (metadata from before it was, or none at all): probed, so the
+    // frames are not planned on the file's duration alone (see planFrameTimes).
+    if (plan.videoStream === undefined || plan.durationSec === undefined || !(plan.durationSec > 0)) {
+      const probed = normaliseProbe(await probe(await this.resolver.resolve('ffprobe'), source, abort));
+      plan = {
+        ...(probed.durationSec !== undefined ? { durationSec: probed.durationSec } : {}),
+        ...(probed.videoStream ? { videoStream: probed.videoStream } : {}),
+      };
     }
-    const sheet = await contactSheet(ffmpeg, await toolInput(source), frameTimes(durationSec, LIMITS.contactSheetFrames), {
+    const times = planFrameTimes(plan, LIMITS.contactSheetFrames);
+    const sheet = await contactSheet(ffmpeg, await toolInput(source), times, {
+      // A plan of one frame is the stream's first.
+      firstFrameSec: planFrameTimes(plan, 1)[0] ?? 0,
       frames: LIMITS.contactSheetFrames,
       columns: MEDIA_LIMITS.contactSheetColumns,
       tileEdgePx: this.settings.edgePx,
