@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -314,5 +314,85 @@ describe.skipIf(!haveTools)('ext4-fscrypt-ciphertext-read-as-content', () => {
     // TSK reads the blocks as they are (on a real device: ciphertext) and gives them as the file's content.
     const id = byPath.get('vault/secret.txt')!.entryId;
     expect(execFileSync('icat', [image, id], { encoding: 'utf8' })).toBe('ciphertext on a real device\n');
+  });
+});
+
+describe.skipIf(!haveTools)('ext4-inline-data-directory-not-listed', () => {
+  it('directories and files held in the inode (i_block and the system.data attribute) are listed and read as fls/icat give them; before, the folder was a problem and its files were lost', async () => {
+    const tree = path.join(work, 'inline-tree');
+    mkdirSync(path.join(tree, 'small'), { recursive: true });
+    mkdirSync(path.join(tree, 'grown'));
+    mkdirSync(path.join(tree, 'stash'));
+    writeFileSync(path.join(tree, 'small', 'a.txt'), 'hi\n');
+    // 60 bytes fit i_block; 100 and 150 spill into system.data (as Android's ext4 keeps small files).
+    writeFileSync(path.join(tree, 'small', 'sixty'), bytes(60, 11));
+    writeFileSync(path.join(tree, 'small', 'b100'), bytes(100, 12));
+    writeFileSync(path.join(tree, 'c150'), bytes(150, 13));
+    symlinkSync(`${'inline/'.repeat(12)}target`, path.join(tree, 'small', 'long-link'));
+    writeFileSync(path.join(tree, 'grown', 'one'), '1\n');
+    for (const name of ['x1', 'x22', 'x3']) writeFileSync(path.join(tree, 'stash', name), `${name}\n`);
+    const image = path.join(work, 'inline.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'inline_data', '-I', '256', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '8M']);
+    // The kernel grows a full inline directory into system.data before it moves it to a block; the
+    // tools here move it at once, so the grown part is written as the kernel lays it out: entries whose
+    // record lengths cover the attribute's value, naming three files moved from stash/.
+    const ino = (p: string) => Number(/Inode: (\d+)/.exec(execFileSync('debugfs', ['-R', `stat ${p}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]);
+    const entry = (name: string, recLen: number) => {
+      const b = Buffer.alloc(recLen);
+      b.writeUInt32LE(ino(`/stash/${name}`), 0);
+      b.writeUInt16LE(recLen, 4);
+      b[6] = name.length;
+      b[7] = 1;
+      b.write(name, 8, 'latin1');
+      return b;
+    };
+    const value = path.join(work, 'inline-system-data.bin');
+    writeFileSync(value, Buffer.concat([entry('x1', 12), entry('x22', 12), entry('x3', 16)]));
+    const commands = path.join(work, 'inline.cmd');
+    writeFileSync(commands, `ea_set -f ${value} /grown system.data\nsif /grown size 100\nunlink /stash/x1\nunlink /stash/x22\nunlink /stash/x3\nrm /small/a.txt\n`);
+    execFileSync('debugfs', ['-w', '-f', commands, image], { stdio: 'ignore' });
+    expect(execFileSync('debugfs', ['-R', 'stat /grown', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toContain('Size of inline data: 100');
+
+    const { listed } = await readImage(image);
+    // A name with inode 0 has no inode, so TSK prints no meta type ('r/-'); Exhibit gives the type the name records.
+    const oracle = fls(image, { orphans: true }).map((l) => (l.id === '0' && l.meta === '-' ? { ...l, meta: 'r' } : l));
+    expect(oracle.map((l) => l.path)).toEqual(expect.arrayContaining(['grown/x1', 'grown/x22', 'grown/x3', 'small/b100', 'small/a.txt', 'stash/x22']));
+    expect(asFlsLines(listed)).toEqual(flsAsLines(oracle));
+    // The long symlink is inline too (libext2fs keeps a target past 60 bytes in the inode): istat prints no
+    // target for it, icat gives it.
+    const files = listed.filter((l) => (l.entry.kind === 'file' || l.entry.kind === 'symlink') && l.entry.data);
+    const icat = icatMd5Many(image, files.map((l) => l.entry.entryId));
+    for (const { entry, md5, error } of files) expect({ path: entry.path, md5, error }).toEqual({ path: entry.path, md5: icat.get(entry.entryId), error: undefined });
+    expect(files.map((l) => l.entry.path)).toEqual(expect.arrayContaining(['c150', 'small/b100', 'small/sixty', 'small/long-link', 'grown/x3']));
+  });
+});
+
+describe.skipIf(!haveTools)('ext-names-merged-into-inode-0-entry-listed-live', () => {
+  it("deleting the first entry of a directory block zeroes its inode; the next deletions merge into it: those names are deleted (TSK: '*'), before they were listed live", async () => {
+    const tree = path.join(work, 'inode0-tree');
+    mkdirSync(path.join(tree, 'two-blocks'), { recursive: true });
+    for (let i = 0; i < 40; i++) writeFileSync(path.join(tree, 'two-blocks', `a-name-long-enough-to-fill-blocks-${String(i).padStart(3, '0')}`), `${i}\n`);
+    const image = path.join(work, 'inode0.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '8M']);
+    // The first two names of the folder's second block, read from its bytes.
+    const block = Number(execFileSync('debugfs', ['-R', 'bmap /two-blocks 1', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const fd = openSync(image, 'r');
+    const b = Buffer.alloc(1024);
+    try {
+      readSync(fd, b, 0, 1024, block * 1024);
+    } finally {
+      closeSync(fd);
+    }
+    const first = b.toString('latin1', 8, 8 + b[6]!);
+    const at = b.readUInt16LE(4);
+    const second = b.toString('latin1', at + 8, at + 8 + b[at + 6]!);
+    // As the kernel deletes (ext4_generic_delete_entry): the first entry gets inode 0, the second merges into it.
+    execFileSync('debugfs', ['-w', '-f', '-', image], { input: `unlink /two-blocks/${first}\nunlink /two-blocks/${second}\n`, stdio: ['pipe', 'ignore', 'ignore'] });
+    const { listed } = await readImage(image);
+    const tsk = fls(image, { orphans: true });
+    expect(tsk.find((l) => l.path === `two-blocks/${second}`)).toMatchObject({ deleted: true });
+    expect(listed.find((l) => l.entry.path === `two-blocks/${second}`)?.entry).toMatchObject({ allocated: false });
+    // A name with inode 0 has no inode, so TSK prints no meta type ('r/-'); Exhibit gives the type the name records.
+    expect(asFlsLines(listed)).toEqual(flsAsLines(tsk.map((l) => (l.id === '0' && l.meta === '-' ? { ...l, meta: 'r' } : l))));
   });
 });

@@ -50,6 +50,8 @@ interface Inode {
   blocks512: number;
   fileAcl: number;
   block: Uint8Array;
+  /** The value of the in-inode system.data attribute (inline data past i_block's 60 bytes), when the inode has one. */
+  inlineTail?: Uint8Array;
   times: FileSystemTimes;
   allocated: boolean;
   dtime: number;
@@ -230,12 +232,15 @@ class ExtFs {
     if (extra >= 0x94 - 0x80 + 4) set('created', time(0x90, 0x94, 'crtime'));
     const dtime = u32(b, 0x14);
     if (dtime !== 0) set('deleted', preciseUtcTime(BigInt(dtime), 0, 'ext:dtime'));
+    const flags = u32(b, 0x20);
+    const inlineTail = flags & INODE_FLAG_INLINE_DATA && this.inodeSize > 128 ? inodeSystemData(b, 128 + extra) : undefined;
     return {
       ino,
       mode,
       size,
       ...(sizeProblem ? { sizeProblem } : {}),
-      flags: u32(b, 0x20),
+      flags,
+      ...(inlineTail ? { inlineTail } : {}),
       links: u16(b, 0x1a),
       blocks512: u32(b, 0x1c),
       fileAcl: u32(b, 0x68),
@@ -356,12 +361,28 @@ class ExtFs {
   async data(inode: Inode): Promise<ByteSource> {
     const kind = inode.mode & 0xf000;
     if (kind === 0xa000 && this.isFastSymlink(inode)) return bytesByteSource(inode.block.slice(0, Math.min(inode.size, 60)));
-    if (inode.flags & INODE_FLAG_INLINE_DATA) {
-      if (inode.size > 60) fail('unsupported-format', `inode ${inode.ino}: inline data beyond the inode's block field (system.data) is not read`);
-      return bytesByteSource(inode.block.slice(0, inode.size));
-    }
+    if (inode.flags & INODE_FLAG_INLINE_DATA) return bytesByteSource(this.inlineBytes(inode));
     const runs = await this.dataRuns(inode);
     return runsByteSource(this.source, runs, inode.size);
+  }
+
+  /**
+   * An inline-data inode's bytes: the 60 bytes of i_block, then the value of
+   * its in-inode system.data attribute (ext4 keeps small files, symlinks and
+   * directories there: Android and mke2fs -O inline_data). Both lie inside
+   * the inode, so the read is bounded by the inode size. A recorded size the
+   * two cannot hold is corrupt: the missing bytes are nowhere.
+   */
+  private inlineBytes(inode: Inode): Uint8Array {
+    if (inode.size <= 60) return inode.block.slice(0, inode.size);
+    const tail = inode.inlineTail;
+    if (!tail || 60 + tail.length < inode.size) {
+      fail('corrupt-file', `inode ${inode.ino}: inline data of ${inode.size} bytes, but i_block and system.data hold ${60 + (tail?.length ?? 0)}`);
+    }
+    const out = new Uint8Array(inode.size);
+    out.set(inode.block.subarray(0, 60), 0);
+    out.set(tail.subarray(0, inode.size - 60), 60);
+    return out;
   }
 
   private isFastSymlink(inode: Inode): boolean {
@@ -477,7 +498,13 @@ class ExtFs {
         // Any bytes: a byte that is not UTF-8 is kept (escaped), never replaced by U+FFFD.
         name = utf8NameOrEscaped(nameBytes);
         allocated = true;
-        if (reclen > minreclen) dellen = reclen - minreclen;
+      }
+      // As TSK: the slack after any entry read outside slack — live, or deleted in place (inode 0, which the kernel
+      // writes when it deletes the first entry of a block, then merges the next deletions into it) — holds deleted
+      // names. Before, only a live entry's slack was, so names merged into an inode-0 entry were listed as live.
+      if (dellen <= 0) {
+        if (reclen - minreclen >= 12) dellen = reclen - minreclen;
+        else minreclen = reclen;
       }
       out.push({ ino, name, fileType, allocated });
     }
@@ -485,9 +512,16 @@ class ExtFs {
 
   private async readDirectory(inode: Inode, deletedDir: boolean): Promise<DirName[]> {
     if (inode.size > LIMITS.maxFsDirectoryBytes) fail('limit-exceeded', `directory inode ${inode.ino}: ${inode.size} bytes is beyond LIMITS.maxFsDirectoryBytes`);
-    if (inode.flags & INODE_FLAG_INLINE_DATA) fail('unsupported-format', `directory inode ${inode.ino}: inline-data directories are not read`);
-    const source = await this.data(inode);
     const out: DirName[] = [];
+    if (inode.flags & INODE_FLAG_INLINE_DATA) {
+      // An inline directory: i_block holds the parent's inode number (in place of '.' and '..') and then
+      // entries up to byte 60; entries continue in the system.data value, each part with its own record lengths.
+      const bytes = this.inlineBytes(inode);
+      this.parseDirBlock(bytes.subarray(4, Math.min(60, bytes.length)), deletedDir, out);
+      if (bytes.length > 60) this.parseDirBlock(bytes.subarray(60), deletedDir, out);
+      return out;
+    }
+    const source = await this.data(inode);
     for (let offset = 0; offset < source.size; offset += this.blockSize) {
       const length = Math.min(this.blockSize, source.size - offset);
       this.parseDirBlock(await source.read(offset, length, { abortSignal: this.signal }), deletedDir, out);
@@ -611,6 +645,34 @@ class ExtFs {
     for await (const ino of this.freeUsedInodes(named)) orphans.push({ ino, name: `OrphanFile-${ino}`, fileType: 0, allocated: false });
     yield* walk.call(this, orphans, '$OrphanFiles/', true, 0);
   }
+}
+
+/**
+ * The value of the system.data extended attribute in the inode's body (after
+ * i_extra_isize): header magic 0xEA020000, then entries {name length, name
+ * index, value offset, value inode, value size, hash, name} ending in four
+ * zero bytes, each value at its offset from the first entry. Undefined when
+ * there is no such attribute or its bytes fall outside the inode.
+ */
+function inodeSystemData(inode: Uint8Array, start: number): Uint8Array | undefined {
+  const XATTR_MAGIC = 0xea020000;
+  const SYSTEM_INDEX = 7;
+  if (start + 4 > inode.length || u32(inode, start) !== XATTR_MAGIC) return undefined;
+  const first = start + 4;
+  for (let e = first; e + 16 <= inode.length && u32(inode, e) !== 0; ) {
+    const nameLen = inode[e]!;
+    const nameEnd = e + 16 + nameLen;
+    if (nameEnd > inode.length) return undefined;
+    const valueOffset = u16(inode, e + 2);
+    const valueInode = u32(inode, e + 4);
+    const valueSize = u32(inode, e + 8);
+    if (inode[e + 1] === SYSTEM_INDEX && nameLen === 4 && Buffer.from(inode.subarray(e + 16, nameEnd)).toString('latin1') === 'data') {
+      if (valueInode !== 0 || first + valueOffset + valueSize > inode.length) return undefined;
+      return inode.slice(first + valueOffset, first + valueOffset + valueSize);
+    }
+    e += (16 + nameLen + 3) & ~3;
+  }
+  return undefined;
 }
 
 function kindOfMode(mode: number): FileSystemEntry['kind'] | null {
