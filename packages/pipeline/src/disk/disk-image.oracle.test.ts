@@ -471,6 +471,44 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     }
   });
 
+  it('mbr-4k-raw-read-in-512-sectors: a raw image (or an E01 recording 512) of a 4096-byte-sector MBR disk places its partitions in 4096-byte sectors, as mmls -b 4096', async () => {
+    // The disk of mbr-4k-ewf-sector-size-ignored, as dd writes it (no sector size recorded), and wrapped by a tool recording 512.
+    const img = p('mbr-4k-raw.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, (256 + 2048 + 8) * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x01, startSector: 256, sectors: 2048 }]));
+    writeAt(img, 256 * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+    run('ewfacquire', ['-u', '-q', '-t', p('mbr-4k-512'), '-P', '512', '-c', 'fast', img]);
+    for (const [name, files] of [['raw', [img]], ['e01', [p('mbr-4k-512.E01')]]] as const) {
+      const { image } = await open([...files]);
+      // Before: placed at 256 × 512 bytes, where no file system starts (mmls without -b does the same); its files lost.
+      expect({ name, volumes: image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR]) }).toEqual({ name, volumes: mmls([img], undefined, 4096) });
+      // The E01's recorded 512 is contradicted by the disk: a finding; a raw image recorded nothing.
+      expect({ name, problems: image.volumeSystem.problems }).toEqual({
+        name,
+        problems: name === 'raw' ? [] : [{ where: 'mbr', code: 'corrupt-file', message: expect.stringMatching(/records 512-byte sectors.*placed in 4096-byte sectors/) }],
+      });
+      const [volume] = await list(image);
+      const tskOpts = { sectorOffset: 256 * (GPT4K_SECTOR / SECTOR) }; // TSK's -o counts in 512-byte sectors here
+      expect(volume!.entries.map(asTsk)).toEqual(fls([img], tskOpts));
+      const photo = volume!.entries.find((e) => e.path === 'photo.jpg')!;
+      expect(await dataMd5(photo)).toBe(icatMd5([img], photo.entryId, tskOpts));
+    }
+  });
+
+  it('mbr-512-not-moved-to-4k-by-a-file-system-at-8x: a 512-byte-sector disk whose only known file system lies at 8 × a partition start keeps 512, as its table does not fit at 4096', async () => {
+    // Partition 1 (LUKS, unknown here) at 2048; a FAT volume inside partition 2 at 8 × 2048 sectors, where partition 1 would start at 4096 bytes a sector.
+    const img = p('mbr-512-fs-at-8x.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 40_960 * SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x83, startSector: 2048, sectors: 8192 }, { type: 0x83, startSector: 10_240, sectors: 30_000 }]));
+    writeAt(img, 2048 * SECTOR, Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([0, 1])]));
+    run('mkfs.fat', ['-F', '12', '-n', 'INNER', '--offset', String(8 * 2048), img, '4096']);
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+  });
+
   it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {
     const img = p('exfat-spliced.img');
     writeFileSync(img, Buffer.alloc(0));

@@ -106,7 +106,7 @@ export async function readVolumeSystem(
     if (firstTry) return firstTry;
   }
   if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
-  const placed = await mbrPlacement(media, entries, mbrSectorBytes, looksLikeFileSystem);
+  const placed = await mbrPlacement(media, entries, mbrSectorBytes, hint !== undefined, looksLikeFileSystem);
   const system = await readMbr(media, entries, placed.sectorBytes, options);
   if (placed.problem) system.problems.unshift(placed.problem);
   return system;
@@ -123,16 +123,25 @@ export async function readVolumeSystem(
  * file system starts at any of them at the recorded size. Anything else keeps the recorded size (as
  * TSK does): a 4Kn disk whose partitions hold nothing a reader here knows
  * (BitLocker, LUKS, LVM, APFS…) counts in 4096, and so does a truncated
- * acquisition of a 4Kn disk with a known file system in any primary partition. A container recording 512 (and a raw image) counts in
- * 512: an MBR written with 4096-byte sectors there is not looked for.
+ * acquisition of a 4Kn disk with a known file system in any primary partition.
+ *
+ * A raw image records no size, and a container recording 512 may be wrong the
+ * other way (a 4Kn disk imaged by a tool that writes 512 regardless): both
+ * count in 512 unless the disk says 4096 — no file system starts at any
+ * primary partition at 512, one does at 4096, and every partition fits the
+ * disk at 4096. A 512-byte disk meets that only if a file system happens to
+ * start exactly at 8 × a partition's start while none starts at any
+ * partition's own start, inside a disk 8 times larger than its table needs.
+ * TSK's mmls reads such a raw image in 512 unless told `-b 4096`, so there
+ * it places the partitions where no file system starts.
  */
 async function mbrPlacement(
   media: ByteSource,
   entries: MbrEntry[],
   recorded: number,
+  recordedByContainer: boolean,
   looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
 ): Promise<{ sectorBytes: number; problem?: VolumeProblem }> {
-  if (recorded === SECTOR_BYTES) return { sectorBytes: SECTOR_BYTES };
   const used = entries.filter((e) => e.type !== 0 && e.sectors > 0);
   const primaries = used.filter((e) => !EXTENDED.has(e.type));
   const fits = (size: number) => used.every((e) => (e.start + e.sectors) * size <= media.size);
@@ -145,6 +154,18 @@ async function mbrPlacement(
     }
     return false;
   };
+  if (recorded === SECTOR_BYTES) {
+    const big = 4096;
+    if (!fits(big) || (await fileSystemAt(SECTOR_BYTES)) || !(await fileSystemAt(big))) return { sectorBytes: SECTOR_BYTES };
+    const why = `no file system starts at any of the MBR's partitions at ${SECTOR_BYTES} bytes a sector, and one does at ${big}`;
+    return {
+      sectorBytes: big,
+      // Only a recorded size the disk contradicts is a finding; a raw image records none.
+      ...(recordedByContainer
+        ? { problem: { where: 'mbr', code: 'corrupt-file' as const, message: `the image records ${SECTOR_BYTES}-byte sectors, but ${why}: the partitions are placed in ${big}-byte sectors` } }
+        : {}),
+    };
+  }
   const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
   const diskSays512 = (smallFs && !recordedFs) || (smallFits && !recordedFits && !recordedFs);
   if (!diskSays512) return { sectorBytes: recorded };
