@@ -26,6 +26,8 @@ const INCOMPAT_64BIT = 0x80;
 const INCOMPAT_FLEX_BG = 0x200;
 const INCOMPAT_INLINE_DATA = 0x8000;
 const COMPAT_HAS_JOURNAL = 0x4;
+const COMPAT_SPARSE_SUPER2 = 0x200;
+const RO_COMPAT_SPARSE_SUPER = 0x1;
 const INODE_FLAG_EXTENTS = 0x80000;
 const INODE_FLAG_INLINE_DATA = 0x10000000;
 /** EXT4_ENCRYPT_FL: fscrypt (Android file-based encryption, ChromeOS, Linux fscrypt); contents and names are ciphertext. */
@@ -112,6 +114,8 @@ class ExtFs {
     /** The first inode a file may have; those below it (but the root, 2) are reserved. */
     private readonly firstIno: number,
     private readonly signal: AbortSignal | undefined,
+    /** meta_bg: where each group's descriptor lies (descriptorOffset); null without meta_bg. */
+    private readonly metaBg: MetaBgLayout | null = null,
   ) {}
 
   static async mount(source: ByteSource, signal?: AbortSignal): Promise<ExtFs> {
@@ -141,17 +145,32 @@ class ExtFs {
     if (inodesCount === 0 || inodesCount > groupCount * inodesPerGroup) {
       fail('corrupt-file', `ext: ${inodesCount} inodes do not fit ${groupCount} groups of ${inodesPerGroup}`);
     }
-    if (incompat & INCOMPAT_META_BG) fail('unsupported-format', 'ext: meta_bg group descriptor layout is not supported');
     const descSize = is64 ? u16(sb, 0xfe) : 32;
     if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) fail('corrupt-file', `ext: group descriptor size ${descSize} is impossible`);
     const gdtOffset = (firstDataBlock + 1) * blockSize;
-    if (gdtOffset + groupCount * descSize > source.size) {
+    const perBlock = blockSize / descSize;
+    // meta_bg (set by resize2fs when it grows a volume past its reserved descriptor blocks, and by mke2fs on
+    // request): the descriptor blocks below s_first_meta_bg follow the superblock; each later one lies in the
+    // first group of its meta group (after that group's superblock backup), so only the first part is contiguous.
+    const metaBg: MetaBgLayout | null =
+      incompat & INCOMPAT_META_BG
+        ? {
+            firstMetaBg: u32(sb, 0x104),
+            perBlock,
+            firstDataBlock,
+            blocksPerGroup,
+            sparseSuper: (u32(sb, 0x64) & RO_COMPAT_SPARSE_SUPER) !== 0,
+            backupBgs: compat & COMPAT_SPARSE_SUPER2 ? [u32(sb, 0x24c), u32(sb, 0x250)] : null,
+          }
+        : null;
+    const contiguousGroups = metaBg ? Math.min(groupCount, metaBg.firstMetaBg * perBlock) : groupCount;
+    if (gdtOffset + contiguousGroups * descSize > source.size) {
       fail('corrupt-file', `ext: ${groupCount} group descriptors (from ${totalBlocks} blocks) do not fit the ${source.size}-byte volume`);
     }
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
-    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), revLevel === 0 ? 11 : u32(sb, 0x54), signal);
+    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), revLevel === 0 ? 11 : u32(sb, 0x54), signal, metaBg);
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
@@ -162,7 +181,9 @@ class ExtFs {
   private async groupDesc(group: number) {
     let desc = this.groupDescs.get(group);
     if (!desc) {
-      const b = await this.read(this.gdtOffset + group * this.descSize, this.descSize);
+      const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
+      if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
+      const b = await this.read(offset, this.descSize);
       const wide = this.descSize >= 64;
       desc = {
         inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
@@ -673,6 +694,40 @@ function inodeSystemData(inode: Uint8Array, start: number): Uint8Array | undefin
     e += (16 + nameLen + 3) & ~3;
   }
   return undefined;
+}
+
+interface MetaBgLayout {
+  firstMetaBg: number;
+  /** Group descriptors per block. */
+  perBlock: number;
+  firstDataBlock: number;
+  blocksPerGroup: number;
+  sparseSuper: boolean;
+  /** sparse_super2: the only two groups after 0 holding a superblock backup. */
+  backupBgs: [number, number] | null;
+}
+
+/** Whether a group holds a superblock backup (and so its first block is not the meta group's descriptor block), as e2fsprogs' ext2fs_bg_has_super. */
+function groupHasSuper(layout: MetaBgLayout, group: number): boolean {
+  if (group === 0) return true;
+  if (layout.backupBgs) return group === layout.backupBgs[0] || group === layout.backupBgs[1];
+  if (group === 1 || !layout.sparseSuper) return true;
+  if (group % 2 === 0) return false;
+  for (const base of [3, 5, 7]) {
+    let n = base;
+    while (n < group) n *= base;
+    if (n === group) return true;
+  }
+  return false;
+}
+
+/** Where a group's descriptor lies under meta_bg (e2fsprogs' ext2fs_descriptor_block_loc2 for the primary copy). */
+function descriptorOffset(layout: MetaBgLayout, group: number, gdtOffset: number, descSize: number, blockSize: number): number {
+  const descBlock = Math.floor(group / layout.perBlock);
+  if (descBlock < layout.firstMetaBg) return gdtOffset + group * descSize;
+  const first = descBlock * layout.perBlock;
+  const block = layout.firstDataBlock + first * layout.blocksPerGroup + (groupHasSuper(layout, first) ? 1 : 0);
+  return block * blockSize + (group % layout.perBlock) * descSize;
 }
 
 function kindOfMode(mode: number): FileSystemEntry['kind'] | null {
