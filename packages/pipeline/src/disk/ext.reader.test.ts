@@ -424,3 +424,22 @@ describe.skipIf(!haveTools)('ext-meta-bg-volume-unsupported', () => {
     }
   });
 });
+
+describe.skipIf(!haveTools)('ext-bigalloc-volume-called-corrupt', () => {
+  it('a bigalloc volume is unsupported-format (a sound volume not read here), not corrupt-file; before, "blocks per group is impossible"', async () => {
+    const tree = path.join(work, 'bigalloc-tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(path.join(tree, 'a.bin'), bytes(50_000, 77));
+    const image = path.join(work, 'bigalloc.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'bigalloc', '-C', '16384', '-b', '1024', '-d', tree, image, '32M']);
+    // e2fsck finds nothing wrong: the volume is sound.
+    execFileSync('e2fsck', ['-fn', image], { stdio: 'ignore' });
+    const source = await openFileByteSource(image);
+    try {
+      expect(await probe(source)).toBe(true);
+      await expect(open(source)).rejects.toMatchObject({ code: 'unsupported-format', message: expect.stringMatching(/bigalloc/) });
+    } finally {
+      await source.close();
+    }
+  });
+});

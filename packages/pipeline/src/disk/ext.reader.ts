@@ -28,6 +28,7 @@ const INCOMPAT_INLINE_DATA = 0x8000;
 const COMPAT_HAS_JOURNAL = 0x4;
 const COMPAT_SPARSE_SUPER2 = 0x200;
 const RO_COMPAT_SPARSE_SUPER = 0x1;
+const RO_COMPAT_BIGALLOC = 0x200;
 const INODE_FLAG_EXTENTS = 0x80000;
 const INODE_FLAG_INLINE_DATA = 0x10000000;
 /** EXT4_ENCRYPT_FL: fscrypt (Android file-based encryption, ChromeOS, Linux fscrypt); contents and names are ciphertext. */
@@ -136,6 +137,9 @@ class ExtFs {
     const inodesCount = u32(sb, 0x00);
     const revLevel = u32(sb, 0x4c);
     const inodeSize = revLevel === 0 ? 128 : u16(sb, 0x58);
+    // bigalloc counts allocation in clusters of blocks (blocks per group beyond a bitmap block's bits, extents
+    // in clusters): a sound volume this reader does not read, not a corrupt one.
+    if (u32(sb, 0x64) & RO_COMPAT_BIGALLOC) fail('unsupported-format', 'ext: bigalloc (cluster allocation) volumes are not supported');
     if (blocksPerGroup === 0 || blocksPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${blocksPerGroup} blocks per group is impossible`);
     if (inodesPerGroup === 0 || inodesPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${inodesPerGroup} inodes per group is impossible`);
     if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) fail('corrupt-file', `ext: inode size ${inodeSize} is impossible`);
