@@ -366,6 +366,37 @@ describe.skipIf(!haveTools)('ext4-inline-data-directory-not-listed', () => {
     for (const { entry, md5, error } of files) expect({ path: entry.path, md5, error }).toEqual({ path: entry.path, md5: icat.get(entry.entryId), error: undefined });
     expect(files.map((l) => l.entry.path)).toEqual(expect.arrayContaining(['c150', 'small/b100', 'small/sixty', 'small/long-link', 'grown/x3']));
   });
+  // The kernel's own layout, where a mount is possible (root, loop devices): it grows a full inline
+  // directory into system.data and zeroes a deleted inline entry; without a mount the test says so.
+  it('as the ext4 kernel driver writes them (a directory grown into system.data, names deleted): listed as fls lists them', async (ctx) => {
+    const image = path.join(work, 'inline-kernel.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'inline_data', '-I', '256', '-b', '1024', '-U', DEFAULT_SEED, image, '8M']);
+    const mnt = path.join(work, 'inline-mnt');
+    mkdirSync(mnt, { recursive: true });
+    try {
+      execFileSync('mount', ['-o', 'loop', '-t', 'ext4', image, mnt], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('cannot mount ext4 here (not root, or no loop devices): the crafted test above covers the layout');
+    }
+    try {
+      mkdirSync(path.join(mnt, 'd'));
+      for (let i = 1; i <= 5; i++) writeFileSync(path.join(mnt, 'd', `name-${i}.txt`), `${i}\n`);
+      writeFileSync(path.join(mnt, 'd', 'gone.txt'), 'gone\n');
+      writeFileSync(path.join(mnt, 'small.txt'), bytes(120, 21));
+      execFileSync('sync');
+      rmSync(path.join(mnt, 'd', 'name-1.txt'));
+      rmSync(path.join(mnt, 'd', 'gone.txt'));
+    } finally {
+      execFileSync('umount', [mnt], { stdio: 'ignore' });
+    }
+    expect(execFileSync('debugfs', ['-R', 'stat /d', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(/system\.data \(\d+\)/);
+    const { listed } = await readImage(image);
+    expect(asFlsLines(listed)).toEqual(flsAsLines(fls(image, { orphans: true })));
+    expect(listed.map((l) => l.entry.path)).toEqual(expect.arrayContaining(['d/name-2.txt', 'd/name-5.txt', 'small.txt']));
+    const files = listed.filter((l) => l.entry.kind === 'file' && l.entry.data);
+    const icat = icatMd5Many(image, files.map((l) => l.entry.entryId));
+    for (const { entry, md5 } of files) expect({ path: entry.path, md5 }).toEqual({ path: entry.path, md5: icat.get(entry.entryId) });
+  });
 });
 
 describe.skipIf(!haveTools)('ext-names-merged-into-inode-0-entry-listed-live', () => {
