@@ -474,3 +474,53 @@ describe.skipIf(!haveTools)('ext-bigalloc-volume-called-corrupt', () => {
     }
   });
 });
+
+describe.skipIf(!haveTools)('ext4-htree-split-stale-copy-listed-as-deleted', () => {
+  // When the kernel splits a full htree leaf it moves half the names to a new block and leaves their bytes
+  // in the old block's slack: each moved name reads twice, live and 'deleted'. TSK lists it once (live).
+  it('a live name whose stale copy lies in another block\'s slack is listed once, live; before, also as a deleted file', async () => {
+    const tree = path.join(work, 'stale-copy-tree');
+    mkdirSync(path.join(tree, 'folder'), { recursive: true });
+    for (let i = 0; i < 60; i++) writeFileSync(path.join(tree, 'folder', `photo-${String(i).padStart(4, '0')}.jpg`), `${i}\n`);
+    const image = path.join(work, 'stale-copy.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '8M']);
+    const blockOf = (logical: number) => Number(execFileSync('debugfs', ['-R', `bmap /folder ${logical}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const read = (block: number) => {
+      const b = Buffer.alloc(1024);
+      const fd = openSync(image, 'r');
+      try {
+        readSync(fd, b, 0, 1024, block * 1024);
+      } finally {
+        closeSync(fd);
+      }
+      return b;
+    };
+    // The last live entry of block 0, copied (as the split leaves it) into the slack after the last entry of block 1.
+    const entries = (b: Buffer) => {
+      const out: { at: number; recLen: number; size: number }[] = [];
+      for (let at = 0; at < 1024; at += b.readUInt16LE(at + 4)) out.push({ at, recLen: b.readUInt16LE(at + 4), size: (8 + b[at + 6]! + 3) & ~3, nameLen: b[at + 6]! });
+      // Not the metadata_csum tail (a 12-byte entry with inode 0 and no name).
+      return out.filter((e) => e.nameLen > 0);
+    };
+    const first = read(blockOf(0));
+    const moved = entries(first)[2]!; // after '.' and '..'
+    const copy = Buffer.from(first.subarray(moved.at, moved.at + moved.size));
+    const name = copy.toString('latin1', 8, 8 + copy[6]!);
+    const blocks = Number(/Size: (\d+)/.exec(execFileSync('debugfs', ['-R', 'stat /folder', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]) / 1024;
+    const target = blockOf(blocks - 1);
+    expect(blocks).toBeGreaterThan(1);
+    const last = entries(read(target)).at(-1)!;
+    expect(last.recLen - last.size).toBeGreaterThanOrEqual(copy.length);
+    copy.writeUInt16LE(copy.length, 4);
+    const fd = openSync(image, 'r+');
+    try {
+      writeSync(fd, copy, 0, copy.length, target * 1024 + last.at + last.size);
+    } finally {
+      closeSync(fd);
+    }
+    expect(read(target).toString('latin1').split(name).length - 1).toBe(1);
+    const { listed } = await readImage(image);
+    expect(listed.filter((l) => l.entry.path === `folder/${name}`).map((l) => l.entry.allocated)).toEqual([true]);
+    expect(asFlsLines(listed)).toEqual(flsAsLines(fls(image, { orphans: true })));
+  });
+});

@@ -544,14 +544,14 @@ class ExtFs {
       const bytes = this.inlineBytes(inode);
       this.parseDirBlock(bytes.subarray(4, Math.min(60, bytes.length)), deletedDir, out);
       if (bytes.length > 60) this.parseDirBlock(bytes.subarray(60), deletedDir, out);
-      return out;
+      return oncePerName(out);
     }
     const source = await this.data(inode);
     for (let offset = 0; offset < source.size; offset += this.blockSize) {
       const length = Math.min(this.blockSize, source.size - offset);
       this.parseDirBlock(await source.read(offset, length, { abortSignal: this.signal }), deletedDir, out);
     }
-    return out;
+    return oncePerName(out);
   }
 
   /**
@@ -698,6 +698,28 @@ function inodeSystemData(inode: Uint8Array, start: number): Uint8Array | undefin
     e += (16 + nameLen + 3) & ~3;
   }
   return undefined;
+}
+
+/**
+ * Each (inode, name) once per directory, the live one when there is one, in
+ * the place of the first (as TSK's tsk_fs_dir_add). When the kernel splits a
+ * full htree leaf block it moves half its entries to a new block and leaves
+ * their bytes behind in the old block's slack: each moved name is then read
+ * twice, live where it went and 'deleted' where it was. That stale copy is no
+ * deleted file: listed, it claimed a deletion that never happened.
+ */
+function oncePerName(names: DirName[]): DirName[] {
+  const seen = new Map<string, number>();
+  const out: DirName[] = [];
+  for (const n of names) {
+    const key = `${n.ino}/${n.name}`;
+    const at = seen.get(key);
+    if (at === undefined) {
+      seen.set(key, out.length);
+      out.push(n);
+    } else if (n.allocated && !out[at]!.allocated) out[at] = n;
+  }
+  return out;
 }
 
 interface MetaBgLayout {
