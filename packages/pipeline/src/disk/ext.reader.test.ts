@@ -497,7 +497,7 @@ describe.skipIf(!haveTools)('ext4-htree-split-stale-copy-listed-as-deleted', () 
     };
     // The last live entry of block 0, copied (as the split leaves it) into the slack after the last entry of block 1.
     const entries = (b: Buffer) => {
-      const out: { at: number; recLen: number; size: number }[] = [];
+      const out: { at: number; recLen: number; size: number; nameLen: number }[] = [];
       for (let at = 0; at < 1024; at += b.readUInt16LE(at + 4)) out.push({ at, recLen: b.readUInt16LE(at + 4), size: (8 + b[at + 6]! + 3) & ~3, nameLen: b[at + 6]! });
       // Not the metadata_csum tail (a 12-byte entry with inode 0 and no name).
       return out.filter((e) => e.nameLen > 0);
