@@ -565,6 +565,8 @@ class ExtFs {
     const trustUnused = (this.roCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
     let budget = LIMITS.maxExtOrphanScanInodes;
     for (let group = 0; group < this.groupCount && budget > 0; group++) {
+      // A meta_bg descriptor past the end of a cut image: that group's inodes are not there either (as a table past the end, below).
+      if (this.metaBg && descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) + this.descSize > this.source.size) continue;
       const desc = await this.groupDesc(group);
       if (desc.flags & BG_INODE_UNINIT) continue;
       const used = Math.min(this.inodesPerGroup - (trustUnused ? Math.min(desc.itableUnused, this.inodesPerGroup) : 0), budget);
