@@ -509,6 +509,91 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     expect(image.volumeSystem.problems).toEqual([]);
   });
 
+  // m1–m3 (review of 1ce7a29): 512-byte disks as fdisk and LVM leave them, where a FAT volume lies at exactly 8 × the first
+  // primary's start and nothing a reader here knows starts at any primary at 512. The 4096 rule placed the swap/LVM partition
+  // over the FAT volume and lost the logical partitions (and the E01 of m3 got a false "records 512-byte sectors" problem).
+  const fatAt = (img: string, sector: number, label: string, files: [string, Buffer][]) => {
+    run('mkfs.fat', ['-F', '12', '-n', label, '--offset', String(sector), img, '1024']);
+    for (const [name, bytes] of files) {
+      writeFileSync(p('payload'), bytes);
+      run('mcopy', ['-i', `${img}@@${sector * SECTOR}`, p('payload'), `::/${name}`]);
+    }
+  };
+  const expectAt512 = async (files: string[], img: string) => {
+    const { image } = await open(files);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+    const listed = await list(image, { skipUnknown: true });
+    for (const { volumeSector, entries } of listed) expect(entries.map(asTsk)).toEqual(fls([img], { sectorOffset: volumeSector }));
+    return listed;
+  };
+
+  it('mbr-512-swap-and-logicals-moved-to-4k: a swap primary and an extended partition whose logical FAT lies at 8 × the swap start keep 512 (m1)', async () => {
+    const img = p('m1.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 80 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 12_288 }, { type: 0x05, startSector: 14_336, sectors: 4096 }]));
+    writeAt(img, 14_336 * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 2048 }]));
+    fatAt(img, 16_384, 'LOGICAL', [['LOGICAL.TXT', Buffer.from('hello\n')]]);
+    // Before: one volume at 8 MiB of 48 MiB (the swap read in 4096-byte sectors), over the logical's FAT volume.
+    const listed = await expectAt512([img], img);
+    expect(listed.map((l) => l.volumeSector)).toEqual([16_384]);
+  });
+
+  it('mbr-512-lvm-with-nested-fat-moved-to-4k: an LVM partition holding a FAT volume 7 MiB in (at 8 × its start) keeps 512 (m2)', async () => {
+    const img = p('m2.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 80 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x8e, startSector: 2048, sectors: 16_384 }]));
+    // A logical volume's FAT inside the physical volume; the LVM label itself is left out (an overwritten or unknown header), so only the size test keeps 512.
+    fatAt(img, 8 * 2048, 'NESTED', [['NESTED.TXT', Buffer.from('nested\n')]]);
+    // Before: the partition placed at 8 MiB of 64 MiB, the nested FAT volume read as if it were the partition.
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+  });
+
+  it('mbr-512-second-logical-lost-at-4k: a swap primary and two logical FAT partitions keep 512, every logical listed, and its E01 recording 512 gets no problem (m3)', async () => {
+    const img = p('m3.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 96 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 12_288 }, { type: 0x05, startSector: 14_336, sectors: 8192 }]));
+    writeAt(img, 14_336 * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 2048 }, { type: 0x05, startSector: 4096, sectors: 4096 }]));
+    writeAt(img, 18_432 * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 2048 }]));
+    fatAt(img, 16_384, 'LOGICAL1', [['LOGICAL.TXT', Buffer.from('hello\n')]]);
+    fatAt(img, 20_480, 'LOGICAL2', [['LOGICAL.TXT', Buffer.from('hello\n')], ['SECOND.BIN', pseudoRandom(70_000, 77)]]);
+    run('ewfacquire', ['-u', '-q', '-t', p('m3-512'), '-P', '512', '-c', 'fast', img]);
+    for (const files of [[img], [p('m3-512.E01')]]) {
+      // Before: the swap at 8 MiB of 48 MiB with LOGICAL1's files, LOGICAL2 and SECOND.BIN lost; the E01 had an mbr problem.
+      const listed = await expectAt512(files, img);
+      expect(listed.map((l) => l.volumeSector)).toEqual([16_384, 20_480]);
+      const second = listed[1]!.entries.find((e) => e.path === 'SECOND.BIN')!;
+      expect(await dataMd5(second)).toBe(icatMd5([img], second.entryId, { sectorOffset: 20_480 }));
+    }
+  });
+
+  it('mbr-512-swap-luks-bitlocker-lvm-header-moved-to-4k: a 512-byte disk whose first partition starts with a swap, LUKS, BitLocker or LVM header keeps 512, even with a file system at 8 × its start larger than it', async () => {
+    // Partition 1: 1 MiB at 2048 holding only a header read nowhere here; partition 2: a physical volume with a 4 MiB FAT
+    // inside it at 8 × 2048, where partition 1 would start at 4096 bytes a sector. Only the header says 512 here.
+    const headers: [string, number, Buffer][] = [
+      ['swap', 4096 - 10, Buffer.from('SWAPSPACE2')],
+      ['luks', 0, Buffer.from('LUKS\xba\xbe\x00\x01', 'latin1')],
+      ['bitlocker', 3, Buffer.from('-FVE-FS-')],
+      ['lvm', SECTOR, Buffer.from('LABELONE')],
+    ];
+    for (const [name, at, bytes] of headers) {
+      const img = p(`m4-${name}.raw`);
+      writeFileSync(img, Buffer.alloc(0));
+      truncateSync(img, 96 * 1024 * 1024);
+      writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 2048 }, { type: 0x8e, startSector: 4096, sectors: 20_480 }]));
+      writeAt(img, 2048 * SECTOR + at, bytes);
+      run('mkfs.fat', ['-F', '12', '-n', 'NESTED', '--offset', String(8 * 2048), img, '4096']);
+      const { image } = await open([img]);
+      expect({ name, volumes: image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR]) }).toEqual({ name, volumes: mmls([img]) });
+      expect({ name, problems: image.volumeSystem.problems }).toEqual({ name, problems: [] });
+    }
+  });
+
   it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {
     const img = p('exfat-spliced.img');
     writeFileSync(img, Buffer.alloc(0));

@@ -127,11 +127,15 @@ export async function readVolumeSystem(
  *
  * A raw image records no size, and a container recording 512 may be wrong the
  * other way (a 4Kn disk imaged by a tool that writes 512 regardless): both
- * count in 512 unless the disk says 4096 — no file system starts at any
- * primary partition at 512, one does at 4096, and every partition fits the
- * disk at 4096. A 512-byte disk meets that only if a file system happens to
- * start exactly at 8 × a partition's start while none starts at any
- * partition's own start, inside a disk 8 times larger than its table needs.
+ * count in 512 unless the disk says 4096, and when in doubt they stay at 512.
+ * The disk says 4096 only when every partition fits it at 4096; nothing
+ * starts at any partition at 512 — no file system, no extended boot record,
+ * no swap, LUKS, BitLocker or LVM header; and a primary partition holds, at
+ * 4096, a file system larger than that whole partition measured at 512. A
+ * 512-byte disk's swap or LUKS partition followed by logical partitions, or
+ * an LVM partition with a file system inside it, often has a file system at
+ * exactly 8 × a primary's start; that file system lies inside the disk's own
+ * 512-byte partitions, so it is no larger than them (m1–m3 in the tests).
  * TSK's mmls reads such a raw image in 512 unless told `-b 4096`, so there
  * it places the partitions where no file system starts.
  */
@@ -156,8 +160,10 @@ async function mbrPlacement(
   };
   if (recorded === SECTOR_BYTES) {
     const big = 4096;
-    if (!fits(big) || (await fileSystemAt(SECTOR_BYTES)) || !(await fileSystemAt(big))) return { sectorBytes: SECTOR_BYTES };
-    const why = `no file system starts at any of the MBR's partitions at ${SECTOR_BYTES} bytes a sector, and one does at ${big}`;
+    if (!fits(big) || (await fileSystemAt(SECTOR_BYTES)) || (await somethingStartsAt512(media, used)) || !(await outgrowsItsPartitionAt512(media, primaries, big, looksLikeFileSystem))) {
+      return { sectorBytes: SECTOR_BYTES };
+    }
+    const why = `nothing starts at any of the MBR's partitions at ${SECTOR_BYTES} bytes a sector, and at ${big} one holds a file system larger than the partition at ${SECTOR_BYTES}`;
     return {
       sectorBytes: big,
       // Only a recorded size the disk contradicts is a finding; a raw image records none.
@@ -178,6 +184,76 @@ async function mbrPlacement(
       message: `the image records ${recorded}-byte sectors, but at ${recorded} bytes a sector ${why}: the partitions are placed in ${SECTOR_BYTES}-byte sectors`,
     },
   };
+}
+
+/**
+ * Whether something a 512-byte disk puts at a partition's start is there at
+ * 512 bytes a sector: an extended boot record (0x55AA) at an extended
+ * partition's start, or a header of what no reader here opens — Linux swap
+ * (SWAPSPACE2 at the end of its first page), LUKS, BitLocker, an LVM label in
+ * its second sector. Any of them keeps the table in 512-byte sectors.
+ */
+async function somethingStartsAt512(media: ByteSource, used: MbrEntry[]): Promise<boolean> {
+  for (const entry of used) {
+    const offset = entry.start * SECTOR_BYTES;
+    if (offset < SECTOR_BYTES || offset >= media.size) continue;
+    const head = await media.read(offset, Math.min(SWAP_PAGE_LIMIT, media.size - offset));
+    const at = (from: number, text: string) => head.length >= from + text.length && Buffer.from(head.subarray(from, from + text.length)).toString('latin1') === text;
+    if (EXTENDED.has(entry.type)) {
+      if (head[510] === 0x55 && head[511] === 0xaa) return true;
+      continue;
+    }
+    if (at(0, 'LUKS\xba\xbe') || at(3, '-FVE-FS-') || at(SECTOR_BYTES, 'LABELONE')) return true;
+    // Swap's signature ends its first page, whose size is the writing machine's (4 KiB on x86, up to 64 KiB elsewhere).
+    for (let page = 4096; page <= SWAP_PAGE_LIMIT; page *= 2) {
+      if (at(page - 10, 'SWAPSPACE2') || at(page - 10, 'SWAP-SPACE')) return true;
+    }
+  }
+  return false;
+}
+const SWAP_PAGE_LIMIT = 65_536;
+
+/**
+ * Whether a primary partition, placed at `big` bytes a sector, holds a file
+ * system larger than the same partition measured in 512-byte sectors: a file
+ * system the 512-byte reading would nest inside that partition cannot be.
+ * A file system whose size is not read here proves nothing.
+ */
+async function outgrowsItsPartitionAt512(
+  media: ByteSource,
+  primaries: MbrEntry[],
+  big: number,
+  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+): Promise<boolean> {
+  for (const entry of primaries) {
+    const offset = entry.start * big;
+    if (offset < big || offset >= media.size) continue;
+    const source = new SliceByteSource(media, offset, Math.min(entry.sectors * big, media.size - offset));
+    if (!(await looksLikeFileSystem(source))) continue;
+    const declared = declaredFileSystemBytes(await source.read(0, Math.min(2048, source.size)));
+    if (declared !== undefined && declared > entry.sectors * SECTOR_BYTES) return true;
+  }
+  return false;
+}
+
+/** The size a boot sector or ext superblock declares for its file system, in bytes; undefined when not read. */
+function declaredFileSystemBytes(head: Uint8Array): number | undefined {
+  if (head.length < 2048) return undefined;
+  const dv = view(head);
+  const oem = Buffer.from(head.subarray(3, 11)).toString('latin1');
+  let bytes: number;
+  if (dv.getUint16(1024 + 0x38, true) === 0xef53) {
+    const blockBytes = 1024 * 2 ** Math.min(dv.getUint32(1024 + 24, true), 16);
+    const hi = dv.getUint32(1024 + 0x60, true) & 0x80 ? dv.getUint32(1024 + 0x150, true) : 0;
+    bytes = (hi * 2 ** 32 + dv.getUint32(1024 + 4, true)) * blockBytes;
+  } else if (oem === 'NTFS    ') {
+    bytes = Number(dv.getBigUint64(0x28, true)) * dv.getUint16(0x0b, true);
+  } else if (oem === 'EXFAT   ') {
+    bytes = Number(dv.getBigUint64(0x48, true)) * 2 ** Math.min(head[0x6c]!, 12);
+  } else {
+    bytes = (dv.getUint16(0x13, true) || dv.getUint32(0x20, true)) * dv.getUint16(0x0b, true);
+  }
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 interface MbrEntry {
