@@ -139,7 +139,8 @@ serveTasks({
     if (!volume) throw new ExhibitError('invalid-argument', `the image has no volume ${volumeIndex}`);
     const fs = await openFileSystem(volume);
     if ('problem' in fs) return { value: { fileSystem: null, problem: { ...fs.problem } } satisfies DiskVolumeResult };
-    const result: DiskVolumeResult = { fileSystem: fs.reader.type, problem: null };
+    // A finding about the whole volume (fs.reader.problem) is reported with it; the listing still runs.
+    const result: DiskVolumeResult = { fileSystem: fs.reader.type, problem: fs.reader.problem ? { ...fs.reader.problem } : null };
     try {
       for await (const entry of fs.reader.entries()) {
         const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
@@ -149,7 +150,8 @@ serveTasks({
     } catch (err) {
       // A hostile structure ends this volume only; storage faults and aborts end the unpack.
       if (!hostile(err)) throw err;
-      result.problem = { code: err.code, message: errorMessage(err) };
+      // The volume's own finding is kept beside the error that ended the listing, not overwritten.
+      result.problem = { code: err.code, message: result.problem ? `${errorMessage(err)}; also ${result.problem.code}: ${result.problem.message}` : errorMessage(err) };
     }
     const fed = feed as InOrderMediaSource | null;
     if (fed) {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asFlsLines, fls, flsAsLines, hasTool, type FlsLine, icatMd5Many, istatMany, linkTargetMd5, listAll, timesOf, nineDigits, type Listed } from '../../test/fixtures/disk/tsk-oracle.js';
 import { probe, open } from './ext.reader.js';
 import { openFileByteSource } from './file-byte-source.js';
+import type { FileSystemReader } from './disk-reader.types.js';
 
 const haveTools = hasTool('mke2fs') && hasTool('fls') && hasTool('debugfs');
 if (!haveTools) console.warn('ext reader oracle tests skipped: mke2fs, debugfs or fls (e2fsprogs, sleuthkit) not found');
@@ -91,12 +92,12 @@ function makeImage(type: 'ext2' | 'ext3' | 'ext4', tree: string, seed = DEFAULT_
   return image;
 }
 
-async function readImage(image: string): Promise<{ type: string; label?: string; listed: Listed[] }> {
+async function readImage(image: string): Promise<{ type: string; label?: string; problem?: FileSystemReader['problem']; listed: Listed[] }> {
   const source = await openFileByteSource(image);
   try {
     expect(await probe(source)).toBe(true);
     const reader = await open(source);
-    return { type: reader.type, label: reader.label, listed: await listAll(reader) };
+    return { type: reader.type, label: reader.label, ...(reader.problem ? { problem: reader.problem } : {}), listed: await listAll(reader) };
   } finally {
     await source.close();
   }
@@ -459,7 +460,8 @@ describe.skipIf(!haveTools)('ext-meta-bg-volume-unsupported', () => {
     for (const [name, features] of [['meta-bg', 'meta_bg,^resize_inode,^64bit'], ['meta-bg-64bit', 'meta_bg,^resize_inode,64bit']] as const) {
       const image = path.join(work, `${name}.img`);
       execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', features, '-b', '1024', '-g', '1024', '-N', '700', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '64M']);
-      const { listed } = await readImage(image);
+      const { listed, problem } = await readImage(image);
+      expect({ name, problem }).toEqual({ name, problem: undefined });
       const files = listed.filter((l) => l.entry.kind === 'file');
       expect({ name, files: files.length }).toEqual({ name, files: 384 });
       // The content against the source tree, and the inodes of the later meta group(s) really used.
@@ -474,6 +476,31 @@ describe.skipIf(!haveTools)('ext-meta-bg-volume-unsupported', () => {
   });
 });
 
+describe.skipIf(!haveTools)('ext-meta-bg-block-count-past-image-unreported', () => {
+  it('a meta_bg volume whose superblock declares 0xFFFFFFFF blocks in a 64 MiB image gets a volume problem, and its files are still listed', async () => {
+    // Without meta_bg every descriptor is checked against the image, so such a count fails the mount; under meta_bg
+    // only the first meta group's are, and the forged count went unsaid while the listing looked complete.
+    const tree = path.join(work, 'meta-bg-forged-tree');
+    for (let d = 0; d < 4; d++) {
+      mkdirSync(path.join(tree, `dir-${d}`), { recursive: true });
+      writeFileSync(path.join(tree, `dir-${d}`, 'file.bin'), bytes(1500 + d, d + 1));
+    }
+    const image = path.join(work, 'meta-bg-forged.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'meta_bg,^resize_inode,^64bit,^metadata_csum', '-b', '1024', '-g', '1024', '-N', '700', '-U', DEFAULT_SEED, '-d', tree, image, '64M']);
+    const fd = openSync(image, 'r+');
+    try {
+      writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, 1024 + 4); // s_blocks_count_lo
+    } finally {
+      closeSync(fd);
+    }
+    const { listed, problem } = await readImage(image);
+    expect(problem).toEqual({ code: 'corrupt-file', message: expect.stringMatching(/declares 4294967295 blocks .*past the end of the 67108864-byte volume/) });
+    const files = listed.filter((l) => l.entry.kind === 'file');
+    for (const { entry, md5 } of files) expect({ path: entry.path, md5 }).toEqual({ path: entry.path, md5: createHash('md5').update(readFileSync(path.join(tree, entry.path))).digest('hex') });
+    expect(files.map((l) => l.entry.path).sort()).toEqual([0, 1, 2, 3].map((d) => `dir-${d}/file.bin`));
+  });
+});
+
 describe.skipIf(!haveTools)('ext-meta-bg-cut-image-listing-aborted', () => {
   it('a meta_bg volume cut short: names whose inodes lay past the cut get a problem, the rest are read; the listing is not ended by the orphan scan', async () => {
     const tree = path.join(work, 'meta-bg-cut-tree');
@@ -485,7 +512,9 @@ describe.skipIf(!haveTools)('ext-meta-bg-cut-image-listing-aborted', () => {
     execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'meta_bg,^resize_inode,^64bit', '-b', '1024', '-g', '1024', '-N', '700', '-U', DEFAULT_SEED, '-E', `hash_seed=${DEFAULT_SEED}`, '-d', tree, image, '64M']);
     // The second meta group's descriptors lie in group 32 (32 MiB in): cut before it, as an acquisition that stopped.
     truncateSync(image, 20 * 1024 * 1024);
-    const { listed } = await readImage(image);
+    const { listed, problem } = await readImage(image);
+    // The cut itself is said once, for the volume.
+    expect(problem).toEqual({ code: 'corrupt-file', message: expect.stringMatching(/last meta group \(from group 32\).*past the end/) });
     const files = listed.filter((l) => l.entry.kind === 'file');
     const read = files.filter((l) => l.md5 !== undefined);
     expect(read.length).toBeGreaterThan(0);

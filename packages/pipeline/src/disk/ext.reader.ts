@@ -80,6 +80,7 @@ export async function open(source: ByteSource, options: { abortSignal?: AbortSig
   return {
     type: fs.type,
     ...(fs.label ? { label: fs.label } : {}),
+    ...(fs.volumeProblem ? { problem: fs.volumeProblem } : {}),
     entries: (o) => fs.entries(o?.abortSignal ?? options.abortSignal),
   };
 }
@@ -117,6 +118,8 @@ class ExtFs {
     private readonly signal: AbortSignal | undefined,
     /** meta_bg: where each group's descriptor lies (descriptorOffset); null without meta_bg. */
     private readonly metaBg: MetaBgLayout | null = null,
+    /** A finding about the whole volume that does not stop the listing. */
+    readonly volumeProblem: { code: 'corrupt-file'; message: string } | null = null,
   ) {}
 
   static async mount(source: ByteSource, signal?: AbortSignal): Promise<ExtFs> {
@@ -139,7 +142,8 @@ class ExtFs {
     const inodeSize = revLevel === 0 ? 128 : u16(sb, 0x58);
     // bigalloc counts allocation in clusters of blocks (blocks per group beyond a bitmap block's bits, extents
     // in clusters): a sound volume this reader does not read, not a corrupt one.
-    if (u32(sb, 0x64) & RO_COMPAT_BIGALLOC) fail('unsupported-format', 'ext: bigalloc (cluster allocation) volumes are not supported');
+    const roCompat = u32(sb, 0x64);
+    if (roCompat & RO_COMPAT_BIGALLOC) fail('unsupported-format', 'ext: bigalloc (cluster allocation) volumes are not supported');
     if (blocksPerGroup === 0 || blocksPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${blocksPerGroup} blocks per group is impossible`);
     if (inodesPerGroup === 0 || inodesPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${inodesPerGroup} inodes per group is impossible`);
     if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) fail('corrupt-file', `ext: inode size ${inodeSize} is impossible`);
@@ -163,7 +167,7 @@ class ExtFs {
             perBlock,
             firstDataBlock,
             blocksPerGroup,
-            sparseSuper: (u32(sb, 0x64) & RO_COMPAT_SPARSE_SUPER) !== 0,
+            sparseSuper: (roCompat & RO_COMPAT_SPARSE_SUPER) !== 0,
             backupBgs: compat & COMPAT_SPARSE_SUPER2 ? [u32(sb, 0x24c), u32(sb, 0x250)] : null,
           }
         : null;
@@ -171,10 +175,24 @@ class ExtFs {
     if (gdtOffset + contiguousGroups * descSize > source.size) {
       fail('corrupt-file', `ext: ${groupCount} group descriptors (from ${totalBlocks} blocks) do not fit the ${source.size}-byte volume`);
     }
+    // Under meta_bg only the first descriptors are checked against the volume above, so the block count is not:
+    // a count past the image (a cut acquisition, or a forged s_blocks_count) is said once for the volume,
+    // and what the image holds is still listed (groups past it are skipped or their inodes get a problem).
+    let volumeProblem: { code: 'corrupt-file'; message: string } | null = null;
+    if (metaBg) {
+      const lastMetaGroupFirst = Math.floor((groupCount - 1) / perBlock) * perBlock;
+      const firstBlockBytes = (firstDataBlock + lastMetaGroupFirst * blocksPerGroup) * blockSize;
+      if (firstBlockBytes >= source.size) {
+        volumeProblem = {
+          code: 'corrupt-file',
+          message: `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${groupCount} groups), but the last meta group (from group ${lastMetaGroupFirst}) starts at byte ${firstBlockBytes}, past the end of the ${source.size}-byte volume: the groups past the end are not read`,
+        };
+      }
+    }
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
-    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), revLevel === 0 ? 11 : u32(sb, 0x54), signal, metaBg);
+    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, roCompat, revLevel === 0 ? 11 : u32(sb, 0x54), signal, metaBg, volumeProblem);
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
