@@ -246,8 +246,10 @@ export function istatTimes(images: string[], entryId: string, options: { sectorO
   return out;
 }
 
-/** mmls's partitions (slots like 000:001 for DOS, 000 for GPT; not Meta or unallocated), as [start sector, length]. */
-/** Each partition's [start, length] in mmls's units: the image's sectors, or `sectorBytes` (mmls -b) when given. */
+/**
+ * mmls's partitions (slots like 000:001 for DOS, 000 for GPT; not Meta or unallocated), as [start, length] in
+ * mmls's units: the image's sectors, or `sectorBytes` (mmls -b) when given.
+ */
 export function mmls(images: string[], imageType?: string, sectorBytes?: number): [number, number][] {
   const out: [number, number][] = [];
   for (const line of run('mmls', [...(imageType ? ['-i', imageType] : []), ...(sectorBytes ? ['-b', String(sectorBytes)] : []), ...images]).toString('utf8').split('\n')) {
