@@ -572,6 +572,21 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     }
   });
 
+  it('mbr-512-swap-and-large-logical-moved-to-4k: a 1 MiB swap primary and a logical FAT larger than it at 8 × its start keep 512, as the extended boot record lies at 512', async () => {
+    // The size test cannot tell here (the 4 MiB FAT outgrows the 1 MiB swap partition): the EBR at the extended partition's start, at 512, does.
+    const img = p('m7.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 96 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 2048 }, { type: 0x05, startSector: 4096, sectors: 20_480 }]));
+    writeAt(img, 4096 * SECTOR, mbrSector([{ type: 0x01, startSector: 12_288, sectors: 8192 }]));
+    run('mkfs.fat', ['-F', '12', '-n', 'LOGICAL', '--offset', String(16_384), img, '4096']);
+    writeFileSync(p('payload'), Buffer.from('hello\n'));
+    run('mcopy', ['-i', `${img}@@${16_384 * SECTOR}`, p('payload'), '::/LOGICAL.TXT']);
+    // Before: the swap placed at 8 MiB over the logical's FAT volume, the logical partition lost.
+    const listed = await expectAt512([img], img);
+    expect(listed.map((l) => l.volumeSector)).toEqual([16_384]);
+  });
+
   it('mbr-512-swap-luks-bitlocker-lvm-header-moved-to-4k: a 512-byte disk whose first partition starts with a swap, LUKS, BitLocker or LVM header keeps 512, even with a file system at 8 × its start larger than it', async () => {
     // Partition 1: 1 MiB at 2048 holding only a header read nowhere here; partition 2: a physical volume with a 4 MiB FAT
     // inside it at 8 × 2048, where partition 1 would start at 4096 bytes a sector. Only the header says 512 here.
