@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -483,10 +483,14 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
       const { image } = await open([...files]);
       // Before: placed at 256 × 512 bytes, where no file system starts (mmls without -b does the same); its files lost.
       expect({ name, volumes: image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR]) }).toEqual({ name, volumes: mmls([img], undefined, 4096) });
-      // The E01's recorded 512 is contradicted by the disk: a finding; a raw image recorded nothing.
+      // The E01's recorded 512 is contradicted by the disk: a finding.
       expect({ name, problems: image.volumeSystem.problems }).toEqual({
         name,
-        problems: name === 'raw' ? [] : [{ where: 'mbr', code: 'corrupt-file', message: expect.stringMatching(/records 512-byte sectors.*placed in 4096-byte sectors/) }],
+        // Never silent either way: the raw image's placement is an inference the reader is told of.
+        problems:
+          name === 'raw'
+            ? [{ where: 'mbr', code: 'sector-size-inferred', message: expect.stringMatching(/raw image records no sector size.*entry 0.*placed in 4096-byte sectors/) }]
+            : [{ where: 'mbr', code: 'corrupt-file', message: expect.stringMatching(/records 512-byte sectors.*placed in 4096-byte sectors/) }],
       });
       const [volume] = await list(image);
       const tskOpts = { sectorOffset: 256 * (GPT4K_SECTOR / SECTOR) }; // TSK's -o counts in 512-byte sectors here
@@ -573,7 +577,8 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
   });
 
   it('mbr-512-swap-and-large-logical-moved-to-4k: a 1 MiB swap primary and a logical FAT larger than it at 8 × its start keep 512, as the extended boot record lies at 512', async () => {
-    // The size test cannot tell here (the 4 MiB FAT outgrows the 1 MiB swap partition): the EBR at the extended partition's start, at 512, does.
+    // The first size test could not tell here (the 4 MiB FAT outgrows the 1 MiB swap partition): the EBR at the extended partition's start,
+    // at 512, does (and the fill test: 4 MiB does not fill the swap partition's 8 MiB at 4096).
     const img = p('m7.raw');
     writeFileSync(img, Buffer.alloc(0));
     truncateSync(img, 96 * 1024 * 1024);
@@ -607,6 +612,106 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
       expect({ name, volumes: image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR]) }).toEqual({ name, volumes: mmls([img]) });
       expect({ name, problems: image.volumeSystem.problems }).toEqual({ name, problems: [] });
     }
+  });
+
+  // Second review of 3b49cfa: "a file system at 4096 larger than its partition at 512" also held for what a 512-byte disk
+  // leaves at 8 × a start by chance — a remnant of an earlier layout, a volume image nested in an unknown partition, an XP
+  // disk's remnant at 8 × 63. A 4Kn volume fills its partition (declares its size within 64 KiB or 1%); these do not.
+  const remnantDisk = (name: string, bytes: number, table: { type: number; startSector: number; sectors: number }[], fatSector: number, fatKiB: number) => {
+    const img = p(name);
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, bytes);
+    writeAt(img, 0, mbrSector(table));
+    run('mkfs.fat', ['-n', 'OLDREMNANT', '--offset', String(fatSector), img, String(fatKiB)]);
+    writeFileSync(p('payload'), Buffer.from('secret of the old layout\n'));
+    run('mcopy', ['-i', `${img}@@${fatSector * SECTOR}`, p('payload'), '::/old-secret.txt']);
+    return img;
+  };
+  const expectRemnantAt512 = async (img: string) => {
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+    // No volume invented over the remnant: nothing at 512 starts a file system read here.
+    expect(await list(image, { skipUnknown: true })).toEqual([]);
+  };
+
+  it('mbr-512-remnant-file-system-at-8x-moved-to-4k: an unformatted Linux partition over a larger FAT remnant of an earlier layout at 8 × its start keeps 512 (b)', async () => {
+    // Partition at 2048 of 40 960 sectors (20 MiB); a 40 MiB FAT from an earlier layout at sector 16 384 (8 MiB) inside it.
+    // Before: a partition invented at 8 MiB of 160 MiB over the remnant, old-secret.txt listed as the partition's file.
+    await expectRemnantAt512(remnantDisk('mbr-remnant-b.raw', 176 * 1024 * 1024, [{ type: 0x83, startSector: 2048, sectors: 40_960 }], 16_384, 40_960));
+  });
+
+  it('mbr-512-nested-image-at-8x-moved-to-4k: a small unknown partition and a partition holding a FAT image 6 MiB in, at 8 × the first start, keep 512 (a)', async () => {
+    // Partition 1: 1 MiB at 2048 (nothing known); partition 2: 50 MiB at 4096 holding a 24 MiB FAT at 16 384.
+    // Before: partition 1 placed at 8 MiB over the nested FAT (larger than its 1 MiB at 512), partition 2 past it.
+    await expectRemnantAt512(
+      remnantDisk('mbr-nested-a.raw', 420 * 1024 * 1024, [{ type: 0x83, startSector: 2048, sectors: 2048 }, { type: 0x83, startSector: 4096, sectors: 102_400 }], 16_384, 24_576),
+    );
+  });
+
+  it('mbr-512-xp-layout-remnant-at-8x-moved-to-4k: a partition at sector 63 (Windows XP) over a FAT remnant at 504 keeps 512 (x)', async () => {
+    // Partition at 63 of 40 960 sectors (20 MiB, unformatted); a 30 MiB FAT remnant at 504 = 8 × 63.
+    await expectRemnantAt512(remnantDisk('mbr-xp-x.raw', 170 * 1024 * 1024, [{ type: 0x83, startSector: 63, sectors: 40_960 }], 504, 30_720));
+  });
+
+  it('mbr-4k-raw-second-partition-at-8x-first-read-in-512: a raw 4Kn disk whose second partition starts at 8 × the first\'s start is read in 4096-byte sectors, as mmls -b 4096 (f)', async () => {
+    // P1 FAT12 (4096-byte sectors) at 256 of 1792; P2 FAT16 at 2048 of 30 000. At 512, P2 lands on P1's FAT (7 MiB, smaller
+    // than P2's 15 MB at 512: it does not fill it). Before: read in 512, P1 empty and P2 listing P1's files.
+    const img = p('mbr-4k-8x.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 40_000 * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x0e, startSector: 256, sectors: 1792 }, { type: 0x0e, startSector: 2048, sectors: 30_000 }]));
+    for (const [name, start, sectors, fat] of [['f1', 256, 1792, '12'], ['f2', 2048, 30_000, '16']] as const) {
+      rmSync(p(`${name}.fs`), { force: true });
+      run('mkfs.fat', ['-C', '-F', fat, '-S', '4096', '-s', '1', '-n', name.toUpperCase(), p(`${name}.fs`), String((sectors * GPT4K_SECTOR) / 1024)]);
+      writeFileSync(p('payload'), pseudoRandom(9000, start));
+      run('mcopy', ['-i', p(`${name}.fs`), p('payload'), `::/${name}.bin`]);
+      writeAt(img, start * GPT4K_SECTOR, readFileSync(p(`${name}.fs`)));
+    }
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([img], undefined, 4096));
+    expect(image.volumeSystem.problems).toEqual([{ where: 'mbr', code: 'sector-size-inferred', message: expect.stringMatching(/records no sector size.*entry 0, entry 1.*placed in 4096-byte sectors/) }]);
+    const listed = await list(image);
+    expect(listed.map((l) => l.entries.filter((e) => e.kind === 'file').map((e) => e.path))).toEqual([['f1.bin'], ['f2.bin']]);
+    for (const { volumeSector, entries } of listed) {
+      expect(entries.map(asTsk)).toEqual(fls([img], { sectorOffset: volumeSector }));
+      const bin = entries.find((e) => e.path.endsWith('.bin'))!;
+      expect(await dataMd5(bin)).toBe(icatMd5([img], bin.entryId, { sectorOffset: volumeSector }));
+    }
+  });
+
+  it('mbr-4k-raw-every-file-system-fills-its-partition: a raw 4Kn disk (FAT16, NTFS, an extended partition with ext4 and exFAT) stays in 4096-byte sectors under the fill rule, as mmls -b 4096 (c)', async () => {
+    // Each volume formatted by its own tool over exactly its partition, as a 4Kn disk's partitioner and formatter leave it:
+    // FAT and exFAT declare every sector, NTFS all but the last, ext4 whole 4 KiB blocks.
+    const img = p('mbr-4k-mixed.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 70_000 * GPT4K_SECTOR);
+    mkdirSync(p('ext-tree'), { recursive: true });
+    writeFileSync(p('ext-tree/ext.txt'), 'ext4 4Kn\n');
+    const volumes: [string, number, number, string[]][] = [
+      ['fat', 256, 16_384, ['mkfs.fat', '-F', '16', '-S', '4096', '-n', 'K4FAT']],
+      ['ntfs', 16_640, 16_384, ['mkntfs', '-F', '-q', '-s', '4096', '-p', '0', '-H', '0', '-S', '0', '-L', 'K4NTFS']],
+      ['ext', 33_280, 16_384, ['mke2fs', '-q', '-t', 'ext4', '-b', '4096', '-d', p('ext-tree'), '-F']],
+      ['exfat', 49_920, 16_000, ['mkfs.exfat', '-c', '32K']],
+    ];
+    for (const [name, start, sectors, [tool, ...args]] of volumes) {
+      const fs = p(`mixed-${name}.fs`);
+      writeFileSync(fs, Buffer.alloc(0));
+      truncateSync(fs, sectors * GPT4K_SECTOR);
+      run(tool!, [...args, fs]);
+      writeAt(img, start * GPT4K_SECTOR, readFileSync(fs));
+    }
+    writeAt(img, 0, mbrSector([{ type: 0x0c, startSector: 256, sectors: 16_384 }, { type: 0x07, startSector: 16_640, sectors: 16_384 }, { type: 0x0f, startSector: 33_024, sectors: 33_024 }]));
+    writeAt(img, 33_024 * GPT4K_SECTOR, mbrSector([{ type: 0x83, startSector: 256, sectors: 16_384 }, { type: 0x05, startSector: 16_640, sectors: 16_384 }]));
+    writeAt(img, (33_024 + 16_640) * GPT4K_SECTOR, mbrSector([{ type: 0x07, startSector: 256, sectors: 16_000 }]));
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([img], undefined, 4096));
+    expect(image.volumeSystem.problems).toEqual([{ where: 'mbr', code: 'sector-size-inferred', message: expect.stringMatching(/entry 0, entry 1\).*placed in 4096-byte sectors/) }]);
+    const types: (string | undefined)[] = [];
+    for await (const fs of fileSystems(image)) types.push('reader' in fs ? fs.type : fs.problem.message);
+    expect(types).toEqual(['fat', 'ntfs', 'ext', 'exfat']);
+    const ext = (await list(image)).find((l) => l.volumeSector === 33_280 * 8)!;
+    expect(ext.entries.map(asTsk)).toEqual(fls([img], { sectorOffset: ext.volumeSector }));
   });
 
   it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {

@@ -23,7 +23,8 @@ const GPT_SECTOR_SIZES = [512, 4096, 1024, 2048];
 export interface VolumeProblem {
   /** Which entry: 'mbr 2', 'ebr 3', 'gpt 17', 'gpt header'. */
   where: string;
-  code: 'corrupt-file' | 'limit-exceeded';
+  /** sector-size-inferred: the MBR's entries are read in a sector size nothing recorded, inferred from the volumes they hold. */
+  code: 'corrupt-file' | 'limit-exceeded' | 'sector-size-inferred';
   message: string;
 }
 
@@ -129,15 +130,19 @@ export async function readVolumeSystem(
  * other way (a 4Kn disk imaged by a tool that writes 512 regardless): both
  * count in 512 unless the disk says 4096, and when in doubt they stay at 512.
  * The disk says 4096 only when every partition fits it at 4096; nothing
- * starts at any partition at 512 — no file system, no extended boot record,
- * no swap, LUKS, BitLocker or LVM header; and a primary partition holds, at
- * 4096, a file system larger than that whole partition measured at 512. A
- * 512-byte disk's swap or LUKS partition followed by logical partitions, or
- * an LVM partition with a file system inside it, often has a file system at
- * exactly 8 × a primary's start; that file system lies inside the disk's own
- * 512-byte partitions, so it is no larger than them (m1–m3 in the tests).
- * TSK's mmls reads such a raw image in 512 unless told `-b 4096`, so there
- * it places the partitions where no file system starts.
+ * starts at any partition at 512 — no extended boot record, no swap, LUKS,
+ * BitLocker or LVM header — and no file system found at a primary at 512
+ * fills its partition (or has a size not read); and at 4096 every file system
+ * found at a primary fills its partition, and one is found (fileSystemsFit).
+ * What a 512-byte disk has at 8 × a primary's start — a logical partition
+ * after swap, a volume inside LVM, a remnant of an earlier layout, a volume
+ * image kept in an unknown partition — declares a size of its own, not 8
+ * times the partition's (m1–m3, b, a, x in the tests). A 4Kn disk whose second
+ * partition starts at 8 × the first's start shows the first's volume at 512
+ * in the second, not filling it, so it still reads at 4096 (f). Moving off
+ * 512 is an inference, never silent: an E01 recording 512 gets a corrupt-file
+ * problem, a raw image a sector-size-inferred one naming the entries.
+ * TSK's mmls reads such a raw image in 512 unless told `-b 4096`.
  */
 async function mbrPlacement(
   media: ByteSource,
@@ -160,16 +165,26 @@ async function mbrPlacement(
   };
   if (recorded === SECTOR_BYTES) {
     const big = 4096;
-    if (!fits(big) || (await fileSystemAt(SECTOR_BYTES)) || (await somethingStartsAt512(media, used)) || !(await outgrowsItsPartitionAt512(media, primaries, big, looksLikeFileSystem))) {
-      return { sectorBytes: SECTOR_BYTES };
-    }
-    const why = `nothing starts at any of the MBR's partitions at ${SECTOR_BYTES} bytes a sector, and at ${big} one holds a file system larger than the partition at ${SECTOR_BYTES}`;
+    if (!fits(big) || (await somethingStartsAt512(media, used))) return { sectorBytes: SECTOR_BYTES };
+    const at512 = await fileSystemsFit(media, primaries, SECTOR_BYTES, looksLikeFileSystem);
+    // A file system found at 512 that fills its partition, or whose size is not read, is the 512-byte disk's own.
+    // One that does not (a 4Kn disk's volume met at 512 because a partition starts at 8 × another's start) proves nothing.
+    if (at512.some(({ fit }) => fit === 'fills' || fit === 'unknown')) return { sectorBytes: SECTOR_BYTES };
+    const at4096 = await fileSystemsFit(media, primaries, big, looksLikeFileSystem);
+    if (at4096.length === 0 || !at4096.every(({ fit }) => fit === 'fills')) return { sectorBytes: SECTOR_BYTES };
+    const why =
+      `at ${big} bytes a sector every file system found at a primary partition (MBR ${at4096.map(({ slot }) => `entry ${slot}`).join(', ')}) fills it ` +
+      `(declares its size, less at most ${FILL_SLACK_BYTES / 1024} KiB or 1%), and at ${SECTOR_BYTES} none fills its partition`;
     return {
       sectorBytes: big,
-      // Only a recorded size the disk contradicts is a finding; a raw image records none.
-      ...(recordedByContainer
-        ? { problem: { where: 'mbr', code: 'corrupt-file' as const, message: `the image records ${SECTOR_BYTES}-byte sectors, but ${why}: the partitions are placed in ${big}-byte sectors` } }
-        : {}),
+      // Never silent: the placement is an inference from the disk's contents, so the reader is told which and why.
+      problem: {
+        where: 'mbr',
+        code: recordedByContainer ? ('corrupt-file' as const) : ('sector-size-inferred' as const),
+        message: recordedByContainer
+          ? `the image records ${SECTOR_BYTES}-byte sectors, but ${why}: the partitions are placed in ${big}-byte sectors`
+          : `the raw image records no sector size and MBR entries default to ${SECTOR_BYTES} bytes, but ${why}: the partitions are placed in ${big}-byte sectors`,
+      },
     };
   }
   const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
@@ -214,27 +229,49 @@ async function somethingStartsAt512(media: ByteSource, used: MbrEntry[]): Promis
 const SWAP_PAGE_LIMIT = 65_536;
 
 /**
- * Whether a primary partition, placed at `big` bytes a sector, holds a file
- * system larger than the same partition measured in 512-byte sectors: a file
- * system the 512-byte reading would nest inside that partition cannot be.
- * A file system whose size is not read here proves nothing.
+ * How the file system found at each primary partition, placed at `size`
+ * bytes a sector, compares with that partition: 'fills' when it declares the
+ * partition's size less at most the slack formatters leave, 'smaller' or
+ * 'larger' otherwise, 'unknown' when its size is not read. Partitions where no
+ * file system starts are left out.
+ *
+ * Formatters size a volume from its partition: mkfs.fat, mkfs.exfat and
+ * Windows' FAT/exFAT declare every sector, NTFS all but the last (its backup
+ * boot sector), ext whole blocks (up to 64 KiB). A remnant of an earlier
+ * layout, or a volume image nested in an unknown partition, met at 8 × a
+ * start declares a size of its own, almost never that one.
  */
-async function outgrowsItsPartitionAt512(
+async function fileSystemsFit(
   media: ByteSource,
   primaries: MbrEntry[],
-  big: number,
+  size: number,
   looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
-): Promise<boolean> {
+): Promise<{ slot: number; fit: 'fills' | 'smaller' | 'larger' | 'unknown' }[]> {
+  const out: { slot: number; fit: 'fills' | 'smaller' | 'larger' | 'unknown' }[] = [];
   for (const entry of primaries) {
-    const offset = entry.start * big;
-    if (offset < big || offset >= media.size) continue;
-    const source = new SliceByteSource(media, offset, Math.min(entry.sectors * big, media.size - offset));
+    const offset = entry.start * size;
+    if (offset < size || offset >= media.size) continue;
+    const partitionBytes = entry.sectors * size;
+    const source = new SliceByteSource(media, offset, Math.min(partitionBytes, media.size - offset));
     if (!(await looksLikeFileSystem(source))) continue;
     const declared = declaredFileSystemBytes(await source.read(0, Math.min(2048, source.size)));
-    if (declared !== undefined && declared > entry.sectors * SECTOR_BYTES) return true;
+    const fit = declared === undefined ? 'unknown' : declared > partitionBytes ? 'larger' : partitionBytes - declared <= fillSlack(partitionBytes) ? 'fills' : 'smaller';
+    out.push({ slot: entry.slot, fit });
   }
-  return false;
+  return out;
 }
+
+/**
+ * What a formatter may leave of a partition past its file system: one
+ * allocation unit (ext's largest block, 64 KiB, bounds NTFS's one sector too),
+ * but never more than 1% of the partition, so a small volume must fill a
+ * small partition closely. The reviewer's 4Kn volumes measured 1.0000 (FAT,
+ * exFAT, ext) and 0.9999 (NTFS).
+ */
+function fillSlack(partitionBytes: number): number {
+  return Math.min(FILL_SLACK_BYTES, Math.floor(partitionBytes / 100));
+}
+const FILL_SLACK_BYTES = 65_536;
 
 /** The size a boot sector or ext superblock declares for its file system, in bytes; undefined when not read. */
 function declaredFileSystemBytes(head: Uint8Array): number | undefined {
