@@ -501,6 +501,37 @@ describe.skipIf(!haveTools)('ext-meta-bg-block-count-past-image-unreported', () 
   });
 });
 
+describe.skipIf(!haveTools)('ext-volume-cut-short-unreported', () => {
+  it('any ext volume declaring blocks past its end has a volume problem (4 KiB and 1 KiB blocks, no meta_bg); whole volumes, one on a partition not a whole number of blocks, have none', async () => {
+    // Before: only meta_bg volumes were checked; a cut acquisition or partition of an ordinary volume listed with no word of the cut.
+    const tree = path.join(work, 'cut-short-tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(path.join(tree, 'early.bin'), bytes(5000, 3));
+    const cases: [string, string[], number, number | null][] = [
+      // name, mke2fs options, image bytes, cut to (null: whole)
+      ['4k-whole', ['-b', '4096'], 64 * 1024 * 1024, null],
+      ['4k-cut', ['-b', '4096'], 64 * 1024 * 1024, 40 * 1024 * 1024],
+      ['1k-whole', ['-b', '1024'], 64 * 1024 * 1024, null], // first_data_block 1: block 0 counted
+      ['1k-cut', ['-b', '1024'], 64 * 1024 * 1024, 64 * 1024 * 1024 - 1024],
+      ['4k-odd-partition', ['-b', '4096'], 64 * 1024 * 1024 + 3 * 512, null], // 1.5 KiB past the last whole block
+    ];
+    for (const [name, options, size, cut] of cases) {
+      const image = path.join(work, `cut-short-${name}.img`);
+      rmSync(image, { force: true });
+      writeFileSync(image, Buffer.alloc(0));
+      truncateSync(image, size);
+      execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', ...options, '-U', DEFAULT_SEED, '-d', tree, image]);
+      if (cut !== null) truncateSync(image, cut);
+      const { problem, listed } = await readImage(image);
+      expect({ name, problem }).toEqual({
+        name,
+        problem: cut === null ? undefined : { code: 'corrupt-file', message: expect.stringMatching(new RegExp(`declares \\d+ blocks of \\d+ bytes \\(${size} bytes\\), past the end of the ${cut}-byte volume`)) },
+      });
+      expect({ name, files: listed.filter((l) => l.entry.kind === 'file').map((l) => l.entry.path) }).toEqual({ name, files: ['early.bin'] });
+    }
+  });
+});
+
 describe.skipIf(!haveTools)('ext-meta-bg-cut-image-listing-aborted', () => {
   it('a meta_bg volume cut short: names whose inodes lay past the cut get a problem, the rest are read; the listing is not ended by the orphan scan', async () => {
     const tree = path.join(work, 'meta-bg-cut-tree');

@@ -189,6 +189,17 @@ class ExtFs {
         };
       }
     }
+    // Any volume, meta_bg or not: blocks declared past the volume's end (a cut acquisition or partition, or a forged
+    // count) are said for the volume, as the listing cannot show it; files whose blocks lie past the end get their own
+    // problem. s_blocks_count counts from block 0 (block 0 included when first_data_block is 1), so a whole volume
+    // declares exactly its bytes, or less when its partition is not a whole number of blocks.
+    const declaredBytes = totalBlocks * blockSize;
+    if (!volumeProblem && declaredBytes > source.size) {
+      volumeProblem = {
+        code: 'corrupt-file',
+        message: `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${declaredBytes} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read`,
+      };
+    }
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
