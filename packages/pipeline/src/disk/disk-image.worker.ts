@@ -141,12 +141,17 @@ serveTasks({
     if ('problem' in fs) return { value: { fileSystem: null, problem: { ...fs.problem } } satisfies DiskVolumeResult };
     // A finding about the whole volume (fs.reader.problem) is reported with it; the listing still runs.
     const result: DiskVolumeResult = { fileSystem: fs.reader.type, problem: fs.reader.problem ? { ...fs.reader.problem } : null };
+    let ended = false;
     try {
       for await (const entry of fs.reader.entries()) {
         const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
-        if (answer.op === 'end') break;
-        if (answer.op === 'open' && !(await sendEntryData(context, entry, feed, mode))) break;
+        if (answer.op === 'end' || (answer.op === 'open' && !(await sendEntryData(context, entry, feed, mode)))) {
+          ended = true;
+          break;
+        }
       }
+      // The volume's finding did not stop its listing: the stage words it as a finding, not a stop.
+      if (result.problem && !ended) result.problem.listedInFull = true;
     } catch (err) {
       // A hostile structure ends this volume only; storage faults and aborts end the unpack.
       if (!hostile(err)) throw err;
