@@ -376,10 +376,27 @@ describe.skipIf(!haveTools)('ext4-inline-data-directory-not-listed', () => {
     mkdirSync(mnt, { recursive: true });
     // -w: util-linux otherwise falls back to a read-only mount when read-write fails, and the writes below would
     // fail the test for the environment's sake; mountpoint proves the mount took.
+    const unmount = (): boolean => {
+      try {
+        execFileSync('umount', [mnt], { stdio: 'ignore' });
+        return true;
+      } catch {
+        try {
+          execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
+        } catch {
+          // Nothing more can be done here; the caller skips and says why.
+        }
+        return false;
+      }
+    };
+    let mounted = false;
     try {
       execFileSync('mount', ['-w', '-o', 'loop', '-t', 'ext4', image, mnt], { stdio: 'ignore' });
+      mounted = true;
       execFileSync('mountpoint', ['-q', mnt], { stdio: 'ignore' });
     } catch {
+      // A mount that took but failed the check after it (mountpoint) is undone, not left behind by the skip.
+      if (mounted) unmount();
       ctx.skip('cannot mount ext4 read-write here (not root, or no loop devices): the crafted test above covers the layout');
     }
     let failure: unknown;
@@ -395,17 +412,7 @@ describe.skipIf(!haveTools)('ext4-inline-data-directory-not-listed', () => {
     }
     // umount flushes the volume to the image. One that fails is detached lazily, so no mount is left behind; an
     // error above is reported, not masked by the unmount's; and an image not cleanly unmounted is not compared.
-    let unmounted = true;
-    try {
-      execFileSync('umount', [mnt], { stdio: 'ignore' });
-    } catch {
-      unmounted = false;
-      try {
-        execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
-      } catch {
-        // Nothing more can be done here; the skip below says the image was not compared.
-      }
-    }
+    const unmounted = unmount();
     if (failure !== undefined) throw failure;
     if (!unmounted) ctx.skip('the loop mount could not be unmounted cleanly (busy): the image may not hold what was written');
     expect(execFileSync('debugfs', ['-R', 'stat /d', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(/system\.data \(\d+\)/);
