@@ -120,7 +120,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
   readonly format = 'disk-image' as const;
   image!: DiskImageFacts;
   private readonly listed: DiskImageVolume[] = [];
-  private readonly findings = new Set<number>();
+  private readonly volumesListedInFull = new Set<number>();
   private readonly pool: DeadlineWorkerPool;
   /** The media hash for the stored-hash check (EWF with stored hashes), fed in order by the volume tasks, then by verify(). */
   private mediaHash: ParallelHasher | null = null;
@@ -223,7 +223,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
   }
 
   listedInFull(volumeIndex: number): boolean {
-    return this.findings.has(volumeIndex);
+    return this.volumesListedInFull.has(volumeIndex);
   }
 
   volumes(): DiskImageVolume[] {
@@ -309,7 +309,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
             if (result.problem) {
               const { listedInFull, ...problem } = result.problem;
               listed.problem = problem;
-              if (listedInFull) this.findings.add(v.index);
+              if (listedInFull) this.volumesListedInFull.add(v.index);
             }
             this.readCounts.mediaRereadByListing += result.mediaFeed?.rereadBytes ?? 0;
             break;
