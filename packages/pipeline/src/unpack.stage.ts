@@ -420,6 +420,8 @@ class UnpackRun {
   imageSegments: ImageSegmentRecord[] | null = null;
   /** What a stop's detail says of the entries after it, when not 'any after it not extracted'. */
   private afterStop: string | null = null;
+  /** The failure is a volume's finding; every volume's listing ran to its end. */
+  private listingComplete = false;
   /** An uploaded archive hashed in this unpack's read: its SHA-256, recorded after the members. */
   rootSha256: string | null = null;
 
@@ -495,9 +497,14 @@ class UnpackRun {
     if (!this.stopped && broken.length > 0) {
       const first = broken[0]!.problem!;
       const code: ExhibitErrorCode = EVIDENCE_CODES.has(first.code as ExhibitErrorCode) ? (first.code as ExhibitErrorCode) : 'corrupt-file';
-      const list = broken.map((v) => `volume ${v.index}${v.fileSystem ? ` (${v.fileSystem})` : ''}: ${v.problem!.message}`).join('; ');
-      this.stop(code, `${list}; the image's other volumes were read`);
-      this.afterStop = 'the other volumes were read in full';
+      const list = broken
+        .map((v) => `volume ${v.index}${v.fileSystem ? ` (${v.fileSystem})` : ''}: ${v.problem!.message}${reader.listedInFull(v.index) ? ' (its files were still listed)' : ''}`)
+        .join('; ');
+      const several = reader.volumes().length > 1;
+      this.stop(code, several ? `${list}; the image's other volumes were read` : list);
+      // A finding about a volume whose listing ran to its end stopped nothing: worded apart from a stop (setUnpack).
+      this.listingComplete = broken.every((v) => reader.listedInFull(v.index));
+      this.afterStop = several ? 'the other volumes were read in full' : this.listingComplete ? null : 'the volume was not read past it';
     }
     try {
       await recordDiskImage(this.deps, this.parent, reader, { ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}), logger: this.ctx.logger });
@@ -506,6 +513,16 @@ class UnpackRun {
     }
     // How the media hash was fed and what the check read after the listing (docs/disk-images.md, the one-pass check).
     this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
+  }
+
+  /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */
+  private afterStopWording(): string {
+    // A volume's finding (listing run to its end): no member is missing because of it.
+    if (this.listingComplete) return `; every volume's listing ran to its end${this.afterStop ? `, ${this.afterStop}` : ''}`;
+    if (this.declaredEntries !== null && this.declaredEntries > this.memberCount) {
+      return ` before the stop; ${this.declaredEntries - this.memberCount} of ${this.declaredEntries} declared not extracted`;
+    }
+    return ` before the stop; ${this.afterStop ?? 'any after it not extracted'}`;
   }
 
   private async member(entry: ArchiveEntry): Promise<void> {
@@ -743,11 +760,7 @@ class UnpackRun {
         ? {
             code: stop.code,
             reason: stop.reason,
-            detail: `${stop.detail} (${this.memberCount} member${this.memberCount === 1 ? '' : 's'} recorded before the stop${
-              this.declaredEntries !== null && this.declaredEntries > this.memberCount
-                ? `; ${this.declaredEntries - this.memberCount} of ${this.declaredEntries} declared not extracted`
-                : `; ${this.afterStop ?? 'any after it not extracted'}`
-            })`,
+            detail: `${stop.detail} (${this.memberCount} member${this.memberCount === 1 ? '' : 's'} recorded${this.afterStopWording()})`,
             membersRecorded: this.memberCount,
             membersDeclared: this.declaredEntries,
           }

@@ -205,6 +205,23 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(gone.archiveTimes.deleted).toMatchObject({ utc: new Date(dtime * 1000).toISOString(), offsetMinutes: 0, source: 'ext:dtime' });
   });
 
+  it('regression: volume-finding-worded-as-a-stop — a single ext4 volume cut short is failed with its finding, worded as a finding: every file listed, no "other volumes", no "before the stop"', async () => {
+    // An acquisition of a 4 MiB stick that stopped at 3 MiB: the volume problem (the block count past the end) stops nothing.
+    const files = { 'notes.txt': Buffer.from('kept before the cut\n'), 'photos/holiday.jpg': photos[0]!.bytes };
+    const img = readFileSync(buildExt4(mkdtempSync(path.join(dir, 'ext-cut-')), files, 4096)).subarray(0, 3 * 1024 * 1024);
+    const { outcome, members, stop, image } = await unpack('cut-stick.img', img, DISK_IMAGE_MIMES.raw);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(image?.volumes.map((v) => [v.index, v.fileSystem, v.problem?.code ?? null])).toEqual([[0, 'ext4', 'corrupt-file']]);
+    const found = byPath(members);
+    expect(found.get('cut-stick.img!/notes.txt')?.sha256).toBe(sha256(files['notes.txt']));
+    expect(found.get('cut-stick.img!/photos/holiday.jpg')?.sha256).toBe(sha256(photos[0]!.bytes));
+    // Before: "...; the image's other volumes were read (N members recorded before the stop; the other volumes were read in full)"
+    // for an image of one volume whose listing had not stopped.
+    expect(stop?.detail).toMatch(
+      new RegExp(`^volume 0 \\(ext4\\): ext: the superblock declares 4096 blocks of 1024 bytes \\(4194304 bytes\\), past the end of the 3145728-byte volume[^;]*\\(its files were still listed\\) \\(${members.length} members recorded; every volume's listing ran to its end\\)$`),
+    );
+  });
+
   it('regression: ewf-media-byte-flipped — an E01 whose media changed after acquisition is a mismatch, recorded and flagged; its files are still listed', async () => {
     const plain = mkdtempSync(path.join(dir, 'plain-'));
     const stored = buildMemoryCard(plain, photos, [], { compression: 'none' });

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,6 +74,21 @@ describe.skipIf(missing.length > 0)('exhibit image ls on ext4 and NTFS', { timeo
       const expected = tskFiles(image);
       expect(expected.length).toBeGreaterThanOrEqual(2);
       expect(ours).toEqual(expected);
+      expect(rows[0]!.problem).toBeNull();
     });
   }
+
+  it('ext-meta-bg-block-count-past-image-unreported: a meta_bg volume declaring 0xFFFFFFFF blocks in 16 MiB has a volume problem in image ls, and its files are still listed', async () => {
+    const image = path.join(dir, 'forged-meta-bg.ext4');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-O', 'meta_bg,^resize_inode,^64bit,^metadata_csum', '-b', '1024', '-g', '1024', '-d', path.join(dir, 'tree'), image, '16M'], { stdio: 'pipe' });
+    const forged = readFileSync(image);
+    forged.writeUInt32LE(0xffffffff, 1024 + 4); // s_blocks_count_lo
+    writeFileSync(image, forged);
+    const { code, out } = await run('image', 'ls', image, '--json', '--md5');
+    // Before: exit 0 and problem null, the forged count unsaid; a volume problem exits 1 (EXIT.error).
+    expect(code).toBe(EXIT.error);
+    const rows = JSON.parse(out) as ImageFileSystemRow[];
+    expect(rows.map((r) => [r.fileSystem, r.problem])).toEqual([['ext4', expect.stringMatching(/^corrupt-file: ext: the superblock declares 4294967295 blocks.*past the end of the 16777216-byte volume/)]]);
+    expect(rows[0]!.files.filter((f) => f.kind === 'file' && f.md5).map((f) => f.path).sort()).toEqual(['DCIM/100CAMERA/IMG_0001.JPG', 'notes.txt']);
+  });
 });

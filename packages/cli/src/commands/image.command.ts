@@ -76,7 +76,7 @@ export async function listImage(
         volume: { index: v.index, scheme: v.scheme, offset: v.offset, size: v.size, type: v.type, label: v.label },
         fileSystem: 'reader' in opened ? opened.reader.type : null,
         label: 'reader' in opened ? (opened.reader.label ?? null) : null,
-        problem: 'problem' in opened ? `${opened.problem.code}: ${opened.problem.message}` : null,
+        problem: 'problem' in opened ? `${opened.problem.code}: ${opened.problem.message}` : opened.reader.problem ? `${opened.reader.problem.code}: ${opened.reader.problem.message}` : null,
         files: [],
       };
       if ('reader' in opened) {
@@ -109,7 +109,8 @@ export async function listImage(
           }
         } catch (err) {
           if (!isExhibitError(err) || err.retryable) throw err;
-          row.problem = `${err.code}: ${err.message}`;
+          // The volume's own finding (reader.problem) is kept beside the error that ended the listing.
+          row.problem = `${err.code}: ${err.message}${row.problem ? `; also ${row.problem}` : ''}`;
         }
       }
       rows.push(row);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -469,6 +469,249 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
         expect(fat!.entries.map(asTsk)).toEqual(fls([e01], tskOpts));
       }
     }
+  });
+
+  it('mbr-4k-raw-read-in-512-sectors: a raw image (or an E01 recording 512) of a 4096-byte-sector MBR disk places its partitions in 4096-byte sectors, as mmls -b 4096', async () => {
+    // The disk of mbr-4k-ewf-sector-size-ignored, as dd writes it (no sector size recorded), and wrapped by a tool recording 512.
+    const img = p('mbr-4k-raw.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, (256 + 2048 + 8) * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x01, startSector: 256, sectors: 2048 }]));
+    writeAt(img, 256 * GPT4K_SECTOR, readFileSync(p('part-4k.img')));
+    run('ewfacquire', ['-u', '-q', '-t', p('mbr-4k-512'), '-P', '512', '-c', 'fast', img]);
+    for (const [name, files] of [['raw', [img]], ['e01', [p('mbr-4k-512.E01')]]] as const) {
+      const { image } = await open([...files]);
+      // Before: placed at 256 × 512 bytes, where no file system starts (mmls without -b does the same); its files lost.
+      expect({ name, volumes: image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR]) }).toEqual({ name, volumes: mmls([img], undefined, 4096) });
+      // The E01's recorded 512 is contradicted by the disk: a finding.
+      expect({ name, problems: image.volumeSystem.problems }).toEqual({
+        name,
+        // Never silent either way: the raw image's placement is an inference the reader is told of.
+        problems:
+          name === 'raw'
+            ? [{ where: 'mbr', code: 'sector-size-inferred', message: expect.stringMatching(/raw image records no sector size.*entry 0.*placed in 4096-byte sectors/) }]
+            : [{ where: 'mbr', code: 'corrupt-file', message: expect.stringMatching(/records 512-byte sectors.*placed in 4096-byte sectors/) }],
+      });
+      const [volume] = await list(image);
+      const tskOpts = { sectorOffset: 256 * (GPT4K_SECTOR / SECTOR) }; // TSK's -o counts in 512-byte sectors here
+      expect(volume!.entries.map(asTsk)).toEqual(fls([img], tskOpts));
+      const photo = volume!.entries.find((e) => e.path === 'photo.jpg')!;
+      expect(await dataMd5(photo)).toBe(icatMd5([img], photo.entryId, tskOpts));
+    }
+  });
+
+  it('mbr-512-not-moved-to-4k-by-a-file-system-at-8x: a 512-byte-sector disk whose only known file system lies at 8 × a partition start keeps 512, as its table does not fit at 4096', async () => {
+    // Partition 1 (LUKS, unknown here) at 2048; a FAT volume inside partition 2 at 8 × 2048 sectors, where partition 1 would start at 4096 bytes a sector.
+    const img = p('mbr-512-fs-at-8x.img');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 40_960 * SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x83, startSector: 2048, sectors: 8192 }, { type: 0x83, startSector: 10_240, sectors: 30_000 }]));
+    writeAt(img, 2048 * SECTOR, Buffer.concat([Buffer.from('LUKS\xba\xbe', 'latin1'), Buffer.from([0, 1])]));
+    run('mkfs.fat', ['-F', '12', '-n', 'INNER', '--offset', String(8 * 2048), img, '4096']);
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+  });
+
+  // m1–m3 (review of 1ce7a29): 512-byte disks as fdisk and LVM leave them, where a FAT volume lies at exactly 8 × the first
+  // primary's start and nothing a reader here knows starts at any primary at 512. The 4096 rule placed the swap/LVM partition
+  // over the FAT volume and lost the logical partitions (and the E01 of m3 got a false "records 512-byte sectors" problem).
+  const fatAt = (img: string, sector: number, label: string, files: [string, Buffer][]) => {
+    run('mkfs.fat', ['-F', '12', '-n', label, '--offset', String(sector), img, '1024']);
+    for (const [name, bytes] of files) {
+      writeFileSync(p('payload'), bytes);
+      run('mcopy', ['-i', `${img}@@${sector * SECTOR}`, p('payload'), `::/${name}`]);
+    }
+  };
+  const expectAt512 = async (files: string[], img: string) => {
+    const { image } = await open(files);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+    const listed = await list(image, { skipUnknown: true });
+    for (const { volumeSector, entries } of listed) expect(entries.map(asTsk)).toEqual(fls([img], { sectorOffset: volumeSector }));
+    return listed;
+  };
+
+  it('mbr-512-swap-and-logicals-moved-to-4k: a swap primary and an extended partition whose logical FAT lies at 8 × the swap start keep 512 (m1)', async () => {
+    const img = p('m1.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 80 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 12_288 }, { type: 0x05, startSector: 14_336, sectors: 4096 }]));
+    writeAt(img, 14_336 * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 2048 }]));
+    fatAt(img, 16_384, 'LOGICAL', [['LOGICAL.TXT', Buffer.from('hello\n')]]);
+    // Before: one volume at 8 MiB of 48 MiB (the swap read in 4096-byte sectors), over the logical's FAT volume.
+    const listed = await expectAt512([img], img);
+    expect(listed.map((l) => l.volumeSector)).toEqual([16_384]);
+  });
+
+  it('mbr-512-lvm-with-nested-fat-moved-to-4k: an LVM partition holding a FAT volume 7 MiB in (at 8 × its start) keeps 512 (m2)', async () => {
+    const img = p('m2.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 80 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x8e, startSector: 2048, sectors: 16_384 }]));
+    // A logical volume's FAT inside the physical volume; the LVM label itself is left out (an overwritten or unknown header), so only the size test keeps 512.
+    fatAt(img, 8 * 2048, 'NESTED', [['NESTED.TXT', Buffer.from('nested\n')]]);
+    // Before: the partition placed at 8 MiB of 64 MiB, the nested FAT volume read as if it were the partition.
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+  });
+
+  it('mbr-512-second-logical-lost-at-4k: a swap primary and two logical FAT partitions keep 512, every logical listed, and its E01 recording 512 gets no problem (m3)', async () => {
+    const img = p('m3.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 96 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 12_288 }, { type: 0x05, startSector: 14_336, sectors: 8192 }]));
+    writeAt(img, 14_336 * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 2048 }, { type: 0x05, startSector: 4096, sectors: 4096 }]));
+    writeAt(img, 18_432 * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 2048 }]));
+    fatAt(img, 16_384, 'LOGICAL1', [['LOGICAL.TXT', Buffer.from('hello\n')]]);
+    fatAt(img, 20_480, 'LOGICAL2', [['LOGICAL.TXT', Buffer.from('hello\n')], ['SECOND.BIN', pseudoRandom(70_000, 77)]]);
+    run('ewfacquire', ['-u', '-q', '-t', p('m3-512'), '-P', '512', '-c', 'fast', img]);
+    for (const files of [[img], [p('m3-512.E01')]]) {
+      // Before: the swap at 8 MiB of 48 MiB with LOGICAL1's files, LOGICAL2 and SECOND.BIN lost; the E01 had an mbr problem.
+      const listed = await expectAt512(files, img);
+      expect(listed.map((l) => l.volumeSector)).toEqual([16_384, 20_480]);
+      const second = listed[1]!.entries.find((e) => e.path === 'SECOND.BIN')!;
+      expect(await dataMd5(second)).toBe(icatMd5([img], second.entryId, { sectorOffset: 20_480 }));
+    }
+  });
+
+  it('mbr-512-swap-and-large-logical-moved-to-4k: a 1 MiB swap primary and a logical FAT larger than it at 8 × its start keep 512, as the extended boot record lies at 512', async () => {
+    // The first size test could not tell here (the 4 MiB FAT outgrows the 1 MiB swap partition): the EBR at the extended partition's start,
+    // at 512, does (and the fill test: 4 MiB does not fill the swap partition's 8 MiB at 4096).
+    const img = p('m7.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 96 * 1024 * 1024);
+    writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 2048 }, { type: 0x05, startSector: 4096, sectors: 20_480 }]));
+    writeAt(img, 4096 * SECTOR, mbrSector([{ type: 0x01, startSector: 12_288, sectors: 8192 }]));
+    run('mkfs.fat', ['-F', '12', '-n', 'LOGICAL', '--offset', String(16_384), img, '4096']);
+    writeFileSync(p('payload'), Buffer.from('hello\n'));
+    run('mcopy', ['-i', `${img}@@${16_384 * SECTOR}`, p('payload'), '::/LOGICAL.TXT']);
+    // Before: the swap placed at 8 MiB over the logical's FAT volume, the logical partition lost.
+    const listed = await expectAt512([img], img);
+    expect(listed.map((l) => l.volumeSector)).toEqual([16_384]);
+  });
+
+  it('mbr-512-swap-luks-bitlocker-lvm-header-moved-to-4k: a 512-byte disk whose first partition starts with a swap, LUKS, BitLocker or LVM header keeps 512, even with a file system at 8 × its start larger than it', async () => {
+    // Partition 1: 1 MiB at 2048 holding only a header read nowhere here; partition 2: a physical volume with a 4 MiB FAT
+    // inside it at 8 × 2048, where partition 1 would start at 4096 bytes a sector. Only the header says 512 here.
+    const headers: [string, number, Buffer][] = [
+      ['swap', 4096 - 10, Buffer.from('SWAPSPACE2')],
+      ['luks', 0, Buffer.from('LUKS\xba\xbe\x00\x01', 'latin1')],
+      ['bitlocker', 3, Buffer.from('-FVE-FS-')],
+      ['lvm', SECTOR, Buffer.from('LABELONE')],
+    ];
+    for (const [name, at, bytes] of headers) {
+      const img = p(`m4-${name}.raw`);
+      writeFileSync(img, Buffer.alloc(0));
+      truncateSync(img, 96 * 1024 * 1024);
+      writeAt(img, 0, mbrSector([{ type: 0x82, startSector: 2048, sectors: 2048 }, { type: 0x8e, startSector: 4096, sectors: 20_480 }]));
+      writeAt(img, 2048 * SECTOR + at, bytes);
+      run('mkfs.fat', ['-F', '12', '-n', 'NESTED', '--offset', String(8 * 2048), img, '4096']);
+      const { image } = await open([img]);
+      expect({ name, volumes: image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR]) }).toEqual({ name, volumes: mmls([img]) });
+      expect({ name, problems: image.volumeSystem.problems }).toEqual({ name, problems: [] });
+    }
+  });
+
+  // Second review of 3b49cfa: "a file system at 4096 larger than its partition at 512" also held for what a 512-byte disk
+  // leaves at 8 × a start by chance — a remnant of an earlier layout, a volume image nested in an unknown partition, an XP
+  // disk's remnant at 8 × 63. A 4Kn volume fills its partition (declares its size within 64 KiB or 1%); these do not.
+  const remnantDisk = (name: string, bytes: number, table: { type: number; startSector: number; sectors: number }[], fatSector: number, fatKiB: number) => {
+    const img = p(name);
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, bytes);
+    writeAt(img, 0, mbrSector(table));
+    run('mkfs.fat', ['-n', 'OLDREMNANT', '--offset', String(fatSector), img, String(fatKiB)]);
+    writeFileSync(p('payload'), Buffer.from('secret of the old layout\n'));
+    run('mcopy', ['-i', `${img}@@${fatSector * SECTOR}`, p('payload'), '::/old-secret.txt']);
+    return img;
+  };
+  const expectRemnantAt512 = async (img: string) => {
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.problems).toEqual([]);
+    // No volume invented over the remnant: nothing at 512 starts a file system read here.
+    expect(await list(image, { skipUnknown: true })).toEqual([]);
+  };
+
+  it('mbr-512-remnant-file-system-at-8x-moved-to-4k: an unformatted Linux partition over a larger FAT remnant of an earlier layout at 8 × its start keeps 512 (b)', async () => {
+    // Partition at 2048 of 40 960 sectors (20 MiB); a 40 MiB FAT from an earlier layout at sector 16 384 (8 MiB) inside it.
+    // Before: a partition invented at 8 MiB of 160 MiB over the remnant, old-secret.txt listed as the partition's file.
+    await expectRemnantAt512(remnantDisk('mbr-remnant-b.raw', 176 * 1024 * 1024, [{ type: 0x83, startSector: 2048, sectors: 40_960 }], 16_384, 40_960));
+  });
+
+  it('mbr-512-nested-image-at-8x-moved-to-4k: a small unknown partition and a partition holding a FAT image 6 MiB in, at 8 × the first start, keep 512 (a)', async () => {
+    // Partition 1: 1 MiB at 2048 (nothing known); partition 2: 50 MiB at 4096 holding a 24 MiB FAT at 16 384.
+    // Before: partition 1 placed at 8 MiB over the nested FAT (larger than its 1 MiB at 512), partition 2 past it.
+    await expectRemnantAt512(
+      remnantDisk('mbr-nested-a.raw', 420 * 1024 * 1024, [{ type: 0x83, startSector: 2048, sectors: 2048 }, { type: 0x83, startSector: 4096, sectors: 102_400 }], 16_384, 24_576),
+    );
+  });
+
+  it('mbr-512-xp-layout-remnant-at-8x-moved-to-4k: a partition at sector 63 (Windows XP) over a FAT remnant at 504 keeps 512 (x)', async () => {
+    // Partition at 63 of 40 960 sectors (20 MiB, unformatted); a 30 MiB FAT remnant at 504 = 8 × 63.
+    await expectRemnantAt512(remnantDisk('mbr-xp-x.raw', 170 * 1024 * 1024, [{ type: 0x83, startSector: 63, sectors: 40_960 }], 504, 30_720));
+  });
+
+  it('mbr-4k-raw-second-partition-at-8x-first-read-in-512: a raw 4Kn disk whose second partition starts at 8 × the first\'s start is read in 4096-byte sectors, as mmls -b 4096 (f)', async () => {
+    // P1 FAT12 (4096-byte sectors) at 256 of 1792; P2 FAT16 at 2048 of 30 000. At 512, P2 lands on P1's FAT (7 MiB, smaller
+    // than P2's 15 MB at 512: it does not fill it). Before: read in 512, P1 empty and P2 listing P1's files.
+    const img = p('mbr-4k-8x.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 40_000 * GPT4K_SECTOR);
+    writeAt(img, 0, mbrSector([{ type: 0x0e, startSector: 256, sectors: 1792 }, { type: 0x0e, startSector: 2048, sectors: 30_000 }]));
+    for (const [name, start, sectors, fat] of [['f1', 256, 1792, '12'], ['f2', 2048, 30_000, '16']] as const) {
+      rmSync(p(`${name}.fs`), { force: true });
+      run('mkfs.fat', ['-C', '-F', fat, '-S', '4096', '-s', '1', '-n', name.toUpperCase(), p(`${name}.fs`), String((sectors * GPT4K_SECTOR) / 1024)]);
+      writeFileSync(p('payload'), pseudoRandom(9000, start));
+      run('mcopy', ['-i', p(`${name}.fs`), p('payload'), `::/${name}.bin`]);
+      writeAt(img, start * GPT4K_SECTOR, readFileSync(p(`${name}.fs`)));
+    }
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([img], undefined, 4096));
+    expect(image.volumeSystem.problems).toEqual([{ where: 'mbr', code: 'sector-size-inferred', message: expect.stringMatching(/records no sector size.*entry 0, entry 1.*placed in 4096-byte sectors/) }]);
+    const listed = await list(image);
+    expect(listed.map((l) => l.entries.filter((e) => e.kind === 'file').map((e) => e.path))).toEqual([['f1.bin'], ['f2.bin']]);
+    for (const { volumeSector, entries } of listed) {
+      expect(entries.map(asTsk)).toEqual(fls([img], { sectorOffset: volumeSector }));
+      const bin = entries.find((e) => e.path.endsWith('.bin'))!;
+      expect(await dataMd5(bin)).toBe(icatMd5([img], bin.entryId, { sectorOffset: volumeSector }));
+    }
+  });
+
+  it('mbr-4k-raw-every-file-system-fills-its-partition: a raw 4Kn disk (FAT16, NTFS, an extended partition with ext4 and exFAT) stays in 4096-byte sectors under the fill rule, as mmls -b 4096 (c)', async () => {
+    // Each volume formatted by its own tool over exactly its partition, as a 4Kn disk's partitioner and formatter leave it:
+    // FAT and exFAT declare every sector, NTFS all but the last, ext4 whole 4 KiB blocks.
+    const img = p('mbr-4k-mixed.raw');
+    writeFileSync(img, Buffer.alloc(0));
+    truncateSync(img, 70_000 * GPT4K_SECTOR);
+    mkdirSync(p('ext-tree'), { recursive: true });
+    writeFileSync(p('ext-tree/ext.txt'), 'ext4 4Kn\n');
+    const volumes: [string, number, number, string[]][] = [
+      ['fat', 256, 16_384, ['mkfs.fat', '-F', '16', '-S', '4096', '-n', 'K4FAT']],
+      ['ntfs', 16_640, 16_384, ['mkntfs', '-F', '-q', '-s', '4096', '-p', '0', '-H', '0', '-S', '0', '-L', 'K4NTFS']],
+      ['ext', 33_280, 16_384, ['mke2fs', '-q', '-t', 'ext4', '-b', '4096', '-d', p('ext-tree'), '-F']],
+      ['exfat', 49_920, 16_000, ['mkfs.exfat', '-c', '32K']],
+    ];
+    for (const [name, start, sectors, [tool, ...args]] of volumes) {
+      const fs = p(`mixed-${name}.fs`);
+      writeFileSync(fs, Buffer.alloc(0));
+      truncateSync(fs, sectors * GPT4K_SECTOR);
+      run(tool!, [...args, fs]);
+      writeAt(img, start * GPT4K_SECTOR, readFileSync(fs));
+    }
+    writeAt(img, 0, mbrSector([{ type: 0x0c, startSector: 256, sectors: 16_384 }, { type: 0x07, startSector: 16_640, sectors: 16_384 }, { type: 0x0f, startSector: 33_024, sectors: 33_024 }]));
+    writeAt(img, 33_024 * GPT4K_SECTOR, mbrSector([{ type: 0x83, startSector: 256, sectors: 16_384 }, { type: 0x05, startSector: 16_640, sectors: 16_384 }]));
+    writeAt(img, (33_024 + 16_640) * GPT4K_SECTOR, mbrSector([{ type: 0x07, startSector: 256, sectors: 16_000 }]));
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / GPT4K_SECTOR, v.size / GPT4K_SECTOR])).toEqual(mmls([img], undefined, 4096));
+    expect(image.volumeSystem.problems).toEqual([{ where: 'mbr', code: 'sector-size-inferred', message: expect.stringMatching(/entry 0, entry 1\).*placed in 4096-byte sectors/) }]);
+    const types: (string | undefined)[] = [];
+    for await (const fs of fileSystems(image)) types.push('reader' in fs ? fs.type : fs.problem.message);
+    expect(types).toEqual(['fat', 'ntfs', 'ext', 'exfat']);
+    const ext = (await list(image)).find((l) => l.volumeSector === 33_280 * 8)!;
+    expect(ext.entries.map(asTsk)).toEqual(fls([img], { sectorOffset: ext.volumeSector }));
   });
 
   it('exfat-deleted-contiguous-file-spliced-from-free-clusters: a deleted NoFatChain file whose middle cluster is reused gets a problem, not a free cluster spliced in', async () => {

@@ -37,6 +37,8 @@ export interface DiskImageReader extends ArchiveReader {
   readonly image: DiskImageFacts;
   /** Each volume with the file system read and entries listed so far, or why it was not read. */
   volumes(): DiskImageVolume[];
+  /** Whether a volume's problem is a finding about it, its listing having run to its end (not a stop). */
+  listedInFull(volumeIndex: number): boolean;
   /** The blobs the image was read from, in order: one, or each segment of a split image. */
   readonly segmentBlobs: ImageSegmentRecord[];
   /**
@@ -118,6 +120,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
   readonly format = 'disk-image' as const;
   image!: DiskImageFacts;
   private readonly listed: DiskImageVolume[] = [];
+  private readonly volumesListedInFull = new Set<number>();
   private readonly pool: DeadlineWorkerPool;
   /** The media hash for the stored-hash check (EWF with stored hashes), fed in order by the volume tasks, then by verify(). */
   private mediaHash: ParallelHasher | null = null;
@@ -219,6 +222,10 @@ class ThreadedDiskImageReader implements DiskImageReader {
     return [first, ...(this.options.moreSegments ?? []).map((s) => ({ name: s.blob.name, size: s.size, etag: s.etag ?? null }))];
   }
 
+  listedInFull(volumeIndex: number): boolean {
+    return this.volumesListedInFull.has(volumeIndex);
+  }
+
   volumes(): DiskImageVolume[] {
     const seen = new Set(this.listed.map((v) => v.index));
     // Volumes entries() never reached (a stop before them) are listed unread.
@@ -299,7 +306,11 @@ class ThreadedDiskImageReader implements DiskImageReader {
           if (request.t === 'done') {
             const result = request.value as DiskVolumeResult;
             listed.fileSystem = result.fileSystem;
-            listed.problem = result.problem;
+            if (result.problem) {
+              const { listedInFull, ...problem } = result.problem;
+              listed.problem = problem;
+              if (listedInFull) this.volumesListedInFull.add(v.index);
+            }
             this.readCounts.mediaRereadByListing += result.mediaFeed?.rereadBytes ?? 0;
             break;
           }

@@ -83,7 +83,11 @@ export type DiskAnswer = { op: 'open' } | { op: 'more' } | { op: 'next' } | { op
 /** How a volume's listing ended ('disk-volume'). */
 export interface DiskVolumeResult {
   fileSystem: string | null;
-  problem: { code: string; message: string } | null;
+  /**
+   * listedInFull: the problem is a finding about the volume (FileSystemReader.problem) and its listing ran to
+   * its end; otherwise the volume was not read, or its listing stopped there.
+   */
+  problem: { code: string; message: string; listedInFull?: true } | null;
   /** With hashMediaFrom: media bytes handed on in order, and member data read again behind the hash's cursor. */
   mediaFeed?: { fedBytes: number; rereadBytes: number };
 }

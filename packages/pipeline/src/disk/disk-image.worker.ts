@@ -4,6 +4,7 @@ import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
 import type { DiskAnswer, DiskHashTaskInput, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
 import { InOrderMediaSource } from './in-order-media.source.js';
+import { recordedLinkTarget } from './link-target.js';
 import { openDiskImage, openFileSystem, type DiskImage, type OpenOptions } from './open-disk-image.js';
 
 /**
@@ -17,8 +18,6 @@ import { openDiskImage, openFileSystem, type DiskImage, type OpenOptions } from 
 
 /** Bytes of a member's data (or of the media) per chunk sent to the main thread. */
 export const DISK_CHUNK_BYTES = 1024 * 1024;
-/** Longest symlink target read as the link's recorded target. */
-const MAX_LINK_TARGET_BYTES = 4096;
 
 /** A chunk's buffer is a fresh copy the thread gives up: moved, not cloned. */
 const ask = (context: TaskContext, request: DiskRequest, transfer?: ArrayBuffer): Promise<DiskAnswer> =>
@@ -70,14 +69,8 @@ function hostile(err: unknown): err is ExhibitError {
 async function wireEntry(entry: FileSystemEntry): Promise<WireEntry> {
   const out: WireEntry = { path: entry.path, kind: entry.kind, size: entry.size, allocated: entry.allocated, recovered: entry.recovered, times: { ...entry.times } };
   if (entry.problem) out.problemCode = entry.problem.code;
-  // The target as recorded (ext keeps it as the link's data); never followed.
-  if (entry.kind === 'symlink' && entry.data && !entry.problem && entry.size <= MAX_LINK_TARGET_BYTES) {
-    try {
-      out.linkTarget = Buffer.from(await entry.data().read(0, entry.size)).toString('utf8');
-    } catch (err) {
-      if (!isExhibitError(err) || err.retryable) throw err;
-    }
-  }
+  const linkTarget = await recordedLinkTarget(entry);
+  if (linkTarget !== undefined) out.linkTarget = linkTarget;
   return out;
 }
 
@@ -146,17 +139,24 @@ serveTasks({
     if (!volume) throw new ExhibitError('invalid-argument', `the image has no volume ${volumeIndex}`);
     const fs = await openFileSystem(volume);
     if ('problem' in fs) return { value: { fileSystem: null, problem: { ...fs.problem } } satisfies DiskVolumeResult };
-    const result: DiskVolumeResult = { fileSystem: fs.reader.type, problem: null };
+    // A finding about the whole volume (fs.reader.problem) is reported with it; the listing still runs.
+    const result: DiskVolumeResult = { fileSystem: fs.reader.type, problem: fs.reader.problem ? { ...fs.reader.problem } : null };
+    let ended = false;
     try {
       for await (const entry of fs.reader.entries()) {
         const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
-        if (answer.op === 'end') break;
-        if (answer.op === 'open' && !(await sendEntryData(context, entry, feed, mode))) break;
+        if (answer.op === 'end' || (answer.op === 'open' && !(await sendEntryData(context, entry, feed, mode)))) {
+          ended = true;
+          break;
+        }
       }
+      // The volume's finding did not stop its listing: the stage words it as a finding, not a stop.
+      if (result.problem && !ended) result.problem.listedInFull = true;
     } catch (err) {
       // A hostile structure ends this volume only; storage faults and aborts end the unpack.
       if (!hostile(err)) throw err;
-      result.problem = { code: err.code, message: errorMessage(err) };
+      // The volume's own finding is kept beside the error that ended the listing, not overwritten.
+      result.problem = { code: err.code, message: result.problem ? `${errorMessage(err)}; also ${result.problem.code}: ${result.problem.message}` : errorMessage(err) };
     }
     const fed = feed as InOrderMediaSource | null;
     if (fed) {

@@ -67,6 +67,12 @@ export interface FileSystemReader {
   /** Volume label as recorded, when the file system has one. */
   readonly label?: string;
   /**
+   * A finding about the volume as a whole that does not stop the listing (an ext
+   * volume declaring more blocks than the image holds): reported with the volume,
+   * while what the volume does hold is listed.
+   */
+  readonly problem?: { code: 'corrupt-file' | 'limit-exceeded' | 'unsupported-format'; message: string };
+  /**
    * Every entry reachable from the root, allocated and deleted, in a stable
    * order (depth first, directory order). Loops, cross-links and absurd counts
    * end a branch with a problem on the affected entry, never a hang.

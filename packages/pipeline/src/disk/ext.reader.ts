@@ -26,6 +26,9 @@ const INCOMPAT_64BIT = 0x80;
 const INCOMPAT_FLEX_BG = 0x200;
 const INCOMPAT_INLINE_DATA = 0x8000;
 const COMPAT_HAS_JOURNAL = 0x4;
+const COMPAT_SPARSE_SUPER2 = 0x200;
+const RO_COMPAT_SPARSE_SUPER = 0x1;
+const RO_COMPAT_BIGALLOC = 0x200;
 const INODE_FLAG_EXTENTS = 0x80000;
 const INODE_FLAG_INLINE_DATA = 0x10000000;
 /** EXT4_ENCRYPT_FL: fscrypt (Android file-based encryption, ChromeOS, Linux fscrypt); contents and names are ciphertext. */
@@ -50,6 +53,8 @@ interface Inode {
   blocks512: number;
   fileAcl: number;
   block: Uint8Array;
+  /** The value of the in-inode system.data attribute (inline data past i_block's 60 bytes), when the inode has one. */
+  inlineTail?: Uint8Array;
   times: FileSystemTimes;
   allocated: boolean;
   dtime: number;
@@ -75,6 +80,7 @@ export async function open(source: ByteSource, options: { abortSignal?: AbortSig
   return {
     type: fs.type,
     ...(fs.label ? { label: fs.label } : {}),
+    ...(fs.volumeProblem ? { problem: fs.volumeProblem } : {}),
     entries: (o) => fs.entries(o?.abortSignal ?? options.abortSignal),
   };
 }
@@ -110,6 +116,10 @@ class ExtFs {
     /** The first inode a file may have; those below it (but the root, 2) are reserved. */
     private readonly firstIno: number,
     private readonly signal: AbortSignal | undefined,
+    /** meta_bg: where each group's descriptor lies (descriptorOffset); null without meta_bg. */
+    private readonly metaBg: MetaBgLayout | null = null,
+    /** A finding about the whole volume that does not stop the listing. */
+    readonly volumeProblem: { code: 'corrupt-file'; message: string } | null = null,
   ) {}
 
   static async mount(source: ByteSource, signal?: AbortSignal): Promise<ExtFs> {
@@ -130,6 +140,10 @@ class ExtFs {
     const inodesCount = u32(sb, 0x00);
     const revLevel = u32(sb, 0x4c);
     const inodeSize = revLevel === 0 ? 128 : u16(sb, 0x58);
+    // bigalloc counts allocation in clusters of blocks (blocks per group beyond a bitmap block's bits, extents
+    // in clusters): a sound volume this reader does not read, not a corrupt one.
+    const roCompat = u32(sb, 0x64);
+    if (roCompat & RO_COMPAT_BIGALLOC) fail('unsupported-format', 'ext: bigalloc (cluster allocation) volumes are not supported');
     if (blocksPerGroup === 0 || blocksPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${blocksPerGroup} blocks per group is impossible`);
     if (inodesPerGroup === 0 || inodesPerGroup > blockSize * 8) fail('corrupt-file', `ext: ${inodesPerGroup} inodes per group is impossible`);
     if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) !== 0) fail('corrupt-file', `ext: inode size ${inodeSize} is impossible`);
@@ -139,17 +153,57 @@ class ExtFs {
     if (inodesCount === 0 || inodesCount > groupCount * inodesPerGroup) {
       fail('corrupt-file', `ext: ${inodesCount} inodes do not fit ${groupCount} groups of ${inodesPerGroup}`);
     }
-    if (incompat & INCOMPAT_META_BG) fail('unsupported-format', 'ext: meta_bg group descriptor layout is not supported');
     const descSize = is64 ? u16(sb, 0xfe) : 32;
     if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) !== 0) fail('corrupt-file', `ext: group descriptor size ${descSize} is impossible`);
     const gdtOffset = (firstDataBlock + 1) * blockSize;
-    if (gdtOffset + groupCount * descSize > source.size) {
+    const perBlock = blockSize / descSize;
+    // meta_bg (set by resize2fs when it grows a volume past its reserved descriptor blocks, and by mke2fs on
+    // request): the descriptor blocks below s_first_meta_bg follow the superblock; each later one lies in the
+    // first group of its meta group (after that group's superblock backup), so only the first part is contiguous.
+    const metaBg: MetaBgLayout | null =
+      incompat & INCOMPAT_META_BG
+        ? {
+            firstMetaBg: u32(sb, 0x104),
+            perBlock,
+            firstDataBlock,
+            blocksPerGroup,
+            sparseSuper: (roCompat & RO_COMPAT_SPARSE_SUPER) !== 0,
+            backupBgs: compat & COMPAT_SPARSE_SUPER2 ? [u32(sb, 0x24c), u32(sb, 0x250)] : null,
+          }
+        : null;
+    const contiguousGroups = metaBg ? Math.min(groupCount, metaBg.firstMetaBg * perBlock) : groupCount;
+    if (gdtOffset + contiguousGroups * descSize > source.size) {
       fail('corrupt-file', `ext: ${groupCount} group descriptors (from ${totalBlocks} blocks) do not fit the ${source.size}-byte volume`);
+    }
+    // Under meta_bg only the first descriptors are checked against the volume above, so the block count is not:
+    // a count past the image (a cut acquisition, or a forged s_blocks_count) is said once for the volume,
+    // and what the image holds is still listed (groups past it are skipped or their inodes get a problem).
+    let volumeProblem: { code: 'corrupt-file'; message: string } | null = null;
+    if (metaBg) {
+      const lastMetaGroupFirst = Math.floor((groupCount - 1) / perBlock) * perBlock;
+      const firstBlockBytes = (firstDataBlock + lastMetaGroupFirst * blocksPerGroup) * blockSize;
+      if (firstBlockBytes >= source.size) {
+        volumeProblem = {
+          code: 'corrupt-file',
+          message: `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${groupCount} groups), but the last meta group (from group ${lastMetaGroupFirst}) starts at byte ${firstBlockBytes}, past the end of the ${source.size}-byte volume: the groups past the end are not read`,
+        };
+      }
+    }
+    // Any volume, meta_bg or not: blocks declared past the volume's end (a cut acquisition or partition, or a forged
+    // count) are said for the volume, as the listing cannot show it; files whose blocks lie past the end get their own
+    // problem. s_blocks_count counts from block 0 (block 0 included when first_data_block is 1), so a whole volume
+    // declares exactly its bytes, or less when its partition is not a whole number of blocks.
+    const declaredBytes = totalBlocks * blockSize;
+    if (!volumeProblem && declaredBytes > source.size) {
+      volumeProblem = {
+        code: 'corrupt-file',
+        message: `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${declaredBytes} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read`,
+      };
     }
     const type: FileSystemType =
       incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
     const label = latin1Name(sb.subarray(0x78, 0x88));
-    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, u32(sb, 0x64), revLevel === 0 ? 11 : u32(sb, 0x54), signal);
+    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, roCompat, revLevel === 0 ? 11 : u32(sb, 0x54), signal, metaBg, volumeProblem);
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
@@ -160,7 +214,9 @@ class ExtFs {
   private async groupDesc(group: number) {
     let desc = this.groupDescs.get(group);
     if (!desc) {
-      const b = await this.read(this.gdtOffset + group * this.descSize, this.descSize);
+      const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
+      if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
+      const b = await this.read(offset, this.descSize);
       const wide = this.descSize >= 64;
       desc = {
         inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
@@ -230,12 +286,15 @@ class ExtFs {
     if (extra >= 0x94 - 0x80 + 4) set('created', time(0x90, 0x94, 'crtime'));
     const dtime = u32(b, 0x14);
     if (dtime !== 0) set('deleted', preciseUtcTime(BigInt(dtime), 0, 'ext:dtime'));
+    const flags = u32(b, 0x20);
+    const inlineTail = flags & INODE_FLAG_INLINE_DATA && this.inodeSize > 128 ? inodeSystemData(b, 128 + extra) : undefined;
     return {
       ino,
       mode,
       size,
       ...(sizeProblem ? { sizeProblem } : {}),
-      flags: u32(b, 0x20),
+      flags,
+      ...(inlineTail ? { inlineTail } : {}),
       links: u16(b, 0x1a),
       blocks512: u32(b, 0x1c),
       fileAcl: u32(b, 0x68),
@@ -356,12 +415,28 @@ class ExtFs {
   async data(inode: Inode): Promise<ByteSource> {
     const kind = inode.mode & 0xf000;
     if (kind === 0xa000 && this.isFastSymlink(inode)) return bytesByteSource(inode.block.slice(0, Math.min(inode.size, 60)));
-    if (inode.flags & INODE_FLAG_INLINE_DATA) {
-      if (inode.size > 60) fail('unsupported-format', `inode ${inode.ino}: inline data beyond the inode's block field (system.data) is not read`);
-      return bytesByteSource(inode.block.slice(0, inode.size));
-    }
+    if (inode.flags & INODE_FLAG_INLINE_DATA) return bytesByteSource(this.inlineBytes(inode));
     const runs = await this.dataRuns(inode);
     return runsByteSource(this.source, runs, inode.size);
+  }
+
+  /**
+   * An inline-data inode's bytes: the 60 bytes of i_block, then the value of
+   * its in-inode system.data attribute (ext4 keeps small files, symlinks and
+   * directories there: Android and mke2fs -O inline_data). Both lie inside
+   * the inode, so the read is bounded by the inode size. A recorded size the
+   * two cannot hold is corrupt: the missing bytes are nowhere.
+   */
+  private inlineBytes(inode: Inode): Uint8Array {
+    if (inode.size <= 60) return inode.block.slice(0, inode.size);
+    const tail = inode.inlineTail;
+    if (!tail || 60 + tail.length < inode.size) {
+      fail('corrupt-file', `inode ${inode.ino}: inline data of ${inode.size} bytes, but i_block and system.data hold ${60 + (tail?.length ?? 0)}`);
+    }
+    const out = new Uint8Array(inode.size);
+    out.set(inode.block.subarray(0, 60), 0);
+    out.set(tail.subarray(0, inode.size - 60), 60);
+    return out;
   }
 
   private isFastSymlink(inode: Inode): boolean {
@@ -477,7 +552,13 @@ class ExtFs {
         // Any bytes: a byte that is not UTF-8 is kept (escaped), never replaced by U+FFFD.
         name = utf8NameOrEscaped(nameBytes);
         allocated = true;
-        if (reclen > minreclen) dellen = reclen - minreclen;
+      }
+      // As TSK: the slack after any entry read outside slack — live, or deleted in place (inode 0, which the kernel
+      // writes when it deletes the first entry of a block, then merges the next deletions into it) — holds deleted
+      // names. Before, only a live entry's slack was, so names merged into an inode-0 entry were listed as live.
+      if (dellen <= 0) {
+        if (reclen - minreclen >= 12) dellen = reclen - minreclen;
+        else minreclen = reclen;
       }
       out.push({ ino, name, fileType, allocated });
     }
@@ -485,14 +566,21 @@ class ExtFs {
 
   private async readDirectory(inode: Inode, deletedDir: boolean): Promise<DirName[]> {
     if (inode.size > LIMITS.maxFsDirectoryBytes) fail('limit-exceeded', `directory inode ${inode.ino}: ${inode.size} bytes is beyond LIMITS.maxFsDirectoryBytes`);
-    if (inode.flags & INODE_FLAG_INLINE_DATA) fail('unsupported-format', `directory inode ${inode.ino}: inline-data directories are not read`);
-    const source = await this.data(inode);
     const out: DirName[] = [];
+    if (inode.flags & INODE_FLAG_INLINE_DATA) {
+      // An inline directory: i_block holds the parent's inode number (in place of '.' and '..') and then
+      // entries up to byte 60; entries continue in the system.data value, each part with its own record lengths.
+      const bytes = this.inlineBytes(inode);
+      this.parseDirBlock(bytes.subarray(4, Math.min(60, bytes.length)), deletedDir, out);
+      if (bytes.length > 60) this.parseDirBlock(bytes.subarray(60), deletedDir, out);
+      return oncePerName(out);
+    }
+    const source = await this.data(inode);
     for (let offset = 0; offset < source.size; offset += this.blockSize) {
       const length = Math.min(this.blockSize, source.size - offset);
       this.parseDirBlock(await source.read(offset, length, { abortSignal: this.signal }), deletedDir, out);
     }
-    return out;
+    return oncePerName(out);
   }
 
   /**
@@ -506,6 +594,8 @@ class ExtFs {
     const trustUnused = (this.roCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
     let budget = LIMITS.maxExtOrphanScanInodes;
     for (let group = 0; group < this.groupCount && budget > 0; group++) {
+      // A meta_bg descriptor past the end of a cut image: that group's inodes are not there either (as a table past the end, below).
+      if (this.metaBg && descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) + this.descSize > this.source.size) continue;
       const desc = await this.groupDesc(group);
       if (desc.flags & BG_INODE_UNINIT) continue;
       const used = Math.min(this.inodesPerGroup - (trustUnused ? Math.min(desc.itableUnused, this.inodesPerGroup) : 0), budget);
@@ -611,6 +701,90 @@ class ExtFs {
     for await (const ino of this.freeUsedInodes(named)) orphans.push({ ino, name: `OrphanFile-${ino}`, fileType: 0, allocated: false });
     yield* walk.call(this, orphans, '$OrphanFiles/', true, 0);
   }
+}
+
+/**
+ * The value of the system.data extended attribute in the inode's body (after
+ * i_extra_isize): header magic 0xEA020000, then entries {name length, name
+ * index, value offset, value inode, value size, hash, name} ending in four
+ * zero bytes, each value at its offset from the first entry. Undefined when
+ * there is no such attribute or its bytes fall outside the inode.
+ */
+function inodeSystemData(inode: Uint8Array, start: number): Uint8Array | undefined {
+  const XATTR_MAGIC = 0xea020000;
+  const SYSTEM_INDEX = 7;
+  if (start + 4 > inode.length || u32(inode, start) !== XATTR_MAGIC) return undefined;
+  const first = start + 4;
+  for (let e = first; e + 16 <= inode.length && u32(inode, e) !== 0; ) {
+    const nameLen = inode[e]!;
+    const nameEnd = e + 16 + nameLen;
+    if (nameEnd > inode.length) return undefined;
+    const valueOffset = u16(inode, e + 2);
+    const valueInode = u32(inode, e + 4);
+    const valueSize = u32(inode, e + 8);
+    if (inode[e + 1] === SYSTEM_INDEX && nameLen === 4 && Buffer.from(inode.subarray(e + 16, nameEnd)).toString('latin1') === 'data') {
+      if (valueInode !== 0 || first + valueOffset + valueSize > inode.length) return undefined;
+      return inode.slice(first + valueOffset, first + valueOffset + valueSize);
+    }
+    e += (16 + nameLen + 3) & ~3;
+  }
+  return undefined;
+}
+
+/**
+ * Each (inode, name) once per directory, the live one when there is one, in
+ * the place of the first (as TSK's tsk_fs_dir_add). When the kernel splits a
+ * full htree leaf block it moves half its entries to a new block and leaves
+ * their bytes behind in the old block's slack: each moved name is then read
+ * twice, live where it went and 'deleted' where it was. That stale copy is no
+ * deleted file: listed, it claimed a deletion that never happened.
+ */
+function oncePerName(names: DirName[]): DirName[] {
+  const seen = new Map<string, number>();
+  const out: DirName[] = [];
+  for (const n of names) {
+    const key = `${n.ino}/${n.name}`;
+    const at = seen.get(key);
+    if (at === undefined) {
+      seen.set(key, out.length);
+      out.push(n);
+    } else if (n.allocated && !out[at]!.allocated) out[at] = n;
+  }
+  return out;
+}
+
+interface MetaBgLayout {
+  firstMetaBg: number;
+  /** Group descriptors per block. */
+  perBlock: number;
+  firstDataBlock: number;
+  blocksPerGroup: number;
+  sparseSuper: boolean;
+  /** sparse_super2: the only two groups after 0 holding a superblock backup. */
+  backupBgs: [number, number] | null;
+}
+
+/** Whether a group holds a superblock backup (and so its first block is not the meta group's descriptor block), as e2fsprogs' ext2fs_bg_has_super. */
+function groupHasSuper(layout: MetaBgLayout, group: number): boolean {
+  if (group === 0) return true;
+  if (layout.backupBgs) return group === layout.backupBgs[0] || group === layout.backupBgs[1];
+  if (group === 1 || !layout.sparseSuper) return true;
+  if (group % 2 === 0) return false;
+  for (const base of [3, 5, 7]) {
+    let n = base;
+    while (n < group) n *= base;
+    if (n === group) return true;
+  }
+  return false;
+}
+
+/** Where a group's descriptor lies under meta_bg (e2fsprogs' ext2fs_descriptor_block_loc2 for the primary copy). */
+function descriptorOffset(layout: MetaBgLayout, group: number, gdtOffset: number, descSize: number, blockSize: number): number {
+  const descBlock = Math.floor(group / layout.perBlock);
+  if (descBlock < layout.firstMetaBg) return gdtOffset + group * descSize;
+  const first = descBlock * layout.perBlock;
+  const block = layout.firstDataBlock + first * layout.blocksPerGroup + (groupHasSuper(layout, first) ? 1 : 0);
+  return block * blockSize + (group % layout.perBlock) * descSize;
 }
 
 function kindOfMode(mode: number): FileSystemEntry['kind'] | null {

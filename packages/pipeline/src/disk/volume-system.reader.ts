@@ -23,7 +23,8 @@ const GPT_SECTOR_SIZES = [512, 4096, 1024, 2048];
 export interface VolumeProblem {
   /** Which entry: 'mbr 2', 'ebr 3', 'gpt 17', 'gpt header'. */
   where: string;
-  code: 'corrupt-file' | 'limit-exceeded';
+  /** sector-size-inferred: the MBR's entries are read in a sector size nothing recorded, inferred from the volumes they hold. */
+  code: 'corrupt-file' | 'limit-exceeded' | 'sector-size-inferred';
   message: string;
 }
 
@@ -106,7 +107,7 @@ export async function readVolumeSystem(
     if (firstTry) return firstTry;
   }
   if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
-  const placed = await mbrPlacement(media, entries, mbrSectorBytes, looksLikeFileSystem);
+  const placed = await mbrPlacement(media, entries, mbrSectorBytes, hint !== undefined, looksLikeFileSystem);
   const system = await readMbr(media, entries, placed.sectorBytes, options);
   if (placed.problem) system.problems.unshift(placed.problem);
   return system;
@@ -123,16 +124,33 @@ export async function readVolumeSystem(
  * file system starts at any of them at the recorded size. Anything else keeps the recorded size (as
  * TSK does): a 4Kn disk whose partitions hold nothing a reader here knows
  * (BitLocker, LUKS, LVM, APFS…) counts in 4096, and so does a truncated
- * acquisition of a 4Kn disk with a known file system in any primary partition. A container recording 512 (and a raw image) counts in
- * 512: an MBR written with 4096-byte sectors there is not looked for.
+ * acquisition of a 4Kn disk with a known file system in any primary partition.
+ *
+ * A raw image records no size, and a container recording 512 may be wrong the
+ * other way (a 4Kn disk imaged by a tool that writes 512 regardless): both
+ * count in 512 unless the disk says 4096, and when in doubt they stay at 512.
+ * The disk says 4096 only when every partition fits it at 4096; nothing
+ * starts at any partition at 512 — no extended boot record, no swap, LUKS,
+ * BitLocker or LVM header — and no file system found at a primary at 512
+ * fills its partition (or has a size not read); and at 4096 every file system
+ * found at a primary fills its partition, and one is found (fileSystemsFit).
+ * What a 512-byte disk has at 8 × a primary's start — a logical partition
+ * after swap, a volume inside LVM, a remnant of an earlier layout, a volume
+ * image kept in an unknown partition — declares a size of its own, not 8
+ * times the partition's (m1–m3, b, a, x in the tests). A 4Kn disk whose second
+ * partition starts at 8 × the first's start shows the first's volume at 512
+ * in the second, not filling it, so it still reads at 4096 (f). Moving off
+ * 512 is an inference, never silent: an E01 recording 512 gets a corrupt-file
+ * problem, a raw image a sector-size-inferred one naming the entries.
+ * TSK's mmls reads such a raw image in 512 unless told `-b 4096`.
  */
 async function mbrPlacement(
   media: ByteSource,
   entries: MbrEntry[],
   recorded: number,
+  recordedByContainer: boolean,
   looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
 ): Promise<{ sectorBytes: number; problem?: VolumeProblem }> {
-  if (recorded === SECTOR_BYTES) return { sectorBytes: SECTOR_BYTES };
   const used = entries.filter((e) => e.type !== 0 && e.sectors > 0);
   const primaries = used.filter((e) => !EXTENDED.has(e.type));
   const fits = (size: number) => used.every((e) => (e.start + e.sectors) * size <= media.size);
@@ -145,6 +163,30 @@ async function mbrPlacement(
     }
     return false;
   };
+  if (recorded === SECTOR_BYTES) {
+    const big = 4096;
+    if (!fits(big) || (await somethingStartsAt512(media, used))) return { sectorBytes: SECTOR_BYTES };
+    const at512 = await fileSystemsFit(media, primaries, SECTOR_BYTES, looksLikeFileSystem);
+    // A file system found at 512 that fills its partition, or whose size is not read, is the 512-byte disk's own.
+    // One that does not (a 4Kn disk's volume met at 512 because a partition starts at 8 × another's start) proves nothing.
+    if (at512.some(({ fit }) => fit === 'fills' || fit === 'unknown')) return { sectorBytes: SECTOR_BYTES };
+    const at4096 = await fileSystemsFit(media, primaries, big, looksLikeFileSystem);
+    if (at4096.length === 0 || !at4096.every(({ fit }) => fit === 'fills')) return { sectorBytes: SECTOR_BYTES };
+    const why =
+      `at ${big} bytes a sector every file system found at a primary partition (MBR ${at4096.map(({ slot }) => `entry ${slot}`).join(', ')}) fills it ` +
+      `(declares its size, less at most ${FILL_SLACK_BYTES / 1024} KiB or 1%), and at ${SECTOR_BYTES} none fills its partition`;
+    return {
+      sectorBytes: big,
+      // Never silent: the placement is an inference from the disk's contents, so the reader is told which and why.
+      problem: {
+        where: 'mbr',
+        code: recordedByContainer ? ('corrupt-file' as const) : ('sector-size-inferred' as const),
+        message: recordedByContainer
+          ? `the image records ${SECTOR_BYTES}-byte sectors, but ${why}: the partitions are placed in ${big}-byte sectors`
+          : `the raw image records no sector size and MBR entries default to ${SECTOR_BYTES} bytes, but ${why}: the partitions are placed in ${big}-byte sectors`,
+      },
+    };
+  }
   const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
   const diskSays512 = (smallFs && !recordedFs) || (smallFits && !recordedFits && !recordedFs);
   if (!diskSays512) return { sectorBytes: recorded };
@@ -157,6 +199,98 @@ async function mbrPlacement(
       message: `the image records ${recorded}-byte sectors, but at ${recorded} bytes a sector ${why}: the partitions are placed in ${SECTOR_BYTES}-byte sectors`,
     },
   };
+}
+
+/**
+ * Whether something a 512-byte disk puts at a partition's start is there at
+ * 512 bytes a sector: an extended boot record (0x55AA) at an extended
+ * partition's start, or a header of what no reader here opens — Linux swap
+ * (SWAPSPACE2 at the end of its first page), LUKS, BitLocker, an LVM label in
+ * its second sector. Any of them keeps the table in 512-byte sectors.
+ */
+async function somethingStartsAt512(media: ByteSource, used: MbrEntry[]): Promise<boolean> {
+  for (const entry of used) {
+    const offset = entry.start * SECTOR_BYTES;
+    if (offset < SECTOR_BYTES || offset >= media.size) continue;
+    const head = await media.read(offset, Math.min(SWAP_PAGE_LIMIT, media.size - offset));
+    const at = (from: number, text: string) => head.length >= from + text.length && Buffer.from(head.subarray(from, from + text.length)).toString('latin1') === text;
+    if (EXTENDED.has(entry.type)) {
+      if (head[510] === 0x55 && head[511] === 0xaa) return true;
+      continue;
+    }
+    if (at(0, 'LUKS\xba\xbe') || at(3, '-FVE-FS-') || at(SECTOR_BYTES, 'LABELONE')) return true;
+    // Swap's signature ends its first page, whose size is the writing machine's (4 KiB on x86, up to 64 KiB elsewhere).
+    for (let page = 4096; page <= SWAP_PAGE_LIMIT; page *= 2) {
+      if (at(page - 10, 'SWAPSPACE2') || at(page - 10, 'SWAP-SPACE')) return true;
+    }
+  }
+  return false;
+}
+const SWAP_PAGE_LIMIT = 65_536;
+
+/**
+ * How the file system found at each primary partition, placed at `size`
+ * bytes a sector, compares with that partition: 'fills' when it declares the
+ * partition's size less at most the slack formatters leave, 'smaller' or
+ * 'larger' otherwise, 'unknown' when its size is not read. Partitions where no
+ * file system starts are left out.
+ *
+ * Formatters size a volume from its partition: mkfs.fat, mkfs.exfat and
+ * Windows' FAT/exFAT declare every sector, NTFS all but the last (its backup
+ * boot sector), ext whole blocks (up to 64 KiB). A remnant of an earlier
+ * layout, or a volume image nested in an unknown partition, met at 8 × a
+ * start declares a size of its own, almost never that one.
+ */
+async function fileSystemsFit(
+  media: ByteSource,
+  primaries: MbrEntry[],
+  size: number,
+  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+): Promise<{ slot: number; fit: 'fills' | 'smaller' | 'larger' | 'unknown' }[]> {
+  const out: { slot: number; fit: 'fills' | 'smaller' | 'larger' | 'unknown' }[] = [];
+  for (const entry of primaries) {
+    const offset = entry.start * size;
+    if (offset < size || offset >= media.size) continue;
+    const partitionBytes = entry.sectors * size;
+    const source = new SliceByteSource(media, offset, Math.min(partitionBytes, media.size - offset));
+    if (!(await looksLikeFileSystem(source))) continue;
+    const declared = declaredFileSystemBytes(await source.read(0, Math.min(2048, source.size)));
+    const fit = declared === undefined ? 'unknown' : declared > partitionBytes ? 'larger' : partitionBytes - declared <= fillSlack(partitionBytes) ? 'fills' : 'smaller';
+    out.push({ slot: entry.slot, fit });
+  }
+  return out;
+}
+
+/**
+ * What a formatter may leave of a partition past its file system: one
+ * allocation unit (ext's largest block, 64 KiB, bounds NTFS's one sector too),
+ * but never more than 1% of the partition, so a small volume must fill a
+ * small partition closely. The reviewer's 4Kn volumes measured 1.0000 (FAT,
+ * exFAT, ext) and 0.9999 (NTFS).
+ */
+function fillSlack(partitionBytes: number): number {
+  return Math.min(FILL_SLACK_BYTES, Math.floor(partitionBytes / 100));
+}
+const FILL_SLACK_BYTES = 65_536;
+
+/** The size a boot sector or ext superblock declares for its file system, in bytes; undefined when not read. */
+function declaredFileSystemBytes(head: Uint8Array): number | undefined {
+  if (head.length < 2048) return undefined;
+  const dv = view(head);
+  const oem = Buffer.from(head.subarray(3, 11)).toString('latin1');
+  let bytes: number;
+  if (dv.getUint16(1024 + 0x38, true) === 0xef53) {
+    const blockBytes = 1024 * 2 ** Math.min(dv.getUint32(1024 + 24, true), 16);
+    const hi = dv.getUint32(1024 + 0x60, true) & 0x80 ? dv.getUint32(1024 + 0x150, true) : 0;
+    bytes = (hi * 2 ** 32 + dv.getUint32(1024 + 4, true)) * blockBytes;
+  } else if (oem === 'NTFS    ') {
+    bytes = Number(dv.getBigUint64(0x28, true)) * dv.getUint16(0x0b, true);
+  } else if (oem === 'EXFAT   ') {
+    bytes = Number(dv.getBigUint64(0x48, true)) * 2 ** Math.min(head[0x6c]!, 12);
+  } else {
+    bytes = (dv.getUint16(0x13, true) || dv.getUint32(0x20, true)) * dv.getUint16(0x0b, true);
+  }
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 interface MbrEntry {

@@ -246,10 +246,13 @@ export function istatTimes(images: string[], entryId: string, options: { sectorO
   return out;
 }
 
-/** mmls's partitions (slots like 000:001 for DOS, 000 for GPT; not Meta or unallocated), as [start sector, length]. */
-export function mmls(images: string[], imageType?: string): [number, number][] {
+/**
+ * mmls's partitions (slots like 000:001 for DOS, 000 for GPT; not Meta or unallocated), as [start, length] in
+ * mmls's units: the image's sectors, or `sectorBytes` (mmls -b) when given.
+ */
+export function mmls(images: string[], imageType?: string, sectorBytes?: number): [number, number][] {
   const out: [number, number][] = [];
-  for (const line of run('mmls', [...(imageType ? ['-i', imageType] : []), ...images]).toString('utf8').split('\n')) {
+  for (const line of run('mmls', [...(imageType ? ['-i', imageType] : []), ...(sectorBytes ? ['-b', String(sectorBytes)] : []), ...images]).toString('utf8').split('\n')) {
     const m = /^\d+:\s+\d+(?::\d+)?\s+(\d+)\s+\d+\s+(\d+)/.exec(line);
     if (m) out.push([Number(m[1]), Number(m[2])]);
   }
