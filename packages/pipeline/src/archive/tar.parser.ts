@@ -1,11 +1,11 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
 import { expandSparse, sparseMemberOf } from './gnu-sparse.js';
+import { GzipMembers } from './gzip-members.js';
 import type { TarListInput, TarListResult, WireArchiveEntry } from './archive.tasks.js';
 import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
 import { sendMemberData } from './member-data.sender.js';
@@ -74,24 +74,32 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   const lastHeader = watchHeaderBlocks(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
+  // A damaged gzip stream does not fail the pipe: its output ends after every byte it inflated, the tar
+  // parser records what is complete, and then the archive stops with the gzip's own reason.
+  let gunzip: GzipMembers | null = null;
   if (input.gzip) {
-    const gunzip = createGunzip();
-    gunzip.on('error', (err) =>
-      fail(isEndOfData(err) ? truncatedError(`gzip: the compressed stream ends early (${errorMessage(err)})`, err) : new ExhibitError('corrupt-file', `gzip: ${errorMessage(err)}`, { cause: err })),
-    );
+    gunzip = new GzipMembers();
+    gunzip.on('error', (err) => fail(asArchiveError(err, 'gzip')));
     const guard = ratioGuard(source, input);
     guard.on('error', (err) => fail(err as ExhibitError));
     source.pipe(gunzip).pipe(guard);
     piped = guard;
   }
   piped.pipe(extract);
+  const result = (): TarListResult => {
+    if (gunzip?.trailingData && !findings.includes('archive-trailing-data')) findings.push('archive-trailing-data');
+    return { findings };
+  };
 
   const iterator = (extract as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let index = 0;
   try {
     for (;;) {
       const next = await iterator.next();
-      if (next.done) return { findings };
+      if (next.done) {
+        if (gunzip?.error) throw gunzip.error;
+        return result();
+      }
       const stream = next.value as TarEntryStream;
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
       const rawMtime = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512 ? lastHeader.mtime : null;
@@ -110,12 +118,14 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     }
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
+    // The tar ended early because the gzip stream did: the gzip says why.
+    if (gunzip?.error) throw gunzip.error;
     // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
     // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
     // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
     if ((/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract)) {
       findings.push('archive-trailing-data');
-      return { findings };
+      return result();
     }
     // tar-stream's word for a size that is negative, base-256 negative or not a number.
     if (/^invalid header$/i.test(errorMessage(err))) {

@@ -373,6 +373,90 @@ describe('tar reader: bytes after the end-of-archive marker', () => {
   });
 });
 
+describe('tar reader: a damaged or padded gzip stream keeps every member it inflated (GNU tar, zcat | tar t)', () => {
+  // Members in the last inflate step's output: node's gunzip dropped that output when the trailer check failed.
+  const members = [
+    { name: 'd/big.bin', data: pseudoRandomBytes(30_000, 21) },
+    ...[1, 2, 3, 4, 5].map((i) => ({ name: `d/s${i}.txt`, data: Buffer.from(`small ${i}\n`) })),
+  ];
+  const expected = members.map((m) => [m.name.slice(2), sha(m.data)]);
+
+  /** Entries with their content (or error), then the archive's own error, if it has one. */
+  async function readThrough(archive: Buffer) {
+    const { store, ref } = MemoryBlobSource.of('a.tar.gz', archive);
+    const reader = await openTarReader(store, ref, { gzip: true, ...LIMITS });
+    const seen: string[][] = [];
+    let error: unknown = null;
+    try {
+      for await (const e of reader.entries()) {
+        try {
+          seen.push([e.name, sha(await readAll(await e.open()))]);
+        } catch (err) {
+          seen.push([e.name, (err as { details?: { reason?: string } }).details?.reason ?? 'error']);
+        }
+      }
+    } catch (err) {
+      error = err;
+    }
+    await reader.close();
+    return { seen, error, findings: reader.findings };
+  }
+
+  it('tgz-bad-crc-loses-last-members: every member listed and read, then corrupt-file (corrupt)', async () => {
+    const gz = Buffer.from(gzip(await tarOf(members)));
+    gz[gz.length - 8] ^= 0xff; // the CRC-32 in the trailer
+    const { seen, error } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    expect((error as Error).message).toMatch(/CRC-32/);
+  });
+
+  it('tgz-bad-size-trailer: every member read, then corrupt-file (corrupt)', async () => {
+    const gz = Buffer.from(gzip(await tarOf(members)));
+    gz[gz.length - 1] ^= 0x01; // ISIZE
+    const { seen, error } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+  });
+
+  it('tgz-junk-after-gzip-stream-loses-last-members: gzip ignores trailing garbage; every member kept, archive-trailing-data', async () => {
+    const gz = Buffer.concat([gzip(await tarOf(members)), Buffer.from('JUNK'.repeat(100))]);
+    const { seen, error, findings } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual(['archive-trailing-data']);
+  });
+
+  it('zero padding after the gzip stream (gzip ignores it silently): every member, no finding', async () => {
+    const { seen, error, findings } = await readThrough(Buffer.concat([gzip(await tarOf(members)), Buffer.alloc(4096)]));
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual([]);
+  });
+
+  it('a tar split over two concatenated gzip members (cat a.gz b.gz) reads as one stream', async () => {
+    const tarball = await tarOf(members);
+    const { seen, error, findings } = await readThrough(Buffer.concat([gzip(tarball.subarray(0, 20_000)), gzip(tarball.subarray(20_000))]));
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual([]);
+  });
+
+  it('a gzip stream cut inside its trailer: every member read, then truncated', async () => {
+    const gz = gzip(await tarOf(members));
+    const { seen, error } = await readThrough(gz.subarray(0, gz.length - 3));
+    expect(seen).toEqual(expected);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+
+  it('a gzip stream cut inside a member: members before it read, the cut member truncated, the archive truncated', async () => {
+    const gz = gzip(await tarOf(members));
+    const { seen, error } = await readThrough(gz.subarray(0, 15_000));
+    expect(seen).toEqual([['big.bin', 'truncated']]);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+});
+
 function fixChecksum(tarball: Buffer, headerOffset: number): void {
   const block = tarball.subarray(headerOffset, headerOffset + 512);
   block.fill(0x20, 148, 156);
