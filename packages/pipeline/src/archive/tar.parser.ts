@@ -4,7 +4,7 @@ import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type Fil
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
-import { expandSparse, sparseMemberOf } from './gnu-sparse.js';
+import { addOldGnuSparseExtension, expandSparse, isOldGnuSparseHeader, oldGnuSparseHeader, sparseMemberOf, type OldGnuSparse } from './gnu-sparse.js';
 import { GzipMembers } from './gzip-members.js';
 import type { TarListInput, TarListResult, WireArchiveEntry } from './archive.tasks.js';
 import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
@@ -71,6 +71,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   // (tar-stream's own typings omit its extract options.)
   const extractOptions = { filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0];
   const extract = tar.extract(extractOptions);
+  // Before watchHeaderBlocks: it must see the header blocks as tar-stream takes them, not the extension blocks taken here.
+  readOldGnuSparse(extract);
   const lastHeader = watchHeaderBlocks(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
@@ -169,6 +171,86 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
   return last;
 }
 
+/** What tar-stream's extractor keeps that readOldGnuSparse uses (none of it in its typings). */
+interface ExtractInternals {
+  _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
+  _locked: boolean;
+  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse }) | null;
+  _consumeHeader(): boolean;
+  _continueWrite(err: Error | null): void;
+  _final(callback: (err?: Error | null) => void): void;
+}
+
+/**
+ * Old GNU sparse members ('S'): when the header says extension blocks follow
+ * (more than four map entries), they are taken out of the stream before
+ * tar-stream decodes the header, so its count of the member's data (the
+ * header's size: the stored bytes only) starts where the data does and the
+ * next header is found where GNU tar finds it. The map (header and
+ * extension blocks) is attached to the header tar-stream hands over; the
+ * entry is read in a later turn, after this has returned.
+ *
+ * tar-stream decodes a header once 512 bytes are buffered; extension blocks
+ * not yet arrived are awaited by asking for more input (as tar-stream does
+ * itself), with the header held here, and an input that ends among them is a
+ * truncated archive.
+ */
+function readOldGnuSparse(extract: unknown): void {
+  const x = extract as ExtractInternals;
+  const buffer = x._buffer;
+  if (typeof x._consumeHeader !== 'function' || typeof buffer?.shift !== 'function' || typeof buffer.queue?.peek !== 'function') {
+    throw new Error('tar-stream internals changed: old GNU sparse members cannot be read');
+  }
+  const shift = buffer.shift.bind(buffer);
+  const consumeHeader = x._consumeHeader.bind(x);
+  const final = x._final.bind(x);
+  let pending: { start: number; header: Buffer; sparse: OldGnuSparse; blocks: number } | null = null;
+  const consume = (sparse: OldGnuSparse, extensionBlocks: number): boolean => {
+    const ok = consumeHeader();
+    buffer.shifted += extensionBlocks * 512;
+    if (x._header) x._header.oldGnuSparse = sparse;
+    return ok;
+  };
+  x._consumeHeader = () => {
+    if (x._locked) return consumeHeader();
+    if (pending === null) {
+      const block = peekBlock(buffer, shift);
+      if (!isOldGnuSparseHeader(block)) return consumeHeader();
+      const sparse = oldGnuSparseHeader(block);
+      if (!sparse.extended) return consume(sparse, 0);
+      pending = { start: buffer.shifted, header: Buffer.from(shift(512)!), sparse, blocks: 0 };
+    }
+    while (pending.sparse.extended) {
+      if (buffer.buffered < 512) {
+        x._continueWrite(null);
+        return false;
+      }
+      addOldGnuSparseExtension(pending.sparse, shift(512)!);
+      pending.blocks += 1;
+    }
+    // The header back in front of the data, where tar-stream takes it from; its offsets as if it had never left.
+    const { start, header, sparse, blocks } = pending;
+    pending = null;
+    const rest = shift(buffer.buffered);
+    buffer.push(header);
+    if (rest && rest.length > 0) buffer.push(rest);
+    buffer.shifted = start;
+    return consume(sparse, blocks);
+  };
+  x._final = (callback) => (pending !== null ? callback(new Error('Unexpected end of data (inside an old GNU sparse header\'s extension blocks)')) : final(callback));
+}
+
+/** The next 512 bytes tar-stream will take, without taking them (pieces joined when the block spans two). */
+function peekBlock(buffer: ExtractInternals['_buffer'], shift: (size: number) => Buffer | null): Buffer {
+  const first = buffer.queue.peek()!;
+  if (first.byteLength - buffer._offset >= 512) return first.subarray(buffer._offset, buffer._offset + 512);
+  const shifted = buffer.shifted;
+  const all = shift(buffer.buffered)!;
+  buffer.push(all);
+  buffer.shifted = shifted;
+  return all.subarray(0, 512);
+}
+
 /** Where tar-stream says the entry's data starts (right after its header block; not in its typings), or NaN. */
 function headerDataOffset(stream: TarEntryStream): number {
   const offset = (stream.header as unknown as { byteOffset?: unknown }).byteOffset;
@@ -223,14 +305,16 @@ function describe(
   rawMtime: Buffer | null,
 ): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
-  // A GNU sparse member (PAX): its real name and size are in its PAX records, its data is condensed.
-  const sparse = header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null;
+  // A GNU sparse member: old GNU ('S', its map read by readOldGnuSparse), or PAX (its real name and size in
+  // its PAX records); its data is condensed.
+  const oldGnu = (header as TarHeader & { oldGnuSparse?: OldGnuSparse }).oldGnuSparse ?? null;
+  const sparse = oldGnu ?? (header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null);
   const decoded = sparse?.name !== undefined ? decodeName(sparse.name, true) : decodeName(header.name, header.pax?.['path'] !== undefined);
   const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
   // tar-stream turns an old (v7) header's trailing slash into a directory typeflag only after it chose the
   // type from the flag, so it says 'file'; GNU tar lists these as directories.
   const v7Directory = header.type === 'file' && header.name.endsWith('/') && !header.size && !sparse;
-  const kind = v7Directory ? 'directory' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
+  const kind = v7Directory ? 'directory' : oldGnu ? 'file' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
   if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
     // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
     throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {

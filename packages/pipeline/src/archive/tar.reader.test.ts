@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
@@ -454,6 +458,99 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     const { seen, error } = await readThrough(gz.subarray(0, 15_000));
     expect(seen).toEqual([['big.bin', 'truncated']]);
     expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+});
+
+describe('tar reader: old GNU sparse members (type S), made by GNU tar, against Python tarfile', () => {
+  /** Sparse files (data regions at block boundaries, the rest holes) and a plain file after them, archived by GNU tar. */
+  function gnuSparseTar(format: 'gnu' | 'oldgnu'): Buffer {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-sparse-'));
+    try {
+      // few.img: two data regions and a trailing hole (fits the header's four map entries).
+      const few = openSync(join(dir, 'few.img'), 'w');
+      writeSync(few, pseudoRandomBytes(3000, 31), 0, 3000, 0);
+      writeSync(few, pseudoRandomBytes(500, 32), 0, 500, 49_152);
+      ftruncateSync(few, 100_000);
+      closeSync(few);
+      // many.img: ten data regions, so the map runs into an extension block between the header and the data.
+      const many = openSync(join(dir, 'many.img'), 'w');
+      for (let i = 0; i < 10; i += 1) writeSync(many, pseudoRandomBytes(1000 + i, 40 + i), 0, 1000 + i, i * 70 * 4096);
+      ftruncateSync(many, 3_000_000);
+      closeSync(many);
+      writeFileSync(join(dir, 'after.txt'), 'after\n');
+      return execFileSync('tar', ['--sparse', `--format=${format}`, '-cf', '-', '-C', dir, 'few.img', 'many.img', 'after.txt'], { maxBuffer: 64 * 1024 * 1024 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** [name, size, sha256 of the extracted file] per member, from Python's tarfile (which expands GNU sparse members). */
+  function pythonListing(archive: Buffer): Array<[string, number, string]> {
+    const script = 'import sys,tarfile,hashlib,io,json\n' +
+      't=tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()))\n' +
+      'print(json.dumps([[m.name,m.size,hashlib.sha256(t.extractfile(m).read()).hexdigest()] for m in t]))';
+    return JSON.parse(execFileSync('python3', ['-c', script], { input: archive }).toString()) as Array<[string, number, string]>;
+  }
+
+  async function listing(archive: Buffer, maxSparseHoleBytes?: number) {
+    const { store, ref } = MemoryBlobSource.of('s.tar', archive);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS, ...(maxSparseHoleBytes !== undefined ? { maxSparseHoleBytes } : {}) });
+    const seen: Array<[string, string, number | null, string]> = [];
+    for await (const e of reader.entries()) {
+      let content: string;
+      try {
+        content = sha(await readAll(await e.open()));
+      } catch (err) {
+        content = (err as { code?: string }).code ?? 'error';
+      }
+      seen.push([e.recordedName, e.kind, e.declaredSize, content]);
+    }
+    await reader.close();
+    return seen;
+  }
+
+  for (const format of ['gnu', 'oldgnu'] as const) {
+    it(`tar-old-gnu-sparse-listed-as-other (--format=${format}): real name, real size, holes as zeros, the members after it intact`, async () => {
+      const archive = gnuSparseTar(format);
+      expect(archive[156]).toBe(0x53); // 'S': the old GNU sparse type
+      const oracle = pythonListing(archive);
+      expect(oracle.map(([name]) => name)).toEqual(['few.img', 'many.img', 'after.txt']);
+      expect(await listing(archive)).toEqual(oracle.map(([name, size, hash]) => [name, 'file', size, hash]));
+    });
+  }
+
+  it('tar-old-gnu-sparse-extension-blocks-read-as-data: holes beyond maxSparseHoleBytes fail that member limit-exceeded; the next one reads', async () => {
+    const archive = gnuSparseTar('gnu');
+    const oracle = pythonListing(archive);
+    expect(await listing(archive, 200_000)).toEqual([
+      ['few.img', 'file', 100_000, oracle[0]![2]],
+      ['many.img', 'file', 3_000_000, 'limit-exceeded'],
+      ['after.txt', 'file', 6, oracle[2]![2]],
+    ]);
+  });
+
+  it('old GNU sparse headers and extension blocks split across small stream pieces read the same', async () => {
+    const archive = gnuSparseTar('gnu');
+    const oracle = pythonListing(archive);
+    for (const piece of [100, 509, 700]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < archive.length; i += piece) chunks.push(Buffer.from(archive.subarray(i, i + piece)));
+      const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+      const reader = await openTarReader(store, { container: 'mem', name: 's.tar' }, { gzip: false, ...LIMITS });
+      const seen: Array<[string, number | null, string]> = [];
+      for await (const e of reader.entries()) seen.push([e.recordedName, e.declaredSize, sha(await readAll(await e.open()))]);
+      await reader.close();
+      expect(seen, `pieces of ${piece} bytes`).toEqual(oracle);
+    }
+  });
+
+  it('an archive cut inside an old GNU sparse header\'s extension blocks is truncated', async () => {
+    const archive = gnuSparseTar('gnu');
+    // many.img's header follows few.img's header and its stored data (two regions: 3,000 then 500 bytes, in blocks).
+    const manyHeader = archive.indexOf(Buffer.from('many.img\0'));
+    expect(archive[manyHeader + 156]).toBe(0x53);
+    expect(archive[manyHeader + 482]).toBe(1); // isextended
+    await expect(listing(archive.subarray(0, manyHeader + 512 + 100))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
   });
 });
 
