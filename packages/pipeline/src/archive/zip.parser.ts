@@ -665,16 +665,20 @@ function nameBytes(raw: RawZipEntry): [Buffer, NameEncoding] {
 function entryKind(raw: RawZipEntry, name: string): EntryKind {
   const host = raw.versionMadeBy >> 8;
   const mode = host === MADE_BY_UNIX || host === MADE_BY_MACOS ? (raw.externalFileAttributes >>> 16) & 0xffff : 0;
+  // A FIFO, device or socket that carries data is a file: Info-ZIP records the mode of what it read, and
+  // `mysqldump | zip dump.zip -` (or zip -FI) stores a whole file under a FIFO's mode. unzip and Python's
+  // zipfile extract the data as a regular file; as a 'fifo' it was never opened, its bytes never recorded.
+  const carriesData = raw.uncompressedSize > 0 || raw.compressedSize > 0;
   switch (mode & S_IFMT) {
     case S_IFLNK:
       return 'symlink';
     case S_IFCHR:
     case S_IFBLK:
-      return 'device';
+      return carriesData ? 'file' : 'device';
     case S_IFIFO:
-      return 'fifo';
+      return carriesData ? 'file' : 'fifo';
     case S_IFSOCK:
-      return 'other';
+      return carriesData ? 'file' : 'other';
   }
   const looksLikeDirectory =
     (mode & S_IFMT) === S_IFDIR || name.endsWith('/') || name.endsWith('\\') || (mode === 0 && (raw.externalFileAttributes & DOS_ATTR_DIRECTORY) !== 0);

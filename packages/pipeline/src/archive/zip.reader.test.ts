@@ -471,6 +471,23 @@ async function listOrFailure(zip: Buffer): Promise<{ seen: string[]; failure: un
   return { seen, failure };
 }
 
+describe('zip reader: Info-ZIP archives of piped input', () => {
+  // `producer | zip out.zip -`: Info-ZIP stores the stream as member '-' with the mode of its standard input,
+  // a FIFO (prw-------). unzip -p and Python's zipfile give its bytes; it was listed as a fifo, never read.
+  it('zip-stdin-member-with-fifo-mode-content-never-read: the member is a file and its bytes are read', async () => {
+    const data = Buffer.from('CREATE TABLE t (x int);\n'.repeat(200));
+    const zip = execFileSync('sh', ['-c', 'cat | zip -q - -'], { input: data });
+    const oracle = execFileSync('python3', ['-c', 'import sys,zipfile,io; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); i=z.infolist()[0]; sys.stdout.write("%o " % (i.external_attr >> 16)); sys.stdout.buffer.write(z.read(i))'], { input: zip });
+    const space = oracle.indexOf(0x20);
+    expect(oracle.subarray(0, space).toString()).toBe('10600'); // S_IFIFO | 0600
+    const { reader } = await open(zip);
+    const seen: Array<[string, string, number | null, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.recordedName, e.kind, e.declaredSize, e.kind === 'file' ? (await readAll(await e.open())).toString() : '']);
+    await reader.close();
+    expect(seen).toEqual([['-', 'file', data.length, oracle.subarray(space + 1).toString()]]);
+  });
+});
+
 describe('zip reader: only an exact end record is taken before the end of the file', () => {
   // Cut inside the outer central directory (or inside its end record), the last end record in the file
   // was the stored inner ZIP's, its offsets counting from inside inner.zip's data: inner.txt was listed
