@@ -190,13 +190,17 @@ export class GzipMembers extends Transform {
     }
   }
 
-  /** Ends the output where it is, keeping what was given out; the reader reports `error`. */
+  /**
+   * Ends the output where it is, keeping what was given out; the reader reports `error`. The output ends
+   * now, not when the input does: the rest of a long blob behind a broken stream is not read for nothing.
+   */
   private stop(error: ExhibitError): void {
     if (this.error !== null) return;
     this.error = error;
     this.phase = 'after';
     this.inflate?.destroy();
     this.inflate = null;
+    this.push(null);
   }
 }
 

@@ -446,6 +446,22 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     expect(findings).toEqual([]);
   });
 
+  it('tgz-broken-deflate-reads-the-whole-blob: a stream broken early stops the archive without waiting for the rest of the input', async () => {
+    const gz = Buffer.from(gzip(await tarOf(members)));
+    gz.fill(0xff, 30, 60); // inside the deflate data
+    async function* endless() {
+      yield gz;
+      for (;;) yield pseudoRandomBytes(64 * 1024, 99);
+    }
+    const store = { openRead: async () => Readable.from(endless()) } as unknown as Parameters<typeof openTarReader>[0];
+    const reader = await openTarReader(store, { container: 'mem', name: 'a.tar.gz' }, { gzip: true, ...LIMITS });
+    const done = (async () => {
+      for await (const e of reader.entries()) if (e.kind === 'file') await readAll(await e.open()).catch(() => null);
+    })();
+    await expect(done).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    await reader.close();
+  }, 10_000);
+
   it('a gzip stream cut inside its trailer: every member read, then truncated', async () => {
     const gz = gzip(await tarOf(members));
     const { seen, error } = await readThrough(gz.subarray(0, gz.length - 3));
