@@ -198,6 +198,48 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
   return null;
 }
 
+/**
+ * A signed Windows self-extractor: a PE stub, the archive (its offsets often
+ * not adjusted for the stub), then the Authenticode signature that signing
+ * appends after everything. The end record is then neither at the end of
+ * the file nor exact, and was refused. The PE image says where its
+ * signature is (the security directory, data directory 4, holds a file
+ * offset and size): when that is a WIN_CERTIFICATE running exactly to the
+ * end of the file and an end record (with its comment) ends exactly where it
+ * starts, the archive ends there. This takes no end record from a scan: it
+ * is the image's own structure that places the archive's end, so a ZIP
+ * stored in a member (whose end record a signature of the outer file cannot
+ * follow) is never taken for the archive.
+ */
+async function authenticodeSignatureStart(reader: RangeReader, size: number): Promise<number | null> {
+  if (size < 64) return null;
+  const dos = await reader.readBytes(0, 64);
+  if (dos.length < 64 || dos.readUInt16LE(0) !== 0x5a4d) return null;
+  const pe = dos.readUInt32LE(0x3c);
+  if (pe < 64 || pe + 24 + 112 + 40 > size) return null;
+  const head = await reader.readBytes(pe, 24 + 112 + 40);
+  if (head.readUInt32LE(0) !== 0x00004550) return null;
+  const optionalSize = head.readUInt16LE(20);
+  const magic = head.readUInt16LE(24);
+  // Data directories follow the optional header's fixed fields: 96 bytes in PE32, 112 in PE32+.
+  const directories = magic === 0x10b ? 96 : magic === 0x20b ? 112 : null;
+  if (directories === null || optionalSize < directories + 5 * 8 || head.readUInt32LE(24 + directories - 4) < 5) return null;
+  const certOffset = head.readUInt32LE(24 + directories + 32);
+  const certSize = head.readUInt32LE(24 + directories + 36);
+  if (certSize < 8 || certOffset < pe || certOffset + certSize !== size) return null;
+  const certificate = await reader.readBytes(certOffset, 8);
+  const length = certificate.readUInt32LE(0);
+  const revision = certificate.readUInt16LE(4);
+  if (length < 8 || length > certSize || (revision !== 0x0100 && revision !== 0x0200)) return null;
+  // An end record, with its comment, must end exactly where the signature starts.
+  const window = Math.min(certOffset, 22 + 0xffff);
+  const tail = await reader.readBytes(certOffset - window, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) === EOCD_SIGNATURE && at + 22 + tail.readUInt16LE(at + 20) === tail.length) return certOffset;
+  }
+  return null;
+}
+
 const EOCD_SIGNATURE = 0x06054b50;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
@@ -388,9 +430,15 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     zipfile = await openYauzl(reader, size);
   } catch (err) {
     const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
-    const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
-    const hidden = commentOrTrailing && end === null ? await endRecordBehindComment(reader, size) : null;
-    if (end === null && hidden === null && !misplacedZip64(err)) throw err;
+    const signed = commentOrTrailing ? await authenticodeSignatureStart(reader, size) : null;
+    const end = commentOrTrailing && signed === null ? await archiveEndBefore(reader, size) : null;
+    const hidden = commentOrTrailing && signed === null && end === null ? await endRecordBehindComment(reader, size) : null;
+    if (signed === null && end === null && hidden === null && !misplacedZip64(err)) throw err;
+    if (signed !== null) {
+      // The archive ends where the PE image's signature starts; its offsets may count from after the stub (below).
+      size = signed;
+      findings.push('archive-trailing-data');
+    }
     if (end !== null && end.commentCut) {
       // The end record and its directory check out, its comment was cut: the archive is read as ending
       // with the record (its comment length read as 0), and the listing stops truncated after the last member.

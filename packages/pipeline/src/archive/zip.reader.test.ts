@@ -312,6 +312,63 @@ describe('zip reader: end records as writers really place them', () => {
   });
 });
 
+describe('zip reader: signed self-extractors', () => {
+  const members = [
+    { name: 'setup.ini', data: Buffer.from('[setup]\nrun=install.exe\n') },
+    { name: 'payload.bin', data: pseudoRandomBytes(20_000, 3) },
+  ];
+
+  /**
+   * What signing a self-extractor makes (osslsigncode, signtool): a PE stub (here PE32, no sections), the archive
+   * appended with its offsets not adjusted, then a WIN_CERTIFICATE that the stub's security directory points at.
+   */
+  function signedSelfExtractor(archive: Buffer, options: { certificatePointsElsewhere?: boolean } = {}): Buffer {
+    const stub = Buffer.alloc(1024);
+    stub.write('MZ', 0, 'latin1');
+    stub.writeUInt32LE(0x80, 0x3c);
+    stub.write('PE\0\0', 0x80, 'latin1');
+    stub.writeUInt16LE(0x14c, 0x84); // i386
+    stub.writeUInt16LE(224, 0x80 + 20); // SizeOfOptionalHeader (PE32)
+    const optional = 0x80 + 24;
+    stub.writeUInt16LE(0x10b, optional);
+    stub.writeUInt32LE(16, optional + 92); // NumberOfRvaAndSizes
+    const der = Buffer.concat([Buffer.from([0x30, 0x82, 0x01, 0xf0]), pseudoRandomBytes(0x1f0, 9)]);
+    const certificate = Buffer.alloc(Math.ceil((8 + der.length) / 8) * 8);
+    certificate.writeUInt32LE(8 + der.length, 0);
+    certificate.writeUInt16LE(0x0200, 4); // WIN_CERT_REVISION_2_0
+    certificate.writeUInt16LE(0x0002, 6); // WIN_CERT_TYPE_PKCS_SIGNED_DATA
+    der.copy(certificate, 8);
+    const certOffset = stub.length + archive.length;
+    stub.writeUInt32LE(certOffset + (options.certificatePointsElsewhere ? 8 : 0), optional + 96 + 32);
+    stub.writeUInt32LE(certificate.length, optional + 96 + 36);
+    return Buffer.concat([stub, archive, certificate]);
+  }
+
+  async function listMd5(zip: Buffer) {
+    const { reader } = await open(zip);
+    const out: Array<[string, string]> = [];
+    for await (const e of reader.entries()) out.push([e.displayPath, createHash('md5').update(await readAll(await e.open())).digest('hex')]);
+    await reader.close();
+    return { out, findings: reader.findings };
+  }
+
+  // unzip and Python's zipfile read both members (Python: the end record found in the file's last 64 KiB).
+  it('zip-signed-self-extractor-corrupt-file: the PE image\'s security directory ends the archive; prefix and signature are findings', async () => {
+    const exe = signedSelfExtractor(await zipOf(members));
+    const oracle = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: exe }).toString(),
+    ) as Array<[string, string]>;
+    expect(oracle.map(([name]) => name)).toEqual(['setup.ini', 'payload.bin']);
+    const { out, findings } = await listMd5(exe);
+    expect(out).toEqual(oracle);
+    expect([...findings].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
+  });
+
+  it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
+    await expect(listMd5(signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true }))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
 describe('zip reader: end records of ZIPs stored in members', () => {
   // An archive whose comment was cut (its length runs past the end of the file) with a ZIP stored
   // as a member: the inner ZIP's end record was taken for the archive's, its one member listed and
