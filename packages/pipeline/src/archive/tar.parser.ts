@@ -73,6 +73,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   const extract = tar.extract(extractOptions);
   // Before watchHeaderBlocks: it must see the header blocks as tar-stream takes them, not the extension blocks taken here.
   readOldGnuSparse(extract);
+  const endMarker = watchEndMarker(extract);
   const lastHeader = watchHeaderBlocks(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
@@ -89,7 +90,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   }
   piped.pipe(extract);
   const result = (): TarListResult => {
-    if (gunzip?.trailingData && !findings.includes('archive-trailing-data')) findings.push('archive-trailing-data');
+    if ((gunzip?.trailingData || endMarker.headersAfterIt) && !findings.includes('archive-trailing-data')) findings.push('archive-trailing-data');
     return { findings };
   };
 
@@ -171,10 +172,35 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
   return last;
 }
 
+/**
+ * Whether headers follow a zero block (the end-of-archive marker is two).
+ * tar-stream reads on past the marker, as `tar -i` does, so members of a
+ * second archive appended to the first (`cat a.tar b.tar`, or two tar.gz
+ * concatenated) are listed; GNU tar and Python's tarfile stop at the marker
+ * and never show them. They stay listed (nothing is lost), and the archive
+ * gets the finding for bytes after its end.
+ */
+function watchEndMarker(extract: unknown): { headersAfterIt: boolean } {
+  const x = extract as ExtractInternals;
+  const consumeHeader = x._consumeHeader.bind(x);
+  const seen = { zeroBlock: false, headersAfterIt: false };
+  x._consumeHeader = () => {
+    const previous = x._header;
+    const at = x._buffer.shifted;
+    const ok = consumeHeader();
+    // A zero block: tar-stream took 512 bytes from here as a header and decoded none.
+    if (x._header === null && x._offset === at && x._buffer.shifted === at + 512) seen.zeroBlock = true;
+    else if (x._header !== null && x._header !== previous && seen.zeroBlock) seen.headersAfterIt = true;
+    return ok;
+  };
+  return seen;
+}
+
 /** What tar-stream's extractor keeps that readOldGnuSparse uses (none of it in its typings). */
 interface ExtractInternals {
   _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
   _locked: boolean;
+  _offset: number;
   _header: (TarHeader & { oldGnuSparse?: OldGnuSparse }) | null;
   _consumeHeader(): boolean;
   _continueWrite(err: Error | null): void;

@@ -364,6 +364,29 @@ describe('tar reader: bytes after the end-of-archive marker', () => {
     expect(reader.findings).toEqual(['archive-trailing-data']);
   });
 
+  // GNU tar and Python's tarfile stop at the first archive's end marker (only `tar -i` shows b.txt); tar-stream
+  // reads on. The members after it stay listed, and the archive has the finding for bytes after its end.
+  it('tar-members-after-end-marker-hidden-from-gnu-tar-no-finding: cat a.tar b.tar lists both, archive-trailing-data', async () => {
+    for (const gz of [false, true]) {
+      const first = await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]);
+      const second = await tarOf([{ name: 'b.txt', data: Buffer.from('beta') }]);
+      const archive = gz ? Buffer.concat([gzip(first), gzip(second)]) : Buffer.concat([first, second]);
+      const { store, ref } = MemoryBlobSource.of('a.tar', archive);
+      const reader = await openTarReader(store, ref, { gzip: gz, ...LIMITS });
+      const seen: string[] = [];
+      for await (const e of reader.entries()) seen.push(`${e.name} ${(await readAll(await e.open())).toString()}`);
+      expect(seen).toEqual(['a.txt alpha', 'b.txt beta']);
+      expect(reader.findings).toEqual(['archive-trailing-data']);
+    }
+  });
+
+  it('an archive with its end marker and nothing after it has no finding', async () => {
+    const { store, ref } = MemoryBlobSource.of('a.tar', Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), Buffer.alloc(10240)]));
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    for await (const e of reader.entries()) await readAll(await e.open());
+    expect(reader.findings).toEqual([]);
+  });
+
   it('a member cut short with no end marker is still truncated, not trailing data', async () => {
     const whole = await tarOf([{ name: 'a.txt', data: Buffer.alloc(2000, 0x61) }]);
     await expect(read(whole.subarray(0, 1000))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
