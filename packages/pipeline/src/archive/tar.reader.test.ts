@@ -431,7 +431,7 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
 
   it('tgz-bad-crc-loses-last-members: every member listed and read, then corrupt-file (corrupt)', async () => {
     const gz = Buffer.from(gzip(await tarOf(members)));
-    gz[gz.length - 8] ^= 0xff; // the CRC-32 in the trailer
+    gz.writeUInt8(gz.readUInt8(gz.length - 8) ^ 0xff, gz.length - 8); // the CRC-32 in the trailer
     const { seen, error } = await readThrough(gz);
     expect(seen).toEqual(expected);
     expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
@@ -440,7 +440,7 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
 
   it('tgz-bad-size-trailer: every member read, then corrupt-file (corrupt)', async () => {
     const gz = Buffer.from(gzip(await tarOf(members)));
-    gz[gz.length - 1] ^= 0x01; // ISIZE
+    gz.writeUInt8(gz.readUInt8(gz.length - 1) ^ 0x01, gz.length - 1); // ISIZE
     const { seen, error } = await readThrough(gz);
     expect(seen).toEqual(expected);
     expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });

@@ -361,7 +361,7 @@ describe('zip reader: signed self-extractors', () => {
     expect(oracle.map(([name]) => name)).toEqual(['setup.ini', 'payload.bin']);
     const { out, findings } = await listMd5(exe);
     expect(out).toEqual(oracle);
-    expect([...findings].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
   });
 
   it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
