@@ -42,6 +42,9 @@ interface TarEntryStream {
   resume(): unknown;
 }
 
+/** The typeflag of a GNU incremental dump's directory ('D'). */
+const GNU_DUMPDIR = 0x44;
+
 const KIND_BY_TYPE: Record<string, EntryKind> = {
   file: 'file',
   'contiguous-file': 'file',
@@ -105,8 +108,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
       }
       const stream = next.value as TarEntryStream;
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
-      const rawMtime = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512 ? lastHeader.mtime : null;
-      const current = describe(stream, index, input, globalPax(extract), rawMtime);
+      const ownBlock = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512;
+      const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
@@ -155,8 +158,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
  * one short and hands it over as a Date, so -1 arrives as -0, i.e. 0: the
  * epoch, indistinguishable from a recorded 0. The field itself is exact.
  */
-function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buffer | null } {
-  const last: { start: number | null; mtime: Buffer | null } = { start: null, mtime: null };
+function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buffer | null; typeflag: number | null } {
+  const last: { start: number | null; mtime: Buffer | null; typeflag: number | null } = { start: null, mtime: null, typeflag: null };
   const buffer = (extract as { _buffer?: { shifted?: unknown; shift?: unknown } })._buffer;
   if (!buffer || typeof buffer.shift !== 'function' || typeof buffer.shifted !== 'number') return last;
   const shift = buffer.shift.bind(buffer) as (size: number) => Buffer | null;
@@ -166,6 +169,7 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
     if (size === 512 && block && block.length === 512) {
       last.start = start;
       last.mtime = Buffer.from(block.subarray(136, 148));
+      last.typeflag = block[156]!;
     }
     return block;
   };
@@ -329,6 +333,7 @@ function describe(
   input: TarListInput,
   global: Record<string, string> | null,
   rawMtime: Buffer | null,
+  rawTypeflag: number | null,
 ): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
   // A GNU sparse member: old GNU ('S', its map read by readOldGnuSparse), or PAX (its real name and size in
@@ -340,7 +345,10 @@ function describe(
   // tar-stream turns an old (v7) header's trailing slash into a directory typeflag only after it chose the
   // type from the flag, so it says 'file'; GNU tar lists these as directories.
   const v7Directory = header.type === 'file' && header.name.endsWith('/') && !header.size && !sparse;
-  const kind = v7Directory ? 'directory' : oldGnu ? 'file' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
+  // GNU tar's incremental dumps (--listed-incremental) write each directory as type 'D', its data the names it
+  // held (a "dumpdir"); tar-stream has no type for it, GNU tar lists it as a directory.
+  const dumpdir = header.type === null && rawTypeflag === GNU_DUMPDIR;
+  const kind = v7Directory || dumpdir ? 'directory' : oldGnu ? 'file' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
   if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
     // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
     throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {

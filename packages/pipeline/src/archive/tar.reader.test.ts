@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -336,6 +336,32 @@ describe('tar reader: PAX global headers', () => {
     fixChecksum(tarball, 0);
     const entries = await read(tarball);
     expect(entries.map((e) => [e.name, e.times.modified])).toEqual([['a.txt', { local: '1970-01-01T00:00:01.500', offsetMinutes: 0, utc: '1970-01-01T00:00:01.500Z', source: 'tar:pax' }]]);
+  });
+});
+
+describe('tar reader: GNU incremental dumps, made by GNU tar', () => {
+  // tar --listed-incremental writes each directory as type 'D' (its data: the names it held); tar-stream has no
+  // type for it and it was listed as kind 'other'. GNU tar -tv lists these as directories.
+  it('tar-gnu-dumpdir-listed-as-other: an incremental dump\'s directories are directories', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-incremental-'));
+    try {
+      mkdirSync(join(dir, 'd', 'sub'), { recursive: true });
+      writeFileSync(join(dir, 'd', 'a.txt'), 'a\n');
+      writeFileSync(join(dir, 'd', 'sub', 'b.txt'), 'b\n');
+      const archive = execFileSync('tar', ['--listed-incremental', join(dir, 'snapshot'), '-cf', '-', '-C', dir, 'd']);
+      expect(archive[156]).toBe(0x44); // 'D'
+      const oracle = execFileSync('tar', ['-tvf', '-'], { input: archive })
+        .toString()
+        .trim()
+        .split('\n')
+        .map((line) => [line.split(/\s+/).pop()!, line.startsWith('d') ? 'directory' : line.startsWith('-') ? 'file' : 'other']);
+      expect(oracle).toEqual([['d/', 'directory'], ['d/sub/', 'directory'], ['d/a.txt', 'file'], ['d/sub/b.txt', 'file']]);
+      const entries = await read(archive);
+      expect(entries.map((e) => [e.recordedName, e.kind])).toEqual(oracle);
+      expect(entries.filter((e) => e.kind === 'file').map((e) => e.content)).toEqual([sha('a\n'), sha('b\n')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
