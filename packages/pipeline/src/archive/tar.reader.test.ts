@@ -511,6 +511,22 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     await reader.close();
   }, 10_000);
 
+  it('gzip pieces split in the header, at the end of the deflate data and inside the trailer read the same', async () => {
+    const tarball = await tarOf(members);
+    const gz = Buffer.concat([gzip(tarball.subarray(0, 20_000)), gzip(tarball.subarray(20_000))]);
+    const secondStart = gzip(tarball.subarray(0, 20_000)).length;
+    for (const cuts of [[5], [secondStart - 8], [secondStart - 5], [secondStart, secondStart + 3], [gz.length - 8], [gz.length - 1]]) {
+      const bounds = [0, ...cuts, gz.length];
+      const chunks = bounds.slice(1).map((end, i) => Buffer.from(gz.subarray(bounds[i], end)));
+      const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+      const reader = await openTarReader(store, { container: 'mem', name: 'a.tar.gz' }, { gzip: true, ...LIMITS });
+      const seen: string[][] = [];
+      for await (const e of reader.entries()) seen.push([e.name, sha(await readAll(await e.open()))]);
+      await reader.close();
+      expect({ cuts, seen, findings: reader.findings }).toEqual({ cuts, seen: expected, findings: [] });
+    }
+  });
+
   it('a gzip stream cut inside its trailer: every member read, then truncated', async () => {
     const gz = gzip(await tarOf(members));
     const { seen, error } = await readThrough(gz.subarray(0, gz.length - 3));
