@@ -77,6 +77,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   // Before watchHeaderBlocks: it must see the header blocks as tar-stream takes them, not the extension blocks taken here.
   readOldGnuSparse(extract);
   const endMarker = watchEndMarker(extract);
+  keepRawPaxNames(extract);
   const lastHeader = watchHeaderBlocks(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
@@ -200,12 +201,67 @@ function watchEndMarker(extract: unknown): { headersAfterIt: boolean } {
   return seen;
 }
 
+/** PAX records whose values are names: kept as the bytes they were recorded as. */
+const RAW_PAX_NAME_KEYS = ['path', 'linkpath', 'GNU.sparse.name'] as const;
+type RawPaxNames = Partial<Record<(typeof RAW_PAX_NAME_KEYS)[number], Buffer>>;
+
+/**
+ * tar-stream decodes PAX records as UTF-8, so a name that is not UTF-8 (GNU
+ * tar --format=posix writes a file name's own bytes, e.g. Latin-1 names from
+ * an old file system or a Windows share, with hdrcharset=BINARY or without
+ * it) arrived with U+FFFD for each such byte: different names collapsed into
+ * one, the recorded bytes lost. The raw values of the name records are read
+ * here from the same header data and attached to the entry's header
+ * (`rawPaxNames`), to be decoded like a header's own name bytes.
+ */
+function keepRawPaxNames(extract: unknown): void {
+  const x = extract as ExtractInternals;
+  if (typeof x._decodeLongHeader !== 'function' || typeof x._applyLongHeaders !== 'function') {
+    throw new Error('tar-stream internals changed: PAX names cannot be read as recorded');
+  }
+  const decodeLongHeader = x._decodeLongHeader.bind(x);
+  const applyLongHeaders = x._applyLongHeaders.bind(x);
+  let pending: RawPaxNames | null = null;
+  x._decodeLongHeader = (buf: Buffer) => {
+    decodeLongHeader(buf);
+    // Like tar-stream's _pax, each PAX header replaces what the one before it left.
+    if (x._header?.type === 'pax-header') pending = rawPaxNames(buf);
+  };
+  x._applyLongHeaders = () => {
+    const raw = x._pax ? pending : null;
+    pending = null;
+    applyLongHeaders();
+    if (raw && x._header) x._header.rawPaxNames = raw;
+  };
+}
+
+/** The name records of PAX header data, as bytes ("<length> <key>=<value>\n", read as tar-stream reads them). */
+function rawPaxNames(buf: Buffer): RawPaxNames {
+  const out: RawPaxNames = {};
+  let rest = buf;
+  while (rest.length > 0) {
+    const space = rest.indexOf(0x20);
+    const length = space > 0 ? parseInt(rest.subarray(0, space).toString('latin1'), 10) : NaN;
+    if (!(length > space + 1) || length > rest.length) break;
+    const record = rest.subarray(space + 1, length - 1);
+    const equals = record.indexOf(0x3d);
+    if (equals < 0) break;
+    const key = record.subarray(0, equals).toString('latin1');
+    if ((RAW_PAX_NAME_KEYS as readonly string[]).includes(key)) out[key as keyof RawPaxNames] = Buffer.from(record.subarray(equals + 1));
+    rest = rest.subarray(length);
+  }
+  return out;
+}
+
 /** What tar-stream's extractor keeps that readOldGnuSparse uses (none of it in its typings). */
 interface ExtractInternals {
   _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
   _locked: boolean;
   _offset: number;
-  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse }) | null;
+  _pax: Record<string, string> | null;
+  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; rawPaxNames?: RawPaxNames }) | null;
+  _decodeLongHeader(buf: Buffer): void;
+  _applyLongHeaders(): void;
   _consumeHeader(): boolean;
   _continueWrite(err: Error | null): void;
   _final(callback: (err?: Error | null) => void): void;
@@ -340,7 +396,11 @@ function describe(
   // its PAX records); its data is condensed.
   const oldGnu = (header as TarHeader & { oldGnuSparse?: OldGnuSparse }).oldGnuSparse ?? null;
   const sparse = oldGnu ?? (header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null);
-  const decoded = sparse?.name !== undefined ? decodeName(sparse.name, true) : decodeName(header.name, header.pax?.['path'] !== undefined);
+  const raw = (header as TarHeader & { rawPaxNames?: RawPaxNames }).rawPaxNames ?? {};
+  const decoded =
+    sparse?.name !== undefined
+      ? decodeName(sparse.name, true, raw['GNU.sparse.name'])
+      : decodeName(header.name, header.pax?.['path'] !== undefined, raw.path);
   const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
   // tar-stream turns an old (v7) header's trailing slash into a directory typeflag only after it chose the
   // type from the flag, so it says 'file'; GNU tar lists these as directories.
@@ -395,7 +455,7 @@ function describe(
     encrypted: false,
   };
   if ((kind === 'symlink' || kind === 'hardlink') && header.linkname) {
-    entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined).text;
+    entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined, raw.linkpath).text;
   }
   const open = () => {
     member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
@@ -411,8 +471,12 @@ function describe(
   return { entry, open, skipRest };
 }
 
-/** Header names arrive as latin1 (raw bytes); PAX names are already UTF-8 text. */
-function decodeName(text: string, fromPax: boolean) {
+/**
+ * Header names arrive as latin1 (raw bytes); PAX names as UTF-8 text, and as their recorded bytes
+ * when keepRawPaxNames read them, which are decoded as a header's own name is (not UTF-8: Latin-1, odd-name).
+ */
+function decodeName(text: string, fromPax: boolean, rawPax?: Buffer) {
+  if (fromPax && rawPax !== undefined) return decodeRecordedBytes(rawPax, 'unknown');
   if (fromPax) return { text, validEncoding: !text.includes('\ufffd') };
   return decodeRecordedBytes(Buffer.from(text, 'latin1'), 'unknown');
 }

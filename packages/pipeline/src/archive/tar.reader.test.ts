@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -336,6 +336,36 @@ describe('tar reader: PAX global headers', () => {
     fixChecksum(tarball, 0);
     const entries = await read(tarball);
     expect(entries.map((e) => [e.name, e.times.modified])).toEqual([['a.txt', { local: '1970-01-01T00:00:01.500', offsetMinutes: 0, utc: '1970-01-01T00:00:01.500Z', source: 'tar:pax' }]]);
+  });
+});
+
+describe('tar reader: PAX names that are not UTF-8, made by GNU tar', () => {
+  // GNU tar --format=posix writes a Latin-1 file name's own bytes in its PAX path record; tar-stream decoded
+  // them as UTF-8, each such byte became U+FFFD, and café (0xE9) and cafè (0xE8) were one name, a duplicate.
+  // Python's tarfile (surrogateescape) gives the bytes; Exhibit keeps them as it does for a header's own name.
+  it('tar-pax-latin1-name-recorded-as-replacement-characters: the recorded bytes are kept, odd-name, no false duplicate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-pax-names-'));
+    try {
+      const long = 'x'.repeat(120); // past the 100-byte header name field: the name is in a PAX record
+      mkdirSync(join(dir, 'd'));
+      for (const byte of [0xe9, 0xe8]) writeFileSync(Buffer.concat([Buffer.from(`${dir}/d/${long}caf`), Buffer.from([byte]), Buffer.from('.txt')]), String(byte));
+      const target = Buffer.concat([Buffer.from(`${long}caf`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+      symlinkSync(target, join(dir, 'd', 'link'));
+      const archive = execFileSync('tar', ['--format=posix', '--sort=name', '-cf', '-', '-C', dir, 'd'], { env: { ...process.env, LC_ALL: 'C' } });
+      const oracle = JSON.parse(
+        execFileSync('python3', ['-c', 'import sys,tarfile,io,json; t=tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()), encoding="utf-8", errors="surrogateescape"); print(json.dumps([list(m.name.encode("utf-8","surrogateescape")) for m in t if m.isfile()]))'], { input: archive }).toString(),
+      ) as number[][];
+      expect(oracle.map((bytes) => bytes.at(-5))).toEqual([0xe8, 0xe9]);
+      const files = (await read(archive)).filter((e) => e.kind === 'file');
+      expect(files.map((e) => [...Buffer.from(e.recordedName, 'latin1')])).toEqual(oracle);
+      expect(files.map((e) => e.flags)).toEqual([['odd-name'], ['odd-name']]);
+      expect(files.map((e) => e.content)).toEqual([sha(String(0xe8)), sha(String(0xe9))]);
+      // The link's target, in a PAX linkpath record, likewise.
+      const link = (await read(archive)).find((e) => e.kind === 'symlink');
+      expect(Buffer.from(link!.linkTarget!, 'latin1')).toEqual(target);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
