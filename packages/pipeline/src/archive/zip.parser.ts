@@ -206,10 +206,13 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
  * signature is (the security directory, data directory 4, holds a file
  * offset and size): when that is a WIN_CERTIFICATE running exactly to the
  * end of the file and an end record (with its comment) ends exactly where it
- * starts, the archive ends there. This takes no end record from a scan: it
- * is the image's own structure that places the archive's end, so a ZIP
- * stored in a member (whose end record a signature of the outer file cannot
- * follow) is never taken for the archive.
+ * starts, the archive ends there. Used only when no exact end record exists
+ * (archiveEndBefore goes first). The signature is not covered by itself, so
+ * its bytes prove nothing: a ZIP stored in a member, followed by a
+ * "signature" holding the real archive's directory and end record, would
+ * otherwise put the inner ZIP in the archive's place. So a signature region
+ * holding any end record signature is refused, and the record before it must
+ * be exact once the stub in front is counted.
  */
 async function authenticodeSignatureStart(reader: RangeReader, size: number): Promise<number | null> {
   if (size < 64) return null;
@@ -231,14 +234,36 @@ async function authenticodeSignatureStart(reader: RangeReader, size: number): Pr
   const length = certificate.readUInt32LE(0);
   const revision = certificate.readUInt16LE(4);
   if (length < 8 || length > certSize || (revision !== 0x0100 && revision !== 0x0200)) return null;
-  // An end record, with its comment, must end exactly where the signature starts.
+  // The signature does not cover its own bytes: they can hold anything, an archive's end record too. One
+  // there means the archive may end inside it, which this rule cannot place: refused (a real one is DER).
+  if (certSize > MAX_SIGNATURE_BYTES) return null;
+  const region = await reader.readBytes(certOffset, certSize);
+  if (region.length !== certSize || region.includes(EOCD_SIGNATURE_BYTES)) return null;
+  // An end record, with its comment, must end exactly where the signature starts, and be exact once the
+  // stub in front is counted: its directory ends where it starts, and starts with a central header.
   const window = Math.min(certOffset, 22 + 0xffff);
-  const tail = await reader.readBytes(certOffset - window, window);
+  const start = certOffset - window;
+  const tail = await reader.readBytes(start, window);
   for (let at = tail.length - 22; at >= 0; at -= 1) {
-    if (tail.readUInt32LE(at) === EOCD_SIGNATURE && at + 22 + tail.readUInt16LE(at + 20) === tail.length) return certOffset;
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    const entries = tail.readUInt16LE(at + 10);
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    // ZIP64 values are not followed here.
+    if (entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) return null;
+    const prefix = start + at - cdSize - cdOffset;
+    if (prefix < 0) return null;
+    if (entries > 0 || cdSize > 0) {
+      const header = await reader.readBytes(cdOffset + prefix, 4);
+      if (header.length !== 4 || header.readUInt32LE(0) !== CENTRAL_HEADER_SIGNATURE) return null;
+    }
+    return certOffset;
   }
   return null;
 }
+
+/** An Authenticode signature larger than this is not read (real ones are a few KiB to some tens of KiB). */
+const MAX_SIGNATURE_BYTES = 1024 * 1024;
 
 const EOCD_SIGNATURE = 0x06054b50;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
@@ -430,8 +455,9 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     zipfile = await openYauzl(reader, size);
   } catch (err) {
     const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
-    const signed = commentOrTrailing ? await authenticodeSignatureStart(reader, size) : null;
-    const end = commentOrTrailing && signed === null ? await archiveEndBefore(reader, size) : null;
+    // An exact end record first: only without one does the PE image's signature place the archive's end.
+    const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
+    const signed = commentOrTrailing && end === null ? await authenticodeSignatureStart(reader, size) : null;
     const hidden = commentOrTrailing && signed === null && end === null ? await endRecordBehindComment(reader, size) : null;
     if (signed === null && end === null && hidden === null && !misplacedZip64(err)) throw err;
     if (signed !== null) {

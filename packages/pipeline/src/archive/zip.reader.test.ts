@@ -367,6 +367,47 @@ describe('zip reader: signed self-extractors', () => {
   it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
     await expect(listMd5(signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true }))).rejects.toMatchObject({ code: 'corrupt-file' });
   });
+
+  /**
+   * An attacker's "signed" self-extractor: the security directory starts right after a ZIP stored as the
+   * outer archive's last member, and the outer archive's directory and end record sit inside the
+   * WIN_CERTIFICATE (its bytes are not covered by any signature). `exactOuter`: the outer end record's
+   * directory offset is exact, else 8 bytes short (the certificate header moved the directory).
+   */
+  const innerZipAttack = (exactOuter: boolean) =>
+    execFileSync('python3', ['-c', `
+import zipfile, io, struct, sys
+bi=io.BytesIO()
+with zipfile.ZipFile(bi,'w',zipfile.ZIP_STORED) as z: z.writestr('INNER-ONLY.txt', b'inner member, must not be listed as the archive')
+I=bi.getvalue()
+def pe_stub(cert_off, cert_size):
+    pe=64; dos=bytearray(64); dos[0:2]=b'MZ'; struct.pack_into('<I',dos,0x3c,pe)
+    opt=bytearray(96+16*8); struct.pack_into('<H',opt,0,0x10b); struct.pack_into('<I',opt,92,16); struct.pack_into('<II',opt,96+32,cert_off,cert_size)
+    return bytes(dos)+b'PE\\0\\0'+struct.pack('<HHIIIHH',0x14c,0,0,0,0,len(opt),0x102)+bytes(opt)
+n=len(pe_stub(0,0)); f=io.BytesIO(); f.write(b'\\0'*n)
+with zipfile.ZipFile(f,'a',zipfile.ZIP_STORED) as z: z.writestr('outer.txt', b'outer member'); z.writestr('inner.zip', I)
+d=bytearray(f.getvalue()); i_end=d.find(I)+len(I); tail=bytes(d[i_end:])
+body=tail+b'\\0'
+while (8+len(body))%8: body+=b'\\0'
+cert=struct.pack('<IHH',8+len(body),0x0200,2)+body
+out=bytearray(d[:i_end])+cert; out[0:n]=pe_stub(i_end,len(cert))
+if ${exactOuter ? 'True' : 'False'}:
+    e=out.rfind(b'PK\\x05\\x06'); struct.pack_into('<I',out,e+16,struct.unpack_from('<I',out,e+16)[0]+8)
+sys.stdout.buffer.write(out)
+`]);
+
+  // unzip and Python's zipfile list outer.txt and inner.zip; the inner ZIP's one member is no member of this file.
+  it('zip-signed-sfx-inner-zip-taken-for-the-archive: an exact end record inside the "signature" is the archive\'s', async () => {
+    const exe = innerZipAttack(true);
+    const oracle = execFileSync('python3', ['-c', 'import sys,zipfile,io; print("\\n".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: exe }).toString().trim().split('\n');
+    expect(oracle).toEqual(['outer.txt', 'inner.zip']);
+    const { out } = await listMd5(exe);
+    expect(out.map(([name]) => name)).toEqual(oracle);
+  });
+
+  it('zip-signed-sfx-inner-zip-taken-for-the-archive: an end record inside the "signature" refuses it (corrupt-file, never the inner ZIP)', async () => {
+    await expect(listMd5(innerZipAttack(false))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
 });
 
 describe('zip reader: end records of ZIPs stored in members', () => {
