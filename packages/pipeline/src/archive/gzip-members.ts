@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { constants, crc32, createInflateRaw, type InflateRaw } from 'node:zlib';
+import { constants, crc32, createInflateRaw, inflateRawSync, type InflateRaw } from 'node:zlib';
 import { ExhibitError, errorMessage } from '@exhibit/core';
 
 /**
@@ -28,7 +28,7 @@ export class GzipMembers extends Transform {
   /** Non-zero bytes after the last complete member. */
   trailingData = false;
   private phase: 'header' | 'body' | 'trailer' | 'after' = 'header';
-  private held: Buffer = Buffer.alloc(0);
+  private held: Buffer = EMPTY;
   private inflate: InflateRaw | null = null;
   private fed = 0;
   private crc = 0;
@@ -69,12 +69,12 @@ export class GzipMembers extends Transform {
       }
       if (this.phase === 'header') {
         this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
-        chunk = Buffer.alloc(0);
+        chunk = EMPTY;
         if (this.members > 0 && !startsLikeGzip(this.held)) {
           // Not another member: what follows the stream is not gzip data (zeros are padding).
           this.phase = 'after';
           chunk = this.held;
-          this.held = Buffer.alloc(0);
+          this.held = EMPTY;
           continue;
         }
         const header = gzipHeaderLength(this.held);
@@ -87,11 +87,21 @@ export class GzipMembers extends Transform {
           return;
         }
         chunk = this.held.subarray(header);
-        this.held = Buffer.alloc(0);
+        this.held = EMPTY;
         this.startMember();
         continue;
       }
       if (this.phase === 'body') {
+        // Fast path for a member that starts and ends in this chunk (many small members: one async
+        // inflater each cost tens of µs, a million empty members ran past the deadline). Only while our
+        // output buffer has room, so the output still waits for its reader.
+        if (this.inflate === null && this.readableLength < INFLATE_CHUNK_BYTES) {
+          const whole = this.inflateWhole(chunk);
+          if (whole !== null) {
+            chunk = chunk.subarray(whole);
+            continue;
+          }
+        }
         const used = await this.inflateSome(chunk);
         if (used === null) return;
         chunk = chunk.subarray(used);
@@ -99,7 +109,7 @@ export class GzipMembers extends Transform {
       }
       // Trailer: CRC-32 and size (mod 2^32) of the member's data, little-endian.
       const take = chunk.subarray(0, 8 - this.held.length);
-      this.held = Buffer.concat([this.held, take]);
+      this.held = this.held.length === 0 ? take : Buffer.concat([this.held, take]);
       chunk = chunk.subarray(take.length);
       if (this.held.length < 8) return;
       this.checkTrailer();
@@ -111,6 +121,38 @@ export class GzipMembers extends Transform {
     this.crc = 0;
     this.size = 0;
     this.fed = 0;
+    this.inflate = null;
+  }
+
+  /**
+   * Inflates the member's deflate data at once when it ends inside `chunk` and gives out at most one
+   * inflate step; how much of `chunk` it took, or null to leave it to the streaming inflater (the data
+   * runs on past the chunk, gives out more, or is damaged: the streaming inflater keeps what came before
+   * the damage). zlib takes no input after the deflate data's end, so taking less than the chunk is that end.
+   */
+  private inflateWhole(chunk: Buffer): number | null {
+    let whole: { buffer: Buffer; engine: { bytesWritten: number } };
+    try {
+      whole = inflateRawSync(chunk, { info: true, finishFlush: constants.Z_SYNC_FLUSH, maxOutputLength: INFLATE_CHUNK_BYTES }) as unknown as typeof whole;
+    } catch {
+      return null;
+    }
+    const used = whole.engine.bytesWritten;
+    if (used >= chunk.length) return null;
+    const out = whole.buffer;
+    if (out.length > 0) {
+      this.crc = crc32(out, this.crc);
+      this.size = (this.size + out.length) % 2 ** 32;
+      this.push(out);
+    }
+    this.phase = 'trailer';
+    this.held = EMPTY;
+    return used;
+  }
+
+  /** The member's streaming inflater, made when the fast path leaves the member to it. */
+  private streamingInflater(): InflateRaw {
+    if (this.inflate !== null) return this.inflate;
     // SYNC_FLUSH at the end: a stream cut short gives out all it holds instead of failing and dropping it.
     const inflate = createInflateRaw({ finishFlush: constants.Z_SYNC_FLUSH, chunkSize: INFLATE_CHUNK_BYTES });
     inflate.on('data', (out: Buffer) => {
@@ -119,6 +161,7 @@ export class GzipMembers extends Transform {
       if (!this.push(out)) inflate.pause();
     });
     this.inflate = inflate;
+    return inflate;
   }
 
   /**
@@ -127,7 +170,7 @@ export class GzipMembers extends Transform {
    * zlib takes no more input, which is how its end is found.
    */
   private async inflateSome(chunk: Buffer): Promise<number | null> {
-    const inflate = this.inflate!;
+    const inflate = this.streamingInflater();
     this.fed += chunk.length;
     try {
       await writeTo(inflate, chunk);
@@ -140,14 +183,14 @@ export class GzipMembers extends Transform {
     await endOf(inflate);
     this.inflate = null;
     this.phase = 'trailer';
-    this.held = Buffer.alloc(0);
+    this.held = EMPTY;
     return chunk.length - left;
   }
 
   private checkTrailer(): void {
     const crc = this.held.readUInt32LE(0);
     const size = this.held.readUInt32LE(4);
-    this.held = Buffer.alloc(0);
+    this.held = EMPTY;
     if (crc !== this.crc >>> 0) {
       this.stop(corrupt(`gzip: member ${this.members} fails its CRC-32 check (recorded ${hex(crc)}, data gives ${hex(this.crc >>> 0)})`));
       return;
@@ -164,7 +207,7 @@ export class GzipMembers extends Transform {
     if (this.error !== null || this.phase === 'after') return;
     if (this.phase === 'body') {
       // The input ended inside the deflate data (or right after it, without the trailer): give out what it holds.
-      const inflate = this.inflate!;
+      const inflate = this.streamingInflater();
       this.inflate = null;
       try {
         inflate.end();
@@ -204,6 +247,8 @@ export class GzipMembers extends Transform {
     this.push(null);
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** zlib's output per inflate step (node's default is 16 KiB; larger steps cost fewer round trips). */
 const INFLATE_CHUNK_BYTES = 64 * 1024;

@@ -570,6 +570,32 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     expect(seen).toEqual([['big.bin', 'truncated']]);
     expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
   });
+
+  // 1,000,000 empty members (20 MB, gzip -t passes) ran past the parse deadline with nothing listed: one async inflater per
+  // member (~45 µs each; these 250,000 took ~28 s, past the test timeout; each is now inflated at once).
+  it('tgz-many-empty-gzip-members-parse-timeout: 250,000 empty members before the tar, every member read', async () => {
+    const empty = gzip(Buffer.alloc(0));
+    const gz = Buffer.concat([...Array.from({ length: 250_000 }, () => empty), gzip(await tarOf(members))]);
+    const { seen, error, findings } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual([]);
+  });
+
+  it('a tar cut into 200-byte gzip members (each inflated at once) reads whole; one bad CRC among them stops it corrupt', async () => {
+    const tarball = await tarOf(members);
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < tarball.length; at += 200) pieces.push(Buffer.from(gzip(tarball.subarray(at, at + 200))));
+    const whole = await readThrough(Buffer.concat(pieces));
+    expect(whole.seen).toEqual(expected);
+    expect(whole.error).toBeNull();
+    const bad = pieces.map((p) => Buffer.from(p));
+    const last = bad[bad.length - 3]!;
+    last[last.length - 8] ^= 0xff;
+    const damaged = await readThrough(Buffer.concat(bad));
+    expect(damaged.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    expect((damaged.error as Error).message).toMatch(/CRC-32/);
+  });
 });
 
 describe('tar reader: old GNU sparse members (type S), made by GNU tar, against Python tarfile', () => {
