@@ -76,9 +76,9 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   const extract = tar.extract(extractOptions);
   // Before watchHeaderBlocks: it must see the header blocks as tar-stream takes them, not the extension blocks taken here.
   readOldGnuSparse(extract);
-  const endMarker = watchEndMarker(extract);
-  keepRawPaxNames(extract);
   const lastHeader = watchHeaderBlocks(extract);
+  const endMarker = watchEndMarker(extract, lastHeader);
+  keepRawPaxNames(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
   // A damaged gzip stream does not fail the pipe: its output ends after every byte it inflated, the tar
@@ -159,8 +159,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
  * one short and hands it over as a Date, so -1 arrives as -0, i.e. 0: the
  * epoch, indistinguishable from a recorded 0. The field itself is exact.
  */
-function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buffer | null; typeflag: number | null } {
-  const last: { start: number | null; mtime: Buffer | null; typeflag: number | null } = { start: null, mtime: null, typeflag: null };
+function watchHeaderBlocks(extract: unknown): HeaderBlock {
+  const last: HeaderBlock = { start: null, mtime: null, typeflag: null, zero: false };
   const buffer = (extract as { _buffer?: { shifted?: unknown; shift?: unknown } })._buffer;
   if (!buffer || typeof buffer.shift !== 'function' || typeof buffer.shifted !== 'number') return last;
   const shift = buffer.shift.bind(buffer) as (size: number) => Buffer | null;
@@ -171,10 +171,19 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
       last.start = start;
       last.mtime = Buffer.from(block.subarray(136, 148));
       last.typeflag = block[156]!;
+      last.zero = block.every((byte) => byte === 0);
     }
     return block;
   };
   return last;
+}
+
+/** The last block tar-stream took as a header: where it starts, its raw mtime and type, whether it is all zeros. */
+interface HeaderBlock {
+  start: number | null;
+  mtime: Buffer | null;
+  typeflag: number | null;
+  zero: boolean;
 }
 
 /**
@@ -185,7 +194,7 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
  * and never show them. They stay listed (nothing is lost), and the archive
  * gets the finding for bytes after its end.
  */
-function watchEndMarker(extract: unknown): { headersAfterIt: boolean } {
+function watchEndMarker(extract: unknown, lastHeader: HeaderBlock): { headersAfterIt: boolean } {
   const x = extract as ExtractInternals;
   const consumeHeader = x._consumeHeader.bind(x);
   const seen = { zeroBlock: false, headersAfterIt: false };
@@ -193,8 +202,10 @@ function watchEndMarker(extract: unknown): { headersAfterIt: boolean } {
     const previous = x._header;
     const at = x._buffer.shifted;
     const ok = consumeHeader();
-    // A zero block: tar-stream took 512 bytes from here as a header and decoded none.
-    if (x._header === null && x._offset === at && x._buffer.shifted === at + 512) seen.zeroBlock = true;
+    // A zero block: tar-stream took the 512 bytes from here as a header, and they are all zeros. Judged from
+    // the bytes, not from tar-stream's state: readOldGnuSparse, waiting for extension blocks, has taken a
+    // header block without tar-stream (its state then looked like a zero block's, by how the input was split).
+    if (x._header === null && lastHeader.start === at && lastHeader.zero) seen.zeroBlock = true;
     else if (x._header !== null && x._header !== previous && seen.zeroBlock) seen.headersAfterIt = true;
     return ok;
   };
