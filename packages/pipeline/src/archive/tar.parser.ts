@@ -314,10 +314,11 @@ function readOldGnuSparse(extract: unknown): void {
       const block = peekBlock(buffer, shift);
       if (!isOldGnuSparseHeader(block)) return consumeHeader();
       const sparse = oldGnuSparseHeader(block);
-      if (!sparse.extended) return consume(sparse, 0);
+      // GNU tar reads extension blocks only while the map goes on: not after an empty entry, whatever the flag says.
+      if (!sparse.extended || sparse.ended) return consume(sparse, 0);
       pending = { start: buffer.shifted, header: Buffer.from(shift(512)!), sparse, blocks: 0 };
     }
-    while (pending.sparse.extended) {
+    while (pending.sparse.extended && !pending.sparse.ended) {
       if (buffer.buffered < 512) {
         x._continueWrite(null);
         return false;

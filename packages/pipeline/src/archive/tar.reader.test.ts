@@ -701,6 +701,32 @@ describe('tar reader: old GNU sparse members (type S), made by GNU tar, against 
     }
   });
 
+  // GNU tar reads extension blocks only while the map goes on (oldgnu_get_sparse_info stops at the first empty
+  // entry); with isextended set after an empty entry the next block was swallowed as an extension block: a member
+  // GNU tar lists was hidden and a fake one, inside its data, listed instead.
+  it('tar-old-gnu-sparse-extension-after-empty-entry-hides-member: the block after the header is read as GNU tar reads it', async () => {
+    const script = `
+import sys
+def octal(n, w): return (('%0'+str(w-1)+'o') % n).encode()+b'\\0'
+def hdr(name, typ, size, ext=False):
+    h=bytearray(512); h[0:len(name)]=name
+    h[100:108]=b'0000644\\0'; h[108:116]=b'0000000\\0'; h[116:124]=b'0000000\\0'
+    h[124:136]=octal(size,12); h[136:148]=octal(0,12); h[156]=ord(typ); h[257:265]=b'ustar  \\0'
+    if typ=='S': h[482]=1 if ext else 0; h[483:495]=octal(0,12)
+    h[148:156]=b'        '; h[148:156]=('%06o\\0 ' % sum(h)).encode()
+    return bytes(h)
+after=hdr(b'after.txt','0',19)+b'after member intact'+b'\\0'*493
+sys.stdout.buffer.write(hdr(b'sparse-empty','S',0,ext=True)+hdr(b'hidden.txt','0',512)+hdr(b'fake.txt','0',0)+after+b'\\0'*1024)
+`;
+    const archive = execFileSync('python3', ['-c', script]);
+    const oracle = execFileSync('tar', ['-tf', '-'], { input: archive }).toString().trim().split('\n');
+    expect(oracle).toEqual(['sparse-empty', 'hidden.txt', 'after.txt']);
+    const hidden = execFileSync('tar', ['-xOf', '-', 'hidden.txt'], { input: archive });
+    const seen = await listing(archive);
+    expect(seen.map(([name]) => name)).toEqual(oracle);
+    expect(seen[1]).toEqual(['hidden.txt', 'file', 512, sha(hidden)]);
+  });
+
   it('an archive cut inside an old GNU sparse header\'s extension blocks is truncated', async () => {
     const archive = gnuSparseTar('gnu');
     // many.img's header follows few.img's header and its stored data (two regions: 3,000 then 500 bytes, in blocks).
