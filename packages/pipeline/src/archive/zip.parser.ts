@@ -742,8 +742,12 @@ function entryKind(raw: RawZipEntry, name: string): EntryKind {
   // A FIFO, device or socket that carries data is a file: Info-ZIP records the mode of what it read, and
   // `mysqldump | zip dump.zip -` (or zip -FI) stores a whole file under a FIFO's mode. unzip and Python's
   // zipfile extract the data as a regular file; as a 'fifo' it was never opened, its bytes never recorded.
-  const carriesData = raw.uncompressedSize > 0 || raw.compressedSize > 0;
-  switch (mode & S_IFMT) {
+  // Its uncompressed size says so: an empty member deflated still has 2 compressed bytes.
+  const carriesData = raw.uncompressedSize > 0;
+  // A name ending in '/' is a directory to unzip and Python's zipfile whatever mode it records: the
+  // directory rule below decides (a "directory" carrying data is a file there too).
+  const special = name.endsWith('/') ? 0 : mode & S_IFMT;
+  switch (special) {
     case S_IFLNK:
       return 'symlink';
     case S_IFCHR:

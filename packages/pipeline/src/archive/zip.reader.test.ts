@@ -584,6 +584,34 @@ describe('zip reader: Info-ZIP archives of piped input', () => {
     await reader.close();
     expect(seen).toEqual([['-', 'file', data.length, oracle.subarray(space + 1).toString()]]);
   });
+
+  // An empty member deflated has 2 compressed bytes: an empty FIFO was made a file by its compressed size. A name
+  // ending in '/' is a directory to unzip and Python whatever its mode: an empty one with a FIFO mode was a fifo.
+  it('zip-empty-fifo-and-fifo-mode-directory-kinds: sizes and names as unzip and Python read them', async () => {
+    const script = `
+import zipfile, io, sys
+b=io.BytesIO()
+with zipfile.ZipFile(b,'w') as z:
+    for name, mode, data, method in [('empty-fifo', 0o010644, b'', zipfile.ZIP_DEFLATED), ('empty-fifo-stored', 0o010644, b'', zipfile.ZIP_STORED),
+                                     ('dir-with-fifo-mode/', 0o010755, b'', zipfile.ZIP_DEFLATED), ('fifo-with-data', 0o010600, b'piped bytes', zipfile.ZIP_DEFLATED)]:
+        i=zipfile.ZipInfo(name); i.create_system=3; i.external_attr=mode<<16; i.compress_type=method
+        z.writestr(i, data)
+sys.stdout.buffer.write(b.getvalue())
+`;
+    const zip = execFileSync('python3', ['-c', script]);
+    const dirs = execFileSync('python3', ['-c', 'import sys,zipfile,io; print([i.is_dir() for i in zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).infolist()])'], { input: zip }).toString().trim();
+    expect(dirs).toBe('[False, False, True, False]');
+    const { reader } = await open(zip);
+    const seen: Array<[string, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.recordedName, e.kind]);
+    await reader.close();
+    expect(seen).toEqual([
+      ['empty-fifo', 'fifo'],
+      ['empty-fifo-stored', 'fifo'],
+      ['dir-with-fifo-mode/', 'directory'],
+      ['fifo-with-data', 'file'],
+    ]);
+  });
 });
 
 describe('zip reader: only an exact end record is taken before the end of the file', () => {
