@@ -590,8 +590,8 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     expect(whole.seen).toEqual(expected);
     expect(whole.error).toBeNull();
     const bad = pieces.map((p) => Buffer.from(p));
-    const last = bad[bad.length - 3]!;
-    last[last.length - 8] ^= 0xff;
+    const damagedPiece = bad[bad.length - 3]!;
+    damagedPiece.writeUInt32LE((damagedPiece.readUInt32LE(damagedPiece.length - 8) ^ 0xff) >>> 0, damagedPiece.length - 8);
     const damaged = await readThrough(Buffer.concat(bad));
     expect(damaged.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
     expect((damaged.error as Error).message).toMatch(/CRC-32/);
