@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { ExhibitError } from '@exhibit/core';
+import { isTarHeader } from './tar-header.js';
 
 /**
  * GNU tar's sparse members in PAX archives (`tar --format=posix -S`, how VM
@@ -56,10 +57,7 @@ const GNU_MAGIC = Buffer.from('ustar  \0', 'latin1');
 
 /** A 512-byte block that is an old GNU sparse header ('S') with a valid checksum. */
 export function isOldGnuSparseHeader(block: Buffer): boolean {
-  if (block.length !== BLOCK || block[156] !== 0x53 || !block.subarray(257, 265).equals(GNU_MAGIC)) return false;
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i += 1) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-  return tarNumber(block.subarray(148, 156)) === sum;
+  return block.length === BLOCK && block[156] === 0x53 && block.subarray(257, 265).equals(GNU_MAGIC) && isTarHeader(block);
 }
 
 /** The map and real size in an old GNU sparse header (see isOldGnuSparseHeader). */
