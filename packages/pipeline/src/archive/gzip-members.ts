@@ -29,6 +29,11 @@ export class GzipMembers extends Transform {
   trailingData = false;
   private phase: 'header' | 'body' | 'trailer' | 'after' = 'header';
   private held: Buffer = EMPTY;
+  /** Room behind `held` while a member header comes in pieces (grown by doubling: no copy of it all per piece). */
+  private heldStore: Buffer = EMPTY;
+  private heldOwned = false;
+  /** How far the member header's name and comment were searched (no rescan from their start per piece). */
+  private scan: HeaderScan = { searchFrom: 0, ends: [] };
   private inflate: InflateRaw | null = null;
   private fed = 0;
   private crc = 0;
@@ -68,7 +73,7 @@ export class GzipMembers extends Transform {
         return;
       }
       if (this.phase === 'header') {
-        this.held = this.held.length === 0 ? chunk : Buffer.concat([this.held, chunk]);
+        this.holdHeaderBytes(chunk);
         chunk = EMPTY;
         if (this.members > 0 && !startsLikeGzip(this.held)) {
           // Not another member: what follows the stream is not gzip data (zeros are padding).
@@ -77,7 +82,7 @@ export class GzipMembers extends Transform {
           this.held = EMPTY;
           continue;
         }
-        const header = gzipHeaderLength(this.held);
+        const header = gzipHeaderLength(this.held, this.scan);
         if (header === 'more') {
           if (this.held.length > MAX_GZIP_HEADER_BYTES) this.stop(corrupt(`gzip: member header longer than ${MAX_GZIP_HEADER_BYTES} bytes`));
           return;
@@ -88,6 +93,9 @@ export class GzipMembers extends Transform {
         }
         chunk = this.held.subarray(header);
         this.held = EMPTY;
+        this.heldStore = EMPTY;
+        this.heldOwned = false;
+        this.scan = { searchFrom: 0, ends: [] };
         this.startMember();
         continue;
       }
@@ -114,6 +122,24 @@ export class GzipMembers extends Transform {
       if (this.held.length < 8) return;
       this.checkTrailer();
     }
+  }
+
+  /** Appends a piece of a member header to `held`; a header in many small pieces costs what it is long, not its square. */
+  private holdHeaderBytes(piece: Buffer): void {
+    if (this.held.length === 0) {
+      this.held = piece;
+      this.heldOwned = false;
+      return;
+    }
+    const length = this.held.length + piece.length;
+    if (!this.heldOwned || this.heldStore.length < length) {
+      const store = Buffer.allocUnsafe(Math.max(length, 2 * this.held.length, 256));
+      this.held.copy(store, 0);
+      this.heldStore = store;
+      this.heldOwned = true;
+    }
+    piece.copy(this.heldStore, this.held.length);
+    this.held = this.heldStore.subarray(0, length);
   }
 
   private startMember(): void {
@@ -265,8 +291,20 @@ function startsLikeGzip(bytes: Buffer): boolean {
   return bytes[0] === 0x1f && (bytes.length < 2 || bytes[1] === 0x8b);
 }
 
-/** The length of the gzip member header at the start of `b`, 'more' if it is not all there, or why it is not one. */
-export function gzipHeaderLength(b: Buffer): number | 'more' | string {
+/**
+ * Where the search of a member header that came in pieces stands: the ends of its name and comment found so
+ * far, and how far the field still open has been searched for its NUL.
+ */
+interface HeaderScan {
+  searchFrom: number;
+  ends: number[];
+}
+
+/**
+ * The length of the gzip member header at the start of `b`, 'more' if it is not all there, or why it is not
+ * one. `scan` carries the search over from the previous, shorter `b` of the same header.
+ */
+export function gzipHeaderLength(b: Buffer, scan: HeaderScan = { searchFrom: 0, ends: [] }): number | 'more' | string {
   if (b.length >= 2 && (b[0] !== 0x1f || b[1] !== 0x8b)) return 'incorrect header check (not gzip)';
   if (b.length < 10) return 'more';
   if (b[2] !== 8) return `unknown compression method ${b[2]}`;
@@ -277,11 +315,19 @@ export function gzipHeaderLength(b: Buffer): number | 'more' | string {
     if (b.length < pos + 2) return 'more';
     pos += 2 + b.readUInt16LE(pos);
   }
+  let field = 0;
   for (const flag of [FNAME, FCOMMENT]) {
     if (!(flags & flag)) continue;
     if (pos > b.length) return 'more';
-    const nul = b.indexOf(0, pos);
-    if (nul < 0) return 'more';
+    // Fields end in order: an end found before stays; only the open field goes on being searched, from where it stopped.
+    const known = scan.ends[field];
+    const nul = known ?? b.indexOf(0, Math.max(pos, scan.searchFrom));
+    if (nul < 0) {
+      scan.searchFrom = b.length;
+      return 'more';
+    }
+    scan.ends[field] = nul;
+    field += 1;
     pos = nul + 1;
   }
   if (flags & FHCRC) {

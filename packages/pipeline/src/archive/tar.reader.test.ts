@@ -7,6 +7,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
+import { GzipMembers } from './gzip-members.js';
 import { openTarReader } from './tar.reader.js';
 
 const LIMITS = { maxEntryNameBytes: 4096, maxCompressionRatio: 100, compressionRatioMinBytes: 1024 * 1024 };
@@ -580,6 +581,27 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     expect(seen).toEqual(expected);
     expect(error).toBeNull();
     expect(findings).toEqual([]);
+  });
+
+  // The member header (its name has no length limit in RFC 1952; 1 MiB is read) was joined anew and searched
+  // from its start for every piece: a long name in small pieces cost the square of its length.
+  it('tgz-long-gzip-name-in-small-pieces-quadratic: a 1,000,000-byte name in 4-byte pieces is read in one pass', async () => {
+    const tarball = await tarOf(members);
+    const deflated = gzip(tarball);
+    // Same member with FNAME set and a long name (the NUL-terminated name goes after the 10-byte header).
+    const header = Buffer.from(deflated.subarray(0, 10));
+    header[3] = header[3]! | 0x08;
+    const stream = Buffer.concat([header, Buffer.alloc(1_000_000, 0x61), Buffer.from([0]), deflated.subarray(10)]);
+    expect(execFileSync('python3', ['-c', 'import sys,gzip; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))'], { input: stream, maxBuffer: 1 << 24 }).equals(tarball)).toBe(true);
+    const gunzip = new GzipMembers();
+    const out: Buffer[] = [];
+    gunzip.on('data', (b: Buffer) => out.push(b));
+    const done = new Promise((resolve) => gunzip.on('end', resolve));
+    for (let at = 0; at < stream.length; at += 4) gunzip.write(stream.subarray(at, at + 4));
+    gunzip.end();
+    await done;
+    expect(gunzip.error).toBeNull();
+    expect(Buffer.concat(out).equals(tarball)).toBe(true);
   });
 
   it('a tar cut into 200-byte gzip members (each inflated at once) reads whole; one bad CRC among them stops it corrupt', async () => {
