@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { ExhibitError } from '@exhibit/core';
+import { isTarHeader } from './tar-header.js';
 
 /**
  * GNU tar's sparse members in PAX archives (`tar --format=posix -S`, how VM
@@ -13,8 +14,14 @@ import { ExhibitError } from '@exhibit/core';
  * `GNU.sparse.numbytes` records, of which tar-stream keeps only the last, so
  * its map is gone unless it has one block: such a member fails
  * 'unsupported-format' rather than being recorded with bytes it does not hold.
- * (The old GNU 'S' type keeps its map in header fields tar-stream does not
- * give us; it stays kind 'other', content not read.)
+ *
+ * The old GNU format (`tar --sparse --format=gnu|oldgnu`) has its own type,
+ * 'S', with the map in the header (four entries at offset 386, the real size
+ * at 483) and, past four entries, in extension blocks between the header and
+ * the data (isextended at 482 and 504). tar-stream knows neither: it gave
+ * the member as kind 'other' and read the extension blocks as data, so the
+ * next header was looked for in the wrong place. tar.parser.ts takes the
+ * extension blocks out of the stream and parses them here.
  */
 
 /** Map entries a sparse member may declare; each is two numbers, so the map itself stays small. */
@@ -25,13 +32,78 @@ const BLOCK = 512;
 const ZEROS = Buffer.alloc(64 * 1024);
 
 export interface SparseMember {
-  version: '0.0' | '0.1' | '1.0';
+  version: '0.0' | '0.1' | '1.0' | 'old-gnu';
   /** The real name (GNU.sparse.name), when recorded; 0.0 keeps it in the header. */
   name: string | undefined;
   /** The expanded file's size, when it is a plausible number. */
   realSize: number | null;
   /** The map from the PAX records (0.1; 0.0 with one block); 1.0 carries it in the data. */
   map: Array<[offset: number, length: number]> | null;
+  /** Why the map cannot be trusted (an old GNU map with an unreadable number, or too long): the member fails corrupt-file. */
+  problem?: string;
+}
+
+/** An old GNU sparse member's map as read so far; `extended` while extension blocks follow. */
+export interface OldGnuSparse extends SparseMember {
+  version: 'old-gnu';
+  map: Array<[offset: number, length: number]>;
+  extended: boolean;
+  /** An empty entry was met: GNU tar takes no entry after it. */
+  ended: boolean;
+}
+
+/** GNU tar's header magic ("ustar  \0"), written by --format=gnu and oldgnu. */
+const GNU_MAGIC = Buffer.from('ustar  \0', 'latin1');
+
+/** A 512-byte block that is an old GNU sparse header ('S') with a valid checksum. */
+export function isOldGnuSparseHeader(block: Buffer): boolean {
+  return block.length === BLOCK && block[156] === 0x53 && block.subarray(257, 265).equals(GNU_MAGIC) && isTarHeader(block);
+}
+
+/** The map and real size in an old GNU sparse header (see isOldGnuSparseHeader). */
+export function oldGnuSparseHeader(block: Buffer): OldGnuSparse {
+  const realSize = tarNumber(block.subarray(483, 495));
+  const sparse: OldGnuSparse = { version: 'old-gnu', name: undefined, realSize, map: [], extended: block[482] !== 0, ended: false };
+  if (realSize === null) sparse.problem = 'its real size is unreadable';
+  addEntries(sparse, block, 386, 4);
+  return sparse;
+}
+
+/** Adds an extension block's entries (21 of them) to the map; its flag says whether another block follows. */
+export function addOldGnuSparseExtension(sparse: OldGnuSparse, block: Buffer): void {
+  addEntries(sparse, block, 0, 21);
+  sparse.extended = block[504] !== 0;
+}
+
+/** Entries of 12-byte offset and length; as in GNU tar, the first whose length starts with NUL ends the map. */
+function addEntries(sparse: OldGnuSparse, block: Buffer, at: number, count: number): void {
+  for (let i = 0; i < count && !sparse.ended; i += 1) {
+    const slot = at + i * 24;
+    if (block[slot + 12] === 0) {
+      sparse.ended = true;
+      break;
+    }
+    if (sparse.problem !== undefined) continue;
+    const offset = tarNumber(block.subarray(slot, slot + 12));
+    const length = tarNumber(block.subarray(slot + 12, slot + 24));
+    if (offset === null || length === null) sparse.problem = `unreadable number in map entry ${sparse.map.length}`;
+    else if (sparse.map.length >= MAX_SPARSE_MAP_ENTRIES) sparse.problem = `its map has more than ${MAX_SPARSE_MAP_ENTRIES} entries`;
+    else sparse.map.push([offset, length]);
+  }
+}
+
+/** A tar numeric field: octal (leading spaces, ended by NUL or space) or GNU base-256; null if unreadable or negative. */
+function tarNumber(field: Buffer): number | null {
+  if (field[0]! & 0x80) {
+    if (field[0] === 0xff) return null;
+    let value = field[0]! & 0x7f;
+    for (let i = 1; i < field.length; i += 1) value = value * 256 + field[i]!;
+    return Number.isSafeInteger(value) ? value : null;
+  }
+  const text = field.toString('latin1').replace(/^ +/, '').replace(/[\0 ].*$/s, '');
+  if (!/^[0-7]{1,22}$/.test(text)) return null;
+  const value = parseInt(text, 8);
+  return Number.isSafeInteger(value) ? value : null;
 }
 
 const decimal = (text: string | undefined): number | null => (text !== undefined && /^\d{1,20}$/.test(text.trim()) && Number.isSafeInteger(Number(text)) ? Number(text) : null);
@@ -76,6 +148,7 @@ const corrupt = (label: string, why: string) => new ExhibitError('corrupt-file',
  * is known, before any byte is given out.
  */
 export function expandSparse(condensed: Readable, sparse: SparseMember, label: string, maxHoleBytes: number): Readable {
+  if (sparse.problem !== undefined) return failed(condensed, corrupt(label, sparse.problem));
   if (sparse.realSize === null) return failed(condensed, corrupt(label, 'its real size is not recorded'));
   if (sparse.version !== '1.0' && sparse.map === null) {
     return failed(

@@ -2,21 +2,15 @@ import { ExhibitError, isDiskImageMime, type BlobStore, type ContentSource } fro
 import { openDiskImageReader } from '../disk/disk-image.reader.js';
 import { findImageSegments, type ReceivedEtag } from '../disk/image-segments.js';
 import type { ArchiveFormat, ArchiveReader } from './archive-reader.js';
+import { isTarHeader } from './tar-header.js';
 import { openTarReader } from './tar.reader.js';
 import { openZipReader } from './zip.reader.js';
+
+export { isTarHeader };
 
 /** Bytes needed to recognise every format we read (one tar header block). */
 export const ARCHIVE_SNIFF_BYTES = 512;
 
-/** True when a 512-byte block is a tar header: its checksum (bytes 148..155 read as spaces) matches. */
-export function isTarHeader(block: Uint8Array): boolean {
-  if (block.length < 512) return false;
-  let sum = 0;
-  for (let i = 0; i < 512; i += 1) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
-  const recorded = Number.parseInt(Buffer.from(block.subarray(148, 156)).toString('latin1').replace(/[\0 ]+/g, ' ').trim(), 8);
-  // An all-zero block has the "empty" sum 256 and is an end marker, not a header.
-  return sum !== 8 * 0x20 && recorded === sum;
-}
 
 /**
  * The container format, from the content first and the identified MIME type

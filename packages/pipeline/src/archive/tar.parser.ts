@@ -1,11 +1,11 @@
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ExhibitError, errorMessage, type ArchiveTimes, type EntryKind, type FileFlag } from '@exhibit/core';
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { archiveLimitError, asArchiveError } from './archive-reader.js';
 import { decimalSecondsTime, utcTime } from './archive-times.js';
-import { expandSparse, sparseMemberOf } from './gnu-sparse.js';
+import { addOldGnuSparseExtension, expandSparse, isOldGnuSparseHeader, oldGnuSparseHeader, sparseMemberOf, type OldGnuSparse } from './gnu-sparse.js';
+import { GzipMembers } from './gzip-members.js';
 import type { TarListInput, TarListResult, WireArchiveEntry } from './archive.tasks.js';
 import { analyseEntryName, decodeRecordedBytes } from './entry-name.js';
 import { sendMemberData } from './member-data.sender.js';
@@ -42,6 +42,9 @@ interface TarEntryStream {
   resume(): unknown;
 }
 
+/** The typeflag of a GNU incremental dump's directory ('D'). */
+const GNU_DUMPDIR = 0x44;
+
 const KIND_BY_TYPE: Record<string, EntryKind> = {
   file: 'file',
   'contiguous-file': 'file',
@@ -71,31 +74,43 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   // (tar-stream's own typings omit its extract options.)
   const extractOptions = { filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<typeof tar.extract>[0];
   const extract = tar.extract(extractOptions);
+  // Before watchHeaderBlocks: it must see the header blocks as tar-stream takes them, not the extension blocks taken here.
+  readOldGnuSparse(extract);
   const lastHeader = watchHeaderBlocks(extract);
+  const endMarker = watchEndMarker(extract, lastHeader);
+  keepRawPaxNames(extract);
   const fail = (err: ExhibitError) => (extract as unknown as { destroy(e: Error): void }).destroy(err);
   let piped: Readable = source;
+  // A damaged gzip stream does not fail the pipe: its output ends after every byte it inflated, the tar
+  // parser records what is complete, and then the archive stops with the gzip's own reason.
+  let gunzip: GzipMembers | null = null;
   if (input.gzip) {
-    const gunzip = createGunzip();
-    gunzip.on('error', (err) =>
-      fail(isEndOfData(err) ? truncatedError(`gzip: the compressed stream ends early (${errorMessage(err)})`, err) : new ExhibitError('corrupt-file', `gzip: ${errorMessage(err)}`, { cause: err })),
-    );
+    gunzip = new GzipMembers();
+    gunzip.on('error', (err) => fail(asArchiveError(err, 'gzip')));
     const guard = ratioGuard(source, input);
     guard.on('error', (err) => fail(err as ExhibitError));
     source.pipe(gunzip).pipe(guard);
     piped = guard;
   }
   piped.pipe(extract);
+  const result = (): TarListResult => {
+    if ((gunzip?.trailingData || endMarker.headersAfterIt) && !findings.includes('archive-trailing-data')) findings.push('archive-trailing-data');
+    return { findings };
+  };
 
   const iterator = (extract as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let index = 0;
   try {
     for (;;) {
       const next = await iterator.next();
-      if (next.done) return { findings };
+      if (next.done) {
+        if (gunzip?.error) throw gunzip.error;
+        return result();
+      }
       const stream = next.value as TarEntryStream;
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
-      const rawMtime = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512 ? lastHeader.mtime : null;
-      const current = describe(stream, index, input, globalPax(extract), rawMtime);
+      const ownBlock = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512;
+      const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
@@ -110,12 +125,14 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     }
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
+    // The tar ended early because the gzip stream did: the gzip says why.
+    if (gunzip?.error) throw gunzip.error;
     // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
     // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
     // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
     if ((/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract)) {
       findings.push('archive-trailing-data');
-      return { findings };
+      return result();
     }
     // tar-stream's word for a size that is negative, base-256 negative or not a number.
     if (/^invalid header$/i.test(errorMessage(err))) {
@@ -142,8 +159,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
  * one short and hands it over as a Date, so -1 arrives as -0, i.e. 0: the
  * epoch, indistinguishable from a recorded 0. The field itself is exact.
  */
-function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buffer | null } {
-  const last: { start: number | null; mtime: Buffer | null } = { start: null, mtime: null };
+function watchHeaderBlocks(extract: unknown): HeaderBlock {
+  const last: HeaderBlock = { start: null, mtime: null, typeflag: null, zero: false };
   const buffer = (extract as { _buffer?: { shifted?: unknown; shift?: unknown } })._buffer;
   if (!buffer || typeof buffer.shift !== 'function' || typeof buffer.shifted !== 'number') return last;
   const shift = buffer.shift.bind(buffer) as (size: number) => Buffer | null;
@@ -153,10 +170,183 @@ function watchHeaderBlocks(extract: unknown): { start: number | null; mtime: Buf
     if (size === 512 && block && block.length === 512) {
       last.start = start;
       last.mtime = Buffer.from(block.subarray(136, 148));
+      last.typeflag = block[156]!;
+      last.zero = block.every((byte) => byte === 0);
     }
     return block;
   };
   return last;
+}
+
+/** The last block tar-stream took as a header: where it starts, its raw mtime and type, whether it is all zeros. */
+interface HeaderBlock {
+  start: number | null;
+  mtime: Buffer | null;
+  typeflag: number | null;
+  zero: boolean;
+}
+
+/**
+ * Whether headers follow a zero block (the end-of-archive marker is two).
+ * tar-stream reads on past the marker, as `tar -i` does, so members of a
+ * second archive appended to the first (`cat a.tar b.tar`, or two tar.gz
+ * concatenated) are listed; GNU tar and Python's tarfile stop at the marker
+ * and never show them. They stay listed (nothing is lost), and the archive
+ * gets the finding for bytes after its end.
+ */
+function watchEndMarker(extract: unknown, lastHeader: HeaderBlock): { headersAfterIt: boolean } {
+  const x = extract as ExtractInternals;
+  const consumeHeader = x._consumeHeader.bind(x);
+  const seen = { zeroBlock: false, headersAfterIt: false };
+  x._consumeHeader = () => {
+    const previous = x._header;
+    const at = x._buffer.shifted;
+    const ok = consumeHeader();
+    // A zero block: tar-stream took the 512 bytes from here as a header, and they are all zeros. Judged from
+    // the bytes, not from tar-stream's state: readOldGnuSparse, waiting for extension blocks, has taken a
+    // header block without tar-stream (its state then looked like a zero block's, by how the input was split).
+    if (x._header === null && lastHeader.start === at && lastHeader.zero) seen.zeroBlock = true;
+    else if (x._header !== null && x._header !== previous && seen.zeroBlock) seen.headersAfterIt = true;
+    return ok;
+  };
+  return seen;
+}
+
+/** PAX records whose values are names: kept as the bytes they were recorded as. */
+const RAW_PAX_NAME_KEYS = ['path', 'linkpath', 'GNU.sparse.name'] as const;
+type RawPaxNames = Partial<Record<(typeof RAW_PAX_NAME_KEYS)[number], Buffer>>;
+
+/**
+ * tar-stream decodes PAX records as UTF-8, so a name that is not UTF-8 (GNU
+ * tar --format=posix writes a file name's own bytes, e.g. Latin-1 names from
+ * an old file system or a Windows share, with hdrcharset=BINARY or without
+ * it) arrived with U+FFFD for each such byte: different names collapsed into
+ * one, the recorded bytes lost. The raw values of the name records are read
+ * here from the same header data and attached to the entry's header
+ * (`rawPaxNames`), to be decoded like a header's own name bytes.
+ */
+function keepRawPaxNames(extract: unknown): void {
+  const x = extract as ExtractInternals;
+  if (typeof x._decodeLongHeader !== 'function' || typeof x._applyLongHeaders !== 'function') {
+    throw new Error('tar-stream internals changed: PAX names cannot be read as recorded');
+  }
+  const decodeLongHeader = x._decodeLongHeader.bind(x);
+  const applyLongHeaders = x._applyLongHeaders.bind(x);
+  let pending: RawPaxNames | null = null;
+  x._decodeLongHeader = (buf: Buffer) => {
+    decodeLongHeader(buf);
+    // Like tar-stream's _pax, each PAX header replaces what the one before it left.
+    if (x._header?.type === 'pax-header') pending = rawPaxNames(buf);
+  };
+  x._applyLongHeaders = () => {
+    const raw = x._pax ? pending : null;
+    pending = null;
+    applyLongHeaders();
+    if (raw && x._header) x._header.rawPaxNames = raw;
+  };
+}
+
+/** The name records of PAX header data, as bytes ("<length> <key>=<value>\n", read as tar-stream reads them). */
+function rawPaxNames(buf: Buffer): RawPaxNames {
+  const out: RawPaxNames = {};
+  let rest = buf;
+  while (rest.length > 0) {
+    const space = rest.indexOf(0x20);
+    const length = space > 0 ? parseInt(rest.subarray(0, space).toString('latin1'), 10) : NaN;
+    if (!(length > space + 1) || length > rest.length) break;
+    const record = rest.subarray(space + 1, length - 1);
+    const equals = record.indexOf(0x3d);
+    if (equals < 0) break;
+    const key = record.subarray(0, equals).toString('latin1');
+    if ((RAW_PAX_NAME_KEYS as readonly string[]).includes(key)) out[key as keyof RawPaxNames] = Buffer.from(record.subarray(equals + 1));
+    rest = rest.subarray(length);
+  }
+  return out;
+}
+
+/** What tar-stream's extractor keeps that readOldGnuSparse uses (none of it in its typings). */
+interface ExtractInternals {
+  _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
+  _locked: boolean;
+  _offset: number;
+  _pax: Record<string, string> | null;
+  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; rawPaxNames?: RawPaxNames }) | null;
+  _decodeLongHeader(buf: Buffer): void;
+  _applyLongHeaders(): void;
+  _consumeHeader(): boolean;
+  _continueWrite(err: Error | null): void;
+  _final(callback: (err?: Error | null) => void): void;
+}
+
+/**
+ * Old GNU sparse members ('S'): when the header says extension blocks follow
+ * (more than four map entries), they are taken out of the stream before
+ * tar-stream decodes the header, so its count of the member's data (the
+ * header's size: the stored bytes only) starts where the data does and the
+ * next header is found where GNU tar finds it. The map (header and
+ * extension blocks) is attached to the header tar-stream hands over; the
+ * entry is read in a later turn, after this has returned.
+ *
+ * tar-stream decodes a header once 512 bytes are buffered; extension blocks
+ * not yet arrived are awaited by asking for more input (as tar-stream does
+ * itself), with the header held here, and an input that ends among them is a
+ * truncated archive.
+ */
+function readOldGnuSparse(extract: unknown): void {
+  const x = extract as ExtractInternals;
+  const buffer = x._buffer;
+  if (typeof x._consumeHeader !== 'function' || typeof buffer?.shift !== 'function' || typeof buffer.queue?.peek !== 'function') {
+    throw new Error('tar-stream internals changed: old GNU sparse members cannot be read');
+  }
+  const shift = buffer.shift.bind(buffer);
+  const consumeHeader = x._consumeHeader.bind(x);
+  const final = x._final.bind(x);
+  let pending: { start: number; header: Buffer; sparse: OldGnuSparse; blocks: number } | null = null;
+  const consume = (sparse: OldGnuSparse, extensionBlocks: number): boolean => {
+    const ok = consumeHeader();
+    buffer.shifted += extensionBlocks * 512;
+    if (x._header) x._header.oldGnuSparse = sparse;
+    return ok;
+  };
+  x._consumeHeader = () => {
+    if (x._locked) return consumeHeader();
+    if (pending === null) {
+      const block = peekBlock(buffer, shift);
+      if (!isOldGnuSparseHeader(block)) return consumeHeader();
+      const sparse = oldGnuSparseHeader(block);
+      // GNU tar reads extension blocks only while the map goes on: not after an empty entry, whatever the flag says.
+      if (!sparse.extended || sparse.ended) return consume(sparse, 0);
+      pending = { start: buffer.shifted, header: Buffer.from(shift(512)!), sparse, blocks: 0 };
+    }
+    while (pending.sparse.extended && !pending.sparse.ended) {
+      if (buffer.buffered < 512) {
+        x._continueWrite(null);
+        return false;
+      }
+      addOldGnuSparseExtension(pending.sparse, shift(512)!);
+      pending.blocks += 1;
+    }
+    // The header back in front of the data, where tar-stream takes it from; its offsets as if it had never left.
+    const { start, header, sparse, blocks } = pending;
+    pending = null;
+    const rest = shift(buffer.buffered);
+    buffer.push(header);
+    if (rest && rest.length > 0) buffer.push(rest);
+    buffer.shifted = start;
+    return consume(sparse, blocks);
+  };
+  x._final = (callback) => (pending !== null ? callback(new Error('Unexpected end of data (inside an old GNU sparse header\'s extension blocks)')) : final(callback));
+}
+
+/** The next 512 bytes tar-stream will take, without taking them (pieces joined when the block spans two). */
+function peekBlock(buffer: ExtractInternals['_buffer'], shift: (size: number) => Buffer | null): Buffer {
+  const first = buffer.queue.peek()!;
+  if (first.byteLength - buffer._offset >= 512) return first.subarray(buffer._offset, buffer._offset + 512);
+  const shifted = buffer.shifted;
+  const all = shift(buffer.buffered)!;
+  buffer.push(all);
+  buffer.shifted = shifted;
+  return all.subarray(0, 512);
 }
 
 /** Where tar-stream says the entry's data starts (right after its header block; not in its typings), or NaN. */
@@ -211,16 +401,26 @@ function describe(
   input: TarListInput,
   global: Record<string, string> | null,
   rawMtime: Buffer | null,
+  rawTypeflag: number | null,
 ): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
-  // A GNU sparse member (PAX): its real name and size are in its PAX records, its data is condensed.
-  const sparse = header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null;
-  const decoded = sparse?.name !== undefined ? decodeName(sparse.name, true) : decodeName(header.name, header.pax?.['path'] !== undefined);
+  // A GNU sparse member: old GNU ('S', its map read by readOldGnuSparse), or PAX (its real name and size in
+  // its PAX records); its data is condensed.
+  const oldGnu = (header as TarHeader & { oldGnuSparse?: OldGnuSparse }).oldGnuSparse ?? null;
+  const sparse = oldGnu ?? (header.type === 'file' || header.type === 'contiguous-file' ? sparseMemberOf(header.pax) : null);
+  const raw = (header as TarHeader & { rawPaxNames?: RawPaxNames }).rawPaxNames ?? {};
+  const decoded =
+    sparse?.name !== undefined
+      ? decodeName(sparse.name, true, raw['GNU.sparse.name'])
+      : decodeName(header.name, header.pax?.['path'] !== undefined, raw.path);
   const name = analyseEntryName(decoded.text, { maxNameBytes: input.maxEntryNameBytes, validEncoding: decoded.validEncoding, entryIndex: index });
   // tar-stream turns an old (v7) header's trailing slash into a directory typeflag only after it chose the
   // type from the flag, so it says 'file'; GNU tar lists these as directories.
   const v7Directory = header.type === 'file' && header.name.endsWith('/') && !header.size && !sparse;
-  const kind = v7Directory ? 'directory' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
+  // GNU tar's incremental dumps (--listed-incremental) write each directory as type 'D', its data the names it
+  // held (a "dumpdir"); tar-stream has no type for it, GNU tar lists it as a directory.
+  const dumpdir = header.type === null && rawTypeflag === GNU_DUMPDIR;
+  const kind = v7Directory || dumpdir ? 'directory' : oldGnu ? 'file' : (header.type && KIND_BY_TYPE[header.type]) || 'other';
   if (header.size !== undefined && header.size !== null && !(Number.isSafeInteger(header.size) && header.size >= 0)) {
     // A negative, base-256 negative or unreadable size: where the next header starts cannot be known.
     throw new ExhibitError('corrupt-file', `tar entry ${index} declares an impossible size (${String(header.size)}); the rest of the archive cannot be located`, {
@@ -267,7 +467,7 @@ function describe(
     encrypted: false,
   };
   if ((kind === 'symlink' || kind === 'hardlink') && header.linkname) {
-    entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined).text;
+    entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined, raw.linkpath).text;
   }
   const open = () => {
     member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
@@ -283,8 +483,12 @@ function describe(
   return { entry, open, skipRest };
 }
 
-/** Header names arrive as latin1 (raw bytes); PAX names are already UTF-8 text. */
-function decodeName(text: string, fromPax: boolean) {
+/**
+ * Header names arrive as latin1 (raw bytes); PAX names as UTF-8 text, and as their recorded bytes
+ * when keepRawPaxNames read them, which are decoded as a header's own name is (not UTF-8: Latin-1, odd-name).
+ */
+function decodeName(text: string, fromPax: boolean, rawPax?: Buffer) {
+  if (fromPax && rawPax !== undefined) return decodeRecordedBytes(rawPax, 'unknown');
   if (fromPax) return { text, validEncoding: !text.includes('\ufffd') };
   return decodeRecordedBytes(Buffer.from(text, 'latin1'), 'unknown');
 }

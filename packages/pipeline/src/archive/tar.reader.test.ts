@@ -1,8 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
+import { GzipMembers } from './gzip-members.js';
 import { openTarReader } from './tar.reader.js';
 
 const LIMITS = { maxEntryNameBytes: 4096, maxCompressionRatio: 100, compressionRatioMinBytes: 1024 * 1024 };
@@ -335,6 +340,62 @@ describe('tar reader: PAX global headers', () => {
   });
 });
 
+describe('tar reader: PAX names that are not UTF-8, made by GNU tar', () => {
+  // GNU tar --format=posix writes a Latin-1 file name's own bytes in its PAX path record; tar-stream decoded
+  // them as UTF-8, each such byte became U+FFFD, and café (0xE9) and cafè (0xE8) were one name, a duplicate.
+  // Python's tarfile (surrogateescape) gives the bytes; Exhibit keeps them as it does for a header's own name.
+  it('tar-pax-latin1-name-recorded-as-replacement-characters: the recorded bytes are kept, odd-name, no false duplicate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-pax-names-'));
+    try {
+      const long = 'x'.repeat(120); // past the 100-byte header name field: the name is in a PAX record
+      mkdirSync(join(dir, 'd'));
+      for (const byte of [0xe9, 0xe8]) writeFileSync(Buffer.concat([Buffer.from(`${dir}/d/${long}caf`), Buffer.from([byte]), Buffer.from('.txt')]), String(byte));
+      const target = Buffer.concat([Buffer.from(`${long}caf`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+      symlinkSync(target, join(dir, 'd', 'link'));
+      const archive = execFileSync('tar', ['--format=posix', '--sort=name', '-cf', '-', '-C', dir, 'd'], { env: { ...process.env, LC_ALL: 'C' } });
+      const oracle = JSON.parse(
+        execFileSync('python3', ['-c', 'import sys,tarfile,io,json; t=tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()), encoding="utf-8", errors="surrogateescape"); print(json.dumps([list(m.name.encode("utf-8","surrogateescape")) for m in t if m.isfile()]))'], { input: archive }).toString(),
+      ) as number[][];
+      expect(oracle.map((bytes) => bytes.at(-5))).toEqual([0xe8, 0xe9]);
+      const files = (await read(archive)).filter((e) => e.kind === 'file');
+      expect(files.map((e) => [...Buffer.from(e.recordedName, 'latin1')])).toEqual(oracle);
+      expect(files.map((e) => e.flags)).toEqual([['odd-name'], ['odd-name']]);
+      expect(files.map((e) => e.content)).toEqual([sha(String(0xe8)), sha(String(0xe9))]);
+      // The link's target, in a PAX linkpath record, likewise.
+      const link = (await read(archive)).find((e) => e.kind === 'symlink');
+      expect(Buffer.from(link!.linkTarget!, 'latin1')).toEqual(target);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('tar reader: GNU incremental dumps, made by GNU tar', () => {
+  // tar --listed-incremental writes each directory as type 'D' (its data: the names it held); tar-stream has no
+  // type for it and it was listed as kind 'other'. GNU tar -tv lists these as directories.
+  it('tar-gnu-dumpdir-listed-as-other: an incremental dump\'s directories are directories', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-incremental-'));
+    try {
+      mkdirSync(join(dir, 'd', 'sub'), { recursive: true });
+      writeFileSync(join(dir, 'd', 'a.txt'), 'a\n');
+      writeFileSync(join(dir, 'd', 'sub', 'b.txt'), 'b\n');
+      const archive = execFileSync('tar', ['--listed-incremental', join(dir, 'snapshot'), '-cf', '-', '-C', dir, 'd']);
+      expect(archive[156]).toBe(0x44); // 'D'
+      const oracle = execFileSync('tar', ['-tvf', '-'], { input: archive })
+        .toString()
+        .trim()
+        .split('\n')
+        .map((line) => [line.split(/\s+/).pop()!, line.startsWith('d') ? 'directory' : line.startsWith('-') ? 'file' : 'other']);
+      expect(oracle).toEqual([['d/', 'directory'], ['d/sub/', 'directory'], ['d/a.txt', 'file'], ['d/sub/b.txt', 'file']]);
+      const entries = await read(archive);
+      expect(entries.map((e) => [e.recordedName, e.kind])).toEqual(oracle);
+      expect(entries.filter((e) => e.kind === 'file').map((e) => e.content)).toEqual([sha('a\n'), sha('b\n')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('tar reader: bytes after the end-of-archive marker', () => {
   // GNU tar and Python's tarfile stop at the end-of-archive marker; tar-stream read on and the
   // whole archive failed 'corrupt-file' after every member had been listed.
@@ -360,6 +421,29 @@ describe('tar reader: bytes after the end-of-archive marker', () => {
     expect(reader.findings).toEqual(['archive-trailing-data']);
   });
 
+  // GNU tar and Python's tarfile stop at the first archive's end marker (only `tar -i` shows b.txt); tar-stream
+  // reads on. The members after it stay listed, and the archive has the finding for bytes after its end.
+  it('tar-members-after-end-marker-hidden-from-gnu-tar-no-finding: cat a.tar b.tar lists both, archive-trailing-data', async () => {
+    for (const gz of [false, true]) {
+      const first = await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]);
+      const second = await tarOf([{ name: 'b.txt', data: Buffer.from('beta') }]);
+      const archive = gz ? Buffer.concat([gzip(first), gzip(second)]) : Buffer.concat([first, second]);
+      const { store, ref } = MemoryBlobSource.of('a.tar', archive);
+      const reader = await openTarReader(store, ref, { gzip: gz, ...LIMITS });
+      const seen: string[] = [];
+      for await (const e of reader.entries()) seen.push(`${e.name} ${(await readAll(await e.open())).toString()}`);
+      expect(seen).toEqual(['a.txt alpha', 'b.txt beta']);
+      expect(reader.findings).toEqual(['archive-trailing-data']);
+    }
+  });
+
+  it('an archive with its end marker and nothing after it has no finding', async () => {
+    const { store, ref } = MemoryBlobSource.of('a.tar', Buffer.concat([await tarOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), Buffer.alloc(10240)]));
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS });
+    for await (const e of reader.entries()) await readAll(await e.open());
+    expect(reader.findings).toEqual([]);
+  });
+
   it('a member cut short with no end marker is still truncated, not trailing data', async () => {
     const whole = await tarOf([{ name: 'a.txt', data: Buffer.alloc(2000, 0x61) }]);
     await expect(read(whole.subarray(0, 1000))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
@@ -370,6 +454,308 @@ describe('tar reader: bytes after the end-of-archive marker', () => {
     const damaged = Buffer.from(whole);
     damaged.write('garbage', 1024, 'latin1'); // b.txt's header, its checksum now wrong
     await expect(read(damaged)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
+describe('tar reader: a damaged or padded gzip stream keeps every member it inflated (GNU tar, zcat | tar t)', () => {
+  // Members in the last inflate step's output: node's gunzip dropped that output when the trailer check failed.
+  const members = [
+    { name: 'd/big.bin', data: pseudoRandomBytes(30_000, 21) },
+    ...[1, 2, 3, 4, 5].map((i) => ({ name: `d/s${i}.txt`, data: Buffer.from(`small ${i}\n`) })),
+  ];
+  const expected = members.map((m) => [m.name.slice(2), sha(m.data)]);
+
+  /** Entries with their content (or error), then the archive's own error, if it has one. */
+  async function readThrough(archive: Buffer) {
+    const { store, ref } = MemoryBlobSource.of('a.tar.gz', archive);
+    const reader = await openTarReader(store, ref, { gzip: true, ...LIMITS });
+    const seen: string[][] = [];
+    let error: unknown = null;
+    try {
+      for await (const e of reader.entries()) {
+        try {
+          seen.push([e.name, sha(await readAll(await e.open()))]);
+        } catch (err) {
+          seen.push([e.name, (err as { details?: { reason?: string } }).details?.reason ?? 'error']);
+        }
+      }
+    } catch (err) {
+      error = err;
+    }
+    await reader.close();
+    return { seen, error, findings: reader.findings };
+  }
+
+  it('tgz-bad-crc-loses-last-members: every member listed and read, then corrupt-file (corrupt)', async () => {
+    const gz = Buffer.from(gzip(await tarOf(members)));
+    gz.writeUInt8(gz.readUInt8(gz.length - 8) ^ 0xff, gz.length - 8); // the CRC-32 in the trailer
+    const { seen, error } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    expect((error as Error).message).toMatch(/CRC-32/);
+  });
+
+  it('tgz-bad-size-trailer: every member read, then corrupt-file (corrupt)', async () => {
+    const gz = Buffer.from(gzip(await tarOf(members)));
+    gz.writeUInt8(gz.readUInt8(gz.length - 1) ^ 0x01, gz.length - 1); // ISIZE
+    const { seen, error } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+  });
+
+  it('tgz-junk-after-gzip-stream-loses-last-members: gzip ignores trailing garbage; every member kept, archive-trailing-data', async () => {
+    const gz = Buffer.concat([gzip(await tarOf(members)), Buffer.from('JUNK'.repeat(100))]);
+    const { seen, error, findings } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual(['archive-trailing-data']);
+  });
+
+  it('zero padding after the gzip stream (gzip ignores it silently): every member, no finding', async () => {
+    const { seen, error, findings } = await readThrough(Buffer.concat([gzip(await tarOf(members)), Buffer.alloc(4096)]));
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual([]);
+  });
+
+  it('a tar split over two concatenated gzip members (cat a.gz b.gz) reads as one stream', async () => {
+    const tarball = await tarOf(members);
+    const { seen, error, findings } = await readThrough(Buffer.concat([gzip(tarball.subarray(0, 20_000)), gzip(tarball.subarray(20_000))]));
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual([]);
+  });
+
+  it('tgz-broken-deflate-reads-the-whole-blob: a stream broken early stops the archive without waiting for the rest of the input', async () => {
+    const gz = Buffer.from(gzip(await tarOf(members)));
+    gz.fill(0xff, 30, 60); // inside the deflate data
+    async function* endless() {
+      yield gz;
+      for (;;) yield pseudoRandomBytes(64 * 1024, 99);
+    }
+    const store = { openRead: async () => Readable.from(endless()) } as unknown as Parameters<typeof openTarReader>[0];
+    const reader = await openTarReader(store, { container: 'mem', name: 'a.tar.gz' }, { gzip: true, ...LIMITS });
+    const done = (async () => {
+      for await (const e of reader.entries()) if (e.kind === 'file') await readAll(await e.open()).catch(() => null);
+    })();
+    await expect(done).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    await reader.close();
+  }, 10_000);
+
+  it('gzip pieces split in the header, at the end of the deflate data and inside the trailer read the same', async () => {
+    const tarball = await tarOf(members);
+    const gz = Buffer.concat([gzip(tarball.subarray(0, 20_000)), gzip(tarball.subarray(20_000))]);
+    const secondStart = gzip(tarball.subarray(0, 20_000)).length;
+    for (const cuts of [[5], [secondStart - 8], [secondStart - 5], [secondStart, secondStart + 3], [gz.length - 8], [gz.length - 1]]) {
+      const bounds = [0, ...cuts, gz.length];
+      const chunks = bounds.slice(1).map((end, i) => Buffer.from(gz.subarray(bounds[i], end)));
+      const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+      const reader = await openTarReader(store, { container: 'mem', name: 'a.tar.gz' }, { gzip: true, ...LIMITS });
+      const seen: string[][] = [];
+      for await (const e of reader.entries()) seen.push([e.name, sha(await readAll(await e.open()))]);
+      await reader.close();
+      expect({ cuts, seen, findings: reader.findings }).toEqual({ cuts, seen: expected, findings: [] });
+    }
+  });
+
+  it('a gzip stream cut inside its trailer: every member read, then truncated', async () => {
+    const gz = gzip(await tarOf(members));
+    const { seen, error } = await readThrough(gz.subarray(0, gz.length - 3));
+    expect(seen).toEqual(expected);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+
+  it('a gzip stream cut inside a member: members before it read, the cut member truncated, the archive truncated', async () => {
+    const gz = gzip(await tarOf(members));
+    const { seen, error } = await readThrough(gz.subarray(0, 15_000));
+    expect(seen).toEqual([['big.bin', 'truncated']]);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+
+  // 1,000,000 empty members (20 MB, gzip -t passes) ran past the parse deadline with nothing listed: one async inflater per
+  // member (~45 µs each; these 250,000 took ~28 s, past the test timeout; each is now inflated at once).
+  it('tgz-many-empty-gzip-members-parse-timeout: 250,000 empty members before the tar, every member read', async () => {
+    const empty = gzip(Buffer.alloc(0));
+    const gz = Buffer.concat([...Array.from({ length: 250_000 }, () => empty), gzip(await tarOf(members))]);
+    const { seen, error, findings } = await readThrough(gz);
+    expect(seen).toEqual(expected);
+    expect(error).toBeNull();
+    expect(findings).toEqual([]);
+  });
+
+  // The member header (its name has no length limit in RFC 1952; 1 MiB is read) was joined anew and searched
+  // from its start for every piece: a long name in small pieces cost the square of its length.
+  it('tgz-long-gzip-name-in-small-pieces-quadratic: a 1,000,000-byte name in 4-byte pieces is read in one pass', async () => {
+    const tarball = await tarOf(members);
+    const deflated = gzip(tarball);
+    // Same member with FNAME set and a long name (the NUL-terminated name goes after the 10-byte header).
+    const header = Buffer.from(deflated.subarray(0, 10));
+    header[3] = header[3]! | 0x08;
+    const stream = Buffer.concat([header, Buffer.alloc(1_000_000, 0x61), Buffer.from([0]), deflated.subarray(10)]);
+    expect(execFileSync('python3', ['-c', 'import sys,gzip; sys.stdout.buffer.write(gzip.decompress(sys.stdin.buffer.read()))'], { input: stream, maxBuffer: 1 << 24 }).equals(tarball)).toBe(true);
+    const gunzip = new GzipMembers();
+    const out: Buffer[] = [];
+    gunzip.on('data', (b: Buffer) => out.push(b));
+    const done = new Promise((resolve) => gunzip.on('end', resolve));
+    for (let at = 0; at < stream.length; at += 4) gunzip.write(stream.subarray(at, at + 4));
+    gunzip.end();
+    await done;
+    expect(gunzip.error).toBeNull();
+    expect(Buffer.concat(out).equals(tarball)).toBe(true);
+  });
+
+  it('a tar cut into 200-byte gzip members (each inflated at once) reads whole; one bad CRC among them stops it corrupt', async () => {
+    const tarball = await tarOf(members);
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < tarball.length; at += 200) pieces.push(Buffer.from(gzip(tarball.subarray(at, at + 200))));
+    const whole = await readThrough(Buffer.concat(pieces));
+    expect(whole.seen).toEqual(expected);
+    expect(whole.error).toBeNull();
+    const bad = pieces.map((p) => Buffer.from(p));
+    const damagedPiece = bad[bad.length - 3]!;
+    damagedPiece.writeUInt32LE((damagedPiece.readUInt32LE(damagedPiece.length - 8) ^ 0xff) >>> 0, damagedPiece.length - 8);
+    const damaged = await readThrough(Buffer.concat(bad));
+    expect(damaged.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    expect((damaged.error as Error).message).toMatch(/CRC-32/);
+  });
+});
+
+describe('tar reader: old GNU sparse members (type S), made by GNU tar, against Python tarfile', () => {
+  /** Sparse files (data regions at block boundaries, the rest holes) and a plain file after them, archived by GNU tar. */
+  function gnuSparseTar(format: 'gnu' | 'oldgnu', order = ['few.img', 'many.img', 'after.txt']): Buffer {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-sparse-'));
+    try {
+      // few.img: two data regions and a trailing hole (fits the header's four map entries).
+      const few = openSync(join(dir, 'few.img'), 'w');
+      writeSync(few, pseudoRandomBytes(3000, 31), 0, 3000, 0);
+      writeSync(few, pseudoRandomBytes(500, 32), 0, 500, 49_152);
+      ftruncateSync(few, 100_000);
+      closeSync(few);
+      // many.img: ten data regions, so the map runs into an extension block between the header and the data.
+      const many = openSync(join(dir, 'many.img'), 'w');
+      for (let i = 0; i < 10; i += 1) writeSync(many, pseudoRandomBytes(1000 + i, 40 + i), 0, 1000 + i, i * 70 * 4096);
+      ftruncateSync(many, 3_000_000);
+      closeSync(many);
+      writeFileSync(join(dir, 'after.txt'), 'after\n');
+      return execFileSync('tar', ['--sparse', `--format=${format}`, '-cf', '-', '-C', dir, ...order], { maxBuffer: 64 * 1024 * 1024 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** [name, size, sha256 of the extracted file] per member, from Python's tarfile (which expands GNU sparse members). */
+  function pythonListing(archive: Buffer): Array<[string, number, string]> {
+    const script = 'import sys,tarfile,hashlib,io,json\n' +
+      't=tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read()))\n' +
+      'print(json.dumps([[m.name,m.size,hashlib.sha256(t.extractfile(m).read()).hexdigest()] for m in t]))';
+    return JSON.parse(execFileSync('python3', ['-c', script], { input: archive }).toString()) as Array<[string, number, string]>;
+  }
+
+  async function listing(archive: Buffer, maxSparseHoleBytes?: number) {
+    const { store, ref } = MemoryBlobSource.of('s.tar', archive);
+    const reader = await openTarReader(store, ref, { gzip: false, ...LIMITS, ...(maxSparseHoleBytes !== undefined ? { maxSparseHoleBytes } : {}) });
+    const seen: Array<[string, string, number | null, string]> = [];
+    for await (const e of reader.entries()) {
+      let content: string;
+      try {
+        content = sha(await readAll(await e.open()));
+      } catch (err) {
+        content = (err as { code?: string }).code ?? 'error';
+      }
+      seen.push([e.recordedName, e.kind, e.declaredSize, content]);
+    }
+    await reader.close();
+    return seen;
+  }
+
+  for (const format of ['gnu', 'oldgnu'] as const) {
+    it(`tar-old-gnu-sparse-listed-as-other (--format=${format}): real name, real size, holes as zeros, the members after it intact`, async () => {
+      const archive = gnuSparseTar(format);
+      expect(archive[156]).toBe(0x53); // 'S': the old GNU sparse type
+      const oracle = pythonListing(archive);
+      expect(oracle.map(([name]) => name)).toEqual(['few.img', 'many.img', 'after.txt']);
+      expect(await listing(archive)).toEqual(oracle.map(([name, size, hash]) => [name, 'file', size, hash]));
+    });
+  }
+
+  it('tar-old-gnu-sparse-extension-blocks-read-as-data: holes beyond maxSparseHoleBytes fail that member limit-exceeded; the next one reads', async () => {
+    const archive = gnuSparseTar('gnu');
+    const oracle = pythonListing(archive);
+    expect(await listing(archive, 200_000)).toEqual([
+      ['few.img', 'file', 100_000, oracle[0]![2]],
+      ['many.img', 'file', 3_000_000, 'limit-exceeded'],
+      ['after.txt', 'file', 6, oracle[2]![2]],
+    ]);
+  });
+
+  it('old GNU sparse headers and extension blocks split across small stream pieces read the same', async () => {
+    const archive = gnuSparseTar('gnu');
+    const oracle = pythonListing(archive);
+    for (const piece of [100, 509, 700]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < archive.length; i += piece) chunks.push(Buffer.from(archive.subarray(i, i + piece)));
+      const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+      const reader = await openTarReader(store, { container: 'mem', name: 's.tar' }, { gzip: false, ...LIMITS });
+      const seen: Array<[string, number | null, string]> = [];
+      for await (const e of reader.entries()) seen.push([e.recordedName, e.declaredSize, sha(await readAll(await e.open()))]);
+      await reader.close();
+      expect(seen, `pieces of ${piece} bytes`).toEqual(oracle);
+    }
+  });
+
+  // tar-stream's state while readOldGnuSparse waited for extension blocks looked like a zero block's, so the members
+  // after a first 'S' member were taken for members after the end marker, by how the input happened to be split.
+  it('tar-old-gnu-sparse-first-false-trailing-data: a first S member with extension blocks, in pieces of 512 and 1 bytes, has no finding', async () => {
+    const archive = gnuSparseTar('gnu', ['many.img', 'few.img', 'after.txt']);
+    expect(archive[156]).toBe(0x53);
+    expect(archive[482]).toBe(1); // isextended: the extension block follows the first header
+    const oracle = pythonListing(archive);
+    for (const piece of [512, 1]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < archive.length; i += piece) chunks.push(Buffer.from(archive.subarray(i, i + piece)));
+      const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+      const reader = await openTarReader(store, { container: 'mem', name: 's.tar' }, { gzip: false, ...LIMITS });
+      const seen: Array<[string, number | null, string]> = [];
+      for await (const e of reader.entries()) seen.push([e.recordedName, e.declaredSize, sha(await readAll(await e.open()))]);
+      await reader.close();
+      expect(seen, `pieces of ${piece} bytes`).toEqual(oracle);
+      expect(reader.findings, `pieces of ${piece} bytes`).toEqual([]);
+    }
+  });
+
+  // GNU tar reads extension blocks only while the map goes on (oldgnu_get_sparse_info stops at the first empty
+  // entry); with isextended set after an empty entry the next block was swallowed as an extension block: a member
+  // GNU tar lists was hidden and a fake one, inside its data, listed instead.
+  it('tar-old-gnu-sparse-extension-after-empty-entry-hides-member: the block after the header is read as GNU tar reads it', async () => {
+    const script = `
+import sys
+def octal(n, w): return (('%0'+str(w-1)+'o') % n).encode()+b'\\0'
+def hdr(name, typ, size, ext=False):
+    h=bytearray(512); h[0:len(name)]=name
+    h[100:108]=b'0000644\\0'; h[108:116]=b'0000000\\0'; h[116:124]=b'0000000\\0'
+    h[124:136]=octal(size,12); h[136:148]=octal(0,12); h[156]=ord(typ); h[257:265]=b'ustar  \\0'
+    if typ=='S': h[482]=1 if ext else 0; h[483:495]=octal(0,12)
+    h[148:156]=b'        '; h[148:156]=('%06o\\0 ' % sum(h)).encode()
+    return bytes(h)
+after=hdr(b'after.txt','0',19)+b'after member intact'+b'\\0'*493
+sys.stdout.buffer.write(hdr(b'sparse-empty','S',0,ext=True)+hdr(b'hidden.txt','0',512)+hdr(b'fake.txt','0',0)+after+b'\\0'*1024)
+`;
+    const archive = execFileSync('python3', ['-c', script]);
+    const oracle = execFileSync('tar', ['-tf', '-'], { input: archive }).toString().trim().split('\n');
+    expect(oracle).toEqual(['sparse-empty', 'hidden.txt', 'after.txt']);
+    const hidden = execFileSync('tar', ['-xOf', '-', 'hidden.txt'], { input: archive });
+    const seen = await listing(archive);
+    expect(seen.map(([name]) => name)).toEqual(oracle);
+    expect(seen[1]).toEqual(['hidden.txt', 'file', 512, sha(hidden)]);
+  });
+
+  it('an archive cut inside an old GNU sparse header\'s extension blocks is truncated', async () => {
+    const archive = gnuSparseTar('gnu');
+    // many.img's header follows few.img's header and its stored data (two regions: 3,000 then 500 bytes, in blocks).
+    const manyHeader = archive.indexOf(Buffer.from('many.img\0'));
+    expect(archive[manyHeader + 156]).toBe(0x53);
+    expect(archive[manyHeader + 482]).toBe(1); // isextended
+    await expect(listing(archive.subarray(0, manyHeader + 512 + 100))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
   });
 });
 

@@ -198,6 +198,73 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
   return null;
 }
 
+/**
+ * A signed Windows self-extractor: a PE stub, the archive (its offsets often
+ * not adjusted for the stub), then the Authenticode signature that signing
+ * appends after everything. The end record is then neither at the end of
+ * the file nor exact, and was refused. The PE image says where its
+ * signature is (the security directory, data directory 4, holds a file
+ * offset and size): when that is a WIN_CERTIFICATE running exactly to the
+ * end of the file and an end record (with its comment) ends exactly where it
+ * starts, the archive ends there. Used only when no exact end record exists
+ * (archiveEndBefore goes first). The signature is not covered by itself, so
+ * its bytes prove nothing: a ZIP stored in a member, followed by a
+ * "signature" holding the real archive's directory and end record, would
+ * otherwise put the inner ZIP in the archive's place. So a signature region
+ * holding any end record signature is refused, and the record before it must
+ * be exact once the stub in front is counted.
+ */
+async function authenticodeSignatureStart(reader: RangeReader, size: number): Promise<number | null> {
+  if (size < 64) return null;
+  const dos = await reader.readBytes(0, 64);
+  if (dos.length < 64 || dos.readUInt16LE(0) !== 0x5a4d) return null;
+  const pe = dos.readUInt32LE(0x3c);
+  if (pe < 64 || pe + 24 + 112 + 40 > size) return null;
+  const head = await reader.readBytes(pe, 24 + 112 + 40);
+  if (head.readUInt32LE(0) !== 0x00004550) return null;
+  const optionalSize = head.readUInt16LE(20);
+  const magic = head.readUInt16LE(24);
+  // Data directories follow the optional header's fixed fields: 96 bytes in PE32, 112 in PE32+.
+  const directories = magic === 0x10b ? 96 : magic === 0x20b ? 112 : null;
+  if (directories === null || optionalSize < directories + 5 * 8 || head.readUInt32LE(24 + directories - 4) < 5) return null;
+  const certOffset = head.readUInt32LE(24 + directories + 32);
+  const certSize = head.readUInt32LE(24 + directories + 36);
+  if (certSize < 8 || certOffset < pe || certOffset + certSize !== size) return null;
+  const certificate = await reader.readBytes(certOffset, 8);
+  const length = certificate.readUInt32LE(0);
+  const revision = certificate.readUInt16LE(4);
+  if (length < 8 || length > certSize || (revision !== 0x0100 && revision !== 0x0200)) return null;
+  // The signature does not cover its own bytes: they can hold anything, an archive's end record too. One
+  // there means the archive may end inside it, which this rule cannot place: refused (a real one is DER).
+  if (certSize > MAX_SIGNATURE_BYTES) return null;
+  const region = await reader.readBytes(certOffset, certSize);
+  if (region.length !== certSize || region.includes(EOCD_SIGNATURE_BYTES)) return null;
+  // An end record, with its comment, must end exactly where the signature starts, and be exact once the
+  // stub in front is counted: its directory ends where it starts, and starts with a central header.
+  const window = Math.min(certOffset, 22 + 0xffff);
+  const start = certOffset - window;
+  const tail = await reader.readBytes(start, window);
+  for (let at = tail.length - 22; at >= 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    const entries = tail.readUInt16LE(at + 10);
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    // ZIP64 values are not followed here.
+    if (entries === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) return null;
+    const prefix = start + at - cdSize - cdOffset;
+    if (prefix < 0) return null;
+    if (entries > 0 || cdSize > 0) {
+      const header = await reader.readBytes(cdOffset + prefix, 4);
+      if (header.length !== 4 || header.readUInt32LE(0) !== CENTRAL_HEADER_SIGNATURE) return null;
+    }
+    return certOffset;
+  }
+  return null;
+}
+
+/** An Authenticode signature larger than this is not read (real ones are a few KiB to some tens of KiB). */
+const MAX_SIGNATURE_BYTES = 1024 * 1024;
+
 const EOCD_SIGNATURE = 0x06054b50;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
@@ -388,9 +455,16 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     zipfile = await openYauzl(reader, size);
   } catch (err) {
     const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
+    // An exact end record first: only without one does the PE image's signature place the archive's end.
     const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
-    const hidden = commentOrTrailing && end === null ? await endRecordBehindComment(reader, size) : null;
-    if (end === null && hidden === null && !misplacedZip64(err)) throw err;
+    const signed = commentOrTrailing && end === null ? await authenticodeSignatureStart(reader, size) : null;
+    const hidden = commentOrTrailing && signed === null && end === null ? await endRecordBehindComment(reader, size) : null;
+    if (signed === null && end === null && hidden === null && !misplacedZip64(err)) throw err;
+    if (signed !== null) {
+      // The archive ends where the PE image's signature starts; its offsets may count from after the stub (below).
+      size = signed;
+      findings.push('archive-trailing-data');
+    }
     if (end !== null && end.commentCut) {
       // The end record and its directory check out, its comment was cut: the archive is read as ending
       // with the record (its comment length read as 0), and the listing stops truncated after the last member.
@@ -665,16 +739,24 @@ function nameBytes(raw: RawZipEntry): [Buffer, NameEncoding] {
 function entryKind(raw: RawZipEntry, name: string): EntryKind {
   const host = raw.versionMadeBy >> 8;
   const mode = host === MADE_BY_UNIX || host === MADE_BY_MACOS ? (raw.externalFileAttributes >>> 16) & 0xffff : 0;
-  switch (mode & S_IFMT) {
+  // A FIFO, device or socket that carries data is a file: Info-ZIP records the mode of what it read, and
+  // `mysqldump | zip dump.zip -` (or zip -FI) stores a whole file under a FIFO's mode. unzip and Python's
+  // zipfile extract the data as a regular file; as a 'fifo' it was never opened, its bytes never recorded.
+  // Its uncompressed size says so: an empty member deflated still has 2 compressed bytes.
+  const carriesData = raw.uncompressedSize > 0;
+  // A name ending in '/' is a directory to unzip and Python's zipfile whatever mode it records: the
+  // directory rule below decides (a "directory" carrying data is a file there too).
+  const special = name.endsWith('/') ? 0 : mode & S_IFMT;
+  switch (special) {
     case S_IFLNK:
       return 'symlink';
     case S_IFCHR:
     case S_IFBLK:
-      return 'device';
+      return carriesData ? 'file' : 'device';
     case S_IFIFO:
-      return 'fifo';
+      return carriesData ? 'file' : 'fifo';
     case S_IFSOCK:
-      return 'other';
+      return carriesData ? 'file' : 'other';
   }
   const looksLikeDirectory =
     (mode & S_IFMT) === S_IFDIR || name.endsWith('/') || name.endsWith('\\') || (mode === 0 && (raw.externalFileAttributes & DOS_ATTR_DIRECTORY) !== 0);

@@ -312,6 +312,104 @@ describe('zip reader: end records as writers really place them', () => {
   });
 });
 
+describe('zip reader: signed self-extractors', () => {
+  const members = [
+    { name: 'setup.ini', data: Buffer.from('[setup]\nrun=install.exe\n') },
+    { name: 'payload.bin', data: pseudoRandomBytes(20_000, 3) },
+  ];
+
+  /**
+   * What signing a self-extractor makes (osslsigncode, signtool): a PE stub (here PE32, no sections), the archive
+   * appended with its offsets not adjusted, then a WIN_CERTIFICATE that the stub's security directory points at.
+   */
+  function signedSelfExtractor(archive: Buffer, options: { certificatePointsElsewhere?: boolean } = {}): Buffer {
+    const stub = Buffer.alloc(1024);
+    stub.write('MZ', 0, 'latin1');
+    stub.writeUInt32LE(0x80, 0x3c);
+    stub.write('PE\0\0', 0x80, 'latin1');
+    stub.writeUInt16LE(0x14c, 0x84); // i386
+    stub.writeUInt16LE(224, 0x80 + 20); // SizeOfOptionalHeader (PE32)
+    const optional = 0x80 + 24;
+    stub.writeUInt16LE(0x10b, optional);
+    stub.writeUInt32LE(16, optional + 92); // NumberOfRvaAndSizes
+    const der = Buffer.concat([Buffer.from([0x30, 0x82, 0x01, 0xf0]), pseudoRandomBytes(0x1f0, 9)]);
+    const certificate = Buffer.alloc(Math.ceil((8 + der.length) / 8) * 8);
+    certificate.writeUInt32LE(8 + der.length, 0);
+    certificate.writeUInt16LE(0x0200, 4); // WIN_CERT_REVISION_2_0
+    certificate.writeUInt16LE(0x0002, 6); // WIN_CERT_TYPE_PKCS_SIGNED_DATA
+    der.copy(certificate, 8);
+    const certOffset = stub.length + archive.length;
+    stub.writeUInt32LE(certOffset + (options.certificatePointsElsewhere ? 8 : 0), optional + 96 + 32);
+    stub.writeUInt32LE(certificate.length, optional + 96 + 36);
+    return Buffer.concat([stub, archive, certificate]);
+  }
+
+  async function listMd5(zip: Buffer) {
+    const { reader } = await open(zip);
+    const out: Array<[string, string]> = [];
+    for await (const e of reader.entries()) out.push([e.displayPath, createHash('md5').update(await readAll(await e.open())).digest('hex')]);
+    await reader.close();
+    return { out, findings: reader.findings };
+  }
+
+  // unzip and Python's zipfile read both members (Python: the end record found in the file's last 64 KiB).
+  it('zip-signed-self-extractor-corrupt-file: the PE image\'s security directory ends the archive; prefix and signature are findings', async () => {
+    const exe = signedSelfExtractor(await zipOf(members));
+    const oracle = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: exe }).toString(),
+    ) as Array<[string, string]>;
+    expect(oracle.map(([name]) => name)).toEqual(['setup.ini', 'payload.bin']);
+    const { out, findings } = await listMd5(exe);
+    expect(out).toEqual(oracle);
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
+  });
+
+  it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
+    await expect(listMd5(signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true }))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  /**
+   * An attacker's "signed" self-extractor: the security directory starts right after a ZIP stored as the
+   * outer archive's last member, and the outer archive's directory and end record sit inside the
+   * WIN_CERTIFICATE (its bytes are not covered by any signature). `exactOuter`: the outer end record's
+   * directory offset is exact, else 8 bytes short (the certificate header moved the directory).
+   */
+  const innerZipAttack = (exactOuter: boolean) =>
+    execFileSync('python3', ['-c', `
+import zipfile, io, struct, sys
+bi=io.BytesIO()
+with zipfile.ZipFile(bi,'w',zipfile.ZIP_STORED) as z: z.writestr('INNER-ONLY.txt', b'inner member, must not be listed as the archive')
+I=bi.getvalue()
+def pe_stub(cert_off, cert_size):
+    pe=64; dos=bytearray(64); dos[0:2]=b'MZ'; struct.pack_into('<I',dos,0x3c,pe)
+    opt=bytearray(96+16*8); struct.pack_into('<H',opt,0,0x10b); struct.pack_into('<I',opt,92,16); struct.pack_into('<II',opt,96+32,cert_off,cert_size)
+    return bytes(dos)+b'PE\\0\\0'+struct.pack('<HHIIIHH',0x14c,0,0,0,0,len(opt),0x102)+bytes(opt)
+n=len(pe_stub(0,0)); f=io.BytesIO(); f.write(b'\\0'*n)
+with zipfile.ZipFile(f,'a',zipfile.ZIP_STORED) as z: z.writestr('outer.txt', b'outer member'); z.writestr('inner.zip', I)
+d=bytearray(f.getvalue()); i_end=d.find(I)+len(I); tail=bytes(d[i_end:])
+body=tail+b'\\0'
+while (8+len(body))%8: body+=b'\\0'
+cert=struct.pack('<IHH',8+len(body),0x0200,2)+body
+out=bytearray(d[:i_end])+cert; out[0:n]=pe_stub(i_end,len(cert))
+if ${exactOuter ? 'True' : 'False'}:
+    e=out.rfind(b'PK\\x05\\x06'); struct.pack_into('<I',out,e+16,struct.unpack_from('<I',out,e+16)[0]+8)
+sys.stdout.buffer.write(out)
+`]);
+
+  // unzip and Python's zipfile list outer.txt and inner.zip; the inner ZIP's one member is no member of this file.
+  it('zip-signed-sfx-inner-zip-taken-for-the-archive: an exact end record inside the "signature" is the archive\'s', async () => {
+    const exe = innerZipAttack(true);
+    const oracle = execFileSync('python3', ['-c', 'import sys,zipfile,io; print("\\n".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: exe }).toString().trim().split('\n');
+    expect(oracle).toEqual(['outer.txt', 'inner.zip']);
+    const { out } = await listMd5(exe);
+    expect(out.map(([name]) => name)).toEqual(oracle);
+  });
+
+  it('zip-signed-sfx-inner-zip-taken-for-the-archive: an end record inside the "signature" refuses it (corrupt-file, never the inner ZIP)', async () => {
+    await expect(listMd5(innerZipAttack(false))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
 describe('zip reader: end records of ZIPs stored in members', () => {
   // An archive whose comment was cut (its length runs past the end of the file) with a ZIP stored
   // as a member: the inner ZIP's end record was taken for the archive's, its one member listed and
@@ -470,6 +568,51 @@ async function listOrFailure(zip: Buffer): Promise<{ seen: string[]; failure: un
   }
   return { seen, failure };
 }
+
+describe('zip reader: Info-ZIP archives of piped input', () => {
+  // `producer | zip out.zip -`: Info-ZIP stores the stream as member '-' with the mode of its standard input,
+  // a FIFO (prw-------). unzip -p and Python's zipfile give its bytes; it was listed as a fifo, never read.
+  it('zip-stdin-member-with-fifo-mode-content-never-read: the member is a file and its bytes are read', async () => {
+    const data = Buffer.from('CREATE TABLE t (x int);\n'.repeat(200));
+    const zip = execFileSync('sh', ['-c', 'cat | zip -q - -'], { input: data });
+    const oracle = execFileSync('python3', ['-c', 'import sys,zipfile,io; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); i=z.infolist()[0]; sys.stdout.write("%o " % (i.external_attr >> 16)); sys.stdout.buffer.write(z.read(i))'], { input: zip });
+    const space = oracle.indexOf(0x20);
+    expect(oracle.subarray(0, space).toString()).toBe('10600'); // S_IFIFO | 0600
+    const { reader } = await open(zip);
+    const seen: Array<[string, string, number | null, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.recordedName, e.kind, e.declaredSize, e.kind === 'file' ? (await readAll(await e.open())).toString() : '']);
+    await reader.close();
+    expect(seen).toEqual([['-', 'file', data.length, oracle.subarray(space + 1).toString()]]);
+  });
+
+  // An empty member deflated has 2 compressed bytes: an empty FIFO was made a file by its compressed size. A name
+  // ending in '/' is a directory to unzip and Python whatever its mode: an empty one with a FIFO mode was a fifo.
+  it('zip-empty-fifo-and-fifo-mode-directory-kinds: sizes and names as unzip and Python read them', async () => {
+    const script = `
+import zipfile, io, sys
+b=io.BytesIO()
+with zipfile.ZipFile(b,'w') as z:
+    for name, mode, data, method in [('empty-fifo', 0o010644, b'', zipfile.ZIP_DEFLATED), ('empty-fifo-stored', 0o010644, b'', zipfile.ZIP_STORED),
+                                     ('dir-with-fifo-mode/', 0o010755, b'', zipfile.ZIP_DEFLATED), ('fifo-with-data', 0o010600, b'piped bytes', zipfile.ZIP_DEFLATED)]:
+        i=zipfile.ZipInfo(name); i.create_system=3; i.external_attr=mode<<16; i.compress_type=method
+        z.writestr(i, data)
+sys.stdout.buffer.write(b.getvalue())
+`;
+    const zip = execFileSync('python3', ['-c', script]);
+    const dirs = execFileSync('python3', ['-c', 'import sys,zipfile,io; print([i.is_dir() for i in zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).infolist()])'], { input: zip }).toString().trim();
+    expect(dirs).toBe('[False, False, True, False]');
+    const { reader } = await open(zip);
+    const seen: Array<[string, string]> = [];
+    for await (const e of reader.entries()) seen.push([e.recordedName, e.kind]);
+    await reader.close();
+    expect(seen).toEqual([
+      ['empty-fifo', 'fifo'],
+      ['empty-fifo-stored', 'fifo'],
+      ['dir-with-fifo-mode/', 'directory'],
+      ['fifo-with-data', 'file'],
+    ]);
+  });
+});
 
 describe('zip reader: only an exact end record is taken before the end of the file', () => {
   // Cut inside the outer central directory (or inside its end record), the last end record in the file
