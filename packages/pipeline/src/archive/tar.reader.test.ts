@@ -225,8 +225,16 @@ describe('tar reader', () => {
         if (e.kind === 'file') for await (const chunk of await e.open()) void chunk;
       }
     })();
-    setTimeout(() => controller.abort(), 50);
+    // Abort once the reader waits inside b.bin's data (a fixed 50 ms delay failed under load: the parser thread
+    // had not yet delivered a.txt when the signal fired, so nothing was seen).
+    const waitForBoth = setInterval(() => {
+      if (seen.length === 2) {
+        clearInterval(waitForBoth);
+        setTimeout(() => controller.abort(), 20);
+      }
+    }, 5);
     await expect(done).rejects.toMatchObject({ code: 'aborted' });
+    clearInterval(waitForBoth);
     expect(seen).toEqual(['a.txt', 'b.bin']);
     await reader.close();
   });
