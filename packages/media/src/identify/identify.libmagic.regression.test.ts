@@ -257,6 +257,15 @@ describe('extension mismatch on names that fit the content', () => {
     expect(mismatch('kubectl.1.28', 'elf')).toBe(false);
   });
 
+  it('jpeg-named-camera-stem-and-number-not-flagged', () => {
+    // A stem ending in letters and a short number, then one number: a version only for a program (python3.10);
+    // a photo under such a name is judged on the number (main flagged all six).
+    for (const name of ['report2.1', 'IMG2.7', 'photo2.001', 'DSC01.1', 'notes1.1', 'a1.9']) expect(mismatch(name, 'jpg'), name).toBe(true);
+    expect(mismatch('python3.10', 'elf')).toBe(false);
+    expect(mismatch('python3.10', 'macho')).toBe(false);
+    expect(mismatch('node18.1', 'exe')).toBe(false);
+  });
+
   it('static-library-and-python-wheel-flagged-as-extension-mismatch', () => {
     expect(mismatch('libc.a', 'ar')).toBe(false);
     expect(mismatch('libstd-56350ff0a024971a.rlib', 'ar')).toBe(false);
