@@ -394,11 +394,37 @@ describe('a few bytes that start a note or a blob are not a binary format', () =
 
   it('amr-of-no-data-frames-identified-as-text', async (ctx) => {
     // A voice recorder's AMR while nobody speaks: '#!AMR\n', then NO_DATA frame headers (0x7C, '|'), all ASCII.
-    // '#!AMR\n' is a six-byte signature no note starts with by chance; the plain-text rule is for short ones.
+    // AMR is in the plain-text rule's allowlist (TEXT_FORMATS): a recording can be all ASCII.
     const amr = Buffer.concat([Buffer.from('#!AMR\n', 'latin1'), Buffer.alloc(500, 0x7c)]);
     expect(await identify(amr, 'silence.amr')).toMatchObject({ mime: 'audio/amr', detectedExt: 'amr', kind: 'audio' });
     const oracle = libmagicMime(ctx, amr);
     if (oracle !== null) expect(oracle).toBe('audio/amr');
+  });
+
+  it('text-notes-identified-as-binary-formats', async (ctx) => {
+    // Notes and exports whose letters happen to be a binary format's signature: 'ustar' at byte 257 (tar: sent to
+    // the unpacker), 'MSCF' (cab), 'OggS', 'ITSF' (chm), '-lh5-' at 2 (lzh), 'wvpk' (WavPack), 'FLIF', and an ARP
+    // table exported as CSV ('MAC ' is Monkey's Audio). A plain-text head is a binary type only if the format is text.
+    const body = ' the rest of this note is plain text written by a person, with several lines.\nSecond line of the note here.\nThird line, nothing binary at all.\n'.repeat(8);
+    const ustarAt257 = `${'x'.repeat(200)}\n${'y'.repeat(56)}ustar nothing binary at all.\n`;
+    const notes: Record<string, string> = {
+      'tar.txt': ustarAt257 + body,
+      'mscf.txt': `MSCF cab${body}`,
+      'ogg.txt': `OggS is the page marker${body}`,
+      'itsf.txt': `ITSF chm${body}`,
+      'lzh.txt': `$ -lh5- listing${body}`,
+      'wvpk.txt': `wvpk wavpack${body}`,
+      'flif.txt': `FLIF image format${body}`,
+      'arp.csv': 'MAC Address,IP Address,Vendor\n00:1a:2b:3c:4d:5e,192.168.1.10,Apple\n',
+    };
+    expect(ustarAt257.indexOf('ustar')).toBe(257);
+    for (const [name, text] of Object.entries(notes)) {
+      const bytes = Buffer.from(text, 'latin1');
+      expect(await identify(bytes, name), name).toEqual({ mime: 'text/plain', detectedExt: 'txt', kind: 'document', findings: [] });
+      // libmagic agrees for the notes (it takes the ARP CSV for Monkey's Audio: 'MAC ' is all it checks).
+      const oracle = name === 'arp.csv' ? null : libmagicMime(ctx, bytes);
+      if (oracle !== null) expect(oracle, name).toBe('text/plain');
+    }
   });
 
   it('git-loose-object-identified-as-apple-disk-image', async (ctx) => {
