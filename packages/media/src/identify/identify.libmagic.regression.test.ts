@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -569,6 +570,31 @@ describe('text that starts with a four-letter signature', () => {
     expect(await identify(carved, 'recovered.mov')).toMatchObject({ mime: 'video/quicktime', kind: 'video' });
     const oracle = libmagicMime(ctx, carved);
     if (oracle !== null) expect(oracle).toBe('video/quicktime');
+  });
+
+  it('free-atom-larger-than-file-identified-as-quicktime', async (ctx) => {
+    // 'free' at byte 4 after four arbitrary bytes: random or encrypted data, a 0xFFFFFFFF-prefixed blob, and a message
+    // behind a 32-bit length prefix (00 01 00 00 'free text message…'). Only a carved mdat/moov outruns the file;
+    // a free atom first is padding before a movie, within it. libmagic: application/octet-stream for all three.
+    const bytes = (n: number, seed: string) => {
+      const out: Buffer[] = [];
+      for (let i = 0; out.length * 32 < n; i++) out.push(createHash('sha256').update(`${seed}${i}`).digest());
+      return Buffer.concat(out).subarray(0, n);
+    };
+    const at4 = (first: Buffer, rest: Buffer) => Buffer.concat([first, Buffer.from('free', 'latin1'), rest]);
+    const blobs = {
+      'rand_free.bin': at4(Buffer.from('daeaa1c1', 'hex'), bytes(100_000, 'rand')),
+      'bin_free_big.bin': at4(Buffer.from('ffffffff', 'hex'), bytes(4000, 'big')),
+      'lenpref_text.bin': at4(Buffer.from('00010000', 'hex'), Buffer.from(' text message from suspect: meet at 9pm.\n'.repeat(20), 'latin1')),
+    };
+    for (const [name, blob] of Object.entries(blobs)) {
+      expect(blob.readUInt32BE(0), name).toBeGreaterThan(blob.length);
+      const id = await identify(blob, name);
+      expect(id.mime, name).not.toBe('video/quicktime');
+      expect(id.kind, name).not.toBe('video');
+      const oracle = libmagicMime(ctx, blob);
+      if (oracle !== null) expect(oracle, name).not.toBe('video/quicktime');
+    }
   });
 });
 

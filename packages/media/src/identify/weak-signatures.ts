@@ -63,7 +63,7 @@ export async function confirmedByStructure(found: SignatureType, head: Buffer, s
     case 'parquet':
       return parquetFooterMagic(head, source, options);
     case 'mov':
-      return quickTimeFirstAtom(head);
+      return quickTimeFirstAtom(head, source.size);
     case 'bz2':
       return bzip2Stream(head);
     case 'dmg':
@@ -132,16 +132,19 @@ async function parquetFooterMagic(head: Buffer, source: RandomAccessSource, opti
 /**
  * A QuickTime movie without `ftyp` (file-type takes `free`, `mdat`, `moov` or
  * `wide` at byte 4): the first atom's size must be one an atom can have, 0
- * (to the end), 1 (a 64-bit size follows) or 8 and more. The size is not held
- * to the file's: a carved or truncated movie (a recovered `mdat` cut short) has
- * an atom larger than what is left of it, and is still a movie to libmagic and
- * exiftool. Text with those letters at byte 4 ('var free…') is rejected as plain text before this.
+ * (to the end), 1 (a 64-bit size follows) or 8 up to the file's size. Only an
+ * `mdat` or `moov` may be larger than what is left: a carved or truncated movie
+ * (a recovered `mdat` cut short) is still a movie to libmagic and exiftool.
+ * A `free`/`wide` atom first is a small padding atom before the movie's data;
+ * four random bytes before 'free' (or a length-prefixed message) are no movie.
  */
-export function quickTimeFirstAtom(head: Buffer): boolean {
+export function quickTimeFirstAtom(head: Buffer, size: number): boolean {
   if (head.length < 8) return false;
-  if (head.toString('latin1', 4, 8) === 'ftyp') return true;
+  const type = head.toString('latin1', 4, 8);
+  if (type === 'ftyp') return true;
   const atom = head.readUInt32BE(0);
-  return atom === 0 || atom === 1 || atom >= 8;
+  if (atom === 0 || atom === 1) return true;
+  return atom >= 8 && (atom <= size || type === 'mdat' || type === 'moov');
 }
 
 /** An Apple disk image (UDIF) ends with a 512-byte 'koly' trailer; file-type's 78 01 is only a zlib stream's first two bytes. */
