@@ -56,5 +56,7 @@ describe('flagDetail', () => {
     expect(flagDetail('ext-mismatch', { extension: '001', fileName: 'backup.zip!/photo.jpg.001', detectedExt: 'zip', mime: null })).toBe('named with .jpg, but the content is .zip');
     // A number that is the name's only extension is the one judged.
     expect(flagDetail('ext-mismatch', { extension: '001', fileName: 'secret.001', detectedExt: 'jpg', mime: 'image/jpeg' })).toBe('named with .001, but the content is .jpg (image/jpeg)');
+    // A camera-like stem and number ('DSC01.1') is a version only in a program; a photo's detail names the number.
+    expect(flagDetail('ext-mismatch', { extension: '1', fileName: 'DCIM/DSC01.1', detectedExt: 'jpg', mime: 'image/jpeg' })).toBe('named with .1, but the content is .jpg (image/jpeg)');
   });
 });

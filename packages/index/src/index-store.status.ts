@@ -132,7 +132,7 @@ export function flagDetail(
 ): string {
   if (flag === 'ext-mismatch' && context.detectedExt) {
     // The extension the mismatch was judged on (nameExtensions: 'holiday.jpg.1' is a .jpg), not the last dot's.
-    const extension = context.fileName ? (nameExtensions(context.fileName)[0] ?? null) : context.extension;
+    const extension = context.fileName ? (nameExtensions(context.fileName, context.detectedExt)[0] ?? null) : context.extension;
     const named = extension ? `.${extension}` : 'no extension';
     return `named with ${named}, but the content is .${context.detectedExt}${context.mime ? ` (${context.mime})` : ''}`;
   }

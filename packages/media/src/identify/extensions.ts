@@ -93,7 +93,7 @@ export { nameExtensions };
  */
 export function isExtensionMismatch(fileName: string, detectedExt: string | null): boolean {
   if (!detectedExt || NEVER_MISMATCH.has(detectedExt)) return false;
-  const candidates = nameExtensions(fileName);
+  const candidates = nameExtensions(fileName, detectedExt);
   if (candidates.length === 0) return false;
   const fits = fittingExtensions(detectedExt);
   return !candidates.some((c) => fits.includes(c));

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,6 +258,15 @@ describe('extension mismatch on names that fit the content', () => {
     expect(mismatch('kubectl.1.28', 'elf')).toBe(false);
   });
 
+  it('jpeg-named-camera-stem-and-number-not-flagged', () => {
+    // A stem ending in letters and a short number, then one number: a version only for a program (python3.10);
+    // a photo under such a name is judged on the number (main flagged all six).
+    for (const name of ['report2.1', 'IMG2.7', 'photo2.001', 'DSC01.1', 'notes1.1', 'a1.9']) expect(mismatch(name, 'jpg'), name).toBe(true);
+    expect(mismatch('python3.10', 'elf')).toBe(false);
+    expect(mismatch('python3.10', 'macho')).toBe(false);
+    expect(mismatch('node18.1', 'exe')).toBe(false);
+  });
+
   it('static-library-and-python-wheel-flagged-as-extension-mismatch', () => {
     expect(mismatch('libc.a', 'ar')).toBe(false);
     expect(mismatch('libstd-56350ff0a024971a.rlib', 'ar')).toBe(false);
@@ -385,11 +395,37 @@ describe('a few bytes that start a note or a blob are not a binary format', () =
 
   it('amr-of-no-data-frames-identified-as-text', async (ctx) => {
     // A voice recorder's AMR while nobody speaks: '#!AMR\n', then NO_DATA frame headers (0x7C, '|'), all ASCII.
-    // '#!AMR\n' is a six-byte signature no note starts with by chance; the plain-text rule is for short ones.
+    // AMR is in the plain-text rule's allowlist (TEXT_FORMATS): a recording can be all ASCII.
     const amr = Buffer.concat([Buffer.from('#!AMR\n', 'latin1'), Buffer.alloc(500, 0x7c)]);
     expect(await identify(amr, 'silence.amr')).toMatchObject({ mime: 'audio/amr', detectedExt: 'amr', kind: 'audio' });
     const oracle = libmagicMime(ctx, amr);
     if (oracle !== null) expect(oracle).toBe('audio/amr');
+  });
+
+  it('text-notes-identified-as-binary-formats', async (ctx) => {
+    // Notes and exports whose letters happen to be a binary format's signature: 'ustar' at byte 257 (tar: sent to
+    // the unpacker), 'MSCF' (cab), 'OggS', 'ITSF' (chm), '-lh5-' at 2 (lzh), 'wvpk' (WavPack), 'FLIF', and an ARP
+    // table exported as CSV ('MAC ' is Monkey's Audio). A plain-text head is a binary type only if the format is text.
+    const body = ' the rest of this note is plain text written by a person, with several lines.\nSecond line of the note here.\nThird line, nothing binary at all.\n'.repeat(8);
+    const ustarAt257 = `${'x'.repeat(200)}\n${'y'.repeat(56)}ustar nothing binary at all.\n`;
+    const notes: Record<string, string> = {
+      'tar.txt': ustarAt257 + body,
+      'mscf.txt': `MSCF cab${body}`,
+      'ogg.txt': `OggS is the page marker${body}`,
+      'itsf.txt': `ITSF chm${body}`,
+      'lzh.txt': `$ -lh5- listing${body}`,
+      'wvpk.txt': `wvpk wavpack${body}`,
+      'flif.txt': `FLIF image format${body}`,
+      'arp.csv': 'MAC Address,IP Address,Vendor\n00:1a:2b:3c:4d:5e,192.168.1.10,Apple\n',
+    };
+    expect(ustarAt257.indexOf('ustar')).toBe(257);
+    for (const [name, text] of Object.entries(notes)) {
+      const bytes = Buffer.from(text, 'latin1');
+      expect(await identify(bytes, name), name).toEqual({ mime: 'text/plain', detectedExt: 'txt', kind: 'document', findings: [] });
+      // libmagic agrees for the notes (it takes the ARP CSV for Monkey's Audio: 'MAC ' is all it checks).
+      const oracle = name === 'arp.csv' ? null : libmagicMime(ctx, bytes);
+      if (oracle !== null) expect(oracle, name).toBe('text/plain');
+    }
   });
 
   it('git-loose-object-identified-as-apple-disk-image', async (ctx) => {
@@ -534,6 +570,31 @@ describe('text that starts with a four-letter signature', () => {
     expect(await identify(carved, 'recovered.mov')).toMatchObject({ mime: 'video/quicktime', kind: 'video' });
     const oracle = libmagicMime(ctx, carved);
     if (oracle !== null) expect(oracle).toBe('video/quicktime');
+  });
+
+  it('free-atom-larger-than-file-identified-as-quicktime', async (ctx) => {
+    // 'free' at byte 4 after four arbitrary bytes: random or encrypted data, a 0xFFFFFFFF-prefixed blob, and a message
+    // behind a 32-bit length prefix (00 01 00 00 'free text message…'). Only a carved mdat/moov outruns the file;
+    // a free atom first is padding before a movie, within it. libmagic: application/octet-stream for all three.
+    const bytes = (n: number, seed: string) => {
+      const out: Buffer[] = [];
+      for (let i = 0; out.length * 32 < n; i++) out.push(createHash('sha256').update(`${seed}${i}`).digest());
+      return Buffer.concat(out).subarray(0, n);
+    };
+    const at4 = (first: Buffer, rest: Buffer) => Buffer.concat([first, Buffer.from('free', 'latin1'), rest]);
+    const blobs = {
+      'rand_free.bin': at4(Buffer.from('daeaa1c1', 'hex'), bytes(100_000, 'rand')),
+      'bin_free_big.bin': at4(Buffer.from('ffffffff', 'hex'), bytes(4000, 'big')),
+      'lenpref_text.bin': at4(Buffer.from('00010000', 'hex'), Buffer.from(' text message from suspect: meet at 9pm.\n'.repeat(20), 'latin1')),
+    };
+    for (const [name, blob] of Object.entries(blobs)) {
+      expect(blob.readUInt32BE(0), name).toBeGreaterThan(blob.length);
+      const id = await identify(blob, name);
+      expect(id.mime, name).not.toBe('video/quicktime');
+      expect(id.kind, name).not.toBe('video');
+      const oracle = libmagicMime(ctx, blob);
+      if (oracle !== null) expect(oracle, name).not.toBe('video/quicktime');
+    }
   });
 });
 

@@ -24,22 +24,22 @@ export interface SignatureType {
 }
 
 /**
- * Types file-type names from a short signature that text can start with: a
- * few ASCII letters ('BM', 'GIF', 'MZ', 'BZh', 'MP+', 'AC10', 'ID3', 'SQLite',
- * 'PAR1', 'free'/'mdat'/'moov'/'wide' at byte 4) or a byte or two that a text
- * encoding produces (FF FE, 'G' at 0 and 188, 00 01 00 00, 00 00 01 00, 78 01).
- * A real file of these types has binary bytes in its head; a head that is plain
- * text is a note or a script that starts with the signature's letters ('BMW…'
- * is no BMP, 'SQLite for Debian' no database, 'var freeGlobal' no QuickTime
- * movie). Every other type file-type names has a signature long or specific
- * enough to stand, even where the rest of the head is text (an AMR file of
- * DTX frames '#!AMR\n|||…', an ar archive of text members, a PDF, XML).
+ * Types file-type names that may be plain text from their first byte on (a
+ * PDF without its binary comment line, PostScript, XML, RTF, calendar and
+ * contact cards, WebVTT, ASCII armour, ASCII STL, a .reg export, a Unix `ar`
+ * archive, whose headers are text and whose members may be, and an AMR
+ * recording of no-data frames: '#!AMR\n' then '|' bytes, a recorder left
+ * running in silence; libmagic: audio/amr).
  */
-const SHORT_TEXT_SIGNATURES: ReadonlySet<string> = new Set(['bmp', 'gif', 'exe', 'bz2', 'mpc', 'dwg', 'mp1', 'mp2', 'mp3', 'aac', 'sqlite', 'parquet', 'mov', 'dmg', 'mts', 'ttf', 'ico', 'cur']);
+const TEXT_FORMATS: ReadonlySet<string> = new Set(['pdf', 'ps', 'eps', 'xml', 'rtf', 'ics', 'vcf', 'vtt', 'pgp', 'stl', 'reg', 'ar', 'amr']);
 
 /** Whether `found`, as file-type gave it for `head`, has the structure its signature promises. */
 export async function confirmedByStructure(found: SignatureType, head: Buffer, source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
-  if (SHORT_TEXT_SIGNATURES.has(found.ext) && plainText(head) !== null) return false;
+  // Every other type file-type names is binary: its header holds NUL or other control bytes, or bytes
+  // that are not UTF-8. A head that is plain text is a note or a script that starts with a signature's
+  // letters ('BMW…' is no BMP, 'SQLite for Debian' no database, 'var freeGlobal' no QuickTime movie,
+  // 'ustar' at 257 of a note no tar, 'MAC Address,…' no Monkey's Audio).
+  if (!TEXT_FORMATS.has(found.ext) && plainText(head) !== null) return false;
   switch (found.ext) {
     case 'mp1':
     case 'mp2':
@@ -63,7 +63,7 @@ export async function confirmedByStructure(found: SignatureType, head: Buffer, s
     case 'parquet':
       return parquetFooterMagic(head, source, options);
     case 'mov':
-      return quickTimeFirstAtom(head);
+      return quickTimeFirstAtom(head, source.size);
     case 'bz2':
       return bzip2Stream(head);
     case 'dmg':
@@ -132,16 +132,19 @@ async function parquetFooterMagic(head: Buffer, source: RandomAccessSource, opti
 /**
  * A QuickTime movie without `ftyp` (file-type takes `free`, `mdat`, `moov` or
  * `wide` at byte 4): the first atom's size must be one an atom can have, 0
- * (to the end), 1 (a 64-bit size follows) or 8 and more. The size is not held
- * to the file's: a carved or truncated movie (a recovered `mdat` cut short) has
- * an atom larger than what is left of it, and is still a movie to libmagic and
- * exiftool. Text with those letters at byte 4 ('var free…') is rejected as plain text before this.
+ * (to the end), 1 (a 64-bit size follows) or 8 up to the file's size. Only an
+ * `mdat` or `moov` may be larger than what is left: a carved or truncated movie
+ * (a recovered `mdat` cut short) is still a movie to libmagic and exiftool.
+ * A `free`/`wide` atom first is a small padding atom before the movie's data;
+ * four random bytes before 'free' (or a length-prefixed message) are no movie.
  */
-export function quickTimeFirstAtom(head: Buffer): boolean {
+export function quickTimeFirstAtom(head: Buffer, size: number): boolean {
   if (head.length < 8) return false;
-  if (head.toString('latin1', 4, 8) === 'ftyp') return true;
+  const type = head.toString('latin1', 4, 8);
+  if (type === 'ftyp') return true;
   const atom = head.readUInt32BE(0);
-  return atom === 0 || atom === 1 || atom >= 8;
+  if (atom === 0 || atom === 1) return true;
+  return atom >= 8 && (atom <= size || type === 'mdat' || type === 'moov');
 }
 
 /** An Apple disk image (UDIF) ends with a 512-byte 'koly' trailer; file-type's 78 01 is only a zlib stream's first two bytes. */
