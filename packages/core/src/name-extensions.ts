@@ -5,6 +5,8 @@
  * detail: the text must name the extension that was judged, not the last dot.
  */
 
+const PROGRAM_EXTS = new Set(['elf', 'exe', 'macho']);
+
 /**
  * The name's extension candidates, lower case: the last one and, for names
  * like `x.tar.gz`, the last two joined. A name without an extension (or a
@@ -21,8 +23,6 @@
  * is still judged on `.1`. Two or more numbers are a version (`kubectl.1.28`).
  * Scripts are text, which no name contradicts.
  */
-const PROGRAM_EXTS = new Set(['elf', 'exe', 'macho']);
-
 export function nameExtensions(fileName: string, detectedExt?: string | null): string[] {
   const base = fileName.split(/[\\/]/).pop() ?? '';
   let parts = base.toLowerCase().split('.');

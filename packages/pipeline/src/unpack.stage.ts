@@ -493,14 +493,15 @@ class UnpackRun {
    * having been read in full; then the image's record and EWF stored-hash check.
    */
   async diskImage(reader: DiskImageReader, budgetSignal: AbortSignal): Promise<void> {
-    const broken = reader.volumes().filter((v) => v.problem !== null);
+    const volumes = reader.volumes();
+    const broken = volumes.filter((v) => v.problem !== null);
     if (!this.stopped && broken.length > 0) {
       const first = broken[0]!.problem!;
       const code: ExhibitErrorCode = EVIDENCE_CODES.has(first.code as ExhibitErrorCode) ? (first.code as ExhibitErrorCode) : 'corrupt-file';
       const list = broken
         .map((v) => `volume ${v.index}${v.fileSystem ? ` (${v.fileSystem})` : ''}: ${v.problem!.message}${reader.listedInFull(v.index) ? ' (its files were still listed)' : ''}`)
         .join('; ');
-      const several = reader.volumes().length > 1;
+      const several = volumes.length > 1;
       this.stop(code, several ? `${list}; the image's other volumes were read` : list);
       // A finding about a volume whose listing ran to its end stopped nothing: worded apart from a stop (setUnpack).
       this.listingComplete = broken.every((v) => reader.listedInFull(v.index));

@@ -83,9 +83,6 @@ export function fittingExtensions(detectedExt: string): readonly string[] {
   return FITTING_EXTENSIONS[detectedExt] ?? [detectedExt];
 }
 
-/** The name's extension candidates (in core: the index names the same ones in the flag's detail). */
-export { nameExtensions };
-
 /**
  * True when the name has an extension and none of its candidates fits the
  * detected type. No detected type, or no extension at all, is not a mismatch:

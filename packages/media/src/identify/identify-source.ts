@@ -23,9 +23,10 @@ export async function identifyFromSource(
 ): Promise<IdentificationResult> {
   const head = await source.read(0, Math.min(LIMITS.identifyHeadBytes, source.size));
   let found = await fileTypeOf(head);
-  // A type file-type takes from a byte or two (MPEG audio sync, TS sync byte, sfnt version) stands only with its structure.
+  // A type file-type takes from a few bytes stands only with the structure that follows; a binary type never
+  // for a head that is plain text, unless the format may be text (weak-signatures.ts).
   if (found !== null && !(await confirmedByStructure(found, head, source))) found = null;
-  // A document whose naming member ([Content_Types].xml, mimetype) lies past the head is a plain ZIP to file-type.
+  // A document whose naming member ([Content_Types].xml, META-INF/MANIFEST.MF, classes.dex) lies past the head is a plain ZIP to file-type.
   if (found?.ext === 'zip') found = (await zipDocumentFromDirectory(source, fileTypeOf)) ?? found;
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;

@@ -19,7 +19,8 @@ import type { RandomAccessSource } from '@exhibit/core';
  * - An empty Unix `ar` archive: its 8-byte magic and nothing else.
  *
  * MIME types are exiftool's (the second oracle) where it names one.
- * Bounded: the head already read, plus one 32-byte read of a plist's trailer.
+ * Bounded: the head already read, plus one 32-byte read of a plist's trailer and, for
+ * pdfAfterPrefix, one read of the last PDF_EOF_WINDOW bytes.
  */
 
 export interface MoreSignatureType {

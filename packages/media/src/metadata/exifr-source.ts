@@ -108,8 +108,9 @@ const TIFF_BYTE = 1;
 const TIFF_ASCII = 2;
 
 /**
- * EXIF text tags read as text (recorded-time.ts exifText) also when stored as UNDEFINED bytes,
- * as exiftool does. exifr gives BYTE (type 1) values as the same Uint8Array, but exiftool prints
+ * EXIF text tags whose BYTE-typed values are wrapped so that exifText (recorded-time.ts, which reads
+ * UNDEFINED bytes as text, as exiftool does) does not take them: exifr gives BYTE (type 1) values as
+ * the same Uint8Array as UNDEFINED, but exiftool prints
  * BYTE as numbers, never as text: a DateTimeOriginal stored as BYTE was a capture time exiftool
  * does not show (exif-date-stored-as-byte-read-as-date), a GPSStatus BYTE 86 read as V. These
  * come out as `{ exifType: 'BYTE', bytes }` (the bytes kept for the raw dump), which no text reader takes.

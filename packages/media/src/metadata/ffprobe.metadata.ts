@@ -185,9 +185,8 @@ function firstText(tags: Map<string, string>, names: readonly string[]): { text:
 }
 
 function seconds(v: unknown): number | undefined {
-  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
+  const n = signedSeconds(v);
+  return n !== undefined && n >= 0 ? n : undefined;
 }
 
 /**

@@ -79,6 +79,9 @@ function usable(n: number | undefined): number | undefined {
   return n !== undefined && Number.isFinite(n) && n >= 0 && n <= MEDIA_LIMITS.maxMediaTimeSec ? n : undefined;
 }
 
+/** ffmpeg's words when `-map N:V:0` finds no video stream other than attached pictures. */
+const NO_SHOWN_STREAM = /Stream map '\d+:V:0' matches no streams/;
+
 /**
  * A contact sheet, composed with sharp into one JPEG. All frames come from a
  * single ffmpeg run: the input is opened once per frame, each input with its own
@@ -94,9 +97,6 @@ function usable(n: number | undefined): number | undefined {
  * before the first planned time (cover art beside audio). No finding: nothing here tells the two
  * apart. Nothing at all: 'decode-failed'.
  */
-/** ffmpeg's words when `-map N:V:0` finds no video stream other than attached pictures. */
-const NO_SHOWN_STREAM = /Stream map '\d+:V:0' matches no streams/;
-
 export async function contactSheet(ffmpeg: ResolvedTool, input: ToolInput, planned: number[], settings: ContactSheetSettings): Promise<Omit<Thumbnail, 'from'>> {
   let times = planned;
   // Each frame also goes out a second time for its PDQ hash (docs/pdq.md, "Videos"): from the same decode,

@@ -69,7 +69,7 @@ export class GzipMembers extends Transform {
     let chunk = input;
     while (chunk.length > 0 && this.error === null) {
       if (this.phase === 'after') {
-        if (chunk.some((byte) => byte !== 0)) this.trailingData = true;
+        if (!this.trailingData && chunk.some((byte) => byte !== 0)) this.trailingData = true;
         return;
       }
       if (this.phase === 'header') {
@@ -304,7 +304,7 @@ interface HeaderScan {
  * The length of the gzip member header at the start of `b`, 'more' if it is not all there, or why it is not
  * one. `scan` carries the search over from the previous, shorter `b` of the same header.
  */
-export function gzipHeaderLength(b: Buffer, scan: HeaderScan = { searchFrom: 0, ends: [] }): number | 'more' | string {
+function gzipHeaderLength(b: Buffer, scan: HeaderScan): number | 'more' | string {
   if (b.length >= 2 && (b[0] !== 0x1f || b[1] !== 0x8b)) return 'incorrect header check (not gzip)';
   if (b.length < 10) return 'more';
   if (b[2] !== 8) return `unknown compression method ${b[2]}`;

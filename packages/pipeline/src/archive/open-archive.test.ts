@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gzip, MemoryBlobSource, tarOf, zipOf } from '../../test/fixtures/archives/archive-fixtures.js';
-import { detectArchiveFormat, isTarHeader, openArchive } from './open-archive.js';
+import { detectArchiveFormat, openArchive } from './open-archive.js';
+import { isTarHeader } from './tar-header.js';
 
 const limits = { maxEntryNameBytes: 4096, maxCompressionRatio: 1000, compressionRatioMinBytes: 1 << 20 };
 

@@ -6,11 +6,9 @@ import { isTarHeader } from './tar-header.js';
 import { openTarReader } from './tar.reader.js';
 import { openZipReader } from './zip.reader.js';
 
-export { isTarHeader };
 
 /** Bytes needed to recognise every format we read (one tar header block). */
 export const ARCHIVE_SNIFF_BYTES = 512;
-
 
 /**
  * The container format, from the content first and the identified MIME type

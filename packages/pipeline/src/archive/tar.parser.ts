@@ -264,11 +264,10 @@ function rawPaxNames(buf: Buffer): RawPaxNames {
   return out;
 }
 
-/** What tar-stream's extractor keeps that readOldGnuSparse uses (none of it in its typings). */
+/** tar-stream extractor internals patched here (readOldGnuSparse, watchEndMarker, keepRawPaxNames); none in its typings. */
 interface ExtractInternals {
   _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
   _locked: boolean;
-  _offset: number;
   _pax: Record<string, string> | null;
   _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; rawPaxNames?: RawPaxNames }) | null;
   _decodeLongHeader(buf: Buffer): void;

@@ -555,7 +555,7 @@ class ExtFs {
       }
       // As TSK: the slack after any entry read outside slack — live, or deleted in place (inode 0, which the kernel
       // writes when it deletes the first entry of a block, then merges the next deletions into it) — holds deleted
-      // names. Before, only a live entry's slack was, so names merged into an inode-0 entry were listed as live.
+      // names.
       if (dellen <= 0) {
         if (reclen - minreclen >= 12) dellen = reclen - minreclen;
         else minreclen = reclen;

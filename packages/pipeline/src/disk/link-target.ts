@@ -3,7 +3,7 @@ import type { FileSystemEntry } from './disk-reader.types.js';
 import { utf8NameOrEscaped } from './name-bytes.js';
 
 /** Longest symlink target read as the link's recorded target. */
-export const MAX_LINK_TARGET_BYTES = 4096;
+const MAX_LINK_TARGET_BYTES = 4096;
 
 /**
  * A symlink's target as recorded (ext keeps it as the link's data); never
