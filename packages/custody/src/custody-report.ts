@@ -51,12 +51,12 @@ export function renderVerificationText(v: CustodyVerification): string {
 const h = (value: unknown): string => escapeHtml(String(value ?? ''));
 
 /**
- * An entry's action as a reader should take it: an export recorded as cut short (complete: false)
- * is marked INCOMPLETE, with why when known, so its hash is never read as a whole report's.
+ * An entry's action as a reader should take it: an export not recorded as complete (as getExport
+ * reads it: only complete: true is a whole report) is marked INCOMPLETE, with why when known, so its hash is never read as a whole report's.
  */
 export function actionText(action: string, details: Record<string, unknown> | undefined): string {
-  if (action !== 'export' || details?.complete !== false) return action;
-  return `export (INCOMPLETE${typeof details.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
+  if (action !== 'export' || details?.complete === true) return action;
+  return `export (INCOMPLETE${typeof details?.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
 }
 
 function entryRow(e: VerifiedEntry): string {

@@ -672,13 +672,11 @@ export class PostgresIndex implements IndexStore {
   }
 
   async evidenceIdsHolding(caseId: string, sha256: string): Promise<string[]> {
-    // One probe per evidence item, each ending at the first file with the content: a DISTINCT over the
-    // files would read every occurrence (100,000 copies of an icon) to find a handful of items.
+    // The occurrences through files_sha256_idx, each read once. A probe per evidence item was tried and
+    // measured ~30x slower (2.7 s against 90 ms on the server, 100,000 copies in 4 of 40 items): no index
+    // leads with (case, evidence, sha256), so each probe walked every file of its item.
     const { rows } = await this.query(
-      `SELECT e.evidence_id
-         FROM (SELECT DISTINCT evidence_id FROM uploads WHERE case_id = $1) e
-        WHERE EXISTS (SELECT 1 FROM files f WHERE f.case_id = $1 AND f.evidence_id = e.evidence_id AND f.sha256 = $2)
-        ORDER BY e.evidence_id COLLATE "C"`,
+      `SELECT DISTINCT evidence_id COLLATE "C" AS evidence_id FROM files WHERE case_id = $1 AND sha256 = $2 ORDER BY 1`,
       [caseId, sha256],
     );
     return rows.map((r) => String(r.evidence_id));

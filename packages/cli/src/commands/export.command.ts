@@ -74,7 +74,7 @@ export async function exportReport(ctx: CliContext, caseId: string, options: Exp
       saved = await file.stream(res.body as WebReadableStream<Uint8Array> | null, ctx.abortSignal);
     } catch (err) {
       if (ctx.abortSignal.aborted) throw new ExhibitError('aborted', 'interrupted; nothing was kept', { cause: err });
-      throw new CliError('api-error', `the export stopped after ${file.bytesWritten} bytes (the connection broke, or the API could not record it); nothing was kept`, undefined, { cause: err });
+      throw new CliError('api-error', `the export stopped after ${file.bytesWritten} bytes (the connection broke, your access to the case was withdrawn, or the API could not record it); nothing was kept`, undefined, { cause: err });
     }
     const { bytes, sha256: actual } = saved;
     const recorded = await api.getJson<{ sha256: string; bytes: number; items: number; format: string; complete?: boolean; stoppedBy?: string; planned?: number }>(

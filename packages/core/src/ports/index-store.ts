@@ -558,7 +558,7 @@ export interface IndexStore {
   failUploadHash(blobName: string, failure: FileFailure): Promise<void>;
   listEvidence(caseId?: string): Promise<Array<{ caseId: string; evidenceId: string; uploads: number; files: number; complete: boolean }>>;
   /**
-   * The evidence items of the case (those with an upload) holding at least one file with this
+   * The evidence items of the case holding at least one file with this
    * content, sorted: one statement whatever the number of occurrences (a content can occur
    * thousands of times, an app icon in a phone extraction) or of items.
    */

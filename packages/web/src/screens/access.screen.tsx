@@ -48,6 +48,7 @@ export function AccessScreen({ caseId }: { caseId: string }) {
             <option value="export">exports</option>
             <option value="view,thumbnail-view">views</option>
             <option value="bookmark">bookmarks</option>
+            <option value="read">reads (status, export records, cached thumbnails)</option>
             <option value={ACTIONS.join(',')}>everything</option>
           </select>
         </label>
@@ -144,6 +145,6 @@ function pageQuery(search: URLSearchParams, offset: number): string {
 
 /** An export recorded as cut short is marked INCOMPLETE (as in the custody report), never shown as a finished one. */
 function actionText(action: string, details: Record<string, unknown>): string {
-  if (action !== 'export' || details.complete !== false) return action;
+  if (action !== 'export' || details.complete === true) return action;
   return `export (INCOMPLETE${typeof details.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
 }

@@ -44,12 +44,17 @@ export function ReportsScreen({ caseId }: { caseId: string }) {
       const { blob, headers } = await apiBlob(`/cases/${enc(caseId)}/export?${q.toString()}`);
       const disposition = headers.get('content-disposition') ?? '';
       const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `${caseId}-export.${format}`;
-      saveBlob(blob, name);
       const exportId = headers.get('x-exhibit-export-id');
-      if (exportId) {
-        const record = await apiGet<ExportRecord>(`/cases/${enc(caseId)}/exports/${enc(exportId)}`);
+      // Asked before saving, as the CLI does: a body a proxy ended cleanly after the server cut the export short
+      // must not reach the examiner's disk looking like a whole report.
+      const record = exportId ? await apiGet<ExportRecord>(`/cases/${enc(caseId)}/exports/${enc(exportId)}`) : null;
+      if (record && record.complete !== true) {
         setDone((d) => [record, ...d]);
+        setError(`Export ${record.exportId} stopped before its end and is recorded in custody as INCOMPLETE; the file was not saved.`);
+        return;
       }
+      saveBlob(blob, name);
+      if (record) setDone((d) => [record, ...d]);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
