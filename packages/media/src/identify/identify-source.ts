@@ -27,7 +27,7 @@ export async function identifyFromSource(
   // for a head that is plain text, unless the format may be text (weak-signatures.ts).
   if (found !== null && !(await confirmedByStructure(found, head, source))) found = null;
   // A document whose naming member ([Content_Types].xml, META-INF/MANIFEST.MF, classes.dex) lies past the head is a plain ZIP to file-type.
-  if (found?.ext === 'zip') found = (await zipDocumentFromDirectory(source, fileTypeOf)) ?? found;
+  if (found?.ext === 'zip') found = (await zipDocumentFromDirectory(source, head, fileTypeOf)) ?? found;
   // file-type calls any ISO-BMFF with an unknown major brand an MP4 video; a camera HEIF may be one.
   const heif = found === null || found.ext === 'mp4' ? heifFromBrands(head) : null;
   if (heif) found = heif;

@@ -53,11 +53,13 @@ type Member = { name: string; method: number; compressed: number; size: number; 
 
 export async function zipDocumentFromDirectory(
   source: RandomAccessSource,
+  head: Buffer,
   fileTypeOf: (head: Buffer) => Promise<Found | null>,
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<Found | null> {
   const tailOffset = Math.max(0, source.size - LIMITS.identifyTailBytes);
-  const tail = await source.read(tailOffset, source.size - tailOffset, options);
+  // A ZIP no longer than the head is already in memory: not read again (as identify-source.ts does for its polyglot check).
+  const tail = head.length === source.size ? head.subarray(tailOffset) : await source.read(tailOffset, source.size - tailOffset, options);
   const zip = zipDirectoryAtEnd(tail, tailOffset, source.size);
   // Only a ZIP whose offsets count from the file's start: what file-type saw at byte 0 is this archive.
   // No place for the directory (ZIP64, 0xFFFFFFFF fields): the file stays a ZIP.
