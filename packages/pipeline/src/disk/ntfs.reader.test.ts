@@ -126,6 +126,25 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(execFileSync('istat', [image, listed.find((l) => l.entry.path === 'many-streams.txt')!.entry.entryId], { encoding: 'utf8' })).toContain('$ATTRIBUTE_LIST');
   });
 
+  it('ntfs-extension-record-stream-ids-collide: streams moved to extension records keep ids unique, numbered as TSK numbers them', async () => {
+    // Thirty streams overflow the base record and two extension records. Each extension record numbers its
+    // attributes from 0 again, so the stream ids written there collide with each other and with the base's.
+    const image = makeVolume('many-streams.img', false);
+    copyIn(image, file('base.txt', 'base\n'), 'ads.txt');
+    for (let i = 1; i <= 30; i++) copyIn(image, file(`ads${i}.bin`, bytes(200 + i, 60 + i)), 'ads.txt', `stream${i}`);
+    const { listed } = await readImage(image);
+    // Before: 22 streams were listed under their raw, colliding ids (e.g. stream9 as 64-128-3, which icat
+    // does not know, and stream10 as 64-128-4, which icat reads as stream1).
+    compareWithOracle(image, listed);
+    const streams = listed.filter((l) => l.entry.path.startsWith('ads.txt:'));
+    expect(streams).toHaveLength(30);
+    expect(new Set(streams.map((l) => l.entry.entryId)).size).toBe(30);
+    for (const l of streams) {
+      const i = Number(l.entry.path.slice('ads.txt:stream'.length));
+      expect({ path: l.entry.path, md5: l.md5 }).toEqual({ path: l.entry.path, md5: createHash('md5').update(bytes(200 + i, 60 + i)).digest('hex') });
+    }
+  });
+
   it('LZNT1-compressed files, a deleted file (record freed, name removed from its index) and an orphan equal TSK; deleted ones are flagged and recovered', async () => {
     const image = makeVolume('compressed.img', true);
     const text = Buffer.from('forensic evidence compresses well. '.repeat(3000));

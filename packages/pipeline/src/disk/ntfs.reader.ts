@@ -271,8 +271,7 @@ class NtfsFs {
       if (list.realSize > LIMITS.maxNtfsAttributeListBytes) fail('limit-exceeded', `${what}: attribute list beyond LIMITS.maxNtfsAttributeListBytes`);
       bytes = await runsByteSource(this.source, this.runsOf(list, what), list.realSize).read(0, list.realSize, { abortSignal: this.signal });
     }
-    const out: Attr[] = [];
-    const others = new Map<number, MftRecord>();
+    const entries: Array<{ type: number; name: string; where: number; id: number }> = [];
     for (let pos = 0; pos + 0x1a <= bytes.length; ) {
       const type = u32(bytes, pos);
       const length = u16(bytes, pos + 4);
@@ -280,9 +279,26 @@ class NtfsFs {
       const nameLength = bytes[pos + 6]!;
       const nameOffset = bytes[pos + 7]!;
       const name = nameLength > 0 && nameOffset + nameLength * 2 <= length ? utf16(bytes, pos + nameOffset, nameLength) : '';
-      const where = ref(bytes, pos + 0x10).record;
-      const id = u16(bytes, pos + 0x18);
+      entries.push({ type, name, where: ref(bytes, pos + 0x10).record, id: u16(bytes, pos + 0x18) });
       pos += length;
+    }
+    // Attribute ids are unique only within one record: an extension record numbers its attributes from 0
+    // again, so two streams of one file can share an id. TSK gives each distinct (type, name) first listed
+    // in an extension record a new id, one past the largest id the list (or the list itself) uses, in list
+    // order; pieces of an attribute begun in the base record keep that attribute's id. Entry ids follow
+    // TSK's, so `icat record-type-id` reads the same stream Exhibit listed under that id.
+    let nextId = entries.reduce((max, e) => Math.max(max, e.id), list.id);
+    const extensionIds = new Map<string, number>();
+    const keyOf = (type: number, name: string) => `${type}:${name}`;
+    for (const e of entries) {
+      const key = keyOf(e.type, e.name);
+      if (extensionIds.has(key)) continue;
+      extensionIds.set(key, e.where === rec.number ? -1 : ++nextId);
+    }
+    const out: Attr[] = [];
+    const taken = new Set<Attr>();
+    const others = new Map<number, MftRecord>();
+    for (const { type, name, where, id } of entries) {
       let holder: MftRecord | undefined;
       if (where === rec.number) holder = rec;
       else {
@@ -295,12 +311,15 @@ class NtfsFs {
           others.set(where, holder);
         }
       }
-      const attr = holder.attrs.find((a) => a.type === type && a.id === id && a.name === name);
-      if (!attr || type === ATTR_ATTRIBUTE_LIST) continue;
+      const found = holder.attrs.find((a) => a.type === type && a.id === id && a.name === name);
+      if (!found || type === ATTR_ATTRIBUTE_LIST || taken.has(found)) continue;
+      taken.add(found);
+      const newId = extensionIds.get(keyOf(type, name))!;
+      const attr = holder === rec || newId < 0 ? found : { ...found, id: newId };
       // Pieces of one non-resident attribute (same type and name) in several records join the first.
-      const first = out.find((o) => !o.resident && !attr.resident && o.type === type && o.name === name && o !== attr);
+      const first = out.find((o) => !o.resident && !attr.resident && o.type === type && o.name === name);
       if (first && attr.startVcn > 0) (first.pieces ??= []).push(attr);
-      else if (!out.includes(attr)) out.push(attr);
+      else out.push(attr);
     }
     return out;
   }
