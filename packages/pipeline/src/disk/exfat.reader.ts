@@ -52,6 +52,14 @@ export async function probeExfat(source: ByteSource, options: { abortSignal?: Ab
   return source.size >= 512 && parseExfatBootSector(await source.read(0, 512, options), source.size) !== null;
 }
 
+/** The volume size the boot sector declares (VolumeLength × bytes per sector), in bytes; undefined when not read. */
+export async function declaredExfatBytes(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<number | undefined> {
+  if (source.size < 512) return undefined;
+  const sector = await source.read(0, 512, options);
+  const bytes = Number(view(sector).getBigUint64(0x48, true)) * 2 ** Math.min(sector[0x6c]!, 12);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
 export async function openExfat(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<ExfatReader> {
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for an exFAT boot sector');
   const boot = parseExfatBootSector(await source.read(0, 512, options), source.size);

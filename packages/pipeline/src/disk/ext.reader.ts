@@ -85,8 +85,18 @@ export async function open(source: ByteSource, options: { abortSignal?: AbortSig
   };
 }
 
+/** The file system's size the superblock declares (blocks, with the high half on 64-bit volumes, × block size), in bytes; undefined when not read. */
+export async function declaredBytes(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<number | undefined> {
+  if (source.size < SUPERBLOCK_OFFSET + 1024) return undefined;
+  const sb = await source.read(SUPERBLOCK_OFFSET, 1024, options);
+  const blockBytes = 1024 * 2 ** Math.min(u32(sb, 24), 16);
+  const hi = u32(sb, 0x60) & 0x80 ? u32(sb, 0x150) : 0;
+  const bytes = (hi * 2 ** 32 + u32(sb, 4)) * blockBytes;
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
 /** The registry entry for the disk-image dispatcher. */
-export const extFileSystem = { type: 'ext' as const, probe, open };
+export const extFileSystem = { type: 'ext' as const, probe, open, declaredBytes };
 
 interface DirName {
   ino: number;

@@ -100,6 +100,14 @@ export async function probeFat(source: ByteSource, options: { abortSignal?: Abor
   return parseFatBootSector(await source.read(0, 512, options), source.size) !== null;
 }
 
+/** The volume size the BPB declares (total sectors × sector size), in bytes; undefined when not read. */
+export async function declaredFatBytes(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<number | undefined> {
+  if (source.size < 512) return undefined;
+  const dv = view(await source.read(0, 512, options));
+  const bytes = (dv.getUint16(0x13, true) || dv.getUint32(0x20, true)) * dv.getUint16(0x0b, true);
+  return bytes > 0 ? bytes : undefined;
+}
+
 export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<FatReader> {
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
   const boot = parseFatBootSector(await source.read(0, 512, options), source.size);

@@ -76,8 +76,17 @@ export async function open(source: ByteSource, options: { abortSignal?: AbortSig
   };
 }
 
+/** The volume size the boot sector declares (total sectors × sector size), in bytes; undefined when not read. */
+export async function declaredBytes(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<number | undefined> {
+  if (source.size < 512) return undefined;
+  const b = await source.read(0, 512, options);
+  const sectors = u64(b, 0x28);
+  const bytes = sectors === null ? NaN : sectors * u16(b, 0x0b);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
+}
+
 /** The registry entry for the disk-image dispatcher. */
-export const ntfsFileSystem = { type: 'ntfs' as const, probe, open };
+export const ntfsFileSystem = { type: 'ntfs' as const, probe, open, declaredBytes };
 
 interface Attr {
   type: number;

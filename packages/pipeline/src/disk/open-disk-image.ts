@@ -2,12 +2,12 @@ import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import { ParallelHasher } from '../multi-hash.js';
 import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
 import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
-import { openExfat, probeExfat } from './exfat.reader.js';
+import { declaredExfatBytes, openExfat, probeExfat } from './exfat.reader.js';
 import { extFileSystem } from './ext.reader.js';
-import { openFat, probeFat } from './fat.reader.js';
+import { declaredFatBytes, openFat, probeFat } from './fat.reader.js';
 import { ntfsFileSystem } from './ntfs.reader.js';
 import { RawImage } from './raw-image.container.js';
-import { readVolumeSystem, type VolumeSystem } from './volume-system.reader.js';
+import { readVolumeSystem, type FoundFileSystem, type VolumeSystem } from './volume-system.reader.js';
 import { VHD_FOOTER_BYTES, VhdImage, isVhdFooter, isVhdx } from './vhd-image.container.js';
 
 /**
@@ -24,14 +24,16 @@ export interface FileSystemModule {
   type: string;
   probe(source: ByteSource, options?: Options): Promise<boolean>;
   open(source: ByteSource, options?: Options): Promise<FileSystemReader>;
+  /** The size the boot sector/superblock declares for the file system, in bytes (undefined when not read): whether it fills its partition places MBR entries. */
+  declaredBytes(source: ByteSource, options?: Options): Promise<number | undefined>;
 }
 
 /** The file systems tried on each volume, in order. Add a reader by adding its module here. */
 export const FILE_SYSTEMS: FileSystemModule[] = [
   // NTFS first: its boot sector also ends in 0x55AA (FAT and exFAT reject the 'NTFS    ' OEM name too).
   ntfsFileSystem,
-  { type: 'fat', probe: probeFat, open: openFat },
-  { type: 'exfat', probe: probeExfat, open: openExfat },
+  { type: 'fat', probe: probeFat, open: openFat, declaredBytes: declaredFatBytes },
+  { type: 'exfat', probe: probeExfat, open: openExfat, declaredBytes: declaredExfatBytes },
   extFileSystem,
 ];
 
@@ -98,19 +100,20 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
   }
   if (options.wrapMedia) image.media = options.wrapMedia(image.media);
   const sectorBytes = image.ewf?.bytesPerSector;
-  const volumeSystem = await readVolumeSystem(image.media, (volume) => probeAny(volume, options), { ...options, ...(sectorBytes ? { sectorBytes } : {}) });
+  const volumeSystem = await readVolumeSystem(image.media, (volume) => fileSystemAt(volume, options), { ...options, ...(sectorBytes ? { sectorBytes } : {}) });
   return { ...image, volumeSystem };
 }
 
-async function probeAny(source: ByteSource, options: Options): Promise<boolean> {
+/** The file system whose probe matches the volume (as openFileSystem chooses), for the volume system to measure; null when none does. */
+async function fileSystemAt(source: ByteSource, options: Options): Promise<FoundFileSystem | null> {
   for (const module of FILE_SYSTEMS) {
     try {
-      if (await module.probe(source, options)) return true;
+      if (await module.probe(source, options)) return { declaredBytes: () => module.declaredBytes(source, options) };
     } catch (err) {
       if (!isExhibitError(err) || err.retryable) throw err;
     }
   }
-  return false;
+  return null;
 }
 
 /** Each volume with its file-system reader, or the reason it has none; one bad volume never stops the rest. */

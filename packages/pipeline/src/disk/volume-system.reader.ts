@@ -28,6 +28,15 @@ export interface VolumeProblem {
   message: string;
 }
 
+/** A file system found at a volume's first byte, as far as placing MBR entries asks. */
+export interface FoundFileSystem {
+  /** The size its boot sector or superblock declares, in bytes; undefined when not read. */
+  declaredBytes(): Promise<number | undefined>;
+}
+
+/** The file system starting at a volume's first byte, or null when no reader here knows one there. */
+export type FileSystemFinder = (volume: ByteSource) => Promise<FoundFileSystem | null>;
+
 export interface VolumeSystem {
   scheme: 'mbr' | 'gpt' | 'none';
   volumes: DiskVolume[];
@@ -73,13 +82,15 @@ export function guidText(bytes: Uint8Array): string {
 }
 
 /**
- * The volumes of `media`. `looksLikeFileSystem` says whether sector 0 is a
- * file system's boot sector (a FAT/NTFS/exFAT BPB also ends in 0x55AA, so the
- * signature alone cannot tell an MBR from a partitionless volume).
+ * The volumes of `media`. `fileSystemAt` finds the file system starting at
+ * a volume's first byte, if any, and says the size it declares (each file
+ * system's module reads its own header). It also tells whether sector 0 is
+ * a file system's boot sector: a FAT/NTFS/exFAT BPB also ends in 0x55AA, so
+ * the signature alone cannot tell an MBR from a partitionless volume.
  */
 export async function readVolumeSystem(
   media: ByteSource,
-  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+  fileSystemAt: FileSystemFinder,
   options: { abortSignal?: AbortSignal; sectorBytes?: number } = {},
 ): Promise<VolumeSystem> {
   // The container's logical sector size, when it records one (an E01 of a 4Kn disk says 4096): the
@@ -106,8 +117,8 @@ export async function readVolumeSystem(
     }
     if (firstTry) return firstTry;
   }
-  if (!hasSignature || (await looksLikeFileSystem(media)) || !plausibleMbr(entries)) return whole();
-  const placed = await mbrPlacement(media, entries, mbrSectorBytes, hint !== undefined, looksLikeFileSystem);
+  if (!hasSignature || (await fileSystemAt(media)) !== null || !plausibleMbr(entries)) return whole();
+  const placed = await mbrPlacement(media, entries, mbrSectorBytes, hint !== undefined, fileSystemAt);
   const system = await readMbr(media, entries, placed.sectorBytes, options);
   if (placed.problem) system.problems.unshift(placed.problem);
   return system;
@@ -149,28 +160,28 @@ async function mbrPlacement(
   entries: MbrEntry[],
   recorded: number,
   recordedByContainer: boolean,
-  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+  fileSystemAt: FileSystemFinder,
 ): Promise<{ sectorBytes: number; problem?: VolumeProblem }> {
   const used = entries.filter((e) => e.type !== 0 && e.sectors > 0);
   const primaries = used.filter((e) => !EXTENDED.has(e.type));
   const fits = (size: number) => used.every((e) => (e.start + e.sectors) * size <= media.size);
   // Any primary partition, not only the first: a 4Kn disk's first may hold what no reader here knows (LUKS, BitLocker).
-  const fileSystemAt = async (size: number) => {
+  const fileSystemAtPrimary = async (size: number) => {
     for (const entry of primaries) {
       const offset = entry.start * size;
       if (offset < size || offset >= media.size) continue;
-      if (await looksLikeFileSystem(new SliceByteSource(media, offset, Math.min(entry.sectors * size, media.size - offset)))) return true;
+      if ((await fileSystemAt(new SliceByteSource(media, offset, Math.min(entry.sectors * size, media.size - offset)))) !== null) return true;
     }
     return false;
   };
   if (recorded === SECTOR_BYTES) {
     const big = 4096;
     if (!fits(big) || (await somethingStartsAt512(media, used))) return { sectorBytes: SECTOR_BYTES };
-    const at512 = await fileSystemsFit(media, primaries, SECTOR_BYTES, looksLikeFileSystem);
+    const at512 = await fileSystemsFit(media, primaries, SECTOR_BYTES, fileSystemAt);
     // A file system found at 512 that fills its partition, or whose size is not read, is the 512-byte disk's own.
     // One that does not (a 4Kn disk's volume met at 512 because a partition starts at 8 × another's start) proves nothing.
     if (at512.some(({ fit }) => fit === 'fills' || fit === 'unknown')) return { sectorBytes: SECTOR_BYTES };
-    const at4096 = await fileSystemsFit(media, primaries, big, looksLikeFileSystem);
+    const at4096 = await fileSystemsFit(media, primaries, big, fileSystemAt);
     if (at4096.length === 0 || !at4096.every(({ fit }) => fit === 'fills')) return { sectorBytes: SECTOR_BYTES };
     const why =
       `at ${big} bytes a sector every file system found at a primary partition (MBR ${at4096.map(({ slot }) => `entry ${slot}`).join(', ')}) fills it ` +
@@ -187,7 +198,7 @@ async function mbrPlacement(
       },
     };
   }
-  const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAt(recorded), fits(SECTOR_BYTES), await fileSystemAt(SECTOR_BYTES)];
+  const [recordedFits, recordedFs, smallFits, smallFs] = [fits(recorded), await fileSystemAtPrimary(recorded), fits(SECTOR_BYTES), await fileSystemAtPrimary(SECTOR_BYTES)];
   const diskSays512 = (smallFs && !recordedFs) || (smallFits && !recordedFits && !recordedFs);
   if (!diskSays512) return { sectorBytes: recorded };
   const why = smallFs ? `no file system starts at any of the MBR's partitions, and one does at ${SECTOR_BYTES}` : `the MBR's partitions run past the end of the disk and fit it at ${SECTOR_BYTES}`;
@@ -245,7 +256,7 @@ async function fileSystemsFit(
   media: ByteSource,
   primaries: MbrEntry[],
   size: number,
-  looksLikeFileSystem: (volume: ByteSource) => Promise<boolean>,
+  fileSystemAt: FileSystemFinder,
 ): Promise<{ slot: number; fit: 'fills' | 'smaller' | 'larger' | 'unknown' }[]> {
   const out: { slot: number; fit: 'fills' | 'smaller' | 'larger' | 'unknown' }[] = [];
   for (const entry of primaries) {
@@ -253,8 +264,9 @@ async function fileSystemsFit(
     if (offset < size || offset >= media.size) continue;
     const partitionBytes = entry.sectors * size;
     const source = new SliceByteSource(media, offset, Math.min(partitionBytes, media.size - offset));
-    if (!(await looksLikeFileSystem(source))) continue;
-    const declared = declaredFileSystemBytes(await source.read(0, Math.min(2048, source.size)));
+    const found = await fileSystemAt(source);
+    if (!found) continue;
+    const declared = await found.declaredBytes();
     const fit = declared === undefined ? 'unknown' : declared > partitionBytes ? 'larger' : partitionBytes - declared <= fillSlack(partitionBytes) ? 'fills' : 'smaller';
     out.push({ slot: entry.slot, fit });
   }
@@ -272,26 +284,6 @@ function fillSlack(partitionBytes: number): number {
   return Math.min(FILL_SLACK_BYTES, Math.floor(partitionBytes / 100));
 }
 const FILL_SLACK_BYTES = 65_536;
-
-/** The size a boot sector or ext superblock declares for its file system, in bytes; undefined when not read. */
-function declaredFileSystemBytes(head: Uint8Array): number | undefined {
-  if (head.length < 2048) return undefined;
-  const dv = view(head);
-  const oem = Buffer.from(head.subarray(3, 11)).toString('latin1');
-  let bytes: number;
-  if (dv.getUint16(1024 + 0x38, true) === 0xef53) {
-    const blockBytes = 1024 * 2 ** Math.min(dv.getUint32(1024 + 24, true), 16);
-    const hi = dv.getUint32(1024 + 0x60, true) & 0x80 ? dv.getUint32(1024 + 0x150, true) : 0;
-    bytes = (hi * 2 ** 32 + dv.getUint32(1024 + 4, true)) * blockBytes;
-  } else if (oem === 'NTFS    ') {
-    bytes = Number(dv.getBigUint64(0x28, true)) * dv.getUint16(0x0b, true);
-  } else if (oem === 'EXFAT   ') {
-    bytes = Number(dv.getBigUint64(0x48, true)) * 2 ** Math.min(head[0x6c]!, 12);
-  } else {
-    bytes = (dv.getUint16(0x13, true) || dv.getUint32(0x20, true)) * dv.getUint16(0x0b, true);
-  }
-  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
-}
 
 interface MbrEntry {
   slot: number;
