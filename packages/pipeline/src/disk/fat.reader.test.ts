@@ -69,6 +69,20 @@ describe.skipIf(missing.length > 0)('FAT directory shapes', () => {
     expect(entries.find((e) => e.path === 'Deleted but whole.jpg')).toMatchObject({ allocated: false });
   });
 
+  it('fat-deleted-lfn-multiple-of-13-listed-by-short-name: a deleted long name that fills its last slot is listed by it, as TSK lists it', async () => {
+    const img = newVolume('thirteen.img');
+    // 26 and 39 characters: every slot full, so no part holds a terminator.
+    put(img, '/deleted long name file.txt', 'twenty-six\n');
+    put(img, '/A holiday photo taken at the beach.jpeg', 'thirty-nine\n');
+    put(img, '/Notes without any extension', 'no extension\n'); // 28: terminated, as before
+    run('mdel', ['-i', img, '::/deleted long name file.txt', '::/A holiday photo taken at the beach.jpeg', '::/Notes without any extension']);
+    const entries = await list(img);
+    // Before: _ELETE~1.TXT and _HOLID~1.JPE, the short names, where fls prints the whole long names.
+    const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
+    expect(entries.map(asTsk)).toEqual(fls([img]).map(({ entryId, path: name, deleted }) => ({ entryId, path: name, deleted })));
+    expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining(['deleted long name file.txt', 'A holiday photo taken at the beach.jpeg']));
+  });
+
   it('fat-oem-short-name-read-as-latin1: short-only names with OEM code page bytes keep each byte, escaped, never a guessed letter', async () => {
     const img = newVolume('oem.img');
     // mtools (in a UTF-8 locale), like Windows, stores a name that fits 8.3 in the OEM code page as a
