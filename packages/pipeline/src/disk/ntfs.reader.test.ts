@@ -145,6 +145,40 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     }
   });
 
+  it('ntfs-deleted-file-extension-records-lost: a deleted file whose name lies in an extension record, and one of whose extension records was reused, are listed as TSK lists them', async () => {
+    // Thirty streams move the $FILE_NAME and most streams out to extension records. Deleted as NTFS deletes
+    // (base record freed, name removed from the root's index), its name is only in an extension record.
+    const image = makeVolume('deleted-extension.img', false);
+    copyIn(image, file('base.txt', 'base\n'), 'ads.txt');
+    for (let i = 1; i <= 30; i++) copyIn(image, file(`del${i}.bin`, bytes(200 + i, 90 + i)), 'ads.txt', `stream${i}`);
+    const base = idOf(image, 'ads.txt');
+    deleteFile(image, base);
+    let listed = (await readImage(image)).listed;
+    // Before: its name was looked for in the base record only, so it was listed as $OrphanFiles/OrphanFile-64.
+    compareWithOracle(image, listed);
+    expect(listed.find((l) => l.entry.path === 'ads.txt:stream30')?.entry).toMatchObject({ allocated: false, recovered: true });
+    // An extension record freed with the file and reused by another (its base reference names that file now):
+    // what the base record and the other extension records hold is still read.
+    const extensions: Array<{ record: number; hasName: boolean }> = [];
+    for (let record = base + 1; record < base + 8; record++) {
+      editRecord(image, record, (r) => {
+        if (r.toString('latin1', 0, 4) !== 'FILE' || r.readUIntLE(0x20, 6) !== base) return;
+        let hasName = false;
+        for (let pos = r.readUInt16LE(0x14); r.readUInt32LE(pos) !== 0xffffffff; pos += r.readUInt32LE(pos + 4)) hasName ||= r.readUInt32LE(pos) === 0x30;
+        extensions.push({ record, hasName });
+      });
+    }
+    const reused = extensions.find((e) => !e.hasName)!;
+    expect(reused).toBeDefined();
+    editRecord(image, reused.record, (r) => r.writeUIntLE(3, 0x20, 6)); // now an extension of record 3
+    listed = (await readImage(image)).listed;
+    // Before: the whole file was one entry with a corrupt-file problem, its streams and data not listed.
+    compareWithOracle(image, listed);
+    const deleted = listed.find((l) => l.entry.path === 'ads.txt')!.entry;
+    expect(deleted).toMatchObject({ allocated: false, recovered: true });
+    expect(deleted.problem).toBeUndefined();
+  });
+
   it('LZNT1-compressed files, a deleted file (record freed, name removed from its index) and an orphan equal TSK; deleted ones are flagged and recovered', async () => {
     const image = makeVolume('compressed.img', true);
     const text = Buffer.from('forensic evidence compresses well. '.repeat(3000));

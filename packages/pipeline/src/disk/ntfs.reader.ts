@@ -306,29 +306,45 @@ class NtfsFs {
     }
     const out: Attr[] = [];
     const taken = new Set<Attr>();
-    const others = new Map<number, MftRecord>();
-    for (const { type, name, where, id } of entries) {
-      let holder: MftRecord | undefined;
-      if (where === rec.number) holder = rec;
-      else {
-        holder = others.get(where);
-        if (!holder) {
-          if (where >= this.recordCount) fail('corrupt-file', `${what}: attribute list names record ${where} outside the MFT`);
-          const raw = await runsByteSource(this.source, this.mftRuns, this.recordCount * this.recordSize).read(where * this.recordSize, this.recordSize, { abortSignal: this.signal });
-          holder = await this.parseRecord(raw, where);
-          if (holder.baseRecord !== rec.number) fail('corrupt-file', `${what}: extension record ${where} belongs to record ${holder.baseRecord}`);
-          others.set(where, holder);
-        }
-      }
-      const found = holder.attrs.find((a) => a.type === type && a.id === id && a.name === name);
-      if (!found || type === ATTR_ATTRIBUTE_LIST || taken.has(found)) continue;
+    const add = (holder: MftRecord, found: Attr, listed: boolean) => {
       taken.add(found);
-      const newId = extensionIds.get(keyOf(type, name))!;
-      const attr = holder === rec || newId < 0 ? found : { ...found, id: newId };
+      const newId = extensionIds.get(keyOf(found.type, found.name));
+      const attr = holder === rec || newId === undefined || newId < 0 ? found : { ...found, id: newId };
       // Pieces of one non-resident attribute (same type and name) in several records join the first.
-      const first = out.find((o) => !o.resident && !attr.resident && o.type === type && o.name === name);
+      const first = out.find((o) => !o.resident && !attr.resident && o.type === attr.type && o.name === attr.name);
       if (first && attr.startVcn > 0) (first.pieces ??= []).push(attr);
-      else out.push(attr);
+      // An attribute the list does not name is left out when its id is taken: one id, one stream (as icat reads it).
+      else if (listed || !out.some((o) => o.type === attr.type && o.id === attr.id)) out.push(attr);
+    };
+    // Records already read (an extension record no longer this file's, or unreadable, is null).
+    const holders = new Map<number, MftRecord | null>([[rec.number, rec]]);
+    const holderOf = async (where: number): Promise<MftRecord | null> => {
+      if (holders.has(where)) return holders.get(where)!;
+      let holder: MftRecord | null = null;
+      try {
+        if (where >= this.recordCount || where === 0) fail('corrupt-file', `${what}: attribute list names record ${where} outside the MFT`);
+        const raw = await runsByteSource(this.source, this.mftRuns, this.recordCount * this.recordSize).read(where * this.recordSize, this.recordSize, { abortSignal: this.signal });
+        holder = await this.parseRecord(raw, where);
+        if (holder.baseRecord !== rec.number) fail('corrupt-file', `${what}: extension record ${where} belongs to record ${holder.baseRecord}`);
+      } catch (err) {
+        // A deleted file's extension records were freed with it and may have been reused or overwritten since:
+        // what is left is read from the records still its own (TSK skips the others too). A live file's must be sound.
+        if (rec.inUse || !(err instanceof ExhibitError) || err.code !== 'corrupt-file') throw err;
+        holder = null;
+      }
+      holders.set(where, holder);
+      return holder;
+    };
+    for (const { type, name, where, id } of entries) {
+      const holder = await holderOf(where);
+      const found = holder?.attrs.find((a) => a.type === type && a.id === id && a.name === name);
+      if (!holder || !found || type === ATTR_ATTRIBUTE_LIST || taken.has(found)) continue;
+      add(holder, found, true);
+    }
+    // Attributes of these records the list does not name (a deleted file's list can lag behind its records):
+    // TSK reads every attribute of the base and of each extension record the list names, and so does Exhibit.
+    for (const holder of holders.values()) {
+      for (const found of holder?.attrs ?? []) if (found.type !== ATTR_ATTRIBUTE_LIST && !taken.has(found)) add(holder!, found, false);
     }
     return out;
   }
@@ -515,6 +531,14 @@ class NtfsFs {
         }
         // Extension records belong to their base; a record without attributes was never used (TSK skips both).
         if (rec.baseRecord !== 0 || rec.attrs.length === 0) continue;
+        // Its names may be in extension records (many hard links, or attributes moved out to make room).
+        if (rec.attrs.some((a) => a.type === ATTR_ATTRIBUTE_LIST)) {
+          try {
+            rec = await this.record(first + i);
+          } catch (err) {
+            problemOf(err); // its names are read from the base record alone
+          }
+        }
         const free: { record: number; name: string | null } = { record: rec.number, name: null };
         this.freeRecords.push(free);
         for (const a of rec.attrs) {
