@@ -69,18 +69,21 @@ describe.skipIf(missing.length > 0)('FAT directory shapes', () => {
     expect(entries.find((e) => e.path === 'Deleted but whole.jpg')).toMatchObject({ allocated: false });
   });
 
-  it('fat-deleted-lfn-multiple-of-13-listed-by-short-name: a deleted long name that fills its last slot is listed by it, as TSK lists it', async () => {
-    const img = newVolume('thirteen.img');
-    // 26 and 39 characters: every slot full, so no part holds a terminator.
-    put(img, '/deleted long name file.txt', 'twenty-six\n');
-    put(img, '/A holiday photo taken at the beach.jpeg', 'thirty-nine\n');
-    put(img, '/Notes without any extension', 'no extension\n'); // 28: terminated, as before
-    run('mdel', ['-i', img, '::/deleted long name file.txt', '::/A holiday photo taken at the beach.jpeg', '::/Notes without any extension']);
+  it('fat-deleted-lfn-cut-at-13-listed-as-whole: a deleted long name cut to a multiple of 13 by a reused first slot keeps its short name, even ending in its extension', async () => {
+    const img = newVolume('cut13.img');
+    // 30 characters: three slots, the first (in disk order) holding only "pdf" and the terminator.
+    put(img, '/Quarterly report 2019a.pdf.pdf', 'original\n');
+    run('mdel', ['-i', img, '::/Quarterly report 2019a.pdf.pdf']);
+    // NEW.TXT takes that first slot: the two left hold the first 26 characters, full, no terminator,
+    // ending in ".pdf" like the short name's extension: nothing tells the cut name from a whole one.
+    put(img, '/NEW.TXT', 'new\n');
     const entries = await list(img);
-    // Before: _ELETE~1.TXT and _HOLID~1.JPE, the short names, where fls prints the whole long names.
-    const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
-    expect(entries.map(asTsk)).toEqual(fls([img]).map(({ entryId, path: name, deleted }) => ({ entryId, path: name, deleted })));
-    expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining(['deleted long name file.txt', 'A holiday photo taken at the beach.jpeg']));
+    const tsk = fls([img]);
+    const cut = tsk.find((e) => e.path === 'Quarterly report 2019a.pdf');
+    expect(cut).toMatchObject({ deleted: true }); // fls prints the name the file never had
+    expect(entries.find((e) => e.entryId === cut!.entryId)).toMatchObject({ path: '_UARTE~1.PDF', allocated: false });
+    expect(entries.some((e) => e.path.startsWith('Quarterly report'))).toBe(false);
+    expect(entries.find((e) => e.path === 'NEW.TXT')).toMatchObject({ allocated: true });
   });
 
   it('fat-oem-short-name-read-as-latin1: short-only names with OEM code page bytes keep each byte, escaped, never a guessed letter', async () => {

@@ -557,35 +557,16 @@ function addLongNamePart(set: LongNameSet | null, e: Uint8Array): LongNameSet {
  * wrong name. An allocated set must run from the 0x40 part down to ordinal
  * 1; a deleted set (ordinals lost) is taken only when its first part in disk
  * order holds the name's terminator. A deleted name whose length is a
- * multiple of 13 has none (its last part is full): it is taken when it ends
- * in the extension its short name was made from (the name's end is what a
- * reused slot takes, so a cut name has lost its extension), and otherwise
- * keeps its short name: right, if less telling.
+ * multiple of 13 has none, and keeps its short name: right, if less telling.
+ * Nothing in the slots proves such a name whole, not even ending in its short
+ * name's extension: 'Quarterly report 2019a.pdf.pdf' whose first slot was
+ * reused leaves 'Quarterly report 2019a.pdf', a name the file never had.
  */
 function longNameOf(set: LongNameSet, e: Uint8Array): string | null {
   if (set.deleted !== (e[0] === DELETED)) return null;
   if (!lfnMatches(e, set.checksum)) return null;
-  const name = [...set.parts].reverse().join('');
-  if (set.deleted ? !set.endTerminated && !endsInShortExtension(name, e) : !(set.ordinalsInOrder && set.lastOrdinal === 1)) return null;
-  return name;
-}
-
-/**
- * Whether a long name ends in the extension of the short name made from it
- * (Windows and mtools take its first three characters after the last dot,
- * spaces dropped, upper-cased, a character 8.3 cannot hold as '_'). A short
- * name without an extension proves nothing, and is no match.
- */
-function endsInShortExtension(name: string, e: Uint8Array): boolean {
-  const short = Buffer.from(e.subarray(8, 11)).toString('latin1').trimEnd().toUpperCase();
-  const dot = name.lastIndexOf('.');
-  if (short === '' || dot <= 0) return false;
-  const long = name.slice(dot + 1).replace(/ /g, '').slice(0, 3).toUpperCase();
-  if (long.length !== short.length) return false;
-  for (let i = 0; i < long.length; i += 1) {
-    if (long[i] !== short[i] && !(short[i] === '_' && !/[A-Z0-9!#$%&'()@^`{}~-]/.test(long[i]!))) return false;
-  }
-  return true;
+  if (set.deleted ? !set.endTerminated : !(set.ordinalsInOrder && set.lastOrdinal === 1)) return null;
+  return [...set.parts].reverse().join('');
 }
 
 function lfnText(e: Uint8Array): { text: string; terminated: boolean } {
