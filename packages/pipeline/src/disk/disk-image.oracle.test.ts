@@ -654,6 +654,40 @@ describe.skipIf(missing.length > 0)('disk images against The Sleuth Kit', { time
     await expectRemnantAt512(remnantDisk('mbr-xp-x.raw', 170 * 1024 * 1024, [{ type: 0x83, startSector: 63, sectors: 40_960 }], 504, 30_720));
   });
 
+  it('mbr-512-tiny-volume-sized-moved-to-4k: a FAT of 3 sectors (under 2048 bytes) at 512 is not sized, so it keeps the disk in 512-byte sectors, as mmls', async () => {
+    // One MBR entry at 8 of 3 sectors: at 512 a FAT12 whose BPB says 4 sectors (larger than its 1536-byte partition);
+    // at 4096 (offset 32 768, 12 KiB) a FAT12 that fills it. Before: read from 512 bytes, the tiny volume's size said
+    // 'larger', the 4096 one 'fills', and the volume was placed at 32 768 of 12 288 bytes where mmls places it at 4096 of 1536.
+    const fat = (totalSectors: number) => {
+      const b = Buffer.alloc(SECTOR);
+      b.set([0xeb, 0x3c, 0x90]);
+      b.write('MSDOS5.0', 3, 'latin1');
+      b.writeUInt16LE(512, 11);
+      b[13] = 1;
+      b.writeUInt16LE(1, 14);
+      b[16] = 1;
+      b.writeUInt16LE(16, 17);
+      b.writeUInt16LE(totalSectors, 19);
+      b[21] = 0xf8;
+      b.writeUInt16LE(1, 22);
+      b[38] = 0x29;
+      b.write('TINY       FAT12   ', 43, 'latin1');
+      b.writeUInt16LE(0xaa55, 510);
+      return b;
+    };
+    const img = p('mbr-tiny.raw');
+    writeFileSync(img, Buffer.alloc(45_056));
+    writeAt(img, 0, mbrSector([{ type: 0x01, startSector: 8, sectors: 3 }]));
+    for (const [offset, total] of [[4096, 4], [32_768, 24]] as const) {
+      writeAt(img, offset, fat(total));
+      writeAt(img, offset + SECTOR, Buffer.from([0xf8, 0xff, 0xff]));
+    }
+    const { image } = await open([img]);
+    expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR])).toEqual(mmls([img]));
+    expect(image.volumeSystem.volumes.map((v) => [v.offset, v.size])).toEqual([[4096, 1536]]);
+    expect(image.volumeSystem.problems).toEqual([]);
+  });
+
   it('mbr-4k-raw-second-partition-at-8x-first-read-in-512: a raw 4Kn disk whose second partition starts at 8 × the first\'s start is read in 4096-byte sectors, as mmls -b 4096 (f)', async () => {
     // P1 FAT12 (4096-byte sectors) at 256 of 1792; P2 FAT16 at 2048 of 30 000. At 512, P2 lands on P1's FAT (7 MiB, smaller
     // than P2's 15 MB at 512: it does not fill it). Before: read in 512, P1 empty and P2 listing P1's files.

@@ -266,7 +266,9 @@ async function fileSystemsFit(
     const source = new SliceByteSource(media, offset, Math.min(partitionBytes, media.size - offset));
     const found = await fileSystemAt(source);
     if (!found) continue;
-    const declared = await found.declaredBytes();
+    // Under SIZED_VOLUME_MIN_BYTES a volume's size counts as unknown, whatever its header declares: at 512 that keeps
+    // the 512-byte reading (as mmls), the rule this placement had before each module declared its own size.
+    const declared = source.size < SIZED_VOLUME_MIN_BYTES ? undefined : await found.declaredBytes();
     const fit = declared === undefined ? 'unknown' : declared > partitionBytes ? 'larger' : partitionBytes - declared <= fillSlack(partitionBytes) ? 'fills' : 'smaller';
     out.push({ slot: entry.slot, fit });
   }
@@ -284,6 +286,15 @@ function fillSlack(partitionBytes: number): number {
   return Math.min(FILL_SLACK_BYTES, Math.floor(partitionBytes / 100));
 }
 const FILL_SLACK_BYTES = 65_536;
+
+/**
+ * The least volume whose declared size places MBR entries (a boot sector and
+ * an ext superblock, at 1024, both lie in its first 2048 bytes). A smaller
+ * volume's size counts as unknown, as it always has here: a FAT of a few
+ * sectors at 512 then keeps the disk in 512-byte sectors, as mmls reads it,
+ * where its size alone (read from 512 bytes) would let a 4096 reading win.
+ */
+const SIZED_VOLUME_MIN_BYTES = 2048;
 
 interface MbrEntry {
   slot: number;
