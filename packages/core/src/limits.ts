@@ -162,6 +162,12 @@ export const LIMITS = {
   maxNtfsMftRecords: 16 * 1024 * 1024,
   /** Bytes of one NTFS $ATTRIBUTE_LIST. */
   maxNtfsAttributeListBytes: 1024 * 1024,
+  /**
+   * Attributes read for one NTFS file from its base and extension records. A 1 MiB list names at most
+   * ~40 000 attributes (one each for a file fragmented over as many extension records); a hostile one
+   * can name 40 000 records of dozens of attributes each.
+   */
+  maxNtfsAttributesPerFile: 65_536,
   /** Thumbnail edge in pixels. */
   thumbnailEdgePx: 320,
   /** Frames on a video contact sheet. */

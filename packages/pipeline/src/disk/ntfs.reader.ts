@@ -306,15 +306,28 @@ class NtfsFs {
     }
     const out: Attr[] = [];
     const taken = new Set<Attr>();
+    // Indexes over `out` (a list of 1 MiB names up to 40 000 records, each holding dozens of attributes:
+    // scanning `out` for each would be quadratic in a hostile list).
+    const firstNonResident = new Map<string, Attr>(); // type:name → the first non-resident piece
+    const idsTaken = new Set<string>(); // type:id
+    let considered = 0;
     const add = (holder: MftRecord, found: Attr, listed: boolean) => {
+      if (++considered > LIMITS.maxNtfsAttributesPerFile) fail('limit-exceeded', `${what}: more than LIMITS.maxNtfsAttributesPerFile attributes in its records`);
+      if (considered % 4096 === 0 && this.signal?.aborted) throw new ExhibitError('aborted', 'ntfs: listing aborted', { cause: this.signal.reason });
       taken.add(found);
       const newId = extensionIds.get(keyOf(found.type, found.name));
       const attr = holder === rec || newId === undefined || newId < 0 ? found : { ...found, id: newId };
+      const nameKey = keyOf(attr.type, attr.name);
+      const idKey = `${attr.type}:${attr.id}`;
       // Pieces of one non-resident attribute (same type and name) in several records join the first.
-      const first = out.find((o) => !o.resident && !attr.resident && o.type === attr.type && o.name === attr.name);
+      const first = attr.resident ? undefined : firstNonResident.get(nameKey);
       if (first && attr.startVcn > 0) (first.pieces ??= []).push(attr);
       // An attribute the list does not name is left out when its id is taken: one id, one stream (as icat reads it).
-      else if (listed || !out.some((o) => o.type === attr.type && o.id === attr.id)) out.push(attr);
+      else if (listed || !idsTaken.has(idKey)) {
+        out.push(attr);
+        idsTaken.add(idKey);
+        if (!attr.resident && !firstNonResident.has(nameKey)) firstNonResident.set(nameKey, attr);
+      }
     };
     // Records already read (an extension record no longer this file's, or unreadable, is null).
     const holders = new Map<number, MftRecord | null>([[rec.number, rec]]);
