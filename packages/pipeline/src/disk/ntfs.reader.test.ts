@@ -179,6 +179,46 @@ describe.skipIf(!haveTools)('NTFS reader against The Sleuth Kit', () => {
     expect(deleted.problem).toBeUndefined();
   });
 
+  it('ntfs-deleted-file-extension-record-of-another-use-read: an extension record naming the deleted file\'s record with another sequence number is not read as its own', async () => {
+    // The record number of a deleted file is reused, freed and reused again: an extension record left from another
+    // use names the same base record with another sequence number. Its streams are not this file's.
+    const image = makeVolume('deleted-extension-seq.img', false);
+    copyIn(image, file('base.txt', 'base\n'), 'ads.txt');
+    for (let i = 1; i <= 30; i++) copyIn(image, file(`seq${i}.bin`, bytes(300 + i, 40 + i)), 'ads.txt', `stream${i}`);
+    const base = idOf(image, 'ads.txt');
+    deleteFile(image, base); // its sequence number bumped, as NTFS frees a record
+    const seq = sequenceOf(image, base);
+    let other: { record: number; streams: string[] } | undefined;
+    for (let record = base + 1; record < base + 8 && !other; record++) {
+      editRecord(image, record, (r) => {
+        if (r.toString('latin1', 0, 4) !== 'FILE' || r.readUIntLE(0x20, 6) !== base) return;
+        const streams: string[] = [];
+        let hasName = false;
+        for (let pos = r.readUInt16LE(0x14); r.readUInt32LE(pos) !== 0xffffffff; pos += r.readUInt32LE(pos + 4)) {
+          hasName ||= r.readUInt32LE(pos) === 0x30;
+          if (r.readUInt32LE(pos) === 0x80 && r[pos + 9]! > 0) streams.push(r.toString('utf16le', pos + r.readUInt16LE(pos + 0x0a), pos + r.readUInt16LE(pos + 0x0a) + r[pos + 9]! * 2));
+        }
+        if (hasName || streams.length === 0) return;
+        expect(r.readUInt16LE(0x26)).toBe(seq - 1);
+        r.writeUInt16LE(seq + 3, 0x26); // a later use of the record number
+        other = { record, streams };
+      });
+    }
+    expect(other).toBeDefined();
+    const { listed } = await readImage(image);
+    const paths = listed.map((l) => l.entry.path);
+    expect(paths).toContain('ads.txt');
+    expect(listed.find((l) => l.entry.path === 'ads.txt')!.entry.problem).toBeUndefined();
+    // Before: its streams were listed as the deleted file's, with their content.
+    for (const stream of other!.streams) expect(paths).not.toContain(`ads.txt:${stream}`);
+    const kept = listed.filter((l) => l.entry.path.startsWith('ads.txt:'));
+    expect(kept.length).toBe(30 - other!.streams.length);
+    for (const l of kept) {
+      const i = Number(l.entry.path.slice('ads.txt:stream'.length));
+      expect({ path: l.entry.path, md5: l.md5 }).toEqual({ path: l.entry.path, md5: createHash('md5').update(bytes(300 + i, 40 + i)).digest('hex') });
+    }
+  });
+
   it('LZNT1-compressed files, a deleted file (record freed, name removed from its index) and an orphan equal TSK; deleted ones are flagged and recovered', async () => {
     const image = makeVolume('compressed.img', true);
     const text = Buffer.from('forensic evidence compresses well. '.repeat(3000));

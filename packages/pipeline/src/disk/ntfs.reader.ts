@@ -110,6 +110,8 @@ interface MftRecord {
   inUse: boolean;
   directory: boolean;
   baseRecord: number;
+  /** The sequence number of the base record's use this extension record belongs to (0 in a base record). */
+  baseSeq: number;
   attrs: Attr[];
 }
 
@@ -246,7 +248,7 @@ class NtfsFs {
       attrs.push(this.parseAttr(b.subarray(pos, pos + length), what));
       pos += length;
     }
-    return { number, seq: u16(b, 0x10), inUse: (flags & RECORD_IN_USE) !== 0, directory: (flags & RECORD_DIRECTORY) !== 0, baseRecord: base.record, attrs };
+    return { number, seq: u16(b, 0x10), inUse: (flags & RECORD_IN_USE) !== 0, directory: (flags & RECORD_DIRECTORY) !== 0, baseRecord: base.record, baseSeq: base.seq, attrs };
   }
 
   private parseAttr(a: Uint8Array, what: string): Attr {
@@ -339,6 +341,11 @@ class NtfsFs {
         const raw = await runsByteSource(this.source, this.mftRuns, this.recordCount * this.recordSize).read(where * this.recordSize, this.recordSize, { abortSignal: this.signal });
         holder = await this.parseRecord(raw, where);
         if (holder.baseRecord !== rec.number) fail('corrupt-file', `${what}: extension record ${where} belongs to record ${holder.baseRecord}`);
+        // A deleted file's record had its sequence number bumped when freed (or not yet): an extension record naming
+        // another sequence number belonged to another use of the record number, an earlier or a later file.
+        if (!rec.inUse && holder.baseSeq !== rec.seq && holder.baseSeq !== (rec.seq + 0xffff) % 0x10000) {
+          fail('corrupt-file', `${what}: extension record ${where} belongs to record ${rec.number} with sequence ${holder.baseSeq}, not ${rec.seq} or the one before`);
+        }
       } catch (err) {
         // A deleted file's extension records were freed with it and may have been reused or overwritten since:
         // what is left is read from the records still its own (TSK skips the others too). A live file's must be sound.
