@@ -18,11 +18,13 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   jp2: ['jp2', 'j2k', 'jpf', 'jpg2'],
   jpx: ['jpx', 'jpf'],
   mov: ['mov', 'qt'],
-  // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a.
-  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4', 'm4a'],
+  // An MP4 with a video track (iso-bmff-tracks.ts); Android's 'isom' voice notes are identified as m4a by their
+  // tracks, so a .m4a holding video is a mismatch. One whose tracks could not be read (no moov) keeps this answer.
+  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
-  '3gp': ['3gp', '3gpp'],
+  // Samsung's recorders name 3GP audio .3ga.
+  '3gp': ['3gp', '3gpp', '3ga'],
   '3g2': ['3g2', '3gpp2', '3gp2'],
   mkv: ['mkv', 'mka', 'mks', 'mk3d'],
   mpg: ['mpg', 'mpeg', 'mpe', 'm1v', 'm2v', 'vob'],

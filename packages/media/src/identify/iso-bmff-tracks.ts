@@ -41,7 +41,11 @@ class BoxWalker {
   constructor(
     private readonly source: RandomAccessSource,
     private readonly abortSignal: AbortSignal | undefined,
-  ) {}
+    head?: Buffer,
+  ) {
+    // Identification's head, already read: box headers (and a moov) inside it cost no read.
+    if (head && head.length > 0) this.held = { at: 0, bytes: head };
+  }
 
   /** Reads [from, to) with one read; later reads inside it come from memory. */
   async hold(from: number, to: number): Promise<void> {
@@ -73,9 +77,15 @@ class BoxWalker {
     }
   }
 
+  /** Whether [from, to) is already in memory. */
+  holds(from: number, to: number): boolean {
+    const held = this.held;
+    return held !== null && from >= held.at && to <= held.at + held.bytes.length;
+  }
+
   async read(offset: number, length: number): Promise<Buffer> {
     const held = this.held;
-    if (held && offset >= held.at && offset + length <= held.at + held.bytes.length) {
+    if (held && this.holds(offset, offset + length)) {
       return held.bytes.subarray(offset - held.at, offset - held.at + length);
     }
     const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
@@ -96,13 +106,13 @@ async function find(walker: BoxWalker, parent: { body: number; end: number }, ty
  * found and walked. Stops at the first video track when `untilVideo` (all a
  * caller asking "is there any video?" needs).
  */
-export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean } = {}): Promise<Set<string> | null> {
-  const walker = new BoxWalker(source, options.abortSignal);
+export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string> | null> {
+  const walker = new BoxWalker(source, options.abortSignal, options.head);
   const handlers = new Set<string>();
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
-    if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES) await walker.hold(moov.body, moov.end);
+    if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES && !walker.holds(moov.body, moov.end)) await walker.hold(moov.body, moov.end);
     for await (const trak of walker.children(moov.body, moov.end)) {
       if (trak.type !== 'trak') continue;
       const mdia = await find(walker, trak, 'mdia');
@@ -137,4 +147,54 @@ export async function quickTimeWithoutFtyp(source: RandomAccessSource, head: Buf
   if (head.length < 8 || !QUICKTIME_FIRST_ATOMS.has(head.toString('latin1', 4, 8))) return null;
   const handlers = await trackHandlers(source, { ...options, untilVideo: true });
   return handlers !== null && handlers.size > 0 ? { ext: 'mov', mime: 'video/quicktime' } : null;
+}
+
+/** An identification with the kind its tracks give, where that differs from what its MIME type says. */
+export interface TrackedType {
+  ext: string;
+  mime: string;
+  kind?: 'audio';
+}
+
+/**
+ * The types file-type (or the brand-less QuickTime check) gives an ISO-BMFF or
+ * QuickTime file by its brand alone, calling every one a video: brands are
+ * hints (Android writes voice notes as 'isom' MP4, WhatsApp and recorders
+ * write 3GP audio), so these are checked against their tracks.
+ */
+const MOVIE_TYPES: ReadonlySet<string> = new Set(['mp4', 'm4v', 'm4p', 'f4v', '3gp', '3g2', 'mov']);
+
+/**
+ * The audio type of an MP4-family, 3GPP or QuickTime file whose tracks are
+ * sound and no video (`hdlr` 'soun', no 'vide'): `audio/mp4` (RFC 4337; as
+ * exiftool says of an 'iso*' file, and of 'M4P ' under file-type's ext),
+ * `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC 4393: the types for a 3GPP file
+ * with no video), and a QuickTime movie keeps `video/quicktime` (the only
+ * registered QuickTime type; exiftool and libmagic say it too) with the kind
+ * audio. Null, and the brand's answer stands, when the file is not one of
+ * those types, has a video track or no sound track, or its `moov` cannot be
+ * found and walked within the walker's bounds (truncated, malformed,
+ * hostile): an unknown track list never makes a guess.
+ */
+export async function audioOnlyByTracks(
+  source: RandomAccessSource,
+  head: Buffer,
+  found: { ext: string; mime: string },
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<TrackedType | null> {
+  if (!MOVIE_TYPES.has(found.ext)) return null;
+  const handlers = await trackHandlers(source, { ...options, head, untilVideo: true });
+  if (handlers === null || handlers.has('vide') || !handlers.has('soun')) return null;
+  switch (found.ext) {
+    case '3gp':
+      return { ext: '3gp', mime: 'audio/3gpp' };
+    case '3g2':
+      return { ext: '3g2', mime: 'audio/3gpp2' };
+    case 'mov':
+      return { ext: 'mov', mime: found.mime, kind: 'audio' };
+    case 'm4p':
+      return { ext: 'm4p', mime: 'audio/mp4' };
+    default:
+      return { ext: 'm4a', mime: 'audio/mp4' };
+  }
 }
