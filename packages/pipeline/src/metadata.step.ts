@@ -3,7 +3,7 @@ import { analyse, isPast, type LoadedFile } from './file-stage.js';
 import type { StageContext, StageDeps } from './stage.js';
 
 /**
- * EXIF/GPS/XMP/IPTC for images, ffprobe for videos. Analysed once per
+ * EXIF/GPS/XMP/IPTC for images, ffprobe for videos and audio. Analysed once per
  * SHA-256: a second occurrence of the same bytes reuses the first result.
  * The result and the occurrence's move are one write. A failure is recorded
  * on the content and the file still goes on to its thumbnail. Runs in the
@@ -18,14 +18,16 @@ export async function metadataStep(
   const { file, content } = loaded;
   if (isPast(file, 'described')) return { outcome: skipped('already-done'), loaded };
   const kind = content.kind;
-  // The analyse stage runs this step for images and videos only.
-  if (kind !== 'image' && kind !== 'video') return { outcome: skipped('not-applicable'), loaded };
+  // The analyse stage runs this step for images, videos and audio only (stage-graph.ts, ANALYSE_STEPS).
+  if (kind !== 'image' && kind !== 'video' && kind !== 'audio') return { outcome: skipped('not-applicable'), loaded };
 
   if (content.metadataStatus === 'pending') {
     const result = await analyse('metadata', ctx, () =>
       kind === 'image'
         ? deps.metadata.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
-        : deps.metadata.video(input, { abortSignal: ctx.abortSignal }),
+        : kind === 'video'
+          ? deps.metadata.video(input, { abortSignal: ctx.abortSignal })
+          : deps.metadata.audio(input, { abortSignal: ctx.abortSignal }),
     );
     const tools = [...(await deps.metadata.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
     if (!result.ok) {

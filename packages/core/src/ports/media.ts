@@ -47,9 +47,11 @@ export interface FileIdentifier {
  * (properties of the file), or the retryable 'timeout' | 'tool-unavailable' | 'storage-unavailable'.
  */
 export interface MetadataExtractor {
-  tools(kind: 'image' | 'video'): Promise<ToolVersion[]>;
+  tools(kind: 'image' | 'video' | 'audio'): Promise<ToolVersion[]>;
   image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<MediaMetadata>;
   video(source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<MediaMetadata>;
+  /** Duration, codecs and the first audio stream's sample rate and channels (a voice memo, a 3GP or MP3 recording). */
+  audio(source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<MediaMetadata>;
 }
 
 export interface Thumbnail {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { testTools, testVideo } from '../test-support/fixtures.js';
+import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { runTool } from '../tools/run-tool.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
@@ -126,6 +126,20 @@ describe('normaliseProbe: the video stream a contact sheet is planned on', () =>
   });
 });
 
+describe('normaliseProbe: the audio stream', () => {
+  it('records the first audio stream\'s codec, sample rate and channels, only when sane', () => {
+    const m = normaliseProbe({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '2.000000' },
+      streams: [{ index: 0, codec_type: 'audio', codec_name: 'aac', sample_rate: '44100', channels: 1 }],
+    });
+    expect(m).toMatchObject({ durationSec: 2, codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 } });
+    expect(m.videoStream).toBeUndefined();
+    const nonsense = normaliseProbe({ format: {}, streams: [{ codec_type: 'audio', sample_rate: '0', channels: -2 }, { codec_type: 'audio', codec_name: 'mp3' }] });
+    expect(nonsense.audioStream).toBeUndefined();
+    expect(normaliseProbe({ format: {}, streams: [{ codec_type: 'audio', sample_rate: '1e12', channels: 1.5 }] }).audioStream).toBeUndefined();
+  });
+});
+
 describe('probe (real ffprobe over HTTP range requests)', () => {
   const server = new RangeServer();
   let movBytes: Buffer;
@@ -149,6 +163,9 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
 
     // A segment a playlist can point at (server-side request forgery) and a local file.
     server.put('/secret.mp4', mp4);
+    // A voice memo (AAC in MP4, moov at the end) and an MP3: audio whose metadata ffprobe reads too.
+    server.put('/memo.m4a', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=2:sample_rate=48000', '-ac', '1', '-c:a', 'aac', '-f', 'mp4'], 'm4a'));
+    server.put('/song.mp3', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=2', '-ac', '2', '-f', 'mp3'], 'mp3'));
     const playlist = (segment: string) => `#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n${segment}\n#EXT-X-ENDLIST\n`;
     server.put('/ssrf.m3u8', playlist(server.url('/secret.mp4').split('?')[0]!));
     server.put('/local.m3u8', playlist('file:///etc/passwd'));
@@ -168,6 +185,18 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     expect(m).toMatchObject({ width: 320, height: 240, make: 'Apple', model: 'iPhone 15' });
     expect(m.gps).toEqual({ lat: 51.5074, lon: -0.1278, altM: 11 });
     expect(m.takenAt).toMatchObject({ local: '2024-05-01T12:20:30', offsetMinutes: 60, utc: '2024-05-01T11:20:30Z' });
+  });
+
+  it('audio-metadata-refused-by-video-demuxer-allowlist: reads duration, codec, sample rate and channels of a voice memo and an MP3', async () => {
+    const ffprobe = await testTools().resolve('ffprobe');
+    const memo = normaliseProbe(await probe(ffprobe, sourceAt('/memo.m4a')));
+    expect(memo.durationSec).toBeCloseTo(2, 1);
+    expect(memo).toMatchObject({ codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 48000, channels: 1 } });
+    expect(memo.width).toBeUndefined();
+    // The mp3 demuxer was not on the allowlist: every MP3's metadata failed as unsupported-format.
+    const song = normaliseProbe(await probe(ffprobe, sourceAt('/song.mp3')));
+    expect(song.durationSec).toBeCloseTo(2, 1);
+    expect(song).toMatchObject({ codecs: ['mp3'], audioStream: { codec: 'mp3', sampleRate: 44100, channels: 2 } });
   });
 
   it('reads the mp4 location and UTC creation_time', async () => {

@@ -114,6 +114,9 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   }
   const videoStream = video ? streamSpan(video, format) : undefined;
   if (videoStream) metadata.videoStream = videoStream;
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  const audioStream = audio ? audioOf(audio) : undefined;
+  if (audioStream) metadata.audioStream = audioStream;
 
   // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
   const takenAt =
@@ -223,6 +226,22 @@ function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format:
     span.durationSec = fileRest !== undefined && fileRest > 0 ? Math.min(counted, fileRest) : counted;
   }
   return span.startSec === undefined && span.durationSec === undefined ? undefined : span;
+}
+
+/** Above any real recording's rate (DSD is stated as at most a few MHz) or channel layout: nonsense, not stated. */
+const MAX_SAMPLE_RATE = 100_000_000;
+const MAX_CHANNELS = 1024;
+
+/** The audio stream's codec, sample rate and channel count, each only when ffprobe states a sane one. */
+function audioOf(stream: NonNullable<ProbeResult['streams']>[number]): MediaMetadata['audioStream'] {
+  const out: NonNullable<MediaMetadata['audioStream']> = {};
+  if (typeof stream.codec_name === 'string' && stream.codec_name !== '') out.codec = stream.codec_name;
+  // ffprobe prints sample_rate as a string ("44100"), channels as a number.
+  const rate = Number(stream['sample_rate']);
+  if (Number.isSafeInteger(rate) && rate > 0 && rate <= MAX_SAMPLE_RATE) out.sampleRate = rate;
+  const channels = stream['channels'];
+  if (typeof channels === 'number' && Number.isInteger(channels) && channels > 0 && channels <= MAX_CHANNELS) out.channels = channels;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function signedSeconds(v: unknown): number | undefined {

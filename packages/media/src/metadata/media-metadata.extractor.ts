@@ -4,7 +4,7 @@ import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { readImageMetadata } from './exif.metadata.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
 
-/** Images through exifr (ranged reads), videos through ffprobe (the source's URL). */
+/** Images through exifr (ranged reads), videos and audio through ffprobe (the source's URL). */
 export class MediaMetadataExtractor implements MetadataExtractor {
   private readonly logger: Logger | undefined;
 
@@ -15,7 +15,7 @@ export class MediaMetadataExtractor implements MetadataExtractor {
     this.logger = options.logger;
   }
 
-  async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
+  async tools(kind: 'image' | 'video' | 'audio'): Promise<ToolVersion[]> {
     if (kind === 'image') return [{ name: 'exifr', version: packageVersion('exifr') }];
     return [await this.resolver.toolVersion('ffprobe')];
   }
@@ -31,6 +31,15 @@ export class MediaMetadataExtractor implements MetadataExtractor {
     const result = await probe(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     const metadata = normaliseProbe(result);
     this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs }, 'video metadata read');
+    return metadata;
+  }
+
+  /** The same ffprobe read as a video's: the container's duration and tags, and the audio stream. */
+  async audio(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<MediaMetadata> {
+    const ffprobe = await this.resolver.resolve('ffprobe');
+    const result = await probe(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    const metadata = normaliseProbe(result);
+    this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs, audio: metadata.audioStream }, 'audio metadata read');
     return metadata;
   }
 }

@@ -18,11 +18,13 @@ export const ALLOWED_PROTOCOLS = ['http', 'https', 'tcp', 'tls'] as const;
 const SPAN_PROTOCOL = 'subfile';
 
 /**
- * Demuxers allowed to open the input. Playlist and indirection formats
- * (hls, concat, dash, image2, tee, ...) are not here: they open further
- * URLs named inside the evidence.
+ * Demuxers allowed to open the input: video containers, and the audio
+ * formats identification names (their metadata is read by ffprobe too).
+ * Playlist and indirection formats (hls, concat, dash, image2, tee, ...)
+ * are not here: they open further URLs named inside the evidence. None of
+ * the audio demuxers opens anything but its input.
  */
-export const VIDEO_DEMUXERS = [
+export const MEDIA_DEMUXERS = [
   'mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2',
   'matroska', 'webm',
   'avi',
@@ -33,6 +35,7 @@ export const VIDEO_DEMUXERS = [
   'ogg',
   'mxf',
   'dv',
+  'mp3', 'aac', 'ac3', 'wav', 'w64', 'flac', 'aiff', 'caf', 'amr', 'ape', 'wv', 'au', 'dsf', 'mpc', 'mpc8', 'voc', 'qcp',
 ] as const;
 
 /** One evidence input for ffmpeg/ffprobe. */
@@ -106,7 +109,7 @@ function checkedSpan(start: unknown, size: unknown): BlobSpan {
 function hardenedInputArgs(protocols: readonly string[]): string[] {
   return [
     '-protocol_whitelist', protocols.join(','),
-    '-format_whitelist', VIDEO_DEMUXERS.join(','),
+    '-format_whitelist', MEDIA_DEMUXERS.join(','),
     // microseconds; a stalled read fails instead of waiting for the overall timeout
     // (a subfile passes it on to the http connection inside it)
     '-rw_timeout', String(MEDIA_LIMITS.networkStallTimeoutMs * 1000),
