@@ -2,7 +2,7 @@ import { LIMITS, type ContentFinding, type Identification, type IdentificationRe
 import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
-import { audioOnlyByTracks, quickTimeWithoutFtyp, type TrackedType } from './iso-bmff-tracks.js';
+import { quickTimeWithoutFtyp, typeByTracks, type TrackedType } from './iso-bmff-tracks.js';
 import { moreSignatures, pdfAfterPrefix } from './more-signatures.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
@@ -33,8 +33,8 @@ export async function identifyFromSource(
   if (heif) found = heif;
   if (found === null) found = await moreSignatures(source, head);
   if (found === null) found = await quickTimeWithoutFtyp(source, head);
-  // A brand says "movie" of sound alone too (voice memos, 3GP audio); the tracks' handlers decide.
-  if (found !== null) found = (await audioOnlyByTracks(source, head, found)) ?? found;
+  // A brand is a hint: a movie brand is given to sound alone too (voice memos, 3GP audio); the tracks' handlers decide.
+  if (found !== null) found = (await typeByTracks(source, head, found)) ?? found;
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
   if (found === null) found = await pdfAfterPrefix(source, head);

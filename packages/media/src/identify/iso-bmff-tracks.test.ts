@@ -143,6 +143,18 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     expect(await identify(Buffer.concat([ftyp('isom', 'isom'), mdat, box('moov', box('trak', box('tkhd', Buffer.alloc(84))), trak('soun'))]))).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
   });
 
+  it('m4a-brand-over-video-only-identified-as-audio: an audio brand over a video track and no sound is video; beside sound (chapter pictures) it stays audio', async () => {
+    const mdat = box('mdat', Buffer.alloc(100));
+    const videoOnly = Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat, box('moov', trak('vide'))]);
+    const id = await identify(videoOnly, 'Voice 003.m4a');
+    expect(id).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    expect(identifier.extensionMismatch('Voice 003.m4a', id)).toBe(true);
+    // An audiobook (M4B) with a chapter-picture track beside its sound: audio, as the brand says.
+    expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });
+    // No moov: the brand's answer.
+    expect(await identify(Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat]))).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
+  });
+
   it('hostile-trak-count-unbounded: thousands of tracks are read only up to the box budget, then the brand answer stands', async () => {
     // 20,000 empty 'trak' boxes, then a sound track: a walk without a budget would read them all.
     const many = Buffer.concat([ftyp('isom', 'isom'), box('mdat', Buffer.alloc(16)), box('moov', ...Array.from({ length: 20_000 }, () => box('trak')), trak('soun'))]);

@@ -164,27 +164,37 @@ export interface TrackedType {
  */
 const MOVIE_TYPES: ReadonlySet<string> = new Set(['mp4', 'm4v', 'm4p', 'f4v', '3gp', '3g2', 'mov']);
 
+/** Audio brands file-type answers audio for ('M4A ', 'M4B ', Adobe's 'F4A '/'F4B '). */
+const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4b']);
+
 /**
- * The audio type of an MP4-family, 3GPP or QuickTime file whose tracks are
- * sound and no video (`hdlr` 'soun', no 'vide'): `audio/mp4` (RFC 4337; as
- * exiftool says of an 'iso*' file, and of 'M4P ' under file-type's ext),
- * `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC 4393: the types for a 3GPP file
- * with no video), and a QuickTime movie keeps `video/quicktime` (the only
- * registered QuickTime type; exiftool and libmagic say it too) with the kind
- * audio. Null, and the brand's answer stands, when the file is not one of
- * those types, has a video track or no sound track, or its `moov` cannot be
- * found and walked within the walker's bounds (truncated, malformed,
- * hostile): an unknown track list never makes a guess.
+ * The type an MP4-family, 3GPP or QuickTime file's tracks give where its
+ * brand says otherwise. Sound and no video (`hdlr` 'soun', no 'vide') is
+ * audio: `audio/mp4` (RFC 4337; as exiftool says of an 'iso*' file, and of
+ * 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
+ * 4393: the types for a 3GPP file with no video), and a QuickTime movie keeps
+ * `video/quicktime` (the only registered QuickTime type; exiftool and libmagic
+ * say it too) with the kind audio. An audio brand over video and no sound is
+ * `video/mp4`; video beside sound under an audio brand stays audio (an
+ * audiobook's or podcast's chapter pictures are a 'vide' track).
+ *
+ * Null, and the brand's answer stands, when the tracks do not contradict it,
+ * or its `moov` cannot be found and walked within the walker's bounds
+ * (truncated, malformed, hostile): an unknown track list never makes a guess.
  */
-export async function audioOnlyByTracks(
+export async function typeByTracks(
   source: RandomAccessSource,
   head: Buffer,
   found: { ext: string; mime: string },
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<TrackedType | null> {
-  if (!MOVIE_TYPES.has(found.ext)) return null;
-  const handlers = await trackHandlers(source, { ...options, head, untilVideo: true });
-  if (handlers === null || handlers.has('vide') || !handlers.has('soun')) return null;
+  const movie = MOVIE_TYPES.has(found.ext);
+  if (!movie && !AUDIO_BRAND_TYPES.has(found.ext)) return null;
+  // A movie brand needs only "any video?"; an audio brand, also "any sound?" after a video track.
+  const handlers = await trackHandlers(source, { ...options, head, untilVideo: movie });
+  if (handlers === null) return null;
+  if (!movie) return handlers.has('vide') && !handlers.has('soun') ? { ext: 'mp4', mime: 'video/mp4' } : null;
+  if (handlers.has('vide') || !handlers.has('soun')) return null;
   switch (found.ext) {
     case '3gp':
       return { ext: '3gp', mime: 'audio/3gpp' };
