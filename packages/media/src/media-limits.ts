@@ -15,6 +15,20 @@ export const MEDIA_LIMITS = {
    * comes after all frames of an animation. Reaching it is metadata-partial.
    */
   maxWebpChunks: 16384,
+  /**
+   * Box headers read in all when an ISO-BMFF/QuickTime file's tracks are walked
+   * in identification (identify/iso-bmff-tracks.ts: is it a movie, is it sound
+   * alone). A real file has a few top-level boxes and a handful per track; past
+   * this (a crafted moov of thousands of tracks) the tracks are unknown and the
+   * brand's answer stands.
+   */
+  maxTrackWalkBoxes: 512,
+  /**
+   * A `moov` up to this size is fetched with one read and walked in memory (a
+   * short movie's or a voice memo's is a few KiB); a larger one (a long video's
+   * sample tables) is walked by ranged reads of its box headers alone.
+   */
+  moovWholeReadBytes: 64 * 1024,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

@@ -1,29 +1,29 @@
 import type { RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 
 /**
  * The handler types of an ISO-BMFF file's tracks (`moov/trak/mdia/hdlr`:
  * 'vide', 'soun', 'text', 'meta'...), read by box headers: the top-level
  * boxes up to `moov` (which a camera writes after `mdat`, at the end) with
  * small ranged reads, then each `trak`'s `mdia` and `hdlr`, from the moov
- * read whole when it is at most MOOV_WHOLE_READ_BYTES, else by ranged reads
+ * read whole when it is at most MEDIA_LIMITS.moovWholeReadBytes, else by ranged reads
  * of headers alone (a long video's megabytes of sample tables cost nothing).
  *
  * Hostile input: every size is checked against its parent, at most
- * MAX_BOXES box headers are read, and anything malformed (a size that runs
+ * MEDIA_LIMITS.maxTrackWalkBoxes box headers are read, and anything malformed (a size that runs
  * past its parent, no `moov`, a truncated file) gives null, "unknown".
  */
 
-/** Box headers read in all; a real file has a few top-level boxes and a handful per track. */
-const MAX_BOXES = 512;
+/** Box headers read in all (MEDIA_LIMITS.maxTrackWalkBoxes). */
+const MAX_BOXES = MEDIA_LIMITS.maxTrackWalkBoxes;
 
 /**
  * A `moov` up to this size is fetched with one read and walked in memory: a
- * short movie's is a few KiB, and a walk by ranged reads cost a storage
- * round trip per box header (11 fetches instead of 2 for an MP4 whose moov
- * is at the end). A larger one (a long video's sample tables) is walked by
- * ranged reads as before, its headers only.
+ * walk by ranged reads cost a storage round trip per box header (11 fetches
+ * instead of 2 for an MP4 whose moov is at the end). A larger one is walked by
+ * ranged reads, its headers only (MEDIA_LIMITS.moovWholeReadBytes).
  */
-const MOOV_WHOLE_READ_BYTES = 64 * 1024;
+const MOOV_WHOLE_READ_BYTES = MEDIA_LIMITS.moovWholeReadBytes;
 
 interface Box {
   type: string;
