@@ -18,9 +18,11 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   jp2: ['jp2', 'j2k', 'jpf', 'jpg2'],
   jpx: ['jpx', 'jpf'],
   mov: ['mov', 'qt'],
-  // An MP4 with a video track (iso-bmff-tracks.ts); Android's 'isom' voice notes are identified as m4a by their
-  // tracks, so a .m4a holding video is a mismatch. One whose tracks could not be read (no moov) keeps this answer.
-  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4'],
+  // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a. Their tracks make them
+  // m4a now (iso-bmff-tracks.ts), but .m4a must still fit mp4: a content identified before that keeps its stored
+  // mp4 (identify runs once per SHA-256, across cases), and a recording cut before its moov keeps the brand's mp4.
+  // So a .m4a holding video is not flagged: an absent flag, never a false one.
+  mp4: ['mp4', 'm4v', 'mp4v', 'mpg4', 'm4a'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
   // Samsung's recorders name 3GP audio .3ga.

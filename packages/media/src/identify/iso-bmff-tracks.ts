@@ -102,13 +102,21 @@ async function find(walker: BoxWalker, parent: { body: number; end: number }, ty
 }
 
 /**
- * The set of track handler types, or null when the file's `moov` cannot be
- * found and walked. Stops at the first video track when `untilVideo` (all a
- * caller asking "is there any video?" needs).
+ * A track's handler type, or UNREAD for a `trak` whose handler could not be
+ * read (no `mdia`, no `hdlr`, one too short to hold the type): it may be a
+ * picture track as well as anything else.
  */
-export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string> | null> {
+export const UNREAD = Symbol('unread handler');
+
+/**
+ * The set of track handler types (UNREAD for a track whose handler could not
+ * be read), or null when the file's `moov` cannot be found and walked. Stops
+ * at the first video track when `untilVideo` (all a caller asking "is there
+ * any video?" needs).
+ */
+export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string | typeof UNREAD> | null> {
   const walker = new BoxWalker(source, options.abortSignal, options.head);
-  const handlers = new Set<string>();
+  const handlers = new Set<string | typeof UNREAD>();
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
@@ -118,7 +126,10 @@ export async function trackHandlers(source: RandomAccessSource, options: { abort
       const mdia = await find(walker, trak, 'mdia');
       const hdlr = mdia ? await find(walker, mdia, 'hdlr') : null;
       // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
-      if (!hdlr || hdlr.body + 12 > hdlr.end) continue;
+      if (!hdlr || hdlr.body + 12 > hdlr.end) {
+        handlers.add(UNREAD);
+        continue;
+      }
       const handler = (await walker.read(hdlr.body + 8, 4)).toString('latin1');
       handlers.add(handler);
       if (options.untilVideo && handler === 'vide') break;
@@ -146,7 +157,8 @@ const QUICKTIME_FIRST_ATOMS: ReadonlySet<string> = new Set(['skip', 'pnot', 'PIC
 export async function quickTimeWithoutFtyp(source: RandomAccessSource, head: Buffer, options: { abortSignal?: AbortSignal } = {}): Promise<{ ext: 'mov'; mime: 'video/quicktime' } | null> {
   if (head.length < 8 || !QUICKTIME_FIRST_ATOMS.has(head.toString('latin1', 4, 8))) return null;
   const handlers = await trackHandlers(source, { ...options, untilVideo: true });
-  return handlers !== null && handlers.size > 0 ? { ext: 'mov', mime: 'video/quicktime' } : null;
+  // A track whose handler was read: four letters and a trak header alone do not make a movie.
+  return handlers !== null && [...handlers].some((h) => h !== UNREAD) ? { ext: 'mov', mime: 'video/quicktime' } : null;
 }
 
 /** An identification with the kind its tracks give, where that differs from what its MIME type says. */
@@ -164,13 +176,24 @@ export interface TrackedType {
  */
 const MOVIE_TYPES: ReadonlySet<string> = new Set(['mp4', 'm4v', 'm4p', 'f4v', '3gp', '3g2', 'mov']);
 
+/**
+ * Handler types of tracks that are never pictures: sound, timed text and
+ * subtitles ('text', 'sbtl', 'subt'; 'clcp' closed captions), timecode,
+ * timed metadata, hint tracks (RTP streaming). Sound beside only these is
+ * audio. Anything else ('vide', QuickTime's MPEG-1 muxed 'MPEG' and sprite
+ * 'sprt', ISO's auxiliary video 'auxv' and 'pict', a type not known here, a
+ * track whose handler was not read) may be a picture: the brand's answer stands.
+ */
+const NON_VISUAL_HANDLERS: ReadonlySet<string> = new Set(['soun', 'text', 'sbtl', 'subt', 'clcp', 'tmcd', 'meta', 'hint']);
+
 /** Audio brands file-type answers audio for ('M4A ', 'M4B ', Adobe's 'F4A '/'F4B '). */
 const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4b']);
 
 /**
  * The type an MP4-family, 3GPP or QuickTime file's tracks give where its
- * brand says otherwise. Sound and no video (`hdlr` 'soun', no 'vide') is
- * audio: `audio/mp4` (RFC 4337; as exiftool says of an 'iso*' file, and of
+ * brand says otherwise. Sound alone is audio (a 'soun' track, every track's
+ * handler read, and each one sound or another that is never a picture:
+ * NON_VISUAL_HANDLERS): `audio/mp4` (RFC 4337; as exiftool says of an 'iso*' file, and of
  * 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
  * 4393: the types for a 3GPP file with no video), and a QuickTime movie keeps
  * `video/quicktime` (the only registered QuickTime type; exiftool and libmagic
@@ -194,7 +217,8 @@ export async function typeByTracks(
   const handlers = await trackHandlers(source, { ...options, head, untilVideo: movie });
   if (handlers === null) return null;
   if (!movie) return handlers.has('vide') && !handlers.has('soun') ? { ext: 'mp4', mime: 'video/mp4' } : null;
-  if (handlers.has('vide') || !handlers.has('soun')) return null;
+  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h !== UNREAD && NON_VISUAL_HANDLERS.has(h));
+  if (!soundAlone) return null;
   switch (found.ext) {
     case '3gp':
       return { ext: '3gp', mime: 'audio/3gpp' };
