@@ -118,7 +118,7 @@ export class ExhibitReader {
             ? await this.tools.metadata.image(source, { mime: identification.mime })
             : identification.kind === 'video'
               ? await this.tools.metadata.video(source)
-              : await this.tools.metadata.audio(source);
+              : await this.tools.metadata.audio(source, { detectedExt: identification.detectedExt });
         return { identification, metadata };
       } catch (err) {
         const code = isExhibitError(err) ? err.code : 'unexpected';

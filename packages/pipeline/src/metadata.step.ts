@@ -27,7 +27,7 @@ export async function metadataStep(
         ? deps.metadata.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
         : kind === 'video'
           ? deps.metadata.video(input, { abortSignal: ctx.abortSignal })
-          : deps.metadata.audio(input, { abortSignal: ctx.abortSignal }),
+          : deps.metadata.audio(input, { detectedExt: content.detectedExt, abortSignal: ctx.abortSignal }),
     );
     const tools = [...(await deps.metadata.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
     if (!result.ok) {
@@ -38,6 +38,15 @@ export async function metadataStep(
       return {
         outcome: failed(failure.code, failure.detail),
         loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'failed', metadata: null, failure: content.failure ?? failure } },
+      };
+    }
+    if (result.value === null) {
+      // No allowed reader for the format (MIDI, a tracker module): not applicable, and no failure (the
+      // file is not corrupt; failures are counted in status and custody, and shared by every case holding it).
+      await deps.index.setMetadata(content.sha256, { status: 'n/a', metadata: null, tools }, { fileId: file.fileId, to: 'described' });
+      return {
+        outcome: skipped('no-reader'),
+        loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'n/a', metadata: null } },
       };
     }
     await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools }, { fileId: file.fileId, to: 'described', flags: metadataFlags(result.value) });

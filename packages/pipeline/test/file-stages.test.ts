@@ -37,6 +37,8 @@ const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' |
   JPEG: { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image' },
   // An iPhone voice memo / Android voice note as identification names it by its tracks (iso-bmff-tracks.ts).
   M4A: { mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio' },
+  // A Standard MIDI File (file-type: audio/midi): a score, which no allowed demuxer reads.
+  MThd: { mime: 'audio/midi', detectedExt: 'mid', kind: 'audio' },
   PK: { mime: 'application/zip', detectedExt: 'zip', kind: 'archive' },
   TEXT: { mime: 'text/plain', detectedExt: 'txt', kind: 'document' },
 };
@@ -77,7 +79,14 @@ const metadata: MetadataExtractor = {
     throw new ExhibitError('unsupported-format', 'no videos here');
   },
   // What ffprobe states of a 2 s AAC voice memo (`ffmpeg -f lavfi -i sine=d=2 -c:a aac memo.m4a`).
-  audio: async () => ({ durationSec: 2.0, codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 }, raw: {} }),
+  audio: async (source, options) => {
+    if (tag(await source.read(0, 64)) === 'MThd') {
+      // As the adapter: no allowed reader for 'mid', so nothing is run; ffprobe asked anyway called it corrupt.
+      if (options?.detectedExt === 'mid') return null;
+      throw new ExhibitError('corrupt-file', 'ffprobe failed: Invalid data found when processing input');
+    }
+    return { durationSec: 2.0, codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 }, raw: {} };
+  },
 };
 
 const thumbnailer: Thumbnailer = {
@@ -399,6 +408,21 @@ describe('per-file stages', () => {
     expect(bus.ids('unpack').filter((id) => id.includes(nested.fileId))).toEqual([]);
     await run('index', nested);
     expect(completions(deep)).toHaveLength(1);
+  });
+
+  it('midi-tracker-metadata-recorded-corrupt-file: audio no allowed reader reads gets metadata n/a, no failure', async () => {
+    const ref = ev();
+    const tune = await addUpload(ref, 'ringtone.mid', 'MThd tune');
+    const analysed = await run('analyse', tune);
+    expect(analysed).toMatchObject({ outcome: { status: 'done', summary: { identify: { kind: 'audio', mime: 'audio/midi' }, metadata: 'no-reader' } }, statements: 3 });
+    await run('index', tune);
+    const got = await deps.index.getFileWithContent(tune.fileId);
+    expect(got?.file).toMatchObject({ stage: 'indexed', flags: [], failure: null });
+    expect(got?.content).toMatchObject({ kind: 'audio', metadataStatus: 'n/a', metadata: null, failure: null });
+    expect(failuresRecorded(tune)).toEqual([]);
+    expect(completions(ref)[0]?.details).toMatchObject({ files: 1, failures: 0 });
+    const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
+    expect(status?.stages.metadata).toMatchObject({ failed: 0, pending: 0 });
   });
 
   it('audio-m4a-analysed-as-video-thumbnail-attempted: a voice memo gets its metadata, no thumbnail, and no failure', async () => {

@@ -1,8 +1,9 @@
 import type { Logger, MediaMetadata, MetadataExtractor, RandomAccessSource, ToolVersion } from '@exhibit/core';
 import { packageVersion } from '../package-version.js';
+import { audioReadable } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { readImageMetadata } from './exif.metadata.js';
-import { normaliseProbe, probe } from './ffprobe.metadata.js';
+import { normaliseProbe, probe, probeAudio } from './ffprobe.metadata.js';
 
 /** Images through exifr (ranged reads), videos and audio through ffprobe (the source's URL). */
 export class MediaMetadataExtractor implements MetadataExtractor {
@@ -34,11 +35,15 @@ export class MediaMetadataExtractor implements MetadataExtractor {
     return metadata;
   }
 
-  /** The same ffprobe read as a video's: the container's duration and tags, and the audio stream. */
-  async audio(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<MediaMetadata> {
+  /**
+   * The same ffprobe read as a video's: the container's duration and tags, and the audio stream. Null, and
+   * no tool run, for a type no allowed demuxer reads (MIDI, tracker modules: AUDIO_DEMUXER_BY_EXT).
+   */
+  async audio(source: RandomAccessSource, options: { detectedExt?: string | null; abortSignal?: AbortSignal } = {}): Promise<MediaMetadata | null> {
+    if (!audioReadable(options.detectedExt)) return null;
     const ffprobe = await this.resolver.resolve('ffprobe');
-    const result = await probe(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
-    const metadata = normaliseProbe(result);
+    const { result, durationGuessed } = await probeAudio(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    const metadata = normaliseProbe(result, { durationGuessed });
     this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs, audio: metadata.audioStream }, 'audio metadata read');
     return metadata;
   }
