@@ -418,11 +418,24 @@ describe('per-file stages', () => {
     await run('index', tune);
     const got = await deps.index.getFileWithContent(tune.fileId);
     expect(got?.file).toMatchObject({ stage: 'indexed', flags: [], failure: null });
-    expect(got?.content).toMatchObject({ kind: 'audio', metadataStatus: 'n/a', metadata: null, failure: null });
+    expect(got?.content).toMatchObject({ kind: 'audio', metadataStatus: 'n/a', metadata: null, failure: null, thumbnailStatus: 'n/a' });
     expect(failuresRecorded(tune)).toEqual([]);
     expect(completions(ref)[0]?.details).toMatchObject({ files: 1, failures: 0 });
     const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
     expect(status?.stages.metadata).toMatchObject({ failed: 0, pending: 0 });
+  });
+
+  it('audio-thumbnail-status-pending-forever: audio\'s thumbnail is n/a with its metadata write, as the CLI and web show it', async () => {
+    // No thumbnail step runs for audio, so 'pending' was never left: the web said "No preview (pending)".
+    const ref = ev();
+    const memo = await addUpload(ref, 'Voice 004.m4a', 'M4A voice note 4');
+    expect(await run('analyse', memo)).toMatchObject({ statements: 3 });
+    const got = await deps.index.getFileWithContent(memo.fileId);
+    expect(got?.content).toMatchObject({ metadataStatus: 'done', thumbnailStatus: 'n/a' });
+    // An image's stays its own: done by its thumbnail step.
+    const photo = await addUpload(ref, 'IMG_0004.jpg', 'JPEG photo 4');
+    await run('analyse', photo);
+    expect((await deps.index.getFileWithContent(photo.fileId))?.content).toMatchObject({ thumbnailStatus: 'done' });
   });
 
   it('audio-m4a-analysed-as-video-thumbnail-attempted: a voice memo gets its metadata, no thumbnail, and no failure', async () => {
@@ -438,7 +451,7 @@ describe('per-file stages', () => {
     await run('index', memo);
     const got = await deps.index.getFileWithContent(memo.fileId);
     expect(got?.file).toMatchObject({ stage: 'indexed', flags: [], failure: null });
-    expect(got?.content).toMatchObject({ kind: 'audio', mime: 'audio/mp4', metadataStatus: 'done', thumbnailStatus: 'pending', thumbnail: null });
+    expect(got?.content).toMatchObject({ kind: 'audio', mime: 'audio/mp4', metadataStatus: 'done', thumbnailStatus: 'n/a', thumbnail: null });
     expect(got?.content?.metadata).toMatchObject({ durationSec: 2, audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 } });
     expect(failuresRecorded(memo)).toEqual([]);
     expect(completions(ref)).toHaveLength(1);
