@@ -29,6 +29,15 @@ export const MEDIA_LIMITS = {
    * sample tables) is walked by ranged reads of its box headers alone.
    */
   moovWholeReadBytes: 64 * 1024,
+  /**
+   * ID3v2 frames at the start of an audio file before ffprobe is run on it
+   * (metadata/id3-frames.ts). ffprobe's time grows faster than the count
+   * (10,000 frames took 3 s, 30,000 took 60 s; 200,000 ran to the 120 s tool
+   * timeout, a retryable fault, five times over). A real tag has tens of
+   * frames, a podcast's chapters a few hundred. Past this the metadata fails
+   * `limit-exceeded` (no retry) without running ffprobe.
+   */
+  maxId3Frames: 4096,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

@@ -1,9 +1,11 @@
-import type { Logger, MediaMetadata, MetadataExtractor, RandomAccessSource, ToolVersion } from '@exhibit/core';
+import { ExhibitError, type Logger, type MediaMetadata, type MetadataExtractor, type RandomAccessSource, type ToolVersion } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 import { packageVersion } from '../package-version.js';
 import { audioReadable } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { readImageMetadata } from './exif.metadata.js';
 import { normaliseProbe, probe, probeAudio } from './ffprobe.metadata.js';
+import { id3FrameCount } from './id3-frames.js';
 
 /** Images through exifr (ranged reads), videos and audio through ffprobe (the source's URL). */
 export class MediaMetadataExtractor implements MetadataExtractor {
@@ -41,6 +43,10 @@ export class MediaMetadataExtractor implements MetadataExtractor {
    */
   async audio(source: RandomAccessSource, options: { detectedExt?: string | null; abortSignal?: AbortSignal } = {}): Promise<MediaMetadata | null> {
     if (!audioReadable(options.detectedExt)) return null;
+    const frames = await id3FrameCount(source, MEDIA_LIMITS.maxId3Frames, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    if (frames > MEDIA_LIMITS.maxId3Frames) {
+      throw new ExhibitError('limit-exceeded', `more than ${MEDIA_LIMITS.maxId3Frames} ID3v2 frames (MEDIA_LIMITS.maxId3Frames): not probed`);
+    }
     const ffprobe = await this.resolver.resolve('ffprobe');
     const { result, durationGuessed } = await probeAudio(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     const metadata = normaliseProbe(result, { durationGuessed });
