@@ -115,6 +115,16 @@ describe('the stage graph (packages/pipeline/src/stage-graph.ts)', () => {
     }
   });
 
+  it('ends an audio file\'s analyse at its metadata, an image\'s or video\'s at its thumbnail, anything else\'s at identify (ANALYSE_STEPS)', () => {
+    const done = (stage: (typeof FILE_STATES)[number], kind: FileKind | null) => STAGE_GRAPH.analyse.done!({ stage }, { kind });
+    expect(done('identified', 'audio')).toBe(false);
+    expect(done('described', 'audio')).toBe(true);
+    expect(done('described', 'video')).toBe(false);
+    expect(done('thumbnailed', 'image')).toBe(true);
+    expect(done('identified', 'document')).toBe(true);
+    expect(done('pending', null)).toBe(false);
+  });
+
   it('unpacks archives only above the nesting limit', () => {
     expect(unpacks('archive', LIMITS.maxNestingDepth - 1, LIMITS)).toBe(true);
     expect(unpacks('archive', LIMITS.maxNestingDepth, LIMITS)).toBe(false);

@@ -1,7 +1,7 @@
 /**
  * Exhibit's own reading of a local file, exactly as the pipeline does it:
  * identify through the same RandomAccessSource (bounded reads, identify stage), then, for
- * an image or a video, the media package's MetadataExtractor through a
+ * an image, a video or audio, the media package's MetadataExtractor through a
  * RandomAccessSource (metadata stage). Only the transport differs: ranged reads
  * of the local file instead of blob ranges, and for ffprobe a loopback HTTP URL
  * serving the file with Range support instead of a SAS URL.
@@ -69,7 +69,7 @@ export class LocalFileServer {
 /** What Exhibit made of one file. */
 export interface ExhibitReading {
   identification: Identification;
-  /** Null when the file is neither image nor video (the pipeline reads no metadata then) or extraction failed. */
+  /** Null when the file is no image, video or audio (the pipeline reads no metadata then) or extraction failed. */
   metadata: MediaMetadata | null;
   /** The failure the metadata stage would record. */
   error?: { code: string; message: string };
@@ -111,12 +111,14 @@ export class ExhibitReader {
         url: async () => served.url,
       };
       const { findings: _findings, ...identification } = await this.tools.identifier.identify(source);
-      if (identification.kind !== 'image' && identification.kind !== 'video') return { identification, metadata: null };
+      if (identification.kind !== 'image' && identification.kind !== 'video' && identification.kind !== 'audio') return { identification, metadata: null };
       try {
         const metadata =
           identification.kind === 'image'
             ? await this.tools.metadata.image(source, { mime: identification.mime })
-            : await this.tools.metadata.video(source);
+            : identification.kind === 'video'
+              ? await this.tools.metadata.video(source)
+              : await this.tools.metadata.audio(source, { detectedExt: identification.detectedExt });
         return { identification, metadata };
       } catch (err) {
         const code = isExhibitError(err) ? err.code : 'unexpected';

@@ -111,6 +111,10 @@ export const contentRecordSchema = z.object({
         .object({ startSec: z.number().optional(), durationSec: z.number().optional() })
         .optional()
         .describe("The video stream a contact sheet shows: its start after the file's start and its duration (the stated one, or its frame count over frame rate where longer, up to the file's stated duration after the stream's start), in seconds, as the container states them; it may be far shorter than durationSec"),
+      audioStream: z
+        .object({ codec: z.string().optional(), sampleRate: z.number().optional(), channels: z.number().optional() })
+        .optional()
+        .describe('The first audio stream as the container states it (codec, samples per second, channels); each only when stated and sane'),
       codecs: z.array(z.string()).optional(),
       escapedFields: z.array(z.string()).optional().describe('Text fields whose unprintable bytes were escaped'),
       partial: z.array(z.string()).optional().describe("The parser's messages when metadata could be read only in part (finding metadata-partial)"),

@@ -179,6 +179,8 @@ export interface MediaMetadata {
    * recording), so a video's frames are planned on it, not on durationSec.
    */
   videoStream?: { startSec?: number; durationSec?: number };
+  /** The first audio stream as the container states it: its codec, samples per second and channel count (each only when stated and sane). */
+  audioStream?: { codec?: string; sampleRate?: number; channels?: number };
   codecs?: string[];
   /** JSON-safe dump of every tag read, for display and reproduction. */
   raw: Record<string, unknown>;

@@ -13,6 +13,8 @@ export type SkipReason =
   | 'already-done'
   | 'already-analysed'
   | 'not-applicable'
+  /** The step applies to the kind, but no allowed tool reads this format (MIDI, tracker modules): nothing was wrong with the file. */
+  | 'no-reader'
   | 'superseded'
   /** Not yet: the work waits for something else to arrive and runs again later (a split image's first segment, its set). */
   | 'waiting'

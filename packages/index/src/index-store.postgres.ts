@@ -591,7 +591,7 @@ export class PostgresIndex implements IndexStore {
 
   async setMetadata(
     sha256: string,
-    result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[] },
+    result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[]; noThumbnail?: boolean },
     file?: FileMove,
   ): Promise<void> {
     const s = searchColumns(result.metadata);
@@ -607,6 +607,7 @@ export class PostgresIndex implements IndexStore {
           width = ${p.add(s.width)}::integer, height = ${p.add(s.height)}::integer,
           failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
           failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
+          thumbnail_status = CASE WHEN ${p.add(result.noThumbnail === true)}::boolean AND thumbnail_status = 'pending' THEN 'n/a' ELSE thumbnail_status END,
           tools = tools || jsonb_build_object('metadata', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
         WHERE sha256 = ${sha} AND metadata_status = 'pending'`;
     await this.writeAnalysis(p, sha, sha256, update, file);

@@ -47,7 +47,7 @@ export { parseIso6709 } from './metadata/iso6709.js';
 export { toJsonSafe } from './metadata/json-safe.js';
 export { MediaThumbnailer } from './thumbnail/media.thumbnailer.js';
 export { MediaToolResolver, type MediaToolConfig, type MediaToolName, type ResolvedTool } from './tools/ffmpeg-path.js';
-export { ALLOWED_PROTOCOLS, VIDEO_DEMUXERS } from './tools/ffmpeg-input.js';
+export { ALLOWED_PROTOCOLS, MEDIA_DEMUXERS } from './tools/ffmpeg-input.js';
 export { MEDIA_LIMITS } from './media-limits.js';
 export { pdqFromPixels, pdqDihedralFromPixels, PDQ_IMPLEMENTATION_VERSION, pdqDistance, pdqHexToBytes, isPdqHex, PDQ_SQUASH_EDGE_PX, PDQ_MIN_EDGE_PX, type PdqPixels, type PdqHash, type PdqDihedral } from './pdq/pdq.hasher.js';
 export { pdqPixelsFromImage, pdqFromImage, pdqDihedralFromImage, pdqToolVersions, type PdqDecodeOptions } from './pdq/pdq.pixels.js';

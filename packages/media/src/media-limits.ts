@@ -15,6 +15,29 @@ export const MEDIA_LIMITS = {
    * comes after all frames of an animation. Reaching it is metadata-partial.
    */
   maxWebpChunks: 16384,
+  /**
+   * Box headers read in all when an ISO-BMFF/QuickTime file's tracks are walked
+   * in identification (identify/iso-bmff-tracks.ts: is it a movie, is it sound
+   * alone). A real file has a few top-level boxes and a handful per track; past
+   * this (a crafted moov of thousands of tracks) the tracks are unknown and the
+   * brand's answer stands.
+   */
+  maxTrackWalkBoxes: 512,
+  /**
+   * A `moov` up to this size is fetched with one read and walked in memory (a
+   * short movie's or a voice memo's is a few KiB); a larger one (a long video's
+   * sample tables) is walked by ranged reads of its box headers alone.
+   */
+  moovWholeReadBytes: 64 * 1024,
+  /**
+   * ID3v2 frames at the start of an audio file before ffprobe is run on it
+   * (metadata/id3-frames.ts). ffprobe's time grows faster than the count
+   * (10,000 frames took 3 s, 30,000 took 60 s; 200,000 ran to the 120 s tool
+   * timeout, a retryable fault, five times over). A real tag has tens of
+   * frames, a podcast's chapters a few hundred. Past this the metadata fails
+   * `limit-exceeded` (no retry) without running ffprobe.
+   */
+  maxId3Frames: 4096,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

@@ -5,12 +5,13 @@ import { identifyStep } from './identify.step.js';
 import { metadataStep } from './metadata.step.js';
 import { ReadOnceSource } from './read-once-source.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
-import { isMedia } from './stage-graph.js';
+import { describes, isMedia } from './stage-graph.js';
 import { thumbnailStep } from './thumbnail.step.js';
 
 /**
  * Everything about one file's bytes, from one read of them: identify, then,
- * for images and videos, metadata and thumbnail, in one message. The file is
+ * for images and videos, metadata and thumbnail, for audio its metadata
+ * (the kind's steps: stage-graph.ts), in one message. The file is
  * loaded from the index once; each step writes its result with the
  * occurrence's move (as the separate stages did, so a crash between steps is
  * resumed from the state the index records), and a failure keeps the step's
@@ -36,15 +37,18 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
   const identified = await identifyStep(deps, loaded, input, ctx);
   steps.identify = identified.outcome;
   loaded = identified.loaded;
-  if (loaded.file.stage !== 'failed' && isMedia(loaded.content.kind)) {
-    // Images are read whole once for metadata and thumbnail; a video's tools read it by URL.
+  if (loaded.file.stage !== 'failed' && describes(loaded.content.kind)) {
+    // Images are read whole once for metadata and thumbnail; a video's or audio file's tools read it by URL.
     if (loaded.content.kind === 'image' && needsBytes(loaded)) await input.loadWhole({ ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
     const described = await metadataStep(deps, loaded, input, ctx);
     steps.metadata = described.outcome;
     loaded = described.loaded;
-    const thumbnailed = await thumbnailStep(deps, loaded, input, ctx);
-    steps.thumbnail = thumbnailed.outcome;
-    loaded = thumbnailed.loaded;
+    // Audio has no picture: its chain goes from its metadata to the index (stage-graph.ts, ANALYSE_STEPS).
+    if (isMedia(loaded.content.kind)) {
+      const thumbnailed = await thumbnailStep(deps, loaded, input, ctx);
+      steps.thumbnail = thumbnailed.outcome;
+      loaded = thumbnailed.loaded;
+    }
   }
   if (input.fetches > 0 || deps.memberBytes) {
     // Only members are offered to the cache (by their unpack): an upload is never a miss.

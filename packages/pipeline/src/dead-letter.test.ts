@@ -11,6 +11,13 @@ describe('analyseStepAt: the step a dead-lettered analyse message fails a file i
     expect(analyseStepAt('indexed', 'video')).toBe('thumbnail');
   });
 
+  it('names metadata as audio\'s last analyse step (it has no thumbnail)', () => {
+    expect(analyseStepAt('pending', 'audio')).toBe('identify');
+    expect(analyseStepAt('identified', 'audio')).toBe('metadata');
+    expect(analyseStepAt('described', 'audio')).toBe('metadata');
+    expect(analyseStepAt('indexed', 'audio')).toBe('metadata');
+  });
+
   it('names identify for anything else, or a file whose kind is not known yet', () => {
     expect(analyseStepAt('pending', null)).toBe('identify');
     expect(analyseStepAt('identified', 'document')).toBe('identify');

@@ -11,7 +11,7 @@ import {
   type QueueName,
 } from '@exhibit/core';
 import type { StageContext, StageDeps } from './stage.js';
-import { isMedia } from './stage-graph.js';
+import { describes, isMedia } from './stage-graph.js';
 
 /**
  * A message the bus gave up on. Its file is marked failed with the reason, so
@@ -89,12 +89,15 @@ export async function recordDeadLetter(
 }
 
 /**
- * The analyse step a file was at: the one its state waits on, for images and
- * videos; identify for anything else (it has no other analyse step), and the
- * last step, thumbnail, for a media file past it (only its re-check was left).
+ * The analyse step a file was at: the one its state waits on, for images,
+ * videos and audio; identify for anything else (it has no other analyse step),
+ * and the kind's last step (thumbnail; metadata for audio) for a file past it
+ * (only its re-check was left).
  */
 export function analyseStepAt(state: FileStage, kind: FileKind | null): 'identify' | 'metadata' | 'thumbnail' {
-  if (!isMedia(kind)) return 'identify';
+  if (!describes(kind)) return 'identify';
   const step = stepAwaited(state);
+  // Audio has no thumbnail step: past its metadata, that was its last.
+  if (!isMedia(kind)) return step === 'identify' ? 'identify' : 'metadata';
   return step === 'identify' || step === 'metadata' || step === 'thumbnail' ? step : state === 'pending' ? 'identify' : 'thumbnail';
 }

@@ -1,9 +1,10 @@
 import { done, failed, skipped, type FileFlag, type MediaMetadata, type RandomAccessSource, type StageOutcome } from '@exhibit/core';
 import { analyse, isPast, type LoadedFile } from './file-stage.js';
 import type { StageContext, StageDeps } from './stage.js';
+import { isMedia } from './stage-graph.js';
 
 /**
- * EXIF/GPS/XMP/IPTC for images, ffprobe for videos. Analysed once per
+ * EXIF/GPS/XMP/IPTC for images, ffprobe for videos and audio. Analysed once per
  * SHA-256: a second occurrence of the same bytes reuses the first result.
  * The result and the occurrence's move are one write. A failure is recorded
  * on the content and the file still goes on to its thumbnail. Runs in the
@@ -18,30 +19,44 @@ export async function metadataStep(
   const { file, content } = loaded;
   if (isPast(file, 'described')) return { outcome: skipped('already-done'), loaded };
   const kind = content.kind;
-  // The analyse stage runs this step for images and videos only.
-  if (kind !== 'image' && kind !== 'video') return { outcome: skipped('not-applicable'), loaded };
+  // The analyse stage runs this step for images, videos and audio only (stage-graph.ts, ANALYSE_STEPS).
+  if (kind !== 'image' && kind !== 'video' && kind !== 'audio') return { outcome: skipped('not-applicable'), loaded };
 
   if (content.metadataStatus === 'pending') {
     const result = await analyse('metadata', ctx, () =>
       kind === 'image'
         ? deps.metadata.image(input, { mime: content.mime, abortSignal: ctx.abortSignal })
-        : deps.metadata.video(input, { abortSignal: ctx.abortSignal }),
+        : kind === 'video'
+          ? deps.metadata.video(input, { abortSignal: ctx.abortSignal })
+          : deps.metadata.audio(input, { detectedExt: content.detectedExt, abortSignal: ctx.abortSignal }),
     );
     const tools = [...(await deps.metadata.tools(kind)), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
+    // Audio has no thumbnail step (stage-graph.ts): its thumbnail is 'n/a' with this write, not pending forever.
+    const noThumbnail = !isMedia(kind);
+    const thumbnailStatus = noThumbnail && content.thumbnailStatus === 'pending' ? ('n/a' as const) : content.thumbnailStatus;
     if (!result.ok) {
       // Recorded on the content (status, API and CLI list it) while the file goes on: a
       // thumbnail does not need the metadata, so one failing must not cost the other.
       const failure = { stage: 'metadata' as const, code: result.error.code, detail: result.error.message };
-      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools }, { fileId: file.fileId, to: 'described' });
+      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools, noThumbnail }, { fileId: file.fileId, to: 'described' });
       return {
         outcome: failed(failure.code, failure.detail),
-        loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'failed', metadata: null, failure: content.failure ?? failure } },
+        loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'failed', metadata: null, failure: content.failure ?? failure, thumbnailStatus } },
       };
     }
-    await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools }, { fileId: file.fileId, to: 'described', flags: metadataFlags(result.value) });
+    if (result.value === null) {
+      // No allowed reader for the format (MIDI, a tracker module): not applicable, and no failure (the
+      // file is not corrupt; failures are counted in status and custody, and shared by every case holding it).
+      await deps.index.setMetadata(content.sha256, { status: 'n/a', metadata: null, tools, noThumbnail }, { fileId: file.fileId, to: 'described' });
+      return {
+        outcome: skipped('no-reader'),
+        loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'n/a', metadata: null, thumbnailStatus } },
+      };
+    }
+    await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools, noThumbnail }, { fileId: file.fileId, to: 'described', flags: metadataFlags(result.value) });
     return {
       outcome: done({ kind }),
-      loaded: { ...loaded, file: withFlags({ ...file, stage: 'described' }, metadataFlags(result.value)), content: { ...content, metadataStatus: 'done', metadata: result.value } },
+      loaded: { ...loaded, file: withFlags({ ...file, stage: 'described' }, metadataFlags(result.value)), content: { ...content, metadataStatus: 'done', metadata: result.value, thumbnailStatus } },
     };
   }
   // Another occurrence of the same bytes: the same findings.

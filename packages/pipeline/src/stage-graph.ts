@@ -75,9 +75,8 @@ export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
   analyse: {
     body: 'files',
     batchBytes: true,
-    // Identify, then (images and videos) metadata and thumbnail: over once the last of them has run.
-    done: (file, content) =>
-      file.stage === 'failed' || hasReached(file.stage, 'thumbnailed') || (hasReached(file.stage, 'identified') && !isMedia(content?.kind ?? null)),
+    // Identify, then the kind's own analyse steps (ANALYSE_STEPS): over once the last of them has run.
+    done: (file, content) => file.stage === 'failed' || hasReached(file.stage, analysedAt(content?.kind ?? null)),
     // An archive marked for unpacking is unpacked and indexed side by side: its members do not wait for it.
     next: (facts) => (facts.unpack === 'pending' ? ['unpack', 'index'] : ['index']),
     completes: 'never',
@@ -104,9 +103,35 @@ export function unpacks(kind: FileKind | null, depth: number, limits: Pick<Limit
   return kind === 'archive' && depth < limits.maxNestingDepth;
 }
 
-/** Whether the analyse queue goes on to metadata and thumbnail for this kind (images and videos only). */
+/**
+ * The analyse steps after identify, by kind: images and videos get metadata
+ * and a thumbnail (a contact sheet, with PDQ hashes); audio gets its metadata
+ * (ffprobe: duration, codecs, sample rate, channels) and no picture, as there
+ * is none to make; anything else is identified only.
+ */
+export const ANALYSE_STEPS: { readonly [K in FileKind]: readonly ('metadata' | 'thumbnail')[] } = {
+  image: ['metadata', 'thumbnail'],
+  video: ['metadata', 'thumbnail'],
+  audio: ['metadata'],
+  archive: [],
+  document: [],
+  other: [],
+};
+
+/** Whether the analyse queue reads metadata for this kind. */
+export function describes(kind: FileKind | null): kind is 'image' | 'video' | 'audio' {
+  return kind !== null && ANALYSE_STEPS[kind].includes('metadata');
+}
+
+/** Whether the analyse queue makes a thumbnail for this kind (images and videos only). */
 export function isMedia(kind: FileKind | null): kind is 'image' | 'video' {
-  return kind === 'image' || kind === 'video';
+  return kind !== null && ANALYSE_STEPS[kind].includes('thumbnail');
+}
+
+/** The state a file of this kind has once its analyse steps are over (unknown kind: not identified yet). */
+export function analysedAt(kind: FileKind | null): FileStage {
+  if (kind === null) return 'identified';
+  return isMedia(kind) ? 'thumbnailed' : describes(kind) ? 'described' : 'identified';
 }
 
 /**

@@ -33,8 +33,12 @@ import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/
  */
 
 
-const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' | 'archive' | 'document' }> = {
+const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' | 'audio' | 'archive' | 'document' }> = {
   JPEG: { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image' },
+  // An iPhone voice memo / Android voice note as identification names it by its tracks (iso-bmff-tracks.ts).
+  M4A: { mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio' },
+  // A Standard MIDI File (file-type: audio/midi): a score, which no allowed demuxer reads.
+  MThd: { mime: 'audio/midi', detectedExt: 'mid', kind: 'audio' },
   PK: { mime: 'application/zip', detectedExt: 'zip', kind: 'archive' },
   TEXT: { mime: 'text/plain', detectedExt: 'txt', kind: 'document' },
 };
@@ -73,6 +77,15 @@ const metadata: MetadataExtractor = {
   },
   video: async () => {
     throw new ExhibitError('unsupported-format', 'no videos here');
+  },
+  // What ffprobe states of a 2 s AAC voice memo (`ffmpeg -f lavfi -i sine=d=2 -c:a aac memo.m4a`).
+  audio: async (source, options) => {
+    if (tag(await source.read(0, 64)) === 'MThd') {
+      // As the adapter: no allowed reader for 'mid', so nothing is run; ffprobe asked anyway called it corrupt.
+      if (options?.detectedExt === 'mid') return null;
+      throw new ExhibitError('corrupt-file', 'ffprobe failed: Invalid data found when processing input');
+    }
+    return { durationSec: 2.0, codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 }, raw: {} };
   },
 };
 
@@ -395,6 +408,57 @@ describe('per-file stages', () => {
     expect(bus.ids('unpack').filter((id) => id.includes(nested.fileId))).toEqual([]);
     await run('index', nested);
     expect(completions(deep)).toHaveLength(1);
+  });
+
+  it('midi-tracker-metadata-recorded-corrupt-file: audio no allowed reader reads gets metadata n/a, no failure', async () => {
+    const ref = ev();
+    const tune = await addUpload(ref, 'ringtone.mid', 'MThd tune');
+    const analysed = await run('analyse', tune);
+    expect(analysed).toMatchObject({ outcome: { status: 'done', summary: { identify: { kind: 'audio', mime: 'audio/midi' }, metadata: 'no-reader' } }, statements: 3 });
+    await run('index', tune);
+    const got = await deps.index.getFileWithContent(tune.fileId);
+    expect(got?.file).toMatchObject({ stage: 'indexed', flags: [], failure: null });
+    expect(got?.content).toMatchObject({ kind: 'audio', metadataStatus: 'n/a', metadata: null, failure: null, thumbnailStatus: 'n/a' });
+    expect(failuresRecorded(tune)).toEqual([]);
+    expect(completions(ref)[0]?.details).toMatchObject({ files: 1, failures: 0 });
+    const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
+    expect(status?.stages.metadata).toMatchObject({ failed: 0, pending: 0 });
+  });
+
+  it('audio-thumbnail-status-pending-forever: audio\'s thumbnail is n/a with its metadata write, as the CLI and web show it', async () => {
+    // No thumbnail step runs for audio, so 'pending' was never left: the web said "No preview (pending)".
+    const ref = ev();
+    const memo = await addUpload(ref, 'Voice 004.m4a', 'M4A voice note 4');
+    expect(await run('analyse', memo)).toMatchObject({ statements: 3 });
+    const got = await deps.index.getFileWithContent(memo.fileId);
+    expect(got?.content).toMatchObject({ metadataStatus: 'done', thumbnailStatus: 'n/a' });
+    // An image's stays its own: done by its thumbnail step.
+    const photo = await addUpload(ref, 'IMG_0004.jpg', 'JPEG photo 4');
+    await run('analyse', photo);
+    expect((await deps.index.getFileWithContent(photo.fileId))?.content).toMatchObject({ thumbnailStatus: 'done' });
+  });
+
+  it('audio-m4a-analysed-as-video-thumbnail-attempted: a voice memo gets its metadata, no thumbnail, and no failure', async () => {
+    const ref = ev();
+    const memo = await addUpload(ref, 'New Recording 3.m4a', 'M4A voice memo');
+    // Identify and metadata each write once; no thumbnail is tried (the stand-in's video() would fail it).
+    const analysed = await run('analyse', memo);
+    expect(analysed).toMatchObject({ outcome: { status: 'done', summary: { identify: { kind: 'audio', mime: 'audio/mp4', extMismatch: false }, metadata: { kind: 'audio' } } }, statements: 3 });
+    expect((analysed.outcome as { summary?: Record<string, unknown> }).summary).not.toHaveProperty('thumbnail');
+    expect(bus.ids('index')).toContainEqual(expect.stringContaining(memo.fileId));
+    // Delivered again (or re-sent by the watchdog): described is the end of an audio file's analyse.
+    expect(await run('analyse', memo)).toMatchObject({ outcome: { status: 'skipped' } });
+    await run('index', memo);
+    const got = await deps.index.getFileWithContent(memo.fileId);
+    expect(got?.file).toMatchObject({ stage: 'indexed', flags: [], failure: null });
+    expect(got?.content).toMatchObject({ kind: 'audio', mime: 'audio/mp4', metadataStatus: 'done', thumbnailStatus: 'n/a', thumbnail: null });
+    expect(got?.content?.metadata).toMatchObject({ durationSec: 2, audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 } });
+    expect(failuresRecorded(memo)).toEqual([]);
+    expect(completions(ref)).toHaveLength(1);
+    expect(completions(ref)[0]?.details).toMatchObject({ files: 1, failures: 0 });
+    const status = await deps.index.evidenceStatus(ref.caseId, ref.evidenceId);
+    expect(status?.stages.metadata).toEqual({ done: 1, failed: 0, pending: 0 });
+    expect(status?.stages.thumbnail).toMatchObject({ failed: 0 });
   });
 
   it('routes a document straight to index after one write', async () => {

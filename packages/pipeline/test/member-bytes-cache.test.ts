@@ -43,6 +43,7 @@ const metadata: MetadataExtractor = {
     return { make: `bytes ${sha256(bytes).slice(0, 16)}`, raw: {} };
   },
   video: async () => ({ raw: {} }),
+  audio: async () => ({ raw: {} }),
 };
 const thumbnailer: Thumbnailer = {
   tools: async () => [{ name: 'stand-in-thumbnailer', version: '1' }],

@@ -106,6 +106,7 @@ export function renderFileDetail(detail: FileDetailBody): string {
       row('orientation', formatOrientation(m.orientation));
       row('duration', m.durationSec === undefined ? undefined : `${m.durationSec.toFixed(2)} s`);
       if (m.codecs?.length) row('codecs', m.codecs.join(', '));
+      if (m.audioStream) row('audio', audioText(m.audioStream));
     }
     row('metadata', content.metadataStatus);
     row('thumbnail', content.thumbnailStatus + (content.thumbnailSource ? ` (from ${content.thumbnailSource})` : ''));
@@ -168,4 +169,9 @@ function layout(lines: Line[]): string {
     l.value.forEach((v, i) => out.push(`  ${(i === 0 ? l.label : '').padEnd(labelWidth)}${v}`));
   }
   return out.join('\n') + '\n';
+}
+
+/** An audio stream as a line: codec, sample rate, channels (what is stated). */
+function audioText(a: { codec?: string; sampleRate?: number; channels?: number }): string {
+  return [a.codec, a.sampleRate !== undefined ? `${a.sampleRate} Hz` : undefined, a.channels !== undefined ? `${a.channels} ch` : undefined].filter((p) => p !== undefined).join(', ');
 }

@@ -512,7 +512,14 @@ export interface IndexStore {
   ): Promise<void>;
   setMetadata(
     sha256: string,
-    result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[] },
+    result: {
+      status: 'done' | 'failed' | 'n/a';
+      metadata: MediaMetadata | null;
+      failure?: FileFailure;
+      tools: ToolVersion[];
+      /** The content's kind gets no thumbnail (audio): a pending thumbnail status becomes 'n/a' in the same write. */
+      noThumbnail?: boolean;
+    },
     file?: FileMove,
   ): Promise<void>;
   setThumbnail(

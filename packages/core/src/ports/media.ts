@@ -47,9 +47,15 @@ export interface FileIdentifier {
  * (properties of the file), or the retryable 'timeout' | 'tool-unavailable' | 'storage-unavailable'.
  */
 export interface MetadataExtractor {
-  tools(kind: 'image' | 'video'): Promise<ToolVersion[]>;
+  tools(kind: 'image' | 'video' | 'audio'): Promise<ToolVersion[]>;
   image(source: RandomAccessSource, options?: { mime?: string | null; abortSignal?: AbortSignal }): Promise<MediaMetadata>;
   video(source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<MediaMetadata>;
+  /**
+   * Duration, codecs and the first audio stream's sample rate and channels (a voice memo, a 3GP or MP3 recording).
+   * Null when no allowed reader reads the type identification named (`detectedExt`: MIDI, tracker modules):
+   * not applicable, no failure, as nothing was wrong with the file.
+   */
+  audio(source: RandomAccessSource, options?: { detectedExt?: string | null; abortSignal?: AbortSignal }): Promise<MediaMetadata | null>;
 }
 
 export interface Thumbnail {

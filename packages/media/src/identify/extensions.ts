@@ -18,11 +18,15 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   jp2: ['jp2', 'j2k', 'jpf', 'jpg2'],
   jpx: ['jpx', 'jpf'],
   mov: ['mov', 'qt'],
-  // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a.
+  // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a. Their tracks make them
+  // m4a now (iso-bmff-tracks.ts), but .m4a must still fit mp4: a content identified before that keeps its stored
+  // mp4 (identify runs once per SHA-256, across cases), and a recording cut before its moov keeps the brand's mp4.
+  // So a .m4a holding video is not flagged: an absent flag, never a false one.
   mp4: ['mp4', 'm4v', 'mp4v', 'mpg4', 'm4a'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
-  '3gp': ['3gp', '3gpp'],
+  // Samsung's recorders name 3GP audio .3ga.
+  '3gp': ['3gp', '3gpp', '3ga'],
   '3g2': ['3g2', '3gpp2', '3gp2'],
   mkv: ['mkv', 'mka', 'mks', 'mk3d'],
   mpg: ['mpg', 'mpeg', 'mpe', 'm1v', 'm2v', 'vob'],

@@ -2,7 +2,7 @@ import { LIMITS, type ContentFinding, type Identification, type IdentificationRe
 import { kindOf } from './extensions.js';
 import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
-import { quickTimeWithoutFtyp } from './iso-bmff-tracks.js';
+import { quickTimeWithoutFtyp, typeByTracks, type TrackedType } from './iso-bmff-tracks.js';
 import { moreSignatures, pdfAfterPrefix } from './more-signatures.js';
 import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
 import { plainText } from './text-sniff.js';
@@ -22,7 +22,7 @@ export async function identifyFromSource(
   fileTypeOf: (head: Buffer) => Promise<{ ext: string; mime: string } | null>,
 ): Promise<IdentificationResult> {
   const head = await source.read(0, Math.min(LIMITS.identifyHeadBytes, source.size));
-  let found = await fileTypeOf(head);
+  let found: TrackedType | null = await fileTypeOf(head);
   // A type file-type takes from a few bytes stands only with the structure that follows; a binary type never
   // for a head that is plain text, unless the format may be text (weak-signatures.ts).
   if (found !== null && !(await confirmedByStructure(found, head, source))) found = null;
@@ -33,6 +33,8 @@ export async function identifyFromSource(
   if (heif) found = heif;
   if (found === null) found = await moreSignatures(source, head);
   if (found === null) found = await quickTimeWithoutFtyp(source, head);
+  // A brand is a hint: a movie brand is given to sound alone too (voice memos, 3GP audio); the tracks' handlers decide.
+  if (found !== null) found = (await typeByTracks(source, head, found)) ?? found;
   if (found === null) found = await identifyTiff(source, head);
   if (found === null) found = await diskImageOf(source, head);
   if (found === null) found = await pdfAfterPrefix(source, head);
@@ -52,7 +54,7 @@ export async function identifyFromSource(
   }
   if (!found) findings.unshift(unidentified(source.size, head.length));
   const identification: Identification = found
-    ? { mime: found.mime, detectedExt: found.ext, kind: kindOf(found.ext, found.mime) }
+    ? { mime: found.mime, detectedExt: found.ext, kind: found.kind ?? kindOf(found.ext, found.mime) }
     : { mime: null, detectedExt: null, kind: 'other' };
   return { ...identification, findings };
 }

@@ -1,29 +1,29 @@
 import type { RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 
 /**
  * The handler types of an ISO-BMFF file's tracks (`moov/trak/mdia/hdlr`:
  * 'vide', 'soun', 'text', 'meta'...), read by box headers: the top-level
  * boxes up to `moov` (which a camera writes after `mdat`, at the end) with
  * small ranged reads, then each `trak`'s `mdia` and `hdlr`, from the moov
- * read whole when it is at most MOOV_WHOLE_READ_BYTES, else by ranged reads
+ * read whole when it is at most MEDIA_LIMITS.moovWholeReadBytes, else by ranged reads
  * of headers alone (a long video's megabytes of sample tables cost nothing).
  *
  * Hostile input: every size is checked against its parent, at most
- * MAX_BOXES box headers are read, and anything malformed (a size that runs
+ * MEDIA_LIMITS.maxTrackWalkBoxes box headers are read, and anything malformed (a size that runs
  * past its parent, no `moov`, a truncated file) gives null, "unknown".
  */
 
-/** Box headers read in all; a real file has a few top-level boxes and a handful per track. */
-const MAX_BOXES = 512;
+/** Box headers read in all (MEDIA_LIMITS.maxTrackWalkBoxes). */
+const MAX_BOXES = MEDIA_LIMITS.maxTrackWalkBoxes;
 
 /**
  * A `moov` up to this size is fetched with one read and walked in memory: a
- * short movie's is a few KiB, and a walk by ranged reads cost a storage
- * round trip per box header (11 fetches instead of 2 for an MP4 whose moov
- * is at the end). A larger one (a long video's sample tables) is walked by
- * ranged reads as before, its headers only.
+ * walk by ranged reads cost a storage round trip per box header (11 fetches
+ * instead of 2 for an MP4 whose moov is at the end). A larger one is walked by
+ * ranged reads, its headers only (MEDIA_LIMITS.moovWholeReadBytes).
  */
-const MOOV_WHOLE_READ_BYTES = 64 * 1024;
+const MOOV_WHOLE_READ_BYTES = MEDIA_LIMITS.moovWholeReadBytes;
 
 interface Box {
   type: string;
@@ -41,7 +41,11 @@ class BoxWalker {
   constructor(
     private readonly source: RandomAccessSource,
     private readonly abortSignal: AbortSignal | undefined,
-  ) {}
+    head?: Buffer,
+  ) {
+    // Identification's head, already read: box headers (and a moov) inside it cost no read.
+    if (head && head.length > 0) this.held = { at: 0, bytes: head };
+  }
 
   /** Reads [from, to) with one read; later reads inside it come from memory. */
   async hold(from: number, to: number): Promise<void> {
@@ -73,9 +77,15 @@ class BoxWalker {
     }
   }
 
+  /** Whether [from, to) is already in memory. */
+  holds(from: number, to: number): boolean {
+    const held = this.held;
+    return held !== null && from >= held.at && to <= held.at + held.bytes.length;
+  }
+
   async read(offset: number, length: number): Promise<Buffer> {
     const held = this.held;
-    if (held && offset >= held.at && offset + length <= held.at + held.bytes.length) {
+    if (held && this.holds(offset, offset + length)) {
       return held.bytes.subarray(offset - held.at, offset - held.at + length);
     }
     const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
@@ -92,23 +102,34 @@ async function find(walker: BoxWalker, parent: { body: number; end: number }, ty
 }
 
 /**
- * The set of track handler types, or null when the file's `moov` cannot be
- * found and walked. Stops at the first video track when `untilVideo` (all a
- * caller asking "is there any video?" needs).
+ * A track's handler type, or UNREAD for a `trak` whose handler could not be
+ * read (no `mdia`, no `hdlr`, one too short to hold the type): it may be a
+ * picture track as well as anything else.
  */
-export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean } = {}): Promise<Set<string> | null> {
-  const walker = new BoxWalker(source, options.abortSignal);
-  const handlers = new Set<string>();
+export const UNREAD = Symbol('unread handler');
+
+/**
+ * The set of track handler types (UNREAD for a track whose handler could not
+ * be read), or null when the file's `moov` cannot be found and walked. Stops
+ * at the first video track when `untilVideo` (all a caller asking "is there
+ * any video?" needs).
+ */
+export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string | typeof UNREAD> | null> {
+  const walker = new BoxWalker(source, options.abortSignal, options.head);
+  const handlers = new Set<string | typeof UNREAD>();
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
-    if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES) await walker.hold(moov.body, moov.end);
+    if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES && !walker.holds(moov.body, moov.end)) await walker.hold(moov.body, moov.end);
     for await (const trak of walker.children(moov.body, moov.end)) {
       if (trak.type !== 'trak') continue;
       const mdia = await find(walker, trak, 'mdia');
       const hdlr = mdia ? await find(walker, mdia, 'hdlr') : null;
       // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
-      if (!hdlr || hdlr.body + 12 > hdlr.end) continue;
+      if (!hdlr || hdlr.body + 12 > hdlr.end) {
+        handlers.add(UNREAD);
+        continue;
+      }
       const handler = (await walker.read(hdlr.body + 8, 4)).toString('latin1');
       handlers.add(handler);
       if (options.untilVideo && handler === 'vide') break;
@@ -136,5 +157,78 @@ const QUICKTIME_FIRST_ATOMS: ReadonlySet<string> = new Set(['skip', 'pnot', 'PIC
 export async function quickTimeWithoutFtyp(source: RandomAccessSource, head: Buffer, options: { abortSignal?: AbortSignal } = {}): Promise<{ ext: 'mov'; mime: 'video/quicktime' } | null> {
   if (head.length < 8 || !QUICKTIME_FIRST_ATOMS.has(head.toString('latin1', 4, 8))) return null;
   const handlers = await trackHandlers(source, { ...options, untilVideo: true });
-  return handlers !== null && handlers.size > 0 ? { ext: 'mov', mime: 'video/quicktime' } : null;
+  // A track whose handler was read: four letters and a trak header alone do not make a movie.
+  return handlers !== null && [...handlers].some((h) => h !== UNREAD) ? { ext: 'mov', mime: 'video/quicktime' } : null;
+}
+
+/** An identification with the kind its tracks give, where that differs from what its MIME type says. */
+export interface TrackedType {
+  ext: string;
+  mime: string;
+  kind?: 'audio';
+}
+
+/**
+ * The types file-type (or the brand-less QuickTime check) gives an ISO-BMFF or
+ * QuickTime file by its brand alone, calling every one a video: brands are
+ * hints (Android writes voice notes as 'isom' MP4, WhatsApp and recorders
+ * write 3GP audio), so these are checked against their tracks.
+ */
+const MOVIE_TYPES: ReadonlySet<string> = new Set(['mp4', 'm4v', 'm4p', 'f4v', '3gp', '3g2', 'mov']);
+
+/**
+ * Handler types of tracks that are never pictures: sound, timed text and
+ * subtitles ('text', 'sbtl', 'subt'; 'clcp' closed captions), timecode,
+ * timed metadata, hint tracks (RTP streaming). Sound beside only these is
+ * audio. Anything else ('vide', QuickTime's MPEG-1 muxed 'MPEG' and sprite
+ * 'sprt', ISO's auxiliary video 'auxv' and 'pict', a type not known here, a
+ * track whose handler was not read) may be a picture: the brand's answer stands.
+ */
+const NON_VISUAL_HANDLERS: ReadonlySet<string> = new Set(['soun', 'text', 'sbtl', 'subt', 'clcp', 'tmcd', 'meta', 'hint']);
+
+/** Audio brands file-type answers audio for ('M4A ', 'M4B ', Adobe's 'F4A '/'F4B '). */
+const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4b']);
+
+/**
+ * The type an MP4-family, 3GPP or QuickTime file's tracks give where its
+ * brand says otherwise. Sound alone is audio (a 'soun' track, every track's
+ * handler read, and each one sound or another that is never a picture:
+ * NON_VISUAL_HANDLERS): `audio/mp4` (RFC 4337; as exiftool says of an 'iso*' file, and of
+ * 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
+ * 4393: the types for a 3GPP file with no video), and a QuickTime movie keeps
+ * `video/quicktime` (the only registered QuickTime type; exiftool and libmagic
+ * say it too) with the kind audio. An audio brand over video and no sound is
+ * `video/mp4`; video beside sound under an audio brand stays audio (an
+ * audiobook's or podcast's chapter pictures are a 'vide' track).
+ *
+ * Null, and the brand's answer stands, when the tracks do not contradict it,
+ * or its `moov` cannot be found and walked within the walker's bounds
+ * (truncated, malformed, hostile): an unknown track list never makes a guess.
+ */
+export async function typeByTracks(
+  source: RandomAccessSource,
+  head: Buffer,
+  found: { ext: string; mime: string },
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<TrackedType | null> {
+  const movie = MOVIE_TYPES.has(found.ext);
+  if (!movie && !AUDIO_BRAND_TYPES.has(found.ext)) return null;
+  // A movie brand needs only "any video?"; an audio brand, also "any sound?" after a video track.
+  const handlers = await trackHandlers(source, { ...options, head, untilVideo: movie });
+  if (handlers === null) return null;
+  if (!movie) return handlers.has('vide') && !handlers.has('soun') ? { ext: 'mp4', mime: 'video/mp4' } : null;
+  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h !== UNREAD && NON_VISUAL_HANDLERS.has(h));
+  if (!soundAlone) return null;
+  switch (found.ext) {
+    case '3gp':
+      return { ext: '3gp', mime: 'audio/3gpp' };
+    case '3g2':
+      return { ext: '3g2', mime: 'audio/3gpp2' };
+    case 'mov':
+      return { ext: 'mov', mime: found.mime, kind: 'audio' };
+    case 'm4p':
+      return { ext: 'm4p', mime: 'audio/mp4' };
+    default:
+      return { ext: 'm4a', mime: 'audio/mp4' };
+  }
 }

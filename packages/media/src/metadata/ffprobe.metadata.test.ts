@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { testTools, testVideo } from '../test-support/fixtures.js';
+import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
+import { FileTypeIdentifier } from '../identify/file-type.identifier.js';
+import { audioReadable } from '../tools/ffmpeg-input.js';
+import { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { runTool } from '../tools/run-tool.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
+import { MediaMetadataExtractor } from './media-metadata.extractor.js';
 
 describe('normaliseProbe', () => {
   it('regression: video-null-island-and-nul-padded-make — 0,0 is flagged, not a location; text ends at NUL', () => {
@@ -126,6 +130,43 @@ describe('normaliseProbe: the video stream a contact sheet is planned on', () =>
   });
 });
 
+describe('normaliseProbe: the audio stream', () => {
+  it('records the first audio stream\'s codec, sample rate and channels, only when sane', () => {
+    const m = normaliseProbe({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', duration: '2.000000' },
+      streams: [{ index: 0, codec_type: 'audio', codec_name: 'aac', sample_rate: '44100', channels: 1 }],
+    });
+    expect(m).toMatchObject({ durationSec: 2, codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 44100, channels: 1 } });
+    expect(m.videoStream).toBeUndefined();
+    const nonsense = normaliseProbe({ format: {}, streams: [{ codec_type: 'audio', sample_rate: '0', channels: -2 }, { codec_type: 'audio', codec_name: 'mp3' }] });
+    expect(nonsense.audioStream).toBeUndefined();
+    expect(normaliseProbe({ format: {}, streams: [{ codec_type: 'audio', sample_rate: '1e12', channels: 1.5 }] }).audioStream).toBeUndefined();
+  });
+});
+
+describe('normaliseProbe: an audio file\'s times', () => {
+  it('music-release-date-taken-as-capture-time: a music date tag is no capture time; the recording\'s creation_time is', () => {
+    // ID3 TDRC/TYER and Vorbis DATE come out of ffprobe as `date`: a release year set by a tagger.
+    const music = { format: { format_name: 'flac', duration: '1.0', tags: { date: '2019-07-04T10:00:00' } }, streams: [] };
+    expect(normaliseProbe(music).takenAt).toBeDefined();
+    expect(normaliseProbe(music, { durationGuessed: false }).takenAt).toBeUndefined();
+    const memo = { format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { date: '2024', creation_time: '2024-05-01T10:20:30.000000Z' } }, streams: [] };
+    expect(normaliseProbe(memo, { durationGuessed: false }).takenAt).toMatchObject({ utc: '2024-05-01T10:20:30.000000Z' });
+  });
+
+  it('a duration ffprobe guessed is absent for audio; one it read stays', () => {
+    const result = { format: { format_name: 'mp3', duration: '18.099185' }, streams: [{ codec_type: 'audio', codec_name: 'mp3', duration: '18.099185' }] };
+    expect(normaliseProbe(result, { durationGuessed: true }).durationSec).toBeUndefined();
+    expect(normaliseProbe(result, { durationGuessed: false }).durationSec).toBe(18.099185);
+  });
+});
+
+/** A well-formed Standard MIDI File: format 0, one track holding only its end. */
+const MIDI = Buffer.concat([
+  Buffer.from('MThd', 'latin1'), Buffer.from([0, 0, 0, 6, 0, 0, 0, 1, 0, 96]),
+  Buffer.from('MTrk', 'latin1'), Buffer.from([0, 0, 0, 4, 0x00, 0xff, 0x2f, 0x00]),
+]);
+
 describe('probe (real ffprobe over HTTP range requests)', () => {
   const server = new RangeServer();
   let movBytes: Buffer;
@@ -149,6 +190,9 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
 
     // A segment a playlist can point at (server-side request forgery) and a local file.
     server.put('/secret.mp4', mp4);
+    // A voice memo (AAC in MP4, moov at the end) and an MP3: audio whose metadata ffprobe reads too.
+    server.put('/memo.m4a', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=2:sample_rate=48000', '-ac', '1', '-c:a', 'aac', '-f', 'mp4'], 'm4a'));
+    server.put('/song.mp3', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=2', '-ac', '2', '-f', 'mp3'], 'mp3'));
     const playlist = (segment: string) => `#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n${segment}\n#EXT-X-ENDLIST\n`;
     server.put('/ssrf.m3u8', playlist(server.url('/secret.mp4').split('?')[0]!));
     server.put('/local.m3u8', playlist('file:///etc/passwd'));
@@ -168,6 +212,57 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     expect(m).toMatchObject({ width: 320, height: 240, make: 'Apple', model: 'iPhone 15' });
     expect(m.gps).toEqual({ lat: 51.5074, lon: -0.1278, altM: 11 });
     expect(m.takenAt).toMatchObject({ local: '2024-05-01T12:20:30', offsetMinutes: 60, utc: '2024-05-01T11:20:30Z' });
+  });
+
+  it('audio-metadata-refused-by-video-demuxer-allowlist: reads duration, codec, sample rate and channels of a voice memo and an MP3', async () => {
+    const ffprobe = await testTools().resolve('ffprobe');
+    const memo = normaliseProbe(await probe(ffprobe, sourceAt('/memo.m4a')));
+    expect(memo.durationSec).toBeCloseTo(2, 1);
+    expect(memo).toMatchObject({ codecs: ['aac'], audioStream: { codec: 'aac', sampleRate: 48000, channels: 1 } });
+    expect(memo.width).toBeUndefined();
+    // The mp3 demuxer was not on the allowlist: every MP3's metadata failed as unsupported-format.
+    const song = normaliseProbe(await probe(ffprobe, sourceAt('/song.mp3')));
+    expect(song.durationSec).toBeCloseTo(2, 1);
+    expect(song).toMatchObject({ codecs: ['mp3'], audioStream: { codec: 'mp3', sampleRate: 44100, channels: 2 } });
+  });
+
+  it('mp3-vbr-without-xing-duration-estimated-stored: a duration ffprobe guesses from the bitrate is absent', async () => {
+    // 5 s of noise then 55 s of silence, VBR with no Xing/Info header: the first frames' bitrate over the
+    // file's size made 18.1 s of 60 s, stored as searchable fact. ffmpeg decoding every frame is the oracle.
+    const vbr = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'anoisesrc=d=5:a=0.5,apad=whole_dur=60', '-ac', '1', '-c:a', 'libmp3lame', '-q:a', '0', '-write_xing', '0', '-f', 'mp3'], 'mp3');
+    server.put('/vbr.mp3', vbr);
+    const ffprobe = await testTools().resolve('ffprobe');
+    const guessed = normaliseProbe(await probe(ffprobe, sourceAt('/vbr.mp3'))).durationSec!;
+    expect(Math.abs(guessed - 60)).toBeGreaterThan(10);
+    const extractor = new MediaMetadataExtractor(testTools());
+    const m = await extractor.audio(sourceAt('/vbr.mp3'), { detectedExt: 'mp3' });
+    expect(m?.durationSec).toBeUndefined();
+    expect(m).toMatchObject({ codecs: ['mp3'], audioStream: { codec: 'mp3', channels: 1 } });
+    // The same sound with its Xing header states its frames: 60 s, kept.
+    server.put('/vbr-xing.mp3', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'anoisesrc=d=5:a=0.5,apad=whole_dur=60', '-ac', '1', '-c:a', 'libmp3lame', '-q:a', '0', '-f', 'mp3'], 'mp3'));
+    expect((await extractor.audio(sourceAt('/vbr-xing.mp3'), { detectedExt: 'mp3' }))?.durationSec).toBeCloseTo(60, 0);
+    // An ADTS AAC stream states no duration either; a truncated MP3 whose Xing header counts the frames it had is contradicted by its size.
+    server.put('/raw.aac', await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=3', '-c:a', 'aac', '-f', 'adts'], 'aac'));
+    expect(await extractor.audio(sourceAt('/raw.aac'), { detectedExt: 'aac' })).toMatchObject({ codecs: ['aac'] });
+    expect((await extractor.audio(sourceAt('/raw.aac'), { detectedExt: 'aac' }))?.durationSec).toBeUndefined();
+    const song = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=3', '-ac', '1', '-c:a', 'libmp3lame', '-f', 'mp3'], 'mp3');
+    server.put('/cut.mp3', song.subarray(0, 3000));
+    expect((await extractor.audio(sourceAt('/cut.mp3'), { detectedExt: 'mp3' }))?.durationSec).toBeUndefined();
+    server.put('/whole.mp3', song);
+    expect((await extractor.audio(sourceAt('/whole.mp3'), { detectedExt: 'mp3' }))?.durationSec).toBeCloseTo(3, 1);
+  }, 60_000);
+
+  it('midi-tracker-metadata-recorded-corrupt-file: a score no allowed demuxer reads is not read (null), never corrupt-file', async () => {
+    server.put('/tune.mid', MIDI);
+    // Identified as audio (file-type, libmagic: audio/midi), but ffprobe under the allowlist calls it corrupt.
+    expect(await new FileTypeIdentifier().identify(new BufferSource(MIDI, 'tune.mid'))).toMatchObject({ detectedExt: 'mid', kind: 'audio' });
+    const err = await probe(await testTools().resolve('ffprobe'), sourceAt('/tune.mid')).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'corrupt-file')).toBe(true);
+    // No tool is run for it: a resolver that cannot find ffprobe is never asked.
+    const noTools = new MediaMetadataExtractor(new MediaToolResolver({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' }));
+    expect(await noTools.audio(sourceAt('/tune.mid'), { detectedExt: 'mid' })).toBeNull();
+    for (const ext of ['mid', 'xm', 's3m', 'it', null, undefined, 'constructor', '__proto__']) expect(audioReadable(ext)).toBe(false);
+    for (const ext of ['mp3', 'm4a', 'aac', 'flac', 'ogg', 'opus', 'wav', 'aif', 'amr', '3gp', 'mov', 'caf']) expect(audioReadable(ext)).toBe(true);
   });
 
   it('reads the mp4 location and UTC creation_time', async () => {

@@ -38,10 +38,43 @@ export async function probe(
   source: RandomAccessSource,
   options: { abortSignal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<ProbeResult> {
+  return (await runProbe(ffprobe, source, options, 'error', [])).result;
+}
+
+/**
+ * What ffprobe says (at `-v warning`) when the duration it prints is not one
+ * the file states: guessed from the bitrate and the file's size (an MP3
+ * without a Xing/Info/VBRI header, an ADTS AAC stream: a VBR file's guess was
+ * 18.1 s for 60 s), or stated in a header the file's size contradicts (a
+ * truncated MP3 whose Xing header counts the frames it had).
+ */
+export const GUESSED_DURATION_WARNINGS = ['Estimating duration from bitrate', 'filesize and duration do not match'] as const;
+
+/**
+ * The probe for an audio file: as `probe`, at `-v warning`, with whether
+ * ffprobe guessed the duration (GUESSED_DURATION_WARNINGS, looked for in all
+ * of stderr as it streams: runTool's `stderrMarkers`).
+ */
+export async function probeAudio(
+  ffprobe: ResolvedTool,
+  source: RandomAccessSource,
+  options: { abortSignal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<{ result: ProbeResult; durationGuessed: boolean }> {
+  const { result, markersSeen } = await runProbe(ffprobe, source, options, 'warning', GUESSED_DURATION_WARNINGS);
+  return { result, durationGuessed: markersSeen.length > 0 };
+}
+
+async function runProbe(
+  ffprobe: ResolvedTool,
+  source: RandomAccessSource,
+  options: { abortSignal?: AbortSignal; timeoutMs?: number },
+  verbosity: 'error' | 'warning',
+  stderrMarkers: readonly string[],
+): Promise<{ result: ProbeResult; markersSeen: string[] }> {
   const input = await toolInput(source);
   const args = [
     '-hide_banner',
-    '-v', 'error',
+    '-v', verbosity,
     '-print_format', 'json',
     '-show_format',
     '-show_streams',
@@ -49,11 +82,13 @@ export async function probe(
     '-i', input.url,
   ];
   let stdout: Buffer;
+  let markersSeen: string[];
   try {
-    ({ stdout } = await runTool('ffprobe', ffprobe.path, args, {
+    ({ stdout, markersSeen } = await runTool('ffprobe', ffprobe.path, args, {
       timeoutMs: options.timeoutMs ?? LIMITS.mediaToolTimeoutMs,
       maxStdoutBytes: MEDIA_LIMITS.maxProbeOutputBytes,
       secrets: [...input.secrets],
+      stderrMarkers,
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
     }));
   } catch (err) {
@@ -65,7 +100,7 @@ export async function probe(
     const result = parsed as ProbeResult;
     // format.filename is the input: the SAS URL would end up in MediaMetadata.raw.
     if (typeof result.format === 'object' && result.format !== null) delete result.format['filename'];
-    return result;
+    return { result, markersSeen };
   } catch (err) {
     throw new ExhibitError('tool-failed', 'ffprobe printed no valid JSON', { cause: err });
   }
@@ -83,6 +118,14 @@ const CREATION_TAGS = [
 ] as const;
 
 /**
+ * An audio file's capture times: the recording's own (Apple's creationdate, the
+ * movie header's creation_time). Not `date`: in music it is the release date
+ * (ID3 TDRC/TYER, Vorbis DATE, MP4 ©day), set by a tagger, not when or where
+ * the file was made, so it is no point on a timeline (it stays in `raw`).
+ */
+const AUDIO_CREATION_TAGS = CREATION_TAGS.filter(([name]) => name !== 'date');
+
+/**
  * A QuickTime creation time of 0 (1904-01-01, the format's epoch) or a Unix
  * time of 0 means "never set": no capture time, rather than a wrong one.
  */
@@ -92,8 +135,12 @@ const MAKE_TAGS = ['com.apple.quicktime.make', 'make', 'com.android.manufacturer
 const MODEL_TAGS = ['com.apple.quicktime.model', 'model', 'com.android.model'] as const;
 const SOFTWARE_TAGS = ['com.apple.quicktime.software', 'software', 'com.android.version', 'encoder'] as const;
 
-/** ffprobe JSON → MediaMetadata. Pure. */
-export function normaliseProbe(result: ProbeResult): MediaMetadata {
+/**
+ * ffprobe JSON → MediaMetadata. Pure. `asAudio`: no duration when ffprobe
+ * guessed it (`durationGuessed`, from probeAudio), and no release date as
+ * the capture time (AUDIO_CREATION_TAGS).
+ */
+export function normaliseProbe(result: ProbeResult, asAudio?: { durationGuessed: boolean }): MediaMetadata {
   const format = result.format ?? {};
   const streams = Array.isArray(result.streams) ? result.streams : [];
   const formatTags = tagsOf(format.tags);
@@ -102,7 +149,8 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   const findings: MetadataFinding[] = [];
 
   const duration = seconds(format.duration) ?? maxOf(streams.map((s) => seconds(s.duration)));
-  if (duration !== undefined) metadata.durationSec = duration;
+  // A guessed duration is absent, not wrong (it stays in `raw` as ffprobe printed it).
+  if (duration !== undefined && !asAudio?.durationGuessed) metadata.durationSec = duration;
 
   const codecs = [...new Set(streams.map((s) => s.codec_name).filter((c): c is string => typeof c === 'string' && c !== ''))];
   if (codecs.length > 0) metadata.codecs = codecs;
@@ -114,11 +162,15 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   }
   const videoStream = video ? streamSpan(video, format) : undefined;
   if (videoStream) metadata.videoStream = videoStream;
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  const audioStream = audio ? audioOf(audio) : undefined;
+  if (audioStream) metadata.audioStream = audioStream;
 
   // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
+  const creationTags = asAudio ? AUDIO_CREATION_TAGS : CREATION_TAGS;
   const takenAt =
-    firstTime(formatTags, quickTime ? null : 'ffprobe:format.tags', false) ??
-    (video ? firstTime(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true) : null);
+    firstTime(formatTags, quickTime ? null : 'ffprobe:format.tags', false, creationTags) ??
+    (video ? firstTime(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, creationTags) : null);
   if (takenAt) metadata.takenAt = takenAt;
 
   const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
@@ -158,8 +210,8 @@ function tagsOf(tags: unknown): Map<string, string> {
 }
 
 /** `where` null: QuickTime names (format level, or the track's when `stream`); else ffprobe's path to the tag. */
-function firstTime(tags: Map<string, string>, where: string | null, stream: boolean): RecordedTime | null {
-  for (const [name, movieTag, trackTag] of CREATION_TAGS) {
+function firstTime(tags: Map<string, string>, where: string | null, stream: boolean, creationTags: readonly (typeof CREATION_TAGS)[number][]): RecordedTime | null {
+  for (const [name, movieTag, trackTag] of creationTags) {
     const source = where === null ? `QuickTime:${stream ? trackTag : movieTag}` : `${where}.${name}`;
     const time = isoRecordedTime(tags.get(name.toLowerCase()), source);
     if (time && !(time.utc && UNSET_TIMES.test(time.utc))) return time;
@@ -223,6 +275,22 @@ function streamSpan(stream: NonNullable<ProbeResult['streams']>[number], format:
     span.durationSec = fileRest !== undefined && fileRest > 0 ? Math.min(counted, fileRest) : counted;
   }
   return span.startSec === undefined && span.durationSec === undefined ? undefined : span;
+}
+
+/** Above any real recording's rate (DSD is stated as at most a few MHz) or channel layout: nonsense, not stated. */
+const MAX_SAMPLE_RATE = 100_000_000;
+const MAX_CHANNELS = 1024;
+
+/** The audio stream's codec, sample rate and channel count, each only when ffprobe states a sane one. */
+function audioOf(stream: NonNullable<ProbeResult['streams']>[number]): MediaMetadata['audioStream'] {
+  const out: NonNullable<MediaMetadata['audioStream']> = {};
+  if (typeof stream.codec_name === 'string' && stream.codec_name !== '') out.codec = stream.codec_name;
+  // ffprobe prints sample_rate as a string ("44100"), channels as a number.
+  const rate = Number(stream['sample_rate']);
+  if (Number.isSafeInteger(rate) && rate > 0 && rate <= MAX_SAMPLE_RATE) out.sampleRate = rate;
+  const channels = stream['channels'];
+  if (typeof channels === 'number' && Number.isInteger(channels) && channels > 0 && channels <= MAX_CHANNELS) out.channels = channels;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function signedSeconds(v: unknown): number | undefined {

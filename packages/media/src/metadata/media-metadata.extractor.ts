@@ -1,10 +1,13 @@
-import type { Logger, MediaMetadata, MetadataExtractor, RandomAccessSource, ToolVersion } from '@exhibit/core';
+import { ExhibitError, type Logger, type MediaMetadata, type MetadataExtractor, type RandomAccessSource, type ToolVersion } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 import { packageVersion } from '../package-version.js';
+import { audioReadable } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { readImageMetadata } from './exif.metadata.js';
-import { normaliseProbe, probe } from './ffprobe.metadata.js';
+import { normaliseProbe, probe, probeAudio } from './ffprobe.metadata.js';
+import { id3FrameCount } from './id3-frames.js';
 
-/** Images through exifr (ranged reads), videos through ffprobe (the source's URL). */
+/** Images through exifr (ranged reads), videos and audio through ffprobe (the source's URL). */
 export class MediaMetadataExtractor implements MetadataExtractor {
   private readonly logger: Logger | undefined;
 
@@ -15,7 +18,7 @@ export class MediaMetadataExtractor implements MetadataExtractor {
     this.logger = options.logger;
   }
 
-  async tools(kind: 'image' | 'video'): Promise<ToolVersion[]> {
+  async tools(kind: 'image' | 'video' | 'audio'): Promise<ToolVersion[]> {
     if (kind === 'image') return [{ name: 'exifr', version: packageVersion('exifr') }];
     return [await this.resolver.toolVersion('ffprobe')];
   }
@@ -31,6 +34,23 @@ export class MediaMetadataExtractor implements MetadataExtractor {
     const result = await probe(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     const metadata = normaliseProbe(result);
     this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs }, 'video metadata read');
+    return metadata;
+  }
+
+  /**
+   * The same ffprobe read as a video's: the container's duration and tags, and the audio stream. Null, and
+   * no tool run, for a type no allowed demuxer reads (MIDI, tracker modules: AUDIO_DEMUXER_BY_EXT).
+   */
+  async audio(source: RandomAccessSource, options: { detectedExt?: string | null; abortSignal?: AbortSignal } = {}): Promise<MediaMetadata | null> {
+    if (!audioReadable(options.detectedExt)) return null;
+    const frames = await id3FrameCount(source, MEDIA_LIMITS.maxId3Frames, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    if (frames > MEDIA_LIMITS.maxId3Frames) {
+      throw new ExhibitError('limit-exceeded', `more than ${MEDIA_LIMITS.maxId3Frames} ID3v2 frames (MEDIA_LIMITS.maxId3Frames): not probed`);
+    }
+    const ffprobe = await this.resolver.resolve('ffprobe');
+    const { result, durationGuessed } = await probeAudio(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    const metadata = normaliseProbe(result, { durationGuessed });
+    this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs, audio: metadata.audioStream }, 'audio metadata read');
     return metadata;
   }
 }

@@ -18,11 +18,13 @@ export const ALLOWED_PROTOCOLS = ['http', 'https', 'tcp', 'tls'] as const;
 const SPAN_PROTOCOL = 'subfile';
 
 /**
- * Demuxers allowed to open the input. Playlist and indirection formats
- * (hls, concat, dash, image2, tee, ...) are not here: they open further
- * URLs named inside the evidence.
+ * Demuxers allowed to open the input: video containers, and the audio
+ * formats identification names (their metadata is read by ffprobe too).
+ * Playlist and indirection formats (hls, concat, dash, image2, tee, ...)
+ * are not here: they open further URLs named inside the evidence. None of
+ * the audio demuxers opens anything but its input.
  */
-export const VIDEO_DEMUXERS = [
+export const MEDIA_DEMUXERS = [
   'mov', 'mp4', 'm4a', '3gp', '3g2', 'mj2',
   'matroska', 'webm',
   'avi',
@@ -33,7 +35,30 @@ export const VIDEO_DEMUXERS = [
   'ogg',
   'mxf',
   'dv',
+  'mp3', 'aac', 'ac3', 'wav', 'w64', 'flac', 'aiff', 'caf', 'amr', 'ape', 'wv', 'au', 'dsf', 'mpc', 'mpc8', 'voc', 'qcp',
 ] as const;
+
+/**
+ * The allowed demuxer that reads each audio type identification names (its
+ * detected ext). A type not here has none: MIDI (`mid`) and tracker modules
+ * (`xm`, `s3m`, `it`) are scores, not recordings, read only by demuxers not
+ * on the allowlist (libopenmpt, smf), so ffprobe would call a well-formed
+ * file corrupt; their metadata is not read at all ('n/a').
+ */
+export const AUDIO_DEMUXER_BY_EXT: Readonly<Record<string, (typeof MEDIA_DEMUXERS)[number]>> = {
+  mp3: 'mp3', mp2: 'mp3', mp1: 'mp3',
+  aac: 'aac', ac3: 'ac3',
+  wav: 'wav', flac: 'flac', aif: 'aiff', aiff: 'aiff', caf: 'caf',
+  amr: 'amr', ape: 'ape', wv: 'wv', au: 'au', dsf: 'dsf', mpc: 'mpc', voc: 'voc', qcp: 'qcp',
+  ogg: 'ogg', oga: 'ogg', opus: 'ogg', spx: 'ogg',
+  m4a: 'm4a', m4b: 'm4a', m4p: 'm4a', f4a: 'm4a', f4b: 'm4a', mp4: 'mp4', mov: 'mov', '3gp': '3gp', '3g2': '3g2',
+  asf: 'asf', mka: 'matroska', webm: 'webm',
+};
+
+/** Whether an allowed demuxer reads this audio type (AUDIO_DEMUXER_BY_EXT). */
+export function audioReadable(detectedExt: string | null | undefined): boolean {
+  return typeof detectedExt === 'string' && Object.hasOwn(AUDIO_DEMUXER_BY_EXT, detectedExt);
+}
 
 /** One evidence input for ffmpeg/ffprobe. */
 export interface ToolInput {
@@ -106,7 +131,7 @@ function checkedSpan(start: unknown, size: unknown): BlobSpan {
 function hardenedInputArgs(protocols: readonly string[]): string[] {
   return [
     '-protocol_whitelist', protocols.join(','),
-    '-format_whitelist', VIDEO_DEMUXERS.join(','),
+    '-format_whitelist', MEDIA_DEMUXERS.join(','),
     // microseconds; a stalled read fails instead of waiting for the overall timeout
     // (a subfile passes it on to the http connection inside it)
     '-rw_timeout', String(MEDIA_LIMITS.networkStallTimeoutMs * 1000),

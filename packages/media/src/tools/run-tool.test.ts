@@ -42,6 +42,15 @@ describe('runTool', () => {
     expect(isExhibitError(err, 'aborted')).toBe(true);
   });
 
+  it('finds stderr markers anywhere in stderr: split between writes, or before more than the kept tail', async () => {
+    // The marker's two halves in separate writes, then 64 KiB of other warnings (past MEDIA_LIMITS.maxStderrBytes).
+    const script = `process.stderr.write("Estimating dur"); setTimeout(() => { process.stderr.write("ation from bitrate\\n" + "w\\n".repeat(32768)); }, 50);`;
+    const seen = await runTool('node', node, ['-e', script], { ...opts, stderrMarkers: ['Estimating duration from bitrate', 'never printed'] });
+    expect(seen.markersSeen).toEqual(['Estimating duration from bitrate']);
+    expect(seen.stderr).not.toContain('Estimating');
+    expect((await runTool('node', node, ['-e', 'process.stderr.write("nothing")'], { ...opts, stderrMarkers: ['Estimating'] })).markersSeen).toEqual([]);
+  });
+
   it('fails with tool-failed and a redacted stderr tail on a non-zero exit', async () => {
     const url = 'https://acct.blob.core.windows.net/evidence/c/e/x.mov?sv=2024&sig=TOPSECRET';
     const err = await runTool('node', node, ['-e', `console.error("cannot open ${url}"); process.exit(3)`], { ...opts, secrets: [url] }).catch((e: unknown) => e);

@@ -15,6 +15,12 @@ export interface RunToolOptions {
   extraOutputs?: number;
   /** Strings (the SAS URL) replaced in stderr before it goes into any message. */
   secrets?: string[];
+  /**
+   * Messages looked for in the whole of stderr as it streams (not only its
+   * kept tail: a file can make a tool print megabytes of warnings before or
+   * after one), reported in `markersSeen`.
+   */
+  stderrMarkers?: readonly string[];
   abortSignal?: AbortSignal;
 }
 
@@ -24,6 +30,8 @@ export interface RunToolResult {
   outputs: Buffer[];
   /** Redacted tail of stderr. */
   stderr: string;
+  /** The `stderrMarkers` the tool printed. */
+  markersSeen: string[];
 }
 
 /** Details carried by a 'tool-failed' error so callers can classify the failure. */
@@ -48,7 +56,7 @@ export function redactToolOutput(text: string, secrets: readonly string[] = []):
  * output. Never logs or returns its arguments: they contain the SAS URL.
  */
 export function runTool(name: string, file: string, args: readonly string[], options: RunToolOptions): Promise<RunToolResult> {
-  const { timeoutMs, maxStdoutBytes, extraOutputs = 0, secrets = [], abortSignal } = options;
+  const { timeoutMs, maxStdoutBytes, extraOutputs = 0, secrets = [], stderrMarkers = [], abortSignal } = options;
   if (abortSignal?.aborted) return Promise.reject(new ExhibitError('aborted', `${name} not started: aborted`));
 
   return new Promise<RunToolResult>((resolve, reject) => {
@@ -82,8 +90,17 @@ export function runTool(name: string, file: string, args: readonly string[], opt
       });
       return chunks;
     });
+    // Each chunk is searched with the end of the one before it, so a marker split between two is found.
+    const seen = new Set<string>();
+    const overlap = Math.max(0, ...stderrMarkers.map((m) => m.length - 1));
+    let carry = '';
     stderrStream?.setEncoding('utf8');
     stderrStream?.on('data', (chunk: string) => {
+      if (stderrMarkers.length > 0) {
+        const window = carry + chunk;
+        for (const marker of stderrMarkers) if (window.includes(marker)) seen.add(marker);
+        carry = window.slice(-overlap);
+      }
       stderr += chunk;
       if (stderr.length > MEDIA_LIMITS.maxStderrBytes * 2) stderr = stderr.slice(-MEDIA_LIMITS.maxStderrBytes);
     });
@@ -114,7 +131,7 @@ export function runTool(name: string, file: string, args: readonly string[], opt
         return;
       }
       const [stdout, ...outputs] = collectors.map((chunks) => Buffer.concat(chunks));
-      resolve({ stdout: stdout!, outputs, stderr: tail });
+      resolve({ stdout: stdout!, outputs, stderr: tail, markersSeen: [...seen] });
     });
   });
 }

@@ -52,6 +52,7 @@ export interface ContentRecord {
     width?: number;
     height?: number;
     durationSec?: number;
+    audioStream?: { codec?: string; sampleRate?: number; channels?: number };
     findings?: Array<{ flag: string; detail: string }>;
   } | null;
   thumbnailStatus: string;

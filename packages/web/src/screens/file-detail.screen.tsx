@@ -171,6 +171,17 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
                 </dd>
               </>
             )}
+            {md?.audioStream && (
+              <>
+                <dt>Audio</dt>
+                <dd>
+                  {[md.audioStream.codec, md.audioStream.sampleRate !== undefined ? `${md.audioStream.sampleRate} Hz` : undefined, md.audioStream.channels !== undefined ? `${md.audioStream.channels} ch` : undefined]
+                    .filter((p) => p !== undefined)
+                    .join(', ')}
+                  {!md.width && md.durationSec !== undefined && `, ${md.durationSec} s`}
+                </dd>
+              </>
+            )}
           </dl>
           {hasRole(session, 'examiner', 'supervisor') && file.sha256 && <DownloadButton caseId={caseId} fileId={fileId} name={file.name} />}
         </div>

@@ -1,0 +1,220 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { BufferSource } from '../test-support/buffer.source.js';
+import { makeWithFfmpeg } from '../test-support/fixtures.js';
+import { FileTypeIdentifier } from './file-type.identifier.js';
+import { trackHandlers } from './iso-bmff-tracks.js';
+
+/**
+ * Audio-only MP4, 3GPP and QuickTime files (voice memos, WhatsApp and
+ * recorder audio) by their tracks' handler types, not their brands, with
+ * exiftool (`-MIMEType`) and libmagic (`file --mime-type`) asked about the
+ * same bytes where installed.
+ */
+
+const identifier = new FileTypeIdentifier();
+const identify = (bytes: Buffer, name = 'evidence.bin') => identifier.identify(new BufferSource(bytes, name));
+
+const exiftoolAvailable = spawnSync('exiftool', ['-ver']).status === 0;
+const libmagicAvailable = spawnSync('file', ['--version']).status === 0;
+
+function oracles(ctx: TestContext, bytes: Buffer): { exiftool: string | null; libmagic: string | null } {
+  let exiftool: string | null = null;
+  if (exiftoolAvailable) {
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-tracks-'));
+    try {
+      writeFileSync(join(dir, 'evidence'), bytes);
+      exiftool = spawnSync('exiftool', ['-s3', '-MIMEType', join(dir, 'evidence')], { encoding: 'utf8' }).stdout.trim() || null;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else void ctx.annotate('exiftool oracle not asked: exiftool is not installed', 'notice');
+  let libmagic: string | null = null;
+  if (libmagicAvailable) libmagic = spawnSync('file', ['--mime-type', '-b', '-'], { input: bytes, encoding: 'utf8' }).stdout.trim() || null;
+  else void ctx.annotate('libmagic oracle not asked: `file` is not installed', 'notice');
+  return { exiftool, libmagic };
+}
+
+const sine = (seconds: number) => ['-f', 'lavfi', '-i', `sine=d=${seconds}`];
+const pattern = ['-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48:r=10', '-c:v', 'mpeg4'];
+
+/** An ISO-BMFF box. */
+function box(type: string, ...payload: Buffer[]): Buffer {
+  const body = Buffer.concat(payload);
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(8 + body.length, 0);
+  header.write(type, 4, 'latin1');
+  return Buffer.concat([header, body]);
+}
+const ftyp = (major: string, ...compatible: string[]) => box('ftyp', Buffer.from(major, 'latin1'), Buffer.alloc(4), ...compatible.map((b) => Buffer.from(b, 'latin1')));
+/** A track whose `mdia/hdlr` names `handler` (FullBox header, pre_defined, handler type, reserved, empty name). */
+const trak = (handler: string) => box('trak', box('mdia', box('hdlr', Buffer.alloc(8), Buffer.from(handler, 'latin1'), Buffer.alloc(13))));
+
+describe('audio-only ISO-BMFF by its tracks (ffmpeg-made, oracles asked)', () => {
+  it('isom-voice-note-identified-as-video: an AAC recording in an isom MP4 is audio/mp4', async (ctx) => {
+    // Android's recorders (and `ffmpeg -c:a aac x.mp4`): brand isom, one 'soun' track, moov after mdat.
+    const mp4 = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
+    expect(mp4.indexOf('moov')).toBeGreaterThan(mp4.indexOf('mdat'));
+    expect(await identify(mp4, 'Voice 001.m4a')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio', findings: [] });
+    const oracle = oracles(ctx, mp4);
+    if (oracle.exiftool) expect(oracle.exiftool).toBe('audio/mp4');
+    // An MP4 container holding audio is no mismatch under either name.
+    const id = await identify(mp4);
+    expect(identifier.extensionMismatch('Voice 001.m4a', id)).toBe(false);
+    expect(identifier.extensionMismatch('clip.mp4', id)).toBe(false);
+    expect(identifier.extensionMismatch('Voice 001.jpg', id)).toBe(true);
+  });
+
+  it('keeps the M4A brand answer for an iPhone-style voice memo (ftyp M4A, moov at the front)', async (ctx) => {
+    const m4a = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-movflags', '+faststart'], 'm4a');
+    expect(m4a.indexOf('moov')).toBeLessThan(m4a.indexOf('mdat'));
+    expect(await identify(m4a, 'New Recording.m4a')).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
+    const oracle = oracles(ctx, m4a);
+    if (oracle.exiftool) expect(oracle.exiftool).toBe('audio/mp4');
+    if (oracle.libmagic) expect(oracle.libmagic).toBe('audio/x-m4a');
+  });
+
+  it('3gp-audio-identified-as-video: a 3GP with only an AAC track is audio/3gpp (RFC 3839)', async (ctx) => {
+    // This ffmpeg has no AMR encoder; AAC in 3GP is what WhatsApp and recorders also write.
+    const gp = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-f', '3gp'], '3gp');
+    const id = await identify(gp, 'Recording.3gp');
+    expect(id).toEqual({ mime: 'audio/3gpp', detectedExt: '3gp', kind: 'audio', findings: [] });
+    expect(identifier.extensionMismatch('Recording.3ga', id)).toBe(false);
+    // exiftool and libmagic name every 3GP by its brand (video/3gpp); RFC 3839 registers audio/3gpp for one with no video.
+    const oracle = oracles(ctx, gp);
+    if (oracle.exiftool) expect(oracle.exiftool).toBe('video/3gpp');
+    // A 3GP with a video track stays video.
+    const video = await makeWithFfmpeg([...pattern, '-f', '3gp'], '3gp');
+    expect(await identify(video)).toMatchObject({ mime: 'video/3gpp', kind: 'video' });
+  });
+
+  it('mov-audio-only-kind-video: a QuickTime movie of sound alone keeps video/quicktime (as exiftool and libmagic say) with the kind audio', async (ctx) => {
+    const mov = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-f', 'mov'], 'mov');
+    const id = await identify(mov, 'memo.mov');
+    expect(id).toEqual({ mime: 'video/quicktime', detectedExt: 'mov', kind: 'audio', findings: [] });
+    expect(identifier.extensionMismatch('memo.mov', id)).toBe(false);
+    const oracle = oracles(ctx, mov);
+    if (oracle.exiftool) expect(oracle.exiftool).toBe('video/quicktime');
+    if (oracle.libmagic) expect(oracle.libmagic).toBe('video/quicktime');
+  });
+
+  it('video with sound stays video/mp4; a video-only MP4 stays video', async (ctx) => {
+    const both = await makeWithFfmpeg([...pattern, ...sine(1), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
+    const id = await identify(both, 'Voice 002.m4a');
+    expect(id).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    // Not flagged under .m4a: mp4 fits .m4a (stale-content-m4a-false-ext-mismatch below says why).
+    expect(identifier.extensionMismatch('Voice 002.m4a', id)).toBe(false);
+    expect(identifier.extensionMismatch('clip.mp4', id)).toBe(false);
+    const oracle = oracles(ctx, both);
+    if (oracle.exiftool) expect(oracle.exiftool).toBe('video/mp4');
+    const videoOnly = await makeWithFfmpeg([...pattern, '-f', 'mp4'], 'mp4');
+    expect(await identify(videoOnly, 'clip.mp4')).toEqual({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video', findings: [] });
+  });
+
+  it('stale-content-m4a-false-ext-mismatch: a content stored as mp4 before tracks were read is no mismatch under .m4a', () => {
+    // Identify runs once per SHA-256 across cases: an Android voice note stored as mp4/video by an earlier
+    // version keeps that answer, and the identify step re-checks only the name against it (identify.step.ts).
+    const stored = { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' as const };
+    expect(identifier.extensionMismatch('Voice 001.m4a', stored)).toBe(false);
+    expect(identifier.extensionMismatch('Voice 001.mp3', stored)).toBe(true);
+  });
+
+  it('reads a moov at the end of a recording longer than the head, in a few reads', async () => {
+    const long = await makeWithFfmpeg([...sine(60), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
+    expect(long.length).toBeGreaterThan(4 * 64 * 1024);
+    const source = new BufferSource(long, 'long.m4a');
+    expect(await identifier.identify(source)).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
+    // The head, the mdat's header, the moov whole, the tail: the mdat's audio is never read.
+    expect(source.reads.length).toBeLessThanOrEqual(6);
+    expect(source.bytesRead).toBeLessThan(long.length / 2);
+  });
+});
+
+describe('a moov that is missing, malformed or hostile keeps the brand answer (no guess)', () => {
+  it('truncated-recording-moov-missing-keeps-brand-answer: a recording cut before its moov is what its brand says', async () => {
+    const mp4 = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
+    const cut = mp4.subarray(0, mp4.indexOf('moov') - 4);
+    expect(await identify(cut)).toEqual({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video', findings: [] });
+    // truncated-m4a-false-ext-mismatch: the brand's mp4 under its own name .m4a is no mismatch.
+    expect(identifier.extensionMismatch('Voice 003.m4a', await identify(cut, 'Voice 003.m4a'))).toBe(false);
+    const gp = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-f', '3gp'], '3gp');
+    expect(await identify(gp.subarray(0, gp.indexOf('moov') - 4))).toMatchObject({ mime: 'video/3gpp', kind: 'video' });
+  });
+
+  it('crafted: sound only, a video track, no track at all', async () => {
+    const mdat = box('mdat', Buffer.alloc(100));
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom', 'mp42'), mdat, box('moov', box('mvhd', Buffer.alloc(100)), trak('soun'))]))).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom'), mdat, box('moov', trak('soun'), trak('vide'))]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    // A timed-text or metadata track alone, or no track: no sound, nothing to change.
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom'), mdat, box('moov', trak('text'))]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom'), mdat, box('moov', box('mvhd', Buffer.alloc(100)))]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+  });
+
+  it('unreadable-or-visual-handler-beside-sound-guessed-audio: a track whose handler is unread, or is a picture other than vide, keeps the brand answer', async () => {
+    // The reviewer's crafted moovs: QuickTime MPEG-1 muxed ('MPEG') and sprite ('sprt') tracks, ISO auxiliary
+    // video ('auxv', an alpha or depth plane), a trak with no mdia, a hdlr shorter than its handler type.
+    const mdat = box('mdat', Buffer.alloc(100));
+    const qt = (...traks: Buffer[]) => Buffer.concat([ftyp('qt  ', 'qt  '), mdat, box('moov', ...traks)]);
+    const iso = (...traks: Buffer[]) => Buffer.concat([ftyp('isom', 'isom'), mdat, box('moov', ...traks)]);
+    const cases: Array<[string, Buffer, string]> = [
+      ['qt MPEG + soun', qt(trak('MPEG'), trak('soun')), 'video/quicktime'],
+      ['qt sprt + soun', qt(trak('sprt'), trak('soun')), 'video/quicktime'],
+      ['isom pict + soun', iso(trak('pict'), trak('soun')), 'video/mp4'],
+      ['isom auxv + soun', iso(trak('auxv'), trak('soun')), 'video/mp4'],
+      ['isom trak without mdia + soun', iso(box('trak', box('tkhd', Buffer.alloc(84)), box('mdiX', Buffer.alloc(40))), trak('soun')), 'video/mp4'],
+      ['isom trak with only a tkhd + soun', iso(box('trak', box('tkhd', Buffer.alloc(84))), trak('soun')), 'video/mp4'],
+      ['isom short hdlr + soun', iso(box('trak', box('mdia', box('hdlr', Buffer.alloc(4)))), trak('soun')), 'video/mp4'],
+    ];
+    for (const [name, bytes, mime] of cases) expect({ name, ...(await identify(bytes)) }).toMatchObject({ name, mime, kind: 'video' });
+    // Sound beside tracks that are never pictures (timed text, timecode, metadata, hint, chapters) is audio.
+    for (const other of ['text', 'sbtl', 'subt', 'tmcd', 'meta', 'hint', 'clcp']) {
+      expect({ other, ...(await identify(iso(trak('soun'), trak(other)))) }).toMatchObject({ other, mime: 'audio/mp4', kind: 'audio' });
+    }
+    // Without sound they stay the brand's answer.
+    expect(await identify(iso(trak('hint'), trak('text'), trak('meta'), trak('tmcd')))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+  });
+
+  it('m4a-brand-over-video-only-identified-as-audio: an audio brand over a video track and no sound is video; beside sound (chapter pictures) it stays audio', async () => {
+    const mdat = box('mdat', Buffer.alloc(100));
+    const videoOnly = Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat, box('moov', trak('vide'))]);
+    const id = await identify(videoOnly, 'Voice 003.m4a');
+    expect(id).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    // Not flagged: mp4 fits .m4a (a stored content's mp4 may be a voice note: stale-content-m4a-false-ext-mismatch).
+    expect(identifier.extensionMismatch('Voice 003.m4a', id)).toBe(false);
+    // An audiobook (M4B) with a chapter-picture track beside its sound: audio, as the brand says.
+    expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });
+    // No moov: the brand's answer.
+    expect(await identify(Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat]))).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
+  });
+
+  it('hostile-trak-count-unbounded: thousands of tracks are read only up to the box budget, then the brand answer stands', async () => {
+    // 20,000 empty 'trak' boxes, then a sound track: a walk without a budget would read them all.
+    const many = Buffer.concat([ftyp('isom', 'isom'), box('mdat', Buffer.alloc(16)), box('moov', ...Array.from({ length: 20_000 }, () => box('trak')), trak('soun'))]);
+    const source = new BufferSource(many);
+    expect(await trackHandlers(source)).toBeNull();
+    expect(await identify(many)).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    // As many top-level boxes before the moov: the same budget.
+    const spread = Buffer.concat([ftyp('isom', 'isom'), ...Array.from({ length: 20_000 }, () => box('free')), box('moov', trak('soun'))]);
+    const spreadSource = new BufferSource(spread);
+    expect(await identifier.identify(spreadSource)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    expect(spreadSource.reads.length).toBeLessThan(600);
+  });
+
+  it('hostile-trak-size: a trak or hdlr that claims more than its parent holds is malformed, not read past', async () => {
+    const lying = trak('soun');
+    lying.writeUInt32BE(0x7fffffff, 0);
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom'), box('mdat', Buffer.alloc(16)), box('moov', lying)]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    const moov = box('moov', trak('soun'));
+    moov.writeUInt32BE(moov.length + 1_000_000, 0);
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom'), box('mdat', Buffer.alloc(16)), moov]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    // A 64-bit size past the file.
+    const large = Buffer.alloc(16);
+    large.writeUInt32BE(1, 0);
+    large.write('moov', 4, 'latin1');
+    large.writeBigUInt64BE(1n << 60n, 8);
+    expect(await identify(Buffer.concat([ftyp('isom', 'isom'), large, trak('soun')]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+  });
+});
