@@ -405,7 +405,11 @@ class UnpackRun {
   private readonly persisting: Array<Promise<void>> = [];
   /** The first upload or content write that failed; once set, no member of the batch is recorded. */
   private persistFailure: { error: unknown } | null = null;
-  private readonly merkle = new MerkleAccumulator();
+  private merkle = new MerkleAccumulator();
+  /** The highest entry index recorded (by this run or an earlier attempt); -1 before any. */
+  private lastRecordedIndex = -1;
+  /** Members already recorded whose bytes the archive's own check then failed (a TAR.GZ's gzip member): from this entry on, and why. */
+  private unverified: { from: number; detail: string } | null = null;
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
@@ -483,8 +487,36 @@ class UnpackRun {
         await this.flush().catch(() => undefined);
         throw err;
       }
+      const details = err instanceof ExhibitError ? err : null;
+      const from = details?.details?.['unverifiedFromEntry'];
+      if (details && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: details.message };
     }
     await this.flush();
+    await this.failUnverified();
+  }
+
+  /**
+   * Members recorded before the archive's own check failed their bytes (tgz-bad-crc-member-hash-recorded-unflagged:
+   * a tar member inflated from a gzip member whose CRC-32 or size then fails, or whose deflate data is damaged)
+   * fail as a ZIP member with a bad CRC does: 'corrupt-file' with the reason, not counted as hashed nor in the
+   * Merkle root. They were recorded as they streamed (their verdict cannot wait for a trailer that may be the
+   * whole archive away); a member already failed keeps its own failure. The same on every run: a redelivery
+   * resuming over recorded members ends in the same stop and fails the same members again (a no-op).
+   */
+  private async failUnverified(): Promise<void> {
+    if (this.unverified === null || this.unverified.from > this.lastRecordedIndex) return;
+    const { from, detail } = this.unverified;
+    const failure = {
+      stage: 'unpack' as const,
+      code: 'corrupt-file' as const,
+      detail: `its bytes come (wholly or in part) from a damaged compressed stream, so they are not verified: ${detail}`.slice(0, 2000),
+    };
+    for (let i = from; i <= this.lastRecordedIndex; i += 1) await this.deps.index.failFile(memberFileId(this.parent.fileId, i), failure);
+    // The counts and the Merkle root as the members now stand, in entry order.
+    const members = (await this.deps.index.listChildren(this.parent.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+    this.merkle = new MerkleAccumulator();
+    this.failedMembers = 0;
+    for (const member of members) this.account(member);
   }
 
   /**
@@ -536,6 +568,7 @@ class UnpackRun {
       const existing = await index.getFile(fileId);
       if (existing) {
         this.account(existing);
+        this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
         if (existing.stage === 'pending' && existing.sha256) this.identify.push({ fileId, bytes: existing.size });
         return;
       }
@@ -554,6 +587,7 @@ class UnpackRun {
     // Findings the reader makes only once the member is opened (a local header that disagrees).
     for (const flag of entry.flags) if (!file.flags.includes(flag)) file.flags.push(flag);
     this.account(file);
+    this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
     if (file.stage === 'pending') this.identify.push({ fileId, bytes: file.size ?? null });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ExhibitError, LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
 import { recordDeadLetter } from '../src/dead-letter.js';
-import { centralHeaders, gzip, pseudoRandomBytes, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
+import { centralHeaders, damageKeepingInflation, gzip, gzipMembersOf, pseudoRandomBytes, pseudoText, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, limitsWith, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -274,6 +274,35 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(outcome.status).toBe('failed');
     expect(stop?.archive?.reason).toBe('truncated');
     expect(members[0]).toMatchObject({ name: 'a.txt', stage: 'pending' });
+  });
+
+  // 8 x 3,000-byte files, one gzip member per 6,000 bytes of tar, member 2 damaged so it inflates but fails its CRC-32
+  // (gzip -t: crc error; GNU tar lists f1..f4, then fails). f2 and f3 were recorded 'pending' with the SHA-256 of the
+  // damaged bytes, handed to analyse and counted in the Merkle root; only the archive's stop said anything was wrong.
+  it('tgz-bad-crc-member-hash-recorded-unflagged: members made of the failed gzip member fail corrupt-file as a ZIP member with a bad CRC does', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const { gz, members: gzMembers } = gzipMembersOf(await tarOf(files), 6000);
+    const damaged = damageKeepingInflation(gz, gzMembers[1]!);
+    const runs = [];
+    for (const evidenceId of ['ev-tgz-crc-1', 'ev-tgz-crc-2']) {
+      const { outcome, stop, members } = await unpackOne('split.tar.gz', damaged, { mime: 'application/gzip', evidenceId });
+      expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+      expect(stop?.archive).toEqual({ reason: 'corrupt', membersRecorded: 4, membersDeclared: null });
+      expect(stop?.detail).toMatch(/^gzip: member 2 fails its CRC-32 check/);
+      const view = members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.failure?.detail.match(/not verified: gzip: member 2 fails its CRC-32|^gzip: member 2 fails its CRC-32/)?.[0] ?? null]);
+      expect(view).toEqual([
+        ['f1.txt', 'pending', null, null],
+        ['f2.txt', 'failed', 'corrupt-file', 'not verified: gzip: member 2 fails its CRC-32'],
+        ['f3.txt', 'failed', 'corrupt-file', 'not verified: gzip: member 2 fails its CRC-32'],
+        // Cut off where the failed gzip member's output ends: it fails with the gzip's reason, not as a cut archive.
+        ['f4.txt', 'failed', 'corrupt-file', 'gzip: member 2 fails its CRC-32'],
+      ]);
+      const custody = h.custody.events.filter((e) => e.action === 'unpacked' && e.evidenceId === evidenceId).at(-1)!;
+      expect(custody.details).toMatchObject({ memberCount: 4, failedMembers: 3, hashedMembers: 1 });
+      runs.push({ view, merkleRoot: custody.details['merkleRoot'] });
+    }
+    // Two runs of the same bytes: the same members, the same verdicts, the same root.
+    expect(runs[1]).toEqual(runs[0]);
   });
 
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {

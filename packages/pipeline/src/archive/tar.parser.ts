@@ -100,17 +100,21 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
 
   const iterator = (extract as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let index = 0;
+  const sent = new EntryEnds();
   try {
     for (;;) {
       const next = await iterator.next();
       if (next.done) {
-        if (gunzip?.error) throw gunzip.error;
+        if (gunzip?.error) throw gzipFailure(gunzip, sent);
         return result();
       }
       const stream = next.value as TarEntryStream;
+      sent.add(index, headerDataOffset(stream) + (stream.header.size ?? 0), gunzip?.memberStart ?? 0);
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
       const ownBlock = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512;
-      const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null);
+      // A member cut off because the gzip stream failed under it fails with the gzip's reason (a bad CRC is no cut archive).
+      const gzipCause = () => (gunzip?.error ? gzipFailure(gunzip, sent) : null);
+      const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null, gzipCause);
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
@@ -126,7 +130,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
     // The tar ended early because the gzip stream did: the gzip says why.
-    if (gunzip?.error) throw gunzip.error;
+    if (gunzip?.error) throw gzipFailure(gunzip, sent);
     // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
     // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
     // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
@@ -151,6 +155,53 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     await iterator.return?.().catch(() => undefined);
     source.destroy();
   }
+}
+
+/**
+ * Where the data of the entries handed over ends in the tar stream (the gzip
+ * output), for those whose bytes may come from the gzip member being read:
+ * a gzip member checks its bytes (CRC-32, size) only after the last of them,
+ * by which time the entries made of them have been handed over and recorded
+ * (they are streamed: a member's verdict cannot wait for a trailer that may
+ * be the whole archive away). When that member then fails, every entry
+ * ending inside it (or later) is named, so the stage can mark it failed as
+ * a ZIP member with a bad CRC is; entries that end before it, in members
+ * that passed, keep their status. Entries whose data ends before the current
+ * gzip member began are dropped: memory stays within one gzip member's entries.
+ */
+class EntryEnds {
+  private indexes: number[] = [];
+  private ends: number[] = [];
+  private head = 0;
+
+  add(index: number, dataEnd: number, memberStart: number): void {
+    while (this.head < this.ends.length && this.ends[this.head]! <= memberStart) this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.ends.length) {
+      this.indexes = this.indexes.slice(this.head);
+      this.ends = this.ends.slice(this.head);
+      this.head = 0;
+    }
+    this.indexes.push(index);
+    // An offset tar-stream did not give: the entry may reach anywhere.
+    this.ends.push(Number.isFinite(dataEnd) ? dataEnd : Number.POSITIVE_INFINITY);
+  }
+
+  /** The first entry handed over whose data ends past `offset`, or null when none does. */
+  firstEndingAfter(offset: number): number | null {
+    for (let i = this.head; i < this.ends.length; i += 1) if (this.ends[i]! > offset) return this.indexes[i]!;
+    return null;
+  }
+}
+
+/**
+ * The gzip stream's failure, naming (details.unverifiedFromEntry) the first entry handed over whose bytes
+ * come from the member that failed its check: that entry and all after it are unverified.
+ */
+function gzipFailure(gunzip: GzipMembers, sent: EntryEnds): ExhibitError {
+  const error = gunzip.error!;
+  const from = gunzip.failedMemberStart === null ? null : sent.firstEndingAfter(gunzip.failedMemberStart);
+  if (from === null) return error;
+  return new ExhibitError(error.code, error.message, { cause: error, details: { ...error.details, unverifiedFromEntry: from } });
 }
 
 /**
@@ -401,6 +452,7 @@ function describe(
   global: Record<string, string> | null,
   rawMtime: Buffer | null,
   rawTypeflag: number | null,
+  gzipCause: () => ExhibitError | null,
 ): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
   // A GNU sparse member: old GNU ('S', its map read by readOldGnuSparse), or PAX (its real name and size in
@@ -469,7 +521,7 @@ function describe(
     entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined, raw.linkpath).text;
   }
   const open = () => {
-    member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
+    member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined, gzipCause);
     return sparse ? expandSparse(member, sparse, `tar entry ${index}`, input.maxSparseHoleBytes) : member;
   };
   const skipRest = async () => {
@@ -552,9 +604,17 @@ interface EntryState {
  * entry's state is tracked from its header on, and an entry that closed
  * without ending is a truncated member.
  */
-function memberStream(entry: TarEntryStream, index: number, state: EntryState, declaredSize: number | null, sizeFromPax: boolean): Readable {
+function memberStream(
+  entry: TarEntryStream,
+  index: number,
+  state: EntryState,
+  declaredSize: number | null,
+  sizeFromPax: boolean,
+  gzipCause: () => ExhibitError | null,
+): Readable {
   const out = new PassThrough();
   const truncated = (cause?: Error) =>
+    gzipCause() ??
     truncatedError(
       `tar entry ${index} ends before its declared ${declaredSize ?? '?'} bytes${sizeFromPax ? ' (a size from a PAX record, overriding its header)' : ''} (the archive is truncated)`,
       cause,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
+import { damageKeepingInflation, gzip, gzipMembersOf, MemoryBlobSource, pseudoRandomBytes, pseudoText, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
 import { GzipMembers } from './gzip-members.js';
 import { openTarReader } from './tar.reader.js';
@@ -578,6 +578,56 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     const { seen, error } = await readThrough(gz.subarray(0, 15_000));
     expect(seen).toEqual([['big.bin', 'truncated']]);
     expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
+  });
+
+  // A tar of 8 x 3,000-byte files, one gzip member per 6,000 bytes of tar (split -b 6000, gzip each, cat), one bit of
+  // member 2's deflate data flipped so it still inflates (gzip -t: "crc error"). f1 lies wholly in member 1; f2 ends
+  // in member 2, f3 lies in it, f4 runs on past it. The members made of member 2's bytes were handed over with a
+  // hash of the damaged bytes, and the archive's stop named no member: they looked verified.
+  it('tgz-bad-crc-member-hash-recorded-unflagged: the failure names the first member made of the failed gzip member\'s bytes', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const { gz, members: gzMembers } = gzipMembersOf(await tarOf(files), 6000);
+    const damaged = damageKeepingInflation(gz, gzMembers[1]!);
+    // The oracles: gzip finds the CRC error; GNU tar lists f1..f4, then stops.
+    expect(() => execFileSync('gzip', ['-t'], { input: damaged, stdio: 'pipe' })).toThrow(/crc error/);
+    const gnu = (() => {
+      try {
+        return execFileSync('tar', ['-tzf', '-'], { input: damaged, stdio: 'pipe' }).toString();
+      } catch (err) {
+        return String((err as { stdout?: Buffer }).stdout ?? '');
+      }
+    })();
+    expect(gnu.trim().split('\n')).toEqual(['f1.txt', 'f2.txt', 'f3.txt', 'f4.txt']);
+    const { seen, error } = await readThrough(damaged);
+    expect(seen.map(([name]) => name)).toEqual(['f1.txt', 'f2.txt', 'f3.txt', 'f4.txt']);
+    expect(seen[0]).toEqual(['f1.txt', sha(files[0]!.data)]);
+    // Cut off where the failed member's output ends: the gzip's reason, not a cut archive's.
+    expect(seen[3]).toEqual(['f4.txt', 'corrupt']);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt', unverifiedFromEntry: 1 } });
+    expect((error as Error).message).toMatch(/^gzip: member 2 fails its CRC-32 check/);
+    // The same whether the archive comes in one piece or byte by byte... in 1,000-byte pieces.
+    const chunks = Array.from({ length: Math.ceil(damaged.length / 1000) }, (_, i) => Buffer.from(damaged.subarray(i * 1000, (i + 1) * 1000)));
+    const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+    const reader = await openTarReader(store, { container: 'mem', name: 'a.tar.gz' }, { gzip: true, ...LIMITS });
+    const failure = await (async () => {
+      for await (const e of reader.entries()) await readAll(await e.open()).catch(() => null);
+    })().catch((err: unknown) => err);
+    await reader.close();
+    expect(failure).toMatchObject({ message: (error as Error).message, details: { unverifiedFromEntry: 1 } });
+  });
+
+  it('a gzip member that passes after one that failed is never reached; members wholly in passing members name none', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const tarball = await tarOf(files);
+    // The end-of-archive marker (two zero blocks, past every file's data) in a member of its own, which fails.
+    const front = gzipMembersOf(tarball.subarray(0, tarball.length - 1024), 6000).gz;
+    const gz = Buffer.concat([front, gzip(tarball.subarray(tarball.length - 1024))]);
+    const last = Buffer.from(gz);
+    last[last.length - 8] = last[last.length - 8]! ^ 0xff; // its CRC-32
+    const { seen, error } = await readThrough(last);
+    expect(seen.map(([, digest]) => digest)).toEqual(files.map((f) => sha(f.data)));
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    expect((error as { details: Record<string, unknown> }).details['unverifiedFromEntry']).toBeUndefined();
   });
 
   // 1,000,000 empty members (20 MB, gzip -t passes) ran past the parse deadline with nothing listed: one async inflater per
