@@ -218,7 +218,7 @@ export class GzipMembers extends Transform {
     try {
       await writeTo(inflate, chunk);
     } catch (err) {
-      this.stop(corrupt(`gzip: ${errorMessage(err)}`, err));
+      this.stop(this.damaged(err));
       return null;
     }
     const left = this.fed - inflate.bytesWritten;
@@ -246,6 +246,17 @@ export class GzipMembers extends Transform {
     this.phase = 'header';
   }
 
+  /**
+   * Damaged deflate data in the member being read, named as a person counts members (from 1). zlib's reason is kept
+   * only when it names the damage; its word for input that stopped ("unexpected end of file") depends on where the
+   * input was cut into pieces, so it is not passed on: the same bytes give the same message however they arrive.
+   */
+  private damaged(err: unknown): ExhibitError {
+    const reason = errorMessage(err);
+    const said = /unexpected end|premature/i.test(reason) ? 'it does not decode' : reason;
+    return corrupt(`gzip: member ${this.members + 1}: deflate data damaged (${said})`, err);
+  }
+
   private async finish(): Promise<void> {
     if (this.error !== null || this.phase === 'after') return;
     if (this.phase === 'body') {
@@ -256,7 +267,7 @@ export class GzipMembers extends Transform {
         inflate.end();
         await endOf(inflate);
       } catch (err) {
-        this.stop(corrupt(`gzip: ${errorMessage(err)}`, err));
+        this.stop(this.damaged(err));
         return;
       }
       this.stop(truncated('gzip: the compressed stream ends before its member does (no CRC-32 and size trailer)'));

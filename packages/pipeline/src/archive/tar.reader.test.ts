@@ -662,6 +662,31 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     expect(Buffer.concat(out).equals(tarball)).toBe(true);
   });
 
+  // zlib's word for damaged deflate data depends on where the input pieces fall (a piece ending inside the damage
+  // reads as an unexpected end; the fast path for a member inside one piece fails differently), and the message said
+  // member 0: the same archive got a different stop detail depending on how storage served it.
+  it('gzip-damage-message-depends-on-chunking: the same damaged stream gives the same message in any pieces, members counted from 1', async () => {
+    const tarball = await tarOf(members);
+    const { gz, members: gzMembers } = gzipMembersOf(tarball, 20_000);
+    const damaged = Buffer.from(gz);
+    damaged.fill(0xff, gzMembers[1]!.deflateStart + 40, gzMembers[1]!.deflateStart + 80);
+    // The oracle: gzip finds the damage in the second member's data.
+    expect(() => execFileSync('gzip', ['-t'], { input: damaged, stdio: 'pipe' })).toThrow(/invalid compressed data/);
+    const messages = new Set<string>();
+    for (const piece of [damaged.length, 65_536, 1000, 97, 7]) {
+      const gunzip = new GzipMembers();
+      gunzip.resume();
+      const done = new Promise((resolve) => gunzip.on('end', resolve));
+      for (let at = 0; at < damaged.length; at += piece) gunzip.write(damaged.subarray(at, at + piece));
+      gunzip.end();
+      await done;
+      expect(gunzip.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+      messages.add(gunzip.error!.message);
+      expect(gunzip.failedMemberStart).toBe(20_000);
+    }
+    expect([...messages]).toEqual([expect.stringMatching(/^gzip: member 2: /)]);
+  });
+
   it('a tar cut into 200-byte gzip members (each inflated at once) reads whole; one bad CRC among them stops it corrupt', async () => {
     const tarball = await tarOf(members);
     const pieces: Buffer[] = [];
