@@ -364,6 +364,38 @@ describe('zip reader: signed self-extractors', () => {
     expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
   });
 
+  // A whole ZIP as the comment of the real archive's end record, ending where the signature starts: unzip and Python's
+  // zipfile list the ZIP in the comment (INNER.txt), and so did Exhibit, but setup.ini and payload.bin were hidden
+  // without a word (the finding was looked for only when no signature placed the archive's end).
+  it('zip-signed-sfx-comment-zip-loses-end-record-in-comment: the ZIP in the comment is read as by unzip and Python, with the finding', async () => {
+    const inner = await zipOf([{ name: 'INNER.txt', data: Buffer.from('inner member') }]);
+    const outer = Buffer.from(await zipOf(members));
+    outer.writeUInt16LE(inner.length, outer.length - 2);
+    const withComment = Buffer.concat([outer, inner]);
+    for (const exe of [signedSelfExtractor(withComment), withComment]) {
+      const oracle = JSON.parse(
+        execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: exe }).toString(),
+      ) as Array<[string, string]>;
+      expect(oracle.map(([name]) => name)).toEqual(['INNER.txt']);
+      const { out, findings } = await listMd5(exe);
+      expect(out).toEqual(oracle);
+      expect(findings).toContain('end-record-in-comment');
+    }
+  });
+
+  // The same with a bare end record in the comment (zip-comment-holding-an-end-record-hides-members, signed): it failed corrupt-file.
+  it('zip-signed-sfx-fake-end-record-in-comment-corrupt-file: the real end record is read, end-record-in-comment', async () => {
+    const zip = await zipOf(members);
+    const fake = Buffer.alloc(22);
+    fake.writeUInt32LE(0x06054b50, 0);
+    const comment = Buffer.concat([Buffer.from('nothing here '), fake, Buffer.from(' end')]);
+    const withComment = Buffer.from(Buffer.concat([zip.subarray(0, zip.length - 2), Buffer.alloc(2), comment]));
+    withComment.writeUInt16LE(comment.length, zip.length - 2);
+    const { out, findings } = await listMd5(signedSelfExtractor(withComment));
+    expect(out).toEqual(members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]));
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'end-record-in-comment']);
+  });
+
   it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
     await expect(listMd5(signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true }))).rejects.toMatchObject({ code: 'corrupt-file' });
   });
