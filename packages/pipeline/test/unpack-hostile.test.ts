@@ -303,6 +303,16 @@ describe('hostile archives (Azurite + PGlite)', () => {
     }
     // Two runs of the same bytes: the same members, the same verdicts, the same root.
     expect(runs[1]).toEqual(runs[0]);
+    // A delivery that fails after recording the members (the hand-off to analyse), then its redelivery resuming over them.
+    const archive = await addArchive(h, 'split.tar.gz', damaged, { mime: 'application/gzip', evidenceId: 'ev-tgz-crc-3' });
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    expect((await h.index.listChildren(archive.fileId)).length).toBe(4);
+    await unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 2 });
+    const { members } = await afterUnpack(archive);
+    const view = members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.failure?.detail.match(/not verified: gzip: member 2 fails its CRC-32|^gzip: member 2 fails its CRC-32/)?.[0] ?? null]);
+    const custody = h.custody.events.filter((e) => e.action === 'unpacked' && e.evidenceId === 'ev-tgz-crc-3').at(-1)!;
+    expect({ view, merkleRoot: custody.details['merkleRoot'] }).toEqual(runs[0]);
   });
 
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {
