@@ -109,7 +109,8 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
         return result();
       }
       const stream = next.value as TarEntryStream;
-      sent.add(index, headerDataOffset(stream) + (stream.header.size ?? 0), gunzip?.memberStart ?? 0);
+      const extensionBytes = (stream.header as TarHeader & { extensionBytes?: number }).extensionBytes ?? 0;
+      sent.add(index, headerDataOffset(stream) + extensionBytes + (stream.header.size ?? 0), gunzip?.memberStart ?? 0);
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
       const ownBlock = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512;
       // A member cut off because the gzip stream failed under it fails with the gzip's reason (a bad CRC is no cut archive).
@@ -320,7 +321,7 @@ interface ExtractInternals {
   _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
   _locked: boolean;
   _pax: Record<string, string> | null;
-  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; rawPaxNames?: RawPaxNames }) | null;
+  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; extensionBytes?: number; rawPaxNames?: RawPaxNames }) | null;
   _decodeLongHeader(buf: Buffer): void;
   _applyLongHeaders(): void;
   _consumeHeader(): boolean;
@@ -355,7 +356,11 @@ function readOldGnuSparse(extract: unknown): void {
   const consume = (sparse: OldGnuSparse, extensionBlocks: number): boolean => {
     const ok = consumeHeader();
     buffer.shifted += extensionBlocks * 512;
-    if (x._header) x._header.oldGnuSparse = sparse;
+    if (x._header) {
+      x._header.oldGnuSparse = sparse;
+      // tar-stream's byteOffset (taken before the blocks were counted back in) is where they start, not the data.
+      x._header.extensionBytes = extensionBlocks * 512;
+    }
     return ok;
   };
   x._consumeHeader = () => {

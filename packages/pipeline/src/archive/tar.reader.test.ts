@@ -771,6 +771,27 @@ describe('tar reader: old GNU sparse members (type S), made by GNU tar, against 
     ]);
   });
 
+  // An old GNU sparse member's extension blocks lie between its header and its data; tar-stream's data offset is
+  // where they start, so its end was counted 512 bytes per block short: a member whose last bytes came from a gzip
+  // member that then failed its CRC-32 was taken to end before it, and stayed as if verified.
+  it('tgz-old-gnu-sparse-end-short-by-extension-blocks: a sparse member ending in a failed gzip member is named unverified', async () => {
+    const archive = gnuSparseTar('gnu', ['many.img', 'after.txt']);
+    // many.img: header, one extension block, then 40,960 stored bytes (ten 4 KiB-aligned regions): its data ends at
+    // 1,024 + 40,960 = 41,984 (Python's tarfile: offset_data 1024); counted from the extension block, at 41,472.
+    expect(archive.readUInt8(482)).toBe(1); // isextended: an extension block follows
+    expect(parseInt(archive.subarray(124, 135).toString('latin1'), 8)).toBe(40_960);
+    const gz = Buffer.concat([gzip(archive.subarray(0, 41_800)), gzip(archive.subarray(41_800))]);
+    gz[gz.length - 8] = gz[gz.length - 8]! ^ 0xff; // the second member's CRC-32
+    expect(() => execFileSync('gzip', ['-t'], { input: gz, stdio: 'pipe' })).toThrow(/crc error/);
+    const { store, ref } = MemoryBlobSource.of('s.tar.gz', gz);
+    const reader = await openTarReader(store, ref, { gzip: true, ...LIMITS });
+    const failure = await (async () => {
+      for await (const e of reader.entries()) await readAll(await e.open()).catch(() => null);
+    })().catch((err: unknown) => err);
+    await reader.close();
+    expect(failure).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt', unverifiedFromEntry: 0 } });
+  });
+
   it('old GNU sparse headers and extension blocks split across small stream pieces read the same', async () => {
     const archive = gnuSparseTar('gnu');
     const oracle = pythonListing(archive);
