@@ -487,9 +487,10 @@ class UnpackRun {
         await this.flush().catch(() => undefined);
         throw err;
       }
-      const details = err instanceof ExhibitError ? err : null;
-      const from = details?.details?.['unverifiedFromEntry'];
-      if (details && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: details.message };
+      // The reader names the first member recorded whose bytes its own check then failed (a TAR.GZ's gzip member).
+      const typed = err instanceof ExhibitError ? err : null;
+      const from = typed?.details?.['unverifiedFromEntry'];
+      if (typed && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: typed.message };
     }
     await this.flush();
     await this.failUnverified();
