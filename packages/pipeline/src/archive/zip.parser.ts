@@ -116,32 +116,6 @@ async function archiveEndBefore(reader: RangeReader, size: number): Promise<Arch
 }
 
 /**
- * Where the last of several ZIPs one after another ends (`cat a.zip b.zip`, then bytes after them): a ZIP
- * whose end record is exact once counted from where the previous one ends. unzip and Python's zipfile read
- * the last one (its end record is the last in the file), warning of the bytes in front; Exhibit read the first
- * (the only one exact from the file's start), so each listed members the other did not. Now the last is read,
- * as they do, the ones in front are the `archive-prefix` finding (unadjustedPrefix places it), the bytes after
- * `archive-trailing-data`. Only a ZIP starting right where the previous one's end record (and comment) ends is
- * followed: a ZIP stored in a member lies inside the archive, never after its end record.
- */
-async function lastConcatenatedEnd(readerFrom: (prefix: number) => RangeReader, firstEnd: number, size: number): Promise<number> {
-  let end = firstEnd;
-  for (let followed = 0; followed < MAX_CONCATENATED_ZIPS && end + 22 <= size; followed += 1) {
-    const rest = readerFrom(end);
-    const head = await rest.readBytes(0, 4);
-    if (head.length < 4 || head.readUInt32LE(0) !== LOCAL_HEADER_SIGNATURE) break;
-    const next = await archiveEndBefore(rest, size - end);
-    if (next === null || next.commentCut) break;
-    end += next.end;
-  }
-  return end;
-}
-
-/** ZIPs one after another followed past the first (each costs a read of the tail). */
-const MAX_CONCATENATED_ZIPS = 16;
-const LOCAL_HEADER_SIGNATURE = 0x04034b50;
-
-/**
  * Reads outside the tail one scan for an end record may make (a central
  * directory, or a ZIP64 record, that starts before the 1 MiB tail); a hostile
  * tail can hold some 25,000 end record signatures whose offsets add up.
@@ -530,7 +504,7 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
       size = end.eocd + 22;
       reader = rangeReader(0);
     } else if (end !== null) {
-      size = await lastConcatenatedEnd(rangeReader, end.end, input.size);
+      size = end.end;
       findings.push('archive-trailing-data');
     }
     // Behind a signature, the record in the comment is tried first (below); the hidden one only if yauzl cannot read it.
