@@ -410,6 +410,13 @@ class UnpackRun {
   private lastRecordedIndex = -1;
   /** Members already recorded whose bytes the archive's own check then failed (a TAR.GZ's gzip member): from this entry on, and why. */
   private unverified: { from: number; detail: string } | null = null;
+  /**
+   * Members recorded whose bytes may lie in the gzip member still being read (a TAR.GZ's entry reports checkedBefore):
+   * not handed to analyse until that member's trailer checks out, so nothing is analysed, indexed, matched or
+   * unpacked from bytes that then fail (tgz-bad-crc-members-handed-to-analyse-before-failed). Only ids and sizes,
+   * at most maxArchiveEntries of them; the members themselves are already recorded.
+   */
+  private held: Array<{ index: number; fileId: string; bytes: number | null }> = [];
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
@@ -483,7 +490,8 @@ class UnpackRun {
       }
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
-        // Keep what is done so a retry resumes rather than redoes; the original fault wins.
+        // Keep what is done so a retry resumes rather than redoes; the original fault wins. Held members are
+        // not handed off: the redelivery resumes over them and holds them again until their check.
         await this.flush().catch(() => undefined);
         throw err;
       }
@@ -492,6 +500,11 @@ class UnpackRun {
       const from = typed?.details?.['unverifiedFromEntry'];
       if (typed && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: typed.message };
     }
+    // Held members before the ones that failed were made of gzip members that passed; those from it on are failed
+    // (failUnverified), never handed off. A stop of another kind (the stream cut short, a limit, the deadline)
+    // proved no byte wrong: its held members go on as they did before any were held.
+    this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
+    this.held = [];
     await this.flush();
     await this.failUnverified();
   }
@@ -512,7 +525,9 @@ class UnpackRun {
       code: 'corrupt-file' as const,
       detail: `its bytes come (wholly or in part) from a damaged compressed stream, so they are not verified: ${detail}`.slice(0, 2000),
     };
-    for (let i = from; i <= this.lastRecordedIndex; i += 1) await this.deps.index.failFile(memberFileId(this.parent.fileId, i), failure);
+    // Size, hash and source go with the verdict, as for a ZIP member whose CRC fails (failMember): the damaged
+    // bytes' hash must match nothing (hash search, known-file sets, the same content elsewhere).
+    await this.deps.index.failMembersFrom(this.parent.fileId, from, failure);
     // The counts and the Merkle root as the members now stand, in entry order.
     const members = (await this.deps.index.listChildren(this.parent.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
     this.merkle = new MerkleAccumulator();
@@ -563,6 +578,8 @@ class UnpackRun {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
     this.memberCount += 1;
+    // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
+    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
     if (this.resuming) {
@@ -570,7 +587,7 @@ class UnpackRun {
       if (existing) {
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
-        if (existing.stage === 'pending' && existing.sha256) this.identify.push({ fileId, bytes: existing.size });
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size });
         return;
       }
     }
@@ -591,7 +608,7 @@ class UnpackRun {
     this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
-    if (file.stage === 'pending') this.identify.push({ fileId, bytes: file.size ?? null });
+    if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
     if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
@@ -702,6 +719,8 @@ class UnpackRun {
     const { container, name, offset } = stored.blob;
     const key = { container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 };
     if (!cache.hasRoom(stored.size)) {
+      // Members held for their gzip member's check cannot be taken by analyse yet: waiting would only stall.
+      if (this.held.length > 0) return;
       const wait = await this.clock.off(() =>
         cache.waitForRoom(stored.size, {
           maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
@@ -712,6 +731,20 @@ class UnpackRun {
       if (wait !== 'room') this.ctx.logger.debug({ fileId: this.parent.fileId, wait }, 'member-bytes cache: no room; member not cached');
     }
     cache.offer(key, stored.bytes);
+  }
+
+  /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
+  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }): void {
+    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
+    else this.identify.push(member);
+  }
+
+  /** Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order. */
+  private release(before: number): void {
+    let n = 0;
+    while (n < this.held.length && this.held[n]!.index < before) n += 1;
+    if (n === 0) return;
+    for (const { fileId, bytes } of this.held.splice(0, n)) this.identify.push({ fileId, bytes });
   }
 
   /** The first of two same-named members learns about the second only now. */

@@ -116,6 +116,9 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
       // A member cut off because the gzip stream failed under it fails with the gzip's reason (a bad CRC is no cut archive).
       const gzipCause = () => (gunzip?.error ? gzipFailure(gunzip, sent) : null);
       const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null, gzipCause);
+      // Entries before the first whose data ends past where the gzip member being read began are made of members that
+      // passed their checks (a member's start moves on only once the previous one's trailer checked out).
+      if (gunzip) current.entry.checkedBefore = sent.firstEndingAfter(gunzip.memberStart) ?? index + 1;
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
