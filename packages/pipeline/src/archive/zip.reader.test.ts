@@ -480,6 +480,20 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     expect(entries.map((e) => e.displayPath)).toEqual(['first.txt']);
   });
 
+  // (cat a.zip b.zip; echo JUNK) > abj.zip, a of 50 members, b of 1: reading the last ZIP (as unzip and Python's zipfile
+  // do) listed b's one member and lost a's 50, which the first (exact from the start) gives. Until every ZIP of the chain
+  // is listed, the first is read, as before, with the bytes after it a finding: nothing it held is lost.
+  it('zip-concatenated-then-trailing-bytes-loses-first-zip: the first ZIP\'s 50 members are listed, archive-trailing-data', async () => {
+    const a = await zipOf(Array.from({ length: 50 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const { reader } = await open(Buffer.concat([a, b, Buffer.from('JUNK\n')]));
+    const names: string[] = [];
+    for await (const e of reader.entries()) names.push(e.displayPath);
+    await reader.close();
+    expect(names).toEqual(Array.from({ length: 50 }, (_, i) => `a${i}.txt`));
+    expect(reader.findings).toEqual(['archive-trailing-data']);
+  });
+
   // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
   it('a ZIP stored in a member, bytes appended after the outer archive: the outer archive is read', async () => {
     const inner = Buffer.from(await zipOf([{ name: 'inner.txt', data: Buffer.from('inner data') }]));
