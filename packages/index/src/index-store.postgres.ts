@@ -431,6 +431,16 @@ export class PostgresIndex implements IndexStore {
     if (!rows[0]?.found) throw notFound('file', fileId);
   }
 
+  async failMembersFrom(parentId: string, fromEntryIndex: number, failure: FileFailure): Promise<number> {
+    const { affectedRows } = await this.query(
+      `UPDATE files SET stage = 'failed', failure_stage = $3, failure_code = $4, failure_detail = $5,
+              size = NULL, sha256 = NULL, source_container = NULL, source_name = NULL, source_offset = NULL, updated_at = now()
+        WHERE parent_id = $1 AND entry_index >= $2 AND stage <> 'failed'`,
+      [parentId, fromEntryIndex, failure.stage, failure.code, clampDetail(failure.detail)],
+    );
+    return affectedRows;
+  }
+
   /** n/a → pending → done | failed, forward only; done and failed are final. */
   async setUnpack(fileId: string, state: UnpackState, memberCount?: number | null, failure?: UnpackFailure): Promise<void> {
     const rank = unpackRank(state);

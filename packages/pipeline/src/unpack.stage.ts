@@ -405,7 +405,18 @@ class UnpackRun {
   private readonly persisting: Array<Promise<void>> = [];
   /** The first upload or content write that failed; once set, no member of the batch is recorded. */
   private persistFailure: { error: unknown } | null = null;
-  private readonly merkle = new MerkleAccumulator();
+  private merkle = new MerkleAccumulator();
+  /** The highest entry index recorded (by this run or an earlier attempt); -1 before any. */
+  private lastRecordedIndex = -1;
+  /** Members already recorded whose bytes the archive's own check then failed (a TAR.GZ's gzip member): from this entry on, and why. */
+  private unverified: { from: number; detail: string } | null = null;
+  /**
+   * Members recorded whose bytes may lie in the gzip member still being read (a TAR.GZ's entry reports checkedBefore):
+   * not handed to analyse until that member's trailer checks out, so nothing is analysed, indexed, matched or
+   * unpacked from bytes that then fail (tgz-bad-crc-members-handed-to-analyse-before-failed). Only ids and sizes,
+   * at most maxArchiveEntries of them; the members themselves are already recorded.
+   */
+  private held: Array<{ index: number; fileId: string; bytes: number | null }> = [];
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
@@ -479,12 +490,49 @@ class UnpackRun {
       }
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
-        // Keep what is done so a retry resumes rather than redoes; the original fault wins.
+        // Keep what is done so a retry resumes rather than redoes; the original fault wins. Held members are
+        // not handed off: the redelivery resumes over them and holds them again until their check.
         await this.flush().catch(() => undefined);
         throw err;
       }
+      // The reader names the first member recorded whose bytes its own check then failed (a TAR.GZ's gzip member).
+      const typed = err instanceof ExhibitError ? err : null;
+      const from = typed?.details?.['unverifiedFromEntry'];
+      if (typed && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: typed.message };
     }
+    // Held members before the ones that failed were made of gzip members that passed; those from it on are failed
+    // (failUnverified), never handed off. A stop of another kind (the stream cut short, a limit, the deadline)
+    // proved no byte wrong: its held members go on as they did before any were held.
+    this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
+    this.held = [];
     await this.flush();
+    await this.failUnverified();
+  }
+
+  /**
+   * Members recorded before the archive's own check failed their bytes (tgz-bad-crc-member-hash-recorded-unflagged:
+   * a tar member inflated from a gzip member whose CRC-32 or size then fails, or whose deflate data is damaged)
+   * fail as a ZIP member with a bad CRC does: 'corrupt-file' with the reason, not counted as hashed nor in the
+   * Merkle root. They were recorded as they streamed (their verdict cannot wait for a trailer that may be the
+   * whole archive away); a member already failed keeps its own failure. The same on every run: a redelivery
+   * resuming over recorded members ends in the same stop and fails the same members again (a no-op).
+   */
+  private async failUnverified(): Promise<void> {
+    if (this.unverified === null || this.unverified.from > this.lastRecordedIndex) return;
+    const { from, detail } = this.unverified;
+    const failure = {
+      stage: 'unpack' as const,
+      code: 'corrupt-file' as const,
+      detail: `its bytes come (wholly or in part) from a damaged compressed stream, so they are not verified: ${detail}`.slice(0, 2000),
+    };
+    // Size, hash and source go with the verdict, as for a ZIP member whose CRC fails (failMember): the damaged
+    // bytes' hash must match nothing (hash search, known-file sets, the same content elsewhere).
+    await this.deps.index.failMembersFrom(this.parent.fileId, from, failure);
+    // The counts and the Merkle root as the members now stand, in entry order.
+    const members = (await this.deps.index.listChildren(this.parent.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+    this.merkle = new MerkleAccumulator();
+    this.failedMembers = 0;
+    for (const member of members) this.account(member);
   }
 
   /**
@@ -530,13 +578,16 @@ class UnpackRun {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
     this.memberCount += 1;
+    // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
+    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
     if (this.resuming) {
       const existing = await index.getFile(fileId);
       if (existing) {
         this.account(existing);
-        if (existing.stage === 'pending' && existing.sha256) this.identify.push({ fileId, bytes: existing.size });
+        this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size });
         return;
       }
     }
@@ -554,9 +605,10 @@ class UnpackRun {
     // Findings the reader makes only once the member is opened (a local header that disagrees).
     for (const flag of entry.flags) if (!file.flags.includes(flag)) file.flags.push(flag);
     this.account(file);
+    this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
-    if (file.stage === 'pending') this.identify.push({ fileId, bytes: file.size ?? null });
+    if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
     if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
@@ -667,6 +719,8 @@ class UnpackRun {
     const { container, name, offset } = stored.blob;
     const key = { container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 };
     if (!cache.hasRoom(stored.size)) {
+      // Members held for their gzip member's check cannot be taken by analyse yet: waiting would only stall.
+      if (this.held.length > 0) return;
       const wait = await this.clock.off(() =>
         cache.waitForRoom(stored.size, {
           maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
@@ -677,6 +731,20 @@ class UnpackRun {
       if (wait !== 'room') this.ctx.logger.debug({ fileId: this.parent.fileId, wait }, 'member-bytes cache: no room; member not cached');
     }
     cache.offer(key, stored.bytes);
+  }
+
+  /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
+  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }): void {
+    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
+    else this.identify.push(member);
+  }
+
+  /** Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order. */
+  private release(before: number): void {
+    let n = 0;
+    while (n < this.held.length && this.held[n]!.index < before) n += 1;
+    if (n === 0) return;
+    for (const { fileId, bytes } of this.held.splice(0, n)) this.identify.push({ fileId, bytes });
   }
 
   /** The first of two same-named members learns about the second only now. */

@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ExhibitError, LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
 import { recordDeadLetter } from '../src/dead-letter.js';
-import { centralHeaders, gzip, pseudoRandomBytes, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
+import { centralHeaders, damageKeepingInflation, gzip, gzipMembersOf, pseudoRandomBytes, pseudoText, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, limitsWith, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -274,6 +275,101 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(outcome.status).toBe('failed');
     expect(stop?.archive?.reason).toBe('truncated');
     expect(members[0]).toMatchObject({ name: 'a.txt', stage: 'pending' });
+  });
+
+  // 8 x 3,000-byte files, one gzip member per 6,000 bytes of tar, member 2 damaged so it inflates but fails its CRC-32
+  // (gzip -t: crc error; GNU tar lists f1..f4, then fails). f2 and f3 were recorded 'pending' with the SHA-256 of the
+  // damaged bytes, handed to analyse and counted in the Merkle root; only the archive's stop said anything was wrong.
+  it('tgz-bad-crc-member-hash-recorded-unflagged: members made of the failed gzip member fail corrupt-file as a ZIP member with a bad CRC does', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const { gz, members: gzMembers } = gzipMembersOf(await tarOf(files), 6000);
+    const damaged = damageKeepingInflation(gz, gzMembers[1]!);
+    const runs = [];
+    for (const evidenceId of ['ev-tgz-crc-1', 'ev-tgz-crc-2']) {
+      const { outcome, stop, members } = await unpackOne('split.tar.gz', damaged, { mime: 'application/gzip', evidenceId });
+      expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+      expect(stop?.archive).toEqual({ reason: 'corrupt', membersRecorded: 4, membersDeclared: null });
+      expect(stop?.detail).toMatch(/^gzip: member 2 fails its CRC-32 check/);
+      const view = members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.failure?.detail.match(/not verified: gzip: member 2 fails its CRC-32|^gzip: member 2 fails its CRC-32/)?.[0] ?? null]);
+      expect(view).toEqual([
+        ['f1.txt', 'pending', null, null],
+        ['f2.txt', 'failed', 'corrupt-file', 'not verified: gzip: member 2 fails its CRC-32'],
+        ['f3.txt', 'failed', 'corrupt-file', 'not verified: gzip: member 2 fails its CRC-32'],
+        // Cut off where the failed gzip member's output ends: it fails with the gzip's reason, not as a cut archive.
+        ['f4.txt', 'failed', 'corrupt-file', 'gzip: member 2 fails its CRC-32'],
+      ]);
+      const custody = h.custody.events.filter((e) => e.action === 'unpacked' && e.evidenceId === evidenceId).at(-1)!;
+      expect(custody.details).toMatchObject({ memberCount: 4, failedMembers: 3, hashedMembers: 1 });
+      runs.push({ view, merkleRoot: custody.details['merkleRoot'] });
+    }
+    // Two runs of the same bytes: the same members, the same verdicts, the same root.
+    expect(runs[1]).toEqual(runs[0]);
+    // A delivery that fails after recording the members (the hand-off to analyse), then its redelivery resuming over them.
+    const archive = await addArchive(h, 'split.tar.gz', damaged, { mime: 'application/gzip', evidenceId: 'ev-tgz-crc-3' });
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    expect((await h.index.listChildren(archive.fileId)).length).toBe(4);
+    await unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 2 });
+    const { members } = await afterUnpack(archive);
+    const view = members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.failure?.detail.match(/not verified: gzip: member 2 fails its CRC-32|^gzip: member 2 fails its CRC-32/)?.[0] ?? null]);
+    const custody = h.custody.events.filter((e) => e.action === 'unpacked' && e.evidenceId === 'ev-tgz-crc-3').at(-1)!;
+    expect({ view, merkleRoot: custody.details['merkleRoot'] }).toEqual(runs[0]);
+  });
+
+  // One gzip member (as tar czf writes) of 301 members, an inner ZIP among them, its stored CRC-32 flipped (gzip -t: crc
+  // error). The members were handed to analyse as they were recorded (every UNPACK_BATCH_SIZE and at the end) and only
+  // then failed: analysed, indexed and matched from damaged bytes, the inner ZIP unpacked with children never failed,
+  // and the failed members kept the damaged bytes' size, hash and source. Now none is handed off until its gzip member's
+  // trailer checks out, and a failed one is recorded as a ZIP member with a bad CRC: no size, hash or source.
+  it('tgz-bad-crc-members-handed-to-analyse-before-failed: no member of the failed gzip member reaches analyse, none keeps the damaged hash', async () => {
+    const handedOff = (evidenceId: string) =>
+      h.bus.sent
+        .filter((s) => s.queue === 'analyse' && (s.message.body as { evidenceId: string }).evidenceId === evidenceId)
+        .flatMap((s) => {
+          const body = s.message.body as { fileId?: string; fileIds?: string[] };
+          return body.fileIds ?? [body.fileId!];
+        });
+    const inner = await zipOf([{ name: 'inner.txt', data: Buffer.from('inside') }]);
+    const files = [
+      ...Array.from({ length: 300 }, (_, i) => ({ name: `f${String(i).padStart(3, '0')}.txt`, data: pseudoText(200, i + 1) })),
+      { name: 'nested.zip', data: inner },
+    ];
+    const tgz = gzip(await tarOf(files));
+    const bad = Buffer.from(tgz);
+    bad[bad.length - 8] = bad[bad.length - 8]! ^ 0xff;
+    const evidenceId = 'ev-tgz-crc-held';
+    const { outcome, stop, members, archive } = await unpackOne('one-member.tar.gz', bad, { mime: 'application/gzip', evidenceId });
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(stop?.detail).toMatch(/^gzip: member 1 fails its CRC-32 check/);
+    expect(members.length).toBe(301);
+    expect(members.every((m) => m.stage === 'failed' && m.failure?.code === 'corrupt-file')).toBe(true);
+    // As failMember records a ZIP member whose CRC fails: nothing of the damaged bytes is kept.
+    expect(members.filter((m) => m.sha256 !== null || m.size !== null || m.source !== null)).toEqual([]);
+    expect(handedOff(evidenceId)).toEqual([]);
+    const nested = members.find((m) => m.name === 'nested.zip')!;
+    expect(nested.unpack).not.toBe('done');
+    expect(await h.index.listChildren(nested.fileId)).toEqual([]);
+    // The hash of a member's bytes (here the same as the good ones: only the trailer was flipped) finds nothing.
+    const sha = createHash('sha256').update(files[0]!.data).digest('hex');
+    expect(await h.index.evidenceIdsHolding(archive.caseId, sha)).not.toContain(evidenceId);
+    expect((await h.index.filesOfContent(sha, 10)).filter((f) => f.evidenceId === evidenceId)).toEqual([]);
+    const custody = h.custody.events.filter((e) => e.action === 'unpacked' && e.evidenceId === evidenceId).at(-1)!;
+    expect(custody.details).toMatchObject({ memberCount: 301, failedMembers: 301, hashedMembers: 0 });
+
+    // One gzip member with its CRC intact: every member handed off (after the trailer checked out).
+    const small = gzip(await tarOf([...files.slice(0, 4), files[300]!]));
+    const good = await unpackOne('one-member.tar.gz', small, { mime: 'application/gzip', evidenceId: 'ev-tgz-crc-held-good' });
+    expect(good.outcome.status).toBe('done');
+    expect(good.members.length).toBe(5);
+    expect(new Set(handedOff('ev-tgz-crc-held-good'))).toEqual(new Set(good.members.map((m) => m.fileId)));
+
+    // Several gzip members, the second failing: the first one's members passed and are handed off as usual; none after.
+    const split = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const { gz, members: gzMembers } = gzipMembersOf(await tarOf(split), 6000);
+    const multi = await unpackOne('split.tar.gz', damageKeepingInflation(gz, gzMembers[1]!), { mime: 'application/gzip', evidenceId: 'ev-tgz-crc-held-multi' });
+    expect(multi.members.map((m) => [m.name, m.stage])).toEqual([['f1.txt', 'pending'], ['f2.txt', 'failed'], ['f3.txt', 'failed'], ['f4.txt', 'failed']]);
+    expect(handedOff('ev-tgz-crc-held-multi')).toEqual([multi.members[0]!.fileId]);
+    expect(multi.members[0]!.sha256).toBe(createHash('sha256').update(split[0]!.data).digest('hex'));
   });
 
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {

@@ -480,6 +480,13 @@ export interface IndexStore {
    */
   markIndexedBatch(ref: EvidenceRef, fileIds: readonly string[]): Promise<Map<string, IndexedResult>>;
   failFile(fileId: string, failure: FileFailure): Promise<void>;
+  /**
+   * Fails an archive's members from entry `fromEntryIndex` on whose bytes the archive's own check then failed
+   * (a TAR.GZ's gzip member fails its CRC-32): as a ZIP member with a bad CRC is recorded, so with no size, hash
+   * or source (the damaged bytes' hash must match nothing). A member already failed keeps its failure. One statement.
+   * How many were failed now.
+   */
+  failMembersFrom(parentId: string, fromEntryIndex: number, failure: FileFailure): Promise<number>;
   /** With `failure` (state 'failed'), why unpacking stopped: shown in the evidence status. */
   setUnpack(fileId: string, state: UnpackState, memberCount?: number | null, failure?: UnpackFailure): Promise<void>;
 

@@ -32,6 +32,12 @@ export interface ArchiveEntry {
   linkTarget?: string;
   encrypted: boolean;
   /**
+   * TAR.GZ: every entry before this index has its bytes in gzip members whose CRC-32 and size checked out; an entry
+   * from it on may be made of the gzip member still being read, and is verified only when that member's trailer is
+   * (a later entry's checkedBefore passes it, or entries() ends without error). Absent: nothing pending (ZIP, TAR).
+   */
+  checkedBefore?: number;
+  /**
    * The member's bytes (kind 'file' only). Stream errors are ExhibitErrors:
    * 'corrupt-file' (bad CRC, bad deflate, truncated), 'encrypted',
    * 'unsupported-format', 'limit-exceeded', or a retryable storage fault.

@@ -83,6 +83,11 @@ export interface WireArchiveEntry {
   flags: FileFlag[];
   linkTarget?: string;
   encrypted: boolean;
+  /**
+   * TAR.GZ: every entry before this index has its bytes in gzip members whose CRC-32 and size checked out; those
+   * from it on may lie in the gzip member still being read, whose check is to come. Absent when no check is pending (no gzip).
+   */
+  checkedBefore?: number;
 }
 
 /** An ExhibitError as plain data: code, message and details (scope, reason, findings) intact. */

@@ -25,6 +25,12 @@ import { ExhibitError, errorMessage } from '@exhibit/core';
 export class GzipMembers extends Transform {
   /** Why the compressed stream is bad (its output has ended); null while it is sound. */
   error: ExhibitError | null = null;
+  /**
+   * Where (in the output) the member that failed began, when `error` is about bytes already given out: its
+   * CRC-32 or size does not match, or its deflate data is damaged. Everything given out from there on is
+   * unverified. Null when the stream is sound, or failed in a header or cut short (no check said the bytes were wrong).
+   */
+  failedMemberStart: number | null = null;
   /** Non-zero bytes after the last complete member. */
   trailingData = false;
   private phase: 'header' | 'body' | 'trailer' | 'after' = 'header';
@@ -39,6 +45,14 @@ export class GzipMembers extends Transform {
   private crc = 0;
   private size = 0;
   private members = 0;
+  /** Bytes given out so far, and where the output of the member being read began: a member that fails took its bytes with it. */
+  private out = 0;
+  private memberOut = 0;
+
+  /** Where, in the output, the gzip member being read (or the last one read) began. */
+  get memberStart(): number {
+    return this.memberOut;
+  }
 
   constructor() {
     // Room for one inflate step's output: fewer pauses of the inflater, memory still a few chunks.
@@ -144,6 +158,7 @@ export class GzipMembers extends Transform {
 
   private startMember(): void {
     this.phase = 'body';
+    this.memberOut = this.out;
     this.crc = 0;
     this.size = 0;
     this.fed = 0;
@@ -169,6 +184,7 @@ export class GzipMembers extends Transform {
     if (out.length > 0) {
       this.crc = crc32(out, this.crc);
       this.size = (this.size + out.length) % 2 ** 32;
+      this.out += out.length;
       this.push(out);
     }
     this.phase = 'trailer';
@@ -184,6 +200,7 @@ export class GzipMembers extends Transform {
     inflate.on('data', (out: Buffer) => {
       this.crc = crc32(out, this.crc);
       this.size = (this.size + out.length) % 2 ** 32;
+      this.out += out.length;
       if (!this.push(out)) inflate.pause();
     });
     this.inflate = inflate;
@@ -201,7 +218,7 @@ export class GzipMembers extends Transform {
     try {
       await writeTo(inflate, chunk);
     } catch (err) {
-      this.stop(corrupt(`gzip: ${errorMessage(err)}`, err));
+      this.stop(this.damaged(err));
       return null;
     }
     const left = this.fed - inflate.bytesWritten;
@@ -218,15 +235,26 @@ export class GzipMembers extends Transform {
     const size = this.held.readUInt32LE(4);
     this.held = EMPTY;
     if (crc !== this.crc >>> 0) {
-      this.stop(corrupt(`gzip: member ${this.members} fails its CRC-32 check (recorded ${hex(crc)}, data gives ${hex(this.crc >>> 0)})`));
+      this.stop(corrupt(`gzip: member ${this.members + 1} fails its CRC-32 check (recorded ${hex(crc)}, data gives ${hex(this.crc >>> 0)})`));
       return;
     }
     if (size !== this.size) {
-      this.stop(corrupt(`gzip: member ${this.members} records ${size} bytes (mod 2^32), its data is ${this.size}`));
+      this.stop(corrupt(`gzip: member ${this.members + 1} records ${size} bytes (mod 2^32), its data is ${this.size}`));
       return;
     }
     this.members += 1;
     this.phase = 'header';
+  }
+
+  /**
+   * Damaged deflate data in the member being read, named as a person counts members (from 1). zlib's reason is kept
+   * only when it names the damage; its word for input that stopped ("unexpected end of file") depends on where the
+   * input was cut into pieces, so it is not passed on: the same bytes give the same message however they arrive.
+   */
+  private damaged(err: unknown): ExhibitError {
+    const reason = errorMessage(err);
+    const said = /unexpected end|premature/i.test(reason) ? 'it does not decode' : reason;
+    return corrupt(`gzip: member ${this.members + 1}: deflate data damaged (${said})`, err);
   }
 
   private async finish(): Promise<void> {
@@ -239,7 +267,7 @@ export class GzipMembers extends Transform {
         inflate.end();
         await endOf(inflate);
       } catch (err) {
-        this.stop(corrupt(`gzip: ${errorMessage(err)}`, err));
+        this.stop(this.damaged(err));
         return;
       }
       this.stop(truncated('gzip: the compressed stream ends before its member does (no CRC-32 and size trailer)'));
@@ -267,6 +295,7 @@ export class GzipMembers extends Transform {
   private stop(error: ExhibitError): void {
     if (this.error !== null) return;
     this.error = error;
+    if ((this.phase === 'body' || this.phase === 'trailer') && error.details?.['reason'] === 'corrupt') this.failedMemberStart = this.memberOut;
     this.phase = 'after';
     this.inflate?.destroy();
     this.inflate = null;

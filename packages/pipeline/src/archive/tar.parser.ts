@@ -100,17 +100,25 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
 
   const iterator = (extract as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let index = 0;
+  const sent = new EntryEnds();
   try {
     for (;;) {
       const next = await iterator.next();
       if (next.done) {
-        if (gunzip?.error) throw gunzip.error;
+        if (gunzip?.error) throw gzipFailure(gunzip, sent);
         return result();
       }
       const stream = next.value as TarEntryStream;
+      const extensionBytes = (stream.header as TarHeader & { extensionBytes?: number }).extensionBytes ?? 0;
+      sent.add(index, headerDataOffset(stream) + extensionBytes + (stream.header.size ?? 0), gunzip?.memberStart ?? 0);
       // The header block tar-stream decoded for this entry (it starts 512 bytes before the entry's data).
       const ownBlock = lastHeader.start !== null && lastHeader.start === headerDataOffset(stream) - 512;
-      const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null);
+      // A member cut off because the gzip stream failed under it fails with the gzip's reason (a bad CRC is no cut archive).
+      const gzipCause = () => (gunzip?.error ? gzipFailure(gunzip, sent) : null);
+      const current = describe(stream, index, input, globalPax(extract), ownBlock ? lastHeader.mtime : null, ownBlock ? lastHeader.typeflag : null, gzipCause);
+      // Entries before the first whose data ends past where the gzip member being read began are made of members that
+      // passed their checks (a member's start moves on only once the previous one's trailer checked out).
+      if (gunzip) current.entry.checkedBefore = sent.firstEndingAfter(gunzip.memberStart) ?? index + 1;
       const answer = await link.ask({ t: 'entry', entry: current.entry });
       if (answer.op === 'end') return { findings };
       if (answer.op === 'open' && current.entry.kind === 'file') {
@@ -126,7 +134,7 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
     // The tar ended early because the gzip stream did: the gzip says why.
-    if (gunzip?.error) throw gunzip.error;
+    if (gunzip?.error) throw gzipFailure(gunzip, sent);
     // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
     // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
     // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
@@ -151,6 +159,53 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     await iterator.return?.().catch(() => undefined);
     source.destroy();
   }
+}
+
+/**
+ * Where the data of the entries handed over ends in the tar stream (the gzip
+ * output), for those whose bytes may come from the gzip member being read:
+ * a gzip member checks its bytes (CRC-32, size) only after the last of them,
+ * by which time the entries made of them have been handed over and recorded
+ * (they are streamed: a member's verdict cannot wait for a trailer that may
+ * be the whole archive away). When that member then fails, every entry
+ * ending inside it (or later) is named, so the stage can mark it failed as
+ * a ZIP member with a bad CRC is; entries that end before it, in members
+ * that passed, keep their status. Entries whose data ends before the current
+ * gzip member began are dropped: memory stays within one gzip member's entries.
+ */
+class EntryEnds {
+  private indexes: number[] = [];
+  private ends: number[] = [];
+  private head = 0;
+
+  add(index: number, dataEnd: number, memberStart: number): void {
+    while (this.head < this.ends.length && this.ends[this.head]! <= memberStart) this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.ends.length) {
+      this.indexes = this.indexes.slice(this.head);
+      this.ends = this.ends.slice(this.head);
+      this.head = 0;
+    }
+    this.indexes.push(index);
+    // An offset tar-stream did not give: the entry may reach anywhere.
+    this.ends.push(Number.isFinite(dataEnd) ? dataEnd : Number.POSITIVE_INFINITY);
+  }
+
+  /** The first entry handed over whose data ends past `offset`, or null when none does. */
+  firstEndingAfter(offset: number): number | null {
+    for (let i = this.head; i < this.ends.length; i += 1) if (this.ends[i]! > offset) return this.indexes[i]!;
+    return null;
+  }
+}
+
+/**
+ * The gzip stream's failure, naming (details.unverifiedFromEntry) the first entry handed over whose bytes
+ * come from the member that failed its check: that entry and all after it are unverified.
+ */
+function gzipFailure(gunzip: GzipMembers, sent: EntryEnds): ExhibitError {
+  const error = gunzip.error!;
+  const from = gunzip.failedMemberStart === null ? null : sent.firstEndingAfter(gunzip.failedMemberStart);
+  if (from === null) return error;
+  return new ExhibitError(error.code, error.message, { cause: error, details: { ...error.details, unverifiedFromEntry: from } });
 }
 
 /**
@@ -269,7 +324,7 @@ interface ExtractInternals {
   _buffer: { buffered: number; shifted: number; _offset: number; queue: { peek(): Buffer | undefined }; shift(size: number): Buffer | null; push(buffer: Buffer): void };
   _locked: boolean;
   _pax: Record<string, string> | null;
-  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; rawPaxNames?: RawPaxNames }) | null;
+  _header: (TarHeader & { oldGnuSparse?: OldGnuSparse; extensionBytes?: number; rawPaxNames?: RawPaxNames }) | null;
   _decodeLongHeader(buf: Buffer): void;
   _applyLongHeaders(): void;
   _consumeHeader(): boolean;
@@ -304,7 +359,11 @@ function readOldGnuSparse(extract: unknown): void {
   const consume = (sparse: OldGnuSparse, extensionBlocks: number): boolean => {
     const ok = consumeHeader();
     buffer.shifted += extensionBlocks * 512;
-    if (x._header) x._header.oldGnuSparse = sparse;
+    if (x._header) {
+      x._header.oldGnuSparse = sparse;
+      // tar-stream's byteOffset (taken before the blocks were counted back in) is where they start, not the data.
+      x._header.extensionBytes = extensionBlocks * 512;
+    }
     return ok;
   };
   x._consumeHeader = () => {
@@ -401,6 +460,7 @@ function describe(
   global: Record<string, string> | null,
   rawMtime: Buffer | null,
   rawTypeflag: number | null,
+  gzipCause: () => ExhibitError | null,
 ): { entry: WireArchiveEntry; open(): Readable; skipRest(): Promise<void> } {
   const header = stream.header;
   // A GNU sparse member: old GNU ('S', its map read by readOldGnuSparse), or PAX (its real name and size in
@@ -469,7 +529,7 @@ function describe(
     entry.linkTarget = decodeName(header.linkname, header.pax?.['linkpath'] !== undefined, raw.linkpath).text;
   }
   const open = () => {
-    member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined);
+    member = memberStream(stream, index, state, storedSize, header.pax?.['size'] !== undefined, gzipCause);
     return sparse ? expandSparse(member, sparse, `tar entry ${index}`, input.maxSparseHoleBytes) : member;
   };
   const skipRest = async () => {
@@ -552,9 +612,17 @@ interface EntryState {
  * entry's state is tracked from its header on, and an entry that closed
  * without ending is a truncated member.
  */
-function memberStream(entry: TarEntryStream, index: number, state: EntryState, declaredSize: number | null, sizeFromPax: boolean): Readable {
+function memberStream(
+  entry: TarEntryStream,
+  index: number,
+  state: EntryState,
+  declaredSize: number | null,
+  sizeFromPax: boolean,
+  gzipCause: () => ExhibitError | null,
+): Readable {
   const out = new PassThrough();
   const truncated = (cause?: Error) =>
+    gzipCause() ??
     truncatedError(
       `tar entry ${index} ends before its declared ${declaredSize ?? '?'} bytes${sizeFromPax ? ' (a size from a PAX record, overriding its header)' : ''} (the archive is truncated)`,
       cause,

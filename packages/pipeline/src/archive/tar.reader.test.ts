@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { gzip, MemoryBlobSource, pseudoRandomBytes, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
+import { damageKeepingInflation, gzip, gzipMembersOf, MemoryBlobSource, pseudoRandomBytes, pseudoText, replaceBytes, tarOf } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
 import { GzipMembers } from './gzip-members.js';
 import { openTarReader } from './tar.reader.js';
@@ -580,6 +580,56 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'truncated' } });
   });
 
+  // A tar of 8 x 3,000-byte files, one gzip member per 6,000 bytes of tar (split -b 6000, gzip each, cat), one bit of
+  // member 2's deflate data flipped so it still inflates (gzip -t: "crc error"). f1 lies wholly in member 1; f2 ends
+  // in member 2, f3 lies in it, f4 runs on past it. The members made of member 2's bytes were handed over with a
+  // hash of the damaged bytes, and the archive's stop named no member: they looked verified.
+  it('tgz-bad-crc-member-hash-recorded-unflagged: the failure names the first member made of the failed gzip member\'s bytes', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const { gz, members: gzMembers } = gzipMembersOf(await tarOf(files), 6000);
+    const damaged = damageKeepingInflation(gz, gzMembers[1]!);
+    // The oracles: gzip finds the CRC error; GNU tar lists f1..f4, then stops.
+    expect(() => execFileSync('gzip', ['-t'], { input: damaged, stdio: 'pipe' })).toThrow(/crc error/);
+    const gnu = (() => {
+      try {
+        return execFileSync('tar', ['-tzf', '-'], { input: damaged, stdio: 'pipe' }).toString();
+      } catch (err) {
+        return String((err as { stdout?: Buffer }).stdout ?? '');
+      }
+    })();
+    expect(gnu.trim().split('\n')).toEqual(['f1.txt', 'f2.txt', 'f3.txt', 'f4.txt']);
+    const { seen, error } = await readThrough(damaged);
+    expect(seen.map(([name]) => name)).toEqual(['f1.txt', 'f2.txt', 'f3.txt', 'f4.txt']);
+    expect(seen[0]).toEqual(['f1.txt', sha(files[0]!.data)]);
+    // Cut off where the failed member's output ends: the gzip's reason, not a cut archive's.
+    expect(seen[3]).toEqual(['f4.txt', 'corrupt']);
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt', unverifiedFromEntry: 1 } });
+    expect((error as Error).message).toMatch(/^gzip: member 2 fails its CRC-32 check/);
+    // The same whether the archive comes in one piece or byte by byte... in 1,000-byte pieces.
+    const chunks = Array.from({ length: Math.ceil(damaged.length / 1000) }, (_, i) => Buffer.from(damaged.subarray(i * 1000, (i + 1) * 1000)));
+    const store = { openRead: async () => Readable.from(chunks) } as unknown as Parameters<typeof openTarReader>[0];
+    const reader = await openTarReader(store, { container: 'mem', name: 'a.tar.gz' }, { gzip: true, ...LIMITS });
+    const failure = await (async () => {
+      for await (const e of reader.entries()) await readAll(await e.open()).catch(() => null);
+    })().catch((err: unknown) => err);
+    await reader.close();
+    expect(failure).toMatchObject({ message: (error as Error).message, details: { unverifiedFromEntry: 1 } });
+  });
+
+  it('a gzip member that passes after one that failed is never reached; members wholly in passing members name none', async () => {
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const tarball = await tarOf(files);
+    // The end-of-archive marker (two zero blocks, past every file's data) in a member of its own, which fails.
+    const front = gzipMembersOf(tarball.subarray(0, tarball.length - 1024), 6000).gz;
+    const gz = Buffer.concat([front, gzip(tarball.subarray(tarball.length - 1024))]);
+    const last = Buffer.from(gz);
+    last[last.length - 8] = last[last.length - 8]! ^ 0xff; // its CRC-32
+    const { seen, error } = await readThrough(last);
+    expect(seen.map(([, digest]) => digest)).toEqual(files.map((f) => sha(f.data)));
+    expect(error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+    expect((error as { details: Record<string, unknown> }).details['unverifiedFromEntry']).toBeUndefined();
+  });
+
   // 1,000,000 empty members (20 MB, gzip -t passes) ran past the parse deadline with nothing listed: one async inflater per
   // member (~45 µs each; these 250,000 took ~28 s, past the test timeout; each is now inflated at once).
   it('tgz-many-empty-gzip-members-parse-timeout: 250,000 empty members before the tar, every member read', async () => {
@@ -610,6 +660,31 @@ describe('tar reader: a damaged or padded gzip stream keeps every member it infl
     await done;
     expect(gunzip.error).toBeNull();
     expect(Buffer.concat(out).equals(tarball)).toBe(true);
+  });
+
+  // zlib's word for damaged deflate data depends on where the input pieces fall (a piece ending inside the damage
+  // reads as an unexpected end; the fast path for a member inside one piece fails differently), and the message said
+  // member 0: the same archive got a different stop detail depending on how storage served it.
+  it('gzip-damage-message-depends-on-chunking: the same damaged stream gives the same message in any pieces, members counted from 1', async () => {
+    const tarball = await tarOf(members);
+    const { gz, members: gzMembers } = gzipMembersOf(tarball, 20_000);
+    const damaged = Buffer.from(gz);
+    damaged.fill(0xff, gzMembers[1]!.deflateStart + 40, gzMembers[1]!.deflateStart + 80);
+    // The oracle: gzip finds the damage in the second member's data.
+    expect(() => execFileSync('gzip', ['-t'], { input: damaged, stdio: 'pipe' })).toThrow(/invalid compressed data/);
+    const messages = new Set<string>();
+    for (const piece of [damaged.length, 65_536, 1000, 97, 7]) {
+      const gunzip = new GzipMembers();
+      gunzip.resume();
+      const done = new Promise((resolve) => gunzip.on('end', resolve));
+      for (let at = 0; at < damaged.length; at += piece) gunzip.write(damaged.subarray(at, at + piece));
+      gunzip.end();
+      await done;
+      expect(gunzip.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt' } });
+      messages.add(gunzip.error!.message);
+      expect(gunzip.failedMemberStart).toBe(20_000);
+    }
+    expect([...messages]).toEqual([expect.stringMatching(/^gzip: member 2: /)]);
   });
 
   it('a tar cut into 200-byte gzip members (each inflated at once) reads whole; one bad CRC among them stops it corrupt', async () => {
@@ -694,6 +769,27 @@ describe('tar reader: old GNU sparse members (type S), made by GNU tar, against 
       ['many.img', 'file', 3_000_000, 'limit-exceeded'],
       ['after.txt', 'file', 6, oracle[2]![2]],
     ]);
+  });
+
+  // An old GNU sparse member's extension blocks lie between its header and its data; tar-stream's data offset is
+  // where they start, so its end was counted 512 bytes per block short: a member whose last bytes came from a gzip
+  // member that then failed its CRC-32 was taken to end before it, and stayed as if verified.
+  it('tgz-old-gnu-sparse-end-short-by-extension-blocks: a sparse member ending in a failed gzip member is named unverified', async () => {
+    const archive = gnuSparseTar('gnu', ['many.img', 'after.txt']);
+    // many.img: header, one extension block, then 40,960 stored bytes (ten 4 KiB-aligned regions): its data ends at
+    // 1,024 + 40,960 = 41,984 (Python's tarfile: offset_data 1024); counted from the extension block, at 41,472.
+    expect(archive.readUInt8(482)).toBe(1); // isextended: an extension block follows
+    expect(parseInt(archive.subarray(124, 135).toString('latin1'), 8)).toBe(40_960);
+    const gz = Buffer.concat([gzip(archive.subarray(0, 41_800)), gzip(archive.subarray(41_800))]);
+    gz[gz.length - 8] = gz[gz.length - 8]! ^ 0xff; // the second member's CRC-32
+    expect(() => execFileSync('gzip', ['-t'], { input: gz, stdio: 'pipe' })).toThrow(/crc error/);
+    const { store, ref } = MemoryBlobSource.of('s.tar.gz', gz);
+    const reader = await openTarReader(store, ref, { gzip: true, ...LIMITS });
+    const failure = await (async () => {
+      for await (const e of reader.entries()) await readAll(await e.open()).catch(() => null);
+    })().catch((err: unknown) => err);
+    await reader.close();
+    expect(failure).toMatchObject({ code: 'corrupt-file', details: { reason: 'corrupt', unverifiedFromEntry: 0 } });
   });
 
   it('old GNU sparse headers and extension blocks split across small stream pieces read the same', async () => {

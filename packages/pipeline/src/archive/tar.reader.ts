@@ -121,6 +121,7 @@ class ThreadedTarReader implements ArchiveReader {
       ...(duplicateOf !== undefined ? { duplicateOf } : {}),
       ...(wire.linkTarget !== undefined ? { linkTarget: wire.linkTarget } : {}),
       encrypted: false,
+      ...(wire.checkedBefore !== undefined ? { checkedBefore: wire.checkedBefore } : {}),
       open: async (): Promise<Readable> => {
         if (wire.kind !== 'file') throw new ExhibitError('invalid-argument', `${label} is a ${wire.kind}, it has no content`);
         if (opened) throw new ExhibitError('invalid-argument', `${label} was already opened; tar is read once, in order`);

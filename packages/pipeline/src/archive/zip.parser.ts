@@ -199,6 +199,35 @@ async function endRecordBehindComment(reader: RangeReader, size: number): Promis
 }
 
 /**
+ * Whether the archive's last `size` bytes end with an end record whose comment runs exactly to `size` and holds
+ * another end record signature, and whose own directory checks out once bytes in front are counted (it holds
+ * central headers, and they end where it starts): the end record that yauzl, unzip and Python take is then the one
+ * in its comment, and the members of this one are not listed. One read beyond the tail per candidate, at most
+ * MAX_END_RECORD_READS. Its position, or null. Behind a signature (whose self-extractor's offsets often count from
+ * after its stub) it is also the real record when the one in its comment cannot be read.
+ */
+async function endRecordHoldingTheLast(reader: RangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, 22 + 0xffff);
+  const start = size - window;
+  const tail = await reader.readBytes(start, window);
+  let reads = MAX_END_RECORD_READS;
+  for (let at = tail.length - 22; at >= 0 && reads > 0; at -= 1) {
+    if (tail.readUInt32LE(at) !== EOCD_SIGNATURE || at + 22 + tail.readUInt16LE(at + 20) !== tail.length) continue;
+    if (tail.subarray(at + 22).indexOf(EOCD_SIGNATURE_BYTES) < 0) continue;
+    const entries = tail.readUInt16LE(at + 10);
+    const cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    if (entries === 0 || entries === 0xffff || cdSize === 0 || cdSize === 0xffffffff || cdOffset === 0xffffffff) continue;
+    const directory = start + at - cdSize;
+    if (directory < 0 || directory < cdOffset) continue;
+    reads -= 1;
+    const header = await reader.readBytes(directory, 4);
+    if (header.length === 4 && header.readUInt32LE(0) === CENTRAL_HEADER_SIGNATURE) return start + at;
+  }
+  return null;
+}
+
+/**
  * A signed Windows self-extractor: a PE stub, the archive (its offsets often
  * not adjusted for the stub), then the Authenticode signature that signing
  * appends after everything. The end record is then neither at the end of
@@ -450,7 +479,7 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   // yauzl reads a ZIP64 end record where the locator says; with bytes in front that it does not
   // count, that is the wrong place, so its failure waits for the prefix to be known.
   const misplacedZip64 = (err: unknown) => err instanceof ExhibitError && /zip64 end of central directory record signature/i.test(err.message);
-  let zipfile: yauzl.ZipFile | null;
+  let zipfile: yauzl.ZipFile | null | undefined;
   try {
     zipfile = await openYauzl(reader, size);
   } catch (err) {
@@ -458,7 +487,9 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     // An exact end record first: only without one does the PE image's signature place the archive's end.
     const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
     const signed = commentOrTrailing && end === null ? await authenticodeSignatureStart(reader, size) : null;
-    const hidden = commentOrTrailing && signed === null && end === null ? await endRecordBehindComment(reader, size) : null;
+    // Behind a signature the archive ends where it starts: the end record's comment runs to there, not to the file's end.
+    const hidden =
+      commentOrTrailing && end === null ? (signed === null ? await endRecordBehindComment(reader, size) : await endRecordHoldingTheLast(reader, signed)) : null;
     if (signed === null && end === null && hidden === null && !misplacedZip64(err)) throw err;
     if (signed !== null) {
       // The archive ends where the PE image's signature starts; its offsets may count from after the stub (below).
@@ -476,7 +507,8 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
       size = end.end;
       findings.push('archive-trailing-data');
     }
-    if (hidden !== null) {
+    // Behind a signature, the record in the comment is tried first (below); the hidden one only if yauzl cannot read it.
+    if (hidden !== null && signed === null) {
       commentLengthAt = hidden + 20;
       size = hidden + 22;
       reader = rangeReader(0);
@@ -484,9 +516,21 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     }
     zipfile = await openYauzl(reader, size).catch((again: unknown) => {
       if (misplacedZip64(again)) return null;
-      throw again;
+      if (hidden === null || signed === null) throw again;
+      return undefined;
     });
+    if (zipfile === undefined && hidden !== null) {
+      commentLengthAt = hidden + 20;
+      size = hidden + 22;
+      reader = rangeReader(0);
+      findings.push('end-record-in-comment');
+      zipfile = await openYauzl(reader, size);
+    }
   }
+  // The record read lies in another end record's comment, running to the archive's end, whose own directory checks out
+  // (a whole ZIP in the real archive's comment): unzip and Python read the one in the comment, and so does Exhibit, but
+  // the real archive's members are hidden by it, which is the finding.
+  if (!findings.includes('end-record-in-comment') && (await endRecordHoldingTheLast(reader, size)) !== null) findings.push('end-record-in-comment');
   // Offsets that count from a later start: bytes were put in front of the archive (or it is the
   // second of two concatenated archives). Read it from where its own offsets count.
   const prefix = await unadjustedPrefix(reader, size);

@@ -364,6 +364,38 @@ describe('zip reader: signed self-extractors', () => {
     expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
   });
 
+  // A whole ZIP as the comment of the real archive's end record, ending where the signature starts: unzip and Python's
+  // zipfile list the ZIP in the comment (INNER.txt), and so did Exhibit, but setup.ini and payload.bin were hidden
+  // without a word (the finding was looked for only when no signature placed the archive's end).
+  it('zip-signed-sfx-comment-zip-loses-end-record-in-comment: the ZIP in the comment is read as by unzip and Python, with the finding', async () => {
+    const inner = await zipOf([{ name: 'INNER.txt', data: Buffer.from('inner member') }]);
+    const outer = Buffer.from(await zipOf(members));
+    outer.writeUInt16LE(inner.length, outer.length - 2);
+    const withComment = Buffer.concat([outer, inner]);
+    for (const exe of [signedSelfExtractor(withComment), withComment]) {
+      const oracle = JSON.parse(
+        execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: exe }).toString(),
+      ) as Array<[string, string]>;
+      expect(oracle.map(([name]) => name)).toEqual(['INNER.txt']);
+      const { out, findings } = await listMd5(exe);
+      expect(out).toEqual(oracle);
+      expect(findings).toContain('end-record-in-comment');
+    }
+  });
+
+  // The same with a bare end record in the comment (zip-comment-holding-an-end-record-hides-members, signed): it failed corrupt-file.
+  it('zip-signed-sfx-fake-end-record-in-comment-corrupt-file: the real end record is read, end-record-in-comment', async () => {
+    const zip = await zipOf(members);
+    const fake = Buffer.alloc(22);
+    fake.writeUInt32LE(0x06054b50, 0);
+    const comment = Buffer.concat([Buffer.from('nothing here '), fake, Buffer.from(' end')]);
+    const withComment = Buffer.from(Buffer.concat([zip.subarray(0, zip.length - 2), Buffer.alloc(2), comment]));
+    withComment.writeUInt16LE(comment.length, zip.length - 2);
+    const { out, findings } = await listMd5(signedSelfExtractor(withComment));
+    expect(out).toEqual(members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]));
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'end-record-in-comment']);
+  });
+
   it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
     await expect(listMd5(signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true }))).rejects.toMatchObject({ code: 'corrupt-file' });
   });
@@ -446,6 +478,20 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('second') }]);
     const entries = await list(Buffer.concat([first, second, Buffer.from('APPENDED')]));
     expect(entries.map((e) => e.displayPath)).toEqual(['first.txt']);
+  });
+
+  // (cat a.zip b.zip; echo JUNK) > abj.zip, a of 50 members, b of 1: reading the last ZIP (as unzip and Python's zipfile
+  // do) listed b's one member and lost a's 50, which the first (exact from the start) gives. Until every ZIP of the chain
+  // is listed, the first is read, as before, with the bytes after it a finding: nothing it held is lost.
+  it('zip-concatenated-then-trailing-bytes-loses-first-zip: the first ZIP\'s 50 members are listed, archive-trailing-data', async () => {
+    const a = await zipOf(Array.from({ length: 50 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const { reader } = await open(Buffer.concat([a, b, Buffer.from('JUNK\n')]));
+    const names: string[] = [];
+    for await (const e of reader.entries()) names.push(e.displayPath);
+    await reader.close();
+    expect(names).toEqual(Array.from({ length: 50 }, (_, i) => `a${i}.txt`));
+    expect(reader.findings).toEqual(['archive-trailing-data']);
   });
 
   // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
