@@ -1,0 +1,187 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRootLogger, rootFileId, type BlobStore, type DeclaredSegment, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { FileTypeIdentifier } from '@exhibit/media';
+import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
+import { runIngest, runMessage } from '../src/stage-runner.js';
+import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * Bytes read from storage for a split image set (issue 15; docs/disk-images.md,
+ * "Split sets"), through the stage runner against Azurite and PGlite with the
+ * real identifier, in the order `exhibit upload` sends a set (later segments
+ * first, the first last), counted per segment and per stage. Every segment's
+ * MD5/SHA-1/SHA-256 are its blob's, checked against its acquisition SHA-256,
+ * in custody once, and the files' SHA-256s are right. Only the first segment
+ * is read once (its unpack's single read); each later segment is read whole
+ * by the hash stage when it arrives and again by the first segment's unpack,
+ * which for an E01 reads it from storage about twice itself (no window behind
+ * a later segment). The bounds are today's figures, so a change that reads
+ * more shows; the one-read design of "Split sets" is to bring them to 1.2.
+ */
+
+const missing = missingTools();
+
+/** Body bytes read of each blob (streams and ranged reads both open a stream). */
+const readsByBlob = new Map<string, number>();
+function countingByBlob(store: BlobStore): BlobStore {
+  return Object.create(store, {
+    openRead: {
+      value: async (...args: Parameters<BlobStore['openRead']>) => {
+        const stream: Readable = await store.openRead(...args);
+        const name = args[0].name;
+        stream.on('data', (c: Buffer) => readsByBlob.set(name, (readsByBlob.get(name) ?? 0) + c.length));
+        return stream;
+      },
+    },
+  }) as BlobStore;
+}
+const snapshot = () => new Map(readsByBlob);
+const readSince = (before: Map<string, number>, name: string) => (readsByBlob.get(name) ?? 0) - (before.get(name) ?? 0);
+
+describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('bytes read from storage for a split image set', () => {
+  let h: Harness;
+  let dir = '';
+  const p = (name: string) => path.join(dir, name);
+  const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: 'silent' }) });
+
+  beforeAll(async () => {
+    h = await createHarness(inject('storageConnectionString'));
+    h.deps.blobs = countingByBlob(h.deps.blobs);
+    h.deps.identifier = new FileTypeIdentifier();
+    dir = mkdtempSync(path.join(tmpdir(), 'exhibit-split-reads-'));
+    // 6 MiB FAT16 whose big incompressible file crosses segment boundaries.
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'READS', p('card.img'), '6144']);
+    writeFileSync(p('payload'), pseudoRandom(2_600_000, 41));
+    run('mcopy', ['-i', p('card.img'), p('payload'), '::/big.bin']);
+    writeFileSync(p('payload'), pseudoRandom(900_000, 42));
+    run('mcopy', ['-i', p('card.img'), p('payload'), '::/photo.jpg']);
+    run('split', ['-b', '2500000', '-d', '-a', '3', '--numeric-suffixes=1', p('card.img'), p('card.')]);
+    run('ewfacquire', ['-u', '-t', p('card'), '-c', 'none', '-S', '1MiB', '-d', 'sha1', p('card.img')]);
+    // 40 MiB, segments of 8 MiB: a 20 MB file across three of them.
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', '-n', 'LARGE', p('large.img'), String(40 * 1024)]);
+    writeFileSync(p('payload'), pseudoRandom(20_000_000, 43));
+    run('mcopy', ['-i', p('large.img'), p('payload'), '::/big.bin']);
+    writeFileSync(p('payload'), pseudoRandom(900_000, 42));
+    run('mcopy', ['-i', p('large.img'), p('payload'), '::/photo.jpg']);
+    run('ewfacquire', ['-u', '-t', p('large'), '-c', 'none', '-S', '8MiB', '-d', 'sha1', p('large.img')]);
+    // The same card as one E01, for comparison.
+    run('ewfacquire', ['-u', '-t', p('whole'), '-c', 'none', '-d', 'sha1', p('large.img')]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await h?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const names = (pattern: RegExp) => readdirSync(dir).filter((f) => pattern.test(f)).sort();
+  const item = () => ({ caseId: 'case-1', evidenceId: `ev-${randomBytes(4).toString('hex')}` });
+  const blobOf = (ev: { caseId: string; evidenceId: string }, name: string) => `${ev.caseId}/${ev.evidenceId}/${name}`;
+
+  async function deliver(queue: 'hash' | 'unpack', body: FileMessage | HashMessage): Promise<StageOutcome> {
+    return runMessage(h.deps, queue, { body, messageId: `${queue}:${body.fileId}`, deliveryCount: 1 }, inv());
+  }
+
+  async function arrive(ev: { caseId: string; evidenceId: string }, name: string): Promise<{ file: FileMessage; hashed: StageOutcome }> {
+    const blobName = blobOf(ev, name);
+    const data = readFileSync(p(name));
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const file = { ...ev, fileId: rootFileId(blobName) };
+    return { file, hashed: await deliver('hash', { ...file, blobName }) };
+  }
+
+  /** Sends the set as `exhibit upload` does (later segments first), unpacks the first; reads per segment and per stage. */
+  async function measure(segments: string[], declared: boolean, big = 2_600_000) {
+    const ev = item();
+    if (declared) {
+      const manifest: DeclaredSegment[] = segments.map((n) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))) }));
+      const firstBlobName = blobOf(ev, segments[0]!);
+      await h.index.declareSegmentManifest(manifest.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+    }
+    const before = snapshot();
+    for (const name of segments.slice(1)) {
+      const { hashed } = await arrive(ev, name);
+      expect(hashed).toMatchObject({ status: 'done', summary: { sha256: sha256(readFileSync(p(name))) } });
+    }
+    const { file: first, hashed } = await arrive(ev, segments[0]!);
+    expect(hashed).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    const afterHash = snapshot();
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+
+    const setBytes = segments.reduce((n, s) => n + readFileSync(p(s)).length, 0);
+    const perSegment = segments.map((s) => ({
+      name: s,
+      size: readFileSync(p(s)).length,
+      hashStage: readSince(before, blobOf(ev, s)) - readSince(afterHash, blobOf(ev, s)),
+      unpack: readSince(afterHash, blobOf(ev, s)),
+    }));
+    // Every segment's hashes are its blob's, from storage, checked against its acquisition SHA-256, in custody once.
+    for (const s of segments) {
+      const data = readFileSync(p(s));
+      const up = (await h.index.getUpload(blobOf(ev, s)))!;
+      expect(up.hashes).toEqual({ md5: createHash('md5').update(data).digest('hex'), sha1: createHash('sha1').update(data).digest('hex'), sha256: sha256(data) });
+      expect(up.integrity).toBe('verified');
+      expect(h.custody.events.filter((e) => e.action === 'integrity-verified' && e.subject?.blobName === blobOf(ev, s))).toHaveLength(1);
+    }
+    const members = await h.index.listChildren(first.fileId);
+    expect(members.find((m) => m.path.endsWith('!/big.bin'))?.sha256).toBe(sha256(pseudoRandom(big, big === 2_600_000 ? 41 : 43)));
+    expect(members.find((m) => m.path.endsWith('!/photo.jpg'))?.sha256).toBe(sha256(pseudoRandom(900_000, 42)));
+    const total = perSegment.reduce((n, s) => n + s.hashStage + s.unpack, 0);
+    return { setBytes, total, ratio: total / setBytes, perSegment };
+  }
+
+  /** The later segments as the hash stage reads them today: identified (head and tail, 131 kB here) and read whole when each arrives. */
+  function expectLaterSegmentsReadByHashStage(m: Awaited<ReturnType<typeof measure>>) {
+    // The first: identified from a bounded head and tail by the hash stage, hashed in its unpack's one pass.
+    expect(m.perSegment[0]!.hashStage).toBeLessThan(200_000);
+    for (const s of m.perSegment.slice(1)) {
+      expect(s.hashStage).toBeGreaterThanOrEqual(s.size);
+      expect(s.hashStage).toBeLessThan(s.size + 200_000);
+    }
+  }
+
+  // Measured 2026-12-06: 1.40x (the hash stage read the later pieces whole, the unpack 2.1 MB of card.002's files again).
+  it('split-raw-set-later-pieces-read-twice: every piece hashed and verified once; the later pieces read by the hash stage and again by the unpack', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    expect(segments.length).toBe(3);
+    expect(fls(segments.map(p)).some((e) => e.path === 'big.bin')).toBe(true);
+    const m = await measure(segments, true);
+    expectLaterSegmentsReadByHashStage(m);
+    expect(m.perSegment[0]!.unpack).toBe(m.perSegment[0]!.size);
+    expect(m.ratio, JSON.stringify(m.perSegment)).toBeLessThan(1.5);
+  }, 180_000);
+
+  // Measured 2026-12-06: 3.66x. Besides the hash stage's read, each task of the unpack (open, volume, check) reads a
+  // later segment's section chain and chunk tables in 1-MiB blocks from storage: a 1-MiB segment whole, three times.
+  it('split-e01-1mib-segments-read-four-times: every segment hashed and verified once; the unpack reads each later segment about three times', async () => {
+    const segments = names(/^card\.E\d\d$/);
+    expect(segments.length).toBeGreaterThanOrEqual(5);
+    const m = await measure(segments, false);
+    expectLaterSegmentsReadByHashStage(m);
+    expect(m.ratio, JSON.stringify(m.perSegment)).toBeLessThan(3.9);
+  }, 180_000);
+
+  // Measured 2026-12-06: 2.71x, the unpack alone 1.89x (E01 1.49x, E02-E05 1.74-2.12x): a later segment has no single
+  // read and no window behind it, so what the first segment's window absorbs (the listing's media feed running ahead of
+  // a 20 MB file's own reads, past the 8-MiB chunk cache; each task's tables) is read from storage again.
+  it('split-e01-8mib-segments-read-nearly-three-times: the same with larger segments', async () => {
+    const segments = names(/^large\.E\d\d$/);
+    expect(segments.length).toBeGreaterThanOrEqual(5);
+    const m = await measure(segments, false, 20_000_000);
+    expectLaterSegmentsReadByHashStage(m);
+    expect(m.ratio, JSON.stringify(m.perSegment)).toBeLessThan(3);
+  }, 180_000);
+
+  // Measured 2026-12-06: 1.10x. The same card as one E01: the single read covers it all.
+  it('the same card as one E01 is read about once (identification, hash, listing, stored-hash check)', async () => {
+    const segments = names(/^whole\.E\d\d$/);
+    expect(segments).toEqual(['whole.E01']);
+    const m = await measure(segments, false, 20_000_000);
+    expect(m.ratio, JSON.stringify(m.perSegment)).toBeLessThan(1.2);
+  }, 180_000);
+});
