@@ -18,9 +18,9 @@ import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-
  * MD5/SHA-1/SHA-256 are its blob's, checked against its acquisition SHA-256,
  * in custody once, and the files' SHA-256s are right. Only the first segment
  * is read once (its unpack's single read); each later segment is read whole
- * by the hash stage when it arrives and again by the first segment's unpack,
- * which for an E01 reads it from storage about twice itself (no window behind
- * a later segment). The bounds are today's figures, so a change that reads
+ * by the hash stage when it arrives and again by the first segment's unpack
+ * (an E01's also its head and tail blocks once per task: a small segment
+ * several times over). The bounds are today's figures, so a change that reads
  * more shows; the one-read design of "Split sets" is to bring them to 1.2.
  */
 
@@ -156,8 +156,9 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     expect(m.ratio, JSON.stringify(m.perSegment)).toBeLessThan(1.5);
   }, 180_000);
 
-  // Measured 2026-12-06: 3.66x. Besides the hash stage's read, each task of the unpack (open, volume, check) reads a
-  // later segment's section chain and chunk tables in 1-MiB blocks from storage: a 1-MiB segment whole, three times.
+  // Measured 2026-12-06: 3.66x. Besides the hash stage's read, each task of the unpack (open, the volume, the check)
+  // reads a later segment's section chain at its head and tail in 1-MiB blocks from storage: a 1-MiB segment whole,
+  // three times (the first segment's single read absorbs the same reads of the E01).
   it('split-e01-1mib-segments-read-four-times: every segment hashed and verified once; the unpack reads each later segment about three times', async () => {
     const segments = names(/^card\.E\d\d$/);
     expect(segments.length).toBeGreaterThanOrEqual(5);
@@ -166,9 +167,9 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     expect(m.ratio, JSON.stringify(m.perSegment)).toBeLessThan(3.9);
   }, 180_000);
 
-  // Measured 2026-12-06: 2.71x, the unpack alone 1.89x (E01 1.49x, E02-E05 1.74-2.12x): a later segment has no single
-  // read and no window behind it, so what the first segment's window absorbs (the listing's media feed running ahead of
-  // a 20 MB file's own reads, past the 8-MiB chunk cache; each task's tables) is read from storage again.
+  // Measured 2026-12-06: 2.70x, the unpack alone 1.89x: each later segment's media once (the listing's follow reads and
+  // the check's), and for each task its head and tail blocks again (about 2 MiB per segment per task: 0.74x of an
+  // 8-MiB segment, 0.4 % of a 1.5-GB one); the E01 1.49x (its tail, more than 4 MiB past the pass, is a side read).
   it('split-e01-8mib-segments-read-nearly-three-times: the same with larger segments', async () => {
     const segments = names(/^large\.E\d\d$/);
     expect(segments.length).toBeGreaterThanOrEqual(5);
