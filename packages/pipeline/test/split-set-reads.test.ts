@@ -16,14 +16,14 @@ import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-
  * Bytes read from storage for a split image set (issue 15; docs/disk-images.md,
  * "Split sets"), through the stage runner against Azurite and PGlite with the
  * real identifier, in the order `exhibit upload` sends a set (later segments
- * first, the first last), counted per segment and per stage. Every segment's
- * MD5/SHA-1/SHA-256 are its blob's, checked against its acquisition SHA-256,
- * in custody once, and the files' SHA-256s are right. Only the first segment
- * is read once (its unpack's single read); each later segment is read whole
- * by the hash stage when it arrives and again by the first segment's unpack
- * (an E01's also its head and tail blocks once per task: a small segment
- * several times over). The bounds are today's figures, so a change that reads
- * more shows; the one-read design of "Split sets" is to bring them to 1.2.
+ * first, the first last) and with the first segment first, counted per
+ * segment and per stage (the hash stage's re-checks included). Every
+ * segment's MD5/SHA-1/SHA-256 are its blob's, checked against its acquisition
+ * SHA-256, in custody once, and the files' SHA-256s are right. A declared set
+ * is read about once: its later segments are hashed in the first segment's
+ * unpack, in its own read of each; an undeclared set as before (each later
+ * segment read whole by the hash stage and again by the unpack). Also: an
+ * unpack killed and redelivered, cut off by its deadline, dead-lettered.
  */
 
 const missing = missingTools();
