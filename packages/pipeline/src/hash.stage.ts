@@ -50,6 +50,8 @@ export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { in
  * so its bytes are read once. Should that read end without the hash (the
  * unpack was stopped by its deadline, or dead-lettered), the unpack is over
  * and the upload comes back here, where it is hashed as any other file.
+ * A later segment of a declared split image waits, unread, for its first
+ * segment's unpack to hash it the same way (firstSegmentUnpackToCome).
  */
 export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   const upload = await deps.index.getUpload(message.blobName);
@@ -63,6 +65,13 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     if (root?.unpack === 'pending' && root.stage === 'pending') return only(skipped('already-done'));
     // Done before; a redelivery may mean the crash came before the next send, so it is routed again (analyse is idempotent).
     return { outcome: skipped('already-done'), forward };
+  }
+  // A declared later segment is hashed in its first segment's unpack, which reads it anyway (docs/disk-images.md, "Split sets").
+  const wait = await firstSegmentUnpackToCome(deps, upload);
+  if (wait !== null) {
+    // Keyed on the time it is due: never the key of the message that runs now (a repeat would be dropped and the wait would stop).
+    const due = Date.now() + wait;
+    return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey: `segment-hash-wait:${due}` } };
   }
   if (await hashedInUnpack(deps, upload, ctx)) {
     return {
@@ -148,6 +157,34 @@ export async function recordUploadHash(
     eventKey: `hash:${upload.blobName}:${upload.etag}`,
   });
   return { integrity, mismatches };
+}
+
+/**
+ * For a later segment of a declared split image (position > 1 in a manifest)
+ * whose first segment's unpack is still to run (the first not received yet,
+ * or received and its unpack not over): the milliseconds until this stage
+ * looks again, since that unpack reads and hashes the segment in the same
+ * read as its listing (unpack.stage.ts, disk/later-segment-reads.source.ts).
+ * Null, and the segment is hashed here as any upload, once that unpack is over
+ * (done, failed, cut off by its deadline, dead-lettered: what it did not hash
+ * comes back here), the first failed, or `segmentSetWaitMs` passed since the
+ * later of this segment's and its first segment's receipt: a segment never
+ * stays unhashed, whatever happens to its first.
+ */
+export async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'>, upload: UploadRecord, now = Date.now()): Promise<number | null> {
+  const declared = await deps.index.getDeclaredSegment(upload.blobName);
+  if (!declared || declared.position <= 1 || declared.firstBlobName === upload.blobName) return null;
+  const first = await deps.index.getUpload(declared.firstBlobName);
+  let latest = Date.parse(upload.receivedAt);
+  if (first) {
+    if (first.integrity === 'failed') return null;
+    const root = await deps.index.getFile(first.rootFileId);
+    if (!root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed') return null;
+    latest = Math.max(latest, Date.parse(first.receivedAt));
+  }
+  const waited = now - latest;
+  if (!(waited < deps.limits.segmentSetWaitMs)) return null;
+  return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
 }
 
 /**

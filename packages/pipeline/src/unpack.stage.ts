@@ -37,6 +37,7 @@ import type { DiskImageReader, ImageSegmentRecord } from './disk/disk-image.read
 import { recordDiskImage } from './disk/disk-image.record.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
+import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { blobSource } from './file-source.js';
@@ -117,6 +118,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: `segment-wait:${due}` } };
   }
 
+  // A declared set's later segments still unhashed: read once too, for the listing and their hashes (docs/disk-images.md, "Split sets").
+  const segments = await laterSegmentsToHash(deps, set, ctx, upload);
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
   const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded('the evidence item\'s unpack-time budget ran out'));
@@ -125,7 +128,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
-  const blobs = pass ? pass.source.blobStore() : deps.blobs;
+  const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   try {
     let format: ArchiveFormat | null = null;
     try {
@@ -134,6 +137,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
       pass.changed = err;
+    }
+    if (segments) {
+      // What the listing did not read of them, read into their hashes on this side (no parser thread waits for it): the hash's time, not the unpack's.
+      const settling = Date.now();
+      await segments.settle();
+      hashingMs += Date.now() - settling;
+      ctx.logger.info({ fileId: parent.fileId, hashed: segments.hashed.length, left: segments.pending, read: segments.counts }, 'later segments hashed in their image\'s read');
     }
     if (!pass) {
       const outcome = await run.finish(format);
@@ -144,7 +154,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     // Reading the rest of the blob for the hash is the hash's time, not the unpack's: not charged to the item's unpack budget.
     const settling = Date.now();
     const hashed = await pass.settle();
-    hashingMs = Date.now() - settling;
+    hashingMs += Date.now() - settling;
     if (hashed === 'changed') run.stop('evidence-changed', `the archive's blob changed or vanished while it was read (recorded ETag ${upload!.etag}); unpacking stopped`, 'evidence-changed');
     else if (hashed) run.rootSha256 = hashed.sha256;
     const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts });
@@ -153,6 +163,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     return { outcome, ...(after ? afterUnpack(now, after) : {}) };
   } finally {
     pass?.close();
+    await segments?.close();
     clock.close();
     // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
     await deps.index
@@ -234,6 +245,24 @@ async function unpackWith(
     await reader.close();
   }
   return reader.format;
+}
+
+/**
+ * The later segments of a declared set ready to read whose uploads are still
+ * unhashed (their hash stage waits for this unpack: hash.stage.ts
+ * firstSegmentUnpackToCome), to be hashed in this unpack's read of them; null
+ * when there are none. A segment already hashed (by its hash stage, or by an
+ * earlier delivery of this unpack) is not hashed again.
+ */
+async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: StageContext, first: UploadRecord | null): Promise<LaterSegmentReads | null> {
+  if (set.kind !== 'ready') return null;
+  const uploads: UploadRecord[] = [];
+  for (const entry of set.manifest) {
+    if (entry.position <= 1) continue;
+    const upload = await deps.index.getUpload(entry.blobName);
+    if (upload && upload.integrity === 'pending') uploads.push(upload);
+  }
+  return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
 }
 
 /** The declared segment set this root blob is the first segment of, and whether it may be read now; 'undeclared' for anything else. */

@@ -47,7 +47,7 @@ async function put(data: Buffer): Promise<{ ref: BlobRef; etag: string }> {
 }
 
 /** A source over `ref` whose consumer records every chunk's offset (to check order) and hashes it. */
-function sourceOver(ref: BlobRef, etag: string, size: number, options: { windowBytes?: number; aheadBytes?: number } = {}) {
+function sourceOver(ref: BlobRef, etag: string, size: number, options: { windowBytes?: number; aheadBytes?: number; farStreamsAside?: boolean; head?: Buffer } = {}) {
   const hash = createHash('sha256');
   const consumed = { bytes: 0, inOrder: true };
   const source = new SingleReadSource(blobs, ref, {
@@ -267,5 +267,33 @@ describe('SingleReadSource (Azurite)', () => {
     // An already aborted signal: refused before any read, in the window and far ahead alike.
     await expect(source.blobStore().readRange(ref, 0, 10, { abortSignal: controller.signal })).rejects.toBe(reason);
     await expect(source.readRange(0, 10, { abortSignal: controller.signal })).rejects.toBe(reason);
+  });
+});
+
+describe('a later segment\'s pass (disk/later-segment-reads.source.ts)', () => {
+  it('split-segment-tail-stream-read-whole-segment: with farStreamsAside a stream far ahead is read on the side, not by moving the pass through the segment', async () => {
+    const data = randomBytes(6 * 1024 * 1024);
+    const { ref, etag } = await put(data);
+    const { source, consumed, sha256 } = sourceOver(ref, etag, data.length, { windowBytes: 1024 * 1024, aheadBytes: 512 * 1024, farStreamsAside: true });
+    const tail: Buffer[] = [];
+    for await (const c of await source.blobStore().openRead(ref, { offset: data.length - 100_000, count: 100_000, ifMatch: etag })) tail.push(c as Buffer);
+    expect(Buffer.concat(tail).equals(data.subarray(data.length - 100_000))).toBe(true);
+    // The pass did not move: nothing consumed, one side read of the tail.
+    expect(consumed.bytes).toBe(0);
+    expect(source.counts).toMatchObject({ passBytes: 0, sideReads: 1, sideBytes: 100_000, behindReads: 0 });
+    await source.drain();
+    expect(sha256()).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('split-segment-head-read-twice: a head already read under the same ETag is hashed first and the pass streams from after it', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const { ref, etag } = await put(data);
+    const head = Buffer.from(data.subarray(0, 1024 * 1024));
+    const { source, sha256 } = sourceOver(ref, etag, data.length, { head });
+    expect((await source.readRange(0, 4096)).equals(data.subarray(0, 4096))).toBe(true);
+    await source.drain();
+    expect(sha256()).toBe(createHash('sha256').update(data).digest('hex'));
+    // Only the bytes after the head came from storage.
+    expect(source.counts.passBytes).toBe(data.length - head.length);
   });
 });

@@ -67,7 +67,8 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
 
   /**
    * A segment's blob is written, then ingested and hashed. The first segment, a raw image, is marked for unpacking
-   * by the hash stage and hashed in its unpack's own read (hash.stage.ts); the later ones are hashed here.
+   * by the hash stage and hashed in its unpack's own read (hash.stage.ts); a later one declared in a manifest is left
+   * to that unpack too (its hash stage re-checks later: docs/disk-images.md, "Split sets"); an undeclared one is hashed here.
    */
   async function arrive(ev: { caseId: string; evidenceId: string }, name: string): Promise<FileMessage> {
     const blobName = blobOf(ev, name);
@@ -75,8 +76,10 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
     const file = { ...ev, fileId: rootFileId(blobName) };
     const hashed = await deliver('hash', { ...file, blobName });
-    expect(hashed).toMatchObject({ status: 'done' });
+    const declared = await h.index.getDeclaredSegment(blobName);
     if (name.endsWith('.001')) expect(hashed).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    // (With no wait at all, hashed here at once.)
+    else if (declared && declared.position > 1 && h.deps.limits.segmentSetWaitMs > 0) expect(hashed).toEqual({ status: 'skipped', reason: 'waiting' });
     else expect(hashed).toMatchObject({ summary: { sha256: sha256(readFileSync(p(name))) } });
     return file;
   }
@@ -108,7 +111,7 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     expect(members.map((m) => m.path.split('!/')[1])).toEqual(fls(names.map(p)).map((e) => e.path));
     expect(members.find((m) => m.path.endsWith('!/big.bin'))?.sha256).toBe(sha256(pseudoRandom(2_600_000, 31)));
     expect(await h.index.getDiskImage(first.fileId)).toMatchObject({ format: 'split-raw', segmentCount: names.length });
-    // Every segment was checked against its declared SHA-256 when it was hashed.
+    // Every segment was checked against its declared SHA-256 when it was hashed, in the unpack's read of it.
     for (const name of names) expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('verified');
     expect((await h.index.evidenceStatus(ev.caseId, ev.evidenceId))?.imageSegments.declared[0]?.missing).toEqual([]);
   }, 120_000);
@@ -119,12 +122,13 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     await declare(ev, manifestOf({ [names[2]!]: { md5: wrong } }));
     for (const name of names.slice(1)) await arrive(ev, name);
     const first = await arrive(ev, names[0]!);
+    // Hashed, and checked against the declared hashes, in the unpack's read of the set.
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done' });
     const third = await h.index.getUpload(blobOf(ev, names[2]!));
     expect(third).toMatchObject({ integrity: 'mismatch', mismatches: ['md5'], acquisition: { md5: wrong, sha256: sha256(readFileSync(p(names[2]!))) } });
     const custody = h.custody.events.find((e) => e.action === 'integrity-mismatch' && e.subject?.blobName === blobOf(ev, names[2]!));
     expect(custody?.details).toMatchObject({ mismatches: ['md5'], declared: { md5: wrong } });
     expect((await h.index.getUpload(blobOf(ev, names[1]!)))?.integrity).toBe('verified');
-    expect(await deliver('unpack', first)).toMatchObject({ status: 'done' });
   }, 120_000);
 
   it('a segment still missing after the wait fails the image with segment-missing naming it, the same on every run', async () => {

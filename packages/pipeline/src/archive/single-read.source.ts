@@ -27,6 +27,19 @@ export interface SingleReadOptions {
   abortSignal?: AbortSignal;
   windowBytes?: number;
   aheadBytes?: number;
+  /**
+   * A stream starting farther ahead than `aheadBytes` is read from storage on
+   * the side instead of moving the pass there: for a later segment of a split
+   * image, whose pass must not read a whole segment (hashing it) while a
+   * parser thread's structure read waits (disk/later-segment-reads.source.ts).
+   */
+  farStreamsAside?: boolean;
+  /**
+   * The blob's first bytes, already read from storage under the same ETag
+   * (a split image's segment head, read by a parser task before its pass
+   * opened): consumed first, and the stream starts after them.
+   */
+  head?: Buffer;
 }
 
 /** What the pass read, for the log, the custody entry and the bench. */
@@ -89,6 +102,11 @@ export class SingleReadSource {
     return this.options.size;
   }
 
+  /** Bytes of the blob the pass has read (and consumed) so far. */
+  get passed(): number {
+    return this.position;
+  }
+
   /** Whether the pass has read (and consumed) the whole blob. */
   get complete(): boolean {
     return this.position >= this.options.size;
@@ -146,6 +164,10 @@ export class SingleReadSource {
           if (at < self.windowStart()) {
             // Behind the window (from the start, or dropped while this stream waited): the rest from storage.
             yield* self.sideStream(at, end, options.abortSignal);
+            return;
+          }
+          if (self.options.farStreamsAside && at > self.position + self.aheadBytes) {
+            yield* self.sideStream(at, end, options.abortSignal, false);
             return;
           }
           if (at >= self.position && !(await self.pullUnless(options.abortSignal))) throw self.short();
@@ -258,8 +280,17 @@ export class SingleReadSource {
     if (this.closed) throw new ExhibitError('aborted', 'the single read of the archive was closed');
     if (this.position >= this.options.size) return false;
     try {
+      const head = this.options.head;
+      if (!this.body && this.position === 0 && head && head.length > 0 && head.length <= this.options.size) {
+        await this.options.consume(head);
+        this.chunks.push({ offset: 0, bytes: head });
+        this.windowBytesHeld += head.length;
+        this.position = head.length;
+        return true;
+      }
       if (!this.body) {
         this.stream = await this.blobs.openRead(this.blob, {
+          ...(this.position > 0 ? { offset: this.position } : {}),
           ifMatch: this.options.etag,
           ...(this.options.abortSignal ? { abortSignal: this.options.abortSignal } : {}),
         });
@@ -324,9 +355,9 @@ export class SingleReadSource {
     return bytes;
   }
 
-  private async *sideStream(start: number, end: number, readerSignal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  private async *sideStream(start: number, end: number, readerSignal: AbortSignal | undefined, behind = true): AsyncGenerator<Buffer> {
     this.counts.sideReads += 1;
-    this.counts.behindReads += 1;
+    if (behind) this.counts.behindReads += 1;
     const signals = [this.options.abortSignal, readerSignal].filter((s): s is AbortSignal => s !== undefined);
     const stream = await this.blobs.openRead(this.blob, {
       offset: start,

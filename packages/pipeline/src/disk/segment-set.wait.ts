@@ -4,8 +4,10 @@ import { segmentError } from './ewf-image.container.js';
 /**
  * Whether the first segment of a split image declared with a manifest
  * (docs/disk-images.md, "Split images") may be read now. Its unpack waits
- * until every declared segment has been received and hashed (so each was
- * checked against its declared hashes first); it is re-checked every
+ * until every declared segment has been received: not hashed, since a later
+ * segment still unhashed is hashed, and checked against its declared hashes,
+ * in this unpack's own read of it (docs/disk-images.md, "Split sets"; the hash
+ * stage leaves it to this unpack). It is re-checked every
  * `segmentSetRecheckMs`; and once no declared segment has arrived, nor been
  * registered for upload (a segment being sent), for `segmentSetWaitMs` with
  * some still missing, the image fails with
@@ -16,7 +18,7 @@ export type SegmentSetState =
   /** No manifest names this blob as a first segment: the names and blob metadata decide, as before manifests. */
   | { kind: 'undeclared' }
   | { kind: 'waiting'; missing: string[]; recheckInMs: number }
-  /** Every declared segment is here and hashed: the image is read over exactly these, in order. */
+  /** Every declared segment is here: the image is read over exactly these, in order. */
   | { kind: 'ready'; manifest: SegmentManifestEntry[] }
   /** The image is not read: the error says why (segment-missing after the wait, segment-size-mismatch). */
   | { kind: 'failed'; error: Error };
@@ -34,16 +36,17 @@ export async function segmentSetState(
     const upload = await index.getUpload(entry.blobName);
     if (upload) uploads.set(entry.blobName, upload);
   }
-  // Hashed: any verdict (a failed hash is the upload's own failure, shown with it; the reader then refuses a changed segment).
-  // The first segment itself only has to have arrived: a first segment (E01, .001) is hashed in this very unpack's read
-  // (hash.stage.ts hands it over), so waiting for its hash would wait for ourselves until segment-missing.
-  const missing = manifest.filter((e) => !uploads.has(e.blobName) || (e.blobName !== firstBlobName && uploads.get(e.blobName)!.integrity === 'pending'));
+  // Received is enough: every segment still unhashed is hashed in this unpack's read (the first one since the single read,
+  // a later one since "Split sets"), and its hash stage waits for this unpack (hash.stage.ts firstSegmentUnpackToCome), so
+  // waiting here for hashes would wait for ourselves until segment-missing. A failed hash is the upload's own failure,
+  // shown with it; the reader refuses a changed segment by its ETag.
+  const missing = manifest.filter((e) => !uploads.has(e.blobName));
   if (missing.length > 0) {
     // A slow segment registered after the last receipt is still on its way: the wait counts from its registration too.
     const registered = await index.latestSegmentRegistration(firstBlobName);
     const latest = Math.max(...[...uploads.values()].map((u) => Date.parse(u.receivedAt)), registered === null ? -Infinity : Date.parse(registered));
     const waited = now - latest;
-    const names = missing.map((e) => `${e.fileName}${uploads.has(e.blobName) ? ' (received, not hashed yet)' : ''}`);
+    const names = missing.map((e) => e.fileName);
     if (waited < limits.segmentSetWaitMs) {
       return { kind: 'waiting', missing: names, recheckInMs: Math.max(1, Math.min(limits.segmentSetRecheckMs, limits.segmentSetWaitMs - waited)) };
     }
