@@ -1,10 +1,28 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { testTools, testVideo } from '../test-support/fixtures.js';
+import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { runTool } from '../tools/run-tool.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
+
+/** exiftool's own reading of the file's times (default options: header times as written), or null where exiftool is missing. */
+function exiftoolTimes(bytes: Buffer, ext: string): Record<string, string> | null {
+  const dir = mkdtempSync(join(tmpdir(), 'exhibit-mvhd-'));
+  try {
+    const file = join(dir, `clip.${ext}`);
+    writeFileSync(file, bytes);
+    const run = spawnSync('exiftool', ['-j', '-G1', '-time:all', file], { encoding: 'utf8' });
+    if (run.error || run.status !== 0) return null;
+    return (JSON.parse(run.stdout) as Array<Record<string, string>>)[0]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('normaliseProbe', () => {
   it('regression: video-null-island-and-nul-padded-make — 0,0 is flagged, not a location; text ends at NUL', () => {
@@ -62,7 +80,7 @@ describe('normaliseProbe', () => {
       expect(m.takenAt, zero).toBeUndefined();
     }
     const track = normaliseProbe({ format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { creation_time: '1904-01-01T00:00:00.000000Z' } }, streams: [{ index: 0, codec_type: 'video', tags: { creation_time: '2022-02-02T02:02:02.000000Z' } }] });
-    expect(track.takenAt).toMatchObject({ utc: '2022-02-02T02:02:02.000000Z', source: 'QuickTime:TrackCreateDate' });
+    expect(track.takenAt).toMatchObject({ local: '2022-02-02T02:02:02.000000', utc: null, source: 'QuickTime:MediaCreateDate' });
   });
 
   it('treats creation_time with Z as UTC and ignores junk values', () => {
@@ -170,10 +188,35 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     expect(m.takenAt).toMatchObject({ local: '2024-05-01T12:20:30', offsetMinutes: 60, utc: '2024-05-01T11:20:30Z' });
   });
 
-  it('reads the mp4 location and UTC creation_time', async () => {
+  it('reads the mp4 location and the movie header creation time as recorded', async () => {
     const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mp4')));
     expect(m.gps).toEqual({ lat: -22.9068, lon: -43.1729 });
-    expect(m.takenAt).toMatchObject({ offsetMinutes: 0, utc: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?Z$/), source: 'QuickTime:CreateDate' });
+    expect(m.takenAt).toMatchObject({ local: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?$/), offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+  });
+
+  it('regression: video-mvhd-local-time-read-as-utc — a movie header time is kept as recorded, its zone unstated, as exiftool shows it', async () => {
+    // A camera set to UTC+2 writes its wall clock, 12:20:30, into mvhd/mdhd (the format says UTC; Canon,
+    // Nikon, Sony, Panasonic and dashcams write local time). Read as UTC it was 10:20:30 local: wrong evidence.
+    // No use_metadata_tags: the time goes only into the mvhd and mdhd headers, as a camera writes it.
+    const bytes = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1', '-c:v', 'mpeg4', '-metadata', 'creation_time=2024-05-01T12:20:30'], 'mp4');
+    server.put('/camera.mp4', bytes);
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/camera.mp4')));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.000000', offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+    expect(m.captureTimes?.map((t) => [t.source, t.utc])).toEqual([
+      ['QuickTime:CreateDate', null],
+      ['QuickTime:MediaCreateDate', null],
+    ]);
+    // exiftool by default shows the header time as written, with no zone (-api QuickTimeUTC would assume UTC).
+    const theirs = exiftoolTimes(bytes, 'mp4');
+    if (theirs) expect(theirs['QuickTime:CreateDate']).toBe(m.takenAt!.local.slice(0, 19).replace(/^(\d{4})-(\d{2})-(\d{2})T/, '$1:$2:$3 '));
+  });
+
+  it('regression: video-mvhd-local-time-read-as-utc — Apple: the creationdate with its offset wins; the movie header time is also kept, zone unstated', async () => {
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mov')));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 60, utc: '2024-05-01T11:20:30Z', source: 'QuickTime:CreationDate' });
+    expect(m.captureTimes?.slice(1)).toContainEqual({ local: expect.stringMatching(/^2024-05-01T11:20:30/), offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+    const theirs = exiftoolTimes(movBytes, 'mov');
+    if (theirs) expect(theirs['Keys:CreationDate']).toBe('2024:05:01 12:20:30+01:00');
   });
 
   it('control: without the allowlists ffprobe follows a playlist to another URL', async () => {

@@ -72,13 +72,14 @@ export async function probe(
 }
 
 /**
- * Capture-time tags, first found wins, with the name exiftool gives them in a
+ * Capture-time tags, in order, with the name exiftool gives them in a
  * QuickTime/MP4 file (`QuickTime:CreationDate` keeps Apple's local wall clock
- * and offset; `creation_time` is the movie header's UTC time).
+ * and offset; `creation_time` is the movie header's time, and on a track the
+ * media header's, `mdhd`, which exiftool calls MediaCreateDate).
  */
 const CREATION_TAGS = [
   ['com.apple.quicktime.creationdate', 'CreationDate', 'CreationDate'],
-  ['creation_time', 'CreateDate', 'TrackCreateDate'],
+  ['creation_time', 'CreateDate', 'MediaCreateDate'],
   ['date', 'ContentCreateDate', 'ContentCreateDate'],
 ] as const;
 
@@ -115,11 +116,18 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   const videoStream = video ? streamSpan(video, format) : undefined;
   if (videoStream) metadata.videoStream = videoStream;
 
-  // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
-  const takenAt =
-    firstTime(formatTags, quickTime ? null : 'ffprobe:format.tags', false) ??
-    (video ? firstTime(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true) : null);
-  if (takenAt) metadata.takenAt = takenAt;
+  // Every capture time read, format level before the video track's. A time that states its zone
+  // (Apple's creationdate with its offset) comes first; in a QuickTime/MP4 file the movie and media
+  // headers' times (`creation_time`) state none, whatever ffprobe's Z says (movieHeaderTime).
+  const times = [
+    ...readTimes(formatTags, quickTime ? null : 'ffprobe:format.tags', false, quickTime),
+    ...(video ? readTimes(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, quickTime) : []),
+  ];
+  const ordered = [...times.filter((t) => t.offsetMinutes !== null), ...times.filter((t) => t.offsetMinutes === null)];
+  if (ordered.length > 0) {
+    metadata.takenAt = ordered[0]!;
+    metadata.captureTimes = ordered;
+  }
 
   const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
   if (location && location.lat === 0 && location.lon === 0) {
@@ -157,14 +165,33 @@ function tagsOf(tags: unknown): Map<string, string> {
   return out;
 }
 
-/** `where` null: QuickTime names (format level, or the track's when `stream`); else ffprobe's path to the tag. */
-function firstTime(tags: Map<string, string>, where: string | null, stream: boolean): RecordedTime | null {
+/**
+ * The creation tags' times, in CREATION_TAGS order. `where` null: QuickTime names (format level, or
+ * the track's when `stream`); else ffprobe's path to the tag.
+ */
+function readTimes(tags: Map<string, string>, where: string | null, stream: boolean, quickTime: boolean): RecordedTime[] {
+  const out: RecordedTime[] = [];
   for (const [name, movieTag, trackTag] of CREATION_TAGS) {
     const source = where === null ? `QuickTime:${stream ? trackTag : movieTag}` : `${where}.${name}`;
     const time = isoRecordedTime(tags.get(name.toLowerCase()), source);
-    if (time && !(time.utc && UNSET_TIMES.test(time.utc))) return time;
+    if (!time || (time.utc && UNSET_TIMES.test(time.utc))) continue;
+    // ffprobe prints a header's time with Z; another offset was written as text (a keys tag) and stated.
+    out.push(quickTime && name === 'creation_time' && time.offsetMinutes === 0 ? movieHeaderTime(time) : time);
   }
-  return null;
+  return out;
+}
+
+/**
+ * A QuickTime/MP4 movie or media header time (mvhd, mdhd) as recorded, its zone unstated. The
+ * format defines it as UTC and ffprobe prints it with a Z, but many cameras (Canon, Nikon, Sony,
+ * Panasonic, older Samsung phones, dashcams) write their local wall clock there: read as UTC, their
+ * 10:20 local became 10:20 UTC, a wrong instant shown as fact (video-mvhd-local-time-read-as-utc).
+ * Phones write UTC; nothing in the header tells which. So it is kept as exiftool shows it by default
+ * (without -api QuickTimeUTC), the wall clock as written, with no offset and no UTC, like an EXIF
+ * time without an offset tag; a zone, where the file states one, comes from Apple's creationdate.
+ */
+function movieHeaderTime(time: RecordedTime): RecordedTime {
+  return { local: time.local, offsetMinutes: null, utc: null, source: time.source };
 }
 
 function firstLocation(tags: Map<string, string>): GeoPoint | null {
