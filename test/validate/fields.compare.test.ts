@@ -145,9 +145,6 @@ describe('exiftoolValues', () => {
     const { 'Keys:CreationDate': _apple, ...mp4 } = mov;
     expect(exiftoolValues(mp4).values.takenAt).toEqual({ local: '2024-05-01T10:20:30', offsetMinutes: null });
     expect(exiftoolValues({ ...mp4, 'QuickTime:CreateDate': '0000:00:00 00:00:00' }).values.takenAt).toBeUndefined();
-    // An XMP date that states its offset comes before the header time; one without does not.
-    expect(exiftoolValues({ ...mp4, 'XMP-xmp:CreateDate': '2024:05:01 12:20:30+02:00' }).values.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120 });
-    expect(exiftoolValues({ ...mp4, 'XMP-xmp:CreateDate': '2024:05:01 12:20:30' }).values.takenAt).toEqual({ local: '2024-05-01T10:20:30', offsetMinutes: null });
   });
 
   it('regression: matroska-date-utc-not-compared — a Matroska DateUTC is the reference capture time, in UTC', () => {

@@ -227,11 +227,6 @@ export function exiftoolValues(record: ExiftoolRecord): { values: FieldValues; s
   return { values, sources };
 }
 
-/** The time only when it states its offset. */
-function withOffset(t: TimeValue | undefined): TimeValue | undefined {
-  return t && t.offsetMinutes !== null ? t : undefined;
-}
-
 /** An IPTC-IIM date+time exiftool composed: 00:00:00 is no time, +00:00 no offset (see exiftoolTakenAt). */
 function iptcTime(v: unknown): TimeValue | undefined {
   const t = parseTime(v);
@@ -249,10 +244,6 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
   const candidates: Array<[string, () => TimeValue | undefined]> = exiftoolIsVideo(record)
     ? [
         ['Keys:CreationDate', () => parseTime(record['Keys:CreationDate'])],
-        // XMP dates that state their zone, in Exhibit's order (ffprobe.metadata.ts xmpTimes): before the header time.
-        ...(['XMP-exif:DateTimeOriginal', 'XMP-photoshop:DateCreated', 'XMP-xmp:CreateDate'] as const).map(
-          (tag): [string, () => TimeValue | undefined] => [tag, () => withOffset(parseTime(record[tag]))],
-        ),
         ['UserData:DateTimeOriginal', () => parseTime(record['UserData:DateTimeOriginal'])],
         // The movie header's time as exiftool shows it by default (no -api QuickTimeUTC): as written, no
         // zone. QuickTime defines it as UTC, but many cameras write local time there; Exhibit keeps it so too.

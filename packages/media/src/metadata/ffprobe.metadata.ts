@@ -1,4 +1,4 @@
-import { ExhibitError, isExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type MetadataFinding, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, type GeoPoint, type MediaMetadata, type MetadataFinding, type RandomAccessSource, type RecordedTime } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { classifyToolFailure, toolInput } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
@@ -38,22 +38,6 @@ export async function probe(
   source: RandomAccessSource,
   options: { abortSignal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<ProbeResult> {
-  try {
-    return await probeOnce(ffprobe, source, options, true);
-  } catch (err) {
-    // An XMP packet can be megabytes (an editor's history); past the output cap the probe is
-    // run again without it rather than losing everything else.
-    if (!isExhibitError(err, 'limit-exceeded')) throw err;
-    return probeOnce(ffprobe, source, options, false);
-  }
-}
-
-async function probeOnce(
-  ffprobe: ResolvedTool,
-  source: RandomAccessSource,
-  options: { abortSignal?: AbortSignal; timeoutMs?: number },
-  withXmp: boolean,
-): Promise<ProbeResult> {
   const input = await toolInput(source);
   const args = [
     '-hide_banner',
@@ -62,9 +46,6 @@ async function probeOnce(
     '-show_format',
     '-show_streams',
     ...input.args,
-    // The QuickTime/MP4 demuxer's XMP packet (udta XMP_, or Adobe's uuid box) as the format tag
-    // `xmp`: its dates may state their zone (xmpXmpTimes). Other demuxers ignore the option.
-    ...(withXmp ? ['-export_xmp', '1'] : []),
     '-i', input.url,
   ];
   let stdout: Buffer;
@@ -140,7 +121,6 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
   // headers' times (`creation_time`) state none, whatever ffprobe's Z says (movieHeaderTime).
   const times = [
     ...readTimes(formatTags, quickTime ? null : 'ffprobe:format.tags', false, quickTime),
-    ...xmpTimes(formatTags.get('xmp')),
     ...(video ? readTimes(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, quickTime) : []),
   ];
   const ordered = [...times.filter((t) => t.offsetMinutes !== null), ...times.filter((t) => t.offsetMinutes === null)];
@@ -213,46 +193,6 @@ function readTimes(tags: Map<string, string>, where: string | null, stream: bool
 function movieHeaderTime(time: RecordedTime): RecordedTime {
   return { local: time.local, offsetMinutes: null, utc: null, source: time.source };
 }
-
-/** The XMP properties read as capture times, in this order, with their namespace URIs (exiftool's names). */
-const XMP_TIMES = [
-  ['http://ns.adobe.com/exif/1.0/', 'DateTimeOriginal', 'XMP:exif:DateTimeOriginal'],
-  ['http://ns.adobe.com/photoshop/1.0/', 'DateCreated', 'XMP:photoshop:DateCreated'],
-  ['http://ns.adobe.com/xap/1.0/', 'CreateDate', 'XMP:xmp:CreateDate'],
-] as const;
-
-/** Longest XMP packet looked at for dates; ffprobe's whole output is capped anyway. */
-const MAX_XMP_CHARS = 1024 * 1024;
-
-/**
- * Capture times from the video's XMP packet (ffprobe `-export_xmp`), as the image path reads
- * them: exif:DateTimeOriginal, photoshop:DateCreated, xmp:CreateDate, each with the offset it
- * states, if any. A date with an offset states its zone, which a movie header time never does
- * (video-xmp-date-with-offset-not-read). Prefixes are found by their namespace URI (`xmlns:p="…"`),
- * as XMP defines them; a property as an attribute (`p:Name="…"`) or an element (`<p:Name>…<`).
- */
-function xmpTimes(xmp: string | undefined): RecordedTime[] {
-  if (xmp === undefined || xmp.length > MAX_XMP_CHARS) return [];
-  const prefixes = new Map<string, string[]>();
-  for (const m of xmp.matchAll(/xmlns:([A-Za-z_][\w.-]{0,63})\s*=\s*["']([^"']{1,256})["']/g)) {
-    prefixes.set(m[2]!, [...(prefixes.get(m[2]!) ?? []), m[1]!]);
-  }
-  const out: RecordedTime[] = [];
-  for (const [uri, name, source] of XMP_TIMES) {
-    for (const prefix of prefixes.get(uri) ?? []) {
-      const tag = `${prefix}:${name}`;
-      const found = new RegExp(`[\\s<]${escapeRegExp(tag)}(?:\\s*=\\s*["']([^"'<]{1,64})["']|\\s*>([^<]{1,64})<)`).exec(xmp);
-      const time = isoRecordedTime(found?.[1] ?? found?.[2], source);
-      if (time) {
-        out.push(time);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function firstLocation(tags: Map<string, string>): GeoPoint | null {
   for (const name of LOCATION_TAGS) {
