@@ -118,12 +118,17 @@ export function normaliseProbe(result: ProbeResult): MediaMetadata {
 
   // Every capture time read, format level before the video track's. A time that states its zone
   // (Apple's creationdate with its offset) comes first; in a QuickTime/MP4 file the movie and media
-  // headers' times (`creation_time`) state none, whatever ffprobe's Z says (movieHeaderTime).
+  // headers' times (`creation_time`) state none, whatever ffprobe's Z says (movieHeaderTime), unless
+  // a zoned time names the same instant (provenUtc). The XMP packet is not read for dates: a
+  // regular-expression scan took ingredients' and comments' dates as the file's and ran for tens of
+  // seconds on hostile packets (video-xmp-pantry-date-taken-as-capture-time); absent, never wrong.
   const times = [
     ...readTimes(formatTags, quickTime ? null : 'ffprobe:format.tags', false, quickTime),
     ...(video ? readTimes(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, quickTime) : []),
   ];
-  const ordered = [...times.filter((t) => t.offsetMinutes !== null), ...times.filter((t) => t.offsetMinutes === null)];
+  const zoned = times.filter((t) => !t.header && t.time.offsetMinutes !== null).map((t) => t.time);
+  const read = times.map((t) => (t.header && !provenUtc(t.header, zoned) ? movieHeaderTime(t.header) : t.time));
+  const ordered = [...read.filter((t) => t.offsetMinutes !== null), ...read.filter((t) => t.offsetMinutes === null)];
   if (ordered.length > 0) {
     metadata.takenAt = ordered[0]!;
     metadata.captureTimes = ordered;
@@ -169,16 +174,34 @@ function tagsOf(tags: unknown): Map<string, string> {
  * The creation tags' times, in CREATION_TAGS order. `where` null: QuickTime names (format level, or
  * the track's when `stream`); else ffprobe's path to the tag.
  */
-function readTimes(tags: Map<string, string>, where: string | null, stream: boolean, quickTime: boolean): RecordedTime[] {
-  const out: RecordedTime[] = [];
+function readTimes(tags: Map<string, string>, where: string | null, stream: boolean, quickTime: boolean): ReadTime[] {
+  const out: ReadTime[] = [];
   for (const [name, movieTag, trackTag] of CREATION_TAGS) {
     const source = where === null ? `QuickTime:${stream ? trackTag : movieTag}` : `${where}.${name}`;
     const time = isoRecordedTime(tags.get(name.toLowerCase()), source);
     if (!time || (time.utc && UNSET_TIMES.test(time.utc))) continue;
     // ffprobe prints a header's time with Z; another offset was written as text (a keys tag) and stated.
-    out.push(quickTime && name === 'creation_time' && time.offsetMinutes === 0 ? movieHeaderTime(time) : time);
+    out.push(quickTime && name === 'creation_time' && time.offsetMinutes === 0 ? { time, header: time } : { time });
   }
   return out;
+}
+
+/** A time as read; `header`: a movie/media header time as ffprobe printed it (read as UTC), zone not yet known. */
+type ReadTime = { time: RecordedTime; header?: RecordedTime };
+
+/** How far apart a header time and a zoned time may be and still be one instant (whole-second headers, muxing delay). */
+const SAME_INSTANT_MS = 2000;
+
+/**
+ * A header time is proven UTC when a time that states its zone (Apple's creationdate) names the
+ * same instant read as UTC: an iPhone writes UTC in mvhd and local+offset in creationdate. Then the
+ * header is kept with its UTC, so it shows as the same instant (08:20:30 +00:00 beside 10:20:30
+ * +02:00), not as a second zone-less wall clock two hours off (video-header-utc-shown-as-other-local-time).
+ */
+function provenUtc(header: RecordedTime, zoned: RecordedTime[]): boolean {
+  const at = header.utc === null ? NaN : Date.parse(header.utc);
+  if (!Number.isFinite(at)) return false;
+  return zoned.some((z) => z.utc !== null && Math.abs(Date.parse(z.utc) - at) <= SAME_INSTANT_MS);
 }
 
 /**
