@@ -43,7 +43,7 @@ export interface FileExpectation {
   failure?: 'decode-failed';
   /** The name's extension does not fit the content signature. */
   extMismatch: boolean;
-  /** Capture time as recorded: EXIF DateTimeOriginal, or the QuickTime creation time (UTC). */
+  /** Capture time as recorded: EXIF DateTimeOriginal, or the QuickTime creation time as written (no zone). */
   takenAtLocal?: string;
   offsetMinutes?: number | null;
   /** 'YYYY-MM-DDTHH:mm:ssZ' when the offset is known, else null. */

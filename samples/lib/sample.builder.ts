@@ -316,11 +316,13 @@ function expectationOf(content: Content, built: Built, name: string, depth: numb
       break;
     case 'video': {
       const v = content.video;
+      // The movie header's time as written, no zone: QuickTime says UTC, but many cameras write local
+      // time there, so Exhibit shows it as recorded (docs/architecture.md, capture times).
       const local = v.creationTimeUtc.replace(/Z$/, '');
       Object.assign(expect, {
         takenAtLocal: local,
-        offsetMinutes: 0,
-        takenAtUtc: v.creationTimeUtc,
+        offsetMinutes: null,
+        takenAtUtc: null,
         gps: { lat: v.location.lat, lon: v.location.lon },
         make: v.make,
         model: v.model,

@@ -465,7 +465,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'control-video-mp4-creation-time-location.mp4',
-    catches: 'nothing: an MP4 with UTC creation_time, ISO 6709 location and make/model keys',
+    catches: 'nothing: an MP4 with a creation_time (kept as written, no zone: cameras write local time there), ISO 6709 location and make/model keys',
     build: () =>
       makeWithFfmpeg(
         [
@@ -485,7 +485,7 @@ export const CORPUS: readonly CorpusCase[] = [
       type: 'video/mp4',
       make: 'Google',
       model: 'Pixel 8',
-      takenAt: { local: '2024-05-01T10:20:30', offsetMinutes: 0 },
+      takenAt: { local: '2024-05-01T10:20:30', offsetMinutes: null },
       gps: { lat: 48.8584, lon: 2.2945 },
       pixelSize: { width: 160, height: 120 },
       durationSec: 1,
@@ -509,7 +509,7 @@ export const CORPUS: readonly CorpusCase[] = [
   },
   {
     name: 'control-video-mov-apple-creationdate-local-offset.mov',
-    catches: "nothing: Apple's creationdate (local time and offset) wins over the UTC creation_time",
+    catches: "nothing: Apple's creationdate (local time and offset) wins over the movie header's creation_time",
     build: () =>
       makeWithFfmpeg(
         [

@@ -294,7 +294,8 @@ describe('committed samples', () => {
         codec: video?.codec_name,
       }).toEqual({
         path: file.path,
-        creation: Date.parse(file.expect.takenAtUtc!),
+        // The header holds the wall clock the manifest states (Exhibit shows it as written, no zone).
+        creation: Date.parse(`${file.expect.takenAtLocal!}Z`),
         gps: file.expect.gps,
         make: file.expect.make,
         model: file.expect.model,
@@ -302,7 +303,8 @@ describe('committed samples', () => {
         codec: 'h264',
       });
       expect(probed.durationSec).toBeCloseTo(file.expect.durationSec!, 3);
-      expect(file.expect.offsetMinutes).toBe(0);
+      // A movie header time states no zone (cameras write local time there): none is claimed.
+      expect([file.expect.offsetMinutes, file.expect.takenAtUtc]).toEqual([null, null]);
     }
   });
 });

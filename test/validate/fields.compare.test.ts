@@ -132,7 +132,7 @@ describe('exiftoolValues', () => {
     expect(values.make).toBe('Leaf');
   });
 
-  it('videos: Apple CreationDate first, else the movie header date as UTC; no pixel size (ffprobe gives it)', () => {
+  it('videos: Apple CreationDate first, else the movie header date as written, no zone; no pixel size (ffprobe gives it)', () => {
     const mov = {
       'File:MIMEType': 'video/quicktime',
       'QuickTime:CreateDate': '2024:05:01 10:20:30',
@@ -143,7 +143,7 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues(mov).values.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 120 });
     expect(exiftoolValues(mov).values.pixelSize).toBeUndefined();
     const { 'Keys:CreationDate': _apple, ...mp4 } = mov;
-    expect(exiftoolValues(mp4).values.takenAt).toEqual({ local: '2024-05-01T10:20:30', offsetMinutes: 0 });
+    expect(exiftoolValues(mp4).values.takenAt).toEqual({ local: '2024-05-01T10:20:30', offsetMinutes: null });
     expect(exiftoolValues({ ...mp4, 'QuickTime:CreateDate': '0000:00:00 00:00:00' }).values.takenAt).toBeUndefined();
   });
 

@@ -237,15 +237,17 @@ function iptcTime(v: unknown): TimeValue | undefined {
 /**
  * The capture time. Images: DateTimeOriginal, then CreateDate (DateTimeDigitized),
  * each with its own offset tag, then XMP. Videos: Apple's CreationDate (local with
- * offset), then the movie header's CreateDate, which QuickTime defines as UTC;
- * Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
+ * offset), then the movie header's CreateDate as written (no zone: QuickTime says UTC,
+ * many cameras write local time); Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
  */
 function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: string } | undefined {
   const candidates: Array<[string, () => TimeValue | undefined]> = exiftoolIsVideo(record)
     ? [
         ['Keys:CreationDate', () => parseTime(record['Keys:CreationDate'])],
         ['UserData:DateTimeOriginal', () => parseTime(record['UserData:DateTimeOriginal'])],
-        ['QuickTime:CreateDate', () => parseTime(record['QuickTime:CreateDate'], 'Z')],
+        // The movie header's time as exiftool shows it by default (no -api QuickTimeUTC): as written, no
+        // zone. QuickTime defines it as UTC, but many cameras write local time there; Exhibit keeps it so too.
+        ['QuickTime:CreateDate', () => parseTime(record['QuickTime:CreateDate'])],
         ['Keys:CreationTime', () => parseTime(record['Keys:CreationTime'])],
         // Matroska/WebM DateUTC (exiftool writes the Z); without it every MKV capture time was only-exhibit.
         ['Matroska:DateTimeOriginal', () => parseTime(record['Matroska:DateTimeOriginal'], 'Z')],

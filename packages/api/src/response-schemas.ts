@@ -343,7 +343,8 @@ export const knownFileMatchSchema = z
         distance: z.number().int().describe("Bits (of 256) between the content's PDQ hash and the listed one"),
         maxDistance: z.number().int().describe("The set's limit"),
         frame: z.number().int().describe("The content's frame that matched: 0 for a picture, the contact-sheet frame of a video"),
-        timeMs: z.number().int().nullable().describe('Where in the video that frame is; null for a picture'),
+        timeMs: z.number().int().nullable().describe('Where in the video that frame is; null for a picture, or a video frame whose time ffmpeg did not report'),
+        video: z.boolean().describe('The content is a video: its frame is a contact-sheet frame even when its time is unknown'),
         listedHash: z.string().describe('The listed PDQ hash that matched'),
         label: z.string().nullable().describe("The list's label for it, if any"),
       })
@@ -557,6 +558,8 @@ export const similarResultSchema = z.object({
   /** The file's PDQ hash (frame 0); null when none was recorded (not an image, or not decodable the reference's way). */
   hash: z.string().nullable(),
   quality: z.number().int().nullable(),
+  /** The file's content kind (image, video, …), null when not identified: a video's frames are contact-sheet frames even without times. */
+  kind: z.enum(['image', 'video', 'audio', 'archive', 'document', 'other']).nullable(),
   /** Every PDQ hash of the file, each searched: frame 0 of a picture, one per contact-sheet frame of a video (with its time). */
   frames: z.array(z.object({ frame: z.number().int(), hash: z.string(), quality: z.number().int(), timeMs: z.number().int().optional() })),
   maxDistance: z.number().int(),
@@ -569,6 +572,7 @@ export const similarResultSchema = z.object({
       sha256: z.string(),
       frame: z.number().int().describe("The content's frame that is near: 0 for a picture, a contact-sheet frame of a video"),
       timeMs: z.number().int().optional().describe('Where in the video that frame is'),
+      video: z.boolean().describe('The content found is a video: its frame is a contact-sheet frame even when its time is unknown'),
       fromFrame: z.number().int().describe("The searched file's frame it is near to (0 for a picture)"),
       fromTimeMs: z.number().int().optional().describe("Where in the searched video that frame is"),
       quality: z.number().int(),

@@ -81,7 +81,11 @@ export interface PdqFrameHash {
   hash: string;
   /** 0–100; under 50 the picture has too little structure for the hash to mean much. */
   quality: number;
-  /** A video's frame: where it was taken, in milliseconds from the start (absent for a picture). */
+  /**
+   * A video's frame: the hashed frame's own presentation time, in milliseconds from the file's start
+   * (not the seek time, which the frame may follow by a frame or a keyframe interval); absent for a
+   * picture, and for a frame whose time ffmpeg did not report.
+   */
   timeMs?: number;
 }
 

@@ -116,6 +116,10 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery, options:
          ORDER BY sha256, n`,
         [shas, caseIds, PDQ_SEARCH_FILES_PER_CONTENT],
       );
+    const { rows: kinds } = shas.length === 0
+      ? { rows: [] as Array<{ sha256: string; kind: string | null }> }
+      : await tx.query<{ sha256: string; kind: string | null }>('SELECT sha256, kind FROM contents WHERE sha256 = ANY($1::text[])', [shas]);
+    const videos = new Set(kinds.filter((k) => k.kind === 'video').map((k) => k.sha256));
     const bySha = new Map<string, SimilarContent['files']>();
     for (const f of files) {
       const list = bySha.get(f.sha256) ?? [];
@@ -128,6 +132,7 @@ export async function similarByPdq(sql: SqlClient, query: SimilarQuery, options:
         sha256: r.sha256,
         frame: Number(r.frame),
         ...(r.time_ms === null || r.time_ms === undefined ? {} : { timeMs: Number(r.time_ms) }),
+        video: videos.has(r.sha256),
         quality: Number(r.quality),
         distance: Number(r.distance),
         files: bySha.get(r.sha256) ?? [],

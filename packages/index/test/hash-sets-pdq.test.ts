@@ -91,6 +91,8 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
       { frame: 1, hash: hashesOf('clip 1').sha256, quality: 90, timeMs: 4500 },
       { frame: 2, hash: flip(LISTED_VIDEO, 12), quality: 90, timeMs: 7500 },
     ]);
+    // Its kind as the identify stage records it: a video's frames are named as video frames (pdq.video).
+    await sql.query(`UPDATE contents SET kind = 'video', mime = 'video/mp4' WHERE sha256 = $1`, [sha('clip.mp4')]);
     await index.setPdq(sha('far.jpg'), [{ frame: 0, hash: flip(LISTED, 40), quality: 100 }]);
     await index.setPdq(sha('flat.png'), [{ frame: 0, hash: FLAT, quality: 0 }]);
   });
@@ -129,10 +131,10 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     const near = await index.knownFileMatches(ids.get('near.jpg')!);
     expect(near).toEqual([{
       sha256: sha('near.jpg'), setId: r.set.setId, name: 'PDQ list', version: '2026-12', kind: 'known-bad', category: null, categoryName: null, matchedOn: 'pdq',
-      pdq: { distance: 6, maxDistance: 31, frame: 0, timeMs: null, listedHash: LISTED, label: '/seized/a, b.jpg' },
+      pdq: { distance: 6, maxDistance: 31, frame: 0, timeMs: null, video: false, listedHash: LISTED, label: '/seized/a, b.jpg' },
     }]);
     const clip = await index.knownFileMatches(ids.get('clip.mp4')!);
-    expect(clip.map((m) => m.pdq)).toEqual([{ distance: 12, maxDistance: 31, frame: 2, timeMs: 7500, listedHash: LISTED_VIDEO, label: 'scene 12' }]);
+    expect(clip.map((m) => m.pdq)).toEqual([{ distance: 12, maxDistance: 31, frame: 2, timeMs: 7500, video: true, listedHash: LISTED_VIDEO, label: 'scene 12' }]);
     expect(await index.knownFileMatches(ids.get('far.jpg')!)).toEqual([]);
     // Quality 0: a flat picture's hash means nothing, even when it equals a listed one.
     expect(await index.knownFileMatches(ids.get('flat.png')!)).toEqual([]);

@@ -162,6 +162,8 @@ export const filesRoutes: RouteModule = [
         }
       }
       const frames = file.sha256 ? await deps.index.getPdq(file.sha256) : [];
+      // The kind says whether frame 0 is a picture or a video's contact-sheet frame (its time may be unknown).
+      const kind = file.sha256 ? ((await deps.index.getContent(file.sha256))?.kind ?? null) : null;
       const own = frames.find((p) => p.frame === 0) ?? frames[0];
       const result = frames.length > 0 ? await similarToFrames(deps, frames, { caseIds, maxDistance, ...(query.limit !== undefined ? { limit: query.limit } : {}) }) : null;
       const items = result?.items ?? [];
@@ -179,7 +181,7 @@ export const filesRoutes: RouteModule = [
       }
       return {
         status: 200,
-        body: { fileId: file.fileId, hash: own?.hash ?? null, quality: own?.quality ?? null, frames, maxDistance, scope, caseIds, method: result?.method ?? null, items },
+        body: { fileId: file.fileId, hash: own?.hash ?? null, quality: own?.quality ?? null, kind, frames, maxDistance, scope, caseIds, method: result?.method ?? null, items },
       };
     },
   }),

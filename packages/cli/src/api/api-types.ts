@@ -46,7 +46,7 @@ export interface KnownFileMatchBody {
   categoryName: string | null;
   matchedOn: 'sha256' | 'sha1' | 'md5' | 'pdq';
   /** Only for a PDQ list's match (by distance). */
-  pdq?: { distance: number; maxDistance: number; frame: number; timeMs: number | null; listedHash: string; label: string | null };
+  pdq?: { distance: number; maxDistance: number; frame: number; timeMs: number | null; video?: boolean; listedHash: string; label: string | null };
 }
 
 export interface FileDetailBody {

@@ -43,4 +43,23 @@ describe('exhibit similar: output', () => {
     // A picture searched: a video found shows which of its frames is near.
     expect(renderSimilar({ ...body, items: [{ ...video.items[0]!, fromFrame: 0, fromTimeMs: undefined }] })).toContain('clip.mp4  (its frame 0 at 1.5 s)');
   });
+
+  it('regression: video-frame-without-time-called-the-picture — a video whose frames have no time is still named as a video', () => {
+    // ffmpeg reported no pts for the hashed frames (1cec910): timeMs absent; the kind says it is a video.
+    const untimed = {
+      ...body,
+      kind: 'video',
+      frames: [{ frame: 0, hash: 'cd'.repeat(32), quality: 90 }],
+      items: [
+        { sha256: 'c'.repeat(64), frame: 0, video: true, fromFrame: 0, quality: 90, distance: 0, files: [{ fileId: 'f1', caseId: 'C1', evidenceId: 'E1', path: 'clip.mp4' }] },
+        { sha256: 'd'.repeat(64), frame: 0, video: false, fromFrame: 0, quality: 88, distance: 9, files: [{ fileId: 'f7', caseId: 'C1', evidenceId: 'E1', path: 'still.jpg' }] },
+      ],
+    };
+    expect(renderSimilar(untimed).split('\n')).toEqual([
+      'PDQ of 1 video frame(s) — within 31 bits in C1, C2:',
+      '  0  C1  f1  clip.mp4  (frame 0, time unknown ~ its frame 0, time unknown)',
+      '  9  C1  f7  still.jpg  (frame 0, time unknown)',
+      '',
+    ]);
+  });
 });

@@ -8,6 +8,8 @@ interface SimilarBody {
   fileId: string;
   hash: string | null;
   quality: number | null;
+  /** The file's content kind; absent from older servers. */
+  kind?: string | null;
   /** Every hash searched (one per contact-sheet frame of a video); absent from older servers. */
   frames?: Array<{ frame: number; hash: string; quality: number; timeMs?: number }>;
   maxDistance: number;
@@ -18,6 +20,8 @@ interface SimilarBody {
     sha256: string;
     frame: number;
     timeMs?: number;
+    /** The content found is a video; absent from older servers. */
+    video?: boolean;
     fromFrame?: number;
     fromTimeMs?: number;
     quality: number;
@@ -48,7 +52,8 @@ export function register(program: Command, ctx: CliContext): void {
 
 export function renderSimilar(body: SimilarBody): string {
   if (body.hash === null) return `${body.fileId}: no PDQ hash recorded (not a picture, or not decodable the reference's way)\n`;
-  const video = (body.frames ?? []).some((f) => f.timeMs !== undefined);
+  // By the file's kind: a video whose frames have no time (ffmpeg reported none) is still a video, not a picture.
+  const video = body.kind === 'video' || (body.frames ?? []).some((f) => f.timeMs !== undefined);
   const lines = video
     ? [`PDQ of ${body.frames!.length} video frame(s) — within ${body.maxDistance} bits in ${body.caseIds.join(', ')}:`]
     : [`PDQ ${body.hash} quality ${body.quality} — within ${body.maxDistance} bits in ${body.caseIds.join(', ')}:`];
@@ -56,7 +61,7 @@ export function renderSimilar(body: SimilarBody): string {
     // Which frames are near: of the searched video, and of the file found (when it is a video).
     const where = [
       video && item.fromFrame !== undefined ? `frame ${item.fromFrame}${at(item.fromTimeMs)}` : null,
-      item.timeMs !== undefined ? `its frame ${item.frame}${at(item.timeMs)}` : null,
+      item.timeMs !== undefined || item.video === true ? `its frame ${item.frame}${at(item.timeMs)}` : null,
     ].filter((w): w is string => w !== null);
     for (const f of item.files) lines.push(`${String(item.distance).padStart(3)}  ${f.caseId}  ${f.fileId}  ${f.path}${where.length > 0 ? `  (${where.join(' ~ ')})` : ''}`);
   }
@@ -64,4 +69,4 @@ export function renderSimilar(body: SimilarBody): string {
   return lines.join('\n') + '\n';
 }
 
-const at = (ms: number | undefined) => (ms === undefined ? '' : ` at ${(ms / 1000).toFixed(1)} s`);
+const at = (ms: number | undefined) => (ms === undefined ? ', time unknown' : ` at ${(ms / 1000).toFixed(1)} s`);

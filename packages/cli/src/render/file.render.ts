@@ -44,9 +44,14 @@ const sameFailure = (a: FileFailure | null, b: FileFailure | null) => a !== null
 
 const DIGEST_NAMES = { sha256: 'SHA-256', sha1: 'SHA-1', md5: 'MD5', pdq: 'PDQ' } as const;
 
-/** A PDQ list's match: how near, where in the file, and what the list holds. */
-function pdqMatchText(p: NonNullable<KnownFileMatchBody['pdq']>): string {
-  const where = p.timeMs !== null ? `video frame ${p.frame} at ${(p.timeMs / 1000).toFixed(3)} s` : p.frame === 0 ? 'the picture' : `frame ${p.frame}`;
+/**
+ * A PDQ list's match: how near, where in the file, and what the list holds. Where is named by the
+ * item's kind: a video frame whose time ffmpeg did not report is a video frame, never "the picture".
+ */
+function pdqMatchText(p: NonNullable<KnownFileMatchBody['pdq']>, video: boolean): string {
+  const where = p.timeMs !== null
+    ? `video frame ${p.frame} at ${(p.timeMs / 1000).toFixed(3)} s`
+    : video || p.video === true ? `video frame ${p.frame}, time unknown` : p.frame === 0 ? 'the picture' : `frame ${p.frame}`;
   return `, distance ${p.distance}/256 (set limit ${p.maxDistance}) on ${where}; listed ${p.listedHash}${p.label !== null ? ` "${printable(p.label)}"` : ''}`;
 }
 
@@ -130,7 +135,7 @@ export function renderFileDetail(detail: FileDetailBody): string {
     // One row per set: what the set lists it as, which set and version, the source's category, and the digest that matched.
     for (const m of known) {
       const category = m.category === null ? null : `category ${m.category}${m.categoryName ? ` (${m.categoryName})` : ''}`;
-      row(m.kind, `"${m.name}"${m.version ? ` version ${m.version}` : ''}${category ? `, ${category}` : ''}; matched on ${DIGEST_NAMES[m.matchedOn]}${m.pdq ? pdqMatchText(m.pdq) : ''}`);
+      row(m.kind, `"${m.name}"${m.version ? ` version ${m.version}` : ''}${category ? `, ${category}` : ''}; matched on ${DIGEST_NAMES[m.matchedOn]}${m.pdq ? pdqMatchText(m.pdq, content?.kind === 'video') : ''}`);
     }
   }
 

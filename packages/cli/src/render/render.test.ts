@@ -281,6 +281,16 @@ describe('file detail rendering', () => {
     });
     expect(known).toContain(`"PDQ list" version 3; matched on PDQ, distance 12/256 (set limit 31) on video frame 2 at 7.500 s; listed ${listed} "scene\\u001b[2J 12"`);
   });
+  it('regression: video-frame-without-time-called-the-picture — a video content\'s frame 0 with no time is named a video frame', () => {
+    const listed = 'cd'.repeat(32);
+    const pdq = { distance: 12, maxDistance: 31, frame: 0, timeMs: null, listedHash: listed, label: null };
+    const match = { sha256: SHA.photo, setId: 9, name: 'PDQ list', version: '3', kind: 'notable' as const, category: null, categoryName: null, matchedOn: 'pdq' as const, pdq };
+    // By the content's kind (an older server sends no pdq.video): a video, not "the picture".
+    const video = renderFileDetail({ ...fileDetail, content: { ...fileDetail.content!, kind: 'video' }, knownFileMatches: [match] });
+    expect(video).toContain('on video frame 0, time unknown;');
+    const picture = renderFileDetail({ ...fileDetail, knownFileMatches: [match] });
+    expect(picture).toContain('on the picture;');
+  });
   it('says when the embedded EXIF preview is kept, and how to save it', () => {
     const withPreview = renderFileDetail({
       ...fileDetail,

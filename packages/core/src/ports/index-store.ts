@@ -212,8 +212,10 @@ export interface PdqMatchDetail {
   maxDistance: number;
   /** The content's frame that matched: 0 for a picture, the contact-sheet frame of a video. */
   frame: number;
-  /** Where in a video that frame is, in milliseconds; null for a picture. */
+  /** Where in a video that frame is, in milliseconds; null for a picture, or a video frame whose time ffmpeg did not report. */
   timeMs: number | null;
+  /** The content is a video (its kind as indexed): frame 0 is then a contact-sheet frame, not "the picture", even without a time. */
+  video: boolean;
   /** The listed PDQ hash that matched (64 hex digits) and its label, if the list gives one. */
   listedHash: string;
   label: string | null;
@@ -635,6 +637,8 @@ export interface SimilarContent {
   /** The content's frame that is near: 0 for a picture, a contact-sheet frame of a video (with its time). */
   frame: number;
   timeMs?: number;
+  /** The content is a video (its kind as indexed): its frame is a contact-sheet frame even when its time is unknown. */
+  video: boolean;
   quality: number;
   distance: number;
   /** Where the content occurs in the given cases. */

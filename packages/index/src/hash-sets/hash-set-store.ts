@@ -178,7 +178,8 @@ function matchSelect(contentFilter: string, setFilter: string): string {
 export const MATCH_OUT = `m.sha256, m.set_id, m.matched_on, m.category, s.name, s.version, s.kind,
   s.category_names ->> m.category::text AS category_name,
   m.pdq_distance, m.pdq_frame, m.pdq_listed::text AS pdq_listed_bits, m.pdq_label, s.max_distance,
-  (SELECT cp.time_ms FROM content_pdq cp WHERE cp.sha256 = m.sha256 AND cp.frame = m.pdq_frame) AS pdq_time_ms`;
+  (SELECT cp.time_ms FROM content_pdq cp WHERE cp.sha256 = m.sha256 AND cp.frame = m.pdq_frame) AS pdq_time_ms,
+  (SELECT c.kind FROM contents c WHERE c.sha256 = m.sha256) AS content_kind`;
 
 /** A row of MATCH_OUT as the port's match. */
 export function toMatch(r: Record<string, unknown>): HashSetMatch {
@@ -189,6 +190,7 @@ export function toMatch(r: Record<string, unknown>): HashSetMatch {
           maxDistance: Number(r.max_distance),
           frame: Number(r.pdq_frame),
           timeMs: r.pdq_time_ms === null || r.pdq_time_ms === undefined ? null : Number(r.pdq_time_ms),
+          video: r.content_kind === 'video',
           listedHash: hexOfBits(String(r.pdq_listed_bits)),
           label: (r.pdq_label ?? null) as string | null,
         },

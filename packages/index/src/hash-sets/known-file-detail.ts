@@ -11,7 +11,10 @@ export function knownFileDetail(m: KnownFileMatch): string {
 
 /** How near a PDQ match is, where, and to what: a lead to look at, never proof (docs/known-files.md). */
 export function pdqDetail(p: NonNullable<KnownFileMatch['pdq']>): string {
-  const where = p.timeMs !== null ? `video frame ${p.frame} at ${(p.timeMs / 1000).toFixed(3)} s` : p.frame === 0 ? 'the picture' : `frame ${p.frame}`;
+  // By the content's kind: a video frame whose time ffmpeg did not report is still a video frame, never "the picture".
+  const where = p.timeMs !== null
+    ? `video frame ${p.frame} at ${(p.timeMs / 1000).toFixed(3)} s`
+    : p.video ? `video frame ${p.frame}, time unknown` : p.frame === 0 ? 'the picture' : `frame ${p.frame}`;
   const label = p.label !== null ? ` (${JSON.stringify(p.label.length > 200 ? p.label.slice(0, 200) + '…' : p.label)})` : '';
   return `distance ${p.distance} of 256 bits (set limit ${p.maxDistance}) on ${where}, listed hash ${p.listedHash}${label}`;
 }

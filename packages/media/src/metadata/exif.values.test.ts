@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { ascii, buildExif, byte, dms, rational, short, srational, TAGS, undefinedText, withExifSegment, withIptcSegment, type ExifSpec, type TagValue } from '../test-support/exif.builder.js';
 import { pngChunk } from '../test-support/fixtures.js';
+import { pngWithTextRawProfile } from '../test-support/value-cases.js';
 import { exifPreviewSandboxed } from '../sandbox/parse.pool.js';
 import { readImageMetadata } from './exif.metadata.js';
 
@@ -510,6 +511,24 @@ describe('metadata values: right or absent', () => {
     expect(notHex.make).toBeUndefined();
     expect(notHex.findings?.map((f) => f.flag)).toEqual(['metadata-partial']);
     expect(JSON.stringify(notHex.raw)).toContain('profile is not hex');
+  });
+
+  it('regression: png-raw-profile-in-text-chunk-not-read — ImageMagick\'s uncompressed tEXt "Raw profile type exif" gives the EXIF, as exiftool reads it', async () => {
+    const bytes = await pngWithTextRawProfile({
+      ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Model]: ascii('EOS R5') },
+      exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+      gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+    });
+    const m = await read(bytes);
+    expect(m).toMatchObject({ make: 'Canon', model: 'EOS R5', width: 20, height: 10 });
+    expect(m.takenAt).toEqual({ local: '2025-06-01T14:30:05', offsetMinutes: 60, utc: '2025-06-01T13:30:05Z', source: 'EXIF:DateTimeOriginal' });
+    expect(m.gps?.lat).toBeCloseTo(48.8584, 6);
+    expect(m.findings).toBeUndefined();
+    // A tEXt with that keyword that is no profile: nothing, and the reason.
+    const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+    const junk = await read(Buffer.concat([png.subarray(0, 33), pngChunk('tEXt', Buffer.from(`Raw profile type exif\0\nexif\n      40\n${'zz'.repeat(40)}\n`, 'latin1')), png.subarray(33)]));
+    expect(junk.make).toBeUndefined();
+    expect(JSON.stringify(junk.raw)).toContain('profile is not hex');
   });
 
   it('regression: png-raw-profile-whitespace-run-redos — a raw profile with a long whitespace run is refused at once', async () => {

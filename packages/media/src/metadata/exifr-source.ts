@@ -495,6 +495,23 @@ class CorrectedPng extends ExifrPngParser {
       }
       return bytes;
     }
+    // ImageMagick writes the profile uncompressed, as tEXt, when told not to compress (-compress None)
+    // and when it is short; exiftool reads it there too. Only zTXt was read, so such a PNG had no
+    // capture time, GPS, make or model (png-raw-profile-in-text-chunk-not-read). exifr has read every
+    // tEXt chunk inside its walk already; keyword (1-79 bytes), NUL, then the text itself.
+    const texts = this.metaChunks.filter((c) => c.type === 'text').slice(0, MAX_RAW_PROFILE_CHUNKS);
+    for (const seg of texts) {
+      if (!seg.chunk || seg.size < 24 || seg.size > MAX_RAW_PROFILE_TEXT_BYTES) continue;
+      const head = seg.chunk.getString(0, Math.min(seg.chunk.byteLength, ZTXT_HEAD_BYTES));
+      const nul = head.indexOf('\0');
+      if (nul < 0 || !RAW_PROFILE_KEYWORD.test(head.slice(0, nul))) continue;
+      const bytes = rawProfileBytes(seg.chunk.getString(nul + 1, seg.chunk.byteLength - nul - 1));
+      if (typeof bytes === 'string') {
+        this.errors.push(`PNG raw profile unreadable: ${bytes}`);
+        continue;
+      }
+      return bytes;
+    }
     return undefined;
   }
 }

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
@@ -6,9 +10,24 @@ import { RangeServer } from '../test-support/range.server.js';
 import { FileTypeIdentifier } from '../identify/file-type.identifier.js';
 import { audioReadable } from '../tools/ffmpeg-input.js';
 import { MediaToolResolver } from '../tools/ffmpeg-path.js';
+import { MEDIA_LIMITS } from '../media-limits.js';
 import { runTool } from '../tools/run-tool.js';
 import { normaliseProbe, probe } from './ffprobe.metadata.js';
 import { MediaMetadataExtractor } from './media-metadata.extractor.js';
+
+/** exiftool's own reading of the file's times (default options: header times as written), or null where exiftool is missing. */
+function exiftoolTimes(bytes: Buffer, ext: string): Record<string, string> | null {
+  const dir = mkdtempSync(join(tmpdir(), 'exhibit-mvhd-'));
+  try {
+    const file = join(dir, `clip.${ext}`);
+    writeFileSync(file, bytes);
+    const run = spawnSync('exiftool', ['-j', '-G1', '-time:all', file], { encoding: 'utf8' });
+    if (run.error || run.status !== 0) return null;
+    return (JSON.parse(run.stdout) as Array<Record<string, string>>)[0]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('normaliseProbe', () => {
   it('regression: video-null-island-and-nul-padded-make — 0,0 is flagged, not a location; text ends at NUL', () => {
@@ -66,7 +85,48 @@ describe('normaliseProbe', () => {
       expect(m.takenAt, zero).toBeUndefined();
     }
     const track = normaliseProbe({ format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { creation_time: '1904-01-01T00:00:00.000000Z' } }, streams: [{ index: 0, codec_type: 'video', tags: { creation_time: '2022-02-02T02:02:02.000000Z' } }] });
-    expect(track.takenAt).toMatchObject({ utc: '2022-02-02T02:02:02.000000Z', source: 'QuickTime:TrackCreateDate' });
+    expect(track.takenAt).toMatchObject({ local: '2022-02-02T02:02:02.000000', utc: null, source: 'QuickTime:MediaCreateDate' });
+  });
+
+  it('regression: video-header-utc-shown-as-other-local-time — an iPhone header naming the creationdate instant is UTC, not a second local time', () => {
+    // iphone.mov's shape: keys creationdate local +02:00, mvhd/mdhd in UTC (ffprobe prints them with Z).
+    const qt = (header: string) => normaliseProbe({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { 'com.apple.quicktime.creationdate': '2023-05-01T10:20:30+0200', creation_time: header } },
+      streams: [{ index: 0, codec_type: 'video', width: 16, height: 16, tags: { creation_time: header } }],
+    });
+    const iphone = qt('2023-05-01T08:20:31.000000Z');
+    expect(iphone.takenAt).toEqual({ local: '2023-05-01T10:20:30', offsetMinutes: 120, utc: '2023-05-01T08:20:30Z', source: 'QuickTime:CreationDate' });
+    expect(iphone.captureTimes?.slice(1)).toEqual([
+      { local: '2023-05-01T08:20:31.000000', offsetMinutes: 0, utc: '2023-05-01T08:20:31.000000Z', source: 'QuickTime:CreateDate' },
+      { local: '2023-05-01T08:20:31.000000', offsetMinutes: 0, utc: '2023-05-01T08:20:31.000000Z', source: 'QuickTime:MediaCreateDate' },
+    ]);
+    // A header two hours off (a camera's local clock) is not the same instant: kept as written, no zone.
+    const local = qt('2023-05-01T10:20:30.000000Z');
+    expect(local.captureTimes?.slice(1).map((t) => [t.local, t.offsetMinutes, t.utc])).toEqual([
+      ['2023-05-01T10:20:30.000000', null, null],
+      ['2023-05-01T10:20:30.000000', null, null],
+    ]);
+  });
+
+  it('regression: video-xmp-pantry-date-taken-as-capture-time — the XMP packet (ingredients, comments, re-bound prefixes) gives no capture time', () => {
+    const wrap = (body: string, ns = 'xmlns:xmp="http://ns.adobe.com/xap/1.0/"') => `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" ${ns} ${body}</rdf:RDF></x:xmpmeta>`;
+    const packets = {
+      pantry: wrap('xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" xmlns:exif="http://ns.adobe.com/exif/1.0/"><xmpMM:Pantry><rdf:Bag><rdf:li><rdf:Description exif:DateTimeOriginal="2019-07-04T12:00:00-04:00"/></rdf:li></rdf:Bag></xmpMM:Pantry></rdf:Description>'),
+      comment: wrap('><!-- <xmp:CreateDate>2001-01-01T00:00:00+05:00</xmp:CreateDate> --></rdf:Description>'),
+      rebind: wrap('><rdf:Description xmlns:xmp="http://example.com/other/" xmp:CreateDate="2002-02-02T02:02:02+03:00"/></rdf:Description>'),
+      ingredients: wrap('xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"><xmpMM:Ingredients><rdf:Bag><rdf:li><rdf:Description xmp:CreateDate="2011-11-11T11:11:11+01:00"/></rdf:li></rdf:Bag></xmpMM:Ingredients></rdf:Description>'),
+      // 25,000 prefixes bound to the EXIF namespace: the regular-expression scan blocked the event loop ~29 s.
+      prefixes: `<x ${Array.from({ length: 25_000 }, (_, i) => `xmlns:a${i}="http://ns.adobe.com/exif/1.0/"`).join(' ')}/>`,
+    };
+    for (const [name, xmp] of Object.entries(packets)) {
+      for (const [format_name, tag] of [['mov,mp4,m4a,3gp,3g2,mj2', 'xmp'], ['matroska,webm', 'XMP']] as const) {
+        const started = performance.now();
+        const m = normaliseProbe({ format: { format_name, tags: { [tag]: xmp, creation_time: '2023-05-01T10:20:30.000000Z' } }, streams: [] });
+        expect(performance.now() - started, name).toBeLessThan(1000);
+        expect(m.captureTimes?.map((t) => t.source), `${name} ${format_name}`).not.toContainEqual(expect.stringMatching(/XMP/));
+        expect(m.takenAt?.local, name).toBe('2023-05-01T10:20:30.000000');
+      }
+    }
   });
 
   it('treats creation_time with Z as UTC and ignores junk values', () => {
@@ -265,11 +325,81 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     for (const ext of ['mp3', 'm4a', 'aac', 'flac', 'ogg', 'opus', 'wav', 'aif', 'amr', '3gp', 'mov', 'caf']) expect(audioReadable(ext)).toBe(true);
   });
 
-  it('reads the mp4 location and UTC creation_time', async () => {
+  it('reads the mp4 location and the movie header creation time as recorded', async () => {
     const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mp4')));
     expect(m.gps).toEqual({ lat: -22.9068, lon: -43.1729 });
-    expect(m.takenAt).toMatchObject({ offsetMinutes: 0, utc: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?Z$/), source: 'QuickTime:CreateDate' });
+    expect(m.takenAt).toMatchObject({ local: expect.stringMatching(/^2023-12-31T23:59:59(\.0+)?$/), offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
   });
+
+  it('regression: video-mvhd-local-time-read-as-utc — a movie header time is kept as recorded, its zone unstated, as exiftool shows it', async () => {
+    // A camera set to UTC+2 writes its wall clock, 12:20:30, into mvhd/mdhd (the format says UTC; Canon,
+    // Nikon, Sony, Panasonic and dashcams write local time). Read as UTC it was 10:20:30 local: wrong evidence.
+    // No use_metadata_tags: the time goes only into the mvhd and mdhd headers, as a camera writes it.
+    const bytes = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1', '-c:v', 'mpeg4', '-metadata', 'creation_time=2024-05-01T12:20:30'], 'mp4');
+    server.put('/camera.mp4', bytes);
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/camera.mp4')));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.000000', offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+    expect(m.captureTimes?.map((t) => [t.source, t.utc])).toEqual([
+      ['QuickTime:CreateDate', null],
+      ['QuickTime:MediaCreateDate', null],
+    ]);
+    // exiftool by default shows the header time as written, with no zone (-api QuickTimeUTC would assume UTC).
+    const theirs = exiftoolTimes(bytes, 'mp4');
+    if (theirs) expect(theirs['QuickTime:CreateDate']).toBe(m.takenAt!.local.slice(0, 19).replace(/^(\d{4})-(\d{2})-(\d{2})T/, '$1:$2:$3 '));
+  });
+
+  it('regression: video-mvhd-local-time-read-as-utc — Apple: the creationdate with its offset wins; the movie header time is also kept, zone unstated', async () => {
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/clip.mov')));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30', offsetMinutes: 60, utc: '2024-05-01T11:20:30Z', source: 'QuickTime:CreationDate' });
+    // The header names the creationdate's instant: proven UTC, kept as UTC (video-header-utc-shown-as-other-local-time).
+    expect(m.captureTimes?.slice(1)).toContainEqual({ local: expect.stringMatching(/^2024-05-01T11:20:30/), offsetMinutes: 0, utc: expect.stringMatching(/^2024-05-01T11:20:30/), source: 'QuickTime:CreateDate' });
+    const theirs = exiftoolTimes(movBytes, 'mov');
+    if (theirs) expect(theirs['Keys:CreationDate']).toBe('2024:05:01 12:20:30+01:00');
+  });
+
+  /** A camera MP4 (mvhd local 12:20:30) with exiftool-written XMP; null when exiftool is missing. */
+  async function withXmp(exiftoolArgs: (dir: string) => string[]): Promise<Buffer | null> {
+    const plain = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1', '-c:v', 'mpeg4', '-metadata', 'creation_time=2024-05-01T12:20:30'], 'mp4');
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-xmp-'));
+    try {
+      const file = join(dir, 'clip.mp4');
+      writeFileSync(file, plain);
+      const run = spawnSync('exiftool', ['-q', '-overwrite_original', ...exiftoolArgs(dir), file], { encoding: 'utf8' });
+      return run.error || run.status !== 0 ? null : readFileSync(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('regression: video-xmp-pantry-date-taken-as-capture-time — a Premiere pantry ingredient date is not the clip time', async (ctx) => {
+    // The reviewer's pantry.mp4: the ingredient's exif:DateTimeOriginal (-04:00) was stated as the clip's capture time.
+    const packet = '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" xmlns:exif="http://ns.adobe.com/exif/1.0/"><xmpMM:Pantry><rdf:Bag><rdf:li><rdf:Description exif:DateTimeOriginal="2019-07-04T12:00:00-04:00" xmpMM:InstanceID="xmp.iid:1234"/></rdf:li></rdf:Bag></xmpMM:Pantry></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>';
+    const bytes = await withXmp((dir) => {
+      writeFileSync(join(dir, 'pantry.xmp'), packet);
+      return [`-XMP<=${join(dir, 'pantry.xmp')}`];
+    });
+    if (!bytes) return ctx.skip('exiftool is not installed to write the XMP');
+    expect(bytes.includes('2019-07-04T12:00:00-04:00')).toBe(true);
+    server.put('/pantry.mp4', bytes);
+    const m = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt('/pantry.mp4')));
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.000000', offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['QuickTime:CreateDate', 'QuickTime:MediaCreateDate']);
+  });
+
+  it('regression: video-xmp-box-printed-unbounded — an XMP box past the output cap is never printed: one probe reads the rest', async (ctx) => {
+    // With -export_xmp ffprobe printed the whole box before the cap acted (300 MB box: 974 MB RSS), then probed again.
+    const bytes = await withXmp((dir) => {
+      writeFileSync(join(dir, 'history.txt'), 'x'.repeat(MEDIA_LIMITS.maxProbeOutputBytes + 1024));
+      return ['-XMP-xmp:CreateDate=2024:05:01 12:20:30+02:00', `-XMP-dc:Description<=${join(dir, 'history.txt')}`];
+    });
+    if (!bytes) return ctx.skip('exiftool is not installed to write the XMP');
+    server.put('/big-xmp.mp4', bytes);
+    const result = await probe(await testTools().resolve('ffprobe'), sourceAt('/big-xmp.mp4'));
+    expect(JSON.stringify(result).length).toBeLessThan(64 * 1024);
+    const m = normaliseProbe(result);
+    expect(m).toMatchObject({ width: 160, height: 120, codecs: ['mpeg4'] });
+    expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.000000', offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+  }, 60_000);
 
   it('control: without the allowlists ffprobe follows a playlist to another URL', async () => {
     // Proves the playlist fixture is dangerous, so the refusal below means something.

@@ -107,13 +107,14 @@ async function runProbe(
 }
 
 /**
- * Capture-time tags, first found wins, with the name exiftool gives them in a
+ * Capture-time tags, in order, with the name exiftool gives them in a
  * QuickTime/MP4 file (`QuickTime:CreationDate` keeps Apple's local wall clock
- * and offset; `creation_time` is the movie header's UTC time).
+ * and offset; `creation_time` is the movie header's time, and on a track the
+ * media header's, `mdhd`, which exiftool calls MediaCreateDate).
  */
 const CREATION_TAGS = [
   ['com.apple.quicktime.creationdate', 'CreationDate', 'CreationDate'],
-  ['creation_time', 'CreateDate', 'TrackCreateDate'],
+  ['creation_time', 'CreateDate', 'MediaCreateDate'],
   ['date', 'ContentCreateDate', 'ContentCreateDate'],
 ] as const;
 
@@ -166,12 +167,24 @@ export function normaliseProbe(result: ProbeResult, asAudio?: { durationGuessed:
   const audioStream = audio ? audioOf(audio) : undefined;
   if (audioStream) metadata.audioStream = audioStream;
 
-  // Apple's creationdate keeps the local wall clock and offset; creation_time is UTC.
+  // Every capture time read, format level before the video track's. A time that states its zone
+  // (Apple's creationdate with its offset) comes first; in a QuickTime/MP4 file the movie and media
+  // headers' times (`creation_time`) state none, whatever ffprobe's Z says (movieHeaderTime), unless
+  // a zoned time names the same instant (provenUtc). The XMP packet is not read for dates: a
+  // regular-expression scan took ingredients' and comments' dates as the file's and ran for tens of
+  // seconds on hostile packets (video-xmp-pantry-date-taken-as-capture-time); absent, never wrong.
   const creationTags = asAudio ? AUDIO_CREATION_TAGS : CREATION_TAGS;
-  const takenAt =
-    firstTime(formatTags, quickTime ? null : 'ffprobe:format.tags', false, creationTags) ??
-    (video ? firstTime(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, creationTags) : null);
-  if (takenAt) metadata.takenAt = takenAt;
+  const times = [
+    ...readTimes(formatTags, quickTime ? null : 'ffprobe:format.tags', false, quickTime, creationTags),
+    ...(video ? readTimes(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, quickTime, creationTags) : []),
+  ];
+  const zoned = times.filter((t) => !t.header && t.time.offsetMinutes !== null).map((t) => t.time);
+  const read = times.map((t) => (t.header && !provenUtc(t.header, zoned) ? movieHeaderTime(t.header) : t.time));
+  const ordered = [...read.filter((t) => t.offsetMinutes !== null), ...read.filter((t) => t.offsetMinutes === null)];
+  if (ordered.length > 0) {
+    metadata.takenAt = ordered[0]!;
+    metadata.captureTimes = ordered;
+  }
 
   const location = firstLocation(formatTags) ?? (video ? firstLocation(tagsOf(video.tags)) : null);
   if (location && location.lat === 0 && location.lon === 0) {
@@ -209,14 +222,57 @@ function tagsOf(tags: unknown): Map<string, string> {
   return out;
 }
 
-/** `where` null: QuickTime names (format level, or the track's when `stream`); else ffprobe's path to the tag. */
-function firstTime(tags: Map<string, string>, where: string | null, stream: boolean, creationTags: readonly (typeof CREATION_TAGS)[number][]): RecordedTime | null {
+/**
+ * The creation tags' times, in CREATION_TAGS order. `where` null: QuickTime names (format level, or
+ * the track's when `stream`); else ffprobe's path to the tag.
+ */
+function readTimes(
+  tags: Map<string, string>,
+  where: string | null,
+  stream: boolean,
+  quickTime: boolean,
+  creationTags: readonly (typeof CREATION_TAGS)[number][],
+): ReadTime[] {
+  const out: ReadTime[] = [];
   for (const [name, movieTag, trackTag] of creationTags) {
     const source = where === null ? `QuickTime:${stream ? trackTag : movieTag}` : `${where}.${name}`;
     const time = isoRecordedTime(tags.get(name.toLowerCase()), source);
-    if (time && !(time.utc && UNSET_TIMES.test(time.utc))) return time;
+    if (!time || (time.utc && UNSET_TIMES.test(time.utc))) continue;
+    // ffprobe prints a header's time with Z; another offset was written as text (a keys tag) and stated.
+    out.push(quickTime && name === 'creation_time' && time.offsetMinutes === 0 ? { time, header: time } : { time });
   }
-  return null;
+  return out;
+}
+
+/** A time as read; `header`: a movie/media header time as ffprobe printed it (read as UTC), zone not yet known. */
+type ReadTime = { time: RecordedTime; header?: RecordedTime };
+
+/** How far apart a header time and a zoned time may be and still be one instant (whole-second headers, muxing delay). */
+const SAME_INSTANT_MS = 2000;
+
+/**
+ * A header time is proven UTC when a time that states its zone (Apple's creationdate) names the
+ * same instant read as UTC: an iPhone writes UTC in mvhd and local+offset in creationdate. Then the
+ * header is kept with its UTC, so it shows as the same instant (08:20:30 +00:00 beside 10:20:30
+ * +02:00), not as a second zone-less wall clock two hours off (video-header-utc-shown-as-other-local-time).
+ */
+function provenUtc(header: RecordedTime, zoned: RecordedTime[]): boolean {
+  const at = header.utc === null ? NaN : Date.parse(header.utc);
+  if (!Number.isFinite(at)) return false;
+  return zoned.some((z) => z.utc !== null && Math.abs(Date.parse(z.utc) - at) <= SAME_INSTANT_MS);
+}
+
+/**
+ * A QuickTime/MP4 movie or media header time (mvhd, mdhd) as recorded, its zone unstated. The
+ * format defines it as UTC and ffprobe prints it with a Z, but many cameras (Canon, Nikon, Sony,
+ * Panasonic, older Samsung phones, dashcams) write their local wall clock there: read as UTC, their
+ * 10:20 local became 10:20 UTC, a wrong instant shown as fact (video-mvhd-local-time-read-as-utc).
+ * Phones write UTC; nothing in the header tells which. So it is kept as exiftool shows it by default
+ * (without -api QuickTimeUTC), the wall clock as written, with no offset and no UTC, like an EXIF
+ * time without an offset tag; a zone, where the file states one, comes from Apple's creationdate.
+ */
+function movieHeaderTime(time: RecordedTime): RecordedTime {
+  return { local: time.local, offsetMinutes: null, utc: null, source: time.source };
 }
 
 function firstLocation(tags: Map<string, string>): GeoPoint | null {

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { ascii, buildExif, dms, rational, short, TAGS, undefinedText, withExifSegment, withIptcSegment, type ExifSpec, type TagValue } from './exif.builder.js';
+import { pngChunk } from './fixtures.js';
 
 /**
  * Crafted images, each named after a way metadata used to come out wrong,
@@ -41,6 +42,18 @@ const gpsAt = (lat: TagValue, latRef: string, lon: TagValue, lonRef: string): Ex
   [TAGS.GPSLongitude]: lon,
 });
 
+/**
+ * A PNG with its EXIF as ImageMagick writes it uncompressed (-compress None, or a short profile):
+ * a tEXt chunk "Raw profile type exif" holding `\nexif\n<length>\n<hex of the APP1 payload>`.
+ */
+export async function pngWithTextRawProfile(spec: ExifSpec): Promise<Buffer> {
+  const png = await sharp({ create: { width: 20, height: 10, channels: 3, background: '#406080' } }).png().toBuffer();
+  const app1 = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), buildExif(spec)]);
+  const hexLines = app1.toString('hex').match(/.{1,72}/g)!.join('\n');
+  const text = Buffer.from(`Raw profile type exif\0\nexif\n${String(app1.length).padStart(8)}\n${hexLines}\n`, 'latin1');
+  return Buffer.concat([png.subarray(0, 33), pngChunk('tEXt', text), png.subarray(33)]);
+}
+
 export async function valueCases(): Promise<ValueCase[]> {
   const zero = rational([0, 1], [0, 1], [0, 1]);
   const bad: TagValue = { type: 'raw', code: 99, count: 1, bytes: Buffer.from([1, 0, 0, 0]) };
@@ -79,6 +92,14 @@ export async function valueCases(): Promise<ValueCase[]> {
       }),
     },
     { name: 'plain.png', bytes: await canvas(52, 32).png().toBuffer() },
+    {
+      name: 'png-raw-profile-in-text-chunk.png',
+      bytes: await pngWithTextRawProfile({
+        ifd0: { [TAGS.Make]: ascii('Canon'), [TAGS.Model]: ascii('EOS R5') },
+        exif: { [TAGS.DateTimeOriginal]: ascii('2025:06:01 14:30:05'), [TAGS.OffsetTimeOriginal]: ascii('+01:00') },
+        gps: gpsAt(dms(48.8584), 'N', dms(2.2945), 'E'),
+      }),
+    },
     { name: 'plain.gif', bytes: await canvas(53, 33).gif().toBuffer() },
     { name: 'plain.webp', bytes: await canvas(54, 34).webp().toBuffer() },
     { name: 'plain.tif', bytes: await canvas(56, 36).tiff().toBuffer() },

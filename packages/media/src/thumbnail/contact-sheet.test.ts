@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -153,6 +154,51 @@ describe('contactSheet', () => {
     for (const p of sheet.pdq ?? []) expect(p.hash).toMatch(/^[0-9a-f]{64}$/);
     // The test pattern moves: its frames are different pictures.
     expect(new Set(sheet.pdq?.map((p) => p.hash)).size).toBe(3);
+  });
+
+  /**
+   * Every frame of the video stream, decoded in order from the start (no seek), each with its PDQ hash and
+   * its time from the file's start as ffprobe reports it (the oracle for which frame a hash is of).
+   */
+  async function framesInOrder(file: string): Promise<Array<{ ms: number; hash: string }>> {
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'V:0', '-show_entries', 'format=start_time:frame=best_effort_timestamp_time', '-of', 'json', file], { encoding: 'utf8' });
+    const json = JSON.parse(probe.stdout) as { format: { start_time: string }; frames: Array<{ best_effort_timestamp_time: string }> };
+    const out = path.join(dir, `${path.basename(file)}-frames`);
+    mkdirSync(out, { recursive: true });
+    const run = spawnSync(ffmpeg.path, ['-v', 'error', '-i', file, '-map', '0:V:0', '-vsync', 'passthrough', path.join(out, '%04d.png')]);
+    expect(run.status).toBe(0);
+    const pngs = readdirSync(out).sort();
+    expect(pngs.length).toBe(json.frames.length);
+    const start = Number(json.format.start_time);
+    return Promise.all(
+      pngs.map(async (name, i) => ({ ms: Math.round((Number(json.frames[i]!.best_effort_timestamp_time) - start) * 1000), hash: (await pdqFromImage(readFileSync(path.join(out, name)))).hash })),
+    );
+  }
+
+  it('regression: pdq-frame-time-is-seek-time-not-frame-time — each hash is recorded at the time of the frame hashed, as ffprobe reports it', async () => {
+    // 1 frame a second with a keyframe every 5 (CCTV, a dashcam's parking mode), and an MPEG-TS with a
+    // keyframe every 2 s, whose seek lands on the next keyframe: a seek at 2.1 s hashes the frame at 4 s.
+    const cases = [
+      { name: 'cctv-1fps.mp4', args: ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=1:duration=10', '-c:v', 'libx264', '-g', '5', '-pix_fmt', 'yuv420p'], ext: 'mp4', seeks: [1.01, 2.5, 3.333, 7.9] },
+      { name: 'gop-2s.ts', args: ['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=2:duration=10', '-c:v', 'libx264', '-g', '4', '-pix_fmt', 'yuv420p'], ext: 'ts', seeks: [2.1, 5.3] },
+    ];
+    for (const c of cases) {
+      const bytes = await makeWithFfmpeg(c.args, c.ext);
+      const file = path.join(dir, c.name);
+      writeFileSync(file, bytes);
+      server.put(`/${c.name}`, bytes);
+      const frames = await framesInOrder(file);
+      const sheet = await contactSheet(ffmpeg, toolInputFor(server.url(`/${c.name}`)), c.seeks, settings);
+      expect(sheet.pdq?.length, c.name).toBe(c.seeks.length);
+      for (const p of sheet.pdq ?? []) {
+        // The hashed picture is the decoded frame with that time (to the bit), and it is not at the seek time.
+        const at = frames.find((f) => f.ms === p.timeMs);
+        expect(at, `${c.name} frame ${p.frame} at ${p.timeMs} ms`).toBeDefined();
+        expect(pdqDistance(at!.hash, p.hash), `${c.name} frame ${p.frame}`).toBe(0);
+        expect(p.timeMs).toBeGreaterThanOrEqual(Math.round(c.seeks[p.frame]! * 1000));
+      }
+      expect(sheet.pdq?.map((p) => p.timeMs), c.name).not.toEqual(c.seeks.map((t) => Math.round(t * 1000)));
+    }
   });
 
   it("gives a video made from a still picture frames within 31 bits of the picture's own PDQ hash", async () => {

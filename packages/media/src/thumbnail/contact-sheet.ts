@@ -26,6 +26,11 @@ interface Frame {
   height: number;
   /** The same decoded frame at up to PDQ_SQUASH_EDGE_PX a side, for its PDQ hash; null if ffmpeg gave none. */
   pdqPng: Buffer | null;
+  /**
+   * The decoded frame's own time after its seek time, in seconds (its presentation time as ffmpeg
+   * shifts it by the seek), from the frame's third output; null when that output said nothing usable.
+   */
+  afterSeekSec: number | null;
 }
 
 /**
@@ -182,7 +187,8 @@ async function framePdq(frames: Array<Frame | null>, times: number[], abortSigna
     }
     try {
       const { hash, quality } = await pdqFromImage(frame.pdqPng, { mime: 'image/png', ...(abortSignal ? { abortSignal } : {}) });
-      pdq.push({ frame: i, hash, quality, timeMs: Math.round((times[i] ?? 0) * 1000) });
+      const timeMs = frameTimeMs(times[i], frame.afterSeekSec);
+      pdq.push({ frame: i, hash, quality, ...(timeMs !== undefined ? { timeMs } : {}) });
     } catch (err) {
       if (!(isExhibitError(err, 'decode-failed') || isExhibitError(err, 'unsupported-format') || isExhibitError(err, 'limit-exceeded'))) throw err;
       failure = `frame ${i}: ${err.code}: ${err.message}`;
@@ -192,6 +198,40 @@ async function framePdq(frames: Array<Frame | null>, times: number[], abortSigna
   return { pdqFailure: failure ?? 'no frame was taken' };
 }
 
+/**
+ * Where the hashed frame is, in milliseconds from the file's start (as `-ss` counts): its seek time
+ * plus how far after it the decoded frame lies. The seek time alone was recorded before, but the
+ * frame ffmpeg gives is the first one at or after it, up to a frame's duration later (a second at
+ * 1 fps, as CCTV and dashcams record), or the next keyframe where the demuxer cannot seek exactly
+ * (an MPEG-TS with a keyframe every 2 s: seek 2.1 s, frame at 4.0 s); so the hash was recorded at a
+ * time whose picture it is not (pdq-frame-time-is-seek-time-not-frame-time). Without the frame's
+ * own time, no time rather than the seek's.
+ */
+function frameTimeMs(seekSec: number | undefined, afterSeekSec: number | null): number | undefined {
+  if (seekSec === undefined || afterSeekSec === null) return undefined;
+  const ms = Math.round((seekSec + afterSeekSec) * 1000);
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_FRAME_TIME_MS ? ms : undefined;
+}
+
+/** The index keeps a frame time as a 32-bit count of milliseconds. */
+const MAX_FRAME_TIME_MS = 2 ** 31 - 1;
+
+/**
+ * The first frame's presentation time in an ffmpeg `framecrc` listing: `#tb 0: num/den`, then
+ * `0, dts, pts, duration, size, crc`. Seconds, or null when the listing is not that.
+ */
+function framecrcFirstPts(text: string): number | null {
+  const tb = /^#tb 0: (\d{1,10})\/(\d{1,10})$/m.exec(text);
+  const line = /^0,\s*(-?\d{1,19}),\s*(-?\d{1,19}),/m.exec(text);
+  if (!tb || !line) return null;
+  const num = Number(tb[1]);
+  const den = Number(tb[2]);
+  const pts = Number(line[2]);
+  if (num <= 0 || den <= 0 || !Number.isSafeInteger(pts)) return null;
+  const sec = (pts * num) / den;
+  return Number.isFinite(sec) ? sec : null;
+}
+
 interface FramesTaken {
   /** One per requested time; null where no frame could be taken. */
   frames: Array<Frame | null>;
@@ -199,14 +239,16 @@ interface FramesTaken {
 }
 
 /**
- * Two outputs of one input's first frame after its seek: the tile, and the
- * frame for its PDQ hash. ffmpeg decodes an input stream once and feeds each
+ * Three outputs of one input's first frame after its seek: the tile, the
+ * frame for its PDQ hash, and that frame's time. ffmpeg decodes an input stream once and feeds each
  * output's filter from that decode, so the second output costs a scale and a
- * PNG encode, not a decode. The PDQ frame is scaled to fit the reference's
+ * PNG encode, not a decode, and the third no encode at all (`wrapped_avframe`
+ * passes the decoded frame on; `framecrc` prints its timestamp, in the stream's
+ * own time base by `-enc_time_base -1`, not rounded to the frame rate). The PDQ frame is scaled to fit the reference's
  * 512 px (a larger picture would be squashed to 512 x 512 by the hasher), with
  * area averaging, and never enlarged.
  */
-function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string): string[] {
+function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string, timeOutput: string): string[] {
   const out = (vf: string, output: string) => [
     // `V` (not `v`): the first video stream that is not an attached picture. ffmpeg lists an
     // MP4's cover art as video stream 0 when its udta comes before the traks; `v:0` took the
@@ -224,6 +266,14 @@ function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string,
     ...out(`scale=w=${edgePx}:h=${edgePx}:force_original_aspect_ratio=decrease`, tileOutput),
     ...ONE_THREAD,
     ...out(`scale=w='min(${pdqEdge},iw)':h='min(${pdqEdge},ih)':force_original_aspect_ratio=decrease:flags=area`, pdqOutput),
+    ...ONE_THREAD,
+    '-map', `${inputIndex}:V:0`,
+    '-frames:v', '1',
+    '-an', '-sn', '-dn',
+    '-enc_time_base', '-1',
+    '-c:v', 'wrapped_avframe',
+    '-f', 'framecrc',
+    timeOutput,
   ];
 }
 
@@ -244,21 +294,21 @@ async function extractFramesTogether(
 ): Promise<FramesTaken> {
   // Input options apply to the next `-i` only: every input gets the allowlists and its own seek.
   const inputs = times.flatMap((t) => [...input.args, ...ONE_THREAD, '-ss', t.toFixed(3), '-i', input.url]);
-  // Frame i's tile goes to pipe 3 + 2i, its PDQ frame to pipe 4 + 2i.
-  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + 2 * i}`, `pipe:${4 + 2 * i}`)]);
+  // Frame i's tile goes to pipe 3 + 3i, its PDQ frame to pipe 4 + 3i, its time to pipe 5 + 3i.
+  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + 3 * i}`, `pipe:${4 + 3 * i}`, `pipe:${5 + 3 * i}`)]);
   const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-filter_threads', '1', ...inputs, ...outputs];
   const { outputs: pngs } = await runTool('ffmpeg', ffmpeg.path, args, {
     timeoutMs,
     // Applies to each frame's pipe: the same cap per frame as a run per frame had.
     maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,
-    extraOutputs: 2 * times.length,
+    extraOutputs: 3 * times.length,
     secrets: [...input.secrets],
     ...(abortSignal ? { abortSignal } : {}),
   });
   const taking: FramesTaken = { frames: [] };
   for (let i = 0; i < times.length; i++) {
     try {
-      taking.frames.push(await readFrame(pngs[2 * i] ?? Buffer.alloc(0), pngs[2 * i + 1] ?? null, edgePx));
+      taking.frames.push(await readFrame(pngs[3 * i] ?? Buffer.alloc(0), pngs[3 * i + 1] ?? null, pngs[3 * i + 2] ?? null, edgePx));
     } catch (err) {
       taking.lastFailure = err;
       taking.frames.push(null);
@@ -283,15 +333,15 @@ async function extractFramesOneByOne(
   const taking: FramesTaken = { frames: [] };
   for (const t of times) {
     try {
-      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...globalArgs, ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3')];
+      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...globalArgs, ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3', 'pipe:4')];
       const { stdout, outputs } = await runTool('ffmpeg', ffmpeg.path, args, {
         timeoutMs: remainingMs(),
         maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,
-        extraOutputs: 1,
+        extraOutputs: 2,
         secrets: [...input.secrets],
         ...(abortSignal ? { abortSignal } : {}),
       });
-      taking.frames.push(await readFrame(stdout, outputs[0] ?? null, edgePx));
+      taking.frames.push(await readFrame(stdout, outputs[0] ?? null, outputs[1] ?? null, edgePx));
     } catch (err) {
       const classified = classifyToolFailure(err);
       // Only a failure of this one frame (e.g. a damaged region) leaves a gap; anything
@@ -304,8 +354,10 @@ async function extractFramesOneByOne(
   return taking;
 }
 
+const MAX_TIMING_BYTES = 4096;
+
 /** Seeking past the last frame yields no output: a gap, not an error. */
-async function readFrame(png: Buffer, pdqPng: Buffer | null, edgePx: number): Promise<Frame | null> {
+async function readFrame(png: Buffer, pdqPng: Buffer | null, timing: Buffer | null, edgePx: number): Promise<Frame | null> {
   if (png.length === 0) return null;
   const meta = await sharp(png, { failOn: 'error' })
     .metadata()
@@ -316,5 +368,7 @@ async function readFrame(png: Buffer, pdqPng: Buffer | null, edgePx: number): Pr
     throw new ExhibitError('tool-failed', 'ffmpeg returned an unexpected frame');
   }
   // The PDQ frame is checked when it is hashed (pdqFromImage refuses what does not decode).
-  return { png, width: meta.width, height: meta.height, pdqPng: pdqPng && pdqPng.length > 0 ? pdqPng : null };
+  // A few hundred bytes for one frame; more is no listing of one frame.
+  const afterSeekSec = timing && timing.length > 0 && timing.length <= MAX_TIMING_BYTES ? framecrcFirstPts(timing.toString('latin1')) : null;
+  return { png, width: meta.width, height: meta.height, pdqPng: pdqPng && pdqPng.length > 0 ? pdqPng : null, afterSeekSec };
 }

@@ -393,7 +393,9 @@ describe('contact sheets that fit the clip', () => {
       const t = await thumbnailer.video(source, options);
       // 1 s at 0.3 s apart: three frames, all inside the second of video, all taken.
       expect(t, JSON.stringify(options)).toMatchObject({ from: 'contact-sheet', width: 960, height: 240 });
-      expect(t.pdq?.map((p) => p.timeMs)).toEqual([167, 500, 833]);
+      // Planned at 0.167, 0.5 and 0.833 s; each hash is recorded at its frame's own time, the first frame at
+      // or after the seek (10 fps: 0.2, 0.5, 0.9 s), not at the seek time (pdq-frame-time-is-seek-time-not-frame-time).
+      expect(t.pdq?.map((p) => p.timeMs)).toEqual([200, 500, 900]);
     }
   });
 
@@ -403,7 +405,8 @@ describe('contact sheets that fit the clip', () => {
     expect(recorded.videoStream).toEqual({ startSec: 10, durationSec: 2 });
     const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
     // Six frames over its 2 s (not nine over 30 s, of which six fell before or after it), each a different picture.
-    expect(t.pdq?.map((p) => p.timeMs)).toEqual([10167, 10500, 10833, 11167, 11500, 11833]);
+    // Planned at 10.167 ... 11.833 s; recorded at the times of the 10 fps frames taken.
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([10200, 10500, 10900, 11200, 11500, 11900]);
     expect(new Set(t.pdq?.map((p) => p.hash)).size).toBe(6);
   });
 
@@ -464,7 +467,8 @@ describe('contact sheets that fit the clip', () => {
     const recorded = await metadata.video(source);
     expect(recorded.videoStream).toEqual({ startSec: 0, durationSec: 30 });
     const t = await thumbnailer.video(source, { durationSec: recorded.durationSec!, videoStream: recorded.videoStream });
-    expect(t.pdq?.map((p) => p.timeMs)).toEqual([1667, 5000, 8333, 11667, 15000, 18333, 21667, 25000, 28333]);
+    // Planned at 1.667 ... 28.333 s; recorded at the times of the 10 fps frames taken.
+    expect(t.pdq?.map((p) => p.timeMs)).toEqual([1700, 5000, 8400, 11700, 15000, 18400, 21700, 25000, 28400]);
     expect(new Set(t.pdq?.map((p) => p.hash)).size).toBe(9);
     expect(t.findings).toBeUndefined();
   });
