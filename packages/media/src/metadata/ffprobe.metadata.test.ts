@@ -211,7 +211,8 @@ describe('normaliseProbe: an audio file\'s times', () => {
     expect(normaliseProbe(music).takenAt).toBeDefined();
     expect(normaliseProbe(music, { durationGuessed: false }).takenAt).toBeUndefined();
     const memo = { format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { date: '2024', creation_time: '2024-05-01T10:20:30.000000Z' } }, streams: [] };
-    expect(normaliseProbe(memo, { durationGuessed: false }).takenAt).toMatchObject({ utc: '2024-05-01T10:20:30.000000Z' });
+    // A movie header time states no zone (video-mvhd-local-time-read-as-utc): kept as written, no UTC.
+    expect(normaliseProbe(memo, { durationGuessed: false }).takenAt).toMatchObject({ local: expect.stringMatching(/^2024-05-01T10:20:30/), offsetMinutes: null, utc: null });
   });
 
   it('a duration ffprobe guessed is absent for audio; one it read stays', () => {
