@@ -230,6 +230,13 @@ export type FileFlag =
   | 'recovered'
   /** A disk image's acquisition hash (stored in the EWF image) differs from the hash of the media data read (docs/disk-images.md). */
   | 'image-hash-mismatch'
+  /**
+   * A TAR.GZ member whose bytes were never checked against the CRC-32 and size trailer of the gzip member holding
+   * them: reading stopped before that trailer (the stream cut short, maxArchiveEntries, a budget, the deadline, the
+   * parser's time-out or crash). Kept, as its bytes are most likely right (a partial download's early members are),
+   * but not verified; a member whose gzip member's check failed is failed instead (docs/architecture.md).
+   */
+  | 'gzip-unverified'
   | MetadataFlag
   // Findings about a content (its bytes, whatever the name): see ContentFinding.
   | ContentFlag;

@@ -519,6 +519,14 @@ export class PostgresIndex implements IndexStore {
     if (affectedRows === 0) throw notFound('file', fileId);
   }
 
+  async addFlagsToFiles(fileIds: readonly string[], flags: FileFlag[]): Promise<void> {
+    if (fileIds.length === 0 || flags.length === 0) return;
+    await this.query(
+      `UPDATE files SET flags = ${addFlagsSql('flags', '$2')}, updated_at = now() WHERE file_id = ANY($1::text[])`,
+      [[...fileIds], uniqueFlags(flags)],
+    );
+  }
+
   // ---- contents ----
 
   async getContent(sha256: string): Promise<ContentRecord | null> {

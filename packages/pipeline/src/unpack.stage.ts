@@ -508,15 +508,20 @@ class UnpackRun {
   async unpack(reader: ArchiveReader, budgetSignal: AbortSignal): Promise<void> {
     // Members exist already only if an earlier attempt got this far; then each is checked.
     this.resuming = (await this.deps.index.getFile(memberFileId(this.parent.fileId, 0))) !== null;
+    // Whether entries() ran to its end: only then did the last gzip member's trailer check out.
+    let readToEnd = false;
     try {
       for await (const entry of reader.entries(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {})) {
         if (this.memberCount >= this.deps.limits.maxArchiveEntries) {
+          // The entry not taken still says which gzip members passed before it.
+          if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
           this.stop('limit-exceeded', `archive has more than maxArchiveEntries (${this.deps.limits.maxArchiveEntries}) entries; the rest were not unpacked`);
           break;
         }
         await this.member(entry);
         if (this.stopped) break;
       }
+      readToEnd = this.stopped === null;
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
         // Keep what is done so a retry resumes rather than redoes; the original fault wins. Held members are
@@ -530,8 +535,11 @@ class UnpackRun {
       if (typed && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: typed.message };
     }
     // Held members before the ones that failed were made of gzip members that passed; those from it on are failed
-    // (failUnverified), never handed off. A stop of another kind (the stream cut short, a limit, the deadline)
-    // proved no byte wrong: its held members go on as they did before any were held.
+    // (failUnverified), never handed off. A stop of another kind before the trailer (the stream cut short, a limit,
+    // the deadline, the parser's time-out) proved no byte wrong, nor right: its held members go on, most likely
+    // right (a partial download's early members are), but marked 'gzip-unverified'
+    // (tgz-stopped-before-trailer-members-handed-on-unmarked).
+    if (this.unverified === null && !readToEnd) await this.markHeldUnverified();
     this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
     this.held = [];
     await this.flush();
@@ -766,6 +774,20 @@ class UnpackRun {
   private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }): void {
     if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
     else this.identify.push(member);
+  }
+
+  /** Flags every held member 'gzip-unverified': those not yet inserted in the batch, the rest in one statement. */
+  private async markHeldUnverified(): Promise<void> {
+    if (this.held.length === 0) return;
+    const inBatch = new Map(this.batch.map((f) => [f.fileId, f]));
+    const recorded: string[] = [];
+    for (const { fileId } of this.held) {
+      const pending = inBatch.get(fileId);
+      if (pending) {
+        if (!pending.flags.includes('gzip-unverified')) pending.flags.push('gzip-unverified');
+      } else recorded.push(fileId);
+    }
+    await this.deps.index.addFlagsToFiles(recorded, ['gzip-unverified']);
   }
 
   /** Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order. */

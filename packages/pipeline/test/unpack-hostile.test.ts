@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ExhibitError, LIMITS, memberFileId, type EvidenceRef } from '@exhibit/core';
@@ -370,6 +371,62 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(multi.members.map((m) => [m.name, m.stage])).toEqual([['f1.txt', 'pending'], ['f2.txt', 'failed'], ['f3.txt', 'failed'], ['f4.txt', 'failed']]);
     expect(handedOff('ev-tgz-crc-held-multi')).toEqual([multi.members[0]!.fileId]);
     expect(multi.members[0]!.sha256).toBe(createHash('sha256').update(split[0]!.data).digest('hex'));
+  });
+
+  // A tar.gz whose reading stops before the trailer of the gzip member holding a member's bytes (the stream cut inside
+  // that gzip member or its trailer, maxArchiveEntries, a budget, the deadline, the parser's time-out): the held members
+  // were handed on as if their trailer had checked out, so a bit-flipped and cut archive's member was indexed under the
+  // hash of damaged bytes with no mark. They still go on (a partial download's early members are almost always right;
+  // failing them would lose every member of an ordinary cut .tgz), now flagged 'gzip-unverified'; gzip -t agrees
+  // nothing checked the cut stream.
+  it('tgz-stopped-before-trailer-members-handed-on-unmarked: members not checked against their gzip trailer carry gzip-unverified', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const files = Array.from({ length: 8 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const tar = await tarOf(files);
+    const whole = gzip(tar);
+    const gzipTest = (data: Buffer) => spawnSync('gzip', ['-t'], { input: data }).status;
+    expect(gzipTest(whole)).toBe(0);
+
+    // Clean: read to its end, the trailer checked: no flag.
+    const clean = await unpackOne('clean.tar.gz', whole, { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-clean' });
+    expect(clean.outcome.status).toBe('done');
+    expect(flagged(clean.members)).toEqual(files.map((f) => [f.name, 'pending', false]));
+
+    // Cut inside the trailer (a partial download): every member read, none checked.
+    const cut = whole.subarray(0, whole.length - 6);
+    expect(gzipTest(cut)).not.toBe(0);
+    const cutRun = await unpackOne('cut.tar.gz', cut, { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-cut' });
+    expect(cutRun.stop?.archive?.reason).toBe('truncated');
+    expect(flagged(cutRun.members)).toEqual(files.map((f) => [f.name, 'pending', true]));
+    expect(cutRun.members.map((m) => m.sha256)).toEqual(files.map((f) => createHash('sha256').update(f.data).digest('hex')));
+    // Shown in the evidence status with the other findings, each with what it means.
+    const shown = cutRun.status.findings.filter((f) => f.flag === 'gzip-unverified');
+    expect(shown.length).toBe(8);
+    expect(shown[0]!.detail).toMatch(/not checked against its CRC-32\/size trailer/);
+
+    // Damaged so it still inflates, then cut before the trailer that would have caught it: flagged, not silent.
+    const { gz, members: gzMembers } = gzipMembersOf(tar, 1 << 30);
+    const damaged = damageKeepingInflation(gz, gzMembers[0]!, { fromFraction: 0.8 });
+    const damagedCut = await unpackOne('bad-cut.tar.gz', damaged.subarray(0, damaged.length - 6), { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-bad-cut' });
+    const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+    // Some member holds damaged bytes (its hash is not the true file's), yet was recorded pending: it must carry the mark.
+    expect(damagedCut.members.some((m, i) => m.stage === 'pending' && m.sha256 !== sha(files[i]!.data))).toBe(true);
+    expect(damagedCut.members.filter((m) => m.stage === 'pending' && !m.flags.includes('gzip-unverified'))).toEqual([]);
+
+    // maxArchiveEntries stops the read in the one gzip member: the members taken are flagged.
+    const limited = await withLimits({ maxArchiveEntries: 3 }, () => unpackOne('limited.tar.gz', whole, { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-max' }));
+    expect(limited.stop?.archive?.reason).toBe('limit-exceeded');
+    expect(flagged(limited.members)).toEqual(files.slice(0, 3).map((f) => [f.name, 'pending', true]));
+
+    // Several gzip members (one per 6,000 bytes of tar; an entry is 3,584), the limit reached at f5, whose header lies in
+    // the third: the entry not taken still says the first two gzip members passed, so f1..f3 (wholly in them) are not
+    // flagged. f4 ends in the third, flagged or not as that member's trailer had been read when f5 came.
+    const multi = gzipMembersOf(tar, 6000).gz;
+    expect(gzipTest(multi)).toBe(0);
+    const split = await withLimits({ maxArchiveEntries: 4 }, () => unpackOne('split.tar.gz', multi, { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-split' }));
+    expect(flagged(split.members).slice(0, 3)).toEqual([['f1.txt', 'pending', false], ['f2.txt', 'pending', false], ['f3.txt', 'pending', false]]);
+    expect(split.members.map((m) => [m.name, m.stage])[3]).toEqual(['f4.txt', 'pending']);
   });
 
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {

@@ -502,6 +502,8 @@ export interface IndexStore {
   /** Gives back what was claimed but not used. */
   releaseBudget(ref: EvidenceRef, counter: BudgetCounter, amount: number): Promise<void>;
   addFlags(fileId: string, flags: FileFlag[]): Promise<void>;
+  /** Adds the flags to each of these files (those that exist), in one statement: an archive's members marked at once. */
+  addFlagsToFiles(fileIds: readonly string[], flags: FileFlag[]): Promise<void>;
   /** Records (or replaces, on a re-run) what unpack read about a disk image (migration 0030). */
   recordDiskImage(record: DiskImageRecord): Promise<void>;
   getDiskImage(fileId: string): Promise<DiskImageRecord | null>;
