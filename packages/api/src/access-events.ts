@@ -40,7 +40,14 @@ export async function recordForCase(
         action: event.action,
         actor: principal.user,
         ...(event.subject ? { subject: event.subject } : {}),
-        details: { ...event.details, authKind: principal.authKind, roles: principal.roles, ...(principal.ticketId ? { ticketId: principal.ticketId } : {}) },
+        details: {
+          ...event.details,
+          authKind: principal.authKind,
+          roles: principal.roles,
+          // The Entra object id beside the (mutable) UPN in actor: who it was, after a rename too.
+          ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}),
+          ...(principal.ticketId ? { ticketId: principal.ticketId } : {}),
+        },
         ...(event.eventKey ? { eventKey: event.eventKey } : {}),
       },
       options,

@@ -8,6 +8,9 @@ import {
   type DownloadTicket,
   type Role,
   type UploadRegistration,
+  type UserIdentity,
+  type UserRef,
+  userIdentity,
 } from '@exhibit/core';
 import type { SqlClient } from './sql-client.js';
 
@@ -17,6 +20,8 @@ interface AssignmentRow extends Record<string, unknown> {
   role: Role | null;
   assigned_by: string;
   assigned_at: Date | string;
+  user_key: string;
+  object_id: string | null;
 }
 
 interface HistoryRow extends Record<string, unknown> {
@@ -27,6 +32,7 @@ interface HistoryRow extends Record<string, unknown> {
   previous_role: Role | null;
   changed_by: string;
   changed_at: Date | string;
+  object_id: string | null;
 }
 
 interface RegistrationRow extends Record<string, unknown> {
@@ -39,7 +45,26 @@ interface RegistrationRow extends Record<string, unknown> {
   registered_at: Date | string;
 }
 
-const COLUMNS = 'case_id, user_name, role, assigned_by, assigned_at';
+const COLUMNS = 'case_id, user_name, role, assigned_by, assigned_at, user_key, object_id';
+
+/**
+ * The assignments that are the caller's (migration 0210; $N = name, $N+1 = object id or null):
+ * bound to their object id, or unbound and named by their name or object id (user_key folds
+ * UPNs' and GUIDs' case). A bound assignment never matches by name: its UPN may now be
+ * someone else's.
+ */
+function mine(name: string, objectId: string): string {
+  return `(object_id = ${objectId}
+        OR (object_id IS NULL AND (user_key = exhibit_user_key(${name}) OR user_key = exhibit_user_key(${objectId}))))`;
+}
+
+/** The assignment a supervisor names ($N): by name (case-folded for UPNs), or by the object id it is bound to. */
+function named(name: string): string {
+  return `(user_key = exhibit_user_key(${name}) OR object_id = lower(${name}))`;
+}
+
+/** Entra object ids are GUIDs, lower case in tokens; folded so a typed one compares equal. */
+const objectIdOf = (who: UserIdentity): string | null => who.objectId?.toLowerCase() ?? null;
 const REGISTRATION_COLUMNS = 'blob_name, case_id, evidence_id, file_name, size, uploaded_by, registered_at';
 
 /**
@@ -69,7 +94,9 @@ function toRegistration(row: RegistrationRow): UploadRegistration {
 const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
 
 function toAssignment(row: AssignmentRow): CaseAssignment {
-  return { caseId: row.case_id, user: row.user_name, role: row.role, assignedBy: row.assigned_by, assignedAt: iso(row.assigned_at) };
+  const a: CaseAssignment = { caseId: row.case_id, user: row.user_name, role: row.role, assignedBy: row.assigned_by, assignedAt: iso(row.assigned_at) };
+  if (row.object_id !== null) a.objectId = row.object_id;
+  return a;
 }
 
 /**
@@ -90,7 +117,7 @@ export class PostgresAccessStore implements AccessStore {
         const inserted = await tx.query<AssignmentRow>(
           `INSERT INTO case_assignments (case_id, user_name, role, assigned_by)
            VALUES ($1, $2, $3, $4)
-           ON CONFLICT (case_id, user_name) DO NOTHING
+           ON CONFLICT (case_id, user_key) DO NOTHING
            RETURNING ${COLUMNS}`,
           [caseId, user, role, change.by],
         );
@@ -102,13 +129,14 @@ export class PostgresAccessStore implements AccessStore {
         if (!previous) throw new ExhibitError('conflict', 'assignment changed concurrently; try again');
       }
       if (previous.role === role) return { changed: false, assignment: previous, previous };
+      // The stored name stays: 'ALICE@…' typed for an assignment of 'alice@…' changes its role, not whom it names.
       const { rows } = await tx.query<AssignmentRow>(
         `UPDATE case_assignments SET role = $3, assigned_by = $4, assigned_at = now()
           WHERE case_id = $1 AND user_name = $2
           RETURNING ${COLUMNS}`,
-        [caseId, user, role, change.by],
+        [caseId, previous.user, role, change.by],
       );
-      await this.addHistory(tx, caseId, user, 'role-changed', role, previous.role, change.by);
+      await this.addHistory(tx, caseId, previous.user, 'role-changed', role, previous.role, change.by, previous.objectId);
       return { changed: true, assignment: toAssignment(rows[0]!), previous };
     });
   }
@@ -117,32 +145,53 @@ export class PostgresAccessStore implements AccessStore {
     return this.sql.transaction(async (tx) => {
       const previous = await this.lockedAssignment(tx, caseId, user);
       if (!previous) return { changed: false, previous: null };
-      await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [caseId, user]);
-      // Their download links die with the assignment, and stay dead if they are assigned again.
-      await tx.query('DELETE FROM download_tickets WHERE case_id = $1 AND user_name = $2', [caseId, user]);
-      await this.addHistory(tx, caseId, user, 'unassigned', null, previous.role, change.by);
+      await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [caseId, previous.user]);
+      // Their download links die with the assignment, and stay dead if they are assigned again:
+      // the name's (any case) and, once bound, the object id's (a renamed holder's links too).
+      await tx.query(
+        `DELETE FROM download_tickets
+          WHERE case_id = $1 AND (exhibit_user_key(user_name) = exhibit_user_key($2) OR object_id = $3)`,
+        [caseId, previous.user, previous.objectId ?? null],
+      );
+      await this.addHistory(tx, caseId, previous.user, 'unassigned', null, previous.role, change.by, previous.objectId);
       return { changed: true, previous };
     });
   }
 
-  async isAssigned(caseId: string, user: string): Promise<boolean> {
+  async isAssigned(caseId: string, user: UserRef): Promise<boolean> {
     return (await this.getAssignment(caseId, user)) !== null;
   }
 
-  async getAssignment(caseId: string, user: string): Promise<CaseAssignment | null> {
+  async getAssignment(caseId: string, user: UserRef): Promise<CaseAssignment | null> {
+    const who = userIdentity(user);
     const { rows } = await this.sql.query<AssignmentRow>(
-      `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND user_name = $2`,
-      [caseId, user],
+      `SELECT ${COLUMNS} FROM case_assignments
+        WHERE case_id = $1 AND ${mine('$2', '$3')}
+        ORDER BY object_id IS NULL, user_name COLLATE "C"
+        LIMIT 1`,
+      [caseId, who.name, objectIdOf(who)],
     );
-    return rows[0] ? toAssignment(rows[0]) : null;
+    const row = rows[0];
+    if (!row) return null;
+    return row.object_id === null && who.objectId !== undefined ? this.bind(row, who) : toAssignment(row);
   }
 
-  async casesFor(user: string): Promise<CaseAssignment[]> {
+  async casesFor(user: UserRef): Promise<CaseAssignment[]> {
+    const who = userIdentity(user);
     const { rows } = await this.sql.query<AssignmentRow>(
-      `SELECT ${COLUMNS} FROM case_assignments WHERE user_name = $1 ORDER BY case_id COLLATE "C"`,
-      [user],
+      `SELECT ${COLUMNS} FROM case_assignments
+        WHERE ${mine('$1', '$2')}
+        ORDER BY case_id COLLATE "C", object_id IS NULL, user_name COLLATE "C"`,
+      [who.name, objectIdOf(who)],
     );
-    return rows.map(toAssignment);
+    const out: CaseAssignment[] = [];
+    for (const [i, row] of rows.entries()) {
+      // One per case, as getAssignment picks it (the bound one first).
+      if (i > 0 && rows[i - 1]!.case_id === row.case_id) continue;
+      const a = row.object_id === null && who.objectId !== undefined ? await this.bind(row, who) : toAssignment(row);
+      if (a) out.push(a);
+    }
+    return out;
   }
 
   async listAssignments(caseId: string): Promise<CaseAssignment[]> {
@@ -155,19 +204,23 @@ export class PostgresAccessStore implements AccessStore {
 
   async assignmentHistory(caseId: string): Promise<AssignmentChange[]> {
     const { rows } = await this.sql.query<HistoryRow>(
-      `SELECT case_id, user_name, action, role, previous_role, changed_by, changed_at
+      `SELECT case_id, user_name, action, role, previous_role, changed_by, changed_at, object_id
          FROM case_assignment_history WHERE case_id = $1 ORDER BY change_id`,
       [caseId],
     );
-    return rows.map((r) => ({
-      caseId: r.case_id,
-      user: r.user_name,
-      action: r.action,
-      role: r.role,
-      previousRole: r.previous_role,
-      changedBy: r.changed_by,
-      changedAt: iso(r.changed_at),
-    }));
+    return rows.map((r) => {
+      const change: AssignmentChange = {
+        caseId: r.case_id,
+        user: r.user_name,
+        action: r.action,
+        role: r.role,
+        previousRole: r.previous_role,
+        changedBy: r.changed_by,
+        changedAt: iso(r.changed_at),
+      };
+      if (r.object_id !== null) change.objectId = r.object_id;
+      return change;
+    });
   }
 
   async isNewCase(caseId: string): Promise<boolean> {
@@ -175,7 +228,9 @@ export class PostgresAccessStore implements AccessStore {
     return rows[0]?.fresh === true;
   }
 
-  async claimNewCase(caseId: string, user: string, role: Role): Promise<boolean> {
+  async claimNewCase(caseId: string, claimant: UserRef, role: Role): Promise<boolean> {
+    const who = userIdentity(claimant);
+    const user = who.name;
     return this.sql.transaction(async (tx) => {
       // The claim's primary key serialises racing claimants: the loser's insert
       // waits for the winner's commit, then conflicts and inserts nothing.
@@ -188,10 +243,11 @@ export class PostgresAccessStore implements AccessStore {
       );
       if (!rows[0]) return false;
       await tx.query(
-        `INSERT INTO case_assignments (case_id, user_name, role, assigned_by) VALUES ($1, $2, $3, $2)`,
-        [caseId, user, role],
+        // Bound from the start: the claimant signed in, so their object id is known.
+        `INSERT INTO case_assignments (case_id, user_name, role, assigned_by, object_id) VALUES ($1, $2, $3, $2, $4)`,
+        [caseId, user, role, objectIdOf(who)],
       );
-      await this.addHistory(tx, caseId, user, 'assigned', role, null, user);
+      await this.addHistory(tx, caseId, user, 'assigned', role, null, user, objectIdOf(who) ?? undefined);
       return true;
     });
   }
@@ -249,12 +305,17 @@ export class PostgresAccessStore implements AccessStore {
     return this.sql.transaction(async (tx) => {
       // FOR SHARE waits for an unassignment holding the row (FOR UPDATE) and then finds it gone;
       // one that comes later waits for this insert and deletes the ticket with the assignment.
-      const { rows } = await tx.query('SELECT 1 FROM case_assignments WHERE case_id = $1 AND user_name = $2 FOR SHARE', [t.caseId, t.user]);
+      const who = { name: t.user, ...(t.objectId !== undefined ? { objectId: t.objectId } : {}) };
+      const { rows } = await tx.query(`SELECT 1 FROM case_assignments WHERE case_id = $1 AND ${mine('$2', '$3')} FOR SHARE`, [
+        t.caseId,
+        who.name,
+        objectIdOf(who),
+      ]);
       if (rows.length === 0) return false;
       await tx.query(
-        `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt],
+        `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at, object_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt, objectIdOf(who)],
       );
       return true;
     });
@@ -269,13 +330,15 @@ export class PostgresAccessStore implements AccessStore {
       roles: Role[];
       issued_at: Date | string;
       expires_at: Date | string;
+      object_id: string | null;
     }>(
-      `SELECT ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at FROM download_tickets WHERE ticket_sha256 = $1`,
+      `SELECT ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at, object_id FROM download_tickets WHERE ticket_sha256 = $1`,
       [ticketSha256],
     );
     const r = rows[0];
     if (!r) return null;
     return {
+      ...(r.object_id !== null ? { objectId: r.object_id } : {}),
       ticketSha256: r.ticket_sha256,
       user: r.user_name,
       caseId: r.case_id,
@@ -286,12 +349,45 @@ export class PostgresAccessStore implements AccessStore {
     };
   }
 
+  /** The assignment a supervisor's `user` names (see named), locked. A name and a bound object id may both match: the name's wins. */
   private async lockedAssignment(tx: SqlClient, caseId: string, user: string): Promise<CaseAssignment | null> {
     const { rows } = await tx.query<AssignmentRow>(
-      `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND user_name = $2 FOR UPDATE`,
+      `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND ${named('$2')}
+        ORDER BY user_key = exhibit_user_key($2) DESC
+        LIMIT 1
+        FOR UPDATE`,
       [caseId, user],
     );
     return rows[0] ? toAssignment(rows[0]) : null;
+  }
+
+  /**
+   * First Entra sign-in that matched an unbound assignment by name: from now on it is this
+   * object id's only. Recorded in the history. Another tab's request may have bound it in the
+   * meantime (to this object id: the row is then as wanted) or this object id may already hold a
+   * bound assignment of the case under an earlier name (that one serves; this one stays unbound).
+   * Null when someone else's sign-in bound it first: two holders of one UPN, and it is not ours.
+   */
+  private async bind(row: AssignmentRow, who: UserIdentity): Promise<CaseAssignment | null> {
+    const objectId = objectIdOf(who)!;
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<AssignmentRow>(
+        `UPDATE case_assignments SET object_id = $3
+          WHERE case_id = $1 AND user_name = $2 AND object_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM case_assignments b WHERE b.case_id = $1 AND b.object_id = $3)
+          RETURNING ${COLUMNS}`,
+        [row.case_id, row.user_name, objectId],
+      );
+      if (!rows[0]) {
+        const { rows: now } = await tx.query<AssignmentRow>(
+          `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND ${mine('$2', '$3')} ORDER BY object_id IS NULL LIMIT 1`,
+          [row.case_id, who.name, objectId],
+        );
+        return now[0] && now[0].object_id === objectId ? toAssignment(now[0]) : null;
+      }
+      await this.addHistory(tx, row.case_id, row.user_name, 'bound', row.role, row.role, who.name, objectId);
+      return toAssignment(rows[0]);
+    });
   }
 
   private async addHistory(
@@ -302,11 +398,12 @@ export class PostgresAccessStore implements AccessStore {
     role: Role | null,
     previousRole: Role | null,
     by: string,
+    objectId?: string,
   ): Promise<void> {
     await tx.query(
-      `INSERT INTO case_assignment_history (case_id, user_name, action, role, previous_role, changed_by)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [caseId, user, action, role, previousRole, by],
+      `INSERT INTO case_assignment_history (case_id, user_name, action, role, previous_role, changed_by, object_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [caseId, user, action, role, previousRole, by, objectId ?? null],
     );
   }
 }

@@ -115,10 +115,58 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     expect(await access.casesFor('nobody')).toEqual([]);
   });
 
-  it('compares user names exactly (no case folding)', async () => {
-    await access.assign('CASE-U', 'Frank@example.org', { by: 'sup' });
-    expect(await access.isAssigned('CASE-U', 'frank@example.org')).toBe(false);
-    expect(await access.isAssigned('CASE-U', 'Frank@example.org')).toBe(true);
+  it('upn-case-differs-unassign-removed-nothing: UPNs compare case-insensitively in assign, unassign, checks and lists', async () => {
+    await access.assign('CASE-U', 'Frank@Example.org', { by: 'sup' });
+    expect(await access.isAssigned('CASE-U', 'frank@example.org')).toBe(true);
+    expect((await access.casesFor('FRANK@example.ORG')).map((a) => a.caseId)).toEqual(['CASE-U']);
+    // The same person again, typed differently: no second row, the name as first typed.
+    const again = await access.assign('CASE-U', 'frank@example.org', { by: 'sup2', role: 'investigator' });
+    expect(again).toMatchObject({ changed: true, assignment: { user: 'Frank@Example.org', role: 'investigator' } });
+    expect((await access.listAssignments('CASE-U')).map((a) => a.user)).toEqual(['Frank@Example.org']);
+    const removed = await access.unassign('CASE-U', 'frank@example.org', { by: 'sup' });
+    expect(removed).toMatchObject({ changed: true, previous: { user: 'Frank@Example.org' } });
+    expect(await access.isAssigned('CASE-U', 'Frank@Example.org')).toBe(false);
+    expect((await access.assignmentHistory('CASE-U')).map((h) => [h.action, h.user])).toEqual([
+      ['assigned', 'Frank@Example.org'],
+      ['role-changed', 'Frank@Example.org'],
+      ['unassigned', 'Frank@Example.org'],
+    ]);
+  });
+
+  it('keeps local user names exact: alice and Alice are two local users', async () => {
+    await access.assign('CASE-L', 'Alice', { by: 'sup' });
+    expect(await access.isAssigned('CASE-L', 'alice')).toBe(false);
+    expect(await access.unassign('CASE-L', 'alice', { by: 'sup' })).toEqual({ changed: false, previous: null });
+    expect(await access.isAssigned('CASE-L', 'Alice')).toBe(true);
+  });
+
+  it('entra-upn-reused-by-another-oid-denied: an assignment by UPN binds to the oid of its first sign-in', async () => {
+    const OID_A = '0a0a0a0a-1111-2222-3333-444444444444';
+    const OID_B = '0b0b0b0b-1111-2222-3333-444444444444';
+    await access.assign('CASE-O', 'Hana@contoso.example', { by: 'sup' });
+    await access.assign('CASE-O2', 'hana@contoso.example', { by: 'sup' });
+    // Hana signs in: the assignment she matches by name is now her object id's.
+    const first = await access.getAssignment('CASE-O', { name: 'hana@contoso.example', objectId: OID_A });
+    expect(first).toMatchObject({ user: 'Hana@contoso.example', objectId: OID_A });
+    // Renamed (new UPN, same oid): still hers.
+    expect(await access.getAssignment('CASE-O', { name: 'hana.k@contoso.example', objectId: OID_A })).toMatchObject({ objectId: OID_A });
+    // Her old UPN given to someone else: nothing, on this case; CASE-O2 is bound to whoever signs in first (B here).
+    expect(await access.getAssignment('CASE-O', { name: 'hana@contoso.example', objectId: OID_B })).toBeNull();
+    expect((await access.casesFor({ name: 'hana@contoso.example', objectId: OID_B })).map((a) => a.caseId)).toEqual(['CASE-O2']);
+    expect((await access.casesFor({ name: 'hana.k@contoso.example', objectId: OID_A })).map((a) => a.caseId)).toEqual(['CASE-O']);
+    // A local token with the name matches no bound assignment.
+    expect(await access.getAssignment('CASE-O', 'hana@contoso.example')).toBeNull();
+    // The supervisor removes her by the name assigned, or by object id (typed in any case).
+    expect(await access.unassign('CASE-O', OID_A.toUpperCase(), { by: 'sup' })).toMatchObject({ changed: true, previous: { objectId: OID_A } });
+    expect((await access.assignmentHistory('CASE-O')).map((h) => [h.action, h.objectId ?? null, h.changedBy])).toEqual([
+      ['assigned', null, 'sup'],
+      ['bound', OID_A, 'hana@contoso.example'],
+      ['unassigned', OID_A, 'sup'],
+    ]);
+    // Assigned by object id: only that object id gets it, whatever its name.
+    await access.assign('CASE-O3', OID_A.toUpperCase(), { by: 'sup' });
+    expect(await access.getAssignment('CASE-O3', { name: 'someone@contoso.example', objectId: OID_B })).toBeNull();
+    expect(await access.getAssignment('CASE-O3', { name: 'hana.k@contoso.example', objectId: OID_A })).toMatchObject({ objectId: OID_A });
   });
 
   it('records exactly one assignment when the same user is assigned concurrently', async () => {

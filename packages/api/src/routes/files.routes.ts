@@ -4,6 +4,7 @@ import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type P
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
+import { identityOf } from '../access-check.js';
 import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
@@ -156,7 +157,7 @@ export const filesRoutes: RouteModule = [
       const scope = query.scope ?? 'case';
       const caseIds = [params.caseId];
       if (scope === 'assigned') {
-        for (const a of await deps.access.casesFor(principal.user)) {
+        for (const a of await deps.access.casesFor(identityOf(principal))) {
           const roles = principal.roles.filter((r) => a.role === null || r === a.role);
           if (a.caseId !== params.caseId && roles.some((r) => CASE_READERS.includes(r))) caseIds.push(a.caseId);
         }
@@ -165,15 +166,25 @@ export const filesRoutes: RouteModule = [
       const own = frames.find((p) => p.frame === 0) ?? frames[0];
       const result = frames.length > 0 ? await similarToFrames(deps, frames, { caseIds, maxDistance, ...(query.limit !== undefined ? { limit: query.limit } : {}) }) : null;
       const items = result?.items ?? [];
-      // Custody: this case, and every other case whose files are shown.
-      const shown = new Set(items.flatMap((i) => i.files.map((f) => f.caseId)));
+      // Custody: every case searched, shown files or not. The answer is drawn from all of them: an
+      // item is there because its content is in one of them (its files listed may all be another
+      // case's), and 'nothing near in case X' is itself an answer about X. Another case's entry
+      // names the picture searched for by its content hash only: that case's readers need not be
+      // this case's, so neither this case's id nor its file's id or blob goes into their log.
       for (const id of caseIds) {
-        if (id !== params.caseId && !shown.has(id)) continue;
+        const filesShown = items.reduce((n, i) => n + i.files.filter((f) => f.caseId === id).length, 0);
         const evidenceIds = (await deps.index.listEvidence(id)).map((e) => e.evidenceId);
+        const own = id === params.caseId;
         await recordForCase(
           deps,
           principal,
-          { caseId: id, evidenceIds, action: 'search', subject: subjectOf(file), details: { similarTo: file.fileId, fromCase: params.caseId, maxDistance, scope, returned: items.length } },
+          {
+            caseId: id,
+            evidenceIds,
+            action: 'search',
+            ...(own ? { subject: subjectOf(file) } : file.sha256 ? { subject: { sha256: file.sha256 } } : {}),
+            details: { ...(own ? { similarTo: file.fileId } : {}), maxDistance, scope, returned: items.length, filesShown },
+          },
           abortSignal ? { abortSignal } : {},
         );
       }
@@ -261,7 +272,7 @@ export const filesRoutes: RouteModule = [
       } else {
         // The roles the caller downloads with on this case (the assignment may narrow the token's).
         const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
-        const issued = await issueDownloadTicket(deps, { user: principal.user, roles, caseId: file.caseId, fileId: file.fileId });
+        const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId });
         const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/content`;
         const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
         body = { url, kind: 'api-ticket', expiresAt: issued.expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };

@@ -4,6 +4,7 @@ import { ExhibitError, evidenceBlobName, LIMITS, validateSegmentManifest, type D
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { EVIDENCE_UPLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
+import { identityOf } from '../access-check.js';
 import { notFound } from '../http-errors.js';
 import { param } from '../query-params.js';
 import { API_LIMITS } from '../api-limits.js';
@@ -87,7 +88,7 @@ export const uploadsRoutes: RouteModule = [
       let claimedCase = false;
       if (caseAccess?.newCase) {
         // Another examiner may have claimed it since the access check: then this caller is a stranger to it.
-        claimedCase = await deps.access.claimNewCase(params.caseId, principal.user, 'examiner');
+        claimedCase = await deps.access.claimNewCase(params.caseId, identityOf(principal), 'examiner');
         if (!claimedCase) throw notFound();
       }
       const existing = await deps.access.getUploadRegistration(blobName);

@@ -9,9 +9,35 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }
 
+/**
+ * Who is asking, as the access store matches them to assignments. `name` is
+ * what people read and type (a local user name, an Entra UPN); `objectId` is
+ * Entra's immutable object id (`oid`), present for Entra tokens only. A bare
+ * string is a name without an object id (local tokens, supervisors' input).
+ *
+ * Matching (docs/review-api.md, "Who is who"): an assignment bound to an
+ * object id matches that object id only, whatever name the token carries; an
+ * unbound one matches by name, case-insensitively for e-mail-like names
+ * (UPNs) and GUIDs, exactly otherwise; the first Entra sign-in that matches
+ * an unbound assignment by name binds it to the signer's object id.
+ */
+export interface UserIdentity {
+  name: string;
+  objectId?: string;
+}
+
+export type UserRef = string | UserIdentity;
+
+export function userIdentity(user: UserRef): UserIdentity {
+  return typeof user === 'string' ? { name: user } : user;
+}
+
 export interface CaseAssignment {
   caseId: string;
+  /** The name the assignment was made for (as first typed; later assignments differing only in case reuse it). */
   user: string;
+  /** The Entra object id the assignment is bound to; absent until its user first signs in (or for local users). */
+  objectId?: string;
   /**
    * When set, the user acts on this case with this role only (it narrows the
    * roles in their token, it never adds one). Null: the token's roles apply.
@@ -24,7 +50,14 @@ export interface CaseAssignment {
 export interface AssignmentChange {
   caseId: string;
   user: string;
-  action: 'assigned' | 'role-changed' | 'unassigned';
+  /**
+   * 'bound': the first Entra sign-in matching by name tied the assignment to
+   * `objectId`. 'merged': migration 0210 folded this name into another
+   * assignment of the case differing only in letter case (`role` is the one
+   * kept, `previousRole` this name's).
+   */
+  action: 'assigned' | 'role-changed' | 'unassigned' | 'bound' | 'merged';
+  objectId?: string;
   role: Role | null;
   previousRole: Role | null;
   changedBy: string;
@@ -58,6 +91,8 @@ export interface CaseOverview {
 export interface DownloadTicket {
   ticketSha256: string;
   user: string;
+  /** The holder's Entra object id, so the assignment check on each fetch matches as for their token. */
+  objectId?: string;
   caseId: string;
   fileId: string;
   roles: Role[];
@@ -72,12 +107,16 @@ export interface AccessStore {
     user: string,
     change: { role?: Role | null; by: string },
   ): Promise<{ changed: boolean; assignment: CaseAssignment; previous: CaseAssignment | null }>;
-  /** Removes the assignment; `changed` is false when there was none. */
+  /**
+   * Removes the assignment `user` names: its name (case-insensitively for
+   * UPNs) or the object id it is bound to. `changed` is false when there was none.
+   */
   unassign(caseId: string, user: string, change: { by: string }): Promise<{ changed: boolean; previous: CaseAssignment | null }>;
-  isAssigned(caseId: string, user: string): Promise<boolean>;
-  getAssignment(caseId: string, user: string): Promise<CaseAssignment | null>;
-  /** The user's assignments, ordered by case id. */
-  casesFor(user: string): Promise<CaseAssignment[]>;
+  isAssigned(caseId: string, user: UserRef): Promise<boolean>;
+  /** The caller's assignment (see UserIdentity for matching); binds an unbound one to an Entra caller's object id. */
+  getAssignment(caseId: string, user: UserRef): Promise<CaseAssignment | null>;
+  /** The user's assignments, ordered by case id (matched and bound as getAssignment). */
+  casesFor(user: UserRef): Promise<CaseAssignment[]>;
   /** The case's assignments, ordered by user. */
   listAssignments(caseId: string): Promise<CaseAssignment[]>;
   /** Every change ever made to the case's assignments, oldest first. */
@@ -92,7 +131,7 @@ export interface AccessStore {
    * claimant and assign them with `role` (history included). False when the
    * case was not new, e.g. another user claimed it first.
    */
-  claimNewCase(caseId: string, user: string, role: Role): Promise<boolean>;
+  claimNewCase(caseId: string, user: UserRef, role: Role): Promise<boolean>;
   /**
    * Records who announced the upload of a blob; the first registration of a
    * blob name stands (created=false returns the stored one, whoever asked).

@@ -1,0 +1,62 @@
+import { afterAll, expect, it } from 'vitest';
+import { createPostgresAccessStore, migrate, openSqlClient } from '../src/index.js';
+import { partialMigrations } from './partial-migrations.js';
+
+/**
+ * Migration 0210 on a database made before it: a case with two assignments
+ * whose UPNs differ only in letter case (possible while names compared
+ * exactly), each with its history, and a download ticket. After it: one
+ * assignment (the more recent), the other recorded as 'merged' into it,
+ * no history lost, the ticket still revoked by unassigning either spelling.
+ */
+const migrations = partialMigrations('migrate-0210');
+afterAll(() => migrations.dispose());
+
+it('assignments-differing-only-in-case-merged-history-kept', async () => {
+  migrations.add((m) => m < '0210');
+  const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+  try {
+    await migrate(sql, { migrationsDir: migrations.url });
+    await sql.exec(`
+      INSERT INTO case_assignments (case_id, user_name, role, assigned_by, assigned_at) VALUES
+        ('CASE-M', 'Alice@Contoso.example', 'examiner', 'sup', '2026-01-01T00:00:00Z'),
+        ('CASE-M', 'alice@contoso.example', 'investigator', 'sup2', '2026-02-01T00:00:00Z'),
+        ('CASE-M', 'bob', NULL, 'sup', '2026-01-01T00:00:00Z'),
+        ('CASE-M', 'Bob', NULL, 'sup', '2026-01-01T00:00:00Z'),
+        ('CASE-N', 'ALICE@contoso.example', NULL, 'sup', '2026-01-01T00:00:00Z');
+      INSERT INTO case_assignment_history (case_id, user_name, action, role, previous_role, changed_by) VALUES
+        ('CASE-M', 'Alice@Contoso.example', 'assigned', 'examiner', NULL, 'sup'),
+        ('CASE-M', 'alice@contoso.example', 'assigned', 'investigator', NULL, 'sup2');
+      INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at) VALUES
+        ('${'a'.repeat(64)}', 'Alice@Contoso.example', 'CASE-M', 'f1', '{examiner}', now(), now() + interval '1 hour');
+    `);
+
+    migrations.add((m) => m >= '0210');
+    await migrate(sql, { migrationsDir: migrations.url });
+    const access = createPostgresAccessStore(sql);
+
+    // The later decision stands; local names differing in case stay two users.
+    expect((await access.listAssignments('CASE-M')).map((a) => [a.user, a.role])).toEqual([
+      ['Bob', null],
+      ['alice@contoso.example', 'investigator'],
+      ['bob', null],
+    ]);
+    expect((await access.assignmentHistory('CASE-M')).map((h) => [h.action, h.user, h.role, h.previousRole, h.changedBy])).toEqual([
+      ['assigned', 'Alice@Contoso.example', 'examiner', null, 'sup'],
+      ['assigned', 'alice@contoso.example', 'investigator', null, 'sup2'],
+      ['merged', 'Alice@Contoso.example', 'investigator', 'examiner', 'migration 0210'],
+    ]);
+    // Existing assignments keep working: by any spelling, and on first Entra sign-in they bind.
+    expect(await access.getAssignment('CASE-N', 'alice@contoso.example')).toMatchObject({ user: 'ALICE@contoso.example' });
+    expect(await access.getAssignment('CASE-M', { name: 'ALICE@contoso.example', objectId: '0a0a0a0a-1111-2222-3333-444444444444' })).toMatchObject({
+      role: 'investigator',
+      objectId: '0a0a0a0a-1111-2222-3333-444444444444',
+    });
+    // The merged name's ticket is the same person's: unassigning revokes it.
+    expect(await access.getDownloadTicket('a'.repeat(64))).not.toBeNull();
+    expect((await access.unassign('CASE-M', 'ALICE@CONTOSO.EXAMPLE', { by: 'sup' })).changed).toBe(true);
+    expect(await access.getDownloadTicket('a'.repeat(64))).toBeNull();
+  } finally {
+    await sql.close();
+  }
+});
