@@ -95,8 +95,15 @@ describe('exhibit assign, assignments, unassign', () => {
   it('unassign removes the user; the case disappears from their list', async () => {
     const res = await cli('ada', ['admin'], 'unassign', 'ORPHAN-7', 'ivan');
     expect(res.code).toBe(EXIT.ok);
-    expect(res.out).toBe('ivan is not assigned to ORPHAN-7 (any more)\n');
+    expect(res.out).toBe('removed ivan from ORPHAN-7\n');
     expect((await cli('ivan', ['investigator'], 'cases')).out).toMatch(/not assigned to any case/);
+  });
+
+  it('unassign-of-nobody-said-not-assigned-any-more: removing a name that holds no assignment fails and says nothing was removed', async () => {
+    const res = await cli('ada', ['admin'], 'unassign', 'ORPHAN-7', 'nobody');
+    expect(res.code).toBe(EXIT.error);
+    expect(res.out).toBe('');
+    expect(res.err).toMatch(/nothing removed: nobody holds no assignment on ORPHAN-7/);
   });
 
   it('refuses others: an examiner gets forbidden on their case, not-found on another; a bad role is a usage error', async () => {

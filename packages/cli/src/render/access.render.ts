@@ -42,7 +42,7 @@ export function renderAssignResult(result: AssignResultBody): string {
 }
 
 export function renderUnassigned(caseId: string, user: string): string {
-  return `${printable(`${user} is not assigned to ${caseId}`)} (any more)\n`;
+  return `${printable(`removed ${user} from ${caseId}`)}\n`;
 }
 
 export function renderAssignments(body: AssignmentListBody): string {
