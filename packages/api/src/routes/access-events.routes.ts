@@ -25,7 +25,7 @@ export const accessEventsRoutes: RouteModule = [
     access: { roles: ACCESS_AUDITORS, caseScoped: true },
     params: z.strictObject({ caseId }),
     query: z.strictObject({
-      user: param.user('Only this actor').optional(),
+      user: param.user('Only this actor: a name (UPNs in any letter case) or an Entra object id (every name it had)').optional(),
       fileId: param.fileId().optional(),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in lower-case hex').optional().describe('Only entries about this content'),
       action: z
