@@ -167,13 +167,10 @@ export class PostgresAccessStore implements AccessStore {
     const { rows } = await this.sql.query<AssignmentRow>(
       `SELECT ${COLUMNS} FROM case_assignments
         WHERE case_id = $1 AND ${mine('$2', '$3')}
-        ORDER BY object_id IS NULL, user_name COLLATE "C"
-        LIMIT 1`,
+        ORDER BY object_id IS NULL, user_name COLLATE "C"`,
       [caseId, who.name, objectIdOf(who)],
     );
-    const row = rows[0];
-    if (!row) return null;
-    return row.object_id === null && who.objectId !== undefined ? this.bind(row, who) : toAssignment(row);
+    return rows.length === 0 ? null : this.settle(rows, who);
   }
 
   async casesFor(user: UserRef): Promise<CaseAssignment[]> {
@@ -185,13 +182,31 @@ export class PostgresAccessStore implements AccessStore {
       [who.name, objectIdOf(who)],
     );
     const out: CaseAssignment[] = [];
-    for (const [i, row] of rows.entries()) {
-      // One per case, as getAssignment picks it (the bound one first).
-      if (i > 0 && rows[i - 1]!.case_id === row.case_id) continue;
-      const a = row.object_id === null && who.objectId !== undefined ? await this.bind(row, who) : toAssignment(row);
+    for (let i = 0; i < rows.length; ) {
+      let j = i + 1;
+      while (j < rows.length && rows[j]!.case_id === rows[i]!.case_id) j++;
+      const a = await this.settle(rows.slice(i, j), who);
       if (a) out.push(a);
+      i = j;
     }
     return out;
+  }
+
+  /**
+   * The caller's assignment of one case from the rows that match them (bound first). For an Entra
+   * caller, what still matches by name is theirs now: the first such row is bound to their object
+   * id, and one left beside a bound row (assigned again under a new UPN after a rename, or both by
+   * UPN and by object id) is merged into it, so no unbound row of theirs waits for the next holder
+   * of that name.
+   */
+  private async settle(rows: AssignmentRow[], who: UserIdentity): Promise<CaseAssignment | null> {
+    if (who.objectId === undefined) return toAssignment(rows[0]!);
+    let held: CaseAssignment | null = rows[0]!.object_id !== null ? toAssignment(rows[0]!) : await this.bind(rows[0]!, who);
+    for (const dup of rows.slice(1)) {
+      if (!held?.objectId || dup.object_id !== null) break;
+      held = await this.merge(held, dup, who);
+    }
+    return held;
   }
 
   async listAssignments(caseId: string): Promise<CaseAssignment[]> {
@@ -387,6 +402,37 @@ export class PostgresAccessStore implements AccessStore {
       }
       await this.addHistory(tx, row.case_id, row.user_name, 'bound', row.role, row.role, who.name, objectId);
       return toAssignment(rows[0]);
+    });
+  }
+
+  /**
+   * Folds an unbound assignment matched by the caller's name into their bound one (see settle):
+   * the more recent decision's role stands, as in migration 0210; a 'merged' history row keeps what
+   * the name had. Re-read under lock: if either changed meanwhile, nothing is done.
+   */
+  private async merge(held: CaseAssignment, dup: AssignmentRow, who: UserIdentity): Promise<CaseAssignment> {
+    const objectId = held.objectId!;
+    return this.sql.transaction(async (tx) => {
+      const { rows } = await tx.query<AssignmentRow>(
+        `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND user_name = ANY($2::text[]) ORDER BY user_name COLLATE "C" FOR UPDATE`,
+        [held.caseId, [held.user, dup.user_name]],
+      );
+      const bound = rows.find((r) => r.user_name === held.user && r.object_id === objectId);
+      const other = rows.find((r) => r.user_name === dup.user_name && r.object_id === null);
+      if (!bound || !other) return held;
+      let kept = bound;
+      if (Date.parse(iso(other.assigned_at)) > Date.parse(iso(bound.assigned_at)) && other.role !== bound.role) {
+        const { rows: updated } = await tx.query<AssignmentRow>(
+          `UPDATE case_assignments SET role = $3, assigned_by = $4, assigned_at = $5
+            WHERE case_id = $1 AND user_name = $2
+            RETURNING ${COLUMNS}`,
+          [bound.case_id, bound.user_name, other.role, other.assigned_by, other.assigned_at],
+        );
+        kept = updated[0]!;
+      }
+      await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [other.case_id, other.user_name]);
+      await this.addHistory(tx, other.case_id, other.user_name, 'merged', kept.role, other.role, who.name, objectId);
+      return toAssignment(kept);
     });
   }
 

@@ -169,6 +169,25 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     expect(await access.getAssignment('CASE-O3', { name: 'hana.k@contoso.example', objectId: OID_A })).toMatchObject({ objectId: OID_A });
   });
 
+  it('entra-reassigned-under-new-upn-left-unbound-for-next-holder: a second name of a bound user merges into their assignment', async () => {
+    const OID = '0c0c0c0c-1111-2222-3333-444444444444';
+    await access.assign('CASE-RN', 'ren@contoso.example', { by: 'sup', role: 'investigator' });
+    expect(await access.getAssignment('CASE-RN', { name: 'ren@contoso.example', objectId: OID })).toMatchObject({ objectId: OID });
+    // Renamed; the supervisor, not knowing, assigns the new UPN (a later decision: examiner).
+    await access.assign('CASE-RN', 'ren.new@contoso.example', { by: 'sup2', role: 'examiner' });
+    const signedIn = await access.getAssignment('CASE-RN', { name: 'ren.new@contoso.example', objectId: OID });
+    expect(signedIn).toMatchObject({ user: 'ren@contoso.example', objectId: OID, role: 'examiner', assignedBy: 'sup2' });
+    // One assignment, bound: nothing unbound is left under the new UPN for whoever holds it next.
+    expect((await access.listAssignments('CASE-RN')).map((a) => [a.user, a.objectId ?? null, a.role])).toEqual([['ren@contoso.example', OID, 'examiner']]);
+    expect(await access.getAssignment('CASE-RN', { name: 'ren.new@contoso.example', objectId: '0d0d0d0d-1111-2222-3333-444444444444' })).toBeNull();
+    expect((await access.assignmentHistory('CASE-RN')).map((h) => [h.action, h.user, h.role, h.previousRole])).toEqual([
+      ['assigned', 'ren@contoso.example', 'investigator', null],
+      ['bound', 'ren@contoso.example', 'investigator', 'investigator'],
+      ['assigned', 'ren.new@contoso.example', 'examiner', null],
+      ['merged', 'ren.new@contoso.example', 'examiner', 'examiner'],
+    ]);
+  });
+
   it('records exactly one assignment when the same user is assigned concurrently', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => access.assign('CASE-C', 'gina', { by: 'sup', role: 'examiner' })));
     expect(results.filter((r) => r.changed)).toHaveLength(1);

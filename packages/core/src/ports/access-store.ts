@@ -52,9 +52,11 @@ export interface AssignmentChange {
   user: string;
   /**
    * 'bound': the first Entra sign-in matching by name tied the assignment to
-   * `objectId`. 'merged': migration 0210 folded this name into another
-   * assignment of the case differing only in letter case (`role` is the one
-   * kept, `previousRole` this name's).
+   * `objectId`. 'merged': this name's assignment was folded into another of
+   * the same person on the case (`role` is the one kept, `previousRole` this
+   * name's): by migration 0210 for names differing only in letter case, or at
+   * sign-in for a name that matched an Entra caller already holding a bound
+   * assignment of the case.
    */
   action: 'assigned' | 'role-changed' | 'unassigned' | 'bound' | 'merged';
   objectId?: string;
