@@ -1,5 +1,7 @@
-import { afterAll, expect, it } from 'vitest';
-import { createPostgresAccessStore, migrate, openSqlClient } from '../src/index.js';
+import { randomBytes } from 'node:crypto';
+import { loadTestSettings } from '@exhibit/core';
+import { expect, it } from 'vitest';
+import { createPostgresAccessStore, migrate, openSqlClient, type SqlClient } from '../src/index.js';
 import { partialMigrations } from './partial-migrations.js';
 
 /**
@@ -9,14 +11,41 @@ import { partialMigrations } from './partial-migrations.js';
  * assignment (the more recent), the other recorded as 'merged' into it,
  * no history lost, the ticket still revoked by unassigning either spelling.
  */
-const migrations = partialMigrations('migrate-0210');
-afterAll(() => migrations.dispose());
 
-it('assignments-differing-only-in-case-merged-history-kept', async () => {
-  migrations.add((m) => m < '0210');
-  const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+/** PGlite always; a fresh database on the PostgreSQL server too when DATABASE_URL is set. */
+const backends: Array<[string, () => Promise<{ sql: SqlClient; dispose(): Promise<void> }>]> = [
+  ['pglite', async () => {
+    const sql = await openSqlClient({ kind: 'pglite', dataDir: 'memory://' });
+    return { sql, dispose: () => sql.close() };
+  }],
+];
+const serverUrl = loadTestSettings().databaseUrl;
+if (serverUrl) {
+  backends.push(['postgres', async () => {
+    const admin = await openSqlClient({ kind: 'postgres', url: serverUrl, entraAuth: false });
+    const db = `exhibit_m0210_${randomBytes(6).toString('hex')}`;
+    await admin.exec(`CREATE DATABASE ${db}`);
+    const url = new URL(serverUrl);
+    url.pathname = `/${db}`;
+    const sql = await openSqlClient({ kind: 'postgres', url: url.toString(), entraAuth: false });
+    return {
+      sql,
+      async dispose() {
+        await sql.close();
+        await admin.exec(`DROP DATABASE IF EXISTS ${db}`);
+        await admin.close();
+      },
+    };
+  }]);
+}
+
+it.each(backends)('assignments-differing-only-in-case-merged-history-kept (%s)', async (_name, open) => {
+  // A directory per backend: each database starts from the migrations before 0210.
+  const dir = partialMigrations('migrate-0210-run');
+  dir.add((m) => m < '0210');
+  const { sql, dispose } = await open();
   try {
-    await migrate(sql, { migrationsDir: migrations.url });
+    await migrate(sql, { migrationsDir: dir.url });
     await sql.exec(`
       INSERT INTO case_assignments (case_id, user_name, role, assigned_by, assigned_at) VALUES
         ('CASE-M', 'Alice@Contoso.example', 'examiner', 'sup', '2026-01-01T00:00:00Z'),
@@ -31,8 +60,8 @@ it('assignments-differing-only-in-case-merged-history-kept', async () => {
         ('${'a'.repeat(64)}', 'Alice@Contoso.example', 'CASE-M', 'f1', '{examiner}', now(), now() + interval '1 hour');
     `);
 
-    migrations.add((m) => m >= '0210');
-    await migrate(sql, { migrationsDir: migrations.url });
+    dir.add((m) => m >= '0210');
+    await migrate(sql, { migrationsDir: dir.url });
     const access = createPostgresAccessStore(sql);
 
     // The later decision stands; local names differing in case stay two users.
@@ -57,6 +86,7 @@ it('assignments-differing-only-in-case-merged-history-kept', async () => {
     expect((await access.unassign('CASE-M', 'ALICE@CONTOSO.EXAMPLE', { by: 'sup' })).changed).toBe(true);
     expect(await access.getDownloadTicket('a'.repeat(64))).toBeNull();
   } finally {
-    await sql.close();
+    await dispose();
+    dir.dispose();
   }
 });
