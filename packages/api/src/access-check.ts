@@ -27,13 +27,18 @@ export async function authorise(
   principal: Principal,
   caseId: string | undefined,
   access: AccessStore,
+  /** Writes the custody entries of assignment changes of the case not yet recorded (a bind or merge at this sign-in). */
+  recordPending?: (caseIds: string[]) => Promise<unknown>,
 ): Promise<CaseAccess | null> {
   if (!rule.caseScoped) {
     if (!hasAny(principal.roles, rule.roles)) throw forbidden();
     return null;
   }
   if (caseId === undefined) throw new Error('case-scoped route without a caseId parameter');
-  const assignment = await access.getAssignment(caseId, identityOf(principal));
+  const resolved = await access.resolveAssignment(caseId, identityOf(principal));
+  const assignment = resolved.assignments;
+  // Before anything of the case is answered, as every custody entry of a request.
+  if (resolved.custodyPending && recordPending) await recordPending([caseId]);
   const unassignedRoles = principal.roles.filter((r) => rule.anyCaseRoles?.includes(r));
   if (!assignment && unassignedRoles.length === 0) {
     // A case nobody knows yet reveals nothing: the caller may open it.

@@ -1,5 +1,7 @@
-import type { CustodyAction, CustodyEvent } from '@exhibit/core';
+import type { CaseAssignment, CustodyAction, CustodyEvent } from '@exhibit/core';
 import type { ApiDeps, Principal } from './api.types.js';
+import { identityOf } from './access-check.js';
+import { API_LIMITS } from './api-limits.js';
 
 /**
  * Custody entries for what people do through the API. The custody log is
@@ -54,4 +56,63 @@ export async function recordForCase(
     );
   }
   return evidenceIds.length;
+}
+
+/**
+ * Custody entries for the assignment changes no supervisor's request made: an Entra sign-in that
+ * bound an assignment to its object id or merged a second one into it (keeping the narrower role),
+ * and migration 0210's merges (a migration cannot sign the log). The store keeps them in the
+ * history, pending, in the same transaction as the change; this writes one 'assignment-change'
+ * entry per change in every evidence item log of its case, actor the signer (or 'migration 0210'),
+ * keyed by the history's change id so a retry or a second process writing the same change adds
+ * nothing, and only then clears them. Called before a request that saw pending changes of its cases
+ * is answered (a failure fails the request; its retry writes them) and at start-up.
+ */
+export async function recordPendingAssignmentChanges(
+  deps: ApiDeps,
+  caseIds?: readonly string[],
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<number> {
+  let written = 0;
+  for (;;) {
+    const pending = await deps.access.pendingAssignmentCustody({
+      ...(caseIds ? { caseIds } : {}),
+      limit: API_LIMITS.assignmentCustodyBatch,
+    });
+    if (pending.length === 0) return written;
+    for (const change of pending) {
+      const evidence = await deps.index.listEvidence(change.caseId);
+      for (const { evidenceId } of evidence) {
+        await deps.custody.record(
+          {
+            caseId: change.caseId,
+            evidenceId,
+            action: 'assignment-change',
+            actor: change.changedBy,
+            details: {
+              change: change.action,
+              user: change.user,
+              role: change.role,
+              previousRole: change.previousRole,
+              ...(change.objectId !== undefined ? { objectId: change.objectId } : {}),
+              changedAt: change.changedAt,
+              // Why no supervisor's request carries it.
+              recordedFor: change.changedBy === 'migration 0210' ? 'migration 0210' : 'sign-in',
+            },
+            eventKey: `assignment-history:${change.changeId}`,
+          },
+          options,
+        );
+      }
+      written++;
+    }
+    await deps.access.assignmentCustodyRecorded(pending.map((c) => c.changeId));
+  }
+}
+
+/** The caller's assignments (casesFor), with the custody entries of any bind or merge that made them written first. */
+export async function assignmentsOf(deps: ApiDeps, principal: Principal): Promise<CaseAssignment[]> {
+  const resolved = await deps.access.resolveCases(identityOf(principal));
+  if (resolved.custodyPending) await recordPendingAssignmentChanges(deps, resolved.assignments.map((a) => a.caseId));
+  return resolved.assignments;
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ExhibitError } from '@exhibit/core';
 import type { Api, ApiDeps, ApiRequest, ApiResponse, Principal, RouteDef, RouteModule } from './api.types.js';
 import { authorise } from './access-check.js';
+import { recordPendingAssignmentChanges } from './access-events.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, notFound, statusFor } from './http-errors.js';
 import { redeemDownloadTicket } from './download-tickets.js';
@@ -63,7 +64,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
     // Bound to the file it was issued for; then checked against the assignment like any caller.
     const principal = tokenPrincipal ?? (await redeemDownloadTicket(deps, ticket ?? '', params.data as { caseId?: string; fileId?: string }));
 
-    const caseAccess = route.access === 'public' ? null : await authorise(route.access, principal, caseId, deps.access);
+    const caseAccess = route.access === 'public' ? null : await authorise(route.access, principal, caseId, deps.access, (ids) => recordPendingAssignmentChanges(deps, ids));
 
     const query = route.query.safeParse(queryToObject(req.query));
     if (!query.success) throw validationError('query', query.error);
@@ -105,6 +106,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
   return {
     routes,
     flush: () => readAuditOf(deps).flush(),
+    recordPendingAssignmentChanges: () => recordPendingAssignmentChanges(deps),
     async handle(req, handleOptions = {}) {
       const requestId = req.requestId ?? randomUUID();
       let response: ApiResponse;

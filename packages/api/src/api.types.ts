@@ -195,4 +195,6 @@ export interface Api {
   handle(req: ApiRequest, options?: { abortSignal?: AbortSignal }): Promise<ApiResponse>;
   /** Writes the read audit's pending repeat counts (read-audit.ts); call before the process stops. Never throws. */
   flush(): Promise<void>;
+  /** Writes the custody entries of assignment changes no request recorded (migration 0210's merges, sign-ins'); at start-up. */
+  recordPendingAssignmentChanges(): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Role } from '@exhibit/core';
+import { ROLES, roleWithin, type Role } from '@exhibit/core';
+import { ROUTE_TABLE } from '../src/route-table.js';
 import { createApi } from '../src/api.js';
 import type { Api, ApiRequest, Principal, TokenVerifier } from '../src/api.types.js';
 import { createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
@@ -52,12 +53,11 @@ describe('assignment identity', () => {
   it('upn-case-differs-unassign-answered-204-changed-nothing', async () => {
     const assigned = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'Alice@Contoso.example' } });
     expect(assigned.status).toBe(201);
-    const alice = entra('0c0c0c0c-1111-2222-3333-444444444444', 'alice@contoso.example');
-    expect((await evidence(alice)).status).toBe(200);
-
     // Assigning the same UPN typed differently is the same assignment, not a second one.
     const again = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'ALICE@contoso.example' } });
     expect(again).toMatchObject({ status: 200, body: { changed: false, assignment: { user: 'Alice@Contoso.example' } } });
+    const alice = entra('0c0c0c0c-1111-2222-3333-444444444444', 'alice@contoso.example');
+    expect((await evidence(alice)).status).toBe(200);
 
     const removed = await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/alice%40contoso.example` });
     expect(removed.status).toBe(204);
@@ -95,4 +95,60 @@ describe('assignment identity', () => {
     expect((await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/HANA%40contoso.example` })).status).toBe(204);
     expect((await evidence(renamed)).status).toBe(404);
   });
+
+  it('signin-bind-merge-changed-roles-without-custody: a sign-in that binds or merges writes assignment-change entries and never widens', async () => {
+    const OID_ALICE = 'eeeeeeee-0000-0000-0000-000000000006';
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'alice5@contoso.example', role: 'investigator' } })).status).toBe(201);
+    const before = f.custodyEvents.length;
+    const alice = entra(OID_ALICE, 'alice5@contoso.example', ['investigator', 'examiner']);
+    expect((await evidence(alice)).status).toBe(200);
+    const bound = f.custodyEvents.slice(before).filter((e) => e.action === 'assignment-change');
+    expect(bound.map((e) => [e.actor, e.details.change, e.details.user, e.details.role, e.details.previousRole, e.details.objectId])).toEqual([
+      ['alice5@contoso.example', 'bound', 'alice5@contoso.example', 'investigator', 'investigator', OID_ALICE],
+    ]);
+    expect(bound[0]?.eventKey).toMatch(/^assignment-history:\d+$/);
+    // Renamed to mallory5@ (same oid); a supervisor assigns that name with the token's roles.
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'mallory5@contoso.example', role: null } })).status).toBe(201);
+    const mid = f.custodyEvents.length;
+    const mallory = entra(OID_ALICE, 'mallory5@contoso.example', ['investigator', 'examiner']);
+    expect((await evidence(mallory)).status).toBe(200);
+    const merged = f.custodyEvents.slice(mid).filter((e) => e.action === 'assignment-change');
+    expect(merged.map((e) => [e.details.change, e.details.user, e.details.role, e.details.previousRole, e.details.objectId])).toEqual([
+      ['merged', 'mallory5@contoso.example', 'investigator', null, OID_ALICE],
+    ]);
+    // Still an investigator only here: no downloads (examiners' right) through the null-role name.
+    const listed = (await asSam({ path: `/cases/${CASE}/assignments` })).body as { assignments: Array<{ user: string; role: Role | null }> };
+    expect(listed.assignments.filter((a) => a.user.endsWith('5@contoso.example'))).toEqual([expect.objectContaining({ user: 'alice5@contoso.example', role: 'investigator' })]);
+    // Nothing left pending; a second request writes nothing more.
+    expect(await f.access.pendingAssignmentCustody({ limit: 10 })).toEqual([]);
+    const after = f.custodyEvents.length;
+    expect((await evidence(mallory)).status).toBe(200);
+    expect(f.custodyEvents.slice(after).filter((e) => e.action === 'assignment-change')).toEqual([]);
+    // A bind made outside a request (left pending) is written at start-up.
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'pia@contoso.example' } })).status).toBe(201);
+    await f.access.getAssignment(CASE, { name: 'pia@contoso.example', objectId: OID_OTHER });
+    expect(await api.recordPendingAssignmentChanges()).toBe(1);
+    expect(f.custodyEvents.at(-1)).toMatchObject({ action: 'assignment-change', details: { change: 'bound', user: 'pia@contoso.example', objectId: OID_OTHER } });
+  });
+
+  it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is a 409 naming it', async () => {
+    const OLD = '0f0f0f0f-1111-2222-3333-444444444444';
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'bo@contoso.example', role: 'examiner' } })).status).toBe(201);
+    expect((await evidence(entra(OLD, 'bo@contoso.example', ['examiner']))).status).toBe(200);
+    const res = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'BO@contoso.example', role: 'investigator' } });
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(res.body)).toContain(OLD);
+    const braced = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: `{${OLD}}` } });
+    expect(braced.status).toBe(400);
+  });
+});
+
+it('merge-kept-role-wider-than-access-rules-say: roleWithin (what merges keep) agrees with every route rule', () => {
+  // a within b must mean: every route allowing a allows b (else a merge keeping a could widen).
+  for (const a of ROLES) {
+    for (const b of ROLES) {
+      const within = ROUTE_TABLE.flat().every((r) => r.access === 'public' || !r.access.roles.includes(a) || r.access.roles.includes(b));
+      if (roleWithin(a, b)) expect(within, `${a} within ${b}`).toBe(true);
+    }
+  }
 });

@@ -1,11 +1,14 @@
 import {
   ExhibitError,
   isRole,
+  narrowerRole,
   type AccessStore,
   type AssignmentChange,
   type CaseAssignment,
   type CaseOverview,
   type DownloadTicket,
+  type PendingAssignmentChange,
+  type ResolvedAssignments,
   type Role,
   type UploadRegistration,
   type UserIdentity,
@@ -16,6 +19,7 @@ import type { SqlClient } from './sql-client.js';
 
 interface AssignmentRow extends Record<string, unknown> {
   case_id: string;
+  custody_pending?: boolean;
   user_name: string;
   role: Role | null;
   assigned_by: string;
@@ -49,14 +53,21 @@ const COLUMNS = 'case_id, user_name, role, assigned_by, assigned_at, user_key, o
 
 /**
  * The assignments that are the caller's (migration 0210; $N = name, $N+1 = object id or null):
- * bound to their object id, or unbound and named by their name or object id (user_key folds
- * UPNs' and GUIDs' case). A bound assignment never matches by name: its UPN may now be
- * someone else's.
+ * bound to their object id, or unbound and named by their name (user_key folds UPNs' case). A
+ * bound assignment never matches by name: its UPN may now be someone else's. An assignment made
+ * by object id is bound from the start, so only a token carrying that oid matches it, never one
+ * whose user name is that GUID.
  */
 function mine(name: string, objectId: string): string {
-  return `(object_id = ${objectId}
-        OR (object_id IS NULL AND (user_key = exhibit_user_key(${name}) OR user_key = exhibit_user_key(${objectId}))))`;
+  return `(object_id = ${objectId} OR (object_id IS NULL AND user_key = exhibit_user_key(${name})))`;
 }
+
+/** An Entra object id as supervisors type it: a GUID, hyphenated, no braces (folded to lower case). */
+const OBJECT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A GUID in another spelling ({…}, no hyphens): refused as a name, else it would be a name no token carries and bind nobody, or the wrong one. */
+const OTHER_GUID_RE = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
+/** Rows pending custody per read (history's partial index). */
+const PENDING = `EXISTS (SELECT 1 FROM case_assignment_history h WHERE h.custody_pending AND h.case_id = case_assignments.case_id) AS custody_pending`;
 
 /** The assignment a supervisor names ($N): by name (case-folded for UPNs), or by the object id it is bound to. */
 function named(name: string): string {
@@ -93,6 +104,20 @@ function toRegistration(row: RegistrationRow): UploadRegistration {
 
 const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
 
+function toChange(r: HistoryRow): AssignmentChange {
+  const change: AssignmentChange = {
+    caseId: r.case_id,
+    user: r.user_name,
+    action: r.action,
+    role: r.role,
+    previousRole: r.previous_role,
+    changedBy: r.changed_by,
+    changedAt: iso(r.changed_at),
+  };
+  if (r.object_id !== null) change.objectId = r.object_id;
+  return change;
+}
+
 function toAssignment(row: AssignmentRow): CaseAssignment {
   const a: CaseAssignment = { caseId: row.case_id, user: row.user_name, role: row.role, assignedBy: row.assigned_by, assignedAt: iso(row.assigned_at) };
   if (row.object_id !== null) a.objectId = row.object_id;
@@ -109,24 +134,38 @@ export class PostgresAccessStore implements AccessStore {
 
   async assign(caseId: string, user: string, change: { role?: Role | null; by: string }) {
     const role = change.role ?? null;
+    const byObjectId = OBJECT_ID_RE.test(user);
+    if (!byObjectId && OTHER_GUID_RE.test(user)) {
+      throw new ExhibitError('invalid-argument', 'an Entra object id is written as a hyphenated GUID without braces (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)');
+    }
+    // Assigned by object id: bound to it from the start (see mine).
+    const objectId = byObjectId ? user.toLowerCase() : null;
     return this.sql.transaction(async (tx) => {
       let previous = await this.lockedAssignment(tx, caseId, user);
       if (!previous) {
         // A concurrent first assignment makes this insert wait and do nothing;
         // the row is then read (and locked) as the previous state.
         const inserted = await tx.query<AssignmentRow>(
-          `INSERT INTO case_assignments (case_id, user_name, role, assigned_by)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (case_id, user_key) DO NOTHING
+          `INSERT INTO case_assignments (case_id, user_name, role, assigned_by, object_id)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT DO NOTHING
            RETURNING ${COLUMNS}`,
-          [caseId, user, role, change.by],
+          [caseId, user, role, change.by, objectId],
         );
         if (inserted.rows[0]) {
-          await this.addHistory(tx, caseId, user, 'assigned', role, null, change.by);
+          await this.addHistory(tx, caseId, user, 'assigned', role, null, change.by, objectId ?? undefined);
           return { changed: true, assignment: toAssignment(inserted.rows[0]), previous: null };
         }
         previous = await this.lockedAssignment(tx, caseId, user);
         if (!previous) throw new ExhibitError('conflict', 'assignment changed concurrently; try again');
+      }
+      // A name whose assignment is bound may now be someone else's (a reused UPN): changing it by
+      // name would change the old holder's role while the supervisor means the new one.
+      if (!byObjectId && previous.objectId !== undefined) {
+        throw new ExhibitError(
+          'conflict',
+          `'${previous.user}' on this case is bound to Entra object id ${previous.objectId}; assign by object id (that one to change their role, or the new holder's)`,
+        );
       }
       if (previous.role === role) return { changed: false, assignment: previous, previous };
       // The stored name stays: 'ALICE@…' typed for an assignment of 'alice@…' changes its role, not whom it names.
@@ -163,33 +202,62 @@ export class PostgresAccessStore implements AccessStore {
   }
 
   async getAssignment(caseId: string, user: UserRef): Promise<CaseAssignment | null> {
+    return (await this.resolveAssignment(caseId, user)).assignments;
+  }
+
+  async casesFor(user: UserRef): Promise<CaseAssignment[]> {
+    return (await this.resolveCases(user)).assignments;
+  }
+
+  async resolveAssignment(caseId: string, user: UserRef): Promise<ResolvedAssignments<CaseAssignment | null>> {
     const who = userIdentity(user);
     const { rows } = await this.sql.query<AssignmentRow>(
-      `SELECT ${COLUMNS} FROM case_assignments
+      `SELECT ${COLUMNS}, ${PENDING} FROM case_assignments
         WHERE case_id = $1 AND ${mine('$2', '$3')}
         ORDER BY object_id IS NULL, user_name COLLATE "C"`,
       [caseId, who.name, objectIdOf(who)],
     );
-    return rows.length === 0 ? null : this.settle(rows, who);
+    if (rows.length === 0) return { assignments: null, custodyPending: false };
+    const settled = await this.settle(rows, who);
+    return { assignments: settled.assignment, custodyPending: settled.changed || rows.some((r) => r.custody_pending === true) };
   }
 
-  async casesFor(user: UserRef): Promise<CaseAssignment[]> {
+  async resolveCases(user: UserRef): Promise<ResolvedAssignments<CaseAssignment[]>> {
     const who = userIdentity(user);
     const { rows } = await this.sql.query<AssignmentRow>(
-      `SELECT ${COLUMNS} FROM case_assignments
+      `SELECT ${COLUMNS}, ${PENDING} FROM case_assignments
         WHERE ${mine('$1', '$2')}
         ORDER BY case_id COLLATE "C", object_id IS NULL, user_name COLLATE "C"`,
       [who.name, objectIdOf(who)],
     );
     const out: CaseAssignment[] = [];
+    let custodyPending = rows.some((r) => r.custody_pending === true);
     for (let i = 0; i < rows.length; ) {
       let j = i + 1;
       while (j < rows.length && rows[j]!.case_id === rows[i]!.case_id) j++;
-      const a = await this.settle(rows.slice(i, j), who);
-      if (a) out.push(a);
+      const settled = await this.settle(rows.slice(i, j), who);
+      if (settled.assignment) out.push(settled.assignment);
+      custodyPending ||= settled.changed;
       i = j;
     }
-    return out;
+    return { assignments: out, custodyPending };
+  }
+
+  async pendingAssignmentCustody(options: { caseIds?: readonly string[]; limit: number }): Promise<PendingAssignmentChange[]> {
+    const { rows } = await this.sql.query<HistoryRow & { change_id: string | number }>(
+      `SELECT change_id, case_id, user_name, action, role, previous_role, changed_by, changed_at, object_id
+         FROM case_assignment_history
+        WHERE custody_pending AND ($1::text[] IS NULL OR case_id = ANY($1::text[]))
+        ORDER BY change_id
+        LIMIT $2`,
+      [options.caseIds ? [...options.caseIds] : null, options.limit],
+    );
+    return rows.map((r) => ({ ...toChange(r), changeId: String(r.change_id) }));
+  }
+
+  async assignmentCustodyRecorded(changeIds: readonly string[]): Promise<void> {
+    if (changeIds.length === 0) return;
+    await this.sql.query('UPDATE case_assignment_history SET custody_pending = false WHERE change_id = ANY($1::bigint[])', [[...changeIds]]);
   }
 
   /**
@@ -199,14 +267,23 @@ export class PostgresAccessStore implements AccessStore {
    * UPN and by object id) is merged into it, so no unbound row of theirs waits for the next holder
    * of that name.
    */
-  private async settle(rows: AssignmentRow[], who: UserIdentity): Promise<CaseAssignment | null> {
-    if (who.objectId === undefined) return toAssignment(rows[0]!);
-    let held: CaseAssignment | null = rows[0]!.object_id !== null ? toAssignment(rows[0]!) : await this.bind(rows[0]!, who);
+  private async settle(rows: AssignmentRow[], who: UserIdentity): Promise<{ assignment: CaseAssignment | null; changed: boolean }> {
+    if (who.objectId === undefined) return { assignment: toAssignment(rows[0]!), changed: false };
+    let changed = false;
+    let held: CaseAssignment | null;
+    if (rows[0]!.object_id !== null) held = toAssignment(rows[0]!);
+    else {
+      const bound = await this.bind(rows[0]!, who);
+      held = bound.assignment;
+      changed ||= bound.changed;
+    }
     for (const dup of rows.slice(1)) {
       if (!held?.objectId || dup.object_id !== null) break;
-      held = await this.merge(held, dup, who);
+      const merged = await this.merge(held, dup, who);
+      held = merged.assignment;
+      changed ||= merged.changed;
     }
-    return held;
+    return { assignment: held, changed };
   }
 
   async listAssignments(caseId: string): Promise<CaseAssignment[]> {
@@ -223,19 +300,7 @@ export class PostgresAccessStore implements AccessStore {
          FROM case_assignment_history WHERE case_id = $1 ORDER BY change_id`,
       [caseId],
     );
-    return rows.map((r) => {
-      const change: AssignmentChange = {
-        caseId: r.case_id,
-        user: r.user_name,
-        action: r.action,
-        role: r.role,
-        previousRole: r.previous_role,
-        changedBy: r.changed_by,
-        changedAt: iso(r.changed_at),
-      };
-      if (r.object_id !== null) change.objectId = r.object_id;
-      return change;
-    });
+    return rows.map(toChange);
   }
 
   async isNewCase(caseId: string): Promise<boolean> {
@@ -383,7 +448,7 @@ export class PostgresAccessStore implements AccessStore {
    * bound assignment of the case under an earlier name (that one serves; this one stays unbound).
    * Null when someone else's sign-in bound it first: two holders of one UPN, and it is not ours.
    */
-  private async bind(row: AssignmentRow, who: UserIdentity): Promise<CaseAssignment | null> {
+  private async bind(row: AssignmentRow, who: UserIdentity): Promise<{ assignment: CaseAssignment | null; changed: boolean }> {
     const objectId = objectIdOf(who)!;
     return this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<AssignmentRow>(
@@ -398,19 +463,23 @@ export class PostgresAccessStore implements AccessStore {
           `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND ${mine('$2', '$3')} ORDER BY object_id IS NULL LIMIT 1`,
           [row.case_id, who.name, objectId],
         );
-        return now[0] && now[0].object_id === objectId ? toAssignment(now[0]) : null;
+        return { assignment: now[0] && now[0].object_id === objectId ? toAssignment(now[0]) : null, changed: false };
       }
-      await this.addHistory(tx, row.case_id, row.user_name, 'bound', row.role, row.role, who.name, objectId);
-      return toAssignment(rows[0]);
+      await this.addHistory(tx, row.case_id, row.user_name, 'bound', row.role, row.role, who.name, objectId, true);
+      return { assignment: toAssignment(rows[0]), changed: true };
     });
   }
 
   /**
-   * Folds an unbound assignment matched by the caller's name into their bound one (see settle):
-   * the more recent decision's role stands, as in migration 0210; a 'merged' history row keeps what
-   * the name had. Re-read under lock: if either changed meanwhile, nothing is done.
+   * Folds an unbound assignment matched by the caller's name into their bound one (see settle),
+   * keeping the narrower role (narrowerRole): the merge never gives the caller more than either
+   * assignment gave (a supervisor's "mallory@… with the token's roles" does not widen the bound
+   * "investigator" of whoever now signs in as mallory@…). When neither role is within the other
+   * nothing is merged: the bound one serves and both stay for a supervisor to decide. 'merged'
+   * (and 'role-changed' when the bound one narrows) history rows, pending custody. Re-read under
+   * lock: if either changed meanwhile, nothing is done.
    */
-  private async merge(held: CaseAssignment, dup: AssignmentRow, who: UserIdentity): Promise<CaseAssignment> {
+  private async merge(held: CaseAssignment, dup: AssignmentRow, who: UserIdentity): Promise<{ assignment: CaseAssignment; changed: boolean }> {
     const objectId = held.objectId!;
     return this.sql.transaction(async (tx) => {
       const { rows } = await tx.query<AssignmentRow>(
@@ -419,20 +488,24 @@ export class PostgresAccessStore implements AccessStore {
       );
       const bound = rows.find((r) => r.user_name === held.user && r.object_id === objectId);
       const other = rows.find((r) => r.user_name === dup.user_name && r.object_id === null);
-      if (!bound || !other) return held;
+      if (!bound) return { assignment: held, changed: false };
+      if (!other) return { assignment: toAssignment(bound), changed: false };
+      const role = narrowerRole(bound.role, other.role);
+      if (role === undefined) return { assignment: toAssignment(bound), changed: false };
       let kept = bound;
-      if (Date.parse(iso(other.assigned_at)) > Date.parse(iso(bound.assigned_at)) && other.role !== bound.role) {
+      if (role !== bound.role) {
         const { rows: updated } = await tx.query<AssignmentRow>(
           `UPDATE case_assignments SET role = $3, assigned_by = $4, assigned_at = $5
             WHERE case_id = $1 AND user_name = $2
             RETURNING ${COLUMNS}`,
-          [bound.case_id, bound.user_name, other.role, other.assigned_by, other.assigned_at],
+          [bound.case_id, bound.user_name, role, other.assigned_by, other.assigned_at],
         );
         kept = updated[0]!;
+        await this.addHistory(tx, bound.case_id, bound.user_name, 'role-changed', role, bound.role, who.name, objectId, true);
       }
       await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [other.case_id, other.user_name]);
-      await this.addHistory(tx, other.case_id, other.user_name, 'merged', kept.role, other.role, who.name, objectId);
-      return toAssignment(kept);
+      await this.addHistory(tx, other.case_id, other.user_name, 'merged', kept.role, other.role, who.name, objectId, true);
+      return { assignment: toAssignment(kept), changed: true };
     });
   }
 
@@ -445,11 +518,13 @@ export class PostgresAccessStore implements AccessStore {
     previousRole: Role | null,
     by: string,
     objectId?: string,
+    /** Made by no supervisor's request (a sign-in's bind or merge): the API writes its custody entry later. */
+    custodyPending = false,
   ): Promise<void> {
     await tx.query(
-      `INSERT INTO case_assignment_history (case_id, user_name, action, role, previous_role, changed_by, object_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [caseId, user, action, role, previousRole, by, objectId ?? null],
+      `INSERT INTO case_assignment_history (case_id, user_name, action, role, previous_role, changed_by, object_id, custody_pending)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [caseId, user, action, role, previousRole, by, objectId ?? null, custodyPending],
     );
   }
 }

@@ -176,16 +176,85 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     // Renamed; the supervisor, not knowing, assigns the new UPN (a later decision: examiner).
     await access.assign('CASE-RN', 'ren.new@contoso.example', { by: 'sup2', role: 'examiner' });
     const signedIn = await access.getAssignment('CASE-RN', { name: 'ren.new@contoso.example', objectId: OID });
-    expect(signedIn).toMatchObject({ user: 'ren@contoso.example', objectId: OID, role: 'examiner', assignedBy: 'sup2' });
+    // The narrower role stays (investigator is within examiner): a merge never widens.
+    expect(signedIn).toMatchObject({ user: 'ren@contoso.example', objectId: OID, role: 'investigator', assignedBy: 'sup' });
     // One assignment, bound: nothing unbound is left under the new UPN for whoever holds it next.
-    expect((await access.listAssignments('CASE-RN')).map((a) => [a.user, a.objectId ?? null, a.role])).toEqual([['ren@contoso.example', OID, 'examiner']]);
+    expect((await access.listAssignments('CASE-RN')).map((a) => [a.user, a.objectId ?? null, a.role])).toEqual([['ren@contoso.example', OID, 'investigator']]);
     expect(await access.getAssignment('CASE-RN', { name: 'ren.new@contoso.example', objectId: '0d0d0d0d-1111-2222-3333-444444444444' })).toBeNull();
     expect((await access.assignmentHistory('CASE-RN')).map((h) => [h.action, h.user, h.role, h.previousRole])).toEqual([
       ['assigned', 'ren@contoso.example', 'investigator', null],
       ['bound', 'ren@contoso.example', 'investigator', 'investigator'],
       ['assigned', 'ren.new@contoso.example', 'examiner', null],
-      ['merged', 'ren.new@contoso.example', 'examiner', 'examiner'],
+      ['merged', 'ren.new@contoso.example', 'investigator', 'examiner'],
     ]);
+    await access.assignmentCustodyRecorded((await access.pendingAssignmentCustody({ caseIds: ['CASE-RN'], limit: 10 })).map((c) => c.changeId));
+  });
+
+  it('signin-merge-widened-role-unrecorded: a sign-in merge keeps the narrower role and leaves its changes pending custody', async () => {
+    const OID = 'eeeeeeee-0000-0000-0000-000000000006';
+    await access.assign('CASE-C5', 'alice@contoso.example', { role: 'investigator', by: 'sup' });
+    const bound = await access.resolveAssignment('CASE-C5', { name: 'alice@contoso.example', objectId: OID });
+    expect(bound).toMatchObject({ assignments: { objectId: OID, role: 'investigator' }, custodyPending: true });
+    // Renamed to mallory@ (same oid); a supervisor assigns that name with the token's roles.
+    await access.assign('CASE-C5', 'mallory@contoso.example', { role: null, by: 'sup' });
+    const merged = await access.resolveAssignment('CASE-C5', { name: 'mallory@contoso.example', objectId: OID });
+    expect(merged).toMatchObject({ assignments: { user: 'alice@contoso.example', role: 'investigator' }, custodyPending: true });
+    expect((await access.listAssignments('CASE-C5')).map((a) => [a.user, a.role])).toEqual([['alice@contoso.example', 'investigator']]);
+    const pending = await access.pendingAssignmentCustody({ caseIds: ['CASE-C5'], limit: 10 });
+    expect(pending.map((c) => [c.action, c.user, c.role, c.previousRole, c.objectId, c.changedBy])).toEqual([
+      ['bound', 'alice@contoso.example', 'investigator', 'investigator', OID, 'alice@contoso.example'],
+      ['merged', 'mallory@contoso.example', 'investigator', null, OID, 'mallory@contoso.example'],
+    ]);
+    await access.assignmentCustodyRecorded(pending.map((c) => c.changeId));
+    expect(await access.pendingAssignmentCustody({ caseIds: ['CASE-C5'], limit: 10 })).toEqual([]);
+    expect(await access.resolveAssignment('CASE-C5', { name: 'mallory@contoso.example', objectId: OID })).toMatchObject({ custodyPending: false });
+
+    // The dup is the narrower: the bound one narrows to it (recorded as a role change too).
+    await access.assign('CASE-C6', 'nia@contoso.example', { role: null, by: 'sup' });
+    await access.getAssignment('CASE-C6', { name: 'nia@contoso.example', objectId: OID });
+    await access.assign('CASE-C6', 'nia.b@contoso.example', { role: 'investigator', by: 'sup' });
+    expect(await access.getAssignment('CASE-C6', { name: 'nia.b@contoso.example', objectId: OID })).toMatchObject({ user: 'nia@contoso.example', role: 'investigator' });
+    expect((await access.assignmentHistory('CASE-C6')).slice(-2).map((h) => [h.action, h.user, h.role, h.previousRole])).toEqual([
+      ['role-changed', 'nia@contoso.example', 'investigator', null],
+      ['merged', 'nia.b@contoso.example', 'investigator', 'investigator'],
+    ]);
+
+    // Neither within the other (examiner uploads, supervisor manages): nothing merged, the bound one serves.
+    await access.assign('CASE-C7', 'olu@contoso.example', { role: 'examiner', by: 'sup' });
+    await access.getAssignment('CASE-C7', { name: 'olu@contoso.example', objectId: OID });
+    await access.assign('CASE-C7', 'olu.b@contoso.example', { role: 'supervisor', by: 'sup' });
+    expect(await access.getAssignment('CASE-C7', { name: 'olu.b@contoso.example', objectId: OID })).toMatchObject({ user: 'olu@contoso.example', role: 'examiner' });
+    expect((await access.listAssignments('CASE-C7')).map((a) => [a.user, a.role])).toEqual([
+      ['olu.b@contoso.example', 'supervisor'],
+      ['olu@contoso.example', 'examiner'],
+    ]);
+    await access.assignmentCustodyRecorded((await access.pendingAssignmentCustody({ limit: 100 })).map((c) => c.changeId));
+  });
+
+  it('guid-named-token-binds-oid-assignment: an assignment by object id matches only that oid, never a token named by the GUID', async () => {
+    const OID_A = 'aaaaaaaa-0000-0000-0000-000000000001';
+    const OID_B = 'bbbbbbbb-0000-0000-0000-000000000002';
+    const made = await access.assign('CASE-G', OID_B.toUpperCase(), { role: 'examiner', by: 'sup' });
+    expect(made.assignment).toMatchObject({ objectId: OID_B });
+    expect(await access.getAssignment('CASE-G', { name: OID_B, objectId: OID_A })).toBeNull();
+    expect(await access.getAssignment('CASE-G', OID_B)).toBeNull();
+    expect(await access.getAssignment('CASE-G', { name: 'bea@contoso.example', objectId: OID_B })).toMatchObject({ objectId: OID_B, role: 'examiner' });
+    for (const spelling of [`{${OID_B}}`, OID_B.replaceAll('-', ''), `{${OID_B.replaceAll('-', '')}}`]) {
+      await expect(access.assign('CASE-G', spelling, { by: 'sup' })).rejects.toMatchObject({ code: 'invalid-argument' });
+    }
+  });
+
+  it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is refused, naming the object id', async () => {
+    const OLD = '0e0e0e0e-1111-2222-3333-444444444444';
+    await access.assign('CASE-RU', 'bob@contoso.example', { role: 'examiner', by: 'sup' });
+    await access.getAssignment('CASE-RU', { name: 'bob@contoso.example', objectId: OLD });
+    await expect(access.assign('CASE-RU', 'BOB@contoso.example', { role: 'investigator', by: 'sup' })).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining(OLD),
+    });
+    expect((await access.listAssignments('CASE-RU')).map((a) => [a.user, a.role, a.objectId])).toEqual([['bob@contoso.example', 'examiner', OLD]]);
+    // By object id the old holder's role changes as asked.
+    expect(await access.assign('CASE-RU', OLD, { role: 'investigator', by: 'sup' })).toMatchObject({ changed: true, assignment: { role: 'investigator' } });
   });
 
   it('records exactly one assignment when the same user is assigned concurrently', async () => {

@@ -90,3 +90,62 @@ it.each(backends)('assignments-differing-only-in-case-merged-history-kept (%s)',
     dir.dispose();
   }
 });
+
+/**
+ * Before 0210 only the row whose spelling the token carried took effect. The merge must never give
+ * more than that: keep the row that acted on the case (custody actor), else the narrowest role,
+ * else none; every change waits in the history for its custody entry (a migration cannot sign).
+ */
+it.each(backends)('migration-0210-merge-widened-role (%s)', async (_name, open) => {
+  const dir = partialMigrations('migrate-0210-widen');
+  dir.add((m) => m < '0210');
+  const { sql, dispose } = await open();
+  try {
+    await migrate(sql, { migrationsDir: dir.url });
+    const hash = 'b'.repeat(64);
+    await sql.exec(`
+      INSERT INTO case_assignments (case_id, user_name, role, assigned_by, assigned_at) VALUES
+        -- the later row gives every role of her token: the earlier, narrower one stays
+        ('C', 'Alice@Contoso.example', 'investigator', 'sup', '2026-01-01T00:00:00Z'),
+        ('C', 'alice@contoso.example', NULL, 'sup2', '2026-02-01T00:00:00Z'),
+        -- the one that acted on the case stays, whatever the other's role
+        ('D', 'Bob@Contoso.example', 'examiner', 'sup', '2026-01-01T00:00:00Z'),
+        ('D', 'bob@contoso.example', 'investigator', 'sup', '2026-02-01T00:00:00Z'),
+        -- neither within the other, neither acted: none
+        ('E', 'Eve@lab.example', 'examiner', 'sup', '2026-01-01T00:00:00Z'),
+        ('E', 'eve@lab.example', 'supervisor', 'sup', '2026-02-01T00:00:00Z'),
+        -- made by object id: bound to it
+        ('F', 'ABCDEF01-2345-6789-ABCD-EF0123456789', 'examiner', 'sup', '2026-01-01T00:00:00Z');
+      INSERT INTO custody_entries (case_id, evidence_id, seq, segment, time, actor, action, subject, details, key_id, prev_hash, entry_hash) VALUES
+        ('D', 'EV1', 0, 0, now(), 'Bob@Contoso.example', 'view', '{}', '{}', 'k', '${hash}', '${hash}');
+      INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at) VALUES
+        ('${'c'.repeat(64)}', 'eve@lab.example', 'E', 'f1', '{supervisor}', now(), now() + interval '1 hour');
+    `);
+    dir.add((m) => m >= '0210');
+    await migrate(sql, { migrationsDir: dir.url });
+    const access = createPostgresAccessStore(sql);
+    const list = async (c: string) => (await access.listAssignments(c)).map((a) => [a.user, a.role, a.objectId ?? null]);
+    expect(await list('C')).toEqual([['Alice@Contoso.example', 'investigator', null]]);
+    expect(await list('D')).toEqual([['Bob@Contoso.example', 'examiner', null]]);
+    expect(await list('E')).toEqual([]);
+    expect(await list('F')).toEqual([['ABCDEF01-2345-6789-ABCD-EF0123456789', 'examiner', 'abcdef01-2345-6789-abcd-ef0123456789']]);
+    expect(await access.getDownloadTicket('c'.repeat(64))).toBeNull();
+    expect(await access.getAssignment('C', { name: 'alice@contoso.example', objectId: '0a0a0a0a-1111-2222-3333-444444444444' })).toMatchObject({ role: 'investigator' });
+    expect(await access.getAssignment('F', { name: 'abcdef01-2345-6789-abcd-ef0123456789', objectId: '0a0a0a0a-1111-2222-3333-444444444444' })).toBeNull();
+    // Every change waits for its custody entry, written by the application (access-events.ts).
+    const pending = await access.pendingAssignmentCustody({ limit: 100 });
+    expect(pending.map((c) => [c.caseId, c.action, c.user, c.role, c.previousRole, c.changedBy])).toEqual(
+      expect.arrayContaining([
+        ['C', 'merged', 'alice@contoso.example', 'investigator', null, 'migration 0210'],
+        ['D', 'merged', 'bob@contoso.example', 'examiner', 'investigator', 'migration 0210'],
+        ['E', 'unassigned', 'Eve@lab.example', null, 'examiner', 'migration 0210'],
+        ['E', 'unassigned', 'eve@lab.example', null, 'supervisor', 'migration 0210'],
+        ['F', 'bound', 'ABCDEF01-2345-6789-ABCD-EF0123456789', 'examiner', 'examiner', 'migration 0210'],
+      ]),
+    );
+    expect(pending).toHaveLength(5 + 1); // and the sign-in bind of C just now
+  } finally {
+    await dispose();
+    dir.dispose();
+  }
+});

@@ -226,6 +226,15 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     logger: logger.child({ component: 'api' }),
     extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql, { custody, toolVersion: version }) },
   });
+  // Assignment changes no request recorded (migration 0210's merges, sign-ins' binds and merges
+  // whose request failed) get their custody entries now. Not fatal: each is also written before
+  // any request of its case is answered (access-events.ts).
+  try {
+    const written = await api.recordPendingAssignmentChanges();
+    if (written > 0) logger.info({ written }, 'custody entries written for assignment changes');
+  } catch (err) {
+    logger.warn({ err }, 'custody entries of assignment changes not written yet; retried before requests of their cases');
+  }
 
   return {
     config,

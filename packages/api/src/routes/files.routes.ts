@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
-import { recordForCase } from '../access-events.js';
-import { identityOf } from '../access-check.js';
+import { assignmentsOf, recordForCase } from '../access-events.js';
 import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
@@ -157,7 +156,7 @@ export const filesRoutes: RouteModule = [
       const scope = query.scope ?? 'case';
       const caseIds = [params.caseId];
       if (scope === 'assigned') {
-        for (const a of await deps.access.casesFor(identityOf(principal))) {
+        for (const a of await assignmentsOf(deps, principal)) {
           const roles = principal.roles.filter((r) => a.role === null || r === a.role);
           if (a.caseId !== params.caseId && roles.some((r) => CASE_READERS.includes(r))) caseIds.push(a.caseId);
         }

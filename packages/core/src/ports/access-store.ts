@@ -10,6 +10,30 @@ export function isRole(value: unknown): value is Role {
 }
 
 /**
+ * Whether an assignment's role `a` gives no more than `b` (null: the token's roles, the widest). A
+ * role is within another when every API route allowing the first allows the second: investigators
+ * only read, tag and export, which examiners and supervisors may too. Examiners (uploads) and
+ * supervisors (assignments, access events), and admins (operations, no tags), are each allowed
+ * something the others are not. The API's tests check this against its access rules.
+ */
+export function roleWithin(a: Role | null, b: Role | null): boolean {
+  if (b === null) return true;
+  if (a === null) return false;
+  return a === b || (a === 'investigator' && (b === 'examiner' || b === 'supervisor'));
+}
+
+/**
+ * The role to keep when two assignments of one person meet (a merge): the narrower, so the merge
+ * never gives more than either gave; undefined when neither is within the other (keeping either
+ * could widen, so a supervisor must decide).
+ */
+export function narrowerRole(a: Role | null, b: Role | null): Role | null | undefined {
+  if (roleWithin(a, b)) return a;
+  if (roleWithin(b, a)) return b;
+  return undefined;
+}
+
+/**
  * Who is asking, as the access store matches them to assignments. `name` is
  * what people read and type (a local user name, an Entra UPN); `objectId` is
  * Entra's immutable object id (`oid`), present for Entra tokens only. A bare
@@ -56,7 +80,10 @@ export interface AssignmentChange {
    * the same person on the case (`role` is the one kept, `previousRole` this
    * name's): by migration 0210 for names differing only in letter case, or at
    * sign-in for a name that matched an Entra caller already holding a bound
-   * assignment of the case.
+   * assignment of the case. A merge keeps the narrower role (see
+   * narrowerRole), never the wider. Changes nobody's request made (bound,
+   * merged, and migration 0210's) get their custody entry from the API
+   * afterwards (see AccessStore.pendingAssignmentCustody).
    */
   action: 'assigned' | 'role-changed' | 'unassigned' | 'bound' | 'merged';
   objectId?: string;
@@ -64,6 +91,18 @@ export interface AssignmentChange {
   previousRole: Role | null;
   changedBy: string;
   changedAt: string;
+}
+
+/** A change that still needs its 'assignment-change' custody entry (history's change id, for the entry's event key). */
+export interface PendingAssignmentChange extends AssignmentChange {
+  changeId: string;
+}
+
+/** The caller's assignments as matched (and bound or merged), and whether changes of those cases wait for custody. */
+export interface ResolvedAssignments<T> {
+  assignments: T;
+  /** Some change of these cases has no custody entry yet: the API writes them before answering. */
+  custodyPending: boolean;
 }
 
 /** An upload announced through the API by an authenticated user before its bytes were sent. */
@@ -119,6 +158,17 @@ export interface AccessStore {
   getAssignment(caseId: string, user: UserRef): Promise<CaseAssignment | null>;
   /** The user's assignments, ordered by case id (matched and bound as getAssignment). */
   casesFor(user: UserRef): Promise<CaseAssignment[]>;
+  /** getAssignment, and whether changes of the case (a bind or merge just made) wait for their custody entries. */
+  resolveAssignment(caseId: string, user: UserRef): Promise<ResolvedAssignments<CaseAssignment | null>>;
+  /** casesFor, and whether changes of those cases wait for their custody entries. */
+  resolveCases(user: UserRef): Promise<ResolvedAssignments<CaseAssignment[]>>;
+  /**
+   * Changes recorded in the history without a custody entry yet (sign-in binds and merges,
+   * migration 0210's merges), oldest first, of these cases or of any.
+   */
+  pendingAssignmentCustody(options: { caseIds?: readonly string[]; limit: number }): Promise<PendingAssignmentChange[]>;
+  /** Their custody entries are written: no longer pending. */
+  assignmentCustodyRecorded(changeIds: readonly string[]): Promise<void>;
   /** The case's assignments, ordered by user. */
   listAssignments(caseId: string): Promise<CaseAssignment[]>;
   /** Every change ever made to the case's assignments, oldest first. */
