@@ -131,6 +131,20 @@ describe('assignment identity', () => {
     expect(f.custodyEvents.at(-1)).toMatchObject({ action: 'assignment-change', details: { change: 'bound', user: 'pia@contoso.example', objectId: OID_OTHER } });
   });
 
+  it('renamed-uploader-409-on-own-upload: a re-registration is the registrant\'s by object id, not by the UPN string', async () => {
+    const OID_U = '1a1a1a1a-2222-3333-4444-555555555555';
+    const register = (token: string) =>
+      call(token, { method: 'POST', path: '/cases/UP-CASE-1/uploads', body: { evidenceId: 'EV1', fileName: 'disk.bin', size: 10 } });
+    expect((await register(entra(OID_U, 'uma@contoso.example', ['examiner']))).status).toBe(201);
+    // Renamed in Entra before retrying: the same person's registration (200, nothing new).
+    const again = await register(entra(OID_U, 'uma.r@contoso.example', ['examiner']));
+    expect(again).toMatchObject({ status: 200, body: { uploadedBy: 'uma@contoso.example' } });
+    expect(again.body).not.toHaveProperty('uploadedByObjectId');
+    // Someone else assigned to the case, even under her old UPN's spelling, is not the registrant.
+    await f.access.assign('UP-CASE-1', 'vic@contoso.example', { by: 'setup' });
+    expect((await register(entra('1b1b1b1b-2222-3333-4444-555555555555', 'vic@contoso.example', ['examiner']))).status).toBe(409);
+  });
+
   it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is a 409 naming it', async () => {
     const OLD = '0f0f0f0f-1111-2222-3333-444444444444';
     expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'bo@contoso.example', role: 'examiner' } })).status).toBe(201);

@@ -128,5 +128,10 @@ CREATE INDEX case_assignments_by_object ON case_assignments (object_id, case_id)
 -- assignment as the holder's token would; unassignment deletes the tickets
 -- of the name (any case) and of the object id.
 ALTER TABLE download_tickets ADD COLUMN object_id text;
+
+-- An upload registration is its registrant's by object id too: a renamed
+-- uploader re-registering their own pending upload is the same person.
+ALTER TABLE upload_registrations ADD COLUMN uploaded_by_object_id text
+  CHECK (uploaded_by_object_id IS NULL OR length(uploaded_by_object_id) BETWEEN 1 AND 64);
 DROP INDEX download_tickets_by_assignment;
 CREATE INDEX download_tickets_by_assignment ON download_tickets (case_id, exhibit_user_key(user_name));

@@ -46,6 +46,7 @@ interface RegistrationRow extends Record<string, unknown> {
   file_name: string;
   size: string | number;
   uploaded_by: string;
+  uploaded_by_object_id: string | null;
   registered_at: Date | string;
 }
 
@@ -76,7 +77,7 @@ function named(name: string): string {
 
 /** Entra object ids are GUIDs, lower case in tokens; folded so a typed one compares equal. */
 const objectIdOf = (who: UserIdentity): string | null => who.objectId?.toLowerCase() ?? null;
-const REGISTRATION_COLUMNS = 'blob_name, case_id, evidence_id, file_name, size, uploaded_by, registered_at';
+const REGISTRATION_COLUMNS = 'blob_name, case_id, evidence_id, file_name, size, uploaded_by, uploaded_by_object_id, registered_at';
 
 /**
  * A case is new when nothing at all is known of it. `uploads` is the
@@ -98,6 +99,7 @@ function toRegistration(row: RegistrationRow): UploadRegistration {
     fileName: row.file_name,
     size: Number(row.size),
     uploadedBy: row.uploaded_by,
+    ...(row.uploaded_by_object_id !== null ? { uploadedByObjectId: row.uploaded_by_object_id } : {}),
     registeredAt: iso(row.registered_at),
   };
 }
@@ -334,11 +336,11 @@ export class PostgresAccessStore implements AccessStore {
 
   async registerUpload(r: Omit<UploadRegistration, 'registeredAt'>): Promise<{ created: boolean; registration: UploadRegistration }> {
     const inserted = await this.sql.query<RegistrationRow>(
-      `INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by, uploaded_by_object_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (blob_name) DO NOTHING
        RETURNING ${REGISTRATION_COLUMNS}`,
-      [r.blobName, r.caseId, r.evidenceId, r.fileName, r.size, r.uploadedBy],
+      [r.blobName, r.caseId, r.evidenceId, r.fileName, r.size, r.uploadedBy, r.uploadedByObjectId?.toLowerCase() ?? null],
     );
     if (inserted.rows[0]) return { created: true, registration: toRegistration(inserted.rows[0]) };
     const existing = await this.getUploadRegistration(r.blobName);

@@ -168,10 +168,12 @@ export const filesRoutes: RouteModule = [
       // Custody: every case searched, shown files or not. The answer is drawn from all of them: an
       // item is there because its content is in one of them (its files listed may all be another
       // case's), and 'nothing near in case X' is itself an answer about X. Another case's entry
-      // names the picture searched for by its content hash only: that case's readers need not be
-      // this case's, so neither this case's id nor its file's id or blob goes into their log.
+      // says only what of that case was shown (how many of its files, which): that case's readers
+      // need not be this case's, so nothing of this case goes into their log, neither its id, its
+      // file or blob, the picture's SHA-256 (a content of this case), nor how many matches there
+      // were in all (which counts other cases' files).
       for (const id of caseIds) {
-        const filesShown = items.reduce((n, i) => n + i.files.filter((f) => f.caseId === id).length, 0);
+        const shown = items.flatMap((i) => i.files.filter((f) => f.caseId === id).map((f) => f.fileId));
         const evidenceIds = (await deps.index.listEvidence(id)).map((e) => e.evidenceId);
         const own = id === params.caseId;
         await recordForCase(
@@ -181,8 +183,14 @@ export const filesRoutes: RouteModule = [
             caseId: id,
             evidenceIds,
             action: 'search',
-            ...(own ? { subject: subjectOf(file) } : file.sha256 ? { subject: { sha256: file.sha256 } } : {}),
-            details: { ...(own ? { similarTo: file.fileId } : {}), maxDistance, scope, returned: items.length, filesShown },
+            ...(own ? { subject: subjectOf(file) } : {}),
+            details: own
+              ? { similarTo: file.fileId, maxDistance, scope, returned: items.length, filesShown: shown.length }
+              : {
+                  filesShown: shown.length,
+                  // Which of its files, while the entry stays small; past the limit the count alone (never a cut list).
+                  ...(shown.length <= API_LIMITS.searchCustodyMaxFileIds ? { fileIdsShown: shown } : {}),
+                },
           },
           abortSignal ? { abortSignal } : {},
         );

@@ -114,6 +114,8 @@ export interface UploadRegistration {
   size: number;
   /** From the caller's token, never from blob metadata. */
   uploadedBy: string;
+  /** The registrant's Entra object id (Entra tokens): who they are after a rename too. */
+  uploadedByObjectId?: string;
   registeredAt: string;
 }
 
