@@ -74,12 +74,15 @@ export async function recordPendingAssignmentChanges(
   options: { abortSignal?: AbortSignal } = {},
 ): Promise<number> {
   let written = 0;
+  let last = -1n;
   for (;;) {
     const pending = await deps.access.pendingAssignmentCustody({
       ...(caseIds ? { caseIds } : {}),
       limit: API_LIMITS.assignmentCustodyBatch,
     });
-    if (pending.length === 0) return written;
+    // Oldest first: a batch not past the last one means the marks did not clear; stop rather than loop.
+    if (pending.length === 0 || BigInt(pending[0]!.changeId) <= last) return written;
+    last = BigInt(pending.at(-1)!.changeId);
     for (const change of pending) {
       const evidence = await deps.index.listEvidence(change.caseId);
       for (const { evidenceId } of evidence) {

@@ -43,7 +43,10 @@ export const assignmentsRoutes: RouteModule = [
     path: '/cases/{caseId}/assignments',
     operationId: 'assignUser',
     summary: 'Assign a user to the case, optionally narrowed to one role',
-    description: 'Idempotent: assigning again with the same role changes nothing (200, changed=false).',
+    description:
+      'Idempotent: assigning again with the same role changes nothing (200, changed=false). ' +
+      'An object id is a hyphenated GUID (braced or unhyphenated: 400); an assignment made by object id is bound to it from the start. ' +
+      '409 when the name given is that of an assignment already bound to an object id (the UPN may now be someone else\'s): the message names the object id; assign by object id instead.',
     access,
     params: z.strictObject({ caseId }),
     query: z.strictObject({}),
