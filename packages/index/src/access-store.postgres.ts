@@ -83,13 +83,17 @@ const REGISTRATION_COLUMNS = 'blob_name, case_id, evidence_id, file_name, size, 
  * A case is new when nothing at all is known of it. `uploads` is the
  * pipeline's table (same database): a case whose evidence arrived by another
  * route (Storage Explorer, AzCopy) is not new, so nobody can claim evidence
- * someone else put there; an admin assigns it.
+ * someone else put there; an admin assigns it. Nor is a case that ever had an
+ * assignment (its history stays): one emptied by unassignments or by 0210
+ * keeping none of a person's rows would otherwise go to the first examiner who
+ * uploads to it.
  */
 const NEW_CASE_CONDITION = `
       NOT EXISTS (SELECT 1 FROM case_assignments WHERE case_id = $1)
   AND NOT EXISTS (SELECT 1 FROM case_claims WHERE case_id = $1)
   AND NOT EXISTS (SELECT 1 FROM upload_registrations WHERE case_id = $1)
-  AND NOT EXISTS (SELECT 1 FROM uploads WHERE case_id = $1)`;
+  AND NOT EXISTS (SELECT 1 FROM uploads WHERE case_id = $1)
+  AND NOT EXISTS (SELECT 1 FROM case_assignment_history WHERE case_id = $1)`;
 
 function toRegistration(row: RegistrationRow): UploadRegistration {
   return {
@@ -257,6 +261,18 @@ export class PostgresAccessStore implements AccessStore {
     return rows.map((r) => ({ ...toChange(r), changeId: String(r.change_id) }));
   }
 
+  async casesEmptiedByMigration(): Promise<string[]> {
+    const { rows } = await this.sql.query<{ case_id: string }>(
+      `SELECT DISTINCT h.case_id COLLATE "C" AS case_id FROM case_assignment_history h
+        WHERE h.changed_by = 'migration 0210' AND h.action = 'unassigned'
+          AND NOT EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = h.case_id)
+          AND NOT EXISTS (SELECT 1 FROM case_assignment_history later
+                           WHERE later.case_id = h.case_id AND later.change_id > h.change_id AND later.changed_by <> 'migration 0210')
+        ORDER BY 1`,
+    );
+    return rows.map((r) => r.case_id);
+  }
+
   async assignmentCustodyRecorded(changeIds: readonly string[]): Promise<void> {
     if (changeIds.length === 0) return;
     await this.sql.query('UPDATE case_assignment_history SET custody_pending = false WHERE change_id = ANY($1::bigint[])', [[...changeIds]]);
@@ -269,6 +285,7 @@ export class PostgresAccessStore implements AccessStore {
    * UPN and by object id) is merged into it, so no unbound row of theirs waits for the next holder
    * of that name.
    */
+  /** `changed`: this request or a concurrent one changed the rows; the caller re-checks pending custody of the case. */
   private async settle(rows: AssignmentRow[], who: UserIdentity): Promise<{ assignment: CaseAssignment | null; changed: boolean }> {
     if (who.objectId === undefined) return { assignment: toAssignment(rows[0]!), changed: false };
     let changed = false;
@@ -465,7 +482,11 @@ export class PostgresAccessStore implements AccessStore {
           `SELECT ${COLUMNS} FROM case_assignments WHERE case_id = $1 AND ${mine('$2', '$3')} ORDER BY object_id IS NULL LIMIT 1`,
           [row.case_id, who.name, objectId],
         );
-        return { assignment: now[0] && now[0].object_id === objectId ? toAssignment(now[0]) : null, changed: false };
+        // Someone else's request changed the row first (committed: we waited on its lock). Its
+        // 'bound' history row may still await its custody entry, and our first read predates it:
+        // report a change so the caller re-reads pending custody and waits for it (the writer
+        // finds nothing if that request already wrote it).
+        return { assignment: now[0] && now[0].object_id === objectId ? toAssignment(now[0]) : null, changed: true };
       }
       await this.addHistory(tx, row.case_id, row.user_name, 'bound', row.role, row.role, who.name, objectId, true);
       return { assignment: toAssignment(rows[0]), changed: true };
@@ -490,8 +511,9 @@ export class PostgresAccessStore implements AccessStore {
       );
       const bound = rows.find((r) => r.user_name === held.user && r.object_id === objectId);
       const other = rows.find((r) => r.user_name === dup.user_name && r.object_id === null);
-      if (!bound) return { assignment: held, changed: false };
-      if (!other) return { assignment: toAssignment(bound), changed: false };
+      // Changed by another request meanwhile (as in bind): its pending history must be written before we answer.
+      if (!bound) return { assignment: held, changed: true };
+      if (!other) return { assignment: toAssignment(bound), changed: true };
       const role = narrowerRole(bound.role, other.role);
       if (role === undefined) return { assignment: toAssignment(bound), changed: false };
       let kept = bound;

@@ -335,6 +335,28 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       const settledWithin = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
       const ticketsOf = async (user: string) => Number((await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM download_tickets WHERE case_id = $1 AND user_name = $2', ['CASE-T', user])).rows[0]!.n);
 
+      it('racing-first-signin-answered-before-bound-custody: both requests of one oid see the bind as pending custody', async () => {
+        const otherSql = await openSqlClient({ kind: 'postgres', url: url!, entraAuth: false });
+        const otherStore = createPostgresAccessStore(otherSql);
+        const who = { name: 'pat@contoso.example', objectId: '11111111-1111-1111-1111-111111111111' };
+        try {
+          let unflagged = 0;
+          for (let i = 0; i < 40; i++) {
+            const c = `RACE-${i}`;
+            await access.assign(c, who.name, { role: 'examiner', by: 'sup' });
+            const both = await Promise.all([access.resolveAssignment(c, who), otherStore.resolveAssignment(c, who)]);
+            for (const r of both) {
+              expect(r.assignments?.objectId).toBe(who.objectId);
+              if (!r.custodyPending) unflagged++;
+            }
+          }
+          expect(unflagged).toBe(0);
+        } finally {
+          await sql.query(`UPDATE case_assignment_history SET custody_pending = false WHERE case_id LIKE 'RACE-%'`);
+          await otherSql.close();
+        }
+      });
+
       it('download-link-issued-while-unassignment-holds-assignment-row', async () => {
         // The unassignment has locked and is deleting the row (and the user's tickets) when the link is issued.
         await other.query('BEGIN');
@@ -391,8 +413,9 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       await access.assign('NEW-A', 'ivy', { by: 'ada' });
       expect(await access.isNewCase('NEW-A')).toBe(false);
       await access.unassign('NEW-A', 'ivy', { by: 'ada' });
-      // Assigned once, unassigned: still nobody's, so new again by this rule; only claims and evidence are for ever.
-      expect(await access.isNewCase('NEW-A')).toBe(true);
+      // Assigned once, unassigned: its history says someone had it; an admin assigns it again.
+      expect(await access.isNewCase('NEW-A')).toBe(false);
+      expect(await access.claimNewCase('NEW-A', 'mallory', 'examiner')).toBe(false);
 
       await sql.query(
         `INSERT INTO uploads (blob_name, case_id, evidence_id, file_name, root_file_id, size, etag, last_modified)
@@ -401,6 +424,15 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       expect(await access.isNewCase('NEW-B')).toBe(false);
       expect(await access.claimNewCase('NEW-B', 'mallory', 'examiner')).toBe(false);
       expect(await access.listAssignments('NEW-B')).toEqual([]);
+    });
+
+    it('emptied-case-claimable-as-new: a case whose assignments were all removed (0210 keeping none) is not new', async () => {
+      await access.assign('NEW-E', 'Sup@contoso.example', { role: 'supervisor', by: 'ada' });
+      // What 0210's "keep none" leaves: the rows gone, the history kept.
+      await sql.query(`DELETE FROM case_assignments WHERE case_id = 'NEW-E'`);
+      expect(await access.isNewCase('NEW-E')).toBe(false);
+      expect(await access.claimNewCase('NEW-E', 'mallory', 'examiner')).toBe(false);
+      expect(await access.listAssignments('NEW-E')).toEqual([]);
     });
 
     it('claims a new case once: the claimant is assigned with the role and history; a claimed case stays claimed', async () => {

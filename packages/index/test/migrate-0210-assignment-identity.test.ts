@@ -128,6 +128,10 @@ it.each(backends)('migration-0210-merge-widened-role (%s)', async (_name, open) 
     expect(await list('C')).toEqual([['Alice@Contoso.example', 'investigator', null]]);
     expect(await list('D')).toEqual([['Bob@Contoso.example', 'examiner', null]]);
     expect(await list('E')).toEqual([]);
+    // emptied-case-claimable-as-new: E had assignments, so it is nobody's to claim; the app names it at start-up.
+    expect(await access.isNewCase('E')).toBe(false);
+    expect(await access.claimNewCase('E', 'mallory@lab.example', 'examiner')).toBe(false);
+    expect(await access.casesEmptiedByMigration()).toEqual(['E']);
     expect(await list('F')).toEqual([['ABCDEF01-2345-6789-ABCD-EF0123456789', 'examiner', 'abcdef01-2345-6789-abcd-ef0123456789']]);
     expect(await access.getDownloadTicket('c'.repeat(64))).toBeNull();
     expect(await access.getAssignment('C', { name: 'alice@contoso.example', objectId: '0a0a0a0a-1111-2222-3333-444444444444' })).toMatchObject({ role: 'investigator' });

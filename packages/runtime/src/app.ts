@@ -226,6 +226,16 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     logger: logger.child({ component: 'api' }),
     extensions: { custodyAudit: custody, review: createPostgresReviewStore(sql), hashSets: new HashSetStore(sql, { custody, toolVersion: version }) },
   });
+  // A case 0210 left with nobody assigned (it kept none of one person's case-variant rows) is
+  // reachable only by admins until a supervisor assigns it again: name each one, every start,
+  // until someone does (docs/deploy.md).
+  try {
+    for (const caseId of await access.casesEmptiedByMigration()) {
+      logger.warn({ caseId }, `migration 0210 left case ${caseId} with nobody assigned: assign it again (see its assignment history)`);
+    }
+  } catch (err) {
+    logger.warn({ err }, 'could not list cases migration 0210 left with nobody assigned');
+  }
   // Assignment changes no request recorded (migration 0210's merges, sign-ins' binds and merges
   // whose request failed) get their custody entries now. Not fatal: each is also written before
   // any request of its case is answered (access-events.ts).

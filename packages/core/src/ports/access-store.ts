@@ -169,6 +169,11 @@ export interface AccessStore {
    * migration 0210's merges), oldest first, of these cases or of any.
    */
   pendingAssignmentCustody(options: { caseIds?: readonly string[]; limit: number }): Promise<PendingAssignmentChange[]>;
+  /**
+   * Cases migration 0210 left without any assignment (it kept none of a person's case-variant rows)
+   * and nobody has assigned since, ordered by case id: a supervisor must assign them again.
+   */
+  casesEmptiedByMigration(): Promise<string[]>;
   /** Their custody entries are written: no longer pending. */
   assignmentCustodyRecorded(changeIds: readonly string[]): Promise<void>;
   /** The case's assignments, ordered by user. */
@@ -176,8 +181,9 @@ export interface AccessStore {
   /** Every change ever made to the case's assignments, oldest first. */
   assignmentHistory(caseId: string): Promise<AssignmentChange[]>;
   /**
-   * True when nobody is assigned to the case, nobody ever claimed it and no
-   * evidence of it was received: a case that does not exist yet.
+   * True when nobody is or ever was assigned to the case (its assignment history
+   * is empty), nobody ever claimed it and no evidence of it was received: a case
+   * that does not exist yet.
    */
   isNewCase(caseId: string): Promise<boolean>;
   /**
