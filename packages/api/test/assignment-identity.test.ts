@@ -152,6 +152,10 @@ describe('assignment identity', () => {
     const res = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'BO@contoso.example', role: 'investigator' } });
     expect(res.status).toBe(409);
     expect(JSON.stringify(res.body)).toContain(OLD);
+    // bound-name-reassign-same-role-409: the same name and role again is an idempotent 200 showing the binding.
+    const again = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'BO@contoso.example', role: 'examiner' } });
+    expect(again.status).toBe(200);
+    expect(JSON.stringify(again.body)).toContain(OLD);
     const braced = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: `{${OLD}}` } });
     expect(braced.status).toBe(400);
   });

@@ -165,15 +165,16 @@ export class PostgresAccessStore implements AccessStore {
         previous = await this.lockedAssignment(tx, caseId, user);
         if (!previous) throw new ExhibitError('conflict', 'assignment changed concurrently; try again');
       }
-      // A name whose assignment is bound may now be someone else's (a reused UPN): changing it by
-      // name would change the old holder's role while the supervisor means the new one.
+      // Unchanged, whoever holds it: a repeated assignment stays idempotent after the first sign-in.
+      if (previous.role === role) return { changed: false, assignment: previous, previous };
+      // A name whose assignment is bound may now be someone else's (a reused UPN): changing its role
+      // by name would change the old holder's while the supervisor means the new one.
       if (!byObjectId && previous.objectId !== undefined) {
         throw new ExhibitError(
           'conflict',
           `'${previous.user}' on this case is bound to Entra object id ${previous.objectId}; assign by object id (that one to change their role, or the new holder's)`,
         );
       }
-      if (previous.role === role) return { changed: false, assignment: previous, previous };
       // The stored name stays: 'ALICE@…' typed for an assignment of 'alice@…' changes its role, not whom it names.
       const { rows } = await tx.query<AssignmentRow>(
         `UPDATE case_assignments SET role = $3, assigned_by = $4, assigned_at = now()

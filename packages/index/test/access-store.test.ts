@@ -257,6 +257,18 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     expect(await access.assign('CASE-RU', OLD, { role: 'investigator', by: 'sup' })).toMatchObject({ changed: true, assignment: { role: 'investigator' } });
   });
 
+  it('bound-name-reassign-same-role-409: assigning a bound name again with its role is unchanged, not a conflict', async () => {
+    const OID = '0f0f0f0f-1111-2222-3333-444444444444';
+    await access.assign('CASE-RS', 'cy@contoso.example', { role: 'examiner', by: 'sup' });
+    await access.getAssignment('CASE-RS', { name: 'cy@contoso.example', objectId: OID });
+    expect(await access.assign('CASE-RS', 'Cy@contoso.example', { role: 'examiner', by: 'sup' })).toMatchObject({
+      changed: false,
+      assignment: { user: 'cy@contoso.example', role: 'examiner', objectId: OID },
+    });
+    await expect(access.assign('CASE-RS', 'cy@contoso.example', { role: null, by: 'sup' })).rejects.toMatchObject({ code: 'conflict' });
+    expect((await access.assignmentHistory('CASE-RS')).map((h) => h.action)).toEqual(['assigned', 'bound']);
+  });
+
   it('records exactly one assignment when the same user is assigned concurrently', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => access.assign('CASE-C', 'gina', { by: 'sup', role: 'examiner' })));
     expect(results.filter((r) => r.changed)).toHaveLength(1);
