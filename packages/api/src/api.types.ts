@@ -101,7 +101,19 @@ export interface ApiExtensions {}
 export type AccessRule =
   | 'public'
   | { roles: readonly Role[]; caseScoped: false }
-  | { roles: readonly Role[]; caseScoped: true; anyCaseRoles?: readonly Role[]; newCaseRoles?: readonly Role[] };
+  | {
+      roles: readonly Role[];
+      caseScoped: true;
+      anyCaseRoles?: readonly Role[];
+      newCaseRoles?: readonly Role[];
+      /**
+       * A supervisor's or auditor's read used to diagnose the case (assignments, access events,
+       * custody verify/report): answered even when the custody entries of the case's pending
+       * assignment changes cannot be written (logged as an error), so a failing custody write can
+       * be investigated. Every other case route fails until they are written.
+       */
+      answersWithCustodyPending?: true;
+    };
 
 /** What the case check found: the assignment (if any) and the roles the caller acts with on this case. */
 export interface CaseAccess {

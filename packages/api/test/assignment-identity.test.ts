@@ -131,6 +131,34 @@ describe('assignment identity', () => {
     expect(f.custodyEvents.at(-1)).toMatchObject({ action: 'assignment-change', details: { change: 'bound', user: 'pia@contoso.example', objectId: OID_OTHER } });
   });
 
+  it('pending-custody-failure-blocks-supervisor-diagnosis: supervisor/audit reads answer while pending assignment custody cannot be written; data routes stay closed', async () => {
+    const CASE_P = 'ID-CASE-PENDING';
+    const OID_Q = '1c1c1c1c-2222-3333-4444-555555555555';
+    await seedCase(f, CASE_P);
+    await f.access.assign(CASE_P, 'sam', { by: 'setup', role: 'supervisor' });
+    await f.access.assign(CASE_P, 'quinn@contoso.example', { by: 'sam', role: 'investigator' });
+    // Bound outside a request: pending until the API writes its custody entry.
+    await f.access.getAssignment(CASE_P, { name: 'quinn@contoso.example', objectId: OID_Q });
+    const custody = {
+      ...f.deps.custody,
+      async record(...args: Parameters<typeof f.deps.custody.record>) {
+        if (args[0].action === 'assignment-change') throw new Error('custody storage unreachable');
+        return f.deps.custody.record(...args);
+      },
+    };
+    const down = createApi({ ...f.deps, custody });
+    const sam = await f.token('sam', ['supervisor']);
+    const get = (path: string) => down.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${sam}` }, path } as ApiRequest);
+    expect((await get(`/cases/${CASE_P}/evidence`)).status).toBeGreaterThanOrEqual(500);
+    expect((await get(`/cases/${CASE_P}/assignments`)).status).toBe(200);
+    expect((await get(`/cases/${CASE_P}/access-events`)).status).toBe(200);
+    expect((await get(`/cases/${CASE_P}/custody/verify?rehash=false`)).status).not.toBeGreaterThanOrEqual(500);
+    // Still pending: written once custody is reachable.
+    expect(await f.access.pendingAssignmentCustody({ caseIds: [CASE_P], limit: 10 })).toHaveLength(1);
+    expect((await call(sam, { path: `/cases/${CASE_P}/evidence` })).status).toBe(200);
+    expect(await f.access.pendingAssignmentCustody({ caseIds: [CASE_P], limit: 10 })).toEqual([]);
+  });
+
   it('renamed-uploader-409-on-own-upload: a re-registration is the registrant\'s by object id, not by the UPN string', async () => {
     const OID_U = '1a1a1a1a-2222-3333-4444-555555555555';
     const register = (token: string) =>

@@ -23,7 +23,7 @@ export const assignmentsRoutes: RouteModule = [
     operationId: 'listAssignments',
     summary: 'Who is assigned to the case',
     description: "Recorded as a 'read' (route listAssignments) in the custody log of every evidence item, rate-limited (see GET /cases).",
-    access,
+    access: { ...access, answersWithCustodyPending: true },
     params: z.strictObject({ caseId }),
     query: z.strictObject({}),
     responses: { 200: { description: 'Assignments, by user', schema: assignmentListSchema } },
