@@ -113,6 +113,42 @@ export async function recordPendingAssignmentChanges(
   }
 }
 
+/** What a start-up pass over pending assignment custody did. */
+export interface PendingAssignmentCustodyPass {
+  /** Changes whose custody entries were written. */
+  written: number;
+  /** Cases whose entries could not be written (left pending, logged): each is retried before its requests and at the next start. */
+  failedCases: string[];
+}
+
+/**
+ * Writes every case's pending assignment custody, case by case: one case whose custody write fails
+ * (a damaged log, a case too large for the deadline) is logged and left pending, and the others are
+ * still written. Logs what was written per case and what was left.
+ */
+export async function recordAllPendingAssignmentChanges(deps: ApiDeps): Promise<PendingAssignmentCustodyPass> {
+  const pass: PendingAssignmentCustodyPass = { written: 0, failedCases: [] };
+  let after: string | undefined;
+  for (;;) {
+    const caseIds = await deps.access.casesWithPendingAssignmentCustody({
+      ...(after !== undefined ? { afterCaseId: after } : {}),
+      limit: API_LIMITS.assignmentCustodyBatch,
+    });
+    if (caseIds.length === 0) return pass;
+    for (const caseId of caseIds) {
+      try {
+        const written = await recordPendingAssignmentChanges(deps, [caseId]);
+        pass.written += written;
+        if (written > 0) deps.logger.info({ caseId, written }, 'custody entries written for assignment changes');
+      } catch (err) {
+        pass.failedCases.push(caseId);
+        deps.logger.error({ err, caseId }, 'custody entries of assignment changes NOT written; left pending, retried before requests of the case and at the next start');
+      }
+    }
+    after = caseIds.at(-1);
+  }
+}
+
 /** The caller's assignments (casesFor), with the custody entries of any bind or merge that made them written first. */
 export async function assignmentsOf(deps: ApiDeps, principal: Principal): Promise<CaseAssignment[]> {
   const resolved = await deps.access.resolveCases(identityOf(principal));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ExhibitError } from '@exhibit/core';
 import type { Api, ApiDeps, ApiRequest, ApiResponse, Principal, RouteDef, RouteModule } from './api.types.js';
 import { authorise } from './access-check.js';
-import { recordPendingAssignmentChanges } from './access-events.js';
+import { recordAllPendingAssignmentChanges, recordPendingAssignmentChanges } from './access-events.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, notFound, statusFor } from './http-errors.js';
 import { redeemDownloadTicket } from './download-tickets.js';
@@ -125,7 +125,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
   return {
     routes,
     flush: () => readAuditOf(deps).flush(),
-    recordPendingAssignmentChanges: () => recordPendingAssignmentChanges(deps),
+    recordPendingAssignmentChanges: () => recordAllPendingAssignmentChanges(deps),
     async handle(req, handleOptions = {}) {
       const requestId = req.requestId ?? randomUUID();
       let response: ApiResponse;

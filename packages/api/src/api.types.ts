@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
+import type { PendingAssignmentCustodyPass } from './access-events.js';
 import type {
   AccessStore,
   BlobStore,
@@ -207,6 +208,10 @@ export interface Api {
   handle(req: ApiRequest, options?: { abortSignal?: AbortSignal }): Promise<ApiResponse>;
   /** Writes the read audit's pending repeat counts (read-audit.ts); call before the process stops. Never throws. */
   flush(): Promise<void>;
-  /** Writes the custody entries of assignment changes no request recorded (migration 0210's merges, sign-ins'); at start-up. */
-  recordPendingAssignmentChanges(): Promise<number>;
+  /**
+   * Writes the custody entries of assignment changes no request recorded (migration 0210's merges,
+   * sign-ins'), case by case (a failing case is logged and left pending); at start-up. Never throws
+   * for one case's failure; rejects only if the pending cases cannot be read.
+   */
+  recordPendingAssignmentChanges(): Promise<PendingAssignmentCustodyPass>;
 }

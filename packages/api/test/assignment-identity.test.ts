@@ -127,7 +127,7 @@ describe('assignment identity', () => {
     // A bind made outside a request (left pending) is written at start-up.
     expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'pia@contoso.example' } })).status).toBe(201);
     await f.access.getAssignment(CASE, { name: 'pia@contoso.example', objectId: OID_OTHER });
-    expect(await api.recordPendingAssignmentChanges()).toBe(1);
+    expect(await api.recordPendingAssignmentChanges()).toEqual({ written: 1, failedCases: [] });
     expect(f.custodyEvents.at(-1)).toMatchObject({ action: 'assignment-change', details: { change: 'bound', user: 'pia@contoso.example', objectId: OID_OTHER } });
   });
 
@@ -153,6 +153,16 @@ describe('assignment identity', () => {
     expect((await get(`/cases/${CASE_P}/assignments`)).status).toBe(200);
     expect((await get(`/cases/${CASE_P}/access-events`)).status).toBe(200);
     expect((await get(`/cases/${CASE_P}/custody/verify?rehash=false`)).status).not.toBeGreaterThanOrEqual(500);
+    // pending-custody-startup-pass-all-or-nothing: the start-up pass goes case by case; a failing case is left, others written.
+    await f.access.assign('ID-CASE-PENDING-2', 'rae@contoso.example', { by: 'sam', role: 'investigator' });
+    await f.access.getAssignment('ID-CASE-PENDING-2', { name: 'rae@contoso.example', objectId: '1d1d1d1d-2222-3333-4444-555555555555' });
+    const failing = { ...custody, async record(...args: Parameters<typeof f.deps.custody.record>) {
+      if (args[0].action === 'assignment-change' && args[0].caseId === CASE_P) throw new Error('custody storage unreachable');
+      return f.deps.custody.record(...args);
+    } };
+    await seedCase(f, 'ID-CASE-PENDING-2');
+    expect(await createApi({ ...f.deps, custody: failing }).recordPendingAssignmentChanges()).toEqual({ written: 1, failedCases: [CASE_P] });
+    expect(await f.access.pendingAssignmentCustody({ caseIds: ['ID-CASE-PENDING-2'], limit: 10 })).toEqual([]);
     // Still pending: written once custody is reachable.
     expect(await f.access.pendingAssignmentCustody({ caseIds: [CASE_P], limit: 10 })).toHaveLength(1);
     expect((await call(sam, { path: `/cases/${CASE_P}/evidence` })).status).toBe(200);

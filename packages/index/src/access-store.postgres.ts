@@ -262,6 +262,17 @@ export class PostgresAccessStore implements AccessStore {
     return rows.map((r) => ({ ...toChange(r), changeId: String(r.change_id) }));
   }
 
+  async casesWithPendingAssignmentCustody(options: { afterCaseId?: string; limit: number }): Promise<string[]> {
+    const { rows } = await this.sql.query<{ case_id: string }>(
+      `SELECT DISTINCT case_id COLLATE "C" AS case_id FROM case_assignment_history
+        WHERE custody_pending AND ($1::text IS NULL OR case_id COLLATE "C" > $1::text COLLATE "C")
+        ORDER BY 1
+        LIMIT $2`,
+      [options.afterCaseId ?? null, options.limit],
+    );
+    return rows.map((r) => r.case_id);
+  }
+
   async casesEmptiedByMigration(): Promise<string[]> {
     const { rows } = await this.sql.query<{ case_id: string }>(
       `SELECT DISTINCT h.case_id COLLATE "C" AS case_id FROM case_assignment_history h

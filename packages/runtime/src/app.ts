@@ -237,14 +237,17 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     logger.warn({ err }, 'could not list cases migration 0210 left with nobody assigned');
   }
   // Assignment changes no request recorded (migration 0210's merges, sign-ins' binds and merges
-  // whose request failed) get their custody entries now. Not fatal: each is also written before
-  // any request of its case is answered (access-events.ts).
-  try {
-    const written = await api.recordPendingAssignmentChanges();
-    if (written > 0) logger.info({ written }, 'custody entries written for assignment changes');
-  } catch (err) {
-    logger.warn({ err }, 'custody entries of assignment changes not written yet; retried before requests of their cases');
-  }
+  // whose request failed) get their custody entries now, in the background and case by case: the
+  // host serves meanwhile (a request of such a case writes its own entries first, access-events.ts)
+  // and one case that fails is logged and left pending without stopping the others.
+  const pendingCustodyPass = api.recordPendingAssignmentChanges().then(
+    (pass) => {
+      if (pass.written > 0 || pass.failedCases.length > 0) {
+        logger.info({ written: pass.written, leftPendingCases: pass.failedCases }, 'start-up pass over assignment-change custody entries done');
+      }
+    },
+    (err: unknown) => logger.error({ err }, 'custody entries of assignment changes not written at start-up; retried before requests of their cases'),
+  );
 
   return {
     config,
@@ -263,7 +266,8 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
       await bus.ensureQueues();
     },
     async close() {
-      // Pending read-audit counts go to custody while the index and storage are still open.
+      // The start-up pass and pending read-audit counts go to custody while the index and storage are still open.
+      await pendingCustodyPass;
       await api.flush();
       await bus.close();
       await sql.close();

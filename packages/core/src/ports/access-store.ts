@@ -174,6 +174,8 @@ export interface AccessStore {
    * and nobody has assigned since, ordered by case id: a supervisor must assign them again.
    */
   casesEmptiedByMigration(): Promise<string[]>;
+  /** Cases with changes pending custody, ordered by case id (binary), after `afterCaseId`: the start-up pass pages through them. */
+  casesWithPendingAssignmentCustody(options: { afterCaseId?: string; limit: number }): Promise<string[]>;
   /** Their custody entries are written: no longer pending. */
   assignmentCustodyRecorded(changeIds: readonly string[]): Promise<void>;
   /** The case's assignments, ordered by user. */
