@@ -123,7 +123,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ok: [200],
   },
   'GET /cases/{caseId}/access-events': {
-    policy: { roles: ['supervisor'], caseScoped: true },
+    policy: { roles: ['supervisor'], caseScoped: true, answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/access-events`, query: 'action=export' }),
     ok: [200],
     async verify(res) {
@@ -200,7 +200,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ok: [200, 201],
   },
   'GET /cases/{caseId}/assignments': {
-    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
+    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'], answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/assignments` }),
     ok: [200],
   },
@@ -217,12 +217,12 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ok: [204],
   },
   'GET /cases/{caseId}/custody/verify': {
-    policy: { roles: ['supervisor'], caseScoped: true },
+    policy: { roles: ['supervisor'], caseScoped: true, answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/custody/verify` }),
     ok: [200],
   },
   'GET /cases/{caseId}/custody/report': {
-    policy: { roles: ['supervisor'], caseScoped: true },
+    policy: { roles: ['supervisor'], caseScoped: true, answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/custody/report`, query: 'format=json' }),
     ok: [200],
   },
