@@ -1,4 +1,4 @@
-import { ExhibitError, type AccessStore, type Role } from '@exhibit/core';
+import { ExhibitError, type AccessStore, type Role, type UserIdentity } from '@exhibit/core';
 import type { AccessRule, CaseAccess, Principal } from './api.types.js';
 import { notFound } from './http-errors.js';
 
@@ -13,18 +13,32 @@ import { notFound } from './http-errors.js';
  * - `newCaseRoles`: without an assignment, such a caller passes only while the
  *   case is new; 404 otherwise, exactly as for an unassigned caller.
  */
+/**
+ * Who the caller is for assignments: their name, and for Entra tokens the
+ * immutable object id, which is what a bound assignment matches (a UPN may be
+ * renamed or reused; docs/review-api.md, "Who is who").
+ */
+export function identityOf(principal: Principal): UserIdentity {
+  return principal.objectId !== undefined ? { name: principal.user, objectId: principal.objectId } : { name: principal.user };
+}
+
 export async function authorise(
   rule: Exclude<AccessRule, 'public'>,
   principal: Principal,
   caseId: string | undefined,
   access: AccessStore,
+  /** Writes the custody entries of assignment changes of the case not yet recorded (a bind or merge at this sign-in). */
+  recordPending?: (caseIds: string[]) => Promise<unknown>,
 ): Promise<CaseAccess | null> {
   if (!rule.caseScoped) {
     if (!hasAny(principal.roles, rule.roles)) throw forbidden();
     return null;
   }
   if (caseId === undefined) throw new Error('case-scoped route without a caseId parameter');
-  const assignment = await access.getAssignment(caseId, principal.user);
+  const resolved = await access.resolveAssignment(caseId, identityOf(principal));
+  const assignment = resolved.assignments;
+  // Before anything of the case is answered, as every custody entry of a request.
+  if (resolved.custodyPending && recordPending) await recordPending([caseId]);
   const unassignedRoles = principal.roles.filter((r) => rule.anyCaseRoles?.includes(r));
   if (!assignment && unassignedRoles.length === 0) {
     // A case nobody knows yet reveals nothing: the caller may open it.

@@ -1,5 +1,7 @@
-import type { CustodyAction, CustodyEvent } from '@exhibit/core';
+import type { CaseAssignment, CustodyAction, CustodyEvent } from '@exhibit/core';
 import type { ApiDeps, Principal } from './api.types.js';
+import { identityOf } from './access-check.js';
+import { API_LIMITS } from './api-limits.js';
 
 /**
  * Custody entries for what people do through the API. The custody log is
@@ -40,11 +42,116 @@ export async function recordForCase(
         action: event.action,
         actor: principal.user,
         ...(event.subject ? { subject: event.subject } : {}),
-        details: { ...event.details, authKind: principal.authKind, roles: principal.roles, ...(principal.ticketId ? { ticketId: principal.ticketId } : {}) },
+        details: {
+          ...event.details,
+          authKind: principal.authKind,
+          roles: principal.roles,
+          // The Entra object id beside the (mutable) UPN in actor: who it was, after a rename too.
+          ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}),
+          ...(principal.ticketId ? { ticketId: principal.ticketId } : {}),
+        },
         ...(event.eventKey ? { eventKey: event.eventKey } : {}),
       },
       options,
     );
   }
   return evidenceIds.length;
+}
+
+/**
+ * Custody entries for the assignment changes no supervisor's request made: an Entra sign-in that
+ * bound an assignment to its object id or merged a second one into it (keeping the narrower role),
+ * and migration 0210's merges (a migration cannot sign the log). The store keeps them in the
+ * history, pending, in the same transaction as the change; this writes one 'assignment-change'
+ * entry per change in every evidence item log of its case, actor the signer (or 'migration 0210'),
+ * keyed by the history's change id so a retry or a second process writing the same change adds
+ * nothing, and only then clears them. Called before a request that saw pending changes of its cases
+ * is answered (a failure fails the request; its retry writes them) and at start-up.
+ */
+export async function recordPendingAssignmentChanges(
+  deps: ApiDeps,
+  caseIds?: readonly string[],
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<number> {
+  let written = 0;
+  let last = -1n;
+  for (;;) {
+    const pending = await deps.access.pendingAssignmentCustody({
+      ...(caseIds ? { caseIds } : {}),
+      limit: API_LIMITS.assignmentCustodyBatch,
+    });
+    // Oldest first: a batch not past the last one means the marks did not clear; stop rather than loop.
+    if (pending.length === 0 || BigInt(pending[0]!.changeId) <= last) return written;
+    last = BigInt(pending.at(-1)!.changeId);
+    for (const change of pending) {
+      const evidence = await deps.index.listEvidence(change.caseId);
+      for (const { evidenceId } of evidence) {
+        await deps.custody.record(
+          {
+            caseId: change.caseId,
+            evidenceId,
+            action: 'assignment-change',
+            actor: change.changedBy,
+            details: {
+              change: change.action,
+              user: change.user,
+              role: change.role,
+              previousRole: change.previousRole,
+              ...(change.objectId !== undefined ? { objectId: change.objectId } : {}),
+              changedAt: change.changedAt,
+              // Why no supervisor's request carries it.
+              recordedFor: change.changedBy === 'migration 0210' ? 'migration 0210' : 'sign-in',
+            },
+            eventKey: `assignment-history:${change.changeId}`,
+          },
+          options,
+        );
+      }
+      written++;
+    }
+    await deps.access.assignmentCustodyRecorded(pending.map((c) => c.changeId));
+  }
+}
+
+/** What a start-up pass over pending assignment custody did. */
+export interface PendingAssignmentCustodyPass {
+  /** Changes whose custody entries were written. */
+  written: number;
+  /** Cases whose entries could not be written (left pending, logged): each is retried before its requests and at the next start. */
+  failedCases: string[];
+}
+
+/**
+ * Writes every case's pending assignment custody, case by case: one case whose custody write fails
+ * (a damaged log, a case too large for the deadline) is logged and left pending, and the others are
+ * still written. Logs what was written per case and what was left.
+ */
+export async function recordAllPendingAssignmentChanges(deps: ApiDeps): Promise<PendingAssignmentCustodyPass> {
+  const pass: PendingAssignmentCustodyPass = { written: 0, failedCases: [] };
+  let after: string | undefined;
+  for (;;) {
+    const caseIds = await deps.access.casesWithPendingAssignmentCustody({
+      ...(after !== undefined ? { afterCaseId: after } : {}),
+      limit: API_LIMITS.assignmentCustodyBatch,
+    });
+    if (caseIds.length === 0) return pass;
+    for (const caseId of caseIds) {
+      try {
+        const written = await recordPendingAssignmentChanges(deps, [caseId]);
+        pass.written += written;
+        if (written > 0) deps.logger.info({ caseId, written }, 'custody entries written for assignment changes');
+      } catch (err) {
+        pass.failedCases.push(caseId);
+        deps.logger.error({ err, caseId }, 'custody entries of assignment changes NOT written; left pending, retried before requests of the case and at the next start');
+      }
+    }
+    after = caseIds.at(-1);
+  }
+}
+
+/** The caller's assignments (casesFor), with the custody entries of any bind or merge that made them written first. */
+export async function assignmentsOf(deps: ApiDeps, principal: Principal): Promise<CaseAssignment[]> {
+  const resolved = await deps.access.resolveCases(identityOf(principal));
+  if (resolved.custodyPending) await recordPendingAssignmentChanges(deps, resolved.assignments.map((a) => a.caseId));
+  return resolved.assignments;
 }

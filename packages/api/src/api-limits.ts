@@ -20,6 +20,10 @@ export const API_LIMITS = {
   maxCursorChars: 1024,
   /** Characters of a request path. */
   maxPathChars: 2048,
+  /** File ids named in another case's custody entry of a similar-picture search (past it, the count only). */
+  searchCustodyMaxFileIds: 500,
+  /** Pending assignment changes read per round when writing their custody entries (access-events.ts). */
+  assignmentCustodyBatch: 100,
   /** Default and largest page of search results (the index caps at 500 too). */
   defaultPageSize: 50,
   maxPageSize: 500,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ExhibitError } from '@exhibit/core';
 import type { Api, ApiDeps, ApiRequest, ApiResponse, Principal, RouteDef, RouteModule } from './api.types.js';
 import { authorise } from './access-check.js';
+import { recordAllPendingAssignmentChanges, recordPendingAssignmentChanges } from './access-events.js';
 import { API_LIMITS } from './api-limits.js';
 import { errorResponse, notFound, statusFor } from './http-errors.js';
 import { redeemDownloadTicket } from './download-tickets.js';
@@ -63,7 +64,26 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
     // Bound to the file it was issued for; then checked against the assignment like any caller.
     const principal = tokenPrincipal ?? (await redeemDownloadTicket(deps, ticket ?? '', params.data as { caseId?: string; fileId?: string }));
 
-    const caseAccess = route.access === 'public' ? null : await authorise(route.access, principal, caseId, deps.access);
+    const recordPending = (ids: string[]) => recordPendingAssignmentChanges(deps, ids);
+    const diagnostic = route.access !== 'public' && route.access.caseScoped && route.access.answersWithCustodyPending === true;
+    const caseAccess =
+      route.access === 'public'
+        ? null
+        : await authorise(
+            route.access,
+            principal,
+            caseId,
+            deps.access,
+            diagnostic
+              ? (ids) =>
+                  recordPending(ids).catch((err: unknown) => {
+                    deps.logger.error(
+                      { err, caseIds: ids, operationId: route.operationId, user: principal.user },
+                      'custody entries of assignment changes NOT written; answering this supervisor/audit route anyway, every data route of the case fails until they are',
+                    );
+                  })
+              : recordPending,
+          );
 
     const query = route.query.safeParse(queryToObject(req.query));
     if (!query.success) throw validationError('query', query.error);
@@ -105,6 +125,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
   return {
     routes,
     flush: () => readAuditOf(deps).flush(),
+    recordPendingAssignmentChanges: () => recordAllPendingAssignmentChanges(deps),
     async handle(req, handleOptions = {}) {
       const requestId = req.requestId ?? randomUUID();
       let response: ApiResponse;

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
+import type { PendingAssignmentCustodyPass } from './access-events.js';
 import type {
   AccessStore,
   BlobStore,
@@ -101,7 +102,19 @@ export interface ApiExtensions {}
 export type AccessRule =
   | 'public'
   | { roles: readonly Role[]; caseScoped: false }
-  | { roles: readonly Role[]; caseScoped: true; anyCaseRoles?: readonly Role[]; newCaseRoles?: readonly Role[] };
+  | {
+      roles: readonly Role[];
+      caseScoped: true;
+      anyCaseRoles?: readonly Role[];
+      newCaseRoles?: readonly Role[];
+      /**
+       * A supervisor's or auditor's read used to diagnose the case (assignments, access events,
+       * custody verify/report): answered even when the custody entries of the case's pending
+       * assignment changes cannot be written (logged as an error), so a failing custody write can
+       * be investigated. Every other case route fails until they are written.
+       */
+      answersWithCustodyPending?: true;
+    };
 
 /** What the case check found: the assignment (if any) and the roles the caller acts with on this case. */
 export interface CaseAccess {
@@ -195,4 +208,10 @@ export interface Api {
   handle(req: ApiRequest, options?: { abortSignal?: AbortSignal }): Promise<ApiResponse>;
   /** Writes the read audit's pending repeat counts (read-audit.ts); call before the process stops. Never throws. */
   flush(): Promise<void>;
+  /**
+   * Writes the custody entries of assignment changes no request recorded (migration 0210's merges,
+   * sign-ins'), case by case (a failing case is logged and left pending); at start-up. Never throws
+   * for one case's failure; rejects only if the pending cases cannot be read.
+   */
+  recordPendingAssignmentChanges(): Promise<PendingAssignmentCustodyPass>;
 }

@@ -36,7 +36,7 @@ const sha256 = (ticket: string) => createHash('sha256').update(ticket, 'utf8').d
 
 export async function issueDownloadTicket(
   deps: ApiDeps,
-  grant: { user: string; roles: Role[]; caseId: string; fileId: string },
+  grant: { user: string; objectId?: string; roles: Role[]; caseId: string; fileId: string },
 ): Promise<IssuedTicket> {
   const now = deps.now?.() ?? new Date();
   const ticket = randomBytes(32).toString('base64url');
@@ -62,5 +62,8 @@ export async function redeemDownloadTicket(deps: ApiDeps, ticket: string, target
   const now = deps.now?.() ?? new Date();
   if (!stored || stored.caseId !== target.caseId || stored.fileId !== target.fileId) throw invalid();
   if (now.getTime() >= Date.parse(stored.expiresAt)) throw invalid();
-  return { user: stored.user, roles: stored.roles, authKind: 'ticket', expiresAt: stored.expiresAt, ticketId: hash.slice(0, 16) };
+  const principal: Principal = { user: stored.user, roles: stored.roles, authKind: 'ticket', expiresAt: stored.expiresAt, ticketId: hash.slice(0, 16) };
+  // The holder's object id: their assignment is checked on each fetch as for their token.
+  if (stored.objectId !== undefined) principal.objectId = stored.objectId;
+  return principal;
 }

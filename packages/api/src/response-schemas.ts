@@ -381,7 +381,8 @@ export const downloadSchema = z.object({
 
 export const assignmentSchema = z.object({
   caseId: z.string(),
-  user: z.string(),
+  user: z.string().describe('The name it was assigned to (a local user name, an Entra UPN or object id)'),
+  objectId: z.string().optional().describe('The Entra object id it is bound to, from its first sign-in; absent while unbound and for local users'),
   role: z.enum(ROLES).nullable(),
   assignedBy: z.string(),
   assignedAt: z.string(),

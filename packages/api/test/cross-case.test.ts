@@ -112,6 +112,8 @@ async function requestFor(route: RouteDef, token: string): Promise<{ path: strin
   }
   if (path.includes('{')) throw new Error(`route ${route.method} ${route.path} has a parameter this test does not fill: add it`);
   if (route.method === 'POST' && route.path.endsWith('/assignments')) return { path, body: { user: 'visitor', role: 'investigator' } };
+  // Removing a name that holds no assignment is a 404 (nothing changed): remove a real one.
+  if (route.method === 'DELETE' && route.path.endsWith('/assignments/{user}')) await f.access.assign(CASE_B, 'visitor', { by: 'setup' });
   if (route.method === 'POST' && route.path.endsWith('/uploads')) return { path, body: { evidenceId: EVIDENCE_B, fileName: `upload-${++uploads}.bin`, size: 3 } };
   if (route.method === 'GET' && route.path.endsWith('/files')) return { path, query: new URLSearchParams({ limit: '500' }) };
   if (route.method === 'POST' && route.path.endsWith('/tags')) return { path, body: { fileId: sharedFileId, tag: `checked-${++tags}`, note: 'seen' } };

@@ -334,12 +334,13 @@ describe('exports', () => {
     let calls = 0;
     const flaky = new Proxy(f.access, {
       get(target, prop, receiver) {
-        if (prop === 'getAssignment') {
+        // The access check's read of the caller's assignment (authorise).
+        if (prop === 'resolveAssignment') {
           return async (caseIdValue: string, user: string) => {
             calls += 1;
             // The route's own check passes, then the re-check before the third page fails.
             if (calls === 3) throw new ExhibitError('index-unavailable', 'connection reset (simulated)');
-            return target.getAssignment(caseIdValue, user);
+            return target.resolveAssignment(caseIdValue, user);
           };
         }
         const value = Reflect.get(target, prop, receiver) as unknown;

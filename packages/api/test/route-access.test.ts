@@ -24,6 +24,8 @@ import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type See
 interface Expectation {
   policy: AccessRule;
   request(seed: SeededCase): { path: string; query?: string; body?: unknown };
+  /** State the request needs, made before each call (not through the API). */
+  before?(seed: SeededCase): Promise<void>;
   /** Statuses an allowed caller may get. */
   ok: number[];
   /** More checks on an allowed caller's response. */
@@ -121,7 +123,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ok: [200],
   },
   'GET /cases/{caseId}/access-events': {
-    policy: { roles: ['supervisor'], caseScoped: true },
+    policy: { roles: ['supervisor'], caseScoped: true, answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/access-events`, query: 'action=export' }),
     ok: [200],
     async verify(res) {
@@ -198,7 +200,7 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ok: [200, 201],
   },
   'GET /cases/{caseId}/assignments': {
-    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
+    policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'], answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/assignments` }),
     ok: [200],
   },
@@ -210,15 +212,17 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'DELETE /cases/{caseId}/assignments/{user}': {
     policy: { roles: ['supervisor', 'admin'], caseScoped: true, anyCaseRoles: ['admin'] },
     request: (s) => ({ path: `/cases/${s.caseId}/assignments/visitor` }),
+    // Removing a name that holds no assignment is a 404 (nothing changed): each caller removes a real one.
+    before: async (s) => void (await f.access.assign(s.caseId, 'visitor', { by: 'test-setup' })),
     ok: [204],
   },
   'GET /cases/{caseId}/custody/verify': {
-    policy: { roles: ['supervisor'], caseScoped: true },
+    policy: { roles: ['supervisor'], caseScoped: true, answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/custody/verify` }),
     ok: [200],
   },
   'GET /cases/{caseId}/custody/report': {
-    policy: { roles: ['supervisor'], caseScoped: true },
+    policy: { roles: ['supervisor'], caseScoped: true, answersWithCustodyPending: true },
     request: (s) => ({ path: `/cases/${s.caseId}/custody/report`, query: 'format=json' }),
     ok: [200],
   },
@@ -352,6 +356,7 @@ describe.each(api.routes.map((r) => [key(r), r] as const))('%s', (routeKey, rout
   it.each(ROLES.flatMap((role) => SCENARIOS.map((scenario) => [role, scenario] as const)))('%s, %s', async (role, scenario) => {
     const expectation = EXPECTATIONS[routeKey];
     expect(expectation, `no expectation for ${routeKey}`).toBeDefined();
+    await expectation!.before?.(seed);
     const { path, query, body } = expectation!.request(seed);
     const bearer = scenario === 'no-token' ? undefined : scenario === 'bad-token' ? 'e30.e30.c2ln' : tokens.get(userFor(role, scenario));
     f.touched.length = 0;

@@ -68,6 +68,40 @@ describe('similar-image search', () => {
     expect((await similar('ivy', 'SIM-ONE', one.photoFileId, { maxDistance: '257' })).status).toBe(400);
   });
 
+  it('pdq-search-case-searched-without-match-has-no-custody-entry', async () => {
+    // SIM-TWO is searched (scope=assigned) but its near-duplicate is 5 bits away, beyond maxDistance 4:
+    // the answer still says something about SIM-TWO (nothing near there), so its log records the search.
+    f.custodyEvents.length = 0;
+    const res = await similar('ivy', 'SIM-ONE', one.photoFileId, { scope: 'assigned', maxDistance: '4' });
+    expect((res.body as Body).items.flatMap((i) => i.files.map((x) => x.caseId))).toEqual(['SIM-ONE']);
+    const searches = f.custodyEvents.filter((e) => e.action === 'search');
+    expect([...new Set(searches.map((e) => e.caseId))].sort()).toEqual(['SIM-ONE', 'SIM-TWO']);
+    expect(searches.every((e) => e.actor === 'ivy')).toBe(true);
+    // Never a case the caller is not assigned to.
+    expect(f.custodyEvents.some((e) => e.caseId === 'SIM-OTHER')).toBe(false);
+    // SIM-TWO's entry says only what of SIM-TWO was shown: SIM-TWO's readers need not be SIM-ONE's.
+    const twos = searches.filter((e) => e.caseId === 'SIM-TWO');
+    expect(twos[0]?.details).toMatchObject({ filesShown: 0, fileIdsShown: [] });
+    expect(JSON.stringify(twos)).not.toContain('SIM-ONE');
+    expect(JSON.stringify(twos)).not.toContain(one.photoFileId);
+  });
+
+  it('pdq-search-custody-leaks-other-case-picture-and-match-count: another case\'s entry has neither the picture\'s SHA-256 nor the total', async () => {
+    f.custodyEvents.length = 0;
+    const res = (await similar('ivy', 'SIM-ONE', one.photoFileId, { scope: 'assigned' })).body as Body;
+    expect(res.items).toHaveLength(2);
+    const twos = f.custodyEvents.filter((e) => e.action === 'search' && e.caseId === 'SIM-TWO');
+    expect(twos.length).toBeGreaterThan(0);
+    for (const e of twos) {
+      expect(e.subject).toBeUndefined();
+      expect(e.details).not.toHaveProperty('returned');
+      expect(e.details).toMatchObject({ filesShown: 1, fileIdsShown: [two.photoFileId] });
+      expect(JSON.stringify(e)).not.toContain(one.photoSha256);
+    }
+    // The searched case's own entry keeps the whole answer's size.
+    expect(f.custodyEvents.find((e) => e.action === 'search' && e.caseId === 'SIM-ONE')?.details).toMatchObject({ returned: 2, filesShown: 1 });
+  });
+
   it('answers a file without a PDQ hash with none and no items', async () => {
     const res = await similar('ivy', 'SIM-ONE', one.rootFileId, {});
     expect(res.status).toBe(200);

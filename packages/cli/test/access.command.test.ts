@@ -86,17 +86,32 @@ describe('exhibit assign, assignments, unassign', () => {
     const again = await cli('ada', ['admin'], 'assign', 'ORPHAN-7', 'ivan', '--role', 'investigator');
     expect(again.out).toBe('ivan on ORPHAN-7: already assigned with investigator; nothing changed\n');
     const list = await cli('ada', ['admin'], 'assignments', 'ORPHAN-7');
-    expect(list.out.split('\n')[0]).toMatch(/^User\s+Role\s+Assigned by\s+Since \(UTC\)$/);
-    expect(list.out).toMatch(/^ivan\s+investigator\s+ada\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
+    expect(list.out.split('\n')[0]).toMatch(/^User\s+Role\s+Object id\s+Assigned by\s+Since \(UTC\)$/);
+    expect(list.out).toMatch(/^ivan\s+investigator\s+-\s+ada\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/m);
     // Now visible to ivan.
     expect((await cli('ivan', ['investigator'], 'cases')).out).toMatch(/^ORPHAN-7\s+investigator\s+1/m);
+  });
+
+  it('assignment-objectid-not-shown: an assignment by object id says whom it is bound to, in the result and the list', async () => {
+    const oid = '1d1d1d1d-2222-3333-4444-555555555555';
+    const res = await cli('ada', ['admin'], 'assign', 'ORPHAN-7', oid.toUpperCase(), '--role', 'examiner');
+    expect(res.out).toMatch(new RegExp(`^assigned ${oid.toUpperCase()} on ORPHAN-7 with examiner, bound to object id ${oid} \\(by ada`));
+    expect((await cli('ada', ['admin'], 'assignments', 'ORPHAN-7')).out).toMatch(new RegExp(`^${oid.toUpperCase()}\\s+examiner\\s+${oid}\\s+ada`, 'm'));
+    expect((await cli('ada', ['admin'], 'unassign', 'ORPHAN-7', oid)).code).toBe(0);
   });
 
   it('unassign removes the user; the case disappears from their list', async () => {
     const res = await cli('ada', ['admin'], 'unassign', 'ORPHAN-7', 'ivan');
     expect(res.code).toBe(EXIT.ok);
-    expect(res.out).toBe('ivan is not assigned to ORPHAN-7 (any more)\n');
+    expect(res.out).toBe('removed ivan from ORPHAN-7\n');
     expect((await cli('ivan', ['investigator'], 'cases')).out).toMatch(/not assigned to any case/);
+  });
+
+  it('unassign-of-nobody-said-not-assigned-any-more: removing a name that holds no assignment fails and says nothing was removed', async () => {
+    const res = await cli('ada', ['admin'], 'unassign', 'ORPHAN-7', 'nobody');
+    expect(res.code).toBe(EXIT.error);
+    expect(res.out).toBe('');
+    expect(res.err).toMatch(/nothing removed: nobody holds no assignment on ORPHAN-7/);
   });
 
   it('refuses others: an examiner gets forbidden on their case, not-found on another; a bad role is a usage error', async () => {

@@ -458,7 +458,12 @@ export class PostgresReviewStore implements ReviewStore {
   async accessEvents(q: AccessEventQuery) {
     const params: unknown[] = [q.caseId, q.actions];
     const where = ['case_id = $1', 'action = ANY($2::text[])'];
-    if (q.user !== undefined) where.push(`actor = $${params.push(q.user)}`);
+    // As assignments match (migration 0210): a UPN in any letter case, or the Entra object id the
+    // API records beside the actor, which finds a renamed user's entries under every name they had.
+    if (q.user !== undefined) {
+      const n = params.push(q.user);
+      where.push(`(exhibit_user_key(actor) = exhibit_user_key($${n}) OR details ->> 'objectId' = lower($${n}))`);
+    }
     if (q.fileId !== undefined) where.push(`subject ? 'fileId' AND subject ->> 'fileId' = $${params.push(q.fileId)}`);
     if (q.sha256 !== undefined) where.push(`subject ? 'sha256' AND subject ->> 'sha256' = $${params.push(q.sha256)}`);
     if (q.from !== undefined) where.push(`time >= $${params.push(q.from)}::timestamptz`);

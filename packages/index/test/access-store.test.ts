@@ -115,10 +115,158 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
     expect(await access.casesFor('nobody')).toEqual([]);
   });
 
-  it('compares user names exactly (no case folding)', async () => {
-    await access.assign('CASE-U', 'Frank@example.org', { by: 'sup' });
-    expect(await access.isAssigned('CASE-U', 'frank@example.org')).toBe(false);
-    expect(await access.isAssigned('CASE-U', 'Frank@example.org')).toBe(true);
+  it('upn-case-differs-unassign-removed-nothing: UPNs compare case-insensitively in assign, unassign, checks and lists', async () => {
+    await access.assign('CASE-U', 'Frank@Example.org', { by: 'sup' });
+    expect(await access.isAssigned('CASE-U', 'frank@example.org')).toBe(true);
+    expect((await access.casesFor('FRANK@example.ORG')).map((a) => a.caseId)).toEqual(['CASE-U']);
+    // The same person again, typed differently: no second row, the name as first typed.
+    const again = await access.assign('CASE-U', 'frank@example.org', { by: 'sup2', role: 'investigator' });
+    expect(again).toMatchObject({ changed: true, assignment: { user: 'Frank@Example.org', role: 'investigator' } });
+    expect((await access.listAssignments('CASE-U')).map((a) => a.user)).toEqual(['Frank@Example.org']);
+    const removed = await access.unassign('CASE-U', 'frank@example.org', { by: 'sup' });
+    expect(removed).toMatchObject({ changed: true, previous: { user: 'Frank@Example.org' } });
+    expect(await access.isAssigned('CASE-U', 'Frank@Example.org')).toBe(false);
+    expect((await access.assignmentHistory('CASE-U')).map((h) => [h.action, h.user])).toEqual([
+      ['assigned', 'Frank@Example.org'],
+      ['role-changed', 'Frank@Example.org'],
+      ['unassigned', 'Frank@Example.org'],
+    ]);
+  });
+
+  it('keeps local user names exact: alice and Alice are two local users', async () => {
+    await access.assign('CASE-L', 'Alice', { by: 'sup' });
+    expect(await access.isAssigned('CASE-L', 'alice')).toBe(false);
+    expect(await access.unassign('CASE-L', 'alice', { by: 'sup' })).toEqual({ changed: false, previous: null });
+    expect(await access.isAssigned('CASE-L', 'Alice')).toBe(true);
+  });
+
+  it('entra-upn-reused-by-another-oid-denied: an assignment by UPN binds to the oid of its first sign-in', async () => {
+    const OID_A = '0a0a0a0a-1111-2222-3333-444444444444';
+    const OID_B = '0b0b0b0b-1111-2222-3333-444444444444';
+    await access.assign('CASE-O', 'Hana@contoso.example', { by: 'sup' });
+    await access.assign('CASE-O2', 'hana@contoso.example', { by: 'sup' });
+    // Hana signs in: the assignment she matches by name is now her object id's.
+    const first = await access.getAssignment('CASE-O', { name: 'hana@contoso.example', objectId: OID_A });
+    expect(first).toMatchObject({ user: 'Hana@contoso.example', objectId: OID_A });
+    // Renamed (new UPN, same oid): still hers.
+    expect(await access.getAssignment('CASE-O', { name: 'hana.k@contoso.example', objectId: OID_A })).toMatchObject({ objectId: OID_A });
+    // Her old UPN given to someone else: nothing, on this case; CASE-O2 is bound to whoever signs in first (B here).
+    expect(await access.getAssignment('CASE-O', { name: 'hana@contoso.example', objectId: OID_B })).toBeNull();
+    expect((await access.casesFor({ name: 'hana@contoso.example', objectId: OID_B })).map((a) => a.caseId)).toEqual(['CASE-O2']);
+    expect((await access.casesFor({ name: 'hana.k@contoso.example', objectId: OID_A })).map((a) => a.caseId)).toEqual(['CASE-O']);
+    // A local token with the name matches no bound assignment.
+    expect(await access.getAssignment('CASE-O', 'hana@contoso.example')).toBeNull();
+    // The supervisor removes her by the name assigned, or by object id (typed in any case).
+    expect(await access.unassign('CASE-O', OID_A.toUpperCase(), { by: 'sup' })).toMatchObject({ changed: true, previous: { objectId: OID_A } });
+    expect((await access.assignmentHistory('CASE-O')).map((h) => [h.action, h.objectId ?? null, h.changedBy])).toEqual([
+      ['assigned', null, 'sup'],
+      ['bound', OID_A, 'hana@contoso.example'],
+      ['unassigned', OID_A, 'sup'],
+    ]);
+    // Assigned by object id: only that object id gets it, whatever its name.
+    await access.assign('CASE-O3', OID_A.toUpperCase(), { by: 'sup' });
+    expect(await access.getAssignment('CASE-O3', { name: 'someone@contoso.example', objectId: OID_B })).toBeNull();
+    expect(await access.getAssignment('CASE-O3', { name: 'hana.k@contoso.example', objectId: OID_A })).toMatchObject({ objectId: OID_A });
+  });
+
+  it('entra-reassigned-under-new-upn-left-unbound-for-next-holder: a second name of a bound user merges into their assignment', async () => {
+    const OID = '0c0c0c0c-1111-2222-3333-444444444444';
+    await access.assign('CASE-RN', 'ren@contoso.example', { by: 'sup', role: 'investigator' });
+    expect(await access.getAssignment('CASE-RN', { name: 'ren@contoso.example', objectId: OID })).toMatchObject({ objectId: OID });
+    // Renamed; the supervisor, not knowing, assigns the new UPN (a later decision: examiner).
+    await access.assign('CASE-RN', 'ren.new@contoso.example', { by: 'sup2', role: 'examiner' });
+    const signedIn = await access.getAssignment('CASE-RN', { name: 'ren.new@contoso.example', objectId: OID });
+    // The narrower role stays (investigator is within examiner): a merge never widens.
+    expect(signedIn).toMatchObject({ user: 'ren@contoso.example', objectId: OID, role: 'investigator', assignedBy: 'sup' });
+    // One assignment, bound: nothing unbound is left under the new UPN for whoever holds it next.
+    expect((await access.listAssignments('CASE-RN')).map((a) => [a.user, a.objectId ?? null, a.role])).toEqual([['ren@contoso.example', OID, 'investigator']]);
+    expect(await access.getAssignment('CASE-RN', { name: 'ren.new@contoso.example', objectId: '0d0d0d0d-1111-2222-3333-444444444444' })).toBeNull();
+    expect((await access.assignmentHistory('CASE-RN')).map((h) => [h.action, h.user, h.role, h.previousRole])).toEqual([
+      ['assigned', 'ren@contoso.example', 'investigator', null],
+      ['bound', 'ren@contoso.example', 'investigator', 'investigator'],
+      ['assigned', 'ren.new@contoso.example', 'examiner', null],
+      ['merged', 'ren.new@contoso.example', 'investigator', 'examiner'],
+    ]);
+    await access.assignmentCustodyRecorded((await access.pendingAssignmentCustody({ caseIds: ['CASE-RN'], limit: 10 })).map((c) => c.changeId));
+  });
+
+  it('signin-merge-widened-role-unrecorded: a sign-in merge keeps the narrower role and leaves its changes pending custody', async () => {
+    const OID = 'eeeeeeee-0000-0000-0000-000000000006';
+    await access.assign('CASE-C5', 'alice@contoso.example', { role: 'investigator', by: 'sup' });
+    const bound = await access.resolveAssignment('CASE-C5', { name: 'alice@contoso.example', objectId: OID });
+    expect(bound).toMatchObject({ assignments: { objectId: OID, role: 'investigator' }, custodyPending: true });
+    // Renamed to mallory@ (same oid); a supervisor assigns that name with the token's roles.
+    await access.assign('CASE-C5', 'mallory@contoso.example', { role: null, by: 'sup' });
+    const merged = await access.resolveAssignment('CASE-C5', { name: 'mallory@contoso.example', objectId: OID });
+    expect(merged).toMatchObject({ assignments: { user: 'alice@contoso.example', role: 'investigator' }, custodyPending: true });
+    expect((await access.listAssignments('CASE-C5')).map((a) => [a.user, a.role])).toEqual([['alice@contoso.example', 'investigator']]);
+    const pending = await access.pendingAssignmentCustody({ caseIds: ['CASE-C5'], limit: 10 });
+    expect(pending.map((c) => [c.action, c.user, c.role, c.previousRole, c.objectId, c.changedBy])).toEqual([
+      ['bound', 'alice@contoso.example', 'investigator', 'investigator', OID, 'alice@contoso.example'],
+      ['merged', 'mallory@contoso.example', 'investigator', null, OID, 'mallory@contoso.example'],
+    ]);
+    await access.assignmentCustodyRecorded(pending.map((c) => c.changeId));
+    expect(await access.pendingAssignmentCustody({ caseIds: ['CASE-C5'], limit: 10 })).toEqual([]);
+    expect(await access.resolveAssignment('CASE-C5', { name: 'mallory@contoso.example', objectId: OID })).toMatchObject({ custodyPending: false });
+
+    // The dup is the narrower: the bound one narrows to it (recorded as a role change too).
+    await access.assign('CASE-C6', 'nia@contoso.example', { role: null, by: 'sup' });
+    await access.getAssignment('CASE-C6', { name: 'nia@contoso.example', objectId: OID });
+    await access.assign('CASE-C6', 'nia.b@contoso.example', { role: 'investigator', by: 'sup' });
+    expect(await access.getAssignment('CASE-C6', { name: 'nia.b@contoso.example', objectId: OID })).toMatchObject({ user: 'nia@contoso.example', role: 'investigator' });
+    expect((await access.assignmentHistory('CASE-C6')).slice(-2).map((h) => [h.action, h.user, h.role, h.previousRole])).toEqual([
+      ['role-changed', 'nia@contoso.example', 'investigator', null],
+      ['merged', 'nia.b@contoso.example', 'investigator', 'investigator'],
+    ]);
+
+    // Neither within the other (examiner uploads, supervisor manages): nothing merged, the bound one serves.
+    await access.assign('CASE-C7', 'olu@contoso.example', { role: 'examiner', by: 'sup' });
+    await access.getAssignment('CASE-C7', { name: 'olu@contoso.example', objectId: OID });
+    await access.assign('CASE-C7', 'olu.b@contoso.example', { role: 'supervisor', by: 'sup' });
+    expect(await access.getAssignment('CASE-C7', { name: 'olu.b@contoso.example', objectId: OID })).toMatchObject({ user: 'olu@contoso.example', role: 'examiner' });
+    expect((await access.listAssignments('CASE-C7')).map((a) => [a.user, a.role])).toEqual([
+      ['olu.b@contoso.example', 'supervisor'],
+      ['olu@contoso.example', 'examiner'],
+    ]);
+    await access.assignmentCustodyRecorded((await access.pendingAssignmentCustody({ limit: 100 })).map((c) => c.changeId));
+  });
+
+  it('guid-named-token-binds-oid-assignment: an assignment by object id matches only that oid, never a token named by the GUID', async () => {
+    const OID_A = 'aaaaaaaa-0000-0000-0000-000000000001';
+    const OID_B = 'bbbbbbbb-0000-0000-0000-000000000002';
+    const made = await access.assign('CASE-G', OID_B.toUpperCase(), { role: 'examiner', by: 'sup' });
+    expect(made.assignment).toMatchObject({ objectId: OID_B });
+    expect(await access.getAssignment('CASE-G', { name: OID_B, objectId: OID_A })).toBeNull();
+    expect(await access.getAssignment('CASE-G', OID_B)).toBeNull();
+    expect(await access.getAssignment('CASE-G', { name: 'bea@contoso.example', objectId: OID_B })).toMatchObject({ objectId: OID_B, role: 'examiner' });
+    for (const spelling of [`{${OID_B}}`, OID_B.replaceAll('-', ''), `{${OID_B.replaceAll('-', '')}}`]) {
+      await expect(access.assign('CASE-G', spelling, { by: 'sup' })).rejects.toMatchObject({ code: 'invalid-argument' });
+    }
+  });
+
+  it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is refused, naming the object id', async () => {
+    const OLD = '0e0e0e0e-1111-2222-3333-444444444444';
+    await access.assign('CASE-RU', 'bob@contoso.example', { role: 'examiner', by: 'sup' });
+    await access.getAssignment('CASE-RU', { name: 'bob@contoso.example', objectId: OLD });
+    await expect(access.assign('CASE-RU', 'BOB@contoso.example', { role: 'investigator', by: 'sup' })).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining(OLD),
+    });
+    expect((await access.listAssignments('CASE-RU')).map((a) => [a.user, a.role, a.objectId])).toEqual([['bob@contoso.example', 'examiner', OLD]]);
+    // By object id the old holder's role changes as asked.
+    expect(await access.assign('CASE-RU', OLD, { role: 'investigator', by: 'sup' })).toMatchObject({ changed: true, assignment: { role: 'investigator' } });
+  });
+
+  it('bound-name-reassign-same-role-409: assigning a bound name again with its role is unchanged, not a conflict', async () => {
+    const OID = '0f0f0f0f-1111-2222-3333-444444444444';
+    await access.assign('CASE-RS', 'cy@contoso.example', { role: 'examiner', by: 'sup' });
+    await access.getAssignment('CASE-RS', { name: 'cy@contoso.example', objectId: OID });
+    expect(await access.assign('CASE-RS', 'Cy@contoso.example', { role: 'examiner', by: 'sup' })).toMatchObject({
+      changed: false,
+      assignment: { user: 'cy@contoso.example', role: 'examiner', objectId: OID },
+    });
+    await expect(access.assign('CASE-RS', 'cy@contoso.example', { role: null, by: 'sup' })).rejects.toMatchObject({ code: 'conflict' });
+    expect((await access.assignmentHistory('CASE-RS')).map((h) => h.action)).toEqual(['assigned', 'bound']);
   });
 
   it('records exactly one assignment when the same user is assigned concurrently', async () => {
@@ -199,6 +347,28 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       const settledWithin = (p: Promise<unknown>, ms: number) => Promise.race([p.then(() => true, () => true), sleep(ms).then(() => false)]);
       const ticketsOf = async (user: string) => Number((await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM download_tickets WHERE case_id = $1 AND user_name = $2', ['CASE-T', user])).rows[0]!.n);
 
+      it('racing-first-signin-answered-before-bound-custody: both requests of one oid see the bind as pending custody', async () => {
+        const otherSql = await openSqlClient({ kind: 'postgres', url: url!, entraAuth: false });
+        const otherStore = createPostgresAccessStore(otherSql);
+        const who = { name: 'pat@contoso.example', objectId: '11111111-1111-1111-1111-111111111111' };
+        try {
+          let unflagged = 0;
+          for (let i = 0; i < 40; i++) {
+            const c = `RACE-${i}`;
+            await access.assign(c, who.name, { role: 'examiner', by: 'sup' });
+            const both = await Promise.all([access.resolveAssignment(c, who), otherStore.resolveAssignment(c, who)]);
+            for (const r of both) {
+              expect(r.assignments?.objectId).toBe(who.objectId);
+              if (!r.custodyPending) unflagged++;
+            }
+          }
+          expect(unflagged).toBe(0);
+        } finally {
+          await sql.query(`UPDATE case_assignment_history SET custody_pending = false WHERE case_id LIKE 'RACE-%'`);
+          await otherSql.close();
+        }
+      });
+
       it('download-link-issued-while-unassignment-holds-assignment-row', async () => {
         // The unassignment has locked and is deleting the row (and the user's tickets) when the link is issued.
         await other.query('BEGIN');
@@ -255,8 +425,9 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       await access.assign('NEW-A', 'ivy', { by: 'ada' });
       expect(await access.isNewCase('NEW-A')).toBe(false);
       await access.unassign('NEW-A', 'ivy', { by: 'ada' });
-      // Assigned once, unassigned: still nobody's, so new again by this rule; only claims and evidence are for ever.
-      expect(await access.isNewCase('NEW-A')).toBe(true);
+      // Assigned once, unassigned: its history says someone had it; an admin assigns it again.
+      expect(await access.isNewCase('NEW-A')).toBe(false);
+      expect(await access.claimNewCase('NEW-A', 'mallory', 'examiner')).toBe(false);
 
       await sql.query(
         `INSERT INTO uploads (blob_name, case_id, evidence_id, file_name, root_file_id, size, etag, last_modified)
@@ -265,6 +436,15 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       expect(await access.isNewCase('NEW-B')).toBe(false);
       expect(await access.claimNewCase('NEW-B', 'mallory', 'examiner')).toBe(false);
       expect(await access.listAssignments('NEW-B')).toEqual([]);
+    });
+
+    it('emptied-case-claimable-as-new: a case whose assignments were all removed (0210 keeping none) is not new', async () => {
+      await access.assign('NEW-E', 'Sup@contoso.example', { role: 'supervisor', by: 'ada' });
+      // What 0210's "keep none" leaves: the rows gone, the history kept.
+      await sql.query(`DELETE FROM case_assignments WHERE case_id = 'NEW-E'`);
+      expect(await access.isNewCase('NEW-E')).toBe(false);
+      expect(await access.claimNewCase('NEW-E', 'mallory', 'examiner')).toBe(false);
+      expect(await access.listAssignments('NEW-E')).toEqual([]);
     });
 
     it('claims a new case once: the claimant is assigned with the role and history; a claimed case stays claimed', async () => {

@@ -314,6 +314,31 @@ describe.each(allTargets())('review store on $name', (target) => {
     expect(await review.getExport(CASE, '11111111-2222-4333-8444-000000000000')).toBeNull();
   });
 
+  it('access-events-user-filter-missed-upn-in-other-case-or-renamed: filter by UPN any case, or by object id across renames', async () => {
+    const OID = '0a0a0a0a-1111-2222-3333-444444444444';
+    const entry = (seq: number, actor: string, details: Record<string, unknown>) => [
+      'CASE-WHO', 'ev1', seq, 0, `2024-05-02T10:0${seq}:00Z`, actor, 'view', JSON.stringify({ caseId: 'CASE-WHO', evidenceId: 'ev1', fileId: 'F1' }),
+      JSON.stringify(details), 'k1', '0'.repeat(64), (900 + seq).toString(16).padStart(64, '0'),
+    ];
+    const rows = [
+      entry(1, 'Hana@Contoso.example', { authKind: 'entra', objectId: OID }),
+      entry(2, 'hana.kato@contoso.example', { authKind: 'entra', objectId: OID }),
+      entry(3, 'hana', { authKind: 'local' }),
+    ];
+    for (const r of rows) {
+      await sql.query(
+        `INSERT INTO custody_entries (case_id, evidence_id, seq, segment, time, actor, action, subject, details, key_id, prev_hash, entry_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12)`,
+        r,
+      );
+    }
+    const seqs = async (user: string) => (await review.accessEvents({ caseId: 'CASE-WHO', actions: ['view'], user, limit: 50, offset: 0 })).items.map((i) => i.seq);
+    expect(await seqs('hana@contoso.example')).toEqual([1]);
+    expect(await seqs(OID.toUpperCase())).toEqual([2, 1]);
+    expect(await seqs('Hana')).toEqual([]);
+    expect(await seqs('hana')).toEqual([3]);
+  });
+
   // Regression: the export record carried no complete/stoppedBy/planned, so an export cut short (its caller
   // unassigned mid-stream) read back exactly as a finished one: the hash of a partial report passed for a whole.
   it('export-record-cut-short-read-as-finished', async () => {

@@ -134,7 +134,15 @@ describe('Entra ID tokens', () => {
   it('rejects a token that names no user', async () => {
     expect(await rejection(verifier().verify(await token({ roles: ['examiner'] })))).toEqual({
       code: 'unauthenticated',
-      message: 'token names no user (no preferred_username or oid)',
+      message: 'token names no user (no oid)',
+    });
+  });
+
+  it('entra-preferred-username-without-oid-rejected: a name alone is not an identity', async () => {
+    // preferred_username is mutable (a renamed or reused UPN): it never decides access on its own.
+    expect(await rejection(verifier().verify(await token({ preferred_username: 'alice@contoso.example', roles: ['examiner'] })))).toEqual({
+      code: 'unauthenticated',
+      message: 'token names no user (no oid)',
     });
   });
 

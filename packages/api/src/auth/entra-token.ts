@@ -20,8 +20,12 @@ const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$/;
  * Verifies Entra ID v2 access tokens for this API: RS256 signature by a key
  * in the tenant's key set, issuer of the tenant (the tenant id must be the
  * GUID, as it appears in `iss`), audience = the API's application id or URI,
- * times. Roles come from the `roles` claim (app roles); the user is
- * `preferred_username`, else `oid` (app-only tokens have no user name).
+ * times. Roles come from the `roles` claim (app roles). Who the caller is
+ * for access is `oid`, the immutable object id (required): Microsoft documents
+ * `preferred_username` as mutable and not for authorisation. The name shown
+ * and written to custody is `preferred_username`, else `oid` (app-only tokens
+ * have no user name); assignments made by name are bound to the oid of their
+ * first sign-in (docs/review-api.md, "Who is who").
  */
 export function createEntraTokenVerifier(
   config: { tenantId: string; audience: string; authorityHost?: string },
@@ -53,11 +57,9 @@ export function createEntraTokenVerifier(
         if (claims.tid !== undefined && claims.tid.toLowerCase() !== config.tenantId.toLowerCase()) {
           throw new ExhibitError('unauthenticated', 'token is for another tenant');
         }
+        if (!claims.oid) throw new ExhibitError('unauthenticated', 'token names no user (no oid)');
         const user = claims.preferredUsername ?? claims.oid;
-        if (!user) throw new ExhibitError('unauthenticated', 'token names no user (no preferred_username or oid)');
-        const principal: Principal = { user, roles: claims.roles, authKind: 'entra', expiresAt: claims.expiresAt };
-        if (claims.oid) principal.objectId = claims.oid;
-        return principal;
+        return { user, objectId: claims.oid.toLowerCase(), roles: claims.roles, authKind: 'entra', expiresAt: claims.expiresAt };
       } catch (err) {
         throw translateJoseError(err);
       }

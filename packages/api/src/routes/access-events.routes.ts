@@ -22,10 +22,10 @@ export const accessEventsRoutes: RouteModule = [
       'Read from the index copy of the custody logs (verification reads the logs themselves). A case-wide action (search, export, ' +
       "assignment change) is written to every evidence item's log and so appears once per evidence item. `byActor` counts every matching " +
       "entry per user and action. Recorded as a 'read' (route listAccessEvents), rate-limited.",
-    access: { roles: ACCESS_AUDITORS, caseScoped: true },
+    access: { roles: ACCESS_AUDITORS, caseScoped: true, answersWithCustodyPending: true },
     params: z.strictObject({ caseId }),
     query: z.strictObject({
-      user: param.user('Only this actor').optional(),
+      user: param.user('Only this actor: a name (UPNs in any letter case) or an Entra object id (every name it had)').optional(),
       fileId: param.fileId().optional(),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in lower-case hex').optional().describe('Only entries about this content'),
       action: z

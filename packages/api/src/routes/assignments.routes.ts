@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLES } from '@exhibit/core';
+import { ExhibitError, ROLES } from '@exhibit/core';
 import { defineRoute, type RouteModule } from '../api.types.js';
 import { ASSIGNMENT_ADMINS, ASSIGNMENT_MANAGERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
@@ -23,7 +23,7 @@ export const assignmentsRoutes: RouteModule = [
     operationId: 'listAssignments',
     summary: 'Who is assigned to the case',
     description: "Recorded as a 'read' (route listAssignments) in the custody log of every evidence item, rate-limited (see GET /cases).",
-    access,
+    access: { ...access, answersWithCustodyPending: true },
     params: z.strictObject({ caseId }),
     query: z.strictObject({}),
     responses: { 200: { description: 'Assignments, by user', schema: assignmentListSchema } },
@@ -43,12 +43,15 @@ export const assignmentsRoutes: RouteModule = [
     path: '/cases/{caseId}/assignments',
     operationId: 'assignUser',
     summary: 'Assign a user to the case, optionally narrowed to one role',
-    description: 'Idempotent: assigning again with the same role changes nothing (200, changed=false).',
+    description:
+      'Idempotent: assigning again with the same role changes nothing (200, changed=false). ' +
+      'An object id is a hyphenated GUID (braced or unhyphenated: 400); an assignment made by object id is bound to it from the start. ' +
+      '409 when the name given is that of an assignment already bound to an object id (the UPN may now be someone else\'s): the message names the object id; assign by object id instead.',
     access,
     params: z.strictObject({ caseId }),
     query: z.strictObject({}),
     body: z.strictObject({
-      user: param.user('User name as it appears in tokens (local name, or Entra preferred_username)'),
+      user: param.user('Local user name, Entra UPN (compared case-insensitively) or Entra object id; a name is bound to the object id of its first sign-in'),
       role: z.enum(ROLES).nullable().optional().describe('Role on this case; omit or null to use the roles in their token'),
     }),
     responses: {
@@ -66,7 +69,7 @@ export const assignmentsRoutes: RouteModule = [
             action: 'assignment-change',
             details: {
               change: result.previous ? 'role-changed' : 'assigned',
-              user: body.user,
+              user: result.assignment.user,
               role: result.assignment.role,
               previousRole: result.previous?.role ?? null,
             },
@@ -85,24 +88,23 @@ export const assignmentsRoutes: RouteModule = [
     path: '/cases/{caseId}/assignments/{user}',
     operationId: 'unassignUser',
     summary: 'Remove a user from the case',
-    description: 'Idempotent: 204 also when the user was not assigned.',
+    description:
+      'The user is named as when assigning: by name (UPNs and GUIDs case-insensitively) or by the Entra object id the assignment is bound to. ' +
+      '404 when no assignment of the case matches: nothing was removed (the name may be misspelt).',
     access,
-    params: z.strictObject({ caseId, user: param.user('User name') }),
+    params: z.strictObject({ caseId, user: param.user('User name or Entra object id') }),
     query: z.strictObject({}),
-    responses: { 204: { description: 'The user is not assigned (any more)' } },
+    responses: { 204: { description: 'The assignment was removed' } },
     async handler({ deps, principal, params, abortSignal }) {
       const result = await deps.access.unassign(params.caseId, params.user, { by: principal.user });
-      if (result.changed) {
-        await recordForCase(
-          deps,
-          principal,
-          {
-            caseId: params.caseId,
-            action: 'assignment-change',
-            details: { change: 'unassigned', user: params.user, role: null, previousRole: result.previous?.role ?? null },
-          },
-        );
-      }
+      // Never 'done' for a removal that removed nothing: the supervisor would believe access was withdrawn.
+      if (!result.changed || !result.previous) throw new ExhibitError('not-found', 'no assignment of this case matches that user; nothing changed');
+      await recordForCase(deps, principal, {
+        caseId: params.caseId,
+        action: 'assignment-change',
+        // The name as assigned (the request may differ in case, or give the object id).
+        details: { change: 'unassigned', user: result.previous.user, role: null, previousRole: result.previous.role },
+      });
       return { status: 204 };
     },
   }),

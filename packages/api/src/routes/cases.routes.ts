@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type RouteModule } from '../api.types.js';
 import { ANY_ROLE, CASE_LISTERS, CASE_READERS } from '../access-policy.js';
 import { API_LIMITS } from '../api-limits.js';
+import { assignmentsOf } from '../access-events.js';
 import { notFound } from '../http-errors.js';
 import { readAuditOf } from '../read-audit.js';
 import { param } from '../query-params.js';
@@ -24,7 +25,7 @@ export const casesRoutes: RouteModule = [
     query: z.strictObject({}),
     responses: { 200: { description: 'Cases the caller is assigned to (admins: all cases)', schema: caseListSchema } },
     async handler({ deps, principal, logger, abortSignal }) {
-      const assignments = await deps.access.casesFor(principal.user);
+      const assignments = await assignmentsOf(deps, principal);
       const all = principal.roles.some((r) => CASE_LISTERS.includes(r)) ? await deps.access.listAllCases() : null;
       const overview = new Map((all ?? []).map((c) => [c.caseId, c]));
       const mine = new Map(assignments.map((a) => [a.caseId, a]));

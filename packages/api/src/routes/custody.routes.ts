@@ -166,7 +166,7 @@ export const custodyRoutes: RouteModule = [
     description:
       'Checks every entry\'s signature, hash link, sequence and time, segment chaining, agreement with the index copy, and re-hashes the evidence blobs. ' +
       'A broken chain is a result (200, ok=false, firstBreak per item), not an error. Recorded as a custody \'verify\' entry in each log verified.',
-    access: { roles: CUSTODY_AUDITORS, caseScoped: true },
+    access: { roles: CUSTODY_AUDITORS, caseScoped: true, answersWithCustodyPending: true },
     params: z.strictObject({ caseId }),
     query: z.strictObject({
       evidenceId: param.id('Only this evidence item').optional(),
@@ -191,7 +191,7 @@ export const custodyRoutes: RouteModule = [
     operationId: 'custodyReport',
     summary: 'Chain-of-custody report: every entry with its hash, and the verification result',
     description: 'format=html gives a self-contained printable page; format=json the verification with its entries. Recorded like a verification.',
-    access: { roles: CUSTODY_AUDITORS, caseScoped: true },
+    access: { roles: CUSTODY_AUDITORS, caseScoped: true, answersWithCustodyPending: true },
     params: z.strictObject({ caseId }),
     query: z.strictObject({
       format: z.enum(['json', 'html']).optional().describe('json (default) or html'),

@@ -5,7 +5,7 @@ import { ExhibitError, isExhibitError, type ReviewFilter } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { authorise } from '../access-check.js';
 import { EXPORTERS } from '../access-policy.js';
-import { recordForCase } from '../access-events.js';
+import { recordForCase, recordPendingAssignmentChanges } from '../access-events.js';
 import { contentForOccurrence, type ContentView } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
@@ -261,7 +261,7 @@ export const exportsRoutes: RouteModule = [
           ...(counter.stoppedBy ? { stoppedBy: counter.stoppedBy } : {}),
         });
       // The caller's current assignment, checked again before each page after the first.
-      const stillAllowed = () => authorise(EXPORT_ACCESS, principal, params.caseId, deps.access);
+      const stillAllowed = () => authorise(EXPORT_ACCESS, principal, params.caseId, deps.access, (ids) => recordPendingAssignmentChanges(deps, ids));
       const body = hashedExport(renderExport(deps, format, filter, meta, custody, counter, stillAllowed, abortSignal), counter, record, logger);
       return {
         status: 200,

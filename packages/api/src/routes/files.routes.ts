@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
-import { recordForCase } from '../access-events.js';
+import { assignmentsOf, recordForCase } from '../access-events.js';
 import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
@@ -156,7 +156,7 @@ export const filesRoutes: RouteModule = [
       const scope = query.scope ?? 'case';
       const caseIds = [params.caseId];
       if (scope === 'assigned') {
-        for (const a of await deps.access.casesFor(principal.user)) {
+        for (const a of await assignmentsOf(deps, principal)) {
           const roles = principal.roles.filter((r) => a.role === null || r === a.role);
           if (a.caseId !== params.caseId && roles.some((r) => CASE_READERS.includes(r))) caseIds.push(a.caseId);
         }
@@ -167,15 +167,33 @@ export const filesRoutes: RouteModule = [
       const own = frames.find((p) => p.frame === 0) ?? frames[0];
       const result = frames.length > 0 ? await similarToFrames(deps, frames, { caseIds, maxDistance, ...(query.limit !== undefined ? { limit: query.limit } : {}) }) : null;
       const items = result?.items ?? [];
-      // Custody: this case, and every other case whose files are shown.
-      const shown = new Set(items.flatMap((i) => i.files.map((f) => f.caseId)));
+      // Custody: every case searched, shown files or not. The answer is drawn from all of them: an
+      // item is there because its content is in one of them (its files listed may all be another
+      // case's), and 'nothing near in case X' is itself an answer about X. Another case's entry
+      // says only what of that case was shown (how many of its files, which): that case's readers
+      // need not be this case's, so nothing of this case goes into their log, neither its id, its
+      // file or blob, the picture's SHA-256 (a content of this case), nor how many matches there
+      // were in all (which counts other cases' files).
       for (const id of caseIds) {
-        if (id !== params.caseId && !shown.has(id)) continue;
+        const shown = items.flatMap((i) => i.files.filter((f) => f.caseId === id).map((f) => f.fileId));
         const evidenceIds = (await deps.index.listEvidence(id)).map((e) => e.evidenceId);
+        const own = id === params.caseId;
         await recordForCase(
           deps,
           principal,
-          { caseId: id, evidenceIds, action: 'search', subject: subjectOf(file), details: { similarTo: file.fileId, fromCase: params.caseId, maxDistance, scope, returned: items.length } },
+          {
+            caseId: id,
+            evidenceIds,
+            action: 'search',
+            ...(own ? { subject: subjectOf(file) } : {}),
+            details: own
+              ? { similarTo: file.fileId, maxDistance, scope, returned: items.length, filesShown: shown.length }
+              : {
+                  filesShown: shown.length,
+                  // Which of its files, while the entry stays small; past the limit the count alone (never a cut list).
+                  ...(shown.length <= API_LIMITS.searchCustodyMaxFileIds ? { fileIdsShown: shown } : {}),
+                },
+          },
           abortSignal ? { abortSignal } : {},
         );
       }
@@ -263,7 +281,7 @@ export const filesRoutes: RouteModule = [
       } else {
         // The roles the caller downloads with on this case (the assignment may narrow the token's).
         const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
-        const issued = await issueDownloadTicket(deps, { user: principal.user, roles, caseId: file.caseId, fileId: file.fileId });
+        const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId });
         const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/content`;
         const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
         body = { url, kind: 'api-ticket', expiresAt: issued.expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineRoute, type RouteModule } from '../api.types.js';
 import { ANY_ROLE } from '../access-policy.js';
+import { assignmentsOf } from '../access-events.js';
 import { meSchema } from '../response-schemas.js';
 
 export const meRoutes: RouteModule = [
@@ -14,7 +15,7 @@ export const meRoutes: RouteModule = [
     query: z.strictObject({}),
     responses: { 200: { description: 'The caller', schema: meSchema } },
     async handler({ deps, principal }) {
-      const assignments = await deps.access.casesFor(principal.user);
+      const assignments = await assignmentsOf(deps, principal);
       const body: z.input<typeof meSchema> = {
         user: principal.user,
         roles: principal.roles,

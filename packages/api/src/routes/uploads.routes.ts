@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ExhibitError, evidenceBlobName, LIMITS, validateSegmentManifest, type DeclaredSegment, type SegmentManifestEntry } from '@exhibit/core';
+import { ExhibitError, evidenceBlobName, LIMITS, validateSegmentManifest, type DeclaredSegment, type SegmentManifestEntry, type UploadRegistration } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
 import { EVIDENCE_UPLOADERS } from '../access-policy.js';
 import { recordForCase } from '../access-events.js';
+import { identityOf } from '../access-check.js';
 import { notFound } from '../http-errors.js';
 import { param } from '../query-params.js';
 import { API_LIMITS } from '../api-limits.js';
@@ -87,11 +88,11 @@ export const uploadsRoutes: RouteModule = [
       let claimedCase = false;
       if (caseAccess?.newCase) {
         // Another examiner may have claimed it since the access check: then this caller is a stranger to it.
-        claimedCase = await deps.access.claimNewCase(params.caseId, principal.user, 'examiner');
+        claimedCase = await deps.access.claimNewCase(params.caseId, identityOf(principal), 'examiner');
         if (!claimedCase) throw notFound();
       }
       const existing = await deps.access.getUploadRegistration(blobName);
-      if (existing && existing.uploadedBy !== principal.user) {
+      if (existing && !isRegistrant(existing, principal)) {
         throw new ExhibitError('conflict', `${blobName} was registered for upload by another user`);
       }
       if (!existing && (await deps.index.getUpload(blobName))) {
@@ -112,9 +113,10 @@ export const uploadsRoutes: RouteModule = [
             fileName: body.fileName,
             size: body.size,
             uploadedBy: principal.user,
+            ...(principal.objectId !== undefined ? { uploadedByObjectId: principal.objectId } : {}),
           });
       // A concurrent registration by someone else may have won the insert.
-      if (!created && registration.uploadedBy !== principal.user) {
+      if (!created && !isRegistrant(registration, principal)) {
         throw new ExhibitError('conflict', `${blobName} was registered for upload by another user`);
       }
       // Declared only once the registration is the caller's: a manifest of a user who lost the
@@ -137,7 +139,7 @@ export const uploadsRoutes: RouteModule = [
         // A manifest declared now on an earlier registration is a change too.
         status: created || manifest?.created ? 201 : 200,
         body: {
-          ...registration,
+          ...withoutObjectId(registration),
           claimedCase,
           ...(manifest ? { segments: manifest.manifest.map(declaredOf) } : {}),
         } satisfies z.input<typeof uploadRegistrationSchema>,
@@ -145,6 +147,24 @@ export const uploadsRoutes: RouteModule = [
     },
   }),
 ];
+
+/**
+ * Whether the caller is who registered the upload, matched as assignments are ("Who is who",
+ * review-api.md): by Entra object id when the registration has one (a renamed uploader is still
+ * theirs, a new holder of their old UPN is not), else by name, UPNs case-insensitively (ASCII
+ * folding, as exhibit_user_key), local names exactly.
+ */
+export function isRegistrant(registration: UploadRegistration, principal: Principal): boolean {
+  if (registration.uploadedByObjectId !== undefined) return registration.uploadedByObjectId === principal.objectId?.toLowerCase();
+  const fold = (name: string) => (name.includes('@') ? name.replace(/[A-Z]/g, (c) => c.toLowerCase()) : name);
+  return fold(registration.uploadedBy) === fold(principal.user);
+}
+
+/** The body shows who registered by name, as before. */
+function withoutObjectId(registration: UploadRegistration): Omit<UploadRegistration, 'uploadedByObjectId'> {
+  const { uploadedByObjectId: _, ...rest } = registration;
+  return rest;
+}
 
 /** The manifest as hostile input (core's checks), and its first entry must be the file being registered. */
 function checkedManifest(segments: DeclaredSegment[], fileName: string, size: number): DeclaredSegment[] {

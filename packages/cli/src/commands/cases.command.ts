@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { ROLES } from '@exhibit/core';
+import { ExhibitError, isExhibitError, ROLES } from '@exhibit/core';
 import { apiPath } from '../api/api-client.js';
 import type { AssignmentListBody, AssignResultBody, CaseListBody } from '../api/api-types.js';
 import type { CliContext } from '../context.js';
@@ -33,7 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('assign')
     .description('assign a user to a case (supervisors of the case, admins); recorded in the custody log of every evidence item')
     .argument('<caseId>', 'case id', idOption('case'))
-    .argument('<user>', 'user name as it appears in their token (local name, or Entra preferred_username)')
+    .argument('<user>', 'local user name, Entra UPN (any letter case) or Entra object id; a name binds to the object id of its first sign-in')
     .addOption(new Option('--role <role>', 'the only role they act with on this case (default: the roles in their token)').choices(ROLES))
     .option('--json', 'print the API response as JSON')
     .action(async (caseId: string, user: string, options: { role?: string; json?: boolean }) => {
@@ -49,11 +49,19 @@ export function register(program: Command, ctx: CliContext): void {
     .command('unassign')
     .description('remove a user from a case (supervisors of the case, admins); recorded like an assignment')
     .argument('<caseId>', 'case id', idOption('case'))
-    .argument('<user>', 'user name')
+    .argument('<user>', 'the name assigned (UPNs in any letter case) or the Entra object id it is bound to')
     .option('--json', 'print the result as JSON')
     .action(async (caseId: string, user: string, options: { json?: boolean }) => {
       const api = await ctx.api();
-      await api.send('DELETE', apiPath('cases', caseId, 'assignments', user), { abortSignal: ctx.abortSignal });
+      try {
+        await api.send('DELETE', apiPath('cases', caseId, 'assignments', user), { abortSignal: ctx.abortSignal });
+      } catch (err) {
+        // The API's 404 is the same for "no such assignment" and "not your case": either way nothing was removed.
+        if (isExhibitError(err) && err.code === 'not-found') {
+          throw new ExhibitError('not-found', `nothing removed: ${user} holds no assignment on ${caseId} (or the case does not exist, or is not yours to manage)`);
+        }
+        throw err;
+      }
       ctx.stdout.write(options.json ? JSON.stringify({ caseId, user, assigned: false }, null, 2) + '\n' : renderUnassigned(caseId, user));
     });
 }

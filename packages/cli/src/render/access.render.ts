@@ -37,12 +37,14 @@ export function renderCases(body: CaseListBody): string {
 export function renderAssignResult(result: AssignResultBody): string {
   const a = result.assignment;
   const who = printable(`${a.user} on ${a.caseId}`);
-  if (!result.changed) return `${who}: already assigned with ${roleText(a.role)}; nothing changed\n`;
-  return `assigned ${who} with ${roleText(a.role)} (by ${printable(a.assignedBy)}, ${a.assignedAt})\n`;
+  // Which person it is for, once bound: the name may be renamed or reused, the object id not.
+  const bound = a.objectId !== undefined ? printable(`, bound to object id ${a.objectId}`) : '';
+  if (!result.changed) return `${who}: already assigned with ${roleText(a.role)}${bound}; nothing changed\n`;
+  return `assigned ${who} with ${roleText(a.role)}${bound} (by ${printable(a.assignedBy)}, ${a.assignedAt})\n`;
 }
 
 export function renderUnassigned(caseId: string, user: string): string {
-  return `${printable(`${user} is not assigned to ${caseId}`)} (any more)\n`;
+  return `${printable(`removed ${user} from ${caseId}`)}\n`;
 }
 
 export function renderAssignments(body: AssignmentListBody): string {
@@ -51,6 +53,8 @@ export function renderAssignments(body: AssignmentListBody): string {
     renderTable(body.assignments, [
       { header: 'User', value: (a: AssignmentBody) => a.user, maxWidth: 60 },
       { header: 'Role', value: (a) => roleText(a.role) },
+      // The person a bound assignment is for (see "Who is who", review-api.md); '-' until their first sign-in.
+      { header: 'Object id', value: (a) => a.objectId ?? '-' },
       { header: 'Assigned by', value: (a) => a.assignedBy, maxWidth: 40 },
       { header: 'Since (UTC)', value: (a) => a.assignedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') },
     ]) + '\n'

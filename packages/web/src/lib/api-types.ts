@@ -156,6 +156,8 @@ export interface CustodyVerification {
 export interface Assignment {
   caseId: string;
   user: string;
+  /** The Entra object id the assignment is bound to (first sign-in); absent while unbound and for local users. */
+  objectId?: string;
   role: string | null;
   assignedBy: string;
   assignedAt: string;

@@ -16,10 +16,11 @@ export function AssignmentsScreen({ caseId }: { caseId: string }) {
     setFailure(null);
     try {
       await p;
-      reload();
     } catch (e) {
+      // A removal the API says removed nothing (404) is shown, and the list re-read, so nobody believes access was withdrawn.
       setFailure(e instanceof Error ? e.message : String(e));
     }
+    reload();
   };
   const add = (e: FormEvent) => {
     e.preventDefault();
@@ -45,7 +46,11 @@ export function AssignmentsScreen({ caseId }: { caseId: string }) {
           <tbody>
             {data.assignments.map((a) => (
               <tr key={a.user}>
-                <td>{a.user}</td>
+                <td>
+                  {a.user}
+                  {/* Bound at their first sign-in: the assignment is this Entra account's, whatever its name becomes. */}
+                  {a.objectId && <div className="hint mono">object id {a.objectId}</div>}
+                </td>
                 <td>{a.role ?? 'their token roles'}</td>
                 <td>{a.assignedBy}</td>
                 <td>{instantText(a.assignedAt)}</td>

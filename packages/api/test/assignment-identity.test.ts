@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROLES, roleWithin, type Role } from '@exhibit/core';
+import { ROUTE_TABLE } from '../src/route-table.js';
+import { createApi } from '../src/api.js';
+import type { Api, ApiRequest, Principal, TokenVerifier } from '../src/api.types.js';
+import { createApiFixture, seedCase, type ApiFixture } from './api-fixture.js';
+
+/**
+ * Who an assignment is for, through the API (PGlite index, Azurite):
+ * - UPNs compare case-insensitively; an unassignment that removes nothing says so (404);
+ * - Entra callers are matched by object id once their assignment is bound (first sign-in),
+ *   not by the mutable preferred_username.
+ *
+ * Entra principals come from a stand-in verifier (a token 'entra.<base64url JSON>' verifies to what
+ * createEntraTokenVerifier makes of such claims; entra-token.test.ts covers the claims themselves).
+ * Other tokens are the fixture's local ones.
+ */
+let f: ApiFixture;
+let api: Api;
+
+const CASE = 'ID-CASE-1';
+const OID_HANA = '0a0a0a0a-1111-2222-3333-444444444444';
+const OID_OTHER = '0b0b0b0b-1111-2222-3333-444444444444';
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  const local = f.deps.tokens;
+  const tokens: TokenVerifier = {
+    async verify(token) {
+      if (!token.startsWith('entra.')) return local.verify(token);
+      const { oid, upn, roles } = JSON.parse(Buffer.from(token.slice('entra.'.length), 'base64url').toString('utf8')) as { oid: string; upn: string; roles: Role[] };
+      const principal: Principal = { user: upn, objectId: oid, roles, authKind: 'entra' };
+      return principal;
+    },
+  };
+  api = createApi({ ...f.deps, tokens });
+  await seedCase(f, CASE);
+  await f.access.assign(CASE, 'sam', { by: 'setup', role: 'supervisor' });
+});
+
+afterAll(async () => {
+  await f?.dispose();
+});
+
+async function call(token: string, req: Partial<ApiRequest> & { path: string }) {
+  return api.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, ...req } as ApiRequest);
+}
+const asSam = async (req: Partial<ApiRequest> & { path: string }) => call(await f.token('sam', ['supervisor']), req);
+const entra = (oid: string, upn: string, roles: Role[] = ['investigator']) => `entra.${Buffer.from(JSON.stringify({ oid, upn, roles })).toString('base64url')}`;
+const evidence = (token: string) => call(token, { path: `/cases/${CASE}/evidence` });
+
+describe('assignment identity', () => {
+  it('upn-case-differs-unassign-answered-204-changed-nothing', async () => {
+    const assigned = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'Alice@Contoso.example' } });
+    expect(assigned.status).toBe(201);
+    // Assigning the same UPN typed differently is the same assignment, not a second one.
+    const again = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'ALICE@contoso.example' } });
+    expect(again).toMatchObject({ status: 200, body: { changed: false, assignment: { user: 'Alice@Contoso.example' } } });
+    const alice = entra('0c0c0c0c-1111-2222-3333-444444444444', 'alice@contoso.example');
+    expect((await evidence(alice)).status).toBe(200);
+
+    const removed = await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/alice%40contoso.example` });
+    expect(removed.status).toBe(204);
+    expect((await evidence(alice)).status).toBe(404);
+    const listed = await asSam({ path: `/cases/${CASE}/assignments` });
+    expect((listed.body as { assignments: Array<{ user: string }> }).assignments.map((a) => a.user)).toEqual(['sam']);
+    const custody = f.custodyEvents.filter((e) => e.action === 'assignment-change').map((e) => e.details);
+    expect(custody.at(-1)).toMatchObject({ change: 'unassigned', user: 'Alice@Contoso.example' });
+  });
+
+  it('unassign-of-nobody-answered-204: a removal that removed nothing is a 404, not success', async () => {
+    const res = await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/nobody%40contoso.example` });
+    expect(res.status).toBe(404);
+    expect(f.custodyEvents.filter((e) => e.action === 'assignment-change' && e.details.user === 'nobody@contoso.example')).toEqual([]);
+  });
+
+  it('entra-access-decided-by-mutable-preferred-username: the oid of the first sign-in holds the assignment', async () => {
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'hana@contoso.example' } })).status).toBe(201);
+    // Hana signs in: her assignment is bound to her object id (shown to supervisors).
+    expect((await evidence(entra(OID_HANA, 'Hana@Contoso.example'))).status).toBe(200);
+    const listed = (await asSam({ path: `/cases/${CASE}/assignments` })).body as { assignments: Array<{ user: string; objectId?: string }> };
+    expect(listed.assignments.find((a) => a.user === 'hana@contoso.example')?.objectId).toBe(OID_HANA);
+    // Renamed in Entra: same object id, new UPN, still on the case (and it is in /me).
+    const renamed = entra(OID_HANA, 'hana.kato@contoso.example');
+    expect((await evidence(renamed)).status).toBe(200);
+    expect(((await call(renamed, { path: '/me' })).body as { cases: string[] }).cases).toEqual([CASE]);
+    // Her old UPN reissued to someone else: not assigned, and the case is invisible to them.
+    const newcomer = entra(OID_OTHER, 'hana@contoso.example');
+    expect((await evidence(newcomer)).status).toBe(404);
+    expect(((await call(newcomer, { path: '/me' })).body as { cases: string[] }).cases).toEqual([]);
+    // Custody names the object id beside the UPN.
+    const read = f.custodyEvents.filter((e) => e.actor === 'hana.kato@contoso.example').at(-1);
+    expect(read?.details).toMatchObject({ objectId: OID_HANA, authKind: 'entra' });
+    // The supervisor removes her by the name assigned: the renamed holder loses access.
+    expect((await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/HANA%40contoso.example` })).status).toBe(204);
+    expect((await evidence(renamed)).status).toBe(404);
+  });
+
+  it('signin-bind-merge-changed-roles-without-custody: a sign-in that binds or merges writes assignment-change entries and never widens', async () => {
+    const OID_ALICE = 'eeeeeeee-0000-0000-0000-000000000006';
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'alice5@contoso.example', role: 'investigator' } })).status).toBe(201);
+    const before = f.custodyEvents.length;
+    const alice = entra(OID_ALICE, 'alice5@contoso.example', ['investigator', 'examiner']);
+    expect((await evidence(alice)).status).toBe(200);
+    const bound = f.custodyEvents.slice(before).filter((e) => e.action === 'assignment-change');
+    expect(bound.map((e) => [e.actor, e.details.change, e.details.user, e.details.role, e.details.previousRole, e.details.objectId])).toEqual([
+      ['alice5@contoso.example', 'bound', 'alice5@contoso.example', 'investigator', 'investigator', OID_ALICE],
+    ]);
+    expect(bound[0]?.eventKey).toMatch(/^assignment-history:\d+$/);
+    // Renamed to mallory5@ (same oid); a supervisor assigns that name with the token's roles.
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'mallory5@contoso.example', role: null } })).status).toBe(201);
+    const mid = f.custodyEvents.length;
+    const mallory = entra(OID_ALICE, 'mallory5@contoso.example', ['investigator', 'examiner']);
+    expect((await evidence(mallory)).status).toBe(200);
+    const merged = f.custodyEvents.slice(mid).filter((e) => e.action === 'assignment-change');
+    expect(merged.map((e) => [e.details.change, e.details.user, e.details.role, e.details.previousRole, e.details.objectId])).toEqual([
+      ['merged', 'mallory5@contoso.example', 'investigator', null, OID_ALICE],
+    ]);
+    // Still an investigator only here: no downloads (examiners' right) through the null-role name.
+    const listed = (await asSam({ path: `/cases/${CASE}/assignments` })).body as { assignments: Array<{ user: string; role: Role | null }> };
+    expect(listed.assignments.filter((a) => a.user.endsWith('5@contoso.example'))).toEqual([expect.objectContaining({ user: 'alice5@contoso.example', role: 'investigator' })]);
+    // Nothing left pending; a second request writes nothing more.
+    expect(await f.access.pendingAssignmentCustody({ limit: 10 })).toEqual([]);
+    const after = f.custodyEvents.length;
+    expect((await evidence(mallory)).status).toBe(200);
+    expect(f.custodyEvents.slice(after).filter((e) => e.action === 'assignment-change')).toEqual([]);
+    // A bind made outside a request (left pending) is written at start-up.
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'pia@contoso.example' } })).status).toBe(201);
+    await f.access.getAssignment(CASE, { name: 'pia@contoso.example', objectId: OID_OTHER });
+    expect(await api.recordPendingAssignmentChanges()).toEqual({ written: 1, failedCases: [] });
+    expect(f.custodyEvents.at(-1)).toMatchObject({ action: 'assignment-change', details: { change: 'bound', user: 'pia@contoso.example', objectId: OID_OTHER } });
+  });
+
+  it('pending-custody-failure-blocks-supervisor-diagnosis: supervisor/audit reads answer while pending assignment custody cannot be written; data routes stay closed', async () => {
+    const CASE_P = 'ID-CASE-PENDING';
+    const OID_Q = '1c1c1c1c-2222-3333-4444-555555555555';
+    await seedCase(f, CASE_P);
+    await f.access.assign(CASE_P, 'sam', { by: 'setup', role: 'supervisor' });
+    await f.access.assign(CASE_P, 'quinn@contoso.example', { by: 'sam', role: 'investigator' });
+    // Bound outside a request: pending until the API writes its custody entry.
+    await f.access.getAssignment(CASE_P, { name: 'quinn@contoso.example', objectId: OID_Q });
+    const custody = {
+      ...f.deps.custody,
+      async record(...args: Parameters<typeof f.deps.custody.record>) {
+        if (args[0].action === 'assignment-change') throw new Error('custody storage unreachable');
+        return f.deps.custody.record(...args);
+      },
+    };
+    const down = createApi({ ...f.deps, custody });
+    const sam = await f.token('sam', ['supervisor']);
+    const get = (path: string) => down.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${sam}` }, path } as ApiRequest);
+    expect((await get(`/cases/${CASE_P}/evidence`)).status).toBeGreaterThanOrEqual(500);
+    expect((await get(`/cases/${CASE_P}/assignments`)).status).toBe(200);
+    expect((await get(`/cases/${CASE_P}/access-events`)).status).toBe(200);
+    expect((await get(`/cases/${CASE_P}/custody/verify?rehash=false`)).status).not.toBeGreaterThanOrEqual(500);
+    // pending-custody-startup-pass-all-or-nothing: the start-up pass goes case by case; a failing case is left, others written.
+    await f.access.assign('ID-CASE-PENDING-2', 'rae@contoso.example', { by: 'sam', role: 'investigator' });
+    await f.access.getAssignment('ID-CASE-PENDING-2', { name: 'rae@contoso.example', objectId: '1d1d1d1d-2222-3333-4444-555555555555' });
+    const failing = { ...custody, async record(...args: Parameters<typeof f.deps.custody.record>) {
+      if (args[0].action === 'assignment-change' && args[0].caseId === CASE_P) throw new Error('custody storage unreachable');
+      return f.deps.custody.record(...args);
+    } };
+    await seedCase(f, 'ID-CASE-PENDING-2');
+    expect(await createApi({ ...f.deps, custody: failing }).recordPendingAssignmentChanges()).toEqual({ written: 1, failedCases: [CASE_P] });
+    expect(await f.access.pendingAssignmentCustody({ caseIds: ['ID-CASE-PENDING-2'], limit: 10 })).toEqual([]);
+    // Still pending: written once custody is reachable.
+    expect(await f.access.pendingAssignmentCustody({ caseIds: [CASE_P], limit: 10 })).toHaveLength(1);
+    expect((await call(sam, { path: `/cases/${CASE_P}/evidence` })).status).toBe(200);
+    expect(await f.access.pendingAssignmentCustody({ caseIds: [CASE_P], limit: 10 })).toEqual([]);
+  });
+
+  it('renamed-uploader-409-on-own-upload: a re-registration is the registrant\'s by object id, not by the UPN string', async () => {
+    const OID_U = '1a1a1a1a-2222-3333-4444-555555555555';
+    const register = (token: string) =>
+      call(token, { method: 'POST', path: '/cases/UP-CASE-1/uploads', body: { evidenceId: 'EV1', fileName: 'disk.bin', size: 10 } });
+    expect((await register(entra(OID_U, 'uma@contoso.example', ['examiner']))).status).toBe(201);
+    // Renamed in Entra before retrying: the same person's registration (200, nothing new).
+    const again = await register(entra(OID_U, 'uma.r@contoso.example', ['examiner']));
+    expect(again).toMatchObject({ status: 200, body: { uploadedBy: 'uma@contoso.example' } });
+    expect(again.body).not.toHaveProperty('uploadedByObjectId');
+    // Someone else assigned to the case, even under her old UPN's spelling, is not the registrant.
+    await f.access.assign('UP-CASE-1', 'vic@contoso.example', { by: 'setup' });
+    expect((await register(entra('1b1b1b1b-2222-3333-4444-555555555555', 'vic@contoso.example', ['examiner']))).status).toBe(409);
+  });
+
+  it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is a 409 naming it', async () => {
+    const OLD = '0f0f0f0f-1111-2222-3333-444444444444';
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'bo@contoso.example', role: 'examiner' } })).status).toBe(201);
+    expect((await evidence(entra(OLD, 'bo@contoso.example', ['examiner']))).status).toBe(200);
+    const res = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'BO@contoso.example', role: 'investigator' } });
+    expect(res.status).toBe(409);
+    expect(JSON.stringify(res.body)).toContain(OLD);
+    // bound-name-reassign-same-role-409: the same name and role again is an idempotent 200 showing the binding.
+    const again = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'BO@contoso.example', role: 'examiner' } });
+    expect(again.status).toBe(200);
+    expect(JSON.stringify(again.body)).toContain(OLD);
+    const braced = await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: `{${OLD}}` } });
+    expect(braced.status).toBe(400);
+  });
+});
+
+it('merge-kept-role-wider-than-access-rules-say: roleWithin (what merges keep) agrees with every route rule', () => {
+  // a within b must mean: every route allowing a allows b (else a merge keeping a could widen).
+  for (const a of ROLES) {
+    for (const b of ROLES) {
+      const within = ROUTE_TABLE.flat().every((r) => r.access === 'public' || !r.access.roles.includes(a) || r.access.roles.includes(b));
+      if (roleWithin(a, b)) expect(within, `${a} within ${b}`).toBe(true);
+    }
+  }
+});
