@@ -167,7 +167,8 @@ export async function recordUploadHash(
  * read as its listing (unpack.stage.ts, disk/later-segment-reads.source.ts).
  * Null, and the segment is hashed here as any upload, once that unpack is over
  * (done, failed, cut off by its deadline, dead-lettered: what it did not hash
- * comes back here), the first failed, or `segmentSetWaitMs` passed since the
+ * comes back here), the first failed, the first hashed by its own hash stage
+ * with no unpack marked (not a disk image, or not identifiable), or `segmentSetWaitMs` passed since the
  * later of this segment's and its first segment's receipt: a segment never
  * stays unhashed, whatever happens to its first.
  */
@@ -180,6 +181,9 @@ export async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | '
     if (first.integrity === 'failed') return null;
     const root = await deps.index.getFile(first.rootFileId);
     if (!root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed') return null;
+    // Hashed by its own hash stage and not marked for an unpack (identified as no disk image: random bytes, an encrypted
+    // volume, a memory dump; or not identifiable): no unpack is coming to read this segment, so waiting would only delay it.
+    if (first.integrity !== 'pending' && root.unpack === 'n/a') return null;
     latest = Math.max(latest, Date.parse(first.receivedAt));
   }
   const waited = now - latest;

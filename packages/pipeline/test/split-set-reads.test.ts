@@ -326,6 +326,26 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
   }, 180_000);
 
   // Measured 2026-12-06: 1.40x (the hash stage read the later pieces whole, the unpack 2.1 MB of card.002's files again).
+  it('declared-set-first-not-a-disk-image-later-segments-waited: a first piece hashed by its hash stage and identified as no disk image (an encrypted volume\'s bytes) leaves no unpack to come; its later pieces are hashed at once', async () => {
+    // A raw split of an encrypted volume: the first piece is incompressible bytes, identified as nothing the unpack opens.
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    const firstBytes = pseudoRandom(readFileSync(p(segments[0]!)).length, 77);
+    const bytesOf = (n: string) => (n === segments[0] ? firstBytes : readFileSync(p(n)));
+    const firstBlobName = blobOf(ev, segments[0]!);
+    await h.index.declareSegmentManifest(segments.map((n, i) => ({ fileName: n, size: bytesOf(n).length, sha256: sha256(bytesOf(n)), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+    for (const name of segments.slice(1)) expect((await arrive(ev, name)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstBlobName }, firstBytes, { metadata: { acquisition_sha256: sha256(firstBytes) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstBlobName }, h.ctx);
+    expect(await deliver('hash', hashMessageOf(ev, segments[0]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(firstBytes) } });
+    expect((await h.index.getFile(rootFileId(firstBlobName)))?.unpack).toBe('n/a');
+    // Before: 'waiting' again, every 30 s for segmentSetWaitMs (60 min), for an unpack that never comes.
+    for (const name of segments.slice(1)) {
+      expect(await deliver('hash', hashMessageOf(ev, name))).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(readFileSync(p(name))) } });
+      expect(forwardedToAnalyse(ev, name)).toBe(1);
+    }
+  }, 180_000);
+
   it('undeclared-split-raw-hashed-by-hash-stage: every piece hashed and verified once; the later pieces read by the hash stage and again by the unpack', async () => {
     const segments = names(/^card\.\d{3}$/);
     const m = await measure(segments, false);
