@@ -69,9 +69,12 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   // A declared later segment is hashed in its first segment's unpack, which reads it anyway (docs/disk-images.md, "Split sets").
   const wait = await firstSegmentUnpackToCome(deps, upload);
   if (wait !== null) {
-    // Keyed on the time it is due: never the key of the message that runs now (a repeat would be dropped and the wait would stop).
+    // Keyed on the re-check period it is due in, so the chains a redelivered message starts again merge (duplicate
+    // detection drops the repeat); never the key of the message that runs now (a repeat would be dropped and the wait would stop).
     const due = Date.now() + wait;
-    return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey: `segment-hash-wait:${due}` } };
+    let messageKey = `segment-hash-wait:${Math.floor(due / Math.max(1, deps.limits.segmentSetRecheckMs))}`;
+    if (ctx.messageId.endsWith(`:${messageKey}`)) messageKey += ':next';
+    return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey } };
   }
   if (await hashedInUnpack(deps, upload, ctx)) {
     return {

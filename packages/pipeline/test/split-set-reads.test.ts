@@ -346,6 +346,26 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     }
   }, 180_000);
 
+  it('declared-segment-wait-redelivered-chains-multiply: a waiting later segment\'s hash message delivered twice schedules one re-check, not two chains', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    await declare(ev, segments);
+    await receive(ev, segments[1]!);
+    const msg = hashMessageOf(ev, segments[1]!);
+    // A re-check period long enough that both deliveries, milliseconds apart, fall in one.
+    const slow = { ...h.deps, limits: { ...h.deps.limits, segmentSetRecheckMs: 600_000 } };
+    const rechecks = () => new Set(h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as HashMessage).blobName === msg.blobName && m.message.messageId.includes('segment-hash-wait')).map((m) => m.message.messageId));
+    for (const deliveryCount of [1, 2]) {
+      expect(await runMessage(slow, 'hash', { body: msg, messageId: `hash:${msg.fileId}`, deliveryCount }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
+    }
+    // Before: keyed on the millisecond it was due, each delivery began its own chain of re-checks.
+    expect(rechecks().size).toBe(1);
+    // The re-check itself, run while still waiting, schedules under another id (a repeat of its own would be dropped and the wait stop).
+    const [recheckId] = [...rechecks()];
+    expect(await runMessage(slow, 'hash', { body: msg, messageId: recheckId!, deliveryCount: 1 }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
+    expect(rechecks().size).toBe(2);
+  }, 180_000);
+
   it('undeclared-split-raw-hashed-by-hash-stage: every piece hashed and verified once; the later pieces read by the hash stage and again by the unpack', async () => {
     const segments = names(/^card\.\d{3}$/);
     const m = await measure(segments, false);
