@@ -116,8 +116,8 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     await h.index.declareSegmentManifest(manifest.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
   }
 
-  /** Sent to analyse (the hash stage's forward, after whoever hashed it). */
-  const forwardedToAnalyse = (ev: Item, name: string) => h.bus.sent.filter((m) => m.queue === 'analyse' && (m.message.body as FileMessage).fileId === rootFileId(blobOf(ev, name))).length;
+  /** Sent to analyse (by the unpack that hashed it, or the hash stage's forward), counted by message id: duplicate detection keeps one of each. */
+  const forwardedToAnalyse = (ev: Item, name: string) => new Set(h.bus.sent.filter((m) => m.queue === 'analyse' && (m.message.body as FileMessage).fileId === rootFileId(blobOf(ev, name))).map((m) => m.message.messageId)).size;
 
   /** Every segment's hashes are its blob's, from storage, checked against its acquisition SHA-256, in custody once; the files' SHA-256s right. */
   async function expectHashedOnce(ev: Item, segments: string[], first: FileMessage, big: number) {
@@ -364,6 +364,19 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     const [recheckId] = [...rechecks()];
     expect(await runMessage(slow, 'hash', { body: msg, messageId: recheckId!, deliveryCount: 1 }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
     expect(rechecks().size).toBe(2);
+  }, 180_000);
+
+  it('declared-segment-analysed-only-at-next-recheck: the later segments the unpack hashed are sent on to analyse by it, not 30 s later by their hash stage\'s re-check', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const { ev, first } = await sendDeclared(segments);
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done' });
+    // Before: nothing sent until each segment's re-check ran (segmentSetRecheckMs later).
+    for (const name of segments.slice(1)) expect(forwardedToAnalyse(ev, name)).toBe(1);
+    // The re-check still sends it, under the same message id.
+    for (const name of segments.slice(1)) {
+      expect(await deliver('hash', hashMessageOf(ev, name))).toEqual({ status: 'skipped', reason: 'already-done' });
+      expect(forwardedToAnalyse(ev, name)).toBe(1);
+    }
   }, 180_000);
 
   it('undeclared-split-raw-hashed-by-hash-stage: every piece hashed and verified once; the later pieces read by the hash stage and again by the unpack', async () => {
