@@ -10,7 +10,7 @@ import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-
 import { recordDeadLetter } from '../src/dead-letter.js';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { uploadLeftToHash } from '../src/unpack.stage.js';
-import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Bytes read from storage for a split image set (issue 15; docs/disk-images.md,
@@ -353,7 +353,7 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     await receive(ev, segments[1]!);
     const msg = hashMessageOf(ev, segments[1]!);
     // A re-check period long enough that both deliveries, milliseconds apart, fall in one.
-    const slow = { ...h.deps, limits: { ...h.deps.limits, segmentSetRecheckMs: 600_000 } };
+    const slow = { ...h.deps, limits: limitsWith({ segmentSetRecheckMs: 600_000 }) };
     const rechecks = () => new Set(h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as HashMessage).blobName === msg.blobName && m.message.messageId.includes('segment-hash-wait')).map((m) => m.message.messageId));
     for (const deliveryCount of [1, 2]) {
       expect(await runMessage(slow, 'hash', { body: msg, messageId: `hash:${msg.fileId}`, deliveryCount }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
