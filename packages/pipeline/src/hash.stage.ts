@@ -69,9 +69,12 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   // A declared later segment is hashed in its first segment's unpack, which reads it anyway (docs/disk-images.md, "Split sets").
   const wait = await firstSegmentUnpackToCome(deps, upload);
   if (wait !== null) {
-    // Keyed on the time it is due: never the key of the message that runs now (a repeat would be dropped and the wait would stop).
+    // Keyed on the re-check period it is due in, so the chains a redelivered message starts again merge (duplicate
+    // detection drops the repeat); never the key of the message that runs now (a repeat would be dropped and the wait would stop).
     const due = Date.now() + wait;
-    return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey: `segment-hash-wait:${due}` } };
+    let messageKey = `segment-hash-wait:${Math.floor(due / Math.max(1, deps.limits.segmentSetRecheckMs))}`;
+    if (ctx.messageId.endsWith(`:${messageKey}`)) messageKey += ':next';
+    return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey } };
   }
   if (await hashedInUnpack(deps, upload, ctx)) {
     return {
@@ -167,7 +170,8 @@ export async function recordUploadHash(
  * read as its listing (unpack.stage.ts, disk/later-segment-reads.source.ts).
  * Null, and the segment is hashed here as any upload, once that unpack is over
  * (done, failed, cut off by its deadline, dead-lettered: what it did not hash
- * comes back here), the first failed, or `segmentSetWaitMs` passed since the
+ * comes back here), the first failed, the first hashed by its own hash stage
+ * with no unpack marked (not a disk image, or not identifiable), or `segmentSetWaitMs` passed since the
  * later of this segment's and its first segment's receipt: a segment never
  * stays unhashed, whatever happens to its first.
  */
@@ -180,6 +184,9 @@ export async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | '
     if (first.integrity === 'failed') return null;
     const root = await deps.index.getFile(first.rootFileId);
     if (!root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed') return null;
+    // Hashed by its own hash stage and not marked for an unpack (identified as no disk image: random bytes, an encrypted
+    // volume, a memory dump; or not identifiable): no unpack is coming to read this segment, so waiting would only delay it.
+    if (first.integrity !== 'pending' && root.unpack === 'n/a') return null;
     latest = Math.max(latest, Date.parse(first.receivedAt));
   }
   const waited = now - latest;

@@ -144,6 +144,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       await segments.settle();
       hashingMs += Date.now() - settling;
       ctx.logger.info({ fileId: parent.fileId, hashed: segments.hashed.length, left: segments.pending, read: segments.counts }, 'later segments hashed in their image\'s read');
+      await sendHashedSegmentsOn(deps, segments.hashed, ctx);
     }
     if (!pass) {
       const outcome = await run.finish(format);
@@ -263,6 +264,27 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
     if (upload && upload.integrity === 'pending') uploads.push(upload);
   }
   return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
+}
+
+/**
+ * Each later segment this unpack hashed, sent on to analyse now, as its hash
+ * stage's re-check would send it up to `segmentSetRecheckMs` later (one file a
+ * message: the same message id as that re-check's, so duplicate detection
+ * keeps one; analyse is idempotent either way). The re-check stays the
+ * backstop: a send that fails here is logged, not a fault of the unpack (a
+ * redelivery would list the whole image again for it).
+ */
+async function sendHashedSegmentsOn(deps: StageDeps, hashed: readonly string[], ctx: StageContext): Promise<void> {
+  if (!ctx.handOff) return;
+  for (const blobName of hashed) {
+    const upload = await deps.index.getUpload(blobName);
+    if (!upload) continue;
+    try {
+      await ctx.handOff([{ caseId: upload.caseId, evidenceId: upload.evidenceId, fileId: upload.rootFileId }], ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {});
+    } catch (err) {
+      ctx.logger.warn({ blobName, err }, 'later segment hashed; not sent on to analyse (its hash stage\'s re-check sends it)');
+    }
+  }
 }
 
 /** The declared segment set this root blob is the first segment of, and whether it may be read now; 'undeclared' for anything else. */

@@ -10,7 +10,7 @@ import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-
 import { recordDeadLetter } from '../src/dead-letter.js';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { uploadLeftToHash } from '../src/unpack.stage.js';
-import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Bytes read from storage for a split image set (issue 15; docs/disk-images.md,
@@ -116,8 +116,8 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     await h.index.declareSegmentManifest(manifest.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
   }
 
-  /** Sent to analyse (the hash stage's forward, after whoever hashed it). */
-  const forwardedToAnalyse = (ev: Item, name: string) => h.bus.sent.filter((m) => m.queue === 'analyse' && (m.message.body as FileMessage).fileId === rootFileId(blobOf(ev, name))).length;
+  /** Sent to analyse (by the unpack that hashed it, or the hash stage's forward), counted by message id: duplicate detection keeps one of each. */
+  const forwardedToAnalyse = (ev: Item, name: string) => new Set(h.bus.sent.filter((m) => m.queue === 'analyse' && (m.message.body as FileMessage).fileId === rootFileId(blobOf(ev, name))).map((m) => m.message.messageId)).size;
 
   /** Every segment's hashes are its blob's, from storage, checked against its acquisition SHA-256, in custody once; the files' SHA-256s right. */
   async function expectHashedOnce(ev: Item, segments: string[], first: FileMessage, big: number) {
@@ -326,6 +326,59 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
   }, 180_000);
 
   // Measured 2026-12-06: 1.40x (the hash stage read the later pieces whole, the unpack 2.1 MB of card.002's files again).
+  it('declared-set-first-not-a-disk-image-later-segments-waited: a first piece hashed by its hash stage and identified as no disk image (an encrypted volume\'s bytes) leaves no unpack to come; its later pieces are hashed at once', async () => {
+    // A raw split of an encrypted volume: the first piece is incompressible bytes, identified as nothing the unpack opens.
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    const firstBytes = pseudoRandom(readFileSync(p(segments[0]!)).length, 77);
+    const bytesOf = (n: string) => (n === segments[0] ? firstBytes : readFileSync(p(n)));
+    const firstBlobName = blobOf(ev, segments[0]!);
+    await h.index.declareSegmentManifest(segments.map((n, i) => ({ fileName: n, size: bytesOf(n).length, sha256: sha256(bytesOf(n)), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+    for (const name of segments.slice(1)) expect((await arrive(ev, name)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstBlobName }, firstBytes, { metadata: { acquisition_sha256: sha256(firstBytes) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstBlobName }, h.ctx);
+    expect(await deliver('hash', hashMessageOf(ev, segments[0]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(firstBytes) } });
+    expect((await h.index.getFile(rootFileId(firstBlobName)))?.unpack).toBe('n/a');
+    // Before: 'waiting' again, every 30 s for segmentSetWaitMs (60 min), for an unpack that never comes.
+    for (const name of segments.slice(1)) {
+      expect(await deliver('hash', hashMessageOf(ev, name))).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(readFileSync(p(name))) } });
+      expect(forwardedToAnalyse(ev, name)).toBe(1);
+    }
+  }, 180_000);
+
+  it('declared-segment-wait-redelivered-chains-multiply: a waiting later segment\'s hash message delivered twice schedules one re-check, not two chains', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    await declare(ev, segments);
+    await receive(ev, segments[1]!);
+    const msg = hashMessageOf(ev, segments[1]!);
+    // A re-check period long enough that both deliveries, milliseconds apart, fall in one.
+    const slow = { ...h.deps, limits: limitsWith({ segmentSetRecheckMs: 600_000 }) };
+    const rechecks = () => new Set(h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as HashMessage).blobName === msg.blobName && m.message.messageId.includes('segment-hash-wait')).map((m) => m.message.messageId));
+    for (const deliveryCount of [1, 2]) {
+      expect(await runMessage(slow, 'hash', { body: msg, messageId: `hash:${msg.fileId}`, deliveryCount }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
+    }
+    // Before: keyed on the millisecond it was due, each delivery began its own chain of re-checks.
+    expect(rechecks().size).toBe(1);
+    // The re-check itself, run while still waiting, schedules under another id (a repeat of its own would be dropped and the wait stop).
+    const [recheckId] = [...rechecks()];
+    expect(await runMessage(slow, 'hash', { body: msg, messageId: recheckId!, deliveryCount: 1 }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
+    expect(rechecks().size).toBe(2);
+  }, 180_000);
+
+  it('declared-segment-analysed-only-at-next-recheck: the later segments the unpack hashed are sent on to analyse by it, not 30 s later by their hash stage\'s re-check', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const { ev, first } = await sendDeclared(segments);
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done' });
+    // Before: nothing sent until each segment's re-check ran (segmentSetRecheckMs later).
+    for (const name of segments.slice(1)) expect(forwardedToAnalyse(ev, name)).toBe(1);
+    // The re-check still sends it, under the same message id.
+    for (const name of segments.slice(1)) {
+      expect(await deliver('hash', hashMessageOf(ev, name))).toEqual({ status: 'skipped', reason: 'already-done' });
+      expect(forwardedToAnalyse(ev, name)).toBe(1);
+    }
+  }, 180_000);
+
   it('undeclared-split-raw-hashed-by-hash-stage: every piece hashed and verified once; the later pieces read by the hash stage and again by the unpack', async () => {
     const segments = names(/^card\.\d{3}$/);
     const m = await measure(segments, false);

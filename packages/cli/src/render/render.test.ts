@@ -91,6 +91,26 @@ describe('status rendering', () => {
     expect(renderEvidenceStatus(status)).not.toContain('Split images waiting');
   });
 
+  it('declared-segment-unhashed-no-reason-shown: a received later segment of a declared set, still unhashed, says it waits for its first segment\'s read', () => {
+    const upload = status.uploads[0]!;
+    const waiting = {
+      ...status,
+      uploads: [{ ...upload, fileName: 'card.E01' }, { ...upload, fileName: 'card.E02', integrity: 'pending' as const, hashes: null, hashedAt: null }],
+      imageSegments: {
+        declared: [{
+          firstSegment: 'card.E01', declaredBy: 'erin', declaredAt: '2026-12-04T23:00:00.000Z',
+          segments: [{ fileName: 'card.E01', size: 10, received: true }, { fileName: 'card.E02', size: 10, received: true }],
+          missing: [],
+        }],
+        orphans: [],
+      },
+    };
+    const text = renderEvidenceStatus(waiting);
+    expect(text).toContain("card.E02  ");
+    expect(text).toContain("waiting for its first segment's read (hashed in card.E01's unpack, or by its own hash stage once that is over)");
+    expect(text.match(/waiting for its first segment's read/g)).toHaveLength(1);
+  });
+
   it('shows a disk image with its EWF header, stored-hash check and volumes; a mismatch is an integrity problem', () => {
     const image = {
       fileId: 'f1', caseId: status.caseId, evidenceId: status.evidenceId, path: 'card.E01', format: 'ewf', mediaBytes: 34_816_000, segmentCount: 1,

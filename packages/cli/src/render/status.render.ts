@@ -62,8 +62,12 @@ export function renderEvidenceStatus(status: EvidenceStatusBody, options: { widt
   out.push(`Evidence ${printable(status.caseId)}/${printable(status.evidenceId)}: ${state}`);
 
   out.push('', `Uploads (${status.uploads.length})`);
+  // A declared later segment is hashed in its first segment's read (docs/disk-images.md, "Split sets"): until then its integrity is pending.
+  const firstOfLater = new Map((status.imageSegments?.declared ?? []).flatMap((d) => d.segments.slice(1).map((s) => [s.fileName, d.firstSegment] as const)));
   for (const u of status.uploads) {
     out.push(`  ${printable(u.fileName)}  ${formatCount(u.size)} bytes (${formatBytes(u.size)})  integrity: ${u.integrity}`);
+    const first = firstOfLater.get(u.fileName);
+    if (u.integrity === 'pending' && first !== undefined) out.push(`    waiting for its first segment's read (hashed in ${printable(first)}'s unpack, or by its own hash stage once that is over)`);
     if (u.hashes) out.push(`    sha256 ${u.hashes.sha256}`, `    sha1   ${u.hashes.sha1}`, `    md5    ${u.hashes.md5}`);
     if (u.integrity === 'mismatch') out.push(`    MISMATCH with the acquisition hash: ${u.mismatches.join(', ') || 'see custody log'}`);
     const change = u.changedAfterReceipt;
