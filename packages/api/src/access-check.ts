@@ -3,6 +3,15 @@ import type { AccessRule, CaseAccess, Principal } from './api.types.js';
 import { notFound } from './http-errors.js';
 
 /**
+ * Who the caller is for assignments: their name, and for Entra tokens the
+ * immutable object id, which is what a bound assignment matches (a UPN may be
+ * renamed or reused; docs/review-api.md, "Who is who").
+ */
+export function identityOf(principal: Principal): UserIdentity {
+  return principal.objectId !== undefined ? { name: principal.user, objectId: principal.objectId } : { name: principal.user };
+}
+
+/**
  * Decides whether the caller may use a route, before any case data is read.
  *
  * - Global routes: a role in `rule.roles`, else 403 (nothing case-specific is revealed).
@@ -13,15 +22,6 @@ import { notFound } from './http-errors.js';
  * - `newCaseRoles`: without an assignment, such a caller passes only while the
  *   case is new; 404 otherwise, exactly as for an unassigned caller.
  */
-/**
- * Who the caller is for assignments: their name, and for Entra tokens the
- * immutable object id, which is what a bound assignment matches (a UPN may be
- * renamed or reused; docs/review-api.md, "Who is who").
- */
-export function identityOf(principal: Principal): UserIdentity {
-  return principal.objectId !== undefined ? { name: principal.user, objectId: principal.objectId } : { name: principal.user };
-}
-
 export async function authorise(
   rule: Exclude<AccessRule, 'public'>,
   principal: Principal,

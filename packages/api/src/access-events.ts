@@ -66,7 +66,8 @@ export async function recordForCase(
  * entry per change in every evidence item log of its case, actor the signer (or 'migration 0210'),
  * keyed by the history's change id so a retry or a second process writing the same change adds
  * nothing, and only then clears them. Called before a request that saw pending changes of its cases
- * is answered (a failure fails the request; its retry writes them) and at start-up.
+ * is answered and at start-up. A failure fails the request, for callers with an assignment of the
+ * case (except routes marked answersWithCustodyPending); its retry writes them.
  */
 export async function recordPendingAssignmentChanges(
   deps: ApiDeps,

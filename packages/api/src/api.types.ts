@@ -111,7 +111,8 @@ export type AccessRule =
        * A supervisor's or auditor's read used to diagnose the case (assignments, access events,
        * custody verify/report): answered even when the custody entries of the case's pending
        * assignment changes cannot be written (logged as an error), so a failing custody write can
-       * be investigated. Every other case route fails until they are written.
+       * be investigated. Every other case route fails, for callers with an assignment of the case,
+   * until they are written.
        */
       answersWithCustodyPending?: true;
     };

@@ -67,8 +67,8 @@ function mine(name: string, objectId: string): string {
 const OBJECT_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A GUID in another spelling ({…}, no hyphens): refused as a name, else it would be a name no token carries and bind nobody, or the wrong one. */
 const OTHER_GUID_RE = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
-/** Rows pending custody per read (history's partial index). */
-const PENDING = `EXISTS (SELECT 1 FROM case_assignment_history h WHERE h.custody_pending AND h.case_id = case_assignments.case_id) AS custody_pending`;
+/** A per-row column: whether the row's case has any history row pending custody (history's partial index). */
+const CASE_CUSTODY_PENDING_COL = `EXISTS (SELECT 1 FROM case_assignment_history h WHERE h.custody_pending AND h.case_id = case_assignments.case_id) AS custody_pending`;
 
 /** The assignment a supervisor names ($N): by name (case-folded for UPNs), or by the object id it is bound to. */
 function named(name: string): string {
@@ -193,7 +193,7 @@ export class PostgresAccessStore implements AccessStore {
       if (!previous) return { changed: false, previous: null };
       await tx.query('DELETE FROM case_assignments WHERE case_id = $1 AND user_name = $2', [caseId, previous.user]);
       // Their download links die with the assignment, and stay dead if they are assigned again:
-      // the name's (any case) and, once bound, the object id's (a renamed holder's links too).
+      // the name's (any letter case) and, once bound, the object id's (a renamed holder's links too).
       await tx.query(
         `DELETE FROM download_tickets
           WHERE case_id = $1 AND (exhibit_user_key(user_name) = exhibit_user_key($2) OR object_id = $3)`,
@@ -219,7 +219,7 @@ export class PostgresAccessStore implements AccessStore {
   async resolveAssignment(caseId: string, user: UserRef): Promise<ResolvedAssignments<CaseAssignment | null>> {
     const who = userIdentity(user);
     const { rows } = await this.sql.query<AssignmentRow>(
-      `SELECT ${COLUMNS}, ${PENDING} FROM case_assignments
+      `SELECT ${COLUMNS}, ${CASE_CUSTODY_PENDING_COL} FROM case_assignments
         WHERE case_id = $1 AND ${mine('$2', '$3')}
         ORDER BY object_id IS NULL, user_name COLLATE "C"`,
       [caseId, who.name, objectIdOf(who)],
@@ -232,7 +232,7 @@ export class PostgresAccessStore implements AccessStore {
   async resolveCases(user: UserRef): Promise<ResolvedAssignments<CaseAssignment[]>> {
     const who = userIdentity(user);
     const { rows } = await this.sql.query<AssignmentRow>(
-      `SELECT ${COLUMNS}, ${PENDING} FROM case_assignments
+      `SELECT ${COLUMNS}, ${CASE_CUSTODY_PENDING_COL} FROM case_assignments
         WHERE ${mine('$1', '$2')}
         ORDER BY case_id COLLATE "C", object_id IS NULL, user_name COLLATE "C"`,
       [who.name, objectIdOf(who)],
@@ -294,10 +294,12 @@ export class PostgresAccessStore implements AccessStore {
    * The caller's assignment of one case from the rows that match them (bound first). For an Entra
    * caller, what still matches by name is theirs now: the first such row is bound to their object
    * id, and one left beside a bound row (assigned again under a new UPN after a rename, or both by
-   * UPN and by object id) is merged into it, so no unbound row of theirs waits for the next holder
-   * of that name.
+   * UPN and by object id) is merged into it when one role is within the other (narrowerRole), so
+   * no unbound row of theirs waits for the next holder of that name. When neither is (narrowerRole
+   * undefined) nothing is merged: the unbound row stays, matchable by that name, until a supervisor
+   * acts. `changed`: this request or a concurrent one changed the rows; the caller re-checks
+   * pending custody of the case.
    */
-  /** `changed`: this request or a concurrent one changed the rows; the caller re-checks pending custody of the case. */
   private async settle(rows: AssignmentRow[], who: UserIdentity): Promise<{ assignment: CaseAssignment | null; changed: boolean }> {
     if (who.objectId === undefined) return { assignment: toAssignment(rows[0]!), changed: false };
     let changed = false;

@@ -177,7 +177,7 @@ export const filesRoutes: RouteModule = [
       for (const id of caseIds) {
         const shown = items.flatMap((i) => i.files.filter((f) => f.caseId === id).map((f) => f.fileId));
         const evidenceIds = (await deps.index.listEvidence(id)).map((e) => e.evidenceId);
-        const own = id === params.caseId;
+        const isAskedFrom = id === params.caseId;
         await recordForCase(
           deps,
           principal,
@@ -185,8 +185,8 @@ export const filesRoutes: RouteModule = [
             caseId: id,
             evidenceIds,
             action: 'search',
-            ...(own ? { subject: subjectOf(file) } : {}),
-            details: own
+            ...(isAskedFrom ? { subject: subjectOf(file) } : {}),
+            details: isAskedFrom
               ? { similarTo: file.fileId, maxDistance, scope, returned: items.length, filesShown: shown.length }
               : {
                   filesShown: shown.length,

@@ -154,7 +154,7 @@ export const uploadsRoutes: RouteModule = [
  * theirs, a new holder of their old UPN is not), else by name, UPNs case-insensitively (ASCII
  * folding, as exhibit_user_key), local names exactly.
  */
-export function isRegistrant(registration: UploadRegistration, principal: Principal): boolean {
+function isRegistrant(registration: UploadRegistration, principal: Principal): boolean {
   if (registration.uploadedByObjectId !== undefined) return registration.uploadedByObjectId === principal.objectId?.toLowerCase();
   const fold = (name: string) => (name.includes('@') ? name.replace(/[A-Z]/g, (c) => c.toLowerCase()) : name);
   return fold(registration.uploadedBy) === fold(principal.user);
