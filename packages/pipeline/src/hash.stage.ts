@@ -70,10 +70,13 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   const wait = await firstSegmentUnpackToCome(deps, upload);
   if (wait !== null) {
     // Keyed on the re-check period it is due in, so the chains a redelivered message starts again merge (duplicate
-    // detection drops the repeat); never the key of the message that runs now (a repeat would be dropped and the wait would stop).
+    // detection drops the repeat); never a period at or before that of the message that runs now: its key, or an
+    // earlier message's, would be dropped as a repeat and the wait would stop. Then the running key gets ':next'.
     const due = Date.now() + wait;
-    let messageKey = `segment-hash-wait:${Math.floor(due / Math.max(1, deps.limits.segmentSetRecheckMs))}`;
-    if (ctx.messageId.endsWith(`:${messageKey}`)) messageKey += ':next';
+    const period = Math.floor(due / Math.max(1, deps.limits.segmentSetRecheckMs));
+    let messageKey = `segment-hash-wait:${period}`;
+    const running = /:(segment-hash-wait:(\d+)(?::next)*)$/.exec(ctx.messageId);
+    if (running && period <= Number(running[2])) messageKey = `${running[1]}:next`;
     return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey } };
   }
   if (await hashedInUnpack(deps, upload, ctx)) {
@@ -175,7 +178,7 @@ export async function recordUploadHash(
  * later of this segment's and its first segment's receipt: a segment never
  * stays unhashed, whatever happens to its first.
  */
-export async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'>, upload: UploadRecord, now = Date.now()): Promise<number | null> {
+async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'>, upload: UploadRecord, now = Date.now()): Promise<number | null> {
   const declared = await deps.index.getDeclaredSegment(upload.blobName);
   if (!declared || declared.position <= 1 || declared.firstBlobName === upload.blobName) return null;
   const first = await deps.index.getUpload(declared.firstBlobName);

@@ -364,6 +364,13 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     const [recheckId] = [...rechecks()];
     expect(await runMessage(slow, 'hash', { body: msg, messageId: recheckId!, deliveryCount: 1 }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
     expect(rechecks().size).toBe(2);
+    // That ':next' re-check, run in the same period, must not fall back to the plain period key (the first re-check's
+    // id: dropped as a repeat, the segment never checked again). Before: it sent `segment-hash-wait:N` again.
+    const nextId = [...rechecks()].find((id) => id.endsWith(':next'));
+    expect(nextId).toBeDefined();
+    expect(await runMessage(slow, 'hash', { body: msg, messageId: nextId!, deliveryCount: 1 }, inv())).toEqual({ status: 'skipped', reason: 'waiting' });
+    expect(rechecks().size).toBe(3);
+    expect([...rechecks()].some((id) => id.endsWith(':next:next'))).toBe(true);
   }, 180_000);
 
   it('declared-segment-analysed-only-at-next-recheck: the later segments the unpack hashed are sent on to analyse by it, not 30 s later by their hash stage\'s re-check', async () => {

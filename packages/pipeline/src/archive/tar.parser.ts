@@ -166,8 +166,13 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
  * output), for those whose bytes may come from the gzip member being read:
  * a gzip member checks its bytes (CRC-32, size) only after the last of them,
  * by which time the entries made of them have been handed over and recorded
- * (they are streamed: a member's verdict cannot wait for a trailer that may
- * be the whole archive away). When that member then fails, every entry
+ * (they are streamed: recording cannot wait for a trailer that may be the
+ * whole archive away). Handing them to analyse does wait: unpack holds them
+ * until a trailer passes them (`checkedBefore`). Most .tgz files are one gzip
+ * member, so every member is held until the whole archive is read: analyse
+ * starts after the unpack, and the member-bytes cache is not waited on while
+ * members are held, so read-once via the cache is mostly lost for a big .tgz.
+ * A trade-off for correctness. When that member then fails, every entry
  * ending inside it (or later) is named, so the stage can mark it failed as
  * a ZIP member with a bad CRC is; entries that end before it, in members
  * that passed, keep their status. Entries whose data ends before the current

@@ -157,7 +157,7 @@ export async function findImageSegments(
       throw segmentError('segment-truncated', `the last segment of ${first.name} (${last.name}) holds ${last.size} bytes; a split image's last segment holds 1 to ${first.size}`);
     }
   }
-  // Each segment is read pinned to the ETag it was received (and hashed) with; one replaced since is not this evidence.
+  // Each segment is read pinned to the ETag it was received with (a declared set's later segments are hashed in this read); one replaced since is not this evidence.
   const out: ImageSegmentBlob[] = [];
   for (const [i, props] of ordered.entries()) {
     const received = options.receivedEtag ? await options.receivedEtag(props.name) : null;

@@ -6,6 +6,18 @@ import { ParallelHasher } from '../multi-hash.js';
 import type { StageContext, StageDeps } from '../stage.js';
 
 /**
+ * Small reads of the segments (each parser task's section chain at a
+ * segment's head and tail, the same blocks in every task: open, each volume,
+ * the check) kept on this side, least recently used out first, up to this
+ * many bytes: otherwise they are read from storage again by every task, about
+ * 2 MiB per segment per task (0.74 times an 8-MiB segment; 0.4 % of a 1.5-GB
+ * one, where a set of hundreds of segments outgrows the cache anyway).
+ */
+const LATER_SEGMENT_BLOCK_CACHE_BYTES = 16 * 1024 * 1024;
+/** Ranged reads up to this size are kept (a parser thread's structure block: diskCacheBlockBytes, 1 MiB); streams (data) are not. */
+const KEPT_READ_MAX_BYTES = 1024 * 1024;
+
+/**
  * The later segments of a declared split image (E02 …, .002 …) still
  * unhashed when their first segment's unpack starts, each read once for both
  * the listing and its upload's hash (docs/disk-images.md, "Split sets"). The
@@ -28,18 +40,6 @@ import type { StageContext, StageDeps } from '../stage.js';
  * its hash stage, re-checking, hashes it once the unpack is over, and a
  * redelivered unpack reads it again.
  */
-/**
- * Small reads of the segments (each parser task's section chain at a
- * segment's head and tail, the same blocks in every task: open, each volume,
- * the check) kept on this side, least recently used out first, up to this
- * many bytes: otherwise they are read from storage again by every task, about
- * 2 MiB per segment per task (0.74 times an 8-MiB segment; 0.4 % of a 1.5-GB
- * one, where a set of hundreds of segments outgrows the cache anyway).
- */
-export const LATER_SEGMENT_BLOCK_CACHE_BYTES = 16 * 1024 * 1024;
-/** Ranged reads up to this size are kept (a parser thread's structure block: diskCacheBlockBytes, 1 MiB); streams (data) are not. */
-const KEPT_READ_MAX_BYTES = 1024 * 1024;
-
 export class LaterSegmentReads {
   /** Segments not yet read whole, by blob name, in set order. */
   private readonly left = new Map<string, UploadRecord>();

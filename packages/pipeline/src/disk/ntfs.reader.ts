@@ -296,7 +296,9 @@ class NtfsFs {
     // Attribute ids are unique only within one record: an extension record numbers its attributes from 0
     // again, so two streams of one file can share an id. TSK gives each distinct (type, name) first listed
     // in an extension record a new id, one past the largest id the list (or the list itself) uses, in list
-    // order; pieces of an attribute begun in the base record keep that attribute's id. Entry ids follow
+    // order. A (type, name) first listed in the base record gets no new id (-1 below): each piece keeps the id
+    // its own record gives it, and pieces after the first (startVcn > 0) join the first, which is listed under
+    // the base record's id. Entry ids follow
     // TSK's, so `icat record-type-id` reads the same stream Exhibit listed under that id.
     let nextId = entries.reduce((max, e) => Math.max(max, e.id), list.id);
     const extensionIds = new Map<string, number>();
@@ -304,7 +306,7 @@ class NtfsFs {
     for (const e of entries) {
       const key = keyOf(e.type, e.name);
       if (extensionIds.has(key)) continue;
-      extensionIds.set(key, e.where === rec.number ? -1 : ++nextId);
+      extensionIds.set(key, e.where === rec.number ? -1 : ++nextId); // -1: first listed in the base record, ids kept
     }
     const out: Attr[] = [];
     const taken = new Set<Attr>();
@@ -337,7 +339,8 @@ class NtfsFs {
       if (holders.has(where)) return holders.get(where)!;
       let holder: MftRecord | null = null;
       try {
-        if (where >= this.recordCount || where === 0) fail('corrupt-file', `${what}: attribute list names record ${where} outside the MFT`);
+        if (where === 0) fail('corrupt-file', `${what}: attribute list names record 0 ($MFT's own record) as an extension record`);
+        if (where >= this.recordCount) fail('corrupt-file', `${what}: attribute list names record ${where} outside the MFT`);
         const raw = await runsByteSource(this.source, this.mftRuns, this.recordCount * this.recordSize).read(where * this.recordSize, this.recordSize, { abortSignal: this.signal });
         holder = await this.parseRecord(raw, where);
         if (holder.baseRecord !== rec.number) fail('corrupt-file', `${what}: extension record ${where} belongs to record ${holder.baseRecord}`);
@@ -556,7 +559,9 @@ class NtfsFs {
           try {
             rec = await this.record(first + i);
           } catch (err) {
-            problemOf(err); // its names are read from the base record alone
+            // A filter: problemOf rethrows what is not a damaged-record problem (an abort, storage); the problem
+            // itself is not reported for a free record, whose names are read from the base record alone.
+            void problemOf(err);
           }
         }
         const free: { record: number; name: string | null } = { record: rec.number, name: null };
