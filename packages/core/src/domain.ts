@@ -144,7 +144,7 @@ export interface RecordedGps {
   flag: 'gps-null-island' | 'gps-out-of-range' | 'gps-void';
 }
 
-/** Normalised metadata for images and videos. */
+/** Normalised metadata for images, videos and audio. */
 export interface MediaMetadata {
   /**
    * When the picture or video was captured, only from capture-time tags (never

@@ -108,6 +108,21 @@ describe('normaliseProbe', () => {
     ]);
   });
 
+  it('regression: video-track-creationdate-outranked-by-proven-utc-header — Apple creationdate on the video track beats a format-level header it proves UTC', () => {
+    // The keys on the track, not the movie: the header at format level is proven UTC by the track's creationdate,
+    // but the zoned time that proved it (with its local offset) is the capture time.
+    const m = normaliseProbe({
+      format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags: { creation_time: '2023-05-01T08:20:31.000000Z' } },
+      streams: [{ index: 0, codec_type: 'video', width: 16, height: 16, tags: { 'com.apple.quicktime.creationdate': '2023-05-01T10:20:30+0200', creation_time: '2023-05-01T08:20:31.000000Z' } }],
+    });
+    expect(m.takenAt).toEqual({ local: '2023-05-01T10:20:30', offsetMinutes: 120, utc: '2023-05-01T08:20:30Z', source: 'QuickTime:CreationDate' });
+    expect(m.captureTimes?.map((t) => [t.source, t.offsetMinutes])).toEqual([
+      ['QuickTime:CreationDate', 120],
+      ['QuickTime:CreateDate', 0],
+      ['QuickTime:MediaCreateDate', 0],
+    ]);
+  });
+
   it('regression: video-xmp-pantry-date-taken-as-capture-time — the XMP packet (ingredients, comments, re-bound prefixes) gives no capture time', () => {
     const wrap = (body: string, ns = 'xmlns:xmp="http://ns.adobe.com/xap/1.0/"') => `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" ${ns} ${body}</rdf:RDF></x:xmpmeta>`;
     const packets = {

@@ -179,8 +179,15 @@ export function normaliseProbe(result: ProbeResult, asAudio?: { durationGuessed:
     ...(video ? readTimes(tagsOf(video.tags), quickTime ? null : `ffprobe:streams[${video.index ?? 0}].tags`, true, quickTime, creationTags) : []),
   ];
   const zoned = times.filter((t) => !t.header && t.time.offsetMinutes !== null).map((t) => t.time);
-  const read = times.map((t) => (t.header && !provenUtc(t.header, zoned) ? movieHeaderTime(t.header) : t.time));
-  const ordered = [...read.filter((t) => t.offsetMinutes !== null), ...read.filter((t) => t.offsetMinutes === null)];
+  const read = times.map((t) => ({ header: t.header !== undefined, time: t.header && !provenUtc(t.header, zoned) ? movieHeaderTime(t.header) : t.time }));
+  // Times that state their own zone first (Apple's creationdate, on the video track too), then header times
+  // proven UTC by one of them, then zone-less: a format-level proven-UTC header does not outrank the zoned
+  // time that proved it, which also carries the local offset.
+  const ordered = [
+    ...read.filter((r) => !r.header && r.time.offsetMinutes !== null),
+    ...read.filter((r) => r.header && r.time.offsetMinutes !== null),
+    ...read.filter((r) => r.time.offsetMinutes === null),
+  ].map((r) => r.time);
   if (ordered.length > 0) {
     metadata.takenAt = ordered[0]!;
     metadata.captureTimes = ordered;

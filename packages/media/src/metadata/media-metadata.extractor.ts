@@ -39,7 +39,7 @@ export class MediaMetadataExtractor implements MetadataExtractor {
 
   /**
    * The same ffprobe read as a video's: the container's duration and tags, and the audio stream. Null, and
-   * no tool run, for a type no allowed demuxer reads (MIDI, tracker modules: AUDIO_DEMUXER_BY_EXT).
+   * no tool run, for a type no allowed demuxer reads (MIDI, tracker modules: AUDIO_READABLE_EXTS).
    */
   async audio(source: RandomAccessSource, options: { detectedExt?: string | null; abortSignal?: AbortSignal } = {}): Promise<MediaMetadata | null> {
     if (!audioReadable(options.detectedExt)) return null;

@@ -39,25 +39,29 @@ export const MEDIA_DEMUXERS = [
 ] as const;
 
 /**
- * The allowed demuxer that reads each audio type identification names (its
- * detected ext). A type not here has none: MIDI (`mid`) and tracker modules
- * (`xm`, `s3m`, `it`) are scores, not recordings, read only by demuxers not
- * on the allowlist (libopenmpt, smf), so ffprobe would call a well-formed
- * file corrupt; their metadata is not read at all ('n/a').
+ * The audio types (identification's detected ext) an allowed demuxer reads:
+ * mp3 (mp1/mp2/mp3), aac, ac3, wav, flac, aiff, caf, amr, ape, wv, au, dsf,
+ * mpc (Musepack SV7 by `mpc`, SV8 by `mpc8`), voc, qcp, ogg (oga, opus, spx),
+ * the ISO/QuickTime family (m4a …, mp4, mov, 3gp, 3g2), asf, matroska (mka),
+ * webm. Only whether a type is here matters: ffmpeg picks the demuxer among
+ * MEDIA_DEMUXERS itself. A type not here has none: MIDI (`mid`) and tracker
+ * modules (`xm`, `s3m`, `it`) are scores, not recordings, read only by
+ * demuxers not on the allowlist (libopenmpt, smf), so ffprobe would call a
+ * well-formed file corrupt; their metadata is not read at all ('n/a').
  */
-export const AUDIO_DEMUXER_BY_EXT: Readonly<Record<string, (typeof MEDIA_DEMUXERS)[number]>> = {
-  mp3: 'mp3', mp2: 'mp3', mp1: 'mp3',
-  aac: 'aac', ac3: 'ac3',
-  wav: 'wav', flac: 'flac', aif: 'aiff', aiff: 'aiff', caf: 'caf',
-  amr: 'amr', ape: 'ape', wv: 'wv', au: 'au', dsf: 'dsf', mpc: 'mpc', voc: 'voc', qcp: 'qcp',
-  ogg: 'ogg', oga: 'ogg', opus: 'ogg', spx: 'ogg',
-  m4a: 'm4a', m4b: 'm4a', m4p: 'm4a', f4a: 'm4a', f4b: 'm4a', mp4: 'mp4', mov: 'mov', '3gp': '3gp', '3g2': '3g2',
-  asf: 'asf', mka: 'matroska', webm: 'webm',
-};
+export const AUDIO_READABLE_EXTS: ReadonlySet<string> = new Set([
+  'mp3', 'mp2', 'mp1',
+  'aac', 'ac3',
+  'wav', 'flac', 'aif', 'aiff', 'caf',
+  'amr', 'ape', 'wv', 'au', 'dsf', 'mpc', 'voc', 'qcp',
+  'ogg', 'oga', 'opus', 'spx',
+  'm4a', 'm4b', 'm4p', 'f4a', 'f4b', 'mp4', 'mov', '3gp', '3g2',
+  'asf', 'mka', 'webm',
+]);
 
-/** Whether an allowed demuxer reads this audio type (AUDIO_DEMUXER_BY_EXT). */
+/** Whether an allowed demuxer reads this audio type (AUDIO_READABLE_EXTS). */
 export function audioReadable(detectedExt: string | null | undefined): boolean {
-  return typeof detectedExt === 'string' && Object.hasOwn(AUDIO_DEMUXER_BY_EXT, detectedExt);
+  return typeof detectedExt === 'string' && AUDIO_READABLE_EXTS.has(detectedExt);
 }
 
 /** One evidence input for ffmpeg/ffprobe. */

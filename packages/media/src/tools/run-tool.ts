@@ -99,7 +99,7 @@ export function runTool(name: string, file: string, args: readonly string[], opt
       if (stderrMarkers.length > 0) {
         const window = carry + chunk;
         for (const marker of stderrMarkers) if (window.includes(marker)) seen.add(marker);
-        carry = window.slice(-overlap);
+        carry = overlap > 0 ? window.slice(-overlap) : ''; // slice(-0) is the whole window
       }
       stderr += chunk;
       if (stderr.length > MEDIA_LIMITS.maxStderrBytes * 2) stderr = stderr.slice(-MEDIA_LIMITS.maxStderrBytes);
