@@ -169,6 +169,40 @@ describe('assignment identity', () => {
     expect(await f.access.pendingAssignmentCustody({ caseIds: [CASE_P], limit: 10 })).toEqual([]);
   });
 
+  it('custody-report-omits-pending-assignment-changes-silently: a report answered while assignment changes wait for custody says how many, and the next one has them written first', async () => {
+    const CASE_R = 'ID-CASE-REPORT';
+    await seedCase(f, CASE_R);
+    await f.access.assign(CASE_R, 'sam', { by: 'setup', role: 'supervisor' });
+    await f.access.assign(CASE_R, 'ria@contoso.example', { by: 'sam', role: 'investigator' });
+    // Bound outside a request: pending until the API writes its custody entry.
+    await f.access.getAssignment(CASE_R, { name: 'ria@contoso.example', objectId: '2c2c2c2c-2222-3333-4444-555555555555' });
+    const failing = {
+      async record(...args: Parameters<typeof f.custodyLog.record>) {
+        if (args[0].action === 'assignment-change') throw new Error('custody storage unreachable');
+        return f.custodyLog.record(...args);
+      },
+    };
+    const sam = await f.token('sam', ['supervisor']);
+    const get = (a: Api, path: string, query = '') => a.handle({ method: 'GET', query: new URLSearchParams(query), headers: { authorization: `Bearer ${sam}` }, path } as ApiRequest);
+    const down = createApi({ ...f.deps, custody: failing });
+    const report = await get(down, `/cases/${CASE_R}/custody/report`);
+    expect(report.status).toBe(200);
+    const body = report.body as { assignmentChangesPending?: number; notes?: string[]; items: Array<{ entries?: Array<{ action: string }> }> };
+    expect(body.items.flatMap((i) => i.entries ?? []).filter((e) => e.action === 'assignment-change')).toEqual([]);
+    expect(body.assignmentChangesPending).toBe(1);
+    expect(body.notes?.join('\n')).toMatch(/1 assignment change .*still pending custody/);
+    const html = await get(down, `/cases/${CASE_R}/custody/report`, 'format=html');
+    expect(Buffer.from(html.body as Buffer).toString('utf8')).toMatch(/1 assignment change .*still pending custody/);
+    const verify = (await get(down, `/cases/${CASE_R}/custody/verify`, 'rehash=false')).body as { assignmentChangesPending?: number };
+    expect(verify.assignmentChangesPending).toBe(1);
+    // Custody reachable: the entries are written before the report is read, and it has them.
+    const up = createApi({ ...f.deps, custody: f.custodyLog });
+    const written = (await get(up, `/cases/${CASE_R}/custody/report`)).body as typeof body;
+    expect(written.assignmentChangesPending).toBeUndefined();
+    expect(written.notes ?? []).not.toContainEqual(expect.stringMatching(/pending custody/));
+    expect(written.items.flatMap((i) => i.entries ?? []).filter((e) => e.action === 'assignment-change')).toHaveLength(1);
+  });
+
   it('renamed-uploader-409-on-own-upload: a re-registration is the registrant\'s by object id, not by the UPN string', async () => {
     const OID_U = '1a1a1a1a-2222-3333-4444-555555555555';
     const register = (token: string) =>

@@ -262,6 +262,14 @@ export class PostgresAccessStore implements AccessStore {
     return rows.map((r) => ({ ...toChange(r), changeId: String(r.change_id) }));
   }
 
+  async countPendingAssignmentCustody(caseId: string): Promise<number> {
+    const { rows } = await this.sql.query<{ n: string | number }>(
+      'SELECT count(*) AS n FROM case_assignment_history WHERE custody_pending AND case_id = $1',
+      [caseId],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async casesWithPendingAssignmentCustody(options: { afterCaseId?: string; limit: number }): Promise<string[]> {
     const { rows } = await this.sql.query<{ case_id: string }>(
       `SELECT DISTINCT case_id COLLATE "C" AS case_id FROM case_assignment_history

@@ -174,6 +174,11 @@ export interface AccessStore {
    * and nobody has assigned since, ordered by case id: a supervisor must assign them again.
    */
   casesEmptiedByMigration(): Promise<string[]>;
+  /**
+   * How many changes of the case still wait for their custody entry: a custody report or
+   * verification answered while some do says so (their entries are not in the logs yet).
+   */
+  countPendingAssignmentCustody(caseId: string): Promise<number>;
   /** Cases with changes pending custody, ordered by case id (binary), after `afterCaseId`: the start-up pass pages through them. */
   casesWithPendingAssignmentCustody(options: { afterCaseId?: string; limit: number }): Promise<string[]>;
   /** Their custody entries are written: no longer pending. */
