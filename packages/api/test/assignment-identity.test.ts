@@ -217,6 +217,26 @@ describe('assignment identity', () => {
     expect((await register(entra('1b1b1b1b-2222-3333-4444-555555555555', 'vic@contoso.example', ['examiner']))).status).toBe(409);
   });
 
+  it('pre-0210-registration-matched-by-reused-upn: a registration without an object id is bound as its name\'s assignment is, never continued by a new holder of the name', async () => {
+    const CASE_U = 'UP-CASE-2';
+    const OID_WES = '3a3a3a3a-2222-3333-4444-555555555555';
+    const OID_NEW = '3b3b3b3b-2222-3333-4444-555555555555';
+    // Registered before 0210 (no object id stored); wes's assignment is bound to him since.
+    await f.access.assign(CASE_U, 'wes@contoso.example', { by: 'setup', role: 'examiner' });
+    await f.access.registerUpload({ blobName: `${CASE_U}/EV1/disk.bin`, caseId: CASE_U, evidenceId: 'EV1', fileName: 'disk.bin', size: 10, uploadedBy: 'wes@contoso.example' });
+    await f.access.getAssignment(CASE_U, { name: 'wes@contoso.example', objectId: OID_WES });
+    const register = (token: string) =>
+      call(token, { method: 'POST', path: `/cases/${CASE_U}/uploads`, body: { evidenceId: 'EV1', fileName: 'disk.bin', size: 10 } });
+    // His old UPN given to someone else, who is on the case by object id: not the registrant.
+    await f.access.assign(CASE_U, OID_NEW, { by: 'setup', role: 'examiner' });
+    expect((await register(entra(OID_NEW, 'WES@contoso.example', ['examiner']))).status).toBe(409);
+    expect((await f.access.getUploadRegistration(`${CASE_U}/EV1/disk.bin`))?.uploadedByObjectId).toBeUndefined();
+    // Wes himself, renamed: his registration, bound to him now.
+    expect(await register(entra(OID_WES, 'wes.w@contoso.example', ['examiner']))).toMatchObject({ status: 200, body: { uploadedBy: 'wes@contoso.example' } });
+    expect((await f.access.getUploadRegistration(`${CASE_U}/EV1/disk.bin`))?.uploadedByObjectId).toBe(OID_WES);
+    expect((await register(entra(OID_NEW, 'wes@contoso.example', ['examiner']))).status).toBe(409);
+  });
+
   it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is a 409 naming it', async () => {
     const OLD = '0f0f0f0f-1111-2222-3333-444444444444';
     expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'bo@contoso.example', role: 'examiner' } })).status).toBe(201);

@@ -395,6 +395,20 @@ export class PostgresAccessStore implements AccessStore {
     return rows[0] ? toRegistration(rows[0]) : null;
   }
 
+  async bindUploadRegistration(blobName: string, objectId: string): Promise<UploadRegistration | null> {
+    // The registrant's name is tied to an account by the case's assignment of that name (bound at
+    // its first sign-in, "Who is who"); the registration follows that binding, never the name alone.
+    const { rows } = await this.sql.query<RegistrationRow>(
+      `UPDATE upload_registrations r SET uploaded_by_object_id = $2
+        WHERE r.blob_name = $1 AND r.uploaded_by_object_id IS NULL
+          AND EXISTS (SELECT 1 FROM case_assignments a
+                       WHERE a.case_id = r.case_id AND a.user_key = exhibit_user_key(r.uploaded_by) AND a.object_id = $2)
+        RETURNING ${REGISTRATION_COLUMNS}`,
+      [blobName, objectId.toLowerCase()],
+    );
+    return rows[0] ? toRegistration(rows[0]) : this.getUploadRegistration(blobName);
+  }
+
   async getUploadRegistrations(blobNames: readonly string[]): Promise<Map<string, UploadRegistration>> {
     if (blobNames.length === 0) return new Map();
     const { rows } = await this.sql.query<RegistrationRow>(

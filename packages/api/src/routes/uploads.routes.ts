@@ -91,7 +91,7 @@ export const uploadsRoutes: RouteModule = [
         claimedCase = await deps.access.claimNewCase(params.caseId, identityOf(principal), 'examiner');
         if (!claimedCase) throw notFound();
       }
-      const existing = await deps.access.getUploadRegistration(blobName);
+      const existing = await registrationAsSeenBy(deps, await deps.access.getUploadRegistration(blobName), principal);
       if (existing && !isRegistrant(existing, principal)) {
         throw new ExhibitError('conflict', `${blobName} was registered for upload by another user`);
       }
@@ -116,7 +116,7 @@ export const uploadsRoutes: RouteModule = [
             ...(principal.objectId !== undefined ? { uploadedByObjectId: principal.objectId } : {}),
           });
       // A concurrent registration by someone else may have won the insert.
-      if (!created && !isRegistrant(registration, principal)) {
+      if (!created && !isRegistrant((await registrationAsSeenBy(deps, registration, principal)) ?? registration, principal)) {
         throw new ExhibitError('conflict', `${blobName} was registered for upload by another user`);
       }
       // Declared only once the registration is the caller's: a manifest of a user who lost the
@@ -149,13 +149,28 @@ export const uploadsRoutes: RouteModule = [
 ];
 
 /**
+ * A registration without an object id (made before migration 0210, or by a local token) seen by an
+ * Entra caller is bound first, as an assignment is: to the caller's object id only when the case's
+ * assignment of the registrant's name is bound to it (the registrant, renamed or not). Matching such
+ * a registration by name let a new holder of a reused UPN continue someone else's registration
+ * (pre-0210-registration-matched-by-reused-upn); now the name alone never makes an Entra caller the
+ * registrant (isRegistrant).
+ */
+async function registrationAsSeenBy(deps: ApiDeps, registration: UploadRegistration | null, principal: Principal): Promise<UploadRegistration | null> {
+  if (!registration || registration.uploadedByObjectId !== undefined || principal.objectId === undefined) return registration;
+  return (await deps.access.bindUploadRegistration(registration.blobName, principal.objectId)) ?? registration;
+}
+
+/**
  * Whether the caller is who registered the upload, matched as assignments are ("Who is who",
  * review-api.md): by Entra object id when the registration has one (a renamed uploader is still
- * theirs, a new holder of their old UPN is not), else by name, UPNs case-insensitively (ASCII
- * folding, as exhibit_user_key), local names exactly.
+ * theirs, a new holder of their old UPN is not); an Entra caller never by name (registrationAsSeenBy
+ * binds the registrant's own first); a local caller by name, UPN-like names case-insensitively (ASCII
+ * folding, as exhibit_user_key), other names exactly.
  */
 function isRegistrant(registration: UploadRegistration, principal: Principal): boolean {
   if (registration.uploadedByObjectId !== undefined) return registration.uploadedByObjectId === principal.objectId?.toLowerCase();
+  if (principal.objectId !== undefined) return false;
   const fold = (name: string) => (name.includes('@') ? name.replace(/[A-Z]/g, (c) => c.toLowerCase()) : name);
   return fold(registration.uploadedBy) === fold(principal.user);
 }

@@ -205,6 +205,14 @@ export interface AccessStore {
    */
   registerUpload(registration: Omit<UploadRegistration, 'registeredAt'>): Promise<{ created: boolean; registration: UploadRegistration }>;
   getUploadRegistration(blobName: string): Promise<UploadRegistration | null>;
+  /**
+   * Binds a registration made without an object id (before migration 0210, or by a local token)
+   * to `objectId`, as assignments bind: only when the case's assignment of the registrant's name
+   * is bound to that object id (that person, renamed or not; never a later holder of the name).
+   * Returns the registration as it is afterwards (bound to this or another object id, or still
+   * unbound when the condition failed); null when there is none.
+   */
+  bindUploadRegistration(blobName: string, objectId: string): Promise<UploadRegistration | null>;
   /** The registrations of these blobs, by blob name (an unregistered blob is absent): one read for a status's uploads. */
   getUploadRegistrations(blobNames: readonly string[]): Promise<Map<string, UploadRegistration>>;
   /**
