@@ -237,6 +237,25 @@ describe('assignment identity', () => {
     expect((await register(entra(OID_NEW, 'wes@contoso.example', ['examiner']))).status).toBe(409);
   });
 
+  it('unassign-bound-name-removed-oid-unrecorded: unassigning by a bound name removes the account it is bound to and custody names that object id', async () => {
+    const OID_IVY = '4a4a4a4a-2222-3333-4444-555555555555';
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'ivy@contoso.example', role: 'investigator' } })).status).toBe(201);
+    const ivy = entra(OID_IVY, 'ivy.renamed@contoso.example');
+    expect((await evidence(entra(OID_IVY, 'ivy@contoso.example'))).status).toBe(200);
+    // The UPN now someone else's: they hold nothing through it, so the name can only mean Ivy's assignment.
+    const newHolder = entra('4b4b4b4b-2222-3333-4444-555555555555', 'ivy@contoso.example');
+    expect((await evidence(newHolder)).status).toBe(404);
+    expect((await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/Ivy%40contoso.example` })).status).toBe(204);
+    expect((await evidence(ivy)).status).toBe(404);
+    const entry = f.custodyEvents.filter((e) => e.action === 'assignment-change').at(-1);
+    expect(entry?.details).toMatchObject({ change: 'unassigned', user: 'ivy@contoso.example', previousRole: 'investigator', userObjectId: OID_IVY });
+    // By object id: the same entry shape.
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: OID_IVY } })).status).toBe(201);
+    expect(f.custodyEvents.at(-1)?.details).toMatchObject({ change: 'assigned', user: OID_IVY, userObjectId: OID_IVY });
+    expect((await asSam({ method: 'DELETE', path: `/cases/${CASE}/assignments/${OID_IVY.toUpperCase()}` })).status).toBe(204);
+    expect(f.custodyEvents.at(-1)?.details).toMatchObject({ change: 'unassigned', user: OID_IVY, userObjectId: OID_IVY });
+  });
+
   it('reused-upn-assign-changed-old-holders-role: assigning a name bound to an object id is a 409 naming it', async () => {
     const OLD = '0f0f0f0f-1111-2222-3333-444444444444';
     expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'bo@contoso.example', role: 'examiner' } })).status).toBe(201);

@@ -72,6 +72,8 @@ export const assignmentsRoutes: RouteModule = [
               user: result.assignment.user,
               role: result.assignment.role,
               previousRole: result.previous?.role ?? null,
+              // The account the assignment is bound to (assigned by object id, or a bound one's role changed by it).
+              ...(result.assignment.objectId !== undefined ? { userObjectId: result.assignment.objectId } : {}),
             },
           },
         );
@@ -90,6 +92,8 @@ export const assignmentsRoutes: RouteModule = [
     summary: 'Remove a user from the case',
     description:
       'The user is named as when assigning: by name (UPNs and GUIDs case-insensitively) or by the Entra object id the assignment is bound to. ' +
+      'A name whose assignment is bound removes the assignment of the account it is bound to (whoever holds that UPN now holds nothing through it); ' +
+      "the custody entry names that account's object id (userObjectId). " +
       '404 when no assignment of the case matches: nothing was removed (the name may be misspelt).',
     access,
     params: z.strictObject({ caseId, user: param.user('User name or Entra object id') }),
@@ -102,8 +106,17 @@ export const assignmentsRoutes: RouteModule = [
       await recordForCase(deps, principal, {
         caseId: params.caseId,
         action: 'assignment-change',
-        // The name as assigned (the request may differ in case, or give the object id).
-        details: { change: 'unassigned', user: result.previous.user, role: null, previousRole: result.previous.role },
+        // The name as assigned (the request may differ in case, or give the object id), and the account
+        // whose assignment it was: a bound name is removed from the person it was bound to, whoever holds
+        // that UPN today (unassign-bound-name-removed-oid-unrecorded: custody named only the UPN, which may
+        // be someone else's by now). Not 'objectId': that key is the actor's own (recordForCase).
+        details: {
+          change: 'unassigned',
+          user: result.previous.user,
+          role: null,
+          previousRole: result.previous.role,
+          ...(result.previous.objectId !== undefined ? { userObjectId: result.previous.objectId } : {}),
+        },
       });
       return { status: 204 };
     },
