@@ -87,6 +87,8 @@ export async function recordPendingAssignmentChanges(
     for (const change of pending) {
       const evidence = await deps.index.listEvidence(change.caseId);
       for (const { evidenceId } of evidence) {
+        // Keyed entries: stopping between them is safe, the rest is written (and the written ones skipped) next time.
+        options.abortSignal?.throwIfAborted();
         await deps.custody.record(
           {
             caseId: change.caseId,
@@ -120,6 +122,12 @@ export interface PendingAssignmentCustodyPass {
   written: number;
   /** Cases whose entries could not be written (left pending, logged): each is retried before its requests and at the next start. */
   failedCases: string[];
+  /**
+   * Set when the pass stopped before the end: 'shutdown' (the host's signal) or 'time-limit'
+   * (assignmentCustodyStartupPassMs). What it had not written stays pending, written before the
+   * cases' next requests and by the next start's pass (a change already written is a no-op: event keys).
+   */
+  stopped?: 'shutdown' | 'time-limit';
 }
 
 /**
@@ -127,21 +135,44 @@ export interface PendingAssignmentCustodyPass {
  * (a damaged log, a case too large for the deadline) is logged and left pending, and the others are
  * still written. Logs what was written per case and what was left.
  */
-export async function recordAllPendingAssignmentChanges(deps: ApiDeps): Promise<PendingAssignmentCustodyPass> {
+export async function recordAllPendingAssignmentChanges(
+  deps: ApiDeps,
+  options: {
+    /** The host's shutdown: the pass stops between entries (the custody writer's own waits end too). */
+    abortSignal?: AbortSignal;
+    /** Default API_LIMITS.assignmentCustodyStartupPassMs. */
+    maxMs?: number;
+  } = {},
+): Promise<PendingAssignmentCustodyPass> {
   const pass: PendingAssignmentCustodyPass = { written: 0, failedCases: [] };
+  // pending-custody-startup-pass-unstoppable: it once ran to the end whatever happened, so a host
+  // shutting down waited (close() awaits it) for every case's every evidence log to be written.
+  const timeLimit = AbortSignal.timeout(options.maxMs ?? API_LIMITS.assignmentCustodyStartupPassMs);
+  const signal = options.abortSignal ? AbortSignal.any([options.abortSignal, timeLimit]) : timeLimit;
+  const stoppedBy = (): PendingAssignmentCustodyPass['stopped'] | undefined =>
+    options.abortSignal?.aborted ? 'shutdown' : timeLimit.aborted ? 'time-limit' : undefined;
+  const stop = (): PendingAssignmentCustodyPass => {
+    pass.stopped = stoppedBy()!;
+    deps.logger.warn({ stopped: pass.stopped, written: pass.written }, 'start-up pass over assignment-change custody entries stopped; the rest stays pending (written before the cases\' requests and at the next start)');
+    return pass;
+  };
   let after: string | undefined;
   for (;;) {
+    if (signal.aborted) return stop();
     const caseIds = await deps.access.casesWithPendingAssignmentCustody({
       ...(after !== undefined ? { afterCaseId: after } : {}),
       limit: API_LIMITS.assignmentCustodyBatch,
     });
     if (caseIds.length === 0) return pass;
     for (const caseId of caseIds) {
+      if (signal.aborted) return stop();
       try {
-        const written = await recordPendingAssignmentChanges(deps, [caseId]);
+        const written = await recordPendingAssignmentChanges(deps, [caseId], { abortSignal: signal });
         pass.written += written;
         if (written > 0) deps.logger.info({ caseId, written }, 'custody entries written for assignment changes');
       } catch (err) {
+        // Stopped mid-case: not this case's failure; its marks were not cleared, so it stays pending.
+        if (signal.aborted) return stop();
         pass.failedCases.push(caseId);
         deps.logger.error({ err, caseId }, 'custody entries of assignment changes NOT written; left pending, retried before requests of the case and at the next start');
       }

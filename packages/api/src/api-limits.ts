@@ -24,6 +24,12 @@ export const API_LIMITS = {
   searchCustodyMaxFileIds: 500,
   /** Pending assignment changes read per round when writing their custody entries (access-events.ts). */
   assignmentCustodyBatch: 100,
+  /**
+   * Longest the start-up pass over pending assignment custody runs (access-events.ts): past it the
+   * rest stays pending for the cases' next requests and the next start, so a large backlog or a slow
+   * custody store never keeps a background writer busy indefinitely (shutdown stops it sooner).
+   */
+  assignmentCustodyStartupPassMs: 10 * 60_000,
   /** Default and largest page of search results (the index caps at 500 too). */
   defaultPageSize: 50,
   maxPageSize: 500,

@@ -125,7 +125,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
   return {
     routes,
     flush: () => readAuditOf(deps).flush(),
-    recordPendingAssignmentChanges: () => recordAllPendingAssignmentChanges(deps),
+    recordPendingAssignmentChanges: (options) => recordAllPendingAssignmentChanges(deps, options),
     async handle(req, handleOptions = {}) {
       const requestId = req.requestId ?? randomUUID();
       let response: ApiResponse;

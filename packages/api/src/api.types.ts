@@ -212,7 +212,9 @@ export interface Api {
   /**
    * Writes the custody entries of assignment changes no request recorded (migration 0210's merges,
    * sign-ins'), case by case (a failing case is logged and left pending); at start-up. Never throws
-   * for one case's failure; rejects only if the pending cases cannot be read.
+   * for one case's failure; rejects only if the pending cases cannot be read. Stops (resolving with
+   * `stopped`) when `abortSignal` fires (the host's shutdown) or after `maxMs`
+   * (API_LIMITS.assignmentCustodyStartupPassMs); what it did not write stays pending.
    */
-  recordPendingAssignmentChanges(): Promise<PendingAssignmentCustodyPass>;
+  recordPendingAssignmentChanges(options?: { abortSignal?: AbortSignal; maxMs?: number }): Promise<PendingAssignmentCustodyPass>;
 }

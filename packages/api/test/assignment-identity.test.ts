@@ -203,6 +203,47 @@ describe('assignment identity', () => {
     expect(written.items.flatMap((i) => i.entries ?? []).filter((e) => e.action === 'assignment-change')).toHaveLength(1);
   });
 
+  it('pending-custody-startup-pass-unstoppable: the host\'s shutdown stops the start-up pass promptly, its time limit too, and a later pass writes the rest', async () => {
+    const cases = ['ID-CASE-STOP-1', 'ID-CASE-STOP-2', 'ID-CASE-STOP-3'];
+    for (const [i, c] of cases.entries()) {
+      await seedCase(f, c);
+      await f.access.assign(c, `stu${i}@contoso.example`, { by: 'sam', role: 'investigator' });
+      await f.access.getAssignment(c, { name: `stu${i}@contoso.example`, objectId: `5a5a5a5${i}-2222-3333-4444-555555555555` });
+    }
+    // A custody store that takes 2 s an entry (a slow or retrying store), ending early only when told to.
+    let started = 0;
+    const slow = {
+      async record(event: Parameters<typeof f.deps.custody.record>[0], options: { abortSignal?: AbortSignal } = {}) {
+        started++;
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, 2_000);
+          options.abortSignal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(options.abortSignal!.reason);
+          }, { once: true });
+        });
+        return f.deps.custody.record(event);
+      },
+    };
+    const slowApi = createApi({ ...f.deps, custody: slow });
+    const shutdown = new AbortController();
+    const t0 = Date.now();
+    const pass = slowApi.recordPendingAssignmentChanges({ abortSignal: shutdown.signal });
+    while (started === 0) await new Promise((r) => setTimeout(r, 5));
+    shutdown.abort();
+    expect(await pass).toMatchObject({ written: 0, failedCases: [], stopped: 'shutdown' });
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    expect(started).toBe(1);
+    // Its own time limit ends it too.
+    const t1 = Date.now();
+    expect(await slowApi.recordPendingAssignmentChanges({ maxMs: 100 })).toMatchObject({ failedCases: [], stopped: 'time-limit' });
+    expect(Date.now() - t1).toBeLessThan(1_500);
+    expect(await f.access.pendingAssignmentCustody({ caseIds: cases, limit: 10 })).toHaveLength(3);
+    // The next start writes all of them.
+    expect(await api.recordPendingAssignmentChanges()).toEqual({ written: 3, failedCases: [] });
+    expect(await f.access.pendingAssignmentCustody({ caseIds: cases, limit: 10 })).toEqual([]);
+  });
+
   it('renamed-uploader-409-on-own-upload: a re-registration is the registrant\'s by object id, not by the UPN string', async () => {
     const OID_U = '1a1a1a1a-2222-3333-4444-555555555555';
     const register = (token: string) =>

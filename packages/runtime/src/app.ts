@@ -181,7 +181,15 @@ export async function openPdqBackfill(
  * The composition root: the only place that knows which adapter serves which
  * port. No DI framework: plain construction in dependency order.
  */
-export async function createApp(config: ExhibitConfig, options: { logger: Logger; queuePrefix?: string }): Promise<App> {
+export async function createApp(
+  config: ExhibitConfig,
+  options: {
+    logger: Logger;
+    queuePrefix?: string;
+    /** The host's shutdown: stops background work started here (the start-up custody pass) before close() is called. */
+    shutdownSignal?: AbortSignal;
+  },
+): Promise<App> {
   const logger = options.logger;
   const version = pipelineVersion();
   const { blobs, appendLog } = storageClients(config);
@@ -240,10 +248,14 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
   // whose request failed) get their custody entries now, in the background and case by case: the
   // host serves meanwhile (a request of such a case writes its own entries first, access-events.ts)
   // and one case that fails is logged and left pending without stopping the others.
-  const pendingCustodyPass = api.recordPendingAssignmentChanges().then(
+  // close() (the host's shutdown) stops it promptly; it is bounded on its own too (API_LIMITS).
+  const stopPendingCustodyPass = new AbortController();
+  if (options.shutdownSignal?.aborted) stopPendingCustodyPass.abort();
+  options.shutdownSignal?.addEventListener('abort', () => stopPendingCustodyPass.abort(), { once: true });
+  const pendingCustodyPass = api.recordPendingAssignmentChanges({ abortSignal: stopPendingCustodyPass.signal }).then(
     (pass) => {
       if (pass.written > 0 || pass.failedCases.length > 0) {
-        logger.info({ written: pass.written, leftPendingCases: pass.failedCases }, 'start-up pass over assignment-change custody entries done');
+        logger.info({ written: pass.written, leftPendingCases: pass.failedCases, ...(pass.stopped ? { stopped: pass.stopped } : {}) }, 'start-up pass over assignment-change custody entries done');
       }
     },
     (err: unknown) => logger.error({ err }, 'custody entries of assignment changes not written at start-up; retried before requests of their cases'),
@@ -267,6 +279,8 @@ export async function createApp(config: ExhibitConfig, options: { logger: Logger
     },
     async close() {
       // The start-up pass and pending read-audit counts go to custody while the index and storage are still open.
+      // The pass stops at its next entry (what it has not written stays pending for the next start).
+      stopPendingCustodyPass.abort();
       await pendingCustodyPass;
       await api.flush();
       await bus.close();
