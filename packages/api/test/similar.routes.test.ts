@@ -102,6 +102,29 @@ describe('similar-image search', () => {
     expect(f.custodyEvents.find((e) => e.action === 'search' && e.caseId === 'SIM-ONE')?.details).toMatchObject({ returned: 2, filesShown: 1 });
   });
 
+  it('pdq-search-assigned-writes-every-evidence-log-of-every-case: another case is recorded where something was shown, else once for the case', async () => {
+    await seedCase(f, 'SIM-MANY', 'EX01');
+    await seedCase(f, 'SIM-MANY', 'EX02');
+    await seedCase(f, 'SIM-MANY', 'EX03');
+    for (const c of ['SIM-ONE', 'SIM-TWO', 'SIM-MANY']) await f.access.assign(c, 'uma', { by: 'setup' });
+    f.custodyEvents.length = 0;
+    const res = (await similar('uma', 'SIM-ONE', one.photoFileId, { scope: 'assigned' })).body as Body;
+    expect(res.caseIds.sort()).toEqual(['SIM-MANY', 'SIM-ONE', 'SIM-TWO']);
+    const searches = f.custodyEvents.filter((e) => e.action === 'search');
+    // Nothing of SIM-MANY shown: one entry for the whole case (3 items searched), not one per item.
+    const many = searches.filter((e) => e.caseId === 'SIM-MANY');
+    expect(many.map((e) => e.evidenceId)).toEqual(['EX01']);
+    expect(many[0]?.details).toMatchObject({ filesShown: 0, fileIdsShown: [], evidenceSearched: 3, recordedFor: 'case' });
+    // SIM-TWO's shown file: in its evidence item's log.
+    const twos = searches.filter((e) => e.caseId === 'SIM-TWO');
+    expect(twos.map((e) => e.evidenceId)).toEqual([two.evidenceId]);
+    expect(twos[0]?.details).toMatchObject({ filesShown: 1, fileIdsShown: [two.photoFileId], evidenceSearched: 1 });
+    expect(twos[0]?.details).not.toHaveProperty('recordedFor');
+    // Every case searched has its entry; the case asked from one in each of its items.
+    expect([...new Set(searches.map((e) => e.caseId))].sort()).toEqual(['SIM-MANY', 'SIM-ONE', 'SIM-TWO']);
+    expect(searches.filter((e) => e.caseId === 'SIM-ONE')).toHaveLength(1);
+  });
+
   it('answers a file without a PDQ hash with none and no items', async () => {
     const res = await similar('ivy', 'SIM-ONE', one.rootFileId, {});
     expect(res.status).toBe(200);

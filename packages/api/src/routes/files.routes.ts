@@ -141,7 +141,7 @@ export const filesRoutes: RouteModule = [
     description:
       "scope=case searches this case; scope=assigned every case the caller is assigned to with a role that may read it, never others " +
       "(an admin's unassigned view of a case does not count). A match is a lead for a person to look at, not proof (docs/pdq.md). " +
-      "A file without a PDQ hash answers with hash null and no items. Recorded as a 'search' in the custody log of every evidence item searched.",
+      "A file without a PDQ hash answers with hash null and no items. Recorded as a 'search': in every evidence item's log of this case; in another case searched, in the log of each evidence item a shown file is in, or once (its first evidence item, recordedFor 'case') when nothing of it was shown.",
     access: { roles: CASE_READERS, caseScoped: true },
     params: fileParams,
     query: z.strictObject({
@@ -174,10 +174,21 @@ export const filesRoutes: RouteModule = [
       // need not be this case's, so nothing of this case goes into their log, neither its id, its
       // file or blob, the picture's SHA-256 (a content of this case), nor how many matches there
       // were in all (which counts other cases' files).
+      //
+      // Volume (pdq-search-assigned-writes-every-evidence-log-of-every-case): once every evidence
+      // log of every case searched, 10,000 entries a search for 200 cases of 50 items. Logs are per
+      // evidence item (there is no case-level log), so another case's search is written where it
+      // showed something (each evidence item a shown file is in) and, when it showed nothing, once,
+      // in the log of the case's first evidence item (by id) for the whole case (`evidenceSearched`
+      // items). Every case searched keeps at least one entry; the case asked from keeps one in every
+      // item, as before (one case's worth).
       for (const id of caseIds) {
-        const shown = items.flatMap((i) => i.files.filter((f) => f.caseId === id).map((f) => f.fileId));
-        const evidenceIds = (await deps.index.listEvidence(id)).map((e) => e.evidenceId);
+        const shownFiles = items.flatMap((i) => i.files.filter((f) => f.caseId === id));
+        const shown = shownFiles.map((f) => f.fileId);
+        const allEvidence = (await deps.index.listEvidence(id)).map((e) => e.evidenceId).sort();
         const isAskedFrom = id === params.caseId;
+        const shownEvidence = [...new Set(shownFiles.map((f) => f.evidenceId))].filter((e) => allEvidence.includes(e)).sort();
+        const evidenceIds = isAskedFrom ? allEvidence : shownEvidence.length > 0 ? shownEvidence : allEvidence.slice(0, 1);
         await recordForCase(
           deps,
           principal,
@@ -190,6 +201,9 @@ export const filesRoutes: RouteModule = [
               ? { similarTo: file.fileId, maxDistance, scope, returned: items.length, filesShown: shown.length }
               : {
                   filesShown: shown.length,
+                  // How many evidence items the search covered; the entry is in fewer logs (above).
+                  evidenceSearched: allEvidence.length,
+                  ...(shownEvidence.length === 0 ? { recordedFor: 'case' } : {}),
                   // Which of its files, while the entry stays small; past the limit the count alone (never a cut list).
                   ...(shown.length <= API_LIMITS.searchCustodyMaxFileIds ? { fileIdsShown: shown } : {}),
                 },
