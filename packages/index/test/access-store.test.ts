@@ -465,6 +465,32 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       expect(await access.assignmentHistory('NEW-RACE')).toHaveLength(1);
     });
 
+    it('pre-0210-registration-matched-by-reused-upn: an unbound registration binds only to the account its name\'s assignment is bound to', async () => {
+      const OID_A = '6a6a6a6a-2222-3333-4444-555555555555';
+      const OID_B = '6b6b6b6b-2222-3333-4444-555555555555';
+      await access.assign('REG-B', 'Reg@contoso.example', { by: 'ada', role: 'examiner' });
+      const r = { blobName: 'REG-B/E1/d.bin', caseId: 'REG-B', evidenceId: 'E1', fileName: 'd.bin', size: 3, uploadedBy: 'reg@contoso.example' };
+      await access.registerUpload(r);
+      // The name's assignment not bound yet: nobody binds the registration.
+      expect((await access.bindUploadRegistration(r.blobName, OID_B))?.uploadedByObjectId).toBeUndefined();
+      await access.getAssignment('REG-B', { name: 'REG@contoso.example', objectId: OID_A });
+      expect((await access.bindUploadRegistration(r.blobName, OID_B))?.uploadedByObjectId).toBeUndefined();
+      expect((await access.bindUploadRegistration(r.blobName, OID_A.toUpperCase()))?.uploadedByObjectId).toBe(OID_A);
+      // Bound: stays so.
+      expect((await access.bindUploadRegistration(r.blobName, OID_B))?.uploadedByObjectId).toBe(OID_A);
+      expect(await access.bindUploadRegistration('REG-B/E1/none.bin', OID_A)).toBeNull();
+    });
+
+    it('custody-report-omits-pending-assignment-changes-silently: counts a case\'s changes pending custody', async () => {
+      await access.assign('REG-P', 'pat@contoso.example', { by: 'ada' });
+      expect(await access.countPendingAssignmentCustody('REG-P')).toBe(0);
+      await access.getAssignment('REG-P', { name: 'pat@contoso.example', objectId: '6c6c6c6c-2222-3333-4444-555555555555' });
+      expect(await access.countPendingAssignmentCustody('REG-P')).toBe(1);
+      const pending = await access.pendingAssignmentCustody({ caseIds: ['REG-P'], limit: 10 });
+      await access.assignmentCustodyRecorded(pending.map((p) => p.changeId));
+      expect(await access.countPendingAssignmentCustody('REG-P')).toBe(0);
+    });
+
     it('keeps the first registration of a blob name, whoever asks later', async () => {
       const r = { blobName: 'NEW-C/E1/phone.zip', caseId: 'NEW-C', evidenceId: 'E1', fileName: 'phone.zip', size: 12 };
       const first = await access.registerUpload({ ...r, uploadedBy: 'erin' });
