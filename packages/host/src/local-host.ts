@@ -58,6 +58,8 @@ export async function startLocalHost(
   let azurite: SupervisedAzurite | undefined;
   let app: App;
   let stopHost: () => Promise<void> = async () => {};
+  // Background work the app started (the start-up custody pass) stops as soon as the host begins to stop.
+  const shutdown = new AbortController();
   try {
     if (config.storage.kind === 'embedded-azurite') {
       azurite = await superviseAzurite({
@@ -77,7 +79,7 @@ export async function startLocalHost(
         },
       });
     }
-    app = await createApp(config, { logger });
+    app = await createApp(config, { logger, shutdownSignal: shutdown.signal });
     await app.ensureInfrastructure();
   } catch (err) {
     await azurite?.stop();
@@ -93,6 +95,7 @@ export async function startLocalHost(
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    shutdown.abort();
     for (const t of timers) clearInterval(t);
     for (const f of first) await f();
     await Promise.all(stoppers.map((s) => s()));
