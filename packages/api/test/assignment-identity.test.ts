@@ -278,6 +278,61 @@ describe('assignment identity', () => {
     expect((await register(entra(OID_NEW, 'wes@contoso.example', ['examiner']))).status).toBe(409);
   });
 
+  it('pre-0210-registrant-assigned-by-oid-409-on-own-upload: the registrant, on the case by object id, continues his own registration', async () => {
+    const OID_XAV = '3c3c3c3c-2222-3333-4444-555555555555';
+    const OID_NEW = '3d3d3d3d-2222-3333-4444-555555555555';
+    const sam = await f.token('sam', ['supervisor']);
+    const asSamOn = (req: Partial<ApiRequest> & { path: string }) => call(sam, req);
+    const registerOn = (c: string, token: string) =>
+      call(token, { method: 'POST', path: `/cases/${c}/uploads`, body: { evidenceId: 'EV1', fileName: 'disk.bin', size: 10 } });
+    const preRegistered = async (c: string) => {
+      await seedCase(f, c);
+      await f.access.assign(c, 'sam', { by: 'setup', role: 'supervisor' });
+      await f.access.assign(c, 'xav@contoso.example', { by: 'setup', role: 'examiner' });
+      // Registered before 0210: no object id stored.
+      await f.access.registerUpload({ blobName: `${c}/EV1/disk.bin`, caseId: c, evidenceId: 'EV1', fileName: 'disk.bin', size: 10, uploadedBy: 'xav@contoso.example' });
+    };
+    const xav = entra(OID_XAV, 'xav@contoso.example', ['examiner']);
+
+    // R1b: also assigned by object id; his first sign-in (this upload) merges the name's assignment into it.
+    const R1B = 'UP-CASE-R1B';
+    await preRegistered(R1B);
+    expect((await asSamOn({ method: 'POST', path: `/cases/${R1B}/assignments`, body: { user: OID_XAV, role: 'examiner' } })).status).toBe(201);
+    expect(await registerOn(R1B, xav)).toMatchObject({ status: 200, body: { uploadedBy: 'xav@contoso.example' } });
+    expect((await f.access.getUploadRegistration(`${R1B}/EV1/disk.bin`))?.uploadedByObjectId).toBe(OID_XAV);
+
+    // R1: the name's assignment (bound at his sign-in) replaced by one by object id, as the docs advise.
+    const R1 = 'UP-CASE-R1';
+    await preRegistered(R1);
+    expect((await call(xav, { path: `/cases/${R1}/evidence` })).status).toBe(200);
+    expect((await asSamOn({ method: 'DELETE', path: `/cases/${R1}/assignments/xav%40contoso.example` })).status).toBe(204);
+    expect((await asSamOn({ method: 'POST', path: `/cases/${R1}/assignments`, body: { user: OID_XAV, role: 'examiner' } })).status).toBe(201);
+    expect((await call(xav, { path: `/cases/${R1}/evidence` })).status).toBe(200);
+    // A new holder of his UPN, on the case by object id too, is still not the registrant.
+    expect((await asSamOn({ method: 'POST', path: `/cases/${R1}/assignments`, body: { user: OID_NEW, role: 'examiner' } })).status).toBe(201);
+    expect((await registerOn(R1, entra(OID_NEW, 'xav@contoso.example', ['examiner']))).status).toBe(409);
+    // Renamed since: still his.
+    expect(await registerOn(R1, entra(OID_XAV, 'xav.x@contoso.example', ['examiner']))).toMatchObject({ status: 200, body: { uploadedBy: 'xav@contoso.example' } });
+    expect((await f.access.getUploadRegistration(`${R1}/EV1/disk.bin`))?.uploadedByObjectId).toBe(OID_XAV);
+  });
+
+  it('pre-0210-registration-bound-to-later-holder-of-reassigned-name: the name given again and bound by its new holder does not make him the registrant', async () => {
+    const C = 'UP-CASE-REUSE';
+    const OID_OLD = '3e3e3e3e-2222-3333-4444-555555555555';
+    const OID_NEW = '3f3f3f3f-2222-3333-4444-555555555555';
+    await seedCase(f, C);
+    await f.access.assign(C, 'yan@contoso.example', { by: 'setup', role: 'examiner' });
+    await f.access.registerUpload({ blobName: `${C}/EV1/disk.bin`, caseId: C, evidenceId: 'EV1', fileName: 'disk.bin', size: 10, uploadedBy: 'yan@contoso.example' });
+    // The registrant signs in (bound), leaves; the UPN is reused and the name assigned again, bound by its new holder.
+    expect((await call(entra(OID_OLD, 'yan@contoso.example', ['examiner']), { path: `/cases/${C}/evidence` })).status).toBe(200);
+    await f.access.unassign(C, 'yan@contoso.example', { by: 'setup' });
+    await f.access.assign(C, 'yan@contoso.example', { by: 'setup', role: 'examiner' });
+    const newHolder = entra(OID_NEW, 'yan@contoso.example', ['examiner']);
+    expect((await call(newHolder, { path: `/cases/${C}/evidence` })).status).toBe(200);
+    expect((await call(newHolder, { method: 'POST', path: `/cases/${C}/uploads`, body: { evidenceId: 'EV1', fileName: 'disk.bin', size: 10 } })).status).toBe(409);
+    expect((await f.access.getUploadRegistration(`${C}/EV1/disk.bin`))?.uploadedByObjectId).toBeUndefined();
+  });
+
   it('unassign-bound-name-removed-oid-unrecorded: unassigning by a bound name removes the account it is bound to and custody names that object id', async () => {
     const OID_IVY = '4a4a4a4a-2222-3333-4444-555555555555';
     expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'ivy@contoso.example', role: 'investigator' } })).status).toBe(201);

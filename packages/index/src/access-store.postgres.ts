@@ -396,13 +396,28 @@ export class PostgresAccessStore implements AccessStore {
   }
 
   async bindUploadRegistration(blobName: string, objectId: string): Promise<UploadRegistration | null> {
-    // The registrant's name is tied to an account by the case's assignment of that name (bound at
-    // its first sign-in, "Who is who"); the registration follows that binding, never the name alone.
+    // The registrant's name is tied to an account by the case's assignment of that name, bound at
+    // its first sign-in ("Who is who"); the registration follows that binding, never the name alone.
+    // The binding is read from the history, not only from the assignment as it is now:
+    // pre-0210-registrant-assigned-by-oid-409-on-own-upload: the registrant also (or instead) on the
+    // case by object id had his name's assignment merged into that one at his sign-in, or bound and
+    // then removed by a supervisor who assigned him by object id, and no assignment of the name was
+    // left to bind through. The FIRST account the name was bound or merged to on the case is the one:
+    // pre-0210-registration-bound-to-later-holder-of-reassigned-name: a name unassigned, given again
+    // and bound by a new holder of the UPN must not hand him the old holder's registration. (An
+    // assignment bound with no history row, a GUID name migration 0210 bound, is read as it is now.)
+    // The account must still hold an assignment of the case.
     const { rows } = await this.sql.query<RegistrationRow>(
       `UPDATE upload_registrations r SET uploaded_by_object_id = $2
         WHERE r.blob_name = $1 AND r.uploaded_by_object_id IS NULL
-          AND EXISTS (SELECT 1 FROM case_assignments a
-                       WHERE a.case_id = r.case_id AND a.user_key = exhibit_user_key(r.uploaded_by) AND a.object_id = $2)
+          AND EXISTS (SELECT 1 FROM case_assignments held WHERE held.case_id = r.case_id AND held.object_id = $2)
+          AND $2 = COALESCE(
+                (SELECT h.object_id FROM case_assignment_history h
+                  WHERE h.case_id = r.case_id AND h.action IN ('bound', 'merged') AND h.object_id IS NOT NULL
+                    AND exhibit_user_key(h.user_name) = exhibit_user_key(r.uploaded_by)
+                  ORDER BY h.change_id LIMIT 1),
+                (SELECT a.object_id FROM case_assignments a
+                  WHERE a.case_id = r.case_id AND a.user_key = exhibit_user_key(r.uploaded_by)))
         RETURNING ${REGISTRATION_COLUMNS}`,
       [blobName, objectId.toLowerCase()],
     );

@@ -481,6 +481,32 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
       expect(await access.bindUploadRegistration('REG-B/E1/none.bin', OID_A)).toBeNull();
     });
 
+    it('pre-0210-registrant-assigned-by-oid-409-on-own-upload: binds through the history of the name (merged, or bound and removed), only to the first account it was bound to', async () => {
+      const OID_A = '6d6d6d6d-2222-3333-4444-555555555555';
+      const OID_B = '6e6e6e6e-2222-3333-4444-555555555555';
+      const reg = (c: string) => ({ blobName: `${c}/E1/d.bin`, caseId: c, evidenceId: 'E1', fileName: 'd.bin', size: 3, uploadedBy: 'Rex@contoso.example' });
+      // Merged: assigned by name and by object id; his sign-in folds the name's assignment into the other.
+      await access.assign('REG-M', 'rex@contoso.example', { by: 'ada', role: 'examiner' });
+      await access.assign('REG-M', OID_A, { by: 'ada', role: 'examiner' });
+      await access.registerUpload(reg('REG-M'));
+      await access.getAssignment('REG-M', { name: 'rex@contoso.example', objectId: OID_A });
+      expect((await access.listAssignments('REG-M')).map((a) => a.user)).toEqual([OID_A]);
+      expect((await access.bindUploadRegistration(reg('REG-M').blobName, OID_B))?.uploadedByObjectId).toBeUndefined();
+      expect((await access.bindUploadRegistration(reg('REG-M').blobName, OID_A))?.uploadedByObjectId).toBe(OID_A);
+      // Bound, removed, assigned by object id; then the name given again and bound by a new holder.
+      await access.assign('REG-U', 'rex@contoso.example', { by: 'ada', role: 'examiner' });
+      await access.registerUpload(reg('REG-U'));
+      await access.getAssignment('REG-U', { name: 'rex@contoso.example', objectId: OID_A });
+      await access.unassign('REG-U', 'rex@contoso.example', { by: 'ada' });
+      // Not on the case any more: not bound.
+      expect((await access.bindUploadRegistration(reg('REG-U').blobName, OID_A))?.uploadedByObjectId).toBeUndefined();
+      await access.assign('REG-U', OID_A, { by: 'ada', role: 'examiner' });
+      await access.assign('REG-U', 'rex@contoso.example', { by: 'ada', role: 'examiner' });
+      await access.getAssignment('REG-U', { name: 'rex@contoso.example', objectId: OID_B });
+      expect((await access.bindUploadRegistration(reg('REG-U').blobName, OID_B))?.uploadedByObjectId).toBeUndefined();
+      expect((await access.bindUploadRegistration(reg('REG-U').blobName, OID_A))?.uploadedByObjectId).toBe(OID_A);
+    });
+
     it('custody-report-omits-pending-assignment-changes-silently: counts a case\'s changes pending custody', async () => {
       await access.assign('REG-P', 'pat@contoso.example', { by: 'ada' });
       expect(await access.countPendingAssignmentCustody('REG-P')).toBe(0);

@@ -151,7 +151,8 @@ export const uploadsRoutes: RouteModule = [
 /**
  * A registration without an object id (made before migration 0210, or by a local token) seen by an
  * Entra caller is bound first, as an assignment is: to the caller's object id only when the case's
- * assignment of the registrant's name is bound to it (the registrant, renamed or not). Matching such
+ * assignment of the registrant's name was first bound to it (the registrant, renamed or not, or on
+ * the case by object id since: bindUploadRegistration reads the history). Matching such
  * a registration by name let a new holder of a reused UPN continue someone else's registration
  * (pre-0210-registration-matched-by-reused-upn); now the name alone never makes an Entra caller the
  * registrant (isRegistrant).

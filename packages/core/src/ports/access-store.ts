@@ -207,8 +207,10 @@ export interface AccessStore {
   getUploadRegistration(blobName: string): Promise<UploadRegistration | null>;
   /**
    * Binds a registration made without an object id (before migration 0210, or by a local token)
-   * to `objectId`, as assignments bind: only when the case's assignment of the registrant's name
-   * is bound to that object id (that person, renamed or not; never a later holder of the name).
+   * to `objectId`, as assignments bind: only when the first account the case's assignment of the
+   * registrant's name was bound (or merged) to is that object id, by the history (that person,
+   * renamed, or on the case by object id since; never a later holder of the name), and it still
+   * holds an assignment of the case.
    * Returns the registration as it is afterwards (bound to this or another object id, or still
    * unbound when the condition failed); null when there is none.
    */
