@@ -203,6 +203,40 @@ describe('assignment identity', () => {
     expect(written.items.flatMap((i) => i.entries ?? []).filter((e) => e.action === 'assignment-change')).toHaveLength(1);
   });
 
+  it('custody-report-pending-count-misses-bind-during-read: a sign-in binding while the logs are read is named in the report and the verification', async () => {
+    const CASE_D = 'ID-CASE-REPORT-DURING';
+    await seedCase(f, CASE_D);
+    await f.access.assign(CASE_D, 'sam', { by: 'setup', role: 'supervisor' });
+    let n = 0;
+    // Each read binds one more name outside any request while the logs are being read: its entry is not in them.
+    const binding = {
+      ...f.custodyLog,
+      async report(...args: Parameters<typeof f.custodyLog.report>) {
+        const result = await f.custodyLog.report(...args);
+        const name = `dur${++n}@contoso.example`;
+        await f.access.assign(CASE_D, name, { by: 'sam', role: 'investigator' });
+        await f.access.getAssignment(CASE_D, { name, objectId: `2d2d2d2${n}-2222-3333-4444-555555555555` });
+        return result;
+      },
+      async verify(...args: Parameters<typeof f.custodyLog.verify>) {
+        const result = await f.custodyLog.verify(...args);
+        const name = `dur${++n}@contoso.example`;
+        await f.access.assign(CASE_D, name, { by: 'sam', role: 'investigator' });
+        await f.access.getAssignment(CASE_D, { name, objectId: `2d2d2d2${n}-2222-3333-4444-555555555555` });
+        return result;
+      },
+    };
+    const a = createApi({ ...f.deps, extensions: { ...f.deps.extensions, custodyAudit: binding } });
+    const sam = await f.token('sam', ['supervisor']);
+    const get = (path: string, query = '') => a.handle({ method: 'GET', query: new URLSearchParams(query), headers: { authorization: `Bearer ${sam}` }, path } as ApiRequest);
+    const report = (await get(`/cases/${CASE_D}/custody/report`)).body as { assignmentChangesPending?: number; notes?: string[] };
+    expect(report.assignmentChangesPending).toBe(1);
+    expect(report.notes?.join('\n')).toMatch(/1 assignment change .*still pending custody/);
+    // The next request writes that one first; the one bound during this read is named.
+    const verify = (await get(`/cases/${CASE_D}/custody/verify`, 'rehash=false')).body as { assignmentChangesPending?: number };
+    expect(verify.assignmentChangesPending).toBe(1);
+  });
+
   it('pending-custody-startup-pass-unstoppable: the host\'s shutdown stops the start-up pass promptly, its time limit too, and a later pass writes the rest', async () => {
     const cases = ['ID-CASE-STOP-1', 'ID-CASE-STOP-2', 'ID-CASE-STOP-3'];
     for (const [i, c] of cases.entries()) {

@@ -3,6 +3,7 @@ import { ExhibitError, isExhibitError, type Role } from '@exhibit/core';
 import { renderCustodyReportHtml, type CustodyAudit, type CustodyVerification } from '@exhibit/custody';
 import { defineRoute, type ApiDeps, type ApiResponse, type Principal, type RouteModule } from '../api.types.js';
 import { param } from '../query-params.js';
+import { API_LIMITS } from '../api-limits.js';
 
 declare module '../api.types.js' {
   interface ApiExtensions {
@@ -68,7 +69,7 @@ export const custodyVerificationSchema = z
     assignmentChangesPending: z
       .number()
       .optional()
-      .describe("Assignment changes of the case (sign-in binds and merges, migration 0210's) whose 'assignment-change' entries were not yet written when this was read: they are not in these logs (a note says so); absent when none"),
+      .describe("Assignment changes of the case (sign-in binds and merges, migration 0210's) whose 'assignment-change' entries were not yet written before or after the logs were read (each counted once; may be high, never low): they may not be in these logs (a note says so); absent when none"),
     items: z.array(
       z.object({
         caseId: z.string(),
@@ -105,17 +106,36 @@ export const custodyVerificationSchema = z
   })
   .describe('Result of re-verifying the custody logs from storage; ok=false names the first broken link per evidence item');
 
+/** The case's changes pending custody at one moment: their ids (at most assignmentCustodyBatch) and how many there were. */
+interface PendingSnapshot {
+  ids: Set<string>;
+  count: number;
+}
+
+async function pendingSnapshot(deps: ApiDeps, caseId: string): Promise<PendingSnapshot> {
+  const listed = await deps.access.pendingAssignmentCustody({ caseIds: [caseId], limit: API_LIMITS.assignmentCustodyBatch });
+  const ids = new Set(listed.map((c) => c.changeId));
+  // A full page may not be all of them: the count then comes from the store (never below the page).
+  const count = listed.length < API_LIMITS.assignmentCustodyBatch ? listed.length : Math.max(listed.length, await deps.access.countPendingAssignmentCustody(caseId));
+  return { ids, count };
+}
+
 /**
- * Assignment changes of the case still waiting for their custody entries when the logs are read.
+ * Assignment changes of the case that waited for their custody entries while the logs were read.
  * The access check writes them first (answersWithCustodyPending), but on these diagnostic routes a
  * failed write is logged and the route answers anyway, and a sign-in may bind between that check
- * and the read: a report then states how many are missing instead of looking complete
- * (custody-report-omits-pending-assignment-changes-silently). Counted before the logs are read, so
- * every change pending then is named, even one written during the read (a count that may be one
- * high, never a report that claims completeness it lacks).
+ * and the read or during it: a report then states how many are missing instead of looking complete
+ * (custody-report-omits-pending-assignment-changes-silently). Read before the logs are read and
+ * again after (custody-report-pending-count-misses-bind-during-read: counted only before, a bind
+ * made during the read and still unwritten was not named): every change pending at either moment,
+ * each once (the union of their ids). May be high (one written during the read, whose entry the
+ * read then saw), never low; a change both made and written during the read is, like any entry
+ * appended during the read, in the logs or not by when each was read.
  */
-async function pendingAssignmentChanges(deps: ApiDeps, caseId: string): Promise<number> {
-  return deps.access.countPendingAssignmentCustody(caseId);
+function pendingAcrossRead(before: PendingSnapshot, after: PendingSnapshot): number {
+  let both = 0;
+  for (const id of after.ids) if (before.ids.has(id)) both++;
+  return before.count + after.count - both;
 }
 
 function withPendingNote(result: CustodyVerification & { assignmentChangesPending?: number }, pending: number) {
@@ -200,13 +220,14 @@ export const custodyRoutes: RouteModule = [
     }),
     responses: { 200: { description: 'Verification result', schema: custodyVerificationSchema } },
     async handler({ deps, principal, params, query, abortSignal }) {
-      const pending = await pendingAssignmentChanges(deps, params.caseId);
+      const before = await pendingSnapshot(deps, params.caseId);
       const result = await audit(deps).verify({
         caseId: params.caseId,
         ...(query.evidenceId ? { evidenceId: query.evidenceId } : {}),
         ...(query.rehash === undefined ? {} : { checkEvidence: query.rehash }),
         ...(abortSignal ? { abortSignal } : {}),
       });
+      const pending = pendingAcrossRead(before, await pendingSnapshot(deps, params.caseId));
       const recorded = withPendingNote(await recordVerification(deps, principal, result, 'verify'), pending);
       return { status: 200, headers: { 'cache-control': 'no-store' }, body: recorded satisfies z.input<typeof custodyVerificationSchema> };
     },
@@ -228,12 +249,13 @@ export const custodyRoutes: RouteModule = [
       200: { description: 'The report (JSON, or text/html with format=html)', schema: custodyVerificationSchema },
     },
     async handler({ deps, principal, params, query, abortSignal }): Promise<ApiResponse> {
-      const pending = await pendingAssignmentChanges(deps, params.caseId);
+      const before = await pendingSnapshot(deps, params.caseId);
       const result = await audit(deps).report({
         caseId: params.caseId,
         ...(query.evidenceId ? { evidenceId: query.evidenceId } : {}),
         ...(abortSignal ? { abortSignal } : {}),
       });
+      const pending = pendingAcrossRead(before, await pendingSnapshot(deps, params.caseId));
       const recorded = withPendingNote(await recordVerification(deps, principal, result, 'report'), pending);
       if (query.format === 'html') {
         return {
