@@ -54,19 +54,35 @@ const h = (value: unknown): string => escapeHtml(String(value ?? ''));
  * An entry's action as a reader should take it: an export not recorded as complete (as getExport
  * reads it: only complete: true is a whole report) is marked INCOMPLETE, with why when known, so its hash is never read as a whole report's.
  */
-export function actionText(action: string, details: Record<string, unknown> | undefined): string {
+export function actionText(action: string, details: Record<string, unknown> | undefined, caseId?: string): string {
+  const caseWide = caseWideText(action, details, caseId);
+  if (caseWide !== undefined) return `${action} (${caseWide})`;
   if (action !== 'export' || details?.complete === true) return action;
   return `export (INCOMPLETE${typeof details?.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
 }
 
+/**
+ * What an entry recorded once for its whole case covered, else undefined: a similar-picture search
+ * from another case that showed none of this case's files is written once, in the log of the case's
+ * first evidence item, with recordedFor "case" and evidenceSearched (docs/pdq.md). Read as about
+ * that item it misstated what was searched (search-recorded-for-case-shown-as-first-item).
+ */
+export function caseWideText(action: string, details: Record<string, unknown> | undefined, caseId?: string): string | undefined {
+  if (action !== 'search' || details?.recordedFor !== 'case') return undefined;
+  const n = details.evidenceSearched;
+  const items = typeof n === 'number' ? `, ${n} item${n === 1 ? '' : 's'}` : '';
+  return `case${caseId !== undefined ? ` ${caseId}` : ''}${items}`;
+}
+
 function entryRow(e: VerifiedEntry): string {
-  const subject = [e.subject.blobName, e.subject.fileId ? `file ${e.subject.fileId}` : null, e.subject.sha256 ? `sha256 ${e.subject.sha256}` : null]
+  const caseWide = caseWideText(e.action, e.details) !== undefined ? `case ${e.subject.caseId} (recorded once for the case)` : null;
+  const subject = [caseWide, e.subject.blobName, e.subject.fileId ? `file ${e.subject.fileId}` : null, e.subject.sha256 ? `sha256 ${e.subject.sha256}` : null]
     .filter(Boolean)
     .map((s) => `<div>${h(s)}</div>`)
     .join('');
   const tools = e.tools.map((t) => `${t.name} ${t.version}`).join(', ');
   return `<tr>
-<td class="num">${h(e.seq)}</td><td class="mono">${h(e.time)}</td><td>${h(e.actor)}</td><td>${h(actionText(e.action, e.details))}</td>
+<td class="num">${h(e.seq)}</td><td class="mono">${h(e.time)}</td><td>${h(e.actor)}</td><td>${h(actionText(e.action, e.details, e.subject.caseId))}</td>
 <td class="mono small">${subject}</td>
 <td><pre>${h(JSON.stringify(e.details, null, 1))}</pre>${tools ? `<div class="small">tools: ${h(tools)}</div>` : ''}</td>
 <td class="mono small">${h(e.hash)}<div class="muted">prev ${h(e.prevHash)}</div><div class="muted">${h(e.keyId)}</div></td>

@@ -24,7 +24,7 @@ export {
   type VerifiedEntry,
   type VerifyCustodyOptions,
 } from './custody-verify.js';
-export { actionText, renderCustodyReportHtml, renderVerificationText } from './custody-report.js';
+export { actionText, caseWideText, renderCustodyReportHtml, renderVerificationText } from './custody-report.js';
 export { createLocalSigner, LOCAL_KEY_FILE } from './signer.local.js';
 export { createKeyVaultSigner, keyVaultPublicKeys, keyVaultSigner, listKeyVaultPublicKeys, type KeyVaultVersionsClient, type KeyVaultPublicKey, type KeyVaultSigningClient } from './signer.key-vault.js';
 export { keyIdFor, jwkThumbprint, publicKeyOf, SignatureVerifier, type PublicKeyRecord, type SignatureAlgorithm, type Signer } from './signer.js';

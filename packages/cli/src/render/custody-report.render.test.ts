@@ -91,4 +91,23 @@ describe('custody report as text', () => {
     expect(html).toContain('<td>export (INCOMPLETE)</td>');
     expect(html).toContain('<td>export</td>');
   });
+
+  // Regression: a similar search from another case that showed none of this case's files is recorded
+  // once for the whole case, in its first item's log (recordedFor "case"); it read "uma search C1/E1",
+  // as if it had searched that evidence item only.
+  it('search-recorded-for-case-shown-as-first-item', () => {
+    const search = (seq: number, details: Record<string, unknown>) => ({ ...entry(seq, 'search', 'uma@example.org'), details });
+    const item = report.items[0]!;
+    const v: CustodyVerification = {
+      ...report,
+      items: [{ ...item, entriesOmitted: 0, entries: [search(3, { filesShown: 0, fileIdsShown: [], evidenceSearched: 2, recordedFor: 'case' }), search(4, { filesShown: 1, evidenceSearched: 2 })] }],
+    };
+    const rows = renderCustodyReportText(v, { width: 240 }).split('\n').filter((l) => l.includes('uma@example.org'));
+    expect(rows[0]).toMatch(/uma@example\.org\s+search \(case C1, 2 items\)\s+case C1\s/);
+    expect(rows[0]).not.toContain('C1/E1');
+    expect(rows[1]).toMatch(/uma@example\.org\s+search\s+C1\/E1\s/);
+    const html = renderCustodyReportHtml(v);
+    expect(html).toContain('<td>search (case C1, 2 items)</td>');
+    expect(html).toContain('case C1 (recorded once for the case)');
+  });
 });

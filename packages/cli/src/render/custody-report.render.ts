@@ -1,4 +1,4 @@
-import { actionText, renderVerificationText, type CustodyVerification } from '@exhibit/custody';
+import { actionText, caseWideText, renderVerificationText, type CustodyVerification } from '@exhibit/custody';
 import { layoutTable, printable, wrapText } from './format.js';
 
 type Entry = NonNullable<CustodyVerification['items'][number]['entries']>[number];
@@ -13,6 +13,8 @@ export function renderVerificationForTerminal(v: CustodyVerification): string {
 
 function subjectOf(e: Entry): string {
   const s = e.subject;
+  // Recorded once for the whole case in its first item's log: not about that item.
+  if (caseWideText(e.action, e.details) !== undefined) return `case ${s.caseId}`;
   return s.blobName ?? (s.fileId ? `file ${s.fileId}` : `${s.caseId}/${s.evidenceId}`);
 }
 
@@ -38,7 +40,7 @@ export function renderCustodyReportText(v: CustodyVerification, options: { width
         { header: 'Seq', value: (e) => String(e.seq), align: 'right', priority: 100 },
         { header: 'Time (UTC)', value: (e) => e.time, priority: 90 },
         { header: 'Actor', value: (e) => e.actor, maxWidth: 48, minWidth: 20, priority: 80 },
-        { header: 'Action', value: (e) => actionText(e.action, e.details), priority: 85 },
+        { header: 'Action', value: (e) => actionText(e.action, e.details, e.subject.caseId), priority: 85 },
         { header: 'Subject', value: subjectOf, ellipsis: 'path', maxWidth: 80, minWidth: 16, priority: 50, optional: true },
         { header: 'Tools', value: (e) => e.tools.map((t) => `${t.name} ${t.version}`).join(', '), maxWidth: 40, minWidth: 12, priority: 20, optional: true },
         // The hash links each entry to the next: shown whole or not at all.

@@ -34,3 +34,14 @@ export function instantText(iso: string | null | undefined): string {
   if (!iso) return '—';
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z').replace('Z', ' UTC');
 }
+
+/**
+ * A search recorded once for a whole case (recordedFor "case": in its first evidence item's log,
+ * docs/pdq.md) is about the case, not that item (search-recorded-for-case-shown-as-first-item);
+ * as the custody package's caseWideText.
+ */
+export function caseWideSubject(action: string, details: Record<string, unknown> | undefined, caseId: string): string | undefined {
+  if (action !== 'search' || details?.recordedFor !== 'case') return undefined;
+  const n = details.evidenceSearched;
+  return `the case ${caseId}${typeof n === 'number' ? ` (${n} evidence item${n === 1 ? '' : 's'})` : ''}, recorded once in this item's log`;
+}

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { CustodyVerification } from '../lib/api-types';
 import { apiGet, enc } from '../lib/api';
-import { instantText } from '../lib/format';
+import { caseWideSubject, instantText } from '../lib/format';
 import { Link } from '../lib/router';
 import { ErrorNote, useApi } from '../lib/use-api';
 import { DetailsView } from './details-view';
@@ -108,7 +108,8 @@ export function CustodyScreen({ caseId }: { caseId: string }) {
                   <td>{e.actor}</td>
                   <td>{e.action}</td>
                   <td className="break">
-                    {e.subject.fileId ? <Link to={`/cases/${enc(caseId)}/files/${enc(e.subject.fileId)}`}>file {e.subject.fileId.slice(0, 12)}…</Link> : e.subject.blobName ?? 'the evidence item'}
+                    {caseWideSubject(e.action, e.details, e.subject.caseId) ??
+                      (e.subject.fileId ? <Link to={`/cases/${enc(caseId)}/files/${enc(e.subject.fileId)}`}>file {e.subject.fileId.slice(0, 12)}…</Link> : e.subject.blobName ?? 'the evidence item')}
                   </td>
                   <td>
                     <details>
