@@ -100,7 +100,13 @@ export async function recordPendingAssignmentChanges(
               user: change.user,
               role: change.role,
               previousRole: change.previousRole,
-              ...(change.objectId !== undefined ? { objectId: change.objectId } : {}),
+              // The account the assignment is bound to, under the key request-made entries use
+              // (assignments.routes.ts; pending-assignment-entry-lacks-userobjectid: only 'objectId'
+              // carried it). 'objectId' is the actor's, as in every entry (recordForCase; the
+              // access-events user filter reads it): a sign-in's bind or merge is by that account
+              // itself, so both name it; migration 0210's entries have neither.
+              ...(change.objectId !== undefined ? { userObjectId: change.objectId } : {}),
+              ...(change.objectId !== undefined && change.changedBy !== 'migration 0210' ? { objectId: change.objectId } : {}),
               changedAt: change.changedAt,
               // Why no supervisor's request carries it.
               recordedFor: change.changedBy === 'migration 0210' ? 'migration 0210' : 'sign-in',

@@ -131,6 +131,22 @@ describe('assignment identity', () => {
     expect(f.custodyEvents.at(-1)).toMatchObject({ action: 'assignment-change', details: { change: 'bound', user: 'pia@contoso.example', objectId: OID_OTHER } });
   });
 
+  it('pending-assignment-entry-lacks-userobjectid: a sign-in\'s entry names the assignment\'s account as request-made entries do (userObjectId), objectId staying the actor\'s', async () => {
+    const OID_QUIN = '2e2e2e2e-2222-3333-4444-555555555555';
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: 'quin@contoso.example', role: 'investigator' } })).status).toBe(201);
+    const before = f.custodyEvents.length;
+    expect((await evidence(entra(OID_QUIN, 'quin@contoso.example'))).status).toBe(200);
+    const bound = f.custodyEvents.slice(before).filter((e) => e.action === 'assignment-change');
+    expect(bound).toHaveLength(1);
+    // The actor is the account signing in: both keys name it, each meaning what it means everywhere.
+    expect(bound[0]).toMatchObject({ actor: 'quin@contoso.example', details: { change: 'bound', user: 'quin@contoso.example', userObjectId: OID_QUIN, objectId: OID_QUIN, recordedFor: 'sign-in' } });
+    // The same key as a supervisor's change of that assignment (by object id), whose objectId is absent (a local supervisor).
+    expect((await asSam({ method: 'POST', path: `/cases/${CASE}/assignments`, body: { user: OID_QUIN, role: 'examiner' } })).status).toBe(200);
+    const changed = f.custodyEvents.filter((e) => e.action === 'assignment-change').at(-1);
+    expect(changed?.details).toMatchObject({ change: 'role-changed', userObjectId: OID_QUIN });
+    expect(changed?.details).not.toHaveProperty('objectId');
+  });
+
   it('pending-custody-failure-blocks-supervisor-diagnosis: supervisor/audit reads answer while pending assignment custody cannot be written; data routes stay closed', async () => {
     const CASE_P = 'ID-CASE-PENDING';
     const OID_Q = '1c1c1c1c-2222-3333-4444-555555555555';
