@@ -74,4 +74,60 @@ describe.each(targets)('start-up custody pass and shutdown on $name', (target) =
     expect(await pending(next)).toBe(0);
     await next.close();
   });
+
+  it('pending-custody-pass-running-not-stopped-by-close: close() stops a pass already writing, mid-case, and leaves that case pending', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-pending-pass-run-'));
+    dirs.push(dataDir);
+    const database = await target.create();
+    const config: ExhibitConfig = loadConfig(
+      {
+        EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'),
+        EXHIBIT_DATA_DIR: dataDir,
+        EXHIBIT_INGEST_SAMPLES: 'false',
+        EXHIBIT_LOG_LEVEL: 'silent',
+        ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : {}),
+      },
+      { cwd: dataDir },
+    );
+    const queuePrefix = `pr${randomBytes(3).toString('hex')}-`;
+    const CASE_RUN = `PR-${randomBytes(3).toString('hex')}`;
+    const ITEMS = 400;
+    const setup = await createApp(config, { logger, queuePrefix });
+    await setup.ensureInfrastructure();
+    // One case of many evidence items: its one pending change is an entry in each item's log, hundreds of appends.
+    for (let i = 0; i < ITEMS; i++) {
+      const evidenceId = `E${String(i).padStart(3, '0')}`;
+      const blobName = `${CASE_RUN}/${evidenceId}/x.bin`;
+      await setup.index.recordUpload({
+        caseId: CASE_RUN, evidenceId, blobName, fileName: 'x.bin', rootFileId: `root-${CASE_RUN}-${evidenceId}`, size: 1,
+        etag: '"0x1"', versionId: null, contentType: null, lastModified: new Date().toISOString(), acquisition: {},
+      });
+    }
+    await setup.access.assign(CASE_RUN, 'ray@contoso.example', { by: 'sup' });
+    // Bound outside any request (and no shutdown signal the next app could see before its pass starts).
+    const shutdown = new AbortController();
+    shutdown.abort();
+    await setup.close();
+    const binder = await createApp(config, { logger, queuePrefix, shutdownSignal: shutdown.signal });
+    await binder.access.getAssignment(CASE_RUN, { name: 'ray@contoso.example', objectId: '7b7b7b7b-2222-3333-4444-555555555555' });
+    await binder.close();
+    const entries = async (app: App) =>
+      Number((await app.sql.query<{ n: string | number }>(`SELECT count(*) AS n FROM custody_entries WHERE case_id = $1 AND action = 'assignment-change'`, [CASE_RUN])).rows[0]!.n);
+
+    // A start with no shutdown signal: its pass starts writing; close() is called while it runs.
+    const running = await createApp(config, { logger, queuePrefix });
+    const deadline = Date.now() + 20_000;
+    while ((await entries(running)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const writtenBefore = await entries(running);
+    expect(writtenBefore).toBeGreaterThan(0);
+    expect(writtenBefore).toBeLessThan(ITEMS);
+    const t0 = Date.now();
+    await running.close();
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // Stopped mid-case: not every item's entry was written and the change is still pending.
+    const check = await createApp(config, { logger, queuePrefix, shutdownSignal: shutdown.signal });
+    expect(await entries(check)).toBeLessThan(ITEMS);
+    expect(await check.access.pendingAssignmentCustody({ caseIds: [CASE_RUN], limit: 10 })).toHaveLength(1);
+    await check.close();
+  }, 120_000);
 });
