@@ -38,6 +38,14 @@ export const MEDIA_LIMITS = {
    * `limit-exceeded` (no retry) without running ffprobe.
    */
   maxId3Frames: 4096,
+  /**
+   * Chunk headers of a WAV (RIFF/RF64/BW64) or AIFF walked for the ID3 chunks
+   * ffmpeg reads (metadata/id3-frames.ts), in ranged reads of at most 4 KiB.
+   * A real file has a handful (fmt, data, LIST, bext, iXML, id3, cue …). Past
+   * this the rest is unknown, and the metadata fails `limit-exceeded` without
+   * running ffprobe.
+   */
+  maxId3ContainerChunks: 1024,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

@@ -33,6 +33,19 @@ function exiftoolFrames(bytes: Buffer): number | null {
   }
 }
 
+/** `tag` as a chunk `id` appended to a RIFF (little-endian sizes) or AIFF (big-endian) file, the form's size mended. */
+function withChunk(file: Buffer, id: string, tag: Buffer): Buffer {
+  const little = file.toString('latin1', 0, 4) !== 'FORM';
+  const head = Buffer.alloc(8);
+  head.write(id, 0, 'latin1');
+  if (little) head.writeUInt32LE(tag.length, 4);
+  else head.writeUInt32BE(tag.length, 4);
+  const out = Buffer.concat([file, head, tag, Buffer.alloc(tag.length & 1)]);
+  if (little) out.writeUInt32LE(out.length - 8, 4);
+  else out.writeUInt32BE(out.length - 8, 4);
+  return out;
+}
+
 describe('ID3v2 frames counted before ffprobe runs', () => {
   it('id3-frame-flood-probe-timeout-retried: a tag of thousands of frames fails limit-exceeded without running ffprobe', async () => {
     const mp3 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'libmp3lame', '-id3v2_version', '0', '-f', 'mp3'], 'mp3');
@@ -66,5 +79,54 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     expect(await id3FrameCount(new BufferSource(Buffer.from('fLaC\0\0\0\x22'), 'x.flac'), 10)).toBe(0);
     const damaged = Buffer.concat([Buffer.from([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, 0, 30]), Buffer.from('ab\0\0\0\0\0\0\0\0'), Buffer.alloc(20)]);
     expect(await id3FrameCount(new BufferSource(damaged, 'x.mp3'), 10)).toBe(0);
+  });
+
+  it('wav-id3-chunk-frame-flood-not-counted: an ID3 tag in a WAV or AIFF chunk counts as one at the start', async () => {
+    const noTools = new MediaMetadataExtractor(new MediaToolResolver({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' }));
+    const wav = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le', '-f', 'wav'], 'wav');
+    const aiff = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-f', 'aiff'], 'aiff');
+    const over = flooded(MEDIA_LIMITS.maxId3Frames + 1, Buffer.alloc(0));
+    const at = flooded(MEDIA_LIMITS.maxId3Frames, Buffer.alloc(0));
+    for (const [name, file, ext, ids] of [
+      ['flood.wav', wav, 'wav', ['id3 ', 'ID3 ']],
+      ['flood.aiff', aiff, 'aif', ['ID3 ']],
+    ] as const) {
+      for (const id of ids) {
+        // After the sound data: ffmpeg seeks on over it on an HTTP input and reads the tag there.
+        const flood = withChunk(file, id, over);
+        const source = new BufferSource(flood, name);
+        expect({ name, id, frames: await id3FrameCount(source, MEDIA_LIMITS.maxId3Frames) }).toEqual({ name, id, frames: MEDIA_LIMITS.maxId3Frames + 1 });
+        expect(source.reads.length).toBeLessThanOrEqual(8);
+        const err = await noTools.audio(new BufferSource(flood, name), { detectedExt: ext }).catch((e: unknown) => e);
+        expect({ name, id, limit: isExhibitError(err, 'limit-exceeded') }).toEqual({ name, id, limit: true });
+        const ok = await noTools.audio(new BufferSource(withChunk(file, id, at), name), { detectedExt: ext }).catch((e: unknown) => e);
+        expect(isExhibitError(ok, 'limit-exceeded')).toBe(false);
+      }
+      // Two chunks: their frames add up, as ffmpeg reads both.
+      expect(await id3FrameCount(new BufferSource(withChunk(withChunk(file, ids[0], at), ids[0], flooded(1, Buffer.alloc(0))), name), MEDIA_LIMITS.maxId3Frames)).toBe(
+        MEDIA_LIMITS.maxId3Frames + 1,
+      );
+    }
+    // A chunk walk past its limit is refused, not left half-counted.
+    const junk = Array.from({ length: 20 }, () => Buffer.alloc(0)).reduce((f, b) => withChunk(f, 'junk', b), wav);
+    const err = await id3FrameCount(new BufferSource(junk, 'junk.wav'), MEDIA_LIMITS.maxId3Frames, { maxChunks: 10 }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
+    expect(await id3FrameCount(new BufferSource(junk, 'junk.wav'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
+  });
+
+  it('an AIFF ID3 chunk is read by ffprobe as the walk counts it (oracle)', async () => {
+    const aiff = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-f', 'aiff'], 'aiff');
+    const tag = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=0.1', '-c:a', 'libmp3lame', '-id3v2_version', '3', '-metadata', 'title=Chunked', '-metadata', 'artist=Someone', '-f', 'mp3'], 'mp3');
+    const id3 = tag.subarray(0, 10 + ((tag[6]! << 21) | (tag[7]! << 14) | (tag[8]! << 7) | tag[9]!));
+    const file = withChunk(aiff, 'ID3 ', id3);
+    expect(await id3FrameCount(new BufferSource(file, 'x.aiff'), MEDIA_LIMITS.maxId3Frames)).toBeGreaterThanOrEqual(3);
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-id3-'));
+    try {
+      writeFileSync(join(dir, 'x.aiff'), file);
+      const out = spawnSync('ffprobe', ['-v', 'error', '-show_format', '-of', 'json', join(dir, 'x.aiff')], { encoding: 'utf8' });
+      if (out.status === 0) expect(out.stdout).toContain('Chunked');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

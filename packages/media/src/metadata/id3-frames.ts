@@ -1,4 +1,5 @@
-import type { RandomAccessSource } from '@exhibit/core';
+import { ExhibitError, type RandomAccessSource } from '@exhibit/core';
+import { MEDIA_LIMITS } from '../media-limits.js';
 
 /**
  * Counts the frames of the ID3v2 tags at the start of a file (ffmpeg reads
@@ -12,40 +13,108 @@ import type { RandomAccessSource } from '@exhibit/core';
  * Hostile input: a size is never trusted past the tag's end, a frame ID that
  * is not four (v2.2: three) uppercase letters or digits ends the walk (padding
  * or damage: ffmpeg stops there too), and the walk stops once `limit` is
- * passed, so at most `limit` + 1 frames and `maxTags` tags are looked at.
+ * passed, so at most `limit` + 1 frames and `maxTags` tags are looked at
+ * (more tags fail limit-exceeded), and in a WAV or AIFF at most `maxChunks` chunk headers.
  */
 const CHUNK = 64 * 1024;
+
+/**
+ * ffmpeg reads ID3v2 tags from inside two containers besides the start of the file: a WAV's `id3 `/`ID3 `
+ * RIFF chunk (wav, RF64/BW64 too) and an AIFF's `ID3 ` chunk, each wherever it lies, before or after the
+ * sound data (it seeks on over the data on a seekable input, which an HTTP URL is). A crafted WAV whose
+ * `id3 ` chunk held 40,000 frames took ffprobe 6.9 s, as long as an MP3 of as many
+ * (wav-id3-chunk-frame-flood-not-counted), so those tags count too.
+ */
+const ID3_CHUNKS: Record<'riff' | 'aiff', ReadonlySet<string>> = {
+  riff: new Set(['id3 ', 'ID3 ']),
+  aiff: new Set(['ID3 ']),
+};
+
+/** Bytes read at a chunk header: small chunks in a row come in one read, a large one costs no more than this. */
+const CHUNK_HEADER_WINDOW = 4096;
+
+type Read = (offset: number, length: number) => Promise<Buffer>;
 
 export async function id3FrameCount(
   source: RandomAccessSource,
   limit: number,
-  options: { abortSignal?: AbortSignal; maxTags?: number } = {},
+  options: { abortSignal?: AbortSignal; maxTags?: number; maxChunks?: number } = {},
 ): Promise<number> {
-  const read = (offset: number, length: number) =>
+  const read: Read = (offset, length) =>
     source.read(offset, Math.max(0, Math.min(length, source.size - offset)), options.abortSignal ? { abortSignal: options.abortSignal } : {});
-  let frames = 0;
-  let at = 0;
-  for (let tag = 0; tag < (options.maxTags ?? 64) && frames <= limit; tag++) {
+  const budget = { frames: 0, tags: options.maxTags ?? 64, limit };
+  const afterTags = await countTags(read, source.size, 0, budget);
+  if (budget.frames > limit) return budget.frames;
+  // A RIFF or AIFF header follows the leading tags (usually none): its ID3 chunks are read by the demuxer.
+  const header = await read(afterTags, 12);
+  if (header.length < 12) return budget.frames;
+  const magic = header.toString('latin1', 0, 4);
+  const form = header.toString('latin1', 8, 12);
+  const container = ['RIFF', 'RF64', 'BW64'].includes(magic) && form === 'WAVE' ? 'riff' : magic === 'FORM' && (form === 'AIFF' || form === 'AIFC') ? 'aiff' : null;
+  if (container === null) return budget.frames;
+  const maxChunks = options.maxChunks ?? MEDIA_LIMITS.maxId3ContainerChunks;
+  const little = container === 'riff';
+  let window: Buffer = Buffer.alloc(0);
+  let windowAt = 0;
+  let pos = afterTags + 12;
+  // RF64/BW64: a data chunk's size of 0xFFFFFFFF stands for the 64-bit one in the first chunk, `ds64`.
+  let ds64DataSize: number | null = null;
+  for (let chunks = 0; pos + 8 <= source.size && budget.frames <= limit; chunks++) {
+    if (chunks >= maxChunks) {
+      // The rest of the file is unwalked, and ffmpeg would walk it: its ID3 chunks are not known to be small.
+      throw new ExhibitError('limit-exceeded', `more than ${maxChunks} ${container === 'riff' ? 'RIFF' : 'AIFF'} chunks (MEDIA_LIMITS.maxId3ContainerChunks): ID3 tags not counted, not probed`);
+    }
+    if (pos + 8 > windowAt + window.length) {
+      windowAt = pos;
+      window = await read(pos, CHUNK_HEADER_WINDOW);
+      if (window.length < 8) break;
+    }
+    const h = window.subarray(pos - windowAt, pos - windowAt + 8);
+    const id = h.toString('latin1', 0, 4);
+    let size: number = little ? h.readUInt32LE(4) : h.readUInt32BE(4);
+    if (id === 'ds64' && magic !== 'RIFF' && size >= 16) {
+      const ds64 = await read(pos + 8, 16);
+      if (ds64.length === 16) ds64DataSize = Number(ds64.readBigUInt64LE(8));
+    }
+    if (id === 'data' && size === 0xffffffff && ds64DataSize !== null) size = ds64DataSize;
+    const dataAt = pos + 8;
+    if (ID3_CHUNKS[container].has(id) && dataAt < source.size) await countTags(read, source.size, dataAt, budget);
+    // Chunks are padded to an even length (ffmpeg skips the pad byte too).
+    pos = dataAt + size + (size & 1);
+  }
+  return budget.frames;
+}
+
+/**
+ * Counts the frames of the ID3v2 tags from `at` on (a tag that follows another is read too) into `budget`;
+ * returns where the last tag ended. More than `budget.tags` tags in all fail limit-exceeded: ffmpeg reads
+ * every one, and each may hold up to the frame limit.
+ */
+async function countTags(read: Read, fileSize: number, at: number, budget: { frames: number; tags: number; limit: number }): Promise<number> {
+  for (;;) {
+    if (budget.frames > budget.limit) return at;
     const header = await read(at, 10);
-    if (header.length < 10 || header.toString('latin1', 0, 3) !== 'ID3') break;
+    if (header.length < 10 || header.toString('latin1', 0, 3) !== 'ID3') return at;
     const version = header[3]!;
     const flags = header[5]!;
     const size = syncsafe(header, 6);
-    if (size === null || version < 2 || version > 4) break;
-    const end = Math.min(source.size, at + 10 + size + (version === 4 && flags & 0x10 ? 10 : 0));
+    if (size === null || version < 2 || version > 4) return at;
+    if (budget.tags <= 0) throw new ExhibitError('limit-exceeded', 'too many ID3v2 tags in a row: not probed');
+    budget.tags -= 1;
+    const end = Math.min(fileSize, at + 10 + size + (version === 4 && flags & 0x10 ? 10 : 0));
     let pos = at + 10;
     if (flags & 0x40 && version >= 3) {
       // The extended header: v2.3 gives its size after the size field, v2.4 (syncsafe) with it.
       const ext = await read(pos, 4);
-      if (ext.length < 4) break;
+      if (ext.length < 4) return end;
       const extSize = version === 3 ? ext.readUInt32BE(0) + 4 : syncsafe(ext, 0);
-      if (extSize === null) break;
+      if (extSize === null) return end;
       pos += extSize;
     }
     const headerBytes = version === 2 ? 6 : 10;
     let chunk: Buffer = Buffer.alloc(0);
     let chunkAt = pos;
-    while (pos + headerBytes <= end && frames <= limit) {
+    while (pos + headerBytes <= end && budget.frames <= budget.limit) {
       if (pos + headerBytes > chunkAt + chunk.length) {
         chunkAt = pos;
         chunk = await read(pos, Math.min(CHUNK, end - pos));
@@ -55,12 +124,11 @@ export async function id3FrameCount(
       if (!/^[A-Z0-9]+$/.test(h.toString('latin1', 0, version === 2 ? 3 : 4))) break;
       const frameSize = version === 2 ? h.readUIntBE(3, 3) : version === 4 ? syncsafe(h, 4) : h.readUInt32BE(4);
       if (frameSize === null) break;
-      frames += 1;
+      budget.frames += 1;
       pos += headerBytes + frameSize;
     }
     at = Math.max(end, at + 10);
   }
-  return frames;
 }
 
 /** A 28-bit syncsafe integer (7 bits a byte), or null when a byte has its top bit set. */
