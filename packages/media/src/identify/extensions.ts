@@ -33,6 +33,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   mts: ['mts', 'm2ts', 'ts', 'm2t', 'tod'],
   asf: ['asf', 'wmv', 'wma'],
   avi: ['avi'],
+  // file-type (and libmagic: "ATSC A/52 aka AC-3") name E-AC-3 ac3 too: the same 0B 77 sync word.
+  ac3: ['ac3', 'eac3', 'ec3'],
   wav: ['wav', 'wave', 'rf64', 'bw64'],
   caf: ['caf', 'caff'],
   aif: ['aif', 'aiff', 'aifc'],
