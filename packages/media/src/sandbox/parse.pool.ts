@@ -147,6 +147,15 @@ export function identifySandboxed(source: RandomAccessSource, options: SandboxOp
   });
 }
 
+/** Whether an ISO-BMFF file's tracks include video (iso-bmff-tracks.ts, holdsVideoTrack), found in a parser thread. */
+export function videoTrackSandboxed(source: RandomAccessSource, options: SandboxOptions = {}): Promise<boolean> {
+  const input: IdentifyInput = { name: source.name, size: source.size };
+  return (options.pool ?? parsePool()).run<boolean>('video-track', input, {
+    ...runOptions('track walk', options),
+    serve: rangeServer(source, source.size),
+  });
+}
+
 /** A finding about bytes after the end of a JPEG, PNG or GIF held in memory (polyglot.ts), found in a parser thread. */
 export function trailingDataSandboxed(bytes: Buffer, options: SandboxOptions = {}): Promise<ContentFinding | null> {
   // Cloned, not moved: a task whose thread died is sent again, and the caller keeps its bytes.

@@ -7,6 +7,7 @@ import { readPixelSize } from '../metadata/pixel-size.js';
 import { findWebpExifChunk, subSource } from '../metadata/webp-exif.reader.js';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { identifyFromSource } from '../identify/identify-source.js';
+import { holdsVideoTrack } from '../identify/iso-bmff-tracks.js';
 import { heifTransforms } from '../thumbnail/heif-transforms.js';
 import { declaresStillItem } from '../thumbnail/heif-still-item.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
@@ -162,6 +163,12 @@ serveTasks({
   async identify(input, context) {
     const { name, size } = input as IdentifyInput;
     return { value: await identifyFromSource(new RemoteSource(context, name, size), fileTypeOfHead) };
+  },
+
+  /** Whether an ISO-BMFF file's tracks include video (iso-bmff-tracks.ts walks its boxes by ranged reads). */
+  async 'video-track'(input, context) {
+    const { name, size } = input as IdentifyInput;
+    return { value: await holdsVideoTrack(new RemoteSource(context, name, size)) };
   },
 
   /** A HEIF's rotation and mirror on its primary item (heif-transforms.ts walks its boxes). */
