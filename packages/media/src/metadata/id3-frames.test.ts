@@ -8,6 +8,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg } from '../test-support/fixtures.js';
 import { MediaToolResolver } from '../tools/ffmpeg-path.js';
+import { id3FramesSandboxed, parsePool } from '../sandbox/parse.pool.js';
 import { id3FrameCount } from './id3-frames.js';
 import { MediaMetadataExtractor } from './media-metadata.extractor.js';
 
@@ -128,5 +129,28 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('id3-frame-count-on-main-thread: the audio metadata counts the frames in a parser thread', async () => {
+    const mp3 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'libmp3lame', '-id3v2_version', '0', '-f', 'mp3'], 'mp3');
+    const busy: number[] = [];
+    // Each read the count makes is asked for by a parser thread, busy with the task while it waits.
+    class Watched extends BufferSource {
+      override async read(offset: number, length: number, options: { abortSignal?: AbortSignal } = {}): Promise<Buffer> {
+        busy.push(parsePool().busyWorkers().length);
+        return super.read(offset, length, options);
+      }
+    }
+    const noTools = new MediaMetadataExtractor(new MediaToolResolver({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' }));
+    const err = await noTools.audio(new Watched(flooded(MEDIA_LIMITS.maxId3Frames + 1, mp3), 'flood.mp3'), { detectedExt: 'mp3' }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
+    expect(busy.length).toBeGreaterThan(0);
+    expect(busy.every((n) => n > 0)).toBe(true);
+    // The thread's count is the walk's, chunk limits and all.
+    expect(await id3FramesSandboxed(new BufferSource(flooded(MEDIA_LIMITS.maxId3Frames, flooded(1, mp3)), 'two.mp3'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
+    const tags = Buffer.concat([...Array.from({ length: 65 }, () => flooded(0, Buffer.alloc(0))), mp3]);
+    const tooMany = await id3FramesSandboxed(new BufferSource(tags, 'tags.mp3'), MEDIA_LIMITS.maxId3Frames).catch((e: unknown) => e);
+    expect(isExhibitError(tooMany, 'limit-exceeded')).toBe(true);
+    expect(await id3FramesSandboxed(new BufferSource(tags.subarray(10), 'tags.mp3'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
   });
 });

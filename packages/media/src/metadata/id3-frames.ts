@@ -10,6 +10,10 @@ import { MEDIA_LIMITS } from '../media-limits.js';
  * CHUNK bytes, so a tag of a few large frames (cover art) costs a few reads,
  * one of many small frames one read per CHUNK.
  *
+ * Runs in a parser thread (sandbox/parse.pool.ts, id3FramesSandboxed): it parses headers the evidence
+ * states. Measured worst case of the bounds below on the main thread (64 tags, 1,023 chunks, a 4,097-frame
+ * chunk tag, in memory): 3 ms median, 40 ms cold; the thread is for the house rule, not the cost.
+ *
  * Hostile input: a size is never trusted past the tag's end, a frame ID that
  * is not four (v2.2: three) uppercase letters or digits ends the walk (padding
  * or damage: ffmpeg stops there too), and the walk stops once `limit` is
