@@ -113,6 +113,9 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     const err = await id3FrameCount(new BufferSource(junk, 'junk.wav'), MEDIA_LIMITS.maxId3Frames, { maxChunks: 10 }).catch((e: unknown) => e);
     expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
     expect(await id3FrameCount(new BufferSource(junk, 'junk.wav'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
+    // A recording never finished (data size 0): ffmpeg reads the rest as samples, and so does the walk (silence is no chunk list).
+    const open = Buffer.concat([wav.subarray(0, wav.indexOf('data', 12, 'latin1') + 4), Buffer.alloc(4), Buffer.alloc(64 * 1024)]);
+    expect(await id3FrameCount(new BufferSource(open, 'open.wav'), MEDIA_LIMITS.maxId3Frames, { maxChunks: 10 })).toBe(0);
   });
 
   it('an AIFF ID3 chunk is read by ffprobe as the walk counts it (oracle)', async () => {

@@ -81,6 +81,9 @@ export async function id3FrameCount(
       if (ds64.length === 16) ds64DataSize = Number(ds64.readBigUInt64LE(8));
     }
     if (id === 'data' && size === 0xffffffff && ds64DataSize !== null) size = ds64DataSize;
+    // A data chunk of size 0 or 0xFFFFFFFF (a recording never finished) runs to the end of the file for ffmpeg,
+    // which then reads no further chunk; walking on would read the samples as chunk headers.
+    else if (container === 'riff' && id === 'data' && (size === 0 || size === 0xffffffff)) break;
     const dataAt = pos + 8;
     if (ID3_CHUNKS[container].has(id) && dataAt < source.size) await countTags(read, source.size, dataAt, budget);
     // Chunks are padded to an even length (ffmpeg skips the pad byte too).
