@@ -108,6 +108,14 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
         MEDIA_LIMITS.maxId3Frames + 1,
       );
     }
+    // RF64 (ffmpeg -rf64 always): the data's size is ds64's, whatever its 32-bit field says (a crafted 2 is not followed).
+    const rf64 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le', '-rf64', 'always', '-f', 'wav'], 'wav');
+    expect(rf64.toString('latin1', 0, 4)).toBe('RF64');
+    const rfFlood = withChunk(rf64, 'id3 ', over);
+    expect(await id3FrameCount(new BufferSource(rfFlood, 'rf.wav'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
+    const crafted = Buffer.from(rfFlood);
+    crafted.writeUInt32LE(2, crafted.indexOf('data', 12, 'latin1') + 4);
+    expect(await id3FrameCount(new BufferSource(crafted, 'rf.wav'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
     // A chunk walk past its limit is refused, not left half-counted.
     const junk = Array.from({ length: 20 }, () => Buffer.alloc(0)).reduce((f, b) => withChunk(f, 'junk', b), wav);
     const err = await id3FrameCount(new BufferSource(junk, 'junk.wav'), MEDIA_LIMITS.maxId3Frames, { maxChunks: 10 }).catch((e: unknown) => e);

@@ -61,7 +61,7 @@ export async function id3FrameCount(
   let window: Buffer = Buffer.alloc(0);
   let windowAt = 0;
   let pos = afterTags + 12;
-  // RF64/BW64: a data chunk's size of 0xFFFFFFFF stands for the 64-bit one in the first chunk, `ds64`.
+  // RF64/BW64: the data chunk's size is the 64-bit one in the first chunk, `ds64`.
   let ds64DataSize: number | null = null;
   for (let chunks = 0; pos + 8 <= source.size && budget.frames <= limit; chunks++) {
     if (chunks >= maxChunks) {
@@ -80,10 +80,15 @@ export async function id3FrameCount(
       const ds64 = await read(pos + 8, 16);
       if (ds64.length === 16) ds64DataSize = Number(ds64.readBigUInt64LE(8));
     }
-    if (id === 'data' && size === 0xffffffff && ds64DataSize !== null) size = ds64DataSize;
-    // A data chunk of size 0 or 0xFFFFFFFF (a recording never finished) runs to the end of the file for ffmpeg,
-    // which then reads no further chunk; walking on would read the samples as chunk headers.
-    else if (container === 'riff' && id === 'data' && (size === 0 || size === 0xffffffff)) break;
+    if (id === 'data' && container === 'riff' && magic !== 'RIFF') {
+      // RF64/BW64: ffmpeg takes the data's size from ds64 whatever the 32-bit field says (and refuses a file without it).
+      if (ds64DataSize === null) break;
+      size = ds64DataSize;
+    } else if (id === 'data' && container === 'riff' && (size === 0 || size === 0xffffffff)) {
+      // A data chunk of size 0 or 0xFFFFFFFF (a recording never finished) runs to the end of the file for ffmpeg,
+      // which then reads no further chunk; walking on would read the samples as chunk headers.
+      break;
+    }
     const dataAt = pos + 8;
     if (ID3_CHUNKS[container].has(id) && dataAt < source.size) await countTags(read, source.size, dataAt, budget);
     // Chunks are padded to an even length (ffmpeg skips the pad byte too).
