@@ -1,5 +1,6 @@
 import {
   done,
+  isExhibitError,
   isRetryable,
   failed,
   skipped,
@@ -104,7 +105,8 @@ async function contradicted(deps: StageDeps, name: string, identified: Identific
   try {
     return await deps.identifier.extensionContradicted(name, identified, input, { abortSignal: ctx.abortSignal });
   } catch (err) {
-    if (isRetryable(err)) throw err;
+    // A stopped step (its deadline, a shutdown) is no verdict about the bytes either: it stops the step.
+    if (isRetryable(err) || isExhibitError(err, 'aborted') || ctx.abortSignal?.aborted) throw err;
     ctx.logger.warn({ code: (err as { code?: unknown }).code, err: (err as Error).message }, 'extension check: content structure not read; no flag');
     return false;
   }
