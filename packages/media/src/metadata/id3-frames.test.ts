@@ -126,6 +126,59 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     expect(await id3FrameCount(new BufferSource(open, 'open.wav'), MEDIA_LIMITS.maxId3Frames, { maxChunks: 10 })).toBe(0);
   });
 
+  it('wav-trailing-zero-slack-fails-limit-exceeded: zeros after the chunks (slack, pre-allocation, silence past a stale size) are no chunk run', async () => {
+    const wav = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le', '-f', 'wav'], 'wav');
+    const aiff = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-f', 'aiff'], 'aiff');
+    const rf64 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le', '-rf64', 'always', '-f', 'wav'], 'wav');
+    const silent = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=44100:cl=stereo', '-t', '2', '-c:a', 'pcm_s16le', '-f', 'wav'], 'wav');
+    const silentRf64 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'anullsrc=r=44100:cl=stereo', '-t', '2', '-c:a', 'pcm_s16le', '-rf64', 'always', '-f', 'wav'], 'wav');
+    const halved = Buffer.from(silent);
+    const dataAt = halved.indexOf('data', 12, 'latin1');
+    halved.writeUInt32LE(Math.floor(halved.readUInt32LE(dataAt + 4) / 4) * 2, dataAt + 4);
+    const ds64Zero = Buffer.from(silentRf64);
+    ds64Zero.writeBigUInt64LE(0n, ds64Zero.indexOf('ds64', 12, 'latin1') + 8 + 8);
+    const cases: [string, Buffer][] = [
+      ['wav+8k', Buffer.concat([wav, Buffer.alloc(8192)])],
+      ['wav+128k', Buffer.concat([wav, Buffer.alloc(128 * 1024)])],
+      ['aiff+16k', Buffer.concat([aiff, Buffer.alloc(16 * 1024)])],
+      ['rf64+16k', Buffer.concat([rf64, Buffer.alloc(16 * 1024)])],
+      ['silent-halved-size', halved],
+      ['silent-rf64-ds64-size-0', ds64Zero],
+    ];
+    const noTools = new MediaMetadataExtractor(new MediaToolResolver({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' }));
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-id3-'));
+    try {
+      for (const [name, file] of cases) {
+        const frames = await id3FrameCount(new BufferSource(file, `${name}.wav`), MEDIA_LIMITS.maxId3Frames).catch((e: unknown) => e);
+        expect({ name, frames }).toEqual({ name, frames: 0 });
+        // Reaching ffprobe: the tool cannot start, so the error is tool-unavailable, not limit-exceeded.
+        const err = await noTools.audio(new BufferSource(file, name), { detectedExt: name.startsWith('aiff') ? 'aif' : 'wav' }).catch((e: unknown) => e);
+        expect({ name, limit: isExhibitError(err, 'limit-exceeded') }).toEqual({ name, limit: false });
+        // ffprobe reads each of them (the files are everyday ones, not refused).
+        writeFileSync(join(dir, 'x'), file);
+        const out = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', join(dir, 'x')], { encoding: 'utf8' });
+        expect({ name, status: out.status, read: Number(out.stdout) > 0 }).toEqual({ name, status: 0, read: true });
+      }
+      // An ID3 chunk after the zeros is still found (ffmpeg walks on to it), and the zeros' bytes are bounded.
+      const after = withChunk(Buffer.concat([wav, Buffer.alloc(128 * 1024)]), 'id3 ', flooded(MEDIA_LIMITS.maxId3Frames + 1, Buffer.alloc(0)));
+      expect(await id3FrameCount(new BufferSource(after, 'after.wav'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
+      const tooMuch = await id3FrameCount(new BufferSource(after, 'after.wav'), MEDIA_LIMITS.maxId3Frames, { maxZeroBytes: 64 * 1024 }).catch((e: unknown) => e);
+      expect(isExhibitError(tooMuch, 'limit-exceeded')).toBe(true);
+      // An AIFF's walk ends at its FORM's size, as ffmpeg's does: a tag appended past it is not read by either.
+      const past = withChunk(aiff, 'ID3 ', flooded(MEDIA_LIMITS.maxId3Frames + 1, Buffer.alloc(0)));
+      past.writeUInt32BE(aiff.readUInt32BE(4), 4);
+      expect(await id3FrameCount(new BufferSource(past, 'past.aiff'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
+      past.writeUInt32BE(past.length - 8, 4);
+      expect(await id3FrameCount(new BufferSource(past, 'past.aiff'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
+      // A crafted run of tiny NON-zero chunks still fails.
+      const tiny = Buffer.concat([wav, ...Array.from({ length: 2000 }, () => Buffer.from('junk\0\0\0\0', 'latin1'))]);
+      const err = await id3FrameCount(new BufferSource(tiny, 'tiny.wav'), MEDIA_LIMITS.maxId3Frames).catch((e: unknown) => e);
+      expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an AIFF ID3 chunk is read by ffprobe as the walk counts it (oracle)', async () => {
     const aiff = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-f', 'aiff'], 'aiff');
     const tag = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=0.1', '-c:a', 'libmp3lame', '-id3v2_version', '3', '-metadata', 'title=Chunked', '-metadata', 'artist=Someone', '-f', 'mp3'], 'mp3');

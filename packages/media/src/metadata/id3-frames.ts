@@ -18,7 +18,8 @@ import { MEDIA_LIMITS } from '../media-limits.js';
  * is not four (v2.2: three) uppercase letters or digits ends the walk (padding
  * or damage: ffmpeg stops there too), and the walk stops once `limit` is
  * passed, so at most `limit` + 1 frames and `maxTags` tags are looked at
- * (more tags fail limit-exceeded), and in a WAV or AIFF at most `maxChunks` chunk headers.
+ * (more tags fail limit-exceeded), and in a WAV or AIFF at most `maxChunks` non-zero chunk headers and
+ * `maxZeroBytes` bytes of zero ones (an AIFF's walk ends at its FORM's size, as ffmpeg's does).
  */
 const CHUNK = 64 * 1024;
 
@@ -37,12 +38,20 @@ const ID3_CHUNKS: Record<'riff' | 'aiff', ReadonlySet<string>> = {
 /** Bytes read at a chunk header: small chunks in a row come in one read, a large one costs no more than this. */
 const CHUNK_HEADER_WINDOW = 4096;
 
+/** Bytes read at a time while a run of zeros is skipped (see the walk). */
+const ZERO_WINDOW = 1024 * 1024;
+
+function isZero(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0) return false;
+  return true;
+}
+
 type Read = (offset: number, length: number) => Promise<Buffer>;
 
 export async function id3FrameCount(
   source: RandomAccessSource,
   limit: number,
-  options: { abortSignal?: AbortSignal; maxTags?: number; maxChunks?: number } = {},
+  options: { abortSignal?: AbortSignal; maxTags?: number; maxChunks?: number; maxZeroBytes?: number } = {},
 ): Promise<number> {
   const read: Read = (offset, length) =>
     source.read(offset, Math.max(0, Math.min(length, source.size - offset)), options.abortSignal ? { abortSignal: options.abortSignal } : {});
@@ -57,23 +66,54 @@ export async function id3FrameCount(
   const container = ['RIFF', 'RF64', 'BW64'].includes(magic) && form === 'WAVE' ? 'riff' : magic === 'FORM' && (form === 'AIFF' || form === 'AIFC') ? 'aiff' : null;
   if (container === null) return budget.frames;
   const maxChunks = options.maxChunks ?? MEDIA_LIMITS.maxId3ContainerChunks;
+  const maxZeroBytes = options.maxZeroBytes ?? MEDIA_LIMITS.maxId3ContainerZeroBytes;
   const little = container === 'riff';
   let window: Buffer = Buffer.alloc(0);
   let windowAt = 0;
   let pos = afterTags + 12;
+  // AIFF: ffmpeg walks the chunks the FORM's size holds (less its 4-byte form type), and no further.
+  let formLeft = container === 'aiff' ? header.readUInt32BE(4) - 4 : Infinity;
+  let zeroBytes = 0;
   // RF64/BW64: the data chunk's size is the 64-bit one in the first chunk, `ds64`.
   let ds64DataSize: number | null = null;
-  for (let chunks = 0; pos + 8 <= source.size && budget.frames <= limit; chunks++) {
-    if (chunks >= maxChunks) {
-      // The rest of the file is unwalked, and ffmpeg would walk it: its ID3 chunks are not known to be small.
-      throw new ExhibitError('limit-exceeded', `more than ${maxChunks} ${container === 'riff' ? 'RIFF' : 'AIFF'} chunks (MEDIA_LIMITS.maxId3ContainerChunks): ID3 tags not counted, not probed`);
-    }
+  for (let chunks = 0; pos + 8 <= source.size && formLeft > 0 && budget.frames <= limit; ) {
     if (pos + 8 > windowAt + window.length) {
       windowAt = pos;
       window = await read(pos, CHUNK_HEADER_WINDOW);
       if (window.length < 8) break;
     }
     const h = window.subarray(pos - windowAt, pos - windowAt + 8);
+    if (isZero(h)) {
+      // Zeros (cluster slack after a carved file, a recorder's pre-allocation, silence read as chunks past a
+      // stale data size) are size-0 chunks of no name to ffmpeg, 8 bytes a step: no ID3 chunk, and no cost worth
+      // a limit, so they are skipped in large reads to the next non-zero 8 bytes and not counted as chunks.
+      // Their bytes are bounded instead (maxZeroBytes): ffmpeg would walk on past them.
+      let next = pos;
+      for (;;) {
+        const zeros = await read(next, ZERO_WINDOW);
+        if (zeros.length === 0) return budget.frames;
+        const nonZero = zeros.findIndex((b) => b !== 0);
+        const skip = nonZero < 0 ? zeros.length - (zeros.length % 8) : nonZero - (nonZero % 8);
+        next += skip;
+        zeroBytes += skip;
+        if (zeroBytes > maxZeroBytes) {
+          throw new ExhibitError('limit-exceeded', `more than ${maxZeroBytes} bytes of zero chunk headers (MEDIA_LIMITS.maxId3ContainerZeroBytes): ID3 tags not counted, not probed`);
+        }
+        if (nonZero >= 0 || skip === 0) {
+          windowAt = next;
+          window = zeros.subarray(skip);
+          break;
+        }
+      }
+      formLeft -= next - pos;
+      pos = next;
+      continue;
+    }
+    if (chunks >= maxChunks) {
+      // The rest of the file is unwalked, and ffmpeg would walk it: its ID3 chunks are not known to be small.
+      throw new ExhibitError('limit-exceeded', `more than ${maxChunks} ${container === 'riff' ? 'RIFF' : 'AIFF'} chunks (MEDIA_LIMITS.maxId3ContainerChunks): ID3 tags not counted, not probed`);
+    }
+    chunks += 1;
     const id = h.toString('latin1', 0, 4);
     let size: number = little ? h.readUInt32LE(4) : h.readUInt32BE(4);
     if (id === 'ds64' && magic !== 'RIFF' && size >= 16) {
@@ -91,6 +131,11 @@ export async function id3FrameCount(
     }
     const dataAt = pos + 8;
     if (ID3_CHUNKS[container].has(id) && dataAt < source.size) await countTags(read, source.size, dataAt, budget);
+    if (container === 'aiff') {
+      // As ffmpeg counts it down (a size near 2^31 or more ends it). Its other stops (a tag of 0 or a second
+      // COMM once the sound is found) hang on what it made of COMM, so they are not taken: walking on counts more, never less.
+      formLeft = size >= 0x7fffffff - 8 ? 0 : formLeft - (size + 8) - (size & 1);
+    }
     // Chunks are padded to an even length (ffmpeg skips the pad byte too).
     pos = dataAt + size + (size & 1);
   }
