@@ -184,12 +184,17 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     const tag = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=0.1', '-c:a', 'libmp3lame', '-id3v2_version', '3', '-metadata', 'title=Chunked', '-metadata', 'artist=Someone', '-f', 'mp3'], 'mp3');
     const id3 = tag.subarray(0, 10 + ((tag[6]! << 21) | (tag[7]! << 14) | (tag[8]! << 7) | tag[9]!));
     const file = withChunk(aiff, 'ID3 ', id3);
-    expect(await id3FrameCount(new BufferSource(file, 'x.aiff'), MEDIA_LIMITS.maxId3Frames)).toBeGreaterThanOrEqual(3);
+    const frames = await id3FrameCount(new BufferSource(file, 'x.aiff'), MEDIA_LIMITS.maxId3Frames);
+    expect(frames).toBe(3);
     const dir = mkdtempSync(join(tmpdir(), 'exhibit-id3-'));
     try {
       writeFileSync(join(dir, 'x.aiff'), file);
       const out = spawnSync('ffprobe', ['-v', 'error', '-show_format', '-of', 'json', join(dir, 'x.aiff')], { encoding: 'utf8' });
-      if (out.status === 0) expect(out.stdout).toContain('Chunked');
+      // ffprobe must read the file (a failure is a failure, not a pass), and each frame it read is one tag it shows.
+      expect({ status: out.status, stderr: out.stderr }).toEqual({ status: 0, stderr: '' });
+      const tags = (JSON.parse(out.stdout) as { format: { tags?: Record<string, string> } }).format.tags ?? {};
+      expect(tags).toMatchObject({ title: 'Chunked', artist: 'Someone' });
+      expect(Object.keys(tags).length).toBe(frames);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
