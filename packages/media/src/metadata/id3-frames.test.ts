@@ -179,6 +179,50 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     }
   });
 
+  it('dsf-id3-at-metadata-pointer-not-counted: the tag at a DSF metadata pointer counts as one at the start', async () => {
+    /** A DSF of 2 channels of one 4096-byte block each of DSD silence, `tag` after the data at the metadata pointer. */
+    const dsf = (tag: Buffer): Buffer => {
+      const fmt = Buffer.alloc(52);
+      fmt.write('fmt ', 0, 'latin1');
+      fmt.writeBigUInt64LE(52n, 4);
+      [1, 0, 2, 2, 2822400, 1].forEach((v, i) => fmt.writeUInt32LE(v, 12 + 4 * i));
+      fmt.writeBigUInt64LE(4096n * 8n, 36);
+      fmt.writeUInt32LE(4096, 44);
+      const data = Buffer.alloc(12 + 2 * 4096, 0x69);
+      data.write('data', 0, 'latin1');
+      data.writeBigUInt64LE(BigInt(data.length), 4);
+      const dsd = Buffer.alloc(28);
+      dsd.write('DSD ', 0, 'latin1');
+      dsd.writeBigUInt64LE(28n, 4);
+      const total = 28 + fmt.length + data.length + tag.length;
+      dsd.writeBigUInt64LE(BigInt(total), 12);
+      dsd.writeBigUInt64LE(tag.length > 0 ? BigInt(28 + fmt.length + data.length) : 0n, 20);
+      return Buffer.concat([dsd, fmt, data, tag]);
+    };
+    const flood = dsf(flooded(MEDIA_LIMITS.maxId3Frames + 1, Buffer.alloc(0)));
+    expect(await id3FrameCount(new BufferSource(flood, 'flood.dsf'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
+    const noTools = new MediaMetadataExtractor(new MediaToolResolver({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' }));
+    const err = await noTools.audio(new BufferSource(flood, 'flood.dsf'), { detectedExt: 'dsf' }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
+    expect(await id3FrameCount(new BufferSource(dsf(Buffer.alloc(0)), 'none.dsf'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
+    // The oracle: ffprobe reads the file and shows the pointed-to tag's one frame, as counted.
+    const mp3 = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=0.1', '-c:a', 'libmp3lame', '-id3v2_version', '3', '-metadata', 'title=Pointed', '-write_xing', '0', '-f', 'mp3'], 'mp3');
+    const small = dsf(mp3.subarray(0, 10 + ((mp3[6]! << 21) | (mp3[7]! << 14) | (mp3[8]! << 7) | mp3[9]!)));
+    const frames = await id3FrameCount(new BufferSource(small, 'small.dsf'), MEDIA_LIMITS.maxId3Frames);
+    const dir = mkdtempSync(join(tmpdir(), 'exhibit-id3-'));
+    try {
+      writeFileSync(join(dir, 'x.dsf'), small);
+      const out = spawnSync('ffprobe', ['-v', 'error', '-show_format', '-of', 'json', join(dir, 'x.dsf')], { encoding: 'utf8' });
+      expect({ status: out.status, stderr: out.stderr }).toEqual({ status: 0, stderr: '' });
+      const tags = (JSON.parse(out.stdout) as { format: { format_name: string; tags?: Record<string, string> } }).format;
+      expect(tags.format_name).toBe('dsf');
+      expect(tags.tags).toMatchObject({ title: 'Pointed' });
+      expect(Object.keys(tags.tags ?? {}).length).toBe(frames);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('an AIFF ID3 chunk is read by ffprobe as the walk counts it (oracle)', async () => {
     const aiff = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-f', 'aiff'], 'aiff');
     const tag = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=0.1', '-c:a', 'libmp3lame', '-id3v2_version', '3', '-metadata', 'title=Chunked', '-metadata', 'artist=Someone', '-f', 'mp3'], 'mp3');

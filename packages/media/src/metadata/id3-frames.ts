@@ -24,7 +24,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 const CHUNK = 64 * 1024;
 
 /**
- * ffmpeg reads ID3v2 tags from inside two containers besides the start of the file: a WAV's `id3 `/`ID3 `
+ * ffmpeg reads ID3v2 tags from inside two containers besides the start of the file (and a DSF's metadata pointer): a WAV's `id3 `/`ID3 `
  * RIFF chunk (wav, RF64/BW64 too) and an AIFF's `ID3 ` chunk, each wherever it lies, before or after the
  * sound data (it seeks on over the data on a seekable input, which an HTTP URL is). A crafted WAV whose
  * `id3 ` chunk held 40,000 frames took ffprobe 6.9 s, as long as an MP3 of as many
@@ -62,6 +62,16 @@ export async function id3FrameCount(
   const header = await read(afterTags, 12);
   if (header.length < 12) return budget.frames;
   const magic = header.toString('latin1', 0, 4);
+  if (magic === 'DSD ') {
+    // DSF: ffmpeg's dsf demuxer reads the ID3v2 tag (and any that follow) at the header's metadata pointer,
+    // wherever it points (after the sound data, usually). A crafted tag of 20,000 frames there took ffprobe
+    // 5.1 s (dsf-id3-at-metadata-pointer-not-counted), so it counts like one at the start.
+    const dsd = await read(afterTags, 28);
+    if (dsd.length < 28) return budget.frames;
+    const pointer = dsd.readBigUInt64LE(20);
+    if (pointer > 0n && pointer < BigInt(source.size)) await countTags(read, source.size, Number(pointer), budget);
+    return budget.frames;
+  }
   const form = header.toString('latin1', 8, 12);
   const container = ['RIFF', 'RF64', 'BW64'].includes(magic) && form === 'WAVE' ? 'riff' : magic === 'FORM' && (form === 'AIFF' || form === 'AIFC') ? 'aiff' : null;
   if (container === null) return budget.frames;
