@@ -41,9 +41,21 @@ const CHUNK_HEADER_WINDOW = 4096;
 /** Bytes read at a time while a run of zeros is skipped (see the walk). */
 const ZERO_WINDOW = 1024 * 1024;
 
+const ZERO_PAGE = Buffer.alloc(4096);
+
 function isZero(bytes: Buffer): boolean {
   for (const b of bytes) if (b !== 0) return false;
   return true;
+}
+
+/** The index of the first non-zero byte of `bytes`, or -1: compared a page at a time (native), then byte by byte. */
+function firstNonZero(bytes: Buffer): number {
+  for (let page = 0; page < bytes.length; page += ZERO_PAGE.length) {
+    const slice = bytes.subarray(page, page + ZERO_PAGE.length);
+    if (slice.equals(ZERO_PAGE.subarray(0, slice.length))) continue;
+    for (let i = 0; i < slice.length; i++) if (slice[i] !== 0) return page + i;
+  }
+  return -1;
 }
 
 type Read = (offset: number, length: number) => Promise<Buffer>;
@@ -102,7 +114,7 @@ export async function id3FrameCount(
       for (;;) {
         const zeros = await read(next, ZERO_WINDOW);
         if (zeros.length === 0) return budget.frames;
-        const nonZero = zeros.findIndex((b) => b !== 0);
+        const nonZero = firstNonZero(zeros);
         const skip = nonZero < 0 ? zeros.length - (zeros.length % 8) : nonZero - (nonZero % 8);
         next += skip;
         zeroBytes += skip;
