@@ -170,6 +170,10 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
       expect(await id3FrameCount(new BufferSource(past, 'past.aiff'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
       past.writeUInt32BE(past.length - 8, 4);
       expect(await id3FrameCount(new BufferSource(past, 'past.aiff'), MEDIA_LIMITS.maxId3Frames)).toBe(MEDIA_LIMITS.maxId3Frames + 1);
+      // Zeros past the FORM's end are not walked (nor held to the zero limit) either.
+      const zeroTail = Buffer.concat([aiff, Buffer.alloc(128 * 1024)]);
+      zeroTail.writeUInt32BE(aiff.readUInt32BE(4) + 64, 4);
+      expect(await id3FrameCount(new BufferSource(zeroTail, 'tail.aiff'), MEDIA_LIMITS.maxId3Frames, { maxZeroBytes: 1024 })).toBe(0);
       // A crafted run of tiny NON-zero chunks still fails.
       const tiny = Buffer.concat([wav, ...Array.from({ length: 2000 }, () => Buffer.from('junk\0\0\0\0', 'latin1'))]);
       const err = await id3FrameCount(new BufferSource(tiny, 'tiny.wav'), MEDIA_LIMITS.maxId3Frames).catch((e: unknown) => e);

@@ -118,6 +118,7 @@ export async function id3FrameCount(
         const skip = nonZero < 0 ? zeros.length - (zeros.length % 8) : nonZero - (nonZero % 8);
         next += skip;
         zeroBytes += skip;
+        if (next - pos >= formLeft) return budget.frames; // an AIFF's zeros past its FORM: ffmpeg stops there
         if (zeroBytes > maxZeroBytes) {
           throw new ExhibitError('limit-exceeded', `more than ${maxZeroBytes} bytes of zero chunk headers (MEDIA_LIMITS.maxId3ContainerZeroBytes): ID3 tags not counted, not probed`);
         }
