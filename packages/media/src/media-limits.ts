@@ -38,6 +38,26 @@ export const MEDIA_LIMITS = {
    * `limit-exceeded` (no retry) without running ffprobe.
    */
   maxId3Frames: 4096,
+  /**
+   * Chunk headers of a WAV (RIFF/RF64/BW64) or AIFF walked for the ID3 chunks
+   * ffmpeg reads (metadata/id3-frames.ts), in ranged reads of at most 4 KiB.
+   * A real file's chunk list has a handful (fmt, data, LIST, bext, iXML, id3,
+   * cue …), but ffmpeg also walks what follows it as chunks: slack after a
+   * carved file, a recorder's pre-allocation, samples past a stale data size.
+   * All-zero headers (size-0 chunks of no name, never an ID3 chunk) are not
+   * counted here but by maxId3ContainerZeroBytes; random samples read as sizes
+   * jump far. Past this count of non-zero headers (a crafted run of tiny
+   * chunks) the rest is unknown, and the metadata fails `limit-exceeded`
+   * without running ffprobe.
+   */
+  maxId3ContainerChunks: 1024,
+  /**
+   * Bytes of all-zero chunk headers skipped in that walk (read 1 MiB at a
+   * time; ffmpeg steps through them 8 bytes a chunk and reads what follows).
+   * Cluster slack is at most 128 KiB, silence past a halved data size tens
+   * of MiB; past this the metadata fails `limit-exceeded` without ffprobe.
+   */
+  maxId3ContainerZeroBytes: 256 * 1024 * 1024,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

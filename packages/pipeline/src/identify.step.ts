@@ -1,10 +1,13 @@
 import {
   done,
+  isExhibitError,
+  isRetryable,
   failed,
   skipped,
   type FileFlag,
   type FileKind,
   type FileRecord,
+  type Identification,
   type IdentificationResult,
   type RandomAccessSource,
   type StageOutcome,
@@ -76,7 +79,8 @@ export async function identifyStep(
     content = { ...content, ...identified };
     if (result.value.findings.length > 0) ctx.logger.info({ findings: result.value.findings.map((f) => f.flag) }, 'identification findings');
   }
-  const mismatch = deps.identifier.extensionMismatch(file.name, { mime: content.mime, detectedExt: content.detectedExt, kind: content.kind ?? 'other' });
+  const identified = { mime: content.mime, detectedExt: content.detectedExt, kind: content.kind ?? 'other' };
+  const mismatch = deps.identifier.extensionMismatch(file.name, identified) || (await contradicted(deps, file.name, identified, input, ctx));
   if (mismatch) ctx.logger.info({ name: file.name, detected: content.detectedExt }, 'extension does not match content');
   const marking = markingOf(deps, file, content.kind);
   const flags: FileFlag[] = mismatch ? ['ext-mismatch', ...marking.flags] : marking.flags;
@@ -88,4 +92,22 @@ export async function identifyStep(
   }
   const after: FileRecord = { ...marked(file, marking, mismatch ? ['ext-mismatch'] : []), stage: 'identified' };
   return { outcome: done({ mime: content.mime, kind: content.kind, extMismatch: mismatch }), loaded: { ...loaded, file: after, content } };
+}
+
+/**
+ * Whether the content's structure contradicts a name its type alone fits (an MP4 under .m4a holding video:
+ * m4a-holding-video-not-flagged-ext-mismatch), read from the bytes for every occurrence, so a content
+ * identified before reads the same as a new one. A fault of the bytes (a parser thread's deadline, a
+ * malformed file) is no verdict and no flag; a fault of the machine or storage is retried.
+ */
+async function contradicted(deps: StageDeps, name: string, identified: Identification, input: RandomAccessSource, ctx: StageContext): Promise<boolean> {
+  if (!deps.identifier.extensionContradicted) return false;
+  try {
+    return await deps.identifier.extensionContradicted(name, identified, input, { abortSignal: ctx.abortSignal });
+  } catch (err) {
+    // A stopped step (its deadline, a shutdown) is no verdict about the bytes either: it stops the step.
+    if (isRetryable(err) || isExhibitError(err, 'aborted') || ctx.abortSignal?.aborted) throw err;
+    ctx.logger.warn({ code: (err as { code?: unknown }).code, err: (err as Error).message }, 'extension check: content structure not read; no flag');
+    return false;
+  }
 }

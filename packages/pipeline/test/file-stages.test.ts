@@ -33,10 +33,12 @@ import { RecordingBus, RecordingCustody, limitsWith } from './fixtures/archives/
  */
 
 
-const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' | 'audio' | 'archive' | 'document' }> = {
+const TYPES: Record<string, { mime: string; detectedExt: string; kind: 'image' | 'audio' | 'video' | 'archive' | 'document' }> = {
   JPEG: { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image' },
   // An iPhone voice memo / Android voice note as identification names it by its tracks (iso-bmff-tracks.ts).
   M4A: { mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio' },
+  // An MP4 by its brand (a voice note stored before tracks were read, or a movie): the tracks decide under .m4a.
+  MP4: { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' },
   // A Standard MIDI File (file-type: audio/midi): a score, which no allowed demuxer reads.
   MThd: { mime: 'audio/midi', detectedExt: 'mid', kind: 'audio' },
   PK: { mime: 'application/zip', detectedExt: 'zip', kind: 'archive' },
@@ -53,7 +55,14 @@ const identifier: FileIdentifier = {
     const type = TYPES[tag(await source.read(0, 64))];
     return type ? { ...type, findings: [] } : { mime: null, detectedExt: null, kind: 'other', findings: [{ flag: 'unidentified', detail: 'no known file signature in the test' }] };
   },
-  extensionMismatch: (name, id) => id.detectedExt !== null && !name.endsWith(`.${id.detectedExt}`),
+  extensionMismatch: (name, id) => id.detectedExt !== null && !name.endsWith(`.${id.detectedExt}`) && !(id.detectedExt === 'mp4' && name.endsWith('.m4a')),
+  // As the adapter: an mp4 under .m4a is contradicted by a video track, read from the bytes ('VIDE' here); 'FAULT' a parser fault.
+  extensionContradicted: async (name, id, source) => {
+    if (id.detectedExt !== 'mp4' || !name.endsWith('.m4a')) return false;
+    const head = (await source.read(0, 64)).toString('latin1');
+    if (head.includes('FAULT')) throw new ExhibitError('parse-timeout', 'track walk past its deadline');
+    return head.includes('VIDE');
+  },
 };
 
 const metadata: MetadataExtractor = {
@@ -274,6 +283,32 @@ describe('per-file stages', () => {
     expect(again.outcome).toMatchObject({ status: 'done', summary: { identify: 'already-done', metadata: { kind: 'image' }, thumbnail: { from: 'image' } } });
     expect(identifications.count).toBe(identified);
     expect(await file(m)).toMatchObject({ stage: 'thumbnailed' });
+  });
+
+  it('m4a-holding-video-not-flagged-ext-mismatch: an mp4 under .m4a is flagged by its tracks, for a new content and one identified before', async () => {
+    const ref = ev();
+    const ctx: StageContext = { logger: createRootLogger({ level: 'silent' }), messageId: 'm4a', deliveryCount: 1 };
+    const identifyOnly = async (m: FileMessage) => {
+      const loaded = await loadFile(deps, m);
+      if (typeof loaded === 'string') throw new Error(loaded);
+      const input = { name: loaded.file.name, size: loaded.content.size, read: (o: number, l: number) => deps.blobs.readRange(loaded.source, o, l), url: () => deps.blobs.readUrl(loaded.source, { expiresInMs: 1000 }) };
+      return identifyStep(deps, loaded, input, ctx);
+    };
+    const movie = await addUpload(ref, 'clip.m4a', 'MP4 VIDE soun');
+    expect((await identifyOnly(movie)).outcome).toMatchObject({ status: 'done', summary: { extMismatch: true } });
+    expect(await file(movie)).toMatchObject({ stage: 'identified', flags: ['ext-mismatch'] });
+    // The same bytes again (the content already identified, its stored row says only mp4): read from the bytes, flagged too.
+    const again = await addUpload(ref, 'again.m4a', 'MP4 VIDE soun');
+    expect((await identifyOnly(again)).outcome).toMatchObject({ summary: { extMismatch: true } });
+    // Under its own name, no flag; a stored mp4 that is sound alone (stale-content-m4a-false-ext-mismatch), no flag.
+    const own = await addUpload(ref, 'clip.mp4', 'MP4 VIDE soun');
+    expect((await identifyOnly(own)).outcome).toMatchObject({ summary: { extMismatch: false } });
+    const memo = await addUpload(ref, 'Voice 001.m4a', 'MP4 soun');
+    expect((await identifyOnly(memo)).outcome).toMatchObject({ summary: { extMismatch: false } });
+    // A parser fault of the bytes is no verdict: no flag, and the file is identified, not failed.
+    const fault = await addUpload(ref, 'fault.m4a', 'MP4 FAULT');
+    expect((await identifyOnly(fault)).outcome).toMatchObject({ status: 'done', summary: { extMismatch: false } });
+    expect(await file(fault)).toMatchObject({ stage: 'identified', flags: [] });
   });
 
   it('regression: heif-sequence-frame-tools-omit-ffmpeg: records the tools a thumbnail names as its makers with it', async () => {

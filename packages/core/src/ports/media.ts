@@ -40,6 +40,13 @@ export interface FileIdentifier {
   identify(source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<IdentificationResult>;
   /** True when the name's extension does not fit the detected type. */
   extensionMismatch(fileName: string, identification: Identification): boolean;
+  /**
+   * For a name the detected type alone fits but the content's structure may contradict (an MP4 under
+   * .m4a: the tracks say whether it holds video): true when it does, read from the bytes now (no stored
+   * verdict, so a content identified before reads the same). False when it cannot tell. Bounded reads,
+   * in a parser thread under its deadline.
+   */
+  extensionContradicted?(fileName: string, identification: Identification, source: RandomAccessSource, options?: { abortSignal?: AbortSignal }): Promise<boolean>;
 }
 
 /**

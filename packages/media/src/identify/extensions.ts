@@ -19,9 +19,10 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   jpx: ['jpx', 'jpf'],
   mov: ['mov', 'qt'],
   // Android's recorders write voice notes as MP4 ('isom'/'mp42', not 'M4A ') under .m4a. Their tracks make them
-  // m4a now (iso-bmff-tracks.ts), but .m4a must still fit mp4: a content identified before that keeps its stored
+  // m4a now (iso-bmff-tracks.ts), but .m4a must still fit mp4 here: a content identified before that keeps its stored
   // mp4 (identify runs once per SHA-256, across cases), and a recording cut before its moov keeps the brand's mp4.
-  // So a .m4a holding video is not flagged: an absent flag, never a false one.
+  // A .m4a holding video is flagged by its tracks instead, read from the bytes at the identify step
+  // (soundNameOfMovie, FileTypeIdentifier.extensionContradicted), never from what a row stored.
   mp4: ['mp4', 'm4v', 'mp4v', 'mpg4', 'm4a'],
   m4v: ['m4v', 'mp4'],
   m4a: ['m4a', 'm4b', 'm4p', 'mp4'],
@@ -33,6 +34,8 @@ const FITTING_EXTENSIONS: Record<string, readonly string[]> = {
   mts: ['mts', 'm2ts', 'ts', 'm2t', 'tod'],
   asf: ['asf', 'wmv', 'wma'],
   avi: ['avi'],
+  // file-type (and libmagic: "ATSC A/52 aka AC-3") name E-AC-3 ac3 too: the same 0B 77 sync word.
+  ac3: ['ac3', 'eac3', 'ec3'],
   wav: ['wav', 'wave', 'rf64', 'bw64'],
   caf: ['caf', 'caff'],
   aif: ['aif', 'aiff', 'aifc'],
@@ -98,6 +101,21 @@ export function isExtensionMismatch(fileName: string, detectedExt: string | null
   if (candidates.length === 0) return false;
   const fits = fittingExtensions(detectedExt);
   return !candidates.some((c) => fits.includes(c));
+}
+
+/** Sound-only names mp4 fits (FITTING_EXTENSIONS) that its tracks may contradict. */
+const SOUND_NAMES_OF_MP4: ReadonlySet<string> = new Set(['m4a']);
+
+/**
+ * True when the name fits the detected mp4 only as a sound-only name (.m4a, none of mp4's movie names):
+ * then whether the tracks hold video decides the extension check (FileTypeIdentifier.extensionContradicted).
+ */
+export function soundNameOfMovie(fileName: string, detectedExt: string | null): boolean {
+  if (detectedExt !== 'mp4') return false;
+  const candidates = nameExtensions(fileName, detectedExt);
+  const fits = fittingExtensions(detectedExt);
+  const fitting = candidates.filter((c) => fits.includes(c));
+  return fitting.length > 0 && fitting.every((c) => SOUND_NAMES_OF_MP4.has(c));
 }
 
 const ARCHIVE_EXTS = new Set([

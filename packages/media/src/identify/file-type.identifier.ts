@@ -1,7 +1,7 @@
 import { type FileIdentifier, type Identification, type IdentificationResult, type RandomAccessSource, type ToolVersion } from '@exhibit/core';
 import { packageVersion } from '../package-version.js';
-import { identifySandboxed } from '../sandbox/parse.pool.js';
-import { isExtensionMismatch } from './extensions.js';
+import { identifySandboxed, videoTrackSandboxed } from '../sandbox/parse.pool.js';
+import { isExtensionMismatch, soundNameOfMovie } from './extensions.js';
 
 /**
  * Identifies content by its signature with file-type, over bounded reads of
@@ -26,6 +26,17 @@ export class FileTypeIdentifier implements FileIdentifier {
 
   extensionMismatch(fileName: string, identification: Identification): boolean {
     return isExtensionMismatch(fileName, identification.detectedExt);
+  }
+
+  /**
+   * An MP4 under a sound-only name (.m4a) whose tracks hold video (m4a-holding-video-not-flagged-ext-mismatch):
+   * mp4 fits .m4a in extensionMismatch, as a stored mp4 may be a voice note (stale-content-m4a-false-ext-mismatch)
+   * and a recording cut before its moov keeps the brand's mp4; the tracks, walked here from the bytes (not a
+   * stored verdict), tell which. No moov, or one that cannot be walked: false, no flag.
+   */
+  async extensionContradicted(fileName: string, identification: Identification, source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+    if (!soundNameOfMovie(fileName, identification.detectedExt)) return false;
+    return videoTrackSandboxed(source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
   }
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
+import type { Identification } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg } from '../test-support/fixtures.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
@@ -105,7 +106,8 @@ describe('audio-only ISO-BMFF by its tracks (ffmpeg-made, oracles asked)', () =>
     const both = await makeWithFfmpeg([...pattern, ...sine(1), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
     const id = await identify(both, 'Voice 002.m4a');
     expect(id).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
-    // Not flagged under .m4a: mp4 fits .m4a (stale-content-m4a-false-ext-mismatch below says why).
+    // mp4 fits .m4a by type alone (stale-content-m4a-false-ext-mismatch below says why); its tracks flag it
+    // (extensionContradicted: m4a-holding-video-not-flagged-ext-mismatch).
     expect(identifier.extensionMismatch('Voice 002.m4a', id)).toBe(false);
     expect(identifier.extensionMismatch('clip.mp4', id)).toBe(false);
     const oracle = oracles(ctx, both);
@@ -120,6 +122,33 @@ describe('audio-only ISO-BMFF by its tracks (ffmpeg-made, oracles asked)', () =>
     const stored = { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' as const };
     expect(identifier.extensionMismatch('Voice 001.m4a', stored)).toBe(false);
     expect(identifier.extensionMismatch('Voice 001.mp3', stored)).toBe(true);
+  });
+
+  it('m4a-holding-video-not-flagged-ext-mismatch: an MP4 with a video track under .m4a is contradicted by its tracks; a stored voice note or a cut one is not', async () => {
+    const contradicted = (name: string, bytes: Buffer, id: Identification) =>
+      identifier.extensionContradicted(name, id, new BufferSource(bytes, name));
+    const both = await makeWithFfmpeg([...pattern, ...sine(1), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
+    const bothId = await identify(both, 'Voice 002.m4a');
+    expect(await contradicted('Voice 002.m4a', both, bothId)).toBe(true);
+    expect(await contradicted('VOICE 002.M4A', both, bothId)).toBe(true);
+    const videoOnly = await makeWithFfmpeg([...pattern, '-f', 'mp4'], 'mp4');
+    expect(await contradicted('clip.m4a', videoOnly, await identify(videoOnly, 'clip.m4a'))).toBe(true);
+    // Its own names, or a name the type does not fit at all (extensionMismatch's), are not asked.
+    for (const name of ['clip.mp4', 'clip.m4v', 'clip', 'clip.mp3']) expect({ name, c: await contradicted(name, both, bothId) }).toEqual({ name, c: false });
+    // stale-content-m4a-false-ext-mismatch: a voice note stored as mp4/video before tracks were read is read again
+    // from its bytes: sound alone, no flag.
+    const memo = await makeWithFfmpeg([...sine(2), '-c:a', 'aac', '-f', 'mp4'], 'mp4');
+    expect(await contradicted('Voice 001.m4a', memo, { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' })).toBe(false);
+    // truncated-m4a-false-ext-mismatch: no moov, no verdict, no flag.
+    const cut = memo.subarray(0, memo.indexOf('moov') - 4);
+    expect(await contradicted('Voice 003.m4a', cut, await identify(cut, 'Voice 003.m4a'))).toBe(false);
+    // An audio brand over video alone (identified mp4 by its tracks) is contradicted too; beside sound it is m4a, not asked.
+    const mdat = box('mdat', Buffer.alloc(100));
+    const m4aVideo = Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat, box('moov', trak('vide'))]);
+    expect(await contradicted('Voice 004.m4a', m4aVideo, await identify(m4aVideo, 'Voice 004.m4a'))).toBe(true);
+    // Hostile: a moov of more tracks than the walk reads gives no verdict.
+    const many = Buffer.concat([ftyp('isom', 'isom'), mdat, box('moov', ...Array.from({ length: 600 }, () => trak('soun')), trak('vide'))]);
+    expect(await contradicted('x.m4a', many, { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' })).toBe(false);
   });
 
   it('reads a moov at the end of a recording longer than the head, in a few reads', async () => {
@@ -182,7 +211,8 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     const videoOnly = Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat, box('moov', trak('vide'))]);
     const id = await identify(videoOnly, 'Voice 003.m4a');
     expect(id).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
-    // Not flagged: mp4 fits .m4a (a stored content's mp4 may be a voice note: stale-content-m4a-false-ext-mismatch).
+    // mp4 fits .m4a by type alone (a stored content's mp4 may be a voice note: stale-content-m4a-false-ext-mismatch);
+    // its tracks flag it (extensionContradicted, m4a-holding-video-not-flagged-ext-mismatch).
     expect(identifier.extensionMismatch('Voice 003.m4a', id)).toBe(false);
     // An audiobook (M4B) with a chapter-picture track beside its sound: audio, as the brand says.
     expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });

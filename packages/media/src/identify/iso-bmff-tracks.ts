@@ -232,3 +232,13 @@ export async function typeByTracks(
       return { ext: 'm4a', mime: 'audio/mp4' };
   }
 }
+
+/**
+ * Whether the file's tracks were read and one is a video track ('vide'): the track verdict the extension
+ * check needs where the detected type alone fits the name (an MP4 under .m4a). False when the `moov`
+ * cannot be found and walked (truncated, malformed, hostile: no verdict, no flag) or holds no 'vide'.
+ */
+export async function holdsVideoTrack(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<boolean> {
+  const handlers = await trackHandlers(source, { ...options, untilVideo: true });
+  return handlers !== null && handlers.has('vide');
+}

@@ -8,6 +8,7 @@ import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg, testTools, testVideo } from '../test-support/fixtures.js';
 import { RangeServer } from '../test-support/range.server.js';
 import { FileTypeIdentifier } from '../identify/file-type.identifier.js';
+import { isExtensionMismatch } from '../identify/extensions.js';
 import { audioReadable } from '../tools/ffmpeg-input.js';
 import { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
@@ -326,6 +327,44 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     expect((await extractor.audio(sourceAt('/cut.mp3'), { detectedExt: 'mp3' }))?.durationSec).toBeUndefined();
     server.put('/whole.mp3', song);
     expect((await extractor.audio(sourceAt('/whole.mp3'), { detectedExt: 'mp3' }))?.durationSec).toBeCloseTo(3, 1);
+  }, 60_000);
+
+  it('eac3-refused-by-demuxer-allowlist: raw E-AC-3 reads codec, sample rate and channels as ffprobe does, its guessed duration absent', async () => {
+    const raw = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=2', '-ac', '6', '-c:a', 'eac3', '-f', 'eac3'], 'eac3');
+    expect(raw[5]! >> 3).toBe(16); // bsid 16: E-AC-3, not AC-3
+    // Identified as file-type and libmagic name it (ac3, the same sync word); its own names are no mismatch.
+    const id = await new FileTypeIdentifier().identify(new BufferSource(raw, 'x.eac3'));
+    expect(id).toMatchObject({ detectedExt: 'ac3', kind: 'audio' });
+    for (const name of ['x.eac3', 'x.ec3', 'x.ac3']) expect({ name, mismatch: isExtensionMismatch(name, 'ac3') }).toEqual({ name, mismatch: false });
+    expect(isExtensionMismatch('x.mp3', 'ac3')).toBe(true);
+    server.put('/raw.eac3', raw);
+    const extractor = new MediaMetadataExtractor(testTools());
+    // The eac3 demuxer was not on the allowlist: ffprobe refused the file ("Format not on whitelist").
+    const m = await extractor.audio(sourceAt('/raw.eac3'), { detectedExt: 'ac3' });
+    expect(m).toMatchObject({ codecs: ['eac3'], audioStream: { codec: 'eac3', sampleRate: 44100, channels: 6 } });
+    // A raw stream's duration is ffprobe's guess from the bitrate ("Estimating duration"): absent.
+    expect(m?.durationSec).toBeUndefined();
+    // Inside MP4, Matroska and MPEG-TS, as ffprobe without any allowlist reads them.
+    for (const [ext, format] of [['mp4', 'mp4'], ['mka', 'matroska'], ['ts', 'mpegts']] as const) {
+      const file = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=2', '-ac', '6', '-c:a', 'eac3', '-f', format], ext);
+      server.put(`/eac3.${ext}`, file);
+      const dir = mkdtempSync(join(tmpdir(), 'exhibit-eac3-'));
+      let oracle: { format: { duration: string }; streams: Array<{ codec_name: string; sample_rate: string; channels: number }> };
+      try {
+        writeFileSync(join(dir, `x.${ext}`), file);
+        const run = spawnSync((await testTools().resolve('ffprobe')).path, ['-v', 'error', '-of', 'json', '-show_format', '-show_streams', join(dir, `x.${ext}`)], { encoding: 'utf8' });
+        oracle = JSON.parse(run.stdout);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      const read = normaliseProbe(await probe(await testTools().resolve('ffprobe'), sourceAt(`/eac3.${ext}`)));
+      expect({ ext, durationSec: read.durationSec, audio: read.audioStream }).toEqual({
+        ext,
+        durationSec: Number(oracle.format.duration),
+        audio: { codec: 'eac3', sampleRate: Number(oracle.streams[0]!.sample_rate), channels: oracle.streams[0]!.channels },
+      });
+      expect(read.audioStream).toEqual({ codec: 'eac3', sampleRate: 44100, channels: 6 });
+    }
   }, 60_000);
 
   it('midi-tracker-metadata-recorded-corrupt-file: a score no allowed demuxer reads is not read (null), never corrupt-file', async () => {

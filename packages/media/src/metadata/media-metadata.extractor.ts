@@ -5,7 +5,7 @@ import { audioReadable } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { readImageMetadata } from './exif.metadata.js';
 import { normaliseProbe, probe, probeAudio } from './ffprobe.metadata.js';
-import { id3FrameCount } from './id3-frames.js';
+import { id3FramesSandboxed } from '../sandbox/parse.pool.js';
 
 /** Images through exifr (ranged reads), videos and audio through ffprobe (the source's URL). */
 export class MediaMetadataExtractor implements MetadataExtractor {
@@ -43,7 +43,8 @@ export class MediaMetadataExtractor implements MetadataExtractor {
    */
   async audio(source: RandomAccessSource, options: { detectedExt?: string | null; abortSignal?: AbortSignal } = {}): Promise<MediaMetadata | null> {
     if (!audioReadable(options.detectedExt)) return null;
-    const frames = await id3FrameCount(source, MEDIA_LIMITS.maxId3Frames, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+    // In a parser thread under its deadline (id3-frame-count-on-main-thread): the walk parses headers the evidence states.
+    const frames = await id3FramesSandboxed(source, MEDIA_LIMITS.maxId3Frames, options.abortSignal ? { abortSignal: options.abortSignal } : {});
     if (frames > MEDIA_LIMITS.maxId3Frames) {
       throw new ExhibitError('limit-exceeded', `more than ${MEDIA_LIMITS.maxId3Frames} ID3v2 frames (MEDIA_LIMITS.maxId3Frames): not probed`);
     }

@@ -4,7 +4,7 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { DeadlineWorkerPool, workerEntryBeside, type ServeResult, type WorkerEntry } from '@exhibit/core/deadline-pool';
 import type { PixelSize } from '../metadata/pixel-size.js';
 import type { HeifTransforms } from '../thumbnail/heif-transforms.js';
-import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
+import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, Id3FramesInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
 /**
  * The process's parser threads (parse.worker.ts): every exifr and file-type
@@ -143,6 +143,27 @@ export function identifySandboxed(source: RandomAccessSource, options: SandboxOp
   const input: IdentifyInput = { name: source.name, size: source.size };
   return (options.pool ?? parsePool()).run<IdentificationResult>('identify', input, {
     ...runOptions('file identification', options),
+    serve: rangeServer(source, source.size),
+  });
+}
+
+/**
+ * The ID3v2 frames at an audio file's start and in its WAV/AIFF chunks, up to `limit` + 1
+ * (metadata/id3-frames.ts), counted in a parser thread: a walk of headers the file states.
+ */
+export function id3FramesSandboxed(source: RandomAccessSource, limit: number, options: SandboxOptions = {}): Promise<number> {
+  const input: Id3FramesInput = { name: source.name, size: source.size, limit };
+  return (options.pool ?? parsePool()).run<number>('id3-frames', input, {
+    ...runOptions('ID3 frame count', options),
+    serve: rangeServer(source, source.size),
+  });
+}
+
+/** Whether an ISO-BMFF file's tracks include video (iso-bmff-tracks.ts, holdsVideoTrack), found in a parser thread. */
+export function videoTrackSandboxed(source: RandomAccessSource, options: SandboxOptions = {}): Promise<boolean> {
+  const input: IdentifyInput = { name: source.name, size: source.size };
+  return (options.pool ?? parsePool()).run<boolean>('video-track', input, {
+    ...runOptions('track walk', options),
     serve: rangeServer(source, source.size),
   });
 }

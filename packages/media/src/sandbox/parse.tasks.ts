@@ -26,6 +26,13 @@ export interface IdentifyInput {
   size: number;
 }
 
+export interface Id3FramesInput {
+  name: string;
+  size: number;
+  /** MEDIA_LIMITS.maxId3Frames: the count stops once past it. */
+  limit: number;
+}
+
 export interface TrailingDataInput {
   bytes: ArrayBuffer;
 }

@@ -7,10 +7,12 @@ import { readPixelSize } from '../metadata/pixel-size.js';
 import { findWebpExifChunk, subSource } from '../metadata/webp-exif.reader.js';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { identifyFromSource } from '../identify/identify-source.js';
+import { holdsVideoTrack } from '../identify/iso-bmff-tracks.js';
+import { id3FrameCount } from '../metadata/id3-frames.js';
 import { heifTransforms } from '../thumbnail/heif-transforms.js';
 import { declaresStillItem } from '../thumbnail/heif-still-item.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
-import type { ExifPreviewInput, ExifrTaskInput, ExifrTaskOutput, FileTypeInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
+import type { ExifPreviewInput, ExifrTaskInput, ExifrTaskOutput, FileTypeInput, Id3FramesInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
 /**
  * The parser thread (started by parse.pool.ts): exifr and file-type run here,
@@ -162,6 +164,18 @@ serveTasks({
   async identify(input, context) {
     const { name, size } = input as IdentifyInput;
     return { value: await identifyFromSource(new RemoteSource(context, name, size), fileTypeOfHead) };
+  },
+
+  /** The ID3v2 frames ffmpeg would read (id3-frames.ts walks tag and RIFF/AIFF chunk headers by ranged reads). */
+  async 'id3-frames'(input, context) {
+    const { name, size, limit } = input as Id3FramesInput;
+    return { value: await id3FrameCount(new RemoteSource(context, name, size), limit) };
+  },
+
+  /** Whether an ISO-BMFF file's tracks include video (iso-bmff-tracks.ts walks its boxes by ranged reads). */
+  async 'video-track'(input, context) {
+    const { name, size } = input as IdentifyInput;
+    return { value: await holdsVideoTrack(new RemoteSource(context, name, size)) };
   },
 
   /** A HEIF's rotation and mirror on its primary item (heif-transforms.ts walks its boxes). */

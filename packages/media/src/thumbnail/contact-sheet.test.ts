@@ -12,7 +12,7 @@ import { RangeServer } from '../test-support/range.server.js';
 import { toolInputFor } from '../tools/ffmpeg-input.js';
 import type { ResolvedTool } from '../tools/ffmpeg-path.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { contactSheet, frameTimes, planFrameTimes, type ContactSheetSettings } from './contact-sheet.js';
+import { contactSheet, demuxTimeBase, frameTimes, planFrameTimes, type ContactSheetSettings } from './contact-sheet.js';
 
 /** The wrapper around ffmpeg that counts runs is a shell script. */
 const posix = process.platform !== 'win32';
@@ -198,6 +198,39 @@ describe('contactSheet', () => {
         expect(p.timeMs).toBeGreaterThanOrEqual(Math.round(c.seeks[p.frame]! * 1000));
       }
       expect(sheet.pdq?.map((p) => p.timeMs), c.name).not.toEqual(c.seeks.map((t) => Math.round(t * 1000)));
+    }
+  });
+
+  it.runIf(posix)('enc-time-base-minus-one-removed-after-ffmpeg-6-1: frame times are the same on an ffmpeg that takes only `demux`, and on the npm-shipped one', async () => {
+    expect(['5.1.9-0+deb12u1', '4.4.2-0ubuntu0.22.04.1', '6.0', 'N-47683-g0e8eb07980-static', 'N-113684-gabc', ''].map(demuxTimeBase)).toEqual(['-1', '-1', '-1', '-1', '-1', '-1']);
+    expect(['6.1', '6.1.1-3ubuntu5', 'n7.0', '7.1.1', '8.0', '10.0'].map(demuxTimeBase)).toEqual(['demux', 'demux', 'demux', 'demux', 'demux', 'demux']);
+    const bytes = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=1:duration=10', '-c:v', 'libx264', '-g', '5', '-pix_fmt', 'yuv420p'], 'mp4');
+    server.put('/tb.mp4', bytes);
+    const seeks = [1.01, 2.5, 3.333, 7.9];
+    const times = async (tool: ResolvedTool) => (await contactSheet(tool, toolInputFor(server.url('/tb.mp4')), seeks, settings)).pdq?.map((p) => [p.frame, p.timeMs, p.hash]);
+    const reference = await times(ffmpeg);
+    expect(reference?.map((p) => p[1])).toEqual([2000, 3000, 4000, 10000 - 2000]);
+    // A later ffmpeg (past 6.1) that has dropped `-enc_time_base -1`: simulated by refusing it, as 5.1
+    // refuses `demux`, and reading `demux` as this ffmpeg's `-1`. Before, every sheet of it failed.
+    const script = path.join(dir, 'later-ffmpeg.sh');
+    writeFileSync(
+      script,
+      [
+        '#!/bin/sh',
+        'prev=""; for a in "$@"; do if [ "$prev" = "-enc_time_base" ] && [ "$a" = "-1" ]; then echo "Invalid time base: -1" >&2; exit 1; fi; prev="$a"; done',
+        'for a in "$@"; do shift; if [ "$a" = "demux" ]; then set -- "$@" "-1"; else set -- "$@" "$a"; fi; done',
+        `exec '${ffmpeg.path}' "$@"`,
+        '',
+      ].join('\n'),
+    );
+    chmodSync(script, 0o755);
+    expect(await times({ ...ffmpeg, path: script, version: '8.0' })).toEqual(reference);
+    // The npm-shipped ffmpeg (@ffmpeg-installer), where installed: a git build, its version no release.
+    const bundled = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../../node_modules/@ffmpeg-installer/linux-x64/ffmpeg');
+    const banner = spawnSync(bundled, ['-version'], { encoding: 'utf8' });
+    if (banner.status === 0) {
+      const version = /^ffmpeg version (\S+)/.exec(banner.stdout)![1]!;
+      expect(await times({ ...ffmpeg, path: bundled, version, origin: 'bundled' })).toEqual(reference);
     }
   });
 

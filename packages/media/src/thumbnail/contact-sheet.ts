@@ -244,11 +244,11 @@ interface FramesTaken {
  * output's filter from that decode, so the second output costs a scale and a
  * PNG encode, not a decode, and the third no encode at all (`wrapped_avframe`
  * passes the decoded frame on; `framecrc` prints its timestamp, in the stream's
- * own time base by `-enc_time_base -1`, not rounded to the frame rate). The PDQ frame is scaled to fit the reference's
+ * own time base by `-enc_time_base` (demuxTimeBase), not rounded to the frame rate). The PDQ frame is scaled to fit the reference's
  * 512 px (a larger picture would be squashed to 512 x 512 by the hasher), with
  * area averaging, and never enlarged.
  */
-function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string, timeOutput: string): string[] {
+function frameOutputArgs(ffmpeg: ResolvedTool, inputIndex: number, edgePx: number, tileOutput: string, pdqOutput: string, timeOutput: string): string[] {
   const out = (vf: string, output: string) => [
     // `V` (not `v`): the first video stream that is not an attached picture. ffmpeg lists an
     // MP4's cover art as video stream 0 when its udta comes before the traks; `v:0` took the
@@ -270,11 +270,27 @@ function frameOutputArgs(inputIndex: number, edgePx: number, tileOutput: string,
     '-map', `${inputIndex}:V:0`,
     '-frames:v', '1',
     '-an', '-sn', '-dn',
-    '-enc_time_base', '-1',
+    '-enc_time_base', demuxTimeBase(ffmpeg.version),
     '-c:v', 'wrapped_avframe',
     '-f', 'framecrc',
     timeOutput,
   ];
+}
+
+/**
+ * `-enc_time_base`'s value for "the input stream's own time base" in this ffmpeg: `demux` from 6.1,
+ * where `-1` is deprecated (printed only at -v warning) and may be removed (fftools'
+ * FFMPEG_OPT_ENC_TIME_BASE_NUM); `-1` before, where `demux` is refused ("Invalid time base", so the
+ * whole sheet failed), and for a version that names no release (a git build, `N-47683-g0e8eb07980`,
+ * as the npm-shipped ffmpeg is), since `-1` is read by every release from 4.x through 8.x. The
+ * version is the one resolved from `-version` and recorded with the derived items.
+ */
+export function demuxTimeBase(version: string): '-1' | 'demux' {
+  const m = /^n?(\d{1,4})\.(\d{1,4})(?:\D|$)/.exec(version);
+  if (!m) return '-1';
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major > 6 || (major === 6 && minor >= 1) ? 'demux' : '-1';
 }
 
 /**
@@ -295,7 +311,7 @@ async function extractFramesTogether(
   // Input options apply to the next `-i` only: every input gets the allowlists and its own seek.
   const inputs = times.flatMap((t) => [...input.args, ...ONE_THREAD, '-ss', t.toFixed(3), '-i', input.url]);
   // Frame i's tile goes to pipe 3 + 3i, its PDQ frame to pipe 4 + 3i, its time to pipe 5 + 3i.
-  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(i, edgePx, `pipe:${3 + 3 * i}`, `pipe:${4 + 3 * i}`, `pipe:${5 + 3 * i}`)]);
+  const outputs = times.flatMap((_, i) => [...ONE_THREAD, ...frameOutputArgs(ffmpeg, i, edgePx, `pipe:${3 + 3 * i}`, `pipe:${4 + 3 * i}`, `pipe:${5 + 3 * i}`)]);
   const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-filter_threads', '1', ...inputs, ...outputs];
   const { outputs: pngs } = await runTool('ffmpeg', ffmpeg.path, args, {
     timeoutMs,
@@ -333,7 +349,7 @@ async function extractFramesOneByOne(
   const taking: FramesTaken = { frames: [] };
   for (const t of times) {
     try {
-      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...globalArgs, ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(0, edgePx, 'pipe:1', 'pipe:3', 'pipe:4')];
+      const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', ...globalArgs, ...input.args, '-ss', t.toFixed(3), '-i', input.url, ...frameOutputArgs(ffmpeg, 0, edgePx, 'pipe:1', 'pipe:3', 'pipe:4')];
       const { stdout, outputs } = await runTool('ffmpeg', ffmpeg.path, args, {
         timeoutMs: remainingMs(),
         maxStdoutBytes: MEDIA_LIMITS.maxFrameOutputBytes,

@@ -35,12 +35,13 @@ export const MEDIA_DEMUXERS = [
   'ogg',
   'mxf',
   'dv',
-  'mp3', 'aac', 'ac3', 'wav', 'w64', 'flac', 'aiff', 'caf', 'amr', 'ape', 'wv', 'au', 'dsf', 'mpc', 'mpc8', 'voc', 'qcp',
+  'mp3', 'aac', 'ac3', 'eac3', 'wav', 'w64', 'flac', 'aiff', 'caf', 'amr', 'ape', 'wv', 'au', 'dsf', 'mpc', 'mpc8', 'voc', 'qcp',
 ] as const;
 
 /**
  * The audio types (identification's detected ext) an allowed demuxer reads:
- * mp3 (mp1/mp2/mp3), aac, ac3, wav, flac, aiff, caf, amr, ape, wv, au, dsf,
+ * mp3 (mp1/mp2/mp3), aac, ac3 (which file-type and libmagic also call
+ * E-AC-3: the same 0B 77 sync word; ffmpeg reads it by `eac3`, bsid 11-16), wav, flac, aiff, caf, amr, ape, wv, au, dsf,
  * mpc (Musepack SV7 by `mpc`, SV8 by `mpc8`), voc, qcp, ogg (oga, opus, spx),
  * the ISO/QuickTime family (m4a …, mp4, mov, 3gp, 3g2), asf, matroska (mka),
  * webm. Only whether a type is here matters: ffmpeg picks the demuxer among
