@@ -468,6 +468,14 @@ class UnpackRun {
    * at most maxArchiveEntries of them; the members themselves are already recorded.
    */
   private held: Array<{ index: number; fileId: string; bytes: number | null }> = [];
+  /**
+   * Members an earlier delivery flagged 'gzip-unverified' (it stopped before their gzip trailer, then failed),
+   * resumed over by this one: if this reading checks their trailer, its verdict is the one recorded and the
+   * stale flag goes (tgz-redelivery-verified-keeps-gzip-unverified). At most maxArchiveEntries ids.
+   */
+  private staleUnverified: Array<{ index: number; fileId: string }> = [];
+  /** Entries before this one are wholly in gzip members whose trailers this run saw check out. */
+  private verifiedBefore = 0;
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
@@ -562,10 +570,19 @@ class UnpackRun {
     // right (a partial download's early members are), but marked 'gzip-unverified'
     // (tgz-stopped-before-trailer-members-handed-on-unmarked).
     if (this.unverified === null && !readToEnd) await this.markHeldUnverified();
-    this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
+    // Entries before a failed gzip member's first were checked, as was everything of a stream read to its clean end.
+    this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY, this.unverified !== null || readToEnd);
     this.held = [];
     await this.flush();
+    await this.clearStaleUnverified();
     await this.failUnverified();
+  }
+
+  /** An earlier delivery's 'gzip-unverified' comes off the members whose trailer this run checked (idempotent). */
+  private async clearStaleUnverified(): Promise<void> {
+    const verified = this.staleUnverified.filter((m) => m.index < this.verifiedBefore).map((m) => m.fileId);
+    this.staleUnverified = [];
+    await this.deps.index.removeFlagsFromFiles(verified, ['gzip-unverified']);
   }
 
   /**
@@ -644,6 +661,7 @@ class UnpackRun {
     if (this.resuming) {
       const existing = await index.getFile(fileId);
       if (existing) {
+        if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
         if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size });
@@ -812,8 +830,12 @@ class UnpackRun {
     await this.deps.index.addFlagsToFiles(recorded, ['gzip-unverified']);
   }
 
-  /** Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order. */
-  private release(before: number): void {
+  /**
+   * Held members before entry `before` are queued for analyse; held in entry order. `verified` unless the read
+   * stopped before their trailer (they go on flagged 'gzip-unverified').
+   */
+  private release(before: number, verified = true): void {
+    if (verified) this.verifiedBefore = Math.max(this.verifiedBefore, before);
     let n = 0;
     while (n < this.held.length && this.held[n]!.index < before) n += 1;
     if (n === 0) return;

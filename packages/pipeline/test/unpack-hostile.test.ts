@@ -429,6 +429,72 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(split.members.map((m) => [m.name, m.stage])[3]).toEqual(['f4.txt', 'pending']);
   });
 
+  // Non-zero bytes after the tar's end marker inside the same gzip member (junk appended to the tar before it was
+  // compressed) ended the listing at the junk, before that gzip member's trailer was read: the held members were
+  // released as if read to a clean end, never checked, so a bad CRC or a cut stream went unseen (gzip -t fails both).
+  // Now the rest of the gzip stream is read through the bomb guard and its trailer judged.
+  it('tgz-junk-after-end-marker-releases-held-members: the trailer after junk in the same gzip member is still checked', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const gzipTest = (data: Buffer) => spawnSync('gzip', ['-t'], { input: data }).status;
+    const files = Array.from({ length: 4 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    // Junk that does not compress: the gzip member spans many reads, so the tar parser meets the junk before the trailer.
+    const whole = gzip(Buffer.concat([await tarOf(files), pseudoRandomBytes(1 << 20, 99)]));
+    expect(gzipTest(whole)).toBe(0);
+
+    // Sound: every member handed on unflagged, the junk reported.
+    const clean = await unpackOne('junk.tar.gz', whole, { mime: 'application/gzip', evidenceId: 'ev-tgz-junk-clean' });
+    expect(clean.outcome.status).toBe('done');
+    expect(clean.parent.flags).toContain('archive-trailing-data');
+    expect(flagged(clean.members)).toEqual(files.map((f) => [f.name, 'pending', false]));
+
+    // The gzip member's CRC-32 wrong: its members fail as any bad-CRC gzip member's do.
+    const bad = Buffer.from(whole);
+    bad[bad.length - 8] = bad[bad.length - 8]! ^ 0xff;
+    expect(gzipTest(bad)).not.toBe(0);
+    const badRun = await unpackOne('junk-bad.tar.gz', bad, { mime: 'application/gzip', evidenceId: 'ev-tgz-junk-bad' });
+    expect(badRun.outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(badRun.stop?.detail).toMatch(/^gzip: member 1 fails its CRC-32 check/);
+    expect(badRun.members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.sha256])).toEqual(files.map((f) => [f.name, 'failed', 'corrupt-file', null]));
+
+    // Cut inside the trailer, or inside the junk's deflate data: a stop before the trailer, every member flagged.
+    for (const [label, cut] of [['trailer', whole.subarray(0, whole.length - 6)], ['junk', whole.subarray(0, whole.length - 200)]] as const) {
+      expect(gzipTest(cut), label).not.toBe(0);
+      const run = await unpackOne(`junk-cut-${label}.tar.gz`, cut, { mime: 'application/gzip', evidenceId: `ev-tgz-junk-cut-${label}` });
+      expect(run.stop?.archive?.reason, label).toBe('truncated');
+      expect(flagged(run.members), label).toEqual(files.map((f) => [f.name, 'pending', true]));
+    }
+
+    // The junk read to reach the trailer is bounded by the whole-stream bomb guard: a limit stop, the members flagged.
+    const bomb = gzip(Buffer.concat([await tarOf(files), Buffer.alloc(8 << 20, 'a')]));
+    const bombRun = await withLimits({ maxCompressionRatio: 50 }, () => unpackOne('junk-bomb.tar.gz', bomb, { mime: 'application/gzip', evidenceId: 'ev-tgz-junk-bomb' }));
+    expect(bombRun.stop?.archive?.reason).toBe('limit-exceeded');
+    expect(flagged(bombRun.members)).toEqual(files.map((f) => [f.name, 'pending', true]));
+  });
+
+  // A delivery that stopped before the gzip trailer flagged its members 'gzip-unverified', then failed (here handing
+  // them off); its redelivery read the whole stream and the trailer checked out, yet the flag stayed (flags were only
+  // ever added): the members said "not checked" though they were. The redelivery's verdict is the one recorded.
+  it('tgz-redelivery-verified-keeps-gzip-unverified: a redelivery that checks the trailer takes the stale flag off', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const files = Array.from({ length: 6 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const archive = await addArchive(h, 'redelivered.tar.gz', gzip(await tarOf(files)), { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-redelivered' });
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await withLimits({ maxArchiveEntries: 3 }, async () => {
+      await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    });
+    expect(flagged((await afterUnpack(archive)).members)).toEqual(files.slice(0, 3).map((f) => [f.name, 'pending', true]));
+    // Redelivered (twice: the same verdict again) with the whole stream read: checked, no flag left.
+    for (const deliveryCount of [2, 3]) {
+      await h.index.setUnpack(archive.fileId, 'pending');
+      await unpackStage(h.deps, archive, { ...h.ctx, deliveryCount });
+      const { members, parent } = await afterUnpack(archive);
+      expect(parent.unpack, `delivery ${deliveryCount}`).toBe('done');
+      expect(flagged(members), `delivery ${deliveryCount}`).toEqual(files.map((f) => [f.name, 'pending', false]));
+    }
+  });
+
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {
     const tar = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }, { name: 'c.txt', data: Buffer.from('c') }]);
     // Base-256 (first byte 0xff: two's complement): -1.

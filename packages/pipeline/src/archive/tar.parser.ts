@@ -140,6 +140,14 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
     if ((/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract)) {
       findings.push('archive-trailing-data');
+      // Bytes after the end marker inside a gzip member: that member's trailer is still ahead, and the members held
+      // for it were released as if read to a clean end, never checked (tgz-junk-after-end-marker-releases-held-members).
+      // The rest of the gzip stream is read (and dropped) through the bomb guard, under the step budget, so its
+      // trailer is judged: a bad CRC fails the members it holds, a cut stream is a stop before the trailer.
+      if (gunzip) {
+        await drain(piped);
+        if (gunzip.error) throw gzipFailure(gunzip, sent);
+      }
       return result();
     }
     // tar-stream's word for a size that is negative, base-256 negative or not a number.
@@ -431,6 +439,15 @@ function globalPax(extract: unknown): Record<string, string> | null {
 function afterEndMarker(extract: unknown): boolean {
   const state = extract as { _header?: unknown; _offset?: unknown };
   return state._header === null && typeof state._offset === 'number' && state._offset > 0;
+}
+
+/**
+ * Reads a stream to its end, dropping its bytes (the gzip output after the tar's end marker: only its trailer's
+ * verdict is wanted). Unpiped from the tar parser first, which has stopped taking it. A bomb-guard error is thrown.
+ */
+async function drain(stream: Readable): Promise<void> {
+  stream.unpipe();
+  for await (const chunk of stream) void chunk;
 }
 
 /** tar-stream waits for no member's data (its count of a member's missing bytes is 0). */
