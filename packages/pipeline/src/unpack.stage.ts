@@ -47,6 +47,9 @@ import { only, type Stage, type StageContext, type StageDeps, type StageResult }
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
+
+/** Member ids per statement that flags or unflags many recorded members at once. */
+const FLAG_UPDATE_IDS = 10_000;
 /**
  * Also flush once this many member bytes were extracted, so later stages start
  * on the first photos of a large archive instead of waiting for 200 of them.
@@ -474,6 +477,15 @@ class UnpackRun {
    * stale flag goes (tgz-redelivery-verified-keeps-gzip-unverified). At most maxArchiveEntries ids.
    */
   private staleUnverified: Array<{ index: number; fileId: string }> = [];
+  /**
+   * Held members are recorded flagged 'gzip-unverified' (true until their trailer checks out), so a delivery that
+   * then dies (dead-letters) leaves them saying so, and the watchdog's re-drive to analyse sends them on marked, never
+   * as if checked (tgz-dead-lettered-held-members-analysed-unmarked). These are the already-recorded members whose
+   * trailer then checked out: the flag comes off them (flush) before they are handed off; and held members recorded
+   * by an earlier run without the flag, to be given it.
+   */
+  private readonly unflag: string[] = [];
+  private readonly toFlag: string[] = [];
   /** Entries before this one are wholly in gzip members whose trailers this run saw check out. */
   private verifiedBefore = 0;
   private readonly budget: ExpansionBudget;
@@ -606,6 +618,12 @@ class UnpackRun {
     await this.deps.index.failMembersFrom(this.parent.fileId, from, failure);
     // The counts and the Merkle root as the members now stand, in entry order.
     const members = (await this.deps.index.listChildren(this.parent.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+    // Held members were recorded 'gzip-unverified'; their trailer has now been read, and failed: that is the verdict.
+    const judged = members.filter((m) => (m.entryIndex ?? 0) >= from && m.stage === 'failed' && m.flags.includes('gzip-unverified'));
+    for (const m of judged) m.flags = m.flags.filter((f) => f !== 'gzip-unverified');
+    for (let i = 0; i < judged.length; i += FLAG_UPDATE_IDS) {
+      await this.deps.index.removeFlagsFromFiles(judged.slice(i, i + FLAG_UPDATE_IDS).map((m) => m.fileId), ['gzip-unverified']);
+    }
     this.merkle = new MerkleAccumulator();
     this.failedMembers = 0;
     for (const member of members) this.account(member);
@@ -664,7 +682,7 @@ class UnpackRun {
         if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
-        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size });
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, existing, false);
         return;
       }
     }
@@ -685,7 +703,7 @@ class UnpackRun {
     this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
-    if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
+    if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null }, file, true);
     if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
@@ -811,9 +829,15 @@ class UnpackRun {
   }
 
   /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
-  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }): void {
-    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
-    else this.identify.push(member);
+  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }, record: { flags: readonly FileFlag[] }, inBatch: boolean): void {
+    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) {
+      this.held.push({ index: entry.index, ...member });
+      // Recorded as what it is until the trailer is read: not checked.
+      if (!record.flags.includes('gzip-unverified')) {
+        if (inBatch) (record.flags as FileFlag[]).push('gzip-unverified');
+        else this.toFlag.push(member.fileId);
+      }
+    } else this.identify.push(member);
   }
 
   /** Flags every held member 'gzip-unverified': those not yet inserted in the batch, the rest in one statement. */
@@ -839,7 +863,14 @@ class UnpackRun {
     let n = 0;
     while (n < this.held.length && this.held[n]!.index < before) n += 1;
     if (n === 0) return;
-    for (const { fileId, bytes } of this.held.splice(0, n)) this.identify.push({ fileId, bytes });
+    for (const { fileId, bytes } of this.held.splice(0, n)) {
+      this.identify.push({ fileId, bytes });
+      if (!verified) continue;
+      // Checked: the flag it was recorded with comes off, in the batch or (at the next flush, before the hand-off) in the index.
+      const pending = this.batch.find((f) => f.fileId === fileId);
+      if (pending) pending.flags = pending.flags.filter((f) => f !== 'gzip-unverified');
+      else this.unflag.push(fileId);
+    }
   }
 
   /** The first of two same-named members learns about the second only now. */
@@ -872,6 +903,10 @@ class UnpackRun {
     if (this.batch.length > 0) {
       await this.deps.index.insertFiles(this.batch.splice(0));
     }
+    // Before any hand-off: a member goes to analyse with the verdict on its trailer recorded.
+    // (A one-member .tgz releases all its members at its end: a statement per FLAG_UPDATE_IDS of them.)
+    while (this.toFlag.length > 0) await this.deps.index.addFlagsToFiles(this.toFlag.splice(0, FLAG_UPDATE_IDS), ['gzip-unverified']);
+    while (this.unflag.length > 0) await this.deps.index.removeFlagsFromFiles(this.unflag.splice(0, FLAG_UPDATE_IDS), ['gzip-unverified']);
     while (this.identify.length > 0) {
       const ids = this.identify.splice(0, UNPACK_BATCH_SIZE);
       // The runner sends them on (stage-graph.ts: an archive's members go to analyse).

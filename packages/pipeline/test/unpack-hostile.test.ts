@@ -456,6 +456,8 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(badRun.outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
     expect(badRun.stop?.detail).toMatch(/^gzip: member 1 fails its CRC-32 check/);
     expect(badRun.members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.sha256])).toEqual(files.map((f) => [f.name, 'failed', 'corrupt-file', null]));
+    // Checked, and failed: not 'not checked'.
+    expect(flagged(badRun.members)).toEqual(files.map((f) => [f.name, 'failed', false]));
 
     // Cut inside the trailer, or inside the junk's deflate data: a stop before the trailer, every member flagged.
     for (const [label, cut] of [['trailer', whole.subarray(0, whole.length - 6)], ['junk', whole.subarray(0, whole.length - 200)]] as const) {
@@ -492,6 +494,63 @@ describe('hostile archives (Azurite + PGlite)', () => {
       const { members, parent } = await afterUnpack(archive);
       expect(parent.unpack, `delivery ${deliveryCount}`).toBe('done');
       expect(flagged(members), `delivery ${deliveryCount}`).toEqual(files.map((f) => [f.name, 'pending', false]));
+    }
+  });
+
+  // A delivery that died mid-stream (here: its hand-off failed at the 200th member) left the members held for the
+  // gzip member being read recorded pending with no mark; the unpack then dead-lettered, and the watchdog's re-drive
+  // sent those members to analyse as if their trailer had been checked. Held members are now recorded flagged
+  // 'gzip-unverified' (true until their trailer checks out): left by a dead delivery, they go on marked.
+  it('tgz-dead-lettered-held-members-analysed-unmarked: members held when the unpack died stay flagged gzip-unverified', async () => {
+    const files = Array.from({ length: 400 }, (_, i) => ({ name: `f${String(i).padStart(3, '0')}.bin`, data: pseudoRandomBytes(4096, i + 1) }));
+    const tar = await tarOf(files);
+    // Two gzip members: the first ten entries (4,608 bytes each), then the rest in one member megabytes long.
+    const cut = 10 * 4608;
+    const gz = Buffer.concat([gzip(tar.subarray(0, cut)), gzip(tar.subarray(cut))]);
+    expect(spawnSync('gzip', ['-t'], { input: gz }).status).toBe(0);
+    const archive = await addArchive(h, 'died.tar.gz', gz, { mime: 'application/gzip', evidenceId: 'ev-tgz-dead-held' });
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    await recordDeadLetter(h.deps, 'unpack', { body: archive, messageId: 'm', reason: 'MaxDeliveryCountExceeded', description: 'attempt 5' }, h.ctx);
+    const { members, parent } = await afterUnpack(archive);
+    expect(parent.unpack).toBe('failed');
+    expect(members.length).toBeGreaterThanOrEqual(200);
+    expect(members.every((m) => m.stage === 'pending')).toBe(true);
+    // The first gzip member's ten passed their trailer: unflagged. The rest lie in the one whose trailer was never read.
+    expect(members.slice(0, 10).filter((m) => m.flags.includes('gzip-unverified'))).toEqual([]);
+    expect(members.slice(10).filter((m) => !m.flags.includes('gzip-unverified')).map((m) => m.name)).toEqual([]);
+  });
+
+  // Members failed after their bytes were stored (a tar.gz whose gzip CRC then fails) keep a content row and a derived
+  // blob under the damaged bytes' SHA-256. Both are content-addressed and shared (content/<sha256>: the same bytes as any
+  // sound file that hashes the same), so deleting them could take a sound file's copy from under it; they are kept, and
+  // every way to content goes through a file row, which a failed member no longer carries (no hash, size, source).
+  it('tgz-failed-member-content-left-findable: no search, hash, known-file, similar or download path reaches a failed member\'s bytes', async () => {
+    const files = Array.from({ length: 3 }, (_, i) => ({ name: `g${i + 1}.txt`, data: pseudoText(5000, 700 + i) }));
+    const bad = gzip(await tarOf(files));
+    bad[bad.length - 8] = bad[bad.length - 8]! ^ 0xff;
+    const evidenceId = 'ev-tgz-failed-orphans';
+    const run = await unpackOne('orphans.tar.gz', bad, { mime: 'application/gzip', evidenceId });
+    expect(run.members.map((m) => m.stage)).toEqual(['failed', 'failed', 'failed']);
+    const caseId = run.archive.caseId;
+    for (const [i, f] of files.entries()) {
+      const sha = createHash('sha256').update(f.data).digest('hex');
+      const md5 = createHash('md5').update(f.data).digest('hex');
+      // The content row is still there (content-addressed, shared)...
+      expect(await h.index.getContent(sha)).not.toBeNull();
+      // ...but no file of the case leads to it: hash search (SHA-256, MD5, a prefix), content lookups, known files.
+      for (const hash of [sha, md5, sha.slice(0, 12)]) expect((await h.index.search({ caseId, hash })).items.filter((it) => it.file.evidenceId === evidenceId)).toEqual([]);
+      expect(await h.index.evidenceIdsHolding(caseId, sha)).not.toContain(evidenceId);
+      expect((await h.index.filesOfContent(sha, 10)).filter((x) => x.evidenceId === evidenceId)).toEqual([]);
+      const member = run.members[i]!;
+      expect([member.sha256, member.size, member.source]).toEqual([null, null, null]);
+      expect(await h.index.matchFileAgainstHashSets(member.fileId)).toEqual([]);
+      expect(await h.index.knownFileMatches(member.fileId)).toEqual([]);
+      expect((await h.index.getFileWithContent(member.fileId))?.content ?? null).toBeNull();
+      // Similar search: even with a PDQ hash on the content row (as a sound file of the same bytes elsewhere would give it).
+      const pdq = sha;
+      await h.index.setPdq(sha, [{ frame: 0, hash: pdq, quality: 100 }]);
+      expect((await h.index.similarByPdq({ hash: pdq, caseIds: [caseId], maxDistance: 0 })).items.map((c) => c.sha256)).not.toContain(sha);
     }
   });
 
