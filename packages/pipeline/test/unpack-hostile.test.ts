@@ -651,13 +651,15 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(span.equals(photo)).toBe(true);
   });
 
-  it('two concatenated ZIPs: the last one (which the end record describes) is read, the first is an archive-prefix finding', async () => {
+  it('two concatenated ZIPs: the last one (which the end record describes) is read, then the first as the chain\'s (zip-chain)', async () => {
     const first = await zipOf([{ name: 'first.txt', data: Buffer.from('in the first archive') }]);
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('in the second archive') }]);
     const { outcome, parent, members } = await unpackOne('concatenated.zip', Buffer.concat([first, second]));
     expect(outcome.status).toBe('done');
     expect(parent.flags).toContain('archive-prefix');
-    expect(members.map((m) => m.name)).toEqual(['second.txt']);
+    expect(parent.flags).toContain('zip-chain');
+    expect(members.map((m) => [m.name, m.path.split('!/').at(-1), m.stage])).toEqual([['second.txt', 'second.txt', 'pending'], ['first.txt', 'zip-chain-1/first.txt', 'pending']]);
+    expect(members.map((m) => m.sha256)).toEqual(['in the second archive', 'in the first archive'].map((t) => createHash('sha256').update(t).digest('hex')));
   });
 
   it('a PAX size carried onto a GNU long-name header: the member declares more than the archive holds; truncated, members before kept', async () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { isExhibitError } from '@exhibit/core';
+import { isExhibitError, LIMITS } from '@exhibit/core';
 import {
   breakCentralHeader,
   centralHeaders,
@@ -477,7 +477,8 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const first = await zipOf([{ name: 'first.txt', data: Buffer.from('first') }]);
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('second') }]);
     const entries = await list(Buffer.concat([first, second, Buffer.from('APPENDED')]));
-    expect(entries.map((e) => e.displayPath)).toEqual(['first.txt']);
+    // The second, laid right after it, is the chain's second ZIP (zip-chain-lists-one-zip).
+    expect(entries.map((e) => e.displayPath)).toEqual(['first.txt', 'zip-chain-2/second.txt']);
   });
 
   // (cat a.zip b.zip; echo JUNK) > abj.zip, a of 50 members, b of 1: reading the last ZIP (as unzip and Python's zipfile
@@ -490,8 +491,53 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const names: string[] = [];
     for await (const e of reader.entries()) names.push(e.displayPath);
     await reader.close();
-    expect(names).toEqual(Array.from({ length: 50 }, (_, i) => `a${i}.txt`));
-    expect(reader.findings).toEqual(['archive-trailing-data']);
+    expect(names).toEqual([...Array.from({ length: 50 }, (_, i) => `a${i}.txt`), 'zip-chain-2/b1.txt']);
+    expect(reader.findings).toEqual(['archive-trailing-data', 'zip-chain']);
+  });
+
+  // cat a.zip b.zip (with or without bytes after) listed one of the two ZIPs and lost the other's members (unzip and
+  // Python list b's; with bytes after, Exhibit listed a's). Every ZIP of the chain is listed now: the one read as the
+  // archive under its own paths, the others after it under zip-chain-<n>/ (n: its place in the file), with the finding.
+  it('zip-chain-lists-one-zip: both ZIPs of cat a.zip b.zip are listed, with or without bytes after, bounded', async () => {
+    const a = await zipOf(Array.from({ length: 3 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }, { name: 'b2.txt', data: pseudoRandomBytes(5000, 3) }]);
+    const c = await zipOf([{ name: 'c1.txt', data: Buffer.from('c one') }]);
+    const contents = async (zip: Buffer, openLater = false) => {
+      const { reader } = await open(zip);
+      const seen: Array<[string, string]> = [];
+      const later: ArchiveEntry[] = [];
+      for await (const e of reader.entries()) {
+        if (openLater) later.push(e);
+        else seen.push([e.displayPath, (await readAll(await e.open())).toString('latin1').slice(0, 8)]);
+      }
+      // Opened after the listing moved past them: each from its own ZIP's directory.
+      for (const e of later) seen.push([e.displayPath, (await readAll(await e.open())).toString('latin1').slice(0, 8)]);
+      await reader.close();
+      return { seen, findings: reader.findings, declared: (reader as unknown as { declaredEntries: number }).declaredEntries };
+    };
+    const b2 = pseudoRandomBytes(5000, 3).toString('latin1').slice(0, 8);
+    // Without bytes after: b is the archive (unzip's and Python's reading), a before it the chain's first.
+    for (const openLater of [false, true]) {
+      const ab = await contents(Buffer.concat([a, b]), openLater);
+      expect(ab.seen).toEqual([['b1.txt', 'b one'], ['b2.txt', b2], ['zip-chain-1/a0.txt', 'a 0'], ['zip-chain-1/a1.txt', 'a 1'], ['zip-chain-1/a2.txt', 'a 2']]);
+      expect(ab.findings).toEqual(['archive-prefix', 'zip-chain']);
+      expect(ab.declared).toBe(5);
+    }
+    // With bytes after: a (exact from the start) is the archive, b after it.
+    const abj = await contents(Buffer.concat([a, b, Buffer.from('JUNK\n')]));
+    expect(abj.seen.map(([p]) => p)).toEqual(['a0.txt', 'a1.txt', 'a2.txt', 'zip-chain-2/b1.txt', 'zip-chain-2/b2.txt']);
+    expect(abj.findings).toEqual(['archive-trailing-data', 'zip-chain']);
+    // Three: c is the archive, a and b before it, numbered by place in the file.
+    const abc = await contents(Buffer.concat([a, b, c]));
+    expect(abc.seen.map(([p]) => p)).toEqual(['c1.txt', 'zip-chain-1/a0.txt', 'zip-chain-1/a1.txt', 'zip-chain-1/a2.txt', 'zip-chain-2/b1.txt', 'zip-chain-2/b2.txt']);
+    // Python's zipfile (the oracle for the archive itself) lists b's members in cat a.zip b.zip, as the archive here.
+    const py = execFileSync('python3', ['-c', 'import sys,zipfile,io; print(",".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: Buffer.concat([a, b]) });
+    expect(py.toString().trim()).toBe('b1.txt,b2.txt');
+    // Bounded: a chain longer than LIMITS.maxZipChainArchives lists that many ZIPs; the rest stay the archive-prefix finding.
+    const many = await Promise.all(Array.from({ length: LIMITS.maxZipChainArchives + 4 }, (_, i) => zipOf([{ name: `z${i}.txt`, data: Buffer.from(`z ${i}`) }])));
+    const long = await contents(Buffer.concat(many));
+    expect(long.seen.length).toBe(LIMITS.maxZipChainArchives);
+    expect(long.seen[0]).toEqual([`z${many.length - 1}.txt`, `z ${many.length - 1}`]);
   });
 
   // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.
