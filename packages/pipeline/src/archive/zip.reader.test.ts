@@ -372,14 +372,20 @@ describe('zip reader: signed self-extractors', () => {
     const outer = Buffer.from(await zipOf(members));
     outer.writeUInt16LE(inner.length, outer.length - 2);
     const withComment = Buffer.concat([outer, inner]);
-    for (const exe of [signedSelfExtractor(withComment), withComment]) {
+    for (const [exe, unsigned] of [[signedSelfExtractor(withComment), false], [withComment, true]] as const) {
       const oracle = JSON.parse(
         execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: exe }).toString(),
       ) as Array<[string, string]>;
       expect(oracle.map(([name]) => name)).toEqual(['INNER.txt']);
       const { out, findings } = await listMd5(exe);
-      expect(out).toEqual(oracle);
+      expect(out.slice(0, 1)).toEqual(oracle);
       expect(findings).toContain('end-record-in-comment');
+      // zip-comment-zip-hides-real-members: unsigned, the real archive, whose comment the ZIP read is, is listed after it.
+      // (Signed, its offsets count from after the stub and its comment runs past it: still not found, see docs/operations.md.)
+      if (unsigned) {
+        expect(out.slice(1)).toEqual(members.map((m) => [`zip-chain-1/${m.name}`, createHash('md5').update(m.data).digest('hex')]));
+        expect(findings).toContain('zip-chain');
+      } else expect(out.length).toBe(1);
     }
   });
 

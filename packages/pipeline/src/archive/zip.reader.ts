@@ -95,7 +95,15 @@ async function zipChainAround(archive: ZipFacts, total: number, openWindow: (sta
   let before = archive.prefix;
   while (before > 0 && found.length + 1 < LIMITS.maxZipChainArchives) {
     const zip = await attempt(0, before);
-    if (zip === null || zip.commentCut || zip.prefix + zip.size !== before) break;
+    if (zip === null) break;
+    // The archive read is a whole ZIP in the comment of the end record before it, whose own directory checks out
+    // (end-record-in-comment): that record's archive, the real one, was hidden (zip-comment-zip-hides-real-members).
+    // Its comment runs on past it into the archive read: it is listed too, its comment length read as 0.
+    if (zip.commentCut && found.length === 0 && archive.findings.includes('end-record-in-comment')) {
+      found.unshift({ ...zip, commentCut: false });
+      break;
+    }
+    if (zip.commentCut || zip.prefix + zip.size !== before) break;
     found.unshift(zip);
     before = zip.prefix;
   }
