@@ -474,6 +474,33 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(flagged(bombRun.members)).toEqual(files.map((f) => [f.name, 'pending', true]));
   });
 
+  // A tar (junk after its end marker, or none) in one gzip member that checks out, then a later gzip member that is cut
+  // or fails its CRC: the failure lies wholly after the tar's end, yet (reading on to judge the trailer) no entry was
+  // named in the failed member, and the stop was taken for one before the first member's trailer: its members were
+  // left 'gzip-unverified', the status said reading stopped before them, and the trailing-data finding was lost.
+  it('tgz-junk-then-failed-later-gzip-member-leaves-members-unverified: members of a checked gzip member stay verified', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const small = Array.from({ length: 4 }, (_, i) => ({ name: `f${i}.txt`, data: pseudoText(3000, i + 31) }));
+    const big = Array.from({ length: 4 }, (_, i) => ({ name: `f${i}.bin`, data: pseudoRandomBytes(200_000, i + 41) }));
+    const second = gzip(pseudoRandomBytes(300_000, 77));
+    const badCrc = Buffer.from(second);
+    badCrc[badCrc.length - 8] = badCrc[badCrc.length - 8]! ^ 0xff;
+    const cases: Array<[string, Buffer, typeof small]> = [
+      ['junk-then-bad-crc', Buffer.concat([gzip(Buffer.concat([await tarOf(small), pseudoRandomBytes(1 << 16, 5)])), badCrc]), small],
+      ['junk-then-cut', Buffer.concat([gzip(Buffer.concat([await tarOf(small), pseudoRandomBytes(1 << 16, 6)])), second.subarray(0, second.length >> 1)]), small],
+      ['big-then-cut', Buffer.concat([gzip(await tarOf(big)), second.subarray(0, second.length >> 1)]), big],
+    ];
+    for (const [label, data, files] of cases) {
+      expect(spawnSync('gzip', ['-t'], { input: data }).status, label).not.toBe(0);
+      const run = await unpackOne(`${label}.tar.gz`, data, { mime: 'application/gzip', evidenceId: `ev-tgz-later-${label}` });
+      expect(run.outcome.status, label).toBe('done');
+      expect(run.parent.flags, label).toContain('archive-trailing-data');
+      expect(flagged(run.members), label).toEqual(files.map((f) => [f.name, 'pending', false]));
+      expect(run.members.map((m) => m.sha256), label).toEqual(files.map((f) => createHash('sha256').update(f.data).digest('hex')));
+    }
+  });
+
   // A delivery that stopped before the gzip trailer flagged its members 'gzip-unverified', then failed (here handing
   // them off); its redelivery read the whole stream and the trailer checked out, yet the flag stayed (flags were only
   // ever added): the members said "not checked" though they were. The redelivery's verdict is the one recorded.
