@@ -474,7 +474,10 @@ class UnpackRun {
   /**
    * Members an earlier delivery flagged 'gzip-unverified' (it stopped before their gzip trailer, then failed),
    * resumed over by this one: if this reading checks their trailer, its verdict is the one recorded and the
-   * stale flag goes (tgz-redelivery-verified-keeps-gzip-unverified). At most maxArchiveEntries ids.
+   * stale flag goes (tgz-redelivery-verified-keeps-gzip-unverified). At most maxArchiveEntries ids. Those handed off
+   * (their trailer checked) lose it before the hand-off (handOffOrHold); these are the rest, cleared at the end.
+   * Not covered: two deliveries of one archive running at once (a lock lapsed) may add and take the flag in either
+   * order; each delivery's own verdict is sound, the last write wins.
    */
   private staleUnverified: Array<{ index: number; fileId: string }> = [];
   /**
@@ -837,7 +840,12 @@ class UnpackRun {
         if (inBatch) (record.flags as FileFlag[]).push('gzip-unverified');
         else this.toFlag.push(member.fileId);
       }
-    } else this.identify.push(member);
+    } else {
+      // Its trailer already checked out (or no gzip): an earlier delivery's stale 'gzip-unverified' comes off at the
+      // next flush, before the hand-off, not at the run's end (tgz-resumed-stale-unverified-handed-off-flagged).
+      if (!inBatch && record.flags.includes('gzip-unverified')) this.unflag.push(member.fileId);
+      this.identify.push(member);
+    }
   }
 
   /** Flags every held member 'gzip-unverified': those not yet inserted in the batch, the rest in one statement. */

@@ -524,6 +524,40 @@ describe('hostile archives (Azurite + PGlite)', () => {
     }
   });
 
+  // A redelivery resuming over members an earlier delivery left flagged 'gzip-unverified' handed those whose gzip
+  // member had already checked out (not held) straight to analyse, and took the stale flag off only at its end:
+  // analyse read them as unchecked, though they were. The flag now comes off before the hand-off.
+  it('tgz-resumed-stale-unverified-handed-off-flagged: a resumed member in a checked range goes to analyse unflagged', async () => {
+    const files = Array.from({ length: 12 }, (_, i) => ({ name: `s${i}.bin`, data: pseudoRandomBytes(4096, 300 + i) }));
+    const tar = await tarOf(files);
+    // A gzip member per entry (4,608 bytes each), the end marker in the last: the inflater runs ahead of the tar parser.
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < tar.length; at += 4608) pieces.push(gzip(tar.subarray(at, Math.min(tar.length, at + 4608))));
+    const archive = await addArchive(h, 'stale.tar.gz', Buffer.concat(pieces), { mime: 'application/gzip', evidenceId: 'ev-tgz-stale-handoff' });
+    // The first delivery records every member, then its hand-off fails.
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    const first = await afterUnpack(archive);
+    expect(first.members.length).toBe(files.length);
+    // As an earlier delivery that stopped before their trailers would have left them.
+    await h.index.addFlagsToFiles(first.members.map((m) => m.fileId), ['gzip-unverified']);
+    await h.index.setUnpack(archive.fileId, 'pending');
+    const handedFlagged: string[] = [];
+    const handOff = h.ctx.handOff!;
+    await unpackStage(h.deps, archive, {
+      ...h.ctx,
+      deliveryCount: 2,
+      handOff: async (members, options) => {
+        for (const m of members) if ((await h.index.getFile(m.fileId))?.flags.includes('gzip-unverified')) handedFlagged.push(m.fileId);
+        return handOff(members, options);
+      },
+    });
+    const { members, parent } = await afterUnpack(archive);
+    expect(parent.unpack).toBe('done');
+    expect(handedFlagged).toEqual([]);
+    expect(members.filter((m) => m.flags.includes('gzip-unverified'))).toEqual([]);
+  });
+
   // A delivery that died mid-stream (here: its hand-off failed at the 200th member) left the members held for the
   // gzip member being read recorded pending with no mark; the unpack then dead-lettered, and the watchdog's re-drive
   // sent those members to analyse as if their trailer had been checked. Held members are now recorded flagged
