@@ -712,6 +712,20 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(span.equals(photo)).toBe(true);
   });
 
+  // cat a.zip b.zip, a's second directory entry broken: main was done with b's member; the chain's failing listing of
+  // a failed the whole archive corrupt-file. Only a's own listing ends now, with the finding.
+  it('zip-chain-bad-extra-zip-fails-archive: the unpack is done with the archive\'s members and the chain ZIP\'s before the damage', async () => {
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }, { name: 'a2.txt', data: Buffer.from('a two') }]);
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const broken = Buffer.from(a);
+    broken.writeUInt32LE(0x0badf00d, centralHeaders(broken)[1]!.offset);
+    const { outcome, parent, members } = await unpackOne('chain-broken.zip', Buffer.concat([broken, b]), { evidenceId: 'ev-zip-chain-broken' });
+    expect(outcome.status).toBe('done');
+    expect(parent.unpack).toBe('done');
+    expect(parent.flags).toEqual(expect.arrayContaining(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']));
+    expect(members.map((m) => [m.path.split('!/').at(-1), m.stage])).toEqual([['b1.txt', 'pending'], ['zip-chain-1/a1.txt', 'pending']]);
+  });
+
   it('two concatenated ZIPs: the last one (which the end record describes) is read, then the first as the chain\'s (zip-chain)', async () => {
     const first = await zipOf([{ name: 'first.txt', data: Buffer.from('in the first archive') }]);
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('in the second archive') }]);
