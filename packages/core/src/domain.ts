@@ -222,6 +222,10 @@ export type FileFlag =
   | 'archive-trailing-data'
   /** A ZIP end record whose comment holds another end record (unzip and Python's zipfile then list nothing); read by the real one (not when the fake one ends the file consistently: docs/operations.md). */
   | 'end-record-in-comment'
+  /** Several ZIPs laid end to end (`cat a.zip b.zip`): each is listed, the members of those other than the one read as the archive under `zip-chain-<n>/` (docs/architecture.md). */
+  | 'zip-chain'
+  /** A ZIP of such a chain (not the one read as the archive) whose directory failed part way: its members before the damage are listed, the archive's and the other ZIPs' all are. */
+  | 'zip-chain-incomplete'
   /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
   | 'overlapping-entries'
   /** A file-system entry that is deleted (its directory entry, MFT record or inode is free); never mixed up with allocated files. */

@@ -5,6 +5,11 @@
 export const LIMITS = {
   /** Archive members per archive before unpacking stops with a recorded reason. */
   maxArchiveEntries: 200_000,
+  /**
+   * ZIPs laid end to end in one file (`cat a.zip b.zip`) listed as one archive's chain, the one the end record
+   * at the file's end describes included: beyond this the rest stay an archive-prefix / archive-trailing-data finding.
+   */
+  maxZipChainArchives: 16,
   /** Bytes expanded from one archive (all members, not counting nested archives). */
   maxArchiveExpandedBytes: 256 * 1024 ** 3,
   /**

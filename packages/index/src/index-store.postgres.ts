@@ -527,6 +527,15 @@ export class PostgresIndex implements IndexStore {
     );
   }
 
+  async removeFlagsFromFiles(fileIds: readonly string[], flags: FileFlag[]): Promise<void> {
+    if (fileIds.length === 0 || flags.length === 0) return;
+    await this.query(
+      `UPDATE files SET flags = ARRAY(SELECT x FROM unnest(flags) WITH ORDINALITY AS t (x, i) WHERE x <> ALL ($2::text[]) ORDER BY i), updated_at = now()
+        WHERE file_id = ANY($1::text[]) AND flags && $2::text[]`,
+      [[...fileIds], uniqueFlags(flags)],
+    );
+  }
+
   // ---- contents ----
 
   async getContent(sha256: string): Promise<ContentRecord | null> {

@@ -112,6 +112,8 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'archive-prefix': 'bytes precede the archive’s first member (a self-extractor stub, or hidden data)',
   'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',
   'end-record-in-comment': 'the archive’s comment holds a second end record, which hides its members from common tools; read by the real one',
+  'zip-chain': 'several ZIPs laid end to end in one file; each one’s members are listed, those of the ZIPs other than the one its end describes under zip-chain-<n>/',
+  'zip-chain-incomplete': 'a ZIP of such a chain could not be listed to its end (its directory is damaged); its members before the damage, and all the others’, are listed',
   'overlapping-entries': 'archive entries share or overlap their bytes (a crafted decompression bomb); nothing was extracted',
   deleted: 'a deleted file-system entry (its directory entry, MFT record or inode is free)',
   recovered: 'deleted, with its data read back as far as the file system still describes it; the clusters may since have been reused',

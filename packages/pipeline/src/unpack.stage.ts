@@ -47,6 +47,9 @@ import { only, type Stage, type StageContext, type StageDeps, type StageResult }
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
+
+/** Member ids per statement that flags or unflags many recorded members at once. */
+const FLAG_UPDATE_IDS = 10_000;
 /**
  * Also flush once this many member bytes were extracted, so later stages start
  * on the first photos of a large archive instead of waiting for 200 of them.
@@ -468,6 +471,26 @@ class UnpackRun {
    * at most maxArchiveEntries of them; the members themselves are already recorded.
    */
   private held: Array<{ index: number; fileId: string; bytes: number | null }> = [];
+  /**
+   * Members an earlier delivery flagged 'gzip-unverified' (it stopped before their gzip trailer, then failed),
+   * resumed over by this one: if this reading checks their trailer, its verdict is the one recorded and the
+   * stale flag goes (tgz-redelivery-verified-keeps-gzip-unverified). At most maxArchiveEntries ids. Those handed off
+   * (their trailer checked) lose it before the hand-off (handOffOrHold); these are the rest, cleared at the end.
+   * Not covered: two deliveries of one archive running at once (a lock lapsed) may add and take the flag in either
+   * order; each delivery's own verdict is sound, the last write wins.
+   */
+  private staleUnverified: Array<{ index: number; fileId: string }> = [];
+  /**
+   * Held members are recorded flagged 'gzip-unverified' (true until their trailer checks out), so a delivery that
+   * then dies (dead-letters) leaves them saying so, and the watchdog's re-drive to analyse sends them on marked, never
+   * as if checked (tgz-dead-lettered-held-members-analysed-unmarked). These are the already-recorded members whose
+   * trailer then checked out: the flag comes off them (flush) before they are handed off; and held members recorded
+   * by an earlier run without the flag, to be given it.
+   */
+  private readonly unflag: string[] = [];
+  private readonly toFlag: string[] = [];
+  /** Entries before this one are wholly in gzip members whose trailers this run saw check out. */
+  private verifiedBefore = 0;
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
@@ -562,10 +585,19 @@ class UnpackRun {
     // right (a partial download's early members are), but marked 'gzip-unverified'
     // (tgz-stopped-before-trailer-members-handed-on-unmarked).
     if (this.unverified === null && !readToEnd) await this.markHeldUnverified();
-    this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
+    // Entries before a failed gzip member's first were checked, as was everything of a stream read to its clean end.
+    this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY, this.unverified !== null || readToEnd);
     this.held = [];
     await this.flush();
+    await this.clearStaleUnverified();
     await this.failUnverified();
+  }
+
+  /** An earlier delivery's 'gzip-unverified' comes off the members whose trailer this run checked (idempotent). */
+  private async clearStaleUnverified(): Promise<void> {
+    const verified = this.staleUnverified.filter((m) => m.index < this.verifiedBefore).map((m) => m.fileId);
+    this.staleUnverified = [];
+    await this.deps.index.removeFlagsFromFiles(verified, ['gzip-unverified']);
   }
 
   /**
@@ -589,6 +621,12 @@ class UnpackRun {
     await this.deps.index.failMembersFrom(this.parent.fileId, from, failure);
     // The counts and the Merkle root as the members now stand, in entry order.
     const members = (await this.deps.index.listChildren(this.parent.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+    // Held members were recorded 'gzip-unverified'; their trailer has now been read, and failed: that is the verdict.
+    const judged = members.filter((m) => (m.entryIndex ?? 0) >= from && m.stage === 'failed' && m.flags.includes('gzip-unverified'));
+    for (const m of judged) m.flags = m.flags.filter((f) => f !== 'gzip-unverified');
+    for (let i = 0; i < judged.length; i += FLAG_UPDATE_IDS) {
+      await this.deps.index.removeFlagsFromFiles(judged.slice(i, i + FLAG_UPDATE_IDS).map((m) => m.fileId), ['gzip-unverified']);
+    }
     this.merkle = new MerkleAccumulator();
     this.failedMembers = 0;
     for (const member of members) this.account(member);
@@ -644,9 +682,10 @@ class UnpackRun {
     if (this.resuming) {
       const existing = await index.getFile(fileId);
       if (existing) {
+        if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
-        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size });
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, existing, false);
         return;
       }
     }
@@ -667,7 +706,7 @@ class UnpackRun {
     this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
-    if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
+    if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null }, file, true);
     if (this.batch.length >= UNPACK_BATCH_SIZE || this.batchBytes >= UNPACK_FLUSH_BYTES) await this.flush();
   }
 
@@ -793,9 +832,20 @@ class UnpackRun {
   }
 
   /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
-  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }): void {
-    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
-    else this.identify.push(member);
+  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }, record: { flags: readonly FileFlag[] }, inBatch: boolean): void {
+    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) {
+      this.held.push({ index: entry.index, ...member });
+      // Recorded as what it is until the trailer is read: not checked.
+      if (!record.flags.includes('gzip-unverified')) {
+        if (inBatch) (record.flags as FileFlag[]).push('gzip-unverified');
+        else this.toFlag.push(member.fileId);
+      }
+    } else {
+      // Its trailer already checked out (or no gzip): an earlier delivery's stale 'gzip-unverified' comes off at the
+      // next flush, before the hand-off, not at the run's end (tgz-resumed-stale-unverified-handed-off-flagged).
+      if (!inBatch && record.flags.includes('gzip-unverified')) this.unflag.push(member.fileId);
+      this.identify.push(member);
+    }
   }
 
   /** Flags every held member 'gzip-unverified': those not yet inserted in the batch, the rest in one statement. */
@@ -812,12 +862,23 @@ class UnpackRun {
     await this.deps.index.addFlagsToFiles(recorded, ['gzip-unverified']);
   }
 
-  /** Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order. */
-  private release(before: number): void {
+  /**
+   * Held members before entry `before` are queued for analyse; held in entry order. `verified` unless the read
+   * stopped before their trailer (they go on flagged 'gzip-unverified').
+   */
+  private release(before: number, verified = true): void {
+    if (verified) this.verifiedBefore = Math.max(this.verifiedBefore, before);
     let n = 0;
     while (n < this.held.length && this.held[n]!.index < before) n += 1;
     if (n === 0) return;
-    for (const { fileId, bytes } of this.held.splice(0, n)) this.identify.push({ fileId, bytes });
+    for (const { fileId, bytes } of this.held.splice(0, n)) {
+      this.identify.push({ fileId, bytes });
+      if (!verified) continue;
+      // Checked: the flag it was recorded with comes off, in the batch or (at the next flush, before the hand-off) in the index.
+      const pending = this.batch.find((f) => f.fileId === fileId);
+      if (pending) pending.flags = pending.flags.filter((f) => f !== 'gzip-unverified');
+      else this.unflag.push(fileId);
+    }
   }
 
   /** The first of two same-named members learns about the second only now. */
@@ -850,6 +911,10 @@ class UnpackRun {
     if (this.batch.length > 0) {
       await this.deps.index.insertFiles(this.batch.splice(0));
     }
+    // Before any hand-off: a member goes to analyse with the verdict on its trailer recorded.
+    // (A one-member .tgz releases all its members at its end: a statement per FLAG_UPDATE_IDS of them.)
+    while (this.toFlag.length > 0) await this.deps.index.addFlagsToFiles(this.toFlag.splice(0, FLAG_UPDATE_IDS), ['gzip-unverified']);
+    while (this.unflag.length > 0) await this.deps.index.removeFlagsFromFiles(this.unflag.splice(0, FLAG_UPDATE_IDS), ['gzip-unverified']);
     while (this.identify.length > 0) {
       const ids = this.identify.splice(0, UNPACK_BATCH_SIZE);
       // The runner sends them on (stage-graph.ts: an archive's members go to analyse).

@@ -429,6 +429,192 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(split.members.map((m) => [m.name, m.stage])[3]).toEqual(['f4.txt', 'pending']);
   });
 
+  // Non-zero bytes after the tar's end marker inside the same gzip member (junk appended to the tar before it was
+  // compressed) ended the listing at the junk, before that gzip member's trailer was read: the held members were
+  // released as if read to a clean end, never checked, so a bad CRC or a cut stream went unseen (gzip -t fails both).
+  // Now the rest of the gzip stream is read through the bomb guard and its trailer judged.
+  it('tgz-junk-after-end-marker-releases-held-members: the trailer after junk in the same gzip member is still checked', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const gzipTest = (data: Buffer) => spawnSync('gzip', ['-t'], { input: data }).status;
+    const files = Array.from({ length: 4 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    // Junk that does not compress: the gzip member spans many reads, so the tar parser meets the junk before the trailer.
+    const whole = gzip(Buffer.concat([await tarOf(files), pseudoRandomBytes(1 << 20, 99)]));
+    expect(gzipTest(whole)).toBe(0);
+
+    // Sound: every member handed on unflagged, the junk reported.
+    const clean = await unpackOne('junk.tar.gz', whole, { mime: 'application/gzip', evidenceId: 'ev-tgz-junk-clean' });
+    expect(clean.outcome.status).toBe('done');
+    expect(clean.parent.flags).toContain('archive-trailing-data');
+    expect(flagged(clean.members)).toEqual(files.map((f) => [f.name, 'pending', false]));
+
+    // The gzip member's CRC-32 wrong: its members fail as any bad-CRC gzip member's do.
+    const bad = Buffer.from(whole);
+    bad[bad.length - 8] = bad[bad.length - 8]! ^ 0xff;
+    expect(gzipTest(bad)).not.toBe(0);
+    const badRun = await unpackOne('junk-bad.tar.gz', bad, { mime: 'application/gzip', evidenceId: 'ev-tgz-junk-bad' });
+    expect(badRun.outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(badRun.stop?.detail).toMatch(/^gzip: member 1 fails its CRC-32 check/);
+    expect(badRun.members.map((m) => [m.name, m.stage, m.failure?.code ?? null, m.sha256])).toEqual(files.map((f) => [f.name, 'failed', 'corrupt-file', null]));
+    // Checked, and failed: not 'not checked'.
+    expect(flagged(badRun.members)).toEqual(files.map((f) => [f.name, 'failed', false]));
+
+    // Cut inside the trailer, or inside the junk's deflate data: a stop before the trailer, every member flagged.
+    for (const [label, cut] of [['trailer', whole.subarray(0, whole.length - 6)], ['junk', whole.subarray(0, whole.length - 200)]] as const) {
+      expect(gzipTest(cut), label).not.toBe(0);
+      const run = await unpackOne(`junk-cut-${label}.tar.gz`, cut, { mime: 'application/gzip', evidenceId: `ev-tgz-junk-cut-${label}` });
+      expect(run.stop?.archive?.reason, label).toBe('truncated');
+      expect(flagged(run.members), label).toEqual(files.map((f) => [f.name, 'pending', true]));
+    }
+
+    // The junk read to reach the trailer is bounded by the whole-stream bomb guard: a limit stop, the members flagged.
+    const bomb = gzip(Buffer.concat([await tarOf(files), Buffer.alloc(8 << 20, 'a')]));
+    const bombRun = await withLimits({ maxCompressionRatio: 50 }, () => unpackOne('junk-bomb.tar.gz', bomb, { mime: 'application/gzip', evidenceId: 'ev-tgz-junk-bomb' }));
+    expect(bombRun.stop?.archive?.reason).toBe('limit-exceeded');
+    expect(flagged(bombRun.members)).toEqual(files.map((f) => [f.name, 'pending', true]));
+  });
+
+  // A tar (junk after its end marker, or none) in one gzip member that checks out, then a later gzip member that is cut
+  // or fails its CRC: the failure lies wholly after the tar's end, yet (reading on to judge the trailer) no entry was
+  // named in the failed member, and the stop was taken for one before the first member's trailer: its members were
+  // left 'gzip-unverified', the status said reading stopped before them, and the trailing-data finding was lost.
+  it('tgz-junk-then-failed-later-gzip-member-leaves-members-unverified: members of a checked gzip member stay verified', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const small = Array.from({ length: 4 }, (_, i) => ({ name: `f${i}.txt`, data: pseudoText(3000, i + 31) }));
+    const big = Array.from({ length: 4 }, (_, i) => ({ name: `f${i}.bin`, data: pseudoRandomBytes(200_000, i + 41) }));
+    const second = gzip(pseudoRandomBytes(300_000, 77));
+    const badCrc = Buffer.from(second);
+    badCrc[badCrc.length - 8] = badCrc[badCrc.length - 8]! ^ 0xff;
+    const cases: Array<[string, Buffer, typeof small]> = [
+      ['junk-then-bad-crc', Buffer.concat([gzip(Buffer.concat([await tarOf(small), pseudoRandomBytes(1 << 16, 5)])), badCrc]), small],
+      ['junk-then-cut', Buffer.concat([gzip(Buffer.concat([await tarOf(small), pseudoRandomBytes(1 << 16, 6)])), second.subarray(0, second.length >> 1)]), small],
+      ['big-then-cut', Buffer.concat([gzip(await tarOf(big)), second.subarray(0, second.length >> 1)]), big],
+    ];
+    for (const [label, data, files] of cases) {
+      expect(spawnSync('gzip', ['-t'], { input: data }).status, label).not.toBe(0);
+      const run = await unpackOne(`${label}.tar.gz`, data, { mime: 'application/gzip', evidenceId: `ev-tgz-later-${label}` });
+      expect(run.outcome.status, label).toBe('done');
+      expect(run.parent.flags, label).toContain('archive-trailing-data');
+      expect(flagged(run.members), label).toEqual(files.map((f) => [f.name, 'pending', false]));
+      expect(run.members.map((m) => m.sha256), label).toEqual(files.map((f) => createHash('sha256').update(f.data).digest('hex')));
+    }
+  });
+
+  // A delivery that stopped before the gzip trailer flagged its members 'gzip-unverified', then failed (here handing
+  // them off); its redelivery read the whole stream and the trailer checked out, yet the flag stayed (flags were only
+  // ever added): the members said "not checked" though they were. The redelivery's verdict is the one recorded.
+  it('tgz-redelivery-verified-keeps-gzip-unverified: a redelivery that checks the trailer takes the stale flag off', async () => {
+    const flagged = (members: Array<{ name: string; stage: string; flags: readonly string[] }>) =>
+      members.map((m) => [m.name, m.stage, m.flags.includes('gzip-unverified')]);
+    const files = Array.from({ length: 6 }, (_, i) => ({ name: `f${i + 1}.txt`, data: pseudoText(3000, i + 1) }));
+    const archive = await addArchive(h, 'redelivered.tar.gz', gzip(await tarOf(files)), { mime: 'application/gzip', evidenceId: 'ev-tgz-unverified-redelivered' });
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await withLimits({ maxArchiveEntries: 3 }, async () => {
+      await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    });
+    expect(flagged((await afterUnpack(archive)).members)).toEqual(files.slice(0, 3).map((f) => [f.name, 'pending', true]));
+    // Redelivered (twice: the same verdict again) with the whole stream read: checked, no flag left.
+    for (const deliveryCount of [2, 3]) {
+      await h.index.setUnpack(archive.fileId, 'pending');
+      await unpackStage(h.deps, archive, { ...h.ctx, deliveryCount });
+      const { members, parent } = await afterUnpack(archive);
+      expect(parent.unpack, `delivery ${deliveryCount}`).toBe('done');
+      expect(flagged(members), `delivery ${deliveryCount}`).toEqual(files.map((f) => [f.name, 'pending', false]));
+    }
+  });
+
+  // A redelivery resuming over members an earlier delivery left flagged 'gzip-unverified' handed those whose gzip
+  // member had already checked out (not held) straight to analyse, and took the stale flag off only at its end:
+  // analyse read them as unchecked, though they were. The flag now comes off before the hand-off.
+  it('tgz-resumed-stale-unverified-handed-off-flagged: a resumed member in a checked range goes to analyse unflagged', async () => {
+    const files = Array.from({ length: 12 }, (_, i) => ({ name: `s${i}.bin`, data: pseudoRandomBytes(4096, 300 + i) }));
+    const tar = await tarOf(files);
+    // A gzip member per entry (4,608 bytes each), the end marker in the last: the inflater runs ahead of the tar parser.
+    const pieces: Buffer[] = [];
+    for (let at = 0; at < tar.length; at += 4608) pieces.push(gzip(tar.subarray(at, Math.min(tar.length, at + 4608))));
+    const archive = await addArchive(h, 'stale.tar.gz', Buffer.concat(pieces), { mime: 'application/gzip', evidenceId: 'ev-tgz-stale-handoff' });
+    // The first delivery records every member, then its hand-off fails.
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    const first = await afterUnpack(archive);
+    expect(first.members.length).toBe(files.length);
+    // As an earlier delivery that stopped before their trailers would have left them.
+    await h.index.addFlagsToFiles(first.members.map((m) => m.fileId), ['gzip-unverified']);
+    await h.index.setUnpack(archive.fileId, 'pending');
+    const handedFlagged: string[] = [];
+    const handOff = h.ctx.handOff!;
+    await unpackStage(h.deps, archive, {
+      ...h.ctx,
+      deliveryCount: 2,
+      handOff: async (members, options) => {
+        for (const m of members) if ((await h.index.getFile(m.fileId))?.flags.includes('gzip-unverified')) handedFlagged.push(m.fileId);
+        return handOff(members, options);
+      },
+    });
+    const { members, parent } = await afterUnpack(archive);
+    expect(parent.unpack).toBe('done');
+    expect(handedFlagged).toEqual([]);
+    expect(members.filter((m) => m.flags.includes('gzip-unverified'))).toEqual([]);
+  });
+
+  // A delivery that died mid-stream (here: its hand-off failed at the 200th member) left the members held for the
+  // gzip member being read recorded pending with no mark; the unpack then dead-lettered, and the watchdog's re-drive
+  // sent those members to analyse as if their trailer had been checked. Held members are now recorded flagged
+  // 'gzip-unverified' (true until their trailer checks out): left by a dead delivery, they go on marked.
+  it('tgz-dead-lettered-held-members-analysed-unmarked: members held when the unpack died stay flagged gzip-unverified', async () => {
+    const files = Array.from({ length: 400 }, (_, i) => ({ name: `f${String(i).padStart(3, '0')}.bin`, data: pseudoRandomBytes(4096, i + 1) }));
+    const tar = await tarOf(files);
+    // Two gzip members: the first ten entries (4,608 bytes each), then the rest in one member megabytes long.
+    const cut = 10 * 4608;
+    const gz = Buffer.concat([gzip(tar.subarray(0, cut)), gzip(tar.subarray(cut))]);
+    expect(spawnSync('gzip', ['-t'], { input: gz }).status).toBe(0);
+    const archive = await addArchive(h, 'died.tar.gz', gz, { mime: 'application/gzip', evidenceId: 'ev-tgz-dead-held' });
+    h.bus.failNextSend = new ExhibitError('bus-unavailable', 'queue down');
+    await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'bus-unavailable' });
+    await recordDeadLetter(h.deps, 'unpack', { body: archive, messageId: 'm', reason: 'MaxDeliveryCountExceeded', description: 'attempt 5' }, h.ctx);
+    const { members, parent } = await afterUnpack(archive);
+    expect(parent.unpack).toBe('failed');
+    expect(members.length).toBeGreaterThanOrEqual(200);
+    expect(members.every((m) => m.stage === 'pending')).toBe(true);
+    // The first gzip member's ten passed their trailer: unflagged. The rest lie in the one whose trailer was never read.
+    expect(members.slice(0, 10).filter((m) => m.flags.includes('gzip-unverified'))).toEqual([]);
+    expect(members.slice(10).filter((m) => !m.flags.includes('gzip-unverified')).map((m) => m.name)).toEqual([]);
+  });
+
+  // Members failed after their bytes were stored (a tar.gz whose gzip CRC then fails) keep a content row and a derived
+  // blob under the damaged bytes' SHA-256. Both are content-addressed and shared (content/<sha256>: the same bytes as any
+  // sound file that hashes the same), so deleting them could take a sound file's copy from under it; they are kept, and
+  // every way to content goes through a file row, which a failed member no longer carries (no hash, size, source).
+  it('tgz-failed-member-content-left-findable: no search, hash, known-file, similar or download path reaches a failed member\'s bytes', async () => {
+    const files = Array.from({ length: 3 }, (_, i) => ({ name: `g${i + 1}.txt`, data: pseudoText(5000, 700 + i) }));
+    const bad = gzip(await tarOf(files));
+    bad[bad.length - 8] = bad[bad.length - 8]! ^ 0xff;
+    const evidenceId = 'ev-tgz-failed-orphans';
+    const run = await unpackOne('orphans.tar.gz', bad, { mime: 'application/gzip', evidenceId });
+    expect(run.members.map((m) => m.stage)).toEqual(['failed', 'failed', 'failed']);
+    const caseId = run.archive.caseId;
+    for (const [i, f] of files.entries()) {
+      const sha = createHash('sha256').update(f.data).digest('hex');
+      const md5 = createHash('md5').update(f.data).digest('hex');
+      // The content row is still there (content-addressed, shared)...
+      expect(await h.index.getContent(sha)).not.toBeNull();
+      // ...but no file of the case leads to it: hash search (SHA-256, MD5, a prefix), content lookups, known files.
+      for (const hash of [sha, md5, sha.slice(0, 12)]) expect((await h.index.search({ caseId, hash })).items.filter((it) => it.file.evidenceId === evidenceId)).toEqual([]);
+      expect(await h.index.evidenceIdsHolding(caseId, sha)).not.toContain(evidenceId);
+      expect((await h.index.filesOfContent(sha, 10)).filter((x) => x.evidenceId === evidenceId)).toEqual([]);
+      const member = run.members[i]!;
+      expect([member.sha256, member.size, member.source]).toEqual([null, null, null]);
+      expect(await h.index.matchFileAgainstHashSets(member.fileId)).toEqual([]);
+      expect(await h.index.knownFileMatches(member.fileId)).toEqual([]);
+      expect((await h.index.getFileWithContent(member.fileId))?.content ?? null).toBeNull();
+      // Similar search: even with a PDQ hash on the content row (as a sound file of the same bytes elsewhere would give it).
+      const pdq = sha;
+      await h.index.setPdq(sha, [{ frame: 0, hash: pdq, quality: 100 }]);
+      expect((await h.index.similarByPdq({ hash: pdq, caseIds: [caseId], maxDistance: 0 })).items.map((c) => c.sha256)).not.toContain(sha);
+    }
+  });
+
   it('tar sizes negative (base-256) or unreadable: corrupt stop, members before kept', async () => {
     const tar = await tarOf([{ name: 'a.txt', data: Buffer.from('a') }, { name: 'b.txt', data: Buffer.from('b') }, { name: 'c.txt', data: Buffer.from('c') }]);
     // Base-256 (first byte 0xff: two's complement): -1.
@@ -526,13 +712,29 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(span.equals(photo)).toBe(true);
   });
 
-  it('two concatenated ZIPs: the last one (which the end record describes) is read, the first is an archive-prefix finding', async () => {
+  // cat a.zip b.zip, a's second directory entry broken: main was done with b's member; the chain's failing listing of
+  // a failed the whole archive corrupt-file. Only a's own listing ends now, with the finding.
+  it('zip-chain-bad-extra-zip-fails-archive: the unpack is done with the archive\'s members and the chain ZIP\'s before the damage', async () => {
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }, { name: 'a2.txt', data: Buffer.from('a two') }]);
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const broken = Buffer.from(a);
+    broken.writeUInt32LE(0x0badf00d, centralHeaders(broken)[1]!.offset);
+    const { outcome, parent, members } = await unpackOne('chain-broken.zip', Buffer.concat([broken, b]), { evidenceId: 'ev-zip-chain-broken' });
+    expect(outcome.status).toBe('done');
+    expect(parent.unpack).toBe('done');
+    expect(parent.flags).toEqual(expect.arrayContaining(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']));
+    expect(members.map((m) => [m.path.split('!/').at(-1), m.stage])).toEqual([['b1.txt', 'pending'], ['zip-chain-1/a1.txt', 'pending']]);
+  });
+
+  it('two concatenated ZIPs: the last one (which the end record describes) is read, then the first as the chain\'s (zip-chain)', async () => {
     const first = await zipOf([{ name: 'first.txt', data: Buffer.from('in the first archive') }]);
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('in the second archive') }]);
     const { outcome, parent, members } = await unpackOne('concatenated.zip', Buffer.concat([first, second]));
     expect(outcome.status).toBe('done');
     expect(parent.flags).toContain('archive-prefix');
-    expect(members.map((m) => m.name)).toEqual(['second.txt']);
+    expect(parent.flags).toContain('zip-chain');
+    expect(members.map((m) => [m.name, m.path.split('!/').at(-1), m.stage])).toEqual([['second.txt', 'second.txt', 'pending'], ['first.txt', 'zip-chain-1/first.txt', 'pending']]);
+    expect(members.map((m) => m.sha256)).toEqual(['in the second archive', 'in the first archive'].map((t) => createHash('sha256').update(t).digest('hex')));
   });
 
   it('a PAX size carried onto a GNU long-name header: the member declares more than the archive holds; truncated, members before kept', async () => {

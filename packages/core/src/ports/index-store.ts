@@ -504,6 +504,12 @@ export interface IndexStore {
   addFlags(fileId: string, flags: FileFlag[]): Promise<void>;
   /** Adds the flags to each of these files (those that exist), in one statement: an archive's members marked at once. */
   addFlagsToFiles(fileIds: readonly string[], flags: FileFlag[]): Promise<void>;
+  /**
+   * Takes the flags off each of these files (those that exist), in one statement. Only for a finding a later,
+   * fuller reading overturns: a tar.gz member flagged 'gzip-unverified' by a delivery that stopped before its
+   * gzip trailer, whose redelivery read the trailer and it checked out.
+   */
+  removeFlagsFromFiles(fileIds: readonly string[], flags: FileFlag[]): Promise<void>;
   /** Records (or replaces, on a re-run) what unpack read about a disk image (migration 0030). */
   recordDiskImage(record: DiskImageRecord): Promise<void>;
   getDiskImage(fileId: string): Promise<DiskImageRecord | null>;

@@ -48,10 +48,17 @@ export class GzipMembers extends Transform {
   /** Bytes given out so far, and where the output of the member being read began: a member that fails took its bytes with it. */
   private out = 0;
   private memberOut = 0;
+  /** Output before this offset is wholly in members whose trailer (CRC-32, size) checked out. */
+  private passedOut = 0;
 
   /** Where, in the output, the gzip member being read (or the last one read) began. */
   get memberStart(): number {
     return this.memberOut;
+  }
+
+  /** Where (in the output) the members whose trailers checked out end: what comes before was verified. */
+  get verifiedEnd(): number {
+    return this.passedOut;
   }
 
   constructor() {
@@ -243,6 +250,7 @@ export class GzipMembers extends Transform {
       return;
     }
     this.members += 1;
+    this.passedOut = this.out;
     this.phase = 'header';
   }
 

@@ -133,13 +133,32 @@ async function listTar(link: ThreadLink, input: TarListInput): Promise<TarListRe
     }
   } catch (err) {
     if (err instanceof ExhibitError) throw err;
-    // The tar ended early because the gzip stream did: the gzip says why.
-    if (gunzip?.error) throw gzipFailure(gunzip, sent);
     // Bytes that are no header after a zero block in header position: the archive had ended (GNU tar and
     // Python's tarfile stop at the end-of-archive marker and ignore what follows; tar-stream reads on).
     // Fewer than 512 such bytes are no header at all: tar-stream says the data ended early, though no member is missing any.
-    if ((/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract)) {
+    const endedBefore = (/invalid tar header/i.test(errorMessage(err)) || (isEndOfData(err) && noMemberMissingBytes(extract))) && afterEndMarker(extract);
+    // A gzip failure (bad CRC, cut stream) only in gzip members after the tar's end: the members holding every entry
+    // and the end-of-archive marker (two zero blocks) passed their trailers; the failed bytes all lie after the tar,
+    // trailing data as they were (tgz-junk-then-failed-later-gzip-member-leaves-members-unverified). A failed member
+    // holding any of the tar itself, the marker included, still fails the archive.
+    const onlyAfterEntries = () =>
+      gunzip !== null && endMarker.markerAt !== null && gunzip.verifiedEnd >= endMarker.markerAt + 1024 && sent.firstEndingAfter(gunzip.verifiedEnd) === null;
+    // The tar ended early because the gzip stream did: the gzip says why.
+    if (gunzip?.error && !(endedBefore && onlyAfterEntries())) throw gzipFailure(gunzip, sent);
+    if (endedBefore) {
       findings.push('archive-trailing-data');
+      // Bytes after the end marker inside a gzip member: that member's trailer is still ahead, and the members held
+      // for it were released as if read to a clean end, never checked (tgz-junk-after-end-marker-releases-held-members).
+      // The rest of the gzip stream is read (and dropped) through the bomb guard, under the step budget, so its
+      // trailer is judged: a bad CRC fails the members it holds, a cut stream is a stop before the trailer.
+      if (gunzip && !gunzip.error) {
+        try {
+          await drain(piped);
+        } catch (drainErr) {
+          if (!gunzip.error) throw drainErr;
+        }
+        if (gunzip.error && !onlyAfterEntries()) throw gzipFailure(gunzip, sent);
+      }
       return result();
     }
     // tar-stream's word for a size that is negative, base-256 negative or not a number.
@@ -254,10 +273,10 @@ interface HeaderBlock {
  * and never show them. They stay listed (nothing is lost), and the archive
  * gets the finding for bytes after its end.
  */
-function watchEndMarker(extract: unknown, lastHeader: HeaderBlock): { headersAfterIt: boolean } {
+function watchEndMarker(extract: unknown, lastHeader: HeaderBlock): { headersAfterIt: boolean; markerAt: number | null } {
   const x = extract as ExtractInternals;
   const consumeHeader = x._consumeHeader.bind(x);
-  const seen = { zeroBlock: false, headersAfterIt: false };
+  const seen: { zeroBlock: boolean; headersAfterIt: boolean; markerAt: number | null } = { zeroBlock: false, headersAfterIt: false, markerAt: null };
   x._consumeHeader = () => {
     const previous = x._header;
     const at = x._buffer.shifted;
@@ -265,7 +284,11 @@ function watchEndMarker(extract: unknown, lastHeader: HeaderBlock): { headersAft
     // A zero block: tar-stream took the 512 bytes from here as a header, and they are all zeros. Judged from
     // the bytes, not from tar-stream's state: readOldGnuSparse, waiting for extension blocks, has taken a
     // header block without tar-stream (its state then looked like a zero block's, by how the input was split).
-    if (x._header === null && lastHeader.start === at && lastHeader.zero) seen.zeroBlock = true;
+    if (x._header === null && lastHeader.start === at && lastHeader.zero) {
+      seen.zeroBlock = true;
+      // Where (in the tar stream) the first zero block in header position starts: the end-of-archive marker.
+      if (seen.markerAt === null && typeof at === 'number') seen.markerAt = at;
+    }
     else if (x._header !== null && x._header !== previous && seen.zeroBlock) seen.headersAfterIt = true;
     return ok;
   };
@@ -431,6 +454,15 @@ function globalPax(extract: unknown): Record<string, string> | null {
 function afterEndMarker(extract: unknown): boolean {
   const state = extract as { _header?: unknown; _offset?: unknown };
   return state._header === null && typeof state._offset === 'number' && state._offset > 0;
+}
+
+/**
+ * Reads a stream to its end, dropping its bytes (the gzip output after the tar's end marker: only its trailer's
+ * verdict is wanted). Unpiped from the tar parser first, which has stopped taking it. A bomb-guard error is thrown.
+ */
+async function drain(stream: Readable): Promise<void> {
+  stream.unpipe();
+  for await (const chunk of stream) void chunk;
 }
 
 /** tar-stream waits for no member's data (its count of a member's missing bytes is 0). */

@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { isExhibitError } from '@exhibit/core';
+import { ExhibitError, isExhibitError, LIMITS } from '@exhibit/core';
+import type { DeadlineWorkerPool } from '@exhibit/core/deadline-pool';
 import {
   breakCentralHeader,
   centralHeaders,
@@ -14,6 +15,7 @@ import {
   zipOf,
 } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
+import { archivePool } from './archive.pool.js';
 import { openZipReader } from './zip.reader.js';
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -372,14 +374,20 @@ describe('zip reader: signed self-extractors', () => {
     const outer = Buffer.from(await zipOf(members));
     outer.writeUInt16LE(inner.length, outer.length - 2);
     const withComment = Buffer.concat([outer, inner]);
-    for (const exe of [signedSelfExtractor(withComment), withComment]) {
+    for (const [exe, unsigned] of [[signedSelfExtractor(withComment), false], [withComment, true]] as const) {
       const oracle = JSON.parse(
         execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: exe }).toString(),
       ) as Array<[string, string]>;
       expect(oracle.map(([name]) => name)).toEqual(['INNER.txt']);
       const { out, findings } = await listMd5(exe);
-      expect(out).toEqual(oracle);
+      expect(out.slice(0, 1)).toEqual(oracle);
       expect(findings).toContain('end-record-in-comment');
+      // zip-comment-zip-hides-real-members: unsigned, the real archive, whose comment the ZIP read is, is listed after it.
+      // (Signed, its offsets count from after the stub and its comment runs past it: still not found, see docs/operations.md.)
+      if (unsigned) {
+        expect(out.slice(1)).toEqual(members.map((m) => [`zip-chain-1/${m.name}`, createHash('md5').update(m.data).digest('hex')]));
+        expect(findings).toContain('zip-chain');
+      } else expect(out.length).toBe(1);
     }
   });
 
@@ -477,7 +485,8 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const first = await zipOf([{ name: 'first.txt', data: Buffer.from('first') }]);
     const second = await zipOf([{ name: 'second.txt', data: Buffer.from('second') }]);
     const entries = await list(Buffer.concat([first, second, Buffer.from('APPENDED')]));
-    expect(entries.map((e) => e.displayPath)).toEqual(['first.txt']);
+    // The second, laid right after it, is the chain's second ZIP (zip-chain-lists-one-zip).
+    expect(entries.map((e) => e.displayPath)).toEqual(['first.txt', 'zip-chain-2/second.txt']);
   });
 
   // (cat a.zip b.zip; echo JUNK) > abj.zip, a of 50 members, b of 1: reading the last ZIP (as unzip and Python's zipfile
@@ -490,8 +499,176 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const names: string[] = [];
     for await (const e of reader.entries()) names.push(e.displayPath);
     await reader.close();
-    expect(names).toEqual(Array.from({ length: 50 }, (_, i) => `a${i}.txt`));
-    expect(reader.findings).toEqual(['archive-trailing-data']);
+    expect(names).toEqual([...Array.from({ length: 50 }, (_, i) => `a${i}.txt`), 'zip-chain-2/b1.txt']);
+    expect(reader.findings).toEqual(['archive-trailing-data', 'zip-chain']);
+  });
+
+  // cat a.zip b.zip (with or without bytes after) listed one of the two ZIPs and lost the other's members (unzip and
+  // Python list b's; with bytes after, Exhibit listed a's). Every ZIP of the chain is listed now: the one read as the
+  // archive under its own paths, the others after it under zip-chain-<n>/ (n: its place in the file), with the finding.
+  /** Every member's path and MD5 (or the error opening it), then how the listing ended. */
+  async function listAll(zip: Buffer, options: { archiveOpenTimeoutMs?: number; pool?: DeadlineWorkerPool } = {}) {
+    const { store, ref } = MemoryBlobSource.of('a.zip', zip);
+    const reader = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, ...options });
+    const seen: string[] = [];
+    let stop: unknown = null;
+    try {
+      for await (const e of reader.entries()) seen.push(`${e.displayPath} ${createHash('md5').update(await readAll(await e.open())).digest('hex').slice(0, 8)}`);
+    } catch (err) {
+      stop = err;
+    }
+    await reader.close();
+    return { seen, stop, findings: [...(reader.findings ?? [])] };
+  }
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex').slice(0, 8);
+
+  // cat a.zip b.zip with a's second directory entry broken: unzip and Python list b's member, main listed it and was
+  // done; the chain's listing of a then failed, rethrown for the whole reader: the sound archive failed corrupt-file.
+  // A fake end record (17 MiB of zeros, then 26 bytes shaped like one) before b failed the same way (unexpected EOF).
+  it('zip-chain-bad-extra-zip-fails-archive: a chain ZIP failing part way ends only its own listing, with a finding', async () => {
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }, { name: 'a2.txt', data: Buffer.from('a two') }]);
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const broken = await listAll(Buffer.concat([breakCentralHeader(a, 1), b]));
+    expect(broken.stop).toBeNull();
+    expect(broken.seen).toEqual([`b1.txt ${md5('b one')}`, `zip-chain-1/a1.txt ${md5('a one')}`]);
+    expect(broken.findings).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    // Broken from its first entry: nothing of it listed, so no zip-chain either; b's member is kept.
+    const first = await listAll(Buffer.concat([breakCentralHeader(a, 0), b]));
+    expect(first.stop).toBeNull();
+    expect(first.seen).toEqual([`b1.txt ${md5('b one')}`]);
+    expect(first.findings).not.toContain('zip-chain');
+    // After the archive (bytes after: a is the archive, b the chain's): b broken ends only b's listing.
+    const b2 = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }, { name: 'b2.txt', data: Buffer.from('b two') }]);
+    const after = await listAll(Buffer.concat([a, breakCentralHeader(b2, 1), Buffer.from('JUNK\n')]));
+    expect(after.stop).toBeNull();
+    expect(after.seen).toEqual([`a1.txt ${md5('a one')}`, `a2.txt ${md5('a two')}`, `zip-chain-2/b1.txt ${md5('b one')}`]);
+    expect(after.findings).toEqual(['archive-trailing-data', 'zip-chain', 'zip-chain-incomplete']);
+    // A fake end record (one entry declared, its directory nowhere) after bytes that are no ZIP, then b.
+    const fake = Buffer.alloc(22);
+    fake.writeUInt32LE(0x06054b50, 0);
+    fake.writeUInt16LE(1, 8);
+    fake.writeUInt16LE(1, 10);
+    fake.writeUInt32LE(46, 12);
+    fake.writeUInt32LE(1 << 20, 16);
+    const faked = await listAll(Buffer.concat([Buffer.alloc(2 << 20), fake, b]));
+    expect(faked.stop).toBeNull();
+    expect(faked.seen).toEqual([`b1.txt ${md5('b one')}`]);
+    expect(faked.findings).toEqual(['archive-prefix']);
+  });
+
+  // A local header whose data is a whole ZIP (no directory entry names it), then b.zip: unzip, Python and main list
+  // b's member only; the chain search took the stored ZIP for a chain's (zip-chain-1/inner.txt).
+  it('zip-chain-takes-zip-stored-in-unlisted-member: a ZIP not preceded by whole ZIPs back to the first byte is data', async () => {
+    const inner = await zipOf([{ name: 'inner.txt', data: Buffer.from('inner') }]);
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const name = Buffer.from('inner.zip');
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(inner.length, 18);
+    local.writeUInt32LE(inner.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const data = Buffer.concat([local, name, inner, b]);
+    const py = execFileSync('python3', ['-c', 'import sys,zipfile,io; print(",".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: data });
+    expect(py.toString().trim()).toBe('b1.txt');
+    const listed = await listAll(data);
+    expect(listed.seen).toEqual([`b1.txt ${md5('b one')}`]);
+    expect(listed.findings).toEqual(['archive-prefix']);
+  });
+
+  // A 22-byte empty end record in front of b.zip is a ZIP of no entries: it set zip-chain though nothing was listed.
+  it('zip-chain-empty-zip-sets-flag: an empty ZIP in the chain adds no finding and takes no number', async () => {
+    const empty = Buffer.alloc(22);
+    empty.writeUInt32LE(0x06054b50, 0);
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }]);
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const alone = await listAll(Buffer.concat([empty, b]));
+    expect(alone.seen).toEqual([`b1.txt ${md5('b one')}`]);
+    expect(alone.findings).toEqual(['archive-prefix']);
+    // Between two ZIPs: the chain still runs through it; numbers count the ZIPs listed.
+    const between = await listAll(Buffer.concat([a, empty, b]));
+    expect(between.seen).toEqual([`b1.txt ${md5('b one')}`, `zip-chain-1/a1.txt ${md5('a one')}`]);
+    expect(between.findings).toEqual(['archive-prefix', 'zip-chain']);
+  });
+
+  // The chain search opened each candidate with a whole open budget of its own and rethrew a time-out: a slow candidate
+  // in front of a sound ZIP failed the archive's open (parse-timeout), up to ~17 budgets in series. One budget is
+  // shared now, and a candidate out of time (or crashing its thread) means no chain: the archive's members are listed.
+  it('zip-chain-slow-lookup-fails-archive: a chain candidate out of time is no chain, under one shared budget', async () => {
+    const zips = await Promise.all(Array.from({ length: 4 }, (_, i) => zipOf([{ name: `z${i}.txt`, data: Buffer.from(`z ${i}`) }])));
+    const data = Buffer.concat(zips);
+    const real = archivePool();
+    const budgets: number[] = [];
+    const pool = (failing: 'parse-timeout' | 'parse-crashed' | null) =>
+      new Proxy(real, {
+        get(target, key, receiver) {
+          if (key !== 'run') return Reflect.get(target, key, receiver);
+          return (kind: string, input: { size: number }, options: { timeoutMs: number }) => {
+            if (kind === 'zip-open' && input.size !== data.length) {
+              budgets.push(options.timeoutMs);
+              // The second candidate (the chain's second ZIP back from the archive) is the slow one.
+              if (failing && budgets.length === 2) return Promise.reject(new ExhibitError(failing, 'zip reader: out of time'));
+            }
+            return (target.run as (...args: unknown[]) => unknown)(kind, input, options);
+          };
+        },
+      }) as DeadlineWorkerPool;
+    for (const failing of ['parse-timeout', 'parse-crashed'] as const) {
+      budgets.length = 0;
+      const slow = await listAll(data, { archiveOpenTimeoutMs: 60_000, pool: pool(failing) });
+      expect(slow.stop, failing).toBeNull();
+      expect(slow.seen, failing).toEqual([`z3.txt ${md5('z 3')}`]);
+      expect(slow.findings, failing).toEqual(['archive-prefix']);
+    }
+    budgets.length = 0;
+    const fast = await listAll(data, { archiveOpenTimeoutMs: 60_000, pool: pool(null) });
+    expect(fast.seen.map((x) => x.split(' ')[0])).toEqual(['z3.txt', 'zip-chain-1/z0.txt', 'zip-chain-2/z1.txt', 'zip-chain-3/z2.txt']);
+    // One budget for the whole search: each window gets what is left of it, never a fresh one.
+    expect(budgets.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < budgets.length; i += 1) expect(budgets[i]!).toBeLessThanOrEqual(budgets[i - 1]!);
+    expect(budgets[0]!).toBeLessThanOrEqual(60_000);
+  });
+
+  it('zip-chain-lists-one-zip: both ZIPs of cat a.zip b.zip are listed, with or without bytes after, bounded', async () => {
+    const a = await zipOf(Array.from({ length: 3 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }, { name: 'b2.txt', data: pseudoRandomBytes(5000, 3) }]);
+    const c = await zipOf([{ name: 'c1.txt', data: Buffer.from('c one') }]);
+    const contents = async (zip: Buffer, openLater = false) => {
+      const { reader } = await open(zip);
+      const seen: Array<[string, string]> = [];
+      const later: ArchiveEntry[] = [];
+      for await (const e of reader.entries()) {
+        if (openLater) later.push(e);
+        else seen.push([e.displayPath, (await readAll(await e.open())).toString('latin1').slice(0, 8)]);
+      }
+      // Opened after the listing moved past them: each from its own ZIP's directory.
+      for (const e of later) seen.push([e.displayPath, (await readAll(await e.open())).toString('latin1').slice(0, 8)]);
+      await reader.close();
+      return { seen, findings: reader.findings, declared: (reader as unknown as { declaredEntries: number }).declaredEntries };
+    };
+    const b2 = pseudoRandomBytes(5000, 3).toString('latin1').slice(0, 8);
+    // Without bytes after: b is the archive (unzip's and Python's reading), a before it the chain's first.
+    for (const openLater of [false, true]) {
+      const ab = await contents(Buffer.concat([a, b]), openLater);
+      expect(ab.seen).toEqual([['b1.txt', 'b one'], ['b2.txt', b2], ['zip-chain-1/a0.txt', 'a 0'], ['zip-chain-1/a1.txt', 'a 1'], ['zip-chain-1/a2.txt', 'a 2']]);
+      expect(ab.findings).toEqual(['archive-prefix', 'zip-chain']);
+      expect(ab.declared).toBe(5);
+    }
+    // With bytes after: a (exact from the start) is the archive, b after it.
+    const abj = await contents(Buffer.concat([a, b, Buffer.from('JUNK\n')]));
+    expect(abj.seen.map(([p]) => p)).toEqual(['a0.txt', 'a1.txt', 'a2.txt', 'zip-chain-2/b1.txt', 'zip-chain-2/b2.txt']);
+    expect(abj.findings).toEqual(['archive-trailing-data', 'zip-chain']);
+    // Three: c is the archive, a and b before it, numbered by place in the file.
+    const abc = await contents(Buffer.concat([a, b, c]));
+    expect(abc.seen.map(([p]) => p)).toEqual(['c1.txt', 'zip-chain-1/a0.txt', 'zip-chain-1/a1.txt', 'zip-chain-1/a2.txt', 'zip-chain-2/b1.txt', 'zip-chain-2/b2.txt']);
+    // Python's zipfile (the oracle for the archive itself) lists b's members in cat a.zip b.zip, as the archive here.
+    const py = execFileSync('python3', ['-c', 'import sys,zipfile,io; print(",".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: Buffer.concat([a, b]) });
+    expect(py.toString().trim()).toBe('b1.txt,b2.txt');
+    // Bounded: a chain longer than LIMITS.maxZipChainArchives lists that many ZIPs; the rest stay the archive-prefix finding.
+    const many = await Promise.all(Array.from({ length: LIMITS.maxZipChainArchives + 4 }, (_, i) => zipOf([{ name: `z${i}.txt`, data: Buffer.from(`z ${i}`) }])));
+    const long = await contents(Buffer.concat(many));
+    expect(long.seen.length).toBe(LIMITS.maxZipChainArchives);
+    expect(long.seen[0]).toEqual([`z${many.length - 1}.txt`, `z ${many.length - 1}`]);
   });
 
   // Without a cut comment the stored ZIP's end record must not win either: bytes after the outer end record.

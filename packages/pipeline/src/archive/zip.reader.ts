@@ -49,69 +49,173 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     size: options.size,
     ...(options.etag ? { etag: options.etag } : {}),
   });
-  const input: ZipOpenInput = { size: options.size, maxEntries: options.maxEntries ?? Number.MAX_SAFE_INTEGER };
-  const facts = await pool.run<ZipFacts>('zip-open', input, {
-    label: 'zip reader (end record and central directory)',
-    timeoutMs: options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs,
-    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
-    serve: (request) => read(request, options.abortSignal),
-  });
-  // Plain data from the thread, still checked: the archive must lie inside its bytes.
-  if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > options.size) {
-    throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${options.size} bytes`);
+  /** 'zip-open' over `length` bytes from `start` of the archive's bytes; the facts it gives placed in the whole (absolute). */
+  const openWindow = async (start: number, length: number, timeoutMs = options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs): Promise<ZipFacts> => {
+    const windowRead = start === 0 && length === options.size ? read : serveRange(blobs, blob, { offset: (options.offset ?? 0) + start, size: length, ...(options.etag ? { etag: options.etag } : {}) });
+    const input: ZipOpenInput = { size: length, maxEntries: options.maxEntries ?? Number.MAX_SAFE_INTEGER };
+    const facts = await pool.run<ZipFacts>('zip-open', input, {
+      label: 'zip reader (end record and central directory)',
+      timeoutMs,
+      ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+      serve: (request) => windowRead(request, options.abortSignal),
+    });
+    // Plain data from the thread, still checked: the archive must lie inside its bytes.
+    if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > length) {
+      throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${length} bytes`);
+    }
+    if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
+      throw new ExhibitError('corrupt-file', `zip: the parser placed the end record's comment length at ${facts.commentLengthAt}, outside the archive`);
+    }
+    return { ...facts, prefix: start + facts.prefix, commentLengthAt: facts.commentLengthAt === null ? null : start + facts.commentLengthAt };
+  };
+  const facts = await openWindow(0, options.size);
+  const chain = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
+  return new ThreadedZipReader(pool, read, facts, chain, options);
+}
+
+/**
+ * ZIPs laid end to end around the one read as the archive (`cat a.zip b.zip`, with or without bytes after): that
+ * one is the ZIP the end record at the file's end describes (unzip's and Python's), or, with bytes after, the first
+ * whose end record is exact from the start; the others were lost, a mere archive-prefix or trailing-data finding
+ * (zip-chain-lists-one-zip). Each is found as the archive is, in the bytes before it (a ZIP ending exactly where it
+ * starts) and after it (one starting exactly where it ends), outside its own bytes, so a ZIP stored in a member is
+ * never taken. The ZIPs before it must run back to the file's first byte, each starting where the one before it
+ * ends: a ZIP preceded by bytes that are no ZIP (a local header whose data it is, with no directory entry) is data,
+ * not a chain's (zip-chain-takes-zip-stored-in-unlisted-member); past LIMITS.maxZipChainArchives, a whole ZIP must
+ * end where the earliest listed starts. At most LIMITS.maxZipChainArchives ZIPs in all; bytes that are no ZIP end
+ * the search. The search shares one open budget (`budgetMs`, wall time) across all its windows: a window that runs
+ * out of it or crashes its thread means no chain at all (the archive's own members are listed as before,
+ * zip-chain-slow-lookup-fails-archive). ZIPs with no entries are left out (they add nothing to list).
+ */
+async function zipChainAround(
+  archive: ZipFacts,
+  total: number,
+  openWindow: (start: number, length: number, timeoutMs: number) => Promise<ZipFacts>,
+  budgetMs: number,
+  abortSignal: AbortSignal | undefined,
+): Promise<ZipFacts[]> {
+  const deadline = Date.now() + budgetMs;
+  const GAVE_UP = Symbol('gave-up');
+  const attempt = async (start: number, length: number): Promise<ZipFacts | null | typeof GAVE_UP> => {
+    const left = deadline - Date.now();
+    if (left <= 0) return GAVE_UP;
+    try {
+      return await openWindow(start, length, left);
+    } catch (err) {
+      if (abortSignal?.aborted) throw err;
+      // Not a ZIP there (or a damaged one: its bytes stay the finding they were).
+      if (err instanceof ExhibitError && (err.code === 'corrupt-file' || err.code === 'unsupported-format')) return null;
+      // A candidate the parser could not finish in the budget left: no chain (the archive itself opened fine).
+      if (err instanceof ExhibitError && (err.code === 'parse-timeout' || err.code === 'parse-crashed')) return GAVE_UP;
+      throw err;
+    }
+  };
+  let before: ZipFacts[] = [];
+  let at = archive.prefix;
+  let grounded = at === 0;
+  while (at > 0) {
+    const zip = await attempt(0, at);
+    if (zip === GAVE_UP) return [];
+    if (zip === null) break;
+    // The archive read is a whole ZIP in the comment of the end record before it, whose own directory checks out
+    // (end-record-in-comment): that record's archive, the real one, was hidden (zip-comment-zip-hides-real-members).
+    // Its comment runs on past it into the archive read: it is listed too, its comment length read as 0.
+    if (zip.commentCut && before.length === 0 && archive.findings.includes('end-record-in-comment')) {
+      before.unshift({ ...zip, commentCut: false });
+      at = zip.prefix;
+      grounded = at === 0;
+      break;
+    }
+    if (zip.commentCut || zip.prefix + zip.size !== at) break;
+    // As many as the limit allows: one more whole ZIP ending where the earliest starts grounds the chain.
+    if (before.length + 1 >= LIMITS.maxZipChainArchives) {
+      grounded = true;
+      break;
+    }
+    before.unshift(zip);
+    at = zip.prefix;
+    grounded = at === 0;
   }
-  if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
-    throw new ExhibitError('corrupt-file', `zip: the parser placed the end record's comment length at ${facts.commentLengthAt}, outside the archive`);
+  if (!grounded) before = [];
+  const found = before;
+  let after = archive.prefix + archive.size;
+  while (after < total && found.length + 1 < LIMITS.maxZipChainArchives) {
+    const zip = await attempt(after, total - after);
+    if (zip === GAVE_UP) return [];
+    if (zip === null || zip.commentCut || zip.prefix !== after || zip.size === 0) break;
+    found.push(zip);
+    after = zip.prefix + zip.size;
   }
-  return new ThreadedZipReader(pool, read, facts, options);
+  return found.filter((zip) => zip.declared > 0);
 }
 
 class ThreadedZipReader implements ArchiveReader {
   readonly format = 'zip' as const;
   readonly findings: ZipArchiveFinding[];
   readonly declaredEntries: number;
+  /** The archive, then the other ZIPs of its chain in file order, each with the path prefix its members are listed under. */
+  private readonly segments: Array<{ facts: ZipFacts; pathPrefix: string }>;
 
   constructor(
     private readonly pool: DeadlineWorkerPool,
     private readonly read: ReturnType<typeof serveRange>,
     private readonly facts: ZipFacts,
+    chain: ZipFacts[],
     private readonly options: ZipReaderOptions,
   ) {
     this.findings = [...facts.findings];
-    this.declaredEntries = facts.declared;
+    this.declaredEntries = facts.declared + chain.reduce((sum, zip) => sum + zip.declared, 0);
+    // Numbered from 1 in file order among the ZIPs listed, the archive included (its members keep their own paths):
+    // the same bytes give the same numbers. ZIPs with no entries were left out and take no number.
+    const inFile = [...chain, facts].sort((a, b) => a.prefix - b.prefix);
+    this.segments = [{ facts, pathPrefix: '' }, ...chain.map((zip) => ({ facts: zip, pathPrefix: `zip-chain-${inFile.indexOf(zip) + 1}/` }))];
   }
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
-    const input: ZipListInput = { prefix: this.facts.prefix, size: this.facts.size, commentLengthAt: this.facts.commentLengthAt, maxEntryNameBytes: this.options.maxEntryNameBytes };
-    const session = this.session('zip-list', input, 'zip reader (entries)', signal);
     const duplicates = new DuplicateNameTracker();
+    // Entry indexes run on across the chain's ZIPs (member ids stay deterministic); `local` is the place in its own directory.
     let index = 0;
-    try {
-      for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
-        if (request.t === 'failed') throw request.error;
-        if (request.t === 'done') {
-          if (this.facts.commentCut) {
-            throw new ExhibitError('corrupt-file', 'zip: the end record\'s comment runs past the end of the file (the archive was cut off after its central directory)', {
-              details: { reason: 'truncated' },
-            });
+    for (const segment of this.segments) {
+      const { facts } = segment;
+      const input: ZipListInput = { prefix: facts.prefix, size: facts.size, commentLengthAt: facts.commentLengthAt, maxEntryNameBytes: this.options.maxEntryNameBytes };
+      const session = this.session('zip-list', input, 'zip reader (entries)', signal);
+      const chained = segment.pathPrefix !== '';
+      let local = 0;
+      try {
+        for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'next' })) {
+          if (request.t === 'failed') throw request.error;
+          if (request.t === 'done') break;
+          // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
+          if (request.t !== 'entry') continue;
+          if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
+          if (signal?.aborted) throw abortError(signal);
+          // Set once a ZIP of the chain gave a member (an empty or fake one adds nothing: no finding).
+          if (chained && !this.findings.includes('zip-chain')) this.findings.push('zip-chain');
+          const listed = { session, current: true };
+          try {
+            yield this.toArchiveEntry(request.entry, index, local, segment, duplicates, listed, signal);
+          } finally {
+            listed.current = false;
           }
-          return;
+          index += 1;
+          local += 1;
         }
-        // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
-        if (request.t !== 'entry') continue;
-        if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
-        if (signal?.aborted) throw abortError(signal);
-        const listed = { session, current: true };
-        try {
-          yield this.toArchiveEntry(request.entry, index, duplicates, listed, signal);
-        } finally {
-          listed.current = false;
-        }
-        index += 1;
+      } catch (err) {
+        // A ZIP of the chain whose directory fails part way ends only its own listing, with the finding: never the
+        // archive's nor the other ZIPs' members (zip-chain-bad-extra-zip-fails-archive). Storage faults and aborts
+        // still end the whole listing.
+        const own = err instanceof ExhibitError && ['corrupt-file', 'unsupported-format', 'parse-timeout', 'parse-crashed'].includes(err.code);
+        if (!chained || !own || signal?.aborted) throw err;
+        if (!this.findings.includes('zip-chain-incomplete')) this.findings.push('zip-chain-incomplete');
+      } finally {
+        await session.end();
       }
-    } finally {
-      await session.end();
+    }
+    if (this.facts.commentCut) {
+      throw new ExhibitError('corrupt-file', 'zip: the end record\'s comment runs past the end of the file (the archive was cut off after its central directory)', {
+        details: { reason: 'truncated' },
+      });
     }
   }
 
@@ -125,16 +229,20 @@ class ThreadedZipReader implements ArchiveReader {
   }
 
   private toArchiveEntry(
-    wire: WireArchiveEntry,
+    listedWire: WireArchiveEntry,
     index: number,
+    local: number,
+    segment: { facts: ZipFacts; pathPrefix: string },
     duplicates: DuplicateNameTracker,
     listed: { session: ArchiveThreadSession; current: boolean },
     signal: AbortSignal | undefined,
   ): ArchiveEntry {
+    const wire = segment.pathPrefix === '' ? listedWire : { ...listedWire, displayPath: `${segment.pathPrefix}${listedWire.displayPath}` };
+    const facts = segment.facts;
     const flags: FileFlag[] = [...wire.flags];
     const duplicateOf = duplicates.check(wire.displayPath, index);
     if (duplicateOf !== undefined) flags.push('duplicate-name');
-    const archiveSize = this.facts.prefix + this.facts.size;
+    const archiveSize = facts.prefix + facts.size;
     const label = `zip entry ${index}`;
     const entry: ArchiveEntry = {
       index,
@@ -153,7 +261,7 @@ class ThreadedZipReader implements ArchiveReader {
       open: async (): Promise<Readable> => {
         // The listing's thread sends the member while the entry is the current one; later, a thread of its own does.
         const current = listed.current;
-        const session = current ? listed.session : this.session('zip-member', { prefix: this.facts.prefix, size: this.facts.size, commentLengthAt: this.facts.commentLengthAt, index } satisfies ZipMemberInput, 'zip reader (member)', signal);
+        const session = current ? listed.session : this.session('zip-member', { prefix: facts.prefix, size: facts.size, commentLengthAt: facts.commentLengthAt, index: local } satisfies ZipMemberInput, 'zip reader (member)', signal);
         const opened = await session.exchange(current ? { op: 'open' } : null);
         if (opened.t !== 'opened') {
           if (!current) await session.end();
