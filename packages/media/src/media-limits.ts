@@ -48,16 +48,23 @@ export const MEDIA_LIMITS = {
    * counted here but by maxId3ContainerZeroBytes; random samples read as sizes
    * jump far. Past this count of non-zero headers (a crafted run of tiny
    * chunks) the rest is unknown, and the metadata fails `limit-exceeded`
-   * without running ffprobe.
+   * without running ffprobe. Known cost (rare, accepted): 8-byte-stride
+   * samples with zero high words after a carved WAV (4,000 small int64
+   * values) read as thousands of size-0 chunks and fail here, though ffprobe
+   * reads that file in 0.3 s.
    */
   maxId3ContainerChunks: 1024,
   /**
-   * Bytes of all-zero chunk headers skipped in that walk (read 1 MiB at a
-   * time; ffmpeg steps through them 8 bytes a chunk and reads what follows).
-   * Cluster slack is at most 128 KiB, silence past a halved data size tens
-   * of MiB; past this the metadata fails `limit-exceeded` without ffprobe.
+   * Bytes of all-zero chunk headers skipped in that walk. ffmpeg steps
+   * through them as size-0 chunks, 8 bytes a step, at ~4 MiB/s (measured:
+   * a WAV + 32 MiB of zeros took ffprobe 8.2 s, + 255 MiB 61 s, + 300 MiB
+   * 83 s on a loaded machine, near the 120 s tool timeout that is retried as
+   * a fault): this is sized for ffprobe (16 MiB ~ 4 s), not for our counter
+   * (wav-zero-run-lets-ffprobe-step-for-a-minute). Cluster slack is at most
+   * 128 KiB, a recorder's pre-allocation or silence past a halved data size a
+   * few MiB; past this the metadata fails `limit-exceeded` without ffprobe.
    */
-  maxId3ContainerZeroBytes: 256 * 1024 * 1024,
+  maxId3ContainerZeroBytes: 16 * 1024 * 1024,
   /** ffprobe JSON output; a crafted file with thousands of streams must not exhaust memory. */
   maxProbeOutputBytes: 4 * 1024 * 1024,
   /** One contact-sheet frame (PNG on stdout). */

@@ -183,6 +183,35 @@ describe('ID3v2 frames counted before ffprobe runs', () => {
     }
   });
 
+  it('wav-zero-run-lets-ffprobe-step-for-a-minute: a zero run ffprobe steps through for seconds fails limit-exceeded before it runs', async () => {
+    // ffprobe steps through zeros 8 bytes at a time at ~4 MiB/s: a WAV + 32 MiB of zeros took it 8 s, + 255 MiB 61 s
+    // (a 256 MiB limit let a file run to half the retried tool timeout on a loaded machine).
+    const wav = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le', '-f', 'wav'], 'wav');
+    const zeroed = Buffer.concat([wav, Buffer.alloc(32 * 1024 * 1024)]);
+    const err = await id3FrameCount(new BufferSource(zeroed, 'z32.wav'), MEDIA_LIMITS.maxId3Frames).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'limit-exceeded')).toBe(true);
+    // Through the extractor: refused without ffprobe (a missing tool would be tool-unavailable).
+    const noTools = new MediaMetadataExtractor(new MediaToolResolver({ ffprobePath: '/nonexistent/ffprobe', ffmpegPath: '/nonexistent/ffmpeg' }));
+    const viaExtractor = await noTools.audio(new BufferSource(zeroed, 'z32.wav'), { detectedExt: 'wav' }).catch((e: unknown) => e);
+    expect(isExhibitError(viaExtractor, 'limit-exceeded')).toBe(true);
+    // A few MiB (a recorder's pre-allocation) still reach ffprobe.
+    expect(await id3FrameCount(new BufferSource(Buffer.concat([wav, Buffer.alloc(4 * 1024 * 1024)]), 'z4.wav'), MEDIA_LIMITS.maxId3Frames)).toBe(0);
+  });
+
+  it('wav-alternating-zero-headers-read-1-mib-each: short zero runs between chunks are skipped in the bytes already read', async () => {
+    const wav = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'sine=d=1', '-c:a', 'pcm_s16le', '-f', 'wav'], 'wav');
+    const dense = Buffer.concat([wav, ...Array.from({ length: 1000 }, () => Buffer.from('\0\0\0\0\0\0\0\0junk\0\0\0\0', 'latin1')), Buffer.alloc(1 << 20, 1)]);
+    // Runs that end each header window: a 4 KiB chunk, then 4 KiB of zeros.
+    const body = Buffer.concat([Buffer.from('junk\0\x10\0\0', 'latin1'), Buffer.alloc(4096, 1)]);
+    const sparse = Buffer.concat([wav, ...Array.from({ length: 500 }, () => Buffer.concat([body, Buffer.alloc(4096)]))]);
+    for (const [name, file] of [['dense', dense], ['sparse', sparse]] as const) {
+      const source = new BufferSource(file, `${name}.wav`);
+      expect(await id3FrameCount(source, MEDIA_LIMITS.maxId3Frames)).toBe(0);
+      // Was ~1 MiB a zero header: 1 GB read for a 1.2 MB file.
+      expect({ name, readAtMost3x: source.bytesRead <= 3 * file.length }).toEqual({ name, readAtMost3x: true });
+    }
+  });
+
   it('dsf-id3-at-metadata-pointer-not-counted: the tag at a DSF metadata pointer counts as one at the start', async () => {
     /** A DSF of 2 channels of one 4096-byte block each of DSD silence, `tag` after the data at the metadata pointer. */
     const dsf = (tag: Buffer): Buffer => {
