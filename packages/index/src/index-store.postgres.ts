@@ -20,6 +20,7 @@ import {
   type FileRecord,
   type FileStage,
   type Hashes,
+  type HashCheckpoint,
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
@@ -209,6 +210,38 @@ export class PostgresIndex implements IndexStore {
         details: { blobName, recorded: existing.hashes, now: hashes },
       });
     }
+  }
+
+  async getHashCheckpoint(rootFileId: string, etag: string): Promise<HashCheckpoint | null> {
+    const { rows } = await this.query<{ offset_bytes: string | number; md5_state: string; sha1_state: string; sha256_state: string; updated_at: Date | string }>(
+      `SELECT offset_bytes, md5_state, sha1_state, sha256_state, updated_at FROM upload_hash_checkpoints WHERE root_file_id = $1 AND etag = $2`,
+      [rootFileId, canonicalEtag(etag)],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      rootFileId,
+      etag: canonicalEtag(etag),
+      offsetBytes: Number(r.offset_bytes),
+      states: { md5: r.md5_state, sha1: r.sha1_state, sha256: r.sha256_state },
+      updatedAt: new Date(r.updated_at).toISOString(),
+    };
+  }
+
+  async saveHashCheckpoint(c: HashCheckpoint): Promise<void> {
+    await this.query(
+      `INSERT INTO upload_hash_checkpoints (root_file_id, etag, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now())
+       ON CONFLICT (root_file_id, etag) DO UPDATE SET
+         offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state, sha1_state = EXCLUDED.sha1_state,
+         sha256_state = EXCLUDED.sha256_state, updated_at = now()
+       WHERE upload_hash_checkpoints.offset_bytes < EXCLUDED.offset_bytes`,
+      [c.rootFileId, canonicalEtag(c.etag), c.offsetBytes, c.states.md5, c.states.sha1, c.states.sha256],
+    );
+  }
+
+  async deleteHashCheckpoints(rootFileId: string): Promise<void> {
+    await this.query(`DELETE FROM upload_hash_checkpoints WHERE root_file_id = $1`, [rootFileId]);
   }
 
   /**

@@ -20,6 +20,18 @@ import type { FileStage, StageName } from '../lifecycle.js';
 import type { ExhibitErrorCode } from '../errors.js';
 import type { ImageSegmentsStatus, SegmentManifestEntry } from '../segment-manifest.js';
 
+/**
+ * The saved state of a resumable MD5/SHA-1/SHA-256 of an upload after its
+ * first `offsetBytes` bytes, read under `etag` (hash-wasm save() output, base64).
+ */
+export interface HashCheckpoint {
+  rootFileId: string;
+  etag: string;
+  offsetBytes: number;
+  states: { md5: string; sha1: string; sha256: string };
+  updatedAt?: string;
+}
+
 /** One uploaded evidence blob, as received. */
 /**
  * What IndexStore.bringReviewSummaryUpToDate did: the summary was already
@@ -434,6 +446,19 @@ export interface IndexStore {
   /** Records that the blob was seen changed (or gone, etag '') after receipt; idempotent per sighting. */
   recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void>;
   recordUploadHashes(blobName: string, hashes: Hashes, integrity: IntegrityVerdict, mismatches: string[]): Promise<void>;
+  /**
+   * Progress of a resumable hash of a large upload (migration 0220), per root
+   * file id and the ETag its bytes were read under; null when none is saved.
+   */
+  getHashCheckpoint(rootFileId: string, etag: string): Promise<HashCheckpoint | null>;
+  /**
+   * Saves progress; never moves it backwards (two chains of the same upload,
+   * e.g. a watchdog re-drive beside a continuation, may both save: the one
+   * further on stands, and every saved state is exact for its offset).
+   */
+  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<void>;
+  /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
+  deleteHashCheckpoints(rootFileId: string): Promise<void>;
 
   /**
    * Declares a split image's segment manifest (at upload registration), all

@@ -1,0 +1,334 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { FileTypeIdentifier } from '@exhibit/media';
+import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { hasTool, pseudoRandom } from '../src/disk/test-support/disk-image.builder.js';
+import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
+import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * The hash of an upload too large for one stage invocation (a 500 GB-2 TB disk
+ * image) is taken resumably (hash.stage.ts hashResumably): states saved in the
+ * index every checkpoint, a continuation message before the deadline, read on
+ * from the checkpoint pinned to the ETag. Here with tiny limits, through the
+ * stage runner, against Azurite and PGlite, delivering every message the
+ * runner sends as the bus would.
+ */
+let h: Harness;
+/** Bytes the stages took from each blob read, and the offsets reads started at. */
+const reads = { bytes: 0, opened: [] as number[] };
+/** When set, every read is slowed (a blob stream slower than the deadline allows). */
+let throttle: { chunkBytes: number; delayMs: number } | null = null;
+/** When set, the next read fails after this many bytes (storage dropping the connection). */
+let failAfter: number | null = null;
+
+/** Tiny limits: resumable from 1 MiB, a checkpoint every 256 KiB, and time up at once (each invocation stops at its first checkpoint). */
+const TINY = { resumableHashMinBytes: 1024 * 1024, hashCheckpointBytes: 256 * 1024, stageDeadlineMs: 60_000, hashContinueMarginMs: 60_000 };
+
+function instrumented(store: BlobStore): BlobStore {
+  return Object.create(store, {
+    openRead: {
+      value: async (...args: Parameters<BlobStore['openRead']>) => {
+        const [, options] = args;
+        // Whole-blob streams from an offset (the hash's); identification's and listings' ranged reads name a count.
+        if (options?.count === undefined) reads.opened.push(options?.offset ?? 0);
+        const stream: Readable = await store.openRead(...args);
+        let out: Readable = stream;
+        if (failAfter !== null) {
+          let left = failAfter;
+          failAfter = null;
+          out = stream.pipe(
+            new Transform({
+              transform(chunk: Buffer, _e, cb) {
+                if (chunk.length > left) return cb(new Error('connection reset by storage'));
+                left -= chunk.length;
+                cb(null, chunk);
+              },
+            }),
+          );
+        }
+        if (throttle) {
+          const { chunkBytes, delayMs } = throttle;
+          const signal = options?.abortSignal;
+          out = out.pipe(
+            new Transform({
+              transform(chunk: Buffer, _e, cb) {
+                void (async () => {
+                  for (let i = 0; i < chunk.length; i += chunkBytes) {
+                    await sleep(delayMs, undefined, signal ? { signal } : {});
+                    this.push(chunk.subarray(i, i + chunkBytes));
+                  }
+                })().then(() => cb(), cb);
+              },
+            }),
+          );
+        }
+        out.on('data', (c: Buffer) => {
+          reads.bytes += c.length;
+        });
+        out.on('close', () => stream.destroy());
+        return out;
+      },
+    },
+  }) as BlobStore;
+}
+
+beforeAll(async () => {
+  h = await createHarness(inject('storageConnectionString'));
+  h.deps.blobs = instrumented(h.deps.blobs);
+  h.deps.identifier = new FileTypeIdentifier();
+  // Warm: the identifier's first run loads its modules, longer than the tiny deadline below allows.
+  const warm = await upload('warm.bin', randomBytes(1000));
+  await runMessage(h.deps, 'hash', { body: warm, messageId: `hash:${warm.fileId}`, deliveryCount: 1 }, inv());
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+beforeEach(() => {
+  h.deps.limits = limitsWith(TINY);
+  throttle = null;
+  failAfter = null;
+});
+
+const logger = createRootLogger({ level: 'silent' });
+const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
+const hashesOf = (data: Buffer) => ({
+  md5: createHash('md5').update(data).digest('hex'),
+  sha1: createHash('sha1').update(data).digest('hex'),
+  sha256: sha256(data),
+});
+const custodyOf = (evidenceId: string, action: string) => h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === action);
+const hashSends = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { fileId?: string }).fileId === fileId);
+
+async function upload(fileName: string, data: Buffer): Promise<HashMessage> {
+  const caseId = 'case-1';
+  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+}
+
+interface Delivery {
+  messageId: string;
+  deliveryCount: number;
+  outcome?: StageOutcome;
+  thrown?: unknown;
+}
+
+/**
+ * Delivers the upload's first hash message and then every hash message the
+ * runner sends for it, as the bus would: a throw is a redelivery of the same
+ * message (deliveryCount + 1) up to maxDeliveryCount, then its dead letter.
+ */
+async function runHashChain(message: HashMessage, options: { firstId?: string; limit?: number; between?: (d: Delivery) => Promise<void> } = {}): Promise<{ deliveries: Delivery[]; deadLettered: string[] }> {
+  const deliveries: Delivery[] = [];
+  const deadLettered: string[] = [];
+  const done = new Set<string>();
+  const queue: string[] = [options.firstId ?? `hash:${message.fileId}`];
+  const sentBefore = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
+  while (queue.length > 0) {
+    if (deliveries.length > (options.limit ?? 100)) throw new Error('hash chain did not end');
+    const messageId = queue.shift()!;
+    done.add(messageId);
+    for (let deliveryCount = 1; ; deliveryCount++) {
+      const d: Delivery = { messageId, deliveryCount };
+      deliveries.push(d);
+      try {
+        d.outcome = await runMessage(h.deps, 'hash', { body: message, messageId, deliveryCount }, inv());
+        break;
+      } catch (err) {
+        d.thrown = err;
+        if (deliveryCount >= LIMITS.maxDeliveryCount) {
+          deadLettered.push(messageId);
+          await runDeadLetter(h.deps, 'hash', { body: message, messageId, reason: 'MaxDeliveryCountExceeded', description: String(err) }, inv());
+          break;
+        }
+      }
+    }
+    await options.between?.(deliveries.at(-1)!);
+    for (const s of hashSends(message.fileId)) {
+      const id = s.message.messageId;
+      if (!done.has(id) && !sentBefore.has(id) && !queue.includes(id)) queue.push(id);
+    }
+  }
+  return { deliveries, deadLettered };
+}
+
+describe('resumable hash of a large upload', () => {
+  it('huge-upload-hash-cut-off-at-deadline-never-verified', async () => {
+    // A blob stream slower than the deadline allows: read whole, the hash would be cut off on every delivery and dead-lettered.
+    const data = randomBytes(2 * 1024 * 1024 + 12345);
+    const message = await upload('disk.bin', data);
+    throttle = { chunkBytes: 64 * 1024, delayMs: 20 };
+    // 34 chunks of 20 ms: at least 680 ms to read, against a 500 ms deadline; time up 100 ms in, stop by 300 ms at the latest.
+    h.deps.limits = limitsWith({ ...TINY, stageDeadlineMs: 500, stageDeadlineGraceMs: 200, hashContinueMarginMs: 400 });
+    const before = reads.bytes;
+
+    const { deliveries, deadLettered } = await runHashChain(message);
+
+    expect(deliveries.filter((d) => d.thrown).map((d) => String(d.thrown))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    expect(deliveries.every((d) => d.deliveryCount === 1 && d.thrown === undefined)).toBe(true);
+    expect(deliveries.length).toBeGreaterThan(1);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ eventKey: `hash:${message.blobName}:${up.etag}`, tools: [{ name: 'exhibit-pipeline' }, { name: 'hash-wasm' }] });
+    // Each continuation read on from where the last stopped: at most one checkpoint interval read again per continuation.
+    expect(reads.bytes - before).toBeLessThanOrEqual(data.length + deliveries.length * TINY.hashCheckpointBytes);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // The root goes on to analyse once hashed.
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('splits over continuations keyed on their offsets, each delivered once; the digest equals node:crypto; the checkpoint row goes', async () => {
+    const data = randomBytes(1024 * 1024 + 300_001);
+    const message = await upload('memory.dmp', data);
+    const before = reads.bytes;
+    const opened = reads.opened.length;
+    let rowsSeen = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async (d) => {
+        if (d.outcome?.status === 'done' && d.outcome.summary?.['continuing']) {
+          const row = await h.index.getHashCheckpoint(message.fileId, (await h.index.getUpload(message.blobName))!.etag);
+          expect(row?.offsetBytes).toBe(d.outcome.summary['hashedBytes']);
+          rowsSeen += 1;
+        }
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    // Time is up at once: each invocation stops at its first checkpoint, 256 KiB on.
+    const k = TINY.hashCheckpointBytes;
+    expect(deliveries.map((d) => d.messageId)).toEqual([
+      `hash:${message.fileId}`,
+      ...[1, 2, 3, 4, 5].map((i) => `hash:${message.fileId}:hash-continue:${i * k}`),
+    ]);
+    expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
+    expect(rowsSeen).toBe(5);
+    expect(reads.opened.slice(opened)).toEqual([0, 1, 2, 3, 4, 5].map((i) => i * k));
+    expect(reads.bytes - before).toBeLessThanOrEqual(data.length + deliveries.length * k);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+
+    // A continuation delivered again after the hash is recorded does nothing again.
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:${k}`, deliveryCount: 2 }, inv())).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+
+  it('a redelivery after a fault reads on from the saved progress, not from byte 0', async () => {
+    const data = randomBytes(1024 * 1024 + 777);
+    const message = await upload('crash.dd', data);
+    const k = TINY.hashCheckpointBytes;
+    const opened = reads.opened.length;
+    // The second invocation (from k) loses its connection 100,000 bytes in.
+    let n = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async () => {
+        n += 1;
+        if (n === 1) failAfter = 100_000;
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    const failedOnce = deliveries.filter((d) => d.thrown !== undefined);
+    expect(failedOnce).toHaveLength(1);
+    expect(failedOnce[0]).toMatchObject({ messageId: `hash:${message.fileId}:hash-continue:${k}`, deliveryCount: 1 });
+    // The redelivery started where the failed attempt's progress was saved, not at 0 nor back at its checkpoint.
+    const starts = reads.opened.slice(opened);
+    expect(starts[1]).toBe(k);
+    expect(starts[2]).toBeGreaterThan(k);
+    expect(starts.slice(1)).not.toContain(0);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+
+  it('an ETag change between continuations ends in evidence-changed, no hash recorded, progress forgotten', async () => {
+    const data = randomBytes(1024 * 1024 + 5);
+    const message = await upload('changed.raw', data);
+    const ref = { container: h.deps.containers.evidence, name: message.blobName };
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    let n = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async () => {
+        n += 1;
+        // After the second invocation: the same name, other bytes (of the same length).
+        if (n === 2) await h.deps.blobs.upload(ref, randomBytes(data.length));
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    expect(deliveries).toHaveLength(3);
+    expect(deliveries[2]!.outcome).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes ?? null).toBeNull();
+    expect(up.integrity).not.toBe('verified');
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
+    expect((await h.index.getFile(message.fileId))!.stage).toBe('failed');
+  });
+
+  it('below the threshold nothing changes: one read, node:crypto, no checkpoint', async () => {
+    const data = randomBytes(1024 * 1024 - 1);
+    const message = await upload('small.bin', data);
+    const { deliveries } = await runHashChain(message);
+    expect(deliveries).toHaveLength(1);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ tools: [{ name: 'exhibit-pipeline' }, { name: 'node:crypto/openssl' }] });
+  });
+
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
+    'a large disk image is sent to its unpack at once and listed by range while hashing goes on; the unpack does not hash it; the root goes on once hashed',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-resumable-e01-'));
+      try {
+        const files = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/IMG_000${i}.JPG`, bytes: pseudoRandom(200_000 + i, 77 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const e01 = readFileSync(buildMemoryCard(dir, files, [], { sizeKiB: 34_000 }).e01);
+        h.deps.limits = limitsWith({ ...TINY, resumableHashMinBytes: 64 * 1024, hashCheckpointBytes: 64 * 1024 });
+        const message = await upload('card.E01', e01);
+        const ingested = hashSends(message.fileId).length;
+
+        // First delivery: identified, marked and sent to unpack; the hash goes on in the next message.
+        const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+        expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+        expect(h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+        expect(hashSends(message.fileId).slice(ingested).map((s) => s.message.messageId)).toEqual([`hash:${message.fileId}:hash-continue:0`]);
+
+        // The unpack runs before any hashing: it lists the image and records no hash; it sends nothing back to hash.
+        const unpacked = await runMessage(h.deps, 'unpack', { body: { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId }, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+        expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+        const children = await h.index.listChildren(message.fileId);
+        expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
+        expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+        expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).not.toHaveProperty('uploadHashedInThisRead');
+        expect(hashSends(message.fileId)).toHaveLength(ingested + 1);
+        expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(0);
+
+        // The hash chain: continuations to the end; then the root goes on to analyse.
+        const { deliveries, deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
+        expect(deadLettered).toEqual([]);
+        expect(deliveries.length).toBeGreaterThan(2);
+        expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
+        const up = (await h.index.getUpload(message.blobName))!;
+        expect(up.integrity).toBe('verified');
+        expect(up.hashes).toEqual(hashesOf(e01));
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+        expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
