@@ -10,6 +10,7 @@ import { FileTypeIdentifier } from '@exhibit/media';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { hasTool, pseudoRandom } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
+import { zipOf } from './fixtures/archives/archive-fixtures.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -287,6 +288,52 @@ describe('resumable hash of a large upload', () => {
     const up = (await h.index.getUpload(message.blobName))!;
     expect(up.hashes).toEqual(hashesOf(data));
     expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ tools: [{ name: 'exhibit-pipeline' }, { name: 'node:crypto/openssl' }] });
+  });
+
+  it('a large ZIP: unpacked by range (not hashed in its read), then an after-unpack hash message hashes it resumably and sends the archive on', async () => {
+    const members = Array.from({ length: 5 }, (_, i) => ({ name: `DCIM/IMG_${i}.jpg`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('phone.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 5, failedMembers: 0 } });
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    // Not sent back to hash: its hash chain (hash-continue:0, sent by the first delivery) is what hashes it.
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack'))).toHaveLength(0);
+
+    // An after-unpack message (as an unpack that ended without the hash sends) hashes it resumably too, straight away.
+    const { deliveries, deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:after-unpack` });
+    expect(deadLettered).toEqual([]);
+    const k = TINY.hashCheckpointBytes;
+    expect(deliveries.map((d) => d.messageId)).toEqual([
+      `hash:${message.fileId}:after-unpack`,
+      ...Array.from({ length: Math.ceil(zip.length / k) - 1 }, (_, i) => `hash:${message.fileId}:hash-continue:${(i + 1) * k}`),
+    ]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(zip));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    // The unpack is over: the hash sends the archive on to analyse.
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('a large ZIP hashed before its unpack ends: the hash sends nothing on, the unpack sends the archive to analyse once', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `DOCS/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('docs.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const toAnalyse = () => h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId);
+    const { deadLettered } = await runHashChain(message);
+    expect(deadLettered).toEqual([]);
+    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('pending');
+    expect(toAnalyse()).toHaveLength(0);
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 4 } });
+    expect(toAnalyse().map((s) => s.message.messageId)).toEqual([`analyse:${message.fileId}`]);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
   });
 
   it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
