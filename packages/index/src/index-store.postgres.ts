@@ -229,8 +229,12 @@ export class PostgresIndex implements IndexStore {
   }
 
   async saveHashCheckpoint(c: HashCheckpoint): Promise<void> {
+    // A checkpoint is progress: the root file's updated_at moves with it, so the watchdog (which
+    // re-drives, and in the end fails as stuck, work that has not moved for its stall time) leaves a
+    // hash that runs for hours alone.
     await this.query(
-      `INSERT INTO upload_hash_checkpoints (root_file_id, etag, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
+      `WITH moved AS (UPDATE files SET updated_at = now() WHERE file_id = $1 AND stage NOT IN ('indexed', 'failed'))
+       INSERT INTO upload_hash_checkpoints (root_file_id, etag, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, now())
        ON CONFLICT (root_file_id, etag) DO UPDATE SET
          offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state, sha1_state = EXCLUDED.sha1_state,

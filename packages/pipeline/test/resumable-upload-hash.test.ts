@@ -198,11 +198,16 @@ describe('resumable hash of a large upload', () => {
     const before = reads.bytes;
     const opened = reads.opened.length;
     let rowsSeen = 0;
+    let lastMoved = '';
     const { deliveries, deadLettered } = await runHashChain(message, {
       between: async (d) => {
         if (d.outcome?.status === 'done' && d.outcome.summary?.['continuing']) {
           const row = await h.index.getHashCheckpoint(message.fileId, (await h.index.getUpload(message.blobName))!.etag);
           expect(row?.offsetBytes).toBe(d.outcome.summary['hashedBytes']);
+          // Progress for the watchdog: the root file moved with the checkpoint.
+          const moved = (await h.sql.query<{ at: string }>(`SELECT to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS.US') AS at FROM files WHERE file_id = $1`, [message.fileId])).rows[0]!.at;
+          expect(moved > lastMoved).toBe(true);
+          lastMoved = moved;
           rowsSeen += 1;
         }
       },

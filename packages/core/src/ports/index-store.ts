@@ -454,7 +454,8 @@ export interface IndexStore {
   /**
    * Saves progress; never moves it backwards (two chains of the same upload,
    * e.g. a watchdog re-drive beside a continuation, may both save: the one
-   * further on stands, and every saved state is exact for its offset).
+   * further on stands, and every saved state is exact for its offset). It is
+   * the root file's progress for the watchdog (its updated_at moves).
    */
   saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<void>;
   /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
