@@ -253,17 +253,19 @@ async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageC
   if (!root || root.stage === 'failed') return false;
   if (root.unpack === 'pending') return true;
   if (root.unpack !== 'n/a' || !unpacks('archive', root.depth, deps.limits)) return false;
-  if (!(await readOnceByUnpack(deps, upload, ctx))) return false;
+  const decided = await readOnceByUnpack(deps, upload, ctx);
+  if (!decided) return false;
   await deps.index.setUnpack(root.fileId, 'pending');
-  ctx.logger.info({ blobName: upload.blobName }, 'archive: hashed in the unpack\'s read of it');
+  ctx.logger.info({ blobName: upload.blobName, mime: decided.mime }, 'archive: hashed in the unpack\'s read of it');
   return true;
 }
 
 /**
- * Whether the upload is one its unpack opens from its own bytes (readOnceAs),
- * from a small head (and tail) read: identified as an archive or disk image.
+ * How the upload's unpack opens it from its own bytes (readOnceAs), decided
+ * from a small head (and tail) read; null when it is no archive or disk image
+ * to open so (or not identifiable).
  */
-async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<boolean> {
+async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<{ mime: string | null } | null> {
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   const input = new ReadOnceSource(blobSource(deps.blobs, ref, upload.fileName, upload.size), { maxWholeBytes: 0 });
   let identified: { kind: FileKind | null; mime: string | null };
@@ -272,13 +274,11 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
   } catch (err) {
     if (isRetryable(err)) throw err;
     // Not identifiable: hashed here; analyse identifies it again and records why it could not.
-    return false;
+    return null;
   }
-  if (identified.kind !== 'archive') return false;
+  if (identified.kind !== 'archive') return null;
   const head = await input.read(0, ARCHIVE_SNIFF_BYTES, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
-  if (readOnceAs(identified, head) === null) return false;
-  ctx.logger.info({ blobName: upload.blobName, mime: identified.mime }, 'archive: unpacked from its own bytes');
-  return true;
+  return readOnceAs(identified, head);
 }
 
 /** The message key of a resumable hash's next invocation: new per progress point, the same for every attempt that reached it. */
@@ -315,9 +315,12 @@ async function hashResumably(
   const root = await deps.index.getFile(upload.rootFileId);
   const saved = await deps.index.getHashCheckpoint(upload.rootFileId, upload.etag);
   if (!CONTINUATION.test(ctx.messageId) && root && root.stage !== 'failed' && unpacks('archive', root.depth, deps.limits)) {
-    const toUnpack = root.unpack === 'pending' || (root.unpack === 'n/a' && (await readOnceByUnpack(deps, upload, ctx)));
+    const toUnpack = root.unpack === 'pending' || (root.unpack === 'n/a' && (await readOnceByUnpack(deps, upload, ctx)) !== null);
     if (toUnpack) {
-      if (root.unpack !== 'pending') await deps.index.setUnpack(root.fileId, 'pending');
+      if (root.unpack !== 'pending') {
+        await deps.index.setUnpack(root.fileId, 'pending');
+        ctx.logger.info({ blobName: upload.blobName, totalBytes: upload.size }, 'archive: sent to its unpack now, hashed resumably beside it');
+      }
       // Sent on now, so its listing does not wait for hours of hashing; the hash goes on in the next message.
       return {
         outcome: done({ hashedBy: 'hash', resumable: true, kind: 'archive' }),
