@@ -110,6 +110,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // unless it is one the hash stage hashes itself, resumably (LIMITS.resumableHashMinBytes): then this unpack lists it by range.
   const hashBeside = upload !== null && upload.integrity === 'pending' && hashedResumably(upload, deps.limits);
   const hashHere = upload !== null && upload.integrity === 'pending' && !hashBeside;
+  // Its upload's hash failed first (a resumable hash runs beside this unpack): never unpacked, said on the archive, so the item settles.
+  if (parent.stage === 'failed' && upload !== null && hashFailedFirst(parent.failure)) return only(await closeUnpackOfFailedHash(deps, parent, parent.failure));
   if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere && !hashBeside)) return only(skipped('not-applicable'));
   const source = parent.source;
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
@@ -386,6 +388,32 @@ export async function uploadLeftToHash(deps: StageDeps, fileId: string): Promise
   // Never left to the unpack: its own hash chain (continuations, redeliveries) is still going.
   if (hashedResumably(upload, deps.limits)) return null;
   return { caseId: upload.caseId, evidenceId: upload.evidenceId, blobName: upload.blobName, fileId: upload.rootFileId };
+}
+
+type HashFailure = NonNullable<FileRecord['failure']> & { code: 'evidence-changed' | 'dead-lettered' | 'stuck' };
+/** How the hash stage (recordEvidenceChanged) and a hash message's dead letter or stuck re-drive fail a root. */
+function hashFailedFirst(failure: FileRecord['failure']): failure is HashFailure {
+  return failure?.stage === 'hash' && (failure.code === 'evidence-changed' || failure.code === 'dead-lettered' || failure.code === 'stuck');
+}
+
+/**
+ * The unpack of an uploaded archive whose hash failed before it ran (the blob
+ * changed, or the hash was dead-lettered or given up on as stuck): with a
+ * resumable hash beside it (hashedResumably) the root can fail while its unpack
+ * is still pending. The bytes are not to be trusted, so nothing is read; the
+ * unpack is recorded failed with the hash's reason (no custody entry: the root's
+ * failure already has one, and nothing was done here), so the item settles
+ * instead of the watchdog re-sending this unpack until it calls it stuck.
+ */
+async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failure: HashFailure): Promise<StageOutcome> {
+  await deps.index.setUnpack(root.fileId, 'failed', root.memberCount ?? null, {
+    code: failure.code,
+    reason: failure.code,
+    detail: `not unpacked: the upload's hash failed first (${failure.code})`,
+    membersRecorded: 0,
+    membersDeclared: null,
+  });
+  return skipped('not-applicable');
 }
 
 /**

@@ -383,4 +383,53 @@ describe('resumable hash of a large upload', () => {
       }
     },
   );
+  /** A large ZIP whose first hash delivery sent it to unpack and started the hash chain (hash-continue:0). */
+  async function largeZipSentToUnpack(fileName: string) {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `G/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload(fileName, zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { resumable: true, kind: 'archive' } });
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('pending');
+    return { zip, message, file };
+  }
+
+  /** The item settled: nothing pending, complete once in custody, no false `stuck`; the watchdog's re-send of the unpack changes nothing. */
+  async function expectSettledAfterHashFailure(message: HashMessage, file: { caseId: string; evidenceId: string; fileId: string }, code: string) {
+    const root = (await h.index.getFile(message.fileId))!;
+    expect(root.stage).toBe('failed');
+    expect(root.failure).toMatchObject({ stage: 'hash', code });
+    expect(root.unpack).toBe('failed');
+    expect(await h.index.hasPendingWork(message.caseId, message.evidenceId)).toBe(false);
+    expect((await h.index.evidenceStatus(message.caseId, message.evidenceId))!.complete).toBe(true);
+    expect(await h.index.listChildren(message.fileId)).toEqual([]);
+    // A re-send (the watchdog's, or a redelivery) finds it settled.
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('failed');
+    expect(custodyOf(message.evidenceId, 'processing-complete')).toHaveLength(1);
+    expect(h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.eventKey.startsWith('stuck:'))).toHaveLength(0);
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(0);
+  }
+
+  it('large-zip-changed-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
+    const { zip, message, file } = await largeZipSentToUnpack('changed-before-unpack.zip');
+    // The blob changes after the first hash message; the hash chain finds it, before the unpack has run.
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, randomBytes(zip.length));
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'skipped' });
+    await expectSettledAfterHashFailure(message, file, 'evidence-changed');
+    expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
+  });
+
+  it('large-zip-hash-dead-lettered-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
+    const { message, file } = await largeZipSentToUnpack('dead-hash-before-unpack.zip');
+    await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'skipped' });
+    await expectSettledAfterHashFailure(message, file, 'dead-lettered');
+    expect(custodyOf(message.evidenceId, 'stage-failed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
+  });
 });
