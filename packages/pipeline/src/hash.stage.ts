@@ -16,6 +16,7 @@ import {
   type HashMessage,
   type IntegrityVerdict,
   type StageOutcome,
+  type HashCheckpoint,
   type UploadRecord,
 } from '@exhibit/core';
 import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
@@ -23,7 +24,7 @@ import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
-import { HASH_WASM_VERSION, ResumableMultiHasher } from './resumable-hash.js';
+import { HASH_WASM_VERSION, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { unpacks } from './stage-graph.js';
 
@@ -281,9 +282,15 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
   return readOnceAs(identified, head);
 }
 
-/** The message key of a resumable hash's next invocation: new per progress point, the same for every attempt that reached it. */
-export const hashContinueKey = (offsetBytes: number): string => `hash-continue:${offsetBytes}`;
-const CONTINUATION = /:hash-continue:(\d+)$/;
+/**
+ * The message key of a resumable hash's next invocation: new per progress
+ * point, the same for every attempt that reached it. After a start over from
+ * byte 0 (saved states unusable, resumeFrom) the offsets come round again, so
+ * the key also names how many times it started over: never the key of a
+ * message already sent (duplicate detection would drop it and end the chain).
+ */
+export const hashContinueKey = (offsetBytes: number, restarts = 0): string => `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}`;
+const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
 
 /**
  * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over
@@ -325,23 +332,24 @@ async function hashResumably(
       return {
         outcome: done({ hashedBy: 'hash', resumable: true, kind: 'archive' }),
         forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
-        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0) },
+        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0) },
       };
     }
   }
-  // A saved offset past the blob's size cannot be of this ETag's bytes: start over rather than trust it.
-  const resume = saved && saved.offsetBytes <= upload.size ? saved : null;
-  const from = resume?.offsetBytes ?? 0;
-  const hasher = await ResumableMultiHasher.open(resume?.states);
+  const { hasher, from, restarts } = await resumeFrom(deps, upload, saved, ctx);
   const every = Math.max(1, deps.limits.hashCheckpointBytes);
   const soft = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs;
   const hard = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs / 2;
   let offset = from;
   let savedAt = from;
   let stopped = false;
+  /** Another chain of this upload recorded (or failed) its hash meanwhile: this one stops, saving and reading nothing more. */
+  let superseded = false;
   const save = async () => {
-    await deps.index.saveHashCheckpoint({ rootFileId: upload.rootFileId, etag: upload.etag, offsetBytes: offset, states: hasher.save() });
-    savedAt = offset;
+    const kept = await deps.index.saveHashCheckpoint({ rootFileId: upload.rootFileId, etag: upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts, offsetBytes: offset, states: hasher.save() });
+    if (kept) savedAt = offset;
+    else superseded = true;
+    return kept;
   };
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   let body: Readable | undefined;
@@ -359,13 +367,13 @@ async function hashResumably(
           if (offset > upload.size) throw new ExhibitError('storage-unavailable', `read past ${upload.size} bytes of ${upload.blobName}`);
           if (offset === upload.size) continue;
           if (offset === boundary) {
-            await save();
+            if (!(await save())) break reading;
             if (Date.now() >= soft) {
               stopped = true;
               break reading;
             }
           } else if (Date.now() >= hard) {
-            await save();
+            if (!(await save())) break reading;
             stopped = true;
             break reading;
           }
@@ -381,13 +389,17 @@ async function hashResumably(
     body?.destroy();
   }
   const progress = { blobName: upload.blobName, hashedBytes: offset, totalBytes: upload.size, fromBytes: from, percent: Math.floor((offset / Math.max(1, upload.size)) * 1000) / 10 };
+  if (superseded) {
+    ctx.logger.info(progress, 'resumable hash: the upload\'s hash is no longer pending (another chain ended it); this one stops');
+    return only(skipped('already-done'));
+  }
   if (stopped) {
     if (offset <= from) throw new ExhibitError('timeout', `resumable hash of ${upload.blobName} made no progress from ${from} bytes before its deadline`);
     ctx.logger.info(progress, 'resumable hash: checkpoint saved, continuing in a new message');
-    return { outcome: done({ resumable: true, continuing: true, hashedBytes: offset, totalBytes: upload.size }), again: { afterMs: 0, messageKey: hashContinueKey(offset) } };
+    return { outcome: done({ resumable: true, continuing: true, hashedBytes: offset, totalBytes: upload.size }), again: { afterMs: 0, messageKey: hashContinueKey(offset, restarts) } };
   }
   if (offset !== upload.size) {
-    if (offset > savedAt) await save();
+    if (offset > savedAt && !(await save())) return only(skipped('already-done'));
     // Storage returned a different length than it reported: retry (from the saved progress) rather than record a wrong hash.
     throw new ExhibitError('storage-unavailable', `read ${offset} bytes of ${upload.blobName}, expected ${upload.size}`);
   }
@@ -399,4 +411,29 @@ async function hashResumably(
   const now = await deps.index.getFile(upload.rootFileId);
   if (!now || now.stage !== 'pending' || now.unpack === 'pending') return only(outcome);
   return { outcome, forward };
+}
+
+/**
+ * The hasher to go on with and where from: the saved progress when it is of
+ * this engine and loads; otherwise (states of another hash-wasm build after a
+ * deploy, damaged states, an offset past the blob's size) the hash starts over
+ * from byte 0, and the unusable row goes (its offset would otherwise hold back
+ * every save of the new start: saves never move backwards). `restarts` counts
+ * the starts over, carried in the row, for hashContinueKey.
+ */
+async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashCheckpoint | null, ctx: StageContext): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number }> {
+  if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
+  let why: string;
+  if (saved.offsetBytes > upload.size) why = `saved offset ${saved.offsetBytes} is past the blob's ${upload.size} bytes`;
+  else if (saved.engine !== RESUMABLE_HASH_ENGINE) why = `states saved by ${saved.engine}, this stage runs ${RESUMABLE_HASH_ENGINE}`;
+  else {
+    try {
+      return { hasher: await ResumableMultiHasher.open(saved.states), from: saved.offsetBytes, restarts: saved.restarts };
+    } catch (err) {
+      why = `saved states did not load: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+  ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why }, 'resumable hash: saved progress unusable, starting again from byte 0');
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: saved.restarts + 1 };
 }

@@ -12,6 +12,13 @@ export const HASH_WASM_VERSION: string = (() => {
   }
 })();
 
+/**
+ * What wrote a saved state (migration 0220's `engine`): hash-wasm stamps each
+ * state with its WebAssembly build and loads only its own, so a state saved by
+ * any other version is not resumed (the hash starts over from byte 0).
+ */
+export const RESUMABLE_HASH_ENGINE = `hash-wasm@${HASH_WASM_VERSION}`;
+
 /** The three saved states (hash-wasm `save()`), base64 for the index (migration 0220). */
 export interface HashStates {
   md5: string;
@@ -49,7 +56,11 @@ export class ResumableMultiHasher {
     private readonly sha256: IHasher,
   ) {}
 
-  /** A fresh hasher, or one continuing from `states` (saved by `save` after the same bytes). */
+  /**
+   * A fresh hasher, or one continuing from `states` (saved by `save` after the
+   * same bytes, by the same RESUMABLE_HASH_ENGINE); throws on states it cannot
+   * load (another build's, or damaged).
+   */
   static async open(states?: HashStates): Promise<ResumableMultiHasher> {
     const [md5, sha1, sha256] = await Promise.all([createMD5(), createSHA1(), createSHA256()]);
     md5.init();

@@ -27,6 +27,13 @@ import type { ImageSegmentsStatus, SegmentManifestEntry } from '../segment-manif
 export interface HashCheckpoint {
   rootFileId: string;
   etag: string;
+  /**
+   * The library and version that wrote the states (`hash-wasm@4.13.0`): a state
+   * only loads into the same WebAssembly build, so any other starts over from 0.
+   */
+  engine: string;
+  /** How many times this hash started over from byte 0 (unusable states): part of its continuation keys. */
+  restarts: number;
   offsetBytes: number;
   states: { md5: string; sha1: string; sha256: string };
   updatedAt?: string;
@@ -452,12 +459,17 @@ export interface IndexStore {
    */
   getHashCheckpoint(rootFileId: string, etag: string): Promise<HashCheckpoint | null>;
   /**
-   * Saves progress; never moves it backwards (two chains of the same upload,
-   * e.g. a watchdog re-drive beside a continuation, may both save: the one
-   * further on stands, and every saved state is exact for its offset). It is
-   * the root file's progress for the watchdog (its updated_at moves).
+   * Saves progress; never moves it backwards for the same engine and restart
+   * count (two chains of the same upload, e.g. a watchdog re-drive beside a
+   * continuation, may both save: the one further on stands, and every saved
+   * state is exact for its offset); a later start over, or another engine's
+   * row, is replaced (its states cannot be loaded here). Nothing is saved, and false returned, once the upload's hash is no
+   * longer pending (recorded or failed): the chain saving is a trailing one and
+   * stops. The row's updated_at is the watchdog's sign that the hash is moving
+   * (the root file's own updated_at is left alone, so stalls elsewhere in the
+   * item are still seen).
    */
-  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<void>;
+  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<boolean>;
   /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
   deleteHashCheckpoints(rootFileId: string): Promise<void>;
 
