@@ -24,7 +24,7 @@ import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
-import { HASH_WASM_VERSION, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
+import { HASH_WASM_VERSION, HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { unpacks } from './stage-graph.js';
 
@@ -430,7 +430,9 @@ async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashChec
     try {
       return { hasher: await ResumableMultiHasher.open(saved.states), from: saved.offsetBytes, restarts: saved.restarts };
     } catch (err) {
-      why = `saved states did not load: ${err instanceof Error ? err.message : String(err)}`;
+      // Only the states' fault starts over; anything else (the engine would not start) is retried with the progress kept.
+      if (!(err instanceof HashStateLoadError)) throw err;
+      why = `saved states did not load: ${err.message}`;
     }
   }
   ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why }, 'resumable hash: saved progress unusable, starting again from byte 0');

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { RESUMABLE_HASH_SLICE_BYTES, ResumableMultiHasher } from './resumable-hash.js';
+import { HashStateLoadError, RESUMABLE_HASH_SLICE_BYTES, ResumableMultiHasher } from './resumable-hash.js';
 
 const reference = (data: Buffer) => ({
   md5: createHash('md5').update(data).digest('hex'),
@@ -37,5 +37,14 @@ describe('ResumableMultiHasher (hash-wasm)', () => {
       const chunk = randomInt(1, 300_000);
       expect(await hashAcross(data, splits, chunk), `size ${data.length} splits ${splits.join(',')} chunk ${chunk}`).toEqual(reference(data));
     }
+  });
+
+  it('states another build wrote (a different stamp) or damaged ones fail to load as HashStateLoadError', async () => {
+    const hasher = await ResumableMultiHasher.open();
+    await hasher.update(randomBytes(1000));
+    const states = hasher.save();
+    const foreign = { ...states, sha1: 'AAAAAA' + states.sha1.slice(6) };
+    await expect(ResumableMultiHasher.open(foreign)).rejects.toBeInstanceOf(HashStateLoadError);
+    await expect(ResumableMultiHasher.open({ ...states, sha256: '' })).rejects.toBeInstanceOf(HashStateLoadError);
   });
 });

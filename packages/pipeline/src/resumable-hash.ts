@@ -26,6 +26,11 @@ export interface HashStates {
   sha256: string;
 }
 
+/** Saved states this build cannot load (another hash-wasm build's, or damaged): the hash starts over, it never fails on them. */
+export class HashStateLoadError extends Error {
+  override readonly name = 'HashStateLoadError';
+}
+
 /**
  * Bytes hashed between two yields to the event loop: hash-wasm hashes
  * synchronously on the calling thread, the three together at ~200 MB/s on an
@@ -59,7 +64,7 @@ export class ResumableMultiHasher {
   /**
    * A fresh hasher, or one continuing from `states` (saved by `save` after the
    * same bytes, by the same RESUMABLE_HASH_ENGINE); throws on states it cannot
-   * load (another build's, or damaged).
+   * load (HashStateLoadError: another build's, or damaged).
    */
   static async open(states?: HashStates): Promise<ResumableMultiHasher> {
     const [md5, sha1, sha256] = await Promise.all([createMD5(), createSHA1(), createSHA256()]);
@@ -67,9 +72,13 @@ export class ResumableMultiHasher {
     sha1.init();
     sha256.init();
     if (states) {
-      md5.load(Buffer.from(states.md5, 'base64'));
-      sha1.load(Buffer.from(states.sha1, 'base64'));
-      sha256.load(Buffer.from(states.sha256, 'base64'));
+      try {
+        md5.load(Buffer.from(states.md5, 'base64'));
+        sha1.load(Buffer.from(states.sha1, 'base64'));
+        sha256.load(Buffer.from(states.sha256, 'base64'));
+      } catch (err) {
+        throw new HashStateLoadError(err instanceof Error ? err.message : String(err));
+      }
     }
     return new ResumableMultiHasher(md5, sha1, sha256);
   }
