@@ -32,6 +32,29 @@ export const LIMITS = {
   maxBudgetUnpackMs: 24 * 3600_000,
   /** Longest single stage invocation; the runtime aborts it then (host.json functionTimeout is 30 min). */
   stageDeadlineMs: 25 * 60_000,
+  /**
+   * Uploads of at least this many bytes are hashed resumably (hash-wasm, states
+   * saved in the index, migration 0220) across as many hash-stage invocations as
+   * it takes, each stopping before its deadline and continuing in the next
+   * message. Below it the whole upload is hashed in one invocation with
+   * node:crypto, 1.3-4x faster per byte (SHA-NI here) and needing no index
+   * writes: at the slowest blob stream we plan for (~100 MB/s in Azure) 8 GiB
+   * takes ~86 s, far inside stageDeadlineMs, so only uploads that could approach
+   * the deadline pay for resuming (a 500 GB-2 TB disk image takes 35 min-5.5 h).
+   * Such an upload is also hashed by the hash stage, never in its unpack's read.
+   */
+  resumableHashMinBytes: 8 * 1024 ** 3,
+  /**
+   * A resumable hash saves its states every this many bytes: a crash (or a
+   * redelivery) reads again at most this much, ~4-10 s at 100-250 MB/s.
+   */
+  hashCheckpointBytes: 1024 ** 3,
+  /**
+   * A resumable hash stops this long before stageDeadlineMs, at a checkpoint,
+   * and continues in a new message: room for the last save, the send and the
+   * stage runner's writes, so the deadline never cuts it off.
+   */
+  hashContinueMarginMs: 2 * 60_000,
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
   /**

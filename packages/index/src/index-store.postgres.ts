@@ -20,6 +20,7 @@ import {
   type FileRecord,
   type FileStage,
   type Hashes,
+  type HashCheckpoint,
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
@@ -209,6 +210,52 @@ export class PostgresIndex implements IndexStore {
         details: { blobName, recorded: existing.hashes, now: hashes },
       });
     }
+  }
+
+  async getHashCheckpoint(rootFileId: string, etag: string): Promise<HashCheckpoint | null> {
+    const { rows } = await this.query<{ engine: string; restarts: number; offset_bytes: string | number; md5_state: string; sha1_state: string; sha256_state: string; updated_at: Date | string }>(
+      `SELECT engine, restarts, offset_bytes, md5_state, sha1_state, sha256_state, updated_at FROM upload_hash_checkpoints WHERE root_file_id = $1 AND etag = $2`,
+      [rootFileId, canonicalEtag(etag)],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      rootFileId,
+      etag: canonicalEtag(etag),
+      engine: r.engine,
+      restarts: Number(r.restarts),
+      offsetBytes: Number(r.offset_bytes),
+      states: { md5: r.md5_state, sha1: r.sha1_state, sha256: r.sha256_state },
+      updatedAt: new Date(r.updated_at).toISOString(),
+    };
+  }
+
+  async saveHashCheckpoint(c: HashCheckpoint): Promise<boolean> {
+    // Only while the upload's hash is pending: a trailing chain (a redelivery or re-drive beside a
+    // continuation) that reaches a checkpoint after the hash was recorded would otherwise leave a row
+    // that nothing deletes. The row's updated_at is what the watchdog reads as the hash moving
+    // (index-store.watchdog.ts); the root file's updated_at is not touched.
+    const { rows } = await this.query<{ pending: boolean }>(
+      `WITH live AS (
+         SELECT 1 FROM uploads WHERE root_file_id = $1 AND integrity = 'pending' AND hash_failure_code IS NULL
+       ), saved AS (
+         INSERT INTO upload_hash_checkpoints (root_file_id, etag, engine, restarts, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
+         SELECT $1, $2, $3, $8, $4, $5, $6, $7, now() FROM live
+         ON CONFLICT (root_file_id, etag) DO UPDATE SET
+           engine = EXCLUDED.engine, restarts = EXCLUDED.restarts, offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
+           sha1_state = EXCLUDED.sha1_state, sha256_state = EXCLUDED.sha256_state, updated_at = now()
+         WHERE (upload_hash_checkpoints.restarts, upload_hash_checkpoints.offset_bytes) < (EXCLUDED.restarts, EXCLUDED.offset_bytes)
+            OR upload_hash_checkpoints.engine <> EXCLUDED.engine
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM live) AS pending`,
+      [c.rootFileId, canonicalEtag(c.etag), c.engine, c.offsetBytes, c.states.md5, c.states.sha1, c.states.sha256, c.restarts],
+    );
+    return rows[0]?.pending === true;
+  }
+
+  async deleteHashCheckpoints(rootFileId: string): Promise<void> {
+    await this.query(`DELETE FROM upload_hash_checkpoints WHERE root_file_id = $1`, [rootFileId]);
   }
 
   /**

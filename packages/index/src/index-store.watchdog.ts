@@ -11,8 +11,14 @@ export interface StalledFile {
   unpack: UnpackState;
   /** Re-drives since the file last moved. */
   redrives: number;
-  /** Set for an upload's root file: the upload's blob and whether its hash is still to do. */
-  upload: { blobName: string; hashPending: boolean } | null;
+  /**
+   * Set for an upload's root file: the upload's blob and whether its hash is
+   * still to do; `hashMoving` when that hash is a resumable one whose
+   * checkpoint (upload_hash_checkpoints, migration 0220) moved within stallMs:
+   * the hash is progressing, so only the root's other work (a pending unpack)
+   * can be what stalled.
+   */
+  upload: { blobName: string; hashPending: boolean; hashMoving: boolean } | null;
   /** Last progress (ISO 8601). */
   updatedAt: string;
 }
@@ -53,13 +59,22 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
         updated_at: Date | string;
         blob_name: string | null;
         hash_pending: boolean | null;
+        hash_moving: boolean | null;
       }>(
         `SELECT f.file_id, f.case_id, f.evidence_id, f.parent_id, f.stage, f.unpack, f.updated_at,
                 CASE WHEN f.redriven_at IS NOT NULL AND f.redriven_at >= f.updated_at THEN f.redrives ELSE 0 END AS redrives,
-                u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending
+                u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending, hm.moving AS hash_moving
            FROM files f
            LEFT JOIN uploads u ON u.root_file_id = f.file_id
+           -- A resumable hash's progress is its checkpoint row's updated_at, not the root's (which stays the
+           -- root's own): a hash that runs for hours is not a stall, and it hides no stall elsewhere in the item.
+           CROSS JOIN LATERAL (SELECT (u.integrity = 'pending' AND u.hash_failure_code IS NULL AND EXISTS (
+                    SELECT 1 FROM upload_hash_checkpoints c
+                     WHERE c.root_file_id = f.file_id
+                       AND c.updated_at >= now() - make_interval(secs => $1::double precision / 1000))) IS TRUE AS moving) hm
           WHERE (f.stage NOT IN ('indexed', 'failed') OR f.unpack = 'pending')
+            -- Its hash moving and nothing else awaited: not stalled.
+            AND NOT (hm.moving AND f.stage = 'pending' AND f.unpack <> 'pending')
             AND f.updated_at < now() - make_interval(secs => $1::double precision / 1000)
             AND (f.redriven_at IS NULL OR f.redriven_at < now() - make_interval(secs => $1::double precision / 1000))
             AND NOT EXISTS (SELECT 1 FROM files g
@@ -77,7 +92,7 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
         stage: r.stage,
         unpack: r.unpack,
         redrives: Number(r.redrives),
-        upload: r.blob_name === null ? null : { blobName: r.blob_name, hashPending: r.hash_pending === true },
+        upload: r.blob_name === null ? null : { blobName: r.blob_name, hashPending: r.hash_pending === true, hashMoving: r.hash_moving === true },
         updatedAt: new Date(r.updated_at).toISOString(),
       }));
     },

@@ -41,6 +41,8 @@ export async function recordDeadLetter(
     const parsed = hashMessage.safeParse(input.body);
     if (parsed.success) {
       await deps.index.failUploadHash(parsed.data.blobName, failure);
+      // A resumable hash given up on: its saved progress will not be resumed (no-op for any other upload).
+      await deps.index.deleteHashCheckpoints(parsed.data.fileId);
       fileId = parsed.data.fileId;
       ref = parsed.data;
     }

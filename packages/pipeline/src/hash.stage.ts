@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import {
   DISK_IMAGE_MIMES,
   ExhibitError,
@@ -16,6 +16,7 @@ import {
   type HashMessage,
   type IntegrityVerdict,
   type StageOutcome,
+  type HashCheckpoint,
   type UploadRecord,
 } from '@exhibit/core';
 import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
@@ -23,6 +24,7 @@ import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
+import { HASH_WASM_VERSION, HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { unpacks } from './stage-graph.js';
 
@@ -52,8 +54,14 @@ export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { in
  * and the upload comes back here, where it is hashed as any other file.
  * A later segment of a declared split image waits, unread, for its first
  * segment's unpack to hash it the same way (firstSegmentUnpackToCome).
+ *
+ * An upload of at least LIMITS.resumableHashMinBytes is never left to an
+ * unpack's read: it is hashed here resumably (hashResumably), over as many
+ * invocations as it takes, while its unpack (if it is an archive or disk
+ * image) lists it by range at the same time.
  */
 export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
+  const startedAt = Date.now();
   const upload = await deps.index.getUpload(message.blobName);
   if (!upload) return only(skipped('unknown-subject'));
   // The root file goes on to be analysed; what it is is not known yet.
@@ -79,6 +87,8 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     if (running && period <= Number(running[2])) messageKey = `${running[1]}:next`;
     return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey } };
   }
+  // Too large to read in one invocation (a 500 GB-2 TB disk image): hashed here resumably, over as many as it takes.
+  if (upload.size >= deps.limits.resumableHashMinBytes) return hashResumably(deps, upload, forward, ctx, startedAt);
   if (await hashedInUnpack(deps, upload, ctx)) {
     return {
       outcome: done({ hashedBy: 'unpack', kind: 'archive' }),
@@ -112,6 +122,8 @@ export function isEvidenceChange(err: unknown): boolean {
 /** The upload's bytes changed after receipt: its hash fails, its root file fails, custody says so (once). */
 export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecord): Promise<StageOutcome> {
   const detail = `evidence blob changed or disappeared after receipt (recorded ETag ${upload.etag})`;
+  // Progress saved against the recorded ETag is void: those bytes are no longer there to finish.
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
   await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'evidence-changed', detail });
   await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'evidence-changed', detail });
   await deps.custody.record({
@@ -144,10 +156,14 @@ export async function recordUploadHash(
   await deps.index.ensureContent({ ...hashes, size: upload.size, source: ref });
   await deps.index.advanceFile(upload.rootFileId, 'pending', { sha256: hashes.sha256, size: upload.size });
   await deps.index.recordUploadHashes(upload.blobName, hashes, integrity, mismatches);
+  // A resumable hash's saved progress is of no further use (a no-op for every other upload).
+  if (upload.size >= deps.limits.resumableHashMinBytes) await deps.index.deleteHashCheckpoints(upload.rootFileId);
 
   const tools = [
     { name: 'exhibit-pipeline', version: deps.pipelineVersion },
-    { name: 'node:crypto/openssl', version: process.versions.openssl ?? 'unknown' },
+    upload.size >= deps.limits.resumableHashMinBytes
+      ? { name: 'hash-wasm', version: HASH_WASM_VERSION }
+      : { name: 'node:crypto/openssl', version: process.versions.openssl ?? 'unknown' },
   ];
   if (integrity === 'mismatch') {
     ctx.logger.error({ blobName: upload.blobName, mismatches, computed: hashes, declared: upload.acquisition }, 'ACQUISITION HASH MISMATCH');
@@ -179,6 +195,8 @@ export async function recordUploadHash(
  * stays unhashed, whatever happens to its first.
  */
 async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'>, upload: UploadRecord, now = Date.now()): Promise<number | null> {
+  // Hashed here resumably whatever its first segment's unpack does (it does not hash a segment this large).
+  if (upload.size >= deps.limits.resumableHashMinBytes) return null;
   const declared = await deps.index.getDeclaredSegment(upload.blobName);
   if (!declared || declared.position <= 1 || declared.firstBlobName === upload.blobName) return null;
   const first = await deps.index.getUpload(declared.firstBlobName);
@@ -236,6 +254,19 @@ async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageC
   if (!root || root.stage === 'failed') return false;
   if (root.unpack === 'pending') return true;
   if (root.unpack !== 'n/a' || !unpacks('archive', root.depth, deps.limits)) return false;
+  const decided = await readOnceByUnpack(deps, upload, ctx);
+  if (!decided) return false;
+  await deps.index.setUnpack(root.fileId, 'pending');
+  ctx.logger.info({ blobName: upload.blobName, mime: decided.mime }, 'archive: hashed in the unpack\'s read of it');
+  return true;
+}
+
+/**
+ * How the upload's unpack opens it from its own bytes (readOnceAs), decided
+ * from a small head (and tail) read; null when it is no archive or disk image
+ * to open so (or not identifiable).
+ */
+async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<{ mime: string | null } | null> {
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   const input = new ReadOnceSource(blobSource(deps.blobs, ref, upload.fileName, upload.size), { maxWholeBytes: 0 });
   let identified: { kind: FileKind | null; mime: string | null };
@@ -244,12 +275,167 @@ async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageC
   } catch (err) {
     if (isRetryable(err)) throw err;
     // Not identifiable: hashed here; analyse identifies it again and records why it could not.
-    return false;
+    return null;
   }
-  if (identified.kind !== 'archive') return false;
+  if (identified.kind !== 'archive') return null;
   const head = await input.read(0, ARCHIVE_SNIFF_BYTES, { ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
-  if (readOnceAs(identified, head) === null) return false;
-  await deps.index.setUnpack(root.fileId, 'pending');
-  ctx.logger.info({ blobName: upload.blobName, mime: identified.mime }, 'archive: hashed in the unpack\'s read of it');
-  return true;
+  return readOnceAs(identified, head);
+}
+
+/**
+ * The message key of a resumable hash's next invocation: new per progress
+ * point, the same for every attempt that reached it. After a start over from
+ * byte 0 (saved states unusable, resumeFrom) the offsets come round again, so
+ * the key also names how many times it started over: never the key of a
+ * message already sent (duplicate detection would drop it and end the chain).
+ */
+export const hashContinueKey = (offsetBytes: number, restarts = 0): string => `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}`;
+const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
+
+/**
+ * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over
+ * as many invocations as it needs (docs/architecture.md, "Resumable hash of a
+ * large upload"): MD5, SHA-1 and SHA-256 states (hash-wasm) are saved in the
+ * index (migration 0220, keyed on the root file id and the ETag) every
+ * LIMITS.hashCheckpointBytes; once the invocation's time is up
+ * (stageDeadlineMs less hashContinueMarginMs) it stops at the next checkpoint
+ * (or, should storage be that slow, halfway into the margin wherever it is),
+ * and the same message is sent again under `hash-continue:<offset>` to read on
+ * from there, pinned to the ETag. A crash or the deadline loses at most one
+ * interval: the redelivery resumes from the last checkpoint. The verdict,
+ * integrity record and custody entry are written once, at the end
+ * (recordUploadHash, today's event key), and the checkpoint row is deleted.
+ *
+ * An archive or disk image is first marked for its unpack and sent there at
+ * once (the unpack lists it by range and does not hash it), and its hash
+ * starts in the next message; its completion waits for the hash as for every
+ * upload (its integrity is pending until then).
+ */
+async function hashResumably(
+  deps: StageDeps,
+  upload: UploadRecord,
+  forward: NonNullable<StageResult['forward']>,
+  ctx: StageContext,
+  startedAt: number,
+): Promise<StageResult> {
+  const signal = ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {};
+  const root = await deps.index.getFile(upload.rootFileId);
+  const saved = await deps.index.getHashCheckpoint(upload.rootFileId, upload.etag);
+  if (!CONTINUATION.test(ctx.messageId) && root && root.stage !== 'failed' && unpacks('archive', root.depth, deps.limits)) {
+    const toUnpack = root.unpack === 'pending' || (root.unpack === 'n/a' && (await readOnceByUnpack(deps, upload, ctx)) !== null);
+    if (toUnpack) {
+      if (root.unpack !== 'pending') {
+        await deps.index.setUnpack(root.fileId, 'pending');
+        ctx.logger.info({ blobName: upload.blobName, totalBytes: upload.size }, 'archive: sent to its unpack now, hashed resumably beside it');
+      }
+      // Sent on now, so its listing does not wait for hours of hashing; the hash goes on in the next message.
+      return {
+        outcome: done({ hashedBy: 'hash', resumable: true, kind: 'archive' }),
+        forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
+        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0) },
+      };
+    }
+  }
+  const { hasher, from, restarts } = await resumeFrom(deps, upload, saved, ctx);
+  const every = Math.max(1, deps.limits.hashCheckpointBytes);
+  const soft = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs;
+  const hard = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs / 2;
+  let offset = from;
+  let savedAt = from;
+  let stopped = false;
+  /** Another chain of this upload recorded (or failed) its hash meanwhile: this one stops, saving and reading nothing more. */
+  let superseded = false;
+  const save = async () => {
+    const kept = await deps.index.saveHashCheckpoint({ rootFileId: upload.rootFileId, etag: upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts, offsetBytes: offset, states: hasher.save() });
+    if (kept) savedAt = offset;
+    else superseded = true;
+    return kept;
+  };
+  const ref = { container: deps.containers.evidence, name: upload.blobName };
+  let body: Readable | undefined;
+  try {
+    if (from < upload.size) {
+      body = await deps.blobs.openRead(ref, { offset: from, ifMatch: upload.etag, ...signal });
+      reading: for await (const chunk of body as AsyncIterable<Buffer>) {
+        for (let at = 0; at < chunk.length; ) {
+          // Never past the next checkpoint in one step, so checkpoints (and stops) fall on its multiples.
+          const boundary = (Math.floor(offset / every) + 1) * every;
+          const n = Math.min(chunk.length - at, boundary - offset);
+          await hasher.update(chunk.subarray(at, at + n));
+          offset += n;
+          at += n;
+          if (offset > upload.size) throw new ExhibitError('storage-unavailable', `read past ${upload.size} bytes of ${upload.blobName}`);
+          if (offset === upload.size) continue;
+          if (offset === boundary) {
+            if (!(await save())) break reading;
+            if (Date.now() >= soft) {
+              stopped = true;
+              break reading;
+            }
+          } else if (Date.now() >= hard) {
+            if (!(await save())) break reading;
+            stopped = true;
+            break reading;
+          }
+        }
+      }
+    }
+  } catch (err) {
+    if (isEvidenceChange(err)) return only(await recordEvidenceChanged(deps, upload));
+    // What was hashed since the last checkpoint is kept for the redelivery, when the index still answers.
+    if (offset > savedAt && offset <= upload.size) await save().catch(() => undefined);
+    throw err;
+  } finally {
+    body?.destroy();
+  }
+  const progress = { blobName: upload.blobName, hashedBytes: offset, totalBytes: upload.size, fromBytes: from, percent: Math.floor((offset / Math.max(1, upload.size)) * 1000) / 10 };
+  if (superseded) {
+    ctx.logger.info(progress, 'resumable hash: the upload\'s hash is no longer pending (another chain ended it); this one stops');
+    return only(skipped('already-done'));
+  }
+  if (stopped) {
+    if (offset <= from) throw new ExhibitError('timeout', `resumable hash of ${upload.blobName} made no progress from ${from} bytes before its deadline`);
+    ctx.logger.info(progress, 'resumable hash: checkpoint saved, continuing in a new message');
+    return { outcome: done({ resumable: true, continuing: true, hashedBytes: offset, totalBytes: upload.size }), again: { afterMs: 0, messageKey: hashContinueKey(offset, restarts) } };
+  }
+  if (offset !== upload.size) {
+    if (offset > savedAt && !(await save())) return only(skipped('already-done'));
+    // Storage returned a different length than it reported: retry (from the saved progress) rather than record a wrong hash.
+    throw new ExhibitError('storage-unavailable', `read ${offset} bytes of ${upload.blobName}, expected ${upload.size}`);
+  }
+  const hashes = hasher.digest();
+  const { integrity, mismatches } = await recordUploadHash(deps, upload, hashes, ctx);
+  ctx.logger.info(progress, 'resumable hash: recorded');
+  const outcome = done({ integrity, mismatches, sha256: hashes.sha256, bytes: upload.size, resumable: true });
+  // An archive whose unpack still runs is sent on by that unpack when it ends (it sees the hash recorded).
+  const now = await deps.index.getFile(upload.rootFileId);
+  if (!now || now.stage !== 'pending' || now.unpack === 'pending') return only(outcome);
+  return { outcome, forward };
+}
+
+/**
+ * The hasher to go on with and where from: the saved progress when it is of
+ * this engine and loads; otherwise (states of another hash-wasm build after a
+ * deploy, damaged states, an offset past the blob's size) the hash starts over
+ * from byte 0, and the unusable row goes (its offset would otherwise hold back
+ * every save of the new start: saves never move backwards). `restarts` counts
+ * the starts over, carried in the row, for hashContinueKey.
+ */
+async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashCheckpoint | null, ctx: StageContext): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number }> {
+  if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
+  let why: string;
+  if (saved.offsetBytes > upload.size) why = `saved offset ${saved.offsetBytes} is past the blob's ${upload.size} bytes`;
+  else if (saved.engine !== RESUMABLE_HASH_ENGINE) why = `states saved by ${saved.engine}, this stage runs ${RESUMABLE_HASH_ENGINE}`;
+  else {
+    try {
+      return { hasher: await ResumableMultiHasher.open(saved.states), from: saved.offsetBytes, restarts: saved.restarts };
+    } catch (err) {
+      // Only the states' fault starts over; anything else (the engine would not start) is retried with the progress kept.
+      if (!(err instanceof HashStateLoadError)) throw err;
+      why = `saved states did not load: ${err.message}`;
+    }
+  }
+  ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why }, 'resumable hash: saved progress unusable, starting again from byte 0');
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: saved.restarts + 1 };
 }

@@ -139,11 +139,13 @@ export function analysedAt(kind: FileKind | null): FileStage {
  * watchdog re-sends. Every stage is idempotent, so re-sending the queue of
  * the step it waits on continues it from where the index says it is.
  */
-export function queuesAwaited(file: { stage: FileStage; unpack: UnpackState; hashPending: boolean }): QueueName[] {
+export function queuesAwaited(file: { stage: FileStage; unpack: UnpackState; hashPending: boolean; hashMoving?: boolean }): QueueName[] {
   const queues: QueueName[] = [];
   const step = stepAwaited(file.stage);
-  if (file.stage === 'pending' && file.hashPending) queues.push('hash');
-  else if (step) queues.push(queueOfStep(step));
+  // A resumable hash whose checkpoint moved lately is progressing (its own chain goes on): never re-sent, nor failed as stuck.
+  if (file.stage === 'pending' && file.hashPending) {
+    if (!file.hashMoving) queues.push('hash');
+  } else if (step) queues.push(queueOfStep(step));
   // An archive identified as one whose unpack has not run: analyse, found done, routes it to unpack again.
   if (file.unpack === 'pending' && !queues.includes('analyse')) queues.push('unpack');
   return queues;

@@ -19,6 +19,7 @@ import {
   type FileFlag,
   type FileMessage,
   type FileRecord,
+  type Limits,
   type HashMessage,
   type Hashes,
   type NewFile,
@@ -103,14 +104,18 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const upload = await uploadOfRoot(deps, parent);
   if (parent.unpack === 'done' || parent.unpack === 'failed') {
     // Routed again: the crash may have come between the unpack's end and the send of its upload.
-    return { outcome: skipped('already-done'), ...afterUnpack(upload, parent) };
+    return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
   }
   // Only identify (or, for an upload's archive, the hash stage) marks an archive for unpacking: a message
   // for any other file (a stray or forged one) is ignored without a trace in custody, since nothing was done.
   if (parent.unpack !== 'pending') return only(skipped('not-applicable'));
-  // An uploaded archive whose hash is still to take: this unpack reads it once, for both (single-read.source.ts).
-  const hashHere = upload !== null && upload.integrity === 'pending';
-  if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere)) return only(skipped('not-applicable'));
+  // An uploaded archive whose hash is still to take: this unpack reads it once, for both (single-read.source.ts);
+  // unless it is one the hash stage hashes itself, resumably (LIMITS.resumableHashMinBytes): then this unpack lists it by range.
+  const hashBeside = upload !== null && upload.integrity === 'pending' && hashedResumably(upload, deps.limits);
+  const hashHere = upload !== null && upload.integrity === 'pending' && !hashBeside;
+  // Its upload's hash failed first (a resumable hash runs beside this unpack): never unpacked, said on the archive, so the item settles.
+  if (parent.stage === 'failed' && upload !== null && hashFailedFirst(parent.failure)) return only(await closeUnpackOfFailedHash(deps, parent, parent.failure));
+  if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere && !hashBeside)) return only(skipped('not-applicable'));
   const source = parent.source;
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
@@ -152,8 +157,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     if (!pass) {
       const outcome = await run.finish(format);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
+      // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
-      return { outcome, ...(after ? afterUnpack(upload, after) : {}) };
+      const now = upload ? await deps.index.getUpload(upload.blobName) : null;
+      return { outcome, ...(after ? afterUnpack(now, after, deps.limits) : {}) };
     }
     // Reading the rest of the blob for the hash is the hash's time, not the unpack's: not charged to the item's unpack budget.
     const settling = Date.now();
@@ -164,7 +171,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts });
     const after = await deps.index.getFile(parent.fileId);
     const now = await deps.index.getUpload(upload!.blobName);
-    return { outcome, ...(after ? afterUnpack(now, after) : {}) };
+    return { outcome, ...(after ? afterUnpack(now, after, deps.limits) : {}) };
   } finally {
     pass?.close();
     await segments?.close();
@@ -264,7 +271,8 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
   for (const entry of set.manifest) {
     if (entry.position <= 1) continue;
     const upload = await deps.index.getUpload(entry.blobName);
-    if (upload && upload.integrity === 'pending') uploads.push(upload);
+    // A segment too large to hash in one read is hashed by its own hash stage, resumably (it does not wait for this unpack).
+    if (upload && upload.integrity === 'pending' && !hashedResumably(upload, deps.limits)) uploads.push(upload);
   }
   return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
 }
@@ -340,9 +348,11 @@ async function uploadOfRoot(deps: StageDeps, file: FileRecord): Promise<UploadRe
  * not been identified yet), back to hash when the read ended without it.
  * Nothing for an archive analysed before its unpack (members, disk images).
  */
-function afterUnpack(upload: UploadRecord | null, root: FileRecord): Pick<StageResult, 'forward'> {
+function afterUnpack(upload: UploadRecord | null, root: FileRecord, limits: Pick<Limits, 'resumableHashMinBytes'>): Pick<StageResult, 'forward'> {
   if (!upload || upload.integrity === 'failed' || root.stage === 'failed') return {};
   const file = { caseId: root.caseId, evidenceId: root.evidenceId, fileId: root.fileId };
+  // Hashed resumably by the hash stage beside this unpack: that hash sends the root on when it is recorded.
+  if (upload.integrity === 'pending' && hashedResumably(upload, limits)) return {};
   if (upload.integrity === 'pending') {
     return {
       forward: { file: { ...file, blobName: upload.blobName } as FileMessage, facts: { kind: 'archive', unpack: root.unpack, hashPending: true }, messageKey: AFTER_UNPACK_KEY },
@@ -362,7 +372,7 @@ export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promis
   if (!file) return null;
   const upload = await uploadOfRoot(deps, file);
   if (!upload || upload.integrity === 'pending') return null;
-  return afterUnpack(upload, file).forward?.file ?? null;
+  return afterUnpack(upload, file, deps.limits).forward?.file ?? null;
 }
 
 /** The message key of an upload's second hash message, after an unpack that ended without its hash (not a repeat of the first). */
@@ -378,7 +388,45 @@ export async function uploadLeftToHash(deps: StageDeps, fileId: string): Promise
   if (!file || file.stage === 'failed') return null;
   const upload = await uploadOfRoot(deps, file);
   if (!upload || upload.integrity !== 'pending') return null;
+  // Never left to the unpack: its own hash chain (continuations, redeliveries) is still going.
+  if (hashedResumably(upload, deps.limits)) return null;
   return { caseId: upload.caseId, evidenceId: upload.evidenceId, blobName: upload.blobName, fileId: upload.rootFileId };
+}
+
+type HashFailure = NonNullable<FileRecord['failure']> & { code: 'evidence-changed' | 'dead-lettered' | 'stuck' };
+/** How the hash stage (recordEvidenceChanged) and a hash message's dead letter or stuck re-drive fail a root. */
+function hashFailedFirst(failure: FileRecord['failure']): failure is HashFailure {
+  return failure?.stage === 'hash' && (failure.code === 'evidence-changed' || failure.code === 'dead-lettered' || failure.code === 'stuck');
+}
+
+/**
+ * The unpack of an uploaded archive whose hash failed before it ran (the blob
+ * changed, or the hash was dead-lettered or given up on as stuck): with a
+ * resumable hash beside it (hashedResumably) the root can fail while its unpack
+ * is still pending. The bytes are not to be trusted, so nothing is read; the
+ * unpack is recorded failed with the hash's reason (no custody entry: the root's
+ * failure already has one, and nothing was done here), so the item settles
+ * instead of the watchdog re-sending this unpack until it calls it stuck.
+ */
+async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failure: HashFailure): Promise<StageOutcome> {
+  await deps.index.setUnpack(root.fileId, 'failed', root.memberCount ?? null, {
+    code: failure.code,
+    reason: failure.code,
+    detail: `not unpacked: the upload's hash failed first (${failure.code})`,
+    membersRecorded: 0,
+    membersDeclared: null,
+  });
+  return skipped('not-applicable');
+}
+
+/**
+ * Whether the upload is hashed by the hash stage itself, resumably, over as
+ * many invocations as it takes (hash.stage.ts hashResumably), and never in an
+ * unpack's single read: one that large could not be read whole in one unpack
+ * invocation either (LIMITS.resumableHashMinBytes).
+ */
+export function hashedResumably(upload: Pick<UploadRecord, 'size'>, limits: Pick<Limits, 'resumableHashMinBytes'>): boolean {
+  return upload.size >= limits.resumableHashMinBytes;
 }
 
 /**

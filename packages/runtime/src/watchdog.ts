@@ -32,7 +32,7 @@ let thumbnailCursor: string | undefined;
 
 /** The queues a stalled file is waiting on: what its state says comes next (the stage graph decides). */
 export function queuesFor(file: StalledFile): QueueName[] {
-  return queuesAwaited({ stage: file.stage, unpack: file.unpack, hashPending: file.upload?.hashPending ?? false });
+  return queuesAwaited({ stage: file.stage, unpack: file.unpack, hashPending: file.upload?.hashPending ?? false, hashMoving: file.upload?.hashMoving ?? false });
 }
 
 /**

@@ -20,6 +20,25 @@ import type { FileStage, StageName } from '../lifecycle.js';
 import type { ExhibitErrorCode } from '../errors.js';
 import type { ImageSegmentsStatus, SegmentManifestEntry } from '../segment-manifest.js';
 
+/**
+ * The saved state of a resumable MD5/SHA-1/SHA-256 of an upload after its
+ * first `offsetBytes` bytes, read under `etag` (hash-wasm save() output, base64).
+ */
+export interface HashCheckpoint {
+  rootFileId: string;
+  etag: string;
+  /**
+   * The library and version that wrote the states (`hash-wasm@4.13.0`): a state
+   * only loads into the same WebAssembly build, so any other starts over from 0.
+   */
+  engine: string;
+  /** How many times this hash started over from byte 0 (unusable states): part of its continuation keys. */
+  restarts: number;
+  offsetBytes: number;
+  states: { md5: string; sha1: string; sha256: string };
+  updatedAt?: string;
+}
+
 /** One uploaded evidence blob, as received. */
 /**
  * What IndexStore.bringReviewSummaryUpToDate did: the summary was already
@@ -434,6 +453,25 @@ export interface IndexStore {
   /** Records that the blob was seen changed (or gone, etag '') after receipt; idempotent per sighting. */
   recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void>;
   recordUploadHashes(blobName: string, hashes: Hashes, integrity: IntegrityVerdict, mismatches: string[]): Promise<void>;
+  /**
+   * Progress of a resumable hash of a large upload (migration 0220), per root
+   * file id and the ETag its bytes were read under; null when none is saved.
+   */
+  getHashCheckpoint(rootFileId: string, etag: string): Promise<HashCheckpoint | null>;
+  /**
+   * Saves progress; never moves it backwards for the same engine and restart
+   * count (two chains of the same upload, e.g. a watchdog re-drive beside a
+   * continuation, may both save: the one further on stands, and every saved
+   * state is exact for its offset); a later start over, or another engine's
+   * row, is replaced (its states cannot be loaded here). Nothing is saved, and false returned, once the upload's hash is no
+   * longer pending (recorded or failed): the chain saving is a trailing one and
+   * stops. The row's updated_at is the watchdog's sign that the hash is moving
+   * (the root file's own updated_at is left alone, so stalls elsewhere in the
+   * item are still seen).
+   */
+  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<boolean>;
+  /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
+  deleteHashCheckpoints(rootFileId: string): Promise<void>;
 
   /**
    * Declares a split image's segment manifest (at upload registration), all

@@ -1,0 +1,580 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { FileTypeIdentifier } from '@exhibit/media';
+import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
+import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { queuesAwaited } from '../src/stage-graph.js';
+import { createWatchdogStore } from '@exhibit/index';
+import { hasTool, pseudoRandom } from '../src/disk/test-support/disk-image.builder.js';
+import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
+import { zipOf } from './fixtures/archives/archive-fixtures.js';
+import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * The hash of an upload too large for one stage invocation (a 500 GB-2 TB disk
+ * image) is taken resumably (hash.stage.ts hashResumably): states saved in the
+ * index every checkpoint, a continuation message before the deadline, read on
+ * from the checkpoint pinned to the ETag. Here with tiny limits, through the
+ * stage runner, against Azurite and PGlite, delivering every message the
+ * runner sends as the bus would.
+ */
+let h: Harness;
+/** Bytes the stages took from each blob read, and the offsets reads started at. */
+const reads = { bytes: 0, opened: [] as number[] };
+/** When set, every read is slowed (a blob stream slower than the deadline allows). */
+let throttle: { chunkBytes: number; delayMs: number } | null = null;
+/** When set, the next read fails after this many bytes (storage dropping the connection). */
+let failAfter: number | null = null;
+
+/** Tiny limits: resumable from 1 MiB, a checkpoint every 256 KiB, and time up at once (each invocation stops at its first checkpoint). */
+const TINY = { resumableHashMinBytes: 1024 * 1024, hashCheckpointBytes: 256 * 1024, stageDeadlineMs: 60_000, hashContinueMarginMs: 60_000 };
+
+function instrumented(store: BlobStore): BlobStore {
+  return Object.create(store, {
+    openRead: {
+      value: async (...args: Parameters<BlobStore['openRead']>) => {
+        const [, options] = args;
+        // Whole-blob streams from an offset (the hash's); identification's and listings' ranged reads name a count.
+        if (options?.count === undefined) reads.opened.push(options?.offset ?? 0);
+        const stream: Readable = await store.openRead(...args);
+        let out: Readable = stream;
+        if (failAfter !== null) {
+          let left = failAfter;
+          failAfter = null;
+          out = stream.pipe(
+            new Transform({
+              transform(chunk: Buffer, _e, cb) {
+                if (chunk.length > left) return cb(new Error('connection reset by storage'));
+                left -= chunk.length;
+                cb(null, chunk);
+              },
+            }),
+          );
+        }
+        if (throttle) {
+          const { chunkBytes, delayMs } = throttle;
+          const signal = options?.abortSignal;
+          out = out.pipe(
+            new Transform({
+              transform(chunk: Buffer, _e, cb) {
+                void (async () => {
+                  for (let i = 0; i < chunk.length; i += chunkBytes) {
+                    await sleep(delayMs, undefined, signal ? { signal } : {});
+                    this.push(chunk.subarray(i, i + chunkBytes));
+                  }
+                })().then(() => cb(), cb);
+              },
+            }),
+          );
+        }
+        out.on('data', (c: Buffer) => {
+          reads.bytes += c.length;
+        });
+        out.on('close', () => stream.destroy());
+        return out;
+      },
+    },
+  }) as BlobStore;
+}
+
+beforeAll(async () => {
+  h = await createHarness(inject('storageConnectionString'));
+  h.deps.blobs = instrumented(h.deps.blobs);
+  h.deps.identifier = new FileTypeIdentifier();
+  // Warm: the identifier's first run loads its modules, longer than the tiny deadline below allows.
+  const warm = await upload('warm.bin', randomBytes(1000));
+  await runMessage(h.deps, 'hash', { body: warm, messageId: `hash:${warm.fileId}`, deliveryCount: 1 }, inv());
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+beforeEach(() => {
+  h.deps.limits = limitsWith(TINY);
+  throttle = null;
+  failAfter = null;
+});
+
+const logger = createRootLogger({ level: 'silent' });
+const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
+const hashesOf = (data: Buffer) => ({
+  md5: createHash('md5').update(data).digest('hex'),
+  sha1: createHash('sha1').update(data).digest('hex'),
+  sha256: sha256(data),
+});
+const custodyOf = (evidenceId: string, action: string) => h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === action);
+const hashSends = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { fileId?: string }).fileId === fileId);
+
+async function upload(fileName: string, data: Buffer): Promise<HashMessage> {
+  const caseId = 'case-1';
+  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+  const blobName = `${caseId}/${evidenceId}/${fileName}`;
+  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+}
+
+interface Delivery {
+  messageId: string;
+  deliveryCount: number;
+  outcome?: StageOutcome;
+  thrown?: unknown;
+}
+
+/**
+ * Delivers the upload's first hash message and then every hash message the
+ * runner sends for it, as the bus would: a throw is a redelivery of the same
+ * message (deliveryCount + 1) up to maxDeliveryCount, then its dead letter.
+ */
+async function runHashChain(message: HashMessage, options: { firstId?: string; limit?: number; between?: (d: Delivery) => Promise<void> } = {}): Promise<{ deliveries: Delivery[]; deadLettered: string[] }> {
+  const deliveries: Delivery[] = [];
+  const deadLettered: string[] = [];
+  const done = new Set<string>();
+  const queue: string[] = [options.firstId ?? `hash:${message.fileId}`];
+  const sentBefore = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
+  while (queue.length > 0) {
+    if (deliveries.length > (options.limit ?? 100)) throw new Error('hash chain did not end');
+    const messageId = queue.shift()!;
+    done.add(messageId);
+    for (let deliveryCount = 1; ; deliveryCount++) {
+      const d: Delivery = { messageId, deliveryCount };
+      deliveries.push(d);
+      try {
+        d.outcome = await runMessage(h.deps, 'hash', { body: message, messageId, deliveryCount }, inv());
+        break;
+      } catch (err) {
+        d.thrown = err;
+        if (deliveryCount >= LIMITS.maxDeliveryCount) {
+          deadLettered.push(messageId);
+          await runDeadLetter(h.deps, 'hash', { body: message, messageId, reason: 'MaxDeliveryCountExceeded', description: String(err) }, inv());
+          break;
+        }
+      }
+    }
+    await options.between?.(deliveries.at(-1)!);
+    for (const s of hashSends(message.fileId)) {
+      const id = s.message.messageId;
+      if (!done.has(id) && !sentBefore.has(id) && !queue.includes(id)) queue.push(id);
+    }
+  }
+  return { deliveries, deadLettered };
+}
+
+describe('resumable hash of a large upload', () => {
+  it('huge-upload-hash-cut-off-at-deadline-never-verified', async () => {
+    // A blob stream slower than the deadline allows: read whole, the hash would be cut off on every delivery and dead-lettered.
+    const data = randomBytes(2 * 1024 * 1024 + 12345);
+    const message = await upload('disk.bin', data);
+    throttle = { chunkBytes: 64 * 1024, delayMs: 20 };
+    // 34 chunks of 20 ms: at least 680 ms to read, against a 500 ms deadline; time up 100 ms in, stop by 300 ms at the latest.
+    h.deps.limits = limitsWith({ ...TINY, stageDeadlineMs: 500, stageDeadlineGraceMs: 200, hashContinueMarginMs: 400 });
+    const before = reads.bytes;
+
+    const { deliveries, deadLettered } = await runHashChain(message);
+
+    expect(deliveries.filter((d) => d.thrown).map((d) => String(d.thrown))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    expect(deliveries.every((d) => d.deliveryCount === 1 && d.thrown === undefined)).toBe(true);
+    expect(deliveries.length).toBeGreaterThan(1);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ eventKey: `hash:${message.blobName}:${up.etag}`, tools: [{ name: 'exhibit-pipeline' }, { name: 'hash-wasm' }] });
+    // Each continuation read on from where the last stopped: at most one checkpoint interval read again per continuation.
+    expect(reads.bytes - before).toBeLessThanOrEqual(data.length + deliveries.length * TINY.hashCheckpointBytes);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // The root goes on to analyse once hashed.
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('splits over continuations keyed on their offsets, each delivered once; the digest equals node:crypto; the checkpoint row goes', async () => {
+    const data = randomBytes(1024 * 1024 + 300_001);
+    const message = await upload('memory.dmp', data);
+    const before = reads.bytes;
+    const opened = reads.opened.length;
+    let rowsSeen = 0;
+    let lastMoved = '';
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async (d) => {
+        if (d.outcome?.status === 'done' && d.outcome.summary?.['continuing']) {
+          const row = await h.index.getHashCheckpoint(message.fileId, (await h.index.getUpload(message.blobName))!.etag);
+          expect(row?.offsetBytes).toBe(d.outcome.summary['hashedBytes']);
+          // Progress for the watchdog: the checkpoint row moved (index-store.watchdog.ts reads it for the root's hash).
+          const moved = (await h.sql.query<{ at: string }>(`SELECT to_char(updated_at, 'YYYY-MM-DD HH24:MI:SS.US') AS at FROM upload_hash_checkpoints WHERE root_file_id = $1`, [message.fileId])).rows[0]!.at;
+          expect(moved > lastMoved).toBe(true);
+          lastMoved = moved;
+          rowsSeen += 1;
+        }
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    // Time is up at once: each invocation stops at its first checkpoint, 256 KiB on.
+    const k = TINY.hashCheckpointBytes;
+    expect(deliveries.map((d) => d.messageId)).toEqual([
+      `hash:${message.fileId}`,
+      ...[1, 2, 3, 4, 5].map((i) => `hash:${message.fileId}:hash-continue:${i * k}`),
+    ]);
+    expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
+    expect(rowsSeen).toBe(5);
+    expect(reads.opened.slice(opened)).toEqual([0, 1, 2, 3, 4, 5].map((i) => i * k));
+    expect(reads.bytes - before).toBeLessThanOrEqual(data.length + deliveries.length * k);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+
+    // A continuation delivered again after the hash is recorded does nothing again.
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:${k}`, deliveryCount: 2 }, inv())).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+
+  it('a redelivery after a fault reads on from the saved progress, not from byte 0', async () => {
+    const data = randomBytes(1024 * 1024 + 777);
+    const message = await upload('crash.dd', data);
+    const k = TINY.hashCheckpointBytes;
+    const opened = reads.opened.length;
+    // The second invocation (from k) loses its connection 100,000 bytes in.
+    let n = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async () => {
+        n += 1;
+        if (n === 1) failAfter = 100_000;
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    const failedOnce = deliveries.filter((d) => d.thrown !== undefined);
+    expect(failedOnce).toHaveLength(1);
+    expect(failedOnce[0]).toMatchObject({ messageId: `hash:${message.fileId}:hash-continue:${k}`, deliveryCount: 1 });
+    // The redelivery started where the failed attempt's progress was saved, not at 0 nor back at its checkpoint.
+    const starts = reads.opened.slice(opened);
+    expect(starts[1]).toBe(k);
+    expect(starts[2]).toBeGreaterThan(k);
+    expect(starts.slice(1)).not.toContain(0);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+
+  it('an ETag change between continuations ends in evidence-changed, no hash recorded, progress forgotten', async () => {
+    const data = randomBytes(1024 * 1024 + 5);
+    const message = await upload('changed.raw', data);
+    const ref = { container: h.deps.containers.evidence, name: message.blobName };
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    let n = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async () => {
+        n += 1;
+        // After the second invocation: the same name, other bytes (of the same length).
+        if (n === 2) await h.deps.blobs.upload(ref, randomBytes(data.length));
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    expect(deliveries).toHaveLength(3);
+    expect(deliveries[2]!.outcome).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes ?? null).toBeNull();
+    expect(up.integrity).not.toBe('verified');
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
+    expect((await h.index.getFile(message.fileId))!.stage).toBe('failed');
+  });
+
+  it('below the threshold nothing changes: one read, node:crypto, no checkpoint', async () => {
+    const data = randomBytes(1024 * 1024 - 1);
+    const message = await upload('small.bin', data);
+    const { deliveries } = await runHashChain(message);
+    expect(deliveries).toHaveLength(1);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ tools: [{ name: 'exhibit-pipeline' }, { name: 'node:crypto/openssl' }] });
+  });
+
+  it('a large ZIP unpacked before any hashing: listed by range (not hashed in its read, nothing sent back to hash), then its hash chain ends and sends the archive on', async () => {
+    const members = Array.from({ length: 5 }, (_, i) => ({ name: `DCIM/IMG_${i}.jpg`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('phone.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 5, failedMembers: 0 } });
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    // Not sent back to hash: its hash chain (hash-continue:0, sent by the first delivery) is what hashes it.
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack'))).toHaveLength(0);
+
+    // The hash chain the first delivery started (hash-continue:0): continuations to the end, each delivered once.
+    const { deliveries, deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
+    expect(deadLettered).toEqual([]);
+    const k = TINY.hashCheckpointBytes;
+    expect(deliveries.map((d) => d.messageId)).toEqual(Array.from({ length: Math.ceil(zip.length / k) }, (_, i) => `hash:${message.fileId}:hash-continue:${i * k}`));
+    expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(zip));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    // The unpack is over: the hash sends the archive on to analyse.
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('a large ZIP hashed before its unpack ends: the hash sends nothing on, the unpack sends the archive to analyse once', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `DOCS/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('docs.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const toAnalyse = () => h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId);
+    const { deadLettered } = await runHashChain(message);
+    expect(deadLettered).toEqual([]);
+    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('pending');
+    expect(toAnalyse()).toHaveLength(0);
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 4 } });
+    expect(toAnalyse().map((s) => s.message.messageId)).toEqual([`analyse:${message.fileId}`]);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
+    'a large disk image is sent to its unpack at once and listed by range while hashing goes on; the unpack does not hash it; the root goes on once hashed',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-resumable-e01-'));
+      try {
+        const files = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/IMG_000${i}.JPG`, bytes: pseudoRandom(200_000 + i, 77 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+        const e01 = readFileSync(buildMemoryCard(dir, files, [], { sizeKiB: 34_000 }).e01);
+        h.deps.limits = limitsWith({ ...TINY, resumableHashMinBytes: 64 * 1024, hashCheckpointBytes: 64 * 1024 });
+        const message = await upload('card.E01', e01);
+        const ingested = hashSends(message.fileId).length;
+
+        // First delivery: identified, marked and sent to unpack; the hash goes on in the next message.
+        const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+        expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+        expect(h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+        expect(hashSends(message.fileId).slice(ingested).map((s) => s.message.messageId)).toEqual([`hash:${message.fileId}:hash-continue:0`]);
+
+        // The unpack runs before any hashing: it lists the image and records no hash; it sends nothing back to hash.
+        const unpacked = await runMessage(h.deps, 'unpack', { body: { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId }, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+        expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+        const children = await h.index.listChildren(message.fileId);
+        expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
+        expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+        expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).not.toHaveProperty('uploadHashedInThisRead');
+        expect(hashSends(message.fileId)).toHaveLength(ingested + 1);
+        expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(0);
+
+        // The hash chain: continuations to the end; then the root goes on to analyse.
+        const { deliveries, deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
+        expect(deadLettered).toEqual([]);
+        expect(deliveries.length).toBeGreaterThan(2);
+        expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
+        const up = (await h.index.getUpload(message.blobName))!;
+        expect(up.integrity).toBe('verified');
+        expect(up.hashes).toEqual(hashesOf(e01));
+        expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+        expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+  /** A large ZIP whose first hash delivery sent it to unpack and started the hash chain (hash-continue:0). */
+  async function largeZipSentToUnpack(fileName: string) {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `G/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload(fileName, zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { resumable: true, kind: 'archive' } });
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('pending');
+    return { zip, message, file };
+  }
+
+  /** The item settled: nothing pending, complete once in custody, no false `stuck`; the watchdog's re-send of the unpack changes nothing. */
+  async function expectSettledAfterHashFailure(message: HashMessage, file: { caseId: string; evidenceId: string; fileId: string }, code: string) {
+    const root = (await h.index.getFile(message.fileId))!;
+    expect(root.stage).toBe('failed');
+    expect(root.failure).toMatchObject({ stage: 'hash', code });
+    expect(root.unpack).toBe('failed');
+    expect(await h.index.hasPendingWork(message.caseId, message.evidenceId)).toBe(false);
+    expect((await h.index.evidenceStatus(message.caseId, message.evidenceId))!.complete).toBe(true);
+    expect(await h.index.listChildren(message.fileId)).toEqual([]);
+    // A re-send (the watchdog's, or a redelivery) finds it settled.
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('failed');
+    expect(custodyOf(message.evidenceId, 'processing-complete')).toHaveLength(1);
+    expect(h.custody.events.filter((e) => e.evidenceId === message.evidenceId && (e.eventKey ?? '').startsWith('stuck:'))).toHaveLength(0);
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(0);
+  }
+
+  it('large-zip-changed-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
+    const { zip, message, file } = await largeZipSentToUnpack('changed-before-unpack.zip');
+    // The blob changes after the first hash message; the hash chain finds it, before the unpack has run.
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, randomBytes(zip.length));
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'skipped' });
+    await expectSettledAfterHashFailure(message, file, 'evidence-changed');
+    expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
+  });
+
+  it('large-zip-hash-dead-lettered-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
+    const { message, file } = await largeZipSentToUnpack('dead-hash-before-unpack.zip');
+    await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
+    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(unpacked).toMatchObject({ status: 'skipped' });
+    await expectSettledAfterHashFailure(message, file, 'dead-lettered');
+    expect(custodyOf(message.evidenceId, 'stage-failed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
+  });
+  it('hash-state-that-does-not-load-failed-the-hash-on-every-delivery', async () => {
+    // A state another hash-wasm build wrote (each is stamped with its WebAssembly binary) or a damaged one: load() throws.
+    const data = randomBytes(1024 * 1024 + 99);
+    const message = await upload('foreign-state.raw', data);
+    const opened = reads.opened.length;
+    let n = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async () => {
+        n += 1;
+        if (n === 1) await h.sql.query(`UPDATE upload_hash_checkpoints SET md5_state = 'AAAAAA' || substr(md5_state, 7) WHERE root_file_id = $1`, [message.fileId]);
+      },
+    });
+    expect(deliveries.filter((d) => d.thrown).map((d) => String(d.thrown))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    // The second invocation found the state unusable and started over from byte 0 (then on, by continuations), under keys
+    // that name the start over: the offsets come round again and a repeated key would be dropped as a duplicate.
+    expect(reads.opened.slice(opened, opened + 2)).toEqual([0, 0]);
+    const k = TINY.hashCheckpointBytes;
+    expect(deliveries.map((d) => d.messageId)).toEqual([
+      `hash:${message.fileId}`,
+      `hash:${message.fileId}:hash-continue:${k}`,
+      ...[1, 2, 3, 4].map((i) => `hash:${message.fileId}:hash-continue:${i * k}:restart-1`),
+    ]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+  });
+
+  it('hash-state-saved-by-another-hash-wasm-version-is-not-resumed', async () => {
+    // A deploy bumped hash-wasm between two continuations: the row names the engine that wrote it, and this one starts over.
+    const data = randomBytes(1024 * 1024 + 5);
+    const message = await upload('other-version.raw', data);
+    const opened = reads.opened.length;
+    let n = 0;
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      between: async () => {
+        n += 1;
+        if (n === 1) await h.sql.query(`UPDATE upload_hash_checkpoints SET engine = 'hash-wasm@0.0.1' WHERE root_file_id = $1`, [message.fileId]);
+      },
+    });
+    expect(deadLettered).toEqual([]);
+    expect(deliveries.every((d) => d.thrown === undefined)).toBe(true);
+    expect(reads.opened.slice(opened, opened + 2)).toEqual([0, 0]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]!.tools).toContainEqual({ name: 'hash-wasm', version: RESUMABLE_HASH_ENGINE.slice('hash-wasm@'.length) });
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+  });
+
+  it('trailing-hash-chain-left-its-checkpoint-row-after-the-hash-was-recorded', async () => {
+    // Two chains at once (a redelivery or watchdog re-drive beside a continuation): the other one ends the hash while this
+    // one reads; at its next checkpoint this one finds the hash recorded and stops, saving and reading nothing more.
+    const data = randomBytes(1024 * 1024 + 4321);
+    const message = await upload('two-chains.dmp', data);
+    const index = h.deps.index;
+    const save = index.saveHashCheckpoint.bind(index);
+    let other: Awaited<ReturnType<typeof runHashChain>> | null = null;
+    const trailing = { saves: 0 };
+    h.deps.index = Object.create(index, {
+      saveHashCheckpoint: {
+        value: async (c: Parameters<typeof save>[0]) => {
+          trailing.saves += 1;
+          // The first checkpoint of the trailing delivery: meanwhile the other chain runs to its end.
+          if (other === null) {
+            h.deps.index = index;
+            other = await runHashChain(message);
+          }
+          return save(c);
+        },
+      },
+    });
+    const before = reads.bytes;
+    let outcome: StageOutcome;
+    try {
+      outcome = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 2 }, inv());
+    } finally {
+      h.deps.index = index;
+    }
+    expect(other!.deadLettered).toEqual([]);
+    expect(outcome).toEqual({ status: 'skipped', reason: 'already-done' });
+    expect(trailing.saves).toBe(1);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    expect((await h.sql.query(`SELECT 1 FROM upload_hash_checkpoints WHERE root_file_id = $1`, [message.fileId])).rows).toHaveLength(0);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+    // The trailing delivery read one checkpoint interval (the other chain read the whole upload once) and no more.
+    expect(reads.bytes - before).toBeLessThanOrEqual(data.length + other!.deliveries.length * TINY.hashCheckpointBytes + TINY.hashCheckpointBytes);
+  });
+
+  it('storage-too-slow-to-reach-a-checkpoint-stops-mid-interval-and-continues-from-there', async () => {
+    // Checkpoints further apart than one invocation reads: each stops halfway into its margin wherever it is, saves, continues.
+    const data = randomBytes(3 * 1024 * 1024 + 4097);
+    const message = await upload('slow.bin', data);
+    throttle = { chunkBytes: 16 * 1024, delayMs: 10 };
+    h.deps.limits = limitsWith({ ...TINY, resumableHashMinBytes: 512 * 1024, hashCheckpointBytes: 64 * 1024 * 1024, stageDeadlineMs: 2_000, stageDeadlineGraceMs: 500, hashContinueMarginMs: 1_600 });
+    const opened = reads.opened.length;
+    const { deliveries, deadLettered } = await runHashChain(message);
+    expect(deliveries.filter((d) => d.thrown).map((d) => String(d.thrown))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    expect(deliveries.length).toBeGreaterThan(1);
+    // Each continuation starts where the last stopped, mid-interval (never at a checkpoint multiple, never back at 0).
+    const starts = reads.opened.slice(opened);
+    expect(starts[0]).toBe(0);
+    expect(starts.slice(1).every((at, i) => at > starts[i]! && at % (64 * 1024 * 1024) !== 0)).toBe(true);
+    expect(deliveries.slice(1).map((d) => d.messageId)).toEqual(starts.slice(1).map((at) => `hash:${message.fileId}:hash-continue:${at}`));
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+  });
+  it('checkpoint-moving-the-root-hid-member-stalls-from-the-watchdog', async () => {
+    // A large ZIP listed while its hash runs for hours: its members' analyse stalls; the hash's checkpoints must not hide that.
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `W/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('watched.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { memberCount: 4 } });
+    // Nothing in the item has moved for an hour (the members' analyse messages were lost) ...
+    await h.sql.query(`UPDATE files SET updated_at = now() - interval '1 hour' WHERE case_id = $1 AND evidence_id = $2`, [message.caseId, message.evidenceId]);
+    // ... but the hash goes on: a continuation saves its next checkpoint now.
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
+    const store = createWatchdogStore(h.sql);
+    const stalledHere = async () => (await store.listStalledFiles({ stallMs: 60_000, limit: 10_000 })).filter((f) => f.evidenceId === message.evidenceId);
+    const stalled = await stalledHere();
+    // The members are found stalled (re-driven to analyse); the root is not: its hash moves, and nothing else of it waits.
+    expect(stalled.map((f) => f.fileId).sort()).toEqual((await h.index.listChildren(message.fileId)).map((c) => c.fileId).sort());
+    expect(stalled.every((f) => f.stage === 'pending' && queuesAwaited({ ...f, hashPending: false }).includes('analyse'))).toBe(true);
+    // Once the checkpoint stops moving too, the root's hash is what stalled: re-driven to hash.
+    await h.sql.query(`UPDATE upload_hash_checkpoints SET updated_at = now() - interval '1 hour' WHERE root_file_id = $1`, [message.fileId]);
+    const root = (await stalledHere()).find((f) => f.fileId === message.fileId);
+    expect(root?.upload).toMatchObject({ hashPending: true, hashMoving: false });
+    expect(queuesAwaited({ stage: root!.stage, unpack: root!.unpack, hashPending: true, hashMoving: root!.upload!.hashMoving })).toEqual(['hash']);
+  });
+
+  it('a moving resumable hash beside a pending unpack: the watchdog re-sends the unpack only, never the hash', () => {
+    expect(queuesAwaited({ stage: 'pending', unpack: 'pending', hashPending: true, hashMoving: true })).toEqual(['unpack']);
+    expect(queuesAwaited({ stage: 'pending', unpack: 'pending', hashPending: true, hashMoving: false })).toEqual(['hash', 'unpack']);
+  });
+});
