@@ -123,8 +123,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
   const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded('the evidence item\'s unpack-time budget ran out'));
-  const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, clock.signal]) : clock.signal;
-  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock);
+  // Short of the runner's deadline, an attempt that recorded new members stops and continues in a new message (ContinuePoint).
+  const continuePoint = new ContinuePoint(ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs, continuedFrom(ctx.messageId));
+  const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
+  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
@@ -137,6 +139,18 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
       pass.changed = err;
+    }
+    if (run.continuing && !pass?.changed) {
+      // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
+      // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
+      // the last attempt does those once. Keyed on the progress point: a redelivery of this attempt that gets as far sends
+      // the same key (dropped as a repeat); a genuinely further point is a new key.
+      const membersSoFar = run.membersSoFar;
+      ctx.logger.info(
+        { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
+        'unpack continues in a new message before its deadline',
+      );
+      return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${membersSoFar}` } };
     }
     if (segments) {
       // What the listing did not read of them, read into their hashes on this side (no parser thread waits for it): the hash's time, not the unpack's.
@@ -166,6 +180,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     pass?.close();
     await segments?.close();
     clock.close();
+    continuePoint.close();
     // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
     await deps.index
       .claimBudget(parent, 'unpackMs', clock.chargedMs() - hashingMs, Number.MAX_SAFE_INTEGER)
@@ -239,6 +254,8 @@ async function unpackWith(
     if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
     const findingsBefore = reader.findings?.length ?? 0;
     await run.unpack(reader, options.budgetSignal);
+    // Stopped short to continue: the listing's end (trailing data, the image's record and stored-hash check) is the last attempt's.
+    if (run.continuing) return reader.format;
     // A TAR's trailing data is known only once it was read to its end.
     if (reader.findings && reader.findings.length > findingsBefore) await deps.index.addFlags(parent.fileId, reader.findings.slice(findingsBefore));
     if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, options.budgetSignal);
@@ -360,6 +377,62 @@ export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promis
   const upload = await uploadOfRoot(deps, file);
   if (!upload || upload.integrity === 'pending') return null;
   return afterUnpack(upload, file).forward?.file ?? null;
+}
+
+/** The message key prefix of an unpack's continuation (`unpack-continue:<members so far>`). */
+export const UNPACK_CONTINUE_KEY = 'unpack-continue';
+
+/** The progress point a continuation message names (its id ends in its key), or null for any other message. */
+function continuedFrom(messageId: string): number | null {
+  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})$`).exec(messageId);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * When an unpack stops to continue in a new message: at `at` (the runner's
+ * deadline less LIMITS.unpackContinueMarginMs), and only once this attempt
+ * recorded a member of its own, so an attempt that makes no progress runs on
+ * to the deadline as before and a stuck listing cannot continue for ever. The
+ * check between members stops cleanly; `signal` aborts the member in flight
+ * (not recorded: the next attempt reads it again) when one member outlasts
+ * the point.
+ */
+class ContinuePoint {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout | undefined;
+  /** Members this attempt recorded (not those an earlier attempt had). */
+  recorded = 0;
+
+  constructor(
+    private readonly at: number | null,
+    /** The progress point of the continuation this attempt runs, if it is one: members before it were handed off by the attempt that sent it. */
+    readonly from: number | null,
+  ) {
+    if (at !== null) {
+      this.timer = setTimeout(() => {
+        if (this.recorded > 0) this.controller.abort(new ExhibitError('aborted', 'the unpack stops here to continue in a new message'));
+      }, Math.max(0, at - Date.now()));
+      this.timer.unref?.();
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Whether to stop at this boundary between members. */
+  due(): boolean {
+    return this.at !== null && this.recorded > 0 && (this.controller.signal.aborted || Date.now() >= this.at);
+  }
+
+  /** Whether the abort came from here (the runtime's and the budget's signals are checked first by the caller). */
+  get fired(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 /** The message key of an upload's second hash message, after an unpack that ended without its hash (not a repeat of the first). */
@@ -486,6 +559,8 @@ class UnpackRun {
   private listingComplete = false;
   /** An uploaded archive hashed in this unpack's read: its SHA-256, recorded after the members. */
   rootSha256: string | null = null;
+  /** Stopped short of the deadline at a clean boundary, to continue in a new message (ContinuePoint). */
+  continuing = false;
 
   constructor(
     private readonly deps: StageDeps,
@@ -496,6 +571,7 @@ class UnpackRun {
     private readonly outerSignal: AbortSignal | undefined,
     /** The item's unpack time: stands still while this run waits for room in the member-bytes cache. */
     private readonly clock: UnpackClock,
+    private readonly continuePoint: ContinuePoint,
   ) {
     this.budget = { expandedBytes: 0, maxExpandedBytes: deps.limits.maxArchiveExpandedBytes, evidence: evidenceBudget };
   }
@@ -511,6 +587,11 @@ class UnpackRun {
    * delivery). A shutdown's abort is retried. Returns false to rethrow.
    */
   stopFor(err: unknown, budgetSignal: AbortSignal, outer: AbortSignal | undefined): boolean {
+    // Stopping to continue (the runtime's deadline and the budget not reached): whatever the abort broke off is not recorded, and is read again next time.
+    if (this.continuePoint.fired && !budgetSignal.aborted && !outer?.aborted) {
+      this.continuing = true;
+      return true;
+    }
     if (err instanceof ExhibitError && (err.code === 'aborted' || budgetSignal.aborted || outer?.aborted)) {
       if (budgetSignal.aborted) {
         this.stop('limit-exceeded', `${budgetSignal.reason instanceof Error ? budgetSignal.reason.message : 'unpack-time budget'}; stopped after ${this.memberCount} members`, 'budget-exceeded');
@@ -540,10 +621,16 @@ class UnpackRun {
           this.stop('limit-exceeded', `archive has more than maxArchiveEntries (${this.deps.limits.maxArchiveEntries}) entries; the rest were not unpacked`);
           break;
         }
+        // Checked once there is a next entry, so an attempt that reaches the end ends the unpack instead of continuing into nothing.
+        // The entry is left as it came (nothing recorded, no held member released by it): the next attempt reads it again.
+        if (this.continuePoint.due()) {
+          this.continuing = true;
+          break;
+        }
         await this.member(entry);
         if (this.stopped) break;
       }
-      readToEnd = this.stopped === null;
+      readToEnd = this.stopped === null && !this.continuing;
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
         // Keep what is done so a retry resumes rather than redoes; the original fault wins. Held members are
@@ -561,6 +648,14 @@ class UnpackRun {
     // the deadline, the parser's time-out) proved no byte wrong, nor right: its held members go on, most likely
     // right (a partial download's early members are), but marked 'gzip-unverified'
     // (tgz-stopped-before-trailer-members-handed-on-unmarked).
+    if (this.continuing && this.stopped === null) {
+      // Held members are recorded but neither released nor marked: their gzip member's trailer is still ahead. The
+      // continuation re-reads the stream, resumes over them, holds them again and releases them once it checks out.
+      this.held = [];
+      await this.flush();
+      return;
+    }
+    this.continuing = false;
     if (this.unverified === null && !readToEnd) await this.markHeldUnverified();
     this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
     this.held = [];
@@ -646,7 +741,11 @@ class UnpackRun {
       if (existing) {
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
-        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size });
+        // The archive's expansion cap counts every attempt's members, not this attempt's alone.
+        if (existing.failure === null) this.budget.expandedBytes += existing.size ?? 0;
+        // Before the point a continuation names, the attempt that sent it handed every member off (bar those held): not again.
+        const handedOff = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from;
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, handedOff);
         return;
       }
     }
@@ -665,6 +764,7 @@ class UnpackRun {
     for (const flag of entry.flags) if (!file.flags.includes(flag)) file.flags.push(flag);
     this.account(file);
     this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
+    this.continuePoint.recorded += 1;
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
     if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
@@ -753,7 +853,8 @@ class UnpackRun {
       if (this.persisting.length >= UNPACK_UPLOADS_IN_FLIGHT) await this.persisting.shift();
       return { ...file, size: stored.size, sha256: stored.hashes.sha256, source: stored.blob, stage: 'pending' };
     } catch (err) {
-      if (!isEvidenceError(err)) throw err;
+      // Broken off to continue: a short read is no finding about the member; it is read again in the next attempt.
+      if (!isEvidenceError(err) || this.continuePoint.fired) throw err;
       if (isArchiveLimitError(err)) this.stop('limit-exceeded', err.message, stopReasonOf(err));
       // The archive ends inside this member: nothing after it can be read.
       else if (stopReasonOf(err) === 'truncated') this.stop(err.code, err.message, 'truncated');
@@ -779,12 +880,14 @@ class UnpackRun {
     const key = { container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 };
     if (!cache.hasRoom(stored.size)) {
       // Members held for their gzip member's check cannot be taken by analyse yet: waiting would only stall.
-      if (this.held.length > 0) return;
+      // Nor is it worth waiting once this attempt is due to stop and continue.
+      if (this.held.length > 0 || this.continuePoint.due()) return;
       const wait = await this.clock.off(() =>
         cache.waitForRoom(stored.size, {
           maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
           beforeWait: () => this.clock.on(() => this.flush()),
-          ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
+          // Nor past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
+          abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),
       );
       if (wait !== 'room') this.ctx.logger.debug({ fileId: this.parent.fileId, wait }, 'member-bytes cache: no room; member not cached');
@@ -793,9 +896,9 @@ class UnpackRun {
   }
 
   /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
-  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }): void {
+  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }, handedOff = false): void {
     if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
-    else this.identify.push(member);
+    else if (!handedOff) this.identify.push(member);
   }
 
   /** Flags every held member 'gzip-unverified': those not yet inserted in the batch, the rest in one statement. */
@@ -828,6 +931,11 @@ class UnpackRun {
       return;
     }
     await this.deps.index.addFlags(memberFileId(this.parent.fileId, firstIndex), ['duplicate-name']);
+  }
+
+  /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */
+  get membersSoFar(): number {
+    return this.memberCount;
   }
 
   private account(file: Pick<NewFile, 'sha256' | 'failure'>): void {
