@@ -231,8 +231,12 @@ async function unpackWith(
       }
     }
     if (options.set.kind === 'failed') throw options.set.error;
+    // An unpack resuming over recorded members (a continuation, a redelivery) does not feed the EWF check in the listing:
+    // the members it skips are not read, so the feed would read the media up to its first new member first, every attempt.
+    const resuming = (await deps.index.getFile(memberFileId(parent.fileId, 0))) !== null;
     reader = await openArchive(blobs, source, {
       mime,
+      ...(resuming ? { hashMediaInListing: false } : {}),
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
