@@ -406,6 +406,7 @@ class ContinuePoint {
   private readonly timer: NodeJS.Timeout | undefined;
   /** Members this attempt recorded (not those an earlier attempt had). */
   recorded = 0;
+  private disarmed = false;
 
   constructor(
     private readonly at: number | null,
@@ -426,12 +427,18 @@ class ContinuePoint {
 
   /** Whether to stop at this boundary between members. */
   due(): boolean {
-    return this.at !== null && this.recorded > 0 && (this.controller.signal.aborted || Date.now() >= this.at);
+    return this.at !== null && !this.disarmed && this.recorded > 0 && (this.controller.signal.aborted || Date.now() >= this.at);
   }
 
   /** Whether the abort came from here (the runtime's and the budget's signals are checked first by the caller). */
   get fired(): boolean {
     return this.controller.signal.aborted;
+  }
+
+  /** The listing is over: nothing after it (the image's record and check, the hashes) is cut short to continue. */
+  disarm(): void {
+    clearTimeout(this.timer);
+    this.disarmed = true;
   }
 
   close(): void {
@@ -660,6 +667,7 @@ class UnpackRun {
       return;
     }
     this.continuing = false;
+    this.continuePoint.disarm();
     if (this.unverified === null && !readToEnd) await this.markHeldUnverified();
     this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY);
     this.held = [];
