@@ -127,6 +127,8 @@ export const LIMITS = {
    * All of one unpack run's waits for room together, at most: they are kept
    * off the item's unpack-time budget but not off the stage deadline
    * (stageDeadlineMs), so a large archive keeps four fifths of it to unpack.
+   * Per attempt: each continuation of a long unpack (unpackContinueMarginMs) has
+   * its own deadline and its own allowance, and no wait runs past its continue point.
    */
   memberCacheMaxWaitPerUnpackMs: 5 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */
