@@ -744,20 +744,23 @@ class UnpackRun {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
     this.memberCount += 1;
-    // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
-    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
+    // Before the point a continuation names, the attempt that sent it passed these entries: it handed off every member
+    // among them not held, and released (handed off) the held ones this entry's checkedBefore releases. Not again:
+    // a TAR.GZ of many small gzip members would otherwise hand earlier members off on every continuation.
+    const sentBefore = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from;
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
     if (this.resuming) {
       const existing = await index.getFile(fileId);
       if (existing) {
+        // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
+        if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore, sentBefore);
+        if (existing.source?.offset !== undefined && existing.source.offset !== null) this.readInPlace += 1;
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
         // The archive's expansion cap counts every attempt's members, not this attempt's alone.
         if (existing.failure === null) this.budget.expandedBytes += existing.size ?? 0;
-        // Before the point a continuation names, the attempt that sent it handed every member off (bar those held): not again.
-        const handedOff = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from;
-        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, handedOff);
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, sentBefore);
         return;
       }
     }
@@ -777,6 +780,9 @@ class UnpackRun {
     this.account(file);
     this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
     this.continuePoint.recorded += 1;
+    // Released only once this entry is recorded: an entry broken off to continue releases nothing (the next attempt, passing
+    // it as its first new entry, releases them), so no held member is handed off by both attempts.
+    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore, sentBefore);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
     if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
@@ -927,12 +933,15 @@ class UnpackRun {
     await this.deps.index.addFlagsToFiles(recorded, ['gzip-unverified']);
   }
 
-  /** Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order. */
-  private release(before: number): void {
+  /**
+   * Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order.
+   * `handedOff`: an earlier attempt released them at this same entry (a continuation's entries before its point): dropped.
+   */
+  private release(before: number, handedOff = false): void {
     let n = 0;
     while (n < this.held.length && this.held[n]!.index < before) n += 1;
     if (n === 0) return;
-    for (const { fileId, bytes } of this.held.splice(0, n)) this.identify.push({ fileId, bytes });
+    for (const { fileId, bytes } of this.held.splice(0, n)) if (!handedOff) this.identify.push({ fileId, bytes });
   }
 
   /** The first of two same-named members learns about the second only now. */

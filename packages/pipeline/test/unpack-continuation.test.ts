@@ -20,7 +20,7 @@ import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { AFTER_UNPACK_KEY } from '../src/unpack.stage.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
-import { gzip, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
+import { gzip, gzipMembersOf, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -271,6 +271,42 @@ describe('an unpack that needs several stage deadlines continues in new messages
       const analysed = analysedIds().filter((id) => recorded.some((m) => m.fileId === id));
       expect(analysed.sort()).toEqual(recorded.map((m) => m.fileId).sort());
       expect(runs.at(-1)).toMatchObject({ status: 'done', summary: { format: 'tar.gz', memberCount: 5, failedMembers: 0 } });
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  it('regression: tgz-many-gzip-members-handed-off-again-on-every-continuation — a bgzf/pigz-style TAR.GZ hands each member to analyse once across continuations', async () => {
+    // 16 KiB gzip members: each tar member spans several, so members are held and released as their gzip members pass.
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `g${i}.txt`, data: randomBytes(150_000 + i) }));
+    const { gz } = gzipMembersOf(await tarOf(members), 16_384);
+    const archive = await addArchive(h, 'multi.tar.gz', gz, { mime: 'application/gzip' });
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const runs = await deliverAll(archive.fileId);
+      expect(runs.length).toBeGreaterThan(1);
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { format: 'tar.gz', memberCount: 6, failedMembers: 0 } });
+      const recorded = (await h.index.listChildren(archive.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+      expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
+      expect(recorded.map((m) => analysedIds().filter((id) => id === m.fileId).length)).toEqual([1, 1, 1, 1, 1, 1]);
+      for (const m of recorded) expect(m.flags).not.toContain('gzip-unverified');
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  it('regression: continued-unpack-custody-under-reports-members-read-in-place — the unpacked entry counts every stored member read in place, not the last attempt\'s', async () => {
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `s${i}.bin`, data: randomBytes(20_000 + i), compress: false }));
+    const archive = await addArchive(h, 'stored.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const runs = await deliverAll(archive.fileId);
+      expect(runs.length).toBeGreaterThan(1);
+      const entries = custodyOf(archive.evidenceId, 'unpacked');
+      expect(entries).toHaveLength(1);
+      expect(entries[0]!.details).toMatchObject({ memberCount: 6, hashedMembers: 6, membersReadInPlace: 6 });
     } finally {
       h.deps.limits = LIMITS;
     }
