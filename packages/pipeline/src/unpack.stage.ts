@@ -124,7 +124,11 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
   const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded('the evidence item\'s unpack-time budget ran out'));
   // Short of the runner's deadline, an attempt that recorded new members stops and continues in a new message (ContinuePoint).
-  const continuePoint = new ContinuePoint(ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs, continuedFrom(ctx.messageId));
+  const continuePoint = new ContinuePoint(
+    ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs,
+    continuedFrom(ctx.messageId),
+    ctx.deadlineAt ?? null,
+  );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
   let hashingMs = 0;
@@ -210,6 +214,7 @@ async function unpackWith(
   }
 
   let reader: ArchiveReader;
+  let resuming = false;
   try {
     // Identified (analyse ran, on this file or the same bytes elsewhere): its recorded type. An upload hashed in this read, or in an
     // earlier delivery's read that stopped before its end, is not identified yet (its content record, if any, has no type, since
@@ -233,7 +238,7 @@ async function unpackWith(
     if (options.set.kind === 'failed') throw options.set.error;
     // An unpack resuming over recorded members (a continuation, a redelivery) does not feed the EWF check in the listing:
     // the members it skips are not read, so the feed would read the media up to its first new member first, every attempt.
-    const resuming = (await deps.index.getFile(memberFileId(parent.fileId, 0))) !== null;
+    resuming = (await deps.index.getFile(memberFileId(parent.fileId, 0))) !== null;
     reader = await openArchive(blobs, source, {
       mime,
       ...(resuming ? { hashMediaInListing: false } : {}),
@@ -258,6 +263,9 @@ async function unpackWith(
     if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
     const findingsBefore = reader.findings?.length ?? 0;
     await run.unpack(reader, options.budgetSignal);
+    // The image's end (its record and the EWF stored-hash check, reading the media) left to one more attempt that records nothing
+    // new and so has a whole deadline for it (regression continued-image-end-work-runs-past-the-deadline).
+    if (reader.format === 'disk-image') run.leaveImageEndToContinuation(reader as DiskImageReader, resuming);
     // Stopped short to continue: the listing's end (trailing data, the image's record and stored-hash check) is the last attempt's.
     if (run.continuing) return reader.format;
     // A TAR's trailing data is known only once it was read to its end.
@@ -408,10 +416,14 @@ class ContinuePoint {
   recorded = 0;
   private disarmed = false;
 
+  private readonly startedAt = Date.now();
+
   constructor(
     private readonly at: number | null,
     /** The progress point of the continuation this attempt runs, if it is one: members before it were handed off by the attempt that sent it. */
     readonly from: number | null,
+    /** The runner's deadline for this attempt, if it told one. */
+    private readonly deadlineAt: number | null = null,
   ) {
     if (at !== null) {
       this.timer = setTimeout(() => {
@@ -428,6 +440,11 @@ class ContinuePoint {
   /** Whether to stop at this boundary between members. */
   due(): boolean {
     return this.at !== null && !this.disarmed && this.recorded > 0 && (this.controller.signal.aborted || Date.now() >= this.at);
+  }
+
+  /** Whether half of this attempt's time, from its start to its deadline, is gone (false without a deadline). */
+  pastHalf(): boolean {
+    return this.deadlineAt !== null && Date.now() - this.startedAt >= (this.deadlineAt - this.startedAt) / 2;
   }
 
   /** Whether the abort came from here (the runtime's and the budget's signals are checked first by the caller). */
@@ -728,6 +745,21 @@ class UnpackRun {
     }
     // How the media hash was fed and what the check read after the listing (docs/disk-images.md, the one-pass check).
     this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
+  }
+
+  /**
+   * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
+   * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
+   * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once half
+   * of this attempt's time is gone. The next attempt passes every entry as recorded, so it records nothing, never
+   * continues, and does the image's record and check with a whole deadline (an image whose check alone outlasts one
+   * deadline still stops: docs/disk-images.md).
+   */
+  leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
+    if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0) return;
+    const stored = reader.image.ewf?.storedHashes;
+    const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
+    if (wholeMediaCheck || this.continuePoint.pastHalf()) this.continuing = true;
   }
 
   /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */

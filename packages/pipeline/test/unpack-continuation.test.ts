@@ -385,6 +385,48 @@ describe('an unpack that needs several stage deadlines continues in new messages
     }
   }, 240_000);
 
+  it.skipIf(ewfMissing.length > 0)('regression: continued-image-end-work-runs-past-the-deadline — a continued E01 leaves its record and whole-media check to an attempt that records nothing new', async () => {
+    // Before: the attempt that listed the last members went on to the check, which a resumed listing does not feed, so it
+    // read the whole media in whatever time that attempt had left and ran past its deadline (no record, no verdict).
+    const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-continue-ewf-end-'));
+    const plain = h.deps.blobs;
+    const check = { reads: 0 };
+    // Whole-blob reads (openRead: opening the image, and the check's read of the media; the listing's are ranged), per attempt.
+    h.deps.blobs = Object.create(plain, {
+      openRead: { value: async (...a: Parameters<BlobStore['openRead']>) => { check.reads += 1; return plain.openRead(...a); } },
+    }) as BlobStore;
+    try {
+      const photos = Array.from({ length: 4 }, (_, i) => ({ path: `DCIM/100MEDIA/IMG_${i}.JPG`, bytes: randomBytes(300_000 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+      const card = buildMemoryCard(dir, photos, []);
+      const archive = await addArchive(h, 'card.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      h.deps.limits = EVERY_MEMBER;
+      await queueUnpack(archive);
+      const attempts: Array<{ recorded: number; checkReads: number }> = [];
+      let before = { inserted: 0, reads: 0 };
+      const runs = await deliverAll(archive.fileId, () => {
+        const inserted = h.inserted.filter((f) => f.parentId === archive.fileId).length;
+        attempts.push({ recorded: inserted - before.inserted, checkReads: check.reads - before.reads });
+        before = { inserted, reads: check.reads };
+      });
+      const points = expectContinuations(archive.fileId, runs);
+      const recorded = await h.index.listChildren(archive.fileId);
+      // The last continuation names every entry: its attempt passes them all as recorded and does only the end.
+      expect(points.at(-1)).toBe(recorded.length);
+      expect(attempts.at(-1)).toMatchObject({ recorded: 0 });
+      expect(attempts.at(-1)!.checkReads).toBeGreaterThan(0);
+      // No attempt that recorded members read the check: each opened the image only, fewer whole reads than the last.
+      for (const a of attempts.slice(0, -1)) expect(a.checkReads).toBeLessThan(attempts.at(-1)!.checkReads);
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0, memberCount: recorded.length } });
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ format: 'ewf', integrity: 'verified', mismatches: [], computedHashes: { sha256: sha256(readFileSync(card.raw)) } });
+      expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.blobs = plain;
+      h.deps.limits = LIMITS;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it('nested: a ZIP inside a continued ZIP continues under its own key; both unpack in full, every member once', async () => {
     const innerMembers = Array.from({ length: 4 }, (_, i) => ({ name: `in${i}.txt`, data: randomBytes(2_500 + i) }));
     const inner = await zipOf(innerMembers);
