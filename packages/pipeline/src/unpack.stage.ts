@@ -13,6 +13,7 @@ import {
   PIPELINE_ACTOR,
   skipped,
   type ArchiveStopReason,
+  type BlobRef,
   type BlobStore,
   type ContentSource,
   type ExhibitErrorCode,
@@ -109,6 +110,15 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const hashHere = upload !== null && upload.integrity === 'pending';
   if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere)) return only(skipped('not-applicable'));
   const source = parent.source;
+  // Continued already further than this message's point (a delivery of an attempt that sent its continuation, then failed
+  // or lost its lock in the runner; a re-drive): this attempt does nothing but send the latest continuation again (a repeat
+  // Service Bus drops, or the send that was lost), so no second chain extracts, charges or hands off the same members.
+  const latest = await latestContinuation(deps, parent);
+  const from = continuedFrom(ctx.messageId);
+  if (latest !== null && (from === null || latest > from)) {
+    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
+    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}` } };
+  }
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
   if (set.kind === 'waiting') {
@@ -126,7 +136,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // Short of the runner's deadline, an attempt that recorded new members stops and continues in a new message (ContinuePoint).
   const continuePoint = new ContinuePoint(
     ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs,
-    continuedFrom(ctx.messageId),
+    from,
     ctx.deadlineAt ?? null,
   );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
@@ -147,9 +157,11 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     if (run.continuing && !pass?.changed) {
       // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
       // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
-      // the last attempt does those once. Keyed on the progress point: a redelivery of this attempt that gets as far sends
-      // the same key (dropped as a repeat); a genuinely further point is a new key.
+      // the last attempt does those once. Keyed on the progress point, recorded first (latestContinuation): a later delivery
+      // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
+      // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
+      await recordContinuation(deps, parent, membersSoFar);
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
@@ -398,6 +410,26 @@ export const UNPACK_CONTINUE_KEY = 'unpack-continue';
 function continuedFrom(messageId: string): number | null {
   const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})$`).exec(messageId);
   return m ? Number(m[1]) : null;
+}
+
+/** Where an unpack's latest continuation point is kept (a few bytes, beside its members' staging blobs). */
+function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
+  return { container: deps.containers.derived, name: `staging/${parent.fileId}/${UNPACK_CONTINUE_KEY}` };
+}
+
+/** The point of the latest continuation an attempt of this unpack sent, or null when none did. */
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<number | null> {
+  try {
+    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 32)).toString('utf8');
+    return /^\d{1,15}$/.test(text) ? Number(text) : null;
+  } catch (err) {
+    if (err instanceof ExhibitError && err.code === 'not-found') return null;
+    throw err;
+  }
+}
+
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number): Promise<void> {
+  await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(String(point), 'utf8'), { contentType: 'text/plain' });
 }
 
 /**

@@ -312,6 +312,45 @@ describe('an unpack that needs several stage deadlines continues in new messages
     }
   }, 240_000);
 
+  it('regression: continuation-redelivered-after-its-send-forks-the-chain — a continuation delivered again after it sent its own sends that same key, not a second chain', async () => {
+    // The runner sends the continuation, then records completion: a failure or a lost lock there redelivers the same
+    // message, which resumed further and sent another key; both chains then extracted and handed off the same members.
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `f${i}.txt`, data: randomBytes(3_000 + i) }));
+    const archive = await addArchive(h, 'fork.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const deliver = async (i: number, deliveryCount: number) => {
+        const m = unpackMessagesOf(archive.fileId)[i]!.message;
+        return runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount }, inv());
+      };
+      await deliver(0, 1);
+      await deliver(1, 1);
+      // The first continuation again (it sent `:2`), then the first message again (a re-drive): each sends `:2` again.
+      expect(await deliver(1, 2)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(await deliver(0, 2)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      const keys = unpackMessagesOf(archive.fileId).map((s) => s.message.messageId.split(':').slice(2).join(':'));
+      expect(keys).toEqual(['', 'unpack-continue:1', 'unpack-continue:2', 'unpack-continue:2', 'unpack-continue:2']);
+      // The bus keeps one of each message id (duplicate detection): deliver the chain from there.
+      const seen = new Set<string>();
+      for (const s of unpackMessagesOf(archive.fileId).slice(0, 2)) seen.add(s.message.messageId);
+      for (;;) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !seen.has(s.message.messageId));
+        if (!next) break;
+        seen.add(next.message.messageId);
+        await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+      }
+      expect([...seen].map((id) => id.split(':').slice(2).join(':'))).toEqual(['', ...[1, 2, 3, 4, 5].map((n) => `unpack-continue:${n}`)]);
+      const recorded = (await h.index.listChildren(archive.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+      expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
+      expect(recorded.map((m) => analysedIds().filter((id) => id === m.fileId).length)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
   const extMissing = ['mke2fs'].filter((t) => !hasTool(t));
   it.skipIf(extMissing.length > 0)('raw ext4 image: every file once with its SHA-256 across continuations, the file system re-walked without re-reading recorded members\' data', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-continue-'));
