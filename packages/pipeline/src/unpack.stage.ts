@@ -474,6 +474,11 @@ class ContinuePoint {
     return this.at !== null && !this.disarmed && this.recorded > 0 && (this.controller.signal.aborted || Date.now() >= this.at);
   }
 
+  /** Whether this attempt can continue at all (the runner told it its deadline). */
+  get planned(): boolean {
+    return this.at !== null;
+  }
+
   /** Whether half of this attempt's time, from its start to its deadline, is gone (false without a deadline). */
   pastHalf(): boolean {
     return this.deadlineAt !== null && Date.now() - this.startedAt >= (this.deadlineAt - this.startedAt) / 2;
@@ -788,7 +793,8 @@ class UnpackRun {
    * deadline still stops: docs/disk-images.md).
    */
   leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
-    if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0) return;
+    // Without a deadline from the runner there is no continuation to leave it to.
+    if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
     const stored = reader.image.ewf?.storedHashes;
     const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
     if (wholeMediaCheck || this.continuePoint.pastHalf()) this.continuing = true;
