@@ -113,7 +113,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // Continued already further than this message's point (a delivery of an attempt that sent its continuation, then failed
   // or lost its lock in the runner; a re-drive): this attempt does nothing but send the latest continuation again (a repeat
   // Service Bus drops, or the send that was lost), so no second chain extracts, charges or hands off the same members.
-  const latest = await latestContinuation(deps, parent);
+  const recordedPoint = await latestContinuation(deps, parent);
+  const latest = recordedPoint?.point ?? null;
   const from = continuedFrom(ctx.messageId);
   if (latest !== null && (from === null || latest > from)) {
     ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
@@ -138,6 +139,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs,
     from,
     ctx.deadlineAt ?? null,
+    // What the sender handed off: the members before the first it still held (none held: all it passed); unknown, none.
+    from === null ? 0 : recordedPoint?.point === from ? (recordedPoint.heldFrom ?? Number.POSITIVE_INFINITY) : 0,
   );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
@@ -161,7 +164,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      await recordContinuation(deps, parent, membersSoFar);
+      await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
@@ -417,19 +420,24 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
   return { container: deps.containers.derived, name: `staging/${parent.fileId}/${UNPACK_CONTINUE_KEY}` };
 }
 
-/** The point of the latest continuation an attempt of this unpack sent, or null when none did. */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<number | null> {
+/**
+ * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
+ * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
+ */
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null } | null> {
   try {
-    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 32)).toString('utf8');
-    return /^\d{1,15}$/.test(text) ? Number(text) : null;
+    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 40)).toString('utf8');
+    const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
+    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]) } : null;
   } catch (err) {
     if (err instanceof ExhibitError && err.code === 'not-found') return null;
     throw err;
   }
 }
 
-async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number): Promise<void> {
-  await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(String(point), 'utf8'), { contentType: 'text/plain' });
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
+  const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
+  await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
 }
 
 /**
@@ -456,6 +464,11 @@ class ContinuePoint {
     readonly from: number | null,
     /** The runner's deadline for this attempt, if it told one. */
     private readonly deadlineAt: number | null = null,
+    /**
+     * A continuation: the entry index from which the attempt that sent it had handed nothing off (its first member still
+     * held for a gzip check; +Infinity when it held none). Members before it were handed off, held ones on their release.
+     */
+    readonly handedOffBefore = 0,
   ) {
     if (at !== null) {
       this.timer = setTimeout(() => {
@@ -605,7 +618,7 @@ class UnpackRun {
    * unpacked from bytes that then fail (tgz-bad-crc-members-handed-to-analyse-before-failed). Only ids and sizes,
    * at most maxArchiveEntries of them; the members themselves are already recorded.
    */
-  private held: Array<{ index: number; fileId: string; bytes: number | null }> = [];
+  private held: Array<{ index: number; fileId: string; bytes: number | null; handedOff: boolean }> = [];
   private readonly budget: ExpansionBudget;
   private memberCount = 0;
   private failedMembers = 0;
@@ -626,6 +639,8 @@ class UnpackRun {
   rootSha256: string | null = null;
   /** Stopped short of the deadline at a clean boundary, to continue in a new message (ContinuePoint). */
   continuing = false;
+  /** Continuing: the entry index of the first member still held for its gzip check (null: none), before which all were handed off. */
+  heldFrom: number | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -716,6 +731,7 @@ class UnpackRun {
     if (this.continuing && this.stopped === null) {
       // Held members are recorded but neither released nor marked: their gzip member's trailer is still ahead. The
       // continuation re-reads the stream, resumes over them, holds them again and releases them once it checks out.
+      this.heldFrom = this.held[0]?.index ?? null;
       this.held = [];
       await this.flush();
       return;
@@ -814,17 +830,18 @@ class UnpackRun {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
     this.memberCount += 1;
-    // Before the point a continuation names, the attempt that sent it passed these entries: it handed off every member
-    // among them not held, and released (handed off) the held ones this entry's checkedBefore releases. Not again:
-    // a TAR.GZ of many small gzip members would otherwise hand earlier members off on every continuation.
-    const sentBefore = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from;
+    // Before the point a continuation names, the attempt that sent it passed these entries and handed off every member
+    // before the first it still held (a TAR.GZ's held members form the tail: its gzip checks pass in entry order). Not
+    // again, neither now nor on release whatever entry releases it here (how far the inflater has read ahead differs
+    // between attempts): a TAR.GZ of many small gzip members was handed off again on every continuation.
+    const sentBefore = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from && entry.index < this.continuePoint.handedOffBefore;
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
     if (this.resuming) {
       const existing = await index.getFile(fileId);
       if (existing) {
         // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
-        if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore, sentBefore);
+        if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
         if (existing.source?.offset !== undefined && existing.source.offset !== null) this.readInPlace += 1;
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
@@ -852,7 +869,7 @@ class UnpackRun {
     this.continuePoint.recorded += 1;
     // Released only once this entry is recorded: an entry broken off to continue releases nothing (the next attempt, passing
     // it as its first new entry, releases them), so no held member is handed off by both attempts.
-    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore, sentBefore);
+    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
     if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null });
@@ -985,7 +1002,7 @@ class UnpackRun {
 
   /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
   private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }, handedOff = false): void {
-    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member });
+    if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) this.held.push({ index: entry.index, ...member, handedOff });
     else if (!handedOff) this.identify.push(member);
   }
 
@@ -1005,13 +1022,13 @@ class UnpackRun {
 
   /**
    * Held members before entry `before` (their bytes checked out) are queued for analyse; held in entry order.
-   * `handedOff`: an earlier attempt released them at this same entry (a continuation's entries before its point): dropped.
+   * Those the attempt that sent this continuation handed off already are dropped.
    */
-  private release(before: number, handedOff = false): void {
+  private release(before: number): void {
     let n = 0;
     while (n < this.held.length && this.held[n]!.index < before) n += 1;
     if (n === 0) return;
-    for (const { fileId, bytes } of this.held.splice(0, n)) if (!handedOff) this.identify.push({ fileId, bytes });
+    for (const { fileId, bytes, handedOff } of this.held.splice(0, n)) if (!handedOff) this.identify.push({ fileId, bytes });
   }
 
   /** The first of two same-named members learns about the second only now. */
