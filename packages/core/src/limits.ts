@@ -58,6 +58,20 @@ export const LIMITS = {
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
   /**
+   * An unpack that has recorded new members stops this long before its stage
+   * deadline (stageDeadlineMs) at a clean boundary and continues in a new
+   * message (docs/architecture.md, "Redelivery and crashes"), so an archive or
+   * image that needs many deadlines is not dead-lettered after
+   * maxDeliveryCount of them. Room for what the stop still does before the
+   * send: the member in flight when it fires is abandoned, but the batch so
+   * far (up to UNPACK_BATCH_SIZE members and UNPACK_UPLOADS_IN_FLIGHT uploads
+   * of up to maxBufferedMemberBytes each) is written and handed off, the
+   * parser threads stopped and the budget settled: seconds normally, and
+   * storage under throttling may take a minute; 2 min leaves that room and
+   * costs a 25 min attempt under a tenth of its time.
+   */
+  unpackContinueMarginMs: 2 * 60_000,
+  /**
    * Longest an evidence item's completion spends bringing its case's review
    * summary up to date (waiting for a refresh already running, then one
    * refresh, checked before each of its statements; PostgreSQL cancels a
@@ -141,6 +155,8 @@ export const LIMITS = {
    * All of one unpack run's waits for room together, at most: they are kept
    * off the item's unpack-time budget but not off the stage deadline
    * (stageDeadlineMs), so a large archive keeps four fifths of it to unpack.
+   * Per attempt: each continuation of a long unpack (unpackContinueMarginMs) has
+   * its own deadline and its own allowance, and no wait runs past its continue point.
    */
   memberCacheMaxWaitPerUnpackMs: 5 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */

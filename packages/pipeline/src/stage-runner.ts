@@ -200,11 +200,14 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   const members = node.members;
   const stage = STAGES[queue] as Stage<typeof body>;
   // Every invocation has a deadline (see withDeadline): no worker stays busy on one message for good.
+  // The stage is told when it falls, so a long unpack can stop short of it and continue (`again`).
+  const deadlineAt = Date.now() + deps.limits.stageDeadlineMs;
   const result: StageResult = await withDeadline(
     (abortSignal) =>
       stage(deps, body, {
         ...ctx,
         abortSignal,
+        deadlineAt,
         ...(members ? { handOff: (files: FileMessage[], options?: { abortSignal?: AbortSignal }) => sendWork(deps, members, files, options) } : {}),
       }),
     {

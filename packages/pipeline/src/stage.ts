@@ -45,6 +45,12 @@ export interface StageContext {
   deliveryCount: number;
   abortSignal?: AbortSignal;
   /**
+   * When the runner's deadline (LIMITS.stageDeadlineMs) aborts this
+   * invocation, epoch ms; absent when the caller sets none. Unpack stops short
+   * of it and continues in a new message (StageResult.again).
+   */
+  deadlineAt?: number;
+  /**
    * Hands files that are ready for their next step to the runner while the
    * stage still runs (an archive's members, as they are recorded), so they
    * are analysed before the archive is finished. The runner routes them by

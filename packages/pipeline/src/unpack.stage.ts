@@ -13,6 +13,7 @@ import {
   PIPELINE_ACTOR,
   skipped,
   type ArchiveStopReason,
+  type BlobRef,
   type BlobStore,
   type ContentSource,
   type ExhibitErrorCode,
@@ -117,6 +118,16 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   if (parent.stage === 'failed' && upload !== null && hashFailedFirst(parent.failure)) return only(await closeUnpackOfFailedHash(deps, parent, parent.failure));
   if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere && !hashBeside)) return only(skipped('not-applicable'));
   const source = parent.source;
+  // Continued already further than this message's point (a delivery of an attempt that sent its continuation, then failed
+  // or lost its lock in the runner; a re-drive): this attempt does nothing but send the latest continuation again (a repeat
+  // Service Bus drops, or the send that was lost), so no second chain extracts, charges or hands off the same members.
+  const recordedPoint = await latestContinuation(deps, parent);
+  const latest = recordedPoint?.point ?? null;
+  const from = continuedFrom(ctx.messageId);
+  if (latest !== null && (from === null || latest > from)) {
+    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
+    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}` } };
+  }
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
   if (set.kind === 'waiting') {
@@ -131,8 +142,16 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
   const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded('the evidence item\'s unpack-time budget ran out'));
-  const signal = ctx.abortSignal ? AbortSignal.any([ctx.abortSignal, clock.signal]) : clock.signal;
-  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock);
+  // Short of the runner's deadline, an attempt that recorded new members stops and continues in a new message (ContinuePoint).
+  const continuePoint = new ContinuePoint(
+    ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs,
+    from,
+    ctx.deadlineAt ?? null,
+    // What the sender handed off: the members before the first it still held (none held: all it passed); unknown, none.
+    from === null ? 0 : recordedPoint?.point === from ? (recordedPoint.heldFrom ?? Number.POSITIVE_INFINITY) : 0,
+  );
+  const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
+  const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
@@ -145,6 +164,20 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
       pass.changed = err;
+    }
+    if (run.continuing && !pass?.changed) {
+      // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
+      // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
+      // the last attempt does those once. Keyed on the progress point, recorded first (latestContinuation): a later delivery
+      // of this attempt sends this same key again, never one of its own.
+      const membersSoFar = run.membersSoFar;
+      // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
+      await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
+      ctx.logger.info(
+        { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
+        'unpack continues in a new message before its deadline',
+      );
+      return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${membersSoFar}` } };
     }
     if (segments) {
       // What the listing did not read of them, read into their hashes on this side (no parser thread waits for it): the hash's time, not the unpack's.
@@ -176,6 +209,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     pass?.close();
     await segments?.close();
     clock.close();
+    continuePoint.close();
     // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
     await deps.index
       .claimBudget(parent, 'unpackMs', clock.chargedMs() - hashingMs, Number.MAX_SAFE_INTEGER)
@@ -205,6 +239,7 @@ async function unpackWith(
   }
 
   let reader: ArchiveReader;
+  let resuming = false;
   try {
     // Identified (analyse ran, on this file or the same bytes elsewhere): its recorded type. An upload hashed in this read, or in an
     // earlier delivery's read that stopped before its end, is not identified yet (its content record, if any, has no type, since
@@ -226,8 +261,12 @@ async function unpackWith(
       }
     }
     if (options.set.kind === 'failed') throw options.set.error;
+    // An unpack resuming over recorded members (a continuation, a redelivery) does not feed the EWF check in the listing:
+    // the members it skips are not read, so the feed would read the media up to its first new member first, every attempt.
+    resuming = (await deps.index.getFile(memberFileId(parent.fileId, 0))) !== null;
     reader = await openArchive(blobs, source, {
       mime,
+      ...(resuming ? { hashMediaInListing: false } : {}),
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
@@ -249,6 +288,11 @@ async function unpackWith(
     if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
     const findingsBefore = reader.findings?.length ?? 0;
     await run.unpack(reader, options.budgetSignal);
+    // The image's end (its record and the EWF stored-hash check, reading the media) left to one more attempt that records nothing
+    // new and so has a whole deadline for it (regression continued-image-end-work-runs-past-the-deadline).
+    if (reader.format === 'disk-image') run.leaveImageEndToContinuation(reader as DiskImageReader, resuming);
+    // Stopped short to continue: the listing's end (trailing data, the image's record and stored-hash check) is the last attempt's.
+    if (run.continuing) return reader.format;
     // A TAR's trailing data is known only once it was read to its end.
     if (reader.findings && reader.findings.length > findingsBefore) await deps.index.addFlags(parent.fileId, reader.findings.slice(findingsBefore));
     if (reader.format === 'disk-image') await run.diskImage(reader as DiskImageReader, options.budgetSignal);
@@ -373,6 +417,113 @@ export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promis
   const upload = await uploadOfRoot(deps, file);
   if (!upload || upload.integrity === 'pending') return null;
   return afterUnpack(upload, file, deps.limits).forward?.file ?? null;
+}
+
+/** The message key prefix of an unpack's continuation (`unpack-continue:<members so far>`). */
+export const UNPACK_CONTINUE_KEY = 'unpack-continue';
+
+/** The progress point a continuation message names (its id ends in its key), or null for any other message. */
+function continuedFrom(messageId: string): number | null {
+  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})$`).exec(messageId);
+  return m ? Number(m[1]) : null;
+}
+
+/** Where an unpack's latest continuation point is kept (a few bytes, beside its members' staging blobs). */
+function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
+  return { container: deps.containers.derived, name: `staging/${parent.fileId}/${UNPACK_CONTINUE_KEY}` };
+}
+
+/**
+ * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
+ * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
+ */
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null } | null> {
+  try {
+    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 40)).toString('utf8');
+    const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
+    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]) } : null;
+  } catch (err) {
+    if (err instanceof ExhibitError && err.code === 'not-found') return null;
+    throw err;
+  }
+}
+
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
+  const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
+  await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
+}
+
+/**
+ * When an unpack stops to continue in a new message: at `at` (the runner's
+ * deadline less LIMITS.unpackContinueMarginMs), and only once this attempt
+ * recorded a member of its own, so an attempt that makes no progress runs on
+ * to the deadline as before and a stuck listing cannot continue for ever. The
+ * check between members stops cleanly; `signal` aborts the member in flight
+ * (not recorded: the next attempt reads it again) when one member outlasts
+ * the point.
+ */
+class ContinuePoint {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout | undefined;
+  /** Members this attempt recorded (not those an earlier attempt had). */
+  recorded = 0;
+  private disarmed = false;
+
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly at: number | null,
+    /** The progress point of the continuation this attempt runs, if it is one: members before it were handed off by the attempt that sent it. */
+    readonly from: number | null,
+    /** The runner's deadline for this attempt, if it told one. */
+    private readonly deadlineAt: number | null = null,
+    /**
+     * A continuation: the entry index from which the attempt that sent it had handed nothing off (its first member still
+     * held for a gzip check; +Infinity when it held none). Members before it were handed off, held ones on their release.
+     */
+    readonly handedOffBefore = 0,
+  ) {
+    if (at !== null) {
+      this.timer = setTimeout(() => {
+        if (this.recorded > 0) this.controller.abort(new ExhibitError('aborted', 'the unpack stops here to continue in a new message'));
+      }, Math.max(0, at - Date.now()));
+      this.timer.unref?.();
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Whether to stop at this boundary between members. */
+  due(): boolean {
+    return this.at !== null && !this.disarmed && this.recorded > 0 && (this.controller.signal.aborted || Date.now() >= this.at);
+  }
+
+  /** Whether this attempt can continue at all (the runner told it its deadline). */
+  get planned(): boolean {
+    return this.at !== null;
+  }
+
+  /** Whether half of this attempt's time, from its start to its deadline, is gone (false without a deadline). */
+  pastHalf(): boolean {
+    return this.deadlineAt !== null && Date.now() - this.startedAt >= (this.deadlineAt - this.startedAt) / 2;
+  }
+
+  /** Whether the abort came from here (the runtime's and the budget's signals are checked first by the caller). */
+  get fired(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** The listing is over: nothing after it (the image's record and check, the hashes) is cut short to continue. */
+  disarm(): void {
+    clearTimeout(this.timer);
+    this.disarmed = true;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
 }
 
 /** The message key of an upload's second hash message, after an unpack that ended without its hash (not a repeat of the first). */
@@ -518,7 +669,7 @@ class UnpackRun {
    * unpacked from bytes that then fail (tgz-bad-crc-members-handed-to-analyse-before-failed). Only ids and sizes,
    * at most maxArchiveEntries of them; the members themselves are already recorded.
    */
-  private held: Array<{ index: number; fileId: string; bytes: number | null }> = [];
+  private held: Array<{ index: number; fileId: string; bytes: number | null; handedOff: boolean }> = [];
   /**
    * Members an earlier delivery flagged 'gzip-unverified' (it stopped before their gzip trailer, then failed),
    * resumed over by this one: if this reading checks their trailer, its verdict is the one recorded and the
@@ -557,6 +708,10 @@ class UnpackRun {
   private listingComplete = false;
   /** An uploaded archive hashed in this unpack's read: its SHA-256, recorded after the members. */
   rootSha256: string | null = null;
+  /** Stopped short of the deadline at a clean boundary, to continue in a new message (ContinuePoint). */
+  continuing = false;
+  /** Continuing: the entry index of the first member still held for its gzip check (null: none), before which all were handed off. */
+  heldFrom: number | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -567,6 +722,7 @@ class UnpackRun {
     private readonly outerSignal: AbortSignal | undefined,
     /** The item's unpack time: stands still while this run waits for room in the member-bytes cache. */
     private readonly clock: UnpackClock,
+    private readonly continuePoint: ContinuePoint,
   ) {
     this.budget = { expandedBytes: 0, maxExpandedBytes: deps.limits.maxArchiveExpandedBytes, evidence: evidenceBudget };
   }
@@ -582,6 +738,11 @@ class UnpackRun {
    * delivery). A shutdown's abort is retried. Returns false to rethrow.
    */
   stopFor(err: unknown, budgetSignal: AbortSignal, outer: AbortSignal | undefined): boolean {
+    // Stopping to continue (the runtime's deadline and the budget not reached): whatever the abort broke off is not recorded, and is read again next time.
+    if (this.continuePoint.fired && !budgetSignal.aborted && !outer?.aborted) {
+      this.continuing = true;
+      return true;
+    }
     if (err instanceof ExhibitError && (err.code === 'aborted' || budgetSignal.aborted || outer?.aborted)) {
       if (budgetSignal.aborted) {
         this.stop('limit-exceeded', `${budgetSignal.reason instanceof Error ? budgetSignal.reason.message : 'unpack-time budget'}; stopped after ${this.memberCount} members`, 'budget-exceeded');
@@ -611,10 +772,16 @@ class UnpackRun {
           this.stop('limit-exceeded', `archive has more than maxArchiveEntries (${this.deps.limits.maxArchiveEntries}) entries; the rest were not unpacked`);
           break;
         }
+        // Checked once there is a next entry, so an attempt that reaches the end ends the unpack instead of continuing into nothing.
+        // The entry is left as it came (nothing recorded, no held member released by it): the next attempt reads it again.
+        if (this.continuePoint.due()) {
+          this.continuing = true;
+          break;
+        }
         await this.member(entry);
         if (this.stopped) break;
       }
-      readToEnd = this.stopped === null;
+      readToEnd = this.stopped === null && !this.continuing;
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
         // Keep what is done so a retry resumes rather than redoes; the original fault wins. Held members are
@@ -632,6 +799,19 @@ class UnpackRun {
     // the deadline, the parser's time-out) proved no byte wrong, nor right: its held members go on, most likely
     // right (a partial download's early members are), but marked 'gzip-unverified'
     // (tgz-stopped-before-trailer-members-handed-on-unmarked).
+    if (this.continuing && this.stopped === null) {
+      // Held members are recorded, flagged 'gzip-unverified' as they were from the start (a dead-lettered chain leaves them
+      // saying so), and not released: their gzip member's trailer is still ahead. The continuation re-reads the stream,
+      // resumes over them, holds them again, and unflags and releases each once it checks out. What this attempt did
+      // verify (released, stale flags under checked trailers) is written now: the flush takes the flags off first.
+      this.heldFrom = this.held[0]?.index ?? null;
+      this.held = [];
+      await this.flush();
+      await this.clearStaleUnverified();
+      return;
+    }
+    this.continuing = false;
+    this.continuePoint.disarm();
     if (this.unverified === null && !readToEnd) await this.markHeldUnverified();
     // Entries before a failed gzip member's first were checked, as was everything of a stream read to its clean end.
     this.release(this.unverified?.from ?? Number.POSITIVE_INFINITY, this.unverified !== null || readToEnd);
@@ -709,6 +889,22 @@ class UnpackRun {
     this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
   }
 
+  /**
+   * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
+   * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
+   * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once half
+   * of this attempt's time is gone. The next attempt passes every entry as recorded, so it records nothing, never
+   * continues, and does the image's record and check with a whole deadline (an image whose check alone outlasts one
+   * deadline still stops: docs/disk-images.md).
+   */
+  leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
+    // Without a deadline from the runner there is no continuation to leave it to.
+    if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
+    const stored = reader.image.ewf?.storedHashes;
+    const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
+    if (wholeMediaCheck || this.continuePoint.pastHalf()) this.continuing = true;
+  }
+
   /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */
   private afterStopWording(): string {
     // A volume's finding (listing run to its end): no member is missing because of it.
@@ -723,17 +919,25 @@ class UnpackRun {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
     this.memberCount += 1;
-    // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
-    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
+    // Before the point a continuation names, the attempt that sent it passed these entries and handed off every member
+    // before the first it still held (a TAR.GZ's held members form the tail: its gzip checks pass in entry order). Not
+    // again, neither now nor on release whatever entry releases it here (how far the inflater has read ahead differs
+    // between attempts): a TAR.GZ of many small gzip members was handed off again on every continuation.
+    const sentBefore = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from && entry.index < this.continuePoint.handedOffBefore;
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
     if (this.resuming) {
       const existing = await index.getFile(fileId);
       if (existing) {
         if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
+        // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
+        if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
+        if (existing.source?.offset !== undefined && existing.source.offset !== null) this.readInPlace += 1;
         this.account(existing);
         this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
-        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, existing, false);
+        // The archive's expansion cap counts every attempt's members, not this attempt's alone.
+        if (existing.failure === null) this.budget.expandedBytes += existing.size ?? 0;
+        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, existing, false, sentBefore);
         return;
       }
     }
@@ -752,6 +956,10 @@ class UnpackRun {
     for (const flag of entry.flags) if (!file.flags.includes(flag)) file.flags.push(flag);
     this.account(file);
     this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
+    this.continuePoint.recorded += 1;
+    // Released only once this entry is recorded: an entry broken off to continue releases nothing (the next attempt, passing
+    // it as its first new entry, releases them), so no held member is handed off by both attempts.
+    if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
     this.batch.push(file);
     this.batchBytes += file.size ?? 0;
     if (file.stage === 'pending') this.handOffOrHold(entry, { fileId, bytes: file.size ?? null }, file, true);
@@ -840,7 +1048,8 @@ class UnpackRun {
       if (this.persisting.length >= UNPACK_UPLOADS_IN_FLIGHT) await this.persisting.shift();
       return { ...file, size: stored.size, sha256: stored.hashes.sha256, source: stored.blob, stage: 'pending' };
     } catch (err) {
-      if (!isEvidenceError(err)) throw err;
+      // Broken off to continue: a short read is no finding about the member; it is read again in the next attempt.
+      if (!isEvidenceError(err) || this.continuePoint.fired) throw err;
       if (isArchiveLimitError(err)) this.stop('limit-exceeded', err.message, stopReasonOf(err));
       // The archive ends inside this member: nothing after it can be read.
       else if (stopReasonOf(err) === 'truncated') this.stop(err.code, err.message, 'truncated');
@@ -866,12 +1075,14 @@ class UnpackRun {
     const key = { container, name, offset: offset ?? 0, length: stored.size, sha256: stored.hashes.sha256 };
     if (!cache.hasRoom(stored.size)) {
       // Members held for their gzip member's check cannot be taken by analyse yet: waiting would only stall.
-      if (this.held.length > 0) return;
+      // Nor is it worth waiting once this attempt is due to stop and continue.
+      if (this.held.length > 0 || this.continuePoint.due()) return;
       const wait = await this.clock.off(() =>
         cache.waitForRoom(stored.size, {
           maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
           beforeWait: () => this.clock.on(() => this.flush()),
-          ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
+          // Nor past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
+          abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),
       );
       if (wait !== 'room') this.ctx.logger.debug({ fileId: this.parent.fileId, wait }, 'member-bytes cache: no room; member not cached');
@@ -880,11 +1091,18 @@ class UnpackRun {
   }
 
   /** Queues the member for analyse, or holds it while the gzip member its bytes may come from is unchecked. */
-  private handOffOrHold(entry: ArchiveEntry, member: { fileId: string; bytes: number | null }, record: { flags: readonly FileFlag[] }, inBatch: boolean): void {
+  private handOffOrHold(
+    entry: ArchiveEntry,
+    member: { fileId: string; bytes: number | null },
+    record: { flags: readonly FileFlag[] },
+    inBatch: boolean,
+    handedOff = false,
+  ): void {
     if (entry.checkedBefore !== undefined && entry.index >= entry.checkedBefore) {
-      this.held.push({ index: entry.index, ...member });
-      // Recorded as what it is until the trailer is read: not checked.
-      if (!record.flags.includes('gzip-unverified')) {
+      this.held.push({ index: entry.index, ...member, handedOff });
+      // Recorded as what it is until the trailer is read: not checked. Not one the attempt that sent this continuation
+      // handed off: its trailer checked out there (the flag came off before that hand-off), however far this reading is.
+      if (!handedOff && !record.flags.includes('gzip-unverified')) {
         if (inBatch) (record.flags as FileFlag[]).push('gzip-unverified');
         else this.toFlag.push(member.fileId);
       }
@@ -892,7 +1110,7 @@ class UnpackRun {
       // Its trailer already checked out (or no gzip): an earlier delivery's stale 'gzip-unverified' comes off at the
       // next flush, before the hand-off, not at the run's end (tgz-resumed-stale-unverified-handed-off-flagged).
       if (!inBatch && record.flags.includes('gzip-unverified')) this.unflag.push(member.fileId);
-      this.identify.push(member);
+      if (!handedOff) this.identify.push(member);
     }
   }
 
@@ -901,7 +1119,9 @@ class UnpackRun {
     if (this.held.length === 0) return;
     const inBatch = new Map(this.batch.map((f) => [f.fileId, f]));
     const recorded: string[] = [];
-    for (const { fileId } of this.held) {
+    for (const { fileId, handedOff } of this.held) {
+      // Handed off by the attempt that sent this continuation: its trailer checked out there.
+      if (handedOff) continue;
       const pending = inBatch.get(fileId);
       if (pending) {
         if (!pending.flags.includes('gzip-unverified')) pending.flags.push('gzip-unverified');
@@ -912,15 +1132,16 @@ class UnpackRun {
 
   /**
    * Held members before entry `before` are queued for analyse; held in entry order. `verified` unless the read
-   * stopped before their trailer (they go on flagged 'gzip-unverified').
+   * stopped before their trailer (they go on flagged 'gzip-unverified'). Those the attempt that sent this
+   * continuation handed off already are dropped.
    */
   private release(before: number, verified = true): void {
     if (verified) this.verifiedBefore = Math.max(this.verifiedBefore, before);
     let n = 0;
     while (n < this.held.length && this.held[n]!.index < before) n += 1;
     if (n === 0) return;
-    for (const { fileId, bytes } of this.held.splice(0, n)) {
-      this.identify.push({ fileId, bytes });
+    for (const { fileId, bytes, handedOff } of this.held.splice(0, n)) {
+      if (!handedOff) this.identify.push({ fileId, bytes });
       if (!verified) continue;
       // Checked: the flag it was recorded with comes off, in the batch or (at the next flush, before the hand-off) in the index.
       const pending = this.batch.find((f) => f.fileId === fileId);
@@ -937,6 +1158,11 @@ class UnpackRun {
       return;
     }
     await this.deps.index.addFlags(memberFileId(this.parent.fileId, firstIndex), ['duplicate-name']);
+  }
+
+  /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */
+  get membersSoFar(): number {
+    return this.memberCount;
   }
 
   private account(file: Pick<NewFile, 'sha256' | 'failure'>): void {

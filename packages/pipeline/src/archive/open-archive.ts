@@ -60,6 +60,8 @@ export interface OpenArchiveOptions {
   receivedEtag?: ReceivedEtag;
   /** A split image declared with a manifest: its segments' blob names in order (the first is `source`'s). */
   declaredSegments?: string[];
+  /** A disk image: false leaves the EWF stored-hash check's media wholly to after the listing (disk-image.reader.ts). */
+  hashMediaInListing?: boolean;
 }
 
 /**
@@ -96,6 +98,7 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
       maxEntryNameBytes: options.limits.maxEntryNameBytes,
       ...(options.limits.diskOpenTimeoutMs !== undefined ? { diskOpenTimeoutMs: options.limits.diskOpenTimeoutMs } : {}),
       ...(options.limits.diskParseStepMs !== undefined ? { diskParseStepMs: options.limits.diskParseStepMs } : {}),
+      ...(options.hashMediaInListing === false ? { hashMediaInListing: false } : {}),
       ...signal,
     });
   }

@@ -68,6 +68,8 @@ export interface OpenDiskImageOptions {
   /** The image's own bytes: the whole blob, or (nested in a stored ZIP member) a span of it. */
   offset?: number;
   size: number;
+  /** False: the EWF stored-hash check is not fed during the listing; verify() reads all of the media after it. */
+  hashMediaInListing?: boolean;
   etag?: string;
   maxEntryNameBytes: number;
   abortSignal?: AbortSignal;
@@ -214,7 +216,9 @@ class ThreadedDiskImageReader implements DiskImageReader {
       },
     });
     const stored = this.image.ewf?.storedHashes;
-    if (stored && (stored.md5 || stored.sha1)) this.mediaHash = new ParallelHasher();
+    // Not when told otherwise (a resumed unpack): the feed would read the media from its start up to the first member this
+    // attempt reads, before it reads it, on every continuation; the check then reads the whole media after the listing.
+    if (stored && (stored.md5 || stored.sha1) && this.options.hashMediaInListing !== false) this.mediaHash = new ParallelHasher();
   }
 
   get segmentBlobs(): ImageSegmentRecord[] {
