@@ -32,8 +32,12 @@ let throttle: { chunkBytes: number; delayMs: number } | null = null;
 /** When set, the next read fails after this many bytes (storage dropping the connection). */
 let failAfter: number | null = null;
 
-/** Tiny limits: resumable from 1 MiB, a checkpoint every 256 KiB, and time up at once (each invocation stops at its first checkpoint). */
-const TINY = { resumableHashMinBytes: 1024 * 1024, hashCheckpointBytes: 256 * 1024, stageDeadlineMs: 60_000, hashContinueMarginMs: 60_000 };
+/**
+ * Tiny limits: resumable from 1 MiB, a checkpoint every 256 KiB, and time up at once for the hash (each invocation stops at
+ * its first checkpoint). Not for the unpack: its continue point (unpackContinueMarginMs, 2 min by default, more than this
+ * deadline) would stop it after its first member; its continuation beside a resumable hash is tested on its own below.
+ */
+const TINY = { resumableHashMinBytes: 1024 * 1024, hashCheckpointBytes: 256 * 1024, stageDeadlineMs: 60_000, hashContinueMarginMs: 60_000, unpackContinueMarginMs: 0 };
 
 function instrumented(store: BlobStore): BlobStore {
   return Object.create(store, {
@@ -323,6 +327,51 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     // The unpack is over: the hash sends the archive on to analyse.
     expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('a large ZIP whose unpack continues past its deadlines while its hash chain runs beside it: each member once, the hash once, the archive sent on once', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `CONT/c${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('continued.zip', zip);
+    const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+    // The unpack's continue point at once: every attempt records one member and continues (unpack-continue:<n>).
+    h.deps.limits = limitsWith({ ...TINY, unpackContinueMarginMs: TINY.stageDeadlineMs });
+    const unpackSends = () => h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === message.fileId);
+    const delivered = new Set<string>();
+    const outcomes: StageOutcome[] = [];
+    const deliverNextUnpack = async (): Promise<boolean> => {
+      const next = unpackSends().find((s) => !delivered.has(s.message.messageId));
+      if (!next) return false;
+      delivered.add(next.message.messageId);
+      outcomes.push(await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv()));
+      return true;
+    };
+    // Two attempts of the unpack, then the whole hash chain beside it (the hash recorded while the unpack is pending), then the rest.
+    expect(await deliverNextUnpack()).toBe(true);
+    expect(await deliverNextUnpack()).toBe(true);
+    expect(outcomes).toMatchObject([{ status: 'skipped' }, { status: 'skipped' }]);
+    const { deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
+    expect(deadLettered).toEqual([]);
+    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
+    const sentOn = () => h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId);
+    // The unpack is not over: the hash sends nothing on.
+    expect(sentOn()).toHaveLength(0);
+    while (await deliverNextUnpack()) if (outcomes.length > 50) throw new Error('continuations do not end');
+    expect(outcomes.at(-1)).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 4, failedMembers: 0 } });
+    expect(unpackSends().slice(1).map((s) => /:unpack-continue:(\d+)$/.exec(s.message.messageId)?.[1])).toEqual(['1', '2', '3']);
+    const recorded = (await h.index.listChildren(message.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+    expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [path.basename(m.name), sha256(m.data)]));
+    const analysed = h.bus.sent.filter((s) => s.queue === 'analyse').flatMap((s) => {
+      const body = s.message.body as { fileId?: string; files?: Array<{ fileId: string }> };
+      return body.files ? body.files.map((f) => f.fileId) : body.fileId ? [body.fileId] : [];
+    });
+    expect(recorded.map((m) => analysed.filter((id) => id === m.fileId).length)).toEqual([1, 1, 1, 1]);
+    // Hashed once, by its own chain; never sent back to hash by the unpack; the archive sent on once, by the unpack's last attempt.
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack'))).toHaveLength(0);
+    expect(sentOn()).toHaveLength(1);
   });
 
   it('a large ZIP hashed before its unpack ends: the hash sends nothing on, the unpack sends the archive to analyse once', async () => {
