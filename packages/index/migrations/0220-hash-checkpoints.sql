@@ -13,7 +13,8 @@
 -- byte 0 rather than fail on them (a deploy in the middle of a long hash).
 -- restarts counts those starts over: it is part of the continuation messages'
 -- keys (offsets come round again; a repeated key would be dropped as a
--- duplicate), and a later start over replaces the row whatever its offset.
+-- duplicate), and a later start over replaces the row whatever its offset;
+-- another engine's save replaces the row too but never lowers restarts.
 -- updated_at is the watchdog's sign that the hash moves (index-store.watchdog.ts).
 CREATE TABLE IF NOT EXISTS upload_hash_checkpoints (
   root_file_id  text        NOT NULL,
