@@ -122,9 +122,10 @@ export function isEvidenceChange(err: unknown): boolean {
 /** The upload's bytes changed after receipt: its hash fails, its root file fails, custody says so (once). */
 export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecord): Promise<StageOutcome> {
   const detail = `evidence blob changed or disappeared after receipt (recorded ETag ${upload.etag})`;
-  // Progress saved against the recorded ETag is void: those bytes are no longer there to finish.
-  await deps.index.deleteHashCheckpoints(upload.rootFileId);
   await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'evidence-changed', detail });
+  // Progress saved against the recorded ETag is void: those bytes are no longer there to finish. Deleted
+  // after the failure is recorded: a trailing chain's save no longer inserts (not pending), one before is gone.
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
   await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'evidence-changed', detail });
   await deps.custody.record({
     caseId: upload.caseId,

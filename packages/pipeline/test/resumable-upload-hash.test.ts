@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
+import { recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { queuesAwaited } from '../src/stage-graph.js';
@@ -286,6 +287,26 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
     expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
     expect((await h.index.getFile(message.fileId))!.stage).toBe('failed');
+  });
+
+  it('evidence-changed-save-racing-the-failure-leaves-no-checkpoint', async () => {
+    // A trailing chain's checkpoint save that lands just before the upload's hash is failed (still pending:
+    // it inserts) must not outlive the failure: the rows are deleted after the failure is recorded.
+    const data = randomBytes(1024 * 1024 + 5);
+    const message = await upload('changed-race.raw', data);
+    const up = (await h.index.getUpload(message.blobName))!;
+    const index = h.deps.index;
+    const failUploadHash = index.failUploadHash;
+    index.failUploadHash = async (...args: Parameters<typeof failUploadHash>) => {
+      await index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 4096, states: { md5: 'a', sha1: 'b', sha256: 'c' } });
+      return failUploadHash.apply(index, args);
+    };
+    try {
+      expect(await recordEvidenceChanged(h.deps, up)).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    } finally {
+      index.failUploadHash = failUploadHash;
+    }
+    expect(await h.index.getHashCheckpoint(up.rootFileId, up.etag)).toBeNull();
   });
 
   it('below the threshold nothing changes: one read, node:crypto, no checkpoint', async () => {
