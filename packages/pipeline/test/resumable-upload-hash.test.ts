@@ -445,6 +445,22 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
   });
 
+  it('unpack-closed-after-hash-failed-counted-its-recorded-members-as-zero', async () => {
+    const { zip, message, file } = await largeZipSentToUnpack('changed-mid-unpack.zip');
+    // An unpack invocation cut off midway had recorded a member before the blob changed.
+    const root = (await h.index.getFile(message.fileId))!;
+    await h.index.insertFiles([{ ...root, fileId: `${root.fileId}-m0`, parentId: root.fileId, entryIndex: 0, depth: 1, path: `${root.path}/G/f0.bin`, recordedName: 'G/f0.bin', name: 'f0.bin', extension: 'bin', stage: 'pending', failure: null }]);
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, randomBytes(zip.length));
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped' });
+    const { rows } = await h.sql.query<{ unpack: string; recorded: number; detail: string }>(
+      `SELECT unpack, unpack_members_recorded AS recorded, unpack_failure_detail AS detail FROM files WHERE file_id = $1`,
+      [message.fileId],
+    );
+    expect(rows[0]).toMatchObject({ unpack: 'failed', recorded: 1 });
+    expect(rows[0]!.detail).toContain('1 member recorded');
+  });
+
   it('large-zip-hash-dead-lettered-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
     const { message, file } = await largeZipSentToUnpack('dead-hash-before-unpack.zip');
     await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
