@@ -28,3 +28,12 @@ CREATE TABLE IF NOT EXISTS upload_hash_checkpoints (
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (root_file_id, etag)
 );
+
+-- A resumable hash given up on after LIMITS.maxHashRestarts starts over
+-- (hash-state-unusable): an uploaded archive's pending unpack is recorded
+-- failed with that reason (unpack.stage.ts closeUnpackOfFailedHash).
+ALTER TABLE files DROP CONSTRAINT IF EXISTS files_unpack_failure_reason_check;
+ALTER TABLE files ADD CONSTRAINT files_unpack_failure_reason_check CHECK (unpack_failure_reason IN (
+    'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
+    'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
+    'hash-state-unusable'));

@@ -141,6 +141,20 @@ export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecor
 }
 
 /**
+ * A resumable hash whose saved progress kept being unusable (LIMITS.maxHashRestarts
+ * starts over): its hash fails, its root file fails (the runner writes the
+ * stage-failed custody entry), and the progress is forgotten after the failure,
+ * so no trailing save outlives it.
+ */
+async function recordHashStateUnusable(deps: StageDeps, upload: UploadRecord, why: string): Promise<StageOutcome> {
+  const detail = `resumable hash given up: ${why}`.slice(0, 2000);
+  await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'hash-state-unusable', detail });
+  await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'hash-state-unusable', detail });
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  return failed('hash-state-unusable', detail);
+}
+
+/**
  * Records an upload's hashes, wherever they were computed (this stage, or the
  * unpack's single read of an archive): the content, the root file's hash, the
  * upload's integrity verdict and its custody entry (keyed on the blob and its
@@ -337,7 +351,9 @@ async function hashResumably(
       };
     }
   }
-  const { hasher, from, restarts } = await resumeFrom(deps, upload, saved, ctx);
+  const resumed = await resumeFrom(deps, upload, saved, ctx);
+  if ('unusable' in resumed) return only(await recordHashStateUnusable(deps, upload, resumed.unusable));
+  const { hasher, from, restarts } = resumed;
   const every = Math.max(1, deps.limits.hashCheckpointBytes);
   const soft = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs;
   const hard = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs / 2;
@@ -420,9 +436,15 @@ async function hashResumably(
  * deploy, damaged states, an offset past the blob's size) the hash starts over
  * from byte 0, and the unusable row goes (its offset would otherwise hold back
  * every save of the new start: saves never move backwards). `restarts` counts
- * the starts over, carried in the row, for hashContinueKey.
+ * the starts over, carried in the row, for hashContinueKey; past
+ * LIMITS.maxHashRestarts there is no new start but `unusable` (the reason).
  */
-async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashCheckpoint | null, ctx: StageContext): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number }> {
+async function resumeFrom(
+  deps: StageDeps,
+  upload: UploadRecord,
+  saved: HashCheckpoint | null,
+  ctx: StageContext,
+): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number } | { unusable: string }> {
   if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
   let why: string;
   if (saved.offsetBytes > upload.size) why = `saved offset ${saved.offsetBytes} is past the blob's ${upload.size} bytes`;
@@ -436,6 +458,7 @@ async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashChec
       why = `saved states did not load: ${err.message}`;
     }
   }
+  if (saved.restarts >= deps.limits.maxHashRestarts) return { unusable: `${why}; started over ${saved.restarts} times already` };
   ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why }, 'resumable hash: saved progress unusable, starting again from byte 0');
   await deps.index.deleteHashCheckpoints(upload.rootFileId);
   return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: saved.restarts + 1 };

@@ -390,10 +390,10 @@ export async function uploadLeftToHash(deps: StageDeps, fileId: string): Promise
   return { caseId: upload.caseId, evidenceId: upload.evidenceId, blobName: upload.blobName, fileId: upload.rootFileId };
 }
 
-type HashFailure = NonNullable<FileRecord['failure']> & { code: 'evidence-changed' | 'dead-lettered' | 'stuck' };
+type HashFailure = NonNullable<FileRecord['failure']> & { code: 'evidence-changed' | 'dead-lettered' | 'stuck' | 'hash-state-unusable' };
 /** How the hash stage (recordEvidenceChanged) and a hash message's dead letter or stuck re-drive fail a root. */
 function hashFailedFirst(failure: FileRecord['failure']): failure is HashFailure {
-  return failure?.stage === 'hash' && (failure.code === 'evidence-changed' || failure.code === 'dead-lettered' || failure.code === 'stuck');
+  return failure?.stage === 'hash' && (failure.code === 'evidence-changed' || failure.code === 'dead-lettered' || failure.code === 'stuck' || failure.code === 'hash-state-unusable');
 }
 
 /**

@@ -445,6 +445,15 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
   });
 
+  it('large-zip-hash-given-up-as-state-unusable-settles-its-pending-unpack', async () => {
+    const { message, file } = await largeZipSentToUnpack('state-unusable-before-unpack.zip');
+    const up = (await h.index.getUpload(message.blobName))!;
+    await h.index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine: 'hash-wasm@0.0.0', restarts: LIMITS.maxHashRestarts, offsetBytes: 4096, states: { md5: 'a', sha1: 'b', sha256: 'c' } });
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'hash-state-unusable' });
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'skipped' });
+    await expectSettledAfterHashFailure(message, file, 'hash-state-unusable');
+  });
+
   it('unpack-closed-after-hash-failed-counted-its-recorded-members-as-zero', async () => {
     const { zip, message, file } = await largeZipSentToUnpack('changed-mid-unpack.zip');
     // An unpack invocation cut off midway had recorded a member before the blob changed.
@@ -498,6 +507,32 @@ describe('resumable hash of a large upload', () => {
     expect(up.hashes).toEqual(hashesOf(data));
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+  });
+
+  it('hash-state-that-never-loads-restarted-the-hash-for-ever', async () => {
+    // Every saved state is unusable (say, damaged by each save): each start over would re-read the whole blob,
+    // for ever. Past LIMITS.maxHashRestarts the hash fails, with its typed code, like any other hash failure.
+    const data = randomBytes(1024 * 1024 + 77);
+    const message = await upload('never-loads.raw', data);
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      limit: 40,
+      between: async () => {
+        await h.sql.query(`UPDATE upload_hash_checkpoints SET md5_state = 'AAAAAA' || substr(md5_state, 7) WHERE root_file_id = $1`, [message.fileId]);
+      },
+    });
+    expect(deliveries.filter((d) => d.thrown).map((d) => String(d.thrown))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    expect(deliveries.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'hash-state-unusable' });
+    expect(deliveries.at(-1)!.messageId).toBe(`hash:${message.fileId}:hash-continue:${TINY.hashCheckpointBytes}:restart-${LIMITS.maxHashRestarts}`);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes ?? null).toBeNull();
+    const { rows } = await h.sql.query<{ code: string }>(`SELECT hash_failure_code AS code FROM uploads WHERE blob_name = $1`, [message.blobName]);
+    expect(rows[0]!.code).toBe('hash-state-unusable');
+    expect((await h.index.getFile(message.fileId))!).toMatchObject({ stage: 'failed', failure: { stage: 'hash', code: 'hash-state-unusable' } });
+    expect(custodyOf(message.evidenceId, 'stage-failed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    expect(await h.index.hasPendingWork(message.caseId, message.evidenceId)).toBe(false);
   });
 
   it('hash-state-saved-by-another-hash-wasm-version-is-not-resumed', async () => {
