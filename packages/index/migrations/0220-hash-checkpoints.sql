@@ -31,9 +31,16 @@ CREATE TABLE IF NOT EXISTS upload_hash_checkpoints (
 
 -- A resumable hash given up on after LIMITS.maxHashRestarts starts over
 -- (hash-state-unusable): an uploaded archive's pending unpack is recorded
--- failed with that reason (unpack.stage.ts closeUnpackOfFailedHash).
-ALTER TABLE files DROP CONSTRAINT IF EXISTS files_unpack_failure_reason_check;
-ALTER TABLE files ADD CONSTRAINT files_unpack_failure_reason_check CHECK (unpack_failure_reason IN (
-    'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
-    'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
-    'hash-state-unusable'));
+-- failed with that reason (unpack.stage.ts closeUnpackOfFailedHash). Only
+-- where the column is (0011): a database without it has no check to widen.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name = 'files' AND column_name = 'unpack_failure_reason') THEN
+    ALTER TABLE files DROP CONSTRAINT IF EXISTS files_unpack_failure_reason_check;
+    ALTER TABLE files ADD CONSTRAINT files_unpack_failure_reason_check CHECK (unpack_failure_reason IN (
+        'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
+        'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
+        'hash-state-unusable'));
+  END IF;
+END $$;
