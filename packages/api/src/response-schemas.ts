@@ -201,6 +201,7 @@ export const evidenceStatusSchema = z.object({
           reason: z.enum([
             'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
             'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
+            'hash-state-unusable',
           ]),
           membersRecorded: z.number().int().nonnegative(),
           membersDeclared: z.number().int().nonnegative().nullable(),

@@ -274,7 +274,9 @@ export type ArchiveStopReason =
   /** The unpack never moved although the watchdog re-drove it (see docs/operations.md). */
   | 'stuck'
   /** The uploaded archive's blob changed or vanished during the read that hashes and unpacks it. */
-  | 'evidence-changed';
+  | 'evidence-changed'
+  /** Not unpacked: the upload's resumable hash was given up on (its saved states kept not loading). */
+  | 'hash-state-unusable';
 
 /** An archive's unpack stop, as recorded on the archive. */
 export interface ArchiveStop {

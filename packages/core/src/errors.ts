@@ -36,6 +36,8 @@ export type ExhibitErrorCode =
   | 'stuck'
   /** The evidence blob changed after it was received. */
   | 'evidence-changed'
+  /** A resumable hash's saved states did not load LIMITS.maxHashRestarts times; it was given up on. */
+  | 'hash-state-unusable'
   // access
   | 'unauthenticated'
   | 'forbidden'

@@ -55,6 +55,13 @@ export const LIMITS = {
    * stage runner's writes, so the deadline never cuts it off.
    */
   hashContinueMarginMs: 2 * 60_000,
+  /**
+   * A resumable hash starts over from byte 0 when its saved states do not load
+   * (another hash-wasm build's after a deploy, or damaged): at most this many
+   * times, then the upload's hash fails `hash-state-unusable`, visibly, rather
+   * than re-read a 2 TB image for ever.
+   */
+  maxHashRestarts: 3,
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
   /**

@@ -13,7 +13,8 @@
 -- byte 0 rather than fail on them (a deploy in the middle of a long hash).
 -- restarts counts those starts over: it is part of the continuation messages'
 -- keys (offsets come round again; a repeated key would be dropped as a
--- duplicate), and a later start over replaces the row whatever its offset.
+-- duplicate), and a later start over replaces the row whatever its offset;
+-- another engine's save replaces the row too but never lowers restarts.
 -- updated_at is the watchdog's sign that the hash moves (index-store.watchdog.ts).
 CREATE TABLE IF NOT EXISTS upload_hash_checkpoints (
   root_file_id  text        NOT NULL,
@@ -27,3 +28,19 @@ CREATE TABLE IF NOT EXISTS upload_hash_checkpoints (
   updated_at    timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (root_file_id, etag)
 );
+
+-- A resumable hash given up on after LIMITS.maxHashRestarts starts over
+-- (hash-state-unusable): an uploaded archive's pending unpack is recorded
+-- failed with that reason (unpack.stage.ts closeUnpackOfFailedHash). Only
+-- where the column is (0011): a database without it has no check to widen.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+              WHERE table_schema = current_schema() AND table_name = 'files' AND column_name = 'unpack_failure_reason') THEN
+    ALTER TABLE files DROP CONSTRAINT IF EXISTS files_unpack_failure_reason_check;
+    ALTER TABLE files ADD CONSTRAINT files_unpack_failure_reason_check CHECK (unpack_failure_reason IN (
+        'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
+        'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
+        'hash-state-unusable'));
+  END IF;
+END $$;

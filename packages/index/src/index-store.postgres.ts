@@ -234,15 +234,19 @@ export class PostgresIndex implements IndexStore {
     // Only while the upload's hash is pending: a trailing chain (a redelivery or re-drive beside a
     // continuation) that reaches a checkpoint after the hash was recorded would otherwise leave a row
     // that nothing deletes. The row's updated_at is what the watchdog reads as the hash moving
-    // (index-store.watchdog.ts); the root file's updated_at is not touched.
+    // (index-store.watchdog.ts); the root file's updated_at is not touched. Another engine's save
+    // replaces the row (its states are its own) but never lowers restarts: a later start over must get
+    // a count not used before, or its continuation keys repeat and are dropped as duplicates. FOR SHARE
+    // on the upload: a save that raced the hash's record or failure waits for it, then sees it not
+    // pending and inserts nothing (the record deletes the rows after; see hash.stage.ts).
     const { rows } = await this.query<{ pending: boolean }>(
       `WITH live AS (
-         SELECT 1 FROM uploads WHERE root_file_id = $1 AND integrity = 'pending' AND hash_failure_code IS NULL
+         SELECT 1 FROM uploads WHERE root_file_id = $1 AND integrity = 'pending' AND hash_failure_code IS NULL FOR SHARE
        ), saved AS (
          INSERT INTO upload_hash_checkpoints (root_file_id, etag, engine, restarts, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
          SELECT $1, $2, $3, $8, $4, $5, $6, $7, now() FROM live
          ON CONFLICT (root_file_id, etag) DO UPDATE SET
-           engine = EXCLUDED.engine, restarts = EXCLUDED.restarts, offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
+           engine = EXCLUDED.engine, restarts = GREATEST(upload_hash_checkpoints.restarts, EXCLUDED.restarts), offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
            sha1_state = EXCLUDED.sha1_state, sha256_state = EXCLUDED.sha256_state, updated_at = now()
          WHERE (upload_hash_checkpoints.restarts, upload_hash_checkpoints.offset_bytes) < (EXCLUDED.restarts, EXCLUDED.offset_bytes)
             OR upload_hash_checkpoints.engine <> EXCLUDED.engine

@@ -62,7 +62,11 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
         hash_moving: boolean | null;
       }>(
         `SELECT f.file_id, f.case_id, f.evidence_id, f.parent_id, f.stage, f.unpack, f.updated_at,
-                CASE WHEN f.redriven_at IS NOT NULL AND f.redriven_at >= f.updated_at THEN f.redrives ELSE 0 END AS redrives,
+                -- A re-drive older than the last move (the root's, or a resumable hash's checkpoint, which does not
+                -- touch the root) counts from nothing again: a multi-hour hash's stall gaps are not one long stall.
+                CASE WHEN f.redriven_at IS NOT NULL
+                          AND f.redriven_at >= GREATEST(f.updated_at, (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id))
+                     THEN f.redrives ELSE 0 END AS redrives,
                 u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending, hm.moving AS hash_moving
            FROM files f
            LEFT JOIN uploads u ON u.root_file_id = f.file_id
@@ -99,10 +103,13 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
 
     async markRedriven(fileIds) {
       if (fileIds.length === 0) return;
-      // updated_at is progress, so it is left alone: a re-drive is not a move.
+      // updated_at is progress, so it is left alone: a re-drive is not a move. A resumable hash's progress
+      // is its checkpoint row's updated_at (as in listStalledFiles; GREATEST skips the NULL of no row).
       await sql.query(
         `UPDATE files
-            SET redrives = CASE WHEN redriven_at IS NOT NULL AND redriven_at >= updated_at THEN redrives + 1 ELSE 1 END,
+            SET redrives = CASE WHEN redriven_at IS NOT NULL
+                                     AND redriven_at >= GREATEST(updated_at, (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = files.file_id))
+                                THEN redrives + 1 ELSE 1 END,
                 redriven_at = now()
           WHERE file_id = ANY($1::text[])`,
         [fileIds],

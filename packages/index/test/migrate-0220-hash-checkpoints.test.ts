@@ -68,4 +68,25 @@ describe.each(allTargets())('migration 0220 on $name', (target) => {
       await sql.close();
     }
   });
+
+  it('hash-checkpoint-of-another-engine-never-lowers-restarts', async () => {
+    // A rolling deploy: the new build started over (restarts 1) while a chain of the old build still runs
+    // and saves its progress. Its row replaces the new one's (states of the engine that saved them), but the
+    // count of starts over stays 1: a later start over is the 2nd, never the 1st again (repeated keys).
+    const sql = await openSqlClient(await target.create());
+    try {
+      await migrate(sql);
+      const index = createPostgresIndex(sql);
+      const up = newUpload('case-0220b', 'ev-1', 'disk.raw', { size: 2 * 1024 ** 4 });
+      await index.recordUpload(up);
+      const states = { md5: 'a', sha1: 'b', sha256: 'c' };
+      const save = (engine: string, restarts: number, offsetBytes: number) =>
+        index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine, restarts, offsetBytes, states });
+      expect(await save('hash-wasm@NEW', 1, 100)).toBe(true);
+      expect(await save('hash-wasm@OLD', 0, 5000)).toBe(true);
+      expect(await index.getHashCheckpoint(up.rootFileId, up.etag)).toMatchObject({ engine: 'hash-wasm@OLD', restarts: 1, offsetBytes: 5000 });
+    } finally {
+      await sql.close();
+    }
+  });
 });

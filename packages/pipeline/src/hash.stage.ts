@@ -122,9 +122,10 @@ export function isEvidenceChange(err: unknown): boolean {
 /** The upload's bytes changed after receipt: its hash fails, its root file fails, custody says so (once). */
 export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecord): Promise<StageOutcome> {
   const detail = `evidence blob changed or disappeared after receipt (recorded ETag ${upload.etag})`;
-  // Progress saved against the recorded ETag is void: those bytes are no longer there to finish.
-  await deps.index.deleteHashCheckpoints(upload.rootFileId);
   await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'evidence-changed', detail });
+  // Progress saved against the recorded ETag is void: those bytes are no longer there to finish. Deleted
+  // after the failure is recorded: a trailing chain's save no longer inserts (not pending), one before is gone.
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
   await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'evidence-changed', detail });
   await deps.custody.record({
     caseId: upload.caseId,
@@ -137,6 +138,20 @@ export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecor
     eventKey: `evidence-changed:${upload.blobName}:hash`,
   });
   return failed('evidence-changed', detail);
+}
+
+/**
+ * A resumable hash whose saved progress kept being unusable (LIMITS.maxHashRestarts
+ * starts over): its hash fails, its root file fails (the runner writes the
+ * stage-failed custody entry), and the progress is forgotten after the failure,
+ * so no trailing save outlives it.
+ */
+async function recordHashStateUnusable(deps: StageDeps, upload: UploadRecord, why: string): Promise<StageOutcome> {
+  const detail = `resumable hash given up: ${why}`.slice(0, 2000);
+  await deps.index.failUploadHash(upload.blobName, { stage: 'hash', code: 'hash-state-unusable', detail });
+  await deps.index.failFile(upload.rootFileId, { stage: 'hash', code: 'hash-state-unusable', detail });
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  return failed('hash-state-unusable', detail);
 }
 
 /**
@@ -336,7 +351,9 @@ async function hashResumably(
       };
     }
   }
-  const { hasher, from, restarts } = await resumeFrom(deps, upload, saved, ctx);
+  const resumed = await resumeFrom(deps, upload, saved, ctx);
+  if ('unusable' in resumed) return only(await recordHashStateUnusable(deps, upload, resumed.unusable));
+  const { hasher, from, restarts } = resumed;
   const every = Math.max(1, deps.limits.hashCheckpointBytes);
   const soft = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs;
   const hard = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs / 2;
@@ -419,9 +436,15 @@ async function hashResumably(
  * deploy, damaged states, an offset past the blob's size) the hash starts over
  * from byte 0, and the unusable row goes (its offset would otherwise hold back
  * every save of the new start: saves never move backwards). `restarts` counts
- * the starts over, carried in the row, for hashContinueKey.
+ * the starts over, carried in the row, for hashContinueKey; past
+ * LIMITS.maxHashRestarts there is no new start but `unusable` (the reason).
  */
-async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashCheckpoint | null, ctx: StageContext): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number }> {
+async function resumeFrom(
+  deps: StageDeps,
+  upload: UploadRecord,
+  saved: HashCheckpoint | null,
+  ctx: StageContext,
+): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number } | { unusable: string }> {
   if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
   let why: string;
   if (saved.offsetBytes > upload.size) why = `saved offset ${saved.offsetBytes} is past the blob's ${upload.size} bytes`;
@@ -435,6 +458,7 @@ async function resumeFrom(deps: StageDeps, upload: UploadRecord, saved: HashChec
       why = `saved states did not load: ${err.message}`;
     }
   }
+  if (saved.restarts >= deps.limits.maxHashRestarts) return { unusable: `${why}; started over ${saved.restarts} times already` };
   ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why }, 'resumable hash: saved progress unusable, starting again from byte 0');
   await deps.index.deleteHashCheckpoints(upload.rootFileId);
   return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: saved.restarts + 1 };

@@ -544,10 +544,10 @@ export async function uploadLeftToHash(deps: StageDeps, fileId: string): Promise
   return { caseId: upload.caseId, evidenceId: upload.evidenceId, blobName: upload.blobName, fileId: upload.rootFileId };
 }
 
-type HashFailure = NonNullable<FileRecord['failure']> & { code: 'evidence-changed' | 'dead-lettered' | 'stuck' };
+type HashFailure = NonNullable<FileRecord['failure']> & { code: 'evidence-changed' | 'dead-lettered' | 'stuck' | 'hash-state-unusable' };
 /** How the hash stage (recordEvidenceChanged) and a hash message's dead letter or stuck re-drive fail a root. */
 function hashFailedFirst(failure: FileRecord['failure']): failure is HashFailure {
-  return failure?.stage === 'hash' && (failure.code === 'evidence-changed' || failure.code === 'dead-lettered' || failure.code === 'stuck');
+  return failure?.stage === 'hash' && (failure.code === 'evidence-changed' || failure.code === 'dead-lettered' || failure.code === 'stuck' || failure.code === 'hash-state-unusable');
 }
 
 /**
@@ -560,11 +560,17 @@ function hashFailedFirst(failure: FileRecord['failure']): failure is HashFailure
  * instead of the watchdog re-sending this unpack until it calls it stuck.
  */
 async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failure: HashFailure): Promise<StageOutcome> {
+  // An earlier invocation cut off midway may have recorded members (a large archive is listed while its
+  // hash goes on): they are counted, as the dead-letter path does, not said to be none.
+  const recorded = (await deps.index.listChildren(root.fileId)).length;
   await deps.index.setUnpack(root.fileId, 'failed', root.memberCount ?? null, {
     code: failure.code,
     reason: failure.code,
-    detail: `not unpacked: the upload's hash failed first (${failure.code})`,
-    membersRecorded: 0,
+    detail:
+      recorded === 0
+        ? `not unpacked: the upload's hash failed first (${failure.code})`
+        : `unpack stopped: the upload's hash failed (${failure.code}); ${recorded} member${recorded === 1 ? '' : 's'} recorded before it; any after not extracted`,
+    membersRecorded: recorded,
     membersDeclared: null,
   });
   return skipped('not-applicable');

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
+import { recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { queuesAwaited } from '../src/stage-graph.js';
@@ -292,6 +293,26 @@ describe('resumable hash of a large upload', () => {
     expect((await h.index.getFile(message.fileId))!.stage).toBe('failed');
   });
 
+  it('evidence-changed-save-racing-the-failure-leaves-no-checkpoint', async () => {
+    // A trailing chain's checkpoint save that lands just before the upload's hash is failed (still pending:
+    // it inserts) must not outlive the failure: the rows are deleted after the failure is recorded.
+    const data = randomBytes(1024 * 1024 + 5);
+    const message = await upload('changed-race.raw', data);
+    const up = (await h.index.getUpload(message.blobName))!;
+    const index = h.deps.index;
+    const failUploadHash = index.failUploadHash;
+    index.failUploadHash = async (...args: Parameters<typeof failUploadHash>) => {
+      await index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 4096, states: { md5: 'a', sha1: 'b', sha256: 'c' } });
+      return failUploadHash.apply(index, args);
+    };
+    try {
+      expect(await recordEvidenceChanged(h.deps, up)).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    } finally {
+      index.failUploadHash = failUploadHash;
+    }
+    expect(await h.index.getHashCheckpoint(up.rootFileId, up.etag)).toBeNull();
+  });
+
   it('below the threshold nothing changes: one read, node:crypto, no checkpoint', async () => {
     const data = randomBytes(1024 * 1024 - 1);
     const message = await upload('small.bin', data);
@@ -473,6 +494,31 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
   });
 
+  it('large-zip-hash-given-up-as-state-unusable-settles-its-pending-unpack', async () => {
+    const { message, file } = await largeZipSentToUnpack('state-unusable-before-unpack.zip');
+    const up = (await h.index.getUpload(message.blobName))!;
+    await h.index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine: 'hash-wasm@0.0.0', restarts: LIMITS.maxHashRestarts, offsetBytes: 4096, states: { md5: 'a', sha1: 'b', sha256: 'c' } });
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'hash-state-unusable' });
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'skipped' });
+    await expectSettledAfterHashFailure(message, file, 'hash-state-unusable');
+  });
+
+  it('unpack-closed-after-hash-failed-counted-its-recorded-members-as-zero', async () => {
+    const { zip, message, file } = await largeZipSentToUnpack('changed-mid-unpack.zip');
+    // An unpack invocation cut off midway had recorded a member before the blob changed.
+    const root = (await h.index.getFile(message.fileId))!;
+    await h.index.insertFiles([{ ...root, fileId: `${root.fileId}-m0`, parentId: root.fileId, entryIndex: 0, depth: 1, path: `${root.path}/G/f0.bin`, recordedName: 'G/f0.bin', name: 'f0.bin', extension: 'bin', stage: 'pending', failure: null }]);
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, randomBytes(zip.length));
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped' });
+    const { rows } = await h.sql.query<{ unpack: string; recorded: number; detail: string }>(
+      `SELECT unpack, unpack_members_recorded AS recorded, unpack_failure_detail AS detail FROM files WHERE file_id = $1`,
+      [message.fileId],
+    );
+    expect(rows[0]).toMatchObject({ unpack: 'failed', recorded: 1 });
+    expect(rows[0]!.detail).toContain('1 member recorded');
+  });
+
   it('large-zip-hash-dead-lettered-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
     const { message, file } = await largeZipSentToUnpack('dead-hash-before-unpack.zip');
     await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
@@ -510,6 +556,32 @@ describe('resumable hash of a large upload', () => {
     expect(up.hashes).toEqual(hashesOf(data));
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+  });
+
+  it('hash-state-that-never-loads-restarted-the-hash-for-ever', async () => {
+    // Every saved state is unusable (say, damaged by each save): each start over would re-read the whole blob,
+    // for ever. Past LIMITS.maxHashRestarts the hash fails, with its typed code, like any other hash failure.
+    const data = randomBytes(1024 * 1024 + 77);
+    const message = await upload('never-loads.raw', data);
+    const { deliveries, deadLettered } = await runHashChain(message, {
+      limit: 40,
+      between: async () => {
+        await h.sql.query(`UPDATE upload_hash_checkpoints SET md5_state = 'AAAAAA' || substr(md5_state, 7) WHERE root_file_id = $1`, [message.fileId]);
+      },
+    });
+    expect(deliveries.filter((d) => d.thrown).map((d) => String(d.thrown))).toEqual([]);
+    expect(deadLettered).toEqual([]);
+    expect(deliveries.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'hash-state-unusable' });
+    expect(deliveries.at(-1)!.messageId).toBe(`hash:${message.fileId}:hash-continue:${TINY.hashCheckpointBytes}:restart-${LIMITS.maxHashRestarts}`);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes ?? null).toBeNull();
+    const { rows } = await h.sql.query<{ code: string }>(`SELECT hash_failure_code AS code FROM uploads WHERE blob_name = $1`, [message.blobName]);
+    expect(rows[0]!.code).toBe('hash-state-unusable');
+    expect((await h.index.getFile(message.fileId))!).toMatchObject({ stage: 'failed', failure: { stage: 'hash', code: 'hash-state-unusable' } });
+    expect(custodyOf(message.evidenceId, 'stage-failed')).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    expect(await h.index.hasPendingWork(message.caseId, message.evidenceId)).toBe(false);
   });
 
   it('hash-state-saved-by-another-hash-wasm-version-is-not-resumed', async () => {

@@ -101,7 +101,7 @@ export function stopReasonOf(err: ExhibitError): ArchiveStopReason {
 
 const STOP_REASONS: readonly ArchiveStopReason[] = [
   'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
-  'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed',
+  'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed', 'hash-state-unusable',
 ];
 
 export function abortError(signal: AbortSignal | undefined): ExhibitError {
