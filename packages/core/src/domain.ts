@@ -224,7 +224,11 @@ export type FileFlag =
   | 'end-record-in-comment'
   /** Several ZIPs laid end to end (`cat a.zip b.zip`): each is listed, the members of those other than the one read as the archive under `zip-chain-<n>/` (docs/architecture.md). */
   | 'zip-chain'
-  /** A ZIP of such a chain (not the one read as the archive) whose directory failed part way: its members before the damage are listed, the archive's and the other ZIPs' all are. */
+  /**
+   * A ZIP of such a chain (not the one read as the archive) whose directory failed part way: its members before the damage
+   * are listed, the archive's and the other ZIPs' all are. Or the chain search did not finish (a candidate out of parser
+   * time or crashing its thread): only the archive's own members are listed.
+   */
   | 'zip-chain-incomplete'
   /** ZIP entries whose local header and data ranges share bytes (a Fifield-style bomb). */
   | 'overlapping-entries'

@@ -113,7 +113,7 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',
   'end-record-in-comment': 'the archive’s comment holds a second end record, which hides its members from common tools; read by the real one',
   'zip-chain': 'several ZIPs laid end to end in one file; each one’s members are listed, those of the ZIPs other than the one its end describes under zip-chain-<n>/',
-  'zip-chain-incomplete': 'a ZIP of such a chain could not be listed to its end (its directory is damaged); its members before the damage, and all the others’, are listed',
+  'zip-chain-incomplete': 'a ZIP of such a chain could not be listed to its end (its directory is damaged); its members before the damage, and all the others’, are listed; or the search for such a chain did not finish (out of parser time), and only the archive’s own members are listed',
   'overlapping-entries': 'archive entries share or overlap their bytes (a crafted decompression bomb); nothing was extracted',
   deleted: 'a deleted file-system entry (its directory entry, MFT record or inode is free)',
   recovered: 'deleted, with its data read back as far as the file system still describes it; the clusters may since have been reused',

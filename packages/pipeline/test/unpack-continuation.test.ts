@@ -8,6 +8,7 @@ import {
   DISK_IMAGE_MIMES,
   ExhibitError,
   filesOf,
+  isRetryable,
   LIMITS,
   rootFileId,
   type BlobStore,
@@ -18,6 +19,7 @@ import {
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { AFTER_UNPACK_KEY } from '../src/unpack.stage.js';
+import { archivePool } from '../src/archive/archive.pool.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { gzip, gzipMembersOf, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
@@ -206,6 +208,60 @@ describe('an unpack that needs several stage deadlines continues in new messages
       expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
       expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
     } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  // cat a.zip b.zip: b is the archive, a's members listed as zip-chain-1/. The chain search ran under one wall-time
+  // budget and, out of it, silently found no chain: an attempt that did not find it after one that had recorded
+  // zip-chain-1/ members finished with the archive's own members alone (done, memberCount 1, the index holding 3).
+  // Resuming over recorded members, a search that does not finish is a retryable fault now; the redelivery lists all.
+  it('regression: zip-chain-found-in-one-attempt-lost-in-the-next — a resumed unpack whose chain search does not finish is retried, never done without the chain', async () => {
+    const a = await zipOf([{ name: 'a1.txt', data: randomBytes(2_000) }, { name: 'a2.txt', data: randomBytes(2_001) }]);
+    const b = await zipOf([{ name: 'b1.txt', data: randomBytes(2_002) }]);
+    const data = Buffer.concat([a, b]);
+    const archive = await addArchive(h, 'chain.zip', data);
+    const pool = archivePool();
+    const run = pool.run.bind(pool);
+    let slow = false;
+    pool.run = ((kind: string, input: { size: number }, options: unknown) => {
+      // The chain's candidate windows (smaller than the file), not the archive's own open: out of parser time.
+      if (slow && kind === 'zip-open' && input.size !== data.length) return Promise.reject(new ExhibitError('parse-timeout', 'zip reader: out of time'));
+      return (run as (...args: unknown[]) => unknown)(kind, input, options);
+    }) as typeof pool.run;
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const deliver = async (n: number, deliveryCount = 1) => {
+        const m = unpackMessagesOf(archive.fileId)[n]!;
+        return runMessage(h.deps, 'unpack', { body: m.message.body, messageId: m.message.messageId, deliveryCount }, inv()).then(
+          (outcome) => ({ outcome, error: null as unknown }),
+          (error: unknown) => ({ outcome: null, error }),
+        );
+      };
+      // Attempt 1 records b1.txt, attempt 2 zip-chain-1/a1.txt; both continue.
+      await deliver(0);
+      await deliver(1);
+      expect(unpackMessagesOf(archive.fileId)).toHaveLength(3);
+      expect((await h.index.listChildren(archive.fileId)).map((m) => m.path.split('!/').at(-1)).sort()).toEqual(['b1.txt', 'zip-chain-1/a1.txt']);
+      // Attempt 3's search runs out of time: never done without the chain.
+      slow = true;
+      const lost = await deliver(2);
+      expect(lost.outcome).toBeNull();
+      expect(isRetryable(lost.error)).toBe(true);
+      expect((await h.index.getFile(archive.fileId))!.unpack).not.toBe('done');
+      // Its redelivery, the machine no longer slow, lists the whole chain.
+      slow = false;
+      await deliver(2, 2);
+      await deliverAll(archive.fileId);
+      const parent = (await h.index.getFile(archive.fileId))!;
+      expect(parent.unpack).toBe('done');
+      expect(parent.memberCount).toBe(3);
+      expect(parent.flags).toContain('zip-chain');
+      expect((await h.index.listChildren(archive.fileId)).map((m) => m.path.split('!/').at(-1)).sort()).toEqual(['b1.txt', 'zip-chain-1/a1.txt', 'zip-chain-1/a2.txt']);
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      pool.run = run;
       h.deps.limits = LIMITS;
     }
   }, 240_000);

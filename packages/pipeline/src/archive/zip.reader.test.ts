@@ -592,9 +592,10 @@ describe('zip reader: end records of ZIPs stored in members', () => {
   });
 
   // The chain search opened each candidate with a whole open budget of its own and rethrew a time-out: a slow candidate
-  // in front of a sound ZIP failed the archive's open (parse-timeout), up to ~17 budgets in series. One budget is
-  // shared now, and a candidate out of time (or crashing its thread) means no chain: the archive's members are listed.
-  it('zip-chain-slow-lookup-fails-archive: a chain candidate out of time is no chain, under one shared budget', async () => {
+  // in front of a sound ZIP failed the archive's open (parse-timeout). A candidate out of time (or crashing its thread)
+  // means no chain found now, said by the finding zip-chain-incomplete (the archive's members listed); resuming over
+  // recorded members, a retryable fault (an earlier attempt may have listed the chain).
+  it('zip-chain-slow-lookup-fails-archive: a chain candidate out of time is no chain, said by a finding', async () => {
     const zips = await Promise.all(Array.from({ length: 4 }, (_, i) => zipOf([{ name: `z${i}.txt`, data: Buffer.from(`z ${i}`) }])));
     const data = Buffer.concat(zips);
     const real = archivePool();
@@ -618,15 +619,69 @@ describe('zip reader: end records of ZIPs stored in members', () => {
       const slow = await listAll(data, { archiveOpenTimeoutMs: 60_000, pool: pool(failing) });
       expect(slow.stop, failing).toBeNull();
       expect(slow.seen, failing).toEqual([`z3.txt ${md5('z 3')}`]);
-      expect(slow.findings, failing).toEqual(['archive-prefix']);
+      // Said, never silent: the search did not finish (zip-chain-found-in-one-attempt-lost-in-the-next).
+      expect(slow.findings, failing).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+      // Resuming over recorded members (which may hold the chain's): a retryable fault, never a listing without the chain.
+      const { store, ref } = MemoryBlobSource.of('a.zip', data);
+      budgets.length = 0;
+      await expect(openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, archiveOpenTimeoutMs: 60_000, pool: pool(failing), resuming: true })).rejects.toMatchObject({ code: 'timeout' });
     }
     budgets.length = 0;
     const fast = await listAll(data, { archiveOpenTimeoutMs: 60_000, pool: pool(null) });
     expect(fast.seen.map((x) => x.split(' ')[0])).toEqual(['z3.txt', 'zip-chain-1/z0.txt', 'zip-chain-2/z1.txt', 'zip-chain-3/z2.txt']);
-    // One budget for the whole search: each window gets what is left of it, never a fresh one.
+    // Each window has the open budget of its own, the parser's time (as the archive's own open), never what a shared
+    // wall-time budget left on a loaded machine; a search stops at its first window out of time, so the windows number
+    // at most LIMITS.maxZipChainArchives + 1.
     expect(budgets.length).toBeGreaterThanOrEqual(3);
-    for (let i = 1; i < budgets.length; i += 1) expect(budgets[i]!).toBeLessThanOrEqual(budgets[i - 1]!);
-    expect(budgets[0]!).toBeLessThanOrEqual(60_000);
+    expect(budgets.length).toBeLessThanOrEqual(LIMITS.maxZipChainArchives + 1);
+    for (const budget of budgets) expect(budget).toBe(60_000);
+  });
+
+  // cat z0 z1 z2: z2 is the archive (index 0), z0 and z1 its chain's. Indexes (member ids) ran on from wherever the
+  // ZIP before stopped: z0 cut short by a parser time-out (timing, not bytes) ended only z0, and z1 was numbered from
+  // there, so a continuation or redelivery that listed z0 in full put z0's later members on ids holding z1's (skipped
+  // as recorded) and z1's members on new ones. Each ZIP's indexes start at a base fixed by the declared counts before
+  // it now, and a chain ZIP's time-out or crash ends the whole listing as the archive's own does.
+  it('zip-chain-timeout-shifts-later-chain-member-ids: chain ZIP indexes are fixed by the bytes; a chain time-out stops the listing', async () => {
+    const z0 = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }, { name: 'a2.txt', data: Buffer.from('a two') }]);
+    const z1 = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }, { name: 'b2.txt', data: Buffer.from('b two') }]);
+    const z2 = await zipOf([{ name: 'c1.txt', data: Buffer.from('c one') }]);
+    const indexes = async (data: Buffer, pool?: DeadlineWorkerPool) => {
+      const { store, ref } = MemoryBlobSource.of('a.zip', data);
+      const reader = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, ...(pool ? { pool } : {}) });
+      const seen: string[] = [];
+      let stop: unknown = null;
+      try {
+        for await (const e of reader.entries()) seen.push(`${e.index} ${e.displayPath}`);
+      } catch (err) {
+        stop = err;
+      }
+      return { seen, stop, findings: [...(reader.findings ?? [])] };
+    };
+    const whole = await indexes(Buffer.concat([z0, z1, z2]));
+    expect(whole.seen).toEqual(['0 c1.txt', '1 zip-chain-1/a1.txt', '2 zip-chain-1/a2.txt', '3 zip-chain-2/b1.txt', '4 zip-chain-2/b2.txt']);
+    // z0's directory damaged after its first entry: z1 keeps its ids.
+    const cut = await indexes(Buffer.concat([breakCentralHeader(z0, 1), z1, z2]));
+    expect(cut.stop).toBeNull();
+    expect(cut.seen).toEqual(['0 c1.txt', '1 zip-chain-1/a1.txt', '3 zip-chain-2/b1.txt', '4 zip-chain-2/b2.txt']);
+    expect(cut.findings).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    // z0's listing out of parser time (or its thread crashed): the listing stops there with that fault, nothing after.
+    const data = Buffer.concat([z0, z1, z2]);
+    const real = archivePool();
+    for (const failing of ['parse-timeout', 'parse-crashed'] as const) {
+      const pool = new Proxy(real, {
+        get(target, key, receiver) {
+          if (key !== 'run') return Reflect.get(target, key, receiver);
+          return (kind: string, input: { prefix?: number }, options: unknown) => {
+            if (kind === 'zip-list' && input.prefix === 0) return Promise.reject(new ExhibitError(failing, 'zip reader: out of time'));
+            return (target.run as (...args: unknown[]) => unknown)(kind, input, options);
+          };
+        },
+      }) as DeadlineWorkerPool;
+      const slow = await indexes(data, pool);
+      expect(isExhibitError(slow.stop, failing), failing).toBe(true);
+      expect(slow.seen, failing).toEqual(['0 c1.txt']);
+    }
   });
 
   it('zip-chain-lists-one-zip: both ZIPs of cat a.zip b.zip are listed, with or without bytes after, bounded', async () => {

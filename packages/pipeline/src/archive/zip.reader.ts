@@ -25,6 +25,12 @@ export interface ZipReaderOptions {
   archiveParseStepMs?: number;
   /** Another pool (tests). */
   pool?: DeadlineWorkerPool;
+  /**
+   * Members of this archive were recorded by an earlier attempt (a continuation, a redelivery): a chain search that
+   * does not finish then fails the open with a retryable 'timeout' instead of listing no chain, since the earlier
+   * attempt may have listed one (zip-chain-found-in-one-attempt-lost-in-the-next).
+   */
+  resuming?: boolean;
 }
 
 /**
@@ -69,8 +75,15 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     return { ...facts, prefix: start + facts.prefix, commentLengthAt: facts.commentLengthAt === null ? null : start + facts.commentLengthAt };
   };
   const facts = await openWindow(0, options.size);
-  const chain = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
-  return new ThreadedZipReader(pool, read, facts, chain, options);
+  const search = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
+  if (search.gaveUp) {
+    if (options.resuming) {
+      throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread) while resuming over recorded members; retried');
+    }
+    // Said, never silent: a later attempt's search may find the chain this one could not.
+    return new ThreadedZipReader(pool, read, { ...facts, findings: [...facts.findings, 'zip-chain-incomplete'] }, [], options);
+  }
+  return new ThreadedZipReader(pool, read, facts, search.chain, options);
 }
 
 /**
@@ -83,9 +96,12 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
  * ends: a ZIP preceded by bytes that are no ZIP (a local header whose data it is, with no directory entry) is data,
  * not a chain's (zip-chain-takes-zip-stored-in-unlisted-member); past LIMITS.maxZipChainArchives, a whole ZIP must
  * end where the earliest listed starts. At most LIMITS.maxZipChainArchives ZIPs in all; bytes that are no ZIP end
- * the search. The search shares one open budget (`budgetMs`, wall time) across all its windows: a window that runs
- * out of it or crashes its thread means no chain at all (the archive's own members are listed as before,
- * zip-chain-slow-lookup-fails-archive). ZIPs with no entries are left out (they add nothing to list).
+ * the search. Each window has the open budget of its own (`budgetMs`, the parser's time as the archive's own open
+ * has), so an ordinary file's chain never depends on the machine's load. A window that runs out of it or crashes
+ * its thread ends the search with `gaveUp`: no chain, and the caller says so (the finding zip-chain-incomplete, the
+ * archive's own members listed as before, zip-chain-slow-lookup-fails-archive) or, resuming over recorded members,
+ * fails with a retryable fault (zip-chain-found-in-one-attempt-lost-in-the-next). At most
+ * LIMITS.maxZipChainArchives + 1 windows. ZIPs with no entries are left out (they add nothing to list).
  */
 async function zipChainAround(
   archive: ZipFacts,
@@ -93,19 +109,16 @@ async function zipChainAround(
   openWindow: (start: number, length: number, timeoutMs: number) => Promise<ZipFacts>,
   budgetMs: number,
   abortSignal: AbortSignal | undefined,
-): Promise<ZipFacts[]> {
-  const deadline = Date.now() + budgetMs;
+): Promise<{ chain: ZipFacts[]; gaveUp: boolean }> {
   const GAVE_UP = Symbol('gave-up');
   const attempt = async (start: number, length: number): Promise<ZipFacts | null | typeof GAVE_UP> => {
-    const left = deadline - Date.now();
-    if (left <= 0) return GAVE_UP;
     try {
-      return await openWindow(start, length, left);
+      return await openWindow(start, length, budgetMs);
     } catch (err) {
       if (abortSignal?.aborted) throw err;
       // Not a ZIP there (or a damaged one: its bytes stay the finding they were).
       if (err instanceof ExhibitError && (err.code === 'corrupt-file' || err.code === 'unsupported-format')) return null;
-      // A candidate the parser could not finish in the budget left: no chain (the archive itself opened fine).
+      // A candidate the parser could not finish in its budget: the search did not finish (the archive itself opened fine).
       if (err instanceof ExhibitError && (err.code === 'parse-timeout' || err.code === 'parse-crashed')) return GAVE_UP;
       throw err;
     }
@@ -115,7 +128,7 @@ async function zipChainAround(
   let grounded = at === 0;
   while (at > 0) {
     const zip = await attempt(0, at);
-    if (zip === GAVE_UP) return [];
+    if (zip === GAVE_UP) return { chain: [], gaveUp: true };
     if (zip === null) break;
     // The archive read is a whole ZIP in the comment of the end record before it, whose own directory checks out
     // (end-record-in-comment): that record's archive, the real one, was hidden (zip-comment-zip-hides-real-members).
@@ -141,12 +154,12 @@ async function zipChainAround(
   let after = archive.prefix + archive.size;
   while (after < total && found.length + 1 < LIMITS.maxZipChainArchives) {
     const zip = await attempt(after, total - after);
-    if (zip === GAVE_UP) return [];
+    if (zip === GAVE_UP) return { chain: [], gaveUp: true };
     if (zip === null || zip.commentCut || zip.prefix !== after || zip.size === 0) break;
     found.push(zip);
     after = zip.prefix + zip.size;
   }
-  return found.filter((zip) => zip.declared > 0);
+  return { chain: found.filter((zip) => zip.declared > 0), gaveUp: false };
 }
 
 class ThreadedZipReader implements ArchiveReader {
@@ -154,7 +167,7 @@ class ThreadedZipReader implements ArchiveReader {
   readonly findings: ZipArchiveFinding[];
   readonly declaredEntries: number;
   /** The archive, then the other ZIPs of its chain in file order, each with the path prefix its members are listed under. */
-  private readonly segments: Array<{ facts: ZipFacts; pathPrefix: string }>;
+  private readonly segments: Array<{ facts: ZipFacts; pathPrefix: string; base: number; span: number }>;
 
   constructor(
     private readonly pool: DeadlineWorkerPool,
@@ -168,15 +181,27 @@ class ThreadedZipReader implements ArchiveReader {
     // Numbered from 1 in file order among the ZIPs listed, the archive included (its members keep their own paths):
     // the same bytes give the same numbers. ZIPs with no entries were left out and take no number.
     const inFile = [...chain, facts].sort((a, b) => a.prefix - b.prefix);
-    this.segments = [{ facts, pathPrefix: '' }, ...chain.map((zip) => ({ facts: zip, pathPrefix: `zip-chain-${inFile.indexOf(zip) + 1}/` }))];
+    // Each ZIP's entry indexes (its members' ids) start at a base fixed by the bytes: the declared counts of the ZIPs
+    // listed before it, each capped one past LIMITS.maxArchiveEntries (an unpack never records more; the entry past it
+    // reaches the stage, which stops at its limit). How far another ZIP was listed (a damaged directory) never moves
+    // them (zip-chain-timeout-shifts-later-chain-member-ids).
+    let base = 0;
+    const listed = [{ facts, pathPrefix: '' }, ...chain.map((zip) => ({ facts: zip, pathPrefix: `zip-chain-${inFile.indexOf(zip) + 1}/` }))];
+    this.segments = listed.map((segment) => {
+      const span = Math.min(segment.facts.declared, LIMITS.maxArchiveEntries + 1);
+      const placed = { ...segment, base, span };
+      base += span;
+      return placed;
+    });
   }
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<ArchiveEntry> {
     const signal = options.abortSignal ?? this.options.abortSignal;
     const duplicates = new DuplicateNameTracker();
-    // Entry indexes run on across the chain's ZIPs (member ids stay deterministic); `local` is the place in its own directory.
-    let index = 0;
+    // Entry indexes run on across the chain's ZIPs from each one's fixed base; `local` is the place in its own directory.
+    const chainListed = this.segments.length > 1;
     for (const segment of this.segments) {
+      let index = segment.base;
       const { facts } = segment;
       const input: ZipListInput = { prefix: facts.prefix, size: facts.size, commentLengthAt: facts.commentLengthAt, maxEntryNameBytes: this.options.maxEntryNameBytes };
       const session = this.session('zip-list', input, 'zip reader (entries)', signal);
@@ -188,7 +213,15 @@ class ThreadedZipReader implements ArchiveReader {
           if (request.t === 'done') break;
           // What is left of a member the stage stopped reading early: 'next' tells the thread to skip it.
           if (request.t !== 'entry') continue;
-          if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
+          // More entries than the ZIP's span would take the ids of the next ZIP's: with a chain, its listing ends here.
+          if (chainListed && local >= segment.span) {
+            if (!chained) {
+              throw new ExhibitError('corrupt-file', `zip: the archive lists more than the ${segment.span} entries placed for it, with ZIPs chained around it`, { details: { reason: 'entries-past-declared' } });
+            }
+            if (!this.findings.includes('zip-chain-incomplete')) this.findings.push('zip-chain-incomplete');
+            break;
+          }
+          if (local > 0 && local % ENTRIES_PER_TURN === 0) await nextTurn();
           if (signal?.aborted) throw abortError(signal);
           // Set once a ZIP of the chain gave a member (an empty or fake one adds nothing: no finding).
           if (chained && !this.findings.includes('zip-chain')) this.findings.push('zip-chain');
@@ -202,10 +235,12 @@ class ThreadedZipReader implements ArchiveReader {
           local += 1;
         }
       } catch (err) {
-        // A ZIP of the chain whose directory fails part way ends only its own listing, with the finding: never the
-        // archive's nor the other ZIPs' members (zip-chain-bad-extra-zip-fails-archive). Storage faults and aborts
-        // still end the whole listing.
-        const own = err instanceof ExhibitError && ['corrupt-file', 'unsupported-format', 'parse-timeout', 'parse-crashed'].includes(err.code);
+        // A ZIP of the chain whose directory is damaged part way ends only its own listing, with the finding: never the
+        // archive's nor the other ZIPs' members (zip-chain-bad-extra-zip-fails-archive); where is fixed by its bytes.
+        // A parser time-out or crash is not: it ends the whole listing as the archive's own does, so no attempt lists
+        // later ZIPs after skipping a timing-dependent part of one (the unpack's member count, which a continuation
+        // resumes by, would shift: zip-chain-timeout-shifts-later-chain-member-ids). Storage faults and aborts too.
+        const own = err instanceof ExhibitError && ['corrupt-file', 'unsupported-format'].includes(err.code);
         if (!chained || !own || signal?.aborted) throw err;
         if (!this.findings.includes('zip-chain-incomplete')) this.findings.push('zip-chain-incomplete');
       } finally {
