@@ -50,9 +50,11 @@ export const LIMITS = {
    */
   hashCheckpointBytes: 1024 ** 3,
   /**
-   * A resumable hash stops this long before stageDeadlineMs, at a checkpoint,
-   * and continues in a new message: room for the last save, the send and the
-   * stage runner's writes, so the deadline never cuts it off.
+   * A resumable hash stops this long before its invocation's deadline (the
+   * stage runner's deadlineAt, stageDeadlineMs after the runner took the
+   * message), at a checkpoint, and continues in a new message: room for the
+   * last save, the send and the stage runner's writes, so the deadline never
+   * cuts it off.
    */
   hashContinueMarginMs: 2 * 60_000,
   /**
