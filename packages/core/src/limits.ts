@@ -69,7 +69,7 @@ export const LIMITS = {
   /**
    * An unpack that has recorded new members stops this long before its stage
    * deadline (stageDeadlineMs) at a clean boundary and continues in a new
-   * message (docs/architecture.md, "Redelivery and crashes"), so an archive or
+   * message (docs/architecture.md, "Planned continuation"), so an archive or
    * image that needs many deadlines is not dead-lettered after
    * maxDeliveryCount of them. Room for what the stop still does before the
    * send: the member in flight when it fires is abandoned, but the batch so
