@@ -48,6 +48,8 @@ var queueProperties = {
   // Its body names at most batchMaxFiles ids: far below LIMITS.maxMessageBytes and the 256 KB of Standard.
   lockDuration: 'PT5M'
   requiresDuplicateDetection: true
+  // Long enough to cover a watchdog re-drive (30 min stall) of a continuation's deterministic message id;
+  // ensureQueues creates queues with the same window (SB_DUPLICATE_DETECTION_WINDOW, test/consistency).
   duplicateDetectionHistoryTimeWindow: 'PT1H'
   // The default time-to-live is unlimited, so evidence work never expires silently;
   // anything that does expire (an operator shortened it) is dead-lettered, not dropped.

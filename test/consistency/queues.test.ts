@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { batchMessageIdFor, fileBatchMessage, LIMITS, QUEUES } from '@exhibit/core';
 import { encodeEnvelope } from '../../packages/bus/src/envelope.js';
+import { SB_DUPLICATE_DETECTION_WINDOW } from '../../packages/bus/src/bus.service-bus.js';
 import { describe, expect, it } from 'vitest';
 import { BLOB_EVENTS_QUEUE } from '../../functions/src/settings.js';
 import { infraDir, resources, stringArray, topLevelProperty, unquote, variable } from './bicep.js';
@@ -31,6 +32,15 @@ describe('Service Bus queues in infra/ match the code', () => {
     expect(props).toMatch(/maxDeliveryCount:\s*maxDeliveryCount\b/);
     expect(props).toMatch(/requiresDuplicateDetection:\s*true/);
     expect(props).toMatch(/deadLetteringOnMessageExpiration:\s*true/);
+  });
+
+  it('duplicate-detection-window-of-queues-the-code-creates-shorter-than-biceps', () => {
+    // ensureQueues (a namespace without the Bicep deployment) once created PT10M against Bicep's PT1H: a
+    // continuation re-sent by a re-drive 30 min later was dropped on one and delivered again on the other.
+    const props = variable(serviceBusBicep, 'queueProperties') ?? '';
+    const declared = /duplicateDetectionHistoryTimeWindow:\s*'([^']+)'/.exec(props)?.[1];
+    expect(declared).toBe('PT1H');
+    expect(SB_DUPLICATE_DETECTION_WINDOW).toBe(declared);
   });
 
   it('carries a full batch message of the longest ids within the message size limit (Storage Queues, Service Bus Standard)', () => {

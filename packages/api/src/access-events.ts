@@ -104,7 +104,9 @@ export async function recordPendingAssignmentChanges(
               // (assignments.routes.ts; pending-assignment-entry-lacks-userobjectid: only 'objectId'
               // carried it). 'objectId' is the actor's, as in every entry (recordForCase; the
               // access-events user filter reads it): a sign-in's bind or merge is by that account
-              // itself, so both name it; migration 0210's entries have neither.
+              // itself, so both name it; migration 0210's (a GUID name bound) have only 'userObjectId',
+              // the migration being no account (older ones carry the bound account as 'objectId', which
+              // the access-events user filter skips for actor 'migration 0210').
               ...(change.objectId !== undefined ? { userObjectId: change.objectId } : {}),
               ...(change.objectId !== undefined && change.changedBy !== 'migration 0210' ? { objectId: change.objectId } : {}),
               changedAt: change.changedAt,

@@ -125,6 +125,27 @@ describe('similar-image search', () => {
     expect(searches.filter((e) => e.caseId === 'SIM-ONE')).toHaveLength(1);
   });
 
+  it('pdq-search-shown-file-of-unlisted-evidence-recorded-as-nothing-shown', async () => {
+    // A shown file whose evidence item listEvidence does not give (deleted meanwhile, or a stale read):
+    // the entry goes to the case's first item, but it must still say files were shown, not `recordedFor: case`.
+    await f.access.assign('SIM-TWO', 'vera', { by: 'setup' });
+    await f.access.assign('SIM-ONE', 'vera', { by: 'setup' });
+    const index = f.index as unknown as { listEvidence: (caseId: string) => Promise<Array<{ evidenceId: string }>> };
+    const listEvidence = index.listEvidence.bind(index);
+    index.listEvidence = async (caseId: string) =>
+      caseId === 'SIM-TWO' ? (await listEvidence(caseId)).map((e) => ({ ...e, evidenceId: 'EV-OTHER' })) : listEvidence(caseId);
+    try {
+      f.custodyEvents.length = 0;
+      await similar('vera', 'SIM-ONE', one.photoFileId, { scope: 'assigned' });
+    } finally {
+      delete (index as { listEvidence?: unknown }).listEvidence;
+    }
+    const twos = f.custodyEvents.filter((e) => e.action === 'search' && e.caseId === 'SIM-TWO');
+    expect(twos).toHaveLength(1);
+    expect(twos[0]?.details).toMatchObject({ filesShown: 1, fileIdsShown: [two.photoFileId] });
+    expect(twos[0]?.details).not.toHaveProperty('recordedFor');
+  });
+
   it('answers a file without a PDQ hash with none and no items', async () => {
     const res = await similar('ivy', 'SIM-ONE', one.rootFileId, {});
     expect(res.status).toBe(200);

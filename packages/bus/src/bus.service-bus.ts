@@ -51,6 +51,15 @@ export const SB_PROPS = {
   priorDeliveries: 'exhibit-prior-deliveries',
 } as const;
 
+/**
+ * How long Service Bus remembers a message id to drop a resend of it (ISO 8601,
+ * as infra/modules/service-bus.bicep's queueProperties declares: the two must
+ * agree, test/consistency/queues.test.ts). Continuations' deterministic keys
+ * rely on it: a watchdog re-drive (stall time 30 min) or a redelivered attempt
+ * that sends the same continuation again is dropped only inside this window.
+ */
+export const SB_DUPLICATE_DETECTION_WINDOW = 'PT1H';
+
 const DEFAULT_WAIT_MS = 1_000;
 const DEAD_LETTER_WAIT_MS = 1_000;
 
@@ -344,7 +353,7 @@ export class ServiceBusBus implements Bus, BusReceiver {
             maxDeliveryCount: this.#options.maxDeliveryCount,
             deadLetteringOnMessageExpiration: true,
             requiresDuplicateDetection: true,
-            duplicateDetectionHistoryTimeWindow: 'PT10M',
+            duplicateDetectionHistoryTimeWindow: SB_DUPLICATE_DETECTION_WINDOW,
             lockDuration: `PT${Math.min(300, Math.max(5, Math.round(this.#options.lockDurationMs / 1000)))}S`,
           });
         } catch (err) {

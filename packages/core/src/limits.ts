@@ -50,9 +50,11 @@ export const LIMITS = {
    */
   hashCheckpointBytes: 1024 ** 3,
   /**
-   * A resumable hash stops this long before stageDeadlineMs, at a checkpoint,
-   * and continues in a new message: room for the last save, the send and the
-   * stage runner's writes, so the deadline never cuts it off.
+   * A resumable hash stops this long before its invocation's deadline (the
+   * stage runner's deadlineAt, stageDeadlineMs after the runner took the
+   * message), at a checkpoint, and continues in a new message: room for the
+   * last save, the send and the stage runner's writes, so the deadline never
+   * cuts it off.
    */
   hashContinueMarginMs: 2 * 60_000,
   /**
@@ -67,7 +69,7 @@ export const LIMITS = {
   /**
    * An unpack that has recorded new members stops this long before its stage
    * deadline (stageDeadlineMs) at a clean boundary and continues in a new
-   * message (docs/architecture.md, "Redelivery and crashes"), so an archive or
+   * message (docs/architecture.md, "Planned continuation"), so an archive or
    * image that needs many deadlines is not dead-lettered after
    * maxDeliveryCount of them. Room for what the stop still does before the
    * send: the member in flight when it fires is abandoned, but the batch so

@@ -405,7 +405,8 @@ export class PostgresAccessStore implements AccessStore {
     // left to bind through. The FIRST account the name was bound or merged to on the case is the one:
     // pre-0210-registration-bound-to-later-holder-of-reassigned-name: a name unassigned, given again
     // and bound by a new holder of the UPN must not hand him the old holder's registration. (An
-    // assignment bound with no history row, a GUID name migration 0210 bound, is read as it is now.)
+    // assignment bound with no 'bound' or 'merged' history row is read as it is now; a GUID name
+    // migration 0210 bound is not one: the migration wrote its 'bound' row, with the object id.)
     // The account must still hold an assignment of the case.
     const { rows } = await this.sql.query<RegistrationRow>(
       `UPDATE upload_registrations r SET uploaded_by_object_id = $2

@@ -9,7 +9,10 @@ export interface StalledFile {
   parentId: string | null;
   stage: FileStage;
   unpack: UnpackState;
-  /** Re-drives since the file last moved. */
+  /**
+   * Re-drives since the file last moved (or, while the root's unpack is not
+   * pending, since its resumable hash's checkpoint last moved).
+   */
   redrives: number;
   /**
    * Set for an upload's root file: the upload's blob and whether its hash is
@@ -64,8 +67,11 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
         `SELECT f.file_id, f.case_id, f.evidence_id, f.parent_id, f.stage, f.unpack, f.updated_at,
                 -- A re-drive older than the last move (the root's, or a resumable hash's checkpoint, which does not
                 -- touch the root) counts from nothing again: a multi-hour hash's stall gaps are not one long stall.
+                -- The checkpoint counts only while the hash is what the root waits on (its unpack not pending): a
+                -- root stalled on its unpack beside a moving hash is re-sent the unpack, and those re-drives must
+                -- count up to stuck, not start again at every checkpoint of an hours-long hash.
                 CASE WHEN f.redriven_at IS NOT NULL
-                          AND f.redriven_at >= GREATEST(f.updated_at, (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id))
+                          AND f.redriven_at >= GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END)
                      THEN f.redrives ELSE 0 END AS redrives,
                 u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending, hm.moving AS hash_moving
            FROM files f
@@ -104,11 +110,12 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
     async markRedriven(fileIds) {
       if (fileIds.length === 0) return;
       // updated_at is progress, so it is left alone: a re-drive is not a move. A resumable hash's progress
-      // is its checkpoint row's updated_at (as in listStalledFiles; GREATEST skips the NULL of no row).
+      // is its checkpoint row's updated_at, counted only when the root's unpack is not pending (as in
+      // listStalledFiles; GREATEST skips the NULL of no row or of an unpack-pending root).
       await sql.query(
         `UPDATE files
             SET redrives = CASE WHEN redriven_at IS NOT NULL
-                                     AND redriven_at >= GREATEST(updated_at, (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = files.file_id))
+                                     AND redriven_at >= GREATEST(updated_at, CASE WHEN unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = files.file_id) END)
                                 THEN redrives + 1 ELSE 1 END,
                 redriven_at = now()
           WHERE file_id = ANY($1::text[])`,

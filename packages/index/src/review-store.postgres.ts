@@ -460,9 +460,11 @@ export class PostgresReviewStore implements ReviewStore {
     const where = ['case_id = $1', 'action = ANY($2::text[])'];
     // As assignments match (migration 0210): a UPN in any letter case, or the Entra object id the
     // API records beside the actor, which finds a renamed user's entries under every name they had.
+    // Older migration 0210 'assignment-change' entries (written before access-events.ts left it out)
+    // carry the bound account as 'objectId', not their actor's: they are not that user's own actions.
     if (q.user !== undefined) {
       const n = params.push(q.user);
-      where.push(`(exhibit_user_key(actor) = exhibit_user_key($${n}) OR details ->> 'objectId' = lower($${n}))`);
+      where.push(`(exhibit_user_key(actor) = exhibit_user_key($${n}) OR (details ->> 'objectId' = lower($${n}) AND actor <> 'migration 0210'))`);
     }
     if (q.fileId !== undefined) where.push(`subject ? 'fileId' AND subject ->> 'fileId' = $${params.push(q.fileId)}`);
     if (q.sha256 !== undefined) where.push(`subject ? 'sha256' AND subject ->> 'sha256' = $${params.push(q.sha256)}`);

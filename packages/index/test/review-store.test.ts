@@ -339,6 +339,30 @@ describe.each(allTargets())('review store on $name', (target) => {
     expect(await seqs('hana')).toEqual([3]);
   });
 
+  it('older-migration-0210-entry-listed-as-the-bound-users-own-action', async () => {
+    // Before access-events.ts left it out, a migration 0210 'assignment-change' entry carried the bound
+    // account as 'objectId': the user filter by that object id listed the migration's change as theirs.
+    const OID = '0b0b0b0b-1111-2222-3333-444444444444';
+    const entry = (seq: number, actor: string, action: string, details: Record<string, unknown>) => [
+      'CASE-0210', 'ev1', seq, 0, `2024-05-03T10:0${seq}:00Z`, actor, action, JSON.stringify({ caseId: 'CASE-0210', evidenceId: 'ev1' }),
+      JSON.stringify(details), 'k1', '0'.repeat(64), (950 + seq).toString(16).padStart(64, '0'),
+    ];
+    const rows = [
+      entry(1, 'migration 0210', 'assignment-change', { change: 'bound', user: OID, objectId: OID, recordedFor: 'migration 0210' }),
+      entry(2, 'kim@contoso.example', 'assignment-change', { change: 'bound', user: 'kim@contoso.example', objectId: OID, userObjectId: OID, recordedFor: 'sign-in' }),
+    ];
+    for (const r of rows) {
+      await sql.query(
+        `INSERT INTO custody_entries (case_id, evidence_id, seq, segment, time, actor, action, subject, details, key_id, prev_hash, entry_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11, $12)`,
+        r,
+      );
+    }
+    const seqs = async (user: string) => (await review.accessEvents({ caseId: 'CASE-0210', actions: ['assignment-change'], user, limit: 50, offset: 0 })).items.map((i) => i.seq);
+    expect(await seqs(OID)).toEqual([2]);
+    expect(await seqs('migration 0210')).toEqual([1]);
+  });
+
   // Regression: the export record carried no complete/stoppedBy/planned, so an export cut short (its caller
   // unassigned mid-stream) read back exactly as a finished one: the hash of a partial report passed for a whole.
   it('export-record-cut-short-read-as-finished', async () => {

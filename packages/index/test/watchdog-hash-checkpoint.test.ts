@@ -53,4 +53,38 @@ describe.each(allTargets().filter((t) => t.name !== 'pglite (disk)'))('watchdog 
       await sql.close();
     }
   });
+  it('unpack-stall-beside-a-moving-hash-counts-redrives-to-stuck', async () => {
+    // The root waits on its pending unpack while its resumable hash moves: the
+    // unpack is what is re-sent, so the hash's checkpoints must not reset the
+    // count, or the unpack is re-sent for as long as the hash runs (hours) and
+    // never called stuck.
+    const sql = await openSqlClient(await target.create());
+    try {
+      await migrate(sql);
+      const index = createPostgresIndex(sql);
+      const up = newUpload('case-wd', 'ev-1', 'big.zip', { size: 2 * 1024 ** 4 });
+      await index.recordUpload(up);
+      await index.insertFiles([rootFile(up)]);
+      await sql.query(`UPDATE files SET unpack = 'pending', updated_at = now() - interval '3 hour' WHERE file_id = $1`, [up.rootFileId]);
+      const store = createWatchdogStore(sql);
+      const states = { md5: 'a', sha1: 'b', sha256: 'c' };
+      const stall = { stallMs: 60_000, limit: 100 };
+      const counts: number[] = [];
+      for (let i = 1; i <= 4; i++) {
+        // The hash moves (a checkpoint now); the last re-drive was before it.
+        await index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine: 'x', restarts: 0, offsetBytes: i * 1000, states });
+        const stalled = await store.listStalledFiles(stall);
+        expect(stalled.map((f) => f.fileId)).toEqual([up.rootFileId]);
+        expect(stalled[0]!.upload?.hashMoving).toBe(true);
+        counts.push(stalled[0]!.redrives);
+        await store.markRedriven(stalled.map((f) => f.fileId));
+        await sql.query(`UPDATE files SET redriven_at = now() - interval '2 minute' WHERE redriven_at IS NOT NULL`);
+      }
+      expect(counts).toEqual([0, 1, 2, 3]);
+      const { rows } = await sql.query<{ redrives: number }>(`SELECT redrives FROM files WHERE file_id = $1`, [up.rootFileId]);
+      expect(Number(rows[0]!.redrives)).toBe(4);
+    } finally {
+      await sql.close();
+    }
+  });
 });

@@ -40,7 +40,8 @@ export const MEDIA_LIMITS = {
   maxId3Frames: 4096,
   /**
    * Chunk headers of a WAV (RIFF/RF64/BW64) or AIFF walked for the ID3 chunks
-   * ffmpeg reads (metadata/id3-frames.ts), in ranged reads of at most 4 KiB.
+   * ffmpeg reads (metadata/id3-frames.ts), each header in a ranged read of
+   * 4 KiB (runs of zeros are skipped in reads that double up to 1 MiB).
    * A real file's chunk list has a handful (fmt, data, LIST, bext, iXML, id3,
    * cue …), but ffmpeg also walks what follows it as chunks: slack after a
    * carved file, a recorder's pre-allocation, samples past a stale data size.

@@ -355,8 +355,11 @@ async function hashResumably(
   if ('unusable' in resumed) return only(await recordHashStateUnusable(deps, upload, resumed.unusable));
   const { hasher, from, restarts } = resumed;
   const every = Math.max(1, deps.limits.hashCheckpointBytes);
-  const soft = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs;
-  const hard = startedAt + deps.limits.stageDeadlineMs - deps.limits.hashContinueMarginMs / 2;
+  // The runner's deadline when it set one (ctx.deadlineAt: it started counting before this stage did, and it is
+  // the one that aborts); otherwise a full stage deadline from this stage's start.
+  const deadlineAt = ctx.deadlineAt ?? startedAt + deps.limits.stageDeadlineMs;
+  const soft = deadlineAt - deps.limits.hashContinueMarginMs;
+  const hard = deadlineAt - deps.limits.hashContinueMarginMs / 2;
   let offset = from;
   let savedAt = from;
   let stopped = false;

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { recordEvidenceChanged } from '../src/hash.stage.js';
+import { hashStage, recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { queuesAwaited } from '../src/stage-graph.js';
@@ -646,6 +646,19 @@ describe('resumable hash of a large upload', () => {
     expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
     // The trailing delivery read one checkpoint interval (the other chain read the whole upload once) and no more.
     expect(reads.bytes - before).toBeLessThanOrEqual(data.length + other!.deliveries.length * TINY.hashCheckpointBytes + TINY.hashCheckpointBytes);
+  });
+
+  it('hash-ignored-the-runners-deadline-and-ran-past-it', async () => {
+    // The runner's deadline (ctx.deadlineAt) falls before a full stageDeadlineMs from the stage's own start (the
+    // runner took the message earlier): the hash must stop short of the runner's, which is the one that aborts.
+    const data = randomBytes(1024 * 1024 + 4321);
+    const message = await upload('late.bin', data);
+    h.deps.limits = limitsWith({ ...TINY, stageDeadlineMs: 10 * 60_000, hashContinueMarginMs: 2_000 });
+    const result = await hashStage(h.deps, message, { logger, messageId: `hash:${message.fileId}`, deliveryCount: 1, deadlineAt: Date.now() + 2_000 });
+    expect(result.again?.messageKey).toBe(`hash-continue:${TINY.hashCheckpointBytes}`);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('pending');
+    expect((await h.index.getHashCheckpoint(message.fileId, up.etag))?.offsetBytes).toBe(TINY.hashCheckpointBytes);
   });
 
   it('storage-too-slow-to-reach-a-checkpoint-stops-mid-interval-and-continues-from-there', async () => {

@@ -203,7 +203,9 @@ export const filesRoutes: RouteModule = [
                   filesShown: shown.length,
                   // How many evidence items the search covered; the entry is in fewer logs (above).
                   evidenceSearched: allEvidence.length,
-                  ...(shownEvidence.length === 0 ? { recordedFor: 'case' } : {}),
+                  // Keyed on the files shown, not the items they are in: a shown file whose item
+                  // listEvidence lacks must not make the entry say nothing was shown.
+                  ...(shown.length === 0 ? { recordedFor: 'case' } : {}),
                   // Which of its files, while the entry stays small; past the limit the count alone (never a cut list).
                   ...(shown.length <= API_LIMITS.searchCustodyMaxFileIds ? { fileIdsShown: shown } : {}),
                 },
