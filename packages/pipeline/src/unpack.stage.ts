@@ -266,7 +266,7 @@ async function unpackWith(
     resuming = (await deps.index.getFile(memberFileId(parent.fileId, 0))) !== null;
     reader = await openArchive(blobs, source, {
       mime,
-      ...(resuming ? { hashMediaInListing: false, resuming: true } : {}),
+      ...(resuming ? { hashMediaInListing: false, isRecorded: async (entryIndex: number) => (await deps.index.getFile(memberFileId(parent.fileId, entryIndex))) !== null } : {}),
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,

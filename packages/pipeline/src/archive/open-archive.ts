@@ -62,8 +62,8 @@ export interface OpenArchiveOptions {
   declaredSegments?: string[];
   /** A disk image: false leaves the EWF stored-hash check's media wholly to after the listing (disk-image.reader.ts). */
   hashMediaInListing?: boolean;
-  /** Members of this archive were recorded by an earlier attempt: a ZIP's chain search that does not finish fails retryably (zip.reader.ts). */
-  resuming?: boolean;
+  /** Whether an earlier attempt recorded this entry index's member: a ZIP's chain search that does not finish fails retryably when one of the chain's was (zip.reader.ts). */
+  isRecorded?: (entryIndex: number) => Promise<boolean>;
 }
 
 /**
@@ -119,7 +119,7 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
         ...(source.offset !== undefined ? { offset } : {}),
         ...(options.limits.maxArchiveEntries !== undefined ? { maxEntries: options.limits.maxArchiveEntries } : {}),
         ...(options.limits.archiveOpenTimeoutMs !== undefined ? { archiveOpenTimeoutMs: options.limits.archiveOpenTimeoutMs } : {}),
-        ...(options.resuming ? { resuming: true } : {}),
+        ...(options.isRecorded ? { isRecorded: options.isRecorded } : {}),
         ...common,
       });
     case 'tar':

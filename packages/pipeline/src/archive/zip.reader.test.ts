@@ -621,10 +621,21 @@ describe('zip reader: end records of ZIPs stored in members', () => {
       expect(slow.seen, failing).toEqual([`z3.txt ${md5('z 3')}`]);
       // Said, never silent: the search did not finish (zip-chain-found-in-one-attempt-lost-in-the-next).
       expect(slow.findings, failing).toEqual(['archive-prefix', 'zip-chain-incomplete']);
-      // Resuming over recorded members (which may hold the chain's): a retryable fault, never a listing without the chain.
+      // Resuming over recorded members that hold the chain's (its first index, past the archive's own span of 1):
+      // a retryable fault, never a listing without the chain.
       const { store, ref } = MemoryBlobSource.of('a.zip', data);
       budgets.length = 0;
-      await expect(openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, archiveOpenTimeoutMs: 60_000, pool: pool(failing), resuming: true })).rejects.toMatchObject({ code: 'timeout' });
+      const asked: number[] = [];
+      const recordedChain = async (index: number) => (asked.push(index), index === 1);
+      await expect(openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, archiveOpenTimeoutMs: 60_000, pool: pool(failing), isRecorded: recordedChain })).rejects.toMatchObject({ code: 'timeout' });
+      expect(asked, failing).toEqual([1]);
+      // Regression zip-chain-search-giving-up-fails-resumed-archive-until-dead-letter: resuming with none of the
+      // chain's members recorded (an earlier attempt's search gave up too, or it stopped inside the archive's own
+      // members), a search that gives up every time lists the archive's own members and says so, as a first attempt
+      // does, instead of failing every delivery until the dead letter.
+      budgets.length = 0;
+      const reader = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, archiveOpenTimeoutMs: 60_000, pool: pool(failing), isRecorded: async (index) => index === 0 });
+      expect(reader.findings, failing).toContain('zip-chain-incomplete');
     }
     budgets.length = 0;
     const fast = await listAll(data, { archiveOpenTimeoutMs: 60_000, pool: pool(null) });

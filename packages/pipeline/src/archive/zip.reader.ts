@@ -26,11 +26,14 @@ export interface ZipReaderOptions {
   /** Another pool (tests). */
   pool?: DeadlineWorkerPool;
   /**
-   * Members of this archive were recorded by an earlier attempt (a continuation, a redelivery): a chain search that
-   * does not finish then fails the open with a retryable 'timeout' instead of listing no chain, since the earlier
-   * attempt may have listed one (zip-chain-found-in-one-attempt-lost-in-the-next).
+   * Whether an earlier attempt (a continuation, a redelivery) recorded the member of this entry index. A chain search
+   * that does not finish fails the open with a retryable 'timeout' only when an earlier attempt recorded a member of
+   * the chain (the first index past the archive's own span), since listing no chain would then lose what that attempt
+   * listed (zip-chain-found-in-one-attempt-lost-in-the-next); otherwise it lists no chain and says so, as a first
+   * attempt does, so a search that gives up every time cannot fail a resumed archive until its dead letter
+   * (zip-chain-search-giving-up-fails-resumed-archive-until-dead-letter).
    */
-  resuming?: boolean;
+  isRecorded?: (entryIndex: number) => Promise<boolean>;
 }
 
 /**
@@ -77,7 +80,9 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
   const facts = await openWindow(0, options.size);
   const search = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
   if (search.gaveUp) {
-    if (options.resuming) {
+    // The first chain member's index: the archive's own span (ThreadedZipReader's bases) comes first.
+    const firstChainIndex = Math.min(facts.declared, LIMITS.maxArchiveEntries + 1);
+    if (options.isRecorded && (await options.isRecorded(firstChainIndex))) {
       throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread) while resuming over recorded members; retried');
     }
     // Said, never silent: a later attempt's search may find the chain this one could not.
@@ -97,11 +102,12 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
  * not a chain's (zip-chain-takes-zip-stored-in-unlisted-member); past LIMITS.maxZipChainArchives, a whole ZIP must
  * end where the earliest listed starts. At most LIMITS.maxZipChainArchives ZIPs in all; bytes that are no ZIP end
  * the search. Each window has the open budget of its own (`budgetMs`, the parser's time as the archive's own open
- * has), so an ordinary file's chain never depends on the machine's load. A window that runs out of it or crashes
+ * has), so an ordinary file's chain does not depend on a shared budget running down (each window is still wall-time bounded). A window that runs out of it or crashes
  * its thread ends the search with `gaveUp`: no chain, and the caller says so (the finding zip-chain-incomplete, the
- * archive's own members listed as before, zip-chain-slow-lookup-fails-archive) or, resuming over recorded members,
- * fails with a retryable fault (zip-chain-found-in-one-attempt-lost-in-the-next). At most
- * LIMITS.maxZipChainArchives + 1 windows. ZIPs with no entries are left out (they add nothing to list).
+ * archive's own members listed as before, zip-chain-slow-lookup-fails-archive) or, when an earlier attempt recorded
+ * a member of the chain, fails with a retryable fault (zip-chain-found-in-one-attempt-lost-in-the-next). At most
+ * LIMITS.maxZipChainArchives windows backwards and as many forwards (a backward run that does not reach the first
+ * byte is dropped and the forward search still runs). ZIPs with no entries are left out (they add nothing to list).
  */
 async function zipChainAround(
   archive: ZipFacts,
