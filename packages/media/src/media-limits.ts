@@ -24,6 +24,12 @@ export const MEDIA_LIMITS = {
    */
   maxTrackWalkBoxes: 512,
   /**
+   * Track ids read from one `tref/chap` box in that walk (the chapter tracks a sound track names: an
+   * audiobook's or podcast's text chapters and chapter pictures, one or two ids). A longer list (a crafted
+   * box) leaves the tracks unknown, and the brand's answer stands.
+   */
+  maxChapterTrackRefs: 64,
+  /**
    * A `moov` up to this size is fetched with one read and walked in memory (a
    * short movie's or a voice memo's is a few KiB); a larger one (a long video's
    * sample tables) is walked by ranged reads of its box headers alone.

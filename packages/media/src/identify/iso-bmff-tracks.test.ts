@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it, type TestContext } from 'vitest';
 import type { Identification } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
-import { makeWithFfmpeg } from '../test-support/fixtures.js';
+import { makeWithFfmpeg, testTools } from '../test-support/fixtures.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
 import { trackHandlers } from './iso-bmff-tracks.js';
 
@@ -206,7 +206,7 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     expect(await identify(iso(trak('hint'), trak('text'), trak('meta'), trak('tmcd')))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
   });
 
-  it('m4a-brand-over-video-only-identified-as-audio: an audio brand over a video track and no sound is video; beside sound (chapter pictures) it stays audio', async () => {
+  it('m4a-brand-over-video-only-identified-as-audio: an audio brand over a video track and no sound is video', async () => {
     const mdat = box('mdat', Buffer.alloc(100));
     const videoOnly = Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat, box('moov', trak('vide'))]);
     const id = await identify(videoOnly, 'Voice 003.m4a');
@@ -214,8 +214,9 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     // mp4 fits .m4a by type alone (a stored content's mp4 may be a voice note: stale-content-m4a-false-ext-mismatch);
     // its tracks flag it (extensionContradicted, m4a-holding-video-not-flagged-ext-mismatch).
     expect(identifier.extensionMismatch('Voice 003.m4a', id)).toBe(false);
-    // An audiobook (M4B) with a chapter-picture track beside its sound: audio, as the brand says.
-    expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });
+    // m4a-branded-video-identified-as-audio: a 'vide' beside sound is video too unless the sound track's tref/chap
+    // names it and it is a still picture (chapter art; the next describe).
+    expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
     // No moov: the brand's answer.
     expect(await identify(Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat]))).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
   });
@@ -246,5 +247,165 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     large.write('moov', 4, 'latin1');
     large.writeBigUInt64BE(1n << 60n, 8);
     expect(await identify(Buffer.concat([ftyp('isom', 'isom'), large, trak('soun')]))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+  });
+});
+
+/** ffprobe's view of each stream (codec type, sample-entry tag, attached picture), asked about the same bytes. */
+async function probeStreams(bytes: Buffer): Promise<Array<{ type: string; tag: string; attachedPic: boolean }>> {
+  const ffprobe = await testTools().resolve('ffprobe');
+  const dir = mkdtempSync(join(tmpdir(), 'exhibit-tracks-'));
+  try {
+    writeFileSync(join(dir, 'evidence'), bytes);
+    const run = spawnSync(ffprobe.path, ['-v', 'error', '-show_streams', '-of', 'json', join(dir, 'evidence')], { encoding: 'utf8' });
+    const streams = (JSON.parse(run.stdout) as { streams: Array<{ codec_type: string; codec_tag_string: string; disposition: { attached_pic: number } }> }).streams;
+    return streams.map((s) => ({ type: s.codec_type, tag: s.codec_tag_string, attachedPic: s.disposition.attached_pic === 1 }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface BoxNode {
+  type: string;
+  children?: BoxNode[];
+  payload?: Buffer;
+}
+const CONTAINERS = new Set(['moov', 'trak', 'tref', 'mdia']);
+function parseBoxes(bytes: Buffer): BoxNode[] {
+  const out: BoxNode[] = [];
+  for (let at = 0; at + 8 <= bytes.length; ) {
+    const size = bytes.readUInt32BE(at);
+    const type = bytes.toString('latin1', at + 4, at + 8);
+    const body = bytes.subarray(at + 8, at + size);
+    out.push(CONTAINERS.has(type) ? { type, children: parseBoxes(body) } : { type, payload: body });
+    at += size;
+  }
+  return out;
+}
+const serialise = (nodes: BoxNode[]): Buffer => Buffer.concat(nodes.map((n) => box(n.type, n.children ? serialise(n.children) : n.payload!)));
+const handlerOf = (trakNode: BoxNode) => trakNode.children!.find((c) => c.type === 'mdia')!.children!.find((c) => c.type === 'hdlr')!.payload!.toString('latin1', 8, 12);
+const u32s = (...values: number[]) => Buffer.concat(values.map((v) => { const b = Buffer.alloc(4); b.writeUInt32BE(v, 0); return b; }));
+
+/**
+ * The file with its sound track's `tref/chap` naming `chapterIds` and no other track's `tref` (as Apple's
+ * audiobooks and podcasts have it: ffmpeg writes a `chap` in every track, naming only its text chapters). The
+ * moov follows the mdat (no -movflags +faststart), so no sample offset moves.
+ */
+function withChapterRefs(file: Buffer, chapterIds: number[]): Buffer {
+  const top = parseBoxes(file);
+  const moov = top.find((n) => n.type === 'moov')!;
+  expect(file.indexOf('moov')).toBeGreaterThan(file.indexOf('mdat'));
+  for (const t of moov.children!.filter((n) => n.type === 'trak')) {
+    t.children = t.children!.filter((c) => c.type !== 'tref');
+    if (handlerOf(t) === 'soun') t.children.splice(1, 0, { type: 'tref', children: [{ type: 'chap', payload: u32s(...chapterIds) }] });
+  }
+  return serialise(top);
+}
+
+const chaptersFile = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'exhibit-chapters-'));
+  const file = join(dir, 'chapters.txt');
+  writeFileSync(file, ';FFMETADATA1\ntitle=Book\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=One\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Two\n');
+  return file;
+})();
+
+/**
+ * An audiobook as Apple writes one: sound (track 1), chapter pictures as a Photo-JPEG ('jpeg') `vide` track
+ * (track 2, one picture per chapter), QuickTime text chapters (track 3), under `brand`. ffmpeg's mov muxer writes
+ * the 'jpeg' entry (its mp4 muxer writes JPEG as 'mp4v'); `chapterIds` are what the sound track's `tref/chap` names.
+ */
+const audiobook = async (brand: string, chapterIds: number[]) =>
+  withChapterRefs(
+    await makeWithFfmpeg(
+      [...sine(2), '-f', 'lavfi', '-i', 'testsrc=d=2:s=64x48:r=1', '-i', chaptersFile, '-map', '0', '-map', '1', '-map_metadata', '2', '-map_chapters', '2', '-c:a', 'aac', '-c:v', 'mjpeg', '-brand', brand, '-f', 'mov'],
+      'm4b',
+    ),
+    chapterIds,
+  );
+
+describe('chapter pictures are not video; any other video track is (tref/chap)', () => {
+  it('m4a-branded-video-identified-as-audio: a video with sound under an M4A/M4B brand is video/mp4, and contradicts .m4a', async (ctx) => {
+    for (const brand of ['M4A ', 'M4B ']) {
+      // Sound first: `pattern`'s -c:v is then an output option (before another -i it would be that input's).
+      const file = await makeWithFfmpeg([...sine(2), ...pattern, '-c:a', 'aac', '-brand', brand, '-f', 'mp4'], 'm4a');
+      expect(file.toString('latin1', 8, 12)).toBe(brand);
+      const id = await identify(file, 'Voice 005.m4a');
+      expect({ brand, ...id }).toEqual({ brand, mime: 'video/mp4', detectedExt: 'mp4', kind: 'video', findings: [] });
+      expect(await identifier.extensionContradicted('Voice 005.m4a', id, new BufferSource(file, 'Voice 005.m4a'))).toBe(true);
+      // ffprobe reads a video stream that is no attached picture; exiftool and libmagic name the file by its brand alone.
+      expect(await probeStreams(file)).toEqual([{ type: 'video', tag: 'mp4v', attachedPic: false }, { type: 'audio', tag: 'mp4a', attachedPic: false }]);
+      const oracle = oracles(ctx, file);
+      if (oracle.exiftool) expect(oracle.exiftool).toBe('audio/mp4');
+    }
+  });
+
+  it('audiobook-chapter-pictures-identified-as-video: sound with a JPEG picture track its tref/chap names stays audio (ffprobe: attached picture)', async (ctx) => {
+    const book = await audiobook('M4B ', [3, 2]);
+    expect(await identify(book, 'Book.m4b')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio', findings: [] });
+    expect(await probeStreams(book)).toEqual([
+      { type: 'audio', tag: 'mp4a', attachedPic: false },
+      { type: 'video', tag: 'jpeg', attachedPic: true },
+      { type: 'data', tag: 'text', attachedPic: false },
+    ]);
+    const oracle = oracles(ctx, book);
+    if (oracle.exiftool) expect(oracle.exiftool).toBe('audio/mp4');
+    if (oracle.libmagic) expect(oracle.libmagic).toBe('audio/mp4');
+    // Under M4A, or a movie brand (a podcast remuxed as isom), chapter pictures beside sound are audio too.
+    expect(await identify(await audiobook('M4A ', [3, 2]), 'Podcast.m4a')).toMatchObject({ mime: 'audio/x-m4a', detectedExt: 'm4a', kind: 'audio' });
+    const isom = await audiobook('isom', [2, 3]);
+    expect(await identify(isom, 'Podcast.mp4')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio', findings: [] });
+    expect(await identifier.extensionContradicted('Podcast.m4a', { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' }, new BufferSource(isom, 'Podcast.m4a'))).toBe(false);
+  });
+
+  it('a picture track no chapter reference names is video: the same audiobook without tref/chap to it', async () => {
+    const book = await audiobook('M4B ', [3]);
+    expect((await probeStreams(book))[1]).toEqual({ type: 'video', tag: 'jpeg', attachedPic: false });
+    expect(await identify(book, 'Book.m4b')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+  });
+
+  it('chapter-ref-hides-video: a tref/chap naming a track coded as motion video (not a still picture) does not make it chapter art', async () => {
+    // A suspect's edit: the M4A-branded video's sound track names its mpeg4 ('mp4v') video track (ffmpeg's
+    // track 1: without -map it writes video first) as chapters.
+    // ffprobe then calls it an attached picture; here only a still-picture sample entry ('jpeg', 'png ') is chapter art.
+    const file = withChapterRefs(await makeWithFfmpeg([...sine(2), ...pattern, '-c:a', 'aac', '-brand', 'M4A ', '-f', 'mp4'], 'm4a'), [1]);
+    expect((await probeStreams(file))[0]).toEqual({ type: 'video', tag: 'mp4v', attachedPic: true });
+    expect(await identify(file, 'Voice 006.m4a')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+  });
+
+  it('hostile-chapter-refs: references to missing tracks, to itself, between picture tracks, or too many, never make a picture track chapter art', async () => {
+    const mdat = box('mdat', Buffer.alloc(100));
+    const full = (...parts: Buffer[]) => Buffer.concat([Buffer.alloc(4), ...parts]);
+    const tkhd = (id: number) => box('tkhd', full(u32s(0, 0, id), Buffer.alloc(68)));
+    const stsd = (entry: string) => box('stsd', full(u32s(1), box(entry, Buffer.alloc(78))));
+    const track = (id: number, handler: string, options: { entry?: string; chap?: number[]; chapBox?: Buffer } = {}) =>
+      box(
+        'trak',
+        tkhd(id),
+        ...(options.chapBox ? [box('tref', options.chapBox)] : options.chap ? [box('tref', box('chap', u32s(...options.chap)))] : []),
+        box('mdia', box('hdlr', Buffer.alloc(8), Buffer.from(handler, 'latin1'), Buffer.alloc(13)), box('minf', box('stbl', stsd(options.entry ?? (handler === 'vide' ? 'jpeg' : 'mp4a'))))),
+      );
+    const m4b = (...traks: Buffer[]) => Buffer.concat([ftyp('M4B ', 'M4B '), mdat, box('moov', ...traks)]);
+    const kindOfBook = async (bytes: Buffer) => (await identify(bytes)).kind;
+    // Crafted, as Apple has it: sound naming text and picture chapters; a PNG picture track too.
+    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [3, 2] }), track(2, 'vide'), track(3, 'text')))).toBe('audio');
+    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [2] }), track(2, 'vide', { entry: 'png ' })))).toBe('audio');
+    // The sound track after the picture track it names (a walk that stopped at the first 'vide' would not see it).
+    expect(await kindOfBook(m4b(track(2, 'vide'), track(1, 'soun', { chap: [2] })))).toBe('audio');
+    // A reference to a track that is not there, a picture track naming itself, two picture tracks naming each other.
+    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [9] }), track(2, 'vide')))).toBe('video');
+    expect(await kindOfBook(m4b(track(1, 'soun'), track(2, 'vide', { chap: [2] })))).toBe('video');
+    expect(await kindOfBook(m4b(track(1, 'soun'), track(2, 'vide', { chap: [3] }), track(3, 'vide', { chap: [2] })))).toBe('video');
+    // Track id 0 (invalid) named by a chapter reference, and a picture track with id 0.
+    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [0] }), track(0, 'vide')))).toBe('video');
+    // A chap reference list longer than any real file's: unknown tracks, the brand's answer (audio under M4B).
+    const long = m4b(track(1, 'soun', { chap: Array.from({ length: 5000 }, (_, i) => i + 10) }), track(2, 'vide', { entry: 'avc1' }));
+    expect(await trackHandlers(new BufferSource(long))).toBeNull();
+    expect(await identify(long)).toMatchObject({ detectedExt: 'm4b', kind: 'audio' });
+    // A chap box whose size runs past its tref: malformed, the brand's answer.
+    const lying = box('chap', u32s(2));
+    lying.writeUInt32BE(1000, 0);
+    expect(await trackHandlers(new BufferSource(m4b(track(1, 'soun', { chapBox: lying }), track(2, 'vide'))))).toBeNull();
+    // A picture track whose sample description cannot be read is no chapter art.
+    const bare = box('trak', tkhd(2), box('mdia', box('hdlr', Buffer.alloc(8), Buffer.from('vide', 'latin1'), Buffer.alloc(13))));
+    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [2] }), bare))).toBe('video');
   });
 });

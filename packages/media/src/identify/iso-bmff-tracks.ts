@@ -109,36 +109,109 @@ async function find(walker: BoxWalker, parent: { body: number; end: number }, ty
 export const UNREAD = Symbol('unread handler');
 
 /**
- * The set of track handler types (UNREAD for a track whose handler could not
- * be read), or null when the file's `moov` cannot be found and walked. Stops
- * at the first video track when `untilVideo` (all a caller asking "is there
- * any video?" needs).
+ * A `vide` track that is chapter art, in place of 'vide': a sound track's
+ * `tref/chap` names it and its first sample description is a still-picture
+ * format (CHAPTER_PICTURE_ENTRIES). Audiobooks and podcasts (Apple's, and
+ * what tools that write chapters for them copy) hold one picture per chapter
+ * so; ffmpeg's demuxer reads such a track as an attached picture, not video.
  */
-export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string | typeof UNREAD> | null> {
+export const CHAPTER_PICTURE = Symbol('chapter picture');
+
+/**
+ * Sample-entry types of still pictures: QuickTime Photo-JPEG ('jpeg', what Apple writes for chapter
+ * pictures) and PNG. A chapter reference to a track coded as motion video ('avc1', 'hvc1', 'mp4v'…) does not
+ * make it chapter art: a `tref/chap` is four bytes a suspect can add, and ffmpeg would then show only the
+ * track's first frame. Known gap: Motion-JPEG video under a chapter reference passes as chapter art, and JPEG
+ * pictures stored as 'mp4v' (MPEG-4 object type 0x6C, not seen from tools that write chapters) as video.
+ */
+const CHAPTER_PICTURE_ENTRIES: ReadonlySet<string> = new Set(['jpeg', 'png ']);
+
+const MAX_CHAPTER_REFS = MEDIA_LIMITS.maxChapterTrackRefs;
+
+interface TrackRead {
+  /** `tkhd` track_ID, or null when unread (no tkhd, one too short). */
+  id: number | null;
+  handler: string | typeof UNREAD;
+  /** Whether the first sample description is a still picture (read for 'vide' tracks only). */
+  still: boolean;
+  /** Track ids this track's `tref/chap` names. */
+  chapters: number[];
+}
+
+async function readTrack(walker: BoxWalker, trak: Box): Promise<TrackRead> {
+  const track: TrackRead = { id: null, handler: UNREAD, still: false, chapters: [] };
+  let mdia: Box | null = null;
+  for await (const box of walker.children(trak.body, trak.end)) {
+    if (box.type === 'tkhd' && track.id === null) {
+      // FullBox: version 1 has 64-bit creation and modification times before track_ID, version 0 32-bit.
+      if (box.body + 4 > box.end) continue;
+      const version = (await walker.read(box.body, 1))[0];
+      const at = box.body + 4 + (version === 1 ? 16 : 8);
+      if (at + 4 <= box.end) track.id = (await walker.read(at, 4)).readUInt32BE(0);
+    } else if (box.type === 'tref') {
+      for await (const ref of walker.children(box.body, box.end)) {
+        if (ref.type !== 'chap') continue;
+        const count = Math.floor((ref.end - ref.body) / 4);
+        if (track.chapters.length + count > MAX_CHAPTER_REFS) throw new Malformed();
+        const ids = count > 0 ? await walker.read(ref.body, count * 4) : Buffer.alloc(0);
+        for (let i = 0; i < count; i++) track.chapters.push(ids.readUInt32BE(i * 4));
+      }
+    } else if (box.type === 'mdia' && mdia === null) mdia = box;
+  }
+  if (!mdia) return track;
+  let hdlr: Box | null = null;
+  let minf: Box | null = null;
+  for await (const box of walker.children(mdia.body, mdia.end)) {
+    if (box.type === 'hdlr' && !hdlr) hdlr = box;
+    else if (box.type === 'minf' && !minf) minf = box;
+  }
+  // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
+  if (!hdlr || hdlr.body + 12 > hdlr.end) return track;
+  track.handler = (await walker.read(hdlr.body + 8, 4)).toString('latin1');
+  if (track.handler !== 'vide' || !minf) return track;
+  const stbl = await find(walker, minf, 'stbl');
+  const stsd = stbl ? await find(walker, stbl, 'stsd') : null;
+  // stsd is a FullBox (4), entry_count (4), then the first entry's size (4) and type (4).
+  if (stsd && stsd.body + 16 <= stsd.end) {
+    const entry = await walker.read(stsd.body + 4, 12);
+    track.still = entry.readUInt32BE(0) > 0 && CHAPTER_PICTURE_ENTRIES.has(entry.toString('latin1', 8, 12));
+  }
+  return track;
+}
+
+/**
+ * The set of track handler types (UNREAD for a track whose handler could not
+ * be read, CHAPTER_PICTURE for a 'vide' track that is chapter art), or null
+ * when the file's `moov` cannot be found and walked. Stops at the first video
+ * track when `untilVideo` (all a caller asking "is there any video?" needs):
+ * a 'vide' track in a format that is no still picture, which no chapter
+ * reference makes chapter art.
+ */
+export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string | typeof UNREAD | typeof CHAPTER_PICTURE> | null> {
   const walker = new BoxWalker(source, options.abortSignal, options.head);
-  const handlers = new Set<string | typeof UNREAD>();
+  const tracks: TrackRead[] = [];
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
     if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES && !walker.holds(moov.body, moov.end)) await walker.hold(moov.body, moov.end);
     for await (const trak of walker.children(moov.body, moov.end)) {
       if (trak.type !== 'trak') continue;
-      const mdia = await find(walker, trak, 'mdia');
-      const hdlr = mdia ? await find(walker, mdia, 'hdlr') : null;
-      // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
-      if (!hdlr || hdlr.body + 12 > hdlr.end) {
-        handlers.add(UNREAD);
-        continue;
-      }
-      const handler = (await walker.read(hdlr.body + 8, 4)).toString('latin1');
-      handlers.add(handler);
-      if (options.untilVideo && handler === 'vide') break;
+      const track = await readTrack(walker, trak);
+      tracks.push(track);
+      if (options.untilVideo && track.handler === 'vide' && !track.still) break;
     }
-    return handlers;
   } catch (err) {
     if (err instanceof Malformed) return null;
     throw err;
   }
+  // Chapters a sound track names (an audiobook's): a picture track naming itself or another picture track, a
+  // reference to a track not in the file or to id 0 (no track has it), makes nothing chapter art.
+  const chapterIds = new Set(tracks.filter((t) => t.handler === 'soun').flatMap((t) => t.chapters.filter((id) => id !== 0)));
+  const handlers = new Set<string | typeof UNREAD | typeof CHAPTER_PICTURE>();
+  for (const t of tracks) {
+    handlers.add(t.handler === 'vide' && t.still && t.id !== null && chapterIds.has(t.id) ? CHAPTER_PICTURE : t.handler);
+  }
+  return handlers;
 }
 
 /**
@@ -192,14 +265,16 @@ const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4
 /**
  * The type an MP4-family, 3GPP or QuickTime file's tracks give where its
  * brand says otherwise. Sound alone is audio (a 'soun' track, every track's
- * handler read, and each one sound or another that is never a picture:
- * NON_VISUAL_HANDLERS): `audio/mp4` (RFC 4337; as exiftool says of an 'iso*' file, and of
- * 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
+ * handler read, and each one sound, another that is never a picture
+ * (NON_VISUAL_HANDLERS) or chapter art (CHAPTER_PICTURE): `audio/mp4` (RFC 4337; as exiftool says of an 'iso*'
+ * file, and of 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
  * 4393: the types for a 3GPP file with no video), and a QuickTime movie keeps
  * `video/quicktime` (the only registered QuickTime type; exiftool and libmagic
- * say it too) with the kind audio. An audio brand over video and no sound is
- * `video/mp4`; video beside sound under an audio brand stays audio (an
- * audiobook's or podcast's chapter pictures are a 'vide' track).
+ * say it too) with the kind audio. An audio brand over a 'vide' track that is
+ * not chapter art is `video/mp4`, with sound or without
+ * (m4a-branded-video-identified-as-audio): a brand is four bytes anyone can
+ * write; an audiobook's or podcast's chapter pictures, named by its sound
+ * track's `tref/chap`, leave it audio.
  *
  * Null, and the brand's answer stands, when the tracks do not contradict it,
  * or its `moov` cannot be found and walked within the walker's bounds
@@ -213,11 +288,11 @@ export async function typeByTracks(
 ): Promise<TrackedType | null> {
   const movie = MOVIE_TYPES.has(found.ext);
   if (!movie && !AUDIO_BRAND_TYPES.has(found.ext)) return null;
-  // A movie brand needs only "any video?"; an audio brand, also "any sound?" after a video track.
-  const handlers = await trackHandlers(source, { ...options, head, untilVideo: movie });
+  // Either brand needs only "any video?" once a video track is read: sound beside it changes nothing.
+  const handlers = await trackHandlers(source, { ...options, head, untilVideo: true });
   if (handlers === null) return null;
-  if (!movie) return handlers.has('vide') && !handlers.has('soun') ? { ext: 'mp4', mime: 'video/mp4' } : null;
-  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h !== UNREAD && NON_VISUAL_HANDLERS.has(h));
+  if (!movie) return handlers.has('vide') ? { ext: 'mp4', mime: 'video/mp4' } : null;
+  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h === CHAPTER_PICTURE || (h !== UNREAD && NON_VISUAL_HANDLERS.has(h)));
   if (!soundAlone) return null;
   switch (found.ext) {
     case '3gp':
@@ -234,7 +309,7 @@ export async function typeByTracks(
 }
 
 /**
- * Whether the file's tracks were read and one is a video track ('vide'): the track verdict the extension
+ * Whether the file's tracks were read and one is a video track ('vide', not chapter art): the track verdict the extension
  * check needs where the detected type alone fits the name (an MP4 under .m4a). False when the `moov`
  * cannot be found and walked (truncated, malformed, hostile: no verdict, no flag) or holds no 'vide'.
  */
