@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, type TestContext } from 'vitest';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import type { Identification } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg, testTools } from '../test-support/fixtures.js';
@@ -301,12 +301,11 @@ function withChapterRefs(file: Buffer, chapterIds: number[]): Buffer {
   return serialise(top);
 }
 
-const chaptersFile = (() => {
-  const dir = mkdtempSync(join(tmpdir(), 'exhibit-chapters-'));
-  const file = join(dir, 'chapters.txt');
-  writeFileSync(file, ';FFMETADATA1\ntitle=Book\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=One\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Two\n');
-  return file;
-})();
+/** Two chapters (ffmetadata) for ffmpeg's -map_chapters, written once and removed after the tests. */
+const chaptersDir = mkdtempSync(join(tmpdir(), 'exhibit-chapters-'));
+const chaptersFile = join(chaptersDir, 'chapters.txt');
+writeFileSync(chaptersFile, ';FFMETADATA1\ntitle=Book\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=One\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Two\n');
+afterAll(() => rmSync(chaptersDir, { recursive: true, force: true }));
 
 /**
  * An audiobook as Apple writes one: sound (track 1), chapter pictures as a Photo-JPEG ('jpeg') `vide` track
