@@ -353,6 +353,12 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     const isom = await audiobook('isom', [2, 3]);
     expect(await identify(isom, 'Podcast.mp4')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio', findings: [] });
     expect(await identifier.extensionContradicted('Podcast.m4a', { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' }, new BufferSource(isom, 'Podcast.m4a'))).toBe(false);
+    // A song's cover art is no track at all: ffmpeg writes an attached picture as `covr` in the tags (ffprobe
+    // shows it as a video stream, an attached picture); the file stays audio.
+    const song = await makeWithFfmpeg([...sine(2), '-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48:r=1', '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'mjpeg', '-frames:v', '1', '-disposition:v', 'attached_pic'], 'm4a');
+    expect(song.includes('covr')).toBe(true);
+    expect(await probeStreams(song)).toEqual([{ type: 'audio', tag: 'mp4a', attachedPic: false }, { type: 'video', tag: '[0][0][0][0]', attachedPic: true }]);
+    expect(await identify(song, 'Song.m4a')).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
   });
 
   it('a picture track no chapter reference names is video: the same audiobook without tref/chap to it', async () => {
