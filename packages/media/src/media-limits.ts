@@ -24,11 +24,17 @@ export const MEDIA_LIMITS = {
    */
   maxTrackWalkBoxes: 512,
   /**
-   * Track ids read from one `tref/chap` box in that walk (the chapter tracks a sound track names: an
-   * audiobook's or podcast's text chapters and chapter pictures, one or two ids). A longer list (a crafted
-   * box) leaves the tracks unknown, and the brand's answer stands.
+   * Track ids a track's `tref/chap` boxes may name in all, in that walk (the chapter tracks a sound track
+   * names: an audiobook's or podcast's text chapters and chapter pictures, one or two ids). A track naming
+   * more (a crafted box) has its chapter references ignored: they make no track chapter art, and the walk
+   * goes on.
    */
   maxChapterTrackRefs: 64,
+  /**
+   * Sample descriptions (`stsd` entries) read of a video track in that walk (a real track has one). A track
+   * with more is no chapter art; those read still count as evidence of motion video.
+   */
+  maxTrackSampleEntries: 8,
   /**
    * A `moov` up to this size is fetched with one read and walked in memory (a
    * short movie's or a voice memo's is a few KiB); a larger one (a long video's

@@ -7,7 +7,8 @@ import type { Identification } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg, testTools } from '../test-support/fixtures.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
-import { trackHandlers } from './iso-bmff-tracks.js';
+import { MEDIA_LIMITS } from '../media-limits.js';
+import { MOTION_VIDEO, trackHandlers } from './iso-bmff-tracks.js';
 
 /**
  * Audio-only MP4, 3GPP and QuickTime files (voice memos, WhatsApp and
@@ -214,9 +215,9 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     // mp4 fits .m4a by type alone (a stored content's mp4 may be a voice note: stale-content-m4a-false-ext-mismatch);
     // its tracks flag it (extensionContradicted, m4a-holding-video-not-flagged-ext-mismatch).
     expect(identifier.extensionMismatch('Voice 003.m4a', id)).toBe(false);
-    // m4a-branded-video-identified-as-audio: a 'vide' beside sound is video too unless the sound track's tref/chap
-    // names it and it is a still picture (chapter art; the next describe).
-    expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    // Beside sound, a 'vide' whose sample description cannot be read is no evidence of motion video: the brand's
+    // answer stands (audio-brand-cover-track-identified-as-video).
+    expect(await identify(Buffer.concat([ftyp('M4B ', 'M4B ', 'isom'), mdat, box('moov', trak('soun'), trak('vide'), trak('text'))]))).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });
     // No moov: the brand's answer.
     expect(await identify(Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat]))).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
   });
@@ -287,8 +288,8 @@ const u32s = (...values: number[]) => Buffer.concat(values.map((v) => { const b 
 
 /**
  * The file with its sound track's `tref/chap` naming `chapterIds` and no other track's `tref` (as Apple's
- * audiobooks and podcasts have it: ffmpeg writes a `chap` in every track, naming only its text chapters). The
- * moov follows the mdat (no -movflags +faststart), so no sample offset moves.
+ * audiobooks and podcasts are described to have it, not copied from an Apple specimen: ffmpeg writes a `chap` in
+ * every track, naming only its text chapters). The moov follows the mdat (no -movflags +faststart), so no sample offset moves.
  */
 function withChapterRefs(file: Buffer, chapterIds: number[]): Buffer {
   const top = parseBoxes(file);
@@ -308,7 +309,7 @@ writeFileSync(chaptersFile, ';FFMETADATA1\ntitle=Book\n[CHAPTER]\nTIMEBASE=1/100
 afterAll(() => rmSync(chaptersDir, { recursive: true, force: true }));
 
 /**
- * An audiobook as Apple writes one: sound (track 1), chapter pictures as a Photo-JPEG ('jpeg') `vide` track
+ * An audiobook laid out as Apple's are described (built from ffmpeg output rewritten; no Apple specimen): sound (track 1), chapter pictures as a Photo-JPEG ('jpeg') `vide` track
  * (track 2, one picture per chapter), QuickTime text chapters (track 3), under `brand`. ffmpeg's mov muxer writes
  * the 'jpeg' entry (its mp4 muxer writes JPEG as 'mp4v'); `chapterIds` are what the sound track's `tref/chap` names.
  */
@@ -320,6 +321,41 @@ const audiobook = async (brand: string, chapterIds: number[]) =>
     ),
     chapterIds,
   );
+
+const full = (...parts: Buffer[]) => Buffer.concat([Buffer.alloc(4), ...parts]);
+const tkhd = (id: number, version = 0) =>
+  box('tkhd', Buffer.from([version, 0, 0, 7]), version === 1 ? Buffer.alloc(16) : Buffer.alloc(8), u32s(id), Buffer.alloc(version === 1 ? 80 : 68));
+/** An `esds` whose ES_Descriptor's DecoderConfigDescriptor gives `objectType` (0x20 MPEG-4 Visual, 0x6C JPEG). */
+const esds = (objectType: number) =>
+  box('esds', full(Buffer.from([0x03, 0x15, 0, 1, 0, 0x04, 0x0d, objectType, 0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x06, 0x01, 0x02])));
+interface CraftedTrack {
+  entries?: string[];
+  /** Sample entries as given (in place of `entries`). */
+  entryBoxes?: Buffer[];
+  /** `esds` object type of each 'mp4v' entry. */
+  objectType?: number;
+  samples?: number;
+  chap?: number[];
+  chapBox?: Buffer;
+  tkhdVersion?: number;
+  mdhd?: boolean;
+  before?: Buffer[];
+  after?: Buffer[];
+}
+/** A crafted track: tkhd, tref/chap, mdia (hdlr, minf/stbl with stsd and, given `samples`, stsz), then `after`. */
+function track(id: number, handler: string, options: CraftedTrack = {}): Buffer {
+  const entries = options.entryBoxes ?? (options.entries ?? [handler === 'vide' ? 'jpeg' : 'mp4a']).map((e) => box(e, Buffer.alloc(78), ...(e === 'mp4v' ? [esds(options.objectType ?? 0x20)] : [])));
+  const stbl = box('stbl', box('stsd', full(u32s(entries.length), ...entries)), ...(options.samples !== undefined ? [box('stsz', full(u32s(0, options.samples)))] : []));
+  return box(
+    'trak',
+    tkhd(id, options.tkhdVersion),
+    ...(options.before ?? []),
+    ...(options.chapBox ? [box('tref', options.chapBox)] : options.chap ? [box('tref', box('chap', u32s(...options.chap)))] : []),
+    box('mdia', ...(options.mdhd ? [box('mdhd', Buffer.alloc(24))] : []), box('hdlr', Buffer.alloc(8), Buffer.from(handler, 'latin1'), Buffer.alloc(13)), box('minf', stbl)),
+    ...(options.after ?? []),
+  );
+}
+const movie = (brand: string, ...traks: Buffer[]) => Buffer.concat([ftyp(brand, brand, 'isom'), box('mdat', Buffer.alloc(100)), box('moov', box('mvhd', Buffer.alloc(100)), ...traks)]);
 
 describe('chapter pictures are not video; any other video track is (tref/chap)', () => {
   it('m4a-branded-video-identified-as-audio: a video with sound under an M4A/M4B brand is video/mp4, and contradicts .m4a', async (ctx) => {
@@ -337,7 +373,7 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     }
   });
 
-  it('audiobook-chapter-pictures-identified-as-video: sound with a JPEG picture track its tref/chap names stays audio (ffprobe: attached picture)', async (ctx) => {
+  it('audiobook-chapter-pictures-identified-as-video: sound with a JPEG picture track its tref/chap names stays audio (ffprobe reads a chap-named video track as an attached picture)', async (ctx) => {
     const book = await audiobook('M4B ', [3, 2]);
     expect(await identify(book, 'Book.m4b')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio', findings: [] });
     expect(await probeStreams(book)).toEqual([
@@ -361,10 +397,52 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     expect(await identify(song, 'Song.m4a')).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
   });
 
-  it('a picture track no chapter reference names is video: the same audiobook without tref/chap to it', async () => {
-    const book = await audiobook('M4B ', [3]);
+  it('audio-brand-cover-track-identified-as-video: a song or audiobook whose cover is a one-picture track (no attached_pic disposition) stays audio', async (ctx) => {
+    // ffmpeg without `-disposition:v attached_pic` writes the cover as a video track of one sample, under its mp4
+    // muxer as 'mp4v' with MPEG-4 object type 0x6C (JPEG) or 0x6D (PNG). exiftool says audio, as main did.
+    const cover = join(chaptersDir, 'cover.jpg');
+    writeFileSync(cover, await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48', '-frames:v', '1', '-c:v', 'mjpeg', '-f', 'image2'], 'jpg'));
+    const png = join(chaptersDir, 'cover.png');
+    writeFileSync(png, await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48', '-frames:v', '1', '-c:v', 'png', '-f', 'image2'], 'png'));
+    const withCover = (picture: string, brand: string, chapters: boolean) =>
+      makeWithFfmpeg(
+        [...sine(3), '-i', picture, ...(chapters ? ['-i', chaptersFile, '-map_chapters', '2'] : []), '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'copy', '-brand', brand, '-f', 'mp4'],
+        'm4b',
+      );
+    const cases: Array<[string, Buffer, string, string]> = [
+      ['M4B JPEG cover track', await withCover(cover, 'M4B ', false), 'audio/mp4', 'm4b'],
+      ['M4B JPEG cover track, chapters (chap names the text track only)', await withCover(cover, 'M4B ', true), 'audio/mp4', 'm4b'],
+      ['M4A PNG cover track', await withCover(png, 'M4A ', false), 'audio/x-m4a', 'm4a'],
+    ];
+    expect(cases[1]![1].includes('chap')).toBe(true);
+    for (const [name, file, mime, ext] of cases) {
+      const streams = await probeStreams(file);
+      expect({ name, streams: streams.slice(0, 2) }).toEqual({ name, streams: [{ type: 'audio', tag: 'mp4a', attachedPic: false }, { type: 'video', tag: 'mp4v', attachedPic: false }] });
+      const id = await identify(file, `Book.${ext}`);
+      expect({ name, ...id }).toEqual({ name, mime, detectedExt: ext, kind: 'audio', findings: [] });
+      expect(identifier.extensionMismatch(`Book.${ext}`, id)).toBe(false);
+      const oracle = oracles(ctx, file);
+      if (oracle.exiftool) expect({ name, exiftool: oracle.exiftool }).toEqual({ name, exiftool: 'audio/mp4' });
+    }
+    // Crafted under M4A: a video track beside sound is video only with a motion-video sample description and more
+    // than one sample.
+    const kindOf = async (vide: Buffer) => (await identify(movie('M4A ', track(1, 'soun'), vide))).kind;
+    expect(await kindOf(track(2, 'vide', { entries: ['avc1'], samples: 30 }))).toBe('video');
+    expect(await kindOf(track(2, 'vide', { entries: ['mp4v'], objectType: 0x20, samples: 30 }))).toBe('video');
+    expect(await kindOf(track(2, 'vide', { entries: ['avc1'], samples: 1 }))).toBe('audio');
+    expect(await kindOf(track(2, 'vide', { entries: ['avc1'] }))).toBe('audio');
+    expect(await kindOf(track(2, 'vide', { entries: ['mp4v'], objectType: 0x6c, samples: 30 }))).toBe('audio');
+    expect(await kindOf(track(2, 'vide', { entries: ['mp4v'], objectType: 0x6d, samples: 30 }))).toBe('audio');
+    expect(await kindOf(track(2, 'vide', { entries: ['jpeg'], samples: 30 }))).toBe('audio');
+    expect(await kindOf(track(2, 'vide', { entries: ['xxxx'], samples: 30 }))).toBe('audio');
+  });
+
+  it('a picture track no chapter reference names is no chapter art: under isom the brand answer (video) stands, under M4B the brand answer (audio)', async () => {
+    const book = await audiobook('isom', [3]);
     expect((await probeStreams(book))[1]).toEqual({ type: 'video', tag: 'jpeg', attachedPic: false });
-    expect(await identify(book, 'Book.m4b')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    expect(await identify(book, 'Book.mp4')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+    // Under an audio brand a 'jpeg' track is no evidence of motion video (audio-brand-cover-track-identified-as-video).
+    expect(await identify(await audiobook('M4B ', [3]), 'Book.m4b')).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });
   });
 
   it('chapter-ref-hides-video: a tref/chap naming a track coded as motion video (not a still picture) does not make it chapter art', async () => {
@@ -377,40 +455,70 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
   });
 
   it('hostile-chapter-refs: references to missing tracks, to itself, between picture tracks, or too many, never make a picture track chapter art', async () => {
-    const mdat = box('mdat', Buffer.alloc(100));
-    const full = (...parts: Buffer[]) => Buffer.concat([Buffer.alloc(4), ...parts]);
-    const tkhd = (id: number) => box('tkhd', full(u32s(0, 0, id), Buffer.alloc(68)));
-    const stsd = (entry: string) => box('stsd', full(u32s(1), box(entry, Buffer.alloc(78))));
-    const track = (id: number, handler: string, options: { entry?: string; chap?: number[]; chapBox?: Buffer } = {}) =>
-      box(
-        'trak',
-        tkhd(id),
-        ...(options.chapBox ? [box('tref', options.chapBox)] : options.chap ? [box('tref', box('chap', u32s(...options.chap)))] : []),
-        box('mdia', box('hdlr', Buffer.alloc(8), Buffer.from(handler, 'latin1'), Buffer.alloc(13)), box('minf', box('stbl', stsd(options.entry ?? (handler === 'vide' ? 'jpeg' : 'mp4a'))))),
-      );
-    const m4b = (...traks: Buffer[]) => Buffer.concat([ftyp('M4B ', 'M4B '), mdat, box('moov', ...traks)]);
-    const kindOfBook = async (bytes: Buffer) => (await identify(bytes)).kind;
-    // Crafted, as Apple has it: sound naming text and picture chapters; a PNG picture track too.
-    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [3, 2] }), track(2, 'vide'), track(3, 'text')))).toBe('audio');
-    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [2] }), track(2, 'vide', { entry: 'png ' })))).toBe('audio');
+    // Under isom, where chapter art is what makes sound beside a picture track audio (the brand says video).
+    const kindOf = async (...traks: Buffer[]) => (await identify(movie('isom', ...traks))).kind;
+    // Crafted, in the layout built from ffmpeg's rewritten output: sound naming text and picture chapters; a PNG picture track too.
+    expect(await kindOf(track(1, 'soun', { chap: [3, 2] }), track(2, 'vide'), track(3, 'text'))).toBe('audio');
+    expect(await kindOf(track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: ['png '] }))).toBe('audio');
     // The sound track after the picture track it names (a walk that stopped at the first 'vide' would not see it).
-    expect(await kindOfBook(m4b(track(2, 'vide'), track(1, 'soun', { chap: [2] })))).toBe('audio');
+    expect(await kindOf(track(2, 'vide'), track(1, 'soun', { chap: [2] }))).toBe('audio');
     // A reference to a track that is not there, a picture track naming itself, two picture tracks naming each other.
-    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [9] }), track(2, 'vide')))).toBe('video');
-    expect(await kindOfBook(m4b(track(1, 'soun'), track(2, 'vide', { chap: [2] })))).toBe('video');
-    expect(await kindOfBook(m4b(track(1, 'soun'), track(2, 'vide', { chap: [3] }), track(3, 'vide', { chap: [2] })))).toBe('video');
+    expect(await kindOf(track(1, 'soun', { chap: [9] }), track(2, 'vide'))).toBe('video');
+    expect(await kindOf(track(1, 'soun'), track(2, 'vide', { chap: [2] }))).toBe('video');
+    expect(await kindOf(track(1, 'soun'), track(2, 'vide', { chap: [3] }), track(3, 'vide', { chap: [2] }))).toBe('video');
     // Track id 0 (invalid) named by a chapter reference, and a picture track with id 0.
-    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [0] }), track(0, 'vide')))).toBe('video');
-    // A chap reference list longer than any real file's: unknown tracks, the brand's answer (audio under M4B).
-    const long = m4b(track(1, 'soun', { chap: Array.from({ length: 5000 }, (_, i) => i + 10) }), track(2, 'vide', { entry: 'avc1' }));
-    expect(await trackHandlers(new BufferSource(long))).toBeNull();
-    expect(await identify(long)).toMatchObject({ detectedExt: 'm4b', kind: 'audio' });
+    expect(await kindOf(track(1, 'soun', { chap: [0] }), track(0, 'vide'))).toBe('video');
+    // A tkhd of a version other than 0 or 1: its track id is unknown, so nothing names it.
+    expect(await kindOf(track(1, 'soun', { chap: [2] }), track(2, 'vide', { tkhdVersion: 2 }))).toBe('video');
+    // A chap reference list longer than any real file's is ignored (chap-list-oversized-hides-video): no chapter art.
+    const long = movie('isom', track(1, 'soun', { chap: [2, ...Array.from({ length: 5000 }, (_, i) => i + 10)] }), track(2, 'vide'));
+    expect(await trackHandlers(new BufferSource(long))).toEqual(new Set(['soun', 'vide']));
+    expect(await identify(long)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
     // A chap box whose size runs past its tref: malformed, the brand's answer.
     const lying = box('chap', u32s(2));
     lying.writeUInt32BE(1000, 0);
-    expect(await trackHandlers(new BufferSource(m4b(track(1, 'soun', { chapBox: lying }), track(2, 'vide'))))).toBeNull();
+    expect(await trackHandlers(new BufferSource(movie('M4B ', track(1, 'soun', { chapBox: lying }), track(2, 'vide'))))).toBeNull();
+    // A sample entry whose size runs past its stsd: malformed, the brand's answer.
+    const overlong = box('jpeg', Buffer.alloc(78));
+    overlong.writeUInt32BE(1000, 0);
+    expect(await trackHandlers(new BufferSource(movie('isom', track(1, 'soun', { chap: [2] }), track(2, 'vide', { entryBoxes: [overlong] }))))).toBeNull();
     // A picture track whose sample description cannot be read is no chapter art.
     const bare = box('trak', tkhd(2), box('mdia', box('hdlr', Buffer.alloc(8), Buffer.from('vide', 'latin1'), Buffer.alloc(13))));
-    expect(await kindOfBook(m4b(track(1, 'soun', { chap: [2] }), bare))).toBe('video');
+    expect(await kindOf(track(1, 'soun', { chap: [2] }), bare)).toBe('video');
   });
+
+  it('chap-list-oversized-hides-video: a sound track naming more than maxChapterTrackRefs ids is read on, and a real video after or before it is found', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => i + 10);
+    for (const traks of [
+      [track(1, 'soun', { chap: ids }), track(2, 'vide', { entries: ['avc1'], samples: 30 })],
+      [track(2, 'vide', { entries: ['avc1'], samples: 30 }), track(1, 'soun', { chap: ids })],
+    ]) {
+      const order = traks.map((t) => t.toString('latin1').includes('soun') ? 'soun' : 'vide').join(',');
+      expect({ order, ...(await identify(movie('M4A ', ...traks), 'Voice.m4a')) }).toMatchObject({ order, mime: 'video/mp4', kind: 'video' });
+    }
+  });
+
+  it('chapter-art-second-sample-entry-motion: a picture track named by chap whose later sample description is motion video is no chapter art', async () => {
+    const twoEntries = (brand: string) => movie(brand, track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: ['jpeg', 'avc1'], samples: 30 }));
+    expect(await trackHandlers(new BufferSource(twoEntries('isom')))).toEqual(new Set(['soun', 'vide', MOTION_VIDEO]));
+    expect(await identify(twoEntries('isom'))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    expect(await identify(twoEntries('M4A '))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    // More sample descriptions than are read (maxTrackSampleEntries), all still pictures: no chapter art either.
+    const many = movie('isom', track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: Array.from({ length: MEDIA_LIMITS.maxTrackSampleEntries + 1 }, () => 'jpeg') }));
+    expect(await identify(many)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+  });
+
+  it('track-walk-fails-on-boxes-after-mdia: junk after a track\'s mdia, or many sound tracks, keep the walk that main read', async () => {
+    // A udta whose size runs past its trak, after the mdia: main read only up to the mdia and answered audio.
+    const bad = Buffer.alloc(8);
+    bad.writeUInt32BE(9999, 0);
+    bad.write('udta', 4, 'latin1');
+    expect(await identify(movie('isom', track(1, 'soun', { after: [bad] })))).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
+    // 80 sound tracks laid out as ffmpeg writes them (tkhd, edts, mdia of mdhd, hdlr, minf; a udta after): six
+    // box headers each up to the handler, within the 512-header budget; reading every child of trak and mdia is not.
+    const edts = box('edts', box('elst', Buffer.alloc(8)));
+    const sounds = Array.from({ length: 80 }, (_, i) => track(i + 1, 'soun', { before: [edts], mdhd: true, after: [box('udta', Buffer.alloc(8))] }));
+    expect(await identify(movie('isom', ...sounds))).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
+  });
+
 });

@@ -2,16 +2,21 @@ import type { RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
 
 /**
- * The handler types of an ISO-BMFF file's tracks (`moov/trak/mdia/hdlr`:
- * 'vide', 'soun', 'text', 'meta'...), read by box headers: the top-level
- * boxes up to `moov` (which a camera writes after `mdat`, at the end) with
- * small ranged reads, then each `trak`'s `mdia` and `hdlr`, from the moov
- * read whole when it is at most MEDIA_LIMITS.moovWholeReadBytes, else by ranged reads
- * of headers alone (a long video's megabytes of sample tables cost nothing).
+ * The tracks of an ISO-BMFF file, read by box headers: the top-level boxes up
+ * to `moov` (which a camera writes after `mdat`, at the end) with small ranged
+ * reads, then of each `trak` only what identification needs: `tkhd` (track id;
+ * versions 0 and 1), `tref/chap` (chapter references), `mdia/hdlr` (the handler
+ * type: 'vide', 'soun', 'text', 'meta'...) and, for a 'vide' track,
+ * `mdia/minf/stbl`'s `stsd` (its sample descriptions, and an 'mp4v' entry's
+ * `esds` object type) and `stsz`/`stz2` (its sample count). A track's boxes after
+ * those are not read. The moov is read whole when it is at most
+ * MEDIA_LIMITS.moovWholeReadBytes, else by ranged reads of headers and those few
+ * fields alone (a long video's megabytes of sample tables cost nothing).
  *
  * Hostile input: every size is checked against its parent, at most
- * MEDIA_LIMITS.maxTrackWalkBoxes box headers are read, and anything malformed (a size that runs
- * past its parent, no `moov`, a truncated file) gives null, "unknown".
+ * MEDIA_LIMITS.maxTrackWalkBoxes box headers are read, and anything malformed
+ * that the walk reads (a size that runs past its parent, no `moov`, a truncated
+ * file) gives null, "unknown".
  */
 
 /** Box headers read in all (MEDIA_LIMITS.maxTrackWalkBoxes). */
@@ -110,86 +115,211 @@ export const UNREAD = Symbol('unread handler');
 
 /**
  * A `vide` track that is chapter art, in place of 'vide': a sound track's
- * `tref/chap` names it and its first sample description is a still-picture
- * format (CHAPTER_PICTURE_ENTRIES). Audiobooks and podcasts (Apple's, and
- * what tools that write chapters for them copy) hold one picture per chapter
- * so; ffmpeg's demuxer reads such a track as an attached picture, not video.
+ * `tref/chap` names it and every one of its sample descriptions is a
+ * still-picture format (CHAPTER_PICTURE_ENTRIES). Audiobooks and podcasts
+ * hold one picture per chapter so; ffmpeg's demuxer reads such a track as an
+ * attached picture, not video.
  */
 export const CHAPTER_PICTURE = Symbol('chapter picture');
 
 /**
- * Sample-entry types of still pictures: QuickTime Photo-JPEG ('jpeg', what Apple writes for chapter
- * pictures) and PNG. A chapter reference to a track coded as motion video ('avc1', 'hvc1', 'mp4v'…) does not
- * make it chapter art: a `tref/chap` is four bytes a suspect can add, and ffmpeg would then show only the
- * track's first frame. Known gap: Motion-JPEG video under a chapter reference passes as chapter art, and JPEG
- * pictures stored as 'mp4v' (MPEG-4 object type 0x6C, not seen from tools that write chapters) as video.
+ * Added beside 'vide' for a video track with positive evidence of motion
+ * video: a sample description in a motion-video format (MOTION_VIDEO_ENTRIES;
+ * 'mp4v' only with an MPEG-4 object type that is no still picture) and more
+ * than one sample (`stsz`/`stz2` sample_count). What an audio brand needs
+ * before a video track beside sound makes the file a video.
+ */
+export const MOTION_VIDEO = Symbol('motion video');
+
+/**
+ * Sample-entry types of still pictures: QuickTime Photo-JPEG ('jpeg', what ffmpeg's mov muxer writes for
+ * JPEG) and PNG. A chapter reference to a track with any other sample description (a motion format such as
+ * 'avc1', or one not known) does not make it chapter art: a `tref/chap` is four bytes a suspect can add, and
+ * ffmpeg would then show only the track's first frame. Known gap: Motion-JPEG video ('jpeg') under a chapter
+ * reference passes as chapter art.
  */
 const CHAPTER_PICTURE_ENTRIES: ReadonlySet<string> = new Set(['jpeg', 'png ']);
 
+/**
+ * Sample-entry types of motion-video codecs: H.264 ('avc1'…'avc4'), HEVC ('hvc1', 'hev1', Dolby Vision
+ * 'dvh1'/'dvhe'), AV1, VP8/VP9, H.263 (3GPP 's263', QuickTime 'h263'), Apple ProRes, DV. 'mp4v' is
+ * MPEG-4 Visual only with an object type other than JPEG (0x6C) or PNG (0x6D) in its `esds` (ffmpeg's mp4
+ * muxer writes a cover picture track as 'mp4v' with object type 0x6C). A 'jpeg' track (Motion-JPEG or
+ * Photo-JPEG pictures) is not evidence of motion.
+ */
+const MOTION_VIDEO_ENTRIES: ReadonlySet<string> = new Set([
+  'avc1', 'avc2', 'avc3', 'avc4', 'hvc1', 'hev1', 'dvh1', 'dvhe', 'av01', 'vp08', 'vp09', 's263', 'h263',
+  'apcn', 'apch', 'apcs', 'apco', 'ap4h', 'ap4x', 'dvc ', 'dvcp', 'dv5n', 'dv5p',
+]);
+
+/** MPEG-4 object types (ISO/IEC 14496-1 objectTypeIndication) of still pictures: JPEG, PNG. */
+const STILL_OBJECT_TYPES: ReadonlySet<number> = new Set([0x6c, 0x6d]);
+
 const MAX_CHAPTER_REFS = MEDIA_LIMITS.maxChapterTrackRefs;
+const MAX_SAMPLE_ENTRIES = MEDIA_LIMITS.maxTrackSampleEntries;
 
 interface TrackRead {
-  /** `tkhd` track_ID, or null when unread (no tkhd, one too short). */
+  /** `tkhd` track_ID, or null when unread (no tkhd, one too short, a version other than 0 or 1). */
   id: number | null;
   handler: string | typeof UNREAD;
-  /** Whether the first sample description is a still picture (read for 'vide' tracks only). */
+  /** Whether every sample description was read (1 to MAX_SAMPLE_ENTRIES) and each is a still picture ('vide' tracks only). */
   still: boolean;
-  /** Track ids this track's `tref/chap` names. */
+  /** Whether a sample description is a motion-video format ('vide' tracks only). */
+  motionEntry: boolean;
+  /** `stsz`/`stz2` sample_count, null when unread ('vide' tracks only). */
+  samples: number | null;
+  /** Track ids this track's `tref/chap` names (none when the list is longer than MAX_CHAPTER_REFS in all). */
   chapters: number[];
 }
 
+/** A box's children, stopping (without reading further headers) once `done()` says all that is needed was read. */
+async function* childrenUntil(walker: BoxWalker, parent: { body: number; end: number }, done: () => boolean): AsyncGenerator<Box, void, undefined> {
+  if (done()) return;
+  for await (const box of walker.children(parent.body, parent.end)) {
+    yield box;
+    if (done()) return;
+  }
+}
+
+/**
+ * A track's id, chapter references, handler and, for a 'vide' track, its sample descriptions and sample count.
+ * Reads only up to what it needs (tkhd, tref before mdia, mdia's hdlr, then for 'vide' minf/stbl's stsd and
+ * stsz or stz2): boxes after those (a `udta`, junk) are never read, so they neither fail the walk nor spend its budget.
+ */
 async function readTrack(walker: BoxWalker, trak: Box): Promise<TrackRead> {
-  const track: TrackRead = { id: null, handler: UNREAD, still: false, chapters: [] };
-  let mdia: Box | null = null;
-  for await (const box of walker.children(trak.body, trak.end)) {
-    if (box.type === 'tkhd' && track.id === null) {
-      // FullBox: version 1 has 64-bit creation and modification times before track_ID, version 0 32-bit.
+  const track: TrackRead = { id: null, handler: UNREAD, still: false, motionEntry: false, samples: null, chapters: [] };
+  let tkhdSeen = false;
+  let mdiaRead = false;
+  let chapterRefs = 0;
+  for await (const box of childrenUntil(walker, trak, () => tkhdSeen && mdiaRead)) {
+    if (box.type === 'tkhd' && !tkhdSeen) {
+      tkhdSeen = true;
+      // FullBox: version 1 has 64-bit creation and modification times before track_ID, version 0 32-bit;
+      // any other version is a layout not known here.
       if (box.body + 4 > box.end) continue;
       const version = (await walker.read(box.body, 1))[0];
+      if (version !== 0 && version !== 1) continue;
       const at = box.body + 4 + (version === 1 ? 16 : 8);
       if (at + 4 <= box.end) track.id = (await walker.read(at, 4)).readUInt32BE(0);
     } else if (box.type === 'tref') {
       for await (const ref of walker.children(box.body, box.end)) {
         if (ref.type !== 'chap') continue;
         const count = Math.floor((ref.end - ref.body) / 4);
-        if (track.chapters.length + count > MAX_CHAPTER_REFS) throw new Malformed();
-        const ids = count > 0 ? await walker.read(ref.body, count * 4) : Buffer.alloc(0);
+        chapterRefs += count;
+        // An oversized list (a crafted box) is ignored, not read: it names no chapter art, and fails nothing.
+        if (chapterRefs > MAX_CHAPTER_REFS || count === 0) continue;
+        const ids = await walker.read(ref.body, count * 4);
         for (let i = 0; i < count; i++) track.chapters.push(ids.readUInt32BE(i * 4));
       }
-    } else if (box.type === 'mdia' && mdia === null) mdia = box;
+    } else if (box.type === 'mdia' && !mdiaRead) {
+      mdiaRead = true;
+      await readMedia(walker, box, track);
+    }
   }
-  if (!mdia) return track;
-  let hdlr: Box | null = null;
-  let minf: Box | null = null;
-  for await (const box of walker.children(mdia.body, mdia.end)) {
-    if (box.type === 'hdlr' && !hdlr) hdlr = box;
-    else if (box.type === 'minf' && !minf) minf = box;
-  }
-  // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
-  if (!hdlr || hdlr.body + 12 > hdlr.end) return track;
-  track.handler = (await walker.read(hdlr.body + 8, 4)).toString('latin1');
-  if (track.handler !== 'vide' || !minf) return track;
-  const stbl = await find(walker, minf, 'stbl');
-  const stsd = stbl ? await find(walker, stbl, 'stsd') : null;
-  // stsd is a FullBox (4), entry_count (4), then the first entry's size (4) and type (4).
-  if (stsd && stsd.body + 16 <= stsd.end) {
-    const entry = await walker.read(stsd.body + 4, 12);
-    track.still = entry.readUInt32BE(0) > 0 && CHAPTER_PICTURE_ENTRIES.has(entry.toString('latin1', 8, 12));
-  }
+  if (chapterRefs > MAX_CHAPTER_REFS) track.chapters = [];
   return track;
+}
+
+async function readMedia(walker: BoxWalker, mdia: Box, track: TrackRead): Promise<void> {
+  let handlerRead = false;
+  let minf: Box | null = null;
+  // hdlr comes before minf in every writer's layout; minf is read only for a 'vide' track.
+  for await (const box of childrenUntil(walker, mdia, () => minf !== null || (handlerRead && track.handler !== 'vide'))) {
+    if (box.type === 'hdlr' && !handlerRead) {
+      handlerRead = true;
+      // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
+      if (box.body + 12 <= box.end) track.handler = (await walker.read(box.body + 8, 4)).toString('latin1');
+    } else if (box.type === 'minf' && handlerRead) minf = box;
+  }
+  if (track.handler !== 'vide' || !minf) return;
+  const stbl = await find(walker, minf, 'stbl');
+  if (!stbl) return;
+  let stsdRead = false;
+  for await (const box of childrenUntil(walker, stbl, () => stsdRead && track.samples !== null)) {
+    if (box.type === 'stsd' && !stsdRead) {
+      stsdRead = true;
+      await readSampleEntries(walker, box, track);
+    } else if ((box.type === 'stsz' || box.type === 'stz2') && track.samples === null && box.body + 12 <= box.end) {
+      // Both FullBoxes (4), then sample_size (stsz) or reserved and field_size (stz2) (4), then sample_count.
+      track.samples = (await walker.read(box.body + 8, 4)).readUInt32BE(0);
+    }
+  }
+}
+
+/** The sample descriptions of a 'vide' track: up to MAX_SAMPLE_ENTRIES entries, each inside the stsd. */
+async function readSampleEntries(walker: BoxWalker, stsd: Box, track: TrackRead): Promise<void> {
+  // stsd is a FullBox (4), entry_count (4), then the entries (boxes).
+  if (stsd.body + 8 > stsd.end) return;
+  const entryCount = (await walker.read(stsd.body + 4, 4)).readUInt32BE(0);
+  let read = 0;
+  let still = true;
+  for await (const entry of childrenUntil(walker, { body: stsd.body + 8, end: stsd.end }, () => read >= Math.min(entryCount, MAX_SAMPLE_ENTRIES))) {
+    read++;
+    still &&= CHAPTER_PICTURE_ENTRIES.has(entry.type);
+    if (MOTION_VIDEO_ENTRIES.has(entry.type)) track.motionEntry = true;
+    else if (entry.type === 'mp4v' && !track.motionEntry) {
+      const objectType = await mpeg4ObjectType(walker, entry);
+      if (objectType !== null && !STILL_OBJECT_TYPES.has(objectType)) track.motionEntry = true;
+    }
+  }
+  track.still = still && read >= 1 && read === entryCount;
+}
+
+/** Bytes of an `esds` read for its descriptors (ES_Descriptor's header and fields, then DecoderConfigDescriptor's tag, length and object type). */
+const ESDS_READ_BYTES = 64;
+
+/**
+ * The objectTypeIndication of an 'mp4v' sample entry's `esds` (ISO/IEC 14496-14), or null when it cannot be
+ * read: the entry's 78 bytes of VisualSampleEntry fields, then its boxes; esds is a FullBox holding an
+ * ES_Descriptor (tag 3) whose DecoderConfigDescriptor (tag 4) starts with the object type.
+ */
+async function mpeg4ObjectType(walker: BoxWalker, entry: Box): Promise<number | null> {
+  if (entry.body + 78 > entry.end) return null;
+  const esds = await find(walker, { body: entry.body + 78, end: entry.end }, 'esds');
+  if (!esds || esds.body + 4 >= esds.end) return null;
+  const bytes = await walker.read(esds.body + 4, Math.min(ESDS_READ_BYTES, esds.end - esds.body - 4));
+  let at = 0;
+  /** A descriptor's tag and the offset of its payload (the length is up to four 7-bit bytes). */
+  const descriptor = (): { tag: number; body: number } | null => {
+    if (at >= bytes.length) return null;
+    const tag = bytes.readUInt8(at++);
+    for (let i = 0; i < 4; i++) {
+      if (at >= bytes.length) return null;
+      if ((bytes.readUInt8(at++) & 0x80) === 0) return { tag, body: at };
+    }
+    return null;
+  };
+  const es = descriptor();
+  if (!es || es.tag !== 0x03 || es.body + 3 > bytes.length) return null;
+  // ES_ID (2), then flags: streamDependence adds dependsOn_ES_ID (2), URL adds its length and string, OCR adds OCR_ES_Id (2).
+  const flags = bytes.readUInt8(es.body + 2);
+  at = es.body + 3;
+  if (flags & 0x80) at += 2;
+  if (flags & 0x40) {
+    if (at >= bytes.length) return null;
+    at += 1 + bytes.readUInt8(at);
+  }
+  if (flags & 0x20) at += 2;
+  const config = descriptor();
+  if (!config || config.tag !== 0x04 || config.body >= bytes.length) return null;
+  return bytes.readUInt8(config.body);
 }
 
 /**
  * The set of track handler types (UNREAD for a track whose handler could not
- * be read, CHAPTER_PICTURE for a 'vide' track that is chapter art), or null
- * when the file's `moov` cannot be found and walked. Stops at the first video
- * track when `untilVideo` (all a caller asking "is there any video?" needs):
- * a 'vide' track in a format that is no still picture, which no chapter
- * reference makes chapter art.
+ * be read, CHAPTER_PICTURE for a 'vide' track that is chapter art, and
+ * MOTION_VIDEO beside 'vide' for one with evidence of motion video), or null
+ * when the file's `moov` cannot be found and walked. Stops at the first
+ * track with evidence of motion video when `untilVideo` (no chapter reference
+ * makes it chapter art, and it makes any brand's file a video).
  */
-export async function trackHandlers(source: RandomAccessSource, options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {}): Promise<Set<string | typeof UNREAD | typeof CHAPTER_PICTURE> | null> {
+export async function trackHandlers(
+  source: RandomAccessSource,
+  options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {},
+): Promise<Set<string | typeof UNREAD | typeof CHAPTER_PICTURE | typeof MOTION_VIDEO> | null> {
   const walker = new BoxWalker(source, options.abortSignal, options.head);
   const tracks: TrackRead[] = [];
+  const motion = (t: TrackRead) => t.handler === 'vide' && t.motionEntry && t.samples !== null && t.samples > 1;
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
@@ -198,7 +328,7 @@ export async function trackHandlers(source: RandomAccessSource, options: { abort
       if (trak.type !== 'trak') continue;
       const track = await readTrack(walker, trak);
       tracks.push(track);
-      if (options.untilVideo && track.handler === 'vide' && !track.still) break;
+      if (options.untilVideo && motion(track)) break;
     }
   } catch (err) {
     if (err instanceof Malformed) return null;
@@ -207,9 +337,10 @@ export async function trackHandlers(source: RandomAccessSource, options: { abort
   // Chapters a sound track names (an audiobook's): a picture track naming itself or another picture track, a
   // reference to a track not in the file or to id 0 (no track has it), makes nothing chapter art.
   const chapterIds = new Set(tracks.filter((t) => t.handler === 'soun').flatMap((t) => t.chapters.filter((id) => id !== 0)));
-  const handlers = new Set<string | typeof UNREAD | typeof CHAPTER_PICTURE>();
+  const handlers = new Set<string | typeof UNREAD | typeof CHAPTER_PICTURE | typeof MOTION_VIDEO>();
   for (const t of tracks) {
     handlers.add(t.handler === 'vide' && t.still && t.id !== null && chapterIds.has(t.id) ? CHAPTER_PICTURE : t.handler);
+    if (motion(t)) handlers.add(MOTION_VIDEO);
   }
   return handlers;
 }
@@ -270,11 +401,12 @@ const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4
  * file, and of 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
  * 4393: the types for a 3GPP file with no video), and a QuickTime movie keeps
  * `video/quicktime` (the only registered QuickTime type; exiftool and libmagic
- * say it too) with the kind audio. An audio brand over a 'vide' track that is
- * not chapter art is `video/mp4`, with sound or without
- * (m4a-branded-video-identified-as-audio): a brand is four bytes anyone can
- * write; an audiobook's or podcast's chapter pictures, named by its sound
- * track's `tref/chap`, leave it audio.
+ * say it too) with the kind audio. An audio brand over a 'vide' track and no
+ * sound is `video/mp4`; beside sound, only a track with evidence of motion
+ * video (MOTION_VIDEO: a motion-video sample description and more than one
+ * sample) makes it `video/mp4` (m4a-branded-video-identified-as-audio: a brand
+ * is four bytes anyone can write); a cover or chapter pictures stored as a
+ * track leave it what its brand says (audio-brand-cover-track-identified-as-video).
  *
  * Null, and the brand's answer stands, when the tracks do not contradict it,
  * or its `moov` cannot be found and walked within the walker's bounds
@@ -291,8 +423,14 @@ export async function typeByTracks(
   // Either brand needs only "any video?" once a video track is read: sound beside it changes nothing.
   const handlers = await trackHandlers(source, { ...options, head, untilVideo: true });
   if (handlers === null) return null;
-  if (!movie) return handlers.has('vide') ? { ext: 'mp4', mime: 'video/mp4' } : null;
-  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h === CHAPTER_PICTURE || (h !== UNREAD && NON_VISUAL_HANDLERS.has(h)));
+  if (!movie) {
+    // Under an audio brand, a video track beside sound makes the file a video only with evidence of motion
+    // video (MOTION_VIDEO): a cover picture stored as a one-picture track ('mp4v' JPEG, 'png ', 'jpeg'), named
+    // by a chapter reference or not, leaves the song or audiobook what its brand says (audio-brand-cover-track-identified-as-video).
+    const video = handlers.has(MOTION_VIDEO) || (!handlers.has('soun') && handlers.has('vide'));
+    return video ? { ext: 'mp4', mime: 'video/mp4' } : null;
+  }
+  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h === CHAPTER_PICTURE || (typeof h === 'string' && NON_VISUAL_HANDLERS.has(h)));
   if (!soundAlone) return null;
   switch (found.ext) {
     case '3gp':
