@@ -24,15 +24,8 @@ export const MEDIA_LIMITS = {
    */
   maxTrackWalkBoxes: 512,
   /**
-   * Track ids a track's `tref/chap` boxes may name in all, in that walk (the chapter tracks a sound track
-   * names: an audiobook's or podcast's text chapters and chapter pictures, one or two ids). A track naming
-   * more (a crafted box) has its chapter references ignored: they make no track chapter art, and the walk
-   * goes on.
-   */
-  maxChapterTrackRefs: 64,
-  /**
-   * Sample descriptions (`stsd` entries) read of a video track in that walk (a real track has one). A track
-   * with more is no chapter art; those read still count as evidence of motion video.
+   * Sample descriptions (`stsd` entries) read of a video track in that walk, under an audio brand only (a real
+   * track has one): the entries after these are not read, and give no evidence of motion video.
    */
   maxTrackSampleEntries: 8,
   /**

@@ -8,7 +8,7 @@ import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg, testTools } from '../test-support/fixtures.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { MOTION_VIDEO, trackHandlers } from './iso-bmff-tracks.js';
+import { holdsVideoTrack, MOTION_VIDEO, trackHandlers, typeByTracks } from './iso-bmff-tracks.js';
 
 /**
  * Audio-only MP4, 3GPP and QuickTime files (voice memos, WhatsApp and
@@ -335,9 +335,9 @@ interface CraftedTrack {
   /** `esds` object type of each 'mp4v' entry. */
   objectType?: number;
   samples?: number;
+  /** Bytes of a chunk-offset table (`stco`) after the `stsz`: a long video's sample tables. */
+  stblPad?: number;
   chap?: number[];
-  chapBox?: Buffer;
-  tkhdVersion?: number;
   mdhd?: boolean;
   before?: Buffer[];
   after?: Buffer[];
@@ -345,19 +345,19 @@ interface CraftedTrack {
 /** A crafted track: tkhd, tref/chap, mdia (hdlr, minf/stbl with stsd and, given `samples`, stsz), then `after`. */
 function track(id: number, handler: string, options: CraftedTrack = {}): Buffer {
   const entries = options.entryBoxes ?? (options.entries ?? [handler === 'vide' ? 'jpeg' : 'mp4a']).map((e) => box(e, Buffer.alloc(78), ...(e === 'mp4v' ? [esds(options.objectType ?? 0x20)] : [])));
-  const stbl = box('stbl', box('stsd', full(u32s(entries.length), ...entries)), ...(options.samples !== undefined ? [box('stsz', full(u32s(0, options.samples)))] : []));
+  const stbl = box('stbl', box('stsd', full(u32s(entries.length), ...entries)), ...(options.samples !== undefined ? [box('stsz', full(u32s(0, options.samples)))] : []), ...(options.stblPad ? [box('stco', Buffer.alloc(options.stblPad))] : []));
   return box(
     'trak',
-    tkhd(id, options.tkhdVersion),
+    tkhd(id),
     ...(options.before ?? []),
-    ...(options.chapBox ? [box('tref', options.chapBox)] : options.chap ? [box('tref', box('chap', u32s(...options.chap)))] : []),
+    ...(options.chap ? [box('tref', box('chap', u32s(...options.chap)))] : []),
     box('mdia', ...(options.mdhd ? [box('mdhd', Buffer.alloc(24))] : []), box('hdlr', Buffer.alloc(8), Buffer.from(handler, 'latin1'), Buffer.alloc(13)), box('minf', stbl)),
     ...(options.after ?? []),
   );
 }
 const movie = (brand: string, ...traks: Buffer[]) => Buffer.concat([ftyp(brand, brand, 'isom'), box('mdat', Buffer.alloc(100)), box('moov', box('mvhd', Buffer.alloc(100)), ...traks)]);
 
-describe('chapter pictures are not video; any other video track is (tref/chap)', () => {
+describe('a video track under an audio brand needs evidence of motion video; chapter references change nothing', () => {
   it('m4a-branded-video-identified-as-audio: a video with sound under an M4A/M4B brand is video/mp4, and contradicts .m4a', async (ctx) => {
     for (const brand of ['M4A ', 'M4B ']) {
       // Sound first: `pattern`'s -c:v is then an output option (before another -i it would be that input's).
@@ -373,7 +373,8 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     }
   });
 
-  it('audiobook-chapter-pictures-identified-as-video: sound with a JPEG picture track its tref/chap names stays audio (ffprobe reads a chap-named video track as an attached picture)', async (ctx) => {
+
+  it('audiobook-chapter-pictures-identified-as-video: sound with a JPEG picture track its tref/chap names stays audio under an audio brand (no evidence of motion video)', async (ctx) => {
     const book = await audiobook('M4B ', [3, 2]);
     expect(await identify(book, 'Book.m4b')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio', findings: [] });
     expect(await probeStreams(book)).toEqual([
@@ -384,11 +385,15 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     const oracle = oracles(ctx, book);
     if (oracle.exiftool) expect(oracle.exiftool).toBe('audio/mp4');
     if (oracle.libmagic) expect(oracle.libmagic).toBe('audio/mp4');
-    // Under M4A, or a movie brand (a podcast remuxed as isom), chapter pictures beside sound are audio too.
     expect(await identify(await audiobook('M4A ', [3, 2]), 'Podcast.m4a')).toMatchObject({ mime: 'audio/x-m4a', detectedExt: 'm4a', kind: 'audio' });
+    // Under a movie brand (a podcast remuxed as isom) a picture track beside sound is the brand's video, chapter
+    // reference or not, as exiftool and libmagic say; under .m4a its tracks flag it.
     const isom = await audiobook('isom', [2, 3]);
-    expect(await identify(isom, 'Podcast.mp4')).toEqual({ mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio', findings: [] });
-    expect(await identifier.extensionContradicted('Podcast.m4a', { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' }, new BufferSource(isom, 'Podcast.m4a'))).toBe(false);
+    expect(await identify(isom, 'Podcast.mp4')).toEqual({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video', findings: [] });
+    const isomOracle = oracles(ctx, isom);
+    if (isomOracle.exiftool) expect(isomOracle.exiftool).toBe('video/mp4');
+    if (isomOracle.libmagic) expect(isomOracle.libmagic).toBe('video/mp4');
+    expect(await identifier.extensionContradicted('Podcast.m4a', { mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' }, new BufferSource(isom, 'Podcast.m4a'))).toBe(true);
     // A song's cover art is no track at all: ffmpeg writes an attached picture as `covr` in the tags (ffprobe
     // shows it as a video stream, an attached picture); the file stays audio.
     const song = await makeWithFfmpeg([...sine(2), '-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48:r=1', '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'mjpeg', '-frames:v', '1', '-disposition:v', 'attached_pic'], 'm4a');
@@ -437,7 +442,8 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     expect(await kindOf(track(2, 'vide', { entries: ['xxxx'], samples: 30 }))).toBe('audio');
   });
 
-  it('a picture track no chapter reference names is no chapter art: under isom the brand answer (video) stands, under M4B the brand answer (audio)', async () => {
+
+  it('a picture track beside sound: under isom the brand answer (video) stands, under M4B the brand answer (audio)', async () => {
     const book = await audiobook('isom', [3]);
     expect((await probeStreams(book))[1]).toEqual({ type: 'video', tag: 'jpeg', attachedPic: false });
     expect(await identify(book, 'Book.mp4')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
@@ -445,49 +451,29 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     expect(await identify(await audiobook('M4B ', [3]), 'Book.m4b')).toMatchObject({ mime: 'audio/mp4', detectedExt: 'm4b', kind: 'audio' });
   });
 
-  it('chapter-ref-hides-video: a tref/chap naming a track coded as motion video (not a still picture) does not make it chapter art', async () => {
+  it('chapter-ref-hides-video: a tref/chap naming the motion video track of an M4A-branded file changes nothing: video', async () => {
     // A suspect's edit: the M4A-branded video's sound track names its mpeg4 ('mp4v') video track (ffmpeg's
-    // track 1: without -map it writes video first) as chapters.
-    // ffprobe then calls it an attached picture; here only a still-picture sample entry ('jpeg', 'png ') is chapter art.
+    // track 1: without -map it writes video first) as chapters; ffprobe then calls it an attached picture.
     const file = withChapterRefs(await makeWithFfmpeg([...sine(2), ...pattern, '-c:a', 'aac', '-brand', 'M4A ', '-f', 'mp4'], 'm4a'), [1]);
     expect((await probeStreams(file))[0]).toEqual({ type: 'video', tag: 'mp4v', attachedPic: true });
     expect(await identify(file, 'Voice 006.m4a')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
   });
 
-  it('hostile-chapter-refs: references to missing tracks, to itself, between picture tracks, or too many, never make a picture track chapter art', async () => {
-    // Under isom, where chapter art is what makes sound beside a picture track audio (the brand says video).
-    const kindOf = async (...traks: Buffer[]) => (await identify(movie('isom', ...traks))).kind;
-    // Crafted, in the layout built from ffmpeg's rewritten output: sound naming text and picture chapters; a PNG picture track too.
-    expect(await kindOf(track(1, 'soun', { chap: [3, 2] }), track(2, 'vide'), track(3, 'text'))).toBe('audio');
-    expect(await kindOf(track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: ['png '] }))).toBe('audio');
-    // The sound track after the picture track it names (a walk that stopped at the first 'vide' would not see it).
-    expect(await kindOf(track(2, 'vide'), track(1, 'soun', { chap: [2] }))).toBe('audio');
-    // A reference to a track that is not there, a picture track naming itself, two picture tracks naming each other.
-    expect(await kindOf(track(1, 'soun', { chap: [9] }), track(2, 'vide'))).toBe('video');
-    expect(await kindOf(track(1, 'soun'), track(2, 'vide', { chap: [2] }))).toBe('video');
-    expect(await kindOf(track(1, 'soun'), track(2, 'vide', { chap: [3] }), track(3, 'vide', { chap: [2] }))).toBe('video');
-    // Track id 0 (invalid) named by a chapter reference, and a picture track with id 0.
-    expect(await kindOf(track(1, 'soun', { chap: [0] }), track(0, 'vide'))).toBe('video');
-    // A tkhd of a version other than 0 or 1: its track id is unknown, so nothing names it.
-    expect(await kindOf(track(1, 'soun', { chap: [2] }), track(2, 'vide', { tkhdVersion: 2 }))).toBe('video');
-    // A chap reference list longer than any real file's is ignored (chap-list-oversized-hides-video): no chapter art.
-    const long = movie('isom', track(1, 'soun', { chap: [2, ...Array.from({ length: 5000 }, (_, i) => i + 10)] }), track(2, 'vide'));
-    expect(await trackHandlers(new BufferSource(long))).toEqual(new Set(['soun', 'vide']));
-    expect(await identify(long)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
-    // A chap box whose size runs past its tref: malformed, the brand's answer.
-    const lying = box('chap', u32s(2));
-    lying.writeUInt32BE(1000, 0);
-    expect(await trackHandlers(new BufferSource(movie('M4B ', track(1, 'soun', { chapBox: lying }), track(2, 'vide'))))).toBeNull();
-    // A sample entry whose size runs past its stsd: malformed, the brand's answer.
-    const overlong = box('jpeg', Buffer.alloc(78));
-    overlong.writeUInt32BE(1000, 0);
-    expect(await trackHandlers(new BufferSource(movie('isom', track(1, 'soun', { chap: [2] }), track(2, 'vide', { entryBoxes: [overlong] }))))).toBeNull();
-    // A picture track whose sample description cannot be read is no chapter art.
-    const bare = box('trak', tkhd(2), box('mdia', box('hdlr', Buffer.alloc(8), Buffer.from('vide', 'latin1'), Buffer.alloc(13))));
-    expect(await kindOf(track(1, 'soun', { chap: [2] }), bare)).toBe('video');
+  it('chapter-ref-demotes-photo-jpeg-video-to-audio: under a movie brand a tref/chap edit leaves a Photo-JPEG or PNG video with sound a video', async () => {
+    // A real QuickTime video (10 frames a second) whose sound track is edited to name it as chapters (20 bytes).
+    for (const [codec, tag] of [['mjpeg', 'jpeg'], ['png', 'png ']]) {
+      const made = await makeWithFfmpeg([...sine(2), '-f', 'lavfi', '-i', 'testsrc=d=2:s=64x48:r=10', '-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', codec!, '-f', 'mov'], 'mov');
+      const mov = withChapterRefs(made, [2]);
+      expect({ codec, streams: (await probeStreams(mov)).map((s) => s.type) }).toEqual({ codec, streams: ['audio', 'video'] });
+      expect({ codec, ...(await identify(mov, 'clip.mov')) }).toEqual({ codec, mime: 'video/quicktime', detectedExt: 'mov', kind: 'video', findings: [] });
+      // Crafted under isom, the sound track before or after the picture track it names.
+      const kindOf = async (...traks: Buffer[]) => (await identify(movie('isom', ...traks))).kind;
+      expect(await kindOf(track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: [tag!], samples: 20 }))).toBe('video');
+      expect(await kindOf(track(2, 'vide', { entries: [tag!], samples: 20 }), track(1, 'soun', { chap: [2] }))).toBe('video');
+    }
   });
 
-  it('chap-list-oversized-hides-video: a sound track naming more than maxChapterTrackRefs ids is read on, and a real video after or before it is found', async () => {
+  it('chap-list-oversized-hides-video: a sound track with a long tref/chap list is read on, and a real video after or before it is found', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => i + 10);
     for (const traks of [
       [track(1, 'soun', { chap: ids }), track(2, 'vide', { entries: ['avc1'], samples: 30 })],
@@ -498,14 +484,64 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     }
   });
 
-  it('chapter-art-second-sample-entry-motion: a picture track named by chap whose later sample description is motion video is no chapter art', async () => {
+  it('chapter-art-second-sample-entry-motion: under an audio brand a later sample description in a motion format is evidence of motion video', async () => {
     const twoEntries = (brand: string) => movie(brand, track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: ['jpeg', 'avc1'], samples: 30 }));
-    expect(await trackHandlers(new BufferSource(twoEntries('isom')))).toEqual(new Set(['soun', 'vide', MOTION_VIDEO]));
-    expect(await identify(twoEntries('isom'))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    expect(await trackHandlers(new BufferSource(twoEntries('M4A ')), { motionEvidence: true })).toEqual(new Set(['soun', 'vide', MOTION_VIDEO]));
     expect(await identify(twoEntries('M4A '))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
-    // More sample descriptions than are read (maxTrackSampleEntries), all still pictures: no chapter art either.
-    const many = movie('isom', track(1, 'soun', { chap: [2] }), track(2, 'vide', { entries: Array.from({ length: MEDIA_LIMITS.maxTrackSampleEntries + 1 }, () => 'jpeg') }));
-    expect(await identify(many)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    expect(await identify(twoEntries('isom'))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    // A motion entry after the sample descriptions read (maxTrackSampleEntries) is not seen: the brand's answer.
+    const late = movie('M4A ', track(1, 'soun'), track(2, 'vide', { entries: [...Array.from({ length: MEDIA_LIMITS.maxTrackSampleEntries }, () => 'jpeg'), 'avc1'], samples: 30 }));
+    expect(await identify(late)).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
+    // A sample entry whose size runs past its stsd: malformed, the brand's answer.
+    const overlong = box('avc1', Buffer.alloc(78));
+    overlong.writeUInt32BE(1000, 0);
+    const lying = movie('M4A ', track(1, 'soun'), track(2, 'vide', { entryBoxes: [overlong], samples: 30 }));
+    expect(await trackHandlers(new BufferSource(lying), { motionEvidence: true })).toBeNull();
+    expect(await identify(lying)).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
+  });
+
+  it('classic-quicktime-corrupt-later-track-unidentified: a movie without ftyp whose first track is video is video/quicktime, whatever a later track holds', async () => {
+    // An ffmpeg Motion-JPEG camera movie (video track first, then sound) with its ftyp renamed `skip` (a classic
+    // QuickTime movie) and the sound track's tkhd size run past its trak: the walk ends at the first video track, as main's did.
+    const made = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=d=1:s=64x48:r=10', ...sine(1), '-map', '0', '-map', '1', '-c:v', 'mjpeg', '-c:a', 'pcm_s16le', '-f', 'mov'], 'mov');
+    const bytes = Buffer.from(made);
+    expect(bytes.toString('latin1', 4, 8)).toBe('ftyp');
+    bytes.write('skip', 4, 'latin1');
+    const firstTrak = bytes.indexOf('trak', bytes.indexOf('moov')) - 4;
+    const secondTrak = firstTrak + bytes.readUInt32BE(firstTrak);
+    expect(bytes.toString('latin1', secondTrak + 4, secondTrak + 8)).toBe('trak');
+    bytes.writeUInt32BE(0x7fffffff, bytes.indexOf('tkhd', secondTrak) - 4);
+    expect(await identify(bytes, 'MVI_0001.MOV')).toEqual({ mime: 'video/quicktime', detectedExt: 'mov', kind: 'video', findings: [] });
+    // The same under an M4A brand: the video track is no evidence of motion (Motion-JPEG), so the walk reads on
+    // into the corrupt track: malformed, the brand's answer.
+    const m4a = Buffer.from(bytes);
+    m4a.write('ftyp', 4, 'latin1');
+    m4a.write('M4A ', 8, 'latin1');
+    expect(await identify(m4a, 'x.m4a')).toMatchObject({ detectedExt: 'm4a', kind: 'audio' });
+  });
+
+  it('movie-brand-track-walk-reads-sample-tables: a movie brand reads no sample descriptions; an audio brand reads them for a video track only', async () => {
+    // A moov after the head and larger than moovWholeReadBytes (walked by ranged reads): a video track with a large
+    // chunk table, then sound.
+    const tracks = [track(1, 'vide', { entries: ['avc1'], samples: 3000, stblPad: MEDIA_LIMITS.moovWholeReadBytes }), track(2, 'soun', { mdhd: true })];
+    const movie = (brand: string, ...traks: Buffer[]) => Buffer.concat([ftyp(brand, brand, 'isom'), box('mdat', Buffer.alloc(8192)), box('moov', box('mvhd', Buffer.alloc(100)), ...traks)]);
+    const readsOf = async (bytes: Buffer, walk: (s: BufferSource) => Promise<unknown>) => {
+      const source = new BufferSource(bytes);
+      await walk(source);
+      return source.reads.length;
+    };
+    for (const brand of ['isom', 'mp42', 'qt  ']) {
+      const file = movie(brand, ...tracks);
+      const found = brand === 'qt  ' ? { ext: 'mov', mime: 'video/quicktime' } : { ext: 'mp4', mime: 'video/mp4' };
+      // main's counts (the track handlers alone, up to the first 'vide'), measured on main with the same bytes.
+      expect({ brand, reads: await readsOf(file, (s) => typeByTracks(s, file.subarray(0, 4100), found)) }).toEqual({ brand, reads: 7 });
+      expect({ brand, reads: await readsOf(file, (s) => holdsVideoTrack(s)) }).toEqual({ brand, reads: 9 });
+    }
+    // Under M4A the video track's minf, stbl, stsd, entry count, entry, stsz and its count are read too (main: 13,
+    // reading on to the sound track; here the walk stops at the video track's evidence of motion).
+    const m4a = movie('M4A ', ...tracks);
+    expect(await readsOf(m4a, (s) => typeByTracks(s, m4a.subarray(0, 4100), { ext: 'm4a', mime: 'audio/x-m4a' }))).toBe(14);
+    expect(await identify(m4a)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
   });
 
   it('track-walk-fails-on-boxes-after-mdia: junk after a track\'s mdia, or many sound tracks, keep the walk that main read', async () => {
@@ -514,11 +550,12 @@ describe('chapter pictures are not video; any other video track is (tref/chap)',
     bad.writeUInt32BE(9999, 0);
     bad.write('udta', 4, 'latin1');
     expect(await identify(movie('isom', track(1, 'soun', { after: [bad] })))).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
+    // Under an audio brand, after a video track's mdia: its sample tables are read, the junk after them is not.
+    expect(await identify(movie('M4A ', track(1, 'soun'), track(2, 'vide', { entries: ['avc1'], samples: 30, after: [bad] })))).toMatchObject({ mime: 'video/mp4', kind: 'video' });
     // 80 sound tracks laid out as ffmpeg writes them (tkhd, edts, mdia of mdhd, hdlr, minf; a udta after): six
     // box headers each up to the handler, within the 512-header budget; reading every child of trak and mdia is not.
     const edts = box('edts', box('elst', Buffer.alloc(8)));
     const sounds = Array.from({ length: 80 }, (_, i) => track(i + 1, 'soun', { before: [edts], mdhd: true, after: [box('udta', Buffer.alloc(8))] }));
     expect(await identify(movie('isom', ...sounds))).toMatchObject({ mime: 'audio/mp4', kind: 'audio' });
   });
-
 });

@@ -4,14 +4,13 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 /**
  * The tracks of an ISO-BMFF file, read by box headers: the top-level boxes up
  * to `moov` (which a camera writes after `mdat`, at the end) with small ranged
- * reads, then of each `trak` only what identification needs: `tkhd` (track id;
- * versions 0 and 1), `tref/chap` (chapter references), `mdia/hdlr` (the handler
- * type: 'vide', 'soun', 'text', 'meta'...) and, for a 'vide' track,
- * `mdia/minf/stbl`'s `stsd` (its sample descriptions, and an 'mp4v' entry's
- * `esds` object type) and `stsz`/`stz2` (its sample count). A track's boxes after
- * those are not read. The moov is read whole when it is at most
- * MEDIA_LIMITS.moovWholeReadBytes, else by ranged reads of headers and those few
- * fields alone (a long video's megabytes of sample tables cost nothing).
+ * reads, then each `trak`'s `mdia/hdlr` (the handler type: 'vide', 'soun',
+ * 'text', 'meta'...) and, for an audio brand only, a 'vide' track's
+ * `mdia/minf/stbl` `stsd` (its sample descriptions, and an 'mp4v' entry's
+ * `esds` object type) and `stsz`/`stz2` (its sample count). A track's boxes
+ * after those are not read. The moov is read whole when it is at most
+ * MEDIA_LIMITS.moovWholeReadBytes, else by ranged reads of headers and those
+ * few fields alone (a long video's megabytes of sample tables cost nothing).
  *
  * Hostile input: every size is checked against its parent, at most
  * MEDIA_LIMITS.maxTrackWalkBoxes box headers are read, and anything malformed
@@ -114,38 +113,19 @@ async function find(walker: BoxWalker, parent: { body: number; end: number }, ty
 export const UNREAD = Symbol('unread handler');
 
 /**
- * A `vide` track that is chapter art, in place of 'vide': a sound track's
- * `tref/chap` names it and every one of its sample descriptions is a
- * still-picture format (CHAPTER_PICTURE_ENTRIES). Audiobooks and podcasts
- * hold one picture per chapter so; ffmpeg's demuxer reads such a track as an
- * attached picture, not video.
- */
-export const CHAPTER_PICTURE = Symbol('chapter picture');
-
-/**
- * Added beside 'vide' for a video track with positive evidence of motion
- * video: a sample description in a motion-video format (MOTION_VIDEO_ENTRIES;
- * 'mp4v' only with an MPEG-4 object type that is no still picture) and more
- * than one sample (`stsz`/`stz2` sample_count). What an audio brand needs
- * before a video track beside sound makes the file a video.
+ * Added beside 'vide' (when asked for, `motionEvidence`) for a video track with positive evidence of motion
+ * video: a sample description in a motion-video format (MOTION_VIDEO_ENTRIES; 'mp4v' only with an MPEG-4
+ * object type that is no still picture) and more than one sample (`stsz`/`stz2` sample_count). What an audio
+ * brand needs before a video track beside sound makes the file a video.
  */
 export const MOTION_VIDEO = Symbol('motion video');
-
-/**
- * Sample-entry types of still pictures: QuickTime Photo-JPEG ('jpeg', what ffmpeg's mov muxer writes for
- * JPEG) and PNG. A chapter reference to a track with any other sample description (a motion format such as
- * 'avc1', or one not known) does not make it chapter art: a `tref/chap` is four bytes a suspect can add, and
- * ffmpeg would then show only the track's first frame. Known gap: Motion-JPEG video ('jpeg') under a chapter
- * reference passes as chapter art.
- */
-const CHAPTER_PICTURE_ENTRIES: ReadonlySet<string> = new Set(['jpeg', 'png ']);
 
 /**
  * Sample-entry types of motion-video codecs: H.264 ('avc1'…'avc4'), HEVC ('hvc1', 'hev1', Dolby Vision
  * 'dvh1'/'dvhe'), AV1, VP8/VP9, H.263 (3GPP 's263', QuickTime 'h263'), Apple ProRes, DV. 'mp4v' is
  * MPEG-4 Visual only with an object type other than JPEG (0x6C) or PNG (0x6D) in its `esds` (ffmpeg's mp4
- * muxer writes a cover picture track as 'mp4v' with object type 0x6C). A 'jpeg' track (Motion-JPEG or
- * Photo-JPEG pictures) is not evidence of motion.
+ * muxer writes a cover picture track as 'mp4v' with object type 0x6C). A 'jpeg' or 'png ' track (a cover,
+ * chapter pictures; also Motion-JPEG or PNG video, a known gap) is no evidence of motion.
  */
 const MOTION_VIDEO_ENTRIES: ReadonlySet<string> = new Set([
   'avc1', 'avc2', 'avc3', 'avc4', 'hvc1', 'hev1', 'dvh1', 'dvhe', 'av01', 'vp08', 'vp09', 's263', 'h263',
@@ -155,21 +135,14 @@ const MOTION_VIDEO_ENTRIES: ReadonlySet<string> = new Set([
 /** MPEG-4 object types (ISO/IEC 14496-1 objectTypeIndication) of still pictures: JPEG, PNG. */
 const STILL_OBJECT_TYPES: ReadonlySet<number> = new Set([0x6c, 0x6d]);
 
-const MAX_CHAPTER_REFS = MEDIA_LIMITS.maxChapterTrackRefs;
 const MAX_SAMPLE_ENTRIES = MEDIA_LIMITS.maxTrackSampleEntries;
 
-interface TrackRead {
-  /** `tkhd` track_ID, or null when unread (no tkhd, one too short, a version other than 0 or 1). */
-  id: number | null;
+interface MediaRead {
   handler: string | typeof UNREAD;
-  /** Whether every sample description was read (1 to MAX_SAMPLE_ENTRIES) and each is a still picture ('vide' tracks only). */
-  still: boolean;
-  /** Whether a sample description is a motion-video format ('vide' tracks only). */
+  /** Whether a sample description is a motion-video format (read for 'vide' tracks under `motionEvidence` only). */
   motionEntry: boolean;
-  /** `stsz`/`stz2` sample_count, null when unread ('vide' tracks only). */
+  /** `stsz`/`stz2` sample_count, null when unread (likewise). */
   samples: number | null;
-  /** Track ids this track's `tref/chap` names (none when the list is longer than MAX_CHAPTER_REFS in all). */
-  chapters: number[];
 }
 
 /** A box's children, stopping (without reading further headers) once `done()` says all that is needed was read. */
@@ -182,87 +155,54 @@ async function* childrenUntil(walker: BoxWalker, parent: { body: number; end: nu
 }
 
 /**
- * A track's id, chapter references, handler and, for a 'vide' track, its sample descriptions and sample count.
- * Reads only up to what it needs (tkhd, tref before mdia, mdia's hdlr, then for 'vide' minf/stbl's stsd and
- * stsz or stz2): boxes after those (a `udta`, junk) are never read, so they neither fail the walk nor spend its budget.
+ * A track's handler (its `mdia`'s first `hdlr`) and, for a 'vide' track when `motionEvidence`, its sample
+ * descriptions and sample count (`minf/stbl`'s `stsd` and `stsz` or `stz2`). Without `motionEvidence` it reads
+ * the same box headers as a search for the `hdlr` alone: nothing after it.
  */
-async function readTrack(walker: BoxWalker, trak: Box): Promise<TrackRead> {
-  const track: TrackRead = { id: null, handler: UNREAD, still: false, motionEntry: false, samples: null, chapters: [] };
-  let tkhdSeen = false;
-  let mdiaRead = false;
-  let chapterRefs = 0;
-  for await (const box of childrenUntil(walker, trak, () => tkhdSeen && mdiaRead)) {
-    if (box.type === 'tkhd' && !tkhdSeen) {
-      tkhdSeen = true;
-      // FullBox: version 1 has 64-bit creation and modification times before track_ID, version 0 32-bit;
-      // any other version is a layout not known here.
-      if (box.body + 4 > box.end) continue;
-      const version = (await walker.read(box.body, 1))[0];
-      if (version !== 0 && version !== 1) continue;
-      const at = box.body + 4 + (version === 1 ? 16 : 8);
-      if (at + 4 <= box.end) track.id = (await walker.read(at, 4)).readUInt32BE(0);
-    } else if (box.type === 'tref') {
-      for await (const ref of walker.children(box.body, box.end)) {
-        if (ref.type !== 'chap') continue;
-        const count = Math.floor((ref.end - ref.body) / 4);
-        chapterRefs += count;
-        // An oversized list (a crafted box) is ignored, not read: it names no chapter art, and fails nothing.
-        if (chapterRefs > MAX_CHAPTER_REFS || count === 0) continue;
-        const ids = await walker.read(ref.body, count * 4);
-        for (let i = 0; i < count; i++) track.chapters.push(ids.readUInt32BE(i * 4));
-      }
-    } else if (box.type === 'mdia' && !mdiaRead) {
-      mdiaRead = true;
-      await readMedia(walker, box, track);
-    }
-  }
-  if (chapterRefs > MAX_CHAPTER_REFS) track.chapters = [];
-  return track;
-}
-
-async function readMedia(walker: BoxWalker, mdia: Box, track: TrackRead): Promise<void> {
+async function readMedia(walker: BoxWalker, mdia: Box, motionEvidence: boolean): Promise<MediaRead> {
+  const media: MediaRead = { handler: UNREAD, motionEntry: false, samples: null };
   let handlerRead = false;
   let minf: Box | null = null;
-  // hdlr comes before minf in every writer's layout; minf is read only for a 'vide' track.
-  for await (const box of childrenUntil(walker, mdia, () => minf !== null || (handlerRead && track.handler !== 'vide'))) {
+  // hdlr comes before minf in every writer's layout; minf is read only for a 'vide' track, and only when asked.
+  for await (const box of childrenUntil(walker, mdia, () => minf !== null || (handlerRead && (!motionEvidence || media.handler !== 'vide')))) {
     if (box.type === 'hdlr' && !handlerRead) {
       handlerRead = true;
       // hdlr is a FullBox: version and flags (4), pre_defined (4), then the handler type.
-      if (box.body + 12 <= box.end) track.handler = (await walker.read(box.body + 8, 4)).toString('latin1');
+      if (box.body + 12 <= box.end) media.handler = (await walker.read(box.body + 8, 4)).toString('latin1');
     } else if (box.type === 'minf' && handlerRead) minf = box;
   }
-  if (track.handler !== 'vide' || !minf) return;
+  if (!minf) return media;
   const stbl = await find(walker, minf, 'stbl');
-  if (!stbl) return;
+  if (!stbl) return media;
   let stsdRead = false;
-  for await (const box of childrenUntil(walker, stbl, () => stsdRead && track.samples !== null)) {
+  for await (const box of childrenUntil(walker, stbl, () => stsdRead && media.samples !== null)) {
     if (box.type === 'stsd' && !stsdRead) {
       stsdRead = true;
-      await readSampleEntries(walker, box, track);
-    } else if ((box.type === 'stsz' || box.type === 'stz2') && track.samples === null && box.body + 12 <= box.end) {
+      media.motionEntry = await motionSampleEntry(walker, box);
+    } else if ((box.type === 'stsz' || box.type === 'stz2') && media.samples === null && box.body + 12 <= box.end) {
       // Both FullBoxes (4), then sample_size (stsz) or reserved and field_size (stz2) (4), then sample_count.
-      track.samples = (await walker.read(box.body + 8, 4)).readUInt32BE(0);
+      media.samples = (await walker.read(box.body + 8, 4)).readUInt32BE(0);
     }
   }
+  return media;
 }
 
-/** The sample descriptions of a 'vide' track: up to MAX_SAMPLE_ENTRIES entries, each inside the stsd. */
-async function readSampleEntries(walker: BoxWalker, stsd: Box, track: TrackRead): Promise<void> {
+/** Whether one of a 'vide' track's first MAX_SAMPLE_ENTRIES sample descriptions is a motion-video format. */
+async function motionSampleEntry(walker: BoxWalker, stsd: Box): Promise<boolean> {
   // stsd is a FullBox (4), entry_count (4), then the entries (boxes).
-  if (stsd.body + 8 > stsd.end) return;
+  if (stsd.body + 8 > stsd.end) return false;
   const entryCount = (await walker.read(stsd.body + 4, 4)).readUInt32BE(0);
   let read = 0;
-  let still = true;
-  for await (const entry of childrenUntil(walker, { body: stsd.body + 8, end: stsd.end }, () => read >= Math.min(entryCount, MAX_SAMPLE_ENTRIES))) {
+  let motion = false;
+  for await (const entry of childrenUntil(walker, { body: stsd.body + 8, end: stsd.end }, () => motion || read >= Math.min(entryCount, MAX_SAMPLE_ENTRIES))) {
     read++;
-    still &&= CHAPTER_PICTURE_ENTRIES.has(entry.type);
-    if (MOTION_VIDEO_ENTRIES.has(entry.type)) track.motionEntry = true;
-    else if (entry.type === 'mp4v' && !track.motionEntry) {
+    if (MOTION_VIDEO_ENTRIES.has(entry.type)) motion = true;
+    else if (entry.type === 'mp4v') {
       const objectType = await mpeg4ObjectType(walker, entry);
-      if (objectType !== null && !STILL_OBJECT_TYPES.has(objectType)) track.motionEntry = true;
+      motion = objectType !== null && !STILL_OBJECT_TYPES.has(objectType);
     }
   }
-  track.still = still && read >= 1 && read === entryCount;
+  return motion;
 }
 
 /** Bytes of an `esds` read for its descriptors (ES_Descriptor's header and fields, then DecoderConfigDescriptor's tag, length and object type). */
@@ -307,42 +247,43 @@ async function mpeg4ObjectType(walker: BoxWalker, entry: Box): Promise<number | 
 
 /**
  * The set of track handler types (UNREAD for a track whose handler could not
- * be read, CHAPTER_PICTURE for a 'vide' track that is chapter art, and
- * MOTION_VIDEO beside 'vide' for one with evidence of motion video), or null
- * when the file's `moov` cannot be found and walked. Stops at the first
- * track with evidence of motion video when `untilVideo` (no chapter reference
- * makes it chapter art, and it makes any brand's file a video).
+ * be read; with `motionEvidence`, MOTION_VIDEO beside 'vide' for a track with
+ * evidence of motion video), or null when the file's `moov` cannot be found
+ * and walked. Stops when `untilVideo` at the first video track (all a caller
+ * asking "is there any video?" needs), or with `motionEvidence` at the first
+ * track with evidence of motion video. Without `motionEvidence` only each
+ * track's `mdia/hdlr` is read; the sample tables are read only for an audio
+ * brand (typeByTracks), so a movie brand's file costs no more reads.
  */
 export async function trackHandlers(
   source: RandomAccessSource,
-  options: { abortSignal?: AbortSignal; untilVideo?: boolean; head?: Buffer } = {},
-): Promise<Set<string | typeof UNREAD | typeof CHAPTER_PICTURE | typeof MOTION_VIDEO> | null> {
+  options: { abortSignal?: AbortSignal; untilVideo?: boolean; motionEvidence?: boolean; head?: Buffer } = {},
+): Promise<Set<string | typeof UNREAD | typeof MOTION_VIDEO> | null> {
   const walker = new BoxWalker(source, options.abortSignal, options.head);
-  const tracks: TrackRead[] = [];
-  const motion = (t: TrackRead) => t.handler === 'vide' && t.motionEntry && t.samples !== null && t.samples > 1;
+  const handlers = new Set<string | typeof UNREAD | typeof MOTION_VIDEO>();
+  const evidence = options.motionEvidence === true;
   try {
     const moov = await find(walker, { body: 0, end: source.size }, 'moov');
     if (!moov) return null;
     if (moov.end - moov.body <= MOOV_WHOLE_READ_BYTES && !walker.holds(moov.body, moov.end)) await walker.hold(moov.body, moov.end);
     for await (const trak of walker.children(moov.body, moov.end)) {
       if (trak.type !== 'trak') continue;
-      const track = await readTrack(walker, trak);
-      tracks.push(track);
-      if (options.untilVideo && motion(track)) break;
+      const mdia = await find(walker, trak, 'mdia');
+      const media = mdia ? await readMedia(walker, mdia, evidence) : null;
+      if (!media) {
+        handlers.add(UNREAD);
+        continue;
+      }
+      handlers.add(media.handler);
+      const motion = media.handler === 'vide' && media.motionEntry && media.samples !== null && media.samples > 1;
+      if (motion) handlers.add(MOTION_VIDEO);
+      if (options.untilVideo && (evidence ? motion : media.handler === 'vide')) break;
     }
+    return handlers;
   } catch (err) {
     if (err instanceof Malformed) return null;
     throw err;
   }
-  // Chapters a sound track names (an audiobook's): a picture track naming itself or another picture track, a
-  // reference to a track not in the file or to id 0 (no track has it), makes nothing chapter art.
-  const chapterIds = new Set(tracks.filter((t) => t.handler === 'soun').flatMap((t) => t.chapters.filter((id) => id !== 0)));
-  const handlers = new Set<string | typeof UNREAD | typeof CHAPTER_PICTURE | typeof MOTION_VIDEO>();
-  for (const t of tracks) {
-    handlers.add(t.handler === 'vide' && t.still && t.id !== null && chapterIds.has(t.id) ? CHAPTER_PICTURE : t.handler);
-    if (motion(t)) handlers.add(MOTION_VIDEO);
-  }
-  return handlers;
 }
 
 /**
@@ -396,9 +337,9 @@ const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4
 /**
  * The type an MP4-family, 3GPP or QuickTime file's tracks give where its
  * brand says otherwise. Sound alone is audio (a 'soun' track, every track's
- * handler read, and each one sound, another that is never a picture
- * (NON_VISUAL_HANDLERS) or chapter art (CHAPTER_PICTURE): `audio/mp4` (RFC 4337; as exiftool says of an 'iso*'
- * file, and of 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
+ * handler read, and each one sound or another that is never a picture:
+ * NON_VISUAL_HANDLERS): `audio/mp4` (RFC 4337; as exiftool says of an 'iso*' file, and of
+ * 'M4P ' under file-type's ext), `audio/3gpp`/`audio/3gpp2` (RFC 3839, RFC
  * 4393: the types for a 3GPP file with no video), and a QuickTime movie keeps
  * `video/quicktime` (the only registered QuickTime type; exiftool and libmagic
  * say it too) with the kind audio. An audio brand over a 'vide' track and no
@@ -406,7 +347,8 @@ const AUDIO_BRAND_TYPES: ReadonlySet<string> = new Set(['m4a', 'm4b', 'f4a', 'f4
  * video (MOTION_VIDEO: a motion-video sample description and more than one
  * sample) makes it `video/mp4` (m4a-branded-video-identified-as-audio: a brand
  * is four bytes anyone can write); a cover or chapter pictures stored as a
- * track leave it what its brand says (audio-brand-cover-track-identified-as-video).
+ * track leave it what its brand says (audio-brand-cover-track-identified-as-video),
+ * and so, a known gap, does Motion-JPEG or PNG video ('jpeg', 'png ').
  *
  * Null, and the brand's answer stands, when the tracks do not contradict it,
  * or its `moov` cannot be found and walked within the walker's bounds
@@ -420,17 +362,18 @@ export async function typeByTracks(
 ): Promise<TrackedType | null> {
   const movie = MOVIE_TYPES.has(found.ext);
   if (!movie && !AUDIO_BRAND_TYPES.has(found.ext)) return null;
-  // Either brand needs only "any video?" once a video track is read: sound beside it changes nothing.
-  const handlers = await trackHandlers(source, { ...options, head, untilVideo: true });
+  // A movie brand needs only "any video?" (each track's handler, up to the first 'vide'); an audio brand, also
+  // "any sound?" and, of a video track, its evidence of motion video (stopping at the first with it).
+  const handlers = await trackHandlers(source, { ...options, head, untilVideo: true, motionEvidence: !movie });
   if (handlers === null) return null;
   if (!movie) {
     // Under an audio brand, a video track beside sound makes the file a video only with evidence of motion
-    // video (MOTION_VIDEO): a cover picture stored as a one-picture track ('mp4v' JPEG, 'png ', 'jpeg'), named
-    // by a chapter reference or not, leaves the song or audiobook what its brand says (audio-brand-cover-track-identified-as-video).
+    // video (MOTION_VIDEO): a cover picture stored as a one-picture track ('mp4v' JPEG, 'png ', 'jpeg') or an
+    // audiobook's chapter pictures leave it what its brand says (audio-brand-cover-track-identified-as-video).
     const video = handlers.has(MOTION_VIDEO) || (!handlers.has('soun') && handlers.has('vide'));
     return video ? { ext: 'mp4', mime: 'video/mp4' } : null;
   }
-  const soundAlone = handlers.has('soun') && [...handlers].every((h) => h === CHAPTER_PICTURE || (typeof h === 'string' && NON_VISUAL_HANDLERS.has(h)));
+  const soundAlone = handlers.has('soun') && [...handlers].every((h) => typeof h === 'string' && NON_VISUAL_HANDLERS.has(h));
   if (!soundAlone) return null;
   switch (found.ext) {
     case '3gp':
@@ -447,7 +390,7 @@ export async function typeByTracks(
 }
 
 /**
- * Whether the file's tracks were read and one is a video track ('vide', not chapter art): the track verdict the extension
+ * Whether the file's tracks were read and one is a video track ('vide'): the track verdict the extension
  * check needs where the detected type alone fits the name (an MP4 under .m4a). False when the `moov`
  * cannot be found and walked (truncated, malformed, hostile: no verdict, no flag) or holds no 'vide'.
  */
