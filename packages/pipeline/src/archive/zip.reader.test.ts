@@ -695,6 +695,40 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     }
   });
 
+  // The chain's id bases were capped one past the global LIMITS.maxArchiveEntries, whatever limit the stage was
+  // configured with (StageDeps.limits, passed as maxEntries): with a lower one, a chain ZIP after a large one took ids
+  // the unpack never reaches, and a resumed attempt asked whether the wrong index (not the chain's first) was recorded.
+  it('zip-chain-id-cap-reads-global-limits: chain id bases and the recorded-chain check use the configured entry limit', async () => {
+    const big = await zipOf(Array.from({ length: 5 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const c = await zipOf([{ name: 'c1.txt', data: Buffer.from('c one') }]);
+    const data = Buffer.concat([big, b, c]);
+    const { store, ref } = MemoryBlobSource.of('a.zip', data);
+    const reader = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, maxEntries: 2 });
+    const seen: string[] = [];
+    for await (const e of reader.entries()) seen.push(`${e.index} ${e.displayPath}`);
+    // big spans 3 ids (one past the configured 2), so b starts at 4; its listing ends at its span.
+    expect(seen).toEqual(['0 c1.txt', '1 zip-chain-1/a0.txt', '2 zip-chain-1/a1.txt', '3 zip-chain-1/a2.txt', '4 zip-chain-2/b1.txt']);
+    expect(reader.findings).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    // The archive itself is the large one (cat b big): a search that gives up asks about the chain's first index, 3.
+    const flipped = Buffer.concat([b, big]);
+    const real = archivePool();
+    const pool = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key !== 'run') return Reflect.get(target, key, receiver);
+        return (kind: string, input: { size: number }, options: unknown) => {
+          if (kind === 'zip-open' && input.size !== flipped.length) return Promise.reject(new ExhibitError('parse-timeout', 'zip reader: out of time'));
+          return (target.run as (...args: unknown[]) => unknown)(kind, input, options);
+        };
+      },
+    }) as DeadlineWorkerPool;
+    const asked: number[] = [];
+    const other = MemoryBlobSource.of('b.zip', flipped);
+    const resumed = await openZipReader(other.store, other.ref, { size: flipped.length, maxEntryNameBytes: 4096, maxEntries: 2, pool, isRecorded: async (index) => (asked.push(index), false) });
+    expect(asked).toEqual([3]);
+    expect(resumed.findings).toContain('zip-chain-incomplete');
+  });
+
   it('zip-chain-lists-one-zip: both ZIPs of cat a.zip b.zip are listed, with or without bytes after, bounded', async () => {
     const a = await zipOf(Array.from({ length: 3 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
     const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }, { name: 'b2.txt', data: pseudoRandomBytes(5000, 3) }]);

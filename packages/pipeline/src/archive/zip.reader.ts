@@ -17,7 +17,10 @@ export interface ZipReaderOptions {
   offset?: number;
   etag?: string;
   maxEntryNameBytes: number;
-  /** Central directory entries read ahead for the overlap check; more stop the archive anyway (LIMITS.maxArchiveEntries). */
+  /**
+   * The configured entry limit (StageDeps.limits.maxArchiveEntries; LIMITS by default): central directory entries read
+   * ahead for the overlap check (more stop the archive anyway), and the cap of each chain ZIP's span of entry indexes.
+   */
   maxEntries?: number;
   abortSignal?: AbortSignal;
   /** Parser budgets (LIMITS by default; tests shrink them). */
@@ -81,7 +84,7 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
   const search = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
   if (search.gaveUp) {
     // The first chain member's index: the archive's own span (ThreadedZipReader's bases) comes first.
-    const firstChainIndex = Math.min(facts.declared, LIMITS.maxArchiveEntries + 1);
+    const firstChainIndex = Math.min(facts.declared, entryIndexCap(options));
     if (options.isRecorded && (await options.isRecorded(firstChainIndex))) {
       throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread) while resuming over recorded members; retried');
     }
@@ -168,6 +171,17 @@ async function zipChainAround(
   return { chain: found.filter((zip) => zip.declared > 0), gaveUp: false };
 }
 
+/**
+ * How many entry indexes one ZIP of a chain takes at most: one past the configured entry limit (an unpack never records
+ * more; the entry past it reaches the stage, which stops at its limit). The configured limit, never LIMITS': with a
+ * lower configured one the bases would leave ids the unpack never reaches between the ZIPs and ask whether the wrong
+ * index was recorded (zip-chain-id-cap-reads-global-limits).
+ */
+function entryIndexCap(options: Pick<ZipReaderOptions, 'maxEntries'>): number {
+  const configured = options.maxEntries ?? LIMITS.maxArchiveEntries;
+  return Number.isSafeInteger(configured) && configured >= 0 && configured < Number.MAX_SAFE_INTEGER ? configured + 1 : LIMITS.maxArchiveEntries + 1;
+}
+
 class ThreadedZipReader implements ArchiveReader {
   readonly format = 'zip' as const;
   readonly findings: ZipArchiveFinding[];
@@ -188,13 +202,13 @@ class ThreadedZipReader implements ArchiveReader {
     // the same bytes give the same numbers. ZIPs with no entries were left out and take no number.
     const inFile = [...chain, facts].sort((a, b) => a.prefix - b.prefix);
     // Each ZIP's entry indexes (its members' ids) start at a base fixed by the bytes: the declared counts of the ZIPs
-    // listed before it, each capped one past LIMITS.maxArchiveEntries (an unpack never records more; the entry past it
-    // reaches the stage, which stops at its limit). How far another ZIP was listed (a damaged directory) never moves
+    // listed before it, each capped one past the configured entry limit (entryIndexCap). How far another ZIP was listed (a damaged directory) never moves
     // them (zip-chain-timeout-shifts-later-chain-member-ids).
     let base = 0;
+    const cap = entryIndexCap(options);
     const listed = [{ facts, pathPrefix: '' }, ...chain.map((zip) => ({ facts: zip, pathPrefix: `zip-chain-${inFile.indexOf(zip) + 1}/` }))];
     this.segments = listed.map((segment) => {
-      const span = Math.min(segment.facts.declared, LIMITS.maxArchiveEntries + 1);
+      const span = Math.min(segment.facts.declared, cap);
       const placed = { ...segment, base, span };
       base += span;
       return placed;
