@@ -729,6 +729,36 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     expect(resumed.findings).toContain('zip-chain-incomplete');
   });
 
+  // The declared count each 'zip-open' returns fixes the id bases of the chain ZIPs after it, and was taken as the
+  // thread gave it: a negative, fractional, NaN or unsafe count (a ZIP64 count past 2^53) became a base or a total.
+  it('zip-chain-declared-count-unchecked: a declared count that is no non-negative safe integer is a typed failure', async () => {
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }]);
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const data = Buffer.concat([a, b]);
+    const real = archivePool();
+    const lying = (declared: unknown, which: 'archive' | 'chain') =>
+      new Proxy(real, {
+        get(target, key, receiver) {
+          if (key !== 'run') return Reflect.get(target, key, receiver);
+          return async (kind: string, input: { size: number }, options: unknown) => {
+            const value = await (target.run as (...args: unknown[]) => Promise<unknown>)(kind, input, options);
+            const archive = input.size === data.length;
+            return kind === 'zip-open' && archive === (which === 'archive') ? { ...(value as object), declared } : value;
+          };
+        },
+      }) as DeadlineWorkerPool;
+    for (const declared of [-1, 1.5, Number.NaN, 2 ** 53, '1', null]) {
+      const { store, ref } = MemoryBlobSource.of('a.zip', data);
+      const err = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool: lying(declared, 'archive') }).catch((e: unknown) => e);
+      expect(isExhibitError(err, 'corrupt-file'), String(declared)).toBe(true);
+      expect((err as ExhibitError).details, String(declared)).toMatchObject({ reason: 'declared-count-invalid' });
+      // A chain window's: that window is no ZIP of the chain, the archive's own members are listed.
+      const chained = await listAll(data, { pool: lying(declared, 'chain') });
+      expect(chained.seen, String(declared)).toEqual([`b1.txt ${md5('b one')}`]);
+      expect(chained.stop, String(declared)).toBeNull();
+    }
+  });
+
   it('zip-chain-lists-one-zip: both ZIPs of cat a.zip b.zip are listed, with or without bytes after, bounded', async () => {
     const a = await zipOf(Array.from({ length: 3 }, (_, i) => ({ name: `a${i}.txt`, data: Buffer.from(`a ${i}`) })));
     const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }, { name: 'b2.txt', data: pseudoRandomBytes(5000, 3) }]);

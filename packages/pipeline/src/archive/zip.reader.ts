@@ -75,6 +75,12 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > length) {
       throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${length} bytes`);
     }
+    // The declared count fixes every later chain ZIP's id base and the archive's declared total: a count that is no
+    // non-negative safe integer (NaN, negative, fractional, or a ZIP64 count past 2^53 that yauzl read imprecisely)
+    // would move ids, so it is a typed failure, never a base (zip-chain-declared-count-unchecked).
+    if (!Number.isSafeInteger(facts.declared) || facts.declared < 0) {
+      throw new ExhibitError('corrupt-file', `zip: the parser reported ${String(facts.declared)} declared entries, no count of entries`, { details: { reason: 'declared-count-invalid' } });
+    }
     if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
       throw new ExhibitError('corrupt-file', `zip: the parser placed the end record's comment length at ${facts.commentLengthAt}, outside the archive`);
     }
@@ -185,7 +191,7 @@ function entryIndexCap(options: Pick<ZipReaderOptions, 'maxEntries'>): number {
 class ThreadedZipReader implements ArchiveReader {
   readonly format = 'zip' as const;
   readonly findings: ZipArchiveFinding[];
-  readonly declaredEntries: number;
+  readonly declaredEntries?: number;
   /** The archive, then the other ZIPs of its chain in file order, each with the path prefix its members are listed under. */
   private readonly segments: Array<{ facts: ZipFacts; pathPrefix: string; base: number; span: number }>;
 
@@ -197,7 +203,9 @@ class ThreadedZipReader implements ArchiveReader {
     private readonly options: ZipReaderOptions,
   ) {
     this.findings = [...facts.findings];
-    this.declaredEntries = facts.declared + chain.reduce((sum, zip) => sum + zip.declared, 0);
+    // Each count is a safe integer (openWindow); their sum over a chain of hostile ZIP64 counts may not be: then absent.
+    const declaredEntries = facts.declared + chain.reduce((sum, zip) => sum + zip.declared, 0);
+    if (Number.isSafeInteger(declaredEntries)) this.declaredEntries = declaredEntries;
     // Numbered from 1 in file order among the ZIPs listed, the archive included (its members keep their own paths):
     // the same bytes give the same numbers. ZIPs with no entries were left out and take no number.
     const inFile = [...chain, facts].sort((a, b) => a.prefix - b.prefix);
