@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ExhibitError, isExhibitError, LIMITS } from '@exhibit/core';
 import type { DeadlineWorkerPool } from '@exhibit/core/deadline-pool';
+import type { TaskContext } from '@exhibit/core/worker-runtime';
 import {
   breakCentralHeader,
   centralHeaders,
@@ -16,6 +17,7 @@ import {
 } from '../../test/fixtures/archives/archive-fixtures.js';
 import type { ArchiveEntry } from './archive-reader.js';
 import { archivePool } from './archive.pool.js';
+import { ZIP_TASKS } from './zip.parser.js';
 import { openZipReader } from './zip.reader.js';
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -825,6 +827,49 @@ describe('zip reader: declared count when the survey stops at its cap', () => {
     const whole = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, maxEntries: 5 });
     expect(whole.declaredEntries).toBe(5);
     await whole.close();
+  });
+});
+
+describe('zip reader: a storage fault during the directory survey', () => {
+  // 5,000 central headers (some 530 KiB, over several of the thread's 256 KiB blocks) under an end record that counts 1:
+  // read to its end the survey raises the count to 5,000. A read failing in its middle broke the survey off like a
+  // damaged directory, and the count fell back to the end record's 1: a chain ZIP's span (the next ZIP's id base)
+  // then depended on storage, shifting ids between attempts. A storage fault is a retryable fault, never a count.
+  async function underDeclared(): Promise<Buffer> {
+    const zip = await zipOf(Array.from({ length: 5000 }, (_, i) => ({ name: `${String(i).padStart(56, 'n')}.txt`, data: Buffer.alloc(0), compress: false })));
+    const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    zip.writeUInt16LE(1, eocd + 8);
+    zip.writeUInt16LE(1, eocd + 10);
+    return zip;
+  }
+  const MIDDLE_BLOCK = 2 * 256 * 1024;
+
+  it('zip-survey-storage-fault-lowers-declared-count: the parser thread rethrows it, never a smaller count', async () => {
+    const zip = await underDeclared();
+    const directory = zip.readUInt32LE(zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06])) + 16);
+    expect(directory).toBeLessThan(MIDDLE_BLOCK);
+    const context = (failing: boolean): TaskContext => ({
+      async request(request) {
+        const { offset, length } = request as { offset: number; length: number };
+        if (failing && offset === MIDDLE_BLOCK) throw new ExhibitError('storage-unavailable', 'blob read failed');
+        const bytes = zip.subarray(offset, offset + length);
+        return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      },
+    });
+    const whole = (await ZIP_TASKS['zip-open']({ size: zip.length, maxEntries: 200_000 }, context(false))).value as { declared: number };
+    expect(whole.declared).toBe(5000);
+    await expect(ZIP_TASKS['zip-open']({ size: zip.length, maxEntries: 200_000 }, context(true))).rejects.toMatchObject({ code: 'storage-unavailable' });
+  });
+
+  it('zip-survey-short-read-lowers-declared-count: a range storage returns short is a retryable storage fault', async () => {
+    const zip = await underDeclared();
+    const { store, ref, source } = MemoryBlobSource.of('a.zip', zip);
+    const whole = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096 });
+    expect(whole.declaredEntries).toBe(5000);
+    // Storage answers the middle block's read with fewer bytes than asked for (a connection cut without an error).
+    const readRange = source.readRange.bind(source);
+    source.readRange = async (blob, offset, count) => (offset === MIDDLE_BLOCK ? (await readRange(blob, offset, count)).subarray(0, 100) : readRange(blob, offset, count));
+    await expect(openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096 })).rejects.toMatchObject({ code: 'storage-unavailable' });
   });
 });
 
