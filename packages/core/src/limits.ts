@@ -261,6 +261,15 @@ export const LIMITS = {
    */
   /** Opening a ZIP: finding its end record and surveying its whole central directory. */
   archiveOpenTimeoutMs: 60_000,
+  /**
+   * Parser time of a ZIP's whole chain search (every window backwards and forwards, zip.reader.ts), on the same clock
+   * as archiveOpenTimeoutMs; each window has at most archiveOpenTimeoutMs of what is left. Without it up to
+   * 2 × maxZipChainArchives − 1 windows of archiveOpenTimeoutMs each (31 min) fit in one attempt, more than its
+   * stageDeadlineMs: a ZIP's open now takes at most archiveOpenTimeoutMs + this (3 min) of the parsers' time. A search
+   * that runs out ends as one whose window ran out: no chain, the zip-chain-incomplete finding (or, resuming over
+   * recorded members of the chain, a retryable timeout).
+   */
+  zipChainSearchTimeoutMs: 120_000,
   /** One step of a ZIP or TAR listing: from one entry (or member chunk) handed over to the next. */
   archiveParseStepMs: 60_000,
   /** V8 old-generation heap of each archive parser thread; past it the thread dies ('parse-crashed'). */

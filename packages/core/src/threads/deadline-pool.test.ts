@@ -144,6 +144,27 @@ describe('DeadlineWorkerPool', () => {
     expect(reasons).toEqual(['limit-exceeded: took longer than 500 ms / decode-failed: died twice (ran out of its 32 MiB heap)', reasons[0]]);
   });
 
+  it('tells a caller how much parser time a task took, waits for serve excluded, a task out of time its whole budget', async () => {
+    pool = testPool();
+    const used: number[] = [];
+    await pool.run('read-ranges', { ranges: [{ offset: 0, length: 4 }] }, {
+      label: 'parser',
+      timeoutMs: 30_000,
+      usedMs: (ms) => used.push(ms),
+      serve: async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const bytes = new ArrayBuffer((request as { length: number }).length);
+        return { value: bytes, transfer: [bytes] };
+      },
+    });
+    expect(used).toHaveLength(1);
+    expect(used[0]).toBeGreaterThanOrEqual(0);
+    expect(used[0]).toBeLessThan(1500);
+    await pool.run('loop', null, { label: 'parser', timeoutMs: 300, usedMs: (ms) => used.push(ms) }).catch(() => undefined);
+    expect(used).toHaveLength(2);
+    expect(used[1]).toBeGreaterThanOrEqual(290);
+  });
+
   it('gives every thread the workerData it was created with, and tells which threads a task went to before they start', async () => {
     pool = testPool({ workerData: { heicDecodePath: '/somewhere/heic-decode' } });
     const running = pool.run('worker-data', null, { label: 'decoder', timeoutMs: 30_000 });

@@ -108,6 +108,12 @@ export interface RunOptions {
    * the largest image it decoded and never shrinks).
    */
   recycleThread?(value: unknown): boolean;
+  /**
+   * Told once, when the task settles (done, failed, out of time, aborted), how much parser time it took: the clock its
+   * budget runs on (waits for `serve` excluded), every run of it counted when its thread died and it ran again. For a
+   * caller whose several tasks share one budget of their own (a ZIP's chain search, zip.reader.ts).
+   */
+  usedMs?(ms: number): void;
   /** The task's own error for a budget that ran out, in place of 'parse-timeout' (the HEIC decoder's 'limit-exceeded'). Stable: no timings. */
   timeoutError?(): Error;
   /** The task's own error for a thread that died on it for good, in place of 'parse-crashed': `cause` is the death's stable cause class, `err` the death itself. */
@@ -124,6 +130,8 @@ interface Job {
   timer: NodeJS.Timeout | undefined;
   /** Budget left; the clock runs only while the worker computes. */
   remainingMs: number;
+  /** Parser time taken so far, over every run (RunOptions.usedMs). */
+  usedMs: number;
   runningSince: number | undefined;
   /** Requests of the worker the main thread is still answering; the clock runs only while there are none. */
   waiting: number;
@@ -167,6 +175,7 @@ export class DeadlineWorkerPool {
         slot: undefined,
         timer: undefined,
         remainingMs: options.timeoutMs,
+        usedMs: 0,
         runningSince: undefined,
         waiting: 0,
         onAbort: undefined,
@@ -245,7 +254,11 @@ export class DeadlineWorkerPool {
   private stopClock(job: Job): void {
     clearTimeout(job.timer);
     job.timer = undefined;
-    if (job.runningSince !== undefined) job.remainingMs -= performance.now() - job.runningSince;
+    if (job.runningSince !== undefined) {
+      const ran = performance.now() - job.runningSince;
+      job.remainingMs -= ran;
+      job.usedMs += ran;
+    }
     job.runningSince = undefined;
   }
 
@@ -394,6 +407,11 @@ export class DeadlineWorkerPool {
     this.stopClock(job);
     job.slot = undefined;
     if (job.onAbort) job.options.abortSignal?.removeEventListener('abort', job.onAbort);
+    try {
+      job.options.usedMs?.(job.usedMs);
+    } catch {
+      // The caller's accounting never holds back the task's result.
+    }
     if (result instanceof Error) job.reject(result);
     else job.resolve(result);
   }

@@ -509,7 +509,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
   // Python list b's; with bytes after, Exhibit listed a's). Every ZIP of the chain is listed now: the one read as the
   // archive under its own paths, the others after it under zip-chain-<n>/ (n: its place in the file), with the finding.
   /** Every member's path and MD5 (or the error opening it), then how the listing ended. */
-  async function listAll(zip: Buffer, options: { archiveOpenTimeoutMs?: number; pool?: DeadlineWorkerPool } = {}) {
+  async function listAll(zip: Buffer, options: { archiveOpenTimeoutMs?: number; zipChainSearchTimeoutMs?: number; pool?: DeadlineWorkerPool } = {}) {
     const { store, ref } = MemoryBlobSource.of('a.zip', zip);
     const reader = await openZipReader(store, ref, { size: zip.length, maxEntryNameBytes: 4096, ...options });
     const seen: string[] = [];
@@ -648,6 +648,48 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     expect(budgets.length).toBeGreaterThanOrEqual(3);
     expect(budgets.length).toBeLessThanOrEqual(LIMITS.maxZipChainArchives + 1);
     for (const budget of budgets) expect(budget).toBe(60_000);
+  });
+
+  // Each window of the chain search had a whole archiveOpenTimeoutMs of parser time and nothing bounded them together:
+  // a hostile file of windows that each open slowly but in time (up to 2 × maxZipChainArchives − 1 of them) spent up
+  // to 31 min of one attempt, past the stage deadline. The search as a whole has LIMITS.zipChainSearchTimeoutMs now;
+  // each window gets at most what is left, and a search that runs out ends as one whose window ran out.
+  it('zip-chain-search-unbounded-across-windows: the windows together have one parser budget; spent, no chain, said', async () => {
+    const zips = await Promise.all(Array.from({ length: 8 }, (_, i) => zipOf([{ name: `z${i}.txt`, data: Buffer.from(`z ${i}`) }])));
+    const data = Buffer.concat(zips);
+    const real = archivePool();
+    const budgets: number[] = [];
+    // Every chain window reports 40 s of parser time more than it took (a slow window that still opens in time).
+    const pool = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key !== 'run') return Reflect.get(target, key, receiver);
+        return (kind: string, input: { size: number }, options: { timeoutMs: number; usedMs?: (ms: number) => void }) => {
+          if (kind !== 'zip-open' || input.size === data.length) return (target.run as (...args: unknown[]) => unknown)(kind, input, options);
+          budgets.push(options.timeoutMs);
+          return (target.run as (...args: unknown[]) => unknown)(kind, input, { ...options, usedMs: (ms: number) => options.usedMs?.(ms + 40_000) });
+        };
+      },
+    }) as DeadlineWorkerPool;
+    const slow = await listAll(data, { pool });
+    expect(slow.stop).toBeNull();
+    expect(slow.seen).toEqual([`z7.txt ${md5('z 7')}`]);
+    expect(slow.findings).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+    // 60 s, 60 s, then what was left (some 40 s): no window past the search's 120 s.
+    expect(budgets).toHaveLength(3);
+    expect(budgets.slice(0, 2)).toEqual([LIMITS.archiveOpenTimeoutMs, LIMITS.archiveOpenTimeoutMs]);
+    expect(budgets[2]).toBeLessThanOrEqual(LIMITS.zipChainSearchTimeoutMs - 80_000);
+    // As any search that gives up: resuming over a recorded member of the chain, a retryable fault; over none, the same listing.
+    const { store, ref } = MemoryBlobSource.of('a.zip', data);
+    await expect(openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool, isRecorded: async (index) => index === 1 })).rejects.toMatchObject({ code: 'timeout' });
+    const resumed = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool, isRecorded: async () => false });
+    expect(resumed.findings).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+    // A configured search budget is the one used; an ordinary search (windows of milliseconds) lists the whole chain.
+    budgets.length = 0;
+    const small = await listAll(data, { pool, zipChainSearchTimeoutMs: 30_000 });
+    expect(small.findings).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+    expect(budgets).toEqual([30_000]);
+    const fast = await listAll(data);
+    expect(fast.seen.map((x) => x.split(' ')[0])).toEqual(['z7.txt', ...zips.slice(0, 7).map((_, i) => `zip-chain-${i + 1}/z${i}.txt`)]);
   });
 
   // cat z0 z1 z2: z2 is the archive (index 0), z0 and z1 its chain's. Indexes (member ids) ran on from wherever the

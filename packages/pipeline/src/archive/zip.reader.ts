@@ -26,6 +26,8 @@ export interface ZipReaderOptions {
   /** Parser budgets (LIMITS by default; tests shrink them). */
   archiveOpenTimeoutMs?: number;
   archiveParseStepMs?: number;
+  /** Parser time of the whole chain search, every window together (LIMITS.zipChainSearchTimeoutMs by default). */
+  zipChainSearchTimeoutMs?: number;
   /** Another pool (tests). */
   pool?: DeadlineWorkerPool;
   /**
@@ -62,12 +64,13 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     ...(options.etag ? { etag: options.etag } : {}),
   });
   /** 'zip-open' over `length` bytes from `start` of the archive's bytes; the facts it gives placed in the whole (absolute). */
-  const openWindow = async (start: number, length: number, timeoutMs = options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs): Promise<ZipFacts> => {
+  const openWindow = async (start: number, length: number, timeoutMs = options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, usedMs?: (ms: number) => void): Promise<ZipFacts> => {
     const windowRead = start === 0 && length === options.size ? read : serveRange(blobs, blob, { offset: (options.offset ?? 0) + start, size: length, ...(options.etag ? { etag: options.etag } : {}) });
     const input: ZipOpenInput = { size: length, maxEntries: options.maxEntries ?? Number.MAX_SAFE_INTEGER };
     const facts = await pool.run<ZipFacts>('zip-open', input, {
       label: 'zip reader (end record and central directory)',
       timeoutMs,
+      ...(usedMs ? { usedMs } : {}),
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       serve: (request) => windowRead(request, options.abortSignal),
     });
@@ -87,7 +90,11 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     return { ...facts, prefix: start + facts.prefix, commentLengthAt: facts.commentLengthAt === null ? null : start + facts.commentLengthAt };
   };
   const facts = await openWindow(0, options.size);
-  const search = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
+  const search = await zipChainAround(facts, options.size, openWindow, {
+    windowMs: options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs,
+    searchMs: options.zipChainSearchTimeoutMs ?? LIMITS.zipChainSearchTimeoutMs,
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  });
   if (search.gaveUp) {
     // The first chain member's index: the archive's own span (ThreadedZipReader's bases) comes first.
     const firstChainIndex = Math.min(facts.declared, entryIndexCap(options));
@@ -110,9 +117,13 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
  * ends: a ZIP preceded by bytes that are no ZIP (a local header whose data it is, with no directory entry) is data,
  * not a chain's (zip-chain-takes-zip-stored-in-unlisted-member); past LIMITS.maxZipChainArchives, a whole ZIP must
  * end where the earliest listed starts. At most LIMITS.maxZipChainArchives ZIPs in all; bytes that are no ZIP end
- * the search. Each window has the open budget of its own (`budgetMs`, the parser's time as the archive's own open
- * has), so an ordinary file's chain does not depend on a shared budget running down (each window is still wall-time bounded). A window that runs out of it or crashes
- * its thread ends the search with `gaveUp`: no chain, and the caller says so (the finding zip-chain-incomplete, the
+ * the search. Each window has at most the open budget of its own (`windowMs`, the parser's time as the archive's own
+ * open has), and all of them together the search's (`searchMs`, LIMITS.zipChainSearchTimeoutMs, on the same clock:
+ * the parser's own time, never storage's nor the wait for a thread), of which each window gets what is left: a hostile
+ * file of slow windows spent up to 2 × maxZipChainArchives − 1 open budgets, more than the stage deadline
+ * (zip-chain-search-unbounded-across-windows). A window that runs out of its budget or crashes its thread, or a search
+ * whose budget is spent before its next window, ends the search with `gaveUp`: no chain (never the part found so far,
+ * whose numbers and id bases the rest would move), and the caller says so (the finding zip-chain-incomplete, the
  * archive's own members listed as before, zip-chain-slow-lookup-fails-archive) or, when an earlier attempt recorded
  * a member of the chain, fails with a retryable fault (zip-chain-found-in-one-attempt-lost-in-the-next). At most
  * LIMITS.maxZipChainArchives windows backwards and as many forwards (a backward run that does not reach the first
@@ -121,14 +132,19 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
 async function zipChainAround(
   archive: ZipFacts,
   total: number,
-  openWindow: (start: number, length: number, timeoutMs: number) => Promise<ZipFacts>,
-  budgetMs: number,
-  abortSignal: AbortSignal | undefined,
+  openWindow: (start: number, length: number, timeoutMs: number, usedMs: (ms: number) => void) => Promise<ZipFacts>,
+  budgets: { windowMs: number; searchMs: number; abortSignal?: AbortSignal },
 ): Promise<{ chain: ZipFacts[]; gaveUp: boolean }> {
+  const { windowMs, abortSignal } = budgets;
   const GAVE_UP = Symbol('gave-up');
+  let leftMs = budgets.searchMs;
   const attempt = async (start: number, length: number): Promise<ZipFacts | null | typeof GAVE_UP> => {
+    // The search's own budget is spent: it did not finish, as when a window runs out.
+    if (!(leftMs > 0)) return GAVE_UP;
     try {
-      return await openWindow(start, length, budgetMs);
+      return await openWindow(start, length, Math.min(windowMs, leftMs), (ms) => {
+        leftMs -= ms;
+      });
     } catch (err) {
       if (abortSignal?.aborted) throw err;
       // Not a ZIP there (or a damaged one: its bytes stay the finding they were).
