@@ -99,7 +99,7 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     // The first chain member's index: the archive's own span (ThreadedZipReader's bases) comes first.
     const firstChainIndex = Math.min(facts.declared, entryIndexCap(options));
     if (options.isRecorded && (await options.isRecorded(firstChainIndex))) {
-      throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread) while resuming over recorded members; retried');
+      throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread, or the search ran out of its own) while resuming over recorded members; retried');
     }
     // Said, never silent: a later attempt's search may find the chain this one could not.
     return new ThreadedZipReader(pool, read, { ...facts, findings: [...facts.findings, 'zip-chain-incomplete'] }, [], options);
@@ -226,8 +226,8 @@ class ThreadedZipReader implements ArchiveReader {
     // the same bytes give the same numbers. ZIPs with no entries were left out and take no number.
     const inFile = [...chain, facts].sort((a, b) => a.prefix - b.prefix);
     // Each ZIP's entry indexes (its members' ids) start at a base fixed by the bytes: the declared counts of the ZIPs
-    // listed before it, each capped one past the configured entry limit (entryIndexCap). How far another ZIP was listed (a damaged directory) never moves
-    // them (zip-chain-timeout-shifts-later-chain-member-ids).
+    // listed before it, each capped one past the configured entry limit (entryIndexCap). How far another ZIP was listed
+    // (a damaged directory) never moves them (zip-chain-timeout-shifts-later-chain-member-ids).
     let base = 0;
     const cap = entryIndexCap(options);
     const listed = [{ facts, pathPrefix: '' }, ...chain.map((zip) => ({ facts: zip, pathPrefix: `zip-chain-${inFile.indexOf(zip) + 1}/` }))];
