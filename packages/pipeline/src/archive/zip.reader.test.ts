@@ -774,8 +774,9 @@ describe('zip reader: end records of ZIPs stored in members', () => {
   });
 
   // The declared count each 'zip-open' returns fixes the id bases of the chain ZIPs after it, and was taken as the
-  // thread gave it: a negative, fractional, NaN or unsafe count (a ZIP64 count past 2^53) became a base or a total.
-  it('zip-chain-declared-count-unchecked: a declared count that is no non-negative safe integer is a typed failure', async () => {
+  // thread gave it: a negative, fractional or NaN count became a base or a total. (A ZIP64 count of 2^53 or more is a
+  // count, over the cap: zip64-huge-declared-count-loses-every-member.)
+  it('zip-chain-declared-count-unchecked: a declared count that is no non-negative integer is a typed failure', async () => {
     const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }]);
     const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
     const data = Buffer.concat([a, b]);
@@ -791,7 +792,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
           };
         },
       }) as DeadlineWorkerPool;
-    for (const declared of [-1, 1.5, Number.NaN, 2 ** 53, '1', null]) {
+    for (const declared of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '1', null]) {
       const { store, ref } = MemoryBlobSource.of('a.zip', data);
       const err = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool: lying(declared, 'archive') }).catch((e: unknown) => e);
       expect(isExhibitError(err, 'corrupt-file'), String(declared)).toBe(true);
@@ -801,6 +802,57 @@ describe('zip reader: end records of ZIPs stored in members', () => {
       expect(chained.seen, String(declared)).toEqual([`b1.txt ${md5('b one')}`]);
       expect(chained.stop, String(declared)).toBeNull();
     }
+    // An integer of 2^53 or more is a count over the cap: the archive opens with no declared total, a chain ZIP is listed.
+    for (const declared of [2 ** 53, 2 ** 60]) {
+      const { store, ref } = MemoryBlobSource.of('a.zip', data);
+      const reader = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool: lying(declared, 'archive') });
+      expect(reader.declaredEntries, String(declared)).toBeUndefined();
+      await reader.close();
+      const chained = await listAll(data, { pool: lying(declared, 'chain') });
+      expect(chained.seen, String(declared)).toEqual([`b1.txt ${md5('b one')}`, `zip-chain-1/a1.txt ${md5('a one')}`]);
+      expect(chained.stop, String(declared)).toBeNull();
+    }
+  });
+
+  // A ZIP64 count of 2^53 or more (2^60 under an end record of 0xFFFF: one flipped bit in the ZIP64 record does it) failed
+  // the open with declared-count-invalid and listed nothing, and dropped such a ZIP from a chain, where unzip, Python's
+  // zipfile and main list every member (then stop where the directory ends). Such a count is no safe integer but still
+  // a count: it is over the entry cap (its span is the cap, as any count past the limit) and no declared total is given.
+  it('zip64-huge-declared-count-loses-every-member: a ZIP64 count of 2^53 or more is over the cap, its members listed', async () => {
+    const three = await zipOf(['f0', 'f1', 'f2'].map((n) => ({ name: `${n}.txt`, data: Buffer.from(`${n} data`) })), { forceZip64Format: true });
+    const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
+    const counting = (count: bigint): Buffer => {
+      const zip = Buffer.from(three);
+      const record = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x06, 0x06]));
+      zip.writeBigUInt64LE(count, record + 24);
+      zip.writeBigUInt64LE(count, record + 32);
+      return zip;
+    };
+    const python = (zip: Buffer) =>
+      execFileSync('python3', ['-c', 'import sys,zipfile,io; print(",".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: zip }).toString().trim();
+    for (const count of [2n ** 60n, 2n ** 53n]) {
+      const huge = counting(count);
+      expect(python(huge), String(count)).toBe('f0.txt,f1.txt,f2.txt');
+      const { store, ref } = MemoryBlobSource.of('a.zip', huge);
+      const reader = await openZipReader(store, ref, { size: huge.length, maxEntryNameBytes: 4096 });
+      expect(reader.declaredEntries, String(count)).toBeUndefined();
+      await reader.close();
+      // Every member, then the directory's end where the count says more: corrupt-file, as unzip and main stop.
+      const alone = await listAll(huge);
+      expect(alone.seen, String(count)).toEqual(['f0', 'f1', 'f2'].map((n) => `${n}.txt ${md5(`${n} data`)}`));
+      expect(isExhibitError(alone.stop, 'corrupt-file'), String(count)).toBe(true);
+      // In a chain (cat huge b): b is the archive, the huge one the chain's first, listed with its span capped; its
+      // directory ending early ends only its own listing.
+      const chained = await listAll(Buffer.concat([huge, b]));
+      expect(chained.stop, String(count)).toBeNull();
+      expect(chained.seen, String(count)).toEqual([`b1.txt ${md5('b one')}`, ...['f0', 'f1', 'f2'].map((n) => `zip-chain-1/${n}.txt ${md5(`${n} data`)}`)]);
+      expect(chained.findings, String(count)).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    }
+    // One below 2^53 is a safe integer: the declared count as the bytes give it.
+    const { store, ref } = MemoryBlobSource.of('a.zip', counting(2n ** 53n - 1n));
+    const safe = await openZipReader(store, ref, { size: three.length, maxEntryNameBytes: 4096 });
+    expect(safe.declaredEntries).toBe(2 ** 53 - 1);
+    await safe.close();
   });
 
   it('zip-chain-lists-one-zip: both ZIPs of cat a.zip b.zip are listed, with or without bytes after, bounded', async () => {

@@ -78,10 +78,12 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > length) {
       throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${length} bytes`);
     }
-    // The declared count fixes every later chain ZIP's id base and the archive's declared total: a count that is no
-    // non-negative safe integer (NaN, negative, fractional, or a ZIP64 count past 2^53 that yauzl read imprecisely)
-    // would move ids, so it is a typed failure, never a base (zip-chain-declared-count-unchecked).
-    if (!Number.isSafeInteger(facts.declared) || facts.declared < 0) {
+    // The declared count fixes every later chain ZIP's id base and the archive's declared total: a value that is no
+    // count (no number, NaN, negative, fractional) would move ids, so it is a typed failure, never a base
+    // (zip-chain-declared-count-unchecked). A ZIP64 count of 2^53 or more (yauzl reads it imprecisely) is still a count,
+    // of more entries than any limit: its span is the entry cap and no declared total is given (ThreadedZipReader), and
+    // its members are listed as unzip and Python's zipfile list them (zip64-huge-declared-count-loses-every-member).
+    if (typeof facts.declared !== 'number' || !Number.isInteger(facts.declared) || facts.declared < 0) {
       throw new ExhibitError('corrupt-file', `zip: the parser reported ${String(facts.declared)} declared entries, no count of entries`, { details: { reason: 'declared-count-invalid' } });
     }
     if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
@@ -219,7 +221,9 @@ class ThreadedZipReader implements ArchiveReader {
     private readonly options: ZipReaderOptions,
   ) {
     this.findings = [...facts.findings];
-    // Each count is a safe integer (openWindow); their sum over a chain of hostile ZIP64 counts may not be: then absent.
+    // Each count is a non-negative integer (openWindow), but a ZIP64 count of 2^53 or more is imprecise, and so may be
+    // the sum of several: then absent, never a wrong total (zip64-huge-declared-count-loses-every-member). A sum of
+    // non-negative numbers is safe only when every count in it is.
     const declaredEntries = facts.declared + chain.reduce((sum, zip) => sum + zip.declared, 0);
     if (Number.isSafeInteger(declaredEntries)) this.declaredEntries = declaredEntries;
     // Numbered from 1 in file order among the ZIPs listed, the archive included (its members keep their own paths):
