@@ -366,7 +366,10 @@ interface CentralSurvey {
  * header plus the compressed size, without the name and extra field), so an
  * overlap found here is real. A directory that breaks off is the reading
  * pass's to report; the survey checks what it could read. A read that fails
- * (storage) is thrown, never taken for the directory's end.
+ * (storage) is thrown, never taken for the directory's end: a second line of
+ * defence, since the pool settles the task with the main thread's storage
+ * error before the thread sees one, and a short read is refused where the
+ * range is served (blob-bytes.server.ts).
  */
 async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReader, maxEntries: number): Promise<CentralSurvey> {
   const starts: number[] = [];
@@ -380,7 +383,8 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReade
     } catch (err) {
       // Only the directory's own damage ends the survey where it breaks off (a count fixed by the bytes). Anything else,
       // a storage fault first, is thrown: the count would fall back to the end record's, and a chain ZIP's span, the
-      // next ZIP's id base, would depend on storage (zip-survey-storage-fault-lowers-declared-count).
+      // next ZIP's id base, would depend on storage. Defensive: in production a failed read settles the task in the
+      // pool first; zip-survey-storage-fault-lowers-declared-count exercises this path in the thread's code directly.
       if (err instanceof ExhibitError && EVIDENCE_CODES.has(err.code)) break;
       throw err;
     }

@@ -926,9 +926,12 @@ describe('zip reader: declared count when the survey stops at its cap', () => {
 
 describe('zip reader: a storage fault during the directory survey', () => {
   // 5,000 central headers (some 530 KiB, over several of the thread's 256 KiB blocks) under an end record that counts 1:
-  // read to its end the survey raises the count to 5,000. A read failing in its middle broke the survey off like a
-  // damaged directory, and the count fell back to the end record's 1: a chain ZIP's span (the next ZIP's id base)
-  // then depended on storage, shifting ids between attempts. A storage fault is a retryable fault, never a count.
+  // read to its end the survey raises the count to 5,000. A read storage answered short (no error) broke the survey
+  // off like a damaged directory, and the count fell back to the end record's 1: a chain ZIP's span (the next ZIP's id
+  // base) then depended on storage, shifting ids between attempts. A short read is a retryable storage fault now,
+  // refused where the range is served (the fix in production). A read that fails outright already failed the open in
+  // production (the pool settles the task with the storage error before the thread sees it); the thread's survey
+  // rethrowing a storage fault is a second line of defence, exercised only by the in-thread test below.
   async function underDeclared(): Promise<Buffer> {
     const zip = await zipOf(Array.from({ length: 5000 }, (_, i) => ({ name: `${String(i).padStart(56, 'n')}.txt`, data: Buffer.alloc(0), compress: false })));
     const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
@@ -938,6 +941,8 @@ describe('zip reader: a storage fault during the directory survey', () => {
   }
   const MIDDLE_BLOCK = 2 * 256 * 1024;
 
+  // The thread's code run directly (ZIP_TASKS, no pool), its request failing: the defensive path, which the pool never
+  // reaches in production.
   it('zip-survey-storage-fault-lowers-declared-count: the parser thread rethrows it, never a smaller count', async () => {
     const zip = await underDeclared();
     const directory = zip.readUInt32LE(zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06])) + 16);
