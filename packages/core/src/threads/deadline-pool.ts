@@ -114,6 +114,12 @@ export interface RunOptions {
    * caller whose several tasks share one budget of their own (a ZIP's chain search, zip.reader.ts).
    */
   usedMs?(ms: number): void;
+  /**
+   * A run after the task's thread died gets what its budget has left, never a fresh one (and the task fails out of time
+   * when nothing is left): for a task whose budget is a share of its caller's own, which a re-run must not widen (a
+   * window of a ZIP's chain search, zip.reader.ts). Absent, a re-run starts with the whole budget again.
+   */
+  budgetSpansRuns?: boolean;
   /** The task's own error for a budget that ran out, in place of 'parse-timeout' (the HEIC decoder's 'limit-exceeded'). Stable: no timings. */
   timeoutError?(): Error;
   /** The task's own error for a thread that died on it for good, in place of 'parse-crashed': `cause` is the death's stable cause class, `err` the death itself. */
@@ -265,12 +271,12 @@ export class DeadlineWorkerPool {
   private expire(job: Job): void {
     job.timer = undefined;
     if (job.slot) this.retire(job.slot);
-    this.settle(
-      job,
-      job.options.timeoutError?.() ??
-        new ExhibitError('parse-timeout', `${job.options.label} did not finish within its ${job.options.timeoutMs} ms budget and was stopped`),
-    );
+    this.settle(job, this.timeoutError(job));
     this.pump();
+  }
+
+  private timeoutError(job: Job): Error {
+    return job.options.timeoutError?.() ?? new ExhibitError('parse-timeout', `${job.options.label} did not finish within its ${job.options.timeoutMs} ms budget and was stopped`);
   }
 
   private spawn(index: number): Slot {
@@ -365,9 +371,11 @@ export class DeadlineWorkerPool {
       } else if (job.options.mayRunAgain && !job.options.mayRunAgain()) {
         const cause = deathCause(err, this.options.resourceLimits);
         this.settle(job, job.options.crashError?.(cause, err) ?? new ExhibitError('parse-crashed', `${job.options.label} thread ${cause} on this file after handing on part of its results`, { cause: err }));
+      } else if (job.options.budgetSpansRuns && !(job.remainingMs > 0)) {
+        this.settle(job, this.timeoutError(job));
       } else {
-        // Back to the head of the queue, with a full budget, in a fresh thread.
-        job.remainingMs = job.options.timeoutMs;
+        // Back to the head of the queue, in a fresh thread, with a full budget (or what is left of it).
+        if (!job.options.budgetSpansRuns) job.remainingMs = job.options.timeoutMs;
         // The dead thread's requests are void (their answers are dropped).
         job.waiting = 0;
         this.queue.unshift(job);

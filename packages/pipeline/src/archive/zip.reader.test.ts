@@ -663,9 +663,12 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const pool = new Proxy(real, {
       get(target, key, receiver) {
         if (key !== 'run') return Reflect.get(target, key, receiver);
-        return (kind: string, input: { size: number }, options: { timeoutMs: number; usedMs?: (ms: number) => void }) => {
+        return (kind: string, input: { size: number }, options: { timeoutMs: number; usedMs?: (ms: number) => void; budgetSpansRuns?: boolean }) => {
           if (kind !== 'zip-open' || input.size === data.length) return (target.run as (...args: unknown[]) => unknown)(kind, input, options);
           budgets.push(options.timeoutMs);
+          // A window's re-run after a thread death gets what is left of its share, never a fresh one
+          // (zip-chain-search-budget-reset-by-thread-death, the pool's test).
+          expect(options.budgetSpansRuns).toBe(true);
           return (target.run as (...args: unknown[]) => unknown)(kind, input, { ...options, usedMs: (ms: number) => options.usedMs?.(ms + 40_000) });
         };
       },

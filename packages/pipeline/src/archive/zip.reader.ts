@@ -70,7 +70,9 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     const facts = await pool.run<ZipFacts>('zip-open', input, {
       label: 'zip reader (end record and central directory)',
       timeoutMs,
-      ...(usedMs ? { usedMs } : {}),
+      // A chain window's budget is a share of the search's: a re-run after its thread died gets what is left of it, never
+      // a fresh one (zip-chain-search-budget-reset-by-thread-death).
+      ...(usedMs ? { usedMs, budgetSpansRuns: true } : {}),
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       serve: (request) => windowRead(request, options.abortSignal),
     });
@@ -121,9 +123,9 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
  * end where the earliest listed starts. At most LIMITS.maxZipChainArchives ZIPs in all; bytes that are no ZIP end
  * the search. Each window has at most the open budget of its own (`windowMs`, the parser's time as the archive's own
  * open has), and all of them together the search's (`searchMs`, LIMITS.zipChainSearchTimeoutMs, on the same clock:
- * the parser's own time, never storage's nor the wait for a thread), of which each window gets what is left: a hostile
- * file of slow windows spent up to 2 × maxZipChainArchives − 1 open budgets, more than the stage deadline
- * (zip-chain-search-unbounded-across-windows). A window that runs out of its budget or crashes its thread, or a search
+ * the time a parser thread holds the task, never storage's nor the wait for a thread), of which each window gets what
+ * is left, its re-run after a thread death included: a hostile file of slow windows spent up to
+ * 2 × maxZipChainArchives − 1 open budgets, more than the stage deadline (zip-chain-search-unbounded-across-windows). A window that runs out of its budget or crashes its thread, or a search
  * whose budget is spent before its next window, ends the search with `gaveUp`: no chain (never the part found so far,
  * whose numbers and id bases the rest would move), and the caller says so (the finding zip-chain-incomplete, the
  * archive's own members listed as before, zip-chain-slow-lookup-fails-archive) or, when an earlier attempt recorded
