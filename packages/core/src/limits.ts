@@ -261,6 +261,19 @@ export const LIMITS = {
    */
   /** Opening a ZIP: finding its end record and surveying its whole central directory. */
   archiveOpenTimeoutMs: 60_000,
+  /**
+   * Parser time of a ZIP's whole chain search (every window backwards and forwards, zip.reader.ts), on the same clock
+   * as archiveOpenTimeoutMs: wall time while a parser thread holds the task (on shared cores, not CPU time), waits for
+   * storage and for a thread excluded. Each window has at most archiveOpenTimeoutMs of what is left, a re-run after its
+   * thread died only what that window has left (zip-chain-search-budget-reset-by-thread-death). Without it up to
+   * 2 × maxZipChainArchives − 1 windows of archiveOpenTimeoutMs each (31 min) fit in one attempt, more than its
+   * stageDeadlineMs. Worst case of one open now: the archive's own open, whose re-run after a thread death has the
+   * whole archiveOpenTimeoutMs again (2 × 1 min), plus this (2 min): some 4 min of parser time; every attempt and
+   * continuation that opens the archive runs the search again, with this budget again. A search that runs out ends as
+   * one whose window ran out: no chain, the zip-chain-incomplete finding (or, resuming over recorded members of the
+   * chain, a retryable timeout).
+   */
+  zipChainSearchTimeoutMs: 120_000,
   /** One step of a ZIP or TAR listing: from one entry (or member chunk) handed over to the next. */
   archiveParseStepMs: 60_000,
   /** V8 old-generation heap of each archive parser thread; past it the thread dies ('parse-crashed'). */

@@ -144,6 +144,64 @@ describe('DeadlineWorkerPool', () => {
     expect(reasons).toEqual(['limit-exceeded: took longer than 500 ms / decode-failed: died twice (ran out of its 32 MiB heap)', reasons[0]]);
   });
 
+  it('tells a caller how much parser time a task took, waits for serve excluded, a task out of time its whole budget', async () => {
+    pool = testPool();
+    const used: number[] = [];
+    await pool.run('read-ranges', { ranges: [{ offset: 0, length: 4 }] }, {
+      label: 'parser',
+      timeoutMs: 30_000,
+      usedMs: (ms) => used.push(ms),
+      serve: async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const bytes = new ArrayBuffer((request as { length: number }).length);
+        return { value: bytes, transfer: [bytes] };
+      },
+    });
+    expect(used).toHaveLength(1);
+    expect(used[0]).toBeGreaterThanOrEqual(0);
+    expect(used[0]).toBeLessThan(1500);
+    await pool.run('loop', null, { label: 'parser', timeoutMs: 300, usedMs: (ms) => used.push(ms) }).catch(() => undefined);
+    expect(used).toHaveLength(2);
+    expect(used[1]).toBeGreaterThanOrEqual(290);
+  });
+
+  // A task whose thread died ran again with its whole budget: a ZIP chain search's window, whose budget is a share of
+  // the search's, could take twice its share (a death, then a full re-run), past the search's budget. With
+  // budgetSpansRuns a re-run gets what is left (zip-chain-search-budget-reset-by-thread-death).
+  it('zip-chain-search-budget-reset-by-thread-death: a task with budgetSpansRuns re-runs on what its budget has left', async () => {
+    const run = async (budgetSpansRuns: boolean) => {
+      pool = testPool();
+      let deaths = 0;
+      const used: number[] = [];
+      // Each run computes 700 ms, then reads: the first read kills its thread, as a crash would.
+      const outcome = await pool
+        .run<number>('spin-then-read', { spinMs: 700 }, {
+          label: 'parser',
+          timeoutMs: 1000,
+          budgetSpansRuns,
+          usedMs: (ms) => used.push(ms),
+          serve: async () => {
+            if (deaths++ === 0) await pool!.busyWorkers()[0]!.terminate();
+            const bytes = new ArrayBuffer(4);
+            return { value: bytes, transfer: [bytes] };
+          },
+        })
+        .catch((err: unknown) => err);
+      await pool.close();
+      pool = undefined;
+      return { outcome, used };
+    };
+    // A fresh budget: the re-run's 700 ms fit, some 1,400 ms in all.
+    const fresh = await run(false);
+    expect(fresh.outcome).toBe(4);
+    expect(fresh.used[0]).toBeGreaterThan(1000);
+    // What was left (some 300 ms): the re-run is out of time, never more than the task's 1,000 ms in all.
+    const spanning = await run(true);
+    expect(isExhibitError(spanning.outcome, 'parse-timeout')).toBe(true);
+    expect(spanning.used[0]).toBeGreaterThanOrEqual(990);
+    expect(spanning.used[0]).toBeLessThan(1300);
+  });
+
   it('gives every thread the workerData it was created with, and tells which threads a task went to before they start', async () => {
     pool = testPool({ workerData: { heicDecodePath: '/somewhere/heic-decode' } });
     const running = pool.run('worker-data', null, { label: 'decoder', timeoutMs: 30_000 });

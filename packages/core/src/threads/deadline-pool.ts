@@ -108,6 +108,18 @@ export interface RunOptions {
    * the largest image it decoded and never shrinks).
    */
   recycleThread?(value: unknown): boolean;
+  /**
+   * Told once, when the task settles (done, failed, out of time, aborted), how much parser time it took: the clock its
+   * budget runs on (waits for `serve` excluded), every run of it counted when its thread died and it ran again. For a
+   * caller whose several tasks share one budget of their own (a ZIP's chain search, zip.reader.ts).
+   */
+  usedMs?(ms: number): void;
+  /**
+   * A run after the task's thread died gets what its budget has left, never a fresh one (and the task fails out of time
+   * when nothing is left): for a task whose budget is a share of its caller's own, which a re-run must not widen (a
+   * window of a ZIP's chain search, zip.reader.ts). Absent, a re-run starts with the whole budget again.
+   */
+  budgetSpansRuns?: boolean;
   /** The task's own error for a budget that ran out, in place of 'parse-timeout' (the HEIC decoder's 'limit-exceeded'). Stable: no timings. */
   timeoutError?(): Error;
   /** The task's own error for a thread that died on it for good, in place of 'parse-crashed': `cause` is the death's stable cause class, `err` the death itself. */
@@ -124,6 +136,8 @@ interface Job {
   timer: NodeJS.Timeout | undefined;
   /** Budget left; the clock runs only while the worker computes. */
   remainingMs: number;
+  /** Parser time taken so far, over every run (RunOptions.usedMs). */
+  usedMs: number;
   runningSince: number | undefined;
   /** Requests of the worker the main thread is still answering; the clock runs only while there are none. */
   waiting: number;
@@ -167,6 +181,7 @@ export class DeadlineWorkerPool {
         slot: undefined,
         timer: undefined,
         remainingMs: options.timeoutMs,
+        usedMs: 0,
         runningSince: undefined,
         waiting: 0,
         onAbort: undefined,
@@ -245,19 +260,23 @@ export class DeadlineWorkerPool {
   private stopClock(job: Job): void {
     clearTimeout(job.timer);
     job.timer = undefined;
-    if (job.runningSince !== undefined) job.remainingMs -= performance.now() - job.runningSince;
+    if (job.runningSince !== undefined) {
+      const ran = performance.now() - job.runningSince;
+      job.remainingMs -= ran;
+      job.usedMs += ran;
+    }
     job.runningSince = undefined;
   }
 
   private expire(job: Job): void {
     job.timer = undefined;
     if (job.slot) this.retire(job.slot);
-    this.settle(
-      job,
-      job.options.timeoutError?.() ??
-        new ExhibitError('parse-timeout', `${job.options.label} did not finish within its ${job.options.timeoutMs} ms budget and was stopped`),
-    );
+    this.settle(job, this.timeoutError(job));
     this.pump();
+  }
+
+  private timeoutError(job: Job): Error {
+    return job.options.timeoutError?.() ?? new ExhibitError('parse-timeout', `${job.options.label} did not finish within its ${job.options.timeoutMs} ms budget and was stopped`);
   }
 
   private spawn(index: number): Slot {
@@ -352,9 +371,11 @@ export class DeadlineWorkerPool {
       } else if (job.options.mayRunAgain && !job.options.mayRunAgain()) {
         const cause = deathCause(err, this.options.resourceLimits);
         this.settle(job, job.options.crashError?.(cause, err) ?? new ExhibitError('parse-crashed', `${job.options.label} thread ${cause} on this file after handing on part of its results`, { cause: err }));
+      } else if (job.options.budgetSpansRuns && !(job.remainingMs > 0)) {
+        this.settle(job, this.timeoutError(job));
       } else {
-        // Back to the head of the queue, with a full budget, in a fresh thread.
-        job.remainingMs = job.options.timeoutMs;
+        // Back to the head of the queue, in a fresh thread, with a full budget (or what is left of it).
+        if (!job.options.budgetSpansRuns) job.remainingMs = job.options.timeoutMs;
         // The dead thread's requests are void (their answers are dropped).
         job.waiting = 0;
         this.queue.unshift(job);
@@ -394,6 +415,11 @@ export class DeadlineWorkerPool {
     this.stopClock(job);
     job.slot = undefined;
     if (job.onAbort) job.options.abortSignal?.removeEventListener('abort', job.onAbort);
+    try {
+      job.options.usedMs?.(job.usedMs);
+    } catch {
+      // The caller's accounting never holds back the task's result.
+    }
     if (result instanceof Error) job.reject(result);
     else job.resolve(result);
   }

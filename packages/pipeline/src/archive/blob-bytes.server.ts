@@ -28,6 +28,12 @@ export function serveRange(blobs: BlobStore, blob: BlobRef, archive: { offset: n
     } catch (err) {
       throw storageError(err, blob);
     }
+    // The range lies inside the archive, whose size is storage's own: fewer bytes are storage's fault (a connection cut
+    // without an error), never the archive's end, which a thread would take for damage (a survey cut short, a smaller
+    // declared count: zip-survey-short-read-lowers-declared-count).
+    if (chunk.length !== length) {
+      throw new ExhibitError('storage-unavailable', `read ${blob.container}/${blob.name}: ${chunk.length} bytes where ${length} at ${archive.offset + offset} were asked for`);
+    }
     const bytes = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
     return { value: bytes, transfer: [bytes] };
   };

@@ -54,6 +54,8 @@ export interface OpenArchiveOptions {
     /** ZIP and TAR parser thread budgets (LIMITS by default). */
     archiveOpenTimeoutMs?: number;
     archiveParseStepMs?: number;
+    /** A ZIP's whole chain search (LIMITS by default). */
+    zipChainSearchTimeoutMs?: number;
   };
   abortSignal?: AbortSignal;
   /** A split disk image's segments are pinned to the ETags they were received with (the index's upload records). */
@@ -119,6 +121,7 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
         ...(source.offset !== undefined ? { offset } : {}),
         ...(options.limits.maxArchiveEntries !== undefined ? { maxEntries: options.limits.maxArchiveEntries } : {}),
         ...(options.limits.archiveOpenTimeoutMs !== undefined ? { archiveOpenTimeoutMs: options.limits.archiveOpenTimeoutMs } : {}),
+        ...(options.limits.zipChainSearchTimeoutMs !== undefined ? { zipChainSearchTimeoutMs: options.limits.zipChainSearchTimeoutMs } : {}),
         ...(options.isRecorded ? { isRecorded: options.isRecorded } : {}),
         ...common,
       });

@@ -346,6 +346,9 @@ async function unadjustedPrefix(reader: RangeReader, size: number): Promise<numb
   return 0;
 }
 
+/** Errors that are the archive's own bytes (yauzl's refusals, typed by zipError): a survey stops where they start. */
+const EVIDENCE_CODES: ReadonlySet<string> = new Set(['corrupt-file', 'unsupported-format', 'encrypted']);
+
 interface CentralSurvey {
   /** Entries the end record declares. */
   declared: number;
@@ -362,7 +365,11 @@ interface CentralSurvey {
  * and over. The end of each range is a lower bound (the fixed 30-byte local
  * header plus the compressed size, without the name and extra field), so an
  * overlap found here is real. A directory that breaks off is the reading
- * pass's to report; the survey checks what it could read.
+ * pass's to report; the survey checks what it could read. A read that fails
+ * (storage) is thrown, never taken for the directory's end: a second line of
+ * defence, since the pool settles the task with the main thread's storage
+ * error before the thread sees one, and a short read is refused where the
+ * range is served (blob-bytes.server.ts).
  */
 async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReader, maxEntries: number): Promise<CentralSurvey> {
   const starts: number[] = [];
@@ -373,8 +380,13 @@ async function surveyCentralDirectory(zipfile: yauzl.ZipFile, reader: RangeReade
     let raw: RawZipEntry | null;
     try {
       raw = await nextEntry(zipfile, reader);
-    } catch {
-      break;
+    } catch (err) {
+      // Only the directory's own damage ends the survey where it breaks off (a count fixed by the bytes). Anything else,
+      // a storage fault first, is thrown: the count would fall back to the end record's, and a chain ZIP's span, the
+      // next ZIP's id base, would depend on storage. Defensive: in production a failed read settles the task in the
+      // pool first; zip-survey-storage-fault-lowers-declared-count exercises this path in the thread's code directly.
+      if (err instanceof ExhibitError && EVIDENCE_CODES.has(err.code)) break;
+      throw err;
     }
     if (raw === null) {
       reachedEnd = true;

@@ -17,12 +17,17 @@ export interface ZipReaderOptions {
   offset?: number;
   etag?: string;
   maxEntryNameBytes: number;
-  /** Central directory entries read ahead for the overlap check; more stop the archive anyway (LIMITS.maxArchiveEntries). */
+  /**
+   * The configured entry limit (StageDeps.limits.maxArchiveEntries; LIMITS by default): central directory entries read
+   * ahead for the overlap check (more stop the archive anyway), and the cap of each chain ZIP's span of entry indexes.
+   */
   maxEntries?: number;
   abortSignal?: AbortSignal;
   /** Parser budgets (LIMITS by default; tests shrink them). */
   archiveOpenTimeoutMs?: number;
   archiveParseStepMs?: number;
+  /** Parser time of the whole chain search, every window together (LIMITS.zipChainSearchTimeoutMs by default). */
+  zipChainSearchTimeoutMs?: number;
   /** Another pool (tests). */
   pool?: DeadlineWorkerPool;
   /**
@@ -59,12 +64,15 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     ...(options.etag ? { etag: options.etag } : {}),
   });
   /** 'zip-open' over `length` bytes from `start` of the archive's bytes; the facts it gives placed in the whole (absolute). */
-  const openWindow = async (start: number, length: number, timeoutMs = options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs): Promise<ZipFacts> => {
+  const openWindow = async (start: number, length: number, timeoutMs = options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, usedMs?: (ms: number) => void): Promise<ZipFacts> => {
     const windowRead = start === 0 && length === options.size ? read : serveRange(blobs, blob, { offset: (options.offset ?? 0) + start, size: length, ...(options.etag ? { etag: options.etag } : {}) });
     const input: ZipOpenInput = { size: length, maxEntries: options.maxEntries ?? Number.MAX_SAFE_INTEGER };
     const facts = await pool.run<ZipFacts>('zip-open', input, {
       label: 'zip reader (end record and central directory)',
       timeoutMs,
+      // A chain window's budget is a share of the search's: a re-run after its thread died gets what is left of it, never
+      // a fresh one (zip-chain-search-budget-reset-by-thread-death).
+      ...(usedMs ? { usedMs, budgetSpansRuns: true } : {}),
       ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
       serve: (request) => windowRead(request, options.abortSignal),
     });
@@ -72,18 +80,30 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
     if (!Number.isSafeInteger(facts.prefix) || !Number.isSafeInteger(facts.size) || facts.prefix < 0 || facts.size < 0 || facts.prefix + facts.size > length) {
       throw new ExhibitError('corrupt-file', `zip: the parser placed the archive at ${facts.prefix}+${facts.size}, outside its ${length} bytes`);
     }
+    // The declared count fixes every later chain ZIP's id base and the archive's declared total: a value that is no
+    // count (no number, NaN, negative, fractional) would move ids, so it is a typed failure, never a base
+    // (zip-chain-declared-count-unchecked). A ZIP64 count of 2^53 or more (yauzl reads it imprecisely) is still a count,
+    // of more entries than any limit: its span is the entry cap and no declared total is given (ThreadedZipReader), and
+    // its members are listed as unzip and Python's zipfile list them (zip64-huge-declared-count-loses-every-member).
+    if (typeof facts.declared !== 'number' || !Number.isInteger(facts.declared) || facts.declared < 0) {
+      throw new ExhibitError('corrupt-file', `zip: the parser reported ${String(facts.declared)} declared entries, no count of entries`, { details: { reason: 'declared-count-invalid' } });
+    }
     if (facts.commentLengthAt !== null && !(Number.isSafeInteger(facts.commentLengthAt) && facts.commentLengthAt >= facts.prefix && facts.commentLengthAt + 2 <= facts.prefix + facts.size)) {
       throw new ExhibitError('corrupt-file', `zip: the parser placed the end record's comment length at ${facts.commentLengthAt}, outside the archive`);
     }
     return { ...facts, prefix: start + facts.prefix, commentLengthAt: facts.commentLengthAt === null ? null : start + facts.commentLengthAt };
   };
   const facts = await openWindow(0, options.size);
-  const search = await zipChainAround(facts, options.size, openWindow, options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs, options.abortSignal);
+  const search = await zipChainAround(facts, options.size, openWindow, {
+    windowMs: options.archiveOpenTimeoutMs ?? LIMITS.archiveOpenTimeoutMs,
+    searchMs: options.zipChainSearchTimeoutMs ?? LIMITS.zipChainSearchTimeoutMs,
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  });
   if (search.gaveUp) {
     // The first chain member's index: the archive's own span (ThreadedZipReader's bases) comes first.
-    const firstChainIndex = Math.min(facts.declared, LIMITS.maxArchiveEntries + 1);
+    const firstChainIndex = Math.min(facts.declared, entryIndexCap(options));
     if (options.isRecorded && (await options.isRecorded(firstChainIndex))) {
-      throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread) while resuming over recorded members; retried');
+      throw new ExhibitError('timeout', 'zip: the search for ZIPs chained around the archive did not finish (a candidate ran out of parser time or crashed its thread, or the search ran out of its own) while resuming over recorded members; retried');
     }
     // Said, never silent: a later attempt's search may find the chain this one could not.
     return new ThreadedZipReader(pool, read, { ...facts, findings: [...facts.findings, 'zip-chain-incomplete'] }, [], options);
@@ -101,9 +121,13 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
  * ends: a ZIP preceded by bytes that are no ZIP (a local header whose data it is, with no directory entry) is data,
  * not a chain's (zip-chain-takes-zip-stored-in-unlisted-member); past LIMITS.maxZipChainArchives, a whole ZIP must
  * end where the earliest listed starts. At most LIMITS.maxZipChainArchives ZIPs in all; bytes that are no ZIP end
- * the search. Each window has the open budget of its own (`budgetMs`, the parser's time as the archive's own open
- * has), so an ordinary file's chain does not depend on a shared budget running down (each window is still wall-time bounded). A window that runs out of it or crashes
- * its thread ends the search with `gaveUp`: no chain, and the caller says so (the finding zip-chain-incomplete, the
+ * the search. Each window has at most the open budget of its own (`windowMs`, the parser's time as the archive's own
+ * open has), and all of them together the search's (`searchMs`, LIMITS.zipChainSearchTimeoutMs, on the same clock:
+ * the time a parser thread holds the task, never storage's nor the wait for a thread), of which each window gets what
+ * is left, its re-run after a thread death included: a hostile file of slow windows spent up to
+ * 2 × maxZipChainArchives − 1 open budgets, more than the stage deadline (zip-chain-search-unbounded-across-windows). A window that runs out of its budget or crashes its thread, or a search
+ * whose budget is spent before its next window, ends the search with `gaveUp`: no chain (never the part found so far,
+ * whose numbers and id bases the rest would move), and the caller says so (the finding zip-chain-incomplete, the
  * archive's own members listed as before, zip-chain-slow-lookup-fails-archive) or, when an earlier attempt recorded
  * a member of the chain, fails with a retryable fault (zip-chain-found-in-one-attempt-lost-in-the-next). At most
  * LIMITS.maxZipChainArchives windows backwards and as many forwards (a backward run that does not reach the first
@@ -112,14 +136,19 @@ export async function openZipReader(blobs: BlobStore, blob: BlobRef, options: Zi
 async function zipChainAround(
   archive: ZipFacts,
   total: number,
-  openWindow: (start: number, length: number, timeoutMs: number) => Promise<ZipFacts>,
-  budgetMs: number,
-  abortSignal: AbortSignal | undefined,
+  openWindow: (start: number, length: number, timeoutMs: number, usedMs: (ms: number) => void) => Promise<ZipFacts>,
+  budgets: { windowMs: number; searchMs: number; abortSignal?: AbortSignal },
 ): Promise<{ chain: ZipFacts[]; gaveUp: boolean }> {
+  const { windowMs, abortSignal } = budgets;
   const GAVE_UP = Symbol('gave-up');
+  let leftMs = budgets.searchMs;
   const attempt = async (start: number, length: number): Promise<ZipFacts | null | typeof GAVE_UP> => {
+    // The search's own budget is spent: it did not finish, as when a window runs out.
+    if (!(leftMs > 0)) return GAVE_UP;
     try {
-      return await openWindow(start, length, budgetMs);
+      return await openWindow(start, length, Math.min(windowMs, leftMs), (ms) => {
+        leftMs -= ms;
+      });
     } catch (err) {
       if (abortSignal?.aborted) throw err;
       // Not a ZIP there (or a damaged one: its bytes stay the finding they were).
@@ -168,10 +197,21 @@ async function zipChainAround(
   return { chain: found.filter((zip) => zip.declared > 0), gaveUp: false };
 }
 
+/**
+ * How many entry indexes one ZIP of a chain takes at most: one past the configured entry limit (an unpack never records
+ * more; the entry past it reaches the stage, which stops at its limit). The configured limit, never LIMITS': with a
+ * lower configured one the bases would leave ids the unpack never reaches between the ZIPs and ask whether the wrong
+ * index was recorded (zip-chain-id-cap-reads-global-limits).
+ */
+function entryIndexCap(options: Pick<ZipReaderOptions, 'maxEntries'>): number {
+  const configured = options.maxEntries ?? LIMITS.maxArchiveEntries;
+  return Number.isSafeInteger(configured) && configured >= 0 && configured < Number.MAX_SAFE_INTEGER ? configured + 1 : LIMITS.maxArchiveEntries + 1;
+}
+
 class ThreadedZipReader implements ArchiveReader {
   readonly format = 'zip' as const;
   readonly findings: ZipArchiveFinding[];
-  readonly declaredEntries: number;
+  readonly declaredEntries?: number;
   /** The archive, then the other ZIPs of its chain in file order, each with the path prefix its members are listed under. */
   private readonly segments: Array<{ facts: ZipFacts; pathPrefix: string; base: number; span: number }>;
 
@@ -183,18 +223,22 @@ class ThreadedZipReader implements ArchiveReader {
     private readonly options: ZipReaderOptions,
   ) {
     this.findings = [...facts.findings];
-    this.declaredEntries = facts.declared + chain.reduce((sum, zip) => sum + zip.declared, 0);
+    // Each count is a non-negative integer (openWindow), but a ZIP64 count of 2^53 or more is imprecise, and so may be
+    // the sum of several: then absent, never a wrong total (zip64-huge-declared-count-loses-every-member). A sum of
+    // non-negative numbers is safe only when every count in it is.
+    const declaredEntries = facts.declared + chain.reduce((sum, zip) => sum + zip.declared, 0);
+    if (Number.isSafeInteger(declaredEntries)) this.declaredEntries = declaredEntries;
     // Numbered from 1 in file order among the ZIPs listed, the archive included (its members keep their own paths):
     // the same bytes give the same numbers. ZIPs with no entries were left out and take no number.
     const inFile = [...chain, facts].sort((a, b) => a.prefix - b.prefix);
     // Each ZIP's entry indexes (its members' ids) start at a base fixed by the bytes: the declared counts of the ZIPs
-    // listed before it, each capped one past LIMITS.maxArchiveEntries (an unpack never records more; the entry past it
-    // reaches the stage, which stops at its limit). How far another ZIP was listed (a damaged directory) never moves
-    // them (zip-chain-timeout-shifts-later-chain-member-ids).
+    // listed before it, each capped one past the configured entry limit (entryIndexCap). How far another ZIP was listed
+    // (a damaged directory) never moves them (zip-chain-timeout-shifts-later-chain-member-ids).
     let base = 0;
+    const cap = entryIndexCap(options);
     const listed = [{ facts, pathPrefix: '' }, ...chain.map((zip) => ({ facts: zip, pathPrefix: `zip-chain-${inFile.indexOf(zip) + 1}/` }))];
     this.segments = listed.map((segment) => {
-      const span = Math.min(segment.facts.declared, LIMITS.maxArchiveEntries + 1);
+      const span = Math.min(segment.facts.declared, cap);
       const placed = { ...segment, base, span };
       base += span;
       return placed;

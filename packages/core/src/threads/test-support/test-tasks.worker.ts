@@ -28,6 +28,14 @@ serveTasks({
     return { value: got.reduce((sum, bytes) => sum + bytes.byteLength, 0) };
   },
 
+  /** Computes for `spinMs` (wall time), then reads one range and sums its length: a parser slow before its first read. */
+  async 'spin-then-read'(input, context) {
+    const { spinMs } = input as { spinMs: number };
+    const until = Date.now() + spinMs;
+    while (Date.now() < until);
+    return { value: ((await context.request({ offset: 0, length: 4 })) as ArrayBuffer).byteLength };
+  },
+
   /** Fails with a typed error and its details, as a reader does for a hostile archive. */
   async 'typed-failure'() {
     throw new ExhibitError('corrupt-file', 'entries overlap', { details: { reason: 'overlapping-entries', membersDeclared: 3, findings: ['archive-prefix'] } });
