@@ -31,6 +31,7 @@ import {
 import { isArchiveLimitError, stopReasonOf, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
 import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { UnpackClock } from './archive/unpack.clock.js';
+import { waitForMemberRoom } from './archive/member-room.wait.js';
 import { storeMember, type ExpansionBudget, type StoredMember } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { ARCHIVE_SNIFF_BYTES, openArchive } from './archive/open-archive.js';
@@ -503,6 +504,11 @@ class ContinuePoint {
   /** Whether this attempt can continue at all (the runner told it its deadline). */
   get planned(): boolean {
     return this.at !== null;
+  }
+
+  /** When this attempt stops to continue (epoch ms); null when it cannot continue, or its listing is over. */
+  get atMs(): number | null {
+    return this.disarmed ? null : this.at;
   }
 
   /** Whether half of this attempt's time, from its start to its deadline, is gone (false without a deadline). */
@@ -1069,10 +1075,12 @@ class UnpackRun {
    * runs at analyse's pace and nearly every member is analysed from this read).
    * The members recorded so far are flushed (handed to analyse) first, else
    * analyse could never take the entries that fill the cache. The wait stands
-   * the item's unpack clock still, and is bounded: the cache gives up when
-   * nobody takes (analysed by another instance, or stalled), and this run waits
-   * at most LIMITS.memberCacheMaxWaitPerUnpackMs in all, so the stage deadline
-   * keeps its margin. A member not cached is read from storage by analyse.
+   * the item's unpack clock still, and is bounded (member-room.wait.ts): the
+   * cache gives up when nobody takes for LIMITS.memberCacheTakerIdleMs
+   * (analysed by another instance, or stalled), and no wait runs past this
+   * attempt's continue point, where it continues in a new message that waits
+   * on (without a deadline from the runner: LIMITS.memberCacheMaxWaitPerUnpackMs
+   * in all). A member not cached is read from storage by analyse.
    */
   private async offerMemberBytes(stored: StoredMember): Promise<void> {
     const cache = this.deps.memberBytes;
@@ -1084,10 +1092,12 @@ class UnpackRun {
       // Nor is it worth waiting once this attempt is due to stop and continue.
       if (this.held.length > 0 || this.continuePoint.due()) return;
       const wait = await this.clock.off(() =>
-        cache.waitForRoom(stored.size, {
-          maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
+        waitForMemberRoom(cache, stored.size, {
+          // Not past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
+          continueAt: this.continuePoint.atMs,
+          waitedMs: this.clock.offMs,
+          limits: this.deps.limits,
           beforeWait: () => this.clock.on(() => this.flush()),
-          // Nor past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
           abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),
       );

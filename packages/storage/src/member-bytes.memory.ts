@@ -42,7 +42,7 @@ export interface MemoryMemberBytesCacheOptions {
 export class MemoryMemberBytesCache implements MemberBytesCache {
   private readonly entries = new Map<string, { bytes: Buffer; at: number }>();
   private held = 0;
-  private readonly counts = { hits: 0, misses: 0, offered: 0, refused: 0, expired: 0, waits: 0, waitsWithRoom: 0, waitsGivenUp: 0, waitedMs: 0 };
+  private readonly counts = { hits: 0, misses: 0, offered: 0, refused: 0, expired: 0, waits: 0, waitsWithRoom: 0, waitsGivenUp: 0, waitsCut: 0, waitedMs: 0 };
   private readonly now: () => number;
   private readonly waiters: Waiter[] = [];
   /** When an entry was last taken (a hit: room given back); null before the first. */
@@ -131,6 +131,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
         this.counts.waitedMs += Date.now() - startedAt;
         if (how === 'room') this.counts.waitsWithRoom += 1;
         else this.counts.waitsGivenUp += 1;
+        if (how === 'timeout' || how === 'aborted') this.counts.waitsCut += 1;
         resolve(how);
       };
       this.waiters.push(waiter);

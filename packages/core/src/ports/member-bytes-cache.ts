@@ -33,6 +33,12 @@ export interface MemberBytesCacheStats {
   waitsWithRoom: number;
   /** Waits that gave up: nobody took an entry within the idle limit (or since the last give-up), or the caller's limit ran out. */
   waitsGivenUp: number;
+  /**
+   * Of waitsGivenUp, those the caller ended (its limit or its signal: an
+   * unpack's continue point, its deadline) while entries were still being
+   * taken; the rest gave up for want of a taker.
+   */
+  waitsCut: number;
   /** Milliseconds spent waiting, all waits together. */
   waitedMs: number;
 }
