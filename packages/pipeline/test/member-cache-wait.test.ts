@@ -1,0 +1,176 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LIMITS, type RoomWait } from '@exhibit/core';
+import { MemoryMemberBytesCache } from '@exhibit/storage';
+import { roomWaitAllowanceMs, waitForMemberRoom } from '../src/archive/member-room.wait.js';
+
+/**
+ * The unpack's waits for room in the member-bytes cache (issue 15), on a fake
+ * clock: a listing that offers members as an unpack attempt does
+ * (UnpackRun.offerMemberBytes: wait when full, then offer; stop to continue at
+ * the continue point once it recorded a member), against an analyse that
+ * takes the oldest entry at a fixed pace. The real limits: takerIdleMs 15 s,
+ * the old per-attempt allowance 5 min.
+ */
+const SIZE = 100;
+const BUDGET = 10 * SIZE;
+const MIN = 60_000;
+const keyOf = (i: number) => ({ container: 'derived', name: 'image', offset: i * SIZE, length: SIZE, sha256: 'a'.repeat(64) });
+
+let cache: MemoryMemberBytesCache;
+/** Offered and not yet taken, oldest first: what analyse takes next. */
+let queued: number[];
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  cache = new MemoryMemberBytesCache({ maxMemberBytes: SIZE, budgetBytes: BUDGET, maxAgeMs: 24 * 60 * MIN, takerIdleMs: LIMITS.memberCacheTakerIdleMs });
+  queued = [];
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Analyse: one take every `everyMs`, `takes` of them (or for good), stopping when nothing is queued. */
+function taker(everyMs: number, takes = Number.POSITIVE_INFINITY) {
+  let taken = 0;
+  let lastTakeAt: number | null = null;
+  const timer = setInterval(() => {
+    const i = queued.shift();
+    if (i === undefined) return;
+    expect(cache.take(keyOf(i))).not.toBeNull();
+    lastTakeAt = Date.now();
+    if (++taken >= takes) clearInterval(timer);
+  }, everyMs);
+  return {
+    stop: () => clearInterval(timer),
+    get lastTakeAt() {
+      return lastTakeAt;
+    },
+  };
+}
+
+interface AttemptResult {
+  /** Stopped at its continue point (false: the listing ended). */
+  continued: boolean;
+  recorded: number;
+  outcomes: RoomWait[];
+  waitedMs: number;
+  endedAt: number;
+}
+
+/**
+ * One unpack attempt over members [progress.next, total): each member takes
+ * 50 ms to list; before its offer, a wait when the cache is full.
+ */
+async function attempt(progress: { next: number }, total: number, continueAt: number | null): Promise<AttemptResult> {
+  let recorded = 0;
+  let waitedMs = 0;
+  const outcomes: RoomWait[] = [];
+  while (progress.next < total) {
+    // ContinuePoint.due(): only once this attempt recorded a member.
+    if (continueAt !== null && recorded > 0 && Date.now() >= continueAt) return { continued: true, recorded, outcomes, waitedMs, endedAt: Date.now() };
+    await new Promise((r) => setTimeout(r, 50));
+    const i = progress.next;
+    if (!cache.hasRoom(SIZE)) {
+      const from = Date.now();
+      outcomes.push(await waitForMemberRoom(cache, SIZE, { continueAt, waitedMs, limits: LIMITS, beforeWait: async () => undefined }));
+      waitedMs += Date.now() - from;
+    }
+    if (cache.offer(keyOf(i), Buffer.alloc(SIZE))) queued.push(i);
+    progress.next += 1;
+    recorded += 1;
+  }
+  return { continued: false, recorded, outcomes, waitedMs, endedAt: Date.now() };
+}
+
+/** Runs `work` with the fake clock moved on by `ms` (in small steps, so every timer due fires in order). */
+async function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let done = false;
+  void work.finally(() => (done = true));
+  for (let t = 0; t < ms && !done; t += 1_000) await vi.advanceTimersByTimeAsync(1_000);
+  expect(done).toBe(true);
+  return work;
+}
+
+describe('unpack waits for member-cache room while analyse takes, up to its continue point', () => {
+  it('regression: unpack-cache-wait-capped-while-analyse-takes — a taker that keeps taking: the unpack waits past the old 5-min allowance and every member is cached', async () => {
+    const startedAt = Date.now();
+    const analyse = taker(10_000);
+    // 100 members, room for 10, a take every 10 s: about 15 minutes at analyse's pace, inside the continue point (23 min).
+    const result = await within(30 * MIN, attempt({ next: 0 }, 100, startedAt + 23 * MIN));
+    analyse.stop();
+
+    expect(result.continued).toBe(false);
+    expect(result.waitedMs).toBeGreaterThan(LIMITS.memberCacheMaxWaitPerUnpackMs);
+    expect(new Set(result.outcomes)).toEqual(new Set(['room']));
+    expect(cache.stats()).toMatchObject({ offered: 100, refused: 0, waitsGivenUp: 0, waitsCut: 0 });
+    expect(cache.stats().waitedMs).toBe(result.waitedMs);
+  });
+
+  it('a taker that stops: the wait gives up after the idle bound (15 s), later waits at once, and the listing goes on without caching', async () => {
+    const startedAt = Date.now();
+    const analyse = taker(10_000, 20);
+    const result = await within(10 * MIN, attempt({ next: 0 }, 100, startedAt + 23 * MIN));
+    analyse.stop();
+
+    expect(result.continued).toBe(false);
+    expect(result.outcomes.at(-1)).toBe('no-taker');
+    expect(result.outcomes.filter((o) => o === 'no-taker').length).toBeGreaterThan(1);
+    // One wait gave up (idle bound after the last take); every later one at once, without waiting.
+    const stats = cache.stats();
+    expect(stats).toMatchObject({ waitsGivenUp: 1, waitsCut: 0 });
+    expect(stats.refused).toBe(100 - 10 - 20);
+    const gaveUpAt = analyse.lastTakeAt! + LIMITS.memberCacheTakerIdleMs;
+    expect(result.endedAt).toBeGreaterThanOrEqual(gaveUpAt);
+    // The rest of the listing ran on at once (70 members × 50 ms), not to the continue point.
+    expect(result.endedAt).toBeLessThan(gaveUpAt + 10_000);
+  });
+
+  it('the continue point comes during a wait: the attempt stops there and continues; the continuation waits on at analyse\'s pace', async () => {
+    const analyse = taker(10_000);
+    const progress = { next: 0 };
+    // 250 members at a take every 10 s: about 40 minutes, more than one attempt's 23.
+    const firstStart = Date.now();
+    const first = await within(30 * MIN, attempt(progress, 250, firstStart + 23 * MIN));
+    expect(first.continued).toBe(true);
+    expect(first.endedAt).toBe(firstStart + 23 * MIN);
+    // Only the wait the continue point cut short ended without room: that one member is cached only if a take made room for it.
+    expect(first.outcomes.at(-1)).toBe('timeout');
+    expect(first.outcomes.slice(0, -1).every((o) => o === 'room')).toBe(true);
+    expect(first.waitedMs).toBeGreaterThan(LIMITS.memberCacheMaxWaitPerUnpackMs);
+    expect(cache.stats()).toMatchObject({ waitsGivenUp: 1, waitsCut: 1 });
+    expect(cache.stats().refused).toBeLessThanOrEqual(1);
+
+    // The continuation, a new message with its own deadline, starts waiting again where the first stopped.
+    const secondStart = Date.now();
+    const second = await within(30 * MIN, attempt(progress, 250, secondStart + 23 * MIN));
+    analyse.stop();
+    expect(second.continued).toBe(false);
+    expect(second.recorded).toBeGreaterThan(0);
+    expect(new Set(second.outcomes)).toEqual(new Set(['room']));
+    expect(first.recorded + second.recorded).toBe(250);
+    expect(cache.stats()).toMatchObject({ offered: 250, waitsGivenUp: 1, waitsCut: 1 });
+    expect(cache.stats().refused).toBeLessThanOrEqual(1);
+  });
+
+  it('a continuation past its continue point before any member does not wait at all; the member is recorded uncached, so it continues having made progress', async () => {
+    for (let i = 0; i < 10; i++) expect(cache.offer(keyOf(i), Buffer.alloc(SIZE))).toBe(true);
+    const at = Date.now();
+    expect(roomWaitAllowanceMs({ continueAt: at, waitedMs: 0, limits: LIMITS })).toBe(0);
+    expect(await waitForMemberRoom(cache, SIZE, { continueAt: at - 1, waitedMs: 0, limits: LIMITS, beforeWait: async () => undefined })).toBe('timeout');
+    expect(cache.stats()).toMatchObject({ waits: 0 });
+    // The attempt's own rule (ContinuePoint.due) continues only once it recorded a member: this one, uncached.
+    const result = await within(MIN, attempt({ next: 10 }, 20, at));
+    expect(result).toMatchObject({ continued: true, recorded: 1 });
+  });
+
+  it('without a deadline from the runner (no continue point), the old bound stands: 5 minutes of waits per attempt', () => {
+    const five = LIMITS.memberCacheMaxWaitPerUnpackMs;
+    expect(roomWaitAllowanceMs({ continueAt: null, waitedMs: 0, limits: LIMITS })).toBe(five);
+    expect(roomWaitAllowanceMs({ continueAt: null, waitedMs: five - 1_000, limits: LIMITS })).toBe(1_000);
+    expect(roomWaitAllowanceMs({ continueAt: null, waitedMs: five + 1_000, limits: LIMITS })).toBe(0);
+    // With one, however long it has waited already: up to the continue point.
+    const now = Date.now();
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 10 * five, limits: LIMITS }, now)).toBe(20 * MIN);
+  });
+});
