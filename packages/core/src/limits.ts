@@ -157,15 +157,20 @@ export const LIMITS = {
    * process's analyse to take entries; a wait gives up when none was taken
    * for this long (analyse runs on another instance, or is stalled), and
    * later waits give up at once until one is taken. The member is then just
-   * not cached. Longer than one photo's analyse on a loaded machine.
+   * not cached. Longer than one photo's analyse on a loaded machine. The one
+   * bound on a wait while takes come is the unpack attempt's continue point
+   * (memberCacheMaxWaitPerUnpackMs without one).
    */
   memberCacheTakerIdleMs: 15_000,
   /**
-   * All of one unpack run's waits for room together, at most: they are kept
-   * off the item's unpack-time budget but not off the stage deadline
-   * (stageDeadlineMs), so a large archive keeps four fifths of it to unpack.
-   * Per attempt: each continuation of a long unpack (unpackContinueMarginMs) has
-   * its own deadline and its own allowance, and no wait runs past its continue point.
+   * All of one unpack run's waits for room together, at most, when the run
+   * was told no deadline (a caller other than the stage runner), so cannot
+   * continue. The stage runner always tells one: then a wait may last up to
+   * the attempt's continue point (deadline less unpackContinueMarginMs)
+   * while takes keep coming (memberCacheTakerIdleMs), and the unpack goes on
+   * at analyse's pace in its continuations (issue 15: this allowance, applied
+   * to every attempt, let the listing of a 4 GiB image run ahead and 14,469
+   * members be read twice). The waits are off the item's unpack-time budget.
    */
   memberCacheMaxWaitPerUnpackMs: 5 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */

@@ -157,6 +157,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
+  // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
+  if (pass) run.singleReadProgress = () => pass.source.counts.passBytes / Math.max(1, upload!.size);
+  else if (segments) run.singleReadProgress = 'unmeasured';
   try {
     let format: ArchiveFormat | null = null;
     try {
@@ -511,9 +514,15 @@ class ContinuePoint {
     return this.disarmed ? null : this.at;
   }
 
-  /** Whether half of this attempt's time, from its start to its deadline, is gone (false without a deadline). */
-  pastHalf(): boolean {
-    return this.deadlineAt !== null && Date.now() - this.startedAt >= (this.deadlineAt - this.startedAt) / 2;
+  /**
+   * Whether this attempt's work so far (its time less `waitedMs`, its waits for member-cache room, which are analyse's
+   * pace, not work the end would repeat) is as long as the time left to its deadline: without waits, half of its time
+   * gone (false without a deadline).
+   */
+  pastHalf(waitedMs = 0): boolean {
+    if (this.deadlineAt === null) return false;
+    const now = Date.now();
+    return now - this.startedAt - waitedMs >= this.deadlineAt - now;
   }
 
   /** Whether the abort came from here (the runtime's and the budget's signals are checked first by the caller). */
@@ -724,6 +733,11 @@ class UnpackRun {
   continuing = false;
   /** Continuing: the entry index of the first member still held for its gzip check (null: none), before which all were handed off. */
   heldFrom: number | null = null;
+  /**
+   * How far this attempt's single read of its upload has got (0-1), when it holds one that continuing would drop (the
+   * upload's hash, or a split set's later segments' hashes: 'unmeasured'); null when it holds none (member-room.wait.ts).
+   */
+  singleReadProgress: (() => number) | 'unmeasured' | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -914,7 +928,7 @@ class UnpackRun {
     if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
     const stored = reader.image.ewf?.storedHashes;
     const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
-    if (wholeMediaCheck || this.continuePoint.pastHalf()) this.continuing = true;
+    if (wholeMediaCheck || this.continuePoint.pastHalf(this.clock.offMs)) this.continuing = true;
   }
 
   /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */
@@ -1097,6 +1111,8 @@ class UnpackRun {
           continueAt: this.continuePoint.atMs,
           waitedMs: this.clock.offMs,
           limits: this.deps.limits,
+          singleRead:
+            typeof this.singleReadProgress === 'function' ? { workingMs: this.clock.chargedMs(), progress: this.singleReadProgress() } : this.singleReadProgress,
           beforeWait: () => this.clock.on(() => this.flush()),
           abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),

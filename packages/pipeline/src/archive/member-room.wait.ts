@@ -10,6 +10,14 @@ export interface MemberRoomWaitOptions {
   /** What this attempt has waited for room so far, all its waits together (ms). */
   waitedMs: number;
   limits: Pick<Limits, 'memberCacheMaxWaitPerUnpackMs'>;
+  /**
+   * The attempt holds a single read of its upload (the upload's hash in the
+   * unpack's read, or a split set's later segments'), which a continuation
+   * drops: the next attempt reads the upload from its start again. Then its
+   * working time so far (its time less its waits) and how far the read has
+   * got (0-1); 'unmeasured' when it cannot tell. Null: nothing is lost by continuing.
+   */
+  singleRead?: { workingMs: number; progress: number } | 'unmeasured' | null;
   /** Hands the members recorded so far to analyse, before the wait (RoomWaitOptions.beforeWait). */
   beforeWait: () => Promise<void>;
   abortSignal?: AbortSignal;
@@ -32,12 +40,29 @@ export interface MemberRoomWaitOptions {
  *   recorded a member, this bound when it has not: the member is then recorded
  *   uncached, so the attempt has progress and continues; one that records
  *   nothing never does).
+ * - An attempt that holds a single read of its upload (hashed in the unpack's
+ *   read, below LIMITS.resumableHashMinBytes), which a continuation drops
+ *   (the last attempt reads the upload from offset 0 again for its hash): only
+ *   as long as leaves the listing time to end in this attempt (a 1 GiB image
+ *   paced to the continue point continued for its end and read the image
+ *   twice: 1.99 × the image). Unmeasured (a split set's later segments without
+ *   the upload's pass): the old allowance.
  * - An attempt told no deadline (a caller other than the stage runner): at
  *   most LIMITS.memberCacheMaxWaitPerUnpackMs over all its waits, as before.
  */
-export function roomWaitAllowanceMs(options: Pick<MemberRoomWaitOptions, 'continueAt' | 'waitedMs' | 'limits'>, now = Date.now()): number {
-  if (options.continueAt !== null) return Math.max(0, options.continueAt - now);
-  return Math.max(0, options.limits.memberCacheMaxWaitPerUnpackMs - options.waitedMs);
+export function roomWaitAllowanceMs(options: Pick<MemberRoomWaitOptions, 'continueAt' | 'waitedMs' | 'limits' | 'singleRead'>, now = Date.now()): number {
+  const single = options.singleRead ?? null;
+  if (options.continueAt === null || single === 'unmeasured') return Math.max(0, options.limits.memberCacheMaxWaitPerUnpackMs - options.waitedMs);
+  const untilContinue = Math.max(0, options.continueAt - now);
+  if (single === null) return untilContinue;
+  // A continuation would cost a whole second read of the upload, more than the members' second reads a wait saves: wait
+  // only as long as leaves this attempt the listing's remaining work (estimated from the work so far and how far the read
+  // has got) and, after it, as long again as all its work for the end (ContinuePoint.pastHalf, on working time, must not
+  // send the image's end to a continuation either).
+  if (!(single.progress > 0)) return 0;
+  const progress = Math.min(1, single.progress);
+  const remainingMs = (single.workingMs * (1 - progress)) / progress;
+  return Math.max(0, Math.min(untilContinue, untilContinue - single.workingMs - 2 * remainingMs));
 }
 
 /** Waits for room for `length` bytes within roomWaitAllowanceMs; how the wait ended. */
