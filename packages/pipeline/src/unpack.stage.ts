@@ -466,7 +466,7 @@ async function recordContinuation(deps: StageDeps, parent: FileRecord, point: nu
  * (not recorded: the next attempt reads it again) when one member outlasts
  * the point.
  */
-class ContinuePoint {
+export class ContinuePoint {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout | undefined;
   /** Members this attempt recorded (not those an earlier attempt had). */

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LIMITS, type RoomWait } from '@exhibit/core';
 import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { roomWaitAllowanceMs, waitForMemberRoom } from '../src/archive/member-room.wait.js';
+import { ContinuePoint } from '../src/unpack.stage.js';
 
 /**
  * The unpack's waits for room in the member-bytes cache (issue 15), on a fake
@@ -162,6 +163,73 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
     // The attempt's own rule (ContinuePoint.due) continues only once it recorded a member: this one, uncached.
     const result = await within(MIN, attempt({ next: 10 }, 20, at));
     expect(result).toMatchObject({ continued: true, recorded: 1 });
+  });
+
+  it('regression: image-paced-to-continue-point-read-twice — an attempt holding the upload\'s single read waits only as long as leaves its listing (and as long again for its end) inside the attempt, so it does not continue and read the upload again', async () => {
+    // 200 members of 1.8 s of listing work each (6 minutes in all, as the 1 GiB image's listing); analyse takes one every
+    // 10 s (33 minutes in all, more than the attempt's 23). Paced to the continue point, the attempt would continue
+    // mid-listing and the next one read the upload from its start again.
+    const startedAt = Date.now();
+    const continueAt = startedAt + 23 * MIN;
+    const deadlineAt = startedAt + 25 * MIN;
+    const analyse = taker(10_000);
+    let recorded = 0;
+    let waitedMs = 0;
+    let continued = false;
+    const outcomes: RoomWait[] = [];
+    const listing = (async () => {
+      for (let i = 0; i < 200; i++) {
+        if (recorded > 0 && Date.now() >= continueAt) {
+          continued = true;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 1_800));
+        if (!cache.hasRoom(SIZE)) {
+          const from = Date.now();
+          const singleRead = { workingMs: Date.now() - startedAt - waitedMs, progress: i / 200 };
+          outcomes.push(await waitForMemberRoom(cache, SIZE, { continueAt, waitedMs, limits: LIMITS, singleRead, beforeWait: async () => undefined }));
+          waitedMs += Date.now() - from;
+        }
+        if (cache.offer(keyOf(i), Buffer.alloc(SIZE))) queued.push(i);
+        recorded += 1;
+      }
+    })();
+    await within(30 * MIN, listing);
+    analyse.stop();
+    const endedAt = Date.now();
+
+    expect(continued).toBe(false);
+    const workingMs = endedAt - startedAt - waitedMs;
+    // The image's end stays in this attempt: its work so far is less than the time left (ContinuePoint.pastHalf).
+    expect(deadlineAt - endedAt).toBeGreaterThan(workingMs);
+    // Still far more waiting than the old fixed allowance: most members cached.
+    expect(waitedMs).toBeGreaterThan(LIMITS.memberCacheMaxWaitPerUnpackMs);
+    expect(cache.stats().refused).toBeLessThan(100);
+    expect(outcomes).toContain('room');
+  });
+
+  it('a single read unmeasured (a split set\'s later segments) keeps the old allowance; one not started yet allows no wait', () => {
+    const now = Date.now();
+    const five = LIMITS.memberCacheMaxWaitPerUnpackMs;
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 1_000, limits: LIMITS, singleRead: 'unmeasured' }, now)).toBe(five - 1_000);
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 5_000, progress: 0 } }, now)).toBe(0);
+    // Half read in 2 min of work: 2 min to go, and the end's reserve of 4 min: 20 - 2 - 2 × 2 = 14 min.
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 2 * MIN, progress: 0.5 } }, now)).toBe(14 * MIN);
+  });
+
+  it('regression: image-end-continued-for-cache-waits — whether a disk image\'s end is left to a continuation counts the attempt\'s work, not its waits for cache room', () => {
+    const startedAt = Date.now();
+    const point = new ContinuePoint(startedAt + 23 * MIN, null, startedAt + 25 * MIN);
+    try {
+      // 16 minutes in: 9 left to the deadline. Of the 16, 10 were waits (analyse's pace): 6 of work, less than the 9 left.
+      vi.setSystemTime(startedAt + 16 * MIN);
+      expect(point.pastHalf(10 * MIN)).toBe(false);
+      // The same time all work: past half, the end goes to a continuation as before.
+      expect(point.pastHalf(0)).toBe(true);
+      expect(point.pastHalf()).toBe(true);
+    } finally {
+      point.close();
+    }
   });
 
   it('without a deadline from the runner (no continue point), the old bound stands: 5 minutes of waits per attempt', () => {
