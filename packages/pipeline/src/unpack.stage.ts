@@ -509,6 +509,11 @@ export class ContinuePoint {
     return this.at !== null;
   }
 
+  /** The runner's deadline for this attempt (epoch ms), if it told one. */
+  get deadline(): number | null {
+    return this.deadlineAt;
+  }
+
   /** When this attempt stops to continue (epoch ms); null when it cannot continue, or its listing is over. */
   get atMs(): number | null {
     return this.disarmed ? null : this.at;
@@ -918,8 +923,8 @@ class UnpackRun {
   /**
    * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
    * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
-   * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once half
-   * of this attempt's time is gone. The next attempt passes every entry as recorded, so it records nothing, never
+   * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once this
+   * attempt's work, less its waits for member-cache room, is as long as its time left (pastHalf). The next attempt passes every entry as recorded, so it records nothing, never
    * continues, and does the image's record and check with a whole deadline (an image whose check alone outlasts one
    * deadline still stops: docs/disk-images.md).
    */
@@ -1112,7 +1117,11 @@ class UnpackRun {
           waitedMs: this.clock.offMs,
           limits: this.deps.limits,
           singleRead:
-            typeof this.singleReadProgress === 'function' ? { workingMs: this.clock.chargedMs(), progress: this.singleReadProgress() } : this.singleReadProgress,
+            typeof this.singleReadProgress === 'function' && this.continuePoint.deadline !== null
+              ? { workingMs: this.clock.chargedMs(), progress: this.singleReadProgress(), deadlineAt: this.continuePoint.deadline }
+              : this.singleReadProgress === null
+                ? null
+                : 'unmeasured',
           beforeWait: () => this.clock.on(() => this.flush()),
           abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),

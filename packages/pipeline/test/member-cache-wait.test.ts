@@ -186,7 +186,7 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
         await new Promise((r) => setTimeout(r, 1_800));
         if (!cache.hasRoom(SIZE)) {
           const from = Date.now();
-          const singleRead = { workingMs: Date.now() - startedAt - waitedMs, progress: i / 200 };
+          const singleRead = { workingMs: Date.now() - startedAt - waitedMs, progress: i / 200, deadlineAt };
           outcomes.push(await waitForMemberRoom(cache, SIZE, { continueAt, waitedMs, limits: LIMITS, singleRead, beforeWait: async () => undefined }));
           waitedMs += Date.now() - from;
         }
@@ -212,9 +212,14 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
     const now = Date.now();
     const five = LIMITS.memberCacheMaxWaitPerUnpackMs;
     expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 1_000, limits: LIMITS, singleRead: 'unmeasured' }, now)).toBe(five - 1_000);
-    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 5_000, progress: 0 } }, now)).toBe(0);
-    // Half read in 2 min of work: 2 min to go, and the end's reserve of 4 min: 20 - 2 - 2 × 2 = 14 min.
-    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 2 * MIN, progress: 0.5 } }, now)).toBe(14 * MIN);
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 5_000, progress: 0, deadlineAt: now + 22 * MIN } }, now)).toBe(0);
+    // Half read in 2 min of work: 2 min to go; the deadline 22 min away must keep, after the listing, its 4 min of work: 22 - 2 - 2 × 2 = 16 min.
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 2 * MIN, progress: 0.5, deadlineAt: now + 22 * MIN } }, now)).toBe(16 * MIN);
+    // Three quarters read in 9 min: 3 to go. The listing would end by the continue point after 20 - 3 = 17 min of waits,
+    // but its 12 min of work must still fit after it before the deadline: 22 - 9 - 2 × 3 = 7 min, the smaller.
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 9 * MIN, progress: 0.75, deadlineAt: now + 22 * MIN } }, now)).toBe(7 * MIN);
+    // Little work, a far deadline: the continue point less the listing's last half minute is the bound.
+    expect(roomWaitAllowanceMs({ continueAt: now + 60 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 0.5 * MIN, progress: 0.5, deadlineAt: now + 120 * MIN } }, now)).toBe(59.5 * MIN);
   });
 
   it('regression: image-end-continued-for-cache-waits — whether a disk image\'s end is left to a continuation counts the attempt\'s work, not its waits for cache room', () => {

@@ -17,7 +17,7 @@ export interface MemberRoomWaitOptions {
    * working time so far (its time less its waits) and how far the read has
    * got (0-1); 'unmeasured' when it cannot tell. Null: nothing is lost by continuing.
    */
-  singleRead?: { workingMs: number; progress: number } | 'unmeasured' | null;
+  singleRead?: { workingMs: number; progress: number; deadlineAt: number } | 'unmeasured' | null;
   /** Hands the members recorded so far to analyse, before the wait (RoomWaitOptions.beforeWait). */
   beforeWait: () => Promise<void>;
   abortSignal?: AbortSignal;
@@ -57,12 +57,14 @@ export function roomWaitAllowanceMs(options: Pick<MemberRoomWaitOptions, 'contin
   if (single === null) return untilContinue;
   // A continuation would cost a whole second read of the upload, more than the members' second reads a wait saves: wait
   // only as long as leaves this attempt the listing's remaining work (estimated from the work so far and how far the read
-  // has got) and, after it, as long again as all its work for the end (ContinuePoint.pastHalf, on working time, must not
-  // send the image's end to a continuation either).
+  // has got) before its continue point, and, after the listing, as long again as all its work before its deadline
+  // (ContinuePoint.pastHalf, on working time, must not send the image's end to a continuation either).
   if (!(single.progress > 0)) return 0;
   const progress = Math.min(1, single.progress);
   const remainingMs = (single.workingMs * (1 - progress)) / progress;
-  return Math.max(0, Math.min(untilContinue, untilContinue - single.workingMs - 2 * remainingMs));
+  const listingEnds = untilContinue - remainingMs;
+  const endStays = single.deadlineAt - now - single.workingMs - 2 * remainingMs;
+  return Math.max(0, Math.min(listingEnds, endStays));
 }
 
 /** Waits for room for `length` bytes within roomWaitAllowanceMs; how the wait ended. */
