@@ -165,10 +165,13 @@ export const LIMITS = {
   /**
    * All of one unpack run's waits for room together, at most, when the run
    * was told no deadline (a caller other than the stage runner), so cannot
-   * continue. The stage runner always tells one: then a wait may last up to
-   * the attempt's continue point (deadline less unpackContinueMarginMs)
-   * while takes keep coming (memberCacheTakerIdleMs), and the unpack goes on
-   * at analyse's pace in its continuations (issue 15: this allowance, applied
+   * continue, or holds a split set's later segments' reads. The stage runner
+   * always tells one: then a wait may last up to the attempt's continue point
+   * (deadline less unpackContinueMarginMs) while takes keep coming
+   * (memberCacheTakerIdleMs), and the unpack goes on at analyse's pace in its
+   * continuations; one holding its upload's single read, which a continuation
+   * would drop, only as long as leaves its listing and its end inside the
+   * attempt (pipeline archive/member-room.wait.ts) (issue 15: this allowance, applied
    * to every attempt, let the listing of a 4 GiB image run ahead and 14,469
    * members be read twice). The waits are off the item's unpack-time budget.
    */

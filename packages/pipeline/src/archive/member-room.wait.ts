@@ -43,9 +43,10 @@ export interface MemberRoomWaitOptions {
  * - An attempt that holds a single read of its upload (hashed in the unpack's
  *   read, below LIMITS.resumableHashMinBytes), which a continuation drops
  *   (the last attempt reads the upload from offset 0 again for its hash): only
- *   as long as leaves the listing time to end in this attempt (a 1 GiB image
- *   paced to the continue point continued for its end and read the image
- *   twice: 1.99 × the image). Unmeasured (a split set's later segments without
+ *   as long as leaves the listing time to end before the continue point and,
+ *   after it, its end as long again as all its work before the deadline (a
+ *   1 GiB image paced to the continue point continued for its end and read
+ *   the image twice: 1.99 × the image). Unmeasured (a split set's later segments without
  *   the upload's pass): the old allowance.
  * - An attempt told no deadline (a caller other than the stage runner): at
  *   most LIMITS.memberCacheMaxWaitPerUnpackMs over all its waits, as before.
