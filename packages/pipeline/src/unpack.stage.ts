@@ -924,9 +924,9 @@ class UnpackRun {
    * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
    * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
    * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once this
-   * attempt's work, less its waits for member-cache room, is as long as its time left (pastHalf). The next attempt passes every entry as recorded, so it records nothing, never
-   * continues, and does the image's record and check with a whole deadline (an image whose check alone outlasts one
-   * deadline still stops: docs/disk-images.md).
+   * attempt's work, less its waits for member-cache room, is as long as its time left (pastHalf). The next attempt
+   * passes every entry as recorded, so it records nothing, never continues, and does the image's record and check with
+   * a whole deadline (an image whose check alone outlasts one deadline still stops: docs/disk-images.md).
    */
   leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
     // Without a deadline from the runner there is no continuation to leave it to.
