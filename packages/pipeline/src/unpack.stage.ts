@@ -158,8 +158,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
-  if (pass) run.singleReadProgress = () => pass.source.counts.passBytes / Math.max(1, upload!.size);
-  else if (segments) run.singleReadProgress = 'unmeasured';
+  // A split set's later segments first: the pass measures the first segment alone (its progress 1 once that segment is
+  // read, the rest of the set unestimated), so a set with both is unmeasured and keeps the fixed allowance.
+  if (segments) run.singleReadProgress = 'unmeasured';
+  else if (pass) run.singleReadProgress = () => pass.source.counts.passBytes / Math.max(1, upload!.size);
   try {
     let format: ArchiveFormat | null = null;
     try {
@@ -455,6 +457,18 @@ async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<
 async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
   const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
   await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
+}
+
+/**
+ * Whether a disk image's end goes to a continuation because this attempt is past half its time (ContinuePoint.pastHalf).
+ * Working time (less `waitedMs`, its waits for member-cache room) only for an attempt holding a measured single read,
+ * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (an image hashed
+ * resumably, a nested image) may have waited up to its continue point, so its end would have only the margin left (the
+ * EWF stored-hash check reading media the listing did not): wall-clock time, as before; so for a split set's
+ * unmeasured reads (the fixed allowance).
+ */
+export function imageEndPastHalf(point: ContinuePoint, singleRead: (() => number) | 'unmeasured' | null, waitedMs: number): boolean {
+  return point.pastHalf(typeof singleRead === 'function' ? waitedMs : 0);
 }
 
 /**
@@ -924,7 +938,8 @@ class UnpackRun {
    * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
    * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
    * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once this
-   * attempt's work, less its waits for member-cache room, is as long as its time left (pastHalf). The next attempt
+   * attempt's work (less its waits for member-cache room when it holds a measured single read: imageEndPastHalf) is as
+   * long as its time left. The next attempt
    * passes every entry as recorded, so it records nothing, never continues, and does the image's record and check with
    * a whole deadline (an image whose check alone outlasts one deadline still stops: docs/disk-images.md).
    */
@@ -933,7 +948,7 @@ class UnpackRun {
     if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
     const stored = reader.image.ewf?.storedHashes;
     const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
-    if (wholeMediaCheck || this.continuePoint.pastHalf(this.clock.offMs)) this.continuing = true;
+    if (wholeMediaCheck || imageEndPastHalf(this.continuePoint, this.singleReadProgress, this.clock.offMs)) this.continuing = true;
   }
 
   /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LIMITS, type RoomWait } from '@exhibit/core';
 import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { roomWaitAllowanceMs, waitForMemberRoom } from '../src/archive/member-room.wait.js';
-import { ContinuePoint } from '../src/unpack.stage.js';
+import { ContinuePoint, imageEndPastHalf } from '../src/unpack.stage.js';
 
 /**
  * The unpack's waits for room in the member-bytes cache (issue 15), on a fake
@@ -232,6 +232,26 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
       // The same time all work: past half, the end goes to a continuation as before.
       expect(point.pastHalf(0)).toBe(true);
       expect(point.pastHalf()).toBe(true);
+    } finally {
+      point.close();
+    }
+  });
+
+  it('regression: image-end-left-two-minutes-after-cache-waits — an attempt holding no single read (an image hashed resumably, a nested image) waits up to its continue point, so its image end is judged on wall-clock time', () => {
+    const startedAt = Date.now();
+    const point = new ContinuePoint(startedAt + 23 * MIN, null, startedAt + 25 * MIN);
+    try {
+      // The listing ended just before the continue point, 21 of its 22.9 minutes waits: 126 s left to the deadline for
+      // the image's end (its EWF stored-hash check may read media the listing did not). On working time (1.9 min of
+      // work, less than the 2.1 left) it would stay here and run into the deadline; it goes to a continuation.
+      vi.setSystemTime(startedAt + 22.9 * MIN);
+      expect(imageEndPastHalf(point, null, 21 * MIN)).toBe(true);
+      // A split set's later segments (unmeasured, the fixed allowance): as before too.
+      expect(imageEndPastHalf(point, 'unmeasured', 21 * MIN)).toBe(true);
+      // Holding a measured single read (its waits bounded to leave the end as long as its work): working time.
+      vi.setSystemTime(startedAt + 16 * MIN);
+      expect(imageEndPastHalf(point, () => 0.9, 10 * MIN)).toBe(false);
+      expect(imageEndPastHalf(point, null, 10 * MIN)).toBe(true);
     } finally {
       point.close();
     }
