@@ -257,6 +257,18 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
     }
   });
 
+  it('regression: cache-wait-overruns-continue-point-by-flush — the members\' flush before a wait counts inside its allowance: the wait ends at the continue point, not the flush\'s duration after it', async () => {
+    // Takes never come but the idle bound is far: only the allowance ends the wait.
+    const slow = new MemoryMemberBytesCache({ maxMemberBytes: SIZE, budgetBytes: BUDGET, maxAgeMs: 24 * 60 * MIN, takerIdleMs: 60 * MIN });
+    for (let i = 0; i < 10; i++) expect(slow.offer(keyOf(i), Buffer.alloc(SIZE))).toBe(true);
+    const startedAt = Date.now();
+    const continueAt = startedAt + 3 * MIN;
+    const flush = () => new Promise<void>((r) => setTimeout(r, MIN));
+    const wait = waitForMemberRoom(slow, SIZE, { continueAt, waitedMs: 0, limits: LIMITS, beforeWait: flush });
+    expect(await within(10 * MIN, wait)).toBe('timeout');
+    expect(Date.now()).toBe(continueAt);
+  });
+
   it('without a deadline from the runner (no continue point), the old bound stands: 5 minutes of waits per attempt', () => {
     const five = LIMITS.memberCacheMaxWaitPerUnpackMs;
     expect(roomWaitAllowanceMs({ continueAt: null, waitedMs: 0, limits: LIMITS })).toBe(five);

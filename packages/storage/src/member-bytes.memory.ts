@@ -107,7 +107,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
       const signal = options.abortSignal;
       const onAbort = () => waiter.end('aborted');
       let idleTimer: NodeJS.Timeout | undefined;
-      const limitTimer = setTimeout(() => waiter.end('timeout'), options.maxWaitMs);
+      const limitTimer = setTimeout(() => waiter.end('timeout'), Math.min(options.maxWaitMs, options.endsAt === undefined ? Number.POSITIVE_INFINITY : options.endsAt - startedAt));
       // Re-armed from the last take: gives up only after takerIdleMs with none.
       const armIdle = () => {
         const since = Math.max(startedAt, this.lastTakeAt ?? 0);
@@ -149,7 +149,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
     if (this.held + length <= this.options.budgetBytes) return 'room';
     if (options.abortSignal?.aborted) return 'aborted';
     if (this.noTaker) return 'no-taker';
-    if (options.maxWaitMs <= 0) return 'timeout';
+    if (options.maxWaitMs <= 0 || (options.endsAt !== undefined && options.endsAt <= Date.now())) return 'timeout';
     return null;
   }
 

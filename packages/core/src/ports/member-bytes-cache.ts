@@ -55,6 +55,12 @@ export type RoomWait = 'room' | 'no-taker' | 'timeout' | 'aborted' | 'too-large'
 export interface RoomWaitOptions {
   /** The longest this wait may take. */
   maxWaitMs: number;
+  /**
+   * When the wait ends at the latest (epoch ms), however long `beforeWait`
+   * took: the caller's bound (a continue point) is a time, and maxWaitMs,
+   * counted from after beforeWait, would overrun it by the flush's duration.
+   */
+  endsAt?: number;
   abortSignal?: AbortSignal;
   /**
    * Called once, only when the cache is about to wait (not when there is room

@@ -70,8 +70,13 @@ export function roomWaitAllowanceMs(options: Pick<MemberRoomWaitOptions, 'contin
 
 /** Waits for room for `length` bytes within roomWaitAllowanceMs; how the wait ended. */
 export function waitForMemberRoom(cache: MemberBytesCache, length: number, options: MemberRoomWaitOptions): Promise<RoomWait> {
+  const now = Date.now();
+  const maxWaitMs = roomWaitAllowanceMs(options, now);
   return cache.waitForRoom(length, {
-    maxWaitMs: roomWaitAllowanceMs(options),
+    maxWaitMs,
+    // From now, not from after beforeWait: the flush's time is inside the allowance, so the wait never overruns the
+    // single-read bound or the continue point by it.
+    endsAt: now + maxWaitMs,
     beforeWait: options.beforeWait,
     ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
   });
