@@ -176,6 +176,15 @@ export const LIMITS = {
    * members be read twice). The waits are off the item's unpack-time budget.
    */
   memberCacheMaxWaitPerUnpackMs: 5 * 60_000,
+  /**
+   * All the waits for member-cache room of one archive's unpack, over all its
+   * attempts (the continuations record theirs), that may run up to a continue
+   * point: past it, each attempt is back to memberCacheMaxWaitPerUnpackMs. The
+   * waits are off the item's unpack-time budget, so without this bound a slow
+   * analyse (one take per 14 s) could pace one unpack for days over hundreds
+   * of continuations; two hours is about five attempts at analyse's pace.
+   */
+  memberCacheMaxWaitPerItemMs: 2 * 60 * 60_000,
   /** Bytes exifr may read from an image before giving up on metadata. */
   maxMetadataBytes: 16 * 1024 * 1024,
   /** Longest ffprobe/ffmpeg run before it is killed. */

@@ -153,6 +153,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
+  // What the attempts before this continuation waited for member-cache room (LIMITS.memberCacheMaxWaitPerItemMs).
+  if (from !== null && recordedPoint?.point === from) run.waitedBeforeMs = recordedPoint.waitedMs;
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
@@ -178,7 +180,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
+      await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs);
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
@@ -443,19 +445,20 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null } | null> {
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null; waitedMs: number } | null> {
   try {
-    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 40)).toString('utf8');
-    const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
-    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]) } : null;
+    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 60)).toString('utf8');
+    const m = /^(\d{1,15})(?: (\d{1,15}))?(?: w(\d{1,15}))?$/.exec(text);
+    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), waitedMs: m[3] === undefined ? 0 : Number(m[3]) } : null;
   } catch (err) {
     if (err instanceof ExhibitError && err.code === 'not-found') return null;
     throw err;
   }
 }
 
-async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
-  const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
+/** `waitedMs`: the unpack's waits for member-cache room so far, all its attempts (LIMITS.memberCacheMaxWaitPerItemMs). */
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null, waitedMs: number): Promise<void> {
+  const text = `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${waitedMs > 0 ? ` w${Math.round(waitedMs)}` : ''}`;
   await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
 }
 
@@ -757,6 +760,8 @@ class UnpackRun {
    * upload's hash, or a split set's later segments' hashes: 'unmeasured'); null when it holds none (member-room.wait.ts).
    */
   singleReadProgress: (() => number) | 'unmeasured' | null = null;
+  /** The waits for member-cache room of the attempts before this continuation, all together (recorded with each continuation). */
+  waitedBeforeMs = 0;
 
   constructor(
     private readonly deps: StageDeps,
@@ -1130,6 +1135,7 @@ class UnpackRun {
           // Not past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
           continueAt: this.continuePoint.atMs,
           waitedMs: this.clock.offMs,
+          waitedBeforeMs: this.waitedBeforeMs,
           limits: this.deps.limits,
           singleRead:
             typeof this.singleReadProgress === 'function' && this.continuePoint.deadline !== null

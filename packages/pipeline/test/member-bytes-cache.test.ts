@@ -284,6 +284,9 @@ describe('members analysed from the unpack\'s read (member-bytes cache)', () => 
       expect(cut).toMatchObject({ waits: 1, waitsGivenUp: 1, waitsCut: 1, waitsWithRoom: 0 });
       expect(cut.waitedMs).toBeGreaterThan(0);
       expect(continuations()).toHaveLength(delivered.size);
+      // The continuation records the unpack's waits so far, for the next attempts' bound (memberCacheMaxWaitPerItemMs).
+      const record = (await h.deps.blobs.readRange({ container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` }, 0, 60)).toString('utf8');
+      expect(Number(/ w(\d+)$/.exec(record)?.[1])).toBeGreaterThan(0);
 
       // The continuations, with analyse beside them now: they wait while it takes.
       let ended = false;

@@ -63,7 +63,7 @@ interface AttemptResult {
  * One unpack attempt over members [progress.next, total): each member takes
  * 50 ms to list; before its offer, a wait when the cache is full.
  */
-async function attempt(progress: { next: number }, total: number, continueAt: number | null): Promise<AttemptResult> {
+async function attempt(progress: { next: number }, total: number, continueAt: number | null, waitedBeforeMs = 0): Promise<AttemptResult> {
   let recorded = 0;
   let waitedMs = 0;
   const outcomes: RoomWait[] = [];
@@ -74,7 +74,7 @@ async function attempt(progress: { next: number }, total: number, continueAt: nu
     const i = progress.next;
     if (!cache.hasRoom(SIZE)) {
       const from = Date.now();
-      outcomes.push(await waitForMemberRoom(cache, SIZE, { continueAt, waitedMs, limits: LIMITS, beforeWait: async () => undefined }));
+      outcomes.push(await waitForMemberRoom(cache, SIZE, { continueAt, waitedMs, waitedBeforeMs, limits: LIMITS, beforeWait: async () => undefined }));
       waitedMs += Date.now() - from;
     }
     if (cache.offer(keyOf(i), Buffer.alloc(SIZE))) queued.push(i);
@@ -268,6 +268,33 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
     expect(await within(10 * MIN, wait)).toBe('timeout');
     expect(Date.now()).toBe(continueAt);
   });
+
+  it('regression: unpack-paced-for-days-by-slow-analyse — once an unpack\'s attempts together waited memberCacheMaxWaitPerItemMs, each attempt is back to the 5-min allowance, so a slow analyse cannot pace it through continuation after continuation', async () => {
+    // 1,500 members, a take every 14 s: at analyse's pace 5.8 hours, 16 attempts of 23 minutes. Bounded: the first 2 hours
+    // paced (about 6 attempts), then one attempt waits its 5 minutes and lists the rest without caching it.
+    const analyse = taker(14_000);
+    const progress = { next: 0 };
+    let waitedBeforeMs = 0;
+    let attempts = 0;
+    for (;;) {
+      attempts += 1;
+      const result = await within(30 * MIN, attempt(progress, 1_500, Date.now() + 23 * MIN, waitedBeforeMs));
+      waitedBeforeMs += result.waitedMs;
+      if (!result.continued) break;
+      expect(attempts).toBeLessThan(30);
+    }
+    analyse.stop();
+    expect(progress.next).toBe(1_500);
+    // Measured: 6 attempts, 120.2 minutes of waits (without the bound: 16 attempts, 347 minutes).
+    expect(attempts).toBeLessThanOrEqual(7);
+    expect(waitedBeforeMs).toBeLessThanOrEqual(LIMITS.memberCacheMaxWaitPerItemMs + LIMITS.memberCacheMaxWaitPerUnpackMs);
+    // The allowance itself: with the item's waits spent, the 5-min cap (less this attempt's waits), not the continue point.
+    const now = Date.now();
+    const five = LIMITS.memberCacheMaxWaitPerUnpackMs;
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, waitedBeforeMs: LIMITS.memberCacheMaxWaitPerItemMs, limits: LIMITS }, now)).toBe(five);
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 1_000, waitedBeforeMs: LIMITS.memberCacheMaxWaitPerItemMs - 1_000, limits: LIMITS }, now)).toBe(five - 1_000);
+    expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, waitedBeforeMs: LIMITS.memberCacheMaxWaitPerItemMs - 1, limits: LIMITS }, now)).toBe(20 * MIN);
+  }, 120_000);
 
   it('without a deadline from the runner (no continue point), the old bound stands: 5 minutes of waits per attempt', () => {
     const five = LIMITS.memberCacheMaxWaitPerUnpackMs;

@@ -9,7 +9,9 @@ export interface MemberRoomWaitOptions {
   continueAt: number | null;
   /** What this attempt has waited for room so far, all its waits together (ms). */
   waitedMs: number;
-  limits: Pick<Limits, 'memberCacheMaxWaitPerUnpackMs'>;
+  /** What the earlier attempts of this unpack (the continuations before this one) waited, all together (ms). */
+  waitedBeforeMs?: number;
+  limits: Pick<Limits, 'memberCacheMaxWaitPerUnpackMs' | 'memberCacheMaxWaitPerItemMs'>;
   /**
    * The attempt holds a single read of its upload (the upload's hash in the
    * unpack's read, or a split set's later segments'), which a continuation
@@ -50,10 +52,17 @@ export interface MemberRoomWaitOptions {
  *   the upload's pass): the old allowance.
  * - An attempt told no deadline (a caller other than the stage runner): at
  *   most LIMITS.memberCacheMaxWaitPerUnpackMs over all its waits, as before.
+ *   So, too, every attempt once the unpack's attempts together have waited
+ *   LIMITS.memberCacheMaxWaitPerItemMs (the waits are off the item's
+ *   unpack-time budget: a slow analyse must not pace an unpack for days).
  */
-export function roomWaitAllowanceMs(options: Pick<MemberRoomWaitOptions, 'continueAt' | 'waitedMs' | 'limits' | 'singleRead'>, now = Date.now()): number {
+export function roomWaitAllowanceMs(
+  options: Pick<MemberRoomWaitOptions, 'continueAt' | 'waitedMs' | 'waitedBeforeMs' | 'limits' | 'singleRead'>,
+  now = Date.now(),
+): number {
   const single = options.singleRead ?? null;
-  if (options.continueAt === null || single === 'unmeasured') return Math.max(0, options.limits.memberCacheMaxWaitPerUnpackMs - options.waitedMs);
+  const itemSpent = (options.waitedBeforeMs ?? 0) + options.waitedMs >= options.limits.memberCacheMaxWaitPerItemMs;
+  if (options.continueAt === null || single === 'unmeasured' || itemSpent) return Math.max(0, options.limits.memberCacheMaxWaitPerUnpackMs - options.waitedMs);
   const untilContinue = Math.max(0, options.continueAt - now);
   if (single === null) return untilContinue;
   // A continuation would cost a whole second read of the upload, more than the members' second reads a wait saves: wait
