@@ -34,9 +34,10 @@ export interface MemberBytesCacheStats {
   /** Waits that gave up: nobody took an entry within the idle limit (or since the last give-up), or the caller's limit ran out. */
   waitsGivenUp: number;
   /**
-   * Of waitsGivenUp, those the caller ended (its limit or its signal: an
-   * unpack's continue point, its deadline) while entries were still being
-   * taken; the rest gave up for want of a taker.
+   * Of waitsGivenUp, those the caller ended while entries were still being
+   * taken: its time limit (an unpack's continue point, its single-read bound,
+   * or the 5-min allowance) or its signal (the continue point's, the
+   * runtime's deadline or shutdown); the rest gave up for want of a taker.
    */
   waitsCut: number;
   /** Milliseconds spent waiting, all waits together. */

@@ -48,8 +48,10 @@ export interface MemberRoomWaitOptions {
  *   as long as leaves the listing time to end before the continue point and,
  *   after it, its end as long again as all its work before the deadline (a
  *   1 GiB image paced to the continue point continued for its end and read
- *   the image twice: 1.99 × the image). Unmeasured (a split set's later segments without
- *   the upload's pass): the old allowance.
+ *   the image twice: 1.99 × the image). Unmeasured (a split set's later segments,
+ *   with or without the first segment's upload pass, which measures that segment
+ *   alone): the old allowance. At 4 GiB this bound allows about 220 s of waits,
+ *   less than the old 300 s: issue 15's 4 GiB re-reads are not fixed by it.
  * - An attempt told no deadline (a caller other than the stage runner): at
  *   most LIMITS.memberCacheMaxWaitPerUnpackMs over all its waits, as before.
  *   So, too, every attempt once the unpack's attempts together have waited
