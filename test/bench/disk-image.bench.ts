@@ -193,6 +193,7 @@ async function main(): Promise<void> {
       io: run.io,
       stages: run.log.stages.map((st) => ({ ...st, fromSec: (st.firstStartAt - run.uploadStartEpochMs) / 1000, toSec: (st.lastEndAt - run.uploadStartEpochMs) / 1000 })),
       logProblems: run.log.problems,
+      memberCache: run.log.memberCache,
       artefacts: run.artefacts,
     },
   };
@@ -216,6 +217,14 @@ async function main(): Promise<void> {
   say(`storage reads ${(run.io.storage.bytes / GiB).toFixed(2)} GiB in ${run.io.storage.requests} GETs (${Object.entries(run.io.storage.byContainer).map(([c, b]) => `${c} ${(b / GiB).toFixed(2)} GiB`).join(', ')}); queue ops ${run.io.queue.total}; index statements ${run.io.index.statements}`);
   say(`files in the index under the image: ${run.check.filesInIndex}; missing ${run.check.missing.length}; SHA-256 mismatches ${run.check.sha256Mismatches.length}; failed ${run.check.failed}`);
   say(renderStageTable(results.detailed.stages));
+  const mc = run.log.memberCache;
+  if (mc) {
+    // Analyse's second read of a member is what the member-bytes cache saves; its misses are most of what read ÷ image has over 1.
+    say(
+      `member-bytes cache: ${mc.hits} hits, ${mc.misses} misses (${(mc.missBytes / 1e6).toFixed(1)} MB read from storage by analyse)` +
+        (mc.atLastUnpack ? `; at the last unpack: ${Object.entries(mc.atLastUnpack).map(([k, v]) => `${k} ${v}`).join(', ')}` : ''),
+    );
+  }
   say('');
   say(`host peak RSS (largest of the pairs): ${mib(Math.max(...pairRows.map((p) => p.hostPeakRssBytes)))} (goal < ${mib(HOST_PEAK_RSS_GOAL_BYTES)})`);
   say(`storage bytes read ÷ image bytes (median pair): ${pairRows[detailed]!.readPerImageByte.toFixed(2)} (goal ≤ ${READ_PER_IMAGE_BYTE_GOAL})`);

@@ -31,6 +31,7 @@ import {
 import { isArchiveLimitError, stopReasonOf, type ArchiveEntry, type ArchiveFormat, type ArchiveReader } from './archive/archive-reader.js';
 import { budgetExceeded, EvidenceBudget } from './archive/evidence-budget.js';
 import { UnpackClock } from './archive/unpack.clock.js';
+import { waitForMemberRoom } from './archive/member-room.wait.js';
 import { storeMember, type ExpansionBudget, type StoredMember } from './archive/member-store.js';
 import { MerkleAccumulator } from './archive/merkle-root.js';
 import { ARCHIVE_SNIFF_BYTES, openArchive } from './archive/open-archive.js';
@@ -152,10 +153,17 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
+  // What the attempts before this continuation waited for member-cache room (LIMITS.memberCacheMaxWaitPerItemMs).
+  if (from !== null && recordedPoint?.point === from) run.waitedBeforeMs = recordedPoint.waitedMs;
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
+  // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
+  // A split set's later segments first: the pass measures the first segment alone (its progress 1 once that segment is
+  // read, the rest of the set unestimated), so a set with both is unmeasured and keeps the fixed allowance.
+  if (segments) run.singleReadProgress = 'unmeasured';
+  else if (pass) run.singleReadProgress = () => pass.source.counts.passBytes / Math.max(1, upload!.size);
   try {
     let format: ArchiveFormat | null = null;
     try {
@@ -172,7 +180,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
+      await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs);
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
@@ -437,20 +445,33 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null } | null> {
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null; waitedMs: number } | null> {
   try {
-    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 40)).toString('utf8');
-    const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
-    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]) } : null;
+    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 60)).toString('utf8');
+    const m = /^(\d{1,15})(?: (\d{1,15}))?(?: w(\d{1,15}))?$/.exec(text);
+    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), waitedMs: m[3] === undefined ? 0 : Number(m[3]) } : null;
   } catch (err) {
     if (err instanceof ExhibitError && err.code === 'not-found') return null;
     throw err;
   }
 }
 
-async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
-  const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
+/** `waitedMs`: the unpack's waits for member-cache room so far, all its attempts (LIMITS.memberCacheMaxWaitPerItemMs). */
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null, waitedMs: number): Promise<void> {
+  const text = `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${waitedMs > 0 ? ` w${Math.round(waitedMs)}` : ''}`;
   await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
+}
+
+/**
+ * Whether a disk image's end goes to a continuation because this attempt is past half its time (ContinuePoint.pastHalf).
+ * Working time (less `waitedMs`, its waits for member-cache room) only for an attempt holding a measured single read,
+ * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (an image hashed
+ * resumably, a nested image) may have waited up to its continue point, so its end would have only the margin left (the
+ * EWF stored-hash check reading media the listing did not): wall-clock time, as before; so for a split set's
+ * unmeasured reads (the fixed allowance).
+ */
+export function imageEndPastHalf(point: ContinuePoint, singleRead: (() => number) | 'unmeasured' | null, waitedMs: number): boolean {
+  return point.pastHalf(typeof singleRead === 'function' ? waitedMs : 0);
 }
 
 /**
@@ -462,7 +483,7 @@ async function recordContinuation(deps: StageDeps, parent: FileRecord, point: nu
  * (not recorded: the next attempt reads it again) when one member outlasts
  * the point.
  */
-class ContinuePoint {
+export class ContinuePoint {
   private readonly controller = new AbortController();
   private readonly timer: NodeJS.Timeout | undefined;
   /** Members this attempt recorded (not those an earlier attempt had). */
@@ -505,9 +526,25 @@ class ContinuePoint {
     return this.at !== null;
   }
 
-  /** Whether half of this attempt's time, from its start to its deadline, is gone (false without a deadline). */
-  pastHalf(): boolean {
-    return this.deadlineAt !== null && Date.now() - this.startedAt >= (this.deadlineAt - this.startedAt) / 2;
+  /** The runner's deadline for this attempt (epoch ms), if it told one. */
+  get deadline(): number | null {
+    return this.deadlineAt;
+  }
+
+  /** When this attempt stops to continue (epoch ms); null when it cannot continue, or its listing is over. */
+  get atMs(): number | null {
+    return this.disarmed ? null : this.at;
+  }
+
+  /**
+   * Whether this attempt's work so far (its time less `waitedMs`, its waits for member-cache room, which are analyse's
+   * pace, not work the end would repeat) is as long as the time left to its deadline: without waits, half of its time
+   * gone (false without a deadline).
+   */
+  pastHalf(waitedMs = 0): boolean {
+    if (this.deadlineAt === null) return false;
+    const now = Date.now();
+    return now - this.startedAt - waitedMs >= this.deadlineAt - now;
   }
 
   /** Whether the abort came from here (the runtime's and the budget's signals are checked first by the caller). */
@@ -718,6 +755,13 @@ class UnpackRun {
   continuing = false;
   /** Continuing: the entry index of the first member still held for its gzip check (null: none), before which all were handed off. */
   heldFrom: number | null = null;
+  /**
+   * How far this attempt's single read of its upload has got (0-1), when it holds one that continuing would drop (the
+   * upload's hash, or a split set's later segments' hashes: 'unmeasured'); null when it holds none (member-room.wait.ts).
+   */
+  singleReadProgress: (() => number) | 'unmeasured' | null = null;
+  /** The waits for member-cache room of the attempts before this continuation, all together (recorded with each continuation). */
+  waitedBeforeMs = 0;
 
   constructor(
     private readonly deps: StageDeps,
@@ -898,17 +942,18 @@ class UnpackRun {
   /**
    * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
    * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
-   * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once half
-   * of this attempt's time is gone. The next attempt passes every entry as recorded, so it records nothing, never
-   * continues, and does the image's record and check with a whole deadline (an image whose check alone outlasts one
-   * deadline still stops: docs/disk-images.md).
+   * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once this
+   * attempt's work (less its waits for member-cache room when it holds a measured single read: imageEndPastHalf) is as
+   * long as its time left. The next attempt
+   * passes every entry as recorded, so it records nothing, never continues, and does the image's record and check with
+   * a whole deadline (an image whose check alone outlasts one deadline still stops: docs/disk-images.md).
    */
   leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
     // Without a deadline from the runner there is no continuation to leave it to.
     if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
     const stored = reader.image.ewf?.storedHashes;
     const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
-    if (wholeMediaCheck || this.continuePoint.pastHalf()) this.continuing = true;
+    if (wholeMediaCheck || imageEndPastHalf(this.continuePoint, this.singleReadProgress, this.clock.offMs)) this.continuing = true;
   }
 
   /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */
@@ -1069,10 +1114,12 @@ class UnpackRun {
    * runs at analyse's pace and nearly every member is analysed from this read).
    * The members recorded so far are flushed (handed to analyse) first, else
    * analyse could never take the entries that fill the cache. The wait stands
-   * the item's unpack clock still, and is bounded: the cache gives up when
-   * nobody takes (analysed by another instance, or stalled), and this run waits
-   * at most LIMITS.memberCacheMaxWaitPerUnpackMs in all, so the stage deadline
-   * keeps its margin. A member not cached is read from storage by analyse.
+   * the item's unpack clock still, and is bounded (member-room.wait.ts): the
+   * cache gives up when nobody takes for LIMITS.memberCacheTakerIdleMs
+   * (analysed by another instance, or stalled), and no wait runs past this
+   * attempt's continue point, where it continues in a new message that waits
+   * on (without a deadline from the runner: LIMITS.memberCacheMaxWaitPerUnpackMs
+   * in all). A member not cached is read from storage by analyse.
    */
   private async offerMemberBytes(stored: StoredMember): Promise<void> {
     const cache = this.deps.memberBytes;
@@ -1084,10 +1131,19 @@ class UnpackRun {
       // Nor is it worth waiting once this attempt is due to stop and continue.
       if (this.held.length > 0 || this.continuePoint.due()) return;
       const wait = await this.clock.off(() =>
-        cache.waitForRoom(stored.size, {
-          maxWaitMs: this.deps.limits.memberCacheMaxWaitPerUnpackMs - this.clock.offMs,
+        waitForMemberRoom(cache, stored.size, {
+          // Not past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
+          continueAt: this.continuePoint.atMs,
+          waitedMs: this.clock.offMs,
+          waitedBeforeMs: this.waitedBeforeMs,
+          limits: this.deps.limits,
+          singleRead:
+            typeof this.singleReadProgress === 'function' && this.continuePoint.deadline !== null
+              ? { workingMs: this.clock.chargedMs(), progress: this.singleReadProgress(), deadlineAt: this.continuePoint.deadline }
+              : this.singleReadProgress === null
+                ? null
+                : 'unmeasured',
           beforeWait: () => this.clock.on(() => this.flush()),
-          // Nor past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
           abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),
       );

@@ -12,7 +12,7 @@ import {
 import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { countingReads, createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, countingReads, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Issue 12: the members of an unpacked archive are analysed from the bytes the
@@ -205,6 +205,106 @@ describe('members analysed from the unpack\'s read (member-bytes cache)', () => 
     expect(cache.stats().waits).toBeGreaterThan(0);
     expect(analysedDuringUnpack).toBeGreaterThan(1);
     await expectEveryMemberAnalysed(message, entries);
+  });
+
+  /**
+   * This process's analyse beside the unpack: delivers each analyse batch as it is handed on, `pauseMs`
+   * before each (a slow analyse), until `done()` and every batch is delivered; how many ran while not done.
+   */
+  async function analyseBeside(sentBefore: number, message: HashMessage, done: () => boolean, pauseMs: number): Promise<number> {
+    let delivered = 0;
+    let duringUnpack = 0;
+    while (!done() || delivered < analyseBatches(sentBefore, message).length) {
+      const batch = analyseBatches(sentBefore, message)[delivered];
+      if (!batch) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      await new Promise((r) => setTimeout(r, pauseMs));
+      delivered += 1;
+      if (!done()) duringUnpack += 1;
+      expect(await deliver('analyse', batch.message.body as object, batch.message.messageId)).toMatchObject({ status: 'done' });
+    }
+    return duringUnpack;
+  }
+
+  it('regression: unpack-cache-wait-capped-while-analyse-takes — while analyse keeps taking, the unpack waits past memberCacheMaxWaitPerUnpackMs (its continue point bounds it), and every member hits', async () => {
+    // The old per-attempt allowance made tiny (300 ms): a slow analyse (250 ms before each batch) makes the waits add up
+    // past it. Before, the waits past it ended at once and the rest of the members were refused and read again.
+    const saved = h.deps.limits;
+    h.deps.limits = limitsWith({ memberCacheMaxWaitPerUnpackMs: 300 });
+    try {
+      const { cache, entries, message, sentBefore } = await pacedUpload('slow-analyse.zip', 60_000);
+      let unpackEnded = false;
+      const unpacking = deliver('unpack', message, message.fileId).finally(() => (unpackEnded = true));
+      await analyseBeside(sentBefore, message, () => unpackEnded, 250);
+      expect(await unpacking).toMatchObject({ status: 'done' });
+
+      const stats = cache.stats();
+      expect(stats).toMatchObject({ hits: entries.length, misses: 0, refused: 0, waitsGivenUp: 0, waitsCut: 0, heldEntries: 0 });
+      expect(stats.waitedMs).toBeGreaterThan(300);
+      await expectEveryMemberAnalysed(message, entries);
+    } finally {
+      h.deps.limits = saved;
+    }
+  });
+
+  it('the continue point comes during a wait: the attempt continues in a new message, which waits on while analyse takes; every member recorded once, all but the cut ones hit', async () => {
+    // The continue point 3 s into each attempt (deadline 8 s, margin 5 s); the idle bound (60 s) is far, so with nobody
+    // taking, only the continue point ends a wait. An archive already hashed (not an upload hashed in the unpack's read,
+    // whose waits stop short of a continuation, which would read the upload again): it loses nothing by continuing.
+    const saved = h.deps.limits;
+    h.deps.limits = limitsWith({ stageDeadlineMs: 8_000, stageDeadlineGraceMs: 2_000, unpackContinueMarginMs: 5_000 });
+    try {
+      const cache = new MemoryMemberBytesCache({ maxMemberBytes: 1024 * 1024, budgetBytes: 320_000, maxAgeMs: 600_000, takerIdleMs: 60_000 });
+      h.deps.memberBytes = cache;
+      const entries = Array.from({ length: 12 }, (_, i) => ({ name: `DCIM/cut_${i}.jpg`, data: Buffer.concat([Buffer.from('JPEG'), randomBytes(100_000 + i)]), compress: i % 3 === 2 }));
+      const archive = await addArchive(h, 'cut.zip', await zipOf(entries));
+      const message = { ...archive, blobName: '' };
+      const sentBefore = h.bus.sent.length;
+      const continuations = () => h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'unpack' && /:unpack-continue:\d+$/.test(s.message.messageId));
+      const delivered = new Set<string>();
+      /** Delivers the unpack message, then its continuations in turn, until one is not a continuation or `until()`. */
+      const unpackUntil = async (until: () => boolean): Promise<StageOutcome> => {
+        for (;;) {
+          const next = delivered.size === 0 ? { message: { body: archive, messageId: `unpack:${archive.fileId}` } } : continuations().find((s) => !delivered.has(s.message.messageId));
+          if (!next) throw new Error('the unpack neither ended nor continued');
+          delivered.add(next.message.messageId);
+          const outcome = await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+          if (outcome.status !== 'skipped' || until()) return outcome;
+          if (delivered.size > 30) throw new Error('continuations do not end');
+        }
+      };
+
+      // Nobody takes: the attempt that fills the cache waits until its continue point ends the wait, then continues.
+      // (On a loaded machine an attempt may reach its continue point before the cache is full: it continues without a wait.)
+      const first = await unpackUntil(() => cache.stats().waitsCut > 0);
+      expect(first).toEqual({ status: 'skipped', reason: 'waiting' });
+      const cut = cache.stats();
+      expect(cut).toMatchObject({ waits: 1, waitsGivenUp: 1, waitsCut: 1, waitsWithRoom: 0 });
+      expect(cut.waitedMs).toBeGreaterThan(0);
+      expect(continuations()).toHaveLength(delivered.size);
+      // The continuation records the unpack's waits so far, for the next attempts' bound (memberCacheMaxWaitPerItemMs).
+      const record = (await h.deps.blobs.readRange({ container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` }, 0, 60)).toString('utf8');
+      expect(Number(/ w(\d+)$/.exec(record)?.[1])).toBeGreaterThan(0);
+
+      // The continuations, with analyse beside them now: they wait while it takes.
+      let ended = false;
+      const unpacking = unpackUntil(() => false).finally(() => (ended = true));
+      await analyseBeside(sentBefore, message, () => ended, 0);
+      const final = await unpacking;
+      expect(final).toMatchObject({ status: 'done', summary: { memberCount: entries.length, failedMembers: 0 } });
+
+      const stats = cache.stats();
+      // The member at which an attempt stopped to continue (its wait cut, or, when the point had come already, not made)
+      // is recorded uncached if the cache was still full: read again by analyse. At most one per continuation; no other.
+      expect(stats.refused).toBeLessThanOrEqual(continuations().length);
+      expect(stats).toMatchObject({ misses: stats.refused, hits: entries.length - stats.refused, heldEntries: 0 });
+      expect(stats.waitsGivenUp).toBe(stats.waitsCut);
+      await expectEveryMemberAnalysed(message, entries);
+    } finally {
+      h.deps.limits = saved;
+    }
   });
 
   it('back-pressure gives up when nobody takes (analyse elsewhere): the members are not cached, none is lost, analyse reads them', async () => {

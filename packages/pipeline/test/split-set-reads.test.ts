@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, ExhibitError, rootFileId, type BlobStore, type DeclaredSegment, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, ExhibitError, rootFileId, type BlobStore, type DeclaredSegment, type FileMessage, type HashMessage, type MemberBytesCache, type RoomWaitOptions, type StageOutcome } from '@exhibit/core';
+import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
@@ -251,6 +252,32 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     };
     return controller.signal;
   }
+
+  it('regression: split-set-paced-past-continue-point-read-twice — a declared set\'s unpack (the first segment hashed in its read, the later segments too) keeps the fixed allowance for its waits for member-cache room: the first segment\'s progress is not the set\'s', async () => {
+    // The first segment's read measured alone reached 1 once that segment was read: the rest of the set estimated at
+    // nothing, the waits could run to the continue point, and the continuation dropped every segment's single read.
+    const savedLimits = h.deps.limits;
+    const savedCache = h.deps.memberBytes;
+    h.deps.limits = limitsWith({ memberCacheMaxWaitPerUnpackMs: 300 });
+    const cache = new MemoryMemberBytesCache({ maxMemberBytes: 4_000_000, budgetBytes: 3_000_000, maxAgeMs: 600_000, takerIdleMs: 50 });
+    // Full from the start (nobody takes it): every member's offer waits first.
+    expect(cache.offer({ container: 'derived', name: 'filler', offset: 0, length: 2_999_000, sha256: 'f'.repeat(64) }, Buffer.alloc(2_999_000))).toBe(true);
+    const allowances: number[] = [];
+    h.deps.memberBytes = Object.create(cache, {
+      waitForRoom: { value: (length: number, options: RoomWaitOptions) => (allowances.push(options.maxWaitMs), cache.waitForRoom(length, options)) },
+    }) as MemberBytesCache;
+    try {
+      const segments = names(/^card\.\d{3}$/);
+      const { ev, first } = await sendDeclared(segments);
+      expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+      expect(allowances.length).toBeGreaterThan(0);
+      for (const ms of allowances) expect(ms).toBeLessThanOrEqual(300);
+      await expectHashedOnce(ev, segments, first, 2_600_000);
+    } finally {
+      h.deps.limits = savedLimits;
+      h.deps.memberBytes = savedCache;
+    }
+  }, 180_000);
 
   it('declared-segment-hash-message-after-the-unpack: a later segment whose hash stage runs only after the unpack is forwarded, not read again', async () => {
     const segments = names(/^large\.E\d\d$/);

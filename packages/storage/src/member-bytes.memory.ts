@@ -42,7 +42,7 @@ export interface MemoryMemberBytesCacheOptions {
 export class MemoryMemberBytesCache implements MemberBytesCache {
   private readonly entries = new Map<string, { bytes: Buffer; at: number }>();
   private held = 0;
-  private readonly counts = { hits: 0, misses: 0, offered: 0, refused: 0, expired: 0, waits: 0, waitsWithRoom: 0, waitsGivenUp: 0, waitedMs: 0 };
+  private readonly counts = { hits: 0, misses: 0, offered: 0, refused: 0, expired: 0, waits: 0, waitsWithRoom: 0, waitsGivenUp: 0, waitsCut: 0, waitedMs: 0 };
   private readonly now: () => number;
   private readonly waiters: Waiter[] = [];
   /** When an entry was last taken (a hit: room given back); null before the first. */
@@ -107,7 +107,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
       const signal = options.abortSignal;
       const onAbort = () => waiter.end('aborted');
       let idleTimer: NodeJS.Timeout | undefined;
-      const limitTimer = setTimeout(() => waiter.end('timeout'), options.maxWaitMs);
+      const limitTimer = setTimeout(() => waiter.end('timeout'), Math.min(options.maxWaitMs, options.endsAt === undefined ? Number.POSITIVE_INFINITY : options.endsAt - startedAt));
       // Re-armed from the last take: gives up only after takerIdleMs with none.
       const armIdle = () => {
         const since = Math.max(startedAt, this.lastTakeAt ?? 0);
@@ -131,6 +131,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
         this.counts.waitedMs += Date.now() - startedAt;
         if (how === 'room') this.counts.waitsWithRoom += 1;
         else this.counts.waitsGivenUp += 1;
+        if (how === 'timeout' || how === 'aborted') this.counts.waitsCut += 1;
         resolve(how);
       };
       this.waiters.push(waiter);
@@ -148,7 +149,7 @@ export class MemoryMemberBytesCache implements MemberBytesCache {
     if (this.held + length <= this.options.budgetBytes) return 'room';
     if (options.abortSignal?.aborted) return 'aborted';
     if (this.noTaker) return 'no-taker';
-    if (options.maxWaitMs <= 0) return 'timeout';
+    if (options.maxWaitMs <= 0 || (options.endsAt !== undefined && options.endsAt <= Date.now())) return 'timeout';
     return null;
   }
 

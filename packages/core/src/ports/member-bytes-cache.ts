@@ -33,6 +33,13 @@ export interface MemberBytesCacheStats {
   waitsWithRoom: number;
   /** Waits that gave up: nobody took an entry within the idle limit (or since the last give-up), or the caller's limit ran out. */
   waitsGivenUp: number;
+  /**
+   * Of waitsGivenUp, those the caller ended while entries were still being
+   * taken: its time limit (an unpack's continue point, its single-read bound,
+   * or the 5-min allowance) or its signal (the continue point's, the
+   * runtime's deadline or shutdown); the rest gave up for want of a taker.
+   */
+  waitsCut: number;
   /** Milliseconds spent waiting, all waits together. */
   waitedMs: number;
 }
@@ -49,6 +56,12 @@ export type RoomWait = 'room' | 'no-taker' | 'timeout' | 'aborted' | 'too-large'
 export interface RoomWaitOptions {
   /** The longest this wait may take. */
   maxWaitMs: number;
+  /**
+   * When the wait ends at the latest (epoch ms), however long `beforeWait`
+   * took: the caller's bound (a continue point) is a time, and maxWaitMs,
+   * counted from after beforeWait, would overrun it by the flush's duration.
+   */
+  endsAt?: number;
   abortSignal?: AbortSignal;
   /**
    * Called once, only when the cache is about to wait (not when there is room
