@@ -31,7 +31,7 @@ import { recordDeadLetter } from './dead-letter.js';
 import { hashStage } from './hash.stage.js';
 import { indexBatchStage, indexStage } from './index.stage.js';
 import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
-import type { HandOffFile, Stage, StageContext, StageDeps, StageResult } from './stage.js';
+import { redriveKey, type HandOffFile, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
 import { AFTER_UNPACK_KEY, rootLeftToAnalyse, unpackStage, uploadLeftToHash } from './unpack.stage.js';
@@ -412,14 +412,17 @@ export async function redrive(
   deps: RunnerDeps,
   file: FileMessage & { blobName?: string },
   queues: QueueName[],
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; atMs?: number } = {},
 ): Promise<void> {
   const ref: FileMessage = { caseId: file.caseId, evidenceId: file.evidenceId, fileId: file.fileId };
+  // Never the id of the first message or of an earlier re-drive: within the duplicate-detection window (1 hour, longer
+  // than the stall time) Service Bus would drop it and the re-drive would do nothing (redriveKey).
+  const send = { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}), messageKey: redriveKey(options.atMs ?? Date.now()) };
   for (const queue of queues) {
     if (STAGE_GRAPH[queue].body === 'upload') {
-      if (file.blobName) await sendWork(deps, queue, [{ ...ref, blobName: file.blobName }], options);
+      if (file.blobName) await sendWork(deps, queue, [{ ...ref, blobName: file.blobName }], send);
     } else {
-      await sendWork(deps, queue, [ref], options);
+      await sendWork(deps, queue, [ref], send);
     }
   }
 }

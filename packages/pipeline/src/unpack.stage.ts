@@ -45,7 +45,7 @@ import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash }
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
-import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
@@ -125,8 +125,11 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const latest = recordedPoint?.point ?? null;
   const from = continuedFrom(ctx.messageId);
   if (latest !== null && (from === null || latest > from)) {
-    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
-    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}` } };
+    // A watchdog re-drive names itself in the key: the plain key is the dead chain's own message, which duplicate
+    // detection may drop for up to an hour (the re-drive would do nothing); its own key is new, and its deliveries share it.
+    const redrive = redriveOf(ctx.messageId);
+    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount, redrive }, 'unpack already continued further: its continuation sent again');
+    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}${redrive ? `:${redrive}` : ''}` } };
   }
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
@@ -424,7 +427,7 @@ export const UNPACK_CONTINUE_KEY = 'unpack-continue';
 
 /** The progress point a continuation message names (its id ends in its key), or null for any other message. */
 function continuedFrom(messageId: string): number | null {
-  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})$`).exec(messageId);
+  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::redrive-\\d{1,15})?$`).exec(messageId);
   return m ? Number(m[1]) : null;
 }
 

@@ -9,7 +9,7 @@ import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage,
 import { FileTypeIdentifier } from '@exhibit/media';
 import { hashStage, recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
-import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { redrive, runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { queuesAwaited } from '../src/stage-graph.js';
 import { createWatchdogStore } from '@exhibit/index';
 import { hasTool, pseudoRandom } from '../src/disk/test-support/disk-image.builder.js';
@@ -705,6 +705,52 @@ describe('resumable hash of a large upload', () => {
     const root = (await stalledHere()).find((f) => f.fileId === message.fileId);
     expect(root?.upload).toMatchObject({ hashPending: true, hashMoving: false });
     expect(queuesAwaited({ stage: root!.stage, unpack: root!.unpack, hashPending: true, hashMoving: root!.upload!.hashMoving })).toEqual(['hash']);
+  });
+
+  it('hash-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat', async () => {
+    // A large ZIP's hash chain dies (its next continuation is lost); the watchdog re-drives it, twice. Every message sent
+    // for it is within Service Bus's duplicate-detection window (1 hour; the stall time is 30 min), so a repeated id is
+    // dropped: the re-drive and the continuation it sends must be new ids, or the chain stays dead.
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `R/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('redriven.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    // Its unpack is still to run (a long listing): a hash message that is no continuation sends the chain's saved point on.
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
+    const k = TINY.hashCheckpointBytes;
+    // The chain's message `hash-continue:<k>` is sent and lost.
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
+    const window = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
+    /** Delivers, once each, the hash messages sent since that the window does not drop; `lose` ones are sent and lost. */
+    const deliverNew = async (lose: (id: string) => boolean = () => false) => {
+      const delivered: string[] = [];
+      for (;;) {
+        const next = hashSends(message.fileId).find((s) => !window.has(s.message.messageId));
+        if (!next) return delivered;
+        window.add(next.message.messageId);
+        if (lose(next.message.messageId)) continue;
+        delivered.push(next.message.messageId);
+        await runMessage(h.deps, 'hash', { body: message, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+        if (delivered.length > 50) throw new Error('hash chain did not end');
+      }
+    };
+    const t1 = Date.now();
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { atMs: t1 });
+    // The re-drive runs; the continuation it sends is lost as well: the chain is dead again.
+    expect(await deliverNew((id) => id !== `hash:${message.fileId}:redrive-${t1}`)).toEqual([`hash:${message.fileId}:redrive-${t1}`]);
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    const t2 = t1 + 30 * 60_000;
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { atMs: t2 });
+    const delivered = await deliverNew();
+    expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:redrive-${t2}`, `hash:${message.fileId}:hash-continue:${k}:redrive-${t2}`]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(zip));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // The unpack ends after the hash and sends the archive on, once.
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done' });
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
   });
 
   it('a moving resumable hash beside a pending unpack: the watchdog re-sends the unpack only, never the hash', () => {

@@ -17,7 +17,7 @@ import {
   type StageOutcome,
 } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
+import { redrive, runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { AFTER_UNPACK_KEY } from '../src/unpack.stage.js';
 import { archivePool } from '../src/archive/archive.pool.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
@@ -410,6 +410,49 @@ describe('an unpack that needs several stage deadlines continues in new messages
       const recorded = (await h.index.listChildren(archive.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
       expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
       expect(recorded.map((m) => analysedIds().filter((id) => id === m.fileId).length)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  it('regression: unpack-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat — a re-drive of a dead continuation chain sends keys duplicate detection cannot drop', async () => {
+    // The chain's latest continuation is lost; the watchdog re-drives the unpack twice (30 min apart, the stall time).
+    // Everything sent for it is within the duplicate-detection window (1 hour): an id sent before is dropped.
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `r${i}.txt`, data: randomBytes(2_000 + i) }));
+    const archive = await addArchive(h, 'redriven.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const window = new Set<string>();
+      const deliverNew = async (lose: (id: string) => boolean = () => false) => {
+        const delivered: string[] = [];
+        for (;;) {
+          const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
+          if (!next) return delivered;
+          window.add(next.message.messageId);
+          if (lose(next.message.messageId)) continue;
+          delivered.push(next.message.messageId);
+          await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+          if (delivered.length > 50) throw new Error('continuations do not end');
+        }
+      };
+      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      // The first message and `:1` run; `:2` is sent and lost.
+      expect(await deliverNew((m) => m === id('unpack-continue:2'))).toEqual([id(''), id('unpack-continue:1')]);
+      const t1 = Date.now();
+      await redrive(h.deps, archive, ['unpack'], { atMs: t1 });
+      // The re-drive sends the latest point again under its own key; that one is lost too.
+      expect(await deliverNew((m) => m !== id(`redrive-${t1}`))).toEqual([id(`redrive-${t1}`)]);
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id(`unpack-continue:2:redrive-${t1}`));
+      const t2 = t1 + 30 * 60_000;
+      await redrive(h.deps, archive, ['unpack'], { atMs: t2 });
+      const delivered = await deliverNew();
+      expect(delivered).toEqual([id(`redrive-${t2}`), id(`unpack-continue:2:redrive-${t2}`), ...[3, 4, 5].map((n) => id(`unpack-continue:${n}`))]);
+      const recorded = (await h.index.listChildren(archive.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+      expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
+      expect(recorded.map((m) => analysedIds().filter((f) => f === m.fileId).length)).toEqual([1, 1, 1, 1, 1, 1]);
       expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
       expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
     } finally {
