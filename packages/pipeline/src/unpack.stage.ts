@@ -103,10 +103,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const parent = await deps.index.getFile(message.fileId);
   if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return only(skipped('unknown-subject'));
   const upload = await uploadOfRoot(deps, parent);
-  if (parent.unpack === 'done' || parent.unpack === 'failed') {
-    // Routed again: the crash may have come between the unpack's end and the send of its upload.
-    return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
-  }
+  if (parent.unpack === 'done' || parent.unpack === 'failed') return unpackOver(deps, parent, upload, ctx);
   // Only identify (or, for an upload's archive, the hash stage) marks an archive for unpacking: a message
   // for any other file (a stray or forged one) is ignored without a trace in custody, since nothing was done.
   if (parent.unpack !== 'pending') return only(skipped('not-applicable'));
@@ -124,6 +121,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const recordedPoint = await latestContinuation(deps, parent);
   const latest = recordedPoint?.point ?? null;
   const from = continuedFrom(ctx.messageId);
+  if (from !== null && latest === null) {
+    // A continuation's point is written before it is sent and deleted only once the unpack's end is recorded: none here
+    // means the end came after this delivery read the archive's state (a late delivery of an earlier attempt). Read again:
+    // resuming from this message's point would extract and hand off again what the ended chain did.
+    const now = await deps.index.getFile(parent.fileId);
+    if (now && (now.unpack === 'done' || now.unpack === 'failed')) return unpackOver(deps, now, upload, ctx);
+  }
   if (latest !== null && (from === null || latest > from)) {
     // A watchdog re-drive names itself in the key: the plain key is the dead chain's own message, which duplicate
     // detection may drop for up to an hour (the re-drive would do nothing); its own key is new, and its deliveries share it.
@@ -451,6 +455,24 @@ async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<
   }
 }
 
+/**
+ * The unpack's end is recorded (done or failed): routed again, since the crash may have come between that end and the send
+ * of its upload; a continuation's point, should a crash have come before its deletion, deleted now.
+ */
+async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRecord | null, ctx: StageContext): Promise<StageResult> {
+  if (continuedFrom(ctx.messageId) !== null) await forgetContinuation(deps, parent);
+  return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
+}
+
+/**
+ * Deletes the unpack's continuation point (idempotent), only ever after its end is recorded (done or failed): every
+ * delivery checks that state before the point, and one that read the state just before the end and finds no point
+ * reads the state again (unpackArchive), so no late attempt resumes a chain that ended.
+ */
+async function forgetContinuation(deps: StageDeps, parent: FileRecord): Promise<void> {
+  await deps.blobs.delete(continuationRef(deps, parent));
+}
+
 async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
   const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
   await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
@@ -576,6 +598,7 @@ async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failur
     membersRecorded: recorded,
     membersDeclared: null,
   });
+  await forgetContinuation(deps, root);
   return skipped('not-applicable');
 }
 
@@ -1256,6 +1279,8 @@ class UnpackRun {
           }
         : undefined,
     );
+    // The continuation point is of no further use once the end is recorded (only a continued unpack has one).
+    if (this.continuePoint.from !== null) await forgetContinuation(this.deps, this.parent);
     const memberCache = this.deps.memberBytes ? { memberCache: this.deps.memberBytes.stats() } : {};
     this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}), ...memberCache }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);

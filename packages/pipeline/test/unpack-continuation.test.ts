@@ -460,6 +460,46 @@ describe('an unpack that needs several stage deadlines continues in new messages
     }
   }, 240_000);
 
+  it('regression: unpack-continue-point-left-in-derived-after-the-unpack-ended — the point goes when the unpack ends, and a late earlier attempt still forks nothing', async () => {
+    const members = Array.from({ length: 5 }, (_, i) => ({ name: `p${i}.txt`, data: randomBytes(1_500 + i) }));
+    const archive = await addArchive(h, 'point.zip', await zipOf(members));
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_MEMBER;
+    const index = h.deps.index;
+    try {
+      await queueUnpack(archive);
+      await deliverAll(archive.fileId);
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(await h.deps.blobs.exists(point)).toBe(false);
+      const analysed = analysedIds().length;
+      const late = unpackMessagesOf(archive.fileId).find((s) => s.message.messageId.endsWith(':unpack-continue:2'))!.message;
+      // A late redelivery of an earlier attempt (its lock lost long ago): the unpack is over, nothing to do.
+      expect(await runMessage(h.deps, 'unpack', { body: late.body, messageId: late.messageId, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
+      // One that read the archive's state just before the last attempt recorded the end, and finds the point gone after:
+      // a continuation's point is written before its send, so none there means the chain ended; it must not resume.
+      let stale = true;
+      h.deps.index = Object.create(index, {
+        getFile: {
+          value: async (fileId: string) => {
+            const f = await index.getFile(fileId);
+            if (fileId !== archive.fileId || !stale || !f) return f;
+            stale = false;
+            return { ...f, unpack: 'pending', memberCount: null };
+          },
+        },
+      });
+      expect(await runMessage(h.deps, 'unpack', { body: late.body, messageId: late.messageId, deliveryCount: 3 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
+      h.deps.index = index;
+      expect(analysedIds().length).toBe(analysed);
+      expect((await h.index.listChildren(archive.fileId))).toHaveLength(5);
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+      expect(await h.deps.blobs.exists(point)).toBe(false);
+    } finally {
+      h.deps.index = index;
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
   const extMissing = ['mke2fs'].filter((t) => !hasTool(t));
   it.skipIf(extMissing.length > 0)('raw ext4 image: every file once with its SHA-256 across continuations, the file system re-walked without re-reading recorded members\' data', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-continue-'));
