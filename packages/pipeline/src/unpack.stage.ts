@@ -179,7 +179,15 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
+      if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, recordedPoint?.etag ?? null))) {
+        // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
+        const now = await latestContinuation(deps, parent);
+        ctx.logger.warn(
+          { fileId: parent.fileId, membersSoFar, continuedFrom: from, latest: now?.point ?? null, deliveryCount: ctx.deliveryCount },
+          'unpack: another delivery continued this unpack meanwhile; this one sends no continuation of its own',
+        );
+        return { outcome: skipped('waiting'), ...(now ? { again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${now.point}` } } : {}) };
+      }
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
@@ -444,14 +452,21 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null } | null> {
-  try {
-    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 40)).toString('utf8');
-    const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
-    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]) } : null;
-  } catch (err) {
-    if (err instanceof ExhibitError && err.code === 'not-found') return null;
-    throw err;
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null; etag: string } | null> {
+  const ref = continuationRef(deps, parent);
+  for (let tries = 1; ; tries++) {
+    try {
+      // The ETag the point was read under: this attempt's own continuation replaces only that blob (recordContinuation).
+      const { etag } = await deps.blobs.getProperties(ref);
+      const text = (await deps.blobs.readRange(ref, 0, 40, { ifMatch: etag })).toString('utf8');
+      const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
+      return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), etag } : null;
+    } catch (err) {
+      if (err instanceof ExhibitError && err.code === 'not-found') return null;
+      // Written between the two reads: read it again (a few times; then the fault goes to the runner, retryable or not).
+      if (err instanceof ExhibitError && err.code === 'precondition-failed' && tries < 3) continue;
+      throw err;
+    }
   }
 }
 
@@ -473,9 +488,22 @@ async function forgetContinuation(deps: StageDeps, parent: FileRecord): Promise<
   await deps.blobs.delete(continuationRef(deps, parent));
 }
 
-async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
+/**
+ * Writes this attempt's continuation point, only over the point it started from (`readAs`: the ETag it read, or null:
+ * none): false when another attempt wrote one meanwhile (a second delivery of the same message running at once, its
+ * first's lock lost; the chain's live attempt beside a re-drive) or the unpack ended and deleted it. Then this attempt
+ * sends no continuation of its own, so the chain does not fork and the point never moves back.
+ */
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null, readAs: string | null): Promise<boolean> {
   const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
-  await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
+  const condition = readAs === null ? { ifNotExists: true } : { ifMatch: readAs };
+  try {
+    const { created } = await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain', ...condition });
+    return created;
+  } catch (err) {
+    if (err instanceof ExhibitError && (err.code === 'precondition-failed' || err.code === 'not-found')) return false;
+    throw err;
+  }
 }
 
 /**

@@ -500,6 +500,58 @@ describe('an unpack that needs several stage deadlines continues in new messages
     }
   }, 240_000);
 
+  it('regression: twin-deliveries-of-one-continuation-both-continued — a second delivery running beside the first (lock lost) sends no continuation of its own and never moves the point back', async () => {
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `t${i}.txt`, data: randomBytes(2_500 + i) }));
+    const archive = await addArchive(h, 'twins.zip', await zipOf(members));
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_MEMBER;
+    const blobs = h.deps.blobs;
+    try {
+      await queueUnpack(archive);
+      const first = unpackMessagesOf(archive.fileId)[0]!.message;
+      await runMessage(h.deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv());
+      const twin = unpackMessagesOf(archive.fileId).at(-1)!.message;
+      expect(twin.messageId).toBe(`unpack:${archive.fileId}:unpack-continue:1`);
+      // Delivery A of `:1` records member 1 and, just before it writes its point, delivery B of the same message (A's lock
+      // lost) runs whole: B resumes over A's member, records member 2 and continues at 3.
+      let b: StageOutcome | null = null;
+      h.deps.blobs = Object.create(blobs, {
+        upload: {
+          value: async (...args: Parameters<BlobStore['upload']>) => {
+            if (args[0].name === point.name && b === null) {
+              h.deps.blobs = blobs;
+              b = await runMessage(h.deps, 'unpack', { body: twin.body, messageId: twin.messageId, deliveryCount: 2 }, inv());
+            }
+            return blobs.upload(...args);
+          },
+        },
+      });
+      const a = await runMessage(h.deps, 'unpack', { body: twin.body, messageId: twin.messageId, deliveryCount: 1 }, inv());
+      h.deps.blobs = blobs;
+      expect(b).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(a).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      // A found B's point where it started from its own: it sent B's key again (a repeat), not `:2`; the point stayed at 3.
+      const keys = unpackMessagesOf(archive.fileId).map((s) => s.message.messageId.split(':').slice(2).join(':'));
+      expect(keys).toEqual(['', 'unpack-continue:1', 'unpack-continue:3', 'unpack-continue:3']);
+      expect((await blobs.readRange(point, 0, 40)).toString('utf8')).toBe('3');
+      // The chain goes on from there, one message per id (duplicate detection), to the end: every member recorded once.
+      const seen = new Set(unpackMessagesOf(archive.fileId).slice(0, 2).map((s) => s.message.messageId));
+      for (;;) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !seen.has(s.message.messageId));
+        if (!next) break;
+        seen.add(next.message.messageId);
+        await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+      }
+      const recorded = (await h.index.listChildren(archive.fileId)).sort((x, y) => (x.entryIndex ?? 0) - (y.entryIndex ?? 0));
+      expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.blobs = blobs;
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
   const extMissing = ['mke2fs'].filter((t) => !hasTool(t));
   it.skipIf(extMissing.length > 0)('raw ext4 image: every file once with its SHA-256 across continuations, the file system re-walked without re-reading recorded members\' data', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-continue-'));

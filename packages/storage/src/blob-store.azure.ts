@@ -188,7 +188,7 @@ export class AzureBlobStore implements BlobStore {
       abortSignal: options.abortSignal,
       metadata: options.metadata,
       blobHTTPHeaders: options.contentType ? { blobContentType: options.contentType } : undefined,
-      conditions: options.ifNotExists ? { ifNoneMatch: '*' } : undefined,
+      conditions: options.ifNotExists ? { ifNoneMatch: '*' } : options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : undefined,
     };
     try {
       const response = Buffer.isBuffer(data)
