@@ -249,9 +249,7 @@ export class PostgresIndex implements IndexStore {
            engine = EXCLUDED.engine, restarts = GREATEST(upload_hash_checkpoints.restarts, EXCLUDED.restarts), offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
            sha1_state = EXCLUDED.sha1_state, sha256_state = EXCLUDED.sha256_state, updated_at = now()
          WHERE (upload_hash_checkpoints.restarts, upload_hash_checkpoints.offset_bytes) < (EXCLUDED.restarts, EXCLUDED.offset_bytes)
-            -- Another engine: the engine label before ';' (after it, a hand-over count: hash.stage.ts resumeFrom), so a
-            -- chain of the same engine whose count differs never replaces the row backwards.
-            OR split_part(upload_hash_checkpoints.engine, ';', 1) <> split_part(EXCLUDED.engine, ';', 1)
+            OR upload_hash_checkpoints.engine <> EXCLUDED.engine
          RETURNING 1
        )
        SELECT EXISTS (SELECT 1 FROM live) AS pending`,

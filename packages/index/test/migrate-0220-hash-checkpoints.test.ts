@@ -89,27 +89,4 @@ describe.each(allTargets())('migration 0220 on $name', (target) => {
       await sql.close();
     }
   });
-
-  it('hash-checkpoint-of-the-same-engine-with-another-handover-count-moved-back', async () => {
-    // The engine label carries a hand-over count after ';' (hash.stage.ts resumeFrom): two chains of one engine whose
-    // counts differ are the same engine, so the trailing one's save never moves the row back.
-    const sql = await openSqlClient(await target.create());
-    try {
-      await migrate(sql);
-      const index = createPostgresIndex(sql);
-      const up = newUpload('case-0220c', 'ev-1', 'disk.raw', { size: 2 * 1024 ** 4 });
-      await index.recordUpload(up);
-      const states = { md5: 'a', sha1: 'b', sha256: 'c' };
-      const save = (engine: string, restarts: number, offsetBytes: number) =>
-        index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine, restarts, offsetBytes, states });
-      expect(await save('hash-wasm@NEW;handovers=1', 1, 5000)).toBe(true);
-      expect(await save('hash-wasm@NEW', 1, 100)).toBe(true);
-      expect(await index.getHashCheckpoint(up.rootFileId, up.etag)).toMatchObject({ engine: 'hash-wasm@NEW;handovers=1', restarts: 1, offsetBytes: 5000 });
-      // Another engine still replaces it (its states are its own), never lowering restarts.
-      expect(await save('hash-wasm@OLD', 0, 100)).toBe(true);
-      expect(await index.getHashCheckpoint(up.rootFileId, up.etag)).toMatchObject({ engine: 'hash-wasm@OLD', restarts: 1, offsetBytes: 100 });
-    } finally {
-      await sql.close();
-    }
-  });
 });
