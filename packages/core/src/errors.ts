@@ -36,7 +36,7 @@ export type ExhibitErrorCode =
   | 'stuck'
   /** The evidence blob changed after it was received. */
   | 'evidence-changed'
-  /** A resumable hash's saved progress was unusable LIMITS.maxHashRestarts times (or handed between engine versions LIMITS.maxHashEngineHandovers times); it was given up on. */
+  /** A resumable hash's saved states did not load LIMITS.maxHashRestarts times; it was given up on. */
   | 'hash-state-unusable'
   // access
   | 'unauthenticated'

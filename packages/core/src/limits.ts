@@ -64,15 +64,6 @@ export const LIMITS = {
    * than re-read a 2 TB image for ever.
    */
   maxHashRestarts: 3,
-  /**
-   * A resumable hash is taken over from byte 0 by a stage of another hash-wasm
-   * version (its states load only in their own build: a rolling deploy hands
-   * a long hash back and forth). Not counted in maxHashRestarts (nothing is
-   * wrong with the states or the upload), but bounded: past this many the
-   * hash fails `hash-state-unusable`, so two versions left running side by
-   * side for good cannot re-read an image for ever.
-   */
-  maxHashEngineHandovers: 8,
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
   /**

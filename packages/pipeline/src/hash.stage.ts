@@ -24,7 +24,7 @@ import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
-import { engineLabel, HASH_WASM_VERSION, HashStateLoadError, parseEngineLabel, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
+import { HASH_WASM_VERSION, HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
 import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { unpacks } from './stage-graph.js';
 
@@ -142,7 +142,7 @@ export async function recordEvidenceChanged(deps: StageDeps, upload: UploadRecor
 
 /**
  * A resumable hash whose saved progress kept being unusable (LIMITS.maxHashRestarts
- * starts over, or LIMITS.maxHashEngineHandovers hand-overs): its hash fails, its root file fails (the runner writes the
+ * starts over): its hash fails, its root file fails (the runner writes the
  * stage-failed custody entry), and the progress is forgotten after the failure,
  * so no trailing save outlives it.
  */
@@ -356,7 +356,7 @@ async function hashResumably(
   }
   const resumed = await resumeFrom(deps, upload, saved, ctx);
   if ('unusable' in resumed) return only(await recordHashStateUnusable(deps, upload, resumed.unusable));
-  const { hasher, from, restarts, handovers } = resumed;
+  const { hasher, from, restarts } = resumed;
   const every = Math.max(1, deps.limits.hashCheckpointBytes);
   // The runner's deadline when it set one (ctx.deadlineAt: it started counting before this stage did, and it is
   // the one that aborts); otherwise a full stage deadline from this stage's start.
@@ -369,7 +369,7 @@ async function hashResumably(
   /** Another chain of this upload recorded (or failed) its hash meanwhile: this one stops, saving and reading nothing more. */
   let superseded = false;
   const save = async () => {
-    const kept = await deps.index.saveHashCheckpoint({ rootFileId: upload.rootFileId, etag: upload.etag, engine: engineLabel(handovers), restarts, offsetBytes: offset, states: hasher.save() });
+    const kept = await deps.index.saveHashCheckpoint({ rootFileId: upload.rootFileId, etag: upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts, offsetBytes: offset, states: hasher.save() });
     if (kept) savedAt = offset;
     else superseded = true;
     return kept;
@@ -438,48 +438,34 @@ async function hashResumably(
 
 /**
  * The hasher to go on with and where from: the saved progress when it is of
- * this engine and loads; otherwise the hash starts over from byte 0, and the
- * unusable row goes (its offset would otherwise hold back every save of the
- * new start: saves never move backwards). `restarts` counts every start over,
- * carried in the row, for hashContinueKey (offsets come round again). Two
- * kinds are told apart: states of another hash-wasm version (a hand-over
- * during a deploy; `handovers`, carried in the row's engine label, bounded by
- * LIMITS.maxHashEngineHandovers) and progress that is unusable to its own
- * engine (damaged states, an offset past the blob's size; restarts less
- * hand-overs, bounded by LIMITS.maxHashRestarts). Past either bound there is
- * no new start but `unusable` (the reason).
+ * this engine and loads; otherwise (states of another hash-wasm build after a
+ * deploy, damaged states, an offset past the blob's size) the hash starts over
+ * from byte 0, and the unusable row goes (its offset would otherwise hold back
+ * every save of the new start: saves never move backwards). `restarts` counts
+ * the starts over, carried in the row, for hashContinueKey; past
+ * LIMITS.maxHashRestarts there is no new start but `unusable` (the reason).
  */
 async function resumeFrom(
   deps: StageDeps,
   upload: UploadRecord,
   saved: HashCheckpoint | null,
   ctx: StageContext,
-): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number; handovers: number } | { unusable: string }> {
-  if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0, handovers: 0 };
-  const { engine, handovers } = parseEngineLabel(saved.engine);
-  // A row of an earlier release (no label) or one that lost its label counts its restarts as failures: never fewer than 0.
-  const failures = Math.max(0, saved.restarts - handovers);
+): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number } | { unusable: string }> {
+  if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
   let why: string;
-  let handover = false;
   if (saved.offsetBytes > upload.size) why = `saved offset ${saved.offsetBytes} is past the blob's ${upload.size} bytes`;
-  else if (engine !== RESUMABLE_HASH_ENGINE) {
-    why = `states saved by ${engine}, this stage runs ${RESUMABLE_HASH_ENGINE}`;
-    handover = true;
-  } else {
+  else if (saved.engine !== RESUMABLE_HASH_ENGINE) why = `states saved by ${saved.engine}, this stage runs ${RESUMABLE_HASH_ENGINE}`;
+  else {
     try {
-      return { hasher: await ResumableMultiHasher.open(saved.states), from: saved.offsetBytes, restarts: saved.restarts, handovers };
+      return { hasher: await ResumableMultiHasher.open(saved.states), from: saved.offsetBytes, restarts: saved.restarts };
     } catch (err) {
       // Only the states' fault starts over; anything else (the engine would not start) is retried with the progress kept.
       if (!(err instanceof HashStateLoadError)) throw err;
       why = `saved states did not load: ${err.message}`;
     }
   }
-  if (handover && handovers >= deps.limits.maxHashEngineHandovers) return { unusable: `${why}; taken over between engine versions ${handovers} times already` };
-  if (!handover && failures >= deps.limits.maxHashRestarts) return { unusable: `${why}; started over ${failures} times already` };
-  ctx.logger.warn(
-    { blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: engine, engine: RESUMABLE_HASH_ENGINE, handover, handovers: handovers + (handover ? 1 : 0), reason: why },
-    handover ? 'resumable hash: progress saved by another engine version, taking the hash over from byte 0' : 'resumable hash: saved progress unusable, starting again from byte 0',
-  );
+  if (saved.restarts >= deps.limits.maxHashRestarts) return { unusable: `${why}; started over ${saved.restarts} times already` };
+  ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why }, 'resumable hash: saved progress unusable, starting again from byte 0');
   await deps.index.deleteHashCheckpoints(upload.rootFileId);
-  return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: saved.restarts + 1, handovers: handovers + (handover ? 1 : 0) };
+  return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: saved.restarts + 1 };
 }

@@ -19,27 +19,6 @@ export const HASH_WASM_VERSION: string = (() => {
  */
 export const RESUMABLE_HASH_ENGINE = `hash-wasm@${HASH_WASM_VERSION}`;
 
-/**
- * A checkpoint's `engine` as saved: the engine that wrote its states, then
- * `;handovers=<n>` once the hash was taken over from another version's states
- * n times (a rolling deploy). The count rides in that column (no migration):
- * it keeps hand-overs apart from states that do not load, which alone count
- * towards LIMITS.maxHashRestarts, while LIMITS.maxHashEngineHandovers bounds
- * them. A stage of an earlier release compares the whole text, sees another
- * engine and starts over as it always did.
- */
-export function engineLabel(handovers: number): string {
-  return handovers > 0 ? `${RESUMABLE_HASH_ENGINE};handovers=${handovers}` : RESUMABLE_HASH_ENGINE;
-}
-
-/** The engine and hand-over count a saved `engine` names (engineLabel); a count that is not one reads as none. */
-export function parseEngineLabel(label: string): { engine: string; handovers: number } {
-  const at = label.indexOf(';');
-  if (at < 0) return { engine: label, handovers: 0 };
-  const m = /^;handovers=(\d{1,6})$/.exec(label.slice(at));
-  return { engine: label.slice(0, at), handovers: m ? Number(m[1]) : 0 };
-}
-
 /** The three saved states (hash-wasm `save()`), base64 for the index (migration 0220). */
 export interface HashStates {
   md5: string;
