@@ -306,7 +306,7 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
  */
 export const hashContinueKey = (offsetBytes: number, restarts = 0, redrive: string | null = null): string =>
   `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}${redrive ? `:${redrive}` : ''}`;
-const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?(:redrive-\d+)?$/;
+const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?(:redrive-\d+-\d+)?$/;
 
 /**
  * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over
@@ -346,11 +346,15 @@ async function hashResumably(
       }
       // Sent on now, so its listing does not wait for hours of hashing; the hash goes on in the next message. A watchdog
       // re-drive (its chain's message lost) names itself in the key: the saved point's plain key is the lost message's,
-      // which duplicate detection may still drop for up to an hour.
+      // which duplicate detection may still drop for up to an hour. Only its first delivery does: a redelivery may come
+      // after the chain it woke moved on, and the suffix would start a second chain beside it (hash chains have no loser
+      // of a race to stop one); the plain key is the live chain's and is dropped. Should the first delivery have died
+      // before its send, the chain stays stalled until the watchdog's next re-drive, under a key of its own again.
+      const redrive = ctx.deliveryCount <= 1 ? redriveOf(ctx.messageId) : null;
       return {
         outcome: done({ hashedBy: 'hash', resumable: true, kind: 'archive' }),
         forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
-        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0, redriveOf(ctx.messageId)) },
+        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0, redrive) },
       };
     }
   }

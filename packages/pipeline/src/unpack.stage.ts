@@ -129,9 +129,11 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     if (now && (now.unpack === 'done' || now.unpack === 'failed')) return unpackOver(deps, now, upload, ctx);
   }
   if (latest !== null && (from === null || latest > from)) {
-    // A watchdog re-drive names itself in the key: the plain key is the dead chain's own message, which duplicate
-    // detection may drop for up to an hour (the re-drive would do nothing); its own key is new, and its deliveries share it.
-    const redrive = redriveOf(ctx.messageId);
+    // A watchdog re-drive itself (not a continuation) names itself in the key: the plain key is the dead chain's own message,
+    // which duplicate detection may drop for up to an hour (the re-drive would do nothing). A continuation never passes the
+    // suffix on: its latest point's plain key is the live chain's, so a late delivery of a re-drive's continuation is dropped
+    // as a repeat of it instead of starting a shadow chain of suffixed keys beside it.
+    const redrive = from === null ? redriveOf(ctx.messageId) : null;
     ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount, redrive }, 'unpack already continued further: its continuation sent again');
     return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}${redrive ? `:${redrive}` : ''}` } };
   }
@@ -182,11 +184,14 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
         const now = await latestContinuation(deps, parent);
+        const point = now?.point ?? null;
         ctx.logger.warn(
-          { fileId: parent.fileId, membersSoFar, continuedFrom: from, latest: now?.point ?? null, deliveryCount: ctx.deliveryCount },
-          'unpack: another delivery continued this unpack meanwhile; this one sends no continuation of its own',
+          { fileId: parent.fileId, membersSoFar, continuedFrom: from, latest: point, deliveryCount: ctx.deliveryCount },
+          point === null
+            ? 'unpack: the continuation point changed under this attempt (another attempt ended the unpack or rewrote it); no continuation sent'
+            : 'unpack: another attempt continued this unpack meanwhile; the chain\'s latest continuation sent again, none of this attempt\'s own',
         );
-        return { outcome: skipped('waiting'), ...(now ? { again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${now.point}` } } : {}) };
+        return { outcome: skipped('waiting'), ...(point !== null ? { again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${point}` } } : {}) };
       }
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
@@ -439,7 +444,7 @@ export const UNPACK_CONTINUE_KEY = 'unpack-continue';
 
 /** The progress point a continuation message names (its id ends in its key), or null for any other message. */
 function continuedFrom(messageId: string): number | null {
-  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::redrive-\\d{1,15})?$`).exec(messageId);
+  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::redrive-\\d{1,6}-\\d{1,15})?$`).exec(messageId);
   return m ? Number(m[1]) : null;
 }
 
@@ -452,7 +457,7 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null; etag: string } | null> {
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number | null; heldFrom: number | null; etag: string } | null> {
   const ref = continuationRef(deps, parent);
   for (let tries = 1; ; tries++) {
     try {
@@ -460,7 +465,10 @@ async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<
       const { etag } = await deps.blobs.getProperties(ref);
       const text = (await deps.blobs.readRange(ref, 0, 40, { ifMatch: etag })).toString('utf8');
       const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
-      return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), etag } : null;
+      // Unreadable (a torn or foreign write): no point, as if none were recorded, yet its ETag is kept, so this attempt's
+      // own continuation may replace it (recordContinuation); without it the conditional write would fail for ever and the
+      // chain would stall until the watchdog failed it as stuck.
+      return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), etag } : { point: null, heldFrom: null, etag };
     } catch (err) {
       if (err instanceof ExhibitError && err.code === 'not-found') return null;
       // Written between the two reads: read it again (a few times; then the fault goes to the runner, retryable or not).

@@ -735,15 +735,16 @@ describe('resumable hash of a large upload', () => {
         if (delivered.length > 50) throw new Error('hash chain did not end');
       }
     };
-    const t1 = Date.now();
-    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { atMs: t1 });
+    const moved = Date.now();
+    const t1 = 'redrive-1-' + moved;
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: moved });
     // The re-drive runs; the continuation it sends is lost as well: the chain is dead again.
-    expect(await deliverNew((id) => id !== `hash:${message.fileId}:redrive-${t1}`)).toEqual([`hash:${message.fileId}:redrive-${t1}`]);
+    expect(await deliverNew((id) => id !== `hash:${message.fileId}:${t1}`)).toEqual([`hash:${message.fileId}:${t1}`]);
     expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
-    const t2 = t1 + 30 * 60_000;
-    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { atMs: t2 });
+    const t2 = 'redrive-2-' + moved;
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 2, movedAtMs: moved });
     const delivered = await deliverNew();
-    expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:redrive-${t2}`, `hash:${message.fileId}:hash-continue:${k}:redrive-${t2}`]);
+    expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:${t2}`, `hash:${message.fileId}:hash-continue:${k}:${t2}`]);
     const up = (await h.index.getUpload(message.blobName))!;
     expect(up.hashes).toEqual(hashesOf(zip));
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
@@ -751,6 +752,30 @@ describe('resumable hash of a large upload', () => {
     // The unpack ends after the hash and sends the archive on, once.
     expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done' });
     expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('regression: hash-redrive-redelivered-after-the-chain-moved-forked-a-second-chain — a re-drive delivered again sends the live chain\'s plain key', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `F/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('forked.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const run = (messageId: string, deliveryCount = 1) => runMessage(h.deps, 'hash', { body: message, messageId, deliveryCount }, inv());
+    const k = TINY.hashCheckpointBytes;
+    await run(`hash:${message.fileId}`);
+    await run(`hash:${message.fileId}:hash-continue:0`);
+    // `hash-continue:<k>` is live (sent, not yet delivered) when the watchdog re-drives.
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 7 });
+    await run(`hash:${message.fileId}:redrive-1-7`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-7`);
+    // The live chain moves on; then the re-drive is delivered again (its lock lost): the chain's own key, which is dropped.
+    await run(`hash:${message.fileId}:hash-continue:${k}`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    await run(`hash:${message.fileId}:redrive-1-7`, 2);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':redrive-')).map((s) => s.message.messageId)).toEqual([
+      `hash:${message.fileId}:redrive-1-7`,
+      `hash:${message.fileId}:hash-continue:${k}:redrive-1-7`,
+    ]);
   });
 
   it('a moving resumable hash beside a pending unpack: the watchdog re-sends the unpack only, never the hash', () => {

@@ -441,15 +441,16 @@ describe('an unpack that needs several stage deadlines continues in new messages
       const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
       // The first message and `:1` run; `:2` is sent and lost.
       expect(await deliverNew((m) => m === id('unpack-continue:2'))).toEqual([id(''), id('unpack-continue:1')]);
-      const t1 = Date.now();
-      await redrive(h.deps, archive, ['unpack'], { atMs: t1 });
+      const moved = Date.now();
+      const t1 = 'redrive-1-' + moved;
+      await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: moved });
       // The re-drive sends the latest point again under its own key; that one is lost too.
-      expect(await deliverNew((m) => m !== id(`redrive-${t1}`))).toEqual([id(`redrive-${t1}`)]);
-      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id(`unpack-continue:2:redrive-${t1}`));
-      const t2 = t1 + 30 * 60_000;
-      await redrive(h.deps, archive, ['unpack'], { atMs: t2 });
+      expect(await deliverNew((m) => m !== id(`${t1}`))).toEqual([id(`${t1}`)]);
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id(`unpack-continue:2:${t1}`));
+      const t2 = 'redrive-2-' + moved;
+      await redrive(h.deps, archive, ['unpack'], { count: 2, movedAtMs: moved });
       const delivered = await deliverNew();
-      expect(delivered).toEqual([id(`redrive-${t2}`), id(`unpack-continue:2:redrive-${t2}`), ...[3, 4, 5].map((n) => id(`unpack-continue:${n}`))]);
+      expect(delivered).toEqual([id(`${t2}`), id(`unpack-continue:2:${t2}`), ...[3, 4, 5].map((n) => id(`unpack-continue:${n}`))]);
       const recorded = (await h.index.listChildren(archive.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
       expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
       expect(recorded.map((m) => analysedIds().filter((f) => f === m.fileId).length)).toEqual([1, 1, 1, 1, 1, 1]);
@@ -459,6 +460,92 @@ describe('an unpack that needs several stage deadlines continues in new messages
       h.deps.limits = LIMITS;
     }
   }, 240_000);
+
+  it('regression: analyse-and-index-redrive-sent-under-the-plain-id-dropped-as-a-repeat — every queue\'s re-drive carries the re-drive key, batch queues\' too', async () => {
+    const f = { caseId: 'c', evidenceId: 'e', fileId: `f-${randomBytes(4).toString('hex')}` };
+    const before = h.bus.sent.length;
+    await redrive(h.deps, f, ['analyse', 'index', 'unpack'], { count: 2, movedAtMs: 1234 });
+    expect(h.bus.sent.slice(before).map((s) => s.message.messageId)).toEqual([`analyse:${f.fileId}:redrive-2-1234`, `index:${f.fileId}:redrive-2-1234`, `unpack:${f.fileId}:redrive-2-1234`]);
+    // A batch of several files under a key: the batch's id with the key, never the id of the batch sent without it.
+    const g = { ...f, fileId: `${f.fileId}-b` };
+    await sendWork(h.deps, 'analyse', [f, g]);
+    await sendWork(h.deps, 'analyse', [f, g], { messageKey: 'redrive-1-5' });
+    const [plain, keyed] = h.bus.sent.slice(-2).map((s) => s.message.messageId);
+    expect(plain).toMatch(/^analyse:batch:[0-9a-f]{40}$/);
+    expect(keyed).toBe(`${plain}:redrive-1-5`);
+  });
+
+  it('regression: redrive-suffix-spread-into-a-shadow-chain — a late delivery of a re-drive\'s continuation sends the live chain\'s plain key, never a suffixed chain beside it', async () => {
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `s${i}.txt`, data: randomBytes(2_200 + i) }));
+    const archive = await addArchive(h, 'shadow.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      /** Service Bus's duplicate detection: an id sent before is dropped. */
+      const window = new Set<string>();
+      const run = (messageId: string, deliveryCount = 1) => {
+        const m = unpackMessagesOf(archive.fileId).find((s) => s.message.messageId === messageId)!.message;
+        return runMessage(h.deps, 'unpack', { body: m.body, messageId, deliveryCount }, inv());
+      };
+      await run(id(''));
+      await run(id('unpack-continue:1'));
+      for (const s of unpackMessagesOf(archive.fileId)) window.add(s.message.messageId);
+      // `:2` is live (sent, not yet delivered) when the watchdog re-drives: the re-drive sends `:2` under its own key.
+      await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: 42 });
+      await run(id('redrive-1-42'));
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id('unpack-continue:2:redrive-1-42'));
+      // The live `:2` runs first and continues to `:3`; the re-drive's `:2` comes after: it sends the chain's `:3` again.
+      await run(id('unpack-continue:2'));
+      expect(await run(id('unpack-continue:2:redrive-1-42'))).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id('unpack-continue:3'));
+      for (const s of unpackMessagesOf(archive.fileId)) window.add(s.message.messageId);
+      // Delivered again later still (its lock lost): the same, the chain's own key.
+      await run(id('unpack-continue:3'));
+      await run(id('unpack-continue:2:redrive-1-42'), 2);
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id('unpack-continue:4'));
+      // The rest of the chain, each new id once.
+      for (;;) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
+        if (!next) break;
+        window.add(next.message.messageId);
+        await run(next.message.messageId);
+      }
+      const suffixed = unpackMessagesOf(archive.fileId).map((s) => s.message.messageId).filter((m) => m.includes(':redrive-'));
+      expect([...new Set(suffixed)]).toEqual([id('redrive-1-42'), id('unpack-continue:2:redrive-1-42')]);
+      const recorded = await h.index.listChildren(archive.fileId);
+      expect(recorded).toHaveLength(members.length);
+      expect(recorded.map((m) => analysedIds().filter((f) => f === m.fileId).length)).toEqual(recorded.map(() => 1));
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 120_000);
+
+  it('regression: unpack-continue-point-unreadable-stalled-the-chain — a point that cannot be parsed is written over, and the chain goes on', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `u${i}.txt`, data: randomBytes(1_000 + i) }));
+    const archive = await addArchive(h, 'garbled.zip', await zipOf(members));
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const first = unpackMessagesOf(archive.fileId)[0]!.message;
+      await runMessage(h.deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv());
+      // A torn or foreign write.
+      await h.deps.blobs.upload(point, Buffer.from('1 x'));
+      const runs = await deliverAll(archive.fileId);
+      expect(runs[0]).toMatchObject({ messageId: `unpack:${archive.fileId}`, outcome: { status: 'skipped', reason: 'waiting' } });
+      expect(runs[1]).toMatchObject({ messageId: `unpack:${archive.fileId}:unpack-continue:1`, outcome: { status: 'skipped', reason: 'waiting' } });
+      expect(runs.at(-1)!.outcome.status).toBe('done');
+      expect((await h.index.listChildren(archive.fileId)).map((m) => m.name).sort()).toEqual(members.map((m) => m.name).sort());
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+      expect(await h.deps.blobs.exists(point)).toBe(false);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 60_000);
 
   it('regression: unpack-continue-point-left-in-derived-after-the-unpack-ended — the point goes when the unpack ends, and a late earlier attempt still forks nothing', async () => {
     const members = Array.from({ length: 5 }, (_, i) => ({ name: `p${i}.txt`, data: randomBytes(1_500 + i) }));
