@@ -55,6 +55,13 @@ describe('AzureBlobStore against Azurite', () => {
     expect(await store.exists(ref)).toBe(false);
   });
 
+  it('regression: blob-upload-if-match-empty-etag-overwrote-unconditionally — an empty ETag is refused, never a write without a condition', async () => {
+    const ref = { container, name: 'if-match-empty.txt' };
+    await store.upload(ref, Buffer.from('first'));
+    await expect(store.upload(ref, Buffer.from('over'), { ifMatch: '' })).rejects.toSatisfy((e) => isExhibitError(e, 'invalid-argument'));
+    expect((await store.readRange(ref, 0, 100)).toString()).toBe('first');
+  });
+
   it('refuses writes to read-only containers before touching storage', async () => {
     await expect(guarded.upload({ container, name: 'x' }, Buffer.from('x'))).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden'));
     await expect(guarded.delete({ container, name: 'once.txt' })).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden'));
