@@ -97,10 +97,12 @@ function expectContinuations(fileId: string, runs: Array<{ messageId: string }>)
 
 describe('an unpack that needs several stage deadlines continues in new messages', () => {
   it('regression: unpack-past-deadline-redelivered-until-dead-letter — a ZIP written too slowly for one deadline is unpacked in full across continuations, no attempt thrown back at its deadline', async () => {
-    // Storage is slow to write: every member's upload takes 1 s (four at a time), so 16 members take far longer than the
-    // 4 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
+    // Storage is slow to write: every member's upload takes 1 s (four at a time), so 32 members take far longer than the
+    // 6 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
     // flight and the attempt threw (a retryable fault): every such attempt a delivery, an archive needing more than
-    // maxDeliveryCount of them dead-lettered with the rest of its members never listed. Now no attempt throws.
+    // maxDeliveryCount of them dead-lettered with the rest of its members never listed. Now no attempt throws. The continue
+    // point (3 s in) leaves an attempt 2 s beyond its first member's upload to open the archive, and the deadline 3 s after
+    // it for the uploads in flight and the point's own (slow) write, so a loaded machine does not make an attempt miss it.
     const plain = h.deps.blobs;
     const slow: BlobStore = Object.create(plain, {
       upload: {
@@ -118,24 +120,25 @@ describe('an unpack that needs several stage deadlines continues in new messages
       },
     });
     const saved = { blobs: h.deps.blobs, limits: h.deps.limits };
-    const members = Array.from({ length: 16 }, (_, i) => ({ name: `m/${i}.bin`, data: randomBytes(5_000 + i) }));
+    const members = Array.from({ length: 32 }, (_, i) => ({ name: `m/${i}.bin`, data: randomBytes(5_000 + i) }));
     const archive = await addArchive(h, 'slow.zip', await zipOf(members));
     h.deps.blobs = slow;
-    h.deps.limits = limitsWith({ stageDeadlineMs: 4_000, stageDeadlineGraceMs: 2_000, unpackContinueMarginMs: 2_500 });
+    const deadlineMs = 6_000;
+    h.deps.limits = limitsWith({ stageDeadlineMs: deadlineMs, stageDeadlineGraceMs: 2_000, unpackContinueMarginMs: 3_000 });
     try {
       await queueUnpack(archive);
       const runs = await deliverAll(archive.fileId);
       const parent = (await h.index.getFile(archive.fileId))!;
       expect(parent.unpack).toBe('done');
-      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: 16, failedMembers: 0 } });
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: 32, failedMembers: 0 } });
       expect(runs.length).toBeGreaterThan(1);
       for (const r of runs.slice(0, -1)) expect(r.outcome).toEqual({ status: 'skipped', reason: 'waiting' });
       expectContinuations(archive.fileId, runs);
       const recorded = await h.index.listChildren(archive.fileId);
       expect(recorded.map((m) => [m.name, m.sha256]).sort()).toEqual(members.map((m) => [m.name.slice(2), sha256(m.data)]).sort());
       expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
-      // The item's unpack time counts every attempt (each well under the 4 s deadline; together past it), not the last one's alone.
-      expect((await h.index.budgetUsage(archive)).used.unpackMs).toBeGreaterThan(4_000);
+      // The item's unpack time counts every attempt (each well under the deadline; together past it), not the last one's alone.
+      expect((await h.index.budgetUsage(archive)).used.unpackMs).toBeGreaterThan(deadlineMs);
     } finally {
       h.deps.blobs = saved.blobs;
       h.deps.limits = saved.limits;
