@@ -24,6 +24,13 @@ export interface StalledFile {
   upload: { blobName: string; hashPending: boolean; hashMoving: boolean } | null;
   /** Last progress (ISO 8601). */
   updatedAt: string;
+  /**
+   * Last move as `redrives` counts it (ISO 8601): the later of updatedAt and,
+   * while the root's unpack is not pending, its resumable hash's checkpoint.
+   * With the re-drive count it names a re-drive (its message key): a repeat
+   * of the same re-drive gets the same name, the next one another.
+   */
+  movedAt: string;
 }
 
 /** A content whose thumbnail is recorded as made, with one occurrence to re-drive it through. */
@@ -60,6 +67,7 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
         redrives: number;
         redriven_at: Date | string | null;
         updated_at: Date | string;
+        moved_at: Date | string;
         blob_name: string | null;
         hash_pending: boolean | null;
         hash_moving: boolean | null;
@@ -73,6 +81,7 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
                 CASE WHEN f.redriven_at IS NOT NULL
                           AND f.redriven_at >= GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END)
                      THEN f.redrives ELSE 0 END AS redrives,
+                GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END) AS moved_at,
                 u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending, hm.moving AS hash_moving
            FROM files f
            LEFT JOIN uploads u ON u.root_file_id = f.file_id
@@ -104,6 +113,7 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
         redrives: Number(r.redrives),
         upload: r.blob_name === null ? null : { blobName: r.blob_name, hashPending: r.hash_pending === true, hashMoving: r.hash_moving === true },
         updatedAt: new Date(r.updated_at).toISOString(),
+        movedAt: new Date(r.moved_at).toISOString(),
       }));
     },
 

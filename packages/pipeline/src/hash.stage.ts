@@ -25,7 +25,7 @@ import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
 import { HASH_WASM_VERSION, HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
-import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { unpacks } from './stage-graph.js';
 
 export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { integrity: IntegrityVerdict; mismatches: string[] } {
@@ -304,8 +304,9 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
  * the key also names how many times it started over: never the key of a
  * message already sent (duplicate detection would drop it and end the chain).
  */
-export const hashContinueKey = (offsetBytes: number, restarts = 0): string => `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}`;
-const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
+export const hashContinueKey = (offsetBytes: number, restarts = 0, redrive: string | null = null): string =>
+  `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}${redrive ? `:${redrive}` : ''}`;
+const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?(:redrive-\d+-\d+)?$/;
 
 /**
  * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over
@@ -343,11 +344,17 @@ async function hashResumably(
         await deps.index.setUnpack(root.fileId, 'pending');
         ctx.logger.info({ blobName: upload.blobName, totalBytes: upload.size }, 'archive: sent to its unpack now, hashed resumably beside it');
       }
-      // Sent on now, so its listing does not wait for hours of hashing; the hash goes on in the next message.
+      // Sent on now, so its listing does not wait for hours of hashing; the hash goes on in the next message. A watchdog
+      // re-drive (its chain's message lost) names itself in the key: the saved point's plain key is the lost message's,
+      // which duplicate detection may still drop for up to an hour. Only its first delivery does: a redelivery may come
+      // after the chain it woke moved on, and the suffix would start a second chain beside it (hash chains have no loser
+      // of a race to stop one); the plain key is the live chain's and is dropped. Should the first delivery have died
+      // before its send, the chain stays stalled until the watchdog's next re-drive, under a key of its own again.
+      const redrive = ctx.deliveryCount <= 1 ? redriveOf(ctx.messageId) : null;
       return {
         outcome: done({ hashedBy: 'hash', resumable: true, kind: 'archive' }),
         forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
-        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0) },
+        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0, redrive) },
       };
     }
   }

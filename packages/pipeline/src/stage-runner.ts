@@ -31,7 +31,7 @@ import { recordDeadLetter } from './dead-letter.js';
 import { hashStage } from './hash.stage.js';
 import { indexBatchStage, indexStage } from './index.stage.js';
 import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
-import type { HandOffFile, Stage, StageContext, StageDeps, StageResult } from './stage.js';
+import { redriveKey, type HandOffFile, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
 import { AFTER_UNPACK_KEY, rootLeftToAnalyse, unpackStage, uploadLeftToHash } from './unpack.stage.js';
@@ -105,7 +105,8 @@ export async function sendWork(
   const messages: OutgoingMessage[] =
     node.body === 'files' && !options.alone
       ? batchesOf(bodies as HandOffFile[], { maxFiles: LIMITS.batchMaxFiles, maxBytes: node.batchBytes ? LIMITS.batchMaxBytes : Infinity }).map((batch) => ({
-          ...batchMessage(queue, batch),
+          // The key (a watchdog re-drive's) names every batch, or its work would be dropped as a repeat of the first send.
+          ...batchMessage(queue, batch, options.messageKey),
           ...scheduledAt,
         }))
       : bodies.map((b) => ({ ...batchMessage(queue, [b], options.messageKey), ...scheduledAt }));
@@ -125,7 +126,8 @@ function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>,
     return { body, messageId: messageIdFor(queue, messageKey ? `${first.fileId}:${messageKey}` : first.fileId), correlationId };
   }
   const fileIds = files.map((f) => f.fileId);
-  return { body: { caseId: first.caseId, evidenceId: first.evidenceId, fileIds }, messageId: batchMessageIdFor(queue, fileIds), correlationId };
+  const batchId = batchMessageIdFor(queue, fileIds);
+  return { body: { caseId: first.caseId, evidenceId: first.evidenceId, fileIds }, messageId: messageKey ? `${batchId}:${messageKey}` : batchId, correlationId };
 }
 
 /**
@@ -412,14 +414,18 @@ export async function redrive(
   deps: RunnerDeps,
   file: FileMessage & { blobName?: string },
   queues: QueueName[],
-  options: { abortSignal?: AbortSignal } = {},
+  options: { abortSignal?: AbortSignal; count: number; movedAtMs: number },
 ): Promise<void> {
   const ref: FileMessage = { caseId: file.caseId, evidenceId: file.evidenceId, fileId: file.fileId };
+  // Never the id of the first message or of an earlier re-drive: within the duplicate-detection window (1 hour, longer
+  // than the stall time) Service Bus would drop it and the re-drive would do nothing; the same id for a repeat of this
+  // re-drive, which is dropped (redriveKey). Every queue's message carries it, batch queues' too.
+  const send = { ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}), messageKey: redriveKey(options) };
   for (const queue of queues) {
     if (STAGE_GRAPH[queue].body === 'upload') {
-      if (file.blobName) await sendWork(deps, queue, [{ ...ref, blobName: file.blobName }], options);
+      if (file.blobName) await sendWork(deps, queue, [{ ...ref, blobName: file.blobName }], send);
     } else {
-      await sendWork(deps, queue, [ref], options);
+      await sendWork(deps, queue, [ref], send);
     }
   }
 }

@@ -98,3 +98,28 @@ export type Stage<M> = (deps: StageDeps, message: M, ctx: StageContext) => Promi
 
 /** A result with nothing to route. */
 export const only = (outcome: StageOutcome): StageResult => ({ outcome });
+
+/**
+ * The message key of a watchdog re-drive (`redrive-<n>-<moved ms>`): the
+ * number this re-drive is since the file last moved, and when it last moved.
+ * A new re-drive gets a new key, so Service Bus duplicate detection
+ * (SB_DUPLICATE_DETECTION_WINDOW, 1 hour, longer than the watchdog's stall
+ * time) never drops it as a repeat of the first message or of the last
+ * re-drive; a repeat of the same re-drive (a watchdog pass cut short before it
+ * counted its re-drives, or whose count failed) gets the same key and is
+ * dropped, so a repeated pass does not send every stalled file's work again.
+ */
+export const redriveKey = (redrive: { count: number; movedAtMs: number }): string =>
+  `redrive-${Math.max(0, Math.floor(redrive.count))}-${Math.max(0, Math.floor(redrive.movedAtMs))}`;
+
+/**
+ * The re-drive a message is (the key its id ends in), or null. A stage that
+ * answers a re-drive of a continuation chain by sending the chain's latest
+ * point again adds this to that key: the dead chain's own message under the
+ * plain key may have been sent within the duplicate-detection window, and a
+ * repeat of it would be dropped, leaving the chain dead (docs/architecture.md,
+ * "Planned continuation").
+ */
+export function redriveOf(messageId: string): string | null {
+  return /:(redrive-\d{1,6}-\d{1,15})$/.exec(messageId)?.[1] ?? null;
+}

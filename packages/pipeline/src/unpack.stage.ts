@@ -46,7 +46,7 @@ import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash }
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
-import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
@@ -104,10 +104,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const parent = await deps.index.getFile(message.fileId);
   if (!parent || parent.caseId !== message.caseId || parent.evidenceId !== message.evidenceId) return only(skipped('unknown-subject'));
   const upload = await uploadOfRoot(deps, parent);
-  if (parent.unpack === 'done' || parent.unpack === 'failed') {
-    // Routed again: the crash may have come between the unpack's end and the send of its upload.
-    return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
-  }
+  if (parent.unpack === 'done' || parent.unpack === 'failed') return unpackOver(deps, parent, upload, ctx);
   // Only identify (or, for an upload's archive, the hash stage) marks an archive for unpacking: a message
   // for any other file (a stray or forged one) is ignored without a trace in custody, since nothing was done.
   if (parent.unpack !== 'pending') return only(skipped('not-applicable'));
@@ -125,9 +122,21 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const recordedPoint = await latestContinuation(deps, parent);
   const latest = recordedPoint?.point ?? null;
   const from = continuedFrom(ctx.messageId);
+  if (from !== null && latest === null) {
+    // A continuation's point is written before it is sent and deleted only once the unpack's end is recorded: none here
+    // means the end came after this delivery read the archive's state (a late delivery of an earlier attempt). Read again:
+    // resuming from this message's point would extract and hand off again what the ended chain did.
+    const now = await deps.index.getFile(parent.fileId);
+    if (now && (now.unpack === 'done' || now.unpack === 'failed')) return unpackOver(deps, now, upload, ctx);
+  }
   if (latest !== null && (from === null || latest > from)) {
-    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
-    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}` } };
+    // A watchdog re-drive itself (not a continuation) names itself in the key: the plain key is the dead chain's own message,
+    // which duplicate detection may drop for up to an hour (the re-drive would do nothing). A continuation never passes the
+    // suffix on: its latest point's plain key is the live chain's, so a late delivery of a re-drive's continuation is dropped
+    // as a repeat of it instead of starting a shadow chain of suffixed keys beside it.
+    const redrive = from === null ? redriveOf(ctx.messageId) : null;
+    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount, redrive }, 'unpack already continued further: its continuation sent again');
+    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}${redrive ? `:${redrive}` : ''}` } };
   }
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
@@ -180,7 +189,18 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs);
+      if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs, recordedPoint?.etag ?? null))) {
+        // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
+        const now = await latestContinuation(deps, parent);
+        const point = now?.point ?? null;
+        ctx.logger.warn(
+          { fileId: parent.fileId, membersSoFar, continuedFrom: from, latest: point, deliveryCount: ctx.deliveryCount },
+          point === null
+            ? 'unpack: the continuation point changed under this attempt (another attempt ended the unpack or rewrote it); no continuation sent'
+            : 'unpack: another attempt continued this unpack meanwhile; the chain\'s latest continuation sent again, none of this attempt\'s own',
+        );
+        return { outcome: skipped('waiting'), ...(point !== null ? { again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${point}` } } : {}) };
+      }
       ctx.logger.info(
         { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
@@ -432,7 +452,7 @@ export const UNPACK_CONTINUE_KEY = 'unpack-continue';
 
 /** The progress point a continuation message names (its id ends in its key), or null for any other message. */
 function continuedFrom(messageId: string): number | null {
-  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})$`).exec(messageId);
+  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::redrive-\\d{1,6}-\\d{1,15})?$`).exec(messageId);
   return m ? Number(m[1]) : null;
 }
 
@@ -445,21 +465,71 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null; waitedMs: number } | null> {
-  try {
-    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 60)).toString('utf8');
-    const m = /^(\d{1,15})(?: (\d{1,15}))?(?: w(\d{1,15}))?$/.exec(text);
-    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), waitedMs: m[3] === undefined ? 0 : Number(m[3]) } : null;
-  } catch (err) {
-    if (err instanceof ExhibitError && err.code === 'not-found') return null;
-    throw err;
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number | null; heldFrom: number | null; waitedMs: number; etag: string } | null> {
+  const ref = continuationRef(deps, parent);
+  for (let tries = 1; ; tries++) {
+    try {
+      // The ETag the point was read under: this attempt's own continuation replaces only that blob (recordContinuation).
+      const { etag } = await deps.blobs.getProperties(ref);
+      const text = (await deps.blobs.readRange(ref, 0, 60, { ifMatch: etag })).toString('utf8');
+      const m = /^(\d{1,15})(?: (\d{1,15}))?(?: w(\d{1,15}))?$/.exec(text);
+      // Unreadable (a torn or foreign write): no point, as if none were recorded, yet its ETag is kept, so this attempt's
+      // own continuation may replace it (recordContinuation); without it the conditional write would fail for ever and the
+      // chain would stall until the watchdog failed it as stuck.
+      return m
+        ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), waitedMs: m[3] === undefined ? 0 : Number(m[3]), etag }
+        : { point: null, heldFrom: null, waitedMs: 0, etag };
+    } catch (err) {
+      if (err instanceof ExhibitError && err.code === 'not-found') return null;
+      // Written between the two reads: read it again (a few times; then the fault goes to the runner, retryable or not).
+      if (err instanceof ExhibitError && err.code === 'precondition-failed' && tries < 3) continue;
+      throw err;
+    }
   }
 }
 
-/** `waitedMs`: the unpack's waits for member-cache room so far, all its attempts (LIMITS.memberCacheMaxWaitPerItemMs). */
-async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null, waitedMs: number): Promise<void> {
+/**
+ * The unpack's end is recorded (done or failed): routed again, since the crash may have come between that end and the send
+ * of its upload; a continuation's point, should a crash have come before its deletion, deleted now.
+ */
+async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRecord | null, ctx: StageContext): Promise<StageResult> {
+  if (continuedFrom(ctx.messageId) !== null) await forgetContinuation(deps, parent);
+  return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
+}
+
+/**
+ * Deletes the unpack's continuation point (idempotent), only ever after its end is recorded (done or failed): every
+ * delivery checks that state before the point, and one that read the state just before the end and finds no point
+ * reads the state again (unpackArchive), so no late attempt resumes a chain that ended.
+ */
+async function forgetContinuation(deps: StageDeps, parent: FileRecord): Promise<void> {
+  await deps.blobs.delete(continuationRef(deps, parent));
+}
+
+/**
+ * Writes this attempt's continuation point, only over the point it started from (`readAs`: the ETag it read, or null:
+ * none): false when another attempt wrote one meanwhile (a second delivery of the same message running at once, its
+ * first's lock lost; the chain's live attempt beside a re-drive) or the unpack ended and deleted it. Then this attempt
+ * sends no continuation of its own, so the chain does not fork and the point never moves back. `waitedMs`: the unpack's
+ * waits for member-cache room so far, all its attempts (LIMITS.memberCacheMaxWaitPerItemMs).
+ */
+async function recordContinuation(
+  deps: StageDeps,
+  parent: FileRecord,
+  point: number,
+  heldFrom: number | null,
+  waitedMs: number,
+  readAs: string | null,
+): Promise<boolean> {
   const text = `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${waitedMs > 0 ? ` w${Math.round(waitedMs)}` : ''}`;
-  await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
+  const condition = readAs === null ? { ifNotExists: true } : { ifMatch: readAs };
+  try {
+    const { created } = await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain', ...condition });
+    return created;
+  } catch (err) {
+    if (err instanceof ExhibitError && (err.code === 'precondition-failed' || err.code === 'not-found')) return false;
+    throw err;
+  }
 }
 
 /**
@@ -610,6 +680,7 @@ async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failur
     membersRecorded: recorded,
     membersDeclared: null,
   });
+  await forgetContinuation(deps, root);
   return skipped('not-applicable');
 }
 
@@ -1309,6 +1380,8 @@ class UnpackRun {
           }
         : undefined,
     );
+    // The continuation point is of no further use once the end is recorded (only a continued unpack has one).
+    if (this.continuePoint.from !== null) await forgetContinuation(this.deps, this.parent);
     const memberCache = this.deps.memberBytes ? { memberCache: this.deps.memberBytes.stats() } : {};
     this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}), ...memberCache }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);

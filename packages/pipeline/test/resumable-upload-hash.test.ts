@@ -9,7 +9,7 @@ import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage,
 import { FileTypeIdentifier } from '@exhibit/media';
 import { hashStage, recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
-import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { redrive, runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { queuesAwaited } from '../src/stage-graph.js';
 import { createWatchdogStore } from '@exhibit/index';
 import { hasTool, pseudoRandom } from '../src/disk/test-support/disk-image.builder.js';
@@ -705,6 +705,77 @@ describe('resumable hash of a large upload', () => {
     const root = (await stalledHere()).find((f) => f.fileId === message.fileId);
     expect(root?.upload).toMatchObject({ hashPending: true, hashMoving: false });
     expect(queuesAwaited({ stage: root!.stage, unpack: root!.unpack, hashPending: true, hashMoving: root!.upload!.hashMoving })).toEqual(['hash']);
+  });
+
+  it('hash-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat', async () => {
+    // A large ZIP's hash chain dies (its next continuation is lost); the watchdog re-drives it, twice. Every message sent
+    // for it is within Service Bus's duplicate-detection window (1 hour; the stall time is 30 min), so a repeated id is
+    // dropped: the re-drive and the continuation it sends must be new ids, or the chain stays dead.
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `R/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('redriven.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    // Its unpack is still to run (a long listing): a hash message that is no continuation sends the chain's saved point on.
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
+    const k = TINY.hashCheckpointBytes;
+    // The chain's message `hash-continue:<k>` is sent and lost.
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
+    const window = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
+    /** Delivers, once each, the hash messages sent since that the window does not drop; `lose` ones are sent and lost. */
+    const deliverNew = async (lose: (id: string) => boolean = () => false) => {
+      const delivered: string[] = [];
+      for (;;) {
+        const next = hashSends(message.fileId).find((s) => !window.has(s.message.messageId));
+        if (!next) return delivered;
+        window.add(next.message.messageId);
+        if (lose(next.message.messageId)) continue;
+        delivered.push(next.message.messageId);
+        await runMessage(h.deps, 'hash', { body: message, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+        if (delivered.length > 50) throw new Error('hash chain did not end');
+      }
+    };
+    const moved = Date.now();
+    const t1 = 'redrive-1-' + moved;
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: moved });
+    // The re-drive runs; the continuation it sends is lost as well: the chain is dead again.
+    expect(await deliverNew((id) => id !== `hash:${message.fileId}:${t1}`)).toEqual([`hash:${message.fileId}:${t1}`]);
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    const t2 = 'redrive-2-' + moved;
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 2, movedAtMs: moved });
+    const delivered = await deliverNew();
+    expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:${t2}`, `hash:${message.fileId}:hash-continue:${k}:${t2}`]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(zip));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // The unpack ends after the hash and sends the archive on, once.
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done' });
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+  });
+
+  it('regression: hash-redrive-redelivered-after-the-chain-moved-forked-a-second-chain — a re-drive delivered again sends the live chain\'s plain key', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `F/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('forked.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const run = (messageId: string, deliveryCount = 1) => runMessage(h.deps, 'hash', { body: message, messageId, deliveryCount }, inv());
+    const k = TINY.hashCheckpointBytes;
+    await run(`hash:${message.fileId}`);
+    await run(`hash:${message.fileId}:hash-continue:0`);
+    // `hash-continue:<k>` is live (sent, not yet delivered) when the watchdog re-drives.
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 7 });
+    await run(`hash:${message.fileId}:redrive-1-7`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-7`);
+    // The live chain moves on; then the re-drive is delivered again (its lock lost): the chain's own key, which is dropped.
+    await run(`hash:${message.fileId}:hash-continue:${k}`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    await run(`hash:${message.fileId}:redrive-1-7`, 2);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':redrive-')).map((s) => s.message.messageId)).toEqual([
+      `hash:${message.fileId}:redrive-1-7`,
+      `hash:${message.fileId}:hash-continue:${k}:redrive-1-7`,
+    ]);
   });
 
   it('a moving resumable hash beside a pending unpack: the watchdog re-sends the unpack only, never the hash', () => {

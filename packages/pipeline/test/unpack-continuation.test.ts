@@ -17,7 +17,7 @@ import {
   type StageOutcome,
 } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
+import { redrive, runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { AFTER_UNPACK_KEY } from '../src/unpack.stage.js';
 import { archivePool } from '../src/archive/archive.pool.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
@@ -97,10 +97,12 @@ function expectContinuations(fileId: string, runs: Array<{ messageId: string }>)
 
 describe('an unpack that needs several stage deadlines continues in new messages', () => {
   it('regression: unpack-past-deadline-redelivered-until-dead-letter — a ZIP written too slowly for one deadline is unpacked in full across continuations, no attempt thrown back at its deadline', async () => {
-    // Storage is slow to write: every member's upload takes 1 s (four at a time), so 16 members take far longer than the
-    // 4 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
+    // Storage is slow to write: every member's upload takes 1 s (four at a time), so 32 members take far longer than the
+    // 6 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
     // flight and the attempt threw (a retryable fault): every such attempt a delivery, an archive needing more than
-    // maxDeliveryCount of them dead-lettered with the rest of its members never listed. Now no attempt throws.
+    // maxDeliveryCount of them dead-lettered with the rest of its members never listed. Now no attempt throws. The continue
+    // point (3 s in) leaves an attempt 2 s beyond its first member's upload to open the archive, and the deadline 3 s after
+    // it for the uploads in flight and the point's own (slow) write, so a loaded machine does not make an attempt miss it.
     const plain = h.deps.blobs;
     const slow: BlobStore = Object.create(plain, {
       upload: {
@@ -118,24 +120,25 @@ describe('an unpack that needs several stage deadlines continues in new messages
       },
     });
     const saved = { blobs: h.deps.blobs, limits: h.deps.limits };
-    const members = Array.from({ length: 16 }, (_, i) => ({ name: `m/${i}.bin`, data: randomBytes(5_000 + i) }));
+    const members = Array.from({ length: 32 }, (_, i) => ({ name: `m/${i}.bin`, data: randomBytes(5_000 + i) }));
     const archive = await addArchive(h, 'slow.zip', await zipOf(members));
     h.deps.blobs = slow;
-    h.deps.limits = limitsWith({ stageDeadlineMs: 4_000, stageDeadlineGraceMs: 2_000, unpackContinueMarginMs: 2_500 });
+    const deadlineMs = 6_000;
+    h.deps.limits = limitsWith({ stageDeadlineMs: deadlineMs, stageDeadlineGraceMs: 2_000, unpackContinueMarginMs: 3_000 });
     try {
       await queueUnpack(archive);
       const runs = await deliverAll(archive.fileId);
       const parent = (await h.index.getFile(archive.fileId))!;
       expect(parent.unpack).toBe('done');
-      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: 16, failedMembers: 0 } });
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: 32, failedMembers: 0 } });
       expect(runs.length).toBeGreaterThan(1);
       for (const r of runs.slice(0, -1)) expect(r.outcome).toEqual({ status: 'skipped', reason: 'waiting' });
       expectContinuations(archive.fileId, runs);
       const recorded = await h.index.listChildren(archive.fileId);
       expect(recorded.map((m) => [m.name, m.sha256]).sort()).toEqual(members.map((m) => [m.name.slice(2), sha256(m.data)]).sort());
       expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
-      // The item's unpack time counts every attempt (each well under the 4 s deadline; together past it), not the last one's alone.
-      expect((await h.index.budgetUsage(archive)).used.unpackMs).toBeGreaterThan(4_000);
+      // The item's unpack time counts every attempt (each well under the deadline; together past it), not the last one's alone.
+      expect((await h.index.budgetUsage(archive)).used.unpackMs).toBeGreaterThan(deadlineMs);
     } finally {
       h.deps.blobs = saved.blobs;
       h.deps.limits = saved.limits;
@@ -413,6 +416,228 @@ describe('an unpack that needs several stage deadlines continues in new messages
       expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
       expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
     } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  it('regression: unpack-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat — a re-drive of a dead continuation chain sends keys duplicate detection cannot drop', async () => {
+    // The chain's latest continuation is lost; the watchdog re-drives the unpack twice (30 min apart, the stall time).
+    // Everything sent for it is within the duplicate-detection window (1 hour): an id sent before is dropped.
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `r${i}.txt`, data: randomBytes(2_000 + i) }));
+    const archive = await addArchive(h, 'redriven.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const window = new Set<string>();
+      const deliverNew = async (lose: (id: string) => boolean = () => false) => {
+        const delivered: string[] = [];
+        for (;;) {
+          const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
+          if (!next) return delivered;
+          window.add(next.message.messageId);
+          if (lose(next.message.messageId)) continue;
+          delivered.push(next.message.messageId);
+          await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+          if (delivered.length > 50) throw new Error('continuations do not end');
+        }
+      };
+      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      // The first message and `:1` run; `:2` is sent and lost.
+      expect(await deliverNew((m) => m === id('unpack-continue:2'))).toEqual([id(''), id('unpack-continue:1')]);
+      const moved = Date.now();
+      const t1 = 'redrive-1-' + moved;
+      await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: moved });
+      // The re-drive sends the latest point again under its own key; that one is lost too.
+      expect(await deliverNew((m) => m !== id(`${t1}`))).toEqual([id(`${t1}`)]);
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id(`unpack-continue:2:${t1}`));
+      const t2 = 'redrive-2-' + moved;
+      await redrive(h.deps, archive, ['unpack'], { count: 2, movedAtMs: moved });
+      const delivered = await deliverNew();
+      expect(delivered).toEqual([id(`${t2}`), id(`unpack-continue:2:${t2}`), ...[3, 4, 5].map((n) => id(`unpack-continue:${n}`))]);
+      const recorded = (await h.index.listChildren(archive.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
+      expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
+      expect(recorded.map((m) => analysedIds().filter((f) => f === m.fileId).length)).toEqual([1, 1, 1, 1, 1, 1]);
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  it('regression: analyse-and-index-redrive-sent-under-the-plain-id-dropped-as-a-repeat — every queue\'s re-drive carries the re-drive key, batch queues\' too', async () => {
+    const f = { caseId: 'c', evidenceId: 'e', fileId: `f-${randomBytes(4).toString('hex')}` };
+    const before = h.bus.sent.length;
+    await redrive(h.deps, f, ['analyse', 'index', 'unpack'], { count: 2, movedAtMs: 1234 });
+    expect(h.bus.sent.slice(before).map((s) => s.message.messageId)).toEqual([`analyse:${f.fileId}:redrive-2-1234`, `index:${f.fileId}:redrive-2-1234`, `unpack:${f.fileId}:redrive-2-1234`]);
+    // A batch of several files under a key: the batch's id with the key, never the id of the batch sent without it.
+    const g = { ...f, fileId: `${f.fileId}-b` };
+    await sendWork(h.deps, 'analyse', [f, g]);
+    await sendWork(h.deps, 'analyse', [f, g], { messageKey: 'redrive-1-5' });
+    const [plain, keyed] = h.bus.sent.slice(-2).map((s) => s.message.messageId);
+    expect(plain).toMatch(/^analyse:batch:[0-9a-f]{40}$/);
+    expect(keyed).toBe(`${plain}:redrive-1-5`);
+  });
+
+  it('regression: redrive-suffix-spread-into-a-shadow-chain — a late delivery of a re-drive\'s continuation sends the live chain\'s plain key, never a suffixed chain beside it', async () => {
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `s${i}.txt`, data: randomBytes(2_200 + i) }));
+    const archive = await addArchive(h, 'shadow.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      /** Service Bus's duplicate detection: an id sent before is dropped. */
+      const window = new Set<string>();
+      const run = (messageId: string, deliveryCount = 1) => {
+        const m = unpackMessagesOf(archive.fileId).find((s) => s.message.messageId === messageId)!.message;
+        return runMessage(h.deps, 'unpack', { body: m.body, messageId, deliveryCount }, inv());
+      };
+      await run(id(''));
+      await run(id('unpack-continue:1'));
+      for (const s of unpackMessagesOf(archive.fileId)) window.add(s.message.messageId);
+      // `:2` is live (sent, not yet delivered) when the watchdog re-drives: the re-drive sends `:2` under its own key.
+      await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: 42 });
+      await run(id('redrive-1-42'));
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id('unpack-continue:2:redrive-1-42'));
+      // The live `:2` runs first and continues to `:3`; the re-drive's `:2` comes after: it sends the chain's `:3` again.
+      await run(id('unpack-continue:2'));
+      expect(await run(id('unpack-continue:2:redrive-1-42'))).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id('unpack-continue:3'));
+      for (const s of unpackMessagesOf(archive.fileId)) window.add(s.message.messageId);
+      // Delivered again later still (its lock lost): the same, the chain's own key.
+      await run(id('unpack-continue:3'));
+      await run(id('unpack-continue:2:redrive-1-42'), 2);
+      expect(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId).toBe(id('unpack-continue:4'));
+      // The rest of the chain, each new id once.
+      for (;;) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
+        if (!next) break;
+        window.add(next.message.messageId);
+        await run(next.message.messageId);
+      }
+      const suffixed = unpackMessagesOf(archive.fileId).map((s) => s.message.messageId).filter((m) => m.includes(':redrive-'));
+      expect([...new Set(suffixed)]).toEqual([id('redrive-1-42'), id('unpack-continue:2:redrive-1-42')]);
+      const recorded = await h.index.listChildren(archive.fileId);
+      expect(recorded).toHaveLength(members.length);
+      expect(recorded.map((m) => analysedIds().filter((f) => f === m.fileId).length)).toEqual(recorded.map(() => 1));
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 120_000);
+
+  it('regression: unpack-continue-point-unreadable-stalled-the-chain — a point that cannot be parsed is written over, and the chain goes on', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `u${i}.txt`, data: randomBytes(1_000 + i) }));
+    const archive = await addArchive(h, 'garbled.zip', await zipOf(members));
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const first = unpackMessagesOf(archive.fileId)[0]!.message;
+      await runMessage(h.deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv());
+      // A torn or foreign write.
+      await h.deps.blobs.upload(point, Buffer.from('1 x'));
+      const runs = await deliverAll(archive.fileId);
+      expect(runs[0]).toMatchObject({ messageId: `unpack:${archive.fileId}`, outcome: { status: 'skipped', reason: 'waiting' } });
+      expect(runs[1]).toMatchObject({ messageId: `unpack:${archive.fileId}:unpack-continue:1`, outcome: { status: 'skipped', reason: 'waiting' } });
+      expect(runs.at(-1)!.outcome.status).toBe('done');
+      expect((await h.index.listChildren(archive.fileId)).map((m) => m.name).sort()).toEqual(members.map((m) => m.name).sort());
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+      expect(await h.deps.blobs.exists(point)).toBe(false);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 60_000);
+
+  it('regression: unpack-continue-point-left-in-derived-after-the-unpack-ended — the point goes when the unpack ends, and a late earlier attempt still forks nothing', async () => {
+    const members = Array.from({ length: 5 }, (_, i) => ({ name: `p${i}.txt`, data: randomBytes(1_500 + i) }));
+    const archive = await addArchive(h, 'point.zip', await zipOf(members));
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_MEMBER;
+    const index = h.deps.index;
+    try {
+      await queueUnpack(archive);
+      await deliverAll(archive.fileId);
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(await h.deps.blobs.exists(point)).toBe(false);
+      const analysed = analysedIds().length;
+      const late = unpackMessagesOf(archive.fileId).find((s) => s.message.messageId.endsWith(':unpack-continue:2'))!.message;
+      // A late redelivery of an earlier attempt (its lock lost long ago): the unpack is over, nothing to do.
+      expect(await runMessage(h.deps, 'unpack', { body: late.body, messageId: late.messageId, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
+      // One that read the archive's state just before the last attempt recorded the end, and finds the point gone after:
+      // a continuation's point is written before its send, so none there means the chain ended; it must not resume.
+      let stale = true;
+      h.deps.index = Object.create(index, {
+        getFile: {
+          value: async (fileId: string) => {
+            const f = await index.getFile(fileId);
+            if (fileId !== archive.fileId || !stale || !f) return f;
+            stale = false;
+            return { ...f, unpack: 'pending', memberCount: null };
+          },
+        },
+      });
+      expect(await runMessage(h.deps, 'unpack', { body: late.body, messageId: late.messageId, deliveryCount: 3 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
+      h.deps.index = index;
+      expect(analysedIds().length).toBe(analysed);
+      expect((await h.index.listChildren(archive.fileId))).toHaveLength(5);
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+      expect(await h.deps.blobs.exists(point)).toBe(false);
+    } finally {
+      h.deps.index = index;
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
+  it('regression: twin-deliveries-of-one-continuation-both-continued — a second delivery running beside the first (lock lost) sends no continuation of its own and never moves the point back', async () => {
+    const members = Array.from({ length: 6 }, (_, i) => ({ name: `t${i}.txt`, data: randomBytes(2_500 + i) }));
+    const archive = await addArchive(h, 'twins.zip', await zipOf(members));
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_MEMBER;
+    const blobs = h.deps.blobs;
+    try {
+      await queueUnpack(archive);
+      const first = unpackMessagesOf(archive.fileId)[0]!.message;
+      await runMessage(h.deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv());
+      const twin = unpackMessagesOf(archive.fileId).at(-1)!.message;
+      expect(twin.messageId).toBe(`unpack:${archive.fileId}:unpack-continue:1`);
+      // Delivery A of `:1` records member 1 and, just before it writes its point, delivery B of the same message (A's lock
+      // lost) runs whole: B resumes over A's member, records member 2 and continues at 3.
+      let b: StageOutcome | null = null;
+      h.deps.blobs = Object.create(blobs, {
+        upload: {
+          value: async (...args: Parameters<BlobStore['upload']>) => {
+            if (args[0].name === point.name && b === null) {
+              h.deps.blobs = blobs;
+              b = await runMessage(h.deps, 'unpack', { body: twin.body, messageId: twin.messageId, deliveryCount: 2 }, inv());
+            }
+            return blobs.upload(...args);
+          },
+        },
+      });
+      const a = await runMessage(h.deps, 'unpack', { body: twin.body, messageId: twin.messageId, deliveryCount: 1 }, inv());
+      h.deps.blobs = blobs;
+      expect(b).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(a).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      // A found B's point where it started from its own: it sent B's key again (a repeat), not `:2`; the point stayed at 3.
+      const keys = unpackMessagesOf(archive.fileId).map((s) => s.message.messageId.split(':').slice(2).join(':'));
+      expect(keys).toEqual(['', 'unpack-continue:1', 'unpack-continue:3', 'unpack-continue:3']);
+      expect((await blobs.readRange(point, 0, 40)).toString('utf8')).toBe('3');
+      // The chain goes on from there, one message per id (duplicate detection), to the end: every member recorded once.
+      const seen = new Set(unpackMessagesOf(archive.fileId).slice(0, 2).map((s) => s.message.messageId));
+      for (;;) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !seen.has(s.message.messageId));
+        if (!next) break;
+        seen.add(next.message.messageId);
+        await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+      }
+      const recorded = (await h.index.listChildren(archive.fileId)).sort((x, y) => (x.entryIndex ?? 0) - (y.entryIndex ?? 0));
+      expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [m.name, sha256(m.data)]));
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.blobs = blobs;
       h.deps.limits = LIMITS;
     }
   }, 240_000);

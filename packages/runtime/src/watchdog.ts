@@ -76,7 +76,12 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
         logger.error({ fileId: file.fileId, caseId: file.caseId, evidenceId: file.evidenceId, queues, redrives: file.redrives }, 'work stuck; failed it with code stuck');
         continue;
       }
-      await redrive(deps, { ...ref, ...(file.upload ? { blobName: file.upload.blobName } : {}) }, queues);
+      // Named by the re-drive it will be counted as and the file's last move: a pass that repeats this one (cut short, or
+      // its count lost) sends the same ids, dropped as repeats; the next re-drive, or one after a move, sends new ones.
+      await redrive(deps, { ...ref, ...(file.upload ? { blobName: file.upload.blobName } : {}) }, queues, {
+        count: file.redrives + 1,
+        movedAtMs: Date.parse(file.movedAt),
+      });
       redriven.push(file.fileId);
       logger.warn({ fileId: file.fileId, caseId: file.caseId, evidenceId: file.evidenceId, stage: file.stage, unpack: file.unpack, queues, since: file.updatedAt, redrive: file.redrives + 1 }, 'work stalled; re-sent its stage message');
     } catch (err) {

@@ -153,6 +153,40 @@ describe('no stuck work, nothing hidden (Azurite + PGlite)', () => {
     expect(status.failures).toEqual([expect.objectContaining({ path: 'photo.jpg', stage: 'hash', code: 'stuck' })]);
   });
 
+  it('regression: watchdog-repeated-pass-resent-every-stalled-file-under-new-ids — a repeat of a re-drive keeps its id; the next re-drive, or one after a move, gets another', async () => {
+    const evidenceId = 'REPEAT';
+    await upload(`${caseId}/${evidenceId}/photo.jpg`, await sharp({ create: { width: 33, height: 31, channels: 3, background: '#345678' } }).jpeg().toBuffer());
+    await reconcile(app, inv());
+    for (const m of await app.bus.receive('hash', { maxMessages: 32, lockMs: 120_000 })) await m.complete();
+    const moved = new Date(Date.now() - 3_600_000);
+    const files = `case_id = $1 AND evidence_id = $2`;
+    await app.sql.query(`UPDATE files SET updated_at = $3, redriven_at = NULL, redrives = 0 WHERE ${files}`, [caseId, evidenceId, moved]);
+    const fileId = (await app.sql.query<{ file_id: string }>(`SELECT file_id FROM files WHERE ${files}`, [caseId, evidenceId])).rows[0]!.file_id;
+    /** One watchdog pass; the ids of the hash messages it sent for this item (taken off the queue). */
+    const pass = async () => {
+      await watchdog(app, inv(), { stallMs: 60_000, maxRedrives: 5, thumbnailSample: 0 });
+      const ids: string[] = [];
+      for (const m of await app.bus.receive('hash', { maxMessages: 32, lockMs: 120_000 })) {
+        if ((m.body as { evidenceId: string }).evidenceId === evidenceId) ids.push(m.messageId);
+        await m.complete();
+      }
+      return ids;
+    };
+    const first = await pass();
+    expect(first).toEqual([`hash:${fileId}:redrive-1-${moved.getTime()}`]);
+    // The pass's count was lost (cut short by its deadline before markRedriven, or markRedriven failed): the next pass
+    // repeats the same re-drive, under the same id, which Service Bus drops as a repeat within its window.
+    await app.sql.query(`UPDATE files SET redriven_at = NULL, redrives = 0 WHERE ${files}`, [caseId, evidenceId]);
+    expect(await pass()).toEqual(first);
+    // Counted, and a stall time later still not moved: the second re-drive, a new id.
+    await app.sql.query(`UPDATE files SET redriven_at = now() - interval '30 minutes' WHERE ${files}`, [caseId, evidenceId]);
+    expect(await pass()).toEqual([`hash:${fileId}:redrive-2-${moved.getTime()}`]);
+    // The file moved since (and stalled again): its count starts over, its id is new all the same.
+    const movedAgain = new Date(Date.now() - 1_800_000);
+    await app.sql.query(`UPDATE files SET updated_at = $3, redriven_at = now() - interval '45 minutes' WHERE ${files}`, [caseId, evidenceId, movedAgain]);
+    expect(await pass()).toEqual([`hash:${fileId}:redrive-1-${movedAgain.getTime()}`]);
+  });
+
   it('a recently moved evidence item is not re-driven (a long queue is not a stall)', async () => {
     const evidenceId = 'BUSY';
     await upload(`${caseId}/${evidenceId}/photo.jpg`, await sharp({ create: { width: 30, height: 30, channels: 3, background: '#654321' } }).jpeg().toBuffer());

@@ -183,12 +183,14 @@ export class AzureBlobStore implements BlobStore {
 
   async upload(ref: BlobRef, data: Buffer | Readable, options: UploadOptions = {}): Promise<{ created: boolean; etag: string }> {
     this.assertWritable(ref);
+    // The SDK sends no If-Match header for an empty ETag: the write would replace whatever blob is there, unconditionally.
+    if (options.ifMatch === '') throw new ExhibitError('invalid-argument', `upload ${ref.container}/${ref.name}: ifMatch is an empty ETag`);
     const client = this.container(ref.container).getBlockBlobClient(ref.name);
     const common = {
       abortSignal: options.abortSignal,
       metadata: options.metadata,
       blobHTTPHeaders: options.contentType ? { blobContentType: options.contentType } : undefined,
-      conditions: options.ifNotExists ? { ifNoneMatch: '*' } : undefined,
+      conditions: options.ifNotExists ? { ifNoneMatch: '*' } : options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : undefined,
     };
     try {
       const response = Buffer.isBuffer(data)

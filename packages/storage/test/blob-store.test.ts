@@ -43,6 +43,25 @@ describe('AzureBlobStore against Azurite', () => {
     expect((await store.readRange(ref, 0, 100)).toString()).toBe('first');
   });
 
+  it('overwrites with ifMatch only the blob of that ETag', async () => {
+    const ref = { container, name: 'if-match.txt' };
+    const first = await store.upload(ref, Buffer.from('first'));
+    const second = await store.upload(ref, Buffer.from('second'), { ifMatch: first.etag });
+    expect(second.created).toBe(true);
+    await expect(store.upload(ref, Buffer.from('stale'), { ifMatch: first.etag })).rejects.toSatisfy((e) => isExhibitError(e, 'precondition-failed'));
+    expect((await store.readRange(ref, 0, 100)).toString()).toBe('second');
+    await store.delete(ref);
+    await expect(store.upload(ref, Buffer.from('gone'), { ifMatch: second.etag })).rejects.toSatisfy((e) => isExhibitError(e, 'precondition-failed') || isExhibitError(e, 'not-found'));
+    expect(await store.exists(ref)).toBe(false);
+  });
+
+  it('regression: blob-upload-if-match-empty-etag-overwrote-unconditionally — an empty ETag is refused, never a write without a condition', async () => {
+    const ref = { container, name: 'if-match-empty.txt' };
+    await store.upload(ref, Buffer.from('first'));
+    await expect(store.upload(ref, Buffer.from('over'), { ifMatch: '' })).rejects.toSatisfy((e) => isExhibitError(e, 'invalid-argument'));
+    expect((await store.readRange(ref, 0, 100)).toString()).toBe('first');
+  });
+
   it('refuses writes to read-only containers before touching storage', async () => {
     await expect(guarded.upload({ container, name: 'x' }, Buffer.from('x'))).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden'));
     await expect(guarded.delete({ container, name: 'once.txt' })).rejects.toSatisfy((e) => isExhibitError(e, 'forbidden'));

@@ -25,6 +25,8 @@ export interface UploadOptions {
   metadata?: Record<string, string>;
   /** Never overwrite: resolves with created=false when the blob exists. */
   ifNotExists?: boolean;
+  /** Overwrite only the blob of this ETag: throws 'precondition-failed' (or 'not-found' when it is gone) otherwise. */
+  ifMatch?: string;
   abortSignal?: AbortSignal;
 }
 
