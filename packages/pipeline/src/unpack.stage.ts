@@ -40,7 +40,7 @@ import { recordDiskImage } from './disk/disk-image.record.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
-import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
+import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
@@ -132,9 +132,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const set = await declaredSet(deps, parent, source);
   if (set.kind === 'waiting') {
     ctx.logger.info({ blobName: source.name, missing: set.missing.slice(0, 20), recheckInMs: set.recheckInMs }, 'split image waits for its declared segments');
-    // Keyed on the time it is due: never the key of the message that runs now (a repeat would be dropped and the wait would stop re-checking).
-    const due = Date.now() + set.recheckInMs;
-    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: `segment-wait:${due}` } };
+    // One chain: the key follows from the message that runs (segmentWaitKey), so a redelivery sends the same key again.
+    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: segmentWaitKey(ctx.messageId) } };
   }
 
   // A declared set's later segments still unhashed: read once too, for the listing and their hashes (docs/disk-images.md, "Split sets").
