@@ -21,6 +21,7 @@ import {
 } from '@exhibit/core';
 import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
+import { claimSegmentHash } from './disk/segment-hash.claim.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -75,7 +76,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     return { outcome: skipped('already-done'), forward };
   }
   // A declared later segment is hashed in its first segment's unpack, which reads it anyway (docs/disk-images.md, "Split sets").
-  const wait = await firstSegmentUnpackToCome(deps, upload);
+  const wait = await firstSegmentUnpackToCome(deps, upload, ctx.abortSignal);
   if (wait !== null) {
     // Keyed on the re-check period it is due in, so the chains a redelivered message starts again merge (duplicate
     // detection drops the repeat); never a period at or before that of the message that runs now: its key, or an
@@ -205,15 +206,31 @@ export async function recordUploadHash(
  * Null, and the segment is hashed here as any upload, once that unpack is over
  * (done, failed, cut off by its deadline, dead-lettered: what it did not hash
  * comes back here), the first failed, the first hashed by its own hash stage
- * with no unpack marked (not a disk image, or not identifiable), or `segmentSetWaitMs` passed since the
- * later of this segment's and its first segment's receipt: a segment never
- * stays unhashed, whatever happens to its first.
+ * with no unpack marked (not a disk image, or not identifiable), or the wait is
+ * over while that unpack may still come: `segmentSetWaitMs` passed since the
+ * later of this segment's and its first segment's receipt, or at once when the
+ * first is not received and not registered for upload either (nobody is
+ * sending it). A segment never stays unhashed, whatever happens to its first.
+ *
+ * A wait that is over while the unpack may still run hashes here only once
+ * this stage holds the segment's claim (disk/segment-hash.claim.ts): an unpack
+ * that claimed it first is reading it, or will, and this stage waits on until
+ * that unpack is over (regression declared-segment-wait-ran-out-during-unpack-read-twice:
+ * both read it whole).
  */
-async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'>, upload: UploadRecord, now = Date.now()): Promise<number | null> {
+async function firstSegmentUnpackToCome(
+  deps: Pick<StageDeps, 'index' | 'limits' | 'blobs' | 'containers'>,
+  upload: UploadRecord,
+  abortSignal?: AbortSignal,
+  now = Date.now(),
+): Promise<number | null> {
   // Hashed here resumably whatever its first segment's unpack does (it does not hash a segment this large).
   if (upload.size >= deps.limits.resumableHashMinBytes) return null;
   const declared = await deps.index.getDeclaredSegment(upload.blobName);
   if (!declared || declared.position <= 1 || declared.firstBlobName === upload.blobName) return null;
+  // Hashed here unless the first segment's unpack claimed it first (then it reads it: wait until it is over).
+  const hashedHereUnlessClaimed = async (): Promise<number | null> =>
+    (await claimSegmentHash(deps, upload, 'hash', abortSignal)) === 'hash' ? null : Math.max(1, deps.limits.segmentSetRecheckMs);
   const first = await deps.index.getUpload(declared.firstBlobName);
   let latest = Date.parse(upload.receivedAt);
   if (first) {
@@ -224,9 +241,13 @@ async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'
     // volume, a memory dump; or not identifiable): no unpack is coming to read this segment, so waiting would only delay it.
     if (first.integrity !== 'pending' && root.unpack === 'n/a') return null;
     latest = Math.max(latest, Date.parse(first.receivedAt));
+  } else if ((await deps.index.segmentRegisteredAt(declared.firstBlobName)) === null) {
+    // Neither received nor registered for upload: nobody is sending it (a manifest is declared with its first segment's
+    // registration, and a client registers a blob before writing it), so waiting segmentSetWaitMs would only delay this hash (regression declared-segment-first-never-registered-waited-an-hour).
+    return hashedHereUnlessClaimed();
   }
   const waited = now - latest;
-  if (!(waited < deps.limits.segmentSetWaitMs)) return null;
+  if (!(waited < deps.limits.segmentSetWaitMs)) return hashedHereUnlessClaimed();
   return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
 }
 

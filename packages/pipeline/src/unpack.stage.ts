@@ -40,6 +40,7 @@ import { recordDiskImage } from './disk/disk-image.record.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
+import { claimSegmentHash } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { blobSource } from './file-source.js';
@@ -304,8 +305,9 @@ async function unpackWith(
 /**
  * The later segments of a declared set ready to read whose uploads are still
  * unhashed (their hash stage waits for this unpack: hash.stage.ts
- * firstSegmentUnpackToCome), to be hashed in this unpack's read of them; null
- * when there are none. A segment already hashed (by its hash stage, or by an
+ * firstSegmentUnpackToCome) and whose hash this unpack holds the claim of
+ * (claimSegmentHash: not taken by a hash stage whose wait ran out), to be
+ * hashed in this unpack's read of them; null when there are none. A segment already hashed (by its hash stage, or by an
  * earlier delivery of this unpack) is not hashed again.
  */
 async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: StageContext, first: UploadRecord | null): Promise<LaterSegmentReads | null> {
@@ -315,7 +317,10 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
     if (entry.position <= 1) continue;
     const upload = await deps.index.getUpload(entry.blobName);
     // A segment too large to hash in one read is hashed by its own hash stage, resumably (it does not wait for this unpack).
-    if (upload && upload.integrity === 'pending' && !hashedResumably(upload, deps.limits)) uploads.push(upload);
+    if (!upload || upload.integrity !== 'pending' || hashedResumably(upload, deps.limits)) continue;
+    // Claimed before any read of it: one its hash stage took (its wait ran out first) is read here for the listing only,
+    // and one this unpack holds is never hashed by that stage while this unpack may read it (disk/segment-hash.claim.ts).
+    if ((await claimSegmentHash(deps, upload, 'unpack', ctx.abortSignal)) === 'unpack') uploads.push(upload);
   }
   return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
 }

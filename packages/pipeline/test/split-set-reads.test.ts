@@ -110,10 +110,19 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     return { file, hashed: await deliver('hash', hashMessageOf(ev, name)) };
   }
 
-  async function declare(ev: Item, segments: string[]) {
-    const manifest: DeclaredSegment[] = segments.map((n) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))) }));
+  /** What the API does at the registration of the first segment with `segments`: the registration, then the manifest. */
+  async function declare(ev: Item, segments: string[], bytesOf: (n: string) => Buffer = (n) => readFileSync(p(n))) {
+    const manifest: DeclaredSegment[] = segments.map((n) => ({ fileName: n, size: bytesOf(n).length, sha256: sha256(bytesOf(n)) }));
     const firstBlobName = blobOf(ev, segments[0]!);
+    await register(ev, segments[0]!, bytesOf(segments[0]!).length);
     await h.index.declareSegmentManifest(manifest.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+  }
+
+  /** An upload registration (migration 0101), as POST /cases/{caseId}/uploads records it before the blob is written. */
+  async function register(ev: Item, name: string, size: number) {
+    await h.sql.query(`INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'examiner-1')`, [
+      blobOf(ev, name), ev.caseId, ev.evidenceId, name, size,
+    ]);
   }
 
   /** Sent to analyse (by the unpack that hashed it, or the hash stage's forward), counted by message id: duplicate detection keeps one of each. */
@@ -325,6 +334,68 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     }
   }, 180_000);
 
+  it('declared-segment-wait-ran-out-during-unpack-read-twice: a later segment whose hash stage\'s wait runs out while its first segment\'s unpack reads it is read once, by the unpack', async () => {
+    const segments = names(/^large\.E\d\d$/);
+    const { ev, first } = await sendDeclared(segments);
+    const target = blobOf(ev, segments[2]!);
+    // The hash stage's re-check that finds its 60 min over (a wait of 0 here) runs while the unpack is reading the segment.
+    const ranOut = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    const before = snapshot();
+    let raced: Promise<StageOutcome> | null = null;
+    onRead = (name) => {
+      if (name !== target || raced) return;
+      raced = runMessage(ranOut, 'hash', { body: hashMessageOf(ev, segments[2]!), messageId: `hash:${rootFileId(target)}:recheck`, deliveryCount: 1 }, inv());
+    };
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    onRead = null;
+    expect(raced).not.toBeNull();
+    // Before: hashed there too, the segment read whole a second time beside the unpack's read of it.
+    expect(await raced).toEqual({ status: 'skipped', reason: 'waiting' });
+    const size = readFileSync(p(segments[2]!)).length;
+    expect(readSince(before, target)).toBeLessThan(1.5 * size);
+    // The next re-check, once the unpack is over: hashed already, nothing read.
+    const after = snapshot();
+    expect(await runMessage(ranOut, 'hash', { body: hashMessageOf(ev, segments[2]!), messageId: `hash:${rootFileId(target)}:recheck-2`, deliveryCount: 1 }, inv())).toEqual({
+      status: 'skipped',
+      reason: 'already-done',
+    });
+    expect(readSince(after, target)).toBe(0);
+    await expectHashedOnce(ev, segments, first, 20_000_000);
+  }, 180_000);
+
+  it('declared-segment-taken-by-hash-stage-before-unpack: a later segment its hash stage took when its wait ran out is not read for its hash by the unpack, which lists the image as before', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    await declare(ev, segments);
+    for (const name of segments.slice(1)) await receive(ev, name);
+    // The wait ran out before the first segment arrived: the hash stage holds the claim and hashes it.
+    const ranOut = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    const taken = blobOf(ev, segments[1]!);
+    expect(await runMessage(ranOut, 'hash', { body: hashMessageOf(ev, segments[1]!), messageId: `hash:${rootFileId(taken)}`, deliveryCount: 1 }, inv())).toMatchObject({
+      status: 'done',
+      summary: { integrity: 'verified' },
+    });
+    for (const name of segments.slice(2)) expect(await deliver('hash', hashMessageOf(ev, name))).toEqual({ status: 'skipped', reason: 'waiting' });
+    const { file: first } = await arrive(ev, segments[0]!);
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    await expectHashedOnce(ev, segments, first, 2_600_000);
+  }, 180_000);
+
+  it('declared-segment-first-never-registered-waited-an-hour: a later segment whose first segment is neither received nor registered is hashed at once; one whose first is registered still waits', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    const firstBlobName = blobOf(ev, segments[0]!);
+    // A manifest with no registration of its first segment: nobody is sending it.
+    await h.index.declareSegmentManifest(
+      segments.map((n, i) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })),
+    );
+    // Before: 'waiting', every 30 s for segmentSetWaitMs (60 min), for a first segment nobody sends.
+    expect((await arrive(ev, segments[1]!)).hashed).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(readFileSync(p(segments[1]!))) } });
+    // Registered now (its upload under way): the next segment waits for it as before.
+    await register(ev, segments[0]!, readFileSync(p(segments[0]!)).length);
+    expect((await arrive(ev, segments[2]!)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
+  }, 180_000);
+
   // Measured 2026-12-06: 1.40x (the hash stage read the later pieces whole, the unpack 2.1 MB of card.002's files again).
   it('declared-set-first-not-a-disk-image-later-segments-waited: a first piece hashed by its hash stage and identified as no disk image (an encrypted volume\'s bytes) leaves no unpack to come; its later pieces are hashed at once', async () => {
     // A raw split of an encrypted volume: the first piece is incompressible bytes, identified as nothing the unpack opens.
@@ -333,7 +404,7 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     const firstBytes = pseudoRandom(readFileSync(p(segments[0]!)).length, 77);
     const bytesOf = (n: string) => (n === segments[0] ? firstBytes : readFileSync(p(n)));
     const firstBlobName = blobOf(ev, segments[0]!);
-    await h.index.declareSegmentManifest(segments.map((n, i) => ({ fileName: n, size: bytesOf(n).length, sha256: sha256(bytesOf(n)), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+    await declare(ev, segments, bytesOf);
     for (const name of segments.slice(1)) expect((await arrive(ev, name)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
     await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstBlobName }, firstBytes, { metadata: { acquisition_sha256: sha256(firstBytes) } });
     await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstBlobName }, h.ctx);

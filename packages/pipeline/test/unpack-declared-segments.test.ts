@@ -56,6 +56,10 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
   /** What the API does at registration of the first segment with `segments`. */
   async function declare(ev: { caseId: string; evidenceId: string }, segments: DeclaredSegment[]) {
     const firstBlobName = blobOf(ev, segments[0]!.fileName);
+    // The registration first (the manifest is stored only once it is the caller's), as the API records it.
+    await h.sql.query(`INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'examiner-1')`, [
+      firstBlobName, ev.caseId, ev.evidenceId, segments[0]!.fileName, segments[0]!.size,
+    ]);
     await h.index.declareSegmentManifest(
       segments.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })),
     );
