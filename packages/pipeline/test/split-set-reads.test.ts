@@ -8,6 +8,7 @@ import { createRootLogger, ExhibitError, rootFileId, type BlobStore, type Declar
 import { FileTypeIdentifier } from '@exhibit/media';
 import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
+import { claimSegmentHash } from '../src/disk/segment-hash.claim.js';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { uploadLeftToHash } from '../src/unpack.stage.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -363,21 +364,18 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     await expectHashedOnce(ev, segments, first, 20_000_000);
   }, 180_000);
 
-  it('declared-segment-taken-by-hash-stage-before-unpack: a later segment its hash stage took when its wait ran out is not read for its hash by the unpack, which lists the image as before', async () => {
+  it('declared-segment-taken-by-hash-stage-hashed-again-by-unpack: a later segment its hash stage took (its wait ran out) and is still hashing is not read for its hash by the unpack', async () => {
     const segments = names(/^card\.\d{3}$/);
-    const ev = item();
-    await declare(ev, segments);
-    for (const name of segments.slice(1)) await receive(ev, name);
-    // The wait ran out before the first segment arrived: the hash stage holds the claim and hashes it.
-    const ranOut = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
-    const taken = blobOf(ev, segments[1]!);
-    expect(await runMessage(ranOut, 'hash', { body: hashMessageOf(ev, segments[1]!), messageId: `hash:${rootFileId(taken)}`, deliveryCount: 1 }, inv())).toMatchObject({
-      status: 'done',
-      summary: { integrity: 'verified' },
-    });
-    for (const name of segments.slice(2)) expect(await deliver('hash', hashMessageOf(ev, name))).toEqual({ status: 'skipped', reason: 'waiting' });
-    const { file: first } = await arrive(ev, segments[0]!);
+    const { ev, first } = await sendDeclared(segments);
+    const taken = (await h.index.getUpload(blobOf(ev, segments[1]!)))!;
+    // The hash stage's claim, its read of the segment still under way (its hash not recorded yet).
+    expect(await claimSegmentHash(h.deps, taken, 'hash')).toBe('hash');
     expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    // Before: the unpack hashed it too, in a pass of its own beside the hash stage's read.
+    expect((await h.index.getUpload(taken.blobName))?.integrity).toBe('pending');
+    for (const name of segments.slice(2)) expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('verified');
+    // The hash stage, holding it, hashes it (its re-check: the unpack is over anyway).
+    expect(await deliver('hash', hashMessageOf(ev, segments[1]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
     await expectHashedOnce(ev, segments, first, 2_600_000);
   }, 180_000);
 
