@@ -243,7 +243,8 @@ async function firstSegmentUnpackToCome(
     latest = Math.max(latest, Date.parse(first.receivedAt));
   } else if ((await deps.index.segmentRegisteredAt(declared.firstBlobName)) === null) {
     // Neither received nor registered for upload: nobody is sending it (a manifest is declared with its first segment's
-    // registration, and a client registers a blob before writing it), so waiting segmentSetWaitMs would only delay this hash (regression declared-segment-first-never-registered-waited-an-hour).
+    // registration, and a client registers a blob before writing it), so waiting segmentSetWaitMs would only delay this
+    // hash (regression declared-segment-first-never-registered-waited-an-hour).
     return hashedHereUnlessClaimed();
   }
   const waited = now - latest;

@@ -307,8 +307,9 @@ async function unpackWith(
  * unhashed (their hash stage waits for this unpack: hash.stage.ts
  * firstSegmentUnpackToCome) and whose hash this unpack holds the claim of
  * (claimSegmentHash: not taken by a hash stage whose wait ran out), to be
- * hashed in this unpack's read of them; null when there are none. A segment already hashed (by its hash stage, or by an
- * earlier delivery of this unpack) is not hashed again.
+ * hashed in this unpack's read of them; null when there are none. A segment
+ * already hashed (by its hash stage, or by an earlier delivery of this unpack)
+ * is not hashed again.
  */
 async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: StageContext, first: UploadRecord | null): Promise<LaterSegmentReads | null> {
   if (set.kind !== 'ready') return null;
