@@ -83,8 +83,8 @@ const SEGMENT_WAIT_STEP = new RegExp(`:${SEGMENT_WAIT_KEY}:([0-9a-f]{12}):(\\d{1
  * is always a step past the running one, never the running key itself nor an
  * earlier step (either would be dropped as a repeat within the one-hour
  * window, and the wait would stop re-checking). A message that is no re-check
- * (the first unpack message, a watchdog re-drive, a continuation) starts a
- * chain named after its own id: a re-drive of a stalled wait starts a new one.
+ * starts the chain named after its own id: the first unpack message and a
+ * watchdog re-drive share one (`unpack:<file id>`), so they name one chain.
  */
 export function segmentWaitKey(messageId: string): string {
   const step = SEGMENT_WAIT_STEP.exec(messageId);
