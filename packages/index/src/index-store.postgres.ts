@@ -56,7 +56,7 @@ import {
   toUpload,
   type Row,
 } from './index-store.rows.js';
-import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, segmentRegisteredAt, toSegmentManifestEntry } from './index-store.segment-manifests.js';
+import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
 import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
@@ -157,9 +157,6 @@ export class PostgresIndex implements IndexStore {
 
   latestSegmentRegistration(firstBlobName: string): Promise<string | null> {
     return latestSegmentRegistration(this.sql, firstBlobName);
-  }
-  segmentRegisteredAt(blobName: string): Promise<string | null> {
-    return segmentRegisteredAt(this.sql, blobName);
   }
 
   getDeclaredSegment(blobName: string): Promise<SegmentManifestEntry | null> {

@@ -47,13 +47,6 @@ export async function latestSegmentRegistration(sql: SqlClient, firstBlobName: s
   return latest === null || latest === undefined ? null : new Date(latest as string | Date).toISOString();
 }
 
-/** The upload registration (migration 0101) of one blob: when it was made, or null. */
-export async function segmentRegisteredAt(sql: SqlClient, blobName: string): Promise<string | null> {
-  const { rows } = await sql.query(`SELECT registered_at FROM upload_registrations WHERE blob_name = $1`, [blobName]);
-  const at = rows[0]?.['registered_at'];
-  return at === null || at === undefined ? null : new Date(at as string | Date).toISOString();
-}
-
 /**
  * Declares a set, all of it or nothing: created=false when the same set was
  * declared before (returned as stored); a conflict when the set, or any of its

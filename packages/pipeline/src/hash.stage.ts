@@ -207,16 +207,25 @@ export async function recordUploadHash(
  * (done, failed, cut off by its deadline, dead-lettered: what it did not hash
  * comes back here), the first failed, the first hashed by its own hash stage
  * with no unpack marked (not a disk image, or not identifiable), or the wait is
- * over while that unpack may still come: `segmentSetWaitMs` passed since the
- * later of this segment's and its first segment's receipt, or at once when the
- * first is not received and not registered for upload either (nobody is
- * sending it). A segment never stays unhashed, whatever happens to its first.
+ * over while that unpack may still come (`segmentSetWaitMs` passed since the
+ * later of this segment's and its first segment's receipt) and this stage
+ * holds the segment's claim. A segment never stays unhashed, whatever happens
+ * to its first.
  *
- * A wait that is over while the unpack may still run hashes here only once
- * this stage holds the segment's claim (disk/segment-hash.claim.ts): an unpack
- * that claimed it first is reading it, or will, and this stage waits on until
- * that unpack is over (regression declared-segment-wait-ran-out-during-unpack-read-twice:
- * both read it whole).
+ * Every null for a declared later segment takes the segment's claim
+ * (disk/segment-hash.claim.ts) for this stage first, so an unpack that comes
+ * after it (a first identified as a disk image only later) lists the segment
+ * by ranges and does not read it for its hash beside this stage. A wait over
+ * while an unpack that claimed the segment first may still run goes on, the
+ * unpack reading it or about to (regression
+ * declared-segment-wait-ran-out-during-unpack-read-twice: both read it whole),
+ * until that unpack is over or its claim is older than
+ * `segmentHashClaimHoldMs`: longer than one unpack delivery, below the
+ * watchdog's stall time × re-drives, so an unpack that claimed and then
+ * stalled does not leave its later segments to be failed as `stuck` (regression
+ * claim-held-by-stalled-unpack-later-segments-failed-stuck). A redelivery of
+ * that unpack may then read a segment for its hash beside this stage: the same
+ * verdict and custody key (recordUploadHash), one `integrity-verified` entry.
  */
 async function firstSegmentUnpackToCome(
   deps: Pick<StageDeps, 'index' | 'limits' | 'blobs' | 'containers'>,
@@ -224,32 +233,31 @@ async function firstSegmentUnpackToCome(
   abortSignal?: AbortSignal,
   now = Date.now(),
 ): Promise<number | null> {
-  // Hashed here resumably whatever its first segment's unpack does (it does not hash a segment this large).
+  // Hashed here resumably whatever its first segment's unpack does (it does not hash a segment this large: no claim).
   if (upload.size >= deps.limits.resumableHashMinBytes) return null;
   const declared = await deps.index.getDeclaredSegment(upload.blobName);
   if (!declared || declared.position <= 1 || declared.firstBlobName === upload.blobName) return null;
-  // Hashed here unless the first segment's unpack claimed it first (then it reads it: wait until it is over).
-  const hashedHereUnlessClaimed = async (): Promise<number | null> =>
-    (await claimSegmentHash(deps, upload, 'hash', abortSignal)) === 'hash' ? null : Math.max(1, deps.limits.segmentSetRecheckMs);
   const first = await deps.index.getUpload(declared.firstBlobName);
   let latest = Date.parse(upload.receivedAt);
   if (first) {
-    if (first.integrity === 'failed') return null;
     const root = await deps.index.getFile(first.rootFileId);
-    if (!root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed') return null;
-    // Hashed by its own hash stage and not marked for an unpack (identified as no disk image: random bytes, an encrypted
-    // volume, a memory dump; or not identifiable): no unpack is coming to read this segment, so waiting would only delay it.
-    if (first.integrity !== 'pending' && root.unpack === 'n/a') return null;
+    // That unpack is over, or none is coming (the first hashed by its own hash stage with no unpack marked: identified as
+    // no disk image, random bytes, an encrypted volume, a memory dump, or not identifiable): hashed here, waiting would
+    // only delay it; claimed first, whoever held it before (an unpack over reads nothing more).
+    const unpackOver = first.integrity === 'failed' || !root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed';
+    if (unpackOver || (first.integrity !== 'pending' && root.unpack === 'n/a')) {
+      await claimSegmentHash(deps, upload, 'hash', abortSignal);
+      return null;
+    }
     latest = Math.max(latest, Date.parse(first.receivedAt));
-  } else if ((await deps.index.segmentRegisteredAt(declared.firstBlobName)) === null) {
-    // Neither received nor registered for upload: nobody is sending it (a manifest is declared with its first segment's
-    // registration, and a client registers a blob before writing it), so waiting segmentSetWaitMs would only delay this
-    // hash (regression declared-segment-first-never-registered-waited-an-hour).
-    return hashedHereUnlessClaimed();
   }
   const waited = now - latest;
-  if (!(waited < deps.limits.segmentSetWaitMs)) return hashedHereUnlessClaimed();
-  return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
+  if (waited < deps.limits.segmentSetWaitMs) return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
+  const claim = await claimSegmentHash(deps, upload, 'hash', abortSignal);
+  if (claim.reader === 'hash') return null;
+  const held = now - claim.claimedAt.getTime();
+  if (!(held < deps.limits.segmentHashClaimHoldMs)) return null;
+  return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentHashClaimHoldMs - held));
 }
 
 /**

@@ -306,7 +306,7 @@ async function unpackWith(
  * The later segments of a declared set ready to read whose uploads are still
  * unhashed (their hash stage waits for this unpack: hash.stage.ts
  * firstSegmentUnpackToCome) and whose hash this unpack holds the claim of
- * (claimSegmentHash: not taken by a hash stage whose wait ran out), to be
+ * (claimSegmentHash: not taken by its hash stage before it hashed it), to be
  * hashed in this unpack's read of them; null when there are none. A segment
  * already hashed (by its hash stage, or by an earlier delivery of this unpack)
  * is not hashed again.
@@ -319,9 +319,9 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
     const upload = await deps.index.getUpload(entry.blobName);
     // A segment too large to hash in one read is hashed by its own hash stage, resumably (it does not wait for this unpack).
     if (!upload || upload.integrity !== 'pending' || hashedResumably(upload, deps.limits)) continue;
-    // Claimed before any read of it: one its hash stage took (its wait ran out first) is read here for the listing only,
-    // and one this unpack holds is never hashed by that stage while this unpack may read it (disk/segment-hash.claim.ts).
-    if ((await claimSegmentHash(deps, upload, 'unpack', ctx.abortSignal)) === 'unpack') uploads.push(upload);
+    // Claimed before any read of it: one its hash stage took (before any read of it) is read here for the listing only,
+    // and one this unpack holds is left by that stage while this unpack may read it (disk/segment-hash.claim.ts).
+    if ((await claimSegmentHash(deps, upload, 'unpack', ctx.abortSignal)).reader === 'unpack') uploads.push(upload);
   }
   return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
 }

@@ -335,6 +335,74 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     }
   }, 180_000);
 
+  it('claim-held-by-stalled-unpack-later-segments-failed-stuck: an unpack that claimed the later segments and stalled leaves them to their hash stages once its claim is older than segmentHashClaimHoldMs, before the watchdog fails them as stuck', async () => {
+    // The runtime's watchdog itself (imported at run time: the runtime is composed over this package).
+    const { watchdog } = await import('@exhibit/runtime');
+    const segments = names(/^card\.\d{3}$/);
+    const later = segments.slice(1);
+    const { ev, first } = await sendDeclared(segments);
+    const hashOf = (limits: Parameters<typeof limitsWith>[0], name: string) =>
+      runMessage({ ...h.deps, limits: limitsWith(limits) }, 'hash', { body: hashMessageOf(ev, name), messageId: `hash:${rootFileId(blobOf(ev, name))}:recheck`, deliveryCount: 1 }, inv());
+    const stageFailed = (name: string) => h.custody.events.filter((e) => e.action === 'stage-failed' && e.subject?.fileId === rootFileId(blobOf(ev, name))).length;
+    // The unpack claims every later segment, then its invocation is lost at its first read of one (the host gone).
+    const abortSignal = abortOnRead(blobOf(ev, later[0]!), new ExhibitError('aborted', 'the host shut down'));
+    await expect(deliver('unpack', first, { abortSignal })).rejects.toThrow();
+    onRead = null;
+    for (const name of later) expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('pending');
+    // Their wait over, the claim fresh: left to the unpack (a redelivery of it reads them).
+    for (const name of later) expect(await hashOf({ segmentSetWaitMs: 0 }, name)).toEqual({ status: 'skipped', reason: 'waiting' });
+    // The watchdog, its stall time and re-drives scaled down as the claim's hold is below: nothing in the item moves, re-driven.
+    const app = { sql: h.sql, stageDeps: h.deps } as never;
+    const options = { stallMs: 1, maxRedrives: 1, thumbnailSample: 0 };
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(await watchdog(app, inv(), options)).toMatchObject({ stuck: 0 });
+    // The claim older than its hold (0 here, below the watchdog's 1 ms × 1): the hash stages hash the segments.
+    // Before: 'waiting' as long as the stalled unpack stays pending, and the next pass failed them as stuck.
+    for (const name of later) expect.soft(await hashOf({ segmentSetWaitMs: 0, segmentHashClaimHoldMs: 0 }, name)).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await watchdog(app, inv(), options);
+    for (const name of later) {
+      expect(stageFailed(name), name).toBe(0);
+      expect((await h.index.getFile(rootFileId(blobOf(ev, name))))?.stage, name).not.toBe('failed');
+      expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('verified');
+      expect(h.custody.events.filter((e) => e.action === 'integrity-verified' && e.subject?.blobName === blobOf(ev, name))).toHaveLength(1);
+    }
+  }, 180_000);
+
+  it('segment-hash-claim-created-again-every-recheck: a claim that exists is read, not created again by each unpack delivery and each hash re-check', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const later = segments.slice(1);
+    const { ev, first } = await sendDeclared(segments);
+    const claimWrites: string[] = [];
+    const blobs: BlobStore = Object.create(h.deps.blobs, {
+      upload: {
+        value: (...args: Parameters<BlobStore['upload']>) => {
+          if (args[0].name.endsWith('/segment-hash-reader')) claimWrites.push(args[0].name);
+          return h.deps.blobs.upload(...args);
+        },
+      },
+    });
+    const counted = { ...h.deps, blobs };
+    const unpack = (deliveryCount: number, abortSignal?: AbortSignal) =>
+      runMessage(counted, 'unpack', { body: first, messageId: `unpack:${first.fileId}`, deliveryCount }, { ...inv(), ...(abortSignal ? { abortSignal } : {}) });
+    // The first delivery claims each later segment (one create each), then its host goes at its first read of one.
+    await expect(unpack(1, abortOnRead(blobOf(ev, later[0]!), new ExhibitError('aborted', 'the host shut down')))).rejects.toThrow();
+    onRead = null;
+    expect(claimWrites).toHaveLength(later.length);
+    // The hash stages' re-checks once their wait is over (the claims fresh: they wait on), then the redelivery.
+    const waitOver = { ...counted, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    for (const name of later) {
+      for (const step of [1, 2]) {
+        const outcome = await runMessage(waitOver, 'hash', { body: hashMessageOf(ev, name), messageId: `hash:${rootFileId(blobOf(ev, name))}:recheck-${step}`, deliveryCount: 1 }, inv());
+        expect(outcome).toEqual({ status: 'skipped', reason: 'waiting' });
+      }
+    }
+    expect(await unpack(2)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    // Before: a create refused (409) per re-check and per pending segment of each delivery.
+    expect(claimWrites).toHaveLength(later.length);
+    await expectHashedOnce(ev, segments, first, 2_600_000);
+  }, 180_000);
+
   it('declared-segment-wait-ran-out-during-unpack-read-twice: a later segment whose hash stage\'s wait runs out while its first segment\'s unpack reads it is read once, by the unpack', async () => {
     const segments = names(/^large\.E\d\d$/);
     const { ev, first } = await sendDeclared(segments);
@@ -369,7 +437,7 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     const { ev, first } = await sendDeclared(segments);
     const taken = (await h.index.getUpload(blobOf(ev, segments[1]!)))!;
     // The hash stage's claim, its read of the segment still under way (its hash not recorded yet).
-    expect(await claimSegmentHash(h.deps, taken, 'hash')).toBe('hash');
+    expect((await claimSegmentHash(h.deps, taken, 'hash')).reader).toBe('hash');
     expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
     // Before: the unpack hashed it too, in a pass of its own beside the hash stage's read.
     expect((await h.index.getUpload(taken.blobName))?.integrity).toBe('pending');
@@ -379,19 +447,51 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     await expectHashedOnce(ev, segments, first, 2_600_000);
   }, 180_000);
 
-  it('declared-segment-first-never-registered-waited-an-hour: a later segment whose first segment is neither received nor registered is hashed at once; one whose first is registered still waits', async () => {
+  it('declared-segment-first-never-arrives: a later segment whose first segment never arrives waits segmentSetWaitMs, its first registered or not, then is hashed by its hash stage', async () => {
     const segments = names(/^card\.\d{3}$/);
     const ev = item();
     const firstBlobName = blobOf(ev, segments[0]!);
-    // A manifest with no registration of its first segment: nobody is sending it.
+    // A manifest without its first segment's registration (the API stores none such) waits as one with it:
+    // a registration has no expiry nor cancellation, so neither its presence nor its absence says the first is coming.
     await h.index.declareSegmentManifest(
       segments.map((n, i) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })),
     );
-    // Before: 'waiting', every 30 s for segmentSetWaitMs (60 min), for a first segment nobody sends.
-    expect((await arrive(ev, segments[1]!)).hashed).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(readFileSync(p(segments[1]!))) } });
-    // Registered now (its upload under way): the next segment waits for it as before.
+    expect((await arrive(ev, segments[1]!)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
     await register(ev, segments[0]!, readFileSync(p(segments[0]!)).length);
     expect((await arrive(ev, segments[2]!)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
+    // Its wait over (0 here): hashed here, once, under its claim (no unpack claimed it: none has run).
+    const waitOver = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    for (const name of segments.slice(1)) {
+      const outcome = await runMessage(waitOver, 'hash', { body: hashMessageOf(ev, name), messageId: `hash:${rootFileId(blobOf(ev, name))}:recheck`, deliveryCount: 1 }, inv());
+      expect(outcome).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(readFileSync(p(name))) } });
+      expect((await claimSegmentHash(h.deps, (await h.index.getUpload(blobOf(ev, name)))!, 'unpack')).reader).toBe('hash');
+    }
+  }, 180_000);
+
+  it('declared-segment-hashed-unclaimed-read-again-by-later-unpack: a later segment hashed at once (its first identified as no disk image) is claimed by its hash stage before its read, so an unpack marked later does not read it for its hash too', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    const firstBytes = pseudoRandom(readFileSync(p(segments[0]!)).length, 78);
+    const bytesOf = (n: string) => (n === segments[0] ? firstBytes : readFileSync(p(n)));
+    const firstBlobName = blobOf(ev, segments[0]!);
+    await declare(ev, segments, bytesOf);
+    for (const name of segments.slice(1)) await receive(ev, name);
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstBlobName }, firstBytes, { metadata: { acquisition_sha256: sha256(firstBytes) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstBlobName }, h.ctx);
+    expect(await deliver('hash', hashMessageOf(ev, segments[0]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    expect((await h.index.getFile(rootFileId(firstBlobName)))?.unpack).toBe('n/a');
+    // An unpack claiming the segment while its hash stage reads it (the root marked for an unpack later, by identify).
+    const target = blobOf(ev, segments[1]!);
+    const upload = (await h.index.getUpload(target))!;
+    let unpackClaim: Promise<string> | null = null;
+    onRead = (name) => {
+      if (name === target && !unpackClaim) unpackClaim = claimSegmentHash(h.deps, upload, 'unpack').then((c) => c.reader);
+    };
+    expect(await deliver('hash', hashMessageOf(ev, segments[1]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    onRead = null;
+    expect(unpackClaim).not.toBeNull();
+    // Before: no claim taken on this path, so the unpack's was created and it read the segment for its hash beside this read.
+    expect(await unpackClaim).toBe('hash');
   }, 180_000);
 
   // Measured 2026-12-06: 1.40x (the hash stage read the later pieces whole, the unpack 2.1 MB of card.002's files again).

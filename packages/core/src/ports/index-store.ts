@@ -489,11 +489,6 @@ export interface IndexStore {
    * received yet is being sent, so the set's wait counts from it too.
    */
   latestSegmentRegistration(firstBlobName: string): Promise<string | null>;
-  /**
-   * When this blob was registered for upload (ISO time; null when it never was):
-   * a declared first segment not received and not registered is not being sent.
-   */
-  segmentRegisteredAt(blobName: string): Promise<string | null>;
 
   /** Inserts files that are not there yet (by fileId); returns how many were new. */
   insertFiles(files: NewFile[]): Promise<number>;

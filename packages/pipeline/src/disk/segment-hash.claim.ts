@@ -1,8 +1,14 @@
-import type { BlobRef, UploadRecord } from '@exhibit/core';
+import { ExhibitError, isExhibitError, type BlobRef, type UploadRecord } from '@exhibit/core';
 import type { StageDeps } from '../stage.js';
 
 /** Who reads a declared later segment for its upload's hash: its first segment's unpack, or its own hash stage. */
 export type SegmentHashReader = 'unpack' | 'hash';
+
+/** A segment's claim: who holds it, and since when (storage's time of the claim's creation). */
+export interface SegmentHashClaim {
+  reader: SegmentHashReader;
+  claimedAt: Date;
+}
 
 /** Where the claim is kept: a few bytes beside the segment's staging blobs (as an unpack's continuation point is). */
 function claimRef(deps: Pick<StageDeps, 'containers'>, upload: UploadRecord): BlobRef {
@@ -10,30 +16,48 @@ function claimRef(deps: Pick<StageDeps, 'containers'>, upload: UploadRecord): Bl
 }
 
 /**
- * Claims the hash of a declared later segment (docs/disk-images.md, "Split
- * sets") for `by`, and returns who holds it. The claim is created once
- * (`ifNotExists`: of two stages racing, exactly one creates it) and never
- * changed, so a segment is read for its hash by one stage only, whatever the
- * timing: the first segment's unpack claims every later segment it is to hash
- * before its first read, the hash stage claims one before hashing it while that
- * unpack may still run (its wait ran out, or the first is not coming). The
- * loser never reads it for the hash: an unpack lists a segment the hash stage
- * holds by ranges only; a hash stage whose segment the unpack holds waits
- * until that unpack is over (done, failed, dead-lettered), then hashes what it
- * left. Content other than a reader's name (never written by us) counts as
- * the hash stage's (an unpack never reads for the hash what it did not claim,
- * so the segment is still hashed, by its hash stage).
+ * Claims the hash of a declared later segment (docs/disk-images.md, "Who
+ * reads a segment for its hash") for `by`, and returns who holds it. The
+ * claim is created once (`ifNotExists`: of two stages racing, exactly one
+ * creates it) and never changed: the first segment's unpack claims every
+ * later segment it is to hash before its first read, the hash stage claims
+ * one before every read of it for its hash. The loser never reads it for the
+ * hash while the holder may: an unpack lists a segment the hash stage holds
+ * by ranges only; a hash stage whose segment the unpack holds waits until
+ * that unpack is over, or until the claim is older than
+ * LIMITS.segmentHashClaimHoldMs (an unpack that claimed and then stalled).
+ * The claim is read before any create: a create of a claim that exists is a
+ * failed write (a 409 per pending segment per unpack delivery, per hash
+ * re-check). The reader is kept in the blob's metadata (one properties read
+ * gives it and the claim's age); anything but `unpack` counts as the hash
+ * stage's (an unpack never reads for the hash what it did not claim, so the
+ * segment is still hashed, by its hash stage).
  */
 export async function claimSegmentHash(
   deps: Pick<StageDeps, 'blobs' | 'containers'>,
   upload: UploadRecord,
   by: SegmentHashReader,
   abortSignal?: AbortSignal,
-): Promise<SegmentHashReader> {
+): Promise<SegmentHashClaim> {
   const ref = claimRef(deps, upload);
   const signal = abortSignal ? { abortSignal } : {};
-  const { created } = await deps.blobs.upload(ref, Buffer.from(by, 'utf8'), { contentType: 'text/plain', ifNotExists: true, ...signal });
-  if (created) return by;
-  const held = (await deps.blobs.readRange(ref, 0, 16, signal)).toString('utf8');
-  return held === 'unpack' ? 'unpack' : 'hash';
+  const held = await heldClaim(deps, ref, signal);
+  if (held) return held;
+  const { created } = await deps.blobs.upload(ref, Buffer.from(by, 'utf8'), { contentType: 'text/plain', metadata: { reader: by }, ifNotExists: true, ...signal });
+  if (created) return { reader: by, claimedAt: new Date() };
+  // Created by another stage between the read and the create: it holds the claim.
+  const raced = await heldClaim(deps, ref, signal);
+  if (raced) return raced;
+  throw new ExhibitError('storage-unavailable', `the segment hash claim ${ref.name} exists to a create and not to a read`);
+}
+
+/** The claim as stored, or null when there is none yet. */
+async function heldClaim(deps: Pick<StageDeps, 'blobs'>, ref: BlobRef, signal: { abortSignal?: AbortSignal }): Promise<SegmentHashClaim | null> {
+  try {
+    const properties = await deps.blobs.getProperties(ref, signal);
+    return { reader: properties.metadata['reader'] === 'unpack' ? 'unpack' : 'hash', claimedAt: properties.createdOn ?? properties.lastModified };
+  } catch (err) {
+    if (isExhibitError(err, 'not-found')) return null;
+    throw err;
+  }
 }

@@ -84,7 +84,12 @@ const SEGMENT_WAIT_STEP = new RegExp(`:${SEGMENT_WAIT_KEY}:([0-9a-f]{12}):(\\d{1
  * earlier step (either would be dropped as a repeat within the one-hour
  * window, and the wait would stop re-checking). A message that is no re-check
  * starts the chain named after its own id: the first unpack message and a
- * watchdog re-drive share one (`unpack:<file id>`), so they name one chain.
+ * watchdog re-drive share one (`unpack:<file id>`), so they name one chain. A
+ * re-drive more than an hour after that chain's step 1 starts its steps again
+ * beside it (harmless: each re-check only looks at the set); one within the
+ * hour of step 1 (its first message sent over an hour before, delivered late)
+ * has its step 1 dropped and re-checks once (docs/disk-images.md, "What the
+ * pipeline does with a manifest").
  */
 export function segmentWaitKey(messageId: string): string {
   const step = SEGMENT_WAIT_STEP.exec(messageId);
