@@ -21,7 +21,7 @@ import {
 } from '@exhibit/core';
 import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
-import { claimSegmentHash } from './disk/segment-hash.claim.js';
+import { claimSegmentHash, segmentHashClaim } from './disk/segment-hash.claim.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -252,10 +252,13 @@ async function firstSegmentUnpackToCome(
     latest = Math.max(latest, Date.parse(first.receivedAt));
   }
   const waited = now - latest;
+  // Claimed by this stage before (a redelivery of a hash stage whose host went mid-read, or whose first was over): hashed
+  // here at once, no unpack reads it for its hash (regression hash-claimed-redelivery-waits-again).
+  if (waited < deps.limits.segmentSetWaitMs && (await segmentHashClaim(deps, upload, abortSignal))?.reader === 'hash') return null;
   if (waited < deps.limits.segmentSetWaitMs) return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
   const claim = await claimSegmentHash(deps, upload, 'hash', abortSignal);
   if (claim.reader === 'hash') return null;
-  const held = now - claim.claimedAt.getTime();
+  const held = now - claim.movedAt.getTime();
   if (!(held < deps.limits.segmentHashClaimHoldMs)) return null;
   return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentHashClaimHoldMs - held));
 }

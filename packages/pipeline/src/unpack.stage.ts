@@ -40,7 +40,7 @@ import { recordDiskImage } from './disk/disk-image.record.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
-import { claimSegmentHash } from './disk/segment-hash.claim.js';
+import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { blobSource } from './file-source.js';
@@ -171,6 +171,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // the last attempt does those once. Keyed on the progress point, recorded first (latestContinuation): a later delivery
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
+      // The later segments this attempt holds and did not hash: their claims moved now, so the continuation (picked up
+      // within segmentHashClaimHoldMs less a delivery) hashes them in its read (claimLeavesDeliveryToUnpack).
+      for (const later of segments?.unhashed ?? []) await touchSegmentHashClaim(deps, later, ctx.abortSignal);
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
       await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
       ctx.logger.info(
@@ -321,9 +324,28 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
     if (!upload || upload.integrity !== 'pending' || hashedResumably(upload, deps.limits)) continue;
     // Claimed before any read of it: one its hash stage took (before any read of it) is read here for the listing only,
     // and one this unpack holds is left by that stage while this unpack may read it (disk/segment-hash.claim.ts).
-    if ((await claimSegmentHash(deps, upload, 'unpack', ctx.abortSignal)).reader === 'unpack') uploads.push(upload);
+    // Hashed here only while this whole delivery (its deadline and grace) ends before the claim's hold, counted from this
+    // unpack's last move, does: past that hold the segment's hash stage reads it, and a delivery reading it too would
+    // read it beside (regression continuation-reads-segment-beside-hash-stage-takeover); left to that stage, it is listed
+    // by ranges. Touched before any read of it: the hold counts again from this delivery's start.
+    const claim = await claimSegmentHash(deps, upload, 'unpack', ctx.abortSignal);
+    if (claim.reader !== 'unpack' || !claimLeavesDeliveryToUnpack(claim.movedAt, deps.limits)) continue;
+    await touchSegmentHashClaim(deps, upload, ctx.abortSignal);
+    uploads.push(upload);
   }
   return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
+}
+
+/**
+ * Whether a delivery starting now ends (stageDeadlineMs and its grace) before
+ * an unpack's claim last moved at `movedAt` is older than
+ * segmentHashClaimHoldMs, the age at which the segment's hash stage reads it
+ * whatever the unpack does. The claim moves (touchSegmentHashClaim) only in a
+ * delivery that passed this, and no later than its end: no hash stage reads a
+ * segment while an unpack delivery may read it for its hash.
+ */
+export function claimLeavesDeliveryToUnpack(movedAt: Date, limits: Pick<StageDeps['limits'], 'stageDeadlineMs' | 'stageDeadlineGraceMs' | 'segmentHashClaimHoldMs'>, now = Date.now()): boolean {
+  return now - movedAt.getTime() + limits.stageDeadlineMs + limits.stageDeadlineGraceMs < limits.segmentHashClaimHoldMs;
 }
 
 /**

@@ -3,12 +3,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createRootLogger, ExhibitError, rootFileId, type BlobStore, type DeclaredSegment, type FileMessage, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
-import { claimSegmentHash } from '../src/disk/segment-hash.claim.js';
+import { claimSegmentHash, segmentHashClaim } from '../src/disk/segment-hash.claim.js';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { uploadLeftToHash } from '../src/unpack.stage.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -335,6 +335,82 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     }
   }, 180_000);
 
+  it('continuation-reads-segment-beside-hash-stage-takeover: a continuation of the unpack that may still run when the claim\'s hold ends leaves the later segments it did not hash to their hash stages, not read for their hash beside them', async () => {
+    const segments = names(/^large\.E\d\d$/);
+    const { ev, first } = await sendDeclared(segments);
+    // A first delivery cut short at once (its deadline 2 min, its continuation margin 2 min): it hashes a segment or two.
+    const short = { ...h.deps, limits: limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000 }) };
+    const sentBefore = h.bus.sent.length;
+    expect(await runMessage(short, 'unpack', { body: first, messageId: `unpack:${first.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'skipped' });
+    const continued = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'unpack').map((s) => s.message.messageId);
+    expect(continued.length).toBeGreaterThan(0);
+    const pending: string[] = [];
+    for (const n of segments.slice(1)) if ((await h.index.getUpload(blobOf(ev, n)))?.integrity === 'pending') pending.push(blobOf(ev, n));
+    expect(pending.length).toBeGreaterThan(1);
+    const target = pending[1]!;
+    const recorded = vi.spyOn(h.deps.index, 'recordUploadHashes');
+    try {
+      // The continuation runs 23 min after the claim (its hold 30 min: 7 min left of it, below one delivery's 25.5 min);
+      // the segment's hash stage re-checks once the claim is older than its hold, while the continuation reads it.
+      const late = { ...h.deps, limits: limitsWith({ segmentHashClaimHoldMs: 7 * 60_000 }) };
+      // The hash stage's reads of the segment held until the continuations are over: whatever they read for its hash is
+      // recorded first, and the hash stage's own record follows.
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const gated: BlobStore = Object.create(h.deps.blobs, {
+        openRead: { value: async (...args: Parameters<BlobStore['openRead']>) => (args[0].name === target && (await held), h.deps.blobs.openRead(...args)) },
+        readRange: { value: async (...args: Parameters<BlobStore['readRange']>) => (args[0].name === target && (await held), h.deps.blobs.readRange(...args)) },
+      });
+      const over = { ...h.deps, blobs: gated, limits: limitsWith({ segmentSetWaitMs: 0, segmentHashClaimHoldMs: 0 }) };
+      const hashStage = () => runMessage(over, 'hash', { body: { ...ev, fileId: rootFileId(target), blobName: target }, messageId: `hash:${rootFileId(target)}:recheck`, deliveryCount: 1 }, inv());
+      let raced: Promise<StageOutcome> | null = null;
+      const before = snapshot();
+      onRead = (name) => {
+        if (name === target && !raced) raced = hashStage();
+      };
+      let id = continued[continued.length - 1]!;
+      for (let i = 0; i < 20; i++) {
+        const at = h.bus.sent.length;
+        await runMessage(late, 'unpack', { body: first, messageId: id, deliveryCount: 1 }, inv());
+        const next = h.bus.sent.slice(at).filter((s) => s.queue === 'unpack').map((s) => s.message.messageId);
+        if (next.length === 0) break;
+        id = next[next.length - 1]!;
+      }
+      onRead = null;
+      release();
+      const hashed = await (raced ?? hashStage());
+      expect(['done', 'skipped']).toContain(hashed.status);
+      // Before: the continuation hashed it in its read while the hash stage read it whole (two hash records, ~2x its bytes).
+      expect(recorded.mock.calls.filter((c) => c[0] === target)).toHaveLength(1);
+    } finally {
+      onRead = null;
+      recorded.mockRestore();
+    }
+    expect((await h.index.getUpload(target))?.integrity).toBe('verified');
+    expect(h.custody.events.filter((e) => e.action === 'integrity-verified' && e.subject?.blobName === target)).toHaveLength(1);
+  }, 180_000);
+
+  it('hash-claimed-redelivery-waits-again: a redelivered hash stage that claimed its segment before its host went hashes it at once, though the first arrived since', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    await declare(ev, segments);
+    for (const name of segments.slice(1)) await receive(ev, name);
+    const target = blobOf(ev, segments[1]!);
+    // The wait over, no first: the hash stage claims the segment and reads it; its host goes mid-read.
+    const waitOver = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    const abortSignal = abortOnRead(target, new ExhibitError('aborted', 'the host shut down'));
+    await expect(runMessage(waitOver, 'hash', { body: hashMessageOf(ev, segments[1]!), messageId: 'hash:x:recheck', deliveryCount: 1 }, { ...inv(), abortSignal })).rejects.toThrow();
+    onRead = null;
+    expect((await segmentHashClaim(h.deps, (await h.index.getUpload(target))!))?.reader).toBe('hash');
+    // The first arrives late (its wait starts again from its receipt).
+    const first = await receive(ev, segments[0]!);
+    expect(await deliver('hash', hashMessageOf(ev, segments[0]!))).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    // Before: 'waiting' another 60 min, though no unpack reads the segment for its hash (the claim is this stage's).
+    expect(await runMessage(h.deps, 'hash', { body: hashMessageOf(ev, segments[1]!), messageId: 'hash:x:recheck', deliveryCount: 2 }, inv())).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { format: 'disk-image' } });
+    expect(h.custody.events.filter((e) => e.action === 'integrity-verified' && e.subject?.blobName === target)).toHaveLength(1);
+  }, 180_000);
+
   it('claim-held-by-stalled-unpack-later-segments-failed-stuck: an unpack that claimed the later segments and stalled leaves them to their hash stages once its claim is older than segmentHashClaimHoldMs, before the watchdog fails them as stuck', async () => {
     // The runtime's watchdog itself (imported at run time: the runtime is composed over this package).
     const { watchdog } = await import('@exhibit/runtime');
@@ -377,7 +453,8 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     const blobs: BlobStore = Object.create(h.deps.blobs, {
       upload: {
         value: (...args: Parameters<BlobStore['upload']>) => {
-          if (args[0].name.endsWith('/segment-hash-reader')) claimWrites.push(args[0].name);
+          // Creates only: an unpack delivery that may hash a segment writes its claim again (its move) on purpose.
+          if (args[0].name.endsWith('/segment-hash-reader') && args[2]?.ifNotExists) claimWrites.push(args[0].name);
           return h.deps.blobs.upload(...args);
         },
       },
