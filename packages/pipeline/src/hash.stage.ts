@@ -219,13 +219,13 @@ export async function recordUploadHash(
  * while an unpack that claimed the segment first may still run goes on, the
  * unpack reading it or about to (regression
  * declared-segment-wait-ran-out-during-unpack-read-twice: both read it whole),
- * until that unpack is over or its claim is older than
- * `segmentHashClaimHoldMs`: longer than one unpack delivery, below the
- * watchdog's stall time × re-drives, so an unpack that claimed and then
+ * until that unpack is over or its claim, counted from the unpack's last move,
+ * is older than `segmentHashClaimHoldMs`: longer than one unpack delivery
+ * (a delivery hashes a segment only when it ends before that), below the
+ * watchdog's stall time × (re-drives + 1), so an unpack that claimed and then
  * stalled does not leave its later segments to be failed as `stuck` (regression
- * claim-held-by-stalled-unpack-later-segments-failed-stuck). A redelivery of
- * that unpack may then read a segment for its hash beside this stage: the same
- * verdict and custody key (recordUploadHash), one `integrity-verified` entry.
+ * claim-held-by-stalled-unpack-later-segments-failed-stuck, packages/runtime/test).
+ * A claim this stage holds already (a redelivery) is hashed at once.
  */
 async function firstSegmentUnpackToCome(
   deps: Pick<StageDeps, 'index' | 'limits' | 'blobs' | 'containers'>,
