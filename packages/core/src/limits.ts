@@ -334,12 +334,26 @@ export const LIMITS = {
   /**
    * How long the first segment of a declared split image waits for the rest, counted from the latest
    * receipt of any of its segments: past it the image fails with `segment-missing` naming the missing
-   * ones. Kept below the watchdog's default stall time × re-drives (30 min × 3 after the last move),
-   * so a waiting image ends with its own reason, never `stuck`.
+   * ones. Also how long a later segment's hash stage leaves the segment to that unpack (counted from the later of
+   * its and the first's receipt; then segmentHashClaimHoldMs if the unpack claimed it). Kept below the watchdog's
+   * default horizon, stall time × (re-drives + 1) (30 min × 4 after the last move), so a waiting image ends with its own reason,
+   * and a waiting later segment is hashed, never `stuck`.
    */
   segmentSetWaitMs: 60 * 60_000,
   /** Between two re-checks of a waiting first segment (a scheduled unpack message). */
   segmentSetRecheckMs: 30_000,
+  /**
+   * How long a declared later segment's hash stage, its wait over, leaves the segment to the first segment's unpack
+   * that claimed it (docs/disk-images.md, "Who reads a segment for its hash"), counted from the unpack's last move
+   * (the claim written again by each delivery that may hash it, and when it continues): past it the hash stage hashes
+   * it anyway. An unpack delivery hashes it only when it ends (stageDeadlineMs and its grace) before that, so one
+   * still reading it is never read beside. With segmentSetWaitMs it bounds when a segment is hashed (the later of
+   * 60 min after the later of its and the first's receipt and 30 min after the unpack's last move) below the
+   * watchdog's default horizon, stall time × (re-drives + 1) (30 min × 4 after the item's last move), so an unpack
+   * that claimed and then stalled never leaves its later segments to
+   * be failed as `stuck`.
+   */
+  segmentHashClaimHoldMs: 30 * 60_000,
   /** Largest media size an image may declare (64 TiB). */
   maxMediaBytes: 64 * 1024 ** 4,
   /** Logical partitions followed along one MBR extended chain. */

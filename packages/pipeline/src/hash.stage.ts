@@ -21,6 +21,7 @@ import {
 } from '@exhibit/core';
 import { ARCHIVE_SNIFF_BYTES, detectArchiveFormat } from './archive/open-archive.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
+import { claimSegmentHash, segmentHashClaim } from './disk/segment-hash.claim.js';
 import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -75,7 +76,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     return { outcome: skipped('already-done'), forward };
   }
   // A declared later segment is hashed in its first segment's unpack, which reads it anyway (docs/disk-images.md, "Split sets").
-  const wait = await firstSegmentUnpackToCome(deps, upload);
+  const wait = await firstSegmentUnpackToCome(deps, upload, ctx.abortSignal);
   if (wait !== null) {
     // Keyed on the re-check period it is due in, so the chains a redelivered message starts again merge (duplicate
     // detection drops the repeat); never a period at or before that of the message that runs now: its key, or an
@@ -205,29 +206,61 @@ export async function recordUploadHash(
  * Null, and the segment is hashed here as any upload, once that unpack is over
  * (done, failed, cut off by its deadline, dead-lettered: what it did not hash
  * comes back here), the first failed, the first hashed by its own hash stage
- * with no unpack marked (not a disk image, or not identifiable), or `segmentSetWaitMs` passed since the
- * later of this segment's and its first segment's receipt: a segment never
- * stays unhashed, whatever happens to its first.
+ * with no unpack marked (not a disk image, or not identifiable), or the wait is
+ * over while that unpack may still come (`segmentSetWaitMs` passed since the
+ * later of this segment's and its first segment's receipt) and this stage
+ * holds the segment's claim. A segment never stays unhashed, whatever happens
+ * to its first.
+ *
+ * Every null for a declared later segment takes the segment's claim
+ * (disk/segment-hash.claim.ts) for this stage first, so an unpack that comes
+ * after it (a first identified as a disk image only later) lists the segment
+ * by ranges and does not read it for its hash beside this stage. A wait over
+ * while an unpack that claimed the segment first may still run goes on, the
+ * unpack reading it or about to (regression
+ * declared-segment-wait-ran-out-during-unpack-read-twice: both read it whole),
+ * until that unpack is over or its claim, counted from the unpack's last move,
+ * is older than `segmentHashClaimHoldMs`: longer than one unpack delivery
+ * (a delivery hashes a segment only when it ends before that), below the
+ * watchdog's stall time × (re-drives + 1), so an unpack that claimed and then
+ * stalled does not leave its later segments to be failed as `stuck` (regression
+ * claim-held-by-stalled-unpack-later-segments-failed-stuck, packages/runtime/test).
+ * A claim this stage holds already (a redelivery) is hashed at once.
  */
-async function firstSegmentUnpackToCome(deps: Pick<StageDeps, 'index' | 'limits'>, upload: UploadRecord, now = Date.now()): Promise<number | null> {
-  // Hashed here resumably whatever its first segment's unpack does (it does not hash a segment this large).
+async function firstSegmentUnpackToCome(
+  deps: Pick<StageDeps, 'index' | 'limits' | 'blobs' | 'containers'>,
+  upload: UploadRecord,
+  abortSignal?: AbortSignal,
+  now = Date.now(),
+): Promise<number | null> {
+  // Hashed here resumably whatever its first segment's unpack does (it does not hash a segment this large: no claim).
   if (upload.size >= deps.limits.resumableHashMinBytes) return null;
   const declared = await deps.index.getDeclaredSegment(upload.blobName);
   if (!declared || declared.position <= 1 || declared.firstBlobName === upload.blobName) return null;
   const first = await deps.index.getUpload(declared.firstBlobName);
   let latest = Date.parse(upload.receivedAt);
   if (first) {
-    if (first.integrity === 'failed') return null;
     const root = await deps.index.getFile(first.rootFileId);
-    if (!root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed') return null;
-    // Hashed by its own hash stage and not marked for an unpack (identified as no disk image: random bytes, an encrypted
-    // volume, a memory dump; or not identifiable): no unpack is coming to read this segment, so waiting would only delay it.
-    if (first.integrity !== 'pending' && root.unpack === 'n/a') return null;
+    // That unpack is over, or none is coming (the first hashed by its own hash stage with no unpack marked: identified as
+    // no disk image, random bytes, an encrypted volume, a memory dump, or not identifiable): hashed here, waiting would
+    // only delay it; claimed first, whoever held it before (an unpack over reads nothing more).
+    const unpackOver = first.integrity === 'failed' || !root || root.stage === 'failed' || root.unpack === 'done' || root.unpack === 'failed';
+    if (unpackOver || (first.integrity !== 'pending' && root.unpack === 'n/a')) {
+      await claimSegmentHash(deps, upload, 'hash', abortSignal);
+      return null;
+    }
     latest = Math.max(latest, Date.parse(first.receivedAt));
   }
   const waited = now - latest;
-  if (!(waited < deps.limits.segmentSetWaitMs)) return null;
-  return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
+  // Claimed by this stage before (a redelivery of a hash stage whose host went mid-read, or whose first was over): hashed
+  // here at once, no unpack reads it for its hash (regression hash-claimed-redelivery-waits-again).
+  if (waited < deps.limits.segmentSetWaitMs && (await segmentHashClaim(deps, upload, abortSignal))?.reader === 'hash') return null;
+  if (waited < deps.limits.segmentSetWaitMs) return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentSetWaitMs - waited));
+  const claim = await claimSegmentHash(deps, upload, 'hash', abortSignal);
+  if (claim.reader === 'hash') return null;
+  const held = now - claim.movedAt.getTime();
+  if (!(held < deps.limits.segmentHashClaimHoldMs)) return null;
+  return Math.max(1, Math.min(deps.limits.segmentSetRecheckMs, deps.limits.segmentHashClaimHoldMs - held));
 }
 
 /**

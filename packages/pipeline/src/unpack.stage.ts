@@ -41,7 +41,8 @@ import { recordDiskImage } from './disk/disk-image.record.js';
 import { isFirstEwfSegment } from './disk/ewf-image.container.js';
 import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
-import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
+import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
+import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
@@ -142,9 +143,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const set = await declaredSet(deps, parent, source);
   if (set.kind === 'waiting') {
     ctx.logger.info({ blobName: source.name, missing: set.missing.slice(0, 20), recheckInMs: set.recheckInMs }, 'split image waits for its declared segments');
-    // Keyed on the time it is due: never the key of the message that runs now (a repeat would be dropped and the wait would stop re-checking).
-    const due = Date.now() + set.recheckInMs;
-    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: `segment-wait:${due}` } };
+    // One chain: the key follows from the message that runs (segmentWaitKey), so a redelivery sends the same key again.
+    return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: segmentWaitKey(ctx.messageId) } };
   }
 
   // A declared set's later segments still unhashed: read once too, for the listing and their hashes (docs/disk-images.md, "Split sets").
@@ -188,6 +188,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // the last attempt does those once. Keyed on the progress point, recorded first (latestContinuation): a later delivery
       // of this attempt sends this same key again, never one of its own.
       const membersSoFar = run.membersSoFar;
+      // The later segments this attempt holds and did not hash: their claims moved now, so the continuation (picked up
+      // within segmentHashClaimHoldMs less a delivery) hashes them in its read (claimLeavesDeliveryToUnpack).
+      for (const later of segments?.unhashed ?? []) await touchSegmentHashClaim(deps, later, ctx.abortSignal);
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
       if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
@@ -333,9 +336,11 @@ async function unpackWith(
 /**
  * The later segments of a declared set ready to read whose uploads are still
  * unhashed (their hash stage waits for this unpack: hash.stage.ts
- * firstSegmentUnpackToCome), to be hashed in this unpack's read of them; null
- * when there are none. A segment already hashed (by its hash stage, or by an
- * earlier delivery of this unpack) is not hashed again.
+ * firstSegmentUnpackToCome) and whose hash this unpack holds the claim of
+ * (claimSegmentHash: not taken by its hash stage before it hashed it), to be
+ * hashed in this unpack's read of them; null when there are none. A segment
+ * already hashed (by its hash stage, or by an earlier delivery of this unpack)
+ * is not hashed again.
  */
 async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: StageContext, first: UploadRecord | null): Promise<LaterSegmentReads | null> {
   if (set.kind !== 'ready') return null;
@@ -344,9 +349,31 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
     if (entry.position <= 1) continue;
     const upload = await deps.index.getUpload(entry.blobName);
     // A segment too large to hash in one read is hashed by its own hash stage, resumably (it does not wait for this unpack).
-    if (upload && upload.integrity === 'pending' && !hashedResumably(upload, deps.limits)) uploads.push(upload);
+    if (!upload || upload.integrity !== 'pending' || hashedResumably(upload, deps.limits)) continue;
+    // Claimed before any read of it: one its hash stage took (before any read of it) is read here for the listing only,
+    // and one this unpack holds is left by that stage while this unpack may read it (disk/segment-hash.claim.ts).
+    // Hashed here only while this whole delivery (its deadline and grace) ends before the claim's hold, counted from this
+    // unpack's last move, does: past that hold the segment's hash stage reads it, and a delivery reading it too would
+    // read it beside (regression continuation-reads-segment-beside-hash-stage-takeover); left to that stage, it is listed
+    // by ranges. Touched before any read of it: the hold counts again from this delivery's start.
+    const claim = await claimSegmentHash(deps, upload, 'unpack', ctx.abortSignal);
+    if (claim.reader !== 'unpack' || !claimLeavesDeliveryToUnpack(claim.movedAt, deps.limits)) continue;
+    await touchSegmentHashClaim(deps, upload, ctx.abortSignal);
+    uploads.push(upload);
   }
   return uploads.length > 0 ? new LaterSegmentReads(deps, uploads, ctx, first) : null;
+}
+
+/**
+ * Whether a delivery starting now ends (stageDeadlineMs and its grace) before
+ * an unpack's claim last moved at `movedAt` is older than
+ * segmentHashClaimHoldMs, the age at which the segment's hash stage reads it
+ * whatever the unpack does. The claim moves (touchSegmentHashClaim) only in a
+ * delivery that passed this, and no later than its end: no hash stage reads a
+ * segment while an unpack delivery may read it for its hash.
+ */
+export function claimLeavesDeliveryToUnpack(movedAt: Date, limits: Pick<StageDeps['limits'], 'stageDeadlineMs' | 'stageDeadlineGraceMs' | 'segmentHashClaimHoldMs'>, now = Date.now()): boolean {
+  return now - movedAt.getTime() + limits.stageDeadlineMs + limits.stageDeadlineGraceMs < limits.segmentHashClaimHoldMs;
 }
 
 /**

@@ -3,12 +3,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createRootLogger, ExhibitError, rootFileId, type BlobStore, type DeclaredSegment, type FileMessage, type HashMessage, type MemberBytesCache, type RoomWaitOptions, type StageOutcome } from '@exhibit/core';
 import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { fls, hasTool, missingTools, pseudoRandom, run } from '../src/disk/test-support/disk-image.builder.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
+import { claimSegmentHash, segmentHashClaim } from '../src/disk/segment-hash.claim.js';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { uploadLeftToHash } from '../src/unpack.stage.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -111,10 +112,19 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     return { file, hashed: await deliver('hash', hashMessageOf(ev, name)) };
   }
 
-  async function declare(ev: Item, segments: string[]) {
-    const manifest: DeclaredSegment[] = segments.map((n) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))) }));
+  /** What the API does at the registration of the first segment with `segments`: the registration, then the manifest. */
+  async function declare(ev: Item, segments: string[], bytesOf: (n: string) => Buffer = (n) => readFileSync(p(n))) {
+    const manifest: DeclaredSegment[] = segments.map((n) => ({ fileName: n, size: bytesOf(n).length, sha256: sha256(bytesOf(n)) }));
     const firstBlobName = blobOf(ev, segments[0]!);
+    await register(ev, segments[0]!, bytesOf(segments[0]!).length);
     await h.index.declareSegmentManifest(manifest.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+  }
+
+  /** An upload registration (migration 0101), as POST /cases/{caseId}/uploads records it before the blob is written. */
+  async function register(ev: Item, name: string, size: number) {
+    await h.sql.query(`INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'examiner-1')`, [
+      blobOf(ev, name), ev.caseId, ev.evidenceId, name, size,
+    ]);
   }
 
   /** Sent to analyse (by the unpack that hashed it, or the hash stage's forward), counted by message id: duplicate detection keeps one of each. */
@@ -352,6 +362,208 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     }
   }, 180_000);
 
+  it('continuation-reads-segment-beside-hash-stage-takeover: a continuation of the unpack that may still run when the claim\'s hold ends leaves the later segments it did not hash to their hash stages, not read for their hash beside them', async () => {
+    const segments = names(/^large\.E\d\d$/);
+    const { ev, first } = await sendDeclared(segments);
+    // A first delivery cut short at once (its deadline 2 min, its continuation margin 2 min): it hashes a segment or two.
+    const short = { ...h.deps, limits: limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000 }) };
+    const sentBefore = h.bus.sent.length;
+    expect(await runMessage(short, 'unpack', { body: first, messageId: `unpack:${first.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'skipped' });
+    const continued = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'unpack').map((s) => s.message.messageId);
+    expect(continued.length).toBeGreaterThan(0);
+    const pending: string[] = [];
+    for (const n of segments.slice(1)) if ((await h.index.getUpload(blobOf(ev, n)))?.integrity === 'pending') pending.push(blobOf(ev, n));
+    expect(pending.length).toBeGreaterThan(1);
+    const target = pending[1]!;
+    const recorded = vi.spyOn(h.deps.index, 'recordUploadHashes');
+    try {
+      // The continuation runs 23 min after the claim (its hold 30 min: 7 min left of it, below one delivery's 25.5 min);
+      // the segment's hash stage re-checks once the claim is older than its hold, while the continuation reads it.
+      const late = { ...h.deps, limits: limitsWith({ segmentHashClaimHoldMs: 7 * 60_000 }) };
+      // The hash stage's reads of the segment held until the continuations are over: whatever they read for its hash is
+      // recorded first, and the hash stage's own record follows.
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const gated: BlobStore = Object.create(h.deps.blobs, {
+        openRead: { value: async (...args: Parameters<BlobStore['openRead']>) => (args[0].name === target && (await held), h.deps.blobs.openRead(...args)) },
+        readRange: { value: async (...args: Parameters<BlobStore['readRange']>) => (args[0].name === target && (await held), h.deps.blobs.readRange(...args)) },
+      });
+      const over = { ...h.deps, blobs: gated, limits: limitsWith({ segmentSetWaitMs: 0, segmentHashClaimHoldMs: 0 }) };
+      const hashStage = () => runMessage(over, 'hash', { body: { ...ev, fileId: rootFileId(target), blobName: target }, messageId: `hash:${rootFileId(target)}:recheck`, deliveryCount: 1 }, inv());
+      let raced: Promise<StageOutcome> | null = null;
+      const before = snapshot();
+      onRead = (name) => {
+        if (name === target && !raced) raced = hashStage();
+      };
+      let id = continued[continued.length - 1]!;
+      for (let i = 0; i < 20; i++) {
+        const at = h.bus.sent.length;
+        await runMessage(late, 'unpack', { body: first, messageId: id, deliveryCount: 1 }, inv());
+        const next = h.bus.sent.slice(at).filter((s) => s.queue === 'unpack').map((s) => s.message.messageId);
+        if (next.length === 0) break;
+        id = next[next.length - 1]!;
+      }
+      onRead = null;
+      release();
+      const hashed = await (raced ?? hashStage());
+      expect(['done', 'skipped']).toContain(hashed.status);
+      // Before: the continuation hashed it in its read while the hash stage read it whole (two hash records, ~2x its bytes).
+      expect(recorded.mock.calls.filter((c) => c[0] === target)).toHaveLength(1);
+    } finally {
+      onRead = null;
+      recorded.mockRestore();
+    }
+    expect((await h.index.getUpload(target))?.integrity).toBe('verified');
+    expect(h.custody.events.filter((e) => e.action === 'integrity-verified' && e.subject?.blobName === target)).toHaveLength(1);
+  }, 180_000);
+
+  it('hash-claimed-redelivery-waits-again: a redelivered hash stage that claimed its segment before its host went hashes it at once, though the first arrived since', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    await declare(ev, segments);
+    for (const name of segments.slice(1)) await receive(ev, name);
+    const target = blobOf(ev, segments[1]!);
+    // The wait over, no first: the hash stage claims the segment and reads it; its host goes mid-read.
+    const waitOver = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    const abortSignal = abortOnRead(target, new ExhibitError('aborted', 'the host shut down'));
+    await expect(runMessage(waitOver, 'hash', { body: hashMessageOf(ev, segments[1]!), messageId: 'hash:x:recheck', deliveryCount: 1 }, { ...inv(), abortSignal })).rejects.toThrow();
+    onRead = null;
+    expect((await segmentHashClaim(h.deps, (await h.index.getUpload(target))!))?.reader).toBe('hash');
+    // The first arrives late (its wait starts again from its receipt).
+    const first = await receive(ev, segments[0]!);
+    expect(await deliver('hash', hashMessageOf(ev, segments[0]!))).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    // Before: 'waiting' another 60 min, though no unpack reads the segment for its hash (the claim is this stage's).
+    expect(await runMessage(h.deps, 'hash', { body: hashMessageOf(ev, segments[1]!), messageId: 'hash:x:recheck', deliveryCount: 2 }, inv())).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { format: 'disk-image' } });
+    expect(h.custody.events.filter((e) => e.action === 'integrity-verified' && e.subject?.blobName === target)).toHaveLength(1);
+  }, 180_000);
+
+  it('segment-hash-claim-created-again-every-recheck: a claim that exists is read, not created again by each unpack delivery and each hash re-check', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const later = segments.slice(1);
+    const { ev, first } = await sendDeclared(segments);
+    const claimWrites: string[] = [];
+    const blobs: BlobStore = Object.create(h.deps.blobs, {
+      upload: {
+        value: (...args: Parameters<BlobStore['upload']>) => {
+          // Creates only: an unpack delivery that may hash a segment writes its claim again (its move) on purpose.
+          if (args[0].name.endsWith('/segment-hash-reader') && args[2]?.ifNotExists) claimWrites.push(args[0].name);
+          return h.deps.blobs.upload(...args);
+        },
+      },
+    });
+    const counted = { ...h.deps, blobs };
+    const unpack = (deliveryCount: number, abortSignal?: AbortSignal) =>
+      runMessage(counted, 'unpack', { body: first, messageId: `unpack:${first.fileId}`, deliveryCount }, { ...inv(), ...(abortSignal ? { abortSignal } : {}) });
+    // The first delivery claims each later segment (one create each), then its host goes at its first read of one.
+    await expect(unpack(1, abortOnRead(blobOf(ev, later[0]!), new ExhibitError('aborted', 'the host shut down')))).rejects.toThrow();
+    onRead = null;
+    expect(claimWrites).toHaveLength(later.length);
+    // The hash stages' re-checks once their wait is over (the claims fresh: they wait on), then the redelivery.
+    const waitOver = { ...counted, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    for (const name of later) {
+      for (const step of [1, 2]) {
+        const outcome = await runMessage(waitOver, 'hash', { body: hashMessageOf(ev, name), messageId: `hash:${rootFileId(blobOf(ev, name))}:recheck-${step}`, deliveryCount: 1 }, inv());
+        expect(outcome).toEqual({ status: 'skipped', reason: 'waiting' });
+      }
+    }
+    expect(await unpack(2)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    // Before: a create refused (409) per re-check and per pending segment of each delivery.
+    expect(claimWrites).toHaveLength(later.length);
+    await expectHashedOnce(ev, segments, first, 2_600_000);
+  }, 180_000);
+
+  it('declared-segment-wait-ran-out-during-unpack-read-twice: a later segment whose hash stage\'s wait runs out while its first segment\'s unpack reads it is read once, by the unpack', async () => {
+    const segments = names(/^large\.E\d\d$/);
+    const { ev, first } = await sendDeclared(segments);
+    const target = blobOf(ev, segments[2]!);
+    // The hash stage's re-check that finds its 60 min over (a wait of 0 here) runs while the unpack is reading the segment.
+    const ranOut = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    const before = snapshot();
+    let raced: Promise<StageOutcome> | null = null;
+    onRead = (name) => {
+      if (name !== target || raced) return;
+      raced = runMessage(ranOut, 'hash', { body: hashMessageOf(ev, segments[2]!), messageId: `hash:${rootFileId(target)}:recheck`, deliveryCount: 1 }, inv());
+    };
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    onRead = null;
+    expect(raced).not.toBeNull();
+    // Before: hashed there too, the segment read whole a second time beside the unpack's read of it.
+    expect(await raced).toEqual({ status: 'skipped', reason: 'waiting' });
+    const size = readFileSync(p(segments[2]!)).length;
+    expect(readSince(before, target)).toBeLessThan(1.5 * size);
+    // The next re-check, once the unpack is over: hashed already, nothing read.
+    const after = snapshot();
+    expect(await runMessage(ranOut, 'hash', { body: hashMessageOf(ev, segments[2]!), messageId: `hash:${rootFileId(target)}:recheck-2`, deliveryCount: 1 }, inv())).toEqual({
+      status: 'skipped',
+      reason: 'already-done',
+    });
+    expect(readSince(after, target)).toBe(0);
+    await expectHashedOnce(ev, segments, first, 20_000_000);
+  }, 180_000);
+
+  it('declared-segment-taken-by-hash-stage-hashed-again-by-unpack: a later segment its hash stage took (its wait ran out) and is still hashing is not read for its hash by the unpack', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const { ev, first } = await sendDeclared(segments);
+    const taken = (await h.index.getUpload(blobOf(ev, segments[1]!)))!;
+    // The hash stage's claim, its read of the segment still under way (its hash not recorded yet).
+    expect((await claimSegmentHash(h.deps, taken, 'hash')).reader).toBe('hash');
+    expect(await deliver('unpack', first)).toMatchObject({ status: 'done', summary: { failedMembers: 0 } });
+    // Before: the unpack hashed it too, in a pass of its own beside the hash stage's read.
+    expect((await h.index.getUpload(taken.blobName))?.integrity).toBe('pending');
+    for (const name of segments.slice(2)) expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('verified');
+    // The hash stage, holding it, hashes it (its re-check: the unpack is over anyway).
+    expect(await deliver('hash', hashMessageOf(ev, segments[1]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    await expectHashedOnce(ev, segments, first, 2_600_000);
+  }, 180_000);
+
+  it('declared-segment-first-never-arrives: a later segment whose first segment never arrives waits segmentSetWaitMs, its first registered or not, then is hashed by its hash stage', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    const firstBlobName = blobOf(ev, segments[0]!);
+    // A manifest without its first segment's registration (the API stores none such) waits as one with it:
+    // a registration has no expiry nor cancellation, so neither its presence nor its absence says the first is coming.
+    await h.index.declareSegmentManifest(
+      segments.map((n, i) => ({ fileName: n, size: readFileSync(p(n)).length, sha256: sha256(readFileSync(p(n))), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })),
+    );
+    expect((await arrive(ev, segments[1]!)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
+    await register(ev, segments[0]!, readFileSync(p(segments[0]!)).length);
+    expect((await arrive(ev, segments[2]!)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
+    // Its wait over (0 here): hashed here, once, under its claim (no unpack claimed it: none has run).
+    const waitOver = { ...h.deps, limits: limitsWith({ segmentSetWaitMs: 0 }) };
+    for (const name of segments.slice(1)) {
+      const outcome = await runMessage(waitOver, 'hash', { body: hashMessageOf(ev, name), messageId: `hash:${rootFileId(blobOf(ev, name))}:recheck`, deliveryCount: 1 }, inv());
+      expect(outcome).toMatchObject({ status: 'done', summary: { integrity: 'verified', sha256: sha256(readFileSync(p(name))) } });
+      expect((await claimSegmentHash(h.deps, (await h.index.getUpload(blobOf(ev, name)))!, 'unpack')).reader).toBe('hash');
+    }
+  }, 180_000);
+
+  it('declared-segment-hashed-unclaimed-read-again-by-later-unpack: a later segment hashed at once (its first identified as no disk image) is claimed by its hash stage before its read, so an unpack marked later does not read it for its hash too', async () => {
+    const segments = names(/^card\.\d{3}$/);
+    const ev = item();
+    const firstBytes = pseudoRandom(readFileSync(p(segments[0]!)).length, 78);
+    const bytesOf = (n: string) => (n === segments[0] ? firstBytes : readFileSync(p(n)));
+    const firstBlobName = blobOf(ev, segments[0]!);
+    await declare(ev, segments, bytesOf);
+    for (const name of segments.slice(1)) await receive(ev, name);
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstBlobName }, firstBytes, { metadata: { acquisition_sha256: sha256(firstBytes) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstBlobName }, h.ctx);
+    expect(await deliver('hash', hashMessageOf(ev, segments[0]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    expect((await h.index.getFile(rootFileId(firstBlobName)))?.unpack).toBe('n/a');
+    // An unpack claiming the segment while its hash stage reads it (the root marked for an unpack later, by identify).
+    const target = blobOf(ev, segments[1]!);
+    const upload = (await h.index.getUpload(target))!;
+    let unpackClaim: Promise<string> | null = null;
+    onRead = (name) => {
+      if (name === target && !unpackClaim) unpackClaim = claimSegmentHash(h.deps, upload, 'unpack').then((c) => c.reader);
+    };
+    expect(await deliver('hash', hashMessageOf(ev, segments[1]!))).toMatchObject({ status: 'done', summary: { integrity: 'verified' } });
+    onRead = null;
+    expect(unpackClaim).not.toBeNull();
+    // Before: no claim taken on this path, so the unpack's was created and it read the segment for its hash beside this read.
+    expect(await unpackClaim).toBe('hash');
+  }, 180_000);
+
   // Measured 2026-12-06: 1.40x (the hash stage read the later pieces whole, the unpack 2.1 MB of card.002's files again).
   it('declared-set-first-not-a-disk-image-later-segments-waited: a first piece hashed by its hash stage and identified as no disk image (an encrypted volume\'s bytes) leaves no unpack to come; its later pieces are hashed at once', async () => {
     // A raw split of an encrypted volume: the first piece is incompressible bytes, identified as nothing the unpack opens.
@@ -360,7 +572,7 @@ describe.skipIf(missing.length > 0 || !['ewfacquire', 'split'].every(hasTool))('
     const firstBytes = pseudoRandom(readFileSync(p(segments[0]!)).length, 77);
     const bytesOf = (n: string) => (n === segments[0] ? firstBytes : readFileSync(p(n)));
     const firstBlobName = blobOf(ev, segments[0]!);
-    await h.index.declareSegmentManifest(segments.map((n, i) => ({ fileName: n, size: bytesOf(n).length, sha256: sha256(bytesOf(n)), ...ev, blobName: blobOf(ev, n), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })));
+    await declare(ev, segments, bytesOf);
     for (const name of segments.slice(1)) expect((await arrive(ev, name)).hashed).toEqual({ status: 'skipped', reason: 'waiting' });
     await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: firstBlobName }, firstBytes, { metadata: { acquisition_sha256: sha256(firstBytes) } });
     await runIngest(h.deps, { container: h.deps.containers.evidence, blobName: firstBlobName }, h.ctx);

@@ -56,6 +56,10 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
   /** What the API does at registration of the first segment with `segments`. */
   async function declare(ev: { caseId: string; evidenceId: string }, segments: DeclaredSegment[]) {
     const firstBlobName = blobOf(ev, segments[0]!.fileName);
+    // The registration first (the manifest is stored only once it is the caller's), as the API records it.
+    await h.sql.query(`INSERT INTO upload_registrations (blob_name, case_id, evidence_id, file_name, size, uploaded_by) VALUES ($1, $2, $3, $4, $5, 'examiner-1')`, [
+      firstBlobName, ev.caseId, ev.evidenceId, segments[0]!.fileName, segments[0]!.size,
+    ]);
     await h.index.declareSegmentManifest(
       segments.map((s, i) => ({ ...s, ...ev, blobName: blobOf(ev, s.fileName), firstBlobName, position: i + 1, declaredBy: 'examiner-1' })),
     );
@@ -95,7 +99,7 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     // The same message again, later, under another id (not dropped as a repeat); nothing recorded for the image.
     const again = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'unpack');
     expect(again).toHaveLength(1);
-    expect(again[0]!.message).toMatchObject({ body: first, messageId: expect.stringMatching(/segment-wait:\d+$/), scheduledAt: expect.any(Date) });
+    expect(again[0]!.message).toMatchObject({ body: first, messageId: expect.stringMatching(/segment-wait:[0-9a-f]{12}:1$/), scheduledAt: expect.any(Date) });
     expect((await h.index.getFile(first.fileId))?.unpack).toBe('pending');
     expect(await h.index.listChildren(first.fileId)).toEqual([]);
     expect(await h.index.getDiskImage(first.fileId)).toBeNull();
@@ -114,6 +118,33 @@ describe.skipIf(missing.length > 0)('a split image declared with a segment manif
     // Every segment was checked against its declared SHA-256 when it was hashed, in the unpack's read of it.
     for (const name of names) expect((await h.index.getUpload(blobOf(ev, name)))?.integrity).toBe('verified');
     expect((await h.index.evidenceStatus(ev.caseId, ev.evidenceId))?.imageSegments.declared[0]?.missing).toEqual([]);
+  }, 120_000);
+
+  it("segment-wait-redelivered-chains-multiply: a waiting first segment's unpack message delivered twice schedules one re-check, and each re-check one next", async () => {
+    const ev = item();
+    await declare(ev, manifestOf());
+    const first = await arrive(ev, names[0]!);
+    const waiting = { status: 'skipped', reason: 'waiting' };
+    const rechecks = () =>
+      new Set(h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as FileMessage).fileId === first.fileId && s.message.messageId.includes('segment-wait')).map((s) => s.message.messageId));
+    const twice = async (messageId: string) => {
+      for (const deliveryCount of [1, 2]) {
+        expect(await runMessage(h.deps, 'unpack', { body: first, messageId, deliveryCount }, inv())).toEqual(waiting);
+        // A redelivery comes later (a lost lock, a crash after the send): never in the same millisecond.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    await twice(`unpack:${first.fileId}`);
+    // Before: keyed on the millisecond it was due, each delivery began its own chain of re-checks.
+    expect(rechecks().size).toBe(1);
+    const [recheck] = [...rechecks()];
+    // The re-check delivered twice: one next re-check, under neither its own id nor an earlier one (both would be dropped as repeats).
+    await twice(recheck!);
+    expect(rechecks().size).toBe(2);
+    const next = [...rechecks()].find((id) => id !== recheck)!;
+    await twice(next);
+    expect(rechecks().size).toBe(3);
+    expect([...rechecks()].filter((id) => id !== recheck && id !== next)).toHaveLength(1);
   }, 120_000);
 
   it("a segment whose declared hash differs (segment 3) is reported as that upload's acquisition-hash mismatch; the image is still read", async () => {

@@ -74,6 +74,11 @@ export class LaterSegmentReads {
     return this.left.size;
   }
 
+  /** The segments this read holds the hash of and has not hashed yet. */
+  get unhashed(): UploadRecord[] {
+    return [...this.left.values()];
+  }
+
   /** A BlobStore in which the segments left are read through their passes (as said above) and everything else through `inner`. */
   blobStore(inner: BlobStore): BlobStore {
     return Object.create(inner, {

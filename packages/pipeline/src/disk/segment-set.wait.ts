@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IndexStore, Limits, SegmentManifestEntry, UploadRecord } from '@exhibit/core';
 import { segmentError } from './ewf-image.container.js';
 
@@ -66,4 +67,33 @@ export async function segmentSetState(
     }
   }
   return { kind: 'ready', manifest };
+}
+
+/** The message key prefix of a waiting first segment's re-check (`segment-wait:<chain>:<step>`). */
+export const SEGMENT_WAIT_KEY = 'segment-wait';
+const SEGMENT_WAIT_STEP = new RegExp(`:${SEGMENT_WAIT_KEY}:([0-9a-f]{12}):(\\d{1,9})$`);
+
+/**
+ * The key of the re-check a waiting first segment's unpack sends, derived from
+ * the id of the message that runs and nothing else, so the re-checks are one
+ * chain: a redelivery of a message (a crash after the send, a lost lock) sends
+ * the same key again, which duplicate detection drops, rather than starting a
+ * chain of its own (regression segment-wait-redelivered-chains-multiply: keyed
+ * on the millisecond it was due, every delivery began another). The next key
+ * is always a step past the running one, never the running key itself nor an
+ * earlier step (either would be dropped as a repeat within the one-hour
+ * window, and the wait would stop re-checking). A message that is no re-check
+ * starts the chain named after its own id: the first unpack message and a
+ * watchdog re-drive share one (`unpack:<file id>`), so they name one chain. A
+ * re-drive more than an hour after that chain's step 1 starts its steps again
+ * beside it (harmless: each re-check only looks at the set); one within the
+ * hour of step 1 (its first message sent over an hour before, delivered late)
+ * has its step 1 dropped and re-checks once (docs/disk-images.md, "What the
+ * pipeline does with a manifest").
+ */
+export function segmentWaitKey(messageId: string): string {
+  const step = SEGMENT_WAIT_STEP.exec(messageId);
+  if (step) return `${SEGMENT_WAIT_KEY}:${step[1]}:${Number(step[2]) + 1}`;
+  const chain = createHash('sha256').update(messageId).digest('hex').slice(0, 12);
+  return `${SEGMENT_WAIT_KEY}:${chain}:1`;
 }
