@@ -52,6 +52,8 @@ export async function recordDeadLetter(
       fileId = parsed.data.fileId;
       ref = parsed.data;
       if (queue === 'unpack') {
+        // An image's resumable stored-hash check given up on with its unpack: its saved progress will not be resumed.
+        await deps.index.deleteImageCheckCheckpoint(fileId);
         const file = await deps.index.getFile(fileId);
         if (file) {
           const recorded = (await deps.index.listChildren(fileId)).length;

@@ -8,6 +8,7 @@ import {
   ExhibitError,
   failed,
   isDiskImageMime,
+  isExhibitError,
   LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
@@ -42,6 +43,8 @@ import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import type { StoredHashCheck } from './disk/open-disk-image.js';
+import { checkHashedWhole, checkIsResumable, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -123,10 +126,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // Service Bus drops, or the send that was lost), so no second chain extracts, charges or hands off the same members.
   const recordedPoint = await latestContinuation(deps, parent);
   const latest = recordedPoint?.point ?? null;
-  const from = continuedFrom(ctx.messageId);
-  if (latest !== null && (from === null || latest > from)) {
-    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
-    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}` } };
+  const continued = continuedFrom(ctx.messageId);
+  const from = continued?.point ?? null;
+  // An image's stored-hash check continued: where this message's check reads on from (its saved progress).
+  const fromCheck = continued?.check ?? null;
+  if (recordedPoint !== null && (continued === null || furtherThan(recordedPoint, continued))) {
+    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, fromCheck, latest, latestCheck: recordedPoint.check, deliveryCount: ctx.deliveryCount }, 'unpack already continued further: its continuation sent again');
+    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: unpackContinueKey(recordedPoint.point, recordedPoint.check) } };
   }
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
@@ -152,6 +158,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
+  run.fromCheck = fromCheck;
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
   const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
@@ -165,19 +172,22 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       if (!pass || !isEvidenceChange(err)) throw err;
       pass.changed = err;
     }
+    // Another chain recorded this image while this attempt checked its stored hashes: nothing more is done here.
+    if (run.superseded) return only(skipped('already-done'));
     if (run.continuing && !pass?.changed) {
       // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
       // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
       // the last attempt does those once. Keyed on the progress point, recorded first (latestContinuation): a later delivery
       // of this attempt sends this same key again, never one of its own.
-      const membersSoFar = run.membersSoFar;
+      // An attempt of the image's stored-hash check alone lists nothing: its point is the one its message named.
+      const membersSoFar = run.checkContinues === null ? run.membersSoFar : Math.max(run.membersSoFar, from ?? 0);
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      await recordContinuation(deps, parent, membersSoFar, run.heldFrom);
+      await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.checkContinues);
       ctx.logger.info(
-        { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
+        { fileId: parent.fileId, membersSoFar, imageCheck: run.checkContinues, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
       );
-      return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${membersSoFar}` } };
+      return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: unpackContinueKey(membersSoFar, run.checkContinues) } };
     }
     if (segments) {
       // What the listing did not read of them, read into their hashes on this side (no parser thread waits for it): the hash's time, not the unpack's.
@@ -267,6 +277,8 @@ async function unpackWith(
     reader = await openArchive(blobs, source, {
       mime,
       ...(resuming ? { hashMediaInListing: false, isRecorded: async (entryIndex: number) => (await deps.index.getFile(memberFileId(parent.fileId, entryIndex))) !== null } : {}),
+      // An image whose stored-hash check is taken resumably (hash-wasm, saved states) is not fed in the listing (hash threads, no saved state).
+      ...(run.checkPlanned ? { hashMediaInListingBelowBytes: deps.limits.resumableImageCheckMinBytes } : {}),
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
@@ -287,6 +299,9 @@ async function unpackWith(
     if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
     if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
     const findingsBefore = reader.findings?.length ?? 0;
+    // A continuation of an image's resumable stored-hash check reads the media on from its saved progress and lists nothing;
+    // once the whole media is hashed, the next attempt lists the image (passing every member as recorded) and records the verdict.
+    if (reader.format === 'disk-image' && (await run.checkOnly(reader as DiskImageReader))) return reader.format;
     await run.unpack(reader, options.budgetSignal);
     // The image's end (its record and the EWF stored-hash check, reading the media) left to one more attempt that records nothing
     // new and so has a whole deadline for it (regression continued-image-end-work-runs-past-the-deadline).
@@ -422,10 +437,34 @@ export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promis
 /** The message key prefix of an unpack's continuation (`unpack-continue:<members so far>`). */
 export const UNPACK_CONTINUE_KEY = 'unpack-continue';
 
+/**
+ * Where a continuation of an image's resumable EWF stored-hash check is (disk/resumable-image-check.ts): the media
+ * offset saved, and how many times the check started over (offsets come round again after a start over).
+ */
+export interface ImageCheckPoint {
+  offset: number;
+  restarts: number;
+}
+
+/** The message key of a continuation: `unpack-continue:<members so far>`, with `:image-check:<offset>[:restart-<n>]` while an image's stored-hash check goes on. */
+export function unpackContinueKey(point: number, check: ImageCheckPoint | null = null): string {
+  if (check === null) return `${UNPACK_CONTINUE_KEY}:${point}`;
+  return `${UNPACK_CONTINUE_KEY}:${point}:image-check:${check.offset}${check.restarts > 0 ? `:restart-${check.restarts}` : ''}`;
+}
+
 /** The progress point a continuation message names (its id ends in its key), or null for any other message. */
-function continuedFrom(messageId: string): number | null {
-  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})$`).exec(messageId);
-  return m ? Number(m[1]) : null;
+function continuedFrom(messageId: string): { point: number; check: ImageCheckPoint | null } | null {
+  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::image-check:(\\d{1,15})(?::restart-(\\d{1,6}))?)?$`).exec(messageId);
+  if (!m) return null;
+  return { point: Number(m[1]), check: m[2] === undefined ? null : { offset: Number(m[2]), restarts: m[3] === undefined ? 0 : Number(m[3]) } };
+}
+
+/** Whether progress `a` is further than `b`: more members, then (the same members) further into the image's check. */
+function furtherThan(a: { point: number; check: ImageCheckPoint | null }, b: { point: number; check: ImageCheckPoint | null }): boolean {
+  if (a.point !== b.point) return a.point > b.point;
+  if (a.check === null || b.check === null) return a.check !== null && b.check === null;
+  if (a.check.restarts !== b.check.restarts) return a.check.restarts > b.check.restarts;
+  return a.check.offset > b.check.offset;
 }
 
 /** Where an unpack's latest continuation point is kept (a few bytes, beside its members' staging blobs). */
@@ -437,19 +476,20 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null } | null> {
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number; heldFrom: number | null; check: ImageCheckPoint | null } | null> {
   try {
-    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 40)).toString('utf8');
-    const m = /^(\d{1,15})(?: (\d{1,15}))?$/.exec(text);
-    return m ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]) } : null;
+    const text = (await deps.blobs.readRange(continuationRef(deps, parent), 0, 80)).toString('utf8');
+    const m = /^(\d{1,15})(?: (\d{1,15}))?(?: c(\d{1,15})r(\d{1,6}))?$/.exec(text);
+    if (!m) return null;
+    return { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), check: m[3] === undefined ? null : { offset: Number(m[3]), restarts: Number(m[4]) } };
   } catch (err) {
     if (err instanceof ExhibitError && err.code === 'not-found') return null;
     throw err;
   }
 }
 
-async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null): Promise<void> {
-  const text = heldFrom === null ? String(point) : `${point} ${heldFrom}`;
+async function recordContinuation(deps: StageDeps, parent: FileRecord, point: number, heldFrom: number | null, check: ImageCheckPoint | null = null): Promise<void> {
+  const text = `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${check === null ? '' : ` c${check.offset}r${check.restarts}`}`;
   await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain' });
 }
 
@@ -718,6 +758,16 @@ class UnpackRun {
   continuing = false;
   /** Continuing: the entry index of the first member still held for its gzip check (null: none), before which all were handed off. */
   heldFrom: number | null = null;
+  /** The image's stored-hash check progress this message continues from (its key's `image-check:<offset>`), if any. */
+  fromCheck: ImageCheckPoint | null = null;
+  /** Continuing with the image's stored-hash check: the progress saved, for the continuation's key. */
+  checkContinues: ImageCheckPoint | null = null;
+  /** The image's stored-hash check ended in this attempt before its listing, without a digest (unusable, changed, unreadable): the verdict to record. */
+  private checkVerdict: (() => Promise<StoredHashCheck>) | null = null;
+  /** Another chain of this unpack recorded the image while this one checked its stored hashes: this attempt stops, recording nothing. */
+  superseded = false;
+  /** The resumable check met a changed segment blob: why. */
+  private checkChanged: string | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -886,13 +936,108 @@ class UnpackRun {
       this.listingComplete = broken.every((v) => reader.listedInFull(v.index));
       this.afterStop = several ? 'the other volumes were read in full' : this.listingComplete ? null : 'the volume was not read past it';
     }
+    let check: (() => Promise<StoredHashCheck>) | undefined;
+    if (this.checkVerdict !== null) check = this.checkVerdict;
+    else if (checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) {
+      const result = await this.resumableCheck(reader, true);
+      if (result === null) return;
+      check = result;
+    }
+    // A segment blob changed under the resumable check: the image's verdict is 'failed' with why, and the unpack stops so.
+    if (this.checkChanged !== null) this.stop('evidence-changed', this.checkChanged, 'evidence-changed');
     try {
-      await recordDiskImage(this.deps, this.parent, reader, { ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}), logger: this.ctx.logger });
+      await recordDiskImage(this.deps, this.parent, reader, {
+        ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}),
+        logger: this.ctx.logger,
+        ...(check ? { check, resumable: true } : {}),
+      });
+      // Recorded (the custody entry is keyed, the row replaced): the saved progress is of no further use.
+      if (check) await this.deps.index.deleteImageCheckCheckpoint(this.parent.fileId);
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) throw err;
     }
     // How the media hash was fed and what the check read after the listing (docs/disk-images.md, the one-pass check).
     this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
+  }
+
+  /** Whether this attempt may take an image's stored-hash check resumably (the runner told it its deadline). */
+  get checkPlanned(): boolean {
+    return this.continuePoint.planned;
+  }
+
+  /**
+   * A continuation of an image's resumable stored-hash check (its key names `image-check:<offset>`): reads the media on
+   * from the saved progress until the deadline is near or the media ends, saving as it goes, and continues (true). False
+   * when there is nothing of the check to do first: not such a message, the check not resumable here, or the whole media
+   * already hashed (then this attempt lists the image and records it with the verdict, diskImage).
+   */
+  async checkOnly(reader: DiskImageReader): Promise<boolean> {
+    if (this.fromCheck === null || !checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) return false;
+    if (await checkHashedWhole(this.deps, this.parent.fileId, reader)) return false;
+    const result = await this.resumableCheck(reader, false);
+    // Ended otherwise (given up, the evidence changed, another chain recorded it): the next attempt lists and records that.
+    if (result !== null) {
+      this.checkVerdict = result;
+      return false;
+    }
+    return this.continuing || this.superseded;
+  }
+
+  /**
+   * Runs the image's resumable stored-hash check (disk/resumable-image-check.ts). Null when this attempt continues
+   * (checkContinues set) or stops (another chain recorded the image: nothing more to do); otherwise the verdict for
+   * recordDiskImage, which may be a failure to record (the saved progress unusable, the evidence changed).
+   */
+  private async resumableCheck(reader: DiskImageReader, finish: boolean): Promise<(() => Promise<StoredHashCheck>) | null> {
+    const deadlineAt = this.ctx.deadlineAt;
+    if (deadlineAt === undefined) throw new ExhibitError('invalid-argument', 'a resumable stored-hash check needs the runner\'s deadline');
+    let result: ResumableCheckResult;
+    try {
+      // Reading the media for the check is the check's time, not unpacking's: not charged to the item's unpack budget
+      // (as the upload's hash in the unpack's read is not), nor cut off by it.
+      result = await this.clock.off(() =>
+        checkStoredHashesResumably(this.deps, this.parent.fileId, reader, {
+          deadlineAt,
+          finish,
+          ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
+          logger: this.ctx.logger,
+        }),
+      );
+    } catch (err) {
+      if (!isEvidenceChange(err)) {
+        // The media cannot be read whole (a chunk failing its checksum): recordDiskImage records 'failed', as before.
+        // The saved progress stays until that record: an attempt cut off before it meets the same chunk again.
+        if (isExhibitError(err) && !err.retryable && err.code !== 'aborted' && err.code !== 'timeout') return () => Promise.reject(err);
+        // Storage faults, the runtime's deadline or a shutdown: retried, resuming from the progress saved (the check stops
+        // short of the deadline itself, so only a read that hangs past hashContinueMarginMs / 2 meets it), never ended here.
+        throw err;
+      }
+      result = { kind: 'evidence-changed', why: `a segment blob of the image changed or vanished while its stored-hash check read it: ${errorMessage(err)}` };
+    }
+    switch (result.kind) {
+      case 'done':
+        return async () => result.check;
+      case 'continue':
+        this.continuing = true;
+        this.checkContinues = { offset: result.offset, restarts: result.restarts };
+        return null;
+      case 'superseded':
+        this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image\'s unpack is no longer pending (another chain ended it); this one stops');
+        this.superseded = true;
+        return null;
+      case 'unusable': {
+        // The row stays until the verdict is recorded (diskImage deletes it): a redelivery meets the same verdict.
+        const why = result.why;
+        return () => Promise.reject(new ExhibitError('hash-state-unusable', `the stored-hash check's saved progress was unusable: ${why}`));
+      }
+      case 'evidence-changed': {
+        // The row (the ETags first read) stays until the verdict is recorded: a redelivery reading the new blobs meets the same verdict.
+        // The unpack stops with it once the image's end is reached (diskImage), not before a check-only attempt's listing.
+        this.checkChanged = result.why;
+        const why = result.why;
+        return () => Promise.reject(new ExhibitError('evidence-changed', why));
+      }
+    }
   }
 
   /**
