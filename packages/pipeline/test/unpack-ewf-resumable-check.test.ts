@@ -155,7 +155,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
       integrity: 'verified',
       storedHashes: tools.stored,
       computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(media) },
-      volumes: [{ fileSystem: 'FAT32', problem: null }],
+      volumes: [{ fileSystem: 'fat32', problem: null }],
     });
     expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: members.length } });
     expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
