@@ -291,10 +291,11 @@ export class PostgresIndex implements IndexStore {
 
   async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<boolean> {
     // Only while the image's unpack is pending (FOR UPDATE: a save racing the unpack's end waits for it, then
-    // inserts nothing). The file's updated_at moves with it: the check is that unpack's progress (watchdog).
+    // inserts nothing). The file's updated_at moves with it: the check is that unpack's progress (watchdog). A root
+    // whose hash failed meanwhile is still pending here: the next attempt closes its unpack (closeUnpackOfFailedHash).
     const { rows } = await this.query<{ pending: boolean }>(
       `WITH live AS (
-         SELECT file_id FROM files WHERE file_id = $1 AND unpack = 'pending' AND stage <> 'failed' FOR UPDATE
+         SELECT file_id FROM files WHERE file_id = $1 AND unpack = 'pending' FOR UPDATE
        ), touched AS (
          UPDATE files SET updated_at = now() WHERE file_id IN (SELECT file_id FROM live) RETURNING 1
        ), saved AS (

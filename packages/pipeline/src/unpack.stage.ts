@@ -161,7 +161,10 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   run.fromCheck = fromCheck;
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
-  const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
+  // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
+  // there from byte 0 on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
+  // stage (afterUnpack), as after any unpack that ends without it.
+  const pass = hashHere && fromCheck === null ? new UploadPass(deps, upload, ctx) : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   try {
     let format: ArchiveFormat | null = null;
