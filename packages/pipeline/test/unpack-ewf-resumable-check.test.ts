@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, DISK_IMAGE_MIMES, LIMITS, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, DISK_IMAGE_MIMES, LIMITS, rootFileId, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { runMessage, sendWork } from '../src/stage-runner.js';
+import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard, offsetInImage, tamperEwfMedia, type MemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -196,6 +196,43 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
     const members = await h.index.listChildren(archive.fileId);
     expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(members.length);
+  }, 300_000);
+
+  it('an uploaded E01 whose hash is left to its unpack: verified across check continuations (no single read in them), the upload\'s hash then taken by the hash stage', async () => {
+    const data = readFileSync(card.e01);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/upload.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    const hashMessages = () => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { blobName?: string }).blobName === blobName);
+    const deliverHashes = async (from: number) => {
+      for (const s of hashMessages().slice(from)) await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+    };
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      await deliverHashes(0);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+    const hashesBefore = hashMessages().length;
+    const runs = await deliverAll(fileId, EVERY_CHECKPOINT);
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    // The unpack ended without the upload's hash: sent back to the hash stage, which takes it.
+    expect(hashMessages().length).toBeGreaterThan(hashesBefore);
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      await deliverHashes(hashesBefore);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect(await h.index.getUpload(blobName)).toMatchObject({ integrity: 'verified' });
+    expect(custodyOf(evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(evidenceId, 'unpacked')).toHaveLength(1);
   }, 300_000);
 
   it('a modified image (one media byte flipped, its chunk checksum fixed) is still a mismatch across continuations, flagged and in custody once', async () => {
