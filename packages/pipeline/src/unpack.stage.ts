@@ -1048,8 +1048,8 @@ class UnpackRun {
    * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
    * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once half
    * of this attempt's time is gone. The next attempt passes every entry as recorded, so it records nothing, never
-   * continues, and does the image's record and check with a whole deadline (an image whose check alone outlasts one
-   * deadline still stops: docs/disk-images.md).
+   * continues, and does the image's record and check with a whole deadline (media of resumableImageCheckMinBytes and
+   * more is checked across attempts of its own from there: resumableCheck, docs/disk-images.md).
    */
   leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
     // Without a deadline from the runner there is no continuation to leave it to.
