@@ -9,9 +9,10 @@
 -- segment blobs were read under, in order (JSON array): progress is only
 -- resumed over the same blobs. restarts counts starts over from offset 0
 -- (states that do not load), part of the continuation keys, bounded by
--- LIMITS.maxHashRestarts. Saving also moves the image file's updated_at: the
--- check is the unpack's progress (the watchdog, index-store.watchdog.ts).
--- The row is deleted once the check is recorded.
+-- LIMITS.maxHashRestarts. updated_at is the watchdog's sign that the image's
+-- unpack moves (index-store.watchdog.ts); the file's own updated_at is left
+-- alone, so stalls elsewhere in the item are still seen. Rows are saved only
+-- while the image's unpack is pending and deleted once the check is recorded.
 CREATE TABLE IF NOT EXISTS image_check_checkpoints (
   file_id       text        PRIMARY KEY,
   etags         text        NOT NULL,

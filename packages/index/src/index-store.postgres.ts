@@ -290,14 +290,13 @@ export class PostgresIndex implements IndexStore {
   }
 
   async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<boolean> {
-    // Only while the image's unpack is pending (FOR UPDATE: a save racing the unpack's end waits for it, then
-    // inserts nothing). The file's updated_at moves with it: the check is that unpack's progress (watchdog). A root
-    // whose hash failed meanwhile is still pending here: the next attempt closes its unpack (closeUnpackOfFailedHash).
+    // Only while the image's unpack is pending (FOR SHARE: a save racing the unpack's end waits for it, then
+    // inserts nothing). A root whose hash failed meanwhile is still pending here: the next attempt closes its unpack
+    // (closeUnpackOfFailedHash). The row's updated_at is the watchdog's sign that the image's unpack moves; the
+    // file's own updated_at is left alone, so stalls elsewhere in the item are still seen (index-store.watchdog.ts).
     const { rows } = await this.query<{ pending: boolean }>(
       `WITH live AS (
-         SELECT file_id FROM files WHERE file_id = $1 AND unpack = 'pending' FOR UPDATE
-       ), touched AS (
-         UPDATE files SET updated_at = now() WHERE file_id IN (SELECT file_id FROM live) RETURNING 1
+         SELECT file_id FROM files WHERE file_id = $1 AND unpack = 'pending' FOR SHARE
        ), saved AS (
          INSERT INTO image_check_checkpoints (file_id, etags, engine, restarts, media_bytes, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, now() FROM live
@@ -311,7 +310,7 @@ export class PostgresIndex implements IndexStore {
             OR image_check_checkpoints.media_bytes <> EXCLUDED.media_bytes
          RETURNING 1
        )
-       SELECT EXISTS (SELECT 1 FROM live) AS pending, (SELECT count(*) FROM touched) AS touched`,
+       SELECT EXISTS (SELECT 1 FROM live) AS pending`,
       [c.fileId, JSON.stringify(c.etags), c.engine, c.restarts, c.mediaBytes, c.offsetBytes, c.states.md5, c.states.sha1, c.states.sha256],
     );
     return rows[0]?.pending === true;

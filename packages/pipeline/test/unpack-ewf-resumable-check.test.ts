@@ -6,6 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, DISK_IMAGE_MIMES, LIMITS, rootFileId, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
+import { createWatchdogStore } from '@exhibit/index';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
@@ -233,6 +234,32 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(custodyOf(evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(custodyOf(evidenceId, 'image-hash-verified')).toHaveLength(1);
     expect(custodyOf(evidenceId, 'unpacked')).toHaveLength(1);
+  }, 300_000);
+
+  it('the watchdog: an image whose check saved progress within the stall time is not stalled, a stalled member beside it still is', async () => {
+    const archive = await addArchive(h, 'watched.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      // The listing attempt (members recorded) and one check continuation, which saves progress now.
+      for (const i of [0, 1]) {
+        const m = unpackMessagesOf(archive.fileId)[i]!.message;
+        await runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount: 1 }, inv());
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getImageCheckCheckpoint(archive.fileId))?.offsetBytes).toBe(2 * CHECKPOINT);
+    // Nothing in the item has moved for an hour (say the members' analyse messages were lost), but the check saved just now.
+    await h.sql.query(`UPDATE files SET updated_at = now() - interval '1 hour' WHERE case_id = $1 AND evidence_id = $2`, [archive.caseId, archive.evidenceId]);
+    const store = createWatchdogStore(h.sql);
+    const stalledHere = async () => (await store.listStalledFiles({ stallMs: 60_000, limit: 10_000 })).filter((f) => f.evidenceId === archive.evidenceId).map((f) => f.fileId);
+    const members = (await h.index.listChildren(archive.fileId)).filter((m) => m.stage === 'pending').map((m) => m.fileId);
+    expect(members.length).toBeGreaterThan(0);
+    expect((await stalledHere()).sort()).toEqual([...members].sort());
+    // Once the check's progress stops moving too, the image's unpack is what stalled.
+    await h.sql.query(`UPDATE image_check_checkpoints SET updated_at = now() - interval '1 hour' WHERE file_id = $1`, [archive.fileId]);
+    expect(await stalledHere()).toContain(archive.fileId);
   }, 300_000);
 
   it('a modified image (one media byte flipped, its chunk checksum fixed) is still a mismatch across continuations, flagged and in custody once', async () => {

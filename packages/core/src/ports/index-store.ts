@@ -494,8 +494,9 @@ export interface IndexStore {
   /** Progress of a resumable EWF stored-hash check of the image `fileId` (migration 0225); null when none is saved. */
   getImageCheckCheckpoint(fileId: string): Promise<ImageCheckCheckpoint | null>;
   /**
-   * Saves the check's progress, and moves the image file's updated_at (the
-   * check is its unpack's progress, for the watchdog). Never moves it backwards
+   * Saves the check's progress; the row's updated_at is the watchdog's sign
+   * that the image's unpack moves (the file's own updated_at is left alone, so
+   * stalls elsewhere in the item are still seen). Never moves it backwards
    * for the same engine and restart count (two chains may both save; every
    * saved state is exact for its offset); a later start over, another engine's
    * or other blobs' row is replaced. Nothing is saved, and false returned, once
