@@ -52,8 +52,6 @@ export async function recordDeadLetter(
       fileId = parsed.data.fileId;
       ref = parsed.data;
       if (queue === 'unpack') {
-        // An image's resumable stored-hash check given up on with its unpack: its saved progress will not be resumed.
-        await deps.index.deleteImageCheckCheckpoint(fileId);
         const file = await deps.index.getFile(fileId);
         if (file) {
           const recorded = (await deps.index.listChildren(fileId)).length;
@@ -66,6 +64,9 @@ export async function recordDeadLetter(
             membersDeclared: null,
           });
         }
+        // An image's resumable stored-hash check given up on with its unpack: its saved progress will not be resumed. After
+        // setUnpack: deleted first, a chain still running would save it again while the unpack is pending.
+        await deps.index.deleteImageCheckCheckpoint(fileId);
       }
     }
   }

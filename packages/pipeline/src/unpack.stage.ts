@@ -44,7 +44,7 @@ import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { segmentSetState, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import type { StoredHashCheck } from './disk/open-disk-image.js';
-import { checkHashedWhole, checkIsResumable, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
+import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -169,7 +169,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   try {
     let format: ArchiveFormat | null = null;
     try {
-      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set });
+      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set, resumed: from !== null });
     } catch (err) {
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
@@ -201,7 +201,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       await sendHashedSegmentsOn(deps, segments.hashed, ctx);
     }
     if (!pass) {
-      const outcome = await run.finish(format);
+      const outcome = await run.finish(format, undefined, hashHere);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
@@ -238,7 +238,7 @@ async function unpackWith(
   run: UnpackRun,
   parent: FileRecord,
   source: ContentSource,
-  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget; set: Exclude<SegmentSetState, { kind: 'waiting' }> },
+  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget; set: Exclude<SegmentSetState, { kind: 'waiting' }>; resumed: boolean },
 ): Promise<ArchiveFormat | null> {
   // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
   if (parent.depth >= deps.limits.maxNestingDepth) {
@@ -247,7 +247,12 @@ async function unpackWith(
     return null;
   }
   if (options.budget.remainingMsAtStart() <= 0) {
-    run.stop('limit-exceeded', `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; not unpacked`, 'budget-exceeded');
+    // A continuation (an image's stored-hash check chain among them: the check is not charged, the listing before it was)
+    // may meet the spent budget after earlier attempts recorded members: those are counted, never said to be none
+    // (regression ewf-check-started-after-budget-stop-records-zero-members).
+    const recorded = options.resumed ? (await deps.index.listChildren(parent.fileId)).length : 0;
+    run.countRecordedBefore(recorded);
+    run.stop('limit-exceeded', `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded > 0 ? 'not unpacked further' : 'not unpacked'}`, 'budget-exceeded');
     return null;
   }
 
@@ -616,6 +621,8 @@ async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failur
     membersRecorded: recorded,
     membersDeclared: null,
   });
+  // An image's resumable stored-hash check, if one began: its saved progress will not be resumed.
+  await deps.index.deleteImageCheckCheckpoint(root.fileId);
   return skipped('not-applicable');
 }
 
@@ -942,6 +949,19 @@ class UnpackRun {
     let check: (() => Promise<StoredHashCheck>) | undefined;
     if (this.checkVerdict !== null) check = this.checkVerdict;
     else if (checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) {
+      // The unpack-time budget (or the runtime) stopped the listing: the unpack ends here, as an image whose check reads the
+      // media after the listing does (its read cut off by the same signal, nothing recorded of the image). Never a check
+      // started off the budget's clock and continued: the next attempt would meet the spent budget before opening the image
+      // and record the unpack with none of its members (regression ewf-check-started-after-budget-stop-records-zero-members).
+      if (this.stopped?.reason === 'budget-exceeded' || this.stopped?.reason === 'deadline-exceeded') {
+        this.ctx.logger.info({ fileId: this.parent.fileId, stoppedBy: this.stopped }, 'EWF stored-hash check not started: the unpack stopped in the listing');
+        return;
+      }
+      // Recorded already (a redelivery after the record, its saved progress gone): the media is hashed whole; on to the unpack's end.
+      if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) {
+        this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image is recorded with its verdict already');
+        return;
+      }
       const result = await this.resumableCheck(reader, true);
       if (result === null) return;
       check = result;
@@ -954,8 +974,9 @@ class UnpackRun {
         logger: this.ctx.logger,
         ...(check ? { check, resumable: true } : {}),
       });
-      // Recorded (the custody entry is keyed, the row replaced): the saved progress is of no further use.
-      if (check) await this.deps.index.deleteImageCheckCheckpoint(this.parent.fileId);
+      // The saved progress stays until the unpack is recorded (finish, after setUnpack): a fault before then meets it again
+      // and re-records the same verdict from it (the custody entry is keyed, the row replaced), never starting the check over
+      // (regression ewf-check-final-attempt-fault-after-verdict-stalls-unpack).
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) throw err;
     }
@@ -977,6 +998,8 @@ class UnpackRun {
   async checkOnly(reader: DiskImageReader): Promise<boolean> {
     if (this.fromCheck === null || !checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) return false;
     if (await checkHashedWhole(this.deps, this.parent.fileId, reader)) return false;
+    // Recorded already, its progress gone: the listing attempt goes on to the unpack's end (diskImage).
+    if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) return false;
     const result = await this.resumableCheck(reader, false);
     // Ended otherwise (given up, the evidence changed, another chain recorded it): the next attempt lists and records that.
     if (result !== null) {
@@ -1002,6 +1025,7 @@ class UnpackRun {
         checkStoredHashesResumably(this.deps, this.parent.fileId, reader, {
           deadlineAt,
           finish,
+          continuedFrom: this.fromCheck,
           ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
           logger: this.ctx.logger,
         }),
@@ -1315,6 +1339,11 @@ class UnpackRun {
   }
 
   /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */
+  /** A continuation stopped before opening the archive: the members earlier attempts recorded, for its unpack record. */
+  countRecordedBefore(recorded: number): void {
+    this.memberCount = recorded;
+  }
+
   get membersSoFar(): number {
     return this.memberCount;
   }
@@ -1355,8 +1384,12 @@ class UnpackRun {
   }
 
   /** Custody first, then the unpack state: a crash in between re-runs and the custody key dedupes. */
-  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }): Promise<StageOutcome> {
+  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }, uploadHashLeftToHashStage = false): Promise<StageOutcome> {
     const { index, custody } = this.deps;
+    // A continuation stopped before its listing passed the members earlier attempts recorded (the budget's clock ran out at
+    // once, an image's check chain ending spent): those are still recorded, never said to be none
+    // (regression ewf-check-started-after-budget-stop-records-zero-members).
+    if (this.stopped && this.continuePoint.from !== null) this.memberCount = Math.max(this.memberCount, this.continuePoint.from);
     const parent = this.rootSha256 ? { ...this.parent, sha256: this.rootSha256 } : this.parent;
     const merkleRoot = this.merkle.root();
     const details: Record<string, unknown> = {
@@ -1371,6 +1404,9 @@ class UnpackRun {
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
       // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
       ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
+      // An upload whose hash was left to this unpack, ending in an attempt of its image's resumable check chain (no single
+      // read there): the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
+      ...(uploadHashLeftToHashStage ? { uploadHashTakenByHashStage: true } : {}),
       ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
       // Every segment read, or past LIMITS.maxCustodySegmentListBytes their count and digest: the log refuses an entry over 64 KiB.
       ...(this.imageSegments ? custodySegmentList(this.imageSegments, this.deps.limits.maxCustodySegmentListBytes) : {}),
@@ -1401,6 +1437,10 @@ class UnpackRun {
           }
         : undefined,
     );
+    // An image's resumable stored-hash check (disk/resumable-image-check.ts): its saved progress is of no further use once the
+    // unpack is recorded, whatever ended it (verdict, stop, depth, budget, an image that did not open, no deadline), and not
+    // before: a fault between the image's record and here re-runs from it.
+    if (format === null || format === 'disk-image') await index.deleteImageCheckCheckpoint(parent.fileId);
     const memberCache = this.deps.memberBytes ? { memberCache: this.deps.memberBytes.stats() } : {};
     this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}), ...memberCache }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);

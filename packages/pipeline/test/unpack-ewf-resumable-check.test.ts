@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, DISK_IMAGE_MIMES, LIMITS, rootFileId, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, DISK_IMAGE_MIMES, ExhibitError, LIMITS, rootFileId, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
 import { createWatchdogStore } from '@exhibit/index';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
@@ -341,5 +341,87 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(failedImage).toMatchObject({ integrity: 'failed' });
     expect(failedImage!.integrityDetail).toContain('unusable');
     expect(await checkpointRow(again.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-final-attempt-fault-after-verdict-stalls-unpack — a retryable fault after the verdict is recorded and before the unpack is: the redelivery finishes the unpack, never starting the check over under a key already sent', async () => {
+    // Before: the final attempt deleted the saved progress once the image was recorded; a fault before its unpacked custody
+    // and setUnpack left a redelivery with no progress, which started the check over at restart 0 and sent the chain's first
+    // check key again (dropped by the bus's duplicate window): the unpack stayed pending.
+    const archive = await addArchive(h, 'fault.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const record = h.deps.custody.record.bind(h.deps.custody);
+    let faulted = false;
+    h.deps.custody.record = async (event) => {
+      if (!faulted && event.action === 'unpacked' && event.evidenceId === archive.evidenceId) {
+        faulted = true;
+        throw new ExhibitError('storage-unavailable', 'fault between the image record and the unpack record');
+      }
+      return record(event);
+    };
+    const delivered = new Set<string>();
+    const keys: string[] = [];
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      for (let i = 0; i < 200; i++) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !delivered.has(s.message.messageId));
+        if (!next) break;
+        // The bus drops a message whose id it has seen: only an id new to it is delivered.
+        delivered.add(next.message.messageId);
+        keys.push(keyOf(next.message.messageId));
+        const body = { body: next.message.body, messageId: next.message.messageId };
+        try {
+          await runMessage(h.deps, 'unpack', { ...body, deliveryCount: 1 }, inv());
+        } catch {
+          // The retryable fault: the same message delivered again.
+          await runMessage(h.deps, 'unpack', { ...body, deliveryCount: 2 }, inv());
+        }
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+      h.deps.custody.record = record;
+    }
+    expect(faulted).toBe(true);
+    expect(unpackMessagesOf(archive.fileId).map((s) => keyOf(s.message.messageId))).toEqual(keys);
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing ends the unpack there, with the members it recorded, no check started', async () => {
+    // Before: the resumable check started after a budget stop (off the budget's clock) and continued; the next attempt met the
+    // spent budget before opening the image and recorded the unpack failed with `membersRecorded: 0` though members were recorded.
+    // Blob writes are slow (members' staging, continuation points): the small budgets run out in the listing, the larger ones
+    // over the chain's attempts (each charged its image open and writes; the check's reads are not), the last attempt meeting
+    // the spent budget after the listing recorded every member.
+    const plain = h.deps.blobs;
+    h.deps.blobs = Object.create(plain, {
+      upload: { value: async (...a: Parameters<BlobStore['upload']>) => { await sleep(400); return plain.upload(...a); } },
+    }) as BlobStore;
+    let stoppedWithMembers = 0;
+    try {
+      for (const ms of [1200, 1800, 2400, 6000]) {
+        const archive = await addArchive(h, `budget${ms}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+        await sendWork(h.deps, 'unpack', [archive]);
+        const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetUnpackMs: ms, maxBudgetUnpackMs: ms }));
+        const file = await h.index.getFile(archive.fileId);
+        const members = (await h.index.listChildren(archive.fileId)).length;
+        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+        const failure = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
+        if (failure?.archive?.reason !== 'budget-exceeded') continue;
+        expect(file!.unpack).toBe('failed');
+        expect(failure.archive.membersRecorded).toBe(members);
+        // Stopped in the listing (its first attempt failed so): no check started after it.
+        if (members > 0) stoppedWithMembers++;
+        if (runs[0]!.outcome.status === 'failed') {
+          expect(runs.some((r) => CHECK_KEY.test(keyOf(r.messageId)))).toBe(false);
+        }
+        expect(await checkpointRow(archive.fileId)).toBeNull();
+      }
+    } finally {
+      h.deps.blobs = plain;
+    }
+    expect(stoppedWithMembers).toBeGreaterThan(0);
   }, 300_000);
 });

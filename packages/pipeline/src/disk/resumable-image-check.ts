@@ -17,7 +17,9 @@ import type { StoredHashCheck } from './open-disk-image.js';
  * not load (another hash-wasm build, damaged), or saved over other blobs or
  * another media size, start the check over from offset 0, at most
  * LIMITS.maxHashRestarts times. The caller records the verdict once, from the
- * digest (`done`), and deletes the row.
+ * digest (`done`), and deletes the row only once the unpack is recorded
+ * (UnpackRun.finish, after setUnpack): a fault between the two meets the saved
+ * progress again, not a check starting over.
  */
 export type ResumableCheckResult =
   /** The whole media is hashed: the verdict to record. */
@@ -36,6 +38,12 @@ export interface ResumableCheckOptions {
   deadlineAt: number;
   /** False: at the media's end the states are saved (offset = media size) and the verdict left to the next attempt (it lists the image first). */
   finish: boolean;
+  /**
+   * The check progress this attempt's message named (its key's `image-check:<offset>[:restart-<k>]`), null for a message
+   * that named none. Its saved progress gone (a fault after the row was deleted, an operator's delete): the check starts
+   * over as restart k+1, so its keys are never ones the chain sent already (the bus drops a repeated id).
+   */
+  continuedFrom: { offset: number; restarts: number } | null;
   abortSignal?: AbortSignal;
   logger: Logger;
 }
@@ -56,7 +64,7 @@ export async function checkHashedWhole(deps: Pick<StageDeps, 'index'>, fileId: s
 export async function checkStoredHashesResumably(deps: StageDeps, fileId: string, reader: DiskImageReader, options: ResumableCheckOptions): Promise<ResumableCheckResult> {
   const media = reader.image.mediaBytes;
   const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
-  const resumed = await resumeFrom(deps, fileId, reader, options.logger);
+  const resumed = await resumeFrom(deps, fileId, reader, options.continuedFrom, options.logger);
   if ('unusable' in resumed) return { kind: 'unusable', why: resumed.unusable };
   if ('changed' in resumed) return { kind: 'evidence-changed', why: resumed.changed };
   const { hasher, from, restarts } = resumed;
@@ -140,6 +148,18 @@ function usableWhy(saved: ImageCheckCheckpoint, reader: DiskImageReader): string
 }
 
 /**
+ * Whether the image is recorded already with a computed verdict (verified or mismatch) over these segment blobs and
+ * this media: a redelivery of the final attempt after the record (its saved progress deleted by an earlier code or by
+ * hand) has the whole media hashed, and goes straight to the unpack's end instead of reading it again.
+ */
+export async function checkRecorded(deps: Pick<StageDeps, 'index'>, fileId: string, reader: DiskImageReader): Promise<boolean> {
+  const recorded = await deps.index.getDiskImage(fileId);
+  if (!recorded || recorded.computedHashes === null || (recorded.integrity !== 'verified' && recorded.integrity !== 'mismatch')) return false;
+  const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
+  return recorded.mediaBytes === reader.image.mediaBytes && JSON.stringify(recorded.segments.map((s) => s.etag ?? '')) === JSON.stringify(etags);
+}
+
+/**
  * The hasher to go on with and from where: the saved progress when usable;
  * otherwise the check starts over from offset 0 (the row deleted first: saves
  * never move backwards), `restarts` counting the starts over, past
@@ -149,10 +169,17 @@ async function resumeFrom(
   deps: StageDeps,
   fileId: string,
   reader: DiskImageReader,
+  continuedFrom: { offset: number; restarts: number } | null,
   logger: Logger,
 ): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number } | { unusable: string } | { changed: string }> {
   const saved = await deps.index.getImageCheckCheckpoint(fileId);
-  if (!saved) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
+  if (!saved) {
+    if (continuedFrom === null) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
+    // A check message whose progress is gone: starting over at its own restart count would send keys the chain sent already.
+    if (continuedFrom.restarts >= deps.limits.maxHashRestarts) return { unusable: `the saved progress at media offset ${continuedFrom.offset} is gone; started over ${continuedFrom.restarts} times already` };
+    logger.warn({ fileId, continuedFrom }, 'EWF stored-hash check: the saved progress its message names is gone, starting again from media offset 0');
+    return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: continuedFrom.restarts + 1 };
+  }
   // The media hashed so far was read from blobs that are no longer these: never joined with other bytes, never started over on them.
   const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
   if (JSON.stringify(saved.etags) !== JSON.stringify(etags)) {
