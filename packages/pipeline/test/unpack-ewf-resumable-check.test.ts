@@ -234,6 +234,10 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(custodyOf(evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(custodyOf(evidenceId, 'image-hash-verified')).toHaveLength(1);
     expect(custodyOf(evidenceId, 'unpacked')).toHaveLength(1);
+    // The unpack's entry says where the upload's hash was taken, and names none it did not take.
+    expect(custodyOf(evidenceId, 'unpacked')[0]).toMatchObject({ details: { uploadHashTakenByHashStage: true } });
+    expect(custodyOf(evidenceId, 'unpacked')[0]!.details).not.toHaveProperty('uploadHashedInThisRead');
+    expect(custodyOf(evidenceId, 'unpacked')[0]!.subject).not.toHaveProperty('sha256');
   }, 300_000);
 
   it('the watchdog: an image whose check saved progress within the stall time is not stalled, a stalled member beside it still is', async () => {
