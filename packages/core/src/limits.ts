@@ -64,6 +64,17 @@ export const LIMITS = {
    * than re-read a 2 TB image for ever.
    */
   maxHashRestarts: 3,
+  /**
+   * An EWF image's stored-hash check (docs/disk-images.md, "The EWF stored-hash
+   * check across attempts") over media of at least this many bytes is taken
+   * resumably when the runner gives the unpack a deadline: the media hash's
+   * states (hash-wasm) and its media offset are saved every hashCheckpointBytes
+   * of media (migration 0225), the attempt stops hashContinueMarginMs before its
+   * deadline and the check goes on in the next unpack message. Below it the
+   * check reads the media in the attempt that records the image, as before (at
+   * ~100 MB/s, 8 GiB takes ~86 s; 150-300 GB would not fit in stageDeadlineMs).
+   */
+  resumableImageCheckMinBytes: 8 * 1024 ** 3,
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
   /**

@@ -21,6 +21,7 @@ import {
   type FileStage,
   type Hashes,
   type HashCheckpoint,
+  type ImageCheckCheckpoint,
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
@@ -260,6 +261,63 @@ export class PostgresIndex implements IndexStore {
 
   async deleteHashCheckpoints(rootFileId: string): Promise<void> {
     await this.query(`DELETE FROM upload_hash_checkpoints WHERE root_file_id = $1`, [rootFileId]);
+  }
+
+  async getImageCheckCheckpoint(fileId: string): Promise<ImageCheckCheckpoint | null> {
+    const { rows } = await this.query<{ etags: string; engine: string; restarts: number; media_bytes: string | number; offset_bytes: string | number; md5_state: string; sha1_state: string; sha256_state: string; updated_at: Date | string }>(
+      `SELECT etags, engine, restarts, media_bytes, offset_bytes, md5_state, sha1_state, sha256_state, updated_at FROM image_check_checkpoints WHERE file_id = $1`,
+      [fileId],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    let etags: string[] = [];
+    try {
+      const parsed: unknown = JSON.parse(r.etags);
+      if (Array.isArray(parsed) && parsed.every((e) => typeof e === 'string')) etags = parsed as string[];
+    } catch {
+      // Unreadable: matches no reader's segments, so the check starts over.
+    }
+    return {
+      fileId,
+      etags,
+      engine: r.engine,
+      restarts: Number(r.restarts),
+      mediaBytes: Number(r.media_bytes),
+      offsetBytes: Number(r.offset_bytes),
+      states: { md5: r.md5_state, sha1: r.sha1_state, sha256: r.sha256_state },
+      updatedAt: new Date(r.updated_at).toISOString(),
+    };
+  }
+
+  async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<boolean> {
+    // Only while the image's unpack is pending (FOR SHARE: a save racing the unpack's end waits for it, then
+    // inserts nothing). A root whose hash failed meanwhile is still pending here: the next attempt closes its unpack
+    // (closeUnpackOfFailedHash). The row's updated_at is the watchdog's sign that the image's unpack moves; the
+    // file's own updated_at is left alone, so stalls elsewhere in the item are still seen (index-store.watchdog.ts).
+    const { rows } = await this.query<{ pending: boolean }>(
+      `WITH live AS (
+         SELECT file_id FROM files WHERE file_id = $1 AND unpack = 'pending' FOR SHARE
+       ), saved AS (
+         INSERT INTO image_check_checkpoints (file_id, etags, engine, restarts, media_bytes, offset_bytes, md5_state, sha1_state, sha256_state, updated_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, now() FROM live
+         ON CONFLICT (file_id) DO UPDATE SET
+           etags = EXCLUDED.etags, engine = EXCLUDED.engine, restarts = GREATEST(image_check_checkpoints.restarts, EXCLUDED.restarts),
+           media_bytes = EXCLUDED.media_bytes, offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
+           sha1_state = EXCLUDED.sha1_state, sha256_state = EXCLUDED.sha256_state, updated_at = now()
+         WHERE (image_check_checkpoints.restarts, image_check_checkpoints.offset_bytes) < (EXCLUDED.restarts, EXCLUDED.offset_bytes)
+            OR image_check_checkpoints.engine <> EXCLUDED.engine
+            OR image_check_checkpoints.etags <> EXCLUDED.etags
+            OR image_check_checkpoints.media_bytes <> EXCLUDED.media_bytes
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM live) AS pending`,
+      [c.fileId, JSON.stringify(c.etags), c.engine, c.restarts, c.mediaBytes, c.offsetBytes, c.states.md5, c.states.sha1, c.states.sha256],
+    );
+    return rows[0]?.pending === true;
+  }
+
+  async deleteImageCheckCheckpoint(fileId: string): Promise<void> {
+    await this.query(`DELETE FROM image_check_checkpoints WHERE file_id = $1`, [fileId]);
   }
 
   /**

@@ -78,8 +78,10 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
                 -- The checkpoint counts only while the hash is what the root waits on (its unpack not pending): a
                 -- root stalled on its unpack beside a moving hash is re-sent the unpack, and those re-drives must
                 -- count up to stuck, not start again at every checkpoint of an hours-long hash.
+                -- An image's resumable stored-hash check (migration 0225) is its unpack's progress the same way.
                 CASE WHEN f.redriven_at IS NOT NULL
-                          AND f.redriven_at >= GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END)
+                          AND f.redriven_at >= GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END,
+                                                        (SELECT i.updated_at FROM image_check_checkpoints i WHERE i.file_id = f.file_id))
                      THEN f.redrives ELSE 0 END AS redrives,
                 GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END) AS moved_at,
                 u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending, hm.moving AS hash_moving
@@ -94,7 +96,9 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
           WHERE (f.stage NOT IN ('indexed', 'failed') OR f.unpack = 'pending')
             -- Its hash moving and nothing else awaited: not stalled.
             AND NOT (hm.moving AND f.stage = 'pending' AND f.unpack <> 'pending')
-            AND f.updated_at < now() - make_interval(secs => $1::double precision / 1000)
+            -- An image whose stored-hash check saved progress within the stall time is moving (its checkpoint row,
+            -- not its updated_at, which stays its own: a check running for hours hides no stall elsewhere in the item).
+            AND GREATEST(f.updated_at, (SELECT i.updated_at FROM image_check_checkpoints i WHERE i.file_id = f.file_id)) < now() - make_interval(secs => $1::double precision / 1000)
             AND (f.redriven_at IS NULL OR f.redriven_at < now() - make_interval(secs => $1::double precision / 1000))
             AND NOT EXISTS (SELECT 1 FROM files g
                              WHERE g.case_id = f.case_id AND g.evidence_id = f.evidence_id
@@ -125,7 +129,8 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
       await sql.query(
         `UPDATE files
             SET redrives = CASE WHEN redriven_at IS NOT NULL
-                                     AND redriven_at >= GREATEST(updated_at, CASE WHEN unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = files.file_id) END)
+                                     AND redriven_at >= GREATEST(updated_at, CASE WHEN unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = files.file_id) END,
+                                                                 (SELECT i.updated_at FROM image_check_checkpoints i WHERE i.file_id = files.file_id))
                                 THEN redrives + 1 ELSE 1 END,
                 redriven_at = now()
           WHERE file_id = ANY($1::text[])`,

@@ -64,6 +64,9 @@ export async function recordDeadLetter(
             membersDeclared: null,
           });
         }
+        // An image's resumable stored-hash check given up on with its unpack: its saved progress will not be resumed. After
+        // setUnpack: deleted first, a chain still running would save it again while the unpack is pending.
+        await deps.index.deleteImageCheckCheckpoint(fileId);
       }
     }
   }

@@ -8,6 +8,7 @@ import {
   ExhibitError,
   failed,
   isDiskImageMime,
+  isExhibitError,
   LIMITS,
   memberFileId,
   PIPELINE_ACTOR,
@@ -44,6 +45,8 @@ import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
 import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import type { StoredHashCheck } from './disk/open-disk-image.js';
+import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
@@ -122,22 +125,28 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // Service Bus drops, or the send that was lost), so no second chain extracts, charges or hands off the same members.
   const recordedPoint = await latestContinuation(deps, parent);
   const latest = recordedPoint?.point ?? null;
-  const from = continuedFrom(ctx.messageId);
-  if (from !== null && latest === null) {
+  const continued = continuedFrom(ctx.messageId);
+  const from = continued?.point ?? null;
+  // An image's stored-hash check continued: where this message's check reads on from (its saved progress).
+  const fromCheck = continued?.check ?? null;
+  if (continued !== null && latest === null) {
     // A continuation's point is written before it is sent and deleted only once the unpack's end is recorded: none here
     // means the end came after this delivery read the archive's state (a late delivery of an earlier attempt). Read again:
     // resuming from this message's point would extract and hand off again what the ended chain did.
     const now = await deps.index.getFile(parent.fileId);
     if (now && (now.unpack === 'done' || now.unpack === 'failed')) return unpackOver(deps, now, upload, ctx);
   }
-  if (latest !== null && (from === null || latest > from)) {
+  if (recordedPoint !== null && latest !== null && (continued === null || furtherThan({ point: latest, check: recordedPoint.check }, continued))) {
     // A watchdog re-drive itself (not a continuation) names itself in the key: the plain key is the dead chain's own message,
     // which duplicate detection may drop for up to an hour (the re-drive would do nothing). A continuation never passes the
     // suffix on: its latest point's plain key is the live chain's, so a late delivery of a re-drive's continuation is dropped
     // as a repeat of it instead of starting a shadow chain of suffixed keys beside it.
-    const redrive = from === null ? redriveOf(ctx.messageId) : null;
-    ctx.logger.info({ fileId: parent.fileId, continuedFrom: from, latest, deliveryCount: ctx.deliveryCount, redrive }, 'unpack already continued further: its continuation sent again');
-    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${latest}${redrive ? `:${redrive}` : ''}` } };
+    const redrive = continued === null ? redriveOf(ctx.messageId) : null;
+    ctx.logger.info(
+      { fileId: parent.fileId, continuedFrom: from, fromCheck, latest, latestCheck: recordedPoint.check, deliveryCount: ctx.deliveryCount, redrive },
+      'unpack already continued further: its continuation sent again',
+    );
+    return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${unpackContinueKey(latest, recordedPoint.check)}${redrive ? `:${redrive}` : ''}` } };
   }
   // A split image's first segment declared with its set waits for the set (disk/segment-set.wait.ts): nothing is recorded meanwhile.
   const set = await declaredSet(deps, parent, source);
@@ -164,9 +173,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
   // What the attempts before this continuation waited for member-cache room (LIMITS.memberCacheMaxWaitPerItemMs).
   if (from !== null && recordedPoint?.point === from) run.waitedBeforeMs = recordedPoint.waitedMs;
+  run.fromCheck = fromCheck;
   let hashingMs = 0;
   // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
-  const pass = hashHere ? new UploadPass(deps, upload, ctx) : null;
+  // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
+  // there from byte 0 on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
+  // stage (afterUnpack), as after any unpack that ends without it.
+  const pass = hashHere && fromCheck === null ? new UploadPass(deps, upload, ctx) : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
   // A split set's later segments first: the pass measures the first segment alone (its progress 1 once that segment is
@@ -176,23 +189,26 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   try {
     let format: ArchiveFormat | null = null;
     try {
-      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set });
+      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set, resumed: from !== null });
     } catch (err) {
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
       pass.changed = err;
     }
+    // Another chain recorded this image while this attempt checked its stored hashes: nothing more is done here.
+    if (run.superseded) return only(skipped('already-done'));
     if (run.continuing && !pass?.changed) {
       // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
       // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
       // the last attempt does those once. Keyed on the progress point, recorded first (latestContinuation): a later delivery
       // of this attempt sends this same key again, never one of its own.
-      const membersSoFar = run.membersSoFar;
+      // An attempt of the image's stored-hash check alone lists nothing: its point is the one its message named.
+      const membersSoFar = run.checkContinues === null ? run.membersSoFar : Math.max(run.membersSoFar, from ?? 0);
       // The later segments this attempt holds and did not hash: their claims moved now, so the continuation (picked up
       // within segmentHashClaimHoldMs less a delivery) hashes them in its read (claimLeavesDeliveryToUnpack).
       for (const later of segments?.unhashed ?? []) await touchSegmentHashClaim(deps, later, ctx.abortSignal);
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs, recordedPoint?.etag ?? null))) {
+      if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs, run.checkContinues, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
         const now = await latestContinuation(deps, parent);
         const point = now?.point ?? null;
@@ -202,13 +218,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
             ? 'unpack: the continuation point changed under this attempt (another attempt ended the unpack or rewrote it); no continuation sent'
             : 'unpack: another attempt continued this unpack meanwhile; the chain\'s latest continuation sent again, none of this attempt\'s own',
         );
-        return { outcome: skipped('waiting'), ...(point !== null ? { again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${point}` } } : {}) };
+        return { outcome: skipped('waiting'), ...(point !== null ? { again: { afterMs: 0, messageKey: unpackContinueKey(point, now?.check ?? null) } } : {}) };
       }
       ctx.logger.info(
-        { fileId: parent.fileId, membersSoFar, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
+        { fileId: parent.fileId, membersSoFar, imageCheck: run.checkContinues, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
         'unpack continues in a new message before its deadline',
       );
-      return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: `${UNPACK_CONTINUE_KEY}:${membersSoFar}` } };
+      return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: unpackContinueKey(membersSoFar, run.checkContinues) } };
     }
     if (segments) {
       // What the listing did not read of them, read into their hashes on this side (no parser thread waits for it): the hash's time, not the unpack's.
@@ -219,7 +235,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       await sendHashedSegmentsOn(deps, segments.hashed, ctx);
     }
     if (!pass) {
-      const outcome = await run.finish(format);
+      const outcome = await run.finish(format, undefined, hashHere);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
@@ -256,7 +272,7 @@ async function unpackWith(
   run: UnpackRun,
   parent: FileRecord,
   source: ContentSource,
-  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget; set: Exclude<SegmentSetState, { kind: 'waiting' }> },
+  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget; set: Exclude<SegmentSetState, { kind: 'waiting' }>; resumed: boolean },
 ): Promise<ArchiveFormat | null> {
   // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
   if (parent.depth >= deps.limits.maxNestingDepth) {
@@ -265,7 +281,12 @@ async function unpackWith(
     return null;
   }
   if (options.budget.remainingMsAtStart() <= 0) {
-    run.stop('limit-exceeded', `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; not unpacked`, 'budget-exceeded');
+    // A continuation (an image's stored-hash check chain among them: the check is not charged, the listing before it was)
+    // may meet the spent budget after earlier attempts recorded members: those are counted, never said to be none
+    // (regression ewf-check-started-after-budget-stop-records-zero-members).
+    const recorded = options.resumed ? (await deps.index.listChildren(parent.fileId)).length : 0;
+    run.countRecordedBefore(recorded);
+    run.stop('limit-exceeded', `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded > 0 ? 'not unpacked further' : 'not unpacked'}`, 'budget-exceeded');
     return null;
   }
 
@@ -298,6 +319,8 @@ async function unpackWith(
     reader = await openArchive(blobs, source, {
       mime,
       ...(resuming ? { hashMediaInListing: false, isRecorded: async (entryIndex: number) => (await deps.index.getFile(memberFileId(parent.fileId, entryIndex))) !== null } : {}),
+      // An image whose stored-hash check is taken resumably (hash-wasm, saved states) is not fed in the listing (hash threads, no saved state).
+      ...(run.checkPlanned ? { hashMediaInListingBelowBytes: deps.limits.resumableImageCheckMinBytes } : {}),
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
@@ -318,6 +341,9 @@ async function unpackWith(
     if (reader.declaredEntries !== undefined) run.declaredEntries = reader.declaredEntries;
     if (reader.format === 'disk-image' && (reader as DiskImageReader).segmentBlobs.length > 1) run.imageSegments = (reader as DiskImageReader).segmentBlobs;
     const findingsBefore = reader.findings?.length ?? 0;
+    // A continuation of an image's resumable stored-hash check reads the media on from its saved progress and lists nothing;
+    // once the whole media is hashed, the next attempt lists the image (passing every member as recorded) and records the verdict.
+    if (reader.format === 'disk-image' && (await run.checkOnly(reader as DiskImageReader))) return reader.format;
     await run.unpack(reader, options.budgetSignal);
     // The image's end (its record and the EWF stored-hash check, reading the media) left to one more attempt that records nothing
     // new and so has a whole deadline for it (regression continued-image-end-work-runs-past-the-deadline).
@@ -477,10 +503,36 @@ export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promis
 /** The message key prefix of an unpack's continuation (`unpack-continue:<members so far>`). */
 export const UNPACK_CONTINUE_KEY = 'unpack-continue';
 
+/**
+ * Where a continuation of an image's resumable EWF stored-hash check is (disk/resumable-image-check.ts): the media
+ * offset saved, and how many times the check started over (offsets come round again after a start over).
+ */
+export interface ImageCheckPoint {
+  offset: number;
+  restarts: number;
+}
+
+/** The message key of a continuation: `unpack-continue:<members so far>`, with `:image-check:<offset>[:restart-<n>]` while an image's stored-hash check goes on. */
+export function unpackContinueKey(point: number, check: ImageCheckPoint | null = null): string {
+  if (check === null) return `${UNPACK_CONTINUE_KEY}:${point}`;
+  return `${UNPACK_CONTINUE_KEY}:${point}:image-check:${check.offset}${check.restarts > 0 ? `:restart-${check.restarts}` : ''}`;
+}
+
 /** The progress point a continuation message names (its id ends in its key), or null for any other message. */
-function continuedFrom(messageId: string): number | null {
-  const m = new RegExp(`:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::redrive-\\d{1,6}-\\d{1,15})?$`).exec(messageId);
-  return m ? Number(m[1]) : null;
+function continuedFrom(messageId: string): { point: number; check: ImageCheckPoint | null } | null {
+  const m = new RegExp(
+    `:${UNPACK_CONTINUE_KEY}:(\\d{1,15})(?::image-check:(\\d{1,15})(?::restart-(\\d{1,6}))?)?(?::redrive-\\d{1,6}-\\d{1,15})?$`,
+  ).exec(messageId);
+  if (!m) return null;
+  return { point: Number(m[1]), check: m[2] === undefined ? null : { offset: Number(m[2]), restarts: m[3] === undefined ? 0 : Number(m[3]) } };
+}
+
+/** Whether progress `a` is further than `b`: more members, then (the same members) further into the image's check. */
+function furtherThan(a: { point: number; check: ImageCheckPoint | null }, b: { point: number; check: ImageCheckPoint | null }): boolean {
+  if (a.point !== b.point) return a.point > b.point;
+  if (a.check === null || b.check === null) return a.check !== null && b.check === null;
+  if (a.check.restarts !== b.check.restarts) return a.check.restarts > b.check.restarts;
+  return a.check.offset > b.check.offset;
 }
 
 /** Where an unpack's latest continuation point is kept (a few bytes, beside its members' staging blobs). */
@@ -492,20 +544,20 @@ function continuationRef(deps: StageDeps, parent: FileRecord): BlobRef {
  * The latest continuation an attempt of this unpack sent, or null when none did: its point, and the entry index of the
  * first member it still held for its gzip member's check (null: it held none), from which nothing was handed off.
  */
-async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number | null; heldFrom: number | null; waitedMs: number; etag: string } | null> {
+async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<{ point: number | null; heldFrom: number | null; waitedMs: number; check: ImageCheckPoint | null; etag: string } | null> {
   const ref = continuationRef(deps, parent);
   for (let tries = 1; ; tries++) {
     try {
       // The ETag the point was read under: this attempt's own continuation replaces only that blob (recordContinuation).
       const { etag } = await deps.blobs.getProperties(ref);
-      const text = (await deps.blobs.readRange(ref, 0, 60, { ifMatch: etag })).toString('utf8');
-      const m = /^(\d{1,15})(?: (\d{1,15}))?(?: w(\d{1,15}))?$/.exec(text);
+      const text = (await deps.blobs.readRange(ref, 0, 100, { ifMatch: etag })).toString('utf8');
+      const m = /^(\d{1,15})(?: (\d{1,15}))?(?: w(\d{1,15}))?(?: c(\d{1,15})r(\d{1,6}))?$/.exec(text);
       // Unreadable (a torn or foreign write): no point, as if none were recorded, yet its ETag is kept, so this attempt's
       // own continuation may replace it (recordContinuation); without it the conditional write would fail for ever and the
       // chain would stall until the watchdog failed it as stuck.
-      return m
-        ? { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), waitedMs: m[3] === undefined ? 0 : Number(m[3]), etag }
-        : { point: null, heldFrom: null, waitedMs: 0, etag };
+      if (!m) return { point: null, heldFrom: null, waitedMs: 0, check: null, etag };
+      const check = m[4] === undefined ? null : { offset: Number(m[4]), restarts: Number(m[5]) };
+      return { point: Number(m[1]), heldFrom: m[2] === undefined ? null : Number(m[2]), waitedMs: m[3] === undefined ? 0 : Number(m[3]), check, etag };
     } catch (err) {
       if (err instanceof ExhibitError && err.code === 'not-found') return null;
       // Written between the two reads: read it again (a few times; then the fault goes to the runner, retryable or not).
@@ -538,7 +590,8 @@ async function forgetContinuation(deps: StageDeps, parent: FileRecord): Promise<
  * none): false when another attempt wrote one meanwhile (a second delivery of the same message running at once, its
  * first's lock lost; the chain's live attempt beside a re-drive) or the unpack ended and deleted it. Then this attempt
  * sends no continuation of its own, so the chain does not fork and the point never moves back. `waitedMs`: the unpack's
- * waits for member-cache room so far, all its attempts (LIMITS.memberCacheMaxWaitPerItemMs).
+ * waits for member-cache room so far, all its attempts (LIMITS.memberCacheMaxWaitPerItemMs); `check`: an image's
+ * stored-hash check progress, while it continues.
  */
 async function recordContinuation(
   deps: StageDeps,
@@ -546,9 +599,12 @@ async function recordContinuation(
   point: number,
   heldFrom: number | null,
   waitedMs: number,
+  check: ImageCheckPoint | null,
   readAs: string | null,
 ): Promise<boolean> {
-  const text = `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${waitedMs > 0 ? ` w${Math.round(waitedMs)}` : ''}`;
+  const text =
+    `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${waitedMs > 0 ? ` w${Math.round(waitedMs)}` : ''}` +
+    `${check === null ? '' : ` c${check.offset}r${check.restarts}`}`;
   const condition = readAs === null ? { ifNotExists: true } : { ifMatch: readAs };
   try {
     const { created } = await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain', ...condition });
@@ -708,6 +764,8 @@ async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failur
     membersDeclared: null,
   });
   await forgetContinuation(deps, root);
+  // An image's resumable stored-hash check, if one began: its saved progress will not be resumed.
+  await deps.index.deleteImageCheckCheckpoint(root.fileId);
   return skipped('not-applicable');
 }
 
@@ -860,6 +918,16 @@ class UnpackRun {
   singleReadProgress: (() => number) | 'unmeasured' | null = null;
   /** The waits for member-cache room of the attempts before this continuation, all together (recorded with each continuation). */
   waitedBeforeMs = 0;
+  /** The image's stored-hash check progress this message continues from (its key's `image-check:<offset>`), if any. */
+  fromCheck: ImageCheckPoint | null = null;
+  /** Continuing with the image's stored-hash check: the progress saved, for the continuation's key. */
+  checkContinues: ImageCheckPoint | null = null;
+  /** The image's stored-hash check ended in this attempt before its listing, without a digest (unusable, changed, unreadable): the verdict to record. */
+  private checkVerdict: (() => Promise<StoredHashCheck>) | null = null;
+  /** Another chain of this unpack recorded the image while this one checked its stored hashes: this attempt stops, recording nothing. */
+  superseded = false;
+  /** The resumable check met a changed segment blob: why. */
+  private checkChanged: string | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -1028,8 +1096,37 @@ class UnpackRun {
       this.listingComplete = broken.every((v) => reader.listedInFull(v.index));
       this.afterStop = several ? 'the other volumes were read in full' : this.listingComplete ? null : 'the volume was not read past it';
     }
+    let check: (() => Promise<StoredHashCheck>) | undefined;
+    if (this.checkVerdict !== null) check = this.checkVerdict;
+    else if (checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) {
+      // The unpack-time budget (or the runtime) stopped the listing: the unpack ends here, as an image whose check reads the
+      // media after the listing does (its read cut off by the same signal, nothing recorded of the image). Never a check
+      // started off the budget's clock and continued: the next attempt would meet the spent budget before opening the image
+      // and record the unpack with none of its members (regression ewf-check-started-after-budget-stop-records-zero-members).
+      if (this.stopped?.reason === 'budget-exceeded' || this.stopped?.reason === 'deadline-exceeded') {
+        this.ctx.logger.info({ fileId: this.parent.fileId, stoppedBy: this.stopped }, 'EWF stored-hash check not started: the unpack stopped in the listing');
+        return;
+      }
+      // Recorded already (a redelivery after the record, its saved progress gone): the media is hashed whole; on to the unpack's end.
+      if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) {
+        this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image is recorded with its verdict already');
+        return;
+      }
+      const result = await this.resumableCheck(reader, true);
+      if (result === null) return;
+      check = result;
+    }
+    // A segment blob changed under the resumable check: the image's verdict is 'failed' with why, and the unpack stops so.
+    if (this.checkChanged !== null) this.stop('evidence-changed', this.checkChanged, 'evidence-changed');
     try {
-      await recordDiskImage(this.deps, this.parent, reader, { ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}), logger: this.ctx.logger });
+      await recordDiskImage(this.deps, this.parent, reader, {
+        ...(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {}),
+        logger: this.ctx.logger,
+        ...(check ? { check, resumable: true } : {}),
+      });
+      // The saved progress stays until the unpack is recorded (finish, after setUnpack): a fault before then meets it again
+      // and re-records the same verdict from it (the custody entry is keyed, the row replaced), never starting the check over
+      // (regression ewf-check-final-attempt-fault-after-verdict-stalls-unpack).
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) throw err;
     }
@@ -1037,14 +1134,97 @@ class UnpackRun {
     this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
   }
 
+  /** Whether this attempt may take an image's stored-hash check resumably (the runner told it its deadline). */
+  get checkPlanned(): boolean {
+    return this.continuePoint.planned;
+  }
+
+  /**
+   * A continuation of an image's resumable stored-hash check (its key names `image-check:<offset>`): reads the media on
+   * from the saved progress until the deadline is near or the media ends, saving as it goes, and continues (true). False
+   * when there is nothing of the check to do first: not such a message, the check not resumable here, or the whole media
+   * already hashed (then this attempt lists the image and records it with the verdict, diskImage).
+   */
+  async checkOnly(reader: DiskImageReader): Promise<boolean> {
+    if (this.fromCheck === null || !checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) return false;
+    if (await checkHashedWhole(this.deps, this.parent.fileId, reader)) return false;
+    // Recorded already, its progress gone: the listing attempt goes on to the unpack's end (diskImage).
+    if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) return false;
+    const result = await this.resumableCheck(reader, false);
+    // Ended otherwise (given up, the evidence changed, another chain recorded it): the next attempt lists and records that.
+    if (result !== null) {
+      this.checkVerdict = result;
+      return false;
+    }
+    return this.continuing || this.superseded;
+  }
+
+  /**
+   * Runs the image's resumable stored-hash check (disk/resumable-image-check.ts). Null when this attempt continues
+   * (checkContinues set) or stops (another chain recorded the image: nothing more to do); otherwise the verdict for
+   * recordDiskImage, which may be a failure to record (the saved progress unusable, the evidence changed).
+   */
+  private async resumableCheck(reader: DiskImageReader, finish: boolean): Promise<(() => Promise<StoredHashCheck>) | null> {
+    const deadlineAt = this.ctx.deadlineAt;
+    if (deadlineAt === undefined) throw new ExhibitError('invalid-argument', 'a resumable stored-hash check needs the runner\'s deadline');
+    let result: ResumableCheckResult;
+    try {
+      // Reading the media for the check is the check's time, not unpacking's: not charged to the item's unpack budget
+      // (as the upload's hash in the unpack's read is not), nor cut off by it.
+      result = await this.clock.off(() =>
+        checkStoredHashesResumably(this.deps, this.parent.fileId, reader, {
+          deadlineAt,
+          finish,
+          continuedFrom: this.fromCheck,
+          ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
+          logger: this.ctx.logger,
+        }),
+      );
+    } catch (err) {
+      if (!isEvidenceChange(err)) {
+        // The media cannot be read whole (a chunk failing its checksum): recordDiskImage records 'failed', as before.
+        // The saved progress stays until that record: an attempt cut off before it meets the same chunk again.
+        if (isExhibitError(err) && !err.retryable && err.code !== 'aborted' && err.code !== 'timeout') return () => Promise.reject(err);
+        // Storage faults, the runtime's deadline or a shutdown: retried, resuming from the progress saved (the check stops
+        // short of the deadline itself, so only a read that hangs past hashContinueMarginMs / 2 meets it), never ended here.
+        throw err;
+      }
+      result = { kind: 'evidence-changed', why: `a segment blob of the image changed or vanished while its stored-hash check read it: ${errorMessage(err)}` };
+    }
+    switch (result.kind) {
+      case 'done':
+        return async () => result.check;
+      case 'continue':
+        this.continuing = true;
+        this.checkContinues = { offset: result.offset, restarts: result.restarts };
+        return null;
+      case 'superseded':
+        this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image\'s unpack is no longer pending (another chain ended it); this one stops');
+        this.superseded = true;
+        return null;
+      case 'unusable': {
+        // The row stays until the verdict is recorded (diskImage deletes it): a redelivery meets the same verdict.
+        const why = result.why;
+        return () => Promise.reject(new ExhibitError('hash-state-unusable', `the stored-hash check's saved progress was unusable: ${why}`));
+      }
+      case 'evidence-changed': {
+        // The row (the ETags first read) stays until the verdict is recorded: a redelivery reading the new blobs meets the same verdict.
+        // The unpack stops with it once the image's end is reached (diskImage), not before a check-only attempt's listing.
+        this.checkChanged = result.why;
+        const why = result.why;
+        return () => Promise.reject(new ExhibitError('evidence-changed', why));
+      }
+    }
+  }
+
   /**
    * A disk image whose listing ended in this attempt, which recorded members of its own, continues once more
    * (`unpack-continue:<entries>`) before its end when that end may not fit in the time left: always when the EWF
    * stored-hash check is to read the whole media after the listing (a resumed listing does not feed it), else once this
    * attempt's work (less its waits for member-cache room when it holds a measured single read: imageEndPastHalf) is as
-   * long as its time left. The next attempt
-   * passes every entry as recorded, so it records nothing, never continues, and does the image's record and check with
-   * a whole deadline (an image whose check alone outlasts one deadline still stops: docs/disk-images.md).
+   * long as its time left. The next attempt passes every entry as recorded, so it records nothing, never continues, and
+   * does the image's record and check with a whole deadline (media of resumableImageCheckMinBytes and more is checked
+   * across attempts of its own from there: resumableCheck, docs/disk-images.md).
    */
   leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
     // Without a deadline from the runner there is no continuation to leave it to.
@@ -1321,6 +1501,11 @@ class UnpackRun {
   }
 
   /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */
+  /** A continuation stopped before opening the archive: the members earlier attempts recorded, for its unpack record. */
+  countRecordedBefore(recorded: number): void {
+    this.memberCount = recorded;
+  }
+
   get membersSoFar(): number {
     return this.memberCount;
   }
@@ -1361,8 +1546,12 @@ class UnpackRun {
   }
 
   /** Custody first, then the unpack state: a crash in between re-runs and the custody key dedupes. */
-  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }): Promise<StageOutcome> {
+  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }, uploadHashLeftToHashStage = false): Promise<StageOutcome> {
     const { index, custody } = this.deps;
+    // A continuation stopped before its listing passed the members earlier attempts recorded (the budget's clock ran out at
+    // once, an image's check chain ending spent): those are still recorded, never said to be none
+    // (regression ewf-check-started-after-budget-stop-records-zero-members).
+    if (this.stopped && this.continuePoint.from !== null) this.memberCount = Math.max(this.memberCount, this.continuePoint.from);
     const parent = this.rootSha256 ? { ...this.parent, sha256: this.rootSha256 } : this.parent;
     const merkleRoot = this.merkle.root();
     const details: Record<string, unknown> = {
@@ -1377,6 +1566,9 @@ class UnpackRun {
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
       // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
       ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
+      // An upload whose hash was left to this unpack, ending in an attempt of its image's resumable check chain (no single
+      // read there): the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
+      ...(uploadHashLeftToHashStage ? { uploadHashTakenByHashStage: true } : {}),
       ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
       // Every segment read, or past LIMITS.maxCustodySegmentListBytes their count and digest: the log refuses an entry over 64 KiB.
       ...(this.imageSegments ? custodySegmentList(this.imageSegments, this.deps.limits.maxCustodySegmentListBytes) : {}),
@@ -1409,6 +1601,10 @@ class UnpackRun {
     );
     // The continuation point is of no further use once the end is recorded (only a continued unpack has one).
     if (this.continuePoint.from !== null) await forgetContinuation(this.deps, this.parent);
+    // An image's resumable stored-hash check (disk/resumable-image-check.ts): its saved progress is of no further use once the
+    // unpack is recorded, whatever ended it (verdict, stop, depth, budget, an image that did not open, no deadline), and not
+    // before: a fault between the image's record and here re-runs from it.
+    if (format === null || format === 'disk-image') await index.deleteImageCheckCheckpoint(parent.fileId);
     const memberCache = this.deps.memberBytes ? { memberCache: this.deps.memberBytes.stats() } : {};
     this.ctx.logger.info({ fileId: parent.fileId, ...details, ...(single ? { singleRead: single.read } : {}), ...memberCache }, this.stopped ? 'unpack stopped' : 'unpacked');
     if (this.stopped) return failed(this.stopped.code, this.stopped.detail);

@@ -39,6 +39,25 @@ export interface HashCheckpoint {
   updatedAt?: string;
 }
 
+/**
+ * The saved state of a resumable EWF stored-hash check (migration 0225): the
+ * MD5/SHA-1/SHA-256 of an image's media after its first `offsetBytes` bytes,
+ * read from the segment blobs under `etags` (hash-wasm save() output, base64).
+ */
+export interface ImageCheckCheckpoint {
+  fileId: string;
+  /** The ETags the image's segment blobs were read under, in order. */
+  etags: string[];
+  /** The library and version that wrote the states, as HashCheckpoint.engine. */
+  engine: string;
+  /** How many times this check started over from offset 0: part of its continuation keys. */
+  restarts: number;
+  mediaBytes: number;
+  offsetBytes: number;
+  states: { md5: string; sha1: string; sha256: string };
+  updatedAt?: string;
+}
+
 /** One uploaded evidence blob, as received. */
 /**
  * What IndexStore.bringReviewSummaryUpToDate did: the summary was already
@@ -472,6 +491,21 @@ export interface IndexStore {
   saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<boolean>;
   /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
   deleteHashCheckpoints(rootFileId: string): Promise<void>;
+  /** Progress of a resumable EWF stored-hash check of the image `fileId` (migration 0225); null when none is saved. */
+  getImageCheckCheckpoint(fileId: string): Promise<ImageCheckCheckpoint | null>;
+  /**
+   * Saves the check's progress; the row's updated_at is the watchdog's sign
+   * that the image's unpack moves (the file's own updated_at is left alone, so
+   * stalls elsewhere in the item are still seen). Never moves it backwards
+   * for the same engine and restart count (two chains may both save; every
+   * saved state is exact for its offset); a later start over, another engine's
+   * or other blobs' row is replaced. Nothing is saved, and false returned, once
+   * the image's unpack is no longer pending (another chain recorded it): the
+   * chain saving is a trailing one and stops.
+   */
+  saveImageCheckCheckpoint(checkpoint: ImageCheckCheckpoint): Promise<boolean>;
+  /** Forgets the check's saved progress (recorded, or of no further use). */
+  deleteImageCheckCheckpoint(fileId: string): Promise<void>;
 
   /**
    * Declares a split image's segment manifest (at upload registration), all

@@ -64,6 +64,8 @@ export interface OpenArchiveOptions {
   declaredSegments?: string[];
   /** A disk image: false leaves the EWF stored-hash check's media wholly to after the listing (disk-image.reader.ts). */
   hashMediaInListing?: boolean;
+  /** A disk image: media of at least this many bytes is not fed to the stored-hash check in the listing either (its check is resumable). */
+  hashMediaInListingBelowBytes?: number;
   /** Whether an earlier attempt recorded this entry index's member: a ZIP's chain search that does not finish fails retryably when one of the chain's was (zip.reader.ts). */
   isRecorded?: (entryIndex: number) => Promise<boolean>;
 }
@@ -103,6 +105,7 @@ export async function openArchive(blobs: BlobStore, source: ContentSource, optio
       ...(options.limits.diskOpenTimeoutMs !== undefined ? { diskOpenTimeoutMs: options.limits.diskOpenTimeoutMs } : {}),
       ...(options.limits.diskParseStepMs !== undefined ? { diskParseStepMs: options.limits.diskParseStepMs } : {}),
       ...(options.hashMediaInListing === false ? { hashMediaInListing: false } : {}),
+      ...(options.hashMediaInListingBelowBytes !== undefined ? { hashMediaInListingBelowBytes: options.hashMediaInListingBelowBytes } : {}),
       ...signal,
     });
   }

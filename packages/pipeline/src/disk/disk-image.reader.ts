@@ -49,6 +49,12 @@ export interface DiskImageReader extends ArchiveReader {
   verify(options?: { abortSignal?: AbortSignal }): Promise<StoredHashCheck>;
   /** What was read, for the log and the bench: blob bytes per phase, and how the media hash was fed. */
   readonly readCounts: DiskReadCounts;
+  /**
+   * The media from `from` on, read through the container in order, chunk by
+   * chunk to `take` (the resumable stored-hash check, disk/resumable-image-check.ts),
+   * until its end or until `take` answers false. Returns the offset reached.
+   */
+  readMedia(from: number, take: (bytes: Uint8Array) => Promise<boolean>, options?: { abortSignal?: AbortSignal }): Promise<number>;
 }
 
 export interface DiskReadCounts {
@@ -70,6 +76,8 @@ export interface OpenDiskImageOptions {
   size: number;
   /** False: the EWF stored-hash check is not fed during the listing; verify() reads all of the media after it. */
   hashMediaInListing?: boolean;
+  /** Media of at least this many bytes is not fed during the listing either: its check is taken resumably (resumable-image-check.ts) after it. */
+  hashMediaInListingBelowBytes?: number;
   etag?: string;
   maxEntryNameBytes: number;
   abortSignal?: AbortSignal;
@@ -218,7 +226,9 @@ class ThreadedDiskImageReader implements DiskImageReader {
     const stored = this.image.ewf?.storedHashes;
     // Not when told otherwise (a resumed unpack): the feed would read the media from its start up to the first member this
     // attempt reads, before it reads it, on every continuation; the check then reads the whole media after the listing.
-    if (stored && (stored.md5 || stored.sha1) && this.options.hashMediaInListing !== false) this.mediaHash = new ParallelHasher();
+    const below = this.options.hashMediaInListingBelowBytes;
+    const resumableCheck = below !== undefined && this.image.mediaBytes >= below;
+    if (stored && (stored.md5 || stored.sha1) && this.options.hashMediaInListing !== false && !resumableCheck) this.mediaHash = new ParallelHasher();
   }
 
   get segmentBlobs(): ImageSegmentRecord[] {
@@ -279,6 +289,35 @@ class ThreadedDiskImageReader implements DiskImageReader {
       await session.end();
       throw err;
     }
+  }
+
+  async readMedia(from: number, take: (bytes: Uint8Array) => Promise<boolean>, options: { abortSignal?: AbortSignal } = {}): Promise<number> {
+    const media = this.image.mediaBytes;
+    if (!Number.isSafeInteger(from) || from < 0 || from > media) throw new ExhibitError('invalid-argument', `media offset ${from} is outside the ${media}-byte media`);
+    this.phase = 'check';
+    if (from === media) return from;
+    const input: DiskHashTaskInput = { ...this.input, from };
+    const session = this.session('disk-hash', input, 'disk image reader (media, resumable check)', this.options.diskParseStepMs ?? LIMITS.diskParseStepMs, options.abortSignal);
+    let at = from;
+    try {
+      for (let request = await session.exchange(null); ; request = await session.exchange({ op: 'more' })) {
+        if (request.t === 'failed') throw request.error;
+        if (request.t !== 'chunk') throw new ExhibitError('corrupt-file', `the disk parser thread ended the media after ${at} of ${media} bytes`);
+        const bytes = new Uint8Array(request.bytes);
+        if (at + bytes.byteLength > media) throw new ExhibitError('corrupt-file', `the disk parser thread sent media past its ${media} bytes`);
+        at += bytes.byteLength;
+        this.readCounts.mediaHashedAfter += bytes.byteLength;
+        const more = await take(bytes);
+        if (request.last) {
+          if (at !== media) throw new ExhibitError('corrupt-file', `the media hash took ${at} of ${media} bytes`);
+          break;
+        }
+        if (!more) break;
+      }
+    } finally {
+      await session.end();
+    }
+    return at;
   }
 
   async close(): Promise<void> {

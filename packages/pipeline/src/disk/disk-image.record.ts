@@ -1,6 +1,8 @@
 import { custodyEwfHeader, custodySegmentList, errorMessage, isExhibitError, PIPELINE_ACTOR, type DiskImageRecord, type FileRecord, type IntegrityVerdict, type Logger } from '@exhibit/core';
 import type { StageDeps } from '../stage.js';
+import { HASH_WASM_VERSION } from '../resumable-hash.js';
 import type { DiskImageReader } from './disk-image.reader.js';
+import type { StoredHashCheck } from './open-disk-image.js';
 
 /**
  * What unpack records about a disk image once its files are listed
@@ -17,7 +19,14 @@ export async function recordDiskImage(
   deps: StageDeps,
   parent: FileRecord,
   reader: DiskImageReader,
-  options: { abortSignal?: AbortSignal; logger: Logger },
+  options: {
+    abortSignal?: AbortSignal;
+    logger: Logger;
+    /** The check, when taken elsewhere (resumable-image-check.ts, over several attempts); reader.verify() otherwise. */
+    check?: () => Promise<StoredHashCheck>;
+    /** The check was hashed with hash-wasm (resumable), not node:crypto: named in custody's tools. */
+    resumable?: boolean;
+  },
 ): Promise<DiskImageRecord> {
   const { image } = reader;
   const ewf = image.ewf;
@@ -27,7 +36,7 @@ export async function recordDiskImage(
   let detail: string | null = null;
   if (ewf && (ewf.storedHashes.md5 || ewf.storedHashes.sha1)) {
     try {
-      const check = await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
+      const check = options.check ? await options.check() : await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
       computed = { md5: check.computed.md5, sha1: check.computed.sha1, sha256: check.computed.sha256 };
       mismatches = [...(check.md5Matches === false ? ['md5'] : []), ...(check.sha1Matches === false ? ['sha1'] : [])];
       integrity = mismatches.length > 0 ? 'mismatch' : 'verified';
@@ -82,7 +91,7 @@ export async function recordDiskImage(
       },
       tools: [
         { name: 'exhibit-pipeline', version: deps.pipelineVersion },
-        { name: 'node:crypto/openssl', version: process.versions.openssl ?? 'unknown' },
+        options.resumable ? { name: 'hash-wasm', version: HASH_WASM_VERSION } : { name: 'node:crypto/openssl', version: process.versions.openssl ?? 'unknown' },
       ],
       eventKey: `image-hash:${parent.fileId}`,
     });

@@ -1,0 +1,431 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRootLogger, DISK_IMAGE_MIMES, ExhibitError, LIMITS, rootFileId, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
+import { createWatchdogStore } from '@exhibit/index';
+import { FileTypeIdentifier } from '@exhibit/media';
+import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
+import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
+import { buildMemoryCard, offsetInImage, tamperEwfMedia, type MemoryCard } from '../src/disk/test-support/memory-card.builder.js';
+import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+
+/**
+ * The EWF stored-hash check taken across unpack attempts (docs/disk-images.md,
+ * "The EWF stored-hash check across attempts"), through the stage runner
+ * against Azurite and PGlite, on small E01s made by ewfacquire with the
+ * limits shrunk: `resumableImageCheckMinBytes` 1 MiB makes the check
+ * resumable, `hashCheckpointBytes` 4 MiB saves every 4 MiB of media, and a
+ * `hashContinueMarginMs` longer than the deadline stops each attempt at its
+ * first checkpoint. Verdicts are compared with ewfinfo's stored hashes and
+ * ewfverify's computed ones.
+ */
+let h: Harness;
+const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: (process.env.BU_LOG as 'info') ?? 'silent' }) });
+const CHECKPOINT = 4 * 1024 * 1024;
+/** Listing in one attempt (unpackContinueMarginMs 0); the check stops at every checkpoint (soft point passed at once, hard point 45 s on). */
+const CHECK_LIMITS = { stageDeadlineMs: 120_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 150_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: CHECKPOINT };
+const EVERY_CHECKPOINT = limitsWith(CHECK_LIMITS);
+
+const missing = ['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire', 'ewfinfo', 'ewfverify'].filter((t) => !hasTool(t));
+let dir: string;
+let card: MemoryCard;
+const photos = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/100MEDIA/IMG_${i}.JPG`, bytes: randomBytes(400_000 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+
+beforeAll(async () => {
+  h = await createHarness(inject('storageConnectionString'));
+  h.deps.identifier = new FileTypeIdentifier();
+  dir = mkdtempSync(path.join(tmpdir(), 'exhibit-ewf-check-'));
+  // Uncompressed: the media is read from ~34 MB of blob, and a chunk can be tampered with (tamperEwfMedia).
+  if (missing.length === 0) card = buildMemoryCard(dir, photos, [], { compression: 'none' });
+}, 120_000);
+
+afterAll(async () => {
+  await h?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const unpackMessagesOf = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === fileId);
+const custodyOf = (evidenceId: string, action: string) => h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === action);
+const keyOf = (messageId: string) => messageId.split(':').slice(2).join(':');
+const CHECK_KEY = /^unpack-continue:(\d+):image-check:(\d+)(?::restart-(\d+))?$/;
+
+/** Delivers every unpack message sent for `fileId`, each once, in the order sent, until none is left. */
+async function deliverAll(fileId: string, limits: Limits, afterEach?: (run: { messageId: string; outcome: StageOutcome }) => void | Promise<void>): Promise<Array<{ messageId: string; outcome: StageOutcome }>> {
+  const delivered = new Set<string>();
+  const runs: Array<{ messageId: string; outcome: StageOutcome }> = [];
+  h.deps.limits = limits;
+  try {
+    for (;;) {
+      const next = unpackMessagesOf(fileId).find((s) => !delivered.has(s.message.messageId));
+      if (!next) return runs;
+      delivered.add(next.message.messageId);
+      const outcome = await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+      runs.push({ messageId: next.message.messageId, outcome });
+      await afterEach?.(runs.at(-1)!);
+      if (runs.length > 200) throw new Error('continuations do not end');
+    }
+  } finally {
+    h.deps.limits = LIMITS;
+  }
+}
+
+/** ewfinfo's stored MD5/SHA-1 and ewfverify's computed ones for an E01. */
+function ewfTools(e01: string): { stored: { md5?: string; sha1?: string }; computed: { md5?: string; sha1?: string } } {
+  const info = execFileSync('ewfinfo', [e01]).toString();
+  const field = (text: string, label: string) => new RegExp(`${label}:\\s+([0-9a-f]+)`).exec(text)?.[1]?.trim();
+  let verified = '';
+  try {
+    verified = execFileSync('ewfverify', ['-q', '-d', 'sha1', e01]).toString();
+  } catch (err) {
+    // ewfverify exits 1 on a mismatch; its report is still on stdout.
+    verified = String((err as { stdout?: Buffer }).stdout ?? '');
+  }
+  return {
+    stored: { md5: field(info, 'MD5'), sha1: field(info, 'SHA1') },
+    computed: { md5: field(verified, 'MD5 hash calculated over data'), sha1: field(verified, 'SHA1 hash calculated over data') },
+  };
+}
+
+async function checkpointRow(fileId: string): Promise<unknown> {
+  return h.index.getImageCheckCheckpoint(fileId);
+}
+
+describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image is taken across unpack attempts', () => {
+  it('regression: ewf-stored-hash-check-cut-off-at-deadline — an E01 whose media takes longer than one deadline to read is verified, not stopped deadline-exceeded', async () => {
+    // Before: the check read the whole media in the attempt that records the image; media that outlasts one deadline (a
+    // 150-300 GB image and more in Azure; here ~34 MB read at 300 ms per 1-MiB read, an 8 s deadline) was cut off there.
+    const archive = await addArchive(h, 'slow.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const plain = h.deps.blobs;
+    // In-order (follow) reads of the blob, the media's and files' data, are slow; structure reads (readRange) are not.
+    h.deps.blobs = Object.create(plain, {
+      openRead: { value: async (...a: Parameters<BlobStore['openRead']>) => { await sleep(300); return plain.openRead(...a); } },
+    }) as BlobStore;
+    let runs: Array<{ messageId: string; outcome: StageOutcome }>;
+    try {
+      runs = await deliverAll(archive.fileId, limitsWith({ stageDeadlineMs: 8_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 6_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: CHECKPOINT }));
+    } finally {
+      h.deps.blobs = plain;
+    }
+    const tools = ewfTools(card.e01);
+    expect(tools.stored.md5).toMatch(/^[0-9a-f]{32}$/);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      format: 'ewf',
+      integrity: 'verified',
+      mismatches: [],
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(readFileSync(card.raw)) },
+    });
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
+    expect(runs.some((r) => CHECK_KEY.test(keyOf(r.messageId)))).toBe(true);
+    const verified = custodyOf(archive.evidenceId, 'image-hash-verified');
+    expect(verified).toHaveLength(1);
+    expect(verified[0]!.tools).toContainEqual(expect.objectContaining({ name: 'hash-wasm' }));
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('checked over several continuations (one per checkpoint), each reading on from the saved media offset; the verdict equals ewfinfo/ewfverify, recorded once', async () => {
+    const archive = await addArchive(h, 'card.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const checkReads: number[] = [];
+    const runs = await deliverAll(archive.fileId, EVERY_CHECKPOINT, async () => {
+      const saved = (await h.index.getImageCheckCheckpoint(archive.fileId))?.offsetBytes;
+      if (saved !== undefined) checkReads.push(saved);
+    });
+    const media = readFileSync(card.raw);
+    const keys = runs.map((r) => keyOf(r.messageId));
+    expect(new Set(keys).size).toBe(keys.length);
+    const checks = keys.filter((k) => CHECK_KEY.test(k)).map((k) => Number(CHECK_KEY.exec(k)![2]));
+    // Every checkpoint's offset, then the media's end (the last attempt lists the image and records the verdict).
+    const expected = [];
+    for (let at = CHECKPOINT; at < media.length; at += CHECKPOINT) expected.push(at);
+    expected.push(media.length);
+    expect(checks).toEqual(expected);
+    // The check-only attempts record nothing; the members are recorded once, by the first attempt.
+    const members = await h.index.listChildren(archive.fileId);
+    expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(members.length);
+    for (const p of photos) expect(members.find((m) => m.path === `card.E01!/${p.path}`)?.sha256).toBe(sha256(p.bytes));
+    const tools = ewfTools(card.e01);
+    expect(tools.computed).toEqual(tools.stored);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      integrity: 'verified',
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(media) },
+      volumes: [{ fileSystem: 'fat32', problem: null }],
+    });
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: members.length } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('a check continuation delivered again (after it sent its own, and after the chain went on) sends the latest key again; nothing is recorded twice', async () => {
+    const archive = await addArchive(h, 'again.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    h.deps.limits = EVERY_CHECKPOINT;
+    const deliver = async (i: number, deliveryCount: number) => {
+      const m = unpackMessagesOf(archive.fileId)[i]!.message;
+      return runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount }, inv());
+    };
+    try {
+      await deliver(0, 1);
+      await deliver(1, 1);
+      await deliver(2, 1);
+      const before = unpackMessagesOf(archive.fileId).map((s) => keyOf(s.message.messageId));
+      expect(before.slice(1).every((k) => CHECK_KEY.test(k))).toBe(true);
+      // The second check continuation again, then the first, then the listing attempt: each sends the latest key.
+      expect(await deliver(2, 2)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(await deliver(1, 2)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      expect(await deliver(0, 2)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      const after = unpackMessagesOf(archive.fileId).map((s) => keyOf(s.message.messageId));
+      expect(after.slice(before.length)).toEqual([before.at(-1), before.at(-1), before.at(-1)]);
+      // The saved progress did not move back.
+      expect((await h.index.getImageCheckCheckpoint(archive.fileId))?.offsetBytes).toBe(3 * CHECKPOINT);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    // The bus keeps one message per id: the rest of the chain, once each.
+    await deliverAll(archive.fileId, EVERY_CHECKPOINT);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    const members = await h.index.listChildren(archive.fileId);
+    expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(members.length);
+  }, 300_000);
+
+  it('an uploaded E01 whose hash is left to its unpack: verified across check continuations (no single read in them), the upload\'s hash then taken by the hash stage', async () => {
+    const data = readFileSync(card.e01);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/upload.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    const hashMessages = () => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { blobName?: string }).blobName === blobName);
+    const deliverHashes = async (from: number) => {
+      for (const s of hashMessages().slice(from)) await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+    };
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      await deliverHashes(0);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+    const hashesBefore = hashMessages().length;
+    const runs = await deliverAll(fileId, EVERY_CHECKPOINT);
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    // The unpack ended without the upload's hash: sent back to the hash stage, which takes it.
+    expect(hashMessages().length).toBeGreaterThan(hashesBefore);
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      await deliverHashes(hashesBefore);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect(await h.index.getUpload(blobName)).toMatchObject({ integrity: 'verified' });
+    expect(custodyOf(evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(custodyOf(evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(evidenceId, 'unpacked')).toHaveLength(1);
+    // The unpack's entry says where the upload's hash was taken, and names none it did not take.
+    expect(custodyOf(evidenceId, 'unpacked')[0]).toMatchObject({ details: { uploadHashTakenByHashStage: true } });
+    expect(custodyOf(evidenceId, 'unpacked')[0]!.details).not.toHaveProperty('uploadHashedInThisRead');
+    expect(custodyOf(evidenceId, 'unpacked')[0]!.subject).not.toHaveProperty('sha256');
+  }, 300_000);
+
+  it('the watchdog: an image whose check saved progress within the stall time is not stalled, a stalled member beside it still is', async () => {
+    const archive = await addArchive(h, 'watched.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      // The listing attempt (members recorded) and one check continuation, which saves progress now.
+      for (const i of [0, 1]) {
+        const m = unpackMessagesOf(archive.fileId)[i]!.message;
+        await runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount: 1 }, inv());
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getImageCheckCheckpoint(archive.fileId))?.offsetBytes).toBe(2 * CHECKPOINT);
+    // Nothing in the item has moved for an hour (say the members' analyse messages were lost), but the check saved just now.
+    await h.sql.query(`UPDATE files SET updated_at = now() - interval '1 hour' WHERE case_id = $1 AND evidence_id = $2`, [archive.caseId, archive.evidenceId]);
+    const store = createWatchdogStore(h.sql);
+    const stalledHere = async () => (await store.listStalledFiles({ stallMs: 60_000, limit: 10_000 })).filter((f) => f.evidenceId === archive.evidenceId).map((f) => f.fileId);
+    const members = (await h.index.listChildren(archive.fileId)).filter((m) => m.stage === 'pending').map((m) => m.fileId);
+    expect(members.length).toBeGreaterThan(0);
+    expect((await stalledHere()).sort()).toEqual([...members].sort());
+    // Once the check's progress stops moving too, the image's unpack is what stalled.
+    await h.sql.query(`UPDATE image_check_checkpoints SET updated_at = now() - interval '1 hour' WHERE file_id = $1`, [archive.fileId]);
+    expect(await stalledHere()).toContain(archive.fileId);
+  }, 300_000);
+
+  it('a modified image (one media byte flipped, its chunk checksum fixed) is still a mismatch across continuations, flagged and in custody once', async () => {
+    const at = offsetInImage(card.raw, photos[1]!.bytes) + 100;
+    const tampered = path.join(dir, 'tampered.E01');
+    tamperEwfMedia(card.e01, card.raw, tampered, at);
+    const archive = await addArchive(h, 'tampered.E01', readFileSync(tampered), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const runs = await deliverAll(archive.fileId, EVERY_CHECKPOINT);
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(tampered);
+    expect(tools.computed.md5).not.toBe(tools.stored.md5);
+    const changedMedia = Buffer.from(readFileSync(card.raw));
+    changedMedia[at] = changedMedia[at]! ^ 0xff;
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      integrity: 'mismatch',
+      mismatches: ['md5', 'sha1'],
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(changedMedia) },
+    });
+    expect((await h.index.getFile(archive.fileId))!.flags).toContain('image-hash-mismatch');
+    expect(custodyOf(archive.evidenceId, 'image-hash-mismatch')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(0);
+  }, 300_000);
+
+  it('a segment blob changed between check attempts ends the check: the image\'s verdict is failed and the unpack stops evidence-changed, never joining hashes of two blobs', async () => {
+    const archive = await addArchive(h, 'changed.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const source = { container: h.deps.containers.evidence, name: `${archive.caseId}/${archive.evidenceId}/changed.E01` };
+    let replaced = false;
+    const runs = await deliverAll(archive.fileId, EVERY_CHECKPOINT, async (run) => {
+      // After the second check attempt, the blob is written again (the same bytes, a new ETag).
+      if (!replaced && CHECK_KEY.test(keyOf(run.messageId))) {
+        replaced = true;
+        await h.deps.blobs.upload(source, readFileSync(card.e01));
+      }
+    });
+    expect(replaced).toBe(true);
+    const image = await h.index.getDiskImage(archive.fileId);
+    expect(image).toMatchObject({ integrity: 'failed', computedHashes: null });
+    expect(image!.integrityDetail).toContain('changed');
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+    expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')).toMatchObject({ code: 'evidence-changed' });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(0);
+    expect(custodyOf(archive.evidenceId, 'image-hash-mismatch')).toHaveLength(0);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('saved states that do not load start the check over from offset 0 (restart-1 keys), at most maxHashRestarts times, and it still verifies', async () => {
+    const archive = await addArchive(h, 'restart.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let damaged = false;
+    const runs = await deliverAll(archive.fileId, EVERY_CHECKPOINT, async () => {
+      const saved = await h.index.getImageCheckCheckpoint(archive.fileId);
+      if (!damaged && saved && saved.offsetBytes >= 2 * CHECKPOINT) {
+        damaged = true;
+        await h.sql.query(`UPDATE image_check_checkpoints SET md5_state = $2 WHERE file_id = $1`, [archive.fileId, Buffer.from('not a state').toString('base64')]);
+      }
+    });
+    expect(damaged).toBe(true);
+    const keys = runs.map((r) => keyOf(r.messageId));
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.some((k) => k.endsWith(':restart-1'))).toBe(true);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+
+    // Past the bound: the check is given up on and recorded failed (hash-state-unusable), never re-read for ever.
+    const again = await addArchive(h, 'unusable.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [again]);
+    await deliverAll(again.fileId, limitsWith({ ...CHECK_LIMITS, maxHashRestarts: 1 }), async () => {
+      const saved = await h.index.getImageCheckCheckpoint(again.fileId);
+      if (saved && saved.offsetBytes === CHECKPOINT) {
+        await h.sql.query(`UPDATE image_check_checkpoints SET md5_state = $2 WHERE file_id = $1`, [again.fileId, Buffer.from('not a state').toString('base64')]);
+      }
+    });
+    const failedImage = await h.index.getDiskImage(again.fileId);
+    expect(failedImage).toMatchObject({ integrity: 'failed' });
+    expect(failedImage!.integrityDetail).toContain('unusable');
+    expect(await checkpointRow(again.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-final-attempt-fault-after-verdict-stalls-unpack — a retryable fault after the verdict is recorded and before the unpack is: the redelivery finishes the unpack, never starting the check over under a key already sent', async () => {
+    // Before: the final attempt deleted the saved progress once the image was recorded; a fault before its unpacked custody
+    // and setUnpack left a redelivery with no progress, which started the check over at restart 0 and sent the chain's first
+    // check key again (dropped by the bus's duplicate window): the unpack stayed pending.
+    const archive = await addArchive(h, 'fault.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const record = h.deps.custody.record.bind(h.deps.custody);
+    let faulted = false;
+    h.deps.custody.record = async (event) => {
+      if (!faulted && event.action === 'unpacked' && event.evidenceId === archive.evidenceId) {
+        faulted = true;
+        throw new ExhibitError('storage-unavailable', 'fault between the image record and the unpack record');
+      }
+      return record(event);
+    };
+    const delivered = new Set<string>();
+    const keys: string[] = [];
+    h.deps.limits = EVERY_CHECKPOINT;
+    try {
+      for (let i = 0; i < 200; i++) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !delivered.has(s.message.messageId));
+        if (!next) break;
+        // The bus drops a message whose id it has seen: only an id new to it is delivered.
+        delivered.add(next.message.messageId);
+        keys.push(keyOf(next.message.messageId));
+        const body = { body: next.message.body, messageId: next.message.messageId };
+        try {
+          await runMessage(h.deps, 'unpack', { ...body, deliveryCount: 1 }, inv());
+        } catch {
+          // The retryable fault: the same message delivered again.
+          await runMessage(h.deps, 'unpack', { ...body, deliveryCount: 2 }, inv());
+        }
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+      h.deps.custody.record = record;
+    }
+    expect(faulted).toBe(true);
+    expect(unpackMessagesOf(archive.fileId).map((s) => keyOf(s.message.messageId))).toEqual(keys);
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing ends the unpack there, with the members it recorded, no check started', async () => {
+    // Before: the resumable check started after a budget stop (off the budget's clock) and continued; the next attempt met the
+    // spent budget before opening the image and recorded the unpack failed with `membersRecorded: 0` though members were recorded.
+    // Blob writes are slow (members' staging, continuation points): the small budgets run out in the listing, the larger ones
+    // over the chain's attempts (each charged its image open and writes; the check's reads are not), the last attempt meeting
+    // the spent budget after the listing recorded every member.
+    const plain = h.deps.blobs;
+    h.deps.blobs = Object.create(plain, {
+      upload: { value: async (...a: Parameters<BlobStore['upload']>) => { await sleep(400); return plain.upload(...a); } },
+    }) as BlobStore;
+    let stoppedWithMembers = 0;
+    try {
+      for (const ms of [1200, 1800, 2400, 6000]) {
+        const archive = await addArchive(h, `budget${ms}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+        await sendWork(h.deps, 'unpack', [archive]);
+        const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetUnpackMs: ms, maxBudgetUnpackMs: ms }));
+        const file = await h.index.getFile(archive.fileId);
+        const members = (await h.index.listChildren(archive.fileId)).length;
+        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+        const failure = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
+        if (failure?.archive?.reason !== 'budget-exceeded') continue;
+        expect(file!.unpack).toBe('failed');
+        expect(failure.archive.membersRecorded).toBe(members);
+        // Stopped in the listing (its first attempt failed so): no check started after it.
+        if (members > 0) stoppedWithMembers++;
+        if (runs[0]!.outcome.status === 'failed') {
+          expect(runs.some((r) => CHECK_KEY.test(keyOf(r.messageId)))).toBe(false);
+        }
+        expect(await checkpointRow(archive.fileId)).toBeNull();
+      }
+    } finally {
+      h.deps.blobs = plain;
+    }
+    expect(stoppedWithMembers).toBeGreaterThan(0);
+  }, 300_000);
+});
