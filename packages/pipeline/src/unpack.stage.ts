@@ -208,7 +208,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // within segmentHashClaimHoldMs less a delivery) hashes them in its read (claimLeavesDeliveryToUnpack).
       for (const later of segments?.unhashed ?? []) await touchSegmentHashClaim(deps, later, ctx.abortSignal);
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
-      if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + clock.offMs, run.checkContinues, recordedPoint?.etag ?? null))) {
+      if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + run.memberWaitMs, run.checkContinues, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
         const now = await latestContinuation(deps, parent);
         const point = now?.point ?? null;
@@ -573,6 +573,8 @@ async function latestContinuation(deps: StageDeps, parent: FileRecord): Promise<
  */
 async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRecord | null, ctx: StageContext): Promise<StageResult> {
   if (continuedFrom(ctx.messageId) !== null) await forgetContinuation(deps, parent);
+  // An image's resumable stored-hash check row, left by the same crash (finish deletes it after the point).
+  await deps.index.deleteImageCheckCheckpoint(parent.fileId);
   return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
 }
 
@@ -918,6 +920,8 @@ class UnpackRun {
   singleReadProgress: (() => number) | 'unmeasured' | null = null;
   /** The waits for member-cache room of the attempts before this continuation, all together (recorded with each continuation). */
   waitedBeforeMs = 0;
+  /** This attempt's waits for member-cache room (the unpack clock's off time less anything else run off it, e.g. an image's stored-hash check). */
+  memberWaitMs = 0;
   /** The image's stored-hash check progress this message continues from (its key's `image-check:<offset>`), if any. */
   fromCheck: ImageCheckPoint | null = null;
   /** Continuing with the image's stored-hash check: the progress saved, for the continuation's key. */
@@ -1231,7 +1235,7 @@ class UnpackRun {
     if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
     const stored = reader.image.ewf?.storedHashes;
     const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
-    if (wholeMediaCheck || imageEndPastHalf(this.continuePoint, this.singleReadProgress, this.clock.offMs)) this.continuing = true;
+    if (wholeMediaCheck || imageEndPastHalf(this.continuePoint, this.singleReadProgress, this.memberWaitMs)) this.continuing = true;
   }
 
   /** What the stop detail says after the member count: what was not extracted, or that nothing was stopped. */
@@ -1408,11 +1412,12 @@ class UnpackRun {
       // Members held for their gzip member's check cannot be taken by analyse yet: waiting would only stall.
       // Nor is it worth waiting once this attempt is due to stop and continue.
       if (this.held.length > 0 || this.continuePoint.due()) return;
+      const offBefore = this.clock.offMs;
       const wait = await this.clock.off(() =>
         waitForMemberRoom(cache, stored.size, {
           // Not past the point where this attempt stops to continue: the margin is for the stop's writes, not for a wait.
           continueAt: this.continuePoint.atMs,
-          waitedMs: this.clock.offMs,
+          waitedMs: this.memberWaitMs,
           waitedBeforeMs: this.waitedBeforeMs,
           limits: this.deps.limits,
           singleRead:
@@ -1425,6 +1430,8 @@ class UnpackRun {
           abortSignal: this.outerSignal ? AbortSignal.any([this.outerSignal, this.continuePoint.signal]) : this.continuePoint.signal,
         }),
       );
+      // Off the clock is also where an image's resumable stored-hash check runs: only the waits count here.
+      this.memberWaitMs += this.clock.offMs - offBefore;
       if (wait !== 'room') this.ctx.logger.debug({ fileId: this.parent.fileId, wait }, 'member-bytes cache: no room; member not cached');
     }
     cache.offer(key, stored.bytes);
