@@ -83,7 +83,10 @@ export function createWatchdogStore(sql: SqlClient): WatchdogStore {
                           AND f.redriven_at >= GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END,
                                                         (SELECT i.updated_at FROM image_check_checkpoints i WHERE i.file_id = f.file_id))
                      THEN f.redrives ELSE 0 END AS redrives,
-                GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END) AS moved_at,
+                -- The same last move the count resets on: a re-drive's key names it (redrive-<n>-<moved ms>), so a
+                -- re-drive after the image's check moved is never the earlier re-drive's id again.
+                GREATEST(f.updated_at, CASE WHEN f.unpack <> 'pending' THEN (SELECT max(c.updated_at) FROM upload_hash_checkpoints c WHERE c.root_file_id = f.file_id) END,
+                         (SELECT i.updated_at FROM image_check_checkpoints i WHERE i.file_id = f.file_id)) AS moved_at,
                 u.blob_name, (u.integrity = 'pending' AND u.hash_failure_code IS NULL) AS hash_pending, hm.moving AS hash_moving
            FROM files f
            LEFT JOIN uploads u ON u.root_file_id = f.file_id

@@ -264,6 +264,16 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     // Once the check's progress stops moving too, the image's unpack is what stalled.
     await h.sql.query(`UPDATE image_check_checkpoints SET updated_at = now() - interval '1 hour' WHERE file_id = $1`, [archive.fileId]);
     expect(await stalledHere()).toContain(archive.fileId);
+
+    // regression: ewf-check-moved-redrive-reused-earlier-redrive-id — the re-drive key names the file's last move
+    // (redrive-<n>-<moved ms>) and the stuck record says since when: an image's check progress is that move, as it is
+    // what resets the re-drive count; the file's own updated_at (an hour older here) would repeat an earlier re-drive's
+    // id, which duplicate detection drops, and state a wrong time in the record.
+    await h.sql.query(`UPDATE image_check_checkpoints SET updated_at = now() - interval '20 minutes' WHERE file_id = $1`, [archive.fileId]);
+    const image = (await store.listStalledFiles({ stallMs: 60_000, limit: 10_000 })).find((f) => f.fileId === archive.fileId)!;
+    const row = (await h.sql.query<{ updated_at: Date | string }>(`SELECT updated_at FROM image_check_checkpoints WHERE file_id = $1`, [archive.fileId])).rows[0]!;
+    expect(Date.parse(image.movedAt)).toBe(new Date(row.updated_at).getTime());
+    expect(Date.parse(image.movedAt)).toBeGreaterThan(Date.parse(image.updatedAt));
   }, 300_000);
 
   it('a modified image (one media byte flipped, its chunk checksum fixed) is still a mismatch across continuations, flagged and in custody once', async () => {
@@ -304,7 +314,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(replaced).toBe(true);
     const image = await h.index.getDiskImage(archive.fileId);
     expect(image).toMatchObject({ integrity: 'failed', computedHashes: null });
-    expect(image!.integrityDetail).toContain('changed');
+    expect(image!.integrityDetail).toContain('a segment blob changed during the stored-hash check (evidence-changed)');
     expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'evidence-changed' });
     const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
     expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')).toMatchObject({ code: 'evidence-changed' });
@@ -343,7 +353,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     });
     const failedImage = await h.index.getDiskImage(again.fileId);
     expect(failedImage).toMatchObject({ integrity: 'failed' });
-    expect(failedImage!.integrityDetail).toContain('unusable');
+    expect(failedImage!.integrityDetail).toContain('the stored-hash check was given up (hash-state-unusable)');
     expect(await checkpointRow(again.fileId)).toBeNull();
   }, 300_000);
 

@@ -65,7 +65,7 @@ export async function watchdog(app: App, inv: Invocation, options: WatchdogOptio
     const ref = { caseId: file.caseId, evidenceId: file.evidenceId, fileId: file.fileId };
     try {
       if (file.redrives >= options.maxRedrives) {
-        const description = `no progress since ${file.updatedAt} (stage ${file.stage}${file.unpack === 'pending' ? ', unpack pending' : ''}) after ${file.redrives} re-drive${file.redrives === 1 ? '' : 's'} ${Math.round(options.stallMs / 1000)} s apart`;
+        const description = `no progress since ${file.movedAt} (stage ${file.stage}${file.unpack === 'pending' ? ', unpack pending' : ''}) after ${file.redrives} re-drive${file.redrives === 1 ? '' : 's'} ${Math.round(options.stallMs / 1000)} s apart`;
         for (const queue of queues.length > 0 ? queues : (['index'] as QueueName[])) {
           const body = queue === 'hash' && file.upload ? { ...ref, blobName: file.upload.blobName } : ref;
           await recordDeadLetter(deps, queue, { body, messageId: `watchdog:${file.fileId}`, reason: 'stuck', description }, ctx, { code: 'stuck' });

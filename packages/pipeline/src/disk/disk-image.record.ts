@@ -44,7 +44,14 @@ export async function recordDiskImage(
       // A chunk that fails its checksum or cannot be inflated: the media cannot be read whole, so nothing is verified.
       if (!isExhibitError(err) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
       integrity = 'failed';
-      detail = `the media could not be read whole to check the stored hashes: ${errorMessage(err)}`;
+      // Worded by what ended it: the resumable check (disk/resumable-image-check.ts) also ends on saved progress it could
+      // not use and on a segment blob that changed, neither of which is media that could not be read.
+      detail =
+        err.code === 'hash-state-unusable'
+          ? `the stored-hash check was given up (hash-state-unusable): ${errorMessage(err)}`
+          : err.code === 'evidence-changed'
+            ? `a segment blob changed during the stored-hash check (evidence-changed): ${errorMessage(err)}`
+            : `the media could not be read whole to check the stored hashes: ${errorMessage(err)}`;
     }
   }
   const record: DiskImageRecord = {

@@ -83,12 +83,11 @@ const SEGMENT_WAIT_STEP = new RegExp(`:${SEGMENT_WAIT_KEY}:([0-9a-f]{12}):(\\d{1
  * is always a step past the running one, never the running key itself nor an
  * earlier step (either would be dropped as a repeat within the one-hour
  * window, and the wait would stop re-checking). A message that is no re-check
- * starts the chain named after its own id: the first unpack message and a
- * watchdog re-drive share one (`unpack:<file id>`), so they name one chain. A
- * re-drive more than an hour after that chain's step 1 starts its steps again
- * beside it (harmless: each re-check only looks at the set); one within the
- * hour of step 1 (its first message sent over an hour before, delivered late)
- * has its step 1 dropped and re-checks once (docs/disk-images.md, "What the
+ * starts the chain named after its own id. A watchdog re-drive has an id of
+ * its own (`unpack:<file id>:redrive-<n>-<moved ms>`), so it starts a chain of
+ * its own beside the first message's, if that one is still alive: harmless,
+ * since each re-check only looks at the set and then runs the unpack as any
+ * redelivery would (at most one more chain per re-drive; docs/disk-images.md, "What the
  * pipeline does with a manifest").
  */
 export function segmentWaitKey(messageId: string): string {
