@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, DISK_IMAGE_MIMES, ExhibitError, LIMITS, rootFileId, type BlobStore, type Limits, type StageOutcome } from '@exhibit/core';
 import { createWatchdogStore } from '@exhibit/index';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { runIngest, runMessage, sendWork } from '../src/stage-runner.js';
+import { redrive, runIngest, runMessage, sendWork } from '../src/stage-runner.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard, offsetInImage, tamperEwfMedia, type MemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -437,5 +437,61 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
       h.deps.blobs = plain;
     }
     expect(stoppedWithMembers).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('regression: ewf-check-time-recorded-as-member-cache-waits — a check chain re-driven, repeated late and its point deleted while pending ends once, and its points carry no member-cache wait it did not make', async () => {
+    const archive = await addArchive(h, 'rv.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const point = { container: h.deps.containers.derived, name: `staging/${archive.fileId}/unpack-continue` };
+    h.deps.limits = EVERY_CHECKPOINT;
+    const log: string[] = [];
+    const points: string[] = [];
+    const deliver = async (m: { body: unknown; messageId: string }, deliveryCount = 1) => {
+      const o = await runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount }, inv());
+      if (await h.deps.blobs.exists(point)) points.push((await h.deps.blobs.readRange(point, 0, 100)).toString());
+      log.push(`${keyOf(m.messageId)} -> ${JSON.stringify(o)} | sent ${keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId)} | point ${(await h.deps.blobs.exists(point)) ? (await h.deps.blobs.readRange(point, 0, 100)).toString() : '-'}`);
+      return o;
+    };
+    try {
+      await deliver(unpackMessagesOf(archive.fileId)[0]!.message);
+      await deliver(unpackMessagesOf(archive.fileId)[1]!.message);
+      await deliver(unpackMessagesOf(archive.fileId)[2]!.message);
+      const chk = unpackMessagesOf(archive.fileId).at(-1)!.message;
+      // redrive while chain in check phase; the latest check message "lost"
+      await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: 42 });
+      await deliver(unpackMessagesOf(archive.fileId).at(-1)!.message);
+      const suffixed = unpackMessagesOf(archive.fileId).at(-1)!.message;
+      await deliver(suffixed);
+      // late delivery of the lost plain check message (now behind)
+      await deliver(chk, 2);
+      // late delivery of the suffixed one again
+      await deliver(suffixed, 2);
+      // point deleted while pending (simulate) then the latest message
+      const latest = unpackMessagesOf(archive.fileId).at(-1)!.message;
+      await h.deps.blobs.delete(point);
+      await deliver(latest);
+      // drain
+      const delivered = new Set(unpackMessagesOf(archive.fileId).slice(0, -1).map((s) => s.message.messageId));
+      for (let i = 0; i < 100; i++) {
+        const next = unpackMessagesOf(archive.fileId).find((s) => !delivered.has(s.message.messageId));
+        if (!next) break;
+        delivered.add(next.message.messageId);
+        await deliver(next.message);
+      }
+      await deliver(chk, 3);
+      await deliver(suffixed, 3);
+    } finally {
+      h.deps.limits = LIMITS;
+      if (process.env.EXHIBIT_TEST_LOG) console.log(log.join('\n'));
+    }
+    // No member cache in this harness: a ` w<ms>` in the point would be the check's own read time counted as cache waits.
+    expect(points.length).toBeGreaterThan(0);
+    for (const text of points) expect(text).not.toMatch(/ w\d+/);
+    expect(points.some((text) => / c\d+r\d+$/.test(text))).toBe(true);
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+    expect(await h.deps.blobs.exists(point)).toBe(false);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
   }, 300_000);
 });
