@@ -398,7 +398,7 @@ async function laterSegmentsToHash(deps: StageDeps, set: SegmentSetState, ctx: S
  * delivery that passed this, and no later than its end: no hash stage reads a
  * segment while an unpack delivery may read it for its hash.
  */
-export function claimLeavesDeliveryToUnpack(movedAt: Date, limits: Pick<StageDeps['limits'], 'stageDeadlineMs' | 'stageDeadlineGraceMs' | 'segmentHashClaimHoldMs'>, now = Date.now()): boolean {
+function claimLeavesDeliveryToUnpack(movedAt: Date, limits: Pick<StageDeps['limits'], 'stageDeadlineMs' | 'stageDeadlineGraceMs' | 'segmentHashClaimHoldMs'>, now = Date.now()): boolean {
   return now - movedAt.getTime() + limits.stageDeadlineMs + limits.stageDeadlineGraceMs < limits.segmentHashClaimHoldMs;
 }
 
@@ -1507,12 +1507,12 @@ class UnpackRun {
     await this.deps.index.addFlags(memberFileId(this.parent.fileId, firstIndex), ['duplicate-name']);
   }
 
-  /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */
   /** A continuation stopped before opening the archive: the members earlier attempts recorded, for its unpack record. */
   countRecordedBefore(recorded: number): void {
     this.memberCount = recorded;
   }
 
+  /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */
   get membersSoFar(): number {
     return this.memberCount;
   }

@@ -314,7 +314,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(replaced).toBe(true);
     const image = await h.index.getDiskImage(archive.fileId);
     expect(image).toMatchObject({ integrity: 'failed', computedHashes: null });
-    expect(image!.integrityDetail).toContain('a segment blob changed during the stored-hash check (evidence-changed)');
+    expect(image!.integrityDetail).toContain('the stored-hash check was stopped (evidence-changed)');
     expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'evidence-changed' });
     const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
     expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')).toMatchObject({ code: 'evidence-changed' });

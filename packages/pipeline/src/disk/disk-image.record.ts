@@ -50,7 +50,7 @@ export async function recordDiskImage(
         err.code === 'hash-state-unusable'
           ? `the stored-hash check was given up (hash-state-unusable): ${errorMessage(err)}`
           : err.code === 'evidence-changed'
-            ? `a segment blob changed during the stored-hash check (evidence-changed): ${errorMessage(err)}`
+            ? `the stored-hash check was stopped (evidence-changed): ${errorMessage(err)}`
             : `the media could not be read whole to check the stored hashes: ${errorMessage(err)}`;
     }
   }

@@ -57,13 +57,28 @@ export function checkIsResumable(reader: DiskImageReader, limits: StageDeps['lim
 /** The saved progress of the image's check, when there is one and it covers the whole media already (the verdict is next). */
 export async function checkHashedWhole(deps: Pick<StageDeps, 'index'>, fileId: string, reader: DiskImageReader): Promise<boolean> {
   const saved = await deps.index.getImageCheckCheckpoint(fileId);
-  const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
-  return saved !== null && usableWhy(saved, reader) === null && JSON.stringify(saved.etags) === JSON.stringify(etags) && saved.offsetBytes === reader.image.mediaBytes;
+  return saved !== null && usableWhy(saved, reader) === null && changedSegments(saved.etags, etagsOf(reader)) === null && saved.offsetBytes === reader.image.mediaBytes;
+}
+
+/** The ETags of the image's segment blobs as this reader reads them, in segment order. */
+function etagsOf(reader: DiskImageReader): string[] {
+  return reader.segmentBlobs.map((s) => s.etag ?? '');
+}
+
+/** Null when both lists name the same blobs; otherwise which segments differ, short enough for a status line. */
+function changedSegments(then: readonly string[], now: readonly string[]): string | null {
+  const changed = Array.from({ length: Math.max(then.length, now.length) }, (_, i) => i).filter((i) => then[i] !== now[i]);
+  if (changed.length === 0) return null;
+  const first = changed[0]!;
+  const more = changed.length > 1 ? ` (and ${changed.length - 1} more)` : '';
+  return then.length !== now.length
+    ? `${then.length} segment blobs then, ${now.length} now`
+    : `segment ${first + 1} of ${now.length}${more} (ETag ${then[first]} then, ${now[first]} now)`;
 }
 
 export async function checkStoredHashesResumably(deps: StageDeps, fileId: string, reader: DiskImageReader, options: ResumableCheckOptions): Promise<ResumableCheckResult> {
   const media = reader.image.mediaBytes;
-  const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
+  const etags = etagsOf(reader);
   const resumed = await resumeFrom(deps, fileId, reader, options.continuedFrom, options.logger);
   if ('unusable' in resumed) return { kind: 'unusable', why: resumed.unusable };
   if ('changed' in resumed) return { kind: 'evidence-changed', why: resumed.changed };
@@ -140,7 +155,6 @@ export async function checkStoredHashesResumably(deps: StageDeps, fileId: string
 
 /** Why saved progress cannot be resumed over this reader's image, or null when it can (its states may still not load). */
 function usableWhy(saved: ImageCheckCheckpoint, reader: DiskImageReader): string | null {
-  const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
   if (saved.mediaBytes !== reader.image.mediaBytes) return `saved over ${saved.mediaBytes} media bytes, the image has ${reader.image.mediaBytes}`;
   if (saved.offsetBytes > saved.mediaBytes) return `saved offset ${saved.offsetBytes} is past the media's ${saved.mediaBytes} bytes`;
   if (saved.engine !== RESUMABLE_HASH_ENGINE) return `states saved by ${saved.engine}, this unpack runs ${RESUMABLE_HASH_ENGINE}`;
@@ -155,8 +169,7 @@ function usableWhy(saved: ImageCheckCheckpoint, reader: DiskImageReader): string
 export async function checkRecorded(deps: Pick<StageDeps, 'index'>, fileId: string, reader: DiskImageReader): Promise<boolean> {
   const recorded = await deps.index.getDiskImage(fileId);
   if (!recorded || recorded.computedHashes === null || (recorded.integrity !== 'verified' && recorded.integrity !== 'mismatch')) return false;
-  const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
-  return recorded.mediaBytes === reader.image.mediaBytes && JSON.stringify(recorded.segments.map((s) => s.etag ?? '')) === JSON.stringify(etags);
+  return recorded.mediaBytes === reader.image.mediaBytes && changedSegments(recorded.segments.map((s) => s.etag ?? ''), etagsOf(reader)) === null;
 }
 
 /**
@@ -181,10 +194,8 @@ async function resumeFrom(
     return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: continuedFrom.restarts + 1 };
   }
   // The media hashed so far was read from blobs that are no longer these: never joined with other bytes, never started over on them.
-  const etags = reader.segmentBlobs.map((s) => s.etag ?? '');
-  if (JSON.stringify(saved.etags) !== JSON.stringify(etags)) {
-    return { changed: `the image's segment blobs changed after its stored-hash check began (ETags ${JSON.stringify(saved.etags)} then, ${JSON.stringify(etags)} now)` };
-  }
+  const changed = changedSegments(saved.etags, etagsOf(reader));
+  if (changed !== null) return { changed: `the image's segment blobs changed after its stored-hash check began: ${changed}` };
   let why = usableWhy(saved, reader);
   if (why === null) {
     try {

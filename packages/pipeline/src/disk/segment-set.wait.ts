@@ -70,7 +70,7 @@ export async function segmentSetState(
 }
 
 /** The message key prefix of a waiting first segment's re-check (`segment-wait:<chain>:<step>`). */
-export const SEGMENT_WAIT_KEY = 'segment-wait';
+const SEGMENT_WAIT_KEY = 'segment-wait';
 const SEGMENT_WAIT_STEP = new RegExp(`:${SEGMENT_WAIT_KEY}:([0-9a-f]{12}):(\\d{1,9})$`);
 
 /**
