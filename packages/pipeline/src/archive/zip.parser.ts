@@ -1,7 +1,7 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import { ExhibitError, type ArchiveTimes, type EntryKind, type FileFlag, type RecordedTime } from '@exhibit/core';
+import { ExhibitError, LIMITS, type ArchiveTimes, type EntryKind, type FileFlag, type RecordedTime } from '@exhibit/core';
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { asArchiveError } from './archive-reader.js';
 import { dosTime, filetime, utcTime } from './archive-times.js';
@@ -92,11 +92,12 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
  * the start of the file. Any ZIP stored in a member carries an end record of
  * its own whose offsets count from inside that member's data, so it is never
  * exact; an end record whose offsets count from a later start (bytes in front
- * and bytes after) is not taken either, and the archive fails as unreadable
- * rather than be read from a signature that may be a member's content.
+ * and bytes after) is not taken here either: only shiftedArchiveEnd, when no
+ * exact record exists, reads such a one, under the checks that keep a stored
+ * member's ZIP out.
  */
 async function archiveEndBefore(reader: RangeReader, size: number): Promise<ArchiveEnd | null> {
-  const window = Math.min(size, 1024 * 1024);
+  const window = Math.min(size, LIMITS.zipEndRecordSearchBytes);
   const start = size - window;
   const tail = await reader.readBytes(start, window);
   const budget = { reads: MAX_END_RECORD_READS };
@@ -290,6 +291,87 @@ async function authenticodeSignatureStart(reader: RangeReader, size: number): Pr
   }
   return null;
 }
+
+/**
+ * A self-extractor whose offsets were not adjusted for its stub (`cat stub a.zip > sfx.exe`, no `zip -A`), with
+ * bytes after its end record (a signature appended by a tool that does not say where it starts, junk): unzip and
+ * Python's zipfile read it, shifting every offset by the stub's length; Exhibit failed it corrupt-file
+ * (zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable). Used only when no exact end record exists and no
+ * PE security directory places the archive's end (archiveEndBefore and authenticodeSignatureStart go first).
+ *
+ * That shape is also what a ZIP stored as a member of another ZIP looks like once the outer one is cut after it
+ * (its end record's offsets count from inside the member's data, the outer directory follows it), which must never
+ * be read as the archive (zip-cut-streamed-stored-inner-zip-read-as-the-archive). So only the LAST end record
+ * signature in the searched tail (LIMITS.zipEndRecordSearchBytes) is considered, and it is refused when:
+ *  - the bytes after it (and after its comment) hold any ZIP record signature (central or local header, end
+ *    records, data descriptor): an outer archive's directory or members follow;
+ *  - its directory, counted with the stub in front, does not end where the record (or its ZIP64 end record) starts,
+ *    or does not start with a central header, or the stub would be empty or negative (offsets pointing past it);
+ *  - the archive it describes starts exactly where a local header's name and extra field end: it is that member's
+ *    data (a stored ZIP), not an archive after a stub.
+ * Where the archive's end lies (its comment's end), or null. At most two reads besides the tail.
+ */
+async function shiftedArchiveEnd(reader: RangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, LIMITS.zipEndRecordSearchBytes);
+  const start = size - window;
+  const tail = await reader.readBytes(start, window);
+  const at = tail.lastIndexOf(EOCD_SIGNATURE_BYTES);
+  if (at < 0 || at + 22 > tail.length) return null;
+  const end = at + 22 + tail.readUInt16LE(at + 20);
+  // Ending the file is yauzl's case (and unadjustedPrefix's); past it, a cut comment (archiveEndBefore's).
+  if (end >= tail.length) return null;
+  if (ZIP_RECORD_SIGNATURES.some((signature) => tail.indexOf(signature, end) >= 0)) return null;
+  let prefix: number;
+  let directory: number;
+  let cdSize: number;
+  if (zip64LocatorBefore(tail, at)) {
+    // As writers put them: the ZIP64 end record right before its locator (unadjustedPrefix places it the same way).
+    const record = at - ZIP64_LOCATOR_BYTES - ZIP64_RECORD_BYTES;
+    if (record < 0 || tail.readUInt32LE(record) !== ZIP64_RECORD_SIGNATURE || tail.readBigUInt64LE(record + 4) !== 44n) return null;
+    const recorded = tail.readBigUInt64LE(at - ZIP64_LOCATOR_BYTES + 8);
+    const size64 = tail.readBigUInt64LE(record + 40);
+    const offset64 = tail.readBigUInt64LE(record + 48);
+    if (offset64 + size64 !== recorded || recorded > BigInt(start + record)) return null;
+    prefix = start + record - Number(recorded);
+    cdSize = Number(size64);
+    directory = start + record - cdSize;
+  } else {
+    cdSize = tail.readUInt32LE(at + 12);
+    const cdOffset = tail.readUInt32LE(at + 16);
+    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return null;
+    prefix = start + at - cdSize - cdOffset;
+    directory = start + at - cdSize;
+  }
+  // No stub (an exact record: archiveEndBefore refused it for a reason), offsets past the bytes in front, or nothing to list.
+  if (prefix <= 0 || cdSize === 0) return null;
+  const header = await reader.readBytes(directory, 4);
+  if (header.length !== 4 || header.readUInt32LE(0) !== CENTRAL_HEADER_SIGNATURE) return null;
+  if (await isLocalHeaderData(reader, prefix)) return null;
+  return start + end;
+}
+
+/** ZIP record signatures: central header, local header, end records (plain, ZIP64 and its locator), data descriptor. */
+const ZIP_RECORD_SIGNATURES = [0x02014b50, 0x04034b50, 0x06054b50, 0x06064b50, 0x07064b50, 0x08074b50].map((signature) => {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(signature, 0);
+  return bytes;
+});
+
+/**
+ * Whether `offset` is where a local header's data starts: a local header signature before it whose fixed
+ * header, name and extra field end exactly there (one read of at most 30 + 2 × 65,535 bytes).
+ */
+async function isLocalHeaderData(reader: RangeReader, offset: number): Promise<boolean> {
+  const from = Math.max(0, offset - (LOCAL_HEADER_FIXED_BYTES + 2 * 0xffff));
+  const before = await reader.readBytes(from, offset - from);
+  for (let at = before.indexOf(LOCAL_HEADER_SIGNATURE_BYTES); at >= 0; at = before.indexOf(LOCAL_HEADER_SIGNATURE_BYTES, at + 1)) {
+    if (at + LOCAL_HEADER_FIXED_BYTES > before.length) break;
+    if (at + LOCAL_HEADER_FIXED_BYTES + before.readUInt16LE(at + 26) + before.readUInt16LE(at + 28) === before.length) return true;
+  }
+  return false;
+}
+
+const LOCAL_HEADER_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
 /** An Authenticode signature larger than this is not read (real ones are a few KiB to some tens of KiB). */
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
@@ -502,7 +584,14 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
     // Behind a signature the archive ends where it starts: the end record's comment runs to there, not to the file's end.
     const hidden =
       commentOrTrailing && end === null ? (signed === null ? await endRecordBehindComment(reader, size) : await endRecordHoldingTheLast(reader, signed)) : null;
-    if (signed === null && end === null && hidden === null && !misplacedZip64(err)) throw err;
+    // Last: a stub in front whose offsets were not adjusted, and bytes after the end record.
+    const shifted = commentOrTrailing && end === null && signed === null && hidden === null ? await shiftedArchiveEnd(reader, size) : null;
+    if (signed === null && end === null && hidden === null && shifted === null && !misplacedZip64(err)) throw err;
+    if (shifted !== null) {
+      // The archive ends there; its offsets count from after the stub (unadjustedPrefix, below, finds where).
+      size = shifted;
+      findings.push('archive-trailing-data');
+    }
     if (signed !== null) {
       // The archive ends where the PE image's signature starts; its offsets may count from after the stub (below).
       size = signed;
@@ -557,6 +646,9 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   const survey = await surveyCentralDirectory(zipfile, reader, input.maxEntries);
   zipfile.close();
   if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
+  // Bytes in front that the offsets do not count: every offset was read shifted by them, as unzip does ("extra bytes
+  // at beginning"). Said apart from archive-prefix, which a stub whose offsets were adjusted (zip -A) also gives.
+  if (prefix > 0) findings.push('zip-offsets-shifted');
   if (survey.overlap) {
     throw new ExhibitError('corrupt-file', `zip: ${survey.overlap}; nothing is extracted from an archive whose entries share bytes`, {
       details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },
