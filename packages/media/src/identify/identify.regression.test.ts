@@ -89,6 +89,47 @@ describe('identification regressions', () => {
     expect(source.bytesRead).toBeLessThanOrEqual(LIMITS.identifyHeadBytes + LIMITS.identifyTailBytes);
   });
 
+  // `cat stub a.zip > sfx.exe` (no zip -A), then bytes appended (a signature): unzip and Python's zipfile read the
+  // archive; identification looked only for a record ending the file, so an unknown stub's file was unidentified (never
+  // unpacked) and an .exe had no embedded-archive finding.
+  it('zip-sfx-trailing-bytes-hide-embedded-archive: a ZIP with bytes after it is found, a ZIP when nothing else is known', async () => {
+    const zip = storedZipArchive('setup.ini', Buffer.from('[setup]'));
+    const tail = Buffer.from('APPENDED SIGNATURE');
+    const prefix = unknownBinary(5000);
+    const carved = Buffer.concat([prefix, zip, tail]);
+    const source = new BufferSource(carved, 'carved.bin');
+    const id = await identifier.identify(source);
+    expect(id).toMatchObject({ mime: 'application/zip', detectedExt: 'zip', kind: 'archive' });
+    expect(id.findings).toEqual([
+      {
+        flag: 'embedded-archive',
+        detail: `a ZIP archive (1 entries) is in a file of unknown type, ${tail.length} bytes after it: its directory record is at byte ${carved.length - tail.length - 22}, it starts at byte ${prefix.length}`,
+      },
+    ]);
+    expect(source.bytesRead).toBeLessThanOrEqual(LIMITS.identifyHeadBytes + LIMITS.identifyTailBytes);
+    // A PE stub: an .exe (not unpacked, as with no bytes after), the archive in it a finding.
+    const exe = Buffer.concat([Buffer.from('MZ'), prefix.subarray(2), zip, tail]);
+    const sfx = await identifier.identify(new BufferSource(exe, 'setup.exe'));
+    expect(sfx).toMatchObject({ detectedExt: 'exe' });
+    expect(sfx.findings.map((f) => f.flag)).toEqual(['embedded-archive']);
+  });
+
+  // Without an anchor at the file's end, a stray record is not enough: bytes after it holding a ZIP record (an outer
+  // archive's directory after a stored ZIP), a record whose directory is no central header, or a lone signature.
+  it('zip-sfx-trailing-bytes-hide-embedded-archive: no finding for a record that bytes with ZIP records follow, or no directory', async () => {
+    const zip = storedZipArchive('setup.ini', Buffer.from('[setup]'));
+    const prefix = unknownBinary(5000);
+    const withRecordAfter = Buffer.concat([prefix, zip, Buffer.from('junk PK\x01\x02 junk', 'latin1')]);
+    const noDirectory = Buffer.from(Buffer.concat([prefix, zip, Buffer.from('APPENDED')]));
+    noDirectory.writeUInt32LE(0, prefix.length + zip.length - 22 - noDirectory.readUInt32LE(prefix.length + zip.length - 22 + 12));
+    const lone = Buffer.concat([prefix, Buffer.from('PK\x05\x06', 'latin1'), unknownBinary(40)]);
+    for (const bytes of [withRecordAfter, noDirectory, lone]) {
+      const id = await identifier.identify(new BufferSource(bytes, 'x.bin'));
+      expect(id.mime).toBeNull();
+      expect(id.findings.map((f) => f.flag)).toEqual(['unidentified']);
+    }
+  });
+
   it('does not call a ZIP (or a ZIP-based document) an embedded archive', async () => {
     const zip = storedZipArchive('notes.txt', Buffer.from('hello'));
     const id = await identifier.identify(new BufferSource(zip, 'a.zip'));

@@ -26,6 +26,8 @@ export interface ZipDirectory {
    * the record's numbers are 0xFFFF/0xFFFFFFFF.
    */
   centralDirectory: { offset: number; size: number } | null;
+  /** Bytes after the record and its comment (zipDirectoryBeforeTrailingBytes); absent when the record ends the file. */
+  trailingBytes?: number;
 }
 
 /**
@@ -62,6 +64,53 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
   }
   return null;
 }
+
+/**
+ * A ZIP directory record that bytes follow (an appended signature, junk: a self-extractor as `cat stub a.zip;
+ * sign` makes it, offsets adjusted or not), when none ends the file. Such a file was neither called a ZIP nor
+ * given the embedded-archive finding (zip-sfx-trailing-bytes-hide-embedded-archive). Stricter than a record
+ * that ends the file, since nothing then anchors it: the LAST record signature in `tail`, with no ZIP record
+ * signature after it and its comment (a central or local header, an end record, a data descriptor: an outer
+ * archive or a member would follow a stored ZIP), and either its ZIP64 end record right before its locator, or
+ * its central directory inside `tail`, ending where the record starts and starting with a central header. The
+ * directory of a larger archive starts before the tail and is not looked for: no finding (the unpack's reader
+ * looks further, docs/operations.md).
+ */
+export function zipDirectoryBeforeTrailingBytes(tail: Buffer, tailOffset: number, size: number): ZipDirectory | null {
+  if (tailOffset + tail.length !== size) return null;
+  const i = tail.lastIndexOf(EOCD_SIGNATURE_BYTES);
+  if (i < 0 || i + EOCD_BYTES > tail.length) return null;
+  const end = i + EOCD_BYTES + tail.readUInt16LE(i + 20);
+  // Ending the file is zipDirectoryAtEnd's; a comment past the end is a cut archive, not one with bytes after.
+  if (end >= tail.length) return null;
+  if (ZIP_RECORD_SIGNATURES.some((signature) => tail.indexOf(signature, end) >= 0)) return null;
+  const eocdOffset = tailOffset + i;
+  const trailingBytes = tail.length - end;
+  const zip64 = zip64EndRecord(tail, i);
+  if (zip64) {
+    const start = tailOffset + zip64.at - zip64.recordedOffset;
+    return start < 0 || zip64.entries === 0 ? null : { eocdOffset, entries: zip64.entries, archiveStart: start, centralDirectory: null, trailingBytes };
+  }
+  if (zip64LocatorAt(tail, i)) return null;
+  const entries = tail.readUInt16LE(i + 10);
+  const cdSize = tail.readUInt32LE(i + 12);
+  const cdOffset = tail.readUInt32LE(i + 16);
+  if (entries === 0 || entries === 0xffff || cdSize === 0 || cdSize === 0xffffffff || cdOffset === 0xffffffff) return null;
+  const directory = i - cdSize;
+  if (directory < 0 || tail.readUInt32LE(directory) !== CENTRAL_HEADER_SIGNATURE) return null;
+  const start = eocdOffset - cdSize - cdOffset;
+  if (start < 0) return null;
+  return { eocdOffset, entries, archiveStart: start, centralDirectory: { offset: cdOffset, size: cdSize }, trailingBytes };
+}
+
+const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+/** ZIP record signatures: central header, local header, end records (plain, ZIP64 and its locator), data descriptor. */
+const ZIP_RECORD_SIGNATURES = [0x02014b50, 0x04034b50, 0x06054b50, 0x06064b50, 0x07064b50, 0x08074b50].map((signature) => {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32LE(signature, 0);
+  return bytes;
+});
 
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
 const ZIP64_LOCATOR_BYTES = 20;
@@ -111,6 +160,12 @@ export function embeddedArchiveFinding(zip: ZipDirectory, detectedExt: string | 
       : zip.archiveStart === 0
         ? 'its offsets count from the start of the file'
         : `it starts at byte ${zip.archiveStart}`;
+  if (zip.trailingBytes !== undefined) {
+    return {
+      flag: 'embedded-archive',
+      detail: `a ZIP archive (${zip.entries} entries) is in ${what}, ${zip.trailingBytes} bytes after it: its directory record is at byte ${zip.eocdOffset}, ${where}`,
+    };
+  }
   return {
     flag: 'embedded-archive',
     detail: `a ZIP archive (${zip.entries} entries) ends ${what}: its directory record is at byte ${zip.eocdOffset}, ${where}`,
