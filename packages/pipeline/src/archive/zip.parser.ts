@@ -577,7 +577,10 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   try {
     zipfile = await openYauzl(reader, size);
   } catch (err) {
-    const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
+    // yauzl looks for the end record only in the last 64 KiB + 22 bytes: more bytes after it than that (an appended
+    // signature or file) is its "not found", and the archive was lost (zip-trailing-bytes-past-64-kib-unreadable);
+    // the search below looks back LIMITS.zipEndRecordSearchBytes.
+    const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end|end of central directory record signature not found/i.test(err.message);
     // An exact end record first: only without one does the PE image's signature place the archive's end.
     const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
     const signed = commentOrTrailing && end === null ? await authenticodeSignatureStart(reader, size) : null;

@@ -601,6 +601,22 @@ sys.stdout.buffer.write(f.getvalue())
     expect(out.map(([name]) => name)).toEqual(['o1.txt', 'inner.zip']);
   });
 
+  // More than 64 KiB after the end record (yauzl looks only that far back): unzip read 66,000 bytes of junk after
+  // plain.zip, Exhibit failed "End of central directory record signature not found". Up to LIMITS.zipEndRecordSearchBytes
+  // is looked through now, with a stub in front or without; past it, still corrupt-file (unzip fails at 100 KB already).
+  it('zip-trailing-bytes-past-64-kib-unreadable: bytes after the end record beyond yauzl\'s 64 KiB window', async () => {
+    const zip = await zipOf(members);
+    const md5 = members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]);
+    const far = Buffer.alloc(66_000, 0x4a);
+    const plain = await read(Buffer.concat([zip, far]));
+    expect(plain.out).toEqual(md5);
+    expect(plain.findings).toEqual(['archive-trailing-data']);
+    const shifted = await read(selfExtractor(zip, far));
+    expect(shifted.out).toEqual(md5);
+    expect(shifted.findings).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
+    await expect(read(Buffer.concat([zip, Buffer.alloc(LIMITS.zipEndRecordSearchBytes, 0x4a)]))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
   // Bytes after the end record that hold a ZIP record (an outer directory, a member) are no appended signature.
   it('zip-sfx-trailing-bytes-with-zip-records: not read as a self-extractor with bytes after (corrupt-file)', async () => {
     const zip = await zipOf(members);
