@@ -114,6 +114,28 @@ describe('identification regressions', () => {
     expect(sfx.findings.map((f) => f.flag)).toEqual(['embedded-archive']);
   });
 
+  // With ZIP64 end records (a streaming writer's, zip -fz): the archive is placed by its ZIP64 record, as at the end.
+  it('zip-sfx-trailing-bytes-hide-embedded-archive: ZIP64 end records before the record, bytes after', async () => {
+    const zip = storedZipArchive('setup.ini', Buffer.from('[setup]'));
+    const eocd = zip.length - 22;
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeBigUInt64LE(1n, 24);
+    record.writeBigUInt64LE(1n, 32);
+    record.writeBigUInt64LE(BigInt(zip.readUInt32LE(eocd + 12)), 40);
+    record.writeBigUInt64LE(BigInt(zip.readUInt32LE(eocd + 16)), 48);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(BigInt(eocd), 8);
+    locator.writeUInt32LE(1, 16);
+    const zip64 = Buffer.concat([zip.subarray(0, eocd), record, locator, zip.subarray(eocd)]);
+    const prefix = unknownBinary(3000);
+    const id = await identifier.identify(new BufferSource(Buffer.concat([prefix, zip64, Buffer.from('APPENDED')]), 'carved.bin'));
+    expect(id).toMatchObject({ mime: 'application/zip', kind: 'archive' });
+    expect(id.findings[0]?.detail).toMatch(new RegExp(`, 8 bytes after it: .* it starts at byte ${prefix.length}$`));
+  });
+
   // Without an anchor at the file's end, a stray record is not enough: bytes after it holding a ZIP record (an outer
   // archive's directory after a stored ZIP), a record whose directory is no central header, or a lone signature.
   it('zip-sfx-trailing-bytes-hide-embedded-archive: no finding for a record that bytes with ZIP records follow, or no directory', async () => {
