@@ -1,7 +1,21 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import { ExhibitError, LIMITS, type ArchiveTimes, type EntryKind, type FileFlag, type RecordedTime } from '@exhibit/core';
+import {
+  ExhibitError,
+  LIMITS,
+  shiftedZipEndInTail,
+  shiftedZipFrontRefused,
+  shiftedZipFrontStart,
+  ZIP64_END_RECORD_BYTES,
+  ZIP64_LOCATOR_BYTES,
+  ZIP_SIGNATURE,
+  zipCentralHeaderAt,
+  type ArchiveTimes,
+  type EntryKind,
+  type FileFlag,
+  type RecordedTime,
+} from '@exhibit/core';
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { asArchiveError } from './archive-reader.js';
 import { dosTime, filetime, utcTime } from './archive-times.js';
@@ -299,91 +313,39 @@ async function authenticodeSignatureStart(reader: RangeReader, size: number): Pr
  * (zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable). Used only when no exact end record exists and no
  * PE security directory places the archive's end (archiveEndBefore and authenticodeSignatureStart go first).
  *
- * That shape is also what a ZIP stored as a member of another ZIP looks like once the outer one is cut after it
- * (its end record's offsets count from inside the member's data, the outer directory follows it), which must never
- * be read as the archive (zip-cut-streamed-stored-inner-zip-read-as-the-archive). So only the LAST end record
- * signature in the searched tail (LIMITS.zipEndRecordSearchBytes) is considered, and it is refused when:
- *  - the bytes after it (and after its comment) hold any ZIP record signature (central or local header, end
- *    records, data descriptor): an outer archive's directory or members follow;
- *  - its directory, counted with the stub in front, does not end where the record (or its ZIP64 end record) starts,
- *    or does not start with a central header, or the stub would be empty or negative (offsets pointing past it);
- *  - the archive it describes starts exactly where a local header's name and extra field end: it is that member's
- *    data (a stored ZIP), not an archive after a stub.
- * Where the archive's end lies (its comment's end), or null. At most two reads besides the tail.
+ * That shape is also what a ZIP inside a member of another ZIP looks like once the outer one is cut after it (its
+ * end record's offsets count from inside the member's data), which must never be read as the archive
+ * (zip-cut-streamed-stored-inner-zip-read-as-the-archive, zip-shift-lists-inner-zip-of-cut-outer-stored-member).
+ * The checks are @exhibit/core's zip-shifted-end.ts, which identification uses too: the LAST end record signature
+ * in the searched tail (LIMITS.zipEndRecordSearchBytes), no ZIP record signature after it, its directory ending where
+ * the record (or its ZIP64 end record) starts and starting with a central header, bytes in front; refused when the
+ * file starts with a local header (it is a ZIP itself) or a local header in front has data reaching the archive's
+ * start. Where the archive's end lies (its comment's end), or null. At most three reads besides the tail.
  */
 async function shiftedArchiveEnd(reader: RangeReader, size: number): Promise<number | null> {
   const window = Math.min(size, LIMITS.zipEndRecordSearchBytes);
   const start = size - window;
-  const tail = await reader.readBytes(start, window);
-  const at = tail.lastIndexOf(EOCD_SIGNATURE_BYTES);
-  if (at < 0 || at + 22 > tail.length) return null;
-  const end = at + 22 + tail.readUInt16LE(at + 20);
-  // Ending the file is yauzl's case (and unadjustedPrefix's); past it, a cut comment (archiveEndBefore's).
-  if (end >= tail.length) return null;
-  if (ZIP_RECORD_SIGNATURES.some((signature) => tail.indexOf(signature, end) >= 0)) return null;
-  let prefix: number;
-  let directory: number;
-  let cdSize: number;
-  if (zip64LocatorBefore(tail, at)) {
-    // As writers put them: the ZIP64 end record right before its locator (unadjustedPrefix places it the same way).
-    const record = at - ZIP64_LOCATOR_BYTES - ZIP64_RECORD_BYTES;
-    if (record < 0 || tail.readUInt32LE(record) !== ZIP64_RECORD_SIGNATURE || tail.readBigUInt64LE(record + 4) !== 44n) return null;
-    const recorded = tail.readBigUInt64LE(at - ZIP64_LOCATOR_BYTES + 8);
-    const size64 = tail.readBigUInt64LE(record + 40);
-    const offset64 = tail.readBigUInt64LE(record + 48);
-    if (offset64 + size64 !== recorded || recorded > BigInt(start + record)) return null;
-    prefix = start + record - Number(recorded);
-    cdSize = Number(size64);
-    directory = start + record - cdSize;
-  } else {
-    cdSize = tail.readUInt32LE(at + 12);
-    const cdOffset = tail.readUInt32LE(at + 16);
-    if (cdOffset === 0xffffffff || cdSize === 0xffffffff) return null;
-    prefix = start + at - cdSize - cdOffset;
-    directory = start + at - cdSize;
-  }
-  // No stub (an exact record: archiveEndBefore refused it for a reason), offsets past the bytes in front, or nothing to list.
-  if (prefix <= 0 || cdSize === 0) return null;
-  const header = await reader.readBytes(directory, 4);
-  if (header.length !== 4 || header.readUInt32LE(0) !== CENTRAL_HEADER_SIGNATURE) return null;
-  if (await isLocalHeaderData(reader, prefix)) return null;
-  return start + end;
+  const candidate = shiftedZipEndInTail(await reader.readBytes(start, window), start, size);
+  if (candidate === null) return null;
+  if (!zipCentralHeaderAt(await reader.readBytes(candidate.directoryOffset, 4))) return null;
+  const frontStart = shiftedZipFrontStart(candidate.prefix);
+  const front = await reader.readBytes(frontStart, candidate.prefix - frontStart);
+  if (front.length !== candidate.prefix - frontStart) return null;
+  if (shiftedZipFrontRefused(await reader.readBytes(0, 4), front, candidate.prefix)) return null;
+  return candidate.end;
 }
-
-/** ZIP record signatures: central header, local header, end records (plain, ZIP64 and its locator), data descriptor. */
-const ZIP_RECORD_SIGNATURES = [0x02014b50, 0x04034b50, 0x06054b50, 0x06064b50, 0x07064b50, 0x08074b50].map((signature) => {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32LE(signature, 0);
-  return bytes;
-});
-
-/**
- * Whether `offset` is where a local header's data starts: a local header signature before it whose fixed
- * header, name and extra field end exactly there (one read of at most 30 + 2 × 65,535 bytes).
- */
-async function isLocalHeaderData(reader: RangeReader, offset: number): Promise<boolean> {
-  const from = Math.max(0, offset - (LOCAL_HEADER_FIXED_BYTES + 2 * 0xffff));
-  const before = await reader.readBytes(from, offset - from);
-  for (let at = before.indexOf(LOCAL_HEADER_SIGNATURE_BYTES); at >= 0; at = before.indexOf(LOCAL_HEADER_SIGNATURE_BYTES, at + 1)) {
-    if (at + LOCAL_HEADER_FIXED_BYTES > before.length) break;
-    if (at + LOCAL_HEADER_FIXED_BYTES + before.readUInt16LE(at + 26) + before.readUInt16LE(at + 28) === before.length) return true;
-  }
-  return false;
-}
-
-const LOCAL_HEADER_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 
 /** An Authenticode signature larger than this is not read (real ones are a few KiB to some tens of KiB). */
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
 
-const EOCD_SIGNATURE = 0x06054b50;
+// The ZIP record constants are @exhibit/core's (zip-shifted-end.ts), shared with identification.
+const EOCD_SIGNATURE = ZIP_SIGNATURE.endRecord;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-const ZIP64_LOCATOR_BYTES = 20;
-const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+const ZIP64_LOCATOR_SIGNATURE = ZIP_SIGNATURE.zip64Locator;
+const CENTRAL_HEADER_SIGNATURE = ZIP_SIGNATURE.centralHeader;
+const ZIP64_RECORD_SIGNATURE = ZIP_SIGNATURE.zip64EndRecord;
 /** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
-const ZIP64_RECORD_BYTES = 56;
+const ZIP64_RECORD_BYTES = ZIP64_END_RECORD_BYTES;
 
 /**
  * A ZIP64 end-of-central-directory locator right before the end record at

@@ -622,7 +622,66 @@ sys.stdout.buffer.write(f.getvalue())
     const zip = await zipOf(members);
     await expect(read(selfExtractor(zip, Buffer.from('junk PK\x01\x02 junk', 'latin1')))).rejects.toMatchObject({ code: 'corrupt-file' });
   });
+
+  // A ZIP inside a stored member of an outer ZIP cut a few bytes after it: the inner end record is the last one, its
+  // offsets count from inside the member, bytes follow it. The only guard refused an inner ZIP starting exactly at the
+  // member's data; with any bytes in front of it inside the member (a JPEG+ZIP polyglot, `zip -n .jpg`, a deflated
+  // member of stored deflate blocks) the branch listed the inner ZIP's members as the file's, the outer ones vanished.
+  it('zip-shift-lists-inner-zip-of-cut-outer-stored-member: never the inner ZIP, corrupt-file as before', async () => {
+    const cases = cutOuterCases();
+    expect(cases.map(([label]) => label)).toHaveLength(9);
+    for (const [label, file] of cases) {
+      // Python's zipfile (as unzip) reads the inner ZIP as the file's archive: the shape this guards against.
+      expect(pythonZipfileMd5(file).map(([name]) => name), label).toEqual(['INNER-ONLY.txt', 'rnd.bin']);
+      await expect(read(file), label).rejects.toMatchObject({ code: 'corrupt-file' });
+    }
+    // A real stub (MZ…, no local header data running over the archive) with bytes after is still read.
+    const sfx = selfExtractor(await zipOf(members), Buffer.from('APPENDED'));
+    expect((await read(sfx)).out).toEqual(pythonZipfileMd5(sfx));
+  });
 });
+
+/**
+ * Cut outer ZIPs whose last bytes are a ZIP inside one of their members (made by Python's zipfile, no zip binary):
+ * a JPEG+random+ZIP member stored (as `zip -n .jpg` stores it) cut +2; a JPEG+ZIP polyglot stored, cut +1..3; a
+ * 7-byte member prefix then a ZIP, cut +2; a deflated member of stored deflate blocks (level 0: the inner ZIP 5 bytes
+ * into its data), cut +1 and +2; the polyglot case behind an MZ stub (the outer ZIP not at the file's start), cut +2;
+ * a streamed stored member (flag bit 3, sizes unknown) holding a polyglot, behind an MZ stub, cut +2.
+ */
+function cutOuterCases(): Array<[string, Buffer]> {
+  const out = execFileSync('python3', ['-c', `
+import io, json, random, struct, sys, zipfile, zlib, base64
+random.seed(7)
+rnd = lambda n: bytes(random.getrandbits(8) for _ in range(n))
+def mk(members, method=zipfile.ZIP_STORED, level=None):
+    f = io.BytesIO()
+    with zipfile.ZipFile(f, 'w', method, compresslevel=level) as z:
+        for n, d in members: z.writestr(n, d)
+    return f.getvalue()
+inner = mk([('INNER-ONLY.txt', b'inner member ' * 10), ('rnd.bin', rnd(3000))], zipfile.ZIP_DEFLATED)
+jpeg = b'\\xff\\xd8\\xff\\xe0' + rnd(2000) + b'\\xff\\xd9'
+stub = b'MZ' + rnd(4000)
+cases = []
+def cut(label, outer, member, k, front=b''):
+    i = outer.index(member) + len(member)
+    cases.append((label, front + outer[:i + k]))
+photo = jpeg + rnd(20000) + inner
+cut('jpeg-random-zip stored +2', mk([('o1.txt', b'outer one'), ('photo.jpg', photo), ('o3.txt', b'outer three')]), photo, 2)
+poly = jpeg + inner
+polyOuter = mk([('o1.txt', b'outer one'), ('photo.zip', poly), ('o3.txt', b'outer three')])
+for k in (1, 2, 3): cut(f'polyglot stored +{k}', polyOuter, poly, k)
+seven = b'SEVEN!!' + inner
+cut('7-byte prefix stored +2', mk([('x.bin', seven), ('o3.txt', b'three')]), seven, 2)
+level0 = mk([('o1.txt', b'outer one'), ('inner.zip', inner), ('o3.txt', b'outer three')], zipfile.ZIP_DEFLATED, 0)
+for k in (1, 2): cut(f'deflate stored blocks +{k}', level0, inner, k)
+cut('MZ stub, polyglot stored +2', polyOuter, poly, 2, stub)
+name = b'photo.zip'
+streamed = struct.pack('<IHHHHHIIIHH', 0x04034b50, 20, 8, 0, 0, 0, 0, 0, 0, len(name), 0) + name + poly
+cut('MZ stub, streamed polyglot +2', streamed + struct.pack('<IIII', 0x08074b50, zlib.crc32(poly), len(poly), len(poly)), poly, 2, stub)
+print(json.dumps([[l, base64.b64encode(b).decode()] for l, b in cases]))
+`]).toString();
+  return (JSON.parse(out) as Array<[string, string]>).map(([label, b64]) => [label, Buffer.from(b64, 'base64')]);
+}
 
 describe('zip reader: end records of ZIPs stored in members', () => {
   // An archive whose comment was cut (its length runs past the end of the file) with a ZIP stored
