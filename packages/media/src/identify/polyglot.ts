@@ -1,4 +1,14 @@
-import type { ContentFinding } from '@exhibit/core';
+import {
+  shiftedZipEndInTail,
+  shiftedZipFrontRefused,
+  shiftedZipFrontStart,
+  ZIP64_END_RECORD_BYTES,
+  ZIP64_LOCATOR_BYTES,
+  ZIP_END_RECORD_BYTES,
+  ZIP_SIGNATURE,
+  zipCentralHeaderAt,
+  type ContentFinding,
+} from '@exhibit/core';
 
 /**
  * Files that are two things at once. Pure functions over bytes already read:
@@ -6,8 +16,8 @@ import type { ContentFinding } from '@exhibit/core';
  * a whole image in memory (where the image's own structure ends).
  */
 
-const EOCD_SIGNATURE = 0x06054b50;
-const EOCD_BYTES = 22;
+const EOCD_SIGNATURE = ZIP_SIGNATURE.endRecord;
+const EOCD_BYTES = ZIP_END_RECORD_BYTES;
 const MAX_ZIP_COMMENT_BYTES = 0xffff;
 
 export interface ZipDirectory {
@@ -67,56 +77,38 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
 
 /**
  * A ZIP directory record that bytes follow (an appended signature, junk: a self-extractor as `cat stub a.zip;
- * sign` makes it, offsets adjusted or not), when none ends the file. Such a file was neither called a ZIP nor
- * given the embedded-archive finding (zip-sfx-trailing-bytes-hide-embedded-archive). Stricter than a record
- * that ends the file, since nothing then anchors it: the LAST record signature in `tail`, with no ZIP record
- * signature after it and its comment (a central or local header, an end record, a data descriptor: an outer
- * archive or a member would follow a stored ZIP), and either its ZIP64 end record right before its locator, or
- * its central directory inside `tail`, ending where the record starts and starting with a central header. The
- * directory of a larger archive starts before the tail and is not looked for: no finding (the unpack's reader
- * looks further, docs/operations.md).
+ * sign` makes it, offsets not adjusted), when none ends the file: the embedded-archive finding only, never the
+ * file's type (a cpio, a package format, any container may end in a ZIP and bytes of its own:
+ * cpio-ending-in-zip-identified-as-zip). The checks are the ZIP reader's, shared through @exhibit/core
+ * (zip-shifted-end.ts), so that no finding tells of an archive the unpack refuses
+ * (identify-zip64-without-directory-disagrees-with-unpack): the last record signature in `tail`, no ZIP record
+ * signature after it, its directory (or ZIP64 end record) ending where it starts and starting with a central header,
+ * bytes in front that its offsets do not count, and neither a file starting with a local header nor a local header in
+ * front whose data reaches the archive's start (a ZIP inside a member of a cut outer ZIP). `read` serves the few
+ * bytes outside `tail`: the central header's signature, the file's first 4 bytes and up to
+ * ZIP_SHIFT_FRONT_SCAN_BYTES in front of the archive.
  */
-export function zipDirectoryBeforeTrailingBytes(tail: Buffer, tailOffset: number, size: number): ZipDirectory | null {
-  if (tailOffset + tail.length !== size) return null;
-  const i = tail.lastIndexOf(EOCD_SIGNATURE_BYTES);
-  if (i < 0 || i + EOCD_BYTES > tail.length) return null;
-  const end = i + EOCD_BYTES + tail.readUInt16LE(i + 20);
-  // Ending the file is zipDirectoryAtEnd's; a comment past the end is a cut archive, not one with bytes after.
-  if (end >= tail.length) return null;
-  if (ZIP_RECORD_SIGNATURES.some((signature) => tail.indexOf(signature, end) >= 0)) return null;
-  const eocdOffset = tailOffset + i;
-  const trailingBytes = tail.length - end;
-  const zip64 = zip64EndRecord(tail, i);
-  if (zip64) {
-    const start = tailOffset + zip64.at - zip64.recordedOffset;
-    return start < 0 || zip64.entries === 0 ? null : { eocdOffset, entries: zip64.entries, archiveStart: start, centralDirectory: null, trailingBytes };
-  }
-  if (zip64LocatorAt(tail, i)) return null;
-  const entries = tail.readUInt16LE(i + 10);
-  const cdSize = tail.readUInt32LE(i + 12);
-  const cdOffset = tail.readUInt32LE(i + 16);
-  if (entries === 0 || entries === 0xffff || cdSize === 0 || cdSize === 0xffffffff || cdOffset === 0xffffffff) return null;
-  const directory = i - cdSize;
-  if (directory < 0 || tail.readUInt32LE(directory) !== CENTRAL_HEADER_SIGNATURE) return null;
-  const start = eocdOffset - cdSize - cdOffset;
-  if (start < 0) return null;
-  return { eocdOffset, entries, archiveStart: start, centralDirectory: { offset: cdOffset, size: cdSize }, trailingBytes };
+export async function zipDirectoryBeforeTrailingBytes(
+  tail: Buffer,
+  tailOffset: number,
+  size: number,
+  read: (offset: number, length: number) => Promise<Buffer>,
+): Promise<ZipDirectory | null> {
+  const candidate = shiftedZipEndInTail(tail, tailOffset, size);
+  if (candidate === null) return null;
+  if (!zipCentralHeaderAt(await read(candidate.directoryOffset, 4))) return null;
+  const frontStart = shiftedZipFrontStart(candidate.prefix);
+  const front = await read(frontStart, candidate.prefix - frontStart);
+  if (front.length !== candidate.prefix - frontStart) return null;
+  if (shiftedZipFrontRefused(await read(0, 4), front, candidate.prefix)) return null;
+  const { eocdOffset, entries, prefix, directoryOffset, directorySize, trailingBytes } = candidate;
+  return { eocdOffset, entries, archiveStart: prefix, centralDirectory: { offset: directoryOffset - prefix, size: directorySize }, trailingBytes };
 }
 
-const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-/** ZIP record signatures: central header, local header, end records (plain, ZIP64 and its locator), data descriptor. */
-const ZIP_RECORD_SIGNATURES = [0x02014b50, 0x04034b50, 0x06054b50, 0x06064b50, 0x07064b50, 0x08074b50].map((signature) => {
-  const bytes = Buffer.alloc(4);
-  bytes.writeUInt32LE(signature, 0);
-  return bytes;
-});
-
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const ZIP64_LOCATOR_BYTES = 20;
-const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+const ZIP64_LOCATOR_SIGNATURE = ZIP_SIGNATURE.zip64Locator;
+const ZIP64_RECORD_SIGNATURE = ZIP_SIGNATURE.zip64EndRecord;
 /** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
-const ZIP64_RECORD_BYTES = 56;
+const ZIP64_RECORD_BYTES = ZIP64_END_RECORD_BYTES;
 
 /** A ZIP64 end-of-central-directory locator right before the end record at `at`. */
 function zip64LocatorAt(tail: Buffer, at: number): boolean {
