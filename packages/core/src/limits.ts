@@ -19,6 +19,14 @@ export const LIMITS = {
    * it is looked for (zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable).
    */
   zipEndRecordSearchBytes: 1024 * 1024,
+  /**
+   * How far in front of a ZIP read with shifted offsets (a stub without zip -A, bytes after its end record) local
+   * headers are looked for whose data reaches the archive's start: such a ZIP is a member's data, never the file's
+   * archive (zip-shift-lists-inner-zip-of-cut-outer-stored-member). Both the reader and identification use it
+   * (zip-shifted-end.ts); a member further in front than this is not seen (a file starting with a local header is
+   * refused whatever the distance).
+   */
+  zipShiftFrontScanBytes: 1024 * 1024,
   /** Bytes expanded from one archive (all members, not counting nested archives). */
   maxArchiveExpandedBytes: 256 * 1024 ** 3,
   /**

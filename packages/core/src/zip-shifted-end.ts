@@ -1,3 +1,5 @@
+import { LIMITS } from './limits.js';
+
 /**
  * A ZIP end record that bytes follow and whose offsets do not count the bytes in front of the archive (a stub
  * prepended without `zip -A`, then a signature appended). Pure functions over bytes already read, shared by the
@@ -40,8 +42,6 @@ const CENTRAL_HEADER_SIGNATURE_BYTES = signatureBytes(ZIP_SIGNATURE.centralHeade
 /** Every ZIP record signature: bytes holding one after an end record are an outer archive's, or a member's. */
 const RECORD_SIGNATURE_BYTES = Object.values(ZIP_SIGNATURE).map(signatureBytes);
 
-/** How far in front of the archive's start local headers are looked for (shiftedZipFrontRefused). */
-export const ZIP_SHIFT_FRONT_SCAN_BYTES = 1024 * 1024;
 
 export interface ShiftedZipEnd {
   /** Where the end record starts in the file. */
@@ -114,7 +114,7 @@ export function zipCentralHeaderAt(bytes: Buffer): boolean {
 
 /** Bytes in front of the archive that shiftedZipFrontRefused needs: from here up to `prefix`. */
 export function shiftedZipFrontStart(prefix: number): number {
-  return Math.max(0, prefix - ZIP_SHIFT_FRONT_SCAN_BYTES);
+  return Math.max(0, prefix - LIMITS.zipShiftFrontScanBytes);
 }
 
 /**
@@ -127,7 +127,7 @@ export function shiftedZipFrontStart(prefix: number): number {
  *    streamed member, flag bit 3, or ZIP64's 0xFFFFFFFF) with no central header signature between its data's start and
  *    the archive's (an archive's own directory would end its members first: `cat stub a.zip b.zip`).
  * A stub holding the four bytes PK\3\4 by chance may thus be refused: the archive then fails unread (absent), never
- * read wrong. Local headers more than ZIP_SHIFT_FRONT_SCAN_BYTES in front are not looked at.
+ * read wrong. Local headers more than LIMITS.zipShiftFrontScanBytes in front are not looked at.
  */
 export function shiftedZipFrontRefused(fileHead: Buffer, front: Buffer, prefix: number): boolean {
   if (fileHead.length >= 4 && fileHead.readUInt32LE(0) === ZIP_SIGNATURE.localHeader) return true;

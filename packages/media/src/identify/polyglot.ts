@@ -86,7 +86,7 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
  * bytes in front that its offsets do not count, and neither a file starting with a local header nor a local header in
  * front whose data reaches the archive's start (a ZIP inside a member of a cut outer ZIP). `read` serves the few
  * bytes outside `tail`: the central header's signature, the file's first 4 bytes and up to
- * ZIP_SHIFT_FRONT_SCAN_BYTES in front of the archive.
+ * LIMITS.zipShiftFrontScanBytes in front of the archive.
  */
 export async function zipDirectoryBeforeTrailingBytes(
   tail: Buffer,
