@@ -23,8 +23,8 @@ export const LIMITS = {
    * How far in front of a ZIP read with shifted offsets (a stub without zip -A, bytes after its end record) local
    * headers are looked for whose data reaches the archive's start: such a ZIP is a member's data, never the file's
    * archive (zip-shift-lists-inner-zip-of-cut-outer-stored-member). Both the reader and identification use it
-   * (zip-shifted-end.ts); a member further in front than this is not seen (a file starting with a local header is
-   * refused whatever the distance).
+   * (zip-shifted-end.ts). Bytes in front longer than this are refused outright (a member's local header could lie
+   * beyond the scan: zip-shift-reads-inner-zip-of-member-past-front-scan), as is a file starting with any ZIP signature.
    */
   zipShiftFrontScanBytes: 1024 * 1024,
   /** Bytes expanded from one archive (all members, not counting nested archives). */

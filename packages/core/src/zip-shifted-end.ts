@@ -42,7 +42,6 @@ const CENTRAL_HEADER_SIGNATURE_BYTES = signatureBytes(ZIP_SIGNATURE.centralHeade
 /** Every ZIP record signature: bytes holding one after an end record are an outer archive's, or a member's. */
 const RECORD_SIGNATURE_BYTES = Object.values(ZIP_SIGNATURE).map(signatureBytes);
 
-
 export interface ShiftedZipEnd {
   /** Where the end record starts in the file. */
   eocdOffset: number;
@@ -126,12 +125,21 @@ export function shiftedZipFrontStart(prefix: number): number {
  *    exactly at the archive's start, or reaches past it: its compressed size covers the start, or is unknown (a
  *    streamed member, flag bit 3, or ZIP64's 0xFFFFFFFF) with no central header signature between its data's start and
  *    the archive's (an archive's own directory would end its members first: `cat stub a.zip b.zip`).
- * A stub holding the four bytes PK\3\4 by chance may thus be refused: the archive then fails unread (absent), never
- * read wrong. Local headers more than LIMITS.zipShiftFrontScanBytes in front are not looked at.
+ *  - the file starts with any other ZIP record signature (a split archive's segment starts PK\7\8, an empty ZIP PK\5\6):
+ *    a ZIP's piece, not a stub;
+ *  - the scan did not reach the file's start (a stub longer than LIMITS.zipShiftFrontScanBytes): a member whose local
+ *    header lies farther in front could hold the archive (a ZIP near the end of a large stored photo in a cut outer
+ *    ZIP's segment: zip-shift-reads-inner-zip-of-member-past-front-scan).
+ * A stub holding the four bytes PK\3\4 by chance, or longer than the scan, may thus be refused: the archive then fails
+ * unread (absent), never read wrong.
  */
 export function shiftedZipFrontRefused(fileHead: Buffer, front: Buffer, prefix: number): boolean {
-  if (fileHead.length >= 4 && fileHead.readUInt32LE(0) === ZIP_SIGNATURE.localHeader) return true;
+  if (fileHead.length >= 4 && (Object.values(ZIP_SIGNATURE) as number[]).includes(fileHead.readUInt32LE(0))) return true;
   const frontOffset = prefix - front.length;
+  if (frontOffset > 0) return true;
+  // One search, not one per streamed header (a front packed with them would rescan it each time: quadratic,
+  // zip-shift-front-scan-quadratic-on-packed-headers): a central header after a member's data start is one at or after the last.
+  const lastCentral = front.lastIndexOf(CENTRAL_HEADER_SIGNATURE_BYTES);
   for (let at = front.indexOf(LOCAL_HEADER_SIGNATURE_BYTES); at >= 0; at = front.indexOf(LOCAL_HEADER_SIGNATURE_BYTES, at + 1)) {
     if (at + ZIP_LOCAL_HEADER_BYTES > front.length) break;
     const dataStart = at + ZIP_LOCAL_HEADER_BYTES + front.readUInt16LE(at + 26) + front.readUInt16LE(at + 28);
@@ -140,7 +148,7 @@ export function shiftedZipFrontRefused(fileHead: Buffer, front: Buffer, prefix: 
     const flags = front.readUInt16LE(at + 6);
     const compressed = front.readUInt32LE(at + 18);
     if ((flags & 0x0008) !== 0 || compressed === 0xffffffff) {
-      if (front.indexOf(CENTRAL_HEADER_SIGNATURE_BYTES, dataStart) < 0) return true;
+      if (lastCentral < dataStart) return true;
     } else if (frontOffset + dataStart + compressed > prefix) {
       return true;
     }

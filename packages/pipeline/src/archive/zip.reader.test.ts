@@ -639,6 +639,53 @@ sys.stdout.buffer.write(f.getvalue())
     const sfx = selfExtractor(await zipOf(members), Buffer.from('APPENDED'));
     expect((await read(sfx)).out).toEqual(pythonZipfileMd5(sfx));
   });
+
+  it('zip-shift-reads-inner-zip-of-member-past-front-scan: a local header farther in front than the scan is not missed', async () => {
+    // A split archive's segment (PK\7\8…, as `zip -s` writes .z01) or an empty ZIP in front, then a cut outer ZIP whose
+    // stored photo (1.5 MiB: its local header beyond LIMITS.zipShiftFrontScanBytes of the inner ZIP) ends in a ZIP.
+    const cases = JSON.parse(
+      execFileSync('python3', ['-c', `
+import io, json, random, zipfile, base64
+random.seed(11)
+def mk(members, method=zipfile.ZIP_STORED):
+    f = io.BytesIO()
+    with zipfile.ZipFile(f, 'w', method) as z:
+        for n, d in members: z.writestr(n, d)
+    return f.getvalue()
+def clean(n):
+    b = bytearray(random.randbytes(n)); i = b.find(b'PK')
+    while i >= 0: b[i] = 0x41; i = b.find(b'PK', i)
+    return bytes(b)
+inner = mk([('INNER-ONLY.txt', b'inner member ' * 10), ('rnd.bin', random.randbytes(3000))], zipfile.ZIP_DEFLATED)
+photo = b'\\xff\\xd8\\xff\\xe0' + clean(1536 * 1024) + b'\\xff\\xd9' + inner
+outer = mk([('o1.txt', b'outer one'), ('photo.jpg', photo), ('o3.txt', b'outer three')])
+i = outer.index(photo) + len(photo)
+print(json.dumps([[l, base64.b64encode(f).decode()] for l, f in [
+  ('split segment PK78 + big stored member, cut +2', b'PK\\x07\\x08' + outer[:i + 2]),
+  ('empty ZIP in front + big stored member, cut +2', mk([]) + outer[:i + 2]),
+  ('MZ stub + big stored member, cut +2', b'MZ' + clean(4000) + outer[:i + 2]),
+]]))
+`], { maxBuffer: 64 * 1024 * 1024 }).toString(),
+    ) as Array<[string, string]>;
+    for (const [label, base64] of cases) {
+      const file = Buffer.from(base64, 'base64');
+      // Python's zipfile reads the inner ZIP as the file's archive: the shape this guards against.
+      expect(pythonZipfileMd5(file).map(([name]) => name), label).toEqual(['INNER-ONLY.txt', 'rnd.bin']);
+      await expect(read(file), label).rejects.toMatchObject({ code: 'corrupt-file' });
+    }
+  });
+
+  it('zip-shift-front-scan-quadratic-on-packed-headers: a front packed with streamed local headers is scanned once', async () => {
+    // MZ, then a streamed local header (flag bit 3) every 8 bytes for 1 MiB, a central header signature just before the
+    // archive, an unadjusted ZIP and bytes after: one search per header rescanned the front each time (over a minute,
+    // parse-timeout); one search in all decides the same.
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }]);
+    const period = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0x08, 0]);
+    const headers = Buffer.concat(Array.from({ length: (1024 * 1024 - 8) / 8 - 1 }, () => period));
+    const front = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(6), headers, Buffer.from([0x50, 0x4b, 0x01, 0x02, 0, 0, 0, 0])]);
+    const file = Buffer.concat([front, a, Buffer.from('SIG')]);
+    await expect(read(file)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
 });
 
 /**
