@@ -218,6 +218,11 @@ export type FileFlag =
   | 'header-mismatch'
   /** Bytes before a ZIP's first local header (a self-extractor stub, or something hidden there). */
   | 'archive-prefix'
+  /**
+   * A ZIP whose offsets do not count the bytes in front of it (a stub prepended without `zip -A`, or another ZIP):
+   * every offset was read shifted by them, as unzip does ("extra bytes at beginning or within zipfile").
+   */
+  | 'zip-offsets-shifted'
   /** Bytes after an archive's end record, or a second archive concatenated to the first. */
   | 'archive-trailing-data'
   /** A ZIP end record whose comment holds another end record (unzip and Python's zipfile then list nothing); read by the real one (not when the fake one ends the file consistently: docs/operations.md). */

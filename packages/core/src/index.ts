@@ -22,3 +22,4 @@ export * from './ports/custody.js';
 export * from './ports/access-store.js';
 export * from './ports/review-store.js';
 export * from './ports/member-bytes-cache.js';
+export * from './zip-shifted-end.js';

@@ -10,6 +10,23 @@ export const LIMITS = {
    * at the file's end describes included: beyond this the rest stay an archive-prefix / archive-trailing-data finding.
    */
   maxZipChainArchives: 16,
+  /**
+   * The last bytes of a ZIP searched for an end record that does not end the file (bytes appended after it: a
+   * signature, a second archive, junk), zip.parser.ts. More bytes after the end record than this (less the record)
+   * and the archive is not found: it fails corrupt-file (unzip and Python's zipfile look less far back: 100 KB after
+   * the record hides the archive from both). Also
+   * where a self-extractor whose offsets were not adjusted for its stub (zip -A not run) and that has bytes after
+   * it is looked for (zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable).
+   */
+  zipEndRecordSearchBytes: 1024 * 1024,
+  /**
+   * How far in front of a ZIP read with shifted offsets (a stub without zip -A, bytes after its end record) local
+   * headers are looked for whose data reaches the archive's start: such a ZIP is a member's data, never the file's
+   * archive (zip-shift-lists-inner-zip-of-cut-outer-stored-member). Both the reader and identification use it
+   * (zip-shifted-end.ts). Bytes in front longer than this are refused outright (a member's local header could lie
+   * beyond the scan: zip-shift-reads-inner-zip-of-member-past-front-scan), as is a file starting with any ZIP signature.
+   */
+  zipShiftFrontScanBytes: 1024 * 1024,
   /** Bytes expanded from one archive (all members, not counting nested archives). */
   maxArchiveExpandedBytes: 256 * 1024 ** 3,
   /**

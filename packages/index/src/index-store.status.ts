@@ -110,6 +110,7 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'gps-void': 'GPS position recorded as a void measurement (GPSStatus V); not used as a location',
   'header-mismatch': 'the member’s local header disagrees with the archive’s central directory (name, sizes, method or flags); read as the central directory records it',
   'archive-prefix': 'bytes precede the archive’s first member (a self-extractor stub, or hidden data)',
+  'zip-offsets-shifted': 'the archive’s offsets do not count the bytes in front of it (a stub prepended without adjusting them, or another ZIP); every offset was read shifted by their length, as unzip does',
   'archive-trailing-data': 'bytes follow the archive’s end record (appended data or another archive)',
   'end-record-in-comment': 'the archive’s comment holds a second end record, which hides its members from common tools; read by the real one',
   'zip-chain': 'several ZIPs laid end to end in one file; each one’s members are listed, those of the ZIPs other than the one its end describes under zip-chain-<n>/',

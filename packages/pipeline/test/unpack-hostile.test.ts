@@ -712,6 +712,26 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(span.equals(photo)).toBe(true);
   });
 
+  // cat stub a.zip > sfx.exe (no zip -A), then bytes appended: unzip and Python's zipfile read every member, shifting the
+  // offsets; the unpack failed the archive corrupt-file. Done now, the shift said on the archive in the status. The
+  // harness records the file as application/zip: identification calls an MZ file exe, which is not unpacked at all
+  // (docs/operations.md says which files reach the shifted read in the pipeline).
+  it('zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable: every member unpacked, the shift a finding in the status', async () => {
+    const photo = pseudoRandomBytes(5000, 32);
+    const zip = await zipOf([
+      { name: 'stored.bin', data: photo, compress: false },
+      { name: 'deflated.txt', data: Buffer.from('deflated text '.repeat(50)) },
+    ]);
+    const sfx = Buffer.concat([Buffer.from('MZ'), pseudoRandomBytes(3000, 33), zip, Buffer.from('APPENDED SIGNATURE')]);
+    const { outcome, parent, members, status } = await unpackOne('setup.exe', sfx, { evidenceId: 'ev-zip-sfx-shifted' });
+    expect(outcome.status).toBe('done');
+    expect(parent.flags).toEqual(expect.arrayContaining(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']));
+    expect(members.map((m) => m.name)).toEqual(['stored.bin', 'deflated.txt']);
+    const span = await h.deps.blobs.readRange(members[0]!.source!, members[0]!.source!.offset!, members[0]!.size!);
+    expect(span.equals(photo)).toBe(true);
+    expect(status.findings.find((f) => f.fileId === parent.fileId && f.flag === 'zip-offsets-shifted')?.detail).toMatch(/read shifted/);
+  });
+
   // cat a.zip b.zip, a's second directory entry broken: main was done with b's member; the chain's failing listing of
   // a failed the whole archive corrupt-file. Only a's own listing ends now, with the finding.
   it('zip-chain-bad-extra-zip-fails-archive: the unpack is done with the archive\'s members and the chain ZIP\'s before the damage', async () => {

@@ -4,7 +4,7 @@ import { diskImageOf } from './disk-image-sniff.js';
 import { heifFromBrands } from './heif-brands.js';
 import { quickTimeWithoutFtyp, typeByTracks, type TrackedType } from './iso-bmff-tracks.js';
 import { moreSignatures, pdfAfterPrefix } from './more-signatures.js';
-import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd } from './polyglot.js';
+import { embeddedArchiveFinding, isZipBased, zipDirectoryAtEnd, zipDirectoryBeforeTrailingBytes } from './polyglot.js';
 import { plainText } from './text-sniff.js';
 import { identifyTiff } from './tiff-header.js';
 import { zipDocumentFromDirectory } from './zip-directory-type.js';
@@ -44,12 +44,21 @@ export async function identifyFromSource(
   if (!isZipBased(found?.ext ?? null, found?.mime ?? null) && source.size >= 22) {
     const tailOffset = Math.max(0, source.size - LIMITS.identifyTailBytes);
     const tail = head.length === source.size ? head.subarray(tailOffset) : await source.read(tailOffset, source.size - tailOffset);
-    const zip = zipDirectoryAtEnd(tail, tailOffset, source.size);
+    // A record that ends the file first; only without one, a record with bytes after it (a self-extractor then signed).
+    const atEnd = zipDirectoryAtEnd(tail, tailOffset, source.size);
+    const readAt = async (offset: number, length: number): Promise<Buffer> => {
+      if (offset >= tailOffset && offset + length <= source.size) return tail.subarray(offset - tailOffset, offset - tailOffset + length);
+      if (offset + length <= head.length) return head.subarray(offset, offset + length);
+      return source.read(offset, Math.max(0, Math.min(length, source.size - offset)));
+    };
+    const zip = atEnd ?? (await zipDirectoryBeforeTrailingBytes(tail, tailOffset, source.size, readAt));
     if (zip) {
       findings.push(embeddedArchiveFinding(zip, found?.ext ?? null));
-      // Nothing else known about the bytes, and a whole ZIP ends them after a prefix (a
-      // self-extractor, a carved or disguised archive): it is a ZIP, and is unpacked as one.
-      if (!found && zip.archiveStart !== null && zip.archiveStart > 0) found = { ext: 'zip', mime: 'application/zip' };
+      // Nothing else known about the bytes, and a whole ZIP ends them after a prefix (a self-extractor, a carved or
+      // disguised archive): it is a ZIP, and is unpacked as one. Not a ZIP that bytes follow: a cpio, a package
+      // format, any container may end in a ZIP and bytes of its own, and its members are not the file's
+      // (cpio-ending-in-zip-identified-as-zip): that stays the finding alone.
+      if (atEnd && !found && zip.archiveStart !== null && zip.archiveStart > 0) found = { ext: 'zip', mime: 'application/zip' };
     }
   }
   if (!found) findings.unshift(unidentified(source.size, head.length));

@@ -89,6 +89,132 @@ describe('identification regressions', () => {
     expect(source.bytesRead).toBeLessThanOrEqual(LIMITS.identifyHeadBytes + LIMITS.identifyTailBytes);
   });
 
+  // `cat stub a.zip > sfx.exe` (no zip -A), then bytes appended (a signature): unzip and Python's zipfile read the
+  // archive; identification looked only for a record ending the file, so it had no embedded-archive finding. The
+  // finding only: the file's type stays what it is, unknown included (cpio-ending-in-zip-identified-as-zip).
+  it('zip-sfx-trailing-bytes-hide-embedded-archive: a ZIP with bytes after it is found, a finding only', async () => {
+    const zip = storedZipArchive('setup.ini', Buffer.from('[setup]'));
+    const tail = Buffer.from('APPENDED SIGNATURE');
+    const prefix = unknownBinary(5000);
+    const carved = Buffer.concat([prefix, zip, tail]);
+    const source = new BufferSource(carved, 'carved.bin');
+    const id = await identifier.identify(source);
+    expect(id).toMatchObject({ mime: null, detectedExt: null });
+    expect(id.findings).toEqual([
+      expect.objectContaining({ flag: 'unidentified' }),
+      {
+        flag: 'embedded-archive',
+        detail: `a ZIP archive (1 entries) is in a file of unknown type, ${tail.length} bytes after it: its directory record is at byte ${carved.length - tail.length - 22}, it starts at byte ${prefix.length}`,
+      },
+    ]);
+    expect(source.bytesRead).toBeLessThanOrEqual(LIMITS.identifyHeadBytes + LIMITS.identifyTailBytes);
+    // A PE stub: an .exe (not unpacked, as with no bytes after), the archive in it a finding.
+    const exe = Buffer.concat([Buffer.from('MZ'), prefix.subarray(2), zip, tail]);
+    const sfx = await identifier.identify(new BufferSource(exe, 'setup.exe'));
+    expect(sfx).toMatchObject({ detectedExt: 'exe' });
+    expect(sfx.findings.map((f) => f.flag)).toEqual(['embedded-archive']);
+  });
+
+  // With ZIP64 end records (a streaming writer's, zip -fz): the archive is placed by its ZIP64 record, as at the end.
+  it('zip-sfx-trailing-bytes-hide-embedded-archive: ZIP64 end records before the record, bytes after', async () => {
+    const zip = storedZipArchive('setup.ini', Buffer.from('[setup]'));
+    const eocd = zip.length - 22;
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeBigUInt64LE(1n, 24);
+    record.writeBigUInt64LE(1n, 32);
+    record.writeBigUInt64LE(BigInt(zip.readUInt32LE(eocd + 12)), 40);
+    record.writeBigUInt64LE(BigInt(zip.readUInt32LE(eocd + 16)), 48);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(BigInt(eocd), 8);
+    locator.writeUInt32LE(1, 16);
+    const zip64 = Buffer.concat([zip.subarray(0, eocd), record, locator, zip.subarray(eocd)]);
+    const prefix = unknownBinary(3000);
+    const id = await identifier.identify(new BufferSource(Buffer.concat([prefix, zip64, Buffer.from('APPENDED')]), 'carved.bin'));
+    expect(id).toMatchObject({ mime: null });
+    expect(id.findings[1]?.detail).toMatch(new RegExp(`, 8 bytes after it: .* it starts at byte ${prefix.length}$`));
+  });
+
+  // Without an anchor at the file's end, a stray record is not enough: bytes after it holding a ZIP record (an outer
+  // archive's directory after a stored ZIP), a record whose directory is no central header, or a lone signature.
+  it('zip-sfx-trailing-bytes-hide-embedded-archive: no finding for a record that bytes with ZIP records follow, or no directory', async () => {
+    const zip = storedZipArchive('setup.ini', Buffer.from('[setup]'));
+    const prefix = unknownBinary(5000);
+    const withRecordAfter = Buffer.concat([prefix, zip, Buffer.from('junk PK\x01\x02 junk', 'latin1')]);
+    const noDirectory = Buffer.from(Buffer.concat([prefix, zip, Buffer.from('APPENDED')]));
+    noDirectory.writeUInt32LE(0, prefix.length + zip.length - 22 - noDirectory.readUInt32LE(prefix.length + zip.length - 22 + 12));
+    const lone = Buffer.concat([prefix, Buffer.from('PK\x05\x06', 'latin1'), unknownBinary(40)]);
+    for (const bytes of [withRecordAfter, noDirectory, lone]) {
+      const id = await identifier.identify(new BufferSource(bytes, 'x.bin'));
+      expect(id.mime).toBeNull();
+      expect(id.findings.map((f) => f.flag)).toEqual(['unidentified']);
+    }
+  });
+
+  // A ZIP with bytes after it is what many containers hold as their last part: a newc cpio whose last member is a .zip
+  // (its trailer and padding after), a made-up package format (header, ZIP, index). Main left them unidentified; the
+  // branch called them application/zip, and unpack then listed only the embedded ZIP's members as the file's own.
+  it('cpio-ending-in-zip-identified-as-zip: a ZIP with bytes after it is a finding, never the file\'s type', async () => {
+    const zip = storedZipArchive('secret.txt', Buffer.from('secret '.repeat(20)));
+    const newc = (name: string, data: Buffer) => {
+      const nameBytes = Buffer.from(`${name}\0`);
+      const fields = [1, 0o100644, 0, 0, 1, 0, data.length, 0, 0, 0, 0, nameBytes.length, 0].map((v) => v.toString(16).toUpperCase().padStart(8, '0'));
+      const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+      return Buffer.concat([pad(Buffer.concat([Buffer.from(`070701${fields.join('')}`), nameBytes])), pad(data)]);
+    };
+    const cpio = Buffer.concat([newc('readme.txt', Buffer.from('hello\n')), newc('bundle.zip', zip), newc('TRAILER!!!', Buffer.alloc(0))]);
+    const padded = Buffer.concat([cpio, Buffer.alloc((512 - (cpio.length % 512)) % 512)]);
+    const index = Buffer.alloc(44);
+    index.write('IDX', 0);
+    const pak = Buffer.concat([Buffer.from('MYPAK\0\x01\0', 'latin1'), unknownBinary(3000), zip, index]);
+    for (const [name, bytes] of [['archive.cpio', padded], ['custom-pak.bin', pak]] as const) {
+      const id = await identifier.identify(new BufferSource(bytes, name));
+      expect(id.mime, name).not.toBe('application/zip');
+      expect(id.detectedExt, name).not.toBe('zip');
+      expect(id.findings.map((f) => f.flag), name).toContain('embedded-archive');
+    }
+  });
+
+  // Identification's check of a ZIP with bytes after it differed from the unpack's: a ZIP64 end record whose directory
+  // was never checked (none there; its offset plus size not where the record lies) was called a ZIP that unpack failed
+  // corrupt-file; a ZIP stored in a member of a cut outer ZIP (the unpack refuses it) was told of as an archive.
+  it('identify-zip64-without-directory-disagrees-with-unpack: no embedded-archive finding where the reader refuses', async () => {
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeUInt16LE(45, 12);
+    record.writeUInt16LE(45, 14);
+    record.writeBigUInt64LE(1n, 24);
+    record.writeBigUInt64LE(1n, 32);
+    const prefix = unknownBinary(3000);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(100n, 8);
+    locator.writeUInt32LE(1, 16);
+    const eocd = Buffer.alloc(22, 0xff);
+    eocd.writeUInt32LE(0x06054b50, 0);
+    eocd.writeUInt32LE(0, 4);
+    eocd.writeUInt16LE(0, 20);
+    const noDirectory = Buffer.concat([prefix, record, locator, eocd, Buffer.from('TAIL')]);
+    // Bytes in front, then an outer ZIP cut 3 bytes after a ZIP stored as its member's data.
+    const inner = storedZipArchive('INNER-ONLY.txt', Buffer.from('inner member'));
+    const name = Buffer.from('inner.zip');
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt32LE(inner.length, 18);
+    local.writeUInt32LE(inner.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    const cutOuter = Buffer.concat([Buffer.alloc(800, 'JUNK'), local, name, inner, Buffer.from('PK\x01', 'latin1')]);
+    for (const [label, bytes] of [['zip64 without directory', noDirectory], ['stored inner of a cut outer', cutOuter]] as const) {
+      const id = await identifier.identify(new BufferSource(bytes, 'x.bin'));
+      expect(id.findings.map((f) => f.flag), label).toEqual(['unidentified']);
+      expect(id.mime, label).toBeNull();
+    }
+  });
+
   it('does not call a ZIP (or a ZIP-based document) an embedded archive', async () => {
     const zip = storedZipArchive('notes.txt', Buffer.from('hello'));
     const id = await identifier.identify(new BufferSource(zip, 'a.zip'));

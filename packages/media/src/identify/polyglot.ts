@@ -1,4 +1,14 @@
-import type { ContentFinding } from '@exhibit/core';
+import {
+  shiftedZipEndInTail,
+  shiftedZipFrontRefused,
+  shiftedZipFrontStart,
+  ZIP64_END_RECORD_BYTES,
+  ZIP64_LOCATOR_BYTES,
+  ZIP_END_RECORD_BYTES,
+  ZIP_SIGNATURE,
+  zipCentralHeaderAt,
+  type ContentFinding,
+} from '@exhibit/core';
 
 /**
  * Files that are two things at once. Pure functions over bytes already read:
@@ -6,8 +16,8 @@ import type { ContentFinding } from '@exhibit/core';
  * a whole image in memory (where the image's own structure ends).
  */
 
-const EOCD_SIGNATURE = 0x06054b50;
-const EOCD_BYTES = 22;
+const EOCD_SIGNATURE = ZIP_SIGNATURE.endRecord;
+const EOCD_BYTES = ZIP_END_RECORD_BYTES;
 const MAX_ZIP_COMMENT_BYTES = 0xffff;
 
 export interface ZipDirectory {
@@ -26,6 +36,8 @@ export interface ZipDirectory {
    * the record's numbers are 0xFFFF/0xFFFFFFFF.
    */
   centralDirectory: { offset: number; size: number } | null;
+  /** Bytes after the record and its comment (zipDirectoryBeforeTrailingBytes); absent when the record ends the file. */
+  trailingBytes?: number;
 }
 
 /**
@@ -63,11 +75,40 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
   return null;
 }
 
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const ZIP64_LOCATOR_BYTES = 20;
-const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+/**
+ * A ZIP directory record that bytes follow (an appended signature, junk: a self-extractor as `cat stub a.zip;
+ * sign` makes it, offsets not adjusted), when none ends the file: the embedded-archive finding only, never the
+ * file's type (a cpio, a package format, any container may end in a ZIP and bytes of its own:
+ * cpio-ending-in-zip-identified-as-zip). The checks are the ZIP reader's, shared through @exhibit/core
+ * (zip-shifted-end.ts), so that no finding tells of an archive the unpack refuses
+ * (identify-zip64-without-directory-disagrees-with-unpack): the last record signature in `tail`, no ZIP record
+ * signature after it, its directory (or ZIP64 end record) ending where it starts and starting with a central header,
+ * bytes in front that its offsets do not count, and neither a file starting with a local header nor a local header in
+ * front whose data reaches the archive's start (a ZIP inside a member of a cut outer ZIP). `read` serves the few
+ * bytes outside `tail`: the central header's signature, the file's first 4 bytes and up to
+ * LIMITS.zipShiftFrontScanBytes in front of the archive.
+ */
+export async function zipDirectoryBeforeTrailingBytes(
+  tail: Buffer,
+  tailOffset: number,
+  size: number,
+  read: (offset: number, length: number) => Promise<Buffer>,
+): Promise<ZipDirectory | null> {
+  const candidate = shiftedZipEndInTail(tail, tailOffset, size);
+  if (candidate === null) return null;
+  if (!zipCentralHeaderAt(await read(candidate.directoryOffset, 4))) return null;
+  const frontStart = shiftedZipFrontStart(candidate.prefix);
+  const front = await read(frontStart, candidate.prefix - frontStart);
+  if (front.length !== candidate.prefix - frontStart) return null;
+  if (shiftedZipFrontRefused(await read(0, 4), front, candidate.prefix)) return null;
+  const { eocdOffset, entries, prefix, directoryOffset, directorySize, trailingBytes } = candidate;
+  return { eocdOffset, entries, archiveStart: prefix, centralDirectory: { offset: directoryOffset - prefix, size: directorySize }, trailingBytes };
+}
+
+const ZIP64_LOCATOR_SIGNATURE = ZIP_SIGNATURE.zip64Locator;
+const ZIP64_RECORD_SIGNATURE = ZIP_SIGNATURE.zip64EndRecord;
 /** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
-const ZIP64_RECORD_BYTES = 56;
+const ZIP64_RECORD_BYTES = ZIP64_END_RECORD_BYTES;
 
 /** A ZIP64 end-of-central-directory locator right before the end record at `at`. */
 function zip64LocatorAt(tail: Buffer, at: number): boolean {
@@ -111,6 +152,12 @@ export function embeddedArchiveFinding(zip: ZipDirectory, detectedExt: string | 
       : zip.archiveStart === 0
         ? 'its offsets count from the start of the file'
         : `it starts at byte ${zip.archiveStart}`;
+  if (zip.trailingBytes !== undefined) {
+    return {
+      flag: 'embedded-archive',
+      detail: `a ZIP archive (${zip.entries} entries) is in ${what}, ${zip.trailingBytes} bytes after it: its directory record is at byte ${zip.eocdOffset}, ${where}`,
+    };
+  }
   return {
     flag: 'embedded-archive',
     detail: `a ZIP archive (${zip.entries} entries) ends ${what}: its directory record is at byte ${zip.eocdOffset}, ${where}`,

@@ -14,7 +14,7 @@ export const ARCHIVE_READ_BYTES = 1024 * 1024;
 export const ARCHIVE_CHUNK_BYTES = 1024 * 1024;
 
 /** Findings about a ZIP as a whole, known once it is open. */
-export type ZipArchiveFinding = 'archive-prefix' | 'archive-trailing-data' | 'end-record-in-comment' | 'zip-chain' | 'zip-chain-incomplete';
+export type ZipArchiveFinding = 'archive-prefix' | 'zip-offsets-shifted' | 'archive-trailing-data' | 'end-record-in-comment' | 'zip-chain' | 'zip-chain-incomplete';
 
 /** 'zip-open': the archive's bytes (the span's, when it lies inside a larger blob). */
 export interface ZipOpenInput {

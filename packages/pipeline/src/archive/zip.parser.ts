@@ -1,7 +1,21 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
-import { ExhibitError, type ArchiveTimes, type EntryKind, type FileFlag, type RecordedTime } from '@exhibit/core';
+import {
+  ExhibitError,
+  LIMITS,
+  shiftedZipEndInTail,
+  shiftedZipFrontRefused,
+  shiftedZipFrontStart,
+  ZIP64_END_RECORD_BYTES,
+  ZIP64_LOCATOR_BYTES,
+  ZIP_SIGNATURE,
+  zipCentralHeaderAt,
+  type ArchiveTimes,
+  type EntryKind,
+  type FileFlag,
+  type RecordedTime,
+} from '@exhibit/core';
 import type { TaskHandler } from '@exhibit/core/worker-runtime';
 import { asArchiveError } from './archive-reader.js';
 import { dosTime, filetime, utcTime } from './archive-times.js';
@@ -92,11 +106,12 @@ function openYauzl(reader: RangeReader, size: number): Promise<yauzl.ZipFile> {
  * the start of the file. Any ZIP stored in a member carries an end record of
  * its own whose offsets count from inside that member's data, so it is never
  * exact; an end record whose offsets count from a later start (bytes in front
- * and bytes after) is not taken either, and the archive fails as unreadable
- * rather than be read from a signature that may be a member's content.
+ * and bytes after) is not taken here either: only shiftedArchiveEnd, when no
+ * exact record exists, reads such a one, under the checks that keep a stored
+ * member's ZIP out.
  */
 async function archiveEndBefore(reader: RangeReader, size: number): Promise<ArchiveEnd | null> {
-  const window = Math.min(size, 1024 * 1024);
+  const window = Math.min(size, LIMITS.zipEndRecordSearchBytes);
   const start = size - window;
   const tail = await reader.readBytes(start, window);
   const budget = { reads: MAX_END_RECORD_READS };
@@ -291,17 +306,46 @@ async function authenticodeSignatureStart(reader: RangeReader, size: number): Pr
   return null;
 }
 
+/**
+ * A self-extractor whose offsets were not adjusted for its stub (`cat stub a.zip > sfx.exe`, no `zip -A`), with
+ * bytes after its end record (a signature appended by a tool that does not say where it starts, junk): unzip and
+ * Python's zipfile read it, shifting every offset by the stub's length; Exhibit failed it corrupt-file
+ * (zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable). Used only when no exact end record exists and no
+ * PE security directory places the archive's end (archiveEndBefore and authenticodeSignatureStart go first).
+ *
+ * That shape is also what a ZIP inside a member of another ZIP looks like once the outer one is cut after it (its
+ * end record's offsets count from inside the member's data), which must never be read as the archive
+ * (zip-cut-streamed-stored-inner-zip-read-as-the-archive, zip-shift-lists-inner-zip-of-cut-outer-stored-member).
+ * The checks are @exhibit/core's zip-shifted-end.ts, which identification uses too: the LAST end record signature
+ * in the searched tail (LIMITS.zipEndRecordSearchBytes), no ZIP record signature after it, its directory ending where
+ * the record (or its ZIP64 end record) starts and starting with a central header, bytes in front; refused when the
+ * file starts with a local header (it is a ZIP itself) or a local header in front has data reaching the archive's
+ * start. Where the archive's end lies (its comment's end), or null. At most three reads besides the tail.
+ */
+async function shiftedArchiveEnd(reader: RangeReader, size: number): Promise<number | null> {
+  const window = Math.min(size, LIMITS.zipEndRecordSearchBytes);
+  const start = size - window;
+  const candidate = shiftedZipEndInTail(await reader.readBytes(start, window), start, size);
+  if (candidate === null) return null;
+  if (!zipCentralHeaderAt(await reader.readBytes(candidate.directoryOffset, 4))) return null;
+  const frontStart = shiftedZipFrontStart(candidate.prefix);
+  const front = await reader.readBytes(frontStart, candidate.prefix - frontStart);
+  if (front.length !== candidate.prefix - frontStart) return null;
+  if (shiftedZipFrontRefused(await reader.readBytes(0, 4), front, candidate.prefix)) return null;
+  return candidate.end;
+}
+
 /** An Authenticode signature larger than this is not read (real ones are a few KiB to some tens of KiB). */
 const MAX_SIGNATURE_BYTES = 1024 * 1024;
 
-const EOCD_SIGNATURE = 0x06054b50;
+// The ZIP record constants are @exhibit/core's (zip-shifted-end.ts), shared with identification.
+const EOCD_SIGNATURE = ZIP_SIGNATURE.endRecord;
 const EOCD_SIGNATURE_BYTES = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-const ZIP64_LOCATOR_BYTES = 20;
-const ZIP64_RECORD_SIGNATURE = 0x06064b50;
+const ZIP64_LOCATOR_SIGNATURE = ZIP_SIGNATURE.zip64Locator;
+const CENTRAL_HEADER_SIGNATURE = ZIP_SIGNATURE.centralHeader;
+const ZIP64_RECORD_SIGNATURE = ZIP_SIGNATURE.zip64EndRecord;
 /** A version-1 ZIP64 end record without extensible data (what writers write): 56 bytes, its size field 44. */
-const ZIP64_RECORD_BYTES = 56;
+const ZIP64_RECORD_BYTES = ZIP64_END_RECORD_BYTES;
 
 /**
  * A ZIP64 end-of-central-directory locator right before the end record at
@@ -495,14 +539,24 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   try {
     zipfile = await openYauzl(reader, size);
   } catch (err) {
-    const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end/i.test(err.message);
+    // yauzl looks for the end record only in the last 64 KiB + 22 bytes: more bytes after it than that (an appended
+    // signature or file) is its "not found", and the archive was lost (zip-trailing-bytes-past-64-kib-unreadable);
+    // the search below looks back LIMITS.zipEndRecordSearchBytes.
+    const commentOrTrailing = err instanceof ExhibitError && /extra bytes at the end|end of central directory record signature not found/i.test(err.message);
     // An exact end record first: only without one does the PE image's signature place the archive's end.
     const end = commentOrTrailing ? await archiveEndBefore(reader, size) : null;
     const signed = commentOrTrailing && end === null ? await authenticodeSignatureStart(reader, size) : null;
     // Behind a signature the archive ends where it starts: the end record's comment runs to there, not to the file's end.
     const hidden =
       commentOrTrailing && end === null ? (signed === null ? await endRecordBehindComment(reader, size) : await endRecordHoldingTheLast(reader, signed)) : null;
-    if (signed === null && end === null && hidden === null && !misplacedZip64(err)) throw err;
+    // Last: a stub in front whose offsets were not adjusted, and bytes after the end record.
+    const shifted = commentOrTrailing && end === null && signed === null && hidden === null ? await shiftedArchiveEnd(reader, size) : null;
+    if (signed === null && end === null && hidden === null && shifted === null && !misplacedZip64(err)) throw err;
+    if (shifted !== null) {
+      // The archive ends there; its offsets count from after the stub (unadjustedPrefix, below, finds where).
+      size = shifted;
+      findings.push('archive-trailing-data');
+    }
     if (signed !== null) {
       // The archive ends where the PE image's signature starts; its offsets may count from after the stub (below).
       size = signed;
@@ -557,6 +611,9 @@ async function openZip(link: ThreadLink, input: ZipOpenInput): Promise<ZipFacts>
   const survey = await surveyCentralDirectory(zipfile, reader, input.maxEntries);
   zipfile.close();
   if (prefix > 0 || (survey.firstLocalHeader !== null && survey.firstLocalHeader > 0)) findings.push('archive-prefix');
+  // Bytes in front that the offsets do not count: every offset was read shifted by them, as unzip does ("extra bytes
+  // at beginning"). Said apart from archive-prefix, which a stub whose offsets were adjusted (zip -A) also gives.
+  if (prefix > 0) findings.push('zip-offsets-shifted');
   if (survey.overlap) {
     throw new ExhibitError('corrupt-file', `zip: ${survey.overlap}; nothing is extracted from an archive whose entries share bytes`, {
       details: { reason: 'overlapping-entries', membersDeclared: survey.declared, findings: [...findings, 'overlapping-entries'] },

@@ -280,7 +280,7 @@ describe('zip reader: end records as writers really place them', () => {
   it('zip64-end-records-with-an-unadjusted-prefix-unreadable: a stub in front of an archive with ZIP64 end records', async () => {
     for (const countsUnknown of [false, true]) {
       const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), withZip64EndRecords(await zipOf(members), { countsUnknown })]);
-      expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-prefix'] });
+      expect(await contents(zip)).toEqual({ out: expected, findings: ['archive-prefix', 'zip-offsets-shifted'] });
     }
   });
 
@@ -306,13 +306,14 @@ describe('zip reader: end records as writers really place them', () => {
     await reader.close();
   });
 
-  // A self-extractor (offsets not adjusted for its stub) with an Authenticode signature appended
-  // after the archive: unzip and Python's zipfile read both; the end record was not found.
-  // The end record's offsets count from after the stub, so it is not exact: taking such a record is
-  // what read a stored inner ZIP for the archive (zip-cut-streamed-stored-inner-zip-read-as-the-archive).
-  it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record fail corrupt-file', async () => {
+  // A self-extractor (offsets not adjusted for its stub) with bytes appended after the archive: unzip and Python's
+  // zipfile read both, shifting every offset; Exhibit failed it corrupt-file (the end record is not exact). The
+  // self-extractor cases are in 'zip reader: self-extractors whose offsets were not adjusted' below.
+  it('zip-prefix-and-appended-data-unreadable: a stub in front (offsets not adjusted) and bytes after the end record', async () => {
     const zip = Buffer.concat([Buffer.alloc(4000, 0x4d), await zipOf(members), Buffer.from('SIGNATURE BYTES AFTER THE ARCHIVE')]);
-    await expect(contents(zip)).rejects.toMatchObject({ code: 'corrupt-file' });
+    const { out, findings } = await contents(zip);
+    expect(out).toEqual(expected);
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
   });
 });
 
@@ -365,7 +366,7 @@ describe('zip reader: signed self-extractors', () => {
     expect(oracle.map(([name]) => name)).toEqual(['setup.ini', 'payload.bin']);
     const { out, findings } = await listMd5(exe);
     expect(out).toEqual(oracle);
-    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data']);
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
   });
 
   // A whole ZIP as the comment of the real archive's end record, ending where the signature starts: unzip and Python's
@@ -403,11 +404,16 @@ describe('zip reader: signed self-extractors', () => {
     withComment.writeUInt16LE(comment.length, zip.length - 2);
     const { out, findings } = await listMd5(signedSelfExtractor(withComment));
     expect(out).toEqual(members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]));
-    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'end-record-in-comment']);
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'end-record-in-comment', 'zip-offsets-shifted']);
   });
 
-  it('a security directory that does not reach exactly to the end of the file is no signature: still corrupt-file', async () => {
-    await expect(listMd5(signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true }))).rejects.toMatchObject({ code: 'corrupt-file' });
+  // No signature places the archive's end then, but its bytes are bytes after an archive whose offsets count from after
+  // the stub: read as unzip and Python's zipfile read it (zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable).
+  it('a security directory that does not reach exactly to the end of the file is no signature: read as a stub with bytes after', async () => {
+    const exe = signedSelfExtractor(await zipOf(members), { certificatePointsElsewhere: true });
+    const { out, findings } = await listMd5(exe);
+    expect(out).toEqual(pythonZipfileMd5(exe));
+    expect([...(findings ?? [])].sort()).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
   });
 
   /**
@@ -451,6 +457,278 @@ sys.stdout.buffer.write(out)
     await expect(listMd5(innerZipAttack(false))).rejects.toMatchObject({ code: 'corrupt-file' });
   });
 });
+
+/** Every member's name and MD5 as Python's zipfile reads them (it shifts offsets by bytes in front, as unzip does). */
+function pythonZipfileMd5(zip: Buffer): Array<[string, string]> {
+  return JSON.parse(
+    execFileSync('python3', ['-c', 'import sys,zipfile,io,hashlib,json; z=zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())); print(json.dumps([[i.filename, hashlib.md5(z.read(i)).hexdigest()] for i in z.infolist()]))'], { input: zip }).toString(),
+  ) as Array<[string, string]>;
+}
+
+describe('zip reader: self-extractors whose offsets were not adjusted', () => {
+  const members = [
+    { name: 'setup.ini', data: Buffer.from('[setup]\nrun=install.exe\n') },
+    { name: 'payload.bin', data: pseudoRandomBytes(20_000, 5), compress: false },
+    { name: 'readme.txt', data: Buffer.from('read me '.repeat(500)) },
+  ];
+  const stub = Buffer.concat([Buffer.from('MZ'), pseudoRandomBytes(6000, 11)]);
+  const eocdOf = (zip: Buffer) => zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  /** `cat stub a.zip tail > sfx.exe`: the archive's offsets count from its own start, bytes follow its end record. */
+  const selfExtractor = (zip: Buffer, tail: Buffer) => Buffer.concat([stub, zip, tail]);
+
+  /** Names and MD5s (or the typed failure opening each member), the findings, and each stored member's span checked against the file. */
+  async function read(file: Buffer) {
+    const { store, ref } = MemoryBlobSource.of('sfx.exe', file);
+    const reader = await openZipReader(store, ref, { size: file.length, maxEntryNameBytes: 4096 });
+    const out: Array<[string, string]> = [];
+    const spans: string[] = [];
+    for await (const e of reader.entries()) {
+      try {
+        const bytes = await readAll(await e.open());
+        out.push([e.displayPath, createHash('md5').update(bytes).digest('hex')]);
+        if (e.storedSpan) spans.push(file.subarray(e.storedSpan.offset, e.storedSpan.offset + e.storedSpan.length).equals(bytes) ? 'span right' : 'span WRONG');
+      } catch (err) {
+        out.push([e.displayPath, isExhibitError(err) ? `failed ${err.code}` : `threw ${String(err)}`]);
+      }
+    }
+    await reader.close();
+    return { out, findings: [...(reader.findings ?? [])].sort(), spans };
+  }
+
+  // unzip -l / -t and Python's zipfile list every member ("5000 extra bytes at beginning or within zipfile"); Exhibit
+  // failed the whole archive corrupt-file: the end record is not exact from the start and nothing placed its end.
+  it('zip-sfx-unadjusted-offsets-and-trailing-bytes-unreadable: every member as Python reads it, the shift a finding', async () => {
+    const plain = await zipOf(members);
+    const commented = Buffer.from(Buffer.concat([plain.subarray(0, plain.length - 2), Buffer.from([13, 0]), Buffer.from('a zip comment')]));
+    const tails = [Buffer.from('SIGNATURE BYTES AFTER THE ARCHIVE'), Buffer.concat([Buffer.from([0x30, 0x82, 0x04, 0x00]), pseudoRandomBytes(4000, 12)])];
+    for (const zip of [plain, commented]) {
+      for (const tail of tails) {
+        const file = selfExtractor(zip, tail);
+        const oracle = pythonZipfileMd5(file);
+        expect(oracle.map(([name]) => name)).toEqual(members.map((m) => m.name));
+        const { out, findings, spans } = await read(file);
+        expect(out).toEqual(oracle);
+        expect(findings).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
+        // payload.bin is stored: its span in the file is the stub's length past its recorded offset, and holds its bytes.
+        expect(spans).toEqual(['span right']);
+      }
+    }
+  });
+
+  // The same with ZIP64 end records (Info-ZIP's zip -fz, streaming writers): unzip warns "End-of-centdir-64 signature
+  // not where expected (prepended bytes?)" and lists every member; Exhibit failed it corrupt-file.
+  it('zip64-sfx-unadjusted-offsets-and-trailing-bytes-unreadable: ZIP64 end records after a stub, bytes after', async () => {
+    const zips = [withZip64EndRecords(await zipOf(members), { countsUnknown: false }), withZip64EndRecords(await zipOf(members), { countsUnknown: true }), await zipOf(members, { forceZip64Format: true })];
+    for (const zip of zips) {
+      const file = selfExtractor(zip, Buffer.from('APPENDED'));
+      const oracle = pythonZipfileMd5(file);
+      expect(oracle.map(([name]) => name)).toEqual(members.map((m) => m.name));
+      const { out, findings } = await read(file);
+      expect(out).toEqual(oracle);
+      expect(findings).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
+    }
+  });
+
+  // `zip -A` adjusts the offsets to count the stub; without it every offset is read shifted (as unzip does). Both gave
+  // only archive-prefix: an examiner could not tell an archive read as recorded from one read shifted.
+  it('zip-unadjusted-offsets-not-told-from-adjusted-stub: zip-offsets-shifted only where the offsets were shifted', async () => {
+    // Python's zipfile appending to a file that is no ZIP writes offsets counted from the file's start, as zip -A leaves them.
+    const adjusted = execFileSync('python3', ['-c', `
+import io, sys, zipfile
+f = io.BytesIO(); f.write(sys.stdin.buffer.read())
+with zipfile.ZipFile(f, 'a') as z:
+    z.writestr('setup.ini', b'[setup]')
+    z.writestr('payload.bin', b'payload ' * 100)
+sys.stdout.buffer.write(f.getvalue())
+`], { input: stub });
+    expect(adjusted.readUInt32LE(eocdOf(adjusted) + 16) + adjusted.readUInt32LE(eocdOf(adjusted) + 12)).toBe(eocdOf(adjusted));
+    const unadjusted = Buffer.concat([stub, await zipOf([{ name: 'setup.ini', data: Buffer.from('[setup]') }])]);
+    for (const tail of [Buffer.alloc(0), Buffer.from('APPENDED')]) {
+      const a = await read(Buffer.concat([adjusted, tail]));
+      expect(a.out.map(([name]) => name)).toEqual(['setup.ini', 'payload.bin']);
+      expect(a.findings).toEqual(tail.length > 0 ? ['archive-prefix', 'archive-trailing-data'] : ['archive-prefix']);
+      const u = await read(Buffer.concat([unadjusted, tail]));
+      expect(u.out.map(([name]) => name)).toEqual(['setup.ini']);
+      expect(u.findings).toEqual(tail.length > 0 ? ['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted'] : ['archive-prefix', 'zip-offsets-shifted']);
+    }
+  });
+
+  // Hostile offsets under the shift: a member whose local header offset points past the archive, or a few bytes off
+  // (no local header there), fails alone with a typed reason; the others are read, never another member's bytes.
+  it('zip-sfx-shifted-member-offset-outside-or-off: only that member fails corrupt-file', async () => {
+    for (const moveBy of [10_000_000, 7]) {
+      const zip = Buffer.from(await zipOf(members));
+      const second = centralHeaders(zip)[1]!;
+      zip.writeUInt32LE(zip.readUInt32LE(second.offset + 42) + moveBy, second.offset + 42);
+      const file = selfExtractor(zip, Buffer.from('APPENDED'));
+      const { out, findings } = await read(file);
+      const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+      expect(out, String(moveBy)).toEqual([
+        ['setup.ini', md5(members[0]!.data)],
+        ['payload.bin', 'failed corrupt-file'],
+        ['readme.txt', md5(members[2]!.data)],
+      ]);
+      expect(findings).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
+    }
+  });
+
+  // A member's offset moved onto another's local header: the two share bytes, and nothing is extracted (the survey's
+  // rule for any ZIP, shifted or not); a directory offset past the bytes in front (no stub to shift by) is no archive.
+  it('zip-sfx-shifted-offsets-overlapping-or-past-the-stub: overlapping-entries, or corrupt-file, never a wrong member', async () => {
+    const zip = Buffer.from(await zipOf(members));
+    const headers = centralHeaders(zip);
+    zip.writeUInt32LE(zip.readUInt32LE(headers[0]!.offset + 42), headers[2]!.offset + 42);
+    await expect(read(selfExtractor(zip, Buffer.from('APPENDED')))).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'overlapping-entries' } });
+    const past = Buffer.from(await zipOf(members));
+    past.writeUInt32LE(past.readUInt32LE(eocdOf(past) + 16) + stub.length + 100, eocdOf(past) + 16);
+    await expect(read(selfExtractor(past, Buffer.from('APPENDED')))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  // The shape a stub with bytes after shares with a ZIP stored in a member of an outer ZIP cut after it: the inner end
+  // record's offsets count from inside the member's data. Python's zipfile lists the inner member as the file's; the
+  // inner ZIP starts where the outer local header's name and extra end, so it is data, never the archive.
+  it('zip-sfx-shift-reads-stored-inner-zip-of-cut-outer: the stored ZIP is no archive after a stub (corrupt-file)', async () => {
+    const inner = await zipOf([{ name: 'INNER-ONLY.txt', data: Buffer.from('inner member, never the archive\'s') }]);
+    const outer = await zipOf([{ name: 'o1.txt', data: Buffer.from('outer one') }, { name: 'inner.zip', data: inner, compress: false }]);
+    const cut = Buffer.concat([outer.subarray(0, outer.indexOf(inner) + inner.length), Buffer.from('JUNK')]);
+    expect(pythonZipfileMd5(cut).map(([name]) => name)).toEqual(['INNER-ONLY.txt']);
+    await expect(read(cut)).rejects.toMatchObject({ code: 'corrupt-file' });
+    // The same inner ZIP in a whole self-extractor with bytes after: the outer archive's end record is the last; its
+    // members are listed, inner.zip one of them.
+    const file = selfExtractor(outer, Buffer.from('APPENDED'));
+    const { out } = await read(file);
+    expect(out).toEqual(pythonZipfileMd5(file));
+    expect(out.map(([name]) => name)).toEqual(['o1.txt', 'inner.zip']);
+  });
+
+  // More than 64 KiB after the end record (yauzl looks only that far back): unzip read 66,000 bytes of junk after
+  // plain.zip, Exhibit failed "End of central directory record signature not found". Up to LIMITS.zipEndRecordSearchBytes
+  // is looked through now, with a stub in front or without; past it, still corrupt-file (unzip fails at 100 KB already).
+  it('zip-trailing-bytes-past-64-kib-unreadable: bytes after the end record beyond yauzl\'s 64 KiB window', async () => {
+    const zip = await zipOf(members);
+    const md5 = members.map((m) => [m.name, createHash('md5').update(m.data).digest('hex')]);
+    const far = Buffer.alloc(66_000, 0x4a);
+    const plain = await read(Buffer.concat([zip, far]));
+    expect(plain.out).toEqual(md5);
+    expect(plain.findings).toEqual(['archive-trailing-data']);
+    const shifted = await read(selfExtractor(zip, far));
+    expect(shifted.out).toEqual(md5);
+    expect(shifted.findings).toEqual(['archive-prefix', 'archive-trailing-data', 'zip-offsets-shifted']);
+    await expect(read(Buffer.concat([zip, Buffer.alloc(LIMITS.zipEndRecordSearchBytes, 0x4a)]))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  // Bytes after the end record that hold a ZIP record (an outer directory, a member) are no appended signature.
+  it('zip-sfx-trailing-bytes-with-zip-records: not read as a self-extractor with bytes after (corrupt-file)', async () => {
+    const zip = await zipOf(members);
+    await expect(read(selfExtractor(zip, Buffer.from('junk PK\x01\x02 junk', 'latin1')))).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  // A ZIP inside a stored member of an outer ZIP cut a few bytes after it: the inner end record is the last one, its
+  // offsets count from inside the member, bytes follow it. The only guard refused an inner ZIP starting exactly at the
+  // member's data; with any bytes in front of it inside the member (a JPEG+ZIP polyglot, `zip -n .jpg`, a deflated
+  // member of stored deflate blocks) the branch listed the inner ZIP's members as the file's, the outer ones vanished.
+  it('zip-shift-lists-inner-zip-of-cut-outer-stored-member: never the inner ZIP, corrupt-file as before', async () => {
+    const cases = cutOuterCases();
+    expect(cases.map(([label]) => label)).toHaveLength(9);
+    for (const [label, file] of cases) {
+      // Python's zipfile (as unzip) reads the inner ZIP as the file's archive: the shape this guards against.
+      expect(pythonZipfileMd5(file).map(([name]) => name), label).toEqual(['INNER-ONLY.txt', 'rnd.bin']);
+      await expect(read(file), label).rejects.toMatchObject({ code: 'corrupt-file' });
+    }
+    // A real stub (MZ…, no local header data running over the archive) with bytes after is still read.
+    const sfx = selfExtractor(await zipOf(members), Buffer.from('APPENDED'));
+    expect((await read(sfx)).out).toEqual(pythonZipfileMd5(sfx));
+  });
+
+  it('zip-shift-reads-inner-zip-of-member-past-front-scan: a local header farther in front than the scan is not missed', async () => {
+    // A split archive's segment (PK\7\8…, as `zip -s` writes .z01) or an empty ZIP in front, then a cut outer ZIP whose
+    // stored photo (1.5 MiB: its local header beyond LIMITS.zipShiftFrontScanBytes of the inner ZIP) ends in a ZIP.
+    const cases = JSON.parse(
+      execFileSync('python3', ['-c', `
+import io, json, random, zipfile, base64
+random.seed(11)
+def mk(members, method=zipfile.ZIP_STORED):
+    f = io.BytesIO()
+    with zipfile.ZipFile(f, 'w', method) as z:
+        for n, d in members: z.writestr(n, d)
+    return f.getvalue()
+def clean(n):
+    b = bytearray(random.randbytes(n)); i = b.find(b'PK')
+    while i >= 0: b[i] = 0x41; i = b.find(b'PK', i)
+    return bytes(b)
+inner = mk([('INNER-ONLY.txt', b'inner member ' * 10), ('rnd.bin', random.randbytes(3000))], zipfile.ZIP_DEFLATED)
+photo = b'\\xff\\xd8\\xff\\xe0' + clean(1536 * 1024) + b'\\xff\\xd9' + inner
+outer = mk([('o1.txt', b'outer one'), ('photo.jpg', photo), ('o3.txt', b'outer three')])
+i = outer.index(photo) + len(photo)
+print(json.dumps([[l, base64.b64encode(f).decode()] for l, f in [
+  ('split segment PK78 + big stored member, cut +2', b'PK\\x07\\x08' + outer[:i + 2]),
+  ('empty ZIP in front + big stored member, cut +2', mk([]) + outer[:i + 2]),
+  ('MZ stub + big stored member, cut +2', b'MZ' + clean(4000) + outer[:i + 2]),
+]]))
+`], { maxBuffer: 64 * 1024 * 1024 }).toString(),
+    ) as Array<[string, string]>;
+    for (const [label, base64] of cases) {
+      const file = Buffer.from(base64, 'base64');
+      // Python's zipfile reads the inner ZIP as the file's archive: the shape this guards against.
+      expect(pythonZipfileMd5(file).map(([name]) => name), label).toEqual(['INNER-ONLY.txt', 'rnd.bin']);
+      await expect(read(file), label).rejects.toMatchObject({ code: 'corrupt-file' });
+    }
+  });
+
+  it('zip-shift-front-scan-quadratic-on-packed-headers: a front packed with streamed local headers is scanned once', async () => {
+    // MZ, then a streamed local header (flag bit 3) every 8 bytes for 1 MiB, a central header signature just before the
+    // archive, an unadjusted ZIP and bytes after: one search per header rescanned the front each time (over a minute,
+    // parse-timeout); one search in all decides the same.
+    const a = await zipOf([{ name: 'a1.txt', data: Buffer.from('a one') }]);
+    const period = Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0x08, 0]);
+    const headers = Buffer.concat(Array.from({ length: (1024 * 1024 - 8) / 8 - 1 }, () => period));
+    const front = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(6), headers, Buffer.from([0x50, 0x4b, 0x01, 0x02, 0, 0, 0, 0])]);
+    const file = Buffer.concat([front, a, Buffer.from('SIG')]);
+    await expect(read(file)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+});
+
+/**
+ * Cut outer ZIPs whose last bytes are a ZIP inside one of their members (made by Python's zipfile, no zip binary):
+ * a JPEG+random+ZIP member stored (as `zip -n .jpg` stores it) cut +2; a JPEG+ZIP polyglot stored, cut +1..3; a
+ * 7-byte member prefix then a ZIP, cut +2; a deflated member of stored deflate blocks (level 0: the inner ZIP 5 bytes
+ * into its data), cut +1 and +2; the polyglot case behind an MZ stub (the outer ZIP not at the file's start), cut +2;
+ * a streamed stored member (flag bit 3, sizes unknown) holding a polyglot, behind an MZ stub, cut +2.
+ */
+function cutOuterCases(): Array<[string, Buffer]> {
+  const out = execFileSync('python3', ['-c', `
+import io, json, random, struct, sys, zipfile, zlib, base64
+random.seed(7)
+rnd = lambda n: bytes(random.getrandbits(8) for _ in range(n))
+def mk(members, method=zipfile.ZIP_STORED, level=None):
+    f = io.BytesIO()
+    with zipfile.ZipFile(f, 'w', method, compresslevel=level) as z:
+        for n, d in members: z.writestr(n, d)
+    return f.getvalue()
+inner = mk([('INNER-ONLY.txt', b'inner member ' * 10), ('rnd.bin', rnd(3000))], zipfile.ZIP_DEFLATED)
+jpeg = b'\\xff\\xd8\\xff\\xe0' + rnd(2000) + b'\\xff\\xd9'
+stub = b'MZ' + rnd(4000)
+cases = []
+def cut(label, outer, member, k, front=b''):
+    i = outer.index(member) + len(member)
+    cases.append((label, front + outer[:i + k]))
+photo = jpeg + rnd(20000) + inner
+cut('jpeg-random-zip stored +2', mk([('o1.txt', b'outer one'), ('photo.jpg', photo), ('o3.txt', b'outer three')]), photo, 2)
+poly = jpeg + inner
+polyOuter = mk([('o1.txt', b'outer one'), ('photo.zip', poly), ('o3.txt', b'outer three')])
+for k in (1, 2, 3): cut(f'polyglot stored +{k}', polyOuter, poly, k)
+seven = b'SEVEN!!' + inner
+cut('7-byte prefix stored +2', mk([('x.bin', seven), ('o3.txt', b'three')]), seven, 2)
+level0 = mk([('o1.txt', b'outer one'), ('inner.zip', inner), ('o3.txt', b'outer three')], zipfile.ZIP_DEFLATED, 0)
+for k in (1, 2): cut(f'deflate stored blocks +{k}', level0, inner, k)
+cut('MZ stub, polyglot stored +2', polyOuter, poly, 2, stub)
+name = b'photo.zip'
+streamed = struct.pack('<IHHHHHIIIHH', 0x04034b50, 20, 8, 0, 0, 0, 0, 0, 0, len(name), 0) + name + poly
+cut('MZ stub, streamed polyglot +2', streamed + struct.pack('<IIII', 0x08074b50, zlib.crc32(poly), len(poly), len(poly)), poly, 2, stub)
+print(json.dumps([[l, base64.b64encode(b).decode()] for l, b in cases]))
+`]).toString();
+  return (JSON.parse(out) as Array<[string, string]>).map(([label, b64]) => [label, Buffer.from(b64, 'base64')]);
+}
 
 describe('zip reader: end records of ZIPs stored in members', () => {
   // An archive whose comment was cut (its length runs past the end of the file) with a ZIP stored
@@ -533,7 +811,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const broken = await listAll(Buffer.concat([breakCentralHeader(a, 1), b]));
     expect(broken.stop).toBeNull();
     expect(broken.seen).toEqual([`b1.txt ${md5('b one')}`, `zip-chain-1/a1.txt ${md5('a one')}`]);
-    expect(broken.findings).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    expect(broken.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain', 'zip-chain-incomplete']);
     // Broken from its first entry: nothing of it listed, so no zip-chain either; b's member is kept.
     const first = await listAll(Buffer.concat([breakCentralHeader(a, 0), b]));
     expect(first.stop).toBeNull();
@@ -555,7 +833,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const faked = await listAll(Buffer.concat([Buffer.alloc(2 << 20), fake, b]));
     expect(faked.stop).toBeNull();
     expect(faked.seen).toEqual([`b1.txt ${md5('b one')}`]);
-    expect(faked.findings).toEqual(['archive-prefix']);
+    expect(faked.findings).toEqual(['archive-prefix', 'zip-offsets-shifted']);
   });
 
   // A local header whose data is a whole ZIP (no directory entry names it), then b.zip: unzip, Python and main list
@@ -575,7 +853,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     expect(py.toString().trim()).toBe('b1.txt');
     const listed = await listAll(data);
     expect(listed.seen).toEqual([`b1.txt ${md5('b one')}`]);
-    expect(listed.findings).toEqual(['archive-prefix']);
+    expect(listed.findings).toEqual(['archive-prefix', 'zip-offsets-shifted']);
   });
 
   // A 22-byte empty end record in front of b.zip is a ZIP of no entries: it set zip-chain though nothing was listed.
@@ -586,11 +864,11 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
     const alone = await listAll(Buffer.concat([empty, b]));
     expect(alone.seen).toEqual([`b1.txt ${md5('b one')}`]);
-    expect(alone.findings).toEqual(['archive-prefix']);
+    expect(alone.findings).toEqual(['archive-prefix', 'zip-offsets-shifted']);
     // Between two ZIPs: the chain still runs through it; numbers count the ZIPs listed.
     const between = await listAll(Buffer.concat([a, empty, b]));
     expect(between.seen).toEqual([`b1.txt ${md5('b one')}`, `zip-chain-1/a1.txt ${md5('a one')}`]);
-    expect(between.findings).toEqual(['archive-prefix', 'zip-chain']);
+    expect(between.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain']);
   });
 
   // The chain search opened each candidate with a whole open budget of its own and rethrew a time-out: a slow candidate
@@ -622,7 +900,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
       expect(slow.stop, failing).toBeNull();
       expect(slow.seen, failing).toEqual([`z3.txt ${md5('z 3')}`]);
       // Said, never silent: the search did not finish (zip-chain-found-in-one-attempt-lost-in-the-next).
-      expect(slow.findings, failing).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+      expect(slow.findings, failing).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain-incomplete']);
       // Resuming over recorded members that hold the chain's (its first index, past the archive's own span of 1):
       // a retryable fault, never a listing without the chain.
       const { store, ref } = MemoryBlobSource.of('a.zip', data);
@@ -676,7 +954,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const slow = await listAll(data, { pool });
     expect(slow.stop).toBeNull();
     expect(slow.seen).toEqual([`z7.txt ${md5('z 7')}`]);
-    expect(slow.findings).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+    expect(slow.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain-incomplete']);
     // 60 s, 60 s, then what was left (some 40 s): no window past the search's 120 s.
     expect(budgets).toHaveLength(3);
     expect(budgets.slice(0, 2)).toEqual([LIMITS.archiveOpenTimeoutMs, LIMITS.archiveOpenTimeoutMs]);
@@ -685,11 +963,11 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const { store, ref } = MemoryBlobSource.of('a.zip', data);
     await expect(openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool, isRecorded: async (index) => index === 1 })).rejects.toMatchObject({ code: 'timeout' });
     const resumed = await openZipReader(store, ref, { size: data.length, maxEntryNameBytes: 4096, pool, isRecorded: async () => false });
-    expect(resumed.findings).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+    expect(resumed.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain-incomplete']);
     // A configured search budget is the one used; an ordinary search (windows of milliseconds) lists the whole chain.
     budgets.length = 0;
     const small = await listAll(data, { pool, zipChainSearchTimeoutMs: 30_000 });
-    expect(small.findings).toEqual(['archive-prefix', 'zip-chain-incomplete']);
+    expect(small.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain-incomplete']);
     expect(budgets).toEqual([30_000]);
     const fast = await listAll(data);
     expect(fast.seen.map((x) => x.split(' ')[0])).toEqual(['z7.txt', ...zips.slice(0, 7).map((_, i) => `zip-chain-${i + 1}/z${i}.txt`)]);
@@ -722,7 +1000,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     const cut = await indexes(Buffer.concat([breakCentralHeader(z0, 1), z1, z2]));
     expect(cut.stop).toBeNull();
     expect(cut.seen).toEqual(['0 c1.txt', '1 zip-chain-1/a1.txt', '3 zip-chain-2/b1.txt', '4 zip-chain-2/b2.txt']);
-    expect(cut.findings).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    expect(cut.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain', 'zip-chain-incomplete']);
     // z0's listing out of parser time (or its thread crashed): the listing stops there with that fault, nothing after.
     const data = Buffer.concat([z0, z1, z2]);
     const real = archivePool();
@@ -756,7 +1034,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     for await (const e of reader.entries()) seen.push(`${e.index} ${e.displayPath}`);
     // big spans 3 ids (one past the configured 2), so b starts at 4; its listing ends at its span.
     expect(seen).toEqual(['0 c1.txt', '1 zip-chain-1/a0.txt', '2 zip-chain-1/a1.txt', '3 zip-chain-1/a2.txt', '4 zip-chain-2/b1.txt']);
-    expect(reader.findings).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+    expect(reader.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain', 'zip-chain-incomplete']);
     // The archive itself is the large one (cat b big): a search that gives up asks about the chain's first index, 3.
     const flipped = Buffer.concat([b, big]);
     const real = archivePool();
@@ -849,7 +1127,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
       const chained = await listAll(Buffer.concat([huge, b]));
       expect(chained.stop, String(count)).toBeNull();
       expect(chained.seen, String(count)).toEqual([`b1.txt ${md5('b one')}`, ...['f0', 'f1', 'f2'].map((n) => `zip-chain-1/${n}.txt ${md5(`${n} data`)}`)]);
-      expect(chained.findings, String(count)).toEqual(['archive-prefix', 'zip-chain', 'zip-chain-incomplete']);
+      expect(chained.findings, String(count)).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain', 'zip-chain-incomplete']);
     }
     // One below 2^53 is a safe integer: the declared count as the bytes give it.
     const { store, ref } = MemoryBlobSource.of('a.zip', counting(2n ** 53n - 1n));
@@ -880,7 +1158,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
     for (const openLater of [false, true]) {
       const ab = await contents(Buffer.concat([a, b]), openLater);
       expect(ab.seen).toEqual([['b1.txt', 'b one'], ['b2.txt', b2], ['zip-chain-1/a0.txt', 'a 0'], ['zip-chain-1/a1.txt', 'a 1'], ['zip-chain-1/a2.txt', 'a 2']]);
-      expect(ab.findings).toEqual(['archive-prefix', 'zip-chain']);
+      expect(ab.findings).toEqual(['archive-prefix', 'zip-offsets-shifted', 'zip-chain']);
       expect(ab.declared).toBe(5);
     }
     // With bytes after: a (exact from the start) is the archive, b after it.
