@@ -61,7 +61,9 @@ export const LIMITS = {
    * A resumable hash starts over from byte 0 when its saved states do not load
    * (another hash-wasm build's after a deploy, or damaged): at most this many
    * times, then the upload's hash fails `hash-state-unusable`, visibly, rather
-   * than re-read a 2 TB image for ever.
+   * than re-read a 2 TB image for ever. An unpack's single read that resumes
+   * its upload's hash across continuations (below resumableHashMinBytes) starts
+   * over as often, then stops saving: each later attempt hashes from byte 0.
    */
   maxHashRestarts: 3,
   /**

@@ -867,10 +867,11 @@ class UploadPass {
       }
       pass.saves = true;
       if (why !== null && saved) {
-        // Deleted, so the new start's saves (restarts + 1, from a lower offset) are not held back by the unusable row.
-        await deps.index.deleteHashCheckpoints(upload.rootFileId);
         pass.restarts = saved.restarts + 1;
         pass.saves = pass.restarts <= deps.limits.maxHashRestarts;
+        // Deleted, so the new start's saves (restarts + 1, from a lower offset) are not held back by the unusable row. Past
+        // the bound it stays, unusable, so every later attempt finds it and neither saves nor counts from 0 again.
+        if (pass.saves) await deps.index.deleteHashCheckpoints(upload.rootFileId);
         ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why, restarts: pass.restarts, saves: pass.saves }, 'unpack: the single read\'s saved hash state is unusable; hashed again from byte 0');
       }
       pass.resumable ??= await ResumableMultiHasher.open();
