@@ -250,6 +250,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     }
     if (!pass) {
       const outcome = await run.finish(format, undefined, hashHere);
+      // An image's stored-hash check chain ends without a pass (fromCheck): what its listing attempts' passes saved is of no
+      // use to the hash stage, which hashes an upload this size from byte 0; gone, it does not read as a hash moving.
+      if (hashHere) await deps.index.deleteHashCheckpoints(upload!.rootFileId);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
