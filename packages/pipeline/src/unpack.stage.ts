@@ -161,9 +161,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
   // there on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
   // stage (afterUnpack), as after any unpack that ends without it. An attempt that can continue (the runner told its
-  // deadline: ContinuePoint.planned) hashes resumably, from the states an earlier attempt saved (UploadPass).
+  // deadline: ContinuePoint.planned) over an upload of at least LIMITS.singleReadResumableMinBytes hashes resumably, from
+  // the states an earlier attempt saved (UploadPass); smaller ones keep node:crypto's threads and re-read on a continuation.
   // Opened first: it holds nothing until its first read.
-  const pass = hashHere && fromCheck === null ? await UploadPass.open(deps, upload!, ctx, ctx.deadlineAt !== undefined) : null;
+  const pass =
+    hashHere && fromCheck === null
+      ? await UploadPass.open(deps, upload!, ctx, ctx.deadlineAt !== undefined && upload!.size >= deps.limits.singleReadResumableMinBytes)
+      : null;
   // A declared set's later segments still unhashed: read once too, for the listing and their hashes (docs/disk-images.md, "Split sets").
   const segments = await laterSegmentsToHash(deps, set, ctx, upload);
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
@@ -234,7 +238,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
           recordedThisAttempt: continuePoint.recorded,
           deliveryCount: ctx.deliveryCount,
           continuedFrom: continuePoint.from,
-          ...(pass ? { read: pass.source.counts, hashedFrom: pass.source.startOffset, hashSaved: hashSaved } : {}),
+          ...(pass ? { read: pass.source.counts, resumedFromBytes: pass.source.startOffsetBytes, hashSaved } : {}),
         },
         'unpack continues in a new message before its deadline',
       );
@@ -875,12 +879,15 @@ class UploadPass {
         // Deleted, so the new start's saves (restarts + 1, from a lower offset) are not held back by the unusable row. Past
         // the bound it stays, unusable, so every later attempt finds it and neither saves nor counts from 0 again.
         if (pass.saves) await deps.index.deleteHashCheckpoints(upload.rootFileId);
-        ctx.logger.warn({ blobName: upload.blobName, savedOffset: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why, restarts: pass.restarts, saves: pass.saves }, 'unpack: the single read\'s saved hash state is unusable; hashed again from byte 0');
+        ctx.logger.warn(
+          { blobName: upload.blobName, savedOffsetBytes: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why, restarts: pass.restarts, saves: pass.saves },
+          'unpack: the single read\'s saved hash state is unusable; hashed again from byte 0',
+        );
       }
-      pass.resumable ??= await ResumableMultiHasher.open();
-    } else {
-      pass.parallel = new ParallelHasher();
+      // Past the bound nothing is saved: hash-wasm would cost ~2.5x node:crypto's CPU for nothing, so the threads hash.
+      if (pass.saves) pass.resumable ??= await ResumableMultiHasher.open();
     }
+    if (!pass.resumable) pass.parallel = new ParallelHasher();
     pass.hashedBytes = from;
     pass.source = new SingleReadSource(
       deps.blobs,
@@ -889,11 +896,11 @@ class UploadPass {
         size: upload.size,
         etag: upload.etag,
         consume: (chunk) => pass.consume(chunk),
-        ...(from > 0 ? { startOffset: from } : {}),
+        ...(from > 0 ? { startOffsetBytes: from } : {}),
         ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
       },
     );
-    if (from > 0) ctx.logger.info({ blobName: upload.blobName, fromBytes: from, totalBytes: upload.size }, 'unpack: the single read resumes its hash from the saved state');
+    if (from > 0) ctx.logger.info({ blobName: upload.blobName, resumedFromBytes: from, sizeBytes: upload.size }, 'unpack: the single read resumes its hash from the saved state');
     return pass;
   }
 
@@ -920,7 +927,7 @@ class UploadPass {
     this.source.close();
     while (this.consuming) await this.consuming.catch(() => undefined);
     const offsetBytes = this.hashedBytes;
-    if (offsetBytes !== this.source.passed || offsetBytes === this.source.startOffset) return false;
+    if (offsetBytes !== this.source.passed || offsetBytes === this.source.startOffsetBytes) return false;
     const states = this.resumable.save();
     return this.deps.index.saveHashCheckpoint({ rootFileId: this.upload.rootFileId, etag: this.upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts: this.restarts, offsetBytes, states });
   }
@@ -957,7 +964,7 @@ class UploadPass {
     }
     // Deletes any saved progress of the pass (recordUploadHash).
     await recordUploadHash(this.deps, upload, hashes, this.ctx, { hashedWith: this.resumable ? 'hash-wasm' : 'node:crypto' });
-    this.ctx.logger.info({ blobName: upload.blobName, read: this.source.counts, resumedFromBytes: this.source.startOffset }, 'upload hashed in its unpack\'s read');
+    this.ctx.logger.info({ blobName: upload.blobName, read: this.source.counts, resumedFromBytes: this.source.startOffsetBytes }, 'upload hashed in its unpack\'s read');
     return hashes;
   }
 

@@ -314,7 +314,7 @@ describe('a pass resumed at a saved offset (an unpack continued: UploadPass)', (
         await hasher.update(chunk);
         hashed += chunk.length;
       },
-      ...(from.offset > 0 ? { startOffset: from.offset } : {}),
+      ...(from.offset > 0 ? { startOffsetBytes: from.offset } : {}),
     });
     try {
       if (stopAt === 'end') {
@@ -360,7 +360,7 @@ describe('a pass resumed at a saved offset (an unpack continued: UploadPass)', (
     const source = new SingleReadSource(blobs, ref, {
       size: data.length,
       etag,
-      startOffset: 2 * 1024 * 1024,
+      startOffsetBytes: 2 * 1024 * 1024,
       consume: async (chunk) => {
         consumed.push(chunk.length);
       },
@@ -374,6 +374,6 @@ describe('a pass resumed at a saved offset (an unpack continued: UploadPass)', (
     } finally {
       source.close();
     }
-    expect(() => new SingleReadSource(blobs, ref, { size: 10, etag, startOffset: 11, consume: async () => undefined })).toThrow(/bad start/);
+    expect(() => new SingleReadSource(blobs, ref, { size: 10, etag, startOffsetBytes: 11, consume: async () => undefined })).toThrow(/bad start/);
   });
 });

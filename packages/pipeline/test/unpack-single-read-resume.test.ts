@@ -25,8 +25,13 @@ import { createHarness, limitsWith, sha256, type Harness } from './fixtures/arch
  */
 let h: Harness;
 const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: (process.env.BU_LOG as 'info') ?? 'silent' }) });
-/** Continue after every member. */
-const EVERY_MEMBER = limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000 });
+/**
+ * Continue after every member; the resumable hash for any upload of 1 MiB or more (LIMITS.singleReadResumableMinBytes
+ * is 512 MiB, far above these test images).
+ */
+const EVERY_MEMBER = limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000, singleReadResumableMinBytes: 1024 * 1024 });
+/** Continue after every member, with the production threshold: these images are below it. */
+const EVERY_MEMBER_BELOW_THRESHOLD = limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000 });
 /** Storage's pieces of a streamed read: odd, so pass offsets (and saved states) fall at odd byte counts. */
 const PIECE_BYTES = 1_000_003;
 const missing = ['mke2fs'].filter((t) => !hasTool(t));
@@ -263,5 +268,58 @@ describe.skipIf(missing.length > 0)(`an uploaded image's hash in its unpack's si
     expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
     const recorded = await h.index.listChildren(message.fileId);
     expect(new Set(recorded.map((m) => m.path)).size).toBe(recorded.length);
+  }, 240_000);
+  it('below LIMITS.singleReadResumableMinBytes the pass hashes on node:crypto\'s threads and a continuation reads again from byte 0, as before: nothing saved, the hash right', async () => {
+    const { message, image } = await uploadImage('stick-small.img', 3, 4 * 1024 * 1024, 24 * 1024);
+    expect(image.length).toBeLessThan(LIMITS.singleReadResumableMinBytes);
+    const counts = { bytes: 0 };
+    const rows: number[] = [];
+    const runs = await withLimits(EVERY_MEMBER_BELOW_THRESHOLD, counts, message.blobName, () =>
+      runChain(message, async () => {
+        const row = await h.index.getHashCheckpoint(message.fileId, (await h.index.getUpload(message.blobName))!.etag);
+        if (row) rows.push(row.offsetBytes);
+      }),
+    );
+    if (process.env.BU_LOG) console.log({ runs: runs.length, read: counts.bytes, image: image.length, ratio: counts.bytes / image.length });
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    // No state saved, ever; each attempt's pass started at byte 0 again (more than one read of the image in all).
+    expect(rows).toEqual([]);
+    expect(counts.bytes / image.length).toBeGreaterThan(1.2);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toMatchObject(digestsOf(image));
+    const verified = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified');
+    expect(verified).toHaveLength(1);
+    expect(verified[0]!.tools?.map((t) => t.name)).toContain('node:crypto/openssl');
+    expect(verified[0]!.tools?.map((t) => t.name)).not.toContain('hash-wasm');
+  }, 240_000);
+
+  it('past-max-restarts: the unusable row stays (nothing saved over it), later attempts hash from byte 0 on node:crypto\'s threads, the hash right, the row gone at the end', async () => {
+    const { message, image } = await uploadImage('stick-bound.img', 4, 4 * 1024 * 1024, 24 * 1024);
+    const rows: Array<{ offsetBytes: number; restarts: number } | null> = [];
+    let junkOffset = -1;
+    const runs = await withLimits(limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000, singleReadResumableMinBytes: 1024 * 1024, maxHashRestarts: 0 }), null, message.blobName, () =>
+      runChain(message, async (n) => {
+        const etag = (await h.index.getUpload(message.blobName))!.etag;
+        const row = await h.index.getHashCheckpoint(message.fileId, etag);
+        rows.push(row ? { offsetBytes: row.offsetBytes, restarts: row.restarts } : null);
+        if (n === 1) {
+          expect(row).not.toBeNull();
+          const junk = Buffer.from('not a hash-wasm state').toString('base64');
+          junkOffset = row!.offsetBytes + 7;
+          await h.index.saveHashCheckpoint({ ...row!, offsetBytes: junkOffset, states: { md5: junk, sha1: junk, sha256: junk } });
+        }
+      }),
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    // Every attempt after the damage found the same unusable row: none saved over it, none counted from 0 again.
+    for (const row of rows.slice(2)) expect(row).toEqual({ offsetBytes: junkOffset, restarts: 0 });
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toMatchObject(digestsOf(image));
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // The last pass saved nothing, so it hashed on the threads, not with hash-wasm.
+    const verified = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified');
+    expect(verified[0]!.tools?.map((t) => t.name)).toContain('node:crypto/openssl');
   }, 240_000);
 });

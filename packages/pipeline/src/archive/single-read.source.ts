@@ -46,7 +46,7 @@ export interface SingleReadOptions {
    * `consume` takes the bytes from this offset on, and reads of bytes before it
    * are side reads from storage (counted as behind the window). Not with `head`.
    */
-  startOffset?: number;
+  startOffsetBytes?: number;
 }
 
 /** What the pass read, for the log, the custody entry and the bench. */
@@ -103,7 +103,7 @@ export class SingleReadSource {
   ) {
     this.windowBytes = options.windowBytes ?? SINGLE_READ_WINDOW_BYTES;
     this.aheadBytes = options.aheadBytes ?? SINGLE_READ_AHEAD_BYTES;
-    const start = options.startOffset ?? 0;
+    const start = options.startOffsetBytes ?? 0;
     if (!Number.isSafeInteger(start) || start < 0 || start > options.size || (start > 0 && options.head)) {
       throw new ExhibitError('invalid-argument', `bad start ${start} of a single read of ${options.size} bytes`);
     }
@@ -111,8 +111,8 @@ export class SingleReadSource {
   }
 
   /** Where this pass started (an earlier attempt hashed the bytes before it). */
-  get startOffset(): number {
-    return this.options.startOffset ?? 0;
+  get startOffsetBytes(): number {
+    return this.options.startOffsetBytes ?? 0;
   }
 
   get size(): number {
