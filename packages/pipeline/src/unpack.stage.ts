@@ -191,8 +191,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
   // A split set's later segments first: the pass measures the first segment alone (its progress 1 once that segment is
   // read, the rest of the set unestimated), so a set with both is unmeasured and keeps the fixed allowance.
-  if (segments) run.singleReadProgress = 'unmeasured';
-  else if (pass) run.singleReadProgress = () => pass.source.counts.passBytes / Math.max(1, upload!.size);
+  run.singleReadProgress = singleReadProgressOf(pass, Boolean(segments), upload?.size ?? 0);
   try {
     let format: ArchiveFormat | null = null;
     try {
@@ -642,6 +641,26 @@ async function recordContinuation(
 }
 
 /**
+ * What the member-cache waits and the image end's judgement (member-room.wait.ts roomWaitAllowanceMs, imageEndPastHalf)
+ * are told of the attempt's single read: 'unmeasured' with a split set's later segments; how far a pass that a
+ * continuation would drop has got (0-1: it starts at byte 0, so its bytes read are its position); null without a pass,
+ * or with one that saves its hash state when its attempt continues (savesOnContinue): continuing then costs no second
+ * read of the upload, so nothing bounds the waits but the continue point, as for an image hashed by the hash stage.
+ * (Not its position over the size: a resumed pass's bytes read count from its saved offset, and the bound on them
+ * exists only for the re-read, which a saving pass does not have; regression
+ * resumed-pass-shut-off-member-cache-waits: a 4 GiB image resumed at 2 GiB was allowed no wait at all.)
+ */
+export function singleReadProgressOf(
+  pass: { readonly savesOnContinue: boolean; readonly source: { readonly counts: { readonly passBytes: number } } } | null,
+  segments: boolean,
+  uploadBytes: number,
+): (() => number) | 'unmeasured' | null {
+  if (segments) return 'unmeasured';
+  if (!pass || pass.savesOnContinue) return null;
+  return () => pass.source.counts.passBytes / Math.max(1, uploadBytes);
+}
+
+/**
  * Whether a disk image's end goes to a continuation because this attempt is past half its time (ContinuePoint.pastHalf).
  * Working time (less `waitedMs`, its waits for member-cache room) only for an attempt holding a measured single read,
  * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (an image hashed
@@ -840,6 +859,11 @@ class UploadPass {
   /** Whether this pass saves its states when its attempt continues (false past LIMITS.maxHashRestarts starts over). */
   private saves = false;
   changed: unknown = null;
+
+  /** Whether a continuation of its attempt keeps this pass's progress (its hash states saved): then continuing re-reads nothing. */
+  get savesOnContinue(): boolean {
+    return this.resumable !== null && this.saves;
+  }
 
   private constructor(
     private readonly deps: StageDeps,
