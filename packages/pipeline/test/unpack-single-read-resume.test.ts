@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type Limits, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runIngest, runMessage } from '../src/stage-runner.js';
+import { recordDeadLetter } from '../src/dead-letter.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4 } from '../src/disk/test-support/memory-card.builder.js';
@@ -321,5 +322,43 @@ describe.skipIf(missing.length > 0)(`an uploaded image's hash in its unpack's si
     // The last pass saved nothing, so it hashed on the threads, not with hash-wasm.
     const verified = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified');
     expect(verified[0]!.tools?.map((t) => t.name)).toContain('node:crypto/openssl');
+  }, 240_000);
+  it('a dead-lettered unpack deletes the single read\'s saved hash state (no attempt resumes it)', async () => {
+    const { message } = await uploadImage('stick-dead.img', 3, 4 * 1024 * 1024, 24 * 1024);
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    let body: unknown = null;
+    await withLimits(EVERY_MEMBER, null, message.blobName, () =>
+      runChain(message, async (n, messageId) => {
+        if (n !== 2) return;
+        expect(await h.index.getHashCheckpoint(message.fileId, etag)).not.toBeNull();
+        body = unpackMessagesOf(message.fileId).find((s) => s.message.messageId === messageId)!.message.body;
+        // Given up on instead of delivered: the chain stops here (its later messages are never sent).
+        await recordDeadLetter(h.deps, 'unpack', { body, messageId, reason: 'MaxDeliveryCountExceeded', description: 'attempt 5: crashed' }, h.ctx);
+        throw new Error('dead-lettered');
+      }),
+    ).catch((err: unknown) => {
+      if (!(err instanceof Error && err.message === 'dead-lettered')) throw err;
+    });
+    expect(body).not.toBeNull();
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('failed');
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
+  }, 240_000);
+
+  it('a delivery after the unpack\'s end was recorded (unpackOver: the end recorded, then a crash before the pass settled) deletes the saved hash state', async () => {
+    const { message } = await uploadImage('stick-over.img', 3, 4 * 1024 * 1024, 24 * 1024);
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    const outcomes: StageOutcome[] = [];
+    const runs = await withLimits(EVERY_MEMBER, null, message.blobName, () =>
+      runChain(message, async (n) => {
+        if (n !== 1) return;
+        expect(await h.index.getHashCheckpoint(message.fileId, etag)).not.toBeNull();
+        // The end recorded by an attempt that then crashed before its pass settled (the upload's hash still pending).
+        await h.index.setUnpack(message.fileId, 'done', 3);
+      }),
+    );
+    outcomes.push(...runs.map((r) => r.outcome));
+    expect(outcomes.at(-1)).toMatchObject({ status: 'skipped', reason: 'already-done' });
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
   }, 240_000);
 });
