@@ -67,8 +67,11 @@ interface Chunk {
 
 /**
  * One front-to-back read of an uploaded archive that serves both its hash and
- * its unpacking. The blob is streamed once from offset 0, pinned to its ETag;
- * every chunk goes to `consume` (the hash threads) in order, exactly once, and
+ * its unpacking. The blob is streamed once from offset 0 (or from
+ * `startOffsetBytes`, where an earlier attempt's saved hash state ends),
+ * pinned to its ETag; every chunk from there goes to `consume` (the upload's
+ * hasher: node:crypto's threads, or hash-wasm when the pass resumes across
+ * continuations) in order, exactly once, and
  * is kept in a bounded window while the archive reader's ranged reads and
  * streams are served from it. A read past the window's end moves the pass
  * forward; a read far ahead (the ZIP's central directory, read first) or
