@@ -268,7 +268,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     hashingMs += Date.now() - settling;
     if (hashed === 'changed') run.stop('evidence-changed', `the archive's blob changed or vanished while it was read (recorded ETag ${upload!.etag}); unpacking stopped`, 'evidence-changed');
     else if (hashed) run.rootSha256 = hashed.sha256;
-    const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts });
+    const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts, hashResumedFromBytes: pass.source.startOffsetBytes });
     const after = await deps.index.getFile(parent.fileId);
     const now = await deps.index.getUpload(upload!.blobName);
     return { outcome, ...(after ? afterUnpack(now, after, deps.limits) : {}) };
@@ -1704,7 +1704,7 @@ class UnpackRun {
   }
 
   /** Custody first, then the unpack state: a crash in between re-runs and the custody key dedupes. */
-  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }, uploadHashLeftToHashStage = false): Promise<StageOutcome> {
+  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts; hashResumedFromBytes: number }, uploadHashLeftToHashStage = false): Promise<StageOutcome> {
     const { index, custody } = this.deps;
     // A continuation stopped before its listing passed the members earlier attempts recorded (the budget's clock ran out at
     // once, an image's check chain ending spent): those are still recorded, never said to be none
@@ -1724,6 +1724,9 @@ class UnpackRun {
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
       // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
       ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
+      // This attempt's pass started where an earlier attempt's saved hash state ended (docs/architecture.md, "Across
+      // continuations"): the bytes before it were hashed by earlier attempts of this unpack, the digests over all of them.
+      ...(single?.hashedInRead && single.hashResumedFromBytes > 0 ? { hashResumedFromBytes: single.hashResumedFromBytes } : {}),
       // An upload whose hash was left to this unpack, ending in an attempt of its image's resumable check chain (no single
       // read there): the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
       ...(uploadHashLeftToHashStage ? { uploadHashTakenByHashStage: true } : {}),

@@ -178,6 +178,9 @@ describe.skipIf(missing.length > 0)(`an uploaded image's hash in its unpack's si
     const verified = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified');
     expect(verified).toHaveLength(1);
     expect(verified[0]!.tools?.map((t) => t.name)).toContain('hash-wasm');
+    // The unpack's own entry says its hash was resumed, and from where (the last saved offset).
+    const unpacked = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'unpacked');
+    expect(unpacked.at(-1)!.details).toMatchObject({ uploadHashedInThisRead: true, hashResumedFromBytes: saved.at(-1) });
     const recorded = await h.index.listChildren(message.fileId);
     expect(recorded.filter((m) => m.path.includes('docs/file-'))).toHaveLength(2);
   }, 600_000);
@@ -293,6 +296,9 @@ describe.skipIf(missing.length > 0)(`an uploaded image's hash in its unpack's si
     expect(verified).toHaveLength(1);
     expect(verified[0]!.tools?.map((t) => t.name)).toContain('node:crypto/openssl');
     expect(verified[0]!.tools?.map((t) => t.name)).not.toContain('hash-wasm');
+    const unpacked = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'unpacked');
+    expect(unpacked.at(-1)!.details).toMatchObject({ uploadHashedInThisRead: true });
+    expect(unpacked.at(-1)!.details).not.toHaveProperty('hashResumedFromBytes');
   }, 240_000);
 
   it('past-max-restarts: the unusable row stays (nothing saved over it), later attempts hash from byte 0 on node:crypto\'s threads, the hash right, the row gone at the end', async () => {
