@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type Limits, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, ExhibitError, LIMITS, rootFileId, type BlobStore, type HashMessage, type Limits, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runIngest, runMessage } from '../src/stage-runner.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
+import { unpackStage } from '../src/unpack.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4 } from '../src/disk/test-support/memory-card.builder.js';
@@ -365,6 +366,57 @@ describe.skipIf(missing.length > 0)(`an uploaded image's hash in its unpack's si
     outcomes.push(...runs.map((r) => r.outcome));
     expect(outcomes.at(-1)).toMatchObject({ status: 'skipped', reason: 'already-done' });
     expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
+  }, 240_000);
+  it('a resumed pass cut off by the deadline in its drain deletes the saved hash state (the hash stage hashes from byte 0)', async () => {
+    const { message, image } = await uploadImage('stick-cut.img', 3, 4 * 1024 * 1024, 24 * 1024);
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    let next: { body: unknown; messageId: string } | null = null;
+    await withLimits(EVERY_MEMBER, null, message.blobName, () =>
+      runChain(message, async (n, messageId) => {
+        if (n !== 1) return;
+        expect(await h.index.getHashCheckpoint(message.fileId, etag)).not.toBeNull();
+        next = { body: unpackMessagesOf(message.fileId).find((s) => s.message.messageId === messageId)!.message.body, messageId };
+        throw new Error('stop here');
+      }),
+    ).catch((err: unknown) => {
+      if (!(err instanceof Error && err.message === 'stop here')) throw err;
+    });
+    expect(next).not.toBeNull();
+    // The rest in one attempt (its deadline far), whose runtime signal fires (a timeout) once the pass is within 1 MiB
+    // of the blob's end: the listing over (free space there), the pass draining for the hash.
+    const counts = { bytes: 0 };
+    const runtime = new AbortController();
+    const near = image.length - 1024 * 1024 - (await h.index.getHashCheckpoint(message.fileId, etag))!.offsetBytes;
+    const outcome = await withLimits(limitsWith({ singleReadResumableMinBytes: 1024 * 1024 }), counts, message.blobName, async () => {
+      const plain = h.deps.blobs;
+      h.deps.blobs = Object.create(plain, {
+        openRead: {
+          value: async (...args: Parameters<BlobStore['openRead']>) => {
+            const stream = await plain.openRead(...args);
+            if (args[0].name !== message.blobName) return stream;
+            async function* cut(): AsyncGenerator<Buffer> {
+              let read = 0;
+              for await (const chunk of stream as AsyncIterable<Buffer>) {
+                read += chunk.length;
+                if (read >= near && !runtime.signal.aborted) runtime.abort(new ExhibitError('timeout', 'the stage deadline (test)'));
+                yield chunk;
+              }
+            }
+            return Readable.from(cut(), { objectMode: false });
+          },
+        },
+      });
+      try {
+        return await unpackStage(h.deps, next!.body as Parameters<typeof unpackStage>[1], { ...h.ctx, messageId: next!.messageId, deliveryCount: 1, deadlineAt: Date.now() + 3_600_000, abortSignal: runtime.signal });
+      } finally {
+        h.deps.blobs = plain;
+      }
+    });
+    expect(runtime.signal.aborted).toBe(true);
+    if (process.env.BU_LOG) console.log(outcome);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('pending');
     expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
   }, 240_000);
 });
