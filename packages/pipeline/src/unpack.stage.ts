@@ -829,8 +829,9 @@ export function hashedResumably(upload: Pick<UploadRecord, 'size'>, limits: Pick
  * the hash it feeds. `settle` reads what the unpack did not, digests, and
  * records the upload's hashes as the hash stage does (the same custody key).
  *
- * A pass that can continue (its attempt has a deadline: ContinuePoint.planned)
- * hashes with ResumableMultiHasher (hash-wasm), whose states an attempt that
+ * A pass over an upload of at least LIMITS.singleReadResumableMinBytes that
+ * can continue (its attempt has a deadline: ContinuePoint.planned) hashes
+ * with ResumableMultiHasher (hash-wasm), whose states an attempt that
  * continues saves (`saveForContinuation`, migration 0220's row, keyed on the
  * root file and the ETag the pass reads under) before it writes its
  * continuation point; the next attempt's pass starts at the saved offset with
@@ -842,9 +843,11 @@ export function hashedResumably(upload: Pick<UploadRecord, 'size'>, limits: Pick
  * deliveries of one continuation cannot leave a state that joins them. States
  * this build cannot use (another hash-wasm build, damaged, an offset past the
  * blob) start over from byte 0, at most LIMITS.maxHashRestarts times; after
- * that the pass neither resumes nor saves (every attempt reads from 0, as
- * before), never a wrong hash. A pass that cannot continue keeps the hash
- * threads (ParallelHasher, node:crypto, 1.3-4x faster than hash-wasm here).
+ * that the pass neither resumes nor saves and hashes on the threads (every
+ * attempt reads from 0, as before), never a wrong hash. Below the threshold,
+ * and for a pass that cannot continue, the hash threads (ParallelHasher,
+ * node:crypto: hash-wasm on the event loop costs ~2.5x their CPU on every
+ * pass, continued or not; limits.ts says why 512 MiB).
  */
 class UploadPass {
   source!: SingleReadSource;
