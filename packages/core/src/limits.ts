@@ -62,6 +62,20 @@ export const LIMITS = {
    */
   resumableHashMinBytes: 8 * 1024 ** 3,
   /**
+   * An unpack's single read (docs/architecture.md, "Across continuations")
+   * hashes its upload resumably (hash-wasm, its states saved when the attempt
+   * continues, so the next attempt's read starts where this one stopped) only
+   * for uploads of at least this many bytes; below it, node:crypto on the hash
+   * threads, and a continuation reads the upload again from byte 0. Measured
+   * (docs/benchmarks.md): hash-wasm on the event loop costs ~2.5x the CPU of
+   * node:crypto's threads, +3.3-3.6 s CPU per 600 MB stored ZIP (~+5.6 s per
+   * GiB, ~6% of the photo bench's per-member CPU) on every unpack, continued or
+   * not, and holds the loop 2-3 ms a slice under load; a continuation's
+   * re-read below this size costs at most 512 MiB of reading, ~2 s of thread
+   * CPU, and only for the rare listing that outlasts an attempt.
+   */
+  singleReadResumableMinBytes: 512 * 1024 ** 2,
+  /**
    * A resumable hash saves its states every this many bytes: a crash (or a
    * redelivery) reads again at most this much, ~4-10 s at 100-250 MB/s.
    */
@@ -78,7 +92,10 @@ export const LIMITS = {
    * A resumable hash starts over from byte 0 when its saved states do not load
    * (another hash-wasm build's after a deploy, or damaged): at most this many
    * times, then the upload's hash fails `hash-state-unusable`, visibly, rather
-   * than re-read a 2 TB image for ever.
+   * than re-read a 2 TB image for ever. An unpack's single read that resumes
+   * its upload's hash across continuations (singleReadResumableMinBytes up to
+   * resumableHashMinBytes) starts over as often, then stops saving: each later
+   * attempt hashes from byte 0 on node:crypto's threads.
    */
   maxHashRestarts: 3,
   /**

@@ -67,6 +67,13 @@ export async function recordDeadLetter(
         // An image's resumable stored-hash check given up on with its unpack: its saved progress will not be resumed. After
         // setUnpack: deleted first, a chain still running would save it again while the unpack is pending.
         await deps.index.deleteImageCheckCheckpoint(fileId);
+        // The single read's saved hash progress (unpack.stage.ts UploadPass), of an upload hashed in its unpack: no attempt
+        // of this unpack resumes it, and the hash stage hashes an upload this size from byte 0. An upload of at least
+        // resumableHashMinBytes is the hash stage's to hash (its rows, same key, are its own): left alone.
+        if (file && file.parentId === null && file.source && file.source.offset === undefined && file.source.container === deps.containers.evidence) {
+          const upload = await deps.index.getUpload(file.source.name);
+          if (upload && upload.rootFileId === fileId && upload.size < deps.limits.resumableHashMinBytes) await deps.index.deleteHashCheckpoints(fileId);
+        }
       }
     }
   }

@@ -166,18 +166,22 @@ export async function recordUploadHash(
   upload: UploadRecord,
   hashes: Hashes,
   ctx: Pick<StageContext, 'logger'>,
+  /** The engine that computed them, when not the one the upload's size implies (an unpack's resumable single read: hash-wasm). */
+  options: { hashedWith?: 'hash-wasm' | 'node:crypto' } = {},
 ): Promise<{ integrity: IntegrityVerdict; mismatches: string[] }> {
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   const { integrity, mismatches } = compareHashes(hashes, upload.acquisition);
   await deps.index.ensureContent({ ...hashes, size: upload.size, source: ref });
   await deps.index.advanceFile(upload.rootFileId, 'pending', { sha256: hashes.sha256, size: upload.size });
   await deps.index.recordUploadHashes(upload.blobName, hashes, integrity, mismatches);
-  // A resumable hash's saved progress is of no further use (a no-op for every other upload).
-  if (upload.size >= deps.limits.resumableHashMinBytes) await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  // A resumable hash's saved progress is of no further use: the hash stage's, or an unpack's single read's (UploadPass,
+  // any size: a read cut off or dead-lettered leaves its row to whichever read records the hash).
+  await deps.index.deleteHashCheckpoints(upload.rootFileId);
 
+  const hashWasm = options.hashedWith === undefined ? upload.size >= deps.limits.resumableHashMinBytes : options.hashedWith === 'hash-wasm';
   const tools = [
     { name: 'exhibit-pipeline', version: deps.pipelineVersion },
-    upload.size >= deps.limits.resumableHashMinBytes
+    hashWasm
       ? { name: 'hash-wasm', version: HASH_WASM_VERSION }
       : { name: 'node:crypto/openssl', version: process.versions.openssl ?? 'unknown' },
   ];

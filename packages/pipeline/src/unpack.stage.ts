@@ -49,6 +49,7 @@ import type { StoredHashCheck } from './disk/open-disk-image.js';
 import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
 import { ParallelHasher } from './multi-hash.js';
+import { HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
 import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 
@@ -156,6 +157,17 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: segmentWaitKey(ctx.messageId) } };
   }
 
+  // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
+  // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
+  // there on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
+  // stage (afterUnpack), as after any unpack that ends without it. An attempt that can continue (the runner told its
+  // deadline: ContinuePoint.planned) over an upload of at least LIMITS.singleReadResumableMinBytes hashes resumably, from
+  // the states an earlier attempt saved (UploadPass); smaller ones keep node:crypto's threads and re-read on a continuation.
+  // Opened first: it holds nothing until its first read.
+  const pass =
+    hashHere && fromCheck === null
+      ? await UploadPass.open(deps, upload!, ctx, ctx.deadlineAt !== undefined && upload!.size >= deps.limits.singleReadResumableMinBytes)
+      : null;
   // A declared set's later segments still unhashed: read once too, for the listing and their hashes (docs/disk-images.md, "Split sets").
   const segments = await laterSegmentsToHash(deps, set, ctx, upload);
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
@@ -175,17 +187,11 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   if (from !== null && recordedPoint?.point === from) run.waitedBeforeMs = recordedPoint.waitedMs;
   run.fromCheck = fromCheck;
   let hashingMs = 0;
-  // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
-  // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
-  // there from byte 0 on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
-  // stage (afterUnpack), as after any unpack that ends without it.
-  const pass = hashHere && fromCheck === null ? new UploadPass(deps, upload, ctx) : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
   // A split set's later segments first: the pass measures the first segment alone (its progress 1 once that segment is
   // read, the rest of the set unestimated), so a set with both is unmeasured and keeps the fixed allowance.
-  if (segments) run.singleReadProgress = 'unmeasured';
-  else if (pass) run.singleReadProgress = () => pass.source.counts.passBytes / Math.max(1, upload!.size);
+  run.singleReadProgress = singleReadProgressOf(pass, Boolean(segments), upload?.size ?? 0);
   try {
     let format: ArchiveFormat | null = null;
     try {
@@ -207,6 +213,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // The later segments this attempt holds and did not hash: their claims moved now, so the continuation (picked up
       // within segmentHashClaimHoldMs less a delivery) hashes them in its read (claimLeavesDeliveryToUnpack).
       for (const later of segments?.unhashed ?? []) await touchSegmentHashClaim(deps, later, ctx.abortSignal);
+      // The upload's hash so far, saved before the point (the next attempt's pass starts where this one's stopped): a
+      // delivery that then loses the race for the point leaves a row as exact as any (its states after its offset's bytes).
+      const hashSaved = (await pass?.saveForContinuation()) ?? false;
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
       if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + run.memberWaitMs, run.checkContinues, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
@@ -221,7 +230,15 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
         return { outcome: skipped('waiting'), ...(point !== null ? { again: { afterMs: 0, messageKey: unpackContinueKey(point, now?.check ?? null) } } : {}) };
       }
       ctx.logger.info(
-        { fileId: parent.fileId, membersSoFar, imageCheck: run.checkContinues, recordedThisAttempt: continuePoint.recorded, deliveryCount: ctx.deliveryCount, continuedFrom: continuePoint.from },
+        {
+          fileId: parent.fileId,
+          membersSoFar,
+          imageCheck: run.checkContinues,
+          recordedThisAttempt: continuePoint.recorded,
+          deliveryCount: ctx.deliveryCount,
+          continuedFrom: continuePoint.from,
+          ...(pass ? { read: pass.source.counts, resumedFromBytes: pass.source.startOffsetBytes, hashSaved } : {}),
+        },
         'unpack continues in a new message before its deadline',
       );
       return { outcome: skipped('waiting'), again: { afterMs: 0, messageKey: unpackContinueKey(membersSoFar, run.checkContinues) } };
@@ -236,6 +253,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     }
     if (!pass) {
       const outcome = await run.finish(format, undefined, hashHere);
+      // An image's stored-hash check chain ends without a pass (fromCheck): what its listing attempts' passes saved is of no
+      // use to the hash stage, which hashes an upload this size from byte 0; gone, it does not read as a hash moving.
+      if (hashHere) await deps.index.deleteHashCheckpoints(upload!.rootFileId);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
@@ -248,7 +268,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     hashingMs += Date.now() - settling;
     if (hashed === 'changed') run.stop('evidence-changed', `the archive's blob changed or vanished while it was read (recorded ETag ${upload!.etag}); unpacking stopped`, 'evidence-changed');
     else if (hashed) run.rootSha256 = hashed.sha256;
-    const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts });
+    const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts, hashResumedFromBytes: pass.source.startOffsetBytes });
     const after = await deps.index.getFile(parent.fileId);
     const now = await deps.index.getUpload(upload!.blobName);
     return { outcome, ...(after ? afterUnpack(now, after, deps.limits) : {}) };
@@ -575,6 +595,9 @@ async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRec
   if (continuedFrom(ctx.messageId) !== null) await forgetContinuation(deps, parent);
   // An image's resumable stored-hash check row, left by the same crash (finish deletes it after the point).
   await deps.index.deleteImageCheckCheckpoint(parent.fileId);
+  // The single read's saved hash progress (UploadPass), should the unpack have ended without its pass's settle (the hash
+  // stage's own rows, of an upload it hashes resumably, are its to delete).
+  if (upload && !hashedResumably(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
   return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
 }
 
@@ -615,6 +638,26 @@ async function recordContinuation(
     if (err instanceof ExhibitError && (err.code === 'precondition-failed' || err.code === 'not-found')) return false;
     throw err;
   }
+}
+
+/**
+ * What the member-cache waits and the image end's judgement (member-room.wait.ts roomWaitAllowanceMs, imageEndPastHalf)
+ * are told of the attempt's single read: 'unmeasured' with a split set's later segments; how far a pass that a
+ * continuation would drop has got (0-1: it starts at byte 0, so its bytes read are its position); null without a pass,
+ * or with one that saves its hash state when its attempt continues (savesOnContinue): continuing then costs no second
+ * read of the upload, so nothing bounds the waits but the continue point, as for an image hashed by the hash stage.
+ * (Not its position over the size: a resumed pass's bytes read count from its saved offset, and the bound on them
+ * exists only for the re-read, which a saving pass does not have; regression
+ * resumed-pass-shut-off-member-cache-waits: a 4 GiB image resumed at 2 GiB was allowed no wait at all.)
+ */
+export function singleReadProgressOf(
+  pass: { readonly savesOnContinue: boolean; readonly source: { readonly counts: { readonly passBytes: number } } } | null,
+  segments: boolean,
+  uploadBytes: number,
+): (() => number) | 'unmeasured' | null {
+  if (segments) return 'unmeasured';
+  if (!pass || pass.savesOnContinue) return null;
+  return () => pass.source.counts.passBytes / Math.max(1, uploadBytes);
 }
 
 /**
@@ -785,28 +828,135 @@ export function hashedResumably(upload: Pick<UploadRecord, 'size'>, limits: Pick
  * The single read of an uploaded archive (archive/single-read.source.ts) and
  * the hash it feeds. `settle` reads what the unpack did not, digests, and
  * records the upload's hashes as the hash stage does (the same custody key).
+ *
+ * A pass over an upload of at least LIMITS.singleReadResumableMinBytes that
+ * can continue (its attempt has a deadline: ContinuePoint.planned) hashes
+ * with ResumableMultiHasher (hash-wasm), whose states an attempt that
+ * continues saves (`saveForContinuation`, migration 0220's row, keyed on the
+ * root file and the ETag the pass reads under) before it writes its
+ * continuation point; the next attempt's pass starts at the saved offset with
+ * those states, so an image whose listing spans attempts is read from storage
+ * about once (regression image-read-twice-when-listing-outlasts-half-deadline:
+ * a 4 GiB image was read 2.44 times). Every saved row is exact for its offset
+ * whichever delivery wrote it (the states after exactly those bytes of that
+ * blob version), and saves never move back (saveHashCheckpoint), so two
+ * deliveries of one continuation cannot leave a state that joins them. States
+ * this build cannot use (another hash-wasm build, damaged, an offset past the
+ * blob) start over from byte 0, at most LIMITS.maxHashRestarts times; after
+ * that the pass neither resumes nor saves and hashes on the threads (every
+ * attempt reads from 0, as before), never a wrong hash. Below the threshold,
+ * and for a pass that cannot continue, the hash threads (ParallelHasher,
+ * node:crypto: hash-wasm on the event loop costs ~2.5x their CPU on every
+ * pass, continued or not; limits.ts says why 512 MiB).
  */
 class UploadPass {
-  readonly source: SingleReadSource;
-  private readonly hasher = new ParallelHasher();
+  source!: SingleReadSource;
+  private parallel: ParallelHasher | null = null;
+  private resumable: ResumableMultiHasher | null = null;
+  /** Bytes of the blob the hasher holds (from the start offset's saved states on). */
+  private hashedBytes = 0;
+  /** A consume under way: the hasher's state is between chunks only once it settles. */
+  private consuming: Promise<void> | null = null;
+  /** Starts over so far (the saved row's `restarts`, +1 when its states were unusable). */
+  private restarts = 0;
+  /** Whether this pass saves its states when its attempt continues (false past LIMITS.maxHashRestarts starts over). */
+  private saves = false;
   changed: unknown = null;
 
-  constructor(
+  /** Whether a continuation of its attempt keeps this pass's progress (its hash states saved): then continuing re-reads nothing. */
+  get savesOnContinue(): boolean {
+    return this.resumable !== null && this.saves;
+  }
+
+  private constructor(
     private readonly deps: StageDeps,
-    private readonly upload: UploadRecord | null,
+    private readonly upload: UploadRecord,
     private readonly ctx: StageContext,
-  ) {
-    const record = upload!;
-    this.source = new SingleReadSource(
+  ) {}
+
+  /**
+   * The pass of `upload`; `canContinue`: its attempt may continue in a new message (the resumable hasher, resumed from
+   * the saved states when there are usable ones).
+   */
+  static async open(deps: StageDeps, upload: UploadRecord, ctx: StageContext, canContinue: boolean): Promise<UploadPass> {
+    const pass = new UploadPass(deps, upload, ctx);
+    let from = 0;
+    if (canContinue) {
+      const saved = await deps.index.getHashCheckpoint(upload.rootFileId, upload.etag);
+      let why: string | null = null;
+      if (saved) {
+        if (saved.offsetBytes > upload.size) why = `saved offset ${saved.offsetBytes} is past the blob's ${upload.size} bytes`;
+        else if (saved.engine !== RESUMABLE_HASH_ENGINE) why = `states saved by ${saved.engine}, this unpack runs ${RESUMABLE_HASH_ENGINE}`;
+        else {
+          try {
+            pass.resumable = await ResumableMultiHasher.open(saved.states);
+            from = saved.offsetBytes;
+            pass.restarts = saved.restarts;
+          } catch (err) {
+            // Only the states' fault starts over; anything else (the engine would not start) is retried with the progress kept.
+            if (!(err instanceof HashStateLoadError)) throw err;
+            why = `saved states did not load: ${err.message}`;
+          }
+        }
+      }
+      pass.saves = true;
+      if (why !== null && saved) {
+        pass.restarts = saved.restarts + 1;
+        pass.saves = pass.restarts <= deps.limits.maxHashRestarts;
+        // Deleted, so the new start's saves (restarts + 1, from a lower offset) are not held back by the unusable row. Past
+        // the bound it stays, unusable, so every later attempt finds it and neither saves nor counts from 0 again.
+        if (pass.saves) await deps.index.deleteHashCheckpoints(upload.rootFileId);
+        ctx.logger.warn(
+          { blobName: upload.blobName, savedOffsetBytes: saved.offsetBytes, savedEngine: saved.engine, engine: RESUMABLE_HASH_ENGINE, reason: why, restarts: pass.restarts, saves: pass.saves },
+          'unpack: the single read\'s saved hash state is unusable; hashed again from byte 0',
+        );
+      }
+      // Past the bound nothing is saved: hash-wasm would cost ~2.5x node:crypto's CPU for nothing, so the threads hash.
+      if (pass.saves) pass.resumable ??= await ResumableMultiHasher.open();
+    }
+    if (!pass.resumable) pass.parallel = new ParallelHasher();
+    pass.hashedBytes = from;
+    pass.source = new SingleReadSource(
       deps.blobs,
-      { container: deps.containers.evidence, name: record.blobName },
+      { container: deps.containers.evidence, name: upload.blobName },
       {
-        size: record.size,
-        etag: record.etag,
-        consume: (chunk) => this.hasher.update(chunk),
+        size: upload.size,
+        etag: upload.etag,
+        consume: (chunk) => pass.consume(chunk),
+        ...(from > 0 ? { startOffsetBytes: from } : {}),
         ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}),
       },
     );
+    if (from > 0) ctx.logger.info({ blobName: upload.blobName, resumedFromBytes: from, sizeBytes: upload.size }, 'unpack: the single read resumes its hash from the saved state');
+    return pass;
+  }
+
+  private consume(chunk: Buffer): Promise<void> {
+    const hashing = (this.resumable ? this.resumable.update(chunk) : this.parallel!.update(chunk)).then(() => {
+      this.hashedBytes += chunk.length;
+    });
+    const tracked: Promise<void> = hashing.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      if (this.consuming === tracked) this.consuming = null;
+    });
+    this.consuming = tracked;
+    return hashing;
+  }
+
+  /**
+   * Saves the hash's states at the offset hashed, for the next attempt (before its continuation point is written).
+   * The pass stops first, so no chunk is half hashed when the states are taken. False when nothing was saved.
+   */
+  async saveForContinuation(): Promise<boolean> {
+    if (!this.resumable || !this.saves || this.changed) return false;
+    this.source.close();
+    while (this.consuming) await this.consuming.catch(() => undefined);
+    const offsetBytes = this.hashedBytes;
+    if (offsetBytes !== this.source.passed || offsetBytes === this.source.startOffsetBytes) return false;
+    const states = this.resumable.save();
+    return this.deps.index.saveHashCheckpoint({ rootFileId: this.upload.rootFileId, etag: this.upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts: this.restarts, offsetBytes, states });
   }
 
   /**
@@ -815,7 +965,7 @@ class UploadPass {
    * (the upload goes back to the hash stage). Other faults are thrown (retried).
    */
   async settle(): Promise<Hashes | 'changed' | null> {
-    const upload = this.upload!;
+    const upload = this.upload;
     if (!this.changed) {
       try {
         await this.source.drain();
@@ -823,27 +973,31 @@ class UploadPass {
         if (isEvidenceChange(err)) this.changed = err;
         else if (this.ctx.abortSignal?.aborted && this.ctx.abortSignal.reason instanceof ExhibitError && this.ctx.abortSignal.reason.code === 'timeout') {
           this.ctx.logger.warn({ blobName: upload.blobName, read: this.source.counts }, 'the unpack\'s read of its upload was cut off by the deadline; the hash stage hashes it');
+          // The hash stage hashes an upload this size from byte 0 (node:crypto): the saved progress is of no use to it.
+          if (this.resumable) await this.deps.index.deleteHashCheckpoints(upload.rootFileId);
           return null;
         } else throw err;
       }
     }
     if (this.changed) {
       this.ctx.logger.error({ blobName: upload.blobName, err: errorMessage(this.changed) }, 'evidence blob changed during its single read');
+      // Deletes the saved progress too: it was of the blob version that is gone.
       await recordEvidenceChanged(this.deps, upload);
       return 'changed';
     }
-    const hashes = await this.hasher.digest();
-    if (this.hasher.bytes !== upload.size) {
-      throw new ExhibitError('storage-unavailable', `read ${this.hasher.bytes} bytes of ${upload.blobName}, expected ${upload.size}`);
+    const hashes = this.resumable ? this.resumable.digest() : await this.parallel!.digest();
+    if (this.hashedBytes !== upload.size) {
+      throw new ExhibitError('storage-unavailable', `read ${this.hashedBytes} bytes of ${upload.blobName}, expected ${upload.size}`);
     }
-    await recordUploadHash(this.deps, upload, hashes, this.ctx);
-    this.ctx.logger.info({ blobName: upload.blobName, read: this.source.counts }, 'upload hashed in its unpack\'s read');
+    // Deletes any saved progress of the pass (recordUploadHash).
+    await recordUploadHash(this.deps, upload, hashes, this.ctx, { hashedWith: this.resumable ? 'hash-wasm' : 'node:crypto' });
+    this.ctx.logger.info({ blobName: upload.blobName, read: this.source.counts, resumedFromBytes: this.source.startOffsetBytes }, 'upload hashed in its unpack\'s read');
     return hashes;
   }
 
   close(): void {
     this.source.close();
-    this.hasher.dispose();
+    this.parallel?.dispose();
   }
 }
 
@@ -1553,7 +1707,7 @@ class UnpackRun {
   }
 
   /** Custody first, then the unpack state: a crash in between re-runs and the custody key dedupes. */
-  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts }, uploadHashLeftToHashStage = false): Promise<StageOutcome> {
+  async finish(format: ArchiveFormat | null, single?: { hashedInRead: boolean; read: SingleReadCounts; hashResumedFromBytes: number }, uploadHashLeftToHashStage = false): Promise<StageOutcome> {
     const { index, custody } = this.deps;
     // A continuation stopped before its listing passed the members earlier attempts recorded (the budget's clock ran out at
     // once, an image's check chain ending spent): those are still recorded, never said to be none
@@ -1573,6 +1727,9 @@ class UnpackRun {
       ...(this.stopped ? { stoppedBy: this.stopped, membersDeclared: this.declaredEntries } : {}),
       // The upload was hashed in the same read as its members were unpacked (its integrity entry says what was found).
       ...(single?.hashedInRead ? { uploadHashedInThisRead: true } : {}),
+      // This attempt's pass started where an earlier attempt's saved hash state ended (docs/architecture.md, "Across
+      // continuations"): the bytes before it were hashed by earlier attempts of this unpack, the digests over all of them.
+      ...(single?.hashedInRead && single.hashResumedFromBytes > 0 ? { hashResumedFromBytes: single.hashResumedFromBytes } : {}),
       // An upload whose hash was left to this unpack, ending in an attempt of its image's resumable check chain (no single
       // read there): the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
       ...(uploadHashLeftToHashStage ? { uploadHashTakenByHashStage: true } : {}),

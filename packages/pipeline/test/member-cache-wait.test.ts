@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LIMITS, type RoomWait } from '@exhibit/core';
 import { MemoryMemberBytesCache } from '@exhibit/storage';
 import { roomWaitAllowanceMs, waitForMemberRoom } from '../src/archive/member-room.wait.js';
-import { ContinuePoint, imageEndPastHalf } from '../src/unpack.stage.js';
+import { ContinuePoint, imageEndPastHalf, singleReadProgressOf } from '../src/unpack.stage.js';
 
 /**
  * The unpack's waits for room in the member-bytes cache (issue 15), on a fake
@@ -220,6 +220,35 @@ describe('unpack waits for member-cache room while analyse takes, up to its cont
     expect(roomWaitAllowanceMs({ continueAt: now + 20 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 9 * MIN, progress: 0.75, deadlineAt: now + 22 * MIN } }, now)).toBe(7 * MIN);
     // Little work, a far deadline: the continue point less the listing's last half minute is the bound.
     expect(roomWaitAllowanceMs({ continueAt: now + 60 * MIN, waitedMs: 0, limits: LIMITS, singleRead: { workingMs: 0.5 * MIN, progress: 0.5, deadlineAt: now + 120 * MIN } }, now)).toBe(59.5 * MIN);
+  });
+
+  it('regression: resumed-pass-shut-off-member-cache-waits — a pass that saves its hash state when its attempt continues (resumed or not) puts no single-read bound on the waits: only the continue point', () => {
+    // The second attempt of a 4 GiB image: its pass resumed at 2 GiB, 0.4 GiB read since, 100 s of work. Its bytes read
+    // (counted from the saved offset) over the size said 10%, so the bound estimated 900 s of listing left and allowed
+    // no wait at all; every member went uncached and analyse read each again. Continuing costs it no second read.
+    const GiB = 1024 ** 3;
+    const now = Date.now();
+    const deadlineAt = now + LIMITS.stageDeadlineMs - 100_000;
+    const continueAt = deadlineAt - LIMITS.unpackContinueMarginMs;
+    const saving = { savesOnContinue: true, source: { counts: { passBytes: 0.4 * GiB } } };
+    // As UnpackRun hands it to waitForMemberRoom.
+    const allowance = (progress: ReturnType<typeof singleReadProgressOf>) =>
+      roomWaitAllowanceMs(
+        { continueAt, waitedMs: 0, waitedBeforeMs: 0, limits: LIMITS, singleRead: typeof progress === 'function' ? { workingMs: 100_000, progress: progress(), deadlineAt } : progress },
+        now,
+      );
+    expect(singleReadProgressOf(saving, false, 4 * GiB)).toBeNull();
+    expect(allowance(singleReadProgressOf(saving, false, 4 * GiB))).toBe(continueAt - now);
+    // A pass that does not save (below LIMITS.singleReadResumableMinBytes, or past maxHashRestarts) starts at byte 0:
+    // its bytes read are its position, and a continuation would read the upload again, so the bound stands.
+    const dropped = { savesOnContinue: false, source: { counts: { passBytes: 2.4 * GiB } } };
+    const progress = singleReadProgressOf(dropped, false, 4 * GiB);
+    expect(typeof progress === 'function' ? progress() : progress).toBeCloseTo(0.6);
+    expect(allowance(progress)).toBeGreaterThan(0);
+    expect(allowance(progress)).toBeLessThan(continueAt - now);
+    // A split set's later segments still re-read on a continuation: unmeasured, whatever the pass does.
+    expect(singleReadProgressOf(saving, true, 4 * GiB)).toBe('unmeasured');
+    expect(singleReadProgressOf(null, false, 0)).toBeNull();
   });
 
   it('regression: image-end-continued-for-cache-waits — whether a disk image\'s end is left to a continuation counts the attempt\'s work, not its waits for cache room', () => {

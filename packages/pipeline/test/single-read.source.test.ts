@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BlobRef, BlobStore } from '@exhibit/core';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { SingleReadSource } from '../src/archive/single-read.source.js';
+import { ResumableMultiHasher, type HashStates } from '../src/resumable-hash.js';
 import { openZipReader } from '../src/archive/zip.reader.js';
 import { openTarReader } from '../src/archive/tar.reader.js';
 import { tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
@@ -295,5 +296,84 @@ describe('a later segment\'s pass (disk/later-segment-reads.source.ts)', () => {
     expect(sha256()).toBe(createHash('sha256').update(data).digest('hex'));
     // Only the bytes after the head came from storage.
     expect(source.counts.passBytes).toBe(data.length - head.length);
+  });
+});
+
+describe('a pass resumed at a saved offset (an unpack continued: UploadPass)', () => {
+  /**
+   * A pass that reads up to `stopAt` (or a little past: the pass moves by storage's chunks) into a resumable hasher
+   * resumed from `from`, saving where it stopped: the offset hashed and the states after exactly those bytes.
+   */
+  async function passTo(ref: BlobRef, etag: string, size: number, from: { offset: number; states?: HashStates }, stopAt: number | 'end') {
+    const hasher = await ResumableMultiHasher.open(from.states);
+    let hashed = from.offset;
+    const source = new SingleReadSource(blobs, ref, {
+      size,
+      etag,
+      consume: async (chunk) => {
+        await hasher.update(chunk);
+        hashed += chunk.length;
+      },
+      ...(from.offset > 0 ? { startOffsetBytes: from.offset } : {}),
+    });
+    try {
+      if (stopAt === 'end') {
+        await source.drain();
+        return { offset: hashed, states: null, digest: hasher.digest(), counts: source.counts };
+      }
+      // A stream moves the pass to it however far ahead (a ranged read far ahead would be read on the side).
+      if (stopAt > from.offset) for await (const piece of source.openRange(stopAt - 1, 1)) expect((piece as Buffer).length).toBe(1);
+      expect(hashed).toBe(source.passed);
+      return { offset: hashed, states: hasher.save(), digest: null, counts: source.counts };
+    } finally {
+      source.close();
+    }
+  }
+
+  it('digests equal node:crypto\'s whatever the split points: none hashed, one byte, mid-chunk, the last byte, the whole', async () => {
+    const data = randomBytes(5 * 1024 * 1024 + 12_345);
+    const { ref, etag } = await put(data);
+    const expected = {
+      md5: createHash('md5').update(data).digest('hex'),
+      sha1: createHash('sha1').update(data).digest('hex'),
+      sha256: createHash('sha256').update(data).digest('hex'),
+    };
+    for (const splits of [[0], [1], [0, 0, 1_000_003], [256 * 1024 + 7, 3 * 1024 * 1024 + 1], [data.length - 1], [data.length], [65_537, 2_000_011, 4_500_001]]) {
+      let at: { offset: number; states?: HashStates } = { offset: 0 };
+      for (const split of splits) {
+        const stopped = await passTo(ref, etag, data.length, at, Math.max(split, at.offset));
+        expect(stopped.offset).toBeGreaterThanOrEqual(Math.min(split, data.length));
+        at = { offset: stopped.offset, states: stopped.states! };
+      }
+      const last = await passTo(ref, etag, data.length, at, 'end');
+      expect(last.offset).toBe(data.length);
+      expect(last.digest, `splits ${splits.join(',')}`).toEqual(expected);
+      // The resumed pass read from its start offset only.
+      expect(last.counts.passBytes).toBe(data.length - at.offset);
+    }
+  });
+
+  it('reads before the start offset are side reads behind the pass, and the pass consumes nothing of them', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const { ref, etag } = await put(data);
+    const consumed: number[] = [];
+    const source = new SingleReadSource(blobs, ref, {
+      size: data.length,
+      etag,
+      startOffsetBytes: 2 * 1024 * 1024,
+      consume: async (chunk) => {
+        consumed.push(chunk.length);
+      },
+    });
+    try {
+      expect(Buffer.compare(await source.readRange(1024, 4096), data.subarray(1024, 5120))).toBe(0);
+      expect(source.counts).toMatchObject({ passBytes: 0, sideReads: 1, behindReads: 1 });
+      await source.drain();
+      expect(consumed.reduce((a, b) => a + b, 0)).toBe(data.length - 2 * 1024 * 1024);
+      expect(source.counts.passBytes).toBe(data.length - 2 * 1024 * 1024);
+    } finally {
+      source.close();
+    }
+    expect(() => new SingleReadSource(blobs, ref, { size: 10, etag, startOffsetBytes: 11, consume: async () => undefined })).toThrow(/bad start/);
   });
 });

@@ -9,6 +9,7 @@ import { createRootLogger, DISK_IMAGE_MIMES, ExhibitError, LIMITS, rootFileId, t
 import { createWatchdogStore } from '@exhibit/index';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { redrive, runIngest, runMessage, sendWork } from '../src/stage-runner.js';
+import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard, offsetInImage, tamperEwfMedia, type MemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -238,6 +239,28 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(custodyOf(evidenceId, 'unpacked')[0]).toMatchObject({ details: { uploadHashTakenByHashStage: true } });
     expect(custodyOf(evidenceId, 'unpacked')[0]!.details).not.toHaveProperty('uploadHashedInThisRead');
     expect(custodyOf(evidenceId, 'unpacked')[0]!.subject).not.toHaveProperty('sha256');
+  }, 300_000);
+
+  it('an image check chain that ends without a pass deletes the single read\'s saved hash state its listing attempts left (the hash stage hashes from byte 0)', async () => {
+    const data = readFileSync(card.e01);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/upload-row.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    const hashMessages = () => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { blobName?: string }).blobName === blobName);
+    for (const s of hashMessages()) await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+    const etag = (await h.index.getUpload(blobName))!.etag;
+    let seeded = false;
+    await deliverAll(fileId, EVERY_CHECKPOINT, async (run) => {
+      if (seeded || !CHECK_KEY.test(keyOf(run.messageId))) return;
+      // As a listing attempt's pass (an upload above singleReadResumableMinBytes) would have left it when it continued.
+      seeded = await h.index.saveHashCheckpoint({ rootFileId: fileId, etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 1024, states: { md5: 'AA==', sha1: 'AA==', sha256: 'AA==' } });
+    });
+    expect(seeded).toBe(true);
+    expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
+    expect((await h.index.getUpload(blobName))!.integrity).toBe('pending');
+    expect(await h.index.getHashCheckpoint(fileId, etag)).toBeNull();
   }, 300_000);
 
   it('the watchdog: an image whose check saved progress within the stall time is not stalled, a stalled member beside it still is', async () => {

@@ -14,10 +14,13 @@ export interface MemberRoomWaitOptions {
   limits: Pick<Limits, 'memberCacheMaxWaitPerUnpackMs' | 'memberCacheMaxWaitPerItemMs'>;
   /**
    * The attempt holds a single read of its upload (the upload's hash in the
-   * unpack's read, or a split set's later segments'), which a continuation
+   * unpack's read, below LIMITS.singleReadResumableMinBytes or past
+   * maxHashRestarts, or a split set's later segments'), which a continuation
    * drops: the next attempt reads the upload from its start again. Then its
    * working time so far (its time less its waits) and how far the read has
-   * got (0-1); 'unmeasured' when it cannot tell. Null: nothing is lost by continuing.
+   * got (0-1); 'unmeasured' when it cannot tell. Null: nothing is lost by
+   * continuing (no single read, or one that saves its hash states when its
+   * attempt continues: unpack.stage.ts singleReadProgressOf).
    */
   singleRead?: { workingMs: number; progress: number; deadlineAt: number } | 'unmeasured' | null;
   /** Hands the members recorded so far to analyse, before the wait (RoomWaitOptions.beforeWait). */
@@ -42,16 +45,23 @@ export interface MemberRoomWaitOptions {
  *   recorded a member, this bound when it has not: the member is then recorded
  *   uncached, so the attempt has progress and continues; one that records
  *   nothing never does).
- * - An attempt that holds a single read of its upload (hashed in the unpack's
- *   read, below LIMITS.resumableHashMinBytes), which a continuation drops
- *   (the last attempt reads the upload from offset 0 again for its hash): only
+ * - An attempt that holds a single read of its upload which a continuation
+ *   drops (hashed in the unpack's read on node:crypto's threads: below
+ *   LIMITS.singleReadResumableMinBytes, or past LIMITS.maxHashRestarts starts
+ *   over; the next attempt reads the upload from offset 0 again): only
  *   as long as leaves the listing time to end before the continue point and,
  *   after it, its end as long again as all its work before the deadline (a
  *   1 GiB image paced to the continue point continued for its end and read
  *   the image twice: 1.99 × the image). Unmeasured (a split set's later segments,
  *   with or without the first segment's upload pass, which measures that segment
- *   alone): the old allowance. At 4 GiB this bound allows about 220 s of waits,
- *   less than the old 300 s: issue 15's 4 GiB re-reads are not fixed by it.
+ *   alone): the old allowance. (A 4 GiB image held to this bound was allowed
+ *   about 220 s of waits, less than the old 300 s.) A pass that
+ *   saves its hash states when its attempt continues (an upload of at least
+ *   singleReadResumableMinBytes, hashed with hash-wasm) loses nothing by
+ *   continuing: it is told as no single read (null), bounded by the continue
+ *   point alone (regression resumed-pass-shut-off-member-cache-waits: a
+ *   resumed pass's bytes read, counted from its saved offset, read as barely
+ *   started and allowed no wait).
  * - An attempt told no deadline (a caller other than the stage runner): at
  *   most LIMITS.memberCacheMaxWaitPerUnpackMs over all its waits, as before.
  *   So, too, every attempt once the unpack's attempts together have waited

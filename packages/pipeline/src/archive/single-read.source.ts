@@ -40,11 +40,18 @@ export interface SingleReadOptions {
    * opened): consumed first, and the stream starts after them.
    */
   head?: Buffer;
+  /**
+   * Where the pass starts (0 without it): an earlier unpack attempt hashed the
+   * blob up to here and saved its hash state (unpack.stage.ts UploadPass), so
+   * `consume` takes the bytes from this offset on, and reads of bytes before it
+   * are side reads from storage (counted as behind the window). Not with `head`.
+   */
+  startOffsetBytes?: number;
 }
 
 /** What the pass read, for the log, the custody entry and the bench. */
 export interface SingleReadCounts {
-  /** Bytes the pass read from storage (the whole blob once, when it drained). */
+  /** Bytes the pass read from storage (the whole blob once, when it drained; from its start offset when it resumed). */
   passBytes: number;
   /** Bytes read from storage besides the pass: far ahead of it (a ZIP's tail) or behind its window. */
   sideBytes: number;
@@ -60,8 +67,11 @@ interface Chunk {
 
 /**
  * One front-to-back read of an uploaded archive that serves both its hash and
- * its unpacking. The blob is streamed once from offset 0, pinned to its ETag;
- * every chunk goes to `consume` (the hash threads) in order, exactly once, and
+ * its unpacking. The blob is streamed once from offset 0 (or from
+ * `startOffsetBytes`, where an earlier attempt's saved hash state ends),
+ * pinned to its ETag; every chunk from there goes to `consume` (the upload's
+ * hasher: node:crypto's threads, or hash-wasm when the pass resumes across
+ * continuations) in order, exactly once, and
  * is kept in a bounded window while the archive reader's ranged reads and
  * streams are served from it. A read past the window's end moves the pass
  * forward; a read far ahead (the ZIP's central directory, read first) or
@@ -96,6 +106,16 @@ export class SingleReadSource {
   ) {
     this.windowBytes = options.windowBytes ?? SINGLE_READ_WINDOW_BYTES;
     this.aheadBytes = options.aheadBytes ?? SINGLE_READ_AHEAD_BYTES;
+    const start = options.startOffsetBytes ?? 0;
+    if (!Number.isSafeInteger(start) || start < 0 || start > options.size || (start > 0 && options.head)) {
+      throw new ExhibitError('invalid-argument', `bad start ${start} of a single read of ${options.size} bytes`);
+    }
+    this.position = start;
+  }
+
+  /** Where this pass started (an earlier attempt hashed the bytes before it). */
+  get startOffsetBytes(): number {
+    return this.options.startOffsetBytes ?? 0;
   }
 
   get size(): number {

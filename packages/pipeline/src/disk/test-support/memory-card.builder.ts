@@ -89,7 +89,11 @@ export function offsetInImage(raw: string, needle: Buffer): number {
 }
 
 /** An ext4 volume of `sizeKiB` built from a folder with mke2fs -d (fixed UUID and hash seed, so it is the same every run). */
-export function buildExt4(dir: string, files: Record<string, Buffer>, sizeKiB = 2048): string {
+/**
+ * `inodes`: mke2fs -N, fewer inodes (smaller inode tables) than its default for the size; `blockBytes`: mke2fs -b
+ * (1024 by default here), 4096 for block groups of 128 MiB (a few metadata blocks across the image, not one every 8 MiB).
+ */
+export function buildExt4(dir: string, files: Record<string, Buffer>, sizeKiB = 2048, options: { inodes?: number; blockBytes?: 1024 | 4096 } = {}): string {
   const root = path.join(dir, 'ext4-root');
   for (const [name, bytes] of Object.entries(files)) {
     const file = path.join(root, name);
@@ -100,6 +104,6 @@ export function buildExt4(dir: string, files: Record<string, Buffer>, sizeKiB = 
   const fd = openSync(out, 'w');
   writeSync(fd, Buffer.alloc(1), 0, 1, sizeKiB * 1024 - 1);
   closeSync(fd);
-  run('mke2fs', ['-q', '-t', 'ext4', '-b', '1024', '-U', '15151515-1515-4515-8515-151515151515', '-E', 'hash_seed=15151515-1515-4515-8515-151515151515', '-L', 'USBSTICK', '-d', root, out]);
+  run('mke2fs', ['-q', '-t', 'ext4', '-b', String(options.blockBytes ?? 1024), ...(options.inodes ? ['-N', String(options.inodes)] : []), '-U', '15151515-1515-4515-8515-151515151515', '-E', 'hash_seed=15151515-1515-4515-8515-151515151515', '-L', 'USBSTICK', '-d', root, out]);
   return out;
 }
