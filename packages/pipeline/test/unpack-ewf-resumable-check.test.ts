@@ -403,7 +403,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(await checkpointRow(archive.fileId)).toBeNull();
   }, 300_000);
 
-  it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing ends the unpack there, with the members it recorded, no check started', async () => {
+  it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing stops the listing there, with the members it recorded (the image\'s check goes on to its verdict)', async () => {
     // Before: the resumable check started after a budget stop (off the budget's clock) and continued; the next attempt met the
     // spent budget before opening the image and recorded the unpack failed with `membersRecorded: 0` though members were recorded.
     // Blob writes are slow (members' staging, continuation points): the small budgets run out in the listing, the larger ones
@@ -426,17 +426,87 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
         if (failure?.archive?.reason !== 'budget-exceeded') continue;
         expect(file!.unpack).toBe('failed');
         expect(failure.archive.membersRecorded).toBe(members);
-        // Stopped in the listing (its first attempt failed so): no check started after it.
-        if (members > 0) stoppedWithMembers++;
-        if (runs[0]!.outcome.status === 'failed') {
-          expect(runs.some((r) => CHECK_KEY.test(keyOf(r.messageId)))).toBe(false);
+        // The image opened and its listing began: its stored-hash check still goes on to the verdict, recorded once
+        // (ewf-check-verdict-lost-when-unpack-budget-spent), whichever attempt met the budget.
+        if (members > 0) {
+          stoppedWithMembers++;
+          expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+          expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
         }
+        expect(runs.length).toBeGreaterThan(0);
         expect(await checkpointRow(archive.fileId)).toBeNull();
       }
     } finally {
       h.deps.blobs = plain;
     }
     expect(stoppedWithMembers).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('regression: ewf-check-verdict-lost-when-unpack-budget-spent — a check chain whose item\'s unpack-time budget is spent after its listing goes on to the verdict, recorded once; the listing, ended in full, is not called stopped', async () => {
+    // Before: every check continuation met the spent budget first and stopped the unpack budget-exceeded: neither verified nor
+    // mismatch was ever recorded for the image (the check is not charged to the budget; the listing before it was).
+    const archive = await addArchive(h, 'spent.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let spent = false;
+    const runs = await deliverAll(archive.fileId, EVERY_CHECKPOINT, async () => {
+      // After the listing attempt (it started the check): the item's unpack time is used up.
+      if (!spent) {
+        spent = true;
+        await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+      }
+    });
+    expect(runs[0]!.outcome).toMatchObject({ status: 'skipped', reason: 'waiting' });
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      integrity: 'verified',
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(readFileSync(card.raw)) },
+      volumes: [{ fileSystem: 'fat32', problem: null }],
+    });
+    const members = await h.index.listChildren(archive.fileId);
+    expect(members.length).toBeGreaterThan(photos.length);
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: members.length } });
+    expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(members.length);
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-verdict-lost-when-listing-stopped-by-budget — a listing stopped budget-exceeded still gets its image\'s stored-hash verdict; the stop and its member count stay, both shown in the status', async () => {
+    // Before: a budget stop in the listing started no check, and a chain meeting the spent budget stopped before its verdict:
+    // the image was never recorded. The item's entry budget (3) stops the listing in its first attempt, deterministically;
+    // then the unpack time is spent too (the check chain's last attempt walks the recorded members only), or not (it lists
+    // again and meets the entry budget again).
+    for (const spendTime of [true, false]) {
+      const archive = await addArchive(h, `stopped-${spendTime}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let first = true;
+      const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetEntries: 3, maxBudgetEntries: 3 }), async () => {
+        if (first && spendTime) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        first = false;
+      });
+      const members = await h.index.listChildren(archive.fileId);
+      expect(members).toHaveLength(3);
+      expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+      const tools = ewfTools(card.e01);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+        integrity: 'verified',
+        storedHashes: tools.stored,
+        computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
+      });
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('failed');
+      const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+      expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 3 });
+      expect(status?.diskImages.find((d) => d.fileId === archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5 } });
+      expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      expect(unpacked[0]!.details).toMatchObject({ memberCount: 3, stoppedBy: { reason: 'budget-exceeded' } });
+      expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(3);
+      expect(await checkpointRow(archive.fileId)).toBeNull();
+    }
   }, 300_000);
 
   it('regression: ewf-check-time-recorded-as-member-cache-waits — a check chain re-driven, repeated late and its point deleted while pending ends once, and its points carry no member-cache wait it did not make', async () => {
