@@ -23,6 +23,7 @@ import {
   type FileRecord,
   type Limits,
   type HashMessage,
+  type ImageCheckCheckpoint,
   type Hashes,
   type NewFile,
   type StageOutcome,
@@ -203,6 +204,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     }
     // Another chain recorded this image while this attempt checked its stored hashes: nothing more is done here.
     if (run.superseded) return only(skipped('already-done'));
+    // Another delivery saved the check further while this attempt read: its progress is not this attempt's to key a
+    // continuation on; the chain's latest continuation is sent again (that delivery sends its own).
+    if (run.overtaken) {
+      const now = await latestContinuation(deps, parent);
+      ctx.logger.warn({ fileId: parent.fileId, latest: now?.point ?? null, latestCheck: now?.check ?? null }, 'unpack: the image check was saved further by another delivery; no continuation of this attempt\'s own');
+      return { outcome: skipped('waiting'), ...(now?.point != null ? { again: { afterMs: 0, messageKey: unpackContinueKey(now.point, now.check) } } : {}) };
+    }
     if (run.continuing && !pass?.changed) {
       // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
       // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
@@ -973,6 +981,10 @@ class UnpackRun {
   superseded = false;
   /** The resumable check met a changed segment blob: why. */
   private checkChanged: string | null = null;
+  /** A save of the image check's progress was refused: another delivery saved further progress; this attempt sends no continuation of its own. */
+  overtaken = false;
+  /** The image check's saved progress as this attempt read it (savedCheck). */
+  private savedCheckRead: Promise<ImageCheckCheckpoint | null> | undefined;
   /** This run walks recorded members only (passRecorded). */
   private recordedOnly = false;
   /** The recorded-only walk met an entry not recorded. */
@@ -1169,7 +1181,7 @@ class UnpackRun {
         return;
       }
       // Recorded already (a redelivery after the record, its saved progress gone): the media is hashed whole; on to the unpack's end.
-      if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) {
+      if ((await this.savedCheck()) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) {
         this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image is recorded with its verdict already');
         return;
       }
@@ -1209,16 +1221,28 @@ class UnpackRun {
    */
   async checkOnly(reader: DiskImageReader): Promise<boolean> {
     if (this.fromCheck === null || !checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) return false;
-    if (await checkHashedWhole(this.deps, this.parent.fileId, reader)) return false;
+    const saved = await this.savedCheck();
+    if (checkHashedWhole(saved, reader)) return false;
     // Recorded already, its progress gone: the listing attempt goes on to the unpack's end (diskImage).
-    if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) return false;
+    if (saved === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) return false;
     const result = await this.resumableCheck(reader, false);
     // Ended otherwise (given up, the evidence changed, another chain recorded it): the next attempt lists and records that.
     if (result !== null) {
       this.checkVerdict = result;
       return false;
     }
-    return this.continuing || this.superseded;
+    return this.continuing || this.superseded || this.overtaken;
+  }
+
+  /**
+   * The image check's saved progress, read once per attempt and passed on (regression
+   * image-check-row-read-several-times-per-attempt): at most one resumableCheck runs per attempt, and every write of the
+   * row is conditional (saveImageCheckCheckpoint never moves it back, nor writes once the unpack is over), so a copy read
+   * at the attempt's start is as sound as a read just before the check.
+   */
+  private savedCheck(): Promise<ImageCheckCheckpoint | null> {
+    this.savedCheckRead ??= this.deps.index.getImageCheckCheckpoint(this.parent.fileId);
+    return this.savedCheckRead;
   }
 
   /**
@@ -1229,6 +1253,7 @@ class UnpackRun {
   private async resumableCheck(reader: DiskImageReader, finish: boolean): Promise<(() => Promise<StoredHashCheck>) | null> {
     const deadlineAt = this.ctx.deadlineAt;
     if (deadlineAt === undefined) throw new ExhibitError('invalid-argument', 'a resumable stored-hash check needs the runner\'s deadline');
+    const saved = await this.savedCheck();
     let result: ResumableCheckResult;
     try {
       // Reading the media for the check is the check's time, not unpacking's: not charged to the item's unpack budget
@@ -1238,6 +1263,7 @@ class UnpackRun {
           deadlineAt,
           finish,
           continuedFrom: this.fromCheck,
+          saved,
           // Never the reader's own signal (it may carry the budget's clock, which does not cut the check off).
           abortSignal: this.outerSignal ?? NEVER_ABORTED,
           logger: this.ctx.logger,
@@ -1260,6 +1286,10 @@ class UnpackRun {
       case 'continue':
         this.continuing = true;
         this.checkContinues = { offset: result.offset, restarts: result.restarts };
+        return null;
+      case 'overtaken':
+        this.ctx.logger.warn({ fileId: this.parent.fileId }, 'EWF stored-hash check: another delivery saved further progress meanwhile; no continuation of this attempt\'s own');
+        this.overtaken = true;
         return null;
       case 'superseded':
         this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image\'s unpack is no longer pending (another chain ended it); this one stops');

@@ -406,16 +406,17 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
   it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing stops the listing there, with the members it recorded (the image\'s check goes on to its verdict)', async () => {
     // Before: the resumable check started after a budget stop (off the budget's clock) and continued; the next attempt met the
     // spent budget before opening the image and recorded the unpack failed with `membersRecorded: 0` though members were recorded.
-    // Blob writes are slow (members' staging, continuation points): the small budgets run out in the listing, the larger ones
-    // over the chain's attempts (each charged its image open and writes; the check's reads are not), the last attempt meeting
-    // the spent budget after the listing recorded every member.
+    // Blob writes are slow (members' staging, continuation points): the small budgets run out in the listing (how far it got
+    // depends on the machine's load: several budgets, so some stop it after a member), the larger ones over the chain's
+    // attempts (each charged its image open and writes; the check's reads are not), the last attempt meeting the spent budget
+    // after the listing recorded every member (then the unpack is done: nothing was left to list).
     const plain = h.deps.blobs;
     h.deps.blobs = Object.create(plain, {
       upload: { value: async (...a: Parameters<BlobStore['upload']>) => { await sleep(400); return plain.upload(...a); } },
     }) as BlobStore;
     let stoppedWithMembers = 0;
     try {
-      for (const ms of [1200, 1800, 2400, 6000]) {
+      for (const ms of [1200, 1800, 2400, 3000, 3600, 4800, 6000]) {
         const archive = await addArchive(h, `budget${ms}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
         await sendWork(h.deps, 'unpack', [archive]);
         const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetUnpackMs: ms, maxBudgetUnpackMs: ms }));
@@ -507,6 +508,81 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
       expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(3);
       expect(await checkpointRow(archive.fileId)).toBeNull();
     }
+  }, 300_000);
+
+  it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
+    // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.
+    const archive = await addArchive(h, 'reads.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const read = h.index.getImageCheckCheckpoint.bind(h.index);
+    let reads = 0;
+    h.index.getImageCheckCheckpoint = async (fileId) => {
+      if (fileId === archive.fileId) reads += 1;
+      return read(fileId);
+    };
+    const perAttempt: number[] = [];
+    try {
+      await deliverAll(archive.fileId, EVERY_CHECKPOINT, () => {
+        perAttempt.push(reads);
+        reads = 0;
+      });
+    } finally {
+      h.index.getImageCheckCheckpoint = read;
+    }
+    expect(perAttempt.length).toBeGreaterThan(3);
+    expect(Math.max(...perAttempt)).toBe(1);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: image-check-continuation-keyed-on-unsaved-progress — a check attempt whose save another delivery\'s further progress refused sends no continuation keyed on its own offset; the chain still verifies', async () => {
+    // Before: saveImageCheckCheckpoint said true whenever the unpack was pending, written or not: the attempt sent
+    // `image-check:<its offset>` though the row held another delivery's further progress.
+    const archive = await addArchive(h, 'overtaken.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const delivered = new Set<string>();
+    const deliver = async (m: { body: unknown; messageId: string }, deliveryCount = 1) => {
+      delivered.add(m.messageId);
+      return runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount }, inv());
+    };
+    h.deps.limits = EVERY_CHECKPOINT;
+    const read = h.index.getImageCheckCheckpoint.bind(h.index);
+    const save = h.index.saveImageCheckCheckpoint.bind(h.index);
+    try {
+      await deliver(unpackMessagesOf(archive.fileId)[0]!.message);
+      await deliver(unpackMessagesOf(archive.fileId)[1]!.message);
+      const third = unpackMessagesOf(archive.fileId)[2]!.message;
+      const from = Number(CHECK_KEY.exec(keyOf(third.messageId))![2]);
+      // Just before this attempt's save, another delivery saved further (its states, not loadable by this build: the chain starts over later).
+      h.index.saveImageCheckCheckpoint = async (checkpoint) => {
+        h.index.saveImageCheckCheckpoint = save;
+        await h.sql.query(`UPDATE image_check_checkpoints SET offset_bytes = $2, md5_state = $3 WHERE file_id = $1`, [checkpoint.fileId, from + 2 * CHECKPOINT, Buffer.from('not a state').toString('base64')]);
+        return save(checkpoint);
+      };
+      const sentBefore = unpackMessagesOf(archive.fileId).length;
+      expect(await deliver(third)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      const sent = unpackMessagesOf(archive.fileId).slice(sentBefore).map((m) => keyOf(m.message.messageId));
+      expect(sent).not.toContain(`unpack-continue:${CHECK_KEY.exec(keyOf(third.messageId))![1]}:image-check:${from + CHECKPOINT}`);
+      expect(sent.every((k) => k === keyOf(third.messageId))).toBe(true);
+      expect((await read(archive.fileId))?.offsetBytes).toBe(from + 2 * CHECKPOINT);
+      // The delivery that saved further is this message's own again (its lock lapsed): it goes on from the row.
+      await deliver(third, 2);
+      for (let i = 0; i < 200; i++) {
+        const next = unpackMessagesOf(archive.fileId).find((m) => !delivered.has(m.message.messageId));
+        if (!next) break;
+        await deliver(next.message);
+      }
+    } finally {
+      h.index.saveImageCheckCheckpoint = save;
+      h.deps.limits = LIMITS;
+    }
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
   }, 300_000);
 
   it('regression: ewf-check-time-recorded-as-member-cache-waits — a check chain re-driven, repeated late and its point deleted while pending ends once, and its points carry no member-cache wait it did not make', async () => {
