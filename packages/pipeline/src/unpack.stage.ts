@@ -304,17 +304,27 @@ async function unpackWith(
     return null;
   }
   // A continuation of an image's stored-hash check: its open and its check are the check's, not cut off by the budget.
-  const checkChain = run.fromCheck !== null;
-  let listingSpent: { detail: string; recorded: number } | null = null;
+  let checkChain = run.fromCheck !== null;
+  let listingSpent: { detail: string; recorded: FileRecord[] } | null = null;
   if (options.budget.remainingMsAtStart() <= 0) {
-    // A continuation may meet the spent budget after earlier attempts recorded members: those are counted, never said to be
-    // none (regression ewf-check-started-after-budget-stop-records-zero-members).
-    const recorded = options.resumed ? (await deps.index.listChildren(parent.fileId)).length : 0;
-    const detail = `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded > 0 ? 'not unpacked further' : 'not unpacked'}`;
+    // A continuation may meet the spent budget after earlier attempts recorded members: those are counted (and their
+    // Merkle root taken), never said to be none (regressions ewf-check-started-after-budget-stop-records-zero-members,
+    // ewf-verdict-lost-when-budget-spent-between-listing-and-check).
+    const recorded = options.resumed ? await deps.index.listChildren(parent.fileId) : [];
+    const detail = `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded.length > 0 ? 'not unpacked further' : 'not unpacked'}`;
     listingSpent = { detail, recorded };
     // An image's stored-hash check chain goes on to its verdict (the check is not charged to the budget, the listing before
     // it was; its attempts are bounded by the media, its restarts and each attempt's deadline): only the listing stays
-    // stopped (regression ewf-check-verdict-lost-when-unpack-budget-spent). Anything else stops here.
+    // stopped (regression ewf-check-verdict-lost-when-unpack-budget-spent). So does a resumed unpack of a disk image whose
+    // check is still owed, not yet a check chain (a listing over several attempts leaves the image's end, the check among
+    // it, to a plain continuation): whatever spent the budget between the listing's end and the check's start, the image is
+    // opened, its recorded members passed and its check taken (regression ewf-verdict-lost-when-budget-spent-between-listing-and-check).
+    // Whether the check is owed is known once the image is open (checkIsResumable): anything else stops there, its recorded
+    // members counted. An unpack not resumed, or of anything but a disk image, stops here.
+    if (!checkChain && options.resumed && recorded.length > 0 && parent.sha256) {
+      const content = await deps.index.getContent(parent.sha256);
+      checkChain = content !== null && content.kind !== null && isDiskImageMime(content.mime);
+    }
     if (!checkChain) {
       run.countRecordedBefore(recorded);
       run.stop('limit-exceeded', detail, 'budget-exceeded');
@@ -1599,9 +1609,21 @@ class UnpackRun {
     await this.deps.index.addFlags(memberFileId(this.parent.fileId, firstIndex), ['duplicate-name']);
   }
 
-  /** A continuation stopped before opening the archive: the members earlier attempts recorded, for its unpack record. */
-  countRecordedBefore(recorded: number): void {
-    this.memberCount = recorded;
+  /**
+   * A continuation stopped before its listing passed the members earlier attempts recorded (the budget spent): those members,
+   * in entry order, for its unpack record: their count and their Merkle root, as a walk over them would have taken them
+   * (regression ewf-verdict-lost-when-budget-spent-between-listing-and-check: the custody entry said 0 hashed members and
+   * the root of none, for members recorded).
+   */
+  countRecordedBefore(recorded: readonly FileRecord[]): void {
+    this.memberCount = recorded.length;
+    this.merkle = new MerkleAccumulator();
+    this.failedMembers = 0;
+    this.readInPlace = 0;
+    for (const file of recorded) {
+      if (file.source?.offset !== undefined && file.source.offset !== null) this.readInPlace += 1;
+      this.account(file);
+    }
   }
 
   /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */

@@ -517,6 +517,58 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     }
   }, 300_000);
 
+  it('regression: ewf-verdict-lost-when-budget-spent-between-listing-and-check — a listing over several attempts leaves the image\'s end to a plain continuation; the budget spent before it runs still gets the image its stored-hash verdict, and the custody entry is of the members recorded', async () => {
+    // Before: the plain `unpack-continue:N` (not a check chain) met the spent budget before opening the image and stopped
+    // budget-exceeded: no verdict, no image record, and a custody entry of 0 hashed members with the Merkle root of none.
+    // Reference: the card listed in one attempt (check not resumable), its members' count and Merkle root.
+    const ref = await addArchive(h, 'gap-ref.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [ref]);
+    await deliverAll(ref.fileId, limitsWith({}));
+    const total = (await h.index.listChildren(ref.fileId)).length;
+    const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { merkleRoot: string; hashedMembers: number };
+    expect(total).toBeGreaterThan(photos.length);
+    expect(refDetails.hashedMembers).toBeGreaterThan(0);
+    // resumable: the check chain takes the verdict; not resumable (the check is the image end's, charged to the budget): the
+    // unpack stops with every member recorded, counted and hashed in its custody entry.
+    for (const resumable of [true, false]) {
+      const archive = await addArchive(h, `gap-${resumable}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let spent = false;
+      // Each attempt records one member (its continue point passed at once); the listing's end leaves the image's end to one more.
+      const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, ...(resumable ? {} : { resumableImageCheckMinBytes: 2 ** 50 }) });
+      const runs = await deliverAll(archive.fileId, limits, async () => {
+        if (spent) return;
+        const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
+        if (key === `unpack-continue:${total}` && (await h.index.listChildren(archive.fileId)).length === total) {
+          spent = true;
+          // Another archive of the item used its unpack time up before the image's end runs.
+          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+      expect(spent).toBe(true);
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image', memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
+      expect(await checkpointRow(archive.fileId)).toBeNull();
+      if (resumable) {
+        expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+        const tools = ewfTools(card.e01);
+        expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+          integrity: 'verified',
+          storedHashes: tools.stored,
+          computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
+          volumes: [{ fileSystem: 'fat32', problem: null }],
+        });
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
+        expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+      } else {
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+        expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: total });
+      }
+    }
+  }, 600_000);
+
   it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
     // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.
     const archive = await addArchive(h, 'reads.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
