@@ -1051,8 +1051,12 @@ class UnpackRun {
     this.resuming = (await this.deps.index.getFile(memberFileId(this.parent.fileId, 0))) !== null;
     // Whether entries() ran to its end: only then did the last gzip member's trailer check out.
     let readToEnd = false;
+    // Whether the entry yielded last was taken (a member recorded, or passed as recorded): an image's volume record counts
+    // the entries taken, not one the listing ended on (regression budget-stopped-volume-recorded-with-wrong-entries).
+    let lastTaken = true;
     try {
       for await (const entry of reader.entries(abortSignal ? { abortSignal } : {})) {
+        lastTaken = false;
         if (this.memberCount >= this.deps.limits.maxArchiveEntries) {
           // The entry not taken still says which gzip members passed before it.
           if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
@@ -1065,7 +1069,9 @@ class UnpackRun {
           this.continuing = true;
           break;
         }
+        const before = this.memberCount;
         await this.member(entry);
+        lastTaken = this.memberCount > before;
         if (this.stopped || this.unrecordedMet) break;
       }
       readToEnd = this.stopped === null && !this.continuing && !this.unrecordedMet;
@@ -1081,6 +1087,7 @@ class UnpackRun {
       const from = typed?.details?.['unverifiedFromEntry'];
       if (typed && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: typed.message };
     }
+    if (!lastTaken && reader.format === 'disk-image') (reader as DiskImageReader).lastEntryNotTaken();
     // Held members before the ones that failed were made of gzip members that passed; those from it on are failed
     // (failUnverified), never handed off. A stop of another kind before the trailer (the stream cut short, a limit,
     // the deadline, the parser's time-out) proved no byte wrong, nor right: its held members go on, most likely

@@ -554,6 +554,27 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     }
   }, 600_000);
 
+  it('regression: budget-stopped-volume-recorded-with-wrong-entries — an image whose listing the entries budget stopped is recorded with its volume\'s file system and the entries taken (the members recorded), not the one the listing ended on', async () => {
+    // Before: the volume was recorded `{ fileSystem: null, entries: 4 }` for 3 members recorded (the reader counted the entry
+    // the walk ended on, and named the file system only at the volume's end, which a stopped listing never reaches). The
+    // entries budget (3) stops the listing; the unpack time is then spent (the last attempt walks the recorded members only)
+    // or not (it lists again and meets the entries budget again).
+    for (const spendTime of [true, false]) {
+      const archive = await addArchive(h, `volume-${spendTime}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let first = true;
+      await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetEntries: 3, maxBudgetEntries: 3 }), async () => {
+        if (first && spendTime) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        first = false;
+      });
+      expect(await h.index.listChildren(archive.fileId)).toHaveLength(3);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', volumes: [{ fileSystem: 'fat32', entries: 3, problem: null }] });
+      const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+      expect(status?.diskImages.find((d) => d.fileId === archive.fileId)?.volumes).toMatchObject([{ fileSystem: 'fat32', entries: 3 }]);
+      expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 3 });
+    }
+  }, 300_000);
+
   it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
     // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.
     const archive = await addArchive(h, 'reads.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
