@@ -399,7 +399,9 @@ async function unpackWith(
         run.stop('limit-exceeded', listingSpent.detail, 'budget-exceeded');
         return reader.format;
       }
-      if (await run.passRecorded(reader, options.checkSignal)) run.stop('limit-exceeded', listingSpent.detail, 'budget-exceeded');
+      // The walk met an entry not recorded: the listing was stopped there. The item's entry budget used up stopped it (an
+      // earlier attempt met it, a listing now would meet it first): named as the listing named it, not the time budget.
+      if (await run.passRecorded(reader, options.checkSignal)) run.stop('limit-exceeded', options.budget.usedUpAtStart('entries') ?? listingSpent.detail, 'budget-exceeded');
       await run.diskImage(reader as DiskImageReader, NEVER_ABORTED);
       return reader.format;
     }

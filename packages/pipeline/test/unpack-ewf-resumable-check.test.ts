@@ -575,6 +575,21 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     }
   }, 300_000);
 
+  it('regression: budget-stop-detail-names-time-budget-when-entries-budget-stopped-listing — a listing the entries budget stopped, the unpack time spent after it, is said stopped by the entries budget (as a listing meeting it says)', async () => {
+    const archive = await addArchive(h, 'detail.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let first = true;
+    await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetEntries: 3, maxBudgetEntries: 3 }), async () => {
+      if (first) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+      first = false;
+    });
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    const stoppedBy = (custodyOf(archive.evidenceId, 'unpacked')[0]!.details as { stoppedBy: { reason: string; detail: string } }).stoppedBy;
+    expect(stoppedBy.reason).toBe('budget-exceeded');
+    expect(stoppedBy.detail).toMatch(/^the evidence item's entr\w* budget \(3\) is used up/);
+    expect(stoppedBy.detail).not.toMatch(/unpack-time/);
+  }, 300_000);
+
   it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
     // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.
     const archive = await addArchive(h, 'reads.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
