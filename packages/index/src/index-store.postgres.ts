@@ -22,6 +22,7 @@ import {
   type Hashes,
   type HashCheckpoint,
   type ImageCheckCheckpoint,
+  type ImageCheckSave,
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
@@ -240,7 +241,11 @@ export class PostgresIndex implements IndexStore {
     // a count not used before, or its continuation keys repeat and are dropped as duplicates. FOR SHARE
     // on the upload: a save that raced the hash's record or failure waits for it, then sees it not
     // pending and inserts nothing (the record deletes the rows after; see hash.stage.ts).
-    const { rows } = await this.query<{ pending: boolean }>(
+    // Whether the row was written is answered apart from whether the unpack is pending: a save another delivery's further
+    // progress refused was reported saved, and its caller sent a continuation keyed on a state the row did not hold
+    // (regression image-check-save-reported-pending-when-row-not-written). The same progress saved again is written again
+    // (the states are exact for their offset, so they are the same).
+    const { rows } = await this.query<{ pending: boolean; written: boolean }>(
       `WITH live AS (
          SELECT 1 FROM uploads WHERE root_file_id = $1 AND integrity = 'pending' AND hash_failure_code IS NULL FOR SHARE
        ), saved AS (
@@ -289,12 +294,16 @@ export class PostgresIndex implements IndexStore {
     };
   }
 
-  async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<boolean> {
+  async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<ImageCheckSave> {
     // Only while the image's unpack is pending (FOR SHARE: a save racing the unpack's end waits for it, then
     // inserts nothing). A root whose hash failed meanwhile is still pending here: the next attempt closes its unpack
     // (closeUnpackOfFailedHash). The row's updated_at is the watchdog's sign that the image's unpack moves; the
     // file's own updated_at is left alone, so stalls elsewhere in the item are still seen (index-store.watchdog.ts).
-    const { rows } = await this.query<{ pending: boolean }>(
+    // Whether the row was written is answered apart from whether the unpack is pending: a save another delivery's further
+    // progress refused was reported saved, and its caller sent a continuation keyed on a state the row did not hold
+    // (regression image-check-save-reported-pending-when-row-not-written). The same progress saved again is written again
+    // (the states are exact for their offset, so they are the same).
+    const { rows } = await this.query<{ pending: boolean; written: boolean }>(
       `WITH live AS (
          SELECT file_id FROM files WHERE file_id = $1 AND unpack = 'pending' FOR SHARE
        ), saved AS (
@@ -304,16 +313,17 @@ export class PostgresIndex implements IndexStore {
            etags = EXCLUDED.etags, engine = EXCLUDED.engine, restarts = GREATEST(image_check_checkpoints.restarts, EXCLUDED.restarts),
            media_bytes = EXCLUDED.media_bytes, offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
            sha1_state = EXCLUDED.sha1_state, sha256_state = EXCLUDED.sha256_state, updated_at = now()
-         WHERE (image_check_checkpoints.restarts, image_check_checkpoints.offset_bytes) < (EXCLUDED.restarts, EXCLUDED.offset_bytes)
+         WHERE (image_check_checkpoints.restarts, image_check_checkpoints.offset_bytes) <= (EXCLUDED.restarts, EXCLUDED.offset_bytes)
             OR image_check_checkpoints.engine <> EXCLUDED.engine
             OR image_check_checkpoints.etags <> EXCLUDED.etags
             OR image_check_checkpoints.media_bytes <> EXCLUDED.media_bytes
          RETURNING 1
        )
-       SELECT EXISTS (SELECT 1 FROM live) AS pending`,
+       SELECT EXISTS (SELECT 1 FROM live) AS pending, EXISTS (SELECT 1 FROM saved) AS written`,
       [c.fileId, JSON.stringify(c.etags), c.engine, c.restarts, c.mediaBytes, c.offsetBytes, c.states.md5, c.states.sha1, c.states.sha256],
     );
-    return rows[0]?.pending === true;
+    if (rows[0]?.pending !== true) return 'not-pending';
+    return rows[0].written === true ? 'saved' : 'behind';
   }
 
   async deleteImageCheckCheckpoint(fileId: string): Promise<void> {

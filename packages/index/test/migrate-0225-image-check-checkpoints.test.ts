@@ -16,7 +16,7 @@ import { newUpload, rootFile } from './fixtures.js';
 describe.each(allTargets())('migration 0225 on $name', (target) => {
   afterAll(() => target.dispose());
 
-  it('image-check-checkpoint-kept-per-image-never-moves-back', async () => {
+  it('image-check-checkpoint-kept-per-image-never-moves-back (regression: image-check-save-reported-pending-when-row-not-written)', async () => {
     const migrations = partialMigrations('migrate-0225');
     afterAll(() => migrations.dispose());
     migrations.add((m) => m < '0225');
@@ -39,21 +39,24 @@ describe.each(allTargets())('migration 0225 on $name', (target) => {
 
       expect(await index.getImageCheckCheckpoint(fileId)).toBeNull();
       // Not pending (no unpack marked): nothing saved.
-      expect(await index.saveImageCheckCheckpoint(at(1024, 1))).toBe(false);
+      expect(await index.saveImageCheckCheckpoint(at(1024, 1))).toBe('not-pending');
       expect(await index.getImageCheckCheckpoint(fileId)).toBeNull();
       await index.setUnpack(fileId, 'pending');
       const updatedAt = async () => new Date((await sql.query<{ updated_at: Date | string }>(`SELECT updated_at FROM files WHERE file_id = $1`, [fileId])).rows[0]!.updated_at).getTime();
       const before = await updatedAt();
       const far = media - 4096;
-      expect(await index.saveImageCheckCheckpoint(at(far, 2))).toBe(true);
+      expect(await index.saveImageCheckCheckpoint(at(far, 2))).toBe('saved');
       // The file's own updated_at is left alone (the watchdog reads the row's).
       expect(await updatedAt()).toBe(before);
-      // A chain behind does not move it back.
-      expect(await index.saveImageCheckCheckpoint(at(1024 ** 3, 3))).toBe(true);
+      // A chain behind does not move it back, and is told so: 'behind', never 'saved' (regression
+      // image-check-save-reported-pending-when-row-not-written: it was told true, and keyed a continuation on a state not saved).
+      expect(await index.saveImageCheckCheckpoint(at(1024 ** 3, 3))).toBe('behind');
       expect(await index.getImageCheckCheckpoint(fileId)).toMatchObject({ etags: ['"0x1"', '"0x2"'], engine: 'hash-wasm@4.13.0', restarts: 0, mediaBytes: media, offsetBytes: far, states: states(2) });
+      // The same progress saved again (a redelivery reaching the same checkpoint: the same states) is saved.
+      expect(await index.saveImageCheckCheckpoint(at(far, 2))).toBe('saved');
       // A start over replaces it, and the earlier start's chain cannot move it back.
       await index.saveImageCheckCheckpoint(at(10, 4, { restarts: 1 }));
-      await index.saveImageCheckCheckpoint(at(far, 5, { restarts: 0 }));
+      expect(await index.saveImageCheckCheckpoint(at(far, 5, { restarts: 0 }))).toBe('behind');
       expect(await index.getImageCheckCheckpoint(fileId)).toMatchObject({ restarts: 1, offsetBytes: 10, states: states(4) });
       // Another engine's, or other blobs', row replaces it (never lowering restarts).
       await index.saveImageCheckCheckpoint(at(5, 6, { engine: 'hash-wasm@4.14.0' }));
@@ -64,7 +67,7 @@ describe.each(allTargets())('migration 0225 on $name', (target) => {
       expect(await index.getImageCheckCheckpoint(fileId)).toBeNull();
       // The unpack over (another chain recorded it): a trailing save leaves nothing and says so.
       await index.setUnpack(fileId, 'done', 0);
-      expect(await index.saveImageCheckCheckpoint(at(far, 2))).toBe(false);
+      expect(await index.saveImageCheckCheckpoint(at(far, 2))).toBe('not-pending');
       expect(await index.getImageCheckCheckpoint(fileId)).toBeNull();
     } finally {
       await sql.close();

@@ -23,6 +23,7 @@ import {
   type FileRecord,
   type Limits,
   type HashMessage,
+  type ImageCheckCheckpoint,
   type Hashes,
   type NewFile,
   type StageOutcome,
@@ -52,6 +53,9 @@ import { ParallelHasher } from './multi-hash.js';
 import { HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
 import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+
+/** A signal that never aborts: what a step the unpack-time budget does not cut off is judged against instead of the budget's. */
+const NEVER_ABORTED = new AbortController().signal;
 
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
@@ -182,6 +186,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     from === null ? 0 : recordedPoint?.point === from ? (recordedPoint.heldFrom ?? Number.POSITIVE_INFINITY) : 0,
   );
   const signal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), clock.signal, continuePoint.signal]);
+  // A continuation of an image's stored-hash check opens the image for the check, which the unpack-time budget neither
+  // charges nor cuts off: the budget's clock is not among what stops that open (regression ewf-check-verdict-lost-when-unpack-budget-spent).
+  const checkSignal = AbortSignal.any([...(ctx.abortSignal ? [ctx.abortSignal] : []), continuePoint.signal]);
   const run = new UnpackRun(deps, parent, { ...ctx, abortSignal: signal }, budget, ctx.abortSignal, clock, continuePoint);
   // What the attempts before this continuation waited for member-cache room (LIMITS.memberCacheMaxWaitPerItemMs).
   if (from !== null && recordedPoint?.point === from) run.waitedBeforeMs = recordedPoint.waitedMs;
@@ -195,7 +202,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   try {
     let format: ArchiveFormat | null = null;
     try {
-      format = await unpackWith(deps, blobs, run, parent, source, { signal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set, resumed: from !== null });
+      format = await unpackWith(deps, blobs, run, parent, source, { signal, checkSignal, budgetSignal: clock.signal, outer: ctx.abortSignal, budget, set, resumed: from !== null });
     } catch (err) {
       // The blob changed under the single read: the members so far stay, the upload's hash fails (below).
       if (!pass || !isEvidenceChange(err)) throw err;
@@ -203,6 +210,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     }
     // Another chain recorded this image while this attempt checked its stored hashes: nothing more is done here.
     if (run.superseded) return only(skipped('already-done'));
+    // Another delivery saved the check further while this attempt read: its progress is not this attempt's to key a
+    // continuation on; the chain's latest continuation is sent again (that delivery sends its own).
+    if (run.overtaken) {
+      const now = await latestContinuation(deps, parent);
+      ctx.logger.warn({ fileId: parent.fileId, latest: now?.point ?? null, latestCheck: now?.check ?? null }, 'unpack: the image check was saved further by another delivery; no continuation of this attempt\'s own');
+      return { outcome: skipped('waiting'), ...(now?.point != null ? { again: { afterMs: 0, messageKey: unpackContinueKey(now.point, now.check) } } : {}) };
+    }
     if (run.continuing && !pass?.changed) {
       // Every member recorded so far is written and handed off (or held for its gzip check), the reader closed. Nothing of the
       // end is done: no later segment or upload hash settled (each read would be a whole blob), no custody, no unpack state;
@@ -292,7 +306,16 @@ async function unpackWith(
   run: UnpackRun,
   parent: FileRecord,
   source: ContentSource,
-  options: { signal: AbortSignal; budgetSignal: AbortSignal; outer: AbortSignal | undefined; budget: EvidenceBudget; set: Exclude<SegmentSetState, { kind: 'waiting' }>; resumed: boolean },
+  options: {
+    signal: AbortSignal;
+    /** The runtime's and the continue point's signals without the budget's clock: what a check continuation's open of the image answers to. */
+    checkSignal: AbortSignal;
+    budgetSignal: AbortSignal;
+    outer: AbortSignal | undefined;
+    budget: EvidenceBudget;
+    set: Exclude<SegmentSetState, { kind: 'waiting' }>;
+    resumed: boolean;
+  },
 ): Promise<ArchiveFormat | null> {
   // Its members would sit deeper than maxNestingDepth (the same rule identify applies before enqueueing).
   if (parent.depth >= deps.limits.maxNestingDepth) {
@@ -300,15 +323,37 @@ async function unpackWith(
     run.stop('limit-exceeded', `archive at depth ${parent.depth}: members would exceed maxNestingDepth ${deps.limits.maxNestingDepth}; not unpacked`);
     return null;
   }
+  // A continuation of an image's stored-hash check: its open and its check are the check's, not cut off by the budget.
+  let checkChain = run.fromCheck !== null;
+  let listingSpent: { detail: string; recorded: FileRecord[] } | null = null;
   if (options.budget.remainingMsAtStart() <= 0) {
-    // A continuation (an image's stored-hash check chain among them: the check is not charged, the listing before it was)
-    // may meet the spent budget after earlier attempts recorded members: those are counted, never said to be none
-    // (regression ewf-check-started-after-budget-stop-records-zero-members).
-    const recorded = options.resumed ? (await deps.index.listChildren(parent.fileId)).length : 0;
-    run.countRecordedBefore(recorded);
-    run.stop('limit-exceeded', `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded > 0 ? 'not unpacked further' : 'not unpacked'}`, 'budget-exceeded');
-    return null;
+    // A continuation may meet the spent budget after earlier attempts recorded members: those are counted (and their
+    // Merkle root taken), never said to be none (regressions ewf-check-started-after-budget-stop-records-zero-members,
+    // ewf-verdict-lost-when-budget-spent-between-listing-and-check).
+    const recorded = options.resumed ? await deps.index.listChildren(parent.fileId) : [];
+    const detail = `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded.length > 0 ? 'not unpacked further' : 'not unpacked'}`;
+    listingSpent = { detail, recorded };
+    // An image's stored-hash check chain goes on to its verdict (the check is not charged to the budget, the listing before
+    // it was; its attempts are bounded by the media, its restarts and each attempt's deadline): only the listing stays
+    // stopped (regression ewf-check-verdict-lost-when-unpack-budget-spent). So does a resumed unpack of a disk image whose
+    // check is still owed, not yet a check chain (a listing over several attempts leaves the image's end, the check among
+    // it, to a plain continuation): whatever spent the budget between the listing's end and the check's start, the image is
+    // opened, its recorded members passed and its check taken (regression ewf-verdict-lost-when-budget-spent-between-listing-and-check).
+    // Whether the check is owed is known once the image is open (checkIsResumable): anything else stops there, its recorded
+    // members counted. An unpack not resumed, or of anything but a disk image, stops here.
+    if (!checkChain && options.resumed && recorded.length > 0 && parent.sha256) {
+      const content = await deps.index.getContent(parent.sha256);
+      checkChain = content !== null && content.kind !== null && isDiskImageMime(content.mime);
+    }
+    if (!checkChain) {
+      run.countRecordedBefore(recorded);
+      run.stop('limit-exceeded', detail, 'budget-exceeded');
+      return null;
+    }
   }
+  const openSignal = checkChain ? options.checkSignal : options.signal;
+  // Faults while opening are judged against the budget only where the budget cuts the open off.
+  const openBudgetSignal = checkChain ? NEVER_ABORTED : options.budgetSignal;
 
   let reader: ArchiveReader;
   let resuming = false;
@@ -318,13 +363,13 @@ async function unpackWith(
     // analyse runs after the unpack): decided from its bytes as the hash stage decided, never from that empty type (regression
     // unpack-redelivery-after-hash-empty-mime: an image was opened as an archive and failed for good).
     const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
-    const mime = content && content.kind !== null ? content.mime : await mimeOfUnidentifiedUpload(deps, blobs, source, parent, options.signal);
+    const mime = content && content.kind !== null ? content.mime : await mimeOfUnidentifiedUpload(deps, blobs, source, parent, openSignal);
     // A later segment of a split image (card.E02) whose first segment is in the item: that one's unpack reads this blob.
     // A segment a manifest declares after the first is one whatever else is there yet (card.EAA before card.E99).
     if (parent.parentId === null && source.offset === undefined && isDiskImageMime(mime)) {
       const declared = await deps.index.getDeclaredSegment(source.name);
       const segment = await laterSegmentOf(deps.blobs, source, {
-        abortSignal: options.signal,
+        abortSignal: openSignal,
         ...(declared && declared.position > 1 ? { declaredFirst: declared.firstBlobName } : {}),
       });
       if (segment) {
@@ -344,11 +389,11 @@ async function unpackWith(
       ...(options.set.kind === 'ready' ? { declaredSegments: options.set.manifest.map((e) => e.blobName) } : {}),
       ...(parent.size !== null ? { size: parent.size } : {}),
       limits: deps.limits,
-      abortSignal: options.signal,
+      abortSignal: openSignal,
       receivedEtag: async (blobName) => (await deps.index.getUpload(blobName))?.etag ?? null,
     });
   } catch (err) {
-    const stop = run.stopFor(err, options.budgetSignal, options.outer);
+    const stop = run.stopFor(err, openBudgetSignal, options.outer);
     if (!stop) throw err;
     const found = err instanceof ExhibitError ? err.details?.['findings'] : undefined;
     if (Array.isArray(found)) await deps.index.addFlags(parent.fileId, found as FileFlag[]);
@@ -364,6 +409,22 @@ async function unpackWith(
     // A continuation of an image's resumable stored-hash check reads the media on from its saved progress and lists nothing;
     // once the whole media is hashed, the next attempt lists the image (passing every member as recorded) and records the verdict.
     if (reader.format === 'disk-image' && (await run.checkOnly(reader as DiskImageReader))) return reader.format;
+    if (listingSpent !== null) {
+      // The check chain's last attempt, the budget spent: the image is walked again over the members recorded only (for its
+      // volumes' record), not cut off by the budget, and the listing stays stopped where it stopped (budget-exceeded, its
+      // members counted); then the image is recorded with the check's verdict (diskImage). A listing that had ended in full
+      // is not stopped by it: every member is recorded.
+      if (reader.format !== 'disk-image' || !checkIsResumable(reader as DiskImageReader, deps.limits, run.checkPlanned)) {
+        run.countRecordedBefore(listingSpent.recorded);
+        run.stop('limit-exceeded', listingSpent.detail, 'budget-exceeded');
+        return reader.format;
+      }
+      // The walk met an entry not recorded: the listing was stopped there. The item's entry budget used up stopped it (an
+      // earlier attempt met it, a listing now would meet it first): named as the listing named it, not the time budget.
+      if (await run.passRecorded(reader, options.checkSignal)) run.stop('limit-exceeded', options.budget.usedUpAtStart('entries') ?? listingSpent.detail, 'budget-exceeded');
+      await run.diskImage(reader as DiskImageReader, NEVER_ABORTED);
+      return reader.format;
+    }
     await run.unpack(reader, options.budgetSignal);
     // The image's end (its record and the EWF stored-hash check, reading the media) left to one more attempt that records nothing
     // new and so has a whole deadline for it (regression continued-image-end-work-runs-past-the-deadline).
@@ -1086,6 +1147,14 @@ class UnpackRun {
   superseded = false;
   /** The resumable check met a changed segment blob: why. */
   private checkChanged: string | null = null;
+  /** A save of the image check's progress was refused: another delivery saved further progress; this attempt sends no continuation of its own. */
+  overtaken = false;
+  /** The image check's saved progress as this attempt read it (savedCheck). */
+  private savedCheckRead: Promise<ImageCheckCheckpoint | null> | undefined;
+  /** This run walks recorded members only (passRecorded). */
+  private recordedOnly = false;
+  /** The recorded-only walk met an entry not recorded. */
+  private unrecordedMet = false;
 
   constructor(
     private readonly deps: StageDeps,
@@ -1133,13 +1202,17 @@ class UnpackRun {
     return true;
   }
 
-  async unpack(reader: ArchiveReader, budgetSignal: AbortSignal): Promise<void> {
+  async unpack(reader: ArchiveReader, budgetSignal: AbortSignal, abortSignal: AbortSignal | undefined = this.ctx.abortSignal): Promise<void> {
     // Members exist already only if an earlier attempt got this far; then each is checked.
     this.resuming = (await this.deps.index.getFile(memberFileId(this.parent.fileId, 0))) !== null;
     // Whether entries() ran to its end: only then did the last gzip member's trailer check out.
     let readToEnd = false;
+    // Whether the entry yielded last was taken (a member recorded, or passed as recorded): an image's volume record counts
+    // the entries taken, not one the listing ended on (regression budget-stopped-volume-recorded-with-wrong-entries).
+    let lastTaken = true;
     try {
-      for await (const entry of reader.entries(this.ctx.abortSignal ? { abortSignal: this.ctx.abortSignal } : {})) {
+      for await (const entry of reader.entries(abortSignal ? { abortSignal } : {})) {
+        lastTaken = false;
         if (this.memberCount >= this.deps.limits.maxArchiveEntries) {
           // The entry not taken still says which gzip members passed before it.
           if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
@@ -1152,10 +1225,12 @@ class UnpackRun {
           this.continuing = true;
           break;
         }
+        const before = this.memberCount;
         await this.member(entry);
-        if (this.stopped) break;
+        lastTaken = this.memberCount > before;
+        if (this.stopped || this.unrecordedMet) break;
       }
-      readToEnd = this.stopped === null && !this.continuing;
+      readToEnd = this.stopped === null && !this.continuing && !this.unrecordedMet;
     } catch (err) {
       if (!this.stopFor(err, budgetSignal, this.outerSignal)) {
         // Keep what is done so a retry resumes rather than redoes; the original fault wins. Held members are
@@ -1168,6 +1243,7 @@ class UnpackRun {
       const from = typed?.details?.['unverifiedFromEntry'];
       if (typed && typeof from === 'number' && Number.isSafeInteger(from) && from >= 0) this.unverified = { from, detail: typed.message };
     }
+    if (!lastTaken && reader.format === 'disk-image') (reader as DiskImageReader).lastEntryNotTaken();
     // Held members before the ones that failed were made of gzip members that passed; those from it on are failed
     // (failUnverified), never handed off. A stop of another kind before the trailer (the stream cut short, a limit,
     // the deadline, the parser's time-out) proved no byte wrong, nor right: its held members go on, most likely
@@ -1193,6 +1269,18 @@ class UnpackRun {
     await this.flush();
     await this.clearStaleUnverified();
     await this.failUnverified();
+  }
+
+  /**
+   * The image walked again over the members earlier attempts recorded, and no further: an image's stored-hash check chain
+   * whose last attempt met the item's unpack-time budget spent (unpackWith). Answers to `abortSignal` (not the budget's
+   * clock); true when the walk met an entry not recorded (the listing had been stopped there), false when it passed every
+   * entry (the listing had ended in full). Nothing is recorded, and members the chain handed off are not handed off again.
+   */
+  async passRecorded(reader: ArchiveReader, abortSignal: AbortSignal): Promise<boolean> {
+    this.recordedOnly = true;
+    await this.unpack(reader, NEVER_ABORTED, abortSignal);
+    return this.unrecordedMet;
   }
 
   /** An earlier delivery's 'gzip-unverified' comes off the members whose trailer this run checked (idempotent). */
@@ -1257,16 +1345,16 @@ class UnpackRun {
     let check: (() => Promise<StoredHashCheck>) | undefined;
     if (this.checkVerdict !== null) check = this.checkVerdict;
     else if (checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) {
-      // The unpack-time budget (or the runtime) stopped the listing: the unpack ends here, as an image whose check reads the
-      // media after the listing does (its read cut off by the same signal, nothing recorded of the image). Never a check
-      // started off the budget's clock and continued: the next attempt would meet the spent budget before opening the image
-      // and record the unpack with none of its members (regression ewf-check-started-after-budget-stop-records-zero-members).
-      if (this.stopped?.reason === 'budget-exceeded' || this.stopped?.reason === 'deadline-exceeded') {
+      // The runtime's deadline stopped the listing: the unpack ends here, as an image whose check reads the media after the
+      // listing does (its read cut off by the same signal, nothing recorded of the image). The unpack-time budget does not
+      // end the check: it is not charged to the budget, and goes on (across attempts) to its verdict, the listing staying
+      // stopped with its members counted (regression ewf-check-verdict-lost-when-unpack-budget-spent).
+      if (this.stopped?.reason === 'deadline-exceeded') {
         this.ctx.logger.info({ fileId: this.parent.fileId, stoppedBy: this.stopped }, 'EWF stored-hash check not started: the unpack stopped in the listing');
         return;
       }
       // Recorded already (a redelivery after the record, its saved progress gone): the media is hashed whole; on to the unpack's end.
-      if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) {
+      if ((await this.savedCheck()) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) {
         this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image is recorded with its verdict already');
         return;
       }
@@ -1286,7 +1374,8 @@ class UnpackRun {
       // and re-records the same verdict from it (the custody entry is keyed, the row replaced), never starting the check over
       // (regression ewf-check-final-attempt-fault-after-verdict-stalls-unpack).
     } catch (err) {
-      if (!this.stopFor(err, budgetSignal, this.outerSignal)) throw err;
+      // A check taken resumably is not cut off by the budget: a fault recording its verdict is no budget stop, whatever the clock says.
+      if (!this.stopFor(err, check ? NEVER_ABORTED : budgetSignal, this.outerSignal)) throw err;
     }
     // How the media hash was fed and what the check read after the listing (docs/disk-images.md, the one-pass check).
     this.ctx.logger.info({ fileId: this.parent.fileId, read: reader.readCounts }, 'disk image read');
@@ -1305,16 +1394,28 @@ class UnpackRun {
    */
   async checkOnly(reader: DiskImageReader): Promise<boolean> {
     if (this.fromCheck === null || !checkIsResumable(reader, this.deps.limits, this.continuePoint.planned)) return false;
-    if (await checkHashedWhole(this.deps, this.parent.fileId, reader)) return false;
+    const saved = await this.savedCheck();
+    if (checkHashedWhole(saved, reader)) return false;
     // Recorded already, its progress gone: the listing attempt goes on to the unpack's end (diskImage).
-    if ((await this.deps.index.getImageCheckCheckpoint(this.parent.fileId)) === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) return false;
+    if (saved === null && (await checkRecorded(this.deps, this.parent.fileId, reader))) return false;
     const result = await this.resumableCheck(reader, false);
     // Ended otherwise (given up, the evidence changed, another chain recorded it): the next attempt lists and records that.
     if (result !== null) {
       this.checkVerdict = result;
       return false;
     }
-    return this.continuing || this.superseded;
+    return this.continuing || this.superseded || this.overtaken;
+  }
+
+  /**
+   * The image check's saved progress, read once per attempt and passed on (regression
+   * image-check-row-read-several-times-per-attempt): at most one resumableCheck runs per attempt, and every write of the
+   * row is conditional (saveImageCheckCheckpoint never moves it back, nor writes once the unpack is over), so a copy read
+   * at the attempt's start is as sound as a read just before the check.
+   */
+  private savedCheck(): Promise<ImageCheckCheckpoint | null> {
+    this.savedCheckRead ??= this.deps.index.getImageCheckCheckpoint(this.parent.fileId);
+    return this.savedCheckRead;
   }
 
   /**
@@ -1325,6 +1426,7 @@ class UnpackRun {
   private async resumableCheck(reader: DiskImageReader, finish: boolean): Promise<(() => Promise<StoredHashCheck>) | null> {
     const deadlineAt = this.ctx.deadlineAt;
     if (deadlineAt === undefined) throw new ExhibitError('invalid-argument', 'a resumable stored-hash check needs the runner\'s deadline');
+    const saved = await this.savedCheck();
     let result: ResumableCheckResult;
     try {
       // Reading the media for the check is the check's time, not unpacking's: not charged to the item's unpack budget
@@ -1334,7 +1436,9 @@ class UnpackRun {
           deadlineAt,
           finish,
           continuedFrom: this.fromCheck,
-          ...(this.outerSignal ? { abortSignal: this.outerSignal } : {}),
+          saved,
+          // Never the reader's own signal (it may carry the budget's clock, which does not cut the check off).
+          abortSignal: this.outerSignal ?? NEVER_ABORTED,
           logger: this.ctx.logger,
         }),
       );
@@ -1355,6 +1459,10 @@ class UnpackRun {
       case 'continue':
         this.continuing = true;
         this.checkContinues = { offset: result.offset, restarts: result.restarts };
+        return null;
+      case 'overtaken':
+        this.ctx.logger.warn({ fileId: this.parent.fileId }, 'EWF stored-hash check: another delivery saved further progress meanwhile; no continuation of this attempt\'s own');
+        this.overtaken = true;
         return null;
       case 'superseded':
         this.ctx.logger.info({ fileId: this.parent.fileId }, 'EWF stored-hash check: the image\'s unpack is no longer pending (another chain ended it); this one stops');
@@ -1405,6 +1513,12 @@ class UnpackRun {
   private async member(entry: ArchiveEntry): Promise<void> {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
+    const existing = this.resuming ? await index.getFile(fileId) : null;
+    // Walking recorded members only (passRecorded): the first entry not recorded ends the walk, nothing taken for it.
+    if (this.recordedOnly && !existing) {
+      this.unrecordedMet = true;
+      return;
+    }
     this.memberCount += 1;
     // Before the point a continuation names, the attempt that sent it passed these entries and handed off every member
     // before the first it still held (a TAR.GZ's held members form the tail: its gzip checks pass in entry order). Not
@@ -1413,20 +1527,17 @@ class UnpackRun {
     const sentBefore = this.continuePoint.from !== null && this.memberCount <= this.continuePoint.from && entry.index < this.continuePoint.handedOffBefore;
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
-    if (this.resuming) {
-      const existing = await index.getFile(fileId);
-      if (existing) {
-        if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
-        // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
-        if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
-        if (existing.source?.offset !== undefined && existing.source.offset !== null) this.readInPlace += 1;
-        this.account(existing);
-        this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
-        // The archive's expansion cap counts every attempt's members, not this attempt's alone.
-        if (existing.failure === null) this.budget.expandedBytes += existing.size ?? 0;
-        if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, existing, false, sentBefore);
-        return;
-      }
+    if (existing) {
+      if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
+      // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
+      if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
+      if (existing.source?.offset !== undefined && existing.source.offset !== null) this.readInPlace += 1;
+      this.account(existing);
+      this.lastRecordedIndex = Math.max(this.lastRecordedIndex, entry.index);
+      // The archive's expansion cap counts every attempt's members, not this attempt's alone.
+      if (existing.failure === null) this.budget.expandedBytes += existing.size ?? 0;
+      if (existing.stage === 'pending' && existing.sha256) this.handOffOrHold(entry, { fileId, bytes: existing.size }, existing, false, sentBefore);
+      return;
     }
     // Checked before the member is read: the evidence item's entry budget, across all its archives
     // (a member recorded by an earlier attempt was charged then).
@@ -1661,9 +1772,21 @@ class UnpackRun {
     await this.deps.index.addFlags(memberFileId(this.parent.fileId, firstIndex), ['duplicate-name']);
   }
 
-  /** A continuation stopped before opening the archive: the members earlier attempts recorded, for its unpack record. */
-  countRecordedBefore(recorded: number): void {
-    this.memberCount = recorded;
+  /**
+   * A continuation stopped before its listing passed the members earlier attempts recorded (the budget spent): those members,
+   * in entry order, for its unpack record: their count and their Merkle root, as a walk over them would have taken them
+   * (regression ewf-verdict-lost-when-budget-spent-between-listing-and-check: the custody entry said 0 hashed members and
+   * the root of none, for members recorded).
+   */
+  countRecordedBefore(recorded: readonly FileRecord[]): void {
+    this.memberCount = recorded.length;
+    this.merkle = new MerkleAccumulator();
+    this.failedMembers = 0;
+    this.readInPlace = 0;
+    for (const file of recorded) {
+      if (file.source?.offset !== undefined && file.source.offset !== null) this.readInPlace += 1;
+      this.account(file);
+    }
   }
 
   /** Entries passed so far, by this attempt and (resumed over) earlier ones: a continuation's progress point. */

@@ -426,40 +426,266 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(await checkpointRow(archive.fileId)).toBeNull();
   }, 300_000);
 
-  it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing ends the unpack there, with the members it recorded, no check started', async () => {
+  it('regression: ewf-check-started-after-budget-stop-records-zero-members — the unpack-time budget running out in the listing stops the listing there, with the members it recorded (the image\'s check goes on to its verdict)', async () => {
     // Before: the resumable check started after a budget stop (off the budget's clock) and continued; the next attempt met the
     // spent budget before opening the image and recorded the unpack failed with `membersRecorded: 0` though members were recorded.
-    // Blob writes are slow (members' staging, continuation points): the small budgets run out in the listing, the larger ones
-    // over the chain's attempts (each charged its image open and writes; the check's reads are not), the last attempt meeting
-    // the spent budget after the listing recorded every member.
-    const plain = h.deps.blobs;
-    h.deps.blobs = Object.create(plain, {
-      upload: { value: async (...a: Parameters<BlobStore['upload']>) => { await sleep(400); return plain.upload(...a); } },
-    }) as BlobStore;
-    let stoppedWithMembers = 0;
-    try {
-      for (const ms of [1200, 1800, 2400, 6000]) {
-        const archive = await addArchive(h, `budget${ms}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
-        await sendWork(h.deps, 'unpack', [archive]);
-        const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetUnpackMs: ms, maxBudgetUnpackMs: ms }));
-        const file = await h.index.getFile(archive.fileId);
-        const members = (await h.index.listChildren(archive.fileId)).length;
-        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
-        const failure = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
-        if (failure?.archive?.reason !== 'budget-exceeded') continue;
-        expect(file!.unpack).toBe('failed');
-        expect(failure.archive.membersRecorded).toBe(members);
-        // Stopped in the listing (its first attempt failed so): no check started after it.
-        if (members > 0) stoppedWithMembers++;
-        if (runs[0]!.outcome.status === 'failed') {
-          expect(runs.some((r) => CHECK_KEY.test(keyOf(r.messageId)))).toBe(false);
+    // Deterministic (no timed budget): each attempt records one member (its continue point passed at once), and after the
+    // attempt that recorded the second the item's unpack time is used up (claimBudget), so the listing stops there.
+    const archive = await addArchive(h, 'budget-stop.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let spent = false;
+    const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000 }), async () => {
+      if (spent || (await h.index.listChildren(archive.fileId)).length < 2) return;
+      spent = true;
+      await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+    });
+    expect(spent).toBe(true);
+    const members = await h.index.listChildren(archive.fileId);
+    expect(members).toHaveLength(2);
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('failed');
+    const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+    expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 2 });
+    // The image opened and its listing began: its stored-hash check goes on to the verdict, recorded once
+    // (ewf-check-verdict-lost-when-unpack-budget-spent).
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+    expect(unpacked).toHaveLength(1);
+    expect(unpacked[0]!.details).toMatchObject({ memberCount: 2, stoppedBy: { reason: 'budget-exceeded' } });
+    expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(2);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-verdict-lost-when-unpack-budget-spent — a check chain whose item\'s unpack-time budget is spent after its listing goes on to the verdict, recorded once; the listing, ended in full, is not called stopped', async () => {
+    // Before: every check continuation met the spent budget first and stopped the unpack budget-exceeded: neither verified nor
+    // mismatch was ever recorded for the image (the check is not charged to the budget; the listing before it was).
+    const archive = await addArchive(h, 'spent.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let spent = false;
+    const runs = await deliverAll(archive.fileId, EVERY_CHECKPOINT, async () => {
+      // After the listing attempt (it started the check): the item's unpack time is used up.
+      if (!spent) {
+        spent = true;
+        await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+      }
+    });
+    expect(runs[0]!.outcome).toMatchObject({ status: 'skipped', reason: 'waiting' });
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      integrity: 'verified',
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(readFileSync(card.raw)) },
+      volumes: [{ fileSystem: 'fat32', problem: null }],
+    });
+    const members = await h.index.listChildren(archive.fileId);
+    expect(members.length).toBeGreaterThan(photos.length);
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: members.length } });
+    expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(members.length);
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: ewf-check-verdict-lost-when-listing-stopped-by-budget — a listing stopped budget-exceeded still gets its image\'s stored-hash verdict; the stop and its member count stay, both shown in the status', async () => {
+    // Before: a budget stop in the listing started no check, and a chain meeting the spent budget stopped before its verdict:
+    // the image was never recorded. The item's entry budget (3) stops the listing in its first attempt, deterministically;
+    // then the unpack time is spent too (the check chain's last attempt walks the recorded members only), or not (it lists
+    // again and meets the entry budget again).
+    for (const spendTime of [true, false]) {
+      const archive = await addArchive(h, `stopped-${spendTime}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let first = true;
+      const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetEntries: 3, maxBudgetEntries: 3 }), async () => {
+        if (first && spendTime) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        first = false;
+      });
+      const members = await h.index.listChildren(archive.fileId);
+      expect(members).toHaveLength(3);
+      expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+      const tools = ewfTools(card.e01);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+        integrity: 'verified',
+        storedHashes: tools.stored,
+        computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
+      });
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('failed');
+      const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+      expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 3 });
+      expect(status?.diskImages.find((d) => d.fileId === archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5 } });
+      expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      expect(unpacked[0]!.details).toMatchObject({ memberCount: 3, stoppedBy: { reason: 'budget-exceeded' } });
+      expect(h.inserted.filter((f) => f.parentId === archive.fileId)).toHaveLength(3);
+      expect(await checkpointRow(archive.fileId)).toBeNull();
+    }
+  }, 300_000);
+
+  it('regression: ewf-verdict-lost-when-budget-spent-between-listing-and-check — a listing over several attempts leaves the image\'s end to a plain continuation; the budget spent before it runs still gets the image its stored-hash verdict, and the custody entry is of the members recorded', async () => {
+    // Before: the plain `unpack-continue:N` (not a check chain) met the spent budget before opening the image and stopped
+    // budget-exceeded: no verdict, no image record, and a custody entry of 0 hashed members with the Merkle root of none.
+    // Reference: the card listed in one attempt (check not resumable), its members' count and Merkle root.
+    const ref = await addArchive(h, 'gap-ref.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [ref]);
+    await deliverAll(ref.fileId, limitsWith({}));
+    const total = (await h.index.listChildren(ref.fileId)).length;
+    const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { merkleRoot: string; hashedMembers: number };
+    expect(total).toBeGreaterThan(photos.length);
+    expect(refDetails.hashedMembers).toBeGreaterThan(0);
+    // resumable: the check chain takes the verdict; not resumable (the check is the image end's, charged to the budget): the
+    // unpack stops with every member recorded, counted and hashed in its custody entry.
+    for (const resumable of [true, false]) {
+      const archive = await addArchive(h, `gap-${resumable}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let spent = false;
+      // Each attempt records one member (its continue point passed at once); the listing's end leaves the image's end to one more.
+      const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, ...(resumable ? {} : { resumableImageCheckMinBytes: 2 ** 50 }) });
+      const runs = await deliverAll(archive.fileId, limits, async () => {
+        if (spent) return;
+        const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
+        if (key === `unpack-continue:${total}` && (await h.index.listChildren(archive.fileId)).length === total) {
+          spent = true;
+          // Another archive of the item used its unpack time up before the image's end runs.
+          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
         }
-        expect(await checkpointRow(archive.fileId)).toBeNull();
+      });
+      expect(spent).toBe(true);
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image', memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
+      expect(await checkpointRow(archive.fileId)).toBeNull();
+      if (resumable) {
+        expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+        const tools = ewfTools(card.e01);
+        expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+          integrity: 'verified',
+          storedHashes: tools.stored,
+          computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
+          volumes: [{ fileSystem: 'fat32', problem: null }],
+        });
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
+        expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+      } else {
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+        expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: total });
+      }
+    }
+  }, 600_000);
+
+  it('regression: budget-stopped-volume-recorded-with-wrong-entries — an image whose listing the entries budget stopped is recorded with its volume\'s file system and the entries taken (the members recorded), not the one the listing ended on', async () => {
+    // Before: the volume was recorded `{ fileSystem: null, entries: 4 }` for 3 members recorded (the reader counted the entry
+    // the walk ended on, and named the file system only at the volume's end, which a stopped listing never reaches). The
+    // entries budget (3) stops the listing; the unpack time is then spent (the last attempt walks the recorded members only)
+    // or not (it lists again and meets the entries budget again).
+    for (const spendTime of [true, false]) {
+      const archive = await addArchive(h, `volume-${spendTime}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let first = true;
+      await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetEntries: 3, maxBudgetEntries: 3 }), async () => {
+        if (first && spendTime) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        first = false;
+      });
+      expect(await h.index.listChildren(archive.fileId)).toHaveLength(3);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', volumes: [{ fileSystem: 'fat32', entries: 3, problem: null }] });
+      const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+      expect(status?.diskImages.find((d) => d.fileId === archive.fileId)?.volumes).toMatchObject([{ fileSystem: 'fat32', entries: 3 }]);
+      expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 3 });
+    }
+  }, 300_000);
+
+  it('regression: budget-stop-detail-names-time-budget-when-entries-budget-stopped-listing — a listing the entries budget stopped, the unpack time spent after it, is said stopped by the entries budget (as a listing meeting it says)', async () => {
+    const archive = await addArchive(h, 'detail.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let first = true;
+    await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, minBudgetEntries: 3, maxBudgetEntries: 3 }), async () => {
+      if (first) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+      first = false;
+    });
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    const stoppedBy = (custodyOf(archive.evidenceId, 'unpacked')[0]!.details as { stoppedBy: { reason: string; detail: string } }).stoppedBy;
+    expect(stoppedBy.reason).toBe('budget-exceeded');
+    expect(stoppedBy.detail).toMatch(/^the evidence item's entr\w* budget \(3\) is used up/);
+    expect(stoppedBy.detail).not.toMatch(/unpack-time/);
+  }, 300_000);
+
+  it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
+    // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.
+    const archive = await addArchive(h, 'reads.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const read = h.index.getImageCheckCheckpoint.bind(h.index);
+    let reads = 0;
+    h.index.getImageCheckCheckpoint = async (fileId) => {
+      if (fileId === archive.fileId) reads += 1;
+      return read(fileId);
+    };
+    const perAttempt: number[] = [];
+    try {
+      await deliverAll(archive.fileId, EVERY_CHECKPOINT, () => {
+        perAttempt.push(reads);
+        reads = 0;
+      });
+    } finally {
+      h.index.getImageCheckCheckpoint = read;
+    }
+    expect(perAttempt.length).toBeGreaterThan(3);
+    expect(Math.max(...perAttempt)).toBe(1);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
+  it('regression: image-check-continuation-keyed-on-unsaved-progress — a check attempt whose save another delivery\'s further progress refused sends no continuation keyed on its own offset; the chain still verifies', async () => {
+    // Before: saveImageCheckCheckpoint said true whenever the unpack was pending, written or not: the attempt sent
+    // `image-check:<its offset>` though the row held another delivery's further progress.
+    const archive = await addArchive(h, 'overtaken.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const delivered = new Set<string>();
+    const deliver = async (m: { body: unknown; messageId: string }, deliveryCount = 1) => {
+      delivered.add(m.messageId);
+      return runMessage(h.deps, 'unpack', { body: m.body, messageId: m.messageId, deliveryCount }, inv());
+    };
+    h.deps.limits = EVERY_CHECKPOINT;
+    const read = h.index.getImageCheckCheckpoint.bind(h.index);
+    const save = h.index.saveImageCheckCheckpoint.bind(h.index);
+    try {
+      await deliver(unpackMessagesOf(archive.fileId)[0]!.message);
+      await deliver(unpackMessagesOf(archive.fileId)[1]!.message);
+      const third = unpackMessagesOf(archive.fileId)[2]!.message;
+      const from = Number(CHECK_KEY.exec(keyOf(third.messageId))![2]);
+      // Just before this attempt's save, another delivery saved further (its states, not loadable by this build: the chain starts over later).
+      h.index.saveImageCheckCheckpoint = async (checkpoint) => {
+        h.index.saveImageCheckCheckpoint = save;
+        await h.sql.query(`UPDATE image_check_checkpoints SET offset_bytes = $2, md5_state = $3 WHERE file_id = $1`, [checkpoint.fileId, from + 2 * CHECKPOINT, Buffer.from('not a state').toString('base64')]);
+        return save(checkpoint);
+      };
+      const sentBefore = unpackMessagesOf(archive.fileId).length;
+      expect(await deliver(third)).toMatchObject({ status: 'skipped', reason: 'waiting' });
+      const sent = unpackMessagesOf(archive.fileId).slice(sentBefore).map((m) => keyOf(m.message.messageId));
+      expect(sent).not.toContain(`unpack-continue:${CHECK_KEY.exec(keyOf(third.messageId))![1]}:image-check:${from + CHECKPOINT}`);
+      expect(sent.every((k) => k === keyOf(third.messageId))).toBe(true);
+      expect((await read(archive.fileId))?.offsetBytes).toBe(from + 2 * CHECKPOINT);
+      // The delivery that saved further is this message's own again (its lock lapsed): it goes on from the row.
+      await deliver(third, 2);
+      for (let i = 0; i < 200; i++) {
+        const next = unpackMessagesOf(archive.fileId).find((m) => !delivered.has(m.message.messageId));
+        if (!next) break;
+        await deliver(next.message);
       }
     } finally {
-      h.deps.blobs = plain;
+      h.index.saveImageCheckCheckpoint = save;
+      h.deps.limits = LIMITS;
     }
-    expect(stoppedWithMembers).toBeGreaterThan(0);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified', computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
+    expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
   }, 300_000);
 
   it('regression: ewf-check-time-recorded-as-member-cache-waits — a check chain re-driven, repeated late and its point deleted while pending ends once, and its points carry no member-cache wait it did not make', async () => {

@@ -138,6 +138,28 @@ describe('status rendering', () => {
     expect(hasIntegrityMismatch({ ...status, diskImages: [{ ...image, integrity: 'verified', mismatches: [] }] })).toBe(false);
   });
 
+  it('an image whose listing the unpack-time budget stopped shows both the stop (with its members) and the stored-hash verdict', () => {
+    // docs/disk-images.md, "The EWF stored-hash check across attempts": the budget spent stops the listing, never the verdict.
+    const image = {
+      fileId: 'fimg', caseId: status.caseId, evidenceId: status.evidenceId, path: 'big.E01', format: 'ewf', mediaBytes: 8_589_934_592, segmentCount: 1,
+      segments: [{ name: 'CASE-15/CARD-1/big.E01', size: 4_000_000_000, etag: '"0x1"' }],
+      volumes: [{ index: 0, offset: 1_048_576, size: 8_588_886_016, scheme: 'mbr' as const, type: '0x0c', label: '', fileSystem: 'fat32', problem: null, entries: 3 }],
+      volumeProblems: [], ewfHeader: null,
+      storedHashes: { md5: 'a'.repeat(32) }, computedHashes: { md5: 'a'.repeat(32), sha1: 'c'.repeat(40), sha256: 'd'.repeat(64) },
+      integrity: 'verified' as const, mismatches: [], integrityDetail: null,
+    };
+    const stop = {
+      fileId: 'fimg', path: 'big.E01', stage: 'unpack', code: 'limit-exceeded',
+      detail: "the evidence item's unpack-time budget (1800000 ms) is used up; not unpacked further (3 members recorded before the stop; any after it not extracted)",
+      archive: { reason: 'budget-exceeded', membersRecorded: 3, membersDeclared: null },
+    };
+    const text = renderEvidenceStatus({ ...status, diskImages: [image], failures: [stop] as typeof status.failures }, { width: 400 });
+    expect(text).toContain('big.E01  ewf, 8,589,934,592 bytes of media');
+    expect(text).toContain('stored hashes: verified');
+    expect(text).toContain('unpack stopped (budget-exceeded), 3 members recorded');
+    expect(hasIntegrityMismatch({ ...status, diskImages: [image] })).toBe(false);
+  });
+
   it('says when evidence was overwritten or deleted after receipt, and counts it as an integrity problem', () => {
     const at = '2024-05-02T09:00:00.000Z';
     const overwritten = { ...status, uploads: status.uploads.map((u) => ({ ...u, changedAfterReceipt: { etag: '"0x9"', size: 1234, firstSeenAt: at, lastSeenAt: at } })) };

@@ -58,6 +58,9 @@ export interface ImageCheckCheckpoint {
   updatedAt?: string;
 }
 
+/** What IndexStore.saveImageCheckCheckpoint did with a check's progress. */
+export type ImageCheckSave = 'saved' | 'behind' | 'not-pending';
+
 /** One uploaded evidence blob, as received. */
 /**
  * What IndexStore.bringReviewSummaryUpToDate did: the summary was already
@@ -499,11 +502,14 @@ export interface IndexStore {
    * stalls elsewhere in the item are still seen). Never moves it backwards
    * for the same engine and restart count (two chains may both save; every
    * saved state is exact for its offset); a later start over, another engine's
-   * or other blobs' row is replaced. Nothing is saved, and false returned, once
-   * the image's unpack is no longer pending (another chain recorded it): the
-   * chain saving is a trailing one and stops.
+   * or other blobs' row is replaced. Answers what became of it: 'saved' (the
+   * row now holds these states; the same progress saved again counts), 'behind'
+   * (not written: the row holds further progress of the same engine, blobs and
+   * media, another delivery's; the caller sends no continuation keyed on its
+   * own), 'not-pending' (nothing saved: the image's unpack is no longer pending,
+   * another chain recorded it; the chain saving is a trailing one and stops).
    */
-  saveImageCheckCheckpoint(checkpoint: ImageCheckCheckpoint): Promise<boolean>;
+  saveImageCheckCheckpoint(checkpoint: ImageCheckCheckpoint): Promise<ImageCheckSave>;
   /** Forgets the check's saved progress (recorded, or of no further use). */
   deleteImageCheckCheckpoint(fileId: string): Promise<void>;
 

@@ -63,6 +63,14 @@ export class EvidenceBudget {
     this.held[counter] -= amount;
   }
 
+  /**
+   * What a take of `counter` would have thrown, when the counter was used up already as this unpack began (else null):
+   * the same wording, for a stop this unpack meets without taking (a walk over members earlier attempts recorded).
+   */
+  usedUpAtStart(counter: Exclude<BudgetCounter, 'unpackMs'>): string | null {
+    return this.usedAtStart[counter] >= this.maxima[counter] ? `the evidence item's ${DESCRIBE[counter]} budget (${this.maxima[counter]}) is used up` : null;
+  }
+
   /** Milliseconds of unpack time left to the evidence item when this unpack began. */
   remainingMsAtStart(): number {
     return Math.max(0, this.maxima.unpackMs - this.usedAtStart.unpackMs);

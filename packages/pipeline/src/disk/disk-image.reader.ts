@@ -37,6 +37,8 @@ export interface DiskImageReader extends ArchiveReader {
   readonly image: DiskImageFacts;
   /** Each volume with the file system read and entries listed so far, or why it was not read. */
   volumes(): DiskImageVolume[];
+  /** The stage ended the listing on the entry yielded last without taking it: not counted among its volume's entries. */
+  lastEntryNotTaken(): void;
   /** Whether a volume's problem is a finding about it, its listing having run to its end (not a stop). */
   listedInFull(volumeIndex: number): boolean;
   /** The blobs the image was read from, in order: one, or each segment of a split image. */
@@ -240,6 +242,16 @@ class ThreadedDiskImageReader implements DiskImageReader {
     return this.volumesListedInFull.has(volumeIndex);
   }
 
+  /**
+   * The stage ended the listing on the entry entries() yielded last without taking it (no member recorded for it: a budget,
+   * a limit, a walk over recorded members only): it is not counted among its volume's entries, which count the entries
+   * taken (regression budget-stopped-volume-recorded-with-wrong-entries).
+   */
+  lastEntryNotTaken(): void {
+    const volume = this.listed.at(-1);
+    if (volume && volume.entries > 0) volume.entries -= 1;
+  }
+
   volumes(): DiskImageVolume[] {
     const seen = new Set(this.listed.map((v) => v.index));
     // Volumes entries() never reached (a stop before them) are listed unread.
@@ -359,6 +371,9 @@ class ThreadedDiskImageReader implements DiskImageReader {
           }
           // Chunks of a member the stage stopped reading early: 'next' tells the thread to skip the rest.
           if (request.t !== 'entry') continue;
+          // The file system opened: named in the volume's record even when the stage ends the listing before the volume's 'done'
+          // (regression budget-stopped-volume-recorded-with-wrong-entries).
+          listed.fileSystem = request.fileSystem;
           if (index > 0 && index % ENTRIES_PER_TURN === 0) await nextTurn();
           options.abortSignal?.throwIfAborted();
           const prefix = several ? `vol${v.index}/` : '';

@@ -69,8 +69,11 @@ export type DiskRequest =
    * `follow`: a member's data or the media in order (not a structure), which reads onward from here.
    */
   | { t: 'read'; offset: number; length: number; segment?: number; follow?: boolean }
-  /** The next entry of the volume: answered 'open' (send its bytes), 'next' or 'end'. */
-  | { t: 'entry'; entry: WireEntry }
+  /**
+   * The next entry of the volume: answered 'open' (send its bytes), 'next' or 'end'. `fileSystem`: the volume's, known once
+   * it opened (a listing the stage ends early never gets the volume's 'done', and its volume record still names it).
+   */
+  | { t: 'entry'; entry: WireEntry; fileSystem: string }
   /** A chunk of the opened entry's data (or of the media, 'disk-hash'): answered 'more', 'next' (no more of it) or 'end'. */
   | { t: 'chunk'; bytes: ArrayBuffer; last: boolean; span?: { offset: number; length: number; segment?: number } | null }
   /** Media bytes from `offset`, in order, for the stored-hash check (a volume task's in-order feed); served at once. */

@@ -144,7 +144,7 @@ serveTasks({
     let ended = false;
     try {
       for await (const entry of fs.reader.entries()) {
-        const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry) });
+        const answer = await ask(context, { t: 'entry', entry: await wireEntry(entry), fileSystem: fs.reader.type });
         if (answer.op === 'end' || (answer.op === 'open' && !(await sendEntryData(context, entry, feed, mode)))) {
           ended = true;
           break;

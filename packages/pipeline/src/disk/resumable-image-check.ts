@@ -28,6 +28,11 @@ export type ResumableCheckResult =
   | { kind: 'continue'; offset: number; restarts: number }
   /** The image's unpack is no longer pending (another chain recorded it): nothing more is saved or read. */
   | { kind: 'superseded' }
+  /**
+   * A save was refused: the row holds further progress, another delivery's (saved after this attempt read it). This
+   * attempt's state is not the row's: it sends no continuation keyed on it (that delivery sends the chain's).
+   */
+  | { kind: 'overtaken' }
   /** Saved progress kept being unusable: the check is given up on, with the reason. */
   | { kind: 'unusable'; why: string }
   /** Progress was saved over segment blobs of other ETags than this attempt reads: the evidence changed under the check. */
@@ -44,6 +49,11 @@ export interface ResumableCheckOptions {
    * over as restart k+1, so its keys are never ones the chain sent already (the bus drops a repeated id).
    */
   continuedFrom: { offset: number; restarts: number } | null;
+  /**
+   * The check's saved progress as this attempt read it, once (UnpackRun.savedCheck): not read again here. Every write of
+   * the row stays conditional on it (saveImageCheckCheckpoint), so a copy read earlier in the attempt is never written back over further progress.
+   */
+  saved: ImageCheckCheckpoint | null;
   abortSignal?: AbortSignal;
   logger: Logger;
 }
@@ -54,9 +64,8 @@ export function checkIsResumable(reader: DiskImageReader, limits: StageDeps['lim
   return deadlineKnown && stored !== undefined && Boolean(stored.md5 || stored.sha1) && reader.image.mediaBytes >= limits.resumableImageCheckMinBytes;
 }
 
-/** The saved progress of the image's check, when there is one and it covers the whole media already (the verdict is next). */
-export async function checkHashedWhole(deps: Pick<StageDeps, 'index'>, fileId: string, reader: DiskImageReader): Promise<boolean> {
-  const saved = await deps.index.getImageCheckCheckpoint(fileId);
+/** Whether the saved progress of the image's check (as the attempt read it) covers the whole media already (the verdict is next). */
+export function checkHashedWhole(saved: ImageCheckCheckpoint | null, reader: DiskImageReader): boolean {
   return saved !== null && usableWhy(saved, reader) === null && changedSegments(saved.etags, etagsOf(reader)) === null && saved.offsetBytes === reader.image.mediaBytes;
 }
 
@@ -79,7 +88,7 @@ function changedSegments(then: readonly string[], now: readonly string[]): strin
 export async function checkStoredHashesResumably(deps: StageDeps, fileId: string, reader: DiskImageReader, options: ResumableCheckOptions): Promise<ResumableCheckResult> {
   const media = reader.image.mediaBytes;
   const etags = etagsOf(reader);
-  const resumed = await resumeFrom(deps, fileId, reader, options.continuedFrom, options.logger);
+  const resumed = await resumeFrom(deps, fileId, reader, options.saved, options.continuedFrom, options.logger);
   if ('unusable' in resumed) return { kind: 'unusable', why: resumed.unusable };
   if ('changed' in resumed) return { kind: 'evidence-changed', why: resumed.changed };
   const { hasher, from, restarts } = resumed;
@@ -88,13 +97,14 @@ export async function checkStoredHashesResumably(deps: StageDeps, fileId: string
   const hard = options.deadlineAt - deps.limits.hashContinueMarginMs / 2;
   let offset = from;
   let savedAt = from;
-  let superseded = false;
+  let lost: 'superseded' | 'overtaken' | null = null;
   let stopped = false;
   const save = async (): Promise<boolean> => {
     const kept = await deps.index.saveImageCheckCheckpoint({ fileId, etags, engine: RESUMABLE_HASH_ENGINE, restarts, mediaBytes: media, offsetBytes: offset, states: hasher.save() });
-    if (kept) savedAt = offset;
-    else superseded = true;
-    return kept;
+    if (kept === 'saved') savedAt = offset;
+    // Not written: never a continuation keyed on it (regression image-check-save-reported-pending-when-row-not-written).
+    else lost ??= kept === 'not-pending' ? 'superseded' : 'overtaken';
+    return kept === 'saved';
   };
   try {
     await reader.readMedia(
@@ -129,7 +139,7 @@ export async function checkStoredHashesResumably(deps: StageDeps, fileId: string
     if (offset > savedAt && offset < media) await save().catch(() => undefined);
     throw err;
   }
-  if (superseded) return { kind: 'superseded' };
+  if (lost !== null) return { kind: lost };
   if (stopped) {
     if (offset <= from) throw new ExhibitError('timeout', `the stored-hash check of image ${fileId} made no progress from media offset ${from} before its deadline`);
     options.logger.info({ fileId, hashedBytes: offset, mediaBytes: media, fromBytes: from, restarts }, 'EWF stored-hash check: checkpoint saved, continuing in a new message');
@@ -137,7 +147,7 @@ export async function checkStoredHashesResumably(deps: StageDeps, fileId: string
   }
   if (offset !== media) throw new ExhibitError('corrupt-file', `the media hash took ${offset} of ${media} bytes`);
   if (!options.finish) {
-    if (offset > savedAt && !(await save())) return { kind: 'superseded' };
+    if (offset > savedAt && !(await save())) return { kind: lost ?? 'superseded' };
     return { kind: 'continue', offset, restarts };
   }
   const computed = hasher.digest();
@@ -182,10 +192,10 @@ async function resumeFrom(
   deps: StageDeps,
   fileId: string,
   reader: DiskImageReader,
+  saved: ImageCheckCheckpoint | null,
   continuedFrom: { offset: number; restarts: number } | null,
   logger: Logger,
 ): Promise<{ hasher: ResumableMultiHasher; from: number; restarts: number } | { unusable: string } | { changed: string }> {
-  const saved = await deps.index.getImageCheckCheckpoint(fileId);
   if (!saved) {
     if (continuedFrom === null) return { hasher: await ResumableMultiHasher.open(), from: 0, restarts: 0 };
     // A check message whose progress is gone: starting over at its own restart count would send keys the chain sent already.
