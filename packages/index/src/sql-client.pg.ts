@@ -119,6 +119,8 @@ export async function openPgClient(
       (sql, params) => pool.query(sql, params),
       async (copySql, data) => {
         const conn = await pool.connect();
+        const onError = (err: Error) => options.logger?.warn({ err: translateSqlError(err, 'index connection failed') }, 'index connection lost in a bulk load');
+        conn.on('error', onError);
         let broken = false;
         try {
           return await copyOn(conn, copySql, data);
@@ -126,6 +128,7 @@ export async function openPgClient(
           broken = true;
           throw err;
         } finally {
+          conn.off('error', onError);
           conn.release(broken ? true : undefined);
         }
       },
@@ -142,6 +145,12 @@ export async function openPgClient(
         transaction: (inner) => inSavepoint(tx, inner),
         close: () => Promise.reject(new ExhibitError('invalid-argument', 'cannot close the index from inside a transaction')),
       };
+      // A connection that dies while checked out (the server restarted, a backend terminated, a failover) emits 'error'
+      // on the client, which the pool no longer listens to: without a listener the process crashes on it
+      // (pg-connection-lost-in-transaction-crashed-the-process); with it the statement in flight fails and the
+      // connection is destroyed on release.
+      const onError = (err: Error) => options.logger?.warn({ err: translateSqlError(err, 'index connection failed') }, 'index connection lost in a transaction');
+      conn.on('error', onError);
       let broken = false;
       try {
         // READ COMMITTED whatever the server's default: the file counts' fold (migration 0130)
@@ -159,6 +168,7 @@ export async function openPgClient(
         }
         throw err;
       } finally {
+        conn.off('error', onError);
         // A connection whose rollback failed is in an unknown state: destroy it.
         conn.release(broken ? true : undefined);
       }
