@@ -341,9 +341,10 @@ async function unpackWith(
     // opened, its recorded members passed and its check taken (regression ewf-verdict-lost-when-budget-spent-between-listing-and-check).
     // Whether the check is owed is known once the image is open (checkIsResumable): anything else stops there, its recorded
     // members counted. An unpack not resumed, or of anything but a disk image, stops here.
-    if (!checkChain && options.resumed && recorded.length > 0 && parent.sha256) {
-      const content = await deps.index.getContent(parent.sha256);
-      checkChain = content !== null && content.kind !== null && isDiskImageMime(content.mime);
+    if (!checkChain && options.resumed && recorded.length > 0) {
+      const content = parent.sha256 ? await deps.index.getContent(parent.sha256) : null;
+      const mime = content && content.kind !== null ? content.mime : await mimeOfUnidentifiedUpload(deps, blobs, source, parent, options.checkSignal);
+      checkChain = isDiskImageMime(mime);
     }
     if (!checkChain) {
       run.countRecordedBefore(recorded);
