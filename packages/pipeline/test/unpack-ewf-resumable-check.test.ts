@@ -577,6 +577,55 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     }
   }, 600_000);
 
+  it('regression: uploaded-e01-verdict-lost-when-budget-spent-between-listing-and-check — an uploaded E01 whose hash its own unpack takes (not identified yet) also gets its verdict when the budget is spent before its check', async () => {
+    const ref = await addArchive(h, 'gap-ref.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [ref]);
+    await deliverAll(ref.fileId, limitsWith({}));
+    const total = (await h.index.listChildren(ref.fileId)).length;
+
+    const data = readFileSync(card.e01);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/upload.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, singleReadResumableMinBytes: 1 });
+    const hashMessages = () => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { blobName?: string }).blobName === blobName);
+    h.deps.limits = limits;
+    try {
+      const done = new Set<string>();
+      for (;;) {
+        const s = hashMessages().find((m) => !done.has(m.message.messageId));
+        if (!s) break;
+        done.add(s.message.messageId);
+        await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+
+    let spent = false;
+    const root = (await h.index.getFile(fileId))!;
+    const runs = await deliverAll(fileId, limits, async () => {
+      if (spent) return;
+      const key = keyOf(unpackMessagesOf(fileId).at(-1)!.message.messageId);
+      if (key === `unpack-continue:${total}` && (await h.index.listChildren(fileId)).length === total) {
+        spent = true;
+        await h.index.claimBudget(root, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+      }
+    });
+    const unpacked = h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === 'unpacked');
+    expect(spent).toBe(true);
+    expect(runs.length).toBeGreaterThan(1);
+    // The verdict is recorded (main and the first fix: no image record at all), the custody entry names the image.
+    expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
+    expect(unpacked).toHaveLength(1);
+    expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image' });
+    // No saved hash state is left behind, whoever ends up recording the upload's hash.
+    expect(await h.index.getHashCheckpoint(fileId, (await h.index.getUpload(blobName))!.etag)).toBeNull();
+  }, 600_000);
+
   it('regression: budget-stopped-volume-recorded-with-wrong-entries — an image whose listing the entries budget stopped is recorded with its volume\'s file system and the entries taken (the members recorded), not the one the listing ended on', async () => {
     // Before: the volume was recorded `{ fileSystem: null, entries: 4 }` for 3 members recorded (the reader counted the entry
     // the walk ended on, and named the file system only at the volume's end, which a stopped listing never reaches). The
