@@ -241,11 +241,7 @@ export class PostgresIndex implements IndexStore {
     // a count not used before, or its continuation keys repeat and are dropped as duplicates. FOR SHARE
     // on the upload: a save that raced the hash's record or failure waits for it, then sees it not
     // pending and inserts nothing (the record deletes the rows after; see hash.stage.ts).
-    // Whether the row was written is answered apart from whether the unpack is pending: a save another delivery's further
-    // progress refused was reported saved, and its caller sent a continuation keyed on a state the row did not hold
-    // (regression image-check-save-reported-pending-when-row-not-written). The same progress saved again is written again
-    // (the states are exact for their offset, so they are the same).
-    const { rows } = await this.query<{ pending: boolean; written: boolean }>(
+    const { rows } = await this.query<{ pending: boolean }>(
       `WITH live AS (
          SELECT 1 FROM uploads WHERE root_file_id = $1 AND integrity = 'pending' AND hash_failure_code IS NULL FOR SHARE
        ), saved AS (

@@ -161,17 +161,6 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     return { outcome: skipped('waiting'), again: { afterMs: set.recheckInMs, messageKey: segmentWaitKey(ctx.messageId) } };
   }
 
-  // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
-  // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
-  // there on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
-  // stage (afterUnpack), as after any unpack that ends without it. An attempt that can continue (the runner told its
-  // deadline: ContinuePoint.planned) over an upload of at least LIMITS.singleReadResumableMinBytes hashes resumably, from
-  // the states an earlier attempt saved (UploadPass); smaller ones keep node:crypto's threads and re-read on a continuation.
-  // Opened first: it holds nothing until its first read.
-  const pass =
-    hashHere && fromCheck === null
-      ? await UploadPass.open(deps, upload!, ctx, ctx.deadlineAt !== undefined && upload!.size >= deps.limits.singleReadResumableMinBytes)
-      : null;
   // A declared set's later segments still unhashed: read once too, for the listing and their hashes (docs/disk-images.md, "Split sets").
   const segments = await laterSegmentsToHash(deps, set, ctx, upload);
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
@@ -194,6 +183,18 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   if (from !== null && recordedPoint?.point === from) run.waitedBeforeMs = recordedPoint.waitedMs;
   run.fromCheck = fromCheck;
   let hashingMs = 0;
+  // The pass answers only to the runtime's signal: when the unpack-time budget stops the members, the rest is still read for the hash.
+  // Not in a continuation of an image's stored-hash check: its media reads start far into the blob, and would drag the pass
+  // there on every attempt; the last attempt then ends without the upload's hash, which goes back to the hash
+  // stage (afterUnpack), as after any unpack that ends without it. An attempt that can continue (the runner told its
+  // deadline: ContinuePoint.planned) over an upload of at least LIMITS.singleReadResumableMinBytes hashes resumably, from
+  // the states an earlier attempt saved (UploadPass); smaller ones keep node:crypto's threads and re-read on a continuation.
+  // Opened here, after everything above that may throw and right before the try whose finally closes it (a hasher
+  // holds a block or a hash-wasm instance from its open on).
+  const pass =
+    hashHere && fromCheck === null
+      ? await UploadPass.open(deps, upload!, ctx, ctx.deadlineAt !== undefined && upload!.size >= deps.limits.singleReadResumableMinBytes)
+      : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
   // A split set's later segments first: the pass measures the first segment alone (its progress 1 once that segment is
@@ -420,9 +421,10 @@ async function unpackWith(
         run.stop('limit-exceeded', listingSpent.detail, 'budget-exceeded');
         return reader.format;
       }
-      // The walk met an entry not recorded: the listing was stopped there. The item's entry budget used up stopped it (an
-      // earlier attempt met it, a listing now would meet it first): named as the listing named it, not the time budget.
-      if (await run.passRecorded(reader, options.checkSignal)) run.stop('limit-exceeded', options.budget.usedUpAtStart('entries') ?? listingSpent.detail, 'budget-exceeded');
+      // The walk met an entry not recorded: the listing was stopped there. An item budget other than time used up stopped it
+      // (an earlier attempt met it, a listing now would meet it first): named as the listing named it, not the time budget.
+      // Not covered: a listing stopped by a per-archive limit before the time budget was spent is named by the time budget.
+      if (await run.passRecorded(reader, options.checkSignal)) run.stop('limit-exceeded', listingStopOf(options.budget) ?? listingSpent.detail, 'budget-exceeded');
       await run.diskImage(reader as DiskImageReader, NEVER_ABORTED);
       return reader.format;
     }
@@ -720,6 +722,11 @@ export function singleReadProgressOf(
   if (segments) return 'unmeasured';
   if (!pass || pass.savesOnContinue) return null;
   return () => pass.source.counts.passBytes / Math.max(1, uploadBytes);
+}
+
+/** The item budget other than time that is used up, worded as a listing meeting it words it; null when none is. */
+function listingStopOf(budget: EvidenceBudget): string | null {
+  return budget.usedUpAtStart('entries') ?? budget.usedUpAtStart('writtenBytes') ?? budget.usedUpAtStart('expandedBytes');
 }
 
 /**

@@ -83,8 +83,8 @@ export function zipDirectoryAtEnd(tail: Buffer, tailOffset: number, size: number
  * (zip-shifted-end.ts), so that no finding tells of an archive the unpack refuses
  * (identify-zip64-without-directory-disagrees-with-unpack): the last record signature in `tail`, no ZIP record
  * signature after it, its directory (or ZIP64 end record) ending where it starts and starting with a central header,
- * bytes in front that its offsets do not count, and neither a file starting with a local header nor a local header in
- * front whose data reaches the archive's start (a ZIP inside a member of a cut outer ZIP). `read` serves the few
+ * bytes in front that its offsets do not count (no more than LIMITS.zipShiftFrontScanBytes), and neither a file
+ * starting with a ZIP record signature nor a local header in front whose data reaches the archive's start (a ZIP inside a member of a cut outer ZIP). `read` serves the few
  * bytes outside `tail`: the central header's signature, the file's first 4 bytes and up to
  * LIMITS.zipShiftFrontScanBytes in front of the archive.
  */

@@ -319,8 +319,8 @@ async function authenticodeSignatureStart(reader: RangeReader, size: number): Pr
  * The checks are @exhibit/core's zip-shifted-end.ts, which identification uses too: the LAST end record signature
  * in the searched tail (LIMITS.zipEndRecordSearchBytes), no ZIP record signature after it, its directory ending where
  * the record (or its ZIP64 end record) starts and starting with a central header, bytes in front; refused when the
- * file starts with a local header (it is a ZIP itself) or a local header in front has data reaching the archive's
- * start. Where the archive's end lies (its comment's end), or null. At most three reads besides the tail.
+ * file starts with any ZIP record signature (it is a ZIP, or a piece of one, itself), the bytes in front are longer than
+ * LIMITS.zipShiftFrontScanBytes, or a local header in front has data reaching the archive's start. Where the archive's end lies (its comment's end), or null. At most three reads besides the tail.
  */
 async function shiftedArchiveEnd(reader: RangeReader, size: number): Promise<number | null> {
   const window = Math.min(size, LIMITS.zipEndRecordSearchBytes);
