@@ -4,20 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { LIMITS } from '@exhibit/core';
 import { heicFromJpeg, heifEncAvailable, sampleHeic, testVideo } from '../test-support/fixtures.js';
 import { BufferSource } from '../test-support/buffer.source.js';
+import { storedLocalEntry } from '../test-support/zip-records.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
 
 /** Local file headers only (stored entries): enough for signature detection. */
 function storedZip(entries: Array<{ name: string; data: string }>): Buffer {
   return Buffer.concat(
-    entries.flatMap(({ name, data }) => {
-      const header = Buffer.alloc(30);
-      header.writeUInt32LE(0x04034b50, 0);
-      header.writeUInt16LE(20, 4);
-      header.writeUInt32LE(Buffer.byteLength(data), 18);
-      header.writeUInt32LE(Buffer.byteLength(data), 22);
-      header.writeUInt16LE(Buffer.byteLength(name), 26);
-      return [header, Buffer.from(name), Buffer.from(data)];
-    }),
+    entries.map(({ name, data }) => storedLocalEntry(name, Buffer.from(data))),
   );
 }
 

@@ -4,6 +4,7 @@ import { LIMITS } from '@exhibit/core';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { makeWithFfmpeg } from '../test-support/fixtures.js';
 import { storedZipArchive, tiffWithIfdBeyond4KiB, unknownBinary } from '../test-support/formats.fixtures.js';
+import { storedLocalEntry } from '../test-support/zip-records.js';
 import { FileTypeIdentifier } from './file-type.identifier.js';
 import { heifFromBrands } from './heif-brands.js';
 import { imageEnd, MAX_IMAGE_END_STEPS, trailingDataFinding, zipDirectoryAtEnd } from './polyglot.js';
@@ -200,14 +201,7 @@ describe('identification regressions', () => {
     const noDirectory = Buffer.concat([prefix, record, locator, eocd, Buffer.from('TAIL')]);
     // Bytes in front, then an outer ZIP cut 3 bytes after a ZIP stored as its member's data.
     const inner = storedZipArchive('INNER-ONLY.txt', Buffer.from('inner member'));
-    const name = Buffer.from('inner.zip');
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(inner.length, 18);
-    local.writeUInt32LE(inner.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const cutOuter = Buffer.concat([Buffer.alloc(800, 'JUNK'), local, name, inner, Buffer.from('PK\x01', 'latin1')]);
+    const cutOuter = Buffer.concat([Buffer.alloc(800, 'JUNK'), storedLocalEntry('inner.zip', inner), Buffer.from('PK\x01', 'latin1')]);
     for (const [label, bytes] of [['zip64 without directory', noDirectory], ['stored inner of a cut outer', cutOuter]] as const) {
       const id = await identifier.identify(new BufferSource(bytes, 'x.bin'));
       expect(id.findings.map((f) => f.flag), label).toEqual(['unidentified']);

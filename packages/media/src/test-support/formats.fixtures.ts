@@ -5,6 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { ascii, buildExif, dms, short, TAGS, withExifSegment, type Ifd } from './exif.builder.js';
 import { heicFromJpeg, heifEncAvailable, makeWithFfmpeg, testTools } from './fixtures.js';
+import { storedLocalEntry } from './zip-records.js';
 
 /**
  * Regression fixtures for the formats real devices make, each named after the
@@ -239,12 +240,7 @@ export async function heifSequenceWithoutStill(): Promise<Buffer | null> {
 /** A minimal stored ZIP (one member, with central directory and end record) whose offsets count from its own start. */
 export function storedZipArchive(name: string, data: Buffer): Buffer {
   const nameBytes = Buffer.from(name, 'utf8');
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(nameBytes.length, 26);
+  const local = storedLocalEntry(name, data);
   const central = Buffer.alloc(46);
   central.writeUInt32LE(0x02014b50, 0);
   central.writeUInt16LE(20, 4);
@@ -253,7 +249,7 @@ export function storedZipArchive(name: string, data: Buffer): Buffer {
   central.writeUInt32LE(data.length, 24);
   central.writeUInt16LE(nameBytes.length, 28);
   central.writeUInt32LE(0, 42);
-  const cdOffset = local.length + nameBytes.length + data.length;
+  const cdOffset = local.length;
   const cdSize = central.length + nameBytes.length;
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
@@ -261,7 +257,7 @@ export function storedZipArchive(name: string, data: Buffer): Buffer {
   end.writeUInt16LE(1, 10);
   end.writeUInt32LE(cdSize, 12);
   end.writeUInt32LE(cdOffset, 16);
-  return Buffer.concat([local, nameBytes, data, central, nameBytes, end]);
+  return Buffer.concat([local, central, nameBytes, end]);
 }
 
 /** Deterministic bytes no identifier knows (no signature, not text). */

@@ -15,6 +15,7 @@ import {
   replaceBytes,
   zipOf,
 } from '../../test/fixtures/archives/archive-fixtures.js';
+import { storedLocalEntry } from '../../../media/src/test-support/zip-records.js';
 import type { ArchiveEntry } from './archive-reader.js';
 import { archivePool } from './archive.pool.js';
 import { ZIP_TASKS } from './zip.parser.js';
@@ -841,14 +842,7 @@ describe('zip reader: end records of ZIPs stored in members', () => {
   it('zip-chain-takes-zip-stored-in-unlisted-member: a ZIP not preceded by whole ZIPs back to the first byte is data', async () => {
     const inner = await zipOf([{ name: 'inner.txt', data: Buffer.from('inner') }]);
     const b = await zipOf([{ name: 'b1.txt', data: Buffer.from('b one') }]);
-    const name = Buffer.from('inner.zip');
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(inner.length, 18);
-    local.writeUInt32LE(inner.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    const data = Buffer.concat([local, name, inner, b]);
+    const data = Buffer.concat([storedLocalEntry('inner.zip', inner), b]);
     const py = execFileSync('python3', ['-c', 'import sys,zipfile,io; print(",".join(zipfile.ZipFile(io.BytesIO(sys.stdin.buffer.read())).namelist()))'], { input: data });
     expect(py.toString().trim()).toBe('b1.txt');
     const listed = await listAll(data);
