@@ -19,19 +19,14 @@ import { addArchive, createHarness, limitsWith, sha256, type Harness } from './f
  * "The EWF stored-hash check across attempts"), through the stage runner
  * against Azurite and PGlite, on small E01s made by ewfacquire with the
  * limits shrunk: `resumableImageCheckMinBytes` 1 MiB makes the check
- * resumable, `hashCheckpointBytes` 8 MiB saves every 8 MiB of media (five
- * check attempts over the card's 33 MiB: enough for every chain below, and
- * each attempt costs a whole stage run, so the file's time scales with their
- * number; the slow-storage regression keeps 4 MiB), and a
+ * resumable, `hashCheckpointBytes` 4 MiB saves every 4 MiB of media, and a
  * `hashContinueMarginMs` longer than the deadline stops each attempt at its
  * first checkpoint. Verdicts are compared with ewfinfo's stored hashes and
  * ewfverify's computed ones.
  */
 let h: Harness;
 const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: (process.env.BU_LOG as 'info') ?? 'silent' }) });
-const CHECKPOINT = 8 * 1024 * 1024;
-/** The slow-storage regression's checkpoints: 4 MiB at 300 ms per follow read fit well inside its 8 s deadline. */
-const SLOW_CHECKPOINT = 4 * 1024 * 1024;
+const CHECKPOINT = 4 * 1024 * 1024;
 /** Listing in one attempt (unpackContinueMarginMs 0); the check stops at every checkpoint (soft point passed at once, hard point 45 s on). */
 const CHECK_LIMITS = { stageDeadlineMs: 120_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 150_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: CHECKPOINT };
 const EVERY_CHECKPOINT = limitsWith(CHECK_LIMITS);
@@ -123,7 +118,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     }) as BlobStore;
     let runs: Array<{ messageId: string; outcome: StageOutcome }>;
     try {
-      runs = await deliverAll(archive.fileId, limitsWith({ stageDeadlineMs: 8_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 6_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: SLOW_CHECKPOINT }));
+      runs = await deliverAll(archive.fileId, limitsWith({ stageDeadlineMs: 8_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 6_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: CHECKPOINT }));
     } finally {
       h.deps.blobs = plain;
     }
