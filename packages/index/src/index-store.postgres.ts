@@ -60,7 +60,7 @@ import {
 } from './index-store.rows.js';
 import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
 import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
-import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
+import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, pdqReplaceCtes, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
 import { bringReviewSummaryUpToDate, jumpStart, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState, wholeCaseView } from './review-summary.js';
@@ -690,9 +690,10 @@ export class PostgresIndex implements IndexStore {
    * is not recorded); the occurrence's move or failure, if any, rides in the
    * same statement and happens only if the content exists.
    */
-  private async writeAnalysis(p: SqlParams, sha256Param: string, sha256: string, update: string, file: FileMove | undefined): Promise<void> {
+  private async writeAnalysis(p: SqlParams, sha256Param: string, sha256: string, update: string, file: FileMove | undefined, withAnalysis: string[] = []): Promise<void> {
     const contentExists = `EXISTS (SELECT 1 FROM contents WHERE sha256 = ${sha256Param})`;
-    const ctes = [`analysis AS (${update} RETURNING sha256)`];
+    // withAnalysis: CTEs of the same write that run only when the analysis is recorded by it (the thumbnail's PDQ rows).
+    const ctes = [`analysis AS (${update} RETURNING sha256)`, ...withAnalysis];
     let fileFound = 'true';
     if (file) {
       ctes.push(
@@ -765,6 +766,7 @@ export class PostgresIndex implements IndexStore {
       failure?: FileFailure;
       findings?: ContentFinding[];
       tools: ToolVersion[];
+      pdq?: readonly PdqRow[];
     },
     file?: FileMove,
   ): Promise<void> {
@@ -780,7 +782,9 @@ export class PostgresIndex implements IndexStore {
           failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
           tools = tools || jsonb_build_object('thumbnail', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
         WHERE sha256 = ${sha} AND thumbnail_status = 'pending'`;
-    await this.writeAnalysis(p, sha, sha256, update, file);
+    // The PDQ hashes go in with the thumbnail that recorded them, or not at all (a later writer's are dropped with its thumbnail).
+    const pdq = result.pdq && result.pdq.length > 0 ? pdqReplaceCtes((v) => p.add(v), sha, result.pdq, 'EXISTS (SELECT 1 FROM analysis)') : [];
+    await this.writeAnalysis(p, sha, sha256, update, file, pdq);
   }
 
   /** Failure columns are set together or not at all (the first failure on a content wins). */

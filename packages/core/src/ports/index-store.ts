@@ -628,6 +628,12 @@ export interface IndexStore {
       failure?: FileFailure;
       findings?: ContentFinding[];
       tools: ToolVersion[];
+      /**
+       * The content's PDQ hashes, made with this thumbnail: they replace any
+       * recorded before, in the same write, and only when this write records
+       * the thumbnail (as setPdq, without its own round trip).
+       */
+      pdq?: readonly PdqFrameHash[];
     },
     file?: FileMove,
   ): Promise<void>;
