@@ -683,6 +683,36 @@ export class PostgresIndex implements IndexStore {
   }
 
   /**
+   * ensureContent for many contents in one statement (an unpack's batch of
+   * members): rows already stored are kept (the first writer wins), and of
+   * the same content twice in the list the first is written.
+   */
+  async ensureContents(contents: ReadonlyArray<{ sha256: string; md5: string; sha1: string; size: number; source: ContentSource }>): Promise<void> {
+    const first = new Map<string, (typeof contents)[number]>();
+    for (const c of contents) {
+      const sha256 = c.sha256.toLowerCase();
+      if (!first.has(sha256)) first.set(sha256, c);
+    }
+    if (first.size === 0) return;
+    const rows = [...first.entries()];
+    await this.query(
+      `INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name, source_offset)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+       ORDER BY 1
+       ON CONFLICT (sha256) DO NOTHING`,
+      [
+        rows.map(([sha256]) => sha256),
+        rows.map(([, c]) => c.md5.toLowerCase()),
+        rows.map(([, c]) => c.sha1.toLowerCase()),
+        rows.map(([, c]) => c.size),
+        rows.map(([, c]) => c.source.container),
+        rows.map(([, c]) => c.source.name),
+        rows.map(([, c]) => c.source.offset ?? null),
+      ],
+    );
+  }
+
+  /**
    * Each analysis is recorded once per content (first result wins), like a
    * file's failure: the same bytes give the same answer, and a redelivered
    * message must not rewrite what an examiner may already have relied on.

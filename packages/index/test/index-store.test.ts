@@ -408,6 +408,20 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       await expect(index.setThumbnail(hashesOf('nope').sha256, { status: 'n/a', blob: null, source: null, tools: [] })).rejects.toMatchObject({ code: 'not-found' });
     });
 
+    it('ensureContents writes many contents in one statement; stored rows and the first of a content listed twice win', async () => {
+      const kept = content(`k-${freshCase()}`);
+      await index.ensureContent(kept);
+      const fresh = content(`f-${freshCase()}`);
+      const twice = { ...fresh, source: { container: 'evidence', name: 'image.img', offset: 4096 } };
+      const other = content(`o-${freshCase()}`);
+      const moved = { ...kept, source: { container: 'derived', name: 'elsewhere' } };
+      expect(await statementsOf(() => index.ensureContents([moved, twice, { ...fresh, sha256: fresh.sha256.toUpperCase() }, other]))).toBe(1);
+      expect(await index.getContent(kept.sha256)).toMatchObject({ source: kept.source });
+      expect(await index.getContent(fresh.sha256)).toMatchObject({ source: twice.source, size: fresh.size, md5: fresh.md5 });
+      expect(await index.getContent(other.sha256)).toMatchObject({ source: other.source });
+      expect(await statementsOf(() => index.ensureContents([]))).toBe(0);
+    });
+
     it('pdq-written-in-its-own-transaction-before-thumbnail: the PDQ hashes ride in the thumbnail write, replace stale rows, and are dropped with a later thumbnail', async () => {
       const ct = content(`p-${freshCase()}`);
       await index.ensureContent(ct);

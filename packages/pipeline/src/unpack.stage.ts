@@ -1078,8 +1078,13 @@ class UnpackRun {
   private readonly batch: NewFile[] = [];
   private batchBytes = 0;
   private readonly identify: Array<{ fileId: string; bytes: number | null }> = [];
-  /** Members stored but not yet recorded in contents (see UNPACK_UPLOADS_IN_FLIGHT). */
+  /** Members being stored (see UNPACK_UPLOADS_IN_FLIGHT); each adds its content row to `contents` once its blob is there. */
   private readonly persisting: Array<Promise<void>> = [];
+  /**
+   * Content rows of stored members, written by the next flush in one statement before the files that name them
+   * (IndexStore.ensureContents): a statement per batch, not per member (member-content-written-one-statement-each).
+   */
+  private readonly contents: Array<{ sha256: string; md5: string; sha1: string; size: number; source: ContentSource }> = [];
   /** The first upload or content write that failed; once set, no member of the batch is recorded. */
   private persistFailure: { error: unknown } | null = null;
   private merkle = new MerkleAccumulator();
@@ -1645,8 +1650,10 @@ class UnpackRun {
       if (stored.blob.offset !== undefined) this.readInPlace += 1;
       // Kept for this member's analyse (analyse.stage.ts), under the digest just computed from these bytes.
       if (stored.bytes) await this.offerMemberBytes(stored);
-      // The content row names the blob, so it is written only once the blob is there.
-      const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
+      // The content row names the blob, so it is queued only once the blob is there (written by the next flush, in order).
+      const persisted = stored.uploaded.then(() => {
+        this.contents.push({ ...stored.hashes, size: stored.size, source: stored.blob });
+      });
       persisted.catch((error: unknown) => {
         this.persistFailure ??= { error };
       });
@@ -1815,10 +1822,13 @@ class UnpackRun {
       // redelivery resumes from the last recorded member and extracts these again.
       this.batch.length = 0;
       this.identify.length = 0;
+      this.contents.length = 0;
       this.batchBytes = 0;
       throw this.persistFailure.error;
     }
     this.batchBytes = 0;
+    // Before the files: a file recorded names content that is in the index (analyse reads both in one join).
+    if (this.contents.length > 0) await this.deps.index.ensureContents(this.contents.splice(0));
     if (this.batch.length > 0) {
       await this.deps.index.insertFiles(this.batch.splice(0));
     }

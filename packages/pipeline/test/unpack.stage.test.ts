@@ -91,6 +91,25 @@ describe('unpack stage (Azurite + PGlite)', () => {
     });
   });
 
+  it('member-content-written-one-statement-each: the index statements of an unpack do not grow with its members', async () => {
+    const statementsOf = async (name: string, members: number) => {
+      const zip = await zipOf(Array.from({ length: members }, (_, i) => ({ name: `${name}/m-${i}.txt`, data: Buffer.from(`${name} member ${i}`) })));
+      const archive = await addArchive(h, `${name}.zip`, zip);
+      const before = h.statements.statements;
+      expect(await unpackStage(h.deps, archive, h.ctx)).toMatchObject({ status: 'done', summary: { memberCount: members } });
+      const spent = h.statements.statements - before;
+      // Every member's content is recorded (analyse loads the file with its content in one join).
+      const recorded = await h.index.listChildren(archive.fileId);
+      for (const m of recorded) expect(await h.index.getContent(m.sha256!)).toMatchObject({ size: m.size });
+      return spent;
+    };
+    const few = await statementsOf('few', 5);
+    const many = await statementsOf('many', 65);
+    // Both fit one batch (UNPACK_BATCH_SIZE): the same statements, whatever the members (one each before: 60 more).
+    expect(65).toBeLessThan(UNPACK_BATCH_SIZE);
+    expect(many - few).toBeLessThan(5);
+  });
+
   it('is idempotent: a second delivery is skipped and changes nothing', async () => {
     const zip = await zipOf([{ name: 'x.txt', data: Buffer.from('x') }]);
     const { archive } = await unpack('twice.zip', zip);
