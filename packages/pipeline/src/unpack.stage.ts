@@ -1085,7 +1085,7 @@ class UnpackRun {
    * (IndexStore.ensureContents): a statement per batch, not per member (member-content-written-one-statement-each).
    */
   private readonly contents: Array<{ sha256: string; md5: string; sha1: string; size: number; source: ContentSource }> = [];
-  /** The first upload or content write that failed; once set, no member of the batch is recorded. */
+  /** The first upload of the batch that failed; once set, no member of the batch is recorded (flush). A failed content or files statement is not one: see flush. */
   private persistFailure: { error: unknown } | null = null;
   private merkle = new MerkleAccumulator();
   /** The highest entry index recorded (by this run or an earlier attempt); -1 before any. */
@@ -1828,9 +1828,20 @@ class UnpackRun {
     }
     this.batchBytes = 0;
     // Before the files: a file recorded names content that is in the index (analyse reads both in one join).
-    if (this.contents.length > 0) await this.deps.index.ensureContents(this.contents.splice(0));
+    // Each queue is emptied only once its statement has succeeded: if one fails (a connection reset, a failover), the
+    // batch stays whole, and the fault path's flush (unpack's catch) writes it again, contents before files, or not at
+    // all, never its files or hand-offs without what they name: the redelivery resumes past the members recorded
+    // (batch-content-rows-lost-when-their-write-failed, batch-members-handed-off-unrecorded-when-their-files-write-failed).
+    // Written twice is harmless: both statements keep rows already there (ON CONFLICT DO NOTHING).
+    if (this.contents.length > 0) {
+      const rows = this.contents.length;
+      await this.deps.index.ensureContents(this.contents.slice(0, rows));
+      this.contents.splice(0, rows);
+    }
     if (this.batch.length > 0) {
-      await this.deps.index.insertFiles(this.batch.splice(0));
+      const files = this.batch.length;
+      await this.deps.index.insertFiles(this.batch.slice(0, files));
+      this.batch.splice(0, files);
     }
     // Before any hand-off: a member goes to analyse with the verdict on its trailer recorded.
     // (A one-member .tgz releases all its members at its end: a statement per FLAG_UPDATE_IDS of them.)
