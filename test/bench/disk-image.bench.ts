@@ -194,6 +194,8 @@ async function main(): Promise<void> {
       stages: run.log.stages.map((st) => ({ ...st, fromSec: (st.firstStartAt - run.uploadStartEpochMs) / 1000, toSec: (st.lastEndAt - run.uploadStartEpochMs) / 1000 })),
       logProblems: run.log.problems,
       memberCache: run.log.memberCache,
+      sqlStats: run.sqlStats,
+      azuriteRequests: run.azuriteRequests,
       artefacts: run.artefacts,
     },
   };
@@ -217,6 +219,20 @@ async function main(): Promise<void> {
   say(`storage reads ${(run.io.storage.bytes / GiB).toFixed(2)} GiB in ${run.io.storage.requests} GETs (${Object.entries(run.io.storage.byContainer).map(([c, b]) => `${c} ${(b / GiB).toFixed(2)} GiB`).join(', ')}); queue ops ${run.io.queue.total}; index statements ${run.io.index.statements}`);
   say(`files in the index under the image: ${run.check.filesInIndex}; missing ${run.check.missing.length}; SHA-256 mismatches ${run.check.sha256Mismatches.length}; failed ${run.check.failed}`);
   say(renderStageTable(results.detailed.stages));
+  if (options.ioStats) {
+    // Counts per file of the image: deterministic for the same image and code, so before/after comparisons need no quiet machine.
+    const perFile = (n: number) => (n / corpus.files.length).toFixed(3);
+    say('');
+    say(`Azurite requests, upload start → complete (--io-stats; per file of ${corpus.files.length})`);
+    say('| requests | per file | total time | kind |');
+    say('|---|---|---|---|');
+    for (const q of run.azuriteRequests ?? []) say(`| ${q.count} | ${perFile(q.count)} | ${s(q.totalMs)} | ${q.kind} |`);
+    say('');
+    say(`Index statements, upload start → complete (--io-stats; per file; the bench's own status polls included: ${run.statusPolls.polls} polls)`);
+    say('| statements | per file | total time | statement |');
+    say('|---|---|---|---|');
+    for (const q of (run.sqlStats ?? []).slice(0, 25)) say(`| ${q.count} | ${perFile(q.count)} | ${s(q.totalMs)} | ${q.sql.slice(0, 110).replace(/\s+/g, ' ').replace(/\|/g, '\\|')} |`);
+  }
   const mc = run.log.memberCache;
   if (mc) {
     // Analyse's second read of a member is what the member-bytes cache saves; its misses are most of what read ÷ image has over 1.

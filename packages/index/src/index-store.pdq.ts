@@ -35,8 +35,7 @@ export function hexOfBits(bits: string): string {
   return hex;
 }
 
-/** Records a content's PDQ hashes, replacing what an earlier run recorded (idempotent). */
-export async function setPdq(sql: SqlClient, sha256: string, rows: readonly PdqRow[]): Promise<void> {
+function checkPdqRows(rows: readonly PdqRow[]): void {
   for (const row of rows) {
     if (!Number.isSafeInteger(row.frame) || row.frame < 0) throw new ExhibitError('invalid-argument', `PDQ frame must be a whole number from 0, not ${row.frame}`);
     if (!Number.isInteger(row.quality) || row.quality < 0 || row.quality > 100) throw new ExhibitError('invalid-argument', `PDQ quality is 0-100, not ${row.quality}`);
@@ -44,6 +43,37 @@ export async function setPdq(sql: SqlClient, sha256: string, rows: readonly PdqR
       throw new ExhibitError('invalid-argument', `PDQ frame time must be whole milliseconds from 0, not ${row.timeMs}`);
     }
   }
+}
+
+/**
+ * The CTEs that replace a content's PDQ hashes inside another statement (the
+ * thumbnail's write, IndexStore.setThumbnail), only when `onlyIf` (an SQL
+ * boolean over that statement's CTEs) holds: one statement instead of a
+ * transaction of a DELETE and an INSERT per frame, the thumbnail's own
+ * round trip after it (a PGlite statement is CPU on the host's main thread).
+ * The insert reads the delete's count, so the delete has run to its end
+ * before any row goes in (data-modifying CTEs otherwise run in no set order)
+ * and the rows it removed no longer hold their keys.
+ */
+export function pdqReplaceCtes(add: (value: unknown) => string, sha256Param: string, rows: readonly PdqRow[], onlyIf: string): string[] {
+  checkPdqRows(rows);
+  const frames = add(rows.map((r) => r.frame));
+  const hashes = add(rows.map((r) => bitsLiteral(r.hash)));
+  const qualities = add(rows.map((r) => r.quality));
+  const times = add(rows.map((r) => r.timeMs ?? null));
+  return [
+    `pdq_gone AS (DELETE FROM content_pdq WHERE sha256 = ${sha256Param} AND ${onlyIf} RETURNING 1)`,
+    `pdq_rows AS (INSERT INTO content_pdq (sha256, frame, pdq, quality, time_ms)
+       SELECT ${sha256Param}, u.frame, u.hash::bit(256), u.quality, u.time_ms
+         FROM unnest(${frames}::integer[], ${hashes}::text[], ${qualities}::smallint[], ${times}::integer[]) AS u (frame, hash, quality, time_ms)
+        WHERE ${onlyIf} AND (SELECT count(*) FROM pdq_gone) >= 0
+       RETURNING 1)`,
+  ];
+}
+
+/** Records a content's PDQ hashes, replacing what an earlier run recorded (idempotent). */
+export async function setPdq(sql: SqlClient, sha256: string, rows: readonly PdqRow[]): Promise<void> {
+  checkPdqRows(rows);
   await sql.transaction(async (tx) => {
     await tx.query('DELETE FROM content_pdq WHERE sha256 = $1', [sha256]);
     for (const row of rows) {

@@ -60,7 +60,7 @@ import {
 } from './index-store.rows.js';
 import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
 import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
-import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
+import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, pdqReplaceCtes, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
 import { bringReviewSummaryUpToDate, jumpStart, refreshIfStaleAndQuiet, refreshReviewSummary, summaryCount, summaryDims, summaryState, wholeCaseView } from './review-summary.js';
@@ -683,6 +683,36 @@ export class PostgresIndex implements IndexStore {
   }
 
   /**
+   * ensureContent for many contents in one statement (an unpack's batch of
+   * members): rows already stored are kept (the first writer wins), and of
+   * the same content twice in the list the first is written.
+   */
+  async ensureContents(contents: ReadonlyArray<{ sha256: string; md5: string; sha1: string; size: number; source: ContentSource }>): Promise<void> {
+    const first = new Map<string, (typeof contents)[number]>();
+    for (const c of contents) {
+      const sha256 = c.sha256.toLowerCase();
+      if (!first.has(sha256)) first.set(sha256, c);
+    }
+    if (first.size === 0) return;
+    const rows = [...first.entries()];
+    await this.query(
+      `INSERT INTO contents (sha256, md5, sha1, size, source_container, source_name, source_offset)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])
+       ORDER BY 1
+       ON CONFLICT (sha256) DO NOTHING`,
+      [
+        rows.map(([sha256]) => sha256),
+        rows.map(([, c]) => c.md5.toLowerCase()),
+        rows.map(([, c]) => c.sha1.toLowerCase()),
+        rows.map(([, c]) => c.size),
+        rows.map(([, c]) => c.source.container),
+        rows.map(([, c]) => c.source.name),
+        rows.map(([, c]) => c.source.offset ?? null),
+      ],
+    );
+  }
+
+  /**
    * Each analysis is recorded once per content (first result wins), like a
    * file's failure: the same bytes give the same answer, and a redelivered
    * message must not rewrite what an examiner may already have relied on.
@@ -690,9 +720,10 @@ export class PostgresIndex implements IndexStore {
    * is not recorded); the occurrence's move or failure, if any, rides in the
    * same statement and happens only if the content exists.
    */
-  private async writeAnalysis(p: SqlParams, sha256Param: string, sha256: string, update: string, file: FileMove | undefined): Promise<void> {
+  private async writeAnalysis(p: SqlParams, sha256Param: string, sha256: string, update: string, file: FileMove | undefined, withAnalysis: string[] = []): Promise<void> {
     const contentExists = `EXISTS (SELECT 1 FROM contents WHERE sha256 = ${sha256Param})`;
-    const ctes = [`analysis AS (${update} RETURNING sha256)`];
+    // withAnalysis: CTEs of the same write that run only when the analysis is recorded by it (the thumbnail's PDQ rows).
+    const ctes = [`analysis AS (${update} RETURNING sha256)`, ...withAnalysis];
     let fileFound = 'true';
     if (file) {
       ctes.push(
@@ -765,6 +796,7 @@ export class PostgresIndex implements IndexStore {
       failure?: FileFailure;
       findings?: ContentFinding[];
       tools: ToolVersion[];
+      pdq?: readonly PdqRow[];
     },
     file?: FileMove,
   ): Promise<void> {
@@ -780,7 +812,9 @@ export class PostgresIndex implements IndexStore {
           failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
           tools = tools || jsonb_build_object('thumbnail', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
         WHERE sha256 = ${sha} AND thumbnail_status = 'pending'`;
-    await this.writeAnalysis(p, sha, sha256, update, file);
+    // The PDQ hashes go in with the thumbnail that recorded them, or not at all (a later writer's are dropped with its thumbnail).
+    const pdq = result.pdq && result.pdq.length > 0 ? pdqReplaceCtes((v) => p.add(v), sha, result.pdq, 'EXISTS (SELECT 1 FROM analysis)') : [];
+    await this.writeAnalysis(p, sha, sha256, update, file, pdq);
   }
 
   /** Failure columns are set together or not at all (the first failure on a content wins). */

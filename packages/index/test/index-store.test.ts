@@ -408,6 +408,40 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       await expect(index.setThumbnail(hashesOf('nope').sha256, { status: 'n/a', blob: null, source: null, tools: [] })).rejects.toMatchObject({ code: 'not-found' });
     });
 
+    it('ensureContents writes many contents in one statement; stored rows and the first of a content listed twice win', async () => {
+      const kept = content(`k-${freshCase()}`);
+      await index.ensureContent(kept);
+      const fresh = content(`f-${freshCase()}`);
+      const twice = { ...fresh, source: { container: 'evidence', name: 'image.img', offset: 4096 } };
+      const other = content(`o-${freshCase()}`);
+      const moved = { ...kept, source: { container: 'derived', name: 'elsewhere' } };
+      expect(await statementsOf(() => index.ensureContents([moved, twice, { ...fresh, sha256: fresh.sha256.toUpperCase() }, other]))).toBe(1);
+      expect(await index.getContent(kept.sha256)).toMatchObject({ source: kept.source });
+      expect(await index.getContent(fresh.sha256)).toMatchObject({ source: twice.source, size: fresh.size, md5: fresh.md5 });
+      expect(await index.getContent(other.sha256)).toMatchObject({ source: other.source });
+      expect(await statementsOf(() => index.ensureContents([]))).toBe(0);
+    });
+
+    it('pdq-written-in-its-own-transaction-before-thumbnail: the PDQ hashes ride in the thumbnail write, replace stale rows, and are dropped with a later thumbnail', async () => {
+      const ct = content(`p-${freshCase()}`);
+      await index.ensureContent(ct);
+      // Rows an older run left before a crash, its thumbnail still pending (two frames: both must go).
+      await index.setPdq(ct.sha256, [
+        { frame: 0, hash: '11'.repeat(32), quality: 10 },
+        { frame: 1, hash: '22'.repeat(32), quality: 20, timeMs: 500 },
+      ]);
+      const thumb = { container: 'derived', name: `thumbnails/${ct.sha256.slice(0, 2)}/${ct.sha256}.320.jpg` };
+      const pdq = [{ frame: 0, hash: 'ab'.repeat(32), quality: 90 }];
+      // One statement for the thumbnail and its hashes (a transaction of a DELETE and an INSERT per frame before).
+      expect(await statementsOf(() => index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'image', tools: [], pdq }))).toBe(1);
+      expect(await index.getPdq(ct.sha256)).toEqual(pdq);
+      // A second writer of the same content (its thumbnail already recorded): its hashes are not written.
+      await index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'image', tools: [], pdq: [{ frame: 0, hash: 'cd'.repeat(32), quality: 50 }] });
+      expect(await index.getPdq(ct.sha256)).toEqual(pdq);
+      expect(await index.getContent(ct.sha256)).toMatchObject({ thumbnailStatus: 'done', thumbnail: thumb });
+      await expect(index.setThumbnail(ct.sha256, { status: 'done', blob: thumb, source: 'image', tools: [], pdq: [{ frame: 0, hash: 'zz', quality: 50 }] })).rejects.toMatchObject({ code: 'invalid-argument' });
+    });
+
     it('keeps the first analysis failure on a content', async () => {
       const ct = content(`e-${freshCase()}`);
       await index.ensureContent(ct);

@@ -26,7 +26,7 @@ import type { StageContext, StageDeps } from './stage.js';
  *
  * An image's PDQ hash comes with its thumbnail (the thumbnailer hashes the
  * same bytes, no second read), a video's with its contact sheet (one per
- * frame, from the same ffmpeg run); they are recorded before the thumbnail's
+ * frame, from the same ffmpeg run); they are recorded in the thumbnail's
  * write (docs/pdq.md).
  */
 export async function thumbnailStep(
@@ -66,15 +66,22 @@ export async function thumbnailStep(
       return { outcome: failed(made.failure.code, made.failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure: made.failure } } };
     }
     from = made.from;
-    // Before the thumbnail's write, which moves the file on: a crash between the two leaves the
-    // thumbnail pending, and the redelivery replaces these rows (setPdq is idempotent).
-    if (made.pdq) await deps.index.setPdq(content.sha256, made.pdq);
-    else if (made.pdqFailure) ctx.logger.info({ reason: made.pdqFailure }, `no PDQ hash for this ${kind}`);
+    if (!made.pdq && made.pdqFailure) ctx.logger.info({ reason: made.pdqFailure }, `no PDQ hash for this ${kind}`);
     const flags: FileFlag[] = made.from === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
     if (made.findings.length > 0) ctx.logger.info({ findings: made.findings.map((f) => f.flag) }, 'thumbnail findings');
+    // The PDQ hashes ride in the thumbnail's write, which moves the file on: one statement, so a crash
+    // leaves both or neither (pdq-written-in-its-own-transaction-before-thumbnail).
     await deps.index.setThumbnail(
       content.sha256,
-      { status: 'done', blob: made.ref, source: made.from, preview: made.preview ?? null, findings: made.findings, tools: made.tools },
+      {
+        status: 'done',
+        blob: made.ref,
+        source: made.from,
+        preview: made.preview ?? null,
+        findings: made.findings,
+        tools: made.tools,
+        ...(made.pdq ? { pdq: made.pdq } : {}),
+      },
       { fileId: file.fileId, to: 'thumbnailed', flags },
     );
   } else if (content.thumbnailStatus === 'failed') {

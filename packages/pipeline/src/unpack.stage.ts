@@ -1078,9 +1078,14 @@ class UnpackRun {
   private readonly batch: NewFile[] = [];
   private batchBytes = 0;
   private readonly identify: Array<{ fileId: string; bytes: number | null }> = [];
-  /** Members stored but not yet recorded in contents (see UNPACK_UPLOADS_IN_FLIGHT). */
+  /** Members being stored (see UNPACK_UPLOADS_IN_FLIGHT); each adds its content row to `contents` once its blob is there. */
   private readonly persisting: Array<Promise<void>> = [];
-  /** The first upload or content write that failed; once set, no member of the batch is recorded. */
+  /**
+   * Content rows of stored members, written by the next flush in one statement before the files that name them
+   * (IndexStore.ensureContents): a statement per batch, not per member (member-content-written-one-statement-each).
+   */
+  private readonly contents: Array<{ sha256: string; md5: string; sha1: string; size: number; source: ContentSource }> = [];
+  /** The first upload of the batch that failed; once set, no member of the batch is recorded (flush). A failed content or files statement is not one: see flush. */
   private persistFailure: { error: unknown } | null = null;
   private merkle = new MerkleAccumulator();
   /** The highest entry index recorded (by this run or an earlier attempt); -1 before any. */
@@ -1645,8 +1650,10 @@ class UnpackRun {
       if (stored.blob.offset !== undefined) this.readInPlace += 1;
       // Kept for this member's analyse (analyse.stage.ts), under the digest just computed from these bytes.
       if (stored.bytes) await this.offerMemberBytes(stored);
-      // The content row names the blob, so it is written only once the blob is there.
-      const persisted = stored.uploaded.then(() => this.deps.index.ensureContent({ ...stored.hashes, size: stored.size, source: stored.blob }).then(() => undefined));
+      // The content row names the blob, so it is queued only once the blob is there (written by the next flush, in order).
+      const persisted = stored.uploaded.then(() => {
+        this.contents.push({ ...stored.hashes, size: stored.size, source: stored.blob });
+      });
       persisted.catch((error: unknown) => {
         this.persistFailure ??= { error };
       });
@@ -1815,12 +1822,26 @@ class UnpackRun {
       // redelivery resumes from the last recorded member and extracts these again.
       this.batch.length = 0;
       this.identify.length = 0;
+      this.contents.length = 0;
       this.batchBytes = 0;
       throw this.persistFailure.error;
     }
     this.batchBytes = 0;
+    // Before the files: a file recorded names content that is in the index (analyse reads both in one join).
+    // Each queue is emptied only once its statement has succeeded: if one fails (a connection reset, a failover), the
+    // batch stays whole, and the fault path's flush (unpack's catch) writes it again, contents before files, or not at
+    // all, never its files or hand-offs without what they name: the redelivery resumes past the members recorded
+    // (batch-content-rows-lost-when-their-write-failed, batch-members-handed-off-unrecorded-when-their-files-write-failed).
+    // Written twice is harmless: both statements keep rows already there (ON CONFLICT DO NOTHING).
+    if (this.contents.length > 0) {
+      const rows = this.contents.length;
+      await this.deps.index.ensureContents(this.contents.slice(0, rows));
+      this.contents.splice(0, rows);
+    }
     if (this.batch.length > 0) {
-      await this.deps.index.insertFiles(this.batch.splice(0));
+      const files = this.batch.length;
+      await this.deps.index.insertFiles(this.batch.slice(0, files));
+      this.batch.splice(0, files);
     }
     // Before any hand-off: a member goes to analyse with the verdict on its trailer recorded.
     // (A one-member .tgz releases all its members at its end: a statement per FLAG_UPDATE_IDS of them.)

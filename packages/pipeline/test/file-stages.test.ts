@@ -106,7 +106,9 @@ const thumbnailer: Thumbnailer = {
     const findings = bytes.includes('FLAT') ? [{ flag: 'no-content' as const, detail: 'the decoded image is one flat colour (rgb 128,128,128)' }] : [];
     // BYFFMPEG: a thumbnail made by a tool beyond those tools('image') lists (a HEIF sequence's frame).
     const madeBy = bytes.includes('BYFFMPEG') ? { tools: [{ name: 'ffmpeg', version: 'stand-in' }] } : {};
-    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image', findings, ...madeBy };
+    // PDQ: a picture the stand-in hashes (the real thumbnailer hashes every picture it decodes).
+    const pdq = bytes.includes('PDQ') ? { pdq: [{ frame: 0, hash: createHash('sha256').update(bytes).digest('hex'), quality: 90 }] } : {};
+    return { jpeg: Buffer.from('thumb'), width: 4, height: 3, from: bytes.includes('PREVIEW') ? 'exif-preview' : 'image', findings, ...madeBy, ...pdq };
   },
   video: async () => {
     throw new ExhibitError('unsupported-format', 'no videos here');
@@ -223,6 +225,16 @@ const completions = (ref: { evidenceId: string }) => custody.events.filter((e) =
 const failuresRecorded = (m: FileMessage) => custody.events.filter((e) => e.action === 'stage-failed' && e.subject?.fileId === m.fileId);
 
 describe('per-file stages', () => {
+  it('analyse-photo-spends-a-transaction-on-its-pdq-before-the-thumbnail-write: a hashed photo costs the same four statements', async () => {
+    const ref = ev();
+    const m = await addUpload(ref, 'hashed.jpg', 'JPEG photo PDQ');
+    // The file's read, identify, metadata, and the thumbnail with its PDQ hash in one write (a transaction of two more before).
+    expect(await run('analyse', m)).toMatchObject({ outcome: { status: 'done' }, statements: 4, reads: 1 });
+    const stored = await deps.index.getFileWithContent(m.fileId);
+    expect(stored?.file.stage).toBe('thumbnailed');
+    expect(await deps.index.getPdq(stored!.file.sha256!)).toEqual([{ frame: 0, hash: createHash('sha256').update('JPEG photo PDQ').digest('hex'), quality: 90 }]);
+  });
+
   it('analyse a photo from one storage read with one index read and one write per step, and the last file completes the evidence item', async () => {
     const ref = ev();
     const a = await addUpload(ref, 'a.jpg', 'JPEG photo a');

@@ -91,6 +91,85 @@ describe('unpack stage (Azurite + PGlite)', () => {
     });
   });
 
+  it('member-content-written-one-statement-each: the index statements of an unpack do not grow with its members', async () => {
+    const statementsOf = async (name: string, members: number) => {
+      const zip = await zipOf(Array.from({ length: members }, (_, i) => ({ name: `${name}/m-${i}.txt`, data: Buffer.from(`${name} member ${i}`) })));
+      const archive = await addArchive(h, `${name}.zip`, zip);
+      const before = h.statements.statements;
+      expect(await unpackStage(h.deps, archive, h.ctx)).toMatchObject({ status: 'done', summary: { memberCount: members } });
+      const spent = h.statements.statements - before;
+      // Every member's content is recorded (analyse loads the file with its content in one join).
+      const recorded = await h.index.listChildren(archive.fileId);
+      for (const m of recorded) expect(await h.index.getContent(m.sha256!)).toMatchObject({ size: m.size });
+      return spent;
+    };
+    const few = await statementsOf('few', 5);
+    const many = await statementsOf('many', 65);
+    // Both fit one batch (UNPACK_BATCH_SIZE): the same statements, whatever the members (one each before: 60 more).
+    expect(65).toBeLessThan(UNPACK_BATCH_SIZE);
+    expect(many - few).toBeLessThan(5);
+  });
+
+  /**
+   * The index fails one statement of an unpack once (a connection reset, a failover), as the index adapter's typed retryable
+   * fault; the delivery throws, and its redelivery (the bus's) resumes past the members recorded.
+   */
+  async function unpackWithOneIndexFault(name: string, method: 'ensureContents' | 'insertFiles', members: number) {
+    const zip = await zipOf(Array.from({ length: members }, (_, i) => ({ name: `${name}/${i}.txt`, data: Buffer.from(`${name} member ${i} `.repeat(50)) })));
+    const archive = await addArchive(h, `${name}.zip`, zip);
+    const index = h.deps.index;
+    let faults = 0;
+    h.deps.index = Object.create(index, {
+      [method]: {
+        value: (...args: unknown[]) => {
+          if (faults === 0) {
+            faults += 1;
+            return Promise.reject(new ExhibitError('index-unavailable', 'connection reset'));
+          }
+          return (index[method] as (...a: unknown[]) => Promise<unknown>).apply(index, args);
+        },
+      },
+    }) as typeof index;
+    const sentBefore = h.bus.sent.length;
+    try {
+      await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'index-unavailable' });
+    } finally {
+      h.deps.index = index;
+    }
+    expect(faults).toBe(1);
+    const handedOff = h.bus.sent.slice(sentBefore).filter((s) => s.queue === 'analyse').flatMap((s) => filesOf(s.message.body as FileWorkMessage).map((f) => f.fileId));
+    const afterFault = await h.index.listChildren(archive.fileId);
+    expect(await unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 2 })).toMatchObject({ status: 'done', summary: { memberCount: members } });
+    return { archive, handedOff, afterFault, recorded: await h.index.listChildren(archive.fileId) };
+  }
+
+  async function withoutContent(files: readonly FileRecord[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (const f of files) if (f.sha256 && !(await h.index.getContent(f.sha256))) missing.push(f.path);
+    return missing;
+  }
+
+  it('batch-content-rows-lost-when-their-write-failed: a failed content statement loses no member\'s content row', async () => {
+    // More than a batch: the first flush's content statement fails, then the fault path's flush and the redelivery write.
+    const members = UNPACK_BATCH_SIZE + 10;
+    const { afterFault, recorded } = await unpackWithOneIndexFault('content-fault', 'ensureContents', members);
+    // Before the fix: the rows were taken off the queue before the write, the fault path recorded the batch's files
+    // without them, and the redelivery resumed past those: 200 members named content the index never had.
+    expect(await withoutContent(afterFault)).toEqual([]);
+    expect(recorded).toHaveLength(members);
+    expect(await withoutContent(recorded)).toEqual([]);
+  });
+
+  it('batch-members-handed-off-unrecorded-when-their-files-write-failed: only recorded members go to analyse', async () => {
+    const members = UNPACK_BATCH_SIZE + 10;
+    const { handedOff, afterFault, recorded } = await unpackWithOneIndexFault('files-fault', 'insertFiles', members);
+    const recordedThen = new Set(afterFault.map((f) => f.fileId));
+    // Before the fix: the batch was taken off before its insert, and the fault path's flush sent its members on unrecorded.
+    expect(handedOff.filter((id) => !recordedThen.has(id))).toEqual([]);
+    expect(recorded).toHaveLength(members);
+    expect(await withoutContent(recorded)).toEqual([]);
+  });
+
   it('is idempotent: a second delivery is skipped and changes nothing', async () => {
     const zip = await zipOf([{ name: 'x.txt', data: Buffer.from('x') }]);
     const { archive } = await unpack('twice.zip', zip);

@@ -596,6 +596,11 @@ export interface IndexStore {
   /** Creates the content row if missing; returns the stored row (the first writer wins). */
   ensureContent(content: { sha256: string; md5: string; sha1: string; size: number; source: ContentSource }): Promise<ContentRecord>;
   /**
+   * ensureContent for many contents in one statement (an unpack's batch of members, written before the
+   * files that name them): stored rows are kept, and of one content listed twice the first is written.
+   */
+  ensureContents(contents: ReadonlyArray<{ sha256: string; md5: string; sha1: string; size: number; source: ContentSource }>): Promise<void>;
+  /**
    * Each analysis (identification, metadata, thumbnail) is recorded once per
    * content: the first result wins. With `file`, the occurrence's move or
    * failure is written in the same statement, and only if the content exists.
@@ -628,6 +633,12 @@ export interface IndexStore {
       failure?: FileFailure;
       findings?: ContentFinding[];
       tools: ToolVersion[];
+      /**
+       * The content's PDQ hashes, made with this thumbnail: they replace any
+       * recorded before, in the same write, and only when this write records
+       * the thumbnail (as setPdq, without its own round trip).
+       */
+      pdq?: readonly PdqFrameHash[];
     },
     file?: FileMove,
   ): Promise<void>;
