@@ -4,8 +4,8 @@ import { packageVersion } from '../package-version.js';
 import { audioReadable } from '../tools/ffmpeg-input.js';
 import type { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { readImageMetadata } from './exif.metadata.js';
-import { normaliseProbe, probe, probeAudio } from './ffprobe.metadata.js';
-import { id3FramesSandboxed } from '../sandbox/parse.pool.js';
+import { isQuickTime, normaliseProbe, probe, probeAudio, withVideoXmp } from './ffprobe.metadata.js';
+import { id3FramesSandboxed, videoXmpSandboxed } from '../sandbox/parse.pool.js';
 
 /** Images through exifr (ranged reads), videos and audio through ffprobe (the source's URL). */
 export class MediaMetadataExtractor implements MetadataExtractor {
@@ -32,7 +32,10 @@ export class MediaMetadataExtractor implements MetadataExtractor {
   async video(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<MediaMetadata> {
     const ffprobe = await this.resolver.resolve('ffprobe');
     const result = await probe(ffprobe, source, options.abortSignal ? { abortSignal: options.abortSignal } : {});
-    const metadata = normaliseProbe(result);
+    // A QuickTime/MP4 file's XMP packets, read structure-aware in a parser thread under its deadline (video-xmp.reader.ts).
+    const metadata = isQuickTime(result)
+      ? withVideoXmp(normaliseProbe(result), await videoXmpSandboxed(source, options.abortSignal ? { abortSignal: options.abortSignal } : {}))
+      : normaliseProbe(result);
     this.logger?.debug({ name: source.name, durationSec: metadata.durationSec, codecs: metadata.codecs }, 'video metadata read');
     return metadata;
   }

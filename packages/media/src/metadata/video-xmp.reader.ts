@@ -1,0 +1,270 @@
+import type { RandomAccessSource } from '@exhibit/core';
+import sax from 'sax';
+import { MEDIA_LIMITS } from '../media-limits.js';
+
+/**
+ * A QuickTime/MP4 video's XMP packets and the capture dates their main subject
+ * states. Runs in a parser thread (sandbox/parse.worker.ts 'video-xmp') under
+ * its deadline: both the box walk and the XML are evidence.
+ *
+ * Where: a `uuid` box with XMP's UUID (BE7ACFCB-97A9-42E8-9C71-999491E3AFAC) at
+ * the top level, in `moov` or in a `moov/trak`, and QuickTime's `XMP_` atom in
+ * `moov/udta` or `moov/trak/udta` (the places exiftool reads). Box sizes are
+ * checked against their parent (0: to the parent's end; 1: a 64-bit size), at
+ * most MEDIA_LIMITS.maxVideoXmpBoxes headers are read, at most
+ * MEDIA_LIMITS.maxVideoXmpPackets packets of MEDIA_LIMITS.maxVideoXmpBytes each.
+ *
+ * What: only simple properties of a top-level `rdf:Description` (a child of the
+ * packet's `rdf:RDF`), as an attribute (`xmp:CreateDate="…"`) or an element
+ * with text alone, matched by namespace URI (so Photoshop CS3's `xap:` is XMP
+ * basic when bound to its URI, and `xmp:` bound elsewhere is not). Dates nested
+ * in structures (xmpMM:History's stEvt:when, xmpMM:Ingredients, DerivedFrom,
+ * Pantry, any struct or array) and comments are never read: a regular-expression
+ * scan took a pantry ingredient's date as the clip's
+ * (video-xmp-pantry-date-taken-as-capture-time). The XML is read by sax (strict,
+ * namespace-aware, linear, one pass; it expands no entity a DOCTYPE declares): a
+ * packet with a DOCTYPE, an XML error, or nesting past MEDIA_LIMITS.maxXmpDepth
+ * is refused whole. A tag stated with different values (two Descriptions, two
+ * packets) is absent: right or absent, never wrong.
+ */
+
+/** The date tags read, named as the image path names them (exif.metadata.ts CAPTURE_TAGS), in rank order. */
+export const VIDEO_XMP_DATE_TAGS = [
+  { source: 'XMP:exif:DateTimeOriginal', uri: 'http://ns.adobe.com/exif/1.0/', local: 'DateTimeOriginal' },
+  { source: 'XMP:photoshop:DateCreated', uri: 'http://ns.adobe.com/photoshop/1.0/', local: 'DateCreated' },
+  // Premiere's "Shot Date" (XMP Dynamic Media): when the clip was shot, as the editor was told.
+  { source: 'XMP:xmpDM:shotDate', uri: 'http://ns.adobe.com/xmp/1.0/DynamicMedia/', local: 'shotDate' },
+  { source: 'XMP:exif:DateTimeDigitized', uri: 'http://ns.adobe.com/exif/1.0/', local: 'DateTimeDigitized' },
+  { source: 'XMP:xmp:CreateDate', uri: 'http://ns.adobe.com/xap/1.0/', local: 'CreateDate' },
+] as const;
+
+export type VideoXmpDateSource = (typeof VIDEO_XMP_DATE_TAGS)[number]['source'];
+
+export interface VideoXmpRead {
+  /** The dates found, one per tag, in VIDEO_XMP_DATE_TAGS order, as written. */
+  dates: Array<{ source: VideoXmpDateSource; text: string }>;
+  /** Why XMP was read only in part or not at all (a packet too large, refused, a walk stopped); empty when whole. */
+  notes: string[];
+}
+
+/** XMP's `uuid` usertype. */
+const XMP_UUID = Buffer.from('be7acfcb97a942e89c71999491e3afac', 'hex');
+const RDF_NS = 'http://www.w3.org/1999/02/22-rdf-syntax-ns#';
+const XMPMETA_NS = new Set(['adobe:ns:meta/', 'adobe:ns:meta']);
+/** Longer text than this in a date property is no date (recorded-time refuses past 64 characters anyway). */
+const MAX_VALUE_CHARS = 256;
+/**
+ * Characters handed to sax at a time; the attribute limit is checked between them, so no tag
+ * gathers more than MEDIA_LIMITS.maxXmpAttributes plus what one chunk holds (~800) before it is refused.
+ */
+const PARSE_CHUNK_CHARS = 4 * 1024;
+
+interface Box {
+  type: string;
+  body: number;
+  end: number;
+}
+
+class Stop extends Error {}
+
+/** Reads box headers of one file within the walk's budget; a malformed header ends the walk (Stop). */
+class Walker {
+  boxesLeft = MEDIA_LIMITS.maxVideoXmpBoxes;
+  limitReached = false;
+  private held: { at: number; bytes: Buffer } | null = null;
+
+  constructor(
+    private readonly source: RandomAccessSource,
+    private readonly abortSignal: AbortSignal | undefined,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const held = this.held;
+    if (held && offset >= held.at && offset + length <= held.at + held.bytes.length) return held.bytes.subarray(offset - held.at, offset - held.at + length);
+    const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
+    if (bytes.length < length) throw new Stop();
+    return bytes;
+  }
+
+  /** Reads [from, to) once; reads inside it come from memory (a small moov: one read, not one per header). */
+  async hold(from: number, to: number): Promise<void> {
+    this.held = { at: from, bytes: await this.read(from, to - from) };
+  }
+
+  async *children(from: number, to: number): AsyncGenerator<Box, void, undefined> {
+    let at = from;
+    while (at + 8 <= to) {
+      if (this.boxesLeft-- <= 0) {
+        this.limitReached = true;
+        throw new Stop();
+      }
+      const header = await this.read(at, Math.min(16, to - at));
+      let size = header.readUInt32BE(0);
+      const type = header.toString('latin1', 4, 8);
+      let body = at + 8;
+      if (size === 1) {
+        if (header.length < 16) throw new Stop();
+        const large = header.readBigUInt64BE(8);
+        if (large > BigInt(to - at)) throw new Stop();
+        size = Number(large);
+        body = at + 16;
+      } else if (size === 0) {
+        size = to - at;
+      }
+      // Never trusted: a size below its header or past its parent (or the file) ends the walk.
+      if (size < body - at || at + size > to) throw new Stop();
+      yield { type, body, end: at + size };
+      at += size;
+    }
+  }
+}
+
+type PacketSpan = { start: number; end: number; where: string };
+
+/** The packets' spans (absolute [start, end)), in file order, added to `found` as they are met (a Stop keeps those). */
+async function findPackets(walker: Walker, size: number, found: PacketSpan[]): Promise<void> {
+  const uuidPacket = async (box: Box, where: string) => {
+    if (box.end - box.body < 16) return;
+    if ((await walker.read(box.body, 16)).equals(XMP_UUID)) found.push({ start: box.body + 16, end: box.end, where });
+  };
+  const udtaPackets = async (udta: Box, where: string) => {
+    for await (const box of walker.children(udta.body, udta.end)) if (box.type === 'XMP_') found.push({ start: box.body, end: box.end, where: `${where}/XMP_` });
+  };
+  for await (const top of walker.children(0, size)) {
+    if (top.type === 'uuid') await uuidPacket(top, 'uuid');
+    if (top.type !== 'moov') continue;
+    if (top.end - top.body <= MEDIA_LIMITS.moovWholeReadBytes) await walker.hold(top.body, top.end);
+    for await (const box of walker.children(top.body, top.end)) {
+      if (box.type === 'uuid') await uuidPacket(box, 'moov/uuid');
+      else if (box.type === 'udta') await udtaPackets(box, 'moov/udta');
+      else if (box.type === 'trak') {
+        for await (const inner of walker.children(box.body, box.end)) {
+          if (inner.type === 'uuid') await uuidPacket(inner, 'moov/trak/uuid');
+          else if (inner.type === 'udta') await udtaPackets(inner, 'moov/trak/udta');
+        }
+      }
+    }
+  }
+}
+
+/** The XMP capture dates of a QuickTime/MP4 file (see the module comment). */
+export async function readVideoXmp(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<VideoXmpRead> {
+  const walker = new Walker(source, options.abortSignal);
+  const notes: string[] = [];
+  const packets: PacketSpan[] = [];
+  try {
+    await findPackets(walker, source.size, packets);
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err;
+    // A malformed box (a truncated or carved file) ends the walk: what was found before it stands, as
+    // exiftool reads it. The box budget is no malformation: the rest was not looked at, and says so.
+    if (walker.limitReached) notes.push(`XMP: box walk stopped after ${MEDIA_LIMITS.maxVideoXmpBoxes} boxes (MEDIA_LIMITS.maxVideoXmpBoxes); XMP boxes after them were not looked for`);
+  }
+  if (packets.length > MEDIA_LIMITS.maxVideoXmpPackets) {
+    return { dates: [], notes: [...notes, `XMP: ${packets.length} packets, more than ${MEDIA_LIMITS.maxVideoXmpPackets} (MEDIA_LIMITS.maxVideoXmpPackets); none read`] };
+  }
+  const values = new Map<VideoXmpDateSource, Set<string>>();
+  for (const packet of packets) {
+    const length = packet.end - packet.start;
+    if (length > MEDIA_LIMITS.maxVideoXmpBytes) {
+      // Unread, it may state other dates: no XMP date is kept rather than one it might contradict.
+      return { dates: [], notes: [...notes, `XMP: the packet in ${packet.where} is ${length} bytes, more than ${MEDIA_LIMITS.maxVideoXmpBytes} (MEDIA_LIMITS.maxVideoXmpBytes); no XMP date read`] };
+    }
+    const parsed = xmpCaptureDates(new TextDecoder('utf-8').decode(await walker.read(packet.start, length)));
+    if ('refused' in parsed) return { dates: [], notes: [...notes, `XMP: the packet in ${packet.where} was not read: ${parsed.refused}; no XMP date read`] };
+    for (const { source: tag, text } of parsed.dates) {
+      const seen = values.get(tag) ?? new Set<string>();
+      seen.add(text);
+      values.set(tag, seen);
+    }
+  }
+  const dates: VideoXmpRead['dates'] = [];
+  for (const { source: tag } of VIDEO_XMP_DATE_TAGS) {
+    const seen = values.get(tag);
+    if (!seen) continue;
+    if (seen.size === 1) dates.push({ source: tag, text: [...seen][0]! });
+    else notes.push(`XMP: ${tag} is stated with ${seen.size} different values; none kept`);
+  }
+  return { dates, notes };
+}
+
+/**
+ * The date tags of one packet's main subject: simple properties of the top-level rdf:Description(s),
+ * matched by namespace URI; or why the packet was refused. Pure and linear in the packet's length.
+ */
+export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoXmpDateSource; text: string }> } | { refused: string } {
+  const wanted = (uri: string, local: string) => VIDEO_XMP_DATE_TAGS.find((t) => t.uri === uri && t.local === local)?.source;
+  const parser = sax.parser(true, { xmlns: true, position: false });
+  const values = new Map<VideoXmpDateSource, Set<string>>();
+  const keep = (tag: VideoXmpDateSource, text: string) => {
+    const value = text.trim();
+    const seen = values.get(tag) ?? new Set<string>();
+    seen.add(value);
+    values.set(tag, seen);
+  };
+  /** Open elements: what each is to this reader. */
+  type Open = { kind: 'meta' | 'rdf' | 'description' | 'other' } | { kind: 'property'; tag: VideoXmpDateSource | undefined; text: string; simple: boolean };
+  const stack: Open[] = [];
+  let refused: string | null = null;
+  const tooManyAttributes = `a tag with more than ${MEDIA_LIMITS.maxXmpAttributes} attributes (MEDIA_LIMITS.maxXmpAttributes)`;
+  const refuse = (why: string): never => {
+    refused = why;
+    throw new Stop();
+  };
+  parser.onerror = (err) => refuse(`not well-formed XML (${err.message.split('\n')[0]})`);
+  // A DTD can declare entities (billion laughs); sax expands none, and XMP has no use for one.
+  parser.ondoctype = () => refuse('it has a DOCTYPE');
+  parser.onopentag = (tag) => {
+    if (Object.keys(tag.attributes).length > MEDIA_LIMITS.maxXmpAttributes) refuse(tooManyAttributes);
+    if (stack.length >= MEDIA_LIMITS.maxXmpDepth) refuse(`elements nested more than ${MEDIA_LIMITS.maxXmpDepth} deep (MEDIA_LIMITS.maxXmpDepth)`);
+    const parent = stack[stack.length - 1];
+    if (parent?.kind === 'property') parent.simple = false;
+    let open: Open = { kind: 'other' };
+    const onlyMeta = stack.every((o) => o.kind === 'meta');
+    // rdf:RDF is the root or inside x:xmpmeta (x:xapmeta before XMP 2004); an rdf:RDF nested anywhere else is no packet's.
+    if (onlyMeta && XMPMETA_NS.has(tag.uri) && (tag.local === 'xmpmeta' || tag.local === 'xapmeta')) open = { kind: 'meta' };
+    else if (onlyMeta && tag.uri === RDF_NS && tag.local === 'RDF') open = { kind: 'rdf' };
+    else if (parent?.kind === 'rdf' && tag.uri === RDF_NS && tag.local === 'Description') {
+      open = { kind: 'description' };
+      for (const attribute of Object.values(tag.attributes)) {
+        const date = wanted(attribute.uri, attribute.local);
+        if (date) keep(date, attribute.value);
+      }
+    } else if (parent?.kind === 'description') {
+      // A property element with rdf:resource or rdf:parseType is a reference or a struct, never a simple value.
+      const simple = !Object.values(tag.attributes).some((a) => a.uri === RDF_NS);
+      open = { kind: 'property', tag: wanted(tag.uri, tag.local), text: '', simple };
+    }
+    stack.push(open);
+  };
+  const onText = (text: string) => {
+    const top = stack[stack.length - 1];
+    if (top?.kind !== 'property' || top.tag === undefined || !top.simple) return;
+    if (top.text.length + text.length > MAX_VALUE_CHARS) top.simple = false;
+    else top.text += text;
+  };
+  parser.ontext = onText;
+  parser.oncdata = onText;
+  parser.onclosetag = () => {
+    const top = stack.pop();
+    if (top?.kind === 'property' && top.tag !== undefined && top.simple && top.text.trim() !== '') keep(top.tag, top.text);
+  };
+  try {
+    // A byte-order mark is no markup.
+    const text = packet.charCodeAt(0) === 0xfeff ? packet.slice(1) : packet;
+    for (let at = 0; at < text.length; at += PARSE_CHUNK_CHARS) {
+      parser.write(text.slice(at, at + PARSE_CHUNK_CHARS));
+      // sax checks each new attribute against the tag's list so far (a scan: quadratic in one tag's count;
+      // 40,000 on one tag took 2.3 s): a tag still open with more than the limit is refused before it grows.
+      if (parser.attribList.length > MEDIA_LIMITS.maxXmpAttributes) refuse(tooManyAttributes);
+    }
+    parser.close();
+  } catch (err) {
+    if (!(err instanceof Stop)) {
+      return { refused: `not well-formed XML (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` };
+    }
+  }
+  if (refused !== null) return { refused };
+  // Every value stated (two top-level Descriptions may differ: readVideoXmp keeps neither then).
+  return { dates: VIDEO_XMP_DATE_TAGS.flatMap(({ source }) => [...(values.get(source) ?? [])].map((text) => ({ source, text }))) };
+}
