@@ -49,6 +49,8 @@ describe('xmpCaptureDates', () => {
     });
     const xap = `<x:xapmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="${NS.rdf}"><rdf:Description xmlns:xap="${NS.xmp}"><xap:CreateDate>2006-05-06T07:08:09</xap:CreateDate></rdf:Description></rdf:RDF></x:xapmeta>`;
     expect(xmpCaptureDates(xap)).toEqual({ dates: [{ source: 'XMP:xmp:CreateDate', text: '2006-05-06T07:08:09' }] });
+    // NUL padding after the packet (a box padded by its writer) is no text outside the root.
+    expect(xmpCaptureDates(`${packet('xmp:CreateDate="2020-01-01T00:00:00"')}\0\0\0\0`)).toEqual({ dates: [{ source: 'XMP:xmp:CreateDate', text: '2020-01-01T00:00:00' }] });
     // `xmp:` bound to another namespace is not XMP basic.
     const foreign = `<rdf:RDF xmlns:rdf="${NS.rdf}"><rdf:Description xmlns:xmp="http://example.com/other/" xmp:CreateDate="2002-02-02T02:02:02+03:00"/></rdf:RDF>`;
     expect(xmpCaptureDates(foreign)).toEqual({ dates: [] });
@@ -102,6 +104,9 @@ describe('readVideoXmp (box walk)', () => {
     expect(await readVideoXmp(mp4(box('moov', mvhd, uuidXmp(p))))).toEqual({ dates: created, notes: [] });
     expect(await readVideoXmp(mp4(box('moov', mvhd, box('udta', box('XMP_', Buffer.from(p))))))).toEqual({ dates: created, notes: [] });
     expect(await readVideoXmp(mp4(box('moov', mvhd, box('trak', box('tkhd', Buffer.alloc(84)), uuidXmp(p)))))).toEqual({ dates: created, notes: [] });
+    // A UTF-16 packet with its byte-order mark (XMP allows it).
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(p, 'utf16le')]);
+    expect(await readVideoXmp(mp4(box('moov', mvhd, box('udta', box('XMP_', utf16)))))).toEqual({ dates: created, notes: [] });
     // A uuid box of another kind, and an XMP_ atom outside udta, are not XMP.
     const other = box('uuid', Buffer.alloc(16, 7), Buffer.from(p));
     expect(await readVideoXmp(mp4(other, box('moov', mvhd, box('XMP_', Buffer.from(p)))))).toEqual({ dates: [], notes: [] });

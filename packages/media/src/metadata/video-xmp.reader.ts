@@ -170,7 +170,7 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
       // Unread, it may state other dates: no XMP date is kept rather than one it might contradict.
       return { dates: [], notes: [...notes, `XMP: the packet in ${packet.where} is ${length} bytes, more than ${MEDIA_LIMITS.maxVideoXmpBytes} (MEDIA_LIMITS.maxVideoXmpBytes); no XMP date read`] };
     }
-    const parsed = xmpCaptureDates(new TextDecoder('utf-8').decode(await walker.read(packet.start, length)));
+    const parsed = xmpCaptureDates(decodePacket(await walker.read(packet.start, length)));
     if ('refused' in parsed) return { dates: [], notes: [...notes, `XMP: the packet in ${packet.where} was not read: ${parsed.refused}; no XMP date read`] };
     for (const { source: tag, text } of parsed.dates) {
       const seen = values.get(tag) ?? new Set<string>();
@@ -186,6 +186,13 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
     else notes.push(`XMP: ${tag} is stated with ${seen.size} different values; none kept`);
   }
   return { dates, notes };
+}
+
+/** A packet's text: UTF-8 (what MP4 writers use), or UTF-16 where a byte-order mark says so (XMP allows it). */
+function decodePacket(bytes: Buffer): string {
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
+  return new TextDecoder('utf-8').decode(bytes);
 }
 
 /**
@@ -250,8 +257,11 @@ export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoX
     if (top?.kind === 'property' && top.tag !== undefined && top.simple && top.text.trim() !== '') keep(top.tag, top.text);
   };
   try {
-    // A byte-order mark is no markup.
-    const text = packet.charCodeAt(0) === 0xfeff ? packet.slice(1) : packet;
+    // A byte-order mark is no markup, nor is NUL padding after the packet (writers pad a box or
+    // end the packet with NULs; sax would call them text outside the root and refuse the packet).
+    let end = packet.length;
+    while (end > 0 && packet.charCodeAt(end - 1) === 0) end--;
+    const text = packet.slice(packet.charCodeAt(0) === 0xfeff ? 1 : 0, end);
     for (let at = 0; at < text.length; at += PARSE_CHUNK_CHARS) {
       parser.write(text.slice(at, at + PARSE_CHUNK_CHARS));
       // sax checks each new attribute against the tag's list so far (a scan: quadratic in one tag's count;
