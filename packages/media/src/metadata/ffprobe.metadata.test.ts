@@ -544,6 +544,21 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     expect(m.findings).toEqual([{ flag: 'metadata-partial', detail: expect.stringMatching(/^metadata read only in part: XMP: the packet in uuid is \d+ bytes, more than 1048576/) }]);
   }, 60_000);
 
+  it('video-xmp-timeout-fails-whole-metadata: an XMP read past its parser-thread budget costs the XMP dates alone, with a note', async (ctx) => {
+    // A packet of tags with 1,000 attributes each: about a second of sax's time against a budget of 1 ms.
+    const tag = `<b:x xmlns:b="urn:b" ${Array.from({ length: 1000 }, (_, i) => `c${i}=""`).join(' ')}/>`;
+    const body = tag.repeat(Math.floor((MEDIA_LIMITS.maxVideoXmpBytes - 4096) / tag.length));
+    const bytes = await withXmp((dir) => {
+      writeFileSync(join(dir, 'slow.xmp'), `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreateDate="2024-05-01T12:20:30"><xmp:Label>${body}</xmp:Label></rdf:Description></rdf:RDF></x:xmpmeta>`);
+      return [`-XMP<=${join(dir, 'slow.xmp')}`];
+    });
+    if (!bytes) return ctx.skip('exiftool is not installed to write the XMP');
+    const m = await new MediaMetadataExtractor(testTools(), { xmpParse: { timeoutMs: 1 } }).video(served('/xmp-slow.mp4', bytes));
+    expect(m).toMatchObject({ width: 160, height: 120, codecs: ['mpeg4'] });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['QuickTime:CreateDate', 'QuickTime:MediaCreateDate']);
+    expect(m.findings).toEqual([{ flag: 'metadata-partial', detail: expect.stringMatching(/^metadata read only in part: XMP: not read \(parse-timeout: /) }]);
+  }, 60_000);
+
   it('control: without the allowlists ffprobe follows a playlist to another URL', async () => {
     // Proves the playlist fixture is dangerous, so the refusal below means something.
     const ffprobe = await testTools().resolve('ffprobe');
