@@ -16,6 +16,8 @@ declare module 'sax' {
     isSelfClosing: boolean;
   }
   interface SAXParser {
+    /** Each attribute of a tag (namespace declarations included), its prefix resolved, just before the tag's onopentag. */
+    onattribute: (attribute: QualifiedAttribute) => void;
     onopentag: (tag: QualifiedTag) => void;
     onclosetag: (name: string) => void;
     ontext: (text: string) => void;
@@ -24,6 +26,9 @@ declare module 'sax' {
     onerror: (err: Error) => void;
     /** The attributes of the tag being read, until it is opened (sax's own state, read to bound it). */
     readonly attribList: unknown[];
+    /** With `position`: characters read so far, and where the tag being read starts (just after its `<`). */
+    readonly position: number;
+    readonly startTagPosition: number;
     write(chunk: string): SAXParser;
     close(): SAXParser;
   }

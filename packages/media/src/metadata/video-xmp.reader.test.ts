@@ -93,6 +93,30 @@ describe('xmpCaptureDates', () => {
     // Just over the limit, within one parse chunk: refused when the tag opens.
     expect(xmpCaptureDates(subject(MEDIA_LIMITS.maxXmpAttributes + 1))).toMatchObject({ refused: expect.stringMatching(/more than 1024 attributes/) });
   });
+
+  it('regression: video-xmp-duplicate-attribute-takes-later-value — an attribute or a namespace binding stated twice on one tag refuses the packet (expat does; sax kept the later value)', () => {
+    const twice = packet('xmp:CreateDate="2001-01-01T00:00:00" xmp:CreateDate="2023-01-02T03:04:05"');
+    expect(xmpCaptureDates(twice)).toEqual({ refused: 'not well-formed XML (attribute xmp:CreateDate stated twice on one tag)' });
+    // One expanded name under two prefixes bound to one URI is the same attribute (Namespaces in XML).
+    const sameUri = packet(`xmlns:xap="${NS.xmp}" xap:CreateDate="2001-01-01T00:00:00" xmp:CreateDate="2023-01-02T03:04:05"`);
+    expect(xmpCaptureDates(sameUri)).toEqual({ refused: 'not well-formed XML (attribute xmp:CreateDate stated twice on one tag)' });
+    const rebound = `<x:xmpmeta xmlns:x="${NS.x}"><rdf:RDF xmlns:rdf="${NS.rdf}"><rdf:Description rdf:about="" xmlns:xmp="http://example.com/" xmlns:xmp="${NS.xmp}" xmp:CreateDate="2001-01-01T00:00:00"/></rdf:RDF></x:xmpmeta>`;
+    expect(xmpCaptureDates(rebound)).toEqual({ refused: 'not well-formed XML (attribute xmlns:xmp stated twice on one tag)' });
+    // The same name on two tags is no repeat.
+    expect(xmpCaptureDates(packet('xmp:CreateDate="2023-01-02T03:04:05"', '<xmp:Label xmp:CreateDate="x">y</xmp:Label>'))).toEqual({ dates: [{ source: 'XMP:xmp:CreateDate', text: '2023-01-02T03:04:05' }] });
+  });
+
+  it('regression: video-xmp-second-root-read — a second root element refuses the packet (sax read both roots\' dates)', () => {
+    const one = (date: string) => `<x:xmpmeta xmlns:x="${NS.x}"><rdf:RDF xmlns:rdf="${NS.rdf}"><rdf:Description ${xmlns} xmp:CreateDate="${date}"/></rdf:RDF></x:xmpmeta>`;
+    expect(xmpCaptureDates(`${one('2023-01-02T03:04:05')}${one('1999-01-02T03:04:05')}`)).toEqual({ refused: 'not well-formed XML (a second root element)' });
+    // Processing instructions and white space after the root are well-formed.
+    expect(xmpCaptureDates(`${one('2023-01-02T03:04:05')}<?xpacket end="w"?>\n  `)).toEqual({ dates: [{ source: 'XMP:xmp:CreateDate', text: '2023-01-02T03:04:05' }] });
+  });
+
+  it('regression: video-xmp-lt-in-attribute-value-accepted — a raw `<` in an attribute value refuses the packet; `&lt;` is read', () => {
+    expect(xmpCaptureDates(packet('xmp:Label="a<b" xmp:CreateDate="2023-01-02T03:04:05"'))).toEqual({ refused: 'not well-formed XML (a `<` in an attribute value)' });
+    expect(xmpCaptureDates(packet('xmp:Label="a&lt;b&#60;c" xmp:CreateDate="2023-01-02T03:04:05"'))).toEqual({ dates: [{ source: 'XMP:xmp:CreateDate', text: '2023-01-02T03:04:05' }] });
+  });
 });
 
 describe('readVideoXmp (box walk)', () => {
@@ -154,6 +178,20 @@ describe('readVideoXmp (box walk)', () => {
     const lol = `<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>${packet('xmp:CreateDate="&b;"')}`;
     const read = await readVideoXmp(mp4(uuidXmp(p), uuidXmp(lol)));
     expect(read).toEqual({ dates: [], notes: ['XMP: the packet in uuid was not read: it has a DOCTYPE; no XMP date read'] });
+  });
+
+  it('regression: video-xmp-refusal-note-copies-packet-into-partial — a refusal quotes at most ~120 characters of sax\'s message, unprintable characters escaped', async () => {
+    // sax's message embeds the file's text ('Unbound namespace prefix: "ppp…"'): the note copied ~1 MiB of it.
+    const unbound = `<x:xmpmeta xmlns:x="${NS.x}"><${'p'.repeat(60_000)}:a/></x:xmpmeta>`;
+    const read = await readVideoXmp(mp4(uuidXmp(unbound)));
+    expect(read.dates).toEqual([]);
+    expect(read.notes).toHaveLength(1);
+    expect(read.notes[0]).toMatch(/^XMP: the packet in uuid was not read: not well-formed XML \(Unbound namespace prefix: "p{20,}…\); no XMP date read$/);
+    expect(read.notes[0]!.length).toBeLessThan(250);
+    // A message quoting a control character shows it escaped, not raw.
+    const refused = xmpCaptureDates(`<x:xmpmeta xmlns:x="${NS.x}"><a\u0001b/></x:xmpmeta>`);
+    expect(refused).toMatchObject({ refused: expect.stringMatching(/^not well-formed XML \(/) });
+    expect('refused' in refused && /[\u0000-\u001f]/.test(refused.refused)).toBe(false);
   });
 
   it('the walk stops at MEDIA_LIMITS.maxVideoXmpBoxes headers and says so; more packets than the limit are not read', async () => {

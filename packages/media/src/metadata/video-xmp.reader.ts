@@ -1,6 +1,7 @@
 import type { RandomAccessSource } from '@exhibit/core';
 import sax from 'sax';
 import { MEDIA_LIMITS } from '../media-limits.js';
+import { displayText } from './recorded-text.js';
 
 /**
  * A QuickTime/MP4 video's XMP packets and the capture dates their main subject
@@ -58,6 +59,19 @@ const MAX_VALUE_CHARS = 256;
  * gathers more than MEDIA_LIMITS.maxXmpAttributes plus what one chunk holds (~800) before it is refused.
  */
 const PARSE_CHUNK_CHARS = 4 * 1024;
+/**
+ * Characters of a parser's message quoted in a refusal. sax's messages quote the file ('Unbound
+ * namespace prefix: "…"'): uncapped, a note copied up to a MiB of evidence into metadata.partial
+ * (video-xmp-refusal-note-copies-packet-into-partial).
+ */
+const MAX_QUOTED_CHARS = 120;
+
+/** A parser's message as a refusal quotes it: its first line, capped, unprintable characters escaped. */
+function quoted(message: string): string {
+  const line = message.slice(0, MAX_QUOTED_CHARS + 1).split('\n')[0]!;
+  const shown = displayText(line, MAX_QUOTED_CHARS)?.text ?? '';
+  return line.length > MAX_QUOTED_CHARS ? `${shown}…` : shown;
+}
 
 interface Box {
   type: string;
@@ -201,7 +215,13 @@ function decodePacket(bytes: Buffer): string {
  */
 export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoXmpDateSource; text: string }> } | { refused: string } {
   const wanted = (uri: string, local: string) => VIDEO_XMP_DATE_TAGS.find((t) => t.uri === uri && t.local === local)?.source;
-  const parser = sax.parser(true, { xmlns: true, position: false });
+  // A byte-order mark is no markup, nor is NUL padding after the packet (writers pad a box or
+  // end the packet with NULs; sax would call them text outside the root and refuse the packet).
+  let end = packet.length;
+  while (end > 0 && packet.charCodeAt(end - 1) === 0) end--;
+  const text = packet.slice(packet.charCodeAt(0) === 0xfeff ? 1 : 0, end);
+  // position: sax counts characters read, so a start tag's raw text can be looked at (onopentag).
+  const parser = sax.parser(true, { xmlns: true, position: true });
   const values = new Map<VideoXmpDateSource, Set<string>>();
   const keep = (tag: VideoXmpDateSource, text: string) => {
     const value = text.trim();
@@ -218,10 +238,35 @@ export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoX
     refused = why;
     throw new Stop();
   };
-  parser.onerror = (err) => refuse(`not well-formed XML (${err.message.split('\n')[0]})`);
+  parser.onerror = (err) => refuse(`not well-formed XML (${quoted(err.message)})`);
   // A DTD can declare entities (billion laughs); sax expands none, and XMP has no use for one.
   parser.ondoctype = () => refuse('it has a DOCTYPE');
+  // What sax lets through that XML forbids (expat, exiftool's parser, refuses each), refused here so
+  // a malformed packet never gives a date: in namespace mode sax's own repeated-attribute check never
+  // matches, so `xmp:CreateDate="2001…" xmp:CreateDate="2023…"` kept the later value and a prefix bound
+  // twice on one tag its later binding (video-xmp-duplicate-attribute-takes-later-value); a second root
+  // element was read as more of the packet (video-xmp-second-root-read); a raw `<` in an attribute value
+  // was part of the value (video-xmp-lt-in-attribute-value-accepted). sax emits a tag's attributes
+  // (namespace declarations included, resolved) just before the tag opens: the sets hold one tag's.
+  const names = new Set<string>();
+  const expanded = new Set<string>();
+  let rootSeen = false;
+  parser.onattribute = (attribute) => {
+    const key = `{${attribute.uri}}${attribute.local}`;
+    if (names.has(attribute.name) || expanded.has(key)) refuse(`not well-formed XML (attribute ${quoted(attribute.name)} stated twice on one tag)`);
+    names.add(attribute.name);
+    expanded.add(key);
+  };
   parser.onopentag = (tag) => {
+    names.clear();
+    expanded.clear();
+    if (stack.length === 0) {
+      if (rootSeen) refuse('not well-formed XML (a second root element)');
+      rootSeen = true;
+    }
+    // The raw start tag between `<` and `>`: anywhere but inside a quoted value, sax fails on a `<`
+    // itself; `&lt;` in a value is no `<` here. Each tag's text is looked at once: linear.
+    if (text.slice(parser.startTagPosition, parser.position - 1).includes('<')) refuse('not well-formed XML (a `<` in an attribute value)');
     if (Object.keys(tag.attributes).length > MEDIA_LIMITS.maxXmpAttributes) refuse(tooManyAttributes);
     if (stack.length >= MEDIA_LIMITS.maxXmpDepth) refuse(`elements nested more than ${MEDIA_LIMITS.maxXmpDepth} deep (MEDIA_LIMITS.maxXmpDepth)`);
     const parent = stack[stack.length - 1];
@@ -257,11 +302,6 @@ export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoX
     if (top?.kind === 'property' && top.tag !== undefined && top.simple && top.text.trim() !== '') keep(top.tag, top.text);
   };
   try {
-    // A byte-order mark is no markup, nor is NUL padding after the packet (writers pad a box or
-    // end the packet with NULs; sax would call them text outside the root and refuse the packet).
-    let end = packet.length;
-    while (end > 0 && packet.charCodeAt(end - 1) === 0) end--;
-    const text = packet.slice(packet.charCodeAt(0) === 0xfeff ? 1 : 0, end);
     for (let at = 0; at < text.length; at += PARSE_CHUNK_CHARS) {
       parser.write(text.slice(at, at + PARSE_CHUNK_CHARS));
       // sax checks each new attribute against the tag's list so far (a scan: quadratic in one tag's count;
@@ -271,7 +311,7 @@ export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoX
     parser.close();
   } catch (err) {
     if (!(err instanceof Stop)) {
-      return { refused: `not well-formed XML (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` };
+      return { refused: `not well-formed XML (${quoted(err instanceof Error ? err.message : String(err))})` };
     }
   }
   if (refused !== null) return { refused };
