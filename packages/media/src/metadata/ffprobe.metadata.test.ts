@@ -186,6 +186,17 @@ describe('withVideoXmp', () => {
     expect(withVideoXmp(apple, xmp('2023-01-02T03:04:05Z')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
   });
 
+  it('regression: video-xmp-zoneless-utc-header-conflict — a zone-less XMP time a whole quarter-hour offset (within ±14 h) from a zone-less header is no conflict: the header read as UTC, XMP as local explains it', () => {
+    const header = probed({ creation_time: '2023-01-02T01:04:05.000000Z' });
+    // A phone's UTC header beside an editor's local time without its offset (UTC+2, UTC-5, UTC+5:45).
+    expect(withVideoXmp(header, xmp('2023-01-02T03:04:05')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-01T20:04:06')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-02T06:49:05')).findings).toBeUndefined();
+    // No offset explains 2 h 07 min, nor 15 h.
+    expect(withVideoXmp(header, xmp('2023-01-02T03:11:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+    expect(withVideoXmp(header, xmp('2023-01-02T16:04:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+  });
+
   it('the reader\'s notes are partial, a metadata-partial finding, beside those already found', () => {
     const m = withVideoXmp(probed({ make: 'A\u0001' }), { dates: [], notes: ['XMP: the packet in uuid was not read: it has a DOCTYPE; no XMP date read'] });
     expect(m.partial).toEqual(['XMP: the packet in uuid was not read: it has a DOCTYPE; no XMP date read']);

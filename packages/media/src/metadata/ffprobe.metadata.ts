@@ -267,15 +267,26 @@ export function withVideoXmp(metadata: MediaMetadata, xmp: VideoXmpRead): MediaM
  * Whether an XMP time and the video's capture time can name one moment, within SAME_INSTANT_MS: as
  * instants when both know their UTC; else as wall clocks; and a zone-less header time (a camera's
  * local clock or a phone's UTC: nothing tells which) also agrees with an XMP time whose UTC is the
- * header's clock read as UTC. Only a difference no reading explains is a conflict.
+ * header's clock read as UTC, and with a zone-less XMP time a whole quarter-hour offset within
+ * ±14 h from it (the header UTC, XMP the local clock of some zone; every zone's offset is a multiple
+ * of 15 minutes): flagged, that pair was a conflict the header's own ambiguity explains
+ * (video-xmp-zoneless-utc-header-conflict). Only a difference no reading explains is a conflict.
  */
 function sameVideoMoment(reference: RecordedTime, xmp: RecordedTime): boolean {
   const near = (a: number, b: number) => Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= SAME_INSTANT_MS;
   const wall = (t: RecordedTime) => Date.parse(`${t.local.slice(0, 23)}Z`);
   if (reference.utc !== null && xmp.utc !== null) return near(Date.parse(reference.utc), Date.parse(xmp.utc));
   if (near(wall(reference), wall(xmp))) return true;
-  return reference.utc === null && xmp.utc !== null && near(wall(reference), Date.parse(xmp.utc));
+  if (reference.utc !== null) return false;
+  if (xmp.utc !== null) return near(wall(reference), Date.parse(xmp.utc));
+  const apart = wall(xmp) - wall(reference);
+  const offset = Math.round(apart / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
+  return Math.abs(offset) <= MAX_ZONE_OFFSET_MS && near(wall(reference) + offset, wall(xmp));
 }
+
+/** Every time zone's offset from UTC is a whole multiple of this, at most MAX_ZONE_OFFSET_MS either way. */
+const QUARTER_HOUR_MS = 15 * 60_000;
+const MAX_ZONE_OFFSET_MS = 14 * 3_600_000;
 
 function describeTime(t: RecordedTime): string {
   if (t.offsetMinutes === null) return t.local;
