@@ -36,10 +36,10 @@ export const MEDIA_LIMITS = {
   moovWholeReadBytes: 64 * 1024,
   /**
    * Box headers read in all looking for a QuickTime/MP4 video's XMP packets
-   * (metadata/video-xmp.reader.ts: top-level `uuid`, `moov`'s `uuid` and
-   * `udta/XMP_`, and each `trak`'s). A camera or editor file has tens; a
-   * fragmented MP4 has a moof/mdat pair per fragment. Past this the walk stops
-   * and the rest is not looked at (a `metadata-partial` note).
+   * (metadata/video-xmp.reader.ts: top-level `uuid`, `moov/udta/XMP_` and each
+   * `trak`'s `udta/XMP_`). A camera or editor file has tens; a fragmented MP4's
+   * walk ends at its first moof. Past this the walk stops, the rest is not
+   * looked at, and no XMP date is kept (a `metadata-partial` note).
    */
   maxVideoXmpBoxes: 1024,
   /** XMP packets read of one video; a file with more has its XMP dates absent (a note says why). */
@@ -58,7 +58,7 @@ export const MEDIA_LIMITS = {
   maxXmpDepth: 64,
   /**
    * Attributes (namespace declarations included) on one element of an XMP
-   * packet. A main subject written in attribute form has a few hundred at
+   * packet. A Description written in attribute form has a few hundred at
    * most; sax checks each against those before it, so a tag of 40,000 took
    * 2.3 s. Past this the packet is refused (dates absent).
    */

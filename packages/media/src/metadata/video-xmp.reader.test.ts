@@ -34,12 +34,12 @@ const NS = {
   xmpDM: 'http://ns.adobe.com/xmp/1.0/DynamicMedia/',
 };
 const xmlns = Object.entries(NS).filter(([p]) => p !== 'x' && p !== 'rdf').map(([p, uri]) => `xmlns:${p}="${uri}"`).join(' ');
-/** A packet whose main subject's Description has `attrs` and `body`. */
+/** A packet whose top-level Description has `attrs` and `body`. */
 const packet = (attrs: string, body = '') =>
   `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="${NS.x}"><rdf:RDF xmlns:rdf="${NS.rdf}"><rdf:Description rdf:about="" ${xmlns} ${attrs}>${body}</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`;
 
 describe('xmpCaptureDates', () => {
-  it('reads the main subject: attribute and element form, by namespace URI (xap: bound to XMP basic is xmp:)', () => {
+  it('reads a top-level Description: attribute and element form, by namespace URI (xap: bound to XMP basic is xmp:)', () => {
     expect(xmpCaptureDates(packet('xmp:CreateDate="2023-01-02T03:04:05+02:00"', '<exif:DateTimeOriginal>2023-01-02T03:04:00</exif:DateTimeOriginal><xmpDM:shotDate> 2023-01-02T03:03:00Z </xmpDM:shotDate>'))).toEqual({
       dates: [
         { source: 'XMP:exif:DateTimeOriginal', text: '2023-01-02T03:04:00' },
@@ -123,11 +123,10 @@ describe('readVideoXmp (box walk)', () => {
   const p = packet('xmp:CreateDate="2023-01-02T03:04:05+02:00"');
   const created = [{ source: 'XMP:xmp:CreateDate', text: '2023-01-02T03:04:05+02:00' }];
 
-  it('finds the packet at the top level, in moov, in moov/udta/XMP_ and in a trak', async () => {
+  it('finds the packet where exiftool reads one: a top-level uuid, moov/udta/XMP_ and moov/trak/udta/XMP_', async () => {
     expect(await readVideoXmp(mp4(box('moov', mvhd), box('mdat', Buffer.alloc(64)), uuidXmp(p)))).toEqual({ dates: created, notes: [] });
-    expect(await readVideoXmp(mp4(box('moov', mvhd, uuidXmp(p))))).toEqual({ dates: created, notes: [] });
     expect(await readVideoXmp(mp4(box('moov', mvhd, box('udta', box('XMP_', Buffer.from(p))))))).toEqual({ dates: created, notes: [] });
-    expect(await readVideoXmp(mp4(box('moov', mvhd, box('trak', box('tkhd', Buffer.alloc(84)), uuidXmp(p)))))).toEqual({ dates: created, notes: [] });
+    expect(await readVideoXmp(mp4(box('moov', mvhd, box('trak', box('tkhd', Buffer.alloc(84)), box('udta', box('XMP_', Buffer.from(p)))))))).toEqual({ dates: created, notes: [] });
     // A UTF-16 packet with its byte-order mark (XMP allows it).
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(p, 'utf16le')]);
     expect(await readVideoXmp(mp4(box('moov', mvhd, box('udta', box('XMP_', utf16)))))).toEqual({ dates: created, notes: [] });
@@ -136,10 +135,36 @@ describe('readVideoXmp (box walk)', () => {
     expect(await readVideoXmp(mp4(other, box('moov', mvhd, box('XMP_', Buffer.from(p)))))).toEqual({ dates: [], notes: [] });
   });
 
-  it('box sizes are never trusted: 0 runs to the end, 1 is a 64-bit size, past the end stops the walk', async () => {
+  it('regression: video-xmp-read-where-exiftool-reads-none — a uuid in moov or a trak, a uuid in udta, and a top-level uuid of size 0 are not read (exiftool reads none of them)', async () => {
+    const none = { dates: [], notes: [] };
+    // Size 0 ends exiftool's walk of that level ("extends to end of file") without reading the box.
     const toEnd = uuidXmp(p);
     toEnd.writeUInt32BE(0, 0);
-    expect(await readVideoXmp(mp4(box('moov', mvhd), toEnd))).toEqual({ dates: created, notes: [] });
+    const unread = [
+      [box('moov', mvhd, uuidXmp(p))],
+      [box('moov', mvhd, box('trak', box('tkhd', Buffer.alloc(84)), uuidXmp(p)))],
+      [box('moov', mvhd, box('udta', uuidXmp(p)))],
+      [box('moov', mvhd), toEnd],
+    ].map((boxes) => Buffer.concat([ftyp, ...boxes]));
+    for (const bytes of unread) expect(await readVideoXmp(new BufferSource(bytes))).toEqual(none);
+    // And exiftool, where installed, agrees: none of those, but a trak's udta/XMP_ (read above).
+    const theirs = (bytes: Buffer) => {
+      const dir = mkdtempSync(join(tmpdir(), 'exhibit-video-xmp-'));
+      try {
+        writeFileSync(join(dir, 'clip.mp4'), bytes);
+        const run = spawnSync('exiftool', ['-j', '-XMP:CreateDate', join(dir, 'clip.mp4')], { encoding: 'utf8' });
+        return run.error || run.status !== 0 ? null : (JSON.parse(run.stdout) as Array<Record<string, unknown>>)[0]!['CreateDate'];
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const trakUdta = Buffer.concat([ftyp, box('moov', mvhd, box('trak', box('tkhd', Buffer.alloc(84)), box('udta', box('XMP_', Buffer.from(p)))))]);
+    if (theirs(trakUdta) === null) return;
+    expect(theirs(trakUdta)).toBe('2023:01:02 03:04:05+02:00');
+    for (const bytes of unread) expect(theirs(bytes)).toBeUndefined();
+  });
+
+  it('box sizes are never trusted: 1 is a 64-bit size, past the end stops the walk', async () => {
     const large = uuidXmp(p);
     const large64 = Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from('uuid'), Buffer.alloc(8), large.subarray(8)]);
     large64.writeBigUInt64BE(BigInt(large64.length), 8);
@@ -194,13 +219,29 @@ describe('readVideoXmp (box walk)', () => {
     expect('refused' in refused && /[\u0000-\u001f]/.test(refused.refused)).toBe(false);
   });
 
-  it('the walk stops at MEDIA_LIMITS.maxVideoXmpBoxes headers and says so; more packets than the limit are not read', async () => {
+  it('regression: video-xmp-box-budget-keeps-earlier-dates — a walk stopped by MEDIA_LIMITS.maxVideoXmpBoxes reads no XMP date (an unseen packet may contradict them), with a note; more packets than the limit are not read', async () => {
     const frees = Array.from({ length: MEDIA_LIMITS.maxVideoXmpBoxes }, () => box('free'));
-    const stopped = await readVideoXmp(mp4(uuidXmp(p), ...frees, uuidXmp(p)));
-    expect(stopped.dates).toEqual(created);
-    expect(stopped.notes).toEqual([expect.stringMatching(/stopped after 1024 boxes/)]);
+    const stopped = await readVideoXmp(mp4(uuidXmp(p), ...frees, uuidXmp(packet('xmp:CreateDate="1999-09-09T09:09:09"'))));
+    expect(stopped).toEqual({ dates: [], notes: [expect.stringMatching(/stopped after 1024 boxes .*; no XMP date read$/)] });
     const many = await readVideoXmp(mp4(...Array.from({ length: MEDIA_LIMITS.maxVideoXmpPackets + 1 }, () => uuidXmp(p))));
     expect(many).toEqual({ dates: [], notes: [expect.stringMatching(/5 packets, more than 4/)] });
+  });
+
+  it('regression: video-xmp-fragmented-mp4-walked-to-budget — a fragmented MP4 (frag_keyframe+empty_moov) stops at its first moof after moov: no note, a few reads; XMP right after moov is read', async () => {
+    // 600 one-frame fragments: 1,200 top-level moof/mdat boxes past moov, past the box budget (the walk read ~1,000 headers, then a note).
+    const frag = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=16x16:rate=100:duration=6', '-c:v', 'mpeg4', '-g', '1', '-movflags', 'frag_keyframe+empty_moov'], 'mp4');
+    const tops: Array<{ type: string; at: number; end: number }> = [];
+    for (let at = 0; at + 8 <= frag.length; at += frag.readUInt32BE(at)) tops.push({ type: frag.toString('latin1', at + 4, at + 8), at, end: at + frag.readUInt32BE(at) });
+    expect(tops.filter((t) => t.type === 'moof').length).toBeGreaterThan(MEDIA_LIMITS.maxVideoXmpBoxes / 2);
+    const plain = new BufferSource(frag);
+    expect(await readVideoXmp(plain)).toEqual({ dates: [], notes: [] });
+    expect(plain.reads.length).toBeLessThan(10);
+    // A writer's packet right after moov (where a top-level XMP uuid goes) is read; one past the fragments is not looked for.
+    const moovEnd = tops.find((t) => t.type === 'moov')!.end;
+    const withXmp = new BufferSource(Buffer.concat([frag.subarray(0, moovEnd), uuidXmp(p), frag.subarray(moovEnd)]));
+    expect(await readVideoXmp(withXmp)).toEqual({ dates: created, notes: [] });
+    expect(withXmp.reads.length).toBeLessThan(10);
+    expect(await readVideoXmp(new BufferSource(Buffer.concat([frag, uuidXmp(p)])))).toEqual({ dates: [], notes: [] });
   });
 
   /** A clip with XMP written by exiftool (a real writer), and exiftool's own reading of its XMP dates; null without exiftool. */

@@ -4,19 +4,21 @@ import { MEDIA_LIMITS } from '../media-limits.js';
 import { displayText } from './recorded-text.js';
 
 /**
- * A QuickTime/MP4 video's XMP packets and the capture dates their main subject
- * states. Runs in a parser thread (sandbox/parse.worker.ts 'video-xmp') under
+ * A QuickTime/MP4 video's XMP packets and the capture dates their top-level
+ * Descriptions state. Runs in a parser thread (sandbox/parse.worker.ts 'video-xmp') under
  * its deadline: both the box walk and the XML are evidence.
  *
- * Where: a `uuid` box with XMP's UUID (BE7ACFCB-97A9-42E8-9C71-999491E3AFAC) at
- * the top level, in `moov` or in a `moov/trak`, and QuickTime's `XMP_` atom in
- * `moov/udta` or `moov/trak/udta` (the places exiftool reads). Box sizes are
- * checked against their parent (0: to the parent's end; 1: a 64-bit size), at
- * most MEDIA_LIMITS.maxVideoXmpBoxes headers are read, at most
- * MEDIA_LIMITS.maxVideoXmpPackets packets of MEDIA_LIMITS.maxVideoXmpBytes each.
+ * Where: the places exiftool reads, no others: a `uuid` box with XMP's UUID
+ * (BE7ACFCB-97A9-42E8-9C71-999491E3AFAC) at the top level only, and QuickTime's
+ * `XMP_` atom in `moov/udta` or `moov/trak/udta`. Box sizes are checked against
+ * their parent (0, "to the end", ends the walk of its level unread, as exiftool
+ * does; 1: a 64-bit size); a fragmented file's walk ends at its first `moof`
+ * after `moov`; at most MEDIA_LIMITS.maxVideoXmpBoxes headers are read (past
+ * them no XMP date is kept), at most MEDIA_LIMITS.maxVideoXmpPackets packets of
+ * MEDIA_LIMITS.maxVideoXmpBytes each.
  *
  * What: only simple properties of a top-level `rdf:Description` (a child of the
- * packet's `rdf:RDF`), as an attribute (`xmp:CreateDate="…"`) or an element
+ * packet's `rdf:RDF`, whatever its `rdf:about`: not compared, as exiftool does not), as an attribute (`xmp:CreateDate="…"`) or an element
  * with text alone, matched by namespace URI (so Photoshop CS3's `xap:` is XMP
  * basic when bound to its URI, and `xmp:` bound elsewhere is not). Dates nested
  * in structures (xmpMM:History's stEvt:when, xmpMM:Ingredients, DerivedFrom,
@@ -123,7 +125,9 @@ class Walker {
         size = Number(large);
         body = at + 16;
       } else if (size === 0) {
-        size = to - at;
+        // "To the end of the file": exiftool reads no such box and walks no further at its level
+        // (a top-level uuid of size 0 gives it no XMP), nor does this walk.
+        return;
       }
       // Never trusted: a size below its header or past its parent (or the file) ends the walk.
       if (size < body - at || at + size > to) throw new Stop();
@@ -135,27 +139,35 @@ class Walker {
 
 type PacketSpan = { start: number; end: number; where: string };
 
-/** The packets' spans (absolute [start, end)), in file order, added to `found` as they are met (a Stop keeps those). */
+/**
+ * The packets' spans (absolute [start, end)), in file order, added to `found` as they are met. Only
+ * where exiftool (QuickTime.pm) reads XMP: a top-level `uuid` with XMP's UUID, and `XMP_` in the
+ * UserData (`udta`) of `moov` and of each `moov/trak`. exiftool reads no XMP uuid inside `moov`,
+ * a `trak` or a `udta`; a packet read there alone would be a value validation finds only in Exhibit.
+ */
 async function findPackets(walker: Walker, size: number, found: PacketSpan[]): Promise<void> {
-  const uuidPacket = async (box: Box, where: string) => {
-    if (box.end - box.body < 16) return;
-    if ((await walker.read(box.body, 16)).equals(XMP_UUID)) found.push({ start: box.body + 16, end: box.end, where });
-  };
   const udtaPackets = async (udta: Box, where: string) => {
     for await (const box of walker.children(udta.body, udta.end)) if (box.type === 'XMP_') found.push({ start: box.body, end: box.end, where: `${where}/XMP_` });
   };
+  let moovSeen = false;
   for await (const top of walker.children(0, size)) {
-    if (top.type === 'uuid') await uuidPacket(top, 'uuid');
+    // A fragmented MP4 (frag_keyframe+empty_moov) has a moof/mdat pair per fragment, hundreds to
+    // thousands: walked to the box budget, each header a storage read, it held no XMP and got a note
+    // (video-xmp-fragmented-mp4-walked-to-budget). A top-level XMP uuid goes before or right after
+    // moov (exiftool writes no XMP into a fragmented file at all: "Can't yet handle movie fragments
+    // when writing"), so the walk ends at the first moof after moov, without a note.
+    if (top.type === 'moof' && moovSeen) return;
+    if (top.type === 'uuid') {
+      if (top.end - top.body >= 16 && (await walker.read(top.body, 16)).equals(XMP_UUID)) found.push({ start: top.body + 16, end: top.end, where: 'uuid' });
+      continue;
+    }
     if (top.type !== 'moov') continue;
+    moovSeen = true;
     if (top.end - top.body <= MEDIA_LIMITS.moovWholeReadBytes) await walker.hold(top.body, top.end);
     for await (const box of walker.children(top.body, top.end)) {
-      if (box.type === 'uuid') await uuidPacket(box, 'moov/uuid');
-      else if (box.type === 'udta') await udtaPackets(box, 'moov/udta');
+      if (box.type === 'udta') await udtaPackets(box, 'moov/udta');
       else if (box.type === 'trak') {
-        for await (const inner of walker.children(box.body, box.end)) {
-          if (inner.type === 'uuid') await uuidPacket(inner, 'moov/trak/uuid');
-          else if (inner.type === 'udta') await udtaPackets(inner, 'moov/trak/udta');
-        }
+        for await (const inner of walker.children(box.body, box.end)) if (inner.type === 'udta') await udtaPackets(inner, 'moov/trak/udta');
       }
     }
   }
@@ -171,8 +183,12 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
     // A malformed box (a truncated or carved file) ends the walk: what was found before it stands, as
-    // exiftool reads it. The box budget is no malformation: the rest was not looked at, and says so.
-    if (walker.limitReached) notes.push(`XMP: box walk stopped after ${MEDIA_LIMITS.maxVideoXmpBoxes} boxes (MEDIA_LIMITS.maxVideoXmpBoxes); XMP boxes after them were not looked for`);
+    // exiftool reads it. The box budget is no malformation: the rest was not looked at and may hold a
+    // packet stating other dates, so, as for a packet too large to read, no XMP date is kept
+    // (video-xmp-box-budget-keeps-earlier-dates).
+    if (walker.limitReached) {
+      return { dates: [], notes: [`XMP: box walk stopped after ${MEDIA_LIMITS.maxVideoXmpBoxes} boxes (MEDIA_LIMITS.maxVideoXmpBoxes); XMP boxes after them were not looked for; no XMP date read`] };
+    }
   }
   if (packets.length > MEDIA_LIMITS.maxVideoXmpPackets) {
     return { dates: [], notes: [...notes, `XMP: ${packets.length} packets, more than ${MEDIA_LIMITS.maxVideoXmpPackets} (MEDIA_LIMITS.maxVideoXmpPackets); none read`] };
@@ -210,7 +226,7 @@ function decodePacket(bytes: Buffer): string {
 }
 
 /**
- * The date tags of one packet's main subject: simple properties of the top-level rdf:Description(s),
+ * The date tags of one packet: simple properties of the top-level rdf:Description(s) (rdf:about not compared),
  * matched by namespace URI; or why the packet was refused. Pure and linear in the packet's length.
  */
 export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoXmpDateSource; text: string }> } | { refused: string } {
