@@ -164,6 +164,15 @@ describe('readVideoXmp (box walk)', () => {
     for (const bytes of unread) expect(theirs(bytes)).toBeUndefined();
   });
 
+  it('regression: video-xmp-utf16-read-where-exiftool-reads-none — a UTF-16 packet without its xpacket wrapper is not read (exiftool: "Empty XMP"), with a note', async () => {
+    const bare = p.slice(p.indexOf('<x:xmpmeta'), p.indexOf('<?xpacket end'));
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(bare, 'utf16le')]);
+    expect(await readVideoXmp(mp4(box('moov', mvhd), uuidXmp(p), box('uuid', XMP_UUID, utf16)))).toEqual({
+      dates: [],
+      notes: ['XMP: the packet in uuid was not read: UTF-16 without an xpacket wrapper (exiftool reads none); no XMP date read'],
+    });
+  });
+
   it('box sizes are never trusted: 1 is a 64-bit size, past the end stops the walk', async () => {
     const large = uuidXmp(p);
     const large64 = Buffer.concat([Buffer.from([0, 0, 0, 1]), Buffer.from('uuid'), Buffer.alloc(8), large.subarray(8)]);

@@ -200,7 +200,10 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
       // Unread, it may state other dates: no XMP date is kept rather than one it might contradict.
       return { dates: [], notes: [...notes, `XMP: the packet in ${packet.where} is ${length} bytes, more than ${MEDIA_LIMITS.maxVideoXmpBytes} (MEDIA_LIMITS.maxVideoXmpBytes); no XMP date read`] };
     }
-    const parsed = xmpCaptureDates(decodePacket(await walker.read(packet.start, length)));
+    const decoded = decodePacket(await walker.read(packet.start, length));
+    const parsed = decoded.utf16 && !decoded.text.replace(/^\uFEFF/, '').startsWith('<?xpacket begin=')
+      ? { refused: 'UTF-16 without an xpacket wrapper (exiftool reads none)' }
+      : xmpCaptureDates(decoded.text);
     if ('refused' in parsed) return { dates: [], notes: [...notes, `XMP: the packet in ${packet.where} was not read: ${parsed.refused}; no XMP date read`] };
     for (const { source: tag, text } of parsed.dates) {
       const seen = values.get(tag) ?? new Set<string>();
@@ -218,11 +221,15 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
   return { dates, notes };
 }
 
-/** A packet's text: UTF-8 (what MP4 writers use), or UTF-16 where a byte-order mark says so (XMP allows it). */
-function decodePacket(bytes: Buffer): string {
-  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes);
-  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes);
-  return new TextDecoder('utf-8').decode(bytes);
+/**
+ * A packet's text: UTF-8 (what MP4 writers use), or UTF-16 where a byte-order mark says so (XMP
+ * allows it). exiftool reads a UTF-16 packet only inside its `<?xpacket begin=` wrapper ("Empty
+ * XMP" otherwise), so readVideoXmp reads none without it (video-xmp-utf16-read-where-exiftool-reads-none).
+ */
+function decodePacket(bytes: Buffer): { text: string; utf16: boolean } {
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return { text: new TextDecoder('utf-16be').decode(bytes), utf16: true };
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return { text: new TextDecoder('utf-16le').decode(bytes), utf16: true };
+  return { text: new TextDecoder('utf-8').decode(bytes), utf16: false };
 }
 
 /**
