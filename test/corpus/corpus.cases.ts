@@ -508,6 +508,35 @@ export const CORPUS: readonly CorpusCase[] = [
     expected: { type: 'video/mp4', pixelSize: { width: 160, height: 120 }, durationSec: 1, codecs: ['mpeg4'] },
   },
   {
+    name: 'video-mp4-xmp-only-capture-date.mp4',
+    catches: "an edited MP4 whose only capture date is its XMP (a top-level uuid box) gets xmp:CreateDate, never the history entry's or the ingredient's date beside it",
+    build: async () => {
+      const mp4 = await makeWithFfmpeg(
+        [
+          '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1',
+          '-c:v', 'mpeg4', '-q:v', '5', '-pix_fmt', 'yuv420p',
+          '-map_metadata', '-1', '-fflags', '+bitexact', '-flags:v', '+bitexact',
+        ],
+        'mp4',
+      );
+      const packet = Buffer.from(
+        '<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+          '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" xmlns:stEvt="http://ns.adobe.com/xap/1.0/sType/ResourceEvent#" xmp:CreateDate="2023-01-02T03:04:05+02:00">' +
+          '<xmpMM:History><rdf:Seq><rdf:li rdf:parseType="Resource"><stEvt:action>saved</stEvt:action><stEvt:when>2023-06-07T08:09:10+02:00</stEvt:when></rdf:li></rdf:Seq></xmpMM:History>' +
+          '<xmpMM:Ingredients><rdf:Bag><rdf:li><rdf:Description xmp:CreateDate="2019-07-04T12:00:00-04:00"/></rdf:li></rdf:Bag></xmpMM:Ingredients>' +
+          '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>',
+        'utf8',
+      );
+      // A top-level uuid box with XMP's UUID, where Premiere and exiftool write an MP4's XMP.
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(8 + 16 + packet.length, 0);
+      head.write('uuid', 4, 'latin1');
+      return Buffer.concat([mp4, head, Buffer.from('be7acfcb97a942e89c71999491e3afac', 'hex'), packet]);
+    },
+    fields: VIDEO_FIELDS,
+    expected: { type: 'video/mp4', takenAt: { local: '2023-01-02T03:04:05', offsetMinutes: 120 }, pixelSize: { width: 160, height: 120 }, durationSec: 1, codecs: ['mpeg4'] },
+  },
+  {
     name: 'control-video-mov-apple-creationdate-local-offset.mov',
     catches: "nothing: Apple's creationdate (local time and offset) wins over the movie header's creation_time",
     build: () =>

@@ -147,6 +147,14 @@ describe('exiftoolValues', () => {
     expect(exiftoolValues({ ...mp4, 'QuickTime:CreateDate': '0000:00:00 00:00:00' }).values.takenAt).toBeUndefined();
   });
 
+  it('regression: video-xmp-date-not-validated — a QuickTime/MP4 file\'s XMP date is the reference only where no QuickTime time is', () => {
+    const mp4 = { 'File:MIMEType': 'video/mp4', 'XMP-xmp:CreateDate': '2023:01:02 03:04:05+02:00', 'XMP-exif:DateTimeOriginal': '2023:01:02 03:04:00' };
+    expect(exiftoolValues(mp4)).toMatchObject({ values: { takenAt: { local: '2023-01-02T03:04:00', offsetMinutes: null } }, sources: { takenAt: 'XMP-exif:DateTimeOriginal' } });
+    expect(exiftoolValues({ ...mp4, 'QuickTime:CreateDate': '2024:05:01 10:20:30' }).sources.takenAt).toBe('QuickTime:CreateDate');
+    // An AVI's XMP (exiftool reads its _PMX chunk) is not read by Exhibit: no reference from it.
+    expect(exiftoolValues({ ...mp4, 'File:MIMEType': 'video/x-msvideo' }).values.takenAt).toBeUndefined();
+  });
+
   it('regression: matroska-date-utc-not-compared — a Matroska DateUTC is the reference capture time, in UTC', () => {
     const mkv = { 'File:MIMEType': 'video/x-matroska', 'Matroska:DateTimeOriginal': '2024:05:01 10:20:30Z' };
     expect(exiftoolValues(mkv).values.takenAt).toEqual({ local: '2024-05-01T10:20:30', offsetMinutes: 0 });

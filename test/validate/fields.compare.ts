@@ -234,11 +234,14 @@ function iptcTime(v: unknown): TimeValue | undefined {
   return t.offsetMinutes === 0 ? { ...t, offsetMinutes: null } : t;
 }
 
+/** exiftool's MIME types of the QuickTime/MP4 family, whose XMP boxes Exhibit reads for dates. */
+const QUICKTIME_MIME_TYPES: ReadonlySet<string> = new Set(['video/quicktime', 'video/mp4', 'video/x-m4v', 'video/3gpp', 'video/3gpp2']);
+
 /**
  * The capture time. Images: DateTimeOriginal, then CreateDate (DateTimeDigitized),
  * each with its own offset tag, then XMP. Videos: Apple's CreationDate (local with
  * offset), then the movie header's CreateDate as written (no zone: QuickTime says UTC,
- * many cameras write local time); Matroska's DateUTC. Never ModifyDate: it records an edit, not the capture.
+ * many cameras write local time); Matroska's DateUTC; then a QuickTime/MP4 file's XMP dates. Never ModifyDate: it records an edit, not the capture.
  */
 function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: string } | undefined {
   const candidates: Array<[string, () => TimeValue | undefined]> = exiftoolIsVideo(record)
@@ -251,6 +254,17 @@ function exiftoolTakenAt(record: ExiftoolRecord): { value: TimeValue; tag: strin
         ['Keys:CreationTime', () => parseTime(record['Keys:CreationTime'])],
         // Matroska/WebM DateUTC (exiftool writes the Z); without it every MKV capture time was only-exhibit.
         ['Matroska:DateTimeOriginal', () => parseTime(record['Matroska:DateTimeOriginal'], 'Z')],
+        // A QuickTime/MP4 file's XMP, after every QuickTime time, in Exhibit's order (video-xmp.reader.ts,
+        // VIDEO_XMP_DATE_TAGS); Exhibit reads no other container's XMP (AVI, Matroska), so neither does the reference.
+        ...(QUICKTIME_MIME_TYPES.has(String(record['File:MIMEType']).toLowerCase())
+          ? ([
+              ['XMP-exif:DateTimeOriginal', () => parseTime(record['XMP-exif:DateTimeOriginal'])],
+              ['XMP-photoshop:DateCreated', () => parseTime(record['XMP-photoshop:DateCreated'])],
+              ['XMP-xmpDM:ShotDate', () => parseTime(record['XMP-xmpDM:ShotDate'])],
+              ['XMP-exif:DateTimeDigitized', () => parseTime(record['XMP-exif:DateTimeDigitized'])],
+              ['XMP-xmp:CreateDate', () => parseTime(record['XMP-xmp:CreateDate'])],
+            ] satisfies Array<[string, () => TimeValue | undefined]>)
+          : []),
       ]
     : [
         ['ExifIFD:DateTimeOriginal', () => parseTime(record['ExifIFD:DateTimeOriginal'], record['ExifIFD:OffsetTimeOriginal'])],

@@ -119,7 +119,7 @@ export interface GeoPoint {
  * - metadata-partial: the parser reported errors; what it could read is kept.
  * - text-escaped: a text field held control or invalid bytes, shown as \xNN.
  * - size-mismatch: the size EXIF declares differs from the image's own header.
- * - taken-at-conflict: EXIF and XMP (or IPTC-IIM) record different capture times.
+ * - taken-at-conflict: EXIF and XMP (or IPTC-IIM) record different capture times; for a video, its XMP and its QuickTime capture time.
  * - gps-null-island / gps-out-of-range: a recorded position that is not a
  *   location (0,0, or outside ±90/±180, or not a number); kept, never plotted.
  * - gps-void: a position recorded with EXIF GPSStatus V (measurement void): the

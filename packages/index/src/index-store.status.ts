@@ -104,7 +104,7 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   'metadata-partial': 'the metadata could be read only in part',
   'text-escaped': 'a text field held unprintable bytes, shown escaped',
   'size-mismatch': 'the size EXIF declares differs from the image’s real size',
-  'taken-at-conflict': 'EXIF and XMP record different capture times',
+  'taken-at-conflict': 'the file records different capture times (EXIF, XMP or IPTC; a video’s XMP and its QuickTime time)',
   'gps-null-island': 'GPS position recorded as 0,0; not used as a location',
   'gps-out-of-range': 'GPS position out of range; not used as a location',
   'gps-void': 'GPS position recorded as a void measurement (GPSStatus V); not used as a location',

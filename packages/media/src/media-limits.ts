@@ -35,6 +35,35 @@ export const MEDIA_LIMITS = {
    */
   moovWholeReadBytes: 64 * 1024,
   /**
+   * Box headers read in all looking for a QuickTime/MP4 video's XMP packets
+   * (metadata/video-xmp.reader.ts: top-level `uuid`, `moov/udta/XMP_` and each
+   * `trak`'s `udta/XMP_`). A camera or editor file has tens; a fragmented MP4's
+   * walk ends at its first moof. Past this the walk stops, the rest is not
+   * looked at, and no XMP date is kept (a `metadata-partial` note).
+   */
+  maxVideoXmpBoxes: 1024,
+  /** XMP packets read of one video; a file with more has its XMP dates absent (a note says why). */
+  maxVideoXmpPackets: 4,
+  /**
+   * Bytes of one video XMP packet read and parsed. Premiere's packets with
+   * history and ingredients are tens of KiB; a larger packet is not read (its
+   * dates absent, a note says why) rather than held and parsed whole.
+   */
+  maxVideoXmpBytes: 1024 * 1024,
+  /**
+   * Element nesting in an XMP packet: a clip's own properties are four deep
+   * (x:xmpmeta/rdf:RDF/rdf:Description/property); history and ingredient
+   * structures a dozen. Deeper, the packet is refused (dates absent).
+   */
+  maxXmpDepth: 64,
+  /**
+   * Attributes (namespace declarations included) on one element of an XMP
+   * packet. A Description written in attribute form has a few hundred at
+   * most; sax checks each against those before it, so a tag of 40,000 took
+   * 2.3 s. Past this the packet is refused (dates absent).
+   */
+  maxXmpAttributes: 1024,
+  /**
    * ID3v2 frames at the start of an audio file before ffprobe is run on it
    * (metadata/id3-frames.ts). ffprobe's time grows faster than the count
    * (10,000 frames took 3 s, 30,000 took 60 s; 200,000 ran to the 120 s tool

@@ -13,7 +13,7 @@ import { audioReadable } from '../tools/ffmpeg-input.js';
 import { MediaToolResolver } from '../tools/ffmpeg-path.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { runTool } from '../tools/run-tool.js';
-import { normaliseProbe, probe } from './ffprobe.metadata.js';
+import { normaliseProbe, probe, withVideoXmp } from './ffprobe.metadata.js';
 import { MediaMetadataExtractor } from './media-metadata.extractor.js';
 
 /** exiftool's own reading of the file's times (default options: header times as written), or null where exiftool is missing. */
@@ -154,6 +154,53 @@ describe('normaliseProbe', () => {
     expect(m.durationSec).toBe(3.5);
     expect(m.gps).toBeUndefined();
     expect(m.width).toBeUndefined();
+  });
+});
+
+describe('withVideoXmp', () => {
+  const probed = (tags: Record<string, string>) => normaliseProbe({ format: { format_name: 'mov,mp4,m4a,3gp,3g2,mj2', tags }, streams: [] });
+  const xmp = (text: string, source: 'XMP:xmp:CreateDate' | 'XMP:exif:DateTimeOriginal' = 'XMP:xmp:CreateDate') => ({ dates: [{ source, text }], notes: [] });
+
+  it('an XMP date is the capture time only where no QuickTime time is stated; listed after them', () => {
+    expect(withVideoXmp(probed({}), xmp('2023-01-02T03:04:05+02:00')).takenAt).toEqual({ local: '2023-01-02T03:04:05', offsetMinutes: 120, utc: '2023-01-02T01:04:05Z', source: 'XMP:xmp:CreateDate' });
+    const apple = withVideoXmp(probed({ 'com.apple.quicktime.creationdate': '2023-01-02T03:04:05+0200' }), xmp('2023-01-02T03:04:05+02:00'));
+    expect(apple.captureTimes?.map((t) => t.source)).toEqual(['QuickTime:CreationDate', 'XMP:xmp:CreateDate']);
+    expect(apple.findings).toBeUndefined();
+    // A date XMP states that is no date (no time of day) is not read, as an image's is not.
+    expect(withVideoXmp(probed({}), xmp('2023-01-02')).takenAt).toBeUndefined();
+  });
+
+  it('the header time agrees read as local or as UTC; only a moment no reading explains is a conflict', () => {
+    const header = probed({ creation_time: '2023-01-02T01:04:05.000000Z' });
+    // Phone-like: the header is UTC, XMP local with its offset.
+    expect(withVideoXmp(header, xmp('2023-01-02T03:04:05+02:00')).findings).toBeUndefined();
+    // Camera-like: the header is the local clock XMP states.
+    expect(withVideoXmp(header, xmp('2023-01-02T01:04:06')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-02T01:04:05-07:00')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-02T05:04:05+02:00', 'XMP:exif:DateTimeOriginal')).findings).toEqual([
+      { flag: 'taken-at-conflict', detail: 'QuickTime:CreateDate 2023-01-02T01:04:05.000000 differs from XMP:exif:DateTimeOriginal 2023-01-02T05:04:05+02:00' },
+    ]);
+    // Apple's zoned time against XMP's: as instants.
+    const apple = probed({ 'com.apple.quicktime.creationdate': '2023-01-02T03:04:05+0200' });
+    expect(withVideoXmp(apple, xmp('2023-01-02T01:04:05Z')).findings).toBeUndefined();
+    expect(withVideoXmp(apple, xmp('2023-01-02T03:04:05Z')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+  });
+
+  it('regression: video-xmp-zoneless-utc-header-conflict — a zone-less XMP time a whole quarter-hour offset (within ±14 h) from a zone-less header is no conflict: the header read as UTC, XMP as local explains it', () => {
+    const header = probed({ creation_time: '2023-01-02T01:04:05.000000Z' });
+    // A phone's UTC header beside an editor's local time without its offset (UTC+2, UTC-5, UTC+5:45).
+    expect(withVideoXmp(header, xmp('2023-01-02T03:04:05')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-01T20:04:06')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-02T06:49:05')).findings).toBeUndefined();
+    // No offset explains 2 h 07 min, nor 15 h.
+    expect(withVideoXmp(header, xmp('2023-01-02T03:11:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+    expect(withVideoXmp(header, xmp('2023-01-02T16:04:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+  });
+
+  it('the reader\'s notes are partial, a metadata-partial finding, beside those already found', () => {
+    const m = withVideoXmp(probed({ make: 'A\u0001' }), { dates: [], notes: ['XMP: the packet in uuid was not read: it has a DOCTYPE; no XMP date read'] });
+    expect(m.partial).toEqual(['XMP: the packet in uuid was not read: it has a DOCTYPE; no XMP date read']);
+    expect(m.findings?.map((f) => f.flag)).toEqual(['text-escaped', 'metadata-partial']);
   });
 });
 
@@ -413,8 +460,9 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
   });
 
   /** A camera MP4 (mvhd local 12:20:30) with exiftool-written XMP; null when exiftool is missing. */
-  async function withXmp(exiftoolArgs: (dir: string) => string[]): Promise<Buffer | null> {
-    const plain = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1', '-c:v', 'mpeg4', '-metadata', 'creation_time=2024-05-01T12:20:30'], 'mp4');
+  async function withXmp(exiftoolArgs: (dir: string) => string[], creationTime: string | null = '2024-05-01T12:20:30'): Promise<Buffer | null> {
+    const header = creationTime === null ? [] : ['-metadata', `creation_time=${creationTime}`];
+    const plain = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10:duration=1', '-c:v', 'mpeg4', ...header], 'mp4');
     const dir = mkdtempSync(join(tmpdir(), 'exhibit-xmp-'));
     try {
       const file = join(dir, 'clip.mp4');
@@ -454,6 +502,72 @@ describe('probe (real ffprobe over HTTP range requests)', () => {
     const m = normaliseProbe(result);
     expect(m).toMatchObject({ width: 160, height: 120, codecs: ['mpeg4'] });
     expect(m.takenAt).toEqual({ local: '2024-05-01T12:20:30.000000', offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+  }, 60_000);
+
+  /** The file served at `path`, its bytes readable too (the XMP reader's ranged reads; ffprobe's URL). */
+  const served = (path: string, bytes: Buffer) => {
+    server.put(path, bytes);
+    return new BufferSource(bytes, path.slice(1), () => server.url(path));
+  };
+
+  it('video-xmp-date-unread: an edited clip whose only capture date is its XMP gets it, with its tag as source', async (ctx) => {
+    const bytes = await withXmp(() => ['-XMP-xmp:CreateDate=2023:01:02 03:04:05+02:00', '-XMP-xmpMM:HistoryWhen=2020:01:01 00:00:00'], null);
+    if (!bytes) return ctx.skip('exiftool is not installed to write the XMP');
+    const m = await new MediaMetadataExtractor(testTools()).video(served('/xmp-only.mp4', bytes));
+    expect(m.takenAt).toEqual({ local: '2023-01-02T03:04:05', offsetMinutes: 120, utc: '2023-01-02T01:04:05Z', source: 'XMP:xmp:CreateDate' });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['XMP:xmp:CreateDate']);
+    expect(m.findings).toBeUndefined();
+  }, 60_000);
+
+  it('video XMP ranks after the header time; one naming another moment is a taken-at-conflict finding; a pantry date is never read', async (ctx) => {
+    const extractor = new MediaMetadataExtractor(testTools());
+    // The header (camera local 12:20:30) and XMP 12:20:30+02:00: one moment read either way, no finding.
+    const same = await withXmp(() => ['-XMP-xmp:CreateDate=2024:05:01 12:20:30+02:00']);
+    if (!same) return ctx.skip('exiftool is not installed to write the XMP');
+    const agreed = await extractor.video(served('/xmp-same.mp4', same));
+    expect(agreed.takenAt).toEqual({ local: '2024-05-01T12:20:30.000000', offsetMinutes: null, utc: null, source: 'QuickTime:CreateDate' });
+    expect(agreed.captureTimes?.map((t) => t.source)).toEqual(['QuickTime:CreateDate', 'QuickTime:MediaCreateDate', 'XMP:xmp:CreateDate']);
+    expect(agreed.findings).toBeUndefined();
+    const other = await withXmp(() => ['-XMP-exif:DateTimeOriginal=2021:03:04 05:06:07']);
+    const conflict = await extractor.video(served('/xmp-other.mp4', other!));
+    expect(conflict.takenAt?.source).toBe('QuickTime:CreateDate');
+    expect(conflict.findings).toEqual([{ flag: 'taken-at-conflict', detail: 'QuickTime:CreateDate 2024-05-01T12:20:30.000000 differs from XMP:exif:DateTimeOriginal 2021-03-04T05:06:07' }]);
+    // The reviewer's pantry file, now through the XMP reader: the ingredient's date is not the clip's.
+    const pantry = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/" xmlns:exif="http://ns.adobe.com/exif/1.0/"><xmpMM:Pantry><rdf:Bag><rdf:li><rdf:Description exif:DateTimeOriginal="2019-07-04T12:00:00-04:00" xmpMM:InstanceID="xmp.iid:1234"/></rdf:li></rdf:Bag></xmpMM:Pantry></rdf:Description></rdf:RDF></x:xmpmeta>';
+    const withPantry = await withXmp((dir) => {
+      writeFileSync(join(dir, 'pantry.xmp'), pantry);
+      return [`-XMP<=${join(dir, 'pantry.xmp')}`];
+    }, null);
+    expect(withPantry!.includes('2019-07-04T12:00:00-04:00')).toBe(true);
+    const m = await extractor.video(served('/xmp-pantry.mp4', withPantry!));
+    expect(m.takenAt).toBeUndefined();
+    expect(m.findings).toBeUndefined();
+  }, 60_000);
+
+  it('a video XMP packet past MEDIA_LIMITS.maxVideoXmpBytes is not read: its date absent, a metadata-partial note says why', async (ctx) => {
+    const bytes = await withXmp((dir) => {
+      writeFileSync(join(dir, 'long.txt'), 'x'.repeat(MEDIA_LIMITS.maxVideoXmpBytes));
+      return ['-XMP-xmp:CreateDate=2021:01:01 01:01:01', `-XMP-dc:Description<=${join(dir, 'long.txt')}`];
+    });
+    if (!bytes) return ctx.skip('exiftool is not installed to write the XMP');
+    const m = await new MediaMetadataExtractor(testTools()).video(served('/xmp-long.mp4', bytes));
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['QuickTime:CreateDate', 'QuickTime:MediaCreateDate']);
+    expect(m.findings).toEqual([{ flag: 'metadata-partial', detail: expect.stringMatching(/^metadata read only in part: XMP: the packet in uuid is \d+ bytes, more than 1048576/) }]);
+  }, 60_000);
+
+  it('video-xmp-timeout-fails-whole-metadata: an XMP read past its parser-thread budget costs the XMP dates alone, with a note', async (ctx) => {
+    // A packet of tags with 1,000 attributes each: about a second of sax's time against a budget of 1 ms.
+    const tag = `<b:x xmlns:b="urn:b" ${Array.from({ length: 1000 }, (_, i) => `c${i}=""`).join(' ')}/>`;
+    const body = tag.repeat(Math.floor((MEDIA_LIMITS.maxVideoXmpBytes - 4096) / tag.length));
+    const bytes = await withXmp((dir) => {
+      writeFileSync(join(dir, 'slow.xmp'), `<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreateDate="2024-05-01T12:20:30"><xmp:Label>${body}</xmp:Label></rdf:Description></rdf:RDF></x:xmpmeta>`);
+      return [`-XMP<=${join(dir, 'slow.xmp')}`];
+    });
+    if (!bytes) return ctx.skip('exiftool is not installed to write the XMP');
+    const m = await new MediaMetadataExtractor(testTools(), { xmpParse: { timeoutMs: 1 } }).video(served('/xmp-slow.mp4', bytes));
+    expect(m).toMatchObject({ width: 160, height: 120, codecs: ['mpeg4'] });
+    expect(m.captureTimes?.map((t) => t.source)).toEqual(['QuickTime:CreateDate', 'QuickTime:MediaCreateDate']);
+    expect(m.findings).toEqual([{ flag: 'metadata-partial', detail: expect.stringMatching(/^metadata read only in part: XMP: not read \(parse-timeout: /) }]);
   }, 60_000);
 
   it('control: without the allowlists ffprobe follows a playlist to another URL', async () => {

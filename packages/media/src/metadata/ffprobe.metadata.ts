@@ -7,6 +7,7 @@ import { parseIso6709 } from './iso6709.js';
 import { toJsonSafe } from './json-safe.js';
 import { isoRecordedTime } from './recorded-time.js';
 import { displayText } from './recorded-text.js';
+import type { VideoXmpRead } from './video-xmp.reader.js';
 
 /** The parts of ffprobe's JSON we read; everything else only goes into `raw`. */
 export interface ProbeResult {
@@ -145,7 +146,7 @@ export function normaliseProbe(result: ProbeResult, asAudio?: { durationGuessed:
   const format = result.format ?? {};
   const streams = Array.isArray(result.streams) ? result.streams : [];
   const formatTags = tagsOf(format.tags);
-  const quickTime = typeof format.format_name === 'string' && /(^|,)(mov|mp4)(,|$)/.test(format.format_name);
+  const quickTime = isQuickTime(result);
   const metadata: MediaMetadata = { raw: toJsonSafe({ format, streams }) };
   const findings: MetadataFinding[] = [];
 
@@ -170,9 +171,10 @@ export function normaliseProbe(result: ProbeResult, asAudio?: { durationGuessed:
   // Every capture time read, format level before the video track's. A time that states its zone
   // (Apple's creationdate with its offset) comes first; in a QuickTime/MP4 file the movie and media
   // headers' times (`creation_time`) state none, whatever ffprobe's Z says (movieHeaderTime), unless
-  // a zoned time names the same instant (provenUtc). The XMP packet is not read for dates: a
+  // a zoned time names the same instant (provenUtc). XMP is not read here from ffprobe's tags: a
   // regular-expression scan took ingredients' and comments' dates as the file's and ran for tens of
-  // seconds on hostile packets (video-xmp-pantry-date-taken-as-capture-time); absent, never wrong.
+  // seconds on hostile packets (video-xmp-pantry-date-taken-as-capture-time); a QuickTime/MP4 file's
+  // packets are read structure-aware in a parser thread (video-xmp.reader.ts) and added by withVideoXmp.
   const creationTags = asAudio ? AUDIO_CREATION_TAGS : CREATION_TAGS;
   const times = [
     ...readTimes(formatTags, quickTime ? null : 'ffprobe:format.tags', false, quickTime, creationTags),
@@ -219,6 +221,78 @@ export function normaliseProbe(result: ProbeResult, asAudio?: { durationGuessed:
   }
   if (findings.length > 0) metadata.findings = findings;
   return metadata;
+}
+
+/** Whether ffprobe read the file as QuickTime/MP4 (the formats whose XMP boxes video-xmp.reader.ts reads). */
+export function isQuickTime(result: ProbeResult): boolean {
+  const name = result.format?.format_name;
+  return typeof name === 'string' && /(^|,)(mov|mp4)(,|$)/.test(name);
+}
+
+/**
+ * A video's metadata with its XMP capture dates (video-xmp.reader.ts) added. Pure. They rank after
+ * every QuickTime time: XMP is what an editor last wrote (Premiere rewrites xmp:CreateDate on export;
+ * an ingest tool may set it to the copy's time), while the movie/media headers and Apple's keys were
+ * written by the device with the recording. So an XMP date is the capture time only where the file
+ * states no other, and is listed in `captureTimes` with its tag as `source`, as an image's is.
+ * Following the image precedent (EXIF vs XMP), an XMP date that names another moment than the
+ * capture time the headers give is a `taken-at-conflict` finding (see sameVideoMoment). The
+ * reader's notes (a packet too large, refused, a walk stopped) are `partial`, a `metadata-partial` finding.
+ */
+export function withVideoXmp(metadata: MediaMetadata, xmp: VideoXmpRead): MediaMetadata {
+  const times = xmp.dates.map((d) => isoRecordedTime(d.text, d.source)).filter((t): t is RecordedTime => t !== null);
+  const findings: MetadataFinding[] = [...(metadata.findings ?? [])];
+  const out: MediaMetadata = { ...metadata };
+  const reference = metadata.takenAt;
+  if (times.length > 0) {
+    out.captureTimes = [...(metadata.captureTimes ?? []), ...times];
+    out.takenAt = reference ?? times[0]!;
+    if (reference) {
+      for (const time of times) {
+        if (!sameVideoMoment(reference, time)) {
+          findings.push({ flag: 'taken-at-conflict', detail: `${reference.source} ${describeTime(reference)} differs from ${time.source} ${describeTime(time)}` });
+        }
+      }
+    }
+  }
+  if (xmp.notes.length > 0) {
+    out.partial = [...(metadata.partial ?? []), ...xmp.notes];
+    findings.push({ flag: 'metadata-partial', detail: `metadata read only in part: ${xmp.notes.join('; ')}`.slice(0, 1000) });
+  }
+  if (findings.length > 0) out.findings = findings;
+  return out;
+}
+
+/**
+ * Whether an XMP time and the video's capture time can name one moment, within SAME_INSTANT_MS: as
+ * instants when both know their UTC; else as wall clocks; and a zone-less header time (a camera's
+ * local clock or a phone's UTC: nothing tells which) also agrees with an XMP time whose UTC is the
+ * header's clock read as UTC, and with a zone-less XMP time a whole quarter-hour offset within
+ * ±14 h from it (the header UTC, XMP the local clock of some zone; every zone's offset is a multiple
+ * of 15 minutes): flagged, that pair was a conflict the header's own ambiguity explains
+ * (video-xmp-zoneless-utc-header-conflict). Only a difference no reading explains is a conflict.
+ */
+function sameVideoMoment(reference: RecordedTime, xmp: RecordedTime): boolean {
+  const near = (a: number, b: number) => Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= SAME_INSTANT_MS;
+  const wall = (t: RecordedTime) => Date.parse(`${t.local.slice(0, 23)}Z`);
+  if (reference.utc !== null && xmp.utc !== null) return near(Date.parse(reference.utc), Date.parse(xmp.utc));
+  if (near(wall(reference), wall(xmp))) return true;
+  if (reference.utc !== null) return false;
+  if (xmp.utc !== null) return near(wall(reference), Date.parse(xmp.utc));
+  const apart = wall(xmp) - wall(reference);
+  const offset = Math.round(apart / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
+  return Math.abs(offset) <= MAX_ZONE_OFFSET_MS && near(wall(reference) + offset, wall(xmp));
+}
+
+/** Every time zone's offset from UTC is a whole multiple of this, at most MAX_ZONE_OFFSET_MS either way. */
+const QUARTER_HOUR_MS = 15 * 60_000;
+const MAX_ZONE_OFFSET_MS = 14 * 3_600_000;
+
+function describeTime(t: RecordedTime): string {
+  if (t.offsetMinutes === null) return t.local;
+  const sign = t.offsetMinutes < 0 ? '-' : '+';
+  const abs = Math.abs(t.offsetMinutes);
+  return `${t.local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
 }
 
 function tagsOf(tags: unknown): Map<string, string> {

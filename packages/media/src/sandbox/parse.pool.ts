@@ -3,6 +3,7 @@ import { ExhibitError, LIMITS, type ContentFinding, type IdentificationResult, t
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { DeadlineWorkerPool, workerEntryBeside, type ServeResult, type WorkerEntry } from '@exhibit/core/deadline-pool';
 import type { PixelSize } from '../metadata/pixel-size.js';
+import type { VideoXmpRead } from '../metadata/video-xmp.reader.js';
 import type { HeifTransforms } from '../thumbnail/heif-transforms.js';
 import type { ExifPreviewOutput, ExifrTaskInput, ExifrTaskOutput, FileTypeOutput, Id3FramesInput, IdentifyInput, PixelSizeInput, RangeRequest, TrailingDataInput } from './parse.tasks.js';
 
@@ -155,6 +156,18 @@ export function id3FramesSandboxed(source: RandomAccessSource, limit: number, op
   const input: Id3FramesInput = { name: source.name, size: source.size, limit };
   return (options.pool ?? parsePool()).run<number>('id3-frames', input, {
     ...runOptions('ID3 frame count', options),
+    serve: rangeServer(source, source.size),
+  });
+}
+
+/**
+ * A QuickTime/MP4 video's XMP capture dates (metadata/video-xmp.reader.ts): its boxes walked and its packets
+ * parsed in a parser thread, under its deadline, never on the main event loop.
+ */
+export function videoXmpSandboxed(source: RandomAccessSource, options: SandboxOptions = {}): Promise<VideoXmpRead> {
+  const input: IdentifyInput = { name: source.name, size: source.size };
+  return (options.pool ?? parsePool()).run<VideoXmpRead>('video-xmp', input, {
+    ...runOptions('video XMP reader', options),
     serve: rangeServer(source, source.size),
   });
 }

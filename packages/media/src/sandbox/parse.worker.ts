@@ -9,6 +9,7 @@ import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { identifyFromSource } from '../identify/identify-source.js';
 import { holdsVideoTrack } from '../identify/iso-bmff-tracks.js';
 import { id3FrameCount } from '../metadata/id3-frames.js';
+import { readVideoXmp } from '../metadata/video-xmp.reader.js';
 import { heifTransforms } from '../thumbnail/heif-transforms.js';
 import { declaresStillItem } from '../thumbnail/heif-still-item.js';
 import { imageEnd, trailingDataFinding } from '../identify/polyglot.js';
@@ -170,6 +171,12 @@ serveTasks({
   async 'id3-frames'(input, context) {
     const { name, size, limit } = input as Id3FramesInput;
     return { value: await id3FrameCount(new RemoteSource(context, name, size), limit) };
+  },
+
+  /** A QuickTime/MP4 video's XMP capture dates (video-xmp.reader.ts walks its boxes and parses the packets here). */
+  async 'video-xmp'(input, context) {
+    const { name, size } = input as IdentifyInput;
+    return { value: await readVideoXmp(new RemoteSource(context, name, size)) };
   },
 
   /** Whether an ISO-BMFF file's tracks include video (iso-bmff-tracks.ts walks its boxes by ranged reads). */
