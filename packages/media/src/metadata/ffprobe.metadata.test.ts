@@ -186,7 +186,7 @@ describe('withVideoXmp', () => {
     expect(withVideoXmp(apple, xmp('2023-01-02T03:04:05Z')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
   });
 
-  it('regression: video-xmp-zoneless-utc-header-conflict — a zone-less XMP time a whole quarter-hour offset (within ±14 h) from a zone-less header is no conflict: the header read as UTC, XMP as local explains it', () => {
+  it('regression: video-xmp-zoneless-utc-header-conflict — a zone-less XMP time a real zone offset (−12 h to +14 h; :00, :30 or :45) from a zone-less header is no conflict: the header read as UTC, XMP as local explains it', () => {
     const header = probed({ creation_time: '2023-01-02T01:04:05.000000Z' });
     // A phone's UTC header beside an editor's local time without its offset (UTC+2, UTC-5, UTC+5:45).
     expect(withVideoXmp(header, xmp('2023-01-02T03:04:05')).findings).toBeUndefined();
@@ -195,6 +195,20 @@ describe('withVideoXmp', () => {
     // No offset explains 2 h 07 min, nor 15 h.
     expect(withVideoXmp(header, xmp('2023-01-02T03:11:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
     expect(withVideoXmp(header, xmp('2023-01-02T16:04:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+  });
+
+  it('regression: video-xmp-zoneless-offset-no-zone-has-accepted — the header-UTC reading explains only offsets zones have: −12 h to +14 h, minutes :00, :30 or :45', () => {
+    const header = probed({ creation_time: '2023-01-02T01:04:05.000000Z' });
+    // Real zones at the edges and off the hour: UTC+14 (Kiribati), UTC−12, UTC−9:30 (Marquesas), UTC+12:45 (Chatham).
+    expect(withVideoXmp(header, xmp('2023-01-02T15:04:05')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-01T13:04:05')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-01T15:34:05')).findings).toBeUndefined();
+    expect(withVideoXmp(header, xmp('2023-01-02T13:49:05')).findings).toBeUndefined();
+    // No zone is 13 h or 14 h behind UTC, nor 2 h 15 min or 1 h 15 min away: each was taken as a zone's local clock.
+    expect(withVideoXmp(header, xmp('2023-01-01T12:04:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+    expect(withVideoXmp(header, xmp('2023-01-01T11:04:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+    expect(withVideoXmp(header, xmp('2023-01-02T03:19:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
+    expect(withVideoXmp(header, xmp('2023-01-01T23:49:05')).findings?.map((f) => f.flag)).toEqual(['taken-at-conflict']);
   });
 
   it('the reader\'s notes are partial, a metadata-partial finding, beside those already found', () => {

@@ -267,10 +267,12 @@ export function withVideoXmp(metadata: MediaMetadata, xmp: VideoXmpRead): MediaM
  * Whether an XMP time and the video's capture time can name one moment, within SAME_INSTANT_MS: as
  * instants when both know their UTC; else as wall clocks; and a zone-less header time (a camera's
  * local clock or a phone's UTC: nothing tells which) also agrees with an XMP time whose UTC is the
- * header's clock read as UTC, and with a zone-less XMP time a whole quarter-hour offset within
- * ±14 h from it (the header UTC, XMP the local clock of some zone; every zone's offset is a multiple
- * of 15 minutes): flagged, that pair was a conflict the header's own ambiguity explains
- * (video-xmp-zoneless-utc-header-conflict). Only a difference no reading explains is a conflict.
+ * header's clock read as UTC, and with a zone-less XMP time a real zone's offset from it (the header
+ * UTC, XMP the local clock of some zone: from −12 h to +14 h, minutes :00, :30 or :45, as zones' are).
+ * That pair used to be flagged as a conflict, though the header's own ambiguity explains it
+ * (video-xmp-zoneless-utc-header-conflict); any multiple of 15 minutes within ±14 h was then taken
+ * for a zone, −13 h and +2:15 among them, which no zone is (video-xmp-zoneless-offset-no-zone-has-accepted).
+ * Only a difference no reading explains is a conflict.
  */
 function sameVideoMoment(reference: RecordedTime, xmp: RecordedTime): boolean {
   const near = (a: number, b: number) => Number.isFinite(a) && Number.isFinite(b) && Math.abs(a - b) <= SAME_INSTANT_MS;
@@ -281,12 +283,21 @@ function sameVideoMoment(reference: RecordedTime, xmp: RecordedTime): boolean {
   if (xmp.utc !== null) return near(wall(reference), Date.parse(xmp.utc));
   const apart = wall(xmp) - wall(reference);
   const offset = Math.round(apart / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
-  return Math.abs(offset) <= MAX_ZONE_OFFSET_MS && near(wall(reference) + offset, wall(xmp));
+  return isZoneOffset(offset) && near(wall(reference) + offset, wall(xmp));
 }
 
-/** Every time zone's offset from UTC is a whole multiple of this, at most MAX_ZONE_OFFSET_MS either way. */
+/** Every time zone's offset from UTC is a whole multiple of this. */
 const QUARTER_HOUR_MS = 15 * 60_000;
+/** Zones' offsets span UTC−12 (Baker Island) to UTC+14 (Line Islands). */
+const MIN_ZONE_OFFSET_MS = -12 * 3_600_000;
 const MAX_ZONE_OFFSET_MS = 14 * 3_600_000;
+/** Zones' minutes past the hour: :30 (India, Newfoundland, Marquesas), :45 (Nepal, Chatham, Eucla); none is :15. */
+const ZONE_MINUTES = new Set([0, 30, 45]);
+
+function isZoneOffset(offsetMs: number): boolean {
+  if (offsetMs < MIN_ZONE_OFFSET_MS || offsetMs > MAX_ZONE_OFFSET_MS) return false;
+  return ZONE_MINUTES.has((Math.abs(offsetMs) / 60_000) % 60);
+}
 
 function describeTime(t: RecordedTime): string {
   if (t.offsetMinutes === null) return t.local;

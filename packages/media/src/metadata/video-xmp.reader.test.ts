@@ -245,12 +245,29 @@ describe('readVideoXmp (box walk)', () => {
     const plain = new BufferSource(frag);
     expect(await readVideoXmp(plain)).toEqual({ dates: [], notes: [] });
     expect(plain.reads.length).toBeLessThan(10);
-    // A writer's packet right after moov (where a top-level XMP uuid goes) is read; one past the fragments is not looked for.
+    // A packet right after moov is found, still in a few reads; the fragments stay unwalked, so its date is not kept
+    // (video-xmp-fmp4-stop-keeps-date-a-later-packet-contradicts); one past the fragments alone is not looked for.
     const moovEnd = tops.find((t) => t.type === 'moov')!.end;
     const withXmp = new BufferSource(Buffer.concat([frag.subarray(0, moovEnd), uuidXmp(p), frag.subarray(moovEnd)]));
-    expect(await readVideoXmp(withXmp)).toEqual({ dates: created, notes: [] });
+    expect(await readVideoXmp(withXmp)).toEqual({ dates: [], notes: [expect.stringMatching(/stopped at the first moof after moov/)] });
     expect(withXmp.reads.length).toBeLessThan(10);
     expect(await readVideoXmp(new BufferSource(Buffer.concat([frag, uuidXmp(p)])))).toEqual({ dates: [], notes: [] });
+  });
+
+  it('regression: video-xmp-fmp4-stop-keeps-date-a-later-packet-contradicts — a fragmented MP4 whose walk stops at a moof after a packet was found keeps no XMP date (one past the fragments may contradict it), with a note', async () => {
+    // Six one-frame fragments, as the reviewer's file: ftyp uuid(2023) moov (moof mdat)×6 mfra uuid(1999).
+    const frag = await makeWithFfmpeg(['-f', 'lavfi', '-i', 'testsrc=size=16x16:rate=10:duration=0.6', '-c:v', 'mpeg4', '-g', '1', '-movflags', 'frag_keyframe+empty_moov'], 'mp4');
+    const ftypEnd = frag.readUInt32BE(0);
+    expect(frag.toString('latin1', 4, 8)).toBe('ftyp');
+    const tops: string[] = [];
+    for (let at = 0; at + 8 <= frag.length; at += frag.readUInt32BE(at)) tops.push(frag.toString('latin1', at + 4, at + 8));
+    expect(tops.filter((t) => t === 'moof').length).toBeGreaterThan(1);
+    expect(tops.indexOf('moof')).toBeGreaterThan(tops.indexOf('moov'));
+    const later = uuidXmp(packet('xmp:CreateDate="1999-09-09T09:09:09"'));
+    const both = await readVideoXmp(new BufferSource(Buffer.concat([frag.subarray(0, ftypEnd), uuidXmp(p), frag.subarray(ftypEnd), later])));
+    expect(both).toEqual({ dates: [], notes: [expect.stringMatching(/^XMP: box walk stopped at the first moof after moov .*; no XMP date read$/)] });
+    // Nothing found before the fragments: nothing to keep, so no note (as before).
+    expect(await readVideoXmp(new BufferSource(Buffer.concat([frag, later])))).toEqual({ dates: [], notes: [] });
   });
 
   /** A clip with XMP written by exiftool (a real writer), and exiftool's own reading of its XMP dates; null without exiftool. */

@@ -13,8 +13,9 @@ import { displayText } from './recorded-text.js';
  * `XMP_` atom in `moov/udta` or `moov/trak/udta`. Box sizes are checked against
  * their parent (0, "to the end", ends the walk of its level unread, as exiftool
  * does; 1: a 64-bit size); a fragmented file's walk ends at its first `moof`
- * after `moov`; at most MEDIA_LIMITS.maxVideoXmpBoxes headers are read (past
- * them no XMP date is kept), at most MEDIA_LIMITS.maxVideoXmpPackets packets of
+ * after `moov` (a packet found before it then gives no XMP date: one after the
+ * fragments, unread, could contradict it); at most MEDIA_LIMITS.maxVideoXmpBoxes
+ * headers are read (past them no XMP date is kept), at most MEDIA_LIMITS.maxVideoXmpPackets packets of
  * MEDIA_LIMITS.maxVideoXmpBytes each.
  *
  * What: only simple properties of a top-level `rdf:Description` (a child of the
@@ -145,7 +146,7 @@ type PacketSpan = { start: number; end: number; where: string };
  * UserData (`udta`) of `moov` and of each `moov/trak`. exiftool reads no XMP uuid inside `moov`,
  * a `trak` or a `udta`; a packet read there alone would be a value validation finds only in Exhibit.
  */
-async function findPackets(walker: Walker, size: number, found: PacketSpan[]): Promise<void> {
+async function findPackets(walker: Walker, size: number, found: PacketSpan[]): Promise<'whole' | 'fragments-unwalked'> {
   const udtaPackets = async (udta: Box, where: string) => {
     for await (const box of walker.children(udta.body, udta.end)) if (box.type === 'XMP_') found.push({ start: box.body, end: box.end, where: `${where}/XMP_` });
   };
@@ -153,10 +154,12 @@ async function findPackets(walker: Walker, size: number, found: PacketSpan[]): P
   for await (const top of walker.children(0, size)) {
     // A fragmented MP4 (frag_keyframe+empty_moov) has a moof/mdat pair per fragment, hundreds to
     // thousands: walked to the box budget, each header a storage read, it held no XMP and got a note
-    // (video-xmp-fragmented-mp4-walked-to-budget). A top-level XMP uuid goes before or right after
-    // moov (exiftool writes no XMP into a fragmented file at all: "Can't yet handle movie fragments
-    // when writing"), so the walk ends at the first moof after moov, without a note.
-    if (top.type === 'moof' && moovSeen) return;
+    // (video-xmp-fragmented-mp4-walked-to-budget). A top-level XMP uuid mostly goes before or right
+    // after moov (exiftool writes no XMP into a fragmented file at all: "Can't yet handle movie
+    // fragments when writing"), so the walk ends at the first moof after moov. Another tool may still
+    // append a packet after the fragments, and exiftool reads it: the caller keeps no date found
+    // before this stop (video-xmp-fmp4-stop-keeps-date-a-later-packet-contradicts).
+    if (top.type === 'moof' && moovSeen) return 'fragments-unwalked';
     if (top.type === 'uuid') {
       if (top.end - top.body >= 16 && (await walker.read(top.body, 16)).equals(XMP_UUID)) found.push({ start: top.body + 16, end: top.end, where: 'uuid' });
       continue;
@@ -171,6 +174,7 @@ async function findPackets(walker: Walker, size: number, found: PacketSpan[]): P
       }
     }
   }
+  return 'whole';
 }
 
 /** The XMP capture dates of a QuickTime/MP4 file (see the module comment). */
@@ -179,7 +183,14 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
   const notes: string[] = [];
   const packets: PacketSpan[] = [];
   try {
-    await findPackets(walker, source.size, packets);
+    const walked = await findPackets(walker, source.size, packets);
+    // The walk stopped at a fragmented file's first moof (see findPackets), with the fragments and
+    // whatever follows them unread. A packet after them (exiftool reads one there) may contradict one
+    // found before: as at the box budget, no XMP date is kept, with a note. With none found there is
+    // nothing to contradict: absent, silently (a fragmented file with no XMP is common).
+    if (walked === 'fragments-unwalked' && packets.length > 0) {
+      return { dates: [], notes: ['XMP: box walk stopped at the first moof after moov (a fragmented file); XMP boxes after its fragments were not looked for; no XMP date read'] };
+    }
   } catch (err) {
     if (!(err instanceof Stop)) throw err;
     // A malformed box (a truncated or carved file) ends the walk: what was found before it stands, as
@@ -264,8 +275,9 @@ export function xmpCaptureDates(packet: string): { dates: Array<{ source: VideoX
   parser.onerror = (err) => refuse(`not well-formed XML (${quoted(err.message)})`);
   // A DTD can declare entities (billion laughs); sax expands none, and XMP has no use for one.
   parser.ondoctype = () => refuse('it has a DOCTYPE');
-  // What sax lets through that XML forbids (expat, exiftool's parser, refuses each), refused here so
-  // a malformed packet never gives a date: in namespace mode sax's own repeated-attribute check never
+  // What sax lets through that XML forbids (expat refuses each), refused here so a malformed packet
+  // never gives a date. exiftool reads all three (its XMP parser is its own, not expat): validation
+  // shows such a packet's dates as dates only exiftool has, which is meant. In namespace mode sax's own repeated-attribute check never
   // matches, so `xmp:CreateDate="2001…" xmp:CreateDate="2023…"` kept the later value and a prefix bound
   // twice on one tag its later binding (video-xmp-duplicate-attribute-takes-later-value); a second root
   // element was read as more of the packet (video-xmp-second-root-read); a raw `<` in an attribute value
