@@ -165,7 +165,8 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const segments = await laterSegmentsToHash(deps, set, ctx, upload);
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
-  const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded('the evidence item\'s unpack-time budget ran out'));
+  // Each entry this run records extends the allowance (LIMITS.budgetUnpackMsPerEntry, UnpackRun.record): the maximum grows with the work listed.
+  const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded(`the evidence item's unpack-time budget (${budget.describeUnpackMsMaximum()}) ran out`));
   // Short of the runner's deadline, an attempt that recorded new members stops and continues in a new message (ContinuePoint).
   const continuePoint = new ContinuePoint(
     ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs,
@@ -332,7 +333,7 @@ async function unpackWith(
     // Merkle root taken), never said to be none (regressions ewf-check-started-after-budget-stop-records-zero-members,
     // ewf-verdict-lost-when-budget-spent-between-listing-and-check).
     const recorded = options.resumed ? await deps.index.listChildren(parent.fileId) : [];
-    const detail = `the evidence item's unpack-time budget (${options.budget.maxima.unpackMs} ms) is used up; ${recorded.length > 0 ? 'not unpacked further' : 'not unpacked'}`;
+    const detail = `the evidence item's unpack-time budget (${options.budget.describeUnpackMsMaximum()}) is used up; ${recorded.length > 0 ? 'not unpacked further' : 'not unpacked'}`;
     listingSpent = { detail, recorded };
     // An image's stored-hash check chain goes on to its verdict (the check is not charged to the budget, the listing before
     // it was; its attempts are bounded by the media, its restarts and each attempt's deadline): only the listing stays
@@ -1556,7 +1557,9 @@ class UnpackRun {
     // (a member recorded by an earlier attempt was charged then).
     let file: NewFile;
     try {
-      await this.evidenceBudget.take('entries', 1);
+      // An entry recorded is work shown legitimate: it extends the item's unpack time (regression
+      // image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor; a listing of many small files outlasted the size-based time).
+      this.clock.extend(await this.evidenceBudget.takeEntry());
       file = await this.build(entry, fileId);
     } catch (err) {
       // Not recorded (a budget ran out, an abort, a storage fault): it must not count as recorded.

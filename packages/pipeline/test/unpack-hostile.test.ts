@@ -686,6 +686,54 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 0 });
   });
 
+  /**
+   * Runs `fn` with the index's content writes (one per member stored, UNPACK_UPLOADS_IN_FLIGHT of them awaited at once)
+   * each taking `delayMs` longer: the unpack's own work made slower per member, deterministically, as a busy host or a
+   * slow database makes it.
+   */
+  function withSlowMemberWrites<T>(delayMs: number, fn: () => Promise<T>): Promise<T> {
+    const index = h.deps.index;
+    (h.deps as { index: typeof index }).index = Object.create(index, {
+      ensureContent: {
+        value: async (...args: Parameters<typeof index.ensureContent>) => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          return index.ensureContent(...args);
+        },
+      },
+    }) as typeof index;
+    return fn().finally(() => {
+      (h.deps as { index: typeof index }).index = index;
+    });
+  }
+
+  it('regression: image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor — a listing whose own work per member is legitimate lists every member, its time growing with the entries recorded', async () => {
+    // 120 members at ~25 ms of own work each (100 ms writes, 4 at once): ~3 s, twice the size-based floor (1.5 s), far
+    // under the 250 ms each recorded entry adds. Before the fix the floor alone applied and the listing was stopped
+    // budget-exceeded part way (as bench:disk's 4 GiB image with 20,000 files lost 8,021 of them).
+    const count = 120;
+    const zip = await zipOf(Array.from({ length: count }, (_, i) => ({ name: `m${String(i).padStart(3, '0')}.txt`, data: Buffer.from(`member ${i}`), compress: false })));
+    const { outcome, stop, members, usage } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
+      withSlowMemberWrites(100, () => unpackOne('many-small-members.zip', zip, { evidenceId: 'ev-time-grows-with-entries' })),
+    );
+    expect(stop?.detail ?? null).toBeNull();
+    expect(outcome.status).toBe('done');
+    expect(members).toHaveLength(count);
+    expect(usage.used.entries).toBe(count);
+  });
+
+  it('a time bomb yielding few entries slowly is still cut by the unpack-time budget, the stop naming the maximum and what it is made of', async () => {
+    // 8 members whose own work takes ~750 ms each (3 s writes, 4 at once): the fifth waits for the first write, 3 s in,
+    // past the 1.5 s floor plus 5 × 250 ms.
+    const zip = await zipOf(Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: false })));
+    const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
+      withSlowMemberWrites(3000, () => unpackOne('slow-few.zip', zip, { evidenceId: 'ev-slow-time-bomb' })),
+    );
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded' });
+    expect(members.length).toBeLessThan(8);
+    expect(stop?.detail).toMatch(/unpack-time budget \(\d+ ms: 1500 ms \+ 250 ms per entry listed, \d+ entries, at most 86400000 ms\) ran out; stopped after \d+ members/);
+  });
+
   it('the evidence item\'s entry budget: entries past it are not recorded, the stop says how many were', async () => {
     const zip = await zipOf([0, 1, 2, 3].map((i) => ({ name: `${i}.txt`, data: Buffer.from(String(i)) })));
     const { stop, members, usage } = await withLimits({ minBudgetEntries: 2, maxBudgetEntries: 2 }, () => unpackOne('entries.zip', zip));

@@ -8,7 +8,8 @@ const clamp = (value: number, floor: number, ceiling: number) => Math.min(ceilin
  * The evidence item's budget: LIMITS.expansionBudgetFactor × its uploaded
  * size, between each counter's floor and ceiling. Bytes expanded and written
  * scale with bytes of evidence; entries with KiB of evidence; unpack time
- * (milliseconds) with MiB of evidence.
+ * (milliseconds) with MiB of evidence. This unpack time is only the size-based
+ * part: the maximum also grows with the entries recorded (unpackMsMaximum).
  */
 export function budgetMaxima(evidenceBytes: number, limits: Limits): BudgetMaxima {
   const k = limits.expansionBudgetFactor;
@@ -18,6 +19,16 @@ export function budgetMaxima(evidenceBytes: number, limits: Limits): BudgetMaxim
     entries: clamp((k * evidenceBytes) / 1024, limits.minBudgetEntries, limits.maxBudgetEntries),
     unpackMs: clamp((k * evidenceBytes) / (1024 * 1024), limits.minBudgetUnpackMs, limits.maxBudgetUnpackMs),
   };
+}
+
+/**
+ * The item's unpack-time maximum once it has recorded `entries` entries: the size-based part (budgetMaxima) plus
+ * LIMITS.budgetUnpackMsPerEntry per entry, never past maxBudgetUnpackMs (nor below the size-based part). Listing many
+ * small members is legitimate work the size alone does not foresee (a disk image's files); each entry recorded has
+ * passed the entries budget, so the time it adds is bounded with it.
+ */
+export function unpackMsMaximum(sizeBasedMs: number, entries: number, limits: Pick<Limits, 'budgetUnpackMsPerEntry' | 'maxBudgetUnpackMs'>): number {
+  return Math.max(sizeBasedMs, Math.min(limits.maxBudgetUnpackMs, sizeBasedMs + limits.budgetUnpackMsPerEntry * Math.max(0, entries)));
 }
 
 /** How much of a counter one claim asks for beyond what is needed now, to keep round trips rare. */
@@ -36,18 +47,47 @@ export function budgetExceeded(message: string): ExhibitError {
  */
 export class EvidenceBudget {
   private readonly held: BudgetMaxima = { expandedBytes: 0, writtenBytes: 0, entries: 0, unpackMs: 0 };
+  /** Entries this unpack took (recorded members), each adding to the unpack-time maximum. */
+  private entriesTaken = 0;
+  /** The maxima; unpackMs is the maximum as this unpack began (the entries already used counted in), see unpackMsMaximum(). */
+  readonly maxima: BudgetMaxima;
 
   constructor(
     private readonly index: IndexStore,
     private readonly ref: EvidenceRef,
-    readonly maxima: BudgetMaxima,
+    /** The size-based maxima (budgetMaxima). */
+    readonly sizeBased: BudgetMaxima,
     /** Already used when this unpack began. */
     readonly usedAtStart: BudgetMaxima,
-  ) {}
+    private readonly limits: Pick<Limits, 'budgetUnpackMsPerEntry' | 'maxBudgetUnpackMs'>,
+  ) {
+    this.maxima = { ...sizeBased, unpackMs: this.unpackMsMaximum() };
+  }
 
   static async open(index: IndexStore, ref: EvidenceRef, limits: Limits): Promise<EvidenceBudget> {
     const usage = await index.budgetUsage(ref);
-    return new EvidenceBudget(index, { caseId: ref.caseId, evidenceId: ref.evidenceId }, budgetMaxima(usage.evidenceBytes, limits), usage.used);
+    return new EvidenceBudget(index, { caseId: ref.caseId, evidenceId: ref.evidenceId }, budgetMaxima(usage.evidenceBytes, limits), usage.used, limits);
+  }
+
+  /** The item's unpack-time maximum now: the size-based part plus the per-entry time of every entry recorded so far (before and in this unpack). */
+  unpackMsMaximum(): number {
+    return unpackMsMaximum(this.sizeBased.unpackMs, this.usedAtStart.entries + this.entriesTaken, this.limits);
+  }
+
+  /** What the unpack-time maximum is made of, for a stop's message (the figure alone would not say why it differs between stops). */
+  describeUnpackMsMaximum(): string {
+    return `${this.unpackMsMaximum()} ms: ${this.sizeBased.unpackMs} ms + ${this.limits.budgetUnpackMsPerEntry} ms per entry listed, ${this.usedAtStart.entries + this.entriesTaken} entries, at most ${this.limits.maxBudgetUnpackMs} ms`;
+  }
+
+  /**
+   * Takes one entry (recording a member) and returns the milliseconds it added to the unpack-time maximum, for the
+   * run's clock to extend its allowance by; throws budgetExceeded as take() does.
+   */
+  async takeEntry(): Promise<number> {
+    const before = this.unpackMsMaximum();
+    await this.take('entries', 1);
+    this.entriesTaken += 1;
+    return this.unpackMsMaximum() - before;
   }
 
   /** Takes `amount` of a counter or throws budgetExceeded (having taken nothing more). */

@@ -40,4 +40,26 @@ describe('UnpackClock: the item\'s unpack time, standing still while unpack wait
     expect(clock.signal.aborted).toBe(true);
     clock.close();
   });
+
+  it('extend() adds to the allowance while running and while stopped, and revives nothing once aborted', async () => {
+    const clock = new UnpackClock(1000, () => new Error('budget'));
+    vi.advanceTimersByTime(600);
+    // An entry recorded while running: 400 ms were left, now 650.
+    clock.extend(250);
+    vi.advanceTimersByTime(649);
+    expect(clock.signal.aborted).toBe(false);
+    await clock.off(async () => {
+      // Extended during a wait: counted once the clock runs again.
+      clock.extend(100);
+      await vi.advanceTimersByTimeAsync(2000);
+    });
+    vi.advanceTimersByTime(100);
+    expect(clock.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(1);
+    expect(clock.signal.aborted).toBe(true);
+    expect(clock.chargedMs()).toBe(1350);
+    clock.extend(10_000);
+    expect(clock.signal.aborted).toBe(true);
+    clock.close();
+  });
 });

@@ -15,6 +15,8 @@ export class UnpackClock {
   private stoppedMs = 0;
   private stoppedAt = 0;
   private closed = false;
+  /** False while off(): the allowance is not being spent. */
+  private running = true;
 
   constructor(
     allowanceMs: number,
@@ -59,6 +61,24 @@ export class UnpackClock {
     return this.stoppedMs;
   }
 
+  /**
+   * Adds `ms` to the allowance (the item's maximum grew: an entry recorded adds LIMITS.budgetUnpackMsPerEntry), running
+   * or stopped. Nothing once the clock has aborted or closed: a run already stopped for its budget is not revived.
+   */
+  extend(ms: number): void {
+    if (ms <= 0 || this.closed || this.controller.signal.aborted) return;
+    if (this.running) {
+      clearTimeout(this.timer);
+      const now = Date.now();
+      this.leftMs -= now - this.runningSince;
+      this.runningSince = now;
+      this.leftMs += ms;
+      this.arm();
+    } else {
+      this.leftMs += ms;
+    }
+  }
+
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
@@ -66,6 +86,7 @@ export class UnpackClock {
 
   private pause(): void {
     clearTimeout(this.timer);
+    this.running = false;
     this.stoppedAt = Date.now();
     this.leftMs -= this.stoppedAt - this.runningSince;
   }
@@ -74,6 +95,7 @@ export class UnpackClock {
     const now = Date.now();
     this.stoppedMs += now - this.stoppedAt;
     this.runningSince = now;
+    this.running = true;
     this.arm();
   }
 
