@@ -46,18 +46,19 @@ export const LIMITS = {
   maxBudgetEntries: 5_000_000,
   /**
    * Wall-clock milliseconds spent unpacking (the unpack's own work: waits for member-cache room are off the clock),
-   * floor and ceiling of the size-based part (budgetFactor applies per MiB of evidence). The maximum also grows by
-   * budgetUnpackMsPerEntry per entry the item has recorded, never past maxBudgetUnpackMs.
+   * floor and ceiling (budgetFactor applies per MiB of evidence). Each entry's own work is granted beyond it, up to
+   * budgetUnpackMsPerEntry, and never charged to it.
    */
   minBudgetUnpackMs: 30 * 60_000,
   maxBudgetUnpackMs: 24 * 3600_000,
   /**
-   * Unpack time each recorded entry adds to the item's unpack-time maximum. 50 ms per MiB is far below what listing an
-   * image of many small files costs: measured (bench:disk, 4 GiB ext4, 20,000 files, 2 cores at load ~12) ~48 ms of the
-   * unpack's own work per entry, so such an image ran past the 30-min floor and lost 8,021 of its files. ~5x the
-   * measured cost leaves room for a slower or busier host; a time bomb that yields few entries slowly gains little
-   * (its entries, themselves bounded by the entries budget, are what it is granted time for) and is still cut at the
-   * size-based time.
+   * Most of an entry's own work (the running unpack time since the entry before was taken) granted beyond the
+   * unpack-time maximum. 50 ms per MiB is far below what listing an image of many small files costs: measured
+   * (bench:disk, 4 GiB ext4, 20,000 files, 2 cores at load ~12) ~48 ms of the unpack's own work per entry, so such an
+   * image ran past the 30-min floor and lost 8,021 of its files. 250 ms is ~5x that measured cost, room for a slower
+   * or busier host. Only time actually spent is granted, never a fixed amount per entry: cheap entries cannot save up
+   * grace for slow ones (a file of 338,400 empty entries would otherwise buy the 24 h ceiling), and a member slower
+   * than this eats the size-based time beyond it, so a time bomb is still cut near that time.
    */
   budgetUnpackMsPerEntry: 250,
   /** Longest single stage invocation; the runtime aborts it then (host.json functionTimeout is 30 min). */

@@ -165,8 +165,9 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   const segments = await laterSegmentsToHash(deps, set, ctx, upload);
   const budget = await EvidenceBudget.open(deps.index, parent, deps.limits);
   // The evidence item's unpack time left bounds this run too (less its waits for the member-bytes cache); the runtime's deadline bounds every stage.
-  // Each entry this run records extends the allowance (LIMITS.budgetUnpackMsPerEntry, UnpackRun.record): the maximum grows with the work listed.
-  const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded(`the evidence item's unpack-time budget (${budget.describeUnpackMsMaximum()}) ran out`));
+  // Each entry this run takes is granted its own work, up to LIMITS.budgetUnpackMsPerEntry (UnpackClock.grant, UnpackRun.record),
+  // neither charged to the item nor counted against its size-based maximum. The stop's text is fixed for the item; what was granted is logged.
+  const clock = new UnpackClock(budget.remainingMsAtStart(), () => budgetExceeded(`the evidence item's unpack-time budget (${budget.describeUnpackMs()}) ran out`));
   // Short of the runner's deadline, an attempt that recorded new members stops and continues in a new message (ContinuePoint).
   const continuePoint = new ContinuePoint(
     ctx.deadlineAt === undefined ? null : ctx.deadlineAt - deps.limits.unpackContinueMarginMs,
@@ -293,9 +294,17 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     await segments?.close();
     clock.close();
     continuePoint.close();
-    // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back.
+    // Time is charged whatever happened, so a redelivered unpack cannot reset it; unused allowance goes back. What was granted
+    // to entries' own work is not: across continuations only time not granted adds up (a grant is no credit to save up).
+    const chargedMs = Math.max(0, clock.chargedMs() - hashingMs - clock.grantedMs());
+    if (clock.signal.aborted) {
+      ctx.logger.info(
+        { fileId: parent.fileId, maximumMs: budget.maxima.unpackMs, usedAtStartMs: budget.usedAtStart.unpackMs, runMs: clock.chargedMs(), grantedMs: clock.grantedMs(), hashingMs, chargedMs },
+        'unpack: the evidence item\'s unpack-time budget ran out',
+      );
+    }
     await deps.index
-      .claimBudget(parent, 'unpackMs', clock.chargedMs() - hashingMs, Number.MAX_SAFE_INTEGER)
+      .claimBudget(parent, 'unpackMs', chargedMs, Number.MAX_SAFE_INTEGER)
       .then(() => budget.release())
       .catch((err: unknown) => ctx.logger.warn({ err: String(err) }, 'could not settle the expansion budget'));
   }
@@ -333,7 +342,7 @@ async function unpackWith(
     // Merkle root taken), never said to be none (regressions ewf-check-started-after-budget-stop-records-zero-members,
     // ewf-verdict-lost-when-budget-spent-between-listing-and-check).
     const recorded = options.resumed ? await deps.index.listChildren(parent.fileId) : [];
-    const detail = `the evidence item's unpack-time budget (${options.budget.describeUnpackMsMaximum()}) is used up; ${recorded.length > 0 ? 'not unpacked further' : 'not unpacked'}`;
+    const detail = `the evidence item's unpack-time budget (${options.budget.describeUnpackMs()}) is used up; ${recorded.length > 0 ? 'not unpacked further' : 'not unpacked'}`;
     listingSpent = { detail, recorded };
     // An image's stored-hash check chain goes on to its verdict (the check is not charged to the budget, the listing before
     // it was; its attempts are bounded by the media, its restarts and each attempt's deadline): only the listing stays
@@ -1557,9 +1566,11 @@ class UnpackRun {
     // (a member recorded by an earlier attempt was charged then).
     let file: NewFile;
     try {
-      // An entry recorded is work shown legitimate: it extends the item's unpack time (regression
-      // image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor; a listing of many small files outlasted the size-based time).
-      this.clock.extend(await this.evidenceBudget.takeEntry());
+      // Each entry taken is granted its own work since the one before, up to LIMITS.budgetUnpackMsPerEntry (regression
+      // image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor: a listing of many small files outlasted the
+      // size-based time); time actually spent, so nothing is saved up (regression entry-grace-saved-up-for-slow-members).
+      await this.evidenceBudget.take('entries', 1);
+      this.clock.grant(this.deps.limits.budgetUnpackMsPerEntry);
       file = await this.build(entry, fileId);
     } catch (err) {
       // Not recorded (a budget ran out, an abort, a storage fault): it must not count as recorded.

@@ -688,15 +688,17 @@ describe('hostile archives (Azurite + PGlite)', () => {
 
   /**
    * Runs `fn` with the index's content writes (one per member stored, UNPACK_UPLOADS_IN_FLIGHT of them awaited at once)
-   * each taking `delayMs` longer: the unpack's own work made slower per member, deterministically, as a busy host or a
-   * slow database makes it.
+   * each taking `delayMs` longer (of the content's size; 0 leaves a write as it is): the unpack's own work made slower per
+   * member, deterministically, as a busy host or a slow database makes it.
    */
-  function withSlowMemberWrites<T>(delayMs: number, fn: () => Promise<T>): Promise<T> {
+  function withSlowMemberWrites<T>(delayMs: number | ((sizeBytes: number) => number), fn: () => Promise<T>): Promise<T> {
     const index = h.deps.index;
+    const delayOf = typeof delayMs === 'number' ? () => delayMs : delayMs;
     (h.deps as { index: typeof index }).index = Object.create(index, {
       ensureContent: {
         value: async (...args: Parameters<typeof index.ensureContent>) => {
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          const ms = delayOf(args[0].size);
+          if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
           return index.ensureContent(...args);
         },
       },
@@ -706,13 +708,13 @@ describe('hostile archives (Azurite + PGlite)', () => {
     });
   }
 
-  it('regression: image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor — a listing whose own work per member is legitimate lists every member, its time growing with the entries recorded', async () => {
-    // 120 members at ~25 ms of own work each (100 ms writes, 4 at once): ~3 s, twice the size-based floor (1.5 s), far
-    // under the 250 ms each recorded entry adds. Before the fix the floor alone applied and the listing was stopped
-    // budget-exceeded part way (as bench:disk's 4 GiB image with 20,000 files lost 8,021 of them).
-    const count = 120;
+  it('regression: image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor — a listing whose own work per member is legitimate lists every member, each entry granted its own work', async () => {
+    // 300 members at ~25 ms of own work each (100 ms writes, 4 at once), each well under the 250 ms an entry is granted:
+    // ~7.5 s in all, over twice the size-based floor (3 s). Before the fix the floor alone applied and the listing was
+    // stopped budget-exceeded part way (as bench:disk's 4 GiB image with 20,000 files lost 8,021 of them).
+    const count = 300;
     const zip = await zipOf(Array.from({ length: count }, (_, i) => ({ name: `m${String(i).padStart(3, '0')}.txt`, data: Buffer.from(`member ${i}`), compress: false })));
-    const { outcome, stop, members, usage } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
+    const { outcome, stop, members, usage } = await withLimits({ minBudgetUnpackMs: 3000 }, () =>
       withSlowMemberWrites(100, () => unpackOne('many-small-members.zip', zip, { evidenceId: 'ev-time-grows-with-entries' })),
     );
     expect(stop?.detail ?? null).toBeNull();
@@ -721,17 +723,34 @@ describe('hostile archives (Azurite + PGlite)', () => {
     expect(usage.used.entries).toBe(count);
   });
 
-  it('a time bomb yielding few entries slowly is still cut by the unpack-time budget, the stop naming the maximum and what it is made of', async () => {
-    // 8 members whose own work takes ~750 ms each (3 s writes, 4 at once): the fifth waits for the first write, 3 s in,
-    // past the 1.5 s floor plus 5 × 250 ms.
+  it('regression: entry-grace-saved-up-for-slow-members — cheap entries before slow members buy them no time', async () => {
+    // 200 empty members, then 8 whose content writes take 3 s each (4 at once): ~6 s of slow work against a 1.5 s floor.
+    // Each entry is granted only its own time (the empties almost nothing, a slow member at most 250 ms), so the listing
+    // is cut. Before the fix each entry added a fixed 250 ms: the empties saved up 50 s and all 208 were recorded.
+    const zip = await zipOf([
+      ...Array.from({ length: 200 }, (_, i) => ({ name: `empty${String(i).padStart(3, '0')}.txt`, data: Buffer.alloc(0), compress: false })),
+      ...Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: false })),
+    ]);
+    const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
+      withSlowMemberWrites((size) => (size > 0 ? 3000 : 0), () => unpackOne('saved-up-grace.zip', zip, { evidenceId: 'ev-saved-up-grace' })),
+    );
+    expect(outcome.status).toBe('failed');
+    expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded' });
+    expect(members.length).toBeLessThan(208);
+    expect(stop?.detail).toMatch(/^the evidence item's unpack-time budget \(1500 ms, not counting up to 250 ms of each entry's own work\) ran out; stopped after \d+ members/);
+  });
+
+  it('a time bomb yielding few entries slowly is still cut by the unpack-time budget, the stop naming the budget in fixed figures', async () => {
+    // 8 members whose own work takes ~1.25 s each (5 s writes, 4 at once): the fifth waits for the first write, 5 s in,
+    // far past the 1.5 s floor plus the 250 ms at most granted per entry.
     const zip = await zipOf(Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: false })));
     const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
-      withSlowMemberWrites(3000, () => unpackOne('slow-few.zip', zip, { evidenceId: 'ev-slow-time-bomb' })),
+      withSlowMemberWrites(5000, () => unpackOne('slow-few.zip', zip, { evidenceId: 'ev-slow-time-bomb' })),
     );
     expect(outcome.status).toBe('failed');
     expect(stop?.archive).toMatchObject({ reason: 'budget-exceeded' });
     expect(members.length).toBeLessThan(8);
-    expect(stop?.detail).toMatch(/unpack-time budget \(\d+ ms: 1500 ms \+ 250 ms per entry listed, \d+ entries, at most 86400000 ms\) ran out; stopped after \d+ members/);
+    expect(stop?.detail).toMatch(/^the evidence item's unpack-time budget \(1500 ms, not counting up to 250 ms of each entry's own work\) ran out; stopped after \d+ members/);
   });
 
   it('the evidence item\'s entry budget: entries past it are not recorded, the stop says how many were', async () => {

@@ -150,7 +150,7 @@ describe('status rendering', () => {
     };
     const stop = {
       fileId: 'fimg', path: 'big.E01', stage: 'unpack', code: 'limit-exceeded',
-      detail: "the evidence item's unpack-time budget (1800000 ms) is used up; not unpacked further (3 members recorded before the stop; any after it not extracted)",
+      detail: "the evidence item's unpack-time budget (1800000 ms, not counting up to 250 ms of each entry's own work) is used up; not unpacked further (3 members recorded before the stop; any after it not extracted)",
       archive: { reason: 'budget-exceeded', membersRecorded: 3, membersDeclared: null },
     };
     const text = renderEvidenceStatus({ ...status, diskImages: [image], failures: [stop] as typeof status.failures }, { width: 400 });

@@ -8,8 +8,9 @@ const clamp = (value: number, floor: number, ceiling: number) => Math.min(ceilin
  * The evidence item's budget: LIMITS.expansionBudgetFactor × its uploaded
  * size, between each counter's floor and ceiling. Bytes expanded and written
  * scale with bytes of evidence; entries with KiB of evidence; unpack time
- * (milliseconds) with MiB of evidence. This unpack time is only the size-based
- * part: the maximum also grows with the entries recorded (unpackMsMaximum).
+ * (milliseconds) with MiB of evidence. The unpack-time maximum does not
+ * grow with the entries: what each entry's own work is granted beyond it
+ * (LIMITS.budgetUnpackMsPerEntry, UnpackClock.grant) is never charged to it.
  */
 export function budgetMaxima(evidenceBytes: number, limits: Limits): BudgetMaxima {
   const k = limits.expansionBudgetFactor;
@@ -22,13 +23,11 @@ export function budgetMaxima(evidenceBytes: number, limits: Limits): BudgetMaxim
 }
 
 /**
- * The item's unpack-time maximum once it has recorded `entries` entries: the size-based part (budgetMaxima) plus
- * LIMITS.budgetUnpackMsPerEntry per entry, never past maxBudgetUnpackMs (nor below the size-based part). Listing many
- * small members is legitimate work the size alone does not foresee (a disk image's files); each entry recorded has
- * passed the entries budget, so the time it adds is bounded with it.
+ * The unpack-time budget as a stop names it: the size-based maximum and the per-entry grace, both fixed for the item,
+ * so one file stopped by it fails with the same reason every run (how much was granted varies with timing: logged only).
  */
-export function unpackMsMaximum(sizeBasedMs: number, entries: number, limits: Pick<Limits, 'budgetUnpackMsPerEntry' | 'maxBudgetUnpackMs'>): number {
-  return Math.max(sizeBasedMs, Math.min(limits.maxBudgetUnpackMs, sizeBasedMs + limits.budgetUnpackMsPerEntry * Math.max(0, entries)));
+export function describeUnpackMsBudget(maximumMs: number, limits: Pick<Limits, 'budgetUnpackMsPerEntry'>): string {
+  return `${maximumMs} ms, not counting up to ${limits.budgetUnpackMsPerEntry} ms of each entry's own work`;
 }
 
 /** How much of a counter one claim asks for beyond what is needed now, to keep round trips rare. */
@@ -47,47 +46,24 @@ export function budgetExceeded(message: string): ExhibitError {
  */
 export class EvidenceBudget {
   private readonly held: BudgetMaxima = { expandedBytes: 0, writtenBytes: 0, entries: 0, unpackMs: 0 };
-  /** Entries this unpack took (recorded members), each adding to the unpack-time maximum. */
-  private entriesTaken = 0;
-  /** The maxima; unpackMs is the maximum as this unpack began (the entries already used counted in), see unpackMsMaximum(). */
-  readonly maxima: BudgetMaxima;
 
   constructor(
     private readonly index: IndexStore,
     private readonly ref: EvidenceRef,
-    /** The size-based maxima (budgetMaxima). */
-    readonly sizeBased: BudgetMaxima,
+    readonly maxima: BudgetMaxima,
     /** Already used when this unpack began. */
     readonly usedAtStart: BudgetMaxima,
-    private readonly limits: Pick<Limits, 'budgetUnpackMsPerEntry' | 'maxBudgetUnpackMs'>,
-  ) {
-    this.maxima = { ...sizeBased, unpackMs: this.unpackMsMaximum() };
-  }
+    private readonly limits: Pick<Limits, 'budgetUnpackMsPerEntry'>,
+  ) {}
 
   static async open(index: IndexStore, ref: EvidenceRef, limits: Limits): Promise<EvidenceBudget> {
     const usage = await index.budgetUsage(ref);
     return new EvidenceBudget(index, { caseId: ref.caseId, evidenceId: ref.evidenceId }, budgetMaxima(usage.evidenceBytes, limits), usage.used, limits);
   }
 
-  /** The item's unpack-time maximum now: the size-based part plus the per-entry time of every entry recorded so far (before and in this unpack). */
-  unpackMsMaximum(): number {
-    return unpackMsMaximum(this.sizeBased.unpackMs, this.usedAtStart.entries + this.entriesTaken, this.limits);
-  }
-
-  /** What the unpack-time maximum is made of, for a stop's message (the figure alone would not say why it differs between stops). */
-  describeUnpackMsMaximum(): string {
-    return `${this.unpackMsMaximum()} ms: ${this.sizeBased.unpackMs} ms + ${this.limits.budgetUnpackMsPerEntry} ms per entry listed, ${this.usedAtStart.entries + this.entriesTaken} entries, at most ${this.limits.maxBudgetUnpackMs} ms`;
-  }
-
-  /**
-   * Takes one entry (recording a member) and returns the milliseconds it added to the unpack-time maximum, for the
-   * run's clock to extend its allowance by; throws budgetExceeded as take() does.
-   */
-  async takeEntry(): Promise<number> {
-    const before = this.unpackMsMaximum();
-    await this.take('entries', 1);
-    this.entriesTaken += 1;
-    return this.unpackMsMaximum() - before;
+  /** The unpack-time budget as a stop names it (describeUnpackMsBudget). */
+  describeUnpackMs(): string {
+    return describeUnpackMsBudget(this.maxima.unpackMs, this.limits);
   }
 
   /** Takes `amount` of a counter or throws budgetExceeded (having taken nothing more). */
@@ -111,7 +87,10 @@ export class EvidenceBudget {
     return this.usedAtStart[counter] >= this.maxima[counter] ? `the evidence item's ${DESCRIBE[counter]} budget (${this.maxima[counter]}) is used up` : null;
   }
 
-  /** Milliseconds of unpack time left to the evidence item when this unpack began. */
+  /**
+   * Milliseconds of unpack time left to the evidence item when this unpack began: the size-based maximum less the time
+   * charged so far, which counts only time not granted to entries (UnpackClock.grantedMs), so nothing granted carries over.
+   */
   remainingMsAtStart(): number {
     return Math.max(0, this.maxima.unpackMs - this.usedAtStart.unpackMs);
   }

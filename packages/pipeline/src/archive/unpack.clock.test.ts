@@ -41,25 +41,43 @@ describe('UnpackClock: the item\'s unpack time, standing still while unpack wait
     clock.close();
   });
 
-  it('extend() adds to the allowance while running and while stopped, and revives nothing once aborted', async () => {
+  it('grant() extends the allowance by the running time since the previous grant, at most the cap, and counts it granted', async () => {
     const clock = new UnpackClock(1000, () => new Error('budget'));
     vi.advanceTimersByTime(600);
-    // An entry recorded while running: 400 ms were left, now 650.
-    clock.extend(250);
-    vi.advanceTimersByTime(649);
-    expect(clock.signal.aborted).toBe(false);
-    await clock.off(async () => {
-      // Extended during a wait: counted once the clock runs again.
-      clock.extend(100);
-      await vi.advanceTimersByTimeAsync(2000);
-    });
+    // The first entry: 600 ms since the clock started, capped at 250; 400 ms were left, now 650.
+    expect(clock.grant(250)).toBe(250);
     vi.advanceTimersByTime(100);
+    // An entry 100 ms after the one before: its 100 ms granted, 650 - 100 + 100 = 650 left.
+    expect(clock.grant(250)).toBe(100);
+    await clock.off(async () => {
+      // A wait is not running time: nothing granted for it.
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(clock.grant(250)).toBe(0);
+    });
+    vi.advanceTimersByTime(649);
     expect(clock.signal.aborted).toBe(false);
     vi.advanceTimersByTime(1);
     expect(clock.signal.aborted).toBe(true);
     expect(clock.chargedMs()).toBe(1350);
-    clock.extend(10_000);
+    expect(clock.grantedMs()).toBe(350);
+    // Aborted: nothing granted, the run is not revived.
+    vi.advanceTimersByTime(200);
+    expect(clock.grant(250)).toBe(0);
+    expect(clock.grantedMs()).toBe(350);
+    clock.close();
+  });
+
+  it('grant() saves nothing up: cheap entries add only their own time, and a slow stretch after them gets one cap', () => {
+    const clock = new UnpackClock(1000, () => new Error('budget'));
+    // 200 entries taken at once (empty members) add nothing.
+    for (let i = 0; i < 200; i += 1) clock.grant(250);
+    expect(clock.grantedMs()).toBe(0);
+    // Then slow work before the next entry: nothing saved up covers it, the 1000 ms allowance runs out at 1000 ms.
+    vi.advanceTimersByTime(999);
+    expect(clock.signal.aborted).toBe(false);
+    vi.advanceTimersByTime(1);
     expect(clock.signal.aborted).toBe(true);
+    expect(clock.grant(250)).toBe(0);
     clock.close();
   });
 });

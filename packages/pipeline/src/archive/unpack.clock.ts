@@ -17,6 +17,9 @@ export class UnpackClock {
   private closed = false;
   /** False while off(): the allowance is not being spent. */
   private running = true;
+  /** Milliseconds granted so far (grant), and the running time at the last grant. */
+  private granted = 0;
+  private grantedAt = 0;
 
   constructor(
     allowanceMs: number,
@@ -62,26 +65,46 @@ export class UnpackClock {
   }
 
   /**
-   * Adds `ms` to the allowance (the item's maximum grew: an entry recorded adds LIMITS.budgetUnpackMsPerEntry), running
-   * or stopped. Nothing once the clock has aborted or closed: a run already stopped for its budget is not revived.
+   * An entry is taken (a member about to be recorded): its own work is granted, the allowance extended by the clock's
+   * running time since the previous entry was taken (since the clock started, for the first), at most `capMs`
+   * (LIMITS.budgetUnpackMsPerEntry). Time actually spent, never a fixed amount per entry: cheap entries add almost
+   * nothing, so no grace is saved up for slow ones later (200 empty members did not buy 8 members 3 s each; regression
+   * entry-grace-saved-up-for-slow-members), and work beyond `capMs` between two entries is charged. Nothing once the
+   * clock has aborted or closed (a run stopped for its budget is not revived). Returns the milliseconds granted.
    */
-  extend(ms: number): void {
-    if (ms <= 0 || this.closed || this.controller.signal.aborted) return;
+  grant(capMs: number): number {
+    if (this.closed || this.controller.signal.aborted) return 0;
+    const running = this.runningMs();
+    const granted = Math.max(0, Math.min(capMs, running - this.grantedAt));
+    this.grantedAt = running;
+    if (granted === 0) return 0;
+    this.granted += granted;
     if (this.running) {
       clearTimeout(this.timer);
       const now = Date.now();
       this.leftMs -= now - this.runningSince;
       this.runningSince = now;
-      this.leftMs += ms;
+      this.leftMs += granted;
       this.arm();
     } else {
-      this.leftMs += ms;
+      this.leftMs += granted;
     }
+    return granted;
+  }
+
+  /** Milliseconds granted to entries' own work (grant): not charged to the item, only the rest of chargedMs() is. */
+  grantedMs(): number {
+    return this.granted;
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
+  }
+
+  /** Milliseconds the clock has run (chargedMs, less any stop still under way). */
+  private runningMs(): number {
+    return (this.running ? Date.now() : this.stoppedAt) - this.startedAt - this.stoppedMs;
   }
 
   private pause(): void {
