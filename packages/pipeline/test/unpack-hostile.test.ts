@@ -687,33 +687,34 @@ describe('hostile archives (Azurite + PGlite)', () => {
   });
 
   /**
-   * Runs `fn` with the index's content writes (one per member stored, UNPACK_UPLOADS_IN_FLIGHT of them awaited at once)
-   * each taking `delayMs` longer (of the content's size; 0 leaves a write as it is): the unpack's own work made slower per
-   * member, deterministically, as a busy host or a slow database makes it.
+   * Runs `fn` with each member's upload to derived storage (one per compressed member stored, UNPACK_UPLOADS_IN_FLIGHT of
+   * them awaited at once) taking `delayMs` longer (of the member's size; 0 leaves an upload as it is): the unpack's own
+   * work made slower per member, deterministically, as a busy host or slow storage makes it. Compressed members, because
+   * a stored one is read in place (no upload), and content rows are written per batch, not per member.
    */
   function withSlowMemberWrites<T>(delayMs: number | ((sizeBytes: number) => number), fn: () => Promise<T>): Promise<T> {
-    const index = h.deps.index;
+    const blobs = h.deps.blobs;
     const delayOf = typeof delayMs === 'number' ? () => delayMs : delayMs;
-    (h.deps as { index: typeof index }).index = Object.create(index, {
-      ensureContent: {
-        value: async (...args: Parameters<typeof index.ensureContent>) => {
-          const ms = delayOf(args[0].size);
+    (h.deps as { blobs: typeof blobs }).blobs = Object.create(blobs, {
+      upload: {
+        value: async (...args: Parameters<typeof blobs.upload>) => {
+          const ms = delayOf(Buffer.isBuffer(args[1]) ? args[1].length : Number.MAX_SAFE_INTEGER);
           if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-          return index.ensureContent(...args);
+          return blobs.upload(...args);
         },
       },
-    }) as typeof index;
+    }) as typeof blobs;
     return fn().finally(() => {
-      (h.deps as { index: typeof index }).index = index;
+      (h.deps as { blobs: typeof blobs }).blobs = blobs;
     });
   }
 
   it('regression: image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor — a listing whose own work per member is legitimate lists every member, each entry granted its own work', async () => {
-    // 300 members at ~25 ms of own work each (100 ms writes, 4 at once), each well under the 250 ms an entry is granted:
+    // 300 members at ~25 ms of own work each (100 ms uploads, 4 at once), each well under the 250 ms an entry is granted:
     // ~7.5 s in all, over twice the size-based floor (3 s). Before the fix the floor alone applied and the listing was
     // stopped budget-exceeded part way (as bench:disk's 4 GiB image with 20,000 files lost 8,021 of them).
     const count = 300;
-    const zip = await zipOf(Array.from({ length: count }, (_, i) => ({ name: `m${String(i).padStart(3, '0')}.txt`, data: Buffer.from(`member ${i}`), compress: false })));
+    const zip = await zipOf(Array.from({ length: count }, (_, i) => ({ name: `m${String(i).padStart(3, '0')}.txt`, data: Buffer.from(`member ${i}`), compress: true })));
     const { outcome, stop, members, usage } = await withLimits({ minBudgetUnpackMs: 3000 }, () =>
       withSlowMemberWrites(100, () => unpackOne('many-small-members.zip', zip, { evidenceId: 'ev-time-grows-with-entries' })),
     );
@@ -724,12 +725,12 @@ describe('hostile archives (Azurite + PGlite)', () => {
   });
 
   it('regression: entry-grace-saved-up-for-slow-members — cheap entries before slow members buy them no time', async () => {
-    // 200 empty members, then 8 whose content writes take 3 s each (4 at once): ~6 s of slow work against a 1.5 s floor.
+    // 200 empty members, then 8 whose uploads take 3 s each (4 at once): ~6 s of slow work against a 1.5 s floor.
     // Each entry is granted only its own time (the empties almost nothing, a slow member at most 250 ms), so the listing
     // is cut. Before the fix each entry added a fixed 250 ms: the empties saved up 50 s and all 208 were recorded.
     const zip = await zipOf([
-      ...Array.from({ length: 200 }, (_, i) => ({ name: `empty${String(i).padStart(3, '0')}.txt`, data: Buffer.alloc(0), compress: false })),
-      ...Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: false })),
+      ...Array.from({ length: 200 }, (_, i) => ({ name: `empty${String(i).padStart(3, '0')}.txt`, data: Buffer.alloc(0), compress: true })),
+      ...Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: true })),
     ]);
     const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
       withSlowMemberWrites((size) => (size > 0 ? 3000 : 0), () => unpackOne('saved-up-grace.zip', zip, { evidenceId: 'ev-saved-up-grace' })),
@@ -741,9 +742,9 @@ describe('hostile archives (Azurite + PGlite)', () => {
   });
 
   it('a time bomb yielding few entries slowly is still cut by the unpack-time budget, the stop naming the budget in fixed figures', async () => {
-    // 8 members whose own work takes ~1.25 s each (5 s writes, 4 at once): the fifth waits for the first write, 5 s in,
+    // 8 members whose own work takes ~1.25 s each (5 s uploads, 4 at once): the fifth waits for the first write, 5 s in,
     // far past the 1.5 s floor plus the 250 ms at most granted per entry.
-    const zip = await zipOf(Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: false })));
+    const zip = await zipOf(Array.from({ length: 8 }, (_, i) => ({ name: `slow${i}.txt`, data: Buffer.from(`slow ${i}`), compress: true })));
     const { outcome, stop, members } = await withLimits({ minBudgetUnpackMs: 1500 }, () =>
       withSlowMemberWrites(5000, () => unpackOne('slow-few.zip', zip, { evidenceId: 'ev-slow-time-bomb' })),
     );
