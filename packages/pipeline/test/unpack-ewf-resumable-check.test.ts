@@ -536,45 +536,36 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { merkleRoot: string; hashedMembers: number };
     expect(total).toBeGreaterThan(photos.length);
     expect(refDetails.hashedMembers).toBeGreaterThan(0);
-    // resumable: the check chain takes the verdict; not resumable (the check is the image end's, charged to the budget): the
-    // unpack stops with every member recorded, counted and hashed in its custody entry.
-    for (const resumable of [true, false]) {
-      const archive = await addArchive(h, `gap-${resumable}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
-      await sendWork(h.deps, 'unpack', [archive]);
-      let spent = false;
-      // Each attempt records one member (its continue point passed at once); the listing's end leaves the image's end to one more.
-      const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, ...(resumable ? {} : { resumableImageCheckMinBytes: 2 ** 50 }) });
-      const runs = await deliverAll(archive.fileId, limits, async () => {
-        if (spent) return;
-        const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
-        if (key === `unpack-continue:${total}` && (await h.index.listChildren(archive.fileId)).length === total) {
-          spent = true;
-          // Another archive of the item used its unpack time up before the image's end runs.
-          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
-        }
-      });
-      expect(spent).toBe(true);
-      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
-      expect(unpacked).toHaveLength(1);
-      expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image', memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
-      expect(await checkpointRow(archive.fileId)).toBeNull();
-      if (resumable) {
-        expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
-        const tools = ewfTools(card.e01);
-        expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
-          integrity: 'verified',
-          storedHashes: tools.stored,
-          computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
-          volumes: [{ fileSystem: 'fat32', problem: null }],
-        });
-        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
-        expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
-      } else {
-        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
-        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
-        expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: total });
+    // The check chain takes the verdict (an image below resumableImageCheckMinBytes too:
+    // small-e01-verdict-lost-when-budget-spent-at-image-end).
+    const archive = await addArchive(h, 'gap-true.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let spent = false;
+    // Each attempt records one member (its continue point passed at once); the listing's end leaves the image's end to one more.
+    const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000 }), async () => {
+      if (spent) return;
+      const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
+      if (key === `unpack-continue:${total}` && (await h.index.listChildren(archive.fileId)).length === total) {
+        spent = true;
+        // Another archive of the item used its unpack time up before the image's end runs.
+        await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
       }
-    }
+    });
+    expect(spent).toBe(true);
+    const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+    expect(unpacked).toHaveLength(1);
+    expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image', memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      integrity: 'verified',
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
+      volumes: [{ fileSystem: 'fat32', problem: null }],
+    });
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
   }, 600_000);
 
   it('regression: uploaded-e01-verdict-lost-when-budget-spent-between-listing-and-check — an uploaded E01 whose hash its own unpack takes (not identified yet) also gets its verdict when the budget is spent before its check', async () => {
@@ -661,6 +652,104 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(stoppedBy.detail).toMatch(/^the evidence item's entr\w* budget \(3\) is used up/);
     expect(stoppedBy.detail).not.toMatch(/unpack-time/);
   }, 300_000);
+
+  it('regression: listing-stop-named-time-budget-when-archive-limit-stopped-it — a listing stopped by a per-archive limit, or by an item budget not used up to its last unit, its unpack time spent after it, is recorded with that stop (reason, limit and count), in custody and status alike', async () => {
+    // Before: the check chain's last attempt met the spent time budget, walked the recorded members, and named what stopped
+    // the listing from the budget as it stood then: only an item budget used up to its last unit was found, anything else
+    // was called the unpack-time budget, and a listing stopped on its last entry (the member the limit failed is recorded)
+    // was called done. Each case stops the listing in its first attempt, deterministically (the second photo does not fit,
+    // or the third, the last entry); the unpack time is spent after it.
+    const cases = [
+      { name: 'archive-expanded', limits: { maxArchiveExpandedBytes: 500_000 }, reason: 'limit-exceeded', detail: /^archive expands beyond maxArchiveExpandedBytes \(500000 bytes\)/ },
+      { name: 'item-written', limits: { minBudgetWrittenBytes: 500_000, maxBudgetWrittenBytes: 500_000 }, reason: 'budget-exceeded', detail: /^the evidence item's derived-bytes-written budget \(500000\) is used up/ },
+      { name: 'archive-expanded-last-entry', limits: { maxArchiveExpandedBytes: 1_000_000 }, reason: 'limit-exceeded', detail: /^archive expands beyond maxArchiveExpandedBytes \(1000000 bytes\)/ },
+    ];
+    for (const c of cases) {
+      const archive = await addArchive(h, `limit-${c.name}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let first = true;
+      const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, ...c.limits }), async () => {
+        if (first) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        first = false;
+      });
+      expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+      const members = await h.index.listChildren(archive.fileId);
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      const stoppedBy = (unpacked[0]!.details as { stoppedBy: { reason: string; detail: string } }).stoppedBy;
+      expect(stoppedBy.detail).toMatch(c.detail);
+      expect(stoppedBy.reason).toBe(c.reason);
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+      const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+      const failure = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
+      expect(failure?.archive).toMatchObject({ reason: c.reason, membersRecorded: members.length });
+      expect(failure?.detail).toMatch(c.detail);
+      expect(failure?.detail).toContain(`(${members.length} members recorded`);
+
+      // The same limit, the time never spent: the same stop, carried too (before, the expanded-bytes case's last attempt
+      // listed again past the member the limit failed and recorded the unpack done).
+      const ref = await addArchive(h, `limit-ref-${c.name}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [ref]);
+      await deliverAll(ref.fileId, limitsWith({ ...CHECK_LIMITS, ...c.limits }));
+      const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { stoppedBy?: { reason: string; detail: string }; memberCount: number };
+      expect(refDetails.stoppedBy).toEqual(stoppedBy);
+      expect(refDetails.memberCount).toBe(members.length);
+    }
+  }, 600_000);
+
+  it('regression: small-e01-verdict-lost-when-budget-spent-at-image-end — an E01 below resumableImageCheckMinBytes gets its stored-hash verdict when the unpack-time budget is spent before its check, its listing ended in full or stopped by the budget', async () => {
+    // Before: below resumableImageCheckMinBytes the check is read in one go at the image's end, charged to the unpack-time
+    // budget: a spent budget stopped the unpack with no verdict and no image record. Now it is taken as a large image's is
+    // (resumable, across attempts, not charged to the budget), each attempt's reading bounded by its deadline.
+    const ref = await addArchive(h, 'small-ref.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [ref]);
+    await deliverAll(ref.fileId, limitsWith({}));
+    const total = (await h.index.listChildren(ref.fileId)).length;
+    const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { merkleRoot: string; hashedMembers: number };
+    const tools = ewfTools(card.e01);
+    // Small: never resumable by its size. Each attempt records one member (its continue point passed at once).
+    const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, resumableImageCheckMinBytes: 2 ** 50 });
+    for (const when of ['between-listing-and-check', 'in-listing'] as const) {
+      const archive = await addArchive(h, `small-${when}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let spent = false;
+      const runs = await deliverAll(archive.fileId, limits, async () => {
+        if (spent) return;
+        const recorded = (await h.index.listChildren(archive.fileId)).length;
+        const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
+        if (when === 'in-listing' ? recorded >= 2 : key === `unpack-continue:${total}` && recorded === total) {
+          spent = true;
+          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+      expect(spent).toBe(true);
+      expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+        integrity: 'verified',
+        storedHashes: tools.stored,
+        computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(readFileSync(card.raw)) },
+        volumes: [{ fileSystem: 'fat32', problem: null }],
+      });
+      const verified = custodyOf(archive.evidenceId, 'image-hash-verified');
+      expect(verified).toHaveLength(1);
+      expect(verified[0]!.tools).toContainEqual(expect.objectContaining({ name: 'hash-wasm' }));
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      if (when === 'between-listing-and-check') {
+        // The listing had ended in full: not called stopped.
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
+        expect(unpacked[0]!.details).toMatchObject({ memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
+      } else {
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+        expect(unpacked[0]!.details).toMatchObject({ memberCount: 2, stoppedBy: { reason: 'budget-exceeded' } });
+        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+        expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 2 });
+        expect(status?.diskImages.find((d) => d.fileId === archive.fileId)).toMatchObject({ integrity: 'verified' });
+      }
+      expect(await checkpointRow(archive.fileId)).toBeNull();
+    }
+  }, 600_000);
 
   it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
     // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.
