@@ -25,6 +25,7 @@ import {
   type HashMessage,
   type ImageCheckCheckpoint,
   type Hashes,
+  type HashCheckpointSave,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
@@ -45,7 +46,7 @@ import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
-import { isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { isEvidenceChange, mayHaveHashCheckpoint, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import type { StoredHashCheck } from './disk/open-disk-image.js';
 import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
@@ -275,7 +276,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       const outcome = await run.finish(format, undefined, hashHere);
       // An image's stored-hash check chain ends without a pass (fromCheck): what its listing attempts' passes saved is of no
       // use to the hash stage, which hashes an upload this size from byte 0; gone, it does not read as a hash moving.
-      if (hashHere) await deps.index.deleteHashCheckpoints(upload!.rootFileId);
+      if (hashHere && mayHaveHashCheckpoint(upload!, deps.limits)) await deps.index.deleteHashCheckpoints(upload!.rootFileId);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
@@ -722,7 +723,7 @@ async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRec
   await deps.index.deleteImageCheckCheckpoint(parent.fileId);
   // The single read's saved hash progress (UploadPass), should the unpack have ended without its pass's settle (the hash
   // stage's own rows, of an upload it hashes resumably, are its to delete).
-  if (upload && !hashedResumably(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  if (upload && !hashedResumably(upload, deps.limits) && mayHaveHashCheckpoint(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
   return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
 }
 
@@ -1080,14 +1081,16 @@ class UploadPass {
 
   /**
    * Saves the hash's states at the offset hashed, for the next attempt (before its continuation point is written).
-   * The pass stops first, so no chunk is half hashed when the states are taken. False when nothing was saved.
+   * The pass stops first, so no chunk is half hashed when the states are taken. What became of the save
+   * (saveHashCheckpoint: 'saved', 'behind', 'not-pending'), or 'not-saved' when there was nothing to save (no resumable
+   * hasher, past its starts over, the blob changed, nothing hashed since the states it resumed from).
    */
-  async saveForContinuation(): Promise<boolean> {
-    if (!this.resumable || !this.saves || this.changed) return false;
+  async saveForContinuation(): Promise<HashCheckpointSave | 'not-saved'> {
+    if (!this.resumable || !this.saves || this.changed) return 'not-saved';
     this.source.close();
     while (this.consuming) await this.consuming.catch(() => undefined);
     const offsetBytes = this.hashedBytes;
-    if (offsetBytes !== this.source.passed || offsetBytes === this.source.startOffsetBytes) return false;
+    if (offsetBytes !== this.source.passed || offsetBytes === this.source.startOffsetBytes) return 'not-saved';
     const states = this.resumable.save();
     return this.deps.index.saveHashCheckpoint({ rootFileId: this.upload.rootFileId, etag: this.upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts: this.restarts, offsetBytes, states });
   }

@@ -255,7 +255,7 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     await deliverAll(fileId, EVERY_CHECKPOINT, async (run) => {
       if (seeded || !CHECK_KEY.test(keyOf(run.messageId))) return;
       // As a listing attempt's pass (an upload above singleReadResumableMinBytes) would have left it when it continued.
-      seeded = await h.index.saveHashCheckpoint({ rootFileId: fileId, etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 1024, states: { md5: 'AA==', sha1: 'AA==', sha256: 'AA==' } });
+      seeded = (await h.index.saveHashCheckpoint({ rootFileId: fileId, etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 1024, states: { md5: 'AA==', sha1: 'AA==', sha256: 'AA==' } })) === 'saved';
     });
     expect(seeded).toBe(true);
     expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
@@ -749,6 +749,93 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
       }
       expect(await checkpointRow(archive.fileId)).toBeNull();
     }
+  }, 600_000);
+
+  it('regression: budget-walk-queried-index-per-member-and-decided-upload-type-twice — the walk over recorded members uses the rows loaded once; an unidentified upload meeting the spent budget has its type decided once', async () => {
+    // Before: the walk of a check chain's last attempt (the budget spent) asked the index for each member twice (the
+    // reader's isRecorded, the stage's member row) though every row was loaded; and an upload not identified yet that met
+    // the spent budget was identified twice (once to see it is a disk image, once to open it).
+    const archive = await addArchive(h, 'walk-rows.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const index = h.deps.index;
+    let memberReads = 0;
+    const memberReadsPerRun: number[] = [];
+    h.deps.index = Object.create(index, {
+      getFile: {
+        value: async (fileId: string) => {
+          if (fileId !== archive.fileId) memberReads += 1;
+          return index.getFile(fileId);
+        },
+      },
+    });
+    let spent = false;
+    try {
+      await deliverAll(archive.fileId, EVERY_CHECKPOINT, async () => {
+        memberReadsPerRun.push(memberReads);
+        memberReads = 0;
+        if (!spent) {
+          spent = true;
+          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+    } finally {
+      h.deps.index = index;
+    }
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    expect((await h.index.listChildren(archive.fileId)).length).toBeGreaterThan(photos.length);
+    // The last attempt walked every recorded member (the image's volume record counts them) without a query per member.
+    expect(memberReadsPerRun.at(-1)).toBe(0);
+
+    // An uploaded raw image whose hash its unpack takes: not identified when the spent budget meets it.
+    const data = readFileSync(card.raw);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/card.img`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000 });
+    h.deps.limits = limits;
+    try {
+      for (const s of h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as { blobName?: string }).blobName === blobName)) {
+        await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+    const identifier = h.deps.identifier;
+    let identified = 0;
+    const identifiedPerRun: number[] = [];
+    h.deps.identifier = Object.create(identifier, {
+      identify: {
+        value: (...a: Parameters<typeof identifier.identify>) => {
+          identified += 1;
+          return identifier.identify(...a);
+        },
+      },
+    }) as typeof identifier;
+    spent = false;
+    const root = (await h.index.getFile(fileId))!;
+    let runs: Array<{ messageId: string; outcome: StageOutcome }>;
+    try {
+      runs = await deliverAll(fileId, limits, async () => {
+        identifiedPerRun.push(identified);
+        identified = 0;
+        if (!spent && (await h.index.listChildren(fileId)).length >= 2) {
+          spent = true;
+          await h.index.claimBudget(root, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+    } finally {
+      h.deps.identifier = identifier;
+    }
+    expect(spent).toBe(true);
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+    const status = await h.index.evidenceStatus(root.caseId, root.evidenceId);
+    expect(status?.failures.find((f) => f.fileId === fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 2 });
+    // Each attempt identified the upload once, the one that met the spent budget too.
+    expect(identifiedPerRun.at(-1)).toBe(1);
+    expect(Math.max(...identifiedPerRun)).toBe(1);
   }, 600_000);
 
   it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
