@@ -252,15 +252,52 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     for (const s of hashMessages()) await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
     const etag = (await h.index.getUpload(blobName))!.etag;
     let seeded = false;
-    await deliverAll(fileId, EVERY_CHECKPOINT, async (run) => {
+    // The upload above singleReadResumableMinBytes (1 here): only then can a pass have left a row (none is deleted below it).
+    await deliverAll(fileId, limitsWith({ ...CHECK_LIMITS, singleReadResumableMinBytes: 1 }), async (run) => {
       if (seeded || !CHECK_KEY.test(keyOf(run.messageId))) return;
-      // As a listing attempt's pass (an upload above singleReadResumableMinBytes) would have left it when it continued.
+      // As an earlier listing attempt's pass would have left it when it continued.
       seeded = (await h.index.saveHashCheckpoint({ rootFileId: fileId, etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 1024, states: { md5: 'AA==', sha1: 'AA==', sha256: 'AA==' } })) === 'saved';
     });
     expect(seeded).toBe(true);
     expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
     expect((await h.index.getUpload(blobName))!.integrity).toBe('pending');
     expect(await h.index.getHashCheckpoint(fileId, etag)).toBeNull();
+  }, 300_000);
+
+  it('regression: check-chain-saves-unused-upload-hash-state — the listing attempt of an uploaded E01 that goes on as its check chain saves no state of its pass (no later attempt reads one)', async () => {
+    // Before: that attempt saved its pass's hash states before its continuation point, though the chain's attempts read no
+    // pass and its last leaves the upload's hash to the hash stage, from byte 0.
+    const data = readFileSync(card.e01);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/upload-unused.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    for (const s of h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as { blobName?: string }).blobName === blobName)) {
+      await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+    const index = h.deps.index;
+    let saves = 0;
+    h.deps.index = Object.create(index, {
+      saveHashCheckpoint: {
+        value: (...a: Parameters<typeof index.saveHashCheckpoint>) => {
+          saves += 1;
+          return index.saveHashCheckpoint(...a);
+        },
+      },
+    });
+    let runs: Array<{ messageId: string; outcome: StageOutcome }>;
+    try {
+      // The pass hashes resumably (singleReadResumableMinBytes 1); the listing ends in the first attempt, the check goes on.
+      runs = await deliverAll(fileId, limitsWith({ ...CHECK_LIMITS, singleReadResumableMinBytes: 1 }));
+    } finally {
+      h.deps.index = index;
+    }
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
+    expect(saves).toBe(0);
+    expect(await h.index.getHashCheckpoint(fileId, (await h.index.getUpload(blobName))!.etag)).toBeNull();
   }, 300_000);
 
   it('the watchdog: an image whose check saved progress within the stall time is not stalled, a stalled member beside it still is', async () => {
