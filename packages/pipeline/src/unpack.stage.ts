@@ -366,9 +366,6 @@ async function unpackWith(
       run.stop('limit-exceeded', detail, 'budget-exceeded');
       return null;
     }
-  } else if (run.carriedStop !== null && options.resumed) {
-    // The last attempt of a check chain whose listing stopped: it walks the recorded members only (below).
-    run.useRecordedRows(await deps.index.listChildren(parent.fileId));
   }
   const openSignal = checkChain ? options.checkSignal : options.signal;
   // Faults while opening are judged against the budget only where the budget cuts the open off.
@@ -439,17 +436,25 @@ async function unpackWith(
       return reader.format;
     }
     if (walkOnly) {
+      // The last attempt only (the check-only attempts before it returned above): the recorded members loaded once, the
+      // walk passing these (regression check-only-attempt-loads-every-member-row: every attempt of the chain loaded them).
+      if (listingSpent === null) run.useRecordedRows(await deps.index.listChildren(parent.fileId));
       const unrecordedMet = await run.passRecorded(reader, options.checkSignal);
       // The stop the listing ended on, as it named it (its limit and count), carried with the chain's point (regression
       // listing-stop-named-time-budget-when-archive-limit-stopped-it: a per-archive limit, or an item budget not used up
-      // to its last unit, was named the time budget). A point written without one (an earlier build's): a walk that met an
-      // entry not recorded names any item budget used up, else the time budget.
-      if (carried !== null) run.restoreListingStop(carried);
-      else if (unrecordedMet) run.stop('limit-exceeded', listingStopOf(options.budget) ?? listingSpent!.detail, 'budget-exceeded');
+      // to its last unit, was named the time budget), unless the walk passed members beyond that point: a twin delivery
+      // listed them after the one that stopped won the point (restoreListingStop). Otherwise (no stop carried, e.g. a point
+      // an earlier build wrote; then this walk is the budget-spent one, listingSpent set, as a met entry restores a carried
+      // stop): a walk that met an entry not recorded names any item budget used up, else the time budget; a walk that
+      // passed every entry stops nothing.
+      const restored = carried !== null && run.restoreListingStop(carried, unrecordedMet);
+      if (!restored && unrecordedMet) run.stop('limit-exceeded', listingStopOf(options.budget) ?? listingSpent!.detail, 'budget-exceeded');
+      run.endListing();
       await run.diskImage(reader as DiskImageReader, NEVER_ABORTED);
       return reader.format;
     }
     await run.unpack(reader, options.budgetSignal);
+    run.endListing();
     // The image's end (its record and the EWF stored-hash check, reading the media) left to one more attempt that records nothing
     // new and so has a whole deadline for it (regression continued-image-end-work-runs-past-the-deadline).
     if (reader.format === 'disk-image') run.leaveImageEndToContinuation(reader as DiskImageReader, resuming);
@@ -658,12 +663,27 @@ export interface CarriedStop {
 
 /** The most a continuation point's blob holds (its counters, then a carried stop's JSON line); it is read whole. */
 const CONTINUATION_MAX_BYTES = 4096;
-/** A carried stop's detail is cut to this many characters, so its line fits CONTINUATION_MAX_BYTES however it is escaped. */
-const CARRIED_DETAIL_MAX_CHARS = 500;
 
-/** A stop's detail as carried: whole, or cut to CARRIED_DETAIL_MAX_CHARS and said to be. */
-function cutDetail(detail: string): string {
-  return detail.length <= CARRIED_DETAIL_MAX_CHARS ? detail : `${detail.slice(0, CARRIED_DETAIL_MAX_CHARS - 1)}…`;
+/**
+ * A carried stop's line (JSON), at most `maxBytes` bytes of UTF-8 as escaped: its detail whole whenever that fits (a
+ * stop's detail is far shorter than the blob's read), so the chain records the detail one attempt would; else cut on a
+ * code point (a surrogate pair never split) to the most that fits, and said to be.
+ */
+export function carriedStopLine(stop: CarriedStop, maxBytes: number): string {
+  const line = (detail: string) => JSON.stringify({ code: stop.code, reason: stop.reason, detail });
+  const fits = (text: string) => Buffer.byteLength(text, 'utf8') <= maxBytes;
+  const whole = line(stop.detail);
+  if (fits(whole)) return whole;
+  const points = Array.from(stop.detail);
+  // The most code points whose line, with the ellipsis, fits (the line grows with every code point added).
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(line(`${points.slice(0, mid).join('')}…`))) lo = mid;
+    else hi = mid - 1;
+  }
+  return line(`${points.slice(0, lo).join('')}…`);
 }
 
 /** A carried stop read back: null unless every field is one a stop can have (a torn or foreign line carries nothing). */
@@ -755,10 +775,11 @@ async function recordContinuation(
   stop: CarriedStop | null,
   readAs: string | null,
 ): Promise<boolean> {
-  const text =
+  const counters =
     `${point}${heldFrom === null ? '' : ` ${heldFrom}`}${waitedMs > 0 ? ` w${Math.round(waitedMs)}` : ''}` +
-    `${check === null ? '' : ` c${check.offset}r${check.restarts}`}` +
-    `${stop === null ? '' : `\n${JSON.stringify({ code: stop.code, reason: stop.reason, detail: cutDetail(stop.detail) })}`}`;
+    `${check === null ? '' : ` c${check.offset}r${check.restarts}`}`;
+  // The whole blob is at most CONTINUATION_MAX_BYTES, what latestContinuation reads.
+  const text = stop === null ? counters : `${counters}\n${carriedStopLine(stop, CONTINUATION_MAX_BYTES - Buffer.byteLength(counters, 'utf8') - 1)}`;
   const condition = readAs === null ? { ifNotExists: true } : { ifMatch: readAs };
   try {
     const { created } = await deps.blobs.upload(continuationRef(deps, parent), Buffer.from(text, 'utf8'), { contentType: 'text/plain', ...condition });
@@ -1232,6 +1253,10 @@ class UnpackRun {
   private unrecordedMet = false;
   /** How the chain's listing stopped, carried with the point this message continues from (CarriedStop); null: not stopped, or not told. */
   carriedStop: CarriedStop | null = null;
+  /** How this attempt's listing stopped, taken when the listing is over (endListing): null, not stopped or not listed here. */
+  private listingStop: CarriedStop | null = null;
+  /** This attempt listed the image (or walked it): its listing's stop is listingStop. */
+  private listed = false;
   /** The members earlier attempts recorded, by entry index, when this attempt loaded them all (useRecordedRows). */
   private recordedRows: Map<number, FileRecord> | null = null;
 
@@ -1254,17 +1279,38 @@ class UnpackRun {
   }
 
   /**
-   * The stop the chain's listing ended on (carried with its point), restored after a walk over its recorded members: it
-   * stands over anything the walk itself met (a walk re-meets at most the same limit, and can meet no other).
+   * The stop the chain's listing ended on (carried with its point), restored after a walk over its recorded members when
+   * the walk did not pass beyond that point (true then): it met an entry not recorded, or passed no more members than
+   * the point counts (a listing stopped on its last entry). It stands over what the walk itself met, which for a
+   * deterministic limit (entries, bytes) is at most the same limit. A walk that passed more members than the point was
+   * not stopped where the carried stop says: a twin delivery (the same message run twice at once) that stopped on its own
+   * budget or deadline won the point, while the other listed on and lost the race for it (regression
+   * twin-budget-stop-overrides-complete-listing: every member recorded, the unpack failed as stopped after 1 member).
    */
-  restoreListingStop(carried: CarriedStop): void {
+  restoreListingStop(carried: CarriedStop, unrecordedMet: boolean): boolean {
+    const point = this.continuePoint.from;
+    if (!unrecordedMet && (point === null || this.memberCount > point)) return false;
     this.stopped = { ...carried };
+    return true;
+  }
+
+  /**
+   * The listing is over in this attempt (before the image's end, diskImage): the stop it ended on, if any, is what a
+   * continuation carries. Not a stop diskImage sets after it (a volume's finding, a changed segment): the chain's last
+   * attempt works those out again, with their wording (regression carried-volume-stop-recorded-as-members-unextracted:
+   * a broken volume's stop, carried, kept the last attempt from working out that every volume's listing ran to its end).
+   */
+  endListing(): void {
+    this.listed = true;
+    this.listingStop = this.stopped;
   }
 
   /** What a continuation of this attempt carries of its listing's stop: only while the image's stored-hash check goes on after it. */
   get stopToCarry(): CarriedStop | null {
     if (this.checkContinues === null) return null;
-    return this.stopped ?? this.carriedStop;
+    // Listed (or walked) here: its own stop, even none (a carried stop the walk passed beyond is not carried on); else
+    // (a check-only attempt) the one carried to it.
+    return this.listed ? this.listingStop : this.carriedStop;
   }
 
   /** The members earlier attempts recorded, loaded in one query: what the walk passes, instead of a query per member. */
