@@ -23,6 +23,7 @@ import {
   type HashCheckpoint,
   type ImageCheckCheckpoint,
   type ImageCheckSave,
+  type HashCheckpointSave,
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
@@ -232,7 +233,7 @@ export class PostgresIndex implements IndexStore {
     };
   }
 
-  async saveHashCheckpoint(c: HashCheckpoint): Promise<boolean> {
+  async saveHashCheckpoint(c: HashCheckpoint): Promise<HashCheckpointSave> {
     // Only while the upload's hash is pending: a trailing chain (a redelivery or re-drive beside a
     // continuation) that reaches a checkpoint after the hash was recorded would otherwise leave a row
     // that nothing deletes. The row's updated_at is what the watchdog reads as the hash moving
@@ -240,8 +241,12 @@ export class PostgresIndex implements IndexStore {
     // replaces the row (its states are its own) but never lowers restarts: a later start over must get
     // a count not used before, or its continuation keys repeat and are dropped as duplicates. FOR SHARE
     // on the upload: a save that raced the hash's record or failure waits for it, then sees it not
-    // pending and inserts nothing (the record deletes the rows after; see hash.stage.ts).
-    const { rows } = await this.query<{ pending: boolean }>(
+    // pending and inserts nothing (the record deletes the rows after; see hash.stage.ts). Whether the row was written is
+    // answered apart from whether the hash is pending: a save another delivery's further progress refused was reported
+    // as if written, and the hash stage continued on a state the row did not hold (regression
+    // hash-save-reported-pending-when-row-not-written). The same progress saved again is written again (the states are
+    // exact for their offset, so they are the same).
+    const { rows } = await this.query<{ pending: boolean; written: boolean }>(
       `WITH live AS (
          SELECT 1 FROM uploads WHERE root_file_id = $1 AND integrity = 'pending' AND hash_failure_code IS NULL FOR SHARE
        ), saved AS (
@@ -250,14 +255,15 @@ export class PostgresIndex implements IndexStore {
          ON CONFLICT (root_file_id, etag) DO UPDATE SET
            engine = EXCLUDED.engine, restarts = GREATEST(upload_hash_checkpoints.restarts, EXCLUDED.restarts), offset_bytes = EXCLUDED.offset_bytes, md5_state = EXCLUDED.md5_state,
            sha1_state = EXCLUDED.sha1_state, sha256_state = EXCLUDED.sha256_state, updated_at = now()
-         WHERE (upload_hash_checkpoints.restarts, upload_hash_checkpoints.offset_bytes) < (EXCLUDED.restarts, EXCLUDED.offset_bytes)
+         WHERE (upload_hash_checkpoints.restarts, upload_hash_checkpoints.offset_bytes) <= (EXCLUDED.restarts, EXCLUDED.offset_bytes)
             OR upload_hash_checkpoints.engine <> EXCLUDED.engine
          RETURNING 1
        )
-       SELECT EXISTS (SELECT 1 FROM live) AS pending`,
+       SELECT EXISTS (SELECT 1 FROM live) AS pending, EXISTS (SELECT 1 FROM saved) AS written`,
       [c.rootFileId, canonicalEtag(c.etag), c.engine, c.offsetBytes, c.states.md5, c.states.sha1, c.states.sha256, c.restarts],
     );
-    return rows[0]?.pending === true;
+    if (rows[0]?.pending !== true) return 'not-pending';
+    return rows[0].written === true ? 'saved' : 'behind';
   }
 
   async deleteHashCheckpoints(rootFileId: string): Promise<void> {

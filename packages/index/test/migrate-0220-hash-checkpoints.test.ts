@@ -35,11 +35,14 @@ describe.each(allTargets())('migration 0220 on $name', (target) => {
       expect(await index.getHashCheckpoint(root, '"0x1"')).toBeNull();
       // 2 TB is past 2^31: offsets are bigint.
       const far = 2 * 1024 ** 4 - 4096;
-      expect(await index.saveHashCheckpoint(at('"0x1"', far, 2))).toBe(true);
-      // A chain behind (a re-drive beside a continuation) does not move it back.
-      expect(await index.saveHashCheckpoint(at('"0x1"', 1024 ** 3, 1))).toBe(true);
+      expect(await index.saveHashCheckpoint(at('"0x1"', far, 2))).toBe('saved');
+      // A chain behind (a re-drive beside a continuation) does not move it back, and is told so (regression
+      // hash-save-reported-pending-when-row-not-written: it was answered true, as a save written, and went on).
+      expect(await index.saveHashCheckpoint(at('"0x1"', 1024 ** 3, 1))).toBe('behind');
+      // The same progress saved again is written (its states are exact for that offset: the same).
+      expect(await index.saveHashCheckpoint(at('"0x1"', far, 2))).toBe('saved');
       // Another ETag is another blob: its own row.
-      expect(await index.saveHashCheckpoint(at('"0x2"', 5, 5))).toBe(true);
+      expect(await index.saveHashCheckpoint(at('"0x2"', 5, 5))).toBe('saved');
       expect(await index.getHashCheckpoint(root, '"0x1"')).toMatchObject({ engine, offsetBytes: far, states: states(2) });
       expect(await index.getHashCheckpoint(root, '"0x2"')).toMatchObject({ offsetBytes: 5, states: states(5) });
       expect(await index.getHashCheckpoint('root-2', '"0x1"')).toBeNull();
@@ -59,10 +62,10 @@ describe.each(allTargets())('migration 0220 on $name', (target) => {
 
       // Once the upload's hash is recorded, a trailing chain's save leaves nothing behind and says so.
       await index.recordUploadHashes(up.blobName, hashesOf('disk'), 'verified', []);
-      expect(await index.saveHashCheckpoint(at('"0x1"', far, 2))).toBe(false);
+      expect(await index.saveHashCheckpoint(at('"0x1"', far, 2))).toBe('not-pending');
       expect(await index.getHashCheckpoint(root, '"0x1"')).toBeNull();
       // No upload of that root at all: nothing saved either.
-      expect(await index.saveHashCheckpoint({ ...at('"0x1"', 5, 1), rootFileId: 'no-such-root' })).toBe(false);
+      expect(await index.saveHashCheckpoint({ ...at('"0x1"', 5, 1), rootFileId: 'no-such-root' })).toBe('not-pending');
       expect(await index.getHashCheckpoint('no-such-root', '"0x1"')).toBeNull();
     } finally {
       await sql.close();
@@ -82,8 +85,8 @@ describe.each(allTargets())('migration 0220 on $name', (target) => {
       const states = { md5: 'a', sha1: 'b', sha256: 'c' };
       const save = (engine: string, restarts: number, offsetBytes: number) =>
         index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine, restarts, offsetBytes, states });
-      expect(await save('hash-wasm@NEW', 1, 100)).toBe(true);
-      expect(await save('hash-wasm@OLD', 0, 5000)).toBe(true);
+      expect(await save('hash-wasm@NEW', 1, 100)).toBe('saved');
+      expect(await save('hash-wasm@OLD', 0, 5000)).toBe('saved');
       expect(await index.getHashCheckpoint(up.rootFileId, up.etag)).toMatchObject({ engine: 'hash-wasm@OLD', restarts: 1, offsetBytes: 5000 });
     } finally {
       await sql.close();

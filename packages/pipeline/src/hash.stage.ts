@@ -156,6 +156,14 @@ async function recordHashStateUnusable(deps: StageDeps, upload: UploadRecord, wh
 }
 
 /**
+ * Whether a hash-checkpoint row (migration 0220) can exist for the upload: it is as large as the smallest upload either
+ * writer saves progress for (the hash stage's resumable hash, an unpack's resumable single read).
+ */
+export function mayHaveHashCheckpoint(upload: Pick<UploadRecord, 'size'>, limits: Pick<StageDeps['limits'], 'resumableHashMinBytes' | 'singleReadResumableMinBytes'>): boolean {
+  return upload.size >= Math.min(limits.resumableHashMinBytes, limits.singleReadResumableMinBytes);
+}
+
+/**
  * Records an upload's hashes, wherever they were computed (this stage, or the
  * unpack's single read of an archive): the content, the root file's hash, the
  * upload's integrity verdict and its custody entry (keyed on the blob and its
@@ -175,8 +183,11 @@ export async function recordUploadHash(
   await deps.index.advanceFile(upload.rootFileId, 'pending', { sha256: hashes.sha256, size: upload.size });
   await deps.index.recordUploadHashes(upload.blobName, hashes, integrity, mismatches);
   // A resumable hash's saved progress is of no further use: the hash stage's, or an unpack's single read's (UploadPass,
-  // any size: a read cut off or dead-lettered leaves its row to whichever read records the hash).
-  await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  // a read cut off or dead-lettered leaves its row to whichever read records the hash). Only an upload that can have a
+  // row: the hash stage saves for LIMITS.resumableHashMinBytes and more (hashResumably), an unpack's pass for
+  // LIMITS.singleReadResumableMinBytes and more (UploadPass.open); nothing else writes one. Below both there is nothing to
+  // delete (regression hash-checkpoint-delete-run-for-upload-too-small-to-have-one: a statement for every upload).
+  if (mayHaveHashCheckpoint(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
 
   const hashWasm = options.hashedWith === undefined ? upload.size >= deps.limits.resumableHashMinBytes : options.hashedWith === 'hash-wasm';
   const tools = [
@@ -407,13 +418,18 @@ async function hashResumably(
   let offset = from;
   let savedAt = from;
   let stopped = false;
-  /** Another chain of this upload recorded (or failed) its hash meanwhile: this one stops, saving and reading nothing more. */
-  let superseded = false;
+  /**
+   * A save not written: 'superseded', another chain of this upload recorded (or failed) its hash meanwhile; 'behind',
+   * another delivery saved further progress (a redelivery or re-drive beside this one), whose chain goes on. Either way
+   * this one stops, saving and reading nothing more, and sends no continuation keyed on progress the row does not hold
+   * (regression hash-save-reported-pending-when-row-not-written: it continued, a second chain beside the first).
+   */
+  let lost: 'superseded' | 'behind' | null = null;
   const save = async () => {
     const kept = await deps.index.saveHashCheckpoint({ rootFileId: upload.rootFileId, etag: upload.etag, engine: RESUMABLE_HASH_ENGINE, restarts, offsetBytes: offset, states: hasher.save() });
-    if (kept) savedAt = offset;
-    else superseded = true;
-    return kept;
+    if (kept === 'saved') savedAt = offset;
+    else lost ??= kept === 'not-pending' ? 'superseded' : 'behind';
+    return kept === 'saved';
   };
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   let body: Readable | undefined;
@@ -453,9 +469,13 @@ async function hashResumably(
     body?.destroy();
   }
   const progress = { blobName: upload.blobName, hashedBytes: offset, totalBytes: upload.size, fromBytes: from, percent: Math.floor((offset / Math.max(1, upload.size)) * 1000) / 10 };
-  if (superseded) {
+  if (lost === 'superseded') {
     ctx.logger.info(progress, 'resumable hash: the upload\'s hash is no longer pending (another chain ended it); this one stops');
     return only(skipped('already-done'));
+  }
+  if (lost === 'behind') {
+    ctx.logger.warn(progress, 'resumable hash: another delivery saved further progress meanwhile; this one stops, no continuation of its own');
+    return only(skipped('superseded'));
   }
   if (stopped) {
     if (offset <= from) throw new ExhibitError('timeout', `resumable hash of ${upload.blobName} made no progress from ${from} bytes before its deadline`);
@@ -463,7 +483,7 @@ async function hashResumably(
     return { outcome: done({ resumable: true, continuing: true, hashedBytes: offset, totalBytes: upload.size }), again: { afterMs: 0, messageKey: hashContinueKey(offset, restarts) } };
   }
   if (offset !== upload.size) {
-    if (offset > savedAt && !(await save())) return only(skipped('already-done'));
+    if (offset > savedAt && !(await save())) return only(skipped(lost === 'behind' ? 'superseded' : 'already-done'));
     // Storage returned a different length than it reported: retry (from the saved progress) rather than record a wrong hash.
     throw new ExhibitError('storage-unavailable', `read ${offset} bytes of ${upload.blobName}, expected ${upload.size}`);
   }

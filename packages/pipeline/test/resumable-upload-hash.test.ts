@@ -648,6 +648,66 @@ describe('resumable hash of a large upload', () => {
     expect(reads.bytes - before).toBeLessThanOrEqual(data.length + other!.deliveries.length * TINY.hashCheckpointBytes + TINY.hashCheckpointBytes);
   });
 
+  it('hash-save-reported-pending-when-row-not-written — a delivery whose save another delivery\'s further progress refused stops, sending no continuation keyed on its own offset', async () => {
+    // Before: the save answered only whether the hash was pending; the delivery behind went on as if saved and sent
+    // `hash-continue:<its offset>`, a second chain beside the one further on.
+    const data = randomBytes(1024 * 1024 + 4321);
+    const message = await upload('behind.dmp', data);
+    const index = h.deps.index;
+    const save = index.saveHashCheckpoint.bind(index);
+    const answers: string[] = [];
+    h.deps.index = Object.create(index, {
+      saveHashCheckpoint: {
+        value: async (c: Parameters<typeof save>[0]) => {
+          // Another delivery of the same message saved two checkpoints further just before (its states are its own).
+          if (answers.length === 0) await save({ ...c, offsetBytes: c.offsetBytes + 2 * TINY.hashCheckpointBytes });
+          const answer = await save(c);
+          answers.push(answer);
+          return answer;
+        },
+      },
+    });
+    let result: Awaited<ReturnType<typeof hashStage>>;
+    try {
+      result = await hashStage(h.deps, message, { logger, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 });
+    } finally {
+      h.deps.index = index;
+    }
+    expect(result.again).toBeUndefined();
+    expect(result.outcome).toEqual({ status: 'skipped', reason: 'superseded' });
+    expect(answers).toEqual(['behind']);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('pending');
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toMatchObject({ offsetBytes: 3 * TINY.hashCheckpointBytes });
+  });
+
+  it('hash-checkpoint-delete-run-for-upload-too-small-to-have-one — recording the hash of an upload below both resumable thresholds runs no delete of checkpoint rows; one at the threshold still does', async () => {
+    const index = h.deps.index;
+    const deletes: string[] = [];
+    h.deps.index = Object.create(index, {
+      deleteHashCheckpoints: {
+        value: async (rootFileId: string) => {
+          deletes.push(rootFileId);
+          return index.deleteHashCheckpoints(rootFileId);
+        },
+      },
+    });
+    try {
+      // singleReadResumableMinBytes 512 KiB here: below it no writer ever saves a row for the upload.
+      h.deps.limits = limitsWith({ ...TINY, singleReadResumableMinBytes: 512 * 1024 });
+      const small = await upload('small.bin', randomBytes(512 * 1024 - 1));
+      expect(await runMessage(h.deps, 'hash', { body: small, messageId: `hash:${small.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done' });
+      expect((await h.index.getUpload(small.blobName))!.integrity).toBe('verified');
+      expect(deletes).toEqual([]);
+      // At the unpack's pass threshold a row may exist (its pass saves from there): deleted when the hash is recorded.
+      const atThreshold = await upload('threshold.bin', randomBytes(512 * 1024));
+      expect(await runMessage(h.deps, 'hash', { body: atThreshold, messageId: `hash:${atThreshold.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done' });
+      expect(deletes).toEqual([atThreshold.fileId]);
+    } finally {
+      h.deps.index = index;
+    }
+  });
+
   it('hash-ignored-the-runners-deadline-and-ran-past-it', async () => {
     // The runner's deadline (ctx.deadlineAt) falls before a full stageDeadlineMs from the stage's own start (the
     // runner took the message earlier): the hash must stop short of the runner's, which is the one that aborts.

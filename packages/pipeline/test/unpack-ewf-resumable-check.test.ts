@@ -262,15 +262,52 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     for (const s of hashMessages()) await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
     const etag = (await h.index.getUpload(blobName))!.etag;
     let seeded = false;
-    await deliverAll(fileId, EVERY_CHECKPOINT, async (run) => {
+    // The upload above singleReadResumableMinBytes (1 here): only then can a pass have left a row (none is deleted below it).
+    await deliverAll(fileId, limitsWith({ ...CHECK_LIMITS, singleReadResumableMinBytes: 1 }), async (run) => {
       if (seeded || !CHECK_KEY.test(keyOf(run.messageId))) return;
-      // As a listing attempt's pass (an upload above singleReadResumableMinBytes) would have left it when it continued.
-      seeded = await h.index.saveHashCheckpoint({ rootFileId: fileId, etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 1024, states: { md5: 'AA==', sha1: 'AA==', sha256: 'AA==' } });
+      // As an earlier listing attempt's pass would have left it when it continued.
+      seeded = (await h.index.saveHashCheckpoint({ rootFileId: fileId, etag, engine: RESUMABLE_HASH_ENGINE, restarts: 0, offsetBytes: 1024, states: { md5: 'AA==', sha1: 'AA==', sha256: 'AA==' } })) === 'saved';
     });
     expect(seeded).toBe(true);
     expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
     expect((await h.index.getUpload(blobName))!.integrity).toBe('pending');
     expect(await h.index.getHashCheckpoint(fileId, etag)).toBeNull();
+  }, 300_000);
+
+  it('regression: check-chain-saves-unused-upload-hash-state — the listing attempt of an uploaded E01 that goes on as its check chain saves no state of its pass (no later attempt reads one)', async () => {
+    // Before: that attempt saved its pass's hash states before its continuation point, though the chain's attempts read no
+    // pass and its last leaves the upload's hash to the hash stage, from byte 0.
+    const data = readFileSync(card.e01);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/upload-unused.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    for (const s of h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as { blobName?: string }).blobName === blobName)) {
+      await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+    const index = h.deps.index;
+    let saves = 0;
+    h.deps.index = Object.create(index, {
+      saveHashCheckpoint: {
+        value: (...a: Parameters<typeof index.saveHashCheckpoint>) => {
+          saves += 1;
+          return index.saveHashCheckpoint(...a);
+        },
+      },
+    });
+    let runs: Array<{ messageId: string; outcome: StageOutcome }>;
+    try {
+      // The pass hashes resumably (singleReadResumableMinBytes 1); the listing ends in the first attempt, the check goes on.
+      runs = await deliverAll(fileId, limitsWith({ ...CHECK_LIMITS, singleReadResumableMinBytes: 1 }));
+    } finally {
+      h.deps.index = index;
+    }
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    expect(await h.index.getDiskImage(fileId)).toMatchObject({ integrity: 'verified' });
+    expect(saves).toBe(0);
+    expect(await h.index.getHashCheckpoint(fileId, (await h.index.getUpload(blobName))!.etag)).toBeNull();
   }, 300_000);
 
   it('the watchdog: an image whose check saved progress within the stall time is not stalled, a stalled member beside it still is', async () => {
@@ -546,45 +583,36 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { merkleRoot: string; hashedMembers: number };
     expect(total).toBeGreaterThan(photos.length);
     expect(refDetails.hashedMembers).toBeGreaterThan(0);
-    // resumable: the check chain takes the verdict; not resumable (the check is the image end's, charged to the budget): the
-    // unpack stops with every member recorded, counted and hashed in its custody entry.
-    for (const resumable of [true, false]) {
-      const archive = await addArchive(h, `gap-${resumable}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
-      await sendWork(h.deps, 'unpack', [archive]);
-      let spent = false;
-      // Each attempt records one member (its continue point passed at once); the listing's end leaves the image's end to one more.
-      const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, ...(resumable ? {} : { resumableImageCheckMinBytes: 2 ** 50 }) });
-      const runs = await deliverAll(archive.fileId, limits, async () => {
-        if (spent) return;
-        const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
-        if (key === `unpack-continue:${total}` && (await h.index.listChildren(archive.fileId)).length === total) {
-          spent = true;
-          // Another archive of the item used its unpack time up before the image's end runs.
-          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
-        }
-      });
-      expect(spent).toBe(true);
-      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
-      expect(unpacked).toHaveLength(1);
-      expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image', memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
-      expect(await checkpointRow(archive.fileId)).toBeNull();
-      if (resumable) {
-        expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
-        const tools = ewfTools(card.e01);
-        expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
-          integrity: 'verified',
-          storedHashes: tools.stored,
-          computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
-          volumes: [{ fileSystem: 'fat32', problem: null }],
-        });
-        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
-        expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
-      } else {
-        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
-        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
-        expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: total });
+    // The check chain takes the verdict (an image below resumableImageCheckMinBytes too:
+    // small-e01-verdict-lost-when-budget-spent-at-image-end).
+    const archive = await addArchive(h, 'gap-true.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    let spent = false;
+    // Each attempt records one member (its continue point passed at once); the listing's end leaves the image's end to one more.
+    const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000 }), async () => {
+      if (spent) return;
+      const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
+      if (key === `unpack-continue:${total}` && (await h.index.listChildren(archive.fileId)).length === total) {
+        spent = true;
+        // Another archive of the item used its unpack time up before the image's end runs.
+        await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
       }
-    }
+    });
+    expect(spent).toBe(true);
+    const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+    expect(unpacked).toHaveLength(1);
+    expect(unpacked[0]!.details).toMatchObject({ format: 'disk-image', memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+    expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+    const tools = ewfTools(card.e01);
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+      integrity: 'verified',
+      storedHashes: tools.stored,
+      computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1 },
+      volumes: [{ fileSystem: 'fat32', problem: null }],
+    });
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(1);
   }, 600_000);
 
   it('regression: uploaded-e01-verdict-lost-when-budget-spent-between-listing-and-check — an uploaded E01 whose hash its own unpack takes (not identified yet) also gets its verdict when the budget is spent before its check', async () => {
@@ -671,6 +699,191 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(stoppedBy.detail).toMatch(/^the evidence item's entr\w* budget \(3\) is used up/);
     expect(stoppedBy.detail).not.toMatch(/unpack-time/);
   }, 300_000);
+
+  it('regression: listing-stop-named-time-budget-when-archive-limit-stopped-it — a listing stopped by a per-archive limit, or by an item budget not used up to its last unit, its unpack time spent after it, is recorded with that stop (reason, limit and count), in custody and status alike', async () => {
+    // Before: the check chain's last attempt met the spent time budget, walked the recorded members, and named what stopped
+    // the listing from the budget as it stood then: only an item budget used up to its last unit was found, anything else
+    // was called the unpack-time budget, and a listing stopped on its last entry (the member the limit failed is recorded)
+    // was called done. Each case stops the listing in its first attempt, deterministically (the second photo does not fit,
+    // or the third, the last entry); the unpack time is spent after it.
+    const cases = [
+      { name: 'archive-expanded', limits: { maxArchiveExpandedBytes: 500_000 }, reason: 'limit-exceeded', detail: /^archive expands beyond maxArchiveExpandedBytes \(500000 bytes\)/ },
+      { name: 'item-written', limits: { minBudgetWrittenBytes: 500_000, maxBudgetWrittenBytes: 500_000 }, reason: 'budget-exceeded', detail: /^the evidence item's derived-bytes-written budget \(500000\) is used up/ },
+      { name: 'archive-expanded-last-entry', limits: { maxArchiveExpandedBytes: 1_000_000 }, reason: 'limit-exceeded', detail: /^archive expands beyond maxArchiveExpandedBytes \(1000000 bytes\)/ },
+    ];
+    for (const c of cases) {
+      const archive = await addArchive(h, `limit-${c.name}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let first = true;
+      const runs = await deliverAll(archive.fileId, limitsWith({ ...CHECK_LIMITS, ...c.limits }), async () => {
+        if (first) await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        first = false;
+      });
+      expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+      const members = await h.index.listChildren(archive.fileId);
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      const stoppedBy = (unpacked[0]!.details as { stoppedBy: { reason: string; detail: string } }).stoppedBy;
+      expect(stoppedBy.detail).toMatch(c.detail);
+      expect(stoppedBy.reason).toBe(c.reason);
+      expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+      const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+      const failure = status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack');
+      expect(failure?.archive).toMatchObject({ reason: c.reason, membersRecorded: members.length });
+      expect(failure?.detail).toMatch(c.detail);
+      expect(failure?.detail).toContain(`(${members.length} members recorded`);
+
+      // The same limit, the time never spent: the same stop, carried too (before, the expanded-bytes case's last attempt
+      // listed again past the member the limit failed and recorded the unpack done).
+      const ref = await addArchive(h, `limit-ref-${c.name}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [ref]);
+      await deliverAll(ref.fileId, limitsWith({ ...CHECK_LIMITS, ...c.limits }));
+      const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { stoppedBy?: { reason: string; detail: string }; memberCount: number };
+      expect(refDetails.stoppedBy).toEqual(stoppedBy);
+      expect(refDetails.memberCount).toBe(members.length);
+    }
+  }, 600_000);
+
+  it('regression: small-e01-verdict-lost-when-budget-spent-at-image-end — an E01 below resumableImageCheckMinBytes gets its stored-hash verdict when the unpack-time budget is spent before its check, its listing ended in full or stopped by the budget', async () => {
+    // Before: below resumableImageCheckMinBytes the check is read in one go at the image's end, charged to the unpack-time
+    // budget: a spent budget stopped the unpack with no verdict and no image record. Now it is taken as a large image's is
+    // (resumable, across attempts, not charged to the budget), each attempt's reading bounded by its deadline.
+    const ref = await addArchive(h, 'small-ref.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [ref]);
+    await deliverAll(ref.fileId, limitsWith({}));
+    const total = (await h.index.listChildren(ref.fileId)).length;
+    const refDetails = custodyOf(ref.evidenceId, 'unpacked')[0]!.details as { merkleRoot: string; hashedMembers: number };
+    const tools = ewfTools(card.e01);
+    // Small: never resumable by its size. Each attempt records one member (its continue point passed at once).
+    const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000, resumableImageCheckMinBytes: 2 ** 50 });
+    for (const when of ['between-listing-and-check', 'in-listing'] as const) {
+      const archive = await addArchive(h, `small-${when}.E01`, readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+      await sendWork(h.deps, 'unpack', [archive]);
+      let spent = false;
+      const runs = await deliverAll(archive.fileId, limits, async () => {
+        if (spent) return;
+        const recorded = (await h.index.listChildren(archive.fileId)).length;
+        const key = keyOf(unpackMessagesOf(archive.fileId).at(-1)!.message.messageId);
+        if (when === 'in-listing' ? recorded >= 2 : key === `unpack-continue:${total}` && recorded === total) {
+          spent = true;
+          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+      expect(spent).toBe(true);
+      expect(runs.filter((r) => CHECK_KEY.test(keyOf(r.messageId))).length).toBeGreaterThan(3);
+      expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({
+        integrity: 'verified',
+        storedHashes: tools.stored,
+        computedHashes: { md5: tools.computed.md5, sha1: tools.computed.sha1, sha256: sha256(readFileSync(card.raw)) },
+        volumes: [{ fileSystem: 'fat32', problem: null }],
+      });
+      const verified = custodyOf(archive.evidenceId, 'image-hash-verified');
+      expect(verified).toHaveLength(1);
+      expect(verified[0]!.tools).toContainEqual(expect.objectContaining({ name: 'hash-wasm' }));
+      const unpacked = custodyOf(archive.evidenceId, 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      if (when === 'between-listing-and-check') {
+        // The listing had ended in full: not called stopped.
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'done', summary: { memberCount: total } });
+        expect(unpacked[0]!.details).toMatchObject({ memberCount: total, hashedMembers: refDetails.hashedMembers, merkleRoot: refDetails.merkleRoot });
+      } else {
+        expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+        expect(unpacked[0]!.details).toMatchObject({ memberCount: 2, stoppedBy: { reason: 'budget-exceeded' } });
+        const status = await h.index.evidenceStatus(archive.caseId, archive.evidenceId);
+        expect(status?.failures.find((f) => f.fileId === archive.fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 2 });
+        expect(status?.diskImages.find((d) => d.fileId === archive.fileId)).toMatchObject({ integrity: 'verified' });
+      }
+      expect(await checkpointRow(archive.fileId)).toBeNull();
+    }
+  }, 600_000);
+
+  it('regression: budget-walk-queried-index-per-member-and-decided-upload-type-twice — the walk over recorded members uses the rows loaded once; an unidentified upload meeting the spent budget has its type decided once', async () => {
+    // Before: the walk of a check chain's last attempt (the budget spent) asked the index for each member twice (the
+    // reader's isRecorded, the stage's member row) though every row was loaded; and an upload not identified yet that met
+    // the spent budget was identified twice (once to see it is a disk image, once to open it).
+    const archive = await addArchive(h, 'walk-rows.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    const index = h.deps.index;
+    let memberReads = 0;
+    const memberReadsPerRun: number[] = [];
+    h.deps.index = Object.create(index, {
+      getFile: {
+        value: async (fileId: string) => {
+          if (fileId !== archive.fileId) memberReads += 1;
+          return index.getFile(fileId);
+        },
+      },
+    });
+    let spent = false;
+    try {
+      await deliverAll(archive.fileId, EVERY_CHECKPOINT, async () => {
+        memberReadsPerRun.push(memberReads);
+        memberReads = 0;
+        if (!spent) {
+          spent = true;
+          await h.index.claimBudget(archive, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+    } finally {
+      h.deps.index = index;
+    }
+    expect(await h.index.getDiskImage(archive.fileId)).toMatchObject({ integrity: 'verified' });
+    expect((await h.index.listChildren(archive.fileId)).length).toBeGreaterThan(photos.length);
+    // The last attempt walked every recorded member (the image's volume record counts them) without a query per member.
+    expect(memberReadsPerRun.at(-1)).toBe(0);
+
+    // An uploaded raw image whose hash its unpack takes: not identified when the spent budget meets it.
+    const data = readFileSync(card.raw);
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `case-1/${evidenceId}/card.img`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const fileId = rootFileId(blobName);
+    const limits = limitsWith({ ...CHECK_LIMITS, unpackContinueMarginMs: 200_000 });
+    h.deps.limits = limits;
+    try {
+      for (const s of h.bus.sent.filter((m) => m.queue === 'hash' && (m.message.body as { blobName?: string }).blobName === blobName)) {
+        await runMessage(h.deps, 'hash', { body: s.message.body, messageId: s.message.messageId, deliveryCount: 1 }, inv());
+      }
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getFile(fileId))!.unpack).toBe('pending');
+    const identifier = h.deps.identifier;
+    let identified = 0;
+    const identifiedPerRun: number[] = [];
+    h.deps.identifier = Object.create(identifier, {
+      identify: {
+        value: (...a: Parameters<typeof identifier.identify>) => {
+          identified += 1;
+          return identifier.identify(...a);
+        },
+      },
+    }) as typeof identifier;
+    spent = false;
+    const root = (await h.index.getFile(fileId))!;
+    let runs: Array<{ messageId: string; outcome: StageOutcome }>;
+    try {
+      runs = await deliverAll(fileId, limits, async () => {
+        identifiedPerRun.push(identified);
+        identified = 0;
+        if (!spent && (await h.index.listChildren(fileId)).length >= 2) {
+          spent = true;
+          await h.index.claimBudget(root, 'unpackMs', 10 ** 12, Number.MAX_SAFE_INTEGER);
+        }
+      });
+    } finally {
+      h.deps.identifier = identifier;
+    }
+    expect(spent).toBe(true);
+    expect(runs.at(-1)!.outcome).toMatchObject({ status: 'failed', code: 'limit-exceeded' });
+    const status = await h.index.evidenceStatus(root.caseId, root.evidenceId);
+    expect(status?.failures.find((f) => f.fileId === fileId && f.stage === 'unpack')?.archive).toMatchObject({ reason: 'budget-exceeded', membersRecorded: 2 });
+    // Each attempt identified the upload once, the one that met the spent budget too.
+    expect(identifiedPerRun.at(-1)).toBe(1);
+    expect(Math.max(...identifiedPerRun)).toBe(1);
+  }, 600_000);
 
   it('regression: image-check-row-read-several-times-per-attempt — each attempt of a check chain reads the check\'s saved row at most once, and the chain still verifies', async () => {
     // Before: a check continuation read the row three times (hashed whole? recorded? resume from), the final attempt three.

@@ -60,6 +60,8 @@ export interface ImageCheckCheckpoint {
 
 /** What IndexStore.saveImageCheckCheckpoint did with a check's progress. */
 export type ImageCheckSave = 'saved' | 'behind' | 'not-pending';
+/** What IndexStore.saveHashCheckpoint did with a resumable hash's progress (the same answers as ImageCheckSave). */
+export type HashCheckpointSave = 'saved' | 'behind' | 'not-pending';
 
 /** One uploaded evidence blob, as received. */
 /**
@@ -485,13 +487,17 @@ export interface IndexStore {
    * count (two chains of the same upload, e.g. a watchdog re-drive beside a
    * continuation, may both save: the one further on stands, and every saved
    * state is exact for its offset); a later start over, or another engine's
-   * row, is replaced (its states cannot be loaded here). Nothing is saved, and false returned, once the upload's hash is no
-   * longer pending (recorded or failed): the chain saving is a trailing one and
-   * stops. The row's updated_at is the watchdog's sign that the hash is moving
-   * (the root file's own updated_at is left alone, so stalls elsewhere in the
-   * item are still seen).
+   * row, is replaced (its states cannot be loaded here). The row's updated_at
+   * is the watchdog's sign that the hash is moving (the root file's own
+   * updated_at is left alone, so stalls elsewhere in the item are still seen).
+   * Answers what became of it: 'saved' (the row now holds these states; the
+   * same progress saved again counts), 'behind' (not written: the row holds
+   * further progress of the same engine and start, another delivery's; the
+   * caller sends no continuation keyed on its own), 'not-pending' (nothing
+   * saved: the upload's hash is no longer pending, recorded or failed; the
+   * chain saving is a trailing one and stops).
    */
-  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<boolean>;
+  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<HashCheckpointSave>;
   /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
   deleteHashCheckpoints(rootFileId: string): Promise<void>;
   /** Progress of a resumable EWF stored-hash check of the image `fileId` (migration 0225); null when none is saved. */

@@ -99,6 +99,11 @@ export function stopReasonOf(err: ExhibitError): ArchiveStopReason {
   }
 }
 
+/** Whether `value` names a stop reason (a stop read back from stored text is checked so: it may be torn or foreign). */
+export function isArchiveStopReason(value: string): value is ArchiveStopReason {
+  return (STOP_REASONS as readonly string[]).includes(value);
+}
+
 const STOP_REASONS: readonly ArchiveStopReason[] = [
   'truncated', 'corrupt', 'overlapping-entries', 'header-mismatch', 'encrypted', 'unsupported',
   'budget-exceeded', 'limit-exceeded', 'deadline-exceeded', 'dead-lettered', 'stuck', 'evidence-changed', 'hash-state-unusable',

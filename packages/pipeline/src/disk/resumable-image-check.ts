@@ -58,10 +58,15 @@ export interface ResumableCheckOptions {
   logger: Logger;
 }
 
-/** Whether the image's stored-hash check is taken resumably: EWF with stored hashes, media of resumableImageCheckMinBytes, a deadline to stop short of. */
-export function checkIsResumable(reader: DiskImageReader, limits: StageDeps['limits'], deadlineKnown: boolean): boolean {
+/**
+ * Whether the image's stored-hash check is taken resumably: EWF with stored hashes, a deadline to stop short of, and media
+ * of resumableImageCheckMinBytes, or any media once `budgetSpent` (the item's unpack-time budget is used up: the check is
+ * not charged to it, so it is taken as a large image's is, bounded by each attempt's deadline, not in one read that
+ * the budget would cut off).
+ */
+export function checkIsResumable(reader: DiskImageReader, limits: StageDeps['limits'], deadlineKnown: boolean, budgetSpent = false): boolean {
   const stored = reader.image.ewf?.storedHashes;
-  return deadlineKnown && stored !== undefined && Boolean(stored.md5 || stored.sha1) && reader.image.mediaBytes >= limits.resumableImageCheckMinBytes;
+  return deadlineKnown && stored !== undefined && Boolean(stored.md5 || stored.sha1) && (budgetSpent || reader.image.mediaBytes >= limits.resumableImageCheckMinBytes);
 }
 
 /** Whether the saved progress of the image's check (as the attempt read it) covers the whole media already (the verdict is next). */
