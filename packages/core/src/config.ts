@@ -98,7 +98,18 @@ export interface ExhibitConfig {
     | { kind: 'service-bus'; namespace: string };
   database:
     | { kind: 'pglite'; dataDir: string }
-    | { kind: 'postgres'; url: string; entraAuth: boolean };
+    | {
+        kind: 'postgres';
+        url: string;
+        entraAuth: boolean;
+        /**
+         * Set only by the local host for its index process (never read from the environment): the per-start
+         * password it gave that process over IPC, kept out of the URL so nothing that prints a URL can show it.
+         */
+        password?: string;
+        /** Pool size; node-postgres' default (10) when absent. The index process serves one session at a time: 1. */
+        maxConnections?: number;
+      };
   containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
   api: { host: string; port: number; baseUrl: string };
   worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean; memberCacheBytes: number };
