@@ -79,8 +79,11 @@ export interface WireServerOptions {
 
 export interface WireServer {
   port: number;
-  /** Stops accepting, ends every session (rolling back what is open) and closes the listening socket. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting sessions, ends every session (rolling back what is open), runs `beforeUnlisten` (the index
+   * process closes PGlite there) and closes the listening socket. Identify requests are answered until then.
+   */
+  close(options?: { beforeUnlisten?: () => Promise<void> }): Promise<void>;
   /** Sessions served since start (tests). */
   stats(): { sessions: number; active: boolean; waiting: number; connections: number };
 }
@@ -308,6 +311,8 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
         return;
       }
       if (code !== PROTOCOL_3) return this.fail('0A000', `unsupported frontend protocol ${code >>> 16}.${code & 0xffff}`);
+      // While closing only identify requests are answered.
+      if (closing) return this.fail('57P03', 'the index is shutting down');
       const fields = packet.subarray(8).toString('utf8').split('\0');
       const params = new Map<string, string>();
       for (let i = 0; i + 1 < fields.length && fields[i] !== ''; i += 2) params.set(fields[i]!, fields[i + 1]!);
@@ -512,8 +517,8 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   }
 
   const server = net.createServer((socket) => {
-    if (closing || fatal || sockets.size >= limits.connections) {
-      socket.end(errorResponse('53300', closing ? 'the index is shutting down' : 'too many connections to the index', 'FATAL'));
+    if (fatal || sockets.size >= limits.connections) {
+      socket.end(errorResponse('53300', 'too many connections to the index', 'FATAL'));
       return;
     }
     sockets.add(socket);
@@ -530,13 +535,18 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   return {
     port,
     stats: () => ({ sessions: sessionsServed, active: active !== null, waiting: waiting.length, connections: sockets.size }),
-    async close() {
+    async close(closeOptions = {}) {
+      if (closing) return;
       closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       // The last session's reset runs before PGlite is handed back for closing.
       while (active) await new Promise((r) => setTimeout(r, 10));
-      await closed;
+      try {
+        await closeOptions.beforeUnlisten?.();
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const s of sockets) s.destroy();
+      }
     },
   };
 }
