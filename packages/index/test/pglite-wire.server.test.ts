@@ -92,7 +92,7 @@ describe('PGlite wire server: authentication', () => {
     expect(server.stats().sessions).toBe(before);
   });
 
-  it('refuses a client without a password', async () => {
+  it('auth-forwarded-to-pglite: a client without a password gets no session', async () => {
     const err = await connect('').then(
       () => null,
       (e: unknown) => e as Error,
@@ -126,7 +126,7 @@ describe('PGlite wire server: authentication', () => {
     expect(r.received().toString()).toBe('instance-1');
   });
 
-  it.skipIf(!PG_ISREADY)('pg_isready while a session is in a transaction does not wedge the index: the session goes on, and the next', async () => {
+  it.skipIf(!PG_ISREADY)('pg-isready-wedged-the-index: pg_isready while a session is in a transaction; the session goes on, and the next', async () => {
     const a = await connect();
     await a.query('BEGIN');
     await a.query('INSERT INTO items VALUES (2, $1)', ['b']);
@@ -149,7 +149,7 @@ describe('PGlite wire server: authentication', () => {
 });
 
 describe('PGlite wire server: limits', () => {
-  it('refuses a startup packet declaring 2^31 bytes at once, without buffering it', async () => {
+  it('startup-length-2^31-buffered-to-1.1-GiB: a startup packet declaring 2^31 bytes is refused at once, not buffered', async () => {
     const r = raw();
     const head = Buffer.alloc(8);
     head.writeUInt32BE(2 ** 31, 0);
@@ -180,7 +180,7 @@ describe('PGlite wire server: limits', () => {
 });
 
 describe('PGlite wire server: sessions', () => {
-  it('a client disconnecting mid-transaction leaves no transaction for the next client', async () => {
+  it('disconnect-mid-transaction-left-pglite-in-it: the next client starts outside any transaction', async () => {
     const a = await connect();
     await a.query('BEGIN');
     await a.query('INSERT INTO items VALUES (4, $1)', ['d']);
@@ -242,7 +242,7 @@ describe('PGlite wire server: sessions', () => {
 });
 
 describe('PGlite wire server: the production adapter against it', () => {
-  it('COPY FROM STDIN loads rows (served by the server: PGlite traps on it), in and out of a transaction', async () => {
+  it('copy-from-stdin-trapped-pglite: COPY FROM STDIN loads rows (served by the server), in and out of a transaction', async () => {
     const sql = await openPgClient(`postgres://exhibit@127.0.0.1:${server.port}/postgres`, { entraAuth: false, password: PASSWORD, maxConnections: 1 });
     try {
       expect(await sql.copyFrom('COPY items (id, name) FROM STDIN', '10\tx\n11\t\\N\n')).toBe(2);
