@@ -109,6 +109,12 @@ export interface ExhibitConfig {
         password?: string;
         /** Pool size; node-postgres' default (10) when absent. The index process serves one session at a time: 1. */
         maxConnections?: number;
+        /**
+         * How long a statement waits for a pooled connection (15 s when absent). With the index process's one
+         * connection a statement queues behind a long transaction (a migration, a hash-set chunk) as it did
+         * behind PGlite's in-process mutex: 0, no deadline.
+         */
+        connectTimeoutMs?: number;
       };
   containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
   api: { host: string; port: number; baseUrl: string };

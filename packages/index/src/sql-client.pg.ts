@@ -33,9 +33,9 @@ export function entraPassword(credential: TokenCredential = new DefaultAzureCred
   };
 }
 
-function poolConfig(url: string, entraAuth: boolean, extra: { password?: string; maxConnections?: number } = {}): pg.PoolConfig {
+function poolConfig(url: string, entraAuth: boolean, extra: { password?: string; maxConnections?: number; connectTimeoutMs?: number } = {}): pg.PoolConfig {
   const base: pg.PoolConfig = {
-    connectionTimeoutMillis: 15_000,
+    connectionTimeoutMillis: extra.connectTimeoutMs ?? 15_000,
     idleTimeoutMillis: 30_000,
     types,
     ...(extra.maxConnections !== undefined ? { max: extra.maxConnections } : {}),
@@ -115,7 +115,7 @@ function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryRe
 /** A pooled connection to a real PostgreSQL server (Azure Database for PostgreSQL in the cloud). */
 export async function openPgClient(
   url: string,
-  options: OpenSqlClientOptions & { entraAuth: boolean; password?: string; maxConnections?: number },
+  options: OpenSqlClientOptions & { entraAuth: boolean; password?: string; maxConnections?: number; connectTimeoutMs?: number },
 ): Promise<SqlClient> {
   const pool = new pg.Pool(poolConfig(url, options.entraAuth, options));
   // An idle connection dropped by the server must not crash the process; the pool replaces it.

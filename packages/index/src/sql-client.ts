@@ -48,6 +48,7 @@ export async function openSqlClient(db: ExhibitConfig['database'], options: Open
     entraAuth: db.entraAuth,
     ...(db.password !== undefined ? { password: db.password } : {}),
     ...(db.maxConnections !== undefined ? { maxConnections: db.maxConnections } : {}),
+    ...(db.connectTimeoutMs !== undefined ? { connectTimeoutMs: db.connectTimeoutMs } : {}),
   });
 }
 
