@@ -174,7 +174,10 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   let sessionsServed = 0;
   let active: Connection | null = null;
   const waiting: Connection[] = [];
+  /** Sockets holding a connection slot (counted against limits.connections). */
   const sockets = new Set<net.Socket>();
+  /** Every accepted socket until it closes, slot or not (refused at the cap, answered an identify): close() destroys them all. */
+  const accepted = new Set<net.Socket>();
 
   const failFatal = (err: unknown) => {
     if (fatal) return;
@@ -299,9 +302,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
         return;
       }
       if (code === IDENTIFY_REQUEST_CODE) {
+        // The slot is given back now (not when the client closes its end); the socket is destroyed once the answer is written.
         this.socket.end(options.instanceId);
-        this.phase = 'closed';
-        clearTimeout(this.authTimer);
+        this.onClose();
         return;
       }
       if (code === CANCEL_REQUEST_CODE) {
@@ -484,7 +487,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       this.phase = 'closed';
       clearTimeout(this.authTimer);
       sockets.delete(this.socket);
-      this.socket.destroy();
+      // A last answer being written (identify, an error) is flushed first; the socket is then destroyed, not left to the client to close.
+      if (!this.socket.writableEnded || this.socket.writableFinished) this.socket.destroy();
+      else this.socket.once('finish', () => this.socket.destroy());
       const i = waiting.indexOf(this);
       if (i >= 0) waiting.splice(i, 1);
       if (!wasSession) return;
@@ -517,8 +522,12 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   }
 
   const server = net.createServer((socket) => {
+    accepted.add(socket);
+    socket.once('close', () => accepted.delete(socket));
+    socket.on('error', () => undefined);
     if (fatal || sockets.size >= limits.connections) {
-      socket.end(errorResponse('53300', 'too many connections to the index', 'FATAL'));
+      // Not left to the client to close: a client that never does would otherwise keep it (and server.close()) open.
+      socket.end(errorResponse('53300', 'too many connections to the index', 'FATAL'), () => socket.destroy());
       return;
     }
     sockets.add(socket);
@@ -544,8 +553,10 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       try {
         await closeOptions.beforeUnlisten?.();
       } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const s of sockets) s.destroy();
+        // server.close() waits for every accepted socket to close: all are destroyed here, refused and identify ones too.
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const s of accepted) s.destroy();
+        await closed;
       }
     },
   };

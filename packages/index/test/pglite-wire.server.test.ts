@@ -284,6 +284,52 @@ describe('PGlite wire server: the production adapter against it', () => {
   });
 });
 
+describe('PGlite wire server: connection slots', () => {
+  it('identify-requests-leak-connection-slots: 33 identify requests leave every slot free; a client then authenticates and close() ends', { timeout: 60_000 }, async () => {
+    const slotDb = await openPgliteDatabase('memory://');
+    const slotServer = await startWireServer({ db: slotDb, password: PASSWORD, instanceId: 'slots', onFatal: (err) => fatal.push(err), limits: { connections: 32 } });
+    // Held open by the client after the answer: the server, not the client, must end them.
+    const held: net.Socket[] = [];
+    try {
+      for (let i = 0; i < 33; i++) {
+        const socket = net.connect({ host: '127.0.0.1', port: slotServer.port });
+        socket.on('error', () => undefined);
+        held.push(socket);
+        const answer = await new Promise<string>((resolve) => {
+          const chunks: Buffer[] = [];
+          socket.on('data', (c: Buffer) => chunks.push(c));
+          socket.once('end', () => resolve(Buffer.concat(chunks).toString()));
+          const req = Buffer.alloc(8);
+          req.writeUInt32BE(8, 0);
+          req.writeUInt32BE(IDENTIFY_REQUEST_CODE, 4);
+          socket.write(req);
+        });
+        expect(answer).toBe('slots');
+      }
+      await until(() => slotServer.stats().connections === 0);
+      const c = new pg.Client({ host: '127.0.0.1', port: slotServer.port, user: 'exhibit', database: 'postgres', password: PASSWORD });
+      c.on('error', () => undefined);
+      await c.connect();
+      expect((await c.query('SELECT 3 AS three')).rows).toEqual([{ three: 3 }]);
+      await c.end();
+      // Sockets refused at the cap are the server's to end too: close() must not wait for their clients.
+      const refused: net.Socket[] = [];
+      for (let i = 0; i < 40; i++) {
+        const s = net.connect({ host: '127.0.0.1', port: slotServer.port });
+        s.on('error', () => undefined);
+        refused.push(s);
+      }
+      await Promise.all(refused.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r(null)))));
+      await until(() => slotServer.stats().connections === 32);
+      held.push(...refused);
+      await slotServer.close();
+    } finally {
+      for (const s of held) s.destroy();
+      await slotDb.close();
+    }
+  });
+});
+
 describe('PGlite wire server: PGlite failing', () => {
   it('a WebAssembly trap in PGlite is fatal: onFatal is called and the client gets an error, not a hang', async () => {
     const trapDb = await openPgliteDatabase('memory://');
