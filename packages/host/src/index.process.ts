@@ -13,8 +13,13 @@ import type { IndexProcessOpen, IndexProcessReply } from './index-process.main.j
 export const INDEX_PROCESS_START_TIMEOUT_MS = 120_000;
 /** After SIGTERM, the index process has this long to end its session and close PGlite before SIGKILL. */
 export const INDEX_PROCESS_STOP_GRACE_MS = 20_000;
-/** How long an identify request may take before the recorded process counts as not ours. */
+/** How long one identify request may take before it counts as unanswered (a busy index process answers none). */
 const IDENTIFY_TIMEOUT_MS = 2_000;
+/**
+ * How long a start waits for a recorded index process that is alive but does not answer (PGlite busy on a long
+ * statement blocks its event loop) to answer or exit, before refusing to start: its data directory may be open.
+ */
+export const INDEX_PROCESS_BUSY_WAIT_MS = 60_000;
 const PID_FILE = 'index-process.json';
 const ENTRY = fileURLToPath(new URL('./index-process.main.ts', import.meta.url));
 /** The user name the host connects as; the server does not check it, the password is what counts. */
@@ -31,6 +36,8 @@ export interface IndexProcessOptions {
   logLevel?: string;
   startTimeoutMs?: number;
   stopGraceMs?: number;
+  /** See INDEX_PROCESS_BUSY_WAIT_MS. */
+  busyWaitMs?: number;
 }
 
 export interface RunningIndexProcess {
@@ -67,15 +74,29 @@ function alive(pid: number): boolean {
  * pid is never signalled.
  */
 export async function identifyIndexProcess(port: number, timeoutMs = IDENTIFY_TIMEOUT_MS): Promise<string | null> {
+  const answer = await askIdentity(port, timeoutMs);
+  return answer.kind === 'answered' ? answer.id : null;
+}
+
+/**
+ * What the recorded port said: `refused` is the only answer that shows nothing listens there; `unanswered`
+ * (a timeout, a reset, an over-long reply) says nothing about whether the recorded process holds PGlite.
+ */
+type IdentifyAnswer = { kind: 'answered'; id: string } | { kind: 'refused' } | { kind: 'unanswered' };
+
+async function askIdentity(port: number, timeoutMs: number): Promise<IdentifyAnswer> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
-    const done = (value: string | null) => {
+    let settled = false;
+    const done = (value: IdentifyAnswer) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.destroy();
       resolve(value);
     };
-    const timer = setTimeout(() => done(null), timeoutMs);
+    const timer = setTimeout(() => done({ kind: 'unanswered' }), timeoutMs);
     socket.once('connect', () => {
       const req = Buffer.alloc(8);
       req.writeUInt32BE(8, 0);
@@ -84,10 +105,10 @@ export async function identifyIndexProcess(port: number, timeoutMs = IDENTIFY_TI
     });
     socket.on('data', (c: Buffer) => {
       chunks.push(c);
-      if (Buffer.concat(chunks).length > 256) done(null);
+      if (Buffer.concat(chunks).length > 256) done({ kind: 'unanswered' });
     });
-    socket.once('end', () => done(Buffer.concat(chunks).toString('utf8')));
-    socket.once('error', () => done(null));
+    socket.once('end', () => done({ kind: 'answered', id: Buffer.concat(chunks).toString('utf8') }));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'unanswered' }));
   });
 }
 
@@ -120,22 +141,52 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
  * still running: it normally stops by itself when its host's channel closes,
  * but may still be closing PGlite, or be stuck. Only a process that answers on
  * its recorded port with its recorded instance id is signalled.
+ *
+ * The pid file is removed (the data directory taken for free) only when the
+ * recorded pid is gone or its port refuses the connection. A live pid whose
+ * port accepts but does not answer with the recorded id (PGlite busy on a long
+ * statement blocks the index process's event loop; or something answers that
+ * is not ours) may still hold PGlite open: it is asked again until it answers or
+ * exits, for up to `busyWaitMs`, and then the start is refused, never opened
+ * beside it and never signalled.
  */
-export async function stopStaleIndexProcess(stateDir: string, options: { logger?: Logger; graceMs?: number } = {}): Promise<number | null> {
+export async function stopStaleIndexProcess(stateDir: string, options: { logger?: Logger; graceMs?: number; busyWaitMs?: number } = {}): Promise<number | null> {
+  const pidFile = path.join(stateDir, PID_FILE);
   let file: PidFile;
   try {
-    file = JSON.parse(readFileSync(path.join(stateDir, PID_FILE), 'utf8')) as PidFile;
+    file = JSON.parse(readFileSync(pidFile, 'utf8')) as PidFile;
   } catch {
     return null;
   }
-  let stopped: number | null = null;
-  if (Number.isInteger(file.pid) && alive(file.pid) && (await identifyIndexProcess(file.port)) === file.instanceId) {
-    options.logger?.warn({ pid: file.pid, port: file.port }, 'stopping the index process an earlier host left running on this data folder');
-    await terminate(file.pid, options.graceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
-    stopped = file.pid;
+  const deadline = Date.now() + (options.busyWaitMs ?? INDEX_PROCESS_BUSY_WAIT_MS);
+  let logged = false;
+  for (;;) {
+    if (!Number.isInteger(file.pid) || !alive(file.pid)) break;
+    const answer = await askIdentity(file.port, IDENTIFY_TIMEOUT_MS);
+    if (answer.kind === 'refused') break;
+    if (answer.kind === 'answered' && answer.id === file.instanceId) {
+      options.logger?.warn({ pid: file.pid, port: file.port }, 'stopping the index process an earlier host left running on this data folder');
+      await terminate(file.pid, options.graceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+      if (alive(file.pid)) throw new ExhibitError('index-unavailable', `the index process ${file.pid} left on ${stateDir} did not stop; stop it, then start again`);
+      await rm(pidFile, { force: true });
+      return file.pid;
+    }
+    if (!alive(file.pid)) break;
+    if (Date.now() >= deadline) {
+      throw new ExhibitError(
+        'index-unavailable',
+        `the index process ${file.pid} recorded in ${pidFile} is still running and does not answer on port ${file.port}; it may hold the index open. ` +
+          `Wait for it to finish, or stop process ${file.pid}; if ${file.pid} is not an Exhibit index process, delete ${pidFile}. Then start again.`,
+      );
+    }
+    if (!logged) {
+      logged = true;
+      options.logger?.warn({ pid: file.pid, port: file.port, answer: answer.kind }, 'the index process recorded on this data folder is alive but does not answer; waiting for it');
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
-  await rm(path.join(stateDir, PID_FILE), { force: true });
-  return stopped;
+  await rm(pidFile, { force: true });
+  return null;
 }
 
 /**
@@ -147,7 +198,10 @@ export async function stopStaleIndexProcess(stateDir: string, options: { logger?
 export async function startIndexProcess(options: IndexProcessOptions): Promise<RunningIndexProcess> {
   await mkdir(options.stateDir, { recursive: true });
   await mkdir(path.dirname(options.logFile), { recursive: true });
-  await stopStaleIndexProcess(options.stateDir, options.logger ? { logger: options.logger } : {});
+  await stopStaleIndexProcess(options.stateDir, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.busyWaitMs !== undefined ? { busyWaitMs: options.busyWaitMs } : {}),
+  });
 
   const password = randomBytes(32).toString('base64url');
   const instanceId = randomUUID();

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { identifyIndexProcess, startIndexProcess, stopStaleIndexProcess, type RunningIndexProcess } from './index.process.js';
+import { identifyIndexProcess, startIndexProcess, stopStaleIndexProcess, type RunningIndexProcess } from '../src/index.process.js';
 
 const dirs: string[] = [];
 const running: RunningIndexProcess[] = [];
@@ -113,6 +113,23 @@ describe('the index process', () => {
     writeFileSync(path.join(dir, 'index-process.json'), JSON.stringify({ pid: process.pid, port, instanceId: 'gone' }));
     expect(await stopStaleIndexProcess(dir)).toBeNull();
     expect(existsSync(path.join(dir, 'index-process.json'))).toBe(false);
+  });
+
+  it('stale-busy-index-process-opened-twice: a recorded index process too busy to answer is neither forgotten nor opened beside', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const first = await start(dir);
+    const pidFile = readFileSync(path.join(dir, 'index-process.json'), 'utf8');
+    const c = await client(first);
+    // A long statement: PGlite runs it on the index process's event loop, so the identify request goes unanswered.
+    const busy = c.query('SELECT pg_sleep(8)');
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(stopStaleIndexProcess(dir, { busyWaitMs: 1_000 })).rejects.toThrow(new RegExp(`index process ${first.pid} `));
+    expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
+    await expect(startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), busyWaitMs: 1_000 })).rejects.toThrow(/still running/);
+    expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
+    expect(alive(first.pid)).toBe(true);
+    await busy;
+    await c.end();
   });
 
   it('an index that cannot be opened fails the start with the reason, and leaves no process', { timeout: 60_000 }, async () => {
