@@ -115,6 +115,11 @@ export interface ExhibitConfig {
          * behind PGlite's in-process mutex: 0, no deadline.
          */
         connectTimeoutMs?: number;
+        /**
+         * How long an idle pooled connection is kept (30 s when absent); 0: for ever. The local host keeps its one
+         * index-process session for good, so a flood of unauthenticated connections can never keep it from reconnecting.
+         */
+        idleTimeoutMs?: number;
       };
   containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
   api: { host: string; port: number; baseUrl: string };

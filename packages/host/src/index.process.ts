@@ -44,7 +44,7 @@ export interface RunningIndexProcess {
   pid: number;
   port: number;
   /** For the node-postgres adapter: the URL carries no password; `password` is given apart. */
-  database: { kind: 'postgres'; url: string; entraAuth: false; password: string; maxConnections: 1; connectTimeoutMs: 0 };
+  database: { kind: 'postgres'; url: string; entraAuth: false; password: string; maxConnections: 1; connectTimeoutMs: 0; idleTimeoutMs: 0 };
   /** Settles when the process ends, however it ends. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
@@ -244,7 +244,7 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   return {
     pid,
     port,
-    database: { kind: 'postgres', url: `postgres://${INDEX_USER}@127.0.0.1:${port}/postgres`, entraAuth: false, password, maxConnections: 1, connectTimeoutMs: 0 },
+    database: { kind: 'postgres', url: `postgres://${INDEX_USER}@127.0.0.1:${port}/postgres`, entraAuth: false, password, maxConnections: 1, connectTimeoutMs: 0, idleTimeoutMs: 0 },
     exited,
     stop() {
       stopping ??= (async () => {

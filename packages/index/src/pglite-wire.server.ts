@@ -43,6 +43,11 @@ export const WIRE_LIMITS = {
   authTimeoutMs: 10_000,
   /** Sockets open at once, authenticated or not. */
   connections: 32,
+  /**
+   * Sockets not yet authenticated, a cap of their own: clients trickling their startup (slowloris) take at most these,
+   * never the slots of authenticated sessions (the host's, which it keeps for good).
+   */
+  unauthenticatedConnections: 16,
   /** Authenticated sessions waiting for the one PGlite session. */
   waitingSessions: 16,
   /** SCRAM iteration count (PostgreSQL's default). */
@@ -85,7 +90,7 @@ export interface WireServer {
    */
   close(options?: { beforeUnlisten?: () => Promise<void> }): Promise<void>;
   /** Sessions served since start (tests). */
-  stats(): { sessions: number; active: boolean; waiting: number; connections: number };
+  stats(): { sessions: number; active: boolean; waiting: number; connections: number; unauthenticated: number };
 }
 
 class FatalDbError extends Error {}
@@ -178,6 +183,8 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   const sockets = new Set<net.Socket>();
   /** Every accepted socket until it closes, slot or not (refused at the cap, answered an identify): close() destroys them all. */
   const accepted = new Set<net.Socket>();
+  /** Slot holders still before authentication (counted against limits.unauthenticatedConnections). */
+  const unauthenticated = new Set<net.Socket>();
 
   const failFatal = (err: unknown) => {
     if (fatal) return;
@@ -363,6 +370,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       this.send(msg('R', int32(0)));
       if (closing || fatal) return this.fail('57P03', 'the index is shutting down');
       if (waiting.length >= limits.waitingSessions) return this.fail('53300', 'too many sessions waiting for the index');
+      unauthenticated.delete(this.socket);
       this.phase = 'waiting';
       waiting.push(this);
       grant();
@@ -487,6 +495,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       this.phase = 'closed';
       clearTimeout(this.authTimer);
       sockets.delete(this.socket);
+      unauthenticated.delete(this.socket);
       // A last answer being written (identify, an error) is flushed first; the socket is then destroyed, not left to the client to close.
       if (!this.socket.writableEnded || this.socket.writableFinished) this.socket.destroy();
       else this.socket.once('finish', () => this.socket.destroy());
@@ -525,12 +534,13 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     accepted.add(socket);
     socket.once('close', () => accepted.delete(socket));
     socket.on('error', () => undefined);
-    if (fatal || sockets.size >= limits.connections) {
+    if (fatal || sockets.size >= limits.connections || unauthenticated.size >= limits.unauthenticatedConnections) {
       // Not left to the client to close: a client that never does would otherwise keep it (and server.close()) open.
       socket.end(errorResponse('53300', 'too many connections to the index', 'FATAL'), () => socket.destroy());
       return;
     }
     sockets.add(socket);
+    unauthenticated.add(socket);
     socket.setNoDelay(true);
     new Connection(socket);
   });
@@ -543,7 +553,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
 
   return {
     port,
-    stats: () => ({ sessions: sessionsServed, active: active !== null, waiting: waiting.length, connections: sockets.size }),
+    stats: () => ({ sessions: sessionsServed, active: active !== null, waiting: waiting.length, connections: sockets.size, unauthenticated: unauthenticated.size }),
     async close(closeOptions = {}) {
       if (closing) return;
       closing = true;

@@ -33,10 +33,11 @@ export function entraPassword(credential: TokenCredential = new DefaultAzureCred
   };
 }
 
-function poolConfig(url: string, entraAuth: boolean, extra: { password?: string; maxConnections?: number; connectTimeoutMs?: number } = {}): pg.PoolConfig {
+function poolConfig(url: string, entraAuth: boolean, extra: { password?: string; maxConnections?: number; connectTimeoutMs?: number; idleTimeoutMs?: number } = {}): pg.PoolConfig {
   const base: pg.PoolConfig = {
     connectionTimeoutMillis: extra.connectTimeoutMs ?? 15_000,
-    idleTimeoutMillis: 30_000,
+    // node-postgres: 0 never closes an idle connection.
+    idleTimeoutMillis: extra.idleTimeoutMs ?? 30_000,
     types,
     ...(extra.maxConnections !== undefined ? { max: extra.maxConnections } : {}),
   };
@@ -115,7 +116,7 @@ function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryRe
 /** A pooled connection to a real PostgreSQL server (Azure Database for PostgreSQL in the cloud). */
 export async function openPgClient(
   url: string,
-  options: OpenSqlClientOptions & { entraAuth: boolean; password?: string; maxConnections?: number; connectTimeoutMs?: number },
+  options: OpenSqlClientOptions & { entraAuth: boolean; password?: string; maxConnections?: number; connectTimeoutMs?: number; idleTimeoutMs?: number },
 ): Promise<SqlClient> {
   const pool = new pg.Pool(poolConfig(url, options.entraAuth, options));
   // An idle connection dropped by the server must not crash the process; the pool replaces it.

@@ -49,6 +49,7 @@ export async function openSqlClient(db: ExhibitConfig['database'], options: Open
     ...(db.password !== undefined ? { password: db.password } : {}),
     ...(db.maxConnections !== undefined ? { maxConnections: db.maxConnections } : {}),
     ...(db.connectTimeoutMs !== undefined ? { connectTimeoutMs: db.connectTimeoutMs } : {}),
+    ...(db.idleTimeoutMs !== undefined ? { idleTimeoutMs: db.idleTimeoutMs } : {}),
   });
 }
 

@@ -320,12 +320,43 @@ describe('PGlite wire server: connection slots', () => {
         refused.push(s);
       }
       await Promise.all(refused.map((s) => new Promise((r) => (s.connecting ? s.once('connect', r) : r(null)))));
-      await until(() => slotServer.stats().connections === 32);
+      await until(() => slotServer.stats().unauthenticated === WIRE_LIMITS.unauthenticatedConnections);
       held.push(...refused);
       await slotServer.close();
     } finally {
       for (const s of held) s.destroy();
       await slotDb.close();
+    }
+  });
+});
+
+describe('PGlite wire server: unauthenticated sockets', () => {
+  it('slowloris-filled-connection-slots: sockets that never finish their startup take only the unauthenticated slots; an authenticated session goes on', { timeout: 60_000 }, async () => {
+    const slowDb = await openPgliteDatabase('memory://');
+    const slowServer = await startWireServer({ db: slowDb, password: PASSWORD, instanceId: 'slow', onFatal: (err) => fatal.push(err), limits: { connections: 8, unauthenticatedConnections: 4, authTimeoutMs: 60_000 } });
+    const idle: { socket: net.Socket; chunks: Buffer[]; closed: boolean }[] = [];
+    try {
+      const a = new pg.Client({ host: '127.0.0.1', port: slowServer.port, user: 'exhibit', database: 'postgres', password: PASSWORD });
+      a.on('error', () => undefined);
+      await a.connect();
+      for (let i = 0; i < 8; i++) {
+        const entry = { socket: net.connect({ host: '127.0.0.1', port: slowServer.port }), chunks: [] as Buffer[], closed: false };
+        entry.socket.on('data', (c: Buffer) => entry.chunks.push(c));
+        entry.socket.on('error', () => undefined);
+        entry.socket.once('close', () => (entry.closed = true));
+        // One byte of a startup packet, as a slow client sends it.
+        entry.socket.write(Buffer.from([0]));
+        idle.push(entry);
+      }
+      await until(() => idle.filter((e) => e.closed).length === 4);
+      for (const e of idle.filter((x) => x.closed)) expect(Buffer.concat(e.chunks).toString()).toContain('53300');
+      expect(slowServer.stats().unauthenticated).toBe(4);
+      expect((await a.query('SELECT 4 AS four')).rows).toEqual([{ four: 4 }]);
+      await a.end();
+      await slowServer.close();
+    } finally {
+      for (const e of idle) e.socket.destroy();
+      await slowDb.close();
     }
   });
 });
