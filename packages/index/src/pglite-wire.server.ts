@@ -79,7 +79,7 @@ export interface WireServerOptions {
   logger?: Logger;
   /** PGlite failed in a way it cannot come back from; the caller must end the process. */
   onFatal: (err: unknown) => void;
-  limits?: Partial<typeof WIRE_LIMITS>;
+  limits?: Partial<Record<keyof typeof WIRE_LIMITS, number>>;
 }
 
 export interface WireServer {
