@@ -123,6 +123,7 @@ function queryMessage(sql: string): Uint8Array {
 }
 
 const SYNC = new Uint8Array(msg('S'));
+const QUIET_NOTICES = 'SET client_min_messages TO warning';
 
 /** The transaction status of the last ReadyForQuery in a response, if it has one. */
 function lastReadyStatus(out: Uint8Array): string | null {
@@ -173,6 +174,8 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   const limits = { ...WIRE_LIMITS, ...options.limits };
   const { db, logger } = options;
   const secret = scramSecret(options.password, limits.scramIterations);
+  // PGlite's backend logs at DEBUG: without this every Parse and Bind comes back with a NoticeResponse.
+  await db.exec(QUIET_NOTICES);
   const parameterStatus = await serverParameters(db);
   let fatal = false;
   let closing = false;
@@ -525,8 +528,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
         this.observe(await exec(queryMessage('ROLLBACK')));
       }
       await exec(queryMessage('DISCARD ALL'));
-      // PGlite sets this at open (DISCARD ALL's RESET ALL undoes it).
+      // PGlite sets the search path at open, and the notice level above (DISCARD ALL's RESET ALL undoes both).
       await exec(queryMessage('SET search_path TO public'));
+      await exec(queryMessage(QUIET_NOTICES));
     }
   }
 

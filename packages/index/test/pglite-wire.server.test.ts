@@ -268,6 +268,18 @@ describe('PGlite wire server: the production adapter against it', () => {
     }
   });
 
+  it('debug-notices-on-every-message: a parameterised query (Parse/Bind/Execute) brings no NoticeResponse, in the first session and the next', async () => {
+    for (let round = 0; round < 2; round++) {
+      const c = await connect();
+      const notices: string[] = [];
+      c.on('notice', (n) => notices.push(n.message ?? ''));
+      expect((await c.query('SELECT $1::int AS v', [round])).rows).toEqual([{ v: round }]);
+      expect(notices).toEqual([]);
+      await c.end();
+      await until(() => !server.stats().active);
+    }
+  });
+
   it('a transaction the adapter rolls back is rolled back; the pool of one runs the next statement', async () => {
     const sql = await openPgClient(`postgres://exhibit@127.0.0.1:${server.port}/postgres`, { entraAuth: false, password: PASSWORD, maxConnections: 1 });
     try {
