@@ -61,9 +61,11 @@ const GSSENC_REQUEST_CODE = 80877104;
 const CANCEL_REQUEST_CODE = 80877102;
 const PROTOCOL_3 = 196608;
 
-/** `COPY ... FROM STDIN` as the only statement of a simple query (how pg-copy-streams sends it). */
-const COPY_FROM_STDIN = /^\s*COPY\s[\s\S]*?\bFROM\s+STDIN\b[\s\S]*$/i;
-const MENTIONS_COPY_FROM_STDIN = /\bCOPY\b[\s\S]*\bFROM\s+STDIN\b/i;
+/** The words COPY and STDIN, in the text left when comments, strings and quoted identifiers are masked. */
+const MENTIONS_COPY_STDIN = /\bCOPY\b[\s\S]*\bSTDIN\b|\bSTDIN\b[\s\S]*\bCOPY\b/i;
+/** The one form served: a single COPY statement whose (masked) text has exactly one `FROM STDIN`. */
+const SERVED_COPY = /^\s*COPY\b[^;]*;?\s*$/i;
+const FROM_STDIN = /\bFROM\s+STDIN\b/gi;
 /** Frontend messages handed to PGlite: the simple and extended query protocols. */
 const FORWARDED_TYPES = new Set(['Q', 'P', 'B', 'E', 'D', 'C', 'H', 'S']);
 /** Protocol messages of one session queued for PGlite before its socket is paused. */
@@ -416,13 +418,14 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       if (!FORWARDED_TYPES.has(type)) return this.fail('08P01', `unexpected message type '${type}'`);
       if (type === 'Q') {
         const sql = m.subarray(5, m.length - 1).toString('utf8');
-        if (COPY_FROM_STDIN.test(sql) && !/;\s*\S/.test(sql.replace(/;\s*$/, ''))) {
-          this.copy = { sql, parts: [], bytes: 0, tooLarge: false };
+        const form = copyFromStdin(sql);
+        if (form.kind === 'served') {
+          this.copy = { sql: form.rewritten, parts: [], bytes: 0, tooLarge: false };
           // Text format; the column formats are not used by clients of a text COPY.
           this.send(msg('G', Buffer.concat([Buffer.from([0]), Buffer.from([0, 0])])));
           return;
         }
-        if (MENTIONS_COPY_FROM_STDIN.test(sql)) return this.refuse('COPY FROM STDIN must be the only statement of its query');
+        if (form.kind === 'refused') return this.refuse('COPY FROM STDIN must be the only statement of its query, in the form COPY ... FROM STDIN [options]');
       }
       if (this.skipUntilSync) {
         if (type !== 'S') return;
@@ -432,7 +435,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
         this.send(msg('Z', Buffer.from(this.txStatus)));
         return;
       }
-      if (type === 'P' && MENTIONS_COPY_FROM_STDIN.test(m.subarray(5).toString('utf8'))) {
+      if (type === 'P' && MENTIONS_COPY_STDIN.test(maskSql(m.subarray(5).toString('utf8')))) {
         // As PostgreSQL after an error in the extended protocol: the error now, then nothing until Sync.
         this.send(errorResponse('0A000', 'COPY FROM STDIN is served only through the simple query protocol'));
         this.skipUntilSync = true;
@@ -473,7 +476,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       if (type === 'H' || type === 'S') return;
       this.copy = null;
       if (type === 'c' && !copy.tooLarge) {
-        const sql = copy.sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
+        const sql = copy.sql;
         await db._handleBlob(new Blob(copy.parts));
         try {
           const out = await exec(queryMessage(sql));
@@ -574,6 +577,85 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       }
     },
   };
+}
+
+/**
+ * `sql` with every comment, string constant (plain, E'', dollar-quoted) and quoted identifier replaced by spaces
+ * of the same length, so what is left are keywords, names and punctuation at their original offsets. An
+ * unterminated one is masked to the end. Conservative: it is used to find COPY ... STDIN, not to parse SQL.
+ */
+export function maskSql(sql: string): string {
+  const out = sql.split('');
+  const blank = (from: number, to: number) => {
+    for (let k = from; k < to; k++) if (out[k] !== '\n') out[k] = ' ';
+  };
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i]!;
+    const next = sql[i + 1];
+    if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i);
+      const stop = end < 0 ? n : end;
+      blank(i, stop);
+      i = stop;
+    } else if (c === '/' && next === '*') {
+      // Block comments nest in PostgreSQL.
+      let depth = 0;
+      let j = i;
+      while (j < n) {
+        if (sql[j] === '/' && sql[j + 1] === '*') {
+          depth++;
+          j += 2;
+        } else if (sql[j] === '*' && sql[j + 1] === '/') {
+          depth--;
+          j += 2;
+          if (depth === 0) break;
+        } else j++;
+      }
+      blank(i, j);
+      i = j;
+    } else if (c === "'" || c === '"') {
+      // E'...' strings take backslash escapes; plain ones do not (standard_conforming_strings is on).
+      const escapes = c === "'" && i > 0 && /[eE]/.test(sql[i - 1]!) && (i < 2 || !/[\w$]/.test(sql[i - 2]!));
+      let j = i + 1;
+      while (j < n) {
+        if (escapes && sql[j] === '\\') j += 2;
+        else if (sql[j] === c && sql[j + 1] === c) j += 2;
+        else if (sql[j] === c) {
+          j++;
+          break;
+        } else j++;
+      }
+      blank(i, Math.min(j, n));
+      i = j;
+    } else if (c === '$' && (i === 0 || !/[\w$]/.test(sql[i - 1]!))) {
+      const tag = /^\$([A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(sql.slice(i));
+      if (!tag) {
+        i++;
+        continue;
+      }
+      const end = sql.indexOf(tag[0], i + tag[0].length);
+      const stop = end < 0 ? n : end + tag[0].length;
+      blank(i, stop);
+      i = stop;
+    } else i++;
+  }
+  return out.join('');
+}
+
+/**
+ * What to do with a simple query that may be a COPY FROM STDIN: `served` (the rewritten statement reads
+ * /dev/blob instead), `refused` (it mentions COPY and STDIN in a form not served: PGlite must never see it),
+ * or `none`.
+ */
+export function copyFromStdin(sql: string): { kind: 'none' } | { kind: 'refused' } | { kind: 'served'; rewritten: string } {
+  const masked = maskSql(sql);
+  if (!MENTIONS_COPY_STDIN.test(masked)) return { kind: 'none' };
+  const at = [...masked.matchAll(FROM_STDIN)];
+  if (!SERVED_COPY.test(masked) || at.length !== 1 || (masked.match(/\bSTDIN\b/gi) ?? []).length !== 1) return { kind: 'refused' };
+  const hit = at[0]!;
+  return { kind: 'served', rewritten: `${sql.slice(0, hit.index)}FROM '/dev/blob'${sql.slice(hit.index + hit[0].length)}` };
 }
 
 /** A statement that fails with `message` (SQLSTATE 0A000), so PGlite's own transaction state follows the refusal. */

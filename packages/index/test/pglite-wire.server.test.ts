@@ -373,6 +373,35 @@ describe('PGlite wire server: unauthenticated sockets', () => {
   });
 });
 
+describe('PGlite wire server: COPY FROM STDIN forms', () => {
+  it('copy-from-stdin-bypassed-by-comment-or-quoted-identifier: every COPY FROM STDIN is served or refused, none reaches PGlite', { timeout: 60_000 }, async () => {
+    const copyDb = await openPgliteDatabase('memory://');
+    await copyDb.exec('CREATE TABLE t (a int); CREATE TABLE "from stdin" (a int)');
+    const seen: unknown[] = [];
+    const copyServer = await startWireServer({ db: copyDb, password: PASSWORD, instanceId: 'copy', onFatal: (err) => seen.push(err) });
+    const sql = await openPgClient(`postgres://exhibit@127.0.0.1:${copyServer.port}/postgres`, { entraAuth: false, password: PASSWORD, maxConnections: 1 });
+    try {
+      // A comment where the space was: served (the data arrives), not handed to PGlite.
+      expect(await sql.copyFrom('copy t from/**/stdin', '1\n')).toBe(1);
+      expect(await sql.copyFrom('COPY t -- a comment\n FROM\n\tSTDIN', '2\n')).toBe(1);
+      // "FROM STDIN" inside a quoted identifier is the table's name; the statement's own FROM STDIN is the one served.
+      expect(await sql.copyFrom('COPY "from stdin" (a) FROM STDIN', '3\n')).toBe(1);
+      // Forms that cannot be served safely are refused before PGlite sees them.
+      await expect(sql.exec('COPY t FROM STDIN; SELECT 1')).rejects.toThrow(/only statement/);
+      await expect(sql.exec("SELECT 'x'/**/; copy t from/**/stdin")).rejects.toThrow(/only statement/);
+      // Text in a string or comment is not a COPY.
+      expect((await sql.query("SELECT 'COPY t FROM STDIN' AS s /* copy t from stdin */")).rows).toEqual([{ s: 'COPY t FROM STDIN' }]);
+      expect((await sql.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 2 }]);
+      expect((await sql.query('SELECT count(*)::int AS n FROM "from stdin"')).rows).toEqual([{ n: 1 }]);
+      expect(seen).toEqual([]);
+    } finally {
+      await sql.close();
+      await copyServer.close();
+      await copyDb.close();
+    }
+  });
+});
+
 describe('PGlite wire server: PGlite failing', () => {
   it('a WebAssembly trap in PGlite is fatal: onFatal is called and the client gets an error, not a hang', async () => {
     const trapDb = await openPgliteDatabase('memory://');
