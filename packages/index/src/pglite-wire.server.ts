@@ -68,6 +68,8 @@ const SERVED_COPY = /^\s*COPY\b[^;]*;?\s*$/i;
 const FROM_STDIN = /\bFROM\s+STDIN\b/gi;
 /** Frontend messages handed to PGlite: the simple and extended query protocols. */
 const FORWARDED_TYPES = new Set(['Q', 'P', 'B', 'E', 'D', 'C', 'H', 'S']);
+/** At most one "wrong password" log line per this interval (the others are counted in the next one). */
+const WRONG_PASSWORD_LOG_INTERVAL_MS = 10_000;
 /** Protocol messages of one session queued for PGlite before its socket is paused. */
 const QUEUED_MESSAGES_HIGH = 64;
 
@@ -186,6 +188,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
   const waiting: Connection[] = [];
   /** Sockets holding a connection slot (counted against limits.connections). */
   const sockets = new Set<net.Socket>();
+  /** Wrong-password log lines: at most one per window, with the count of the ones not logged. */
+  let wrongPasswordsUnlogged = 0;
+  let wrongPasswordLoggedAtMs = -Infinity;
   /** Every accepted socket until it closes, slot or not (refused at the cap, answered an identify): close() destroys them all. */
   const accepted = new Set<net.Socket>();
   /** Slot holders still before authentication (counted against limits.unauthenticatedConnections). */
@@ -226,6 +231,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     private work: Promise<void> = Promise.resolve();
     private user = '';
     private clientFirstBare = '';
+    private gs2Header = '';
+    private sslAsked = false;
+    private gssAsked = false;
     private serverFirst = '';
     private nonce = '';
     private txStatus = 'I';
@@ -310,6 +318,11 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       if (packet.length < 8) return this.fail('08P01', 'invalid startup packet');
       const code = packet.readUInt32BE(4);
       if (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) {
+        // As PostgreSQL: one of each per connection; a client repeating one is not negotiating but flooding.
+        const ssl = code === SSL_REQUEST_CODE;
+        if (ssl ? this.sslAsked : this.gssAsked) return this.fail('08P01', `duplicate ${ssl ? 'SSLRequest' : 'GSSENCRequest'}`);
+        if (ssl) this.sslAsked = true;
+        else this.gssAsked = true;
         this.send(Buffer.from('N'));
         return;
       }
@@ -351,6 +364,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
         const clientNonce = attrs?.get('r');
         if (!match || !clientNonce) return this.fail('08P01', 'malformed SCRAM client-first message');
         this.clientFirstBare = match[2]!;
+        this.gs2Header = `${match[1]},,`;
         this.nonce = clientNonce + randomBytes(18).toString('base64');
         this.serverFirst = `r=${this.nonce},s=${secret.salt.toString('base64')},i=${secret.iterations}`;
         this.phase = 'sasl-final';
@@ -362,12 +376,21 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       const attrs = scramAttributes(clientFinal);
       const proof = Buffer.from(attrs.get('p') ?? '', 'base64');
       if (proofAt < 0 || attrs.get('r') !== this.nonce || proof.length !== 32) return this.fail('28P01', `password authentication failed for user "${this.user}"`);
+      // The channel binding must repeat the client-first message's gs2 header (RFC 5802, 'c=').
+      if (attrs.get('c') !== Buffer.from(this.gs2Header).toString('base64')) return this.fail('08P01', 'SCRAM channel binding does not match the client-first message');
       const authMessage = `${this.clientFirstBare},${this.serverFirst},${clientFinal.slice(0, proofAt)}`;
       const signature = hmac(secret.storedKey, authMessage);
       const clientKey = Buffer.alloc(32);
       for (let i = 0; i < 32; i++) clientKey[i] = proof[i]! ^ signature[i]!;
       if (!timingSafeEqual(createHash('sha256').update(clientKey).digest(), secret.storedKey)) {
-        logger?.warn({ user: this.user }, 'index connection refused: wrong password');
+        // Rate-limited: a client guessing passwords must not fill the log.
+        wrongPasswordsUnlogged += 1;
+        const nowMs = Date.now();
+        if (nowMs - wrongPasswordLoggedAtMs >= WRONG_PASSWORD_LOG_INTERVAL_MS) {
+          logger?.warn({ user: this.user, refused: wrongPasswordsUnlogged }, 'index connection refused: wrong password');
+          wrongPasswordLoggedAtMs = nowMs;
+          wrongPasswordsUnlogged = 0;
+        }
         return this.fail('28P01', `password authentication failed for user "${this.user}"`);
       }
       clearTimeout(this.authTimer);
@@ -409,7 +432,9 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       const type = String.fromCharCode(m[0]!);
       if (this.copy) return this.handleCopy(type, m);
       if (type === 'X') {
+        // Closed out now, not when the client closes its end: the session slot is given back at once.
         this.socket.end();
+        this.onClose();
         return;
       }
       // Stray copy messages are ignored, as by PostgreSQL.
@@ -475,6 +500,12 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       }
       if (type === 'H' || type === 'S') return;
       this.copy = null;
+      // Terminate ends the connection, COPY or not; the session's reset (onClose) rolls back what is open.
+      if (type === 'X') {
+        this.socket.end();
+        this.onClose();
+        return;
+      }
       if (type === 'c' && !copy.tooLarge) {
         const sql = copy.sql;
         await db._handleBlob(new Blob(copy.parts));

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
@@ -145,6 +146,94 @@ describe('PGlite wire server: authentication', () => {
     const c = await connect();
     expect((await c.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
     r.socket.destroy();
+  });
+});
+
+/** Reads whole backend messages from a raw socket. */
+function messageReader(socket: net.Socket): () => Promise<{ type: string; body: Buffer }> {
+  let buf = Buffer.alloc(0);
+  const waiters: (() => void)[] = [];
+  socket.on('data', (c: Buffer) => {
+    buf = Buffer.concat([buf, c]);
+    waiters.splice(0).forEach((w) => w());
+  });
+  return async () => {
+    while (buf.length < 5 || buf.length < 1 + buf.readUInt32BE(1)) await new Promise<void>((r) => waiters.push(r));
+    const len = buf.readUInt32BE(1);
+    const out = { type: String.fromCharCode(buf[0]!), body: buf.subarray(5, 1 + len) };
+    buf = buf.subarray(1 + len);
+    return out;
+  };
+}
+
+/** SCRAM-SHA-256 by hand, with the client-final's channel binding `c=` given: the reply to the final message. */
+async function scramWithBinding(binding: string): Promise<{ type: string; body: Buffer }> {
+  const socket = net.connect({ host: '127.0.0.1', port: server.port });
+  socket.on('error', () => undefined);
+  const next = messageReader(socket);
+  const frame = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(5);
+    head.write(type, 0, 'latin1');
+    head.writeUInt32BE(body.length + 4, 1);
+    return Buffer.concat([head, body]);
+  };
+  try {
+    socket.write(startupPacket({ user: 'exhibit', database: 'postgres' }));
+    await next();
+    const clientFirstBare = 'n=,r=clientnonce';
+    const first = Buffer.from(`n,,${clientFirstBare}`);
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(first.length);
+    socket.write(frame('p', Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), len, first])));
+    const serverFirst = (await next()).body.subarray(4).toString();
+    const attrs = new Map(serverFirst.split(',').map((p) => [p[0]!, p.slice(2)] as const));
+    const salted = pbkdf2Sync(PASSWORD, Buffer.from(attrs.get('s')!, 'base64'), Number(attrs.get('i')), 32, 'sha256');
+    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+    const storedKey = createHash('sha256').update(clientKey).digest();
+    const withoutProof = `c=${binding},r=${attrs.get('r')}`;
+    const signature = createHmac('sha256', storedKey).update(`${clientFirstBare},${serverFirst},${withoutProof}`).digest();
+    const proof = Buffer.alloc(32);
+    for (let i = 0; i < 32; i++) proof[i] = clientKey[i]! ^ signature[i]!;
+    socket.write(frame('p', Buffer.from(`${withoutProof},p=${proof.toString('base64')}`)));
+    return await next();
+  } finally {
+    socket.destroy();
+  }
+}
+
+describe('PGlite wire server: protocol edges', () => {
+  it('ssl-request-flood: a second SSLRequest on one connection closes it (one of each, as PostgreSQL)', async () => {
+    const r = raw();
+    const ssl = Buffer.alloc(8);
+    ssl.writeUInt32BE(8, 0);
+    ssl.writeUInt32BE(80877103, 4);
+    r.socket.write(ssl);
+    r.socket.write(ssl);
+    await r.closed;
+    expect(r.received().subarray(0, 1).toString()).toBe('N');
+    expect(r.received().toString()).toContain('duplicate SSLRequest');
+  });
+
+  it('scram-channel-binding-unchecked: a client-final whose c= does not repeat the gs2 header is refused', async () => {
+    // The hand-made exchange itself is right: with c= = base64("n,,") it authenticates.
+    expect((await scramWithBinding(Buffer.from('n,,').toString('base64'))).type).toBe('R');
+    const reply = await scramWithBinding(Buffer.from('y,,').toString('base64'));
+    expect(reply.type).toBe('E');
+    expect(reply.body.toString()).toContain('channel binding');
+  });
+
+  it('terminate-during-copy-kept-the-session: Terminate in the middle of COPY FROM STDIN closes the connection, nothing loaded', async () => {
+    const c = await connect();
+    const s = socketOf(c);
+    const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+    const q = Buffer.from('QxxxxCOPY items FROM STDIN\0', 'latin1');
+    q.writeUInt32BE(q.length - 1, 1);
+    const d = Buffer.from('dxxxx1\tx\n', 'latin1');
+    d.writeUInt32BE(d.length - 1, 1);
+    s.write(Buffer.concat([q, d, Buffer.from([0x58, 0, 0, 0, 4])]));
+    await closed;
+    const next = await connect();
+    expect((await next.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 0 }]);
   });
 });
 
