@@ -54,6 +54,9 @@ export interface PairResult {
     hostPeakRssBytes: number;
     hostHwmBytes: number | null;
     azuritePeakRssBytes: number;
+    /** The index process serving PGlite (0 with --database-url); absent in older results. */
+    indexPeakRssBytes?: number;
+    hostAndIndexPeakRssBytes?: number;
     correct: boolean;
   };
 }
@@ -233,6 +236,8 @@ export function renderResults(r: BenchResults): string {
       [
         ['host (pipeline, node)', mib(r.memory.hostPeakRssBytes), mib(r.memory.hostHwmBytes)],
         ['Azurite (storage emulator)', mib(r.memory.azuritePeakRssBytes), mib(r.memory.azuriteHwmBytes)],
+        ['index process (PGlite)', mib(r.memory.indexPeakRssBytes ?? 0), mib(r.memory.indexHwmBytes ?? null)],
+        ['host + index process (sum at one sample)', mib(r.memory.hostAndIndexPeakRssBytes ?? 0), ''],
         ['other children (ffmpeg/ffprobe)', mib(r.memory.toolsPeakRssBytes), ''],
         ['whole tree (sum at one sample)', mib(r.memory.treePeakRssBytes), ''],
       ],
@@ -401,7 +406,8 @@ export function renderComparison(r: BenchResults, skipped: string | null): strin
   const hwms = r.pairs.map((p) => p.exhibit.hostHwmBytes).filter((v): v is number => v !== null);
   out.push(
     `  peak memory: host RSS ${mib(peak)} (largest of ${r.pairs.length} runs; VmHWM ${hwms.length ? mib(Math.max(...hwms)) : 'n/a'}); ` +
-      `Azurite ${mib(Math.max(...r.pairs.map((p) => p.exhibit.azuritePeakRssBytes)))}`,
+      `Azurite ${mib(Math.max(...r.pairs.map((p) => p.exhibit.azuritePeakRssBytes)))}; ` +
+      `index process ${mib(Math.max(...r.pairs.map((p) => p.exhibit.indexPeakRssBytes ?? 0)))}, host + index at one sample ${mib(Math.max(...r.pairs.map((p) => p.exhibit.hostAndIndexPeakRssBytes ?? 0)))}`,
   );
   out.push('');
   out.push(withBaseline ? ratioLine(r.pairs.map((p) => ({ baselineFilesPerSec: p.baseline!.filesPerSec, exhibitFilesPerSec: p.exhibit.filesPerSec }))) : (skipped ?? 'shell baseline skipped'));

@@ -269,6 +269,8 @@ async function main(): Promise<void> {
       hostPeakRssBytes: run.memory.hostPeakRssBytes,
       hostHwmBytes: run.memory.hostHwmBytes,
       azuritePeakRssBytes: run.memory.azuritePeakRssBytes,
+      indexPeakRssBytes: run.memory.indexPeakRssBytes,
+      hostAndIndexPeakRssBytes: run.memory.hostAndIndexPeakRssBytes,
       correct: isCorrect(run.check, corpus),
     },
   }));

@@ -153,7 +153,10 @@ async function main(): Promise<void> {
     }
     say(`pair ${i}/${options.pairs}: Exhibit…`);
     const run = await runHost(options, corpus, evidence, `${stamp}-disk-pair${i}`, options.keep && i === options.pairs);
-    say(`  ${s(run.endToEndMs)} (upload ${s(run.uploadMs)}), host peak RSS ${mib(run.memory.hostPeakRssBytes)}, correct: ${run.check.correct}`);
+    say(
+      `  ${s(run.endToEndMs)} (upload ${s(run.uploadMs)}), host peak RSS ${mib(run.memory.hostPeakRssBytes)}, index process ${mib(run.memory.indexPeakRssBytes)}, ` +
+        `host + index ${mib(run.memory.hostAndIndexPeakRssBytes)}, correct: ${run.check.correct}`,
+    );
     runs.push({ baseline, run });
   }
 
@@ -168,6 +171,10 @@ async function main(): Promise<void> {
     hostPeakRssBytes: run.memory.hostPeakRssBytes,
     hostHwmBytes: run.memory.hostHwmBytes,
     azuritePeakRssBytes: run.memory.azuritePeakRssBytes,
+    indexPeakRssBytes: run.memory.indexPeakRssBytes,
+    indexHwmBytes: run.memory.indexHwmBytes,
+    hostAndIndexPeakRssBytes: run.memory.hostAndIndexPeakRssBytes,
+    treePeakRssBytes: run.memory.treePeakRssBytes,
     storageReadBytes: run.io.storage.bytes,
     readPerImageByte: readPerImageByte(run.io.storage.bytes, evidence.bytes),
     evidenceReadPerImageByte: readPerImageByte(run.io.storage.byContainer['evidence'] ?? 0, evidence.bytes),
@@ -205,11 +212,14 @@ async function main(): Promise<void> {
 
   say('');
   say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
-  say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only); index: ${results.database === 'pglite' ? 'PGlite in the host' : 'PostgreSQL server'}`);
-  say('| pair | baseline | Exhibit | of which upload | host peak RSS | Azurite peak RSS | read ÷ image | evidence read ÷ image | correct |');
-  say('|---|---|---|---|---|---|---|---|---|');
+  say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only); index: ${results.database === 'pglite' ? 'PGlite in the index process' : 'PostgreSQL server'}`);
+  say('| pair | baseline | Exhibit | of which upload | host peak RSS | index process peak RSS | host + index (one sample) | Azurite peak RSS | whole tree | read ÷ image | evidence read ÷ image | correct |');
+  say('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const p of pairRows) {
-    say(`| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.azuritePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`);
+    say(
+      `| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.indexPeakRssBytes)} | ${mib(p.hostAndIndexPeakRssBytes)} | ` +
+        `${mib(p.azuritePeakRssBytes)} | ${mib(p.treePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`,
+    );
   }
   say('');
   say(
@@ -243,6 +253,10 @@ async function main(): Promise<void> {
   }
   say('');
   say(`host peak RSS (largest of the pairs): ${mib(Math.max(...pairRows.map((p) => p.hostPeakRssBytes)))} (goal < ${mib(HOST_PEAK_RSS_GOAL_BYTES)})`);
+  say(
+    `index process peak RSS (largest of the pairs): ${mib(Math.max(...pairRows.map((p) => p.indexPeakRssBytes)))}; ` +
+      `host + index at one sample: ${mib(Math.max(...pairRows.map((p) => p.hostAndIndexPeakRssBytes)))}`,
+  );
   say(`storage bytes read ÷ image bytes (median pair): ${pairRows[detailed]!.readPerImageByte.toFixed(2)} (goal ≤ ${READ_PER_IMAGE_BYTE_GOAL})`);
   say(`written: ${path.relative(BENCH_ROOT, path.join(BENCH_OUT_DIR, 'disk-results.json'))}`);
   say(missing === null ? wallRatioLine(wallPairs) : missingToolsMessage(missing));

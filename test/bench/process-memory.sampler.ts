@@ -3,14 +3,20 @@ import { readFileSync, readdirSync } from 'node:fs';
 /**
  * Resident memory of a process tree read from /proc (Linux only). The host
  * node process is the pipeline; Azurite is its child and stands in for Azure
- * Storage, so it is reported separately; anything else the host starts
- * (ffmpeg, ffprobe) is counted as "tools".
+ * Storage, so it is reported separately, as is the index process (PGlite
+ * serving the host over loopback, which stands in for Azure Database for
+ * PostgreSQL); anything else the host starts (ffmpeg, ffprobe) is counted as
+ * "tools".
  */
 
 export interface MemoryPeaks {
   /** Largest VmRSS seen in the 100-ms samples. */
   hostPeakRssBytes: number;
   azuritePeakRssBytes: number;
+  /** The index process (0 with --database-url: no index process). */
+  indexPeakRssBytes: number;
+  /** Largest host + index process at one sample: what PGlite in the host used to cost in one process. */
+  hostAndIndexPeakRssBytes: number;
   /** Largest sum of VmRSS over the other descendants at one sample. */
   toolsPeakRssBytes: number;
   /** Largest sum over the whole tree at one sample. */
@@ -18,9 +24,10 @@ export interface MemoryPeaks {
   /** Kernel high-water marks (VmHWM), read when sampling stops: catches spikes between samples. */
   hostHwmBytes: number | null;
   azuriteHwmBytes: number | null;
+  indexHwmBytes: number | null;
   samples: number;
   /** One point per second (the largest of that second), to show whether memory grows with the run. */
-  series: Array<{ tSec: number; hostRssBytes: number; azuriteRssBytes: number; toolsRssBytes: number }>;
+  series: Array<{ tSec: number; hostRssBytes: number; azuriteRssBytes: number; indexRssBytes: number; toolsRssBytes: number }>;
 }
 
 export interface MemorySampler {
@@ -63,11 +70,15 @@ function descendantsOf(pid: number): number[] {
   return all;
 }
 
-function isAzurite(pid: number): boolean {
+function kindOf(pid: number): 'azurite' | 'index' | 'tool' {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('azurite');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('azurite')) return 'azurite';
+    // packages/host/src/index-process.main.ts
+    if (cmdline.includes('index-process.main')) return 'index';
+    return 'tool';
   } catch {
-    return false;
+    return 'tool';
   }
 }
 
@@ -76,40 +87,55 @@ export function startMemorySampler(hostPid: number, options: { intervalMs?: numb
   const peaks: MemoryPeaks = {
     hostPeakRssBytes: 0,
     azuritePeakRssBytes: 0,
+    indexPeakRssBytes: 0,
+    hostAndIndexPeakRssBytes: 0,
     toolsPeakRssBytes: 0,
     treePeakRssBytes: 0,
     hostHwmBytes: null,
     azuriteHwmBytes: null,
+    indexHwmBytes: null,
     samples: 0,
     series: [],
   };
   const azuritePids = new Set<number>();
-  const notAzurite = new Set<number>();
+  const indexPids = new Set<number>();
+  const kinds = new Map<number, 'azurite' | 'index' | 'tool'>();
 
   const sample = () => {
     const host = statusField(hostPid, 'VmRSS') ?? 0;
     let azurite = 0;
+    let index = 0;
     let tools = 0;
     for (const pid of descendantsOf(hostPid)) {
       // Classify each pid once: cmdline does not change, and reading it every 100 ms is waste.
-      if (!azuritePids.has(pid) && !notAzurite.has(pid)) (isAzurite(pid) ? azuritePids : notAzurite).add(pid);
+      let kind = kinds.get(pid);
+      if (!kind) {
+        kind = kindOf(pid);
+        kinds.set(pid, kind);
+        if (kind === 'azurite') azuritePids.add(pid);
+        if (kind === 'index') indexPids.add(pid);
+      }
       const rss = statusField(pid, 'VmRSS') ?? 0;
-      if (azuritePids.has(pid)) azurite += rss;
+      if (kind === 'azurite') azurite += rss;
+      else if (kind === 'index') index += rss;
       else tools += rss;
     }
     peaks.samples += 1;
     peaks.hostPeakRssBytes = Math.max(peaks.hostPeakRssBytes, host);
     peaks.azuritePeakRssBytes = Math.max(peaks.azuritePeakRssBytes, azurite);
+    peaks.indexPeakRssBytes = Math.max(peaks.indexPeakRssBytes, index);
+    peaks.hostAndIndexPeakRssBytes = Math.max(peaks.hostAndIndexPeakRssBytes, host + index);
     peaks.toolsPeakRssBytes = Math.max(peaks.toolsPeakRssBytes, tools);
-    peaks.treePeakRssBytes = Math.max(peaks.treePeakRssBytes, host + azurite + tools);
+    peaks.treePeakRssBytes = Math.max(peaks.treePeakRssBytes, host + azurite + index + tools);
     const tSec = Math.floor((performance.now() - startedAt) / 1000);
     const last = peaks.series.at(-1);
     if (last?.tSec === tSec) {
       last.hostRssBytes = Math.max(last.hostRssBytes, host);
       last.azuriteRssBytes = Math.max(last.azuriteRssBytes, azurite);
+      last.indexRssBytes = Math.max(last.indexRssBytes, index);
       last.toolsRssBytes = Math.max(last.toolsRssBytes, tools);
     } else {
-      peaks.series.push({ tSec, hostRssBytes: host, azuriteRssBytes: azurite, toolsRssBytes: tools });
+      peaks.series.push({ tSec, hostRssBytes: host, azuriteRssBytes: azurite, indexRssBytes: index, toolsRssBytes: tools });
     }
   };
 
@@ -123,6 +149,8 @@ export function startMemorySampler(hostPid: number, options: { intervalMs?: numb
       peaks.hostHwmBytes = statusField(hostPid, 'VmHWM');
       const azuriteHwms = [...azuritePids].map((pid) => statusField(pid, 'VmHWM')).filter((v): v is number => v !== null);
       peaks.azuriteHwmBytes = azuriteHwms.length > 0 ? Math.max(...azuriteHwms) : null;
+      const indexHwms = [...indexPids].map((pid) => statusField(pid, 'VmHWM')).filter((v): v is number => v !== null);
+      peaks.indexHwmBytes = indexHwms.length > 0 ? Math.max(...indexHwms) : null;
       return peaks;
     },
   };

@@ -49,14 +49,18 @@ function azuritePid(h: HostProcessEnv): number {
   return (JSON.parse(readFileSync(path.join(h.dataDir, 'azurite', 'azurite.pid.json'), 'utf8')) as { pid: number }).pid;
 }
 
+/** The index process serving PGlite (packages/host/src/index.process.ts), from its pid file. */
+function indexProcess(h: HostProcessEnv): { pid: number; port: number } {
+  return JSON.parse(readFileSync(path.join(h.dataDir, 'index-process.json'), 'utf8')) as { pid: number; port: number };
+}
 
-/** Nothing of the stack is left: no process of its tree runs, nothing listens on its ports. */
-async function expectNothingLeft(h: HostProcessEnv, pids: number[]): Promise<void> {
+/** Nothing of the stack is left: no process of its tree runs, nothing listens on its ports (the index process's included). */
+async function expectNothingLeft(h: HostProcessEnv, pids: number[], extraPorts: number[] = []): Promise<void> {
   // Each process has exited by the time the one above it has (the host waits for Azurite);
   // the bounded wait only absorbs the kernel reaping and releasing sockets.
   await eventually(() => pids.every((p) => !isRunning(p)), 10_000);
   expect(pids.filter((p) => isRunning(p))).toEqual([]);
-  for (const port of [h.apiPort, h.blobPort, h.queuePort]) {
+  for (const port of [h.apiPort, h.blobPort, h.queuePort, ...extraPorts]) {
     await eventually(async () => !(await portListening(port)), 5_000);
     expect(await portListening(port), `port ${port}`).toBe(false);
   }
@@ -94,9 +98,12 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     const hostPid = lockRecord(h).pid;
     const tree = descendants(first.child.pid!);
     const azurite = azuritePid(h);
-    // `npm start` execs node: a signal to npm reaches the host, the host's Azurite is in the tree.
+    const index = indexProcess(h);
+    // `npm start` execs node: a signal to npm reaches the host, the host's Azurite and index process are in the tree.
     expect(tree).toContain(hostPid);
     expect(tree).toContain(azurite);
+    expect(tree).toContain(index.pid);
+    expect(await portListening(index.port)).toBe(true);
 
     // Freeze the running stack so that any change to the folder can only come from the second start
     // (waiting until every thread is seen stopped: kill() returns before the signal takes effect).
@@ -130,7 +137,8 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     process.kill(first.child.pid!, 'SIGTERM');
     const exit = await first.exited;
     expect(exit, first.output()).toEqual({ code: 0, signal: null });
-    await expectNothingLeft(h, [hostPid, ...tree]);
+    await expectNothingLeft(h, [hostPid, ...tree], [index.port]);
+    expect(existsSync(path.join(h.dataDir, 'index-process.json'))).toBe(false);
     expect(existsSync(path.join(h.dataDir, LOCK))).toBe(false);
   });
 
@@ -142,12 +150,14 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     const hostPid = lockRecord(h).pid;
     const tree = descendants(started.child.pid!);
     expect(tree).toContain(azuritePid(h));
+    const index = indexProcess(h);
+    expect(tree).toContain(index.pid);
     // npm is the group leader, as a shell makes it; Azurite runs in a group of its own so that
     // the host can finish its work in progress with storage still up.
     process.kill(-started.child.pid!, 'SIGINT');
     const exit = await started.exited;
     expect(exit, started.output()).toEqual({ code: 0, signal: null });
-    await expectNothingLeft(h, [hostPid, ...tree]);
+    await expectNothingLeft(h, [hostPid, ...tree], [index.port]);
     expect(existsSync(path.join(h.dataDir, LOCK))).toBe(false);
   });
 
@@ -156,6 +166,7 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     let host = await startHostProcess(h);
     spawned.push(host.child);
     const azurite = azuritePid(h);
+    const index = indexProcess(h);
     // Written just before the kill, so it is still only in Azurite's memory unless Azurite saves on the way out.
     const container = BlobServiceClient.fromConnectionString(h.storageConnectionString).getContainerClient('lifecycle-check');
     await container.createIfNotExists();
@@ -165,7 +176,9 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
     process.kill(killed, 'SIGKILL');
     await new Promise((r) => host.child.once('exit', r));
     expect(await eventually(() => !isRunning(azurite), 30_000)).toBe(true);
-    await expectNothingLeft(h, [killed, azurite]);
+    // The index process too: its channel to the host closed, it closed PGlite and exited.
+    expect(await eventually(() => !isRunning(index.pid), 30_000)).toBe(true);
+    await expectNothingLeft(h, [killed, azurite, index.pid], [index.port]);
     expect(lockRecord(h).pid).toBe(killed);
 
     host = await startHostProcess(h);
@@ -177,10 +190,12 @@ describe.skipIf(process.platform !== 'linux')('local host lifecycle (npm start, 
 
     const tree = descendants(host.child.pid!);
     expect(tree).toContain(azuritePid(h));
+    const index2 = indexProcess(h);
+    expect(tree).toContain(index2.pid);
     const exited = new Promise<number | null>((r) => host.child.once('exit', (code) => r(code)));
     process.kill(host.child.pid!, 'SIGTERM');
     expect(await exited, host.output()).toBe(0);
-    await expectNothingLeft(h, [host.child.pid!, ...tree]);
+    await expectNothingLeft(h, [host.child.pid!, ...tree], [index2.port]);
     expect(existsSync(path.join(h.dataDir, LOCK))).toBe(false);
   });
 });

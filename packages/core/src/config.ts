@@ -98,7 +98,29 @@ export interface ExhibitConfig {
     | { kind: 'service-bus'; namespace: string };
   database:
     | { kind: 'pglite'; dataDir: string }
-    | { kind: 'postgres'; url: string; entraAuth: boolean };
+    | {
+        kind: 'postgres';
+        url: string;
+        entraAuth: boolean;
+        /**
+         * Set only by the local host for its index process (never read from the environment): the per-start
+         * password it gave that process over IPC, kept out of the URL so nothing that prints a URL can show it.
+         */
+        password?: string;
+        /** Pool size; node-postgres' default (10) when absent. The index process serves one session at a time: 1. */
+        maxConnections?: number;
+        /**
+         * How long a statement waits for a pooled connection (15 s when absent). With the index process's one
+         * connection a statement queues behind a long transaction (a migration, a hash-set chunk) as it did
+         * behind PGlite's in-process mutex: 0, no deadline.
+         */
+        connectTimeoutMs?: number;
+        /**
+         * How long an idle pooled connection is kept (30 s when absent); 0: for ever. The local host keeps its one
+         * index-process session for good, so a flood of unauthenticated connections can never keep it from reconnecting.
+         */
+        idleTimeoutMs?: number;
+      };
   containers: { evidence: 'evidence'; derived: 'derived'; custody: 'custody' };
   api: { host: string; port: number; baseUrl: string };
   worker: { concurrency: number; pollIntervalMs: number; ingestSamples: boolean; memberCacheBytes: number };

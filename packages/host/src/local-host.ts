@@ -5,6 +5,7 @@ import { createApp, FUNCTIONS, type App } from '@exhibit/runtime';
 import type { ApiResponse } from '@exhibit/api';
 import { superviseAzurite, type StorageHealth, type SupervisedAzurite } from './azurite.supervisor.js';
 import { acquireDataFolderLock, type DataFolderLock, type DataFolderLockPorts } from './data-folder.lock.js';
+import { startIndexProcess, type RunningIndexProcess } from './index.process.js';
 import { serveFunctions } from './triggers/serve-functions.js';
 import { REVIEW_APP_DIST } from '@exhibit/runtime';
 
@@ -22,6 +23,8 @@ export interface LocalHost {
   scanNow(): Promise<void>;
   /** The embedded Azurite's state; null when storage is not embedded. */
   storageHealth(): StorageHealth | null;
+  /** The index process serving PGlite; null when the index is a PostgreSQL server (DATABASE_URL). */
+  indexProcess(): { pid: number; port: number } | null;
 }
 
 /** What the data folder lock records about this stack, for the message a second start prints. */
@@ -51,15 +54,23 @@ export async function startLocalHost(
      * stops the host with a non-zero exit; without a handler the host stops itself.
      */
     onStorageLost?: (reason: string) => void;
+    /**
+     * The index process ended on its own (PGlite failed: a WebAssembly trap, or it was killed). Statements in
+     * flight have failed with index-unavailable. `npm start` stops with a non-zero exit; without a handler the
+     * host stops itself.
+     */
+    onIndexLost?: (reason: string) => void;
   },
 ): Promise<LocalHost> {
   const logger = options.logger;
   const ownLock = options.dataFolderLock ? undefined : await acquireDataFolderLock(config.dataDir, dataFolderLockPorts(config));
   let azurite: SupervisedAzurite | undefined;
+  let indexProcess: RunningIndexProcess | undefined;
   let app: App;
   let stopHost: () => Promise<void> = async () => {};
   // Background work the app started (the start-up custody pass) stops as soon as the host begins to stop.
   const shutdown = new AbortController();
+  let stopped = false;
   try {
     if (config.storage.kind === 'embedded-azurite') {
       azurite = await superviseAzurite({
@@ -79,9 +90,32 @@ export async function startLocalHost(
         },
       });
     }
-    app = await createApp(config, { logger, shutdownSignal: shutdown.signal });
+    let appConfig = config;
+    if (config.database.kind === 'pglite') {
+      // PGlite runs in a process of its own (docs/architecture.md, "Index process"); the host reaches it
+      // through the production node-postgres adapter, one connection, as the server serves one session.
+      indexProcess = await startIndexProcess({
+        pgliteDir: config.database.dataDir,
+        stateDir: config.dataDir,
+        logFile: path.join(config.dataDir, 'logs', 'index-process.log'),
+        logger,
+        logLevel: config.logLevel,
+      });
+      appConfig = { ...config, database: indexProcess.database };
+      const running = indexProcess;
+      void running.exited.then(({ code, signal }) => {
+        if (stopped) return;
+        const reason = `the index process (pid ${running.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}); see ${path.join(config.dataDir, 'logs', 'index-process.log')}`;
+        logger.fatal({ pid: running.pid, code, signal }, 'the index process exited unexpectedly; the host stops');
+        if (options.onIndexLost) options.onIndexLost(reason);
+        else void stopHost().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'stopping after the index was lost failed'));
+      });
+    }
+    app = await createApp(appConfig, { logger, shutdownSignal: shutdown.signal });
     await app.ensureInfrastructure();
   } catch (err) {
+    stopped = true;
+    await indexProcess?.stop();
     await azurite?.stop();
     ownLock?.release();
     throw err;
@@ -91,7 +125,6 @@ export async function startLocalHost(
   const first: Array<() => Promise<void>> = [];
   const timers: NodeJS.Timeout[] = [];
   let scan = async (): Promise<void> => {};
-  let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -100,7 +133,7 @@ export async function startLocalHost(
     for (const f of first) await f();
     await Promise.all(stoppers.map((s) => s()));
     await app.close();
-    await azurite?.stop();
+    await Promise.all([indexProcess?.stop(), azurite?.stop()]);
     ownLock?.release();
   };
   stopHost = stop;
@@ -133,6 +166,7 @@ export async function startLocalHost(
     appBuilt: existsSync(path.join(REVIEW_APP_DIST, 'index.html')),
     scanNow: scan,
     storageHealth: () => azurite?.health() ?? null,
+    indexProcess: () => (indexProcess ? { pid: indexProcess.pid, port: indexProcess.port } : null),
     stop,
   };
 }

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   say(`Exhibit local stack — data in ${config.dataDir}`);
   if (lock.tookOverFrom) say(`  (the previous host, pid ${lock.tookOverFrom.pid}, did not stop cleanly; its lock was taken over)`);
   say(`  storage: ${config.storage.kind === 'embedded-azurite' ? `Azurite (blob :${config.storage.blobPort}, queue :${config.storage.queuePort})` : config.storage.kind}`);
-  say(`  index:   ${config.database.kind === 'pglite' ? 'PGlite (embedded PostgreSQL)' : 'PostgreSQL (DATABASE_URL)'}`);
+  say(`  index:   ${config.database.kind === 'pglite' ? 'PGlite (embedded PostgreSQL, in an index process of its own)' : 'PostgreSQL (DATABASE_URL)'}`);
   say(`  logs:    ${logFile}`);
   starting = startLocalHost(config, {
     logger,
@@ -70,9 +70,24 @@ async function main(): Promise<void> {
           process.exit(1);
         });
     },
+    // PGlite failed in its process (a WebAssembly trap, a kill): stop loudly, as for storage.
+    onIndexLost: (reason) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      process.stderr.write(`exhibit: the index could not be kept running: ${reason}\nexhibit: stopping; see ${logFile}\n`);
+      void starting
+        ?.then((host) => host.stop())
+        .catch(() => undefined)
+        .finally(() => {
+          logger.flush();
+          process.exit(1);
+        });
+    },
   });
   const host = await starting;
   if (shuttingDown) return;
+  const index = host.indexProcess();
+  if (index) say(`  index process: pid ${index.pid}, 127.0.0.1:${index.port} (log: ${path.join(logDir, 'index-process.log')})`);
   say(`  API:     ${host.apiUrl}  (OpenAPI: ${host.apiUrl}/openapi.json)`);
   say(`  review:  ${host.appUrl}${host.appBuilt ? '' : '  (not built yet: run `npm run build`)'}`);
 

@@ -33,8 +33,31 @@ export function entraPassword(credential: TokenCredential = new DefaultAzureCred
   };
 }
 
-function poolConfig(url: string, entraAuth: boolean): pg.PoolConfig {
-  const base: pg.PoolConfig = { connectionTimeoutMillis: 15_000, idleTimeoutMillis: 30_000, types };
+function poolConfig(url: string, entraAuth: boolean, extra: { password?: string; maxConnections?: number; connectTimeoutMs?: number; idleTimeoutMs?: number } = {}): pg.PoolConfig {
+  const base: pg.PoolConfig = {
+    connectionTimeoutMillis: extra.connectTimeoutMs ?? 15_000,
+    // node-postgres: 0 never closes an idle connection.
+    idleTimeoutMillis: extra.idleTimeoutMs ?? 30_000,
+    types,
+    ...(extra.maxConnections !== undefined ? { max: extra.maxConnections } : {}),
+  };
+  if (extra.password !== undefined && !entraAuth) {
+    // Not as a connection string: its (empty) password would override this one.
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch (err) {
+      throw new ExhibitError('invalid-config', 'the index URL is not a valid URL', { cause: err });
+    }
+    return {
+      ...base,
+      host: parsed.hostname,
+      port: Number(parsed.port || 5432),
+      user: decodeURIComponent(parsed.username),
+      database: decodeURIComponent(parsed.pathname.slice(1)),
+      password: extra.password,
+    };
+  }
   if (!entraAuth) return { ...base, connectionString: url };
   // Connection-string settings override pool options in node-postgres, so
   // drop any sslmode from the URL: with Entra the token must only travel over
@@ -93,9 +116,9 @@ function wrapClient(run: (sql: string, params?: unknown[]) => Promise<pg.QueryRe
 /** A pooled connection to a real PostgreSQL server (Azure Database for PostgreSQL in the cloud). */
 export async function openPgClient(
   url: string,
-  options: OpenSqlClientOptions & { entraAuth: boolean },
+  options: OpenSqlClientOptions & { entraAuth: boolean; password?: string; maxConnections?: number; connectTimeoutMs?: number; idleTimeoutMs?: number },
 ): Promise<SqlClient> {
-  const pool = new pg.Pool(poolConfig(url, options.entraAuth));
+  const pool = new pg.Pool(poolConfig(url, options.entraAuth, options));
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', (err) => options.logger?.warn({ err: translateSqlError(err, 'idle index connection failed') }, 'index connection dropped'));
   try {

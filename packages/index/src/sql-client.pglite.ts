@@ -78,19 +78,15 @@ function txClient(tx: Transaction): SqlClient {
 }
 
 /**
- * Embedded PostgreSQL. One connection per process: our own mutex makes every
- * statement and transaction take turns, so concurrent callers never run
- * inside someone else's transaction (PGlite queues internally too, but we do
- * not rely on an undocumented detail for correctness).
- *
- * Only one process may open a data directory at a time.
+ * Opens PGlite on a data directory (or `memory://`) with the extensions the
+ * migrations need. Used by openPgliteClient and by the local host's index
+ * process, which serves it on loopback (pglite-wire.server.ts).
  */
-export async function openPgliteClient(dataDir: string, options: OpenSqlClientOptions = {}): Promise<SqlClient> {
+export async function openPgliteDatabase(dataDir: string): Promise<PGlite> {
   const inMemory = dataDir === MEMORY || dataDir.startsWith(MEMORY);
-  let db: PGlite;
   try {
     if (!inMemory) await mkdir(dataDir, { recursive: true });
-    db = await withBaselineWasmCompiler(() =>
+    return await withBaselineWasmCompiler(() =>
       PGlite.create({
         ...(inMemory ? {} : { dataDir }),
         // vector: pgvector, which migration 0025 creates (for an HNSW index 0085 drops); still loaded so
@@ -102,6 +98,19 @@ export async function openPgliteClient(dataDir: string, options: OpenSqlClientOp
   } catch (err) {
     throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/**
+ * Embedded PostgreSQL. One connection per process: our own mutex makes every
+ * statement and transaction take turns, so concurrent callers never run
+ * inside someone else's transaction (PGlite queues internally too, but we do
+ * not rely on an undocumented detail for correctness).
+ *
+ * Only one process may open a data directory at a time.
+ */
+export async function openPgliteClient(dataDir: string, options: OpenSqlClientOptions = {}): Promise<SqlClient> {
+  const inMemory = dataDir === MEMORY || dataDir.startsWith(MEMORY);
+  const db = await openPgliteDatabase(dataDir);
   if (options.abortSignal?.aborted) {
     await db.close();
     throw new ExhibitError('aborted', 'opening the index was aborted');

@@ -43,5 +43,18 @@ export async function openSqlClient(db: ExhibitConfig['database'], options: Open
     return openPgliteClient(db.dataDir, options);
   }
   const { openPgClient } = await import('./sql-client.pg.js');
-  return openPgClient(db.url, { ...options, entraAuth: db.entraAuth });
+  return openPgClient(db.url, {
+    ...options,
+    entraAuth: db.entraAuth,
+    ...(db.password !== undefined ? { password: db.password } : {}),
+    ...(db.maxConnections !== undefined ? { maxConnections: db.maxConnections } : {}),
+    ...(db.connectTimeoutMs !== undefined ? { connectTimeoutMs: db.connectTimeoutMs } : {}),
+    ...(db.idleTimeoutMs !== undefined ? { idleTimeoutMs: db.idleTimeoutMs } : {}),
+  });
+}
+
+/** PGlite itself on a data directory, for the local host's index process; loaded on demand like the adapter. */
+export async function openPgliteDatabase(dataDir: string): Promise<import('@electric-sql/pglite').PGlite> {
+  const { openPgliteDatabase: open } = await import('./sql-client.pglite.js');
+  return open(dataDir);
 }

@@ -6,7 +6,7 @@ import type { IndexStore } from '@exhibit/core';
 import { createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
 import { HashSetStore } from '../src/hash-sets/hash-set-store.js';
 import { hashesOf, member, newUpload, rootFile } from './fixtures.js';
-import { DATABASE_URL, pgliteMemory, postgresServer } from './targets.js';
+import { DATABASE_URL, pgliteMemory, pgliteWireServer, postgresServer } from './targets.js';
 
 const CASE = 'case-known';
 const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-hashset-import-'));
@@ -25,7 +25,7 @@ const LATE = hashesOf('late.jpg');
 /** Filler rows: hashes of nothing in the case. */
 const filler = (count: number, salt: string) => Array.from({ length: count }, (_, i) => hashesOf(`${salt}${i}`).sha256).join('\n');
 
-describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)] : [])])('hash sets on $name', (target) => {
+describe.each([pgliteMemory(), pgliteWireServer(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)] : [])])('hash sets on $name', (target) => {
   let index: IndexStore;
   let sql: SqlClient;
   let sets: HashSetStore;

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExhibitError, isExhibitError } from '@exhibit/core';
 import { openSqlClient, type SqlClient } from '../src/index.js';
-import { allTargets, pgliteMemory } from './targets.js';
+import { allTargets, pgliteMemory, pgliteWireServer } from './targets.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -15,7 +15,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe.each(allTargets())('SqlClient on $name', (target) => {
+describe.each([...allTargets(), pgliteWireServer()])('SqlClient on $name', (target) => {
   let sql: SqlClient;
   beforeAll(async () => {
     sql = await openSqlClient(await target.create());

@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { ExhibitConfig } from '@exhibit/core';
+import type { PGlite } from '@electric-sql/pglite';
+import { openPgliteDatabase } from '../src/sql-client.js';
+import { startWireServer, type WireServer } from '../src/pglite-wire.server.js';
 
 /**
  * The databases every index test runs against: PGlite in memory, PGlite on
@@ -68,6 +71,34 @@ export function postgresServer(baseUrl: string): Target {
       await admin(async (c) => {
         for (const db of dbs) await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
       });
+    },
+  };
+}
+
+/**
+ * PGlite behind the local host's wire server, reached with the node-postgres adapter and the pool the host uses
+ * (one connection, no wait deadline): the production adapter's statements, COPY included, against that server.
+ */
+export function pgliteWireServer(): Target {
+  const open: Array<{ db: PGlite; server: WireServer }> = [];
+  return {
+    name: 'pglite (wire server)',
+    async create() {
+      const db = await openPgliteDatabase('memory://');
+      const password = randomBytes(16).toString('hex');
+      const server = await startWireServer({
+        db,
+        password,
+        instanceId: 'test',
+        onFatal: (err) => {
+          throw new Error('PGlite failed behind the wire server', { cause: err });
+        },
+      });
+      open.push({ db, server });
+      return { kind: 'postgres', url: `postgres://exhibit@127.0.0.1:${server.port}/postgres`, entraAuth: false, password, maxConnections: 1, connectTimeoutMs: 0 };
+    },
+    async dispose() {
+      for (const { db, server } of open.splice(0)) await server.close({ beforeUnlisten: () => db.close() });
     },
   };
 }

@@ -1,0 +1,262 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ExhibitError, errorMessage, type Logger } from '@exhibit/core';
+import { IDENTIFY_REQUEST_CODE } from '@exhibit/index';
+import type { IndexProcessOpen, IndexProcessReply } from './index-process.main.js';
+
+/** The host waits this long for PGlite to open (a first start creates the database) before giving up. */
+export const INDEX_PROCESS_START_TIMEOUT_MS = 120_000;
+/** After SIGTERM, the index process has this long to end its session and close PGlite before SIGKILL. */
+export const INDEX_PROCESS_STOP_GRACE_MS = 20_000;
+/** How long one identify request may take before it counts as unanswered (a busy index process answers none). */
+const IDENTIFY_TIMEOUT_MS = 2_000;
+/**
+ * How long a start waits for a recorded index process that is alive but does not answer (PGlite busy on a long
+ * statement blocks its event loop) to answer or exit, before refusing to start: its data directory may be open.
+ */
+export const INDEX_PROCESS_BUSY_WAIT_MS = 60_000;
+const PID_FILE = 'index-process.json';
+const ENTRY = fileURLToPath(new URL('./index-process.main.ts', import.meta.url));
+/** The user name the host connects as; the server does not check it, the password is what counts. */
+const INDEX_USER = 'exhibit';
+
+export interface IndexProcessOptions {
+  /** PGlite's data directory (<data dir>/pglite, as when PGlite ran in the host). */
+  pgliteDir: string;
+  /** Where the pid file lives (the data folder). */
+  stateDir: string;
+  /** The index process's log (JSON lines). */
+  logFile: string;
+  logger?: Logger;
+  logLevel?: string;
+  startTimeoutMs?: number;
+  stopGraceMs?: number;
+  /** See INDEX_PROCESS_BUSY_WAIT_MS. */
+  busyWaitMs?: number;
+}
+
+export interface RunningIndexProcess {
+  pid: number;
+  port: number;
+  /** For the node-postgres adapter: the URL carries no password; `password` is given apart. */
+  database: { kind: 'postgres'; url: string; entraAuth: false; password: string; maxConnections: 1; connectTimeoutMs: 0; idleTimeoutMs: 0 };
+  /** Settles when the process ends, however it ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone. */
+  stop(): Promise<void>;
+}
+
+interface PidFile {
+  pid: number;
+  port: number;
+  instanceId: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but is someone else's, so not an index process this user started.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Asks whatever listens on `port` for its instance id (IDENTIFY_REQUEST_CODE).
+ * Portable (no /proc): a live pid is taken for the index process only when its
+ * recorded port answers with the id this data folder recorded, so a recycled
+ * pid is never signalled.
+ */
+export async function identifyIndexProcess(port: number, timeoutMs = IDENTIFY_TIMEOUT_MS): Promise<string | null> {
+  const answer = await askIdentity(port, timeoutMs);
+  return answer.kind === 'answered' ? answer.id : null;
+}
+
+/**
+ * What the recorded port said: `refused` is the only answer that shows nothing listens there; `unanswered`
+ * (a timeout, a reset, an over-long reply) says nothing about whether the recorded process holds PGlite.
+ */
+type IdentifyAnswer = { kind: 'answered'; id: string } | { kind: 'refused' } | { kind: 'unanswered' };
+
+async function askIdentity(port: number, timeoutMs: number): Promise<IdentifyAnswer> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const chunks: Buffer[] = [];
+    let settled = false;
+    const done = (value: IdentifyAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done({ kind: 'unanswered' }), timeoutMs);
+    socket.once('connect', () => {
+      const req = Buffer.alloc(8);
+      req.writeUInt32BE(8, 0);
+      req.writeUInt32BE(IDENTIFY_REQUEST_CODE, 4);
+      socket.write(req);
+    });
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (Buffer.concat(chunks).length > 256) done({ kind: 'unanswered' });
+    });
+    socket.once('end', () => done({ kind: 'answered', id: Buffer.concat(chunks).toString('utf8') }));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? { kind: 'refused' } : { kind: 'unanswered' }));
+  });
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+async function terminate(pid: number, graceMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  if (await waitGone(pid, graceMs)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await waitGone(pid, 5_000);
+}
+
+/**
+ * Stops the index process a crashed host left on this data folder, if one is
+ * still running: it normally stops by itself when its host's channel closes,
+ * but may still be closing PGlite, or be stuck. Only a process that answers on
+ * its recorded port with its recorded instance id is signalled.
+ *
+ * The pid file is removed (the data directory taken for free) only when the
+ * recorded pid is gone or its port refuses the connection. A live pid whose
+ * port accepts but does not answer with the recorded id (PGlite busy on a long
+ * statement blocks the index process's event loop; or something answers that
+ * is not ours) may still hold PGlite open: it is asked again until it answers or
+ * exits, for up to `busyWaitMs`, and then the start is refused, never opened
+ * beside it and never signalled.
+ */
+export async function stopStaleIndexProcess(stateDir: string, options: { logger?: Logger; graceMs?: number; busyWaitMs?: number } = {}): Promise<number | null> {
+  const pidFile = path.join(stateDir, PID_FILE);
+  let file: PidFile;
+  try {
+    file = JSON.parse(readFileSync(pidFile, 'utf8')) as PidFile;
+  } catch {
+    return null;
+  }
+  const deadline = Date.now() + (options.busyWaitMs ?? INDEX_PROCESS_BUSY_WAIT_MS);
+  let logged = false;
+  for (;;) {
+    if (!Number.isInteger(file.pid) || !alive(file.pid)) break;
+    const answer = await askIdentity(file.port, IDENTIFY_TIMEOUT_MS);
+    if (answer.kind === 'refused') break;
+    if (answer.kind === 'answered' && answer.id === file.instanceId) {
+      options.logger?.warn({ pid: file.pid, port: file.port }, 'stopping the index process an earlier host left running on this data folder');
+      await terminate(file.pid, options.graceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+      if (alive(file.pid)) throw new ExhibitError('index-unavailable', `the index process ${file.pid} left on ${stateDir} did not stop; stop it, then start again`);
+      await rm(pidFile, { force: true });
+      return file.pid;
+    }
+    if (!alive(file.pid)) break;
+    if (Date.now() >= deadline) {
+      throw new ExhibitError(
+        'index-unavailable',
+        `the index process ${file.pid} recorded in ${pidFile} is still running and does not answer on port ${file.port}; it may hold the index open. ` +
+          `Wait for it to finish, or stop process ${file.pid}; if ${file.pid} is not an Exhibit index process, delete ${pidFile}. Then start again.`,
+      );
+    }
+    if (!logged) {
+      logged = true;
+      options.logger?.warn({ pid: file.pid, port: file.port, answer: answer.kind }, 'the index process recorded on this data folder is alive but does not answer; waiting for it');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await rm(pidFile, { force: true });
+  return null;
+}
+
+/**
+ * Starts the index process (index-process.main.ts) on `pgliteDir` and waits
+ * until it serves. Like Azurite it runs in its own process group, so a Ctrl+C
+ * reaches only the host, which stops it after its own work; and it is tied to
+ * the host by its IPC channel, which also carries the per-start password.
+ */
+export async function startIndexProcess(options: IndexProcessOptions): Promise<RunningIndexProcess> {
+  await mkdir(options.stateDir, { recursive: true });
+  await mkdir(path.dirname(options.logFile), { recursive: true });
+  await stopStaleIndexProcess(options.stateDir, {
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.busyWaitMs !== undefined ? { busyWaitMs: options.busyWaitMs } : {}),
+  });
+
+  const password = randomBytes(32).toString('base64url');
+  const instanceId = randomUUID();
+  const logFd = openSync(options.logFile, 'a');
+  const child = spawn(process.execPath, ['--max-semi-space-size=8', '--import', 'tsx', ENTRY], { stdio: ['ignore', logFd, logFd, 'ipc'], detached: true });
+  closeSync(logFd);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.on('error', (err) => options.logger?.warn({ err: err.message }, 'index process channel error'));
+  const pid = child.pid;
+  if (pid === undefined) throw new ExhibitError('index-unavailable', 'the index process could not be started');
+
+  const open: IndexProcessOpen = { type: 'open', dataDir: options.pgliteDir, password, instanceId, logLevel: options.logLevel ?? 'info' };
+  child.send(open);
+  const timeoutMs = options.startTimeoutMs ?? INDEX_PROCESS_START_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m: IndexProcessReply) => {
+        if (m.type === 'ready') resolve(m.port);
+        else reject(new ExhibitError('index-unavailable', `the index process could not open the index: ${m.message}`));
+      });
+      void exited.then(({ code, signal }) => reject(new ExhibitError('index-unavailable', `the index process exited while starting (${signal ?? `code ${code}`}); see ${options.logFile}`)));
+      timer = setTimeout(() => reject(new ExhibitError('timeout', `the index process did not start within ${timeoutMs} ms; see ${options.logFile}`)), timeoutMs);
+    });
+  } catch (err) {
+    await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  // Neither the process nor its channel keeps the host alive.
+  child.unref();
+  child.channel?.unref();
+  const record: PidFile = { pid, port, instanceId };
+  await writeFile(path.join(options.stateDir, PID_FILE), JSON.stringify(record));
+  options.logger?.info({ pid, port }, 'index process started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    pid,
+    port,
+    database: { kind: 'postgres', url: `postgres://${INDEX_USER}@127.0.0.1:${port}/postgres`, entraAuth: false, password, maxConnections: 1, connectTimeoutMs: 0, idleTimeoutMs: 0 },
+    exited,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+          await exited;
+        }
+        await rm(path.join(options.stateDir, PID_FILE), { force: true }).catch((err: unknown) =>
+          options.logger?.warn({ err: errorMessage(err) }, 'could not remove the index process pid file'),
+        );
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,141 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { identifyIndexProcess, startIndexProcess, stopStaleIndexProcess, type RunningIndexProcess } from '../src/index.process.js';
+
+const dirs: string[] = [];
+const running: RunningIndexProcess[] = [];
+
+afterEach(async () => {
+  for (const r of running.splice(0)) await r.stop();
+  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-index-process-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function start(dir: string): Promise<RunningIndexProcess> {
+  const r = await startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000 });
+  running.push(r);
+  return r;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function portListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function client(r: RunningIndexProcess, password = r.database.password): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port: r.port, user: 'exhibit', database: 'postgres', password });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+describe('the index process', () => {
+  it('serves PGlite with the per-start password only, keeps the data across a restart, and frees its port on stop', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const first = await start(dir);
+    const c = await client(first);
+    await c.query('CREATE TABLE kept (v text)');
+    await c.query('INSERT INTO kept VALUES ($1)', ['across restarts']);
+    await c.end();
+    await expect(client(first, 'not-the-password')).rejects.toMatchObject({ code: '28P01' });
+    // Nothing secret where other users can read it: not in the pid file, not in the log.
+    expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).not.toContain(first.database.password);
+    expect(first.database.url).not.toContain(first.database.password);
+
+    await first.stop();
+    expect(alive(first.pid)).toBe(false);
+    expect(await portListening(first.port)).toBe(false);
+    expect(existsSync(path.join(dir, 'index-process.json'))).toBe(false);
+    expect(readFileSync(path.join(dir, 'logs', 'index-process.log'), 'utf8')).not.toContain(first.database.password);
+
+    const second = await start(dir);
+    expect(second.database.password).not.toBe(first.database.password);
+    const d = await client(second);
+    expect((await d.query('SELECT v FROM kept')).rows).toEqual([{ v: 'across restarts' }]);
+    await d.end();
+  });
+
+  it('an index process killed hard is seen to exit (the host learns of it from `exited`)', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const r = await start(dir);
+    process.kill(r.pid, 'SIGKILL');
+    expect(await r.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('a stale index process left on the folder is found by its port and instance id (no /proc) and stopped before a new one opens PGlite', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const stale = await start(dir);
+    const record = JSON.parse(readFileSync(path.join(dir, 'index-process.json'), 'utf8')) as { instanceId: string };
+    expect(await identifyIndexProcess(stale.port)).toBe(record.instanceId);
+    // A new start on the same folder (as after a host crash that left the process running).
+    const fresh = await start(dir);
+    expect(await stale.exited).toMatchObject({ code: 0 });
+    expect(fresh.pid).not.toBe(stale.pid);
+    const c = await client(fresh);
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+  });
+
+  it('a pid file naming a live process that is not an index process (a recycled pid) is not signalled', async () => {
+    const dir = await tempDir();
+    // This test runner's own pid, on a port where nothing answers the identify request.
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    writeFileSync(path.join(dir, 'index-process.json'), JSON.stringify({ pid: process.pid, port, instanceId: 'gone' }));
+    expect(await stopStaleIndexProcess(dir)).toBeNull();
+    expect(existsSync(path.join(dir, 'index-process.json'))).toBe(false);
+  });
+
+  it('stale-busy-index-process-opened-twice: a recorded index process too busy to answer is neither forgotten nor opened beside', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const first = await start(dir);
+    const pidFile = readFileSync(path.join(dir, 'index-process.json'), 'utf8');
+    const c = await client(first);
+    // A long statement: PGlite runs it on the index process's event loop, so the identify request goes unanswered.
+    const busy = c.query('SELECT pg_sleep(8)');
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(stopStaleIndexProcess(dir, { busyWaitMs: 1_000 })).rejects.toThrow(new RegExp(`index process ${first.pid} `));
+    expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
+    await expect(startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), busyWaitMs: 1_000 })).rejects.toThrow(/still running/);
+    expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
+    expect(alive(first.pid)).toBe(true);
+    await busy;
+    await c.end();
+  });
+
+  it('an index that cannot be opened fails the start with the reason, and leaves no process', { timeout: 60_000 }, async () => {
+    const dir = await tempDir();
+    // A file where PGlite's data directory should be.
+    writeFileSync(path.join(dir, 'pglite'), 'not a directory');
+    await expect(start(dir)).rejects.toThrow(/could not open the index|exited while starting/);
+  });
+});
