@@ -117,7 +117,8 @@ export interface ExhibitConfig {
         connectTimeoutMs?: number;
         /**
          * How long an idle pooled connection is kept (30 s when absent); 0: for ever. The local host keeps its one
-         * index-process session for good, so a flood of unauthenticated connections can never keep it from reconnecting.
+         * index-process session for good, so it rarely needs to reconnect; when it must (the connection dropped), a flood of
+         * unauthenticated connections holding their 16 slots can refuse it until the flood stops (it fails typed, index-unavailable).
          */
         idleTimeoutMs?: number;
       };

@@ -38,6 +38,8 @@ export interface IndexProcessOptions {
   stopGraceMs?: number;
   /** See INDEX_PROCESS_BUSY_WAIT_MS. */
   busyWaitMs?: number;
+  /** Told once when a start begins waiting for a recorded index process that is alive but does not answer (the terminal says so: a silent minute looks like a hang). */
+  onBusyWait?: (info: { pid: number; port: number; waitMs: number }) => void;
 }
 
 export interface RunningIndexProcess {
@@ -150,7 +152,10 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
  * exits, for up to `busyWaitMs`, and then the start is refused, never opened
  * beside it and never signalled.
  */
-export async function stopStaleIndexProcess(stateDir: string, options: { logger?: Logger; graceMs?: number; busyWaitMs?: number } = {}): Promise<number | null> {
+export async function stopStaleIndexProcess(
+  stateDir: string,
+  options: { logger?: Logger; graceMs?: number; busyWaitMs?: number; onBusyWait?: IndexProcessOptions['onBusyWait'] } = {},
+): Promise<number | null> {
   const pidFile = path.join(stateDir, PID_FILE);
   let file: PidFile;
   try {
@@ -182,6 +187,7 @@ export async function stopStaleIndexProcess(stateDir: string, options: { logger?
     if (!logged) {
       logged = true;
       options.logger?.warn({ pid: file.pid, port: file.port, answer: answer.kind }, 'the index process recorded on this data folder is alive but does not answer; waiting for it');
+      options.onBusyWait?.({ pid: file.pid, port: file.port, waitMs: Math.max(0, deadline - Date.now()) });
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -201,6 +207,7 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   await stopStaleIndexProcess(options.stateDir, {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.busyWaitMs !== undefined ? { busyWaitMs: options.busyWaitMs } : {}),
+    ...(options.onBusyWait ? { onBusyWait: options.onBusyWait } : {}),
   });
 
   const password = randomBytes(32).toString('base64url');

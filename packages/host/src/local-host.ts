@@ -60,6 +60,8 @@ export async function startLocalHost(
      * host stops itself.
      */
     onIndexLost?: (reason: string) => void;
+    /** A start waits for an index process an earlier host left busy on this data folder (see startIndexProcess). */
+    onIndexBusyWait?: (info: { pid: number; port: number; waitMs: number }) => void;
   },
 ): Promise<LocalHost> {
   const logger = options.logger;
@@ -100,6 +102,7 @@ export async function startLocalHost(
         logFile: path.join(config.dataDir, 'logs', 'index-process.log'),
         logger,
         logLevel: config.logLevel,
+        ...(options.onIndexBusyWait ? { onBusyWait: options.onIndexBusyWait } : {}),
       });
       appConfig = { ...config, database: indexProcess.database };
       const running = indexProcess;

@@ -57,6 +57,8 @@ async function main(): Promise<void> {
   starting = startLocalHost(config, {
     logger,
     dataFolderLock: lock,
+    onIndexBusyWait: ({ pid, port, waitMs }) =>
+      say(`  index:   an index process an earlier host left (pid ${pid}, port ${port}) is busy and does not answer; waiting up to ${Math.round(waitMs / 1000)} s for it…`),
     // Storage died and would not stay up: stop loudly with a non-zero exit rather than serve frozen progress.
     onStorageLost: (reason) => {
       if (shuttingDown) return;
