@@ -177,17 +177,18 @@ export async function stopStaleIndexProcess(
       return file.pid;
     }
     if (!alive(file.pid)) break;
+    // Told before the deadline is checked: a first identify can itself outlast a short wait.
+    if (!logged) {
+      logged = true;
+      options.logger?.warn({ pid: file.pid, port: file.port, answer: answer.kind }, 'the index process recorded on this data folder is alive but does not answer; waiting for it');
+      options.onBusyWait?.({ pid: file.pid, port: file.port, waitMs: Math.max(0, deadline - Date.now()) });
+    }
     if (Date.now() >= deadline) {
       throw new ExhibitError(
         'index-unavailable',
         `the index process ${file.pid} recorded in ${pidFile} is still running and does not answer on port ${file.port}; it may hold the index open. ` +
           `Wait for it to finish, or stop process ${file.pid}; if ${file.pid} is not an Exhibit index process, delete ${pidFile}. Then start again.`,
       );
-    }
-    if (!logged) {
-      logged = true;
-      options.logger?.warn({ pid: file.pid, port: file.port, answer: answer.kind }, 'the index process recorded on this data folder is alive but does not answer; waiting for it');
-      options.onBusyWait?.({ pid: file.pid, port: file.port, waitMs: Math.max(0, deadline - Date.now()) });
     }
     await new Promise((r) => setTimeout(r, 250));
   }
