@@ -46,8 +46,8 @@ export const LIMITS = {
   maxBudgetEntries: 5_000_000,
   /**
    * Wall-clock milliseconds spent unpacking (the unpack's own work: waits for member-cache room are off the clock),
-   * floor and ceiling (budgetFactor applies per MiB of evidence). Each entry's own work is granted beyond it, up to
-   * budgetUnpackMsPerEntry, and never charged to it.
+   * floor and ceiling (budgetFactor applies per MiB of evidence). Each entry's own work (taken, or passed as recorded on a
+   * resumed walk) is granted beyond it, up to budgetUnpackMsPerEntry, and never charged to it.
    */
   minBudgetUnpackMs: 30 * 60_000,
   maxBudgetUnpackMs: 24 * 3600_000,

@@ -1711,6 +1711,10 @@ class UnpackRun {
     if (entry.duplicateOf !== undefined) await this.flagFirstOccurrence(entry.duplicateOf);
 
     if (existing) {
+      // Passing a member an earlier attempt recorded is the listing's own work too (the walk back to the continue point,
+      // a lookup per member): granted as taking one is, up to LIMITS.budgetUnpackMsPerEntry of time actually spent
+      // (regression resumed-walk-charged-in-full-to-the-unpack-time-budget).
+      this.clock.grant(this.deps.limits.budgetUnpackMsPerEntry);
       if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
       // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
       if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);

@@ -170,6 +170,47 @@ describe('unpack stage (Azurite + PGlite)', () => {
     expect(await withoutContent(recorded)).toEqual([]);
   });
 
+  it('resumed-walk-charged-in-full-to-the-unpack-time-budget: passing members an earlier delivery recorded is granted its own work as taking new ones is', async () => {
+    // 210 members; the first delivery records 200 before a fault, the second walks past those 200 with each lookup of a
+    // recorded member made 40 ms slower (a busy index): 8 s of legitimate re-walk against a 2.5 s size-based floor. Before
+    // the fix only entries taken were granted their work, so every continuation's or redelivery's walk was charged in full
+    // and a listing spread over many attempts could lose its tail to the budget (bench:disk at 4 GiB lost 8,021 files to it).
+    const members = UNPACK_BATCH_SIZE + 10;
+    const zip = await zipOf(Array.from({ length: members }, (_, i) => ({ name: `rewalk/${i}.txt`, data: Buffer.from(`rewalk member ${i} `.repeat(50)) })));
+    const archive = await addArchive(h, 'rewalk.zip', zip);
+    const index = h.deps.index;
+    let faults = 0;
+    h.deps.index = Object.create(index, {
+      insertFiles: {
+        value: (...args: Parameters<typeof index.insertFiles>) => {
+          if (faults++ === 0) return Promise.reject(new ExhibitError('index-unavailable', 'connection reset'));
+          return index.insertFiles(...args);
+        },
+      },
+    }) as typeof index;
+    try {
+      await expect(unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 1 })).rejects.toMatchObject({ code: 'index-unavailable' });
+    } finally {
+      h.deps.index = index;
+    }
+    expect(await h.index.listChildren(archive.fileId)).toHaveLength(UNPACK_BATCH_SIZE);
+    h.deps.index = Object.create(index, {
+      getFile: {
+        value: async (...args: Parameters<typeof index.getFile>) => {
+          await new Promise((resolve) => setTimeout(resolve, 40));
+          return index.getFile(...args);
+        },
+      },
+    }) as typeof index;
+    try {
+      const outcome = await withLimits({ minBudgetUnpackMs: 2500 }, () => unpackStage(h.deps, archive, { ...h.ctx, deliveryCount: 2 }));
+      expect(outcome).toMatchObject({ status: 'done', summary: { memberCount: members } });
+    } finally {
+      h.deps.index = index;
+    }
+    expect(await h.index.listChildren(archive.fileId)).toHaveLength(members);
+  });
+
   it('is idempotent: a second delivery is skipped and changes nothing', async () => {
     const zip = await zipOf([{ name: 'x.txt', data: Buffer.from('x') }]);
     const { archive } = await unpack('twice.zip', zip);
