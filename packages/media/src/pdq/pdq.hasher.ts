@@ -201,7 +201,7 @@ function dctOfPixels(pixels: PdqPixels, options: { shortcut64: boolean } = { sho
     const alongRows = jaroszWindow(cols);
     const alongCols = jaroszWindow(rows);
     for (let pass = 0; pass < JAROSZ_PASSES; pass++) {
-      for (let r = 0; r < rows; r++) box1d(luma, scratch, r * cols, cols, 1, alongRows);
+      boxRows(luma, scratch, rows, cols, alongRows);
       boxColumns(scratch, luma, rows, cols, alongCols);
     }
     block = new Float32Array(64 * 64);
@@ -250,6 +250,75 @@ function box1d(input: Float32Array, output: Float32Array, start: number, length:
     size--;
     output[oi] = sum / size;
   }
+}
+
+/**
+ * box1d along every row, four rows at a time: each row's running sum goes
+ * through exactly the float32 additions, subtractions and divisions, in the
+ * same order, that box1d(input, output, r * cols, cols, 1, window) gives it,
+ * so the result is the same bit for bit. Four independent sums let the CPU
+ * overlap them; one row's sum alone waits on each of its own roundings.
+ */
+function boxRows(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
+  const half = Math.trunc((window + 2) / 2);
+  const lead = half - 1;
+  const grow = window - half + 1;
+  const full = cols - window;
+  const tail = half - 1;
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const a = r * cols;
+    const b = a + cols;
+    const c = b + cols;
+    const d = c + cols;
+    let sa = 0;
+    let sb = 0;
+    let sc = 0;
+    let sd = 0;
+    let li = 0;
+    let ri = 0;
+    let oi = 0;
+    let size = 0;
+    for (let n = 0; n < lead; n++, ri++, size++) {
+      sa = f(sa + input[a + ri]!);
+      sb = f(sb + input[b + ri]!);
+      sc = f(sc + input[c + ri]!);
+      sd = f(sd + input[d + ri]!);
+    }
+    for (let n = 0; n < grow; n++, ri++, oi++) {
+      sa = f(sa + input[a + ri]!);
+      sb = f(sb + input[b + ri]!);
+      sc = f(sc + input[c + ri]!);
+      sd = f(sd + input[d + ri]!);
+      size++;
+      output[a + oi] = sa / size;
+      output[b + oi] = sb / size;
+      output[c + oi] = sc / size;
+      output[d + oi] = sd / size;
+    }
+    for (let n = 0; n < full; n++, li++, ri++, oi++) {
+      sa = f(f(sa + input[a + ri]!) - input[a + li]!);
+      sb = f(f(sb + input[b + ri]!) - input[b + li]!);
+      sc = f(f(sc + input[c + ri]!) - input[c + li]!);
+      sd = f(f(sd + input[d + ri]!) - input[d + li]!);
+      output[a + oi] = sa / size;
+      output[b + oi] = sb / size;
+      output[c + oi] = sc / size;
+      output[d + oi] = sd / size;
+    }
+    for (let n = 0; n < tail; n++, li++, oi++) {
+      sa = f(sa - input[a + li]!);
+      sb = f(sb - input[b + li]!);
+      sc = f(sc - input[c + li]!);
+      sd = f(sd - input[d + li]!);
+      size--;
+      output[a + oi] = sa / size;
+      output[b + oi] = sb / size;
+      output[c + oi] = sc / size;
+      output[d + oi] = sd / size;
+    }
+  }
+  for (; r < rows; r++) box1d(input, output, r * cols, cols, 1, window);
 }
 
 /**
