@@ -219,16 +219,22 @@ function jaroszWindow(edge: number): number {
 }
 
 /**
+ * The four phases of a box filter's walk along a line of `length` samples: the
+ * sum is primed (lead), the window grows to full size with outputs (grow),
+ * slides (full), then shrinks at the end (tail), as the reference walks it.
+ */
+function boxPhases(length: number, window: number): { lead: number; grow: number; full: number; tail: number } {
+  const half = Math.trunc((window + 2) / 2);
+  return { lead: half - 1, grow: window - half + 1, full: length - window, tail: half - 1 };
+}
+
+/**
  * A running-sum box filter along one line of `length` samples `stride` apart,
  * from `start`. The window is centred (its larger half ahead) and shrinks at
  * both ends; the sum is updated, never recomputed, exactly as the reference does.
  */
 function box1d(input: Float32Array, output: Float32Array, start: number, length: number, stride: number, window: number): void {
-  const half = Math.trunc((window + 2) / 2);
-  const lead = half - 1;
-  const grow = window - half + 1;
-  const full = length - window;
-  const tail = half - 1;
+  const { lead, grow, full, tail } = boxPhases(length, window);
   let li = start;
   let ri = start;
   let oi = start;
@@ -260,11 +266,7 @@ function box1d(input: Float32Array, output: Float32Array, start: number, length:
  * overlap them; one row's sum alone waits on each of its own roundings.
  */
 function boxRows(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
-  const half = Math.trunc((window + 2) / 2);
-  const lead = half - 1;
-  const grow = window - half + 1;
-  const full = cols - window;
-  const tail = half - 1;
+  const { lead, grow, full, tail } = boxPhases(cols, window);
   let r = 0;
   for (; r + 4 <= rows; r += 4) {
     const a = r * cols;
@@ -330,11 +332,7 @@ function boxRows(input: Float32Array, output: Float32Array, rows: number, cols: 
  * line for every sample).
  */
 function boxColumns(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
-  const half = Math.trunc((window + 2) / 2);
-  const lead = half - 1;
-  const grow = window - half + 1;
-  const full = rows - window;
-  const tail = half - 1;
+  const { lead, grow, full, tail } = boxPhases(rows, window);
   // Float32Array: each store rounds to float32, as f() does in box1d.
   const sums = new Float32Array(cols);
   let li = 0;
