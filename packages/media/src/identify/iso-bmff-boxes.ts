@@ -8,7 +8,7 @@ import type { RandomAccessSource } from '@exhibit/core';
  *
  * Hostile input: a size is never trusted. One below its header, past its
  * parent, a 64-bit size past the parent, a short read, or a header past the
- * budget ends the walk with MalformedBox (`budgetSpent` tells the last apart).
+ * budget ends the walk with BoxWalkStopped (`budgetSpent` tells the last apart).
  */
 
 export interface Box {
@@ -18,11 +18,14 @@ export interface Box {
   end: number;
 }
 
-/** The walk cannot go on: a malformed box, a short read, or the budget spent (BoxWalker.budgetSpent). */
-export class MalformedBox extends Error {}
+/**
+ * The walk cannot go on: a malformed box, a short read, or the budget spent. Named for the stop, not a cause:
+ * the budget is no malformation, and a caller that treats them apart asks BoxWalker.budgetSpent.
+ */
+export class BoxWalkStopped extends Error {}
 
 export interface BoxWalkerOptions {
-  /** Box headers read in all; the next one ends the walk with MalformedBox and sets `budgetSpent`. */
+  /** Box headers read in all; the next one ends the walk with BoxWalkStopped and sets `budgetSpent`. */
   maxBoxes: number;
   /**
    * A box of size 0 ("to the end of the enclosing box", a file whose last box is still being written):
@@ -55,29 +58,29 @@ export class BoxWalker {
     this.held = { at: from, bytes: await this.read(from, to - from) };
   }
 
-  /** The children of [from, to), in order; MalformedBox when one of them is malformed or the budget is spent. */
+  /** The children of [from, to), in order; BoxWalkStopped when one of them is malformed or the budget is spent. */
   async *children(from: number, to: number): AsyncGenerator<Box, void, undefined> {
     let at = from;
     while (at + 8 <= to) {
       if (this.left-- <= 0) {
         this.budgetSpent = true;
-        throw new MalformedBox();
+        throw new BoxWalkStopped();
       }
       const header = await this.read(at, Math.min(16, to - at));
       let size = header.readUInt32BE(0);
       const type = header.toString('latin1', 4, 8);
       let body = at + 8;
       if (size === 1) {
-        if (header.length < 16) throw new MalformedBox();
+        if (header.length < 16) throw new BoxWalkStopped();
         const large = header.readBigUInt64BE(8);
-        if (large > BigInt(to - at)) throw new MalformedBox();
+        if (large > BigInt(to - at)) throw new BoxWalkStopped();
         size = Number(large);
         body = at + 16;
       } else if (size === 0) {
         if (this.options.sizeZero === 'ends-level') return;
         size = to - at;
       }
-      if (size < body - at || at + size > to) throw new MalformedBox();
+      if (size < body - at || at + size > to) throw new BoxWalkStopped();
       yield { type, body, end: at + size };
       at += size;
     }
@@ -95,7 +98,7 @@ export class BoxWalker {
       return held.bytes.subarray(offset - held.at, offset - held.at + length);
     }
     const bytes = await this.source.read(offset, length, this.options.abortSignal ? { abortSignal: this.options.abortSignal } : {});
-    if (bytes.length < length) throw new MalformedBox();
+    if (bytes.length < length) throw new BoxWalkStopped();
     return bytes;
   }
 }

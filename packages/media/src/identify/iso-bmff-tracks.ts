@@ -1,6 +1,6 @@
 import type { RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
-import { BoxWalker, MalformedBox, type Box } from './iso-bmff-boxes.js';
+import { BoxWalker, BoxWalkStopped, type Box } from './iso-bmff-boxes.js';
 
 /**
  * The tracks of an ISO-BMFF file, read by box headers: the top-level boxes up
@@ -214,7 +214,7 @@ export async function trackHandlers(
     }
     return handlers;
   } catch (err) {
-    if (err instanceof MalformedBox) return null;
+    if (err instanceof BoxWalkStopped) return null;
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 import type { RandomAccessSource } from '@exhibit/core';
 import sax from 'sax';
-import { BoxWalker, MalformedBox, type Box } from '../identify/iso-bmff-boxes.js';
+import { BoxWalker, BoxWalkStopped, type Box } from '../identify/iso-bmff-boxes.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { displayText } from './recorded-text.js';
 
@@ -122,7 +122,7 @@ async function findPackets(walker: BoxWalker, size: number, found: PacketSpan[])
 export async function readVideoXmp(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<VideoXmpRead> {
   // Box headers within MEDIA_LIMITS.maxVideoXmpBoxes. A box of size 0 ("to the end of the file"): exiftool reads
   // no such box and walks no further at its level (a top-level uuid of size 0 gives it no XMP), nor does this walk.
-  // Never trusted: a size below its header or past its parent (or the file) ends the walk (MalformedBox).
+  // Never trusted: a size below its header or past its parent (or the file) ends the walk (BoxWalkStopped).
   const walker = new BoxWalker(source, {
     maxBoxes: MEDIA_LIMITS.maxVideoXmpBoxes,
     sizeZero: 'ends-level',
@@ -140,7 +140,7 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
       return { dates: [], notes: ['XMP: box walk stopped at the first moof after moov (a fragmented file); XMP boxes after its fragments were not looked for; no XMP date read'] };
     }
   } catch (err) {
-    if (!(err instanceof MalformedBox)) throw err;
+    if (!(err instanceof BoxWalkStopped)) throw err;
     // A malformed box (a truncated or carved file) ends the walk: what was found before it stands, as
     // exiftool reads it. The box budget is no malformation: the rest was not looked at and may hold a
     // packet stating other dates, so, as for a packet too large to read, no XMP date is kept
