@@ -65,7 +65,7 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Photo `i`'s EXIF: a camera roll over weeks, wandering around a city, a few shots without GPS. */
-function photoExif(i: number): Buffer {
+export function photoExif(i: number): Buffer {
   const [make, model] = CAMERAS[i % CAMERAS.length]!;
   const taken = new Date(Date.UTC(2025, 2, 1, 8, 0, 0) + i * 173_000);
   const pad = (n: number) => String(n).padStart(2, '0');

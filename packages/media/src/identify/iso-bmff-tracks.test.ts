@@ -235,6 +235,20 @@ describe('a moov that is missing, malformed or hostile keeps the brand answer (n
     expect(spreadSource.reads.length).toBeLessThan(600);
   });
 
+  it('track-walk-size-zero-moov-read-to-file-end: a moov of size 0 (the last box of a recording still being written) is read to the end of the file', async () => {
+    // A top-level box of size 0 runs to the end of the file (ISO/IEC 14496-12, 4.2): the track walk's
+    // sizeZero 'to-parent-end'. Read as exiftool does ('ends-level'), the moov and its track would go unseen.
+    const mdat = box('mdat', Buffer.alloc(100));
+    const moov = box('moov', trak('vide'));
+    moov.writeUInt32BE(0, 0);
+    const file = Buffer.concat([ftyp('isom', 'isom'), mdat, moov]);
+    expect(await trackHandlers(new BufferSource(file))).toEqual(new Set(['vide']));
+    expect(await identify(file)).toMatchObject({ mime: 'video/mp4', kind: 'video' });
+    // Under an audio brand the video track is what makes it video: unread, the brand's answer would be audio.
+    const m4a = Buffer.concat([ftyp('M4A ', 'M4A ', 'isom'), mdat, moov]);
+    expect(await identify(m4a, 'Voice 005.m4a')).toMatchObject({ mime: 'video/mp4', detectedExt: 'mp4', kind: 'video' });
+  });
+
   it('hostile-trak-size: a trak or hdlr that claims more than its parent holds is malformed, not read past', async () => {
     const lying = trak('soun');
     lying.writeUInt32BE(0x7fffffff, 0);

@@ -1,5 +1,6 @@
 import type { RandomAccessSource } from '@exhibit/core';
 import { MEDIA_LIMITS } from '../media-limits.js';
+import { BoxWalker, BoxWalkStopped, type Box } from './iso-bmff-boxes.js';
 
 /**
  * The tracks of an ISO-BMFF file, read by box headers: the top-level boxes up
@@ -18,9 +19,6 @@ import { MEDIA_LIMITS } from '../media-limits.js';
  * file) gives null, "unknown".
  */
 
-/** Box headers read in all (MEDIA_LIMITS.maxTrackWalkBoxes). */
-const MAX_BOXES = MEDIA_LIMITS.maxTrackWalkBoxes;
-
 /**
  * A `moov` up to this size is fetched with one read and walked in memory: a
  * walk by ranged reads cost a storage round trip per box header (11 fetches
@@ -28,77 +26,6 @@ const MAX_BOXES = MEDIA_LIMITS.maxTrackWalkBoxes;
  * ranged reads, its headers only (MEDIA_LIMITS.moovWholeReadBytes).
  */
 const MOOV_WHOLE_READ_BYTES = MEDIA_LIMITS.moovWholeReadBytes;
-
-interface Box {
-  type: string;
-  /** First byte of the payload, and the box's end (absolute offsets). */
-  body: number;
-  end: number;
-}
-
-class BoxWalker {
-  private left = MAX_BOXES;
-
-  /** The bytes of [at, at + length) when read whole (the moov), else null. */
-  private held: { at: number; bytes: Buffer } | null = null;
-
-  constructor(
-    private readonly source: RandomAccessSource,
-    private readonly abortSignal: AbortSignal | undefined,
-    head?: Buffer,
-  ) {
-    // Identification's head, already read: box headers (and a moov) inside it cost no read.
-    if (head && head.length > 0) this.held = { at: 0, bytes: head };
-  }
-
-  /** Reads [from, to) with one read; later reads inside it come from memory. */
-  async hold(from: number, to: number): Promise<void> {
-    this.held = { at: from, bytes: await this.read(from, to - from) };
-  }
-
-  /** The children of [from, to), in order; null when one of them is malformed or the budget is spent. */
-  async *children(from: number, to: number): AsyncGenerator<Box, void, undefined> {
-    let at = from;
-    while (at + 8 <= to) {
-      if (this.left-- <= 0) throw new Malformed();
-      const header = await this.read(at, Math.min(16, to - at));
-      let size = header.readUInt32BE(0);
-      const type = header.toString('latin1', 4, 8);
-      let body = at + 8;
-      if (size === 1) {
-        if (header.length < 16) throw new Malformed();
-        const large = header.readBigUInt64BE(8);
-        if (large > BigInt(to - at)) throw new Malformed();
-        size = Number(large);
-        body = at + 16;
-      } else if (size === 0) {
-        // "To the end of the enclosing box" (a file whose last box is still being written).
-        size = to - at;
-      }
-      if (size < body - at || at + size > to) throw new Malformed();
-      yield { type, body, end: at + size };
-      at += size;
-    }
-  }
-
-  /** Whether [from, to) is already in memory. */
-  holds(from: number, to: number): boolean {
-    const held = this.held;
-    return held !== null && from >= held.at && to <= held.at + held.bytes.length;
-  }
-
-  async read(offset: number, length: number): Promise<Buffer> {
-    const held = this.held;
-    if (held && this.holds(offset, offset + length)) {
-      return held.bytes.subarray(offset - held.at, offset - held.at + length);
-    }
-    const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
-    if (bytes.length < length) throw new Malformed();
-    return bytes;
-  }
-}
-
-class Malformed extends Error {}
 
 async function find(walker: BoxWalker, parent: { body: number; end: number }, type: string): Promise<Box | null> {
   for await (const box of walker.children(parent.body, parent.end)) if (box.type === type) return box;
@@ -259,7 +186,13 @@ export async function trackHandlers(
   source: RandomAccessSource,
   options: { abortSignal?: AbortSignal; untilVideo?: boolean; motionEvidence?: boolean; head?: Buffer } = {},
 ): Promise<Set<string | typeof UNREAD | typeof MOTION_VIDEO> | null> {
-  const walker = new BoxWalker(source, options.abortSignal, options.head);
+  const walker = new BoxWalker(source, {
+    maxBoxes: MEDIA_LIMITS.maxTrackWalkBoxes,
+    // "To the end of the enclosing box" (a file whose last box is still being written).
+    sizeZero: 'to-parent-end',
+    ...(options.head ? { head: options.head } : {}),
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  });
   const handlers = new Set<string | typeof UNREAD | typeof MOTION_VIDEO>();
   const evidence = options.motionEvidence === true;
   try {
@@ -281,7 +214,7 @@ export async function trackHandlers(
     }
     return handlers;
   } catch (err) {
-    if (err instanceof Malformed) return null;
+    if (err instanceof BoxWalkStopped) return null;
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import type { RandomAccessSource } from '@exhibit/core';
 import sax from 'sax';
+import { BoxWalker, BoxWalkStopped, type Box } from '../identify/iso-bmff-boxes.js';
 import { MEDIA_LIMITS } from '../media-limits.js';
 import { displayText } from './recorded-text.js';
 
@@ -76,67 +77,7 @@ function quoted(message: string): string {
   return line.length > MAX_QUOTED_CHARS ? `${shown}…` : shown;
 }
 
-interface Box {
-  type: string;
-  body: number;
-  end: number;
-}
-
 class Stop extends Error {}
-
-/** Reads box headers of one file within the walk's budget; a malformed header ends the walk (Stop). */
-class Walker {
-  boxesLeft = MEDIA_LIMITS.maxVideoXmpBoxes;
-  limitReached = false;
-  private held: { at: number; bytes: Buffer } | null = null;
-
-  constructor(
-    private readonly source: RandomAccessSource,
-    private readonly abortSignal: AbortSignal | undefined,
-  ) {}
-
-  async read(offset: number, length: number): Promise<Buffer> {
-    const held = this.held;
-    if (held && offset >= held.at && offset + length <= held.at + held.bytes.length) return held.bytes.subarray(offset - held.at, offset - held.at + length);
-    const bytes = await this.source.read(offset, length, this.abortSignal ? { abortSignal: this.abortSignal } : {});
-    if (bytes.length < length) throw new Stop();
-    return bytes;
-  }
-
-  /** Reads [from, to) once; reads inside it come from memory (a small moov: one read, not one per header). */
-  async hold(from: number, to: number): Promise<void> {
-    this.held = { at: from, bytes: await this.read(from, to - from) };
-  }
-
-  async *children(from: number, to: number): AsyncGenerator<Box, void, undefined> {
-    let at = from;
-    while (at + 8 <= to) {
-      if (this.boxesLeft-- <= 0) {
-        this.limitReached = true;
-        throw new Stop();
-      }
-      const header = await this.read(at, Math.min(16, to - at));
-      let size = header.readUInt32BE(0);
-      const type = header.toString('latin1', 4, 8);
-      let body = at + 8;
-      if (size === 1) {
-        if (header.length < 16) throw new Stop();
-        const large = header.readBigUInt64BE(8);
-        if (large > BigInt(to - at)) throw new Stop();
-        size = Number(large);
-        body = at + 16;
-      } else if (size === 0) {
-        // "To the end of the file": exiftool reads no such box and walks no further at its level
-        // (a top-level uuid of size 0 gives it no XMP), nor does this walk.
-        return;
-      }
-      // Never trusted: a size below its header or past its parent (or the file) ends the walk.
-      if (size < body - at || at + size > to) throw new Stop();
-      yield { type, body, end: at + size };
-      at += size;
-    }
-  }
-}
 
 type PacketSpan = { start: number; end: number; where: string };
 
@@ -146,7 +87,7 @@ type PacketSpan = { start: number; end: number; where: string };
  * UserData (`udta`) of `moov` and of each `moov/trak`. exiftool reads no XMP uuid inside `moov`,
  * a `trak` or a `udta`; a packet read there alone would be a value validation finds only in Exhibit.
  */
-async function findPackets(walker: Walker, size: number, found: PacketSpan[]): Promise<'whole' | 'fragments-unwalked'> {
+async function findPackets(walker: BoxWalker, size: number, found: PacketSpan[]): Promise<'whole' | 'fragments-unwalked'> {
   const udtaPackets = async (udta: Box, where: string) => {
     for await (const box of walker.children(udta.body, udta.end)) if (box.type === 'XMP_') found.push({ start: box.body, end: box.end, where: `${where}/XMP_` });
   };
@@ -179,7 +120,14 @@ async function findPackets(walker: Walker, size: number, found: PacketSpan[]): P
 
 /** The XMP capture dates of a QuickTime/MP4 file (see the module comment). */
 export async function readVideoXmp(source: RandomAccessSource, options: { abortSignal?: AbortSignal } = {}): Promise<VideoXmpRead> {
-  const walker = new Walker(source, options.abortSignal);
+  // Box headers within MEDIA_LIMITS.maxVideoXmpBoxes. A box of size 0 ("to the end of the file"): exiftool reads
+  // no such box and walks no further at its level (a top-level uuid of size 0 gives it no XMP), nor does this walk.
+  // Never trusted: a size below its header or past its parent (or the file) ends the walk (BoxWalkStopped).
+  const walker = new BoxWalker(source, {
+    maxBoxes: MEDIA_LIMITS.maxVideoXmpBoxes,
+    sizeZero: 'ends-level',
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  });
   const notes: string[] = [];
   const packets: PacketSpan[] = [];
   try {
@@ -192,12 +140,12 @@ export async function readVideoXmp(source: RandomAccessSource, options: { abortS
       return { dates: [], notes: ['XMP: box walk stopped at the first moof after moov (a fragmented file); XMP boxes after its fragments were not looked for; no XMP date read'] };
     }
   } catch (err) {
-    if (!(err instanceof Stop)) throw err;
+    if (!(err instanceof BoxWalkStopped)) throw err;
     // A malformed box (a truncated or carved file) ends the walk: what was found before it stands, as
     // exiftool reads it. The box budget is no malformation: the rest was not looked at and may hold a
     // packet stating other dates, so, as for a packet too large to read, no XMP date is kept
     // (video-xmp-box-budget-keeps-earlier-dates).
-    if (walker.limitReached) {
+    if (walker.budgetSpent) {
       return { dates: [], notes: [`XMP: box walk stopped after ${MEDIA_LIMITS.maxVideoXmpBoxes} boxes (MEDIA_LIMITS.maxVideoXmpBoxes); XMP boxes after them were not looked for; no XMP date read`] };
     }
   }

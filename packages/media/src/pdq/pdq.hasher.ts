@@ -201,7 +201,7 @@ function dctOfPixels(pixels: PdqPixels, options: { shortcut64: boolean } = { sho
     const alongRows = jaroszWindow(cols);
     const alongCols = jaroszWindow(rows);
     for (let pass = 0; pass < JAROSZ_PASSES; pass++) {
-      for (let r = 0; r < rows; r++) box1d(luma, scratch, r * cols, cols, 1, alongRows);
+      boxRows(luma, scratch, rows, cols, alongRows);
       boxColumns(scratch, luma, rows, cols, alongCols);
     }
     block = new Float32Array(64 * 64);
@@ -219,16 +219,22 @@ function jaroszWindow(edge: number): number {
 }
 
 /**
+ * The four phases of a box filter's walk along a line of `length` samples: the
+ * sum is primed (lead), the window grows to full size with outputs (grow),
+ * slides (full), then shrinks at the end (tail), as the reference walks it.
+ */
+function boxPhases(length: number, window: number): { lead: number; grow: number; full: number; tail: number } {
+  const half = Math.trunc((window + 2) / 2);
+  return { lead: half - 1, grow: window - half + 1, full: length - window, tail: half - 1 };
+}
+
+/**
  * A running-sum box filter along one line of `length` samples `stride` apart,
  * from `start`. The window is centred (its larger half ahead) and shrinks at
  * both ends; the sum is updated, never recomputed, exactly as the reference does.
  */
 function box1d(input: Float32Array, output: Float32Array, start: number, length: number, stride: number, window: number): void {
-  const half = Math.trunc((window + 2) / 2);
-  const lead = half - 1;
-  const grow = window - half + 1;
-  const full = length - window;
-  const tail = half - 1;
+  const { lead, grow, full, tail } = boxPhases(length, window);
   let li = start;
   let ri = start;
   let oi = start;
@@ -253,6 +259,71 @@ function box1d(input: Float32Array, output: Float32Array, start: number, length:
 }
 
 /**
+ * box1d along every row, four rows at a time: each row's running sum goes
+ * through exactly the float32 additions, subtractions and divisions, in the
+ * same order, that box1d(input, output, r * cols, cols, 1, window) gives it,
+ * so the result is the same bit for bit. Four independent sums let the CPU
+ * overlap them; one row's sum alone waits on each of its own roundings.
+ */
+function boxRows(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
+  const { lead, grow, full, tail } = boxPhases(cols, window);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const a = r * cols;
+    const b = a + cols;
+    const c = b + cols;
+    const d = c + cols;
+    let sa = 0;
+    let sb = 0;
+    let sc = 0;
+    let sd = 0;
+    let li = 0;
+    let ri = 0;
+    let oi = 0;
+    let size = 0;
+    for (let n = 0; n < lead; n++, ri++, size++) {
+      sa = f(sa + input[a + ri]!);
+      sb = f(sb + input[b + ri]!);
+      sc = f(sc + input[c + ri]!);
+      sd = f(sd + input[d + ri]!);
+    }
+    for (let n = 0; n < grow; n++, ri++, oi++) {
+      sa = f(sa + input[a + ri]!);
+      sb = f(sb + input[b + ri]!);
+      sc = f(sc + input[c + ri]!);
+      sd = f(sd + input[d + ri]!);
+      size++;
+      output[a + oi] = sa / size;
+      output[b + oi] = sb / size;
+      output[c + oi] = sc / size;
+      output[d + oi] = sd / size;
+    }
+    for (let n = 0; n < full; n++, li++, ri++, oi++) {
+      sa = f(f(sa + input[a + ri]!) - input[a + li]!);
+      sb = f(f(sb + input[b + ri]!) - input[b + li]!);
+      sc = f(f(sc + input[c + ri]!) - input[c + li]!);
+      sd = f(f(sd + input[d + ri]!) - input[d + li]!);
+      output[a + oi] = sa / size;
+      output[b + oi] = sb / size;
+      output[c + oi] = sc / size;
+      output[d + oi] = sd / size;
+    }
+    for (let n = 0; n < tail; n++, li++, oi++) {
+      sa = f(sa - input[a + li]!);
+      sb = f(sb - input[b + li]!);
+      sc = f(sc - input[c + li]!);
+      sd = f(sd - input[d + li]!);
+      size--;
+      output[a + oi] = sa / size;
+      output[b + oi] = sb / size;
+      output[c + oi] = sc / size;
+      output[d + oi] = sd / size;
+    }
+  }
+  for (; r < rows; r++) box1d(input, output, r * cols, cols, 1, window);
+}
+
+/**
  * box1d down every column at once, a row at a time: each column's running sum
  * goes through exactly the same float32 additions, subtractions and divisions
  * in the same order as box1d(input, output, c, rows, cols, window) would give
@@ -261,11 +332,7 @@ function box1d(input: Float32Array, output: Float32Array, start: number, length:
  * line for every sample).
  */
 function boxColumns(input: Float32Array, output: Float32Array, rows: number, cols: number, window: number): void {
-  const half = Math.trunc((window + 2) / 2);
-  const lead = half - 1;
-  const grow = window - half + 1;
-  const full = rows - window;
-  const tail = half - 1;
+  const { lead, grow, full, tail } = boxPhases(rows, window);
   // Float32Array: each store rounds to float32, as f() does in box1d.
   const sums = new Float32Array(cols);
   let li = 0;

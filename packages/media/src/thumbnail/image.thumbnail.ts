@@ -2,6 +2,7 @@ import sharp, { type Sharp, type SharpOptions } from 'sharp';
 import { ExhibitError, errorMessage, isExhibitError, LIMITS, type ContentFinding, type Thumbnail } from '@exhibit/core';
 import { hasHeifBrand } from '../identify/heif-brands.js';
 import { exifPreviewSandboxed, heifTransformsSandboxed, trailingDataSandboxed } from '../sandbox/parse.pool.js';
+import { channelStats } from './channel-stats.js';
 import { decodeReasonOf } from './decode-reason.js';
 import { decodeHeic } from './heic.decoder.js';
 import { heifExifOrientation, heifOrientationDecision } from './heif-orientation.js';
@@ -152,11 +153,11 @@ async function render(input: Sharp, settings: ThumbnailSettings, format: string 
       .raw()
       .toBuffer({ resolveWithObject: true });
     const raw = { raw: { width: info.width, height: info.height, channels: info.channels } } as const;
-    const stats = await sharp(data, raw).stats();
+    const stats = channelStats(data, info.channels);
     const jpeg = await sharp(data, raw).jpeg({ quality: settings.quality, chromaSubsampling: '4:2:0', mozjpeg: false }).toBuffer();
     const findings: ContentFinding[] = [];
-    if (stats.channels.every((c) => c.stdev < FLAT_STDEV)) {
-      const colour = stats.channels.map((c) => Math.round(c.mean)).join(',');
+    if (stats.every((c) => c.stdev < FLAT_STDEV)) {
+      const colour = stats.map((c) => Math.round(c.mean)).join(',');
       findings.push({ flag: 'no-content', detail: `the decoded ${format ? `${format} ` : ''}image is one flat colour (rgb ${colour}): blank, or a decode that produced nothing` });
     }
     return { jpeg, width: info.width, height: info.height, findings };
