@@ -25,7 +25,7 @@ import {
   type HashMessage,
   type ImageCheckCheckpoint,
   type Hashes,
-  type HashCheckpointSave,
+  type CheckpointSave,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
@@ -1116,7 +1116,7 @@ class UploadPass {
    * (saveHashCheckpoint: 'saved', 'behind', 'not-pending'), or 'not-saved' when there was nothing to save (no resumable
    * hasher, past its starts over, the blob changed, nothing hashed since the states it resumed from).
    */
-  async saveForContinuation(): Promise<HashCheckpointSave | 'not-saved'> {
+  async saveForContinuation(): Promise<CheckpointSave | 'not-saved'> {
     if (!this.resumable || !this.saves || this.changed) return 'not-saved';
     this.source.close();
     while (this.consuming) await this.consuming.catch(() => undefined);
