@@ -46,7 +46,7 @@ import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
-import { isEvidenceChange, mayHaveHashCheckpoint, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { deleteHashCheckpointsOf, isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import type { StoredHashCheck } from './disk/open-disk-image.js';
 import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
@@ -278,7 +278,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       const outcome = await run.finish(format, undefined, hashHere);
       // An image's stored-hash check chain ends without a pass (fromCheck): what its listing attempts' passes saved is of no
       // use to the hash stage, which hashes an upload this size from byte 0; gone, it does not read as a hash moving.
-      if (hashHere && mayHaveHashCheckpoint(upload!, deps.limits)) await deps.index.deleteHashCheckpoints(upload!.rootFileId);
+      if (hashHere) await deleteHashCheckpointsOf(deps, upload!);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
@@ -753,7 +753,7 @@ async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRec
   await deps.index.deleteImageCheckCheckpoint(parent.fileId);
   // The single read's saved hash progress (UploadPass), should the unpack have ended without its pass's settle (the hash
   // stage's own rows, of an upload it hashes resumably, are its to delete).
-  if (upload && !hashedResumably(upload, deps.limits) && mayHaveHashCheckpoint(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  if (upload && !hashedResumably(upload, deps.limits)) await deleteHashCheckpointsOf(deps, upload);
   return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
 }
 
