@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +38,11 @@ export interface IndexProcessOptions {
   stopGraceMs?: number;
   /** See INDEX_PROCESS_BUSY_WAIT_MS. */
   busyWaitMs?: number;
-  /** Told once when a start begins waiting for a recorded index process that is alive but does not answer (the terminal says so: a silent minute looks like a hang). */
-  onBusyWait?: (info: { pid: number; port: number; waitMs: number }) => void;
+  /**
+   * Told once when a start begins waiting for a recorded index process that is alive but does not answer, or is still
+   * opening the index (`port` null) (the terminal says so: a silent minute looks like a hang).
+   */
+  onBusyWait?: (info: { pid: number; port: number | null; waitMs: number }) => void;
 }
 
 export interface RunningIndexProcess {
@@ -55,8 +58,16 @@ export interface RunningIndexProcess {
 
 interface PidFile {
   pid: number;
-  port: number;
+  /** Null in the claim written before the process opens PGlite: it serves on no port yet. */
+  port: number | null;
   instanceId: string;
+}
+
+/** Written aside, then renamed into place: a host killed mid-write leaves the earlier record or this one, never half of one. */
+async function writePidFile(stateDir: string, record: PidFile): Promise<void> {
+  const aside = path.join(stateDir, `${PID_FILE}.tmp`);
+  await writeFile(aside, JSON.stringify(record));
+  await rename(aside, path.join(stateDir, PID_FILE));
 }
 
 function alive(pid: number): boolean {
@@ -150,7 +161,10 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
  * statement blocks the index process's event loop; or something answers that
  * is not ours) may still hold PGlite open: it is asked again until it answers or
  * exits, for up to `busyWaitMs`, and then the start is refused, never opened
- * beside it and never signalled.
+ * beside it and never signalled. So is a live pid recorded with no port (the
+ * claim written before its process opened PGlite: its host died during the
+ * open, which may still be going on); there is nothing to ask, only its exit to
+ * wait for.
  */
 export async function stopStaleIndexProcess(
   stateDir: string,
@@ -167,7 +181,7 @@ export async function stopStaleIndexProcess(
   let logged = false;
   for (;;) {
     if (!Number.isInteger(file.pid) || !alive(file.pid)) break;
-    const answer = await askIdentity(file.port, IDENTIFY_TIMEOUT_MS);
+    const answer: IdentifyAnswer = typeof file.port === 'number' ? await askIdentity(file.port, IDENTIFY_TIMEOUT_MS) : { kind: 'unanswered' };
     if (answer.kind === 'refused') break;
     if (answer.kind === 'answered' && answer.id === file.instanceId) {
       options.logger?.warn({ pid: file.pid, port: file.port }, 'stopping the index process an earlier host left running on this data folder');
@@ -184,9 +198,10 @@ export async function stopStaleIndexProcess(
       options.onBusyWait?.({ pid: file.pid, port: file.port, waitMs: Math.max(0, deadline - Date.now()) });
     }
     if (Date.now() >= deadline) {
+      const doing = typeof file.port === 'number' ? `does not answer on port ${file.port}` : 'was opening the index when last recorded';
       throw new ExhibitError(
         'index-unavailable',
-        `the index process ${file.pid} recorded in ${pidFile} is still running and does not answer on port ${file.port}; it may hold the index open. ` +
+        `the index process ${file.pid} recorded in ${pidFile} is still running and ${doing}; it may hold the index open. ` +
           `Wait for it to finish, or stop process ${file.pid}; if ${file.pid} is not an Exhibit index process, delete ${pidFile}. Then start again.`,
       );
     }
@@ -222,11 +237,15 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   if (pid === undefined) throw new ExhibitError('index-unavailable', 'the index process could not be started');
 
   const open: IndexProcessOpen = { type: 'open', dataDir: options.pgliteDir, password, instanceId, logLevel: options.logLevel ?? 'info' };
-  child.send(open);
   const timeoutMs = options.startTimeoutMs ?? INDEX_PROCESS_START_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   let port: number;
   try {
+    // The data directory is claimed before the process opens it (on the `open` message, sent only then): a host killed
+    // during the open, which takes seconds on a first start, leaves the claim, and its next start waits for that process
+    // instead of opening the directory beside it (regression index-dir-opened-twice-when-host-restarted-during-first-open).
+    await writePidFile(options.stateDir, { pid, port: null, instanceId });
+    child.send(open);
     port = await new Promise<number>((resolve, reject) => {
       child.once('message', (m: IndexProcessReply) => {
         if (m.type === 'ready') resolve(m.port);
@@ -237,6 +256,8 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
     });
   } catch (err) {
     await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+    // Its claim goes with it; a process that would not stop keeps the directory claimed.
+    if (!alive(pid)) await rm(path.join(options.stateDir, PID_FILE), { force: true });
     throw err;
   } finally {
     clearTimeout(timer);
@@ -244,8 +265,7 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   // Neither the process nor its channel keeps the host alive.
   child.unref();
   child.channel?.unref();
-  const record: PidFile = { pid, port, instanceId };
-  await writeFile(path.join(options.stateDir, PID_FILE), JSON.stringify(record));
+  await writePidFile(options.stateDir, { pid, port, instanceId });
   options.logger?.info({ pid, port }, 'index process started');
 
   let stopping: Promise<void> | undefined;

@@ -75,7 +75,11 @@ async function main(): Promise<void> {
     logger,
     dataFolderLock: lock,
     onIndexBusyWait: ({ pid, port, waitMs }) =>
-      say(`  index:   an index process an earlier host left (pid ${pid}, port ${port}) is busy and does not answer; waiting up to ${Math.round(waitMs / 1000)} s for it…`),
+      say(
+        port === null
+          ? `  index:   an index process an earlier host left (pid ${pid}) may still be opening the index; waiting up to ${Math.round(waitMs / 1000)} s for it to end…`
+          : `  index:   an index process an earlier host left (pid ${pid}, port ${port}) is busy and does not answer; waiting up to ${Math.round(waitMs / 1000)} s for it…`,
+      ),
     onStorageLost: (reason) => stopLoudly('storage', reason),
     onIndexLost: (reason) => stopLoudly('index', reason),
   });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -45,6 +46,15 @@ async function portListening(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** The index processes this test runner started and that still run (pgrep: Linux and macOS). */
+function indexProcessesOfThisRunner(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'index-process.main'], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
 }
 
 async function client(r: RunningIndexProcess, password = r.database.password): Promise<pg.Client> {
@@ -126,7 +136,7 @@ describe('the index process', () => {
     await expect(stopStaleIndexProcess(dir, { busyWaitMs: 1_000 })).rejects.toThrow(new RegExp(`index process ${first.pid} `));
     expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
     // The wait is told (npm start prints it: a silent minute looked like a hang), once.
-    const waits: Array<{ pid: number; port: number }> = [];
+    const waits: Array<{ pid: number; port: number | null }> = [];
     await expect(
       startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) }),
     ).rejects.toThrow(/still running/);
@@ -134,6 +144,37 @@ describe('the index process', () => {
     expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
     expect(alive(first.pid)).toBe(true);
     await busy;
+    await c.end();
+  });
+
+  it('index-dir-opened-twice-when-host-restarted-during-first-open: a start while an index process is still opening the directory waits for it and refuses, never opens beside it', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const before = indexProcessesOfThisRunner();
+    const first = startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000 });
+    first.catch(() => undefined);
+    // The index process has begun opening PGlite (it makes the directory first); stopped there, it stays mid-open
+    // whatever the machine's speed, as when its host is killed during a first open that takes seconds.
+    let opening: number | undefined;
+    while (opening === undefined || !existsSync(path.join(dir, 'pglite'))) {
+      opening ??= indexProcessesOfThisRunner().find((pid) => !before.includes(pid));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.kill(opening, 'SIGSTOP');
+    try {
+      const waits: Array<{ pid: number; port: number | null }> = [];
+      await expect(
+        startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) }),
+      ).rejects.toThrow(/still running/);
+      expect(waits).toEqual([expect.objectContaining({ pid: opening })]);
+      // No second index process was left on the directory.
+      expect(indexProcessesOfThisRunner().filter((pid) => !before.includes(pid))).toEqual([opening]);
+    } finally {
+      process.kill(opening, 'SIGCONT');
+    }
+    const r = await first;
+    running.push(r);
+    const c = await client(r);
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await c.end();
   });
 
