@@ -405,7 +405,7 @@ async function unpackWith(
     if (options.set.kind === 'failed') throw options.set.error;
     // An unpack resuming over recorded members (a continuation, a redelivery) does not feed the EWF check in the listing:
     // the members it skips are not read, so the feed would read the media up to its first new member first, every attempt.
-    resuming = await run.isRecorded(0);
+    resuming = await run.recordedBefore();
     reader = await openArchive(blobs, source, {
       mime,
       ...(resuming ? { hashMediaInListing: false, isRecorded: (entryIndex: number) => run.isRecorded(entryIndex) } : {}),
@@ -1346,6 +1346,17 @@ class UnpackRun {
   }
 
   /**
+   * Whether earlier attempts recorded members (the first entry's), so this one resumes over them: asked when the archive
+   * is opened and again when its entries are walked, the index asked again only while the answer is no (a recorded member
+   * is never removed; a no may be overtaken by a twin delivery recording meanwhile). Regression
+   * first-member-asked-twice-per-resumed-attempt.
+   */
+  async recordedBefore(): Promise<boolean> {
+    this.resuming ||= await this.isRecorded(0);
+    return this.resuming;
+  }
+
+  /**
    * Whether this attempt takes the image's stored-hash check resumably (disk/resumable-image-check.ts): media of
    * resumableImageCheckMinBytes and more always; smaller media once the item's unpack-time budget is spent (at this
    * attempt's start, or in its listing) or in a check chain already: its check is then not charged to the budget nor cut
@@ -1387,7 +1398,7 @@ class UnpackRun {
 
   async unpack(reader: ArchiveReader, budgetSignal: AbortSignal, abortSignal: AbortSignal | undefined = this.ctx.abortSignal): Promise<void> {
     // Members exist already only if an earlier attempt got this far; then each is checked.
-    this.resuming = await this.isRecorded(0);
+    await this.recordedBefore();
     // Whether entries() ran to its end: only then did the last gzip member's trailer check out.
     let readToEnd = false;
     // Whether the entry yielded last was taken (a member recorded, or passed as recorded): an image's volume record counts
