@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExhibitError, errorMessage, type Logger } from '@exhibit/core';
 import { IDENTIFY_REQUEST_CODE } from '@exhibit/index';
+import { bootId, procStat } from './data-folder.lock.js';
 import type { IndexProcessOpen, IndexProcessReply } from './index-process.main.js';
 
 /** The host waits this long for PGlite to open (a first start creates the database) before giving up. */
@@ -61,6 +62,12 @@ interface PidFile {
   /** Null in the claim written before the process opens PGlite: it serves on no port yet. */
   port: number | null;
   instanceId: string;
+  /**
+   * The process's kernel start time (/proc/<pid>/stat) and this boot's id, where /proc exists: a claim with no port has
+   * no identify to ask, and these tell its process from a later one given the same pid (after a reboot, most likely).
+   */
+  pidStartTicks?: number | null;
+  bootId?: string | null;
 }
 
 /** Written aside, then renamed into place: a host killed mid-write leaves the earlier record or this one, never half of one. */
@@ -125,6 +132,21 @@ async function askIdentity(port: number, timeoutMs: number): Promise<IdentifyAns
   });
 }
 
+/**
+ * Whether the pid of a claim with no port certainly no longer is the process that wrote it: it is this process (a host
+ * is never its own index process), the machine rebooted since, or the pid's start time differs from the recorded one.
+ * Where /proc is missing nothing tells, and the claim is taken as still held.
+ */
+function claimOutlived(file: PidFile): boolean {
+  if (file.pid === process.pid) return true;
+  const boot = bootId();
+  if (boot && file.bootId && boot !== file.bootId) return true;
+  const now = procStat(file.pid);
+  if (!now) return false;
+  if (now.state === 'Z' || now.state === 'X') return true;
+  return typeof file.pidStartTicks === 'number' && now.startTicks !== file.pidStartTicks;
+}
+
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (alive(pid)) {
@@ -164,7 +186,12 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
  * beside it and never signalled. So is a live pid recorded with no port (the
  * claim written before its process opened PGlite: its host died during the
  * open, which may still be going on); there is nothing to ask, only its exit to
- * wait for.
+ * wait for, unless /proc shows the pid is no longer the claim's process (see
+ * claimOutlived): then the claim is stale and removed.
+ *
+ * Safe only behind the data-folder lock (data-folder.lock.ts): reading the claim,
+ * judging it and removing it is not atomic, and the lock is what keeps a second
+ * host from doing the same at the same time.
  */
 export async function stopStaleIndexProcess(
   stateDir: string,
@@ -181,6 +208,8 @@ export async function stopStaleIndexProcess(
   let logged = false;
   for (;;) {
     if (!Number.isInteger(file.pid) || !alive(file.pid)) break;
+    // A claim whose pid now names another process is stale (regression recycled-pid-in-index-claim-refuses-start).
+    if (file.port === null && claimOutlived(file)) break;
     const answer: IdentifyAnswer = typeof file.port === 'number' ? await askIdentity(file.port, IDENTIFY_TIMEOUT_MS) : { kind: 'unanswered' };
     if (answer.kind === 'refused') break;
     if (answer.kind === 'answered' && answer.id === file.instanceId) {
@@ -244,7 +273,8 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
     // The data directory is claimed before the process opens it (on the `open` message, sent only then): a host killed
     // during the open, which takes seconds on a first start, leaves the claim, and its next start waits for that process
     // instead of opening the directory beside it (regression index-dir-opened-twice-when-host-restarted-during-first-open).
-    await writePidFile(options.stateDir, { pid, port: null, instanceId });
+    // Its start time and the boot id let a later start tell a recycled pid from it (claimOutlived).
+    await writePidFile(options.stateDir, { pid, port: null, instanceId, pidStartTicks: procStat(pid)?.startTicks ?? null, bootId: bootId() });
     child.send(open);
     port = await new Promise<number>((resolve, reject) => {
       child.once('message', (m: IndexProcessReply) => {
@@ -265,7 +295,7 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   // Neither the process nor its channel keeps the host alive.
   child.unref();
   child.channel?.unref();
-  await writePidFile(options.stateDir, { pid, port, instanceId });
+  await writePidFile(options.stateDir, { pid, port, instanceId, pidStartTicks: procStat(pid)?.startTicks ?? null, bootId: bootId() });
   options.logger?.info({ pid, port }, 'index process started');
 
   let stopping: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -176,6 +176,36 @@ describe('the index process', () => {
     const c = await client(r);
     expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await c.end();
+  });
+
+  it('recycled-pid-in-index-claim-refuses-start: a claim with no port whose pid now names another live process is stale, and the start goes ahead without waiting', { timeout: 120_000, skip: !existsSync('/proc/self/stat') }, async () => {
+    const dir = await tempDir();
+    // An unrelated live process holding the claim's pid, as after a reboot or a container restart.
+    const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const startTicks = Number(readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+      const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      // The claim's own process started at another time: the pid was given again.
+      writeFileSync(path.join(dir, 'index-process.json'), JSON.stringify({ pid: other.pid, port: null, instanceId: 'gone', pidStartTicks: startTicks - 1, bootId }));
+      const waits: Array<{ pid: number; port: number | null }> = [];
+      const r = await startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000, busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) });
+      running.push(r);
+      expect(waits).toEqual([]);
+      expect(alive(other.pid!)).toBe(true);
+      // A claim from before a reboot, and one naming the host itself, are as stale.
+      for (const claim of [
+        { pid: other.pid, port: null, instanceId: 'gone', pidStartTicks: startTicks, bootId: 'an-earlier-boot' },
+        { pid: process.pid, port: null, instanceId: 'gone' },
+      ]) {
+        const stateDir = await tempDir();
+        writeFileSync(path.join(stateDir, 'index-process.json'), JSON.stringify(claim));
+        expect(await stopStaleIndexProcess(stateDir, { busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) })).toBeNull();
+        expect(existsSync(path.join(stateDir, 'index-process.json'))).toBe(false);
+      }
+      expect(waits).toEqual([]);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 
   it('an index that cannot be opened fails the start with the reason, and leaves no process', { timeout: 60_000 }, async () => {
