@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -172,6 +172,20 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
 }
 
 /**
+ * Stops a process this host started, through its ChildProcess: its exit is known from the object, never asked of the pid
+ * (which, once the process has exited and been reaped, may name another process). Resolves whether it exited.
+ */
+async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<boolean> {
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(ended()), ms).unref())]);
+  if (ended()) return true;
+  child.kill('SIGTERM');
+  if (await within(graceMs)) return true;
+  child.kill('SIGKILL');
+  return within(5_000);
+}
+
+/**
  * Stops the index process a crashed host left on this data folder, if one is
  * still running: it normally stops by itself when its host's channel closes,
  * but may still be closing PGlite, or be stuck. Only a process that answers on
@@ -285,9 +299,13 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
       timer = setTimeout(() => reject(new ExhibitError('timeout', `the index process did not start within ${timeoutMs} ms; see ${options.logFile}`)), timeoutMs);
     });
   } catch (err) {
-    await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
-    // Its claim goes with it; a process that would not stop keeps the directory claimed.
-    if (!alive(pid)) await rm(path.join(options.stateDir, PID_FILE), { force: true });
+    // Its claim goes with it; a process that would not stop keeps the directory claimed. Whatever happens here, the
+    // error thrown is the start's own.
+    if (await stopChild(child, exited, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS)) {
+      await rm(path.join(options.stateDir, PID_FILE), { force: true }).catch((rmErr: unknown) =>
+        options.logger?.warn({ err: errorMessage(rmErr) }, 'could not remove the index process pid file'),
+      );
+    }
     throw err;
   } finally {
     clearTimeout(timer);
@@ -306,10 +324,8 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
     exited,
     stop() {
       stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
-          await exited;
-        }
+        await stopChild(child, exited, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+        await exited;
         await rm(path.join(options.stateDir, PID_FILE), { force: true }).catch((err: unknown) =>
           options.logger?.warn({ err: errorMessage(err) }, 'could not remove the index process pid file'),
         );
