@@ -213,5 +213,7 @@ describe('the index process', () => {
     // A file where PGlite's data directory should be.
     writeFileSync(path.join(dir, 'pglite'), 'not a directory');
     await expect(start(dir)).rejects.toThrow(/could not open the index|exited while starting/);
+    // Its claim on the directory went with it: the next start neither waits for it nor refuses.
+    expect(existsSync(path.join(dir, 'index-process.json'))).toBe(false);
   });
 });
