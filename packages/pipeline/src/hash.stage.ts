@@ -191,10 +191,7 @@ export async function recordUploadHash(
   await deps.index.advanceFile(upload.rootFileId, 'pending', { sha256: hashes.sha256, size: upload.size });
   await deps.index.recordUploadHashes(upload.blobName, hashes, integrity, mismatches);
   // A resumable hash's saved progress is of no further use: the hash stage's, or an unpack's single read's (UploadPass,
-  // a read cut off or dead-lettered leaves its row to whichever read records the hash). Only an upload that can have a
-  // row: the hash stage saves for LIMITS.resumableHashMinBytes and more (hashResumably), an unpack's pass for
-  // LIMITS.singleReadResumableMinBytes and more (UploadPass.open); nothing else writes one. Below both there is nothing to
-  // delete (regression hash-checkpoint-delete-run-for-upload-too-small-to-have-one: a statement for every upload).
+  // a read cut off or dead-lettered leaves its row to whichever read records the hash).
   await deleteHashCheckpointsOf(deps, upload);
 
   const hashWasm = options.hashedWith === undefined ? upload.size >= deps.limits.resumableHashMinBytes : options.hashedWith === 'hash-wasm';
