@@ -208,6 +208,27 @@ describe('the index process', () => {
     }
   });
 
+  it('index-killed-during-first-creation-never-opens-again: an index process killed hard while PGlite first creates its data folder leaves an index the next start opens', { timeout: 180_000 }, async () => {
+    const dir = await tempDir();
+    const before = indexProcessesOfThisRunner();
+    const first = startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000 });
+    const failed = first.then(() => null, (err: unknown) => err);
+    // PGlite's creation has begun writing the database's files (wherever it writes them).
+    let creating: number | undefined;
+    const begun = () => ['pglite', 'pglite.creating'].some((d) => existsSync(path.join(dir, d, 'base')) || existsSync(path.join(dir, d, 'global')));
+    while (creating === undefined || !begun()) {
+      creating ??= indexProcessesOfThisRunner().find((pid) => !before.includes(pid));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    process.kill(creating, 'SIGKILL');
+    expect(await failed).toBeInstanceOf(Error);
+    const r = await start(dir);
+    const c = await client(r);
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+    expect(existsSync(path.join(dir, 'pglite.creating'))).toBe(false);
+  });
+
   it('an index that cannot be opened fails the start with the reason, and leaves no process', { timeout: 60_000 }, async () => {
     const dir = await tempDir();
     // A file where PGlite's data directory should be.
