@@ -53,7 +53,7 @@ const TAKEOVER_MUTEX_STALE_MS = 10_000;
 const TAKEOVER_WAIT_MS = 20_000;
 
 /** Kernel start time and state of a process, from /proc/<pid>/stat; null where there is no /proc or no such process. */
-function procStat(pid: number): { startTicks: number; state: string } | null {
+export function procStat(pid: number): { startTicks: number; state: string } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may itself contain spaces and parentheses.
@@ -66,7 +66,8 @@ function procStat(pid: number): { startTicks: number; state: string } | null {
   }
 }
 
-function bootId(): string | null {
+/** This boot's id (/proc/sys/kernel/random/boot_id); null where there is no /proc. */
+export function bootId(): string | null {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
   } catch {

@@ -34,6 +34,8 @@ const logger = createRootLogger({ level: 'info', destination: pino.destination({
 let db: PGlite | undefined;
 let server: WireServer | undefined;
 let stopping = false;
+/** The open in progress or done: a stop waits for it to settle, so the process never exits (or closes PGlite) mid-open. */
+let opening: Promise<boolean> | undefined;
 
 function send(reply: IndexProcessReply): Promise<void> {
   return new Promise((resolve) => {
@@ -53,6 +55,8 @@ async function stop(why: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ why }, 'index process stopping');
+  // Whatever PGlite does while it opens (a first open creates the database), it is let finish before it is closed.
+  const opened = (await opening) ?? true;
   try {
     // Sessions end first (an open transaction rolled back); the listening socket stays until PGlite is closed,
     // so a later host that finds this process still answering knows it still holds the data directory.
@@ -63,7 +67,7 @@ async function stop(why: string): Promise<void> {
     });
     if (!server) await db?.close();
     logger.info('index process stopped');
-    process.exit(0);
+    process.exit(opened ? 0 : 1);
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'index process did not stop cleanly');
     process.exit(1);
@@ -75,10 +79,11 @@ process.on('SIGINT', () => void stop('SIGINT'));
 process.on('disconnect', () => void stop('the host closed the channel'));
 process.on('message', (m: IndexProcessOpen | { type: 'stop' }) => {
   if (m.type === 'stop') void stop('the host asked');
-  else if (m.type === 'open' && !db) void open(m);
+  else if (m.type === 'open' && !opening && !stopping) opening = open(m);
 });
 
-async function open(m: IndexProcessOpen): Promise<void> {
+/** Whether the index was opened and is served; a failure is told to the host. */
+async function open(m: IndexProcessOpen): Promise<boolean> {
   logger.level = m.logLevel;
   try {
     db = await openPgliteDatabase(m.dataDir);
@@ -93,10 +98,13 @@ async function open(m: IndexProcessOpen): Promise<void> {
       },
     });
     logger.info({ port: server.port, pid: process.pid }, 'index process serving');
-    await send({ type: 'ready', port: server.port });
+    if (!stopping) await send({ type: 'ready', port: server.port });
+    return true;
   } catch (err) {
     logger.error({ err: errorMessage(err) }, 'index process could not open the index');
     await send({ type: 'failed', message: errorMessage(err) });
-    process.exit(1);
+    // A stop waiting for this open ends the process itself (with what it can close).
+    if (!stopping) process.exit(1);
+    return false;
   }
 }

@@ -1,12 +1,13 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExhibitError, errorMessage, type Logger } from '@exhibit/core';
 import { IDENTIFY_REQUEST_CODE } from '@exhibit/index';
+import { bootId, procStat } from './data-folder.lock.js';
 import type { IndexProcessOpen, IndexProcessReply } from './index-process.main.js';
 
 /** The host waits this long for PGlite to open (a first start creates the database) before giving up. */
@@ -38,8 +39,11 @@ export interface IndexProcessOptions {
   stopGraceMs?: number;
   /** See INDEX_PROCESS_BUSY_WAIT_MS. */
   busyWaitMs?: number;
-  /** Told once when a start begins waiting for a recorded index process that is alive but does not answer (the terminal says so: a silent minute looks like a hang). */
-  onBusyWait?: (info: { pid: number; port: number; waitMs: number }) => void;
+  /**
+   * Told once when a start begins waiting for a recorded index process that is alive but does not answer, or is still
+   * opening the index (`port` null) (the terminal says so: a silent minute looks like a hang).
+   */
+  onBusyWait?: (info: { pid: number; port: number | null; waitMs: number }) => void;
 }
 
 export interface RunningIndexProcess {
@@ -55,8 +59,22 @@ export interface RunningIndexProcess {
 
 interface PidFile {
   pid: number;
-  port: number;
+  /** Null in the claim written before the process opens PGlite: it serves on no port yet. */
+  port: number | null;
   instanceId: string;
+  /**
+   * The process's kernel start time (/proc/<pid>/stat) and this boot's id, where /proc exists: a claim with no port has
+   * no identify to ask, and these tell its process from a later one given the same pid (after a reboot, most likely).
+   */
+  pidStartTicks?: number | null;
+  bootId?: string | null;
+}
+
+/** Written aside, then renamed into place: a host killed mid-write leaves the earlier record or this one, never half of one. */
+async function writePidFile(stateDir: string, record: PidFile): Promise<void> {
+  const aside = path.join(stateDir, `${PID_FILE}.tmp`);
+  await writeFile(aside, JSON.stringify(record));
+  await rename(aside, path.join(stateDir, PID_FILE));
 }
 
 function alive(pid: number): boolean {
@@ -114,6 +132,21 @@ async function askIdentity(port: number, timeoutMs: number): Promise<IdentifyAns
   });
 }
 
+/**
+ * Whether the pid of a claim with no port certainly no longer is the process that wrote it: it is this process (a host
+ * is never its own index process), the machine rebooted since, or the pid's start time differs from the recorded one.
+ * Where /proc is missing nothing tells, and the claim is taken as still held.
+ */
+function claimOutlived(file: PidFile): boolean {
+  if (file.pid === process.pid) return true;
+  const boot = bootId();
+  if (boot && file.bootId && boot !== file.bootId) return true;
+  const now = procStat(file.pid);
+  if (!now) return false;
+  if (now.state === 'Z' || now.state === 'X') return true;
+  return typeof file.pidStartTicks === 'number' && now.startTicks !== file.pidStartTicks;
+}
+
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (alive(pid)) {
@@ -139,6 +172,20 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
 }
 
 /**
+ * Stops a process this host started, through its ChildProcess: its exit is known from the object, never asked of the pid
+ * (which, once the process has exited and been reaped, may name another process). Resolves whether it exited.
+ */
+async function stopChild(child: ChildProcess, exited: Promise<unknown>, graceMs: number): Promise<boolean> {
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(ended()), ms).unref())]);
+  if (ended()) return true;
+  child.kill('SIGTERM');
+  if (await within(graceMs)) return true;
+  child.kill('SIGKILL');
+  return within(5_000);
+}
+
+/**
  * Stops the index process a crashed host left on this data folder, if one is
  * still running: it normally stops by itself when its host's channel closes,
  * but may still be closing PGlite, or be stuck. Only a process that answers on
@@ -150,7 +197,15 @@ async function terminate(pid: number, graceMs: number): Promise<void> {
  * statement blocks the index process's event loop; or something answers that
  * is not ours) may still hold PGlite open: it is asked again until it answers or
  * exits, for up to `busyWaitMs`, and then the start is refused, never opened
- * beside it and never signalled.
+ * beside it and never signalled. So is a live pid recorded with no port (the
+ * claim written before its process opened PGlite: its host died during the
+ * open, which may still be going on); there is nothing to ask, only its exit to
+ * wait for, unless /proc shows the pid is no longer the claim's process (see
+ * claimOutlived): then the claim is stale and removed.
+ *
+ * Safe only behind the data-folder lock (data-folder.lock.ts): reading the claim,
+ * judging it and removing it is not atomic, and the lock is what keeps a second
+ * host from doing the same at the same time.
  */
 export async function stopStaleIndexProcess(
   stateDir: string,
@@ -167,7 +222,9 @@ export async function stopStaleIndexProcess(
   let logged = false;
   for (;;) {
     if (!Number.isInteger(file.pid) || !alive(file.pid)) break;
-    const answer = await askIdentity(file.port, IDENTIFY_TIMEOUT_MS);
+    // A claim whose pid now names another process is stale (regression recycled-pid-in-index-claim-refuses-start).
+    if (file.port === null && claimOutlived(file)) break;
+    const answer: IdentifyAnswer = typeof file.port === 'number' ? await askIdentity(file.port, IDENTIFY_TIMEOUT_MS) : { kind: 'unanswered' };
     if (answer.kind === 'refused') break;
     if (answer.kind === 'answered' && answer.id === file.instanceId) {
       options.logger?.warn({ pid: file.pid, port: file.port }, 'stopping the index process an earlier host left running on this data folder');
@@ -184,9 +241,10 @@ export async function stopStaleIndexProcess(
       options.onBusyWait?.({ pid: file.pid, port: file.port, waitMs: Math.max(0, deadline - Date.now()) });
     }
     if (Date.now() >= deadline) {
+      const doing = typeof file.port === 'number' ? `does not answer on port ${file.port}` : 'was opening the index when last recorded';
       throw new ExhibitError(
         'index-unavailable',
-        `the index process ${file.pid} recorded in ${pidFile} is still running and does not answer on port ${file.port}; it may hold the index open. ` +
+        `the index process ${file.pid} recorded in ${pidFile} is still running and ${doing}; it may hold the index open. ` +
           `Wait for it to finish, or stop process ${file.pid}; if ${file.pid} is not an Exhibit index process, delete ${pidFile}. Then start again.`,
       );
     }
@@ -222,11 +280,16 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   if (pid === undefined) throw new ExhibitError('index-unavailable', 'the index process could not be started');
 
   const open: IndexProcessOpen = { type: 'open', dataDir: options.pgliteDir, password, instanceId, logLevel: options.logLevel ?? 'info' };
-  child.send(open);
   const timeoutMs = options.startTimeoutMs ?? INDEX_PROCESS_START_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   let port: number;
   try {
+    // The data directory is claimed before the process opens it (on the `open` message, sent only then): a host killed
+    // during the open, which takes seconds on a first start, leaves the claim, and its next start waits for that process
+    // instead of opening the directory beside it (regression index-dir-opened-twice-when-host-restarted-during-first-open).
+    // Its start time and the boot id let a later start tell a recycled pid from it (claimOutlived).
+    await writePidFile(options.stateDir, { pid, port: null, instanceId, pidStartTicks: procStat(pid)?.startTicks ?? null, bootId: bootId() });
+    child.send(open);
     port = await new Promise<number>((resolve, reject) => {
       child.once('message', (m: IndexProcessReply) => {
         if (m.type === 'ready') resolve(m.port);
@@ -236,7 +299,13 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
       timer = setTimeout(() => reject(new ExhibitError('timeout', `the index process did not start within ${timeoutMs} ms; see ${options.logFile}`)), timeoutMs);
     });
   } catch (err) {
-    await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+    // Its claim goes with it; a process that would not stop keeps the directory claimed. Whatever happens here, the
+    // error thrown is the start's own.
+    if (await stopChild(child, exited, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS)) {
+      await rm(path.join(options.stateDir, PID_FILE), { force: true }).catch((rmErr: unknown) =>
+        options.logger?.warn({ err: errorMessage(rmErr) }, 'could not remove the index process pid file'),
+      );
+    }
     throw err;
   } finally {
     clearTimeout(timer);
@@ -244,8 +313,7 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   // Neither the process nor its channel keeps the host alive.
   child.unref();
   child.channel?.unref();
-  const record: PidFile = { pid, port, instanceId };
-  await writeFile(path.join(options.stateDir, PID_FILE), JSON.stringify(record));
+  await writePidFile(options.stateDir, { pid, port, instanceId, pidStartTicks: procStat(pid)?.startTicks ?? null, bootId: bootId() });
   options.logger?.info({ pid, port }, 'index process started');
 
   let stopping: Promise<void> | undefined;
@@ -256,10 +324,8 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
     exited,
     stop() {
       stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          await terminate(pid, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
-          await exited;
-        }
+        await stopChild(child, exited, options.stopGraceMs ?? INDEX_PROCESS_STOP_GRACE_MS);
+        await exited;
         await rm(path.join(options.stateDir, PID_FILE), { force: true }).catch((err: unknown) =>
           options.logger?.warn({ err: errorMessage(err) }, 'could not remove the index process pid file'),
         );

@@ -5,7 +5,7 @@ import { createApp, FUNCTIONS, type App } from '@exhibit/runtime';
 import type { ApiResponse } from '@exhibit/api';
 import { superviseAzurite, type StorageHealth, type SupervisedAzurite } from './azurite.supervisor.js';
 import { acquireDataFolderLock, type DataFolderLock, type DataFolderLockPorts } from './data-folder.lock.js';
-import { startIndexProcess, type RunningIndexProcess } from './index.process.js';
+import { startIndexProcess, type IndexProcessOptions, type RunningIndexProcess } from './index.process.js';
 import { serveFunctions } from './triggers/serve-functions.js';
 import { REVIEW_APP_DIST } from '@exhibit/runtime';
 
@@ -60,8 +60,8 @@ export async function startLocalHost(
      * host stops itself.
      */
     onIndexLost?: (reason: string) => void;
-    /** A start waits for an index process an earlier host left busy on this data folder (see startIndexProcess). */
-    onIndexBusyWait?: (info: { pid: number; port: number; waitMs: number }) => void;
+    /** A start waits for an index process an earlier host left busy, or still opening the index, on this data folder (see startIndexProcess). */
+    onIndexBusyWait?: IndexProcessOptions['onBusyWait'];
   },
 ): Promise<LocalHost> {
   const logger = options.logger;

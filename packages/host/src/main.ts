@@ -49,6 +49,23 @@ async function main(): Promise<void> {
   process.stdout.on('error', () => undefined);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(signal));
 
+  // Storage (Azurite) died and would not stay up, or PGlite failed in its process (a WebAssembly trap, a kill): stop loudly
+  // with a non-zero exit rather than serve frozen progress.
+  const stopLoudly = (lost: 'storage' | 'index', reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    const what = lost === 'storage' ? 'storage (Azurite)' : 'the index';
+    const logs = lost === 'storage' ? `${logFile} and the Azurite log in ${config.dataDir}/azurite/azurite.log` : logFile;
+    process.stderr.write(`exhibit: ${what} could not be kept running: ${reason}\nexhibit: stopping; see ${logs}\n`);
+    void starting
+      ?.then((host) => host.stop())
+      .catch(() => undefined)
+      .finally(() => {
+        logger.flush();
+        process.exit(1);
+      });
+  };
+
   say(`Exhibit local stack — data in ${config.dataDir}`);
   if (lock.tookOverFrom) say(`  (the previous host, pid ${lock.tookOverFrom.pid}, did not stop cleanly; its lock was taken over)`);
   say(`  storage: ${config.storage.kind === 'embedded-azurite' ? `Azurite (blob :${config.storage.blobPort}, queue :${config.storage.queuePort})` : config.storage.kind}`);
@@ -58,33 +75,13 @@ async function main(): Promise<void> {
     logger,
     dataFolderLock: lock,
     onIndexBusyWait: ({ pid, port, waitMs }) =>
-      say(`  index:   an index process an earlier host left (pid ${pid}, port ${port}) is busy and does not answer; waiting up to ${Math.round(waitMs / 1000)} s for it…`),
-    // Storage died and would not stay up: stop loudly with a non-zero exit rather than serve frozen progress.
-    onStorageLost: (reason) => {
-      if (shuttingDown) return;
-      shuttingDown = true;
-      process.stderr.write(`exhibit: storage (Azurite) could not be kept running: ${reason}\nexhibit: stopping; see ${logFile} and the Azurite log in ${config.dataDir}/azurite/azurite.log\n`);
-      void starting
-        ?.then((host) => host.stop())
-        .catch(() => undefined)
-        .finally(() => {
-          logger.flush();
-          process.exit(1);
-        });
-    },
-    // PGlite failed in its process (a WebAssembly trap, a kill): stop loudly, as for storage.
-    onIndexLost: (reason) => {
-      if (shuttingDown) return;
-      shuttingDown = true;
-      process.stderr.write(`exhibit: the index could not be kept running: ${reason}\nexhibit: stopping; see ${logFile}\n`);
-      void starting
-        ?.then((host) => host.stop())
-        .catch(() => undefined)
-        .finally(() => {
-          logger.flush();
-          process.exit(1);
-        });
-    },
+      say(
+        port === null
+          ? `  index:   an index process an earlier host left (pid ${pid}) may still be opening the index; waiting up to ${Math.round(waitMs / 1000)} s for it to end…`
+          : `  index:   an index process an earlier host left (pid ${pid}, port ${port}) is busy and does not answer; waiting up to ${Math.round(waitMs / 1000)} s for it…`,
+      ),
+    onStorageLost: (reason) => stopLoudly('storage', reason),
+    onIndexLost: (reason) => stopLoudly('index', reason),
   });
   const host = await starting;
   if (shuttingDown) return;

@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -45,6 +46,15 @@ async function portListening(port: number): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** The index processes this test runner started and that still run (pgrep: Linux and macOS). */
+function indexProcessesOfThisRunner(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'index-process.main'], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
 }
 
 async function client(r: RunningIndexProcess, password = r.database.password): Promise<pg.Client> {
@@ -126,7 +136,7 @@ describe('the index process', () => {
     await expect(stopStaleIndexProcess(dir, { busyWaitMs: 1_000 })).rejects.toThrow(new RegExp(`index process ${first.pid} `));
     expect(readFileSync(path.join(dir, 'index-process.json'), 'utf8')).toBe(pidFile);
     // The wait is told (npm start prints it: a silent minute looked like a hang), once.
-    const waits: Array<{ pid: number; port: number }> = [];
+    const waits: Array<{ pid: number; port: number | null }> = [];
     await expect(
       startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) }),
     ).rejects.toThrow(/still running/);
@@ -137,10 +147,94 @@ describe('the index process', () => {
     await c.end();
   });
 
+  it('index-dir-opened-twice-when-host-restarted-during-first-open: a start while an index process is still opening the directory waits for it and refuses, never opens beside it', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const before = indexProcessesOfThisRunner();
+    const first = startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000 });
+    first.catch(() => undefined);
+    // The index process has begun opening PGlite (it makes the directory first); stopped there, it stays mid-open
+    // whatever the machine's speed, as when its host is killed during a first open that takes seconds.
+    let opening: number | undefined;
+    while (opening === undefined || !existsSync(path.join(dir, 'pglite'))) {
+      opening ??= indexProcessesOfThisRunner().find((pid) => !before.includes(pid));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.kill(opening, 'SIGSTOP');
+    try {
+      const waits: Array<{ pid: number; port: number | null }> = [];
+      await expect(
+        startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) }),
+      ).rejects.toThrow(/still running/);
+      expect(waits).toEqual([expect.objectContaining({ pid: opening })]);
+      // No second index process was left on the directory.
+      expect(indexProcessesOfThisRunner().filter((pid) => !before.includes(pid))).toEqual([opening]);
+    } finally {
+      process.kill(opening, 'SIGCONT');
+    }
+    const r = await first;
+    running.push(r);
+    const c = await client(r);
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+  });
+
+  it('recycled-pid-in-index-claim-refuses-start: a claim with no port whose pid now names another live process is stale, and the start goes ahead without waiting', { timeout: 120_000, skip: !existsSync('/proc/self/stat') }, async () => {
+    const dir = await tempDir();
+    // An unrelated live process holding the claim's pid, as after a reboot or a container restart.
+    const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+    try {
+      const startTicks = Number(readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+      const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+      // The claim's own process started at another time: the pid was given again.
+      writeFileSync(path.join(dir, 'index-process.json'), JSON.stringify({ pid: other.pid, port: null, instanceId: 'gone', pidStartTicks: startTicks - 1, bootId }));
+      const waits: Array<{ pid: number; port: number | null }> = [];
+      const r = await startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000, busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) });
+      running.push(r);
+      expect(waits).toEqual([]);
+      expect(alive(other.pid!)).toBe(true);
+      // A claim from before a reboot, and one naming the host itself, are as stale.
+      for (const claim of [
+        { pid: other.pid, port: null, instanceId: 'gone', pidStartTicks: startTicks, bootId: 'an-earlier-boot' },
+        { pid: process.pid, port: null, instanceId: 'gone' },
+      ]) {
+        const stateDir = await tempDir();
+        writeFileSync(path.join(stateDir, 'index-process.json'), JSON.stringify(claim));
+        expect(await stopStaleIndexProcess(stateDir, { busyWaitMs: 1_000, onBusyWait: (info) => waits.push(info) })).toBeNull();
+        expect(existsSync(path.join(stateDir, 'index-process.json'))).toBe(false);
+      }
+      expect(waits).toEqual([]);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('index-killed-during-first-creation-never-opens-again: an index process killed hard while PGlite first creates its data folder leaves an index the next start opens', { timeout: 180_000 }, async () => {
+    const dir = await tempDir();
+    const before = indexProcessesOfThisRunner();
+    const first = startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000 });
+    const failed = first.then(() => null, (err: unknown) => err);
+    // PGlite's creation has begun writing the database's files (wherever it writes them).
+    let creating: number | undefined;
+    const begun = () => ['pglite', 'pglite.creating'].some((d) => existsSync(path.join(dir, d, 'base')) || existsSync(path.join(dir, d, 'global')));
+    while (creating === undefined || !begun()) {
+      creating ??= indexProcessesOfThisRunner().find((pid) => !before.includes(pid));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    process.kill(creating, 'SIGKILL');
+    expect(await failed).toBeInstanceOf(Error);
+    const r = await start(dir);
+    const c = await client(r);
+    expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await c.end();
+    expect(existsSync(path.join(dir, 'pglite.creating'))).toBe(false);
+  });
+
   it('an index that cannot be opened fails the start with the reason, and leaves no process', { timeout: 60_000 }, async () => {
     const dir = await tempDir();
     // A file where PGlite's data directory should be.
     writeFileSync(path.join(dir, 'pglite'), 'not a directory');
     await expect(start(dir)).rejects.toThrow(/could not open the index|exited while starting/);
+    // Its claim on the directory went with it: the next start neither waits for it nor refuses.
+    expect(existsSync(path.join(dir, 'index-process.json'))).toBe(false);
   });
 });

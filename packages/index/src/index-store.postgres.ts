@@ -22,8 +22,7 @@ import {
   type Hashes,
   type HashCheckpoint,
   type ImageCheckCheckpoint,
-  type ImageCheckSave,
-  type HashCheckpointSave,
+  type CheckpointSave,
   type IndexStore,
   type IndexedResult,
   type IntegrityVerdict,
@@ -233,7 +232,7 @@ export class PostgresIndex implements IndexStore {
     };
   }
 
-  async saveHashCheckpoint(c: HashCheckpoint): Promise<HashCheckpointSave> {
+  async saveHashCheckpoint(c: HashCheckpoint): Promise<CheckpointSave> {
     // Only while the upload's hash is pending: a trailing chain (a redelivery or re-drive beside a
     // continuation) that reaches a checkpoint after the hash was recorded would otherwise leave a row
     // that nothing deletes. The row's updated_at is what the watchdog reads as the hash moving
@@ -296,7 +295,7 @@ export class PostgresIndex implements IndexStore {
     };
   }
 
-  async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<ImageCheckSave> {
+  async saveImageCheckCheckpoint(c: ImageCheckCheckpoint): Promise<CheckpointSave> {
     // Only while the image's unpack is pending (FOR SHARE: a save racing the unpack's end waits for it, then
     // inserts nothing). A root whose hash failed meanwhile is still pending here: the next attempt closes its unpack
     // (closeUnpackOfFailedHash). The row's updated_at is the watchdog's sign that the image's unpack moves; the

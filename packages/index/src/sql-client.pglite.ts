@@ -1,4 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Mutex, PGlite, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
@@ -78,23 +80,49 @@ function txClient(tx: Transaction): SqlClient {
 }
 
 /**
+ * Creates a new database in a sibling folder (<dataDir>.creating), closes it cleanly, then renames it into place: a
+ * process killed during the creation (seconds) leaves only the sibling, never a half-made data directory that PGlite
+ * can never open again ("Aborted()") (regression index-killed-during-first-creation-never-opens-again). A leftover
+ * sibling is a creation that was cut off, and is removed: only one process opens a data directory (the local host
+ * holds the data-folder lock), so nobody else is creating there. The rename fails, and nothing is removed, where
+ * `dataDir` is a file or a non-empty folder.
+ */
+async function createAside(dataDir: string, create: (dir: string) => Promise<PGlite>): Promise<void> {
+  const creating = `${dataDir}.creating`;
+  await rm(creating, { recursive: true, force: true });
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  await mkdir(creating);
+  const db = await create(creating);
+  await db.close();
+  try {
+    await rename(creating, dataDir);
+  } catch (err) {
+    await rm(creating, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
  * Opens PGlite on a data directory (or `memory://`) with the extensions the
  * migrations need. Used by openPgliteClient and by the local host's index
  * process, which serves it on loopback (pglite-wire.server.ts).
  */
 export async function openPgliteDatabase(dataDir: string): Promise<PGlite> {
   const inMemory = dataDir === MEMORY || dataDir.startsWith(MEMORY);
-  try {
-    if (!inMemory) await mkdir(dataDir, { recursive: true });
-    return await withBaselineWasmCompiler(() =>
+  const create = (dir: string | undefined) =>
+    withBaselineWasmCompiler(() =>
       PGlite.create({
-        ...(inMemory ? {} : { dataDir }),
+        ...(dir === undefined ? {} : { dataDir: dir }),
         // vector: pgvector, which migration 0025 creates (for an HNSW index 0085 drops); still loaded so
         // databases made before 0085 open and migrate. No query uses it.
         extensions: { pg_trgm, vector },
         parsers: { 20: parseInt8 },
       }),
     );
+  try {
+    if (inMemory) return await create(undefined);
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await createAside(dataDir, create);
+    return await create(dataDir);
   } catch (err) {
     throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

@@ -159,8 +159,16 @@ async function recordHashStateUnusable(deps: StageDeps, upload: UploadRecord, wh
  * Whether a hash-checkpoint row (migration 0220) can exist for the upload: it is as large as the smallest upload either
  * writer saves progress for (the hash stage's resumable hash, an unpack's resumable single read).
  */
-export function mayHaveHashCheckpoint(upload: Pick<UploadRecord, 'size'>, limits: Pick<StageDeps['limits'], 'resumableHashMinBytes' | 'singleReadResumableMinBytes'>): boolean {
+function mayHaveHashCheckpoint(upload: Pick<UploadRecord, 'size'>, limits: Pick<StageDeps['limits'], 'resumableHashMinBytes' | 'singleReadResumableMinBytes'>): boolean {
   return upload.size >= Math.min(limits.resumableHashMinBytes, limits.singleReadResumableMinBytes);
+}
+
+/**
+ * Forgets the upload's saved hash progress, only when it can have any: below both writers' sizes there is nothing to
+ * delete (regression hash-checkpoint-delete-run-for-upload-too-small-to-have-one: a statement for every upload).
+ */
+export async function deleteHashCheckpointsOf(deps: Pick<StageDeps, 'index' | 'limits'>, upload: Pick<UploadRecord, 'size' | 'rootFileId'>): Promise<void> {
+  if (mayHaveHashCheckpoint(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
 }
 
 /**
@@ -183,11 +191,8 @@ export async function recordUploadHash(
   await deps.index.advanceFile(upload.rootFileId, 'pending', { sha256: hashes.sha256, size: upload.size });
   await deps.index.recordUploadHashes(upload.blobName, hashes, integrity, mismatches);
   // A resumable hash's saved progress is of no further use: the hash stage's, or an unpack's single read's (UploadPass,
-  // a read cut off or dead-lettered leaves its row to whichever read records the hash). Only an upload that can have a
-  // row: the hash stage saves for LIMITS.resumableHashMinBytes and more (hashResumably), an unpack's pass for
-  // LIMITS.singleReadResumableMinBytes and more (UploadPass.open); nothing else writes one. Below both there is nothing to
-  // delete (regression hash-checkpoint-delete-run-for-upload-too-small-to-have-one: a statement for every upload).
-  if (mayHaveHashCheckpoint(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  // a read cut off or dead-lettered leaves its row to whichever read records the hash).
+  await deleteHashCheckpointsOf(deps, upload);
 
   const hashWasm = options.hashedWith === undefined ? upload.size >= deps.limits.resumableHashMinBytes : options.hashedWith === 'hash-wasm';
   const tools = [

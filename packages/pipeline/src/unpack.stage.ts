@@ -25,7 +25,7 @@ import {
   type HashMessage,
   type ImageCheckCheckpoint,
   type Hashes,
-  type HashCheckpointSave,
+  type CheckpointSave,
   type NewFile,
   type StageOutcome,
   type ToolVersion,
@@ -46,7 +46,7 @@ import { laterSegmentOf } from './disk/image-segments.js';
 import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
-import { isEvidenceChange, mayHaveHashCheckpoint, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { deleteHashCheckpointsOf, isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
 import type { StoredHashCheck } from './disk/open-disk-image.js';
 import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
@@ -278,7 +278,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       const outcome = await run.finish(format, undefined, hashHere);
       // An image's stored-hash check chain ends without a pass (fromCheck): what its listing attempts' passes saved is of no
       // use to the hash stage, which hashes an upload this size from byte 0; gone, it does not read as a hash moving.
-      if (hashHere && mayHaveHashCheckpoint(upload!, deps.limits)) await deps.index.deleteHashCheckpoints(upload!.rootFileId);
+      if (hashHere) await deleteHashCheckpointsOf(deps, upload!);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
@@ -405,7 +405,7 @@ async function unpackWith(
     if (options.set.kind === 'failed') throw options.set.error;
     // An unpack resuming over recorded members (a continuation, a redelivery) does not feed the EWF check in the listing:
     // the members it skips are not read, so the feed would read the media up to its first new member first, every attempt.
-    resuming = await run.isRecorded(0);
+    resuming = await run.recordedBefore();
     reader = await openArchive(blobs, source, {
       mime,
       ...(resuming ? { hashMediaInListing: false, isRecorded: (entryIndex: number) => run.isRecorded(entryIndex) } : {}),
@@ -753,7 +753,7 @@ async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRec
   await deps.index.deleteImageCheckCheckpoint(parent.fileId);
   // The single read's saved hash progress (UploadPass), should the unpack have ended without its pass's settle (the hash
   // stage's own rows, of an upload it hashes resumably, are its to delete).
-  if (upload && !hashedResumably(upload, deps.limits) && mayHaveHashCheckpoint(upload, deps.limits)) await deps.index.deleteHashCheckpoints(upload.rootFileId);
+  if (upload && !hashedResumably(upload, deps.limits)) await deleteHashCheckpointsOf(deps, upload);
   return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
 }
 
@@ -1116,7 +1116,7 @@ class UploadPass {
    * (saveHashCheckpoint: 'saved', 'behind', 'not-pending'), or 'not-saved' when there was nothing to save (no resumable
    * hasher, past its starts over, the blob changed, nothing hashed since the states it resumed from).
    */
-  async saveForContinuation(): Promise<HashCheckpointSave | 'not-saved'> {
+  async saveForContinuation(): Promise<CheckpointSave | 'not-saved'> {
     if (!this.resumable || !this.saves || this.changed) return 'not-saved';
     this.source.close();
     while (this.consuming) await this.consuming.catch(() => undefined);
@@ -1346,6 +1346,17 @@ class UnpackRun {
   }
 
   /**
+   * Whether earlier attempts recorded members (the first entry's), so this one resumes over them: asked when the archive
+   * is opened and again when its entries are walked, the index asked again only while the answer is no (a recorded member
+   * is never removed; a no may be overtaken by a twin delivery recording meanwhile). Regression
+   * first-member-asked-twice-per-resumed-attempt.
+   */
+  async recordedBefore(): Promise<boolean> {
+    this.resuming ||= await this.isRecorded(0);
+    return this.resuming;
+  }
+
+  /**
    * Whether this attempt takes the image's stored-hash check resumably (disk/resumable-image-check.ts): media of
    * resumableImageCheckMinBytes and more always; smaller media once the item's unpack-time budget is spent (at this
    * attempt's start, or in its listing) or in a check chain already: its check is then not charged to the budget nor cut
@@ -1387,7 +1398,7 @@ class UnpackRun {
 
   async unpack(reader: ArchiveReader, budgetSignal: AbortSignal, abortSignal: AbortSignal | undefined = this.ctx.abortSignal): Promise<void> {
     // Members exist already only if an earlier attempt got this far; then each is checked.
-    this.resuming = await this.isRecorded(0);
+    await this.recordedBefore();
     // Whether entries() ran to its end: only then did the last gzip member's trailer check out.
     let readToEnd = false;
     // Whether the entry yielded last was taken (a member recorded, or passed as recorded): an image's volume record counts

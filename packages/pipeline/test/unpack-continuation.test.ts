@@ -10,6 +10,7 @@ import {
   filesOf,
   isRetryable,
   LIMITS,
+  memberFileId,
   rootFileId,
   type BlobStore,
   type FileWorkMessage,
@@ -213,6 +214,39 @@ describe('an unpack that needs several stage deadlines continues in new messages
     } finally {
       h.deps.limits = LIMITS;
     }
+  }, 240_000);
+
+  it('regression: first-member-asked-twice-per-resumed-attempt — a continuation asks the index for its first member\'s row once to know it resumes, and once as its walk passes it', async () => {
+    // Before: opening the archive and then walking its entries each asked whether the first member was recorded.
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `r${i}.txt`, data: randomBytes(2_000 + i) }));
+    const archive = await addArchive(h, 'resumes.zip', await zipOf(members));
+    const first = memberFileId(archive.fileId, 0);
+    const index = h.deps.index;
+    let asked = 0;
+    const askedPerRun: number[] = [];
+    h.deps.index = Object.create(index, {
+      getFile: {
+        value: async (fileId: string) => {
+          if (fileId === first) asked += 1;
+          return index.getFile(fileId);
+        },
+      },
+    });
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const runs = await deliverAll(archive.fileId, () => {
+        askedPerRun.push(asked);
+        asked = 0;
+      });
+      expect(runs.length).toBeGreaterThan(2);
+    } finally {
+      h.deps.index = index;
+      h.deps.limits = LIMITS;
+    }
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+    // Every attempt after the first resumes over the first member.
+    expect(askedPerRun.slice(1)).toEqual(askedPerRun.slice(1).map(() => 2));
   }, 240_000);
 
   // cat a.zip b.zip: b is the archive, a's members listed as zip-chain-1/. The chain search ran under one wall-time

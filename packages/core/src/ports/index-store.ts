@@ -58,10 +58,8 @@ export interface ImageCheckCheckpoint {
   updatedAt?: string;
 }
 
-/** What IndexStore.saveImageCheckCheckpoint did with a check's progress. */
-export type ImageCheckSave = 'saved' | 'behind' | 'not-pending';
-/** What IndexStore.saveHashCheckpoint did with a resumable hash's progress (the same answers as ImageCheckSave). */
-export type HashCheckpointSave = 'saved' | 'behind' | 'not-pending';
+/** What IndexStore.saveHashCheckpoint and saveImageCheckCheckpoint did with a resumable hash's or check's progress (each method says what the answers mean for it). */
+export type CheckpointSave = 'saved' | 'behind' | 'not-pending';
 
 /** One uploaded evidence blob, as received. */
 /**
@@ -497,7 +495,7 @@ export interface IndexStore {
    * saved: the upload's hash is no longer pending, recorded or failed; the
    * chain saving is a trailing one and stops).
    */
-  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<HashCheckpointSave>;
+  saveHashCheckpoint(checkpoint: HashCheckpoint): Promise<CheckpointSave>;
   /** Forgets every saved progress of the upload (its hash is recorded, or it changed). */
   deleteHashCheckpoints(rootFileId: string): Promise<void>;
   /** Progress of a resumable EWF stored-hash check of the image `fileId` (migration 0225); null when none is saved. */
@@ -515,7 +513,7 @@ export interface IndexStore {
    * own), 'not-pending' (nothing saved: the image's unpack is no longer pending,
    * another chain recorded it; the chain saving is a trailing one and stops).
    */
-  saveImageCheckCheckpoint(checkpoint: ImageCheckCheckpoint): Promise<ImageCheckSave>;
+  saveImageCheckCheckpoint(checkpoint: ImageCheckCheckpoint): Promise<CheckpointSave>;
   /** Forgets the check's saved progress (recorded, or of no further use). */
   deleteImageCheckCheckpoint(fileId: string): Promise<void>;
 
