@@ -57,3 +57,8 @@ export async function renewStageLease(sql: SqlClient, key: StageLeaseKey, leaseM
 export async function releaseStageLease(sql: SqlClient, key: StageLeaseKey): Promise<void> {
   await sql.query(`DELETE FROM stage_leases WHERE queue = $1 AND subject_id = $2 AND holder = $3`, cleanParams([key.queue, key.subjectId, key.holder]));
 }
+
+export async function clearStageLeases(sql: SqlClient): Promise<number> {
+  const { affectedRows } = await sql.query(`DELETE FROM stage_leases`);
+  return affectedRows;
+}

@@ -547,6 +547,11 @@ export interface IndexStore {
   renewStageLease(key: StageLeaseKey, leaseMs: number): Promise<boolean>;
   /** Ends the holder's lease; a lease another holder has taken over is left alone. */
   releaseStageLease(key: StageLeaseKey): Promise<void>;
+  /**
+   * Deletes every stage lease; answers how many there were. Only for a caller that knows no holder can be alive: the
+   * local host starting on its own PGlite index, which no other process opens (the data folder's lock).
+   */
+  clearStageLeases(): Promise<number>;
 
   /**
    * Declares a split image's segment manifest (at upload registration), all
