@@ -12,6 +12,11 @@ import type { SqlClient } from './sql-client.js';
  * already this holder's) or reads the live holder's. The read half sees the
  * statement's snapshot: a lease another session inserted after it began is
  * invisible to it, so neither half answers and the statement is run again.
+ * Likewise a lease that expired: when another session took it over first, the
+ * insert half waits for that session and then leaves it alone, while the read
+ * half still sees the dead holder's expired row in the old snapshot; it is not
+ * answered as the holder (expires_at > now()), and the next run reads the new
+ * holder.
  */
 const ACQUIRE_SQL = `WITH taken AS (
      INSERT INTO stage_leases (queue, subject_id, holder, message_id, acquired_at, expires_at)
@@ -25,7 +30,7 @@ const ACQUIRE_SQL = `WITH taken AS (
    SELECT true AS acquired, holder, message_id, extract(epoch FROM expires_at - now()) * 1000 AS expires_in_ms FROM taken
    UNION ALL
    SELECT false, holder, message_id, extract(epoch FROM expires_at - now()) * 1000 FROM stage_leases
-    WHERE queue = $1 AND subject_id = $2 AND NOT EXISTS (SELECT 1 FROM taken)`;
+    WHERE queue = $1 AND subject_id = $2 AND expires_at > now() AND NOT EXISTS (SELECT 1 FROM taken)`;
 
 /** Runs of ACQUIRE_SQL before a lease that keeps appearing and vanishing between snapshots is called a fault. */
 const ACQUIRE_TRIES = 3;
