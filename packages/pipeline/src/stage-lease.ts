@@ -15,25 +15,63 @@ import { errorMessage, MAX_MESSAGE_ID_CHARS, type IndexStore, type Logger, type 
  * to a stalled index only lets the old double work happen again.
  */
 
-/** A lease this delivery holds: renewed in the background until released. */
+/** A lease this delivery holds: renewed in the background until released or abandoned. */
 export interface HeldStageLease {
-  /** Stops renewing and deletes the lease; never throws (the lease expires by itself). */
+  /** Stops renewing and deletes the lease; never throws, and gives up after a bounded wait (the lease expires by itself). */
   release(): Promise<void>;
+  /** Stops renewing without deleting: the lease lapses leaseMs after its last renewal. */
+  abandon(): void;
 }
 
 export type StageLeaseTake = { held: HeldStageLease } | { heldBy: { holder: string; messageId: string; expiresInMs: number } };
+
+/**
+ * How long the runner waits for one lease call of the index (acquire,
+ * release); they run outside the stage's deadline, so one the index never
+ * answers would otherwise hold the invocation for good.
+ */
+export function leaseCallTimeoutMs(leaseMs: number): number {
+  return Math.max(1_000, Math.floor(leaseMs / 3));
+}
+
+const TIMED_OUT = Symbol('timed out');
+
+async function within<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What a delivery holds when the index did not answer its acquire in time: nothing to renew or release. */
+const NO_LEASE: HeldStageLease = { release: async () => {}, abandon: () => {} };
 
 /**
  * Takes the lease for `key.holder` (a throw is a retryable fault of the
  * index), then renews it every third of `leaseMs` until released. A renewal
  * never overlaps the one before (a slow index would otherwise send them on
  * top of each other); a failed renewal is logged, and one that finds the lease
- * gone (it lapsed and another delivery took it over) stops renewing.
+ * gone (it lapsed and another delivery took it over) stops renewing. An
+ * acquire the index does not answer within leaseCallTimeoutMs counts as no
+ * lease to be had: the delivery runs without it (logged), as the lease only
+ * saves double work; should the acquire land later, it is released at once.
  */
 export async function takeStageLease(index: IndexStore, key: StageLeaseKey & { messageId: string }, leaseMs: number, logger: Logger): Promise<StageLeaseTake> {
-  const took = await index.acquireStageLease(key, leaseMs);
-  if (!took.acquired) return { heldBy: { holder: took.holder, messageId: took.messageId, expiresInMs: took.expiresInMs } };
   const lease = { queue: key.queue, subjectId: key.subjectId, holder: key.holder };
+  const callMs = leaseCallTimeoutMs(leaseMs);
+  const acquiring = index.acquireStageLease(key, leaseMs);
+  const took = await within(acquiring, callMs);
+  if (took === TIMED_OUT) {
+    logger.warn({ lease, timeoutMs: callMs }, 'stage lease unavailable: the index did not answer its acquire in time; this delivery runs without it (its writes are guarded)');
+    acquiring.then(
+      (late) => (late.acquired ? index.releaseStageLease(lease) : undefined),
+      () => undefined,
+    ).catch(() => undefined);
+    return { held: NO_LEASE };
+  }
+  if (!took.acquired) return { heldBy: { holder: took.holder, messageId: took.messageId, expiresInMs: took.expiresInMs } };
   let renewing: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   const stop = () => {
@@ -60,14 +98,17 @@ export async function takeStageLease(index: IndexStore, key: StageLeaseKey & { m
     held: {
       release: async () => {
         stop();
-        // A renewal in flight finishes first, so it cannot land after the delete (it would find no row anyway).
-        await renewing;
+        // A renewal in flight is not waited for: it may never answer (a half-open connection), and it cannot bring a
+        // deleted lease back (it updates this holder's row only; after the delete there is none).
         try {
-          await index.releaseStageLease(lease);
+          if ((await within(index.releaseStageLease(lease), callMs)) === TIMED_OUT) {
+            logger.warn({ lease, timeoutMs: callMs }, 'stage lease release not answered in time; abandoned, it expires by itself');
+          }
         } catch (err) {
           logger.warn({ lease, err: errorMessage(err) }, 'stage lease release failed; it expires by itself');
         }
       },
+      abandon: stop,
     },
   };
 }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, type BlobStore, type OutgoingMessage } from '@exhibit/core';
+import { createRootLogger, type BlobStore, type IndexStore, type OutgoingMessage } from '@exhibit/core';
 import { runMessage, sendWork } from '../src/stage-runner.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { addArchive, createHarness, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * The stage lease, through the stage runner with Azurite and PGlite. On the
@@ -110,5 +110,35 @@ describe('stage lease (runner, Azurite + PGlite)', () => {
     const outcome = await runMessage(h.deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 2 }, inv());
     expect(outcome).toMatchObject({ status: 'done', summary: { memberCount: 2 } });
     expect(await h.index.listChildren(archive.fileId)).toHaveLength(2);
+  });
+  // A lease renewal that never answers (a half-open connection to the index): release waited for it, outside the
+  // stage's deadline, so the invocation never ended and its message was never let go.
+  it('release-waits-forever-for-a-hung-renewal-past-the-stage-deadline', async () => {
+    const { first } = await archiveWithMessage('hung-renewal.zip');
+    let renewals = 0;
+    const index = Object.create(h.index, {
+      renewStageLease: {
+        value: () => {
+          renewals += 1;
+          return new Promise<boolean>(() => {});
+        },
+      },
+    }) as IndexStore;
+    // The stage's reads are slowed so that a renewal beat (a third of the lease) comes while it runs.
+    const store = h.deps.blobs;
+    const blobs = Object.create(store, {
+      openRead: {
+        value: async (...a: unknown[]) => {
+          await sleep(300);
+          return (store.openRead as (...x: unknown[]) => unknown).apply(store, a);
+        },
+      },
+    }) as BlobStore;
+    const deps = { ...h.deps, index, blobs, limits: limitsWith({ stageLeaseMs: 150, stageDeadlineMs: 2_000, stageDeadlineGraceMs: 500 }) };
+    const run = runMessage(deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv('hung-renewal-holder'));
+    // Deadline and grace are 2.5 s: an invocation still running at 10 s is one that does not end.
+    const ended = await Promise.race([run.then(() => 'ended', () => 'ended'), sleep(10_000).then(() => 'still running')]);
+    expect(renewals).toBeGreaterThan(0);
+    expect(ended).toBe('ended');
   });
 });
