@@ -217,15 +217,25 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   // The stage is told when it falls, so a long unpack can stop short of it and continue (`again`).
   const deadlineAt = Date.now() + deps.limits.stageDeadlineMs;
   let result: StageResult;
+  // The stage's own promise, apart from withDeadline's: at deadline + grace the runner stops waiting for it, but it
+  // has not stopped (it ignored its abort).
+  let running: Promise<StageResult> | undefined;
+  let stageSettled = false;
   try {
     result = await withDeadline(
-      (abortSignal) =>
-        stage(deps, body, {
+      (abortSignal) => {
+        running = stage(deps, body, {
           ...ctx,
           abortSignal,
           deadlineAt,
           ...(members ? { handOff: (files: FileMessage[], options?: { abortSignal?: AbortSignal }) => sendWork(deps, members, files, options) } : {}),
-        }),
+        });
+        running.then(
+          () => (stageSettled = true),
+          () => (stageSettled = true),
+        );
+        return running;
+      },
       {
         ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
         deadlineMs: deps.limits.stageDeadlineMs,
@@ -236,7 +246,10 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   } finally {
     // Released before the routing: the stage's continuation (`again`), sent next, must find the item free, not wait
     // for this lease to expire.
-    await lease?.release();
+    if (lease) {
+      if (stageSettled || !running) await lease.release();
+      else holdLeaseWhileStageRuns(lease, running, deps.limits.stageDeadlineMs, logger);
+    }
   }
   const { outcome } = result;
   logger.debug({ outcome }, 'stage finished');
@@ -252,6 +265,36 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     await recordCompletionIfDone(deps, body, ctx, result.settles?.noOpenWork ? { noOpenWork: true } : {});
   }
   return outcome;
+}
+
+/**
+ * The runner stopped waiting for a stage at its deadline + grace, but the stage
+ * still runs (it ignored its abort). Releasing its lease now would let a
+ * redelivery of its message, due as soon as this invocation ends, take the item
+ * and run beside it: the double work the lease is there to stop. Letting it
+ * lapse has the same effect a lease's length later. So the lease stays renewed
+ * until the stage settles, then is released; the invocation does not wait for
+ * that. A stage that never settles would hold its item for good, so the
+ * renewal ends `capMs` after (one more stage deadline: as long again as the
+ * stage was given) and the lease lapses; should the stage wake after that, its
+ * writes are guarded as any late delivery's are.
+ */
+function holdLeaseWhileStageRuns(lease: HeldStageLease, running: Promise<unknown>, capMs: number, logger: Logger): void {
+  logger.warn({ capMs }, 'stage did not stop within its grace: its lease stays renewed until it settles, so no redelivery runs beside it');
+  const cap = setTimeout(() => {
+    logger.warn({ capMs }, 'stage still running long past its deadline: its lease is left to lapse');
+    lease.abandon();
+  }, capMs);
+  cap.unref();
+  void running
+    .then(
+      () => undefined,
+      () => undefined,
+    )
+    .then(async () => {
+      clearTimeout(cap);
+      await lease.release();
+    });
 }
 
 /** A held copy is delivered this long after the holder's lease expires, so it finds it expired rather than just live. */

@@ -141,4 +141,29 @@ describe('stage lease (runner, Azurite + PGlite)', () => {
     expect(renewals).toBeGreaterThan(0);
     expect(ended).toBe('ended');
   });
+
+  // The stage ignores its abort and the runner stops waiting for it at deadline + grace; the stage still runs. Its
+  // lease must stay: a redelivery of its message would otherwise take the item and run beside it.
+  it('lease-released-while-stage-still-runs-after-grace', async () => {
+    const { archive, first } = await archiveWithMessage('zombie.zip');
+    let reached!: () => void;
+    const stuck = new Promise<void>((r) => (reached = r));
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    const { blobs } = evidenceReads(h.deps.blobs, h.deps.containers.evidence, { reached, open: opened });
+    const deps = { ...h.deps, blobs, limits: limitsWith({ stageDeadlineMs: 300, stageDeadlineGraceMs: 100 }) };
+    const holder = runMessage(deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv('zombie-holder'));
+    await expect(holder).rejects.toThrow(/did not stop within/);
+    await stuck;
+    const twin = await h.index.acquireStageLease({ queue: 'unpack', subjectId: archive.fileId, holder: 'redelivery', messageId: first.messageId }, 60_000);
+    expect(twin).toMatchObject({ acquired: false, holder: 'zombie-holder' });
+    // Once the stage settles, its lease is released (not left to lapse for minutes).
+    open();
+    let taken = false;
+    for (let i = 0; i < 100 && !taken; i++) {
+      await sleep(50);
+      taken = (await h.index.acquireStageLease({ queue: 'unpack', subjectId: archive.fileId, holder: 'redelivery', messageId: first.messageId }, 60_000)).acquired;
+    }
+    expect(taken).toBe(true);
+  });
 });
