@@ -135,9 +135,10 @@ export function heldGeneration(messageId: string): number {
  * The id of the copy a delivery sends when it finds `holder`'s live lease, or
  * null when it would be longer than a Service Bus message id may be. Derived
  * from the original message id and the holder, so twins of one holder send
- * the same copy (duplicate detection drops the repeat) and it never collides
- * with the original id, which duplicate detection would drop for up to an
- * hour. The generation (the copy's own plus one) keeps a copy that finds the
+ * the same copy (Service Bus's duplicate detection drops the repeat; the
+ * local storage queue has none, so there each copy is delivered and they defer
+ * to each other, harmless) and it never collides with the original id,
+ * which duplicate detection would drop for up to an hour. The generation (the copy's own plus one) keeps a copy that finds the
  * same holder still running from sending its own id again, which would be
  * dropped and the work lost.
  */
