@@ -12,6 +12,7 @@ import {
 import {
   ExhibitError,
   LIMITS,
+  MAX_MESSAGE_ID_CHARS,
   QUEUES,
   type Bus,
   type BusReceiver,
@@ -84,9 +85,9 @@ export function toServiceBusMessage(
       details: { messageId: message.messageId, bytes, maxBytes },
     });
   }
-  if (message.messageId.length === 0 || message.messageId.length > 128) {
+  if (message.messageId.length === 0 || message.messageId.length > MAX_MESSAGE_ID_CHARS) {
     // Service Bus rejects message ids over 128 characters; duplicate detection relies on them.
-    throw new ExhibitError('invalid-message', `message id must be 1 to 128 characters: ${message.messageId.slice(0, 40)}…`);
+    throw new ExhibitError('invalid-message', `message id must be 1 to ${MAX_MESSAGE_ID_CHARS} characters: ${message.messageId.slice(0, 40)}…`);
   }
   const out: ServiceBusMessage = {
     body: message.body ?? null,

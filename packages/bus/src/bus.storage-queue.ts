@@ -34,6 +34,48 @@ function translate(err: unknown, what: string): ExhibitError {
 }
 
 /**
+ * The updates of one received message, one at a time. Every update of a
+ * Storage Queue message (a renewal, an abandon, the delete) must name the pop
+ * receipt the last update returned, and each gives a new one. Two in flight at
+ * once name the same receipt and the second fails ("The specified pop receipt
+ * did not match"): a renewal that fired while the one before still ran (a slow
+ * Azurite under load) lost the lock, and the message was delivered a second
+ * time beside the first; a complete racing a renewal failed, and the finished
+ * message came back. So a renewal asked for while one is in flight joins it,
+ * a settle (complete, abandon, dead-letter) waits for the update in flight and
+ * uses the receipt it returned, and after a settle no renewal is sent.
+ */
+class MessageUpdates {
+  private tail: Promise<unknown> = Promise.resolve();
+  private renewing: Promise<void> | null = null;
+  private settled = false;
+
+  constructor(private popReceipt: string) {}
+
+  private next(update: (popReceipt: string) => Promise<string>): Promise<void> {
+    const run = this.tail.then(async () => {
+      this.popReceipt = await update(this.popReceipt);
+    });
+    // The next update waits for this one however it ends; its own failure is its caller's.
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  renew(update: (popReceipt: string) => Promise<string>): Promise<void> {
+    if (this.settled) return Promise.resolve();
+    this.renewing ??= this.next(update).finally(() => {
+      this.renewing = null;
+    });
+    return this.renewing;
+  }
+
+  settle(update: (popReceipt: string) => Promise<string>): Promise<void> {
+    this.settled = true;
+    return this.next(update);
+  }
+}
+
+/**
  * The local bus: Azure Storage Queues (Azurite locally). A queue per stage and
  * a `<queue>-poison` queue standing in for Service Bus dead-lettering.
  */
@@ -124,53 +166,59 @@ export class StorageQueueBus implements Bus, BusReceiver {
     }
     return items.map((item) => {
       const envelope = decodeEnvelope(item.messageText, item.messageId);
-      let popReceipt = item.popReceipt;
       const poison = this.client(this.poisonName(queue));
+      const updates = new MessageUpdates(item.popReceipt);
       const message: ReceivedMessage = {
         messageId: envelope.messageId,
         body: envelope.body,
         deliveryCount: item.dequeueCount,
         ...(envelope.correlationId ? { correlationId: envelope.correlationId } : {}),
         enqueuedAt: item.insertedOn,
-        complete: async () => {
-          try {
-            await client.deleteMessage(item.messageId, popReceipt);
-          } catch (err) {
-            throw translate(err, `complete ${envelope.messageId}`);
-          }
-        },
-        abandon: async (opts = {}) => {
-          const delayS = Math.min(MAX_VISIBILITY_S, Math.max(0, Math.ceil((opts.retryAfterMs ?? 0) / 1000)));
-          try {
-            const r = await client.updateMessage(item.messageId, popReceipt, undefined, delayS);
-            popReceipt = r.popReceipt ?? popReceipt;
-          } catch (err) {
-            throw translate(err, `abandon ${envelope.messageId}`);
-          }
-        },
-        renewLock: async () => {
-          try {
-            const r = await client.updateMessage(item.messageId, popReceipt, undefined, lockS);
-            popReceipt = r.popReceipt ?? popReceipt;
-          } catch (err) {
-            throw translate(err, `renew lock of ${envelope.messageId}`);
-          }
-        },
-        deadLetter: async (reason, description) => {
-          try {
-            // Poison copy first, then delete: a crash between the two redelivers, never loses.
-            await poison.sendMessage(
-              encodeEnvelope({
-                ...envelope,
-                deadLetter: { reason: reason.slice(0, 200), description: description.slice(0, 2000), deliveryCount: item.dequeueCount },
-              }),
-              { messageTimeToLive: -1 },
-            );
-            await client.deleteMessage(item.messageId, popReceipt);
-          } catch (err) {
-            throw translate(err, `dead-letter ${envelope.messageId}`);
-          }
-        },
+        complete: () =>
+          updates.settle(async (popReceipt) => {
+            try {
+              await client.deleteMessage(item.messageId, popReceipt);
+            } catch (err) {
+              throw translate(err, `complete ${envelope.messageId}`);
+            }
+            return popReceipt;
+          }),
+        abandon: (opts = {}) =>
+          updates.settle(async (popReceipt) => {
+            const delayS = Math.min(MAX_VISIBILITY_S, Math.max(0, Math.ceil((opts.retryAfterMs ?? 0) / 1000)));
+            try {
+              const r = await client.updateMessage(item.messageId, popReceipt, undefined, delayS);
+              return r.popReceipt ?? popReceipt;
+            } catch (err) {
+              throw translate(err, `abandon ${envelope.messageId}`);
+            }
+          }),
+        renewLock: () =>
+          updates.renew(async (popReceipt) => {
+            try {
+              const r = await client.updateMessage(item.messageId, popReceipt, undefined, lockS);
+              return r.popReceipt ?? popReceipt;
+            } catch (err) {
+              throw translate(err, `renew lock of ${envelope.messageId}`);
+            }
+          }),
+        deadLetter: (reason, description) =>
+          updates.settle(async (popReceipt) => {
+            try {
+              // Poison copy first, then delete: a crash between the two redelivers, never loses.
+              await poison.sendMessage(
+                encodeEnvelope({
+                  ...envelope,
+                  deadLetter: { reason: reason.slice(0, 200), description: description.slice(0, 2000), deliveryCount: item.dequeueCount },
+                }),
+                { messageTimeToLive: -1 },
+              );
+              await client.deleteMessage(item.messageId, popReceipt);
+            } catch (err) {
+              throw translate(err, `dead-letter ${envelope.messageId}`);
+            }
+            return popReceipt;
+          }),
       };
       return message;
     });

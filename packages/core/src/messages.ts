@@ -57,6 +57,9 @@ export const messageSchemas = {
 
 export type MessageBody<Q extends QueueName> = z.infer<(typeof messageSchemas)[Q]>;
 
+/** Service Bus refuses a message id longer than this; duplicate detection relies on the ids. */
+export const MAX_MESSAGE_ID_CHARS = 128;
+
 /** Deterministic message id: one per (queue, unit of work). */
 export function messageIdFor(queue: QueueName, subjectId: string): string {
   return `${queue}:${subjectId}`;

@@ -18,6 +18,11 @@ export type SkipReason =
   | 'superseded'
   /** Not yet: the work waits for something else to arrive and runs again later (a split image's first segment, its set). */
   | 'waiting'
+  /**
+   * Another delivery holds the item's stage lease (its message's lock was lost, so it was delivered again while the
+   * first delivery still runs): this one did no work and sent a scheduled copy of itself for when that lease expires.
+   */
+  | 'held-by-another-delivery'
   | 'unknown-subject';
 
 export const done = (summary?: Record<string, unknown>): StageOutcome =>

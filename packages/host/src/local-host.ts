@@ -116,6 +116,12 @@ export async function startLocalHost(
     }
     app = await createApp(appConfig, { logger, shutdownSignal: shutdown.signal });
     await app.ensureInfrastructure();
+    if (config.database.kind === 'pglite') {
+      // The PGlite index is this data folder's alone (its lock is held): a stage lease in it is a dead host's, whose
+      // deliveries all ended with it. Left, each would hold its unpack or hash back until it expired (LIMITS.stageLeaseMs).
+      const cleared = await app.stageDeps.index.clearStageLeases();
+      if (cleared > 0) logger.info({ cleared }, 'stage leases of an earlier host cleared');
+    }
   } catch (err) {
     stopped = true;
     await indexProcess?.stop();

@@ -41,6 +41,8 @@ import {
   type UnpackState,
   type UploadRecord,
   type SegmentManifestEntry,
+  type StageLeaseAcquire,
+  type StageLeaseKey,
   imageSegmentsStatus,
   type ReviewSummaryUpdate,
 } from '@exhibit/core';
@@ -60,6 +62,7 @@ import {
 } from './index-store.rows.js';
 import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
 import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
+import { acquireStageLease, clearStageLeases, releaseStageLease, renewStageLease } from './index-store.stage-leases.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, pdqReplaceCtes, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
@@ -329,6 +332,22 @@ export class PostgresIndex implements IndexStore {
 
   async deleteImageCheckCheckpoint(fileId: string): Promise<void> {
     await this.query(`DELETE FROM image_check_checkpoints WHERE file_id = $1`, [fileId]);
+  }
+
+  acquireStageLease(key: StageLeaseKey & { messageId: string }, leaseMs: number): Promise<StageLeaseAcquire> {
+    return acquireStageLease(this.sql, key, leaseMs);
+  }
+
+  renewStageLease(key: StageLeaseKey, leaseMs: number): Promise<boolean> {
+    return renewStageLease(this.sql, key, leaseMs);
+  }
+
+  releaseStageLease(key: StageLeaseKey): Promise<void> {
+    return releaseStageLease(this.sql, key);
+  }
+
+  clearStageLeases(): Promise<number> {
+    return clearStageLeases(this.sql);
   }
 
   /**

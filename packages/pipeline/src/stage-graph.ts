@@ -61,6 +61,12 @@ export interface StageNode {
   /** Where the files a stage hands off while it runs go (an archive's members). */
   members?: QueueName;
   /**
+   * For 'upload' and 'file': the work on one item is long (an archive's unpack, a large upload's hash), so the runner
+   * runs it under the item's stage lease (stage-lease.ts): a second delivery of it while the first still runs (a lost
+   * lock) does no work, and sends itself again for when the lease expires.
+   */
+  leased?: boolean;
+  /**
    * After which outcomes the runner checks whether the evidence item has work
    * left and records its completion: 'always' (an unpack finishing, in any
    * way), or 'reported' (only when the stage says its write may have been the
@@ -71,7 +77,7 @@ export interface StageNode {
 
 export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
   // An uploaded archive is hashed in its unpack's read (unpack.stage.ts): hash marks it and sends it there first.
-  hash: { body: 'upload', next: (facts) => (facts.unpack === 'pending' ? ['unpack'] : ['analyse']), completes: 'never' },
+  hash: { body: 'upload', leased: true, next: (facts) => (facts.unpack === 'pending' ? ['unpack'] : ['analyse']), completes: 'never' },
   analyse: {
     body: 'files',
     batchBytes: true,
@@ -84,6 +90,7 @@ export const STAGE_GRAPH: { readonly [Q in QueueName]: StageNode } = {
   // Only an uploaded archive hashed in the unpack's read goes on from here (to analyse, or back to hash without its hash).
   unpack: {
     body: 'file',
+    leased: true,
     next: (facts) => (facts.hashPending === undefined ? [] : facts.hashPending ? ['hash'] : ['analyse']),
     members: 'analyse',
     completes: 'always',

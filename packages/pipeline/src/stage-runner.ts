@@ -11,6 +11,7 @@ import {
   messageSchemas,
   PIPELINE_ACTOR,
   QUEUE_STEPS,
+  skipped,
   type BlobProperties,
   type Bus,
   type ContentRecord,
@@ -33,6 +34,7 @@ import { indexBatchStage, indexStage } from './index.stage.js';
 import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
 import { redriveKey, type HandOffFile, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
+import { heldCopyId, heldGeneration, originalMessageId, takeStageLease, type HeldStageLease } from './stage-lease.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
 import { AFTER_UNPACK_KEY, rootLeftToAnalyse, unpackStage, uploadLeftToHash } from './unpack.stage.js';
 
@@ -198,27 +200,57 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   const body = parsed.data as FileMessage | HashMessage;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
   const signal = inv.abortSignal ? { abortSignal: inv.abortSignal } : {};
-  const ctx: StageContext = { logger, messageId: input.messageId, deliveryCount: input.deliveryCount, ...signal };
+  // A held copy (below) is the original message to the stage, delivered again: the keys the stage reads from the id are
+  // the original's, and it counts as a later delivery (one that may come after the work moved on).
+  const generation = heldGeneration(input.messageId);
+  const ctx: StageContext = { logger, messageId: originalMessageId(input.messageId), deliveryCount: Math.max(input.deliveryCount, generation + 1), ...signal };
   const members = node.members;
   const stage = STAGES[queue] as Stage<typeof body>;
+  let lease: HeldStageLease | null = null;
+  if (node.leased) {
+    const key = { queue, subjectId: body.fileId, holder: inv.invocationId, messageId: input.messageId };
+    const took = await takeStageLease(deps.index, key, deps.limits.stageLeaseMs, logger);
+    if ('heldBy' in took) return deferToHolder(deps, queue, body, input.messageId, took.heldBy, logger, signal);
+    lease = took.held;
+  }
   // Every invocation has a deadline (see withDeadline): no worker stays busy on one message for good.
   // The stage is told when it falls, so a long unpack can stop short of it and continue (`again`).
   const deadlineAt = Date.now() + deps.limits.stageDeadlineMs;
-  const result: StageResult = await withDeadline(
-    (abortSignal) =>
-      stage(deps, body, {
-        ...ctx,
-        abortSignal,
-        deadlineAt,
-        ...(members ? { handOff: (files: FileMessage[], options?: { abortSignal?: AbortSignal }) => sendWork(deps, members, files, options) } : {}),
-      }),
-    {
-      ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
-      deadlineMs: deps.limits.stageDeadlineMs,
-      graceMs: deps.limits.stageDeadlineGraceMs,
-      label: `${queue} stage`,
-    },
-  );
+  let result: StageResult;
+  // The stage's own promise, apart from withDeadline's: at deadline + grace the runner stops waiting for it, but it
+  // has not stopped (it ignored its abort).
+  let running: Promise<StageResult> | undefined;
+  let stageSettled = false;
+  try {
+    result = await withDeadline(
+      (abortSignal) => {
+        running = stage(deps, body, {
+          ...ctx,
+          abortSignal,
+          deadlineAt,
+          ...(members ? { handOff: (files: FileMessage[], options?: { abortSignal?: AbortSignal }) => sendWork(deps, members, files, options) } : {}),
+        });
+        running.then(
+          () => (stageSettled = true),
+          () => (stageSettled = true),
+        );
+        return running;
+      },
+      {
+        ...(inv.abortSignal ? { outer: inv.abortSignal } : {}),
+        deadlineMs: deps.limits.stageDeadlineMs,
+        graceMs: deps.limits.stageDeadlineGraceMs,
+        label: `${queue} stage`,
+      },
+    );
+  } finally {
+    // Released before the routing: the stage's continuation (`again`), sent next, must find the item free, not wait
+    // for this lease to expire.
+    if (lease) {
+      if (stageSettled || !running) await lease.release();
+      else holdLeaseWhileStageRuns(lease, running, deps.limits.stageDeadlineMs, logger);
+    }
+  }
   const { outcome } = result;
   logger.debug({ outcome }, 'stage finished');
 
@@ -233,6 +265,73 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     await recordCompletionIfDone(deps, body, ctx, result.settles?.noOpenWork ? { noOpenWork: true } : {});
   }
   return outcome;
+}
+
+/**
+ * The runner stopped waiting for a stage at its deadline + grace, but the stage
+ * still runs (it ignored its abort). Releasing its lease now would let a
+ * redelivery of its message, due as soon as this invocation ends, take the item
+ * and run beside it: the double work the lease is there to stop. Letting it
+ * lapse has the same effect a lease's length later. So the lease stays renewed
+ * until the stage settles, then is released; the invocation does not wait for
+ * that. A stage that never settles would hold its item for good, so the
+ * renewal ends `capMs` after (one more stage deadline: as long again as the
+ * stage was given) and the lease lapses; should the stage wake after that, its
+ * writes are guarded as any late delivery's are.
+ */
+function holdLeaseWhileStageRuns(lease: HeldStageLease, running: Promise<unknown>, capMs: number, logger: Logger): void {
+  logger.warn({ capMs }, 'stage did not stop within its grace: its lease stays renewed until it settles, so no redelivery runs beside it');
+  const cap = setTimeout(() => {
+    logger.warn({ capMs }, 'stage still running long past its deadline: its lease is left to lapse');
+    lease.abandon();
+  }, capMs);
+  cap.unref();
+  void running
+    .then(
+      () => undefined,
+      () => undefined,
+    )
+    .then(async () => {
+      clearTimeout(cap);
+      await lease.release();
+    });
+}
+
+/** A held copy is delivered this long after the holder's lease expires, so it finds it expired rather than just live. */
+export const HELD_COPY_MARGIN_MS = 1000;
+
+/**
+ * A delivery that found another delivery's live stage lease on its item (a
+ * message whose lock was lost, delivered again while the first delivery still
+ * runs; or another message for the same item) does no work: it sends a copy of
+ * itself, the same body, scheduled for when that lease expires, and completes.
+ * The holder normally finishes the work, and the copy, run as any redelivery
+ * is, finds it done or continued and skips or sends the latest continuation
+ * again; should the holder have died, the copy takes the expired lease over and
+ * does the work. The outcome is a skip: no failure, no custody entry, nothing
+ * that counts toward dead-lettering.
+ */
+async function deferToHolder(
+  deps: RunnerDeps,
+  queue: QueueName,
+  body: FileMessage | HashMessage,
+  messageId: string,
+  heldBy: { holder: string; messageId: string; expiresInMs: number },
+  logger: Logger,
+  signal: { abortSignal?: AbortSignal },
+): Promise<StageOutcome> {
+  const copyId = heldCopyId(messageId, heldBy.holder);
+  const afterMs = heldBy.expiresInMs + HELD_COPY_MARGIN_MS;
+  if (copyId === null) {
+    // Only a message id near Service Bus's limit already (a re-drive of a continuation deep into an image's check):
+    // the holder runs this work; should it die, the watchdog re-drives the item once it has stopped moving.
+    logger.warn({ holder: heldBy.holder, holderMessageId: heldBy.messageId }, 'another delivery holds this item: no work done, and no copy (its id would be too long); the watchdog covers a holder that dies');
+    return skipped('held-by-another-delivery');
+  }
+  const correlationId = `${body.caseId}/${body.evidenceId}`;
+  await deps.bus.send(queue, [{ body, messageId: copyId, correlationId, scheduledAt: new Date(Date.now() + afterMs) }], signal);
+  logger.info({ holder: heldBy.holder, holderMessageId: heldBy.messageId, copyId, afterMs }, 'another delivery holds this item: no work done, a copy sent for when its lease expires');
+  return skipped('held-by-another-delivery');
 }
 
 /** A failed step's custody entry, once per file and step (the event key). */

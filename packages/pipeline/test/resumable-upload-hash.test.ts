@@ -630,10 +630,15 @@ describe('resumable hash of a large upload', () => {
     });
     const before = reads.bytes;
     let outcome: StageOutcome;
+    // No stage lease (it would keep the other chain from running beside this one): what this tests is the guard beneath
+    // it, which a lease lost to a stalled index leaves on its own.
+    const limits = h.deps.limits;
+    h.deps.limits = { ...limits, stageLeaseMs: 0 };
     try {
       outcome = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 2 }, inv());
     } finally {
       h.deps.index = index;
+      h.deps.limits = limits;
     }
     expect(other!.deadLettered).toEqual([]);
     expect(outcome).toEqual({ status: 'skipped', reason: 'already-done' });

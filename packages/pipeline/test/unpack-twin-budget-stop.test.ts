@@ -43,7 +43,9 @@ describe('twin listing attempts', () => {
   // W stops on the time budget after one member and wins the continuation point (carrying its stop); L lists every member
   // but loses the point race. The chain's last attempt walks past W's point: the carried stop no longer holds.
   it('twin-budget-stop-overrides-complete-listing', async () => {
-    const limits = limitsWith({ stageDeadlineMs: 120_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 150_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: 1024 * 1024, minBudgetUnpackMs: 600_000, maxBudgetUnpackMs: 600_000 });
+    // No stage lease (it would keep W from running beside L): what this tests is the guard beneath it, which a lease
+    // lost to a stalled index leaves on its own.
+    const limits = limitsWith({ stageLeaseMs: 0, stageDeadlineMs: 120_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 150_000, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: 1024 * 1024, minBudgetUnpackMs: 600_000, maxBudgetUnpackMs: 600_000 });
     h.deps.limits = limits;
     const archive = await addArchive(h, 'twin.E01', readFileSync(e01), { mime: DISK_IMAGE_MIMES.ewf });
     await sendWork(h.deps, 'unpack', [archive]);

@@ -61,6 +61,24 @@ export interface ImageCheckCheckpoint {
 /** What IndexStore.saveHashCheckpoint and saveImageCheckCheckpoint did with a resumable hash's or check's progress (each method says what the answers mean for it). */
 export type CheckpointSave = 'saved' | 'behind' | 'not-pending';
 
+/** The lease of long single-item stage work (migration 0230): which queue's work, on which item, by which delivery. */
+export interface StageLeaseKey {
+  queue: string;
+  /** The item the work is on (unpack: the archive's file id; hash: the upload's root file id). */
+  subjectId: string;
+  /** The invocation that runs (or asks to run) the work. */
+  holder: string;
+}
+
+/**
+ * What IndexStore.acquireStageLease found: the lease is now this holder's, or
+ * another holder's lease is live. Times are on the index's clock, given as
+ * milliseconds from now so that a host's own clock skew does not matter.
+ */
+export type StageLeaseAcquire =
+  | { acquired: true; expiresInMs: number }
+  | { acquired: false; holder: string; messageId: string; expiresInMs: number };
+
 /** One uploaded evidence blob, as received. */
 /**
  * What IndexStore.bringReviewSummaryUpToDate did: the summary was already
@@ -516,6 +534,22 @@ export interface IndexStore {
   saveImageCheckCheckpoint(checkpoint: ImageCheckCheckpoint): Promise<CheckpointSave>;
   /** Forgets the check's saved progress (recorded, or of no further use). */
   deleteImageCheckCheckpoint(fileId: string): Promise<void>;
+  /**
+   * Takes the lease of `key.queue`'s work on `key.subjectId` for `key.holder`
+   * for `leaseMs` (migration 0230), in one statement: taken when there is
+   * none, when the one there has expired (a crashed holder's), or when it is
+   * already this holder's; else the live holder is answered.
+   */
+  acquireStageLease(key: StageLeaseKey & { messageId: string }, leaseMs: number): Promise<StageLeaseAcquire>;
+  /** Extends the holder's lease to `leaseMs` from now; false when it is no longer the holder's (expired and taken over, or released). */
+  renewStageLease(key: StageLeaseKey, leaseMs: number): Promise<boolean>;
+  /** Ends the holder's lease; a lease another holder has taken over is left alone. */
+  releaseStageLease(key: StageLeaseKey): Promise<void>;
+  /**
+   * Deletes every stage lease; answers how many there were. Only for a caller that knows no holder can be alive: the
+   * local host starting on its own PGlite index, which no other process opens (the data folder's lock).
+   */
+  clearStageLeases(): Promise<number>;
 
   /**
    * Declares a split image's segment manifest (at upload registration), all
