@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, rootFileId, type HashMessage, type OutgoingMessage } from '@exhibit/core';
+import { createRootLogger, type HashMessage, type OutgoingMessage } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { runIngest, runMessage } from '../src/stage-runner.js';
+import { runMessage } from '../src/stage-runner.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { createHarness, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { createHarness, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Regression `reconcile-resend-of-pending-upload-starts-copy-chain-beside-live-unpack`:
@@ -39,12 +39,7 @@ async function arrive(fileName: string): Promise<HashMessage> {
     { name: 'a.txt', data: Buffer.from(`alpha ${fileName}`) },
     { name: 'b.txt', data: Buffer.from(`beta ${fileName}`) },
   ]);
-  const caseId = 'case-1';
-  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-  const blobName = `${caseId}/${evidenceId}/${fileName}`;
-  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
-  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+  return uploadEvidence(h, fileName, data);
 }
 
 /** The hash message delivered again, as the reconcile pass's re-offer of the still-pending upload delivers it. */
