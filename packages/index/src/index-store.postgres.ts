@@ -62,7 +62,7 @@ import {
 } from './index-store.rows.js';
 import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
 import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
-import { acquireStageLease, clearStageLeases, releaseStageLease, renewStageLease } from './index-store.stage-leases.js';
+import { acquireStageLease, clearStageLeases, releaseStageLease, renewStageLease, stageLeaseHeld } from './index-store.stage-leases.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, pdqReplaceCtes, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
@@ -344,6 +344,10 @@ export class PostgresIndex implements IndexStore {
 
   releaseStageLease(key: StageLeaseKey): Promise<void> {
     return releaseStageLease(this.sql, key);
+  }
+
+  stageLeaseHeld(key: Omit<StageLeaseKey, 'holder'>): Promise<boolean> {
+    return stageLeaseHeld(this.sql, key);
   }
 
   clearStageLeases(): Promise<number> {

@@ -59,6 +59,14 @@ export async function renewStageLease(sql: SqlClient, key: StageLeaseKey, leaseM
   return affectedRows === 1;
 }
 
+export async function stageLeaseHeld(sql: SqlClient, key: Omit<StageLeaseKey, 'holder'>): Promise<boolean> {
+  const { rows } = await sql.query<{ held: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM stage_leases WHERE queue = $1 AND subject_id = $2 AND expires_at > now()) AS held`,
+    cleanParams([key.queue, key.subjectId]),
+  );
+  return rows[0]?.held === true;
+}
+
 export async function releaseStageLease(sql: SqlClient, key: StageLeaseKey): Promise<void> {
   await sql.query(`DELETE FROM stage_leases WHERE queue = $1 AND subject_id = $2 AND holder = $3`, cleanParams([key.queue, key.subjectId, key.holder]));
 }

@@ -7,7 +7,8 @@ import { allTargets } from './targets.js';
  * Migration 0230: the stage lease of one queue's work on one item. Taken when
  * there is none, when the one there expired (a crashed holder's) or by its own
  * holder again; else the live holder is answered, with the time it has left on
- * the database's clock. Renewed and released only by its holder.
+ * the database's clock. Renewed and released only by its holder; whether one
+ * is live is read without taking it (stageLeaseHeld).
  */
 describe.each(allTargets())('migration 0230 on $name', (target) => {
   afterAll(() => target.dispose());
@@ -26,6 +27,10 @@ describe.each(allTargets())('migration 0230 on $name', (target) => {
       expect(held).toMatchObject({ acquired: false, holder: 'inv-a', messageId: 'unpack:f1' });
       expect(held.expiresInMs).toBeGreaterThan(0);
       expect(held.expiresInMs).toBeLessThanOrEqual(minute);
+      // Read-only: whether some holder's lease is live (the hash stage asks it before sending an unpack its message again).
+      expect(await index.stageLeaseHeld({ queue: 'unpack', subjectId: 'f1' })).toBe(true);
+      expect(await index.stageLeaseHeld({ queue: 'hash', subjectId: 'f1' })).toBe(false);
+      expect(await index.stageLeaseHeld({ queue: 'unpack', subjectId: 'f3' })).toBe(false);
       // Its own holder takes it again; another queue's work on the same item, or the same queue's on another item, is apart.
       expect(await index.acquireStageLease({ ...a, messageId: 'unpack:f1' }, minute)).toMatchObject({ acquired: true });
       expect(await index.acquireStageLease({ ...b, queue: 'hash', messageId: 'hash:f1' }, minute)).toMatchObject({ acquired: true });
@@ -42,6 +47,8 @@ describe.each(allTargets())('migration 0230 on $name', (target) => {
       // A holder that stopped renewing (crashed) is taken over once its lease has expired; it cannot renew it back.
       expect(await index.renewStageLease(b, 1)).toBe(true);
       await sleep(50);
+      // An expired lease (a dead holder's) is not live.
+      expect(await index.stageLeaseHeld({ queue: 'unpack', subjectId: 'f1' })).toBe(false);
       expect(await index.acquireStageLease({ ...a, messageId: 'unpack:f1:held-00000000-1' }, minute)).toMatchObject({ acquired: true });
       expect(await index.renewStageLease(b, minute)).toBe(false);
       await index.releaseStageLease(b);

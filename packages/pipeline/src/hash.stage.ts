@@ -90,7 +90,16 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   }
   // Too large to read in one invocation (a 500 GB-2 TB disk image): hashed here resumably, over as many as it takes.
   if (upload.size >= deps.limits.resumableHashMinBytes) return hashResumably(deps, upload, forward, ctx, startedAt);
-  if (await hashedInUnpack(deps, upload, ctx)) {
+  const inUnpack = await hashedInUnpack(deps, upload, ctx);
+  if (inUnpack) {
+    // Marked before, and its unpack runs now (a live lease): sending the unpack's message again (a redelivery, or the
+    // reconcile pass offering the still-pending upload) would make that delivery re-send the unpack's latest
+    // continuation beside the live one, which defers and re-sends itself until the unpack ends. The live unpack
+    // records the hash itself; should it die, its lease expires and the next offer sends the message as the first did.
+    if (inUnpack === 'marked-before' && (await deps.index.stageLeaseHeld({ queue: 'unpack', subjectId: upload.rootFileId }))) {
+      ctx.logger.info({ blobName: upload.blobName }, 'archive: its unpack is running (live lease) and hashes it in its read; not sent to it again');
+      return only(skipped('already-done'));
+    }
     return {
       outcome: done({ hashedBy: 'unpack', kind: 'archive' }),
       forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
@@ -314,19 +323,20 @@ export function readOnceAs(identified: { kind: FileKind | null; mime: string | n
  * Whether the upload's hash is left to its unpack's single read: an archive
  * we unpack (readOnceAs: ZIP, TAR, TAR.GZ recognised by its first bytes, and
  * the disk images of readOnceInUnpack), decided from a small head read and
- * kept as the root's unpack state ('pending'). An unpack already over (done
- * or failed) ended without the hash: it is taken here.
+ * kept as the root's unpack state ('pending'): 'marked-now' when this call
+ * set it, 'marked-before' when an earlier delivery had. An unpack already
+ * over (done or failed) ended without the hash: it is taken here.
  */
-async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<boolean> {
+async function hashedInUnpack(deps: StageDeps, upload: UploadRecord, ctx: StageContext): Promise<'marked-now' | 'marked-before' | false> {
   const root = await deps.index.getFile(upload.rootFileId);
   if (!root || root.stage === 'failed') return false;
-  if (root.unpack === 'pending') return true;
+  if (root.unpack === 'pending') return 'marked-before';
   if (root.unpack !== 'n/a' || !unpacks('archive', root.depth, deps.limits)) return false;
   const decided = await readOnceByUnpack(deps, upload, ctx);
   if (!decided) return false;
   await deps.index.setUnpack(root.fileId, 'pending');
   ctx.logger.info({ blobName: upload.blobName, mime: decided.mime }, 'archive: hashed in the unpack\'s read of it');
-  return true;
+  return 'marked-now';
 }
 
 /**

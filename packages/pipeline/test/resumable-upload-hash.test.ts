@@ -5,17 +5,17 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, LIMITS, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { hashStage, recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
-import { redrive, runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { redrive, runDeadLetter, runMessage } from '../src/stage-runner.js';
 import { queuesAwaited } from '../src/stage-graph.js';
 import { createWatchdogStore } from '@exhibit/index';
 import { hasTool, pseudoRandom } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { createHarness, limitsWith, sha256, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * The hash of an upload too large for one stage invocation (a 500 GB-2 TB disk
@@ -117,14 +117,7 @@ const hashesOf = (data: Buffer) => ({
 const custodyOf = (evidenceId: string, action: string) => h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === action);
 const hashSends = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'hash' && (s.message.body as { fileId?: string }).fileId === fileId);
 
-async function upload(fileName: string, data: Buffer): Promise<HashMessage> {
-  const caseId = 'case-1';
-  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-  const blobName = `${caseId}/${evidenceId}/${fileName}`;
-  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
-  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
-}
+const upload = (fileName: string, data: Buffer): Promise<HashMessage> => uploadEvidence(h, fileName, data);
 
 interface Delivery {
   messageId: string;

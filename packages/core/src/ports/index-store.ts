@@ -546,6 +546,11 @@ export interface IndexStore {
   /** Ends the holder's lease; a lease another holder has taken over is left alone. */
   releaseStageLease(key: StageLeaseKey): Promise<void>;
   /**
+   * Whether some holder's lease of `key.queue`'s work on `key.subjectId` is live (expires after now, on the index's
+   * clock): a running attempt does that work. Reads only; an expired lease (a dead holder's) answers false.
+   */
+  stageLeaseHeld(key: Omit<StageLeaseKey, 'holder'>): Promise<boolean>;
+  /**
    * Deletes every stage lease; answers how many there were. Only for a caller that knows no holder can be alive: the
    * local host starting on its own PGlite index, which no other process opens (the data folder's lock).
    */
