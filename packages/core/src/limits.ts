@@ -126,8 +126,9 @@ export const LIMITS = {
   /** After the deadline, how long a stage may take to wind down before its message is released anyway. */
   stageDeadlineGraceMs: 30_000,
   /**
-   * The stage lease of long single-item work (unpack, hash; migration 0230, stage-lease.ts): how long it lasts
-   * unless renewed. The runner renews it every third of this while the stage runs, so a renewal may fail twice (a
+   * The stage lease of long single-item work (unpack, hash; migration 0230, stage-lease.ts), which keeps a twin (a
+   * continuation sent again, as the reconcile timer's resend does, or a redelivery after a lost lock) from running
+   * beside the live attempt: how long it lasts unless renewed. The runner renews it every third of this while the stage runs, so a renewal may fail twice (a
    * busy index) before the lease lapses. It is also how long a crashed holder blocks its item: the next delivery
    * takes the lease over once it has expired. 2 min: longer than any index stall we expect under load, and short
    * next to the redelivery it delays after a crash (the local lock is 30 s, Service Bus's up to 5 min). 0: every

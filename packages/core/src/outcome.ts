@@ -19,8 +19,9 @@ export type SkipReason =
   /** Not yet: the work waits for something else to arrive and runs again later (a split image's first segment, its set). */
   | 'waiting'
   /**
-   * Another delivery holds the item's stage lease (its message's lock was lost, so it was delivered again while the
-   * first delivery still runs): this one did no work and sent a scheduled copy of itself for when that lease expires.
+   * Another delivery holds the item's stage lease (this one is a twin: a continuation sent again, e.g. by the
+   * reconcile timer's resend, or a redelivery after a lost lock, while the live attempt still runs): this one did no
+   * work and sent a scheduled copy of itself for when that lease expires.
    */
   | 'held-by-another-delivery'
   | 'unknown-subject';

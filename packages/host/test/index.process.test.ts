@@ -152,10 +152,11 @@ describe('the index process', () => {
     const before = indexProcessesOfThisRunner();
     const first = startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile: path.join(dir, 'logs', 'index-process.log'), stopGraceMs: 10_000 });
     first.catch(() => undefined);
-    // The index process has begun opening PGlite (it makes the directory first); stopped there, it stays mid-open
-    // whatever the machine's speed, as when its host is killed during a first open that takes seconds.
+    // The index process has begun opening PGlite: a first open creates the index in `pglite.creating` and renames it to
+    // `pglite` only at the end, so either folder shows the open has begun. Stopped there, it stays mid-open whatever the
+    // machine's speed, as when its host is killed during a first open that takes seconds.
     let opening: number | undefined;
-    while (opening === undefined || !existsSync(path.join(dir, 'pglite'))) {
+    while (opening === undefined || !['pglite', 'pglite.creating'].some((d) => existsSync(path.join(dir, d)))) {
       opening ??= indexProcessesOfThisRunner().find((pid) => !before.includes(pid));
       await new Promise((r) => setTimeout(r, 10));
     }

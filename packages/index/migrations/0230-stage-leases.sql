@@ -1,8 +1,12 @@
 -- Per-item leases of long single-item stage work (docs/architecture.md,
--- "Twin deliveries and the stage lease"): a queue message whose lock was lost
--- (a failed renewal, a transient Service Bus fault) is delivered again while
--- its first delivery still runs. Both would read the whole archive or upload
--- (measured: a 4 GiB image read 1.66 times). The stage runner takes the lease
+-- "Twin deliveries and the stage lease"): a twin of a message runs beside the
+-- live attempt when a continuation is sent again (the reconcile timer re-offers
+-- an upload hashed in the unpack's read, which re-sends the unpack's latest
+-- continuation; the local queue has no duplicate detection, Service Bus's
+-- window is shorter than an attempt) or when a message's lock is lost (a
+-- failed renewal, a transient Service Bus fault) while its first delivery still
+-- runs. Both would read the whole archive or upload (measured, twins from
+-- resent continuations: a 4 GiB image read 1.57 times). The stage runner takes the lease
 -- of (queue, subject_id) before it runs the stage (unpack: the archive's file
 -- id; hash: the upload's root file id), renews it while the stage runs and
 -- deletes it when the attempt ends. A delivery that finds a live lease of

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Mutex, PGlite, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { vector } from '@electric-sql/pglite/vector';
-import { ExhibitError } from '@exhibit/core';
+import { ExhibitError, isExhibitError } from '@exhibit/core';
 import type { OpenSqlClientOptions, SqlClient } from './sql-client.js';
 import { inSavepoint } from './sql-savepoint.js';
 
@@ -82,10 +82,12 @@ function txClient(tx: Transaction): SqlClient {
 /**
  * Creates a new database in a sibling folder (<dataDir>.creating), closes it cleanly, then renames it into place: a
  * process killed during the creation (seconds) leaves only the sibling, never a half-made data directory that PGlite
- * can never open again ("Aborted()") (regression index-killed-during-first-creation-never-opens-again). A leftover
- * sibling is a creation that was cut off, and is removed: only one process opens a data directory (the local host
- * holds the data-folder lock), so nobody else is creating there. The rename fails, and nothing is removed, where
- * `dataDir` is a file or a non-empty folder.
+ * can never open again ("Aborted()") (regression index-killed-during-first-creation-never-opens-again). Only for a
+ * `dataDir` that does not exist (see indexDirToOpen). A leftover sibling is a creation that was cut off, and is
+ * removed. That rests on nobody else creating there at the same time, which only the local host guarantees (its
+ * index process opens the data directory under the data-folder lock): `exhibit hashset` and `exhibit pdq-backfill`
+ * open PGlite without that lock and only tell the user to stop the local host first, so one run beside the host, or
+ * beside another, on a data folder with no index yet is not guarded against.
  */
 async function createAside(dataDir: string, create: (dir: string) => Promise<PGlite>): Promise<void> {
   const creating = `${dataDir}.creating`;
@@ -100,6 +102,32 @@ async function createAside(dataDir: string, create: (dir: string) => Promise<PGl
     await rm(creating, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The folder to open PGlite on, made ready when it holds no index (no PG_VERSION). Absent: the index is created aside
+ * and renamed into place (createAside). Present, it is resolved to its real path: PGlite's file system cannot open a
+ * data directory through a symbolic link, not even an existing index (its start exits with status 1; measured with
+ * @electric-sql/pglite 0.3.16), and a link to another disk is a way to place the index. An empty folder, a link to one or
+ * a mount point (where no rename onto it can work: ENOTDIR, EBUSY) is created in place by the caller's open, as
+ * before the creation aside; that case keeps the old exposure to a kill mid-creation, which leaves a half-made index
+ * there that the next start refuses below (or, past PG_VERSION, cannot open). A non-empty folder with no PG_VERSION is
+ * refused and nothing in it is touched: it may be someone's files, or a creation cut off in place.
+ */
+async function indexDirToOpen(dataDir: string, create: (dir: string) => Promise<PGlite>): Promise<string> {
+  const real = await realpath(dataDir).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  });
+  if (real === null) {
+    await createAside(dataDir, create);
+    return dataDir;
+  }
+  if (existsSync(path.join(real, 'PG_VERSION'))) return real;
+  if ((await readdir(real)).length > 0) {
+    throw new ExhibitError('precondition-failed', `${dataDir} holds no index (no PG_VERSION) and is not empty; move it away`);
+  }
+  return real;
 }
 
 /**
@@ -121,9 +149,10 @@ export async function openPgliteDatabase(dataDir: string): Promise<PGlite> {
     );
   try {
     if (inMemory) return await create(undefined);
-    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await createAside(dataDir, create);
-    return await create(dataDir);
+    return await create(await indexDirToOpen(dataDir, create));
   } catch (err) {
+    // Not retryable, and already says what to do.
+    if (isExhibitError(err, 'precondition-failed')) throw err;
     throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 }

@@ -1,4 +1,8 @@
+import { existsSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExhibitError, isExhibitError } from '@exhibit/core';
 import { openSqlClient, type SqlClient } from '../src/index.js';
@@ -149,6 +153,49 @@ describe('PGlite serialisation', () => {
     } finally {
       await target.dispose();
     }
+  });
+});
+
+describe('PGlite first start in an existing folder', () => {
+  const roots: string[] = [];
+  afterAll(async () => {
+    await Promise.all(roots.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+  const root = async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-index-first-'));
+    roots.push(dir);
+    return dir;
+  };
+
+  it('first-start-into-symlinked-empty-index-dir-fails-rename: a data directory that is a link to an empty folder is created in that folder', { timeout: 60_000 }, async () => {
+    // <data>/pglite as a link to an empty folder elsewhere (another disk): the creation aside could not be renamed
+    // onto the link (ENOTDIR; EBUSY on a mount point), so the index never opened; nor can PGlite open through a link.
+    const dir = await root();
+    const target = path.join(dir, 'elsewhere');
+    await mkdir(target);
+    const dataDir = path.join(dir, 'pglite');
+    await symlink(target, dataDir, 'dir');
+    const first = await openSqlClient({ kind: 'pglite', dataDir });
+    await first.exec("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('in the linked folder');");
+    await first.close();
+    expect((await lstat(dataDir)).isSymbolicLink()).toBe(true);
+    expect(existsSync(path.join(target, 'PG_VERSION'))).toBe(true);
+    const second = await openSqlClient({ kind: 'pglite', dataDir });
+    const { rows } = await second.query<{ v: string }>('SELECT v FROM kept');
+    await second.close();
+    expect(rows).toEqual([{ v: 'in the linked folder' }]);
+  });
+
+  it('refuses a non-empty folder with no PG_VERSION, naming it, and removes nothing', async () => {
+    const dir = await root();
+    const dataDir = path.join(dir, 'pglite');
+    await mkdir(dataDir);
+    await writeFile(path.join(dataDir, 'notes.txt'), 'not an index');
+    const err = await openSqlClient({ kind: 'pglite', dataDir }).catch((e: unknown) => e);
+    expect(isExhibitError(err, 'precondition-failed')).toBe(true);
+    expect((err as Error).message).toBe(`${dataDir} holds no index (no PG_VERSION) and is not empty; move it away`);
+    expect(await readdir(dataDir)).toEqual(['notes.txt']);
+    expect(existsSync(`${dataDir}.creating`)).toBe(false);
   });
 });
 

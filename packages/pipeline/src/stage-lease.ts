@@ -4,10 +4,16 @@ import { errorMessage, MAX_MESSAGE_ID_CHARS, type IndexStore, type Logger, type 
 /**
  * The stage lease (migration 0230): one delivery at a time does the long
  * single-item work of a queue (unpack, hash: `leased` in the stage graph) on
- * one item. A message whose lock was lost is delivered again while its first
- * delivery still runs; without the lease both read the whole archive or
- * upload (measured on the 4 GiB image bench: 1.66 times its bytes) and both
- * charge their time to the item's unpack budget. The stage runner takes it,
+ * one item. A twin of a message runs beside the live attempt when a
+ * continuation is sent again (the reconcile timer re-offers an upload whose
+ * hash is taken in the unpack's read, whose hash message sends the unpack's
+ * first message again, which re-sends the latest continuation; the local queue
+ * has no duplicate detection and Service Bus's window is shorter than an
+ * attempt) or when a message's lock is lost while its delivery still runs.
+ * Without the lease both read the whole archive or upload (measured on the
+ * 4 GiB image bench, twins all from resent continuations: 1.57 times its
+ * bytes) and both charge their time to the item's unpack budget; with it, a
+ * twin of either kind does not run beside the live attempt. The runner takes it,
  * renews it while the stage runs and releases it when the stage ends; a
  * delivery that finds another's live lease does no work and sends a copy of
  * itself for when that lease expires (heldCopyId). Correctness does not rest

@@ -302,8 +302,9 @@ export const HELD_COPY_MARGIN_MS = 1000;
 
 /**
  * A delivery that found another delivery's live stage lease on its item (a
- * message whose lock was lost, delivered again while the first delivery still
- * runs; or another message for the same item) does no work: it sends a copy of
+ * continuation sent again, or a message whose lock was lost, delivered again
+ * while the first delivery still runs; or another message for the same item)
+ * does no work: it sends a copy of
  * itself, the same body, scheduled for when that lease expires, and completes.
  * The holder normally finishes the work, and the copy, run as any redelivery
  * is, finds it done or continued and skips or sends the latest continuation

@@ -8,10 +8,11 @@ import { addArchive, createHarness, limitsWith, type Harness } from './fixtures/
 
 /**
  * The stage lease, through the stage runner with Azurite and PGlite. On the
- * 4 GiB image bench the local queue's lock renewals failed under load, so two
- * unpack messages were delivered a second time while their first delivery
- * still ran: each twin read the image again from its saved offset (1.66 times
- * the image's bytes in all) and charged its time to the item's budget.
+ * 4 GiB image bench unpack continuations were sent again (the reconcile
+ * timer's resend of an upload hashed in the unpack's read) while their first
+ * delivery still ran: each twin read the image again from its saved offset
+ * (1.57 times the image's bytes in all) and charged its time to the item's
+ * budget. A redelivery after a lost lock makes the same twin.
  */
 let h: Harness;
 const inv = (invocationId = randomBytes(4).toString('hex')) => ({ invocationId, logger: createRootLogger({ level: 'silent' }) });
