@@ -9,6 +9,9 @@ import type { QueueName } from './ports/bus.js';
  */
 const id = z.string().min(1).max(128);
 
+/** Service Bus refuses a message id longer than this; duplicate detection relies on the ids. */
+export const MAX_MESSAGE_ID_CHARS = 128;
+
 export const hashMessage = z.object({
   caseId: id,
   evidenceId: id,
@@ -48,6 +51,22 @@ export function filesOf(body: FileWorkMessage): FileMessage[] {
   return body.fileIds.map((fileId) => ({ caseId: body.caseId, evidenceId: body.evidenceId, fileId }));
 }
 
+/**
+ * What a held copy (packages/pipeline/src/stage-lease.ts: a delivery that found another delivery's live stage lease
+ * sends one for when that lease expires) carries beside its work, under its body's `held` key, so it travels the same
+ * on every bus (Service Bus, the local storage queue, the Functions trigger) and the work's own schema strips it before
+ * a stage sees the body. `of`: the original message's id, which the stage is given (the copy's own id is a digest);
+ * `generation`: copies deep (1 for a copy of the original); `priorDeliveries`: deliveries of the message and its
+ * earlier copies before this copy was sent, so a chain of copies counts toward LIMITS.maxDeliveryCount as one message's
+ * redeliveries do (a deferral itself is not counted: it did no work).
+ */
+export const heldCopyMark = z.object({
+  of: z.string().min(1).max(MAX_MESSAGE_ID_CHARS),
+  generation: z.number().int().min(1),
+  priorDeliveries: z.number().int().min(0),
+});
+export type HeldCopyMark = z.infer<typeof heldCopyMark>;
+
 export const messageSchemas = {
   hash: hashMessage,
   unpack: fileMessage,
@@ -57,8 +76,6 @@ export const messageSchemas = {
 
 export type MessageBody<Q extends QueueName> = z.infer<(typeof messageSchemas)[Q]>;
 
-/** Service Bus refuses a message id longer than this; duplicate detection relies on the ids. */
-export const MAX_MESSAGE_ID_CHARS = 128;
 
 /** Deterministic message id: one per (queue, unit of work). */
 export function messageIdFor(queue: QueueName, subjectId: string): string {

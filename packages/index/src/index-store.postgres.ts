@@ -62,7 +62,7 @@ import {
 } from './index-store.rows.js';
 import { declareSegmentManifest, getDeclaredSegment, getSegmentManifest, latestSegmentRegistration, toSegmentManifestEntry } from './index-store.segment-manifests.js';
 import { getDiskImage, recordDiskImage, toDiskImage } from './index-store.disk-images.js';
-import { acquireStageLease, clearStageLeases, releaseStageLease, renewStageLease, stageLeaseHeld } from './index-store.stage-leases.js';
+import { acquireStageLease, clearStageLeases, listUploadsToOfferAgain, releaseStageLease, renewStageLease, stageLeaseHeld } from './index-store.stage-leases.js';
 import { filesOfContent, getPdq, pdqBackfillCandidates, pdqBackfillPending, pdqReplaceCtes, recordPdqBackfill, setPdq, similarByPdq, type PdqRow, type SimilarQuery, type SimilarResult } from './index-store.pdq.js';
 import { RECORD_REJECTED_SQL, listRejectedQuery, recordRejectedParams, toRejectedBlob } from './index-store.rejected.js';
 import { MAX_KEY_TEXT, buildSearch } from './index-store.search.js';
@@ -176,6 +176,10 @@ export class PostgresIndex implements IndexStore {
   async listUploadEtags(): Promise<Map<string, string>> {
     const { rows } = await this.query<{ blob_name: string; etag: string }>('SELECT blob_name, etag FROM uploads');
     return new Map(rows.map((r) => [r.blob_name, canonicalEtag(r.etag)]));
+  }
+
+  listUploadsToOfferAgain(options: { pendingForMs: number; unlessLeasedOn: readonly string[] }): Promise<Set<string>> {
+    return listUploadsToOfferAgain(this.sql, options);
   }
 
   /** The first sighting's time stays; the latest ETag and size are what is there now. */

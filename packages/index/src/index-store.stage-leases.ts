@@ -67,6 +67,23 @@ export async function stageLeaseHeld(sql: SqlClient, key: Omit<StageLeaseKey, 'h
   return rows[0]?.held === true;
 }
 
+/**
+ * The reconcile pass's candidates for a resend, in one statement: pending uploads old enough whose root file no live
+ * lease of the given queues covers. Before, the pass offered every pending upload, and one hashed in its unpack's read
+ * stays pending for the whole unpack: each offer's hash message went to that unpack again, beside the live attempt.
+ */
+export async function listUploadsToOfferAgain(sql: SqlClient, options: { pendingForMs: number; unlessLeasedOn: readonly string[] }): Promise<Set<string>> {
+  const { rows } = await sql.query<{ blob_name: string }>(
+    `SELECT u.blob_name FROM uploads u
+      WHERE u.integrity = 'pending'
+        AND u.received_at <= now() - $1::bigint * interval '1 millisecond'
+        AND NOT EXISTS (SELECT 1 FROM stage_leases l
+                         WHERE l.queue = ANY($2::text[]) AND l.subject_id = u.root_file_id AND l.expires_at > now())`,
+    cleanParams([Math.max(0, Math.round(options.pendingForMs)), [...options.unlessLeasedOn]]),
+  );
+  return new Set(rows.map((r) => r.blob_name));
+}
+
 export async function releaseStageLease(sql: SqlClient, key: StageLeaseKey): Promise<void> {
   await sql.query(`DELETE FROM stage_leases WHERE queue = $1 AND subject_id = $2 AND holder = $3`, cleanParams([key.queue, key.subjectId, key.holder]));
 }

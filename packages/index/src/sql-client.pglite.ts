@@ -153,7 +153,32 @@ export async function openPgliteDatabase(dataDir: string): Promise<PGlite> {
   } catch (err) {
     // Not retryable, and already says what to do.
     if (isExhibitError(err, 'precondition-failed')) throw err;
-    throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new ExhibitError('index-unavailable', `cannot open the embedded index: ${thrownMessage(err)}`, { cause: err });
+  }
+}
+
+/** Longest text of a thrown non-Error value quoted in a message; the value itself stays as the cause. */
+const MAX_THROWN_TEXT_CHARS = 500;
+
+/**
+ * What was thrown, readable. PGlite (Emscripten) can abort by throwing a plain object rather than an Error, which
+ * String() turns into `[object Object]`, telling the operator nothing: its message, name or status, else its JSON.
+ */
+export function thrownMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err !== 'object' || err === null) return String(err);
+  const o = err as { message?: unknown; name?: unknown; status?: unknown };
+  const parts = [
+    typeof o.name === 'string' ? o.name : null,
+    typeof o.message === 'string' ? o.message : null,
+    typeof o.status === 'number' || typeof o.status === 'string' ? `status ${o.status}` : null,
+  ].filter((p): p is string => p !== null && p !== '');
+  if (parts.length > 0) return parts.join(': ').slice(0, MAX_THROWN_TEXT_CHARS);
+  try {
+    return (JSON.stringify(err) ?? Object.prototype.toString.call(err)).slice(0, MAX_THROWN_TEXT_CHARS);
+  } catch {
+    // Cyclic or with a throwing getter: at least its keys.
+    return `object with keys ${Object.keys(err).slice(0, 20).join(', ')}`.slice(0, MAX_THROWN_TEXT_CHARS);
   }
 }
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPostgresIndex, openSqlClient } from '../src/index.js';
+import { hashesOf, newUpload } from './fixtures.js';
 import { allTargets } from './targets.js';
 
 /**
@@ -64,6 +65,31 @@ describe.each(allTargets())('migration 0230 on $name', (target) => {
       await index.close();
     }
   });
+  // The reconcile pass's resend candidates, picked with the leases in one statement (runtime reconcile-live-lease test).
+  it('reconcile-offers-again-an-upload-whose-unpack-is-live (the candidates query)', async () => {
+    const sql = await openSqlClient(await target.create());
+    const index = createPostgresIndex(sql);
+    try {
+      await index.migrate();
+      const [pending, leased, hashing, died, hashed] = ['pending.zip', 'leased.zip', 'hashing.bin', 'died.zip', 'hashed.zip'].map((n) => newUpload('C1', 'E1', n));
+      for (const u of [pending!, leased!, hashing!, died!, hashed!]) await index.recordUpload(u);
+      await index.recordUploadHashes(hashed!.blobName, hashesOf('hashed.zip'), 'verified', []);
+      const queues = ['unpack', 'hash'];
+      await index.acquireStageLease({ queue: 'unpack', subjectId: leased!.rootFileId, holder: 'live', messageId: 'm' }, 60_000);
+      await index.acquireStageLease({ queue: 'hash', subjectId: hashing!.rootFileId, holder: 'live', messageId: 'm' }, 60_000);
+      await index.acquireStageLease({ queue: 'unpack', subjectId: died!.rootFileId, holder: 'dead', messageId: 'm' }, 0);
+      // A lease of a queue not asked about keeps nothing back.
+      await index.acquireStageLease({ queue: 'analyse', subjectId: pending!.rootFileId, holder: 'live', messageId: 'm' }, 60_000);
+      expect([...(await index.listUploadsToOfferAgain({ pendingForMs: 0, unlessLeasedOn: queues }))].sort()).toEqual([died!.blobName, pending!.blobName].sort());
+      // Received just now: not pending for an hour yet.
+      expect(await index.listUploadsToOfferAgain({ pendingForMs: 3_600_000, unlessLeasedOn: queues })).toEqual(new Set());
+      // Asked about no queue, every pending upload is a candidate, as before the lease.
+      expect((await index.listUploadsToOfferAgain({ pendingForMs: 0, unlessLeasedOn: [] })).size).toBe(4);
+    } finally {
+      await index.close();
+    }
+  });
+
   // Many sessions take over a crashed holder's expired lease at once. The losers' read half sees its statement's
   // snapshot, in which the crashed holder's expired row may still stand: it must not be answered as the live holder
   // (a copy would be scheduled after a lease that is gone, naming a delivery that is dead). Only a server runs the

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errorMessage, MAX_MESSAGE_ID_CHARS, type IndexStore, type Logger, type StageLeaseKey } from '@exhibit/core';
+import { errorMessage, type IndexStore, type Logger, type StageLeaseKey } from '@exhibit/core';
 
 /**
  * The stage lease (migration 0230): one delivery at a time does the long
@@ -16,7 +16,7 @@ import { errorMessage, MAX_MESSAGE_ID_CHARS, type IndexStore, type Logger, type 
  * twin of either kind does not run beside the live attempt. The runner takes it,
  * renews it while the stage runs and releases it when the stage ends; a
  * delivery that finds another's live lease does no work and sends a copy of
- * itself for when that lease expires (heldCopyId). Correctness does not rest
+ * itself for when that lease expires (heldCopyId, core's heldCopyMark). Correctness does not rest
  * on it: the stages' continuation points are ETag-guarded, so a lease lost
  * to a stalled index only lets the old double work happen again.
  */
@@ -119,37 +119,27 @@ export async function takeStageLease(index: IndexStore, key: StageLeaseKey & { m
   };
 }
 
-/** What a held copy's id ends in: `:held-<8 hex of the holder>-<generation>`. */
-const HELD_SUFFIX = /:held-([0-9a-f]{8})-(\d{1,6})$/;
+/** Characters of the original id a held copy's id starts with, for the reader of logs and queues; the digest decides. */
+const HELD_ID_HEAD_CHARS = 80;
+/** Hex characters of the digest that names a held copy: 128 bits. */
+const HELD_ID_DIGEST_CHARS = 32;
 
 /**
- * The message id a stage sees: a held copy's id without its suffix, so the
- * keys stages read from the id (continuations, re-drives, waits) are the
- * original message's.
- */
-export function originalMessageId(messageId: string): string {
-  return messageId.replace(HELD_SUFFIX, '');
-}
-
-/** How many held copies deep this message is (0: not a copy). */
-export function heldGeneration(messageId: string): number {
-  const m = HELD_SUFFIX.exec(messageId);
-  return m ? Number(m[2]) : 0;
-}
-
-/**
- * The id of the copy a delivery sends when it finds `holder`'s live lease, or
- * null when it would be longer than a Service Bus message id may be. Derived
- * from the original message id and the holder, so twins of one holder send
- * the same copy (Service Bus's duplicate detection drops the repeat; the
- * local storage queue has none, so there each copy is delivered and they defer
- * to each other, harmless) and it never collides with the original id,
- * which duplicate detection would drop for up to an hour. The generation (the copy's own plus one) keeps a copy that finds the
+ * The id of the copy a delivery sends when it finds `holder`'s live lease:
+ * the original id's head and `:held-` with a digest of the original id, the
+ * holder and the copy's generation, so at most 80 + 6 + 32 = 118 characters
+ * whatever the original's length (Service Bus refuses more than 128; a copy
+ * that could not be sent would leave the work to the holder alone). The same
+ * inputs give the same id, so twins of one holder send the same copy
+ * (Service Bus's duplicate detection drops the repeat; the local storage
+ * queue has none, so there each copy is delivered and they defer to each
+ * other, harmless); it never equals the original id (no original ends in
+ * `:held-<digest>`), which duplicate detection would drop for up to an hour;
+ * and the generation (the copy's own plus one) keeps a copy that finds the
  * same holder still running from sending its own id again, which would be
  * dropped and the work lost.
  */
-export function heldCopyId(messageId: string, holder: string): string | null {
-  const tag = createHash('sha256').update(holder).digest('hex').slice(0, 8);
-  const id = `${originalMessageId(messageId)}:held-${tag}-${heldGeneration(messageId) + 1}`;
-  return id.length <= MAX_MESSAGE_ID_CHARS ? id : null;
+export function heldCopyId(originalId: string, holder: string, generation: number): string {
+  const digest = createHash('sha256').update(`${originalId}\n${holder}\n${generation}`).digest('hex').slice(0, HELD_ID_DIGEST_CHARS);
+  return `${originalId.slice(0, HELD_ID_HEAD_CHARS)}:held-${digest}`;
 }

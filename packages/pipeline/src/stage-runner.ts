@@ -5,6 +5,7 @@ import {
   failed,
   fileBatchMessage,
   filesOf,
+  heldCopyMark,
   invocationLogger,
   LIMITS,
   messageIdFor,
@@ -20,6 +21,7 @@ import {
   type FileRecord,
   type FileWorkMessage,
   type HashMessage,
+  type HeldCopyMark,
   type Logger,
   type OutgoingMessage,
   type QueueName,
@@ -34,7 +36,7 @@ import { indexBatchStage, indexStage } from './index.stage.js';
 import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
 import { redriveKey, type HandOffFile, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
-import { heldCopyId, heldGeneration, originalMessageId, takeStageLease, type HeldStageLease } from './stage-lease.js';
+import { heldCopyId, takeStageLease, type HeldStageLease } from './stage-lease.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
 import { AFTER_UNPACK_KEY, rootLeftToAnalyse, unpackStage, uploadLeftToHash } from './unpack.stage.js';
 
@@ -103,33 +105,40 @@ export async function sendWork(
 ): Promise<void> {
   if (bodies.length === 0) return;
   const node = STAGE_GRAPH[queue];
-  const scheduledAt = options.delayMs ? { scheduledAt: new Date(Date.now() + options.delayMs) } : {};
   const messages: OutgoingMessage[] =
     node.body === 'files' && !options.alone
-      ? batchesOf(bodies as HandOffFile[], { maxFiles: LIMITS.batchMaxFiles, maxBytes: node.batchBytes ? LIMITS.batchMaxBytes : Infinity }).map((batch) => ({
+      ? batchesOf(bodies as HandOffFile[], { maxFiles: LIMITS.batchMaxFiles, maxBytes: node.batchBytes ? LIMITS.batchMaxBytes : Infinity }).map((batch) =>
           // The key (a watchdog re-drive's) names every batch, or its work would be dropped as a repeat of the first send.
-          ...batchMessage(queue, batch, options.messageKey),
-          ...scheduledAt,
-        }))
-      : bodies.map((b) => ({ ...batchMessage(queue, [b], options.messageKey), ...scheduledAt }));
+          batchMessage(queue, batch, options.messageKey, options.delayMs),
+        )
+      : bodies.map((b) => batchMessage(queue, [b], options.messageKey, options.delayMs));
   await deps.bus.send(queue, messages, options.abortSignal ? { abortSignal: options.abortSignal } : {});
 }
 
 /** One message: a single file (or upload) as before batches, else a batch naming its files. */
-function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>, messageKey?: string): OutgoingMessage {
+function batchMessage(queue: QueueName, files: Array<HandOffFile | HashMessage>, messageKey?: string, delayMs?: number): OutgoingMessage {
   const first = files[0]!;
-  const correlationId = `${first.caseId}/${first.evidenceId}`;
   if (files.length === 1) {
     const body: FileMessage | HashMessage =
       'blobName' in first
         ? { caseId: first.caseId, evidenceId: first.evidenceId, blobName: first.blobName, fileId: first.fileId }
         : { caseId: first.caseId, evidenceId: first.evidenceId, fileId: first.fileId };
     // A second message for the same work on purpose (messageKey) must not be dropped as a repeat of the first.
-    return { body, messageId: messageIdFor(queue, messageKey ? `${first.fileId}:${messageKey}` : first.fileId), correlationId };
+    return workMessage(first, body, messageIdFor(queue, messageKey ? `${first.fileId}:${messageKey}` : first.fileId), delayMs);
   }
   const fileIds = files.map((f) => f.fileId);
   const batchId = batchMessageIdFor(queue, fileIds);
-  return { body: { caseId: first.caseId, evidenceId: first.evidenceId, fileIds }, messageId: messageKey ? `${batchId}:${messageKey}` : batchId, correlationId };
+  return workMessage(first, { caseId: first.caseId, evidenceId: first.evidenceId, fileIds }, messageKey ? `${batchId}:${messageKey}` : batchId, delayMs);
+}
+
+/** A message of an evidence item's work: correlated to its item, and scheduled `delayMs` from now when given. */
+function workMessage(item: EvidenceRef, body: unknown, messageId: string, delayMs?: number): OutgoingMessage {
+  return {
+    body,
+    messageId,
+    correlationId: `${item.caseId}/${item.evidenceId}`,
+    ...(delayMs ? { scheduledAt: new Date(Date.now() + delayMs) } : {}),
+  };
 }
 
 /**
@@ -197,20 +206,40 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     return failed('invalid-message', parsed.error.message.slice(0, 500));
   }
   if (node.body === 'files') return runFiles(deps, queue, filesOf(parsed.data as FileWorkMessage), input, inv, baseLogger);
+  // The schema strips a held copy's mark (deferToHolder) from the body: read apart, never seen by the stage.
+  const rawMark = (input.body as { held?: unknown }).held;
+  const markParsed = rawMark === undefined ? null : heldCopyMark.safeParse(rawMark);
+  if (markParsed && !markParsed.success) {
+    baseLogger.error({ issues: markParsed.error.issues.slice(0, 5) }, 'invalid held-copy mark');
+    return failed('invalid-message', `held-copy mark: ${markParsed.error.message}`.slice(0, 500));
+  }
+  const mark = markParsed?.data ?? null;
   const body = parsed.data as FileMessage | HashMessage;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
   const signal = inv.abortSignal ? { abortSignal: inv.abortSignal } : {};
-  // A held copy (below) is the original message to the stage, delivered again: the keys the stage reads from the id are
-  // the original's, and it counts as a later delivery (one that may come after the work moved on).
-  const generation = heldGeneration(input.messageId);
-  const ctx: StageContext = { logger, messageId: originalMessageId(input.messageId), deliveryCount: Math.max(input.deliveryCount, generation + 1), ...signal };
+  // Deliveries of the message, its copies' included: what the bus would count had the work stayed in one message.
+  const deliveries = (mark?.priorDeliveries ?? 0) + input.deliveryCount;
+  if (mark && deliveries > deps.limits.maxDeliveryCount) {
+    // Each copy starts at delivery 1 on the bus, which so never dead-letters a stage that hangs or fails on every run
+    // while its copies defer to the lease it leaves behind: the chain is given up on here, as the bus would have.
+    const description = `delivered ${deliveries - 1} times (across ${mark.generation} held cop${mark.generation === 1 ? 'y' : 'ies'} of ${mark.of}), at most ${deps.limits.maxDeliveryCount}: every run failed or was cut off`;
+    logger.error({ deliveries: deliveries - 1, generation: mark.generation, of: mark.of }, 'held copy past the delivery limit; dead-lettering its work');
+    await runDeadLetter(deps, queue, { body, messageId: mark.of, reason: HELD_CHAIN_DEAD_LETTER_REASON, description }, inv);
+    return failed('dead-lettered', description);
+  }
+  // A held copy is the original message to the stage, delivered again: the keys the stage reads from the id are the
+  // original's, and it counts as a later delivery (one that may come after the work moved on).
+  const ctx: StageContext = { logger, messageId: mark?.of ?? input.messageId, deliveryCount: mark ? Math.max(deliveries, mark.generation + 1) : input.deliveryCount, ...signal };
   const members = node.members;
   const stage = STAGES[queue] as Stage<typeof body>;
   let lease: HeldStageLease | null = null;
   if (node.leased) {
     const key = { queue, subjectId: body.fileId, holder: inv.invocationId, messageId: input.messageId };
     const took = await takeStageLease(deps.index, key, deps.limits.stageLeaseMs, logger);
-    if ('heldBy' in took) return deferToHolder(deps, queue, body, input.messageId, took.heldBy, logger, signal);
+    if ('heldBy' in took) {
+      const next: HeldCopyMark = { of: ctx.messageId, generation: (mark?.generation ?? 0) + 1, priorDeliveries: deliveries - 1 };
+      return deferToHolder(deps, queue, body, next, took.heldBy, logger, signal);
+    }
     lease = took.held;
   }
   // Every invocation has a deadline (see withDeadline): no worker stays busy on one message for good.
@@ -309,31 +338,35 @@ export const HELD_COPY_MARGIN_MS = 1000;
  * The holder normally finishes the work, and the copy, run as any redelivery
  * is, finds it done or continued and skips or sends the latest continuation
  * again; should the holder have died, the copy takes the expired lease over and
- * does the work. The outcome is a skip: no failure, no custody entry, nothing
- * that counts toward dead-lettering.
+ * does the work. The outcome is a skip: no failure, no custody entry. The
+ * copy carries its mark (core's heldCopyMark): the original id, which the
+ * stage is given, and the deliveries before it, so the failed runs of a chain
+ * of copies count toward the delivery limit as one message's would (a stage
+ * that hangs on every run would otherwise never be dead-lettered: each copy
+ * starts at delivery 1, and the delivery that meets the hung run's lease
+ * completes as this skip).
  */
 async function deferToHolder(
   deps: RunnerDeps,
   queue: QueueName,
   body: FileMessage | HashMessage,
-  messageId: string,
+  mark: HeldCopyMark,
   heldBy: { holder: string; messageId: string; expiresInMs: number },
   logger: Logger,
   signal: { abortSignal?: AbortSignal },
 ): Promise<StageOutcome> {
-  const copyId = heldCopyId(messageId, heldBy.holder);
+  const copyId = heldCopyId(mark.of, heldBy.holder, mark.generation);
   const afterMs = heldBy.expiresInMs + HELD_COPY_MARGIN_MS;
-  if (copyId === null) {
-    // Only a message id near Service Bus's limit already (a re-drive of a continuation deep into an image's check):
-    // the holder runs this work; should it die, the watchdog re-drives the item once it has stopped moving.
-    logger.warn({ holder: heldBy.holder, holderMessageId: heldBy.messageId }, 'another delivery holds this item: no work done, and no copy (its id would be too long); the watchdog covers a holder that dies');
-    return skipped('held-by-another-delivery');
-  }
-  const correlationId = `${body.caseId}/${body.evidenceId}`;
-  await deps.bus.send(queue, [{ body, messageId: copyId, correlationId, scheduledAt: new Date(Date.now() + afterMs) }], signal);
-  logger.info({ holder: heldBy.holder, holderMessageId: heldBy.messageId, copyId, afterMs }, 'another delivery holds this item: no work done, a copy sent for when its lease expires');
+  await deps.bus.send(queue, [workMessage(body, { ...body, held: mark }, copyId, afterMs)], signal);
+  logger.info({ holder: heldBy.holder, holderMessageId: heldBy.messageId, copyId, mark, afterMs }, 'another delivery holds this item: no work done, a copy sent for when its lease expires');
   return skipped('held-by-another-delivery');
 }
+
+/**
+ * The reason a chain of held copies is dead-lettered with when it passes the delivery limit: Service Bus's own for a
+ * message delivered too often, so status, API and CLI read the same whichever gave up.
+ */
+export const HELD_CHAIN_DEAD_LETTER_REASON = 'MaxDeliveryCountExceeded';
 
 /** A failed step's custody entry, once per file and step (the event key). */
 async function recordStepFailures(deps: RunnerDeps, queue: QueueName, file: FileMessage, result: StageResult): Promise<void> {

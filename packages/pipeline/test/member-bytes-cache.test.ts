@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   createRootLogger,
-  rootFileId,
   type FileIdentifier,
   type HashMessage,
   type MetadataExtractor,
@@ -10,9 +9,9 @@ import {
   type Thumbnailer,
 } from '@exhibit/core';
 import { MemoryMemberBytesCache } from '@exhibit/storage';
-import { runIngest, runMessage } from '../src/stage-runner.js';
+import { runMessage } from '../src/stage-runner.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { addArchive, countingReads, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, countingReads, createHarness, limitsWith, sha256, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Issue 12: the members of an unpacked archive are analysed from the bytes the
@@ -69,14 +68,7 @@ afterAll(async () => {
 
 const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger: createRootLogger({ level: 'silent' }) });
 
-async function upload(fileName: string, data: Buffer): Promise<HashMessage> {
-  const caseId = 'case-1';
-  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-  const blobName = `${caseId}/${evidenceId}/${fileName}`;
-  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
-  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
-}
+const upload = (fileName: string, data: Buffer): Promise<HashMessage> => uploadEvidence(h, fileName, data);
 
 const deliver = (queue: 'hash' | 'unpack' | 'analyse', body: object, id: string): Promise<StageOutcome> =>
   runMessage(h.deps, queue, { body, messageId: `${queue}:${id}`, deliveryCount: 1 }, inv());

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, type BlobStore, type IndexStore, type OutgoingMessage } from '@exhibit/core';
-import { runMessage, sendWork } from '../src/stage-runner.js';
+import { runDeadLetter, runMessage, sendWork } from '../src/stage-runner.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
 
@@ -77,13 +77,19 @@ describe('stage lease (runner, Azurite + PGlite)', () => {
     const copies = unpackSentFor(archive.fileId).filter((m) => m.messageId !== first.messageId);
     expect(copies).toHaveLength(1);
     const copy = copies[0]!;
-    expect(copy.messageId).toMatch(new RegExp(`^${first.messageId}:held-[0-9a-f]{8}-1$`));
-    expect(copy.body).toEqual(first.body);
+    expect(copy.messageId).toMatch(new RegExp(`^${first.messageId}:held-[0-9a-f]{32}$`));
+    // The same work, marked as a copy: the original id (the stage's), its generation, the deliveries before it.
+    expect(copy.body).toEqual({ ...(first.body as object), held: { of: first.messageId, generation: 1, priorDeliveries: 1 } });
     expect(copy.scheduledAt!.getTime()).toBeGreaterThan(Date.now());
     // A third delivery finding the same holder sends the same copy: on Service Bus duplicate detection drops the
     // repeat; the local storage queue has none, so there both copies are delivered and defer to each other (harmless).
     await runMessage({ ...h.deps, blobs: twin.blobs }, 'unpack', { ...input, deliveryCount: 3 }, inv());
     expect(unpackSentFor(archive.fileId).filter((m) => m.messageId !== first.messageId).map((m) => m.messageId)).toEqual([copy.messageId, copy.messageId]);
+    // A copy that finds the same holder still running sends the next generation, under another id.
+    await runMessage({ ...h.deps, blobs: twin.blobs }, 'unpack', { body: copy.body, messageId: copy.messageId, deliveryCount: 1 }, inv());
+    const deeper = unpackSentFor(archive.fileId).at(-1)!;
+    expect(deeper.messageId).not.toBe(copy.messageId);
+    expect(deeper.body).toEqual({ ...(first.body as object), held: { of: first.messageId, generation: 2, priorDeliveries: 1 } });
 
     open();
     expect(await holderRun).toMatchObject({ status: 'done', summary: { memberCount: 2 } });
@@ -101,6 +107,63 @@ describe('stage lease (runner, Azurite + PGlite)', () => {
     expect((await h.index.getFile(archive.fileId))?.failure).toBeNull();
     // Released at the end of the attempt: the item is free.
     expect(await h.index.acquireStageLease({ queue: 'unpack', subjectId: archive.fileId, holder: 'next', messageId: 'x' }, 60_000)).toMatchObject({ acquired: true });
+  });
+
+  // A continuation re-driven deep into an image's check has an id near Service Bus's 128 characters: its copy's id,
+  // the original's with a suffix, passed the limit, and the copy was not sent (logged only).
+  it('held-copy-of-a-long-id-not-sent', async () => {
+    const { archive, first } = await archiveWithMessage('long-id.zip');
+    const longId = `${first.messageId}:${'k'.repeat(128 - first.messageId.length - 1)}`;
+    expect(longId).toHaveLength(128);
+    await h.index.acquireStageLease({ queue: 'unpack', subjectId: archive.fileId, holder: 'live-holder', messageId: first.messageId }, 60_000);
+    const before = unpackSentFor(archive.fileId).length;
+    expect(await runMessage(h.deps, 'unpack', { body: first.body, messageId: longId, deliveryCount: 1 }, inv())).toEqual({
+      status: 'skipped',
+      reason: 'held-by-another-delivery',
+    });
+    const copies = unpackSentFor(archive.fileId).slice(before);
+    expect(copies).toHaveLength(1);
+    expect(copies[0]!.messageId.length).toBeLessThanOrEqual(128);
+    expect((copies[0]!.body as { held?: { of: string } }).held?.of).toBe(longId);
+    await h.index.releaseStageLease({ queue: 'unpack', subjectId: archive.fileId, holder: 'live-holder' });
+  });
+
+  // A stage that hangs on every run (it ignores its abort): each run ends in a throw and a redelivery, which meets the
+  // hung run's lease (kept renewed while it runs), completes as a skip and sends a copy; each copy started again at
+  // delivery 1, so the bus's limit was never reached and only the watchdog's `stuck` (hours) ended it.
+  it('stage-hanging-on-every-run-never-dead-lettered', async () => {
+    const { archive, first } = await archiveWithMessage('hangs.zip');
+    // Every read of the evidence hangs for good.
+    const { blobs } = evidenceReads(h.deps.blobs, h.deps.containers.evidence, { reached: () => {}, open: new Promise<void>(() => {}) });
+    const deps = { ...h.deps, blobs, limits: limitsWith({ stageDeadlineMs: 200, stageDeadlineGraceMs: 50, stageLeaseMs: 150 }) };
+    const max = deps.limits.maxDeliveryCount;
+    // The bus's part: deliver when due, complete on return, redeliver on a throw, dead-letter after `max` deliveries.
+    type Delivery = { body: unknown; messageId: string; deliveryCount: number; dueAt: number };
+    const queue: Delivery[] = [{ body: first.body, messageId: first.messageId, deliveryCount: 1, dueAt: 0 }];
+    let deadLetteredBy: 'bus' | 'runner' | null = null;
+    for (let delivery = 0; delivery < 8 * max && queue.length > 0 && !deadLetteredBy; delivery++) {
+      const next = queue.shift()!;
+      await sleep(Math.max(0, next.dueAt - Date.now()));
+      const sentBefore = h.bus.sent.length;
+      try {
+        const outcome = await runMessage(deps, 'unpack', next, inv());
+        if (outcome.status === 'failed' && outcome.code === 'dead-lettered') deadLetteredBy = 'runner';
+        for (const s of h.bus.sent.slice(sentBefore)) {
+          if (s.queue === 'unpack') queue.push({ body: s.message.body, messageId: s.message.messageId, deliveryCount: 1, dueAt: s.message.scheduledAt?.getTime() ?? 0 });
+        }
+      } catch (err) {
+        if (next.deliveryCount < max) queue.push({ ...next, deliveryCount: next.deliveryCount + 1, dueAt: 0 });
+        else {
+          await runDeadLetter(deps, 'unpack', { body: next.body, messageId: next.messageId, reason: 'MaxDeliveryCountExceeded', description: String(err) }, inv());
+          deadLetteredBy = 'bus';
+        }
+      }
+    }
+    expect(deadLetteredBy).not.toBeNull();
+    // Given up on with a reason status, API and CLI show: the archive's unpack failed, dead-lettered.
+    const file = await h.index.getFile(archive.fileId);
+    expect(file?.unpack).toBe('failed');
+    expect(h.custody.events.filter((e) => e.eventKey === `dead-letter:unpack:${archive.fileId}`)).toHaveLength(1);
   });
 
   it('lease-of-crashed-holder-blocks-item-forever', async () => {

@@ -11,20 +11,19 @@ import {
   isRetryable,
   LIMITS,
   memberFileId,
-  rootFileId,
   type BlobStore,
   type FileWorkMessage,
   type HashMessage,
   type StageOutcome,
 } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
-import { redrive, runIngest, runMessage, sendWork } from '../src/stage-runner.js';
+import { redrive, runMessage, sendWork } from '../src/stage-runner.js';
 import { AFTER_UNPACK_KEY } from '../src/unpack.stage.js';
 import { archivePool } from '../src/archive/archive.pool.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { gzip, gzipMembersOf, tarOf, zipOf } from './fixtures/archives/archive-fixtures.js';
-import { addArchive, createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, limitsWith, sha256, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * Planned continuation of a long unpack (docs/architecture.md, "Redelivery
@@ -74,14 +73,7 @@ async function queueUnpack(archive: { caseId: string; evidenceId: string; fileId
   await sendWork(h.deps, 'unpack', [archive]);
 }
 
-async function upload(fileName: string, data: Buffer): Promise<HashMessage> {
-  const caseId = 'case-1';
-  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-  const blobName = `${caseId}/${evidenceId}/${fileName}`;
-  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, data, { metadata: { acquisition_sha256: sha256(data) } });
-  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-  return { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
-}
+const upload = (fileName: string, data: Buffer): Promise<HashMessage> => uploadEvidence(h, fileName, data);
 
 /** Every message id once; the continuations keyed by their progress point, strictly rising. */
 function expectContinuations(fileId: string, runs: Array<{ messageId: string }>): number[] {

@@ -6,10 +6,11 @@ import {
   invocationLogger,
   parseEvidenceBlobName,
   PIPELINE_ACTOR,
+  QUEUES,
   type QueueName,
   type StageOutcome,
 } from '@exhibit/core';
-import { runDeadLetter, runIngest, runMessage, type IngestOutcome } from '@exhibit/pipeline';
+import { runDeadLetter, runIngest, runMessage, STAGE_GRAPH, type IngestOutcome } from '@exhibit/pipeline';
 import type { ApiRequest, ApiResponse } from '@exhibit/api';
 import type { App } from './app.js';
 import type { BlobCreatedInput, DeadLetterInput, Invocation, QueueInput } from './function-table.types.js';
@@ -37,10 +38,13 @@ export async function handleHttp(app: App, request: ApiRequest, inv: Invocation)
   return app.api.handle(request, inv.abortSignal ? { abortSignal: inv.abortSignal } : {});
 }
 
+/** The queues whose work on an item runs under its stage lease (unpack, hash): the stage graph says which. */
+const LEASED_QUEUES: readonly QueueName[] = QUEUES.filter((q) => STAGE_GRAPH[q].leased);
+
 /**
  * Finds evidence blobs that were never ingested (a missed event, a crash
  * between receipt and queueing) and ingests them. Uploads received but not yet
- * hashed for longer than `resendPendingAfterMs` have their hash re-queued.
+ * hashed for longer than `resendPendingAfterMs` have their hash re-queued, unless their unpack or hash runs now.
  * A received blob listed with another ETag was overwritten: it is offered to
  * ingest again, which records `evidence-changed` (custody and the upload)
  * rather than reprocessing it. In Azure, Event Grid's blob-created event for
@@ -59,6 +63,13 @@ export async function reconcile(
 ): Promise<{ listed: number; ingested: number; requeued: number; changed: number }> {
   const logger = invocationLogger(inv.logger, { stage: 'reconcile', invocationId: inv.invocationId });
   const known = options.known ?? (await app.index.listUploadEtags());
+  // Pending uploads to offer again, picked in one query: old enough, and no unpack or hash of theirs running now (a live
+  // stage lease). One hashed in its unpack's read stays pending for the whole unpack; offered beside it, its hash message
+  // sent the unpack its message again, which deferred to the live attempt and re-sent itself until the unpack ended.
+  const resend =
+    options.resendPendingAfterMs === undefined
+      ? new Set<string>()
+      : await app.index.listUploadsToOfferAgain({ pendingForMs: options.resendPendingAfterMs, unlessLeasedOn: LEASED_QUEUES });
   let listed = 0;
   let ingested = 0;
   let requeued = 0;
@@ -74,10 +85,9 @@ export async function reconcile(
       offer = true;
       changed += 1;
     }
-    if (!offer && options.resendPendingAfterMs !== undefined) {
-      const upload = await app.index.getUpload(blob.name);
-      offer = upload !== null && upload.integrity === 'pending' && Date.now() - Date.parse(upload.receivedAt) >= options.resendPendingAfterMs;
-      if (offer) requeued += 1;
+    if (!offer && resend.has(blob.name)) {
+      offer = true;
+      requeued += 1;
     }
     if (!offer) continue;
     try {

@@ -490,6 +490,13 @@ export interface IndexStore {
   listUploadNames(): Promise<Set<string>>;
   /** Every upload's blob name with the ETag it was received with (canonical form). */
   listUploadEtags(): Promise<Map<string, string>>;
+  /**
+   * Blob names of the uploads the reconcile pass offers again: integrity still `pending`, received at least
+   * `pendingForMs` ago (on the index's clock), and no live stage lease (expires after now) of any queue in `unlessLeasedOn`
+   * on their root file: an upload whose unpack or hash runs now is not offered beside it (docs/architecture.md, "Twin
+   * deliveries and the stage lease"); one whose holder died is offered once its lease has expired.
+   */
+  listUploadsToOfferAgain(options: { pendingForMs: number; unlessLeasedOn: readonly string[] }): Promise<Set<string>>;
   /** Records that the blob was seen changed (or gone, etag '') after receipt; idempotent per sighting. */
   recordEvidenceChanged(blobName: string, seen: { etag: string; size: number | null }): Promise<void>;
   recordUploadHashes(blobName: string, hashes: Hashes, integrity: IntegrityVerdict, mismatches: string[]): Promise<void>;
