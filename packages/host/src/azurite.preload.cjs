@@ -143,6 +143,8 @@ function reorderedQuery(collection, query) {
     }
   });
   if (best <= 0) return query;
+  // LokiJS's index search for $eq compares each candidate again with ===, so ordering keeps strict equality
+  // ('01' does not find '1', though the index holds them equal as numbers).
   const reordered = { [keys[best]]: query[keys[best]] };
   for (const key of keys) if (key !== keys[best]) reordered[key] = query[key];
   return reordered;
