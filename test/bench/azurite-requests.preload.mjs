@@ -13,7 +13,8 @@ import http from 'node:http';
 import path from 'node:path';
 
 const dir = process.env.EXHIBIT_BENCH_PROFILE_DIR;
-const isAzurite = process.argv.some((a) => a.includes('azurite'));
+// Azurite's entry script, not any argument naming 'azurite' (a checkout path may: /work/wt/azurite-cost).
+const isAzurite = /[\\/]azurite[\\/]dist[\\/]src[\\/]azurite\.js$/.test(process.argv[1] ?? '');
 if (dir && process.env.EXHIBIT_BENCH_IO_STATS === 'true' && isAzurite) {
   const stats = new Map();
   /** Names the operation without ids: GET blob / PUT queue messages / GET queue messages (empty) … */

@@ -185,7 +185,8 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
   try {
     await options.beforeStart?.(h);
     say(`starting the local host (data in ${h.dataDir})…`);
-    host = await startHostProcess(h);
+    // A loaded machine (other benches on the same two cores) can take more than the default 90 s to start the stack.
+    host = await startHostProcess(h, { readyTimeoutMs: 300_000 });
     const sampler = startMemorySampler(host.child.pid!);
     const admin = await ApiClient.login(h, 'bench-admin', ['admin']);
     await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'bench', role: 'supervisor' });

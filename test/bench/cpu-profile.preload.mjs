@@ -17,7 +17,8 @@ if (dir) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 1000 });
   session.post('Profiler.start');
-  const role = process.argv.some((a) => a.includes('azurite')) ? 'azurite' : 'host';
+  // Azurite's entry script, not any argument naming 'azurite' (a checkout path may: /work/wt/azurite-cost).
+  const role = /[\\/]azurite[\\/]dist[\\/]src[\\/]azurite\.js$/.test(process.argv[1] ?? '') ? 'azurite' : 'host';
   // Azurite stops on the first SIGTERM with a once-listener; the process group
   // signal and the host's own stop() send two, and the second would kill it
   // before 'exit' (and the profile). Swallowing repeats lets its shutdown finish.

@@ -21,7 +21,8 @@ import path from 'node:path';
 
 const dir = process.env.EXHIBIT_BENCH_PROFILE_DIR;
 const every = Number(process.env.EXHIBIT_BENCH_MEMORY_BREAKDOWN_MS ?? 0);
-const isAzurite = process.argv.some((a) => a.includes('azurite'));
+// Azurite's entry script, not any argument naming 'azurite' (a checkout path may: /work/wt/azurite-cost).
+const isAzurite = /[\\/]azurite[\\/]dist[\\/]src[\\/]azurite\.js$/.test(process.argv[1] ?? '');
 if (dir && every > 0 && !isAzurite) {
   const file = path.join(dir, `memory-${process.pid}.jsonl`);
   const MAP = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \d+\s*(.*)$/;

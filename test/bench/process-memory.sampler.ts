@@ -73,7 +73,9 @@ function descendantsOf(pid: number): number[] {
 function kindOf(pid: number): 'azurite' | 'index' | 'tool' {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmdline.includes('azurite')) return 'azurite';
+    // Azurite's entry script (node_modules/azurite/dist/src/azurite.js), not any argument naming 'azurite': a checkout
+    // path may (/work/wt/azurite-cost), and then the index process would pass for Azurite.
+    if (cmdline.split('\0').some((a) => /[\\/]azurite[\\/]dist[\\/]src[\\/]azurite\.js$/.test(a))) return 'azurite';
     // packages/host/src/index-process.main.ts
     if (cmdline.includes('index-process.main')) return 'index';
     return 'tool';

@@ -14,7 +14,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const dir = process.env.EXHIBIT_BENCH_PROFILE_DIR;
-const isAzurite = process.argv.some((a) => a.includes('azurite'));
+// Azurite's entry script, not any argument naming 'azurite' (a checkout path may: /work/wt/azurite-cost).
+const isAzurite = /[\\/]azurite[\\/]dist[\\/]src[\\/]azurite\.js$/.test(process.argv[1] ?? '');
 if (dir && process.env.EXHIBIT_BENCH_IO_STATS === 'true' && !isAzurite) {
   const { PGlite } = await import('@electric-sql/pglite');
   const stats = new Map();

@@ -116,7 +116,8 @@ describe('superviseAzurite', () => {
 describe('Azurite started by the host', () => {
   // Measured by hand (docs/operations.md): with Loki's 5 s, an append and a blob written 1.6 s before a
   // kill -9 were gone after the restart; with 1 s both were kept. Timing is not asserted here; the
-  // setting is: the preload that every host-started Azurite loads makes its databases save every second.
+  // setting is: the preload that every host-started Azurite loads makes its databases save every second
+  // while a save is quick (azurite.preload.test.ts: the wait grows with what a save takes, up to 5 s).
   it('loads LokiJS so that its databases save every second instead of every 5 s', () => {
     const preload = fileURLToPath(new URL('./azurite.preload.cjs', import.meta.url));
     const script = "const L = require('lokijs'); const db = new L(require('node:path').join(require('node:os').tmpdir(), 'exhibit-loki-probe.json'), { autosave: true, autosaveInterval: 5000 }); process.stdout.write(String(db.autosaveInterval)); db.close(); process.exit(0);";
