@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyMappings, parseBreakdown, renderBreakdown, type Mapping } from './memory-breakdown.summary.js';
+import { classifyMappings, parseBreakdown, renderBreakdown, renderQuarters, type Mapping } from './memory-breakdown.summary.js';
 
 const MiB = 1024 * 1024;
 const kb = (mib: number) => mib * 1024;
@@ -53,5 +53,22 @@ describe('renderBreakdown', () => {
     expect(text).toContain('| RSS (sum of smaps) | 10 MiB | 50 MiB | 50 MiB |');
     expect(text).toContain('| worker isolates: count, committed heap (young) | 2, 20 MiB (4 MiB) | 2, 20 MiB (4 MiB) |');
     expect(text).toContain('peak at 1 s');
+  });
+});
+
+describe('renderQuarters', () => {
+  it('gives the level and the running peak at each quarter of the run, so growth and spikes read apart', () => {
+    const heap = { committed: 10 * MiB, used: 5 * MiB, young: 2 * MiB, code: 0, malloced: 1 * MiB, external: 0 };
+    const line = (t: number, heapMib: number) =>
+      JSON.stringify({ t, main: heap, workers: [heap], memoryUsage: { arrayBuffers: 3 * MiB }, threads: '20', mappings: [['2b849000', 200 * MiB, 'rw-p', '[heap]', kb(heapMib)]] });
+    // A spike at 1 s, then a level rising from 20 to 40 MiB.
+    const samples = parseBreakdown([line(0, 10), line(1000, 90), line(2000, 20), line(4000, 30), line(6000, 35), line(8000, 40)].join('\n'));
+    const rows = renderQuarters(samples).split('\n').slice(2);
+    expect(rows).toEqual([
+      '| 25 % (2 s) | 20 MiB | 90 MiB | 20 MiB | 3 MiB | 10 MiB | 10 MiB |',
+      '| 50 % (4 s) | 30 MiB | 90 MiB | 30 MiB | 3 MiB | 10 MiB | 10 MiB |',
+      '| 75 % (6 s) | 35 MiB | 90 MiB | 35 MiB | 3 MiB | 10 MiB | 10 MiB |',
+      '| 100 % (8 s) | 40 MiB | 90 MiB | 40 MiB | 3 MiB | 10 MiB | 10 MiB |',
+    ]);
   });
 });

@@ -4,7 +4,8 @@
  * Reads the samples memory-breakdown.preload.mjs wrote (a bench run with
  * `--memory-breakdown MS`) and prints what the host's resident memory was
  * made of at its first sample (idle, before the upload), at the sample of
- * largest RSS, and the largest each part reached in any sample.
+ * largest RSS, and the largest each part reached in any sample; then the
+ * level at each quarter of the run (renderQuarters).
  */
 import { readFileSync } from 'node:fs';
 
@@ -117,8 +118,34 @@ export function renderBreakdown(samples: readonly BreakdownSample[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Markdown rows at a quarter, half, three quarters and all of the run (the
+ * sample nearest that time from the first): the RSS there, the largest RSS up
+ * to there, and the parts that grew in the long disk runs (the main arena,
+ * the main isolate's ArrayBuffers, the V8 heaps): growth with the run shows
+ * as a rising level, a spike only in the running peak.
+ */
+export function renderQuarters(samples: readonly BreakdownSample[]): string {
+  if (samples.length === 0) return 'no samples';
+  const t0 = samples[0]!.t;
+  const span = samples.at(-1)!.t - t0;
+  const lines = [
+    '| of the run | RSS | largest RSS so far | main arena | ArrayBuffers (main isolate) | V8 main isolate committed | worker isolates committed |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const quarter of [1, 2, 3, 4]) {
+    const at = t0 + (span * quarter) / 4;
+    const s = samples.reduce((a, b) => (Math.abs(b.t - at) < Math.abs(a.t - at) ? b : a));
+    const peak = Math.max(...samples.filter((x) => x.t <= s.t).map((x) => x.rss));
+    const workers = s.workers.reduce((a, h) => a + h.committed, 0);
+    lines.push(`| ${quarter * 25} % (${((s.t - t0) / 1000).toFixed(0)} s) | ${mib(s.rss)} | ${mib(peak)} | ${mib(s.byMapping['main-arena'])} | ${mib(s.arrayBuffers)} | ${mib(s.mainHeap.committed)} | ${mib(workers)} |`);
+  }
+  return lines.join('\n');
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const file = process.argv[2];
   if (!file) throw new Error('usage: memory-breakdown.summary.ts <memory-<pid>.jsonl>');
-  process.stdout.write(`${renderBreakdown(parseBreakdown(readFileSync(file, 'utf8')))}\n`);
+  const samples = parseBreakdown(readFileSync(file, 'utf8'));
+  process.stdout.write(`${renderBreakdown(samples)}\n\n${renderQuarters(samples)}\n`);
 }

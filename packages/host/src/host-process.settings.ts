@@ -9,12 +9,22 @@
  * arena of its own, up to 8 per core, and freed memory stays in it; and after
  * the first large buffer is freed glibc raises its mmap threshold, so later
  * 128 KiB-1 MiB buffers (photos, disk cache blocks) come from the arenas and
- * fragment them. Two arenas and a fixed 128 KiB mmap/trim threshold give that
+ * fragment them. Two arenas and a fixed mmap/trim threshold give that
  * memory back: bench:disk's host peak 718 -> 645 MiB, no slower.
+ *
+ * The mmap threshold is 32 KiB, not glibc's 128 KiB: node reads every socket
+ * in 64-KiB buffers (the upload's single read, the parser threads' ranged
+ * reads, analyse's reads), and V8 frees them only when it collects, after up
+ * to 64 MB of them have piled up. From the main arena, which glibc gives back
+ * only from its top, each such pile stayed resident behind the longer-lived
+ * buffers allocated meanwhile, so the host grew all run (397 -> 563 MiB over
+ * the 4-GiB disk bench); mmap'd, each is returned when collected
+ * (docs/benchmarks.md, "The host's main arena"; the test
+ * main-arena-keeps-collected-stream-chunks).
  */
 export const HOST_MALLOC_ENV = {
   MALLOC_ARENA_MAX: '2',
-  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_MMAP_THRESHOLD_: '32768',
   MALLOC_TRIM_THRESHOLD_: '131072',
 } as const;
 
