@@ -1279,8 +1279,6 @@ class UnpackRun {
   private recordedRows: Map<number, FileRecord> | null = null;
   /** The members earlier attempts recorded among the entries from `from` (RECORDED_LOOKUP_WINDOW of them), as last asked (recordedMember). */
   private recordedWindow: { from: number; rows: Map<number, FileRecord> } | null = null;
-  /** The entry being taken asked the index about a whole window: its grant covers the window's entries (entryGrantMs). */
-  private windowAsked = false;
 
   constructor(
     private readonly deps: StageDeps,
@@ -1362,7 +1360,6 @@ class UnpackRun {
       if (file) rows.set(entryIndex + i, file);
     }
     this.recordedWindow = { from: entryIndex, rows };
-    this.windowAsked = true;
     return rows.get(entryIndex) ?? null;
   }
 
@@ -1731,21 +1728,9 @@ class UnpackRun {
     return ` before the stop; ${this.afterStop ?? 'any after it not extracted'}`;
   }
 
-  /**
-   * The most of the time since the entry before that this entry's own work is granted (UnpackClock.grant): LIMITS.budgetUnpackMsPerEntry,
-   * times the window's entries when this entry's lookup asked the index about a whole window of them (recordedMember),
-   * since that statement is the lookup of every entry in it, spent at once.
-   */
-  private entryGrantMs(): number {
-    const entries = this.windowAsked ? RECORDED_LOOKUP_WINDOW : 1;
-    this.windowAsked = false;
-    return this.deps.limits.budgetUnpackMsPerEntry * entries;
-  }
-
   private async member(entry: ArchiveEntry): Promise<void> {
     const { index } = this.deps;
     const fileId = memberFileId(this.parent.fileId, entry.index);
-    this.windowAsked = false;
     const existing = this.resuming ? await this.recordedMember(entry.index) : null;
     // Walking recorded members only (passRecorded): the first entry not recorded ends the walk, nothing taken for it.
     if (this.recordedOnly && !existing) {
@@ -1764,7 +1749,7 @@ class UnpackRun {
       // Passing a member an earlier attempt recorded is the listing's own work too (the walk back to the continue point,
       // a lookup per member): granted as taking one is, up to LIMITS.budgetUnpackMsPerEntry of time actually spent
       // (regression resumed-walk-charged-in-full-to-the-unpack-time-budget).
-      this.clock.grant(this.entryGrantMs());
+      this.clock.grant(this.deps.limits.budgetUnpackMsPerEntry);
       if (existing.flags.includes('gzip-unverified')) this.staleUnverified.push({ index: entry.index, fileId });
       // The gzip members under the entries before checkedBefore have passed their checks: those held go on.
       if (entry.checkedBefore !== undefined) this.release(entry.checkedBefore);
@@ -1784,7 +1769,7 @@ class UnpackRun {
       // image-listing-cut-by-time-budget-when-its-own-work-outlasts-floor: a listing of many small files outlasted the
       // size-based time); time actually spent, so nothing is saved up (regression entry-grace-saved-up-for-slow-members).
       await this.evidenceBudget.take('entries', 1);
-      this.clock.grant(this.entryGrantMs());
+      this.clock.grant(this.deps.limits.budgetUnpackMsPerEntry);
       file = await this.build(entry, fileId);
     } catch (err) {
       // Not recorded (a budget ran out, an abort, a storage fault): it must not count as recorded.

@@ -171,10 +171,8 @@ describe('unpack stage (Azurite + PGlite)', () => {
   });
 
   it('resumed-walk-charged-in-full-to-the-unpack-time-budget: passing members an earlier delivery recorded is granted its own work as taking new ones is', async () => {
-    // 210 members; the first delivery records 200 before a fault, the second walks past those 200 with the lookup of
-    // recorded members made 40 ms slower per member found (a busy index; the walk asks about a window of 200 entries in one
-    // statement: resumed-listing-asks-the-index-once-per-recorded-member): 8 s of legitimate re-walk against a 2.5 s
-    // size-based floor, spent in the first entry's lookup, whose grant covers the window's entries. Before
+    // 210 members; the first delivery records 200 before a fault, the second walks past those 200 with each lookup of a
+    // recorded member made 40 ms slower (a busy index): 8 s of legitimate re-walk against a 2.5 s size-based floor. Before
     // the fix only entries taken were granted their work, so every continuation's or redelivery's walk was charged in full
     // and a listing spread over many attempts could lose its tail to the budget (bench:disk at 4 GiB lost 8,021 files to it).
     const members = UNPACK_BATCH_SIZE + 10;
@@ -197,11 +195,10 @@ describe('unpack stage (Azurite + PGlite)', () => {
     }
     expect(await h.index.listChildren(archive.fileId)).toHaveLength(UNPACK_BATCH_SIZE);
     h.deps.index = Object.create(index, {
-      getFiles: {
-        value: async (...args: Parameters<typeof index.getFiles>) => {
-          const found = await index.getFiles(...args);
-          await new Promise((resolve) => setTimeout(resolve, 40 * found.size));
-          return found;
+      getFile: {
+        value: async (...args: Parameters<typeof index.getFile>) => {
+          await new Promise((resolve) => setTimeout(resolve, 40));
+          return index.getFile(...args);
         },
       },
     }) as typeof index;
