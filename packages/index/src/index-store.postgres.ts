@@ -452,6 +452,17 @@ export class PostgresIndex implements IndexStore {
     return rows[0] ? toFile(rows[0]) : null;
   }
 
+  async getFiles(fileIds: readonly string[]): Promise<Map<string, FileRecord>> {
+    const found = new Map<string, FileRecord>();
+    if (fileIds.length === 0) return found;
+    const { rows } = await this.query(`SELECT ${fileCols} FROM files f WHERE f.file_id = ANY($1::text[])`, [[...fileIds]]);
+    for (const row of rows) {
+      const file = toFile(row);
+      found.set(file.fileId, file);
+    }
+    return found;
+  }
+
   async getFileWithContent(fileId: string): Promise<{ file: FileRecord; content: ContentRecord | null } | null> {
     const { rows } = await this.query(
       `SELECT ${fileCols}, ${columnList(CONTENT_COLUMNS, 'c', 'c_')}

@@ -637,6 +637,17 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(got!.get(b.fileId)).toEqual(await index.getFileWithContent(b.fileId));
       expect((await index.getFilesWithContent([])).size).toBe(0);
     });
+    it('reads many files by id in one statement (a resumed unpack\'s window of members)', async () => {
+      const c = freshCase();
+      const a = await hashedRoot(c, 'many-a.jpg');
+      const b = await hashedRoot(c, 'many-b.jpg');
+      let got: Awaited<ReturnType<IndexStore['getFiles']>> | undefined;
+      expect(await statementsOf(async () => (got = await index.getFiles([a.fileId, 'f-missing', b.fileId])))).toBe(1);
+      expect([...got!.keys()].sort()).toEqual([a.fileId, b.fileId].sort());
+      expect(got!.get(a.fileId)).toEqual(await index.getFile(a.fileId));
+      expect(got!.get(b.fileId)).toEqual(await index.getFile(b.fileId));
+      expect((await index.getFiles([])).size).toBe(0);
+    });
   });
 
   describe('evidence status', () => {

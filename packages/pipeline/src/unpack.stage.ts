@@ -61,6 +61,9 @@ const NEVER_ABORTED = new AbortController().signal;
 /** Members inserted (and handed to the runner for analysis) per round trip. */
 export const UNPACK_BATCH_SIZE = 200;
 
+/** Entries a resumed walk asks the index about in one statement (UnpackRun.recordedMember): a batch's worth. */
+const RECORDED_LOOKUP_WINDOW = UNPACK_BATCH_SIZE;
+
 /** Member ids per statement that flags or unflags many recorded members at once. */
 const FLAG_UPDATE_IDS = 10_000;
 /**
@@ -1274,6 +1277,8 @@ class UnpackRun {
   private listed = false;
   /** The members earlier attempts recorded, by entry index, when this attempt loaded them all (useRecordedRows). */
   private recordedRows: Map<number, FileRecord> | null = null;
+  /** The members earlier attempts recorded among the entries from `from` (RECORDED_LOOKUP_WINDOW of them), as last asked (recordedMember). */
+  private recordedWindow: { from: number; rows: Map<number, FileRecord> } | null = null;
 
   constructor(
     private readonly deps: StageDeps,
@@ -1334,10 +1339,28 @@ class UnpackRun {
     for (const file of recorded) if (file.entryIndex !== null) this.recordedRows.set(file.entryIndex, file);
   }
 
-  /** The member of entry `entryIndex` an earlier attempt recorded, or null: from the loaded rows when there are, else the index. */
+  /**
+   * The member of entry `entryIndex` an earlier attempt recorded, or null: from the loaded rows when there are, else from
+   * the window of entries the index was last asked about, asked again (one statement for RECORDED_LOOKUP_WINDOW entries
+   * from this one) when the entry is outside it. A statement per member made every continuation's walk back to its point
+   * cost a statement per member recorded before it: O(members × attempts) for a listing over several attempts
+   * (regression resumed-listing-asks-the-index-once-per-recorded-member). A window's "not recorded" may be overtaken by a
+   * twin delivery recording meanwhile, as a member's own lookup could be before this attempt's flush: both flushes keep
+   * the rows already there (insertFiles, ensureContents: ON CONFLICT DO NOTHING), as before.
+   */
   private async recordedMember(entryIndex: number): Promise<FileRecord | null> {
     if (this.recordedRows !== null) return this.recordedRows.get(entryIndex) ?? null;
-    return this.deps.index.getFile(memberFileId(this.parent.fileId, entryIndex));
+    const window = this.recordedWindow;
+    if (window !== null && entryIndex >= window.from && entryIndex < window.from + RECORDED_LOOKUP_WINDOW) return window.rows.get(entryIndex) ?? null;
+    const ids = Array.from({ length: RECORDED_LOOKUP_WINDOW }, (_, i) => memberFileId(this.parent.fileId, entryIndex + i));
+    const found = await this.deps.index.getFiles(ids);
+    const rows = new Map<number, FileRecord>();
+    for (const [i, id] of ids.entries()) {
+      const file = found.get(id);
+      if (file) rows.set(entryIndex + i, file);
+    }
+    this.recordedWindow = { from: entryIndex, rows };
+    return rows.get(entryIndex) ?? null;
   }
 
   /** Whether an earlier attempt recorded the member of entry `entryIndex`. */
@@ -1352,7 +1375,8 @@ class UnpackRun {
    * first-member-asked-twice-per-resumed-attempt.
    */
   async recordedBefore(): Promise<boolean> {
-    this.resuming ||= await this.isRecorded(0);
+    // Its own question, not the walk's window: a window's "no" is not asked again, and a no here must be.
+    this.resuming ||= this.recordedRows !== null ? this.recordedRows.has(0) : (await this.deps.index.getFile(memberFileId(this.parent.fileId, 0))) !== null;
     return this.resuming;
   }
 

@@ -223,6 +223,13 @@ describe('an unpack that needs several stage deadlines continues in new messages
           return index.getFile(fileId);
         },
       },
+      // The walk asks about a window of members at once (resumed-listing-asks-the-index-once-per-recorded-member).
+      getFiles: {
+        value: async (fileIds: readonly string[]) => {
+          if (fileIds.includes(first)) asked += 1;
+          return index.getFiles(fileIds);
+        },
+      },
     });
     h.deps.limits = EVERY_MEMBER;
     try {
@@ -239,6 +246,37 @@ describe('an unpack that needs several stage deadlines continues in new messages
     expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
     // Every attempt after the first resumes over the first member.
     expect(askedPerRun.slice(1)).toEqual(askedPerRun.slice(1).map(() => 2));
+  }, 240_000);
+
+  it('regression: resumed-listing-asks-the-index-once-per-recorded-member — a continuation\'s walk back to its point costs the index statements per window of members, not one per member', async () => {
+    // Before: each attempt asked the index about every member an earlier attempt recorded, one getFile each, so an attempt
+    // resuming over k members spent k statements more than the first resumed one: O(members × attempts) over a listing
+    // that runs over several attempts (a 4 GiB image's four attempts re-walked 7,940, 12,515 and 16,604 members).
+    const members = Array.from({ length: 41 }, (_, i) => ({ name: `w${i}.txt`, data: randomBytes(500 + i) }));
+    const archive = await addArchive(h, 'rewalked.zip', await zipOf(members));
+    const perAttempt: number[] = [];
+    let mark = h.statements.statements;
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const runs = await deliverAll(archive.fileId, () => {
+        perAttempt.push(h.statements.statements - mark);
+        mark = h.statements.statements;
+      });
+      // One member an attempt: 41 attempts, 40 of them continued.
+      expect(expectContinuations(archive.fileId, runs)).toHaveLength(members.length - 1);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+    // Every member recorded once, with its bytes; the unpack done.
+    const recorded = await h.index.listChildren(archive.fileId);
+    expect(recorded.map((m) => [m.name, m.sha256]).sort()).toEqual(members.map((m) => [m.name, sha256(m.data)]).sort());
+    expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+    // The second attempt resumes over 1 member, the 40th over 39 (each records one of its own and continues; the 41st
+    // ends the unpack, with its own statements): the same statements (give or take a few), not 38 more.
+    const second = perAttempt[1]!;
+    const fortieth = perAttempt[39]!;
+    expect(fortieth - second).toBeLessThan(5);
   }, 240_000);
 
   // cat a.zip b.zip: b is the archive, a's members listed as zip-chain-1/. The chain search ran under one wall-time

@@ -583,6 +583,12 @@ export interface IndexStore {
   /** Inserts files that are not there yet (by fileId); returns how many were new. */
   insertFiles(files: NewFile[]): Promise<number>;
   getFile(fileId: string): Promise<FileRecord | null>;
+  /**
+   * getFile for many files in one read: the map has an entry for every file
+   * found (missing ids have none). What a resumed unpack asks about a window of
+   * the members it passes, instead of a statement per member.
+   */
+  getFiles(fileIds: readonly string[]): Promise<Map<string, FileRecord>>;
   /** A file and the content it holds (null if none is recorded yet), in one read. */
   getFileWithContent(fileId: string): Promise<{ file: FileRecord; content: ContentRecord | null } | null>;
   /**
