@@ -196,34 +196,41 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
     if (azuritePids.length === 0) throw new Error('no Azurite process found under the host');
     const atStart = await markCounters(profileDir, 1, hostPid, azuritePids);
     const externalAtStart = (await options.externalCpuSec?.()) ?? null;
-    const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids());
+    const cpuAtStart = cpuSnapshot(hostPid, sampler.azuritePids(), sampler.indexPids());
     const libvips = new LibvipsThreadTracker(hostPid);
-    const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids());
+    const cpuSeries = startCpuSeries(hostPid, () => sampler.azuritePids(), () => sampler.indexPids());
     const uploadStart = performance.now();
     const uploadStartEpochMs = Date.now();
     await options.upload(h);
     const uploadEnd = performance.now();
     const { completedAt, status, polls } = await waitForCompletion(client, CASE, EVIDENCE, options.timeoutMs);
-    const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids()), libvips.stop()), series: cpuSeries.stop() };
+    const cpu = { ...cpuBetween(cpuAtStart, cpuSnapshot(hostPid, sampler.azuritePids(), sampler.indexPids()), libvips.stop()), series: cpuSeries.stop() };
     const externalAtEnd = (await options.externalCpuSec?.()) ?? null;
     const memory = sampler.stop();
     const loadAvgAtEnd = os.loadavg();
     const atComplete = await markCounters(profileDir, 2, hostPid, azuritePids);
     // What one status call costs the index and the host's CPU, to tell the bench's own polling from the pipeline's work.
     const probeCalls = 5;
-    const cpuBeforeProbe = cpuSnapshot(hostPid, azuritePids);
+    const indexPids = sampler.indexPids();
+    const cpuBeforeProbe = cpuSnapshot(hostPid, azuritePids, indexPids);
     for (let i = 0; i < probeCalls; i++) await client.get(`/cases/${CASE}/evidence/${EVIDENCE}/status`);
-    const statusPollHostSec = (cpuSnapshot(hostPid, azuritePids).hostSec - cpuBeforeProbe.hostSec) / probeCalls;
+    const cpuAfterProbe = cpuSnapshot(hostPid, azuritePids, indexPids);
+    const statusPollHostSec = (cpuAfterProbe.hostSec - cpuBeforeProbe.hostSec) / probeCalls;
+    const statusPollIndexSec = (cpuAfterProbe.indexSec - cpuBeforeProbe.indexSec) / probeCalls;
     const afterProbe = await markCounters(profileDir, 3, hostPid, azuritePids);
     // What the host costs doing nothing (queue polling, timers, its runtime's housekeeping): the part of its CPU
     // that follows the run's wall time, not its files, so a loaded machine's longer run costs more per file.
     const IDLE_MS = 5000;
-    const idleFrom = cpuSnapshot(hostPid, azuritePids);
+    const idleFrom = cpuSnapshot(hostPid, azuritePids, indexPids);
     const idleStart = performance.now();
     await new Promise((r) => setTimeout(r, IDLE_MS));
-    const idleTo = cpuSnapshot(hostPid, azuritePids);
+    const idleTo = cpuSnapshot(hostPid, azuritePids, indexPids);
     const idleSec = (performance.now() - idleStart) / 1000;
-    const idle = { hostSecPerSec: (idleTo.hostSec - idleFrom.hostSec) / idleSec, azuriteSecPerSec: (idleTo.azuriteSec - idleFrom.azuriteSec) / idleSec };
+    const idle = {
+      hostSecPerSec: (idleTo.hostSec - idleFrom.hostSec) / idleSec,
+      azuriteSecPerSec: (idleTo.azuriteSec - idleFrom.azuriteSec) / idleSec,
+      indexSecPerSec: (idleTo.indexSec - idleFrom.indexSec) / idleSec,
+    };
     const sqlInRun = diffRows(atStart.sql, atComplete.sql, (r) => r.sql);
     const requestsInRun = nameServices(diffRows(atStart.requests, atComplete.requests, (r) => r.kind), h)!;
     const index = indexStatements(sqlInRun);
@@ -241,6 +248,8 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
     const hostLog = path.join(OUT_DIR, 'runs', `${options.stamp}-host.log`);
     await mkdir(path.dirname(hostLog), { recursive: true });
     await copyFile(path.join(h.dataDir, 'logs', 'host.log'), hostLog);
+    // The index process's log (its memory lines with EXHIBIT_INDEX_MEMORY_LOG_MS); absent with --database-url.
+    await copyFile(path.join(h.dataDir, 'logs', 'index-process.log'), path.join(OUT_DIR, 'runs', `${options.stamp}-index-process.log`)).catch(() => undefined);
     const log = summariseHostLog(await readFile(hostLog, 'utf8'));
     return {
       uploadMs: uploadEnd - uploadStart,
@@ -257,7 +266,7 @@ export async function runMeasuredHost<Check>(options: MeasuredHostOptions<Check>
        * measured on an idle host right after completion: the part of the host's CPU
        * that is the bench's, not the pipeline's (docs/benchmarks.md).
        */
-      statusPolls: { polls, hostSecEach: statusPollHostSec },
+      statusPolls: { polls, hostSecEach: statusPollHostSec, indexSecEach: statusPollIndexSec },
       /** CPU seconds per second of the idle host and Azurite, measured for 5 s after completion (nothing queued). */
       idle,
       /** CPU seconds outside the host tree between upload start and completion (externalCpuSec), or null. */

@@ -213,6 +213,7 @@ export function renderResults(r: BenchResults): string {
         ['  ffmpeg / ffprobe', sec(r.cpu.hostChildrenSec * 1000)],
         ['  other threads (GC, libuv pool)', sec(r.cpu.hostOtherThreadsSec * 1000)],
         ['Azurite', sec(r.cpu.azuriteSec * 1000)],
+        ['index process (PGlite)', sec(r.cpu.indexSec * 1000)],
         ['CPU per member file', `${(r.cpu.perFileSec * 1000).toFixed(0)} ms`],
         [`ceiling on ${r.machine.nproc} cores (files/s)`, r.cpu.ceilingFilesPerSec.toFixed(1)],
         ['machine busy (everyone)', `${(r.cpu.machineBusyShare * 100).toFixed(0)} %`],
@@ -221,11 +222,11 @@ export function renderResults(r: BenchResults): string {
     ),
   );
   out.push('');
-  out.push(`CPU over time (5-s means, % of one core; ${r.machine.nproc * 100} % = all cores): host / Azurite / whole machine`);
+  out.push(`CPU over time (5-s means, % of one core; ${r.machine.nproc * 100} % = all cores): host / Azurite / index process / whole machine`);
   for (let from = 0; from < r.cpu.series.length; from += 5) {
     const slice = r.cpu.series.slice(from, from + 5);
-    const mean = (k: 'hostPct' | 'azuritePct' | 'machinePct') => Math.round(slice.reduce((s, p) => s + p[k], 0) / slice.length);
-    out.push(`  ${String(from).padStart(4)}–${String(from + slice.length).padEnd(4)} s  ${String(mean('hostPct')).padStart(4)} / ${String(mean('azuritePct')).padStart(4)} / ${String(mean('machinePct')).padStart(4)}`);
+    const mean = (k: 'hostPct' | 'azuritePct' | 'indexPct' | 'machinePct') => Math.round(slice.reduce((s, p) => s + p[k], 0) / slice.length);
+    out.push(`  ${String(from).padStart(4)}–${String(from + slice.length).padEnd(4)} s  ${String(mean('hostPct')).padStart(4)} / ${String(mean('azuritePct')).padStart(4)} / ${String(mean('indexPct')).padStart(4)} / ${String(mean('machinePct')).padStart(4)}`);
   }
   out.push('');
   out.push(renderStageTable(r.stages));

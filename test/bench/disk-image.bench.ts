@@ -179,6 +179,8 @@ async function main(): Promise<void> {
     readPerImageByte: readPerImageByte(run.io.storage.bytes, evidence.bytes),
     evidenceReadPerImageByte: readPerImageByte(run.io.storage.byContainer['evidence'] ?? 0, evidence.bytes),
     hostCpuSec: run.cpu.hostSec,
+    /** The index process (PGlite); 0 with --database-url, whose server backends are indexServerCpuSec. */
+    indexProcessCpuSec: run.cpu.indexSec,
     indexServerCpuSec: run.externalCpuSec,
     azuriteCpuSec: run.cpu.azuriteSec,
     correct: run.check.correct,
@@ -213,17 +215,17 @@ async function main(): Promise<void> {
   say('');
   say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
   say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only); index: ${results.database === 'pglite' ? 'PGlite in the index process' : 'PostgreSQL server'}`);
-  say('| pair | baseline | Exhibit | of which upload | host peak RSS | index process peak RSS | host + index (one sample) | Azurite peak RSS | whole tree | read ÷ image | evidence read ÷ image | correct |');
-  say('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  say('| pair | baseline | Exhibit | of which upload | host peak RSS | index process peak RSS | host + index (one sample) | Azurite peak RSS | whole tree | host CPU | index process CPU | read ÷ image | evidence read ÷ image | correct |');
+  say('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const p of pairRows) {
     say(
       `| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.indexPeakRssBytes)} | ${mib(p.hostAndIndexPeakRssBytes)} | ` +
-        `${mib(p.azuritePeakRssBytes)} | ${mib(p.treePeakRssBytes)} | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`,
+        `${mib(p.azuritePeakRssBytes)} | ${mib(p.treePeakRssBytes)} | ${p.hostCpuSec.toFixed(0)} s | ${p.indexProcessCpuSec.toFixed(0)} s | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`,
     );
   }
   say('');
   say(
-    `pair ${detailed + 1} in detail: host CPU ${run.cpu.hostSec.toFixed(0)} s (main thread ${run.cpu.hostMainThreadSec.toFixed(0)} s, libvips ${run.cpu.hostLibvipsSec.toFixed(0)} s), Azurite CPU ${run.cpu.azuriteSec.toFixed(0)} s` +
+    `pair ${detailed + 1} in detail: host CPU ${run.cpu.hostSec.toFixed(0)} s (main thread ${run.cpu.hostMainThreadSec.toFixed(0)} s, libvips ${run.cpu.hostLibvipsSec.toFixed(0)} s), Azurite CPU ${run.cpu.azuriteSec.toFixed(0)} s, index process CPU ${run.cpu.indexSec.toFixed(0)} s` +
       `${run.externalCpuSec === null ? '' : `, index server backends ${run.externalCpuSec.toFixed(0)} s`}`,
   );
   say(`storage reads ${(run.io.storage.bytes / GiB).toFixed(2)} GiB in ${run.io.storage.requests} GETs (${Object.entries(run.io.storage.byContainer).map(([c, b]) => `${c} ${(b / GiB).toFixed(2)} GiB`).join(', ')}); queue ops ${run.io.queue.total}; index statements ${run.io.index.statements}`);

@@ -15,6 +15,8 @@ export interface CpuSnapshot {
   hostMainThreadSec: number;
   hostChildrenSec: number;
   azuriteSec: number;
+  /** The index process (PGlite served over loopback; 0 with a PostgreSQL server). */
+  indexSec: number;
   /** All CPUs of the machine: time not idle, and all time. */
   machineBusySec: number;
   machineTotalSec: number;
@@ -31,9 +33,11 @@ export interface CpuUsage {
   /** The rest: V8 GC and compiler helpers, the libuv pool, threads that have exited. */
   hostOtherThreadsSec: number;
   azuriteSec: number;
+  /** The index process: PGlite's WebAssembly, the wire server and its runtime (0 with a PostgreSQL server). */
+  indexSec: number;
   /** Share of the machine's CPU time that was busy, ours and everyone else's. */
   machineBusyShare: number;
-  /** Share of the machine's CPU time used by the host tree. */
+  /** Share of the machine's CPU time used by the host tree (host, Azurite, index process). */
   treeShare: number;
 }
 
@@ -110,7 +114,7 @@ function machineCpuSec(): { busy: number; total: number } {
   return { busy: (total - idle - iowait) / clockTicks(), total: total / clockTicks() };
 }
 
-export function cpuSnapshot(hostPid: number, azuritePids: readonly number[]): CpuSnapshot {
+export function cpuSnapshot(hostPid: number, azuritePids: readonly number[], indexPids: readonly number[] = []): CpuSnapshot {
   const machine = machineCpuSec();
   const host = statCpuSec(`/proc/${hostPid}/stat`);
   return {
@@ -118,6 +122,7 @@ export function cpuSnapshot(hostPid: number, azuritePids: readonly number[]): Cp
     hostMainThreadSec: statCpuSec(`/proc/${hostPid}/task/${hostPid}/stat`).own,
     hostChildrenSec: host.children,
     azuriteSec: azuritePids.reduce((s, pid) => s + statCpuSec(`/proc/${pid}/stat`).own, 0),
+    indexSec: indexPids.reduce((s, pid) => s + statCpuSec(`/proc/${pid}/stat`).own, 0),
     machineBusySec: machine.busy,
     machineTotalSec: machine.total,
   };
@@ -127,6 +132,7 @@ export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot, hostLibvipsSec: n
   const total = to.machineTotalSec - from.machineTotalSec;
   const hostSec = to.hostSec - from.hostSec;
   const azuriteSec = to.azuriteSec - from.azuriteSec;
+  const indexSec = to.indexSec - from.indexSec;
   const hostMainThreadSec = to.hostMainThreadSec - from.hostMainThreadSec;
   const hostChildrenSec = to.hostChildrenSec - from.hostChildrenSec;
   return {
@@ -136,8 +142,9 @@ export function cpuBetween(from: CpuSnapshot, to: CpuSnapshot, hostLibvipsSec: n
     hostChildrenSec,
     hostOtherThreadsSec: Math.max(0, hostSec - hostMainThreadSec - hostLibvipsSec - hostChildrenSec),
     azuriteSec,
+    indexSec,
     machineBusyShare: total > 0 ? (to.machineBusySec - from.machineBusySec) / total : 0,
-    treeShare: total > 0 ? (hostSec + azuriteSec) / total : 0,
+    treeShare: total > 0 ? (hostSec + azuriteSec + indexSec) / total : 0,
   };
 }
 
@@ -146,19 +153,20 @@ export interface CpuSeriesPoint {
   /** Percent of one core over the preceding second (200 = both cores of a 2-core machine). */
   hostPct: number;
   azuritePct: number;
+  indexPct: number;
   /** All processes of the machine, same unit. */
   machinePct: number;
 }
 
 /** CPU use once a second, to see which phase of a run leaves cores idle. */
-export function startCpuSeries(hostPid: number, azuritePids: () => readonly number[]): { stop(): CpuSeriesPoint[] } {
+export function startCpuSeries(hostPid: number, azuritePids: () => readonly number[], indexPids: () => readonly number[] = () => []): { stop(): CpuSeriesPoint[] } {
   const points: CpuSeriesPoint[] = [];
   const startedAt = performance.now();
-  let previous = cpuSnapshot(hostPid, azuritePids());
+  let previous = cpuSnapshot(hostPid, azuritePids(), indexPids());
   let previousAt = startedAt;
   const tick = () => {
     const now = performance.now();
-    const current = cpuSnapshot(hostPid, azuritePids());
+    const current = cpuSnapshot(hostPid, azuritePids(), indexPids());
     const seconds = (now - previousAt) / 1000;
     if (seconds > 0) {
       const pct = (sec: number) => Math.round((100 * sec) / seconds);
@@ -166,6 +174,7 @@ export function startCpuSeries(hostPid: number, azuritePids: () => readonly numb
         tSec: Math.round((now - startedAt) / 1000),
         hostPct: pct(current.hostSec - previous.hostSec),
         azuritePct: pct(current.azuriteSec - previous.azuriteSec),
+        indexPct: pct(current.indexSec - previous.indexSec),
         machinePct: pct(current.machineBusySec - previous.machineBusySec),
       });
     }

@@ -33,6 +33,8 @@ export interface MemoryPeaks {
 export interface MemorySampler {
   /** Azurite's pid(s) seen so far, for the CPU meter. */
   azuritePids(): number[];
+  /** The index process's pid(s) seen so far, for the CPU meter. */
+  indexPids(): number[];
   stop(): MemoryPeaks;
 }
 
@@ -145,6 +147,7 @@ export function startMemorySampler(hostPid: number, options: { intervalMs?: numb
   const timer = setInterval(sample, options.intervalMs ?? 100);
   return {
     azuritePids: () => [...azuritePids],
+    indexPids: () => [...indexPids],
     stop() {
       clearInterval(timer);
       sample();

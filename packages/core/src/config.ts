@@ -62,6 +62,10 @@ const envSchema = z.object({
   EXHIBIT_WATCHDOG_INTERVAL_MS: intFrom(5 * 60_000, 500, 3600_000),
   /** Re-drives without progress before the work is failed as `stuck`. */
   EXHIBIT_WATCHDOG_MAX_REDRIVES: intFrom(3, 1, 100),
+  /**
+   * Diagnostics (benchmarks): the index process logs its RSS and PGlite's WebAssembly memory this often; 0 (default): never.
+   */
+  EXHIBIT_INDEX_MEMORY_LOG_MS: intFrom(0, 0, 3600_000),
   FFMPEG_PATH: optionalString,
   FFPROBE_PATH: optionalString,
   EXHIBIT_KEY_VAULT_URL: optionalString,
@@ -97,7 +101,12 @@ export interface ExhibitConfig {
     | { kind: 'service-bus'; connectionString: string }
     | { kind: 'service-bus'; namespace: string };
   database:
-    | { kind: 'pglite'; dataDir: string }
+    | {
+        kind: 'pglite';
+        dataDir: string;
+        /** EXHIBIT_INDEX_MEMORY_LOG_MS: how often the index process logs its memory (0 or absent: never). */
+        memoryLogMs?: number;
+      }
     | {
         kind: 'postgres';
         url: string;
@@ -208,7 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { cwd?
 
   const database: ExhibitConfig['database'] = e.DATABASE_URL
     ? { kind: 'postgres', url: e.DATABASE_URL, entraAuth: e.EXHIBIT_DATABASE_ENTRA_AUTH === 'true' }
-    : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') };
+    : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite'), memoryLogMs: e.EXHIBIT_INDEX_MEMORY_LOG_MS };
 
   let auth: ExhibitConfig['auth'];
   if (e.EXHIBIT_ENTRA_TENANT_ID || e.EXHIBIT_ENTRA_AUDIENCE) {

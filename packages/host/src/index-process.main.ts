@@ -26,6 +26,8 @@ export interface IndexProcessOpen {
   password: string;
   instanceId: string;
   logLevel: string;
+  /** How often to log RSS and PGlite's WebAssembly memory (benchmarks); 0: never. */
+  memoryLogMs: number;
 }
 
 export type IndexProcessReply = { type: 'ready'; port: number } | { type: 'failed'; message: string };
@@ -92,12 +94,14 @@ async function open(m: IndexProcessOpen): Promise<boolean> {
       password: m.password,
       instanceId: m.instanceId,
       logger,
+      logMemoryGrowth: m.memoryLogMs > 0,
       onFatal: (err) => {
         logger.fatal({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'PGlite failed; the index process exits');
         process.exit(1);
       },
     });
     logger.info({ port: server.port, pid: process.pid }, 'index process serving');
+    if (m.memoryLogMs > 0) logMemoryEvery(m.memoryLogMs);
     if (!stopping) await send({ type: 'ready', port: server.port });
     return true;
   } catch (err) {
@@ -107,4 +111,18 @@ async function open(m: IndexProcessOpen): Promise<boolean> {
     if (!stopping) process.exit(1);
     return false;
   }
+}
+
+/**
+ * Diagnostics for the benchmarks: the process's RSS and the size of PGlite's WebAssembly memory (its linear memory only
+ * grows: WebAssembly has no way to shrink it, so this is the high-water mark of PostgreSQL's heap in the process).
+ * `mod` is PGlite's Emscripten module, protected in its types; absent, only RSS is logged.
+ */
+function logMemoryEvery(intervalMs: number): void {
+  const timer = setInterval(() => {
+    const heap = (db as unknown as { mod?: { HEAP8?: Int8Array } } | undefined)?.mod?.HEAP8;
+    const usage = process.memoryUsage();
+    logger.info({ rssBytes: usage.rss, wasmMemoryBytes: heap?.byteLength ?? null, externalBytes: usage.external }, 'index process memory');
+  }, intervalMs);
+  timer.unref();
 }

@@ -35,6 +35,8 @@ export interface IndexProcessOptions {
   logFile: string;
   logger?: Logger;
   logLevel?: string;
+  /** How often the index process logs its RSS and PGlite's WebAssembly memory (EXHIBIT_INDEX_MEMORY_LOG_MS); 0 or absent: never. */
+  memoryLogMs?: number;
   startTimeoutMs?: number;
   stopGraceMs?: number;
   /** See INDEX_PROCESS_BUSY_WAIT_MS. */
@@ -279,7 +281,7 @@ export async function startIndexProcess(options: IndexProcessOptions): Promise<R
   const pid = child.pid;
   if (pid === undefined) throw new ExhibitError('index-unavailable', 'the index process could not be started');
 
-  const open: IndexProcessOpen = { type: 'open', dataDir: options.pgliteDir, password, instanceId, logLevel: options.logLevel ?? 'info' };
+  const open: IndexProcessOpen = { type: 'open', dataDir: options.pgliteDir, password, instanceId, logLevel: options.logLevel ?? 'info', memoryLogMs: options.memoryLogMs ?? 0 };
   const timeoutMs = options.startTimeoutMs ?? INDEX_PROCESS_START_TIMEOUT_MS;
   let timer: NodeJS.Timeout | undefined;
   let port: number;

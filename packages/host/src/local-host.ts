@@ -102,6 +102,7 @@ export async function startLocalHost(
         logFile: path.join(config.dataDir, 'logs', 'index-process.log'),
         logger,
         logLevel: config.logLevel,
+        memoryLogMs: config.database.memoryLogMs ?? 0,
         ...(options.onIndexBusyWait ? { onBusyWait: options.onIndexBusyWait } : {}),
       });
       appConfig = { ...config, database: indexProcess.database };

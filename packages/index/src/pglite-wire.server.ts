@@ -84,6 +84,11 @@ export interface WireServerOptions {
   /** PGlite failed in a way it cannot come back from; the caller must end the process. */
   onFatal: (err: unknown) => void;
   limits?: Partial<Record<keyof typeof WIRE_LIMITS, number>>;
+  /**
+   * Diagnostics (benchmarks, EXHIBIT_INDEX_MEMORY_LOG_MS): log each growth of PGlite's WebAssembly memory with the
+   * statement that was running, so what sets its high-water mark can be read from the log.
+   */
+  logMemoryGrowth?: boolean;
 }
 
 export interface WireServer {
@@ -204,6 +209,12 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     options.onFatal(err);
   };
 
+  // PGlite's Emscripten module is protected in its types; its linear memory only grows (WebAssembly cannot shrink it).
+  const memoryBytes = () => (db as unknown as { mod?: { HEAP8?: Int8Array } }).mod?.HEAP8?.byteLength ?? 0;
+  let memorySeenBytes = options.logMemoryGrowth ? memoryBytes() : 0;
+  /** The text of the last Query or Parse forwarded (one session at a time): what a growth is logged against. */
+  let lastSql = '';
+
   /** Every call into PGlite goes through here: a throw is never a query error (those come back as ErrorResponse). */
   const exec = async (bytes: Uint8Array): Promise<Uint8Array> => {
     if (fatal) throw new FatalDbError('PGlite has failed');
@@ -212,6 +223,11 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     } catch (err) {
       failFatal(err);
       throw new FatalDbError('PGlite has failed', { cause: err });
+    } finally {
+      if (options.logMemoryGrowth && memoryBytes() > memorySeenBytes) {
+        logger?.info({ fromBytes: memorySeenBytes, toBytes: memoryBytes(), message: String.fromCharCode(bytes[0] ?? 0), sql: lastSql.slice(0, 400) }, 'PGlite memory grew');
+        memorySeenBytes = memoryBytes();
+      }
     }
   };
 
@@ -441,6 +457,7 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
       if (type === 'd' || type === 'c' || type === 'f') return;
       // Anything else is refused before PGlite sees it: a PasswordMessage there would run PGlite's own startup again.
       if (!FORWARDED_TYPES.has(type)) return this.fail('08P01', `unexpected message type '${type}'`);
+      if (options.logMemoryGrowth && (type === 'Q' || type === 'P')) lastSql = m.subarray(5).toString('utf8');
       if (type === 'Q') {
         const sql = m.subarray(5, m.length - 1).toString('utf8');
         const form = copyFromStdin(sql);

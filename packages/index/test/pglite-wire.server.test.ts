@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ExhibitError } from '@exhibit/core';
+import { createRootLogger, ExhibitError } from '@exhibit/core';
 import { openPgliteDatabase } from '../src/sql-client.js';
 import { openPgClient } from '../src/sql-client.pg.js';
 import { IDENTIFY_REQUEST_CODE, startWireServer, WIRE_LIMITS, type WireServer } from '../src/pglite-wire.server.js';
@@ -509,6 +509,38 @@ describe('PGlite wire server: PGlite failing', () => {
       await c.end().catch(() => undefined);
     } finally {
       await trapServer.close();
+    }
+  });
+});
+
+describe('memory growth log (EXHIBIT_INDEX_MEMORY_LOG_MS)', () => {
+  it('names the statement that grew PGlite\'s WebAssembly memory', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createRootLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const growDb = await openPgliteDatabase('memory://');
+    const growServer = await startWireServer({ db: growDb, password: PASSWORD, instanceId: 'grow', logger, logMemoryGrowth: true, onFatal: (err) => fatal.push(err) });
+    const memoryBytes = () => (growDb as unknown as { mod: { HEAP8: Int8Array } }).mod.HEAP8.byteLength;
+    const before = memoryBytes();
+    const client = new pg.Client({ host: '127.0.0.1', port: growServer.port, user: 'exhibit', database: 'postgres', password: PASSWORD });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      expect(lines.filter((l) => l.msg === 'PGlite memory grew')).toEqual([]);
+      // An in-memory sort of ~30 MB: more than PGlite's heap has free after its open.
+      await client.query("SET work_mem = '256MB'");
+      const { rows } = await client.query<{ n: string }>("SELECT count(*) AS n FROM (SELECT g::text || repeat('x', 100) AS t FROM generate_series(1, 200000) g ORDER BY 1 OFFSET 1) x");
+      expect(Number(rows[0]!.n)).toBe(199_999);
+      const grew = lines.filter((l) => l.msg === 'PGlite memory grew');
+      expect(memoryBytes()).toBeGreaterThan(before);
+      expect(grew.length).toBeGreaterThan(0);
+      expect(grew[0]!.fromBytes).toBe(before);
+      expect(grew.at(-1)!.toBytes).toBe(memoryBytes());
+      expect(String(grew.at(-1)!.sql)).toContain('generate_series(1, 200000)');
+    } finally {
+      await client.end().catch(() => undefined);
+      await growServer.close();
+      await growDb.close();
     }
   });
 });
