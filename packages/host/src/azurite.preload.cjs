@@ -20,23 +20,10 @@
  * keeps the previous one. The host's watchdog and reconciliation make up for
  * what the smaller window still loses (docs/operations.md, "When Azurite dies").
  *
- * A save serialises the whole database, so it costs O(blobs): ~20,000
- * thumbnails make the blob database ~16 MB of JSON, a few hundred ms of CPU
- * per save, and saving that every second took most of Azurite's CPU in the
- * 4 GiB benchmark (docs/benchmarks.md, "Azurite's cost per request"). So the
- * wait after a save is SAVE_WAIT_FACTOR times what the save took, at least
- * AUTOSAVE_MS and at most AUTOSAVE_MAX_MS (Azurite's own interval): small
- * stores keep the one-second window, and saving never takes more than about a
- * tenth of Azurite's time however large the store grows.
+ * The wait after a save grows with what the save took (1-5 s): see
+ * azurite.autosave-wait.cjs.
  */
-const AUTOSAVE_MS = 1000;
-const AUTOSAVE_MAX_MS = 5000;
-const SAVE_WAIT_FACTOR = 10;
-
-/** The wait before the next autosave, after one that took `saveMs` (wall time: a loaded machine waits longer). */
-function nextAutosaveMs(saveMs, floorMs = AUTOSAVE_MS) {
-  return Math.round(Math.min(AUTOSAVE_MAX_MS, Math.max(floorMs, SAVE_WAIT_FACTOR * saveMs)));
-}
+const { AUTOSAVE_MS, nextAutosaveMs } = require('./azurite.autosave-wait.cjs');
 
 /** Per database: the autosave chain's generation and its current wait; kept off the object LokiJS serialises. */
 const autosaveState = new WeakMap();
@@ -105,11 +92,22 @@ Module._load = function load(request, parent, isMain) {
  * copied the positions of all the account's blobs and then compared the rest of
  * the properties on each, O(blobs) per request. With ~20,000 thumbnails in
  * `derived`, every GET, PUT and HEAD paid that (docs/benchmarks.md, "Azurite's
- * cost per request"). The properties are a conjunction, so their order changes
- * only the order of several matches, which Azurite 3.35 either sorts
- * afterwards, gathers into a map, or does not have (its findOne keys are unique):
- * the property whose index holds the fewest documents with the wanted value goes
- * first (a binary search per indexed property), and the others filter those few.
+ * cost per request"). The property whose index holds the fewest documents with
+ * the wanted value goes first (a binary search per indexed property), and the
+ * others filter those few.
+ *
+ * The properties are a conjunction, so the reorder never changes which
+ * documents match, but it can change their order: LokiJS returns the matches
+ * in the order its first property yields them, for an indexed equality the
+ * index's order among equal values, for an operator the range of another
+ * index or the collection's order. So a query is reordered only when its first
+ * property is already a plain equality on an indexed property, the shape of
+ * Azurite's lookups and its listings by container; then the matches came back
+ * in the same order as without the preload in every case compared (random
+ * inserts, updates, removes and queries, before and after a save and load;
+ * and azurite.preload.test.ts). A query that starts with an operator, as
+ * listBlobs's { name: { $regex }, accountName, containerName }, is left as it
+ * is: reordered, a blob's snapshots came back in another order.
  */
 function narrowestIndexFirst(Loki) {
   const Resultset = Loki.Resultset;
@@ -122,19 +120,26 @@ function narrowestIndexFirst(Loki) {
   Resultset.prototype.find = findNarrowestFirst;
 }
 
-/** The query with its narrowest indexed equality first, or the query itself when that is already first or there is none. */
+/** A plain equality on an indexed top-level property: the only kind the reorder moves, or moves in front of. */
+function isIndexedEquality(collection, key, value) {
+  // Operators, dotted paths and objects keep LokiJS's own handling.
+  if (key.startsWith('$') || key.includes('.') || !collection.binaryIndices[key]) return false;
+  return !(value === undefined || value === null || (typeof value === 'object' && !(value instanceof Date)));
+}
+
+/** The query with its narrowest indexed equality first, or the query itself when that is already first or the query does not start with one. */
 function reorderedQuery(collection, query) {
   // Without adaptive indices an index may be stale until find() rebuilds it; leave those collections alone.
   if (query === null || typeof query !== 'object' || Array.isArray(query) || collection.adaptiveBinaryIndices !== true) return query;
   const keys = Object.keys(query);
   if (keys.length < 2 || collection.data.length === 0) return query;
+  // Only then does the order of the matches stay the same (see above).
+  if (!isIndexedEquality(collection, keys[0], query[keys[0]])) return query;
   let best = -1;
   let bestCount = Infinity;
   keys.forEach((key, i) => {
     const value = query[key];
-    // Plain equality on an indexed top-level property only: operators, dotted paths and objects keep LokiJS's own handling.
-    if (key.startsWith('$') || key.includes('.') || !collection.binaryIndices[key]) return;
-    if (value === undefined || value === null || (typeof value === 'object' && !(value instanceof Date))) return;
+    if (!isIndexedEquality(collection, key, value)) return;
     const [low, high] = collection.calculateRange('$eq', key, value);
     const count = high - low + 1;
     if (count < bestCount) {

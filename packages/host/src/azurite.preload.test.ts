@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 const require = createRequire(import.meta.url);
 const PRELOAD = fileURLToPath(new URL('./azurite.preload.cjs', import.meta.url));
+/** The autosave's wait as a function; the preload itself is never required here (it patches Module._load, installs signal handlers). */
+const { nextAutosaveMs } = require('./azurite.autosave-wait.cjs') as { nextAutosaveMs: (saveMs: number, floorMs?: number) => number };
 /** Azurite's own folder, so that `require('lokijs')` in the scripts loads the LokiJS Azurite loads. */
 const AZURITE_DIR = path.dirname(require.resolve('azurite/package.json'));
 
@@ -26,8 +28,11 @@ function runScript<T>(script: string, options: { preload: boolean }): T {
  * indices), holding `thumbnails` blobs in `derived` and one upload in
  * `evidence`, and the queries Azurite makes of it: a blob's lookup (GET, PUT,
  * HEAD) and the blob watcher's listing of `evidence` (its find, before the
- * name, snapshot and commit filters and the sort). Counts the comparisons
- * LokiJS makes outside an index, the work that grows with the store.
+ * name, snapshot and commit filters and the sort), and listBlobs's prefix
+ * listing, which starts with a $regex, of a blob with snapshots. Counts the
+ * comparisons LokiJS makes outside an index, the work that grows with the
+ * store, and prints each answer's documents ($loki) in the order LokiJS gave
+ * them.
  */
 const blobStoreScript = (thumbnails: number) => `
 const Loki = require('lokijs');
@@ -39,6 +44,9 @@ for (let i = 0; i < ${thumbnails}; i++) blobs.insert(doc('derived', 'thumbnails/
 blobs.insert(doc('derived', 'case-1/ev-1/disk.img'));
 // Names LokiJS's indices hold equal (loosely, as numbers), which a lookup by the name's index must still tell apart.
 for (const name of ['1', '01', '1.0']) blobs.insert(doc('derived', name));
+// A blob and its snapshots, and a blob of the same name in another container (as Azurite's listBlobs sees them).
+blobs.insert(doc('other', 'p/a'));
+for (const snapshot of ['', '2026-01-01T00:00:01.0000000Z', '2026-01-01T00:00:02.0000000Z', '2026-01-01T00:00:03.0000000Z']) blobs.insert(Object.assign(doc('snapshots', 'p/a'), { snapshot }));
 let comparisons = 0;
 for (const op of ['$eq', '$regex']) {
   const original = Loki.LokiOps[op];
@@ -61,10 +69,21 @@ const queries = [
 ];
 const lookup = counted(() => blobs.findOne({ accountName: 'devstoreaccount1', containerName: 'derived', name: 'thumbnails/042/42.t256.jpg', snapshot: '' }));
 const listing = counted(() => blobs.chain().find({ accountName: 'devstoreaccount1', containerName: 'evidence' }).where((o) => o.name > '').data());
+// listBlobs's query and its sort by name only: the snapshots of one blob keep the order LokiJS found them in.
+const prefix = { name: { $regex: '^p/' }, accountName: 'devstoreaccount1', containerName: 'snapshots' };
+const byName = (a, b) => (a.name === b.name ? 0 : a.name > b.name ? 1 : -1);
+const prefixListing = blobs.chain().find(prefix).where((o) => o.name > '').sort(byName).data().map((d) => d.snapshot || '(base)');
+const loki = (docs) => docs.map((d) => d.$loki);
 process.stdout.write(JSON.stringify({
   lookup: { name: lookup.value && lookup.value.name, comparisons: lookup.comparisons },
   listing: { names: names(listing.value), comparisons: listing.comparisons },
   answers: queries.map((q) => ({ found: names(blobs.find(q)), expected: everyMatch(q), one: (blobs.findOne(q) || {}).name || null, count: blobs.count(q) })),
+  prefixListing,
+  order: {
+    listing: loki(listing.value),
+    prefix: loki(blobs.find(prefix)),
+    queries: queries.map((q) => ({ find: loki(blobs.find(q)), one: (blobs.findOne(q) || {}).$loki || null, chain: loki(blobs.chain().find(q).where((o) => o.name > '').data()) })),
+  },
 }));
 `;
 
@@ -72,6 +91,9 @@ interface BlobStoreRun {
   lookup: { name: string | null; comparisons: number };
   listing: { names: string[]; comparisons: number };
   answers: Array<{ found: string[]; expected: string[]; one: string | null; count: number }>;
+  prefixListing: string[];
+  /** Each answer's documents by $loki, unsorted: the order LokiJS gave them in. */
+  order: unknown;
 }
 
 describe('Azurite preload: LokiJS queries', () => {
@@ -100,8 +122,21 @@ describe('Azurite preload: LokiJS queries', () => {
       }
     }
     expect(withPreload.answers.map((a) => a.expected.length)).toEqual([1, 1, 1, 0, 1, 1, 1, 504, 0]);
+    // Not only the same documents: the same documents in the same order (Azurite sorts some answers by name
+    // only, so the order of equal names, a blob's snapshots, is what LokiJS gave).
+    expect(withPreload.order).toEqual(without.order);
     // Without the preload the same lookup compares the other properties on every blob of the account.
     expect(without.lookup.comparisons).toBeGreaterThan(500);
+  });
+
+  // listBlobs's query starts with the name's $regex; moving containerName's equality in front of it changed
+  // the order in which a blob's snapshots came back, and the listing sorts by name only.
+  it('prefix-listing-reorders-a-blobs-snapshots', () => {
+    const withPreload = runScript<BlobStoreRun>(blobStoreScript(50), { preload: true });
+    const without = runScript<BlobStoreRun>(blobStoreScript(50), { preload: false });
+    // Whatever order LokiJS gives them in (its sort is by name only), the same with the preload as without.
+    expect([...without.prefixListing].sort()).toEqual(['(base)', '2026-01-01T00:00:01.0000000Z', '2026-01-01T00:00:02.0000000Z', '2026-01-01T00:00:03.0000000Z']);
+    expect(withPreload.prefixListing).toEqual(without.prefixListing);
   });
 });
 
@@ -150,10 +185,28 @@ const poll = setInterval(() => {
     expect(run.after).toBeLessThanOrEqual(5000);
   });
 
+  // The wait comes from the wall time a save took, so a loaded machine lengthens it: the wait's values are
+  // checked on the function, and the running database only within bounds no load can break.
   it('keeps the one-second autosave while saves are quick', () => {
     const run = runScript<{ interval: number; before: number; after: number }>(autosaveScript(0), { preload: true });
     expect(run.interval).toBe(1000);
-    expect(run.after).toBe(1000);
+    expect(run.before).toBe(1000);
+    expect(run.after).toBeGreaterThanOrEqual(1000);
+    expect(run.after).toBeLessThanOrEqual(5000);
+  });
+
+  it('waits 10 × what the last save took, from 1 s to 5 s', () => {
+    expect(nextAutosaveMs(0)).toBe(1000);
+    expect(nextAutosaveMs(60)).toBe(1000);
+    expect(nextAutosaveMs(100)).toBe(1000);
+    expect(nextAutosaveMs(150)).toBe(1500);
+    expect(nextAutosaveMs(123.44)).toBe(1234);
+    expect(nextAutosaveMs(400)).toBe(4000);
+    expect(nextAutosaveMs(500)).toBe(5000);
+    expect(nextAutosaveMs(2406)).toBe(5000);
+    // The floor is LokiJS's interval when that is shorter than a second.
+    expect(nextAutosaveMs(0, 250)).toBe(250);
+    expect(nextAutosaveMs(60, 250)).toBe(600);
   });
 
   // The preload changes when LokiJS saves, not what: a data folder it wrote is read by a LokiJS without it
