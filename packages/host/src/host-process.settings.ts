@@ -20,7 +20,19 @@
  * buffers allocated meanwhile, so the host grew all run (397 -> 563 MiB over
  * the 4-GiB disk bench); mmap'd, each is returned when collected
  * (docs/benchmarks.md, "The host's main arena"; the test
- * main-arena-keeps-collected-stream-chunks).
+ * main-arena-keeps-collected-stream-chunks). The price: each such chunk is
+ * an mmap, munmap and fresh pages, ~50 µs of CPU against ~10 from the arena,
+ * about 0.7-0.8 s per GiB of chunks read (docs/benchmarks.md, same section).
+ *
+ * 32 KiB and not 64: a 64-KiB Buffer is a malloc of 64 KiB plus glibc's
+ * header, so 65536 mmaps it too and gave the same arena result and CPU per
+ * chunk; 32768 stays because it is the value the bench runs measured, and
+ * 65536 (which would keep 32-64 KiB allocations in the arena) waits for an A/B.
+ *
+ * Azurite and the index process inherit these from the host's environment
+ * (they are spawned without an env of their own), on purpose: Azurite reads
+ * every blob byte through the same 64-KiB socket buffers (docs/operations.md,
+ * "Memory").
  */
 export const HOST_MALLOC_ENV = {
   MALLOC_ARENA_MAX: '2',
