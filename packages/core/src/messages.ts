@@ -61,7 +61,9 @@ export function filesOf(body: FileWorkMessage): FileMessage[] {
  * redeliveries do (a deferral itself is not counted: it did no work).
  */
 export const heldCopyMark = z.object({
-  of: z.string().min(1).max(MAX_MESSAGE_ID_CHARS),
+  // No length cap: `of` is an id the bus already carried, and the local storage queue carries ids longer than Service
+  // Bus's 128 (a cap here failed such a copy on delivery, the work dropped); the bus's message size bounds it.
+  of: z.string().min(1),
   generation: z.number().int().min(1),
   priorDeliveries: z.number().int().min(0),
 });

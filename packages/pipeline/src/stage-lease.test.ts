@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_ID_CHARS } from '@exhibit/core';
-import { heldCopyId } from './stage-lease.js';
+import { heldCopyId, legacyHeldCopy } from './stage-lease.js';
 
 describe('held copy ids', () => {
   const id = 'unpack:f0123456789abcdef0123456789abcde:unpack-continue:40';
@@ -35,5 +35,11 @@ describe('held copy ids', () => {
     expect(ids.size).toBe(6);
     // Two long originals alike in their first 80 characters still get copies of their own.
     expect(heldCopyId(`${long.slice(0, -1)}e`, 'invocation-a', 1)).not.toBe(heldCopyId(long, 'invocation-a', 1));
+  });
+
+  it('read a copy the previous version named (`:held-<8 hex>-<n>`, no mark) back to its original id; no other id', () => {
+    expect(legacyHeldCopy(`${id}:held-0123abcd-2`)).toEqual({ of: id, generation: 2 });
+    expect(legacyHeldCopy(id)).toBeNull();
+    expect(legacyHeldCopy(heldCopyId(id, 'invocation-a', 1))).toBeNull();
   });
 });

@@ -143,3 +143,16 @@ export function heldCopyId(originalId: string, holder: string, generation: numbe
   const digest = createHash('sha256').update(`${originalId}\n${holder}\n${generation}`).digest('hex').slice(0, HELD_ID_DIGEST_CHARS);
   return `${originalId.slice(0, HELD_ID_HEAD_CHARS)}:held-${digest}`;
 }
+
+/** How the previous version named a held copy (its body had no mark): the original id and `:held-<8 hex>-<generation>`. */
+const LEGACY_HELD_SUFFIX = /:held-[0-9a-f]{8}-(\d{1,6})$/;
+
+/**
+ * A held copy sent by the previous version, still in flight at an upgrade: its original id and generation, or null
+ * for any other id. Its stage reads its keys (continuations, re-drives, waits) from the end of the original id; given
+ * the copy's, a continuation is taken for a first message. Only for a message without a mark (the runner asks so).
+ */
+export function legacyHeldCopy(messageId: string): { of: string; generation: number } | null {
+  const m = LEGACY_HELD_SUFFIX.exec(messageId);
+  return m ? { of: messageId.slice(0, m.index), generation: Number(m[1]) } : null;
+}

@@ -36,7 +36,7 @@ import { indexBatchStage, indexStage } from './index.stage.js';
 import { ingestBlob, type IngestOutcome } from './ingest.stage.js';
 import { redriveKey, type HandOffFile, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { withDeadline } from './stage-deadline.js';
-import { heldCopyId, takeStageLease, type HeldStageLease } from './stage-lease.js';
+import { heldCopyId, legacyHeldCopy, takeStageLease, type HeldStageLease } from './stage-lease.js';
 import { FIRST_QUEUE, STAGE_GRAPH } from './stage-graph.js';
 import { AFTER_UNPACK_KEY, rootLeftToAnalyse, unpackStage, uploadLeftToHash } from './unpack.stage.js';
 
@@ -214,6 +214,8 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     return failed('invalid-message', `held-copy mark: ${markParsed.error.message}`.slice(0, 500));
   }
   const mark = markParsed?.data ?? null;
+  // A copy the previous version sent (named by its id, no mark), in flight at an upgrade: the stage gets its original id too.
+  const legacy = mark ? null : legacyHeldCopy(input.messageId);
   const body = parsed.data as FileMessage | HashMessage;
   const logger = invocationLogger(baseLogger, { caseId: body.caseId, evidenceId: body.evidenceId, fileId: body.fileId });
   const signal = inv.abortSignal ? { abortSignal: inv.abortSignal } : {};
@@ -229,7 +231,8 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
   }
   // A held copy is the original message to the stage, delivered again: the keys the stage reads from the id are the
   // original's, and it counts as a later delivery (one that may come after the work moved on).
-  const ctx: StageContext = { logger, messageId: mark?.of ?? input.messageId, deliveryCount: mark ? Math.max(deliveries, mark.generation + 1) : input.deliveryCount, ...signal };
+  const copyOf = mark ?? legacy;
+  const ctx: StageContext = { logger, messageId: copyOf?.of ?? input.messageId, deliveryCount: copyOf ? Math.max(deliveries, copyOf.generation + 1) : input.deliveryCount, ...signal };
   const members = node.members;
   const stage = STAGES[queue] as Stage<typeof body>;
   let lease: HeldStageLease | null = null;
@@ -237,7 +240,7 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     const key = { queue, subjectId: body.fileId, holder: inv.invocationId, messageId: input.messageId };
     const took = await takeStageLease(deps.index, key, deps.limits.stageLeaseMs, logger);
     if ('heldBy' in took) {
-      const next: HeldCopyMark = { of: ctx.messageId, generation: (mark?.generation ?? 0) + 1, priorDeliveries: deliveries - 1 };
+      const next: HeldCopyMark = { of: ctx.messageId, generation: (copyOf?.generation ?? 0) + 1, priorDeliveries: deliveries - 1 };
       return deferToHolder(deps, queue, body, next, took.heldBy, logger, signal);
     }
     lease = took.held;

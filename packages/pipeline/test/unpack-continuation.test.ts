@@ -484,6 +484,28 @@ describe('an unpack that needs several stage deadlines continues in new messages
     }
   }, 240_000);
 
+  it('regression: legacy-held-copy-of-a-continuation-given-to-the-stage-under-its-full-id — a copy sent by the previous version (`:held-<8 hex>-<n>`, no mark) resumes from its continuation\'s point', async () => {
+    // Copies in flight at an upgrade carry no mark: the stage was given the copy's id, whose end is no continuation key,
+    // so the unpack saw a first message, found the chain further and only sent its latest continuation again.
+    const members = Array.from({ length: 3 }, (_, i) => ({ name: `l${i}.txt`, data: randomBytes(2_000 + i) }));
+    const archive = await addArchive(h, 'legacy-copy.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    try {
+      await queueUnpack(archive);
+      const first = unpackMessagesOf(archive.fileId)[0]!.message;
+      await runMessage(h.deps, 'unpack', { body: first.body, messageId: first.messageId, deliveryCount: 1 }, inv());
+      const continuation = unpackMessagesOf(archive.fileId)[1]!.message;
+      expect(continuation.messageId).toMatch(/:unpack-continue:1$/);
+      const legacyCopyId = `${continuation.messageId}:held-0123abcd-1`;
+      await runMessage(h.deps, 'unpack', { body: continuation.body, messageId: legacyCopyId, deliveryCount: 1 }, inv());
+      // It recorded the next member and sent the next point (before: `unpack-continue:1` again, nothing recorded).
+      expect(unpackMessagesOf(archive.fileId).map((s) => s.message.messageId.split(':').slice(2).join(':'))).toEqual(['', 'unpack-continue:1', 'unpack-continue:2']);
+      expect(await h.index.listChildren(archive.fileId)).toHaveLength(2);
+    } finally {
+      h.deps.limits = LIMITS;
+    }
+  }, 240_000);
+
   it('regression: unpack-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat — a re-drive of a dead continuation chain sends keys duplicate detection cannot drop', async () => {
     // The chain's latest continuation is lost; the watchdog re-drives the unpack twice (30 min apart, the stall time).
     // Everything sent for it is within the duplicate-detection window (1 hour): an id sent before is dropped.

@@ -53,14 +53,22 @@ describe('reconcile and live stage leases (Azurite + PGlite)', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  /** The hash messages queued for `blobName`, taken off the queue. */
+  /**
+   * The hash messages queued for `blobName`, taken off the queue with every
+   * other one. The evidence container is shared with the other test files
+   * (one Azurite per run), so a pass also receives and offers their uploads:
+   * the pass's own counts are not this upload's, only its hash messages are.
+   */
   async function hashMessagesFor(blobName: string): Promise<number> {
     let count = 0;
-    for (const m of await app.bus.receive('hash', { maxMessages: 32, lockMs: 60_000 })) {
-      if ((m.body as { blobName?: string }).blobName === blobName) count += 1;
-      await m.complete();
+    for (;;) {
+      const batch = await app.bus.receive('hash', { maxMessages: 32, lockMs: 60_000 });
+      if (batch.length === 0) return count;
+      for (const m of batch) {
+        if ((m.body as { blobName?: string }).blobName === blobName) count += 1;
+        await m.complete();
+      }
     }
-    return count;
   }
 
   it('reconcile-offers-again-an-upload-whose-unpack-is-live', async () => {
@@ -78,25 +86,25 @@ describe('reconcile and live stage leases (Azurite + PGlite)', () => {
     // Its unpack runs: a live lease on the archive. The pass does not offer it again.
     const unpack = { queue: 'unpack', subjectId, holder: 'running-unpack' };
     expect(await app.index.acquireStageLease({ ...unpack, messageId: `unpack:${subjectId}` }, 10 * 60_000)).toMatchObject({ acquired: true });
-    expect(await reconcile(app, inv(), { resendPendingAfterMs: 0 })).toMatchObject({ requeued: 0 });
+    await reconcile(app, inv(), { resendPendingAfterMs: 0 });
     expect(await hashMessagesFor(blobName)).toBe(0);
     await app.index.releaseStageLease(unpack);
 
     // A resumable hash of it runs: the same.
     const hash = { queue: 'hash', subjectId, holder: 'running-hash' };
     expect(await app.index.acquireStageLease({ ...hash, messageId: `hash:${subjectId}` }, 10 * 60_000)).toMatchObject({ acquired: true });
-    expect(await reconcile(app, inv(), { resendPendingAfterMs: 0 })).toMatchObject({ requeued: 0 });
+    await reconcile(app, inv(), { resendPendingAfterMs: 0 });
     expect(await hashMessagesFor(blobName)).toBe(0);
     await app.index.releaseStageLease(hash);
 
     // The unpack's holder died: its lease expired (taken for 0 ms). Offered again, as before the lease.
     const dead = { queue: 'unpack', subjectId, holder: 'dead-unpack' };
     expect(await app.index.acquireStageLease({ ...dead, messageId: `unpack:${subjectId}` }, 0)).toMatchObject({ acquired: true });
-    expect(await reconcile(app, inv(), { resendPendingAfterMs: 0 })).toMatchObject({ requeued: 1 });
+    await reconcile(app, inv(), { resendPendingAfterMs: 0 });
     expect(await hashMessagesFor(blobName)).toBe(1);
 
     // Not yet old enough: not offered (received just now, an hour asked for).
-    expect(await reconcile(app, inv(), { resendPendingAfterMs: 3_600_000 })).toMatchObject({ requeued: 0 });
+    await reconcile(app, inv(), { resendPendingAfterMs: 3_600_000 });
     expect(await hashMessagesFor(blobName)).toBe(0);
   });
 });
