@@ -174,7 +174,7 @@ const poll = setInterval(() => {
 }, 20);
 `;
 
-  // A save serialises the whole database; at 20,000 thumbnails that is ~16 MB of JSON and a few hundred ms,
+  // A save serialises the whole database; at 20,000 thumbnails that is ~24 MB of JSON and a few hundred ms,
   // and every second it was most of Azurite's CPU. The wait after a save now grows with what the save took.
   it('autosave-serialises-whole-store-every-second-however-long-it-takes', () => {
     const run = runScript<{ interval: number; before: number; after: number | undefined; saves: number }>(autosaveScript(400), { preload: true });

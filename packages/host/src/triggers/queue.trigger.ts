@@ -17,9 +17,8 @@ export function localConcurrency(queue: QueueName, base: number): number {
     case 'hash':
     case 'unpack':
       return Math.max(1, Math.ceil(base / 2));
-    case 'analyse':
-      return base * 2;
     default:
+      // analyse among them (see above)
       return base * 2;
   }
 }
