@@ -24,7 +24,7 @@ import { azuriteConnectionString } from '@exhibit/core';
 import { segmentName } from '@exhibit/custody';
 import { createAzureAppendLog } from '@exhibit/storage';
 import { openSqlClient, type SqlClient } from '@exhibit/index';
-import { freePort, startAzurite } from '../../packages/host/src/azurite.process.js';
+import { freePorts, startAzurite } from '../../packages/host/src/azurite.process.js';
 import { createApi } from '../../packages/api/src/api.js';
 import type { ApiRequest } from '../../packages/api/src/api.types.js';
 import { createApiFixture, seedCase } from '../../packages/api/test/api-fixture.js';
@@ -69,8 +69,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   const location = await mkdtemp(path.join(os.tmpdir(), 'exhibit-custody-bench-'));
-  const blobPort = await freePort();
-  const queuePort = await freePort();
+  const [blobPort, queuePort] = (await freePorts(2)) as [number, number];
   const azurite = await startAzurite({ location, blobPort, queuePort });
   const server = args['database-url'] ? await serverDatabase(args['database-url']) : null;
   try {

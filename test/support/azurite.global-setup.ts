@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { azuriteConnectionString } from '@exhibit/core';
-import { freePort, startAzurite } from '../../packages/host/src/azurite.process.js';
+import { freePorts, startAzurite } from '../../packages/host/src/azurite.process.js';
 
 /**
  * One Azurite for the whole integration tier, on free ports with a throw-away
@@ -11,8 +11,7 @@ import { freePort, startAzurite } from '../../packages/host/src/azurite.process.
  */
 export default async function setup(project: TestProject) {
   const location = await mkdtemp(path.join(os.tmpdir(), 'exhibit-azurite-'));
-  const blobPort = await freePort();
-  const queuePort = await freePort();
+  const [blobPort, queuePort] = (await freePorts(2)) as [number, number];
   const azurite = await startAzurite({ location, blobPort, queuePort });
   project.provide('storageConnectionString', azuriteConnectionString('127.0.0.1', blobPort, queuePort));
   return async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { azuriteConnectionString } from '@exhibit/core';
-import { freePort, stopAzuriteFor } from '../../packages/host/src/azurite.process.js';
+import { freePorts, stopAzuriteFor } from '../../packages/host/src/azurite.process.js';
 import { HOST_MALLOC_ENV, HOST_NODE_FLAGS } from '../../packages/host/src/host-process.settings.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,7 +22,7 @@ export interface HostProcessEnv {
 /** Ports and a data folder for one local stack, so tests never touch a developer's running stack. */
 export async function allocateHostEnv(extra: NodeJS.ProcessEnv = {}): Promise<HostProcessEnv> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-e2e-'));
-  const [blobPort, queuePort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [blobPort, queuePort, apiPort] = (await freePorts(3)) as [number, number, number];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     // As `npm start` runs it: the host measured by the benches is the host users run.

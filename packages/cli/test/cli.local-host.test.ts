@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRootLogger, loadConfig } from '@exhibit/core';
-import { freePort, startLocalHost, type LocalHost } from '@exhibit/host';
+import { freePorts, startLocalHost, type LocalHost } from '@exhibit/host';
 import { createPostgresAccessStore } from '@exhibit/index';
 import { EXIT } from '../src/cli-error.js';
 import { createCliContext } from '../src/context.js';
@@ -50,11 +50,12 @@ describe('exhibit CLI against the local host', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-cli-e2e-'));
+    const ports = await freePorts(3);
     env = {
       EXHIBIT_DATA_DIR: path.join(dir, 'data'),
-      EXHIBIT_AZURITE_BLOB_PORT: String(await freePort()),
-      EXHIBIT_AZURITE_QUEUE_PORT: String(await freePort()),
-      EXHIBIT_API_PORT: String(await freePort()),
+      EXHIBIT_AZURITE_BLOB_PORT: String(ports[0]),
+      EXHIBIT_AZURITE_QUEUE_PORT: String(ports[1]),
+      EXHIBIT_API_PORT: String(ports[2]),
       EXHIBIT_POLL_INTERVAL_MS: '200',
       EXHIBIT_INGEST_SAMPLES: 'false',
       EXHIBIT_LOG_LEVEL: 'silent',

@@ -53,17 +53,59 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Any free TCP port on loopback, for tests that run several stacks at once. */
-export async function freePort(): Promise<number> {
+/** A port held open until released; the seam lets a test hand out the port a real draw rarely repeats. */
+export interface HeldPort {
+  port: number;
+  release(): Promise<void>;
+}
+
+function holdAnyPort(): Promise<HeldPort> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      resolve({ port, release: () => new Promise<void>((done) => server.close(() => done())) });
     });
   });
+}
+
+export interface FreePortsOptions {
+  /** Ports chosen but perhaps not yet bound, which a draw must not return. */
+  avoid?: readonly number[];
+  hold?: () => Promise<HeldPort>;
+}
+
+/**
+ * `count` different free TCP ports on loopback, none of them in `avoid`. Every port drawn is
+ * held open until all are drawn: a port closed straight away may be handed out again by the
+ * next draw, and one drawn equal to a port chosen but not yet bound (Azurite's table port
+ * equal to its queue port) made Azurite fail with EADDRINUSE.
+ */
+export async function freePorts(count: number, options: FreePortsOptions = {}): Promise<number[]> {
+  const avoid = options.avoid ?? [];
+  const hold = options.hold ?? holdAnyPort;
+  const held: HeldPort[] = [];
+  const ports: number[] = [];
+  try {
+    // Bounded: each draw holds its port, so an avoided port can come back at most once.
+    for (let draw = 0; ports.length < count && draw < count + avoid.length + 8; draw += 1) {
+      const drawn = await hold();
+      held.push(drawn);
+      if (drawn.port > 0 && !avoid.includes(drawn.port) && !ports.includes(drawn.port)) ports.push(drawn.port);
+    }
+  } finally {
+    await Promise.all(held.map((drawn) => drawn.release()));
+  }
+  if (ports.length < count) throw new ExhibitError('storage-unavailable', `could not find ${count} free ports on loopback`);
+  return ports;
+}
+
+/** Any free TCP port on loopback, for tests that run several stacks at once. */
+export async function freePort(options: FreePortsOptions = {}): Promise<number> {
+  const [port] = await freePorts(1, options);
+  return port!;
 }
 
 function alive(pid: number): boolean {
@@ -129,7 +171,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
       `port ${options.blobPort} or ${options.queuePort} is already in use; stop the other Azurite or set EXHIBIT_AZURITE_BLOB_PORT / EXHIBIT_AZURITE_QUEUE_PORT`,
     );
   }
-  const tablePort = options.tablePort ?? (await freePort());
+  const tablePort = options.tablePort ?? (await freePort({ avoid: [options.blobPort, options.queuePort] }));
   const args = [
     '--require', PRELOAD,
     azuriteEntry(),

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { freePort, type RunningAzurite } from './azurite.process.js';
+import { freePorts, type RunningAzurite } from './azurite.process.js';
 
 const require = createRequire(import.meta.url);
 import { superviseAzurite, type SupervisedAzurite } from './azurite.supervisor.js';
@@ -43,7 +43,7 @@ describe('superviseAzurite', () => {
 
   it('starts a real Azurite again on the same folder and ports after kill -9, and runs afterRestart first', async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-supervisor-'));
-    const [blobPort, queuePort] = [await freePort(), await freePort()];
+    const [blobPort, queuePort] = (await freePorts(2)) as [number, number];
     let afterRestartCalls = 0;
     const gaveUp: string[] = [];
     supervised = await superviseAzurite({

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ExhibitError, loadConfig } from '@exhibit/core';
-import { freePort } from './azurite.process.js';
+import { freePorts } from './azurite.process.js';
 import { startLocalHost, type LocalHost } from './local-host.js';
 
 describe('the local host when its index process dies', () => {
@@ -18,12 +18,13 @@ describe('the local host when its index process dies', () => {
 
   it('fails the statement in flight with index-unavailable and reports the loss (npm start then stops with exit 1), no hang', async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-index-outage-'));
+    const ports = await freePorts(3);
     const config = loadConfig(
       {
         EXHIBIT_DATA_DIR: dataDir,
-        EXHIBIT_API_PORT: String(await freePort()),
-        EXHIBIT_AZURITE_BLOB_PORT: String(await freePort()),
-        EXHIBIT_AZURITE_QUEUE_PORT: String(await freePort()),
+        EXHIBIT_API_PORT: String(ports[0]),
+        EXHIBIT_AZURITE_BLOB_PORT: String(ports[1]),
+        EXHIBIT_AZURITE_QUEUE_PORT: String(ports[2]),
         EXHIBIT_INGEST_SAMPLES: 'false',
         EXHIBIT_LOG_LEVEL: 'silent',
       },
