@@ -229,10 +229,15 @@ export async function runMessage(deps: RunnerDeps, queue: QueueName, input: Queu
     await runDeadLetter(deps, queue, { body, messageId: mark.of, reason: HELD_CHAIN_DEAD_LETTER_REASON, description }, inv);
     return failed('dead-lettered', description);
   }
-  // A held copy is the original message to the stage, delivered again: the keys the stage reads from the id are the
-  // original's, and it counts as a later delivery (one that may come after the work moved on).
+  // A held copy is the original message to the stage: the keys the stage reads from the id are the original's, and its
+  // delivery count is the one the message would have had without the deferrals, which ran nothing (`deliveries`). So a
+  // copy whose every earlier delivery deferred is a first delivery, as a re-drive's is that runs at once: a hash re-drive
+  // names itself in its continuation only on its first delivery, and its copy counted as a later one sent the dead
+  // chain's plain key, dropped as a repeat (regression held-copy-of-a-hash-redrive-continues-under-the-plain-key). A copy
+  // of the previous version (no mark) carries no count: a later delivery, as then.
   const copyOf = mark ?? legacy;
-  const ctx: StageContext = { logger, messageId: copyOf?.of ?? input.messageId, deliveryCount: copyOf ? Math.max(deliveries, copyOf.generation + 1) : input.deliveryCount, ...signal };
+  const deliveryCount = mark ? deliveries : legacy ? Math.max(input.deliveryCount, legacy.generation + 1) : input.deliveryCount;
+  const ctx: StageContext = { logger, messageId: copyOf?.of ?? input.messageId, deliveryCount, ...signal };
   const members = node.members;
   const stage = STAGES[queue] as Stage<typeof body>;
   let lease: HeldStageLease | null = null;

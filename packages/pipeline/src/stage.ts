@@ -42,6 +42,11 @@ export interface StageDeps {
 export interface StageContext {
   logger: Logger;
   messageId: string;
+  /**
+   * This delivery's number: 1 when no earlier delivery of the work ran the
+   * stage. A held copy's counts the message's deliveries and its copies', not
+   * those that deferred to another's lease, which ran nothing (stage-runner.ts).
+   */
   deliveryCount: number;
   abortSignal?: AbortSignal;
   /**

@@ -108,7 +108,7 @@ beforeEach(() => {
 });
 
 const logger = createRootLogger({ level: 'silent' });
-const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
+const inv = (invocationId = randomBytes(4).toString('hex')) => ({ invocationId, logger });
 const hashesOf = (data: Buffer) => ({
   md5: createHash('md5').update(data).digest('hex'),
   sha1: createHash('sha1').update(data).digest('hex'),
@@ -833,6 +833,101 @@ describe('resumable hash of a large upload', () => {
     expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':redrive-')).map((s) => s.message.messageId)).toEqual([
       `hash:${message.fileId}:redrive-1-7`,
       `hash:${message.fileId}:hash-continue:${k}:redrive-1-7`,
+    ]);
+  });
+
+  it('regression: held-copy-of-a-hash-redrive-continues-under-the-plain-key — a re-drive deferred to another delivery\'s lease before it ran names itself in its continuation', async () => {
+    // A large ZIP's hash chain dies (its `hash-continue:<k>` is lost). The watchdog's re-drive arrives while another
+    // delivery of the item holds its hash lease (here the reconcile pass's re-offer of the still-pending upload, its
+    // first hash message again, held up in its read of the saved point): the re-drive does no work and sends a held
+    // copy. The runner gave the copy to the stage as a later delivery, so it sent the chain's plain key, which
+    // duplicate detection drops (as it drops the holder's own send of it): nothing of the chain was in flight until
+    // the next re-drive.
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `H/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('held-redrive.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const k = TINY.hashCheckpointBytes;
+    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv());
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
+    // Sent and lost; every id sent so far is within Service Bus's duplicate-detection window.
+    const window = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
+
+    let reached!: () => void;
+    const holding = new Promise<void>((r) => (reached = r));
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    const index = Object.create(h.deps.index, {
+      getHashCheckpoint: {
+        value: async (...a: Parameters<typeof h.deps.index.getHashCheckpoint>) => {
+          reached();
+          await opened;
+          return h.deps.index.getHashCheckpoint(...a);
+        },
+      },
+    }) as typeof h.deps.index;
+    const holder = runMessage({ ...h.deps, index }, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv('stray-holder'));
+    await holding;
+
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 11 });
+    const redriveId = `hash:${message.fileId}:redrive-1-11`;
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(redriveId);
+    window.add(redriveId);
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: redriveId, deliveryCount: 1 }, inv())).toEqual({ status: 'skipped', reason: 'held-by-another-delivery' });
+    const copy = hashSends(message.fileId).at(-1)!.message;
+    expect(copy.body).toMatchObject({ held: { of: redriveId, generation: 1, priorDeliveries: 0 } });
+    window.add(copy.messageId);
+
+    open();
+    await holder;
+    // The holder sends the chain's plain key again: a repeat, dropped.
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
+    // The copy, delivered once the lease is free: the first delivery of the re-drive to run the stage.
+    await runMessage(h.deps, 'hash', { body: copy.body, messageId: copy.messageId, deliveryCount: 1 }, inv());
+    const sent = hashSends(message.fileId).at(-1)!.message.messageId;
+    expect(sent).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-11`);
+    expect(window.has(sent)).toBe(false);
+    // The chain goes on from there: every message the window does not drop is delivered once, and the hash is recorded.
+    for (let n = 0; ; n++) {
+      const next = hashSends(message.fileId).find((s) => !window.has(s.message.messageId));
+      if (!next) break;
+      if (n > 50) throw new Error('hash chain did not end');
+      window.add(next.message.messageId);
+      await runMessage(h.deps, 'hash', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+    }
+    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  });
+
+  it('a held copy of a hash re-drive that already ran sends the live chain\'s plain key (no second chain)', async () => {
+    const members = Array.from({ length: 4 }, (_, i) => ({ name: `G/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
+    const zip = await zipOf(members);
+    const message = await upload('held-redrive-ran.zip', zip);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const run = (messageId: string, deliveryCount = 1, body: unknown = message) => runMessage(h.deps, 'hash', { body, messageId, deliveryCount }, inv());
+    const k = TINY.hashCheckpointBytes;
+    await run(`hash:${message.fileId}`);
+    await run(`hash:${message.fileId}:hash-continue:0`);
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 13 });
+    const redriveId = `hash:${message.fileId}:redrive-1-13`;
+    // The re-drive runs and sends its continuation, then its lock is lost: delivered again while the chain it woke runs
+    // (that continuation's delivery holds the lease), it defers. (Passes before the fix too: the guard it keeps.)
+    await run(redriveId);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-13`);
+    const lease = { queue: 'hash' as const, subjectId: message.fileId, holder: 'live-chain' };
+    expect(await h.index.acquireStageLease({ ...lease, messageId: `hash:${message.fileId}:hash-continue:${k}:redrive-1-13` }, 60_000)).toMatchObject({ acquired: true });
+    expect(await run(redriveId, 2)).toEqual({ status: 'skipped', reason: 'held-by-another-delivery' });
+    const copy = hashSends(message.fileId).at(-1)!.message;
+    expect(copy.body).toMatchObject({ held: { of: redriveId, generation: 1, priorDeliveries: 1 } });
+    await h.index.releaseStageLease(lease);
+    // The chain moved on meanwhile; the copy sends its latest plain key (a repeat, dropped), never a suffixed one.
+    await run(`hash:${message.fileId}:hash-continue:${k}:redrive-1-13`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    await run(copy.messageId, 1, copy.body);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':hash-continue:') && s.message.messageId.includes(':redrive-')).map((s) => s.message.messageId)).toEqual([
+      `hash:${message.fileId}:hash-continue:${k}:redrive-1-13`,
     ]);
   });
 
