@@ -550,6 +550,52 @@ describe('an unpack that needs several stage deadlines continues in new messages
     }
   }, 240_000);
 
+  it('a re-drive of a dead unpack chain deferred to another delivery\'s lease: its held copy sends the latest point under the re-drive\'s key', async () => {
+    // The copy's id is not the re-drive's: the stage reads the re-drive from the original id the copy carries.
+    const members = Array.from({ length: 5 }, (_, i) => ({ name: `h${i}.txt`, data: randomBytes(2_100 + i) }));
+    const archive = await addArchive(h, 'held-redrive.zip', await zipOf(members));
+    h.deps.limits = EVERY_MEMBER;
+    const lease = { queue: 'unpack' as const, subjectId: archive.fileId, holder: 'other-delivery' };
+    try {
+      await queueUnpack(archive);
+      const window = new Set<string>();
+      const deliverNew = async (lose: (id: string) => boolean = () => false) => {
+        const delivered: string[] = [];
+        for (;;) {
+          const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
+          if (!next) return delivered;
+          window.add(next.message.messageId);
+          if (lose(next.message.messageId)) continue;
+          delivered.push(next.message.messageId);
+          await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+          if (delivered.length > 50) throw new Error('continuations do not end');
+        }
+      };
+      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      // The first message and `:1` run; `:2` is sent and lost.
+      expect(await deliverNew((m) => m === id('unpack-continue:2'))).toEqual([id(''), id('unpack-continue:1')]);
+      await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: 17 });
+      expect(await h.index.acquireStageLease({ ...lease, messageId: id('') }, 60_000)).toMatchObject({ acquired: true });
+      expect(await runMessage(h.deps, 'unpack', { body: archive, messageId: id('redrive-1-17'), deliveryCount: 1 }, inv())).toEqual({
+        status: 'skipped',
+        reason: 'held-by-another-delivery',
+      });
+      window.add(id('redrive-1-17'));
+      const copy = unpackMessagesOf(archive.fileId).at(-1)!.message;
+      expect(copy.body).toMatchObject({ held: { of: id('redrive-1-17'), generation: 1, priorDeliveries: 0 } });
+      await h.index.releaseStageLease(lease);
+      const delivered = await deliverNew();
+      expect(delivered).toEqual([copy.messageId, id('unpack-continue:2:redrive-1-17'), ...[3, 4].map((n) => id(`unpack-continue:${n}`))]);
+      const recorded = await h.index.listChildren(archive.fileId);
+      expect(recorded.map((m) => analysedIds().filter((f) => f === m.fileId).length)).toEqual([1, 1, 1, 1, 1]);
+      expect((await h.index.getFile(archive.fileId))!.unpack).toBe('done');
+      expect(custodyOf(archive.evidenceId, 'unpacked')).toHaveLength(1);
+    } finally {
+      h.deps.limits = LIMITS;
+      await h.index.releaseStageLease(lease);
+    }
+  }, 240_000);
+
   it('regression: analyse-and-index-redrive-sent-under-the-plain-id-dropped-as-a-repeat — every queue\'s re-drive carries the re-drive key, batch queues\' too', async () => {
     const f = { caseId: 'c', evidenceId: 'e', fileId: `f-${randomBytes(4).toString('hex')}` };
     const before = h.bus.sent.length;
