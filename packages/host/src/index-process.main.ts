@@ -17,7 +17,7 @@
  */
 import pino from 'pino';
 import { createRootLogger, errorMessage } from '@exhibit/core';
-import { openPgliteDatabase, startWireServer, type WireServer } from '@exhibit/index';
+import { openPgliteDatabase, pgliteMemoryBytes, startWireServer, type WireServer } from '@exhibit/index';
 import type { PGlite } from '@electric-sql/pglite';
 
 export interface IndexProcessOpen {
@@ -114,15 +114,14 @@ async function open(m: IndexProcessOpen): Promise<boolean> {
 }
 
 /**
- * Diagnostics for the benchmarks: the process's RSS and the size of PGlite's WebAssembly memory (its linear memory only
- * grows: WebAssembly has no way to shrink it, so this is the high-water mark of PostgreSQL's heap in the process).
- * `mod` is PGlite's Emscripten module, protected in its types; absent, only RSS is logged.
+ * Diagnostics for the benchmarks: the process's RSS and the size of PGlite's WebAssembly memory (the high-water mark
+ * of PostgreSQL's heap in the process, see pgliteMemoryBytes); without it, only RSS is logged.
  */
 function logMemoryEvery(intervalMs: number): void {
   const timer = setInterval(() => {
-    const heap = (db as unknown as { mod?: { HEAP8?: Int8Array } } | undefined)?.mod?.HEAP8;
+    const wasmMemoryBytes = db ? pgliteMemoryBytes(db) : undefined;
     const usage = process.memoryUsage();
-    logger.info({ rssBytes: usage.rss, wasmMemoryBytes: heap?.byteLength ?? null, externalBytes: usage.external }, 'index process memory');
+    logger.info({ rssBytes: usage.rss, wasmMemoryBytes: wasmMemoryBytes ?? null, externalBytes: usage.external }, 'index process memory');
   }, intervalMs);
   timer.unref();
 }

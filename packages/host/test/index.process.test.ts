@@ -238,4 +238,26 @@ describe('the index process', () => {
     // Its claim on the directory went with it: the next start neither waits for it nor refuses.
     expect(existsSync(path.join(dir, 'index-process.json'))).toBe(false);
   });
+
+  it('logs its RSS and the size of PGlite\'s WebAssembly memory when asked (EXHIBIT_INDEX_MEMORY_LOG_MS)', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const logFile = path.join(dir, 'logs', 'index-process.log');
+    const r = await startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile, stopGraceMs: 10_000, memoryLogMs: 100 });
+    running.push(r);
+    const memoryLines = () =>
+      (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
+        .split('\n')
+        .filter((l) => l.includes('"index process memory"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (let polls = 0; polls < 600 && memoryLines().length < 2; polls++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await r.stop();
+    const lines = memoryLines();
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const l of lines) {
+      expect(l.rssBytes).toBeGreaterThan(0);
+      // Whole pages of 64 KiB: the WebAssembly memory's size, never the null logged without PGlite's module.
+      expect(Number(l.wasmMemoryBytes) % 65_536).toBe(0);
+      expect(l.wasmMemoryBytes).toBeGreaterThan(0);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 export type { SqlClient, OpenSqlClientOptions } from './sql-client.js';
 export { openSqlClient, openPgliteDatabase } from './sql-client.js';
 export { startWireServer, WIRE_LIMITS, IDENTIFY_REQUEST_CODE, type WireServer, type WireServerOptions } from './pglite-wire.server.js';
+export { pgliteMemoryBytes } from './pglite-memory.js';
 export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate.js';
 export { PostgresIndex, createPostgresIndex } from './index-store.postgres.js';
 export { PostgresAccessStore, createPostgresAccessStore } from './access-store.postgres.js';

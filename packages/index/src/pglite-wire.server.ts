@@ -2,6 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 import net from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '@exhibit/core';
+import { pgliteMemoryBytes } from './pglite-memory.js';
 
 /**
  * The PostgreSQL wire protocol in front of one PGlite, on loopback, for the
@@ -209,8 +210,8 @@ export async function startWireServer(options: WireServerOptions): Promise<WireS
     options.onFatal(err);
   };
 
-  // PGlite's Emscripten module is protected in its types; its linear memory only grows (WebAssembly cannot shrink it).
-  const memoryBytes = () => (db as unknown as { mod?: { HEAP8?: Int8Array } }).mod?.HEAP8?.byteLength ?? 0;
+  // PGlite's WebAssembly memory only grows (WebAssembly cannot shrink it): each rise is a new high-water mark.
+  const memoryBytes = () => pgliteMemoryBytes(db) ?? 0;
   let memorySeenBytes = options.logMemoryGrowth ? memoryBytes() : 0;
   /** The text of the last Query or Parse forwarded (one session at a time): what a growth is logged against. */
   let lastSql = '';

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRootLogger, ExhibitError } from '@exhibit/core';
 import { openPgliteDatabase } from '../src/sql-client.js';
+import { pgliteMemoryBytes } from '../src/pglite-memory.js';
 import { openPgClient } from '../src/sql-client.pg.js';
 import { IDENTIFY_REQUEST_CODE, startWireServer, WIRE_LIMITS, type WireServer } from '../src/pglite-wire.server.js';
 
@@ -519,7 +520,7 @@ describe('memory growth log (EXHIBIT_INDEX_MEMORY_LOG_MS)', () => {
     const logger = createRootLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
     const growDb = await openPgliteDatabase('memory://');
     const growServer = await startWireServer({ db: growDb, password: PASSWORD, instanceId: 'grow', logger, logMemoryGrowth: true, onFatal: (err) => fatal.push(err) });
-    const memoryBytes = () => (growDb as unknown as { mod: { HEAP8: Int8Array } }).mod.HEAP8.byteLength;
+    const memoryBytes = () => pgliteMemoryBytes(growDb)!;
     const before = memoryBytes();
     const client = new pg.Client({ host: '127.0.0.1', port: growServer.port, user: 'exhibit', database: 'postgres', password: PASSWORD });
     client.on('error', () => undefined);

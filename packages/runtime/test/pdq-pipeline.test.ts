@@ -1,20 +1,17 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pino from 'pino';
-import { ExhibitError, loadConfig, QUEUES } from '@exhibit/core';
+import { ExhibitError, QUEUES, type CustodyEvent } from '@exhibit/core';
 import { pdqDistance, pdqFromImage } from '@exhibit/media';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { HashSetStore } from '@exhibit/index';
 import { runPdqBackfill } from '@exhibit/pipeline';
-import { writeFile } from 'node:fs/promises';
-import type { CustodyEvent } from '@exhibit/core';
-import { createApp, handleQueueMessage, reconcile, type App } from '../src/index.js';
+import { handleQueueMessage, reconcile, type App } from '../src/index.js';
 import { cameraPair, exiftoolVersion } from '../../media/src/preview/exiftool-camera.test-support.js';
+import { inv, logger, openAppFixture, type AppFixture } from './app-fixture.js';
 
 /**
  * PDQ and the edited-image hint through the whole pipeline (Azurite + PGlite,
@@ -25,12 +22,11 @@ import { cameraPair, exiftoolVersion } from '../../media/src/preview/exiftool-ca
  * `preview-differs` finding, the unedited photo none.
  */
 
-const logger = pino({ level: 'silent' });
-const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
 const FIXTURE = path.resolve(import.meta.dirname, '../../../test/fixtures/pdq-reference/images/B-meadow.jpg');
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)', () => {
+  let fixture: AppFixture;
   let dataDir: string;
   let app: App;
   const caseId = `PQ${randomBytes(3).toString('hex')}`;
@@ -38,29 +34,20 @@ describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)'
   let copy: Buffer;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-pdq-'));
+    fixture = await openAppFixture('pq');
+    ({ app, dataDir } = fixture);
     original = await readFile(FIXTURE);
     // Resized to 700 px wide and recompressed at a low quality by an independent encoder.
     const copyPath = path.join(dataDir, 'copy.jpg');
     await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-i', FIXTURE, '-vf', 'scale=700:-1', '-q:v', '12', copyPath]);
     copy = await readFile(copyPath);
-    const config = loadConfig(
-      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
-      { cwd: dataDir },
-    );
-    app = await createApp(config, { logger, queuePrefix: `pq${randomBytes(3).toString('hex')}-` });
-    await app.ensureInfrastructure();
   });
 
   afterAll(async () => {
-    await app?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
-  async function upload(blobName: string, bytes: Buffer): Promise<void> {
-    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
-    await writer.upload({ container: app.config.containers.evidence, name: blobName }, bytes, { contentType: 'application/octet-stream' });
-  }
+  const upload = (blobName: string, bytes: Buffer) => fixture.upload(blobName, bytes);
 
   /** Delivers every queued message until none is left (a throw fails the test: nothing here should retry). */
   async function drain(): Promise<void> {

@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import yazl from 'yazl';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig, rootFileId } from '@exhibit/core';
-import { createAzureBlobStore } from '@exhibit/storage';
-import { createApp, reconcile, type App } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rootFileId } from '@exhibit/core';
+import { reconcile, type App } from '../src/index.js';
+import { inv, openAppFixture, zipOf, type AppFixture } from './app-fixture.js';
 
 /**
  * Regression `reconcile-offers-again-an-upload-whose-unpack-is-live`: an
@@ -21,44 +16,21 @@ import { createApp, reconcile, type App } from '../src/index.js';
  * on the upload's root keeps it back; an expired one (its holder died) does
  * not. Azurite + PGlite, through the runtime's own reconcile.
  */
-const logger = pino({ level: 'silent' });
-const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
-
-async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const e of entries) zip.addBuffer(e.data, e.name, { mtime: new Date(Date.UTC(2025, 0, 1)) });
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 describe('reconcile and live stage leases (Azurite + PGlite)', () => {
-  let dataDir: string;
+  let fixture: AppFixture;
   let app: App;
   const caseId = `RL${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-reconcile-lease-'));
-    const config = loadConfig(
-      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
-      { cwd: dataDir },
-    );
-    app = await createApp(config, { logger, queuePrefix: `rl${randomBytes(3).toString('hex')}-` });
-    await app.ensureInfrastructure();
+    fixture = await openAppFixture('rl');
+    app = fixture.app;
   });
 
   afterAll(async () => {
-    await app?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
-  /**
-   * The hash messages queued for `blobName`, taken off the queue with every
-   * other one. The evidence container is shared with the other test files
-   * (one Azurite per run), so a pass also receives and offers their uploads:
-   * the pass's own counts are not this upload's, only its hash messages are.
-   */
+  /** The hash messages queued for `blobName`, taken off the queue with every other one. */
   async function hashMessagesFor(blobName: string): Promise<number> {
     let count = 0;
     for (;;) {
@@ -73,12 +45,10 @@ describe('reconcile and live stage leases (Azurite + PGlite)', () => {
 
   it('reconcile-offers-again-an-upload-whose-unpack-is-live', async () => {
     const blobName = `${caseId}/E1/photos.zip`;
-    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
-    await writer.upload({ container: app.config.containers.evidence, name: blobName }, await zipOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), {
-      contentType: 'application/zip',
-    });
-    // Received and its hash queued; the hash is left to the unpack's read, so the upload stays pending.
-    await reconcile(app, inv());
+    await fixture.upload(blobName, await zipOf([{ name: 'a.txt', data: Buffer.from('alpha') }]), { contentType: 'application/zip' });
+    // Received and its hash queued; the hash is left to the unpack's read, so the upload stays pending. The container
+    // is this file's own: the pass lists this upload and nothing else.
+    expect(await reconcile(app, inv())).toMatchObject({ listed: 1, ingested: 1, requeued: 0 });
     expect(await hashMessagesFor(blobName)).toBe(1);
     expect((await app.index.getUpload(blobName))?.integrity).toBe('pending');
     const subjectId = rootFileId(blobName);
@@ -86,25 +56,25 @@ describe('reconcile and live stage leases (Azurite + PGlite)', () => {
     // Its unpack runs: a live lease on the archive. The pass does not offer it again.
     const unpack = { queue: 'unpack', subjectId, holder: 'running-unpack' };
     expect(await app.index.acquireStageLease({ ...unpack, messageId: `unpack:${subjectId}` }, 10 * 60_000)).toMatchObject({ acquired: true });
-    await reconcile(app, inv(), { resendPendingAfterMs: 0 });
+    expect(await reconcile(app, inv(), { resendPendingAfterMs: 0 })).toMatchObject({ listed: 1, requeued: 0 });
     expect(await hashMessagesFor(blobName)).toBe(0);
     await app.index.releaseStageLease(unpack);
 
     // A resumable hash of it runs: the same.
     const hash = { queue: 'hash', subjectId, holder: 'running-hash' };
     expect(await app.index.acquireStageLease({ ...hash, messageId: `hash:${subjectId}` }, 10 * 60_000)).toMatchObject({ acquired: true });
-    await reconcile(app, inv(), { resendPendingAfterMs: 0 });
+    expect(await reconcile(app, inv(), { resendPendingAfterMs: 0 })).toMatchObject({ listed: 1, requeued: 0 });
     expect(await hashMessagesFor(blobName)).toBe(0);
     await app.index.releaseStageLease(hash);
 
     // The unpack's holder died: its lease expired (taken for 0 ms). Offered again, as before the lease.
     const dead = { queue: 'unpack', subjectId, holder: 'dead-unpack' };
     expect(await app.index.acquireStageLease({ ...dead, messageId: `unpack:${subjectId}` }, 0)).toMatchObject({ acquired: true });
-    await reconcile(app, inv(), { resendPendingAfterMs: 0 });
+    expect(await reconcile(app, inv(), { resendPendingAfterMs: 0 })).toMatchObject({ listed: 1, requeued: 1 });
     expect(await hashMessagesFor(blobName)).toBe(1);
 
     // Not yet old enough: not offered (received just now, an hour asked for).
-    await reconcile(app, inv(), { resendPendingAfterMs: 3_600_000 });
+    expect(await reconcile(app, inv(), { resendPendingAfterMs: 3_600_000 })).toMatchObject({ listed: 1, requeued: 0 });
     expect(await hashMessagesFor(blobName)).toBe(0);
   });
 });

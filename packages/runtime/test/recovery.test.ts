@@ -1,28 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
-import yazl from 'yazl';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pino from 'pino';
-import { derivedNames, ExhibitError, loadConfig, QUEUES, type BlobRef, type BlobStore, type EvidenceStatus } from '@exhibit/core';
-import { createAzureBlobStore } from '@exhibit/storage';
-import { createApp, handleDeadLetter, handleQueueMessage, reconcile, watchdog, type App } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { derivedNames, ExhibitError, QUEUES, type BlobRef, type BlobStore, type EvidenceStatus } from '@exhibit/core';
+import { handleDeadLetter, handleQueueMessage, reconcile, watchdog, type App } from '../src/index.js';
 import { derivedBlobState } from '../src/watchdog.js';
+import { inv, openAppFixture, zipOf, type AppFixture } from './app-fixture.js';
 
-const logger = pino({ level: 'silent' });
-const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
 const MAX_DELIVERIES = 5;
-
-async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  for (const e of entries) zip.addBuffer(e.data, e.name, { mtime: new Date(Date.UTC(2025, 0, 1)), compress: true });
-  zip.end();
-  const chunks: Buffer[] = [];
-  for await (const c of zip.outputStream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Storage that answers every write of one blob name with an error, as Azurite's HTTP 500s did. */
 function refusingWritesTo(inner: BlobStore, refused: (ref: BlobRef) => boolean): BlobStore & { refusals: number } {
@@ -38,30 +22,21 @@ function refusingWritesTo(inner: BlobStore, refused: (ref: BlobRef) => boolean):
 }
 
 describe('no stuck work, nothing hidden (Azurite + PGlite)', () => {
-  let dataDir: string;
+  let fixture: AppFixture;
   let app: App;
   const caseId = `RC${randomBytes(3).toString('hex')}`;
   const statusesSeen: EvidenceStatus[] = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-recovery-'));
-    const config = loadConfig(
-      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
-      { cwd: dataDir },
-    );
-    app = await createApp(config, { logger, queuePrefix: `rc${randomBytes(3).toString('hex')}-` });
-    await app.ensureInfrastructure();
+    fixture = await openAppFixture('rc');
+    app = fixture.app;
   });
 
   afterAll(async () => {
-    await app?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await fixture?.close();
   });
 
-  async function upload(blobName: string, bytes: Buffer): Promise<void> {
-    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
-    await writer.upload({ container: app.config.containers.evidence, name: blobName }, bytes, { contentType: 'application/octet-stream' });
-  }
+  const upload = (blobName: string, bytes: Buffer) => fixture.upload(blobName, bytes);
 
   /**
    * The trigger's part, without waiting out back-offs: deliver every queued message, complete on

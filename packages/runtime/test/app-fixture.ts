@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import yazl from 'yazl';
+import { inject } from 'vitest';
+import { loadConfig, type ExhibitConfig } from '@exhibit/core';
+import { createAzureBlobStore } from '@exhibit/storage';
+import { createApp, type App } from '../src/index.js';
+
+/**
+ * The runtime's whole app for integration tests: createApp on Azurite and an
+ * in-process PGlite in a temporary data folder, with its own queues and its
+ * own evidence container. One Azurite serves every test file of a run, and
+ * reconcile lists the whole evidence container: a shared one made each file's
+ * passes receive, offer and count the other files' uploads.
+ */
+export const logger = pino({ level: 'silent' });
+
+/** An invocation's context, as a trigger gives it. */
+export const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
+
+/** A ZIP of the entries (deflated), with a fixed modification time. */
+export async function zipOf(entries: Array<{ name: string; data: Buffer }>): Promise<Buffer> {
+  const zip = new yazl.ZipFile();
+  for (const e of entries) zip.addBuffer(e.data, e.name, { mtime: new Date(Date.UTC(2025, 0, 1)), compress: true });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export interface AppFixture {
+  app: App;
+  /** The app's data folder (its PGlite, its keys), removed by close(); tests may keep their own files in it. */
+  dataDir: string;
+  /** This app's evidence container, no other test file's. */
+  evidenceContainer: string;
+  /** Uploads into the evidence container as a client would (the app's own store may not write there). */
+  upload(blobName: string, bytes: Buffer, options?: { contentType?: string }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `tag`: a few lowercase letters naming the test file in its queues, data folder and evidence container. */
+export async function openAppFixture(tag: string): Promise<AppFixture> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `exhibit-${tag}-`));
+  let app: App | undefined;
+  try {
+    const suffix = randomBytes(3).toString('hex');
+    const evidenceContainer = `evidence-${tag}${suffix}`;
+    const loaded = loadConfig(
+      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
+      { cwd: dataDir },
+    );
+    // The config names a deployment's containers by their fixed names (its type says so); a test's own is cast to it.
+    const config: ExhibitConfig = { ...loaded, containers: { ...loaded.containers, evidence: evidenceContainer as 'evidence' } };
+    app = await createApp(config, { logger, queuePrefix: `${tag}${suffix}-` });
+    await app.ensureInfrastructure();
+    const opened = app;
+    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
+    return {
+      app: opened,
+      dataDir,
+      evidenceContainer,
+      async upload(blobName, bytes, options = {}) {
+        await writer.upload({ container: evidenceContainer, name: blobName }, bytes, { contentType: options.contentType ?? 'application/octet-stream' });
+      },
+      async close() {
+        await opened.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
