@@ -230,6 +230,23 @@ describe('the index process', () => {
     expect(existsSync(path.join(dir, 'pglite.creating'))).toBe(false);
   });
 
+  it('creation-heap-held-beside-the-index: once a first start serves, the index process holds one PGlite heap, not also the closed one that created the database', { timeout: 120_000 }, async () => {
+    const dir = await tempDir();
+    const logFile = path.join(dir, 'logs', 'index-process.log');
+    const r = await startIndexProcess({ pgliteDir: path.join(dir, 'pglite'), stateDir: dir, logFile, stopGraceMs: 10_000, memoryLogMs: 50 });
+    running.push(r);
+    let memory: { externalBytes: number; wasmMemoryBytes: number } | undefined;
+    for (let tries = 0; memory === undefined && tries < 400; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const lines = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('"index process memory"'));
+      if (lines[0]) memory = JSON.parse(lines[0]) as { externalBytes: number; wasmMemoryBytes: number };
+    }
+    expect(memory?.wasmMemoryBytes).toBeGreaterThan(0);
+    // Node counts every WebAssembly memory it holds as external: the creation's (as large as the index's) when it was
+    // not yet collected, so ~2.1 times the heap against ~1.05 (the rest is a few MiB of buffers).
+    expect(memory!.externalBytes / memory!.wasmMemoryBytes).toBeLessThan(1.5);
+  });
+
   it('an index that cannot be opened fails the start with the reason, and leaves no process', { timeout: 60_000 }, async () => {
     const dir = await tempDir();
     // A file where PGlite's data directory should be.
