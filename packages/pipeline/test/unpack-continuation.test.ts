@@ -90,19 +90,20 @@ function expectContinuations(fileId: string, runs: Array<{ messageId: string }>)
 
 describe('an unpack that needs several stage deadlines continues in new messages', () => {
   it('regression: unpack-past-deadline-redelivered-until-dead-letter — a ZIP written too slowly for one deadline is unpacked in full across continuations, no attempt thrown back at its deadline', async () => {
-    // Storage is slow to write: every member's upload takes 1 s (four at a time), so 32 members take far longer than the
-    // 6 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
+    // Storage is slow to write: every member's upload takes 2 s (four at a time), so 32 members take far longer than the
+    // 12 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
     // flight and the attempt threw (a retryable fault): every such attempt a delivery, an archive needing more than
     // maxDeliveryCount of them dead-lettered with the rest of its members never listed. Now no attempt throws. The continue
-    // point (3 s in) leaves an attempt 2 s beyond its first member's upload to open the archive, and the deadline 3 s after
-    // it for the uploads in flight and the point's own (slow) write, so a loaded machine does not make an attempt miss it.
+    // point (6 s in) leaves an attempt 4 s beyond its first member's upload to open the archive, and the deadline 6 s after
+    // it for the uploads in flight and the point's own (slow) write. At half these times (3 s to open the archive) a
+    // machine at load 17 on 2 cores made the first attempt record nothing before its deadline (CI, stop 32).
     const plain = h.deps.blobs;
     const slow: BlobStore = Object.create(plain, {
       upload: {
         value: async (...args: Parameters<BlobStore['upload']>) => {
           const signal = args[2]?.abortSignal;
           await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(resolve, 1_000);
+            const timer = setTimeout(resolve, 2_000);
             signal?.addEventListener('abort', () => {
               clearTimeout(timer);
               reject(new ExhibitError('aborted', 'upload aborted'));
@@ -116,8 +117,8 @@ describe('an unpack that needs several stage deadlines continues in new messages
     const members = Array.from({ length: 32 }, (_, i) => ({ name: `m/${i}.bin`, data: randomBytes(5_000 + i) }));
     const archive = await addArchive(h, 'slow.zip', await zipOf(members));
     h.deps.blobs = slow;
-    const deadlineMs = 6_000;
-    h.deps.limits = limitsWith({ stageDeadlineMs: deadlineMs, stageDeadlineGraceMs: 2_000, unpackContinueMarginMs: 3_000 });
+    const deadlineMs = 12_000;
+    h.deps.limits = limitsWith({ stageDeadlineMs: deadlineMs, stageDeadlineGraceMs: 4_000, unpackContinueMarginMs: 6_000 });
     try {
       await queueUnpack(archive);
       const runs = await deliverAll(archive.fileId);
