@@ -170,9 +170,11 @@ describe('resumable hash of a large upload', () => {
     // A blob stream slower than the deadline allows: read whole, the hash would be cut off on every delivery and dead-lettered.
     const data = randomBytes(2 * 1024 * 1024 + 12345);
     const message = await upload('disk.bin', data);
-    throttle = { chunkBytes: 64 * 1024, delayMs: 20 };
-    // 34 chunks of 20 ms: at least 680 ms to read, against a 500 ms deadline; time up 100 ms in, stop by 300 ms at the latest.
-    h.deps.limits = limitsWith({ ...TINY, stageDeadlineMs: 500, stageDeadlineGraceMs: 200, hashContinueMarginMs: 400 });
+    throttle = { chunkBytes: 64 * 1024, delayMs: 80 };
+    // 34 chunks of 80 ms: at least 2.7 s to read, against a 2 s deadline; time up 400 ms in, stop by 1.2 s at the latest.
+    // At a quarter of these times (200 ms between time up and the deadline's grace) a checkpoint write on a loaded machine
+    // outlasted the grace and the read was aborted (a helper's run at load 16-20, stop 32).
+    h.deps.limits = limitsWith({ ...TINY, stageDeadlineMs: 2_000, stageDeadlineGraceMs: 800, hashContinueMarginMs: 1_600 });
     const before = reads.bytes;
 
     const { deliveries, deadLettered } = await runHashChain(message);
