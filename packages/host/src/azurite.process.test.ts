@@ -41,3 +41,17 @@ describe('freePorts', () => {
     for (const port of ports) expect(port).toBeGreaterThan(0);
   });
 });
+
+describe('freePorts below the ephemeral range', () => {
+  it('api-port-taken-by-a-port-the-kernel-drew: no drawn port lies in the range the kernel draws from', async () => {
+    // A test's API port, drawn from the ephemeral range and bound only after Azurite (its table port) and the index
+    // process (its wire server) had bound ports of the kernel's choosing, could be one of them: EADDRINUSE on start.
+    const low = Number((await import('node:fs')).readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await freePorts(20);
+    expect(new Set(ports).size).toBe(20);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(1024);
+      expect(port).toBeLessThan(low);
+    }
+  });
+});

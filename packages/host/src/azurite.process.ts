@@ -59,16 +59,47 @@ export interface HeldPort {
   release(): Promise<void>;
 }
 
-function holdAnyPort(): Promise<HeldPort> {
+function holdPort(port: number): Promise<HeldPort> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      resolve({ port, release: () => new Promise<void>((done) => server.close(() => done())) });
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      resolve({ port: bound, release: () => new Promise<void>((done) => server.close(() => done())) });
     });
   });
+}
+
+/** The first port of the kernel's ephemeral range, from which it hands out ports for bind(0) and outgoing connections. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 2048) return low;
+  } catch {
+    // not Linux: the IANA range's start
+  }
+  return 49152;
+}
+
+/**
+ * A free port below the ephemeral range, tried at random. A port the kernel draws (bind to port 0, an outgoing
+ * connection, Azurite's table port, the index process's wire server) comes from the ephemeral range, so one drawn
+ * here cannot be handed to another socket of the same stack between this draw and its own bind: an API port drawn
+ * from the ephemeral range and bound only after Azurite and the index process had started could be taken by them.
+ */
+async function holdPortBelowEphemeral(): Promise<HeldPort> {
+  const high = ephemeralLow() - 1;
+  const low = Math.max(1024, high - 12_287);
+  for (let attempt = 0; attempt < 64; attempt += 1) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    try {
+      return await holdPort(port);
+    } catch {
+      // in use (another stack's, or a service's): try another
+    }
+  }
+  return holdPort(0);
 }
 
 export interface FreePortsOptions {
@@ -78,14 +109,14 @@ export interface FreePortsOptions {
 }
 
 /**
- * `count` different free TCP ports on loopback, none of them in `avoid`. Every port drawn is
+ * `count` different free TCP ports on loopback below the ephemeral range, none of them in `avoid`. Every port drawn is
  * held open until all are drawn: a port closed straight away may be handed out again by the
  * next draw, and one drawn equal to a port chosen but not yet bound (Azurite's table port
  * equal to its queue port) made Azurite fail with EADDRINUSE.
  */
 export async function freePorts(count: number, options: FreePortsOptions = {}): Promise<number[]> {
   const avoid = options.avoid ?? [];
-  const hold = options.hold ?? holdAnyPort;
+  const hold = options.hold ?? holdPortBelowEphemeral;
   const held: HeldPort[] = [];
   const ports: number[] = [];
   try {

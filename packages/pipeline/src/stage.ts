@@ -43,9 +43,9 @@ export interface StageContext {
   logger: Logger;
   messageId: string;
   /**
-   * This delivery's number: 1 when no earlier delivery of the work ran the
-   * stage. A held copy's counts the message's deliveries and its copies', not
-   * those that deferred to another's lease, which ran nothing (stage-runner.ts).
+   * This delivery's number: 1 for the message's first. A held copy's counts
+   * every delivery of the message and its copies except those that deferred
+   * to another's lease, which ran nothing (stage-runner.ts).
    */
   deliveryCount: number;
   abortSignal?: AbortSignal;
