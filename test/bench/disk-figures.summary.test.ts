@@ -36,7 +36,7 @@ describe('checkImageFiles', () => {
 
   it('passes when every written file is under the image with its hash', () => {
     const items = [file('disk.img', 'img'), file('disk.img!/DCIM', '', 'directory'), file('disk.img!/DCIM/100CANON/IMG_00001.JPG', 'a'), file('disk.img!/Documents/00/note-00001.txt', 'b')];
-    expect(checkImageFiles('disk.img', written, done, items)).toEqual({ complete: true, failed: 0, filesInIndex: 2, missing: [], sha256Mismatches: [], correct: true });
+    expect(checkImageFiles('disk.img', written, done, items)).toEqual({ complete: true, failed: 0, filesInIndex: 2, missing: [], sha256Mismatches: [], failures: [], correct: true });
   });
 
   it('names missing files and wrong hashes, and fails on failures or incompleteness', () => {
@@ -48,5 +48,13 @@ describe('checkImageFiles', () => {
     const all = [file('disk.img!/DCIM/100CANON/IMG_00001.JPG', 'a'), file('disk.img!/Documents/00/note-00001.txt', 'b')];
     expect(checkImageFiles('disk.img', written, { complete: true, files: { byStage: { failed: 1 } } }, all).correct).toBe(false);
     expect(checkImageFiles('disk.img', written, { complete: false, files: { byStage: {} } }, all).correct).toBe(false);
+  });
+
+  // The 4 GiB run of 2026-12-07 ended with 1 failed file and no way to say which or why.
+  it('failed-file-reason-lost-with-the-data-folder', () => {
+    const failedItem = { ...file('disk.img!/DCIM/100CANON/IMG_00001.JPG', 'a'), failure: { stage: 'analyse', code: 'parser-deadline', detail: 'metadata parser passed 30000 ms' } };
+    const c = checkImageFiles('disk.img', written, { complete: true, files: { byStage: { failed: 1 } } }, [failedItem, file('disk.img!/Documents/00/note-00001.txt', 'b')]);
+    expect(c.failures).toEqual([{ path: 'disk.img!/DCIM/100CANON/IMG_00001.JPG', stage: 'analyse', code: 'parser-deadline', detail: 'metadata parser passed 30000 ms' }]);
+    expect(c.correct).toBe(false);
   });
 });

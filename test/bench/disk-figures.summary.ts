@@ -51,7 +51,19 @@ export interface ImageCheck {
   filesInIndex: number;
   missing: string[];
   sha256Mismatches: string[];
+  /**
+   * Every item of the evidence that carries a failure, with its reason, so a run's
+   * failures can be explained after the bench has removed the host's data folder.
+   */
+  failures: FailedFile[];
   correct: boolean;
+}
+
+export interface FailedFile {
+  path: string;
+  stage: string;
+  code: string;
+  detail: string;
 }
 
 /**
@@ -71,12 +83,16 @@ export function checkImageFiles(imageName: string, written: readonly ImageFile[]
     else if (item.file.sha256 !== f.sha256) sha256Mismatches.push(f.path);
   }
   const failed = status.files.byStage.failed ?? 0;
+  const failures: FailedFile[] = items
+    .filter((i) => i.failure != null)
+    .map((i) => ({ path: String(i.file?.path), stage: String(i.failure.stage), code: String(i.failure.code), detail: String(i.failure.detail) }));
   return {
     complete: Boolean(status.complete),
     failed,
     filesInIndex: byPath.size,
     missing,
     sha256Mismatches,
+    failures,
     correct: Boolean(status.complete) && failed === 0 && missing.length === 0 && sha256Mismatches.length === 0,
   };
 }

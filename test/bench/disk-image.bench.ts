@@ -230,6 +230,9 @@ async function main(): Promise<void> {
   );
   say(`storage reads ${(run.io.storage.bytes / GiB).toFixed(2)} GiB in ${run.io.storage.requests} GETs (${Object.entries(run.io.storage.byContainer).map(([c, b]) => `${c} ${(b / GiB).toFixed(2)} GiB`).join(', ')}); queue ops ${run.io.queue.total}; index statements ${run.io.index.statements}`);
   say(`files in the index under the image: ${run.check.filesInIndex}; missing ${run.check.missing.length}; SHA-256 mismatches ${run.check.sha256Mismatches.length}; failed ${run.check.failed}`);
+  // The reasons, printed and in the results file: the host's data folder (and its log) is removed after the run.
+  for (const f of run.check.failures.slice(0, 20)) say(`  failed: ${f.path}: ${f.stage} ${f.code}: ${f.detail}`);
+  if (run.check.failures.length > 20) say(`  … and ${run.check.failures.length - 20} more failures in disk-results.json`);
   say(renderStageTable(results.detailed.stages));
   if (options.ioStats) {
     // Counts per file of the image: deterministic for the same image and code, so before/after comparisons need no quiet machine.
