@@ -23,3 +23,4 @@ export * from './ports/access-store.js';
 export * from './ports/review-store.js';
 export * from './ports/member-bytes-cache.js';
 export * from './zip-shifted-end.js';
+export * from './collect-garbage.js';

@@ -2,11 +2,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Mutex, PGlite, type Transaction } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { vector } from '@electric-sql/pglite/vector';
-import { ExhibitError, isExhibitError } from '@exhibit/core';
+import { collectGarbage, ExhibitError, isExhibitError } from '@exhibit/core';
 import type { OpenSqlClientOptions, SqlClient } from './sql-client.js';
 import { inSavepoint } from './sql-savepoint.js';
 
@@ -39,26 +38,6 @@ async function withBaselineWasmCompiler<T>(open: () => Promise<T>): Promise<T> {
     return await open();
   } finally {
     if (--baselineOpens === 0) setFlagsFromString('--no-liftoff-only');
-  }
-}
-
-/**
- * One full garbage collection, for the one moment it pays (see indexDirToOpen). `gc` is exposed only while it is taken
- * (the way Jest takes it), so code the process runs later does not find it; a process started with --expose-gc keeps
- * its own.
- */
-function collectGarbage(): void {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  try {
-    if (exposed) return exposed();
-    setFlagsFromString('--expose-gc');
-    try {
-      (runInNewContext('gc') as () => void)();
-    } finally {
-      setFlagsFromString('--no-expose-gc');
-    }
-  } catch {
-    // Only memory is at stake: a Node without this way to collect opens the index as before, with the two heaps.
   }
 }
 
@@ -145,6 +124,7 @@ async function indexDirToOpen(dataDir: string, create: (dir: string) => Promise<
     // The creation's PGlite is closed but its WebAssembly memory (174 MiB, ~160 of it resident) is freed only when V8 collects
     // it, which an idle process may not do for a long while: without this, the index opened next put its own heap
     // beside it (465-480 MiB instead of ~315 at a first start; regression creation-heap-held-beside-the-index).
+    // It never throws: a Node without this way to collect opens the index as before, with the two heaps.
     collectGarbage();
     return dataDir;
   }

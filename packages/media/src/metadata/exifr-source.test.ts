@@ -1,19 +1,8 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collectGarbage } from '@exhibit/core';
 import { describe, expect, it } from 'vitest';
 import { BufferSource } from '../test-support/buffer.source.js';
 import { noisyJpeg } from '../test-support/fixtures.js';
 import { openExifr } from './exifr-source.js';
-
-/** A full collection, as the index opener takes it: `gc` exposed only while it is taken. */
-function collect(): void {
-  setFlagsFromString('--expose-gc');
-  try {
-    (runInNewContext('gc') as () => void)();
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
-}
 
 describe('openExifr', () => {
   it('exifr-options-kept-for-every-file-parsed: the options of a finished parse are collected', async () => {
@@ -28,9 +17,9 @@ describe('openExifr', () => {
     }
     // WeakRefs hold their targets to the end of the job that made them: collect after this one.
     await new Promise((resolve) => setImmediate(resolve));
-    collect();
+    collectGarbage();
     await new Promise((resolve) => setImmediate(resolve));
-    collect();
+    collectGarbage();
     const alive = kept.filter((ref) => ref.deref() !== undefined).length;
     expect(alive).toBeLessThanOrEqual(1);
   });
