@@ -89,6 +89,29 @@ function expectContinuations(fileId: string, runs: Array<{ messageId: string }>)
 }
 
 describe('an unpack that needs several stage deadlines continues in new messages', () => {
+  /**
+   * The bus within its duplicate-detection window, for the re-drive tests: `deliverNew` delivers each unpack message
+   * sent for `fileId` and not yet in `window`, once and in the order sent, until none is left, and returns their ids;
+   * one `lose` picks is sent and lost (never run). `id` is the message id of the unpack under a key.
+   */
+  function duplicateWindow(fileId: string) {
+    const window = new Set<string>();
+    const deliverNew = async (lose: (id: string) => boolean = () => false): Promise<string[]> => {
+      const delivered: string[] = [];
+      for (;;) {
+        const next = unpackMessagesOf(fileId).find((s) => !window.has(s.message.messageId));
+        if (!next) return delivered;
+        window.add(next.message.messageId);
+        if (lose(next.message.messageId)) continue;
+        delivered.push(next.message.messageId);
+        await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+        if (delivered.length > 50) throw new Error('continuations do not end');
+      }
+    };
+    const id = (key: string) => `unpack:${fileId}${key ? `:${key}` : ''}`;
+    return { window, deliverNew, id };
+  }
+
   it('regression: unpack-past-deadline-redelivered-until-dead-letter — a ZIP written too slowly for one deadline is unpacked in full across continuations, no attempt thrown back at its deadline', async () => {
     // Storage is slow to write: every member's upload takes 2 s (four at a time), so 32 members take far longer than the
     // 12 s deadline, while one member fits in an attempt easily. Before continuations the deadline aborted the uploads in
@@ -515,20 +538,7 @@ describe('an unpack that needs several stage deadlines continues in new messages
     h.deps.limits = EVERY_MEMBER;
     try {
       await queueUnpack(archive);
-      const window = new Set<string>();
-      const deliverNew = async (lose: (id: string) => boolean = () => false) => {
-        const delivered: string[] = [];
-        for (;;) {
-          const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
-          if (!next) return delivered;
-          window.add(next.message.messageId);
-          if (lose(next.message.messageId)) continue;
-          delivered.push(next.message.messageId);
-          await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
-          if (delivered.length > 50) throw new Error('continuations do not end');
-        }
-      };
-      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      const { deliverNew, id } = duplicateWindow(archive.fileId);
       // The first message and `:1` run; `:2` is sent and lost.
       expect(await deliverNew((m) => m === id('unpack-continue:2'))).toEqual([id(''), id('unpack-continue:1')]);
       const moved = Date.now();
@@ -559,20 +569,7 @@ describe('an unpack that needs several stage deadlines continues in new messages
     const lease = { queue: 'unpack' as const, subjectId: archive.fileId, holder: 'other-delivery' };
     try {
       await queueUnpack(archive);
-      const window = new Set<string>();
-      const deliverNew = async (lose: (id: string) => boolean = () => false) => {
-        const delivered: string[] = [];
-        for (;;) {
-          const next = unpackMessagesOf(archive.fileId).find((s) => !window.has(s.message.messageId));
-          if (!next) return delivered;
-          window.add(next.message.messageId);
-          if (lose(next.message.messageId)) continue;
-          delivered.push(next.message.messageId);
-          await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
-          if (delivered.length > 50) throw new Error('continuations do not end');
-        }
-      };
-      const id = (key: string) => `unpack:${archive.fileId}${key ? `:${key}` : ''}`;
+      const { window, deliverNew, id } = duplicateWindow(archive.fileId);
       // The first message and `:1` run; `:2` is sent and lost.
       expect(await deliverNew((m) => m === id('unpack-continue:2'))).toEqual([id(''), id('unpack-continue:1')]);
       await redrive(h.deps, archive, ['unpack'], { count: 1, movedAtMs: 17 });
