@@ -38,24 +38,45 @@ export interface AppFixture {
   /** This app's evidence container, no other test file's. */
   evidenceContainer: string;
   /** Uploads into the evidence container as a client would (the app's own store may not write there). */
-  upload(blobName: string, bytes: Buffer, options?: { contentType?: string }): Promise<void>;
+  upload(blobName: string, bytes: Buffer, options?: { contentType?: string; metadata?: Record<string, string> }): Promise<void>;
   close(): Promise<void>;
 }
 
+export interface AppFixtureOptions {
+  /** The index on this PostgreSQL database (a test target's) instead of PGlite in the data folder. */
+  databaseUrl?: string;
+}
+
+/**
+ * The config of a test file's app on `dataDir`, with its own evidence container, and the prefix of its own queues.
+ * For a test that opens and closes several apps on one data folder and database (openAppFixture holds one app).
+ * `tag`: a few lowercase letters naming the test file in its queues and evidence container.
+ */
+export function testAppConfig(tag: string, dataDir: string, options: AppFixtureOptions = {}): { config: ExhibitConfig; queuePrefix: string } {
+  const suffix = randomBytes(3).toString('hex');
+  const loaded = loadConfig(
+    {
+      EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'),
+      EXHIBIT_DATA_DIR: dataDir,
+      EXHIBIT_INGEST_SAMPLES: 'false',
+      EXHIBIT_LOG_LEVEL: 'silent',
+      ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
+    },
+    { cwd: dataDir },
+  );
+  // The config names a deployment's containers by their fixed names (its type says so); a test's own is cast to it.
+  const config: ExhibitConfig = { ...loaded, containers: { ...loaded.containers, evidence: `evidence-${tag}${suffix}` as 'evidence' } };
+  return { config, queuePrefix: `${tag}${suffix}-` };
+}
+
 /** `tag`: a few lowercase letters naming the test file in its queues, data folder and evidence container. */
-export async function openAppFixture(tag: string): Promise<AppFixture> {
+export async function openAppFixture(tag: string, options: AppFixtureOptions = {}): Promise<AppFixture> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `exhibit-${tag}-`));
   let app: App | undefined;
   try {
-    const suffix = randomBytes(3).toString('hex');
-    const evidenceContainer = `evidence-${tag}${suffix}`;
-    const loaded = loadConfig(
-      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
-      { cwd: dataDir },
-    );
-    // The config names a deployment's containers by their fixed names (its type says so); a test's own is cast to it.
-    const config: ExhibitConfig = { ...loaded, containers: { ...loaded.containers, evidence: evidenceContainer as 'evidence' } };
-    app = await createApp(config, { logger, queuePrefix: `${tag}${suffix}-` });
+    const { config, queuePrefix } = testAppConfig(tag, dataDir, options);
+    const evidenceContainer = config.containers.evidence;
+    app = await createApp(config, { logger, queuePrefix });
     await app.ensureInfrastructure();
     const opened = app;
     const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
@@ -64,7 +85,10 @@ export async function openAppFixture(tag: string): Promise<AppFixture> {
       dataDir,
       evidenceContainer,
       async upload(blobName, bytes, options = {}) {
-        await writer.upload({ container: evidenceContainer, name: blobName }, bytes, { contentType: options.contentType ?? 'application/octet-stream' });
+        await writer.upload({ container: evidenceContainer, name: blobName }, bytes, {
+          contentType: options.contentType ?? 'application/octet-stream',
+          ...(options.metadata ? { metadata: options.metadata } : {}),
+        });
       },
       async close() {
         await opened.close();

@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pino from 'pino';
-import { ExhibitError, LIMITS, loadConfig, QUEUES } from '@exhibit/core';
-import { createAzureBlobStore } from '@exhibit/storage';
-import { createApp, handleDeadLetter, handleQueueMessage, reconcile, type App } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExhibitError, LIMITS, QUEUES } from '@exhibit/core';
+import { handleDeadLetter, handleQueueMessage, reconcile, type App } from '../src/index.js';
 import { DATABASE_URL, pgliteMemory, postgresServer, type Target } from '../../index/test/targets.js';
+import { inv, openAppFixture, type AppFixture } from './app-fixture.js';
 
 /**
  * Evidence named as long as Azure Storage allows (1,024 characters), through
@@ -17,8 +13,6 @@ import { DATABASE_URL, pgliteMemory, postgresServer, type Target } from '../../i
  * No blob may be unrecordable because of its name, nor stop its siblings.
  */
 
-const logger = pino({ level: 'silent' });
-const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
 const MAX_DELIVERIES = 5;
 
 /** Random CJK: 3 bytes of UTF-8 a character, incompressible to a b-tree, as a hostile name can be. */
@@ -29,37 +23,23 @@ const ascii = (chars: number) => Array.from({ length: chars }, () => String.from
 const targets: Target[] = [pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)] : [])];
 
 describe.each(targets)('evidence with long blob names, end to end on $name', (target) => {
-  let dataDir: string;
+  let fixture: AppFixture;
   let app: App;
   const caseId = `LN${randomBytes(3).toString('hex')}`;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-long-names-'));
     const database = await target.create();
-    const config = loadConfig(
-      {
-        EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'),
-        EXHIBIT_DATA_DIR: dataDir,
-        EXHIBIT_INGEST_SAMPLES: 'false',
-        EXHIBIT_LOG_LEVEL: 'silent',
-        ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : {}),
-      },
-      { cwd: dataDir },
-    );
-    app = await createApp(config, { logger, queuePrefix: `ln${randomBytes(3).toString('hex')}-` });
-    await app.ensureInfrastructure();
+    // Each target's app lists its own evidence container: the rejected-name tests' root blobs are no other run's.
+    fixture = await openAppFixture('ln', database.kind === 'postgres' ? { databaseUrl: database.url } : {});
+    app = fixture.app;
   });
 
   afterAll(async () => {
-    await app?.close();
+    await fixture?.close();
     await target.dispose();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function upload(blobName: string, bytes: Buffer): Promise<void> {
-    const writer = createAzureBlobStore({ connectionString: inject('storageConnectionString') });
-    await writer.upload({ container: app.config.containers.evidence, name: blobName }, bytes, { contentType: 'application/octet-stream' });
-  }
+  const upload = (blobName: string, bytes: Buffer) => fixture.upload(blobName, bytes);
 
   const jpeg = (seed: number) => sharp({ create: { width: 40 + seed, height: 30, channels: 3, background: { r: seed, g: 90, b: 160 } } }).jpeg().toBuffer();
 
@@ -102,7 +82,8 @@ describe.each(targets)('evidence with long blob names, end to end on $name', (ta
     await upload(longName, await jpeg(1));
     await upload(sibling, await jpeg(2));
 
-    await reconcile(app, inv());
+    // The container is this run's own: the pass lists these two and no other test file's blobs.
+    expect(await reconcile(app, inv())).toMatchObject({ listed: 2 });
     await drain();
 
     for (const name of [longName, sibling]) {

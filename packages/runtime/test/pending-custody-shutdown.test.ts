@@ -2,19 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import pino from 'pino';
-import { loadConfig, type ExhibitConfig } from '@exhibit/core';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/index.js';
 import { DATABASE_URL, postgresServer, type Target } from '../../index/test/targets.js';
+import { logger, testAppConfig } from './app-fixture.js';
 
 /**
  * The start-up pass over pending assignment custody (docs/review-api.md, "Who is who") is the
  * host's background work: the host's shutdown signal stops it (pending-custody-startup-pass-unstoppable),
  * what it left stays pending, and the next start writes it. Through createApp on Azurite and a
- * database that outlives each app (PGlite on disk, the server when DATABASE_URL is set).
+ * database that outlives each app (PGlite on disk, the server when DATABASE_URL is set). Each test opens several apps
+ * on one data folder, so not openAppFixture (one app, its folder removed at close): its config, with the test's own
+ * evidence container and queues.
  */
-const logger = pino({ level: 'silent' });
 /** PGlite: the default, on disk in the data directory (kept across the test's apps). */
 const pgliteInDataDir: Target = { name: 'pglite (disk)', create: async () => ({ kind: 'pglite', dataDir: '' }), dispose: async () => {} };
 const targets: Target[] = [pgliteInDataDir, ...(DATABASE_URL ? [postgresServer(DATABASE_URL)] : [])];
@@ -30,17 +30,7 @@ describe.each(targets)('start-up custody pass and shutdown on $name', (target) =
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-pending-pass-'));
     dirs.push(dataDir);
     const database = await target.create();
-    const config: ExhibitConfig = loadConfig(
-      {
-        EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'),
-        EXHIBIT_DATA_DIR: dataDir,
-        EXHIBIT_INGEST_SAMPLES: 'false',
-        EXHIBIT_LOG_LEVEL: 'silent',
-        ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : {}),
-      },
-      { cwd: dataDir },
-    );
-    const queuePrefix = `pp${randomBytes(3).toString('hex')}-`;
+    const { config, queuePrefix } = testAppConfig('pp', dataDir, database.kind === 'postgres' ? { databaseUrl: database.url } : {});
     const open = async (shutdownSignal?: AbortSignal): Promise<App> =>
       createApp(config, { logger, queuePrefix, ...(shutdownSignal ? { shutdownSignal } : {}) });
 
@@ -79,17 +69,7 @@ describe.each(targets)('start-up custody pass and shutdown on $name', (target) =
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'exhibit-pending-pass-run-'));
     dirs.push(dataDir);
     const database = await target.create();
-    const config: ExhibitConfig = loadConfig(
-      {
-        EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'),
-        EXHIBIT_DATA_DIR: dataDir,
-        EXHIBIT_INGEST_SAMPLES: 'false',
-        EXHIBIT_LOG_LEVEL: 'silent',
-        ...(database.kind === 'postgres' ? { DATABASE_URL: database.url } : {}),
-      },
-      { cwd: dataDir },
-    );
-    const queuePrefix = `pr${randomBytes(3).toString('hex')}-`;
+    const { config, queuePrefix } = testAppConfig('pr', dataDir, database.kind === 'postgres' ? { databaseUrl: database.url } : {});
     const CASE_RUN = `PR-${randomBytes(3).toString('hex')}`;
     const ITEMS = 400;
     const setup = await createApp(config, { logger, queuePrefix });

@@ -5,11 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pino from 'pino';
 import { ExhibitError, LIMITS, loadConfig, rootFileId, type BlobStore, type HashMessage, type Limits } from '@exhibit/core';
 import { runIngest, runMessage } from '@exhibit/pipeline';
-import { createAzureBlobStore } from '@exhibit/storage';
-import { createApp, watchdog, type App } from '../src/index.js';
+import { watchdog, type App } from '../src/index.js';
+import { inv, logger, openAppFixture, type AppFixture } from './app-fixture.js';
 
 /**
  * A declared split image's later segments left by a stalled unpack that
@@ -20,8 +19,6 @@ import { createApp, watchdog, type App } from '../src/index.js';
  * pipeline tests do not import it.
  */
 
-const logger = pino({ level: 'silent' });
-const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
 const has = (tool: string) => {
   try {
     execFileSync('which', [tool], { stdio: 'ignore' });
@@ -34,19 +31,14 @@ const limitsWith = (overrides: Partial<Record<keyof Limits, number>>): Limits =>
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe.skipIf(!['mkfs.fat', 'mcopy', 'split'].every(has))('a split set behind a stalled unpack (Azurite + PGlite, the runtime\'s watchdog)', () => {
-  let dataDir: string;
+  let fixture: AppFixture;
   let dir: string;
   let app: App;
 
   beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'exhibit-split-stall-'));
+    fixture = await openAppFixture('ss');
+    app = fixture.app;
     dir = mkdtempSync(path.join(os.tmpdir(), 'exhibit-split-stall-set-'));
-    const config = loadConfig(
-      { EXHIBIT_STORAGE_CONNECTION_STRING: inject('storageConnectionString'), EXHIBIT_DATA_DIR: dataDir, EXHIBIT_INGEST_SAMPLES: 'false', EXHIBIT_LOG_LEVEL: 'silent' },
-      { cwd: dataDir },
-    );
-    app = await createApp(config, { logger, queuePrefix: `ss${randomBytes(3).toString('hex')}-` });
-    await app.ensureInfrastructure();
     const img = path.join(dir, 'card.img');
     execFileSync('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'STALL', img, '6144']);
     writeFileSync(path.join(dir, 'payload'), randomBytes(2_600_000));
@@ -55,8 +47,8 @@ describe.skipIf(!['mkfs.fat', 'mcopy', 'split'].every(has))('a split set behind 
   }, 120_000);
 
   afterAll(async () => {
-    await app?.close();
-    for (const d of [dataDir, dir]) if (d) rmSync(d, { recursive: true, force: true });
+    await fixture?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('claim-held-by-stalled-unpack-later-segments-failed-stuck: an unpack that claimed the later segments and stalled leaves them to their hash stages once its claim is older than segmentHashClaimHoldMs, before the watchdog fails them as stuck', async () => {
@@ -79,7 +71,7 @@ describe.skipIf(!['mkfs.fat', 'mcopy', 'split'].every(has))('a split set behind 
     const arrive = async (name: string) => {
       const data = bytesOf(name);
       // Written as an upload is (the evidence container is read-only to the pipeline).
-      await createAzureBlobStore({ connectionString: inject('storageConnectionString') }).upload({ container: deps.containers.evidence, name: blobOf(name) }, data, { metadata: { acquisition_sha256: sha256(data) } });
+      await fixture.upload(blobOf(name), data, { metadata: { acquisition_sha256: sha256(data) } });
       await runIngest(deps, { container: deps.containers.evidence, blobName: blobOf(name) }, { logger, messageId: `ingest:${name}`, deliveryCount: 1 });
       return runMessage(deps, 'hash', { body: hashMessageOf(name), messageId: `hash:${rootFileId(blobOf(name))}`, deliveryCount: 1 }, inv());
     };
