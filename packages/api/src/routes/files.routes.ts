@@ -315,7 +315,7 @@ export const filesRoutes: RouteModule = [
     summary: "The file's bytes, exactly: checked against the recorded size and SHA-256 on the way",
     description:
       "Examiners and supervisors only. Recorded as a 'download' (delivery `stream`) before the first byte is sent. The body is the " +
-      'file and nothing else: for a ZIP member read in place, only its span of the archive is read (the span comes from the index; no ' +
+      'file and nothing else: for a member read in place (a ZIP member stored uncompressed, a disk-image file contiguous in a raw or fixed-VHD image or within one block of a dynamic VHD), only its span of the archive or image is read (the span comes from the index; no ' +
       'Range header or parameter can widen it). `X-Exhibit-SHA256` is the recorded hash. Files up to 16 MiB are checked in full ' +
       "before anything is sent (a mismatch is a 500 'hash-mismatch'); larger ones are checked as they stream, and a mismatch cuts " +
       'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
