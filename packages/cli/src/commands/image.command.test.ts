@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,25 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     const gap = await run('image', 'ls', piece(1), piece(3));
     expect(gap.code).toBe(EXIT.error);
     expect(gap.err).toMatch(/segment 2 of .*card\.raw\.001 was not given \[segment-missing\]/);
+  });
+
+  it('regression: split-raw-short-middle-segment-read-shifted — a split raw set whose middle piece is cut short is refused as segment-truncated, as the pipeline refuses it, never listed with shifted data', async () => {
+    // The pieces after the short one would be read early by its missing length: files listed with wrong MD5s, exit 0.
+    const piece = (n: number) => path.join(dir, `card.raw.00${n}`);
+    const short = (n: number) => path.join(dir, `short.raw.00${n}`);
+    copyFileSync(piece(1), short(1));
+    writeFileSync(short(2), readFileSync(piece(2)).subarray(0, 1_000_000));
+    copyFileSync(piece(3), short(3));
+    const { code, out, err } = await run('image', 'ls', short(1), short(2), short(3), '--md5');
+    expect(err).toMatch(/segment 2 of .*short\.raw\.001 \(.*short\.raw\.002\) holds 1000000 bytes, the first holds 1500000: only the last may be shorter \[segment-truncated\]/);
+    expect(code).toBe(EXIT.error);
+    expect(out).toBe('');
+    // A last piece longer than the others is no splitter's either.
+    writeFileSync(short(2), readFileSync(piece(2)));
+    writeFileSync(short(3), Buffer.concat([readFileSync(piece(3)), Buffer.alloc(1_500_001 - readFileSync(piece(3)).length)]));
+    const long = await run('image', 'ls', short(1), short(2), short(3));
+    expect(long.err).toMatch(/the last segment of .*short\.raw\.001 \(.*short\.raw\.003\) holds 1500001 bytes; a split image's last segment holds 1 to 1500000 \[segment-truncated\]/);
+    expect(long.code).toBe(EXIT.error);
   });
 
   it('an unreadable image is a typed error with exit 1, not a crash', async () => {

@@ -62,9 +62,10 @@ export async function listImage(
   options: { md5?: boolean; verify?: boolean; abortSignal: AbortSignal },
 ): Promise<{ rows: ImageFileSystemRow[]; image: DiskImage; verification?: StoredHashCheck }> {
   // Split raw (.001 …) given in any order is read in the order of its numbers; a gap is refused.
-  const sources = await Promise.all(orderSegmentFiles(paths).map((p) => FileByteSource.open(p)));
+  const ordered = orderSegmentFiles(paths);
+  const sources = await Promise.all(ordered.map((p) => FileByteSource.open(p)));
   try {
-    const image = await openDiskImage(sources, { abortSignal: options.abortSignal });
+    const image = await openDiskImage(sources, { abortSignal: options.abortSignal, segmentNames: ordered });
     const verification = options.verify && image.ewf ? await verifyStoredHashes(image, { abortSignal: options.abortSignal }) : undefined;
     const rows: ImageFileSystemRow[] = [];
     const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme };
