@@ -32,8 +32,9 @@ export interface ImageFileRow {
 
 /**
  * `--verify`'s result: the stored hashes checked against the media (`result` verified or mismatch, with the hashes
- * computed; no-reference when the image stores none), or `failed` when the media could not be read whole (a chunk failing the Adler-32 the acquisition wrote,
- * or not inflating: damaged or altered media) with `problem` naming it. Nothing is verified then.
+ * computed; no-reference when the image stores none), or `failed` when the media could not be read whole (a chunk
+ * failing the Adler-32 the acquisition wrote, or not inflating: damaged or altered media) with `problem` naming it.
+ * Nothing is verified then.
  */
 export type ImageVerification =
   | (StoredHashCheck & { result: 'verified' | 'mismatch' | 'no-reference' })
