@@ -244,6 +244,11 @@ export type FileFlag =
   /** A disk image's acquisition hash (stored in the EWF image) differs from the hash of the media data read (docs/disk-images.md). */
   | 'image-hash-mismatch'
   /**
+   * A disk image's media fails the checksums its acquisition wrote (an EWF chunk's Adler-32, or a chunk that does not
+   * inflate): the media is not as acquired, so the stored hashes cannot be matched (docs/disk-images.md).
+   */
+  | 'image-media-damaged'
+  /**
    * A TAR.GZ member whose bytes were never checked against the CRC-32 and size trailer of the gzip member holding
    * them: reading stopped before that trailer (the stream cut short, maxArchiveEntries, a budget, the deadline, the
    * parser's time-out or crash). Kept, as its bytes are most likely right (a partial download's early members are),

@@ -93,6 +93,8 @@ export const PIPELINE_CUSTODY_ACTIONS = [
   /** A disk image's stored acquisition hashes (EWF) checked against the media data read: agree, or not. */
   'image-hash-verified',
   'image-hash-mismatch',
+  /** The check could not hash the media whole: a chunk fails the checksum the acquisition wrote (or does not inflate). */
+  'image-media-damaged',
   'stage-failed',
   'processing-complete',
 ] as const;

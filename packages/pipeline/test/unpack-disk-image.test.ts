@@ -7,7 +7,7 @@ import { DISK_IMAGE_MIMES, filesOf, memberFileId, type FileRecord, type FileWork
 import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
-import { addArchive, createHarness, sha256, unpackStage, type Harness } from './fixtures/archives/unpack-harness.js';
+import { addArchive, createHarness, sha256, unpackStage, useRealCustody, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
  * The unpack stage on disk images (Azurite + PGlite): an E01 of a FAT32
@@ -235,6 +235,47 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(h.custody.events.find((e) => e.eventKey === `image-hash:${archive.fileId}`)).toMatchObject({ action: 'image-hash-mismatch' });
     const changed = members.find((m) => m.name === photos[2]!.path.split('/').pop());
     expect(changed?.sha256).not.toBe(sha256(photos[2]!.bytes));
+    expect(members.find((m) => m.name === 'IMG_0001.JPG')?.sha256).toBe(sha256(photos[0]!.bytes));
+  });
+
+  it('regression: ewf-damaged-chunk-check-unrecorded — an E01 with a byte of its media flipped and the chunk\'s Adler-32 left broken is recorded as damaged: custody entry with the stored hashes and the reason, finding on the image; the other files are still listed', async () => {
+    // The realistic tamper (or bit rot): the chunk no longer matches the checksum the acquisition wrote. Before, the
+    // check was recorded `failed` on the image alone: no custody entry, no flag or finding, status exit 0.
+    const plain = mkdtempSync(path.join(dir, 'damaged-'));
+    const stored = buildMemoryCard(plain, photos, [], { compression: 'none' });
+    const at = offsetInImage(stored.raw, photos[2]!.bytes) + 100;
+    const damaged = path.join(plain, 'damaged.E01');
+    tamperEwfMedia(stored.e01, stored.raw, damaged, at, undefined, { checksum: 'left-broken' });
+    const chunk = `EWF chunk ${Math.floor(at / (64 * SECTOR))}: Adler-32 mismatch`;
+    // The real custody writer (it refuses an action it does not know), put back after.
+    const recording = h.deps.custody;
+    const custody = await useRealCustody(h, inject('storageConnectionString'), path.join(plain, 'key'));
+    let unpacked: Awaited<ReturnType<typeof unpack>>;
+    try {
+      unpacked = await unpack('damaged.E01', readFileSync(damaged), DISK_IMAGE_MIMES.ewf);
+    } finally {
+      (h.deps as { custody: unknown }).custody = recording;
+    }
+    const { archive, outcome, parent, members, image, status } = unpacked;
+    expect(outcome).toMatchObject({ status: 'done' });
+    const raw = readFileSync(stored.raw);
+    const storedHashes = { md5: createHash('md5').update(raw).digest('hex'), sha1: createHash('sha1').update(raw).digest('hex') };
+    expect(image).toMatchObject({ integrity: 'failed', mismatches: [], computedHashes: null, storedHashes });
+    expect(image!.integrityDetail).toBe(`the media could not be read whole to check the stored hashes: ${chunk}`);
+    expect(parent.flags).toContain('image-media-damaged');
+    expect(parent.flags).not.toContain('image-hash-mismatch');
+    const entries = await custody.entries({ caseId: archive.caseId, fileId: archive.fileId });
+    expect(entries.filter((e) => e.action.startsWith('image-'))).toEqual([
+      expect.objectContaining({
+        action: 'image-media-damaged',
+        details: expect.objectContaining({ format: 'ewf', integrity: 'failed', mismatches: [], stored: storedHashes, computed: null, detail: image!.integrityDetail }),
+      }),
+    ]);
+    expect(status!.findings).toEqual(expect.arrayContaining([expect.objectContaining({ fileId: archive.fileId, flag: 'image-media-damaged' })]));
+    // The file on the bad chunk fails alone, with the reason; the others are listed with their right hashes.
+    const hit = members.find((m) => m.name === photos[2]!.path.split('/').pop());
+    expect(hit).toMatchObject({ stage: 'failed', failure: { code: 'corrupt-file' } });
+    expect(hit!.failure!.detail).toContain(chunk);
     expect(members.find((m) => m.name === 'IMG_0001.JPG')?.sha256).toBe(sha256(photos[0]!.bytes));
   });
 

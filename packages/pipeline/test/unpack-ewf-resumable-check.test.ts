@@ -369,6 +369,24 @@ describe.skipIf(missing.length > 0)('the EWF stored-hash check of a large image 
     expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(0);
   }, 300_000);
 
+  it('a damaged image (one media byte flipped, its chunk checksum left broken) checked resumably is recorded as damaged: failed with the chunk named, flagged and in custody once', async () => {
+    // Sibling of ewf-damaged-chunk-check-unrecorded (unpack-disk-image.test.ts) on the resumable check's path.
+    const at = offsetInImage(card.raw, photos[1]!.bytes) + 100;
+    const damaged = path.join(dir, 'damaged.E01');
+    tamperEwfMedia(card.e01, card.raw, damaged, at, undefined, { checksum: 'left-broken' });
+    const archive = await addArchive(h, 'damaged.E01', readFileSync(damaged), { mime: DISK_IMAGE_MIMES.ewf });
+    await sendWork(h.deps, 'unpack', [archive]);
+    await deliverAll(archive.fileId, EVERY_CHECKPOINT);
+    const image = await h.index.getDiskImage(archive.fileId);
+    expect(image).toMatchObject({ integrity: 'failed', mismatches: [], computedHashes: null, storedHashes: ewfTools(card.e01).stored });
+    expect(image!.integrityDetail).toMatch(/^the media could not be read whole to check the stored hashes: .*EWF chunk \d+: Adler-32 mismatch/);
+    expect((await h.index.getFile(archive.fileId))!.flags).toContain('image-media-damaged');
+    expect(custodyOf(archive.evidenceId, 'image-media-damaged')).toEqual([expect.objectContaining({ details: expect.objectContaining({ integrity: 'failed', detail: image!.integrityDetail }) })]);
+    expect(custodyOf(archive.evidenceId, 'image-hash-mismatch')).toHaveLength(0);
+    expect(custodyOf(archive.evidenceId, 'image-hash-verified')).toHaveLength(0);
+    expect(await checkpointRow(archive.fileId)).toBeNull();
+  }, 300_000);
+
   it('a segment blob changed between check attempts ends the check: the image\'s verdict is failed and the unpack stops evidence-changed, never joining hashes of two blobs', async () => {
     const archive = await addArchive(h, 'changed.E01', readFileSync(card.e01), { mime: DISK_IMAGE_MIMES.ewf });
     await sendWork(h.deps, 'unpack', [archive]);

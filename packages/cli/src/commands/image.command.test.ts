@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { createCliContext } from '../context.js';
 import { loadCommandModules } from '../main.js';
 import { runCli } from '../program.js';
 import { CapturedStream } from '../test-support.js';
+import { tamperEwfMedia } from '../../../pipeline/src/disk/test-support/memory-card.builder.js';
 import type { ImageFileSystemRow } from './image.command.js';
 
 const tools = ['mkfs.fat', 'mcopy', 'mdel', 'ewfacquire'];
@@ -79,6 +80,65 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     const gap = await run('image', 'ls', piece(1), piece(3));
     expect(gap.code).toBe(EXIT.error);
     expect(gap.err).toMatch(/segment 2 of .*card\.raw\.001 was not given \[segment-missing\]/);
+  });
+
+  it('regression: split-raw-short-middle-segment-read-shifted — a split raw set whose middle piece is cut short is refused as segment-truncated, as the pipeline refuses it, never listed with shifted data', async () => {
+    // The pieces after the short one would be read early by its missing length: files listed with wrong MD5s, exit 0.
+    const piece = (n: number) => path.join(dir, `card.raw.00${n}`);
+    const short = (n: number) => path.join(dir, `short.raw.00${n}`);
+    copyFileSync(piece(1), short(1));
+    writeFileSync(short(2), readFileSync(piece(2)).subarray(0, 1_000_000));
+    copyFileSync(piece(3), short(3));
+    const { code, out, err } = await run('image', 'ls', short(1), short(2), short(3), '--md5');
+    expect(err).toMatch(/segment 2 of .*short\.raw\.001 \(.*short\.raw\.002\) holds 1000000 bytes, the first holds 1500000: only the last may be shorter \[segment-truncated\]/);
+    expect(code).toBe(EXIT.error);
+    expect(out).toBe('');
+    // A last piece longer than the others is no splitter's either.
+    writeFileSync(short(2), readFileSync(piece(2)));
+    writeFileSync(short(3), Buffer.concat([readFileSync(piece(3)), Buffer.alloc(1_500_001 - readFileSync(piece(3)).length)]));
+    const long = await run('image', 'ls', short(1), short(2), short(3));
+    expect(long.err).toMatch(/the last segment of .*short\.raw\.001 \(.*short\.raw\.003\) holds 1500001 bytes; a split image's last segment holds 1 to 1500000 \[segment-truncated\]/);
+    expect(long.code).toBe(EXIT.error);
+  });
+
+  it('regression: ewf-damaged-chunk-verify-lists-nothing — --verify on an E01 whose chunk fails its Adler-32 lists every file, reports the check failed naming the chunk, and exits with the integrity code', async () => {
+    // The card with random bytes in free space at 3 MiB (no file there), acquired uncompressed, then one byte of that
+    // chunk flipped with its Adler-32 left as acquired: bit rot or a hand edit. ewfverify says FAILURE for it.
+    const marked = path.join(dir, 'marked.img');
+    const at = 3 * 1024 * 1024;
+    const media = readFileSync(path.join(dir, 'card.img'));
+    randomBytes(32 * 1024).copy(media, at);
+    writeFileSync(marked, media);
+    execFileSync('ewfacquire', ['-u', '-t', path.join(dir, 'marked'), '-c', 'none', '-d', 'sha1', marked], { stdio: 'pipe' });
+    const damaged = path.join(dir, 'damaged.E01');
+    tamperEwfMedia(path.join(dir, 'marked.E01'), marked, damaged, at + 100, undefined, { checksum: 'left-broken' });
+    const chunk = `EWF chunk ${at / (32 * 1024)}: Adler-32 mismatch`;
+
+    const text = await run('image', 'ls', damaged, '--md5', '--verify');
+    expect(text.out).toContain(`stored hashes NOT VERIFIED: the media could not be read whole (corrupt-file: ${chunk})`);
+    expect(text.out).toContain(`${md5(photo)}\tHoliday photo.jpg`);
+    expect(text.code).toBe(EXIT.integrity);
+
+    const json = await run('image', 'ls', damaged, '--md5', '--verify', '--json');
+    expect(json.code).toBe(EXIT.integrity);
+    const rows = JSON.parse(json.out) as ImageFileSystemRow[];
+    expect(rows[0]!.ewf!.verification).toEqual({
+      result: 'failed',
+      stored: { md5: md5(media), sha1: createHash('sha1').update(media).digest('hex') },
+      computed: null,
+      md5Matches: null,
+      sha1Matches: null,
+      problem: `corrupt-file: ${chunk}`,
+    });
+    expect(rows[0]!.files.find((f) => f.path === 'Holiday photo.jpg')).toMatchObject({ md5: md5(photo), problem: null });
+
+    // Not asked to verify, nothing is claimed: the files list as before (the chunk holds none).
+    expect((await run('image', 'ls', damaged, '--md5')).code).toBe(EXIT.ok);
+    // The same image with that chunk's checksum recomputed reads cleanly and is a plain mismatch.
+    tamperEwfMedia(path.join(dir, 'marked.E01'), marked, path.join(dir, 'changed.E01'), at + 100);
+    const changed = await run('image', 'ls', path.join(dir, 'changed.E01'), '--verify', '--json');
+    expect(changed.code).toBe(EXIT.integrity);
+    expect((JSON.parse(changed.out) as ImageFileSystemRow[])[0]!.ewf!.verification).toMatchObject({ result: 'mismatch', md5Matches: false, sha1Matches: false });
   });
 
   it('an unreadable image is a typed error with exit 1, not a crash', async () => {

@@ -30,10 +30,20 @@ export interface ImageFileRow {
   problem: string | null;
 }
 
+/**
+ * `--verify`'s result: the stored hashes checked against the media (`result` verified or mismatch, with the hashes
+ * computed; no-reference when the image stores none), or `failed` when the media could not be read whole (a chunk
+ * failing the Adler-32 the acquisition wrote, or not inflating: damaged or altered media) with `problem` naming it.
+ * Nothing is verified then.
+ */
+export type ImageVerification =
+  | (StoredHashCheck & { result: 'verified' | 'mismatch' | 'no-reference' })
+  | { result: 'failed'; stored: StoredHashCheck['stored']; computed: null; md5Matches: null; sha1Matches: null; problem: string };
+
 /** One file system (or a volume without a readable one) as `image ls --json` prints it. */
 export interface ImageFileSystemRow {
   image: { format: DiskImage['format']; segments: number; mediaBytes: number; scheme: DiskImage['volumeSystem']['scheme'] };
-  ewf?: DiskImage['ewf'] & { verification?: StoredHashCheck };
+  ewf?: DiskImage['ewf'] & { verification?: ImageVerification };
   volume: { index: number; scheme: string; offset: number; size: number; type: string; label: string };
   fileSystem: string | null;
   label: string | null;
@@ -53,6 +63,23 @@ async function md5Of(entry: FileSystemEntry, abortSignal: AbortSignal): Promise<
   return hash.digest('hex');
 }
 
+/**
+ * The stored-hash check of --verify. Media that cannot be read whole is the check's result (failed, with the reason),
+ * never the command's end: the files are still listed (those on the bad chunk fail alone, as without --verify), and
+ * the exit code says the image is not verified (regression `ewf-damaged-chunk-verify-lists-nothing`: the check's
+ * Adler-32 error ended `image ls --verify` with exit 1 and nothing listed, `--json` included).
+ */
+async function verify(image: DiskImage, abortSignal: AbortSignal): Promise<ImageVerification> {
+  try {
+    const check = await verifyStoredHashes(image, { abortSignal });
+    const result = check.md5Matches === false || check.sha1Matches === false ? 'mismatch' : check.md5Matches || check.sha1Matches ? 'verified' : 'no-reference';
+    return { result, ...check };
+  } catch (err) {
+    if (!isExhibitError(err) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+    return { result: 'failed', stored: image.ewf?.storedHashes ?? {}, computed: null, md5Matches: null, sha1Matches: null, problem: `${err.code}: ${errorMessage(err)}` };
+  }
+}
+
 /** Wall-clock text as recorded, with the offset when the file system records one (FAT: none). */
 const timeText = (t: RecordedTime | undefined) => (t ? (t.utc ?? t.local) : null);
 
@@ -60,12 +87,13 @@ const timeText = (t: RecordedTime | undefined) => (t ? (t.utc ?? t.local) : null
 export async function listImage(
   paths: readonly string[],
   options: { md5?: boolean; verify?: boolean; abortSignal: AbortSignal },
-): Promise<{ rows: ImageFileSystemRow[]; image: DiskImage; verification?: StoredHashCheck }> {
+): Promise<{ rows: ImageFileSystemRow[]; image: DiskImage; verification?: ImageVerification }> {
   // Split raw (.001 …) given in any order is read in the order of its numbers; a gap is refused.
-  const sources = await Promise.all(orderSegmentFiles(paths).map((p) => FileByteSource.open(p)));
+  const ordered = orderSegmentFiles(paths);
+  const sources = await Promise.all(ordered.map((p) => FileByteSource.open(p)));
   try {
-    const image = await openDiskImage(sources, { abortSignal: options.abortSignal });
-    const verification = options.verify && image.ewf ? await verifyStoredHashes(image, { abortSignal: options.abortSignal }) : undefined;
+    const image = await openDiskImage(sources, { abortSignal: options.abortSignal, segmentNames: ordered });
+    const verification = options.verify && image.ewf ? await verify(image, options.abortSignal) : undefined;
     const rows: ImageFileSystemRow[] = [];
     const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme };
     for await (const opened of fileSystems(image, { abortSignal: options.abortSignal })) {
@@ -121,7 +149,7 @@ export async function listImage(
   }
 }
 
-function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: StoredHashCheck | undefined): string {
+function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: ImageVerification | undefined): string {
   const lines: string[] = [];
   lines.push(`image: ${image.format}, ${image.segmentCount} segment(s), ${image.media.size} bytes, volume system ${image.volumeSystem.scheme}`);
   if (image.ewf) {
@@ -137,7 +165,9 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     field('stored MD5', image.ewf.storedHashes.md5);
     field('stored SHA-1', image.ewf.storedHashes.sha1);
   }
-  if (verification) {
+  if (verification?.result === 'failed') {
+    lines.push(`  stored hashes NOT VERIFIED: the media could not be read whole (${verification.problem})`);
+  } else if (verification) {
     const word = (m: boolean | null) => (m === null ? 'not stored' : m ? 'matches' : 'MISMATCH');
     lines.push(`  media MD5 ${verification.computed.md5} (${word(verification.md5Matches)}), SHA-1 ${verification.computed.sha1} (${word(verification.sha1Matches)})`);
   }
@@ -182,7 +212,8 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const { rows, image: opened, verification } = result;
       ctx.stdout.write(options.json ? JSON.stringify(rows, null, 2) + '\n' : renderText(opened, rows, verification));
-      if (verification && (verification.md5Matches === false || verification.sha1Matches === false)) ctx.setExitCode(EXIT.integrity);
+      // Not verified (a mismatch, or media that could not be read whole) is an integrity problem, as a mismatch is.
+      if (verification && (verification.result === 'mismatch' || verification.result === 'failed')) ctx.setExitCode(EXIT.integrity);
       else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.length) ctx.setExitCode(EXIT.error);
     });
 }

@@ -26,7 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'print the API response as JSON')
     .option(WIDTH_FLAGS, WIDTH_DESCRIPTION, widthOption)
     .option('--interval-ms <n>', 'polling interval for --watch', intOption(200, 60_000), 2000)
-    .addHelpText('after', '\nExit codes: 0 complete, 1 error, 3 not complete yet or an integrity mismatch.')
+    .addHelpText('after', '\nExit codes: 0 complete, 1 error, 3 not complete yet or an integrity problem (a hash mismatch, evidence changed, a disk image not verified).')
     .action(async (target: { caseId: string; evidenceId?: string }, options: StatusOptions) => {
       const api = await ctx.api();
       const fetchAll = () => fetchStatuses(api, target, ctx.abortSignal);

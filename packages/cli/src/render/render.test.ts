@@ -138,6 +138,22 @@ describe('status rendering', () => {
     expect(hasIntegrityMismatch({ ...status, diskImages: [{ ...image, integrity: 'verified', mismatches: [] }] })).toBe(false);
   });
 
+  it('regression: ewf-damaged-chunk-status-exit-0 — an image whose stored hashes could not be checked (a chunk failing its Adler-32) is not verified: shown so, and an integrity problem', () => {
+    const image = {
+      fileId: 'f2', caseId: status.caseId, evidenceId: status.evidenceId, path: 'damaged.E01', format: 'ewf', mediaBytes: 41_943_040, segmentCount: 1,
+      segments: [{ name: 'CASE-15/CARD-1/damaged.E01', size: 20_000_000, etag: '"0x1"' }],
+      volumes: [{ index: 0, offset: 0, size: 41_943_040, scheme: 'none' as const, type: '', label: '', fileSystem: 'fat32', problem: null, entries: 6 }],
+      volumeProblems: [], ewfHeader: null,
+      storedHashes: { md5: 'a'.repeat(32) }, computedHashes: null,
+      integrity: 'failed' as const, mismatches: [], integrityDetail: 'the media could not be read whole to check the stored hashes: EWF chunk 631: Adler-32 mismatch',
+    };
+    // `exhibit status` exits 3 for it, as for a mismatch (it exited 0: the evidence looked sound).
+    expect(hasIntegrityMismatch({ ...status, diskImages: [image] })).toBe(true);
+    const text = renderEvidenceStatus({ ...status, diskImages: [image] }, { width: 400 });
+    expect(text).toContain('stored hashes: failed');
+    expect(text).toContain('NOT VERIFIED against the hash stored in the image:\n    the media could not be read whole to check the stored hashes: EWF chunk 631: Adler-32 mismatch');
+  });
+
   it('an image whose listing the unpack-time budget stopped shows both the stop (with its members) and the stored-hash verdict', () => {
     // docs/disk-images.md, "The EWF stored-hash check across attempts": the budget spent stops the listing, never the verdict.
     const image = {

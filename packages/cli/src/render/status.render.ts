@@ -4,8 +4,17 @@ import { formatBytes, formatCount, printable, renderTable } from './format.js';
 export const STATUS_STAGES = ['hash', 'identify', 'unpack', 'metadata', 'thumbnail', 'index'] as const;
 export type StatusStage = (typeof STATUS_STAGES)[number];
 
+/**
+ * An integrity problem `exhibit status` exits 3 for: an upload's mismatch or change after receipt, or a disk image's
+ * stored hashes that differ from its media or could not be checked against it ('failed': media failing its acquisition
+ * checksums, a segment changed during the check, a check given up). Such an image is not verified, and exit 0 would
+ * say the evidence is sound (regression `ewf-damaged-chunk-status-exit-0`).
+ */
 export function hasIntegrityMismatch(status: EvidenceStatusBody): boolean {
-  return status.uploads.some((u) => u.integrity === 'mismatch' || u.changedAfterReceipt !== null) || (status.diskImages ?? []).some((d) => d.integrity === 'mismatch');
+  return (
+    status.uploads.some((u) => u.integrity === 'mismatch' || u.changedAfterReceipt !== null) ||
+    (status.diskImages ?? []).some((d) => d.integrity === 'mismatch' || d.integrity === 'failed')
+  );
 }
 
 /** A disk image's container, acquisition header and stored-hash check, and each volume (docs/disk-images.md). */
@@ -16,6 +25,7 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
     out.push(`    ${d.segments.length} segments read as one image: ${names.length > 6 ? `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]}` : names.join(', ')}`);
   }
   if (d.integrity === 'mismatch') out.push(`    MISMATCH with the hash stored in the image: ${d.mismatches.join(', ')}`);
+  if (d.integrity === 'failed') out.push('    NOT VERIFIED against the hash stored in the image:');
   if (d.integrityDetail) out.push(`    ${printable(d.integrityDetail)}`);
   const h = d.ewfHeader as Record<string, unknown> | null;
   if (h) {

@@ -12,7 +12,11 @@ import type { StoredHashCheck } from './open-disk-image.js';
  * it. The check is a custody entry (image-hash-verified / image-hash-mismatch)
  * like the acquisition-hash check of an upload, and a mismatch is a finding
  * on the image file; a media that cannot be read whole is recorded as
- * 'failed' with the reason. Idempotent: a redelivery recomputes the same facts, the
+ * 'failed' with the reason. Media that fails the checksums its acquisition
+ * wrote (an EWF chunk's Adler-32, a chunk that does not inflate) is damaged or
+ * altered evidence, as much an integrity problem as a mismatch: its check is
+ * the custody entry image-media-damaged (stored hashes, the reason) and the
+ * finding of the same name. Idempotent: a redelivery recomputes the same facts, the
  * custody key dedupes the entry and the row is replaced with the same values.
  */
 export async function recordDiskImage(
@@ -34,6 +38,8 @@ export async function recordDiskImage(
   let mismatches: string[] = [];
   let computed: DiskImageRecord['computedHashes'] = null;
   let detail: string | null = null;
+  /** The check met media failing its acquisition checksums (corrupt-file), not a stop of the check itself. */
+  let mediaDamaged = false;
   if (ewf && (ewf.storedHashes.md5 || ewf.storedHashes.sha1)) {
     try {
       const check = options.check ? await options.check() : await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
@@ -44,6 +50,7 @@ export async function recordDiskImage(
       // A chunk that fails its checksum or cannot be inflated: the media cannot be read whole, so nothing is verified.
       if (!isExhibitError(err) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
       integrity = 'failed';
+      mediaDamaged = err.code === 'corrupt-file';
       // Worded by what ended it: the resumable check (disk/resumable-image-check.ts) also ends on saved progress it could
       // not use and on a segment blob that changed, neither of which is media that could not be read.
       detail =
@@ -71,15 +78,23 @@ export async function recordDiskImage(
     mismatches,
     integrityDetail: detail,
   };
-  if (ewf && (integrity === 'verified' || integrity === 'mismatch')) {
+  // A check stopped for another reason (a segment blob that changed: evidence-changed, recorded as such; saved progress
+  // it could not use: hash-state-unusable) says nothing about the media and is recorded with the image only.
+  if (ewf && (integrity === 'verified' || integrity === 'mismatch' || mediaDamaged)) {
     if (integrity === 'mismatch') {
       options.logger.error({ fileId: parent.fileId, stored: ewf.storedHashes, computed, mismatches }, 'DISK IMAGE STORED HASH MISMATCH');
       await deps.index.addFlags(parent.fileId, ['image-hash-mismatch']);
     }
+    if (mediaDamaged) {
+      // Not a mismatch (no hash of the whole media was computed to differ), but the acquisition's own checksums say the
+      // media is no longer what was acquired: the examiner must see it as they see a mismatch.
+      options.logger.error({ fileId: parent.fileId, stored: ewf.storedHashes, detail }, 'DISK IMAGE MEDIA DAMAGED');
+      await deps.index.addFlags(parent.fileId, ['image-media-damaged']);
+    }
     await deps.custody.record({
       caseId: parent.caseId,
       evidenceId: parent.evidenceId,
-      action: integrity === 'mismatch' ? 'image-hash-mismatch' : 'image-hash-verified',
+      action: mediaDamaged ? 'image-media-damaged' : integrity === 'mismatch' ? 'image-hash-mismatch' : 'image-hash-verified',
       actor: PIPELINE_ACTOR,
       subject: { fileId: parent.fileId, ...(parent.sha256 ? { sha256: parent.sha256 } : {}) },
       details: {

@@ -11,6 +11,7 @@ import {
   type ImageSegmentName as SegmentName,
 } from '@exhibit/core';
 import { segmentError } from './ewf-image.container.js';
+import { checkSplitRawSizes } from './raw-image.container.js';
 import type { ImageSegmentBlob } from './disk-image.reader.js';
 
 /**
@@ -145,18 +146,8 @@ export async function findImageSegments(
     }
   }
   const ordered = numbers.map((n) => found.get(n)!);
-  if (segment.kind === 'raw') {
-    // Every splitter (split -b, FTK Imager, ewfexport) cuts at a fixed size: only the last segment may be shorter.
-    ordered.slice(0, -1).forEach((props, i) => {
-      if (props.size !== first.size) {
-        throw segmentError('segment-truncated', `segment ${i + 1} of ${first.name} (${props.name}) holds ${props.size} bytes, the first holds ${first.size}: only the last may be shorter`);
-      }
-    });
-    const last = ordered[ordered.length - 1]!;
-    if (last.size === 0 || last.size > first.size) {
-      throw segmentError('segment-truncated', `the last segment of ${first.name} (${last.name}) holds ${last.size} bytes; a split image's last segment holds 1 to ${first.size}`);
-    }
-  }
+  // The same rule as a split raw set opened from files (checkSplitRawSizes), checked here on the blobs' sizes before any read.
+  if (segment.kind === 'raw') checkSplitRawSizes(ordered);
   // Each segment is read pinned to the ETag it was received with (a declared set's later segments are hashed in this read); one replaced since is not this evidence.
   const out: ImageSegmentBlob[] = [];
   for (const [i, props] of ordered.entries()) {

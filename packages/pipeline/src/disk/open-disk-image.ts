@@ -6,7 +6,7 @@ import { declaredExfatBytes, openExfat, probeExfat } from './exfat.reader.js';
 import { extFileSystem } from './ext.reader.js';
 import { declaredFatBytes, openFat, probeFat } from './fat.reader.js';
 import { ntfsFileSystem } from './ntfs.reader.js';
-import { RawImage } from './raw-image.container.js';
+import { checkSplitRawSizes, RawImage } from './raw-image.container.js';
 import { readVolumeSystem, type FoundFileSystem, type VolumeSystem } from './volume-system.reader.js';
 import { VHD_FOOTER_BYTES, VhdImage, isVhdFooter, isVhdx } from './vhd-image.container.js';
 
@@ -78,6 +78,8 @@ export async function detectContainer(segments: readonly ByteSource[], options: 
 export interface OpenOptions extends Options {
   /** Puts a source between the media and the volume system (the volume task's in-order media hash, in-order-media.source.ts). */
   wrapMedia?: (media: ByteSource) => ByteSource;
+  /** The segments' names, in the order given (files of `exhibit image ls`): named in a split set's failure. */
+  segmentNames?: readonly string[];
 }
 
 /** Opens the container and reads the volume system; file systems are opened by fileSystems(). */
@@ -96,6 +98,8 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
     const vhd = await VhdImage.open(segments[0]!, options);
     image = { format: vhd.diskType === 'fixed' ? 'vhd-fixed' : 'vhd-dynamic', media: vhd, segmentCount: 1 };
   } else {
+    // Every path to a split raw set passes here (the pipeline also checks the blobs' sizes before reading: findImageSegments).
+    checkSplitRawSizes(segments.map((s, i) => ({ size: s.size, ...(options.segmentNames?.[i] !== undefined ? { name: options.segmentNames[i] } : {}) })));
     image = { format: segments.length > 1 ? 'split-raw' : 'raw', media: new RawImage(segments), segmentCount: segments.length };
   }
   if (options.wrapMedia) image.media = options.wrapMedia(image.media);

@@ -1,6 +1,34 @@
 import { ExhibitError, LIMITS } from '@exhibit/core';
 import { checkRange } from './byte-source.js';
 import type { ByteSource } from './disk-reader.types.js';
+import { segmentError } from './ewf-image.container.js';
+
+/**
+ * The one rule of a split raw set's sizes, for every path that reads one (the
+ * pipeline's blobs, findImageSegments; local files, `exhibit image ls` through
+ * openDiskImage): every splitter (split -b, FTK Imager, ewfexport) cuts at one
+ * size, so every segment before the last holds as many bytes as the first and
+ * the last 1 to that many. A piece cut short in the middle would otherwise be
+ * read as the media with its tail gone and every later byte shifted: files
+ * listed with wrong data and wrong hashes (regression
+ * `split-raw-short-middle-segment-read-shifted`). `name` labels a segment in the
+ * message (the blob or file name); without one it is counted among those given.
+ */
+export function checkSplitRawSizes(segments: readonly { size: number; name?: string }[]): void {
+  if (segments.length < 2) return;
+  const first = segments[0]!;
+  const of = first.name !== undefined ? `of ${first.name}` : 'of those given';
+  const label = (s: { name?: string }) => (s.name !== undefined ? ` (${s.name})` : '');
+  segments.slice(0, -1).forEach((s, i) => {
+    if (s.size !== first.size) {
+      throw segmentError('segment-truncated', `segment ${i + 1} ${of}${label(s)} holds ${s.size} bytes, the first holds ${first.size}: only the last may be shorter`);
+    }
+  });
+  const last = segments[segments.length - 1]!;
+  if (last.size === 0 || last.size > first.size) {
+    throw segmentError('segment-truncated', `the last segment ${of}${label(last)} holds ${last.size} bytes; a split image's last segment holds 1 to ${first.size}`);
+  }
+}
 
 /**
  * Raw (dd) media and split raw (.001, .002 …): the segments, in the order

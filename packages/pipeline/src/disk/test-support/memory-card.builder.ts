@@ -67,9 +67,18 @@ export function buildMemoryCard(dir: string, photos: CardPhoto[], deleted: strin
  * A copy of an uncompressed E01 (ewfacquire -c none) with one byte of the
  * media changed and that chunk's Adler-32 recomputed: the image still reads
  * cleanly, but its media no longer hashes to what the acquisition stored.
+ * With `checksum: 'left-broken'` the Adler-32 is left as acquired, as bit rot
+ * or a hand edit leaves it: that chunk no longer reads (its checksum fails).
  * `mediaOffset` must fall in a chunk whose bytes occur once in the image.
  */
-export function tamperEwfMedia(e01: string, raw: string, out: string, mediaOffset: number, chunkBytes = 64 * SECTOR): void {
+export function tamperEwfMedia(
+  e01: string,
+  raw: string,
+  out: string,
+  mediaOffset: number,
+  chunkBytes = 64 * SECTOR,
+  options: { checksum?: 'recomputed' | 'left-broken' } = {},
+): void {
   const image = readFileSync(e01);
   const media = readFileSync(raw);
   const chunkStart = mediaOffset - (mediaOffset % chunkBytes);
@@ -79,7 +88,7 @@ export function tamperEwfMedia(e01: string, raw: string, out: string, mediaOffse
   const copy = Buffer.from(image);
   const within = mediaOffset - chunkStart;
   copy[at + within] = copy[at + within]! ^ 0xff;
-  copy.writeUInt32LE(adler32(copy.subarray(at, at + chunkBytes)), at + chunkBytes);
+  if (options.checksum !== 'left-broken') copy.writeUInt32LE(adler32(copy.subarray(at, at + chunkBytes)), at + chunkBytes);
   writeFileSync(out, copy);
 }
 
