@@ -157,6 +157,17 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     const fromFree = tskAgain.filter((e) => freeIds.has(e.entryId));
     expect(fromFree.map((e) => [e.path, e.deleted])).toEqual(Array.from({ length: 16 }, (_, i) => [`DCIM/101CANON/IMG_${String(15 + i).padStart(4, '0')}.JPG`, true]));
     expect(again.entries.map(asTsk)).toEqual(tskRows(tskAgain.filter((e) => !freeIds.has(e.entryId))));
+
+    // The second cluster marked bad in the FAT: TSK lists none of the directory's names; the 14 of its first
+    // cluster (which the directory entry and the FAT prove are its own) are listed and read here, as icat reads them.
+    const bad = card('bad-link.img');
+    bad.link(second, 0x0ffffff7);
+    const withBad = await list(bad.file);
+    expect(withBad.entries.find((e) => e.path === 'DCIM/101CANON')?.problem?.message).toBe(`cluster ${first} links to cluster ${second}, which is marked bad`);
+    const firstCluster = withBad.entries.filter((e) => e.path.startsWith('DCIM/101CANON/'));
+    expect(firstCluster).toHaveLength(14);
+    expect(withBad.entries.filter((e) => !firstCluster.includes(e)).map(asTsk)).toEqual(tskRows(fls([bad.file])));
+    expectIcatMd5s(bad.file, withBad);
   });
 
   it('fat-directory-chain-loop-loses-subtree: a directory whose first cluster links to itself lists that cluster once, as TSK', async () => {

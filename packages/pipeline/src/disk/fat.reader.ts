@@ -72,7 +72,7 @@ export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): Boo
   // The FAT must be able to describe every cluster.
   const fatBits = type === 'fat12' ? 12 : type === 'fat16' ? 16 : 32;
   if (fatSectors * sectorBytes * 8 < (clusterCount + 2) * fatBits) return null;
-  // A volume shorter than its BPB claims is read as far as it goes; clusters past its end are "beyond the volume".
+  // A volume shorter than its BPB claims is read as far as it goes (a volume problem); clusters past its end lie "past the end of the image".
   const volumeSectors = Math.min(totalSectors, Math.floor(volumeBytes / sectorBytes));
   if (firstClusterSector > volumeSectors) return null;
   const labelAt = type === 'fat32' ? 71 : 43;
