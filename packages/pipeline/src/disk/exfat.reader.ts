@@ -26,6 +26,8 @@ interface ExfatBoot {
   heapSector: number;
   clusterCount: number;
   rootCluster: number;
+  /** VolumeLength: the volume's size in sectors, as the boot sector declares it. */
+  volumeSectors: number;
 }
 
 export function parseExfatBootSector(sector: Uint8Array, volumeBytes: number): ExfatBoot | null {
@@ -42,6 +44,7 @@ export function parseExfatBootSector(sector: Uint8Array, volumeBytes: number): E
     heapSector: dv.getUint32(88, true),
     clusterCount: dv.getUint32(92, true),
     rootCluster: dv.getUint32(96, true),
+    volumeSectors: Number(dv.getBigUint64(72, true)),
   };
   if (boot.fatOffset === 0 || boot.heapSector === 0 || boot.clusterCount === 0 || boot.rootCluster < 2 || boot.rootCluster > boot.clusterCount + 1) return null;
   if (boot.heapSector * sectorBytes > volumeBytes) return null;
@@ -95,6 +98,8 @@ interface Run {
 export class ExfatReader implements FileSystemReader {
   readonly type = 'exfat' as const;
   label?: string;
+  /** The volume's own findings (cut short, a broken root chain), said with the volume; the listing still runs. */
+  problem?: Problem;
   private bitmap: Uint8Array = new Uint8Array(0);
   private owned: Uint8Array = new Uint8Array(0);
 
@@ -127,8 +132,14 @@ export class ExfatReader implements FileSystemReader {
 
   /** Reads the root's bitmap and label entries; the bitmap says which clusters are allocated. */
   async init(options: { abortSignal?: AbortSignal }): Promise<void> {
+    const found: string[] = [];
+    const declaredBytes = this.boot.volumeSectors * this.boot.sectorBytes;
+    if (declaredBytes > this.source.size) {
+      found.push(`exfat: the boot sector declares ${this.boot.volumeSectors} sectors of ${this.boot.sectorBytes} bytes (${declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its length is wrong), and what lies past the end is not read`);
+    }
+    // The bitmap and label entries are read from the root's clusters before a break in its chain (the bitmap is not known yet).
     const root = await this.directoryBytes(this.boot.rootCluster, false, 0, options);
-    if (root.problem) throw new ExhibitError(root.problem.code, `exFAT root directory: ${root.problem.message}`);
+    if (root.problem && (root.problem.code === 'limit-exceeded' || root.clusters.length === 0)) throw new ExhibitError(root.problem.code, `exFAT root directory: ${root.problem.message}`);
     for (let at = 0; at + ENTRY_BYTES <= root.bytes.length; at += ENTRY_BYTES) {
       const e = root.bytes.subarray(at, at + ENTRY_BYTES);
       // UTF-16 from evidence: a lone surrogate is escaped visibly (\u{d800}).
@@ -145,7 +156,34 @@ export class ExfatReader implements FileSystemReader {
         });
       }
     }
-    if (this.bitmap.length === 0) throw new ExhibitError('corrupt-file', 'exFAT root directory has no allocation bitmap');
+    if (this.bitmap.length === 0) throw new ExhibitError('corrupt-file', `exFAT root directory has no allocation bitmap${root.problem ? ` (${root.problem.message})` : ''}`);
+    // Read again with the bitmap known, as the listing reads it: a link to a free cluster ends the root there.
+    const listed = await this.directoryBytes(this.boot.rootCluster, false, 0, options);
+    if (listed.problem) found.push(`root directory: ${listed.problem.message}; what its clusters before the break hold is listed`);
+    if (found.length) this.problem = { code: 'corrupt-file', message: found.join('; also ') };
+  }
+
+  /** Says how a cluster past the end of a cut image is missing. */
+  private cutShort(): string {
+    return `the volume is cut short (${this.source.size} of the ${this.boot.volumeSectors * this.boot.sectorBytes} bytes its boot sector declares are present)`;
+  }
+
+  /**
+   * Why `cluster` (the chain's first, or the one `from` links to) is not one of the chain's, or null: outside the
+   * cluster heap, past the end of a cut image, or (linked by the FAT, once the bitmap is read) free in the
+   * allocation bitmap, so nothing proves it holds the chain's bytes.
+   */
+  private notInChain(cluster: number, from: number | undefined): Problem | null {
+    const what = this.outsideHeap(cluster) ?? (from !== undefined && this.bitmap.length > 0 && !this.allocated(cluster) ? 'is free in the allocation bitmap' : null);
+    if (what === null) return null;
+    return { code: 'corrupt-file', message: from === undefined ? `first cluster ${cluster} ${what}` : `cluster ${from} links to cluster ${cluster}, which ${what}` };
+  }
+
+  private outsideHeap(cluster: number): string | null {
+    if (cluster < 2) return 'is not a data cluster (they start at 2)';
+    if (cluster > this.lastCluster) return `lies beyond the volume (last cluster ${this.lastCluster})`;
+    if (!this.clusterInVolume(cluster)) return `lies past the end of the image: ${this.cutShort()}`;
+    return null;
   }
 
   private async clusters(first: number, bytes: number, contiguous: boolean, options?: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; problem?: Problem }> {
@@ -155,20 +193,24 @@ export class ExfatReader implements FileSystemReader {
     if (needed > this.boot.clusterCount) return { clusters, problem: { code: 'corrupt-file', message: `size of ${bytes} bytes exceeds the volume` } };
     if (contiguous) {
       for (let i = 0; i < needed; i += 1) {
-        if (!this.clusterInVolume(first + i)) return { clusters, problem: { code: 'corrupt-file', message: `contiguous run from cluster ${first} reaches beyond the volume` } };
+        const outside = this.outsideHeap(first + i);
+        if (outside) return { clusters, problem: { code: 'corrupt-file', message: `contiguous run from cluster ${first}: cluster ${first + i} ${outside}` } };
         clusters.push(first + i);
       }
       return { clusters };
     }
     const seen = new Set<number>();
     let cluster = first;
+    let from: number | undefined;
     while (clusters.length < needed) {
-      if (!this.clusterInVolume(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches cluster ${cluster}, beyond the volume` } };
-      if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops back to cluster ${cluster}` } };
+      if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` } };
+      const out = this.notInChain(cluster, from);
+      if (out) return { clusters, problem: out };
       seen.add(cluster);
       clusters.push(cluster);
       if (clusters.length % 4096 === 0) options?.abortSignal?.throwIfAborted();
       if (clusters.length === needed) break;
+      from = cluster;
       cluster = await this.next(cluster);
       if (cluster >= 0xfffffff7) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain ends after ${clusters.length} clusters; the size needs ${needed}` } };
     }
@@ -241,13 +283,15 @@ export class ExfatReader implements FileSystemReader {
       clusters = [];
       const seen = new Set<number>();
       let cluster = first;
+      let from: number | undefined;
       while (cluster < 0xfffffff7) {
-        if (!this.clusterInVolume(cluster)) {
-          problem = { code: 'corrupt-file', message: `directory chain reaches cluster ${cluster}, beyond the volume` };
+        if (seen.has(cluster)) {
+          problem = { code: 'corrupt-file', message: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` };
           break;
         }
-        if (seen.has(cluster)) {
-          problem = { code: 'corrupt-file', message: `directory chain loops back to cluster ${cluster}` };
+        const out = this.notInChain(cluster, from);
+        if (out) {
+          problem = out;
           break;
         }
         if (clusters.length * this.boot.clusterBytes >= maxBytes) {
@@ -256,6 +300,7 @@ export class ExfatReader implements FileSystemReader {
         }
         seen.add(cluster);
         clusters.push(cluster);
+        from = cluster;
         cluster = await this.next(cluster);
       }
     } else if (size > maxBytes) {
@@ -263,10 +308,11 @@ export class ExfatReader implements FileSystemReader {
     } else {
       ({ clusters, problem } = await this.clusters(first, size, contiguous, options));
     }
-    if (problem) return { clusters, bytes: new Uint8Array(0), problem };
+    // A broken chain: the clusters before the break are the directory's, as far as the FAT and bitmap prove it.
+    if (problem?.code === 'limit-exceeded') return { clusters, bytes: new Uint8Array(0), problem };
     const cb = this.boot.clusterBytes;
     const bytes = await readPieces(0, clusters.length * cb, cb, (i, within, count) => this.source.read(this.clusterOffset(clusters[i]!) + within, count, options));
-    return { clusters, bytes, problem: undefined };
+    return { clusters, bytes, problem };
   }
 
   private entryIdOf(clusters: number[], slot: number): number {
@@ -337,8 +383,9 @@ export class ExfatReader implements FileSystemReader {
 
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<FileSystemEntry> {
     this.owned = new Uint8Array(Math.ceil((this.lastCluster + 1) / 8));
+    // A broken root chain is the volume's problem (said when opened): what its clusters before the break hold is listed.
     const root = await this.directoryBytes(this.boot.rootCluster, false, 0, options);
-    if (root.problem) throw new ExhibitError(root.problem.code, `exFAT root directory: ${root.problem.message}`);
+    if (root.problem?.code === 'limit-exceeded') throw new ExhibitError(root.problem.code, `exFAT root directory: ${root.problem.message}`);
     this.claim(root.clusters);
     let listed = 0;
     const ancestors = new Set<number>([this.boot.rootCluster]);
@@ -373,15 +420,17 @@ export class ExfatReader implements FileSystemReader {
         if (depth + 1 > LIMITS.maxDirectoryDepth) problem = { code: 'limit-exceeded', message: `directories nested deeper than ${LIMITS.maxDirectoryDepth}` };
         else if (ancestors.has(set.firstCluster)) problem = { code: 'corrupt-file', message: `directory loop: cluster ${set.firstCluster} is this directory's own ancestor` };
         else if (!set.deleted) {
+          // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
           const dir = await this.directoryBytes(set.firstCluster, set.contiguous, set.size, options);
-          problem = dir.problem ?? this.claim(dir.clusters);
-          if (!problem) children = this.parseDirectory(dir.bytes, dir.clusters, false);
+          const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
+          problem = crossLink ?? dir.problem;
+          if (!crossLink) children = this.parseDirectory(dir.bytes, dir.clusters, false);
         } else if (this.clusterInVolume(set.firstCluster) && !this.allocated(set.firstCluster)) {
           const dir = await this.directoryBytes(set.firstCluster, true, Math.min(set.size, this.boot.clusterBytes), options);
           if (!dir.problem) children = this.parseDirectory(dir.bytes, dir.clusters, true);
         }
         yield { ...base, recovered: set.deleted && children.length > 0, kind: 'directory', size: set.size, ...(problem ? { problem } : {}) };
-        if (problem) continue;
+        if (children.length === 0) continue;
         ancestors.add(set.firstCluster);
         yield* walk.call(this, children, `${path}/`, depth + 1);
         ancestors.delete(set.firstCluster);

@@ -72,7 +72,7 @@ export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): Boo
   // The FAT must be able to describe every cluster.
   const fatBits = type === 'fat12' ? 12 : type === 'fat16' ? 16 : 32;
   if (fatSectors * sectorBytes * 8 < (clusterCount + 2) * fatBits) return null;
-  // A volume shorter than its BPB claims is read as far as it goes; clusters past its end are "beyond the volume".
+  // A volume shorter than its BPB claims is read as far as it goes (a volume problem); clusters past its end lie "past the end of the image".
   const volumeSectors = Math.min(totalSectors, Math.floor(volumeBytes / sectorBytes));
   if (firstClusterSector > volumeSectors) return null;
   const labelAt = type === 'fat32' ? 71 : 43;
@@ -112,7 +112,9 @@ export async function openFat(source: ByteSource, options: { abortSignal?: Abort
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
   const boot = parseFatBootSector(await source.read(0, 512, options), source.size);
   if (!boot) throw new ExhibitError('corrupt-file', 'not a FAT boot sector');
-  return new FatReader(source, boot, await rootLabel(source, boot, options));
+  const reader = new FatReader(source, boot, await rootLabel(source, boot, options));
+  await reader.checkVolume(options);
+  return reader;
 }
 
 /**
@@ -163,6 +165,8 @@ interface Run {
 export class FatReader implements FileSystemReader {
   readonly type: FileSystemType;
   readonly label?: string;
+  /** The volume's own findings (cut short, a broken root chain), said with the volume; the listing still runs. */
+  problem?: Problem;
   private readonly fatBlocks = new Map<number, Promise<Uint8Array>>();
   /** One bit per cluster: held by an allocated file or directory already listed (cross-link detection). */
   private owned: Uint8Array = new Uint8Array(0);
@@ -176,6 +180,28 @@ export class FatReader implements FileSystemReader {
     // The root directory's label entry is the current one; the boot sector's copy can be stale.
     const label = rootLabel ?? boot.label;
     if (label) this.label = label;
+  }
+
+  /**
+   * Findings about the whole volume, known before the listing: a volume shorter than its boot
+   * sector declares (files whose clusters lie past the end get their own problem), and a FAT32
+   * root whose chain breaks (what the clusters before the break hold is listed).
+   */
+  async checkVolume(options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const found: string[] = [];
+    if (this.declaredBytes > this.source.size) {
+      const b = this.boot;
+      found.push(`${b.type}: the boot sector declares ${b.totalSectors} sectors of ${b.sectorBytes} bytes (${this.declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read`);
+    }
+    if (this.boot.type === 'fat32') {
+      const { problem } = await this.chain(this.boot.rootCluster, this.directoryMaxClusters + 1, options);
+      if (problem) found.push(`root directory: ${problem.message}; what its clusters before the break hold is listed`);
+    }
+    if (found.length) this.problem = { code: 'corrupt-file', message: found.join('; also ') };
+  }
+
+  private get directoryMaxClusters(): number {
+    return Math.ceil((LIMITS.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
   }
 
   private get entriesPerSector(): number {
@@ -239,28 +265,49 @@ export class FatReader implements FileSystemReader {
   }
 
   /**
-   * The clusters of an allocated chain, at most `maxClusters`; a loop, a free
-   * or bad cluster, or a cluster beyond the volume ends it with a problem.
+   * The clusters of an allocated chain, at most `maxClusters`, each one the FAT
+   * links to and whose own FAT entry says it is in use. The first bad link ends
+   * it with a problem naming the link (a loop, a cluster beyond the volume or
+   * past the end of a cut image, a free or bad-marked cluster); the clusters
+   * before it are returned. A free or bad-marked cluster is not one: nothing
+   * proves it holds this chain's bytes (TSK reads the cluster a link points at
+   * even when it is free; its bytes can be another directory's, or stale).
    */
   private async chain(first: number, maxClusters: number, options?: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; problem?: Problem }> {
     const clusters: number[] = [];
     const seen = new Set<number>();
     let cluster = first;
+    let from: number | undefined;
+    // `what` follows "cluster A links to cluster B, which …" (or "first cluster B …").
+    const broken = (what: string) => ({
+      clusters,
+      problem: { code: 'corrupt-file', message: from === undefined ? `first cluster ${cluster} ${what}` : `cluster ${from} links to cluster ${cluster}, which ${what}` } as Problem,
+    });
     while (clusters.length < maxClusters) {
       if (cluster >= 0x0ffffff8) break;
-      if (!this.clusterInVolume(cluster)) {
-        return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches cluster ${cluster}, beyond the volume (last cluster ${this.boot.lastCluster})` } };
-      }
-      if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops back to cluster ${cluster}` } };
+      if (cluster < 2) return broken('is not a data cluster (they start at 2)');
+      if (cluster > this.boot.lastCluster) return broken(`lies beyond the volume (last cluster ${this.boot.lastCluster})`);
+      if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` } };
+      if (!this.clusterInVolume(cluster)) return broken(`lies past the end of the image: ${this.cutShort()}`);
+      const value = await this.next(cluster);
+      if (value === 0) return broken('is free');
+      if (value === 0x0ffffff7) return broken('is marked bad');
       seen.add(cluster);
       clusters.push(cluster);
       if (clusters.length % 4096 === 0) options?.abortSignal?.throwIfAborted();
-      const value = await this.next(cluster);
-      if (value === 0x0ffffff7) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches bad cluster after ${cluster}` } };
-      if (value === 0) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain reaches a free cluster after ${cluster}` } };
+      from = cluster;
       cluster = value;
     }
     return { clusters };
+  }
+
+  /** The volume is shorter than its boot sector says (a cut acquisition or partition): said for the volume and for each cluster past the end. */
+  private get declaredBytes(): number {
+    return this.boot.totalSectors * this.boot.sectorBytes;
+  }
+
+  private cutShort(): string {
+    return `the volume is cut short (${this.source.size} of the ${this.declaredBytes} bytes its boot sector declares are present)`;
   }
 
   /** Marks the clusters as held; the first already held by an earlier entry is a cross-link. */
@@ -395,8 +442,9 @@ export class FatReader implements FileSystemReader {
     // The root: a fixed area on FAT12/16, a cluster chain on FAT32.
     let rootEntries: RawEntry[];
     if (boot.type === 'fat32') {
+      // A broken root chain is the volume's problem (said when opened): what its clusters before the break hold is listed.
       const dir = await this.readDirectoryChain(boot.rootCluster, options);
-      if (dir.problem) throw new ExhibitError(dir.problem.code, `root directory: ${dir.problem.message}`);
+      if (dir.problem?.code === 'limit-exceeded') throw new ExhibitError(dir.problem.code, `root directory: ${dir.problem.message}`);
       rootEntries = dir.entries(false);
     } else {
       const rootBytes = boot.rootEntries * ENTRY_BYTES;
@@ -434,17 +482,19 @@ export class FatReader implements FileSystemReader {
         } else if (raw.firstCluster < 2) {
           if (!raw.deleted) problem = { code: 'corrupt-file', message: `directory with first cluster ${raw.firstCluster}` };
         } else if (!raw.deleted) {
+          // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
           const dir = await this.readDirectoryChain(raw.firstCluster, options);
           size = dir.bytes;
-          problem = dir.problem ?? this.claim(dir.clusters);
-          if (!problem) children = dir.entries(false);
+          const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
+          problem = crossLink ?? dir.problem;
+          if (!crossLink) children = dir.entries(false);
         } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
           const dir = await this.readClusters([raw.firstCluster], options);
           size = dir.bytes;
           children = dir.entries(true);
         }
         yield { ...base, recovered: raw.deleted && children.length > 0, kind: 'directory', size, ...(problem ? { problem } : {}) };
-        if (problem) continue;
+        if (children.length === 0) continue;
         ancestors.add(raw.firstCluster);
         yield* walk.call(this, children, `${path}/`, depth + 1);
         ancestors.delete(raw.firstCluster);
@@ -478,13 +528,13 @@ export class FatReader implements FileSystemReader {
   }
 
   private async readDirectoryChain(first: number, options: { abortSignal?: AbortSignal }) {
-    const maxClusters = Math.ceil((LIMITS.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
+    const maxClusters = this.directoryMaxClusters;
     const { clusters, problem } = await this.chain(first, maxClusters + 1, options);
-    if (!problem && clusters.length > maxClusters) {
-      return { clusters, bytes: 0, problem: { code: 'limit-exceeded', message: `directory longer than ${LIMITS.maxDirectoryEntries} entries` } as Problem, entries: () => [] };
+    if (clusters.length > maxClusters) {
+      return { clusters, bytes: 0, problem: { code: 'limit-exceeded', message: `directory longer than ${LIMITS.maxDirectoryEntries} entries` } as Problem, entries: () => [] as RawEntry[] };
     }
-    if (problem) return { clusters, bytes: 0, problem, entries: () => [] as RawEntry[] };
-    return { ...(await this.readClusters(clusters, options)), problem: undefined as Problem | undefined };
+    // A broken chain: the clusters before the break are the directory's, as far as the FAT proves it.
+    return { ...(await this.readClusters(clusters, options)), problem };
   }
 
   private async readClusters(clusters: number[], options: { abortSignal?: AbortSignal }) {

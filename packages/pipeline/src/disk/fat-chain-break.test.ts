@@ -1,0 +1,320 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileByteSource } from './byte-source.js';
+import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
+import { openExfat } from './exfat.reader.js';
+import { openFat, parseFatBootSector } from './fat.reader.js';
+import { addExfatFiles } from './test-support/exfat-image.builder.js';
+import { fls, icatMd5, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
+
+/**
+ * One bad link in a directory's cluster chain (a loop, a link to a free
+ * cluster), at the root too, and a volume cut short: built with mkfs.fat and
+ * mtools (exFAT: mkfs.exfat and the test writer), then one FAT entry edited
+ * here, as damage leaves it. What the clusters before the break hold is
+ * listed and read, compared with TSK's `fls -r -p` and `icat`.
+ */
+
+const missing = missingTools();
+
+let dir = '';
+const p = (name: string) => path.join(dir, name);
+
+interface Listed {
+  reader: FileSystemReader;
+  entries: FileSystemEntry[];
+  md5s: Map<string, string>;
+}
+
+async function list(img: string, open: typeof openFat | typeof openExfat = openFat): Promise<Listed> {
+  const source = await FileByteSource.open(img);
+  try {
+    const reader = await open(source);
+    const entries: FileSystemEntry[] = [];
+    const md5s = new Map<string, string>();
+    for await (const e of reader.entries()) {
+      entries.push(e);
+      if (e.data) {
+        const data = e.data();
+        md5s.set(e.entryId, md5(await data.read(0, data.size)));
+      }
+    }
+    return { reader, entries, md5s };
+  } finally {
+    await source.close();
+  }
+}
+
+const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
+const tskRows = (rows: TskEntry[]) => rows.map(({ entryId, path: name, deleted }) => ({ entryId, path: name, deleted }));
+
+/** Every file read here has icat's bytes. */
+function expectIcatMd5s(img: string, listed: Listed): void {
+  for (const e of listed.entries) {
+    const sum = listed.md5s.get(e.entryId);
+    if (sum !== undefined) expect({ path: e.path, md5: sum }).toEqual({ path: e.path, md5: icatMd5([img], e.entryId) });
+  }
+}
+
+// FAT32 ------------------------------------------------------------------
+
+/** Offset of the 32-byte short entry named `name11` (e.g. '101CANON   '). */
+function entryAt(image: Buffer, name11: string): number {
+  let at = image.indexOf(Buffer.from(name11, 'latin1'));
+  while (at >= 0 && at % 32 !== 0) at = image.indexOf(Buffer.from(name11, 'latin1'), at + 1);
+  if (at < 0) throw new Error(`no directory entry ${name11}`);
+  return at;
+}
+
+class Fat32 {
+  readonly image: Buffer;
+  readonly boot: NonNullable<ReturnType<typeof parseFatBootSector>>;
+  constructor(readonly file: string) {
+    this.image = readFileSync(file);
+    this.boot = parseFatBootSector(this.image.subarray(0, 512), this.image.length)!;
+  }
+  firstCluster(name11: string): number {
+    const e = entryAt(this.image, name11);
+    return (this.image.readUInt16LE(e + 20) << 16) | this.image.readUInt16LE(e + 26);
+  }
+  next(cluster: number): number {
+    return this.image.readUInt32LE(this.boot.reservedSectors * this.boot.sectorBytes + cluster * 4) & 0x0fffffff;
+  }
+  offset(cluster: number): number {
+    return (this.boot.firstClusterSector + cluster - 2) * this.boot.sectorBytes;
+  }
+  /** A free cluster near the end of the volume (its FAT entry 0). */
+  freeCluster(): number {
+    for (let c = this.boot.lastCluster - 64; c > 2; c -= 1) if (this.next(c) === 0) return c;
+    throw new Error('no free cluster');
+  }
+  /** Sets FAT[cluster] in every FAT copy, in the file. */
+  link(cluster: number, value: number): void {
+    const fatBytes = this.boot.fatSectors * this.boot.sectorBytes;
+    const value4 = Buffer.alloc(4);
+    value4.writeUInt32LE(value);
+    for (let n = 0; n < this.boot.fatCount; n += 1) writeAt(this.file, this.boot.reservedSectors * this.boot.sectorBytes + n * fatBytes + cluster * 4, value4);
+  }
+}
+
+/** A 40 MiB FAT32 card (512-byte clusters): DCIM/100CANON with two photos, DCIM/101CANON with 30 (two clusters of entries), readme.txt. */
+function buildCard(img: string): void {
+  run('mkfs.fat', ['-C', '-F', '32', '-s', '1', img, '40960']);
+  run('mmd', ['-i', img, '::/DCIM', '::/DCIM/100CANON', '::/DCIM/101CANON']);
+  writeFileSync(p('a.jpg'), pseudoRandom(30_000, 1));
+  writeFileSync(p('b.jpg'), pseudoRandom(7_000, 2));
+  run('mcopy', ['-i', img, p('a.jpg'), p('b.jpg'), '::/DCIM/100CANON/']);
+  const photos = p('photos');
+  mkdirSync(photos, { recursive: true });
+  const names: string[] = [];
+  for (let i = 1; i <= 30; i += 1) {
+    const file = path.join(photos, `IMG_${String(i).padStart(4, '0')}.JPG`);
+    writeFileSync(file, pseudoRandom(600 + i, 100 + i));
+    names.push(file);
+  }
+  run('mcopy', ['-i', img, ...names, '::/DCIM/101CANON/']);
+  writeFileSync(p('readme.txt'), 'hello\n');
+  run('mcopy', ['-i', img, p('readme.txt'), '::/readme.txt']);
+}
+
+/** A copy of the card, to damage. */
+function card(name: string): Fat32 {
+  copyFileSync(p('card.img'), p(name));
+  return new Fat32(p(name));
+}
+
+describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_000 }, () => {
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'exhibit-fat-chain-'));
+    buildCard(p('card.img'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('fat-directory-chain-break-loses-subtree: a directory whose second link points at a free cluster keeps the photos of its first cluster, as TSK lists them', async () => {
+    const fat = card('free-link.img');
+    const first = fat.firstCluster('101CANON   ');
+    const second = fat.next(first);
+    const free = fat.freeCluster();
+    fat.link(first, free);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // Before: the directory had the problem and none of its 30 photos was listed (TSK lists the 14 of its first cluster).
+    expect(listed.entries.filter((e) => e.path.startsWith('DCIM/101CANON/'))).toHaveLength(14);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk));
+    expect(listed.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cluster ${first} links to cluster ${free}, which is free` });
+    expect(listed.md5s.size).toBe(2 + 14 + 1);
+    expectIcatMd5s(fat.file, listed);
+
+    // TSK reads the free cluster the link points at as the directory's, and lists what it finds there as deleted
+    // names of this directory; here it finds the 16 names of the directory's real second cluster. Nothing proves
+    // a free cluster holds this directory's entries (a stray link can point at any directory's old cluster): not listed.
+    writeAt(fat.file, fat.offset(free), fat.image.subarray(fat.offset(second), fat.offset(second) + fat.boot.clusterBytes));
+    const again = await list(fat.file);
+    const tskAgain = fls([fat.file]);
+    const freeIds = new Set(Array.from({ length: fat.boot.clusterBytes / 32 }, (_, slot) => String((fat.offset(free) / 512 - fat.boot.firstDataSector) * 16 + slot + 3)));
+    const fromFree = tskAgain.filter((e) => freeIds.has(e.entryId));
+    expect(fromFree.map((e) => [e.path, e.deleted])).toEqual(Array.from({ length: 16 }, (_, i) => [`DCIM/101CANON/IMG_${String(15 + i).padStart(4, '0')}.JPG`, true]));
+    expect(again.entries.map(asTsk)).toEqual(tskRows(tskAgain.filter((e) => !freeIds.has(e.entryId))));
+
+    // The second cluster marked bad in the FAT: TSK lists none of the directory's names; the 14 of its first
+    // cluster (which the directory entry and the FAT prove are its own) are listed and read here, as icat reads them.
+    const bad = card('bad-link.img');
+    bad.link(second, 0x0ffffff7);
+    const withBad = await list(bad.file);
+    expect(withBad.entries.find((e) => e.path === 'DCIM/101CANON')?.problem?.message).toBe(`cluster ${first} links to cluster ${second}, which is marked bad`);
+    const firstCluster = withBad.entries.filter((e) => e.path.startsWith('DCIM/101CANON/'));
+    expect(firstCluster).toHaveLength(14);
+    expect(withBad.entries.filter((e) => !firstCluster.includes(e)).map(asTsk)).toEqual(tskRows(fls([bad.file])));
+    expectIcatMd5s(bad.file, withBad);
+  });
+
+  it('fat-directory-chain-loop-loses-subtree: a directory whose first cluster links to itself lists that cluster once, as TSK', async () => {
+    const fat = card('dir-loop.img');
+    const dcim = fat.firstCluster('DCIM       ');
+    fat.link(dcim, dcim);
+    const listed = await list(fat.file);
+    // Before: "DCIM [corrupt-file: cluster chain loops back to cluster N]" and nothing under it.
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([fat.file])));
+    expect(listed.entries.filter((e) => e.path.startsWith('DCIM/'))).toHaveLength(2 + 2 + 30);
+    expect(listed.entries.find((e) => e.path === 'DCIM')?.problem).toEqual({ code: 'corrupt-file', message: `cluster chain loops: cluster ${dcim} links back to cluster ${dcim}` });
+    expectIcatMd5s(fat.file, listed);
+  });
+
+  it('fat-root-chain-loop-loses-volume: a root cluster linking to itself is the volume\'s problem; every entry is listed and read, as TSK', async () => {
+    const fat = card('root-loop.img');
+    fat.link(fat.boot.rootCluster, fat.boot.rootCluster);
+    // Before: entries() threw "root directory: cluster chain loops back to cluster 2" and the volume listed nothing.
+    const listed = await list(fat.file);
+    expect(listed.reader.problem).toEqual({ code: 'corrupt-file', message: `root directory: cluster chain loops: cluster 2 links back to cluster 2; what its clusters before the break hold is listed` });
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([fat.file])));
+    expect(listed.entries.filter((e) => e.kind === 'file' && !e.problem)).toHaveLength(2 + 30 + 1);
+    expectIcatMd5s(fat.file, listed);
+
+    // The root's link to a free cluster: the same, the link named.
+    const fat2 = card('root-free.img');
+    const free = fat2.freeCluster();
+    fat2.link(fat2.boot.rootCluster, free);
+    const listed2 = await list(fat2.file);
+    expect(listed2.reader.problem?.message).toBe(`root directory: cluster 2 links to cluster ${free}, which is free; what its clusters before the break hold is listed`);
+    expect(listed2.entries.map(asTsk)).toEqual(tskRows(fls([fat2.file])));
+  });
+
+  it('fat-volume-cut-short-unreported: a FAT32 volume shorter than its boot sector says is the volume\'s problem; a file past the cut says its data lies past the end of the image', async () => {
+    const img = p('cut.img');
+    run('mkfs.fat', ['-C', '-F', '32', '-s', '1', img, '40960']);
+    const early = pseudoRandom(3_000, 7);
+    writeFileSync(p('early.bin'), early);
+    writeFileSync(p('big.bin'), pseudoRandom(25_000_000, 8));
+    run('mcopy', ['-i', img, p('early.bin'), p('big.bin'), '::/']);
+    // The whole volume declares exactly its bytes: no problem.
+    expect((await list(img)).reader.problem).toBeUndefined();
+    truncateSync(img, 20 * 1024 * 1024);
+    const listed = await list(img);
+    // Before: no volume problem, and "big.bin: cluster chain reaches cluster 39670, beyond the volume (last cluster 80629)".
+    expect(listed.reader.problem).toEqual({
+      code: 'corrupt-file',
+      message: 'fat32: the boot sector declares 81920 sectors of 512 bytes (41943040 bytes), past the end of the 20971520-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read',
+    });
+    const big = listed.entries.find((e) => e.path === 'big.bin')!;
+    expect(big.problem?.message).toMatch(/^cluster \d+ links to cluster \d+, which lies past the end of the image: the volume is cut short \(20971520 of the 41943040 bytes its boot sector declares are present\)$/);
+    expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+  });
+
+  // exFAT ------------------------------------------------------------------
+
+  /** An 8 MiB exFAT volume with 512-byte clusters: DIR (FAT-chained) holding four files, and fine.bin. */
+  function exfatCard(name: string): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
+    const img = p(name);
+    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
+    run('mkfs.exfat', ['-c', '512', img]);
+    addExfatFiles(img, [
+      { path: 'DIR', directory: true, fragmented: true },
+      ...[1, 2, 3, 4].map((i) => ({ path: `DIR/f${i}.bin`, data: pseudoRandom(900 + i, 40 + i) })),
+      { path: 'fine.bin', data: pseudoRandom(2_000, 50) },
+    ]);
+    const image = readFileSync(img);
+    const sectorBytes = 2 ** image[108]!;
+    const heap = image.readUInt32LE(88) * sectorBytes;
+    const clusterBytes = sectorBytes * 2 ** image[109]!;
+    return {
+      img,
+      image,
+      cluster: (c) => heap + (c - 2) * clusterBytes,
+      fatAt: (c) => image.readUInt32LE(80) * sectorBytes + c * 4,
+      // The stream-extension entry of the entry set named `n`: the entry before its first name entry.
+      stream: (n) => image.indexOf(Buffer.from(n, 'utf16le')) - 2 - 32,
+    };
+  }
+
+  /** Rewrites the SetChecksum of the entry set whose stream entry is at `stream`. */
+  function fixChecksum(image: Buffer, stream: number): void {
+    const set = stream - 32;
+    const length = 32 * (1 + image[set + 1]!);
+    let checksum = 0;
+    for (let i = 0; i < length; i += 1) if (i !== 2 && i !== 3) checksum = ((((checksum & 1) << 15) | (checksum >> 1)) + image[set + i]!) & 0xffff;
+    image.writeUInt16LE(checksum, set + 2);
+  }
+
+  it('exfat-directory-chain-break-loses-subtree: a directory of two clusters whose link points at a free cluster, or back at itself, lists its first cluster\'s files', async () => {
+    for (const shape of ['free', 'loop'] as const) {
+      const card2 = exfatCard(`exfat-dir-${shape}.img`);
+      const { image } = card2;
+      const s = card2.stream('DIR');
+      const first = image.readUInt32LE(s + 20);
+      // The directory's record says two clusters; its first cluster links to a free one (or to itself).
+      image.writeBigUInt64LE(1024n, s + 8);
+      image.writeBigUInt64LE(1024n, s + 24);
+      fixChecksum(image, s);
+      const target = shape === 'loop' ? first : first + 200;
+      image.writeUInt32LE(target, card2.fatAt(first));
+      writeFileSync(card2.img, image);
+      const listed = await list(card2.img, openExfat);
+      // Before: "DIR [corrupt-file: …]" and none of its four files.
+      expect(listed.entries.filter((e) => e.path.startsWith('DIR/')).map((e) => e.path)).toEqual(['DIR/f1.bin', 'DIR/f2.bin', 'DIR/f3.bin', 'DIR/f4.bin']);
+      expect(listed.entries.find((e) => e.path === 'DIR')?.problem?.message).toBe(
+        shape === 'loop' ? `cluster chain loops: cluster ${first} links back to cluster ${first}` : `cluster ${first} links to cluster ${target}, which is free in the allocation bitmap`,
+      );
+      // TSK follows the loop for the recorded size and lists the first cluster's names twice: once here.
+      const tsk = fls([card2.img]).filter((e, i, all) => all.findIndex((o) => o.entryId === e.entryId) === i);
+      expect({ shape, listed: listed.entries.map(asTsk) }).toEqual({ shape, listed: tskRows(tsk) });
+      expectIcatMd5s(card2.img, listed);
+    }
+  });
+
+  it('exfat-root-chain-loop-loses-volume: a root cluster linking to itself is the volume\'s problem; its files are listed and read, as TSK', async () => {
+    const card2 = exfatCard('exfat-root-loop.img');
+    const root = card2.image.readUInt32LE(96);
+    card2.image.writeUInt32LE(root, card2.fatAt(root));
+    writeFileSync(card2.img, card2.image);
+    // Before: opening the volume failed, "exFAT root directory: directory chain loops back to cluster N".
+    const listed = await list(card2.img, openExfat);
+    expect(listed.reader.problem).toEqual({ code: 'corrupt-file', message: `root directory: cluster chain loops: cluster ${root} links back to cluster ${root}; what its clusters before the break hold is listed` });
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([card2.img])));
+    expect(listed.md5s.size).toBe(5);
+    expectIcatMd5s(card2.img, listed);
+  });
+
+  it('exfat-volume-cut-short-unreported: an exFAT volume shorter than its boot sector says is the volume\'s problem; a file past the cut says so', async () => {
+    const img = p('exfat-cut.img');
+    writeFileSync(img, Buffer.alloc(16 * 1024 * 1024));
+    run('mkfs.exfat', [img]);
+    const early = pseudoRandom(3_000, 60);
+    addExfatFiles(img, [
+      { path: 'early.bin', data: early },
+      { path: 'big.bin', data: pseudoRandom(12_000_000, 61) },
+    ]);
+    expect((await list(img, openExfat)).reader.problem).toBeUndefined();
+    truncateSync(img, 8 * 1024 * 1024);
+    const listed = await list(img, openExfat);
+    expect(listed.reader.problem).toEqual({
+      code: 'corrupt-file',
+      message: 'exfat: the boot sector declares 32768 sectors of 512 bytes (16777216 bytes), past the end of the 8388608-byte volume: the volume is cut short (or its length is wrong), and what lies past the end is not read',
+    });
+    expect(listed.entries.find((e) => e.path === 'big.bin')?.problem?.message).toMatch(
+      /^contiguous run from cluster \d+: cluster \d+ lies past the end of the image: the volume is cut short \(8388608 of the 16777216 bytes its boot sector declares are present\)$/,
+    );
+    expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+  });
+});
