@@ -18,8 +18,11 @@ import { thumbnailStep } from './thumbnail.step.js';
  * a photo's three writes were most of the index's work per file). A crash
  * before that write is resumed at identify; a retryable fault of a step
  * first writes what the steps before it found, so its retry resumes there.
- * A failure keeps the step's own name and reason (status, API and CLI show
- * them as before).
+ * A message delivered again (its last attempt may have died in a step)
+ * writes after each step, as every attempt did before: a file that kills
+ * its process in its thumbnail step is then resumed there, and dead-lettered
+ * in that step, not in identify. A failure keeps the step's own name and
+ * reason (status, API and CLI show them as before).
  *
  * The bytes come through a ReadOnceSource: identify's head and tail reads are
  * kept, an image is then fetched whole (only the ranges not read yet), and
@@ -38,17 +41,22 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
   });
   const steps: Partial<Record<StageName, StageOutcome>> = {};
   const writes = new StepWrites(loaded.content.sha256, loaded.file.fileId);
+  // Delivered again: the last attempt may have died in a step (the process, not a fault the stage saw), so each
+  // step's result is kept as it comes, and a next death resumes after it (and is dead-lettered in its own step).
+  const afterStep = ctx.deliveryCount > 1 ? () => writes.flush(deps.index) : async () => {};
 
   try {
     const identified = await identifyStep(deps, loaded, input, ctx, writes);
     steps.identify = identified.outcome;
     loaded = identified.loaded;
+    await afterStep();
     if (loaded.file.stage !== 'failed' && describes(loaded.content.kind)) {
       // Images are read whole once for metadata and thumbnail; a video's or audio file's tools read it by URL.
       if (loaded.content.kind === 'image' && needsBytes(loaded)) await input.loadWhole({ ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
       const described = await metadataStep(deps, loaded, input, ctx, writes);
       steps.metadata = described.outcome;
       loaded = described.loaded;
+      await afterStep();
       // Audio has no picture: its chain goes from its metadata to the index (stage-graph.ts, ANALYSE_STEPS).
       if (isMedia(loaded.content.kind)) {
         const thumbnailed = await thumbnailStep(deps, loaded, input, ctx, writes);

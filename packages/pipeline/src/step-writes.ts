@@ -22,7 +22,9 @@ import type {
  * starts again at identify (every part is written only while still open, so
  * an older attempt's parts stand). A retryable fault of a later step is no
  * crash: the stage writes what the steps before it found, then throws, so
- * the retry resumes after them, as when each step wrote.
+ * the retry resumes after them, as when each step wrote. A message delivered
+ * again flushes after each step (analyse.stage.ts), so a file that kills its
+ * process in a later step is resumed, and dead-lettered, in that step.
  */
 export class StepWrites {
   private results: AnalysisWrite = {};

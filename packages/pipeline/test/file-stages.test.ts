@@ -641,6 +641,39 @@ describe("the analyse stage's one write (step-writes.ts)", () => {
     expect(await storedRows(afterFault)).toEqual(expected);
   });
 
+  it('dead-letter-names-identify-for-a-file-that-kills-analyse-in-its-thumbnail: a delivery again writes after each step', async () => {
+    const ref = ev();
+    const m = await photoUpload(ref, 'fatal');
+    // The thumbnailer kills the process: nothing after it runs (here: no write reaches the index once it is entered).
+    let dead = false;
+    const savedThumbnailer = deps.thumbnailer;
+    const index = deps.index;
+    deps = {
+      ...deps,
+      thumbnailer: { ...savedThumbnailer, image: async () => { dead = true; throw new ExhibitError('storage-unavailable', 'the process died here'); } },
+      index: Object.create(index, {
+        setAnalysis: { value: (...args: Parameters<typeof index.setAnalysis>) => (dead ? Promise.reject(new ExhibitError('index-unavailable', 'dead')) : index.setAnalysis(...args)) },
+      }) as typeof index,
+    };
+    const deliver = async (deliveryCount: number) => {
+      dead = false;
+      await expect(runMessage(deps, 'analyse', { body: m, messageId: messageIdFor('analyse', m.fileId), deliveryCount }, { invocationId: `i${deliveryCount}`, logger: createRootLogger({ level: 'silent' }) })).rejects.toThrow();
+    };
+    try {
+      // The first delivery writes once, at the end: it died before, so nothing is recorded.
+      await deliver(1);
+      expect(await file(m)).toMatchObject({ stage: 'pending' });
+      // Delivered again, each step's result is written as it comes: the file waits at its thumbnail.
+      await deliver(2);
+      expect(await file(m)).toMatchObject({ stage: 'described', flags: ['ext-mismatch', 'gps-null-island', 'metadata-partial'] });
+    } finally {
+      deps = { ...deps, thumbnailer: savedThumbnailer, index };
+    }
+    // Given up on: failed in the step it died in, as when each step wrote its own result.
+    await runDeadLetter(deps, 'analyse', { body: m, messageId: messageIdFor('analyse', m.fileId), reason: 'MaxDeliveryCountExceeded', description: 'five attempts' }, { invocationId: 'dl', logger: createRootLogger({ level: 'silent' }) });
+    expect(await file(m)).toMatchObject({ stage: 'failed', failure: { stage: 'thumbnail', code: 'dead-lettered' } });
+  });
+
   it('keeps the findings of the steps before a thumbnail that fails the file', async () => {
     const ref = ev();
     const m = await photoUpload(ref, 'undecodable');
