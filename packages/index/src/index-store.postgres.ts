@@ -4,7 +4,6 @@ import {
   isEvidenceComplete,
   type ArchiveStopReason,
   type BlobRef,
-  type ContentFinding,
   type BudgetCounter,
   type DiskImageRecord,
   type EvidenceBudgetUsage,
@@ -15,7 +14,6 @@ import {
   type EvidenceStatus,
   type FileFailure,
   type FileFlag,
-  type FileKind,
   type FileMove,
   type AnalysisWrite,
   type IdentificationWrite,
@@ -32,7 +30,6 @@ import {
   type IntegrityVerdict,
   type KnownFileMatch,
   type Logger,
-  type MediaMetadata,
   type NewFile,
   type NewRejectedBlob,
   type NewUpload,
@@ -41,7 +38,6 @@ import {
   type SearchQuery,
   type SearchResult,
   type StageName,
-  type ToolVersion,
   type UnpackState,
   type UploadRecord,
   type SegmentManifestEntry,
@@ -51,7 +47,6 @@ import {
   type ReviewSummaryUpdate,
 } from '@exhibit/core';
 import { analysisCtes } from './index-store.analysis.js';
-import { searchColumns } from './index-store.columns.js';
 import {
   CONTENT_COLUMNS,
   FILE_COLUMNS,
