@@ -4,7 +4,6 @@ import {
   isEvidenceComplete,
   type ArchiveStopReason,
   type BlobRef,
-  type ContentFinding,
   type BudgetCounter,
   type DiskImageRecord,
   type EvidenceBudgetUsage,
@@ -15,8 +14,11 @@ import {
   type EvidenceStatus,
   type FileFailure,
   type FileFlag,
-  type FileKind,
   type FileMove,
+  type AnalysisWrite,
+  type IdentificationWrite,
+  type MetadataWrite,
+  type ThumbnailWrite,
   type FileRecord,
   type FileStage,
   type Hashes,
@@ -28,7 +30,6 @@ import {
   type IntegrityVerdict,
   type KnownFileMatch,
   type Logger,
-  type MediaMetadata,
   type NewFile,
   type NewRejectedBlob,
   type NewUpload,
@@ -37,7 +38,6 @@ import {
   type SearchQuery,
   type SearchResult,
   type StageName,
-  type ToolVersion,
   type UnpackState,
   type UploadRecord,
   type SegmentManifestEntry,
@@ -46,7 +46,7 @@ import {
   imageSegmentsStatus,
   type ReviewSummaryUpdate,
 } from '@exhibit/core';
-import { searchColumns } from './index-store.columns.js';
+import { analysisCtes } from './index-store.analysis.js';
 import {
   CONTENT_COLUMNS,
   FILE_COLUMNS,
@@ -759,19 +759,47 @@ export class PostgresIndex implements IndexStore {
    * Each analysis is recorded once per content (first result wins), like a
    * file's failure: the same bytes give the same answer, and a redelivered
    * message must not rewrite what an examiner may already have relied on.
-   * `update` is the contents UPDATE (its WHERE holds only while the analysis
-   * is not recorded); the occurrence's move or failure, if any, rides in the
-   * same statement and happens only if the content exists.
+   * Each is one part of setAnalysis, under its own condition.
    */
-  private async writeAnalysis(p: SqlParams, sha256Param: string, sha256: string, update: string, file: FileMove | undefined, withAnalysis: string[] = []): Promise<void> {
-    const contentExists = `EXISTS (SELECT 1 FROM contents WHERE sha256 = ${sha256Param})`;
-    // withAnalysis: CTEs of the same write that run only when the analysis is recorded by it (the thumbnail's PDQ rows).
-    const ctes = [`analysis AS (${update} RETURNING sha256)`, ...withAnalysis];
+  async setIdentification(sha256: string, id: IdentificationWrite, file?: FileMove): Promise<void> {
+    await this.setAnalysis(sha256, { identification: id }, file);
+  }
+
+  async setMetadata(sha256: string, result: MetadataWrite, file?: FileMove): Promise<void> {
+    await this.setAnalysis(sha256, { metadata: result }, file);
+  }
+
+  async setThumbnail(sha256: string, result: ThumbnailWrite, file?: FileMove): Promise<void> {
+    await this.setAnalysis(sha256, { thumbnail: result }, file);
+  }
+
+  /**
+   * One statement for whatever parts of a content's analysis are given, and the occurrence's move or failure.
+   * PostgreSQL lets one statement change a row once, so the parts share one UPDATE of the content: `due` reads,
+   * with the row locked (so of two concurrent writers exactly one sees a part still open), which parts are still
+   * open (kind not recorded, metadata pending, thumbnail pending; false for a part not given), and each column a
+   * part sets takes the part's value only where that part is due, else keeps its own. That is what each part's
+   * own `UPDATE ... WHERE <its condition>` wrote, one after another: identification, metadata, thumbnail
+   * (findings appended in that order; the first failure on the content kept). The PDQ hashes go in only when
+   * this statement records the thumbnail; the occurrence moves (or fails) only if the content exists.
+   */
+  async setAnalysis(sha256: string, results: AnalysisWrite, file?: FileMove): Promise<void> {
+    const { identification: id, metadata: meta, thumbnail: thumb } = results;
+    if (meta?.noThumbnail && thumb) throw new ExhibitError('invalid-argument', 'a content without a thumbnail (noThumbnail) cannot record one');
+    const p = new SqlParams();
+    const sha = p.add(sha256.toLowerCase());
+    const contentExists = `EXISTS (SELECT 1 FROM contents WHERE sha256 = ${sha})`;
+    const ctes: string[] = [];
+    if (id || meta || thumb) {
+      ctes.push(...analysisCtes(p, sha, results));
+      // The PDQ hashes go in with the thumbnail that recorded them, or not at all (a later writer's are dropped with its thumbnail).
+      if (thumb?.pdq && thumb.pdq.length > 0) ctes.push(...pdqReplaceCtes((v) => p.add(v), sha, thumb.pdq, 'EXISTS (SELECT 1 FROM analysis WHERE analysis.thumbnail)'));
+    }
     let fileFound = 'true';
     if (file) {
       ctes.push(
         'failure' in file
-          ? fileFailCte(p, file.fileId, file.failure, contentExists)
+          ? fileFailCte(p, file.fileId, file.failure, { onlyIf: contentExists, ...(file.flags ? { flags: file.flags } : {}) })
           : fileMoveCtes(p, {
               fileId: file.fileId,
               stage: file.to,
@@ -783,81 +811,11 @@ export class PostgresIndex implements IndexStore {
       fileFound = `EXISTS (SELECT 1 FROM files WHERE file_id = ${p.add(file.fileId)})`;
     }
     const { rows } = await this.query<{ content_found: boolean; file_found: boolean }>(
-      `WITH ${ctes.join(', ')}
-       SELECT ${contentExists} AS content_found, ${fileFound} AS file_found`,
+      `${ctes.length > 0 ? `WITH ${ctes.join(', ')}\n       ` : ''}SELECT ${contentExists} AS content_found, ${fileFound} AS file_found`,
       p.values,
     );
     if (!rows[0]?.content_found) throw notFound('content', sha256);
     if (file && !rows[0].file_found) throw notFound('file', file.fileId);
-  }
-
-  async setIdentification(
-    sha256: string,
-    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[]; findings?: ContentFinding[] },
-    file?: FileMove,
-  ): Promise<void> {
-    const p = new SqlParams();
-    const sha = p.add(sha256.toLowerCase());
-    const update = `UPDATE contents SET mime = ${p.add(id.mime)}, detected_ext = ${p.add(id.detectedExt)}, kind = ${p.add(id.kind)},
-              findings = findings || ${p.add(toJson(id.findings ?? []))}::jsonb,
-              tools = tools || jsonb_build_object('identify', ${p.add(toJson(id.tools))}::jsonb), updated_at = now()
-        WHERE sha256 = ${sha} AND kind IS NULL`;
-    await this.writeAnalysis(p, sha, sha256, update, file);
-  }
-
-  async setMetadata(
-    sha256: string,
-    result: { status: 'done' | 'failed' | 'n/a'; metadata: MediaMetadata | null; failure?: FileFailure; tools: ToolVersion[]; noThumbnail?: boolean },
-    file?: FileMove,
-  ): Promise<void> {
-    const s = searchColumns(result.metadata);
-    const [failureStage, failureCode, failureDetail] = this.failureParams(result.failure);
-    const p = new SqlParams();
-    const sha = p.add(sha256.toLowerCase());
-    const update = `UPDATE contents SET
-          metadata_status = ${p.add(result.status)}, metadata = ${p.add(result.metadata === null ? null : toJson(result.metadata))}::jsonb,
-          taken_at_utc = ${p.add(s.takenAtUtc)}::timestamptz, taken_at_local = ${p.add(s.takenAtLocal)},
-          taken_at_local_ts = ${p.add(s.takenAtLocalTs)}::timestamp, taken_offset_minutes = ${p.add(s.takenOffsetMinutes)}::integer,
-          gps_lat = ${p.add(s.gpsLat)}::double precision, gps_lon = ${p.add(s.gpsLon)}::double precision,
-          make = ${p.add(s.make)}, model = ${p.add(s.model)}, duration_sec = ${p.add(s.durationSec)}::double precision,
-          width = ${p.add(s.width)}::integer, height = ${p.add(s.height)}::integer,
-          failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
-          failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
-          thumbnail_status = CASE WHEN ${p.add(result.noThumbnail === true)}::boolean AND thumbnail_status = 'pending' THEN 'n/a' ELSE thumbnail_status END,
-          tools = tools || jsonb_build_object('metadata', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
-        WHERE sha256 = ${sha} AND metadata_status = 'pending'`;
-    await this.writeAnalysis(p, sha, sha256, update, file);
-  }
-
-  async setThumbnail(
-    sha256: string,
-    result: {
-      status: 'done' | 'failed' | 'n/a';
-      blob: BlobRef | null;
-      source: ContentRecord['thumbnailSource'];
-      preview?: BlobRef | null;
-      failure?: FileFailure;
-      findings?: ContentFinding[];
-      tools: ToolVersion[];
-      pdq?: readonly PdqRow[];
-    },
-    file?: FileMove,
-  ): Promise<void> {
-    const [failureStage, failureCode, failureDetail] = this.failureParams(result.failure);
-    const p = new SqlParams();
-    const sha = p.add(sha256.toLowerCase());
-    const update = `UPDATE contents SET
-          thumbnail_status = ${p.add(result.status)}, thumbnail_container = ${p.add(result.blob?.container ?? null)},
-          thumbnail_name = ${p.add(result.blob?.name ?? null)}, thumbnail_source = ${p.add(result.source)},
-          preview_container = ${p.add(result.preview?.container ?? null)}, preview_name = ${p.add(result.preview?.name ?? null)},
-          findings = findings || ${p.add(toJson(result.findings ?? []))}::jsonb,
-          failure_stage = COALESCE(failure_stage, ${p.add(failureStage)}), failure_code = COALESCE(failure_code, ${p.add(failureCode)}),
-          failure_detail = COALESCE(failure_detail, ${p.add(failureDetail)}),
-          tools = tools || jsonb_build_object('thumbnail', ${p.add(toJson(result.tools))}::jsonb), updated_at = now()
-        WHERE sha256 = ${sha} AND thumbnail_status = 'pending'`;
-    // The PDQ hashes go in with the thumbnail that recorded them, or not at all (a later writer's are dropped with its thumbnail).
-    const pdq = result.pdq && result.pdq.length > 0 ? pdqReplaceCtes((v) => p.add(v), sha, result.pdq, 'EXISTS (SELECT 1 FROM analysis)') : [];
-    await this.writeAnalysis(p, sha, sha256, update, file, pdq);
   }
 
   /** Failure columns are set together or not at all (the first failure on a content wins). */

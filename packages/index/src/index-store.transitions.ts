@@ -98,12 +98,18 @@ export function fileMoveCtes(p: SqlParams, m: FileMoveSpec): string {
     )`;
 }
 
-/** CTE `failed`: the file fails unless it already has; the first failure wins. */
-export function fileFailCte(p: SqlParams, fileId: string, failure: FileFailure, onlyIf?: string): string {
+/**
+ * CTE `failed`: the file fails unless it already has; the first failure wins.
+ * `flags`: findings of the steps before the failing one, added with it (the
+ * analyse stage writes a photo's steps in one statement; they moved the file
+ * with their flags before). A file failed already gets none, as a move of one would not.
+ */
+export function fileFailCte(p: SqlParams, fileId: string, failure: FileFailure, options: { onlyIf?: string; flags?: readonly FileFlag[] } = {}): string {
+  const flags = uniqueFlags(options.flags);
   return `failed AS (
       UPDATE files SET stage = 'failed', failure_stage = ${p.add(failure.stage)}, failure_code = ${p.add(failure.code)},
-             failure_detail = ${p.add(clampDetail(failure.detail))}, updated_at = now()
-       WHERE file_id = ${p.add(fileId)} AND stage <> 'failed'${onlyIf ? ` AND ${onlyIf}` : ''}
+             failure_detail = ${p.add(clampDetail(failure.detail))},${flags.length > 0 ? ` flags = ${addFlagsSql('flags', p.add(flags))},` : ''} updated_at = now()
+       WHERE file_id = ${p.add(fileId)} AND stage <> 'failed'${options.onlyIf ? ` AND ${options.onlyIf}` : ''}
       RETURNING file_id
     )`;
 }

@@ -546,6 +546,92 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect((await index.getFile(f.fileId))?.stage).toBe('failed');
     });
 
+    it('setAnalysis writes identification, metadata and thumbnail in one statement, as the three writes one after another', async () => {
+      const c = freshCase();
+      const thumbOf = (sha256: string) => ({ container: 'derived', name: `thumbnails/${sha256}.jpg` });
+      const meta = photo();
+      const parts = (sha256: string) => ({
+        identification: { ...identified, findings: [{ flag: 'embedded-archive' as const, detail: 'a ZIP ends it' }] },
+        metadata: { status: 'failed' as const, metadata: meta, failure: { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'half read' }, tools: TOOLS },
+        thumbnail: {
+          status: 'done' as const, blob: thumbOf(sha256), source: 'exif-preview' as const, preview: { container: 'derived', name: `previews/${sha256}.jpg` },
+          findings: [{ flag: 'no-content' as const, detail: 'flat' }], tools: [{ name: 'sharp', version: '0.34.0' }], pdq: [{ frame: 0, hash: 'ab'.repeat(32), quality: 90 }],
+        },
+      });
+      // One file written step by step, one in one statement.
+      const steps = await hashedRoot(c, 'steps.png');
+      const p1 = parts(steps.sha256);
+      await index.setIdentification(steps.sha256, p1.identification, { fileId: steps.fileId, to: 'identified', flags: ['ext-mismatch'] });
+      await index.setMetadata(steps.sha256, p1.metadata, { fileId: steps.fileId, to: 'described', flags: ['gps-null-island'] });
+      await index.setThumbnail(steps.sha256, p1.thumbnail, { fileId: steps.fileId, to: 'thumbnailed', flags: ['exif-preview-thumbnail'] });
+      const once = await hashedRoot(c, 'once.png');
+      const p2 = parts(once.sha256);
+      expect(await statementsOf(() => index.setAnalysis(once.sha256, p2, { fileId: once.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'] }))).toBe(1);
+      const read = async (f: { fileId: string; sha256: string }) => {
+        const got = await index.getFileWithContent(f.fileId);
+        const { sha256: _s, md5: _m, sha1: _h, source: _src, thumbnail, embeddedPreview, ...content } = got!.content!;
+        return {
+          file: { stage: got!.file.stage, flags: got!.file.flags, failure: got!.file.failure },
+          content: { ...content, thumbnail: thumbnail?.name.replace(f.sha256, '*'), embeddedPreview: embeddedPreview?.name.replace(f.sha256, '*') },
+          pdq: await index.getPdq(f.sha256),
+        };
+      };
+      const expected = await read(steps);
+      expect(expected).toMatchObject({
+        file: { stage: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'], failure: null },
+        content: { kind: 'image', metadataStatus: 'failed', thumbnailStatus: 'done', failure: { stage: 'metadata', code: 'corrupt-file' } },
+      });
+      expect(await read(once)).toEqual(expected);
+      // Sent again, or by a later writer with other results: each part is recorded already, and stands.
+      const later = { ...p2, identification: { ...p2.identification, mime: 'image/png' }, thumbnail: { ...p2.thumbnail, pdq: [{ frame: 0, hash: 'cd'.repeat(32), quality: 1 }] } };
+      await index.setAnalysis(once.sha256, p2, { fileId: once.fileId, to: 'thumbnailed' });
+      await index.setAnalysis(once.sha256, later, { fileId: once.fileId, to: 'thumbnailed' });
+      expect(await read(once)).toEqual(expected);
+    });
+
+    it('setAnalysis writes only the parts still open, and a failure with the findings of the steps before it', async () => {
+      const c = freshCase();
+      // Another occurrence recorded the identification and the metadata; this attempt's are dropped, its thumbnail written.
+      const f = await hashedRoot(c, 'part.jpg');
+      await index.setIdentification(f.sha256, identified);
+      await index.setMetadata(f.sha256, { status: 'done', metadata: photo(), tools: TOOLS });
+      const thumb = { container: 'derived', name: `thumbnails/${f.sha256}.jpg` };
+      const failure = { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: 'not this one' };
+      await index.setAnalysis(
+        f.sha256,
+        {
+          identification: { ...identified, mime: 'image/png', findings: [{ flag: 'unidentified', detail: 'not this one' }] },
+          metadata: { status: 'failed', metadata: null, failure, tools: [] },
+          thumbnail: { status: 'done', blob: thumb, source: 'image', tools: [], pdq: [{ frame: 0, hash: 'ab'.repeat(32), quality: 90 }] },
+        },
+        { fileId: f.fileId, to: 'thumbnailed' },
+      );
+      expect(await index.getContent(f.sha256)).toMatchObject({ mime: 'image/jpeg', metadataStatus: 'done', metadata: photo(), thumbnail: thumb, failure: null, findings: [], tools: { identify: TOOLS, metadata: TOOLS, thumbnail: [] } });
+      expect(await index.getPdq(f.sha256)).toEqual([{ frame: 0, hash: 'ab'.repeat(32), quality: 90 }]);
+
+      // A thumbnail that fails the file: the failure with the findings of the steps before it, in one statement.
+      const g = await hashedRoot(c, 'fails.jpg');
+      const undecodable = { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no decoder' };
+      const move = { fileId: g.fileId, failure: undecodable, flags: ['ext-mismatch' as const, 'gps-null-island' as const] };
+      expect(
+        await statementsOf(() =>
+          index.setAnalysis(g.sha256, { identification: identified, metadata: { status: 'done', metadata: photo(), tools: TOOLS }, thumbnail: { status: 'failed', blob: null, source: null, failure: undecodable, tools: [] } }, move),
+        ),
+      ).toBe(1);
+      expect(await index.getFileWithContent(g.fileId)).toMatchObject({
+        file: { stage: 'failed', failure: undecodable, flags: ['ext-mismatch', 'gps-null-island'] },
+        content: { kind: 'image', metadataStatus: 'done', thumbnailStatus: 'failed', failure: undecodable },
+      });
+      // A file failed already keeps its failure and gets no findings (as a move of a failed file adds none).
+      await index.setAnalysis(g.sha256, {}, { fileId: g.fileId, failure: { ...undecodable, detail: 'again' }, flags: ['link'] });
+      expect(await index.getFile(g.fileId)).toMatchObject({ failure: undecodable, flags: ['ext-mismatch', 'gps-null-island'] });
+      // A content without a thumbnail cannot record one.
+      await expect(
+        index.setAnalysis(g.sha256, { metadata: { status: 'done', metadata: null, tools: [], noThumbnail: true }, thumbnail: { status: 'n/a', blob: null, source: null, tools: [] } }),
+      ).rejects.toMatchObject({ code: 'invalid-argument' });
+      await expect(index.setAnalysis(hashesOf(`ghost-${c}`).sha256, {}, { fileId: g.fileId, to: 'thumbnailed' })).rejects.toMatchObject({ code: 'not-found' });
+    });
+
     it('moves nothing when the content or the file is missing', async () => {
       const c = freshCase();
       const f = await hashedRoot(c, 'lost.jpg');

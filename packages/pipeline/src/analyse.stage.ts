@@ -6,16 +6,23 @@ import { metadataStep } from './metadata.step.js';
 import { ReadOnceSource } from './read-once-source.js';
 import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { describes, isMedia } from './stage-graph.js';
+import { StepWrites } from './step-writes.js';
 import { thumbnailStep } from './thumbnail.step.js';
 
 /**
  * Everything about one file's bytes, from one read of them: identify, then,
  * for images and videos, metadata and thumbnail, for audio its metadata
  * (the kind's steps: stage-graph.ts), in one message. The file is
- * loaded from the index once; each step writes its result with the
- * occurrence's move (as the separate stages did, so a crash between steps is
- * resumed from the state the index records), and a failure keeps the step's
- * own name and reason (status, API and CLI show them as before).
+ * loaded from the index once, and the steps' results with the occurrence's
+ * move are written once, in one statement, when they are over (StepWrites:
+ * a photo's three writes were most of the index's work per file). A crash
+ * before that write is resumed at identify; a retryable fault of a step
+ * first writes what the steps before it found, so its retry resumes there.
+ * A message delivered again (its last attempt may have died in a step)
+ * writes after each step, as every attempt did before: a file that kills
+ * its process in its thumbnail step is then resumed there, and dead-lettered
+ * in that step, not in identify. A failure keeps the step's own name and
+ * reason (status, API and CLI show them as before).
  *
  * The bytes come through a ReadOnceSource: identify's head and tail reads are
  * kept, an image is then fetched whole (only the ranges not read yet), and
@@ -33,23 +40,35 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
     whole: cached,
   });
   const steps: Partial<Record<StageName, StageOutcome>> = {};
+  const writes = new StepWrites(loaded.content.sha256, loaded.file.fileId);
+  // Delivered again: the last attempt may have died in a step (the process, not a fault the stage saw), so each
+  // step's result is kept as it comes, and a next death resumes after it (and is dead-lettered in its own step).
+  const afterStep = ctx.deliveryCount > 1 ? () => writes.flush(deps.index) : async () => {};
 
-  const identified = await identifyStep(deps, loaded, input, ctx);
-  steps.identify = identified.outcome;
-  loaded = identified.loaded;
-  if (loaded.file.stage !== 'failed' && describes(loaded.content.kind)) {
-    // Images are read whole once for metadata and thumbnail; a video's or audio file's tools read it by URL.
-    if (loaded.content.kind === 'image' && needsBytes(loaded)) await input.loadWhole({ ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
-    const described = await metadataStep(deps, loaded, input, ctx);
-    steps.metadata = described.outcome;
-    loaded = described.loaded;
-    // Audio has no picture: its chain goes from its metadata to the index (stage-graph.ts, ANALYSE_STEPS).
-    if (isMedia(loaded.content.kind)) {
-      const thumbnailed = await thumbnailStep(deps, loaded, input, ctx);
-      steps.thumbnail = thumbnailed.outcome;
-      loaded = thumbnailed.loaded;
+  try {
+    const identified = await identifyStep(deps, loaded, input, ctx, writes);
+    steps.identify = identified.outcome;
+    loaded = identified.loaded;
+    await afterStep();
+    if (loaded.file.stage !== 'failed' && describes(loaded.content.kind)) {
+      // Images are read whole once for metadata and thumbnail; a video's or audio file's tools read it by URL.
+      if (loaded.content.kind === 'image' && needsBytes(loaded)) await input.loadWhole({ ...(ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {}) });
+      const described = await metadataStep(deps, loaded, input, ctx, writes);
+      steps.metadata = described.outcome;
+      loaded = described.loaded;
+      await afterStep();
+      // Audio has no picture: its chain goes from its metadata to the index (stage-graph.ts, ANALYSE_STEPS).
+      if (isMedia(loaded.content.kind)) {
+        const thumbnailed = await thumbnailStep(deps, loaded, input, ctx, writes);
+        steps.thumbnail = thumbnailed.outcome;
+        loaded = thumbnailed.loaded;
+      }
     }
+  } catch (err) {
+    await keepEarlierSteps(deps, writes, ctx);
+    throw err;
   }
+  await writes.flush(deps.index);
   if (input.fetches > 0 || deps.memberBytes) {
     // Only members are offered to the cache (by their unpack): an upload is never a miss.
     const memberCache = deps.memberBytes && loaded.file.parentId !== null ? { memberCache: cached ? 'hit' : 'miss' } : {};
@@ -64,6 +83,21 @@ export const analyseStage: Stage<FileMessage> = async (deps, message, ctx) => {
     forward: { file: message, facts: { kind: loaded.content.kind, unpack: loaded.file.unpack } },
   };
 };
+
+/**
+ * A step threw a retryable fault (storage, a tool, the deadline): what the
+ * steps before it found is written, so the retry does not do them again (as
+ * when each step wrote its own). A failure of this write is logged, not
+ * thrown: the fault the stage throws is the step's, and the retry redoes the
+ * steps whose results were not written.
+ */
+async function keepEarlierSteps(deps: StageDeps, writes: StepWrites, ctx: StageContext): Promise<void> {
+  try {
+    await writes.flush(deps.index);
+  } catch (err) {
+    ctx.logger.warn({ err: (err as Error).message }, 'results of the steps before a fault not written; the retry does them again');
+  }
+}
 
 /**
  * The file's bytes from the member-bytes cache, when this process's unpack just

@@ -15,6 +15,7 @@ import {
 } from '@exhibit/core';
 import { analyse, isPast, type LoadedFile } from './file-stage.js';
 import type { StageContext, StageDeps } from './stage.js';
+import type { StepWrites } from './step-writes.js';
 import { unpacks } from './stage-graph.js';
 
 /** What identification changes on the occurrence: an archive to unpack is marked, one nested too deeply is flagged. */
@@ -46,13 +47,15 @@ function marked(file: FileRecord, marking: Marking, extra: FileFlag[] = []): Fil
  * Type from the content signature (bounded reads: head, tail, what a header points at), with the
  * findings about the bytes (unidentified and why, an appended archive), plus the extension-mismatch
  * flag per occurrence.
- * The identification, the occurrence's flags and unpack state and its move to 'identified' are one write.
+ * The identification, the occurrence's flags and unpack state and its move to 'identified' (or its failure) go
+ * into `writes`, the analyse stage's one write.
  */
 export async function identifyStep(
   deps: StageDeps,
   loaded: LoadedFile,
   input: RandomAccessSource,
   ctx: StageContext,
+  writes: StepWrites,
 ): Promise<{ outcome: StageOutcome; loaded: LoadedFile }> {
   const { file } = loaded;
   let { content } = loaded;
@@ -70,7 +73,7 @@ export async function identifyStep(
     const result = await analyse('identify', ctx, () => deps.identifier.identify(input, { abortSignal: ctx.abortSignal }));
     if (!result.ok) {
       const failure = { stage: 'identify' as const, code: result.error.code, detail: result.error.message };
-      await deps.index.failFile(file.fileId, failure);
+      writes.fail(failure);
       return { outcome: failed(failure.code, failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure } } };
     }
     const tools = [...(await deps.identifier.tools()), { name: 'exhibit-pipeline', version: deps.pipelineVersion }];
@@ -84,12 +87,8 @@ export async function identifyStep(
   if (mismatch) ctx.logger.info({ name: file.name, detected: content.detectedExt }, 'extension does not match content');
   const marking = markingOf(deps, file, content.kind);
   const flags: FileFlag[] = mismatch ? ['ext-mismatch', ...marking.flags] : marking.flags;
-  const move = { flags, ...(marking.unpack ? { unpack: marking.unpack } : {}) };
-  if (identification) {
-    await deps.index.setIdentification(content.sha256, identification, { fileId: file.fileId, to: 'identified', ...move });
-  } else {
-    await deps.index.advanceFile(file.fileId, 'identified', move);
-  }
+  if (identification) writes.identification(identification);
+  writes.move('identified', { flags, ...(marking.unpack ? { unpack: marking.unpack } : {}) });
   const after: FileRecord = { ...marked(file, marking, mismatch ? ['ext-mismatch'] : []), stage: 'identified' };
   return { outcome: done({ mime: content.mime, kind: content.kind, extMismatch: mismatch }), loaded: { ...loaded, file: after, content } };
 }

@@ -1,12 +1,13 @@
 import { done, failed, skipped, type FileFlag, type MediaMetadata, type RandomAccessSource, type StageOutcome } from '@exhibit/core';
 import { analyse, isPast, type LoadedFile } from './file-stage.js';
 import type { StageContext, StageDeps } from './stage.js';
+import type { StepWrites } from './step-writes.js';
 import { isMedia } from './stage-graph.js';
 
 /**
  * EXIF/GPS/XMP/IPTC for images, ffprobe for videos and audio. Analysed once per
  * SHA-256: a second occurrence of the same bytes reuses the first result.
- * The result and the occurrence's move are one write. A failure is recorded
+ * The result and the occurrence's move go into `writes` (the analyse stage's one write). A failure is recorded
  * on the content and the file still goes on to its thumbnail. Runs in the
  * analyse stage on the bytes identify already read (`input`).
  */
@@ -15,6 +16,7 @@ export async function metadataStep(
   loaded: LoadedFile,
   input: RandomAccessSource,
   ctx: StageContext,
+  writes: StepWrites,
 ): Promise<{ outcome: StageOutcome; loaded: LoadedFile }> {
   const { file, content } = loaded;
   if (isPast(file, 'described')) return { outcome: skipped('already-done'), loaded };
@@ -38,7 +40,8 @@ export async function metadataStep(
       // Recorded on the content (status, API and CLI list it) while the file goes on: a
       // thumbnail does not need the metadata, so one failing must not cost the other.
       const failure = { stage: 'metadata' as const, code: result.error.code, detail: result.error.message };
-      await deps.index.setMetadata(content.sha256, { status: 'failed', metadata: null, failure, tools, noThumbnail }, { fileId: file.fileId, to: 'described' });
+      writes.metadata({ status: 'failed', metadata: null, failure, tools, noThumbnail });
+      writes.move('described');
       return {
         outcome: failed(failure.code, failure.detail),
         loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'failed', metadata: null, failure: content.failure ?? failure, thumbnailStatus } },
@@ -47,20 +50,22 @@ export async function metadataStep(
     if (result.value === null) {
       // No allowed reader for the format (MIDI, a tracker module): not applicable, and no failure (the
       // file is not corrupt; failures are counted in status and custody, and shared by every case holding it).
-      await deps.index.setMetadata(content.sha256, { status: 'n/a', metadata: null, tools, noThumbnail }, { fileId: file.fileId, to: 'described' });
+      writes.metadata({ status: 'n/a', metadata: null, tools, noThumbnail });
+      writes.move('described');
       return {
         outcome: skipped('no-reader'),
         loaded: { ...loaded, file: { ...file, stage: 'described' }, content: { ...content, metadataStatus: 'n/a', metadata: null, thumbnailStatus } },
       };
     }
-    await deps.index.setMetadata(content.sha256, { status: 'done', metadata: result.value, tools, noThumbnail }, { fileId: file.fileId, to: 'described', flags: metadataFlags(result.value) });
+    writes.metadata({ status: 'done', metadata: result.value, tools, noThumbnail });
+    writes.move('described', { flags: metadataFlags(result.value) });
     return {
       outcome: done({ kind }),
       loaded: { ...loaded, file: withFlags({ ...file, stage: 'described' }, metadataFlags(result.value)), content: { ...content, metadataStatus: 'done', metadata: result.value, thumbnailStatus } },
     };
   }
   // Another occurrence of the same bytes: the same findings.
-  await deps.index.advanceFile(file.fileId, 'described', { flags: metadataFlags(content.metadata) });
+  writes.move('described', { flags: metadataFlags(content.metadata) });
   return { outcome: skipped('already-analysed'), loaded: { ...loaded, file: withFlags({ ...file, stage: 'described' }, metadataFlags(content.metadata)) } };
 }
 

@@ -16,24 +16,26 @@ import {
 } from '@exhibit/core';
 import { analyse, isPast, type LoadedFile } from './file-stage.js';
 import type { StageContext, StageDeps } from './stage.js';
+import type { StepWrites } from './step-writes.js';
 
 /**
  * Thumbnails for images (EXIF preview when the image itself cannot be
  * decoded) and contact sheets for videos, stored content-addressed in the
  * derived container with the source SHA-256 and tool versions on the blob.
- * The result and the occurrence's move (or failure) are one write. Runs in the
+ * The result and the occurrence's move (or failure) go into `writes` (the analyse stage's one write). Runs in the
  * analyse stage on the bytes identify and metadata already read (`input`).
  *
  * An image's PDQ hash comes with its thumbnail (the thumbnailer hashes the
  * same bytes, no second read), a video's with its contact sheet (one per
- * frame, from the same ffmpeg run); they are recorded in the thumbnail's
- * write (docs/pdq.md).
+ * frame, from the same ffmpeg run); they are recorded with the thumbnail
+ * (docs/pdq.md).
  */
 export async function thumbnailStep(
   deps: StageDeps,
   loaded: LoadedFile,
   input: RandomAccessSource,
   ctx: StageContext,
+  writes: StepWrites,
 ): Promise<{ outcome: StageOutcome; loaded: LoadedFile }> {
   const { file, content } = loaded;
   const kind = content.kind;
@@ -62,7 +64,8 @@ export async function thumbnailStep(
     reused = false;
     const made = await makeThumbnail(deps, loaded, input, kind, ctx);
     if (!made.ok) {
-      await deps.index.setThumbnail(content.sha256, { status: 'failed', blob: null, source: null, failure: made.failure, tools: made.tools }, { fileId: file.fileId, failure: made.failure });
+      writes.thumbnail({ status: 'failed', blob: null, source: null, failure: made.failure, tools: made.tools });
+      writes.fail(made.failure);
       return { outcome: failed(made.failure.code, made.failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure: made.failure } } };
     }
     from = made.from;
@@ -71,26 +74,23 @@ export async function thumbnailStep(
     if (made.findings.length > 0) ctx.logger.info({ findings: made.findings.map((f) => f.flag) }, 'thumbnail findings');
     // The PDQ hashes ride in the thumbnail's write, which moves the file on: one statement, so a crash
     // leaves both or neither (pdq-written-in-its-own-transaction-before-thumbnail).
-    await deps.index.setThumbnail(
-      content.sha256,
-      {
-        status: 'done',
-        blob: made.ref,
-        source: made.from,
-        preview: made.preview ?? null,
-        findings: made.findings,
-        tools: made.tools,
-        ...(made.pdq ? { pdq: made.pdq } : {}),
-      },
-      { fileId: file.fileId, to: 'thumbnailed', flags },
-    );
+    writes.thumbnail({
+      status: 'done',
+      blob: made.ref,
+      source: made.from,
+      preview: made.preview ?? null,
+      findings: made.findings,
+      tools: made.tools,
+      ...(made.pdq ? { pdq: made.pdq } : {}),
+    });
+    writes.move('thumbnailed', { flags });
   } else if (content.thumbnailStatus === 'failed') {
     const failure = content.failure ?? { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'no thumbnail could be made' };
-    await deps.index.failFile(file.fileId, failure);
+    writes.fail(failure);
     return { outcome: failed(failure.code, failure.detail), loaded: { ...loaded, file: { ...file, stage: 'failed', failure } } };
   } else {
     const flags: FileFlag[] = content.thumbnailSource === 'exif-preview' ? ['exif-preview-thumbnail'] : [];
-    await deps.index.advanceFile(file.fileId, 'thumbnailed', { flags });
+    writes.move('thumbnailed', { flags });
   }
   return { outcome: reused ? skipped('already-analysed') : done({ from }), loaded: { ...loaded, file: { ...file, stage: 'thumbnailed' } } };
 }

@@ -235,7 +235,55 @@ export interface ContentRecord {
  */
 export type FileMove =
   | { fileId: string; to: Exclude<FileStage, 'failed' | 'indexed'>; flags?: FileFlag[]; unpack?: 'pending' }
-  | { fileId: string; failure: FileFailure };
+  /** `flags`: findings of the steps before the failing one (the analyse stage's one write), added unless the file has failed already. */
+  | { fileId: string; failure: FileFailure; flags?: FileFlag[] };
+
+/** What identify records on a content (IndexStore.setIdentification). */
+export interface IdentificationWrite {
+  mime: string | null;
+  detectedExt: string | null;
+  kind: FileKind;
+  tools: ToolVersion[];
+  findings?: ContentFinding[];
+}
+
+/** What the metadata step records on a content (IndexStore.setMetadata). */
+export interface MetadataWrite {
+  status: 'done' | 'failed' | 'n/a';
+  metadata: MediaMetadata | null;
+  failure?: FileFailure;
+  tools: ToolVersion[];
+  /** The content's kind gets no thumbnail (audio): a pending thumbnail status becomes 'n/a' in the same write. */
+  noThumbnail?: boolean;
+}
+
+/** What the thumbnail step records on a content (IndexStore.setThumbnail). */
+export interface ThumbnailWrite {
+  status: 'done' | 'failed' | 'n/a';
+  blob: BlobRef | null;
+  source: ContentRecord['thumbnailSource'];
+  /** The stored embedded EXIF preview, recorded with the thumbnail. */
+  preview?: BlobRef | null;
+  failure?: FileFailure;
+  findings?: ContentFinding[];
+  tools: ToolVersion[];
+  /**
+   * The content's PDQ hashes, made with this thumbnail: they replace any
+   * recorded before, in the same write, and only when this write records
+   * the thumbnail (as setPdq, without its own round trip).
+   */
+  pdq?: readonly PdqFrameHash[];
+}
+
+/**
+ * The analyse stage's results for one content, any of the three (IndexStore.setAnalysis).
+ * A metadata part with noThumbnail and a thumbnail part together are a contradiction (invalid-argument).
+ */
+export interface AnalysisWrite {
+  identification?: IdentificationWrite;
+  metadata?: MetadataWrite;
+  thumbnail?: ThumbnailWrite;
+}
 
 /** What IndexStore.markIndexed did. */
 export type IndexedResult =
@@ -661,43 +709,18 @@ export interface IndexStore {
    * content: the first result wins. With `file`, the occurrence's move or
    * failure is written in the same statement, and only if the content exists.
    */
-  setIdentification(
-    sha256: string,
-    id: { mime: string | null; detectedExt: string | null; kind: FileKind; tools: ToolVersion[]; findings?: ContentFinding[] },
-    file?: FileMove,
-  ): Promise<void>;
-  setMetadata(
-    sha256: string,
-    result: {
-      status: 'done' | 'failed' | 'n/a';
-      metadata: MediaMetadata | null;
-      failure?: FileFailure;
-      tools: ToolVersion[];
-      /** The content's kind gets no thumbnail (audio): a pending thumbnail status becomes 'n/a' in the same write. */
-      noThumbnail?: boolean;
-    },
-    file?: FileMove,
-  ): Promise<void>;
-  setThumbnail(
-    sha256: string,
-    result: {
-      status: 'done' | 'failed' | 'n/a';
-      blob: BlobRef | null;
-      source: ContentRecord['thumbnailSource'];
-      /** The stored embedded EXIF preview, recorded with the thumbnail. */
-      preview?: BlobRef | null;
-      failure?: FileFailure;
-      findings?: ContentFinding[];
-      tools: ToolVersion[];
-      /**
-       * The content's PDQ hashes, made with this thumbnail: they replace any
-       * recorded before, in the same write, and only when this write records
-       * the thumbnail (as setPdq, without its own round trip).
-       */
-      pdq?: readonly PdqFrameHash[];
-    },
-    file?: FileMove,
-  ): Promise<void>;
+  setIdentification(sha256: string, id: IdentificationWrite, file?: FileMove): Promise<void>;
+  setMetadata(sha256: string, result: MetadataWrite, file?: FileMove): Promise<void>;
+  setThumbnail(sha256: string, result: ThumbnailWrite, file?: FileMove): Promise<void>;
+  /**
+   * setIdentification, setMetadata and setThumbnail in one statement (the
+   * analyse stage's one write per file): each part present is recorded under
+   * its own condition (kind not recorded yet, metadata pending, thumbnail
+   * pending), exactly as its own call would record it, and the PDQ hashes only
+   * with a thumbnail this statement records. With no part, only the file's
+   * move or failure (a content analysed for another occurrence).
+   */
+  setAnalysis(sha256: string, results: AnalysisWrite, file?: FileMove): Promise<void>;
 
   evidenceStatus(caseId: string, evidenceId: string): Promise<EvidenceStatus | null>;
   /**
