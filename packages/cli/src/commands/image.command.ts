@@ -4,6 +4,7 @@ import { errorMessage, isExhibitError, type RecordedTime } from '@exhibit/core';
 import {
   FileByteSource,
   fileSystems,
+  incompleteMediaDetail,
   openDiskImage,
   orderSegmentFiles,
   verifyStoredHashes,
@@ -65,7 +66,8 @@ export async function listImage(
   const sources = await Promise.all(orderSegmentFiles(paths).map((p) => FileByteSource.open(p)));
   try {
     const image = await openDiskImage(sources, { abortSignal: options.abortSignal });
-    const verification = options.verify && image.ewf ? await verifyStoredHashes(image, { abortSignal: options.abortSignal }) : undefined;
+    // A set with a segment cut short or missing: its stored hashes cannot be checked (renderText says why), its media is not hashed.
+    const verification = options.verify && image.ewf && !image.ewf.incomplete ? await verifyStoredHashes(image, { abortSignal: options.abortSignal }) : undefined;
     const rows: ImageFileSystemRow[] = [];
     const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme };
     for await (const opened of fileSystems(image, { abortSignal: options.abortSignal })) {
@@ -137,6 +139,8 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     field('stored MD5', image.ewf.storedHashes.md5);
     field('stored SHA-1', image.ewf.storedHashes.sha1);
   }
+  // What is lost with a segment cut short or missing reads as failures of the files that need it; the rest is listed.
+  if (image.ewf?.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.ewf.incomplete)}`);
   if (verification) {
     const word = (m: boolean | null) => (m === null ? 'not stored' : m ? 'matches' : 'MISMATCH');
     lines.push(`  media MD5 ${verification.computed.md5} (${word(verification.md5Matches)}), SHA-1 ${verification.computed.sha1} (${word(verification.sha1Matches)})`);
@@ -183,6 +187,6 @@ export function register(program: Command, ctx: CliContext): void {
       const { rows, image: opened, verification } = result;
       ctx.stdout.write(options.json ? JSON.stringify(rows, null, 2) + '\n' : renderText(opened, rows, verification));
       if (verification && (verification.md5Matches === false || verification.sha1Matches === false)) ctx.setExitCode(EXIT.integrity);
-      else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.length) ctx.setExitCode(EXIT.error);
+      else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.length || opened.ewf?.incomplete) ctx.setExitCode(EXIT.error);
     });
 }

@@ -2,6 +2,7 @@ import { custodyEwfHeader, custodySegmentList, errorMessage, isExhibitError, PIP
 import type { StageDeps } from '../stage.js';
 import { HASH_WASM_VERSION } from '../resumable-hash.js';
 import type { DiskImageReader } from './disk-image.reader.js';
+import { incompleteMediaDetail, storedHashesCheckable } from './disk-image.tasks.js';
 import type { StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -34,7 +35,12 @@ export async function recordDiskImage(
   let mismatches: string[] = [];
   let computed: DiskImageRecord['computedHashes'] = null;
   let detail: string | null = null;
-  if (ewf && (ewf.storedHashes.md5 || ewf.storedHashes.sha1)) {
+  if (ewf?.incomplete?.length) {
+    // A segment cut short or missing: the stored hashes are of media not all here, so no check is possible (not verified,
+    // not a mismatch), whether or not the lost part held them.
+    integrity = 'failed';
+    detail = incompleteMediaDetail(ewf.incomplete);
+  } else if (storedHashesCheckable(ewf)) {
     try {
       const check = options.check ? await options.check() : await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
       computed = { md5: check.computed.md5, sha1: check.computed.sha1, sha256: check.computed.sha256 };
