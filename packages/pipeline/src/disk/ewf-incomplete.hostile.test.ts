@@ -170,7 +170,7 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
   });
 
   it('ewf-single-segment-cut-in-its-only-sectors-section-fails-typed', async () => {
-    // ewfacquire writes a segment's chunks in sections of up to 16,375 chunks, each located by the table after it: this
+    // ewfacquire writes a segment's chunks in sectors sections of many chunks, each located by the table after it: this
     // 6 MiB image in one segment is one sectors section, so a cut anywhere in it loses every chunk (none can be placed).
     // The image fails typed with the reason, as the volume system (sector 0) is in the lost part.
     run('ewfacquire', ['-u', '-t', p('single'), '-c', 'none', '-b', '64', p('fat16.img')]);
