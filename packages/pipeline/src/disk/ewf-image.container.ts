@@ -194,7 +194,7 @@ export class EwfImage implements ByteSource {
       }
       numbered.push({ number: view(head).getUint16(9, true), source, given });
     }
-    // Segments carry their number (EWF file header): the order given does not matter, a gap or a repeat does.
+    // Segments carry their number (EWF file header): the order given does not matter; a repeat is refused, a gap is a missing segment.
     numbered.sort((a, b) => a.number - b.number || a.given - b.given);
     /** Why some of the media is not in the segments given (a segment cut short or missing): only its chunks fail. */
     const damage: EwfDamage[] = [];
@@ -209,7 +209,7 @@ export class EwfImage implements ByteSource {
       }
     });
     const segments = numbered.map((s) => s.source);
-    /** Per segment given: its tables in chain order, and whether its chain ran whole (to next or done) with no segment missing before it. */
+    /** Per segment given: its number, its tables in chain order, and whether its chain ran whole (to next or done, not cut). */
     const runs: { number: number; tables: ChunkTable[]; whole: boolean }[] = [];
 
     let geometry: { chunkCount: number; chunkBytes: number; bytesPerSector: number; sectorCount: number } | undefined;
