@@ -9,6 +9,7 @@ import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
 import { EwfImage } from './ewf-image.container.js';
 import { fileSystems, openDiskImage, type DiskImage } from './open-disk-image.js';
 import { missingTools, pseudoRandom, run } from './test-support/disk-image.builder.js';
+import { addExfatFiles } from './test-support/exfat-image.builder.js';
 
 /**
  * An EWF set with a segment cut short or missing (issue 15: "truncated or missing segments"): the chunks the segments
@@ -194,5 +195,29 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     expect(files.get('SUB')?.entry.problem).toMatchObject({ code: 'corrupt-file', message: expect.stringMatching(/directory clusters unreadable: EWF chunk \d+ .*\[segment-missing\]/) });
     expect(files.has('SUB/LATE.BIN')).toBe(false);
     expect([...files.keys()].sort()).toEqual(['A.BIN', 'B.BIN', 'C.BIN', 'D.BIN', 'FILL1.BIN', 'FILL2.BIN', 'FILL3.BIN', 'SUB']);
+  });
+
+  it('exfat-directory-in-a-lost-ewf-chunk-ends-the-listing', async () => {
+    // exFAT: early.bin first, 2.5 MB of filler, then DIR (its cluster past the filler) holding late.bin; then last.bin in the root.
+    const img = p('exfat.img');
+    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
+    run('mkfs.exfat', [img]);
+    const early = pseudoRandom(20_000, 31);
+    addExfatFiles(img, [
+      { path: 'early.bin', data: early },
+      { path: 'filler.bin', data: pseudoRandom(2_500_000, 32) },
+      { path: 'DIR', directory: true },
+      { path: 'DIR/late.bin', data: pseudoRandom(20_000, 33) },
+      { path: 'last.bin', data: pseudoRandom(20_000, 34) },
+    ]);
+    run('ewfacquire', ['-u', '-t', p('xf'), '-c', 'none', '-S', '1MiB', '-b', '64', img]);
+    const xf = readdirSync(dir).filter((f) => /^xf\.E\d\d$/.test(f)).sort().map((f) => readFileSync(p(f)));
+    expect(xf.length).toBeGreaterThanOrEqual(4);
+    const { files } = await list(xf.slice(0, 3));
+    expect(files.get('DIR')?.entry.problem).toMatchObject({ code: 'corrupt-file', message: expect.stringMatching(/directory clusters unreadable: EWF chunk \d+ .*\[segment-missing\]/) });
+    expect(files.get('early.bin')?.md5).toBe(md5(early));
+    expect(files.get('filler.bin')?.error?.details?.['reason']).toBe('segment-missing');
+    // The walk goes on past the lost directory: the root's next entry is listed.
+    expect(files.has('last.bin')).toBe(true);
   });
 });
