@@ -29,6 +29,7 @@ export {
   detectContainer,
   hashMedia,
   verifyStoredHashes,
+  incompleteMediaDetail,
   FILE_SYSTEMS,
   type DiskImage,
   type ContainerFormat,

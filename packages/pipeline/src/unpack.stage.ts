@@ -47,6 +47,7 @@ import { LaterSegmentReads } from './disk/later-segment-reads.source.js';
 import { claimSegmentHash, touchSegmentHashClaim } from './disk/segment-hash.claim.js';
 import { segmentSetState, segmentWaitKey, type SegmentSetState } from './disk/segment-set.wait.js';
 import { deleteHashCheckpointsOf, isEvidenceChange, readOnceAs, recordEvidenceChanged, recordUploadHash } from './hash.stage.js';
+import { storedHashesCheckable } from './disk/disk-image.tasks.js';
 import type { StoredHashCheck } from './disk/open-disk-image.js';
 import { checkHashedWhole, checkIsResumable, checkRecorded, checkStoredHashesResumably, type ResumableCheckResult } from './disk/resumable-image-check.js';
 import { blobSource } from './file-source.js';
@@ -1713,8 +1714,7 @@ class UnpackRun {
   leaveImageEndToContinuation(reader: DiskImageReader, resumed: boolean): void {
     // Without a deadline from the runner there is no continuation to leave it to.
     if (this.continuing || this.stopped !== null || this.continuePoint.recorded === 0 || !this.continuePoint.planned) return;
-    const stored = reader.image.ewf?.storedHashes;
-    const wholeMediaCheck = resumed && stored !== undefined && Boolean(stored.md5 || stored.sha1);
+    const wholeMediaCheck = resumed && storedHashesCheckable(reader.image.ewf);
     if (wholeMediaCheck || imageEndPastHalf(this.continuePoint, this.singleReadProgress, this.memberWaitMs)) this.continuing = true;
   }
 

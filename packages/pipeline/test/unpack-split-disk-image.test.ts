@@ -163,6 +163,31 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     expect(big.source?.offset).toBeUndefined();
   }, 120_000);
 
+  it('ewf-truncated-segment-refuses-whole-image: the upload of a set with segment 3 cut lists every file; the files in the lost part fail typed, the rest equal icat over the whole set; the stored hashes are reported uncheckable', async () => {
+    const ewf = files(/^flat\.E\d\d$/);
+    const cut = readFileSync(p(ewf[2]!)).subarray(0, 300_000);
+    const { outcome, members, image } = await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { data: { [ewf[2]!]: cut } });
+    expect(outcome).toMatchObject({ status: 'done' });
+    const whole = fls(ewf.map(p));
+    expect(members.map((m) => m.path.split('!/')[1])).toEqual(whole.map((e) => e.path));
+    // big.bin (2.6 MB from near the start) runs through segment 3's lost chunks: its member fails, naming why.
+    const big = members.find((m) => m.path.endsWith('!/big.bin'))!;
+    expect(big.sha256).toBeNull();
+    expect(big.failure).toMatchObject({ code: 'corrupt-file', detail: expect.stringMatching(/EWF chunk \d+ .*EWF segment 3: .*truncated.*\[segment-truncated\]/) });
+    // Every other file either reads as from the whole set (IMG_0001.JPG, in segment 1) or fails so: none is read wrong.
+    const read: string[] = [];
+    for (const [i, entry] of whole.entries()) {
+      if (entry.type !== 'r/r' || members[i]!.size === 0) continue;
+      if (members[i]!.sha256 === null) expect(members[i]!.failure?.detail, entry.path).toMatch(/\[segment-truncated\]/);
+      else {
+        expect(members[i]!.sha256, entry.path).toBe(sha256(run('icat', [...ewf.map(p), entry.entryId])));
+        read.push(entry.path);
+      }
+    }
+    expect(read).toContain('DCIM/IMG_0001.JPG');
+    expect(image).toMatchObject({ integrity: 'failed', computedHashes: null, integrityDetail: expect.stringMatching(/the media is incomplete \(EWF segment 3: .*truncated \[segment-truncated\]\)/) });
+  }, 120_000);
+
   it('hostile sets: a missing middle segment, a truncated segment, a segment of another image, a segment changed after receipt, fewer segments than declared are typed failures with the named reason', async () => {
     const ewf = files(/^flat\.E\d\d$/);
     const raw = files(/^flat\.raw\.\d{3}$/);
@@ -174,8 +199,6 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     };
     expectStop(await unpackSet([ewf[0]!, ewf[1]!, ...ewf.slice(3)], DISK_IMAGE_MIMES.ewf), 'segment-missing', /segment 3 of .*flat\.E01 is not in the evidence item/);
     expectStop(await unpackSet([raw[0]!, raw[2]!], DISK_IMAGE_MIMES.raw), 'segment-missing', /segment 2 of .*flat\.raw\.001 is not in the evidence item/);
-    const cut = readFileSync(p(ewf[2]!)).subarray(0, 300_000);
-    expectStop(await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { data: { [ewf[2]!]: cut } }), 'segment-truncated', /EWF segment 3.*truncated/);
     const rawCut = readFileSync(p(raw[1]!)).subarray(0, 1_000_000);
     expectStop(await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[1]!]: rawCut } }), 'segment-truncated', /segment 2 of .*flat\.raw\.001 .* holds 1000000 bytes, the first holds 2500000/);
     const foreign = readFileSync(p('other.E02'));

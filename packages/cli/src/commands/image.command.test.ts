@@ -28,6 +28,7 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
   let dir = '';
   const photo = Buffer.from('not really a jpeg, but bytes with a known hash\n'.repeat(200));
   const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+  const filler = createHash('sha512').update('filler').digest().toString('hex').repeat(20_000).slice(0, 2_500_000);
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'exhibit-image-ls-'));
     const img = path.join(dir, 'card.img');
@@ -39,6 +40,13 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     sh('mdel', ['-i', img, '::/removed.jpg']);
     sh('ewfacquire', ['-u', '-t', path.join(dir, 'card'), '-c', 'fast', '-C', 'CASE-9', '-e', 'J. Smith', '-d', 'sha1', img]);
     sh('split', ['-b', '1500000', '-d', '-a', '3', '--numeric-suffixes=1', img, path.join(dir, 'card.raw.')]);
+    // A 4 MiB card in 1 MiB stored segments: the photo in segment 1, 2.5 MB of incompressible filler through segments 1-3.
+    const big = path.join(dir, 'big.img');
+    sh('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'BIG', big, '4096']);
+    sh('mcopy', ['-i', big, path.join(dir, 'photo'), '::/early.jpg']);
+    writeFileSync(path.join(dir, 'filler'), filler);
+    sh('mcopy', ['-i', big, path.join(dir, 'filler'), '::/filler.bin']);
+    sh('ewfacquire', ['-u', '-t', path.join(dir, 'big'), '-c', 'none', '-S', '1MiB', big]);
   }, 30_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -139,6 +147,25 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     const changed = await run('image', 'ls', path.join(dir, 'changed.E01'), '--verify', '--json');
     expect(changed.code).toBe(EXIT.integrity);
     expect((JSON.parse(changed.out) as ImageFileSystemRow[])[0]!.ewf!.verification).toMatchObject({ result: 'mismatch', md5Matches: false, sha1Matches: false });
+  });
+
+  it('ewf-truncated-segment-refuses-whole-image: a set with a segment cut or missing lists its files, fails those in the lost part typed, reports the stored hashes uncheckable, exit with the integrity code', async () => {
+    const segments = readdirSync(dir).filter((f) => /^big\.E\d\d$/.test(f)).sort().map((f) => path.join(dir, f));
+    expect(segments.length).toBeGreaterThanOrEqual(4);
+    const cut = path.join(dir, 'cut', 'big.E02');
+    execFileSync('mkdir', ['-p', path.dirname(cut)]);
+    writeFileSync(cut, readFileSync(segments[1]!).subarray(0, 400_000));
+    for (const [given, reason] of [
+      [[segments[0]!, cut, ...segments.slice(2)], 'segment-truncated'],
+      [[segments[0]!, ...segments.slice(2)], 'segment-missing'],
+    ] as const) {
+      const { code, out } = await run('image', 'ls', ...given, '--md5', '--verify');
+      expect(code).toBe(EXIT.integrity);
+      expect(out).toMatch(new RegExp(`media incomplete: the stored hashes cannot be checked: the media is incomplete \\(EWF segment 2.*\\[${reason}\\]\\)`));
+      expect(out).not.toMatch(/media MD5/);
+      expect(out).toMatch(new RegExp(`\\t${md5(photo)}\\tearly\\.jpg\\n`));
+      expect(out).toMatch(new RegExp(`\\t-\\tfiller\\.bin\\t\\[corrupt-file: EWF chunk \\d+ .*\\[${reason}\\]\\]`));
+    }
   });
 
   it('an unreadable image is a typed error with exit 1, not a crash', async () => {

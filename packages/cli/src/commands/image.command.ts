@@ -4,6 +4,7 @@ import { errorMessage, isExhibitError, type RecordedTime } from '@exhibit/core';
 import {
   FileByteSource,
   fileSystems,
+  incompleteMediaDetail,
   openDiskImage,
   orderSegmentFiles,
   verifyStoredHashes,
@@ -93,7 +94,8 @@ export async function listImage(
   const sources = await Promise.all(ordered.map((p) => FileByteSource.open(p)));
   try {
     const image = await openDiskImage(sources, { abortSignal: options.abortSignal, segmentNames: ordered });
-    const verification = options.verify && image.ewf ? await verify(image, options.abortSignal) : undefined;
+    // A set with a segment cut short or missing: its stored hashes cannot be checked (renderText says why), its media is not hashed.
+    const verification = options.verify && image.ewf && !image.ewf.incomplete ? await verify(image, options.abortSignal) : undefined;
     const rows: ImageFileSystemRow[] = [];
     const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme };
     for await (const opened of fileSystems(image, { abortSignal: options.abortSignal })) {
@@ -165,6 +167,8 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     field('stored MD5', image.ewf.storedHashes.md5);
     field('stored SHA-1', image.ewf.storedHashes.sha1);
   }
+  // What is lost with a segment cut short or missing reads as failures of the files that need it; the rest is listed.
+  if (image.ewf?.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.ewf.incomplete)}`);
   if (verification?.result === 'failed') {
     lines.push(`  stored hashes NOT VERIFIED: the media could not be read whole (${verification.problem})`);
   } else if (verification) {
@@ -212,8 +216,9 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const { rows, image: opened, verification } = result;
       ctx.stdout.write(options.json ? JSON.stringify(rows, null, 2) + '\n' : renderText(opened, rows, verification));
-      // Not verified (a mismatch, or media that could not be read whole) is an integrity problem, as a mismatch is.
-      if (verification && (verification.result === 'mismatch' || verification.result === 'failed')) ctx.setExitCode(EXIT.integrity);
+      // Not verified (a mismatch, media that could not be read whole, or a segment cut short or missing) is an integrity
+      // problem, as a mismatch is.
+      if ((verification && (verification.result === 'mismatch' || verification.result === 'failed')) || opened.ewf?.incomplete) ctx.setExitCode(EXIT.integrity);
       else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.length) ctx.setExitCode(EXIT.error);
     });
 }

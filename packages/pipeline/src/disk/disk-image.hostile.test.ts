@@ -289,15 +289,25 @@ describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, 
     await expectCode(EwfImage.open([new MemorySource(absurd)]), 'limit-exceeded');
   });
 
-  it('EWF: a truncated segment, a missing middle segment and a missing last segment are corrupt images', async () => {
+  it('EWF: a truncated segment, a missing middle segment and a missing last segment are incomplete images: what they lost fails typed', async () => {
     const names = readdirSync(dir).filter((f) => /^stored\.E\d\d$/.test(f)).sort();
     const segments = names.map((f) => readFileSync(p(f)));
     const last = segments[segments.length - 1]!;
-    await expectCode(EwfImage.open([...segments.slice(0, -1), last.subarray(0, last.length - 200)].map((s) => new MemorySource(s))), 'corrupt-file', /truncated/);
-    if (segments.length >= 3) {
-      await expectCode(EwfImage.open([segments[0]!, segments[2]!].map((s) => new MemorySource(s))), 'corrupt-file', /segment 2 is missing/);
-    }
-    await expectCode(EwfImage.open(segments.slice(0, -1).map((s) => new MemorySource(s))), 'corrupt-file', new RegExp(`ends with 'next': segment ${segments.length} is missing`));
+    const lostChunk = async (given: Buffer[], reason: string, message: RegExp) => {
+      const image = await EwfImage.open(given.map((s) => new MemorySource(s)));
+      expect(image.incomplete[0]).toMatchObject({ reason, message: expect.stringMatching(message) });
+      // The chunks of the lost part fail their reads, naming why: never zeros.
+      await expectCode(image.read(image.size - 512, 512), 'corrupt-file', new RegExp(`is not in the segments given.*\\[${reason}\\]`));
+    };
+    await lostChunk([...segments.slice(0, -1), last.subarray(0, Math.floor(last.length / 2))], 'segment-truncated', /truncated/);
+    // Cut in its closing sections (hash, done) only: every chunk reads, but the image is still incomplete (no stored-hash check).
+    const closing = await EwfImage.open([...segments.slice(0, -1), last.subarray(0, last.length - 200)].map((s) => new MemorySource(s)));
+    expect(closing.incomplete).toEqual([{ reason: 'segment-truncated', message: expect.stringMatching(/truncated/) }]);
+    expect((await closing.read(closing.size - 512, 512)).length).toBe(512);
+    if (segments.length >= 3) await lostChunk([segments[0]!, segments[2]!], 'segment-missing', /segment 2 is missing/);
+    await lostChunk(segments.slice(0, -1), 'segment-missing', new RegExp(`ends with 'next': segment ${segments.length} is missing`));
+    // Segment 1 holds the volume section the others are checked against: without it there is no image.
+    await expectCode(EwfImage.open(segments.slice(1).map((s) => new MemorySource(s))), 'corrupt-file', /segment 1 is missing/);
   });
 
   it('EWF segments: a repeated segment, a segment of another image (its geometry or set identifier), a segment after the done section are typed failures naming the segment', async () => {
@@ -333,10 +343,11 @@ describe.skipIf(missing.length > 0)('hostile disk images', { timeout: 60_000 }, 
     expect(await reasonOf([stored[0]!, foreign])).toMatchObject({ reason: 'segment-from-another-image', message: expect.stringMatching(/set identifier 0123456789abcdef/) });
     // A complete image followed by another image's third segment.
     expect(await reasonOf([...stored, other[stored.length]!])).toMatchObject({ reason: 'segment-from-another-image', message: expect.stringMatching(/done section/) });
-    // Missing middle and truncated segments name their reason too.
-    expect(await reasonOf([other[0]!, other[2]!])).toMatchObject({ reason: 'segment-missing', message: expect.stringMatching(/segment 2 is missing/) });
-    expect(await reasonOf([other[0]!, other[1]!.subarray(0, 500_000), other[2]!])).toMatchObject({ reason: 'segment-truncated', message: expect.stringMatching(/segment 2.*truncated/) });
-    expect(await reasonOf([other[0]!, other[1]!])).toMatchObject({ reason: 'segment-missing', message: expect.stringMatching(/segment 3 is missing/) });
+    // Missing middle and truncated segments open as incomplete images, naming their reason (ewf-incomplete.hostile.test.ts).
+    const incomplete = async (segments: Buffer[]) => (await EwfImage.open(segments.map((s) => new MemorySource(s)))).incomplete;
+    expect(await incomplete([other[0]!, other[2]!])).toEqual([{ reason: 'segment-missing', message: expect.stringMatching(/segment 2 is missing/) }]);
+    expect(await incomplete([other[0]!, other[1]!.subarray(0, 500_000), other[2]!])).toEqual([{ reason: 'segment-truncated', message: expect.stringMatching(/segment 2.*truncated/) }]);
+    expect(await incomplete([other[0]!, other[1]!])).toEqual([{ reason: 'segment-missing', message: expect.stringMatching(/segment 3 is missing/) }]);
   });
 
   it('Ex01 (EWF2), VHDX and differencing VHD are recognised and refused as unsupported, with the reason', async () => {

@@ -6,7 +6,7 @@ import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js
 import { ParallelHasher } from '../multi-hash.js';
 import { memberChunkStream, ParserThreadSession } from '../parser-thread.session.js';
 import { diskPool } from './disk-image.pool.js';
-import type { DiskHashTaskInput, DiskImageFacts, DiskRequest, DiskTaskInput, DiskVolumeResult, DiskVolumeTaskInput, WireEntry } from './disk-image.tasks.js';
+import { storedHashesCheckable, type DiskHashTaskInput, type DiskImageFacts, type DiskRequest, type DiskTaskInput, type DiskVolumeResult, type DiskVolumeTaskInput, type WireEntry } from './disk-image.tasks.js';
 import type { MediaHashes, StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -225,12 +225,11 @@ class ThreadedDiskImageReader implements DiskImageReader {
         return this.read(request.offset, request.length, this.options.abortSignal, request.segment ?? 0, request.follow === true);
       },
     });
-    const stored = this.image.ewf?.storedHashes;
     // Not when told otherwise (a resumed unpack): the feed would read the media from its start up to the first member this
     // attempt reads, before it reads it, on every continuation; the check then reads the whole media after the listing.
     const below = this.options.hashMediaInListingBelowBytes;
     const resumableCheck = below !== undefined && this.image.mediaBytes >= below;
-    if (stored && (stored.md5 || stored.sha1) && this.options.hashMediaInListing !== false && !resumableCheck) this.mediaHash = new ParallelHasher();
+    if (storedHashesCheckable(this.image.ewf) && this.options.hashMediaInListing !== false && !resumableCheck) this.mediaHash = new ParallelHasher();
   }
 
   get segmentBlobs(): ImageSegmentRecord[] {

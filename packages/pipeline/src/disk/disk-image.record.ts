@@ -2,6 +2,7 @@ import { custodyEwfHeader, custodySegmentList, errorMessage, isExhibitError, PIP
 import type { StageDeps } from '../stage.js';
 import { HASH_WASM_VERSION } from '../resumable-hash.js';
 import type { DiskImageReader } from './disk-image.reader.js';
+import { incompleteMediaDetail, storedHashesCheckable } from './disk-image.tasks.js';
 import type { StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -38,9 +39,18 @@ export async function recordDiskImage(
   let mismatches: string[] = [];
   let computed: DiskImageRecord['computedHashes'] = null;
   let detail: string | null = null;
-  /** The check met media failing its acquisition checksums (corrupt-file), not a stop of the check itself. */
+  /**
+   * The media is not what was acquired, as the image itself shows: a chunk failing its acquisition checksums
+   * (corrupt-file), or a segment cut short or missing. Not a stop of the check itself.
+   */
   let mediaDamaged = false;
-  if (ewf && (ewf.storedHashes.md5 || ewf.storedHashes.sha1)) {
+  if (ewf?.incomplete?.length) {
+    // A segment cut short or missing: the stored hashes are of media not all here, so no check is possible (not verified,
+    // not a mismatch), whether or not the lost part held them.
+    integrity = 'failed';
+    mediaDamaged = true;
+    detail = incompleteMediaDetail(ewf.incomplete);
+  } else if (storedHashesCheckable(ewf)) {
     try {
       const check = options.check ? await options.check() : await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
       computed = { md5: check.computed.md5, sha1: check.computed.sha1, sha256: check.computed.sha256 };

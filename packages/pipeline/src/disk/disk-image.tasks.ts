@@ -1,6 +1,6 @@
 import type { ArchiveTimes, DiskVolumeInfo } from '@exhibit/core';
-import type { EwfHeader, EwfStoredHashes } from './ewf-image.container.js';
-import type { ContainerFormat } from './open-disk-image.js';
+import type { EwfDamage } from './ewf-image.container.js';
+import type { ContainerFormat, DiskImage } from './open-disk-image.js';
 
 /**
  * What crosses between the unpack stage (disk-image.reader.ts, main thread)
@@ -44,7 +44,7 @@ export interface DiskImageFacts {
   format: ContainerFormat;
   mediaBytes: number;
   segmentCount: number;
-  ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number };
+  ewf?: DiskImage['ewf'];
   volumes: DiskVolumeInfo[];
   /** The volume system's problems, "where: message". */
   volumeProblems: string[];
@@ -93,4 +93,17 @@ export interface DiskVolumeResult {
   problem: { code: string; message: string; listedInFull?: true } | null;
   /** With hashMediaFrom: media bytes handed on in order, and member data read again behind the hash's cursor. */
   mediaFeed?: { fedBytes: number; rereadBytes: number };
+}
+
+/**
+ * Whether an EWF image's stored hashes can be checked: it stores one and its media is all there. A set with a segment cut
+ * short or missing cannot be (its media is incomplete): its check is reported impossible, never hashed over what is left.
+ */
+export function storedHashesCheckable(ewf: DiskImageFacts['ewf']): boolean {
+  return ewf !== undefined && !ewf.incomplete?.length && Boolean(ewf.storedHashes.md5 || ewf.storedHashes.sha1);
+}
+
+/** Why an incomplete EWF image's stored hashes cannot be checked, in words (the image's record and the CLI). */
+export function incompleteMediaDetail(incomplete: readonly EwfDamage[]): string {
+  return `the stored hashes cannot be checked: the media is incomplete (${incomplete.map((d) => `${d.message} [${d.reason}]`).join('; ')})`;
 }

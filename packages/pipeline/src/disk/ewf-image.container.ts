@@ -165,6 +165,7 @@ export class EwfImage implements ByteSource {
     geometry: { size: number; chunkBytes: number; bytesPerSector: number },
     header: EwfHeader,
     hashes: EwfStoredHashes,
+    private readonly damage: readonly EwfDamage[] = [],
   ) {
     this.size = geometry.size;
     this.chunkBytes = geometry.chunkBytes;
@@ -193,17 +194,23 @@ export class EwfImage implements ByteSource {
       }
       numbered.push({ number: view(head).getUint16(9, true), source, given });
     }
-    // Segments carry their number (EWF file header): the order given does not matter, a gap or a repeat does.
+    // Segments carry their number (EWF file header): the order given does not matter; a repeat is refused, a gap is a missing segment.
     numbered.sort((a, b) => a.number - b.number || a.given - b.given);
+    /** Why some of the media is not in the segments given (a segment cut short or missing): only its chunks fail. */
+    const damage: EwfDamage[] = [];
     numbered.forEach((s, i) => {
       if (i > 0 && numbered[i - 1]!.number === s.number) {
         throw segmentError('segment-duplicated', `EWF segment ${s.number} was given twice (segments ${numbered[i - 1]!.given + 1} and ${s.given + 1} of those given)`);
       }
-      if (s.number !== i + 1) {
-        throw segmentError('segment-missing', `EWF segment ${i + 1} is missing (found segment ${s.number} in its place)`);
+      // Segment 1 holds the header and the volume section the others are checked against: without it there is no image.
+      if (i === 0 && s.number !== 1) throw segmentError('segment-missing', `EWF segment 1 is missing (found segment ${s.number} in its place)`);
+      for (let gap = (numbered[i - 1]?.number ?? 0) + 1; gap < s.number; gap += 1) {
+        damage.push({ reason: 'segment-missing', message: `EWF segment ${gap} is missing` });
       }
     });
     const segments = numbered.map((s) => s.source);
+    /** Per segment given: its number, its tables in chain order, and whether its chain ran whole (to next or done, not cut). */
+    const runs: { number: number; tables: ChunkTable[]; whole: boolean }[] = [];
 
     let geometry: { chunkCount: number; chunkBytes: number; bytesPerSector: number; sectorCount: number } | undefined;
     let header: EwfHeader | undefined;
@@ -217,10 +224,14 @@ export class EwfImage implements ByteSource {
 
     for (let s = 0; s < segments.length; s += 1) {
       const source = segments[s]!;
+      const number = numbered[s]!.number;
       if (sawDone) {
-        throw segmentError('segment-from-another-image', `EWF segment ${s} ends the image (done section) but segment ${s + 1} follows: the segments are from different images`);
+        throw segmentError('segment-from-another-image', `EWF segment ${numbered[s - 1]!.number} ends the image (done section) but segment ${number} follows: the segments are from different images`);
       }
-      const sections = await readSectionChain(source, s + 1, options);
+      const { sections, cut } = await readSectionChain(source, number, options);
+      if (cut !== null) damage.push({ reason: 'segment-truncated', message: cut });
+      const run = { number, tables: [] as ChunkTable[], whole: cut !== null ? false : true };
+      runs.push(run);
       let checkedSegment = false;
       let lastSectorsEnd: number | undefined;
       let lastTable: ChunkTable | undefined;
@@ -253,7 +264,7 @@ export class EwfImage implements ByteSource {
             // Segment 1's first volume section is the reference; each later segment's first data section must repeat it.
             if (s === 0) identity ??= mine;
             else if (!checkedSegment && identity) {
-              checkSameImage(identity, mine, s + 1);
+              checkSameImage(identity, mine, number);
               checkedSegment = true;
             }
             geometry ??= read;
@@ -267,6 +278,7 @@ export class EwfImage implements ByteSource {
             const inline = lastSectorsEnd === undefined;
             const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset + section.size, inline, options);
             tables.push(table);
+            run.tables.push(table);
             lastTable = table;
             chunkCount += table.count;
             if (chunkCount > LIMITS.maxMediaBytes / 512) throw new ExhibitError('limit-exceeded', `EWF chunk count ${chunkCount} is absurd`);
@@ -294,12 +306,12 @@ export class EwfImage implements ByteSource {
             break;
         }
       }
-      if (sections[sections.length - 1]!.type === 'next' && s === segments.length - 1) {
-        throw segmentError('segment-missing', `EWF segment ${s + 1} is the last given but ends with 'next': segment ${s + 2} is missing`);
+      if (sections.at(-1)?.type === 'next' && s === segments.length - 1) {
+        damage.push({ reason: 'segment-missing', message: `EWF segment ${number} is the last given but ends with 'next': segment ${number + 1} is missing` });
       }
     }
     if (!geometry) throw new ExhibitError('corrupt-file', 'EWF image without a volume section');
-    if (!sawDone) throw segmentError('segment-missing', 'EWF image ends without a done section: a segment is truncated or missing');
+    if (!sawDone && damage.length === 0) throw segmentError('segment-missing', 'EWF image ends without a done section: a segment is truncated or missing');
     const { chunkBytes, bytesPerSector, sectorCount } = geometry;
     if (bytesPerSector === 0 || bytesPerSector > 65536 || chunkBytes === 0 || chunkBytes > LIMITS.maxEwfChunkBytes) {
       throw new ExhibitError('limit-exceeded', `EWF chunk of ${chunkBytes} bytes (${bytesPerSector}-byte sectors) is outside the limits`);
@@ -307,12 +319,25 @@ export class EwfImage implements ByteSource {
     const size = sectorCount * bytesPerSector;
     if (!Number.isSafeInteger(size) || size > LIMITS.maxMediaBytes) throw new ExhibitError('limit-exceeded', `EWF media of ${size} bytes exceeds ${LIMITS.maxMediaBytes}`);
     const needed = Math.ceil(size / chunkBytes);
-    if (chunkCount < needed) {
+    let found = tables;
+    if (damage.length > 0) {
+      found = placeDamagedTables(runs, needed, geometry.chunkCount, sawDone);
+      chunkCount = needed;
+    } else if (chunkCount < needed) {
       throw new ExhibitError('corrupt-file', `EWF chunk tables list ${chunkCount} chunks; the media of ${size} bytes needs ${needed}`);
     }
     const merged: EwfHeader = { ...(header ?? { values: {} }), ...(header2 ?? {}) };
     merged.values = { ...(header?.values ?? {}), ...(header2?.values ?? {}) };
-    return new EwfImage(segments, tables, chunkCount, { size, chunkBytes, bytesPerSector }, merged, hashes);
+    return new EwfImage(segments, found, chunkCount, { size, chunkBytes, bytesPerSector }, merged, hashes, damage);
+  }
+
+  /**
+   * Why the media is not all here (a segment cut short or missing), empty when it is: the chunks of the lost part fail
+   * their reads with the first reason, every other chunk reads as in a whole image, and the stored hashes (of the whole
+   * media) cannot be checked.
+   */
+  get incomplete(): readonly EwfDamage[] {
+    return this.damage;
   }
 
   get segmentCount(): number {
@@ -359,7 +384,16 @@ export class EwfImage implements ByteSource {
   private async loadChunk(n: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
     if (n < 0 || n >= this.chunkCount) throw new ExhibitError('corrupt-file', `EWF chunk ${n} is not in the chunk tables`);
     const tableIndex = this.tableOf(n);
-    const table = this.tables[tableIndex]!;
+    const table = this.tables[tableIndex];
+    // A chunk of a part lost with a segment: its read fails (never zeros), naming why, so only what needs it fails.
+    if (!table || n < table.firstChunk || n >= table.firstChunk + table.count) {
+      const first = this.damage[0]!;
+      const at = n * this.chunkBytes;
+      throw segmentError(
+        first.reason,
+        `EWF chunk ${n} (media bytes ${at} to ${Math.min(at + this.chunkBytes, this.size)}) is not in the segments given: ${this.damage.map((d) => d.message).join('; ')}`,
+      );
+    }
     const location = (await this.locations(tableIndex, options))[n - table.firstChunk]!;
     const segment = this.segments[location.segment]!;
     const expected = Math.min(this.chunkBytes, this.size - n * this.chunkBytes);
@@ -394,12 +428,64 @@ export class EwfImage implements ByteSource {
   }
 }
 
-async function readSectionChain(source: ByteSource, segmentNumber: number, options: { abortSignal?: AbortSignal }): Promise<Section[]> {
+/** A part of the media lost with a segment (EwfImage.incomplete). */
+export interface EwfDamage {
+  reason: 'segment-truncated' | 'segment-missing';
+  message: string;
+}
+
+/**
+ * Numbers the chunk tables of a set with a segment cut short or missing. A table says how many chunks it lists, not
+ * which: they are numbered by counting. From the front, up to the first cut or gap (the tables of a cut segment before
+ * its cut included); from the back, when the last segment holds the done section, down from the chunk count the volume
+ * section declares (when it is the media's), up to the last cut or gap. A table reached from neither side is dropped
+ * (its chunks' place is unknown), as are the chunks of a cut section or a missing segment: those read as failures.
+ */
+function placeDamagedTables(runs: { number: number; tables: ChunkTable[]; whole: boolean }[], needed: number, declared: number, sawDone: boolean): ChunkTable[] {
+  const placed: ChunkTable[] = [];
+  let next = 0;
+  let front = 0;
+  for (const [i, run] of runs.entries()) {
+    if (run.number !== i + 1) break;
+    for (const table of run.tables) {
+      placed.push({ ...table, firstChunk: next });
+      next += table.count;
+    }
+    front = i + 1;
+    if (!run.whole) break;
+  }
+  if (sawDone && declared === needed) {
+    let end = needed;
+    for (let i = runs.length - 1; i >= front; i -= 1) {
+      const run = runs[i]!;
+      if (!run.whole) break;
+      for (const table of [...run.tables].reverse()) {
+        end -= table.count;
+        placed.push({ ...table, firstChunk: end });
+      }
+      // A whole segment after a missing one starts where the gap ends: the ones before the gap are not counted from here.
+      if (i > 0 && runs[i - 1]!.number !== run.number - 1) break;
+    }
+  }
+  placed.sort((a, b) => a.firstChunk - b.firstChunk);
+  for (const [i, table] of placed.entries()) {
+    if (table.firstChunk < 0 || table.firstChunk + table.count > needed || (i > 0 && placed[i - 1]!.firstChunk + placed[i - 1]!.count > table.firstChunk)) {
+      throw new ExhibitError('corrupt-file', `EWF chunk tables of the segments given list more chunks than the media of ${needed} chunks holds`);
+    }
+  }
+  return placed;
+}
+
+/**
+ * The segment's sections wholly present, and, when the segment ends before its chain does (a descriptor or a section
+ * running past its end), why: the sections before the cut are kept, the rest of the segment is lost (EwfImage.open).
+ */
+async function readSectionChain(source: ByteSource, segmentNumber: number, options: { abortSignal?: AbortSignal }): Promise<{ sections: Section[]; cut: string | null }> {
   const sections: Section[] = [];
   let offset = FILE_HEADER_BYTES;
   for (;;) {
     if (offset + SECTION_BYTES > source.size) {
-      throw segmentError('segment-truncated', `EWF segment ${segmentNumber} is truncated: section descriptor at ${offset} lies past its end (${source.size} bytes)`);
+      return { sections, cut: `EWF segment ${segmentNumber} is truncated: section descriptor at ${offset} lies past its end (${source.size} bytes)` };
     }
     const bytes = await source.read(offset, SECTION_BYTES, options);
     const dv = view(bytes);
@@ -409,17 +495,21 @@ async function readSectionChain(source: ByteSource, segmentNumber: number, optio
     const type = ascii(bytes.subarray(0, 16)).replace(/\0.*$/s, '');
     const next = u64(dv, 16);
     const size = u64(dv, 24);
-    sections.push({ type, offset, size });
-    if (type === 'done' || type === 'next') break;
-    if (size < SECTION_BYTES || offset + size > source.size) {
-      throw segmentError('segment-truncated', `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated`);
+    if (type === 'done' || type === 'next') {
+      sections.push({ type, offset, size });
+      break;
     }
+    if (size < SECTION_BYTES) throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset}`);
+    if (offset + size > source.size) {
+      return { sections, cut: `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated` };
+    }
+    sections.push({ type, offset, size });
     // Strictly forward: a chain that points back (a loop) or nowhere ends the image as corrupt.
     if (next <= offset) throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' points back to ${next}`);
     offset = next;
     if (sections.length > 1_000_000) throw new ExhibitError('limit-exceeded', `EWF segment ${segmentNumber} has more than a million sections`);
   }
-  return sections;
+  return { sections, cut: null };
 }
 
 async function readTableHeader(

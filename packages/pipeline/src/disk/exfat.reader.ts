@@ -419,15 +419,23 @@ export class ExfatReader implements FileSystemReader {
         let problem: Problem | undefined;
         if (depth + 1 > LIMITS.maxDirectoryDepth) problem = { code: 'limit-exceeded', message: `directories nested deeper than ${LIMITS.maxDirectoryDepth}` };
         else if (ancestors.has(set.firstCluster)) problem = { code: 'corrupt-file', message: `directory loop: cluster ${set.firstCluster} is this directory's own ancestor` };
-        else if (!set.deleted) {
-          // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
-          const dir = await this.directoryBytes(set.firstCluster, set.contiguous, set.size, options);
-          const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
-          problem = crossLink ?? dir.problem;
-          if (!crossLink) children = this.parseDirectory(dir.bytes, dir.clusters, false);
-        } else if (this.clusterInVolume(set.firstCluster) && !this.allocated(set.firstCluster)) {
-          const dir = await this.directoryBytes(set.firstCluster, true, Math.min(set.size, this.boot.clusterBytes), options);
-          if (!dir.problem) children = this.parseDirectory(dir.bytes, dir.clusters, true);
+        else {
+          try {
+            if (!set.deleted) {
+              // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
+              const dir = await this.directoryBytes(set.firstCluster, set.contiguous, set.size, options);
+              const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
+              problem = crossLink ?? dir.problem;
+              if (!crossLink) children = this.parseDirectory(dir.bytes, dir.clusters, false);
+            } else if (this.clusterInVolume(set.firstCluster) && !this.allocated(set.firstCluster)) {
+              const dir = await this.directoryBytes(set.firstCluster, true, Math.min(set.size, this.boot.clusterBytes), options);
+              if (!dir.problem) children = this.parseDirectory(dir.bytes, dir.clusters, true);
+            }
+          } catch (err) {
+            // Its clusters could not be read (an EWF chunk lost with a cut segment): a problem on this directory, the walk goes on.
+            if (!(err instanceof ExhibitError) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+            problem = { code: 'corrupt-file', message: `directory clusters unreadable: ${err.message}` };
+          }
         }
         yield { ...base, recovered: set.deleted && children.length > 0, kind: 'directory', size: set.size, ...(problem ? { problem } : {}) };
         if (children.length === 0) continue;

@@ -481,17 +481,25 @@ export class FatReader implements FileSystemReader {
           problem = { code: 'corrupt-file', message: `directory loop: cluster ${raw.firstCluster} is this directory's own ancestor` };
         } else if (raw.firstCluster < 2) {
           if (!raw.deleted) problem = { code: 'corrupt-file', message: `directory with first cluster ${raw.firstCluster}` };
-        } else if (!raw.deleted) {
-          // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
-          const dir = await this.readDirectoryChain(raw.firstCluster, options);
-          size = dir.bytes;
-          const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
-          problem = crossLink ?? dir.problem;
-          if (!crossLink) children = dir.entries(false);
-        } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
-          const dir = await this.readClusters([raw.firstCluster], options);
-          size = dir.bytes;
-          children = dir.entries(true);
+        } else {
+          try {
+            if (!raw.deleted) {
+              // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
+              const dir = await this.readDirectoryChain(raw.firstCluster, options);
+              size = dir.bytes;
+              const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
+              problem = crossLink ?? dir.problem;
+              if (!crossLink) children = dir.entries(false);
+            } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
+              const dir = await this.readClusters([raw.firstCluster], options);
+              size = dir.bytes;
+              children = dir.entries(true);
+            }
+          } catch (err) {
+            // Its clusters could not be read (an EWF chunk lost with a cut segment): a problem on this directory, the walk goes on.
+            if (!(err instanceof ExhibitError) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+            problem = { code: 'corrupt-file', message: `directory clusters unreadable: ${err.message}` };
+          }
         }
         yield { ...base, recovered: raw.deleted && children.length > 0, kind: 'directory', size, ...(problem ? { problem } : {}) };
         if (children.length === 0) continue;

@@ -166,8 +166,11 @@ export type ReceivedEtag = (blobName: string) => Promise<string | null>;
 /**
  * Local segment files (`exhibit image ls disk.002 disk.001`) in the order of
  * their numbers when every name is a segment of one set: raw segments carry no
- * number inside them, so the names are all there is to order them by. A gap or
- * a repeat is the named failure; anything else is returned as given.
+ * number inside them, so the names are all there is to order them by. A repeat,
+ * or a gap in a raw set, is the named failure; a gap in an EWF set is left to the
+ * container, which reads each segment's number inside it and reads the set
+ * without the missing one (its chunks fail typed, ewf-image.container.ts);
+ * anything else is returned as given.
  */
 export function orderSegmentFiles(names: readonly string[]): string[] {
   const sets = segmentSets(names, (n) => n);
@@ -178,7 +181,7 @@ export function orderSegmentFiles(names: readonly string[]): string[] {
     if (i > 0 && parsed[i - 1]!.segment.number === p.segment.number) {
       throw segmentError('segment-duplicated', `segment ${p.segment.number} was given twice (${parsed[i - 1]!.item}, ${p.item})`);
     }
-    if (p.segment.number !== i + 1) throw segmentError('segment-missing', `segment ${i + 1} of ${parsed[0]!.item} was not given`);
+    if (p.segment.kind === 'raw' && p.segment.number !== i + 1) throw segmentError('segment-missing', `segment ${i + 1} of ${parsed[0]!.item} was not given`);
   });
   return parsed.map((p) => p.item);
 }

@@ -1,7 +1,8 @@
 import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import { ParallelHasher } from '../multi-hash.js';
+export { incompleteMediaDetail, storedHashesCheckable } from './disk-image.tasks.js';
 import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
-import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
+import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfDamage, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
 import { declaredExfatBytes, openExfat, probeExfat } from './exfat.reader.js';
 import { extFileSystem } from './ext.reader.js';
 import { declaredFatBytes, openFat, probeFat } from './fat.reader.js';
@@ -44,8 +45,11 @@ export interface DiskImage {
   /** The media (the disk as acquired). */
   media: ByteSource;
   segmentCount: number;
-  /** EWF only: what the acquisition recorded. */
-  ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number };
+  /**
+   * EWF only: what the acquisition recorded; `incomplete` when a segment is cut short or missing (what is lost reads as
+   * failures, and the stored hashes, of the whole media, cannot be checked: storedHashesCheckable).
+   */
+  ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number; incomplete?: EwfDamage[] };
   volumeSystem: VolumeSystem;
 }
 
@@ -92,7 +96,13 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
       format: 'ewf',
       media: ewf,
       segmentCount: ewf.segmentCount,
-      ewf: { header: ewf.header, storedHashes: ewf.storedHashes, chunkBytes: ewf.chunkBytes, bytesPerSector: ewf.bytesPerSector },
+      ewf: {
+        header: ewf.header,
+        storedHashes: ewf.storedHashes,
+        chunkBytes: ewf.chunkBytes,
+        bytesPerSector: ewf.bytesPerSector,
+        ...(ewf.incomplete.length > 0 ? { incomplete: [...ewf.incomplete] } : {}),
+      },
     };
   } else if (kind === 'vhd') {
     const vhd = await VhdImage.open(segments[0]!, options);

@@ -2,6 +2,7 @@ import { ExhibitError, type ImageCheckCheckpoint, type Logger } from '@exhibit/c
 import { HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from '../resumable-hash.js';
 import type { StageDeps } from '../stage.js';
 import type { DiskImageReader } from './disk-image.reader.js';
+import { storedHashesCheckable } from './disk-image.tasks.js';
 import type { StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -65,8 +66,7 @@ export interface ResumableCheckOptions {
  * the budget would cut off).
  */
 export function checkIsResumable(reader: DiskImageReader, limits: StageDeps['limits'], deadlineKnown: boolean, budgetSpent = false): boolean {
-  const stored = reader.image.ewf?.storedHashes;
-  return deadlineKnown && stored !== undefined && Boolean(stored.md5 || stored.sha1) && (budgetSpent || reader.image.mediaBytes >= limits.resumableImageCheckMinBytes);
+  return deadlineKnown && storedHashesCheckable(reader.image.ewf) && (budgetSpent || reader.image.mediaBytes >= limits.resumableImageCheckMinBytes);
 }
 
 /** Whether the saved progress of the image's check (as the attempt read it) covers the whole media already (the verdict is next). */

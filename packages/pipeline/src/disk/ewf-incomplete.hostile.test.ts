@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ExhibitError } from '@exhibit/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkRange } from './byte-source.js';
+import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
+import { EwfImage } from './ewf-image.container.js';
+import { fileSystems, openDiskImage, type DiskImage } from './open-disk-image.js';
+import { missingTools, pseudoRandom, run } from './test-support/disk-image.builder.js';
+import { addExfatFiles } from './test-support/exfat-image.builder.js';
+
+/**
+ * An EWF set with a segment cut short or missing (issue 15: "truncated or missing segments"): the chunks the segments
+ * given still hold read as in the whole image, those lost fail typed (segment-truncated / segment-missing) for the files
+ * that need them, and the stored hashes are reported uncheckable. A 6 MiB FAT16 of incompressible files acquired in
+ * 1 MiB segments (7 of them): A.BIN, FILL1.BIN and B.BIN lie in segments 1-2, FILL2.BIN runs across segments 2-4,
+ * C.BIN, FILL3.BIN, D.BIN and SUB/LATE.BIN lie in segments 4-6 (placement checked against istat below).
+ */
+
+const missing = missingTools();
+
+class MemorySource implements ByteSource {
+  constructor(private readonly bytes: Uint8Array) {}
+  get size() {
+    return this.bytes.length;
+  }
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(this.size, offset, length, 'memory');
+    return this.bytes.slice(offset, offset + length);
+  }
+}
+
+let dir = '';
+const p = (name: string) => path.join(dir, name);
+const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex');
+const FILES: [string, number, number][] = [
+  ['A.BIN', 200_000, 1],
+  ['FILL1.BIN', 1_500_000, 2],
+  ['B.BIN', 150_000, 3],
+  ['FILL2.BIN', 1_500_000, 4],
+  ['C.BIN', 300_000, 5],
+  ['FILL3.BIN', 1_200_000, 6],
+  ['D.BIN', 120_000, 7],
+];
+let segments: string[] = [];
+/** MD5 of each file as written (the truth the listing is held to). */
+const written = new Map<string, string>();
+
+async function list(segmentBytes: Buffer[]): Promise<{ disk: DiskImage; files: Map<string, { entry: FileSystemEntry; md5: string | null; error: ExhibitError | null }> }> {
+  const disk = await openDiskImage(segmentBytes.map((b) => new MemorySource(b)));
+  const files = new Map<string, { entry: FileSystemEntry; md5: string | null; error: ExhibitError | null }>();
+  for await (const fs of fileSystems(disk)) {
+    if (!('reader' in fs)) throw new Error(`volume not read: ${fs.problem.message}`);
+    expect(fs.reader.problem ?? null).toBeNull();
+    for await (const entry of fs.reader.entries()) {
+      if (entry.kind !== 'file' || !entry.data) {
+        files.set(entry.path, { entry, md5: null, error: null });
+        continue;
+      }
+      try {
+        files.set(entry.path, { entry, md5: md5(await entry.data().read(0, entry.size)), error: null });
+      } catch (err) {
+        if (!(err instanceof ExhibitError)) throw err;
+        files.set(entry.path, { entry, md5: null, error: err });
+      }
+    }
+  }
+  return { disk, files };
+}
+
+/** fls -r -p paths of the files (not TSK's virtual entries) over the given segment files. */
+function flsPaths(names: string[]): string[] {
+  return run('fls', ['-r', '-p', ...names.map(p)])
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => /^[rd]\/[rd] \d+:/.test(l))
+    .map((l) => l.split('\t')[1]!)
+    .filter((name) => !name.includes('(Volume Label Entry)'));
+}
+
+describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing', { timeout: 120_000 }, () => {
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'exhibit-ewf-incomplete-'));
+    const img = p('fat16.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '1', '-n', 'TRUNC', img, '6144']);
+    for (const [name, bytes, seed] of FILES) {
+      const data = pseudoRandom(bytes, seed);
+      writeFileSync(p(name), data);
+      written.set(name, md5(data));
+      run('mcopy', ['-i', img, p(name), `::/${name}`]);
+    }
+    run('mmd', ['-i', img, '::/SUB']);
+    run('mcopy', ['-i', img, p('D.BIN'), '::/SUB/LATE.BIN']);
+    written.set('SUB/LATE.BIN', written.get('D.BIN')!);
+    run('ewfacquire', ['-u', '-t', p('set'), '-c', 'none', '-S', '1MiB', '-b', '64', img]);
+    segments = readdirSync(dir).filter((f) => /^set\.E\d\d$/.test(f)).sort();
+  }, 120_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const load = () => segments.map((f) => readFileSync(p(f)));
+
+  it('the whole set lists every file with its MD5, as fls and icat do', async () => {
+    expect(segments).toHaveLength(7);
+    const { disk, files } = await list(load());
+    expect(disk.ewf?.incomplete).toBeUndefined();
+    expect([...files.keys()].sort()).toEqual(flsPaths(segments).sort());
+    for (const [name, sum] of written) expect(files.get(name)?.md5).toBe(sum);
+    const inode = run('fls', ['-r', '-p', ...segments.map(p)]).toString().match(/r\/r (\d+):\tFILL2\.BIN/)![1]!;
+    expect(md5(run('icat', [...segments.map(p), inode]))).toBe(written.get('FILL2.BIN'));
+  });
+
+  it('ewf-truncated-segment-refuses-whole-image', async () => {
+    const cut = load();
+    cut[2] = cut[2]!.subarray(0, 500_000);
+    writeFileSync(p('cut.E03'), cut[2]);
+    const { disk, files } = await list(cut);
+    expect(disk.ewf?.incomplete).toEqual([{ reason: 'segment-truncated', message: expect.stringMatching(/EWF segment 3: section 'sectors' .* runs past the segment end \(500000 bytes\)/) }]);
+    // Every file is listed; those before the cut (counted from the front) and after it (counted from the back) read right.
+    expect([...files.keys()].sort()).toEqual(['A.BIN', 'B.BIN', 'C.BIN', 'D.BIN', 'FILL1.BIN', 'FILL2.BIN', 'FILL3.BIN', 'SUB', 'SUB/LATE.BIN']);
+    for (const name of ['A.BIN', 'FILL1.BIN', 'B.BIN', 'C.BIN', 'FILL3.BIN', 'D.BIN', 'SUB/LATE.BIN']) expect(files.get(name)?.md5, name).toBe(written.get(name));
+    // The file whose data was in the lost part fails typed, naming why: no bytes (zeros or others) stand in for it.
+    const lost = files.get('FILL2.BIN')!;
+    expect(lost.md5).toBeNull();
+    expect(lost.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-truncated' }, message: expect.stringMatching(/EWF chunk \d+ .* is not in the segments given: EWF segment 3/) });
+    // TSK (libewf) reads the cut set too: the files before the cut agree with fls and icat over it.
+    const given = ['set.E01', 'set.E02', 'cut.E03', ...segments.slice(3)];
+    const fls = run('fls', ['-r', '-p', ...given.map(p)]).toString();
+    for (const name of ['A.BIN', 'FILL1.BIN', 'B.BIN']) {
+      const inode = fls.match(new RegExp(`r/r (\\d+):\\t${name.replace('.', '\\.')}\\n`))![1]!;
+      expect(md5(run('icat', [...given.map(p), inode])), name).toBe(files.get(name)!.md5);
+    }
+  });
+
+  it('ewf-truncated-segment-chunks-past-the-cut-unreadable-never-zeros', async () => {
+    const whole = await EwfImage.open(load().map((b) => new MemorySource(b)));
+    const cut = load();
+    cut[2] = cut[2]!.subarray(0, 500_000);
+    const image = await EwfImage.open(cut.map((b) => new MemorySource(b)));
+    let same = 0;
+    let failed = 0;
+    for (let n = 0; n * image.chunkBytes < image.size; n += 1) {
+      const expected = await whole.chunk(n);
+      const got = await image.chunk(n).then(
+        (c) => c,
+        (err: unknown) => err as ExhibitError,
+      );
+      if (got instanceof ExhibitError) {
+        expect(got.details?.['reason']).toBe('segment-truncated');
+        failed += 1;
+      } else {
+        expect(Buffer.compare(got, expected), `chunk ${n}`).toBe(0);
+        same += 1;
+      }
+    }
+    // Segment 3 held ~31 chunks of 32 KiB (1 MiB less its sections): all of them are lost with its one sectors section.
+    expect(failed).toBeGreaterThan(25);
+    expect(failed).toBeLessThan(40);
+    expect(same + failed).toBe(Math.ceil(image.size / image.chunkBytes));
+  });
+
+  it('ewf-missing-middle-segment-refuses-whole-image', async () => {
+    const set = load();
+    const { disk, files } = await list([...set.slice(0, 2), ...set.slice(3)]);
+    expect(disk.ewf?.incomplete).toEqual([{ reason: 'segment-missing', message: 'EWF segment 3 is missing' }]);
+    for (const name of ['A.BIN', 'FILL1.BIN', 'B.BIN', 'C.BIN', 'FILL3.BIN', 'D.BIN', 'SUB/LATE.BIN']) expect(files.get(name)?.md5, name).toBe(written.get(name));
+    expect(files.get('FILL2.BIN')?.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-missing' } });
+  });
+
+  it('ewf-single-segment-cut-in-its-only-sectors-section-fails-typed', async () => {
+    // ewfacquire writes a segment's chunks in sectors sections of many chunks, each located by the table after it: this
+    // 6 MiB image in one segment is one sectors section, so a cut anywhere in it loses every chunk (none can be placed).
+    // The image fails typed with the reason, as the volume system (sector 0) is in the lost part.
+    run('ewfacquire', ['-u', '-t', p('single'), '-c', 'none', '-b', '64', p('fat16.img')]);
+    const single = readFileSync(p('single.E01'));
+    const err = await openDiskImage([new MemorySource(single.subarray(0, 2_500_000))]).then(
+      () => null,
+      (e: unknown) => e as ExhibitError,
+    );
+    expect(err).toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-truncated' }, message: expect.stringMatching(/EWF chunk 0 .* EWF segment 1: section 'sectors'/) });
+    // A last segment missing (the set ends with 'next'): the same, the missing one named.
+    const set = load();
+    const { disk: short, files: shortFiles } = await list(set.slice(0, 3));
+    expect(short.ewf?.incomplete).toEqual([{ reason: 'segment-missing', message: expect.stringMatching(/segment 4 is missing/) }]);
+    expect(shortFiles.get('B.BIN')?.md5).toBe(written.get('B.BIN'));
+    expect(shortFiles.get('D.BIN')?.error?.details?.['reason']).toBe('segment-missing');
+  });
+
+  it('fat-directory-in-a-lost-ewf-chunk-ends-the-listing', async () => {
+    // SUB's cluster is in segment 6: with the set cut after segment 3 it is a problem on SUB, and the walk lists the rest.
+    const { files } = await list(load().slice(0, 3));
+    expect(files.get('SUB')?.entry.problem).toMatchObject({ code: 'corrupt-file', message: expect.stringMatching(/directory clusters unreadable: EWF chunk \d+ .*\[segment-missing\]/) });
+    expect(files.has('SUB/LATE.BIN')).toBe(false);
+    expect([...files.keys()].sort()).toEqual(['A.BIN', 'B.BIN', 'C.BIN', 'D.BIN', 'FILL1.BIN', 'FILL2.BIN', 'FILL3.BIN', 'SUB']);
+  });
+
+  it('exfat-directory-in-a-lost-ewf-chunk-ends-the-listing', async () => {
+    // exFAT: early.bin first, 2.5 MB of filler, then DIR (its cluster past the filler) holding late.bin; then last.bin in the root.
+    const img = p('exfat.img');
+    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
+    run('mkfs.exfat', [img]);
+    const early = pseudoRandom(20_000, 31);
+    addExfatFiles(img, [
+      { path: 'early.bin', data: early },
+      { path: 'filler.bin', data: pseudoRandom(2_500_000, 32) },
+      { path: 'DIR', directory: true },
+      { path: 'DIR/late.bin', data: pseudoRandom(20_000, 33) },
+      { path: 'last.bin', data: pseudoRandom(20_000, 34) },
+    ]);
+    run('ewfacquire', ['-u', '-t', p('xf'), '-c', 'none', '-S', '1MiB', '-b', '64', img]);
+    const xf = readdirSync(dir).filter((f) => /^xf\.E\d\d$/.test(f)).sort().map((f) => readFileSync(p(f)));
+    expect(xf.length).toBeGreaterThanOrEqual(4);
+    const { files } = await list(xf.slice(0, 3));
+    expect(files.get('DIR')?.entry.problem).toMatchObject({ code: 'corrupt-file', message: expect.stringMatching(/directory clusters unreadable: EWF chunk \d+ .*\[segment-missing\]/) });
+    expect(files.get('early.bin')?.md5).toBe(md5(early));
+    expect(files.get('filler.bin')?.error?.details?.['reason']).toBe('segment-missing');
+    // The walk goes on past the lost directory: the root's next entry is listed.
+    expect(files.has('last.bin')).toBe(true);
+  });
+});
