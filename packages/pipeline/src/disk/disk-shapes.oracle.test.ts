@@ -7,19 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteSource } from './byte-source.js';
 import type { FileSystemEntry } from './disk-reader.types.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
-import { SECTOR, mmls, pseudoRandom, writeAt, writeGpt } from './test-support/disk-image.builder.js';
+import { SECTOR, mbrSector, mmls, pseudoRandom, writeAt, writeGpt } from './test-support/disk-image.builder.js';
 
 /**
  * Volume shapes that devices and their formatters produce and the other
  * oracle tests do not build (ext block sizes from 1 KiB to 64 KiB, 128-byte
  * inodes, no file types, unwritten extents, indirect block maps; FAT12
  * floppies, FAT16 with 64 KiB clusters, NT case bits; NTFS with 512-byte
- * to 64 KiB clusters and 4096-byte sectors; GPT with unknown partition
- * types). Each is read through the same dispatcher as `image ls` and
- * compared, volume by volume, with TSK: `fls -r -p` (allocated, deleted,
- * orphans), `icat`'s MD5 of every file and `istat`'s times. Where TSK 4.11.1
- * cannot read a shape (deep ext extent trees on 1 KiB blocks, ext time
- * epoch bits) debugfs is the oracle.
+ * to 64 KiB clusters and 4096-byte sectors; an MBR whose logical volumes
+ * chain out of disk order; GPT with unknown partition types). Each is read
+ * through the same dispatcher as `image ls` and compared, volume by volume,
+ * with TSK: `fls -r -p` (allocated, deleted, orphans), `icat`'s MD5 of every
+ * file and `istat`'s times. Where TSK 4.11.1 cannot read a shape (deep ext
+ * extent trees on 1 KiB blocks, ext time epoch bits) debugfs is the oracle.
  */
 
 const TOOLS = ['mke2fs', 'debugfs', 'e2fsck', 'mkfs.fat', 'mcopy', 'mdel', 'mmd', 'mkntfs', 'ntfscp', 'fls', 'icat', 'istat', 'mmls'];
@@ -313,10 +313,10 @@ describe.skipIf(missing.length > 0)('disk shapes real devices produce, against T
     // FAT12 entries straddle FAT sector boundaries (entry 341 spans bytes 511-512): fill, free every other file, write one file over the holes.
     const fill = p('fill');
     mkdirSync(fill);
-    const fillers = Array.from({ length: 160 }, (_, i) => path.join(fill, `F${i}.BIN`));
-    fillers.forEach((f, i) => writeFileSync(f, pseudoRandom(1024, 100 + i)));
+    const fillers = Array.from({ length: 48 }, (_, i) => path.join(fill, `F${i}.BIN`));
+    fillers.forEach((f, i) => writeFileSync(f, pseudoRandom(4096, 100 + i)));
     execFileSync('mcopy', ['-i', floppy, ...fillers, '::/'], quiet);
-    execFileSync('mdel', ['-i', floppy, ...Array.from({ length: 80 }, (_, i) => `::/F${2 * i}.BIN`)], quiet);
+    execFileSync('mdel', ['-i', floppy, ...Array.from({ length: 24 }, (_, i) => `::/F${2 * i}.BIN`)], quiet);
     putFat(floppy, '/fragments.bin', pseudoRandom(600_000, 15));
     // 64 KiB clusters need 4 085 of them to be FAT16: a 264 MiB volume, sparse (under 1 MiB on disk).
     const big = blank('fat16-64k.img', 0);
@@ -334,6 +334,9 @@ describe.skipIf(missing.length > 0)('disk shapes real devices produce, against T
     }
     const [floppyVolume] = await listVolumes(floppy);
     expect(floppyVolume!.listed.map((l) => l.entry.path)).toEqual(expect.arrayContaining(['readme.txt', 'lower.TXT', 'UPPER.txt', 'MixedCase.Txt', 'Ünïcödé 日本語 – photo.jpg', 'fragments.bin']));
+    // The file did land in pieces (not one span of the image).
+    const fragments = floppyVolume!.listed.find((l) => l.entry.path === 'fragments.bin')!.entry;
+    expect(fragments.data!().spanInBase!(0, 600_000)).toBeNull();
   });
 
   it('NTFS: 512-byte and 64 KiB clusters, 4096-byte sectors, LZNT1 on 512-byte clusters, a file with 40 streams: equal fls, icat and istat', async () => {
@@ -353,6 +356,35 @@ describe.skipIf(missing.length > 0)('disk shapes real devices produce, against T
     }
     const [withStreams] = await listVolumes(images[0]!);
     expect(withStreams!.listed.filter((l) => l.entry.path.startsWith('small.txt:'))).toHaveLength(40);
+  });
+
+  it('MBR: five logical volumes whose extended boot records chain out of disk order (a deleted and recreated logical): volumes equal mmls, files equal fls/icat', async () => {
+    const img = blank('mbr-chain.img', 64 * 1024 * 1024);
+    const EXT = 18_432;
+    const logicals = [0, 1, 2, 3, 4].map((i) => ({ ebr: EXT + i * 10_240, start: EXT + i * 10_240 + 2048 }));
+    writeAt(img, 0, mbrSector([{ type: 0x06, startSector: 2048, sectors: 16_384 }, { type: 0x0f, startSector: EXT, sectors: 131_072 - EXT }]));
+    const chain = [0, 2, 1, 3, 4];
+    chain.forEach((l, k) => {
+      const next = chain[k + 1];
+      const link = next === undefined ? [] : [{ type: 0x05, startSector: logicals[next]!.ebr - EXT, sectors: 10_240 }];
+      writeAt(img, logicals[l]!.ebr * SECTOR, mbrSector([{ type: 0x01, startSector: 2048, sectors: 8192 }, ...link]));
+    });
+    execFileSync('mkfs.fat', ['-F', '16', '-s', '1', '-n', 'PRIMARY', '--offset', '2048', img, '8192'], quiet);
+    logicals.forEach(({ start }, i) => {
+      execFileSync('mkfs.fat', ['-F', '12', '-n', `LOG${i}`, '--offset', String(start), img, '4096'], quiet);
+      putFat(`${img}@@${start * SECTOR}`, `/log${i}.txt`, `logical ${i}\n`);
+    });
+    const source = await FileByteSource.open(img);
+    try {
+      const image = await openDiskImage([source]);
+      expect(image.volumeSystem.volumes.map((v) => [v.offset / SECTOR, v.size / SECTOR]).sort((a, b) => a[0]! - b[0]!)).toEqual(mmls([img]));
+      expect(image.volumeSystem.problems).toEqual([]);
+    } finally {
+      await source.close();
+    }
+    const { volumes, diffs } = await differences(img);
+    expect(diffs).toEqual([]);
+    expect(volumes.map((v) => [v.sector, v.type, v.entries])).toEqual([[2048, 'fat16', 0], ...[0, 2, 1, 3, 4].map((l) => [logicals[l]!.start, 'fat12', 1])]);
   });
 
   it('GPT: FAT, ext4 and FAT under an unknown type GUID, an empty partition of unknown type, a partition running past the disk: volumes equal mmls, files equal fls/icat, typed problems', async () => {
