@@ -166,7 +166,7 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
   it('ewf-truncated-segment-refuses-whole-image: the upload of a set with segment 3 cut lists every file; the files in the lost part fail typed, the rest equal icat over the whole set; the stored hashes are reported uncheckable', async () => {
     const ewf = files(/^flat\.E\d\d$/);
     const cut = readFileSync(p(ewf[2]!)).subarray(0, 300_000);
-    const { outcome, members, image } = await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { data: { [ewf[2]!]: cut } });
+    const { first, outcome, members, image } = await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { data: { [ewf[2]!]: cut } });
     expect(outcome).toMatchObject({ status: 'done' });
     const whole = fls(ewf.map(p));
     expect(members.map((m) => m.path.split('!/')[1])).toEqual(whole.map((e) => e.path));
@@ -186,6 +186,11 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     }
     expect(read).toContain('DCIM/IMG_0001.JPG');
     expect(image).toMatchObject({ integrity: 'failed', computedHashes: null, integrityDetail: expect.stringMatching(/the media is incomplete \(EWF segment 3: .*truncated \[segment-truncated\]\)/) });
+    // Media the image itself shows is not what was acquired: flagged and in custody, as a chunk failing its checksum is.
+    expect((await h.index.getFile(first.fileId))!.flags).toContain('image-media-damaged');
+    expect(h.custody.events.filter((e) => e.action === 'image-media-damaged' && e.subject?.fileId === first.fileId)).toEqual([
+      expect.objectContaining({ details: expect.objectContaining({ integrity: 'failed', computed: null, detail: image!.integrityDetail }) }),
+    ]);
   }, 120_000);
 
   it('hostile sets: a missing middle segment, a truncated segment, a segment of another image, a segment changed after receipt, fewer segments than declared are typed failures with the named reason', async () => {
