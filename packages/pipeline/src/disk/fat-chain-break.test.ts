@@ -7,7 +7,8 @@ import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
 import { openExfat } from './exfat.reader.js';
 import { openFat, parseFatBootSector } from './fat.reader.js';
 import { addExfatFiles } from './test-support/exfat-image.builder.js';
-import { fls, icatMd5, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
+import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
+import { fileSystems, openDiskImage } from './open-disk-image.js';
 
 /**
  * One bad link in a directory's cluster chain (a loop, a link to a free
@@ -220,6 +221,46 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     const big = listed.entries.find((e) => e.path === 'big.bin')!;
     expect(big.problem?.message).toMatch(/^cluster \d+ links to cluster \d+, which lies past the end of the image: the volume is cut short \(20971520 of the 41943040 bytes its boot sector declares are present\)$/);
     expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+  });
+
+  it('fat-partition-entry-shorter-than-volume-false-cut-short: a FAT16 volume declaring more than its MBR entry, its bytes present in the image, is read on as TSK reads it, with no cut-short finding', async () => {
+    const fsImg = p('entry-fs.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480']);
+    writeFileSync(p('small.txt'), 'small\n');
+    writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
+    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
+    run('mcopy', ['-i', fsImg, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+    const fsBytes = readFileSync(fsImg);
+    const disk = p('short-entry.img');
+    // The entry says 8 MiB less than the file system declares; the image holds every byte of it.
+    writeFileSync(disk, Buffer.concat([mbrSector([{ type: 0x06, startSector: 2048, sectors: fsBytes.length / 512 - 16384 }]), Buffer.alloc(1024 * 1024 - 512), fsBytes]));
+    const source = await FileByteSource.open(disk);
+    try {
+      const image = await openDiskImage([source]);
+      const opened: { problem?: unknown; files: Map<string, { md5: string; entryId: string; problem?: unknown }> }[] = [];
+      for await (const fs of fileSystems(image)) {
+        if (!('reader' in fs)) throw new Error(fs.problem.message);
+        const files = new Map<string, { md5: string; entryId: string; problem?: unknown }>();
+        for await (const e of fs.reader.entries()) {
+          if (e.kind !== 'file') continue;
+          const data = e.data?.();
+          files.set(e.path, { entryId: e.entryId, md5: data ? md5(await data.read(0, data.size)) : '', ...(e.problem ? { problem: e.problem } : {}) });
+        }
+        opened.push({ ...(fs.reader.problem ? { problem: fs.reader.problem } : {}), files });
+      }
+      expect(opened).toHaveLength(1);
+      // Before: the volume's problem "the volume is cut short (12582912 of …)" and fill.bin "cluster 6116 links to cluster 6117, which lies past the end of the image".
+      expect(opened[0]!.problem).toBeUndefined();
+      const files = opened[0]!.files;
+      expect([...files.keys()].sort()).toEqual(['big2.bin', 'fill.bin', 'small.txt']);
+      for (const [name, f] of files) {
+        expect({ name, problem: f.problem }).toEqual({ name, problem: undefined });
+        expect({ name, md5: f.md5 }).toEqual({ name, md5: icatMd5([disk], f.entryId, { sectorOffset: 2048 }) });
+      }
+      expect(files.get('fill.bin')!.md5).toBe(md5(readFileSync(p('fill.bin'))));
+    } finally {
+      await source.close();
+    }
   });
 
   // exFAT ------------------------------------------------------------------
