@@ -324,6 +324,40 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     }
   });
 
+  it('exfat-label-and-bitmap-from-cluster-outside-root: a root link to a free cluster holding a label and a bitmap entry changes neither (the first entries of the verified root count)', async () => {
+    const img = p('exfat-label.img');
+    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
+    run('mkfs.exfat', ['-c', '512', '-L', 'REAL', img]);
+    const fine = pseudoRandom(2_000, 80);
+    addExfatFiles(img, [{ path: 'fine.bin', data: fine }]);
+    const image = readFileSync(img);
+    const sectorBytes = 2 ** image[108]!;
+    const clusterBytes = sectorBytes * 2 ** image[109]!;
+    const cluster = (c: number) => image.readUInt32LE(88) * sectorBytes + (c - 2) * clusterBytes;
+    const root = image.readUInt32LE(96);
+    const stray = root + 3000;
+    // The root's FAT entry links to a free cluster, which holds a label entry FAKE and a bitmap entry naming a zeroed cluster.
+    image.writeUInt32LE(stray, image.readUInt32LE(80) * sectorBytes + root * 4);
+    let realBitmap = cluster(root);
+    while (image[realBitmap] !== 0x81) realBitmap += 32;
+    const label = Buffer.alloc(32);
+    label[0] = 0x83;
+    label[1] = 4;
+    label.write('FAKE', 2, 'utf16le');
+    const bitmap = Buffer.from(image.subarray(realBitmap, realBitmap + 32));
+    bitmap.writeUInt32LE(stray + 1, 20);
+    label.copy(image, cluster(stray));
+    bitmap.copy(image, cluster(stray) + 32);
+    writeFileSync(img, image);
+    const listed = await list(img, openExfat);
+    // Before: label FAKE (fsstat says REAL), and the bitmap read from cluster stray + 1.
+    expect(listed.reader.label).toBe('REAL');
+    expect(listed.reader.problem?.message).toBe(`root directory: cluster ${root} links to cluster ${stray}, which is free in the allocation bitmap; what its clusters before the break hold is listed`);
+    const entry = listed.entries.find((e) => e.path === 'fine.bin')!;
+    expect(entry.problem).toBeUndefined();
+    expect(listed.md5s.get(entry.entryId)).toBe(md5(fine));
+  });
+
   it('exfat-root-chain-loop-loses-volume: a root cluster linking to itself is the volume\'s problem; its files are listed and read, as TSK', async () => {
     const card2 = exfatCard('exfat-root-loop.img');
     const root = card2.image.readUInt32LE(96);
