@@ -266,7 +266,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
   // exFAT ------------------------------------------------------------------
 
   /** An 8 MiB exFAT volume with 512-byte clusters: DIR (FAT-chained) holding four files, and fine.bin. */
-  function exfatCard(name: string): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
+  function exfatCard(name: string, more: Parameters<typeof addExfatFiles>[1] = []): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
     const img = p(name);
     writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
     run('mkfs.exfat', ['-c', '512', img]);
@@ -274,6 +274,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       { path: 'DIR', directory: true, fragmented: true },
       ...[1, 2, 3, 4].map((i) => ({ path: `DIR/f${i}.bin`, data: pseudoRandom(900 + i, 40 + i) })),
       { path: 'fine.bin', data: pseudoRandom(2_000, 50) },
+      ...more,
     ]);
     const image = readFileSync(img);
     const sectorBytes = 2 ** image[108]!;
@@ -322,6 +323,34 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       expect({ shape, listed: listed.entries.map(asTsk) }).toEqual({ shape, listed: tskRows(tsk) });
       expectIcatMd5s(card2.img, listed);
     }
+  });
+
+  it('exfat-directory-chain-break-lists-free-cluster-names: a directory whose link points at a free cluster holding real directory entries does not list those names', async () => {
+    const card2 = exfatCard('exfat-dir-free-names.img', [
+      { path: 'OLD', directory: true, fragmented: true },
+      ...[1, 2, 3].map((i) => ({ path: `OLD/g${i}.bin`, data: pseudoRandom(700 + i, 90 + i) })),
+    ]);
+    const { image } = card2;
+    const s = card2.stream('DIR');
+    const first = image.readUInt32LE(s + 20);
+    const old = image.readUInt32LE(card2.stream('OLD') + 20);
+    image.writeBigUInt64LE(1024n, s + 8);
+    image.writeBigUInt64LE(1024n, s + 24);
+    fixChecksum(image, s);
+    const free = first + 200;
+    image.writeUInt32LE(free, card2.fatAt(first));
+    // The free cluster holds real entry sets (a copy of OLD's cluster, as a stale directory cluster holds them).
+    image.copy(image, card2.cluster(free), card2.cluster(old), card2.cluster(old) + 512);
+    writeFileSync(card2.img, image);
+    const listed = await list(card2.img, openExfat);
+    const tsk = fls([card2.img]);
+    // TSK reads the free cluster as DIR's and lists its names under DIR; they are not DIR's (nothing proves the cluster is).
+    expect(tsk.filter((e) => /^DIR\/g\d\.bin$/.test(e.path)).map((e) => e.path)).toEqual(['DIR/g1.bin', 'DIR/g2.bin', 'DIR/g3.bin']);
+    expect(listed.entries.filter((e) => e.path.startsWith('DIR/')).map((e) => e.path)).toEqual(['DIR/f1.bin', 'DIR/f2.bin', 'DIR/f3.bin', 'DIR/f4.bin']);
+    expect(listed.entries.find((e) => e.path === 'DIR')?.problem?.message).toBe(`cluster ${first} links to cluster ${free}, which is free in the allocation bitmap`);
+    expect(listed.entries.filter((e) => e.path.startsWith('OLD/')).map((e) => e.path)).toEqual(['OLD/g1.bin', 'OLD/g2.bin', 'OLD/g3.bin']);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !/^DIR\/g\d\.bin$/.test(e.path))));
+    expectIcatMd5s(card2.img, listed);
   });
 
   it('exfat-label-and-bitmap-from-cluster-outside-root: a root link to a free cluster holding a label and a bitmap entry changes neither (the first entries of the verified root count)', async () => {
