@@ -134,9 +134,7 @@ export class ExfatReader implements FileSystemReader {
   async init(options: { abortSignal?: AbortSignal }): Promise<void> {
     const found: string[] = [];
     const declaredBytes = this.boot.volumeSectors * this.boot.sectorBytes;
-    if (declaredBytes > this.source.size) {
-      found.push(`exfat: the boot sector declares ${this.boot.volumeSectors} sectors of ${this.boot.sectorBytes} bytes (${declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its length is wrong), and what lies past the end is not read`);
-    }
+    const cut = declaredBytes > this.source.size;
     // The bitmap entry is read from the root's clusters before a break in its chain (the bitmap is not known yet);
     // the first one counts, and it must lie in the clusters the verified chain holds (below), or a stray link to a
     // free cluster holding a stale 0x81 entry would swap the bitmap.
@@ -160,6 +158,10 @@ export class ExfatReader implements FileSystemReader {
       }
     }
     if (this.bitmap.length === 0) throw new ExhibitError('corrupt-file', `exFAT root directory has no allocation bitmap${root.problem ? ` (${root.problem.message})` : ''}`);
+    // A cut that leaves out only clusters the bitmap marks free (or the sectors past the heap) loses no file's bytes: no finding.
+    if (cut && this.cutLosesClusters()) {
+      found.push(`exfat: the boot sector declares ${this.boot.volumeSectors} sectors of ${this.boot.sectorBytes} bytes (${declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its length is wrong), and what lies past the end is not read`);
+    }
     // Read again with the bitmap known, as the listing reads it: a link to a free cluster ends the root there.
     const listed = await this.directoryBytes(this.boot.rootCluster, false, 0, options);
     if (bitmapAt + ENTRY_BYTES > listed.bytes.length) {
@@ -175,6 +177,18 @@ export class ExfatReader implements FileSystemReader {
     }
     if (listed.problem) found.push(`root directory: ${listed.problem.message}; what its clusters before the break hold is listed`);
     if (found.length) this.problem = { code: 'corrupt-file', message: found.join('; also ') };
+  }
+
+  /** A cluster not wholly present is allocated in the bitmap. */
+  private cutLosesClusters(): boolean {
+    const heap = this.boot.heapSector * this.boot.sectorBytes;
+    const missing = Math.max(2, Math.floor((this.source.size - heap) / this.boot.clusterBytes) + 2);
+    let c = missing;
+    for (; c <= this.lastCluster && (c - 2) % 8 !== 0; c += 1) if (this.allocated(c)) return true;
+    // Whole bytes of the bitmap at once; the last byte's bits past the last cluster are zero by the specification.
+    for (; c + 7 <= this.lastCluster; c += 8) if (this.bitmap[(c - 2) >> 3] !== 0) return true;
+    for (; c <= this.lastCluster; c += 1) if (this.allocated(c)) return true;
+    return false;
   }
 
   /** Says how a cluster past the end of a cut image is missing. */

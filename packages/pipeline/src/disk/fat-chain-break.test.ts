@@ -263,6 +263,28 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     }
   });
 
+  it('fat-volume-cut-short-free-space-fails-unpack: a FAT16 volume cut in its free space (or past its last whole cluster) loses no file: no volume problem, every file equal to icat; a cut into a file still says so', async () => {
+    const img = p('tail-free.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', img, '20480']);
+    writeFileSync(p('small.txt'), 'small\n');
+    writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
+    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
+    run('mcopy', ['-i', img, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+    const whole = readFileSync(img);
+    for (const cutBytes of [1024 * 1024, 1024]) {
+      writeFileSync(img, whole.subarray(0, whole.length - cutBytes));
+      const listed = await list(img);
+      // Before: "fat16: the boot sector declares 40960 sectors … the volume is cut short", failing the unpack, though nothing is lost.
+      expect({ cutBytes, problem: listed.reader.problem }).toEqual({ cutBytes, problem: undefined });
+      expect(listed.entries.filter((e) => e.problem)).toEqual([]);
+      expect(listed.md5s.size).toBe(3);
+      expectIcatMd5s(img, listed);
+    }
+    // Cut into fill.bin: the volume problem stays.
+    writeFileSync(img, whole.subarray(0, whole.length - 4 * 1024 * 1024));
+    expect((await list(img)).reader.problem?.message).toMatch(/the volume is cut short/);
+  });
+
   // exFAT ------------------------------------------------------------------
 
   /** An 8 MiB exFAT volume with 512-byte clusters: DIR (FAT-chained) holding four files, and fine.bin. */
@@ -420,5 +442,19 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       /^contiguous run from cluster \d+: cluster \d+ lies past the end of the image: the volume is cut short \(8388608 of the 16777216 bytes its boot sector declares are present\)$/,
     );
     expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+  });
+
+  it('exfat-volume-cut-short-free-space-fails-unpack: an exFAT volume cut only in its free clusters loses no file: no volume problem', async () => {
+    const img = p('exfat-tail-free.img');
+    writeFileSync(img, Buffer.alloc(16 * 1024 * 1024));
+    run('mkfs.exfat', [img]);
+    const early = pseudoRandom(3_000, 60);
+    addExfatFiles(img, [{ path: 'early.bin', data: early }]);
+    truncateSync(img, 8 * 1024 * 1024);
+    const listed = await list(img, openExfat);
+    // Before: "exfat: the boot sector declares 32768 sectors … the volume is cut short".
+    expect(listed.reader.problem).toBeUndefined();
+    expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+    expectIcatMd5s(img, listed);
   });
 });
