@@ -224,14 +224,23 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
 
   it('regression: fat-volume-cut-short-unreported — a FAT32 card cut short is failed with its finding, as ext: the photos before the cut are members, the volume says it is cut short', async () => {
     // Before: the stage completed with no word of the cut; only files past it had a problem, "beyond the volume".
-    const img = readFileSync(card.raw).subarray(0, 20 * 1024 * 1024);
+    // Cut inside the last photo's data: the cut loses an in-use cluster (a cut in free space only is no finding, below).
+    const last = offsetInImage(card.raw, photos[2]!.bytes);
+    expect(last).toBeGreaterThan(offsetInImage(card.raw, photos[0]!.bytes));
+    const img = readFileSync(card.raw).subarray(0, last + 100);
     const { outcome, members, stop, image } = await unpack('cut-card.img', img, DISK_IMAGE_MIMES.raw);
     expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
     expect(image?.volumes.map((v) => [v.index, v.fileSystem, v.problem?.code ?? null])).toEqual([[0, 'fat32', 'corrupt-file']]);
     expect(byPath(members).get('cut-card.img!/DCIM/100MEDIA/IMG_0001.JPG')?.sha256).toBe(sha256(photos[0]!.bytes));
     expect(stop?.detail).toMatch(
-      /^volume 0 \(fat32\): fat32: the boot sector declares 68000 sectors of 512 bytes \(34816000 bytes\), past the end of the 20971520-byte volume: the volume is cut short[^;]*\(its files were still listed\)/,
+      new RegExp(`^volume 0 \\(fat32\\): fat32: the boot sector declares 68000 sectors of 512 bytes \\(34816000 bytes\\), past the end of the ${last + 100}-byte volume: the volume is cut short[^;]*\\(its files were still listed\\)`),
     );
+    // fat-volume-cut-short-free-space-fails-unpack: cut at 20 MiB, past every file's clusters, nothing is lost: done, no volume problem.
+    const free = await unpack('cut-free-card.img', readFileSync(card.raw).subarray(0, 20 * 1024 * 1024), DISK_IMAGE_MIMES.raw);
+    expect(free.outcome).toMatchObject({ status: 'done' });
+    expect(free.image?.volumes.map((v) => [v.index, v.fileSystem, v.problem?.code ?? null])).toEqual([[0, 'fat32', null]]);
+    expect(byPath(free.members).get('cut-free-card.img!/DCIM/100MEDIA/IMG_0001.JPG')?.sha256).toBe(sha256(photos[0]!.bytes));
+    expect(byPath(free.members).get(`cut-free-card.img!/${photos[2]!.path}`)?.sha256).toBe(sha256(photos[2]!.bytes));
   });
 
   it('regression: ewf-media-byte-flipped — an E01 whose media changed after acquisition is a mismatch, recorded and flagged; its files are still listed', async () => {

@@ -3,6 +3,7 @@ import type { StageDeps } from '../stage.js';
 import { HASH_WASM_VERSION } from '../resumable-hash.js';
 import type { DiskImageReader } from './disk-image.reader.js';
 import { incompleteMediaDetail, storedHashesCheckable } from './disk-image.tasks.js';
+import { MEDIA_CHUNK_DAMAGED } from './ewf-image.container.js';
 import type { StoredHashCheck } from './open-disk-image.js';
 
 /**
@@ -20,6 +21,11 @@ import type { StoredHashCheck } from './open-disk-image.js';
  * finding of the same name. Idempotent: a redelivery recomputes the same facts, the
  * custody key dedupes the entry and the row is replaced with the same values.
  */
+/** The check ended on media failing the checksums its acquisition wrote (an EWF chunk), not on another corrupt-file error. */
+export function isMediaDamage(err: unknown): boolean {
+  return isExhibitError(err) && err.code === 'corrupt-file' && err.details?.['reason'] === MEDIA_CHUNK_DAMAGED;
+}
+
 export async function recordDiskImage(
   deps: StageDeps,
   parent: FileRecord,
@@ -57,10 +63,11 @@ export async function recordDiskImage(
       mismatches = [...(check.md5Matches === false ? ['md5'] : []), ...(check.sha1Matches === false ? ['sha1'] : [])];
       integrity = mismatches.length > 0 ? 'mismatch' : 'verified';
     } catch (err) {
-      // A chunk that fails its checksum or cannot be inflated: the media cannot be read whole, so nothing is verified.
+      // The media cannot be read whole, so nothing is verified; only a chunk failing its checksum or inflate (typed
+      // MEDIA_CHUNK_DAMAGED where it is raised) is damaged media, not the check's own inconsistency or a segment error.
       if (!isExhibitError(err) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
       integrity = 'failed';
-      mediaDamaged = err.code === 'corrupt-file';
+      mediaDamaged = isMediaDamage(err);
       // Worded by what ended it: the resumable check (disk/resumable-image-check.ts) also ends on saved progress it could
       // not use and on a segment blob that changed, neither of which is media that could not be read.
       detail =

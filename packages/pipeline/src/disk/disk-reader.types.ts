@@ -30,6 +30,12 @@ export interface ByteSource {
 /** One volume of a disk: a partition, or the whole media when there is no partition table (its place, core's DiskVolumeInfo). */
 export interface DiskVolume extends DiskVolumeInfo {
   source: ByteSource;
+  /**
+   * The volume's bytes read on past its partition entry, up to `bytes` or the end of the media,
+   * whichever comes first: for a file system that declares more than its entry (TSK reads a file
+   * system up to the end of the image, not of the partition). Absent for the whole media.
+   */
+  readOnTo?(bytes: number): ByteSource;
 }
 
 export type FileSystemType = 'fat12' | 'fat16' | 'fat32' | 'exfat' | 'ntfs' | 'ext2' | 'ext3' | 'ext4';

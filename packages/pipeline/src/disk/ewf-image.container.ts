@@ -121,6 +121,17 @@ export type ImageSegmentProblem =
   /** A received segment's size is not the one its manifest declared (segment-set.wait.ts). */
   | 'segment-size-mismatch';
 
+/**
+ * The reason a stored chunk carries when it fails the checksum its acquisition wrote (Adler-32) or does not
+ * inflate to its size: damaged or altered media (disk-image.record.ts: image-media-damaged), unlike the
+ * image's other corrupt-file errors (a segment, a table, the check's own bookkeeping).
+ */
+export const MEDIA_CHUNK_DAMAGED = 'media-chunk-damaged';
+
+function chunkDamaged(message: string, cause?: unknown): ExhibitError {
+  return new ExhibitError('corrupt-file', message, { details: { reason: MEDIA_CHUNK_DAMAGED }, ...(cause === undefined ? {} : { cause }) });
+}
+
 export function segmentError(reason: ImageSegmentProblem, message: string): ExhibitError {
   return new ExhibitError('corrupt-file', `${message} [${reason}]`, { details: { reason } });
 }
@@ -403,15 +414,15 @@ export class EwfImage implements ByteSource {
       try {
         data = inflateSync(stored, { maxOutputLength: this.chunkBytes });
       } catch (err) {
-        throw new ExhibitError('corrupt-file', `EWF chunk ${n}: compressed data does not inflate (${errorMessage(err)})`, { cause: err });
+        throw chunkDamaged(`EWF chunk ${n}: compressed data does not inflate (${errorMessage(err)})`, err);
       }
-      if (data.length < expected) throw new ExhibitError('corrupt-file', `EWF chunk ${n} inflates to ${data.length} bytes, expected ${expected}`);
+      if (data.length < expected) throw chunkDamaged(`EWF chunk ${n} inflates to ${data.length} bytes, expected ${expected}`);
       return data.subarray(0, expected);
     }
     if (location.size < expected + 4) throw new ExhibitError('corrupt-file', `EWF chunk ${n} holds ${location.size} bytes, expected ${expected} and its checksum`);
     const data = stored.subarray(0, location.size - 4);
     const checksum = view(stored).getUint32(location.size - 4, true);
-    if (adler32(data) !== checksum) throw new ExhibitError('corrupt-file', `EWF chunk ${n}: Adler-32 mismatch`);
+    if (adler32(data) !== checksum) throw chunkDamaged(`EWF chunk ${n}: Adler-32 mismatch`);
     return data.subarray(0, expected);
   }
 

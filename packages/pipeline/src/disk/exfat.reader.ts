@@ -134,16 +134,15 @@ export class ExfatReader implements FileSystemReader {
   async init(options: { abortSignal?: AbortSignal }): Promise<void> {
     const found: string[] = [];
     const declaredBytes = this.boot.volumeSectors * this.boot.sectorBytes;
-    if (declaredBytes > this.source.size) {
-      found.push(`exfat: the boot sector declares ${this.boot.volumeSectors} sectors of ${this.boot.sectorBytes} bytes (${declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its length is wrong), and what lies past the end is not read`);
-    }
-    // The bitmap and label entries are read from the root's clusters before a break in its chain (the bitmap is not known yet).
+    const cut = declaredBytes > this.source.size;
+    // The bitmap entry is read from the root's clusters before a break in its chain (the bitmap is not known yet);
+    // the first one counts, and it must lie in the clusters the verified chain holds (below), or a stray link to a
+    // free cluster holding a stale 0x81 entry would swap the bitmap.
     const root = await this.directoryBytes(this.boot.rootCluster, false, 0, options);
     if (root.problem && (root.problem.code === 'limit-exceeded' || root.clusters.length === 0)) throw new ExhibitError(root.problem.code, `exFAT root directory: ${root.problem.message}`);
+    let bitmapAt = -1;
     for (let at = 0; at + ENTRY_BYTES <= root.bytes.length; at += ENTRY_BYTES) {
       const e = root.bytes.subarray(at, at + ENTRY_BYTES);
-      // UTF-16 from evidence: a lone surrogate is escaped visibly (\u{d800}).
-      if (e[0] === 0x83) this.label = escapeLoneSurrogates(Buffer.from(e.subarray(2, 2 + Math.min(e[1]!, 11) * 2)).toString('utf16le'));
       if (e[0] === 0x81 && (e[1]! & 1) === 0) {
         const dv = view(e);
         const first = dv.getUint32(20, true);
@@ -154,13 +153,42 @@ export class ExfatReader implements FileSystemReader {
         this.bitmap = await this.source.read(this.clusterOffset(first), length, options).catch(() => {
           throw new ExhibitError('corrupt-file', 'exFAT allocation bitmap lies outside the volume');
         });
+        bitmapAt = at;
+        break;
       }
     }
     if (this.bitmap.length === 0) throw new ExhibitError('corrupt-file', `exFAT root directory has no allocation bitmap${root.problem ? ` (${root.problem.message})` : ''}`);
+    // A cut that leaves out only clusters the bitmap marks free (or the sectors past the heap) loses no file's bytes: no finding.
+    if (cut && this.cutLosesClusters()) {
+      found.push(`exfat: the boot sector declares ${this.boot.volumeSectors} sectors of ${this.boot.sectorBytes} bytes (${declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its length is wrong), and what lies past the end is not read`);
+    }
     // Read again with the bitmap known, as the listing reads it: a link to a free cluster ends the root there.
     const listed = await this.directoryBytes(this.boot.rootCluster, false, 0, options);
+    if (bitmapAt + ENTRY_BYTES > listed.bytes.length) {
+      throw new ExhibitError('corrupt-file', `exFAT allocation bitmap entry lies in a root cluster the root's chain does not hold (${listed.problem?.message ?? 'after its end'})`);
+    }
+    // The label is the first 0x83 entry of the verified root (UTF-16 from evidence: a lone surrogate is escaped visibly, \u{d800}).
+    for (let at = 0; at + ENTRY_BYTES <= listed.bytes.length; at += ENTRY_BYTES) {
+      const e = listed.bytes.subarray(at, at + ENTRY_BYTES);
+      if (e[0] === 0x83) {
+        this.label = escapeLoneSurrogates(Buffer.from(e.subarray(2, 2 + Math.min(e[1]!, 11) * 2)).toString('utf16le'));
+        break;
+      }
+    }
     if (listed.problem) found.push(`root directory: ${listed.problem.message}; what its clusters before the break hold is listed`);
     if (found.length) this.problem = { code: 'corrupt-file', message: found.join('; also ') };
+  }
+
+  /** A cluster not wholly present is allocated in the bitmap. */
+  private cutLosesClusters(): boolean {
+    const heap = this.boot.heapSector * this.boot.sectorBytes;
+    const missing = Math.max(2, Math.floor((this.source.size - heap) / this.boot.clusterBytes) + 2);
+    let c = missing;
+    for (; c <= this.lastCluster && (c - 2) % 8 !== 0; c += 1) if (this.allocated(c)) return true;
+    // Whole bytes of the bitmap at once; the last byte's bits past the last cluster are zero by the specification.
+    for (; c + 7 <= this.lastCluster; c += 8) if (this.bitmap[(c - 2) >> 3] !== 0) return true;
+    for (; c <= this.lastCluster; c += 1) if (this.allocated(c)) return true;
+    return false;
   }
 
   /** Says how a cluster past the end of a cut image is missing. */

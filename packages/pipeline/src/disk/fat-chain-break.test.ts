@@ -7,7 +7,8 @@ import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
 import { openExfat } from './exfat.reader.js';
 import { openFat, parseFatBootSector } from './fat.reader.js';
 import { addExfatFiles } from './test-support/exfat-image.builder.js';
-import { fls, icatMd5, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
+import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
+import { fileSystems, openDiskImage } from './open-disk-image.js';
 
 /**
  * One bad link in a directory's cluster chain (a loop, a link to a free
@@ -222,10 +223,72 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
   });
 
+  it('fat-partition-entry-shorter-than-volume-false-cut-short: a FAT16 volume declaring more than its MBR entry, its bytes present in the image, is read on as TSK reads it, with no cut-short finding', async () => {
+    const fsImg = p('entry-fs.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480']);
+    writeFileSync(p('small.txt'), 'small\n');
+    writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
+    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
+    run('mcopy', ['-i', fsImg, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+    const fsBytes = readFileSync(fsImg);
+    const disk = p('short-entry.img');
+    // The entry says 8 MiB less than the file system declares; the image holds every byte of it.
+    writeFileSync(disk, Buffer.concat([mbrSector([{ type: 0x06, startSector: 2048, sectors: fsBytes.length / 512 - 16384 }]), Buffer.alloc(1024 * 1024 - 512), fsBytes]));
+    const source = await FileByteSource.open(disk);
+    try {
+      const image = await openDiskImage([source]);
+      const opened: { problem?: unknown; files: Map<string, { md5: string; entryId: string; problem?: unknown }> }[] = [];
+      for await (const fs of fileSystems(image)) {
+        if (!('reader' in fs)) throw new Error(fs.problem.message);
+        const files = new Map<string, { md5: string; entryId: string; problem?: unknown }>();
+        for await (const e of fs.reader.entries()) {
+          if (e.kind !== 'file') continue;
+          const data = e.data?.();
+          files.set(e.path, { entryId: e.entryId, md5: data ? md5(await data.read(0, data.size)) : '', ...(e.problem ? { problem: e.problem } : {}) });
+        }
+        opened.push({ ...(fs.reader.problem ? { problem: fs.reader.problem } : {}), files });
+      }
+      expect(opened).toHaveLength(1);
+      // Before: the volume's problem "the volume is cut short (12582912 of …)" and fill.bin "cluster 6116 links to cluster 6117, which lies past the end of the image".
+      expect(opened[0]!.problem).toBeUndefined();
+      const files = opened[0]!.files;
+      expect([...files.keys()].sort()).toEqual(['big2.bin', 'fill.bin', 'small.txt']);
+      for (const [name, f] of files) {
+        expect({ name, problem: f.problem }).toEqual({ name, problem: undefined });
+        expect({ name, md5: f.md5 }).toEqual({ name, md5: icatMd5([disk], f.entryId, { sectorOffset: 2048 }) });
+      }
+      expect(files.get('fill.bin')!.md5).toBe(md5(readFileSync(p('fill.bin'))));
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('fat-volume-cut-short-free-space-fails-unpack: a FAT16 volume cut in its free space (or past its last whole cluster) loses no file: no volume problem, every file equal to icat; a cut into a file still says so', async () => {
+    const img = p('tail-free.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', img, '20480']);
+    writeFileSync(p('small.txt'), 'small\n');
+    writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
+    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
+    run('mcopy', ['-i', img, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+    const whole = readFileSync(img);
+    for (const cutBytes of [1024 * 1024, 1024]) {
+      writeFileSync(img, whole.subarray(0, whole.length - cutBytes));
+      const listed = await list(img);
+      // Before: "fat16: the boot sector declares 40960 sectors … the volume is cut short", failing the unpack, though nothing is lost.
+      expect({ cutBytes, problem: listed.reader.problem }).toEqual({ cutBytes, problem: undefined });
+      expect(listed.entries.filter((e) => e.problem)).toEqual([]);
+      expect(listed.md5s.size).toBe(3);
+      expectIcatMd5s(img, listed);
+    }
+    // Cut into fill.bin: the volume problem stays.
+    writeFileSync(img, whole.subarray(0, whole.length - 4 * 1024 * 1024));
+    expect((await list(img)).reader.problem?.message).toMatch(/the volume is cut short/);
+  });
+
   // exFAT ------------------------------------------------------------------
 
   /** An 8 MiB exFAT volume with 512-byte clusters: DIR (FAT-chained) holding four files, and fine.bin. */
-  function exfatCard(name: string): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
+  function exfatCard(name: string, more: Parameters<typeof addExfatFiles>[1] = []): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
     const img = p(name);
     writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
     run('mkfs.exfat', ['-c', '512', img]);
@@ -233,6 +296,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       { path: 'DIR', directory: true, fragmented: true },
       ...[1, 2, 3, 4].map((i) => ({ path: `DIR/f${i}.bin`, data: pseudoRandom(900 + i, 40 + i) })),
       { path: 'fine.bin', data: pseudoRandom(2_000, 50) },
+      ...more,
     ]);
     const image = readFileSync(img);
     const sectorBytes = 2 ** image[108]!;
@@ -283,6 +347,68 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     }
   });
 
+  it('exfat-directory-chain-break-lists-free-cluster-names: a directory whose link points at a free cluster holding real directory entries does not list those names', async () => {
+    const card2 = exfatCard('exfat-dir-free-names.img', [
+      { path: 'OLD', directory: true, fragmented: true },
+      ...[1, 2, 3].map((i) => ({ path: `OLD/g${i}.bin`, data: pseudoRandom(700 + i, 90 + i) })),
+    ]);
+    const { image } = card2;
+    const s = card2.stream('DIR');
+    const first = image.readUInt32LE(s + 20);
+    const old = image.readUInt32LE(card2.stream('OLD') + 20);
+    image.writeBigUInt64LE(1024n, s + 8);
+    image.writeBigUInt64LE(1024n, s + 24);
+    fixChecksum(image, s);
+    const free = first + 200;
+    image.writeUInt32LE(free, card2.fatAt(first));
+    // The free cluster holds real entry sets (a copy of OLD's cluster, as a stale directory cluster holds them).
+    image.copy(image, card2.cluster(free), card2.cluster(old), card2.cluster(old) + 512);
+    writeFileSync(card2.img, image);
+    const listed = await list(card2.img, openExfat);
+    const tsk = fls([card2.img]);
+    // TSK reads the free cluster as DIR's and lists its names under DIR; they are not DIR's (nothing proves the cluster is).
+    expect(tsk.filter((e) => /^DIR\/g\d\.bin$/.test(e.path)).map((e) => e.path)).toEqual(['DIR/g1.bin', 'DIR/g2.bin', 'DIR/g3.bin']);
+    expect(listed.entries.filter((e) => e.path.startsWith('DIR/')).map((e) => e.path)).toEqual(['DIR/f1.bin', 'DIR/f2.bin', 'DIR/f3.bin', 'DIR/f4.bin']);
+    expect(listed.entries.find((e) => e.path === 'DIR')?.problem?.message).toBe(`cluster ${first} links to cluster ${free}, which is free in the allocation bitmap`);
+    expect(listed.entries.filter((e) => e.path.startsWith('OLD/')).map((e) => e.path)).toEqual(['OLD/g1.bin', 'OLD/g2.bin', 'OLD/g3.bin']);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !/^DIR\/g\d\.bin$/.test(e.path))));
+    expectIcatMd5s(card2.img, listed);
+  });
+
+  it('exfat-label-and-bitmap-from-cluster-outside-root: a root link to a free cluster holding a label and a bitmap entry changes neither (the first entries of the verified root count)', async () => {
+    const img = p('exfat-label.img');
+    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
+    run('mkfs.exfat', ['-c', '512', '-L', 'REAL', img]);
+    const fine = pseudoRandom(2_000, 80);
+    addExfatFiles(img, [{ path: 'fine.bin', data: fine }]);
+    const image = readFileSync(img);
+    const sectorBytes = 2 ** image[108]!;
+    const clusterBytes = sectorBytes * 2 ** image[109]!;
+    const cluster = (c: number) => image.readUInt32LE(88) * sectorBytes + (c - 2) * clusterBytes;
+    const root = image.readUInt32LE(96);
+    const stray = root + 3000;
+    // The root's FAT entry links to a free cluster, which holds a label entry FAKE and a bitmap entry naming a zeroed cluster.
+    image.writeUInt32LE(stray, image.readUInt32LE(80) * sectorBytes + root * 4);
+    let realBitmap = cluster(root);
+    while (image[realBitmap] !== 0x81) realBitmap += 32;
+    const label = Buffer.alloc(32);
+    label[0] = 0x83;
+    label[1] = 4;
+    label.write('FAKE', 2, 'utf16le');
+    const bitmap = Buffer.from(image.subarray(realBitmap, realBitmap + 32));
+    bitmap.writeUInt32LE(stray + 1, 20);
+    label.copy(image, cluster(stray));
+    bitmap.copy(image, cluster(stray) + 32);
+    writeFileSync(img, image);
+    const listed = await list(img, openExfat);
+    // Before: label FAKE (fsstat says REAL), and the bitmap read from cluster stray + 1.
+    expect(listed.reader.label).toBe('REAL');
+    expect(listed.reader.problem?.message).toBe(`root directory: cluster ${root} links to cluster ${stray}, which is free in the allocation bitmap; what its clusters before the break hold is listed`);
+    const entry = listed.entries.find((e) => e.path === 'fine.bin')!;
+    expect(entry.problem).toBeUndefined();
+    expect(listed.md5s.get(entry.entryId)).toBe(md5(fine));
+  });
+
   it('exfat-root-chain-loop-loses-volume: a root cluster linking to itself is the volume\'s problem; its files are listed and read, as TSK', async () => {
     const card2 = exfatCard('exfat-root-loop.img');
     const root = card2.image.readUInt32LE(96);
@@ -316,5 +442,19 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       /^contiguous run from cluster \d+: cluster \d+ lies past the end of the image: the volume is cut short \(8388608 of the 16777216 bytes its boot sector declares are present\)$/,
     );
     expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+  });
+
+  it('exfat-volume-cut-short-free-space-fails-unpack: an exFAT volume cut only in its free clusters loses no file: no volume problem', async () => {
+    const img = p('exfat-tail-free.img');
+    writeFileSync(img, Buffer.alloc(16 * 1024 * 1024));
+    run('mkfs.exfat', [img]);
+    const early = pseudoRandom(3_000, 60);
+    addExfatFiles(img, [{ path: 'early.bin', data: early }]);
+    truncateSync(img, 8 * 1024 * 1024);
+    const listed = await list(img, openExfat);
+    // Before: "exfat: the boot sector declares 32768 sectors … the volume is cut short".
+    expect(listed.reader.problem).toBeUndefined();
+    expect(listed.md5s.get(listed.entries.find((e) => e.path === 'early.bin')!.entryId)).toBe(md5(early));
+    expectIcatMd5s(img, listed);
   });
 });

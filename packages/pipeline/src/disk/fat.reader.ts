@@ -189,7 +189,7 @@ export class FatReader implements FileSystemReader {
    */
   async checkVolume(options: { abortSignal?: AbortSignal } = {}): Promise<void> {
     const found: string[] = [];
-    if (this.declaredBytes > this.source.size) {
+    if (this.declaredBytes > this.source.size && (await this.cutLosesClusters(options))) {
       const b = this.boot;
       found.push(`${b.type}: the boot sector declares ${b.totalSectors} sectors of ${b.sectorBytes} bytes (${this.declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read`);
     }
@@ -198,6 +198,51 @@ export class FatReader implements FileSystemReader {
       if (problem) found.push(`root directory: ${problem.message}; what its clusters before the break hold is listed`);
     }
     if (found.length) this.problem = { code: 'corrupt-file', message: found.join('; also ') };
+  }
+
+  /**
+   * Whether the cut leaves out anything the FAT holds: a cluster past the present bytes whose FAT entry is in
+   * use (or a FAT entry itself past the end). A cut removing only free clusters, or the sectors past the last
+   * whole cluster, loses no file's bytes (TSK reads every file whole): it is no finding.
+   */
+  private async cutLosesClusters(options: { abortSignal?: AbortSignal }): Promise<boolean> {
+    const b = this.boot;
+    const spc = b.clusterBytes / b.sectorBytes;
+    const presentSectors = Math.floor(this.source.size / b.sectorBytes);
+    // The first cluster not wholly present.
+    const missing = Math.max(2, Math.floor((presentSectors - b.firstClusterSector) / spc) + 2);
+    if (missing > b.lastCluster) return false;
+    if (b.type === 'fat12') {
+      for (let c = missing; c <= b.lastCluster; c += 1) if (await this.inUseOrUnread(c)) return true;
+      return false;
+    }
+    const width = b.type === 'fat32' ? 4 : 2;
+    const fatBytes = b.fatSectors * b.sectorBytes;
+    const end = (b.lastCluster + 1) * width;
+    if (b.reservedSectors * b.sectorBytes + Math.min(end, fatBytes) > this.source.size) return true;
+    for (let n = Math.floor((missing * width) / FAT_BLOCK_BYTES); n * FAT_BLOCK_BYTES < end; n += 1) {
+      options.abortSignal?.throwIfAborted();
+      const block = await this.fatBlock(n);
+      const dv = view(block);
+      const from = Math.max(missing * width - n * FAT_BLOCK_BYTES, 0);
+      const to = Math.min(end - n * FAT_BLOCK_BYTES, block.length);
+      for (let at = from; at + width <= to; at += width) {
+        const value = width === 4 ? dv.getUint32(at, true) & 0x0fffffff : dv.getUint16(at, true);
+        // Free (0) and bad-marked clusters hold no file's bytes.
+        if (value !== 0 && value !== (width === 4 ? 0x0ffffff7 : 0xfff7)) return true;
+      }
+    }
+    return false;
+  }
+
+  private async inUseOrUnread(cluster: number): Promise<boolean> {
+    try {
+      const value = await this.next(cluster);
+      return value !== 0 && value !== 0x0ffffff7;
+    } catch (err) {
+      if (err instanceof ExhibitError && err.code === 'corrupt-file') return true;
+      throw err;
+    }
   }
 
   private get directoryMaxClusters(): number {

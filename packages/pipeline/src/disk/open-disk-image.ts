@@ -152,7 +152,11 @@ export async function openFileSystem(volume: DiskVolume, options: Options = {}):
     return { volume, problem: { code: 'unsupported-format', message: `no supported file system in volume ${volume.index} (type ${volume.type || 'none'})` } };
   }
   try {
-    return { volume, type: matched.type, reader: await matched.open(volume.source, options) };
+    // A file system declaring more than its partition entry is read on into the image's bytes past the
+    // entry, as TSK does (bounded by the image): a file system whose bytes are present is not cut short.
+    const declared = volume.readOnTo ? await matched.declaredBytes(volume.source, options) : undefined;
+    const source = declared !== undefined && declared > volume.source.size && volume.readOnTo ? volume.readOnTo(declared) : volume.source;
+    return { volume, type: matched.type, reader: await matched.open(source, options) };
   } catch (err) {
     if (!isExhibitError(err) || err.retryable) throw err;
     const code = err.code === 'limit-exceeded' || err.code === 'unsupported-format' ? err.code : 'corrupt-file';

@@ -353,7 +353,16 @@ function volume(
     });
     size = media.size - offset;
   }
-  return { index, offset, size, scheme, type, label, source: new SliceByteSource(media, offset, size) };
+  return {
+    index,
+    offset,
+    size,
+    scheme,
+    type,
+    label,
+    source: new SliceByteSource(media, offset, size),
+    readOnTo: (bytes) => new SliceByteSource(media, offset, Math.max(size, Math.min(bytes, media.size - offset))),
+  };
 }
 
 async function readMbr(media: ByteSource, entries: MbrEntry[], sectorBytes: number, options: { abortSignal?: AbortSignal }): Promise<VolumeSystem> {
