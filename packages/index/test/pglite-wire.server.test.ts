@@ -3,6 +3,8 @@ import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -543,5 +545,33 @@ describe('memory growth log (EXHIBIT_INDEX_MEMORY_LOG_MS)', () => {
       await growServer.close();
       await growDb.close();
     }
+  });
+});
+
+/** A full collection: `gc` exposed only while it is taken (as exifr-source.test.ts). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  try {
+    (runInNewContext('gc') as () => void)();
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+describe('PGlite wire server: memory', () => {
+  it('every-answered-row-kept-on-the-pglite-instance', async () => {
+    // Each answer is parsed by PGlite into messages on the instance; what a session was answered must not stay reachable.
+    // 24 rows of 1 MiB of text each: 24 MiB on the JavaScript heap if they are kept, nothing once answered if not.
+    const client = await connect();
+    await client.query('SELECT 1');
+    collectGarbage();
+    const beforeBytes = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 24; i++) {
+      const { rows } = await client.query<{ t: string }>("SELECT repeat('x', 1048576) || $1::text AS t", [String(i)]);
+      expect(rows[0]!.t.length).toBe(1_048_576 + String(i).length);
+    }
+    collectGarbage();
+    const grownMiB = (process.memoryUsage().heapUsed - beforeBytes) / 1048576;
+    expect(grownMiB).toBeLessThan(8);
   });
 });
