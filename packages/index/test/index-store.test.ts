@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isExhibitError, type IndexStore, type NewFile } from '@exhibit/core';
-import { countingSqlClient, createPostgresIndex, openSqlClient } from '../src/index.js';
+import { countingSqlClient, createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
 import { TOOLS, hashesOf, member, newUpload, photo, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
 
@@ -11,6 +11,7 @@ const freshCase = () => `case-${++caseSeq}`;
 
 describe.each(allTargets())('PostgresIndex on $name', (target) => {
   let index: IndexStore;
+  let sql: SqlClient;
   const counter = { statements: 0 };
   /** Statements `fn` sends. */
   const statementsOf = async (fn: () => Promise<unknown>) => {
@@ -19,7 +20,8 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
     return counter.statements - before;
   };
   beforeAll(async () => {
-    index = createPostgresIndex(countingSqlClient(await openSqlClient(await target.create()), counter));
+    sql = countingSqlClient(await openSqlClient(await target.create()), counter);
+    index = createPostgresIndex(sql);
     await index.migrate();
   });
   afterAll(async () => {
@@ -733,6 +735,332 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       expect(got!.get(a.fileId)).toEqual(await index.getFile(a.fileId));
       expect(got!.get(b.fileId)).toEqual(await index.getFile(b.fileId));
       expect((await index.getFiles([])).size).toBe(0);
+    });
+  });
+
+  /**
+   * setAnalysis's rows pinned to literal values: each case writes out every column the write must change and
+   * expects every other column as it was before (the file's and the content's rows as stored, all columns but
+   * the times of the write, and the content's PDQ rows). The values are those main's three statements
+   * (setIdentification, setMetadata, setThumbnail, each with its move, one after another) left for the same
+   * inputs; the set* methods are now setAnalysis's one-part cases, so comparing with them pins nothing.
+   */
+  describe('setAnalysis rows (literal)', () => {
+    /** A root file whose hash stage recorded `bytes` as its content (two occurrences of the same bytes share it). */
+    const occurrence = async (c: string, fileName: string, bytes: string) => {
+      const up = newUpload(c, 'ev1', fileName);
+      const h = hashesOf(bytes);
+      const ct = { ...h, size: 2048, source: { container: 'derived', name: `content/${h.sha256}` } };
+      await index.recordUpload(up);
+      await index.insertFiles([rootFile(up, { sha256: ct.sha256, size: ct.size, source: ct.source })]);
+      await index.recordUploadHashes(up.blobName, ct, 'no-reference', []);
+      await index.ensureContent(ct);
+      return { fileId: up.rootFileId, sha256: ct.sha256 };
+    };
+    type Row = Record<string, unknown>;
+    /** The rows as jsonb, so every target answers the same JS values; the one timestamptz read at UTC. */
+    const rows = async (f: { fileId: string; sha256: string }) => {
+      const one = async (text: string, key: string) => (await sql.query<{ r: Row }>(text, [key])).rows[0]?.r;
+      return {
+        file: await one(`SELECT to_jsonb(f) - 'created_at' - 'updated_at' AS r FROM files f WHERE file_id = $1`, f.fileId),
+        content: await one(
+          `SELECT (to_jsonb(c) - 'created_at' - 'updated_at') || jsonb_build_object('taken_at_utc', c.taken_at_utc AT TIME ZONE 'UTC') AS r
+             FROM contents c WHERE sha256 = $1`,
+          f.sha256,
+        ),
+        pdq: await one(
+          `SELECT COALESCE(jsonb_agg(jsonb_build_object('frame', frame, 'bits', pdq::text, 'quality', quality, 'timeMs', time_ms) ORDER BY frame), '[]') AS r
+             FROM content_pdq WHERE sha256 = $1`,
+          f.sha256,
+        ),
+      };
+    };
+
+    const identification = (tag: string) => ({
+      mime: 'image/jpeg',
+      detectedExt: 'jpg',
+      kind: 'image' as const,
+      tools: [{ name: 'file-type', version: tag }],
+      findings: [{ flag: 'embedded-archive' as const, detail: `id-${tag}` }],
+    });
+    const metadataDone = (tag: string) => ({ status: 'done' as const, metadata: photo(), tools: [{ name: 'exifr', version: tag }] });
+    const metadataFailed = (tag: string) => ({
+      status: 'failed' as const,
+      metadata: photo(),
+      failure: { stage: 'metadata' as const, code: 'corrupt-file' as const, detail: `meta-${tag}` },
+      tools: [{ name: 'exifr', version: tag }],
+    });
+    const thumbnailDone = (tag: string, pdq: Array<{ frame: number; hash: string; quality: number; timeMs?: number }>) => ({
+      status: 'done' as const,
+      blob: { container: 'derived', name: `thumbnails/${tag}.jpg` },
+      source: 'exif-preview' as const,
+      preview: { container: 'derived', name: `previews/${tag}.jpg` },
+      findings: [{ flag: 'no-content' as const, detail: `th-${tag}` }],
+      tools: [{ name: 'sharp', version: tag }],
+      pdq,
+    });
+    const ef = [{ frame: 0, hash: 'ef'.repeat(32), quality: 1 }];
+    const efRows = [{ frame: 0, bits: '11101111'.repeat(32), quality: 1, timeMs: null }];
+    /** The content columns photo()'s metadata sets. */
+    const photoColumns = (status: string) => ({
+      metadata_status: status,
+      metadata: {
+        takenAt: { local: '2023:07:14 09:30:00', offsetMinutes: 120, utc: '2023-07-14T07:30:00.000Z', source: 'exif:DateTimeOriginal+OffsetTimeOriginal' },
+        gps: { lat: 51.5074, lon: -0.1278 },
+        make: 'Canon',
+        model: 'Canon EOS 80D',
+        width: 6000,
+        height: 4000,
+        raw: { Make: 'Canon', Model: 'Canon EOS 80D' },
+      },
+      taken_at_utc: '2023-07-14T07:30:00',
+      taken_at_local: '2023:07:14 09:30:00',
+      taken_at_local_ts: '2023-07-14T09:30:00',
+      taken_offset_minutes: 120,
+      gps_lat: 51.5074,
+      gps_lon: -0.1278,
+      make: 'Canon',
+      model: 'Canon EOS 80D',
+      duration_sec: null,
+      width: 6000,
+      height: 4000,
+    });
+    /** The content columns thumbnailDone(tag) sets. */
+    const thumbnailColumns = (tag: string) => ({
+      thumbnail_status: 'done',
+      thumbnail_container: 'derived',
+      thumbnail_name: `thumbnails/${tag}.jpg`,
+      thumbnail_source: 'exif-preview',
+      preview_container: 'derived',
+      preview_name: `previews/${tag}.jpg`,
+    });
+    const noFailure = { failure_stage: null, failure_code: null, failure_detail: null };
+
+    it('a new photo: findings identify first then thumbnail, a failed metadata read kept, an EXIF preview, two PDQ frames, tools per step, the file moved with every flag', async () => {
+      const f = await occurrence(freshCase(), 'holiday.png', 'rows a new photo');
+      const before = await rows(f);
+      const pdq = [
+        { frame: 0, hash: 'ab'.repeat(32), quality: 90 },
+        { frame: 1, hash: 'cd'.repeat(32), quality: 80, timeMs: 5 },
+      ];
+      await index.setAnalysis(
+        f.sha256,
+        { identification: identification('A'), metadata: metadataFailed('A'), thumbnail: thumbnailDone('A', pdq) },
+        { fileId: f.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'] },
+      );
+      expect(await rows(f)).toEqual({
+        file: { ...before.file, stage: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'], ...noFailure },
+        content: {
+          ...before.content,
+          mime: 'image/jpeg',
+          detected_ext: 'jpg',
+          kind: 'image',
+          ...photoColumns('failed'),
+          ...thumbnailColumns('A'),
+          failure_stage: 'metadata',
+          failure_code: 'corrupt-file',
+          failure_detail: 'meta-A',
+          tools: { identify: [{ name: 'file-type', version: 'A' }], metadata: [{ name: 'exifr', version: 'A' }], thumbnail: [{ name: 'sharp', version: 'A' }] },
+          findings: [
+            { flag: 'embedded-archive', detail: 'id-A' },
+            { flag: 'no-content', detail: 'th-A' },
+          ],
+        },
+        pdq: [
+          { frame: 0, bits: '10101011'.repeat(32), quality: 90, timeMs: null },
+          { frame: 1, bits: '11001101'.repeat(32), quality: 80, timeMs: 5 },
+        ],
+      });
+      expect(before).toMatchObject({ file: { stage: 'pending', flags: [] }, content: { kind: null, metadata_status: 'pending', thumbnail_status: 'pending', tools: {}, findings: [] }, pdq: [] });
+    });
+
+    it('a thumbnail that fails the file after a failed metadata read: the content keeps the first failure, the file its own', async () => {
+      const f = await occurrence(freshCase(), 'broken.png', 'rows a failed thumbnail');
+      const before = await rows(f);
+      const undecodable = { stage: 'thumbnail' as const, code: 'decode-failed' as const, detail: 'th-B' };
+      await index.setAnalysis(
+        f.sha256,
+        { identification: identification('B'), metadata: metadataFailed('B'), thumbnail: { status: 'failed', blob: null, source: null, failure: undecodable, tools: [] } },
+        { fileId: f.fileId, failure: undecodable, flags: ['ext-mismatch', 'gps-null-island'] },
+      );
+      expect(await rows(f)).toEqual({
+        file: { ...before.file, stage: 'failed', flags: ['ext-mismatch', 'gps-null-island'], failure_stage: 'thumbnail', failure_code: 'decode-failed', failure_detail: 'th-B' },
+        content: {
+          ...before.content,
+          mime: 'image/jpeg',
+          detected_ext: 'jpg',
+          kind: 'image',
+          ...photoColumns('failed'),
+          thumbnail_status: 'failed',
+          thumbnail_container: null,
+          thumbnail_name: null,
+          thumbnail_source: null,
+          preview_container: null,
+          preview_name: null,
+          failure_stage: 'metadata',
+          failure_code: 'corrupt-file',
+          failure_detail: 'meta-B',
+          tools: { identify: [{ name: 'file-type', version: 'B' }], metadata: [{ name: 'exifr', version: 'B' }], thumbnail: [] },
+          findings: [{ flag: 'embedded-archive', detail: 'id-B' }],
+        },
+        pdq: [],
+      });
+    });
+
+    it('a second writer of the same bytes: nothing of its analysis lands, its file moves with its flags', async () => {
+      const c = freshCase();
+      const first = await occurrence(c, 'first.jpg', 'rows a second writer');
+      await index.setAnalysis(
+        first.sha256,
+        { identification: identification('first'), metadata: metadataDone('first'), thumbnail: thumbnailDone('first', ef) },
+        { fileId: first.fileId, to: 'thumbnailed', flags: ['exif-preview-thumbnail'] },
+      );
+      const second = await occurrence(c, 'second.png', 'rows a second writer');
+      const before = await rows(second);
+      expect(before.content).toMatchObject({ ...photoColumns('done'), ...thumbnailColumns('first'), ...noFailure, findings: [{ detail: 'id-first' }, { detail: 'th-first' }] });
+      expect(before.pdq).toEqual(efRows);
+      // Other results for every part: another type, a failed metadata read, another thumbnail with other hashes.
+      await index.setAnalysis(
+        second.sha256,
+        {
+          identification: { ...identification('second'), mime: 'image/png', detectedExt: 'png' },
+          metadata: metadataFailed('second'),
+          thumbnail: thumbnailDone('second', [{ frame: 0, hash: 'ab'.repeat(32), quality: 90 }]),
+        },
+        { fileId: second.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'] },
+      );
+      expect(await rows(second)).toEqual({
+        file: { ...before.file, stage: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'], ...noFailure },
+        content: before.content,
+        pdq: efRows,
+      });
+    });
+
+    it('a file resumed after an older attempt wrote identify only: the older identification stands, the rest lands', async () => {
+      const f = await occurrence(freshCase(), 'resumed.png', 'rows a resumed file');
+      const before = await rows(f);
+      await index.setIdentification(f.sha256, identification('old'), { fileId: f.fileId, to: 'identified', flags: ['ext-mismatch'] });
+      await index.setAnalysis(
+        f.sha256,
+        { identification: { ...identification('D'), mime: 'image/png' }, metadata: metadataDone('D'), thumbnail: thumbnailDone('D', ef) },
+        { fileId: f.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'] },
+      );
+      expect(await rows(f)).toEqual({
+        file: { ...before.file, stage: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'], ...noFailure },
+        content: {
+          ...before.content,
+          mime: 'image/jpeg',
+          detected_ext: 'jpg',
+          kind: 'image',
+          ...photoColumns('done'),
+          ...thumbnailColumns('D'),
+          ...noFailure,
+          tools: { identify: [{ name: 'file-type', version: 'old' }], metadata: [{ name: 'exifr', version: 'D' }], thumbnail: [{ name: 'sharp', version: 'D' }] },
+          findings: [
+            { flag: 'embedded-archive', detail: 'id-old' },
+            { flag: 'no-content', detail: 'th-D' },
+          ],
+        },
+        pdq: efRows,
+      });
+    });
+
+    it('audio: its metadata with noThumbnail makes the thumbnail n/a, no thumbnail tools, the file described', async () => {
+      const f = await occurrence(freshCase(), 'memo.m4a', 'rows an audio file');
+      const before = await rows(f);
+      await index.setAnalysis(
+        f.sha256,
+        {
+          identification: { mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio', tools: [{ name: 'file-type', version: 'E' }], findings: [] },
+          metadata: { status: 'done', metadata: { durationSec: 2.5 }, tools: [{ name: 'ffprobe', version: 'E' }], noThumbnail: true },
+        },
+        { fileId: f.fileId, to: 'described' },
+      );
+      expect(await rows(f)).toEqual({
+        file: { ...before.file, stage: 'described', flags: [], ...noFailure },
+        content: {
+          ...before.content,
+          mime: 'audio/mp4',
+          detected_ext: 'm4a',
+          kind: 'audio',
+          metadata_status: 'done',
+          metadata: { durationSec: 2.5 },
+          taken_at_utc: null,
+          taken_at_local: null,
+          taken_at_local_ts: null,
+          taken_offset_minutes: null,
+          gps_lat: null,
+          gps_lon: null,
+          make: null,
+          model: null,
+          duration_sec: 2.5,
+          width: null,
+          height: null,
+          thumbnail_status: 'n/a',
+          thumbnail_container: null,
+          thumbnail_name: null,
+          thumbnail_source: null,
+          preview_container: null,
+          preview_name: null,
+          ...noFailure,
+          tools: { identify: [{ name: 'file-type', version: 'E' }], metadata: [{ name: 'ffprobe', version: 'E' }] },
+          findings: [],
+        },
+        pdq: [],
+      });
+    });
+
+    it('a file failed already: its content is analysed, the file keeps its failure and gets no flags', async () => {
+      const f = await occurrence(freshCase(), 'given-up.png', 'rows a failed file');
+      await index.failFile(f.fileId, { stage: 'identify', code: 'dead-lettered', detail: 'given up' });
+      const before = await rows(f);
+      await index.setAnalysis(
+        f.sha256,
+        { identification: identification('G'), metadata: metadataDone('G'), thumbnail: thumbnailDone('G', ef) },
+        { fileId: f.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'] },
+      );
+      expect(await rows(f)).toEqual({
+        file: { ...before.file, stage: 'failed', flags: [], failure_stage: 'identify', failure_code: 'dead-lettered', failure_detail: 'given up' },
+        content: {
+          ...before.content,
+          mime: 'image/jpeg',
+          detected_ext: 'jpg',
+          kind: 'image',
+          ...photoColumns('done'),
+          ...thumbnailColumns('G'),
+          ...noFailure,
+          tools: { identify: [{ name: 'file-type', version: 'G' }], metadata: [{ name: 'exifr', version: 'G' }], thumbnail: [{ name: 'sharp', version: 'G' }] },
+          findings: [
+            { flag: 'embedded-archive', detail: 'id-G' },
+            { flag: 'no-content', detail: 'th-G' },
+          ],
+        },
+        pdq: efRows,
+      });
+    });
+
+    it('pdq-replaced-by-a-write-that-recorded-only-the-metadata: a thumbnail recorded before keeps its PDQ rows when this write records the metadata alone', async () => {
+      const f = await occurrence(freshCase(), 'half.jpg', 'rows a thumbnail recorded before');
+      // Another occurrence's attempt recorded the thumbnail (and its hash), not the metadata.
+      await index.setThumbnail(f.sha256, thumbnailDone('old', [{ frame: 0, hash: '11'.repeat(32), quality: 10 }]));
+      const before = await rows(f);
+      expect(before.content).toMatchObject({ metadata_status: 'pending', thumbnail_status: 'done' });
+      await index.setAnalysis(
+        f.sha256,
+        { metadata: metadataDone('H'), thumbnail: thumbnailDone('H', [{ frame: 0, hash: 'ab'.repeat(32), quality: 90 }, { frame: 1, hash: 'cd'.repeat(32), quality: 80 }]) },
+        { fileId: f.fileId, to: 'thumbnailed' },
+      );
+      expect(await rows(f)).toEqual({
+        file: { ...before.file, stage: 'thumbnailed', flags: [], ...noFailure },
+        content: {
+          ...before.content,
+          ...photoColumns('done'),
+          ...thumbnailColumns('old'),
+          tools: { metadata: [{ name: 'exifr', version: 'H' }], thumbnail: [{ name: 'sharp', version: 'old' }] },
+          findings: [{ flag: 'no-content', detail: 'th-old' }],
+        },
+        pdq: [{ frame: 0, bits: '00010001'.repeat(32), quality: 10, timeMs: null }],
+      });
     });
   });
 
