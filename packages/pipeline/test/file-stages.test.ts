@@ -677,11 +677,14 @@ describe("the analyse stage's one write (step-writes.ts)", () => {
   it('keeps the findings of the steps before a thumbnail that fails the file', async () => {
     const ref = ev();
     const m = await photoUpload(ref, 'undecodable');
+    // Another file still to do, so this failure does not end the evidence item (its completion is no part of the count).
+    await addUpload(ref, 'waiting.txt', 'TEXT waiting');
     const saved = deps.thumbnailer;
     deps.thumbnailer = { ...saved, image: async () => { throw new ExhibitError('decode-failed', 'no decoder took it'); } };
     try {
-      // (No count of statements: the failure ends the evidence item's last file, and its completion is recorded.)
-      expect((await run('analyse', m)).outcome).toMatchObject({ status: 'failed', code: 'decode-failed' });
+      // The file's read, one write (identify, metadata, the thumbnail's failure and the file's, with the findings before
+      // it; three before), and the runner's probe of the evidence item's open work after a failed file.
+      expect(await run('analyse', m)).toMatchObject({ outcome: { status: 'failed', code: 'decode-failed' }, statements: 3 });
     } finally {
       deps.thumbnailer = saved;
     }
