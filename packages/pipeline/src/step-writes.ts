@@ -77,6 +77,9 @@ export class StepWrites {
 
   private fileMove(): FileMove | undefined {
     const flags = this.flags.length > 0 ? { flags: [...this.flags] } : {};
+    // A failure carries no unpack: a move's `unpack: 'pending'` before it is dropped with it (when each step wrote
+    // its own, identify's write kept it). Unreachable today: only identify marks a file for unpacking, only an
+    // archive, and an archive has no step after identify to fail in (ANALYSE_STEPS, stage-graph.ts).
     if (this.failure) return { fileId: this.fileId, failure: this.failure, ...flags };
     if (this.to) return { fileId: this.fileId, to: this.to, ...flags, ...(this.unpack ? { unpack: this.unpack } : {}) };
     return undefined;
