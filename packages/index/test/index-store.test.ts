@@ -972,7 +972,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         f.sha256,
         {
           identification: { mime: 'audio/mp4', detectedExt: 'm4a', kind: 'audio', tools: [{ name: 'file-type', version: 'E' }], findings: [] },
-          metadata: { status: 'done', metadata: { durationSec: 2.5 }, tools: [{ name: 'ffprobe', version: 'E' }], noThumbnail: true },
+          metadata: { status: 'done', metadata: { durationSec: 2.5, raw: {} }, tools: [{ name: 'ffprobe', version: 'E' }], noThumbnail: true },
         },
         { fileId: f.fileId, to: 'described' },
       );
@@ -984,7 +984,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
           detected_ext: 'm4a',
           kind: 'audio',
           metadata_status: 'done',
-          metadata: { durationSec: 2.5 },
+          metadata: { durationSec: 2.5, raw: {} },
           taken_at_utc: null,
           taken_at_local: null,
           taken_at_local_ts: null,
