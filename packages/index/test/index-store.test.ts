@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isExhibitError, type IndexStore, type NewFile } from '@exhibit/core';
+import { isExhibitError, type FileFlag, type IndexStore, type NewFile } from '@exhibit/core';
 import { countingSqlClient, createPostgresIndex, openSqlClient, type SqlClient } from '../src/index.js';
 import { TOOLS, hashesOf, member, newUpload, photo, rootFile } from './fixtures.js';
 import { allTargets } from './targets.js';
@@ -804,15 +804,8 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
     /** The content columns photo()'s metadata sets. */
     const photoColumns = (status: string) => ({
       metadata_status: status,
-      metadata: {
-        takenAt: { local: '2023:07:14 09:30:00', offsetMinutes: 120, utc: '2023-07-14T07:30:00.000Z', source: 'exif:DateTimeOriginal+OffsetTimeOriginal' },
-        gps: { lat: 51.5074, lon: -0.1278 },
-        make: 'Canon',
-        model: 'Canon EOS 80D',
-        width: 6000,
-        height: 4000,
-        raw: { Make: 'Canon', Model: 'Canon EOS 80D' },
-      },
+      // The metadata column holds the record as written, to the letter: photo() itself.
+      metadata: photo(),
       taken_at_utc: '2023-07-14T07:30:00',
       taken_at_local: '2023:07:14 09:30:00',
       taken_at_local_ts: '2023-07-14T09:30:00',
@@ -835,6 +828,23 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       preview_name: `previews/${tag}.jpg`,
     });
     const noFailure = { failure_stage: null, failure_code: null, failure_detail: null };
+    /** The type columns identification(tag) sets. */
+    const identifiedColumns = { mime: 'image/jpeg', detected_ext: 'jpg', kind: 'image' };
+    /** Records identification, metadataDone(tag) and thumbnailDone(tag, ef) for `f` in one write, moving it to thumbnailed with `flags`. */
+    const analysePhoto = (f: { fileId: string; sha256: string }, tag: string, flags: FileFlag[], ident = identification(tag)) =>
+      index.setAnalysis(f.sha256, { identification: ident, metadata: metadataDone(tag), thumbnail: thumbnailDone(tag, ef) }, { fileId: f.fileId, to: 'thumbnailed', flags });
+    /** The content columns analysePhoto(f, tag) leaves where identification(identifiedTag) is the identification that stands. */
+    const analysedPhotoColumns = (identifiedTag: string, tag: string) => ({
+      ...identifiedColumns,
+      ...photoColumns('done'),
+      ...thumbnailColumns(tag),
+      ...noFailure,
+      tools: { identify: [{ name: 'file-type', version: identifiedTag }], metadata: [{ name: 'exifr', version: tag }], thumbnail: [{ name: 'sharp', version: tag }] },
+      findings: [
+        { flag: 'embedded-archive', detail: `id-${identifiedTag}` },
+        { flag: 'no-content', detail: `th-${tag}` },
+      ],
+    });
 
     it('a new photo: findings identify first then thumbnail, a failed metadata read kept, an EXIF preview, two PDQ frames, tools per step, the file moved with every flag', async () => {
       const f = await occurrence(freshCase(), 'holiday.png', 'rows a new photo');
@@ -852,9 +862,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         file: { ...before.file, stage: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'], ...noFailure },
         content: {
           ...before.content,
-          mime: 'image/jpeg',
-          detected_ext: 'jpg',
-          kind: 'image',
+          ...identifiedColumns,
           ...photoColumns('failed'),
           ...thumbnailColumns('A'),
           failure_stage: 'metadata',
@@ -887,9 +895,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
         file: { ...before.file, stage: 'failed', flags: ['ext-mismatch', 'gps-null-island'], failure_stage: 'thumbnail', failure_code: 'decode-failed', failure_detail: 'th-B' },
         content: {
           ...before.content,
-          mime: 'image/jpeg',
-          detected_ext: 'jpg',
-          kind: 'image',
+          ...identifiedColumns,
           ...photoColumns('failed'),
           thumbnail_status: 'failed',
           thumbnail_container: null,
@@ -910,11 +916,7 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
     it('a second writer of the same bytes: nothing of its analysis lands, its file moves with its flags', async () => {
       const c = freshCase();
       const first = await occurrence(c, 'first.jpg', 'rows a second writer');
-      await index.setAnalysis(
-        first.sha256,
-        { identification: identification('first'), metadata: metadataDone('first'), thumbnail: thumbnailDone('first', ef) },
-        { fileId: first.fileId, to: 'thumbnailed', flags: ['exif-preview-thumbnail'] },
-      );
+      await analysePhoto(first, 'first', ['exif-preview-thumbnail']);
       const second = await occurrence(c, 'second.png', 'rows a second writer');
       const before = await rows(second);
       expect(before.content).toMatchObject({ ...photoColumns('done'), ...thumbnailColumns('first'), ...noFailure, findings: [{ detail: 'id-first' }, { detail: 'th-first' }] });
@@ -940,27 +942,10 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       const f = await occurrence(freshCase(), 'resumed.png', 'rows a resumed file');
       const before = await rows(f);
       await index.setIdentification(f.sha256, identification('old'), { fileId: f.fileId, to: 'identified', flags: ['ext-mismatch'] });
-      await index.setAnalysis(
-        f.sha256,
-        { identification: { ...identification('D'), mime: 'image/png' }, metadata: metadataDone('D'), thumbnail: thumbnailDone('D', ef) },
-        { fileId: f.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'] },
-      );
+      await analysePhoto(f, 'D', ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'], { ...identification('D'), mime: 'image/png' });
       expect(await rows(f)).toEqual({
         file: { ...before.file, stage: 'thumbnailed', flags: ['ext-mismatch', 'gps-null-island', 'exif-preview-thumbnail'], ...noFailure },
-        content: {
-          ...before.content,
-          mime: 'image/jpeg',
-          detected_ext: 'jpg',
-          kind: 'image',
-          ...photoColumns('done'),
-          ...thumbnailColumns('D'),
-          ...noFailure,
-          tools: { identify: [{ name: 'file-type', version: 'old' }], metadata: [{ name: 'exifr', version: 'D' }], thumbnail: [{ name: 'sharp', version: 'D' }] },
-          findings: [
-            { flag: 'embedded-archive', detail: 'id-old' },
-            { flag: 'no-content', detail: 'th-D' },
-          ],
-        },
+        content: { ...before.content, ...analysedPhotoColumns('old', 'D') },
         pdq: efRows,
       });
     });
@@ -1014,27 +999,10 @@ describe.each(allTargets())('PostgresIndex on $name', (target) => {
       const f = await occurrence(freshCase(), 'given-up.png', 'rows a failed file');
       await index.failFile(f.fileId, { stage: 'identify', code: 'dead-lettered', detail: 'given up' });
       const before = await rows(f);
-      await index.setAnalysis(
-        f.sha256,
-        { identification: identification('G'), metadata: metadataDone('G'), thumbnail: thumbnailDone('G', ef) },
-        { fileId: f.fileId, to: 'thumbnailed', flags: ['ext-mismatch', 'exif-preview-thumbnail'] },
-      );
+      await analysePhoto(f, 'G', ['ext-mismatch', 'exif-preview-thumbnail']);
       expect(await rows(f)).toEqual({
         file: { ...before.file, stage: 'failed', flags: [], failure_stage: 'identify', failure_code: 'dead-lettered', failure_detail: 'given up' },
-        content: {
-          ...before.content,
-          mime: 'image/jpeg',
-          detected_ext: 'jpg',
-          kind: 'image',
-          ...photoColumns('done'),
-          ...thumbnailColumns('G'),
-          ...noFailure,
-          tools: { identify: [{ name: 'file-type', version: 'G' }], metadata: [{ name: 'exifr', version: 'G' }], thumbnail: [{ name: 'sharp', version: 'G' }] },
-          findings: [
-            { flag: 'embedded-archive', detail: 'id-G' },
-            { flag: 'no-content', detail: 'th-G' },
-          ],
-        },
+        content: { ...before.content, ...analysedPhotoColumns('G', 'G') },
         pdq: efRows,
       });
     });
