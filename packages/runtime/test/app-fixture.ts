@@ -5,9 +5,9 @@ import path from 'node:path';
 import pino from 'pino';
 import yazl from 'yazl';
 import { inject } from 'vitest';
-import { loadConfig, type ExhibitConfig } from '@exhibit/core';
+import { ExhibitError, loadConfig, QUEUES, type ExhibitConfig } from '@exhibit/core';
 import { createAzureBlobStore } from '@exhibit/storage';
-import { createApp, type App } from '../src/index.js';
+import { createApp, handleQueueMessage, type App } from '../src/index.js';
 
 /**
  * The runtime's whole app for integration tests: createApp on Azurite and an
@@ -29,6 +29,25 @@ export async function zipOf(entries: Array<{ name: string; data: Buffer }>): Pro
   const chunks: Buffer[] = [];
   for await (const c of zip.outputStream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
+}
+
+/**
+ * Delivers every queued message of `app` until none is left, at most `maxRounds` passes over the queues (a throw
+ * fails the test: nothing in the tests that use it should retry).
+ */
+export async function drainQueues(app: App, options: { maxRounds: number }): Promise<void> {
+  for (let round = 0; round < options.maxRounds; round++) {
+    let any = false;
+    for (const queue of QUEUES) {
+      for (const m of await app.bus.receive(queue, { maxMessages: 16, lockMs: 120_000 })) {
+        any = true;
+        await handleQueueMessage(app, queue, { body: m.body, messageId: m.messageId, deliveryCount: m.deliveryCount }, inv());
+        await m.complete();
+      }
+    }
+    if (!any) return;
+  }
+  throw new ExhibitError('timeout', 'queues did not drain');
 }
 
 export interface AppFixture {

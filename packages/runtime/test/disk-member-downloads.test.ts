@@ -4,12 +4,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { derivedNames, ExhibitError, QUEUES, type FileRecord, type MediaMetadata } from '@exhibit/core';
+import { derivedNames, type FileRecord, type MediaMetadata } from '@exhibit/core';
 import { issueLocalToken, startHttpServer, type HttpServerHandle } from '@exhibit/api';
 import { blobSource } from '@exhibit/pipeline';
 import { hasTool, run } from '../../pipeline/src/disk/test-support/disk-image.builder.js';
-import { handleQueueMessage, reconcile, type App } from '../src/index.js';
-import { inv, logger, openAppFixture, type AppFixture } from './app-fixture.js';
+import { reconcile, type App } from '../src/index.js';
+import { drainQueues, inv, logger, openAppFixture, type AppFixture } from './app-fixture.js';
 
 /**
  * Files of disk images downloaded through the API and read by ffmpeg, one of
@@ -99,7 +99,7 @@ describe.skipIf(missing.length > 0)(`disk-image members downloaded and read by f
     await fixture.upload(`${CASE}/${RAW}/card.img`, rawImage);
     await fixture.upload(`${CASE}/${EWF}/card2.E01`, e01);
     await reconcile(app, inv());
-    await drain(app);
+    await drainQueues(app, { maxRounds: 80 });
     await app.access.assign(CASE, 'erin', { role: 'examiner', by: 'setup' });
     server = await startHttpServer(app.api, { host: '127.0.0.1', port: 0, logger });
   }, 240_000);
@@ -244,20 +244,4 @@ describe.skipIf(missing.length > 0)(`disk-image members downloaded and read by f
 function keyDir(app: App): string {
   if (app.config.auth.kind !== 'local') throw new Error('the test app signs its own tokens');
   return app.config.auth.keyDir;
-}
-
-/** Delivers every queued message until none is left (a throw fails the test: nothing here should retry). */
-async function drain(app: App): Promise<void> {
-  for (let round = 0; round < 80; round++) {
-    let any = false;
-    for (const queue of QUEUES) {
-      for (const m of await app.bus.receive(queue, { maxMessages: 16, lockMs: 120_000 })) {
-        any = true;
-        await handleQueueMessage(app, queue, { body: m.body, messageId: m.messageId, deliveryCount: m.deliveryCount }, inv());
-        await m.complete();
-      }
-    }
-    if (!any) return;
-  }
-  throw new ExhibitError('timeout', 'queues did not drain');
 }

@@ -4,14 +4,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ExhibitError, QUEUES, type CustodyEvent } from '@exhibit/core';
+import type { CustodyEvent } from '@exhibit/core';
 import { pdqDistance, pdqFromImage } from '@exhibit/media';
 import { createAzureBlobStore } from '@exhibit/storage';
 import { HashSetStore } from '@exhibit/index';
 import { runPdqBackfill } from '@exhibit/pipeline';
-import { handleQueueMessage, reconcile, type App } from '../src/index.js';
+import { reconcile, type App } from '../src/index.js';
 import { cameraPair, exiftoolVersion } from '../../media/src/preview/exiftool-camera.test-support.js';
-import { inv, logger, openAppFixture, type AppFixture } from './app-fixture.js';
+import { drainQueues, inv, logger, openAppFixture, type AppFixture } from './app-fixture.js';
 
 /**
  * PDQ and the edited-image hint through the whole pipeline (Azurite + PGlite,
@@ -49,21 +49,7 @@ describe('PDQ and the edited-image hint in the analyse stage (Azurite + PGlite)'
 
   const upload = (blobName: string, bytes: Buffer) => fixture.upload(blobName, bytes);
 
-  /** Delivers every queued message until none is left (a throw fails the test: nothing here should retry). */
-  async function drain(): Promise<void> {
-    for (let round = 0; round < 60; round++) {
-      let any = false;
-      for (const queue of QUEUES) {
-        for (const m of await app.bus.receive(queue, { maxMessages: 16, lockMs: 120_000 })) {
-          any = true;
-          await handleQueueMessage(app, queue, { body: m.body, messageId: m.messageId, deliveryCount: m.deliveryCount }, inv());
-          await m.complete();
-        }
-      }
-      if (!any) return;
-    }
-    throw new ExhibitError('timeout', 'queues did not drain');
-  }
+  const drain = () => drainQueues(app, { maxRounds: 60 });
 
   it('stores the reference-compatible hash of each photo, and the resized, recompressed copy is within 31 bits', async () => {
     await upload(`${caseId}/EV1/meadow.jpg`, original);
