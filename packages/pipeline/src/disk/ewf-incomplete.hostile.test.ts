@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,8 +7,8 @@ import { checkRange } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
 import { EwfImage } from './ewf-image.container.js';
 import { fileSystems, openDiskImage, type DiskImage } from './open-disk-image.js';
-import { missingTools, pseudoRandom, run } from './test-support/disk-image.builder.js';
-import { addExfatFiles } from './test-support/exfat-image.builder.js';
+import { fls, icatMd5, md5, missingTools, pseudoRandom, run } from './test-support/disk-image.builder.js';
+import { buildExfat } from './test-support/exfat-image.builder.js';
 
 /**
  * An EWF set with a segment cut short or missing (issue 15: "truncated or missing segments"): the chunks the segments
@@ -34,7 +33,6 @@ class MemorySource implements ByteSource {
 
 let dir = '';
 const p = (name: string) => path.join(dir, name);
-const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex');
 const FILES: [string, number, number][] = [
   ['A.BIN', 200_000, 1],
   ['FILL1.BIN', 1_500_000, 2],
@@ -70,14 +68,26 @@ async function list(segmentBytes: Buffer[]): Promise<{ disk: DiskImage; files: M
   return { disk, files };
 }
 
-/** fls -r -p paths of the files (not TSK's virtual entries) over the given segment files. */
+/** fls -r -p paths of the allocated files and directories (not TSK's virtual entries) over the given segment files. */
 function flsPaths(names: string[]): string[] {
-  return run('fls', ['-r', '-p', ...names.map(p)])
-    .toString('utf8')
-    .split('\n')
-    .filter((l) => /^[rd]\/[rd] \d+:/.test(l))
-    .map((l) => l.split('\t')[1]!)
-    .filter((name) => !name.includes('(Volume Label Entry)'));
+  return fls(names.map(p))
+    .filter((e) => !e.deleted && /^[rd]\/[rd]$/.test(e.type))
+    .map((e) => e.path);
+}
+
+/** icat's MD5 of the allocated file `name` (a path fls -r -p prints) over the given segment files. */
+function icatMd5Of(names: string[], name: string): string {
+  const entry = fls(names.map(p)).find((e) => !e.deleted && e.type === 'r/r' && e.path === name);
+  if (!entry) throw new Error(`fls lists no file ${name}`);
+  return icatMd5(names.map(p), entry.entryId);
+}
+
+/** `img` acquired uncompressed, 64-sector chunks, in 1 MiB segments named `target`.E01…: the segment files' names, in order. */
+function acquireInSegments(img: string, target: string): string[] {
+  run('ewfacquire', ['-u', '-t', p(target), '-c', 'none', '-S', '1MiB', '-b', '64', img]);
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(target) && /^\.E\d\d$/.test(f.slice(target.length)))
+    .sort();
 }
 
 describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing', { timeout: 120_000 }, () => {
@@ -94,14 +104,19 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     run('mmd', ['-i', img, '::/SUB']);
     run('mcopy', ['-i', img, p('D.BIN'), '::/SUB/LATE.BIN']);
     written.set('SUB/LATE.BIN', written.get('D.BIN')!);
-    run('ewfacquire', ['-u', '-t', p('set'), '-c', 'none', '-S', '1MiB', '-b', '64', img]);
-    segments = readdirSync(dir).filter((f) => /^set\.E\d\d$/.test(f)).sort();
+    segments = acquireInSegments(img, 'set');
   }, 120_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const load = () => segments.map((f) => readFileSync(p(f)));
+  /** The set with segment 3 cut to its first 500000 bytes. */
+  const loadCut = () => {
+    const cut = load();
+    cut[2] = cut[2]!.subarray(0, 500_000);
+    return cut;
+  };
 
   it('the whole set lists every file with its MD5, as fls and icat do', async () => {
     expect(segments).toHaveLength(7);
@@ -109,14 +124,12 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     expect(disk.ewf?.incomplete).toBeUndefined();
     expect([...files.keys()].sort()).toEqual(flsPaths(segments).sort());
     for (const [name, sum] of written) expect(files.get(name)?.md5).toBe(sum);
-    const inode = run('fls', ['-r', '-p', ...segments.map(p)]).toString().match(/r\/r (\d+):\tFILL2\.BIN/)![1]!;
-    expect(md5(run('icat', [...segments.map(p), inode]))).toBe(written.get('FILL2.BIN'));
+    expect(icatMd5Of(segments, 'FILL2.BIN')).toBe(written.get('FILL2.BIN'));
   });
 
   it('ewf-truncated-segment-refuses-whole-image', async () => {
-    const cut = load();
-    cut[2] = cut[2]!.subarray(0, 500_000);
-    writeFileSync(p('cut.E03'), cut[2]);
+    const cut = loadCut();
+    writeFileSync(p('cut.E03'), cut[2]!);
     const { disk, files } = await list(cut);
     expect(disk.ewf?.incomplete).toEqual([{ reason: 'segment-truncated', message: expect.stringMatching(/EWF segment 3: section 'sectors' .* runs past the segment end \(500000 bytes\)/) }]);
     // Every file is listed; those before the cut (counted from the front) and after it (counted from the back) read right.
@@ -128,18 +141,12 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     expect(lost.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-truncated' }, message: expect.stringMatching(/EWF chunk \d+ .* is not in the segments given: EWF segment 3/) });
     // TSK (libewf) reads the cut set too: the files before the cut agree with fls and icat over it.
     const given = ['set.E01', 'set.E02', 'cut.E03', ...segments.slice(3)];
-    const fls = run('fls', ['-r', '-p', ...given.map(p)]).toString();
-    for (const name of ['A.BIN', 'FILL1.BIN', 'B.BIN']) {
-      const inode = fls.match(new RegExp(`r/r (\\d+):\\t${name.replace('.', '\\.')}\\n`))![1]!;
-      expect(md5(run('icat', [...given.map(p), inode])), name).toBe(files.get(name)!.md5);
-    }
+    for (const name of ['A.BIN', 'FILL1.BIN', 'B.BIN']) expect(icatMd5Of(given, name), name).toBe(files.get(name)!.md5);
   });
 
   it('ewf-truncated-segment-chunks-past-the-cut-unreadable-never-zeros', async () => {
     const whole = await EwfImage.open(load().map((b) => new MemorySource(b)));
-    const cut = load();
-    cut[2] = cut[2]!.subarray(0, 500_000);
-    const image = await EwfImage.open(cut.map((b) => new MemorySource(b)));
+    const image = await EwfImage.open(loadCut().map((b) => new MemorySource(b)));
     let same = 0;
     let failed = 0;
     for (let n = 0; n * image.chunkBytes < image.size; n += 1) {
@@ -200,18 +207,15 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
   it('exfat-directory-in-a-lost-ewf-chunk-ends-the-listing', async () => {
     // exFAT: early.bin first, 2.5 MB of filler, then DIR (its cluster past the filler) holding late.bin; then last.bin in the root.
     const img = p('exfat.img');
-    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
-    run('mkfs.exfat', [img]);
     const early = pseudoRandom(20_000, 31);
-    addExfatFiles(img, [
+    buildExfat(img, 8 * 1024 * 1024, [
       { path: 'early.bin', data: early },
       { path: 'filler.bin', data: pseudoRandom(2_500_000, 32) },
       { path: 'DIR', directory: true },
       { path: 'DIR/late.bin', data: pseudoRandom(20_000, 33) },
       { path: 'last.bin', data: pseudoRandom(20_000, 34) },
     ]);
-    run('ewfacquire', ['-u', '-t', p('xf'), '-c', 'none', '-S', '1MiB', '-b', '64', img]);
-    const xf = readdirSync(dir).filter((f) => /^xf\.E\d\d$/.test(f)).sort().map((f) => readFileSync(p(f)));
+    const xf = acquireInSegments(img, 'xf').map((f) => readFileSync(p(f)));
     expect(xf.length).toBeGreaterThanOrEqual(4);
     const { files } = await list(xf.slice(0, 3));
     expect(files.get('DIR')?.entry.problem).toMatchObject({ code: 'corrupt-file', message: expect.stringMatching(/directory clusters unreadable: EWF chunk \d+ .*\[segment-missing\]/) });

@@ -6,7 +6,7 @@ import { FileByteSource } from './byte-source.js';
 import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
 import { openExfat } from './exfat.reader.js';
 import { openFat, parseFatBootSector } from './fat.reader.js';
-import { addExfatFiles } from './test-support/exfat-image.builder.js';
+import { buildExfat, entrySetChecksum, exfatLayout, type ExfatFile } from './test-support/exfat-image.builder.js';
 import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
 
@@ -120,6 +120,15 @@ function buildCard(img: string): void {
   run('mcopy', ['-i', img, p('readme.txt'), '::/readme.txt']);
 }
 
+/** A 20 MiB FAT16 (2 KiB clusters) holding small.txt, big2.bin (2 MiB) and fill.bin (15 MiB), in that order: the rest is free. */
+function buildFilledFat16(img: string): void {
+  run('mkfs.fat', ['-C', '-F', '16', '-s', '4', img, '20480']);
+  writeFileSync(p('small.txt'), 'small\n');
+  writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
+  writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
+  run('mcopy', ['-i', img, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+}
+
 /** A copy of the card, to damage. */
 function card(name: string): Fat32 {
   copyFileSync(p('card.img'), p(name));
@@ -225,11 +234,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
 
   it('fat-partition-entry-shorter-than-volume-false-cut-short: a FAT16 volume declaring more than its MBR entry, its bytes present in the image, is read on as TSK reads it, with no cut-short finding', async () => {
     const fsImg = p('entry-fs.img');
-    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480']);
-    writeFileSync(p('small.txt'), 'small\n');
-    writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
-    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
-    run('mcopy', ['-i', fsImg, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+    buildFilledFat16(fsImg);
     const fsBytes = readFileSync(fsImg);
     const disk = p('short-entry.img');
     // The entry says 8 MiB less than the file system declares; the image holds every byte of it.
@@ -265,11 +270,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
 
   it('fat-volume-cut-short-free-space-fails-unpack: a FAT16 volume cut in its free space (or past its last whole cluster) loses no file: no volume problem, every file equal to icat; a cut into a file still says so', async () => {
     const img = p('tail-free.img');
-    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', img, '20480']);
-    writeFileSync(p('small.txt'), 'small\n');
-    writeFileSync(p('big2.bin'), pseudoRandom(2 * 1024 * 1024, 70));
-    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 71));
-    run('mcopy', ['-i', img, p('small.txt'), p('big2.bin'), p('fill.bin'), '::/']);
+    buildFilledFat16(img);
     const whole = readFileSync(img);
     for (const cutBytes of [1024 * 1024, 1024]) {
       writeFileSync(img, whole.subarray(0, whole.length - cutBytes));
@@ -288,25 +289,26 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
   // exFAT ------------------------------------------------------------------
 
   /** An 8 MiB exFAT volume with 512-byte clusters: DIR (FAT-chained) holding four files, and fine.bin. */
-  function exfatCard(name: string, more: Parameters<typeof addExfatFiles>[1] = []): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
+  function exfatCard(name: string, more: ExfatFile[] = []): { img: string; image: Buffer; cluster: (c: number) => number; fatAt: (c: number) => number; stream: (n: string) => number } {
     const img = p(name);
-    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
-    run('mkfs.exfat', ['-c', '512', img]);
-    addExfatFiles(img, [
-      { path: 'DIR', directory: true, fragmented: true },
-      ...[1, 2, 3, 4].map((i) => ({ path: `DIR/f${i}.bin`, data: pseudoRandom(900 + i, 40 + i) })),
-      { path: 'fine.bin', data: pseudoRandom(2_000, 50) },
-      ...more,
-    ]);
+    buildExfat(
+      img,
+      8 * 1024 * 1024,
+      [
+        { path: 'DIR', directory: true, fragmented: true },
+        ...[1, 2, 3, 4].map((i) => ({ path: `DIR/f${i}.bin`, data: pseudoRandom(900 + i, 40 + i) })),
+        { path: 'fine.bin', data: pseudoRandom(2_000, 50) },
+        ...more,
+      ],
+      ['-c', '512'],
+    );
     const image = readFileSync(img);
-    const sectorBytes = 2 ** image[108]!;
-    const heap = image.readUInt32LE(88) * sectorBytes;
-    const clusterBytes = sectorBytes * 2 ** image[109]!;
+    const { clusterAt, fatAt } = exfatLayout(image);
     return {
       img,
       image,
-      cluster: (c) => heap + (c - 2) * clusterBytes,
-      fatAt: (c) => image.readUInt32LE(80) * sectorBytes + c * 4,
+      cluster: clusterAt,
+      fatAt,
       // The stream-extension entry of the entry set named `n`: the entry before its first name entry.
       stream: (n) => image.indexOf(Buffer.from(n, 'utf16le')) - 2 - 32,
     };
@@ -315,10 +317,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
   /** Rewrites the SetChecksum of the entry set whose stream entry is at `stream`. */
   function fixChecksum(image: Buffer, stream: number): void {
     const set = stream - 32;
-    const length = 32 * (1 + image[set + 1]!);
-    let checksum = 0;
-    for (let i = 0; i < length; i += 1) if (i !== 2 && i !== 3) checksum = ((((checksum & 1) << 15) | (checksum >> 1)) + image[set + i]!) & 0xffff;
-    image.writeUInt16LE(checksum, set + 2);
+    image.writeUInt16LE(entrySetChecksum(image.subarray(set, set + 32 * (1 + image[set + 1]!))), set + 2);
   }
 
   it('exfat-directory-chain-break-loses-subtree: a directory of two clusters whose link points at a free cluster, or back at itself, lists its first cluster\'s files', async () => {
@@ -377,18 +376,13 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
 
   it('exfat-label-and-bitmap-from-cluster-outside-root: a root link to a free cluster holding a label and a bitmap entry changes neither (the first entries of the verified root count)', async () => {
     const img = p('exfat-label.img');
-    writeFileSync(img, Buffer.alloc(8 * 1024 * 1024));
-    run('mkfs.exfat', ['-c', '512', '-L', 'REAL', img]);
     const fine = pseudoRandom(2_000, 80);
-    addExfatFiles(img, [{ path: 'fine.bin', data: fine }]);
+    buildExfat(img, 8 * 1024 * 1024, [{ path: 'fine.bin', data: fine }], ['-c', '512', '-L', 'REAL']);
     const image = readFileSync(img);
-    const sectorBytes = 2 ** image[108]!;
-    const clusterBytes = sectorBytes * 2 ** image[109]!;
-    const cluster = (c: number) => image.readUInt32LE(88) * sectorBytes + (c - 2) * clusterBytes;
-    const root = image.readUInt32LE(96);
+    const { clusterAt: cluster, fatAt, rootCluster: root } = exfatLayout(image);
     const stray = root + 3000;
     // The root's FAT entry links to a free cluster, which holds a label entry FAKE and a bitmap entry naming a zeroed cluster.
-    image.writeUInt32LE(stray, image.readUInt32LE(80) * sectorBytes + root * 4);
+    image.writeUInt32LE(stray, fatAt(root));
     let realBitmap = cluster(root);
     while (image[realBitmap] !== 0x81) realBitmap += 32;
     const label = Buffer.alloc(32);
@@ -424,10 +418,8 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
 
   it('exfat-volume-cut-short-unreported: an exFAT volume shorter than its boot sector says is the volume\'s problem; a file past the cut says so', async () => {
     const img = p('exfat-cut.img');
-    writeFileSync(img, Buffer.alloc(16 * 1024 * 1024));
-    run('mkfs.exfat', [img]);
     const early = pseudoRandom(3_000, 60);
-    addExfatFiles(img, [
+    buildExfat(img, 16 * 1024 * 1024, [
       { path: 'early.bin', data: early },
       { path: 'big.bin', data: pseudoRandom(12_000_000, 61) },
     ]);
@@ -446,10 +438,8 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
 
   it('exfat-volume-cut-short-free-space-fails-unpack: an exFAT volume cut only in its free clusters loses no file: no volume problem', async () => {
     const img = p('exfat-tail-free.img');
-    writeFileSync(img, Buffer.alloc(16 * 1024 * 1024));
-    run('mkfs.exfat', [img]);
     const early = pseudoRandom(3_000, 60);
-    addExfatFiles(img, [{ path: 'early.bin', data: early }]);
+    buildExfat(img, 16 * 1024 * 1024, [{ path: 'early.bin', data: early }]);
     truncateSync(img, 8 * 1024 * 1024);
     const listed = await list(img, openExfat);
     // Before: "exfat: the boot sector declares 32768 sectors … the volume is cut short".

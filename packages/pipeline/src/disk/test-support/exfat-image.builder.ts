@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { run } from './disk-image.builder.js';
 
 /**
  * Adds files to an exFAT volume made by mkfs.exfat (exfatprogs), in a file,
@@ -27,15 +28,48 @@ export interface ExfatFile {
 /** 2024-05-06 07:08:10 as an exFAT timestamp. */
 const STAMP = ((2024 - 1980) << 25) | (5 << 21) | (6 << 16) | (7 << 11) | (8 << 5) | 5;
 
+/** Where things are in an exFAT volume, from its boot sector (the fields this writer and the tests that edit volumes use). */
+export interface ExfatLayout {
+  clusterBytes: number;
+  clusterCount: number;
+  rootCluster: number;
+  /** Byte offset of cluster `c` in the volume. */
+  clusterAt(c: number): number;
+  /** Byte offset of FAT entry `c` (the first FAT's). */
+  fatAt(c: number): number;
+}
+
+export function exfatLayout(image: Buffer): ExfatLayout {
+  const sectorBytes = 2 ** image[108]!;
+  const clusterBytes = sectorBytes * 2 ** image[109]!;
+  const fatOffset = image.readUInt32LE(80) * sectorBytes;
+  const heap = image.readUInt32LE(88) * sectorBytes;
+  return {
+    clusterBytes,
+    clusterCount: image.readUInt32LE(92),
+    rootCluster: image.readUInt32LE(96),
+    clusterAt: (c) => heap + (c - 2) * clusterBytes,
+    fatAt: (c) => fatOffset + c * 4,
+  };
+}
+
+/** The SetChecksum of an entry set (all its bytes but the checksum's own two). */
+export function entrySetChecksum(set: Uint8Array): number {
+  let checksum = 0;
+  for (let i = 0; i < set.length; i += 1) if (i !== 2 && i !== 3) checksum = (((checksum & 1) << 15) | (checksum >> 1)) + set[i]! & 0xffff;
+  return checksum;
+}
+
+/** A zeroed `sizeBytes` file at `imagePath` formatted by `mkfs.exfat` (with `mkfsArgs`), then `files` added. */
+export function buildExfat(imagePath: string, sizeBytes: number, files: ExfatFile[], mkfsArgs: string[] = []): void {
+  writeFileSync(imagePath, Buffer.alloc(sizeBytes));
+  run('mkfs.exfat', [...mkfsArgs, imagePath]);
+  addExfatFiles(imagePath, files);
+}
+
 export function addExfatFiles(imagePath: string, files: ExfatFile[]): void {
   const img = readFileSync(imagePath);
-  const sectorBytes = 2 ** img[108]!;
-  const clusterBytes = sectorBytes * 2 ** img[109]!;
-  const fatOffset = img.readUInt32LE(80) * sectorBytes;
-  const heap = img.readUInt32LE(88) * sectorBytes;
-  const clusterCount = img.readUInt32LE(92);
-  const rootCluster = img.readUInt32LE(96);
-  const at = (cluster: number) => heap + (cluster - 2) * clusterBytes;
+  const { clusterBytes, clusterCount, rootCluster, clusterAt: at, fatAt } = exfatLayout(img);
   let bitmapOffset = -1;
   for (let e = at(rootCluster); e < at(rootCluster) + clusterBytes; e += 32) if (img[e] === 0x81) bitmapOffset = at(img.readUInt32LE(e + 20));
   if (bitmapOffset < 0) throw new Error('no allocation bitmap');
@@ -79,7 +113,7 @@ export function addExfatFiles(imagePath: string, files: ExfatFile[]): void {
     if (file.directory) img.fill(0, at(clusters[0]!), at(clusters[0]!) + clusterBytes);
     clusters.forEach((c, i) => {
       if (file.data) file.data.copy(img, at(c), i * clusterBytes, Math.min((i + 1) * clusterBytes, file.data.length));
-      if (file.fragmented) img.writeUInt32LE(i + 1 < clusters.length ? clusters[i + 1]! : 0xffffffff, fatOffset + c * 4);
+      if (file.fragmented) img.writeUInt32LE(i + 1 < clusters.length ? clusters[i + 1]! : 0xffffffff, fatAt(c));
     });
     const nameEntries = Math.ceil(name.length / 15);
     const set = Buffer.alloc(32 * (2 + nameEntries));
@@ -112,9 +146,7 @@ export function addExfatFiles(imagePath: string, files: ExfatFile[]): void {
       e[0] = 0xc1;
       Buffer.from(name.slice(n * 15, n * 15 + 15), 'utf16le').copy(e, 2);
     }
-    let checksum = 0;
-    for (let i = 0; i < set.length; i += 1) if (i !== 2 && i !== 3) checksum = (((checksum & 1) << 15) | (checksum >> 1)) + set[i]! & 0xffff;
-    set.writeUInt16LE(checksum, 2);
+    set.writeUInt16LE(entrySetChecksum(set), 2);
     if (file.deleted) {
       for (let i = 0; i < set.length; i += 32) set[i] = set[i]! & 0x7f;
       for (const c of clusters) setBit(c, false);
