@@ -384,7 +384,7 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     // Before: 101CANON had the problem and none of its photos was listed (TSK lists the 14 of its first cluster).
     expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !/^DCIM\/101CANON\/[ab]\.jpg$/.test(e.path))));
     expect(listed.entries.filter((e) => e.path.startsWith('DCIM/101CANON/'))).toHaveLength(14);
-    expect(listed.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to an entry listed earlier` });
+    expect(listed.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
     expect(new Set(listed.entries.map((e) => e.entryId)).size).toBe(listed.entries.length);
     expect(listed.md5s.size).toBe(2 + 14 + 1);
     expectIcatMd5s(fat.file, listed);
@@ -399,9 +399,16 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     const late = /^DCIM\/101CANON\/IMG_(001[5-9]|002\d|0030)\.JPG$/;
     expect(tsk2.filter((e) => late.test(e.path))).toHaveLength(16);
     expect(listed2.entries.map(asTsk)).toEqual(tskRows(tsk2.filter((e) => !late.test(e.path))));
-    expect(listed2.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${second101} also belongs to an entry listed earlier` });
+    expect(listed2.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${second101} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
     expect(new Set(listed2.entries.map((e) => e.entryId)).size).toBe(listed2.entries.length);
     expectIcatMd5s(fat2.file, listed2);
+
+    // A file cross-linked into a directory's cluster: the file has the problem and no data (icat reads the directory's bytes).
+    const fat3 = card('file-cross-dir.img');
+    writeAt(fat3.file, entryAt(fat3.image, 'README  TXT') + 26, Buffer.from([c100 & 0xff, c100 >> 8]));
+    const readme = (await list(fat3.file)).entries.find((e) => e.path === 'readme.txt')!;
+    expect(readme.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to a directory listed earlier` });
+    expect(readme.data).toBeUndefined();
   });
 
   it('fat32-root-clusters-unclaimed-cross-link-missed: a file or a directory cross-linked into the FAT32 root\'s clusters is a cross-link, not read as the root\'s bytes', async () => {

@@ -171,6 +171,8 @@ export class FatReader implements FileSystemReader {
   private readonly fatBlocks = new Map<number, Promise<Uint8Array>>();
   /** One bit per cluster: held by the FAT32 root or an allocated file or directory already listed (cross-link detection). */
   private owned: Uint8Array = new Uint8Array(0);
+  /** One bit per cluster: held by a directory (of those in `owned`), to say so of a cross-link into it. */
+  private ownedByDirectory: Uint8Array = new Uint8Array(0);
   /** The FAT32 root's clusters (listed), to name the root as the holder of a cross-linked cluster. */
   private rootClusters = new Set<number>();
   private readonly limits = LIMITS;
@@ -387,7 +389,7 @@ export class FatReader implements FileSystemReader {
     return `the volume is cut short (${this.source.size} of the ${this.declaredBytes} bytes its boot sector declares are present)`;
   }
 
-  /** Marks the clusters as held; the first already held by an earlier entry is a cross-link (a file's: none is claimed). */
+  /** A file's clusters: marks them as held; the first already held by an earlier entry is a cross-link, and then none is claimed. */
   private claim(clusters: number[]): Problem | undefined {
     const { held, problem } = this.claimUntilShared(clusters, false);
     return held < clusters.length ? problem : undefined;
@@ -395,16 +397,28 @@ export class FatReader implements FileSystemReader {
 
   /**
    * Marks the clusters before the first one already held (all when none is) and says which that is. A directory keeps
-   * those (`claimPrefix`): the shared cluster's entries are listed once, with their first holder, never again as this
-   * directory's too.
+   * those (`directory`): the shared cluster's entries are listed once, with the entry that reached it first, never again
+   * as this directory's too. When that entry is a directory too, the FAT cannot say which of the two the cluster's
+   * entries belong to (the earlier one may be the one whose chain strays): the problem says so, the listing already
+   * given stands.
    */
-  private claimUntilShared(clusters: number[], claimPrefix = true): { held: number; problem?: Problem } {
+  private claimUntilShared(clusters: number[], directory = true): { held: number; problem?: Problem } {
+    const has = (bits: Uint8Array, cluster: number) => (bits[cluster >> 3]! & (1 << (cluster & 7))) !== 0;
     let held = 0;
-    while (held < clusters.length && !(this.owned[clusters[held]! >> 3]! & (1 << (clusters[held]! & 7)))) held += 1;
-    if (held === clusters.length || claimPrefix) for (const cluster of clusters.slice(0, held)) this.owned[cluster >> 3]! |= 1 << (cluster & 7);
+    while (held < clusters.length && !has(this.owned, clusters[held]!)) held += 1;
+    if (held === clusters.length || directory) {
+      for (const cluster of clusters.slice(0, held)) {
+        this.owned[cluster >> 3]! |= 1 << (cluster & 7);
+        if (directory) this.ownedByDirectory[cluster >> 3]! |= 1 << (cluster & 7);
+      }
+    }
     if (held === clusters.length) return { held };
     const shared = clusters[held]!;
-    const holder = this.rootClusters.has(shared) ? 'the root directory' : 'an entry listed earlier';
+    const holder = this.rootClusters.has(shared)
+      ? 'the root directory'
+      : has(this.ownedByDirectory, shared)
+        ? `a directory listed earlier${directory ? ', which lists the entries it holds (whose they are the FAT cannot say)' : ''}`
+        : 'an entry listed earlier';
     return { held, problem: { code: 'corrupt-file', message: `cross-linked: cluster ${shared} also belongs to ${holder}` } };
   }
 
@@ -520,6 +534,7 @@ export class FatReader implements FileSystemReader {
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<FileSystemEntry> {
     const boot = this.boot;
     this.owned = new Uint8Array(Math.ceil((boot.lastCluster + 1) / 8));
+    this.ownedByDirectory = new Uint8Array(this.owned.length);
     let listed = 0;
     const bump = () => {
       listed += 1;
@@ -534,7 +549,7 @@ export class FatReader implements FileSystemReader {
       // break hold, up to the limit, is listed. Its clusters are held like a directory's, so a file or directory
       // cross-linked into them is found.
       const dir = await this.directoryClusters(boot.rootCluster, options);
-      this.claim(dir.clusters);
+      this.claimUntilShared(dir.clusters);
       this.rootClusters = new Set(dir.clusters);
       rootEntries = (await this.readClusters(dir.clusters, dir.slots, options)).entries(false);
     } else {
