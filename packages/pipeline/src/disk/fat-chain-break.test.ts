@@ -475,6 +475,16 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
       else expect({ path: e.path, problem: e.problem?.message }).toEqual({ path: e.path, problem: expect.stringMatching(new RegExp(`^first cluster \\d+ lies past the end of the image: ${cutShort.replace(/[()]/g, '\\$&')}$`)) });
     }
     expect(listed.entries.find((e) => e.path === 'SUB')?.kind).toBe('directory');
+
+    // As an image: the one volume is FAT16, opened with its problem (before: "no supported file system in volume 0").
+    const source = await FileByteSource.open(cut);
+    try {
+      const opened: unknown[] = [];
+      for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
+      expect(opened).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
+    } finally {
+      await source.close();
+    }
   });
 
   // exFAT ------------------------------------------------------------------
