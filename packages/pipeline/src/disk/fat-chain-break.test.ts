@@ -1,6 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { LIMITS } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteSource } from './byte-source.js';
 import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
@@ -284,6 +285,207 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     // Cut into fill.bin: the volume problem stays.
     writeFileSync(img, whole.subarray(0, whole.length - 4 * 1024 * 1024));
     expect((await list(img)).reader.problem?.message).toMatch(/the volume is cut short/);
+  });
+
+  // Directory damage: a directory past the entry limit, a cross-link, the FAT32 root's clusters, a cut FAT16 root --
+
+  /** A 32-byte short entry: an empty file (no cluster, size 0) named `name11`, with the times of `like` (TSK skips a live entry dated 0). */
+  function emptyFileEntry(name11: string, like: Buffer): Buffer {
+    const e = Buffer.from(like);
+    e.write(name11, 0, 'latin1');
+    e[11] = 0x20;
+    e[12] = 0; // no lower-case flags: listed as written
+    e.fill(0, 20, 22);
+    e.fill(0, 26, 32);
+    return e;
+  }
+
+  /**
+   * Gives the directory whose first cluster is `first` one more cluster than LIMITS.maxDirectoryEntries slots need (at
+   * 512-byte clusters, 16 slots each: 62,500 clusters hold the limit's 1,000,000): its FAT entry links on through the
+   * free, zeroed clusters from `start`. The last slot within the limit holds LAST.TXT, the first past it PAST.TXT.
+   */
+  function overLimit(fat: Fat32, first: number, start: number): void {
+    const image = fat.image;
+    const limitClusters = LIMITS.maxDirectoryEntries / 16;
+    expect(Number.isInteger(limitClusters)).toBe(true);
+    const fatBytes = fat.boot.fatSectors * fat.boot.sectorBytes;
+    const set = (cluster: number, value: number) => {
+      for (let n = 0; n < fat.boot.fatCount; n += 1) image.writeUInt32LE(value, fat.boot.reservedSectors * fat.boot.sectorBytes + n * fatBytes + cluster * 4);
+    };
+    expect(fat.next(first)).toBeGreaterThanOrEqual(0x0ffffff8);
+    // The directory's clusters after its first: start … start + limitClusters - 1, all free before.
+    for (let c = start; c < start + limitClusters; c += 1) expect(fat.next(c)).toBe(0);
+    set(first, start);
+    for (let c = start; c < start + limitClusters - 1; c += 1) set(c, c + 1);
+    set(start + limitClusters - 1, 0x0fffffff);
+    // Slot 999,999 is the last of cluster index 62,499 (start + 62,498); slot 1,000,000 the first of the next.
+    const like = image.subarray(entryAt(image, 'A       TXT'), entryAt(image, 'A       TXT') + 32);
+    emptyFileEntry('LAST    TXT', like).copy(image, fat.offset(start + limitClusters - 2) + 15 * 32);
+    emptyFileEntry('PAST    TXT', like).copy(image, fat.offset(start + limitClusters - 1));
+    writeFileSync(fat.file, image);
+  }
+
+  /** A 48 MiB FAT32 (512-byte clusters, ~96,700 of them): BIG holding three files, and readme.txt. */
+  function buildBig(img: string): void {
+    run('mkfs.fat', ['-C', '-F', '32', '-s', '1', img, String(48 * 1024)]);
+    run('mmd', ['-i', img, '::/BIG']);
+    for (const [i, name] of ['a.txt', 'b.txt', 'c.txt'].entries()) writeFileSync(p(name), pseudoRandom(700 + i, 200 + i));
+    run('mcopy', ['-i', img, p('a.txt'), p('b.txt'), p('c.txt'), '::/BIG/']);
+    writeFileSync(p('readme.txt'), 'hello\n');
+    run('mcopy', ['-i', img, p('readme.txt'), '::/readme.txt']);
+  }
+
+  it('fat-directory-over-entry-limit-lists-nothing: a directory of more than LIMITS.maxDirectoryEntries slots lists its entries up to the limit, with the limit its problem; the walk goes on', async () => {
+    buildBig(p('big.img'));
+    const fat = new Fat32(p('big.img'));
+    const big = fat.firstCluster('BIG        ');
+    overLimit(fat, big, 2000);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // TSK has no such limit: it lists PAST.TXT, slot 1,000,000 of BIG; everything else it lists is listed here.
+    expect(tsk.filter((e) => e.path === 'BIG/PAST.TXT')).toHaveLength(1);
+    // Before: BIG had the problem "directory longer than 1000000 entries" and none of its files was listed.
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'BIG/PAST.TXT')));
+    expect(listed.entries.map((e) => e.path)).toEqual(['BIG', 'BIG/a.txt', 'BIG/b.txt', 'BIG/c.txt', 'BIG/LAST.TXT', 'readme.txt']);
+    expect(listed.entries.find((e) => e.path === 'BIG')?.problem).toEqual({ code: 'limit-exceeded', message: `directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed` });
+    expect(listed.entries.filter((e) => e.path !== 'BIG' && e.problem)).toEqual([]);
+    expect(listed.md5s.size).toBe(5);
+    expectIcatMd5s(fat.file, listed);
+  });
+
+  it('fat-root-over-entry-limit-fails-volume: a FAT32 root of more than LIMITS.maxDirectoryEntries slots lists its entries up to the limit, the limit the volume\'s problem', async () => {
+    buildBig(p('big-root.img'));
+    const fat = new Fat32(p('big-root.img'));
+    overLimit(fat, fat.boot.rootCluster, 2000);
+    // Before: entries() threw "root directory: directory longer than 1000000 entries" and the volume listed nothing.
+    const listed = await list(fat.file);
+    expect(listed.reader.problem).toEqual({ code: 'limit-exceeded', message: `root directory: directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed` });
+    const tsk = fls([fat.file]);
+    expect(tsk.filter((e) => e.path === 'PAST.TXT')).toHaveLength(1);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'PAST.TXT')));
+    expect(listed.entries.map((e) => e.path)).toEqual(['BIG', 'BIG/a.txt', 'BIG/b.txt', 'BIG/c.txt', 'readme.txt', 'LAST.TXT']);
+    expect(listed.entries.filter((e) => e.problem)).toEqual([]);
+    expectIcatMd5s(fat.file, listed);
+  });
+
+  it('fat-cross-linked-directory-lists-nothing: a directory whose chain runs into a cluster of a directory listed earlier lists the clusters before it, each entry once, the cross-link its problem', async () => {
+    const fat = card('dir-cross.img');
+    const c100 = fat.firstCluster('100CANON   ');
+    const c101 = fat.firstCluster('101CANON   ');
+    const second101 = fat.next(c101);
+    // 101CANON's first cluster links to 100CANON's (only) cluster; its own second cluster is left unlinked.
+    fat.link(c101, c100);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // TSK lists 100CANON's two photos twice: under 100CANON and again, same addresses, under 101CANON.
+    const twice = tsk.filter((e) => /^DCIM\/10[01]CANON\/[ab]\.jpg$/.test(e.path));
+    expect(twice.map((e) => e.path)).toEqual(['DCIM/100CANON/a.jpg', 'DCIM/100CANON/b.jpg', 'DCIM/101CANON/a.jpg', 'DCIM/101CANON/b.jpg']);
+    expect(twice[2]!.entryId).toBe(twice[0]!.entryId);
+    // Before: 101CANON had the problem and none of its photos was listed (TSK lists the 14 of its first cluster).
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !/^DCIM\/101CANON\/[ab]\.jpg$/.test(e.path))));
+    expect(listed.entries.filter((e) => e.path.startsWith('DCIM/101CANON/'))).toHaveLength(14);
+    expect(listed.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
+    expect(new Set(listed.entries.map((e) => e.entryId)).size).toBe(listed.entries.length);
+    expect(listed.md5s.size).toBe(2 + 14 + 1);
+    expectIcatMd5s(fat.file, listed);
+    expect(second101).not.toBe(c100);
+
+    // The other way round: 100CANON (listed first) links on into 101CANON's second cluster. Which directory owns it the
+    // FAT cannot say: the first to reach it lists its entries, once, and the other is flagged (TSK lists them under both).
+    const fat2 = card('dir-cross-first.img');
+    fat2.link(c100, second101);
+    const listed2 = await list(fat2.file);
+    const tsk2 = fls([fat2.file]);
+    const late = /^DCIM\/101CANON\/IMG_(001[5-9]|002\d|0030)\.JPG$/;
+    expect(tsk2.filter((e) => late.test(e.path))).toHaveLength(16);
+    expect(listed2.entries.map(asTsk)).toEqual(tskRows(tsk2.filter((e) => !late.test(e.path))));
+    expect(listed2.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${second101} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
+    expect(new Set(listed2.entries.map((e) => e.entryId)).size).toBe(listed2.entries.length);
+    expectIcatMd5s(fat2.file, listed2);
+
+    // A file cross-linked into a directory's cluster: the file has the problem and no data (icat reads the directory's bytes).
+    const fat3 = card('file-cross-dir.img');
+    writeAt(fat3.file, entryAt(fat3.image, 'README  TXT') + 26, Buffer.from([c100 & 0xff, c100 >> 8]));
+    const readme = (await list(fat3.file)).entries.find((e) => e.path === 'readme.txt')!;
+    expect(readme.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to a directory listed earlier` });
+    expect(readme.data).toBeUndefined();
+  });
+
+  it('fat32-root-clusters-unclaimed-cross-link-missed: a file or a directory cross-linked into the FAT32 root\'s clusters is a cross-link, not read as the root\'s bytes', async () => {
+    const fat = card('root-cross.img');
+    const readme = entryAt(fat.image, 'README  TXT');
+    // readme.txt (6 bytes, one cluster) now starts at the root's cluster.
+    writeAt(fat.file, readme + 26, Buffer.from([fat.boot.rootCluster & 0xff, fat.boot.rootCluster >> 8]));
+    const listed = await list(fat.file);
+    const entry = listed.entries.find((e) => e.path === 'readme.txt')!;
+    // Before: no problem, and readme.txt's bytes were the root directory's first 6 bytes (icat reads them too).
+    expect(entry.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${fat.boot.rootCluster} also belongs to the root directory` });
+    expect(entry.data).toBeUndefined();
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([fat.file])));
+
+    // 101CANON's first cluster links to the root's: its 14 photos, not the root's entries again under it.
+    const fat2 = card('root-cross-dir.img');
+    const c101 = fat2.firstCluster('101CANON   ');
+    fat2.link(c101, fat2.boot.rootCluster);
+    const listed2 = await list(fat2.file);
+    // Before: DCIM/101CANON/DCIM and DCIM/101CANON/readme.txt were listed, the root's entries a second time.
+    expect(listed2.entries.filter((e) => e.path.startsWith('DCIM/101CANON/')).map((e) => e.path)).toEqual(Array.from({ length: 14 }, (_, i) => `DCIM/101CANON/IMG_${String(i + 1).padStart(4, '0')}.JPG`));
+    expect(listed2.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${fat2.boot.rootCluster} also belongs to the root directory` });
+    const tsk2 = fls([fat2.file]);
+    expect(listed2.entries.map(asTsk)).toEqual(tskRows(tsk2.filter((e) => !e.path.startsWith('DCIM/101CANON/') || /^DCIM\/101CANON\/IMG_00(0\d|1[0-4])\.JPG$/.test(e.path))));
+    expectIcatMd5s(fat2.file, listed2);
+  });
+
+  it('fat16-root-region-cut-short-fails-volume: a FAT16 image ending inside its fixed root region lists the root entries present, the volume cut short its problem', async () => {
+    const img = p('root16.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', '-r', '512', img, '20480']);
+    run('mmd', ['-i', img, '::/SUB']);
+    writeFileSync(p('inner.txt'), 'inner\n');
+    run('mcopy', ['-i', img, p('inner.txt'), '::/SUB/inner.txt']);
+    const names: string[] = [];
+    for (let i = 1; i <= 60; i += 1) {
+      names.push(p(`F${i}.TXT`));
+      writeFileSync(names[names.length - 1]!, i % 10 === 0 ? '' : `file ${i}\n`);
+    }
+    run('mcopy', ['-i', img, ...names, '::/']);
+    const whole = readFileSync(img);
+    const boot = parseFatBootSector(whole.subarray(0, 512), whole.length)!;
+    const wholeTsk = fls([img]);
+    // The image ends two sectors (32 slots) into the 32-sector root region.
+    const cut = p('root16-cut.img');
+    writeFileSync(cut, whole.subarray(0, (boot.firstDataSector + 2) * 512));
+    // Before: openFat threw "not a FAT boot sector" (the root region not wholly present): the volume listed nothing.
+    const listed = await list(cut);
+    expect(listed.reader.problem).toEqual({
+      code: 'corrupt-file',
+      message:
+        `fat16: the boot sector declares 40960 sectors of 512 bytes (20971520 bytes), past the end of the ${(boot.firstDataSector + 2) * 512}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read; ` +
+        `also root directory: its region (bytes ${boot.firstDataSector * 512} to ${boot.firstDataSector * 512 + 512 * 32}) lies past the end of the image: 32 of its 512 entries are present and listed`,
+    });
+    // TSK lists nothing of the cut volume (fls fails reading the root's missing sectors); the whole image's listing,
+    // its root entries in the 32 slots present, is the independent reading.
+    expect(() => fls([cut])).toThrow(/Address missing in partial image/);
+    const present = wholeTsk.filter((e) => !e.path.includes('/') && Number(e.entryId) < 3 + 32);
+    expect(present.length).toBeGreaterThan(20);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(present));
+    // Every cluster lies past the end: SUB and each non-empty file says so; the empty files are read (0 bytes).
+    const cutShort = `the volume is cut short (${(boot.firstDataSector + 2) * 512} of the 20971520 bytes its boot sector declares are present)`;
+    for (const e of listed.entries) {
+      if (e.kind === 'file' && e.size === 0) expect({ path: e.path, problem: e.problem, md5: listed.md5s.get(e.entryId) }).toEqual({ path: e.path, problem: undefined, md5: md5(new Uint8Array(0)) });
+      else expect({ path: e.path, problem: e.problem?.message }).toEqual({ path: e.path, problem: expect.stringMatching(new RegExp(`^first cluster \\d+ lies past the end of the image: ${cutShort.replace(/[()]/g, '\\$&')}$`)) });
+    }
+    expect(listed.entries.find((e) => e.path === 'SUB')?.kind).toBe('directory');
+
+    // As an image: the one volume is FAT16, opened with its problem (before: "no supported file system in volume 0").
+    const source = await FileByteSource.open(cut);
+    try {
+      const opened: unknown[] = [];
+      for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
+      expect(opened).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
+    } finally {
+      await source.close();
+    }
   });
 
   // exFAT ------------------------------------------------------------------

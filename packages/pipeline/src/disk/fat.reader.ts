@@ -72,9 +72,10 @@ export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): Boo
   // The FAT must be able to describe every cluster.
   const fatBits = type === 'fat12' ? 12 : type === 'fat16' ? 16 : 32;
   if (fatSectors * sectorBytes * 8 < (clusterCount + 2) * fatBits) return null;
-  // A volume shorter than its BPB claims is read as far as it goes (a volume problem); clusters past its end lie "past the end of the image".
+  // A volume shorter than its BPB claims is read as far as it goes (a volume problem); clusters past its end lie "past the
+  // end of the image". Its FATs must be there; a FAT12/16 root region cut short is listed as far as it goes.
   const volumeSectors = Math.min(totalSectors, Math.floor(volumeBytes / sectorBytes));
-  if (firstClusterSector > volumeSectors) return null;
+  if (firstDataSector > volumeSectors) return null;
   const labelAt = type === 'fat32' ? 71 : 43;
   const signatureAt = type === 'fat32' ? 66 : 38;
   const label = sector[signatureAt] === 0x29 ? ascii(sector.subarray(labelAt, labelAt + 11)).trimEnd() : undefined;
@@ -168,8 +169,13 @@ export class FatReader implements FileSystemReader {
   /** The volume's own findings (cut short, a broken root chain), said with the volume; the listing still runs. */
   problem?: Problem;
   private readonly fatBlocks = new Map<number, Promise<Uint8Array>>();
-  /** One bit per cluster: held by an allocated file or directory already listed (cross-link detection). */
+  /** One bit per cluster: held by the FAT32 root or an allocated file or directory already listed (cross-link detection). */
   private owned: Uint8Array = new Uint8Array(0);
+  /** One bit per cluster: held by a directory (of those in `owned`), to say so of a cross-link into it. */
+  private ownedByDirectory: Uint8Array = new Uint8Array(0);
+  /** The FAT32 root's clusters (listed), to name the root as the holder of a cross-linked cluster. */
+  private rootClusters = new Set<number>();
+  private readonly limits = LIMITS;
 
   constructor(
     private readonly source: ByteSource,
@@ -184,20 +190,47 @@ export class FatReader implements FileSystemReader {
 
   /**
    * Findings about the whole volume, known before the listing: a volume shorter than its boot
-   * sector declares (files whose clusters lie past the end get their own problem), and a FAT32
-   * root whose chain breaks (what the clusters before the break hold is listed).
+   * sector declares (files whose clusters lie past the end get their own problem), a FAT12/16
+   * root region cut short by it (the entries present are listed), and a root directory whose
+   * chain breaks or that is longer than the limit (what its clusters before the break, or its
+   * entries up to the limit, hold is listed).
    */
   async checkVolume(options: { abortSignal?: AbortSignal } = {}): Promise<void> {
-    const found: string[] = [];
-    if (this.declaredBytes > this.source.size && (await this.cutLosesClusters(options))) {
-      const b = this.boot;
-      found.push(`${b.type}: the boot sector declares ${b.totalSectors} sectors of ${b.sectorBytes} bytes (${this.declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read`);
+    const found: Problem[] = [];
+    const b = this.boot;
+    const rootCut = b.type !== 'fat32' && this.fixedRootEnd > this.source.size;
+    // A cut root region loses root entries even when the FAT marks no cluster past the end in use.
+    if (this.declaredBytes > this.source.size && (rootCut || (await this.cutLosesClusters(options)))) {
+      found.push({ code: 'corrupt-file', message: `${b.type}: the boot sector declares ${b.totalSectors} sectors of ${b.sectorBytes} bytes (${this.declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read` });
     }
-    if (this.boot.type === 'fat32') {
-      const { problem } = await this.chain(this.boot.rootCluster, this.directoryMaxClusters + 1, options);
-      if (problem) found.push(`root directory: ${problem.message}; what its clusters before the break hold is listed`);
+    if (rootCut) {
+      found.push({ code: 'corrupt-file', message: `root directory: its region (bytes ${this.fixedRootOffset} to ${this.fixedRootEnd}) lies past the end of the image: ${this.fixedRootPresentSlots} of its ${b.rootEntries} entries are present and listed` });
     }
-    if (found.length) this.problem = { code: 'corrupt-file', message: found.join('; also ') };
+    if (b.type === 'fat32') {
+      const { problem } = await this.directoryClusters(b.rootCluster, options);
+      if (problem) found.push({ code: problem.code, message: `root directory: ${problem.message}${problem.code === 'corrupt-file' ? '; what its clusters before the break hold is listed' : ''}` });
+    } else if (b.rootEntries > this.limits.maxDirectoryEntries) {
+      found.push({ code: 'limit-exceeded', message: `root directory: ${this.overLimit()}` });
+    }
+    // One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file.
+    if (found.length) this.problem = { code: found.every((p) => p.code === 'limit-exceeded') ? 'limit-exceeded' : 'corrupt-file', message: found.map((p) => p.message).join('; also ') };
+  }
+
+  /** FAT12/16: where the fixed root region starts and ends (bytes), and how many of its slots the image holds. */
+  private get fixedRootOffset(): number {
+    return this.boot.firstDataSector * this.boot.sectorBytes;
+  }
+
+  private get fixedRootEnd(): number {
+    return this.fixedRootOffset + this.boot.rootEntries * ENTRY_BYTES;
+  }
+
+  private get fixedRootPresentSlots(): number {
+    return Math.max(0, Math.min(this.boot.rootEntries, Math.floor((this.source.size - this.fixedRootOffset) / ENTRY_BYTES)));
+  }
+
+  private overLimit(): string {
+    return `directory longer than ${this.limits.maxDirectoryEntries} entries: its first ${this.limits.maxDirectoryEntries} are listed`;
   }
 
   /**
@@ -245,8 +278,9 @@ export class FatReader implements FileSystemReader {
     }
   }
 
+  /** The clusters that hold a directory's first `maxDirectoryEntries` slots. */
   private get directoryMaxClusters(): number {
-    return Math.ceil((LIMITS.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
+    return Math.ceil((this.limits.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
   }
 
   private get entriesPerSector(): number {
@@ -355,15 +389,37 @@ export class FatReader implements FileSystemReader {
     return `the volume is cut short (${this.source.size} of the ${this.declaredBytes} bytes its boot sector declares are present)`;
   }
 
-  /** Marks the clusters as held; the first already held by an earlier entry is a cross-link. */
+  /** A file's clusters: marks them as held; the first already held by an earlier entry is a cross-link, and then none is claimed. */
   private claim(clusters: number[]): Problem | undefined {
-    for (const cluster of clusters) {
-      const byte = cluster >> 3;
-      const bit = 1 << (cluster & 7);
-      if (this.owned[byte]! & bit) return { code: 'corrupt-file', message: `cross-linked: cluster ${cluster} also belongs to an entry listed earlier` };
+    const { held, problem } = this.claimUntilShared(clusters, false);
+    return held < clusters.length ? problem : undefined;
+  }
+
+  /**
+   * Marks the clusters before the first one already held (all when none is) and says which that is. A directory keeps
+   * those (`directory`): the shared cluster's entries are listed once, with the entry that reached it first, never again
+   * as this directory's too. When that entry is a directory too, the FAT cannot say which of the two the cluster's
+   * entries belong to (the earlier one may be the one whose chain strays): the problem says so, the listing already
+   * given stands.
+   */
+  private claimUntilShared(clusters: number[], directory = true): { held: number; problem?: Problem } {
+    const has = (bits: Uint8Array, cluster: number) => (bits[cluster >> 3]! & (1 << (cluster & 7))) !== 0;
+    let held = 0;
+    while (held < clusters.length && !has(this.owned, clusters[held]!)) held += 1;
+    if (held === clusters.length || directory) {
+      for (const cluster of clusters.slice(0, held)) {
+        this.owned[cluster >> 3]! |= 1 << (cluster & 7);
+        if (directory) this.ownedByDirectory[cluster >> 3]! |= 1 << (cluster & 7);
+      }
     }
-    for (const cluster of clusters) this.owned[cluster >> 3]! |= 1 << (cluster & 7);
-    return undefined;
+    if (held === clusters.length) return { held };
+    const shared = clusters[held]!;
+    const holder = this.rootClusters.has(shared)
+      ? 'the root directory'
+      : has(this.ownedByDirectory, shared)
+        ? `a directory listed earlier${directory ? ', which lists the entries it holds (whose they are the FAT cannot say)' : ''}`
+        : 'an entry listed earlier';
+    return { held, problem: { code: 'corrupt-file', message: `cross-linked: cluster ${shared} also belongs to ${holder}` } };
   }
 
   private runsOf(clusters: number[], size: number): Run[] {
@@ -478,24 +534,28 @@ export class FatReader implements FileSystemReader {
   async *entries(options: { abortSignal?: AbortSignal } = {}): AsyncIterable<FileSystemEntry> {
     const boot = this.boot;
     this.owned = new Uint8Array(Math.ceil((boot.lastCluster + 1) / 8));
+    this.ownedByDirectory = new Uint8Array(this.owned.length);
     let listed = 0;
     const bump = () => {
       listed += 1;
-      if (listed > LIMITS.maxFileSystemEntries) throw new ExhibitError('limit-exceeded', `more than ${LIMITS.maxFileSystemEntries} entries in one file system`);
+      if (listed > this.limits.maxFileSystemEntries) throw new ExhibitError('limit-exceeded', `more than ${this.limits.maxFileSystemEntries} entries in one file system`);
     };
 
     // The root: a fixed area on FAT12/16, a cluster chain on FAT32.
     let rootEntries: RawEntry[];
+    this.rootClusters = new Set();
     if (boot.type === 'fat32') {
-      // A broken root chain is the volume's problem (said when opened): what its clusters before the break hold is listed.
-      const dir = await this.readDirectoryChain(boot.rootCluster, options);
-      if (dir.problem?.code === 'limit-exceeded') throw new ExhibitError(dir.problem.code, `root directory: ${dir.problem.message}`);
-      rootEntries = dir.entries(false);
+      // A broken root chain, or one past the limit, is the volume's problem (said when opened): what its clusters before the
+      // break hold, up to the limit, is listed. Its clusters are held like a directory's, so a file or directory
+      // cross-linked into them is found.
+      const dir = await this.directoryClusters(boot.rootCluster, options);
+      this.claimUntilShared(dir.clusters);
+      this.rootClusters = new Set(dir.clusters);
+      rootEntries = (await this.readClusters(dir.clusters, dir.slots, options)).entries(false);
     } else {
-      const rootBytes = boot.rootEntries * ENTRY_BYTES;
-      const offset = boot.firstDataSector * boot.sectorBytes;
-      if (offset + rootBytes > this.source.size) throw new ExhibitError('corrupt-file', 'the root directory lies beyond the volume');
-      const bytes = await this.source.read(offset, rootBytes, options);
+      // The region as far as the image holds it (a cut volume: the volume's problem), up to the limit.
+      const slots = Math.min(this.fixedRootPresentSlots, this.limits.maxDirectoryEntries);
+      const bytes = slots > 0 ? await this.source.read(this.fixedRootOffset, slots * ENTRY_BYTES, options) : new Uint8Array(0);
       rootEntries = this.parseDirectory(bytes, (slot) => FIRST_ENTRY_ID + slot, false);
     }
 
@@ -520,8 +580,8 @@ export class FatReader implements FileSystemReader {
         let children: RawEntry[] = [];
         let problem: Problem | undefined;
         let size = 0;
-        if (depth + 1 > LIMITS.maxDirectoryDepth) {
-          problem = { code: 'limit-exceeded', message: `directories nested deeper than ${LIMITS.maxDirectoryDepth}` };
+        if (depth + 1 > this.limits.maxDirectoryDepth) {
+          problem = { code: 'limit-exceeded', message: `directories nested deeper than ${this.limits.maxDirectoryDepth}` };
         } else if (ancestors.has(raw.firstCluster)) {
           problem = { code: 'corrupt-file', message: `directory loop: cluster ${raw.firstCluster} is this directory's own ancestor` };
         } else if (raw.firstCluster < 2) {
@@ -529,14 +589,17 @@ export class FatReader implements FileSystemReader {
         } else {
           try {
             if (!raw.deleted) {
-              // A broken chain is this directory's problem; what its clusters before the break hold is still listed.
-              const dir = await this.readDirectoryChain(raw.firstCluster, options);
+              // A broken chain, a chain past the limit or one sharing a cluster with an entry listed earlier is this
+              // directory's problem; what its clusters before the break (up to the limit, before the shared one) hold
+              // is still listed. A shared cluster comes before any break or limit (those clusters were never reached).
+              const found = await this.directoryClusters(raw.firstCluster, options);
+              const { held, problem: crossLink } = this.claimUntilShared(found.clusters);
+              problem = crossLink ?? found.problem;
+              const dir = await this.readClusters(found.clusters.slice(0, held), Math.min(found.slots, held * (this.boot.clusterBytes / ENTRY_BYTES)), options);
               size = dir.bytes;
-              const crossLink = dir.problem?.code === 'limit-exceeded' ? undefined : this.claim(dir.clusters);
-              problem = crossLink ?? dir.problem;
-              if (!crossLink) children = dir.entries(false);
+              children = dir.entries(false);
             } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
-              const dir = await this.readClusters([raw.firstCluster], options);
+              const dir = await this.readClusters([raw.firstCluster], this.limits.maxDirectoryEntries, options);
               size = dir.bytes;
               children = dir.entries(true);
             }
@@ -580,19 +643,28 @@ export class FatReader implements FileSystemReader {
     return { ...entry, data: () => data };
   }
 
-  private async readDirectoryChain(first: number, options: { abortSignal?: AbortSignal }) {
+  /**
+   * A directory's clusters, at most those holding its first `maxDirectoryEntries` slots, and how many slots of them are
+   * its listing. A broken chain: the clusters before the break are the directory's, as far as the FAT proves it. A
+   * chain holding more slots than the limit: the first `maxDirectoryEntries` are listed, the rest not read.
+   */
+  private async directoryClusters(first: number, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; slots: number; problem?: Problem }> {
     const maxClusters = this.directoryMaxClusters;
+    const maxSlots = this.limits.maxDirectoryEntries;
+    const perCluster = this.boot.clusterBytes / ENTRY_BYTES;
+    // One cluster more than the limit's: enough to know whether the chain holds more slots than it.
     const { clusters, problem } = await this.chain(first, maxClusters + 1, options);
-    if (clusters.length > maxClusters) {
-      return { clusters, bytes: 0, problem: { code: 'limit-exceeded', message: `directory longer than ${LIMITS.maxDirectoryEntries} entries` } as Problem, entries: () => [] as RawEntry[] };
+    if (clusters.length * perCluster > maxSlots) {
+      return { clusters: clusters.slice(0, maxClusters), slots: maxSlots, problem: { code: 'limit-exceeded', message: this.overLimit() } };
     }
-    // A broken chain: the clusters before the break are the directory's, as far as the FAT proves it.
-    return { ...(await this.readClusters(clusters, options)), problem };
+    return { clusters, slots: clusters.length * perCluster, ...(problem ? { problem } : {}) };
   }
 
-  private async readClusters(clusters: number[], options: { abortSignal?: AbortSignal }) {
+  /** The directory held by `clusters`, its first `slots` slots. */
+  private async readClusters(clusters: number[], slots: number, options: { abortSignal?: AbortSignal }) {
     const cb = this.boot.clusterBytes;
-    const bytes = await readPieces(0, clusters.length * cb, cb, (i, within, count) => this.source.read(this.clusterOffset(clusters[i]!) + within, count, options));
+    const length = Math.min(clusters.length * cb, slots * ENTRY_BYTES);
+    const bytes = await readPieces(0, length, cb, (i, within, count) => this.source.read(this.clusterOffset(clusters[i]!) + within, count, options));
     const perCluster = cb / ENTRY_BYTES;
     const entryIdOf = (slot: number) => {
       const cluster = clusters[Math.floor(slot / perCluster)]!;
