@@ -322,7 +322,7 @@ export const filesRoutes: RouteModule = [
       "before anything is sent (a mismatch is a 500 'hash-mismatch'); larger ones are checked as they stream, and a mismatch cuts " +
       'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
       'One byte range of the file (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; positions within the file, never the archive) is a 206 with ' +
-      'Content-Range, read from storage as that range only; a part cannot be checked against the hash (only its length is), and each is its own ' +
+      'Content-Range, read from storage as that range only; a part cannot be checked against the hash (only its length is; X-Exhibit-SHA256 and the ETag stay the whole file\'s), and each is its own ' +
       "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
       'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
       'Instead of a bearer token, a `ticket` from GET …/download may be given (a download link): the ticket\'s user must still be ' +
