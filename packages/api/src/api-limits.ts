@@ -54,6 +54,11 @@ export const API_LIMITS = {
    * about 4.5 MiB/s). A SAS cannot be revoked: it works until it expires.
    */
   downloadSasOverBytes: 1024 * 1024 * 1024,
+  /**
+   * Longest Range header considered on GET …/content (byte-range.ts); a longer one is ignored and the
+   * whole file sent. One range of two 15-digit positions is under 40 characters.
+   */
+  maxRangeHeaderChars: 128,
   /** Lifetime of such a SAS: the worst-case window after an unassignment in which a fetch can still start. */
   downloadSasTtlMs: 5 * 60 * 1000,
   /**

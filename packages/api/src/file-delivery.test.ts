@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { contentDisposition, VerifyingStream } from './file-delivery.js';
+import { contentDisposition, ExactLengthStream, VerifyingStream } from './file-delivery.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -55,5 +55,27 @@ describe('contentDisposition', () => {
     const header = contentDisposition('Zoë "x";\r\n/..\\évil.jpg');
     expect(header).not.toMatch(/[\r\n]/);
     expect(header).toBe(`attachment; filename="Zo_ _x_____..__vil.jpg"; filename*=UTF-8''Zo%C3%AB%20%22x%22%3B___.._%C3%A9vil.jpg`);
+  });
+});
+
+describe('ExactLengthStream', () => {
+  async function drain(chunks: Buffer[], length: number): Promise<{ out: Buffer; error: Error | null }> {
+    const out: Buffer[] = [];
+    try {
+      for await (const c of Readable.from(chunks).pipe(new ExactLengthStream(length))) out.push(c as Buffer);
+      return { out: Buffer.concat(out), error: null };
+    } catch (err) {
+      return { out: Buffer.concat(out), error: err as Error };
+    }
+  }
+
+  it('passes a part of exactly the length asked for, and fails one a byte short or a byte long', async () => {
+    const part = [Buffer.from('abc'), Buffer.from('def')];
+    expect(await drain(part, 6)).toEqual({ out: Buffer.from('abcdef'), error: null });
+    const short = await drain(part, 7);
+    expect(short.error).toMatchObject({ code: 'hash-mismatch', details: { expectedBytes: 7, seenBytes: 6 } });
+    const long = await drain(part, 5);
+    expect(long.error).toMatchObject({ code: 'hash-mismatch', details: { expectedBytes: 5, seenBytes: 6 } });
+    expect(long.out.length).toBeLessThanOrEqual(5);
   });
 });

@@ -134,26 +134,47 @@ describe.skipIf(missing.length > 0)(`disk-image members downloaded and read by f
     expect(sha256(fetched.bytes)).toBe(sha256(source));
     expect(fetched.headers.get('x-exhibit-sha256')).toBe(sha256(source));
 
-    // A Range header is not honoured and cannot widen the body: a part of the file, or the whole image, gives the file.
-    for (const range of ['bytes=0-99', `bytes=100-${source.length + 4096}`, `bytes=0-${imageBytes}`]) {
+    // One Range is served as that part of the file over node:http (a video player seeking), cut at the file's end:
+    // it can never widen the body into the image around the file. Past the end is a 416.
+    const parts: [string, number, number][] = [
+      ['bytes=0-99', 0, 99],
+      [`bytes=100-${source.length + 4096}`, 100, source.length - 1],
+      // The whole image (a compressed E01 can be smaller than the file: then past the file's end).
+      [`bytes=0-${Math.max(imageBytes, source.length)}`, 0, source.length - 1],
+      ['bytes=-10', source.length - 10, source.length - 1],
+    ];
+    for (const [range, first, last] of parts) {
       const ranged = await get(`/cases/${CASE}/files/${file.fileId}/content`, { range });
-      expect(ranged.status, range).toBe(200);
-      expect(ranged.headers.get('content-range'), range).toBeNull();
-      expect(ranged.bytes.equals(source), range).toBe(true);
+      expect(ranged.status, range).toBe(206);
+      expect(ranged.headers.get('content-range'), range).toBe(`bytes ${first}-${last}/${source.length}`);
+      expect(ranged.headers.get('content-length'), range).toBe(String(last - first + 1));
+      expect(ranged.bytes.equals(source.subarray(first, last + 1)), range).toBe(true);
     }
+    const beyond = await get(`/cases/${CASE}/files/${file.fileId}/content`, { range: `bytes=${source.length}-` });
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers.get('content-range')).toBe(`bytes */${source.length}`);
+    const whole = await get(`/cases/${CASE}/files/${file.fileId}/content`, { range: 'bytes=0-9,20-29' });
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    expect(whole.bytes.equals(source)).toBe(true);
 
     // Recorded as the ZIP member's downloads are: the issue (delivery url, the ticket id), each fetch (delivery stream,
-    // the ticket id, the blob and the range read), all in the file's own evidence item's custody log.
+    // the ticket id, the blob and the range read: for a part, the part's bytes of the blob), all in the file's own
+    // evidence item's custody log. The 416 delivered nothing and is no download.
     const entries = (await app.custody.entries({ caseId: CASE, evidenceId: file.evidenceId, fileId: file.fileId, limit: 100 })).filter((e) => e.action === 'download');
-    expect(entries).toHaveLength(5);
+    expect(entries).toHaveLength(2 + parts.length + 1);
     expect(entries[0]).toMatchObject({ actor: 'erin', subject: { fileId: file.fileId, sha256: sha256(source) }, details: { delivery: 'url', kind: 'api-ticket', range: null, authKind: 'local' } });
     const ticketId = entries[0]!.details.issuedTicketId as string;
     expect(ticketId).toMatch(/^[0-9a-f]{16}$/);
     const range = { offset: where.offset, length: source.length };
     expect(entries[1]).toMatchObject({ actor: 'erin', details: { delivery: 'stream', authKind: 'ticket', ticketId, container: where.container, blobName: where.blobName, range, verifiedBeforeSend: true } });
-    for (const e of entries.slice(2)) {
-      expect(e).toMatchObject({ actor: 'erin', details: { delivery: 'stream', authKind: 'local', container: where.container, blobName: where.blobName, range } });
-    }
+    parts.forEach(([, first, last], i) => {
+      expect(entries[2 + i]).toMatchObject({
+        actor: 'erin',
+        details: { delivery: 'stream', authKind: 'local', container: where.container, blobName: where.blobName, range: { offset: where.offset + first, length: last - first + 1 }, part: { first, last, sizeBytes: source.length } },
+      });
+    });
+    expect(entries[2 + parts.length]).toMatchObject({ details: { delivery: 'stream', container: where.container, blobName: where.blobName, range, rangeIgnored: 'ignored' } });
   }
 
   it('a file contiguous in a raw image is a span of the evidence blob, and downloads as exactly its bytes', async () => {

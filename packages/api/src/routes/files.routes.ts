@@ -1,14 +1,16 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
-import { defineRoute, type ApiDeps, type Principal, type RouteModule } from '../api.types.js';
+import { defineRoute, type ApiDeps, type ApiResponse, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { assignmentsOf, recordForCase } from '../access-events.js';
 import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
-import { contentDisposition, readVerifiedFile } from '../file-delivery.js';
+import { contentDisposition, readFilePart, readVerifiedFile } from '../file-delivery.js';
+import { decideRange, etagOf } from '../byte-range.js';
+import { readAuditOf } from '../read-audit.js';
 import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
@@ -316,9 +318,13 @@ export const filesRoutes: RouteModule = [
     description:
       "Examiners and supervisors only. Recorded as a 'download' (delivery `stream`) before the first byte is sent. The body is the " +
       'file and nothing else: for a member read in place (a ZIP member stored uncompressed, a disk-image file contiguous in a raw or fixed-VHD image or within one block of a dynamic VHD), only its span of the archive or image is read (the span comes from the index; no ' +
-      'Range header or parameter can widen it). `X-Exhibit-SHA256` is the recorded hash. Files up to 16 MiB are checked in full ' +
+      'Range header or parameter can widen it). `X-Exhibit-SHA256` is the recorded hash, and the ETag is it quoted. Files up to 16 MiB are checked in full ' +
       "before anything is sent (a mismatch is a 500 'hash-mismatch'); larger ones are checked as they stream, and a mismatch cuts " +
       'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
+      'One byte range of the file (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; positions within the file, never the archive) is a 206 with ' +
+      'Content-Range, read from storage as that range only; a part cannot be checked against the hash (only its length is; X-Exhibit-SHA256 and the ETag stay the whole file\'s), and each is its own ' +
+      "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
+      'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
       'Instead of a bearer token, a `ticket` from GET …/download may be given (a download link): the ticket\'s user must still be ' +
       "assigned with a role that may download, checked on every fetch, and the entry carries the `ticketId`.",
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
@@ -327,11 +333,70 @@ export const filesRoutes: RouteModule = [
     query: z.strictObject({
       ticket: z.string().max(64).optional().describe('A download link\'s ticket (from GET …/download), used when no Authorization header is sent'),
     }),
-    responses: { 200: { description: "The file's bytes", contentType: 'application/octet-stream' } },
-    async handler({ deps, principal, params, abortSignal }) {
+    responses: {
+      200: { description: "The file's bytes", contentType: 'application/octet-stream' },
+      206: { description: 'One byte range of the file (Content-Range says which)', contentType: 'application/octet-stream' },
+      416: { description: 'The range starts past the end of the file; Content-Range: bytes */size' },
+    },
+    async handler({ deps, principal, params, abortSignal, requestHeaders, logger }): Promise<ApiResponse> {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const bytes = await fileBytesOf(deps, file);
       const expected = expectedOf(file, bytes);
+      const etag = etagOf(expected.sha256);
+      const decision = decideRange({ range: requestHeaders?.['range'], ifRange: requestHeaders?.['if-range'] }, expected.length, etag);
+      const headers: Record<string, string> = {
+        'content-type': 'application/octet-stream',
+        'content-disposition': contentDisposition(file.name),
+        'x-exhibit-sha256': expected.sha256,
+        // Every kind of file is a whole blob or one span of one (file-bytes.ts), so any part is one ranged read:
+        // no kind has to be read from its start to reach a part (a deflated member is read from its copy in derived/).
+        'accept-ranges': 'bytes',
+        etag,
+        'cache-control': 'private, no-store',
+      };
+      const from = { container: bytes.blob.container, blobName: bytes.blob.name };
+
+      if (decision.kind === 'unsatisfiable') {
+        // No byte delivered, but the answer says this file exists and its size: a read, rate-limited like a
+        // thumbnail's 304, not a download.
+        await readAuditOf(deps).record(
+          principal,
+          { caseId: file.caseId, evidenceId: file.evidenceId, route: 'getFileContent', subjectKey: file.fileId, details: { fileId: file.fileId, rangeNotSatisfiable: true } },
+          { logger },
+        );
+        return {
+          status: 416,
+          headers: { 'content-range': `bytes */${expected.length}`, 'accept-ranges': 'bytes', etag, 'cache-control': 'private, no-store' },
+          body: Buffer.alloc(0),
+        };
+      }
+
+      if (decision.kind === 'part') {
+        const part = await readFilePart(deps.blobs, bytes, decision, abortSignal ? { abortSignal } : {});
+        // Every part is its own 'download' entry, with the bytes it names. A player seeking in a video asks
+        // for many; one entry per link (or per first part) would leave out which parts of the file someone
+        // saw and would not cover token callers, who have no ticket. The cost is one custody write per
+        // request, as for a whole download; the read audit's grouping is for reads that deliver no evidence bytes.
+        try {
+          await recordForFile(deps, principal, file, 'download', {
+            path: file.path,
+            delivery: 'stream',
+            ...from,
+            range: { offset: part.blobOffset, length: part.lengthBytes },
+            part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
+            verifiedBeforeSend: false,
+          });
+        } catch (err) {
+          part.body.destroy();
+          throw err;
+        }
+        return {
+          status: 206,
+          headers: { ...headers, 'content-range': `bytes ${decision.first}-${decision.last}/${expected.length}`, 'content-length': String(part.lengthBytes) },
+          body: part.body,
+        };
+      }
+
       const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
       try {
         await recordForFile(
@@ -342,27 +407,18 @@ export const filesRoutes: RouteModule = [
           {
             path: file.path,
             delivery: 'stream',
-            container: bytes.blob.container,
-            blobName: bytes.blob.name,
+            ...from,
             range: bytes.range ?? { offset: 0, length: expected.length },
             verifiedBeforeSend: Buffer.isBuffer(body),
+            // A Range the route did not serve (several ranges, malformed, If-Range not matching): why the whole file went.
+            ...(decision.reason === 'no-range' ? {} : { rangeIgnored: decision.reason }),
           },
         );
       } catch (err) {
         if (!Buffer.isBuffer(body)) body.destroy();
         throw err;
       }
-      return {
-        status: 200,
-        headers: {
-          'content-type': 'application/octet-stream',
-          'content-length': String(expected.length),
-          'content-disposition': contentDisposition(file.name),
-          'x-exhibit-sha256': expected.sha256,
-          'cache-control': 'private, no-store',
-        },
-        body,
-      };
+      return { status: 200, headers: { ...headers, 'content-length': String(expected.length) }, body };
     },
   }),
 ];
