@@ -158,10 +158,13 @@ export async function readFilePart(
   return { body: source.pipe(checking), blobOffset, lengthBytes };
 }
 
-/** A Content-Disposition that survives any file name: an ASCII fallback plus RFC 5987 UTF-8. */
-export function contentDisposition(fileName: string): string {
+/**
+ * A Content-Disposition that survives any file name: an ASCII fallback plus RFC 5987 UTF-8.
+ * `inline` only for media played in the page (media-playback.ts), never for a download.
+ */
+export function contentDisposition(fileName: string, disposition: 'attachment' | 'inline' = 'attachment'): string {
   const cleaned = fileName.replace(/[\x00-\x1f\x7f/\\]/g, '_') || 'file';
   const ascii = cleaned.replace(/[^\x20-\x7e]/g, '_').replace(/["%;]/g, '_');
   const encoded = encodeURIComponent(cleaned).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+  return `${disposition}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -380,6 +380,17 @@ export const downloadSchema = z.object({
   range: z.null().describe('Always null: the URL gives the file and nothing else. Kept for older clients'),
 });
 
+export const playbackLinkSchema = z.object({
+  url: z
+    .string()
+    .describe("A link to GET …/playback?ticket=…: for a <video>/<audio> src. Ends when you are unassigned; each fetch recorded. A bearer secret: do not log or share it"),
+  expiresAt: z.string().describe('When the link stops working: ask for a new one and resume at the same time'),
+  contentType: z.string().describe('The media type the bytes are served as'),
+  kind: z.enum(['video', 'audio']).describe('Which element plays it'),
+  fileName: z.string(),
+  size: z.number().nullable().describe('Size of the file'),
+});
+
 export const assignmentSchema = z.object({
   caseId: z.string(),
   user: z.string().describe('The name it was assigned to (a local user name, an Entra UPN or object id)'),

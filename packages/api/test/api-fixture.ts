@@ -12,6 +12,7 @@ import {
   type BlobStore,
   type CustodyEvent,
   type CustodyRecorder,
+  type FileKind,
   type IndexStore,
   type Logger,
   type NewFile,
@@ -415,4 +416,35 @@ export async function callAs(
   const token = await f.token(user, roles);
   const res = await api.handle({ method: 'GET', query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` }, ...req });
   return { ...res, json: res.body };
+}
+
+export interface SeededLooseFile {
+  fileId: string;
+  sha256: string;
+  bytes: Buffer;
+  blobName: string;
+}
+
+/**
+ * Files uploaded on their own (each its own evidence item, the upload is the
+ * file), identified as given: for routes that decide by what the index says a
+ * content is (playback: video and audio only).
+ */
+export async function seedLooseFiles(
+  f: ApiFixture,
+  caseId: string,
+  files: Array<{ evidenceId: string; fileName: string; bytes: Buffer; mime: string | null; detectedExt: string | null; kind: FileKind | null }>,
+): Promise<SeededLooseFile[]> {
+  const seeded: SeededLooseFile[] = [];
+  for (const file of files) {
+    const { blobName, rootId, archive, source, root } = await seedUpload(f, { caseId, evidenceId: file.evidenceId, fileName: file.fileName, bytes: file.bytes, exhibitRef: `${caseId}/${file.evidenceId}` });
+    const extension = file.fileName.includes('.') ? file.fileName.split('.').pop()!.toLowerCase() : null;
+    await f.index.insertFiles([{ ...root, extension }]);
+    await f.index.ensureContent({ ...archive, size: file.bytes.length, source });
+    // kind null: received and hashed, not identified yet.
+    if (file.kind !== null) await f.index.setIdentification(archive.sha256, { mime: file.mime, detectedExt: file.detectedExt, kind: file.kind, tools: [{ name: 'file-type', version: '21.0.0' }] });
+    seeded.push({ fileId: rootId, sha256: archive.sha256, bytes: file.bytes, blobName });
+  }
+  f.touched.length = 0;
+  return seeded;
 }

@@ -9,7 +9,7 @@ import { ROLES, type FileTag, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { AccessRule, ApiDeps, ApiRequest, ApiResponse, RouteDef } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
-import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
+import { createApiFixture, seedCase, seedLooseFiles, seedStoredMember, type ApiFixture, type SeededCase, type SeededLooseFile, type SeededStoredMember } from './api-fixture.js';
 
 /**
  * The authorisation matrix, generated from the route table: every route ×
@@ -34,6 +34,8 @@ interface Expectation {
 
 /** A ZIP member stored uncompressed in CASE-1 (read in place): what the download routes must give, byte for byte, and no more. */
 let member: SeededStoredMember;
+/** A WebM in CASE-1, identified as video: what the playback routes serve. */
+let video: SeededLooseFile;
 
 const ALL: Role[] = [...ROLES];
 
@@ -183,6 +185,27 @@ const EXPECTATIONS: Record<string, Expectation> = {
       expect(Buffer.isBuffer(fetched.json) && fetched.json.equals(member.memberBytes)).toBe(true);
     },
   },
+  'GET /cases/{caseId}/files/{fileId}/playback-link': {
+    policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${video.fileId}/playback-link` }),
+    ok: [200],
+    async verify(res) {
+      const url = new URL((res.json as { url: string }).url, 'http://api.invalid');
+      const fetched = await call({ path: url.pathname.replace(/^\/api/, ''), query: url.searchParams, headers: { range: 'bytes=0-' } });
+      expect(fetched.status).toBe(206);
+      expect(fetched.headers?.['content-type']).toBe('video/webm');
+      expect(Buffer.isBuffer(fetched.json) && fetched.json.equals(video.bytes)).toBe(true);
+    },
+  },
+  'GET /cases/{caseId}/files/{fileId}/playback': {
+    policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
+    request: (s) => ({ path: `/cases/${s.caseId}/files/${video.fileId}/playback` }),
+    ok: [200],
+    async verify(res) {
+      expect(res.headers?.['content-disposition']).toMatch(/^inline;/);
+      expect(Buffer.isBuffer(res.json) && res.json.equals(video.bytes)).toBe(true);
+    },
+  },
   'GET /cases/{caseId}/files/{fileId}/content': {
     policy: { roles: ['examiner', 'supervisor'], caseScoped: true },
     request: (s) => ({ path: `/cases/${s.caseId}/files/${member.memberFileId}/content` }),
@@ -287,6 +310,9 @@ beforeAll(async () => {
   Object.assign(deps, f.deps);
   seed = await seedCase(f, 'CASE-1');
   member = await seedStoredMember(f, 'CASE-1', 'EX02');
+  [video] = await seedLooseFiles(f, 'CASE-1', [
+    { evidenceId: 'EX03', fileName: 'clip.webm', bytes: Buffer.from('\x1aE\xdf\xa3 webm stand-in', 'latin1'), mime: 'video/webm', detectedExt: 'webm', kind: 'video' },
+  ]);
   other = await seedCase(f, 'CASE-2');
   for (const role of ROLES) {
     await f.access.assign(seed.caseId, userFor(role, 'assigned'), { by: 'test-setup' });
@@ -392,7 +418,7 @@ describe('what the matrix left in the custody log', () => {
     for (const e of f.custodyEvents.filter((e) => dataActions.has(e.action))) {
       (byAction.get(e.action) ?? byAction.set(e.action, new Set()).get(e.action)!).add(e.actor);
       expect(e.caseId).toBe(seed.caseId);
-      expect([seed.evidenceId, member.evidenceId]).toContain(e.evidenceId);
+      expect([seed.evidenceId, member.evidenceId, 'EX03']).toContain(e.evidenceId);
     }
     const assigned = ROLES.map((r) => userFor(r, 'assigned'));
     expect([...(byAction.get('search') ?? [])].sort()).toEqual([...assigned].sort());

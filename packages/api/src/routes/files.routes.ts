@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
-import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
+import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type Logger, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
 import { defineRoute, type ApiDeps, type ApiResponse, type Principal, type RouteModule } from '../api.types.js';
 import { CASE_READERS, CONTENT_DOWNLOADERS } from '../access-policy.js';
 import { assignmentsOf, recordForCase } from '../access-events.js';
@@ -11,12 +11,13 @@ import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-byte
 import { contentDisposition, readFilePart, readVerifiedFile } from '../file-delivery.js';
 import { decideRange, etagOf } from '../byte-range.js';
 import { readAuditOf } from '../read-audit.js';
+import { PLAYBACK_SAFETY_HEADERS, playbackOf, type PlaybackRefusal } from '../media-playback.js';
 import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
 import { param } from '../query-params.js';
 import { FILTER_SHAPE, toFilter } from '../review-filter.js';
 import { decodeSearchCursor, encodeSearchCursor, type CursorProblem } from '../search-cursor.js';
-import { downloadSchema, fileDetailSchema, searchResultSchema, similarResultSchema } from '../response-schemas.js';
+import { downloadSchema, fileDetailSchema, playbackLinkSchema, searchResultSchema, similarResultSchema } from '../response-schemas.js';
 
 const caseId = param.id('Case id');
 const fileParams = z.strictObject({ caseId, fileId: param.fileId() });
@@ -340,88 +341,203 @@ export const filesRoutes: RouteModule = [
     },
     async handler({ deps, principal, params, abortSignal, requestHeaders, logger }): Promise<ApiResponse> {
       const file = await loadFile(deps, params.caseId, params.fileId);
-      const bytes = await fileBytesOf(deps, file);
-      const expected = expectedOf(file, bytes);
-      const etag = etagOf(expected.sha256);
-      const decision = decideRange({ range: requestHeaders?.['range'], ifRange: requestHeaders?.['if-range'] }, expected.length, etag);
-      const headers: Record<string, string> = {
-        'content-type': 'application/octet-stream',
-        'content-disposition': contentDisposition(file.name),
-        'x-exhibit-sha256': expected.sha256,
-        // Every kind of file is a whole blob or one span of one (file-bytes.ts), so any part is one ranged read:
-        // no kind has to be read from its start to reach a part (a deflated member is read from its copy in derived/).
-        'accept-ranges': 'bytes',
-        etag,
-        'cache-control': 'private, no-store',
-      };
-      const from = { container: bytes.blob.container, blobName: bytes.blob.name };
+      return serveFileBytes({ deps, principal, file, ...(abortSignal ? { abortSignal } : {}), requestHeaders, logger }, { as: 'download' });
+    },
+  }),
 
-      if (decision.kind === 'unsatisfiable') {
-        // No byte delivered, but the answer says this file exists and its size: a read, rate-limited like a
-        // thumbnail's 304, not a download.
-        await readAuditOf(deps).record(
-          principal,
-          { caseId: file.caseId, evidenceId: file.evidenceId, route: 'getFileContent', subjectKey: file.fileId, details: { fileId: file.fileId, rangeNotSatisfiable: true } },
-          { logger },
-        );
-        return {
-          status: 416,
-          headers: { 'content-range': `bytes */${expected.length}`, 'accept-ranges': 'bytes', etag, 'cache-control': 'private, no-store' },
-          body: Buffer.alloc(0),
-        };
-      }
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/playback-link',
+    operationId: 'getPlaybackUrl',
+    summary: "A short-lived URL that plays one video or audio file in a browser's <video>/<audio> element (GET …/playback)",
+    description:
+      'Examiners and supervisors only, as for downloads. Only for a file the index identified from its bytes as video or audio of a type a browser may ' +
+      "play (MP4, QuickTime, WebM, Matroska, Ogg, 3GPP, MP3, AAC, M4A, WAV, FLAC); anything else is a 409 'conflict' with `details.playback` " +
+      "`not-identified`, `not-media` or `type-not-playable`, and stays download-only. The URL is `…/files/{fileId}/playback?ticket=…`: a ticket " +
+      `like a download link's (one file, one user, checked against their current assignment on every fetch, ended by unassignment), valid for ` +
+      `${API_LIMITS.downloadUrlTtlMs / 60_000} minutes. A media element cannot send a token, and a player asks for parts of the file for as long ` +
+      'as it plays: a client asks for a new link when a fetch is refused (the review app does, resuming where it was). Never a storage SAS, whatever ' +
+      "the size. The issue is recorded as a 'download' (delivery `playback-url`, with the issued ticket's id).",
+    access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
+    params: fileParams,
+    query: z.strictObject({}),
+    responses: { 200: { description: 'URL and expiry of a playback link to exactly this file, with the type it is served as', schema: playbackLinkSchema } },
+    async handler({ deps, principal, params, caseAccess, baseUrl }) {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const playback = await playableOrRefused(deps, file);
+      // The bytes must be there and hashed before a link is worth issuing, as for a download.
+      expectedOf(file, await fileBytesOf(deps, file));
+      const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
+      const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId });
+      const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/playback`;
+      const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
+      // The URL is a bearer secret: record what it grants, never the URL.
+      await recordForFile(deps, principal, file, 'download', {
+        path: file.path,
+        delivery: 'playback-url',
+        range: null,
+        kind: 'api-ticket',
+        issuedTicketId: issued.ticketId,
+        expiresAt: issued.expiresAt,
+        contentType: playback.contentType,
+      });
+      const body: z.input<typeof playbackLinkSchema> = { url, expiresAt: issued.expiresAt, contentType: playback.contentType, kind: playback.kind, fileName: file.name, size: file.size };
+      return { status: 200, headers: { 'cache-control': 'no-store' }, body };
+    },
+  }),
 
-      if (decision.kind === 'part') {
-        const part = await readFilePart(deps.blobs, bytes, decision, abortSignal ? { abortSignal } : {});
-        // Every part is its own 'download' entry, with the bytes it names. A player seeking in a video asks
-        // for many; one entry per link (or per first part) would leave out which parts of the file someone
-        // saw and would not cover token callers, who have no ticket. The cost is one custody write per
-        // request, as for a whole download; the read audit's grouping is for reads that deliver no evidence bytes.
-        try {
-          await recordForFile(deps, principal, file, 'download', {
-            path: file.path,
-            delivery: 'stream',
-            ...from,
-            range: { offset: part.blobOffset, length: part.lengthBytes },
-            part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
-            verifiedBeforeSend: false,
-          });
-        } catch (err) {
-          part.body.destroy();
-          throw err;
-        }
-        return {
-          status: 206,
-          headers: { ...headers, 'content-range': `bytes ${decision.first}-${decision.last}/${expected.length}`, 'content-length': String(part.lengthBytes) },
-          body: part.body,
-        };
-      }
-
-      const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
-      try {
-        await recordForFile(
-          deps,
-          principal,
-          file,
-          'download',
-          {
-            path: file.path,
-            delivery: 'stream',
-            ...from,
-            range: bytes.range ?? { offset: 0, length: expected.length },
-            verifiedBeforeSend: Buffer.isBuffer(body),
-            // A Range the route did not serve (several ranges, malformed, If-Range not matching): why the whole file went.
-            ...(decision.reason === 'no-range' ? {} : { rangeIgnored: decision.reason }),
-          },
-        );
-      } catch (err) {
-        if (!Buffer.isBuffer(body)) body.destroy();
-        throw err;
-      }
-      return { status: 200, headers: { ...headers, 'content-length': String(expected.length) }, body };
+  defineRoute({
+    method: 'GET',
+    path: '/cases/{caseId}/files/{fileId}/playback',
+    operationId: 'playFileContent',
+    summary: "A video or audio file's bytes for a browser's media player: as GET …/content, served inline as its media type",
+    description:
+      'Examiners and supervisors only. The same bytes, checks, single byte ranges (206, 416) and assignment check as GET …/content, with a ' +
+      "`ticket` from GET …/playback-link (or …/download) or a token. Only for a file identified from its bytes as video or audio of a playable type " +
+      "(as GET …/playback-link says); anything else is a 409 'conflict' with `details.playback`, so an HTML page or any other evidence is never served " +
+      "for display from the app's origin. Sent with the listed media type (not sniffed, not taken from the name), `Content-Disposition: inline`, " +
+      "`X-Content-Type-Options: nosniff`, `Content-Security-Policy: sandbox; default-src 'none'` and `Cross-Origin-Resource-Policy: same-origin`. " +
+      "Every response that gives bytes (each part a player asks for) is recorded as a 'download' with delivery `playback`, naming the part.",
+    access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
+    acceptsDownloadTicket: true,
+    params: fileParams,
+    query: z.strictObject({
+      ticket: z.string().max(64).optional().describe("A playback link's ticket (from GET …/playback-link), used when no Authorization header is sent"),
+    }),
+    responses: {
+      200: { description: "The file's bytes, as its media type", contentType: 'video/*' },
+      206: { description: 'One byte range of the file (Content-Range says which)', contentType: 'video/*' },
+      409: { description: 'Not a video or audio file of a playable type: details.playback says why' },
+      416: { description: 'The range starts past the end of the file; Content-Range: bytes */size' },
+    },
+    async handler({ deps, principal, params, abortSignal, requestHeaders, logger }): Promise<ApiResponse> {
+      const file = await loadFile(deps, params.caseId, params.fileId);
+      const playback = await playableOrRefused(deps, file);
+      return serveFileBytes({ deps, principal, file, ...(abortSignal ? { abortSignal } : {}), requestHeaders, logger }, { as: 'playback', contentType: playback.contentType });
     },
   }),
 ];
+
+/**
+ * The type a file is played as, or the typed refusal (409, `details.playback`): decided on what the
+ * index identified from the content's bytes, never on the name (media-playback.ts).
+ */
+async function playableOrRefused(deps: ApiDeps, file: FileRecord): Promise<{ contentType: string; kind: 'video' | 'audio' }> {
+  const content = file.sha256 ? await deps.index.getContent(file.sha256) : null;
+  const decision = playbackOf(content);
+  if (decision.playable) return decision;
+  const why: Record<PlaybackRefusal, string> = {
+    'not-identified': 'this file has not been identified (yet): only files identified as video or audio can be played; download it instead',
+    'not-media': 'this file is not video or audio: it can only be downloaded, never shown in the app',
+    'type-not-playable': 'this media type is not one a browser plays: download it instead',
+  };
+  throw new ExhibitError('conflict', why[decision.refusal], { details: { playback: decision.refusal } });
+}
+
+/**
+ * How GET …/content and GET …/playback send a file's bytes: the same reads,
+ * checks, Range handling and custody entries; only what the response says the
+ * bytes are, and the `delivery` the entries name, differ.
+ */
+type Delivery = { as: 'download' } | { as: 'playback'; contentType: string };
+
+async function serveFileBytes(
+  ctx: { deps: ApiDeps; principal: Principal; file: FileRecord; abortSignal?: AbortSignal; requestHeaders: Record<string, string | undefined> | undefined; logger: Logger },
+  delivery: Delivery,
+): Promise<ApiResponse> {
+  const { deps, principal, file, abortSignal, requestHeaders, logger } = ctx;
+  const bytes = await fileBytesOf(deps, file);
+  const expected = expectedOf(file, bytes);
+  const etag = etagOf(expected.sha256);
+  const decision = decideRange({ range: requestHeaders?.['range'], ifRange: requestHeaders?.['if-range'] }, expected.length, etag);
+  const headers: Record<string, string> = {
+    ...(delivery.as === 'playback'
+      ? // Shown in the page: only ever a listed media type, never sniffed, never a document that runs (media-playback.ts).
+        { ...PLAYBACK_SAFETY_HEADERS, 'content-type': delivery.contentType, 'content-disposition': contentDisposition(file.name, 'inline') }
+      : { 'content-type': 'application/octet-stream', 'content-disposition': contentDisposition(file.name) }),
+    'x-exhibit-sha256': expected.sha256,
+    // Every kind of file is a whole blob or one span of one (file-bytes.ts), so any part is one ranged read:
+    // no kind has to be read from its start to reach a part (a deflated member is read from its copy in derived/).
+    'accept-ranges': 'bytes',
+    etag,
+    'cache-control': 'private, no-store',
+  };
+  const from = { container: bytes.blob.container, blobName: bytes.blob.name };
+  // 'playback': the bytes went to the app's player (GET …/playback); still a 'download' entry, so every
+  // look at who took which bytes of a file (the access screen's default filter included) finds it.
+  const deliveryDetail = delivery.as === 'playback' ? 'playback' : 'stream';
+  const route = delivery.as === 'playback' ? 'playFileContent' : 'getFileContent';
+
+  if (decision.kind === 'unsatisfiable') {
+    // No byte delivered, but the answer says this file exists and its size: a read, rate-limited like a
+    // thumbnail's 304, not a download.
+    await readAuditOf(deps).record(
+      principal,
+      { caseId: file.caseId, evidenceId: file.evidenceId, route, subjectKey: file.fileId, details: { fileId: file.fileId, rangeNotSatisfiable: true } },
+      { logger },
+    );
+    return {
+      status: 416,
+      headers: {
+        'content-range': `bytes */${expected.length}`,
+        'accept-ranges': 'bytes',
+        etag,
+        'cache-control': 'private, no-store',
+        ...(delivery.as === 'playback' ? PLAYBACK_SAFETY_HEADERS : {}),
+      },
+      body: Buffer.alloc(0),
+    };
+  }
+
+  if (decision.kind === 'part') {
+    const part = await readFilePart(deps.blobs, bytes, decision, abortSignal ? { abortSignal } : {});
+    // Every part is its own 'download' entry, with the bytes it names. A player seeking in a video asks
+    // for many; one entry per link (or per first part) would leave out which parts of the file someone
+    // saw and would not cover token callers, who have no ticket. The cost is one custody write per
+    // request, as for a whole download; the read audit's grouping is for reads that deliver no evidence bytes.
+    try {
+      await recordForFile(deps, principal, file, 'download', {
+        path: file.path,
+        delivery: deliveryDetail,
+        ...from,
+        range: { offset: part.blobOffset, length: part.lengthBytes },
+        part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
+        verifiedBeforeSend: false,
+      });
+    } catch (err) {
+      part.body.destroy();
+      throw err;
+    }
+    return {
+      status: 206,
+      headers: { ...headers, 'content-range': `bytes ${decision.first}-${decision.last}/${expected.length}`, 'content-length': String(part.lengthBytes) },
+      body: part.body,
+    };
+  }
+
+  const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
+  try {
+    await recordForFile(
+      deps,
+      principal,
+      file,
+      'download',
+      {
+        path: file.path,
+        delivery: deliveryDetail,
+        ...from,
+        range: bytes.range ?? { offset: 0, length: expected.length },
+        verifiedBeforeSend: Buffer.isBuffer(body),
+        // A Range the route did not serve (several ranges, malformed, If-Range not matching): why the whole file went.
+        ...(decision.reason === 'no-range' ? {} : { rangeIgnored: decision.reason }),
+      },
+    );
+  } catch (err) {
+    if (!Buffer.isBuffer(body)) body.destroy();
+    throw err;
+  }
+  return { status: 200, headers: { ...headers, 'content-length': String(expected.length) }, body };
+}
 
 /** A custody entry about one file, in its own evidence item's log. */
 function recordForFile(
