@@ -28,7 +28,7 @@ beforeAll(async () => {
   f = await createApiFixture(inject('storageConnectionString'));
   api = createApi(f.deps);
   const webm = Buffer.concat([Buffer.from([0x1a, 0x45, 0xdf, 0xa3]), Buffer.from('webm stand-in '.repeat(200))]);
-  [video, sound, html, htmlNamedMp4, avi, pending] = await seedLooseFiles(f, CASE, [
+  const seeded = await seedLooseFiles(f, CASE, [
     // Named .html: the bytes said WebM, and the bytes decide.
     { evidenceId: 'EX01', fileName: 'clip.html', bytes: webm, mime: 'video/webm', detectedExt: 'webm', kind: 'video' },
     { evidenceId: 'EX02', fileName: 'voice.oga', bytes: Buffer.from('OggS opus stand-in'), mime: 'audio/ogg; codecs=opus', detectedExt: 'opus', kind: 'audio' },
@@ -38,6 +38,7 @@ beforeAll(async () => {
     { evidenceId: 'EX05', fileName: 'old.avi', bytes: Buffer.from('RIFF....AVI LIST'), mime: 'video/vnd.avi', detectedExt: 'avi', kind: 'video' },
     { evidenceId: 'EX06', fileName: 'later.mp4', bytes: Buffer.from('not identified yet'), mime: null, detectedExt: null, kind: null },
   ]);
+  [video, sound, html, htmlNamedMp4, avi, pending] = seeded as [SeededLooseFile, SeededLooseFile, SeededLooseFile, SeededLooseFile, SeededLooseFile, SeededLooseFile];
   await f.access.assign(CASE, 'erin', { by: 'setup' });
   await f.access.assign(CASE, 'ivy', { by: 'setup' });
 });

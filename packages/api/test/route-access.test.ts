@@ -310,9 +310,9 @@ beforeAll(async () => {
   Object.assign(deps, f.deps);
   seed = await seedCase(f, 'CASE-1');
   member = await seedStoredMember(f, 'CASE-1', 'EX02');
-  [video] = await seedLooseFiles(f, 'CASE-1', [
+  video = (await seedLooseFiles(f, 'CASE-1', [
     { evidenceId: 'EX03', fileName: 'clip.webm', bytes: Buffer.from('\x1aE\xdf\xa3 webm stand-in', 'latin1'), mime: 'video/webm', detectedExt: 'webm', kind: 'video' },
-  ]);
+  ]))[0]!;
   other = await seedCase(f, 'CASE-2');
   for (const role of ROLES) {
     await f.access.assign(seed.caseId, userFor(role, 'assigned'), { by: 'test-setup' });

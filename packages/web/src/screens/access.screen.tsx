@@ -143,8 +143,13 @@ function pageQuery(search: URLSearchParams, offset: number): string {
   return p.toString();
 }
 
-/** An export recorded as cut short is marked INCOMPLETE (as in the custody report), never shown as a finished one. */
-function actionText(action: string, details: Record<string, unknown>): string {
+/**
+ * An export recorded as cut short is marked INCOMPLETE (as in the custody report), never shown as a finished one.
+ * Bytes played in the app's player are downloads (the bytes left) and say so.
+ */
+export function actionText(action: string, details: Record<string, unknown>): string {
+  if (action === 'download' && details.delivery === 'playback') return 'download (playback)';
+  if (action === 'download' && details.delivery === 'playback-url') return 'download (playback link)';
   if (action !== 'export' || details.complete === true) return action;
   return `export (INCOMPLETE${typeof details.stoppedBy === 'string' ? `: ${details.stoppedBy}` : ''})`;
 }

@@ -8,7 +8,9 @@ import { hasRole, useSession } from '../lib/session';
 import type { AccessEventList, TagList } from '../lib/tags';
 import { useThumbnail } from '../lib/thumbnails';
 import { ErrorNote, useApi } from '../lib/use-api';
+import { actionText } from './access.screen';
 import { DetailsView } from './details-view';
+import { MediaPlayer } from './media-player';
 
 /**
  * The image's embedded EXIF preview, beside its thumbnail: the picture a
@@ -89,6 +91,14 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
             <span>No preview ({content?.thumbnailStatus ?? 'not identified'})</span>
           )}
           {content?.thumbnailSource && <figcaption>Preview made from: {content.thumbnailSource}</figcaption>}
+          {(content?.kind === 'video' || content?.kind === 'audio') &&
+            file.sha256 &&
+            (hasRole(session, 'examiner', 'supervisor') ? (
+              // Keyed on the file: another file's page starts with no player and no link.
+              <MediaPlayer key={file.fileId} caseId={caseId} fileId={fileId} name={file.name} mime={content.mime} />
+            ) : (
+              <p className="hint">Playback gives the file's bytes: examiners and supervisors play it.</p>
+            ))}
           {content?.embeddedPreview && hasRole(session, 'examiner', 'supervisor') && (
             <EmbeddedPreview caseId={caseId} fileId={fileId} differs={(content.findings ?? []).some((f) => f.flag === 'preview-differs')} />
           )}
@@ -266,7 +276,7 @@ function FileCustody({ caseId, fileId }: { caseId: string; fileId: string }) {
           <li key={`${e.evidenceId}-${e.seq}`}>
             <details>
               <summary>
-                {instantText(e.time)} — {e.actor} — {e.action}
+                {instantText(e.time)} — {e.actor} — {actionText(e.action, e.details)}
               </summary>
               <DetailsView details={e.details} />
             </details>
