@@ -100,6 +100,17 @@ export async function declaredBytes(source: ByteSource, options: { abortSignal?:
 /** The registry entry for the disk-image dispatcher. */
 export const extFileSystem = { type: 'ext' as const, probe, open, declaredBytes };
 
+/** What the reader uses of a block group's descriptor. */
+interface GroupDesc {
+  inodeTable: number;
+  inodeBitmap: number;
+  blockBitmap: number;
+  /** bg_free_blocks_count: the cut check's measure of a group whose bitmap is uninitialised or unreadable. */
+  freeBlocks: number;
+  flags: number;
+  itableUnused: number;
+}
+
 interface DirName {
   ino: number;
   name: string;
@@ -108,7 +119,7 @@ interface DirName {
 }
 
 class ExtFs {
-  private readonly groupDescs = new Map<number, { inodeTable: number; inodeBitmap: number; blockBitmap: number; freeBlocks: number; flags: number; itableUnused: number }>();
+  private readonly groupDescs = new Map<number, GroupDesc>();
   private readonly bitmaps = new Map<number, Uint8Array>();
 
   private constructor(
@@ -250,7 +261,7 @@ class ExtFs {
   }
 
   private async groupLosesBlocks(group: number, start: number, end: number, lostFrom: number, missing: number): Promise<boolean> {
-    const desc = await this.groupDesc(group);
+    const desc = await this.readGroupDesc(group);
     // The group's own bitmaps and inode table are in use wherever they lie (flex_bg puts them in another group).
     const tableBlocks = Math.ceil((this.inodesPerGroup * this.inodeSize) / this.blockSize);
     const lostMeta = (first: number, count: number) => first + count > missing && first < this.totalBlocks;
@@ -281,24 +292,29 @@ class ExtFs {
     return this.source.read(offset, length, { abortSignal: this.signal });
   }
 
-  private async groupDesc(group: number) {
+  private async groupDesc(group: number): Promise<GroupDesc> {
     let desc = this.groupDescs.get(group);
     if (!desc) {
-      const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
-      if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
-      const b = await this.read(offset, this.descSize);
-      const wide = this.descSize >= 64;
-      desc = {
-        blockBitmap: u32(b, 0x00) + (wide ? u32(b, 0x20) * 2 ** 32 : 0),
-        inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
-        freeBlocks: u16(b, 0x0c) + (wide ? u16(b, 0x2c) * 2 ** 16 : 0),
-        inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
-        flags: u16(b, 0x12),
-        itableUnused: u16(b, 0x1c),
-      };
+      desc = await this.readGroupDesc(group);
       this.groupDescs.set(group, desc);
     }
     return desc;
+  }
+
+  /** The group's descriptor, read and not kept (the cut check reads each group past the cut once). */
+  private async readGroupDesc(group: number): Promise<GroupDesc> {
+    const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
+    if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
+    const b = await this.read(offset, this.descSize);
+    const wide = this.descSize >= 64;
+    return {
+      blockBitmap: u32(b, 0x00) + (wide ? u32(b, 0x20) * 2 ** 32 : 0),
+      inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
+      freeBlocks: u16(b, 0x0c) + (wide ? u16(b, 0x2c) * 2 ** 16 : 0),
+      inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
+      flags: u16(b, 0x12),
+      itableUnused: u16(b, 0x1c),
+    };
   }
 
   private async inodeAllocated(ino: number): Promise<boolean> {
