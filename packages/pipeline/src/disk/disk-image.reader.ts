@@ -410,7 +410,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
       encrypted: false,
       async open() {
         const first = await session.exchange({ op: 'open' });
-        if (first.t === 'data-error') throw new ExhibitError(first.code as ExhibitErrorCode, first.message);
+        if (first.t === 'data-error') throw dataError(first);
         if (first.t === 'failed') throw first.error;
         if (first.t !== 'chunk') throw new ExhibitError('corrupt-file', `${entry.path}: the disk parser thread sent no data for this entry`);
         const span = first.span;
@@ -453,9 +453,14 @@ function memberStream(session: Session, first: Extract<DiskRequest, { t: 'chunk'
   return memberChunkStream(session, {
     first,
     failure: (event) => {
-      if (event.t === 'data-error') return new ExhibitError(event.code as ExhibitErrorCode, event.message);
+      if (event.t === 'data-error') return dataError(event);
       if (event.t === 'failed') return event.error;
       return new ExhibitError('corrupt-file', 'the disk parser thread ended a member before its last byte');
     },
   });
+}
+
+/** A member's data-error from the parser thread, back to its type with its details (isMediaDamage reads details.reason). */
+function dataError(event: Extract<DiskRequest, { t: 'data-error' }>): ExhibitError {
+  return new ExhibitError(event.code as ExhibitErrorCode, event.message, event.details ? { details: event.details } : {});
 }

@@ -78,8 +78,11 @@ export type DiskRequest =
   | { t: 'chunk'; bytes: ArrayBuffer; last: boolean; span?: { offset: number; length: number; segment?: number } | null }
   /** Media bytes from `offset`, in order, for the stored-hash check (a volume task's in-order feed); served at once. */
   | { t: 'media'; offset: number; bytes: ArrayBuffer }
-  /** The opened entry's data cannot be read: a hostile structure, typed. Answered like a last chunk. */
-  | { t: 'data-error'; code: string; message: string };
+  /**
+   * The opened entry's data cannot be read: a hostile structure, typed, with its details (an EWF chunk's
+   * media-chunk-damaged reason) bounded by LIMITS.maxWireErrorDetailsBytes. Answered like a last chunk.
+   */
+  | { t: 'data-error'; code: string; message: string; details?: Record<string, unknown> };
 
 export type DiskAnswer = { op: 'open' } | { op: 'more' } | { op: 'next' } | { op: 'end' };
 

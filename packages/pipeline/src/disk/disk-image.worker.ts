@@ -1,4 +1,4 @@
-import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
+import { ExhibitError, errorMessage, isExhibitError, wireErrorDetails } from '@exhibit/core';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
@@ -111,7 +111,8 @@ async function sendEntryBytes(context: TaskContext, entry: FileSystemEntry): Pro
     return await sendData(context, entry.data(), true);
   } catch (err) {
     if (!hostile(err)) throw err;
-    return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err) })).op !== 'end';
+    const details = wireErrorDetails(err.details);
+    return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err), ...(details ? { details } : {}) })).op !== 'end';
   }
 }
 
