@@ -10,6 +10,7 @@ import { loadCommandModules } from '../main.js';
 import { runCli } from '../program.js';
 import { CapturedStream } from '../test-support.js';
 import { tamperEwfMedia } from '../../../pipeline/src/disk/test-support/memory-card.builder.js';
+import { mbrSector } from '../../../pipeline/src/disk/test-support/disk-image.builder.js';
 import type { ImageFileSystemRow } from './image.command.js';
 
 const tools = ['mkfs.fat', 'mcopy', 'mdel', 'ewfacquire'];
@@ -166,6 +167,30 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
       expect(out).toMatch(new RegExp(`\\t${md5(photo)}\\tearly\\.jpg\\n`));
       expect(out).toMatch(new RegExp(`\\t-\\tfiller\\.bin\\t\\[corrupt-file: EWF chunk \\d+ .*\\[${reason}\\]\\]`));
     }
+  });
+
+  it('regression: file-system-read-past-partition-entry-unrecorded — a FAT16 read on past its MBR entry into another entry prints a volume note naming that partition, in text and --json; the note alone exits 0', async () => {
+    const fsImg = path.join(dir, 'past-entry-fs.img');
+    execFileSync('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480'], { stdio: 'pipe' });
+    execFileSync('mcopy', ['-i', fsImg, path.join(dir, 'photo'), '::/photo.jpg'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, stdio: 'pipe' });
+    const fsBytes = readFileSync(fsImg);
+    const disk = path.join(dir, 'past-entry.img');
+    // Entry 0 holds 12 of the file system's 20 MiB; entry 1 lies in the 8 MiB the file system is read on over.
+    writeFileSync(disk, Buffer.concat([mbrSector([{ type: 0x06, startSector: 2048, sectors: 24576 }, { type: 0x83, startSector: 30720, sectors: 4096 }]), Buffer.alloc(1024 * 1024 - 512), fsBytes]));
+    const text = await run('image', 'ls', disk, '--md5');
+    // Before: exit 0 with no word of it; volume 0 read 8 MiB past its entry, over volume 1's.
+    expect(text.out).toMatch(/volume note \(mbr 0\): read-past-entry: volume 0: its fat file system declares 20971520 bytes, its partition entry 12582912: read on 8388608 bytes past the entry .* overlap the partition entry of volume 1 \(mbr 1, /);
+    expect(text.out).toContain(`${md5(photo)}\tphoto.jpg`);
+    // Volume 1 holds no file system: that is its own problem (exit 1), not the note's.
+    expect(text.code).toBe(EXIT.error);
+    const json = JSON.parse((await run('image', 'ls', disk, '--json')).out) as ImageFileSystemRow[];
+    expect(json[0]!.image.volumeProblems).toEqual([expect.objectContaining({ where: 'mbr 0', code: 'read-past-entry' })]);
+    expect(json[0]!.problem).toBeNull();
+    // The same file system alone in its short entry: the note, and nothing failed.
+    writeFileSync(disk, Buffer.concat([mbrSector([{ type: 0x06, startSector: 2048, sectors: 24576 }]), Buffer.alloc(1024 * 1024 - 512), fsBytes]));
+    const alone = await run('image', 'ls', disk);
+    expect(alone.out).toMatch(/volume note \(mbr 0\): read-past-entry: .*no other partition entry covers those bytes/);
+    expect(alone.code).toBe(EXIT.ok);
   });
 
   it('an unreadable image is a typed error with exit 1, not a crash', async () => {

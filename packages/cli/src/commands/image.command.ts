@@ -5,6 +5,7 @@ import {
   FileByteSource,
   fileSystems,
   incompleteMediaDetail,
+  isVolumeNote,
   openDiskImage,
   orderSegmentFiles,
   verifyStoredHashes,
@@ -43,7 +44,14 @@ export type ImageVerification =
 
 /** One file system (or a volume without a readable one) as `image ls --json` prints it. */
 export interface ImageFileSystemRow {
-  image: { format: DiskImage['format']; segments: number; mediaBytes: number; scheme: DiskImage['volumeSystem']['scheme'] };
+  image: {
+    format: DiskImage['format'];
+    segments: number;
+    mediaBytes: number;
+    scheme: DiskImage['volumeSystem']['scheme'];
+    /** The volume system's problems and notes (a file system read on past its partition entry: code read-past-entry). */
+    volumeProblems: DiskImage['volumeSystem']['problems'];
+  };
   ewf?: DiskImage['ewf'] & { verification?: ImageVerification };
   volume: { index: number; scheme: string; offset: number; size: number; type: string; label: string };
   fileSystem: string | null;
@@ -97,7 +105,7 @@ export async function listImage(
     // A set with a segment cut short or missing: its stored hashes cannot be checked (renderText says why), its media is not hashed.
     const verification = options.verify && image.ewf && !image.ewf.incomplete ? await verify(image, options.abortSignal) : undefined;
     const rows: ImageFileSystemRow[] = [];
-    const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme };
+    const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme, volumeProblems: image.volumeSystem.problems };
     for await (const opened of fileSystems(image, { abortSignal: options.abortSignal })) {
       const v = opened.volume;
       const row: ImageFileSystemRow = {
@@ -175,7 +183,8 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     const word = (m: boolean | null) => (m === null ? 'not stored' : m ? 'matches' : 'MISMATCH');
     lines.push(`  media MD5 ${verification.computed.md5} (${word(verification.md5Matches)}), SHA-1 ${verification.computed.sha1} (${word(verification.sha1Matches)})`);
   }
-  for (const p of image.volumeSystem.problems) lines.push(`  volume problem (${p.where}): ${p.code}: ${p.message}`);
+  // A note (a file system read on past its partition entry) records how a volume was read; nothing of it failed.
+  for (const p of image.volumeSystem.problems) lines.push(`  volume ${isVolumeNote(p) ? 'note' : 'problem'} (${p.where}): ${p.code}: ${p.message}`);
   for (const row of rows) {
     const v = row.volume;
     lines.push('');
@@ -219,6 +228,6 @@ export function register(program: Command, ctx: CliContext): void {
       // Not verified (a mismatch, media that could not be read whole, or a segment cut short or missing) is an integrity
       // problem, as a mismatch is.
       if ((verification && (verification.result === 'mismatch' || verification.result === 'failed')) || opened.ewf?.incomplete) ctx.setExitCode(EXIT.integrity);
-      else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.length) ctx.setExitCode(EXIT.error);
+      else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.some((p) => !isVolumeNote(p))) ctx.setExitCode(EXIT.error);
     });
 }
