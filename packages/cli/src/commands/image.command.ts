@@ -53,6 +53,8 @@ export interface ImageFileSystemRow {
     volumeProblems: DiskImage['volumeSystem']['problems'];
   };
   ewf?: DiskImage['ewf'] & { verification?: ImageVerification };
+  /** Why part of the media is lost (an EWF segment cut or missing, a split raw piece's lost tail): its files fail typed. */
+  incomplete?: DiskImage['incomplete'];
   volume: { index: number; scheme: string; offset: number; size: number; type: string; label: string };
   fileSystem: string | null;
   label: string | null;
@@ -103,7 +105,7 @@ export async function listImage(
   try {
     const image = await openDiskImage(sources, { abortSignal: options.abortSignal, segmentNames: ordered });
     // A set with a segment cut short or missing: its stored hashes cannot be checked (renderText says why), its media is not hashed.
-    const verification = options.verify && image.ewf && !image.ewf.incomplete ? await verify(image, options.abortSignal) : undefined;
+    const verification = options.verify && image.ewf && !image.incomplete ? await verify(image, options.abortSignal) : undefined;
     const rows: ImageFileSystemRow[] = [];
     const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme, volumeProblems: image.volumeSystem.problems };
     for await (const opened of fileSystems(image, { abortSignal: options.abortSignal })) {
@@ -111,6 +113,7 @@ export async function listImage(
       const row: ImageFileSystemRow = {
         image: imageInfo,
         ...(image.ewf ? { ewf: { ...image.ewf, ...(verification ? { verification } : {}) } } : {}),
+        ...(image.incomplete ? { incomplete: image.incomplete } : {}),
         volume: { index: v.index, scheme: v.scheme, offset: v.offset, size: v.size, type: v.type, label: v.label },
         fileSystem: 'reader' in opened ? opened.reader.type : null,
         label: 'reader' in opened ? (opened.reader.label ?? null) : null,
@@ -175,8 +178,9 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     field('stored MD5', image.ewf.storedHashes.md5);
     field('stored SHA-1', image.ewf.storedHashes.sha1);
   }
-  // What is lost with a segment cut short or missing reads as failures of the files that need it; the rest is listed.
-  if (image.ewf?.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.ewf.incomplete)}`);
+  // What is lost with a segment cut short or missing (or a split raw piece's lost tail) reads as failures of the files
+  // that need it; the rest is listed.
+  if (image.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.incomplete, { storedHashes: image.ewf !== undefined })}`);
   if (verification?.result === 'failed') {
     lines.push(`  stored hashes NOT VERIFIED: the media could not be read whole (${verification.problem})`);
   } else if (verification) {
@@ -225,9 +229,9 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const { rows, image: opened, verification } = result;
       ctx.stdout.write(options.json ? JSON.stringify(rows, null, 2) + '\n' : renderText(opened, rows, verification));
-      // Not verified (a mismatch, media that could not be read whole, or a segment cut short or missing) is an integrity
-      // problem, as a mismatch is.
-      if ((verification && (verification.result === 'mismatch' || verification.result === 'failed')) || opened.ewf?.incomplete) ctx.setExitCode(EXIT.integrity);
+      // Not verified (a mismatch, media that could not be read whole, or a segment cut short or missing, EWF or split raw)
+      // is an integrity problem, as a mismatch is.
+      if ((verification && (verification.result === 'mismatch' || verification.result === 'failed')) || opened.incomplete) ctx.setExitCode(EXIT.integrity);
       else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.some((p) => !isVolumeNote(p))) ctx.setExitCode(EXIT.error);
     });
 }

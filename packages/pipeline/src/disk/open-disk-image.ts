@@ -50,6 +50,12 @@ export interface DiskImage {
    * failures, and the stored hashes, of the whole media, cannot be checked: storedHashesCheckable).
    */
   ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number; incomplete?: EwfDamage[] };
+  /**
+   * Any container: why part of the media is lost, when it is (an EWF segment cut short or missing, as ewf.incomplete; a
+   * split raw piece before the last whose tail was lost, checkSplitRawSizes). The lost bytes read as failures with the
+   * reason, everything else as from the whole set; the image is damaged media (disk-image.record.ts).
+   */
+  incomplete?: EwfDamage[];
   volumeSystem: VolumeSystem;
 }
 
@@ -103,14 +109,21 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
         bytesPerSector: ewf.bytesPerSector,
         ...(ewf.incomplete.length > 0 ? { incomplete: [...ewf.incomplete] } : {}),
       },
+      ...(ewf.incomplete.length > 0 ? { incomplete: [...ewf.incomplete] } : {}),
     };
   } else if (kind === 'vhd') {
     const vhd = await VhdImage.open(segments[0]!, options);
     image = { format: vhd.diskType === 'fixed' ? 'vhd-fixed' : 'vhd-dynamic', media: vhd, segmentCount: 1 };
   } else {
     // Every path to a split raw set passes here (the pipeline also checks the blobs' sizes before reading: findImageSegments).
-    checkSplitRawSizes(segments.map((s, i) => ({ size: s.size, ...(options.segmentNames?.[i] !== undefined ? { name: options.segmentNames[i] } : {}) })));
-    image = { format: segments.length > 1 ? 'split-raw' : 'raw', media: new RawImage(segments), segmentCount: segments.length };
+    // A piece before the last whose tail was lost is read with that range failing, the later pieces at their own offsets.
+    const loss = checkSplitRawSizes(segments.map((s, i) => ({ size: s.size, ...(options.segmentNames?.[i] !== undefined ? { name: options.segmentNames[i] } : {}) })));
+    image = {
+      format: segments.length > 1 ? 'split-raw' : 'raw',
+      media: new RawImage(segments, loss),
+      segmentCount: segments.length,
+      ...(loss ? { incomplete: [{ reason: 'segment-truncated' as const, message: loss.message }] } : {}),
+    };
   }
   if (options.wrapMedia) image.media = options.wrapMedia(image.media);
   const sectorBytes = image.ewf?.bytesPerSector;
