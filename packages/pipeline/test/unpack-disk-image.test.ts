@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DISK_IMAGE_MIMES, filesOf, memberFileId, type FileRecord, type FileWorkMessage } from '@exhibit/core';
-import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
+import { hasTool, mbrSector, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, sha256, unpackStage, useRealCustody, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -322,6 +322,27 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(stop).toMatchObject({ code: 'unsupported-format', archive: { reason: 'unsupported' } });
     expect(stop?.detail).toContain('EWF version 2 (Ex01/Lx01) images are not supported');
     expect(members).toEqual([]);
+  });
+
+  it('regression: file-system-read-past-partition-entry-unrecorded — a FAT32 card in an MBR entry 1 MiB shorter than it is read on past the entry, and the image records a note saying so, the same on a second unpack; the unpack is done, the volume has no problem', async () => {
+    const fat = readFileSync(card.raw);
+    const first = 2048;
+    const disk = Buffer.alloc(first * SECTOR + fat.length);
+    fat.copy(disk, first * SECTOR);
+    disk.set(mbrSector([{ type: 0x0c, startSector: first, sectors: fat.length / SECTOR - 2048 }]), 0);
+    const entryBytes = fat.length - 2048 * SECTOR;
+    const note = `mbr 0: volume 0: its fat file system declares ${fat.length} bytes, its partition entry ${entryBytes}: read on ${2048 * SECTOR} bytes past the entry (disk bytes ${first * SECTOR + entryBytes} to ${disk.length}), as TSK reads it; no other partition entry covers those bytes`;
+    const notes: string[][] = [];
+    for (const name of ['short-entry.img', 'short-entry-again.img']) {
+      const { outcome, members, image, stop } = await unpack(name, disk, DISK_IMAGE_MIMES.raw);
+      expect(stop).toBeUndefined();
+      expect(outcome).toMatchObject({ status: 'done' });
+      expect(members.find((m) => m.path === `${name}!/DCIM/100MEDIA/IMG_0001.JPG`)?.sha256).toBe(sha256(photos[0]!.bytes));
+      expect(image?.volumes.map((v) => [v.index, v.fileSystem, v.problem])).toEqual([[0, 'fat32', null]]);
+      notes.push(image!.volumeProblems);
+    }
+    // Before: [] — the volume read 1 MiB past its entry with nothing recorded.
+    expect(notes).toEqual([[note], [note]]);
   });
 
   it('regression: hostile-second-partition — a volume whose superblock is absurd fails the image with a typed reason; the first volume is still read', async () => {

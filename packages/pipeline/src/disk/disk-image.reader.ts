@@ -119,7 +119,13 @@ export async function openDiskImageReader(blobs: BlobStore, blob: BlobRef, blobS
   if (more.length + 1 > LIMITS.maxImageSegments) {
     throw new ExhibitError('limit-exceeded', `${more.length + 1} image segments exceed ${LIMITS.maxImageSegments}`);
   }
-  const input: DiskTaskInput = { blobSize, offset: options.offset ?? 0, size: options.size, ...(more.length > 0 ? { moreSegmentBytes: more.map((s) => s.size) } : {}) };
+  const fileName = (b: BlobRef) => b.name.slice(b.name.lastIndexOf('/') + 1);
+  const input: DiskTaskInput = {
+    blobSize,
+    offset: options.offset ?? 0,
+    size: options.size,
+    ...(more.length > 0 ? { moreSegmentBytes: more.map((s) => s.size), segmentNames: [blob, ...more.map((s) => s.blob)].map(fileName) } : {}),
+  };
   const reader = new ThreadedDiskImageReader(blobs, blob, input, options);
   await reader.open();
   return reader;

@@ -47,7 +47,7 @@ async function open(input: DiskTaskInput, context: TaskContext, options: OpenOpt
   const more = (input.moreSegmentBytes ?? []).map(
     (size, i) => new BlobByteSource(blobsOf(i + 1), { container: 'evidence', name: `segment-${i + 2}` }, size, { cache }),
   );
-  return openDiskImage([first, ...more], options);
+  return openDiskImage([first, ...more], { ...options, ...(input.segmentNames ? { segmentNames: input.segmentNames } : {}) });
 }
 
 function facts(image: DiskImage): DiskImageFacts {
@@ -56,6 +56,7 @@ function facts(image: DiskImage): DiskImageFacts {
     mediaBytes: image.media.size,
     segmentCount: image.segmentCount,
     ...(image.ewf ? { ewf: image.ewf } : {}),
+    ...(image.incomplete ? { incomplete: image.incomplete } : {}),
     volumes: image.volumeSystem.volumes.map((v) => ({ index: v.index, offset: v.offset, size: v.size, scheme: v.scheme, type: v.type, label: v.label })),
     volumeProblems: image.volumeSystem.problems.map((p) => `${p.where}: ${p.message}`),
   };

@@ -10,6 +10,7 @@ import { openFat, parseFatBootSector } from './fat.reader.js';
 import { buildExfat, entrySetChecksum, exfatLayout, type ExfatFile } from './test-support/exfat-image.builder.js';
 import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
+import { isVolumeNote } from './volume-system.reader.js';
 
 /**
  * One bad link in a directory's cluster chain (a loop, a link to a free
@@ -267,6 +268,64 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     } finally {
       await source.close();
     }
+  });
+
+  it('file-system-read-past-partition-entry-unrecorded: a FAT16 read on past its MBR entry gets a note on every open saying how far, naming the partition entry those bytes overlap; the volume is listed with no problem', async () => {
+    const fsImg = p('past-entry-fs.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480']);
+    writeFileSync(p('small.txt'), 'small\n');
+    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 72));
+    run('mcopy', ['-i', fsImg, p('small.txt'), p('fill.bin'), '::/']);
+    const fsBytes = readFileSync(fsImg);
+    const MiB = 1024 * 1024;
+    const entrySectors = fsBytes.length / 512 - 16384;
+    const entryEnd = MiB + entrySectors * 512;
+    const readEnd = MiB + fsBytes.length;
+    // A second entry inside the bytes the file system declares past its own entry (a forged size reads them as its own).
+    const second = { type: 0x83, startSector: 30720, sectors: 4096 };
+    const build = (name: string, entries: Parameters<typeof mbrSector>[0]) => {
+      const disk = p(name);
+      writeFileSync(disk, Buffer.concat([mbrSector(entries), Buffer.alloc(MiB - 512), fsBytes]));
+      return disk;
+    };
+    const notesOf = async (disk: string) => {
+      const source = await FileByteSource.open(disk);
+      try {
+        const image = await openDiskImage([source]);
+        const volumes: { index: number; problem: unknown; files: number }[] = [];
+        for await (const fs of fileSystems(image)) {
+          let files = 0;
+          if ('reader' in fs) for await (const e of fs.reader.entries()) if (e.kind === 'file' && !e.problem) files += 1;
+          volumes.push({ index: fs.volume.index, problem: 'reader' in fs ? (fs.reader.problem ?? null) : fs.problem.code, files });
+        }
+        return { problems: image.volumeSystem.problems, volumes };
+      } finally {
+        await source.close();
+      }
+    };
+    const read = `volume 0: its fat file system declares ${fsBytes.length} bytes, its partition entry ${entrySectors * 512}: read on ${readEnd - entryEnd} bytes past the entry (disk bytes ${entryEnd} to ${readEnd}), as TSK reads it; `;
+    const overlapping = build('past-entry-overlap.img', [{ type: 0x06, startSector: 2048, sectors: entrySectors }, second]);
+    const first = await notesOf(overlapping);
+    // Before: no problem at all, the volume read on into volume 1's bytes unrecorded.
+    expect(first.problems).toEqual([
+      {
+        where: 'mbr 0',
+        code: 'read-past-entry',
+        message: `${read}those bytes overlap the partition entry of volume 1 (mbr 1, disk bytes ${second.startSector * 512} to ${(second.startSector + second.sectors) * 512}; ${second.sectors * 512} bytes in common): what the file system reads there is that partition's too`,
+      },
+    ]);
+    expect(isVolumeNote(first.problems[0]!)).toBe(true);
+    // A note, not a failure: both files listed, the volume has no problem (volume 1 holds no file system here).
+    expect(first.volumes).toEqual([
+      { index: 0, problem: null, files: 2 },
+      { index: 1, problem: 'unsupported-format', files: 0 },
+    ]);
+    // The same reason on every open.
+    expect(await notesOf(overlapping)).toEqual(first);
+    const alone = await notesOf(build('past-entry-alone.img', [{ type: 0x06, startSector: 2048, sectors: entrySectors }]));
+    expect(alone.problems).toEqual([{ where: 'mbr 0', code: 'read-past-entry', message: `${read}no other partition entry covers those bytes` }]);
+    // An entry as long as the file system: nothing read past it, no note.
+    expect((await notesOf(build('past-entry-none.img', [{ type: 0x06, startSector: 2048, sectors: fsBytes.length / 512 }]))).problems).toEqual([]);
   });
 
   it('fat-volume-cut-short-free-space-fails-unpack: a FAT16 volume cut in its free space (or past its last whole cluster) loses no file: no volume problem, every file equal to icat; a cut into a file still says so', async () => {
