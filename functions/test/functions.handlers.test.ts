@@ -204,7 +204,7 @@ describe('Azure Functions adapters against a real app', () => {
     expect(meta.format).toBe('jpeg');
     expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBeLessThanOrEqual(640);
 
-    // Range passes through the Functions adapter both ways (a video player in the review app seeks through it):
+    // Range passes through the Functions adapter both ways (a media player or a resuming download asks for parts this way):
     // one part is a 206 with Content-Range, past the end a 416, with a token and through a download link.
     expect((await callApi('POST', `/cases/${caseId}/assignments`, admin.token, { user: 'eve', role: 'examiner' })).status).toBeLessThan(300);
     const eve = await issueLocalToken({ user: 'eve', roles: ['examiner'] }, { keyDir: (config.auth as { keyDir: string }).keyDir });

@@ -77,6 +77,12 @@ export interface ApiDeps {
    * tests lower it).
    */
   downloadSasOverBytes?: number;
+  /**
+   * GET …/content reads and checks files up to this size whole before sending
+   * any byte of them, a part included (default VERIFY_BEFORE_SEND_BYTES, 16 MiB;
+   * tests lower it to serve a small file as a large one is served).
+   */
+  verifyBeforeSendBytes?: number;
   /** Services for route modules added later; see ApiExtensions. */
   extensions?: ApiExtensions;
 }

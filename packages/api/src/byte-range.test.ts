@@ -20,6 +20,20 @@ describe('decideRange', () => {
     expect(decide('bytes=-99999999999999999999999')).toEqual({ kind: 'part', first: 0, last: 999 });
   });
 
+  it('range-leading-zeros-read-as-past-the-end: reads a position with leading zeros as its value, however many', () => {
+    const zeros = '0'.repeat(40);
+    expect(decide(`bytes=${zeros}1-`)).toEqual({ kind: 'part', first: 1, last: 999 });
+    expect(decide(`bytes=${zeros}1-${zeros}5`)).toEqual({ kind: 'part', first: 1, last: 5 });
+    expect(decide(`bytes=1-${zeros}5`)).toEqual({ kind: 'part', first: 1, last: 5 });
+    expect(decide(`bytes=-${zeros}5`)).toEqual({ kind: 'part', first: 995, last: 999 });
+    expect(decide(`bytes=${zeros}-${zeros}`)).toEqual({ kind: 'part', first: 0, last: 0 });
+    expect(decide(`bytes=-${zeros}`)).toEqual({ kind: 'unsatisfiable' });
+    expect(decide(`bytes=${zeros}1000-`)).toEqual({ kind: 'unsatisfiable' });
+    // Leading zeros in front of a number too long for a safe integer still leave it past the end.
+    expect(decide(`bytes=${zeros}99999999999999999999999-`)).toEqual({ kind: 'unsatisfiable' });
+    expect(decide(`bytes=5-${zeros}3`)).toEqual({ kind: 'whole', reason: 'ignored' });
+  });
+
   it('is unsatisfiable for a start at or past the end and for an empty suffix', () => {
     expect(decide('bytes=1000-')).toEqual({ kind: 'unsatisfiable' });
     expect(decide('bytes=1000-2000')).toEqual({ kind: 'unsatisfiable' });

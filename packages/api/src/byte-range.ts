@@ -25,9 +25,14 @@ export type RangeDecision =
   | { kind: 'part'; first: number; last: number }
   | { kind: 'unsatisfiable' };
 
-/** A digit string too long to be a safe integer counts as "more than any file": it only ever means past the end. */
+/**
+ * A position's value. Leading zeros are allowed (RFC 9110 has 1*DIGIT) and say
+ * nothing, so they go before the length is weighed; what is left too long to
+ * be a safe integer counts as "more than any file": it only ever means past the end.
+ */
 function count(digits: string): number {
-  return digits.length > 15 ? Infinity : Number(digits);
+  const significant = digits.replace(/^0+(?=\d)/, '');
+  return significant.length > 15 ? Infinity : Number(significant);
 }
 
 const SPEC_RE = /^bytes=[ \t]*(\d*)-(\d*)[ \t]*$/i;

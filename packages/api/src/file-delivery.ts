@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline as pipeStreams, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExhibitError, type BlobStore } from '@exhibit/core';
 import type { FileBytes } from './file-bytes.js';
@@ -79,6 +79,25 @@ async function openFileBytes(blobs: BlobStore, bytes: FileBytes, expected: Expec
 }
 
 /**
+ * `source` through `check`, as one stream: whatever ends it early (a mismatch,
+ * a storage error, the consumer destroying it because the client went away or
+ * the custody entry could not be written) ends both, so the blob read behind
+ * it is never left open. Errors reach the consumer through the stream returned.
+ */
+function checkedStream(source: Readable, check: Transform): Readable {
+  return pipeStreams(source, check, () => {});
+}
+
+/** All of `source`, checked against the recorded size and SHA-256 before any of it is returned. */
+async function readChecked(source: Readable, expected: ExpectedBytes): Promise<Buffer> {
+  const verifying = new VerifyingStream(expected);
+  const chunks: Buffer[] = [];
+  verifying.on('data', (c: Buffer) => chunks.push(c));
+  await pipeline(source, verifying);
+  return Buffer.concat(chunks);
+}
+
+/**
  * The file's bytes, checked against its recorded size and SHA-256.
  * Small files are read and checked in full first (a bad file is a clean
  * error response, nothing sent); larger ones are streamed through a
@@ -92,21 +111,15 @@ export async function readVerifiedFile(
   options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number } = {},
 ): Promise<Buffer | Readable> {
   const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
-  const verifying = new VerifyingStream(expected);
-  if (expected.length <= (options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES)) {
-    const chunks: Buffer[] = [];
-    verifying.on('data', (c: Buffer) => chunks.push(c));
-    await pipeline(source, verifying);
-    return Buffer.concat(chunks);
-  }
-  source.on('error', (err) => verifying.destroy(err));
-  return source.pipe(verifying);
+  if (expected.length <= (options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES)) return readChecked(source, expected);
+  return checkedStream(source, new VerifyingStream(expected));
 }
 
 /**
  * Passes exactly `lengthBytes` through, failing (and so cutting the response
- * short of its Content-Length) on a byte more or a byte less. A part of a file
- * cannot be checked against the file's SHA-256; this is what is left to check.
+ * short of its Content-Length) on a byte more or a byte less. A part read on
+ * its own cannot be checked against the file's SHA-256; this is what is left
+ * to check (readCheckedFilePart says when a part is read on its own).
  */
 export class ExactLengthStream extends Transform {
   private seen = 0;
@@ -138,7 +151,7 @@ export class ExactLengthStream extends Transform {
  * ranged read of its blob, at the span's offset plus `first` for a member read
  * in place. The caller has bounded `last` by the recorded size, so a part can
  * never reach outside the file's span. Not hash-checked (only the whole file
- * has a recorded hash); the length is.
+ * has a recorded hash); the length is. Served only through readCheckedFilePart.
  */
 export async function readFilePart(
   blobs: BlobStore,
@@ -153,9 +166,62 @@ export async function readFilePart(
     throw new ExhibitError('invalid-argument', 'a part reaching past the file was asked for', { details: { ...part, sizeBytes: bytes.range.length } });
   }
   const source = await blobs.openRead(bytes.blob, { offset: blobOffset, count: lengthBytes, ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}) });
-  const checking = new ExactLengthStream(lengthBytes);
-  source.on('error', (err) => checking.destroy(err));
-  return { body: source.pipe(checking), blobOffset, lengthBytes };
+  return { body: checkedStream(source, new ExactLengthStream(lengthBytes)), blobOffset, lengthBytes };
+}
+
+/** Why a part was sent with only its length checked, never the file's SHA-256. */
+export type HashNotChecked = 'part-of-large-file';
+
+export interface CheckedFilePart {
+  body: Buffer | Readable;
+  /** Where the part starts in its blob (the span's offset plus `first` for a member read in place). */
+  blobOffset: number;
+  lengthBytes: number;
+  /** The whole file matched its recorded size and SHA-256 before the part's first byte was sent. */
+  verifiedBeforeSend: boolean;
+  /** Set only when the file's SHA-256 is not checked at all for this part. */
+  hashNotChecked?: HashNotChecked;
+}
+
+/**
+ * Bytes `first`..`last` (inclusive) of a file, checked as far as a part can be:
+ *
+ * - the whole file asked for as a part (`bytes=0-`, how a browser's <video>
+ *   starts): readVerifiedFile, as a whole download is sent;
+ * - any part of a file up to `verifyBeforeSendBytes` (VERIFY_BEFORE_SEND_BYTES,
+ *   16 MiB): the whole file is read and checked, then the part is cut from it,
+ *   so a file that does not hash as recorded gives no byte, in part or whole.
+ *   Costs a read of the whole file per part; the bound is the one a whole
+ *   download already holds in memory;
+ * - a part of a larger file: one ranged read of the part, its length checked
+ *   only (`hashNotChecked`). Checking it would mean reading the whole file for
+ *   every seek of a player; the whole download stays the verified copy.
+ */
+export async function readCheckedFilePart(
+  blobs: BlobStore,
+  bytes: FileBytes,
+  expected: ExpectedBytes,
+  part: { first: number; last: number },
+  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number } = {},
+): Promise<CheckedFilePart> {
+  if (part.first < 0 || part.last < part.first || part.last >= expected.length) {
+    // Programming error, never the caller's: decideRange cuts the part to the recorded size.
+    throw new ExhibitError('invalid-argument', 'a part outside the file was asked for', { details: { ...part, sizeBytes: expected.length } });
+  }
+  const verifyBeforeSendBytes = options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES;
+  const blobOffset = (bytes.range?.offset ?? 0) + part.first;
+  const lengthBytes = part.last - part.first + 1;
+  if (part.first === 0 && part.last === expected.length - 1) {
+    const body = await readVerifiedFile(blobs, bytes, expected, { ...options, verifyBeforeSendBytes });
+    return { body, blobOffset, lengthBytes, verifiedBeforeSend: Buffer.isBuffer(body) };
+  }
+  if (expected.length <= verifyBeforeSendBytes) {
+    const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
+    const whole = await readChecked(source, expected);
+    return { body: whole.subarray(part.first, part.last + 1), blobOffset, lengthBytes, verifiedBeforeSend: true };
+  }
+  const ranged = await readFilePart(blobs, bytes, part, options.abortSignal ? { abortSignal: options.abortSignal } : {});
+  return { body: ranged.body, blobOffset, lengthBytes, verifiedBeforeSend: false, hashNotChecked: 'part-of-large-file' };
 }
 
 /**

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { derivedNames, type BlobRef, type BlobStore, type ReadOptions } from '@exhibit/core';
+import { derivedNames, memberFileId, type BlobRef, type BlobStore, type ReadOptions } from '@exhibit/core';
 import { createApi } from '../src/api.js';
-import type { Api, ApiResponse } from '../src/api.types.js';
+import type { Api, ApiDeps, ApiResponse } from '../src/api.types.js';
 import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
 
 /**
@@ -19,23 +19,30 @@ import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type See
  */
 let f: ApiFixture;
 let api: Api;
+/** The API's own deps: tests lower verifyBeforeSendBytes here to serve a small file as a large one is served. */
+let deps: ApiDeps;
 let plain: SeededCase;
 let stored: SeededStoredMember;
 /** Every openRead the API makes: which blob, from where, how many bytes. */
 const reads: { name: string; offset: number | undefined; count: number | undefined }[] = [];
+/** The streams those reads returned, latest last. */
+const opened: Readable[] = [];
 
 beforeAll(async () => {
   f = await createApiFixture(inject('storageConnectionString'));
   const blobs = f.deps.blobs;
   const recording: BlobStore = Object.create(blobs, {
     openRead: {
-      value: (ref: BlobRef, options?: ReadOptions) => {
+      value: async (ref: BlobRef, options?: ReadOptions) => {
         reads.push({ name: ref.name, offset: options?.offset, count: options?.count });
-        return blobs.openRead(ref, options);
+        const stream = await blobs.openRead(ref, options);
+        opened.push(stream);
+        return stream;
       },
     },
   }) as BlobStore;
-  api = createApi({ ...f.deps, blobs: recording });
+  deps = { ...f.deps, blobs: recording };
+  api = createApi(deps);
   plain = await seedCase(f, 'CASE-R1');
   stored = await seedStoredMember(f, 'CASE-R2');
   await f.access.assign('CASE-R1', 'erin', { by: 'setup' });
@@ -78,46 +85,59 @@ const kinds = (): Kind[] => [
 ];
 
 describe('Range ignored: a video player could not seek (content route always sent 200 whole)', () => {
-  it('serves bytes=a-b, bytes=a- and bytes=-n of each kind as 206 with Content-Range, read from storage as that range only', async () => {
-    for (const kind of kinds()) {
-      const size = kind.bytes.length;
-      expect(sha256(kind.bytes), kind.label).toBe((await f.index.getFile(kind.fileId))!.sha256);
-      const cases: [string, number, number][] = [
-        ['bytes=1-10', 1, 10],
-        [`bytes=${size - 7}-`, size - 7, size - 1],
-        ['bytes=-5', size - 5, size - 1],
-        // Past the end is cut to the file's end, never into the archive around a member.
-        [`bytes=3-${size + 100_000}`, 3, size - 1],
-      ];
-      for (const [range, first, last] of cases) {
-        reads.length = 0;
-        f.custodyEvents.length = 0;
-        const res = await content(kind.caseId, kind.fileId, { range });
-        const what = `${kind.label} ${range}`;
-        expect(res.status, what).toBe(206);
-        expect(res.headers, what).toMatchObject({
-          'content-range': `bytes ${first}-${last}/${size}`,
-          'content-length': String(last - first + 1),
-          'accept-ranges': 'bytes',
-          etag: `"${sha256(kind.bytes)}"`,
-        });
-        expect(res.bytes.equals(kind.bytes.subarray(first, last + 1)), what).toBe(true);
-        // One ranged read of exactly the part, at the file's place in its blob: never the whole blob.
-        expect(reads, what).toEqual([{ name: kind.blobName, offset: kind.blobOffset + first, count: last - first + 1 }]);
-        // Each part is its own download entry, naming the blob bytes read and the part of the file.
-        expect(f.custodyEvents, what).toHaveLength(1);
-        expect(f.custodyEvents[0], what).toMatchObject({
-          action: 'download',
-          actor: 'erin',
-          subject: { fileId: kind.fileId },
-          details: {
-            delivery: 'stream',
-            blobName: kind.blobName,
-            range: { offset: kind.blobOffset + first, length: last - first + 1 },
-            part: { first, last, sizeBytes: size },
-            verifiedBeforeSend: false,
-          },
-        });
+  it('serves bytes=a-b, bytes=a- and bytes=-n of each kind as 206 with Content-Range: a small file read and checked whole, a part of a large one read as that range only', async () => {
+    // The same files served as files up to VERIFY_BEFORE_SEND_BYTES are (the default) and as larger ones are
+    // (the threshold lowered below their size): what is read from storage and what the entry says differ, the bytes never.
+    for (const large of [false, true]) {
+      if (large) deps.verifyBeforeSendBytes = 16;
+      try {
+        for (const kind of kinds()) {
+          const size = kind.bytes.length;
+          expect(sha256(kind.bytes), kind.label).toBe((await f.index.getFile(kind.fileId))!.sha256);
+          const cases: [string, number, number][] = [
+            ['bytes=1-10', 1, 10],
+            [`bytes=${size - 7}-`, size - 7, size - 1],
+            ['bytes=-5', size - 5, size - 1],
+            // Past the end is cut to the file's end, never into the archive around a member.
+            [`bytes=3-${size + 100_000}`, 3, size - 1],
+          ];
+          for (const [range, first, last] of cases) {
+            reads.length = 0;
+            f.custodyEvents.length = 0;
+            const res = await content(kind.caseId, kind.fileId, { range });
+            const what = `${kind.label} ${range}${large ? ' (large)' : ''}`;
+            expect(res.status, what).toBe(206);
+            expect(res.headers, what).toMatchObject({
+              'content-range': `bytes ${first}-${last}/${size}`,
+              'content-length': String(last - first + 1),
+              'accept-ranges': 'bytes',
+              etag: `"${sha256(kind.bytes)}"`,
+            });
+            expect(res.bytes.equals(kind.bytes.subarray(first, last + 1)), what).toBe(true);
+            // A small file: one read of the whole file, at its place in its blob (it is hash-checked before the part is sent).
+            // A part of a large one: one ranged read of exactly the part; never the whole blob around a member.
+            expect(reads, what).toEqual(large ? [{ name: kind.blobName, offset: kind.blobOffset + first, count: last - first + 1 }] : [{ name: kind.blobName, offset: kind.blobOffset, count: size }]);
+            // Each part is its own download entry, naming the blob bytes it gave and the part of the file,
+            // and whether the file was checked against its SHA-256 before the part went (and why not).
+            expect(f.custodyEvents, what).toHaveLength(1);
+            expect(f.custodyEvents[0], what).toMatchObject({
+              action: 'download',
+              actor: 'erin',
+              subject: { fileId: kind.fileId },
+              details: {
+                delivery: 'stream',
+                blobName: kind.blobName,
+                range: { offset: kind.blobOffset + first, length: last - first + 1 },
+                part: { first, last, sizeBytes: size },
+                verifiedBeforeSend: !large,
+              },
+            });
+            if (large) expect(f.custodyEvents[0]!.details, what).toMatchObject({ hashNotChecked: 'part-of-large-file' });
+            else expect(f.custodyEvents[0]!.details, what).not.toHaveProperty('hashNotChecked');
+          }
+        }
+      } finally {
+        delete deps.verifyBeforeSendBytes;
       }
     }
   });
@@ -206,5 +226,140 @@ describe('Range ignored: a video player could not seek (content route always sen
       { authKind: 'ticket', part: { first: 0, last: stored.memberBytes.length - 1 } },
       { authKind: 'ticket', part: { first: 100, last: 199 } },
     ]);
+  });
+});
+
+describe('range-skipped-hash-check: a Range of a span recorded with another SHA-256 was sent 206 under the recorded hash', () => {
+  /** The stored member's span, recorded with a SHA-256 its bytes do not have (as a changed blob would look). */
+  async function memberWithWrongHash(entryIndex: number): Promise<string> {
+    const fileId = memberFileId(stored.rootFileId, entryIndex);
+    await f.index.insertFiles([
+      {
+        fileId,
+        caseId: 'CASE-R2',
+        evidenceId: 'EX01',
+        parentId: stored.rootFileId,
+        entryIndex,
+        depth: 1,
+        path: `stored.zip!/wrong-${entryIndex}.jpg`,
+        recordedName: `wrong-${entryIndex}.jpg`,
+        name: `wrong-${entryIndex}.jpg`,
+        extension: 'jpg',
+        entryKind: 'file',
+        size: stored.memberBytes.length,
+        sha256: sha256(Buffer.from(`not the member ${entryIndex}`)),
+        source: { container: f.deps.containers.evidence, name: stored.blobName, offset: stored.memberOffset },
+        archiveTimes: {},
+        flags: [],
+        stage: 'indexed',
+        failure: null,
+      },
+    ]);
+    return fileId;
+  }
+
+  /** The response as the route returned it: the body not yet read. */
+  async function ask(fileId: string, headers: Record<string, string> = {}): Promise<ApiResponse> {
+    const token = await f.token('erin', ['examiner']);
+    return api.handle({ method: 'GET', path: `/cases/CASE-R2/files/${fileId}/content`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}`, ...headers } });
+  }
+
+  /** A streamed body read to its end: the bytes that came and the error it ended with, if any. */
+  async function drain(body: unknown): Promise<{ bytes: Buffer; error: unknown }> {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const c of body as Readable) chunks.push(c as Buffer);
+      return { bytes: Buffer.concat(chunks), error: null };
+    } catch (error) {
+      return { bytes: Buffer.concat(chunks), error };
+    }
+  }
+
+  const size = () => stored.memberBytes.length;
+
+  it('a part that is the whole file (bytes=0-, how a <video> starts) of a small file is the whole download\'s 500 hash-mismatch: nothing sent, no download recorded', async () => {
+    const fileId = await memberWithWrongHash(41);
+    const plainRes = await ask(fileId);
+    expect(plainRes.status).toBe(500);
+    for (const range of ['bytes=0-', `bytes=0-${size() - 1}`, `bytes=0-${size() + 100_000}`, `bytes=-${size()}`, `bytes=-${size() * 10}`]) {
+      f.custodyEvents.length = 0;
+      const res = await ask(fileId, { range });
+      expect(res.status, range).toBe(500);
+      expect(res.body, range).toMatchObject({ error: { code: 'hash-mismatch' } });
+      expect(res.headers?.['content-range'], range).toBeUndefined();
+      expect(f.custodyEvents.filter((e) => e.action === 'download'), range).toEqual([]);
+    }
+  });
+
+  it('a part that is the whole file of a large file is streamed through the hash check, which cuts it short of its Content-Length', async () => {
+    const fileId = await memberWithWrongHash(42);
+    deps.verifyBeforeSendBytes = 1024;
+    try {
+      f.custodyEvents.length = 0;
+      const res = await ask(fileId, { range: 'bytes=0-' });
+      expect(res.status).toBe(206);
+      expect(res.headers).toMatchObject({ 'content-range': `bytes 0-${size() - 1}/${size()}`, 'content-length': String(size()) });
+      const { bytes, error } = await drain(res.body);
+      expect(error).toMatchObject({ code: 'hash-mismatch' });
+      expect(bytes.length).toBeLessThan(size());
+      // Written before the first byte, as for a whole download streamed: checked on the way, not before.
+      expect(f.custodyEvents).toHaveLength(1);
+      expect(f.custodyEvents[0]!.details).toMatchObject({ part: { first: 0, last: size() - 1, sizeBytes: size() }, range: { offset: stored.memberOffset, length: size() }, verifiedBeforeSend: false });
+      expect(f.custodyEvents[0]!.details).not.toHaveProperty('hashNotChecked');
+    } finally {
+      delete deps.verifyBeforeSendBytes;
+    }
+  });
+
+  it('a part of a small file is read and checked whole first: the same 500 hash-mismatch, nothing sent, no download recorded', async () => {
+    const fileId = await memberWithWrongHash(43);
+    for (const range of ['bytes=1-10', 'bytes=100-', 'bytes=-5', `bytes=1-${size() - 1}`]) {
+      f.custodyEvents.length = 0;
+      const res = await ask(fileId, { range });
+      expect(res.status, range).toBe(500);
+      expect(res.body, range).toMatchObject({ error: { code: 'hash-mismatch' } });
+      expect(f.custodyEvents.filter((e) => e.action === 'download'), range).toEqual([]);
+    }
+  });
+
+  it('a part of a large file is checked for its length only, and its entry says so', async () => {
+    const fileId = await memberWithWrongHash(44);
+    deps.verifyBeforeSendBytes = 1024;
+    try {
+      f.custodyEvents.length = 0;
+      const res = await ask(fileId, { range: 'bytes=1-10' });
+      expect(res.status).toBe(206);
+      const { bytes, error } = await drain(res.body);
+      expect(error).toBeNull();
+      expect(bytes.equals(stored.memberBytes.subarray(1, 11))).toBe(true);
+      expect(f.custodyEvents).toHaveLength(1);
+      expect(f.custodyEvents[0]!.details).toMatchObject({ part: { first: 1, last: 10, sizeBytes: size() }, verifiedBeforeSend: false, hashNotChecked: 'part-of-large-file' });
+    } finally {
+      delete deps.verifyBeforeSendBytes;
+    }
+  });
+});
+
+describe('blob-read-left-open: a response body let go of (client gone, custody write failed) left the blob read behind it open', () => {
+  it('destroys the blob stream when the body is destroyed, for a part and for a whole file streamed', async () => {
+    deps.verifyBeforeSendBytes = 1024;
+    try {
+      for (const range of ['bytes=1-10', 'bytes=0-']) {
+        opened.length = 0;
+        const token = await f.token('erin', ['examiner']);
+        const live = await api.handle({ method: 'GET', path: `/cases/CASE-R2/files/${stored.memberFileId}/content`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}`, range } });
+        expect(live.status, range).toBe(206);
+        expect(opened, range).toHaveLength(1);
+        const body = live.body as Readable;
+        const closed = new Promise((resolve) => body.once('close', resolve));
+        body.destroy();
+        await closed;
+        // The pipeline tears down the rest on the body's close, within the same turn of the event loop.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(opened[0]!.destroyed, range).toBe(true);
+      }
+    } finally {
+      delete deps.verifyBeforeSendBytes;
+    }
   });
 });

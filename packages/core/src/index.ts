@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './outcome.js';
 export * from './limits.js';
+export * from './wire-error-details.js';
 export * from './domain.js';
 export * from './lifecycle.js';
 export * from './ids.js';

@@ -318,6 +318,12 @@ export const LIMITS = {
 
   // Disk images (issue 15): containers, volume systems, FAT. Every count and
   // size an image states is checked against one of these before it is used.
+  /**
+   * An error's details as they cross a parser thread's boundary (a member's data-error, a task's failure), measured as
+   * JSON: larger details (built from a hostile file's names or findings) are dropped, with a marker saying so, never
+   * the error itself (wire-error-details.ts).
+   */
+  maxWireErrorDetailsBytes: 4 * 1024,
   /** Largest single read a disk reader makes (one EWF chunk, one FAT, one directory). */
   maxDiskReadBytes: 64 * 1024 * 1024,
   /** Block size and count of the ranged-read cache in front of an image blob. */

@@ -119,7 +119,7 @@ const FLAG_DETAIL: Record<FileFlag, string> = {
   deleted: 'a deleted file-system entry (its directory entry, MFT record or inode is free)',
   recovered: 'deleted, with its data read back as far as the file system still describes it; the clusters may since have been reused',
   'image-hash-mismatch': 'the acquisition hash stored in the disk image differs from the hash of the media data read',
-  'image-media-damaged': 'the disk image’s media fails a checksum its acquisition wrote (a damaged or altered chunk): it is not as acquired, and the acquisition hash stored in the image cannot be verified',
+  'image-media-damaged': 'the disk image’s media fails a checksum its acquisition wrote (a damaged or altered chunk), or part of it is lost (a segment cut short or missing): it is not as acquired, and any acquisition hash stored in the image cannot be verified',
   'gzip-unverified': 'the gzip member holding this member’s bytes was not checked against its CRC-32/size trailer: reading stopped (truncated, a limit or the deadline) before it',
   // Content findings carry their own recorded detail; these are the fallbacks.
   unidentified: 'no known file signature',

@@ -38,4 +38,5 @@ export {
   type StoredHashCheck,
 } from './disk/open-disk-image.js';
 export type { EwfHeader, EwfStoredHashes } from './disk/ewf-image.container.js';
+export { isVolumeNote, type VolumeProblem } from './disk/volume-system.reader.js';
 export { IMAGE_SEGMENTS_METADATA, orderSegmentFiles, parseSegmentName, segmentSets, type SegmentName } from './disk/image-segments.js';

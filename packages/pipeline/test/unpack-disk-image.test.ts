@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DISK_IMAGE_MIMES, filesOf, memberFileId, type FileRecord, type FileWorkMessage } from '@exhibit/core';
-import { hasTool, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
+import { hasTool, mbrSector, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
 import { addArchive, createHarness, sha256, unpackStage, useRealCustody, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -208,18 +208,31 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
   it('regression: volume-finding-worded-as-a-stop — a single ext4 volume cut short is failed with its finding, worded as a finding: every file listed, no "other volumes", no "before the stop"', async () => {
     // An acquisition of a 4 MiB stick that stopped at 3 MiB: the volume problem (the block count past the end) stops nothing.
     const files = { 'notes.txt': Buffer.from('kept before the cut\n'), 'photos/holiday.jpg': photos[0]!.bytes };
-    const img = readFileSync(buildExt4(mkdtempSync(path.join(dir, 'ext-cut-')), files, 4096)).subarray(0, 3 * 1024 * 1024);
+    const built = buildExt4(mkdtempSync(path.join(dir, 'ext-cut-')), files, 4096);
+    const whole = readFileSync(built);
+    // A 2 MiB video written after them (debugfs takes the free blocks after theirs) runs past the cut: the cut loses blocks in use.
+    const video = path.join(dir, 'after-the-cut.mp4');
+    writeFileSync(video, randomBytes(2 * 1024 * 1024));
+    run('debugfs', ['-w', '-R', `write ${video} after-the-cut.mp4`, built]);
+    const img = readFileSync(built).subarray(0, 3 * 1024 * 1024);
     const { outcome, members, stop, image } = await unpack('cut-stick.img', img, DISK_IMAGE_MIMES.raw);
     expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
     expect(image?.volumes.map((v) => [v.index, v.fileSystem, v.problem?.code ?? null])).toEqual([[0, 'ext4', 'corrupt-file']]);
     const found = byPath(members);
     expect(found.get('cut-stick.img!/notes.txt')?.sha256).toBe(sha256(files['notes.txt']));
     expect(found.get('cut-stick.img!/photos/holiday.jpg')?.sha256).toBe(sha256(photos[0]!.bytes));
+    expect(found.has('cut-stick.img!/after-the-cut.mp4')).toBe(true);
     // Before: "...; the image's other volumes were read (N members recorded before the stop; the other volumes were read in full)"
     // for an image of one volume whose listing had not stopped.
     expect(stop?.detail).toMatch(
       new RegExp(`^volume 0 \\(ext4\\): ext: the superblock declares 4096 blocks of 1024 bytes \\(4194304 bytes\\), past the end of the 3145728-byte volume[^;]*\\(its files were still listed\\) \\(${members.length} members recorded; every volume's listing ran to its end\\)$`),
     );
+    // ext-volume-cut-short-free-space-fails-unpack: the same stick without the video, cut at 3 MiB, loses only free
+    // blocks: done, no volume problem (before: failed corrupt-file with "the volume is cut short", as above).
+    const free = await unpack('cut-free-stick.img', whole.subarray(0, 3 * 1024 * 1024), DISK_IMAGE_MIMES.raw);
+    expect(free.outcome).toMatchObject({ status: 'done' });
+    expect(free.image?.volumes.map((v) => [v.index, v.fileSystem, v.problem?.code ?? null])).toEqual([[0, 'ext4', null]]);
+    expect(byPath(free.members).get('cut-free-stick.img!/photos/holiday.jpg')?.sha256).toBe(sha256(photos[0]!.bytes));
   });
 
   it('regression: fat-volume-cut-short-unreported — a FAT32 card cut short is failed with its finding, as ext: the photos before the cut are members, the volume says it is cut short', async () => {
@@ -309,6 +322,27 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(stop).toMatchObject({ code: 'unsupported-format', archive: { reason: 'unsupported' } });
     expect(stop?.detail).toContain('EWF version 2 (Ex01/Lx01) images are not supported');
     expect(members).toEqual([]);
+  });
+
+  it('regression: file-system-read-past-partition-entry-unrecorded — a FAT32 card in an MBR entry 1 MiB shorter than it is read on past the entry, and the image records a note saying so, the same on a second unpack; the unpack is done, the volume has no problem', async () => {
+    const fat = readFileSync(card.raw);
+    const first = 2048;
+    const disk = Buffer.alloc(first * SECTOR + fat.length);
+    fat.copy(disk, first * SECTOR);
+    disk.set(mbrSector([{ type: 0x0c, startSector: first, sectors: fat.length / SECTOR - 2048 }]), 0);
+    const entryBytes = fat.length - 2048 * SECTOR;
+    const note = `mbr 0: volume 0: its fat file system declares ${fat.length} bytes, its partition entry ${entryBytes}: read on ${2048 * SECTOR} bytes past the entry (disk bytes ${first * SECTOR + entryBytes} to ${disk.length}), as TSK reads it; no other partition entry covers those bytes`;
+    const notes: string[][] = [];
+    for (const name of ['short-entry.img', 'short-entry-again.img']) {
+      const { outcome, members, image, stop } = await unpack(name, disk, DISK_IMAGE_MIMES.raw);
+      expect(stop).toBeUndefined();
+      expect(outcome).toMatchObject({ status: 'done' });
+      expect(members.find((m) => m.path === `${name}!/DCIM/100MEDIA/IMG_0001.JPG`)?.sha256).toBe(sha256(photos[0]!.bytes));
+      expect(image?.volumes.map((v) => [v.index, v.fileSystem, v.problem])).toEqual([[0, 'fat32', null]]);
+      notes.push(image!.volumeProblems);
+    }
+    // Before: [] — the volume read 1 MiB past its entry with nothing recorded.
+    expect(notes).toEqual([[note], [note]]);
   });
 
   it('regression: hostile-second-partition — a volume whose superblock is absurd fails the image with a typed reason; the first volume is still read', async () => {

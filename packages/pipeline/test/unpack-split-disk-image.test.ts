@@ -193,6 +193,44 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     ]);
   }, 120_000);
 
+  it('split-raw-short-middle-segment-refused: the upload of a split raw set whose piece 2 lost its tail lists every file; those needing the lost range fail typed, the rest equal icat over the whole image; flagged and in custody as damaged media', async () => {
+    const raw = files(/^flat\.raw\.\d{3}$/);
+    expect(raw).toHaveLength(3);
+    // Piece 2 (2500000 bytes cut) keeps 100000: media bytes 2600000 to 5000000 are lost, big.bin's tail among them.
+    const cut = readFileSync(p(raw[1]!)).subarray(0, 100_000);
+    const { first, outcome, members, image, stop } = await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[1]!]: cut } });
+    // Before: the unpack failed corrupt-file "segment 2 … holds 100000 bytes, the first holds 2500000 … [segment-truncated]", no member.
+    expect(stop).toBeUndefined();
+    expect(outcome).toMatchObject({ status: 'done' });
+    const whole = fls([p('flat.img')]);
+    expect(members.map((m) => m.path.split('!/')[1])).toEqual(whole.map((e) => e.path));
+    const big = members.find((m) => m.path.endsWith('!/big.bin'))!;
+    expect(big.sha256).toBeNull();
+    expect(big.failure).toMatchObject({ code: 'corrupt-file', detail: expect.stringMatching(/media bytes \d+ to \d+ are not in the segments given: segment 2 of .*flat\.raw\.001 .* \(media bytes 2600000 to 5000000\).*\[segment-truncated\]/) });
+    // Every other file reads as from the whole image (icat over flat.img, never shifted) or fails so.
+    const read: string[] = [];
+    for (const [i, entry] of whole.entries()) {
+      if (entry.type !== 'r/r' || members[i]!.size === 0) continue;
+      if (members[i]!.sha256 === null) expect(members[i]!.failure?.detail, entry.path).toMatch(/\[segment-truncated\]/);
+      else {
+        expect(members[i]!.sha256, entry.path).toBe(sha256(run('icat', [p('flat.img'), entry.entryId])));
+        read.push(entry.path);
+      }
+    }
+    expect(read).toContain('DCIM/IMG_0001.JPG');
+    expect(image).toMatchObject({
+      format: 'split-raw',
+      mediaBytes: readFileSync(p('flat.img')).length,
+      integrity: 'failed',
+      computedHashes: null,
+      integrityDetail: expect.stringMatching(/^the media is incomplete \(segment 2 of .*flat\.raw\.002\) holds 100000 bytes.*\[segment-truncated\]\)$/),
+    });
+    expect((await h.index.getFile(first.fileId))!.flags).toContain('image-media-damaged');
+    expect(h.custody.events.filter((e) => e.action === 'image-media-damaged' && e.subject?.fileId === first.fileId)).toEqual([
+      expect.objectContaining({ details: expect.objectContaining({ format: 'split-raw', integrity: 'failed', stored: null, computed: null, detail: image!.integrityDetail }) }),
+    ]);
+  }, 120_000);
+
   it('hostile sets: a missing middle segment, a truncated segment, a segment of another image, a segment changed after receipt, fewer segments than declared are typed failures with the named reason', async () => {
     const ewf = files(/^flat\.E\d\d$/);
     const raw = files(/^flat\.raw\.\d{3}$/);
@@ -204,8 +242,10 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     };
     expectStop(await unpackSet([ewf[0]!, ewf[1]!, ...ewf.slice(3)], DISK_IMAGE_MIMES.ewf), 'segment-missing', /segment 3 of .*flat\.E01 is not in the evidence item/);
     expectStop(await unpackSet([raw[0]!, raw[2]!], DISK_IMAGE_MIMES.raw), 'segment-missing', /segment 2 of .*flat\.raw\.001 is not in the evidence item/);
-    const rawCut = readFileSync(p(raw[1]!)).subarray(0, 1_000_000);
-    expectStop(await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[1]!]: rawCut } }), 'segment-truncated', /segment 2 of .*flat\.raw\.001 .* holds 1000000 bytes, the first holds 2500000/);
+    // Raw pieces not consistent with one lost tail (the last longer than the first): refused. (A middle piece cut short
+    // is read with its lost range failing: split-raw-short-middle-segment-refused.)
+    const rawLong = Buffer.concat([readFileSync(p(raw[2]!)), Buffer.alloc(2_500_001 - readFileSync(p(raw[2]!)).length)]);
+    expectStop(await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[2]!]: rawLong } }), 'segment-truncated', /the last segment of .*flat\.raw\.001 .* holds 2500001 bytes; a split image's last segment holds 1 to 2500000/);
     const foreign = readFileSync(p('other.E02'));
     expectStop(await unpackSet(ewf, DISK_IMAGE_MIMES.ewf, { data: { [ewf[1]!]: foreign } }), 'segment-from-another-image', /EWF segment 2 is from another image/);
     // A segment received (and hashed) as one blob, then overwritten: the image is not read from the replacement.

@@ -8,7 +8,7 @@ import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
-import { contentDisposition, readFilePart, readVerifiedFile } from '../file-delivery.js';
+import { contentDisposition, readCheckedFilePart, readVerifiedFile, VERIFY_BEFORE_SEND_BYTES } from '../file-delivery.js';
 import { decideRange, etagOf } from '../byte-range.js';
 import { readAuditOf } from '../read-audit.js';
 import { PLAYBACK_SAFETY_HEADERS, playbackOf, type PlaybackRefusal } from '../media-playback.js';
@@ -323,7 +323,10 @@ export const filesRoutes: RouteModule = [
       "before anything is sent (a mismatch is a 500 'hash-mismatch'); larger ones are checked as they stream, and a mismatch cuts " +
       'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
       'One byte range of the file (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; positions within the file, never the archive) is a 206 with ' +
-      'Content-Range, read from storage as that range only; a part cannot be checked against the hash (only its length is; X-Exhibit-SHA256 and the ETag stay the whole file\'s), and each is its own ' +
+      "Content-Range (X-Exhibit-SHA256 and the ETag stay the whole file's), checked as a whole download is: a range covering the whole file is sent " +
+      `as the whole file is; any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
+      "(a mismatch is the same 500 'hash-mismatch', nothing sent); only a part of a larger file is read from storage as that range alone and " +
+      "checked for its length only, its entry saying `hashNotChecked: part-of-large-file`. Each part is its own " +
       "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
       'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
       'Instead of a bearer token, a `ticket` from GET …/download may be given (a download link): the ticket\'s user must still be ' +
@@ -456,8 +459,8 @@ async function serveFileBytes(
         { ...PLAYBACK_SAFETY_HEADERS, 'content-type': delivery.contentType, 'content-disposition': contentDisposition(file.name, 'inline') }
       : { 'content-type': 'application/octet-stream', 'content-disposition': contentDisposition(file.name) }),
     'x-exhibit-sha256': expected.sha256,
-    // Every kind of file is a whole blob or one span of one (file-bytes.ts), so any part is one ranged read:
-    // no kind has to be read from its start to reach a part (a deflated member is read from its copy in derived/).
+    // Every kind of file is a whole blob or one span of one (file-bytes.ts), so a part of a large file is one ranged
+    // read: no kind has to be read from its start to reach it (a deflated member is read from its copy in derived/).
     'accept-ranges': 'bytes',
     etag,
     'cache-control': 'private, no-store',
@@ -467,6 +470,10 @@ async function serveFileBytes(
   // look at who took which bytes of a file (the access screen's default filter included) finds it.
   const deliveryDetail = delivery.as === 'playback' ? 'playback' : 'stream';
   const route = delivery.as === 'playback' ? 'playFileContent' : 'getFileContent';
+  const readOptions = {
+    ...(abortSignal ? { abortSignal } : {}),
+    ...(deps.verifyBeforeSendBytes !== undefined ? { verifyBeforeSendBytes: deps.verifyBeforeSendBytes } : {}),
+  };
 
   if (decision.kind === 'unsatisfiable') {
     // No byte delivered, but the answer says this file exists and its size: a read, rate-limited like a
@@ -490,7 +497,9 @@ async function serveFileBytes(
   }
 
   if (decision.kind === 'part') {
-    const part = await readFilePart(deps.blobs, bytes, decision, abortSignal ? { abortSignal } : {});
+    // A file that does not hash as recorded gives no byte (500 hash-mismatch, as a whole download) unless the part
+    // is of a file over verifyBeforeSendBytes: then only its length is checked, and its entry says so.
+    const part = await readCheckedFilePart(deps.blobs, bytes, expected, decision, readOptions);
     // Every part is its own 'download' entry, with the bytes it names. A player seeking in a video asks
     // for many; one entry per link (or per first part) would leave out which parts of the file someone
     // saw and would not cover token callers, who have no ticket. The cost is one custody write per
@@ -502,10 +511,11 @@ async function serveFileBytes(
         ...from,
         range: { offset: part.blobOffset, length: part.lengthBytes },
         part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
-        verifiedBeforeSend: false,
+        verifiedBeforeSend: part.verifiedBeforeSend,
+        ...(part.hashNotChecked ? { hashNotChecked: part.hashNotChecked } : {}),
       });
     } catch (err) {
-      part.body.destroy();
+      if (!Buffer.isBuffer(part.body)) part.body.destroy();
       throw err;
     }
     return {
@@ -515,7 +525,7 @@ async function serveFileBytes(
     };
   }
 
-  const body = await readVerifiedFile(deps.blobs, bytes, expected, abortSignal ? { abortSignal } : {});
+  const body = await readVerifiedFile(deps.blobs, bytes, expected, readOptions);
   try {
     await recordForFile(
       deps,

@@ -10,6 +10,7 @@ import { loadCommandModules } from '../main.js';
 import { runCli } from '../program.js';
 import { CapturedStream } from '../test-support.js';
 import { tamperEwfMedia } from '../../../pipeline/src/disk/test-support/memory-card.builder.js';
+import { fls, icatMd5, mbrSector } from '../../../pipeline/src/disk/test-support/disk-image.builder.js';
 import type { ImageFileSystemRow } from './image.command.js';
 
 const tools = ['mkfs.fat', 'mcopy', 'mdel', 'ewfacquire'];
@@ -90,23 +91,74 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
     expect(gap.err).toMatch(/segment 2 of .*card\.raw\.001 was not given \[segment-missing\]/);
   });
 
-  it('regression: split-raw-short-middle-segment-read-shifted — a split raw set whose middle piece is cut short is refused as segment-truncated, as the pipeline refuses it, never listed with shifted data', async () => {
-    // The pieces after the short one would be read early by its missing length: files listed with wrong MD5s, exit 0.
+  it('regression: split-raw-short-middle-segment-read-shifted — a split raw set whose middle piece is cut short is never listed with shifted data: its lost tail is named, every file reads as from the whole set, exit with the integrity code', async () => {
+    // The pieces after the short one were read early by its missing length: files listed with wrong MD5s, exit 0.
+    // (It was then refused as segment-truncated; now the lost range is read as lost: split-raw-short-middle-segment-refused.)
     const piece = (n: number) => path.join(dir, `card.raw.00${n}`);
     const short = (n: number) => path.join(dir, `short.raw.00${n}`);
     copyFileSync(piece(1), short(1));
     writeFileSync(short(2), readFileSync(piece(2)).subarray(0, 1_000_000));
     copyFileSync(piece(3), short(3));
-    const { code, out, err } = await run('image', 'ls', short(1), short(2), short(3), '--md5');
-    expect(err).toMatch(/segment 2 of .*short\.raw\.001 \(.*short\.raw\.002\) holds 1000000 bytes, the first holds 1500000: only the last may be shorter \[segment-truncated\]/);
-    expect(code).toBe(EXIT.error);
-    expect(out).toBe('');
+    const { code, out } = await run('image', 'ls', short(1), short(2), short(3), '--md5', '--json');
+    expect(code).toBe(EXIT.integrity);
+    const rows = JSON.parse(out) as ImageFileSystemRow[];
+    expect(rows[0]!.incomplete).toEqual([
+      { reason: 'segment-truncated', message: expect.stringMatching(/^segment 2 of .*short\.raw\.001 \(.*short\.raw\.002\) holds 1000000 bytes, the first and every other before the last 1500000: its last 500000 bytes are lost \(media bytes 2500000 to 3000000\)/) },
+    ]);
+    // No file of the card lies in the lost range: every one equal to the whole image's, none shifted.
+    expect(rows[0]!.image.mediaBytes).toBe(readFileSync(path.join(dir, 'card.img')).length);
+    expect(rows[0]!.files).toEqual((JSON.parse((await run('image', 'ls', path.join(dir, 'card.img'), '--json', '--md5')).out) as ImageFileSystemRow[])[0]!.files);
     // A last piece longer than the others is no splitter's either.
     writeFileSync(short(2), readFileSync(piece(2)));
     writeFileSync(short(3), Buffer.concat([readFileSync(piece(3)), Buffer.alloc(1_500_001 - readFileSync(piece(3)).length)]));
     const long = await run('image', 'ls', short(1), short(2), short(3));
     expect(long.err).toMatch(/the last segment of .*short\.raw\.001 \(.*short\.raw\.003\) holds 1500001 bytes; a split image's last segment holds 1 to 1500000 \[segment-truncated\]/);
     expect(long.code).toBe(EXIT.error);
+    // Not one lost tail (two pieces short, or the first short: the piece size unknown): refused.
+    execFileSync('split', ['-b', '1000000', '-d', '-a', '3', '--numeric-suffixes=1', path.join(dir, 'card.img'), path.join(dir, 'five.raw.')]);
+    const five = (n: number) => path.join(dir, `five.raw.00${n}`);
+    const all = [1, 2, 3, 4, 5].map(five);
+    writeFileSync(five(2), readFileSync(five(2)).subarray(0, 600_000));
+    writeFileSync(five(3), readFileSync(five(3)).subarray(0, 600_000));
+    const two = await run('image', 'ls', ...all);
+    expect(two.err).toMatch(/segment 2 of .*five\.raw\.001 \(.*five\.raw\.002\) holds 600000 bytes, the first holds 1000000: only the last may be shorter, or one other piece whose tail was lost \(2 pieces before the last differ from the first\) \[segment-truncated\]/);
+    expect(two.code).toBe(EXIT.error);
+    expect(two.out).toBe('');
+    execFileSync('split', ['-b', '1000000', '-d', '-a', '3', '--numeric-suffixes=1', path.join(dir, 'card.img'), path.join(dir, 'five.raw.')]);
+    writeFileSync(five(1), readFileSync(five(1)).subarray(0, 600_000));
+    const firstShort = await run('image', 'ls', ...all);
+    expect(firstShort.err).toMatch(/segment 2 of .*five\.raw\.001 \(.*five\.raw\.002\) holds 1000000 bytes, the first holds 600000: only the last may be shorter.*\[segment-truncated\]/);
+    expect(firstShort.code).toBe(EXIT.error);
+  });
+
+  it('regression: split-raw-short-middle-segment-refused — a split raw set whose middle piece lost its tail lists every file; those needing the lost range fail typed, the rest equal icat over the whole image; exit with the integrity code', async () => {
+    // big.img: early.jpg near the start, 2.5 MB of filler.bin from there on. Piece 2 of 3 (1.5 MB each) keeps 400000 bytes:
+    // media bytes 1900000 to 3000000 are lost, inside filler.bin.
+    const whole = path.join(dir, 'big.img');
+    execFileSync('split', ['-b', '1500000', '-d', '-a', '3', '--numeric-suffixes=1', whole, path.join(dir, 'bigcut.raw.')]);
+    const piece = (n: number) => path.join(dir, `bigcut.raw.00${n}`);
+    writeFileSync(piece(2), readFileSync(piece(2)).subarray(0, 400_000));
+    const { code, out } = await run('image', 'ls', piece(1), piece(2), piece(3), '--md5');
+    // Before: refused, nothing listed ("segment 2 … only the last may be shorter [segment-truncated]", exit 1).
+    expect(code).toBe(EXIT.integrity);
+    expect(out).toMatch(/media incomplete: the media is incomplete \(segment 2 of .*bigcut\.raw\.001 .* \(media bytes 1900000 to 3000000\).*\[segment-truncated\]\)/);
+    expect(out).not.toMatch(/stored hashes/);
+    const json = JSON.parse((await run('image', 'ls', piece(1), piece(2), piece(3), '--md5', '--json')).out) as ImageFileSystemRow[];
+    const files = json[0]!.files;
+    const tsk = fls([whole]).filter((e) => e.type === 'r/r');
+    let read = 0;
+    for (const entry of tsk) {
+      const f = files.find((x) => x.entryId === entry.entryId)!;
+      expect(f, entry.path).toBeDefined();
+      if (f.md5 === null) expect(f.problem, entry.path).toMatch(/^corrupt-file: media bytes \d+ to \d+ are not in the segments given: .*\[segment-truncated\]$/);
+      else {
+        expect(f.md5, entry.path).toBe(icatMd5([whole], entry.entryId));
+        read += 1;
+      }
+    }
+    expect(files.find((f) => f.path === 'filler.bin')).toMatchObject({ md5: null, problem: expect.stringMatching(/media bytes 1900000 to /) });
+    expect(files.find((f) => f.path === 'early.jpg')).toMatchObject({ md5: md5(photo), problem: null });
+    expect(read).toBeGreaterThanOrEqual(1);
   });
 
   it('regression: ewf-damaged-chunk-verify-lists-nothing — --verify on an E01 whose chunk fails its Adler-32 lists every file, reports the check failed naming the chunk, and exits with the integrity code', async () => {
@@ -166,6 +218,30 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
       expect(out).toMatch(new RegExp(`\\t${md5(photo)}\\tearly\\.jpg\\n`));
       expect(out).toMatch(new RegExp(`\\t-\\tfiller\\.bin\\t\\[corrupt-file: EWF chunk \\d+ .*\\[${reason}\\]\\]`));
     }
+  });
+
+  it('regression: file-system-read-past-partition-entry-unrecorded — a FAT16 read on past its MBR entry into another entry prints a volume note naming that partition, in text and --json; the note alone exits 0', async () => {
+    const fsImg = path.join(dir, 'past-entry-fs.img');
+    execFileSync('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480'], { stdio: 'pipe' });
+    execFileSync('mcopy', ['-i', fsImg, path.join(dir, 'photo'), '::/photo.jpg'], { env: { ...process.env, MTOOLS_SKIP_CHECK: '1' }, stdio: 'pipe' });
+    const fsBytes = readFileSync(fsImg);
+    const disk = path.join(dir, 'past-entry.img');
+    // Entry 0 holds 12 of the file system's 20 MiB; entry 1 lies in the 8 MiB the file system is read on over.
+    writeFileSync(disk, Buffer.concat([mbrSector([{ type: 0x06, startSector: 2048, sectors: 24576 }, { type: 0x83, startSector: 30720, sectors: 4096 }]), Buffer.alloc(1024 * 1024 - 512), fsBytes]));
+    const text = await run('image', 'ls', disk, '--md5');
+    // Before: exit 0 with no word of it; volume 0 read 8 MiB past its entry, over volume 1's.
+    expect(text.out).toMatch(/volume note \(mbr 0\): read-past-entry: volume 0: its fat file system declares 20971520 bytes, its partition entry 12582912: read on 8388608 bytes past the entry .* overlap the partition entry of volume 1 \(mbr 1, /);
+    expect(text.out).toContain(`${md5(photo)}\tphoto.jpg`);
+    // Volume 1 holds no file system: that is its own problem (exit 1), not the note's.
+    expect(text.code).toBe(EXIT.error);
+    const json = JSON.parse((await run('image', 'ls', disk, '--json')).out) as ImageFileSystemRow[];
+    expect(json[0]!.image.volumeProblems).toEqual([expect.objectContaining({ where: 'mbr 0', code: 'read-past-entry' })]);
+    expect(json[0]!.problem).toBeNull();
+    // The same file system alone in its short entry: the note, and nothing failed.
+    writeFileSync(disk, Buffer.concat([mbrSector([{ type: 0x06, startSector: 2048, sectors: 24576 }]), Buffer.alloc(1024 * 1024 - 512), fsBytes]));
+    const alone = await run('image', 'ls', disk);
+    expect(alone.out).toMatch(/volume note \(mbr 0\): read-past-entry: .*no other partition entry covers those bytes/);
+    expect(alone.code).toBe(EXIT.ok);
   });
 
   it('an unreadable image is a typed error with exit 1, not a crash', async () => {

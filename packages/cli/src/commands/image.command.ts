@@ -5,6 +5,7 @@ import {
   FileByteSource,
   fileSystems,
   incompleteMediaDetail,
+  isVolumeNote,
   openDiskImage,
   orderSegmentFiles,
   verifyStoredHashes,
@@ -43,8 +44,17 @@ export type ImageVerification =
 
 /** One file system (or a volume without a readable one) as `image ls --json` prints it. */
 export interface ImageFileSystemRow {
-  image: { format: DiskImage['format']; segments: number; mediaBytes: number; scheme: DiskImage['volumeSystem']['scheme'] };
+  image: {
+    format: DiskImage['format'];
+    segments: number;
+    mediaBytes: number;
+    scheme: DiskImage['volumeSystem']['scheme'];
+    /** The volume system's problems and notes (a file system read on past its partition entry: code read-past-entry). */
+    volumeProblems: DiskImage['volumeSystem']['problems'];
+  };
   ewf?: DiskImage['ewf'] & { verification?: ImageVerification };
+  /** Why part of the media is lost (an EWF segment cut or missing, a split raw piece's lost tail): its files fail typed. */
+  incomplete?: DiskImage['incomplete'];
   volume: { index: number; scheme: string; offset: number; size: number; type: string; label: string };
   fileSystem: string | null;
   label: string | null;
@@ -95,14 +105,15 @@ export async function listImage(
   try {
     const image = await openDiskImage(sources, { abortSignal: options.abortSignal, segmentNames: ordered });
     // A set with a segment cut short or missing: its stored hashes cannot be checked (renderText says why), its media is not hashed.
-    const verification = options.verify && image.ewf && !image.ewf.incomplete ? await verify(image, options.abortSignal) : undefined;
+    const verification = options.verify && image.ewf && !image.incomplete ? await verify(image, options.abortSignal) : undefined;
     const rows: ImageFileSystemRow[] = [];
-    const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme };
+    const imageInfo = { format: image.format, segments: image.segmentCount, mediaBytes: image.media.size, scheme: image.volumeSystem.scheme, volumeProblems: image.volumeSystem.problems };
     for await (const opened of fileSystems(image, { abortSignal: options.abortSignal })) {
       const v = opened.volume;
       const row: ImageFileSystemRow = {
         image: imageInfo,
         ...(image.ewf ? { ewf: { ...image.ewf, ...(verification ? { verification } : {}) } } : {}),
+        ...(image.incomplete ? { incomplete: image.incomplete } : {}),
         volume: { index: v.index, scheme: v.scheme, offset: v.offset, size: v.size, type: v.type, label: v.label },
         fileSystem: 'reader' in opened ? opened.reader.type : null,
         label: 'reader' in opened ? (opened.reader.label ?? null) : null,
@@ -167,15 +178,17 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
     field('stored MD5', image.ewf.storedHashes.md5);
     field('stored SHA-1', image.ewf.storedHashes.sha1);
   }
-  // What is lost with a segment cut short or missing reads as failures of the files that need it; the rest is listed.
-  if (image.ewf?.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.ewf.incomplete)}`);
+  // What is lost with a segment cut short or missing (or a split raw piece's lost tail) reads as failures of the files
+  // that need it; the rest is listed.
+  if (image.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.incomplete, { storedHashes: image.ewf !== undefined })}`);
   if (verification?.result === 'failed') {
     lines.push(`  stored hashes NOT VERIFIED: the media could not be read whole (${verification.problem})`);
   } else if (verification) {
     const word = (m: boolean | null) => (m === null ? 'not stored' : m ? 'matches' : 'MISMATCH');
     lines.push(`  media MD5 ${verification.computed.md5} (${word(verification.md5Matches)}), SHA-1 ${verification.computed.sha1} (${word(verification.sha1Matches)})`);
   }
-  for (const p of image.volumeSystem.problems) lines.push(`  volume problem (${p.where}): ${p.code}: ${p.message}`);
+  // A note (a file system read on past its partition entry) records how a volume was read; nothing of it failed.
+  for (const p of image.volumeSystem.problems) lines.push(`  volume ${isVolumeNote(p) ? 'note' : 'problem'} (${p.where}): ${p.code}: ${p.message}`);
   for (const row of rows) {
     const v = row.volume;
     lines.push('');
@@ -216,9 +229,9 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const { rows, image: opened, verification } = result;
       ctx.stdout.write(options.json ? JSON.stringify(rows, null, 2) + '\n' : renderText(opened, rows, verification));
-      // Not verified (a mismatch, media that could not be read whole, or a segment cut short or missing) is an integrity
-      // problem, as a mismatch is.
-      if ((verification && (verification.result === 'mismatch' || verification.result === 'failed')) || opened.ewf?.incomplete) ctx.setExitCode(EXIT.integrity);
-      else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.length) ctx.setExitCode(EXIT.error);
+      // Not verified (a mismatch, media that could not be read whole, or a segment cut short or missing, EWF or split raw)
+      // is an integrity problem, as a mismatch is.
+      if ((verification && (verification.result === 'mismatch' || verification.result === 'failed')) || opened.incomplete) ctx.setExitCode(EXIT.integrity);
+      else if (rows.some((r) => r.problem) || opened.volumeSystem.problems.some((p) => !isVolumeNote(p))) ctx.setExitCode(EXIT.error);
     });
 }

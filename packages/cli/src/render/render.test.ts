@@ -154,6 +154,20 @@ describe('status rendering', () => {
     expect(text).toContain('NOT VERIFIED against the hash stored in the image:\n    the media could not be read whole to check the stored hashes: EWF chunk 631: Adler-32 mismatch');
   });
 
+  it('split-raw-short-middle-segment-refused: a split raw set with a lost range (no stored hashes) is shown as media not readable whole, with the range, and is an integrity problem', () => {
+    const image = {
+      fileId: 'f3', caseId: status.caseId, evidenceId: status.evidenceId, path: 'disk.001', format: 'split-raw', mediaBytes: 6_291_456, segmentCount: 3,
+      segments: ['disk.001', 'disk.002', 'disk.003'].map((n, i) => ({ name: `CASE-15/CARD-1/${n}`, size: [2_500_000, 100_000, 1_291_456][i]!, etag: null })),
+      volumes: [{ index: 0, offset: 0, size: 6_291_456, scheme: 'none' as const, type: '', label: '', fileSystem: 'fat16', problem: null, entries: 4 }],
+      volumeProblems: [], ewfHeader: null, storedHashes: null, computedHashes: null,
+      integrity: 'failed' as const, mismatches: [], integrityDetail: 'the media is incomplete (segment 2 of disk.001 (disk.002) holds 100000 bytes … (media bytes 2600000 to 5000000) … [segment-truncated])',
+    };
+    expect(hasIntegrityMismatch({ ...status, diskImages: [image] })).toBe(true);
+    const text = renderEvidenceStatus({ ...status, diskImages: [image] }, { width: 400 });
+    expect(text).toContain('MEDIA NOT READABLE WHOLE:\n    the media is incomplete (segment 2 of disk.001');
+    expect(text).not.toContain('NOT VERIFIED against the hash stored in the image');
+  });
+
   it('an image whose listing the unpack-time budget stopped shows both the stop (with its members) and the stored-hash verdict', () => {
     // docs/disk-images.md, "The EWF stored-hash check across attempts": the budget spent stops the listing, never the verdict.
     const image = {

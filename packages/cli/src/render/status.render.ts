@@ -25,7 +25,8 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
     out.push(`    ${d.segments.length} segments read as one image: ${names.length > 6 ? `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]}` : names.join(', ')}`);
   }
   if (d.integrity === 'mismatch') out.push(`    MISMATCH with the hash stored in the image: ${d.mismatches.join(', ')}`);
-  if (d.integrity === 'failed') out.push('    NOT VERIFIED against the hash stored in the image:');
+  // A split raw set stores no hash: its 'failed' is media that cannot be read whole (a piece's lost tail), said as such.
+  if (d.integrity === 'failed') out.push(d.storedHashes ? '    NOT VERIFIED against the hash stored in the image:' : '    MEDIA NOT READABLE WHOLE:');
   if (d.integrityDetail) out.push(`    ${printable(d.integrityDetail)}`);
   const h = d.ewfHeader as Record<string, unknown> | null;
   if (h) {

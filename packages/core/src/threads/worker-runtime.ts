@@ -1,5 +1,6 @@
 import { parentPort, type Transferable } from 'node:worker_threads';
 import { isExhibitError } from '../errors.js';
+import { wireErrorDetails } from '../wire-error-details.js';
 import type { ToMain, ToWorker, WireError } from './wire.js';
 
 /** What a task handler can ask of the main thread while it runs. */
@@ -66,19 +67,10 @@ export function serveTasks(handlers: Record<string, TaskHandler>): void {
 
 function toWire(err: unknown): WireError {
   if (isExhibitError(err)) {
-    const details = cloneable(err.details);
+    const details = wireErrorDetails(err.details);
     return { name: err.name, message: err.message, code: err.code, ...(details ? { details } : {}) };
   }
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: 'Error', message: String(err) };
 }
 
-/** Details as plain data (what structured clone keeps); details that cannot be cloned are left behind, never the error. */
-function cloneable(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!details) return undefined;
-  try {
-    return structuredClone(details);
-  } catch {
-    return undefined;
-  }
-}

@@ -1,4 +1,4 @@
-import { ExhibitError, type ArchiveTimes, type EntryKind, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
+import { ExhibitError, wireErrorDetails, type ArchiveTimes, type EntryKind, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
 
 /**
  * What crosses between the ZIP and TAR readers' main-thread side
@@ -118,13 +118,9 @@ export type ArchiveRequest =
 
 export type ArchiveAnswer = { op: 'open' } | { op: 'more' } | { op: 'next' } | { op: 'end' };
 
+/** The error as it crosses the thread boundary: its details bounded by LIMITS.maxWireErrorDetailsBytes (wire-error-details.ts). */
 export function toWireError(err: ExhibitError): WireArchiveError {
-  let details: Record<string, unknown> | undefined;
-  try {
-    details = err.details ? structuredClone(err.details) : undefined;
-  } catch {
-    details = undefined;
-  }
+  const details = wireErrorDetails(err.details);
   return { code: err.code, message: err.message, ...(details ? { details } : {}) };
 }
 

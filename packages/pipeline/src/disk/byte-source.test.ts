@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BlobByteSource, SliceByteSource } from './byte-source.js';
 import type { ByteSource } from './disk-reader.types.js';
 import { adler32 } from './ewf-image.container.js';
-import { RawImage } from './raw-image.container.js';
+import { checkSplitRawSizes, RawImage } from './raw-image.container.js';
 import { crc32, guidText } from './volume-system.reader.js';
 
 const bytes = (n: number, seed = 1) => {
@@ -49,6 +49,35 @@ describe('split raw', () => {
     expect(image.spanInBase(3100, 100)).toEqual({ segment: 2, offset: 100, length: 100 });
     expect(image.spanInBase(2990, 20)).toBeNull();
     await expect(image.read(9990, 11)).rejects.toMatchObject({ code: 'corrupt-file' });
+  });
+
+  it('split-raw-short-middle-segment-refused: a piece before the last whose tail was lost is a lost range at known offsets; the later pieces keep theirs; anything else is refused', async () => {
+    const whole = bytes(10_000);
+    const sizes = [3000, 1200, 3000, 800];
+    // Piece 2 holds the first 1200 of its 3000 bytes: media bytes 4200 to 6000 are lost.
+    const loss = checkSplitRawSizes(sizes.map((size, i) => ({ size, name: `disk.00${i + 1}` })));
+    expect(loss).toMatchObject({ segment: 1, pieceBytes: 3000, from: 4200, to: 6000, message: expect.stringMatching(/^segment 2 of disk\.001 \(disk\.002\) holds 1200 bytes.*media bytes 4200 to 6000/) });
+    const image = new RawImage([memory(whole.slice(0, 3000)), memory(whole.slice(3000, 4200)), memory(whole.slice(6000, 9000)), memory(whole.slice(9000, 9800))], loss);
+    expect(image.size).toBe(9800);
+    // Before the range and after it, every byte where the whole set has it (never shifted by the 1800 lost).
+    expect(await image.read(2990, 1210)).toEqual(whole.slice(2990, 4200));
+    expect(await image.read(6000, 3800)).toEqual(whole.slice(6000, 9800));
+    expect(image.spanInBase(6100, 100)).toEqual({ segment: 2, offset: 100, length: 100 });
+    // Touching the range fails with the reason an EWF chunk lost with its segment gives, never zeros.
+    for (const [offset, length] of [[4199, 2], [5000, 10], [5999, 1], [0, 9800]] as const) {
+      await expect(image.read(offset, length)).rejects.toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-truncated' } });
+    }
+    expect(image.spanInBase(5000, 10)).toBeNull();
+    // Not consistent with one lost tail: refused as before.
+    for (const refused of [
+      [3000, 1200, 1200, 800], // two short pieces
+      [3000, 3100, 3000, 800], // a longer one
+      [1200, 3000, 3000, 800], // the first short: the piece size is unknown
+      [3000, 1200, 3000, 3001], // the last longer than the first
+    ]) {
+      expect(() => checkSplitRawSizes(refused.map((size) => ({ size })))).toThrow(/\[segment-truncated\]/);
+    }
+    expect(checkSplitRawSizes([{ size: 3000 }, { size: 3000 }, { size: 800 }])).toBeNull();
   });
 
   it('a slice (a partition) never reads outside itself or its base', async () => {

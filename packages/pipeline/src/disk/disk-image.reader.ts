@@ -119,7 +119,13 @@ export async function openDiskImageReader(blobs: BlobStore, blob: BlobRef, blobS
   if (more.length + 1 > LIMITS.maxImageSegments) {
     throw new ExhibitError('limit-exceeded', `${more.length + 1} image segments exceed ${LIMITS.maxImageSegments}`);
   }
-  const input: DiskTaskInput = { blobSize, offset: options.offset ?? 0, size: options.size, ...(more.length > 0 ? { moreSegmentBytes: more.map((s) => s.size) } : {}) };
+  const fileName = (b: BlobRef) => b.name.slice(b.name.lastIndexOf('/') + 1);
+  const input: DiskTaskInput = {
+    blobSize,
+    offset: options.offset ?? 0,
+    size: options.size,
+    ...(more.length > 0 ? { moreSegmentBytes: more.map((s) => s.size), segmentNames: [blob, ...more.map((s) => s.blob)].map(fileName) } : {}),
+  };
   const reader = new ThreadedDiskImageReader(blobs, blob, input, options);
   await reader.open();
   return reader;
@@ -410,7 +416,7 @@ class ThreadedDiskImageReader implements DiskImageReader {
       encrypted: false,
       async open() {
         const first = await session.exchange({ op: 'open' });
-        if (first.t === 'data-error') throw new ExhibitError(first.code as ExhibitErrorCode, first.message);
+        if (first.t === 'data-error') throw dataError(first);
         if (first.t === 'failed') throw first.error;
         if (first.t !== 'chunk') throw new ExhibitError('corrupt-file', `${entry.path}: the disk parser thread sent no data for this entry`);
         const span = first.span;
@@ -453,9 +459,14 @@ function memberStream(session: Session, first: Extract<DiskRequest, { t: 'chunk'
   return memberChunkStream(session, {
     first,
     failure: (event) => {
-      if (event.t === 'data-error') return new ExhibitError(event.code as ExhibitErrorCode, event.message);
+      if (event.t === 'data-error') return dataError(event);
       if (event.t === 'failed') return event.error;
       return new ExhibitError('corrupt-file', 'the disk parser thread ended a member before its last byte');
     },
   });
+}
+
+/** A member's data-error from the parser thread, back to its type with its details (isMediaDamage reads details.reason). */
+function dataError(event: Extract<DiskRequest, { t: 'data-error' }>): ExhibitError {
+  return new ExhibitError(event.code as ExhibitErrorCode, event.message, event.details ? { details: event.details } : {});
 }

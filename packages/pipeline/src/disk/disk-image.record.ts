@@ -18,7 +18,10 @@ import type { StoredHashCheck } from './open-disk-image.js';
  * wrote (an EWF chunk's Adler-32, a chunk that does not inflate) is damaged or
  * altered evidence, as much an integrity problem as a mismatch: its check is
  * the custody entry image-media-damaged (stored hashes, the reason) and the
- * finding of the same name. Idempotent: a redelivery recomputes the same facts, the
+ * finding of the same name. So is a split raw set whose piece before the last
+ * lost its tail (checkSplitRawSizes): no stored hashes, but media not as
+ * acquired, recorded 'failed' with the range lost, flagged and in custody the
+ * same way. Idempotent: a redelivery recomputes the same facts, the
  * custody key dedupes the entry and the row is replaced with the same values.
  */
 /** The check ended on media failing the checksums its acquisition wrote (an EWF chunk), not on another corrupt-file error. */
@@ -50,12 +53,14 @@ export async function recordDiskImage(
    * (corrupt-file), or a segment cut short or missing. Not a stop of the check itself.
    */
   let mediaDamaged = false;
-  if (ewf?.incomplete?.length) {
-    // A segment cut short or missing: the stored hashes are of media not all here, so no check is possible (not verified,
-    // not a mismatch), whether or not the lost part held them.
+  const incomplete = image.incomplete ?? ewf?.incomplete;
+  if (incomplete?.length) {
+    // A segment cut short or missing (EWF), a split raw piece whose tail was lost: the media cannot be read whole, and the
+    // stored hashes (EWF) are of media not all here, so no check is possible (not verified, not a mismatch), whether or
+    // not the lost part held them.
     integrity = 'failed';
     mediaDamaged = true;
-    detail = incompleteMediaDetail(ewf.incomplete);
+    detail = incompleteMediaDetail(incomplete, { storedHashes: ewf !== undefined });
   } else if (storedHashesCheckable(ewf)) {
     try {
       const check = options.check ? await options.check() : await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});
@@ -97,15 +102,16 @@ export async function recordDiskImage(
   };
   // A check stopped for another reason (a segment blob that changed: evidence-changed, recorded as such; saved progress
   // it could not use: hash-state-unusable) says nothing about the media and is recorded with the image only.
-  if (ewf && (integrity === 'verified' || integrity === 'mismatch' || mediaDamaged)) {
+  // Media lost from a split raw set is damaged media as an EWF's is: flagged and in custody, with no stored hashes to name.
+  if (mediaDamaged || (ewf && (integrity === 'verified' || integrity === 'mismatch'))) {
     if (integrity === 'mismatch') {
-      options.logger.error({ fileId: parent.fileId, stored: ewf.storedHashes, computed, mismatches }, 'DISK IMAGE STORED HASH MISMATCH');
+      options.logger.error({ fileId: parent.fileId, stored: ewf?.storedHashes, computed, mismatches }, 'DISK IMAGE STORED HASH MISMATCH');
       await deps.index.addFlags(parent.fileId, ['image-hash-mismatch']);
     }
     if (mediaDamaged) {
       // Not a mismatch (no hash of the whole media was computed to differ), but the acquisition's own checksums say the
       // media is no longer what was acquired: the examiner must see it as they see a mismatch.
-      options.logger.error({ fileId: parent.fileId, stored: ewf.storedHashes, detail }, 'DISK IMAGE MEDIA DAMAGED');
+      options.logger.error({ fileId: parent.fileId, stored: ewf?.storedHashes ?? null, detail }, 'DISK IMAGE MEDIA DAMAGED');
       await deps.index.addFlags(parent.fileId, ['image-media-damaged']);
     }
     await deps.custody.record({
@@ -118,14 +124,14 @@ export async function recordDiskImage(
         format: image.format,
         integrity,
         mismatches,
-        stored: ewf.storedHashes,
+        stored: ewf ? ewf.storedHashes : null,
         computed,
         mediaBytes: image.mediaBytes,
         // The hash covers the media joined from these blobs, in this order (their digest past LIMITS.maxCustodySegmentListBytes).
         ...custodySegmentList(reader.segmentBlobs, deps.limits.maxCustodySegmentListBytes),
         // Whole within LIMITS.maxCustodyEwfHeaderBytes; past it each field cut (`truncated` per field) and the
         // SHA-256 of the whole header, which the index keeps: a long notes field made the entry over 64 KiB.
-        ...custodyEwfHeader(ewf.header, deps.limits.maxCustodyEwfHeaderBytes, deps.limits.maxCustodyEwfHeaderFieldChars),
+        ...(ewf ? custodyEwfHeader(ewf.header, deps.limits.maxCustodyEwfHeaderBytes, deps.limits.maxCustodyEwfHeaderFieldChars) : {}),
         ...(detail ? { detail } : {}),
       },
       tools: [

@@ -21,6 +21,8 @@ export interface DiskTaskInput {
    * segment is the blob above (whole: a split image is never a span).
    */
   moreSegmentBytes?: number[];
+  /** With moreSegmentBytes: every segment's file name, in order, for the messages that name a segment (checkSplitRawSizes). */
+  segmentNames?: string[];
 }
 
 export interface DiskVolumeTaskInput extends DiskTaskInput {
@@ -45,6 +47,8 @@ export interface DiskImageFacts {
   mediaBytes: number;
   segmentCount: number;
   ewf?: DiskImage['ewf'];
+  /** Why part of the media is lost, any container (DiskImage.incomplete). */
+  incomplete?: DiskImage['incomplete'];
   volumes: DiskVolumeInfo[];
   /** The volume system's problems, "where: message". */
   volumeProblems: string[];
@@ -78,8 +82,11 @@ export type DiskRequest =
   | { t: 'chunk'; bytes: ArrayBuffer; last: boolean; span?: { offset: number; length: number; segment?: number } | null }
   /** Media bytes from `offset`, in order, for the stored-hash check (a volume task's in-order feed); served at once. */
   | { t: 'media'; offset: number; bytes: ArrayBuffer }
-  /** The opened entry's data cannot be read: a hostile structure, typed. Answered like a last chunk. */
-  | { t: 'data-error'; code: string; message: string };
+  /**
+   * The opened entry's data cannot be read: a hostile structure, typed, with its details (an EWF chunk's
+   * media-chunk-damaged reason) bounded by LIMITS.maxWireErrorDetailsBytes. Answered like a last chunk.
+   */
+  | { t: 'data-error'; code: string; message: string; details?: Record<string, unknown> };
 
 export type DiskAnswer = { op: 'open' } | { op: 'more' } | { op: 'next' } | { op: 'end' };
 
@@ -103,7 +110,11 @@ export function storedHashesCheckable(ewf: DiskImageFacts['ewf']): boolean {
   return ewf !== undefined && !ewf.incomplete?.length && Boolean(ewf.storedHashes.md5 || ewf.storedHashes.sha1);
 }
 
-/** Why an incomplete EWF image's stored hashes cannot be checked, in words (the image's record and the CLI). */
-export function incompleteMediaDetail(incomplete: readonly EwfDamage[]): string {
-  return `the stored hashes cannot be checked: the media is incomplete (${incomplete.map((d) => `${d.message} [${d.reason}]`).join('; ')})`;
+/**
+ * Why an incomplete image's media cannot be read whole, in words (the image's record and the CLI): for an EWF image, that
+ * its stored hashes cannot be checked; a split raw set stores none.
+ */
+export function incompleteMediaDetail(incomplete: readonly EwfDamage[], options: { storedHashes?: boolean } = {}): string {
+  const why = `the media is incomplete (${incomplete.map((d) => `${d.message} [${d.reason}]`).join('; ')})`;
+  return options.storedHashes === false ? why : `the stored hashes cannot be checked: ${why}`;
 }

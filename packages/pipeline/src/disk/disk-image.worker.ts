@@ -1,4 +1,4 @@
-import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
+import { ExhibitError, errorMessage, isExhibitError, wireErrorDetails } from '@exhibit/core';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
@@ -47,7 +47,7 @@ async function open(input: DiskTaskInput, context: TaskContext, options: OpenOpt
   const more = (input.moreSegmentBytes ?? []).map(
     (size, i) => new BlobByteSource(blobsOf(i + 1), { container: 'evidence', name: `segment-${i + 2}` }, size, { cache }),
   );
-  return openDiskImage([first, ...more], options);
+  return openDiskImage([first, ...more], { ...options, ...(input.segmentNames ? { segmentNames: input.segmentNames } : {}) });
 }
 
 function facts(image: DiskImage): DiskImageFacts {
@@ -56,6 +56,7 @@ function facts(image: DiskImage): DiskImageFacts {
     mediaBytes: image.media.size,
     segmentCount: image.segmentCount,
     ...(image.ewf ? { ewf: image.ewf } : {}),
+    ...(image.incomplete ? { incomplete: image.incomplete } : {}),
     volumes: image.volumeSystem.volumes.map((v) => ({ index: v.index, offset: v.offset, size: v.size, scheme: v.scheme, type: v.type, label: v.label })),
     volumeProblems: image.volumeSystem.problems.map((p) => `${p.where}: ${p.message}`),
   };
@@ -111,7 +112,8 @@ async function sendEntryBytes(context: TaskContext, entry: FileSystemEntry): Pro
     return await sendData(context, entry.data(), true);
   } catch (err) {
     if (!hostile(err)) throw err;
-    return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err) })).op !== 'end';
+    const details = wireErrorDetails(err.details);
+    return (await ask(context, { t: 'data-error', code: err.code, message: errorMessage(err), ...(details ? { details } : {}) })).op !== 'end';
   }
 }
 

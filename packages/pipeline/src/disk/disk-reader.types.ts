@@ -30,6 +30,8 @@ export interface ByteSource {
 /** One volume of a disk: a partition, or the whole media when there is no partition table (its place, core's DiskVolumeInfo). */
 export interface DiskVolume extends DiskVolumeInfo {
   source: ByteSource;
+  /** The partition table entry it comes from ('mbr 1', 'ebr 0', 'gpt 3'), as volume problems name it; absent for the whole media. */
+  entry?: string;
   /**
    * The volume's bytes read on past its partition entry, up to `bytes` or the end of the media,
    * whichever comes first: for a file system that declares more than its entry (TSK reads a file

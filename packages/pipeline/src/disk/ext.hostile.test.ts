@@ -107,3 +107,26 @@ describe.skipIf(!haveTools)('ext reader on hostile images', () => {
     expect(Array.isArray(listed)).toBe(true);
   });
 });
+
+describe.skipIf(!haveTools)('ext cut short: forged group descriptors', () => {
+  // A 4 MiB volume (one group of 1 KiB blocks) cut at 3 MiB, where nothing is in use: no finding as written, and a
+  // descriptor that hides where its bitmap is or says its blocks are in use keeps the cut said (never a read outside).
+  it('a bitmap outside the volume, or an uninitialised bitmap whose free-blocks count leaves blocks in use past the cut, keeps "the volume is cut short"', async () => {
+    const tree = path.join(work, 'cut-forged-tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(path.join(tree, 'kept.txt'), 'kept before the cut\n');
+    const cases: [string, string[], boolean][] = [
+      ['as written', [], false],
+      ['bitmap outside the volume', ['set_bg 0 block_bitmap 9999999'], true],
+      ['uninitialised, none free', ['set_bg 0 flags 2', 'set_bg 0 free_blocks_count 0'], true],
+      ['uninitialised, all free but its metadata', ['set_bg 0 flags 2'], false],
+    ];
+    for (const [name, commands, cut] of cases) {
+      const img = path.join(work, `cut-forged-${cases.findIndex((c) => c[0] === name)}.img`);
+      execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '1024', '-d', tree, img, '4M']);
+      for (const command of commands) debugfs(img, command);
+      const reader = await open(bytesByteSource(readFileSync(img).subarray(0, 3 * 1024 * 1024)));
+      expect({ name, problem: reader.problem?.message ?? null }).toEqual({ name, problem: cut ? expect.stringMatching(/past the end of the 3145728-byte volume: the volume is cut short/) : null });
+    }
+  });
+});

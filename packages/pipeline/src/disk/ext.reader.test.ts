@@ -509,17 +509,19 @@ describe.skipIf(!haveTools)('ext-meta-bg-block-count-past-image-unreported', () 
 });
 
 describe.skipIf(!haveTools)('ext-volume-cut-short-unreported', () => {
-  it('any ext volume declaring blocks past its end has a volume problem (4 KiB and 1 KiB blocks, no meta_bg); whole volumes, one on a partition not a whole number of blocks, have none', async () => {
+  it('any ext volume cut short in blocks in use has a volume problem (4 KiB and 1 KiB blocks, no meta_bg); whole volumes, one on a partition not a whole number of blocks, have none', async () => {
     // Before: only meta_bg volumes were checked; a cut acquisition or partition of an ordinary volume listed with no word of the cut.
+    // big.bin (45 MiB from the volume's start) lies past each cut: the cut loses blocks in use.
     const tree = path.join(work, 'cut-short-tree');
     mkdirSync(tree, { recursive: true });
     writeFileSync(path.join(tree, 'early.bin'), bytes(5000, 3));
+    writeFileSync(path.join(tree, 'big.bin'), bytes(45 * 1024 * 1024, 4));
     const cases: [string, string[], number, number | null][] = [
       // name, mke2fs options, image bytes, cut to (null: whole)
       ['4k-whole', ['-b', '4096'], 64 * 1024 * 1024, null],
       ['4k-cut', ['-b', '4096'], 64 * 1024 * 1024, 40 * 1024 * 1024],
       ['1k-whole', ['-b', '1024'], 64 * 1024 * 1024, null], // first_data_block 1: block 0 counted
-      ['1k-cut', ['-b', '1024'], 64 * 1024 * 1024, 64 * 1024 * 1024 - 1024],
+      ['1k-cut', ['-b', '1024'], 64 * 1024 * 1024, 40 * 1024 * 1024],
       ['4k-odd-partition', ['-b', '4096'], 64 * 1024 * 1024 + 3 * 512, null], // 1.5 KiB past the last whole block
     ];
     for (const [name, options, size, cut] of cases) {
@@ -528,13 +530,76 @@ describe.skipIf(!haveTools)('ext-volume-cut-short-unreported', () => {
       writeFileSync(image, Buffer.alloc(0));
       truncateSync(image, size);
       execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', ...options, '-U', DEFAULT_SEED, '-d', tree, image]);
-      if (cut !== null) truncateSync(image, cut);
+      if (cut !== null) {
+        // The cut part holds big.bin's blocks (debugfs says which blocks are in use).
+        const blockBytes = Number(options[1]);
+        expect({ name, lostInUse: blocksInUse(image, cut / blockBytes, (size - cut) / blockBytes) > 0 }).toEqual({ name, lostInUse: true });
+        truncateSync(image, cut);
+      }
       const { problem, listed } = await readImage(image);
       expect({ name, problem }).toEqual({
         name,
-        problem: cut === null ? undefined : { code: 'corrupt-file', message: expect.stringMatching(new RegExp(`declares \\d+ blocks of \\d+ bytes \\(${size} bytes\\), past the end of the ${cut}-byte volume`)) },
+        problem: cut === null ? undefined : { code: 'corrupt-file', message: expect.stringMatching(new RegExp(`declares \\d+ blocks of \\d+ bytes \\(${size} bytes\\), past the end of the ${cut}-byte volume: the volume is cut short`)) },
       });
-      expect({ name, files: listed.filter((l) => l.entry.kind === 'file').map((l) => l.entry.path) }).toEqual({ name, files: ['early.bin'] });
+      const files = listed.filter((l) => l.entry.kind === 'file');
+      expect({ name, files: files.map((l) => l.entry.path).sort() }).toEqual({ name, files: ['big.bin', 'early.bin'] });
+      // A file whose blocks lie past the cut says so.
+      expect({ name, big: files.find((l) => l.entry.path === 'big.bin')!.entry.problem?.code }).toEqual({ name, big: cut === null ? undefined : 'corrupt-file' });
+    }
+  });
+});
+
+/** How many of `count` blocks from `first` the volume's block bitmaps mark in use, as debugfs reads them. */
+function blocksInUse(image: string, first: number, count: number): number {
+  const out = execFileSync('debugfs', ['-R', `testb ${first} ${count}`, image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * 1024 * 1024 });
+  const inUse = out.split('\n').filter((l) => /marked in use/.test(l)).length;
+  const free = out.split('\n').filter((l) => /not in use/.test(l)).length;
+  // Every block answered: a testb that read nothing would look like "all free".
+  expect(inUse + free).toBe(count);
+  return inUse;
+}
+
+describe.skipIf(!haveTools)('ext-volume-cut-short-free-space-fails-unpack', () => {
+  it('an ext volume cut only in blocks its bitmaps mark free (or uninitialised groups holding nothing there) has no volume problem; a cut losing a backup superblock still does', async () => {
+    // Before: any ext volume declaring blocks past its end had "the volume is cut short" (failing the unpack), though
+    // the cut part held nothing; FAT and exFAT already said it only when allocated clusters were lost.
+    const tree = path.join(work, 'cut-free-tree');
+    mkdirSync(path.join(tree, 'docs'), { recursive: true });
+    writeFileSync(path.join(tree, 'notes.txt'), 'kept before the cut\n');
+    writeFileSync(path.join(tree, 'docs/a.bin'), bytes(5000, 11));
+    writeFileSync(path.join(tree, 'docs/b.bin'), bytes(70_000, 12));
+    const MiB = 1024 * 1024;
+    const cases: [string, string, string[], number, boolean][] = [
+      // name, type, mke2fs options, cut to, whether the cut loses blocks in use
+      ['ext4-4k', 'ext4', ['-b', '4096'], 40 * MiB, false], // one group: its bitmap read
+      ['ext4-1k-last-group', 'ext4', ['-b', '1024'], 63 * MiB, false], // group 7's backup superblock present, the rest free
+      // Groups 5 and 6 BLOCK_UNINIT (their free-blocks count says none in use), group 7 wholly past the cut, its bitmap free.
+      ['ext4-1k-uninit', 'ext4', ['-b', '1024', '-O', 'sparse_super2', '-E', 'num_backup_sb=1'], 44 * MiB, false],
+      ['ext2-1k', 'ext2', ['-b', '1024'], 63 * MiB, false], // no flex_bg: group 7's bitmaps at its (present) start
+      ['ext4-1k-backup-lost', 'ext4', ['-b', '1024'], 48 * MiB, true], // group 7's backup superblock past the cut
+      ['ext2-1k-group-lost', 'ext2', ['-b', '1024'], 56 * MiB, true], // group 7 and its own bitmaps past the cut
+    ];
+    for (const [name, type, options, cut, loses] of cases) {
+      const image = path.join(work, `cut-free-${name}.img`);
+      rmSync(image, { force: true });
+      writeFileSync(image, Buffer.alloc(0));
+      truncateSync(image, 64 * MiB);
+      execFileSync('mke2fs', ['-q', '-F', '-t', type, ...options, '-U', DEFAULT_SEED, '-d', tree, image]);
+      const blockBytes = Number(options[1]);
+      const inUse = blocksInUse(image, cut / blockBytes, (64 * MiB - cut) / blockBytes);
+      expect({ name, lostInUse: inUse > 0 }).toEqual({ name, lostInUse: loses });
+      truncateSync(image, cut);
+      const { problem, listed } = await readImage(image);
+      expect({ name, problem }).toEqual({
+        name,
+        problem: loses ? { code: 'corrupt-file', message: expect.stringMatching(new RegExp(`past the end of the ${cut}-byte volume: the volume is cut short`)) } : undefined,
+      });
+      // Every file is read whole, equal to its source, either way.
+      const files = listed.filter((l) => l.entry.kind === 'file');
+      expect({ name, files: files.map((l) => [l.entry.path, l.entry.problem, l.md5]).sort() }).toEqual({
+        name,
+        files: ['docs/a.bin', 'docs/b.bin', 'notes.txt'].map((p) => [p, undefined, createHash('md5').update(readFileSync(path.join(tree, p))).digest('hex')]),
+      });
     }
   });
 });

@@ -35,6 +35,8 @@ const INODE_FLAG_INLINE_DATA = 0x10000000;
 const INODE_FLAG_ENCRYPT = 0x800;
 const EXTENT_MAGIC = 0xf30a;
 const BG_INODE_UNINIT = 0x1;
+/** The group's block bitmap was never written: only the group's own metadata is in use. */
+const BG_BLOCK_UNINIT = 0x2;
 const RO_COMPAT_GDT_CSUM = 0x10;
 const RO_COMPAT_METADATA_CSUM = 0x400;
 const MAX_NAME = 255;
@@ -98,6 +100,17 @@ export async function declaredBytes(source: ByteSource, options: { abortSignal?:
 /** The registry entry for the disk-image dispatcher. */
 export const extFileSystem = { type: 'ext' as const, probe, open, declaredBytes };
 
+/** What the reader uses of a block group's descriptor. */
+interface GroupDesc {
+  inodeTable: number;
+  inodeBitmap: number;
+  blockBitmap: number;
+  /** bg_free_blocks_count: the cut check's measure of a group whose bitmap is uninitialised or unreadable. */
+  freeBlocks: number;
+  flags: number;
+  itableUnused: number;
+}
+
 interface DirName {
   ino: number;
   name: string;
@@ -106,7 +119,7 @@ interface DirName {
 }
 
 class ExtFs {
-  private readonly groupDescs = new Map<number, { inodeTable: number; inodeBitmap: number; flags: number; itableUnused: number }>();
+  private readonly groupDescs = new Map<number, GroupDesc>();
   private readonly bitmaps = new Map<number, Uint8Array>();
 
   private constructor(
@@ -128,8 +141,8 @@ class ExtFs {
     private readonly signal: AbortSignal | undefined,
     /** meta_bg: where each group's descriptor lies (descriptorOffset); null without meta_bg. */
     private readonly metaBg: MetaBgLayout | null = null,
-    /** A finding about the whole volume that does not stop the listing. */
-    readonly volumeProblem: { code: 'corrupt-file'; message: string } | null = null,
+    /** A finding about the whole volume that does not stop the listing (a cut that loses blocks in use is said once mounted). */
+    public volumeProblem: { code: 'corrupt-file'; message: string } | null = null,
   ) {}
 
   static async mount(source: ByteSource, signal?: AbortSignal): Promise<ExtFs> {
@@ -199,21 +212,79 @@ class ExtFs {
         };
       }
     }
+    const type: FileSystemType =
+      incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
+    const label = latin1Name(sb.subarray(0x78, 0x88));
+    const fs = new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, roCompat, revLevel === 0 ? 11 : u32(sb, 0x54), signal, metaBg, volumeProblem);
     // Any volume, meta_bg or not: blocks declared past the volume's end (a cut acquisition or partition, or a forged
-    // count) are said for the volume, as the listing cannot show it; files whose blocks lie past the end get their own
-    // problem. s_blocks_count counts from block 0 (block 0 included when first_data_block is 1), so a whole volume
+    // count) are said for the volume when the cut loses a block in use, as the listing cannot show it; files whose
+    // blocks lie past the end get their own problem. A cut that leaves out only free blocks loses nothing (as FAT and
+    // exFAT). s_blocks_count counts from block 0 (block 0 included when first_data_block is 1), so a whole volume
     // declares exactly its bytes, or less when its partition is not a whole number of blocks.
     const declaredBytes = totalBlocks * blockSize;
-    if (!volumeProblem && declaredBytes > source.size) {
-      volumeProblem = {
+    if (!volumeProblem && declaredBytes > source.size && (await fs.cutLosesBlocks(firstDataBlock, blocksPerGroup))) {
+      fs.volumeProblem = {
         code: 'corrupt-file',
         message: `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${declaredBytes} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read`,
       };
     }
-    const type: FileSystemType =
-      incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG | INCOMPAT_INLINE_DATA) ? 'ext4' : compat & COMPAT_HAS_JOURNAL ? 'ext3' : 'ext2';
-    const label = latin1Name(sb.subarray(0x78, 0x88));
-    return new ExtFs(source, type, label, blockSize, totalBlocks, groupCount, inodesPerGroup, inodeSize, inodesCount, descSize, gdtOffset, incompat, roCompat, revLevel === 0 ? 11 : u32(sb, 0x54), signal, metaBg, volumeProblem);
+    return fs;
+  }
+
+  /**
+   * Whether the blocks past the present bytes hold anything: a block its group's bitmap marks in use. A group
+   * whose bitmap is uninitialised (BLOCK_UNINIT: only its own metadata, at its start, is in use) or unreadable
+   * (its location outside the volume) is judged by its descriptor's free-blocks count, conservatively: blocks in
+   * use that cannot all lie in the group's present part are lost. A descriptor or bitmap past the cut, or a read
+   * that fails, is lost too. Reads one descriptor and at most one bitmap block (≤ LIMITS.maxFsBlockBytes) per
+   * group past the cut, of at most LIMITS.maxExtGroups groups.
+   */
+  private async cutLosesBlocks(firstDataBlock: number, blocksPerGroup: number): Promise<boolean> {
+    // The first block not wholly present.
+    const missing = Math.floor(this.source.size / this.blockSize);
+    if (missing >= this.totalBlocks) return false;
+    const firstGroup = Math.max(0, Math.floor((missing - firstDataBlock) / blocksPerGroup));
+    for (let group = firstGroup; group < this.groupCount; group++) {
+      const start = firstDataBlock + group * blocksPerGroup;
+      const end = Math.min(start + blocksPerGroup, this.totalBlocks);
+      const lostFrom = Math.max(start, missing);
+      if (lostFrom >= end) continue;
+      try {
+        if (await this.groupLosesBlocks(group, start, end, lostFrom, missing)) return true;
+      } catch (err) {
+        // A descriptor outside the volume, an unreadable bitmap: what it said cannot be told, so the cut is said.
+        if (err instanceof ExhibitError && !err.retryable && err.code !== 'aborted' && err.code !== 'timeout') return true;
+        throw err;
+      }
+    }
+    return false;
+  }
+
+  private async groupLosesBlocks(group: number, start: number, end: number, lostFrom: number, missing: number): Promise<boolean> {
+    const desc = await this.readGroupDesc(group);
+    // The group's own bitmaps and inode table are in use wherever they lie (flex_bg puts them in another group).
+    const tableBlocks = Math.ceil((this.inodesPerGroup * this.inodeSize) / this.blockSize);
+    const lostMeta = (first: number, count: number) => first + count > missing && first < this.totalBlocks;
+    if (lostMeta(desc.blockBitmap, 1) || lostMeta(desc.inodeBitmap, 1) || lostMeta(desc.inodeTable, tableBlocks)) return true;
+    const present = lostFrom - start;
+    const inUse = end - start - Math.min(desc.freeBlocks, end - start);
+    if (desc.flags & BG_BLOCK_UNINIT) return inUse > present;
+    // A bitmap outside the volume cannot be read: where the group's blocks in use lie cannot be told, so only a group
+    // with none in use loses nothing.
+    if (desc.blockBitmap === 0 || desc.blockBitmap >= this.totalBlocks) return inUse > 0;
+    const fromBit = lostFrom - start;
+    const toBit = end - start;
+    const firstByte = fromBit >> 3;
+    const bits = await this.read(desc.blockBitmap * this.blockSize + firstByte, Math.ceil(toBit / 8) - firstByte);
+    for (let bit = fromBit; bit < toBit; bit++) {
+      if ((bit & 7) === 0 && bit + 8 <= toBit) {
+        if (bits[(bit >> 3) - firstByte] !== 0) return true;
+        bit += 7;
+        continue;
+      }
+      if (bits[(bit >> 3) - firstByte]! & (1 << (bit & 7))) return true;
+    }
+    return false;
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
@@ -221,22 +292,29 @@ class ExtFs {
     return this.source.read(offset, length, { abortSignal: this.signal });
   }
 
-  private async groupDesc(group: number) {
+  private async groupDesc(group: number): Promise<GroupDesc> {
     let desc = this.groupDescs.get(group);
     if (!desc) {
-      const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
-      if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
-      const b = await this.read(offset, this.descSize);
-      const wide = this.descSize >= 64;
-      desc = {
-        inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
-        inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
-        flags: u16(b, 0x12),
-        itableUnused: u16(b, 0x1c),
-      };
+      desc = await this.readGroupDesc(group);
       this.groupDescs.set(group, desc);
     }
     return desc;
+  }
+
+  /** The group's descriptor, read and not kept (the cut check reads each group past the cut once). */
+  private async readGroupDesc(group: number): Promise<GroupDesc> {
+    const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
+    if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
+    const b = await this.read(offset, this.descSize);
+    const wide = this.descSize >= 64;
+    return {
+      blockBitmap: u32(b, 0x00) + (wide ? u32(b, 0x20) * 2 ** 32 : 0),
+      inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
+      freeBlocks: u16(b, 0x0c) + (wide ? u16(b, 0x2c) * 2 ** 16 : 0),
+      inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
+      flags: u16(b, 0x12),
+      itableUnused: u16(b, 0x1c),
+    };
   }
 
   private async inodeAllocated(ino: number): Promise<boolean> {

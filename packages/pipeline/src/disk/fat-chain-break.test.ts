@@ -10,6 +10,7 @@ import { openFat, parseFatBootSector } from './fat.reader.js';
 import { buildExfat, entrySetChecksum, exfatLayout, type ExfatFile } from './test-support/exfat-image.builder.js';
 import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
+import { isVolumeNote } from './volume-system.reader.js';
 
 /**
  * One bad link in a directory's cluster chain (a loop, a link to a free
@@ -269,6 +270,64 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     }
   });
 
+  it('file-system-read-past-partition-entry-unrecorded: a FAT16 read on past its MBR entry gets a note on every open saying how far, naming the partition entry those bytes overlap; the volume is listed with no problem', async () => {
+    const fsImg = p('past-entry-fs.img');
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '4', fsImg, '20480']);
+    writeFileSync(p('small.txt'), 'small\n');
+    writeFileSync(p('fill.bin'), pseudoRandom(15 * 1024 * 1024, 72));
+    run('mcopy', ['-i', fsImg, p('small.txt'), p('fill.bin'), '::/']);
+    const fsBytes = readFileSync(fsImg);
+    const MiB = 1024 * 1024;
+    const entrySectors = fsBytes.length / 512 - 16384;
+    const entryEnd = MiB + entrySectors * 512;
+    const readEnd = MiB + fsBytes.length;
+    // A second entry inside the bytes the file system declares past its own entry (a forged size reads them as its own).
+    const second = { type: 0x83, startSector: 30720, sectors: 4096 };
+    const build = (name: string, entries: Parameters<typeof mbrSector>[0]) => {
+      const disk = p(name);
+      writeFileSync(disk, Buffer.concat([mbrSector(entries), Buffer.alloc(MiB - 512), fsBytes]));
+      return disk;
+    };
+    const notesOf = async (disk: string) => {
+      const source = await FileByteSource.open(disk);
+      try {
+        const image = await openDiskImage([source]);
+        const volumes: { index: number; problem: unknown; files: number }[] = [];
+        for await (const fs of fileSystems(image)) {
+          let files = 0;
+          if ('reader' in fs) for await (const e of fs.reader.entries()) if (e.kind === 'file' && !e.problem) files += 1;
+          volumes.push({ index: fs.volume.index, problem: 'reader' in fs ? (fs.reader.problem ?? null) : fs.problem.code, files });
+        }
+        return { problems: image.volumeSystem.problems, volumes };
+      } finally {
+        await source.close();
+      }
+    };
+    const read = `volume 0: its fat file system declares ${fsBytes.length} bytes, its partition entry ${entrySectors * 512}: read on ${readEnd - entryEnd} bytes past the entry (disk bytes ${entryEnd} to ${readEnd}), as TSK reads it; `;
+    const overlapping = build('past-entry-overlap.img', [{ type: 0x06, startSector: 2048, sectors: entrySectors }, second]);
+    const first = await notesOf(overlapping);
+    // Before: no problem at all, the volume read on into volume 1's bytes unrecorded.
+    expect(first.problems).toEqual([
+      {
+        where: 'mbr 0',
+        code: 'read-past-entry',
+        message: `${read}those bytes overlap the partition entry of volume 1 (mbr 1, disk bytes ${second.startSector * 512} to ${(second.startSector + second.sectors) * 512}; ${second.sectors * 512} bytes in common): what the file system reads there is that partition's too`,
+      },
+    ]);
+    expect(isVolumeNote(first.problems[0]!)).toBe(true);
+    // A note, not a failure: both files listed, the volume has no problem (volume 1 holds no file system here).
+    expect(first.volumes).toEqual([
+      { index: 0, problem: null, files: 2 },
+      { index: 1, problem: 'unsupported-format', files: 0 },
+    ]);
+    // The same reason on every open.
+    expect(await notesOf(overlapping)).toEqual(first);
+    const alone = await notesOf(build('past-entry-alone.img', [{ type: 0x06, startSector: 2048, sectors: entrySectors }]));
+    expect(alone.problems).toEqual([{ where: 'mbr 0', code: 'read-past-entry', message: `${read}no other partition entry covers those bytes` }]);
+    // An entry as long as the file system: nothing read past it, no note.
+    expect((await notesOf(build('past-entry-none.img', [{ type: 0x06, startSector: 2048, sectors: fsBytes.length / 512 }]))).problems).toEqual([]);
+  });
+
   it('fat-volume-cut-short-free-space-fails-unpack: a FAT16 volume cut in its free space (or past its last whole cluster) loses no file: no volume problem, every file equal to icat; a cut into a file still says so', async () => {
     const img = p('tail-free.img');
     buildFilledFat16(img);
@@ -369,6 +428,40 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expectIcatMd5s(fat.file, listed);
   });
 
+  it('fat-directory-break-at-limit-cluster-reported-limit-only: at 32 KiB clusters (977 hold more than the limit\'s slots) a directory chain breaking right after its 977th cluster says the break, with the limit', async () => {
+    const img = p('big16.img');
+    // FAT16, 32 KiB clusters, ~4,480 of them.
+    run('mkfs.fat', ['-C', '-F', '16', '-s', '64', img, String(140 * 1024)]);
+    run('mmd', ['-i', img, '::/BIG']);
+    writeFileSync(p('a.txt'), 'a\n');
+    run('mcopy', ['-i', img, p('a.txt'), '::/BIG/a.txt']);
+    const image = readFileSync(img);
+    const boot = parseFatBootSector(image.subarray(0, 512), image.length)!;
+    expect([boot.type, boot.clusterBytes]).toEqual(['fat16', 32 * 1024]);
+    const perCluster = boot.clusterBytes / 32;
+    const limitClusters = Math.ceil(LIMITS.maxDirectoryEntries / perCluster);
+    expect(limitClusters * perCluster).toBeGreaterThan(LIMITS.maxDirectoryEntries);
+    const fatAt = (cluster: number) => boot.reservedSectors * boot.sectorBytes + cluster * 2;
+    const set = (cluster: number, value: number) => {
+      for (let n = 0; n < boot.fatCount; n += 1) image.writeUInt16LE(value, fatAt(cluster) + n * boot.fatSectors * boot.sectorBytes);
+    };
+    const e = entryAt(image, 'BIG        ');
+    const big = image.readUInt16LE(e + 26);
+    // BIG: its first cluster, then 976 free (zeroed) ones, the last linking to a free cluster.
+    const start = 100;
+    for (let c = start; c <= start + limitClusters; c += 1) expect(image.readUInt16LE(fatAt(c))).toBe(0);
+    set(big, start);
+    for (let c = start; c < start + limitClusters - 2; c += 1) set(c, c + 1);
+    const last = start + limitClusters - 2;
+    set(last, last + 1);
+    writeFileSync(img, image);
+    const listed = await list(img);
+    // Before: "directory longer than 1000000 entries" alone (limit-exceeded), the break unsaid.
+    expect(listed.entries.find((x) => x.path === 'BIG')?.problem).toEqual({ code: 'corrupt-file', message: `cluster ${last} links to cluster ${last + 1}, which is free; also directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed` });
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([img])));
+    expectIcatMd5s(img, listed);
+  });
+
   it('fat-cross-linked-directory-lists-nothing: a directory whose chain runs into a cluster of a directory listed earlier lists the clusters before it, each entry once, the cross-link its problem', async () => {
     const fat = card('dir-cross.img');
     const c100 = fat.firstCluster('100CANON   ');
@@ -385,7 +478,8 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     // Before: 101CANON had the problem and none of its photos was listed (TSK lists the 14 of its first cluster).
     expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !/^DCIM\/101CANON\/[ab]\.jpg$/.test(e.path))));
     expect(listed.entries.filter((e) => e.path.startsWith('DCIM/101CANON/'))).toHaveLength(14);
-    expect(listed.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
+    // c100 is 100CANON's first cluster: 101CANON's chain strays there (it was "cross-linked: … a directory listed earlier").
+    expect(listed.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cluster ${c101} links to cluster ${c100}, which is the first cluster of an entry listed: the chain strays there, and what its clusters before it hold is listed` });
     expect(new Set(listed.entries.map((e) => e.entryId)).size).toBe(listed.entries.length);
     expect(listed.md5s.size).toBe(2 + 14 + 1);
     expectIcatMd5s(fat.file, listed);
@@ -431,10 +525,99 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     const listed2 = await list(fat2.file);
     // Before: DCIM/101CANON/DCIM and DCIM/101CANON/readme.txt were listed, the root's entries a second time.
     expect(listed2.entries.filter((e) => e.path.startsWith('DCIM/101CANON/')).map((e) => e.path)).toEqual(Array.from({ length: 14 }, (_, i) => `DCIM/101CANON/IMG_${String(i + 1).padStart(4, '0')}.JPG`));
-    expect(listed2.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${fat2.boot.rootCluster} also belongs to the root directory` });
+    expect(listed2.entries.find((e) => e.path === 'DCIM/101CANON')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${fat2.boot.rootCluster} also belongs to the root directory, which lists the entries it holds (whose they are the FAT cannot say)` });
     const tsk2 = fls([fat2.file]);
     expect(listed2.entries.map(asTsk)).toEqual(tskRows(tsk2.filter((e) => !e.path.startsWith('DCIM/101CANON/') || /^DCIM\/101CANON\/IMG_00(0\d|1[0-4])\.JPG$/.test(e.path))));
     expectIcatMd5s(fat2.file, listed2);
+  });
+
+  /** A 40 MiB FAT32 (512-byte clusters): the root (one cluster) holding `dirs`, each with its files, then the root's files. */
+  function buildSmall(img: string, dirs: Record<string, Record<string, string>>, rootFiles: Record<string, string>): Fat32 {
+    run('mkfs.fat', ['-C', '-F', '32', '-s', '1', img, '40960']);
+    const names = Object.keys(dirs);
+    if (names.length) run('mmd', ['-i', img, ...names.map((d) => `::/${d}`)]);
+    const put = (files: Record<string, string>, to: string) => {
+      for (const [name, text] of Object.entries(files)) {
+        writeFileSync(p(name), text);
+        run('mcopy', ['-i', img, p(name), `::/${to}${name}`]);
+      }
+    };
+    for (const d of names) put(dirs[d]!, `${d}/`);
+    put(rootFiles, '');
+    return new Fat32(img);
+  }
+
+  const strays = (from: number, to: number) => `cluster ${from} links to cluster ${to}, which is the first cluster of an entry listed: the chain strays there, and what its clusters before it hold is listed`;
+
+  it('fat32-root-chain-strays-into-subdirectory-lists-its-files-at-root: a FAT32 root whose last cluster links to its subdirectory\'s first cluster stops there, the subdirectory lists its own files', async () => {
+    const fat = buildSmall(p('root-stray-dir.img'), { DIR: { 'inner.txt': 'inner\n' } }, { 'top.txt': 'top\n' });
+    const root = fat.boot.rootCluster;
+    const cDir = fat.firstCluster('DIR        ');
+    expect(fat.next(root)).toBeGreaterThanOrEqual(0x0ffffff8);
+    fat.link(root, cDir);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // TSK lists DIR's inner.txt twice: under DIR and, same address, at the root (it reads DIR's cluster as the root's).
+    expect(tsk.map((e) => e.path)).toEqual(['DIR', 'DIR/inner.txt', 'top.txt', 'inner.txt']);
+    // Before: inner.txt was listed at the root, unflagged; DIR listed nothing ("cross-linked: … the root directory").
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'inner.txt')));
+    expect(listed.entries.filter((e) => e.problem)).toEqual([]);
+    expect(listed.reader.problem).toEqual({ code: 'corrupt-file', message: `root directory: ${strays(root, cDir)}` });
+    expect(listed.md5s.size).toBe(2);
+    expectIcatMd5s(fat.file, listed);
+  });
+
+  it('fat32-root-chain-strays-into-file-loses-its-data: a FAT32 root whose last cluster links to a file\'s first cluster stops there, the file keeps its data', async () => {
+    const fat = buildSmall(p('root-stray-file.img'), { DIR: { 'inner.txt': 'inner\n' } }, { 'top.txt': 'top\n' });
+    const root = fat.boot.rootCluster;
+    const cTop = fat.firstCluster('TOP     TXT');
+    fat.link(root, cTop);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk));
+    // Before: top.txt had "cross-linked: cluster N also belongs to the root directory" and no data (icat reads "top").
+    expect(listed.entries.filter((e) => e.problem)).toEqual([]);
+    expect(listed.md5s.get(listed.entries.find((e) => e.path === 'top.txt')!.entryId)).toBe(md5(Buffer.from('top\n')));
+    expect(listed.reader.problem).toEqual({ code: 'corrupt-file', message: `root directory: ${strays(root, cTop)}` });
+    expectIcatMd5s(fat.file, listed);
+  });
+
+  it('fat-directory-chain-strays-into-sibling-lists-its-files: a directory whose cluster links to its sibling\'s first cluster stops there, the sibling lists its own files', async () => {
+    const fat = buildSmall(p('sibling-stray.img'), { A: { 'a1.txt': 'a1\n' }, B: { 'b1.txt': 'b1\n' } }, {});
+    const cA = fat.firstCluster('A          ');
+    const cB = fat.firstCluster('B          ');
+    fat.link(cA, cB);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // TSK lists b1.txt twice: under A (it reads B's cluster as A's second) and, same address, under B.
+    expect(tsk.map((e) => e.path)).toEqual(['A', 'A/a1.txt', 'A/b1.txt', 'B', 'B/b1.txt']);
+    // Before: A/b1.txt was listed, unflagged, and B listed nothing ("cross-linked: … a directory listed earlier").
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'A/b1.txt')));
+    expect(listed.entries.find((e) => e.path === 'A')?.problem).toEqual({ code: 'corrupt-file', message: strays(cA, cB) });
+    expect(listed.entries.filter((e) => e.path !== 'A' && e.problem)).toEqual([]);
+    expect(listed.reader.problem).toBeUndefined();
+    expectIcatMd5s(fat.file, listed);
+  });
+
+  it('fat-directory-chain-strays-into-unlisted-directory-lists-its-files: a directory whose cluster links to the first cluster of a directory not yet read (its "." names it) stops there', async () => {
+    const img = p('unlisted-stray.img');
+    const fat0 = buildSmall(img, { D1: { 'd1.txt': 'd1\n' }, D2: {} }, {});
+    run('mmd', ['-i', img, '::/D2/Y']);
+    writeFileSync(p('y1.txt'), 'y1\n');
+    run('mcopy', ['-i', img, p('y1.txt'), '::/D2/Y/y1.txt']);
+    const fat = new Fat32(fat0.file);
+    const c1 = fat.firstCluster('D1         ');
+    const cY = fat.firstCluster('Y          ');
+    fat.link(c1, cY);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // TSK lists y1.txt twice: under D1 (Y's cluster read as D1's second) and, same address, under D2/Y.
+    expect(tsk.map((e) => e.path)).toEqual(['D1', 'D1/d1.txt', 'D1/y1.txt', 'D2', 'D2/Y', 'D2/Y/y1.txt']);
+    // Before: D1/y1.txt was listed, unflagged, and D2/Y listed nothing ("cross-linked: … a directory listed earlier").
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'D1/y1.txt')));
+    expect(listed.entries.find((e) => e.path === 'D1')?.problem).toEqual({ code: 'corrupt-file', message: `cluster ${c1} links to cluster ${cY}, which is the start of a directory (its "." entry names it): the chain strays there, and what its clusters before it hold is listed` });
+    expect(listed.entries.filter((e) => e.path !== 'D1' && e.problem)).toEqual([]);
+    expectIcatMd5s(fat.file, listed);
   });
 
   it('fat16-root-region-cut-short-fails-volume: a FAT16 image ending inside its fixed root region lists the root entries present, the volume cut short its problem', async () => {

@@ -46,6 +46,9 @@ interface BootSector {
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
+/** Bit `n` of a one-bit-per-cluster map (a map shorter than `n` has it clear). */
+const hasBit = (bits: Uint8Array, n: number) => ((bits[n >> 3] ?? 0) & (1 << (n & 7))) !== 0;
+
 /** Parses and checks the BPB; null when sector 0 is not a FAT boot sector. */
 export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): BootSector | null {
   if (sector.length < 512 || !(sector[0] === 0xeb || sector[0] === 0xe9)) return null;
@@ -149,12 +152,23 @@ async function rootLabel(source: ByteSource, boot: BootSector, options: { abortS
 /** A directory entry as read, before it becomes a FileSystemEntry. */
 interface RawEntry {
   name: string;
+  /** Its slot in the directory's bytes (which cluster of the chain it was read from). */
+  slot: number;
   entryId: number;
   attributes: number;
   firstCluster: number;
   size: number;
   deleted: boolean;
   times: FileSystemTimes;
+}
+
+/** A directory as listed: the clusters held, the entries they hold, the bytes read, its problem; `strayed`: the chain left it for another entry's cluster. */
+interface DirectoryRead {
+  clusters: number[];
+  entries: RawEntry[];
+  bytes: number;
+  problem?: Problem;
+  strayed: boolean;
 }
 
 interface Run {
@@ -173,9 +187,12 @@ export class FatReader implements FileSystemReader {
   private owned: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: held by a directory (of those in `owned`), to say so of a cross-link into it. */
   private ownedByDirectory: Uint8Array = new Uint8Array(0);
+  /** One bit per cluster: the first cluster of an allocated entry read so far (listed or about to be), where a directory chain reaching it strays. */
+  private firstClusters: Uint8Array = new Uint8Array(0);
   /** The FAT32 root's clusters (listed), to name the root as the holder of a cross-linked cluster. */
   private rootClusters = new Set<number>();
-  private readonly limits = LIMITS;
+  /** The FAT32 root as read when the volume is opened (its problem is the volume's), listed by entries(). */
+  private fat32Root?: Promise<DirectoryRead>;
 
   constructor(
     private readonly source: ByteSource,
@@ -191,9 +208,9 @@ export class FatReader implements FileSystemReader {
   /**
    * Findings about the whole volume, known before the listing: a volume shorter than its boot
    * sector declares (files whose clusters lie past the end get their own problem), a FAT12/16
-   * root region cut short by it (the entries present are listed), and a root directory whose
-   * chain breaks or that is longer than the limit (what its clusters before the break, or its
-   * entries up to the limit, hold is listed).
+   * root region cut short by it (the entries present are listed), and a FAT32 root whose chain
+   * breaks, strays into another entry's cluster or is longer than the limit (what its clusters
+   * before the break or the stray, or its entries up to the limit, hold is listed).
    */
   async checkVolume(options: { abortSignal?: AbortSignal } = {}): Promise<void> {
     const found: Problem[] = [];
@@ -206,11 +223,12 @@ export class FatReader implements FileSystemReader {
     if (rootCut) {
       found.push({ code: 'corrupt-file', message: `root directory: its region (bytes ${this.fixedRootOffset} to ${this.fixedRootEnd}) lies past the end of the image: ${this.fixedRootPresentSlots} of its ${b.rootEntries} entries are present and listed` });
     }
+    // A FAT12/16 root (at most 65,535 slots) is never past LIMITS.maxDirectoryEntries: only the FAT32 root's chain can be.
     if (b.type === 'fat32') {
-      const { problem } = await this.directoryClusters(b.rootCluster, options);
-      if (problem) found.push({ code: problem.code, message: `root directory: ${problem.message}${problem.code === 'corrupt-file' ? '; what its clusters before the break hold is listed' : ''}` });
-    } else if (b.rootEntries > this.limits.maxDirectoryEntries) {
-      found.push({ code: 'limit-exceeded', message: `root directory: ${this.overLimit()}` });
+      // Read now, not only walked: whether its chain strays into an entry's cluster is known from the entries it holds.
+      this.fat32Root = this.readDirectory(b.rootCluster, options);
+      const { problem, strayed } = await this.fat32Root;
+      if (problem) found.push({ code: problem.code, message: `root directory: ${problem.message}${problem.code === 'corrupt-file' && !strayed ? '; what its clusters before the break hold is listed' : ''}` });
     }
     // One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file.
     if (found.length) this.problem = { code: found.every((p) => p.code === 'limit-exceeded') ? 'limit-exceeded' : 'corrupt-file', message: found.map((p) => p.message).join('; also ') };
@@ -230,7 +248,7 @@ export class FatReader implements FileSystemReader {
   }
 
   private overLimit(): string {
-    return `directory longer than ${this.limits.maxDirectoryEntries} entries: its first ${this.limits.maxDirectoryEntries} are listed`;
+    return `directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed`;
   }
 
   /**
@@ -280,7 +298,7 @@ export class FatReader implements FileSystemReader {
 
   /** The clusters that hold a directory's first `maxDirectoryEntries` slots. */
   private get directoryMaxClusters(): number {
-    return Math.ceil((this.limits.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
+    return Math.ceil((LIMITS.maxDirectoryEntries * ENTRY_BYTES) / this.boot.clusterBytes);
   }
 
   private get entriesPerSector(): number {
@@ -391,35 +409,89 @@ export class FatReader implements FileSystemReader {
 
   /** A file's clusters: marks them as held; the first already held by an earlier entry is a cross-link, and then none is claimed. */
   private claim(clusters: number[]): Problem | undefined {
-    const { held, problem } = this.claimUntilShared(clusters, false);
-    return held < clusters.length ? problem : undefined;
+    const shared = clusters.find((cluster) => hasBit(this.owned, cluster));
+    if (shared !== undefined) return this.sharedProblem(shared, false);
+    this.hold(clusters, false);
+    return undefined;
+  }
+
+  /** Marks clusters as held (by a directory: `directory`), for the cross-link checks of the entries listed after. */
+  private hold(clusters: number[], directory: boolean): void {
+    for (const cluster of clusters) {
+      this.owned[cluster >> 3]! |= 1 << (cluster & 7);
+      if (directory) this.ownedByDirectory[cluster >> 3]! |= 1 << (cluster & 7);
+    }
+  }
+
+  /** Marks the first clusters of the allocated entries read (a directory's, before any is listed), where a directory chain reaching one strays. */
+  private recordFirstClusters(entries: RawEntry[]): void {
+    for (const e of entries) {
+      if (!e.deleted && e.firstCluster >= 2 && e.firstCluster <= this.boot.lastCluster) this.firstClusters[e.firstCluster >> 3]! |= 1 << (e.firstCluster & 7);
+    }
   }
 
   /**
-   * Marks the clusters before the first one already held (all when none is) and says which that is. A directory keeps
-   * those (`directory`): the shared cluster's entries are listed once, with the entry that reached it first, never again
-   * as this directory's too. When that entry is a directory too, the FAT cannot say which of the two the cluster's
-   * entries belong to (the earlier one may be the one whose chain strays): the problem says so, the listing already
-   * given stands.
+   * A cross-link into `shared`, held by an entry listed earlier. A directory keeps the clusters before it: the shared
+   * cluster's entries are listed once, with the entry that reached it first, never again as this directory's too. When
+   * that entry is a directory too (the root included), the FAT cannot say which of the two the cluster's entries belong
+   * to (the earlier one may be the one whose chain strays): the problem says so, the listing already given stands.
    */
-  private claimUntilShared(clusters: number[], directory = true): { held: number; problem?: Problem } {
-    const has = (bits: Uint8Array, cluster: number) => (bits[cluster >> 3]! & (1 << (cluster & 7))) !== 0;
-    let held = 0;
-    while (held < clusters.length && !has(this.owned, clusters[held]!)) held += 1;
-    if (held === clusters.length || directory) {
-      for (const cluster of clusters.slice(0, held)) {
-        this.owned[cluster >> 3]! |= 1 << (cluster & 7);
-        if (directory) this.ownedByDirectory[cluster >> 3]! |= 1 << (cluster & 7);
+  private sharedProblem(shared: number, directory: boolean): Problem {
+    const caveat = directory ? ', which lists the entries it holds (whose they are the FAT cannot say)' : '';
+    const holder = this.rootClusters.has(shared) ? `the root directory${caveat}` : hasBit(this.ownedByDirectory, shared) ? `a directory listed earlier${caveat}` : 'an entry listed earlier';
+    return { code: 'corrupt-file', message: `cross-linked: cluster ${shared} also belongs to ${holder}` };
+  }
+
+  /**
+   * An allocated directory: its chain (directoryClusters) and the entries its clusters hold, up to the first cluster
+   * that is not its own. A chain that reaches, past its first cluster, the first cluster of an allocated entry read
+   * earlier (in any directory, this one's earlier clusters included), or a cluster whose first slot is a '.' entry
+   * naming that cluster (a directory's start), has strayed there: the cluster is the other entry's, and its entries are
+   * not listed as this directory's (TSK lists them under both). The check is made before any entry of that cluster is
+   * listed. A cluster an entry listed earlier holds ends it the same way (cross-link). Nothing is held or recorded here:
+   * the caller does, for what it lists.
+   */
+  private async readDirectory(first: number, options: { abortSignal?: AbortSignal }): Promise<DirectoryRead> {
+    const found = await this.directoryClusters(first, options);
+    const dir = await this.readClusters(found.clusters, found.slots, options);
+    const perCluster = this.boot.clusterBytes / ENTRY_BYTES;
+    const all = dir.entries(false);
+    const own = new Set<number>();
+    let next = 0;
+    for (let k = 0; k < found.clusters.length; k += 1) {
+      const cluster = found.clusters[k]!;
+      const stray =
+        k === 0
+          ? undefined
+          : hasBit(this.firstClusters, cluster) || own.has(cluster)
+            ? 'the first cluster of an entry listed'
+            : this.namesItself(dir.raw, k * perCluster, cluster)
+              ? 'the start of a directory (its "." entry names it)'
+              : undefined;
+      const problem: Problem | undefined = stray
+        ? { code: 'corrupt-file', message: `cluster ${found.clusters[k - 1]} links to cluster ${cluster}, which is ${stray}: the chain strays there, and what its clusters before it hold is listed` }
+        : hasBit(this.owned, cluster)
+          ? this.sharedProblem(cluster, true)
+          : undefined;
+      if (problem) {
+        return { clusters: found.clusters.slice(0, k), entries: all.filter((e) => e.slot < k * perCluster), bytes: Math.min(dir.bytes, k * this.boot.clusterBytes), problem, strayed: stray !== undefined };
+      }
+      for (; next < all.length && all[next]!.slot < (k + 1) * perCluster; next += 1) {
+        const e = all[next]!;
+        if (!e.deleted && e.firstCluster >= 2) own.add(e.firstCluster);
       }
     }
-    if (held === clusters.length) return { held };
-    const shared = clusters[held]!;
-    const holder = this.rootClusters.has(shared)
-      ? 'the root directory'
-      : has(this.ownedByDirectory, shared)
-        ? `a directory listed earlier${directory ? ', which lists the entries it holds (whose they are the FAT cannot say)' : ''}`
-        : 'an entry listed earlier';
-    return { held, problem: { code: 'corrupt-file', message: `cross-linked: cluster ${shared} also belongs to ${holder}` } };
+    return { clusters: found.clusters, entries: all, bytes: dir.bytes, ...(found.problem ? { problem: found.problem } : {}), strayed: false };
+  }
+
+  /** The slot at `slot` of `bytes` is a '.' entry (a directory's first) whose first cluster is `cluster`. */
+  private namesItself(bytes: Uint8Array, slot: number, cluster: number): boolean {
+    const e = bytes.subarray(slot * ENTRY_BYTES, (slot + 1) * ENTRY_BYTES);
+    if (e.length < ENTRY_BYTES || e[0] !== 0x2e || !(e[11]! & ATTR_DIRECTORY) || (e[11]! & 0x3f) === ATTR_LFN) return false;
+    for (let i = 1; i < 11; i += 1) if (e[i] !== 0x20) return false;
+    const dv = view(e);
+    const high = this.boot.type === 'fat32' ? dv.getUint16(20, true) : 0;
+    return ((high << 16) | dv.getUint16(26, true)) === cluster;
   }
 
   private runsOf(clusters: number[], size: number): Run[] {
@@ -520,6 +592,7 @@ export class FatReader implements FileSystemReader {
       const highCluster = this.boot.type === 'fat32' ? dv.getUint16(20, true) : 0;
       out.push({
         name: fullName,
+        slot,
         entryId: entryIdOf(slot),
         attributes,
         firstCluster: (highCluster << 16) | dv.getUint16(26, true),
@@ -535,29 +608,31 @@ export class FatReader implements FileSystemReader {
     const boot = this.boot;
     this.owned = new Uint8Array(Math.ceil((boot.lastCluster + 1) / 8));
     this.ownedByDirectory = new Uint8Array(this.owned.length);
+    this.firstClusters = new Uint8Array(this.owned.length);
     let listed = 0;
     const bump = () => {
       listed += 1;
-      if (listed > this.limits.maxFileSystemEntries) throw new ExhibitError('limit-exceeded', `more than ${this.limits.maxFileSystemEntries} entries in one file system`);
+      if (listed > LIMITS.maxFileSystemEntries) throw new ExhibitError('limit-exceeded', `more than ${LIMITS.maxFileSystemEntries} entries in one file system`);
     };
 
     // The root: a fixed area on FAT12/16, a cluster chain on FAT32.
     let rootEntries: RawEntry[];
     this.rootClusters = new Set();
     if (boot.type === 'fat32') {
-      // A broken root chain, or one past the limit, is the volume's problem (said when opened): what its clusters before the
-      // break hold, up to the limit, is listed. Its clusters are held like a directory's, so a file or directory
-      // cross-linked into them is found.
-      const dir = await this.directoryClusters(boot.rootCluster, options);
-      this.claimUntilShared(dir.clusters);
+      // A broken root chain, one past the limit or one straying into an entry's cluster is the volume's problem (said when
+      // opened): what its clusters before the break, up to the limit, hold is listed. Its clusters are held like a
+      // directory's, so a file or directory cross-linked into them is found. Read when opened, with nothing held yet.
+      const dir = await (this.fat32Root ??= this.readDirectory(boot.rootCluster, options));
+      this.hold(dir.clusters, true);
       this.rootClusters = new Set(dir.clusters);
-      rootEntries = (await this.readClusters(dir.clusters, dir.slots, options)).entries(false);
+      rootEntries = dir.entries;
     } else {
       // The region as far as the image holds it (a cut volume: the volume's problem), up to the limit.
-      const slots = Math.min(this.fixedRootPresentSlots, this.limits.maxDirectoryEntries);
+      const slots = Math.min(this.fixedRootPresentSlots, LIMITS.maxDirectoryEntries);
       const bytes = slots > 0 ? await this.source.read(this.fixedRootOffset, slots * ENTRY_BYTES, options) : new Uint8Array(0);
       rootEntries = this.parseDirectory(bytes, (slot) => FIRST_ENTRY_ID + slot, false);
     }
+    this.recordFirstClusters(rootEntries);
 
     const ancestors = new Set<number>(boot.type === 'fat32' ? [boot.rootCluster] : []);
     const walk = async function* (this: FatReader, list: RawEntry[], prefix: string, depth: number): AsyncGenerator<FileSystemEntry> {
@@ -580,8 +655,8 @@ export class FatReader implements FileSystemReader {
         let children: RawEntry[] = [];
         let problem: Problem | undefined;
         let size = 0;
-        if (depth + 1 > this.limits.maxDirectoryDepth) {
-          problem = { code: 'limit-exceeded', message: `directories nested deeper than ${this.limits.maxDirectoryDepth}` };
+        if (depth + 1 > LIMITS.maxDirectoryDepth) {
+          problem = { code: 'limit-exceeded', message: `directories nested deeper than ${LIMITS.maxDirectoryDepth}` };
         } else if (ancestors.has(raw.firstCluster)) {
           problem = { code: 'corrupt-file', message: `directory loop: cluster ${raw.firstCluster} is this directory's own ancestor` };
         } else if (raw.firstCluster < 2) {
@@ -589,17 +664,19 @@ export class FatReader implements FileSystemReader {
         } else {
           try {
             if (!raw.deleted) {
-              // A broken chain, a chain past the limit or one sharing a cluster with an entry listed earlier is this
-              // directory's problem; what its clusters before the break (up to the limit, before the shared one) hold
-              // is still listed. A shared cluster comes before any break or limit (those clusters were never reached).
-              const found = await this.directoryClusters(raw.firstCluster, options);
-              const { held, problem: crossLink } = this.claimUntilShared(found.clusters);
-              problem = crossLink ?? found.problem;
-              const dir = await this.readClusters(found.clusters.slice(0, held), Math.min(found.slots, held * (this.boot.clusterBytes / ENTRY_BYTES)), options);
+              // A broken chain, a chain past the limit, one straying into another entry's cluster or sharing a cluster
+              // with an entry listed earlier is this directory's problem; what its clusters before the break (up to the
+              // limit, before the stray or shared one) hold is still listed. A stray or shared cluster comes before any
+              // break or limit (those clusters were never reached). Its entries' first clusters are recorded before any
+              // is listed, so a sibling's chain straying into one stops there.
+              const dir = await this.readDirectory(raw.firstCluster, options);
+              this.hold(dir.clusters, true);
+              this.recordFirstClusters(dir.entries);
+              problem = dir.problem;
               size = dir.bytes;
-              children = dir.entries(false);
+              children = dir.entries;
             } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
-              const dir = await this.readClusters([raw.firstCluster], this.limits.maxDirectoryEntries, options);
+              const dir = await this.readClusters([raw.firstCluster], LIMITS.maxDirectoryEntries, options);
               size = dir.bytes;
               children = dir.entries(true);
             }
@@ -650,12 +727,15 @@ export class FatReader implements FileSystemReader {
    */
   private async directoryClusters(first: number, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; slots: number; problem?: Problem }> {
     const maxClusters = this.directoryMaxClusters;
-    const maxSlots = this.limits.maxDirectoryEntries;
+    const maxSlots = LIMITS.maxDirectoryEntries;
     const perCluster = this.boot.clusterBytes / ENTRY_BYTES;
     // One cluster more than the limit's: enough to know whether the chain holds more slots than it.
     const { clusters, problem } = await this.chain(first, maxClusters + 1, options);
     if (clusters.length * perCluster > maxSlots) {
-      return { clusters: clusters.slice(0, maxClusters), slots: maxSlots, problem: { code: 'limit-exceeded', message: this.overLimit() } };
+      // A cluster size that does not divide the limit's bytes (32 KiB: 977 clusters hold 1,000,448 slots) puts the limit
+      // inside the last cluster walked: a break right after it was seen, and is damage, said with the limit.
+      const limit = this.overLimit();
+      return { clusters: clusters.slice(0, maxClusters), slots: maxSlots, problem: problem ? { code: 'corrupt-file', message: `${problem.message}; also ${limit}` } : { code: 'limit-exceeded', message: limit } };
     }
     return { clusters, slots: clusters.length * perCluster, ...(problem ? { problem } : {}) };
   }
@@ -671,7 +751,7 @@ export class FatReader implements FileSystemReader {
       const sector = this.clusterOffset(cluster) / this.boot.sectorBytes + Math.floor((slot % perCluster) / this.entriesPerSector);
       return (sector - this.boot.firstDataSector) * this.entriesPerSector + (slot % this.entriesPerSector) + FIRST_ENTRY_ID;
     };
-    return { clusters, bytes: bytes.length, entries: (deleted: boolean) => this.parseDirectory(bytes, entryIdOf, deleted) };
+    return { clusters, bytes: bytes.length, raw: bytes, entries: (deleted: boolean) => this.parseDirectory(bytes, entryIdOf, deleted) };
   }
 }
 

@@ -8,7 +8,7 @@ import { extFileSystem } from './ext.reader.js';
 import { declaredFatBytes, openFat, probeFat } from './fat.reader.js';
 import { ntfsFileSystem } from './ntfs.reader.js';
 import { checkSplitRawSizes, RawImage } from './raw-image.container.js';
-import { readVolumeSystem, type FoundFileSystem, type VolumeSystem } from './volume-system.reader.js';
+import { readVolumeSystem, type FoundFileSystem, type VolumeProblem, type VolumeSystem } from './volume-system.reader.js';
 import { VHD_FOOTER_BYTES, VhdImage, isVhdFooter, isVhdx } from './vhd-image.container.js';
 
 /**
@@ -50,6 +50,12 @@ export interface DiskImage {
    * failures, and the stored hashes, of the whole media, cannot be checked: storedHashesCheckable).
    */
   ewf?: { header: EwfHeader; storedHashes: EwfStoredHashes; chunkBytes: number; bytesPerSector: number; incomplete?: EwfDamage[] };
+  /**
+   * Any container: why part of the media is lost, when it is (an EWF segment cut short or missing, as ewf.incomplete; a
+   * split raw piece before the last whose tail was lost, checkSplitRawSizes). The lost bytes read as failures with the
+   * reason, everything else as from the whole set; the image is damaged media (disk-image.record.ts).
+   */
+  incomplete?: EwfDamage[];
   volumeSystem: VolumeSystem;
 }
 
@@ -103,31 +109,101 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
         bytesPerSector: ewf.bytesPerSector,
         ...(ewf.incomplete.length > 0 ? { incomplete: [...ewf.incomplete] } : {}),
       },
+      ...(ewf.incomplete.length > 0 ? { incomplete: [...ewf.incomplete] } : {}),
     };
   } else if (kind === 'vhd') {
     const vhd = await VhdImage.open(segments[0]!, options);
     image = { format: vhd.diskType === 'fixed' ? 'vhd-fixed' : 'vhd-dynamic', media: vhd, segmentCount: 1 };
   } else {
     // Every path to a split raw set passes here (the pipeline also checks the blobs' sizes before reading: findImageSegments).
-    checkSplitRawSizes(segments.map((s, i) => ({ size: s.size, ...(options.segmentNames?.[i] !== undefined ? { name: options.segmentNames[i] } : {}) })));
-    image = { format: segments.length > 1 ? 'split-raw' : 'raw', media: new RawImage(segments), segmentCount: segments.length };
+    // A piece before the last whose tail was lost is read with that range failing, the later pieces at their own offsets.
+    const loss = checkSplitRawSizes(segments.map((s, i) => ({ size: s.size, ...(options.segmentNames?.[i] !== undefined ? { name: options.segmentNames[i] } : {}) })));
+    image = {
+      format: segments.length > 1 ? 'split-raw' : 'raw',
+      media: new RawImage(segments, loss),
+      segmentCount: segments.length,
+      ...(loss ? { incomplete: [{ reason: 'segment-truncated' as const, message: loss.message }] } : {}),
+    };
   }
   if (options.wrapMedia) image.media = options.wrapMedia(image.media);
   const sectorBytes = image.ewf?.bytesPerSector;
   const volumeSystem = await readVolumeSystem(image.media, (volume) => fileSystemAt(volume, options), { ...options, ...(sectorBytes ? { sectorBytes } : {}) });
+  volumeSystem.problems.push(...(await readPastEntryNotes(volumeSystem.volumes, options)));
   return { ...image, volumeSystem };
 }
 
 /** The file system whose probe matches the volume (as openFileSystem chooses), for the volume system to measure; null when none does. */
 async function fileSystemAt(source: ByteSource, options: Options): Promise<FoundFileSystem | null> {
+  const module = await probedModule(source, options);
+  return module ? { declaredBytes: () => module.declaredBytes(source, options) } : null;
+}
+
+/** The first module in FILE_SYSTEMS whose probe matches `source`; a probe failing on hostile bytes is a no. */
+async function probedModule(source: ByteSource, options: Options): Promise<FileSystemModule | undefined> {
   for (const module of FILE_SYSTEMS) {
     try {
-      if (await module.probe(source, options)) return { declaredBytes: () => module.declaredBytes(source, options) };
+      if (await module.probe(source, options)) return module;
     } catch (err) {
       if (!isExhibitError(err) || err.retryable) throw err;
     }
   }
-  return null;
+  return undefined;
+}
+
+/**
+ * The bytes a volume's file system is read over: its partition entry's, or more when the file system declares more than
+ * the entry and the image holds bytes past it (readOnTo: up to the declared size or the image's end, as TSK reads a file
+ * system up to the end of the image). One function for the reading (openFileSystem) and its note (readPastEntryNotes),
+ * so the note says what the reading does.
+ */
+async function readOnExtent(volume: DiskVolume, module: FileSystemModule, options: Options): Promise<{ source: ByteSource; declared: number | undefined }> {
+  if (!volume.readOnTo) return { source: volume.source, declared: undefined };
+  const declared = await module.declaredBytes(volume.source, options);
+  return { source: declared !== undefined && declared > volume.source.size ? volume.readOnTo(declared) : volume.source, declared };
+}
+
+/**
+ * A note (VolumeProblem 'read-past-entry', isVolumeNote) for each volume whose file system is read on past its partition
+ * entry: how far, and which other partition entries those bytes lie in. Reading on spares a file system whose entry is
+ * short a false "cut short" (regression fat-partition-entry-shorter-than-volume-false-cut-short), but a forged or wrong
+ * declared size then reads the next partition's bytes as this file system's: the examiner is told, on every run (the
+ * note is computed from the volume system with the image, never from how far a listing got; regression
+ * file-system-read-past-partition-entry-unrecorded). A volume whose file system cannot be measured gets none:
+ * openFileSystem reports its problem.
+ */
+async function readPastEntryNotes(volumes: readonly DiskVolume[], options: Options): Promise<VolumeProblem[]> {
+  const notes: VolumeProblem[] = [];
+  for (const volume of volumes) {
+    if (!volume.readOnTo) continue;
+    const module = await probedModule(volume.source, options);
+    if (!module) continue;
+    let extent: Awaited<ReturnType<typeof readOnExtent>>;
+    try {
+      extent = await readOnExtent(volume, module, options);
+    } catch (err) {
+      if (!isExhibitError(err) || err.retryable) throw err;
+      continue;
+    }
+    const past = extent.source.size - volume.size;
+    if (past <= 0 || extent.declared === undefined) continue;
+    const from = volume.offset + volume.size;
+    const to = volume.offset + extent.source.size;
+    const overlaps = volumes.filter((other) => other !== volume && other.offset < to && other.offset + other.size > from);
+    const named = overlaps.map(
+      (o) => `volume ${o.index} (${o.entry ?? o.scheme}, disk bytes ${o.offset} to ${o.offset + o.size}; ${Math.min(to, o.offset + o.size) - Math.max(from, o.offset)} bytes in common)`,
+    );
+    notes.push({
+      where: volume.entry ?? `volume ${volume.index}`,
+      code: 'read-past-entry',
+      message:
+        `volume ${volume.index}: its ${module.type} file system declares ${extent.declared} bytes, its partition entry ${volume.size}: ` +
+        `read on ${past} bytes past the entry (disk bytes ${from} to ${to}${extent.declared > extent.source.size ? ', the end of the image' : ''}), as TSK reads it; ` +
+        (named.length > 0
+          ? `those bytes overlap the partition entry of ${named.join(', ')}: what the file system reads there is that partition's too`
+          : 'no other partition entry covers those bytes'),
+    });
+  }
+  return notes;
 }
 
 /** Each volume with its file-system reader, or the reason it has none; one bad volume never stops the rest. */
@@ -137,25 +213,15 @@ export async function* fileSystems(image: DiskImage, options: Options = {}): Asy
 
 /** The file-system reader of one volume, chosen by the probes in FILE_SYSTEMS, or the reason it has none. */
 export async function openFileSystem(volume: DiskVolume, options: Options = {}): Promise<OpenedFileSystem> {
-  let matched: FileSystemModule | undefined;
-  for (const module of FILE_SYSTEMS) {
-    try {
-      if (await module.probe(volume.source, options)) {
-        matched = module;
-        break;
-      }
-    } catch (err) {
-      if (!isExhibitError(err) || err.retryable) throw err;
-    }
-  }
+  const matched = await probedModule(volume.source, options);
   if (!matched) {
     return { volume, problem: { code: 'unsupported-format', message: `no supported file system in volume ${volume.index} (type ${volume.type || 'none'})` } };
   }
   try {
     // A file system declaring more than its partition entry is read on into the image's bytes past the
     // entry, as TSK does (bounded by the image): a file system whose bytes are present is not cut short.
-    const declared = volume.readOnTo ? await matched.declaredBytes(volume.source, options) : undefined;
-    const source = declared !== undefined && declared > volume.source.size && volume.readOnTo ? volume.readOnTo(declared) : volume.source;
+    // The volume system's notes say so (readPastEntryNotes).
+    const { source } = await readOnExtent(volume, matched, options);
     return { volume, type: matched.type, reader: await matched.open(source, options) };
   } catch (err) {
     if (!isExhibitError(err) || err.retryable) throw err;

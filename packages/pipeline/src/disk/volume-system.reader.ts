@@ -23,9 +23,21 @@ const GPT_SECTOR_SIZES = [512, 4096, 1024, 2048];
 export interface VolumeProblem {
   /** Which entry: 'mbr 2', 'ebr 3', 'gpt 17', 'gpt header'. */
   where: string;
-  /** sector-size-inferred: the MBR's entries are read in a sector size nothing recorded, inferred from the volumes they hold. */
-  code: 'corrupt-file' | 'limit-exceeded' | 'sector-size-inferred';
+  /**
+   * sector-size-inferred: the MBR's entries are read in a sector size nothing recorded, inferred from the volumes they hold.
+   * read-past-entry: a note, not a failure (isVolumeNote): the file system declares more than its partition entry and is
+   * read on past it (open-disk-image.ts, readPastEntryNotes), into bytes that may be another partition's.
+   */
+  code: 'corrupt-file' | 'limit-exceeded' | 'sector-size-inferred' | 'read-past-entry';
   message: string;
+}
+
+/**
+ * A volume problem that records how the volume was read without anything failing: the volume is listed in full and it
+ * makes no exit code an error (`exhibit image ls`). Only read-past-entry is one.
+ */
+export function isVolumeNote(problem: Pick<VolumeProblem, 'code'>): boolean {
+  return problem.code === 'read-past-entry';
 }
 
 /** A file system found at a volume's first byte, as far as placing MBR entries asks. */
@@ -360,6 +372,7 @@ function volume(
     scheme,
     type,
     label,
+    entry: where,
     source: new SliceByteSource(media, offset, size),
     readOnTo: (bytes) => new SliceByteSource(media, offset, Math.max(size, Math.min(bytes, media.size - offset))),
   };
