@@ -141,11 +141,19 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
     expect([...new URL(firstSrc).searchParams.keys()]).toEqual(['ticket']);
     expect(new URL(firstSrc).searchParams.get('ticket')).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
-    // Metadata loaded and the player idle (preload=metadata): no fetch of it is under way while the link is revoked.
-    await expect.poll(() => page.getByTestId('media-player').evaluate((el) => (el as any).networkState)).toBe(1 /* NETWORK_IDLE */);
-    // The link stops working (as when its ticket expires): an unassignment deletes the user's tickets; assigned again, she may play, not with the old link.
+    // The link stops working (as when its ticket expires): an unassignment deletes the user's tickets; assigned again, she
+    // may play, not with the old link. The player may fetch on its own at any time (it reads on after the metadata), so a
+    // new link the app asks for meanwhile is held back until she is assigned again: unchanged, only later, as if the
+    // revocation took no time.
+    let reassigned!: () => void;
+    const gate = new Promise<void>((resolve) => (reassigned = resolve));
+    await page.route('**/playback-link', async (route) => {
+      await gate;
+      await route.continue();
+    });
     expect((await admin.request('DELETE', `/cases/${CASE}/assignments/erin`)).status).toBe(204);
     await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'erin', role: 'examiner' });
+    reassigned();
     const target = 12;
     await page.getByTestId('media-player').evaluate((el, t) => {
       (el as any).currentTime = t;
@@ -156,6 +164,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
         return p.readyState >= 2 && !p.seeking && Math.abs(p.currentTime - target) < 0.5;
       }, { timeout: 30_000 })
       .toBe(true);
+    await page.unroute('**/playback-link');
     const renewedSrc = (await player()).src;
     expect(renewedSrc).not.toBe(firstSrc);
     expect(linkRequests).toHaveLength(2);

@@ -69,10 +69,13 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
       return;
     }
     renewals.current += 1;
-    // currentTime is where the player was, or where a seek was going when its fetch was refused.
-    resume.current = { timeSec: el.currentTime, playing: !el.paused };
+    const playing = !el.paused;
     try {
-      setLink(await fetchLink());
+      const renewed = await fetchLink();
+      // Read when the new link is in, not when the fetch failed: currentTime is where the player was, or where the
+      // user seeked to since (a failed fetch may be the player's own reading ahead, before the seek that matters).
+      resume.current = { timeSec: el.currentTime, playing };
+      setLink(renewed);
     } catch (e) {
       setLink(null);
       setProblem(explain(e));
