@@ -30,6 +30,7 @@ export {
   hashMedia,
   verifyStoredHashes,
   incompleteMediaDetail,
+  storesHashes,
   FILE_SYSTEMS,
   type DiskImage,
   type ContainerFormat,

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DISK_IMAGE_MIMES, filesOf, memberFileId, type FileRecord, type FileWorkMessage } from '@exhibit/core';
+import { DISK_IMAGE_MIMES, filesOf, memberFileId, type FileRecord, type FileWorkMessage, volumeNoteOf } from '@exhibit/core';
 import { hasTool, mbrSector, run, SECTOR, writeDynamicVhd, writeFixedVhd } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard, CARD_HEADER, offsetInImage, tamperEwfMedia, type CardPhoto } from '../src/disk/test-support/memory-card.builder.js';
 import { zipOf } from './fixtures/archives/archive-fixtures.js';
@@ -331,7 +331,7 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     fat.copy(disk, first * SECTOR);
     disk.set(mbrSector([{ type: 0x0c, startSector: first, sectors: fat.length / SECTOR - 2048 }]), 0);
     const entryBytes = fat.length - 2048 * SECTOR;
-    const note = `mbr 0: volume 0: its fat file system declares ${fat.length} bytes, its partition entry ${entryBytes}: read on ${2048 * SECTOR} bytes past the entry (disk bytes ${first * SECTOR + entryBytes} to ${disk.length}), as TSK reads it; no other partition entry covers those bytes`;
+    const note = `mbr 0: note read-past-entry: volume 0: its fat file system declares ${fat.length} bytes, its partition entry ${entryBytes}: read on ${2048 * SECTOR} bytes past the entry (disk bytes ${first * SECTOR + entryBytes} to ${disk.length}), as TSK reads it; no other partition entry covers those bytes`;
     const notes: string[][] = [];
     for (const name of ['short-entry.img', 'short-entry-again.img']) {
       const { outcome, members, image, stop } = await unpack(name, disk, DISK_IMAGE_MIMES.raw);
@@ -343,6 +343,9 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     }
     // Before: [] — the volume read 1 MiB past its entry with nothing recorded.
     expect(notes).toEqual([[note], [note]]);
+    // The stored text keeps the note's code, so status and API readers tell it from a volume problem.
+    expect(volumeNoteOf(notes[0]![0]!)).toMatchObject({ where: 'mbr 0', code: 'read-past-entry' });
+    expect(volumeNoteOf('mbr 1: partition 1 lies outside the disk')).toBeNull();
   });
 
   it('regression: hostile-second-partition — a volume whose superblock is absurd fails the image with a typed reason; the first volume is still read', async () => {

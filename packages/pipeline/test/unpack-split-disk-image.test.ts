@@ -194,19 +194,22 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
   }, 120_000);
 
   it('split-raw-short-middle-segment-refused: the upload of a split raw set whose piece 2 lost its tail lists every file; those needing the lost range fail typed, the rest equal icat over the whole image; flagged and in custody as damaged media', async () => {
-    const raw = files(/^flat\.raw\.\d{3}$/);
-    expect(raw).toHaveLength(3);
-    // Piece 2 (2500000 bytes cut) keeps 100000: media bytes 2600000 to 5000000 are lost, big.bin's tail among them.
+    // Pieces of 1250000 (six): at least two full pieces before the last attest the size (with three, only the first
+    // would: split-raw-three-pieces-short-middle-read-at-guessed-offset). Piece 2 keeps 100000: media bytes 1350000 to
+    // 2500000 are lost, inside big.bin.
+    run('split', ['-b', '1250000', '-d', '-a', '3', '--numeric-suffixes=1', p('flat.img'), p('sixth.raw.')]);
+    const raw = files(/^sixth\.raw\.\d{3}$/);
+    expect(raw).toHaveLength(6);
     const cut = readFileSync(p(raw[1]!)).subarray(0, 100_000);
     const { first, outcome, members, image, stop } = await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[1]!]: cut } });
-    // Before: the unpack failed corrupt-file "segment 2 … holds 100000 bytes, the first holds 2500000 … [segment-truncated]", no member.
+    // Before: the unpack failed corrupt-file "segment 2 … holds 100000 bytes, the first holds 1250000 … [segment-truncated]", no member.
     expect(stop).toBeUndefined();
     expect(outcome).toMatchObject({ status: 'done' });
     const whole = fls([p('flat.img')]);
     expect(members.map((m) => m.path.split('!/')[1])).toEqual(whole.map((e) => e.path));
     const big = members.find((m) => m.path.endsWith('!/big.bin'))!;
     expect(big.sha256).toBeNull();
-    expect(big.failure).toMatchObject({ code: 'corrupt-file', detail: expect.stringMatching(/media bytes \d+ to \d+ are not in the segments given: segment 2 of .*flat\.raw\.001 .* \(media bytes 2600000 to 5000000\).*\[segment-truncated\]/) });
+    expect(big.failure).toMatchObject({ code: 'corrupt-file', detail: expect.stringMatching(/media bytes \d+ to \d+ are not in the segments given: segment 2 of .*sixth\.raw\.001 .* \(media bytes 1350000 to 2500000\).*\[segment-truncated\]/) });
     // Every other file reads as from the whole image (icat over flat.img, never shifted) or fails so.
     const read: string[] = [];
     for (const [i, entry] of whole.entries()) {
@@ -223,7 +226,7 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
       mediaBytes: readFileSync(p('flat.img')).length,
       integrity: 'failed',
       computedHashes: null,
-      integrityDetail: expect.stringMatching(/^the media is incomplete \(segment 2 of .*flat\.raw\.002\) holds 100000 bytes.*\[segment-truncated\]\)$/),
+      integrityDetail: expect.stringMatching(/^the media is incomplete \(segment 2 of .*sixth\.raw\.002\) holds 100000 bytes.*\[segment-truncated\]\)$/),
     });
     expect((await h.index.getFile(first.fileId))!.flags).toContain('image-media-damaged');
     expect(h.custody.events.filter((e) => e.action === 'image-media-damaged' && e.subject?.fileId === first.fileId)).toEqual([
@@ -244,6 +247,10 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     expectStop(await unpackSet([raw[0]!, raw[2]!], DISK_IMAGE_MIMES.raw), 'segment-missing', /segment 2 of .*flat\.raw\.001 is not in the evidence item/);
     // Raw pieces not consistent with one lost tail (the last longer than the first): refused. (A middle piece cut short
     // is read with its lost range failing: split-raw-short-middle-segment-refused.)
+    // Three pieces, the middle one short: the first alone attests the piece size, refused
+    // (split-raw-three-pieces-short-middle-read-at-guessed-offset).
+    const rawCut = readFileSync(p(raw[1]!)).subarray(0, 1_000_000);
+    expectStop(await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[1]!]: rawCut } }), 'segment-truncated', /segment 2 of .*flat\.raw\.001 .* holds 1000000 bytes, the first holds 2500000: only the last may be shorter/);
     const rawLong = Buffer.concat([readFileSync(p(raw[2]!)), Buffer.alloc(2_500_001 - readFileSync(p(raw[2]!)).length)]);
     expectStop(await unpackSet(raw, DISK_IMAGE_MIMES.raw, { data: { [raw[2]!]: rawLong } }), 'segment-truncated', /the last segment of .*flat\.raw\.001 .* holds 2500001 bytes; a split image's last segment holds 1 to 2500000/);
     const foreign = readFileSync(p('other.E02'));

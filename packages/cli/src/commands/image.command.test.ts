@@ -94,25 +94,40 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
   it('regression: split-raw-short-middle-segment-read-shifted — a split raw set whose middle piece is cut short is never listed with shifted data: its lost tail is named, every file reads as from the whole set, exit with the integrity code', async () => {
     // The pieces after the short one were read early by its missing length: files listed with wrong MD5s, exit 0.
     // (It was then refused as segment-truncated; now the lost range is read as lost: split-raw-short-middle-segment-refused.)
+    // Pieces of 1000000 (at least two full pieces before the last attest the size; with three pieces only the first
+    // would: split-raw-three-pieces-short-middle-read-at-guessed-offset); piece 3 keeps 500000 of its 1000000.
     const piece = (n: number) => path.join(dir, `card.raw.00${n}`);
     const short = (n: number) => path.join(dir, `short.raw.00${n}`);
-    copyFileSync(piece(1), short(1));
-    writeFileSync(short(2), readFileSync(piece(2)).subarray(0, 1_000_000));
-    copyFileSync(piece(3), short(3));
-    const { code, out } = await run('image', 'ls', short(1), short(2), short(3), '--md5', '--json');
+    execFileSync('split', ['-b', '1000000', '-d', '-a', '3', '--numeric-suffixes=1', path.join(dir, 'card.img'), path.join(dir, 'short.raw.')]);
+    const shorts = readdirSync(dir).filter((f) => f.startsWith('short.raw.')).sort().map((f) => path.join(dir, f));
+    expect(shorts.length).toBeGreaterThanOrEqual(4);
+    writeFileSync(short(3), readFileSync(short(3)).subarray(0, 500_000));
+    const { code, out } = await run('image', 'ls', ...shorts, '--md5', '--json');
     expect(code).toBe(EXIT.integrity);
     const rows = JSON.parse(out) as ImageFileSystemRow[];
     expect(rows[0]!.incomplete).toEqual([
-      { reason: 'segment-truncated', message: expect.stringMatching(/^segment 2 of .*short\.raw\.001 \(.*short\.raw\.002\) holds 1000000 bytes, the first and every other before the last 1500000: its last 500000 bytes are lost \(media bytes 2500000 to 3000000\)/) },
+      { reason: 'segment-truncated', message: expect.stringMatching(/^segment 3 of .*short\.raw\.001 \(.*short\.raw\.003\) holds 500000 bytes, the first and every other before the last 1000000: its last 500000 bytes are lost \(media bytes 2500000 to 3000000\)/) },
     ]);
     // No file of the card lies in the lost range: every one equal to the whole image's, none shifted.
     expect(rows[0]!.image.mediaBytes).toBe(readFileSync(path.join(dir, 'card.img')).length);
     expect(rows[0]!.files).toEqual((JSON.parse((await run('image', 'ls', path.join(dir, 'card.img'), '--json', '--md5')).out) as ImageFileSystemRow[])[0]!.files);
+    // Three pieces, the middle one short: only the first attests the piece size, so which offset piece 3 starts at is a
+    // guess: refused (split-raw-three-pieces-short-middle-read-at-guessed-offset).
+    const three = (n: number) => path.join(dir, `three.raw.00${n}`);
+    copyFileSync(piece(1), three(1));
+    writeFileSync(three(2), readFileSync(piece(2)).subarray(0, 1_000_000));
+    copyFileSync(piece(3), three(3));
+    const guessed = await run('image', 'ls', three(1), three(2), three(3));
+    expect(guessed.err).toMatch(/segment 2 of .*three\.raw\.001 \(.*three\.raw\.002\) holds 1000000 bytes, the first holds 1500000: only the last may be shorter.*\[segment-truncated\]/);
+    expect(guessed.code).toBe(EXIT.error);
+    expect(guessed.out).toBe('');
     // A last piece longer than the others is no splitter's either.
-    writeFileSync(short(2), readFileSync(piece(2)));
-    writeFileSync(short(3), Buffer.concat([readFileSync(piece(3)), Buffer.alloc(1_500_001 - readFileSync(piece(3)).length)]));
-    const long = await run('image', 'ls', short(1), short(2), short(3));
-    expect(long.err).toMatch(/the last segment of .*short\.raw\.001 \(.*short\.raw\.003\) holds 1500001 bytes; a split image's last segment holds 1 to 1500000 \[segment-truncated\]/);
+    const long3 = (n: number) => path.join(dir, `long.raw.00${n}`);
+    copyFileSync(piece(1), long3(1));
+    copyFileSync(piece(2), long3(2));
+    writeFileSync(long3(3), Buffer.concat([readFileSync(piece(3)), Buffer.alloc(1_500_001 - readFileSync(piece(3)).length)]));
+    const long = await run('image', 'ls', long3(1), long3(2), long3(3));
+    expect(long.err).toMatch(/the last segment of .*long\.raw\.001 \(.*long\.raw\.003\) holds 1500001 bytes; a split image's last segment holds 1 to 1500000 \[segment-truncated\]/);
     expect(long.code).toBe(EXIT.error);
     // Not one lost tail (two pieces short, or the first short: the piece size unknown): refused.
     execFileSync('split', ['-b', '1000000', '-d', '-a', '3', '--numeric-suffixes=1', path.join(dir, 'card.img'), path.join(dir, 'five.raw.')]);
@@ -132,18 +147,20 @@ describe.skipIf(missing.length > 0)('exhibit image ls', { timeout: 60_000 }, () 
   });
 
   it('regression: split-raw-short-middle-segment-refused — a split raw set whose middle piece lost its tail lists every file; those needing the lost range fail typed, the rest equal icat over the whole image; exit with the integrity code', async () => {
-    // big.img: early.jpg near the start, 2.5 MB of filler.bin from there on. Piece 2 of 3 (1.5 MB each) keeps 400000 bytes:
-    // media bytes 1900000 to 3000000 are lost, inside filler.bin.
+    // big.img: early.jpg near the start, 2.5 MB of filler.bin from there on. Piece 3 (750000 bytes each, so at least two
+    // full pieces before the last attest the size) keeps 400000 bytes: media bytes 1900000 to 2250000 are lost, inside filler.bin.
     const whole = path.join(dir, 'big.img');
-    execFileSync('split', ['-b', '1500000', '-d', '-a', '3', '--numeric-suffixes=1', whole, path.join(dir, 'bigcut.raw.')]);
+    execFileSync('split', ['-b', '750000', '-d', '-a', '3', '--numeric-suffixes=1', whole, path.join(dir, 'bigcut.raw.')]);
     const piece = (n: number) => path.join(dir, `bigcut.raw.00${n}`);
-    writeFileSync(piece(2), readFileSync(piece(2)).subarray(0, 400_000));
-    const { code, out } = await run('image', 'ls', piece(1), piece(2), piece(3), '--md5');
-    // Before: refused, nothing listed ("segment 2 … only the last may be shorter [segment-truncated]", exit 1).
+    const pieces = readdirSync(dir).filter((f) => f.startsWith('bigcut.raw.')).sort().map((f) => path.join(dir, f));
+    expect(pieces.length).toBeGreaterThanOrEqual(4);
+    writeFileSync(piece(3), readFileSync(piece(3)).subarray(0, 400_000));
+    const { code, out } = await run('image', 'ls', ...pieces, '--md5');
+    // Before: refused, nothing listed ("segment 3 … only the last may be shorter [segment-truncated]", exit 1).
     expect(code).toBe(EXIT.integrity);
-    expect(out).toMatch(/media incomplete: the media is incomplete \(segment 2 of .*bigcut\.raw\.001 .* \(media bytes 1900000 to 3000000\).*\[segment-truncated\]\)/);
+    expect(out).toMatch(/media incomplete: the media is incomplete \(segment 3 of .*bigcut\.raw\.001 .* \(media bytes 1900000 to 2250000\).*\[segment-truncated\]\)/);
     expect(out).not.toMatch(/stored hashes/);
-    const json = JSON.parse((await run('image', 'ls', piece(1), piece(2), piece(3), '--md5', '--json')).out) as ImageFileSystemRow[];
+    const json = JSON.parse((await run('image', 'ls', ...pieces, '--md5', '--json')).out) as ImageFileSystemRow[];
     const files = json[0]!.files;
     const tsk = fls([whole]).filter((e) => e.type === 'r/r');
     let read = 0;

@@ -7,6 +7,7 @@ import {
   incompleteMediaDetail,
   isVolumeNote,
   openDiskImage,
+  storesHashes,
   orderSegmentFiles,
   verifyStoredHashes,
   type DiskImage,
@@ -180,7 +181,7 @@ function renderText(image: DiskImage, rows: ImageFileSystemRow[], verification: 
   }
   // What is lost with a segment cut short or missing (or a split raw piece's lost tail) reads as failures of the files
   // that need it; the rest is listed.
-  if (image.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.incomplete, { storedHashes: image.ewf !== undefined })}`);
+  if (image.incomplete) lines.push(`  media incomplete: ${incompleteMediaDetail(image.incomplete, { storedHashes: storesHashes(image.ewf) })}`);
   if (verification?.result === 'failed') {
     lines.push(`  stored hashes NOT VERIFIED: the media could not be read whole (${verification.problem})`);
   } else if (verification) {

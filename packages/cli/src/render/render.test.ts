@@ -168,6 +168,40 @@ describe('status rendering', () => {
     expect(text).not.toContain('NOT VERIFIED against the hash stored in the image');
   });
 
+  it('incomplete-ewf-without-stored-hash-says-not-verified-against-stored-hash: an EWF image that stores no MD5 or SHA-1, its media incomplete, is shown as media not readable whole', () => {
+    const image = {
+      fileId: 'f5', caseId: status.caseId, evidenceId: status.evidenceId, path: 'card.E01', format: 'ewf', mediaBytes: 6_291_456, segmentCount: 2,
+      segments: ['card.E01', 'card.E02'].map((n) => ({ name: `CASE-15/CARD-1/${n}`, size: 3_000_000, etag: null })),
+      volumes: [], volumeProblems: [], ewfHeader: null, storedHashes: {}, computedHashes: null,
+      integrity: 'failed' as const, mismatches: [], integrityDetail: 'the media is incomplete (EWF segment 2 is shorter than its sections say [segment-truncated])',
+    };
+    const text = renderEvidenceStatus({ ...status, diskImages: [image] }, { width: 400 });
+    // Before: "NOT VERIFIED against the hash stored in the image:", a hash the image does not store.
+    expect(text).toContain('MEDIA NOT READABLE WHOLE:\n    the media is incomplete (EWF segment 2');
+    expect(text).not.toContain('NOT VERIFIED against the hash stored in the image');
+    expect(renderEvidenceStatus({ ...status, diskImages: [{ ...image, storedHashes: { md5: 'c'.repeat(32) } }] }, { width: 400 })).toContain('NOT VERIFIED against the hash stored in the image:');
+  });
+
+  it('read-past-entry-note-shown-as-volume-problem: a volume note in the record is rendered as a note, a problem as before, and a note alone is no integrity problem', () => {
+    const noteText = 'volume 0: its fat file system declares 20971520 bytes, its partition entry 12582912: read on 8388608 bytes past the entry (disk bytes 13631488 to 22020096), as TSK reads it; no other partition entry covers those bytes';
+    const image = {
+      fileId: 'f4', caseId: status.caseId, evidenceId: status.evidenceId, path: 'disk.img', format: 'raw', mediaBytes: 22_020_096, segmentCount: 1,
+      segments: [{ name: 'CASE-15/CARD-1/disk.img', size: 22_020_096, etag: null }],
+      volumes: [{ index: 0, offset: 1_048_576, size: 12_582_912, scheme: 'mbr' as const, type: '0x06', label: '', fileSystem: 'fat16', problem: null, entries: 4 }],
+      volumeProblems: [`mbr 0: note read-past-entry: ${noteText}`],
+      ewfHeader: null, storedHashes: null, computedHashes: null, integrity: 'no-reference' as const, mismatches: [], integrityDetail: null,
+    };
+    const text = renderEvidenceStatus({ ...status, diskImages: [image] }, { width: 400 });
+    // Before: "    mbr 0: volume 0: its fat file system declares …", a line like any volume problem's.
+    expect(text).toContain(`    volume note (mbr 0): read-past-entry: ${noteText}`);
+    expect(text).not.toContain('mbr 0: note read-past-entry');
+    expect(hasIntegrityMismatch({ ...status, diskImages: [image] })).toBe(false);
+    // A problem (no note code in its text) is shown as it always was.
+    const problem = 'ebr 4: the extended partition chain loops back to sector 2048';
+    const both = renderEvidenceStatus({ ...status, diskImages: [{ ...image, volumeProblems: [problem, image.volumeProblems[0]!] }] }, { width: 400 });
+    expect(both).toContain(`    ${problem}\n    volume note (mbr 0): read-past-entry: `);
+  });
+
   it('an image whose listing the unpack-time budget stopped shows both the stop (with its members) and the stored-hash verdict', () => {
     // docs/disk-images.md, "The EWF stored-hash check across attempts": the budget spent stops the listing, never the verdict.
     const image = {

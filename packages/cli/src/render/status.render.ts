@@ -1,3 +1,4 @@
+import { volumeNoteOf } from '@exhibit/core';
 import type { EvidenceListBody, EvidenceStatusBody } from '../api/api-types.js';
 import { formatBytes, formatCount, printable, renderTable } from './format.js';
 
@@ -25,8 +26,10 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
     out.push(`    ${d.segments.length} segments read as one image: ${names.length > 6 ? `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]}` : names.join(', ')}`);
   }
   if (d.integrity === 'mismatch') out.push(`    MISMATCH with the hash stored in the image: ${d.mismatches.join(', ')}`);
-  // A split raw set stores no hash: its 'failed' is media that cannot be read whole (a piece's lost tail), said as such.
-  if (d.integrity === 'failed') out.push(d.storedHashes ? '    NOT VERIFIED against the hash stored in the image:' : '    MEDIA NOT READABLE WHOLE:');
+  // A split raw set stores no hash, nor need an EWF image (storedHashes {}): its 'failed' is media that cannot be read
+  // whole (a piece's lost tail, a segment cut), said as such, never as a hash it does not have.
+  const storesHash = Boolean(d.storedHashes?.md5 || d.storedHashes?.sha1);
+  if (d.integrity === 'failed') out.push(storesHash ? '    NOT VERIFIED against the hash stored in the image:' : '    MEDIA NOT READABLE WHOLE:');
   if (d.integrityDetail) out.push(`    ${printable(d.integrityDetail)}`);
   const h = d.ewfHeader as Record<string, unknown> | null;
   if (h) {
@@ -46,7 +49,12 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
     const what = v.fileSystem ?? (v.problem ? `not read: ${printable(v.problem.message)}` : 'not read');
     out.push(`    volume ${v.index} (${v.scheme}${v.type ? ` ${printable(v.type)}` : ''}) at ${formatCount(v.offset)}, ${formatBytes(v.size)}: ${what}${v.fileSystem ? `, ${formatCount(v.entries)} entries` : ''}`);
   }
-  for (const p of d.volumeProblems) out.push(`    ${printable(p)}`);
+  // A note (a file system read on past its partition entry) records how a volume was read with nothing failing: said as a
+  // note, as `exhibit image ls` says it, never among the problems; no exit code looks at either.
+  for (const p of d.volumeProblems) {
+    const note = volumeNoteOf(p);
+    out.push(note ? `    volume note (${printable(note.where)}): ${printable(note.code)}: ${printable(note.message)}` : `    ${printable(p)}`);
+  }
   return out;
 }
 

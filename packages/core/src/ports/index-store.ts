@@ -391,7 +391,10 @@ export interface DiskImageRecord {
   /** The blobs read, in order (each segment of a split image), with their sizes and the ETags reads were pinned to; [] before migration 0075. */
   segments: Array<{ name: string; size: number; etag: string | null }>;
   volumes: DiskImageVolume[];
-  /** Partitions the table places outside the disk, loops in an EBR chain… (never read). */
+  /**
+   * Partitions the table places outside the disk, loops in an EBR chain… (never read), as "where: message"; and notes,
+   * which record how a volume was read with nothing failing, as "where: note code: message" (volumeNoteOf).
+   */
   volumeProblems: string[];
   /** EWF: the header as stored (case number, evidence number, examiner, notes, acquisition date, software…). */
   ewfHeader: Record<string, unknown> | null;
@@ -829,4 +832,19 @@ export interface SimilarResult {
    */
   method: 'mih' | 'scan';
   items: SimilarContent[];
+}
+
+/**
+ * A volume note among a disk image's volumeProblems ("mbr 0: note read-past-entry: …"): its where, code and message;
+ * null for a problem. The record keeps strings (no schema change), so the note's code rides in the text, and every
+ * reader (exhibit status, API clients) tells a note from a problem by it rather than showing a note as a failure.
+ */
+export function volumeNoteOf(text: string): { where: string; code: string; message: string } | null {
+  const m = /^([^:]*): note ([a-z][a-z-]*): /.exec(text);
+  return m ? { where: m[1]!, code: m[2]!, message: text.slice(m[0].length) } : null;
+}
+
+/** The stored text of a volume note (volumeNoteOf reads it back). */
+export function volumeNoteText(where: string, code: string, message: string): string {
+  return `${where}: note ${code}: ${message}`;
 }

@@ -80,6 +80,16 @@ describe('split raw', () => {
     expect(checkSplitRawSizes([{ size: 3000 }, { size: 3000 }, { size: 800 }])).toBeNull();
   });
 
+  it('split-raw-three-pieces-short-middle-read-at-guessed-offset: with three pieces only the first attests the piece size, so a short middle piece is refused, never read as a lost tail', () => {
+    // [120, 100, 50]: "the first is 20 bytes too long, pieces of 100" reads piece 3 at 220, "piece 2 lost 20 bytes" at
+    // 240. Nothing tells them apart; reading either is a guess that shifts every later byte when wrong.
+    expect(() => checkSplitRawSizes([{ size: 120 }, { size: 100 }, { size: 50 }])).toThrow(/holds 100 bytes, the first holds 120: only the last may be shorter.*\[segment-truncated\]/);
+    expect(() => checkSplitRawSizes([{ size: 120, name: 'a.001' }, { size: 100, name: 'a.002' }, { size: 120, name: 'a.003' }])).toThrow(/\[segment-truncated\]/);
+    // Two full pieces before the last say the size: the lost tail is read as lost, at its place.
+    expect(checkSplitRawSizes([{ size: 120 }, { size: 100 }, { size: 120 }, { size: 50 }])).toMatchObject({ segment: 1, from: 220, to: 240 });
+    expect(checkSplitRawSizes([{ size: 120 }, { size: 120 }, { size: 100 }, { size: 50 }])).toMatchObject({ segment: 2, from: 340, to: 360 });
+  });
+
   it('a slice (a partition) never reads outside itself or its base', async () => {
     const base = memory(bytes(4096));
     expect(() => new SliceByteSource(base, 4000, 200)).toThrow(ExhibitError);

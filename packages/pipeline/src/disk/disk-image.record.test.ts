@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExhibitError, isExhibitError } from '@exhibit/core';
 import { FileByteSource } from './byte-source.js';
 import { isMediaDamage } from './disk-image.record.js';
+import { incompleteMediaDetail, storesHashes } from './disk-image.tasks.js';
 import { EwfImage, segmentError } from './ewf-image.container.js';
 import { hasTool, SECTOR } from './test-support/disk-image.builder.js';
 import { buildMemoryCard, offsetInImage, tamperEwfMedia } from './test-support/memory-card.builder.js';
@@ -54,5 +55,18 @@ describe.skipIf(missing.length > 0)('stored-hash check: media damage', { timeout
     // resumable-image-check.ts: the hash took fewer bytes than the media holds, an inconsistency of the check, not of the media.
     expect(isMediaDamage(new ExhibitError('corrupt-file', `the media hash took 1048576 of ${readFileSync(raw).length} bytes`))).toBe(false);
     expect(isMediaDamage(segmentError('segment-truncated', 'EWF segment 2 is shorter than its sections say'))).toBe(false);
+  });
+});
+
+describe('incomplete media wording', () => {
+  it('incomplete-ewf-without-stored-hash-says-hashes-uncheckable: an EWF image storing no MD5 or SHA-1 is never said to have stored hashes that cannot be checked', () => {
+    const lost = [{ reason: 'segment-truncated' as const, message: 'EWF segment 2 is shorter than its sections say' }];
+    // Before: the record and `exhibit image ls` asked "is it EWF?" ({ storedHashes: ewf !== undefined }), true here.
+    expect(incompleteMediaDetail(lost, { storedHashes: storesHashes({ storedHashes: {} }) })).toBe(
+      'the media is incomplete (EWF segment 2 is shorter than its sections say [segment-truncated])',
+    );
+    expect(incompleteMediaDetail(lost, { storedHashes: storesHashes({ storedHashes: { sha1: 'a'.repeat(40) } }) })).toMatch(/^the stored hashes cannot be checked: the media is incomplete/);
+    expect(storesHashes(undefined)).toBe(false);
+    expect(storesHashes({ storedHashes: { md5: 'b'.repeat(32) } })).toBe(true);
   });
 });

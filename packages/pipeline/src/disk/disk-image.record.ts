@@ -2,7 +2,7 @@ import { custodyEwfHeader, custodySegmentList, errorMessage, isExhibitError, PIP
 import type { StageDeps } from '../stage.js';
 import { HASH_WASM_VERSION } from '../resumable-hash.js';
 import type { DiskImageReader } from './disk-image.reader.js';
-import { incompleteMediaDetail, storedHashesCheckable } from './disk-image.tasks.js';
+import { incompleteMediaDetail, storedHashesCheckable, storesHashes } from './disk-image.tasks.js';
 import { MEDIA_CHUNK_DAMAGED } from './ewf-image.container.js';
 import type { StoredHashCheck } from './open-disk-image.js';
 
@@ -60,7 +60,7 @@ export async function recordDiskImage(
     // not the lost part held them.
     integrity = 'failed';
     mediaDamaged = true;
-    detail = incompleteMediaDetail(incomplete, { storedHashes: ewf !== undefined });
+    detail = incompleteMediaDetail(incomplete, { storedHashes: storesHashes(ewf) });
   } else if (storedHashesCheckable(ewf)) {
     try {
       const check = options.check ? await options.check() : await reader.verify(options.abortSignal ? { abortSignal: options.abortSignal } : {});

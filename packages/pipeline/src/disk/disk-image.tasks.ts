@@ -107,7 +107,15 @@ export interface DiskVolumeResult {
  * short or missing cannot be (its media is incomplete): its check is reported impossible, never hashed over what is left.
  */
 export function storedHashesCheckable(ewf: DiskImageFacts['ewf']): boolean {
-  return ewf !== undefined && !ewf.incomplete?.length && Boolean(ewf.storedHashes.md5 || ewf.storedHashes.sha1);
+  return storesHashes(ewf) && !ewf!.incomplete?.length;
+}
+
+/**
+ * Whether the image stores an acquisition hash (an EWF image with an MD5 or SHA-1): not whether it is EWF, since an EWF
+ * image may store none, and then "the stored hashes cannot be checked" would claim hashes it does not have.
+ */
+export function storesHashes(ewf: Pick<NonNullable<DiskImageFacts['ewf']>, 'storedHashes'> | undefined): boolean {
+  return ewf !== undefined && Boolean(ewf.storedHashes.md5 || ewf.storedHashes.sha1);
 }
 
 /**

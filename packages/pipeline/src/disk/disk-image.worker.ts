@@ -1,4 +1,4 @@
-import { ExhibitError, errorMessage, isExhibitError, wireErrorDetails } from '@exhibit/core';
+import { ExhibitError, errorMessage, isExhibitError, volumeNoteText, wireErrorDetails } from '@exhibit/core';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
@@ -6,6 +6,7 @@ import type { DiskAnswer, DiskHashTaskInput, DiskImageFacts, DiskRequest, DiskTa
 import { InOrderMediaSource } from './in-order-media.source.js';
 import { recordedLinkTarget } from './link-target.js';
 import { openDiskImage, openFileSystem, type DiskImage, type OpenOptions } from './open-disk-image.js';
+import { isVolumeNote } from './volume-system.reader.js';
 
 /**
  * The disk parser thread (started by disk-image.pool.ts): containers (EWF
@@ -58,7 +59,8 @@ function facts(image: DiskImage): DiskImageFacts {
     ...(image.ewf ? { ewf: image.ewf } : {}),
     ...(image.incomplete ? { incomplete: image.incomplete } : {}),
     volumes: image.volumeSystem.volumes.map((v) => ({ index: v.index, offset: v.offset, size: v.size, scheme: v.scheme, type: v.type, label: v.label })),
-    volumeProblems: image.volumeSystem.problems.map((p) => `${p.where}: ${p.message}`),
+    // A note keeps its code in the text (volumeNoteOf), so status and the API show it as a note, not a problem.
+    volumeProblems: image.volumeSystem.problems.map((p) => (isVolumeNote(p) ? volumeNoteText(p.where, p.code, p.message) : `${p.where}: ${p.message}`)),
   };
 }
 
@@ -127,7 +129,9 @@ serveTasks({
     const { volumeIndex, hashMediaFrom } = input as DiskVolumeTaskInput;
     let feed: InOrderMediaSource | null = null;
     const mode: ReadMode = { following: false };
+    // The volume's notes are recorded from the disk-open task's facts; this open is for the volume's bytes.
     const image = await open(input as DiskTaskInput, context, {
+      volumeNotes: false,
       ...(hashMediaFrom !== undefined
         ? {
             wrapMedia: (media: ByteSource) =>
@@ -172,7 +176,7 @@ serveTasks({
   async 'disk-hash'(input, context) {
     const { from } = input as DiskHashTaskInput;
     // The media in order: its reads follow on from the listing's, like member data.
-    const image = await open(input as DiskTaskInput, context, {}, { following: true });
+    const image = await open(input as DiskTaskInput, context, { volumeNotes: false }, { following: true });
     await sendData(context, from > 0 ? new SliceByteSource(image.media, from, image.media.size - from) : image.media, false);
     return { value: null };
   },

@@ -1,6 +1,6 @@
 import { ExhibitError, errorMessage, isExhibitError } from '@exhibit/core';
 import { ParallelHasher } from '../multi-hash.js';
-export { incompleteMediaDetail, storedHashesCheckable } from './disk-image.tasks.js';
+export { incompleteMediaDetail, storedHashesCheckable, storesHashes } from './disk-image.tasks.js';
 import type { ByteSource, DiskVolume, FileSystemReader } from './disk-reader.types.js';
 import { EWF1_SIGNATURE, EWF2_SIGNATURE, EwfImage, LEF1_SIGNATURE, LEF2_SIGNATURE, startsWith, type EwfDamage, type EwfHeader, type EwfStoredHashes } from './ewf-image.container.js';
 import { declaredExfatBytes, openExfat, probeExfat } from './exfat.reader.js';
@@ -90,6 +90,12 @@ export interface OpenOptions extends Options {
   wrapMedia?: (media: ByteSource) => ByteSource;
   /** The segments' names, in the order given (files of `exhibit image ls`): named in a split set's failure. */
   segmentNames?: readonly string[];
+  /**
+   * false: skip the volume system's notes (readPastEntryNotes), which probe each volume read on past its entry again.
+   * Only the open whose volume system is recorded (the disk-open task's facts, `exhibit image ls`) needs them; the
+   * volume and hash tasks reopen the image for its bytes. Default true.
+   */
+  volumeNotes?: boolean;
 }
 
 /** Opens the container and reads the volume system; file systems are opened by fileSystems(). */
@@ -128,7 +134,7 @@ export async function openDiskImage(segments: readonly ByteSource[], options: Op
   if (options.wrapMedia) image.media = options.wrapMedia(image.media);
   const sectorBytes = image.ewf?.bytesPerSector;
   const volumeSystem = await readVolumeSystem(image.media, (volume) => fileSystemAt(volume, options), { ...options, ...(sectorBytes ? { sectorBytes } : {}) });
-  volumeSystem.problems.push(...(await readPastEntryNotes(volumeSystem.volumes, options)));
+  if (options.volumeNotes !== false) volumeSystem.problems.push(...(await readPastEntryNotes(volumeSystem.volumes, options)));
   return { ...image, volumeSystem };
 }
 

@@ -16,7 +16,10 @@ import { segmentError } from './ewf-image.container.js';
  * One piece after the first and before the last shorter than the first is a
  * piece whose tail was lost (a copy stopped, a truncated file): the set is
  * consistent with that reading only when every other piece before the last
- * holds as many bytes as the first, which then says the piece size. Its lost
+ * holds as many bytes as the first and there are at least two such (the first
+ * and one more), which then say the piece size: with the first alone as
+ * witness (three pieces) the first may as well be the odd one, so that set is
+ * refused (regression `split-raw-three-pieces-short-middle-read-at-guessed-offset`). Its lost
  * tail is then a range of the media at known offsets, returned (RawImage
  * reads it as a failure, every later piece at its own offset; regression
  * `split-raw-short-middle-segment-refused`). Anything else (two short pieces,
@@ -37,7 +40,12 @@ export function checkSplitRawSizes(segments: readonly { size: number; name?: str
   if (differing.length === 0) return null;
   const at = differing[0]!;
   const short = segments[at]!;
-  if (differing.length === 1 && short.size < first.size) {
+  // The piece size is the first's only when another full piece before the last says so too: with one (three pieces,
+  // [120, 100, 50]) "the first is too long" and "piece 2 lost its tail" cannot be told apart, and reading the later
+  // pieces at index × the first's size would be wrong under the other reading (regression
+  // `split-raw-three-pieces-short-middle-read-at-guessed-offset`).
+  const fullBeforeLast = segments.length - 1 - differing.length;
+  if (differing.length === 1 && short.size < first.size && fullBeforeLast >= 2) {
     const from = at * first.size + short.size;
     const to = (at + 1) * first.size;
     return {
@@ -53,7 +61,11 @@ export function checkSplitRawSizes(segments: readonly { size: number; name?: str
   throw segmentError(
     'segment-truncated',
     `segment ${at + 1} ${of}${label(short)} holds ${short.size} bytes, the first holds ${first.size}: only the last may be shorter` +
-      (differing.length > 1 ? `, or one other piece whose tail was lost (${differing.length} pieces before the last differ from the first)` : ''),
+      (differing.length > 1
+        ? `, or one other piece whose tail was lost (${differing.length} pieces before the last differ from the first)`
+        : short.size < first.size
+          ? `, or one other piece whose tail was lost when at least two full pieces before the last attest the piece size (only the first does)`
+          : ''),
   );
 }
 
