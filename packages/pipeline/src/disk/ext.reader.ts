@@ -248,7 +248,7 @@ class ExtFs {
         fs.volumeProblem = {
           code: 'corrupt-file',
           message:
-            `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${declaredBytes} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read` +
+            `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${BigInt(totalBlocks) * BigInt(blockSize)} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read` +
             (cut === 'unchecked' ? ` (whether blocks in use lie past the end was not checked beyond LIMITS.maxExtCutCheckBytes, ${LIMITS.maxExtCutCheckBytes} bytes of descriptors and bitmaps)` : ''),
         };
       }
