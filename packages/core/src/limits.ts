@@ -299,6 +299,13 @@ export const LIMITS = {
   maxExtExtentDepth: 5,
   /** ext block groups of one file system. */
   maxExtGroups: 4 * 1024 * 1024,
+  /**
+   * Bytes of group descriptors and block bitmaps an ext volume declaring more blocks than its image holds may read
+   * to tell whether the cut loses blocks in use (at most a 64 KiB bitmap per group past the cut, so 16 MiB is 256
+   * groups of 64 KiB blocks, 4096 groups of 4 KiB: a 512 GiB cut). Past it the cut is said, unchecked, as when a
+   * block in use is lost: a forged group count must not make the check outlast the parse step.
+   */
+  maxExtCutCheckBytes: 16 * 1024 * 1024,
   /** ext inodes read looking for orphans (free, used inodes no name points to): 1 GiB of 256-byte inodes. */
   maxExtOrphanScanInodes: 4 * 1024 * 1024,
   /** NTFS MFT records scanned (a 64 TiB volume with 1 KiB records of ~4 KiB files). */

@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { LIMITS } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asFlsLines, fls, flsAsLines, hasTool, listAll } from '../../test/fixtures/disk/tsk-oracle.js';
 import { open } from './ext.reader.js';
+import type { ByteSource } from './disk-reader.types.js';
 import { bytesByteSource } from './file-byte-source.js';
 
 /**
@@ -128,5 +130,82 @@ describe.skipIf(!haveTools)('ext cut short: forged group descriptors', () => {
       const reader = await open(bytesByteSource(readFileSync(img).subarray(0, 3 * 1024 * 1024)));
       expect({ name, problem: reader.problem?.message ?? null }).toEqual({ name, problem: cut ? expect.stringMatching(/past the end of the 3145728-byte volume: the volume is cut short/) : null });
     }
+  });
+});
+
+/** The bytes read through a source, counted (the cut check's bound is on reads, never on time). */
+function countingSource(bytes: Uint8Array): { source: ByteSource; readBytes: () => number } {
+  const inner = bytesByteSource(bytes);
+  let read = 0;
+  return {
+    source: { size: inner.size, read: (offset, length, options) => ((read += length), inner.read(offset, length, options)) },
+    readBytes: () => read,
+  };
+}
+
+/**
+ * A forged ext4 (64bit, 64 KiB blocks, 524288 blocks a group) of `groups` groups whose image holds the superblock,
+ * the descriptor blocks and one zero block per distinct bitmap: `bitmapOf(group)` is the index (from 0) of the zero
+ * block that group's descriptor names as its block bitmap. Every group but the first lies wholly past the image.
+ */
+function forgedExt4(groups: number, distinctBitmaps: number, bitmapOf: (group: number) => number): Uint8Array {
+  const bs = 65536;
+  const descSize = 64;
+  const gdtBlocks = Math.ceil((groups * descSize) / bs);
+  const firstZero = 1 + gdtBlocks;
+  const img = Buffer.alloc((firstZero + distinctBitmaps) * bs);
+  const total = groups * 524288;
+  const sb = 1024;
+  img.writeUInt32LE(groups, sb + 0x00); // inodes: one a group
+  img.writeUInt32LE(total % 2 ** 32, sb + 0x04);
+  img.writeUInt32LE(Math.floor(total / 2 ** 32), sb + 0x150);
+  img.writeUInt32LE(0, sb + 0x14); // first data block
+  img.writeUInt32LE(6, sb + 0x18); // 64 KiB blocks
+  img.writeUInt32LE(524288, sb + 0x20);
+  img.writeUInt32LE(1, sb + 0x28); // inodes a group
+  img.writeUInt16LE(0xef53, sb + 0x38);
+  img.writeUInt32LE(1, sb + 0x4c); // dynamic revision
+  img.writeUInt32LE(11, sb + 0x54);
+  img.writeUInt16LE(128, sb + 0x58);
+  img.writeUInt32LE(0x80, sb + 0x60); // 64bit
+  img.writeUInt16LE(descSize, sb + 0xfe);
+  for (let g = 0; g < groups; g++) img.writeUInt32LE(firstZero + bitmapOf(g), bs + g * descSize);
+  return img;
+}
+
+describe('ext cut short: the check is bounded', () => {
+  it('ext-cut-check-unbounded-on-forged-group-count: groups past the cut with distinct empty bitmaps are read only up to LIMITS.maxExtCutCheckBytes, then the cut is said as unchecked', async () => {
+    // 300 groups of 32 GiB declared (9.4 TiB) on a ~20 MiB image; each group past the cut would cost a 64 KiB bitmap.
+    const groups = 300;
+    const { source, readBytes } = countingSource(forgedExt4(groups, groups, (g) => g));
+    const reader = await open(source);
+    expect(reader.problem?.message).toMatch(/the volume is cut short .*not checked beyond LIMITS\.maxExtCutCheckBytes/);
+    expect(readBytes()).toBeLessThanOrEqual(LIMITS.maxExtCutCheckBytes + 256 * 1024);
+  });
+
+  it('ext-cut-check-unbounded-on-forged-group-count: many groups naming one zero bitmap block: the block is read once and the repeat says the cut', async () => {
+    const groups = 4096;
+    const { source, readBytes } = countingSource(forgedExt4(groups, 1, () => 0));
+    const reader = await open(source);
+    expect(reader.problem?.message).toMatch(/past the end of the \d+-byte volume: the volume is cut short/);
+    // Superblock, one descriptor block, one bitmap: nothing like one read per group.
+    expect(readBytes()).toBeLessThanOrEqual(4 * 65536);
+  });
+});
+
+describe.skipIf(!haveTools)('ext cut short: BLOCK_UNINIT without group checksums', () => {
+  it('ext-block-uninit-without-checksums-cut-reported-clean: an ext2 group flagged BLOCK_UNINIT (ignored by e2fsprogs and the kernel without GDT_CSUM/METADATA_CSUM) has its bitmap read, and its blocks in use past the cut say the cut', async () => {
+    const tree = path.join(work, 'uninit-tree');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(path.join(tree, 'kept.txt'), 'kept before the cut\n');
+    const img = path.join(work, 'uninit-ext2.img');
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext2', '-b', '1024', '-d', tree, img, '32M']);
+    // Blocks 32000-32767 (the end of group 3) in use, the group's free count agreeing, then the flag.
+    debugfs(img, 'setb 32000 768');
+    debugfs(img, 'set_bg 3 free_blocks_count 6780');
+    debugfs(img, 'set_bg 3 flags 2');
+    expect(execFileSync('debugfs', ['-R', 'testb 32000', img], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(/marked in use/);
+    const reader = await open(bytesByteSource(readFileSync(img).subarray(0, 31000 * 1024)));
+    expect(reader.problem?.message).toMatch(/past the end of the 31744000-byte volume: the volume is cut short/);
   });
 });

@@ -111,6 +111,26 @@ interface GroupDesc {
   itableUnused: number;
 }
 
+/** The cut check's reads so far: what is left of LIMITS.maxExtCutCheckBytes, the descriptor block last read, the bitmaps read. */
+interface CutCheckState {
+  budgetBytes: number;
+  descBlockOffset: number;
+  descBlock: Uint8Array;
+  bitmapsSeen: Set<number>;
+}
+
+function parseGroupDesc(b: Uint8Array, descSize: number): GroupDesc {
+  const wide = descSize >= 64;
+  return {
+    blockBitmap: u32(b, 0x00) + (wide ? u32(b, 0x20) * 2 ** 32 : 0),
+    inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
+    freeBlocks: u16(b, 0x0c) + (wide ? u16(b, 0x2c) * 2 ** 16 : 0),
+    inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
+    flags: u16(b, 0x12),
+    itableUnused: u16(b, 0x1c),
+  };
+}
+
 interface DirName {
   ino: number;
   name: string;
@@ -222,69 +242,96 @@ class ExtFs {
     // exFAT). s_blocks_count counts from block 0 (block 0 included when first_data_block is 1), so a whole volume
     // declares exactly its bytes, or less when its partition is not a whole number of blocks.
     const declaredBytes = totalBlocks * blockSize;
-    if (!volumeProblem && declaredBytes > source.size && (await fs.cutLosesBlocks(firstDataBlock, blocksPerGroup))) {
-      fs.volumeProblem = {
-        code: 'corrupt-file',
-        message: `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${declaredBytes} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read`,
-      };
+    if (!volumeProblem && declaredBytes > source.size) {
+      const cut = await fs.cutCheck(firstDataBlock, blocksPerGroup);
+      if (cut !== 'kept') {
+        fs.volumeProblem = {
+          code: 'corrupt-file',
+          message:
+            `ext: the superblock declares ${totalBlocks} blocks of ${blockSize} bytes (${BigInt(totalBlocks) * BigInt(blockSize)} bytes), past the end of the ${source.size}-byte volume: the volume is cut short (or its block count is wrong), and what lies past the end is not read` +
+            (cut === 'unchecked' ? ` (whether blocks in use lie past the end was not checked beyond LIMITS.maxExtCutCheckBytes, ${LIMITS.maxExtCutCheckBytes} bytes of descriptors and bitmaps)` : ''),
+        };
+      }
     }
     return fs;
   }
 
   /**
-   * Whether the blocks past the present bytes hold anything: a block its group's bitmap marks in use. A group
-   * whose bitmap is uninitialised (BLOCK_UNINIT: only its own metadata, at its start, is in use) or unreadable
-   * (its location outside the volume) is judged by its descriptor's free-blocks count, conservatively: blocks in
-   * use that cannot all lie in the group's present part are lost. A descriptor or bitmap past the cut, or a read
-   * that fails, is lost too. Reads one descriptor and at most one bitmap block (≤ LIMITS.maxFsBlockBytes) per
-   * group past the cut, of at most LIMITS.maxExtGroups groups.
+   * Whether the blocks past the present bytes hold anything ('lost': a block its group's bitmap marks in use, or
+   * what says so cannot be read), or nothing ('kept'), or could not be told within LIMITS.maxExtCutCheckBytes of
+   * descriptor blocks and bitmaps read ('unchecked', said as the cut: a forged group count must not make the check
+   * outlast the parse step, and a declared size far past the image is said whatever its bitmaps claim).
+   * A group whose bitmap is uninitialised (BLOCK_UNINIT, honoured only under GDT_CSUM or METADATA_CSUM as e2fsprogs
+   * and the kernel do: only its own metadata, at its start, is in use) or unreadable (its location outside the
+   * volume) is judged by its descriptor's free-blocks count, conservatively: blocks in use that cannot all lie in the
+   * group's present part are lost. A descriptor or bitmap past the cut, a read that fails, or a bitmap block already
+   * read for another group (never so on a sound volume: a forgery repeating one zero block) is lost too.
+   * Descriptors are read a block at a time.
    */
-  private async cutLosesBlocks(firstDataBlock: number, blocksPerGroup: number): Promise<boolean> {
+  private async cutCheck(firstDataBlock: number, blocksPerGroup: number): Promise<'kept' | 'lost' | 'unchecked'> {
     // The first block not wholly present.
     const missing = Math.floor(this.source.size / this.blockSize);
-    if (missing >= this.totalBlocks) return false;
+    if (missing >= this.totalBlocks) return 'kept';
     const firstGroup = Math.max(0, Math.floor((missing - firstDataBlock) / blocksPerGroup));
+    const check: CutCheckState = { budgetBytes: LIMITS.maxExtCutCheckBytes, descBlockOffset: -1, descBlock: new Uint8Array(0), bitmapsSeen: new Set() };
     for (let group = firstGroup; group < this.groupCount; group++) {
       const start = firstDataBlock + group * blocksPerGroup;
       const end = Math.min(start + blocksPerGroup, this.totalBlocks);
       const lostFrom = Math.max(start, missing);
       if (lostFrom >= end) continue;
       try {
-        if (await this.groupLosesBlocks(group, start, end, lostFrom, missing)) return true;
+        const outcome = await this.groupCutCheck(check, group, start, end, lostFrom, missing);
+        if (outcome !== 'kept') return outcome;
       } catch (err) {
         // A descriptor outside the volume, an unreadable bitmap: what it said cannot be told, so the cut is said.
-        if (err instanceof ExhibitError && !err.retryable && err.code !== 'aborted' && err.code !== 'timeout') return true;
+        if (err instanceof ExhibitError && !err.retryable && err.code !== 'aborted' && err.code !== 'timeout') return 'lost';
         throw err;
       }
     }
-    return false;
+    return 'kept';
   }
 
-  private async groupLosesBlocks(group: number, start: number, end: number, lostFrom: number, missing: number): Promise<boolean> {
-    const desc = await this.readGroupDesc(group);
+  private async groupCutCheck(check: CutCheckState, group: number, start: number, end: number, lostFrom: number, missing: number): Promise<'kept' | 'lost' | 'unchecked'> {
+    const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
+    if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
+    const blockOffset = offset - (offset % this.blockSize);
+    if (blockOffset !== check.descBlockOffset) {
+      const length = Math.min(this.blockSize, this.source.size - blockOffset);
+      if (length > check.budgetBytes) return 'unchecked';
+      check.budgetBytes -= length;
+      check.descBlock = await this.read(blockOffset, length);
+      check.descBlockOffset = blockOffset;
+    }
+    const desc = parseGroupDesc(check.descBlock.subarray(offset - blockOffset, offset - blockOffset + this.descSize), this.descSize);
     // The group's own bitmaps and inode table are in use wherever they lie (flex_bg puts them in another group).
     const tableBlocks = Math.ceil((this.inodesPerGroup * this.inodeSize) / this.blockSize);
     const lostMeta = (first: number, count: number) => first + count > missing && first < this.totalBlocks;
-    if (lostMeta(desc.blockBitmap, 1) || lostMeta(desc.inodeBitmap, 1) || lostMeta(desc.inodeTable, tableBlocks)) return true;
+    if (lostMeta(desc.blockBitmap, 1) || lostMeta(desc.inodeBitmap, 1) || lostMeta(desc.inodeTable, tableBlocks)) return 'lost';
     const present = lostFrom - start;
     const inUse = end - start - Math.min(desc.freeBlocks, end - start);
-    if (desc.flags & BG_BLOCK_UNINIT) return inUse > present;
+    const checksummed = (this.roCompat & (RO_COMPAT_GDT_CSUM | RO_COMPAT_METADATA_CSUM)) !== 0;
+    if (checksummed && desc.flags & BG_BLOCK_UNINIT) return inUse > present ? 'lost' : 'kept';
     // A bitmap outside the volume cannot be read: where the group's blocks in use lie cannot be told, so only a group
     // with none in use loses nothing.
-    if (desc.blockBitmap === 0 || desc.blockBitmap >= this.totalBlocks) return inUse > 0;
+    if (desc.blockBitmap === 0 || desc.blockBitmap >= this.totalBlocks) return inUse > 0 ? 'lost' : 'kept';
+    if (check.bitmapsSeen.has(desc.blockBitmap)) return 'lost';
+    check.bitmapsSeen.add(desc.blockBitmap);
     const fromBit = lostFrom - start;
     const toBit = end - start;
     const firstByte = fromBit >> 3;
-    const bits = await this.read(desc.blockBitmap * this.blockSize + firstByte, Math.ceil(toBit / 8) - firstByte);
+    const length = Math.ceil(toBit / 8) - firstByte;
+    if (length > check.budgetBytes) return 'unchecked';
+    check.budgetBytes -= length;
+    const bits = await this.read(desc.blockBitmap * this.blockSize + firstByte, length);
     for (let bit = fromBit; bit < toBit; bit++) {
       if ((bit & 7) === 0 && bit + 8 <= toBit) {
-        if (bits[(bit >> 3) - firstByte] !== 0) return true;
+        if (bits[(bit >> 3) - firstByte] !== 0) return 'lost';
         bit += 7;
         continue;
       }
-      if (bits[(bit >> 3) - firstByte]! & (1 << (bit & 7))) return true;
+      if (bits[(bit >> 3) - firstByte]! & (1 << (bit & 7))) return 'lost';
     }
-    return false;
+    return 'kept';
   }
 
   private read(offset: number, length: number): Promise<Uint8Array> {
@@ -301,20 +348,10 @@ class ExtFs {
     return desc;
   }
 
-  /** The group's descriptor, read and not kept (the cut check reads each group past the cut once). */
   private async readGroupDesc(group: number): Promise<GroupDesc> {
     const offset = this.metaBg ? descriptorOffset(this.metaBg, group, this.gdtOffset, this.descSize, this.blockSize) : this.gdtOffset + group * this.descSize;
     if (offset + this.descSize > this.source.size) fail('corrupt-file', `ext: the descriptor of group ${group} lies outside the volume`);
-    const b = await this.read(offset, this.descSize);
-    const wide = this.descSize >= 64;
-    return {
-      blockBitmap: u32(b, 0x00) + (wide ? u32(b, 0x20) * 2 ** 32 : 0),
-      inodeBitmap: u32(b, 0x04) + (wide ? u32(b, 0x24) * 2 ** 32 : 0),
-      freeBlocks: u16(b, 0x0c) + (wide ? u16(b, 0x2c) * 2 ** 16 : 0),
-      inodeTable: u32(b, 0x08) + (wide ? u32(b, 0x28) * 2 ** 32 : 0),
-      flags: u16(b, 0x12),
-      itableUnused: u16(b, 0x1c),
-    };
+    return parseGroupDesc(await this.read(offset, this.descSize), this.descSize);
   }
 
   private async inodeAllocated(ino: number): Promise<boolean> {
