@@ -91,6 +91,9 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     if (running && period <= Number(running[2])) messageKey = `${running[1]}:next`;
     return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey } };
   }
+  // A continuation of this stage's own resumable hash: decided before (no unpack hashes it, or its unpack is over), so
+  // not identified again at every checkpoint.
+  if (upload.size >= deps.limits.resumableHashMinBytes && CONTINUATION.test(ctx.messageId)) return hashResumably(deps, upload, forward, ctx, startedAt);
   // An archive or disk image is hashed in its unpack's single read at every size; one of at least resumableHashMinBytes
   // whose unpack is over without the whole hash comes back here and reads on from the states that read saved.
   const inUnpack = await hashedInUnpack(deps, upload, ctx);
@@ -373,6 +376,7 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
  * message already sent (duplicate detection would drop it and end the chain).
  */
 export const hashContinueKey = (offsetBytes: number, restarts = 0): string => `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}`;
+const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
 
 /**
  * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over

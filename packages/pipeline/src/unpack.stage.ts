@@ -1139,8 +1139,8 @@ class UploadPass {
    * The upload's hashes, recorded; 'changed' when the blob changed (recorded as
    * evidence-changed); null when the read was cut off by the stage's deadline
    * (the upload goes back to the hash stage); 'handed-on' when the upload is of
-   * at least LIMITS.resumableHashMinBytes and the listing ended before the pass
-   * reached the end of the blob: the rest may be far more than this invocation
+   * at least LIMITS.resumableHashMinBytes and the listing ended more than
+   * LIMITS.hashCheckpointBytes before the end of the blob: the rest may be far more than this invocation
    * can read (a 2 TB image whose file system ends early), so the pass stops, its
    * states are saved (the row the hash stage resumes: hashResumably) and the
    * upload goes back to the hash stage, which reads only the rest. Other faults
@@ -1148,7 +1148,10 @@ class UploadPass {
    */
   async settle(): Promise<Hashes | 'changed' | 'handed-on' | null> {
     const upload = this.upload;
-    if (!this.changed && !this.source.complete && hashedResumably(upload, this.deps.limits)) {
+    // A rest of at most LIMITS.hashCheckpointBytes (a ZIP's central directory, a few seconds of reading) is drained here as
+    // below the threshold: a hand-on would cost a message and an invocation for it. Should the deadline cut that drain
+    // off, the upload goes back to the hash stage as for any cut-off drain, from the states saved before (or byte 0).
+    if (!this.changed && hashedResumably(upload, this.deps.limits) && upload.size - this.source.passed > this.deps.limits.hashCheckpointBytes) {
       // Nothing to save (past LIMITS.maxHashRestarts starts over; nothing hashed since the states it resumed from) leaves
       // the row as it is: the hash stage resumes it, starts over or gives up (hash-state-unusable) as for its own chain.
       const saved = await this.saveForContinuation();
