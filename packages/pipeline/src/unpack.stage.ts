@@ -815,7 +815,8 @@ async function recordContinuation(
  * are told of the attempt's single read: 'unmeasured' with a split set's later segments; how far a pass that a
  * continuation would drop has got (0-1: it starts at byte 0, so its bytes read are its position); null without a pass,
  * or with one that saves its hash state when its attempt continues (savesOnContinue): continuing then costs no second
- * read of the upload, so nothing bounds the waits but the continue point, as for an image hashed by the hash stage.
+ * read of the upload (every upload of at least LIMITS.resumableHashMinBytes), so nothing bounds the waits but the
+ * continue point.
  * (Not its position over the size: a resumed pass's bytes read count from its saved offset, and the bound on them
  * exists only for the re-read, which a saving pass does not have; regression
  * resumed-pass-shut-off-member-cache-waits: a 4 GiB image resumed at 2 GiB was allowed no wait at all.)
@@ -838,8 +839,8 @@ function listingStopOf(budget: EvidenceBudget): string | null {
 /**
  * Whether a disk image's end goes to a continuation because this attempt is past half its time (ContinuePoint.pastHalf).
  * Working time (less `waitedMs`, its waits for member-cache room) only for an attempt holding a measured single read,
- * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (an image hashed
- * resumably, a nested image) may have waited up to its continue point, so its end would have only the margin left (the
+ * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (a pass that saves its
+ * states on continuing, a nested image) may have waited up to its continue point, so its end would have only the margin left (the
  * EWF stored-hash check reading media the listing did not): wall-clock time, as before; so for a split set's
  * unmeasured reads (the fixed allowance).
  */

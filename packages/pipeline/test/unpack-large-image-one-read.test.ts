@@ -157,4 +157,68 @@ describe.skipIf(missing.length > 0)(`a large uploaded disk image hashed in its u
     const recorded = await h.index.listChildren(message.fileId);
     expect(recorded.filter((m) => m.path.includes('docs/file-'))).toHaveLength(2);
   }, 240_000);
+
+  it('a dead-lettered unpack of a large image, after an attempt that continued: the hash stage reads on from the state its read saved, the hash the whole image\'s', async () => {
+    const { message, image } = await uploadImage('large-dead.img', 3, 4 * 1024 * 1024, 20 * 1024);
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
+    const plain = h.deps.blobs;
+    // Every unpack attempt continues after its first member (the continue point at once).
+    h.deps.limits = limitsWith({ resumableHashMinBytes: 8 * 1024 * 1024, hashCheckpointBytes: 1024 * 1024, stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000, hashContinueMarginMs: 10_000 });
+    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    let savedAt = -1;
+    try {
+      await runRoot(message, async (queue, messageId, body) => {
+        if (queue !== 'unpack' || !messageId.includes(':unpack-continue:')) return false;
+        // The first continuation is given up on instead of delivered (its deliveries kept crashing).
+        savedAt = (await h.index.getHashCheckpoint(message.fileId, etag))!.offsetBytes;
+        await runDeadLetter(h.deps, 'unpack', { body, messageId, reason: 'MaxDeliveryCountExceeded', description: 'attempt 5: crashed' }, inv());
+        return true;
+      });
+    } finally {
+      h.deps.blobs = plain;
+      h.deps.limits = LIMITS;
+    }
+    expect(savedAt).toBeGreaterThan(0);
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('failed');
+    // The pass from byte 0, then the hash stage from the saved offset: no byte before it read again for the hash.
+    expect(counts.toEndFrom).toEqual([0, savedAt]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toMatchObject(digestsOf(image));
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
+    expect(h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified')).toHaveLength(1);
+    expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+  }, 240_000);
+
+  it('an unpack delivered again after it handed the hash on (a crash before its send): the saved state is kept for the hash stage, which reads only the rest once', async () => {
+    const { message, image } = await uploadImage('large-again.img', 2, 4 * 1024 * 1024, 20 * 1024);
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
+    const plain = h.deps.blobs;
+    h.deps.limits = LARGE_FROM_8_MIB;
+    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    let handedOnAt = -1;
+    try {
+      await runRoot(message, async (queue, messageId, body) => {
+        if (queue !== 'hash' || !messageId.endsWith(':after-unpack') || handedOnAt >= 0) return false;
+        handedOnAt = (await h.index.getHashCheckpoint(message.fileId, etag))!.offsetBytes;
+        // The unpack's message again (its lock lost after the end was recorded): nothing read, the state kept, the upload sent on again.
+        const again = await runMessage(h.deps, 'unpack', { body: { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId }, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv());
+        expect(again).toMatchObject({ status: 'skipped', reason: 'already-done' });
+        expect((await h.index.getHashCheckpoint(message.fileId, etag))!.offsetBytes).toBe(handedOnAt);
+        await runMessage(h.deps, 'hash', { body, messageId, deliveryCount: 1 }, inv());
+        return true;
+      });
+    } finally {
+      h.deps.blobs = plain;
+      h.deps.limits = LIMITS;
+    }
+    expect(handedOnAt).toBeGreaterThan(0);
+    expect(counts.toEndFrom).toEqual([0, handedOnAt]);
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toMatchObject(digestsOf(image));
+    expect(h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified')).toHaveLength(1);
+    expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+  }, 240_000);
 });
