@@ -245,7 +245,7 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       // no pass (fromCheck), and its last leaves the upload's hash to the hash stage, from byte 0; a save there is a write
       // no attempt reads (regression check-chain-saves-unused-upload-hash-state). From that size on the hash stage reads
       // on from the saved states once the chain ends, so the save is what spares it the bytes read so far.
-      const hashSaved = (run.checkContinues === null || hashedResumably(upload!, deps.limits)) && pass ? await pass.saveForContinuation() : 'not-saved';
+      const hashSaved = pass && (run.checkContinues === null || hashedResumably(upload!, deps.limits)) ? await pass.saveForContinuation() : 'not-saved';
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
       if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + run.memberWaitMs, run.checkContinues, run.stopToCarry, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
