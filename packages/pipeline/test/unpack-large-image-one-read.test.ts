@@ -7,7 +7,7 @@ import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage,
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
-import { buildExt4 } from '../src/disk/test-support/memory-card.builder.js';
+import { buildExt4, buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
 
 /**
@@ -26,6 +26,7 @@ const inv = () => ({ invocationId: randomBytes(4).toString('hex'), logger });
 /** Large from 8 MiB: the 40 MiB image below is one; a checkpoint every MiB of the hash stage's own read. */
 const LARGE_FROM_8_MIB = limitsWith({ resumableHashMinBytes: 8 * 1024 * 1024, hashCheckpointBytes: 1024 * 1024 });
 const missing = ['mke2fs'].filter((t) => !hasTool(t));
+const missingEwf = ['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].filter((t) => !hasTool(t));
 let dir: string;
 
 beforeAll(async () => {
@@ -221,4 +222,64 @@ describe.skipIf(missing.length > 0)(`a large uploaded disk image hashed in its u
     expect(h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified')).toHaveLength(1);
     expect(sentFor('analyse', message.fileId)).toHaveLength(1);
   }, 240_000);
+});
+
+describe.skipIf(missingEwf.length > 0)(`a large E01 whose stored-hash check goes on in a chain of its own${missingEwf.length > 0 ? ` (missing ${missingEwf.join(', ')})` : ''}`, () => {
+  it('the upload\'s hash waits for the check chain, then the hash stage reads on from the listing pass\'s saved state: both verdicts recorded once, nothing left pending', async () => {
+    const photos = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/IMG_000${i}.JPG`, bytes: randomBytes(300_000 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+    const e01 = readFileSync(buildMemoryCard(mkdtempSync(path.join(dir, 'card-')), photos, [], { compression: 'none' }).e01);
+    const caseId = 'case-1';
+    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
+    const blobName = `${caseId}/${evidenceId}/card.E01`;
+    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, e01, { metadata: { acquisition_sha256: sha256(e01) } });
+    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
+    const message: HashMessage = { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+    const etag = (await h.index.getUpload(blobName))!.etag;
+    const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
+    const plain = h.deps.blobs;
+    // Large from 8 MiB; the check resumable from 1 MiB of media, stopping at every 4 MiB checkpoint (its margin past the
+    // deadline); the hash stage's continuations likewise.
+    h.deps.limits = limitsWith({ resumableHashMinBytes: 8 * 1024 * 1024, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: 4 * 1024 * 1024, stageDeadlineMs: 120_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 150_000 });
+    h.deps.blobs = countingStore(plain, blobName, counts);
+    let savedAt = -1;
+    let hashStageStreams: number[] | null = null;
+    let checkAttempts = 0;
+    try {
+      await runRoot(message, async (queue, messageId, body) => {
+        if (queue === 'unpack' && messageId.includes(':image-check:')) {
+          checkAttempts += 1;
+          // While the check chain runs the upload's hash waits, its states saved by the listing's pass.
+          expect((await h.index.getUpload(blobName))!.integrity).toBe('pending');
+          savedAt = (await h.index.getHashCheckpoint(message.fileId, etag))!.offsetBytes;
+        }
+        if (queue !== 'hash' || !messageId.endsWith(':after-unpack') || hashStageStreams) return false;
+        const streams = counts.toEndFrom.length;
+        await runMessage(h.deps, 'hash', { body, messageId, deliveryCount: 1 }, inv());
+        hashStageStreams = counts.toEndFrom.slice(streams);
+        return true;
+      });
+    } finally {
+      h.deps.blobs = plain;
+      h.deps.limits = LIMITS;
+    }
+    if (process.env.BU_LOG) console.log({ savedAt, hashStageStreams, checkAttempts, toEndFrom: counts.toEndFrom, read: counts.bytes, image: e01.length });
+    expect(checkAttempts).toBeGreaterThan(1);
+    expect(savedAt).toBeGreaterThan(0);
+    // The hash stage read nothing before where the listing's pass had saved its states (here the pass had reached the
+    // end of the blob: it read nothing at all, only digested).
+    expect(hashStageStreams).not.toBeNull();
+    expect(hashStageStreams!.every((offset) => offset >= savedAt)).toBe(true);
+    const up = (await h.index.getUpload(blobName))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toMatchObject(digestsOf(e01));
+    expect(await h.index.getHashCheckpoint(message.fileId, etag)).toBeNull();
+    expect(await h.index.getDiskImage(message.fileId)).toMatchObject({ integrity: 'verified' });
+    const custody = (action: string) => h.custody.events.filter((e) => e.evidenceId === evidenceId && e.action === action);
+    expect(custody('image-hash-verified')).toHaveLength(1);
+    expect(custody('integrity-verified')).toHaveLength(1);
+    expect(custody('unpacked')).toHaveLength(1);
+    expect(custody('unpacked')[0]!.details).toMatchObject({ uploadHashTakenByHashStage: true });
+    expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+    expect((await h.index.getFile(message.fileId))!.unpack).toBe('done');
+  }, 300_000);
 });
