@@ -1170,7 +1170,7 @@ class UploadPass {
         else if (this.ctx.abortSignal?.aborted && this.ctx.abortSignal.reason instanceof ExhibitError && this.ctx.abortSignal.reason.code === 'timeout') {
           this.ctx.logger.warn({ blobName: upload.blobName, read: this.source.counts }, 'the unpack\'s read of its upload was cut off by the deadline; the hash stage hashes it');
           // The hash stage hashes an upload this size from byte 0 (node:crypto): the saved progress is of no use to it.
-          // (One of at least resumableHashMinBytes never drains here: handOn.)
+          // One of at least resumableHashMinBytes keeps them: the hash stage reads on from them (hashResumably).
           if (this.resumable && !hashedResumably(upload, this.deps.limits)) await this.deps.index.deleteHashCheckpoints(upload.rootFileId);
           return null;
         } else throw err;
@@ -2122,7 +2122,8 @@ class UnpackRun {
       // continuations"): the bytes before it were hashed by earlier attempts of this unpack, the digests over all of them.
       ...(single?.hashedInRead && single.hashResumedFromBytes > 0 ? { hashResumedFromBytes: single.hashResumedFromBytes } : {}),
       // An upload whose hash was left to this unpack, ending in an attempt of its image's resumable check chain (no single
-      // read there): the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
+      // read there), or of at least resumableHashMinBytes whose pass handed the rest on (UploadPass.settle 'handed-on'):
+      // the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
       ...(uploadHashLeftToHashStage ? { uploadHashTakenByHashStage: true } : {}),
       ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
       // Every segment read, or past LIMITS.maxCustodySegmentListBytes their count and digest: the log refuses an entry over 64 KiB.
