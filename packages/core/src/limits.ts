@@ -72,7 +72,10 @@ export const LIMITS = {
    * writes: at the slowest blob stream we plan for (~100 MB/s in Azure) 8 GiB
    * takes ~86 s, far inside stageDeadlineMs, so only uploads that could approach
    * the deadline pay for resuming (a 500 GB-2 TB disk image takes 35 min-5.5 h).
-   * Such an upload is also hashed by the hash stage, never in its unpack's read.
+   * An archive or disk image that large is still hashed in its unpack's single
+   * read (hash-wasm); when its listing ends more than hashCheckpointBytes before
+   * the end of the blob, that read saves its states and the hash stage reads on
+   * from them, so the blob is read once.
    */
   resumableHashMinBytes: 8 * 1024 ** 3,
   /**
@@ -107,9 +110,11 @@ export const LIMITS = {
    * (another hash-wasm build's after a deploy, or damaged): at most this many
    * times, then the upload's hash fails `hash-state-unusable`, visibly, rather
    * than re-read a 2 TB image for ever. An unpack's single read that resumes
-   * its upload's hash across continuations (singleReadResumableMinBytes up to
-   * resumableHashMinBytes) starts over as often, then stops saving: each later
-   * attempt hashes from byte 0 on node:crypto's threads.
+   * its upload's hash across continuations (from singleReadResumableMinBytes)
+   * starts over as often, then stops saving: each later attempt hashes from
+   * byte 0 on node:crypto's threads, and one of at least resumableHashMinBytes
+   * whose listing ends early leaves the unusable row to the hash stage, which
+   * fails the hash `hash-state-unusable` (never a hash of part of the blob).
    */
   maxHashRestarts: 3,
   /**

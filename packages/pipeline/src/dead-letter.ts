@@ -68,8 +68,8 @@ export async function recordDeadLetter(
         // setUnpack: deleted first, a chain still running would save it again while the unpack is pending.
         await deps.index.deleteImageCheckCheckpoint(fileId);
         // The single read's saved hash progress (unpack.stage.ts UploadPass), of an upload hashed in its unpack: no attempt
-        // of this unpack resumes it, and the hash stage hashes an upload this size from byte 0. An upload of at least
-        // resumableHashMinBytes is the hash stage's to hash (its rows, same key, are its own): left alone.
+        // of this unpack resumes it, and the hash stage hashes an upload below resumableHashMinBytes from byte 0. From
+        // that size on the hash stage (sent the upload after this, runDeadLetter) reads on from those states: left alone.
         if (file && file.parentId === null && file.source && file.source.offset === undefined && file.source.container === deps.containers.evidence) {
           const upload = await deps.index.getUpload(file.source.name);
           if (upload && upload.rootFileId === fileId && upload.size < deps.limits.resumableHashMinBytes) await deps.index.deleteHashCheckpoints(fileId);

@@ -26,7 +26,7 @@ import { blobSource } from './file-source.js';
 import { HashingTransform } from './multi-hash.js';
 import { ReadOnceSource } from './read-once-source.js';
 import { HASH_WASM_VERSION, HashStateLoadError, RESUMABLE_HASH_ENGINE, ResumableMultiHasher } from './resumable-hash.js';
-import { only, redriveOf, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
+import { only, type Stage, type StageContext, type StageDeps, type StageResult } from './stage.js';
 import { unpacks } from './stage-graph.js';
 
 export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { integrity: IntegrityVerdict; mismatches: string[] } {
@@ -56,10 +56,13 @@ export function compareHashes(computed: Hashes, declared: AcquisitionInfo): { in
  * A later segment of a declared split image waits, unread, for its first
  * segment's unpack to hash it the same way (firstSegmentUnpackToCome).
  *
- * An upload of at least LIMITS.resumableHashMinBytes is never left to an
- * unpack's read: it is hashed here resumably (hashResumably), over as many
- * invocations as it takes, while its unpack (if it is an archive or disk
- * image) lists it by range at the same time.
+ * An upload of at least LIMITS.resumableHashMinBytes is left to its unpack's
+ * read the same way when it is an archive or disk image we unpack; that read
+ * saves its hash states (migration 0220) when its listing ends before the end
+ * of the blob, and the upload comes back here to read on from them
+ * (hashResumably), so the blob is still read once. Any other upload that
+ * large (and one whose unpack read saved nothing) is hashed here resumably,
+ * over as many invocations as it takes.
  */
 export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   const startedAt = Date.now();
@@ -88,8 +91,11 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
     if (running && period <= Number(running[2])) messageKey = `${running[1]}:next`;
     return { outcome: skipped('waiting'), again: { afterMs: wait, messageKey } };
   }
-  // Too large to read in one invocation (a 500 GB-2 TB disk image): hashed here resumably, over as many as it takes.
-  if (upload.size >= deps.limits.resumableHashMinBytes) return hashResumably(deps, upload, forward, ctx, startedAt);
+  // A continuation of this stage's own resumable hash: decided before (no unpack hashes it, or its unpack is over), so
+  // not identified again at every checkpoint.
+  if (upload.size >= deps.limits.resumableHashMinBytes && CONTINUATION.test(ctx.messageId)) return hashResumably(deps, upload, forward, ctx, startedAt);
+  // An archive or disk image is hashed in its unpack's single read at every size; one of at least resumableHashMinBytes
+  // whose unpack is over without the whole hash comes back here and reads on from the states that read saved.
   const inUnpack = await hashedInUnpack(deps, upload, ctx);
   if (inUnpack) {
     // Marked before, and its unpack runs now (a live lease): sending the unpack's message again (a redelivery, or the
@@ -105,6 +111,8 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
       forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
     };
   }
+  // Too large to read in one invocation (a 500 GB-2 TB disk image): hashed here resumably, over as many as it takes.
+  if (upload.size >= deps.limits.resumableHashMinBytes) return hashResumably(deps, upload, forward, ctx, startedAt);
   const ref = { container: deps.containers.evidence, name: upload.blobName };
   const hashing = new HashingTransform();
   try {
@@ -367,9 +375,8 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
  * the key also names how many times it started over: never the key of a
  * message already sent (duplicate detection would drop it and end the chain).
  */
-export const hashContinueKey = (offsetBytes: number, restarts = 0, redrive: string | null = null): string =>
-  `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}${redrive ? `:${redrive}` : ''}`;
-const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?(:redrive-\d+-\d+)?$/;
+export const hashContinueKey = (offsetBytes: number, restarts = 0): string => `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}`;
+const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
 
 /**
  * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over
@@ -385,10 +392,13 @@ const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?(:redrive-\d+-\d+)?$/;
  * integrity record and custody entry are written once, at the end
  * (recordUploadHash, today's event key), and the checkpoint row is deleted.
  *
- * An archive or disk image is first marked for its unpack and sent there at
- * once (the unpack lists it by range and does not hash it), and its hash
- * starts in the next message; its completion waits for the hash as for every
- * upload (its integrity is pending until then).
+ * An archive or disk image comes here only once its unpack is over without
+ * the whole hash (its listing ended before the end of the blob, or the unpack
+ * was dead-lettered): the states its single read saved (the same row, the
+ * same engine, exact for their offset whichever read wrote them) are resumed,
+ * so only the rest of the blob is read. The hash never runs beside a pending
+ * unpack of its upload: the hash stage sends such a delivery to the unpack
+ * (hashedInUnpack), which writes the row meanwhile.
  */
 async function hashResumably(
   deps: StageDeps,
@@ -398,29 +408,7 @@ async function hashResumably(
   startedAt: number,
 ): Promise<StageResult> {
   const signal = ctx.abortSignal ? { abortSignal: ctx.abortSignal } : {};
-  const root = await deps.index.getFile(upload.rootFileId);
   const saved = await deps.index.getHashCheckpoint(upload.rootFileId, upload.etag);
-  if (!CONTINUATION.test(ctx.messageId) && root && root.stage !== 'failed' && unpacks('archive', root.depth, deps.limits)) {
-    const toUnpack = root.unpack === 'pending' || (root.unpack === 'n/a' && (await readOnceByUnpack(deps, upload, ctx)) !== null);
-    if (toUnpack) {
-      if (root.unpack !== 'pending') {
-        await deps.index.setUnpack(root.fileId, 'pending');
-        ctx.logger.info({ blobName: upload.blobName, totalBytes: upload.size }, 'archive: sent to its unpack now, hashed resumably beside it');
-      }
-      // Sent on now, so its listing does not wait for hours of hashing; the hash goes on in the next message. A watchdog
-      // re-drive (its chain's message lost) names itself in the key: the saved point's plain key is the lost message's,
-      // which duplicate detection may still drop for up to an hour. Only its first delivery does: a redelivery may come
-      // after the chain it woke moved on, and the suffix would start a second chain beside it (hash chains have no loser
-      // of a race to stop one); the plain key is the live chain's and is dropped. Should the first delivery have died
-      // before its send, the chain stays stalled until the watchdog's next re-drive, under a key of its own again.
-      const redrive = ctx.deliveryCount <= 1 ? redriveOf(ctx.messageId) : null;
-      return {
-        outcome: done({ hashedBy: 'hash', resumable: true, kind: 'archive' }),
-        forward: { file: forward.file, facts: { kind: 'archive', unpack: 'pending' } },
-        again: { afterMs: 0, messageKey: hashContinueKey(saved?.offsetBytes ?? 0, saved?.restarts ?? 0, redrive) },
-      };
-    }
-  }
   const resumed = await resumeFrom(deps, upload, saved, ctx);
   if ('unusable' in resumed) return only(await recordHashStateUnusable(deps, upload, resumed.unusable));
   const { hasher, from, restarts } = resumed;

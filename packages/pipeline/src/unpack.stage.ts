@@ -122,13 +122,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // Only identify (or, for an upload's archive, the hash stage) marks an archive for unpacking: a message
   // for any other file (a stray or forged one) is ignored without a trace in custody, since nothing was done.
   if (parent.unpack !== 'pending') return only(skipped('not-applicable'));
-  // An uploaded archive whose hash is still to take: this unpack reads it once, for both (single-read.source.ts);
-  // unless it is one the hash stage hashes itself, resumably (LIMITS.resumableHashMinBytes): then this unpack lists it by range.
-  const hashBeside = upload !== null && upload.integrity === 'pending' && hashedResumably(upload, deps.limits);
-  const hashHere = upload !== null && upload.integrity === 'pending' && !hashBeside;
-  // Its upload's hash failed first (a resumable hash runs beside this unpack): never unpacked, said on the archive, so the item settles.
+  // An uploaded archive whose hash is still to take: this unpack reads it once, for both (single-read.source.ts), at
+  // every size; one of at least LIMITS.resumableHashMinBytes whose listing ends before its read does leaves the rest of
+  // the hash to the hash stage, from the states saved here (UploadPass.settle).
+  const hashHere = upload !== null && upload.integrity === 'pending';
+  // Its upload's hash failed first (the blob changed, a hash message dead-lettered or stuck): never unpacked, said on the archive, so the item settles.
   if (parent.stage === 'failed' && upload !== null && hashFailedFirst(parent.failure)) return only(await closeUnpackOfFailedHash(deps, parent, parent.failure));
-  if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere && !hashBeside)) return only(skipped('not-applicable'));
+  if (parent.stage === 'failed' || !parent.source || (!parent.sha256 && !hashHere)) return only(skipped('not-applicable'));
   const source = parent.source;
   // Continued already further than this message's point (a delivery of an attempt that sent its continuation, then failed
   // or lost its lock in the runner; a re-drive): this attempt does nothing but send the latest continuation again (a repeat
@@ -198,11 +198,13 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
   // stage (afterUnpack), as after any unpack that ends without it. An attempt that can continue (the runner told its
   // deadline: ContinuePoint.planned) over an upload of at least LIMITS.singleReadResumableMinBytes hashes resumably, from
   // the states an earlier attempt saved (UploadPass); smaller ones keep node:crypto's threads and re-read on a continuation.
+  // An upload of at least LIMITS.resumableHashMinBytes always hashes resumably: its hash may end in the hash stage, from
+  // the states this read saves, with or without a deadline here.
   // Opened here, after everything above that may throw and right before the try whose finally closes it (a hasher
   // holds a block or a hash-wasm instance from its open on).
   const pass =
     hashHere && fromCheck === null
-      ? await UploadPass.open(deps, upload!, ctx, ctx.deadlineAt !== undefined && upload!.size >= deps.limits.singleReadResumableMinBytes)
+      ? await UploadPass.open(deps, upload!, ctx, (ctx.deadlineAt !== undefined && upload!.size >= deps.limits.singleReadResumableMinBytes) || hashedResumably(upload!, deps.limits))
       : null;
   const blobs = segments ? segments.blobStore(pass ? pass.source.blobStore() : deps.blobs) : pass ? pass.source.blobStore() : deps.blobs;
   // A continuation drops these reads (the next attempt starts them again): the waits for member-cache room leave the listing time to end here.
@@ -239,10 +241,11 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
       for (const later of segments?.unhashed ?? []) await touchSegmentHashClaim(deps, later, ctx.abortSignal);
       // The upload's hash so far, saved before the point (the next attempt's pass starts where this one's stopped): a
       // delivery that then loses the race for the point leaves a row as exact as any (its states after its offset's bytes).
-      // Not when the chain goes on as the image's stored-hash check: its attempts read no pass (fromCheck), and its last
-      // leaves the upload's hash to the hash stage, from byte 0; a save there is a write no attempt reads (regression
-      // check-chain-saves-unused-upload-hash-state).
-      const hashSaved = run.checkContinues === null && pass ? await pass.saveForContinuation() : 'not-saved';
+      // Not when the chain goes on as the image's stored-hash check below LIMITS.resumableHashMinBytes: its attempts read
+      // no pass (fromCheck), and its last leaves the upload's hash to the hash stage, from byte 0; a save there is a write
+      // no attempt reads (regression check-chain-saves-unused-upload-hash-state). From that size on the hash stage reads
+      // on from the saved states once the chain ends, so the save is what spares it the bytes read so far.
+      const hashSaved = pass && (run.checkContinues === null || hashedResumably(upload!, deps.limits)) ? await pass.saveForContinuation() : 'not-saved';
       // Durable before the send: a later delivery of this attempt (or of any before it) sends this key, not one of its own.
       if (!(await recordContinuation(deps, parent, membersSoFar, run.heldFrom, run.waitedBeforeMs + run.memberWaitMs, run.checkContinues, run.stopToCarry, recordedPoint?.etag ?? null))) {
         // Another attempt continued (or ended) the chain while this one ran: its key is the chain's, not this one's.
@@ -281,24 +284,26 @@ async function unpackArchive(deps: StageDeps, message: FileMessage, ctx: StageCo
     if (!pass) {
       const outcome = await run.finish(format, undefined, hashHere);
       // An image's stored-hash check chain ends without a pass (fromCheck): what its listing attempts' passes saved is of no
-      // use to the hash stage, which hashes an upload this size from byte 0; gone, it does not read as a hash moving.
-      if (hashHere) await deleteHashCheckpointsOf(deps, upload!);
+      // use to the hash stage, which hashes an upload below LIMITS.resumableHashMinBytes from byte 0; gone, it does not
+      // read as a hash moving. From that size on the hash stage reads on from it (hashResumably): kept.
+      if (hashHere && !hashedResumably(upload!, deps.limits)) await deleteHashCheckpointsOf(deps, upload!);
       // A redelivery after an earlier delivery's read recorded the upload's hash and stopped before its end: the root is still to send on.
       // Read again after the finish: a resumable hash beside this unpack may have been recorded meanwhile (then this sends it on).
       const after = upload ? await deps.index.getFile(parent.fileId) : null;
       const now = upload ? await deps.index.getUpload(upload.blobName) : null;
-      return { outcome, ...(after ? afterUnpack(now, after, deps.limits) : {}) };
+      return { outcome, ...(after ? afterUnpack(now, after) : {}) };
     }
     // Reading the rest of the blob for the hash is the hash's time, not the unpack's: not charged to the item's unpack budget.
     const settling = Date.now();
     const hashed = await pass.settle();
     hashingMs += Date.now() - settling;
     if (hashed === 'changed') run.stop('evidence-changed', `the archive's blob changed or vanished while it was read (recorded ETag ${upload!.etag}); unpacking stopped`, 'evidence-changed');
-    else if (hashed) run.rootSha256 = hashed.sha256;
-    const outcome = await run.finish(format, { hashedInRead: hashed !== null && hashed !== 'changed', read: pass.source.counts, hashResumedFromBytes: pass.source.startOffsetBytes });
+    else if (hashed !== null && hashed !== 'handed-on') run.rootSha256 = hashed.sha256;
+    const hashedInRead = hashed !== null && hashed !== 'changed' && hashed !== 'handed-on';
+    const outcome = await run.finish(format, { hashedInRead, read: pass.source.counts, hashResumedFromBytes: pass.source.startOffsetBytes }, hashed === 'handed-on');
     const after = await deps.index.getFile(parent.fileId);
     const now = await deps.index.getUpload(upload!.blobName);
-    return { outcome, ...(after ? afterUnpack(now, after, deps.limits) : {}) };
+    return { outcome, ...(after ? afterUnpack(now, after) : {}) };
   } finally {
     pass?.close();
     await segments?.close();
@@ -597,11 +602,11 @@ async function uploadOfRoot(deps: StageDeps, file: FileRecord): Promise<UploadRe
  * not been identified yet), back to hash when the read ended without it.
  * Nothing for an archive analysed before its unpack (members, disk images).
  */
-function afterUnpack(upload: UploadRecord | null, root: FileRecord, limits: Pick<Limits, 'resumableHashMinBytes'>): Pick<StageResult, 'forward'> {
+function afterUnpack(upload: UploadRecord | null, root: FileRecord): Pick<StageResult, 'forward'> {
   if (!upload || upload.integrity === 'failed' || root.stage === 'failed') return {};
   const file = { caseId: root.caseId, evidenceId: root.evidenceId, fileId: root.fileId };
-  // Hashed resumably by the hash stage beside this unpack: that hash sends the root on when it is recorded.
-  if (upload.integrity === 'pending' && hashedResumably(upload, limits)) return {};
+  // Back to hash at every size: below LIMITS.resumableHashMinBytes it reads the upload from byte 0; from that size on it
+  // reads on from the states this unpack's read saved (UploadPass.settle), or from byte 0 when it saved none.
   if (upload.integrity === 'pending') {
     return {
       forward: { file: { ...file, blobName: upload.blobName } as FileMessage, facts: { kind: 'archive', unpack: root.unpack, hashPending: true }, messageKey: AFTER_UNPACK_KEY },
@@ -621,7 +626,7 @@ export async function rootLeftToAnalyse(deps: StageDeps, fileId: string): Promis
   if (!file) return null;
   const upload = await uploadOfRoot(deps, file);
   if (!upload || upload.integrity === 'pending') return null;
-  return afterUnpack(upload, file, deps.limits).forward?.file ?? null;
+  return afterUnpack(upload, file).forward?.file ?? null;
 }
 
 /** The message key prefix of an unpack's continuation (`unpack-continue:<members so far>`). */
@@ -755,10 +760,11 @@ async function unpackOver(deps: StageDeps, parent: FileRecord, upload: UploadRec
   if (continuedFrom(ctx.messageId) !== null) await forgetContinuation(deps, parent);
   // An image's resumable stored-hash check row, left by the same crash (finish deletes it after the point).
   await deps.index.deleteImageCheckCheckpoint(parent.fileId);
-  // The single read's saved hash progress (UploadPass), should the unpack have ended without its pass's settle (the hash
-  // stage's own rows, of an upload it hashes resumably, are its to delete).
+  // The single read's saved hash progress (UploadPass), should the unpack have ended without its pass's settle: of no use
+  // below LIMITS.resumableHashMinBytes (the hash stage reads such an upload from byte 0); from that size on the hash stage
+  // reads on from it (hashResumably), and deletes it when it records the hash.
   if (upload && !hashedResumably(upload, deps.limits)) await deleteHashCheckpointsOf(deps, upload);
-  return { outcome: skipped('already-done'), ...afterUnpack(upload, parent, deps.limits) };
+  return { outcome: skipped('already-done'), ...afterUnpack(upload, parent) };
 }
 
 /**
@@ -809,7 +815,8 @@ async function recordContinuation(
  * are told of the attempt's single read: 'unmeasured' with a split set's later segments; how far a pass that a
  * continuation would drop has got (0-1: it starts at byte 0, so its bytes read are its position); null without a pass,
  * or with one that saves its hash state when its attempt continues (savesOnContinue): continuing then costs no second
- * read of the upload, so nothing bounds the waits but the continue point, as for an image hashed by the hash stage.
+ * read of the upload (every upload of at least LIMITS.resumableHashMinBytes), so nothing bounds the waits but the
+ * continue point.
  * (Not its position over the size: a resumed pass's bytes read count from its saved offset, and the bound on them
  * exists only for the re-read, which a saving pass does not have; regression
  * resumed-pass-shut-off-member-cache-waits: a 4 GiB image resumed at 2 GiB was allowed no wait at all.)
@@ -832,8 +839,8 @@ function listingStopOf(budget: EvidenceBudget): string | null {
 /**
  * Whether a disk image's end goes to a continuation because this attempt is past half its time (ContinuePoint.pastHalf).
  * Working time (less `waitedMs`, its waits for member-cache room) only for an attempt holding a measured single read,
- * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (an image hashed
- * resumably, a nested image) may have waited up to its continue point, so its end would have only the margin left (the
+ * whose waits were bounded to leave its end that long (member-room.wait.ts). One holding none (a pass that saves its
+ * states on continuing, a nested image) may have waited up to its continue point, so its end would have only the margin left (the
  * EWF stored-hash check reading media the listing did not): wall-clock time, as before; so for a split set's
  * unmeasured reads (the fixed allowance).
  */
@@ -936,15 +943,14 @@ export const AFTER_UNPACK_KEY = 'after-unpack';
 /**
  * The hash message of the upload whose archive `fileId` is, when its hash was
  * left to that archive's unpack and is still to take (a dead-lettered unpack):
- * the hash stage then reads it as any other upload.
+ * the hash stage then reads it as any other upload (from the states the
+ * unpack's read saved, when it is of at least LIMITS.resumableHashMinBytes).
  */
 export async function uploadLeftToHash(deps: StageDeps, fileId: string): Promise<HashMessage | null> {
   const file = await deps.index.getFile(fileId);
   if (!file || file.stage === 'failed') return null;
   const upload = await uploadOfRoot(deps, file);
   if (!upload || upload.integrity !== 'pending') return null;
-  // Never left to the unpack: its own hash chain (continuations, redeliveries) is still going.
-  if (hashedResumably(upload, deps.limits)) return null;
   return { caseId: upload.caseId, evidenceId: upload.evidenceId, blobName: upload.blobName, fileId: upload.rootFileId };
 }
 
@@ -957,8 +963,8 @@ function hashFailedFirst(failure: FileRecord['failure']): failure is HashFailure
 /**
  * The unpack of an uploaded archive whose hash failed before it ran (the blob
  * changed, or the hash was dead-lettered or given up on as stuck): with a
- * resumable hash beside it (hashedResumably) the root can fail while its unpack
- * is still pending. The bytes are not to be trusted, so nothing is read; the
+ * hash message re-sent beside it (a watchdog re-drive dead-lettered or failed
+ * stuck) the root can fail while its unpack is still pending. The bytes are not to be trusted, so nothing is read; the
  * unpack is recorded failed with the hash's reason (no custody entry: the root's
  * failure already has one, and nothing was done here), so the item settles
  * instead of the watchdog re-sending this unpack until it calls it stuck.
@@ -984,10 +990,10 @@ async function closeUnpackOfFailedHash(deps: StageDeps, root: FileRecord, failur
 }
 
 /**
- * Whether the upload is hashed by the hash stage itself, resumably, over as
- * many invocations as it takes (hash.stage.ts hashResumably), and never in an
- * unpack's single read: one that large could not be read whole in one unpack
- * invocation either (LIMITS.resumableHashMinBytes).
+ * Whether the upload may not be read whole in one invocation (LIMITS.resumableHashMinBytes): its unpack's single read
+ * always hashes it resumably, and when that read does not reach the end of the blob (its listing ended first, or the
+ * unpack was given up on) it saves its hash states and the hash stage reads on from them (hash.stage.ts hashResumably),
+ * over as many invocations as it takes: never a second read of the bytes already hashed.
  */
 export function hashedResumably(upload: Pick<UploadRecord, 'size'>, limits: Pick<Limits, 'resumableHashMinBytes'>): boolean {
   return upload.size >= limits.resumableHashMinBytes;
@@ -1133,10 +1139,29 @@ class UploadPass {
   /**
    * The upload's hashes, recorded; 'changed' when the blob changed (recorded as
    * evidence-changed); null when the read was cut off by the stage's deadline
-   * (the upload goes back to the hash stage). Other faults are thrown (retried).
+   * (the upload goes back to the hash stage); 'handed-on' when the upload is of
+   * at least LIMITS.resumableHashMinBytes and the listing ended more than
+   * LIMITS.hashCheckpointBytes before the end of the blob: the rest may be far more than this invocation
+   * can read (a 2 TB image whose file system ends early), so the pass stops, its
+   * states are saved (the row the hash stage resumes: hashResumably) and the
+   * upload goes back to the hash stage, which reads only the rest. Other faults
+   * are thrown (retried).
    */
-  async settle(): Promise<Hashes | 'changed' | null> {
+  async settle(): Promise<Hashes | 'changed' | 'handed-on' | null> {
     const upload = this.upload;
+    // A rest of at most LIMITS.hashCheckpointBytes (a ZIP's central directory, a few seconds of reading) is drained here as
+    // below the threshold: a hand-on would cost a message and an invocation for it. Should the deadline cut that drain
+    // off, the upload goes back to the hash stage as for any cut-off drain, from the states saved before (or byte 0).
+    if (!this.changed && hashedResumably(upload, this.deps.limits) && upload.size - this.source.passed > this.deps.limits.hashCheckpointBytes) {
+      // Nothing to save (past LIMITS.maxHashRestarts starts over; nothing hashed since the states it resumed from) leaves
+      // the row as it is: the hash stage resumes it, starts over or gives up (hash-state-unusable) as for its own chain.
+      const saved = await this.saveForContinuation();
+      this.ctx.logger.info(
+        { blobName: upload.blobName, read: this.source.counts, resumedFromBytes: this.source.startOffsetBytes, hashedBytes: this.hashedBytes, sizeBytes: upload.size, saved },
+        'unpack: listing over before the end of the upload; its hash goes on in the hash stage from the saved state',
+      );
+      return 'handed-on';
+    }
     if (!this.changed) {
       try {
         await this.source.drain();
@@ -1145,7 +1170,8 @@ class UploadPass {
         else if (this.ctx.abortSignal?.aborted && this.ctx.abortSignal.reason instanceof ExhibitError && this.ctx.abortSignal.reason.code === 'timeout') {
           this.ctx.logger.warn({ blobName: upload.blobName, read: this.source.counts }, 'the unpack\'s read of its upload was cut off by the deadline; the hash stage hashes it');
           // The hash stage hashes an upload this size from byte 0 (node:crypto): the saved progress is of no use to it.
-          if (this.resumable) await this.deps.index.deleteHashCheckpoints(upload.rootFileId);
+          // One of at least resumableHashMinBytes keeps them: the hash stage reads on from them (hashResumably).
+          if (this.resumable && !hashedResumably(upload, this.deps.limits)) await this.deps.index.deleteHashCheckpoints(upload.rootFileId);
           return null;
         } else throw err;
       }
@@ -2096,7 +2122,8 @@ class UnpackRun {
       // continuations"): the bytes before it were hashed by earlier attempts of this unpack, the digests over all of them.
       ...(single?.hashedInRead && single.hashResumedFromBytes > 0 ? { hashResumedFromBytes: single.hashResumedFromBytes } : {}),
       // An upload whose hash was left to this unpack, ending in an attempt of its image's resumable check chain (no single
-      // read there): the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
+      // read there), or of at least resumableHashMinBytes whose pass handed the rest on (UploadPass.settle 'handed-on'):
+      // the subject has no sha256 yet; the hash stage takes the upload's hash and records its own entry.
       ...(uploadHashLeftToHashStage ? { uploadHashTakenByHashStage: true } : {}),
       ...(this.segmentOf ? { imageSegmentOf: this.segmentOf.first, firstSegmentReceived: this.segmentOf.firstPresent } : {}),
       // Every segment read, or past LIMITS.maxCustodySegmentListBytes their count and digest: the log refuses an entry over 64 KiB.

@@ -21,9 +21,13 @@ import { createHarness, limitsWith, sha256, uploadEvidence, type Harness } from 
  * The hash of an upload too large for one stage invocation (a 500 GB-2 TB disk
  * image) is taken resumably (hash.stage.ts hashResumably): states saved in the
  * index every checkpoint, a continuation message before the deadline, read on
- * from the checkpoint pinned to the ETag. Here with tiny limits, through the
- * stage runner, against Azurite and PGlite, delivering every message the
- * runner sends as the bus would.
+ * from the checkpoint pinned to the ETag. An archive or disk image that large
+ * is not hashed by that chain beside its unpack: its unpack's single read
+ * hashes it (resumably), and the chain only reads on from the states that
+ * read saved when its listing ended early or the unpack was given up on (so
+ * the re-drive and watchdog cases of the chain itself are on large plain
+ * files here). With tiny limits, through the stage runner, against Azurite
+ * and PGlite, delivering every message the runner sends as the bus would.
  */
 let h: Harness;
 /** Bytes the stages took from each blob read, and the offsets reads started at. */
@@ -318,64 +322,67 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'integrity-verified')[0]).toMatchObject({ tools: [{ name: 'exhibit-pipeline' }, { name: 'node:crypto/openssl' }] });
   });
 
-  it('a large ZIP unpacked before any hashing: listed by range (not hashed in its read, nothing sent back to hash), then its hash chain ends and sends the archive on', async () => {
+  it('a large ZIP is hashed in its unpack\'s single read: the hash stage only marks it and sends it on, no chain of its own; the unpack records the hash and sends the archive on once', async () => {
     const members = Array.from({ length: 5 }, (_, i) => ({ name: `DCIM/IMG_${i}.jpg`, data: randomBytes(300_000 + i), compress: false }));
     const zip = await zipOf(members);
     const message = await upload('phone.zip', zip);
     const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const opened = reads.opened.length;
     const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
-    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':hash-continue:'))).toHaveLength(0);
     const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
     expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 5, failedMembers: 0 } });
-    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
-    // Not sent back to hash: its hash chain (hash-continue:0, sent by the first delivery) is what hashes it.
-    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack'))).toHaveLength(0);
-
-    // The hash chain the first delivery started (hash-continue:0): continuations to the end, each delivered once.
-    const { deliveries, deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
-    expect(deadLettered).toEqual([]);
-    const k = TINY.hashCheckpointBytes;
-    expect(deliveries.map((d) => d.messageId)).toEqual(Array.from({ length: Math.ceil(zip.length / k) }, (_, i) => `hash:${message.fileId}:hash-continue:${i * k}`));
-    expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
     const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.integrity).toBe('verified');
     expect(up.hashes).toEqual(hashesOf(zip));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
-    // The unpack is over: the hash sends the archive on to analyse.
+    const verified = custodyOf(message.evidenceId, 'integrity-verified');
+    expect(verified).toHaveLength(1);
+    // Resumable at this size (its hash could have gone on in the hash stage): hash-wasm's.
+    expect(verified[0]!.tools?.map((t) => t.name)).toContain('hash-wasm');
+    expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).toMatchObject({ uploadHashedInThisRead: true });
+    // One stream to the blob's end, the unpack's pass from byte 0 (the central directory's few bytes after its listing
+    // drained in the same read): the hash stage read nothing of its own, and nothing was sent back to it.
+    expect(reads.opened.slice(opened)).toEqual([0]);
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack'))).toHaveLength(0);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
     expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
   });
 
-  it('a large ZIP whose unpack continues past its deadlines while its hash chain runs beside it: each member once, the hash once, the archive sent on once', async () => {
+  it('a large ZIP whose unpack continues past its deadlines: each attempt\'s pass resumes the hash from the states the one before saved; each member once, the hash once, the archive sent on once', async () => {
     const members = Array.from({ length: 4 }, (_, i) => ({ name: `CONT/c${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
     const zip = await zipOf(members);
     const message = await upload('continued.zip', zip);
+    const opened = reads.opened.length;
     const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
-    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+    expect(first).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
     // The unpack's continue point at once: every attempt records one member and continues (unpack-continue:<n>).
     h.deps.limits = limitsWith({ ...TINY, unpackContinueMarginMs: TINY.stageDeadlineMs });
     const unpackSends = () => h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === message.fileId);
     const delivered = new Set<string>();
     const outcomes: StageOutcome[] = [];
-    const deliverNextUnpack = async (): Promise<boolean> => {
+    const savedOffsets: number[] = [];
+    const etag = (await h.index.getUpload(message.blobName))!.etag;
+    for (;;) {
       const next = unpackSends().find((s) => !delivered.has(s.message.messageId));
-      if (!next) return false;
+      if (!next) break;
       delivered.add(next.message.messageId);
       outcomes.push(await runMessage(h.deps, 'unpack', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv()));
-      return true;
-    };
-    // Two attempts of the unpack, then the whole hash chain beside it (the hash recorded while the unpack is pending), then the rest.
-    expect(await deliverNextUnpack()).toBe(true);
-    expect(await deliverNextUnpack()).toBe(true);
-    expect(outcomes).toMatchObject([{ status: 'skipped' }, { status: 'skipped' }]);
-    const { deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
-    expect(deadLettered).toEqual([]);
-    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
-    const sentOn = () => h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId);
-    // The unpack is not over: the hash sends nothing on.
-    expect(sentOn()).toHaveLength(0);
-    while (await deliverNextUnpack()) if (outcomes.length > 50) throw new Error('continuations do not end');
+      const row = await h.index.getHashCheckpoint(message.fileId, etag);
+      if (row) savedOffsets.push(row.offsetBytes);
+      if (outcomes.length > 50) throw new Error('continuations do not end');
+    }
     expect(outcomes.at(-1)).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 4, failedMembers: 0 } });
     expect(unpackSends().slice(1).map((s) => /:unpack-continue:(\d+)$/.exec(s.message.messageId)?.[1])).toEqual(['1', '2', '3']);
+    // Every continuing attempt saved its states (never moving back), and each later pass started where they were: no
+    // byte streamed twice (here the first pass ran ahead of its listing to the end of the ZIP, so the later passes had
+    // nothing left to read).
+    expect(savedOffsets).toHaveLength(3);
+    expect(savedOffsets[0]).toBeGreaterThan(0);
+    for (const [i, offset] of savedOffsets.entries()) if (i > 0) expect(offset).toBeGreaterThanOrEqual(savedOffsets[i - 1]!);
+    const streams = reads.opened.slice(opened);
+    expect(streams[0]).toBe(0);
+    expect(new Set(streams).size).toBe(streams.length);
     const recorded = (await h.index.listChildren(message.fileId)).sort((a, b) => (a.entryIndex ?? 0) - (b.entryIndex ?? 0));
     expect(recorded.map((m) => [m.name, m.sha256])).toEqual(members.map((m) => [path.basename(m.name), sha256(m.data)]));
     const analysed = h.bus.sent.filter((s) => s.queue === 'analyse').flatMap((s) => {
@@ -383,32 +390,39 @@ describe('resumable hash of a large upload', () => {
       return body.files ? body.files.map((f) => f.fileId) : body.fileId ? [body.fileId] : [];
     });
     expect(recorded.map((m) => analysed.filter((id) => id === m.fileId).length)).toEqual([1, 1, 1, 1]);
-    // Hashed once, by its own chain; never sent back to hash by the unpack; the archive sent on once, by the unpack's last attempt.
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(zip));
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // Hashed once, in the unpack's read; never sent back to hash; the archive sent on once, by the unpack's last attempt.
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(1);
-    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack'))).toHaveLength(0);
-    expect(sentOn()).toHaveLength(1);
+    expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).toMatchObject({ uploadHashedInThisRead: true, hashResumedFromBytes: savedOffsets.at(-1) });
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack') || s.message.messageId.includes(':hash-continue:'))).toHaveLength(0);
+    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
   });
 
-  it('a large ZIP hashed before its unpack ends: the hash sends nothing on, the unpack sends the archive to analyse once', async () => {
+  it('a hash message delivered again while its large archive\'s unpack is pending (a redelivery, a watchdog re-drive) reads nothing and starts no hash beside the unpack', async () => {
     const members = Array.from({ length: 4 }, (_, i) => ({ name: `DOCS/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
     const zip = await zipOf(members);
     const message = await upload('docs.zip', zip);
     const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
-    const toAnalyse = () => h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId);
-    const { deadLettered } = await runHashChain(message);
-    expect(deadLettered).toEqual([]);
-    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
-    expect((await h.index.getFile(message.fileId))!.unpack).toBe('pending');
-    expect(toAnalyse()).toHaveLength(0);
+    const opened = reads.opened.length;
+    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 2 }, inv())).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 5 });
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:redrive-1-5`, deliveryCount: 1 }, inv())).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
+    expect(reads.opened.slice(opened)).toEqual([]);
+    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':hash-continue:'))).toHaveLength(0);
+    expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
     const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
     expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 4 } });
-    expect(toAnalyse().map((s) => s.message.messageId)).toEqual([`analyse:${message.fileId}`]);
+    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
+    expect(reads.opened.slice(opened)).toEqual([0]);
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
   });
 
   it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))(
-    'a large disk image is sent to its unpack at once and listed by range while hashing goes on; the unpack does not hash it; the root goes on once hashed',
+    'a large disk image (E01) is sent to its unpack and hashed in its read, its stored hashes checked; the root goes on once hashed',
     async () => {
       const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-resumable-e01-'));
       try {
@@ -416,59 +430,48 @@ describe('resumable hash of a large upload', () => {
         const e01 = readFileSync(buildMemoryCard(dir, files, [], { sizeKiB: 34_000 }).e01);
         h.deps.limits = limitsWith({ ...TINY, resumableHashMinBytes: 64 * 1024, hashCheckpointBytes: 64 * 1024 });
         const message = await upload('card.E01', e01);
-        const ingested = hashSends(message.fileId).length;
-
-        // First delivery: identified, marked and sent to unpack; the hash goes on in the next message.
+        const opened = reads.opened.length;
         const first = await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
-        expect(first).toEqual({ status: 'done', summary: { hashedBy: 'hash', resumable: true, kind: 'archive' } });
+        expect(first).toEqual({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
         expect(h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
-        expect(hashSends(message.fileId).slice(ingested).map((s) => s.message.messageId)).toEqual([`hash:${message.fileId}:hash-continue:0`]);
-
-        // The unpack runs before any hashing: it lists the image and records no hash; it sends nothing back to hash.
         const unpacked = await runMessage(h.deps, 'unpack', { body: { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId }, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
         expect(unpacked).toMatchObject({ status: 'done', summary: { format: 'disk-image', failedMembers: 0 } });
         const children = await h.index.listChildren(message.fileId);
         expect(children.filter((c) => c.entryKind === 'file').map((c) => c.sha256).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
-        expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
-        expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).not.toHaveProperty('uploadHashedInThisRead');
-        expect(hashSends(message.fileId)).toHaveLength(ingested + 1);
-        expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(0);
-
-        // The hash chain: continuations to the end; then the root goes on to analyse.
-        const { deliveries, deadLettered } = await runHashChain(message, { firstId: `hash:${message.fileId}:hash-continue:0` });
-        expect(deadLettered).toEqual([]);
-        expect(deliveries.length).toBeGreaterThan(2);
-        expect(deliveries.every((d) => d.deliveryCount === 1)).toBe(true);
+        // The stored-hash check reads the media to its end through the pass: the upload is hashed in the same read.
         const up = (await h.index.getUpload(message.blobName))!;
         expect(up.integrity).toBe('verified');
         expect(up.hashes).toEqual(hashesOf(e01));
+        expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).toMatchObject({ uploadHashedInThisRead: true });
         expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+        expect(reads.opened.slice(opened)).toEqual([0]);
+        expect(hashSends(message.fileId).filter((s) => s.message.messageId.endsWith(':after-unpack') || s.message.messageId.includes(':hash-continue:'))).toHaveLength(0);
         expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     },
   );
-  /** A large ZIP whose first hash delivery sent it to unpack and started the hash chain (hash-continue:0). */
+  /** A large ZIP whose first hash delivery marked it and sent it to its unpack (which hashes it in its read). */
   async function largeZipSentToUnpack(fileName: string) {
     const members = Array.from({ length: 4 }, (_, i) => ({ name: `G/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
     const zip = await zipOf(members);
     const message = await upload(fileName, zip);
     const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
-    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { resumable: true, kind: 'archive' } });
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { hashedBy: 'unpack', kind: 'archive' } });
     expect((await h.index.getFile(message.fileId))!.unpack).toBe('pending');
     return { zip, message, file };
   }
 
   /** The item settled: nothing pending, complete once in custody, no false `stuck`; the watchdog's re-send of the unpack changes nothing. */
-  async function expectSettledAfterHashFailure(message: HashMessage, file: { caseId: string; evidenceId: string; fileId: string }, code: string) {
+  async function expectSettledAfterHashFailure(message: HashMessage, file: { caseId: string; evidenceId: string; fileId: string }, code: string, members = 0) {
     const root = (await h.index.getFile(message.fileId))!;
     expect(root.stage).toBe('failed');
     expect(root.failure).toMatchObject({ stage: 'hash', code });
     expect(root.unpack).toBe('failed');
     expect(await h.index.hasPendingWork(message.caseId, message.evidenceId)).toBe(false);
     expect((await h.index.evidenceStatus(message.caseId, message.evidenceId))!.complete).toBe(true);
-    expect(await h.index.listChildren(message.fileId)).toEqual([]);
+    expect(await h.index.listChildren(message.fileId)).toHaveLength(members);
     // A re-send (the watchdog's, or a redelivery) finds it settled.
     expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped', reason: 'already-done' });
     expect((await h.index.getFile(message.fileId))!.unpack).toBe('failed');
@@ -477,34 +480,36 @@ describe('resumable hash of a large upload', () => {
     expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(0);
   }
 
-  it('large-zip-changed-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
+  it('large-zip-changed-before-its-unpack-left-unpack-pending-then-failed-stuck — found by the unpack\'s own read now: evidence-changed, no hash, the unpack failed, the item settled', async () => {
     const { zip, message, file } = await largeZipSentToUnpack('changed-before-unpack.zip');
-    // The blob changes after the first hash message; the hash chain finds it, before the unpack has run.
+    // The blob changes after the first hash message, before the unpack has run.
     await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, randomBytes(zip.length));
-    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'evidence-changed' });
-    const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
-    expect(unpacked).toMatchObject({ status: 'skipped' });
+    await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
     await expectSettledAfterHashFailure(message, file, 'evidence-changed');
+    expect((await h.index.getUpload(message.blobName))!.hashes ?? null).toBeNull();
     expect(custodyOf(message.evidenceId, 'evidence-changed')).toHaveLength(1);
-    expect(custodyOf(message.evidenceId, 'unpacked')).toHaveLength(0);
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(0);
   });
 
-  it('large-zip-hash-given-up-as-state-unusable-settles-its-pending-unpack', async () => {
-    const { message, file } = await largeZipSentToUnpack('state-unusable-before-unpack.zip');
+  it('a large ZIP whose saved hash state is unusable past LIMITS.maxHashRestarts: its unpack\'s read hashes it whole on node:crypto\'s threads (never from the unusable state)', async () => {
+    const { zip, message, file } = await largeZipSentToUnpack('state-unusable-before-unpack.zip');
     const up = (await h.index.getUpload(message.blobName))!;
     await h.index.saveHashCheckpoint({ rootFileId: up.rootFileId, etag: up.etag, engine: 'hash-wasm@0.0.0', restarts: LIMITS.maxHashRestarts, offsetBytes: 4096, states: { md5: 'a', sha1: 'b', sha256: 'c' } });
-    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'hash-state-unusable' });
-    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'skipped' });
-    await expectSettledAfterHashFailure(message, file, 'hash-state-unusable');
+    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { format: 'zip', memberCount: 4 } });
+    const after = (await h.index.getUpload(message.blobName))!;
+    expect(after.integrity).toBe('verified');
+    expect(after.hashes).toEqual(hashesOf(zip));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')[0]!.tools?.map((t) => t.name)).toContain('node:crypto/openssl');
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
   });
 
   it('unpack-closed-after-hash-failed-counted-its-recorded-members-as-zero', async () => {
-    const { zip, message, file } = await largeZipSentToUnpack('changed-mid-unpack.zip');
-    // An unpack invocation cut off midway had recorded a member before the blob changed.
+    const { message, file } = await largeZipSentToUnpack('dead-hash-mid-unpack.zip');
+    // An unpack invocation cut off midway had recorded a member; then a hash message of the upload (re-sent beside the
+    // pending unpack) was dead-lettered, failing the root.
     const root = (await h.index.getFile(message.fileId))!;
     await h.index.insertFiles([{ ...root, fileId: `${root.fileId}-m0`, parentId: root.fileId, entryIndex: 0, depth: 1, path: `${root.path}/G/f0.bin`, recordedName: 'G/f0.bin', name: 'f0.bin', extension: 'bin', stage: 'pending', failure: null }]);
-    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: message.blobName }, randomBytes(zip.length));
-    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'failed', code: 'evidence-changed' });
+    await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
     expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 2 }, inv())).toMatchObject({ status: 'skipped' });
     const { rows } = await h.sql.query<{ unpack: string; recorded: number; detail: string }>(
       `SELECT unpack, unpack_members_recorded AS recorded, unpack_failure_detail AS detail FROM files WHERE file_id = $1`,
@@ -516,7 +521,7 @@ describe('resumable hash of a large upload', () => {
 
   it('large-zip-hash-dead-lettered-before-its-unpack-left-unpack-pending-then-failed-stuck', async () => {
     const { message, file } = await largeZipSentToUnpack('dead-hash-before-unpack.zip');
-    await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
+    await runDeadLetter(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, reason: 'MaxDeliveryCountExceeded', description: 'storage kept failing' }, inv());
     const unpacked = await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv());
     expect(unpacked).toMatchObject({ status: 'skipped' });
     await expectSettledAfterHashFailure(message, file, 'dead-lettered');
@@ -742,43 +747,58 @@ describe('resumable hash of a large upload', () => {
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
   });
-  it('checkpoint-moving-the-root-hid-member-stalls-from-the-watchdog', async () => {
-    // A large ZIP listed while its hash runs for hours: its members' analyse stalls; the hash's checkpoints must not hide that.
-    const members = Array.from({ length: 4 }, (_, i) => ({ name: `W/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
-    const zip = await zipOf(members);
-    const message = await upload('watched.zip', zip);
-    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
-    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
-    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { memberCount: 4 } });
-    // Nothing in the item has moved for an hour (the members' analyse messages were lost) ...
-    await h.sql.query(`UPDATE files SET updated_at = now() - interval '1 hour' WHERE case_id = $1 AND evidence_id = $2`, [message.caseId, message.evidenceId]);
-    // ... but the hash goes on: a continuation saves its next checkpoint now.
-    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
-    const store = createWatchdogStore(h.sql);
-    const stalledHere = async () => (await store.listStalledFiles({ stallMs: 60_000, limit: 10_000 })).filter((f) => f.evidenceId === message.evidenceId);
-    const stalled = await stalledHere();
-    // The members are found stalled (re-driven to analyse); the root is not: its hash moves, and nothing else of it waits.
-    expect(stalled.map((f) => f.fileId).sort()).toEqual((await h.index.listChildren(message.fileId)).map((c) => c.fileId).sort());
-    expect(stalled.every((f) => f.stage === 'pending' && queuesAwaited({ ...f, hashPending: false }).includes('analyse'))).toBe(true);
-    // Once the checkpoint stops moving too, the root's hash is what stalled: re-driven to hash.
-    await h.sql.query(`UPDATE upload_hash_checkpoints SET updated_at = now() - interval '1 hour' WHERE root_file_id = $1`, [message.fileId]);
-    const root = (await stalledHere()).find((f) => f.fileId === message.fileId);
-    expect(root?.upload).toMatchObject({ hashPending: true, hashMoving: false });
-    expect(queuesAwaited({ stage: root!.stage, unpack: root!.unpack, hashPending: true, hashMoving: root!.upload!.hashMoving })).toEqual(['hash']);
+  it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))('checkpoint-moving-the-root-hid-member-stalls-from-the-watchdog', async () => {
+    // A large disk image whose listing ended early (its files at the start): the unpack hands the rest of the hash on to
+    // the hash stage, whose chain reads on for hours; its members' analyse stalls, and the hash's checkpoints must not hide that.
+    const dir = mkdtempSync(path.join(tmpdir(), 'exhibit-resumable-watch-'));
+    try {
+      const files = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/IMG_000${i}.JPG`, bytes: pseudoRandom(200_000 + i, 31 + i), modified: new Date('2025-06-01T14:30:10Z') }));
+      const raw = readFileSync(buildMemoryCard(dir, files, []).raw);
+      const message = await upload('watched.dd', raw);
+      const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+      expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { hashedBy: 'unpack' } });
+      const opened = reads.opened.length;
+      expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { format: 'disk-image' } });
+      const etag = (await h.index.getUpload(message.blobName))!.etag;
+      const handedOnAt = (await h.index.getHashCheckpoint(message.fileId, etag))!.offsetBytes;
+      expect(handedOnAt).toBeGreaterThan(0);
+      expect(handedOnAt).toBeLessThan(raw.length - TINY.hashCheckpointBytes);
+      expect(custodyOf(message.evidenceId, 'unpacked')[0]!.details).toMatchObject({ uploadHashTakenByHashStage: true });
+      expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:after-unpack`);
+      // Nothing in the item has moved for an hour (the members' analyse messages were lost) ...
+      await h.sql.query(`UPDATE files SET updated_at = now() - interval '1 hour' WHERE case_id = $1 AND evidence_id = $2`, [message.caseId, message.evidenceId]);
+      // ... but the hash goes on, from where the unpack's read stopped: it saves its next checkpoint now.
+      expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:after-unpack`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
+      expect(reads.opened.slice(opened)).toEqual([0, handedOnAt]);
+      const store = createWatchdogStore(h.sql);
+      const stalledHere = async () => (await store.listStalledFiles({ stallMs: 60_000, limit: 10_000 })).filter((f) => f.evidenceId === message.evidenceId);
+      const stalled = await stalledHere();
+      // The members are found stalled (re-driven to analyse); the root is not: its hash moves, and nothing else of it waits.
+      const members = await h.index.listChildren(message.fileId);
+      // (Its directory is recorded indexed: nothing of it waits.)
+      const waiting = members.filter((m) => m.entryKind === 'file');
+      expect(waiting).toHaveLength(3);
+      expect(stalled.map((f) => f.fileId).sort()).toEqual(waiting.map((c) => c.fileId).sort());
+      expect(stalled.every((f) => f.stage === 'pending' && queuesAwaited({ ...f, hashPending: false }).includes('analyse'))).toBe(true);
+      // Once the checkpoint stops moving too, the root's hash is what stalled: re-driven to hash.
+      await h.sql.query(`UPDATE upload_hash_checkpoints SET updated_at = now() - interval '1 hour' WHERE root_file_id = $1`, [message.fileId]);
+      const root = (await stalledHere()).find((f) => f.fileId === message.fileId);
+      expect(root?.upload).toMatchObject({ hashPending: true, hashMoving: false });
+      expect(queuesAwaited({ stage: root!.stage, unpack: root!.unpack, hashPending: true, hashMoving: root!.upload!.hashMoving })).toEqual(['hash']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  it('hash-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat', async () => {
-    // A large ZIP's hash chain dies (its next continuation is lost); the watchdog re-drives it, twice. Every message sent
-    // for it is within Service Bus's duplicate-detection window (1 hour; the stall time is 30 min), so a repeated id is
-    // dropped: the re-drive and the continuation it sends must be new ids, or the chain stays dead.
-    const members = Array.from({ length: 4 }, (_, i) => ({ name: `R/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
-    const zip = await zipOf(members);
-    const message = await upload('redriven.zip', zip);
-    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
-    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
-    // Its unpack is still to run (a long listing): a hash message that is no continuation sends the chain's saved point on.
-    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
+  it('hash-chain-redrive-resent-the-dead-continuation-key-dropped-as-a-repeat — a large plain file\'s chain dies twice; each re-drive reads on from the saved progress under ids never sent before', async () => {
+    // Every message sent for it is within Service Bus's duplicate-detection window (1 hour; the stall time is 30 min), so a
+    // repeated id is dropped: the re-drive and the continuation it sends must be new ids, or the chain stays dead.
     const k = TINY.hashCheckpointBytes;
+    const data = randomBytes(5 * k + 321);
+    const message = await upload('redriven.bin', data);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+    const opened = reads.opened.length;
+    expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { continuing: true } });
     // The chain's message `hash-continue:<k>` is sent and lost.
     expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
     const window = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
@@ -798,60 +818,64 @@ describe('resumable hash of a large upload', () => {
     const moved = Date.now();
     const t1 = 'redrive-1-' + moved;
     await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: moved });
-    // The re-drive runs; the continuation it sends is lost as well: the chain is dead again.
+    // The re-drive runs (k to 2k); the continuation it sends is lost as well: the chain is dead again.
     expect(await deliverNew((id) => id !== `hash:${message.fileId}:${t1}`)).toEqual([`hash:${message.fileId}:${t1}`]);
     expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
     const t2 = 'redrive-2-' + moved;
     await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 2, movedAtMs: moved });
     const delivered = await deliverNew();
-    expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:${t2}`, `hash:${message.fileId}:hash-continue:${k}:${t2}`]);
+    expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:${t2}`, `hash:${message.fileId}:hash-continue:${3 * k}`]);
     const up = (await h.index.getUpload(message.blobName))!;
-    expect(up.hashes).toEqual(hashesOf(zip));
+    expect(up.hashes).toEqual(hashesOf(data));
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
     expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
-    // The unpack ends after the hash and sends the archive on, once.
-    expect(await runMessage(h.deps, 'unpack', { body: file, messageId: `unpack:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done' });
-    expect(h.bus.sent.filter((s) => s.queue === 'analyse' && (s.message.body as { fileId?: string }).fileId === message.fileId)).toHaveLength(1);
+    // Each delivery read on from the saved progress: every interval streamed once.
+    expect(reads.opened.slice(opened)).toEqual([0, k, 2 * k, 3 * k, 4 * k, 5 * k]);
   });
 
-  it('regression: hash-redrive-redelivered-after-the-chain-moved-forked-a-second-chain — a re-drive delivered again sends the live chain\'s plain key', async () => {
-    const members = Array.from({ length: 4 }, (_, i) => ({ name: `F/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
-    const zip = await zipOf(members);
-    const message = await upload('forked.zip', zip);
+  it('regression: hash-redrive-redelivered-after-the-chain-moved-forked-a-second-chain — on a large plain file a re-drive beside the live chain, delivered again, reads on from the chain\'s saved progress: no interval read twice, the hash recorded once', async () => {
+    const k = TINY.hashCheckpointBytes;
+    const data = randomBytes(6 * k + 99);
+    const message = await upload('forked.bin', data);
     const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
     const run = (messageId: string, deliveryCount = 1) => runMessage(h.deps, 'hash', { body: message, messageId, deliveryCount }, inv());
-    const k = TINY.hashCheckpointBytes;
+    const opened = reads.opened.length;
     await run(`hash:${message.fileId}`);
-    await run(`hash:${message.fileId}:hash-continue:0`);
     // `hash-continue:<k>` is live (sent, not yet delivered) when the watchdog re-drives.
     await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 7 });
     await run(`hash:${message.fileId}:redrive-1-7`);
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-7`);
-    // The live chain moves on; then the re-drive is delivered again (its lock lost): the chain's own key, which is dropped.
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    // The live chain moves on; then the re-drive is delivered again (its lock lost).
     await run(`hash:${message.fileId}:hash-continue:${k}`);
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${3 * k}`);
     await run(`hash:${message.fileId}:redrive-1-7`, 2);
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
-    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':redrive-')).map((s) => s.message.messageId)).toEqual([
-      `hash:${message.fileId}:redrive-1-7`,
-      `hash:${message.fileId}:hash-continue:${k}:redrive-1-7`,
-    ]);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${4 * k}`);
+    // Everything still in flight delivered once: the messages go on from the row, and whichever comes after the end stops.
+    const done = new Set([`hash:${message.fileId}`, `hash:${message.fileId}:redrive-1-7`, `hash:${message.fileId}:hash-continue:${k}`]);
+    for (let n = 0; ; n++) {
+      const next = hashSends(message.fileId).find((s) => !done.has(s.message.messageId));
+      if (!next) break;
+      if (n > 50) throw new Error('hash chain did not end');
+      done.add(next.message.messageId);
+      await run(next.message.messageId);
+    }
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    // Every stream started where the saved progress was, each offset once: nothing hashed twice, whichever message ran.
+    expect(reads.opened.slice(opened)).toEqual([0, k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k]);
   });
 
-  it('regression: held-copy-of-a-hash-redrive-continues-under-the-plain-key — a re-drive deferred to another delivery\'s lease before it ran names itself in its continuation', async () => {
-    // A large ZIP's hash chain dies (its `hash-continue:<k>` is lost). The watchdog's re-drive arrives while another
-    // delivery of the item holds its hash lease (here the reconcile pass's re-offer of the still-pending upload, its
-    // first hash message again, held up in its read of the saved point): the re-drive does no work and sends a held
-    // copy. The runner gave the copy to the stage as a later delivery, so it sent the chain's plain key, which
-    // duplicate detection drops (as it drops the holder's own send of it): nothing of the chain was in flight until
-    // the next re-drive.
-    const members = Array.from({ length: 4 }, (_, i) => ({ name: `H/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
-    const zip = await zipOf(members);
-    const message = await upload('held-redrive.zip', zip);
-    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
+  it('regression: held-copy-of-a-hash-redrive-continues-under-the-plain-key — on a large plain file a re-drive deferred to another delivery\'s lease runs later as a held copy and reads on from the saved progress', async () => {
+    // A large file's hash chain dies (its `hash-continue:<k>` is lost). The watchdog's re-drive arrives while another
+    // delivery of the item holds its hash lease (here the reconcile pass's re-offer of the still-pending upload, its first
+    // hash message again, held up in its read of the saved point): the re-drive does no work and sends a held copy.
     const k = TINY.hashCheckpointBytes;
+    const data = randomBytes(4 * k + 5);
+    const message = await upload('held-redrive.bin', data);
+    const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
     await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv());
-    await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:0`, deliveryCount: 1 }, inv());
     expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
     // Sent and lost; every id sent so far is within Service Bus's duplicate-detection window.
     const window = new Set(hashSends(message.fileId).map((s) => s.message.messageId));
@@ -883,14 +907,12 @@ describe('resumable hash of a large upload', () => {
 
     open();
     await holder;
-    // The holder sends the chain's plain key again: a repeat, dropped.
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}`);
-    // The copy, delivered once the lease is free: the first delivery of the re-drive to run the stage.
+    // The holder read on from k and sent the next point's key (new: the chain lives again).
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    // The copy, delivered once the lease is free, reads on from the row too; then every message the window does not drop
+    // is delivered once, and the hash is recorded once.
     await runMessage(h.deps, 'hash', { body: copy.body, messageId: copy.messageId, deliveryCount: 1 }, inv());
-    const sent = hashSends(message.fileId).at(-1)!.message.messageId;
-    expect(sent).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-11`);
-    expect(window.has(sent)).toBe(false);
-    // The chain goes on from there: every message the window does not drop is delivered once, and the hash is recorded.
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${3 * k}`);
     for (let n = 0; ; n++) {
       const next = hashSends(message.fileId).find((s) => !window.has(s.message.messageId));
       if (!next) break;
@@ -898,39 +920,44 @@ describe('resumable hash of a large upload', () => {
       window.add(next.message.messageId);
       await runMessage(h.deps, 'hash', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
     }
-    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(zip));
+    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(data));
     expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
   });
 
-  it('a held copy of a hash re-drive that already ran sends the live chain\'s plain key (no second chain)', async () => {
-    const members = Array.from({ length: 4 }, (_, i) => ({ name: `G/f${i}.bin`, data: randomBytes(300_000 + i), compress: false }));
-    const zip = await zipOf(members);
-    const message = await upload('held-redrive-ran.zip', zip);
+  it('a held copy of a hash re-drive that already ran, on a large plain file: it reads on from the saved progress (no interval twice), the hash recorded once', async () => {
+    const k = TINY.hashCheckpointBytes;
+    const data = randomBytes(5 * k + 17);
+    const message = await upload('held-redrive-ran.bin', data);
     const file = { caseId: message.caseId, evidenceId: message.evidenceId, fileId: message.fileId };
     const run = (messageId: string, deliveryCount = 1, body: unknown = message) => runMessage(h.deps, 'hash', { body, messageId, deliveryCount }, inv());
-    const k = TINY.hashCheckpointBytes;
+    const opened = reads.opened.length;
     await run(`hash:${message.fileId}`);
-    await run(`hash:${message.fileId}:hash-continue:0`);
     await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 1, movedAtMs: 13 });
     const redriveId = `hash:${message.fileId}:redrive-1-13`;
-    // The re-drive runs and sends its continuation, then its lock is lost: delivered again while the chain it woke runs
-    // (that continuation's delivery holds the lease), it defers. (Passes before the fix too: the guard it keeps.)
+    // The re-drive runs and sends its continuation, then its lock is lost: delivered again while another delivery holds
+    // the lease, it defers as a held copy.
     await run(redriveId);
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${k}:redrive-1-13`);
+    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
     const lease = { queue: 'hash' as const, subjectId: message.fileId, holder: 'live-chain' };
-    expect(await h.index.acquireStageLease({ ...lease, messageId: `hash:${message.fileId}:hash-continue:${k}:redrive-1-13` }, 60_000)).toMatchObject({ acquired: true });
+    expect(await h.index.acquireStageLease({ ...lease, messageId: `hash:${message.fileId}:hash-continue:${2 * k}` }, 60_000)).toMatchObject({ acquired: true });
     expect(await run(redriveId, 2)).toEqual({ status: 'skipped', reason: 'held-by-another-delivery' });
     const copy = hashSends(message.fileId).at(-1)!.message;
     expect(copy.body).toMatchObject({ held: { of: redriveId, generation: 1, priorDeliveries: 1 } });
     await h.index.releaseStageLease(lease);
-    // The chain moved on meanwhile; the copy sends its latest plain key (a repeat, dropped), never a suffixed one.
-    await run(`hash:${message.fileId}:hash-continue:${k}:redrive-1-13`);
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
+    await run(`hash:${message.fileId}:hash-continue:${2 * k}`);
     await run(copy.messageId, 1, copy.body);
-    expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${2 * k}`);
-    expect(hashSends(message.fileId).filter((s) => s.message.messageId.includes(':hash-continue:') && s.message.messageId.includes(':redrive-')).map((s) => s.message.messageId)).toEqual([
-      `hash:${message.fileId}:hash-continue:${k}:redrive-1-13`,
-    ]);
+    const done = new Set([`hash:${message.fileId}`, redriveId, copy.messageId, `hash:${message.fileId}:hash-continue:${2 * k}`]);
+    for (let n = 0; ; n++) {
+      const next = hashSends(message.fileId).find((s) => !done.has(s.message.messageId));
+      if (!next) break;
+      if (n > 50) throw new Error('hash chain did not end');
+      done.add(next.message.messageId);
+      await run(next.message.messageId);
+    }
+    const up = (await h.index.getUpload(message.blobName))!;
+    expect(up.hashes).toEqual(hashesOf(data));
+    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    expect(reads.opened.slice(opened)).toEqual([0, k, 2 * k, 3 * k, 4 * k, 5 * k]);
   });
 
   it('a moving resumable hash beside a pending unpack: the watchdog re-sends the unpack only, never the hash', () => {
