@@ -167,4 +167,21 @@ describe('playback links: a ticket for one file, checked on each fetch, ended by
     await f.access.unassign(CASE, 'pat', { by: 'setup' });
     expect((await get(playback(video), { token: false, query: url.searchParams, headers: { range: 'bytes=10-19' } })).status).toBe(401);
   });
+  // Regression playback-ticket-redeemed-on-content-route: a playback link's ticket fetched the file on …/content
+  // (200, attachment, a 'stream' download entry), and a download link's played it inline on …/playback.
+  it('playback-ticket-redeemed-on-content-route: each ticket is accepted only on the route it was issued for', async () => {
+    const playLink = new URL(((await get(link(video))).body as { url: string }).url, 'http://api.invalid');
+    const downloadLink = new URL(((await get(`/cases/${CASE}/files/${video.fileId}/download`)).body as { url: string }).url, 'http://api.invalid');
+    expect(downloadLink.pathname).toBe(`/api/cases/${CASE}/files/${video.fileId}/content`);
+    f.custodyEvents.length = 0;
+    const playOnContent = await get(`/cases/${CASE}/files/${video.fileId}/content`, { token: false, query: playLink.searchParams });
+    expect(playOnContent.status).toBe(401);
+    const downloadOnPlayback = await get(playback(video), { token: false, query: downloadLink.searchParams });
+    expect(downloadOnPlayback.status).toBe(401);
+    expect(f.custodyEvents).toEqual([]);
+    // Each on its own route still works.
+    expect((await get(playback(video), { token: false, query: playLink.searchParams, headers: { range: 'bytes=0-9' } })).status).toBe(206);
+    expect((await get(`/cases/${CASE}/files/${video.fileId}/content`, { token: false, query: downloadLink.searchParams })).status).toBe(200);
+  });
 });
+
