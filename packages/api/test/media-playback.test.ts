@@ -75,7 +75,9 @@ describe('playback: served inline only for video and audio identified from the b
     const res = await get(playback(video));
     expect(res.status).toBe(200);
     expect(res.headers).toMatchObject({ ...SAFETY, 'content-type': 'video/webm', 'accept-ranges': 'bytes', 'content-length': String(video.bytes.length) });
-    expect(res.headers?.['content-disposition']).toMatch(/^inline; filename="clip\.html"/);
+    // Regression playback-inline-named-after-evidence: it was `inline; filename="clip.html"`, so a browser that saved
+    // the response instead of playing it saved the evidence's bytes as clip.html. No file name at all.
+    expect(res.headers?.['content-disposition']).toBe('inline');
     expect(res.bytes.equals(video.bytes)).toBe(true);
   });
 
@@ -125,7 +127,7 @@ describe('playback: served inline only for video and audio identified from the b
   it('still downloads a refused file as an attachment of application/octet-stream (playback takes nothing away)', async () => {
     const res = await get(`/cases/${CASE}/files/${html.fileId}/content`);
     expect(res.status).toBe(200);
-    expect(res.headers).toMatchObject({ 'content-type': 'application/octet-stream' });
+    expect(res.headers).toMatchObject({ 'content-type': 'application/octet-stream', 'cross-origin-resource-policy': 'same-origin' });
     expect(res.headers?.['content-disposition']).toMatch(/^attachment;/);
   });
 

@@ -400,7 +400,7 @@ export const filesRoutes: RouteModule = [
       'Examiners and supervisors only. The same bytes, checks, single byte ranges (206, 416) and assignment check as GET …/content, with a ' +
       "`ticket` from GET …/playback-link (a download link's ticket is not accepted here: 401) or a token. Only for a file identified from its bytes as video or audio of a playable type " +
       "(as GET …/playback-link says); anything else is a 409 'conflict' with `details.playback`, so an HTML page or any other evidence is never served " +
-      "for display from the app's origin. Sent with the listed media type (not sniffed, not taken from the name), `Content-Disposition: inline`, " +
+      "for display from the app's origin. Sent with the listed media type (not sniffed, not taken from the name), `Content-Disposition: inline` (no file name: a browser that saves it instead never names it as the evidence), " +
       "`X-Content-Type-Options: nosniff`, `Content-Security-Policy: sandbox; default-src 'none'` and `Cross-Origin-Resource-Policy: same-origin`. " +
       "Every response that gives bytes (each part a player asks for) is recorded as a 'download' with delivery `playback`, naming the part.",
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
@@ -459,7 +459,12 @@ async function serveFileBytes(
     ...(delivery.as === 'playback'
       ? // Shown in the page: only ever a listed media type, never sniffed, never a document that runs (media-playback.ts).
         { ...PLAYBACK_SAFETY_HEADERS, 'content-type': delivery.contentType, 'content-disposition': contentDisposition(file.name, 'inline') }
-      : { 'content-type': 'application/octet-stream', 'content-disposition': contentDisposition(file.name) }),
+      : {
+          'content-type': 'application/octet-stream',
+          'content-disposition': contentDisposition(file.name),
+          // Not readable into another origin's page (an <img>/<script> there), as playback is not.
+          'cross-origin-resource-policy': 'same-origin',
+        }),
     'x-exhibit-sha256': expected.sha256,
     // Every kind of file is a whole blob or one span of one (file-bytes.ts), so a part of a large file is one ranged
     // read: no kind has to be read from its start to reach it (a deflated member is read from its copy in derived/).
