@@ -73,12 +73,27 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
     // MPEG-4 Part 2 video in MP4: a type the API serves (video/mp4), a codec Chromium does not decode.
     ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '1', '-c:v', 'mpeg4', path.join(dir, 'old-codec.mp4')]);
     ffmpeg(['-f', 'lavfi', '-i', 'sine=frequency=300:sample_rate=48000', '-t', '3', '-c:a', 'libopus', path.join(dir, 'voice.ogg')]);
+    // A polyglot: a real fragmented MP4 (offsets relative to each fragment, so a box inserted before them breaks nothing)
+    // with an HTML page and script in a `free` box right after `ftyp`, where a sniffer reading the first bytes would find it.
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '1', '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8',
+      '-movflags', '+frag_keyframe+empty_moov+default_base_moof', path.join(dir, 'plain.mp4')]);
+    {
+      const mp4 = readFileSync(path.join(dir, 'plain.mp4'));
+      const ftypSize = mp4.readUInt32BE(0);
+      expect(mp4.subarray(4, 8).toString('latin1')).toBe('ftyp');
+      const html = Buffer.from('<!doctype html><html><head><title>seized page</title></head><body><script>document.title = "ran"; fetch("/api/polyglot-ran")</script></body></html>\n');
+      const free = Buffer.alloc(8 + html.length);
+      free.writeUInt32BE(free.length, 0);
+      free.write('free', 4, 'latin1');
+      html.copy(free, 8);
+      writeFileSync(path.join(dir, 'polyglot.mp4'), Buffer.concat([mp4.subarray(0, ftypSize), free, mp4.subarray(ftypSize)]));
+    }
     writeFileSync(path.join(dir, 'page.html'), '<!doctype html><html><head><title>seized page</title></head><body><script>document.title = "ran"</script><p>hello</p></body></html>\n');
 
     h = await allocateHostEnv();
     host = await startHostProcess(h);
     appUrl = h.apiUrl.replace(/\/api$/, '/');
-    const uploads: Array<[string, string]> = [['EX01', 'clip.webm'], ['EX02', 'page.html'], ['EX03', 'old-codec.mp4'], ['EX04', 'voice.ogg']];
+    const uploads: Array<[string, string]> = [['EX01', 'clip.webm'], ['EX02', 'page.html'], ['EX03', 'old-codec.mp4'], ['EX04', 'voice.ogg'], ['EX05', 'polyglot.mp4']];
     for (const [evidenceId, name] of uploads) {
       const bytes = readFileSync(path.join(dir, name));
       files[name] = bytes;
@@ -92,7 +107,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
     const found = await sam.get<{ items: Array<{ file: { fileId: string; name: string }; content: { kind: string; mime: string } }> }>(`/cases/${CASE}/files?limit=50`);
     for (const item of found.items) ids[item.file.name] = item.file.fileId;
     const kinds = Object.fromEntries(found.items.map((i) => [i.file.name, `${i.content.kind} ${i.content.mime}`]));
-    expect(kinds).toMatchObject({ 'clip.webm': 'video video/webm', 'old-codec.mp4': 'video video/mp4' });
+    expect(kinds).toMatchObject({ 'clip.webm': 'video video/webm', 'old-codec.mp4': 'video video/mp4', 'polyglot.mp4': 'video video/mp4' });
     expect(kinds['voice.ogg']).toMatch(/^audio audio\/ogg/);
     expect(kinds['page.html']).not.toMatch(/^(video|audio)/);
 
@@ -202,7 +217,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
         'content-security-policy': "sandbox; default-src 'none'",
         'cross-origin-resource-policy': 'same-origin',
       });
-      expect(r.headers['content-disposition']).toMatch(/^inline;/);
+      expect(r.headers['content-disposition']).toBe('inline');
     }
 
     // Custody: every part the browser got is a download entry marked playback, naming its part; the two links' issues too.
@@ -246,9 +261,51 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
       expect(res.headers.get('content-type'), route).toMatch(/^application\/json/);
       expect(((await res.json()) as any).error.details.playback, route).toBe('not-media');
     }
-    // Navigated to directly, the playback URL shows an error, never the page (its script would set the title).
-    await page.goto(`${appUrl}api/cases/${CASE}/files/${ids['page.html']}/playback`);
+    // Navigated to directly by someone allowed to play (a token: no playback link can be issued for it, and a
+    // download link's ticket is refused on …/playback), the request reaches the type check: a 409 in JSON, never the page.
+    const playbackUrl = `${appUrl}api/cases/${CASE}/files/${ids['page.html']}/playback`;
+    const asErin = await context.newPage();
+    try {
+      await asErin.setExtraHTTPHeaders({ authorization: erin.authorization });
+      const res = await asErin.goto(playbackUrl);
+      expect(res?.status()).toBe(409);
+      expect(res?.headers()['content-type']).toMatch(/^application\/json/);
+      expect(await asErin.title()).not.toBe('ran');
+    } finally {
+      await asErin.close();
+    }
+    // With a download link's ticket it is refused before that (tickets are bound to their route).
+    const download = await erin.get<{ url: string }>(`/cases/${CASE}/files/${ids['page.html']}/download`);
+    const downloadTicket = new URL(download.url, appUrl).searchParams.get('ticket')!;
+    expect((await page.goto(`${playbackUrl}?ticket=${downloadTicket}`))?.status()).toBe(401);
     expect(await page.title()).not.toBe('ran');
+  });
+
+  it('plays an MP4 carrying an HTML page in a free box as video only: navigated to with its playback link, no script runs', async () => {
+    const ran: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes('polyglot-ran')) ran.push(r.url());
+    };
+    context.on('request', onRequest);
+    try {
+      const issued = await erin.get<{ url: string; contentType: string }>(`/cases/${CASE}/files/${ids['polyglot.mp4']}/playback-link`);
+      expect(issued.contentType).toBe('video/mp4');
+      // A media document never fires 'load' while it buffers: wait for the document, then for its <video>.
+      const res = await page.goto(new URL(issued.url, appUrl).href, { waitUntil: 'domcontentloaded' });
+      expect(res?.status()).toBe(200);
+      expect(res?.headers()).toMatchObject({
+        'content-type': 'video/mp4',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "sandbox; default-src 'none'",
+        'cross-origin-resource-policy': 'same-origin',
+      });
+      // Chromium shows a media document for it: a <video>, no script of the file's.
+      await page.locator('video').waitFor();
+      expect(await page.title()).not.toBe('ran');
+    } finally {
+      context.off('request', onRequest);
+    }
+    expect(ran).toEqual([]);
   });
 
   it('gives an investigator no player (playback gives the bytes, as a download does)', async () => {

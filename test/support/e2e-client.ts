@@ -49,6 +49,11 @@ export class ApiClient {
     private readonly token: string,
   ) {}
 
+  /** The Authorization header value, for a browser navigation made as this user (page.setExtraHTTPHeaders). */
+  get authorization(): string {
+    return `Bearer ${this.token}`;
+  }
+
   static async login(h: HostProcessEnv, user: string, roles: Role[]): Promise<ApiClient> {
     const issued = await issueLocalToken({ user, roles }, { keyDir: path.join(h.dataDir, 'keys') });
     return new ApiClient(h.apiUrl, issued.token);

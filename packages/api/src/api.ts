@@ -55,14 +55,17 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
     const { route } = match;
 
     // A download link carries a ticket instead of a token; a token, when sent, wins.
-    const ticket = route.acceptsDownloadTicket && !req.headers.authorization ? req.query.get('ticket') : null;
+    const ticketPurpose = route.acceptsDownloadTicket;
+    const ticket = ticketPurpose !== undefined && !req.headers.authorization ? req.query.get('ticket') : null;
     const tokenPrincipal = route.access === 'public' ? ANONYMOUS : ticket === null ? await authenticate(req.headers.authorization, abortSignal) : null;
 
     const params = route.params.safeParse(match.params);
     if (!params.success) throw validationError('path', params.error);
     const caseId = (params.data as { caseId?: string }).caseId;
     // Bound to the file it was issued for; then checked against the assignment like any caller.
-    const principal = tokenPrincipal ?? (await redeemDownloadTicket(deps, ticket ?? '', params.data as { caseId?: string; fileId?: string }));
+    const principal =
+      tokenPrincipal ??
+      (await redeemDownloadTicket(deps, ticket ?? '', { ...(params.data as { caseId?: string; fileId?: string }), purpose: ticketPurpose ?? 'download' }));
 
     const recordPending = (ids: string[]) => recordPendingAssignmentChanges(deps, ids);
     const diagnostic = route.access !== 'public' && route.access.caseScoped && route.access.answersWithCustodyPending === true;

@@ -9,6 +9,7 @@ import type {
   IndexStore,
   Logger,
   Role,
+  TicketPurpose,
 } from '@exhibit/core';
 
 /**
@@ -171,9 +172,10 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
   access: AccessRule;
   /**
    * Also accepts a download link's ticket (`?ticket=`) in place of a bearer
-   * token; the ticket's user then goes through the same access check.
+   * token; the ticket's user then goes through the same access check. Names
+   * the purpose a ticket must have been issued for to be accepted here.
    */
-  acceptsDownloadTicket?: boolean;
+  acceptsDownloadTicket?: TicketPurpose;
   /** One key per `{name}` in the path. */
   params: P;
   /** Strict: unknown query parameters are rejected with 400. */
@@ -193,7 +195,7 @@ export interface RouteDef {
   summary: string;
   description?: string;
   access: AccessRule;
-  acceptsDownloadTicket?: boolean;
+  acceptsDownloadTicket?: TicketPurpose;
   params: AnyObject;
   query: AnyObject;
   body?: z.ZodType;

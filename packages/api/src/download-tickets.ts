@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ExhibitError, type Role } from '@exhibit/core';
+import { ExhibitError, type Role, type TicketPurpose } from '@exhibit/core';
 import type { ApiDeps, Principal } from './api.types.js';
 import { API_LIMITS } from './api-limits.js';
 import { notFound } from './http-errors.js';
@@ -36,7 +36,7 @@ const sha256 = (ticket: string) => createHash('sha256').update(ticket, 'utf8').d
 
 export async function issueDownloadTicket(
   deps: ApiDeps,
-  grant: { user: string; objectId?: string; roles: Role[]; caseId: string; fileId: string },
+  grant: { user: string; objectId?: string; roles: Role[]; caseId: string; fileId: string; purpose: TicketPurpose },
 ): Promise<IssuedTicket> {
   const now = deps.now?.() ?? new Date();
   const ticket = randomBytes(32).toString('base64url');
@@ -54,13 +54,21 @@ const invalid = () => new ExhibitError('unauthenticated', 'this download link is
  * failure is the same 401, so a link reveals nothing about why it failed.
  * The caller must still authorise the principal against the case (the
  * current assignment), exactly as for a token.
+ *
+ * A ticket is redeemed only on the route it was issued for (`purpose`): a
+ * playback link's ticket does not fetch the file as an attachment on
+ * …/content, nor a download link's stream it inline on …/playback.
  */
-export async function redeemDownloadTicket(deps: ApiDeps, ticket: string, target: { caseId?: string; fileId?: string }): Promise<Principal> {
+export async function redeemDownloadTicket(
+  deps: ApiDeps,
+  ticket: string,
+  target: { caseId?: string; fileId?: string; purpose: TicketPurpose },
+): Promise<Principal> {
   if (!TICKET_RE.test(ticket)) throw invalid();
   const hash = sha256(ticket);
   const stored = await deps.access.getDownloadTicket(hash);
   const now = deps.now?.() ?? new Date();
-  if (!stored || stored.caseId !== target.caseId || stored.fileId !== target.fileId) throw invalid();
+  if (!stored || stored.caseId !== target.caseId || stored.fileId !== target.fileId || stored.purpose !== target.purpose) throw invalid();
   if (now.getTime() >= Date.parse(stored.expiresAt)) throw invalid();
   const principal: Principal = { user: stored.user, roles: stored.roles, authKind: 'ticket', expiresAt: stored.expiresAt, ticketId: hash.slice(0, 16) };
   // The holder's object id: their assignment is checked on each fetch as for their token.

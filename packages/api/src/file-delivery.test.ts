@@ -56,6 +56,10 @@ describe('contentDisposition', () => {
     expect(header).not.toMatch(/[\r\n]/);
     expect(header).toBe(`attachment; filename="Zo_ _x_____..__vil.jpg"; filename*=UTF-8''Zo%C3%AB%20%22x%22%3B___.._%C3%A9vil.jpg`);
   });
+
+  it('names no file inline: a browser saving an unplayable response would use the evidence name (page.html)', () => {
+    expect(contentDisposition('page.html', 'inline')).toBe('inline');
+  });
 });
 
 describe('ExactLengthStream', () => {

@@ -226,9 +226,13 @@ export async function readCheckedFilePart(
 
 /**
  * A Content-Disposition that survives any file name: an ASCII fallback plus RFC 5987 UTF-8.
- * `inline` only for media played in the page (media-playback.ts), never for a download.
+ * `inline` only for media played in the page (media-playback.ts), never for a download, and
+ * with no file name: a browser that cannot play the type saves an inline response instead,
+ * and would save it under the evidence's own name and extension (`page.html`, served as
+ * video/webm) as a file the user's system then opens by that extension.
  */
 export function contentDisposition(fileName: string, disposition: 'attachment' | 'inline' = 'attachment'): string {
+  if (disposition === 'inline') return 'inline';
   const cleaned = fileName.replace(/[\x00-\x1f\x7f/\\]/g, '_') || 'file';
   const ascii = cleaned.replace(/[^\x20-\x7e]/g, '_').replace(/["%;]/g, '_');
   const encoded = encodeURIComponent(cleaned).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);

@@ -75,7 +75,9 @@ describe('playback: served inline only for video and audio identified from the b
     const res = await get(playback(video));
     expect(res.status).toBe(200);
     expect(res.headers).toMatchObject({ ...SAFETY, 'content-type': 'video/webm', 'accept-ranges': 'bytes', 'content-length': String(video.bytes.length) });
-    expect(res.headers?.['content-disposition']).toMatch(/^inline; filename="clip\.html"/);
+    // Regression playback-inline-named-after-evidence: it was `inline; filename="clip.html"`, so a browser that saved
+    // the response instead of playing it saved the evidence's bytes as clip.html. No file name at all.
+    expect(res.headers?.['content-disposition']).toBe('inline');
     expect(res.bytes.equals(video.bytes)).toBe(true);
   });
 
@@ -125,7 +127,7 @@ describe('playback: served inline only for video and audio identified from the b
   it('still downloads a refused file as an attachment of application/octet-stream (playback takes nothing away)', async () => {
     const res = await get(`/cases/${CASE}/files/${html.fileId}/content`);
     expect(res.status).toBe(200);
-    expect(res.headers).toMatchObject({ 'content-type': 'application/octet-stream' });
+    expect(res.headers).toMatchObject({ 'content-type': 'application/octet-stream', 'cross-origin-resource-policy': 'same-origin' });
     expect(res.headers?.['content-disposition']).toMatch(/^attachment;/);
   });
 
@@ -167,4 +169,21 @@ describe('playback links: a ticket for one file, checked on each fetch, ended by
     await f.access.unassign(CASE, 'pat', { by: 'setup' });
     expect((await get(playback(video), { token: false, query: url.searchParams, headers: { range: 'bytes=10-19' } })).status).toBe(401);
   });
+  // Regression playback-ticket-redeemed-on-content-route: a playback link's ticket fetched the file on …/content
+  // (200, attachment, a 'stream' download entry), and a download link's played it inline on …/playback.
+  it('playback-ticket-redeemed-on-content-route: each ticket is accepted only on the route it was issued for', async () => {
+    const playLink = new URL(((await get(link(video))).body as { url: string }).url, 'http://api.invalid');
+    const downloadLink = new URL(((await get(`/cases/${CASE}/files/${video.fileId}/download`)).body as { url: string }).url, 'http://api.invalid');
+    expect(downloadLink.pathname).toBe(`/api/cases/${CASE}/files/${video.fileId}/content`);
+    f.custodyEvents.length = 0;
+    const playOnContent = await get(`/cases/${CASE}/files/${video.fileId}/content`, { token: false, query: playLink.searchParams });
+    expect(playOnContent.status).toBe(401);
+    const downloadOnPlayback = await get(playback(video), { token: false, query: downloadLink.searchParams });
+    expect(downloadOnPlayback.status).toBe(401);
+    expect(f.custodyEvents).toEqual([]);
+    // Each on its own route still works.
+    expect((await get(playback(video), { token: false, query: playLink.searchParams, headers: { range: 'bytes=0-9' } })).status).toBe(206);
+    expect((await get(`/cases/${CASE}/files/${video.fileId}/content`, { token: false, query: downloadLink.searchParams })).status).toBe(200);
+  });
 });
+

@@ -464,9 +464,9 @@ export class PostgresAccessStore implements AccessStore {
       ]);
       if (rows.length === 0) return false;
       await tx.query(
-        `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at, object_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt, objectIdOf(who)],
+        `INSERT INTO download_tickets (ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at, object_id, purpose)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [t.ticketSha256, t.user, t.caseId, t.fileId, t.roles, t.issuedAt, t.expiresAt, objectIdOf(who), t.purpose],
       );
       return true;
     });
@@ -482,8 +482,9 @@ export class PostgresAccessStore implements AccessStore {
       issued_at: Date | string;
       expires_at: Date | string;
       object_id: string | null;
+      purpose: string;
     }>(
-      `SELECT ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at, object_id FROM download_tickets WHERE ticket_sha256 = $1`,
+      `SELECT ticket_sha256, user_name, case_id, file_id, roles, issued_at, expires_at, object_id, purpose FROM download_tickets WHERE ticket_sha256 = $1`,
       [ticketSha256],
     );
     const r = rows[0];
@@ -491,6 +492,8 @@ export class PostgresAccessStore implements AccessStore {
     return {
       ...(r.object_id !== null ? { objectId: r.object_id } : {}),
       ticketSha256: r.ticket_sha256,
+      // The column's CHECK allows only these two.
+      purpose: r.purpose === 'playback' ? 'playback' : 'download',
       user: r.user_name,
       caseId: r.case_id,
       fileId: r.file_id,

@@ -283,6 +283,7 @@ describe.each(backends)('PostgresAccessStore on $name', (backend) => {
   describe('download tickets (0102)', () => {
     const ticket = (n: number, over: Partial<{ user: string; caseId: string; issuedAt: string; expiresAt: string }> = {}) => ({
       ticketSha256: n.toString(16).padStart(64, '0'),
+      purpose: 'download' as const,
       user: 'erin',
       caseId: 'CASE-T',
       fileId: `f${n}`,

@@ -300,7 +300,7 @@ export const filesRoutes: RouteModule = [
       } else {
         // The roles the caller downloads with on this case (the assignment may narrow the token's).
         const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
-        const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId });
+        const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId, purpose: 'download' });
         const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/content`;
         const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
         body = { url, kind: 'api-ticket', expiresAt: issued.expiresAt, fileName: file.name, size: file.size, sha256: file.sha256, range: null };
@@ -330,9 +330,10 @@ export const filesRoutes: RouteModule = [
       "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
       'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
       'Instead of a bearer token, a `ticket` from GET …/download may be given (a download link): the ticket\'s user must still be ' +
-      "assigned with a role that may download, checked on every fetch, and the entry carries the `ticketId`.",
+      "assigned with a role that may download, checked on every fetch, and the entry carries the `ticketId`. A playback link's ticket " +
+      '(GET …/playback-link) is not accepted here (401).',
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
-    acceptsDownloadTicket: true,
+    acceptsDownloadTicket: 'download',
     params: fileParams,
     query: z.strictObject({
       ticket: z.string().max(64).optional().describe('A download link\'s ticket (from GET …/download), used when no Authorization header is sent'),
@@ -358,6 +359,7 @@ export const filesRoutes: RouteModule = [
       "play (MP4, QuickTime, WebM, Matroska, Ogg, 3GPP, MP3, AAC, M4A, WAV, FLAC); anything else is a 409 'conflict' with `details.playback` " +
       "`not-identified`, `not-media` or `type-not-playable`, and stays download-only. The URL is `…/files/{fileId}/playback?ticket=…`: a ticket " +
       `like a download link's (one file, one user, checked against their current assignment on every fetch, ended by unassignment), valid for ` +
+      'only GET …/playback (not …/content, so it never fetches the file as an attachment), ' +
       `${API_LIMITS.downloadUrlTtlMs / 60_000} minutes. A media element cannot send a token, and a player asks for parts of the file for as long ` +
       'as it plays: a client asks for a new link when a fetch is refused (the review app does, resuming where it was). Never a storage SAS, whatever ' +
       "the size. The issue is recorded as a 'download' (delivery `playback-url`, with the issued ticket's id).",
@@ -371,7 +373,7 @@ export const filesRoutes: RouteModule = [
       // The bytes must be there and hashed before a link is worth issuing, as for a download.
       expectedOf(file, await fileBytesOf(deps, file));
       const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
-      const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId });
+      const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId, purpose: 'playback' });
       const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/playback`;
       const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
       // The URL is a bearer secret: record what it grants, never the URL.
@@ -396,13 +398,13 @@ export const filesRoutes: RouteModule = [
     summary: "A video or audio file's bytes for a browser's media player: as GET …/content, served inline as its media type",
     description:
       'Examiners and supervisors only. The same bytes, checks, single byte ranges (206, 416) and assignment check as GET …/content, with a ' +
-      "`ticket` from GET …/playback-link (or …/download) or a token. Only for a file identified from its bytes as video or audio of a playable type " +
+      "`ticket` from GET …/playback-link (a download link's ticket is not accepted here: 401) or a token. Only for a file identified from its bytes as video or audio of a playable type " +
       "(as GET …/playback-link says); anything else is a 409 'conflict' with `details.playback`, so an HTML page or any other evidence is never served " +
-      "for display from the app's origin. Sent with the listed media type (not sniffed, not taken from the name), `Content-Disposition: inline`, " +
+      "for display from the app's origin. Sent with the listed media type (not sniffed, not taken from the name), `Content-Disposition: inline` (no file name: a browser that saves it instead never names it as the evidence), " +
       "`X-Content-Type-Options: nosniff`, `Content-Security-Policy: sandbox; default-src 'none'` and `Cross-Origin-Resource-Policy: same-origin`. " +
       "Every response that gives bytes (each part a player asks for) is recorded as a 'download' with delivery `playback`, naming the part.",
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
-    acceptsDownloadTicket: true,
+    acceptsDownloadTicket: 'playback',
     params: fileParams,
     query: z.strictObject({
       ticket: z.string().max(64).optional().describe("A playback link's ticket (from GET …/playback-link), used when no Authorization header is sent"),
@@ -457,7 +459,12 @@ async function serveFileBytes(
     ...(delivery.as === 'playback'
       ? // Shown in the page: only ever a listed media type, never sniffed, never a document that runs (media-playback.ts).
         { ...PLAYBACK_SAFETY_HEADERS, 'content-type': delivery.contentType, 'content-disposition': contentDisposition(file.name, 'inline') }
-      : { 'content-type': 'application/octet-stream', 'content-disposition': contentDisposition(file.name) }),
+      : {
+          'content-type': 'application/octet-stream',
+          'content-disposition': contentDisposition(file.name),
+          // Not readable into another origin's page (an <img>/<script> there), as playback is not.
+          'cross-origin-resource-policy': 'same-origin',
+        }),
     'x-exhibit-sha256': expected.sha256,
     // Every kind of file is a whole blob or one span of one (file-bytes.ts), so a part of a large file is one ranged
     // read: no kind has to be read from its start to reach it (a deflated member is read from its copy in derived/).

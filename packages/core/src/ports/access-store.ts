@@ -131,8 +131,13 @@ export interface CaseOverview {
  * of the link. It names one file of one case for one user until it expires;
  * the API checks the user's assignment again whenever it is used.
  */
+/** The route a ticket is redeemed on: …/content (download) or …/playback; never the other. */
+export type TicketPurpose = 'download' | 'playback';
+
 export interface DownloadTicket {
   ticketSha256: string;
+  /** Which route redeems it (migration 0235; rows from before it are 'download'). */
+  purpose: TicketPurpose;
   user: string;
   /** The holder's Entra object id, so the assignment check on each fetch matches as for their token. */
   objectId?: string;

@@ -32,6 +32,10 @@ type Problem =
  * player fails again without having played anything since, the format is
  * what it cannot play, and it says so instead of showing a broken player.
  */
+
+/** New playback links the player may ask for on its own (a refused fetch) in any RENEWAL_WINDOW_MS. */
+const RENEWALS_PER_WINDOW = 3;
+const RENEWAL_WINDOW_MS = 60_000;
 export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fileId: string; name: string; mime: string | null }) {
   const [link, setLink] = useState<PlaybackLink | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -41,6 +45,12 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
   const resume = useRef<{ timeSec: number; playing: boolean } | null>(null);
   /** New links asked for since the player last could play. */
   const renewals = useRef(0);
+  /**
+   * When each recent new link was asked for. A file that plays a little and then fails again would otherwise get a new
+   * link (a custody entry, an API call) on every failure for as long as the page is open: at most
+   * RENEWALS_PER_WINDOW in any RENEWAL_WINDOW_MS, whatever canplay said in between.
+   */
+  const renewedAtMs = useRef<number[]>([]);
 
   const fetchLink = () => apiGet<PlaybackLink>(`/cases/${enc(caseId)}/files/${enc(fileId)}/playback-link`);
   const explain = (e: unknown): Problem =>
@@ -63,12 +73,15 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
     const el = media.current;
     if (!el) return;
     const code = el.error?.code;
-    if (renewals.current >= 1) {
+    const nowMs = Date.now();
+    renewedAtMs.current = renewedAtMs.current.filter((t) => nowMs - t < RENEWAL_WINDOW_MS);
+    if (renewals.current >= 1 || renewedAtMs.current.length >= RENEWALS_PER_WINDOW) {
       setLink(null);
       setProblem(code === 2 /* MEDIA_ERR_NETWORK */ ? { kind: 'failed', message: 'the file could not be fetched' } : { kind: 'unplayable' });
       return;
     }
     renewals.current += 1;
+    renewedAtMs.current.push(nowMs);
     const playing = !el.paused;
     try {
       const renewed = await fetchLink();
