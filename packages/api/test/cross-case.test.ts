@@ -3,7 +3,7 @@ import { inject } from 'vitest';
 import { derivedNames, memberFileId, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api, ApiRequest, RouteDef } from '../src/api.types.js';
-import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
+import { createApiFixture, seedCase, seedLooseFiles, seedStoredMember, type ApiFixture, type SeededCase, type SeededLooseFile, type SeededStoredMember } from './api-fixture.js';
 
 /**
  * No response for one case carries anything of another case, even when the two
@@ -23,11 +23,15 @@ let a: SeededStoredMember;
 let b: SeededCase;
 /** Case B's occurrence of the content case A holds in place inside its archive. */
 let sharedFileId: string;
+/** A video case A holds as an upload of its own, and case B's occurrence of it: the playback routes answer only for video and audio. */
+let aVideo: SeededLooseFile;
+let sharedVideoFileId: string;
 
 const CASE_A = 'ALPHA-CASE-7Q';
 const EVIDENCE_A = 'ALPHA-EX-9Z';
 const CASE_B = 'BRAVO-CASE-3K';
 const EVIDENCE_B = 'BRAVO-EX-5M';
+const EVIDENCE_A_VIDEO = 'ALPHA-VID-4W';
 
 beforeAll(async () => {
   f = await createApiFixture(inject('storageConnectionString'));
@@ -68,6 +72,37 @@ beforeAll(async () => {
   const preview = { container: f.deps.containers.derived, name: derivedNames.embeddedPreview(a.memberSha256) };
   await f.blobs.upload(preview, Buffer.from([0xff, 0xd8, 0xff, 0xdb, 4, 5, 6]), { contentType: 'image/jpeg' });
   await f.index.setThumbnail(a.memberSha256, { status: 'done', blob: thumbnail, source: 'image', preview, tools: [{ name: 'sharp', version: '0.34.0' }] });
+  // The same for a video (its contents row's source is A's upload), for the playback routes.
+  [aVideo] = (await seedLooseFiles(f, CASE_A, [
+    { evidenceId: EVIDENCE_A_VIDEO, fileName: 'alpha-clip.webm', bytes: Buffer.from(`webm stand-in of ${CASE_A}`), mime: 'video/webm', detectedExt: 'webm', kind: 'video' },
+  ])) as [SeededLooseFile];
+  const videoCopy = { container: f.deps.containers.derived, name: derivedNames.content(aVideo.sha256) };
+  await f.blobs.upload(videoCopy, aVideo.bytes, { contentType: 'application/octet-stream' });
+  sharedVideoFileId = memberFileId(b.rootFileId, 8);
+  await f.index.insertFiles([
+    {
+      fileId: sharedVideoFileId,
+      caseId: CASE_B,
+      evidenceId: EVIDENCE_B,
+      parentId: b.rootFileId,
+      entryIndex: 8,
+      depth: 1,
+      path: 'phone.zip!/Movies/same.webm',
+      recordedName: 'Movies/same.webm',
+      name: 'same.webm',
+      extension: 'webm',
+      entryKind: 'file',
+      size: aVideo.bytes.length,
+      sha256: aVideo.sha256,
+      source: videoCopy,
+      archiveTimes: {},
+      flags: [],
+      stage: 'pending',
+      failure: null,
+    },
+  ]);
+  await f.index.advanceFile(sharedVideoFileId, 'indexed');
+  expect((await f.index.getContent(aVideo.sha256))?.source.name).toBe(aVideo.blobName);
   const content = await f.index.getContent(a.memberSha256);
   // The premise: the shared row points into case A's archive.
   expect(content?.source.name).toBe(a.blobName);
@@ -79,7 +114,7 @@ afterAll(async () => {
 
 /** Everything that names case A: ids, blob names, file ids, its archive's name. */
 function caseAIdentifiers(): string[] {
-  return [CASE_A, EVIDENCE_A, a.blobName, a.rootFileId, a.memberFileId, 'stored.zip', 'IMG_0002.jpg'];
+  return [CASE_A, EVIDENCE_A, a.blobName, a.rootFileId, a.memberFileId, 'stored.zip', 'IMG_0002.jpg', EVIDENCE_A_VIDEO, aVideo.blobName, aVideo.fileId, 'alpha-clip.webm'];
 }
 
 let uploads = 0;
@@ -89,7 +124,8 @@ async function requestFor(route: RouteDef, token: string): Promise<{ path: strin
   let path = route.path
     .replace('{caseId}', CASE_B)
     .replace('{evidenceId}', EVIDENCE_B)
-    .replace('{fileId}', sharedFileId)
+    // The playback routes answer only for video and audio (409 for a photo): they get B's occurrence of A's video.
+    .replace('{fileId}', /\/playback(-link)?$/.test(route.path) ? sharedVideoFileId : sharedFileId)
     .replace('{sha256}', a.memberSha256)
     .replace('{user}', 'visitor');
   const auth = { authorization: `Bearer ${token}` };
