@@ -93,7 +93,7 @@ export const hashStage: Stage<HashMessage> = async (deps, message, ctx) => {
   }
   // A continuation of this stage's own resumable hash: decided before (no unpack hashes it, or its unpack is over), so
   // not identified again at every checkpoint.
-  if (upload.size >= deps.limits.resumableHashMinBytes && CONTINUATION.test(ctx.messageId)) return hashResumably(deps, upload, forward, ctx, startedAt);
+  if (upload.size >= deps.limits.resumableHashMinBytes && isHashContinuation(ctx.messageId)) return hashResumably(deps, upload, forward, ctx, startedAt);
   // An archive or disk image is hashed in its unpack's single read at every size; one of at least resumableHashMinBytes
   // whose unpack is over without the whole hash comes back here and reads on from the states that read saved.
   const inUnpack = await hashedInUnpack(deps, upload, ctx);
@@ -376,7 +376,12 @@ async function readOnceByUnpack(deps: StageDeps, upload: UploadRecord, ctx: Stag
  * message already sent (duplicate detection would drop it and end the chain).
  */
 export const hashContinueKey = (offsetBytes: number, restarts = 0): string => `hash-continue:${offsetBytes}${restarts > 0 ? `:restart-${restarts}` : ''}`;
-const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
+/**
+ * Whether a message id is a continuation of the hash stage's own resumable hash. The `:redrive-<a>-<b>` suffix is
+ * accepted for a rolling deploy: an older build keyed its watchdog re-drives of a chain that way, and such messages may
+ * still be in flight; continuing reads on from the saved row whatever the key, so nothing else of the suffix matters.
+ */
+export const isHashContinuation = (messageId: string): boolean => /:hash-continue:\d+(:restart-\d+)?(:redrive-\d+-\d+)?$/.test(messageId);
 
 /**
  * The hash of an upload of at least LIMITS.resumableHashMinBytes, taken over
@@ -396,9 +401,13 @@ const CONTINUATION = /:hash-continue:\d+(:restart-\d+)?$/;
  * the whole hash (its listing ended before the end of the blob, or the unpack
  * was dead-lettered): the states its single read saved (the same row, the
  * same engine, exact for their offset whichever read wrote them) are resumed,
- * so only the rest of the blob is read. The hash never runs beside a pending
- * unpack of its upload: the hash stage sends such a delivery to the unpack
- * (hashedInUnpack), which writes the row meanwhile.
+ * so only the rest of the blob is read. In steady state the hash does not run
+ * beside a pending unpack of its upload: the hash stage sends such a delivery
+ * to the unpack (hashedInUnpack), which writes the row meanwhile. Two safe
+ * exceptions: a continuation of this chain (isHashContinuation) reads on without
+ * asking, and a dead-lettered unpack hands the upload here while an attempt of
+ * it may still run; either way both sides only save states exact for their
+ * offset, never moving it back (saveHashCheckpoint), and record the hash once.
  */
 async function hashResumably(
   deps: StageDeps,

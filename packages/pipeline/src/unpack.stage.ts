@@ -1144,7 +1144,11 @@ class UploadPass {
    * LIMITS.hashCheckpointBytes before the end of the blob: the rest may be far more than this invocation
    * can read (a 2 TB image whose file system ends early), so the pass stops, its
    * states are saved (the row the hash stage resumes: hashResumably) and the
-   * upload goes back to the hash stage, which reads only the rest. Other faults
+   * upload goes back to the hash stage, which reads only the rest; also when the
+   * deadline cuts the drain of such an upload off and its states are saved. A pass
+   * that saves nothing (past LIMITS.maxHashRestarts starts over: no resumable
+   * hasher) drains as one below the threshold. Null too when another read recorded
+   * the hash meanwhile (the save found the upload no longer pending). Other faults
    * are thrown (retried).
    */
   async settle(): Promise<Hashes | 'changed' | 'handed-on' | null> {
@@ -1152,15 +1156,18 @@ class UploadPass {
     // A rest of at most LIMITS.hashCheckpointBytes (a ZIP's central directory, a few seconds of reading) is drained here as
     // below the threshold: a hand-on would cost a message and an invocation for it. Should the deadline cut that drain
     // off, the upload goes back to the hash stage as for any cut-off drain, from the states saved before (or byte 0).
-    if (!this.changed && hashedResumably(upload, this.deps.limits) && upload.size - this.source.passed > this.deps.limits.hashCheckpointBytes) {
-      // Nothing to save (past LIMITS.maxHashRestarts starts over; nothing hashed since the states it resumed from) leaves
-      // the row as it is: the hash stage resumes it, starts over or gives up (hash-state-unusable) as for its own chain.
+    // A pass that cannot save (past LIMITS.maxHashRestarts starts over: hashed from byte 0 on the threads) hands nothing
+    // on: the hash stage would find only the unusable row and fail hash-state-unusable, though this pass hashed from 0.
+    // It drains as below the threshold (regression large-image-past-restart-bound-fails-though-hashed-from-zero).
+    if (!this.changed && this.resumable && this.saves && hashedResumably(upload, this.deps.limits) && upload.size - this.source.passed > this.deps.limits.hashCheckpointBytes) {
+      // Nothing hashed since the states it resumed from leaves the row as it is: the hash stage resumes it.
       const saved = await this.saveForContinuation();
       this.ctx.logger.info(
         { blobName: upload.blobName, read: this.source.counts, resumedFromBytes: this.source.startOffsetBytes, hashedBytes: this.hashedBytes, sizeBytes: upload.size, saved },
         'unpack: listing over before the end of the upload; its hash goes on in the hash stage from the saved state',
       );
-      return 'handed-on';
+      // 'not-pending': another read recorded the hash meanwhile; nothing is handed on (no uploadHashTakenByHashStage).
+      return saved === 'not-pending' ? null : 'handed-on';
     }
     if (!this.changed) {
       try {
@@ -1170,8 +1177,15 @@ class UploadPass {
         else if (this.ctx.abortSignal?.aborted && this.ctx.abortSignal.reason instanceof ExhibitError && this.ctx.abortSignal.reason.code === 'timeout') {
           this.ctx.logger.warn({ blobName: upload.blobName, read: this.source.counts }, 'the unpack\'s read of its upload was cut off by the deadline; the hash stage hashes it');
           // The hash stage hashes an upload this size from byte 0 (node:crypto): the saved progress is of no use to it.
-          // One of at least resumableHashMinBytes keeps them: the hash stage reads on from them (hashResumably).
-          if (this.resumable && !hashedResumably(upload, this.deps.limits)) await this.deps.index.deleteHashCheckpoints(upload.rootFileId);
+          // One of at least resumableHashMinBytes saves the pass's states now (the pass stopped, so they are exact for
+          // their offset): the hash stage reads on from them (hashResumably) instead of from byte 0
+          // (regression large-archive-drain-cut-by-deadline-rereads-from-zero).
+          if (hashedResumably(upload, this.deps.limits)) {
+            const saved = await this.saveForContinuation();
+            this.ctx.logger.info({ blobName: upload.blobName, hashedBytes: this.hashedBytes, sizeBytes: upload.size, saved }, 'unpack: the cut-off drain\'s hash states saved for the hash stage');
+            return saved === 'saved' || saved === 'behind' ? 'handed-on' : null;
+          }
+          if (this.resumable) await this.deps.index.deleteHashCheckpoints(upload.rootFileId);
           return null;
         } else throw err;
       }

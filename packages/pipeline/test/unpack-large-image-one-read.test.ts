@@ -2,10 +2,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, LIMITS, rootFileId, type BlobStore, type HashMessage, type QueueName, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, ExhibitError, LIMITS, rootFileId, type BlobStore, type HashMessage, type QueueName, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { unpackStage } from '../src/unpack.stage.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildExt4, buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
 import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
@@ -221,6 +223,96 @@ describe.skipIf(missing.length > 0)(`a large uploaded disk image hashed in its u
     expect(up.hashes).toMatchObject(digestsOf(image));
     expect(h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'integrity-verified')).toHaveLength(1);
     expect(sentFor('analyse', message.fileId)).toHaveLength(1);
+  }, 240_000);
+});
+
+describe.skipIf(missing.length > 0)(`a large image whose pass cannot hand on or is cut off${missing.length > 0 ? ` (missing ${missing.join(', ')})` : ''}`, () => {
+  it('regression: large-image-past-restart-bound-fails-though-hashed-from-zero — its saved state unusable past LIMITS.maxHashRestarts, the listing ending early: the pass (from byte 0, on the threads) drains and records the hash', async () => {
+    const { message, image } = await uploadImage('large-bound.img', 2, 4 * 1024 * 1024, 40 * 1024);
+    const up0 = (await h.index.getUpload(message.blobName))!;
+    await h.index.saveHashCheckpoint({ rootFileId: up0.rootFileId, etag: up0.etag, engine: 'hash-wasm@0.0.0', restarts: LIMITS.maxHashRestarts, offsetBytes: 4096, states: { md5: 'a', sha1: 'b', sha256: 'c' } });
+    const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
+    const plain = h.deps.blobs;
+    h.deps.limits = LARGE_FROM_8_MIB;
+    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    try {
+      await runRoot(message);
+    } finally {
+      h.deps.blobs = plain;
+      h.deps.limits = LIMITS;
+    }
+    const up = (await h.index.getUpload(message.blobName))!;
+    const root = (await h.index.getFile(message.fileId))!;
+    expect(up.integrity).toBe('verified');
+    expect(up.hashes).toEqual(digestsOf(image));
+    expect(root.failure ?? null).toBeNull();
+    // One stream to the end, the pass's from byte 0: nothing read again by the hash stage.
+    expect(counts.toEndFrom).toEqual([0]);
+    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+  }, 240_000);
+
+  it('regression: large-archive-drain-cut-by-deadline-rereads-from-zero — a large image whose final drain (the rest within hashCheckpointBytes) the deadline cuts: the pass saves its states, the hash stage reads on from them', async () => {
+    const { message, image } = await uploadImage('large-drain-cut.img', 2, 4 * 1024 * 1024, 24 * 1024);
+    // Large from 8 MiB; the rest after the listing (free space, under 24 MiB) within one checkpoint interval: drained, not handed on.
+    const limits = limitsWith({ resumableHashMinBytes: 8 * 1024 * 1024, hashCheckpointBytes: 32 * 1024 * 1024 });
+    const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
+    const plain = h.deps.blobs;
+    h.deps.limits = limits;
+    try {
+      expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 1 }, inv())).toMatchObject({ status: 'done', summary: { hashedBy: 'unpack' } });
+      const sent = sentFor('unpack', message.fileId)[0]!;
+      // The unpack's runtime signal fires (a timeout) once the pass is within 1 MiB of the image's end: the listing over
+      // (free space there), the pass draining for the hash.
+      const runtime = new AbortController();
+      const near = image.length - 1024 * 1024;
+      h.deps.blobs = Object.create(plain, {
+        openRead: {
+          value: async (...args: Parameters<BlobStore['openRead']>) => {
+            const stream = await plain.openRead(...args);
+            if (args[0].name !== message.blobName || args[1]?.count !== undefined) return stream;
+            async function* cut(): AsyncGenerator<Buffer> {
+              let read = args[1]?.offset ?? 0;
+              for await (const chunk of stream as AsyncIterable<Buffer>) {
+                read += chunk.length;
+                if (read >= near && !runtime.signal.aborted) runtime.abort(new ExhibitError('timeout', 'the stage deadline (test)'));
+                yield chunk;
+              }
+            }
+            return Readable.from(cut(), { objectMode: false });
+          },
+        },
+      });
+      try {
+        await unpackStage(h.deps, sent.message.body as Parameters<typeof unpackStage>[1], { ...h.ctx, messageId: sent.message.messageId, deliveryCount: 1, deadlineAt: Date.now() + 3_600_000, abortSignal: runtime.signal });
+      } finally {
+        h.deps.blobs = plain;
+      }
+      expect(runtime.signal.aborted).toBe(true);
+      const etag = (await h.index.getUpload(message.blobName))!.etag;
+      expect((await h.index.getUpload(message.blobName))!.integrity).toBe('pending');
+      const row = await h.index.getHashCheckpoint(message.fileId, etag);
+      expect(row?.offsetBytes ?? 0).toBeGreaterThan(0);
+      const unpacked = h.custody.events.filter((e) => e.evidenceId === message.evidenceId && e.action === 'unpacked');
+      expect(unpacked).toHaveLength(1);
+      expect(unpacked[0]!.details).toMatchObject({ uploadHashTakenByHashStage: true });
+      // The hash message again (a re-drive): the hash stage reads on from the pass's saved states, not from byte 0.
+      h.deps.blobs = countingStore(plain, message.blobName, counts);
+      await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 2 }, inv());
+      const delivered = new Set<string>();
+      for (let i = 0; i < 20; i += 1) {
+        const next = sentFor('hash', message.fileId).find((s) => s.message.messageId.includes(':hash-continue:') && !delivered.has(s.message.messageId));
+        if (!next) break;
+        delivered.add(next.message.messageId);
+        await runMessage(h.deps, 'hash', { body: message, messageId: next.message.messageId, deliveryCount: 1 }, inv());
+      }
+      expect(counts.toEndFrom).toEqual([row!.offsetBytes]);
+      const up = (await h.index.getUpload(message.blobName))!;
+      expect(up.integrity).toBe('verified');
+      expect(up.hashes).toEqual(digestsOf(image));
+    } finally {
+      h.deps.blobs = plain;
+      h.deps.limits = LIMITS;
+    }
   }, 240_000);
 });
 
