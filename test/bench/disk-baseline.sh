@@ -25,12 +25,10 @@ mkdir -p "$work/recovered"
 
 start_steps
 
-# -a: allocated files only (the image has no deleted files; -e would add unallocated space).
-tsk_recover -a "$image" "$work/recovered" > /dev/null
+recover_files "$image" "$work/recovered"
 step_done tsk-recover
-echo "baseline-files $(find "$work/recovered" -type f | wc -l)"
 
-hashdeep -c md5,sha1,sha256 -j 2 -r "$work/recovered" > "$work/recovered.hashdeep"
+hash_tree "$work/recovered" "$work/recovered.hashdeep"
 step_done hashdeep
 
 steps_total

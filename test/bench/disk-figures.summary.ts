@@ -1,10 +1,13 @@
 /**
  * The figures issue 15 asks of `npm run bench:disk`, from measured values:
  * Exhibit's wall time ÷ the shell baseline's (median of the pairs), and bytes
- * read from storage ÷ image bytes; and the check of the pipeline's file list
- * against the files written into the image. Pure, for unit tests.
+ * read from storage ÷ image bytes; the lines that say how much of the gap is
+ * the work itself (Exhibit ÷ the same-work reference, the work floor ÷ the
+ * baseline); and the check of the pipeline's file list against the files
+ * written into the image. Pure, for unit tests.
  */
 import { median } from './pair-ratios.summary.js';
+import { floorWallMs, type FloorWork } from './work-floor.summary.js';
 
 export const WALL_RATIO_GOAL = 1.5;
 export const READ_PER_IMAGE_BYTE_GOAL = 1.2;
@@ -32,6 +35,63 @@ export function medianWallPairIndex(pairs: readonly WallPair[]): number {
   const ratios = pairs.map(wallRatio);
   const m = median(ratios);
   return ratios.reduce((best, r, i) => (Math.abs(r - m) < Math.abs(ratios[best]! - m) ? i : best), 0);
+}
+
+/** One side of a comparison in one pair: its wall time and the CPU it took (null: not measured). */
+export interface SideFigures {
+  wallMs: number;
+  cpuSec: number | null;
+}
+
+export interface NamedSides {
+  name: string;
+  /** One per pair, in pair order. */
+  sides: readonly SideFigures[];
+}
+
+const sideText = (name: string, wallMs: number, cpuSec: number | null) =>
+  `${name} ${(wallMs / 1000).toFixed(1)} s wall, ${cpuSec === null ? 'n/a' : `${cpuSec.toFixed(0)} s`} CPU`;
+
+/**
+ * `LABEL (median of N pairs): wall R, CPU R (TOP … s wall, … s CPU; BOTTOM …)`:
+ * the medians over the pairs of TOP ÷ BOTTOM for wall time and for CPU, then
+ * each side's median wall time and CPU. CPU is n/a when a pair lacks it.
+ */
+export function sidesRatioLine(label: string, top: NamedSides, bottom: NamedSides): string {
+  const n = top.sides.length;
+  if (n === 0 || bottom.sides.length !== n) throw new Error(`${label}: ${n} and ${bottom.sides.length} pairs; each side needs one figure per pair`);
+  const wall = median(top.sides.map((t, i) => wallRatio({ exhibitMs: t.wallMs, baselineMs: bottom.sides[i]!.wallMs })));
+  const cpus = (x: NamedSides) => x.sides.map((side) => side.cpuSec);
+  const known = (v: Array<number | null>): v is number[] => v.every((c) => c !== null && c > 0);
+  const [topCpu, bottomCpu] = [cpus(top), cpus(bottom)];
+  const cpu = known(topCpu) && known(bottomCpu) ? median(topCpu.map((c, i) => c / bottomCpu[i]!)).toFixed(2) : 'n/a';
+  const mid = (x: NamedSides) => {
+    const c = cpus(x);
+    return sideText(x.name, median(x.sides.map((side) => side.wallMs)), c.every((v) => v !== null) ? median(c as number[]) : null);
+  };
+  return `${label} (median of ${n} pairs): wall ${wall.toFixed(2)}, CPU ${cpu} (${mid(top)}; ${mid(bottom)})`;
+}
+
+/** The disk image's floor work: the evidence hashed once (its acquisition hash), every file in it hashed, every photo thumbnailed. */
+export function diskFloorWork(evidenceBytes: number, files: readonly { bytes: number; kind: string }[]): FloorWork {
+  return { hashedBytes: evidenceBytes + files.reduce((sum, f) => sum + f.bytes, 0), photos: files.filter((f) => f.kind === 'photo').length };
+}
+
+/**
+ * The work floor against the issue's baseline: the least wall time any
+ * implementation could take for Exhibit's work on this machine ÷ the
+ * baseline's, per pair (the floor is measured once). Above the goal, no
+ * implementation could meet it here.
+ */
+export function floorRatioLine(floor: { cpuMs: number; cores: number }, baseline: readonly SideFigures[]): string {
+  const wallMs = floorWallMs(floor.cpuMs, floor.cores);
+  const line = sidesRatioLine(
+    'work floor ÷ issue baseline (least any implementation could reach here)',
+    { name: `work floor (${floor.cores} cores)`, sides: baseline.map(() => ({ wallMs, cpuSec: floor.cpuMs / 1000 })) },
+    { name: 'issue baseline', sides: baseline },
+  );
+  const reachable = median(baseline.map((b) => wallMs / b.wallMs)) <= WALL_RATIO_GOAL;
+  return `${line}: goal ≤ ${WALL_RATIO_GOAL} ${reachable ? 'not ruled out by the floor' : 'out of reach on this machine'}`;
 }
 
 export function readPerImageByte(bytesRead: number, imageBytes: number): number {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --e01 --database-url URL --concurrency C --poll-ms P --timeout-min M --cpu-prof --memory-breakdown MS --io-stats --keep --prepare]`
+ * `npm run bench:disk [-- --size-gib 4 --files 20000 --pairs 3 --e01 --no-same-work --database-url URL --concurrency C --poll-ms P --timeout-min M --cpu-prof --memory-breakdown MS --io-stats --keep --prepare]`
  *
  * Issue 15's disk-image benchmark: a raw ext4 image of `--size-gib` GiB with
  * `--files` files, mostly photos (disk-corpus.builder.ts; cached under
@@ -9,7 +9,14 @@
  * alternately in `--pairs` pairs. Prints per pair both wall times, the host's
  * peak RSS and bytes read from storage per image byte, then the median pair's
  * stage table, and last the line `Exhibit wall time ÷ shell baseline wall
- * time (median of N pairs): R`. With `--e01` the image is acquired with
+ * time (median of N pairs): R`. Before it, three lines say how much of the gap
+ * is the work itself: Exhibit ÷ the issue baseline, Exhibit ÷ the same-work
+ * reference (disk-same-work.sh, run in each pair after the baseline unless
+ * `--no-same-work`: the baseline plus hashing the image, exiftool on every
+ * file and a vipsthumbnail of every photo), and the work floor ÷ the issue
+ * baseline (work-floor.reference.ts on photos read out of the image: the
+ * least wall time any implementation could take here), each with both sides'
+ * wall time and CPU. With `--e01` the image is acquired with
  * `ewfacquire -c fast` and the E01 is what is uploaded and what the baseline
  * reads (libewf in TSK); read ÷ image is then over the E01's bytes. The host is measured as `npm run bench`
  * measures it (bench-host.support.ts). `--database-url` puts the index on
@@ -29,11 +36,28 @@ import { renderStageTable } from './bench-results.js';
 import { createRunDatabase } from './bench-database.support.js';
 import { BENCH_OUT_DIR, BENCH_ROOT, runMeasuredHost, startBenchRun } from './bench-host.support.js';
 import { buildDiskCorpus, diskCorpusAsEwf, type DiskCorpus } from './disk-corpus.builder.js';
-import { checkImageFiles, HOST_PEAK_RSS_GOAL_BYTES, medianWallPairIndex, READ_PER_IMAGE_BYTE_GOAL, readPerImageByte, wallRatioLine } from './disk-figures.summary.js';
+import {
+  checkImageFiles,
+  diskFloorWork,
+  floorRatioLine,
+  HOST_PEAK_RSS_GOAL_BYTES,
+  medianWallPairIndex,
+  READ_PER_IMAGE_BYTE_GOAL,
+  readPerImageByte,
+  sidesRatioLine,
+  wallRatioLine,
+  type SideFigures,
+} from './disk-figures.summary.js';
+import { readImageFile } from './image-file.reader.js';
 import { missingToolsMessage } from './shell-baseline.parser.js';
 import { runShellBaseline, type BaselineRun } from './shell-baseline.reference.js';
+import { measureWorkCosts } from './work-floor.reference.js';
+import { workFloorCpuMs } from './work-floor.summary.js';
 
 const SCRIPT = fileURLToPath(new URL('./disk-baseline.sh', import.meta.url));
+const SAME_WORK_SCRIPT = fileURLToPath(new URL('./disk-same-work.sh', import.meta.url));
+/** Photos the work floor times (hashing and thumbnailing each), read out of the image. */
+const FLOOR_PHOTO_SAMPLE = 20;
 const CASE = 'BENCH-DISK';
 const EVIDENCE = 'DISK01';
 /** The evidence as uploaded: the raw image, or (--e01) its E01. */
@@ -58,6 +82,9 @@ function parseOptions() {
       'poll-ms': { type: 'string' },
       'timeout-min': { type: 'string' },
       e01: { type: 'boolean', default: false },
+      // On by default: at the issue's 4 GiB it adds minutes to a pair whose Exhibit run takes tens of minutes (docs/benchmarks.md).
+      'same-work': { type: 'boolean', default: true },
+      'no-same-work': { type: 'boolean', default: false },
       'database-url': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'memory-breakdown': { type: 'string' },
@@ -80,6 +107,7 @@ function parseOptions() {
     pollMs: values['poll-ms'] === undefined ? null : num('poll-ms', values['poll-ms'], 1000),
     timeoutMs: num('timeout-min', values['timeout-min'], 120) * 60_000,
     e01: values.e01,
+    sameWork: values['same-work'] && !values['no-same-work'],
     cpuProfile: values['cpu-prof'],
     ioStats: values['io-stats'],
     keep: values.keep,
@@ -116,6 +144,61 @@ async function runHost(options: Options, corpus: DiskCorpus, evidence: Evidence,
   }
 }
 
+const referenceCpuSec = (r: BaselineRun) => (r.report.childrenCpuSec === null ? null : r.report.childrenCpuSec + (r.report.shellCpuSec ?? 0));
+
+/** Runs one shell reference on the evidence (in a fresh work folder) and prints its wall time, steps, CPU and failures. */
+async function runReference(label: string, script: string, evidenceFile: string, members: number) {
+  say(label);
+  const outcome = await runShellBaseline(evidenceFile, { workDir: path.join(BENCH_OUT_DIR, 'disk-baseline-work'), members, script });
+  if (outcome.kind === 'missing-tools') {
+    say(missingToolsMessage(outcome.missingTools));
+    return outcome;
+  }
+  const { run } = outcome;
+  const cpu = referenceCpuSec(run);
+  const failures = Object.entries(run.report.failures).map(([step, n]) => `${step} ${n}`);
+  say(
+    `  ${s(run.wallMs)} (${run.report.steps.map((st) => `${st.name} ${s(st.wallMs)}`).join(', ')}), CPU ${cpu === null ? 'n/a' : `${cpu.toFixed(1)} s`}` +
+      (failures.length ? `; failed: ${failures.join(', ')}` : ''),
+  );
+  return outcome;
+}
+
+/**
+ * The work floor of the image (work-floor.reference.ts): hash and thumbnail
+ * CPU timed on photos read out of the image, times the image's bytes and
+ * photos. Printed with its parts so the line it feeds can be checked.
+ */
+async function measureDiskWorkFloor(corpus: DiskCorpus, evidence: Evidence) {
+  const photos = corpus.files.filter((f) => f.kind === 'photo').slice(0, FLOOR_PHOTO_SAMPLE);
+  const sample = photos.map((f) => ({ name: path.basename(f.path), read: () => readImageFile(evidence.file, f) }));
+  const costs = await measureWorkCosts({ hash: sample, photos: sample });
+  const work = diskFloorWork(evidence.bytes, corpus.files);
+  const cores = os.availableParallelism();
+  const cpuMs = workFloorCpuMs(costs, work);
+  say(
+    `work floor: hash ${costs.hashCpuMsPerMB.toFixed(2)} CPU ms/MB × ${(work.hashedBytes / 1e6).toFixed(0)} MB (image + its files), ` +
+      `thumbnail ${costs.thumbnailCpuMsPerPhoto.toFixed(1)} CPU ms/photo (${costs.photosSampled} sampled) × ${work.photos} photos = ${(cpuMs / 1000).toFixed(1)} s CPU on ${cores} cores`,
+  );
+  return { ...costs, ...work, cores, cpuMs };
+}
+
+type PairRow = { baselineMs: number | null; baselineCpuSec: number | null; sameWorkMs: number | null; sameWorkCpuSec: number | null; exhibitMs: number; exhibitCpuSec: number };
+
+/** The three lines that say how much of Exhibit's ratio to the issue baseline is the work itself (disk-figures.summary.ts). */
+function workLines(rows: readonly PairRow[], floor: { cpuMs: number; cores: number } | null): string[] {
+  const exhibit = { name: 'Exhibit', sides: rows.map((r): SideFigures => ({ wallMs: r.exhibitMs, cpuSec: r.exhibitCpuSec })) };
+  // Without the baseline (its tools missing) there is nothing to divide by; the last line says why.
+  if (rows.some((r) => r.baselineMs === null)) return [];
+  const baseline = { name: 'issue baseline', sides: rows.map((r): SideFigures => ({ wallMs: r.baselineMs!, cpuSec: r.baselineCpuSec })) };
+  const lines = [sidesRatioLine('Exhibit ÷ issue baseline', exhibit, baseline)];
+  if (rows.every((r) => r.sameWorkMs !== null)) {
+    lines.push(sidesRatioLine('Exhibit ÷ same-work reference', exhibit, { name: 'same-work reference', sides: rows.map((r) => ({ wallMs: r.sameWorkMs!, cpuSec: r.sameWorkCpuSec })) }));
+  } else lines.push('Exhibit ÷ same-work reference: not run (--no-same-work, or its tools are missing)');
+  if (floor) lines.push(floorRatioLine(floor, baseline.sides));
+  return lines;
+}
+
 const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / MiB).toFixed(0)} MiB`);
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -137,19 +220,25 @@ async function main(): Promise<void> {
   if (options.prepare) return;
 
   let missing: string[] | null = null;
-  const runs: Array<{ baseline: BaselineRun | null; run: Awaited<ReturnType<typeof runHost>> }> = [];
+  let sameWorkMissing: string[] | null = options.sameWork ? null : [];
+  const runs: Array<{ baseline: BaselineRun | null; sameWork: BaselineRun | null; run: Awaited<ReturnType<typeof runHost>> }> = [];
   for (let i = 1; i <= options.pairs; i++) {
     let baseline: BaselineRun | null = null;
     if (missing === null) {
-      say(`pair ${i}/${options.pairs}: shell baseline (tsk_recover -a, hashdeep)…`);
-      const outcome = await runShellBaseline(evidence.file, { workDir: path.join(BENCH_OUT_DIR, 'disk-baseline-work'), members: corpus.files.length, script: SCRIPT });
-      if (outcome.kind === 'missing-tools') {
-        missing = outcome.missingTools;
-        say(missingToolsMessage(missing));
-      } else {
-        baseline = outcome.run;
-        say(`  ${s(baseline.wallMs)} (${baseline.report.steps.map((st) => `${st.name} ${s(st.wallMs)}`).join(', ')})`);
-      }
+      const outcome = await runReference(`pair ${i}/${options.pairs}: shell baseline (tsk_recover -a, hashdeep)…`, SCRIPT, evidence.file, corpus.files.length);
+      if (outcome.kind === 'missing-tools') missing = outcome.missingTools;
+      else baseline = outcome.run;
+    }
+    let sameWork: BaselineRun | null = null;
+    if (sameWorkMissing === null) {
+      const outcome = await runReference(
+        `pair ${i}/${options.pairs}: same-work reference (hashdeep on the image, tsk_recover -a, hashdeep, exiftool, vipsthumbnail)…`,
+        SAME_WORK_SCRIPT,
+        evidence.file,
+        corpus.files.length,
+      );
+      if (outcome.kind === 'missing-tools') sameWorkMissing = outcome.missingTools;
+      else sameWork = outcome.run;
     }
     say(`pair ${i}/${options.pairs}: Exhibit…`);
     const run = await runHost(options, corpus, evidence, `${stamp}-disk-pair${i}`, options.keep && i === options.pairs);
@@ -157,15 +246,24 @@ async function main(): Promise<void> {
       `  ${s(run.endToEndMs)} (upload ${s(run.uploadMs)}), host peak RSS ${mib(run.memory.hostPeakRssBytes)}, index process ${mib(run.memory.indexPeakRssBytes)}, ` +
         `host + index ${mib(run.memory.hostAndIndexPeakRssBytes)}, correct: ${run.check.correct}`,
     );
-    runs.push({ baseline, run });
+    runs.push({ baseline, sameWork, run });
   }
+  // Measured once, after the pairs, on photos read out of the image: the costs do not depend on which pair.
+  const floor = missing === null ? await measureDiskWorkFloor(corpus, evidence) : null;
 
   const wallPairs = runs.filter((r) => r.baseline !== null).map((r) => ({ baselineMs: r.baseline!.wallMs, exhibitMs: r.run.endToEndMs }));
   const detailed = wallPairs.length === runs.length ? medianWallPairIndex(wallPairs) : 0;
-  const pairRows = runs.map(({ baseline, run }, i) => ({
+  const pairRows = runs.map(({ baseline, sameWork, run }, i) => ({
     pair: i + 1,
     baselineMs: baseline?.wallMs ?? null,
     baselineSteps: baseline?.report.steps ?? null,
+    baselineCpuSec: baseline ? referenceCpuSec(baseline) : null,
+    sameWorkMs: sameWork?.wallMs ?? null,
+    sameWorkSteps: sameWork?.report.steps ?? null,
+    sameWorkCpuSec: sameWork ? referenceCpuSec(sameWork) : null,
+    sameWorkFailures: sameWork?.report.failures ?? null,
+    /** Host, index process, index server backends (--database-url) and Azurite. */
+    exhibitCpuSec: run.cpu.hostSec + run.cpu.indexSec + (run.externalCpuSec ?? 0) + run.cpu.azuriteSec,
     exhibitMs: run.endToEndMs,
     uploadMs: run.uploadMs,
     hostPeakRssBytes: run.memory.hostPeakRssBytes,
@@ -194,6 +292,7 @@ async function main(): Promise<void> {
     database: options.databaseUrl === null ? 'pglite' : 'postgres',
     uploaded: evidence,
     pairs: pairRows,
+    workFloor: floor,
     detailedPair: detailed + 1,
     detailed: {
       check: run.check,
@@ -215,11 +314,11 @@ async function main(): Promise<void> {
   say('');
   say(`load average at start ${loadAvgAtStart.map((l) => l.toFixed(2)).join(' ')}, at end ${results.machine.loadAvgAtEnd.map((l) => l.toFixed(2)).join(' ')} (${results.machine.nproc} CPUs)`);
   say(`uploaded ${evidence.name}, ${evidence.bytes} bytes; read ÷ image is over those bytes (evidence: the evidence container only); index: ${results.database === 'pglite' ? 'PGlite in the index process' : 'PostgreSQL server'}`);
-  say('| pair | baseline | Exhibit | of which upload | host peak RSS | index process peak RSS | host + index (one sample) | Azurite peak RSS | whole tree | host CPU | index process CPU | read ÷ image | evidence read ÷ image | correct |');
-  say('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  say('| pair | baseline | same-work reference | Exhibit | of which upload | host peak RSS | index process peak RSS | host + index (one sample) | Azurite peak RSS | whole tree | host CPU | index process CPU | read ÷ image | evidence read ÷ image | correct |');
+  say('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const p of pairRows) {
     say(
-      `| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.indexPeakRssBytes)} | ${mib(p.hostAndIndexPeakRssBytes)} | ` +
+      `| ${p.pair} | ${p.baselineMs === null ? 'n/a' : s(p.baselineMs)} | ${p.sameWorkMs === null ? 'n/a' : s(p.sameWorkMs)} | ${s(p.exhibitMs)} | ${s(p.uploadMs)} | ${mib(p.hostPeakRssBytes)} | ${mib(p.indexPeakRssBytes)} | ${mib(p.hostAndIndexPeakRssBytes)} | ` +
         `${mib(p.azuritePeakRssBytes)} | ${mib(p.treePeakRssBytes)} | ${p.hostCpuSec.toFixed(0)} s | ${p.indexProcessCpuSec.toFixed(0)} s | ${p.readPerImageByte.toFixed(2)} | ${p.evidenceReadPerImageByte.toFixed(2)} | ${p.correct} |`,
     );
   }
@@ -264,6 +363,7 @@ async function main(): Promise<void> {
   );
   say(`storage bytes read ÷ image bytes (median pair): ${pairRows[detailed]!.readPerImageByte.toFixed(2)} (goal ≤ ${READ_PER_IMAGE_BYTE_GOAL})`);
   say(`written: ${path.relative(BENCH_ROOT, path.join(BENCH_OUT_DIR, 'disk-results.json'))}`);
+  for (const line of workLines(pairRows, floor)) say(line);
   say(missing === null ? wallRatioLine(wallPairs) : missingToolsMessage(missing));
   if (pairRows.some((p) => !p.correct)) {
     say('\nThe pipeline did not list every file of the image with its SHA-256 in every run; the figures above are not a valid benchmark.');

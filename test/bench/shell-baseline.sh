@@ -40,26 +40,20 @@ mkdir -p "$work/members" "$work/thumbnails"
 
 start_steps
 
-hashdeep -c md5,sha1,sha256 -b "$archive" > "$work/archive.hashdeep"
+hash_file "$archive" "$work/archive.hashdeep"
 step_done hash-archive
 
 unzip -q "$archive" -d "$work/members"
 step_done unzip
 echo "baseline-files $(find "$work/members" -type f | wc -l)"
 
-# -l: paths relative to the members folder, as an examiner would file them.
-(cd "$work/members" && hashdeep -c md5,sha1,sha256 -j2 -r -l . > "$work/members.hashdeep")
+hash_tree "$work/members" "$work/members.hashdeep"
 step_done hash-members
 
-exiftool -json -r -q -q "$work/members" > "$work/metadata.json" || echo "baseline-failed exiftool 1"
+read_metadata "$work/members" "$work/metadata.json"
 step_done exiftool
 
-# xargs exits 123 when some invocation failed: count those files, do not stop.
-photos=$(find "$work/members" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.heic' -o -iname '*.tif' -o -iname '*.tiff' -o -iname '*.webp' \) | wc -l)
-find "$work/members" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.heic' -o -iname '*.tif' -o -iname '*.tiff' -o -iname '*.webp' \) -print0 |
-  xargs -0 -r -n 10 -P 2 vipsthumbnail -s 320 -o "$work/thumbnails/%s.jpg" || true
-thumbs=$(find "$work/thumbnails" -type f -name '*.jpg' | wc -l)
-[ "$thumbs" -ge "$photos" ] || echo "baseline-failed vipsthumbnail $((photos - thumbs))"
+thumbnail_photos "$work/members" "$work/thumbnails"
 step_done thumbnails
 
 videos=$(find "$work/members" -type f \( -iname '*.mp4' -o -iname '*.mov' -o -iname '*.m4v' -o -iname '*.3gp' \) | wc -l)

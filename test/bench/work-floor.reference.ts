@@ -4,22 +4,20 @@ import { createMediaTools } from '@exhibit/media';
 import { MultiHasher } from '@exhibit/pipeline';
 import { BufferSource } from '../../packages/media/src/test-support/buffer.source.js';
 import type { CorpusMember } from './corpus.builder.js';
+import { workFloorCpuMs, type WorkCosts } from './work-floor.summary.js';
 
 /**
  * The work no implementation of the issue can skip, timed on this machine in
  * the same run: MD5 + SHA-1 + SHA-256 of every byte twice (the uploaded
- * archive, then each member as it is extracted) and decoding every photo for
- * its thumbnail with the product's own thumbnailer. Storage, queues, index,
+ * archive or disk image, then each file in it as it is extracted) and
+ * decoding every photo for its thumbnail with the product's own thumbnailer
+ * (work-floor.summary.ts does the arithmetic; `npm run bench` and `npm run
+ * bench:disk` both use it). Storage, queues, index,
  * metadata and video are left out, so the ceiling it gives is an upper bound
  * no pipeline on this machine can pass: it shows how far a target is from
  * what the hardware allows.
  */
-export interface WorkFloor {
-  /** CPU ms to hash one MB (10^6 bytes) with all three algorithms. */
-  hashCpuMsPerMB: number;
-  /** Mean CPU ms (all threads) for one photo's thumbnail; photos sampled. */
-  thumbnailCpuMsPerPhoto: number;
-  photosSampled: number;
+export interface WorkFloor extends WorkCosts {
   /** (hash archive + hash members + thumbnails) ÷ members. */
   cpuMsPerFile: number;
   cores: number;
@@ -32,16 +30,22 @@ const cpuMs = (since: NodeJS.CpuUsage) => {
   return (d.user + d.system) / 1000;
 };
 
-export async function measureWorkFloor(
-  members: CorpusMember[],
-  archiveBytes: number,
-  options: { photoSample: number },
-): Promise<WorkFloor> {
-  // Hashing: a sample of members, read first so only hashing is timed.
+/** A file of the sample: its name (for the thumbnailer) and how to read its bytes. */
+export interface SampleFile {
+  name: string;
+  read: () => Promise<Buffer>;
+}
+
+/**
+ * Times, in this process, hashing the `hash` files (read first, so only
+ * hashing is timed) and thumbnailing the `photos` with the product's own
+ * thumbnailer.
+ */
+export async function measureWorkCosts(sample: { hash: readonly SampleFile[]; photos: readonly SampleFile[] }): Promise<WorkCosts> {
   let hashedBytes = 0;
   let hashMs = 0;
-  for (const m of members.slice(0, Math.max(1, options.photoSample))) {
-    const bytes = await readFile(m.file);
+  for (const f of sample.hash) {
+    const bytes = await f.read();
     const started = process.cpuUsage();
     const hasher = new MultiHasher();
     for (let i = 0; i < bytes.length; i += 1 << 20) hasher.update(bytes.subarray(i, i + (1 << 20)));
@@ -49,23 +53,32 @@ export async function measureWorkFloor(
     hashMs += cpuMs(started);
     hashedBytes += bytes.length;
   }
-  const hashCpuMsPerMB = hashMs / (hashedBytes / 1e6);
+  if (hashedBytes === 0) throw new Error('work floor: the hash sample has no bytes');
 
   const media = createMediaTools({});
-  const photos = members.filter((m) => m.kind === 'photo').slice(0, options.photoSample);
   let thumbMs = 0;
-  for (const p of photos) {
-    const source = new BufferSource(await readFile(p.file), p.name);
+  for (const p of sample.photos) {
+    const source = new BufferSource(await p.read(), p.name);
     const started = process.cpuUsage();
     await media.thumbnailer.image(source, { mime: 'image/jpeg' });
     thumbMs += cpuMs(started);
   }
-  const thumbnailCpuMsPerPhoto = photos.length ? thumbMs / photos.length : 0;
+  return { hashCpuMsPerMB: hashMs / (hashedBytes / 1e6), thumbnailCpuMsPerPhoto: sample.photos.length ? thumbMs / sample.photos.length : 0, photosSampled: sample.photos.length };
+}
 
+export async function measureWorkFloor(
+  members: CorpusMember[],
+  archiveBytes: number,
+  options: { photoSample: number },
+): Promise<WorkFloor> {
+  const sampleOf = (m: CorpusMember): SampleFile => ({ name: m.name, read: () => readFile(m.file) });
+  const costs = await measureWorkCosts({
+    hash: members.slice(0, Math.max(1, options.photoSample)).map(sampleOf),
+    photos: members.filter((m) => m.kind === 'photo').slice(0, options.photoSample).map(sampleOf),
+  });
   const memberBytes = members.reduce((s, m) => s + m.bytes, 0);
   const photoCount = members.filter((m) => m.kind === 'photo').length;
-  const totalMs = hashCpuMsPerMB * ((archiveBytes + memberBytes) / 1e6) + thumbnailCpuMsPerPhoto * photoCount;
-  const cpuMsPerFile = totalMs / members.length;
+  const cpuMsPerFile = workFloorCpuMs(costs, { hashedBytes: archiveBytes + memberBytes, photos: photoCount }) / members.length;
   const cores = os.availableParallelism();
-  return { hashCpuMsPerMB, thumbnailCpuMsPerPhoto, photosSampled: photos.length, cpuMsPerFile, cores, ceilingFilesPerSec: (cores * 1000) / cpuMsPerFile };
+  return { ...costs, cpuMsPerFile, cores, ceilingFilesPerSec: (cores * 1000) / cpuMsPerFile };
 }
