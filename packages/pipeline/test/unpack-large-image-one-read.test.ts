@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, ExhibitError, LIMITS, type BlobStore, type HashMessage, type QueueName, type StageOutcome } from '@exhibit/core';
-import { FileTypeIdentifier } from '@exhibit/media';
 import { runDeadLetter, runMessage } from '../src/stage-runner.js';
 import { unpackStage } from '../src/unpack.stage.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
 import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
-import { createHarness, limitsWith, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
-import { countingImageStore, digestsOf, uploadExt4Image, type ImageReadCounts } from './fixtures/disk/uploaded-image.support.js';
+import { limitsWith, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
+import { closeImageHarness, countingImageStore, digestsOf, openImageHarness, uploadExt4Image, type ImageReadCounts } from './fixtures/disk/uploaded-image.support.js';
 
 /**
  * An uploaded disk image of at least LIMITS.resumableHashMinBytes is hashed in
@@ -33,15 +31,9 @@ const missingEwf = ['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].filter((t) => !has
 let dir: string;
 
 beforeAll(async () => {
-  h = await createHarness(inject('storageConnectionString'));
-  h.deps.identifier = new FileTypeIdentifier();
-  dir = mkdtempSync(path.join(tmpdir(), 'exhibit-large-image-one-read-'));
+  ({ h, dir } = await openImageHarness(inject('storageConnectionString'), 'exhibit-large-image-one-read-'));
 });
-
-afterAll(async () => {
-  await h?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => closeImageHarness(h, dir));
 
 const sentFor = (queue: QueueName, fileId: string) => h.bus.sent.filter((s) => s.queue === queue && (s.message.body as { fileId?: string }).fileId === fileId);
 

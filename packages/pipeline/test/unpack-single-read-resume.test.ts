@@ -1,18 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRootLogger, ExhibitError, LIMITS, type BlobStore, type HashMessage, type Limits, type StageOutcome } from '@exhibit/core';
-import { FileTypeIdentifier } from '@exhibit/media';
 import { runMessage } from '../src/stage-runner.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
 import { unpackStage } from '../src/unpack.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
-import { createHarness, limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
-import { countingImageStore, digestsOf, uploadExt4Image, type ImageReadCounts } from './fixtures/disk/uploaded-image.support.js';
+import { limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
+import { closeImageHarness, countingImageStore, digestsOf, openImageHarness, uploadExt4Image, type ImageReadCounts } from './fixtures/disk/uploaded-image.support.js';
 
 /**
  * The upload hash of an unpack's single read across continuations
@@ -40,15 +36,9 @@ const missing = ['mke2fs'].filter((t) => !hasTool(t));
 let dir: string;
 
 beforeAll(async () => {
-  h = await createHarness(inject('storageConnectionString'));
-  h.deps.identifier = new FileTypeIdentifier();
-  dir = mkdtempSync(path.join(tmpdir(), 'exhibit-single-read-resume-'));
+  ({ h, dir } = await openImageHarness(inject('storageConnectionString'), 'exhibit-single-read-resume-'));
 });
-
-afterAll(async () => {
-  await h?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => closeImageHarness(h, dir));
 
 const unpackMessagesOf = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === fileId);
 
