@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium, guardedContext, launchChromium, seriousA11yViolations } from '../support/browser.js';
+import { closeBrowserAndHost, findChromium, openGuardedBrowser, seriousA11yViolations, type GuardedBrowser } from '../support/browser.js';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
 import { guid, startOidcIssuer, type OidcIssuer } from '../support/oidc-issuer.js';
 
@@ -51,9 +51,7 @@ describe.skipIf(!CHROMIUM)('Entra ID sign-in in Chromium: MSAL auth code + PKCE 
   let issuer: OidcIssuer;
   let h: HostProcessEnv;
   let host: HostProcess;
-  let browser: Browser;
-  let context: BrowserContext;
-  let offHost: string[];
+  let chrome: GuardedBrowser;
   let page: Page;
   let appUrl: string;
   const tenantId = guid();
@@ -86,9 +84,8 @@ describe.skipIf(!CHROMIUM)('Entra ID sign-in in Chromium: MSAL auth code + PKCE 
       NODE_EXTRA_CA_CERTS: issuer.certFile,
     });
     host = await startHostProcess(h);
-    browser = await launchChromium(CHROMIUM!);
-    ({ context, offHost } = await guardedContext(browser, { ignoreHTTPSErrors: true }));
-    page = await context.newPage();
+    chrome = await openGuardedBrowser(CHROMIUM!, { ignoreHTTPSErrors: true });
+    page = chrome.page;
     page.on('request', (r) => {
       const authorization = r.headers().authorization;
       requests.push({ url: r.url(), ...(authorization ? { authorization } : {}) });
@@ -99,9 +96,7 @@ describe.skipIf(!CHROMIUM)('Entra ID sign-in in Chromium: MSAL auth code + PKCE 
   });
 
   afterAll(async () => {
-    if (host && host.child.exitCode !== null) console.error(`the host exited (${host.child.exitCode}):\n${host.output().slice(-4000)}`);
-    await browser?.close();
-    await host?.stop();
+    await closeBrowserAndHost(chrome, host);
     await issuer?.close();
     if (h) await removeHostEnv(h);
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -178,14 +173,14 @@ describe.skipIf(!CHROMIUM)('Entra ID sign-in in Chromium: MSAL auth code + PKCE 
     // Where it is: this tab's sessionStorage, gone with the tab.
     const session = await page.evaluate(() => JSON.stringify({ ...(globalThis as any).sessionStorage }));
     expect(session).toContain(exchange.accessToken!);
-    expect(offHost).toEqual([]);
+    expect(chrome.offHost).toEqual([]);
   });
 
   it('stays signed in on reload (same tab), and a new tab starts signed out', async () => {
     await page.reload();
     await page.getByRole('heading', { name: 'Your cases' }).waitFor();
     expect(issuer.authorizations).toHaveLength(1);
-    const other = await context.newPage();
+    const other = await chrome.context.newPage();
     try {
       await other.goto(appUrl);
       await other.getByRole('button', { name: 'Sign in with Microsoft' }).waitFor();

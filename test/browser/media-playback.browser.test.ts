@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium, guardedContext, launchChromium, seriousA11yViolations } from '../support/browser.js';
+import { closeBrowserAndHost, findChromium, openGuardedBrowser, seriousA11yViolations, type GuardedBrowser } from '../support/browser.js';
 import { ApiClient, uploadWithPlainClient } from '../support/e2e-client.js';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
 
@@ -38,9 +38,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
   let dir: string;
   let h: HostProcessEnv;
   let host: HostProcess;
-  let browser: Browser;
-  let context: BrowserContext;
-  let offHost: string[];
+  let chrome: GuardedBrowser;
   let page: Page;
   let appUrl: string;
   let admin: ApiClient;
@@ -111,15 +109,12 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
     expect(kinds['voice.ogg']).toMatch(/^audio audio\/ogg/);
     expect(kinds['page.html']).not.toMatch(/^(video|audio)/);
 
-    browser = await launchChromium(CHROMIUM!);
-    ({ context, offHost } = await guardedContext(browser));
-    page = await context.newPage();
+    chrome = await openGuardedBrowser(CHROMIUM!);
+    page = chrome.page;
   });
 
   afterAll(async () => {
-    if (host && host.child.exitCode !== null) console.error(`the host exited (${host.child.exitCode}):\n${host.output().slice(-4000)}`);
-    await browser?.close();
-    await host?.stop();
+    await closeBrowserAndHost(chrome, host);
     if (h) await removeHostEnv(h);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -264,7 +259,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
     // Navigated to directly by someone allowed to play (a token: no playback link can be issued for it, and a
     // download link's ticket is refused on …/playback), the request reaches the type check: a 409 in JSON, never the page.
     const playbackUrl = `${appUrl}api/cases/${CASE}/files/${ids['page.html']}/playback`;
-    const asErin = await context.newPage();
+    const asErin = await chrome.context.newPage();
     try {
       await asErin.setExtraHTTPHeaders({ authorization: erin.authorization });
       const res = await asErin.goto(playbackUrl);
@@ -286,7 +281,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
     const onRequest = (r: { url(): string }) => {
       if (r.url().includes('polyglot-ran')) ran.push(r.url());
     };
-    context.on('request', onRequest);
+    chrome.context.on('request', onRequest);
     try {
       const issued = await erin.get<{ url: string; contentType: string }>(`/cases/${CASE}/files/${ids['polyglot.mp4']}/playback-link`);
       expect(issued.contentType).toBe('video/mp4');
@@ -303,7 +298,7 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
       await page.locator('video').waitFor();
       expect(await page.title()).not.toBe('ran');
     } finally {
-      context.off('request', onRequest);
+      chrome.context.off('request', onRequest);
     }
     expect(ran).toEqual([]);
   });
@@ -317,6 +312,6 @@ describe.skipIf(!CHROMIUM || !hasFfmpeg)('video and audio playback in the review
   });
 
   it('loads nothing from any host but 127.0.0.1', () => {
-    expect(offHost).toEqual([]);
+    expect(chrome.offHost).toEqual([]);
   });
 });

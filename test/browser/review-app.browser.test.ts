@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findChromium, guardedContext, launchChromium, seriousA11yViolations } from '../support/browser.js';
+import { closeBrowserAndHost, findChromium, openGuardedBrowser, seriousA11yViolations, type GuardedBrowser } from '../support/browser.js';
 import { ApiClient, readSampleManifest } from '../support/e2e-client.js';
 import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, type HostProcessEnv } from '../support/host-process.js';
 
@@ -23,9 +23,7 @@ interface ExpectedFile {
 describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
   let h: HostProcessEnv;
   let host: HostProcess;
-  let browser: Browser;
-  let context: BrowserContext;
-  let offHost: string[];
+  let chrome: GuardedBrowser;
   let page: Page;
   let caseId: string;
   let appUrl: string;
@@ -70,16 +68,12 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     await sam.waitComplete(caseId, manifest.evidence.map((e) => e.evidenceId), 240_000);
-    browser = await launchChromium(CHROMIUM!);
-    ({ context, offHost } = await guardedContext(browser));
-    page = await context.newPage();
+    chrome = await openGuardedBrowser(CHROMIUM!);
+    page = chrome.page;
   });
 
   afterAll(async () => {
-    // A host that stopped on its own is a failure of its own: say why.
-    if (host && host.child.exitCode !== null) console.error(`the host exited (${host.child.exitCode}):\n${host.output().slice(-4000)}`);
-    await browser?.close();
-    await host?.stop();
+    await closeBrowserAndHost(chrome, host);
     if (h) await removeHostEnv(h);
   });
 
@@ -429,7 +423,7 @@ describe.skipIf(!CHROMIUM)('review app in Chromium', () => {
   });
 
   it('loads nothing from any host but 127.0.0.1 and has no serious accessibility violations', () => {
-    expect(offHost).toEqual([]);
+    expect(chrome.offHost).toEqual([]);
     expect(Object.keys(a11y).sort()).toEqual(['access', 'assignments', 'bookmarks', 'cases', 'custody', 'detail', 'evidence', 'gallery', 'map', 'reports', 'sign-in', 'timeline']);
     expect(a11y).toEqual(Object.fromEntries(Object.keys(a11y).map((k) => [k, []])));
   });

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { HostProcess } from './host-process.js';
 
 const require = createRequire(import.meta.url);
 
@@ -54,6 +55,31 @@ export async function guardedContext(
     await route.continue();
   });
   return { context, offHost };
+}
+
+/** Chromium, a guarded context in it and a page open there: what a browser test drives from its beforeAll to its afterAll. */
+export interface GuardedBrowser {
+  browser: Browser;
+  context: BrowserContext;
+  /** What the context refused (anything not addressed to 127.0.0.1): a test ends expecting none. */
+  offHost: string[];
+  page: Page;
+}
+
+export async function openGuardedBrowser(executablePath: string, options: Parameters<typeof guardedContext>[1] = {}): Promise<GuardedBrowser> {
+  const browser = await launchChromium(executablePath);
+  const { context, offHost } = await guardedContext(browser, options);
+  return { browser, context, offHost, page: await context.newPage() };
+}
+
+/**
+ * A browser test's teardown of what its beforeAll started, as far as it got: a host that stopped on its own is a
+ * failure of its own (its last output said why), then the browser closed and the host stopped.
+ */
+export async function closeBrowserAndHost(chrome: GuardedBrowser | undefined, host: HostProcess | undefined): Promise<void> {
+  if (host && host.child.exitCode !== null) console.error(`the host exited (${host.child.exitCode}):\n${host.output().slice(-4000)}`);
+  await chrome?.browser.close();
+  await host?.stop();
 }
 
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');

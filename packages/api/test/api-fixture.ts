@@ -381,6 +381,48 @@ export async function seedStoredMember(f: ApiFixture, caseId: string, evidenceId
 }
 
 /**
+ * Another occurrence of `stored`'s member span, entry `entryIndex` of its archive, recorded with a SHA-256 its bytes
+ * do not have (a damaged or tampered index row, or a changed blob as it would look): for the byte routes' hash checks.
+ * Its file id.
+ */
+export async function seedMemberWithWrongHash(f: ApiFixture, stored: SeededStoredMember, entryIndex: number): Promise<string> {
+  const fileId = memberFileId(stored.rootFileId, entryIndex);
+  await f.index.insertFiles([
+    indexedMemberRow({
+      fileId,
+      caseId: stored.caseId,
+      evidenceId: stored.evidenceId,
+      parentId: stored.rootFileId,
+      entryIndex,
+      archiveName: 'stored.zip',
+      name: `wrong-${entryIndex}.jpg`,
+      size: stored.memberBytes.length,
+      sha256: createHash('sha256').update(`not the member ${entryIndex}`).digest('hex'),
+      source: { container: f.deps.containers.evidence, name: stored.blobName, offset: stored.memberOffset },
+    }),
+  ]);
+  return fileId;
+}
+
+/** The index row of an archive's member `name` (at the archive's top, depth 1), analysed: stage indexed, no failure. */
+export function indexedMemberRow(member: Pick<NewFile, 'fileId' | 'caseId' | 'evidenceId' | 'parentId' | 'entryIndex' | 'size' | 'sha256' | 'source'> & { archiveName: string; name: string }): NewFile {
+  const { archiveName, name, ...row } = member;
+  return {
+    ...row,
+    depth: 1,
+    path: `${archiveName}!/${name}`,
+    recordedName: name,
+    name,
+    extension: name.split('.').pop()!.toLowerCase(),
+    entryKind: 'file',
+    archiveTimes: {},
+    flags: [],
+    stage: 'indexed',
+    failure: null,
+  };
+}
+
+/**
  * A ZIP whose members are all STORED, with where each member's data starts
  * as yauzl reads it from the local header (not computed by the test itself).
  */

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { derivedNames, memberFileId, type BlobRef, type BlobStore, type ReadOptions } from '@exhibit/core';
+import { derivedNames, type BlobRef, type BlobStore, type ReadOptions } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api, ApiDeps, ApiResponse } from '../src/api.types.js';
-import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
+import { createApiFixture, seedCase, seedMemberWithWrongHash, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
 
 /**
  * Range on GET …/content (regression: the route ignored Range and always sent
@@ -231,32 +231,7 @@ describe('Range ignored: a video player could not seek (content route always sen
 
 describe('range-skipped-hash-check: a Range of a span recorded with another SHA-256 was sent 206 under the recorded hash', () => {
   /** The stored member's span, recorded with a SHA-256 its bytes do not have (as a changed blob would look). */
-  async function memberWithWrongHash(entryIndex: number): Promise<string> {
-    const fileId = memberFileId(stored.rootFileId, entryIndex);
-    await f.index.insertFiles([
-      {
-        fileId,
-        caseId: 'CASE-R2',
-        evidenceId: 'EX01',
-        parentId: stored.rootFileId,
-        entryIndex,
-        depth: 1,
-        path: `stored.zip!/wrong-${entryIndex}.jpg`,
-        recordedName: `wrong-${entryIndex}.jpg`,
-        name: `wrong-${entryIndex}.jpg`,
-        extension: 'jpg',
-        entryKind: 'file',
-        size: stored.memberBytes.length,
-        sha256: sha256(Buffer.from(`not the member ${entryIndex}`)),
-        source: { container: f.deps.containers.evidence, name: stored.blobName, offset: stored.memberOffset },
-        archiveTimes: {},
-        flags: [],
-        stage: 'indexed',
-        failure: null,
-      },
-    ]);
-    return fileId;
-  }
+  const memberWithWrongHash = (entryIndex: number) => seedMemberWithWrongHash(f, stored, entryIndex);
 
   /** The response as the route returned it: the body not yet read. */
   async function ask(fileId: string, headers: Record<string, string> = {}): Promise<ApiResponse> {

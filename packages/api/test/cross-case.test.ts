@@ -33,31 +33,30 @@ const CASE_B = 'BRAVO-CASE-3K';
 const EVIDENCE_B = 'BRAVO-EX-5M';
 const EVIDENCE_A_VIDEO = 'ALPHA-VID-4W';
 
-beforeAll(async () => {
-  f = await createApiFixture(inject('storageConnectionString'));
-  api = createApi(f.deps);
-  a = await seedStoredMember(f, CASE_A, EVIDENCE_A);
-  b = await seedCase(f, CASE_B, EVIDENCE_B);
-  // B's archive holds the same bytes as A's stored member, copied out to derived/ as a
-  // deflated member would be: same SHA-256, so the one contents row (source: A's archive) serves both.
-  const copy = { container: f.deps.containers.derived, name: derivedNames.content(a.memberSha256) };
-  await f.blobs.upload(copy, a.memberBytes, { contentType: 'application/octet-stream' });
-  sharedFileId = memberFileId(b.rootFileId, 7);
+/**
+ * Case B's archive member `entryIndex`, at `recordedName` in it, holding `bytes` (whose SHA-256 is `sha256`) as a
+ * deflated member's copy in derived/: the content a case A file holds, seen again in case B. Its file id.
+ */
+async function copyIntoCaseB(entryIndex: number, recordedName: string, bytes: Buffer, sha256: string): Promise<string> {
+  const copy = { container: f.deps.containers.derived, name: derivedNames.content(sha256) };
+  await f.blobs.upload(copy, bytes, { contentType: 'application/octet-stream' });
+  const fileId = memberFileId(b.rootFileId, entryIndex);
+  const name = recordedName.split('/').pop()!;
   await f.index.insertFiles([
     {
-      fileId: sharedFileId,
+      fileId,
       caseId: CASE_B,
       evidenceId: EVIDENCE_B,
       parentId: b.rootFileId,
-      entryIndex: 7,
+      entryIndex,
       depth: 1,
-      path: 'phone.zip!/Pictures/same.jpg',
-      recordedName: 'Pictures/same.jpg',
-      name: 'same.jpg',
-      extension: 'jpg',
+      path: `phone.zip!/${recordedName}`,
+      recordedName,
+      name,
+      extension: name.split('.').pop()!,
       entryKind: 'file',
-      size: a.memberBytes.length,
-      sha256: a.memberSha256,
+      size: bytes.length,
+      sha256,
       source: copy,
       archiveTimes: {},
       flags: [],
@@ -65,7 +64,18 @@ beforeAll(async () => {
       failure: null,
     },
   ]);
-  await f.index.advanceFile(sharedFileId, 'indexed');
+  await f.index.advanceFile(fileId, 'indexed');
+  return fileId;
+}
+
+beforeAll(async () => {
+  f = await createApiFixture(inject('storageConnectionString'));
+  api = createApi(f.deps);
+  a = await seedStoredMember(f, CASE_A, EVIDENCE_A);
+  b = await seedCase(f, CASE_B, EVIDENCE_B);
+  // B's archive holds the same bytes as A's stored member, copied out to derived/ as a
+  // deflated member would be: same SHA-256, so the one contents row (source: A's archive) serves both.
+  sharedFileId = await copyIntoCaseB(7, 'Pictures/same.jpg', a.memberBytes, a.memberSha256);
   const thumbnail = { container: f.deps.containers.derived, name: derivedNames.thumbnail(a.memberSha256, 't320q80') };
   await f.blobs.upload(thumbnail, Buffer.from([0xff, 0xd8, 0xff, 0xdb, 1, 2, 3]), { contentType: 'image/jpeg' });
   // An embedded EXIF preview too, so the preview route has something of the shared content to answer with.
@@ -76,32 +86,7 @@ beforeAll(async () => {
   [aVideo] = (await seedLooseFiles(f, CASE_A, [
     { evidenceId: EVIDENCE_A_VIDEO, fileName: 'alpha-clip.webm', bytes: Buffer.from(`webm stand-in of ${CASE_A}`), mime: 'video/webm', detectedExt: 'webm', kind: 'video' },
   ])) as [SeededLooseFile];
-  const videoCopy = { container: f.deps.containers.derived, name: derivedNames.content(aVideo.sha256) };
-  await f.blobs.upload(videoCopy, aVideo.bytes, { contentType: 'application/octet-stream' });
-  sharedVideoFileId = memberFileId(b.rootFileId, 8);
-  await f.index.insertFiles([
-    {
-      fileId: sharedVideoFileId,
-      caseId: CASE_B,
-      evidenceId: EVIDENCE_B,
-      parentId: b.rootFileId,
-      entryIndex: 8,
-      depth: 1,
-      path: 'phone.zip!/Movies/same.webm',
-      recordedName: 'Movies/same.webm',
-      name: 'same.webm',
-      extension: 'webm',
-      entryKind: 'file',
-      size: aVideo.bytes.length,
-      sha256: aVideo.sha256,
-      source: videoCopy,
-      archiveTimes: {},
-      flags: [],
-      stage: 'pending',
-      failure: null,
-    },
-  ]);
-  await f.index.advanceFile(sharedVideoFileId, 'indexed');
+  sharedVideoFileId = await copyIntoCaseB(8, 'Movies/same.webm', aVideo.bytes, aVideo.sha256);
   expect((await f.index.getContent(aVideo.sha256))?.source.name).toBe(aVideo.blobName);
   const content = await f.index.getContent(a.memberSha256);
   // The premise: the shared row points into case A's archive.

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { createRootLogger, derivedNames, memberFileId, rootFileId, type Role } from '@exhibit/core';
+import { createRootLogger, derivedNames, rootFileId, type Role } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import { defineRoute, type Api, type ApiResponse } from '../src/api.types.js';
 import { locateFileBytes } from '../src/file-bytes.js';
@@ -11,7 +11,7 @@ import { readVerifiedFile } from '../src/file-delivery.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
 import { startHttpServer } from '../src/http-server.node.js';
 import { downloadSchema, fileDetailSchema } from '../src/response-schemas.js';
-import { createApiFixture, seedCase, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
+import { createApiFixture, indexedMemberRow, seedCase, seedMemberWithWrongHash, seedStoredMember, type ApiFixture, type SeededCase, type SeededStoredMember } from './api-fixture.js';
 
 /**
  * Files read in place: a ZIP member stored uncompressed has no blob of its
@@ -61,33 +61,7 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
 }
 
 /** A second occurrence of the stored member's span recorded with a SHA-256 its bytes do not have (a damaged or tampered index row). */
-async function memberWithWrongHash(entryIndex: number): Promise<string> {
-  const fileId = memberFileId(stored.rootFileId, entryIndex);
-  const wrong = createHash('sha256').update(`not the member ${entryIndex}`).digest('hex');
-  await f.index.insertFiles([
-    {
-      fileId,
-      caseId: 'CASE-3',
-      evidenceId: 'EX01',
-      parentId: stored.rootFileId,
-      entryIndex,
-      depth: 1,
-      path: `stored.zip!/wrong-${entryIndex}.jpg`,
-      recordedName: `wrong-${entryIndex}.jpg`,
-      name: `wrong-${entryIndex}.jpg`,
-      extension: 'jpg',
-      entryKind: 'file',
-      size: stored.memberBytes.length,
-      sha256: wrong,
-      source: { container: f.deps.containers.evidence, name: stored.blobName, offset: stored.memberOffset },
-      archiveTimes: {},
-      flags: [],
-      stage: 'indexed',
-      failure: null,
-    },
-  ]);
-  return fileId;
-}
+const memberWithWrongHash = (entryIndex: number) => seedMemberWithWrongHash(f, stored, entryIndex);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -350,26 +324,7 @@ describe("a file with no source of its own, whose content is a span", () => {
   async function occurrenceWithoutSource(caseId: string, evidenceId: string, parentId: string, entryIndex: number): Promise<string> {
     const fileId = `f${createHash('sha256').update(`${caseId}/${evidenceId}/${entryIndex}`).digest('hex').slice(0, 31)}`;
     await f.index.insertFiles([
-      {
-        fileId,
-        caseId,
-        evidenceId,
-        parentId,
-        entryIndex,
-        depth: 1,
-        path: `x.zip!/copy-${entryIndex}.jpg`,
-        recordedName: `copy-${entryIndex}.jpg`,
-        name: `copy-${entryIndex}.jpg`,
-        extension: 'jpg',
-        entryKind: 'file',
-        size: stored.memberBytes.length,
-        sha256: stored.memberSha256,
-        source: null,
-        archiveTimes: {},
-        flags: [],
-        stage: 'indexed',
-        failure: null,
-      },
+      indexedMemberRow({ fileId, caseId, evidenceId, parentId, entryIndex, archiveName: 'x.zip', name: `copy-${entryIndex}.jpg`, size: stored.memberBytes.length, sha256: stored.memberSha256, source: null }),
     ]);
     return fileId;
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, LIMITS, type BlobStore, type HashMessage, type StageOutcome } from '@exhibit/core';
+import { createRootLogger, LIMITS, type BlobStore, type HashMessage, type OutgoingMessage, type StageOutcome } from '@exhibit/core';
 import { FileTypeIdentifier } from '@exhibit/media';
 import { hashStage, recordEvidenceChanged } from '../src/hash.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
@@ -123,6 +123,28 @@ const hashSends = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'hash
 
 const upload = (fileName: string, data: Buffer): Promise<HashMessage> => uploadEvidence(h, fileName, data);
 
+/**
+ * Delivers, once each in the order sent, every hash message for `fileId` not in `done` (each added to it as it goes)
+ * until none is left: what is still in flight, as the bus would deliver it.
+ */
+async function deliverRest(fileId: string, done: Set<string>, deliver: (sent: OutgoingMessage) => Promise<unknown>): Promise<void> {
+  for (let n = 0; ; n++) {
+    const next = hashSends(fileId).find((s) => !done.has(s.message.messageId));
+    if (!next) return;
+    if (n > 50) throw new Error('hash chain did not end');
+    done.add(next.message.messageId);
+    await deliver(next.message);
+  }
+}
+
+/** The upload's hash recorded, `data`'s, once (one custody entry), and its saved progress gone with it. */
+async function expectHashedOnce(message: HashMessage, data: Buffer): Promise<void> {
+  const up = (await h.index.getUpload(message.blobName))!;
+  expect(up.hashes).toEqual(hashesOf(data));
+  expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+  expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+}
+
 interface Delivery {
   messageId: string;
   deliveryCount: number;
@@ -230,10 +252,7 @@ describe('resumable hash of a large upload', () => {
     expect(rowsSeen).toBe(5);
     expect(reads.opened.slice(opened)).toEqual([0, 1, 2, 3, 4, 5].map((i) => i * k));
     expect(reads.bytes - before).toBeLessThanOrEqual(data.length + deliveries.length * k);
-    const up = (await h.index.getUpload(message.blobName))!;
-    expect(up.hashes).toEqual(hashesOf(data));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
-    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    await expectHashedOnce(message, data);
 
     // A continuation delivered again after the hash is recorded does nothing again.
     expect(await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}:hash-continue:${k}`, deliveryCount: 2 }, inv())).toEqual({ status: 'skipped', reason: 'already-done' });
@@ -742,10 +761,7 @@ describe('resumable hash of a large upload', () => {
     expect(starts[0]).toBe(0);
     expect(starts.slice(1).every((at, i) => at > starts[i]! && at % (64 * 1024 * 1024) !== 0)).toBe(true);
     expect(deliveries.slice(1).map((d) => d.messageId)).toEqual(starts.slice(1).map((at) => `hash:${message.fileId}:hash-continue:${at}`));
-    const up = (await h.index.getUpload(message.blobName))!;
-    expect(up.hashes).toEqual(hashesOf(data));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
-    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    await expectHashedOnce(message, data);
   });
   it.skipIf(!['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].every(hasTool))('checkpoint-moving-the-root-hid-member-stalls-from-the-watchdog', async () => {
     // A large disk image whose listing ended early (its files at the start): the unpack hands the rest of the hash on to
@@ -825,10 +841,7 @@ describe('resumable hash of a large upload', () => {
     await redrive(h.deps, { ...file, blobName: message.blobName }, ['hash'], { count: 2, movedAtMs: moved });
     const delivered = await deliverNew();
     expect(delivered.slice(0, 2)).toEqual([`hash:${message.fileId}:${t2}`, `hash:${message.fileId}:hash-continue:${3 * k}`]);
-    const up = (await h.index.getUpload(message.blobName))!;
-    expect(up.hashes).toEqual(hashesOf(data));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
-    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    await expectHashedOnce(message, data);
     // Each delivery read on from the saved progress: every interval streamed once.
     expect(reads.opened.slice(opened)).toEqual([0, k, 2 * k, 3 * k, 4 * k, 5 * k]);
   });
@@ -852,17 +865,8 @@ describe('resumable hash of a large upload', () => {
     expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${4 * k}`);
     // Everything still in flight delivered once: the messages go on from the row, and whichever comes after the end stops.
     const done = new Set([`hash:${message.fileId}`, `hash:${message.fileId}:redrive-1-7`, `hash:${message.fileId}:hash-continue:${k}`]);
-    for (let n = 0; ; n++) {
-      const next = hashSends(message.fileId).find((s) => !done.has(s.message.messageId));
-      if (!next) break;
-      if (n > 50) throw new Error('hash chain did not end');
-      done.add(next.message.messageId);
-      await run(next.message.messageId);
-    }
-    const up = (await h.index.getUpload(message.blobName))!;
-    expect(up.hashes).toEqual(hashesOf(data));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
-    expect(await h.index.getHashCheckpoint(message.fileId, up.etag)).toBeNull();
+    await deliverRest(message.fileId, done, (m) => run(m.messageId));
+    await expectHashedOnce(message, data);
     // Every stream started where the saved progress was, each offset once: nothing hashed twice, whichever message ran.
     expect(reads.opened.slice(opened)).toEqual([0, k, 2 * k, 3 * k, 4 * k, 5 * k, 6 * k]);
   });
@@ -913,15 +917,8 @@ describe('resumable hash of a large upload', () => {
     // is delivered once, and the hash is recorded once.
     await runMessage(h.deps, 'hash', { body: copy.body, messageId: copy.messageId, deliveryCount: 1 }, inv());
     expect(hashSends(message.fileId).at(-1)!.message.messageId).toBe(`hash:${message.fileId}:hash-continue:${3 * k}`);
-    for (let n = 0; ; n++) {
-      const next = hashSends(message.fileId).find((s) => !window.has(s.message.messageId));
-      if (!next) break;
-      if (n > 50) throw new Error('hash chain did not end');
-      window.add(next.message.messageId);
-      await runMessage(h.deps, 'hash', { body: next.message.body, messageId: next.message.messageId, deliveryCount: 1 }, inv());
-    }
-    expect((await h.index.getUpload(message.blobName))!.hashes).toEqual(hashesOf(data));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    await deliverRest(message.fileId, window, (m) => runMessage(h.deps, 'hash', { body: m.body, messageId: m.messageId, deliveryCount: 1 }, inv()));
+    await expectHashedOnce(message, data);
   });
 
   it('a held copy of a hash re-drive that already ran, on a large plain file: it reads on from the saved progress (no interval twice), the hash recorded once', async () => {
@@ -947,16 +944,8 @@ describe('resumable hash of a large upload', () => {
     await run(`hash:${message.fileId}:hash-continue:${2 * k}`);
     await run(copy.messageId, 1, copy.body);
     const done = new Set([`hash:${message.fileId}`, redriveId, copy.messageId, `hash:${message.fileId}:hash-continue:${2 * k}`]);
-    for (let n = 0; ; n++) {
-      const next = hashSends(message.fileId).find((s) => !done.has(s.message.messageId));
-      if (!next) break;
-      if (n > 50) throw new Error('hash chain did not end');
-      done.add(next.message.messageId);
-      await run(next.message.messageId);
-    }
-    const up = (await h.index.getUpload(message.blobName))!;
-    expect(up.hashes).toEqual(hashesOf(data));
-    expect(custodyOf(message.evidenceId, 'integrity-verified')).toHaveLength(1);
+    await deliverRest(message.fileId, done, (m) => run(m.messageId));
+    await expectHashedOnce(message, data);
     expect(reads.opened.slice(opened)).toEqual([0, k, 2 * k, 3 * k, 4 * k, 5 * k]);
   });
 

@@ -1,16 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, ExhibitError, LIMITS, rootFileId, type BlobStore, type HashMessage, type QueueName, type StageOutcome } from '@exhibit/core';
-import { FileTypeIdentifier } from '@exhibit/media';
-import { runDeadLetter, runIngest, runMessage } from '../src/stage-runner.js';
+import { createRootLogger, ExhibitError, LIMITS, type BlobStore, type HashMessage, type QueueName, type StageOutcome } from '@exhibit/core';
+import { runDeadLetter, runMessage } from '../src/stage-runner.js';
 import { unpackStage } from '../src/unpack.stage.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
-import { buildExt4, buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
-import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { buildMemoryCard } from '../src/disk/test-support/memory-card.builder.js';
+import { limitsWith, uploadEvidence, type Harness } from './fixtures/archives/unpack-harness.js';
+import { closeImageHarness, countingImageStore, digestsOf, openImageHarness, uploadExt4Image, type ImageReadCounts } from './fixtures/disk/uploaded-image.support.js';
 
 /**
  * An uploaded disk image of at least LIMITS.resumableHashMinBytes is hashed in
@@ -32,64 +31,17 @@ const missingEwf = ['mkfs.fat', 'mmd', 'mcopy', 'ewfacquire'].filter((t) => !has
 let dir: string;
 
 beforeAll(async () => {
-  h = await createHarness(inject('storageConnectionString'));
-  h.deps.identifier = new FileTypeIdentifier();
-  dir = mkdtempSync(path.join(tmpdir(), 'exhibit-large-image-one-read-'));
+  ({ h, dir } = await openImageHarness(inject('storageConnectionString'), 'exhibit-large-image-one-read-'));
 });
+afterAll(() => closeImageHarness(h, dir));
 
-afterAll(async () => {
-  await h?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const digestsOf = (bytes: Buffer) => ({
-  md5: createHash('md5').update(bytes).digest('hex'),
-  sha1: createHash('sha1').update(bytes).digest('hex'),
-  sha256: createHash('sha256').update(bytes).digest('hex'),
-});
 const sentFor = (queue: QueueName, fileId: string) => h.bus.sent.filter((s) => s.queue === queue && (s.message.body as { fileId?: string }).fileId === fileId);
 
 /** A raw ext4 image of `count` files of `fileBytes` each in `sizeKiB` (the rest free space, at its end), uploaded and ingested. */
-async function uploadImage(name: string, count: number, fileBytes: number, sizeKiB: number): Promise<{ message: HashMessage; image: Buffer }> {
-  const files: Record<string, Buffer> = {};
-  for (let i = 0; i < count; i += 1) files[`docs/file-${i}.bin`] = randomBytes(fileBytes + i);
-  const image = readFileSync(buildExt4(mkdtempSync(path.join(dir, 'img-')), files, sizeKiB, { inodes: 64, blockBytes: 4096 }));
-  const caseId = 'case-1';
-  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-  const blobName = `${caseId}/${evidenceId}/${name}`;
-  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, image, { metadata: { acquisition_sha256: sha256(image) } });
-  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-  return { message: { caseId, evidenceId, blobName, fileId: rootFileId(blobName) }, image };
-}
+const uploadImage = (name: string, count: number, fileBytes: number, sizeKiB: number) => uploadExt4Image(h, dir, name, count, fileBytes, sizeKiB);
 
 /** Bytes storage returned of one blob (ranged reads and streams), and the offsets streams to the blob's end opened at. */
-interface ReadCounts {
-  bytes: number;
-  toEndFrom: number[];
-}
-
-function countingStore(plain: BlobStore, blobName: string, counts: ReadCounts): BlobStore {
-  return Object.create(plain, {
-    readRange: {
-      value: async (...args: Parameters<BlobStore['readRange']>) => {
-        const got = await plain.readRange(...args);
-        if (args[0].name === blobName) counts.bytes += got.length;
-        return got;
-      },
-    },
-    openRead: {
-      value: async (...args: Parameters<BlobStore['openRead']>) => {
-        const stream = await plain.openRead(...args);
-        if (args[0].name !== blobName) return stream;
-        if (args[1]?.count === undefined) counts.toEndFrom.push(args[1]?.offset ?? 0);
-        stream.on('data', (chunk: Buffer) => {
-          counts.bytes += chunk.length;
-        });
-        return stream;
-      },
-    },
-  }) as BlobStore;
-}
+type ReadCounts = ImageReadCounts & { toEndFrom: number[] };
 
 /**
  * Delivers the upload's hash message, then every hash and unpack message the runner sends for the root, each once, in
@@ -126,7 +78,7 @@ describe.skipIf(missing.length > 0)(`a large uploaded disk image hashed in its u
     const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
     const plain = h.deps.blobs;
     h.deps.limits = LARGE_FROM_8_MIB;
-    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    h.deps.blobs = countingImageStore(plain, message.blobName, counts);
     let runs: Awaited<ReturnType<typeof runRoot>>;
     try {
       runs = await runRoot(message);
@@ -168,7 +120,7 @@ describe.skipIf(missing.length > 0)(`a large uploaded disk image hashed in its u
     const plain = h.deps.blobs;
     // Every unpack attempt continues after its first member (the continue point at once).
     h.deps.limits = limitsWith({ resumableHashMinBytes: 8 * 1024 * 1024, hashCheckpointBytes: 1024 * 1024, stageDeadlineMs: 120_000, unpackContinueMarginMs: 120_000, hashContinueMarginMs: 10_000 });
-    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    h.deps.blobs = countingImageStore(plain, message.blobName, counts);
     let savedAt = -1;
     try {
       await runRoot(message, async (queue, messageId, body) => {
@@ -200,7 +152,7 @@ describe.skipIf(missing.length > 0)(`a large uploaded disk image hashed in its u
     const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
     const plain = h.deps.blobs;
     h.deps.limits = LARGE_FROM_8_MIB;
-    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    h.deps.blobs = countingImageStore(plain, message.blobName, counts);
     let handedOnAt = -1;
     try {
       await runRoot(message, async (queue, messageId, body) => {
@@ -234,7 +186,7 @@ describe.skipIf(missing.length > 0)(`a large image whose pass cannot hand on or 
     const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
     const plain = h.deps.blobs;
     h.deps.limits = LARGE_FROM_8_MIB;
-    h.deps.blobs = countingStore(plain, message.blobName, counts);
+    h.deps.blobs = countingImageStore(plain, message.blobName, counts);
     try {
       await runRoot(message);
     } finally {
@@ -296,7 +248,7 @@ describe.skipIf(missing.length > 0)(`a large image whose pass cannot hand on or 
       expect(unpacked).toHaveLength(1);
       expect(unpacked[0]!.details).toMatchObject({ uploadHashTakenByHashStage: true });
       // The hash message again (a re-drive): the hash stage reads on from the pass's saved states, not from byte 0.
-      h.deps.blobs = countingStore(plain, message.blobName, counts);
+      h.deps.blobs = countingImageStore(plain, message.blobName, counts);
       await runMessage(h.deps, 'hash', { body: message, messageId: `hash:${message.fileId}`, deliveryCount: 2 }, inv());
       const delivered = new Set<string>();
       for (let i = 0; i < 20; i += 1) {
@@ -320,19 +272,15 @@ describe.skipIf(missingEwf.length > 0)(`a large E01 whose stored-hash check goes
   it('the upload\'s hash waits for the check chain, then the hash stage reads on from the listing pass\'s saved state: both verdicts recorded once, nothing left pending', async () => {
     const photos = Array.from({ length: 3 }, (_, i) => ({ path: `DCIM/IMG_000${i}.JPG`, bytes: randomBytes(300_000 + i), modified: new Date('2025-06-01T14:30:10Z') }));
     const e01 = readFileSync(buildMemoryCard(mkdtempSync(path.join(dir, 'card-')), photos, [], { compression: 'none' }).e01);
-    const caseId = 'case-1';
-    const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-    const blobName = `${caseId}/${evidenceId}/card.E01`;
-    await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, e01, { metadata: { acquisition_sha256: sha256(e01) } });
-    await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-    const message: HashMessage = { caseId, evidenceId, blobName, fileId: rootFileId(blobName) };
+    const message = await uploadEvidence(h, 'card.E01', e01);
+    const { evidenceId, blobName } = message;
     const etag = (await h.index.getUpload(blobName))!.etag;
     const counts: ReadCounts = { bytes: 0, toEndFrom: [] };
     const plain = h.deps.blobs;
     // Large from 8 MiB; the check resumable from 1 MiB of media, stopping at every 4 MiB checkpoint (its margin past the
     // deadline); the hash stage's continuations likewise.
     h.deps.limits = limitsWith({ resumableHashMinBytes: 8 * 1024 * 1024, resumableImageCheckMinBytes: 1024 * 1024, hashCheckpointBytes: 4 * 1024 * 1024, stageDeadlineMs: 120_000, unpackContinueMarginMs: 0, hashContinueMarginMs: 150_000 });
-    h.deps.blobs = countingStore(plain, blobName, counts);
+    h.deps.blobs = countingImageStore(plain, blobName, counts);
     let savedAt = -1;
     let hashStageStreams: number[] | null = null;
     let checkAttempts = 0;

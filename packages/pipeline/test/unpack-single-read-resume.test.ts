@@ -1,18 +1,14 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRootLogger, ExhibitError, LIMITS, rootFileId, type BlobStore, type HashMessage, type Limits, type StageOutcome } from '@exhibit/core';
-import { FileTypeIdentifier } from '@exhibit/media';
-import { runIngest, runMessage } from '../src/stage-runner.js';
+import { createRootLogger, ExhibitError, LIMITS, type BlobStore, type HashMessage, type Limits, type StageOutcome } from '@exhibit/core';
+import { runMessage } from '../src/stage-runner.js';
 import { recordDeadLetter } from '../src/dead-letter.js';
 import { unpackStage } from '../src/unpack.stage.js';
 import { RESUMABLE_HASH_ENGINE } from '../src/resumable-hash.js';
 import { hasTool } from '../src/disk/test-support/disk-image.builder.js';
-import { buildExt4 } from '../src/disk/test-support/memory-card.builder.js';
-import { createHarness, limitsWith, sha256, type Harness } from './fixtures/archives/unpack-harness.js';
+import { limitsWith, type Harness } from './fixtures/archives/unpack-harness.js';
+import { closeImageHarness, countingImageStore, digestsOf, openImageHarness, uploadExt4Image, type ImageReadCounts } from './fixtures/disk/uploaded-image.support.js';
 
 /**
  * The upload hash of an unpack's single read across continuations
@@ -40,91 +36,24 @@ const missing = ['mke2fs'].filter((t) => !hasTool(t));
 let dir: string;
 
 beforeAll(async () => {
-  h = await createHarness(inject('storageConnectionString'));
-  h.deps.identifier = new FileTypeIdentifier();
-  dir = mkdtempSync(path.join(tmpdir(), 'exhibit-single-read-resume-'));
+  ({ h, dir } = await openImageHarness(inject('storageConnectionString'), 'exhibit-single-read-resume-'));
 });
-
-afterAll(async () => {
-  await h?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => closeImageHarness(h, dir));
 
 const unpackMessagesOf = (fileId: string) => h.bus.sent.filter((s) => s.queue === 'unpack' && (s.message.body as { fileId?: string }).fileId === fileId);
-const digestsOf = (bytes: Buffer) => ({
-  md5: createHash('md5').update(bytes).digest('hex'),
-  sha1: createHash('sha1').update(bytes).digest('hex'),
-  sha256: createHash('sha256').update(bytes).digest('hex'),
-});
 
 /**
- * A raw ext4 image of `count` files of `fileBytes` each, uploaded and ingested, and its bytes. 4 KiB blocks and
- * `inodes` (64 unless given) keep the structures every attempt walks again few (mke2fs's 1 KiB blocks put metadata
- * every 8 MiB): the attempts these tests run cost their whole time, and what is tested is the hash across them.
+ * A raw ext4 image of `count` files of `fileBytes` each, uploaded and ingested, and its bytes. Few structures (4 KiB
+ * blocks, 64 inodes): the attempts these tests run walk them again each time and cost their whole time, and what is
+ * tested is the hash across them.
  */
-async function uploadImage(name: string, count: number, fileBytes: number, sizeKiB: number, inodes = 64): Promise<{ message: HashMessage; image: Buffer }> {
-  const files: Record<string, Buffer> = {};
-  for (let i = 0; i < count; i += 1) files[`docs/file-${i}.bin`] = randomBytes(fileBytes + i);
-  const sub = mkdtempSync(path.join(dir, 'img-'));
-  const image = readFileSync(buildExt4(sub, files, sizeKiB, { inodes, blockBytes: 4096 }));
-  const caseId = 'case-1';
-  const evidenceId = `ev-${randomBytes(4).toString('hex')}`;
-  const blobName = `${caseId}/${evidenceId}/${name}`;
-  await h.deps.blobs.upload({ container: h.deps.containers.evidence, name: blobName }, image, { metadata: { acquisition_sha256: sha256(image) } });
-  await runIngest(h.deps, { container: h.deps.containers.evidence, blobName }, h.ctx);
-  return { message: { caseId, evidenceId, blobName, fileId: rootFileId(blobName) }, image };
-}
+const uploadImage = (name: string, count: number, fileBytes: number, sizeKiB: number) => uploadExt4Image(h, dir, name, count, fileBytes, sizeKiB);
 
 /**
  * Bytes storage returned of the blob: all of them, and (when asked for) those of streams read on to the blob's end:
- * the single read's pass, and any read of the whole blob for its hash.
+ * the single read's pass, and any read of the whole blob for its hash. Streams of it come in PIECE_BYTES pieces.
  */
-interface ReadCounts {
-  bytes: number;
-  toEndBytes?: number;
-}
-
-/**
- * A store over the harness's that counts the bytes storage returns of `blobName` (ranged reads and streams) and
- * hands streams out in PIECE_BYTES pieces. A stream opened without `count` reads on to the end (the pass of
- * SingleReadSource, the hash stage's read; side streams and the disk readers name their count): in `toEndBytes` too.
- */
-function countingStore(plain: BlobStore, blobName: string, counts: ReadCounts): BlobStore {
-  return Object.create(plain, {
-    readRange: {
-      value: async (...args: Parameters<BlobStore['readRange']>) => {
-        const got = await plain.readRange(...args);
-        if (args[0].name === blobName) counts.bytes += got.length;
-        return got;
-      },
-    },
-    openRead: {
-      value: async (...args: Parameters<BlobStore['openRead']>) => {
-        const stream = await plain.openRead(...args);
-        if (args[0].name !== blobName) return stream;
-        const toEnd = args[1]?.count === undefined;
-        async function* pieces(): AsyncGenerator<Buffer> {
-          let held = Buffer.alloc(0);
-          try {
-            for await (const chunk of stream as AsyncIterable<Buffer>) {
-              counts.bytes += chunk.length;
-              if (toEnd && counts.toEndBytes !== undefined) counts.toEndBytes += chunk.length;
-              held = Buffer.concat([held, chunk]);
-              while (held.length >= PIECE_BYTES) {
-                yield held.subarray(0, PIECE_BYTES);
-                held = held.subarray(PIECE_BYTES);
-              }
-            }
-            if (held.length > 0) yield held;
-          } finally {
-            stream.destroy();
-          }
-        }
-        return Readable.from(pieces(), { objectMode: false });
-      },
-    },
-  }) as BlobStore;
-}
+type ReadCounts = Pick<ImageReadCounts, 'bytes' | 'toEndBytes'>;
 
 /** Delivers the hash message, then every unpack message for the root, each once in order; `before` runs ahead of each unpack delivery. */
 async function runChain(message: HashMessage, before?: (n: number, messageId: string) => Promise<void>): Promise<Array<{ messageId: string; outcome: StageOutcome }>> {
@@ -148,7 +77,7 @@ async function runChain(message: HashMessage, before?: (n: number, messageId: st
 async function withLimits<T>(limits: Limits, counts: ReadCounts | null, blobName: string, body: () => Promise<T>): Promise<T> {
   const plain = h.deps.blobs;
   h.deps.limits = limits;
-  if (counts) h.deps.blobs = countingStore(plain, blobName, counts);
+  if (counts) h.deps.blobs = countingImageStore(plain, blobName, counts, PIECE_BYTES);
   try {
     return await body();
   } finally {
