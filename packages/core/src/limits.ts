@@ -390,6 +390,15 @@ export const LIMITS = {
   archiveParseThreads: 4,
   /** Bytes of decompressed EWF chunks kept in memory per image (at least one chunk). */
   ewfChunkCacheBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes of one cut EWF `sectors` section (its table lost with the cut) walked chunk by chunk to recover the chunks wholly
+   * present by their own checksums (ewf-image.container.ts, SectionWalk). A section is at most 2 GiB (31-bit table
+   * offsets); ewfacquire's hold up to 16,375 chunks (512 MiB of 32 KiB chunks). Past it the rest of the section stays lost
+   * (`[segment-truncated]`, naming this limit). The walk runs lazily in the disk parser thread, as far as the chunk read.
+   */
+  maxEwfCutSectionWalkBytes: 1024 * 1024 * 1024,
+  /** Bytes of a cut EWF `sectors` section read at once by that walk (at least two of its largest stored chunks). */
+  ewfCutWalkWindowBytes: 4 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */
   maxEwfChunkBytes: 16 * 1024 * 1024,
   /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971); past it the image fails with `limit-exceeded`, never retried. */
