@@ -393,10 +393,16 @@ export const LIMITS = {
   /**
    * Bytes of one cut EWF `sectors` section (its table lost with the cut) walked chunk by chunk to recover the chunks wholly
    * present by their own checksums (ewf-image.container.ts, SectionWalk). A section is at most 2 GiB (31-bit table
-   * offsets); ewfacquire's hold up to 16,375 chunks (512 MiB of 32 KiB chunks). Past it the rest of the section stays lost
+   * offsets); libewf (ewfacquire) puts at most 16,375 chunks in one (EWF_MAXIMUM_OFFSETS_IN_TABLE), 512 MiB of 32 KiB chunks. Past it the rest of the section stays lost
    * (`[segment-truncated]`, naming this limit). The walk runs lazily in the disk parser thread, as far as the chunk read.
    */
   maxEwfCutSectionWalkBytes: 1024 * 1024 * 1024,
+  /**
+   * Chunks that walk places in one section (each kept as its location): a forged section of tiny zlib streams would
+   * otherwise list millions within the byte limit. A table's entry count is a 32-bit field, but libewf writes at most
+   * 16,375 per section unless told to lift that (EWF_MAXIMUM_OFFSETS_IN_TABLE); past it the rest stays lost.
+   */
+  maxEwfCutSectionWalkChunks: 65_536,
   /** Bytes of a cut EWF `sectors` section read at once by that walk (at least two of its largest stored chunks). */
   ewfCutWalkWindowBytes: 4 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */

@@ -563,7 +563,7 @@ function zlibBound(n: number): number {
  * accepted only when its own checksum verifies; the next chunk starts where it ends, and the chunks are numbered on
  * from the section's first (the count of those the tables before it list). The walk stops at the first chunk that
  * verifies in neither form (or in both: no guess), that the end of the data cuts, or past
- * LIMITS.maxEwfCutSectionWalkBytes: that chunk and every one after it stay lost. Lazy and serial: a read walks only as
+ * LIMITS.maxEwfCutSectionWalkBytes or LIMITS.maxEwfCutSectionWalkChunks: that chunk and every one after it stay lost. Lazy and serial: a read walks only as
  * far as its chunk, in windows of LIMITS.ewfCutWalkWindowBytes through the segment's source, in the disk parser thread.
  */
 export class SectionWalk {
@@ -615,6 +615,10 @@ export class SectionWalk {
     const where = `the walk of segment ${this.segmentNumber}'s cut sectors section (data from ${this.untabled.start}, its table lost) placed chunks ${this.firstChunk} to ${n - 1} by their own checksums and stopped at chunk ${n} (at ${this.offset})`;
     if (this.found.length >= this.maxChunks) {
       this.stop = `${where}: the chunks after it are placed by the tables or past the media`;
+      return;
+    }
+    if (this.found.length >= LIMITS.maxEwfCutSectionWalkChunks) {
+      this.stop = `${where}: the walk of a section places at most LIMITS.maxEwfCutSectionWalkChunks (${LIMITS.maxEwfCutSectionWalkChunks}) chunks`;
       return;
     }
     const expected = Math.min(this.chunkBytes, this.mediaBytes - n * this.chunkBytes);
