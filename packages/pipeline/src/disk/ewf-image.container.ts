@@ -481,7 +481,10 @@ export interface EwfDamage {
  * which: they are numbered by counting. From the front, up to the first cut or gap (the tables of a cut segment before
  * its cut included); from the back, when the last segment holds the done section, down from the chunk count the volume
  * section declares (when it is the media's), up to the last cut or gap. A table reached from neither side is dropped
- * (its chunks' place is unknown), as are the chunks of a cut section or a missing segment: those read as failures.
+ * (its chunks' place is unknown), as are the chunks of a missing segment: those read as failures. The first sectors
+ * section of the front's cut segment that no table locates (its table lost with the cut) gets a walk (SectionWalk)
+ * numbered from the front's count, reaching up to the first chunk placed from the back: its chunks are placed only as
+ * far as their own checksums carry it, the rest read as failures too.
  */
 function placeDamagedTables(
   runs: DamagedRun[],
