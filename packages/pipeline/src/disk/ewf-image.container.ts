@@ -577,6 +577,8 @@ export class SectionWalk {
   private window: { start: number; bytes: Uint8Array } = { start: 0, bytes: new Uint8Array(0) };
   private maxChunks = Number.MAX_SAFE_INTEGER;
   private readonly limitEnd: number;
+  /** Chunk bytes checked so far (each chunk's size once): the walk's CPU grows with it, not with the section's bytes. */
+  private checked = 0;
 
   constructor(
     private readonly source: ByteSource,
@@ -625,6 +627,13 @@ export class SectionWalk {
       return;
     }
     const expected = Math.min(this.chunkBytes, this.mediaBytes - n * this.chunkBytes);
+    // Checking a chunk costs its size (inflate, Adler-32) whatever it takes in the section: large chunks of forged or
+    // sparse data would otherwise cost minutes within the byte limit and end the volume under the parser's step deadline.
+    if (this.checked + expected > LIMITS.maxEwfCutSectionWalkCheckedBytes) {
+      this.stop = `${where}: the walk of a section checks at most LIMITS.maxEwfCutSectionWalkCheckedBytes (${LIMITS.maxEwfCutSectionWalkCheckedBytes} bytes) of chunks`;
+      return;
+    }
+    this.checked += expected;
     const most = Math.min(Math.max(zlibBound(expected), expected + 4), this.limitEnd - this.offset);
     const bytes = most > 0 ? await this.bytesAt(this.offset, most, options) : new Uint8Array(0);
     const verdict = recogniseChunk(bytes, expected, this.chunkBytes);

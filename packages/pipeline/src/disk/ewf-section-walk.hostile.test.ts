@@ -36,7 +36,19 @@ describe('EWF cut sectors section walk (forged sections)', () => {
     const walk = walkOver(bytes, count + 10);
     const last = await walk.locate(LIMITS.maxEwfCutSectionWalkChunks - 1);
     expect(last).toEqual({ segment: 0, offset: (LIMITS.maxEwfCutSectionWalkChunks - 1) * zero.length, size: zero.length, compressed: true });
-    expect(await walk.locate(LIMITS.maxEwfCutSectionWalkChunks)).toMatch(/places at most LIMITS\.maxEwfCutSectionWalkChunks \(65536\) chunks/);
+    expect(await walk.locate(LIMITS.maxEwfCutSectionWalkChunks)).toMatch(`places at most LIMITS.maxEwfCutSectionWalkChunks (${LIMITS.maxEwfCutSectionWalkChunks}) chunks`);
+  });
+
+  it('walk-of-16-mib-zero-chunks-ran-minutes: a forged section of large chunks that compress to little stops at LIMITS.maxEwfCutSectionWalkCheckedBytes, naming it', { timeout: 120_000 }, async () => {
+    // 16 MiB chunks of zeros take ~16 KB each: within the byte limit, ~65,000 of them (~1 TiB to inflate, minutes).
+    const big = 16 * 1024 * 1024;
+    const zero = deflateSync(Buffer.alloc(big));
+    const fit = Math.floor(LIMITS.maxEwfCutSectionWalkCheckedBytes / big);
+    const bytes = Buffer.concat(Array.from({ length: fit + 2 }, () => zero));
+    const section = { type: 'sectors', offset: 0, size: bytes.length + 76 };
+    const walk = new SectionWalk(new MemorySource(bytes), { segment: 0, start: 0, end: bytes.length, section }, 0, big, (fit + 10) * big, 1);
+    expect(await walk.locate(fit - 1)).toEqual({ segment: 0, offset: (fit - 1) * zero.length, size: zero.length, compressed: true });
+    expect(await walk.locate(fit)).toMatch(`stopped at chunk ${fit} (at ${fit * zero.length}): the walk of a section checks at most LIMITS.maxEwfCutSectionWalkCheckedBytes (${LIMITS.maxEwfCutSectionWalkCheckedBytes} bytes) of chunks`);
   });
 
   it('a chunk that verifies both as stored bytes with their Adler-32 and as a zlib stream is not placed: its form is not known', async () => {
