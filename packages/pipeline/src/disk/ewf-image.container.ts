@@ -93,6 +93,8 @@ interface ChunkTable {
   base: number;
   /** End of the sectors data the last chunk of this table runs to. */
   dataEnd: number;
+  /** Start of that sectors section's data (not for an inline table): where its first chunk lies when laid out contiguously. */
+  dataStart?: number;
   /**
    * The chunks lie in the table section itself, after the entries: no `sectors` section came
    * before it, as in the SMART (.s01) and original EnCase 1 ('ewf') formats, whose entries
@@ -257,6 +259,7 @@ export class EwfImage implements ByteSource {
       runs.push(run);
       let checkedSegment = false;
       let lastSectorsEnd: number | undefined;
+      let lastSectorsStart: number | undefined;
       /** The first sectors section since the last table: its table not (yet) read. */
       let untabled: Section | undefined;
       let lastTable: ChunkTable | undefined;
@@ -297,12 +300,14 @@ export class EwfImage implements ByteSource {
           }
           case 'sectors':
             lastSectorsEnd = section.offset + section.size;
+            lastSectorsStart = dataOffset;
             untabled ??= section;
             break;
           case 'table': {
             // Without a sectors section before it, the table section holds the chunks and its end is theirs.
             const inline = lastSectorsEnd === undefined;
             const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset + section.size, inline, options);
+            if (!inline) table.dataStart = lastSectorsStart;
             tables.push(table);
             run.tables.push(table);
             lastTable = table;
@@ -354,7 +359,16 @@ export class EwfImage implements ByteSource {
     const needed = Math.ceil(size / chunkBytes);
     let found = tables;
     if (damage.length > 0) {
-      found = placeDamagedTables(runs, needed, geometry.chunkCount, sawDone, (u, firstChunk) => new SectionWalk(segments[u.segment]!, u, firstChunk, chunkBytes, size, numbered[u.segment]!.number));
+      found = placeDamagedTables(
+        runs,
+        needed,
+        geometry.chunkCount,
+        sawDone,
+        (u, firstChunk, witnesses) =>
+          new SectionWalk(segments[u.segment]!, u, firstChunk, chunkBytes, size, numbered[u.segment]!.number, (abortSignal) =>
+            laidOutContiguously(witnesses, segments, chunkBytes, numbered, abortSignal),
+          ),
+      );
       chunkCount = needed;
     } else if (chunkCount < needed) {
       throw new ExhibitError('corrupt-file', `EWF chunk tables list ${chunkCount} chunks; the media of ${size} bytes needs ${needed}`);
@@ -423,7 +437,7 @@ export class EwfImage implements ByteSource {
     let location: ChunkLocation;
     if (table.walk) {
       const walked = await table.walk.locate(n - table.firstChunk, options);
-      if (typeof walked === 'string') throw this.lost(n, walked);
+      if (typeof walked === 'string') throw this.lost(n, { why: walked, stoppedAt: table.walk.stoppedAt });
       location = walked;
     } else {
       location = (await this.locations(tableIndex, options))[n - table.firstChunk]!;
@@ -448,13 +462,17 @@ export class EwfImage implements ByteSource {
     return data.subarray(0, expected);
   }
 
-  /** The failure of a read of chunk `n`, lost with a segment: the damage, and how far a walk of its cut section got. */
-  private lost(n: number, walk?: string): ExhibitError {
+  /**
+   * The failure of a read of chunk `n`, lost with a segment: the damage, and, for a chunk of a walked cut section, that
+   * the walk stopped at it or before it (its bytes may well be present, but nothing places them: never a guess).
+   */
+  private lost(n: number, walk?: { why: string; stoppedAt: number | null }): ExhibitError {
     const at = n * this.chunkBytes;
-    return segmentError(
-      this.damage[0]!.reason,
-      `EWF chunk ${n} (media bytes ${at} to ${Math.min(at + this.chunkBytes, this.size)}) is not in the segments given: ${this.damage.map((d) => d.message).join('; ')}${walk === undefined ? '' : `; ${walk}`}`,
-    );
+    const chunk = `EWF chunk ${n} (media bytes ${at} to ${Math.min(at + this.chunkBytes, this.size)})`;
+    const damage = this.damage.map((d) => d.message).join('; ');
+    if (walk === undefined) return segmentError(this.damage[0]!.reason, `${chunk} is not in the segments given: ${damage}`);
+    const what = walk.stoppedAt !== null && n > walk.stoppedAt ? `lies after chunk ${walk.stoppedAt}, where ${walk.why}` : `is not placed: ${walk.why}`;
+    return segmentError(this.damage[0]!.reason, `${chunk} ${what}; ${damage}`);
   }
 
   async read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
@@ -491,7 +509,7 @@ function placeDamagedTables(
   needed: number,
   declared: number,
   sawDone: boolean,
-  walkOf: (untabled: UntabledSectors, firstChunk: number) => SectionWalk,
+  walkOf: (untabled: UntabledSectors, firstChunk: number, witnesses: ChunkTable[]) => SectionWalk,
 ): ChunkTable[] {
   const placed: ChunkTable[] = [];
   let next = 0;
@@ -508,7 +526,9 @@ function placeDamagedTables(
     if (!run.whole) {
       if (run.untabled && next < needed) {
         const u = run.untabled;
-        walked = { segment: u.segment, firstChunk: next, count: 0, entriesOffset: u.start, base: u.start, dataEnd: u.end, inline: false, walk: walkOf(u, next) };
+        // The whole tables of the cut segment (else the last of the segment before) witness how this writer lays chunks out.
+        const witnesses = run.tables.length > 0 ? run.tables : (runs[i - 1]?.tables.slice(-1) ?? []);
+        walked = { segment: u.segment, firstChunk: next, count: 0, entriesOffset: u.start, base: u.start, dataEnd: u.end, inline: false, walk: walkOf(u, next, witnesses) };
       }
       break;
     }
@@ -553,6 +573,36 @@ interface DamagedRun {
   untabled?: UntabledSectors;
 }
 
+/**
+ * Why the walk must not place chunks by counting, or null: the walk assumes the writer laid each section's chunks out
+ * contiguously and in media order from its data start (ewfacquire does; the format does not require it: a table's
+ * offsets may point anywhere). The whole tables read before the cut (`witnesses`) must show that: every one's entries
+ * read (checked by their Adler-32), each chunk ending where the next starts and of a chunk's size at most
+ * (readTableEntries), its first chunk at its section's data start. With no witness (a cut in the set's first section) nothing says
+ * otherwise and the walk runs.
+ */
+async function laidOutContiguously(
+  witnesses: ChunkTable[],
+  segments: ByteSource[],
+  chunkBytes: number,
+  numbered: { number: number }[],
+  abortSignal?: AbortSignal,
+): Promise<string | null> {
+  for (const table of witnesses) {
+    const where = `segment ${numbered[table.segment]!.number}'s table of chunks ${table.firstChunk} to ${table.firstChunk + table.count - 1}`;
+    if (table.inline || table.dataStart === undefined) return `${where} lies in its table section (not a sectors section)`;
+    let locations: ChunkLocation[];
+    try {
+      locations = await readTableEntries(segments[table.segment]!, table, chunkBytes, { abortSignal });
+    } catch (err) {
+      if (!(err instanceof ExhibitError)) throw err;
+      return `${where} cannot be read (${err.message})`;
+    }
+    if (locations[0]!.offset !== table.dataStart) return `${where} places its first chunk at ${locations[0]!.offset}, not at its sectors section's data start (${table.dataStart})`;
+  }
+  return null;
+}
+
 /** zlib's deflateBound: the most bytes a zlib stream of `n` bytes takes (stored blocks, header and Adler-32). */
 function zlibBound(n: number): number {
   return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13 + 6;
@@ -579,6 +629,7 @@ export class SectionWalk {
   private readonly limitEnd: number;
   /** Chunk bytes checked so far (each chunk's size once): the walk's CPU grows with it, not with the section's bytes. */
   private checked = 0;
+  private layoutChecked = false;
 
   constructor(
     private readonly source: ByteSource,
@@ -587,9 +638,16 @@ export class SectionWalk {
     private readonly chunkBytes: number,
     private readonly mediaBytes: number,
     private readonly segmentNumber: number,
+    /** Why chunks cannot be placed by counting here (laidOutContiguously), or null; asked once, before the first chunk. */
+    private readonly layout: (abortSignal?: AbortSignal) => Promise<string | null> = async () => null,
   ) {
     this.offset = untabled.start;
     this.limitEnd = Math.min(untabled.end, untabled.start + LIMITS.maxEwfCutSectionWalkBytes);
+  }
+
+  /** The media chunk the walk stopped at (null while it has not). */
+  get stoppedAt(): number | null {
+    return this.stop === null ? null : this.firstChunk + this.found.length;
   }
 
   /** The walk places at most `count` chunks (up to the next chunk a table places, or the media's end). */
@@ -609,6 +667,13 @@ export class SectionWalk {
   }
 
   private async walkTo(i: number, options?: { abortSignal?: AbortSignal }): Promise<void> {
+    if (!this.layoutChecked) {
+      const refused = await this.layout(options?.abortSignal);
+      this.layoutChecked = true;
+      if (refused !== null) {
+        this.stop = `the cut sectors section of segment ${this.segmentNumber} (data from ${this.untabled.start}, its table lost) is not walked: its chunks are placed by counting from its start, which holds only when the writer lays chunks out contiguously and in order, and ${refused}`;
+      }
+    }
     while (this.found.length <= i && this.stop === null) {
       options?.abortSignal?.throwIfAborted();
       await this.step(options);
@@ -617,7 +682,7 @@ export class SectionWalk {
 
   private async step(options?: { abortSignal?: AbortSignal }): Promise<void> {
     const n = this.firstChunk + this.found.length;
-    const where = `the walk of segment ${this.segmentNumber}'s cut sectors section (data from ${this.untabled.start}, its table lost) placed chunks ${this.firstChunk} to ${n - 1} by their own checksums and stopped at chunk ${n} (at ${this.offset})`;
+    const where = `the walk of segment ${this.segmentNumber}'s cut sectors section (data from ${this.untabled.start}, its table lost) ${this.found.length === 0 ? 'placed no chunk' : `placed chunks ${this.firstChunk} to ${n - 1} by their own checksums`} and stopped at chunk ${n} (at ${this.offset})`;
     if (this.found.length >= this.maxChunks) {
       this.stop = `${where}: the chunks after it are placed by the tables or past the media`;
       return;

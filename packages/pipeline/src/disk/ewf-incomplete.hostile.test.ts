@@ -5,7 +5,7 @@ import { ExhibitError } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRange } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
-import { EwfImage } from './ewf-image.container.js';
+import { EwfImage, adler32 } from './ewf-image.container.js';
 import { fileSystems, openDiskImage, type DiskImage } from './open-disk-image.js';
 import { fls, icatMd5, md5, missingTools, pseudoRandom, run } from './test-support/disk-image.builder.js';
 import { buildExfat } from './test-support/exfat-image.builder.js';
@@ -138,7 +138,7 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     // The file whose data was in the lost part fails typed, naming why: no bytes (zeros or others) stand in for it.
     const lost = files.get('FILL2.BIN')!;
     expect(lost.md5).toBeNull();
-    expect(lost.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-truncated' }, message: expect.stringMatching(/EWF chunk \d+ .* is not in the segments given: EWF segment 3/) });
+    expect(lost.error).toMatchObject({ code: 'corrupt-file', details: { reason: 'segment-truncated' }, message: expect.stringMatching(/EWF chunk \d+ .* (is not placed: |lies after chunk \d+, where )the walk of segment 3's cut sectors section .*; EWF segment 3: section 'sectors'/) });
     // TSK (libewf) reads the cut set too: the files before the cut agree with fls and icat over it.
     const given = ['set.E01', 'set.E02', 'cut.E03', ...segments.slice(3)];
     for (const name of ['A.BIN', 'FILL1.BIN', 'B.BIN']) expect(icatMd5Of(given, name), name).toBe(files.get(name)!.md5);
@@ -169,6 +169,41 @@ describe.skipIf(missing.length > 0)('EWF set with a segment cut short or missing
     expect(failed).toBeGreaterThan(10);
     expect(failed).toBeLessThan(22);
     expect(same + failed).toBe(Math.ceil(image.size / image.chunkBytes));
+  });
+
+  it('walk-placed-chunks-by-counting-behind-tables-not-laid-out-contiguously: the cut section is not walked when a whole table before it does not start at its section start', async () => {
+    /** Segment `bytes`' sections: type, offset (descriptor), and for a table its entry count. */
+    const sections = (bytes: Buffer) => {
+      const out: { type: string; offset: number; count: number }[] = [];
+      for (let at = 13; ; at = Number(bytes.readBigUInt64LE(at + 16))) {
+        const type = bytes.subarray(at, at + 16).toString('latin1').replace(/\0.*$/s, '');
+        out.push({ type, offset: at, count: type.startsWith('table') ? bytes.readUInt32LE(at + 76) : 0 });
+        if (type === 'done' || type === 'next') return out;
+      }
+    };
+    const whole = await EwfImage.open(load().map((b) => new MemorySource(b)));
+    const cut = loadCut();
+    const [one, two] = [sections(cut[0]!), sections(cut[1]!)];
+    const first = one.find((s) => s.type === 'table')!.count + two.find((s) => s.type === 'table')!.count;
+    // As given, segment 3's first chunk (numbered after segments 1 and 2's tables) is walked and read right.
+    const honest = await EwfImage.open(cut.map((b) => new MemorySource(b)));
+    expect(Buffer.compare(await honest.chunk(first), await whole.chunk(first))).toBe(0);
+    // Segment 2's table (and table2) rewritten so its first chunk starts 4 bytes into its sectors data, their Adler-32
+    // recomputed: a writer that does not lay chunks out from the section start, so counting from it places nothing.
+    const forged = Buffer.from(cut[1]!);
+    for (const t of sections(forged).filter((s) => s.type === 'table' || s.type === 'table2')) {
+      const entries = t.offset + 76 + 24;
+      forged.writeUInt32LE(forged.readUInt32LE(entries) + 4, entries);
+      forged.writeUInt32LE(adler32(forged.subarray(entries, entries + t.count * 4)), entries + t.count * 4);
+    }
+    const image = await EwfImage.open([cut[0]!, forged, ...cut.slice(2)].map((b) => new MemorySource(b)));
+    await expect(image.chunk(first)).rejects.toMatchObject({
+      code: 'corrupt-file',
+      details: { reason: 'segment-truncated' },
+      message: expect.stringMatching(/the cut sectors section of segment 3 .* is not walked: .* segment 2's table of chunks \d+ to \d+ places its first chunk at \d+, not at its sectors section's data start/),
+    });
+    // The chunks the tables place still read (segment 2's second chunk on).
+    expect(Buffer.compare(await image.chunk(first - 1), await whole.chunk(first - 1))).toBe(0);
   });
 
   it('ewf-missing-middle-segment-refuses-whole-image', async () => {
