@@ -390,6 +390,33 @@ export const LIMITS = {
   archiveParseThreads: 4,
   /** Bytes of decompressed EWF chunks kept in memory per image (at least one chunk). */
   ewfChunkCacheBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes of one cut EWF `sectors` section (its table lost with the cut) walked chunk by chunk to recover the chunks wholly
+   * present by their own checksums (ewf-image.container.ts, SectionWalk). A section is at most 2 GiB (31-bit table
+   * offsets), and ewfacquire 20140813 (installed here) writes that: `-c none`, 32 KiB chunks, gave a 2 GiB section with a
+   * table of 65,528 chunks. Half of it: the walk is not cached, it repeats in every disk task and attempt that reads past
+   * the cut (docs/disk-images.md measures a 2 GB cut: 1.08 GB read, 3 s CPU, per task), so 1 GiB bounds that repeated
+   * read; a cut in the first 1 GiB of a section (every section of a compressed image of 32 KiB chunks but the most
+   * incompressible) loses nothing to it. Past it the rest of the section stays lost (`[segment-truncated]`, naming this limit).
+   */
+  maxEwfCutSectionWalkBytes: 1024 * 1024 * 1024,
+  /**
+   * Chunks that walk places in one section (each kept as its location, ~50 bytes): a forged section of tiny zlib streams
+   * would otherwise list tens of millions within the byte limit. A table's entry count is a 32-bit field; ewfacquire
+   * 20140813 writes at most 65,534 per table (`-c fast`: tables of 65,534 then 32,770; `-c none`: 65,528 in a 2 GiB
+   * section). Twice that, for writers that put more: past it the rest stays lost, naming this limit.
+   */
+  maxEwfCutSectionWalkChunks: 131_072,
+  /**
+   * Chunk bytes that walk checks in one section (each chunk's size once: inflate, Adler-32): its CPU grows with these,
+   * not with the section's bytes (16 MiB chunks of forged zeros take ~16 KB each: 1 GiB of them is ~1 TiB to inflate,
+   * minutes, past the disk parser's step deadline, which would end the whole volume's listing). 2 GiB is a whole
+   * ewfacquire section of 32 KiB chunks (65,534 of them) and ~4 to 7 s of CPU here (measured 40 to 60 ms per 16 MiB
+   * chunk on this shared machine), well inside LIMITS.diskParseStepMs. Past it the rest stays lost, naming this limit.
+   */
+  maxEwfCutSectionWalkCheckedBytes: 2 * 1024 * 1024 * 1024,
+  /** Bytes of a cut EWF `sectors` section read at once by that walk (at least two of its largest stored chunks). */
+  ewfCutWalkWindowBytes: 4 * 1024 * 1024,
   /** Largest EWF chunk (sectors per chunk × bytes per sector); libewf writes 32 KiB by default. */
   maxEwfChunkBytes: 16 * 1024 * 1024,
   /** Segment files of one EWF or split raw image (E01 … EZZ is 14,971); past it the image fails with `limit-exceeded`, never retried. */

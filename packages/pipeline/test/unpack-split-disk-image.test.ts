@@ -193,6 +193,31 @@ describe.skipIf(missing.length > 0)('unpack stage on split disk images (one blob
     ]);
   }, 120_000);
 
+  it('single-segment-e01-cut-in-sectors-section-loses-every-chunk: the upload of a one-segment E01 cut inside its only sectors section lists every file through the disk parser threads; the files before the cut equal icat over the uncut E01, the rest fail typed', async () => {
+    // One segment, compressed: its chunks are in one sectors section located by the table after it, lost with the cut.
+    // Before the walk the unpack failed whole ("EWF chunk 0 … [segment-truncated]"); now the section is walked.
+    run('ewfacquire', ['-u', '-t', p('single'), '-c', 'fast', p('flat.img')]);
+    const cut = readFileSync(p('single.E01')).subarray(0, 1_500_000);
+    const { first, outcome, members, image } = await unpackSet(['single.E01'], DISK_IMAGE_MIMES.ewf, { data: { 'single.E01': cut } });
+    expect(outcome).toMatchObject({ status: 'done' });
+    const whole = fls([p('single.E01')]);
+    expect(members.map((m) => m.path.split('!/')[1])).toEqual(whole.map((e) => e.path));
+    const read: string[] = [];
+    for (const [i, entry] of whole.entries()) {
+      if (entry.type !== 'r/r' || members[i]!.size === 0) continue;
+      if (members[i]!.sha256 === null) {
+        expect(members[i]!.failure?.detail, entry.path).toMatch(/the walk of segment 1's cut sectors section .*\[segment-truncated\]/);
+      } else {
+        expect(members[i]!.sha256, entry.path).toBe(sha256(run('icat', [p('single.E01'), entry.entryId])));
+        read.push(entry.path);
+      }
+    }
+    expect(read).toContain('DCIM/IMG_0001.JPG');
+    expect(members.find((m) => m.path.endsWith('!/big.bin'))!.sha256).toBeNull();
+    expect(image).toMatchObject({ integrity: 'failed', computedHashes: null, integrityDetail: expect.stringMatching(/the media is incomplete \(EWF segment 1: section 'sectors' .*\[segment-truncated\]\)/) });
+    expect((await h.index.getFile(first.fileId))!.flags).toContain('image-media-damaged');
+  }, 120_000);
+
   it('split-raw-short-middle-segment-refused: the upload of a split raw set whose piece 2 lost its tail lists every file; those needing the lost range fail typed, the rest equal icat over the whole image; flagged and in custody as damaged media', async () => {
     // Pieces of 1250000 (six): at least two full pieces before the last attest the size (with three, only the first
     // would: split-raw-three-pieces-short-middle-read-at-guessed-offset). Piece 2 keeps 100000: media bytes 1350000 to

@@ -93,12 +93,26 @@ interface ChunkTable {
   base: number;
   /** End of the sectors data the last chunk of this table runs to. */
   dataEnd: number;
+  /** Start of that sectors section's data (not for an inline table): where its first chunk lies when laid out contiguously. */
+  dataStart?: number;
   /**
    * The chunks lie in the table section itself, after the entries: no `sectors` section came
    * before it, as in the SMART (.s01) and original EnCase 1 ('ewf') formats, whose entries
    * have no Adler-32 after them.
    */
   inline: boolean;
+  /** A cut `sectors` section whose table was lost: its chunks are found by walking its data (SectionWalk), not listed. */
+  walk?: SectionWalk;
+}
+
+/** The data of the first `sectors` section after a cut segment's last table, which no table locates (EwfImage.open). */
+interface UntabledSectors {
+  segment: number;
+  /** Where the section's data starts and where what is present of it ends (the section's end or the segment's). */
+  start: number;
+  end: number;
+  /** The section's own description, for the messages. */
+  section: Section;
 }
 
 interface ChunkLocation {
@@ -221,7 +235,7 @@ export class EwfImage implements ByteSource {
     });
     const segments = numbered.map((s) => s.source);
     /** Per segment given: its number, its tables in chain order, and whether its chain ran whole (to next or done, not cut). */
-    const runs: { number: number; tables: ChunkTable[]; whole: boolean }[] = [];
+    const runs: DamagedRun[] = [];
 
     let geometry: { chunkCount: number; chunkBytes: number; bytesPerSector: number; sectorCount: number } | undefined;
     let header: EwfHeader | undefined;
@@ -239,12 +253,15 @@ export class EwfImage implements ByteSource {
       if (sawDone) {
         throw segmentError('segment-from-another-image', `EWF segment ${numbered[s - 1]!.number} ends the image (done section) but segment ${number} follows: the segments are from different images`);
       }
-      const { sections, cut } = await readSectionChain(source, number, options);
+      const { sections, cut, cutSection } = await readSectionChain(source, number, options);
       if (cut !== null) damage.push({ reason: 'segment-truncated', message: cut });
-      const run = { number, tables: [] as ChunkTable[], whole: cut !== null ? false : true };
+      const run: DamagedRun = { number, tables: [], whole: cut !== null ? false : true };
       runs.push(run);
       let checkedSegment = false;
       let lastSectorsEnd: number | undefined;
+      let lastSectorsStart: number | undefined;
+      /** The first sectors section since the last table: its table not (yet) read. */
+      let untabled: Section | undefined;
       let lastTable: ChunkTable | undefined;
       for (const section of sections) {
         const dataOffset = section.offset + SECTION_BYTES;
@@ -283,14 +300,18 @@ export class EwfImage implements ByteSource {
           }
           case 'sectors':
             lastSectorsEnd = section.offset + section.size;
+            lastSectorsStart = dataOffset;
+            untabled ??= section;
             break;
           case 'table': {
             // Without a sectors section before it, the table section holds the chunks and its end is theirs.
             const inline = lastSectorsEnd === undefined;
             const table = await readTableHeader(source, s, dataOffset, dataSize, chunkCount, lastSectorsEnd ?? section.offset + section.size, inline, options);
+            if (!inline) table.dataStart = lastSectorsStart;
             tables.push(table);
             run.tables.push(table);
             lastTable = table;
+            untabled = undefined;
             chunkCount += table.count;
             if (chunkCount > LIMITS.maxMediaBytes / 512) throw new ExhibitError('limit-exceeded', `EWF chunk count ${chunkCount} is absurd`);
             break;
@@ -317,6 +338,12 @@ export class EwfImage implements ByteSource {
             break;
         }
       }
+      // A cut segment's sectors section whose table is lost with the cut (the section itself cut, or whole with the table
+      // after it cut): its chunks that are wholly present can still be found by their own checksums (SectionWalk).
+      const lost = cut === null ? undefined : (untabled ?? (cutSection?.type === 'sectors' ? cutSection : undefined));
+      if (lost && lost.offset + SECTION_BYTES < source.size) {
+        run.untabled = { segment: s, start: lost.offset + SECTION_BYTES, end: Math.min(lost.offset + lost.size, source.size), section: lost };
+      }
       if (sections.at(-1)?.type === 'next' && s === segments.length - 1) {
         damage.push({ reason: 'segment-missing', message: `EWF segment ${number} is the last given but ends with 'next': segment ${number + 1} is missing` });
       }
@@ -332,7 +359,16 @@ export class EwfImage implements ByteSource {
     const needed = Math.ceil(size / chunkBytes);
     let found = tables;
     if (damage.length > 0) {
-      found = placeDamagedTables(runs, needed, geometry.chunkCount, sawDone);
+      found = placeDamagedTables(
+        runs,
+        needed,
+        geometry.chunkCount,
+        sawDone,
+        (u, firstChunk, witnesses) =>
+          new SectionWalk(segments[u.segment]!, u, firstChunk, chunkBytes, size, numbered[u.segment]!.number, (abortSignal) =>
+            laidOutContiguously(witnesses, segments, chunkBytes, numbered, abortSignal),
+          ),
+      );
       chunkCount = needed;
     } else if (chunkCount < needed) {
       throw new ExhibitError('corrupt-file', `EWF chunk tables list ${chunkCount} chunks; the media of ${size} bytes needs ${needed}`);
@@ -397,15 +433,15 @@ export class EwfImage implements ByteSource {
     const tableIndex = this.tableOf(n);
     const table = this.tables[tableIndex];
     // A chunk of a part lost with a segment: its read fails (never zeros), naming why, so only what needs it fails.
-    if (!table || n < table.firstChunk || n >= table.firstChunk + table.count) {
-      const first = this.damage[0]!;
-      const at = n * this.chunkBytes;
-      throw segmentError(
-        first.reason,
-        `EWF chunk ${n} (media bytes ${at} to ${Math.min(at + this.chunkBytes, this.size)}) is not in the segments given: ${this.damage.map((d) => d.message).join('; ')}`,
-      );
+    if (!table || n < table.firstChunk || n >= table.firstChunk + table.count) throw this.lost(n);
+    let location: ChunkLocation;
+    if (table.walk) {
+      const walked = await table.walk.locate(n - table.firstChunk, options);
+      if (typeof walked === 'string') throw this.lost(n, { why: walked, stoppedAt: table.walk.stoppedAt });
+      location = walked;
+    } else {
+      location = (await this.locations(tableIndex, options))[n - table.firstChunk]!;
     }
-    const location = (await this.locations(tableIndex, options))[n - table.firstChunk]!;
     const segment = this.segments[location.segment]!;
     const expected = Math.min(this.chunkBytes, this.size - n * this.chunkBytes);
     const stored = await segment.read(location.offset, location.size, options);
@@ -424,6 +460,19 @@ export class EwfImage implements ByteSource {
     const checksum = view(stored).getUint32(location.size - 4, true);
     if (adler32(data) !== checksum) throw chunkDamaged(`EWF chunk ${n}: Adler-32 mismatch`);
     return data.subarray(0, expected);
+  }
+
+  /**
+   * The failure of a read of chunk `n`, lost with a segment: the damage, and, for a chunk of a walked cut section, that
+   * the walk stopped at it or before it (its bytes may well be present, but nothing places them: never a guess).
+   */
+  private lost(n: number, walk?: { why: string; stoppedAt: number | null }): ExhibitError {
+    const at = n * this.chunkBytes;
+    const chunk = `EWF chunk ${n} (media bytes ${at} to ${Math.min(at + this.chunkBytes, this.size)})`;
+    const damage = this.damage.map((d) => d.message).join('; ');
+    if (walk === undefined) return segmentError(this.damage[0]!.reason, `${chunk} is not in the segments given: ${damage}`);
+    const what = walk.stoppedAt !== null && n > walk.stoppedAt ? `lies after chunk ${walk.stoppedAt}, where ${walk.why}` : `is not placed: ${walk.why}`;
+    return segmentError(this.damage[0]!.reason, `${chunk} ${what}; ${damage}`);
   }
 
   async read(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
@@ -450,12 +499,23 @@ export interface EwfDamage {
  * which: they are numbered by counting. From the front, up to the first cut or gap (the tables of a cut segment before
  * its cut included); from the back, when the last segment holds the done section, down from the chunk count the volume
  * section declares (when it is the media's), up to the last cut or gap. A table reached from neither side is dropped
- * (its chunks' place is unknown), as are the chunks of a cut section or a missing segment: those read as failures.
+ * (its chunks' place is unknown), as are the chunks of a missing segment: those read as failures. The first sectors
+ * section of the front's cut segment that no table locates (its table lost with the cut) gets a walk (SectionWalk)
+ * numbered from the front's count, reaching up to the first chunk placed from the back: its chunks are placed only as
+ * far as their own checksums carry it, the rest read as failures too.
  */
-function placeDamagedTables(runs: { number: number; tables: ChunkTable[]; whole: boolean }[], needed: number, declared: number, sawDone: boolean): ChunkTable[] {
+function placeDamagedTables(
+  runs: DamagedRun[],
+  needed: number,
+  declared: number,
+  sawDone: boolean,
+  walkOf: (untabled: UntabledSectors, firstChunk: number, witnesses: ChunkTable[]) => SectionWalk,
+): ChunkTable[] {
   const placed: ChunkTable[] = [];
   let next = 0;
   let front = 0;
+  /** The cut section reached from the front: its first chunk is the count of those its segment's tables and the earlier ones list. */
+  let walked: ChunkTable | undefined;
   for (const [i, run] of runs.entries()) {
     if (run.number !== i + 1) break;
     for (const table of run.tables) {
@@ -463,7 +523,15 @@ function placeDamagedTables(runs: { number: number; tables: ChunkTable[]; whole:
       next += table.count;
     }
     front = i + 1;
-    if (!run.whole) break;
+    if (!run.whole) {
+      if (run.untabled && next < needed) {
+        const u = run.untabled;
+        // The whole tables of the cut segment (else the last of the segment before) witness how this writer lays chunks out.
+        const witnesses = run.tables.length > 0 ? run.tables : (runs[i - 1]?.tables.slice(-1) ?? []);
+        walked = { segment: u.segment, firstChunk: next, count: 0, entriesOffset: u.start, base: u.start, dataEnd: u.end, inline: false, walk: walkOf(u, next, witnesses) };
+      }
+      break;
+    }
   }
   if (sawDone && declared === needed) {
     let end = needed;
@@ -484,14 +552,213 @@ function placeDamagedTables(runs: { number: number; tables: ChunkTable[]; whole:
       throw new ExhibitError('corrupt-file', `EWF chunk tables of the segments given list more chunks than the media of ${needed} chunks holds`);
     }
   }
+  if (walked) {
+    // The walk may reach up to the next chunk a table places (counted from the back), never into it, nor past the media.
+    const after = placed.find((t) => t.firstChunk >= walked.firstChunk)?.firstChunk ?? needed;
+    walked.count = after - walked.firstChunk;
+    walked.walk!.limitChunks(walked.count);
+    if (walked.count > 0) {
+      placed.push(walked);
+      placed.sort((a, b) => a.firstChunk - b.firstChunk);
+    }
+  }
   return placed;
+}
+
+/** Per segment given: its number, its tables in chain order, whether its chain ran whole, and a cut sectors section's data. */
+interface DamagedRun {
+  number: number;
+  tables: ChunkTable[];
+  whole: boolean;
+  untabled?: UntabledSectors;
+}
+
+/**
+ * Why the walk must not place chunks by counting, or null: the walk assumes the writer laid each section's chunks out
+ * contiguously and in media order from its data start (ewfacquire does; the format does not require it: a table's
+ * offsets may point anywhere). The whole tables read before the cut (`witnesses`) must show that: every one's entries
+ * read (checked by their Adler-32), each chunk ending where the next starts and of a chunk's size at most
+ * (readTableEntries), its first chunk at its section's data start. With no witness (a cut in the set's first section) nothing says
+ * otherwise and the walk runs.
+ */
+async function laidOutContiguously(
+  witnesses: ChunkTable[],
+  segments: ByteSource[],
+  chunkBytes: number,
+  numbered: { number: number }[],
+  abortSignal?: AbortSignal,
+): Promise<string | null> {
+  for (const table of witnesses) {
+    const where = `segment ${numbered[table.segment]!.number}'s table of chunks ${table.firstChunk} to ${table.firstChunk + table.count - 1}`;
+    if (table.inline || table.dataStart === undefined) return `${where} lies in its table section (not a sectors section)`;
+    let locations: ChunkLocation[];
+    try {
+      locations = await readTableEntries(segments[table.segment]!, table, chunkBytes, { abortSignal });
+    } catch (err) {
+      if (!(err instanceof ExhibitError)) throw err;
+      return `${where} cannot be read (${err.message})`;
+    }
+    if (locations[0]!.offset !== table.dataStart) return `${where} places its first chunk at ${locations[0]!.offset}, not at its sectors section's data start (${table.dataStart})`;
+  }
+  return null;
+}
+
+/** zlib's deflateBound: the most bytes a zlib stream of `n` bytes takes (stored blocks, header and Adler-32). */
+function zlibBound(n: number): number {
+  return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 13 + 6;
+}
+
+/**
+ * The chunks of a cut `sectors` section, found without its table (lost with the cut) by walking its data from its
+ * start: each chunk is either a zlib stream (a compressed chunk: inflate must consume a whole stream, ending with its
+ * good Adler-32, to exactly the chunk's size) or the chunk's bytes followed by their Adler-32 (a stored chunk; a
+ * compressed image stores a chunk so when compression does not help). The chunk's form is told from its bytes and
+ * accepted only when its own checksum verifies; the next chunk starts where it ends, and the chunks are numbered on
+ * from the section's first (the count of those the tables before it list). The walk stops at the first chunk that
+ * verifies in neither form (or in both: no guess), that the end of the data cuts, or past
+ * LIMITS.maxEwfCutSectionWalkBytes or LIMITS.maxEwfCutSectionWalkChunks: that chunk and every one after it stay lost. Lazy and serial: a read walks only as
+ * far as its chunk, in windows of LIMITS.ewfCutWalkWindowBytes through the segment's source, in the disk parser thread.
+ */
+export class SectionWalk {
+  private readonly found: ChunkLocation[] = [];
+  private offset: number;
+  private stop: string | null = null;
+  private pending: Promise<void> = Promise.resolve();
+  private window: { start: number; bytes: Uint8Array } = { start: 0, bytes: new Uint8Array(0) };
+  private maxChunks = Number.MAX_SAFE_INTEGER;
+  private readonly limitEnd: number;
+  /** Chunk bytes checked so far (each chunk's size once): the walk's CPU grows with it, not with the section's bytes. */
+  private checked = 0;
+  private layoutChecked = false;
+
+  constructor(
+    private readonly source: ByteSource,
+    private readonly untabled: UntabledSectors,
+    private readonly firstChunk: number,
+    private readonly chunkBytes: number,
+    private readonly mediaBytes: number,
+    private readonly segmentNumber: number,
+    /** Why chunks cannot be placed by counting here (laidOutContiguously), or null; asked once, before the first chunk. */
+    private readonly layout: (abortSignal?: AbortSignal) => Promise<string | null> = async () => null,
+  ) {
+    this.offset = untabled.start;
+    this.limitEnd = Math.min(untabled.end, untabled.start + LIMITS.maxEwfCutSectionWalkBytes);
+  }
+
+  /** The media chunk the walk stopped at (null while it has not). */
+  get stoppedAt(): number | null {
+    return this.stop === null ? null : this.firstChunk + this.found.length;
+  }
+
+  /** The walk places at most `count` chunks (up to the next chunk a table places, or the media's end). */
+  limitChunks(count: number): void {
+    this.maxChunks = count;
+  }
+
+  /** Where the walk's chunk `i` (media chunk firstChunk + i) lies, or why it is lost. */
+  async locate(i: number, options?: { abortSignal?: AbortSignal }): Promise<ChunkLocation | string> {
+    const step = this.pending.then(() => this.walkTo(i, options));
+    this.pending = step.then(
+      () => undefined,
+      () => undefined,
+    );
+    await step;
+    return this.found[i] ?? this.stop ?? `EWF chunk ${this.firstChunk + i} is past the cut sectors section`;
+  }
+
+  private async walkTo(i: number, options?: { abortSignal?: AbortSignal }): Promise<void> {
+    if (!this.layoutChecked) {
+      const refused = await this.layout(options?.abortSignal);
+      this.layoutChecked = true;
+      if (refused !== null) {
+        this.stop = `the cut sectors section of segment ${this.segmentNumber} (data from ${this.untabled.start}, its table lost) is not walked: its chunks are placed by counting from its start, which holds only when the writer lays chunks out contiguously and in order, and ${refused}`;
+      }
+    }
+    while (this.found.length <= i && this.stop === null) {
+      options?.abortSignal?.throwIfAborted();
+      await this.step(options);
+    }
+  }
+
+  private async step(options?: { abortSignal?: AbortSignal }): Promise<void> {
+    const n = this.firstChunk + this.found.length;
+    const where = `the walk of segment ${this.segmentNumber}'s cut sectors section (data from ${this.untabled.start}, its table lost) ${this.found.length === 0 ? 'placed no chunk' : `placed chunks ${this.firstChunk} to ${n - 1} by their own checksums`} and stopped at chunk ${n} (at ${this.offset})`;
+    if (this.found.length >= this.maxChunks) {
+      this.stop = `${where}: the chunks after it are placed by the tables or past the media`;
+      return;
+    }
+    if (this.found.length >= LIMITS.maxEwfCutSectionWalkChunks) {
+      this.stop = `${where}: the walk of a section places at most LIMITS.maxEwfCutSectionWalkChunks (${LIMITS.maxEwfCutSectionWalkChunks}) chunks`;
+      return;
+    }
+    const expected = Math.min(this.chunkBytes, this.mediaBytes - n * this.chunkBytes);
+    // Checking a chunk costs its size (inflate, Adler-32) whatever it takes in the section: large chunks of forged or
+    // sparse data would otherwise cost minutes within the byte limit and end the volume under the parser's step deadline.
+    if (this.checked + expected > LIMITS.maxEwfCutSectionWalkCheckedBytes) {
+      this.stop = `${where}: the walk of a section checks at most LIMITS.maxEwfCutSectionWalkCheckedBytes (${LIMITS.maxEwfCutSectionWalkCheckedBytes} bytes) of chunks`;
+      return;
+    }
+    this.checked += expected;
+    const most = Math.min(Math.max(zlibBound(expected), expected + 4), this.limitEnd - this.offset);
+    const bytes = most > 0 ? await this.bytesAt(this.offset, most, options) : new Uint8Array(0);
+    const verdict = recogniseChunk(bytes, expected, this.chunkBytes);
+    if (typeof verdict === 'string') {
+      const atLimit = this.limitEnd < this.untabled.end && bytes.length < Math.max(zlibBound(expected), expected + 4);
+      this.stop = `${where}: ${atLimit && verdict.includes('cut by the end') ? `the walk of a section stops after LIMITS.maxEwfCutSectionWalkBytes (${LIMITS.maxEwfCutSectionWalkBytes} bytes)` : verdict}`;
+      return;
+    }
+    this.found.push({ segment: this.untabled.segment, offset: this.offset, size: verdict.size, compressed: verdict.compressed });
+    this.offset += verdict.size;
+  }
+
+  /** `length` bytes at `offset`, from the current window or a new one read from `offset` (bounded, never the whole section). */
+  private async bytesAt(offset: number, length: number, options?: { abortSignal?: AbortSignal }): Promise<Uint8Array> {
+    const w = this.window;
+    if (offset >= w.start && offset + length <= w.start + w.bytes.length) return w.bytes.subarray(offset - w.start, offset - w.start + length);
+    const size = Math.min(Math.max(LIMITS.ewfCutWalkWindowBytes, 2 * length), this.limitEnd - offset);
+    this.window = { start: offset, bytes: await this.source.read(offset, size, options) };
+    return this.window.bytes.subarray(0, length);
+  }
+}
+
+/**
+ * The form of the chunk `bytes` start with, by its own checksum: stored (`expected` bytes and their Adler-32) or a zlib
+ * stream inflating to exactly `expected` bytes (its Adler-32 checked by inflate); why not, when neither or both verify.
+ */
+export function recogniseChunk(bytes: Uint8Array, expected: number, chunkBytes: number): { size: number; compressed: boolean } | string {
+  const forms: { size: number; compressed: boolean }[] = [];
+  if (bytes.length >= expected + 4 && adler32(bytes.subarray(0, expected)) === view(bytes).getUint32(expected, true)) forms.push({ size: expected + 4, compressed: false });
+  let zlibProblem = 'not a zlib stream';
+  // A zlib header (RFC 1950): deflate, its check bits, no preset dictionary.
+  if (bytes.length >= 2 && (bytes[0]! & 0x0f) === 8 && bytes[0]! >> 4 <= 7 && ((bytes[0]! << 8) | bytes[1]!) % 31 === 0 && (bytes[1]! & 0x20) === 0) {
+    try {
+      const { buffer, engine } = inflateSync(bytes, { maxOutputLength: chunkBytes, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      if (buffer.length === expected) forms.push({ size: engine.bytesWritten, compressed: true });
+      else zlibProblem = `its zlib stream inflates to ${buffer.length} bytes, not ${expected}`;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      zlibProblem =
+        code === 'ERR_BUFFER_TOO_LARGE'
+          ? `its zlib stream inflates to more than the chunk's ${chunkBytes} bytes`
+          : `its zlib stream does not inflate (${errorMessage(err)})`;
+      if (/unexpected end of file/.test(errorMessage(err)) && bytes.length < expected + 4) return `it is cut by the end of the data (${bytes.length} bytes left)`;
+    }
+  }
+  if (forms.length === 1) return forms[0]!;
+  if (forms.length === 2) return 'it verifies both as a stored chunk and as a zlib stream: its form is not known';
+  if (bytes.length < expected + 4 && zlibProblem === 'not a zlib stream') return `it is cut by the end of the data (${bytes.length} bytes left)`;
+  return `it verifies neither as ${expected} stored bytes with their Adler-32 nor as a compressed chunk (${zlibProblem})`;
 }
 
 /**
  * The segment's sections wholly present, and, when the segment ends before its chain does (a descriptor or a section
  * running past its end), why: the sections before the cut are kept, the rest of the segment is lost (EwfImage.open).
  */
-async function readSectionChain(source: ByteSource, segmentNumber: number, options: { abortSignal?: AbortSignal }): Promise<{ sections: Section[]; cut: string | null }> {
+async function readSectionChain(
+  source: ByteSource,
+  segmentNumber: number,
+  options: { abortSignal?: AbortSignal },
+): Promise<{ sections: Section[]; cut: string | null; cutSection?: Section }> {
   const sections: Section[] = [];
   let offset = FILE_HEADER_BYTES;
   for (;;) {
@@ -512,7 +779,11 @@ async function readSectionChain(source: ByteSource, segmentNumber: number, optio
     }
     if (size < SECTION_BYTES) throw new ExhibitError('corrupt-file', `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset}`);
     if (offset + size > source.size) {
-      return { sections, cut: `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated` };
+      return {
+        sections,
+        cut: `EWF segment ${segmentNumber}: section '${type}' of ${size} bytes at ${offset} runs past the segment end (${source.size} bytes): truncated`,
+        cutSection: { type, offset, size },
+      };
     }
     sections.push({ type, offset, size });
     // Strictly forward: a chain that points back (a loop) or nowhere ends the image as corrupt.
