@@ -238,6 +238,19 @@ export const evidenceStatusSchema = z.object({
           }),
         ),
         volumeProblems: z.array(z.string()),
+        volumeIssues: z
+          .array(
+            z.object({
+              kind: z.enum(['note', 'problem']),
+              where: z.string().describe("The partition entry or table it concerns ('mbr 0', 'gpt header'); '' when not recorded"),
+              code: z.string().nullable().describe("A note's code (e.g. read-past-entry); null for a problem, whose code is not stored"),
+              message: z.string(),
+            }),
+          )
+          .describe('volumeProblems read back, in the same order: a note records how a volume was read with nothing failing; a problem, a part of the volume system not read'),
+        mediaDamaged: z
+          .boolean()
+          .describe('The image carries the image-media-damaged flag: its media fails a checksum its acquisition wrote, or part of it is lost'),
         ewfHeader: z.record(z.string(), z.unknown()).nullable(),
         storedHashes: z.object({ md5: z.string().optional(), sha1: z.string().optional() }).nullable(),
         computedHashes: z.object({ md5: z.string(), sha1: z.string(), sha256: z.string() }).nullable(),

@@ -916,7 +916,7 @@ export class PostgresIndex implements IndexStore {
       evidenceId,
       knownFiles: { knownBad: Number(counts?.known_bad ?? 0), notable: Number(counts?.notable ?? 0), knownGood: Number(counts?.known_good ?? 0) },
       uploads: uploadRecords,
-      diskImages: diskImages.map((r) => ({ ...toDiskImage(r), path: String(r['path']) })),
+      diskImages: diskImages.map((r) => ({ ...toDiskImage(r), path: String(r['path']), mediaDamaged: r['media_damaged'] === true })),
       imageSegments: imageSegmentsStatus(uploadRecords.map((u) => u.fileName), manifests),
       files: countByStage(fileGroups),
       stages: stageCounts(

@@ -344,7 +344,11 @@ export interface EvidenceStatus {
   /** Files whose content matches an enabled hash set, by the set's kind. */
   knownFiles: { knownBad: number; notable: number; knownGood: number };
   /** Disk images unpacked in this evidence item: container, volumes, and for EWF the acquisition header and stored-hash check. */
-  diskImages: Array<DiskImageRecord & { path: string }>;
+  /**
+   * `mediaDamaged`: the image's file carries the image-media-damaged flag (its media fails its acquisition checksums, or
+   * part is lost); the index always sets it, a client reading an API from before migration 0240 finds it absent.
+   */
+  diskImages: Array<DiskImageRecord & { path: string; mediaDamaged?: boolean }>;
   /** Split images declared with a manifest, and later segments whose first segment is not here ("Split images"). */
   imageSegments: ImageSegmentsStatus;
   complete: boolean;
@@ -842,6 +846,18 @@ export interface SimilarResult {
 export function volumeNoteOf(text: string): { where: string; code: string; message: string } | null {
   const m = /^([^:]*): note ([a-z][a-z-]*): /.exec(text);
   return m ? { where: m[1]!, code: m[2]!, message: text.slice(m[0].length) } : null;
+}
+
+/**
+ * One entry of a disk image's volumeProblems read back for a reader that shows it in words (the API, the review app): a
+ * note with its where and code, or a problem with its where ("mbr 2", "gpt header") and message. Problems are stored as
+ * "where: message" (their code is not kept); text with no "where: " is a problem whose where is unknown ('').
+ */
+export function volumeIssueOf(text: string): { kind: 'note' | 'problem'; where: string; code: string | null; message: string } {
+  const note = volumeNoteOf(text);
+  if (note) return { kind: 'note', ...note };
+  const at = text.indexOf(': ');
+  return at < 0 ? { kind: 'problem', where: '', code: null, message: text } : { kind: 'problem', where: text.slice(0, at), code: null, message: text.slice(at + 2) };
 }
 
 /** The stored text of a volume note (volumeNoteOf reads it back). */

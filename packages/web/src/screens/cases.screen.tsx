@@ -2,6 +2,7 @@ import type { CaseSummary, EvidenceStatus } from '../lib/api-types';
 import { enc } from '../lib/api';
 import { bytesText, instantText } from '../lib/format';
 import { Link } from '../lib/router';
+import { DiskImagesSection } from './disk-image-section';
 import { ErrorNote, useApi } from '../lib/use-api';
 
 export function CasesScreen() {
@@ -49,7 +50,7 @@ export function CasesScreen() {
   );
 }
 
-/** One case: its evidence items with live progress, integrity, failures and findings. */
+/** One case: its evidence items with live progress, integrity, disk images, failures and findings. */
 export function CaseScreen({ caseId }: { caseId: string }) {
   const { data, error } = useApi<{ items: Array<{ evidenceId: string; uploads: number; files: number; complete: boolean }> }>(`/cases/${enc(caseId)}/evidence`, {
     pollMs: 5000,
@@ -135,6 +136,7 @@ function EvidencePanel({ caseId, evidenceId }: { caseId: string; evidenceId: str
               </li>
             ))}
           </ul>
+          <DiskImagesSection images={s.diskImages ?? []} evidenceId={evidenceId} />
           {s.failures.length > 0 && (
             <details open={s.failures.length <= 10}>
               <summary>
