@@ -217,11 +217,10 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
                 {v.label ? ` ${v.label}` : ''}
               </td>
               <td>
-                {v.fileSystem ?? 'not read'}
+                {v.fileSystem ?? <strong>not read</strong>}
                 {v.problem && (
                   <>
-                    {' — '}
-                    <strong>{v.fileSystem ? 'stopped' : 'not read'}</strong>: {v.problem.message} ({v.problem.code})
+                    {v.fileSystem ? <>{' — '}<strong>stopped</strong></> : null}: {v.problem.message} ({v.problem.code})
                   </>
                 )}
               </td>
