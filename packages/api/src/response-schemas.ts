@@ -243,7 +243,7 @@ export const evidenceStatusSchema = z.object({
             z.object({
               kind: z.enum(['note', 'problem']),
               where: z.string().describe("The partition entry or table it concerns ('mbr 0', 'gpt header'); '' when not recorded"),
-              code: z.string().nullable().describe("A note's code (e.g. read-past-entry); null for a problem, whose code is not stored"),
+              code: z.string().nullable().describe("The typed code (a note's read-past-entry, a problem's corrupt-file…); null for a problem recorded before problems kept their code"),
               message: z.string(),
             }),
           )

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { volumeNoteText, type DiskImageRecord } from '@exhibit/core';
+import { volumeNoteText, volumeProblemText, type DiskImageRecord } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api } from '../src/api.types.js';
 import { NOT_FOUND_BODY } from '../src/http-errors.js';
@@ -18,7 +18,9 @@ let damaged: SeededCase;
 let sound: SeededCase;
 
 const NOTE = volumeNoteText('mbr 0', 'read-past-entry', 'volume 0: its fat file system declares 4194304 bytes, its partition entry 3145728');
-const PROBLEM = 'mbr 2: partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk';
+const PROBLEM = volumeProblemText('mbr 2', 'corrupt-file', 'partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk');
+/** As recorded before problems kept their code. */
+const OLD_PROBLEM = 'gpt header: primary GPT header CRC-32 mismatch';
 
 function image(s: SeededCase, over: Partial<DiskImageRecord>): DiskImageRecord {
   return {
@@ -33,7 +35,7 @@ function image(s: SeededCase, over: Partial<DiskImageRecord>): DiskImageRecord {
       { index: 0, offset: 1048576, size: 3145728, scheme: 'mbr', type: '0x06', label: 'FAT16', fileSystem: 'fat16', problem: null, entries: 3 },
       { index: 1, offset: 5242880, size: 2097152, scheme: 'mbr', type: '0x83', label: 'Linux', fileSystem: 'ext4', problem: null, entries: 12 },
     ],
-    volumeProblems: [NOTE, PROBLEM],
+    volumeProblems: [NOTE, PROBLEM, OLD_PROBLEM],
     ewfHeader: { caseNumber: 'DISK-1', examiner: 'Examiner Jones' },
     storedHashes: { md5: 'a'.repeat(32) },
     computedHashes: null,
@@ -70,10 +72,11 @@ describe('disk images in the evidence status', () => {
     expect(d.mediaDamaged).toBe(true);
     expect(d.volumeIssues).toEqual([
       { kind: 'note', where: 'mbr 0', code: 'read-past-entry', message: 'volume 0: its fat file system declares 4194304 bytes, its partition entry 3145728' },
-      { kind: 'problem', where: 'mbr 2', code: null, message: 'partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk' },
+      { kind: 'problem', where: 'mbr 2', code: 'corrupt-file', message: 'partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk' },
+      { kind: 'problem', where: 'gpt header', code: null, message: 'primary GPT header CRC-32 mismatch' },
     ]);
     // The stored text stays as it was, for clients that read it.
-    expect(d.volumeProblems).toEqual([NOTE, PROBLEM]);
+    expect(d.volumeProblems).toEqual([NOTE, PROBLEM, OLD_PROBLEM]);
 
     const other = await callAs(f, api, 'erin', ['examiner'], { path: '/cases/DISK-1/evidence/EX02/status' });
     expect(other.json.diskImages[0]).toMatchObject({ integrity: 'verified', mediaDamaged: false, volumeIssues: [] });

@@ -396,7 +396,8 @@ export interface DiskImageRecord {
   segments: Array<{ name: string; size: number; etag: string | null }>;
   volumes: DiskImageVolume[];
   /**
-   * Partitions the table places outside the disk, loops in an EBR chain… (never read), as "where: message"; and notes,
+   * Partitions the table places outside the disk, loops in an EBR chain… (never read), as "where: problem code: message"
+   * (volumeProblemText; rows recorded before it hold "where: message", no code); and notes,
    * which record how a volume was read with nothing failing, as "where: note code: message" (volumeNoteOf).
    */
   volumeProblems: string[];
@@ -850,14 +851,22 @@ export function volumeNoteOf(text: string): { where: string; code: string; messa
 
 /**
  * One entry of a disk image's volumeProblems read back for a reader that shows it in words (the API, the review app): a
- * note with its where and code, or a problem with its where ("mbr 2", "gpt header") and message. Problems are stored as
- * "where: message" (their code is not kept); text with no "where: " is a problem whose where is unknown ('').
+ * note with its where and code, or a problem with its where ("mbr 2", "gpt header"), code and message. Problems are
+ * stored as "where: problem code: message" (volumeProblemText); those recorded before that as "where: message" read back
+ * with code null, and text with no "where: " as a problem whose where is unknown ('').
  */
 export function volumeIssueOf(text: string): { kind: 'note' | 'problem'; where: string; code: string | null; message: string } {
   const note = volumeNoteOf(text);
   if (note) return { kind: 'note', ...note };
+  const coded = /^([^:]*): problem ([a-z][a-z-]*): /.exec(text);
+  if (coded) return { kind: 'problem', where: coded[1]!, code: coded[2]!, message: text.slice(coded[0].length) };
   const at = text.indexOf(': ');
   return at < 0 ? { kind: 'problem', where: '', code: null, message: text } : { kind: 'problem', where: text.slice(0, at), code: null, message: text.slice(at + 2) };
+}
+
+/** The stored text of a volume problem, its code kept as a note's is (volumeIssueOf reads it back). */
+export function volumeProblemText(where: string, code: string, message: string): string {
+  return `${where}: problem ${code}: ${message}`;
 }
 
 /** The stored text of a volume note (volumeNoteOf reads it back). */

@@ -68,11 +68,12 @@ type VolumeIssue = NonNullable<DiskImage['volumeIssues']>[number];
 
 /**
  * An API from before volumeIssues gives only the stored text: read as core's volumeIssueOf reads it ("where: note
- * code: message" is a note, anything else a problem), so a note is never shown as a failure.
+ * code: message" is a note; "where: problem code: message" or "where: message" a problem), so a note is never shown as a
+ * failure.
  */
 function storedIssue(text: string): VolumeIssue {
-  const note = /^([^:]*): note ([a-z][a-z-]*): /.exec(text);
-  if (note) return { kind: 'note', where: note[1]!, code: note[2]!, message: text.slice(note[0].length) };
+  const coded = /^([^:]*): (note|problem) ([a-z][a-z-]*): /.exec(text);
+  if (coded) return { kind: coded[2] as 'note' | 'problem', where: coded[1]!, code: coded[3]!, message: text.slice(coded[0].length) };
   const at = text.indexOf(': ');
   return at < 0 ? { kind: 'problem', where: '', code: null, message: text } : { kind: 'problem', where: text.slice(0, at), code: null, message: text.slice(at + 2) };
 }
@@ -236,7 +237,9 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
           <ul data-testid="volume-problems">
             {problems.map((p, i) => (
               <li key={i}>
-                {p.where ? <strong>{whereText(p.where)}: </strong> : null}
+                {p.where ? <strong>{whereText(p.where)}</strong> : null}
+                {p.code ? ` (${p.code})` : ''}
+                {p.where || p.code ? ': ' : ''}
                 {p.message}
               </li>
             ))}
