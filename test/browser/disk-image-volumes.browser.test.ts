@@ -15,7 +15,8 @@ import { allocateHostEnv, removeHostEnv, startHostProcess, type HostProcess, typ
  * Debian's Chromium against the real local host: an 8 MiB MBR disk made here with the real tools — a FAT16 volume
  * whose partition entry is 1 MiB shorter than its file system (a read-past-entry note), an ext4 volume, an entry placed
  * outside the disk (a volume problem) and an entry over zeros (a volume with no file system) — acquired with
- * ewfacquire, uploaded as an examiner would; and a copy with one byte of its media changed, whose stored hash fails.
+ * ewfacquire, uploaded as an examiner would; a copy with one byte of its media changed, whose stored hash fails; and one
+ * with that byte changed and its chunk checksum left as acquired (damaged media, not verified).
  */
 const CHROMIUM = findChromium();
 const TOOLS = ['mkfs.fat', 'mcopy', 'mke2fs', 'ewfacquire'];
@@ -63,21 +64,25 @@ describe.skipIf(!CHROMIUM || missing.length > 0)('disk images in the review app'
     run('ewfacquire', ['-u', '-t', path.join(dir, 'usb'), '-c', 'none', '-C', h0.caseNumber, '-E', h0.evidenceNumber, '-e', h0.examiner, '-N', h0.notes, '-D', h0.description, '-m', 'fixed', '-d', 'sha1', raw]);
     const e01 = path.join(dir, 'usb.E01');
     const copy = path.join(dir, 'usb-copy.E01');
-    tamperEwfMedia(e01, raw, copy, readFileSync(raw).indexOf(reportBytes) + 100);
+    const at = readFileSync(raw).indexOf(reportBytes) + 100;
+    tamperEwfMedia(e01, raw, copy, at);
+    // The same byte changed and the chunk's Adler-32 left as acquired: that chunk no longer reads (damaged media).
+    const rotten = path.join(dir, 'usb-rotten.E01');
+    tamperEwfMedia(e01, raw, rotten, at, undefined, { checksum: 'left-broken' });
     const fatBytes = 3 * 1024 * 1024;
     note = `volume 0: its fat file system declares ${fatBytes} bytes, its partition entry ${2 * 1024 * 1024}`;
 
     h = await allocateHostEnv();
     host = await startHostProcess(h);
     appUrl = h.apiUrl.replace(/\/api$/, '/');
-    for (const [evidenceId, file] of [['EX01', e01], ['EX02', copy]] as const) {
+    for (const [evidenceId, file] of [['EX01', e01], ['EX02', copy], ['EX03', rotten]] as const) {
       const bytes = readFileSync(file);
       await uploadWithPlainClient(h.storageConnectionString, `${CASE}/${evidenceId}/${path.basename(file)}`, bytes, { acquisition_sha256: sha256(bytes) });
     }
     const admin = await ApiClient.login(h, 'e2e-admin', ['admin']);
     await admin.json('POST', `/cases/${CASE}/assignments`, { user: 'erin', role: 'examiner' });
     const erin = await ApiClient.login(h, 'erin', ['examiner']);
-    await erin.waitComplete(CASE, ['EX01', 'EX02'], 240_000);
+    await erin.waitComplete(CASE, ['EX01', 'EX02', 'EX03'], 240_000);
 
     browser = await launchChromium(CHROMIUM!);
     ({ context, offHost } = await guardedContext(browser));
@@ -161,6 +166,14 @@ describe.skipIf(!CHROMIUM || missing.length > 0)('disk images in the review app'
     expect(await image.getByTestId('disk-integrity').innerText()).toMatch(/^MISMATCH \(sha1\)|^MISMATCH \(md5, sha1\)|^MISMATCH \(md5\)/);
     const hashes = await image.getByRole('table', { name: 'Hashes of the media' }).innerText();
     expect(hashes).toContain('(differs)');
+  });
+
+  it('shows a copy whose media fails its acquisition checksum as not verified, with why, and its media as damaged', async () => {
+    const image = (await section('EX03')).getByRole('article', { name: 'usb-rotten.E01' });
+    await expect.poll(() => image.getByTestId('disk-integrity').getAttribute('data-integrity')).toBe('failed');
+    expect(await image.getByTestId('disk-integrity').innerText()).toMatch(/^NOT VERIFIED: the hashes stored in the image could not be checked/);
+    expect(await image.getByTestId('disk-integrity-detail').innerText()).toMatch(/^ — the media could not be read whole to check the stored hashes: /);
+    expect(await image.getByTestId('disk-media-damaged').innerText()).toMatch(/^yes: the media fails a checksum its acquisition wrote/);
   });
 
   it('has no serious accessibility violations and loads nothing from elsewhere', async () => {
