@@ -55,6 +55,12 @@ function integrityText(d: DiskImage): string {
   }
 }
 
+/** The segments' file names in order; a long set (a split image may have thousands) as its first three … its last. */
+function segmentNames(d: DiskImage): string {
+  const names = d.segments.map((s) => s.name.slice(s.name.lastIndexOf('/') + 1));
+  return names.length > 6 ? `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]}` : names.join(', ');
+}
+
 function volumeName(v: DiskImage['volumes'][number]): string {
   return v.scheme === 'none' ? 'whole disk (no partition table)' : `${SCHEME_NAMES[v.scheme]} ${v.index}`;
 }
@@ -124,7 +130,7 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
           ) : (
             <>
               {d.segmentCount} files read as one image:{' '}
-              <span className="mono">{d.segments.map((s) => s.name.slice(s.name.lastIndexOf('/') + 1)).join(', ')}</span>
+              <span className="mono">{segmentNames(d)}</span>
             </>
           )}
         </dd>
