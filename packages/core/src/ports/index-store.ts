@@ -345,8 +345,10 @@ export interface EvidenceStatus {
   knownFiles: { knownBad: number; notable: number; knownGood: number };
   /** Disk images unpacked in this evidence item: container, volumes, and for EWF the acquisition header and stored-hash check. */
   /**
-   * `mediaDamaged`: the image's file carries the image-media-damaged flag (its media fails its acquisition checksums, or
-   * part is lost); the index always sets it, a client reading an API from before migration 0240 finds it absent.
+   * `mediaDamaged`: whether the image's file carries the image-media-damaged flag (its media fails its acquisition
+   * checksums, or part is lost). The flag is set only while reading the media, so false is "no damage seen", and says the
+   * media is sound only when integrity is 'verified' or 'mismatch' (read whole). Absent when the database's
+   * evidence_status predates migration 0240 (index-store.postgres.ts), never read as false.
    */
   diskImages: Array<DiskImageRecord & { path: string; mediaDamaged?: boolean }>;
   /** Split images declared with a manifest, and later segments whose first segment is not here ("Split images"). */

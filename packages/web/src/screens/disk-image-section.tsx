@@ -1,5 +1,5 @@
 import type { DiskImage, RecordedTime } from '../lib/api-types';
-import { bytesText, recordedText } from '../lib/format';
+import { bytesText, recordedText, visibleControls } from '../lib/format';
 
 /**
  * An evidence item's disk images as the pipeline read them (docs/disk-images.md, docs/review-app.md "Disk images"):
@@ -33,6 +33,13 @@ const NOTE_MEANINGS: Record<string, string> = {
   'read-past-entry': 'the file system is larger than its partition entry and was read on past the entry, as The Sleuth Kit reads it',
 };
 
+/**
+ * Said once above the volume problems. Neutral on whether each part was read: some were not (an entry outside the disk),
+ * some were read anyway (a partition running past the end read as far as the disk goes, a GPT entry array failing its
+ * CRC-32, a sector size inferred), as the recorded message says.
+ */
+export const VOLUME_PROBLEMS_INTRO = 'Faults found in the volume system, each as recorded with the entry it concerns.';
+
 function storesHash(d: DiskImage): boolean {
   return Boolean(d.storedHashes?.md5 || d.storedHashes?.sha1);
 }
@@ -43,11 +50,11 @@ function integrityText(d: DiskImage): string {
     case 'verified':
       return 'verified: the hashes stored in the image match the media data read';
     case 'mismatch':
-      return `MISMATCH (${d.mismatches.join(', ')}): the media data read differs from the hash stored in the image; it is not what was acquired`;
+      return `MISMATCH (${d.mismatches.join(', ')}): the media data read does not match the hash stored in the image`;
     case 'failed':
       return storesHash(d)
         ? 'NOT VERIFIED: the hashes stored in the image could not be checked against its media'
-        : 'MEDIA NOT READABLE WHOLE: the media could not be read to its end';
+        : 'MEDIA NOT READABLE WHOLE: the media could not be read whole';
     case 'no-reference':
       return d.format === 'ewf' ? 'cannot be checked: the image stores no hash' : 'cannot be checked: this format stores no hash of its media';
     default:
@@ -57,7 +64,7 @@ function integrityText(d: DiskImage): string {
 
 /** The segments' file names in order; a long set (a split image may have thousands) as its first three … its last. */
 function segmentNames(d: DiskImage): string {
-  const names = d.segments.map((s) => s.name.slice(s.name.lastIndexOf('/') + 1));
+  const names = d.segments.map((s) => visibleControls(s.name.slice(s.name.lastIndexOf('/') + 1)));
   return names.length > 6 ? `${names.slice(0, 3).join(', ')} … ${names[names.length - 1]}` : names.join(', ');
 }
 
@@ -65,9 +72,9 @@ function volumeName(v: DiskImage['volumes'][number]): string {
   return v.scheme === 'none' ? 'whole disk (no partition table)' : `${SCHEME_NAMES[v.scheme]} ${v.index}`;
 }
 
-/** Where a note or problem lies, as recorded ('mbr 2', 'gpt header'), with the scheme in capitals. */
+/** Where a note or problem lies, as recorded ('mbr 2', 'ebr 4', 'gpt header'), with the scheme in capitals. */
 function whereText(where: string): string {
-  return where.replace(/^(mbr|gpt)\b/, (s) => s.toUpperCase());
+  return visibleControls(where.replace(/^(mbr|ebr|gpt)\b/, (s) => s.toUpperCase()));
 }
 
 type VolumeIssue = NonNullable<DiskImage['volumeIssues']>[number];
@@ -84,9 +91,22 @@ function storedIssue(text: string): VolumeIssue {
   return at < 0 ? { kind: 'problem', where: '', code: null, message: text } : { kind: 'problem', where: text.slice(0, at), code: null, message: text.slice(at + 2) };
 }
 
+/**
+ * Whether the media is damaged in words. The image-media-damaged flag is set only when part of the media is lost or a
+ * chunk failed its acquisition checksum while the media was read; media never read whole (a raw or VHD image, an E01
+ * with no stored hash, a check given up, stopped or not yet run) carries no flag without being known sound, so 'no' is
+ * said only when the stored-hash check read the media whole (verified or mismatch).
+ */
+export function mediaDamagedText(d: Pick<DiskImage, 'mediaDamaged' | 'integrity'>): string {
+  if (d.mediaDamaged === undefined) return 'not reported by this server';
+  if (d.mediaDamaged) return 'yes: the media fails a checksum its acquisition wrote, or part of it is lost; it is not as acquired';
+  if (d.integrity === 'verified' || d.integrity === 'mismatch') return 'no';
+  return d.integrity === 'pending' ? 'not known yet: the media has not been read whole' : 'not known: the media was not read whole';
+}
+
 function headerText(h: Record<string, unknown>, key: string): string | undefined {
   const v = h[key];
-  return typeof v === 'string' && v !== '' ? v : undefined;
+  return typeof v === 'string' && v !== '' ? visibleControls(v) : undefined;
 }
 
 function headerTime(h: Record<string, unknown>, key: string): string | undefined {
@@ -114,9 +134,9 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
       ].filter(([, v]) => v !== undefined) as Array<[string, string]>)
     : [];
   return (
-    <article className={`panel ${bad ? 'bad' : ''}`} aria-labelledby={id} data-disk-image={d.path}>
+    <article className={`panel ${bad ? 'bad' : ''}`} aria-labelledby={id} data-disk-image={visibleControls(d.path)}>
       <h4 id={id} className="mono">
-        {d.path}
+        {visibleControls(d.path)}
       </h4>
       <dl className="facts">
         <dt>Format</dt>
@@ -139,15 +159,11 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
           <span className={`integrity ${d.integrity === 'failed' ? 'mismatch' : d.integrity}`} data-testid="disk-integrity" data-integrity={d.integrity}>
             {integrityText(d)}
           </span>
-          {d.integrityDetail && <span data-testid="disk-integrity-detail"> — {d.integrityDetail}</span>}
+          {d.integrityDetail && <span data-testid="disk-integrity-detail"> — {visibleControls(d.integrityDetail)}</span>}
         </dd>
         <dt>Media damaged</dt>
         <dd data-testid="disk-media-damaged">
-          {d.mediaDamaged === undefined
-            ? 'not reported by this server'
-            : d.mediaDamaged
-              ? <strong className="integrity mismatch">yes: the media fails a checksum its acquisition wrote, or part of it is lost; it is not as acquired</strong>
-              : 'no'}
+          {d.mediaDamaged === true ? <strong className="integrity mismatch">{mediaDamagedText(d)}</strong> : mediaDamagedText(d)}
         </dd>
       </dl>
       {(d.storedHashes || d.computedHashes) && (
@@ -168,7 +184,7 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
               return (
                 <tr key={alg}>
                   <th scope="row">{alg === 'sha1' ? 'SHA-1' : alg.toUpperCase().replace('SHA256', 'SHA-256')}</th>
-                  <td className="mono">{stored ?? '—'}</td>
+                  <td className="mono">{stored ? visibleControls(stored) : '—'}</td>
                   <td className="mono">
                     {computed ?? '—'}
                     {d.mismatches.includes(alg) ? <strong className="integrity mismatch"> (differs)</strong> : ''}
@@ -220,14 +236,14 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
               <td>{v.offset.toLocaleString('en')}</td>
               <td>{bytesText(v.size)}</td>
               <td>
-                <span className="mono">{v.type || '—'}</span>
-                {v.label ? ` ${v.label}` : ''}
+                <span className="mono">{v.type ? visibleControls(v.type) : '—'}</span>
+                {v.label ? ` ${visibleControls(v.label)}` : ''}
               </td>
               <td>
                 {v.fileSystem ?? <strong>not read</strong>}
                 {v.problem && (
                   <>
-                    {v.fileSystem ? <>{' — '}<strong>stopped</strong></> : null}: {v.problem.message} ({v.problem.code})
+                    {v.fileSystem ? <>{' — '}<strong>stopped</strong></> : null}: {visibleControls(v.problem.message)} ({visibleControls(v.problem.code)})
                   </>
                 )}
               </td>
@@ -239,14 +255,14 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
       {problems.length > 0 && (
         <>
           <h5>Volume problems</h5>
-          <p>Parts of the volume system that were not read; what they held is not listed.</p>
+          <p data-testid="volume-problems-intro">{VOLUME_PROBLEMS_INTRO}</p>
           <ul data-testid="volume-problems">
             {problems.map((p, i) => (
               <li key={i}>
                 {p.where ? <strong>{whereText(p.where)}</strong> : null}
-                {p.code ? ` (${p.code})` : ''}
+                {p.code ? ` (${visibleControls(p.code)})` : ''}
                 {p.where || p.code ? ': ' : ''}
-                {p.message}
+                {visibleControls(p.message)}
               </li>
             ))}
           </ul>
@@ -259,7 +275,7 @@ function DiskImagePanel({ d }: { d: DiskImage }) {
           <ul data-testid="volume-notes">
             {notes.map((n, i) => (
               <li key={i}>
-                <strong>{whereText(n.where)}</strong> ({n.code}){n.code && NOTE_MEANINGS[n.code] ? `: ${NOTE_MEANINGS[n.code]}` : ''}. {n.message}
+                <strong>{whereText(n.where)}</strong> ({visibleControls(n.code ?? '')}){n.code && NOTE_MEANINGS[n.code] ? `: ${NOTE_MEANINGS[n.code]}` : ''}. {visibleControls(n.message)}
               </li>
             ))}
           </ul>
