@@ -16,9 +16,11 @@ let f: ApiFixture;
 let api: Api;
 let damaged: SeededCase;
 let sound: SeededCase;
+let stopped: SeededCase;
 
 const NOTE = volumeNoteText('mbr 0', 'read-past-entry', 'volume 0: its fat file system declares 4194304 bytes, its partition entry 3145728');
 const PROBLEM = volumeProblemText('mbr 2', 'corrupt-file', 'partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk');
+const LIMIT = volumeProblemText('ebr 4', 'limit-exceeded', 'more than 128 logical partitions');
 /** As recorded before problems kept their code. */
 const OLD_PROBLEM = 'gpt header: primary GPT header CRC-32 mismatch';
 
@@ -35,7 +37,7 @@ function image(s: SeededCase, over: Partial<DiskImageRecord>): DiskImageRecord {
       { index: 0, offset: 1048576, size: 3145728, scheme: 'mbr', type: '0x06', label: 'FAT16', fileSystem: 'fat16', problem: null, entries: 3 },
       { index: 1, offset: 5242880, size: 2097152, scheme: 'mbr', type: '0x83', label: 'Linux', fileSystem: 'ext4', problem: null, entries: 12 },
     ],
-    volumeProblems: [NOTE, PROBLEM, OLD_PROBLEM],
+    volumeProblems: [NOTE, PROBLEM, LIMIT, OLD_PROBLEM],
     ewfHeader: { caseNumber: 'DISK-1', examiner: 'Examiner Jones' },
     storedHashes: { md5: 'a'.repeat(32) },
     computedHashes: null,
@@ -51,10 +53,15 @@ beforeAll(async () => {
   api = createApi(f.deps);
   damaged = await seedCase(f, 'DISK-1', 'EX01');
   sound = await seedCase(f, 'DISK-1', 'EX02');
+  stopped = await seedCase(f, 'DISK-1', 'EX03');
   await seedCase(f, 'DISK-2', 'EX01');
   await f.index.recordDiskImage(image(damaged, {}));
   await f.index.addFlags(damaged.rootFileId, ['image-media-damaged']);
   await f.index.recordDiskImage(image(sound, { integrity: 'verified', integrityDetail: null, volumeProblems: [] }));
+  // A check stopped because a segment blob changed: 'failed', but nothing seen of the media, so not flagged.
+  await f.index.recordDiskImage(
+    image(stopped, { integrity: 'failed', integrityDetail: 'the stored-hash check was stopped (evidence-changed): segment 2 changed', volumeProblems: [] }),
+  );
   await f.access.assign('DISK-1', 'erin', { by: 'setup' });
   await f.access.assign('DISK-2', 'olga', { by: 'setup' });
 });
@@ -73,13 +80,20 @@ describe('disk images in the evidence status', () => {
     expect(d.volumeIssues).toEqual([
       { kind: 'note', where: 'mbr 0', code: 'read-past-entry', message: 'volume 0: its fat file system declares 4194304 bytes, its partition entry 3145728' },
       { kind: 'problem', where: 'mbr 2', code: 'corrupt-file', message: 'partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk' },
+      { kind: 'problem', where: 'ebr 4', code: 'limit-exceeded', message: 'more than 128 logical partitions' },
       { kind: 'problem', where: 'gpt header', code: null, message: 'primary GPT header CRC-32 mismatch' },
     ]);
     // The stored text stays as it was, for clients that read it.
-    expect(d.volumeProblems).toEqual([NOTE, PROBLEM, OLD_PROBLEM]);
+    expect(d.volumeProblems).toEqual([NOTE, PROBLEM, LIMIT, OLD_PROBLEM]);
 
     const other = await callAs(f, api, 'erin', ['examiner'], { path: '/cases/DISK-1/evidence/EX02/status' });
     expect(other.json.diskImages[0]).toMatchObject({ integrity: 'verified', mediaDamaged: false, volumeIssues: [] });
+  });
+
+  it('media-damaged-read-from-integrity-verdict: mediaDamaged is the flag, not the verdict (a check stopped is failed, not damaged)', async () => {
+    const res = await callAs(f, api, 'erin', ['examiner'], { path: '/cases/DISK-1/evidence/EX03/status' });
+    expect(res.status).toBe(200);
+    expect(res.json.diskImages[0]).toMatchObject({ integrity: 'failed', mediaDamaged: false });
   });
 
   it('answers a user not assigned to the case as a case that does not exist', async () => {
