@@ -54,6 +54,12 @@ async function main(): Promise<void> {
     await signIn('alice');
     await shot('cases', '/cases', (p) => p.getByRole('link', { name: caseId }).waitFor());
     await shot('evidence', `/cases/${caseId}`, (p) => p.locator('[data-integrity]').first().waitFor());
+    // The sample case's memory card image (an E01 with its stored hashes, header and FAT32 volume), scrolled into view.
+    await shot('disk-image', `/cases/${caseId}`, async (p) => {
+      const image = p.locator('[data-disk-image]').first();
+      await image.waitFor();
+      await image.scrollIntoViewIfNeeded();
+    });
     await shot('gallery', `/cases/${caseId}/gallery`, (p) => p.locator('.grid-scroll img').nth(8).waitFor());
     const hit = await sam.get<{ items: Array<{ file: { fileId: string } }> }>(`/cases/${caseId}/files?hasGps=true&kind=image&limit=1`);
     const fileId = hit.items[0]!.file.fileId;

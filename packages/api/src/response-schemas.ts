@@ -238,6 +238,19 @@ export const evidenceStatusSchema = z.object({
           }),
         ),
         volumeProblems: z.array(z.string()),
+        volumeIssues: z
+          .array(
+            z.object({
+              kind: z.enum(['note', 'problem']),
+              where: z.string().describe("The partition entry or table it concerns ('mbr 0', 'gpt header'); '' when not recorded"),
+              code: z.string().nullable().describe("The typed code (a note's read-past-entry, a problem's corrupt-file…); null for a problem recorded before problems kept their code"),
+              message: z.string(),
+            }),
+          )
+          .describe('volumeProblems read back, in the same order: a note records how a volume was read with nothing failing; a problem, a fault found in the volume system (its message says whether that part was read: an entry outside the disk is not, a GPT entry array failing its CRC-32 is read anyway)'),
+        mediaDamaged: z
+          .boolean()
+          .describe("The image carries the image-media-damaged flag: its media fails a checksum its acquisition wrote, or part of it is lost. false means only that no damage was seen: the media is known read whole only when integrity is 'verified' or 'mismatch' (not for a raw or VHD image, an E01 without stored hashes, or a check given up, stopped or pending)"),
         ewfHeader: z.record(z.string(), z.unknown()).nullable(),
         storedHashes: z.object({ md5: z.string().optional(), sha1: z.string().optional() }).nullable(),
         computedHashes: z.object({ md5: z.string(), sha1: z.string(), sha256: z.string() }).nullable(),

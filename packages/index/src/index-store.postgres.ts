@@ -916,7 +916,12 @@ export class PostgresIndex implements IndexStore {
       evidenceId,
       knownFiles: { knownBad: Number(counts?.known_bad ?? 0), notable: Number(counts?.notable ?? 0), knownGood: Number(counts?.known_good ?? 0) },
       uploads: uploadRecords,
-      diskImages: diskImages.map((r) => ({ ...toDiskImage(r), path: String(r['path']) })),
+      // media_damaged comes with migration 0240's function: absent without it, never read as 'not damaged'.
+      diskImages: diskImages.map((r) => ({
+        ...toDiskImage(r),
+        path: String(r['path']),
+        ...(typeof r['media_damaged'] === 'boolean' ? { mediaDamaged: r['media_damaged'] } : {}),
+      })),
       imageSegments: imageSegmentsStatus(uploadRecords.map((u) => u.fileName), manifests),
       files: countByStage(fileGroups),
       stages: stageCounts(

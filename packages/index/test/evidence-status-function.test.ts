@@ -74,7 +74,8 @@ describe.each([pgliteMemory(), ...(DATABASE_URL ? [postgresServer(DATABASE_URL)]
     expect(uploads[0]!.changedAfterReceipt).not.toBeNull();
     expect(uploads[1]!.hashedAt).not.toBeNull();
     expect(status.uploads).toEqual(uploads);
-    expect(status.diskImages).toEqual([{ ...(await index.getDiskImage(dd.rootFileId))!, path: 'card.dd' }]);
+    // mediaDamaged: the file's image-media-damaged flag, read in the same statement (migration 0240).
+    expect(status.diskImages).toEqual([{ ...(await index.getDiskImage(dd.rootFileId))!, path: 'card.dd', mediaDamaged: false }]);
     expect(status.imageSegments).toEqual(imageSegmentsStatus(uploads.map((u) => u.fileName), await index.getSegmentManifest(first)));
     expect(status.imageSegments).not.toEqual(imageSegmentsStatus([], []));
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { volumeIssueOf } from '@exhibit/core';
 import { defineRoute, type RouteModule } from '../api.types.js';
 import { ANY_ROLE, CASE_LISTERS, CASE_READERS } from '../access-policy.js';
 import { API_LIMITS } from '../api-limits.js';
@@ -118,7 +119,9 @@ export const casesRoutes: RouteModule = [
         { caseId: params.caseId, evidenceId: params.evidenceId, route: 'getEvidenceStatus', details: { complete: status.complete } },
         { logger },
       );
-      return { status: 200, body: { ...status, uploads } };
+      // Each note and problem in words with its kind, so no client reparses the stored text (volumeIssueOf).
+      const diskImages = status.diskImages.map((d) => ({ ...d, volumeIssues: d.volumeProblems.map(volumeIssueOf) }));
+      return { status: 200, body: { ...status, uploads, diskImages } };
     },
   }),
 ];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { volumeProblemText } from '@exhibit/core';
 import { formatOrientation, formatToolVersion, renderFileDetail } from './file.render.js';
 import { fileDetail, searchResult, SHA, status } from './fixtures.test-data.js';
 import { displayWidth, ellipsizePath, formatBytes, layoutTable, printable, renderTable } from './format.js';
@@ -200,6 +201,10 @@ describe('status rendering', () => {
     const problem = 'ebr 4: the extended partition chain loops back to sector 2048';
     const both = renderEvidenceStatus({ ...status, diskImages: [{ ...image, volumeProblems: [problem, image.volumeProblems[0]!] }] }, { width: 400 });
     expect(both).toContain(`    ${problem}\n    volume note (mbr 0): read-past-entry: `);
+    // A problem recorded with its code (volumeProblemText) is said with it, as `exhibit image ls` says it.
+    const coded = volumeProblemText('mbr 2', 'corrupt-file', 'partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk');
+    const withCode = renderEvidenceStatus({ ...status, diskImages: [{ ...image, volumeProblems: [coded] }] }, { width: 400 });
+    expect(withCode).toContain('    volume problem (mbr 2): corrupt-file: partition at sector 900000 of 2048 sectors lies outside the 8388608-byte disk');
   });
 
   it('an image whose listing the unpack-time budget stopped shows both the stop (with its members) and the stored-hash verdict', () => {

@@ -1,4 +1,4 @@
-import { volumeNoteOf } from '@exhibit/core';
+import { volumeIssueOf } from '@exhibit/core';
 import type { EvidenceListBody, EvidenceStatusBody } from '../api/api-types.js';
 import { formatBytes, formatCount, printable, renderTable } from './format.js';
 
@@ -51,9 +51,14 @@ function renderDiskImage(d: EvidenceStatusBody['diskImages'][number]): string[] 
   }
   // A note (a file system read on past its partition entry) records how a volume was read with nothing failing: said as a
   // note, as `exhibit image ls` says it, never among the problems; no exit code looks at either.
+  // A problem recorded with its code (volumeProblemText) is said as `exhibit image ls` says it; one recorded before, as stored.
   for (const p of d.volumeProblems) {
-    const note = volumeNoteOf(p);
-    out.push(note ? `    volume note (${printable(note.where)}): ${printable(note.code)}: ${printable(note.message)}` : `    ${printable(p)}`);
+    const issue = volumeIssueOf(p);
+    out.push(
+      issue.code === null
+        ? `    ${printable(p)}`
+        : `    volume ${issue.kind} (${printable(issue.where)}): ${printable(issue.code)}: ${printable(issue.message)}`,
+    );
   }
   return out;
 }

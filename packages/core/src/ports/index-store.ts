@@ -344,7 +344,13 @@ export interface EvidenceStatus {
   /** Files whose content matches an enabled hash set, by the set's kind. */
   knownFiles: { knownBad: number; notable: number; knownGood: number };
   /** Disk images unpacked in this evidence item: container, volumes, and for EWF the acquisition header and stored-hash check. */
-  diskImages: Array<DiskImageRecord & { path: string }>;
+  /**
+   * `mediaDamaged`: whether the image's file carries the image-media-damaged flag (its media fails its acquisition
+   * checksums, or part is lost). The flag is set only while reading the media, so false is "no damage seen", and says the
+   * media is sound only when integrity is 'verified' or 'mismatch' (read whole). Absent when the database's
+   * evidence_status predates migration 0240 (index-store.postgres.ts), never read as false.
+   */
+  diskImages: Array<DiskImageRecord & { path: string; mediaDamaged?: boolean }>;
   /** Split images declared with a manifest, and later segments whose first segment is not here ("Split images"). */
   imageSegments: ImageSegmentsStatus;
   complete: boolean;
@@ -392,7 +398,8 @@ export interface DiskImageRecord {
   segments: Array<{ name: string; size: number; etag: string | null }>;
   volumes: DiskImageVolume[];
   /**
-   * Partitions the table places outside the disk, loops in an EBR chain… (never read), as "where: message"; and notes,
+   * Partitions the table places outside the disk, loops in an EBR chain… (never read), as "where: problem code: message"
+   * (volumeProblemText; rows recorded before it hold "where: message", no code); and notes,
    * which record how a volume was read with nothing failing, as "where: note code: message" (volumeNoteOf).
    */
   volumeProblems: string[];
@@ -842,6 +849,26 @@ export interface SimilarResult {
 export function volumeNoteOf(text: string): { where: string; code: string; message: string } | null {
   const m = /^([^:]*): note ([a-z][a-z-]*): /.exec(text);
   return m ? { where: m[1]!, code: m[2]!, message: text.slice(m[0].length) } : null;
+}
+
+/**
+ * One entry of a disk image's volumeProblems read back for a reader that shows it in words (the API, the review app): a
+ * note with its where and code, or a problem with its where ("mbr 2", "gpt header"), code and message. Problems are
+ * stored as "where: problem code: message" (volumeProblemText); those recorded before that as "where: message" read back
+ * with code null, and text with no "where: " as a problem whose where is unknown ('').
+ */
+export function volumeIssueOf(text: string): { kind: 'note' | 'problem'; where: string; code: string | null; message: string } {
+  const note = volumeNoteOf(text);
+  if (note) return { kind: 'note', ...note };
+  const coded = /^([^:]*): problem ([a-z][a-z-]*): /.exec(text);
+  if (coded) return { kind: 'problem', where: coded[1]!, code: coded[2]!, message: text.slice(coded[0].length) };
+  const at = text.indexOf(': ');
+  return at < 0 ? { kind: 'problem', where: '', code: null, message: text } : { kind: 'problem', where: text.slice(0, at), code: null, message: text.slice(at + 2) };
+}
+
+/** The stored text of a volume problem, its code kept as a note's is (volumeIssueOf reads it back). */
+export function volumeProblemText(where: string, code: string, message: string): string {
+  return `${where}: problem ${code}: ${message}`;
 }
 
 /** The stored text of a volume note (volumeNoteOf reads it back). */

@@ -1,4 +1,4 @@
-import { ExhibitError, errorMessage, isExhibitError, volumeNoteText, wireErrorDetails } from '@exhibit/core';
+import { ExhibitError, errorMessage, isExhibitError, volumeNoteText, volumeProblemText, wireErrorDetails } from '@exhibit/core';
 import { serveTasks, type TaskContext } from '@exhibit/core/worker-runtime';
 import { BlobByteSource, SliceByteSource, type BlockCache } from './byte-source.js';
 import type { ByteSource, FileSystemEntry } from './disk-reader.types.js';
@@ -59,8 +59,9 @@ function facts(image: DiskImage): DiskImageFacts {
     ...(image.ewf ? { ewf: image.ewf } : {}),
     ...(image.incomplete ? { incomplete: image.incomplete } : {}),
     volumes: image.volumeSystem.volumes.map((v) => ({ index: v.index, offset: v.offset, size: v.size, scheme: v.scheme, type: v.type, label: v.label })),
-    // A note keeps its code in the text (volumeNoteOf), so status and the API show it as a note, not a problem.
-    volumeProblems: image.volumeSystem.problems.map((p) => (isVolumeNote(p) ? volumeNoteText(p.where, p.code, p.message) : `${p.where}: ${p.message}`)),
+    // A note keeps its code in the text (volumeNoteOf), so status and the API show it as a note, not a problem; a problem
+    // keeps its code too (volumeProblemText), which the review app shows with it (volumeIssueOf).
+    volumeProblems: image.volumeSystem.problems.map((p) => (isVolumeNote(p) ? volumeNoteText(p.where, p.code, p.message) : volumeProblemText(p.where, p.code, p.message))),
   };
 }
 

@@ -122,7 +122,41 @@ export interface EvidenceStatus {
   stages: Record<string, { done: number; failed: number; pending: number }>;
   failures: Array<{ fileId: string; path: string; stage: string; code: string; detail: string; archive?: { reason: string; membersRecorded: number; membersDeclared: number | null } }>;
   findings: Array<{ fileId: string | null; path: string; flag: string; detail: string }>;
+  /** Absent from an API before it listed them. */
+  diskImages?: DiskImage[];
   complete: boolean;
+}
+/** A disk image unpacked in an evidence item (GET …/status, docs/disk-images.md). */
+export interface DiskImage {
+  fileId: string;
+  path: string;
+  /** 'raw' | 'split-raw' | 'ewf' | 'vhd-fixed' | 'vhd-dynamic'. */
+  format: string;
+  mediaBytes: number;
+  segmentCount: number;
+  segments: Array<{ name: string; size: number; etag: string | null }>;
+  volumes: Array<{
+    index: number;
+    offset: number;
+    size: number;
+    scheme: 'mbr' | 'gpt' | 'none';
+    type: string;
+    label: string;
+    fileSystem: string | null;
+    problem: { code: string; message: string } | null;
+    entries: number;
+  }>;
+  volumeProblems: string[];
+  /** Absent from an API before it read them back. */
+  volumeIssues?: Array<{ kind: 'note' | 'problem'; where: string; code: string | null; message: string }>;
+  /** Absent from an API before migration 0240. */
+  mediaDamaged?: boolean;
+  ewfHeader: Record<string, unknown> | null;
+  storedHashes: { md5?: string; sha1?: string } | null;
+  computedHashes: { md5: string; sha1: string; sha256: string } | null;
+  integrity: 'verified' | 'mismatch' | 'no-reference' | 'failed' | 'pending';
+  mismatches: string[];
+  integrityDetail: string | null;
 }
 export interface CustodyEntry {
   seq: number;

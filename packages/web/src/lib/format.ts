@@ -45,3 +45,14 @@ export function caseWideSubject(action: string, details: Record<string, unknown>
   const n = details.evidenceSearched;
   return `the case ${caseId}${typeof n === 'number' ? ` (${n} evidence item${n === 1 ? '' : 's'})` : ''}, recorded once in this item's log`;
 }
+
+/**
+ * Text read from evidence (a path, a segment or partition name, an EWF header field, a recorded message) with its
+ * control and bidirectional-formatting characters made visible as `\uXXXX`, as the CLI's printable() does: a U+202E
+ * (right-to-left override) in a name would otherwise reorder what the examiner reads ("exhibit-‮10E.exe" shown as
+ * "exhibit-exe.E01"), and a line or paragraph separator would break it. React escapes markup, not these.
+ */
+export function visibleControls(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,7 +1,8 @@
 import type { CaseSummary, EvidenceStatus } from '../lib/api-types';
 import { enc } from '../lib/api';
-import { bytesText, instantText } from '../lib/format';
+import { bytesText, instantText, visibleControls } from '../lib/format';
 import { Link } from '../lib/router';
+import { DiskImagesSection } from './disk-image-section';
 import { ErrorNote, useApi } from '../lib/use-api';
 
 export function CasesScreen() {
@@ -49,7 +50,7 @@ export function CasesScreen() {
   );
 }
 
-/** One case: its evidence items with live progress, integrity, failures and findings. */
+/** One case: its evidence items with live progress, integrity, disk images, failures and findings. */
 export function CaseScreen({ caseId }: { caseId: string }) {
   const { data, error } = useApi<{ items: Array<{ evidenceId: string; uploads: number; files: number; complete: boolean }> }>(`/cases/${enc(caseId)}/evidence`, {
     pollMs: 5000,
@@ -119,7 +120,7 @@ function EvidencePanel({ caseId, evidenceId }: { caseId: string; evidenceId: str
           <ul className="uploads">
             {s.uploads.map((u) => (
               <li key={u.blobName}>
-                <strong>{u.fileName}</strong> ({bytesText(u.size)}) — integrity:{' '}
+                <strong>{visibleControls(u.fileName)}</strong> ({bytesText(u.size)}) — integrity:{' '}
                 <span className={`integrity ${u.integrity}`} data-integrity={u.integrity}>
                   {u.integrity === 'verified'
                     ? 'verified: the computed hash matches the acquisition hash'
@@ -135,6 +136,7 @@ function EvidencePanel({ caseId, evidenceId }: { caseId: string; evidenceId: str
               </li>
             ))}
           </ul>
+          <DiskImagesSection images={s.diskImages ?? []} evidenceId={evidenceId} />
           {s.failures.length > 0 && (
             <details open={s.failures.length <= 10}>
               <summary>
@@ -144,8 +146,8 @@ function EvidencePanel({ caseId, evidenceId }: { caseId: string; evidenceId: str
               <ul className="failures">
                 {s.failures.map((f) => (
                   <li key={f.fileId}>
-                    <Link to={`/cases/${enc(caseId)}/files/${enc(f.fileId)}`}>{f.path}</Link> — {f.stage}: <strong>{f.code}</strong>
-                    {f.code === 'dead-lettered' ? ' (dead-lettered: given up after repeated faults)' : ''} — {f.detail}
+                    <Link to={`/cases/${enc(caseId)}/files/${enc(f.fileId)}`}>{visibleControls(f.path)}</Link> — {f.stage}: <strong>{f.code}</strong>
+                    {f.code === 'dead-lettered' ? ' (dead-lettered: given up after repeated faults)' : ''} — {visibleControls(f.detail)}
                     {f.archive && ` (archive ${f.archive.reason}: ${f.archive.membersRecorded} of ${f.archive.membersDeclared ?? '?'} members recorded)`}
                   </li>
                 ))}
@@ -158,7 +160,7 @@ function EvidencePanel({ caseId, evidenceId }: { caseId: string; evidenceId: str
               <ul>
                 {s.findings.map((f, i) => (
                   <li key={i}>
-                    {f.fileId ? <Link to={`/cases/${enc(caseId)}/files/${enc(f.fileId)}`}>{f.path}</Link> : f.path}: <strong>{f.flag}</strong> — {f.detail}
+                    {f.fileId ? <Link to={`/cases/${enc(caseId)}/files/${enc(f.fileId)}`}>{visibleControls(f.path)}</Link> : visibleControls(f.path)}: <strong>{f.flag}</strong> — {visibleControls(f.detail)}
                   </li>
                 ))}
               </ul>

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { FileDetail, RecordedTime, SearchResult } from '../lib/api-types';
 import { apiBlob, apiGet, apiSend, ApiError, enc } from '../lib/api';
 import { filterParams, queryString } from '../lib/filters';
-import { bytesText, instantText, recordedText } from '../lib/format';
+import { bytesText, instantText, recordedText, visibleControls } from '../lib/format';
 import { Link, navigate, useLocation } from '../lib/router';
 import { hasRole, useSession } from '../lib/session';
 import type { AccessEventList, TagList } from '../lib/tags';
@@ -77,13 +77,13 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
         <Link to={back}>← Back to the gallery</Link> <span className="hint">(Escape)</span>
       </p>
       <h1 id="detail-title" className="break">
-        {file.name}
+        {visibleControls(file.name)}
       </h1>
       <div className="detail-grid">
         <figure className="preview">
           {content?.thumbnailStatus === 'done' ? (
             thumb ? (
-              <img src={thumb} alt={`Preview of ${file.name}${content.thumbnailSource === 'contact-sheet' ? ' (video contact sheet)' : ''}`} data-testid="preview" />
+              <img src={thumb} alt={`Preview of ${visibleControls(file.name)}${content.thumbnailSource === 'contact-sheet' ? ' (video contact sheet)' : ''}`} data-testid="preview" />
             ) : (
               <span>Loading preview…</span>
             )
@@ -108,7 +108,7 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
           <dl className="facts">
             <dt>Path in the evidence</dt>
             <dd className="mono break" data-testid="path">
-              {file.path}
+              {visibleControls(file.path)}
             </dd>
             <dt>Evidence item</dt>
             <dd>{file.evidenceId}</dd>
@@ -124,7 +124,7 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
               {file.failure && (
                 <strong>
                   {' '}
-                  — failed at {file.failure.stage}: {file.failure.code} ({file.failure.detail})
+                  — failed at {file.failure.stage}: {file.failure.code} ({visibleControls(file.failure.detail)})
                 </strong>
               )}
             </dd>
@@ -202,7 +202,7 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
         {provenance.chain.map((link, i) => (
           <li key={link.fileId}>
             <span className="break">
-              {i === 0 ? 'This file' : `inside ${link.name}`}: <span className="mono">{link.path}</span>
+              {i === 0 ? 'This file' : `inside ${visibleControls(link.name)}`}: <span className="mono">{visibleControls(link.path)}</span>
             </span>
             <br />
             <span className="mono break">SHA-256 {link.sha256 ?? '—'}</span> · {bytesText(link.size)} · {link.mime ?? 'unknown type'}
@@ -211,7 +211,7 @@ export function FileDetailScreen({ caseId, fileId }: { caseId: string; fileId: s
         ))}
         {provenance.upload && (
           <li>
-            Uploaded evidence <strong>{provenance.upload.fileName}</strong> ({provenance.upload.blobName}), received {instantText(provenance.upload.receivedAt)}
+            Uploaded evidence <strong>{visibleControls(provenance.upload.fileName)}</strong> ({visibleControls(provenance.upload.blobName)}), received {instantText(provenance.upload.receivedAt)}
             {provenance.upload.uploadedBy ? ` from ${provenance.upload.uploadedBy}` : ''}; integrity {provenance.upload.integrity}
             <br />
             <span className="mono break">SHA-256 {provenance.upload.hashes?.sha256 ?? 'not yet hashed'}</span>
@@ -255,7 +255,7 @@ function OtherOccurrences({ caseId, fileId, sha256 }: { caseId: string; fileId: 
       <ul data-testid="occurrences">
         {others.map((h) => (
           <li key={h.file.fileId}>
-            <Link to={`/cases/${enc(caseId)}/files/${enc(h.file.fileId)}`}>{h.file.path}</Link> ({h.file.evidenceId})
+            <Link to={`/cases/${enc(caseId)}/files/${enc(h.file.fileId)}`}>{visibleControls(h.file.path)}</Link> ({h.file.evidenceId})
           </li>
         ))}
       </ul>

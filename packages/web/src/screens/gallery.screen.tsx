@@ -3,6 +3,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, typ
 import type { Hit, SearchResult } from '../lib/api-types';
 import { apiGet, enc } from '../lib/api';
 import { filterParams, queryString, withParams } from '../lib/filters';
+import { visibleControls } from '../lib/format';
 import { Link, navigate, useLocation } from '../lib/router';
 import { useThumbnail } from '../lib/thumbnails';
 import { ErrorNote, useApi } from '../lib/use-api';
@@ -272,9 +273,9 @@ function Cell({
             <span className="kind">{hasThumb && url === undefined ? '…' : (content?.kind ?? file.entryKind)}</span>
           )}
         </div>
-        <span className="name">{file.name}</span>
+        <span className="name">{visibleControls(file.name)}</span>
         {/* The whole path for screen readers, after the visible name (which stays the start of the link's name). */}
-        <span className="sr-only">, {file.path}</span>
+        <span className="sr-only">, {visibleControls(file.path)}</span>
         <span className="badges">
           {failed && <span className="badge bad">failed</span>}
           {mismatch && <span className="badge warn">ext mismatch</span>}
