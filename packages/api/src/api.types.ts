@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { PendingAssignmentCustodyPass } from './access-events.js';
+import type { VerifiedSpans } from './verified-spans.js';
 import type {
   AccessStore,
   BlobStore,
@@ -84,6 +85,12 @@ export interface ApiDeps {
    * tests lower it to serve a small file as a large one is served).
    */
   verifyBeforeSendBytes?: number;
+  /**
+   * The record of spans read whole and found to hash as recorded, so a later part of a file up to
+   * verifyBeforeSendBytes is one ranged read (verified-spans.ts). Default: one per ApiDeps with
+   * LIMITS' TTL and size; tests give their own (a clock, a bound).
+   */
+  verifiedSpans?: VerifiedSpans;
   /** Services for route modules added later; see ApiExtensions. */
   extensions?: ApiExtensions;
 }

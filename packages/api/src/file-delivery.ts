@@ -3,6 +3,7 @@ import { pipeline as pipeStreams, Readable, Transform, type TransformCallback } 
 import { pipeline } from 'node:stream/promises';
 import { ExhibitError, type BlobStore } from '@exhibit/core';
 import type { FileBytes } from './file-bytes.js';
+import type { VerifiedSpanKey, VerifiedSpans } from './verified-spans.js';
 
 /**
  * Delivering exactly one file's bytes, never more.
@@ -70,12 +71,50 @@ export class VerifyingStream extends Transform {
   }
 }
 
-/** Exactly the file's bytes from storage: the span of a member read in place, or the whole blob of a file that is one. */
-async function openFileBytes(blobs: BlobStore, bytes: FileBytes, expected: ExpectedBytes, abortSignal: AbortSignal | undefined): Promise<Readable> {
+/**
+ * Exactly the file's bytes from storage: the span of a member read in place, or the whole blob of a file that is one.
+ * With `ifMatch`, only the blob of that ETag (else 'precondition-failed').
+ */
+async function openFileBytes(blobs: BlobStore, bytes: FileBytes, expected: ExpectedBytes, abortSignal: AbortSignal | undefined, ifMatch?: string): Promise<Readable> {
   if (expected.length === 0) return Readable.from([]);
   const offset = bytes.range?.offset ?? 0;
   // The count is the recorded size, never anything the caller sent.
-  return blobs.openRead(bytes.blob, { offset, count: expected.length, ...(abortSignal ? { abortSignal } : {}) });
+  return blobs.openRead(bytes.blob, { offset, count: expected.length, ...(ifMatch ? { ifMatch } : {}), ...(abortSignal ? { abortSignal } : {}) });
+}
+
+/** What a verified-span record is keyed on: where the file's bytes are and the SHA-256 they were checked against. */
+function spanKeyOf(bytes: FileBytes, expected: ExpectedBytes): VerifiedSpanKey {
+  return { container: bytes.blob.container, blobName: bytes.blob.name, offset: bytes.range?.offset ?? 0, length: expected.length, sha256: expected.sha256 };
+}
+
+const isCode = (err: unknown, ...codes: string[]): boolean => err instanceof ExhibitError && codes.includes(err.code);
+
+/**
+ * All of the file, checked against its recorded size and SHA-256 before any of it is returned. With a
+ * record of verified spans, the read is pinned to the blob's ETag (looked up first, then If-Match on the
+ * read), so the bytes hashed are that ETag's and the record can say so; only a read that matched is recorded.
+ * The BlobStore port returns no ETag with a read, hence the look-up: one small request per verification.
+ */
+async function readWholeChecked(
+  blobs: BlobStore,
+  bytes: FileBytes,
+  expected: ExpectedBytes,
+  options: { abortSignal?: AbortSignal; verifiedSpans?: VerifiedSpans },
+): Promise<Buffer> {
+  const spans = options.verifiedSpans;
+  const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  if (!spans || expected.length === 0) return readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal), expected);
+  const { etag } = await blobs.getProperties(bytes.blob, signal);
+  let whole: Buffer;
+  try {
+    whole = await readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal, etag), expected);
+  } catch (err) {
+    // Written between the look at its ETag and the read: checked as ever, but nothing to record.
+    if (!isCode(err, 'precondition-failed')) throw err;
+    return readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal), expected);
+  }
+  spans.remember(spanKeyOf(bytes, expected), etag, spans.now());
+  return whole;
 }
 
 /**
@@ -108,10 +147,10 @@ export async function readVerifiedFile(
   blobs: BlobStore,
   bytes: FileBytes,
   expected: ExpectedBytes,
-  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number } = {},
+  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number; verifiedSpans?: VerifiedSpans } = {},
 ): Promise<Buffer | Readable> {
+  if (expected.length <= (options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES)) return readWholeChecked(blobs, bytes, expected, options);
   const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
-  if (expected.length <= (options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES)) return readChecked(source, expected);
   return checkedStream(source, new VerifyingStream(expected));
 }
 
@@ -181,6 +220,52 @@ export interface CheckedFilePart {
   verifiedBeforeSend: boolean;
   /** Set only when the file's SHA-256 is not checked at all for this part. */
   hashNotChecked?: HashNotChecked;
+  /**
+   * Set when this request did not hash the file: the part was one ranged read on the word of a record
+   * that the span, at this blob ETag, matched its SHA-256 at `verifiedAtMs` (verified-spans.ts); the
+   * read was conditioned on that ETag, so it gave those bytes or nothing.
+   */
+  verifiedEarlier?: { verifiedAtMs: number; etag: string };
+}
+
+/** All of `source`, which must be exactly `lengthBytes` (else 'hash-mismatch', as ExactLengthStream says). */
+async function readExactly(source: Readable, lengthBytes: number): Promise<Buffer> {
+  const exact = new ExactLengthStream(lengthBytes);
+  const chunks: Buffer[] = [];
+  exact.on('data', (c: Buffer) => chunks.push(c));
+  await pipeline(source, exact);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The part as one ranged read, when the record says the whole span was verified at a blob ETag within
+ * its TTL: read with If-Match on that ETag, into memory (at most the file, which a part of a file up to
+ * verifyBeforeSendBytes is held as anyway), so a disagreement is known before any byte is sent. A
+ * disagreement (the blob changed: 412; it is gone; a length other than asked) drops the record and
+ * answers null: the caller verifies the whole file again, and a mismatch is then the usual failure.
+ */
+async function readPartOnRecord(
+  blobs: BlobStore,
+  bytes: FileBytes,
+  expected: ExpectedBytes,
+  part: { first: number; last: number },
+  spans: VerifiedSpans,
+  abortSignal: AbortSignal | undefined,
+): Promise<CheckedFilePart | null> {
+  const key = spanKeyOf(bytes, expected);
+  const record = spans.lookup(key);
+  if (!record) return null;
+  const blobOffset = key.offset + part.first;
+  const lengthBytes = part.last - part.first + 1;
+  try {
+    const source = await blobs.openRead(bytes.blob, { offset: blobOffset, count: lengthBytes, ifMatch: record.etag, ...(abortSignal ? { abortSignal } : {}) });
+    const body = await readExactly(source, lengthBytes);
+    return { body, blobOffset, lengthBytes, verifiedBeforeSend: true, verifiedEarlier: { verifiedAtMs: record.verifiedAtMs, etag: record.etag } };
+  } catch (err) {
+    if (!isCode(err, 'precondition-failed', 'not-found', 'hash-mismatch')) throw err;
+    spans.forget(key);
+    return null;
+  }
 }
 
 /**
@@ -191,8 +276,11 @@ export interface CheckedFilePart {
  * - any part of a file up to `verifyBeforeSendBytes` (VERIFY_BEFORE_SEND_BYTES,
  *   16 MiB): the whole file is read and checked, then the part is cut from it,
  *   so a file that does not hash as recorded gives no byte, in part or whole.
- *   Costs a read of the whole file per part; the bound is the one a whole
- *   download already holds in memory;
+ *   The bound is the one a whole download already holds in memory. With a
+ *   record of verified spans (`verifiedSpans`), that read is pinned to the
+ *   blob's ETag and recorded, and a later part of the same span within the
+ *   record's TTL is one ranged read conditioned on that ETag (`verifiedEarlier`)
+ *   instead of another read of the whole file per seek;
  * - a part of a larger file: one ranged read of the part, its length checked
  *   only (`hashNotChecked`). Checking it would mean reading the whole file for
  *   every seek of a player; the whole download stays the verified copy.
@@ -202,7 +290,7 @@ export async function readCheckedFilePart(
   bytes: FileBytes,
   expected: ExpectedBytes,
   part: { first: number; last: number },
-  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number } = {},
+  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number; verifiedSpans?: VerifiedSpans } = {},
 ): Promise<CheckedFilePart> {
   if (part.first < 0 || part.last < part.first || part.last >= expected.length) {
     // Programming error, never the caller's: decideRange cuts the part to the recorded size.
@@ -216,8 +304,11 @@ export async function readCheckedFilePart(
     return { body, blobOffset, lengthBytes, verifiedBeforeSend: Buffer.isBuffer(body) };
   }
   if (expected.length <= verifyBeforeSendBytes) {
-    const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
-    const whole = await readChecked(source, expected);
+    if (options.verifiedSpans) {
+      const onRecord = await readPartOnRecord(blobs, bytes, expected, part, options.verifiedSpans, options.abortSignal);
+      if (onRecord) return onRecord;
+    }
+    const whole = await readWholeChecked(blobs, bytes, expected, options);
     return { body: whole.subarray(part.first, part.last + 1), blobOffset, lengthBytes, verifiedBeforeSend: true };
   }
   const ranged = await readFilePart(blobs, bytes, part, options.abortSignal ? { abortSignal: options.abortSignal } : {});

@@ -11,6 +11,7 @@ import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-byte
 import { contentDisposition, readCheckedFilePart, readVerifiedFile, VERIFY_BEFORE_SEND_BYTES } from '../file-delivery.js';
 import { decideRange, etagOf } from '../byte-range.js';
 import { readAuditOf } from '../read-audit.js';
+import { verifiedSpansOf } from '../verified-spans.js';
 import { PLAYBACK_SAFETY_HEADERS, playbackOf, type PlaybackRefusal } from '../media-playback.js';
 import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
@@ -480,6 +481,8 @@ async function serveFileBytes(
   const readOptions = {
     ...(abortSignal ? { abortSignal } : {}),
     ...(deps.verifyBeforeSendBytes !== undefined ? { verifyBeforeSendBytes: deps.verifyBeforeSendBytes } : {}),
+    // So a player's later parts of a file up to verifyBeforeSendBytes are one ranged read each, not the whole file again.
+    verifiedSpans: verifiedSpansOf(deps),
   };
 
   if (decision.kind === 'unsatisfiable') {
@@ -520,6 +523,11 @@ async function serveFileBytes(
         part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
         verifiedBeforeSend: part.verifiedBeforeSend,
         ...(part.hashNotChecked ? { hashNotChecked: part.hashNotChecked } : {}),
+        // Not hashed by this request: the whole span was, at this blob ETag, at that time, and the part was read
+        // only from the blob of that ETag (If-Match), so these are bytes that matched the recorded SHA-256.
+        ...(part.verifiedEarlier
+          ? { hashChecked: 'span-verified-earlier', hashCheckedAt: new Date(part.verifiedEarlier.verifiedAtMs).toISOString(), blobEtag: part.verifiedEarlier.etag }
+          : {}),
       });
     } catch (err) {
       if (!Buffer.isBuffer(part.body)) part.body.destroy();
