@@ -326,7 +326,8 @@ export const filesRoutes: RouteModule = [
       'One byte range of the file (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; positions within the file, never the archive) is a 206 with ' +
       "Content-Range (X-Exhibit-SHA256 and the ETag stay the whole file's), checked as a whole download is: a range covering the whole file is sent " +
       `as the whole file is; any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
-      "(a mismatch is the same 500 'hash-mismatch', nothing sent); only a part of a larger file is read from storage as that range alone and " +
+      "(a mismatch is the same 500 'hash-mismatch', nothing sent), and for a while after such a check a later part is read alone from the blob " +
+      "version that was checked (its entry saying `hashChecked: span-verified-earlier` and when); only a part of a larger file is read from storage as that range alone and " +
       "checked for its length only, its entry saying `hashNotChecked: part-of-large-file`. Each part is its own " +
       "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
       'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
