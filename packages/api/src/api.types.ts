@@ -183,6 +183,12 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    * the purpose a ticket must have been issued for to be accepted here.
    */
   acceptsDownloadTicket?: TicketPurpose;
+  /**
+   * Headers every error answer of this route carries too (whatever failed: the ticket, the access
+   * check, the handler): a route whose URL a page embeds (…/playback in a <video>) answers errors
+   * with the same nosniff and Cross-Origin-Resource-Policy as its bytes.
+   */
+  errorHeaders?: Readonly<Record<string, string>>;
   /** One key per `{name}` in the path. */
   params: P;
   /** Strict: unknown query parameters are rejected with 400. */
@@ -203,6 +209,7 @@ export interface RouteDef {
   description?: string;
   access: AccessRule;
   acceptsDownloadTicket?: TicketPurpose;
+  errorHeaders?: Readonly<Record<string, string>>;
   params: AnyObject;
   query: AnyObject;
   body?: z.ZodType;

@@ -369,7 +369,7 @@ export const filesRoutes: RouteModule = [
     params: fileParams,
     query: z.strictObject({}),
     responses: { 200: { description: 'URL and expiry of a playback link to exactly this file, with the type it is served as', schema: playbackLinkSchema } },
-    async handler({ deps, principal, params, caseAccess, baseUrl }) {
+    async handler({ deps, principal, params, caseAccess }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const playback = await playableOrRefused(deps, file);
       // The bytes must be there and hashed before a link is worth issuing, as for a download.
@@ -377,7 +377,11 @@ export const filesRoutes: RouteModule = [
       const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
       const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId, purpose: 'playback' });
       const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/playback`;
-      const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
+      // Path-relative, never from the adapter's idea of its origin (baseUrl): the app's <video> loads it and the
+      // bytes are Cross-Origin-Resource-Policy: same-origin, so only the page's own origin may serve them. The
+      // Functions host's URL (behind the app's front door) or the local host's http://Host would be another origin,
+      // or mixed content, and the player would be refused.
+      const url = `/api${path}?ticket=${issued.ticket}`;
       // The URL is a bearer secret: record what it grants, never the URL.
       await recordForFile(deps, principal, file, 'download', {
         path: file.path,
@@ -407,6 +411,9 @@ export const filesRoutes: RouteModule = [
       "Every response that gives bytes (each part a player asks for) is recorded as a 'download' with delivery `playback`, naming the part.",
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     acceptsDownloadTicket: 'playback',
+    // A <video> on the app's page fetches this URL: its errors (a refused ticket, a 409, a 500) are no more
+    // sniffable or embeddable by another site than its bytes.
+    errorHeaders: PLAYBACK_SAFETY_HEADERS,
     params: fileParams,
     query: z.strictObject({
       ticket: z.string().max(64).optional().describe("A playback link's ticket (from GET …/playback-link), used when no Authorization header is sent"),
