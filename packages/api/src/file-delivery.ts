@@ -208,8 +208,15 @@ export async function readFilePart(
   return { body: checkedStream(source, new ExactLengthStream(lengthBytes)), blobOffset, lengthBytes };
 }
 
-/** Why a part was sent with only its length checked, never the file's SHA-256. */
-export type HashNotChecked = 'part-of-large-file';
+/**
+ * Why the file's SHA-256 may not have been checked for what a part sent:
+ * - 'part-of-large-file': a part of a file over the bound, read alone; only its length is checked;
+ * - 'unless-read-to-end': the whole file asked for as a part (`bytes=0-`) of a file over the bound, streamed
+ *   through the hash check, which can only say anything at the end. A player that stops reading early (a
+ *   browser starting a large video does, then asks for the part it wants) got bytes no hash check covered.
+ *   The entry is written before the first byte, so it says so for every such part, not only the ones cut short.
+ */
+export type HashNotChecked = 'part-of-large-file' | 'unless-read-to-end';
 
 export interface CheckedFilePart {
   body: Buffer | Readable;
@@ -301,7 +308,8 @@ export async function readCheckedFilePart(
   const lengthBytes = part.last - part.first + 1;
   if (part.first === 0 && part.last === expected.length - 1) {
     const body = await readVerifiedFile(blobs, bytes, expected, { ...options, verifyBeforeSendBytes });
-    return { body, blobOffset, lengthBytes, verifiedBeforeSend: Buffer.isBuffer(body) };
+    if (Buffer.isBuffer(body)) return { body, blobOffset, lengthBytes, verifiedBeforeSend: true };
+    return { body, blobOffset, lengthBytes, verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' };
   }
   if (expected.length <= verifyBeforeSendBytes) {
     if (options.verifiedSpans) {

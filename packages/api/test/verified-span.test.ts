@@ -195,3 +195,36 @@ describe('verified-span-outlives-ttl-or-bound: the record is short-lived and bou
     ]);
   });
 });
+
+describe('aborted-large-whole-part-recorded-as-checked: a bytes=0- part of a large file cut short by the client left an entry that did not say its hash was never checked', () => {
+  it('says hashNotChecked: unless-read-to-end in the entry of a streamed whole-file part, which the player then abandons mid-stream', async () => {
+    // The 1 MiB clip served as a file over the bound is (64 KiB here, 16 MiB by default): streamed through the hash check.
+    const { api, deps } = apiWith(new VerifiedSpans());
+    deps.verifyBeforeSendBytes = 65_536;
+    f.custodyEvents.length = 0;
+    reads.length = 0;
+    const token = await f.token('erin', ['examiner']);
+    const res = await api.handle({ method: 'GET', path: `/cases/${CASE}/files/${clip.fileId}/playback`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}`, range: 'bytes=0-' } });
+    expect(res.status).toBe(206);
+    const body = res.body as Readable;
+    // The player reads the start (a video's header) and goes away.
+    let received = 0;
+    await new Promise<void>((resolve, reject) => {
+      body.on('data', (c: Buffer) => {
+        received += c.length;
+        if (received > 0) {
+          body.pause();
+          resolve();
+        }
+      });
+      body.once('error', reject);
+    });
+    const closed = new Promise((resolve) => body.once('close', resolve));
+    body.destroy();
+    await closed;
+    expect(received).toBeLessThan(SIZE);
+    expect(downloads()).toHaveLength(1);
+    expect(downloads()[0]!.details).toMatchObject({ delivery: 'playback', part: { first: 0, last: SIZE - 1, sizeBytes: SIZE }, verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' });
+    expect(downloads()[0]!.details).not.toHaveProperty('hashChecked');
+  });
+});

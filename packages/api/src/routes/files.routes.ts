@@ -325,7 +325,8 @@ export const filesRoutes: RouteModule = [
       'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
       'One byte range of the file (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; positions within the file, never the archive) is a 206 with ' +
       "Content-Range (X-Exhibit-SHA256 and the ETag stay the whole file's), checked as a whole download is: a range covering the whole file is sent " +
-      `as the whole file is; any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
+      "as the whole file is (over 16 MiB its entry says `hashNotChecked: unless-read-to-end`: the check is at the end, which a player that stops early never reaches); " +
+      `any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
       "(a mismatch is the same 500 'hash-mismatch', nothing sent), and for a while after such a check a later part is read alone from the blob " +
       "version that was checked (its entry saying `hashChecked: span-verified-earlier` and when); only a part of a larger file is read from storage as that range alone and " +
       "checked for its length only, its entry saying `hashNotChecked: part-of-large-file`. Each part is its own " +
