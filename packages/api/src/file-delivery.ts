@@ -82,9 +82,34 @@ async function openFileBytes(blobs: BlobStore, bytes: FileBytes, expected: Expec
   return blobs.openRead(bytes.blob, { offset, count: expected.length, ...(ifMatch ? { ifMatch } : {}), ...(abortSignal ? { abortSignal } : {}) });
 }
 
-/** What a verified-span record is keyed on: where the file's bytes are and the SHA-256 they were checked against. */
-function spanKeyOf(bytes: FileBytes, expected: ExpectedBytes): VerifiedSpanKey {
-  return { container: bytes.blob.container, blobName: bytes.blob.name, offset: bytes.range?.offset ?? 0, length: expected.length, sha256: expected.sha256 };
+/** Which case's record of verified spans a read may use and add to (verified-spans.ts): the file's own case and evidence item. */
+export interface SpanRecord {
+  spans: VerifiedSpans;
+  caseId: string;
+  evidenceId: string;
+}
+
+/** What a verified-span record is keyed on: whose check, where the file's bytes are and the SHA-256 they were checked against. */
+function spanKeyOf(record: SpanRecord, bytes: FileBytes, expected: ExpectedBytes): VerifiedSpanKey {
+  return {
+    caseId: record.caseId,
+    evidenceId: record.evidenceId,
+    container: bytes.blob.container,
+    blobName: bytes.blob.name,
+    offset: bytes.range?.offset ?? 0,
+    length: expected.length,
+    sha256: expected.sha256,
+  };
+}
+
+/**
+ * The whole span hashed as recorded in this request, read only from the blob version `etag` (If-Match):
+ * what the caller may remember (VerifiedSpans.remember) once the custody entry saying so is written.
+ */
+export interface PinnedVerification {
+  key: VerifiedSpanKey;
+  etag: string;
+  verifiedAtMs: number;
 }
 
 const isCode = (err: unknown, ...codes: string[]): boolean => err instanceof ExhibitError && codes.includes(err.code);
@@ -92,29 +117,30 @@ const isCode = (err: unknown, ...codes: string[]): boolean => err instanceof Exh
 /**
  * All of the file, checked against its recorded size and SHA-256 before any of it is returned. With a
  * record of verified spans, the read is pinned to the blob's ETag (looked up first, then If-Match on the
- * read), so the bytes hashed are that ETag's and the record can say so; only a read that matched is recorded.
+ * read), so the bytes hashed are that ETag's and `pinned` can say so. Nothing is recorded here: the
+ * caller remembers `pinned` only after the custody entry of this request is written, so a record never
+ * exists that no entry in the case's log shows.
  * The BlobStore port returns no ETag with a read, hence the look-up: one small request per verification.
  */
 async function readWholeChecked(
   blobs: BlobStore,
   bytes: FileBytes,
   expected: ExpectedBytes,
-  options: { abortSignal?: AbortSignal; verifiedSpans?: VerifiedSpans },
-): Promise<Buffer> {
-  const spans = options.verifiedSpans;
+  options: { abortSignal?: AbortSignal; spanRecord?: SpanRecord },
+): Promise<{ whole: Buffer; pinned?: PinnedVerification }> {
+  const record = options.spanRecord;
   const signal = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  if (!spans || expected.length === 0) return readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal), expected);
+  if (!record || expected.length === 0) return { whole: await readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal), expected) };
   const { etag } = await blobs.getProperties(bytes.blob, signal);
   let whole: Buffer;
   try {
     whole = await readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal, etag), expected);
   } catch (err) {
-    // Written between the look at its ETag and the read: checked as ever, but nothing to record.
+    // Written between the look at its ETag and the read: checked as ever, but no version to pin a record to.
     if (!isCode(err, 'precondition-failed')) throw err;
-    return readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal), expected);
+    return { whole: await readChecked(await openFileBytes(blobs, bytes, expected, options.abortSignal), expected) };
   }
-  spans.remember(spanKeyOf(bytes, expected), etag, spans.now());
-  return whole;
+  return { whole, pinned: { key: spanKeyOf(record, bytes, expected), etag, verifiedAtMs: record.spans.now() } };
 }
 
 /**
@@ -147,11 +173,24 @@ export async function readVerifiedFile(
   blobs: BlobStore,
   bytes: FileBytes,
   expected: ExpectedBytes,
-  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number; verifiedSpans?: VerifiedSpans } = {},
+  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number } = {},
 ): Promise<Buffer | Readable> {
-  if (expected.length <= (options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES)) return readWholeChecked(blobs, bytes, expected, options);
+  return (await readVerifiedWhole(blobs, bytes, expected, options)).body;
+}
+
+/** readVerifiedFile, with the pinned verification (`pinned`) of a file read whole and checked first, for the caller to remember once recorded. */
+export async function readVerifiedWhole(
+  blobs: BlobStore,
+  bytes: FileBytes,
+  expected: ExpectedBytes,
+  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number; spanRecord?: SpanRecord } = {},
+): Promise<{ body: Buffer | Readable; pinned?: PinnedVerification }> {
+  if (expected.length <= (options.verifyBeforeSendBytes ?? VERIFY_BEFORE_SEND_BYTES)) {
+    const { whole, pinned } = await readWholeChecked(blobs, bytes, expected, options);
+    return { body: whole, ...(pinned ? { pinned } : {}) };
+  }
   const source = await openFileBytes(blobs, bytes, expected, options.abortSignal);
-  return checkedStream(source, new VerifyingStream(expected));
+  return { body: checkedStream(source, new VerifyingStream(expected)) };
 }
 
 /**
@@ -225,14 +264,20 @@ export interface CheckedFilePart {
   lengthBytes: number;
   /** The whole file matched its recorded size and SHA-256 before the part's first byte was sent. */
   verifiedBeforeSend: boolean;
-  /** Set only when the file's SHA-256 is not checked at all for this part. */
+  /**
+   * Set when the file's SHA-256 may not have been checked for the bytes this part sends: never checked
+   * ('part-of-large-file'), or checked only once the last byte has gone ('unless-read-to-end').
+   */
   hashNotChecked?: HashNotChecked;
+  /** Set when this request read the whole span from one blob version and it hashed as recorded: for the caller to remember once recorded. */
+  pinned?: PinnedVerification;
   /**
    * Set when this request did not hash the file: the part was one ranged read on the word of a record
-   * that the span, at this blob ETag, matched its SHA-256 at `verifiedAtMs` (verified-spans.ts); the
-   * read was conditioned on that ETag, so it gave those bytes or nothing.
+   * that the span, at this blob ETag, matched its SHA-256 at `verifiedAtMs` in this case (verified-spans.ts),
+   * as the entry with `verificationId` in this evidence item's log says; the read was conditioned on that
+   * ETag, so it gave those bytes or nothing.
    */
-  verifiedEarlier?: { verifiedAtMs: number; etag: string };
+  verifiedEarlier?: { verifiedAtMs: number; etag: string; verificationId: string };
 }
 
 /** All of `source`, which must be exactly `lengthBytes` (else 'hash-mismatch', as ExactLengthStream says). */
@@ -256,10 +301,11 @@ async function readPartOnRecord(
   bytes: FileBytes,
   expected: ExpectedBytes,
   part: { first: number; last: number },
-  spans: VerifiedSpans,
+  spanRecord: SpanRecord,
   abortSignal: AbortSignal | undefined,
 ): Promise<CheckedFilePart | null> {
-  const key = spanKeyOf(bytes, expected);
+  const spans = spanRecord.spans;
+  const key = spanKeyOf(spanRecord, bytes, expected);
   const record = spans.lookup(key);
   if (!record) return null;
   const blobOffset = key.offset + part.first;
@@ -267,7 +313,7 @@ async function readPartOnRecord(
   try {
     const source = await blobs.openRead(bytes.blob, { offset: blobOffset, count: lengthBytes, ifMatch: record.etag, ...(abortSignal ? { abortSignal } : {}) });
     const body = await readExactly(source, lengthBytes);
-    return { body, blobOffset, lengthBytes, verifiedBeforeSend: true, verifiedEarlier: { verifiedAtMs: record.verifiedAtMs, etag: record.etag } };
+    return { body, blobOffset, lengthBytes, verifiedBeforeSend: true, verifiedEarlier: { verifiedAtMs: record.verifiedAtMs, etag: record.etag, verificationId: record.verificationId } };
   } catch (err) {
     if (!isCode(err, 'precondition-failed', 'not-found', 'hash-mismatch')) throw err;
     spans.forget(key);
@@ -284,8 +330,9 @@ async function readPartOnRecord(
  *   16 MiB): the whole file is read and checked, then the part is cut from it,
  *   so a file that does not hash as recorded gives no byte, in part or whole.
  *   The bound is the one a whole download already holds in memory. With a
- *   record of verified spans (`verifiedSpans`), that read is pinned to the
- *   blob's ETag and recorded, and a later part of the same span within the
+ *   record of verified spans (`spanRecord`), that read is pinned to the
+ *   blob's ETag (`pinned`, which the caller records once its custody entry
+ *   is written), and a later part of the same span within the
  *   record's TTL is one ranged read conditioned on that ETag (`verifiedEarlier`)
  *   instead of another read of the whole file per seek;
  * - a part of a larger file: one ranged read of the part, its length checked
@@ -297,7 +344,7 @@ export async function readCheckedFilePart(
   bytes: FileBytes,
   expected: ExpectedBytes,
   part: { first: number; last: number },
-  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number; verifiedSpans?: VerifiedSpans } = {},
+  options: { abortSignal?: AbortSignal; verifyBeforeSendBytes?: number; spanRecord?: SpanRecord } = {},
 ): Promise<CheckedFilePart> {
   if (part.first < 0 || part.last < part.first || part.last >= expected.length) {
     // Programming error, never the caller's: decideRange cuts the part to the recorded size.
@@ -307,17 +354,17 @@ export async function readCheckedFilePart(
   const blobOffset = (bytes.range?.offset ?? 0) + part.first;
   const lengthBytes = part.last - part.first + 1;
   if (part.first === 0 && part.last === expected.length - 1) {
-    const body = await readVerifiedFile(blobs, bytes, expected, { ...options, verifyBeforeSendBytes });
-    if (Buffer.isBuffer(body)) return { body, blobOffset, lengthBytes, verifiedBeforeSend: true };
+    const { body, pinned } = await readVerifiedWhole(blobs, bytes, expected, { ...options, verifyBeforeSendBytes });
+    if (Buffer.isBuffer(body)) return { body, blobOffset, lengthBytes, verifiedBeforeSend: true, ...(pinned ? { pinned } : {}) };
     return { body, blobOffset, lengthBytes, verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' };
   }
   if (expected.length <= verifyBeforeSendBytes) {
-    if (options.verifiedSpans) {
-      const onRecord = await readPartOnRecord(blobs, bytes, expected, part, options.verifiedSpans, options.abortSignal);
+    if (options.spanRecord) {
+      const onRecord = await readPartOnRecord(blobs, bytes, expected, part, options.spanRecord, options.abortSignal);
       if (onRecord) return onRecord;
     }
-    const whole = await readWholeChecked(blobs, bytes, expected, options);
-    return { body: whole.subarray(part.first, part.last + 1), blobOffset, lengthBytes, verifiedBeforeSend: true };
+    const { whole, pinned } = await readWholeChecked(blobs, bytes, expected, options);
+    return { body: whole.subarray(part.first, part.last + 1), blobOffset, lengthBytes, verifiedBeforeSend: true, ...(pinned ? { pinned } : {}) };
   }
   const ranged = await readFilePart(blobs, bytes, part, options.abortSignal ? { abortSignal: options.abortSignal } : {});
   return { body: ranged.body, blobOffset, lengthBytes, verifiedBeforeSend: false, hashNotChecked: 'part-of-large-file' };

@@ -2,9 +2,10 @@ import { LIMITS } from '@exhibit/core';
 import type { ApiDeps } from './api.types.js';
 
 /**
- * A short-lived, bounded, per-process record: "the stored span (container,
- * blob, offset, length) was read whole at blob ETag E and had the recorded
- * SHA-256 at time T".
+ * A short-lived, bounded, per-process record: "in case C, evidence item V, the
+ * stored span (container, blob, offset, length) was read whole at blob ETag E
+ * and had the recorded SHA-256 at time T, and the 'download' entry saying so
+ * in V's custody log carries verificationId I".
  *
  * Why: a part of a file up to 16 MiB is sent only after the whole file is
  * read and hashed (file-delivery.ts). Without a record, every seek of a video
@@ -16,9 +17,20 @@ import type { ApiDeps } from './api.types.js';
  * conditioned on (If-Match). A part served on the record's word is read with
  * If-Match on that ETag, so a blob changed since fails the read (412) instead
  * of giving other bytes; the caller then drops the entry and verifies again.
- * Only a verification that passed writes an entry.
+ * Only a verification that passed, and whose custody entry was written, makes
+ * an entry (the route remembers after recording, never file-delivery.ts).
+ *
+ * Why the case and evidence item are in the key: derived blobs are
+ * content-addressed, so one span is shared by every case holding those bytes.
+ * Without them, case A's check would serve case B's parts and B's entry would
+ * name a check no entry of B's log shows (and tell B's reader when A's file was
+ * read). With them, a part served on the record cites (verifiedByEntry) an
+ * entry in the same evidence item's log.
  */
 export interface VerifiedSpanKey {
+  /** Whose check it was: a record is never used for another case or evidence item (their log has no entry of it). */
+  caseId: string;
+  evidenceId: string;
   container: string;
   blobName: string;
   /** Where the file starts in its blob, and its length: the span that was hashed. */
@@ -33,6 +45,8 @@ export interface VerifiedSpan {
   etag: string;
   /** When the whole span matched its SHA-256 (ms since the epoch). */
   verifiedAtMs: number;
+  /** The verificationId of the verifying request's 'download' entry, in the same evidence item's custody log. */
+  verificationId: string;
 }
 
 export interface VerifiedSpansOptions {
@@ -42,7 +56,7 @@ export interface VerifiedSpansOptions {
   now?: () => number;
 }
 
-const keyOf = (k: VerifiedSpanKey): string => JSON.stringify([k.container, k.blobName, k.offset, k.length, k.sha256]);
+const keyOf = (k: VerifiedSpanKey): string => JSON.stringify([k.caseId, k.evidenceId, k.container, k.blobName, k.offset, k.length, k.sha256]);
 
 export class VerifiedSpans {
   private readonly ttlMs: number;
@@ -77,12 +91,15 @@ export class VerifiedSpans {
     return entry;
   }
 
-  /** Called only after a read conditioned on `etag` hashed to key.sha256. An empty or weak ETag cannot condition a read: not recorded. */
-  remember(key: VerifiedSpanKey, etag: string, verifiedAtMs: number): void {
-    if (this.maxEntries === 0 || etag === '' || etag.startsWith('W/')) return;
+  /**
+   * Called only after a read conditioned on `span.etag` hashed to key.sha256 and the custody entry
+   * carrying span.verificationId was written. An empty or weak ETag cannot condition a read: not recorded.
+   */
+  remember(key: VerifiedSpanKey, span: VerifiedSpan): void {
+    if (this.maxEntries === 0 || span.etag === '' || span.etag.startsWith('W/') || span.verificationId === '') return;
     const k = keyOf(key);
     this.entries.delete(k);
-    this.entries.set(k, { etag, verifiedAtMs });
+    this.entries.set(k, { etag: span.etag, verifiedAtMs: span.verifiedAtMs, verificationId: span.verificationId });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -137,8 +137,9 @@ describe('Range ignored: a video player could not seek (content route always sen
             });
             if (large) expect(f.custodyEvents[0]!.details, what).toMatchObject({ hashNotChecked: 'part-of-large-file' });
             else expect(f.custodyEvents[0]!.details, what).not.toHaveProperty('hashNotChecked');
-            if (onRecord) expect(f.custodyEvents[0]!.details, what).toMatchObject({ hashChecked: 'span-verified-earlier', hashCheckedAt: expect.any(String), blobEtag: expect.any(String) });
-            else expect(f.custodyEvents[0]!.details, what).not.toHaveProperty('hashChecked');
+            if (onRecord) expect(f.custodyEvents[0]!.details, what).toMatchObject({ verifiedBy: 'earlier-whole-read-same-blob-version', verifiedAt: expect.any(String), blobEtag: expect.any(String), verifiedByEntry: expect.any(String) });
+            else if (large) expect(f.custodyEvents[0]!.details, what).not.toHaveProperty('verifiedBy');
+            else expect(f.custodyEvents[0]!.details, what).toMatchObject({ verifiedBy: 'this-request' });
           }
         }
       } finally {

@@ -6,7 +6,8 @@ import type { BlobRef, BlobStore, ReadOptions } from '@exhibit/core';
 import { createApi } from '../src/api.js';
 import type { Api, ApiDeps, ApiResponse } from '../src/api.types.js';
 import { VerifiedSpans } from '../src/verified-spans.js';
-import { createApiFixture, seedLooseFiles, type ApiFixture, type SeededLooseFile } from './api-fixture.js';
+import { derivedNames, memberFileId, type NewFile } from '@exhibit/core';
+import { createApiFixture, seedCase, seedLooseFiles, seedStoredTwins, type ApiFixture, type SeededLooseFile } from './api-fixture.js';
 
 /**
  * Parts of a file up to 16 MiB (VERIFY_BEFORE_SEND_BYTES) on GET …/playback, the route a
@@ -112,14 +113,16 @@ describe('range-part-rereads-whole-file-every-seek: each part of a file up to 16
     expect(reads.slice(1)).toEqual(SEEKS.slice(1).map(([a, b]) => ({ name: clip.blobName, offset: a, count: b - a + 1, ifMatch: etag, bytes: b - a + 1 })));
     const entries = downloads();
     expect(entries).toHaveLength(SEEKS.length);
-    expect(entries[0]!.details).toMatchObject({ delivery: 'playback', verifiedBeforeSend: true });
-    expect(entries[0]!.details).not.toHaveProperty('hashChecked');
+    expect(entries[0]!.details).toMatchObject({ delivery: 'playback', verifiedBeforeSend: true, verifiedBy: 'this-request', verificationId: expect.any(String) });
+    expect(entries[0]!.details).not.toHaveProperty('verifiedByEntry');
     for (const [i, e] of entries.slice(1).entries()) {
       const [first, last] = SEEKS[i + 1]!;
-      expect(e.details).toMatchObject({ part: { first, last, sizeBytes: SIZE }, verifiedBeforeSend: true, hashChecked: 'span-verified-earlier', blobEtag: etag });
-      // The time of the verifying read, not of this one.
-      expect(e.details['hashCheckedAt']).toBe(entries[1]!.details['hashCheckedAt']);
+      expect(e.details).toMatchObject({ part: { first, last, sizeBytes: SIZE }, verifiedBeforeSend: true, verifiedBy: 'earlier-whole-read-same-blob-version', blobEtag: etag });
+      // The verifying request's entry, in the same log, and the time of its read, not of this one.
+      expect(e.details['verifiedByEntry']).toBe(entries[0]!.details['verificationId']);
+      expect(e.details['verifiedAt']).toBe(entries[1]!.details['verifiedAt']);
       expect(e.details).not.toHaveProperty('hashNotChecked');
+      expect(e.details).not.toHaveProperty('verificationId');
     }
   });
 });
@@ -158,7 +161,7 @@ describe('verified-span-served-after-blob-overwritten: a record must never vouch
     expect(again.status).toBe(206);
     expect(again.bytes.equals(other.bytes.subarray(4096, 8192))).toBe(true);
     expect(reads.map((r) => r.count)).toEqual([SIZE]);
-    expect(downloads()[0]!.details).not.toHaveProperty('hashChecked');
+    expect(downloads()[0]!.details).toMatchObject({ verifiedBy: 'this-request' });
     expect((await part(api, other, 0, 9)).status).toBe(206);
     expect(reads.map((r) => r.count)).toEqual([SIZE, 10]);
   });
@@ -225,6 +228,88 @@ describe('aborted-large-whole-part-recorded-as-checked: a bytes=0- part of a lar
     expect(received).toBeLessThan(SIZE);
     expect(downloads()).toHaveLength(1);
     expect(downloads()[0]!.details).toMatchObject({ delivery: 'playback', part: { first: 0, last: SIZE - 1, sizeBytes: SIZE }, verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' });
-    expect(downloads()[0]!.details).not.toHaveProperty('hashChecked');
+    expect(downloads()[0]!.details).not.toHaveProperty('verifiedBy');
+  });
+});
+
+/** A Range request on GET …/content as `user`, from `api`. */
+async function contentPart(api: Api, user: string, caseId: string, fileId: string, range: string): Promise<ApiResponse & { bytes: Buffer }> {
+  const token = await f.token(user, ['examiner']);
+  const res = await api.handle({ method: 'GET', path: `/cases/${caseId}/files/${fileId}/content`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}`, range } });
+  return { ...res, bytes: await bodyBytes(res.body) };
+}
+
+describe('verified-span-crosses-cases: a derived blob is shared by every case holding its bytes, and case A\'s check served case B\'s parts', () => {
+  it("reads case B's first part whole, and its entry cites no check of case A's", async () => {
+    const a = await seedCase(f, 'CASE-XA');
+    const b = await seedCase(f, 'CASE-XB');
+    // As the pipeline stores members, content-addressed in derived/: case B holds a file with case A's photo's bytes.
+    const bFile = memberFileId(b.rootFileId, 7);
+    const shared: NewFile = {
+      fileId: bFile, caseId: 'CASE-XB', evidenceId: b.evidenceId, parentId: b.rootFileId, entryIndex: 7, depth: 1,
+      path: 'phone.zip!/same.jpg', recordedName: 'same.jpg', name: 'same.jpg', extension: 'jpg', entryKind: 'file',
+      size: a.photoBytes.length, sha256: a.photoSha256, source: { container: f.deps.containers.derived, name: derivedNames.content(a.photoSha256) },
+      archiveTimes: {}, flags: [], stage: 'pending', failure: null,
+    };
+    await f.index.insertFiles([shared]);
+    await f.index.advanceFile(bFile, 'indexed');
+    await f.access.assign('CASE-XA', 'alice', { by: 'setup' });
+    await f.access.assign('CASE-XB', 'bob', { by: 'setup' });
+    const spans = new VerifiedSpans();
+    const { api } = apiWith(spans);
+    reads.length = 0;
+    f.custodyEvents.length = 0;
+    expect((await contentPart(api, 'alice', 'CASE-XA', a.photoFileId, 'bytes=1-3')).status).toBe(206);
+    const res = await contentPart(api, 'bob', 'CASE-XB', bFile, 'bytes=1-3');
+    expect(res.status).toBe(206);
+    expect(res.bytes.equals(a.photoBytes.subarray(1, 4))).toBe(true);
+    const size = a.photoBytes.length;
+    // Both first parts read the whole shared blob and hashed it: one check per case.
+    expect(reads.map((r) => ({ name: r.name, offset: r.offset, count: r.count }))).toEqual([
+      { name: derivedNames.content(a.photoSha256), offset: 0, count: size },
+      { name: derivedNames.content(a.photoSha256), offset: 0, count: size },
+    ]);
+    const [aEntry, bEntry] = downloads();
+    expect(aEntry).toMatchObject({ caseId: 'CASE-XA', details: { verifiedBy: 'this-request', verificationId: expect.any(String) } });
+    expect(bEntry).toMatchObject({ caseId: 'CASE-XB', details: { verifiedBy: 'this-request', verificationId: expect.any(String) } });
+    expect(bEntry!.details).not.toHaveProperty('verifiedByEntry');
+    expect(bEntry!.details).not.toHaveProperty('verifiedAt');
+    expect(bEntry!.details['verificationId']).not.toBe(aEntry!.details['verificationId']);
+    // Each case's later part cites its own case's check, in its own log.
+    f.custodyEvents.length = 0;
+    expect((await contentPart(api, 'bob', 'CASE-XB', bFile, 'bytes=4-6')).status).toBe(206);
+    expect(downloads()[0]).toMatchObject({ caseId: 'CASE-XB', details: { verifiedBy: 'earlier-whole-read-same-blob-version', verifiedByEntry: bEntry!.details['verificationId'] } });
+  });
+});
+
+describe('verified-span-recorded-before-custody: a record existed before the entry of the check it stands for was written', () => {
+  it('remembers nothing when the verifying request\'s custody entry cannot be written', async () => {
+    const spans = new VerifiedSpans();
+    const deps: ApiDeps = {
+      ...f.deps,
+      verifiedSpans: spans,
+      custody: { record: async () => { throw new Error('custody unavailable'); } },
+    };
+    const res = await part(createApi(deps), clip, 0, 9);
+    expect(res.status).toBe(500);
+    expect(spans.size).toBe(0);
+  });
+});
+
+describe('verified-span-ignores-offset: a record of one STORED member vouched for another of the same length and SHA-256 at another offset', () => {
+  it('answers a part of the corrupted member 500 hash-mismatch after its twin was verified', async () => {
+    const twins = await seedStoredTwins(f, 'CASE-TW');
+    await f.access.assign('CASE-TW', 'erin', { by: 'setup' });
+    const spans = new VerifiedSpans();
+    const { api } = apiWith(spans);
+    const good = await contentPart(api, 'erin', 'CASE-TW', twins.good.fileId, 'bytes=10-19');
+    expect(good.status).toBe(206);
+    expect(good.bytes.equals(twins.recordedBytes.subarray(10, 20))).toBe(true);
+    expect(spans.size).toBe(1);
+    f.custodyEvents.length = 0;
+    const bad = await contentPart(api, 'erin', 'CASE-TW', twins.corrupted.fileId, 'bytes=10-19');
+    expect(bad.status).toBe(500);
+    expect(bad.body).toMatchObject({ error: { code: 'hash-mismatch' } });
+    expect(downloads()).toEqual([]);
   });
 });

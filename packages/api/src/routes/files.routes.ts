@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type Logger, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
@@ -8,7 +9,7 @@ import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
-import { contentDisposition, readCheckedFilePart, readVerifiedFile, VERIFY_BEFORE_SEND_BYTES } from '../file-delivery.js';
+import { contentDisposition, readCheckedFilePart, readVerifiedWhole, VERIFY_BEFORE_SEND_BYTES, type PinnedVerification } from '../file-delivery.js';
 import { decideRange, etagOf } from '../byte-range.js';
 import { readAuditOf } from '../read-audit.js';
 import { verifiedSpansOf } from '../verified-spans.js';
@@ -487,11 +488,20 @@ async function serveFileBytes(
   // look at who took which bytes of a file (the access screen's default filter included) finds it.
   const deliveryDetail = delivery.as === 'playback' ? 'playback' : 'stream';
   const route = delivery.as === 'playback' ? 'playFileContent' : 'getFileContent';
+  const spans = verifiedSpansOf(deps);
   const readOptions = {
     ...(abortSignal ? { abortSignal } : {}),
     ...(deps.verifyBeforeSendBytes !== undefined ? { verifyBeforeSendBytes: deps.verifyBeforeSendBytes } : {}),
     // So a player's later parts of a file up to verifyBeforeSendBytes are one ranged read each, not the whole file again.
-    verifiedSpans: verifiedSpansOf(deps),
+    // Only this file's case and evidence item: a derived blob is shared by every case holding its bytes, and a record
+    // of another case's check is nothing this case's log shows (verified-spans.ts).
+    spanRecord: { spans, caseId: file.caseId, evidenceId: file.evidenceId },
+  };
+  // A whole span this request hashed at one blob version is remembered only once its entry, which carries
+  // verificationId, is written: a later part served on that record cites it (verifiedByEntry) in the same log.
+  const verificationOf = (pinned: PinnedVerification | undefined) => (pinned ? { pinned, verificationId: randomUUID() } : undefined);
+  const rememberAfterRecorded = (v: ReturnType<typeof verificationOf>): void => {
+    if (v) spans.remember(v.pinned.key, { etag: v.pinned.etag, verifiedAtMs: v.pinned.verifiedAtMs, verificationId: v.verificationId });
   };
 
   if (decision.kind === 'unsatisfiable') {
@@ -519,6 +529,7 @@ async function serveFileBytes(
     // A file that does not hash as recorded gives no byte (500 hash-mismatch, as a whole download) unless the part
     // is of a file over verifyBeforeSendBytes: then only its length is checked, and its entry says so.
     const part = await readCheckedFilePart(deps.blobs, bytes, expected, decision, readOptions);
+    const verification = verificationOf(part.pinned);
     // Every part is its own 'download' entry, with the bytes it names. A player seeking in a video asks
     // for many; one entry per link (or per first part) would leave out which parts of the file someone
     // saw and would not cover token callers, who have no ticket. The cost is one custody write per
@@ -532,16 +543,26 @@ async function serveFileBytes(
         part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
         verifiedBeforeSend: part.verifiedBeforeSend,
         ...(part.hashNotChecked ? { hashNotChecked: part.hashNotChecked } : {}),
-        // Not hashed by this request: the whole span was, at this blob ETag, at that time, and the part was read
-        // only from the blob of that ETag (If-Match), so these are bytes that matched the recorded SHA-256.
+        // Not hashed by this request: the whole span was, in this case, at this blob ETag, at that time (the entry
+        // with verificationId verifiedByEntry in this log says so), and the part was read only from the blob of
+        // that ETag (If-Match), so these are bytes that matched the recorded SHA-256.
         ...(part.verifiedEarlier
-          ? { hashChecked: 'span-verified-earlier', hashCheckedAt: new Date(part.verifiedEarlier.verifiedAtMs).toISOString(), blobEtag: part.verifiedEarlier.etag }
-          : {}),
+          ? {
+              verifiedBy: 'earlier-whole-read-same-blob-version',
+              verifiedAt: new Date(part.verifiedEarlier.verifiedAtMs).toISOString(),
+              blobEtag: part.verifiedEarlier.etag,
+              verifiedByEntry: part.verifiedEarlier.verificationId,
+            }
+          : part.verifiedBeforeSend
+            ? { verifiedBy: 'this-request' }
+            : {}),
+        ...(verification ? { verificationId: verification.verificationId } : {}),
       });
     } catch (err) {
       if (!Buffer.isBuffer(part.body)) part.body.destroy();
       throw err;
     }
+    rememberAfterRecorded(verification);
     return {
       status: 206,
       headers: { ...headers, 'content-range': `bytes ${decision.first}-${decision.last}/${expected.length}`, 'content-length': String(part.lengthBytes) },
@@ -549,7 +570,8 @@ async function serveFileBytes(
     };
   }
 
-  const body = await readVerifiedFile(deps.blobs, bytes, expected, readOptions);
+  const { body, pinned } = await readVerifiedWhole(deps.blobs, bytes, expected, readOptions);
+  const verification = verificationOf(pinned);
   try {
     await recordForFile(
       deps,
@@ -562,6 +584,9 @@ async function serveFileBytes(
         ...from,
         range: bytes.range ?? { offset: 0, length: expected.length },
         verifiedBeforeSend: Buffer.isBuffer(body),
+        // Streamed (over verifyBeforeSendBytes): the hash check is at the end, which a client that stops early never reaches.
+        ...(Buffer.isBuffer(body) ? {} : { hashNotChecked: 'unless-read-to-end' }),
+        ...(verification ? { verificationId: verification.verificationId } : {}),
         // A Range the route did not serve (several ranges, malformed, If-Range not matching): why the whole file went.
         ...(decision.reason === 'no-range' ? {} : { rangeIgnored: decision.reason }),
       },
@@ -570,6 +595,7 @@ async function serveFileBytes(
     if (!Buffer.isBuffer(body)) body.destroy();
     throw err;
   }
+  rememberAfterRecorded(verification);
   return { status: 200, headers: { ...headers, 'content-length': String(expected.length) }, body };
 }
 
