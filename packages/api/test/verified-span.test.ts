@@ -230,6 +230,19 @@ describe('aborted-large-whole-part-recorded-as-checked: a bytes=0- part of a lar
     expect(downloads()[0]!.details).toMatchObject({ delivery: 'playback', part: { first: 0, last: SIZE - 1, sizeBytes: SIZE }, verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' });
     expect(downloads()[0]!.details).not.toHaveProperty('verifiedBy');
   });
+
+  it('says the same in the entry of a whole 200 download of a file over the bound, which is streamed the same way', async () => {
+    const { api, deps } = apiWith(new VerifiedSpans());
+    deps.verifyBeforeSendBytes = 65_536;
+    f.custodyEvents.length = 0;
+    const token = await f.token('erin', ['examiner']);
+    const res = await api.handle({ method: 'GET', path: `/cases/${CASE}/files/${clip.fileId}/content`, query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    (res.body as Readable).destroy();
+    expect(downloads()).toHaveLength(1);
+    expect(downloads()[0]!.details).toMatchObject({ delivery: 'stream', verifiedBeforeSend: false, hashNotChecked: 'unless-read-to-end' });
+    expect(downloads()[0]!.details).not.toHaveProperty('verificationId');
+  });
 });
 
 /** A Range request on GET …/content as `user`, from `api`. */
