@@ -329,7 +329,8 @@ export const filesRoutes: RouteModule = [
       "as the whole file is (over 16 MiB its entry says `hashNotChecked: unless-read-to-end`: the check is at the end, which a player that stops early never reaches); " +
       `any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
       "(a mismatch is the same 500 'hash-mismatch', nothing sent), and for a while after such a check a later part is read alone from the blob " +
-      "version that was checked (its entry saying `hashChecked: span-verified-earlier` and when); only a part of a larger file is read from storage as that range alone and " +
+      "version that was checked in the same case (its entry saying `verifiedBy: earlier-whole-read-same-blob-version`, `verifiedAt` and `verifiedByEntry`, the " +
+      "`verificationId` of the checking request's entry in the same log); only a part of a larger file is read from storage as that range alone and " +
       "checked for its length only, its entry saying `hashNotChecked: part-of-large-file`. Each part is its own " +
       "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
       'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
