@@ -44,10 +44,12 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
     const match = matches.find((m) => m.route.method === method);
     if (!match) {
       const allow = [...new Set(matches.map((m) => m.route.method))].join(', ');
+      // The path is known though the method is not: its routes' errorHeaders (…/playback's nosniff and CORP) hold here too.
+      const errorHeaders = Object.assign({}, ...matches.map((m) => m.route.errorHeaders ?? {})) as Record<string, string>;
       return {
         response: {
           status: 405,
-          headers: { allow },
+          headers: { ...errorHeaders, allow },
           body: { error: { code: 'method-not-allowed', message: `use ${allow}` } },
         },
       };

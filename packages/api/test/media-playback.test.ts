@@ -157,6 +157,13 @@ describe('playback-error-answers-lack-corp-nosniff: an error answer of …/playb
       expect(res.status, what).toBe(status);
       expect(res.headers, what).toMatchObject(SAFETY);
     }
+    // A method the route does not answer (HEAD, POST): 405, with the same headers.
+    for (const method of ['HEAD', 'POST']) {
+      const token = await f.token('erin', ['examiner']);
+      const res = await api.handle({ method, path: playback(video), query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, method).toBe(405);
+      expect(res.headers, method).toMatchObject({ ...SAFETY, allow: 'GET' });
+    }
     // Only this route: another route's errors are as they were.
     const other = await get(`/cases/${CASE}/files/${video.fileId}/content`, { user: 'ivy', roles: ['investigator'] });
     expect(other.status).toBe(403);
