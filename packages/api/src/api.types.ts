@@ -88,7 +88,7 @@ export interface ApiDeps {
   /**
    * The record of spans read whole and found to hash as recorded, so a later part of a file up to
    * verifyBeforeSendBytes is one ranged read (verified-spans.ts). Default: one per ApiDeps with
-   * LIMITS' TTL and size; tests give their own (a clock, a bound).
+   * API_LIMITS' TTL and size; tests give their own (a clock, a bound).
    */
   verifiedSpans?: VerifiedSpans;
   /** Services for route modules added later; see ApiExtensions. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIMITS } from '@exhibit/core';
+import { API_LIMITS } from './api-limits.js';
 import { VerifiedSpans, type VerifiedSpanKey } from './verified-spans.js';
 
 const key = (blobName: string, over: Partial<VerifiedSpanKey> = {}): VerifiedSpanKey => ({ caseId: 'CASE-A', evidenceId: 'ev-1', container: 'evidence', blobName, offset: 0, length: 100, sha256: 'a'.repeat(64), ...over });
@@ -54,8 +54,8 @@ describe('VerifiedSpans', () => {
   });
 
   it('defaults to the named limits', () => {
-    expect(LIMITS.verifiedSpanTtlMs).toBeGreaterThan(0);
-    const spans = new VerifiedSpans({ now: () => LIMITS.verifiedSpanTtlMs - 1 });
+    expect(API_LIMITS.verifiedSpanTtlMs).toBeGreaterThan(0);
+    const spans = new VerifiedSpans({ now: () => API_LIMITS.verifiedSpanTtlMs - 1 });
     spans.remember(key('a'), { etag: '"e"', verifiedAtMs: 0, verificationId: 'v1' });
     expect(spans.lookup(key('a'))).toBeDefined();
   });

@@ -1,4 +1,4 @@
-import { LIMITS } from '@exhibit/core';
+import { API_LIMITS } from './api-limits.js';
 import type { ApiDeps } from './api.types.js';
 
 /**
@@ -66,8 +66,8 @@ export class VerifiedSpans {
   private readonly entries = new Map<string, VerifiedSpan>();
 
   constructor(options: VerifiedSpansOptions = {}) {
-    this.ttlMs = options.ttlMs ?? LIMITS.verifiedSpanTtlMs;
-    this.maxEntries = Math.max(0, options.maxEntries ?? LIMITS.verifiedSpanMaxEntries);
+    this.ttlMs = options.ttlMs ?? API_LIMITS.verifiedSpanTtlMs;
+    this.maxEntries = Math.max(0, options.maxEntries ?? API_LIMITS.verifiedSpanMaxEntries);
     this.now = options.now ?? Date.now;
   }
 

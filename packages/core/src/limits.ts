@@ -452,16 +452,6 @@ export const LIMITS = {
   maxDirectoryDepth: 256,
   /** Entries listed from one file system. */
   maxFileSystemEntries: 5_000_000,
-  /**
-   * How long the API trusts its own record that a stored span (blob, offset, length) was read whole
-   * and hashed to the recorded SHA-256 at one blob ETag (packages/api verified-spans.ts): within it, a
-   * part of that file (up to 16 MiB) is one ranged read conditioned on that ETag instead of a read of
-   * the whole file. The ETag condition is what keeps it from vouching for other bytes; the bound only
-   * makes a re-check happen at least this often. As long as a playback link lives.
-   */
-  verifiedSpanTtlMs: 10 * 60_000,
-  /** Spans the API remembers as verified at once (least recently used dropped first; ~200 bytes each). */
-  verifiedSpanMaxEntries: 2048,
 } as const;
 
 export type Limits = typeof LIMITS;
