@@ -48,6 +48,16 @@ export const API_LIMITS = {
    */
   downloadUrlTtlMs: 10 * 60 * 1000,
   /**
+   * How long the API trusts its own record that a stored span (case, evidence item, blob, offset, length) was read whole
+   * and hashed to the recorded SHA-256 at one blob ETag (verified-spans.ts): within it, a
+   * part of that file (up to 16 MiB) is one ranged read conditioned on that ETag instead of a read of
+   * the whole file. The ETag condition is what keeps it from vouching for other bytes; the bound only
+   * makes a re-check happen at least this often. As long as a playback link lives (downloadUrlTtlMs).
+   */
+  verifiedSpanTtlMs: 10 * 60_000,
+  /** Spans the API remembers as verified at once (least recently used dropped first; ~200 bytes each). */
+  verifiedSpanMaxEntries: 2048,
+  /**
    * Whole-blob files larger than this get a storage SAS instead of an API
    * link: a proxied download must finish within one HTTP response, and
    * Azure's front end ends a Functions HTTP request after 230 s (1 GiB is

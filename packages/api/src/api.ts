@@ -33,7 +33,7 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
   const compiled = routes.map((route) => ({ route, compiled: compilePattern(route.path) }));
   checkRouteTable(compiled);
 
-  async function dispatch(req: ApiRequest, requestId: string, abortSignal: AbortSignal | undefined): Promise<{ response: ApiResponse; route?: RouteDef; principal?: Principal }> {
+  async function dispatch(req: ApiRequest, requestId: string, abortSignal: AbortSignal | undefined, matched: { route?: RouteDef }): Promise<{ response: ApiResponse; route?: RouteDef; principal?: Principal }> {
     if (req.path.length > API_LIMITS.maxPathChars) throw new ExhibitError('invalid-argument', 'path too long');
     const method = req.method.toUpperCase();
     const matches = compiled.flatMap((c) => {
@@ -44,15 +44,19 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
     const match = matches.find((m) => m.route.method === method);
     if (!match) {
       const allow = [...new Set(matches.map((m) => m.route.method))].join(', ');
+      // The path is known though the method is not: its routes' errorHeaders (…/playback's nosniff and CORP) hold here too.
+      const errorHeaders = Object.assign({}, ...matches.map((m) => m.route.errorHeaders ?? {})) as Record<string, string>;
       return {
         response: {
           status: 405,
-          headers: { allow },
+          headers: { ...errorHeaders, allow },
           body: { error: { code: 'method-not-allowed', message: `use ${allow}` } },
         },
       };
     }
     const { route } = match;
+    // Known from here on, so an error answer (a refused ticket included) carries the route's errorHeaders.
+    matched.route = route;
 
     // A download link carries a ticket instead of a token; a token, when sent, wins.
     const ticketPurpose = route.acceptsDownloadTicket;
@@ -134,13 +138,16 @@ export function createApi(deps: ApiDeps, options: { modules?: readonly RouteModu
       let response: ApiResponse;
       let route: RouteDef | undefined;
       let user: string | undefined;
+      const matched: { route?: RouteDef } = {};
       try {
-        const result = await dispatch(req, requestId, handleOptions.abortSignal);
+        const result = await dispatch(req, requestId, handleOptions.abortSignal, matched);
         response = result.response;
         route = result.route;
         user = result.principal?.user;
       } catch (err) {
         response = errorResponse(err);
+        const errorHeaders = matched.route?.errorHeaders;
+        if (errorHeaders) response = { ...response, headers: { ...errorHeaders, ...response.headers } };
         const status = statusFor(err);
         if (status >= 500) deps.logger.error({ err, requestId, method: req.method, path: req.path }, 'request failed');
       }

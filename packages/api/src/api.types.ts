@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { PendingAssignmentCustodyPass } from './access-events.js';
+import type { VerifiedSpans } from './verified-spans.js';
 import type {
   AccessStore,
   BlobStore,
@@ -84,6 +85,12 @@ export interface ApiDeps {
    * tests lower it to serve a small file as a large one is served).
    */
   verifyBeforeSendBytes?: number;
+  /**
+   * The record of spans read whole and found to hash as recorded, so a later part of a file up to
+   * verifyBeforeSendBytes is one ranged read (verified-spans.ts). Default: one per ApiDeps with
+   * API_LIMITS' TTL and size; tests give their own (a clock, a bound).
+   */
+  verifiedSpans?: VerifiedSpans;
   /** Services for route modules added later; see ApiExtensions. */
   extensions?: ApiExtensions;
 }
@@ -176,6 +183,12 @@ export interface RouteSpec<P extends AnyObject, Q extends AnyObject, B extends z
    * the purpose a ticket must have been issued for to be accepted here.
    */
   acceptsDownloadTicket?: TicketPurpose;
+  /**
+   * Headers every error answer of this route carries too (whatever failed: the ticket, the access
+   * check, the handler): a route whose URL a page embeds (…/playback in a <video>) answers errors
+   * with the same nosniff and Cross-Origin-Resource-Policy as its bytes.
+   */
+  errorHeaders?: Readonly<Record<string, string>>;
   /** One key per `{name}` in the path. */
   params: P;
   /** Strict: unknown query parameters are rejected with 400. */
@@ -196,6 +209,7 @@ export interface RouteDef {
   description?: string;
   access: AccessRule;
   acceptsDownloadTicket?: TicketPurpose;
+  errorHeaders?: Readonly<Record<string, string>>;
   params: AnyObject;
   query: AnyObject;
   body?: z.ZodType;

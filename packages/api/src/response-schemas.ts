@@ -396,7 +396,10 @@ export const downloadSchema = z.object({
 export const playbackLinkSchema = z.object({
   url: z
     .string()
-    .describe("A link to GET …/playback?ticket=…: for a <video>/<audio> src. Ends when you are unassigned; each fetch recorded. A bearer secret: do not log or share it"),
+    .describe(
+      "A path-relative link (/api/cases/…/files/…/playback?ticket=…), resolved against the app's own origin (the bytes are Cross-Origin-Resource-Policy: same-origin): " +
+        'for a <video>/<audio> src. Ends when you are unassigned; each fetch recorded. A bearer secret: do not log or share it',
+    ),
   expiresAt: z.string().describe('When the link stops working: ask for a new one and resume at the same time'),
   contentType: z.string().describe('The media type the bytes are served as'),
   kind: z.enum(['video', 'audio']).describe('Which element plays it'),

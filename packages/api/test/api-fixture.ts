@@ -380,6 +380,78 @@ export async function seedStoredMember(f: ApiFixture, caseId: string, evidenceId
   };
 }
 
+export interface SeededStoredTwins {
+  caseId: string;
+  evidenceId: string;
+  blobName: string;
+  /** What both members are recorded to be (size and SHA-256): the first member's bytes. */
+  recordedBytes: Buffer;
+  sha256: string;
+  /** The first member holds recordedBytes; the second, at another offset, the same length with one byte changed. */
+  good: { fileId: string; offset: number };
+  corrupted: { fileId: string; offset: number };
+}
+
+/**
+ * One evidence item whose archive is a ZIP of two STORED members of the same length, both recorded (as
+ * read in place, spans of the evidence blob) with the SHA-256 of the first; the second's stored bytes
+ * differ in one byte, as a member damaged in storage after it was hashed would. Only the offset tells
+ * the two spans apart: a record of the first's check must not vouch for the second.
+ */
+export async function seedStoredTwins(f: ApiFixture, caseId: string, evidenceId = 'EX01'): Promise<SeededStoredTwins> {
+  const { index } = f;
+  const fileName = 'twins.zip';
+  const recordedBytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(4000)]);
+  const damaged = Buffer.from(recordedBytes);
+  damaged[2000] = damaged[2000]! ^ 0xff;
+  const { zip, members } = await storedZip([
+    { name: 'a.jpg', bytes: recordedBytes },
+    { name: 'b.jpg', bytes: damaged },
+  ]);
+  const photo = hashes(recordedBytes);
+  const { blobName, rootId, archive, source: archiveSource, root } = await seedUpload(f, { caseId, evidenceId, fileName, bytes: zip, exhibitRef: `${caseId}/3` });
+  const fileOf = (entryIndex: number, name: string, offset: number): NewFile => ({
+    fileId: memberFileId(rootId, entryIndex),
+    caseId,
+    evidenceId,
+    parentId: rootId,
+    entryIndex,
+    depth: 1,
+    path: `${fileName}!/${name}`,
+    recordedName: name,
+    name,
+    extension: 'jpg',
+    entryKind: 'file',
+    size: recordedBytes.length,
+    sha256: photo.sha256,
+    source: { ...archiveSource, offset },
+    archiveTimes: {},
+    flags: [],
+    stage: 'pending',
+    failure: null,
+  });
+  const first = members[0]!;
+  const second = members[1]!;
+  await index.insertFiles([root, fileOf(0, 'a.jpg', first.start), fileOf(1, 'b.jpg', second.start)]);
+  await index.ensureContent({ ...archive, size: zip.length, source: archiveSource });
+  await index.ensureContent({ ...photo, size: recordedBytes.length, source: { ...archiveSource, offset: first.start } });
+  await index.setIdentification(photo.sha256, { mime: 'image/jpeg', detectedExt: 'jpg', kind: 'image', tools: [{ name: 'file-type', version: '21.0.0' }] });
+  await index.advanceFile(rootId, 'indexed');
+  await index.setUnpack(rootId, 'done', 2);
+  await index.advanceFile(memberFileId(rootId, 0), 'indexed');
+  await index.advanceFile(memberFileId(rootId, 1), 'indexed');
+  f.touched.length = 0;
+  return {
+    caseId,
+    evidenceId,
+    blobName,
+    recordedBytes,
+    sha256: photo.sha256,
+    good: { fileId: memberFileId(rootId, 0), offset: first.start },
+    corrupted: { fileId: memberFileId(rootId, 1), offset: second.start },
+  };
+}
+
 /**
  * Another occurrence of `stored`'s member span, entry `entryIndex` of its archive, recorded with a SHA-256 its bytes
  * do not have (a damaged or tampered index row, or a changed blob as it would look): for the byte routes' hash checks.

@@ -55,9 +55,9 @@ async function bodyBytes(body: unknown): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function get(path: string, options: { user?: string; roles?: ('examiner' | 'investigator' | 'supervisor')[]; headers?: Record<string, string>; query?: URLSearchParams; token?: false } = {}): Promise<ApiResponse & { bytes: Buffer }> {
+async function get(path: string, options: { user?: string; roles?: ('examiner' | 'investigator' | 'supervisor')[]; headers?: Record<string, string>; query?: URLSearchParams; token?: false; baseUrl?: string } = {}): Promise<ApiResponse & { bytes: Buffer }> {
   const auth = options.token === false ? {} : { authorization: `Bearer ${await f.token(options.user ?? 'erin', options.roles ?? ['examiner'])}` };
-  const res = await api.handle({ method: 'GET', path, query: options.query ?? new URLSearchParams(), headers: { ...auth, ...options.headers } });
+  const res = await api.handle({ method: 'GET', path, query: options.query ?? new URLSearchParams(), headers: { ...auth, ...options.headers }, ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}) });
   return { ...res, bytes: Buffer.isBuffer(res.body) || (res.body && typeof (res.body as Readable).pipe === 'function') ? await bodyBytes(res.body) : Buffer.alloc(0) };
 }
 
@@ -139,6 +139,46 @@ describe('playback: served inline only for video and audio identified from the b
       expect((await get(path, { token: false })).status, path).toBe(401);
     }
     expect(f.touched.filter((t) => t.startsWith('blobs.'))).toEqual([]);
+  });
+});
+
+describe('playback-error-answers-lack-corp-nosniff: an error answer of …/playback carried neither Cross-Origin-Resource-Policy nor nosniff', () => {
+  it('answers every refusal (409, 404, 403, 401 without a token, 401 for another route\'s ticket) with the safety headers its bytes carry', async () => {
+    const downloadLink = new URL(((await get(`/cases/${CASE}/files/${video.fileId}/download`)).body as { url: string }).url, 'http://api.invalid');
+    const refusals: [string, Promise<ApiResponse>, number][] = [
+      ['409 html', get(playback(html), { headers: { range: 'bytes=0-' } }), 409],
+      ['404 unassigned', get(playback(video), { user: 'mallory' }), 404],
+      ['403 investigator', get(playback(video), { user: 'ivy', roles: ['investigator'] }), 403],
+      ['401 no token', get(playback(video), { token: false }), 401],
+      ['401 download ticket', get(playback(video), { token: false, query: downloadLink.searchParams }), 401],
+    ];
+    for (const [what, pending, status] of refusals) {
+      const res = await pending;
+      expect(res.status, what).toBe(status);
+      expect(res.headers, what).toMatchObject(SAFETY);
+    }
+    // A method the route does not answer (HEAD, POST): 405, with the same headers.
+    for (const method of ['HEAD', 'POST']) {
+      const token = await f.token('erin', ['examiner']);
+      const res = await api.handle({ method, path: playback(video), query: new URLSearchParams(), headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, method).toBe(405);
+      expect(res.headers, method).toMatchObject({ ...SAFETY, allow: 'GET' });
+    }
+    // Only this route: another route's errors are as they were.
+    const other = await get(`/cases/${CASE}/files/${video.fileId}/content`, { user: 'ivy', roles: ['investigator'] });
+    expect(other.status).toBe(403);
+    expect(other.headers).not.toHaveProperty('content-security-policy');
+  });
+});
+
+describe('playback-link-absolute-from-adapter-origin: the playback URL named the adapter\'s origin, not the page\'s', () => {
+  it('returns a path-relative URL whatever origin the adapter says it was reached at (Functions host, local http://Host)', async () => {
+    for (const baseUrl of ['https://func-exhibit.azurewebsites.net/api', 'http://127.0.0.1:7071/api']) {
+      const issued = await get(link(video), { baseUrl });
+      expect(issued.status, baseUrl).toBe(200);
+      const url = (issued.body as { url: string }).url;
+      expect(url, baseUrl).toMatch(new RegExp(`^/api/cases/${CASE}/files/${video.fileId}/playback\\?ticket=[^&]+$`));
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ExhibitError, type BlobRef, type CustodyAction, type FileRecord, type Logger, type PdqFrameHash, type SearchQuery, type SimilarContent, type SimilarResult } from '@exhibit/core';
@@ -8,9 +9,10 @@ import { contentForOccurrence } from '../case-scope.js';
 import { API_LIMITS } from '../api-limits.js';
 import { notFound } from '../http-errors.js';
 import { evidenceHoldsBlob, locateFileBytes, type FileBytes } from '../file-bytes.js';
-import { contentDisposition, readCheckedFilePart, readVerifiedFile, VERIFY_BEFORE_SEND_BYTES } from '../file-delivery.js';
+import { contentDisposition, readCheckedFilePart, readVerifiedWhole, VERIFY_BEFORE_SEND_BYTES, type PinnedVerification } from '../file-delivery.js';
 import { decideRange, etagOf } from '../byte-range.js';
 import { readAuditOf } from '../read-audit.js';
+import { verifiedSpansOf } from '../verified-spans.js';
 import { PLAYBACK_SAFETY_HEADERS, playbackOf, type PlaybackRefusal } from '../media-playback.js';
 import { issueDownloadTicket } from '../download-tickets.js';
 import { buildProvenance } from '../provenance.js';
@@ -324,8 +326,11 @@ export const filesRoutes: RouteModule = [
       'the connection before the end, so the body is shorter than Content-Length: clients must check both. ' +
       'One byte range of the file (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`; positions within the file, never the archive) is a 206 with ' +
       "Content-Range (X-Exhibit-SHA256 and the ETag stay the whole file's), checked as a whole download is: a range covering the whole file is sent " +
-      `as the whole file is; any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
-      "(a mismatch is the same 500 'hash-mismatch', nothing sent); only a part of a larger file is read from storage as that range alone and " +
+      "as the whole file is (over 16 MiB its entry says `hashNotChecked: unless-read-to-end`: the check is at the end, which a player that stops early never reaches); " +
+      `any other part of a file up to ${VERIFY_BEFORE_SEND_BYTES / 1024 ** 2} MiB is cut from the whole file, read and checked first ` +
+      "(a mismatch is the same 500 'hash-mismatch', nothing sent), and for a while after such a check a later part is read alone from the blob " +
+      "version that was checked in the same case (its entry saying `verifiedBy: earlier-whole-read-same-blob-version`, `verifiedAt` and `verifiedByEntry`, the " +
+      "`verificationId` of the checking request's entry in the same log); only a part of a larger file is read from storage as that range alone and " +
       "checked for its length only, its entry saying `hashNotChecked: part-of-large-file`. Each part is its own " +
       "'download' entry naming the bytes it gave. A range starting past the end is a 416 with `Content-Range: bytes */size`. Several ranges, a " +
       'malformed Range, or an If-Range other than the ETag are answered with the whole file (200). ' +
@@ -367,7 +372,7 @@ export const filesRoutes: RouteModule = [
     params: fileParams,
     query: z.strictObject({}),
     responses: { 200: { description: 'URL and expiry of a playback link to exactly this file, with the type it is served as', schema: playbackLinkSchema } },
-    async handler({ deps, principal, params, caseAccess, baseUrl }) {
+    async handler({ deps, principal, params, caseAccess }) {
       const file = await loadFile(deps, params.caseId, params.fileId);
       const playback = await playableOrRefused(deps, file);
       // The bytes must be there and hashed before a link is worth issuing, as for a download.
@@ -375,7 +380,11 @@ export const filesRoutes: RouteModule = [
       const roles = (caseAccess?.roles ?? principal.roles).filter((r) => CONTENT_DOWNLOADERS.includes(r));
       const issued = await issueDownloadTicket(deps, { user: principal.user, ...(principal.objectId !== undefined ? { objectId: principal.objectId } : {}), roles, caseId: file.caseId, fileId: file.fileId, purpose: 'playback' });
       const path = `/cases/${encodeURIComponent(file.caseId)}/files/${encodeURIComponent(file.fileId)}/playback`;
-      const url = `${baseUrl ?? '/api'}${path}?ticket=${issued.ticket}`;
+      // Path-relative, never from the adapter's idea of its origin (baseUrl): the app's <video> loads it and the
+      // bytes are Cross-Origin-Resource-Policy: same-origin, so only the page's own origin may serve them. The
+      // Functions host's URL (behind the app's front door) or the local host's http://Host would be another origin,
+      // or mixed content, and the player would be refused.
+      const url = `/api${path}?ticket=${issued.ticket}`;
       // The URL is a bearer secret: record what it grants, never the URL.
       await recordForFile(deps, principal, file, 'download', {
         path: file.path,
@@ -405,6 +414,9 @@ export const filesRoutes: RouteModule = [
       "Every response that gives bytes (each part a player asks for) is recorded as a 'download' with delivery `playback`, naming the part.",
     access: { roles: CONTENT_DOWNLOADERS, caseScoped: true },
     acceptsDownloadTicket: 'playback',
+    // A <video> on the app's page fetches this URL: its errors (a refused ticket, a 409, a 500) are no more
+    // sniffable or embeddable by another site than its bytes.
+    errorHeaders: PLAYBACK_SAFETY_HEADERS,
     params: fileParams,
     query: z.strictObject({
       ticket: z.string().max(64).optional().describe("A playback link's ticket (from GET …/playback-link), used when no Authorization header is sent"),
@@ -477,9 +489,20 @@ async function serveFileBytes(
   // look at who took which bytes of a file (the access screen's default filter included) finds it.
   const deliveryDetail = delivery.as === 'playback' ? 'playback' : 'stream';
   const route = delivery.as === 'playback' ? 'playFileContent' : 'getFileContent';
+  const spans = verifiedSpansOf(deps);
   const readOptions = {
     ...(abortSignal ? { abortSignal } : {}),
     ...(deps.verifyBeforeSendBytes !== undefined ? { verifyBeforeSendBytes: deps.verifyBeforeSendBytes } : {}),
+    // So a player's later parts of a file up to verifyBeforeSendBytes are one ranged read each, not the whole file again.
+    // Only this file's case and evidence item: a derived blob is shared by every case holding its bytes, and a record
+    // of another case's check is nothing this case's log shows (verified-spans.ts).
+    spanRecord: { spans, caseId: file.caseId, evidenceId: file.evidenceId },
+  };
+  // A whole span this request hashed at one blob version is remembered only once its entry, which carries
+  // verificationId, is written: a later part served on that record cites it (verifiedByEntry) in the same log.
+  const verificationOf = (pinned: PinnedVerification | undefined) => (pinned ? { pinned, verificationId: randomUUID() } : undefined);
+  const rememberAfterRecorded = (v: ReturnType<typeof verificationOf>): void => {
+    if (v) spans.remember(v.pinned.key, { etag: v.pinned.etag, verifiedAtMs: v.pinned.verifiedAtMs, verificationId: v.verificationId });
   };
 
   if (decision.kind === 'unsatisfiable') {
@@ -507,6 +530,7 @@ async function serveFileBytes(
     // A file that does not hash as recorded gives no byte (500 hash-mismatch, as a whole download) unless the part
     // is of a file over verifyBeforeSendBytes: then only its length is checked, and its entry says so.
     const part = await readCheckedFilePart(deps.blobs, bytes, expected, decision, readOptions);
+    const verification = verificationOf(part.pinned);
     // Every part is its own 'download' entry, with the bytes it names. A player seeking in a video asks
     // for many; one entry per link (or per first part) would leave out which parts of the file someone
     // saw and would not cover token callers, who have no ticket. The cost is one custody write per
@@ -520,11 +544,26 @@ async function serveFileBytes(
         part: { first: decision.first, last: decision.last, sizeBytes: expected.length },
         verifiedBeforeSend: part.verifiedBeforeSend,
         ...(part.hashNotChecked ? { hashNotChecked: part.hashNotChecked } : {}),
+        // Not hashed by this request: the whole span was, in this case, at this blob ETag, at that time (the entry
+        // with verificationId verifiedByEntry in this log says so), and the part was read only from the blob of
+        // that ETag (If-Match), so these are bytes that matched the recorded SHA-256.
+        ...(part.verifiedEarlier
+          ? {
+              verifiedBy: 'earlier-whole-read-same-blob-version',
+              verifiedAt: new Date(part.verifiedEarlier.verifiedAtMs).toISOString(),
+              blobEtag: part.verifiedEarlier.etag,
+              verifiedByEntry: part.verifiedEarlier.verificationId,
+            }
+          : part.verifiedBeforeSend
+            ? { verifiedBy: 'this-request' }
+            : {}),
+        ...(verification ? { verificationId: verification.verificationId } : {}),
       });
     } catch (err) {
       if (!Buffer.isBuffer(part.body)) part.body.destroy();
       throw err;
     }
+    rememberAfterRecorded(verification);
     return {
       status: 206,
       headers: { ...headers, 'content-range': `bytes ${decision.first}-${decision.last}/${expected.length}`, 'content-length': String(part.lengthBytes) },
@@ -532,7 +571,8 @@ async function serveFileBytes(
     };
   }
 
-  const body = await readVerifiedFile(deps.blobs, bytes, expected, readOptions);
+  const { body, pinned } = await readVerifiedWhole(deps.blobs, bytes, expected, readOptions);
+  const verification = verificationOf(pinned);
   try {
     await recordForFile(
       deps,
@@ -545,6 +585,9 @@ async function serveFileBytes(
         ...from,
         range: bytes.range ?? { offset: 0, length: expected.length },
         verifiedBeforeSend: Buffer.isBuffer(body),
+        // Streamed (over verifyBeforeSendBytes): the hash check is at the end, which a client that stops early never reaches.
+        ...(Buffer.isBuffer(body) ? {} : { hashNotChecked: 'unless-read-to-end' }),
+        ...(verification ? { verificationId: verification.verificationId } : {}),
         // A Range the route did not serve (several ranges, malformed, If-Range not matching): why the whole file went.
         ...(decision.reason === 'no-range' ? {} : { rangeIgnored: decision.reason }),
       },
@@ -553,6 +596,7 @@ async function serveFileBytes(
     if (!Buffer.isBuffer(body)) body.destroy();
     throw err;
   }
+  rememberAfterRecorded(verification);
   return { status: 200, headers: { ...headers, 'content-length': String(expected.length) }, body };
 }
 

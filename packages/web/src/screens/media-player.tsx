@@ -1,5 +1,6 @@
 import { useRef, useState } from 'react';
 import { apiGet, ApiError, enc } from '../lib/api';
+import { afterCanPlay, afterUserStart, decideRenewal, initialRenewalState, type RenewalState } from '../lib/playback-renewal';
 
 /** GET …/playback-link: a ticket URL for this one file, served inline as `contentType`. */
 interface PlaybackLink {
@@ -33,9 +34,6 @@ type Problem =
  * what it cannot play, and it says so instead of showing a broken player.
  */
 
-/** New playback links the player may ask for on its own (a refused fetch) in any RENEWAL_WINDOW_MS. */
-const RENEWALS_PER_WINDOW = 3;
-const RENEWAL_WINDOW_MS = 60_000;
 export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fileId: string; name: string; mime: string | null }) {
   const [link, setLink] = useState<PlaybackLink | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -43,14 +41,8 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
   const media = useRef<HTMLVideoElement & HTMLAudioElement>(null);
   /** Where to pick up after a new link, and whether it was playing. */
   const resume = useRef<{ timeSec: number; playing: boolean } | null>(null);
-  /** New links asked for since the player last could play. */
-  const renewals = useRef(0);
-  /**
-   * When each recent new link was asked for. A file that plays a little and then fails again would otherwise get a new
-   * link (a custody entry, an API call) on every failure for as long as the page is open: at most
-   * RENEWALS_PER_WINDOW in any RENEWAL_WINDOW_MS, whatever canplay said in between.
-   */
-  const renewedAtMs = useRef<number[]>([]);
+  /** New links asked for since the player last could play, and when each recent one was (lib/playback-renewal.ts). */
+  const renewal = useRef<RenewalState>(initialRenewalState());
 
   const fetchLink = () => apiGet<PlaybackLink>(`/cases/${enc(caseId)}/files/${enc(fileId)}/playback-link`);
   const explain = (e: unknown): Problem =>
@@ -59,7 +51,7 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
   const start = async () => {
     setBusy(true);
     setProblem(null);
-    renewals.current = 0;
+    renewal.current = afterUserStart(renewal.current);
     try {
       setLink(await fetchLink());
     } catch (e) {
@@ -73,15 +65,13 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
     const el = media.current;
     if (!el) return;
     const code = el.error?.code;
-    const nowMs = Date.now();
-    renewedAtMs.current = renewedAtMs.current.filter((t) => nowMs - t < RENEWAL_WINDOW_MS);
-    if (renewals.current >= 1 || renewedAtMs.current.length >= RENEWALS_PER_WINDOW) {
+    const decision = decideRenewal(renewal.current, Date.now());
+    renewal.current = decision.next;
+    if (!decision.renew) {
       setLink(null);
       setProblem(code === 2 /* MEDIA_ERR_NETWORK */ ? { kind: 'failed', message: 'the file could not be fetched' } : { kind: 'unplayable' });
       return;
     }
-    renewals.current += 1;
-    renewedAtMs.current.push(nowMs);
     const playing = !el.paused;
     try {
       const renewed = await fetchLink();
@@ -155,7 +145,7 @@ export function MediaPlayer({ caseId, fileId, name, mime }: { caseId: string; fi
       }
     },
     onCanPlay: () => {
-      renewals.current = 0;
+      renewal.current = afterCanPlay(renewal.current);
     },
   };
   return link.kind === 'video' ? <video {...common} className="media-player" /> : <audio {...common} className="media-player" />;
