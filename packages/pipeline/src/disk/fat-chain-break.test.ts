@@ -428,6 +428,59 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expectIcatMd5s(fat.file, listed);
   });
 
+  /** The sector numbers istat prints for the entry (its clusters, as TSK reads its chain). */
+  const istatSectors = (img: string, entryId: string) => {
+    const text = run('istat', [img, entryId]).toString();
+    return text.slice(text.indexOf('Sectors:')).split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+  };
+
+  it('fat-directory-over-limit-clusters-unclaimed-cross-link-missed: a file whose chain links into a directory\'s clusters past the entry limit (or the FAT32 root\'s) is cross-linked, not read as the directory\'s bytes', async () => {
+    buildBig(p('big-cross.img'));
+    const fat = new Fat32(p('big-cross.img'));
+    overLimit(fat, fat.firstCluster('BIG        '), 2000);
+    // readme.txt grows to two clusters, its first linking on to BIG's last cluster, past the limit (the one holding PAST.TXT).
+    const past = 2000 + LIMITS.maxDirectoryEntries / 16 - 1;
+    const readmeAt = entryAt(fat.image, 'README  TXT');
+    const r = fat.firstCluster('README  TXT');
+    writeAt(fat.file, readmeAt + 28, Buffer.from([0x06, 0x02, 0, 0]));
+    fat.link(r, past);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'BIG/PAST.TXT')));
+    // TSK's istat reads readme.txt's chain as its own cluster and then that one, which BIG's chain holds too.
+    const readme = listed.entries.find((e) => e.path === 'readme.txt')!;
+    expect(readme.size).toBe(518);
+    expect(istatSectors(fat.file, readme.entryId)).toEqual([fat.offset(r) / 512, fat.offset(past) / 512]);
+    // Before: no problem, and readme.txt's second cluster was read from BIG's directory bytes (icat reads them too).
+    expect(readme.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past} also belongs to a directory listed earlier, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(readme.data).toBeUndefined();
+    expect(listed.entries.find((e) => e.path === 'BIG')?.problem?.code).toBe('limit-exceeded');
+
+    // A file whose first cluster is that cluster keeps it (the chain strays into an entry's first cluster, as before the limit).
+    writeAt(fat.file, readmeAt + 26, Buffer.from([past & 0xff, past >> 8]));
+    writeAt(fat.file, readmeAt + 28, Buffer.from([0x06, 0, 0, 0]));
+    const strayed = await list(fat.file);
+    expect(strayed.entries.find((e) => e.path === 'readme.txt')?.problem).toBeUndefined();
+    expect(strayed.entries.find((e) => e.path === 'BIG')?.problem).toEqual({
+      code: 'corrupt-file',
+      message: `directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed; also past them: cluster ${past - 1} links to cluster ${past}, which is the first cluster of an entry listed: the chain strays there`,
+    });
+    expectIcatMd5s(fat.file, strayed);
+
+    // The FAT32 root past its limit: BIG/a.txt (two clusters, listed after the root is read) links on to its last cluster.
+    buildBig(p('big-root-cross.img'));
+    const root = new Fat32(p('big-root-cross.img'));
+    overLimit(root, root.boot.rootCluster, 2000);
+    const a1 = root.firstCluster('A       TXT');
+    root.link(a1, past);
+    const listed2 = await list(root.file);
+    const a = listed2.entries.find((e) => e.path === 'BIG/a.txt')!;
+    expect(istatSectors(root.file, a.entryId)).toEqual([root.offset(a1) / 512, root.offset(past) / 512]);
+    expect(a.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past} also belongs to the root directory, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(listed2.reader.problem?.code).toBe('limit-exceeded');
+    expect(listed2.entries.map(asTsk)).toEqual(tskRows(fls([root.file]).filter((e) => e.path !== 'PAST.TXT')));
+  });
+
   it('fat-directory-break-at-limit-cluster-reported-limit-only: at 32 KiB clusters (977 hold more than the limit\'s slots) a directory chain breaking right after its 977th cluster says the break, with the limit', async () => {
     const img = p('big16.img');
     // FAT16, 32 KiB clusters, ~4,480 of them.

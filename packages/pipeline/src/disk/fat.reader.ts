@@ -165,6 +165,8 @@ interface RawEntry {
 /** A directory as listed: the clusters held, the entries they hold, the bytes read, its problem; `strayed`: the chain left it for another entry's cluster. */
 interface DirectoryRead {
   clusters: number[];
+  /** Its clusters past those listed (a directory longer than the entry limit): held, never read. */
+  unlisted?: number[];
   entries: RawEntry[];
   bytes: number;
   problem?: Problem;
@@ -187,10 +189,12 @@ export class FatReader implements FileSystemReader {
   private owned: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: held by a directory (of those in `owned`), to say so of a cross-link into it. */
   private ownedByDirectory: Uint8Array = new Uint8Array(0);
+  /** One bit per cluster: held by a directory past its entry limit (of those in `ownedByDirectory`), never read. */
+  private unlistedDirectory: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: the first cluster of an allocated entry read so far (listed or about to be), where a directory chain reaching it strays. */
   private firstClusters: Uint8Array = new Uint8Array(0);
-  /** The FAT32 root's clusters (listed), to name the root as the holder of a cross-linked cluster. */
-  private rootClusters = new Set<number>();
+  /** One bit per cluster: the FAT32 root's clusters (listed, and past its entry limit), to name the root as the holder of a cross-linked cluster. */
+  private rootClusters: Uint8Array = new Uint8Array(0);
   /** The FAT32 root as read when the volume is opened (its problem is the volume's), listed by entries(). */
   private fat32Root?: Promise<DirectoryRead>;
 
@@ -382,13 +386,10 @@ export class FatReader implements FileSystemReader {
     });
     while (clusters.length < maxClusters) {
       if (cluster >= 0x0ffffff8) break;
-      if (cluster < 2) return broken('is not a data cluster (they start at 2)');
-      if (cluster > this.boot.lastCluster) return broken(`lies beyond the volume (last cluster ${this.boot.lastCluster})`);
       if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` } };
-      if (!this.clusterInVolume(cluster)) return broken(`lies past the end of the image: ${this.cutShort()}`);
-      const value = await this.next(cluster);
-      if (value === 0) return broken('is free');
-      if (value === 0x0ffffff7) return broken('is marked bad');
+      const link = await this.link(cluster);
+      if (typeof link === 'string') return broken(link);
+      const value = link;
       seen.add(cluster);
       clusters.push(cluster);
       if (clusters.length % 4096 === 0) options?.abortSignal?.throwIfAborted();
@@ -396,6 +397,20 @@ export class FatReader implements FileSystemReader {
       cluster = value;
     }
     return { clusters };
+  }
+
+  /**
+   * The FAT's value for `cluster`, reached by a link, when the cluster is one of a chain's (in the volume, in the
+   * image, its own FAT entry in use); otherwise why not, said after "…, which ".
+   */
+  private async link(cluster: number): Promise<number | string> {
+    if (cluster < 2) return 'is not a data cluster (they start at 2)';
+    if (cluster > this.boot.lastCluster) return `lies beyond the volume (last cluster ${this.boot.lastCluster})`;
+    if (!this.clusterInVolume(cluster)) return `lies past the end of the image: ${this.cutShort()}`;
+    const value = await this.next(cluster);
+    if (value === 0) return 'is free';
+    if (value === 0x0ffffff7) return 'is marked bad';
+    return value;
   }
 
   /** The volume is shorter than its boot sector says (a cut acquisition or partition): said for the volume and for each cluster past the end. */
@@ -423,6 +438,13 @@ export class FatReader implements FileSystemReader {
     }
   }
 
+  /** Holds a directory's clusters past its entry limit (not read), marked so a cross-link into one says its entries are not listed. */
+  private holdUnlisted(clusters: number[] | undefined): void {
+    if (!clusters) return;
+    this.hold(clusters, true);
+    for (const cluster of clusters) this.unlistedDirectory[cluster >> 3]! |= 1 << (cluster & 7);
+  }
+
   /** Marks the first clusters of the allocated entries read (a directory's, before any is listed), where a directory chain reaching one strays. */
   private recordFirstClusters(entries: RawEntry[]): void {
     for (const e of entries) {
@@ -437,8 +459,13 @@ export class FatReader implements FileSystemReader {
    * to (the earlier one may be the one whose chain strays): the problem says so, the listing already given stands.
    */
   private sharedProblem(shared: number, directory: boolean): Problem {
-    const caveat = directory ? ', which lists the entries it holds (whose they are the FAT cannot say)' : '';
-    const holder = this.rootClusters.has(shared) ? `the root directory${caveat}` : hasBit(this.ownedByDirectory, shared) ? `a directory listed earlier${caveat}` : 'an entry listed earlier';
+    // Past a directory's entry limit its clusters are held but not read: nobody lists that cluster's entries.
+    const caveat = hasBit(this.unlistedDirectory, shared)
+      ? `, past its first ${LIMITS.maxDirectoryEntries} entries (not read)`
+      : directory
+        ? ', which lists the entries it holds (whose they are the FAT cannot say)'
+        : '';
+    const holder = hasBit(this.rootClusters, shared) ? `the root directory${caveat}` : hasBit(this.ownedByDirectory, shared) ? `a directory listed earlier${caveat}` : 'an entry listed earlier';
     return { code: 'corrupt-file', message: `cross-linked: cluster ${shared} also belongs to ${holder}` };
   }
 
@@ -481,7 +508,44 @@ export class FatReader implements FileSystemReader {
         if (!e.deleted && e.firstCluster >= 2) own.add(e.firstCluster);
       }
     }
+    if (found.pastLimit) {
+      // Past the limit the clusters are not read, but they are the directory's as far as the FAT proves it: held too,
+      // so an entry listed later that shares one is a cross-link (and a later directory's chain stops there).
+      const past = await this.pastLimitClusters(found.clusters, own, options);
+      const problem: Problem = past.problem ? { code: 'corrupt-file', message: `${found.problem!.message}; also past them: ${past.problem}` } : found.problem!;
+      return { clusters: found.clusters, unlisted: past.clusters, entries: all, bytes: dir.bytes, problem, strayed: false };
+    }
     return { clusters: found.clusters, entries: all, bytes: dir.bytes, ...(found.problem ? { problem: found.problem } : {}), strayed: false };
+  }
+
+  /**
+   * The clusters of a directory's chain past those holding its first `maxDirectoryEntries` slots (`listed`), to hold:
+   * each one the FAT links to, in use, not the first cluster of an entry read (the directory's own listed ones
+   * included, `ownFirsts`: the chain strays there) and not held by an entry listed earlier (a cross-link). The first
+   * that is not ends the walk, with why. Bounded by the volume's clusters (a loop is caught with one bit per cluster,
+   * not a set of numbers), the abort signal checked as the walk goes.
+   */
+  private async pastLimitClusters(listed: number[], ownFirsts: Set<number>, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; problem?: string }> {
+    const seen = new Uint8Array(Math.ceil((this.boot.lastCluster + 1) / 8));
+    const mark = (c: number) => (seen[c >> 3]! |= 1 << (c & 7));
+    listed.forEach(mark);
+    const clusters: number[] = [];
+    let from = listed[listed.length - 1]!;
+    let cluster = await this.next(from);
+    while (cluster < 0x0ffffff8) {
+      if (clusters.length % 4096 === 0) options.abortSignal?.throwIfAborted();
+      const links = `cluster ${from} links to cluster ${cluster}`;
+      if (cluster >= 2 && cluster <= this.boot.lastCluster && hasBit(seen, cluster)) return { clusters, problem: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` };
+      const link = await this.link(cluster);
+      if (typeof link === 'string') return { clusters, problem: `${links}, which ${link}` };
+      if (hasBit(this.firstClusters, cluster) || ownFirsts.has(cluster)) return { clusters, problem: `${links}, which is the first cluster of an entry listed: the chain strays there` };
+      if (hasBit(this.owned, cluster)) return { clusters, problem: this.sharedProblem(cluster, true).message };
+      mark(cluster);
+      clusters.push(cluster);
+      from = cluster;
+      cluster = link;
+    }
+    return { clusters };
   }
 
   /** The slot at `slot` of `bytes` is a '.' entry (a directory's first) whose first cluster is `cluster`. */
@@ -608,6 +672,7 @@ export class FatReader implements FileSystemReader {
     const boot = this.boot;
     this.owned = new Uint8Array(Math.ceil((boot.lastCluster + 1) / 8));
     this.ownedByDirectory = new Uint8Array(this.owned.length);
+    this.unlistedDirectory = new Uint8Array(this.owned.length);
     this.firstClusters = new Uint8Array(this.owned.length);
     let listed = 0;
     const bump = () => {
@@ -617,14 +682,15 @@ export class FatReader implements FileSystemReader {
 
     // The root: a fixed area on FAT12/16, a cluster chain on FAT32.
     let rootEntries: RawEntry[];
-    this.rootClusters = new Set();
+    this.rootClusters = new Uint8Array(this.owned.length);
     if (boot.type === 'fat32') {
       // A broken root chain, one past the limit or one straying into an entry's cluster is the volume's problem (said when
       // opened): what its clusters before the break, up to the limit, hold is listed. Its clusters are held like a
       // directory's, so a file or directory cross-linked into them is found. Read when opened, with nothing held yet.
       const dir = await (this.fat32Root ??= this.readDirectory(boot.rootCluster, options));
       this.hold(dir.clusters, true);
-      this.rootClusters = new Set(dir.clusters);
+      this.holdUnlisted(dir.unlisted);
+      for (const held of [dir.clusters, dir.unlisted ?? []]) for (const c of held) this.rootClusters[c >> 3]! |= 1 << (c & 7);
       rootEntries = dir.entries;
     } else {
       // The region as far as the image holds it (a cut volume: the volume's problem), up to the limit.
@@ -671,6 +737,7 @@ export class FatReader implements FileSystemReader {
               // is listed, so a sibling's chain straying into one stops there.
               const dir = await this.readDirectory(raw.firstCluster, options);
               this.hold(dir.clusters, true);
+              this.holdUnlisted(dir.unlisted);
               this.recordFirstClusters(dir.entries);
               problem = dir.problem;
               size = dir.bytes;
@@ -725,7 +792,7 @@ export class FatReader implements FileSystemReader {
    * its listing. A broken chain: the clusters before the break are the directory's, as far as the FAT proves it. A
    * chain holding more slots than the limit: the first `maxDirectoryEntries` are listed, the rest not read.
    */
-  private async directoryClusters(first: number, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; slots: number; problem?: Problem }> {
+  private async directoryClusters(first: number, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; slots: number; problem?: Problem; pastLimit?: boolean }> {
     const maxClusters = this.directoryMaxClusters;
     const maxSlots = LIMITS.maxDirectoryEntries;
     const perCluster = this.boot.clusterBytes / ENTRY_BYTES;
@@ -735,7 +802,13 @@ export class FatReader implements FileSystemReader {
       // A cluster size that does not divide the limit's bytes (32 KiB: 977 clusters hold 1,000,448 slots) puts the limit
       // inside the last cluster walked: a break right after it was seen, and is damage, said with the limit.
       const limit = this.overLimit();
-      return { clusters: clusters.slice(0, maxClusters), slots: maxSlots, problem: problem ? { code: 'corrupt-file', message: `${problem.message}; also ${limit}` } : { code: 'limit-exceeded', message: limit } };
+      // `pastLimit`: the chain goes on past the clusters listed (one more was walked, no break before it).
+      return {
+        clusters: clusters.slice(0, maxClusters),
+        slots: maxSlots,
+        problem: problem ? { code: 'corrupt-file', message: `${problem.message}; also ${limit}` } : { code: 'limit-exceeded', message: limit },
+        ...(clusters.length > maxClusters ? { pastLimit: true } : {}),
+      };
     }
     return { clusters, slots: clusters.length * perCluster, ...(problem ? { problem } : {}) };
   }
