@@ -724,6 +724,58 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     }
   });
 
+  it('fat-volume-cut-inside-fats-refused: a FAT16 or FAT32 image ending inside FAT #2 or FAT #1 is opened as FAT, the cut its problem; nothing of the volume lies before the cut, so nothing is listed', async () => {
+    const fat16 = p('fatcut16.img');
+    buildFilledFat16(fat16);
+    for (const [name, whole] of [['fat16', readFileSync(fat16)], ['fat32', readFileSync(p('card.img'))]] as const) {
+      const boot = parseFatBootSector(whole.subarray(0, 512), whole.length)!;
+      const fatStart = boot.reservedSectors * 512;
+      const fatBytes = boot.fatSectors * 512;
+      const wholeTsk = fls([p(name === 'fat16' ? 'fatcut16.img' : 'card.img')]);
+      expect(wholeTsk.length).toBeGreaterThan(2);
+      for (const copy of [2, 1]) {
+        // Five sectors into the copy.
+        const cutBytes = fatStart + (copy - 1) * fatBytes + 5 * 512;
+        const cut = p(`${name}-fatcut-${copy}.img`);
+        writeFileSync(cut, whole.subarray(0, cutBytes));
+        // TSK refuses it (it reads the root directory first, which lies past the end).
+        expect(() => fls([cut])).toThrow(/Address missing in partial image/);
+        // Before: openFat threw "not a FAT boot sector" (as an image: "no supported file system in volume 0").
+        const listed = await list(cut);
+        expect(listed.reader.type).toBe(name);
+        const entriesPresent = Math.floor((5 * 512) / (name === 'fat16' ? 2 : 4));
+        const fatPart = `the image ends at byte ${cutBytes}, inside FAT #${copy} of its 2 FATs (bytes ${fatStart} to ${fatStart + 2 * fatBytes}, ${fatBytes} bytes each): ${copy === 2 ? 'FAT #1 is whole' : `FAT #1 holds the entries of clusters below ${entriesPresent} only`}; the root directory and every cluster lie past the end`;
+        const cutShort = `the volume is cut short (${cutBytes} of the ${whole.length} bytes its boot sector declares are present)`;
+        const root =
+          name === 'fat16'
+            ? `root directory: its region (bytes ${boot.firstDataSector * 512} to ${boot.firstDataSector * 512 + boot.rootEntries * 32}) lies past the end of the image: 0 of its ${boot.rootEntries} entries are present and listed`
+            : `root directory: first cluster ${boot.rootCluster} lies past the end of the image: ${cutShort}; what its clusters before the break hold is listed`;
+        expect({ name, copy, problem: listed.reader.problem }).toEqual({
+          name,
+          copy,
+          problem: {
+            code: 'corrupt-file',
+            message: `${name}: the boot sector declares ${whole.length / 512} sectors of 512 bytes (${whole.length} bytes), past the end of the ${cutBytes}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read; also ${fatPart}; also ${root}`,
+          },
+        });
+        // The oracle: TSK's listing of the whole image, restricted to entries whose directory slot lies before the cut
+        // (their data and FAT entries too): none, as the root and every cluster follow the FATs.
+        const slotSector = (id: number) => boot.firstDataSector + Math.floor((id - 3) / 16);
+        expect(wholeTsk.filter((e) => slotSector(Number(e.entryId)) < cutBytes / 512)).toEqual([]);
+        expect(listed.entries).toEqual([]);
+      }
+    }
+    // As an image: the volume is FAT16 with its problem.
+    const source = await FileByteSource.open(p('fat16-fatcut-1.img'));
+    try {
+      const opened: unknown[] = [];
+      for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
+      expect(opened).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
+    } finally {
+      await source.close();
+    }
+  });
+
   // exFAT ------------------------------------------------------------------
 
   /** An 8 MiB exFAT volume with 512-byte clusters: DIR (FAT-chained) holding four files, and fine.bin. */

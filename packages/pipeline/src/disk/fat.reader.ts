@@ -76,9 +76,9 @@ export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): Boo
   const fatBits = type === 'fat12' ? 12 : type === 'fat16' ? 16 : 32;
   if (fatSectors * sectorBytes * 8 < (clusterCount + 2) * fatBits) return null;
   // A volume shorter than its BPB claims is read as far as it goes (a volume problem); clusters past its end lie "past the
-  // end of the image". Its FATs must be there; a FAT12/16 root region cut short is listed as far as it goes.
-  const volumeSectors = Math.min(totalSectors, Math.floor(volumeBytes / sectorBytes));
-  if (firstDataSector > volumeSectors) return null;
+  // end of the image". A FAT12/16 root region cut short is listed as far as it goes; a volume ending inside its FATs is
+  // opened too (FATs come before the root and every cluster: nothing of its files is present, said as the volume's problem).
+  if (volumeBytes < 512) return null;
   const labelAt = type === 'fat32' ? 71 : 43;
   const signatureAt = type === 'fat32' ? 66 : 38;
   const label = sector[signatureAt] === 0x29 ? ascii(sector.subarray(labelAt, labelAt + 11)).trimEnd() : undefined;
@@ -224,6 +224,8 @@ export class FatReader implements FileSystemReader {
     if (this.declaredBytes > this.source.size && (rootCut || (await this.cutLosesClusters(options)))) {
       found.push({ code: 'corrupt-file', message: `${b.type}: the boot sector declares ${b.totalSectors} sectors of ${b.sectorBytes} bytes (${this.declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read` });
     }
+    const fatCut = this.fatCut();
+    if (fatCut) found.push({ code: 'corrupt-file', message: fatCut });
     if (rootCut) {
       found.push({ code: 'corrupt-file', message: `root directory: its region (bytes ${this.fixedRootOffset} to ${this.fixedRootEnd}) lies past the end of the image: ${this.fixedRootPresentSlots} of its ${b.rootEntries} entries are present and listed` });
     }
@@ -236,6 +238,32 @@ export class FatReader implements FileSystemReader {
     }
     // One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file.
     if (found.length) this.problem = { code: found.every((p) => p.code === 'limit-exceeded') ? 'limit-exceeded' : 'corrupt-file', message: found.map((p) => p.message).join('; also ') };
+  }
+
+  /**
+   * The image ends inside the reserved sectors or the FATs: which copy it ends in and how much of FAT #1 (the copy read)
+   * is present. The root directory and every cluster lie after the FATs: none is present, so every entry's chain (and
+   * the root's) lies past the end of the image before any lost FAT entry is needed; nothing is guessed from a copy.
+   */
+  private fatCut(): string | undefined {
+    const b = this.boot;
+    const fatStart = b.reservedSectors * b.sectorBytes;
+    const fatBytes = b.fatSectors * b.sectorBytes;
+    const fatEnd = fatStart + b.fatCount * fatBytes;
+    const size = this.source.size;
+    if (size >= fatEnd) return undefined;
+    const region = `its ${b.fatCount} FAT${b.fatCount > 1 ? 's' : ''} (bytes ${fatStart} to ${fatEnd}, ${fatBytes} bytes each)`;
+    if (size < fatStart) return `the image ends at byte ${size}, before ${region}: no FAT is present, nor the root directory or any cluster`;
+    const copy = Math.floor((size - fatStart) / fatBytes) + 1;
+    const first = copy > 1 ? 'FAT #1 is whole' : `FAT #1 holds the entries of clusters below ${this.fatEntriesPresent()} only`;
+    return `the image ends at byte ${size}, inside FAT #${copy} of ${region}: ${first}; the root directory and every cluster lie past the end`;
+  }
+
+  /** How many FAT entries of FAT #1 (clusters 0 … n − 1) the image holds whole. */
+  private fatEntriesPresent(): number {
+    const b = this.boot;
+    const present = Math.max(0, Math.min(this.source.size - b.reservedSectors * b.sectorBytes, b.fatSectors * b.sectorBytes));
+    return b.type === 'fat12' ? Math.floor((present * 2) / 3) : Math.floor(present / (b.type === 'fat16' ? 2 : 4));
   }
 
   /** FAT12/16: where the fixed root region starts and ends (bytes), and how many of its slots the image holds. */
