@@ -559,6 +559,42 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expect(readme.data).toBeUndefined();
   });
 
+  it('fat-cross-linked-directory-first-listed-unflagged: of two directories whose chains run into one cluster, the one listed first is flagged too, before it is given', async () => {
+    const fat = card('dir-cross-both.img');
+    const c100 = fat.firstCluster('100CANON   ');
+    const c101 = fat.firstCluster('101CANON   ');
+    const second101 = fat.next(c101);
+    // 100CANON (listed first, one cluster) links on into 101CANON's second cluster: two FAT entries link to it.
+    fat.link(c100, second101);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // istat reads both directories' chains through that cluster: they share it.
+    const sector = fat.offset(second101) / 512;
+    const istatSectors = (id: string) => {
+      const text = run('istat', [fat.file, id]).toString();
+      return text.slice(text.indexOf('Sectors:')).split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+    };
+    const d100 = listed.entries.find((e) => e.path === 'DCIM/100CANON')!;
+    const d101 = listed.entries.find((e) => e.path === 'DCIM/101CANON')!;
+    expect(istatSectors(d100.entryId)).toEqual([fat.offset(c100) / 512, sector]);
+    expect(istatSectors(d101.entryId)).toContain(sector);
+    // Before: 100CANON had no problem (it lists the shared cluster's photos), only 101CANON was flagged.
+    expect(d100.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} links to cluster ${second101}, which another FAT entry links to as well (another chain runs into it): whose it is the FAT cannot say, and its entries are listed here` });
+    expect(d101.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${second101} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
+    // The listing is unchanged: the shared cluster's photos once, under 100CANON (TSK lists them under both).
+    const late = /^DCIM\/101CANON\/IMG_(001[5-9]|002\d|0030)\.JPG$/;
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !late.test(e.path))));
+    expect(listed.entries.filter((e) => e.problem).map((e) => e.path)).toEqual(['DCIM/100CANON', 'DCIM/101CANON']);
+    expectIcatMd5s(fat.file, listed);
+
+    // A directory whose chain loops back onto its own second cluster is not cross-linked: the loop is its problem.
+    const loop = card('dir-loop-second.img');
+    expect(loop.next(second101)).toBeGreaterThanOrEqual(0x0ffffff8);
+    loop.link(second101, second101);
+    const looped = (await list(loop.file)).entries.find((e) => e.path === 'DCIM/101CANON');
+    expect(looped?.problem).toEqual({ code: 'corrupt-file', message: `cluster chain loops: cluster ${second101} links back to cluster ${second101}` });
+  });
+
   it('fat32-root-clusters-unclaimed-cross-link-missed: a file or a directory cross-linked into the FAT32 root\'s clusters is a cross-link, not read as the root\'s bytes', async () => {
     const fat = card('root-cross.img');
     const readme = entryAt(fat.image, 'README  TXT');

@@ -195,6 +195,8 @@ export class FatReader implements FileSystemReader {
   private firstClusters: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: the FAT32 root's clusters (listed, and past its entry limit), to name the root as the holder of a cross-linked cluster. */
   private rootClusters: Uint8Array = new Uint8Array(0);
+  /** Which clusters the FAT links to once, and twice or more (a chain running into another), read once when first needed. */
+  private fatLinks?: Promise<{ once: Uint8Array; twice: Uint8Array }>;
   /** The FAT32 root as read when the volume is opened (its problem is the volume's), listed by entries(). */
   private fat32Root?: Promise<DirectoryRead>;
 
@@ -576,6 +578,66 @@ export class FatReader implements FileSystemReader {
     return { clusters };
   }
 
+  /**
+   * The first of a directory's clusters (past its first) that two FAT entries link to: its own previous cluster and
+   * another chain's, which runs into it (two directories cross-linked, or a directory and a file or lost chain). The
+   * directory listed first lists that cluster's entries (whose they are the FAT cannot say) and is told so here,
+   * before it is given; the one listed later is told when its chain reaches the cluster. A cluster the directory's own
+   * chain loops back to (its problem already) is not one. Its first cluster is not looked at: a chain running into an
+   * entry's first cluster strays there (the entry's claim), the one whose chain strays is told.
+   */
+  private async mergedCluster(clusters: number[], options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
+    if (clusters.length < 2) return undefined;
+    const { twice } = await (this.fatLinks ??= this.readFatLinks(options));
+    const k = clusters.findIndex((c, i) => i > 0 && hasBit(twice, c));
+    if (k < 0) return undefined;
+    const shared = clusters[k]!;
+    if ((await this.next(clusters[clusters.length - 1]!)) === shared) return undefined;
+    return `cross-linked: cluster ${clusters[k - 1]} links to cluster ${shared}, which another FAT entry links to as well (another chain runs into it): whose it is the FAT cannot say, and its entries are listed here`;
+  }
+
+  /**
+   * One read of FAT #1 (as far as the image holds it): one bit per cluster that an entry in use links to, another that
+   * two or more do. Bounded by the FAT's size (at most the volume's clusters); read only when a directory of more than
+   * one cluster is listed.
+   */
+  private async readFatLinks(options: { abortSignal?: AbortSignal }): Promise<{ once: Uint8Array; twice: Uint8Array }> {
+    const b = this.boot;
+    const once = new Uint8Array(Math.ceil((b.lastCluster + 1) / 8));
+    const twice = new Uint8Array(once.length);
+    const add = (v: number) => {
+      if (v < 2 || v > b.lastCluster) return;
+      if (hasBit(once, v)) twice[v >> 3]! |= 1 << (v & 7);
+      else once[v >> 3]! |= 1 << (v & 7);
+    };
+    if (b.type === 'fat12') {
+      // At most 4,084 clusters: entry by entry.
+      for (let c = 2; c <= b.lastCluster; c += 1) {
+        let value: number;
+        try {
+          value = await this.next(c);
+        } catch (err) {
+          if (err instanceof ExhibitError && err.code === 'corrupt-file') break;
+          throw err;
+        }
+        add(value);
+      }
+      return { once, twice };
+    }
+    const width = b.type === 'fat32' ? 4 : 2;
+    const end = (b.lastCluster + 1) * width;
+    for (let n = 0; n * FAT_BLOCK_BYTES < end; n += 1) {
+      options.abortSignal?.throwIfAborted();
+      const block = await this.fatBlock(n);
+      const dv = view(block);
+      const from = n === 0 ? 2 * width : 0;
+      const to = Math.min(end - n * FAT_BLOCK_BYTES, block.length);
+      for (let at = from; at + width <= to; at += width) add(width === 4 ? dv.getUint32(at, true) & 0x0fffffff : dv.getUint16(at, true));
+      if (block.length < FAT_BLOCK_BYTES) break;
+    }
+    return { once, twice };
+  }
+
   /** The slot at `slot` of `bytes` is a '.' entry (a directory's first) whose first cluster is `cluster`. */
   private namesItself(bytes: Uint8Array, slot: number, cluster: number): boolean {
     const e = bytes.subarray(slot * ENTRY_BYTES, (slot + 1) * ENTRY_BYTES);
@@ -768,6 +830,10 @@ export class FatReader implements FileSystemReader {
               this.holdUnlisted(dir.unlisted);
               this.recordFirstClusters(dir.entries);
               problem = dir.problem;
+              // A cluster another chain runs into too: said now, on this directory listed first (the later one is told
+              // when its chain reaches the cluster held here).
+              const merged = await this.mergedCluster(dir.clusters, options);
+              if (merged) problem = problem ? { code: 'corrupt-file', message: `${merged}; also ${problem.message}` } : { code: 'corrupt-file', message: merged };
               size = dir.bytes;
               children = dir.entries;
             } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
