@@ -586,13 +586,15 @@ export class FatReader implements FileSystemReader {
    * chain loops back to (its problem already) is not one. Its first cluster is not looked at: a chain running into an
    * entry's first cluster strays there (the entry's claim), the one whose chain strays is told.
    */
-  private async mergedCluster(clusters: number[], options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
+  private async mergedCluster(clusters: number[], unlisted: number[] | undefined, options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
     if (clusters.length < 2) return undefined;
     const { twice } = await (this.fatLinks ??= this.readFatLinks(options));
     const k = clusters.findIndex((c, i) => i > 0 && hasBit(twice, c));
     if (k < 0) return undefined;
     const shared = clusters[k]!;
-    if ((await this.next(clusters[clusters.length - 1]!)) === shared) return undefined;
+    // Its own chain's last cluster walked (listed, or held past the entry limit) linking back to it is a loop, not another chain.
+    const last = unlisted?.length ? unlisted[unlisted.length - 1]! : clusters[clusters.length - 1]!;
+    if ((await this.next(last)) === shared) return undefined;
     return `cross-linked: cluster ${clusters[k - 1]} links to cluster ${shared}, which another FAT entry links to as well (another chain runs into it): whose it is the FAT cannot say, and its entries are listed here`;
   }
 
@@ -832,7 +834,7 @@ export class FatReader implements FileSystemReader {
               problem = dir.problem;
               // A cluster another chain runs into too: said now, on this directory listed first (the later one is told
               // when its chain reaches the cluster held here).
-              const merged = await this.mergedCluster(dir.clusters, options);
+              const merged = await this.mergedCluster(dir.clusters, dir.unlisted, options);
               if (merged) problem = problem ? { code: 'corrupt-file', message: `${merged}; also ${problem.message}` } : { code: 'corrupt-file', message: merged };
               size = dir.bytes;
               children = dir.entries;
