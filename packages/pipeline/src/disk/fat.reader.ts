@@ -588,7 +588,15 @@ export class FatReader implements FileSystemReader {
    */
   private async mergedCluster(clusters: number[], unlisted: number[] | undefined, options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
     if (clusters.length < 2) return undefined;
-    const { twice } = await (this.fatLinks ??= this.readFatLinks(options));
+    if (!this.fatLinks) {
+      // A failed read (a retryable fault) is not kept: the next directory reads the FAT again.
+      const pending = this.readFatLinks(options);
+      pending.catch(() => {
+        if (this.fatLinks === pending) this.fatLinks = undefined;
+      });
+      this.fatLinks = pending;
+    }
+    const { twice } = await this.fatLinks;
     const k = clusters.findIndex((c, i) => i > 0 && hasBit(twice, c));
     if (k < 0) return undefined;
     const shared = clusters[k]!;
