@@ -77,7 +77,8 @@ export interface FileSystemReader {
   /**
    * A finding about the volume as a whole that does not stop the listing (an ext
    * volume declaring more blocks than the image holds): reported with the volume,
-   * while what the volume does hold is listed.
+   * while what the volume does hold is listed. It may grow while entries() runs (FAT: a check made
+   * during the listing could not be made); read it again once the listing ends.
    */
   readonly problem?: { code: 'corrupt-file' | 'limit-exceeded' | 'unsupported-format'; message: string };
   /**

@@ -1,12 +1,12 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LIMITS } from '@exhibit/core';
+import { ExhibitError, LIMITS } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteSource } from './byte-source.js';
-import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
+import type { ByteSource, FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
 import { openExfat } from './exfat.reader.js';
-import { openFat, parseFatBootSector } from './fat.reader.js';
+import { openFat, parseFatBootSector, type FatLimits } from './fat.reader.js';
 import { buildExfat, entrySetChecksum, exfatLayout, type ExfatFile } from './test-support/exfat-image.builder.js';
 import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
@@ -31,10 +31,11 @@ interface Listed {
   md5s: Map<string, string>;
 }
 
-async function list(img: string, open: typeof openFat | typeof openExfat = openFat): Promise<Listed> {
-  const source = await FileByteSource.open(img);
+async function list(img: string, open: typeof openFat | typeof openExfat = openFat, wrap?: (source: ByteSource) => ByteSource, limits?: Partial<FatLimits>): Promise<Listed> {
+  const file = await FileByteSource.open(img);
+  const source = wrap ? wrap(file) : file;
   try {
-    const reader = await open(source);
+    const reader = open === openFat ? await openFat(source, limits ? { limits } : {}) : await open(source);
     const entries: FileSystemEntry[] = [];
     const md5s = new Map<string, string>();
     for await (const e of reader.entries()) {
@@ -46,8 +47,20 @@ async function list(img: string, open: typeof openFat | typeof openExfat = openF
     }
     return { reader, entries, md5s };
   } finally {
-    await source.close();
+    await file.close();
   }
+}
+
+/** Every read the source is asked for (offset, length), and reads overlapping [from, to) fail corrupt-file (a lost EWF chunk). */
+function recording(reads: [number, number][], fail?: { from: number; to: number }): (source: ByteSource) => ByteSource {
+  return (source) => ({
+    size: source.size,
+    async read(offset, length, options) {
+      reads.push([offset, length]);
+      if (fail && offset < fail.to && offset + length > fail.from) throw new ExhibitError('corrupt-file', `image chunk unreadable at byte ${offset}`);
+      return source.read(offset, length, options);
+    },
+  });
 }
 
 const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
@@ -481,6 +494,39 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expect(listed2.entries.map(asTsk)).toEqual(tskRows(fls([root.file]).filter((e) => e.path !== 'PAST.TXT')));
   });
 
+  it('fat-past-limit-walk-unbounded: the walk of a directory\'s clusters past its entry limit stops at maxFatPastLimitClusters, the rest said not held (a cross-link into them not detected)', async () => {
+    buildBig(p('big-cap.img'));
+    const fat = new Fat32(p('big-cap.img'));
+    overLimit(fat, fat.firstCluster('BIG        '), 2000);
+    // BIG's chain goes on from its last cluster (past the limit) over ten more, free before.
+    const past = 2000 + LIMITS.maxDirectoryEntries / 16 - 1;
+    for (let c = past + 1; c <= past + 10; c += 1) expect(fat.next(c)).toBe(0);
+    for (let c = past; c < past + 10; c += 1) fat.link(c, c + 1);
+    fat.link(past + 10, 0x0fffffff);
+    // readme.txt (two clusters) links on into the 8th cluster past the listed ones; b.txt (two clusters) into the 2nd.
+    const linkInto = (name11: string, size: number, target: number) => {
+      const at = entryAt(readFileSync(fat.file), name11);
+      writeAt(fat.file, at + 28, Buffer.from([size & 0xff, size >> 8, 0, 0]));
+      fat.link(fat.firstCluster(name11), target);
+    };
+    linkInto('README  TXT', 518, past + 7);
+    linkInto('B       TXT', 1000, past + 1);
+    const capped = await list(fat.file, openFat, undefined, { maxFatPastLimitClusters: 4 });
+    // Before: the option was not there and the whole rest of the chain was held, as a list of every cluster's number.
+    expect(capped.entries.find((e) => e.path === 'BIG')?.problem).toEqual({
+      code: 'limit-exceeded',
+      message: `directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed; also past them: the chain goes on past the 4 clusters held beyond those listed (LIMITS.maxFatPastLimitClusters): the rest (from cluster ${past + 4}) are not held, so a file or directory cross-linked into them is not detected`,
+    });
+    // b.txt is listed after BIG (inside it) and runs into a held cluster: found. readme.txt's cluster was not held: not found, as said.
+    expect(capped.entries.find((e) => e.path === 'BIG/b.txt')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past + 1} also belongs to a directory listed earlier, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(capped.entries.find((e) => e.path === 'readme.txt')?.problem).toBeUndefined();
+    // With the limit as shipped, the whole (short) rest is held and both are found.
+    const whole = await list(fat.file);
+    expect(whole.entries.find((e) => e.path === 'BIG')?.problem?.code).toBe('limit-exceeded');
+    expect(whole.entries.find((e) => e.path === 'readme.txt')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past + 7} also belongs to a directory listed earlier, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(capped.entries.map(asTsk)).toEqual(whole.entries.map(asTsk));
+  });
+
   it('fat-directory-break-at-limit-cluster-reported-limit-only: at 32 KiB clusters (977 hold more than the limit\'s slots) a directory chain breaking right after its 977th cluster says the break, with the limit', async () => {
     const img = p('big16.img');
     // FAT16, 32 KiB clusters, ~4,480 of them.
@@ -593,6 +639,59 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     loop.link(second101, second101);
     const looped = (await list(loop.file)).entries.find((e) => e.path === 'DCIM/101CANON');
     expect(looped?.problem).toEqual({ code: 'corrupt-file', message: `cluster chain loops: cluster ${second101} links back to cluster ${second101}` });
+  });
+
+  it('unreadable-fat-block-hides-every-multi-cluster-directory: a block of FAT #1 that cannot be read (a lost EWF chunk), used by no chain, leaves every directory listed; the cross-link check is said as not made, once', async () => {
+    const fat = card('fat-block-lost.img');
+    // A second directory of two clusters (30 photos), beside 101CANON, so two directories ask for the check.
+    run('mmd', ['-i', fat.file, '::/DCIM/102CANON']);
+    run('mcopy', ['-i', fat.file, ...Array.from({ length: 30 }, (_, i) => path.join(p('photos'), `IMG_${String(i + 1).padStart(4, '0')}.JPG`)), '::/DCIM/102CANON/']);
+    const { boot } = new Fat32(fat.file);
+    const image = readFileSync(fat.file);
+    const fatStart = boot.reservedSectors * 512;
+    const fatBytes = boot.fatSectors * 512;
+    // FAT #1's last 64 KiB block: every entry in it is free (no chain uses it).
+    const from = fatStart + Math.floor((fatBytes - 1) / 65536) * 65536;
+    for (let at = from; at < fatStart + fatBytes; at += 4) expect(image.readUInt32LE(at)).toBe(0);
+    const whole = await list(fat.file);
+    const multi = whole.entries.filter((e) => e.kind === 'directory' && e.size > 512).map((e) => e.path);
+    expect(multi).toEqual(['DCIM/101CANON', 'DCIM/102CANON']);
+    const reads: [number, number][] = [];
+    const listed = await list(fat.file, openFat, recording(reads, { from, to: fatStart + fatBytes }));
+    // Before: "DCIM/101CANON" and "DCIM/102CANON" had "directory clusters unreadable: image chunk unreadable at …" and none of their photos.
+    expect(listed.entries.map((e) => ({ ...asTsk(e), problem: e.problem }))).toEqual(whole.entries.map((e) => ({ ...asTsk(e), problem: e.problem })));
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([fat.file])));
+    expectIcatMd5s(fat.file, listed);
+    expect(listed.reader.problem).toEqual({
+      code: 'corrupt-file',
+      message: `FAT #1 could not be read whole to find clusters two FAT entries link to (image chunk unreadable at byte ${fatStart}): the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made`,
+    });
+    // Read once (the failure is kept), not again for the second directory.
+    expect(reads.filter(([o, l]) => o < fatStart + fatBytes && o + l > from)).toHaveLength(1);
+  });
+
+  it('fat-cross-link-scan-unbounded: FAT #1 is read for the check in one piece up to LIMITS.maxDiskReadBytes, and a FAT larger than maxFatCrossLinkScanBytes is not read for it (said, the later directory still flagged)', async () => {
+    const fat = card('dir-cross-scan-limit.img');
+    const c100 = fat.firstCluster('100CANON   ');
+    const second101 = fat.next(fat.firstCluster('101CANON   '));
+    fat.link(c100, second101);
+    const fatStart = fat.boot.reservedSectors * 512;
+    const scanBytes = Math.min((fat.boot.lastCluster + 1) * 4, fat.boot.fatSectors * 512);
+    const reads: [number, number][] = [];
+    const listed = await list(fat.file, openFat, recording(reads));
+    expect(listed.entries.find((e) => e.path === 'DCIM/100CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ links to cluster/);
+    // Before: FAT #1 was read 64 KiB at a time through the block cache, no read of it longer than that.
+    expect(reads.filter(([o, l]) => o === fatStart && l === scanBytes)).toHaveLength(1);
+    expect(scanBytes).toBeGreaterThan(65536);
+
+    const limited = await list(fat.file, openFat, undefined, { maxFatCrossLinkScanBytes: scanBytes - 1 });
+    expect(limited.reader.problem).toEqual({
+      code: 'limit-exceeded',
+      message: `FAT #1 is ${scanBytes} bytes, more than the ${scanBytes - 1} read to find clusters two FAT entries link to (LIMITS.maxFatCrossLinkScanBytes): the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made`,
+    });
+    expect(limited.entries.find((e) => e.path === 'DCIM/100CANON')?.problem).toBeUndefined();
+    expect(limited.entries.find((e) => e.path === 'DCIM/101CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ also belongs to a directory listed earlier/);
+    expect(limited.entries.map(asTsk)).toEqual(listed.entries.map(asTsk));
   });
 
   it('fat32-root-clusters-unclaimed-cross-link-missed: a file or a directory cross-linked into the FAT32 root\'s clusters is a cross-link, not read as the root\'s bytes', async () => {

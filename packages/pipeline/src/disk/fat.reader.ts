@@ -112,11 +112,17 @@ export async function declaredFatBytes(source: ByteSource, options: { abortSigna
   return bytes > 0 ? bytes : undefined;
 }
 
-export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<FatReader> {
+/** The named limits the FAT reader's bounded walks use (LIMITS by default; a test may set them lower). */
+export interface FatLimits {
+  maxFatPastLimitClusters: number;
+  maxFatCrossLinkScanBytes: number;
+}
+
+export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal; limits?: Partial<FatLimits> } = {}): Promise<FatReader> {
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
   const boot = parseFatBootSector(await source.read(0, 512, options), source.size);
   if (!boot) throw new ExhibitError('corrupt-file', 'not a FAT boot sector');
-  const reader = new FatReader(source, boot, await rootLabel(source, boot, options));
+  const reader = new FatReader(source, boot, await rootLabel(source, boot, options), options.limits);
   await reader.checkVolume(options);
   return reader;
 }
@@ -165,8 +171,11 @@ interface RawEntry {
 /** A directory as listed: the clusters held, the entries they hold, the bytes read, its problem; `strayed`: the chain left it for another entry's cluster. */
 interface DirectoryRead {
   clusters: number[];
-  /** Its clusters past those listed (a directory longer than the entry limit): held, never read. */
-  unlisted?: number[];
+  /**
+   * Its clusters past those listed (a directory longer than the entry limit): held, never read. One bit per cluster
+   * (no list of numbers: the rest of a chain can be every cluster of the volume), how many, and the last one walked.
+   */
+  unlisted?: { bits: Uint8Array; count: number; last: number };
   entries: RawEntry[];
   bytes: number;
   problem?: Problem;
@@ -195,8 +204,13 @@ export class FatReader implements FileSystemReader {
   private firstClusters: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: the FAT32 root's clusters (listed, and past its entry limit), to name the root as the holder of a cross-linked cluster. */
   private rootClusters: Uint8Array = new Uint8Array(0);
-  /** Which clusters the FAT links to once, and twice or more (a chain running into another), read once when first needed. */
-  private fatLinks?: Promise<{ once: Uint8Array; twice: Uint8Array }>;
+  /**
+   * One bit per cluster that two or more FAT entries link to (a chain running into another), read once when first
+   * needed; or why the check was not made (FAT #1 unreadable, or larger than maxFatCrossLinkScanBytes), kept for the
+   * rest of the listing and said once as the volume's problem.
+   */
+  private fatLinks?: Promise<Uint8Array | string>;
+  private readonly limits: FatLimits;
   /** The FAT32 root as read when the volume is opened (its problem is the volume's), listed by entries(). */
   private fat32Root?: Promise<DirectoryRead>;
 
@@ -204,8 +218,10 @@ export class FatReader implements FileSystemReader {
     private readonly source: ByteSource,
     private readonly boot: BootSector,
     rootLabel: string | null = null,
+    limits: Partial<FatLimits> = {},
   ) {
     this.type = boot.type;
+    this.limits = { maxFatPastLimitClusters: LIMITS.maxFatPastLimitClusters, maxFatCrossLinkScanBytes: LIMITS.maxFatCrossLinkScanBytes, ...limits };
     // The root directory's label entry is the current one; the boot sector's copy can be stale.
     const label = rootLabel ?? boot.label;
     if (label) this.label = label;
@@ -238,8 +254,13 @@ export class FatReader implements FileSystemReader {
       const { problem, strayed } = await this.fat32Root;
       if (problem) found.push({ code: problem.code, message: `root directory: ${problem.message}${problem.code === 'corrupt-file' && !strayed ? '; what its clusters before the break hold is listed' : ''}` });
     }
-    // One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file.
-    if (found.length) this.problem = { code: found.every((p) => p.code === 'limit-exceeded') ? 'limit-exceeded' : 'corrupt-file', message: found.map((p) => p.message).join('; also ') };
+    for (const p of found) this.addProblem(p);
+  }
+
+  /** One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file. Also used while listing. */
+  private addProblem(p: Problem): void {
+    const had = this.problem;
+    this.problem = had ? { code: had.code === 'limit-exceeded' && p.code === 'limit-exceeded' ? 'limit-exceeded' : 'corrupt-file', message: `${had.message}; also ${p.message}` } : { ...p };
   }
 
   /**
@@ -468,11 +489,18 @@ export class FatReader implements FileSystemReader {
     }
   }
 
-  /** Holds a directory's clusters past its entry limit (not read), marked so a cross-link into one says its entries are not listed. */
-  private holdUnlisted(clusters: number[] | undefined): void {
-    if (!clusters) return;
-    this.hold(clusters, true);
-    for (const cluster of clusters) this.unlistedDirectory[cluster >> 3]! |= 1 << (cluster & 7);
+  /** Holds a directory's clusters past its entry limit (not read), marked so a cross-link into one says its entries are not listed; and in `also` (the root's). */
+  private holdUnlisted(unlisted: DirectoryRead['unlisted'], also?: Uint8Array): void {
+    if (!unlisted) return;
+    const { bits } = unlisted;
+    for (let i = 0; i < bits.length; i += 1) {
+      const byte = bits[i]!;
+      if (byte === 0) continue;
+      this.owned[i]! |= byte;
+      this.ownedByDirectory[i]! |= byte;
+      this.unlistedDirectory[i]! |= byte;
+      if (also) also[i]! |= byte;
+    }
   }
 
   /** Marks the first clusters of the allocated entries read (a directory's, before any is listed), where a directory chain reaching one strays. */
@@ -542,8 +570,10 @@ export class FatReader implements FileSystemReader {
       // Past the limit the clusters are not read, but they are the directory's as far as the FAT proves it: held too,
       // so an entry listed later that shares one is a cross-link (and a later directory's chain stops there).
       const past = await this.pastLimitClusters(found.clusters, own, options);
-      const problem: Problem = past.problem ? { code: 'corrupt-file', message: `${found.problem!.message}; also past them: ${past.problem}` } : found.problem!;
-      return { clusters: found.clusters, unlisted: past.clusters, entries: all, bytes: dir.bytes, problem, strayed: false };
+      // Past the walk's own limit the chain is not damage: the problem keeps its code (a limit, unless a break was seen).
+      const code = past.problem && !past.capped ? 'corrupt-file' : found.problem!.code;
+      const problem: Problem = past.problem ? { code, message: `${found.problem!.message}; also past them: ${past.problem}` } : found.problem!;
+      return { clusters: found.clusters, ...(past.unlisted.count ? { unlisted: past.unlisted } : {}), entries: all, bytes: dir.bytes, problem, strayed: false };
     }
     return { clusters: found.clusters, entries: all, bytes: dir.bytes, ...(found.problem ? { problem: found.problem } : {}), strayed: false };
   }
@@ -552,30 +582,44 @@ export class FatReader implements FileSystemReader {
    * The clusters of a directory's chain past those holding its first `maxDirectoryEntries` slots (`listed`), to hold:
    * each one the FAT links to, in use, not the first cluster of an entry read (the directory's own listed ones
    * included, `ownFirsts`: the chain strays there) and not held by an entry listed earlier (a cross-link). The first
-   * that is not ends the walk, with why. Bounded by the volume's clusters (a loop is caught with one bit per cluster,
-   * not a set of numbers), the abort signal checked as the walk goes.
+   * that is not ends the walk, with why. Bounded by maxFatPastLimitClusters (past it the rest is not held, said), a loop
+   * caught with one bit per cluster, the abort signal checked as the walk goes.
    */
-  private async pastLimitClusters(listed: number[], ownFirsts: Set<number>, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; problem?: string }> {
-    const seen = new Uint8Array(Math.ceil((this.boot.lastCluster + 1) / 8));
-    const mark = (c: number) => (seen[c >> 3]! |= 1 << (c & 7));
+  private async pastLimitClusters(
+    listed: number[],
+    ownFirsts: Set<number>,
+    options: { abortSignal?: AbortSignal },
+  ): Promise<{ unlisted: NonNullable<DirectoryRead['unlisted']>; problem?: string; capped?: boolean }> {
+    // One bit per cluster walked (the listed ones too, to catch a loop back into them); they are cleared at the end,
+    // leaving the held ones. Never a list of numbers: the rest of a chain can be every cluster of the volume.
+    const bits = new Uint8Array(Math.ceil((this.boot.lastCluster + 1) / 8));
+    const mark = (c: number) => (bits[c >> 3]! |= 1 << (c & 7));
     listed.forEach(mark);
-    const clusters: number[] = [];
+    const cap = this.limits.maxFatPastLimitClusters;
+    let count = 0;
     let from = listed[listed.length - 1]!;
     let cluster = await this.next(from);
+    const done = (problem?: string, capped?: boolean) => {
+      for (const c of listed) bits[c >> 3]! &= ~(1 << (c & 7));
+      return { unlisted: { bits, count, last: from }, ...(problem ? { problem } : {}), ...(capped ? { capped } : {}) };
+    };
     while (cluster < 0x0ffffff8) {
-      if (clusters.length % 4096 === 0) options.abortSignal?.throwIfAborted();
+      if (count % 4096 === 0) options.abortSignal?.throwIfAborted();
+      if (count >= cap) {
+        return done(`the chain goes on past the ${cap} clusters held beyond those listed (LIMITS.maxFatPastLimitClusters): the rest (from cluster ${cluster}) are not held, so a file or directory cross-linked into them is not detected`, true);
+      }
       const links = `cluster ${from} links to cluster ${cluster}`;
-      if (cluster >= 2 && cluster <= this.boot.lastCluster && hasBit(seen, cluster)) return { clusters, problem: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` };
+      if (cluster >= 2 && cluster <= this.boot.lastCluster && hasBit(bits, cluster)) return done(`cluster chain loops: cluster ${from} links back to cluster ${cluster}`);
       const link = await this.link(cluster);
-      if (typeof link === 'string') return { clusters, problem: `${links}, which ${link}` };
-      if (hasBit(this.firstClusters, cluster) || ownFirsts.has(cluster)) return { clusters, problem: `${links}, which is the first cluster of an entry listed: the chain strays there` };
-      if (hasBit(this.owned, cluster)) return { clusters, problem: this.sharedProblem(cluster, true).message };
+      if (typeof link === 'string') return done(`${links}, which ${link}`);
+      if (hasBit(this.firstClusters, cluster) || ownFirsts.has(cluster)) return done(`${links}, which is the first cluster of an entry listed: the chain strays there`);
+      if (hasBit(this.owned, cluster)) return done(this.sharedProblem(cluster, true).message);
       mark(cluster);
-      clusters.push(cluster);
+      count += 1;
       from = cluster;
       cluster = link;
     }
-    return { clusters };
+    return done();
   }
 
   /**
@@ -586,33 +630,40 @@ export class FatReader implements FileSystemReader {
    * chain loops back to (its problem already) is not one. Its first cluster is not looked at: a chain running into an
    * entry's first cluster strays there (the entry's claim), the one whose chain strays is told.
    */
-  private async mergedCluster(clusters: number[], unlisted: number[] | undefined, options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
+  private async mergedCluster(clusters: number[], unlisted: DirectoryRead['unlisted'], options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
     if (clusters.length < 2) return undefined;
     if (!this.fatLinks) {
-      // A failed read (a retryable fault) is not kept: the next directory reads the FAT again.
-      const pending = this.readFatLinks(options);
+      // A retryable fault or an abort (thrown) is not kept: the unpack ends, and its next attempt reads the FAT again.
+      // Damage (an unreadable FAT block) or the size limit is kept: "not checked", said once, never a flag.
+      const pending = this.readFatLinks(options).then((twice) => {
+        if (typeof twice === 'string') this.addProblem({ code: twice.includes('maxFatCrossLinkScanBytes') ? 'limit-exceeded' : 'corrupt-file', message: twice });
+        return twice;
+      });
       pending.catch(() => {
         if (this.fatLinks === pending) this.fatLinks = undefined;
       });
       this.fatLinks = pending;
     }
-    const { twice } = await this.fatLinks;
+    const twice = await this.fatLinks;
+    if (typeof twice === 'string') return undefined;
     const k = clusters.findIndex((c, i) => i > 0 && hasBit(twice, c));
     if (k < 0) return undefined;
     const shared = clusters[k]!;
     // Its own chain's last cluster walked (listed, or held past the entry limit) linking back to it is a loop, not another chain.
-    const last = unlisted?.length ? unlisted[unlisted.length - 1]! : clusters[clusters.length - 1]!;
+    const last = unlisted ? unlisted.last : clusters[clusters.length - 1]!;
     if ((await this.next(last)) === shared) return undefined;
     return `cross-linked: cluster ${clusters[k - 1]} links to cluster ${shared}, which another FAT entry links to as well (another chain runs into it): whose it is the FAT cannot say, and its entries are listed here`;
   }
 
   /**
-   * One read of FAT #1 (as far as the image holds it): one bit per cluster that an entry in use links to, another that
-   * two or more do. Bounded by the FAT's size (at most the volume's clusters); read only when a directory of more than
-   * one cluster is listed.
+   * One read of FAT #1 (as far as the image holds it), outside the FAT block cache, in pieces of at most
+   * maxDiskReadBytes: one bit per cluster that two or more entries in use link to (a second map, of clusters linked to
+   * once, is dropped when the read ends). Read only when a directory of more than one cluster is listed. A FAT larger
+   * than maxFatCrossLinkScanBytes is not read, nor one a block of which cannot be read (damage): why not is returned.
    */
-  private async readFatLinks(options: { abortSignal?: AbortSignal }): Promise<{ once: Uint8Array; twice: Uint8Array }> {
+  private async readFatLinks(options: { abortSignal?: AbortSignal }): Promise<Uint8Array | string> {
     const b = this.boot;
+    const notMade = 'the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made';
     const once = new Uint8Array(Math.ceil((b.lastCluster + 1) / 8));
     const twice = new Uint8Array(once.length);
     const add = (v: number) => {
@@ -620,32 +671,32 @@ export class FatReader implements FileSystemReader {
       if (hasBit(once, v)) twice[v >> 3]! |= 1 << (v & 7);
       else once[v >> 3]! |= 1 << (v & 7);
     };
-    if (b.type === 'fat12') {
-      // At most 4,084 clusters: entry by entry.
-      for (let c = 2; c <= b.lastCluster; c += 1) {
-        let value: number;
-        try {
-          value = await this.next(c);
-        } catch (err) {
-          if (err instanceof ExhibitError && err.code === 'corrupt-file') break;
-          throw err;
+    const width = b.type === 'fat32' ? 4 : b.type === 'fat16' ? 2 : 1.5;
+    const fatStart = b.reservedSectors * b.sectorBytes;
+    // FAT #1's entries of clusters 0 … lastCluster, as far as the image holds them (a FAT cut short: the volume's problem).
+    const end = Math.min(Math.ceil((b.lastCluster + 1) * width), b.fatSectors * b.sectorBytes, Math.max(0, this.source.size - fatStart));
+    if (end > this.limits.maxFatCrossLinkScanBytes) {
+      return `FAT #1 is ${end} bytes, more than the ${this.limits.maxFatCrossLinkScanBytes} read to find clusters two FAT entries link to (LIMITS.maxFatCrossLinkScanBytes): ${notMade}`;
+    }
+    try {
+      if (b.type === 'fat12') {
+        // At most 4,084 clusters (~6 KiB): entry by entry.
+        for (let c = 2; c <= b.lastCluster && Math.floor(c * 1.5) + 2 <= end; c += 1) add(await this.next(c));
+      } else {
+        const piece = Math.max(FAT_BLOCK_BYTES, LIMITS.maxDiskReadBytes - (LIMITS.maxDiskReadBytes % width));
+        for (let at = 0; at < end; at += piece) {
+          options.abortSignal?.throwIfAborted();
+          const bytes = await this.source.read(fatStart + at, Math.min(piece, end - at), options);
+          const dv = view(bytes);
+          for (let i = at === 0 ? 2 * width : 0; i + width <= bytes.length; i += width) add(width === 4 ? dv.getUint32(i, true) & 0x0fffffff : dv.getUint16(i, true));
         }
-        add(value);
       }
-      return { once, twice };
+    } catch (err) {
+      // Damage (a lost EWF chunk under the FAT): the check is not made; a retryable fault or an abort ends the unpack.
+      if (!(err instanceof ExhibitError) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+      return `FAT #1 could not be read whole to find clusters two FAT entries link to (${err.message}): ${notMade}`;
     }
-    const width = b.type === 'fat32' ? 4 : 2;
-    const end = (b.lastCluster + 1) * width;
-    for (let n = 0; n * FAT_BLOCK_BYTES < end; n += 1) {
-      options.abortSignal?.throwIfAborted();
-      const block = await this.fatBlock(n);
-      const dv = view(block);
-      const from = n === 0 ? 2 * width : 0;
-      const to = Math.min(end - n * FAT_BLOCK_BYTES, block.length);
-      for (let at = from; at + width <= to; at += width) add(width === 4 ? dv.getUint32(at, true) & 0x0fffffff : dv.getUint16(at, true));
-      if (block.length < FAT_BLOCK_BYTES) break;
-    }
-    return { once, twice };
+    return twice;
   }
 
   /** The slot at `slot` of `bytes` is a '.' entry (a directory's first) whose first cluster is `cluster`. */
@@ -789,8 +840,8 @@ export class FatReader implements FileSystemReader {
       // directory's, so a file or directory cross-linked into them is found. Read when opened, with nothing held yet.
       const dir = await (this.fat32Root ??= this.readDirectory(boot.rootCluster, options));
       this.hold(dir.clusters, true);
-      this.holdUnlisted(dir.unlisted);
-      for (const held of [dir.clusters, dir.unlisted ?? []]) for (const c of held) this.rootClusters[c >> 3]! |= 1 << (c & 7);
+      this.holdUnlisted(dir.unlisted, this.rootClusters);
+      for (const c of dir.clusters) this.rootClusters[c >> 3]! |= 1 << (c & 7);
       rootEntries = dir.entries;
     } else {
       // The region as far as the image holds it (a cut volume: the volume's problem), up to the limit.
@@ -840,12 +891,13 @@ export class FatReader implements FileSystemReader {
               this.holdUnlisted(dir.unlisted);
               this.recordFirstClusters(dir.entries);
               problem = dir.problem;
-              // A cluster another chain runs into too: said now, on this directory listed first (the later one is told
-              // when its chain reaches the cluster held here).
-              const merged = await this.mergedCluster(dir.clusters, dir.unlisted, options);
-              if (merged) problem = problem ? { code: 'corrupt-file', message: `${merged}; also ${problem.message}` } : { code: 'corrupt-file', message: merged };
               size = dir.bytes;
               children = dir.entries;
+              // A cluster another chain runs into too: said now, on this directory listed first (the later one is told
+              // when its chain reaches the cluster held here). Its entries are kept whatever the check finds: a FAT #1
+              // that cannot be read is "not checked" (the volume's problem), never this directory's.
+              const merged = await this.mergedCluster(dir.clusters, dir.unlisted, options);
+              if (merged) problem = problem ? { code: 'corrupt-file', message: `${merged}; also ${problem.message}` } : { code: 'corrupt-file', message: merged };
             } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
               const dir = await this.readClusters([raw.firstCluster], LIMITS.maxDirectoryEntries, options);
               size = dir.bytes;
