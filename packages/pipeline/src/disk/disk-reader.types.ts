@@ -77,10 +77,15 @@ export interface FileSystemReader {
   /**
    * A finding about the volume as a whole that does not stop the listing (an ext
    * volume declaring more blocks than the image holds): reported with the volume,
-   * while what the volume does hold is listed. It may grow while entries() runs (FAT: a check made
-   * during the listing could not be made); read it again once the listing ends.
+   * while what the volume does hold is listed.
    */
   readonly problem?: { code: 'corrupt-file' | 'limit-exceeded' | 'unsupported-format'; message: string };
+  /**
+   * How the volume was read with nothing failing, found while entries() runs (FAT: the check for directories
+   * cross-linked by FAT links not made, and why): recorded as volume notes (volumeNoteText), never as a problem.
+   * Read once the listing ends.
+   */
+  readonly notes?: readonly { code: string; message: string }[];
   /**
    * Every entry reachable from the root, allocated and deleted, in a stable
    * order (depth first, directory order). Loops, cross-links and absurd counts

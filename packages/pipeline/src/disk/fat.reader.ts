@@ -193,6 +193,8 @@ export class FatReader implements FileSystemReader {
   readonly label?: string;
   /** The volume's own findings (cut short, a broken root chain), said with the volume; the listing still runs. */
   problem?: Problem;
+  /** How the volume was read with nothing failing, found while listing (the directories' cross-link check not made). */
+  readonly notes: { code: string; message: string }[] = [];
   private readonly fatBlocks = new Map<number, Promise<Uint8Array>>();
   /** One bit per cluster: held by the FAT32 root or an allocated file or directory already listed (cross-link detection). */
   private owned: Uint8Array = new Uint8Array(0);
@@ -207,7 +209,7 @@ export class FatReader implements FileSystemReader {
   /**
    * One bit per cluster that two or more FAT entries link to (a chain running into another), read once when first
    * needed; or why the check was not made (FAT #1 unreadable, or larger than maxFatCrossLinkScanBytes), kept for the
-   * rest of the listing and said once as the volume's problem.
+   * rest of the listing and said once as a note.
    */
   private fatLinks?: Promise<Uint8Array | string>;
   private readonly limits: FatLimits;
@@ -634,9 +636,11 @@ export class FatReader implements FileSystemReader {
     if (clusters.length < 2) return undefined;
     if (!this.fatLinks) {
       // A retryable fault or an abort (thrown) is not kept: the unpack ends, and its next attempt reads the FAT again.
-      // Damage (an unreadable FAT block) or the size limit is kept: "not checked", said once, never a flag.
+      // Damage (an unreadable FAT block) or the size limit is kept: "not checked", said once as a note, never a flag.
+      // Not made, it is a note: every entry is listed as without the check, and a directory listed later that runs into
+      // a directory's cluster is still flagged; only the first-listed one goes unflagged.
       const pending = this.readFatLinks(options).then((twice) => {
-        if (typeof twice === 'string') this.addProblem({ code: twice.includes('maxFatCrossLinkScanBytes') ? 'limit-exceeded' : 'corrupt-file', message: twice });
+        if (typeof twice === 'string') this.notes.push({ code: 'cross-link-check-not-made', message: twice });
         return twice;
       });
       pending.catch(() => {
