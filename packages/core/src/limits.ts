@@ -477,6 +477,23 @@ export const LIMITS = {
   /** Entries in one directory, and directories deep, before a FAT branch stops with a problem. */
   maxDirectoryEntries: 1_000_000,
   maxDirectoryDepth: 256,
+  /**
+   * Clusters of one FAT directory's chain walked past those holding its first maxDirectoryEntries slots (never read,
+   * held so a file or directory cross-linked into them is found; fat.reader.ts pastLimitClusters). Each is one FAT
+   * lookup and one bit of a per-cluster map (no list of numbers): 1,000,000 is ~4 MB of FAT32 entries read. Measured
+   * (an 8.2M-cluster tail, 512-byte clusters): uncapped with a list, 196 MB of heap and a 16.6 s step; capped here,
+   * 28 MB and 6.5 s, most of it reading the 62,500 listed clusters. Past it the rest of the chain is not held,
+   * said in the directory's problem: a cross-link into those clusters is not detected.
+   */
+  maxFatPastLimitClusters: 1_000_000,
+  /**
+   * Bytes of FAT #1 read to find clusters two FAT entries link to (a chain running into a directory's cluster, said on
+   * the directory listed first; fat.reader.ts readFatLinks), read in pieces of at most maxDiskReadBytes once per
+   * volume. 64 MiB covers FAT32 volumes up to ~16.7M clusters (~512 GiB at 32 KiB clusters): ~0.7 s at 100 MB/s. A
+   * larger FAT is not read for it: the check is not made, said as the volume's problem (the directory listed later
+   * is still flagged when its chain reaches the cluster held by the first).
+   */
+  maxFatCrossLinkScanBytes: 64 * 1024 * 1024,
   /** Entries listed from one file system. */
   maxFileSystemEntries: 5_000_000,
 } as const;

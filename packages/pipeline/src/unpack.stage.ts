@@ -1593,7 +1593,7 @@ class UnpackRun {
       const first = broken[0]!.problem!;
       const code: ExhibitErrorCode = EVIDENCE_CODES.has(first.code as ExhibitErrorCode) ? (first.code as ExhibitErrorCode) : 'corrupt-file';
       const list = broken
-        .map((v) => `volume ${v.index}${v.fileSystem ? ` (${v.fileSystem})` : ''}: ${v.problem!.message}${reader.listedInFull(v.index) ? ' (its files were still listed)' : ''}`)
+        .map((v) => `volume ${v.index}${v.fileSystem ? ` (${v.fileSystem})` : ''}: ${v.problem!.message}${reader.listedInFull(v.index) ? listedDespite(v.entries) : ''}`)
         .join('; ');
       const several = volumes.length > 1;
       this.stop(code, several ? `${list}; the image's other volumes were read` : list);
@@ -2187,4 +2187,12 @@ function failMember(file: NewFile, code: ExhibitErrorCode, detail: string): NewF
   if (code === 'limit-exceeded' && !flags.includes('limit-exceeded')) flags.push('limit-exceeded');
   if (code === 'encrypted' && !flags.includes('encrypted')) flags.push('encrypted');
   return { ...file, flags, stage: 'failed', failure: { stage: 'unpack', code, detail: detail.slice(0, 2000) } };
+}
+
+/**
+ * After a volume's finding whose listing ran to its end: that its files were still listed, or, when it yielded none
+ * (a FAT volume whose image ends inside its FATs: the root and every cluster lie past the end), that nothing could be.
+ */
+function listedDespite(entries: number): string {
+  return entries > 0 ? ' (its files were still listed)' : ' (its listing ran to its end, and nothing of it could be listed)';
 }

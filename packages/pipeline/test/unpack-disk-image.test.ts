@@ -256,6 +256,19 @@ describe.skipIf(missing.length > 0)(`unpack stage on disk images${missing.length
     expect(byPath(free.members).get(`cut-free-card.img!/${photos[2]!.path}`)?.sha256).toBe(sha256(photos[2]!.bytes));
   });
 
+  it('regression: fat-volume-cut-inside-fats-worded-files-listed — a FAT32 card whose image ends inside FAT #1 fails with the cut, worded as a listing that found nothing, not "its files were still listed"', async () => {
+    const raw = readFileSync(card.raw);
+    const reserved = raw.readUInt16LE(14);
+    const img = raw.subarray(0, (reserved + 5) * 512);
+    const { outcome, members, stop, image } = await unpack('fat-cut-card.img', img, DISK_IMAGE_MIMES.raw);
+    expect(outcome).toMatchObject({ status: 'failed', code: 'corrupt-file' });
+    expect(members).toEqual([]);
+    expect(image?.volumes.map((v) => [v.index, v.fileSystem, v.problem?.code ?? null, v.entries])).toEqual([[0, 'fat32', 'corrupt-file', 0]]);
+    // Before: "... (its files were still listed) (0 members recorded; every volume's listing ran to its end)".
+    expect(stop?.detail).toMatch(/inside FAT #1 of its 2 FATs [^;]*; the root directory and every cluster lie past the end;.* \(its listing ran to its end, and nothing of it could be listed\) \(0 members recorded; every volume's listing ran to its end\)$/);
+    expect(stop?.detail).not.toMatch(/its files were still listed/);
+  });
+
   it('regression: ewf-media-byte-flipped — an E01 whose media changed after acquisition is a mismatch, recorded and flagged; its files are still listed', async () => {
     const plain = mkdtempSync(path.join(dir, 'plain-'));
     const stored = buildMemoryCard(plain, photos, [], { compression: 'none' });

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { errorMessage, ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag } from '@exhibit/core';
+import { errorMessage, ExhibitError, LIMITS, type BlobRef, type BlobStore, type DiskImageVolume, type ExhibitErrorCode, type FileFlag, volumeNoteText } from '@exhibit/core';
 import type { DeadlineWorkerPool, ServeResult } from '@exhibit/core/deadline-pool';
 import { ENTRIES_PER_TURN, nextTurn, type ArchiveEntry, type ArchiveReader } from '../archive/archive-reader.js';
 import { analyseEntryName, DuplicateNameTracker } from '../archive/entry-name.js';
@@ -371,6 +371,8 @@ class ThreadedDiskImageReader implements DiskImageReader {
               listed.problem = problem;
               if (listedInFull) this.volumesListedInFull.add(v.index);
             }
+            // Said in the image's record beside the volume system's notes (never a problem: nothing failed).
+            for (const n of result.notes ?? []) this.image.volumeProblems.push(volumeNoteText(`volume ${v.index}`, n.code, n.message));
             this.readCounts.mediaRereadByListing += result.mediaFeed?.rereadBytes ?? 0;
             break;
           }

@@ -98,6 +98,8 @@ export interface DiskVolumeResult {
    * its end; otherwise the volume was not read, or its listing stopped there.
    */
   problem: { code: string; message: string; listedInFull?: true } | null;
+  /** How the volume was read with nothing failing (FileSystemReader.notes), recorded as volume notes of the image. */
+  notes?: { code: string; message: string }[];
   /** With hashMediaFrom: media bytes handed on in order, and member data read again behind the hash's cursor. */
   mediaFeed?: { fedBytes: number; rereadBytes: number };
 }

@@ -157,6 +157,8 @@ serveTasks({
           break;
         }
       }
+      // Notes made while listing (FAT: the directories' cross-link check not made), said with the volume.
+      if (fs.reader.notes?.length) result.notes = fs.reader.notes.map((n) => ({ ...n }));
       // The volume's finding did not stop its listing: the stage words it as a finding, not a stop.
       if (result.problem && !ended) result.problem.listedInFull = true;
     } catch (err) {

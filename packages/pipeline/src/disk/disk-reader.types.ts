@@ -81,6 +81,12 @@ export interface FileSystemReader {
    */
   readonly problem?: { code: 'corrupt-file' | 'limit-exceeded' | 'unsupported-format'; message: string };
   /**
+   * How the volume was read with nothing failing, found while entries() runs (FAT: the check for directories
+   * cross-linked by FAT links not made, and why): recorded as volume notes (volumeNoteText), never as a problem.
+   * Read once the listing ends.
+   */
+  readonly notes?: readonly { code: string; message: string }[];
+  /**
    * Every entry reachable from the root, allocated and deleted, in a stable
    * order (depth first, directory order). Loops, cross-links and absurd counts
    * end a branch with a problem on the affected entry, never a hang.

@@ -1,12 +1,12 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LIMITS } from '@exhibit/core';
+import { ExhibitError, LIMITS } from '@exhibit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteSource } from './byte-source.js';
-import type { FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
+import type { ByteSource, FileSystemEntry, FileSystemReader } from './disk-reader.types.js';
 import { openExfat } from './exfat.reader.js';
-import { openFat, parseFatBootSector } from './fat.reader.js';
+import { openFat, parseFatBootSector, type FatLimits } from './fat.reader.js';
 import { buildExfat, entrySetChecksum, exfatLayout, type ExfatFile } from './test-support/exfat-image.builder.js';
 import { fls, icatMd5, mbrSector, md5, missingTools, pseudoRandom, run, writeAt, type TskEntry } from './test-support/disk-image.builder.js';
 import { fileSystems, openDiskImage } from './open-disk-image.js';
@@ -31,10 +31,11 @@ interface Listed {
   md5s: Map<string, string>;
 }
 
-async function list(img: string, open: typeof openFat | typeof openExfat = openFat): Promise<Listed> {
-  const source = await FileByteSource.open(img);
+async function list(img: string, open: typeof openFat | typeof openExfat = openFat, wrap?: (source: ByteSource) => ByteSource, limits?: Partial<FatLimits>): Promise<Listed> {
+  const file = await FileByteSource.open(img);
+  const source = wrap ? wrap(file) : file;
   try {
-    const reader = await open(source);
+    const reader = open === openFat ? await openFat(source, limits ? { limits } : {}) : await open(source);
     const entries: FileSystemEntry[] = [];
     const md5s = new Map<string, string>();
     for await (const e of reader.entries()) {
@@ -46,8 +47,20 @@ async function list(img: string, open: typeof openFat | typeof openExfat = openF
     }
     return { reader, entries, md5s };
   } finally {
-    await source.close();
+    await file.close();
   }
+}
+
+/** Every read the source is asked for (offset, length), and reads overlapping [from, to) fail corrupt-file (a lost EWF chunk). */
+function recording(reads: [number, number][], fail?: { from: number; to: number }): (source: ByteSource) => ByteSource {
+  return (source) => ({
+    size: source.size,
+    async read(offset, length, options) {
+      reads.push([offset, length]);
+      if (fail && offset < fail.to && offset + length > fail.from) throw new ExhibitError('corrupt-file', `image chunk unreadable at byte ${offset}`);
+      return source.read(offset, length, options);
+    },
+  });
 }
 
 const asTsk = (e: FileSystemEntry) => ({ entryId: e.entryId, path: e.path, deleted: !e.allocated });
@@ -428,6 +441,92 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     expectIcatMd5s(fat.file, listed);
   });
 
+  /** The sector numbers istat prints for the entry (its clusters, as TSK reads its chain). */
+  const istatSectors = (img: string, entryId: string) => {
+    const text = run('istat', [img, entryId]).toString();
+    return text.slice(text.indexOf('Sectors:')).split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+  };
+
+  it('fat-directory-over-limit-clusters-unclaimed-cross-link-missed: a file whose chain links into a directory\'s clusters past the entry limit (or the FAT32 root\'s) is cross-linked, not read as the directory\'s bytes', async () => {
+    buildBig(p('big-cross.img'));
+    const fat = new Fat32(p('big-cross.img'));
+    overLimit(fat, fat.firstCluster('BIG        '), 2000);
+    // readme.txt grows to two clusters, its first linking on to BIG's last cluster, past the limit (the one holding PAST.TXT).
+    const past = 2000 + LIMITS.maxDirectoryEntries / 16 - 1;
+    const readmeAt = entryAt(fat.image, 'README  TXT');
+    const r = fat.firstCluster('README  TXT');
+    writeAt(fat.file, readmeAt + 28, Buffer.from([0x06, 0x02, 0, 0]));
+    fat.link(r, past);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => e.path !== 'BIG/PAST.TXT')));
+    // TSK's istat reads readme.txt's chain as its own cluster and then that one, which BIG's chain holds too.
+    const readme = listed.entries.find((e) => e.path === 'readme.txt')!;
+    expect(readme.size).toBe(518);
+    expect(istatSectors(fat.file, readme.entryId)).toEqual([fat.offset(r) / 512, fat.offset(past) / 512]);
+    // Before: no problem, and readme.txt's second cluster was read from BIG's directory bytes (icat reads them too).
+    expect(readme.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past} also belongs to a directory listed earlier, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(readme.data).toBeUndefined();
+    expect(listed.entries.find((e) => e.path === 'BIG')?.problem?.code).toBe('limit-exceeded');
+
+    // A file whose first cluster is that cluster keeps it (the chain strays into an entry's first cluster, as before the limit).
+    writeAt(fat.file, readmeAt + 26, Buffer.from([past & 0xff, past >> 8]));
+    writeAt(fat.file, readmeAt + 28, Buffer.from([0x06, 0, 0, 0]));
+    const strayed = await list(fat.file);
+    expect(strayed.entries.find((e) => e.path === 'readme.txt')?.problem).toBeUndefined();
+    expect(strayed.entries.find((e) => e.path === 'BIG')?.problem).toEqual({
+      code: 'corrupt-file',
+      message: `directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed; also past them: cluster ${past - 1} links to cluster ${past}, which is the first cluster of an entry listed: the chain strays there`,
+    });
+    expectIcatMd5s(fat.file, strayed);
+
+    // The FAT32 root past its limit: BIG/a.txt (two clusters, listed after the root is read) links on to its last cluster.
+    buildBig(p('big-root-cross.img'));
+    const root = new Fat32(p('big-root-cross.img'));
+    overLimit(root, root.boot.rootCluster, 2000);
+    const a1 = root.firstCluster('A       TXT');
+    root.link(a1, past);
+    const listed2 = await list(root.file);
+    const a = listed2.entries.find((e) => e.path === 'BIG/a.txt')!;
+    expect(istatSectors(root.file, a.entryId)).toEqual([root.offset(a1) / 512, root.offset(past) / 512]);
+    expect(a.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past} also belongs to the root directory, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(listed2.reader.problem?.code).toBe('limit-exceeded');
+    expect(listed2.entries.map(asTsk)).toEqual(tskRows(fls([root.file]).filter((e) => e.path !== 'PAST.TXT')));
+  });
+
+  it('fat-past-limit-walk-unbounded: the walk of a directory\'s clusters past its entry limit stops at maxFatPastLimitClusters, the rest said not held (a cross-link into them not detected)', async () => {
+    buildBig(p('big-cap.img'));
+    const fat = new Fat32(p('big-cap.img'));
+    overLimit(fat, fat.firstCluster('BIG        '), 2000);
+    // BIG's chain goes on from its last cluster (past the limit) over ten more, free before.
+    const past = 2000 + LIMITS.maxDirectoryEntries / 16 - 1;
+    for (let c = past + 1; c <= past + 10; c += 1) expect(fat.next(c)).toBe(0);
+    for (let c = past; c < past + 10; c += 1) fat.link(c, c + 1);
+    fat.link(past + 10, 0x0fffffff);
+    // readme.txt (two clusters) links on into the 8th cluster past the listed ones; b.txt (two clusters) into the 2nd.
+    const linkInto = (name11: string, size: number, target: number) => {
+      const at = entryAt(readFileSync(fat.file), name11);
+      writeAt(fat.file, at + 28, Buffer.from([size & 0xff, size >> 8, 0, 0]));
+      fat.link(fat.firstCluster(name11), target);
+    };
+    linkInto('README  TXT', 518, past + 7);
+    linkInto('B       TXT', 1000, past + 1);
+    const capped = await list(fat.file, openFat, undefined, { maxFatPastLimitClusters: 4 });
+    // Before: the option was not there and the whole rest of the chain was held, as a list of every cluster's number.
+    expect(capped.entries.find((e) => e.path === 'BIG')?.problem).toEqual({
+      code: 'limit-exceeded',
+      message: `directory longer than ${LIMITS.maxDirectoryEntries} entries: its first ${LIMITS.maxDirectoryEntries} are listed; also past them: the chain goes on past the 4 clusters held beyond those listed (LIMITS.maxFatPastLimitClusters): the rest (from cluster ${past + 4}) are not held, so a file or directory cross-linked into them is not detected`,
+    });
+    // b.txt is listed after BIG (inside it) and runs into a held cluster: found. readme.txt's cluster was not held: not found, as said.
+    expect(capped.entries.find((e) => e.path === 'BIG/b.txt')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past + 1} also belongs to a directory listed earlier, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(capped.entries.find((e) => e.path === 'readme.txt')?.problem).toBeUndefined();
+    // With the limit as shipped, the whole (short) rest is held and both are found.
+    const whole = await list(fat.file);
+    expect(whole.entries.find((e) => e.path === 'BIG')?.problem?.code).toBe('limit-exceeded');
+    expect(whole.entries.find((e) => e.path === 'readme.txt')?.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${past + 7} also belongs to a directory listed earlier, past its first ${LIMITS.maxDirectoryEntries} entries (not read)` });
+    expect(capped.entries.map(asTsk)).toEqual(whole.entries.map(asTsk));
+  });
+
   it('fat-directory-break-at-limit-cluster-reported-limit-only: at 32 KiB clusters (977 hold more than the limit\'s slots) a directory chain breaking right after its 977th cluster says the break, with the limit', async () => {
     const img = p('big16.img');
     // FAT16, 32 KiB clusters, ~4,480 of them.
@@ -504,6 +603,102 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
     const readme = (await list(fat3.file)).entries.find((e) => e.path === 'readme.txt')!;
     expect(readme.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} also belongs to a directory listed earlier` });
     expect(readme.data).toBeUndefined();
+  });
+
+  it('fat-cross-linked-directory-first-listed-unflagged: of two directories whose chains run into one cluster, the one listed first is flagged too, before it is given', async () => {
+    const fat = card('dir-cross-both.img');
+    const c100 = fat.firstCluster('100CANON   ');
+    const c101 = fat.firstCluster('101CANON   ');
+    const second101 = fat.next(c101);
+    // 100CANON (listed first, one cluster) links on into 101CANON's second cluster: two FAT entries link to it.
+    fat.link(c100, second101);
+    const listed = await list(fat.file);
+    const tsk = fls([fat.file]);
+    // istat reads both directories' chains through that cluster: they share it.
+    const sector = fat.offset(second101) / 512;
+    const istatSectors = (id: string) => {
+      const text = run('istat', [fat.file, id]).toString();
+      return text.slice(text.indexOf('Sectors:')).split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number);
+    };
+    const d100 = listed.entries.find((e) => e.path === 'DCIM/100CANON')!;
+    const d101 = listed.entries.find((e) => e.path === 'DCIM/101CANON')!;
+    expect(istatSectors(d100.entryId)).toEqual([fat.offset(c100) / 512, sector]);
+    expect(istatSectors(d101.entryId)).toContain(sector);
+    // Before: 100CANON had no problem (it lists the shared cluster's photos), only 101CANON was flagged.
+    expect(d100.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${c100} links to cluster ${second101}, which another FAT entry links to as well (another chain runs into it): whose it is the FAT cannot say, and its entries are listed here` });
+    expect(d101.problem).toEqual({ code: 'corrupt-file', message: `cross-linked: cluster ${second101} also belongs to a directory listed earlier, which lists the entries it holds (whose they are the FAT cannot say)` });
+    // The listing is unchanged: the shared cluster's photos once, under 100CANON (TSK lists them under both).
+    const late = /^DCIM\/101CANON\/IMG_(001[5-9]|002\d|0030)\.JPG$/;
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(tsk.filter((e) => !late.test(e.path))));
+    expect(listed.entries.filter((e) => e.problem).map((e) => e.path)).toEqual(['DCIM/100CANON', 'DCIM/101CANON']);
+    expectIcatMd5s(fat.file, listed);
+
+    // A directory whose chain loops back onto its own second cluster is not cross-linked: the loop is its problem.
+    const loop = card('dir-loop-second.img');
+    expect(loop.next(second101)).toBeGreaterThanOrEqual(0x0ffffff8);
+    loop.link(second101, second101);
+    const looped = (await list(loop.file)).entries.find((e) => e.path === 'DCIM/101CANON');
+    expect(looped?.problem).toEqual({ code: 'corrupt-file', message: `cluster chain loops: cluster ${second101} links back to cluster ${second101}` });
+  });
+
+  it('unreadable-fat-block-hides-every-multi-cluster-directory: a block of FAT #1 that cannot be read (a lost EWF chunk), used by no chain, leaves every directory listed; the cross-link check is said as not made, once', async () => {
+    const fat = card('fat-block-lost.img');
+    // A second directory of two clusters (30 photos), beside 101CANON, so two directories ask for the check.
+    run('mmd', ['-i', fat.file, '::/DCIM/102CANON']);
+    run('mcopy', ['-i', fat.file, ...Array.from({ length: 30 }, (_, i) => path.join(p('photos'), `IMG_${String(i + 1).padStart(4, '0')}.JPG`)), '::/DCIM/102CANON/']);
+    const { boot } = new Fat32(fat.file);
+    const image = readFileSync(fat.file);
+    const fatStart = boot.reservedSectors * 512;
+    const fatBytes = boot.fatSectors * 512;
+    // FAT #1's last 64 KiB block: every entry in it is free (no chain uses it).
+    const from = fatStart + Math.floor((fatBytes - 1) / 65536) * 65536;
+    for (let at = from; at < fatStart + fatBytes; at += 4) expect(image.readUInt32LE(at)).toBe(0);
+    const whole = await list(fat.file);
+    const multi = whole.entries.filter((e) => e.kind === 'directory' && e.size > 512).map((e) => e.path);
+    expect(multi).toEqual(['DCIM/101CANON', 'DCIM/102CANON']);
+    const reads: [number, number][] = [];
+    const listed = await list(fat.file, openFat, recording(reads, { from, to: fatStart + fatBytes }));
+    // Before: "DCIM/101CANON" and "DCIM/102CANON" had "directory clusters unreadable: image chunk unreadable at …" and none of their photos.
+    expect(listed.entries.map((e) => ({ ...asTsk(e), problem: e.problem }))).toEqual(whole.entries.map((e) => ({ ...asTsk(e), problem: e.problem })));
+    expect(listed.entries.map(asTsk)).toEqual(tskRows(fls([fat.file])));
+    expectIcatMd5s(fat.file, listed);
+    // Said once, as a note (every entry is listed as without the check): never a problem of the volume or a directory.
+    expect(listed.reader.problem).toBeUndefined();
+    expect(listed.reader.notes).toEqual([
+      {
+        code: 'cross-link-check-not-made',
+        message: `FAT #1 could not be read whole to find clusters two FAT entries link to (image chunk unreadable at byte ${fatStart}): the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made`,
+      },
+    ]);
+    // Read once (the failure is kept), not again for the second directory.
+    expect(reads.filter(([o, l]) => o < fatStart + fatBytes && o + l > from)).toHaveLength(1);
+  });
+
+  it('fat-cross-link-scan-unbounded: FAT #1 is read for the check in one piece up to LIMITS.maxDiskReadBytes, and a FAT larger than maxFatCrossLinkScanBytes is not read for it (said, the later directory still flagged)', async () => {
+    const fat = card('dir-cross-scan-limit.img');
+    const c100 = fat.firstCluster('100CANON   ');
+    const second101 = fat.next(fat.firstCluster('101CANON   '));
+    fat.link(c100, second101);
+    const fatStart = fat.boot.reservedSectors * 512;
+    const scanBytes = Math.min((fat.boot.lastCluster + 1) * 4, fat.boot.fatSectors * 512);
+    const reads: [number, number][] = [];
+    const listed = await list(fat.file, openFat, recording(reads));
+    expect(listed.entries.find((e) => e.path === 'DCIM/100CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ links to cluster/);
+    // Before: FAT #1 was read 64 KiB at a time through the block cache, no read of it longer than that.
+    expect(reads.filter(([o, l]) => o === fatStart && l === scanBytes)).toHaveLength(1);
+    expect(scanBytes).toBeGreaterThan(65536);
+
+    const limited = await list(fat.file, openFat, undefined, { maxFatCrossLinkScanBytes: scanBytes - 1 });
+    expect(limited.reader.problem).toBeUndefined();
+    expect(limited.reader.notes).toEqual([
+      {
+        code: 'cross-link-check-not-made',
+        message: `FAT #1 is ${scanBytes} bytes, more than the ${scanBytes - 1} read to find clusters two FAT entries link to (LIMITS.maxFatCrossLinkScanBytes): the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made`,
+      },
+    ]);
+    expect(limited.entries.find((e) => e.path === 'DCIM/100CANON')?.problem).toBeUndefined();
+    expect(limited.entries.find((e) => e.path === 'DCIM/101CANON')?.problem?.message).toMatch(/^cross-linked: cluster \d+ also belongs to a directory listed earlier/);
+    expect(limited.entries.map(asTsk)).toEqual(listed.entries.map(asTsk));
   });
 
   it('fat32-root-clusters-unclaimed-cross-link-missed: a file or a directory cross-linked into the FAT32 root\'s clusters is a cross-link, not read as the root\'s bytes', async () => {
@@ -662,6 +857,64 @@ describe.skipIf(missing.length > 0)('FAT and exFAT chain breaks', { timeout: 60_
 
     // As an image: the one volume is FAT16, opened with its problem (before: "no supported file system in volume 0").
     const source = await FileByteSource.open(cut);
+    try {
+      const opened: unknown[] = [];
+      for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });
+      expect(opened).toEqual([{ type: 'fat16', problem: 'corrupt-file' }]);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('fat-volume-cut-inside-fats-refused: a FAT12, FAT16 or FAT32 image ending inside FAT #2 or FAT #1 is opened as FAT, the cut its problem; nothing of the volume lies before the cut, so nothing is listed', async () => {
+    const fat16 = p('fatcut16.img');
+    buildFilledFat16(fat16);
+    // A 1.44 MB FAT12 floppy holding one file.
+    const fat12 = p('fatcut12.img');
+    run('mkfs.fat', ['-C', '-F', '12', fat12, '1440']);
+    writeFileSync(p('floppy.txt'), pseudoRandom(3000, 72));
+    run('mcopy', ['-i', fat12, p('floppy.txt'), '::/']);
+    const wholeOf = { fat12, fat16, fat32: p('card.img') };
+    for (const [name, whole] of [['fat12', readFileSync(fat12)], ['fat16', readFileSync(fat16)], ['fat32', readFileSync(p('card.img'))]] as const) {
+      const boot = parseFatBootSector(whole.subarray(0, 512), whole.length)!;
+      const fatStart = boot.reservedSectors * 512;
+      const fatBytes = boot.fatSectors * 512;
+      const wholeTsk = fls([wholeOf[name]]);
+      expect(wholeTsk.length).toBeGreaterThan(0);
+      for (const copy of [2, 1]) {
+        // Five sectors into the copy.
+        const cutBytes = fatStart + (copy - 1) * fatBytes + 5 * 512;
+        const cut = p(`${name}-fatcut-${copy}.img`);
+        writeFileSync(cut, whole.subarray(0, cutBytes));
+        // TSK refuses it (it reads the root directory first, which lies past the end).
+        expect(() => fls([cut])).toThrow(/Address missing in partial image/);
+        // Before: openFat threw "not a FAT boot sector" (as an image: "no supported file system in volume 0").
+        const listed = await list(cut);
+        expect(listed.reader.type).toBe(name);
+        const entriesPresent = name === 'fat12' ? Math.floor((5 * 512 * 2) / 3) : Math.floor((5 * 512) / (name === 'fat16' ? 2 : 4));
+        const fatPart = `the image ends at byte ${cutBytes}, inside FAT #${copy} of its 2 FATs (bytes ${fatStart} to ${fatStart + 2 * fatBytes}, ${fatBytes} bytes each): ${copy === 2 ? 'FAT #1 is whole' : `FAT #1 holds the entries of clusters below ${entriesPresent} only`}; the root directory and every cluster lie past the end`;
+        const cutShort = `the volume is cut short (${cutBytes} of the ${whole.length} bytes its boot sector declares are present)`;
+        const root =
+          name !== 'fat32'
+            ? `root directory: its region (bytes ${boot.firstDataSector * 512} to ${boot.firstDataSector * 512 + boot.rootEntries * 32}) lies past the end of the image: 0 of its ${boot.rootEntries} entries are present and listed`
+            : `root directory: first cluster ${boot.rootCluster} lies past the end of the image: ${cutShort}; what its clusters before the break hold is listed`;
+        expect({ name, copy, problem: listed.reader.problem }).toEqual({
+          name,
+          copy,
+          problem: {
+            code: 'corrupt-file',
+            message: `${name}: the boot sector declares ${whole.length / 512} sectors of 512 bytes (${whole.length} bytes), past the end of the ${cutBytes}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read; also ${fatPart}; also ${root}`,
+          },
+        });
+        // The oracle: TSK's listing of the whole image, restricted to entries whose directory slot lies before the cut
+        // (their data and FAT entries too): none, as the root and every cluster follow the FATs.
+        const slotSector = (id: number) => boot.firstDataSector + Math.floor((id - 3) / 16);
+        expect(wholeTsk.filter((e) => slotSector(Number(e.entryId)) < cutBytes / 512)).toEqual([]);
+        expect(listed.entries).toEqual([]);
+      }
+    }
+    // As an image: the volume is FAT16 with its problem.
+    const source = await FileByteSource.open(p('fat16-fatcut-1.img'));
     try {
       const opened: unknown[] = [];
       for await (const fs of fileSystems(await openDiskImage([source]))) opened.push('reader' in fs ? { type: fs.reader.type, problem: fs.reader.problem?.code } : { problem: fs.problem });

@@ -76,9 +76,9 @@ export function parseFatBootSector(sector: Uint8Array, volumeBytes: number): Boo
   const fatBits = type === 'fat12' ? 12 : type === 'fat16' ? 16 : 32;
   if (fatSectors * sectorBytes * 8 < (clusterCount + 2) * fatBits) return null;
   // A volume shorter than its BPB claims is read as far as it goes (a volume problem); clusters past its end lie "past the
-  // end of the image". Its FATs must be there; a FAT12/16 root region cut short is listed as far as it goes.
-  const volumeSectors = Math.min(totalSectors, Math.floor(volumeBytes / sectorBytes));
-  if (firstDataSector > volumeSectors) return null;
+  // end of the image". A FAT12/16 root region cut short is listed as far as it goes; a volume ending inside its FATs is
+  // opened too (FATs come before the root and every cluster: nothing of its files is present, said as the volume's problem).
+  if (volumeBytes < 512) return null;
   const labelAt = type === 'fat32' ? 71 : 43;
   const signatureAt = type === 'fat32' ? 66 : 38;
   const label = sector[signatureAt] === 0x29 ? ascii(sector.subarray(labelAt, labelAt + 11)).trimEnd() : undefined;
@@ -112,11 +112,17 @@ export async function declaredFatBytes(source: ByteSource, options: { abortSigna
   return bytes > 0 ? bytes : undefined;
 }
 
-export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal } = {}): Promise<FatReader> {
+/** The named limits the FAT reader's bounded walks use (LIMITS by default; a test may set them lower). */
+export interface FatLimits {
+  maxFatPastLimitClusters: number;
+  maxFatCrossLinkScanBytes: number;
+}
+
+export async function openFat(source: ByteSource, options: { abortSignal?: AbortSignal; limits?: Partial<FatLimits> } = {}): Promise<FatReader> {
   if (source.size < 512) throw new ExhibitError('corrupt-file', 'volume too small for a FAT boot sector');
   const boot = parseFatBootSector(await source.read(0, 512, options), source.size);
   if (!boot) throw new ExhibitError('corrupt-file', 'not a FAT boot sector');
-  const reader = new FatReader(source, boot, await rootLabel(source, boot, options));
+  const reader = new FatReader(source, boot, await rootLabel(source, boot, options), options.limits);
   await reader.checkVolume(options);
   return reader;
 }
@@ -165,6 +171,11 @@ interface RawEntry {
 /** A directory as listed: the clusters held, the entries they hold, the bytes read, its problem; `strayed`: the chain left it for another entry's cluster. */
 interface DirectoryRead {
   clusters: number[];
+  /**
+   * Its clusters past those listed (a directory longer than the entry limit): held, never read. One bit per cluster
+   * (no list of numbers: the rest of a chain can be every cluster of the volume), how many, and the last one walked.
+   */
+  unlisted?: { bits: Uint8Array; count: number; last: number };
   entries: RawEntry[];
   bytes: number;
   problem?: Problem;
@@ -182,15 +193,26 @@ export class FatReader implements FileSystemReader {
   readonly label?: string;
   /** The volume's own findings (cut short, a broken root chain), said with the volume; the listing still runs. */
   problem?: Problem;
+  /** How the volume was read with nothing failing, found while listing (the directories' cross-link check not made). */
+  readonly notes: { code: string; message: string }[] = [];
   private readonly fatBlocks = new Map<number, Promise<Uint8Array>>();
   /** One bit per cluster: held by the FAT32 root or an allocated file or directory already listed (cross-link detection). */
   private owned: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: held by a directory (of those in `owned`), to say so of a cross-link into it. */
   private ownedByDirectory: Uint8Array = new Uint8Array(0);
+  /** One bit per cluster: held by a directory past its entry limit (of those in `ownedByDirectory`), never read. */
+  private unlistedDirectory: Uint8Array = new Uint8Array(0);
   /** One bit per cluster: the first cluster of an allocated entry read so far (listed or about to be), where a directory chain reaching it strays. */
   private firstClusters: Uint8Array = new Uint8Array(0);
-  /** The FAT32 root's clusters (listed), to name the root as the holder of a cross-linked cluster. */
-  private rootClusters = new Set<number>();
+  /** One bit per cluster: the FAT32 root's clusters (listed, and past its entry limit), to name the root as the holder of a cross-linked cluster. */
+  private rootClusters: Uint8Array = new Uint8Array(0);
+  /**
+   * One bit per cluster that two or more FAT entries link to (a chain running into another), read once when first
+   * needed; or why the check was not made (FAT #1 unreadable, or larger than maxFatCrossLinkScanBytes), kept for the
+   * rest of the listing and said once as a note.
+   */
+  private fatLinks?: Promise<Uint8Array | string>;
+  private readonly limits: FatLimits;
   /** The FAT32 root as read when the volume is opened (its problem is the volume's), listed by entries(). */
   private fat32Root?: Promise<DirectoryRead>;
 
@@ -198,8 +220,10 @@ export class FatReader implements FileSystemReader {
     private readonly source: ByteSource,
     private readonly boot: BootSector,
     rootLabel: string | null = null,
+    limits: Partial<FatLimits> = {},
   ) {
     this.type = boot.type;
+    this.limits = { maxFatPastLimitClusters: LIMITS.maxFatPastLimitClusters, maxFatCrossLinkScanBytes: LIMITS.maxFatCrossLinkScanBytes, ...limits };
     // The root directory's label entry is the current one; the boot sector's copy can be stale.
     const label = rootLabel ?? boot.label;
     if (label) this.label = label;
@@ -220,6 +244,8 @@ export class FatReader implements FileSystemReader {
     if (this.declaredBytes > this.source.size && (rootCut || (await this.cutLosesClusters(options)))) {
       found.push({ code: 'corrupt-file', message: `${b.type}: the boot sector declares ${b.totalSectors} sectors of ${b.sectorBytes} bytes (${this.declaredBytes} bytes), past the end of the ${this.source.size}-byte volume: the volume is cut short (or its sector count is wrong), and what lies past the end is not read` });
     }
+    const fatCut = this.fatCut();
+    if (fatCut) found.push({ code: 'corrupt-file', message: fatCut });
     if (rootCut) {
       found.push({ code: 'corrupt-file', message: `root directory: its region (bytes ${this.fixedRootOffset} to ${this.fixedRootEnd}) lies past the end of the image: ${this.fixedRootPresentSlots} of its ${b.rootEntries} entries are present and listed` });
     }
@@ -230,8 +256,39 @@ export class FatReader implements FileSystemReader {
       const { problem, strayed } = await this.fat32Root;
       if (problem) found.push({ code: problem.code, message: `root directory: ${problem.message}${problem.code === 'corrupt-file' && !strayed ? '; what its clusters before the break hold is listed' : ''}` });
     }
-    // One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file.
-    if (found.length) this.problem = { code: found.every((p) => p.code === 'limit-exceeded') ? 'limit-exceeded' : 'corrupt-file', message: found.map((p) => p.message).join('; also ') };
+    for (const p of found) this.addProblem(p);
+  }
+
+  /** One problem for the volume: a limit alone keeps its code; any damage makes it corrupt-file. Also used while listing. */
+  private addProblem(p: Problem): void {
+    const had = this.problem;
+    this.problem = had ? { code: had.code === 'limit-exceeded' && p.code === 'limit-exceeded' ? 'limit-exceeded' : 'corrupt-file', message: `${had.message}; also ${p.message}` } : { ...p };
+  }
+
+  /**
+   * The image ends inside the reserved sectors or the FATs: which copy it ends in and how much of FAT #1 (the copy read)
+   * is present. The root directory and every cluster lie after the FATs: none is present, so every entry's chain (and
+   * the root's) lies past the end of the image before any lost FAT entry is needed; nothing is guessed from a copy.
+   */
+  private fatCut(): string | undefined {
+    const b = this.boot;
+    const fatStart = b.reservedSectors * b.sectorBytes;
+    const fatBytes = b.fatSectors * b.sectorBytes;
+    const fatEnd = fatStart + b.fatCount * fatBytes;
+    const size = this.source.size;
+    if (size >= fatEnd) return undefined;
+    const region = `its ${b.fatCount} FAT${b.fatCount > 1 ? 's' : ''} (bytes ${fatStart} to ${fatEnd}, ${fatBytes} bytes each)`;
+    if (size < fatStart) return `the image ends at byte ${size}, before ${region}: no FAT is present, nor the root directory or any cluster`;
+    const copy = Math.floor((size - fatStart) / fatBytes) + 1;
+    const first = copy > 1 ? 'FAT #1 is whole' : `FAT #1 holds the entries of clusters below ${this.fatEntriesPresent()} only`;
+    return `the image ends at byte ${size}, inside FAT #${copy} of ${region}: ${first}; the root directory and every cluster lie past the end`;
+  }
+
+  /** How many FAT entries of FAT #1 (clusters 0 … n − 1) the image holds whole. */
+  private fatEntriesPresent(): number {
+    const b = this.boot;
+    const present = Math.max(0, Math.min(this.source.size - b.reservedSectors * b.sectorBytes, b.fatSectors * b.sectorBytes));
+    return b.type === 'fat12' ? Math.floor((present * 2) / 3) : Math.floor(present / (b.type === 'fat16' ? 2 : 4));
   }
 
   /** FAT12/16: where the fixed root region starts and ends (bytes), and how many of its slots the image holds. */
@@ -382,13 +439,10 @@ export class FatReader implements FileSystemReader {
     });
     while (clusters.length < maxClusters) {
       if (cluster >= 0x0ffffff8) break;
-      if (cluster < 2) return broken('is not a data cluster (they start at 2)');
-      if (cluster > this.boot.lastCluster) return broken(`lies beyond the volume (last cluster ${this.boot.lastCluster})`);
       if (seen.has(cluster)) return { clusters, problem: { code: 'corrupt-file', message: `cluster chain loops: cluster ${from} links back to cluster ${cluster}` } };
-      if (!this.clusterInVolume(cluster)) return broken(`lies past the end of the image: ${this.cutShort()}`);
-      const value = await this.next(cluster);
-      if (value === 0) return broken('is free');
-      if (value === 0x0ffffff7) return broken('is marked bad');
+      const link = await this.link(cluster);
+      if (typeof link === 'string') return broken(link);
+      const value = link;
       seen.add(cluster);
       clusters.push(cluster);
       if (clusters.length % 4096 === 0) options?.abortSignal?.throwIfAborted();
@@ -396,6 +450,20 @@ export class FatReader implements FileSystemReader {
       cluster = value;
     }
     return { clusters };
+  }
+
+  /**
+   * The FAT's value for `cluster`, reached by a link, when the cluster is one of a chain's (in the volume, in the
+   * image, its own FAT entry in use); otherwise why not, said after "…, which ".
+   */
+  private async link(cluster: number): Promise<number | string> {
+    if (cluster < 2) return 'is not a data cluster (they start at 2)';
+    if (cluster > this.boot.lastCluster) return `lies beyond the volume (last cluster ${this.boot.lastCluster})`;
+    if (!this.clusterInVolume(cluster)) return `lies past the end of the image: ${this.cutShort()}`;
+    const value = await this.next(cluster);
+    if (value === 0) return 'is free';
+    if (value === 0x0ffffff7) return 'is marked bad';
+    return value;
   }
 
   /** The volume is shorter than its boot sector says (a cut acquisition or partition): said for the volume and for each cluster past the end. */
@@ -423,6 +491,20 @@ export class FatReader implements FileSystemReader {
     }
   }
 
+  /** Holds a directory's clusters past its entry limit (not read), marked so a cross-link into one says its entries are not listed; and in `also` (the root's). */
+  private holdUnlisted(unlisted: DirectoryRead['unlisted'], also?: Uint8Array): void {
+    if (!unlisted) return;
+    const { bits } = unlisted;
+    for (let i = 0; i < bits.length; i += 1) {
+      const byte = bits[i]!;
+      if (byte === 0) continue;
+      this.owned[i]! |= byte;
+      this.ownedByDirectory[i]! |= byte;
+      this.unlistedDirectory[i]! |= byte;
+      if (also) also[i]! |= byte;
+    }
+  }
+
   /** Marks the first clusters of the allocated entries read (a directory's, before any is listed), where a directory chain reaching one strays. */
   private recordFirstClusters(entries: RawEntry[]): void {
     for (const e of entries) {
@@ -437,8 +519,13 @@ export class FatReader implements FileSystemReader {
    * to (the earlier one may be the one whose chain strays): the problem says so, the listing already given stands.
    */
   private sharedProblem(shared: number, directory: boolean): Problem {
-    const caveat = directory ? ', which lists the entries it holds (whose they are the FAT cannot say)' : '';
-    const holder = this.rootClusters.has(shared) ? `the root directory${caveat}` : hasBit(this.ownedByDirectory, shared) ? `a directory listed earlier${caveat}` : 'an entry listed earlier';
+    // Past a directory's entry limit its clusters are held but not read: nobody lists that cluster's entries.
+    const caveat = hasBit(this.unlistedDirectory, shared)
+      ? `, past its first ${LIMITS.maxDirectoryEntries} entries (not read)`
+      : directory
+        ? ', which lists the entries it holds (whose they are the FAT cannot say)'
+        : '';
+    const holder = hasBit(this.rootClusters, shared) ? `the root directory${caveat}` : hasBit(this.ownedByDirectory, shared) ? `a directory listed earlier${caveat}` : 'an entry listed earlier';
     return { code: 'corrupt-file', message: `cross-linked: cluster ${shared} also belongs to ${holder}` };
   }
 
@@ -481,7 +568,139 @@ export class FatReader implements FileSystemReader {
         if (!e.deleted && e.firstCluster >= 2) own.add(e.firstCluster);
       }
     }
+    if (found.pastLimit) {
+      // Past the limit the clusters are not read, but they are the directory's as far as the FAT proves it: held too,
+      // so an entry listed later that shares one is a cross-link (and a later directory's chain stops there).
+      const past = await this.pastLimitClusters(found.clusters, own, options);
+      // Past the walk's own limit the chain is not damage: the problem keeps its code (a limit, unless a break was seen).
+      const code = past.problem && !past.capped ? 'corrupt-file' : found.problem!.code;
+      const problem: Problem = past.problem ? { code, message: `${found.problem!.message}; also past them: ${past.problem}` } : found.problem!;
+      return { clusters: found.clusters, ...(past.unlisted.count ? { unlisted: past.unlisted } : {}), entries: all, bytes: dir.bytes, problem, strayed: false };
+    }
     return { clusters: found.clusters, entries: all, bytes: dir.bytes, ...(found.problem ? { problem: found.problem } : {}), strayed: false };
+  }
+
+  /**
+   * The clusters of a directory's chain past those holding its first `maxDirectoryEntries` slots (`listed`), to hold:
+   * each one the FAT links to, in use, not the first cluster of an entry read (the directory's own listed ones
+   * included, `ownFirsts`: the chain strays there) and not held by an entry listed earlier (a cross-link). The first
+   * that is not ends the walk, with why. Bounded by maxFatPastLimitClusters (past it the rest is not held, said), a loop
+   * caught with one bit per cluster, the abort signal checked as the walk goes.
+   */
+  private async pastLimitClusters(
+    listed: number[],
+    ownFirsts: Set<number>,
+    options: { abortSignal?: AbortSignal },
+  ): Promise<{ unlisted: NonNullable<DirectoryRead['unlisted']>; problem?: string; capped?: boolean }> {
+    // One bit per cluster walked (the listed ones too, to catch a loop back into them); they are cleared at the end,
+    // leaving the held ones. Never a list of numbers: the rest of a chain can be every cluster of the volume.
+    const bits = new Uint8Array(Math.ceil((this.boot.lastCluster + 1) / 8));
+    const mark = (c: number) => (bits[c >> 3]! |= 1 << (c & 7));
+    listed.forEach(mark);
+    const cap = this.limits.maxFatPastLimitClusters;
+    let count = 0;
+    let from = listed[listed.length - 1]!;
+    let cluster = await this.next(from);
+    const done = (problem?: string, capped?: boolean) => {
+      for (const c of listed) bits[c >> 3]! &= ~(1 << (c & 7));
+      return { unlisted: { bits, count, last: from }, ...(problem ? { problem } : {}), ...(capped ? { capped } : {}) };
+    };
+    while (cluster < 0x0ffffff8) {
+      if (count % 4096 === 0) options.abortSignal?.throwIfAborted();
+      if (count >= cap) {
+        return done(`the chain goes on past the ${cap} clusters held beyond those listed (LIMITS.maxFatPastLimitClusters): the rest (from cluster ${cluster}) are not held, so a file or directory cross-linked into them is not detected`, true);
+      }
+      const links = `cluster ${from} links to cluster ${cluster}`;
+      if (cluster >= 2 && cluster <= this.boot.lastCluster && hasBit(bits, cluster)) return done(`cluster chain loops: cluster ${from} links back to cluster ${cluster}`);
+      const link = await this.link(cluster);
+      if (typeof link === 'string') return done(`${links}, which ${link}`);
+      if (hasBit(this.firstClusters, cluster) || ownFirsts.has(cluster)) return done(`${links}, which is the first cluster of an entry listed: the chain strays there`);
+      if (hasBit(this.owned, cluster)) return done(this.sharedProblem(cluster, true).message);
+      mark(cluster);
+      count += 1;
+      from = cluster;
+      cluster = link;
+    }
+    return done();
+  }
+
+  /**
+   * The first of a directory's clusters (past its first) that two FAT entries link to: its own previous cluster and
+   * another chain's, which runs into it (two directories cross-linked, or a directory and a file or lost chain). The
+   * directory listed first lists that cluster's entries (whose they are the FAT cannot say) and is told so here,
+   * before it is given; the one listed later is told when its chain reaches the cluster. A cluster the directory's own
+   * chain loops back to (its problem already) is not one. Its first cluster is not looked at: a chain running into an
+   * entry's first cluster strays there (the entry's claim), the one whose chain strays is told.
+   */
+  private async mergedCluster(clusters: number[], unlisted: DirectoryRead['unlisted'], options: { abortSignal?: AbortSignal }): Promise<string | undefined> {
+    if (clusters.length < 2) return undefined;
+    if (!this.fatLinks) {
+      // A retryable fault or an abort (thrown) is not kept: the unpack ends, and its next attempt reads the FAT again.
+      // Damage (an unreadable FAT block) or the size limit is kept: "not checked", said once as a note, never a flag.
+      // Not made, it is a note: every entry is listed as without the check, and a directory listed later that runs into
+      // a directory's cluster is still flagged; only the first-listed one goes unflagged.
+      const pending = this.readFatLinks(options).then((twice) => {
+        if (typeof twice === 'string') this.notes.push({ code: 'cross-link-check-not-made', message: twice });
+        return twice;
+      });
+      pending.catch(() => {
+        if (this.fatLinks === pending) this.fatLinks = undefined;
+      });
+      this.fatLinks = pending;
+    }
+    const twice = await this.fatLinks;
+    if (typeof twice === 'string') return undefined;
+    const k = clusters.findIndex((c, i) => i > 0 && hasBit(twice, c));
+    if (k < 0) return undefined;
+    const shared = clusters[k]!;
+    // Its own chain's last cluster walked (listed, or held past the entry limit) linking back to it is a loop, not another chain.
+    const last = unlisted ? unlisted.last : clusters[clusters.length - 1]!;
+    if ((await this.next(last)) === shared) return undefined;
+    return `cross-linked: cluster ${clusters[k - 1]} links to cluster ${shared}, which another FAT entry links to as well (another chain runs into it): whose it is the FAT cannot say, and its entries are listed here`;
+  }
+
+  /**
+   * One read of FAT #1 (as far as the image holds it), outside the FAT block cache, in pieces of at most
+   * maxDiskReadBytes: one bit per cluster that two or more entries in use link to (a second map, of clusters linked to
+   * once, is dropped when the read ends). Read only when a directory of more than one cluster is listed. A FAT larger
+   * than maxFatCrossLinkScanBytes is not read, nor one a block of which cannot be read (damage): why not is returned.
+   */
+  private async readFatLinks(options: { abortSignal?: AbortSignal }): Promise<Uint8Array | string> {
+    const b = this.boot;
+    const notMade = 'the check for a directory whose clusters another chain runs into (said on the directory listed first) was not made';
+    const once = new Uint8Array(Math.ceil((b.lastCluster + 1) / 8));
+    const twice = new Uint8Array(once.length);
+    const add = (v: number) => {
+      if (v < 2 || v > b.lastCluster) return;
+      if (hasBit(once, v)) twice[v >> 3]! |= 1 << (v & 7);
+      else once[v >> 3]! |= 1 << (v & 7);
+    };
+    const width = b.type === 'fat32' ? 4 : b.type === 'fat16' ? 2 : 1.5;
+    const fatStart = b.reservedSectors * b.sectorBytes;
+    // FAT #1's entries of clusters 0 … lastCluster, as far as the image holds them (a FAT cut short: the volume's problem).
+    const end = Math.min(Math.ceil((b.lastCluster + 1) * width), b.fatSectors * b.sectorBytes, Math.max(0, this.source.size - fatStart));
+    if (end > this.limits.maxFatCrossLinkScanBytes) {
+      return `FAT #1 is ${end} bytes, more than the ${this.limits.maxFatCrossLinkScanBytes} read to find clusters two FAT entries link to (LIMITS.maxFatCrossLinkScanBytes): ${notMade}`;
+    }
+    try {
+      if (b.type === 'fat12') {
+        // At most 4,084 clusters (~6 KiB): entry by entry.
+        for (let c = 2; c <= b.lastCluster && Math.floor(c * 1.5) + 2 <= end; c += 1) add(await this.next(c));
+      } else {
+        const piece = Math.max(FAT_BLOCK_BYTES, LIMITS.maxDiskReadBytes - (LIMITS.maxDiskReadBytes % width));
+        for (let at = 0; at < end; at += piece) {
+          options.abortSignal?.throwIfAborted();
+          const bytes = await this.source.read(fatStart + at, Math.min(piece, end - at), options);
+          const dv = view(bytes);
+          for (let i = at === 0 ? 2 * width : 0; i + width <= bytes.length; i += width) add(width === 4 ? dv.getUint32(i, true) & 0x0fffffff : dv.getUint16(i, true));
+        }
+      }
+    } catch (err) {
+      // Damage (a lost EWF chunk under the FAT): the check is not made; a retryable fault or an abort ends the unpack.
+      if (!(err instanceof ExhibitError) || err.retryable || err.code === 'aborted' || err.code === 'timeout') throw err;
+      return `FAT #1 could not be read whole to find clusters two FAT entries link to (${err.message}): ${notMade}`;
+    }
+    return twice;
   }
 
   /** The slot at `slot` of `bytes` is a '.' entry (a directory's first) whose first cluster is `cluster`. */
@@ -608,6 +827,7 @@ export class FatReader implements FileSystemReader {
     const boot = this.boot;
     this.owned = new Uint8Array(Math.ceil((boot.lastCluster + 1) / 8));
     this.ownedByDirectory = new Uint8Array(this.owned.length);
+    this.unlistedDirectory = new Uint8Array(this.owned.length);
     this.firstClusters = new Uint8Array(this.owned.length);
     let listed = 0;
     const bump = () => {
@@ -617,14 +837,15 @@ export class FatReader implements FileSystemReader {
 
     // The root: a fixed area on FAT12/16, a cluster chain on FAT32.
     let rootEntries: RawEntry[];
-    this.rootClusters = new Set();
+    this.rootClusters = new Uint8Array(this.owned.length);
     if (boot.type === 'fat32') {
       // A broken root chain, one past the limit or one straying into an entry's cluster is the volume's problem (said when
       // opened): what its clusters before the break, up to the limit, hold is listed. Its clusters are held like a
       // directory's, so a file or directory cross-linked into them is found. Read when opened, with nothing held yet.
       const dir = await (this.fat32Root ??= this.readDirectory(boot.rootCluster, options));
       this.hold(dir.clusters, true);
-      this.rootClusters = new Set(dir.clusters);
+      this.holdUnlisted(dir.unlisted, this.rootClusters);
+      for (const c of dir.clusters) this.rootClusters[c >> 3]! |= 1 << (c & 7);
       rootEntries = dir.entries;
     } else {
       // The region as far as the image holds it (a cut volume: the volume's problem), up to the limit.
@@ -671,10 +892,16 @@ export class FatReader implements FileSystemReader {
               // is listed, so a sibling's chain straying into one stops there.
               const dir = await this.readDirectory(raw.firstCluster, options);
               this.hold(dir.clusters, true);
+              this.holdUnlisted(dir.unlisted);
               this.recordFirstClusters(dir.entries);
               problem = dir.problem;
               size = dir.bytes;
               children = dir.entries;
+              // A cluster another chain runs into too: said now, on this directory listed first (the later one is told
+              // when its chain reaches the cluster held here). Its entries are kept whatever the check finds: a FAT #1
+              // that cannot be read is "not checked" (the volume's problem), never this directory's.
+              const merged = await this.mergedCluster(dir.clusters, dir.unlisted, options);
+              if (merged) problem = problem ? { code: 'corrupt-file', message: `${merged}; also ${problem.message}` } : { code: 'corrupt-file', message: merged };
             } else if (this.clusterInVolume(raw.firstCluster) && (await this.next(raw.firstCluster)) === 0) {
               const dir = await this.readClusters([raw.firstCluster], LIMITS.maxDirectoryEntries, options);
               size = dir.bytes;
@@ -725,7 +952,7 @@ export class FatReader implements FileSystemReader {
    * its listing. A broken chain: the clusters before the break are the directory's, as far as the FAT proves it. A
    * chain holding more slots than the limit: the first `maxDirectoryEntries` are listed, the rest not read.
    */
-  private async directoryClusters(first: number, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; slots: number; problem?: Problem }> {
+  private async directoryClusters(first: number, options: { abortSignal?: AbortSignal }): Promise<{ clusters: number[]; slots: number; problem?: Problem; pastLimit?: boolean }> {
     const maxClusters = this.directoryMaxClusters;
     const maxSlots = LIMITS.maxDirectoryEntries;
     const perCluster = this.boot.clusterBytes / ENTRY_BYTES;
@@ -735,7 +962,13 @@ export class FatReader implements FileSystemReader {
       // A cluster size that does not divide the limit's bytes (32 KiB: 977 clusters hold 1,000,448 slots) puts the limit
       // inside the last cluster walked: a break right after it was seen, and is damage, said with the limit.
       const limit = this.overLimit();
-      return { clusters: clusters.slice(0, maxClusters), slots: maxSlots, problem: problem ? { code: 'corrupt-file', message: `${problem.message}; also ${limit}` } : { code: 'limit-exceeded', message: limit } };
+      // `pastLimit`: the chain goes on past the clusters listed (one more was walked, no break before it).
+      return {
+        clusters: clusters.slice(0, maxClusters),
+        slots: maxSlots,
+        problem: problem ? { code: 'corrupt-file', message: `${problem.message}; also ${limit}` } : { code: 'limit-exceeded', message: limit },
+        ...(clusters.length > maxClusters ? { pastLimit: true } : {}),
+      };
     }
     return { clusters, slots: clusters.length * perCluster, ...(problem ? { problem } : {}) };
   }
